@@ -1,0 +1,155 @@
+"""Every error this package raises, under one root; messages never carry a secret.
+
+::
+
+    BkJobError
+    ├── ApiError                    the server said no: result false, or a gateway error status
+    │   ├── AuthenticationError     bad app code/secret or user identity (gateway 400/401, ESB 1306401)
+    │   ├── PermissionDeniedError   no permission (9900403 with .permission, ESB 1306402/3, gateway 403)
+    │   ├── NotFoundError           unknown job, step, plan or scope; gateway 404 (wrong path or method)
+    │   ├── InvalidRequestError     missing or invalid parameters (1241001/2/7, ESB 1306406, HTTP 400)
+    │   │   └── OperationNotAllowedError   the instance's state forbids it (1241003, 1241015, 1244015)
+    │   ├── RateLimitedError        ESB 1306429, gateway 429, running-job quota 1244032-4; .retry_after
+    │   └── ServerError             5xx, gateway 502/504, Job 1240001/1240002, ESB 1306000/1306201/2
+    ├── TransportError              no usable HTTP response
+    │   ├── ConnectError            the connection was never made: the request cannot have arrived
+    │   └── TimeoutError            also a builtin ``TimeoutError``
+    ├── ResponseFormatError         the response is not JSON, or not the shape bk-job sends
+    ├── UnsupportedOperationError   this API flavor has no such endpoint
+    └── PollingError                the poller could not watch an instance
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "BkJobError",
+    "ConnectError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "OperationNotAllowedError",
+    "PermissionDeniedError",
+    "PollingError",
+    "RateLimitedError",
+    "ResponseFormatError",
+    "ServerError",
+    "TimeoutError",
+    "TransportError",
+    "UnsupportedOperationError",
+]
+
+
+class BkJobError(Exception):
+    """Root of every error raised by ``bkjob_async``."""
+
+
+class ApiError(BkJobError):
+    """The server answered with an error: ``result: false`` (even on HTTP 200) or a gateway error."""
+
+    #: Whether retrying the same read may succeed.
+    transient = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        request_id: str | None = None,
+        job_request_id: str | None = None,
+        permission: Mapping[str, Any] | None = None,
+        api: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.request_id = request_id
+        self.job_request_id = job_request_id
+        self.permission = permission
+        self.api = api
+
+    def __str__(self) -> str:
+        parts = [f"{self.api}: " if self.api else "", self.message or "error"]
+        details = [f"code {self.code}"] if self.code is not None else []
+        if self.http_status is not None and self.http_status != 200:
+            details.append(f"HTTP {self.http_status}")
+        if self.job_request_id:
+            details.append(f"job_request_id {self.job_request_id}")
+        if self.request_id:
+            details.append(f"request_id {self.request_id}")
+        if details:
+            parts.append(f" ({', '.join(details)})")
+        return "".join(parts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class AuthenticationError(ApiError):
+    """The app or the user could not be authenticated."""
+
+
+class PermissionDeniedError(ApiError):
+    """The user or app lacks a permission; ``.permission`` says which when the server sends it."""
+
+
+class NotFoundError(ApiError):
+    """The job, step, plan, scope or API path does not exist."""
+
+
+class InvalidRequestError(ApiError):
+    """The server rejected the parameters."""
+
+
+class OperationNotAllowedError(InvalidRequestError):
+    """The operation does not apply to the instance in its current state."""
+
+
+class RateLimitedError(ApiError):
+    """Too many requests or running jobs; ``.retry_after`` is the server's hint in seconds, if any."""
+
+    transient = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    """The server or a gateway in front of it failed."""
+
+    transient = True
+
+
+class TransportError(BkJobError):
+    """No usable HTTP response arrived (connection refused or reset, DNS, TLS, timeout)."""
+
+    transient = True
+
+
+class ConnectError(TransportError):
+    """The connection could not be made, so the request never reached the server."""
+
+
+class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001
+    """A connect, read or total timeout expired."""
+
+
+class ResponseFormatError(BkJobError):
+    """The response body is not JSON, or not the shape bk-job sends."""
+
+    transient = False
+
+
+class UnsupportedOperationError(BkJobError):
+    """The chosen API flavor has no such endpoint."""
+
+
+class PollingError(BkJobError):
+    """The poller could not watch an instance."""
