@@ -1,11 +1,13 @@
 """bkjob-async: an asyncio client and concurrent status poller for Tencent BlueKing Job (bk-job)."""
 
+from .client import BkJobClient
 from .config import ApiFlavor, Credentials, RetryPolicy, Scope, ScopeType, Timeouts
 from .errors import (
     ApiError,
     AuthenticationError,
     BkJobError,
     ConnectError,
+    ConnectTimeoutError,
     InvalidRequestError,
     NotFoundError,
     OperationNotAllowedError,
@@ -37,16 +39,22 @@ from .models import (
     StepType,
     TaskType,
 )
+from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Account",
     "ApiError",
     "ApiFlavor",
     "AuthenticationError",
+    "BkJobClient",
     "BkJobError",
     "ConnectError",
+    "ConnectTimeoutError",
     "Credentials",
+    "FileSource",
+    "GlobalVar",
     "Host",
     "HostResult",
     "HostStatus",
@@ -64,6 +72,7 @@ __all__ = [
     "RateLimitedError",
     "ResponseFormatError",
     "RetryPolicy",
+    "RollingConfig",
     "Scope",
     "ScopeType",
     "ScriptLanguage",
@@ -74,6 +83,7 @@ __all__ = [
     "StepResultGroup",
     "StepStatus",
     "StepType",
+    "Targets",
     "TaskType",
     "TimeoutError",
     "Timeouts",

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
-import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+if TYPE_CHECKING:
+    import random
 
 __all__ = [
     "DEFAULT_SERVER_TZ",
@@ -93,14 +95,18 @@ class Scope:
         try:
             return cls(ScopeType(kind) if sep else ScopeType.BIZ, int(number))
         except ValueError:
-            raise ValueError(f"invalid scope {text!r}; expected 'biz:<id>' or 'biz_set:<id>'") from None
+            raise ValueError(
+                f"invalid scope {text!r}; expected 'biz:<id>' or 'biz_set:<id>'"
+            ) from None
 
     def params(self, flavor: ApiFlavor) -> dict[str, Any]:
         """Return the scope parameters as ``flavor`` spells them."""
         if flavor.is_v3:
             return {"bk_scope_type": self.type.value, "bk_scope_id": str(self.id)}
         if self.type is not ScopeType.BIZ:
-            raise ValueError("the ESB v2 API has no business sets; use flavor 'esb-jobv3' or 'apigw-v3'")
+            raise ValueError(
+                "the ESB v2 API has no business sets; use flavor 'esb-jobv3' or 'apigw-v3'"
+            )
         return {"bk_biz_id": self.id}
 
     def __str__(self) -> str:
@@ -154,7 +160,7 @@ class Credentials:
         return auth
 
 
-def _positive_or_none(_: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
+def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and not value > 0:
         raise ValueError(f"{attribute.name} must be > 0 or None, got {value!r}")
 

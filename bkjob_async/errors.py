@@ -13,7 +13,8 @@
     │   └── ServerError             5xx, gateway 502/504, Job 1240001/1240002, ESB 1306000/1306201/2
     ├── TransportError              no usable HTTP response
     │   ├── ConnectError            the connection was never made: the request cannot have arrived
-    │   └── TimeoutError            also a builtin ``TimeoutError``
+    │   ├── TimeoutError            also a builtin ``TimeoutError``
+    │   └── ConnectTimeoutError     both: connecting took too long, nothing was sent
     ├── ResponseFormatError         the response is not JSON, or not the shape bk-job sends
     ├── UnsupportedOperationError   this API flavor has no such endpoint
     └── PollingError                the poller could not watch an instance
@@ -22,14 +23,17 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "ApiError",
     "AuthenticationError",
     "BkJobError",
     "ConnectError",
+    "ConnectTimeoutError",
     "InvalidRequestError",
     "NotFoundError",
     "OperationNotAllowedError",
@@ -137,8 +141,12 @@ class ConnectError(TransportError):
     """The connection could not be made, so the request never reached the server."""
 
 
-class TimeoutError(TransportError, builtins.TimeoutError):  # noqa: A001
+class TimeoutError(TransportError, builtins.TimeoutError):
     """A connect, read or total timeout expired."""
+
+
+class ConnectTimeoutError(ConnectError, TimeoutError):
+    """Connecting took too long; nothing was sent."""
 
 
 class ResponseFormatError(BkJobError):

@@ -8,7 +8,6 @@ sends them on request: ``()`` means the server said "no hosts".
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Union
 
 import attrs
 
@@ -27,7 +26,7 @@ __all__ = [
 ]
 
 #: ``bk_host_id`` when the server sends it, else ``(bk_cloud_id, ip, ipv6)``.
-HostKey = Union[int, tuple[Union[int, None], Union[str, None], Union[str, None]]]
+HostKey = int | tuple[int | None, str | None, str | None]
 
 
 @attrs.frozen

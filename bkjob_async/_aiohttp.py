@@ -1,0 +1,85 @@
+"""The aiohttp transport: the only module that imports aiohttp, and where its errors are mapped.
+
+It borrows a caller's ``ClientSession`` (and never closes it) or creates one and owns it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from . import errors
+from ._protocol import Request, Response
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from .config import Timeouts
+
+__all__ = ["AiohttpTransport"]
+
+
+class AiohttpTransport:
+    """Send requests over one aiohttp session with explicit timeouts."""
+
+    def __init__(
+        self,
+        *,
+        timeouts: Timeouts,
+        session: aiohttp.ClientSession | None = None,
+        limit: int = 100,
+    ) -> None:
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
+        )
+        self._session = session
+        self._owns_session = session is None
+        self._limit = limit
+
+    def _open(self) -> aiohttp.ClientSession:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._limit),
+            timeout=self._timeout,
+            trust_env=False,
+        )
+        return self._session
+
+    async def send(self, request: Request) -> Response:
+        """Send ``request``; map every aiohttp or socket error to a ``TransportError``."""
+        session = self._session or self._open()
+        with _mapped_errors(request):
+            async with session.request(
+                request.method,
+                request.url,
+                params=request.query,
+                data=request.body,
+                headers=request.headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                return Response(response.status, response.headers, body)
+
+    async def aclose(self) -> None:
+        """Close the session if this transport created it."""
+        if self._owns_session and self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+
+@contextmanager
+def _mapped_errors(request: Request) -> Iterator[None]:
+    where = f"{request.api}: {request.method} {request.url}"
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise errors.ConnectTimeoutError(f"{where}: connect timed out") from exc
+    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+        raise errors.TimeoutError(f"{where}: timed out") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise errors.ConnectError(f"{where}: cannot connect: {exc.os_error}") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise errors.TransportError(f"{where}: {type(exc).__name__}: {exc}") from exc

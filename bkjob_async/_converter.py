@@ -1,0 +1,327 @@
+"""The one private cattrs converter: wire ``data`` of any API generation in, frozen models out.
+
+A base converter holds what every generation shares (open enums, strict bools, numbers); each
+generation gets a copy with its own hook set: v3 sends epoch milliseconds and millisecond
+durations, v2 sends ``"YYYY-MM-DD HH:mm:ss"`` strings in the server's zone (with or without an
+offset) and float seconds, and the two name and nest their fields differently (spec §2.3).
+Structuring never raises anything but ``ResponseFormatError``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import functools
+import re
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from .errors import ResponseFormatError
+from .models import (
+    Host,
+    HostResult,
+    HostStatus,
+    JobInstance,
+    JobInstanceStatus,
+    StepInstance,
+    StepInstanceStatus,
+    StepResultGroup,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+__all__ = ["Generation", "structure"]
+
+T = TypeVar("T")
+_UTC = _dt.timezone.utc
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_UTC)
+
+
+class Generation(enum.Enum):
+    """Wire dialects: v3 (ESB jobv3 and the API gateway) and v2 (ESB ``job``)."""
+
+    V2 = "v2"
+    V3 = "v3"
+
+
+# --- scalar hooks shared by both generations -------------------------------------------------
+
+
+def _bool(value: Any, _: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _int(value: Any, _: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return int(value)
+    raise ValueError(f"not an integer: {value!r}")
+
+
+def _str(value: Any, _: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"not a string: {value!r}")
+
+
+def _open_enum(value: Any, cls: type[T]) -> T:
+    return cls(_int(value, None))  # type: ignore[call-arg]
+
+
+def _epoch_ms(value: Any) -> _dt.datetime:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"not epoch milliseconds: {value!r}")
+    return _EPOCH + _dt.timedelta(milliseconds=value)
+
+
+# v2 times: "2018-03-15 12:56:35", "2018-03-15 12:56:35 +0800" (old docs), ISO 8601 variants.
+_V2_TIME = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?)\s*(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def _offset(text: str) -> _dt.tzinfo:
+    if text == "Z":
+        return _UTC
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return _dt.timezone(sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+
+
+def _datetime_hook(server_tz: _dt.tzinfo) -> Callable[[Any, object], _dt.datetime]:
+    """Read epoch ms, or a v2 time string; one without an offset is in ``server_tz``."""
+
+    def structure(value: Any, _: object) -> _dt.datetime:
+        if not isinstance(value, str):
+            return _epoch_ms(value)
+        match = _V2_TIME.fullmatch(value.strip())
+        if match is None:
+            raise ValueError(f"not a bk-job time: {value!r}")
+        date, time, offset = match.groups()
+        parsed = _dt.datetime.fromisoformat(f"{date} {time}")
+        return parsed.replace(tzinfo=_offset(offset) if offset else server_tz)
+
+    return structure
+
+
+def _ms_duration(value: Any, _: object) -> _dt.timedelta:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"not a duration in ms: {value!r}")
+    return _dt.timedelta(milliseconds=value)
+
+
+def _seconds_duration(value: Any, _: object) -> _dt.timedelta:
+    if isinstance(value, str):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"not a duration in seconds: {value!r}")
+    return _dt.timedelta(seconds=value)
+
+
+# --- shape hooks ----------------------------------------------------------------------------
+
+
+def _rows(value: Any) -> Iterable[Mapping[str, Any]]:
+    """Return a list of JSON objects, treating ``null`` as empty."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def parse_target_ips(text: str | None) -> tuple[Host, ...] | None:
+    """Parse v2 ``target_ips`` such as ``"0:10.25.0.2,0:10.25.0.3"`` into hosts."""
+    if text is None:
+        return None
+    hosts = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        cloud, sep, ip = item.partition(":")
+        hosts.append(Host(ip=ip, bk_cloud_id=int(cloud)) if sep else Host(ip=item))
+    return tuple(hosts)
+
+
+def _host_result_hook(c: cattrs.Converter) -> Callable[[Any, object], HostResult]:
+    """Build HostResult from a flat row: host identity fields and result fields side by side."""
+    time = c.get_structure_hook(_dt.datetime)
+    span = c.get_structure_hook(_dt.timedelta)
+
+    def structure(row: Mapping[str, Any], _: object) -> HostResult:
+        get = row.get
+        host_id, ip, cloud, ipv6, agent = (
+            get("bk_host_id", get("host_id")),
+            get("ip"),
+            get("bk_cloud_id"),
+            get("ipv6"),
+            get("bk_agent_id"),
+        )
+        tag, exit_code, error_code = get("tag"), get("exit_code"), get("error_code")
+        start, end, total = get("start_time"), get("end_time"), get("total_time")
+        return HostResult(
+            Host(
+                None if host_id is None else _int(host_id, None),
+                None if ip is None else _str(ip, None),
+                None if cloud is None else _int(cloud, None),
+                None if ipv6 is None else _str(ipv6, None),
+                None if agent is None else _str(agent, None),
+            ),
+            HostStatus(_int(row["status"], None)),
+            None if tag is None else _str(tag, None),
+            None if exit_code is None else _int(exit_code, None),
+            None if error_code is None else _int(error_code, None),
+            None if start is None else time(start, None),
+            None if end is None else time(end, None),
+            None if total is None else span(total, None),
+        )
+
+    return structure
+
+
+_HOST_ROWS = tuple[HostResult, ...]
+
+
+def _hosts_hook(c: cattrs.Converter) -> Callable[[Any], tuple[HostResult, ...]]:
+    """Register the HostResult hook on ``c``; return a function structuring a list of rows."""
+    host = _host_result_hook(c)
+    c.register_structure_hook(HostResult, host)
+
+    def many(rows: Any) -> tuple[HostResult, ...]:
+        return tuple([host(row, HostResult) for row in _rows(rows)])
+
+    c.register_structure_hook_func(lambda t: t == _HOST_ROWS, lambda rows, _: many(rows))
+    return many
+
+
+def _base() -> cattrs.Converter:
+    c = cattrs.Converter(detailed_validation=False)
+    c.register_structure_hook(bool, _bool)
+    c.register_structure_hook(int, _int)
+    c.register_structure_hook(str, _str)
+    # singledispatch: IntEnum is more specific than int, so open enums never take the int hook.
+    c.register_structure_hook(enum.IntEnum, _open_enum)
+    return c
+
+
+def _v3(c: cattrs.Converter) -> None:
+    c.register_structure_hook(_dt.timedelta, _ms_duration)
+    hosts = _hosts_hook(c)
+    step_v3 = make_dict_structure_fn(StepInstance, c, hosts=override(rename="step_ip_result_list"))
+    job = c.get_structure_hook(JobInstance)
+
+    def job_status_v3(d: Mapping[str, Any], _: object) -> JobInstanceStatus:
+        return JobInstanceStatus(
+            _bool(d["finished"], None),
+            job(d["job_instance"], JobInstance),
+            tuple([step_v3(s, StepInstance) for s in _rows(d.get("step_instance_list"))]),
+        )
+
+    def group_v3(d: Mapping[str, Any], _: object) -> StepResultGroup:
+        return StepResultGroup(
+            HostStatus(_int(d["result_type"], None)),
+            _int(d.get("host_size", 0), None),
+            hosts(d.get("host_result_list")),
+            c.structure(d.get("tag"), str | None),  # type: ignore[arg-type]
+            c.structure(d.get("result_type_desc"), str | None),  # type: ignore[arg-type]
+        )
+
+    def step_status_v3(d: Mapping[str, Any], _: object) -> StepInstanceStatus:
+        groups = tuple(group_v3(g, StepResultGroup) for g in _rows(d.get("step_result_group_list")))
+        instance = step_v3({**d, "step_ip_result_list": None}, StepInstance)
+        instance = attrs.evolve(instance, hosts=tuple(h for g in groups for h in g.hosts))
+        return StepInstanceStatus(instance.status.is_finished, instance, groups)
+
+    c.register_structure_hook(StepInstance, step_v3)
+    c.register_structure_hook(JobInstanceStatus, job_status_v3)
+    c.register_structure_hook(StepInstanceStatus, step_status_v3)
+
+
+def _v2_execute_count(d: Mapping[str, Any]) -> Mapping[str, Any]:
+    """3.x sends ``execute_count``; the v2 docs say ``retry_count``: accept either."""
+    if "execute_count" not in d and "retry_count" in d:
+        return {**d, "execute_count": d["retry_count"]}
+    return d
+
+
+def _v2(c: cattrs.Converter) -> None:
+    c.register_structure_hook(_dt.timedelta, _seconds_duration)
+    hosts = _hosts_hook(c)
+    step = make_dict_structure_fn(
+        StepInstance, c, hosts=override(rename="step_ip_status"), target_hosts=override(omit=True)
+    )
+    job = make_dict_structure_fn(
+        JobInstance,
+        c,
+        job_plan_id=override(rename="bk_job_id"),
+        launch_mode=override(rename="start_way"),
+    )
+
+    def step_v2(d: Mapping[str, Any], _: object) -> StepInstance:
+        return step(_v2_execute_count(d), StepInstance)
+
+    def job_status_v2(d: Mapping[str, Any], _: object) -> JobInstanceStatus:
+        rows = (s for block in _rows(d.get("blocks")) for s in _rows(block.get("step_instances")))
+        return JobInstanceStatus(
+            _bool(d["is_finished"], None),
+            job(d["job_instance"], JobInstance),
+            tuple(step_v2(s, StepInstance) for s in rows),
+        )
+
+    def group_v2(d: Mapping[str, Any]) -> StepResultGroup:
+        status = HostStatus(_int(d["result_type"], None))
+        rows = [{**row, "status": status} for row in _rows(d.get("ip_list"))]
+        return StepResultGroup(
+            status,
+            _int(d.get("count", len(rows)), None),
+            hosts(rows),
+            None,
+            c.structure(d.get("result_type_text"), str | None),  # type: ignore[arg-type]
+        )
+
+    def step_status_v2(d: Mapping[str, Any], _: object) -> StepInstanceStatus:
+        detail = _v2_execute_count(d["step_instance_detail"])
+        groups = tuple(group_v2(g) for g in _rows(d.get("step_instance_analyse_result")))
+        instance = attrs.evolve(
+            step({**detail, "step_ip_status": None}, StepInstance),
+            hosts=tuple(h for g in groups for h in g.hosts),
+            target_hosts=parse_target_ips(c.structure(detail.get("target_ips"), str | None)),  # type: ignore[arg-type]
+        )
+        return StepInstanceStatus(_bool(d["is_finished"], None), instance, groups)
+
+    c.register_structure_hook(JobInstance, job)
+    c.register_structure_hook(StepInstance, step_v2)
+    c.register_structure_hook(JobInstanceStatus, job_status_v2)
+    c.register_structure_hook(StepInstanceStatus, step_status_v2)
+
+
+@functools.lru_cache(maxsize=32)
+def converter(generation: Generation, server_tz: _dt.tzinfo) -> cattrs.Converter:
+    """Return the converter for one generation, reading naive times in ``server_tz``."""
+    c = _base()
+    c.register_structure_hook(_dt.datetime, _datetime_hook(server_tz))
+    (_v3 if generation is Generation.V3 else _v2)(c)
+    return c
+
+
+def structure(data: Any, cls: type[T], generation: Generation, server_tz: _dt.tzinfo) -> T:
+    """Structure wire ``data`` into ``cls``; raise ``ResponseFormatError`` if it does not fit."""
+    try:
+        return converter(generation, server_tz).structure(data, cls)
+    except Exception as exc:
+        raise ResponseFormatError(
+            f"the server sent data that is not a {cls.__name__} ({type(exc).__name__}: {exc})"
+        ) from exc

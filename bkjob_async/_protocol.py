@@ -1,0 +1,698 @@
+"""The sans-I/O bk-job protocol: build a request for a flavor, decipher a response; no I/O here.
+
+Takes and returns plain values (``Request``, ``Response``, JSON data, models). Every check on
+the caller's input happens here, so bad input fails before anything is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import re
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from . import errors
+from ._converter import Generation, structure
+from .config import DEFAULT_SERVER_TZ, ApiFlavor, Credentials, Scope, check_id
+from .models import HostStatus, JobOperation, ScriptLanguage, StepOperation
+from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
+
+if TYPE_CHECKING:
+    import datetime as _dt
+
+__all__ = ["Protocol", "Request", "Response", "body_fingerprint"]
+
+T = TypeVar("T")
+
+
+def _hidden(_: object) -> str:
+    return "<hidden>"
+
+
+@attrs.frozen
+class Request:
+    """One HTTP request, ready to send. ``headers`` carry credentials and never show in ``repr``."""
+
+    api: str
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(repr=_hidden)
+    query: Mapping[str, str] | None = None
+    body: bytes | None = None
+    #: Safe to send twice: reads are; operations and launches are not.
+    idempotent: bool = True
+
+
+@attrs.frozen
+class Response:
+    """One HTTP response as bytes: whatever the transport, this is what the protocol reads."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@attrs.frozen
+class _Endpoint:
+    """Per-flavor name (``None``: that flavor lacks it) and the gateway's method."""
+
+    apigw: str | None
+    jobv3: str | None
+    v2: str | None
+    apigw_method: str = "GET"
+
+    @property
+    def idempotent(self) -> bool:
+        return self.apigw_method == "GET"
+
+    def name(self, flavor: ApiFlavor) -> str | None:
+        if flavor is ApiFlavor.APIGW_V3:
+            return self.apigw
+        return self.jobv3 if flavor is ApiFlavor.ESB_JOBV3 else self.v2
+
+
+def _same(name: str, method: str = "GET") -> _Endpoint:
+    return _Endpoint(name, name, name, method)
+
+
+# Spec §1.1: names and methods per generation.
+_ENDPOINTS: dict[str, _Endpoint] = {
+    "get_job_instance_status": _same("get_job_instance_status"),
+    "get_step_instance_status": _Endpoint(
+        "get_step_instance_status", None, "get_step_instance_status"
+    ),
+    "operate_step_instance": _same("operate_step_instance", "POST"),
+    "operate_job_instance": _same("operate_job_instance", "POST"),
+    "fast_execute_script": _same("fast_execute_script", "POST"),
+    "fast_transfer_file": _Endpoint(
+        "fast_transfer_file", "fast_transfer_file", "fast_push_file", "POST"
+    ),
+    "execute_job_plan": _Endpoint("execute_job_plan", "execute_job_plan", "execute_job", "POST"),
+}
+
+# Error codes by class (spec §5.2-5.4). HTTP status decides when the code is unknown.
+_CODE_CLASSES: dict[int, type[errors.ApiError]] = {
+    **dict.fromkeys(
+        (9900403, 1238001, 1306402, 1306403, 1244016, 1640301, 1640302),
+        errors.PermissionDeniedError,
+    ),
+    **dict.fromkeys((1640001, 1640100, 1640101, 1640102, 1306401), errors.AuthenticationError),
+    **dict.fromkeys((1244006, 1244007, 1244012, 1243051, 1306404, 1640401), errors.NotFoundError),
+    **dict.fromkeys(
+        (1240003, 1241001, 1241002, 1241007, 1306406, 1306209, 1244020, 1244036, 1244021, 1244022),
+        errors.InvalidRequestError,
+    ),
+    **dict.fromkeys((1241003, 1241015, 1244015, 1244025), errors.OperationNotAllowedError),
+    **dict.fromkeys(
+        (1306429, 1642901, 1642902, 1642903, 1642904, 1244032, 1244033, 1244034),
+        errors.RateLimitedError,
+    ),
+    **dict.fromkeys(
+        (1240001, 1240002, 1306000, 1306201, 1306202, 1650200, 1650201, 1650401),
+        errors.ServerError,
+    ),
+}
+_STATUS_CLASSES: dict[int, type[errors.ApiError]] = {
+    400: errors.InvalidRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    405: errors.NotFoundError,
+    413: errors.InvalidRequestError,
+    414: errors.InvalidRequestError,
+    429: errors.RateLimitedError,
+}
+
+# Per-request ids that change on every response even when the data does not.
+_VOLATILE = re.compile(rb'"(?:job_)?request_id"\s*:\s*(?:"[^"]*"|null)')
+
+
+def body_fingerprint(body: bytes) -> int:
+    """Return a hash of ``body`` that ignores the per-request ids: equal means same answer."""
+    return hash(_VOLATILE.sub(b"", body))
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _check_count(value: object, name: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _check_text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a non-empty str")
+    return value
+
+
+def _operation(value: object, enum_type: type[T]) -> T:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"operation must be a {enum_type.__name__}, not {type(value).__name__}")
+    try:
+        return enum_type(value)  # type: ignore[call-arg]
+    except ValueError:
+        codes = ", ".join(f"{int(m)} {m.name}" for m in enum_type)  # type: ignore[attr-defined]
+        raise ValueError(
+            f"unknown {enum_type.__name__} {value}; expected one of: {codes}"
+        ) from None
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Read ``Retry-After`` (seconds or HTTP date), else ``X-Bkapi-RateLimit-Reset`` (seconds)."""
+    for name in ("Retry-After", "X-Bkapi-RateLimit-Reset"):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                continue
+            return max(0.0, when.timestamp() - time.time())
+    return None
+
+
+class Protocol:
+    """Build requests and read responses for one server, flavor and identity; pure and reusable."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        flavor: ApiFlavor | str,
+        credentials: Credentials,
+        server_tz: _dt.tzinfo = DEFAULT_SERVER_TZ,
+        tenant_id: str | None = None,
+    ) -> None:
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        self.flavor = ApiFlavor.coerce(flavor)
+        self.generation = Generation.V3 if self.flavor.is_v3 else Generation.V2
+        self.server_tz = server_tz
+        self._base = base_url.rstrip("/")
+        self._secrets = tuple(
+            s for s in (credentials.app_secret, credentials.bk_token, credentials.access_token) if s
+        )
+        headers = {
+            "X-Bkapi-Authorization": json.dumps(credentials.header_value(), separators=(",", ":")),
+            "Accept": "application/json",
+        }
+        if tenant_id is not None:
+            headers["X-Bk-Tenant-Id"] = _check_text(tenant_id, "tenant_id")
+        self._headers = headers
+        self._post_headers = {**headers, "Content-Type": "application/json"}
+
+    def __repr__(self) -> str:
+        return f"Protocol({self._base!r}, flavor={self.flavor.value!r})"
+
+    # --- building -------------------------------------------------------------------------
+
+    def url(self, api: str) -> str:
+        """Return the URL of ``api`` (a name this flavor knows) for this flavor."""
+        if self.flavor is ApiFlavor.APIGW_V3:
+            return f"{self._base}/api/v3/{api}"
+        group = "jobv3" if self.flavor is ApiFlavor.ESB_JOBV3 else "job"
+        return f"{self._base}/api/c/compapi/v2/{group}/{api}/"
+
+    def request(self, api: str, params: Mapping[str, Any]) -> Request:
+        """Build the request for endpoint ``api`` with ``params`` as this flavor sends them."""
+        endpoint = _ENDPOINTS[api]
+        name = endpoint.name(self.flavor)
+        if name is None:
+            raise errors.UnsupportedOperationError(
+                f"{api} does not exist on the {self.flavor.value!r} API; "
+                f"use flavor 'apigw-v3' or 'esb-v2'"
+            )
+        url = self.url(name)
+        if self.flavor is ApiFlavor.APIGW_V3 and endpoint.apigw_method == "GET":
+            query = {k: _query_value(v) for k, v in params.items() if v is not None}
+            return Request(api, "GET", url, self._headers, query=query)
+        body = json.dumps({k: v for k, v in params.items() if v is not None}).encode()
+        return Request(
+            api, "POST", url, self._post_headers, body=body, idempotent=endpoint.idempotent
+        )
+
+    def _scoped(self, scope: Scope, **params: Any) -> dict[str, Any]:
+        if not isinstance(scope, Scope):
+            raise TypeError(f"scope must be a Scope (Scope.biz(id)), not {type(scope).__name__}")
+        return {**scope.params(self.flavor), **params}
+
+    def job_instance_status(
+        self, scope: Scope, job_instance_id: int, *, with_hosts: bool
+    ) -> Request:
+        """Build ``get_job_instance_status``."""
+        params = self._scoped(scope, job_instance_id=check_id(job_instance_id, "job_instance_id"))
+        if self.flavor.is_v3:
+            params["return_ip_result"] = bool(with_hosts)
+        return self.request("get_job_instance_status", params)
+
+    def step_instance_status(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        execute_count: int | None = None,
+        batch: int | None = None,
+        max_host_num_per_group: int | None = None,
+        status: HostStatus | int | None = None,
+        tag: str | None = None,
+    ) -> Request:
+        """Build ``get_step_instance_status`` (ids at the top level: 3.x ignores v2's ``params``)."""
+        params = self._scoped(
+            scope,
+            job_instance_id=check_id(job_instance_id, "job_instance_id"),
+            step_instance_id=check_id(step_instance_id, "step_instance_id"),
+        )
+        filters = {
+            "execute_count": None
+            if execute_count is None
+            else _check_count(execute_count, "execute_count"),
+            "batch": None if batch is None else _check_count(batch, "batch"),
+            "max_host_num_per_group": None
+            if max_host_num_per_group is None
+            else _check_count(max_host_num_per_group, "max_host_num_per_group", 1),
+            "status": None if status is None else int(_check_count(status, "status")),
+            "tag": None if tag is None else _check_text(tag, "tag"),
+        }
+        given = {k: v for k, v in filters.items() if v is not None}
+        if given and not self.flavor.is_v3:
+            raise ValueError(f"the ESB v2 step status API has no filters: {', '.join(given)}")
+        return self.request("get_step_instance_status", {**params, **given})
+
+    def operate_step(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        operation: StepOperation | int,
+    ) -> Request:
+        """Build ``operate_step_instance``."""
+        return self.request(
+            "operate_step_instance",
+            self._scoped(
+                scope,
+                job_instance_id=check_id(job_instance_id, "job_instance_id"),
+                step_instance_id=check_id(step_instance_id, "step_instance_id"),
+                operation_code=int(_operation(operation, StepOperation)),
+            ),
+        )
+
+    def operate_job(
+        self, scope: Scope, job_instance_id: int, operation: JobOperation | int
+    ) -> Request:
+        """Build ``operate_job_instance``."""
+        return self.request(
+            "operate_job_instance",
+            self._scoped(
+                scope,
+                job_instance_id=check_id(job_instance_id, "job_instance_id"),
+                operation_code=int(_operation(operation, JobOperation)),
+            ),
+        )
+
+    def fast_execute_script(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        account: Account,
+        script_content: str | None = None,
+        script_id: str | None = None,
+        script_version_id: int | None = None,
+        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+        script_param: str | None = None,
+        is_param_sensitive: bool = False,
+        script_timeout: int | None = None,
+        task_name: str | None = None,
+        callback_url: str | None = None,
+        rolling_config: RollingConfig | None = None,
+        start_task: bool = True,
+    ) -> Request:
+        """Build ``fast_execute_script``; script text and parameters are base64-encoded here."""
+        sources = [s for s in (script_content, script_id, script_version_id) if s is not None]
+        if len(sources) != 1:
+            raise ValueError("pass exactly one of script_content, script_id or script_version_id")
+        if script_content is not None and not isinstance(script_content, str):
+            raise TypeError("script_content must be a str (the client base64-encodes it)")
+        language = ScriptLanguage(script_language)
+        common = {
+            "task_name": task_name,
+            "script_content": None if script_content is None else _b64(script_content),
+            "script_param": None
+            if script_param is None
+            else _b64(_check_text(script_param, "script_param")),
+            "is_param_sensitive": 1 if is_param_sensitive else 0,
+        }
+        timeout = _check_timeout(script_timeout)
+        if not self.flavor.is_v3:
+            _v2_only_scalars(
+                script_id=script_id, rolling_config=rolling_config, start_task=not start_task
+            )
+            return self.request(
+                "fast_execute_script",
+                self._scoped(
+                    scope,
+                    **common,
+                    **_v2_targets(_targets(targets)),
+                    script_id=script_version_id,
+                    script_type=int(language),
+                    script_timeout=timeout,
+                    account=_v2_account(account),
+                    bk_callback_url=callback_url,
+                ),
+            )
+        return self.request(
+            "fast_execute_script",
+            self._scoped(
+                scope,
+                **common,
+                **_v3_account(account),
+                script_id=script_id,
+                script_version_id=script_version_id,
+                script_language=int(language),
+                timeout=timeout,
+                target_server=_v3_server(_targets(targets)),
+                callback_url=callback_url,
+                rolling_config=_rolling(rolling_config),
+                start_task=bool(start_task),
+            ),
+        )
+
+    def fast_transfer_file(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        account: Account,
+        file_target_path: str,
+        file_sources: list[FileSource] | tuple[FileSource, ...],
+        file_target_name: str | None = None,
+        task_name: str | None = None,
+        transfer_timeout: int | None = None,
+        transfer_mode: int | None = None,
+        download_speed_limit: int | None = None,
+        upload_speed_limit: int | None = None,
+        callback_url: str | None = None,
+        rolling_config: RollingConfig | None = None,
+        start_task: bool = True,
+    ) -> Request:
+        """Build ``fast_transfer_file`` (v2: ``fast_push_file``)."""
+        _check_text(file_target_path, "file_target_path")
+        sources = tuple(file_sources)
+        if not sources or not all(isinstance(s, FileSource) for s in sources):
+            raise TypeError("file_sources must be a non-empty sequence of FileSource")
+        if transfer_mode not in (None, 1, 2):
+            raise ValueError("transfer_mode must be 1 (strict) or 2 (force)")
+        common = {
+            "task_name": task_name,
+            "file_target_path": file_target_path,
+            "timeout": _check_timeout(transfer_timeout),
+            "download_speed_limit": _optional_count(download_speed_limit, "download_speed_limit"),
+            "upload_speed_limit": _optional_count(upload_speed_limit, "upload_speed_limit"),
+        }
+        if not self.flavor.is_v3:
+            _v2_only_scalars(
+                file_target_name=file_target_name,
+                transfer_mode=transfer_mode,
+                rolling_config=rolling_config,
+                start_task=not start_task,
+            )
+            return self.request(
+                "fast_transfer_file",
+                self._scoped(
+                    scope,
+                    **common,
+                    **_v2_targets(_targets(targets)),
+                    file_source=[_v2_file_source(s) for s in sources],
+                    account=_v2_account(account),
+                    bk_callback_url=callback_url,
+                ),
+            )
+        return self.request(
+            "fast_transfer_file",
+            self._scoped(
+                scope,
+                **common,
+                **_v3_account(account),
+                file_source_list=[_v3_file_source(s) for s in sources],
+                file_target_name=file_target_name,
+                target_server=_v3_server(_targets(targets)),
+                transfer_mode=transfer_mode,
+                callback_url=callback_url,
+                rolling_config=_rolling(rolling_config),
+                start_task=bool(start_task),
+            ),
+        )
+
+    def execute_job_plan(
+        self,
+        scope: Scope,
+        job_plan_id: int,
+        *,
+        global_vars: list[GlobalVar] | tuple[GlobalVar, ...] = (),
+        callback_url: str | None = None,
+        start_task: bool = True,
+    ) -> Request:
+        """Build ``execute_job_plan`` (v2: ``execute_job`` with ``bk_job_id``)."""
+        plan = check_id(job_plan_id, "job_plan_id")
+        variables = tuple(global_vars)
+        if not all(isinstance(v, GlobalVar) for v in variables):
+            raise TypeError("global_vars must be GlobalVar values")
+        if not self.flavor.is_v3:
+            _v2_only_scalars(start_task=not start_task)
+            return self.request(
+                "execute_job_plan",
+                self._scoped(
+                    scope,
+                    bk_job_id=plan,
+                    global_vars=[_v2_global_var(v) for v in variables] or None,
+                    bk_callback_url=callback_url,
+                ),
+            )
+        return self.request(
+            "execute_job_plan",
+            self._scoped(
+                scope,
+                job_plan_id=plan,
+                global_var_list=[_v3_global_var(v) for v in variables] or None,
+                callback_url=callback_url,
+                start_task=bool(start_task),
+            ),
+        )
+
+    # --- reading --------------------------------------------------------------------------
+
+    def decipher(self, request: Request, response: Response) -> Any:
+        """Return the envelope's ``data``, or raise the typed error the response stands for."""
+        try:
+            envelope = json.loads(response.body)
+        except ValueError:
+            envelope = None
+        if not isinstance(envelope, dict) or not ("result" in envelope or "code" in envelope):
+            return self._not_an_envelope(request, response)
+        result, code = envelope.get("result"), envelope.get("code")
+        if result is True and code in (0, "0", "00", None) and 200 <= response.status < 300:
+            return envelope.get("data")
+        raise self._api_error(request, response, envelope)
+
+    def _not_an_envelope(self, request: Request, response: Response) -> Any:
+        if response.status >= 400:
+            raise self._api_error(request, response, {})
+        kind = "not JSON" if response.body[:1] not in (b"{", b"[") else "not a bk-job envelope"
+        raise errors.ResponseFormatError(
+            f"{request.api}: HTTP {response.status} response is {kind}: {_excerpt(response.body)}"
+        )
+
+    def _api_error(
+        self, request: Request, response: Response, envelope: Mapping[str, Any]
+    ) -> errors.ApiError:
+        headers = response.headers
+        code = _int_or_none(envelope.get("code", headers.get("X-Bkapi-Error-Code")))
+        message = envelope.get("message") or headers.get("X-Bkapi-Error-Message") or ""
+        if not isinstance(message, str):
+            message = str(message)
+        if not envelope and not message:
+            message = f"HTTP {response.status}: {_excerpt(response.body)}"
+        cls = _CODE_CLASSES.get(code or 0) or _STATUS_CLASSES.get(response.status)
+        if cls is None:
+            cls = errors.ServerError if response.status >= 500 else errors.ApiError
+        permission = envelope.get("permission")
+        kwargs: dict[str, Any] = {
+            "code": code,
+            "http_status": response.status,
+            "request_id": _str_or_none(
+                envelope.get("request_id") or headers.get("X-Bkapi-Request-Id")
+            ),
+            "job_request_id": _str_or_none(envelope.get("job_request_id")),
+            "permission": permission if isinstance(permission, Mapping) else None,
+            "api": request.api,
+        }
+        if cls is errors.RateLimitedError:
+            kwargs["retry_after"] = _retry_after(headers)
+        return cls(self.redact(message), **kwargs)
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every secret of these credentials masked."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def parse(self, data: Any, cls: type[T]) -> T:
+        """Structure ``data`` into ``cls`` as this flavor's generation writes it."""
+        return structure(data, cls, self.generation, self.server_tz)
+
+
+# --- helpers that spell request values -----------------------------------------------------
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _excerpt(body: bytes, limit: int = 200) -> str:
+    text = body[:limit].decode("utf-8", "replace").strip()
+    return repr(text + ("..." if len(body) > limit else ""))
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _check_timeout(timeout: int | None) -> int | None:
+    if timeout is None:
+        return None
+    _check_count(timeout, "timeout", 1)
+    if timeout > 86400:
+        raise ValueError(f"timeout must be 1..86400 seconds, got {timeout}")
+    return timeout
+
+
+def _optional_count(value: int | None, name: str) -> int | None:
+    return None if value is None else _check_count(value, name, 1)
+
+
+def _targets(targets: Targets) -> Targets:
+    if not isinstance(targets, Targets):
+        raise TypeError(f"targets must be a Targets, not {type(targets).__name__}")
+    if not targets:
+        raise ValueError("targets is empty: give host ids, ips, dynamic groups or topology nodes")
+    return targets
+
+
+def _v2_only_scalars(**unsupported: Any) -> None:
+    given = [name for name, value in unsupported.items() if value]
+    if given:
+        raise ValueError(f"the ESB v2 API does not support: {', '.join(given)}")
+
+
+def _v3_server(targets: Targets) -> dict[str, Any]:
+    server: dict[str, Any] = {}
+    if targets.host_ids:
+        server["host_id_list"] = list(targets.host_ids)
+    if targets.ips:
+        server["ip_list"] = [{"bk_cloud_id": c, "ip": ip} for c, ip in targets.ips]
+    if targets.dynamic_group_ids:
+        server["dynamic_group_list"] = [{"id": g} for g in targets.dynamic_group_ids]
+    if targets.topo_nodes:
+        server["topo_node_list"] = [{"node_type": t, "id": i} for t, i in targets.topo_nodes]
+    return server
+
+
+def _v2_targets(targets: Targets) -> dict[str, Any]:
+    """v2 has no host id list: host ids travel as ``ip_list`` rows with ``bk_host_id``."""
+    rows: list[dict[str, Any]] = [{"bk_host_id": h} for h in targets.host_ids]
+    rows += [{"bk_cloud_id": c, "ip": ip} for c, ip in targets.ips]
+    result: dict[str, Any] = {"ip_list": rows or None}
+    if targets.dynamic_group_ids:
+        result["custom_query_id"] = list(targets.dynamic_group_ids)
+    if targets.topo_nodes:
+        result["target_server"] = {
+            "topo_node_list": [{"node_type": t, "id": i} for t, i in targets.topo_nodes]
+        }
+    return result
+
+
+def _v3_account(account: Account) -> dict[str, Any]:
+    if not isinstance(account, Account):
+        raise TypeError(f"account must be an Account, not {type(account).__name__}")
+    return {"account_alias": account.alias, "account_id": account.id}
+
+
+def _v2_account(account: Account) -> str:
+    if not isinstance(account, Account) or account.alias is None:
+        raise ValueError("the ESB v2 API names accounts: pass Account(alias=...)")
+    return account.alias
+
+
+def _v3_file_source(source: FileSource) -> dict[str, Any]:
+    spelled: dict[str, Any] = {"file_list": list(source.files), "file_type": source.file_type}
+    if source.server is not None:
+        spelled["server"] = _v3_server(_targets(source.server))
+    if source.account is not None:
+        spelled["account"] = {
+            k: v
+            for k, v in (("alias", source.account.alias), ("id", source.account.id))
+            if v is not None
+        }
+    if source.file_source_id is not None:
+        spelled["file_source_id"] = source.file_source_id
+    if source.file_source_code is not None:
+        spelled["file_source_code"] = source.file_source_code
+    return spelled
+
+
+def _v2_file_source(source: FileSource) -> dict[str, Any]:
+    spelled: dict[str, Any] = {"files": list(source.files), "file_type": source.file_type}
+    if source.server is not None:
+        spelled.update({k: v for k, v in _v2_targets(_targets(source.server)).items() if v})
+    if source.account is not None:
+        spelled["account"] = _v2_account(source.account)
+    if source.file_source_id is not None:
+        spelled["file_source_id"] = source.file_source_id
+    return spelled
+
+
+def _v3_global_var(var: GlobalVar) -> dict[str, Any]:
+    spelled: dict[str, Any] = {"id": var.id} if var.id is not None else {"name": var.name}
+    if var.server is not None:
+        spelled["server"] = _v3_server(_targets(var.server))
+    else:
+        spelled["value"] = var.value
+    return spelled
+
+
+def _v2_global_var(var: GlobalVar) -> dict[str, Any]:
+    spelled: dict[str, Any] = {"id": var.id} if var.id is not None else {"name": var.name}
+    if var.server is not None:
+        spelled.update({k: v for k, v in _v2_targets(_targets(var.server)).items() if v})
+    else:
+        spelled["value"] = var.value
+    return spelled
+
+
+def _rolling(config: RollingConfig | None) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    return {"expression": _check_text(config.expression, "rolling expression"), "mode": config.mode}

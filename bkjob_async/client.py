@@ -1,0 +1,304 @@
+"""The ``BkJobClient`` facade: one short ``async def`` per endpoint, nothing else.
+
+Each method builds a request with the pure protocol, sends it through the transport seam (which
+retries what is safe to retry), and structures the answer into models.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import warnings
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+
+from ._aiohttp import AiohttpTransport
+from ._protocol import Protocol, Request
+from ._transport import Sleep, Transport, call
+from .config import DEFAULT_SERVER_TZ, ApiFlavor, Credentials, RetryPolicy, Scope, Timeouts
+from .models import (
+    HostStatus,
+    JobInstanceStatus,
+    JobLaunch,
+    JobOperation,
+    ScriptLanguage,
+    StepInstanceStatus,
+    StepOperation,
+)
+
+if TYPE_CHECKING:
+    import datetime as _dt
+    from types import TracebackType
+
+    import aiohttp
+
+    from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
+
+__all__ = ["BkJobClient"]
+
+T = TypeVar("T")
+
+
+class _State(enum.Enum):
+    UNOPENED = "unopened"
+    OPENED = "opened"
+    CLOSED = "closed"
+
+
+class BkJobClient:
+    """An async client for one bk-job server, API flavor and identity.
+
+    Use it as ``async with BkJobClient(...) as client:``. It creates and owns one aiohttp
+    session, or borrows ``session=`` and leaves it open. A closed client cannot be reopened.
+
+    :param base_url: the gateway stage URL (``https://bkapi.example.com/api/bk-job/prod``) for
+        ``apigw-v3``, or the PaaS URL (``https://paas.example.com``) for the ESB flavors.
+    :param flavor: ``"apigw-v3"`` (default), ``"esb-jobv3"`` or ``"esb-v2"``.
+    :param username: the user to act as (the app must be whitelisted); or ``bk_token``, or
+        ``access_token``.
+    :param retry: how reads retry transient failures; operations and launches retry only when
+        the request never reached bk-job.
+    :param server_tz: the zone of v2's offset-less time strings (default UTC+08:00).
+    :param tenant_id: sent as ``X-Bk-Tenant-Id`` on multi-tenant installs.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        app_code: str,
+        app_secret: str,
+        username: str | None = None,
+        bk_token: str | None = None,
+        access_token: str | None = None,
+        flavor: ApiFlavor | str = ApiFlavor.APIGW_V3,
+        session: aiohttp.ClientSession | None = None,
+        timeouts: Timeouts = Timeouts(),
+        retry: RetryPolicy = RetryPolicy(),
+        server_tz: _dt.tzinfo = DEFAULT_SERVER_TZ,
+        tenant_id: str | None = None,
+        connection_limit: int = 100,
+        transport: Transport | None = None,
+        sleep: Sleep = anyio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        credentials = Credentials(app_code, app_secret, username, bk_token, access_token)
+        self.protocol = Protocol(
+            base_url,
+            flavor=flavor,
+            credentials=credentials,
+            server_tz=server_tz,
+            tenant_id=tenant_id,
+        )
+        if not isinstance(retry, RetryPolicy) or not isinstance(timeouts, Timeouts):
+            raise TypeError("retry must be a RetryPolicy and timeouts a Timeouts")
+        if transport is not None and session is not None:
+            raise ValueError("pass session= or transport=, not both")
+        self.retry = retry
+        self.connection_limit = connection_limit
+        self.transport: Transport = transport or AiohttpTransport(
+            timeouts=timeouts, session=session, limit=connection_limit
+        )
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._state = _State.UNOPENED
+
+    @property
+    def flavor(self) -> ApiFlavor:
+        """The API generation this client speaks."""
+        return self.protocol.flavor
+
+    def __repr__(self) -> str:
+        return f"<BkJobClient {self.protocol.url('')!r} {self.flavor.value} {self._state.value}>"
+
+    async def __aenter__(self) -> BkJobClient:
+        if self._state is _State.CLOSED:
+            raise RuntimeError("a closed BkJobClient cannot be reopened; create a new one")
+        self._state = _State.OPENED
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session if the client owns it; calls after this raise ``RuntimeError``."""
+        if self._state is not _State.CLOSED:
+            self._state = _State.CLOSED
+            with anyio.CancelScope(shield=True):
+                await self.transport.aclose()
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        if getattr(self, "_state", _State.CLOSED) is _State.OPENED:
+            _warn(
+                f"unclosed {self!r}; use 'async with' or 'await client.aclose()'",
+                ResourceWarning,
+                stacklevel=1,
+            )
+
+    async def send(self, request: Request) -> Any:
+        """Send a prepared request with this client's retries; return the envelope's ``data``."""
+        if self._state is _State.CLOSED:
+            raise RuntimeError("this BkJobClient is closed")
+        self._state = _State.OPENED
+        return await call(
+            self.transport,
+            self.protocol,
+            request,
+            retry=self.retry,
+            sleep=self._sleep,
+            rng=self._rng,
+        )
+
+    async def _fetch(self, request: Request, cls: type[T]) -> T:
+        return self.protocol.parse(await self.send(request), cls)
+
+    # --- status -------------------------------------------------------------------------------
+
+    async def get_job_instance_status(
+        self, scope: Scope, job_instance_id: int, *, with_hosts: bool = True
+    ) -> JobInstanceStatus:
+        """Return a job's status, its steps and (``with_hosts``) each host of the current round."""
+        request = self.protocol.job_instance_status(scope, job_instance_id, with_hosts=with_hosts)
+        return await self._fetch(request, JobInstanceStatus)
+
+    async def get_step_instance_status(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        execute_count: int | None = None,
+        batch: int | None = None,
+        max_host_num_per_group: int | None = None,
+        status: HostStatus | int | None = None,
+        tag: str | None = None,
+    ) -> StepInstanceStatus:
+        """Return a step's hosts grouped by result; ``execute_count`` reads an earlier round."""
+        request = self.protocol.step_instance_status(
+            scope,
+            job_instance_id,
+            step_instance_id,
+            execute_count=execute_count,
+            batch=batch,
+            max_host_num_per_group=max_host_num_per_group,
+            status=status,
+            tag=tag,
+        )
+        return await self._fetch(request, StepInstanceStatus)
+
+    # --- operations ---------------------------------------------------------------------------
+
+    async def operate_step_instance(
+        self, scope: Scope, job_instance_id: int, step_instance_id: int, operation: StepOperation
+    ) -> None:
+        """Retry, skip, confirm or ignore a step; raise ``OperationNotAllowedError`` if refused."""
+        await self.send(
+            self.protocol.operate_step(scope, job_instance_id, step_instance_id, operation)
+        )
+
+    async def operate_job_instance(
+        self, scope: Scope, job_instance_id: int, operation: JobOperation
+    ) -> None:
+        """Terminate a running job, or start one created with ``start_task=False``."""
+        await self.send(self.protocol.operate_job(scope, job_instance_id, operation))
+
+    # --- launches -----------------------------------------------------------------------------
+
+    async def fast_execute_script(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        account: Account,
+        script_content: str | None = None,
+        script_id: str | None = None,
+        script_version_id: int | None = None,
+        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+        script_param: str | None = None,
+        is_param_sensitive: bool = False,
+        script_timeout: int | None = None,
+        task_name: str | None = None,
+        callback_url: str | None = None,
+        rolling_config: RollingConfig | None = None,
+        start_task: bool = True,
+    ) -> JobLaunch:
+        """Run a script on ``targets``; pass its text, the client base64-encodes it."""
+        request = self.protocol.fast_execute_script(
+            scope,
+            targets=targets,
+            account=account,
+            script_content=script_content,
+            script_id=script_id,
+            script_version_id=script_version_id,
+            script_language=script_language,
+            script_param=script_param,
+            is_param_sensitive=is_param_sensitive,
+            script_timeout=script_timeout,
+            task_name=task_name,
+            callback_url=callback_url,
+            rolling_config=rolling_config,
+            start_task=start_task,
+        )
+        return await self._fetch(request, JobLaunch)
+
+    async def fast_transfer_file(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        account: Account,
+        file_target_path: str,
+        file_sources: list[FileSource] | tuple[FileSource, ...],
+        file_target_name: str | None = None,
+        task_name: str | None = None,
+        transfer_timeout: int | None = None,
+        transfer_mode: int | None = None,
+        download_speed_limit: int | None = None,
+        upload_speed_limit: int | None = None,
+        callback_url: str | None = None,
+        rolling_config: RollingConfig | None = None,
+        start_task: bool = True,
+    ) -> JobLaunch:
+        """Copy files from ``file_sources`` to ``file_target_path`` on ``targets``."""
+        request = self.protocol.fast_transfer_file(
+            scope,
+            targets=targets,
+            account=account,
+            file_target_path=file_target_path,
+            file_sources=file_sources,
+            file_target_name=file_target_name,
+            task_name=task_name,
+            transfer_timeout=transfer_timeout,
+            transfer_mode=transfer_mode,
+            download_speed_limit=download_speed_limit,
+            upload_speed_limit=upload_speed_limit,
+            callback_url=callback_url,
+            rolling_config=rolling_config,
+            start_task=start_task,
+        )
+        return await self._fetch(request, JobLaunch)
+
+    async def execute_job_plan(
+        self,
+        scope: Scope,
+        job_plan_id: int,
+        *,
+        global_vars: list[GlobalVar] | tuple[GlobalVar, ...] = (),
+        callback_url: str | None = None,
+        start_task: bool = True,
+    ) -> JobLaunch:
+        """Launch a job plan with the given global variable values."""
+        request = self.protocol.execute_job_plan(
+            scope,
+            job_plan_id,
+            global_vars=global_vars,
+            callback_url=callback_url,
+            start_task=start_task,
+        )
+        return await self._fetch(request, JobLaunch)
