@@ -40,6 +40,18 @@ from .models import (
     TaskType,
 )
 from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
+from .polling import (
+    HostTransition,
+    JobFinished,
+    JobTransition,
+    Poller,
+    PollerStatistics,
+    PollPolicy,
+    StepTransition,
+    Watch,
+    WatchFailed,
+    WatchTimedOut,
+)
 
 __version__ = "0.1.0"
 
@@ -58,16 +70,22 @@ __all__ = [
     "Host",
     "HostResult",
     "HostStatus",
+    "HostTransition",
     "InvalidRequestError",
+    "JobFinished",
     "JobInstance",
     "JobInstanceStatus",
     "JobLaunch",
     "JobOperation",
     "JobStatus",
+    "JobTransition",
     "LaunchMode",
     "NotFoundError",
     "OperationNotAllowedError",
     "PermissionDeniedError",
+    "PollPolicy",
+    "Poller",
+    "PollerStatistics",
     "PollingError",
     "RateLimitedError",
     "ResponseFormatError",
@@ -82,6 +100,7 @@ __all__ = [
     "StepOperation",
     "StepResultGroup",
     "StepStatus",
+    "StepTransition",
     "StepType",
     "Targets",
     "TaskType",
@@ -89,5 +108,8 @@ __all__ = [
     "Timeouts",
     "TransportError",
     "UnsupportedOperationError",
+    "Watch",
+    "WatchFailed",
+    "WatchTimedOut",
     "__version__",
 ]

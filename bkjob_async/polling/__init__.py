@@ -1,0 +1,27 @@
+"""The poll engine: watch many jobs at once and read per-host transitions as async iterators."""
+
+from ._engine import Poller, PollerStatistics, Watch
+from ._schedule import PollPolicy
+from .events import (
+    Event,
+    HostTransition,
+    JobFinished,
+    JobTransition,
+    StepTransition,
+    WatchFailed,
+    WatchTimedOut,
+)
+
+__all__ = [
+    "Event",
+    "HostTransition",
+    "JobFinished",
+    "JobTransition",
+    "PollPolicy",
+    "Poller",
+    "PollerStatistics",
+    "StepTransition",
+    "Watch",
+    "WatchFailed",
+    "WatchTimedOut",
+]

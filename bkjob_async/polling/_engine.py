@@ -1,0 +1,706 @@
+"""The anyio driver: one scheduler, a fixed pool of poll workers, and per-watch mailboxes.
+
+It only sleeps, sends, and hands what it reads to the pure parts (``_observe``, ``_tracker``,
+``_schedule``). No task exists per job: a job is a slotted record in a heap of due times. The
+scheduler hands due jobs to ``max_in_flight`` workers through a zero-buffer stream, so a poll
+is only taken when a worker (and so a pooled connection) is free, and pool waits never eat
+into a request's timeout. Watches are plain async iterators over a mailbox the workers fill
+without ever blocking (PEP 789: no generator owns a task group here; the ``Poller`` does).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import heapq
+import itertools
+import logging
+import math
+import random
+from collections import Counter, OrderedDict, deque
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+import attrs
+
+from .. import errors
+from .._converter import converter
+from .._observe import JobObservation, observe_job
+from .._protocol import Request, body_fingerprint
+from ..config import Scope, check_id
+from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
+from ._schedule import (
+    PollPolicy,
+    RateGovernor,
+    RetryBudget,
+    error_delay,
+    first_delay,
+    next_interval,
+)
+from ._tracker import JobTracker
+from .events import (
+    Event,
+    HostTransition,
+    JobFinished,
+    JobTransition,
+    StepTransition,
+    WatchFailed,
+    WatchTimedOut,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from types import TracebackType
+
+    from anyio.abc import TaskGroup
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+    from ..client import BkJobClient
+
+__all__ = ["Poller", "PollerStatistics", "Watch"]
+
+logger = logging.getLogger("bkjob_async.polling")
+
+_REGISTER_CHUNK = 500
+_KNOWN_LIMIT = 100_000
+_UTC = _dt.timezone.utc
+
+
+@attrs.frozen
+class PollerStatistics:
+    """A snapshot of what a ``Poller`` has done so far."""
+
+    instances_watched: int
+    watches: int
+    requests: int
+    unchanged_polls: int
+    retries: int
+    errors: dict[str, int]
+    events_emitted: int
+    current_rate: float
+    rate_limit: float | None
+    in_flight: int
+
+
+class _Instance:
+    """One polled job: its request, tracker, subscribers and place in the schedule."""
+
+    __slots__ = (
+        "busy",
+        "due",
+        "failures",
+        "fingerprint",
+        "interval",
+        "job_instance_id",
+        "key",
+        "needs_decode",
+        "request",
+        "scope",
+        "subscribers",
+        "tracker",
+    )
+
+    def __init__(self, key: tuple[Scope, int], request: Request, tracker: JobTracker) -> None:
+        self.key = key
+        self.scope, self.job_instance_id = key
+        self.request = request
+        self.tracker = tracker
+        self.subscribers: list[Watch] = []
+        self.fingerprint: int | None = None
+        self.needs_decode = True
+        self.interval = 0.0
+        self.failures = 0
+        self.due = math.inf
+        #: A poll is in flight: never poll one job twice at once (answers could cross).
+        self.busy = False
+
+
+def _event_key(event: Event) -> tuple[Any, ...]:
+    if isinstance(event, HostTransition):
+        return ("h", event.job_instance_id, event.step_instance_id, event.host.key)
+    if isinstance(event, StepTransition):
+        return ("s", event.job_instance_id, event.step_instance_id)
+    if isinstance(event, JobTransition):
+        return ("j", event.job_instance_id)
+    return ("end", event.job_instance_id)
+
+
+class _Mailbox:
+    """A watch's pending events; ``put`` never blocks and memory stays bounded.
+
+    Up to ``limit`` events are kept exactly. Past that, the box coalesces: a new transition of a
+    host, step or job that is still pending replaces it (``previous`` from the oldest, the rest
+    from the newest) and moves to the back, so order by observation holds. The box then holds
+    at most one event per host, step and job it watches, plus each job's last event.
+    """
+
+    __slots__ = ("_exact", "_limit", "_merged", "_ready")
+
+    def __init__(self, limit: int) -> None:
+        self._exact: deque[Event] = deque()
+        self._merged: OrderedDict[tuple[Any, ...], Event] | None = None
+        self._limit = limit
+        self._ready = anyio.Event()
+
+    def __len__(self) -> int:
+        return len(self._exact) + len(self._merged or ())
+
+    @property
+    def coalescing(self) -> bool:
+        return self._merged is not None
+
+    def put(self, event: Event) -> None:
+        if self._merged is None:
+            if len(self._exact) < self._limit:
+                self._exact.append(event)
+                self._ready.set()
+                return
+            self._merged = OrderedDict()
+            for pending in self._exact:
+                self._coalesce(pending)
+            self._exact.clear()
+        self._coalesce(event)
+        self._ready.set()
+
+    def _coalesce(self, event: Event) -> None:
+        assert self._merged is not None
+        key = _event_key(event)
+        old = self._merged.get(key)
+        if isinstance(old, (HostTransition, StepTransition, JobTransition)):
+            event = attrs.evolve(event, previous=old.previous)  # type: ignore[arg-type]
+        self._merged[key] = event
+        self._merged.move_to_end(key)
+
+    def get_nowait(self) -> Event | None:
+        if self._exact:
+            return self._exact.popleft()
+        if self._merged:
+            event = self._merged.popitem(last=False)[1]
+            if not self._merged:
+                self._merged = None
+            return event
+        return None
+
+    async def wait(self) -> None:
+        if not len(self):
+            self._ready = anyio.Event()
+            await self._ready.wait()
+
+
+class Watch:
+    """Events of one or more jobs, as an async iterator; ``aclose()`` (or leaving
+    ``async with``) ends it and frees what it held. Dropping it ends it too.
+
+    A single-job watch raises the error of a ``WatchFailed`` instead of yielding it.
+    """
+
+    def __init__(
+        self,
+        poller: Poller,
+        scope: Scope,
+        job_ids: tuple[int, ...],
+        step_instance_id: int | None,
+        single: bool,
+    ) -> None:
+        self._poller = poller
+        self.scope = scope
+        self.job_instance_ids = job_ids
+        self.step_instance_id = step_instance_id
+        self._single = single
+        self._remaining = set(job_ids)
+        self._mailbox = _Mailbox(poller.policy.buffer_size)
+        deadline = poller.policy.deadline
+        self._deadline = math.inf if deadline is None else anyio.current_time() + deadline
+        self.closed = False
+
+    def __repr__(self) -> str:
+        what = f"step {self.step_instance_id} of " if self.step_instance_id else ""
+        jobs = ", ".join(map(str, self.job_instance_ids[:5])) + (
+            "..." if len(self.job_instance_ids) > 5 else ""
+        )
+        return f"<Watch {what}job {jobs} in {self.scope}, {len(self._remaining)} open>"
+
+    @property
+    def pending(self) -> int:
+        """Events received but not yet read."""
+        return len(self._mailbox)
+
+    @property
+    def unfinished(self) -> frozenset[int]:
+        """Jobs of this watch that have not had their last event yet."""
+        return frozenset(self._remaining)
+
+    def __aiter__(self) -> Watch:
+        return self
+
+    async def __anext__(self) -> Event:
+        while True:
+            event = self._mailbox.get_nowait()
+            if event is not None:
+                if self._single and isinstance(event, WatchFailed):
+                    self.closed = True
+                    raise event.error
+                return event
+            if self.closed or not self._remaining:
+                self._finish()
+                raise StopAsyncIteration
+            remaining = self._deadline - anyio.current_time()
+            if remaining <= 0:
+                await self._time_out()
+                continue
+            with anyio.move_on_after(remaining):
+                await self._mailbox.wait()
+
+    async def _time_out(self) -> None:
+        """End every unfinished job of this watch with ``WatchTimedOut`` and a fresh snapshot."""
+        jobs = sorted(self._remaining)
+        self._poller._unsubscribe(self, jobs)
+        snapshots: dict[int, JobInstanceStatus | None] = {}
+
+        async def fetch(job_id: int) -> None:
+            async with self._poller._snapshot_limiter:
+                try:
+                    snapshots[job_id] = await self._poller.client.get_job_instance_status(
+                        self.scope, job_id
+                    )
+                except errors.BkJobError:
+                    snapshots[job_id] = None
+
+        async with anyio.create_task_group() as tg:
+            for job_id in jobs:
+                tg.start_soon(fetch, job_id)
+        now = _dt.datetime.now(_UTC)
+        for job_id in jobs:
+            self._end_job(job_id, WatchTimedOut(job_id, now, snapshots[job_id]))
+
+    def _offer(self, job_id: int, events: list[Event]) -> None:
+        if self.closed or job_id not in self._remaining:
+            return
+        step = self.step_instance_id
+        for event in events:
+            if step is None or (
+                isinstance(event, (HostTransition, StepTransition))
+                and event.step_instance_id == step
+            ):
+                self._mailbox.put(event)
+
+    def _end_job(self, job_id: int, last: Event | None) -> None:
+        if job_id in self._remaining:
+            self._remaining.discard(job_id)
+            if last is not None:
+                self._mailbox.put(last)
+            if not self._remaining:
+                self._mailbox._ready.set()
+
+    def _finish(self) -> None:
+        if self._remaining:
+            self._poller._unsubscribe(self, list(self._remaining))
+            self._remaining.clear()
+        self.closed = True
+
+    async def aclose(self) -> None:
+        """Stop watching; polling of a job stops when its last watch leaves."""
+        self._finish()
+        await anyio.lowlevel.checkpoint()
+
+    async def __aenter__(self) -> Watch:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # Runs when a caller breaks out of ``async for`` and drops the watch: only mark it; the
+        # poller drops closed watches the next time it touches their jobs.
+        self.closed = True
+
+
+def _step_done(tracker: JobTracker, step_instance_id: int) -> bool:
+    """Tell whether a step has ended for good as far as a step watch is concerned.
+
+    A failed, stopped or abnormal step of a job that still runs is bk-job's retry lag (the job
+    goes back to running before the step resets), not an end: only a finished job or a
+    successful step (3, 5, 6) ends a step watch.
+    """
+    status = tracker.step_status(step_instance_id)
+    if status is None or not JobStatus(status).is_finished:
+        return False
+    return tracker.finished or JobStatus(status).is_success
+
+
+class Poller:
+    """Watch many bk-job jobs at once, sharing one poll per job among all its watches.
+
+    ::
+
+        async with Poller(client, policy=PollPolicy(interval=1.0)) as poller:
+            async for event in poller.watch_jobs(scope, job_ids):
+                ...
+
+    A watch delivers every change the poller observes after it starts; a job the poller has
+    never seen reports every host, step and the job with ``previous=None`` first. Errors of the
+    poller's own tasks (bugs, not bk-job failures) propagate out of ``async with`` as an
+    ``ExceptionGroup``.
+    """
+
+    def __init__(
+        self,
+        client: BkJobClient,
+        *,
+        policy: PollPolicy = PollPolicy(),
+        rng: random.Random | None = None,
+    ) -> None:
+        if not isinstance(policy, PollPolicy):
+            raise TypeError("policy must be a PollPolicy")
+        if policy.max_in_flight > client.connection_limit:
+            raise ValueError(
+                f"policy.max_in_flight ({policy.max_in_flight}) exceeds the client's connection "
+                f"limit ({client.connection_limit}); polls would queue for connections"
+            )
+        self.client = client
+        self.policy = policy
+        self._protocol = client.protocol
+        self._transport = client.transport
+        self._rng = rng or random.Random()
+        self._host_hook = converter(
+            self._protocol.generation, self._protocol.server_tz
+        ).get_structure_hook(HostResult)
+        self._instances: dict[tuple[Scope, int], _Instance] = {}
+        self._known: OrderedDict[tuple[Scope, int], JobTracker] = OrderedDict()
+        self._heap: list[tuple[float, int, _Instance]] = []
+        self._seq = itertools.count()
+        self._governor = RateGovernor(policy.rate_limit)
+        self._budget = RetryBudget(policy.retry_budget)
+        self._tg: TaskGroup | None = None
+        self._send: MemoryObjectSendStream[_Instance] | None = None
+        self._wakeup: anyio.Event | None = None
+        self._snapshot_limiter = anyio.CapacityLimiter(policy.max_in_flight)
+        self._watches = 0
+        self._requests = 0
+        self._unchanged = 0
+        self._retries = 0
+        self._events = 0
+        self._in_flight = 0
+        self._errors: Counter[str] = Counter()
+        self._rate_window = (0.0, 0)
+        self._rate = 0.0
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Poller:
+        if self._tg is not None:
+            raise RuntimeError("a Poller can be entered only once")
+        self._wakeup = anyio.Event()
+        send, receive = anyio.create_memory_object_stream[_Instance](0)
+        self._send = send
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._schedule_loop)
+        for _ in range(self.policy.max_in_flight):
+            self._tg.start_soon(self._worker, receive.clone())
+        receive.close()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._tg is not None
+        assert self._send is not None
+        for instance in self._instances.values():
+            for watch in instance.subscribers:
+                watch.closed = True
+                watch._mailbox._ready.set()
+        self._instances.clear()
+        self._heap.clear()
+        self._tg.cancel_scope.cancel()
+        try:
+            return await self._tg.__aexit__(exc_type, exc, tb)
+        finally:
+            self._send.close()
+
+    def _task_group(self) -> TaskGroup:
+        if self._tg is None or self._tg.cancel_scope.cancel_called:
+            raise RuntimeError("use the Poller inside 'async with Poller(...) as poller:'")
+        return self._tg
+
+    # --- watching -----------------------------------------------------------------------------
+
+    def watch_job(self, scope: Scope, job_instance_id: int) -> Watch:
+        """Watch one job until ``JobFinished`` (or ``WatchTimedOut``); failures raise."""
+        return self._watch(scope, (check_id(job_instance_id, "job_instance_id"),), None, True)
+
+    def watch_jobs(self, scope: Scope, job_instance_ids: Iterable[int]) -> Watch:
+        """Watch many jobs on one stream; a job that cannot be watched yields ``WatchFailed``."""
+        ids = tuple(dict.fromkeys(check_id(i, "job_instance_id") for i in job_instance_ids))
+        return self._watch(scope, ids, None, False)
+
+    def watch_step(self, scope: Scope, job_instance_id: int, step_instance_id: int) -> Watch:
+        """Watch one step's hosts until the step ends (or the job does); failures raise."""
+        return self._watch(
+            scope,
+            (check_id(job_instance_id, "job_instance_id"),),
+            check_id(step_instance_id, "step_instance_id"),
+            True,
+        )
+
+    async def wait_finished(self, scope: Scope, job_instance_id: int) -> JobInstanceStatus:
+        """Return the final status of a job once it finishes; bound it with ``anyio.fail_after``."""
+        async with self.watch_job(scope, job_instance_id) as watch:
+            async for event in watch:
+                if isinstance(event, JobFinished):
+                    return event.snapshot
+                if isinstance(event, WatchTimedOut):
+                    raise errors.PollingError(f"job {job_instance_id}: the watch deadline passed")
+        raise errors.PollingError(f"job {job_instance_id}: the poller closed first")
+
+    def _watch(self, scope: Scope, ids: tuple[int, ...], step: int | None, single: bool) -> Watch:
+        if not isinstance(scope, Scope):
+            raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
+        scope.params(self._protocol.flavor)
+        tg = self._task_group()
+        watch = Watch(self, scope, ids, step, single)
+        self._watches += 1
+        tg.start_soon(self._subscribe, watch)
+        return watch
+
+    async def _subscribe(self, watch: Watch) -> None:
+        """Attach ``watch`` to its jobs in chunks, so a huge watch never stalls the loop."""
+        for start in range(0, len(watch.job_instance_ids), _REGISTER_CHUNK):
+            if watch.closed:
+                return
+            now = anyio.current_time()
+            for job_id in watch.job_instance_ids[start : start + _REGISTER_CHUNK]:
+                if job_id in watch._remaining:
+                    self._attach(watch, job_id, now)
+            await anyio.lowlevel.checkpoint()
+
+    def _attach(self, watch: Watch, job_id: int, now: float) -> None:
+        key = (watch.scope, job_id)
+        instance = self._instances.get(key)
+        if instance is None:
+            request = self._protocol.job_instance_status(watch.scope, job_id, with_hosts=True)
+            instance = _Instance(key, request, self._known.pop(key, JobTracker()))
+            self._instances[key] = instance
+            self._schedule(instance, now + first_delay(self.policy, job_id))
+        elif not instance.busy and instance.due > now + self.policy.interval:
+            self._schedule(instance, now + first_delay(self.policy, job_id))
+        instance.subscribers.append(watch)
+        instance.needs_decode = True
+
+    def _unsubscribe(self, watch: Watch, job_ids: Iterable[int]) -> None:
+        for job_id in job_ids:
+            instance = self._instances.get((watch.scope, job_id))
+            if instance is not None and watch in instance.subscribers:
+                instance.subscribers.remove(watch)
+                self._release_if_unwatched(instance)
+
+    def _release_if_unwatched(self, instance: _Instance) -> None:
+        instance.subscribers = [w for w in instance.subscribers if not w.closed]
+        if instance.subscribers or self._instances.get(instance.key) is not instance:
+            return
+        del self._instances[instance.key]
+        instance.due = math.inf
+        self._known[instance.key] = instance.tracker
+        if len(self._known) > _KNOWN_LIMIT:
+            self._known.popitem(last=False)
+
+    # --- scheduling ---------------------------------------------------------------------------
+
+    def _schedule(self, instance: _Instance, due: float) -> None:
+        instance.due = due
+        heapq.heappush(self._heap, (due, next(self._seq), instance))
+        if self._heap[0][2] is instance and self._wakeup is not None:
+            self._wakeup.set()
+
+    async def _schedule_loop(self) -> None:
+        assert self._send is not None
+        heap = self._heap
+        while True:
+            now = anyio.current_time()
+            if heap and heap[0][0] <= now:
+                due, _, instance = heapq.heappop(heap)
+                if instance.due != due or self._instances.get(instance.key) is not instance:
+                    continue
+                instance.due = math.inf
+                wait = self._governor.reserve(now)
+                if wait > 0:
+                    await anyio.sleep(wait)
+                if self._instances.get(instance.key) is instance:
+                    instance.busy = True
+                    await self._send.send(instance)
+                continue
+            self._wakeup = anyio.Event()
+            with anyio.move_on_after(heap[0][0] - now if heap else math.inf):
+                await self._wakeup.wait()
+
+    async def _worker(self, receive: MemoryObjectReceiveStream[_Instance]) -> None:
+        async with receive:
+            async for instance in receive:
+                self._in_flight += 1
+                try:
+                    await self._poll(instance)
+                finally:
+                    self._in_flight -= 1
+                    instance.busy = False
+
+    # --- one poll -----------------------------------------------------------------------------
+
+    async def _poll(self, instance: _Instance) -> None:
+        self._count_request()
+        try:
+            with anyio.fail_after(self.policy.poll_timeout):
+                response = await self._transport.send(instance.request)
+        except errors.BkJobError as exc:
+            return self._failed(instance, exc)
+        except TimeoutError:
+            timeout = errors.TimeoutError(f"poll of job {instance.job_instance_id} timed out")
+            return self._failed(instance, timeout)
+        if self._instances.get(instance.key) is not instance:
+            return None
+        fingerprint = body_fingerprint(response.body) if response.status == 200 else None
+        if (
+            fingerprint is not None
+            and fingerprint == instance.fingerprint
+            and not instance.needs_decode
+        ):
+            self._unchanged += 1
+            return self._succeeded(instance, changed=False)
+        try:
+            data = self._protocol.decipher(instance.request, response)
+            observation = observe_job(data, self._protocol.generation)
+        except errors.BkJobError as exc:
+            return self._failed(instance, exc)
+        events = instance.tracker.observe(
+            instance.job_instance_id, observation, _now_utc, self._host_result
+        )
+        instance.fingerprint = fingerprint
+        instance.needs_decode = False
+        self._deliver(instance, events, data, observation)
+        if self._instances.get(instance.key) is instance:
+            self._succeeded(instance, changed=bool(events))
+        return None
+
+    def _host_result(self, key: HostKey, code: int, row: dict[str, Any]) -> HostResult:
+        try:
+            return self._host_hook(row, HostResult)  # type: ignore[no-any-return]
+        except Exception as exc:
+            logger.warning(
+                "host %r: row not fully readable (%s: %s); keeping its status only",
+                key,
+                type(exc).__name__,
+                exc,
+            )
+            return HostResult(_host_from_key(key), HostStatus(code))
+
+    def _deliver(
+        self, instance: _Instance, events: list[Event], data: Any, observation: JobObservation
+    ) -> None:
+        subscribers = [w for w in instance.subscribers if not w.closed]
+        self._events += len(events)
+        for watch in subscribers:
+            watch._offer(instance.job_instance_id, events)
+        finished: JobFinished | WatchFailed | None = None
+        if observation.finished:
+            try:
+                snapshot = self._protocol.parse(data, JobInstanceStatus)
+                finished = JobFinished(
+                    instance.job_instance_id, _now_utc(), snapshot.job.status, snapshot
+                )
+            except errors.ResponseFormatError as exc:
+                finished = WatchFailed(instance.job_instance_id, _now_utc(), exc)
+        for watch in subscribers:
+            step = watch.step_instance_id
+            if finished is not None and (step is None or not _step_done(instance.tracker, step)):
+                watch._end_job(instance.job_instance_id, finished)
+            elif step is not None and _step_done(instance.tracker, step):
+                watch._end_job(instance.job_instance_id, None)
+            else:
+                continue
+            instance.subscribers.remove(watch)
+        self._release_if_unwatched(instance)
+
+    def _succeeded(self, instance: _Instance, *, changed: bool) -> None:
+        now = anyio.current_time()
+        instance.failures = 0
+        self._governor.succeeded(now)
+        instance.interval, delay = next_interval(self.policy, instance.interval, changed, self._rng)
+        self._schedule(instance, now + delay)
+
+    def _failed(self, instance: _Instance, exc: errors.BkJobError) -> None:
+        self._errors[type(exc).__name__] += 1
+        if self._instances.get(instance.key) is not instance:
+            return
+        now = anyio.current_time()
+        if isinstance(exc, errors.RateLimitedError):
+            self._governor.throttled(now, exc.retry_after, self._rate)
+            return self._schedule(
+                instance, self._governor.paused_until + self._rng.uniform(0, self.policy.interval)
+            )
+        instance.failures += 1
+        permanent = isinstance(exc, errors.ApiError) and not exc.transient
+        limit = self.policy.max_retries
+        if permanent or (limit is not None and instance.failures > limit):
+            logger.info(
+                "job %s: giving up (%s: %s)", instance.job_instance_id, type(exc).__name__, exc
+            )
+            failed = WatchFailed(instance.job_instance_id, _now_utc(), exc)
+            for watch in instance.subscribers:
+                watch._end_job(instance.job_instance_id, failed)
+            instance.subscribers.clear()
+            return self._release_if_unwatched(instance)
+        self._retries += 1
+        if self._budget.withdraw(now):
+            delay = error_delay(self.policy, instance.failures, self._rng)
+        else:
+            delay = self.policy.max_interval * (1.0 + self._rng.random() * self.policy.jitter)
+        self._schedule(instance, now + delay)
+        return None
+
+    def _count_request(self) -> None:
+        self._requests += 1
+        self._budget.deposit()
+        now = anyio.current_time()
+        start, count = self._rate_window
+        if now - start >= 1.0:
+            self._rate = count / (now - start) if start else float(count)
+            self._rate_window = (now, 1)
+        else:
+            self._rate_window = (start, count + 1)
+
+    def statistics(self) -> PollerStatistics:
+        """Return a frozen snapshot of the poller's counters."""
+        return PollerStatistics(
+            instances_watched=len(self._instances),
+            watches=self._watches,
+            requests=self._requests,
+            unchanged_polls=self._unchanged,
+            retries=self._retries,
+            errors=dict(self._errors),
+            events_emitted=self._events,
+            current_rate=self._rate,
+            rate_limit=self._governor.rate,
+            in_flight=self._in_flight,
+        )
+
+
+def _host_from_key(key: HostKey) -> Host:
+    if isinstance(key, int):
+        return Host(bk_host_id=key)
+    cloud, ip, ipv6 = key
+    return Host(
+        ip=ip if isinstance(ip, str) else None,
+        bk_cloud_id=cloud if isinstance(cloud, int) else None,
+        ipv6=ipv6 if isinstance(ipv6, str) else None,
+    )
+
+
+def _now_utc() -> _dt.datetime:
+    return _dt.datetime.now(_UTC)
