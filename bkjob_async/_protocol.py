@@ -228,7 +228,9 @@ class Protocol:
 
     def request(self, api: str, params: Mapping[str, Any]) -> Request:
         """Build the request for endpoint ``api`` with ``params`` as this flavor sends them."""
-        endpoint = _ENDPOINTS[api]
+        endpoint = _ENDPOINTS.get(api)
+        if endpoint is None:
+            raise ValueError(f"unknown bk-job API {api!r}; expected one of {', '.join(_ENDPOINTS)}")
         name = endpoint.name(self.flavor)
         if name is None:
             raise errors.UnsupportedOperationError(
@@ -347,6 +349,10 @@ class Protocol:
             raise ValueError("pass exactly one of script_content, script_id or script_version_id")
         if script_content is not None and not isinstance(script_content, str):
             raise TypeError("script_content must be a str (the client base64-encodes it)")
+        if script_id is not None:
+            _check_text(script_id, "script_id")
+        if script_version_id is not None:
+            check_id(script_version_id, "script_version_id")
         language = ScriptLanguage(script_language)
         common = {
             "task_name": task_name,
@@ -499,7 +505,7 @@ class Protocol:
         """Return the envelope's ``data``, or raise the typed error the response stands for."""
         try:
             envelope = json.loads(response.body)
-        except ValueError:
+        except (ValueError, RecursionError):
             envelope = None
         if not isinstance(envelope, dict) or not ("result" in envelope or "code" in envelope):
             return self._not_an_envelope(request, response)
@@ -572,7 +578,7 @@ def _excerpt(body: bytes, limit: int = 200) -> str:
 def _int_or_none(value: Any) -> int | None:
     try:
         return None if value is None or isinstance(value, bool) else int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

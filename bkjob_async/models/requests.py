@@ -5,31 +5,81 @@ They carry no wire knowledge; ``bkjob_async._protocol`` spells them per API gene
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
+
+from ..config import check_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 __all__ = ["Account", "FileSource", "GlobalVar", "RollingConfig", "Targets"]
 
+T = TypeVar("T")
+
+
+def _many(values: Iterable[T], name: str) -> tuple[T, ...]:
+    """Return ``values`` as a tuple; a lone ``str`` is refused, not split into characters."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence, not a single {type(values).__name__}")
+    return tuple(values)
+
 
 def _ints(values: Iterable[int]) -> tuple[int, ...]:
-    return tuple(values)
+    return tuple(check_id(v, "host id") for v in _many(values, "host_ids"))
+
+
+def _texts(values: Iterable[str]) -> tuple[str, ...]:
+    texts = _many(values, "dynamic_group_ids")
+    if not all(isinstance(t, str) and t for t in texts):
+        raise TypeError("dynamic_group_ids must be non-empty strings")
+    return texts
+
+
+def _nodes(values: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    nodes = []
+    for node in _many(values, "topo_nodes"):
+        node_type, node_id = node
+        if not isinstance(node_type, str) or not node_type:
+            raise TypeError("a topology node type must be a non-empty str such as 'module'")
+        nodes.append((node_type, check_id(node_id, "topology node id")))
+    return tuple(nodes)
+
+
+def _cloud_ip(cloud_id: object, ip: object) -> tuple[int, str]:
+    if isinstance(cloud_id, bool) or not isinstance(cloud_id, int) or cloud_id < 0:
+        raise ValueError(f"a cloud area id must be an int >= 0, got {cloud_id!r}")
+    if not isinstance(ip, str) or not ip:
+        raise ValueError(f"an ip must be a non-empty str, got {ip!r}")
+    return cloud_id, ip
 
 
 def _ips(values: Iterable[tuple[int, str] | str]) -> tuple[tuple[int, str], ...]:
     """Accept ``(cloud_id, ip)`` pairs or ``"cloud:ip"`` / ``"ip"`` strings (cloud 0)."""
     pairs = []
-    for value in values:
+    for value in _many(values, "ips"):
         if isinstance(value, str):
             cloud, sep, ip = value.rpartition(":") if value.count(":") == 1 else ("", "", value)
-            pairs.append((int(cloud) if sep else 0, ip))
+            if sep and not cloud.isdigit():
+                raise ValueError(f"invalid host {value!r}; expected 'cloud:ip' or 'ip'")
+            pairs.append(_cloud_ip(int(cloud) if sep else 0, ip))
         else:
             cloud_id, ip = value
-            pairs.append((int(cloud_id), str(ip)))
+            pairs.append(_cloud_ip(cloud_id, ip))
     return tuple(pairs)
+
+
+def _files(values: Iterable[str]) -> tuple[str, ...]:
+    files = _many(values, "files")
+    if not files or not all(isinstance(f, str) and f for f in files):
+        raise ValueError("files must be a non-empty sequence of non-empty paths")
+    return files
+
+
+def _optional_id(_: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+    if value is not None:
+        check_id(value, attribute.name)
 
 
 @attrs.frozen
@@ -42,8 +92,8 @@ class Targets:
 
     host_ids: tuple[int, ...] = attrs.field(default=(), converter=_ints)
     ips: tuple[tuple[int, str], ...] = attrs.field(default=(), converter=_ips)
-    dynamic_group_ids: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    topo_nodes: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=tuple)
+    dynamic_group_ids: tuple[str, ...] = attrs.field(default=(), converter=_texts)
+    topo_nodes: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_nodes)
 
     def __bool__(self) -> bool:
         return bool(self.host_ids or self.ips or self.dynamic_group_ids or self.topo_nodes)
@@ -54,7 +104,7 @@ class Account:
     """An execution account, by alias (the name users see) or by id."""
 
     alias: str | None = None
-    id: int | None = None
+    id: int | None = attrs.field(default=None, validator=_optional_id)
 
     def __attrs_post_init__(self) -> None:
         if (self.alias is None) == (self.id is None):
@@ -65,7 +115,7 @@ class Account:
 class FileSource:
     """Files to fetch: from ``server`` hosts (``file_type`` 1) or a file source (3)."""
 
-    files: tuple[str, ...] = attrs.field(converter=tuple)
+    files: tuple[str, ...] = attrs.field(converter=_files)
     server: Targets | None = None
     account: Account | None = None
     file_type: int = 1

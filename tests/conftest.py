@@ -1,0 +1,245 @@
+"""Shared fixtures: a clean environment, the recorded samples, and a programmable bk-job server.
+
+``server`` is an ``aiohttp.web`` app on 127.0.0.1 port 0 that records every request it gets and
+answers from a queue the test fills (``server.reply(...)``, ``server.reply_raw(...)``,
+``server.reply_with(handler)``); with an empty queue it answers a bk-job success envelope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pathlib
+import random
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import attrs
+import pytest
+from aiohttp import web
+
+from bkjob_async import BkJobClient, RetryPolicy
+
+SAMPLES = pathlib.Path(__file__).parent / "samples"
+
+#: Secrets used by every client the tests build; nothing may ever show them.
+APP_SECRET = "s3cr3t-app-SECRET-9f8e7d"
+BK_TOKEN = "tok-BKTOKEN-6c5b4a39"
+ACCESS_TOKEN = "acc-ACCESSTOKEN-1a2b3c4d"
+SECRETS = (APP_SECRET, BK_TOKEN, ACCESS_TOKEN)
+
+
+def sample_names() -> list[str]:
+    """Return the file names of every recorded sample."""
+    return sorted(p.name for p in SAMPLES.glob("*.json"))
+
+
+def load_sample(name: str) -> dict[str, Any]:
+    """Return one recorded sample as JSON."""
+    data: dict[str, Any] = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+    return data
+
+
+def envelope(data: Any = None, *, result: bool = True, code: int = 0, **extra: Any) -> dict:
+    """Return a bk-job response envelope around ``data``."""
+    return {"result": result, "code": code, "message": "", "data": data, **extra}
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    # The client's transport is aiohttp, which runs on asyncio only.
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def clean_environ() -> Iterator[None]:
+    """Run each test without proxy, TLS or BlueKing variables, and restore the environment."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        upper = name.upper()
+        if upper.endswith("_PROXY") or upper.startswith(("BK_", "BKAPI", "SSL_", "REQUESTS_")):
+            del os.environ[name]
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@attrs.frozen
+class Recorded:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        value: dict[str, str] = json.loads(self.headers["X-Bkapi-Authorization"])
+        return value
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RecordingServer:
+    """A programmable stand-in for bk-job; ``requests`` lists what it received, in order."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._queue: deque[Handler] = deque()
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.requests.append(
+            Recorded(
+                request.method,
+                request.path,
+                dict(request.query),
+                dict(request.headers),
+                body,
+            )
+        )
+        handler = self._queue.popleft() if self._queue else _json_handler(envelope({}), 200, {})
+        return await handler(request)
+
+    def reply(
+        self,
+        data: Any = None,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        **envelope_fields: Any,
+    ) -> None:
+        """Queue ``times`` answers of a bk-job envelope around ``data``."""
+        self.reply_json(
+            envelope(data, **envelope_fields), status=status, headers=headers, times=times
+        )
+
+    def reply_json(
+        self,
+        payload: Any,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Queue ``times`` answers with ``payload`` as the JSON body."""
+        for _ in range(times):
+            self._queue.append(_json_handler(payload, status, headers or {}))
+
+    def reply_raw(
+        self,
+        body: bytes,
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        content_type: str = "text/html",
+    ) -> None:
+        """Queue an answer with exactly these bytes."""
+
+        async def handler(_: web.Request) -> web.StreamResponse:
+            return web.Response(
+                body=body, status=status, headers=headers, content_type=content_type
+            )
+
+        self._queue.append(handler)
+
+    def reply_with(self, handler: Handler) -> None:
+        """Queue an answer made by ``handler`` (to sleep, drop the connection, ...)."""
+        self._queue.append(handler)
+
+    @property
+    def pending(self) -> int:
+        """Return how many queued answers were not used."""
+        return len(self._queue)
+
+
+def _json_handler(payload: Any, status: int, headers: dict[str, str]) -> Handler:
+    async def handler(_: web.Request) -> web.StreamResponse:
+        return web.json_response(payload, status=status, headers=headers)
+
+    return handler
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RecordingServer]:
+    """Return a started ``RecordingServer`` on 127.0.0.1, stopped after the test."""
+    srv = RecordingServer()
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.stop()
+
+
+class FakeSleep:
+    """An injectable ``sleep`` that records the delays and returns at once."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def fake_sleep() -> FakeSleep:
+    return FakeSleep()
+
+
+@pytest.fixture
+async def make_client(
+    server: RecordingServer, fake_sleep: FakeSleep
+) -> AsyncIterator[Callable[..., BkJobClient]]:
+    """Return a factory of clients aimed at ``server`` (username identity, fake sleep, seeded
+    rng); every client it made is closed after the test."""
+    made: list[BkJobClient] = []
+
+    def make(**kwargs: Any) -> BkJobClient:
+        options: dict[str, Any] = {
+            "app_code": "my-app",
+            "app_secret": APP_SECRET,
+            "username": "admin",
+            "sleep": fake_sleep,
+            "rng": random.Random(1234),
+            "retry": RetryPolicy(max_attempts=4),
+        }
+        options.update(kwargs)
+        base_url = options.pop("base_url", server.url)
+        client = BkJobClient(base_url, **options)
+        made.append(client)
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in made:
+            await client.aclose()

@@ -1,0 +1,86 @@
+"""Pin the public names: adding or removing one must be a deliberate change to this list."""
+
+from __future__ import annotations
+
+import bkjob_async
+
+PUBLIC = [
+    "Account",
+    "ApiError",
+    "ApiFlavor",
+    "AuthenticationError",
+    "BkJobClient",
+    "BkJobError",
+    "ConnectError",
+    "ConnectTimeoutError",
+    "Credentials",
+    "FileSource",
+    "GlobalVar",
+    "Host",
+    "HostResult",
+    "HostStatus",
+    "HostTransition",
+    "InvalidRequestError",
+    "JobFinished",
+    "JobInstance",
+    "JobInstanceStatus",
+    "JobLaunch",
+    "JobOperation",
+    "JobStatus",
+    "JobTransition",
+    "LaunchMode",
+    "NotFoundError",
+    "OperationNotAllowedError",
+    "PermissionDeniedError",
+    "PollPolicy",
+    "Poller",
+    "PollerStatistics",
+    "PollingError",
+    "RateLimitedError",
+    "ResponseFormatError",
+    "RetryPolicy",
+    "RollingConfig",
+    "Scope",
+    "ScopeType",
+    "ScriptLanguage",
+    "ServerError",
+    "StepInstance",
+    "StepInstanceStatus",
+    "StepOperation",
+    "StepResultGroup",
+    "StepStatus",
+    "StepTransition",
+    "StepType",
+    "Targets",
+    "TaskType",
+    "TimeoutError",
+    "Timeouts",
+    "TransportError",
+    "UnsupportedOperationError",
+    "Watch",
+    "WatchFailed",
+    "WatchTimedOut",
+    "__version__",
+]
+
+
+def test_all_is_pinned_and_sorted() -> None:
+    assert bkjob_async.__all__ == PUBLIC
+
+
+def test_every_public_name_exists() -> None:
+    for name in bkjob_async.__all__:
+        assert hasattr(bkjob_async, name), name
+
+
+def test_star_import_gives_exactly_all() -> None:
+    namespace: dict[str, object] = {}
+    exec("from bkjob_async import *", namespace)
+    assert sorted(k for k in namespace if k != "__builtins__") == sorted(PUBLIC)
+
+
+def test_public_classes_live_in_public_or_documented_modules() -> None:
+    for name in PUBLIC:
+        value = getattr(bkjob_async, name)
+        module = getattr(value, "__module__", "bkjob_async")
+        assert module.startswith("bkjob_async"), (name, module)
