@@ -105,7 +105,7 @@ class _Instance:
         self.scope, self.job_instance_id = key
         self.request = request
         self.tracker = tracker
-        self.subscribers: list[Watch] = []
+        self.subscribers: list[_Subscription] = []
         self.fingerprint: int | None = None
         self.needs_decode = True
         self.interval = 0.0
@@ -181,100 +181,32 @@ class _Mailbox:
             return event
         return None
 
+    def wake(self) -> None:
+        self._ready.set()
+
     async def wait(self) -> None:
         if not len(self):
             self._ready = anyio.Event()
             await self._ready.wait()
 
 
-class Watch:
-    """Events of one or more jobs, as an async iterator; ``aclose()`` (or leaving
-    ``async with``) ends it and frees what it held. Dropping it ends it too.
+class _Subscription:
+    """What the poller holds for one watch: its jobs, filter and mailbox (never the ``Watch``)."""
 
-    A single-job watch raises the error of a ``WatchFailed`` instead of yielding it.
-    """
+    __slots__ = ("closed", "job_instance_ids", "mailbox", "remaining", "scope", "step_instance_id")
 
     def __init__(
-        self,
-        poller: Poller,
-        scope: Scope,
-        job_ids: tuple[int, ...],
-        step_instance_id: int | None,
-        single: bool,
+        self, scope: Scope, job_ids: tuple[int, ...], step_instance_id: int | None, buffer_size: int
     ) -> None:
-        self._poller = poller
         self.scope = scope
         self.job_instance_ids = job_ids
         self.step_instance_id = step_instance_id
-        self._single = single
-        self._remaining = set(job_ids)
-        self._mailbox = _Mailbox(poller.policy.buffer_size)
-        deadline = poller.policy.deadline
-        self._deadline = math.inf if deadline is None else anyio.current_time() + deadline
+        self.remaining = set(job_ids)
+        self.mailbox = _Mailbox(buffer_size)
         self.closed = False
 
-    def __repr__(self) -> str:
-        what = f"step {self.step_instance_id} of " if self.step_instance_id else ""
-        jobs = ", ".join(map(str, self.job_instance_ids[:5])) + (
-            "..." if len(self.job_instance_ids) > 5 else ""
-        )
-        return f"<Watch {what}job {jobs} in {self.scope}, {len(self._remaining)} open>"
-
-    @property
-    def pending(self) -> int:
-        """Events received but not yet read."""
-        return len(self._mailbox)
-
-    @property
-    def unfinished(self) -> frozenset[int]:
-        """Jobs of this watch that have not had their last event yet."""
-        return frozenset(self._remaining)
-
-    def __aiter__(self) -> Watch:
-        return self
-
-    async def __anext__(self) -> Event:
-        while True:
-            event = self._mailbox.get_nowait()
-            if event is not None:
-                if self._single and isinstance(event, WatchFailed):
-                    self.closed = True
-                    raise event.error
-                return event
-            if self.closed or not self._remaining:
-                self._finish()
-                raise StopAsyncIteration
-            remaining = self._deadline - anyio.current_time()
-            if remaining <= 0:
-                await self._time_out()
-                continue
-            with anyio.move_on_after(remaining):
-                await self._mailbox.wait()
-
-    async def _time_out(self) -> None:
-        """End every unfinished job of this watch with ``WatchTimedOut`` and a fresh snapshot."""
-        jobs = sorted(self._remaining)
-        self._poller._unsubscribe(self, jobs)
-        snapshots: dict[int, JobInstanceStatus | None] = {}
-
-        async def fetch(job_id: int) -> None:
-            async with self._poller._snapshot_limiter:
-                try:
-                    snapshots[job_id] = await self._poller.client.get_job_instance_status(
-                        self.scope, job_id
-                    )
-                except errors.BkJobError:
-                    snapshots[job_id] = None
-
-        async with anyio.create_task_group() as tg:
-            for job_id in jobs:
-                tg.start_soon(fetch, job_id)
-        now = _dt.datetime.now(_UTC)
-        for job_id in jobs:
-            self._end_job(job_id, WatchTimedOut(job_id, now, snapshots[job_id]))
-
-    def _offer(self, job_id: int, events: list[Event]) -> None:
-        if self.closed or job_id not in self._remaining:
+    def offer(self, job_id: int, events: list[Event]) -> None:
+        if self.closed or job_id not in self.remaining:
             return
         step = self.step_instance_id
         for event in events:
@@ -282,25 +214,113 @@ class Watch:
                 isinstance(event, (HostTransition, StepTransition))
                 and event.step_instance_id == step
             ):
-                self._mailbox.put(event)
+                self.mailbox.put(event)
 
-    def _end_job(self, job_id: int, last: Event | None) -> None:
-        if job_id in self._remaining:
-            self._remaining.discard(job_id)
+    def end_job(self, job_id: int, last: Event | None) -> None:
+        if job_id in self.remaining:
+            self.remaining.discard(job_id)
             if last is not None:
-                self._mailbox.put(last)
-            if not self._remaining:
-                self._mailbox._ready.set()
+                self.mailbox.put(last)
+            if not self.remaining:
+                self.mailbox.wake()
 
-    def _finish(self) -> None:
-        if self._remaining:
-            self._poller._unsubscribe(self, list(self._remaining))
-            self._remaining.clear()
+    def close(self) -> None:
         self.closed = True
+        self.mailbox.wake()
+
+
+class Watch:
+    """Events of one or more jobs, as an async iterator.
+
+    ``aclose()``, leaving ``async with``, or dropping the watch (as ``break`` out of
+    ``async for`` does) ends it; a job's polling stops when its last watch ends. A single-job
+    watch raises the error of a ``WatchFailed`` instead of yielding it.
+    """
+
+    def __init__(self, poller: Poller, subscription: _Subscription, single: bool) -> None:
+        self._poller = poller
+        self._sub = subscription
+        self._single = single
+        deadline = poller.policy.deadline
+        self._deadline = math.inf if deadline is None else anyio.current_time() + deadline
+
+    def __repr__(self) -> str:
+        sub = self._sub
+        what = f"step {sub.step_instance_id} of " if sub.step_instance_id else ""
+        jobs = ", ".join(map(str, sub.job_instance_ids[:5]))
+        more = "..." if len(sub.job_instance_ids) > 5 else ""
+        return f"<Watch {what}job {jobs}{more} in {sub.scope}, {len(sub.remaining)} open>"
+
+    @property
+    def closed(self) -> bool:
+        """Whether the watch has ended."""
+        return self._sub.closed
+
+    @property
+    def pending(self) -> int:
+        """Events received but not yet read."""
+        return len(self._sub.mailbox)
+
+    @property
+    def unfinished(self) -> frozenset[int]:
+        """Jobs of this watch that have not had their last event yet."""
+        return frozenset(self._sub.remaining)
+
+    def __aiter__(self) -> Watch:
+        return self
+
+    async def __anext__(self) -> Event:
+        sub = self._sub
+        while True:
+            event = sub.mailbox.get_nowait()
+            if event is not None:
+                if self._single and isinstance(event, WatchFailed):
+                    self._end()
+                    raise event.error
+                return event
+            if sub.closed or not sub.remaining:
+                self._end()
+                raise StopAsyncIteration
+            remaining = self._deadline - anyio.current_time()
+            if remaining <= 0:
+                await self._time_out()
+                continue
+            with anyio.move_on_after(remaining):
+                await sub.mailbox.wait()
+
+    async def _time_out(self) -> None:
+        """End every unfinished job of this watch with ``WatchTimedOut`` and a fresh snapshot."""
+        jobs = sorted(self._sub.remaining)
+        self._poller._unsubscribe(self._sub, jobs)
+        snapshots: dict[int, JobInstanceStatus | None] = {}
+
+        async def fetch(job_id: int) -> None:
+            async with self._poller._snapshot_limiter:
+                try:
+                    snapshot = await self._poller.client.get_job_instance_status(
+                        self._sub.scope, job_id
+                    )
+                except errors.BkJobError:
+                    snapshot = None
+                snapshots[job_id] = snapshot
+
+        async with anyio.create_task_group() as tg:
+            for job_id in jobs:
+                tg.start_soon(fetch, job_id)
+        now = _now_utc()
+        for job_id in jobs:
+            self._sub.end_job(job_id, WatchTimedOut(job_id, now, snapshots[job_id]))
+
+    def _end(self) -> None:
+        sub = self._sub
+        if sub.remaining:
+            self._poller._unsubscribe(sub, list(sub.remaining))
+            sub.remaining.clear()
+        sub.close()
 
     async def aclose(self) -> None:
         """Stop watching; polling of a job stops when its last watch leaves."""
-        self._finish()
+        self._end()
         await anyio.lowlevel.checkpoint()
 
     async def __aenter__(self) -> Watch:
@@ -315,9 +335,9 @@ class Watch:
         await self.aclose()
 
     def __del__(self) -> None:
-        # Runs when a caller breaks out of ``async for`` and drops the watch: only mark it; the
-        # poller drops closed watches the next time it touches their jobs.
-        self.closed = True
+        # A caller broke out of ``async for`` and dropped the watch. Only mark it: the poller
+        # lets go of the subscription the next time it touches one of its jobs.
+        self._sub.closed = True
 
 
 def _step_done(tracker: JobTracker, step_instance_id: int) -> bool:
@@ -415,9 +435,8 @@ class Poller:
         assert self._tg is not None
         assert self._send is not None
         for instance in self._instances.values():
-            for watch in instance.subscribers:
-                watch.closed = True
-                watch._mailbox._ready.set()
+            for sub in instance.subscribers:
+                sub.close()
         self._instances.clear()
         self._heap.clear()
         self._tg.cancel_scope.cancel()
@@ -466,44 +485,44 @@ class Poller:
             raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
         scope.params(self._protocol.flavor)
         tg = self._task_group()
-        watch = Watch(self, scope, ids, step, single)
+        sub = _Subscription(scope, ids, step, self.policy.buffer_size)
         self._watches += 1
-        tg.start_soon(self._subscribe, watch)
-        return watch
+        tg.start_soon(self._subscribe, sub)
+        return Watch(self, sub, single)
 
-    async def _subscribe(self, watch: Watch) -> None:
-        """Attach ``watch`` to its jobs in chunks, so a huge watch never stalls the loop."""
-        for start in range(0, len(watch.job_instance_ids), _REGISTER_CHUNK):
-            if watch.closed:
+    async def _subscribe(self, sub: _Subscription) -> None:
+        """Attach ``sub`` to its jobs in chunks, so a huge watch never stalls the loop."""
+        for start in range(0, len(sub.job_instance_ids), _REGISTER_CHUNK):
+            if sub.closed:
                 return
             now = anyio.current_time()
-            for job_id in watch.job_instance_ids[start : start + _REGISTER_CHUNK]:
-                if job_id in watch._remaining:
-                    self._attach(watch, job_id, now)
+            for job_id in sub.job_instance_ids[start : start + _REGISTER_CHUNK]:
+                if job_id in sub.remaining:
+                    self._attach(sub, job_id, now)
             await anyio.lowlevel.checkpoint()
 
-    def _attach(self, watch: Watch, job_id: int, now: float) -> None:
-        key = (watch.scope, job_id)
+    def _attach(self, sub: _Subscription, job_id: int, now: float) -> None:
+        key = (sub.scope, job_id)
         instance = self._instances.get(key)
         if instance is None:
-            request = self._protocol.job_instance_status(watch.scope, job_id, with_hosts=True)
+            request = self._protocol.job_instance_status(sub.scope, job_id, with_hosts=True)
             instance = _Instance(key, request, self._known.pop(key, JobTracker()))
             self._instances[key] = instance
             self._schedule(instance, now + first_delay(self.policy, job_id))
         elif not instance.busy and instance.due > now + self.policy.interval:
             self._schedule(instance, now + first_delay(self.policy, job_id))
-        instance.subscribers.append(watch)
+        instance.subscribers.append(sub)
         instance.needs_decode = True
 
-    def _unsubscribe(self, watch: Watch, job_ids: Iterable[int]) -> None:
+    def _unsubscribe(self, sub: _Subscription, job_ids: Iterable[int]) -> None:
         for job_id in job_ids:
-            instance = self._instances.get((watch.scope, job_id))
-            if instance is not None and watch in instance.subscribers:
-                instance.subscribers.remove(watch)
+            instance = self._instances.get((sub.scope, job_id))
+            if instance is not None and sub in instance.subscribers:
+                instance.subscribers.remove(sub)
                 self._release_if_unwatched(instance)
 
     def _release_if_unwatched(self, instance: _Instance) -> None:
-        instance.subscribers = [w for w in instance.subscribers if not w.closed]
+        instance.subscribers = [sub for sub in instance.subscribers if not sub.closed]
         if instance.subscribers or self._instances.get(instance.key) is not instance:
             return
         del self._instances[instance.key]
@@ -554,6 +573,9 @@ class Poller:
     # --- one poll -----------------------------------------------------------------------------
 
     async def _poll(self, instance: _Instance) -> None:
+        self._release_if_unwatched(instance)
+        if self._instances.get(instance.key) is not instance:
+            return None
         self._count_request()
         try:
             with anyio.fail_after(self.policy.poll_timeout):
@@ -603,10 +625,10 @@ class Poller:
     def _deliver(
         self, instance: _Instance, events: list[Event], data: Any, observation: JobObservation
     ) -> None:
-        subscribers = [w for w in instance.subscribers if not w.closed]
+        subscribers = [sub for sub in instance.subscribers if not sub.closed]
         self._events += len(events)
-        for watch in subscribers:
-            watch._offer(instance.job_instance_id, events)
+        for sub in subscribers:
+            sub.offer(instance.job_instance_id, events)
         finished: JobFinished | WatchFailed | None = None
         if observation.finished:
             try:
@@ -616,15 +638,15 @@ class Poller:
                 )
             except errors.ResponseFormatError as exc:
                 finished = WatchFailed(instance.job_instance_id, _now_utc(), exc)
-        for watch in subscribers:
-            step = watch.step_instance_id
+        for sub in subscribers:
+            step = sub.step_instance_id
             if finished is not None and (step is None or not _step_done(instance.tracker, step)):
-                watch._end_job(instance.job_instance_id, finished)
+                sub.end_job(instance.job_instance_id, finished)
             elif step is not None and _step_done(instance.tracker, step):
-                watch._end_job(instance.job_instance_id, None)
+                sub.end_job(instance.job_instance_id, None)
             else:
                 continue
-            instance.subscribers.remove(watch)
+            instance.subscribers.remove(sub)
         self._release_if_unwatched(instance)
 
     def _succeeded(self, instance: _Instance, *, changed: bool) -> None:
@@ -652,8 +674,8 @@ class Poller:
                 "job %s: giving up (%s: %s)", instance.job_instance_id, type(exc).__name__, exc
             )
             failed = WatchFailed(instance.job_instance_id, _now_utc(), exc)
-            for watch in instance.subscribers:
-                watch._end_job(instance.job_instance_id, failed)
+            for sub in instance.subscribers:
+                sub.end_job(instance.job_instance_id, failed)
             instance.subscribers.clear()
             return self._release_if_unwatched(instance)
         self._retries += 1

@@ -1,0 +1,297 @@
+"""The poll engine against a scripted server: exact event sequences, dedup, failures, lifecycle."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from aiohttp import web
+
+from bkjob_async import (
+    HostTransition,
+    JobFinished,
+    NotFoundError,
+    Poller,
+    PollPolicy,
+    WatchFailed,
+    WatchTimedOut,
+)
+
+from .scripted import FAST, SCOPE, Fault, ScriptedServer, describe, job_body
+
+
+async def collect(watch, limit: int = 1000) -> list:
+    events = []
+    with anyio.fail_after(10):
+        async for event in watch:
+            events.append(event)
+            if len(events) >= limit:
+                break
+    return events
+
+
+async def test_success_history_in_exact_order(scripted: ScriptedServer, poller: Poller) -> None:
+    scripted.script(
+        1,
+        job_body(1, 2, [(10, 2, 0, [5, 5])]),
+        job_body(1, 2, [(10, 2, 0, [7, 5])]),
+        job_body(1, 2, [(10, 2, 0, [7, 5])]),
+        job_body(1, 2, [(10, 2, 0, [9, 7])]),
+        job_body(1, 3, [(10, 3, 0, [9, 9])]),
+    )
+    events = await collect(poller.watch_job(SCOPE, 1))
+    assert [describe(e) for e in events] == [
+        ("host", 10, 0, 100, None, 5),
+        ("host", 10, 0, 101, None, 5),
+        ("step", 10, 0, None, 2),
+        ("job", None, 2),
+        ("host", 10, 0, 100, 5, 7),
+        ("host", 10, 0, 100, 7, 9),
+        ("host", 10, 0, 101, 5, 7),
+        ("host", 10, 0, 101, 7, 9),
+        ("step", 10, 0, 2, 3),
+        ("job", 2, 3),
+        ("finished", 3),
+    ]
+    final = events[-1]
+    assert isinstance(final, JobFinished)
+    assert final.snapshot.finished
+    assert [h.status for h in final.snapshot.steps[0].hosts] == [9, 9]
+    host_event = events[0]
+    assert isinstance(host_event, HostTransition)
+    assert host_event.result.host.ip == "10.0.0.0"
+    assert host_event.observed_at.tzinfo is not None
+
+
+async def test_multi_step_failure_ends_with_job_status(
+    scripted: ScriptedServer, poller: Poller
+) -> None:
+    scripted.script(
+        7,
+        job_body(7, 2, [(1, 2, 0, [7]), (2, 1, 0, None)]),
+        job_body(7, 4, [(1, 4, 0, [104]), (2, 1, 0, None)]),
+    )
+    events = [describe(e) for e in await collect(poller.watch_job(SCOPE, 7))]
+    assert events == [
+        ("host", 1, 0, 100, None, 7),
+        ("step", 1, 0, None, 2),
+        ("step", 2, 0, None, 1),
+        ("job", None, 2),
+        ("host", 1, 0, 100, 7, 104),
+        ("step", 1, 0, 2, 4),
+        ("job", 2, 4),
+        ("finished", 4),
+    ]
+
+
+async def test_retry_round_reads_failed_to_waiting_to_success(
+    scripted: ScriptedServer, poller: Poller
+) -> None:
+    scripted.script(
+        3,
+        job_body(3, 2, [(30, 2, 0, [9, 7])]),
+        job_body(3, 4, [(30, 4, 0, [9, 11])]),
+    )
+    first = [describe(e) for e in await collect(poller.watch_job(SCOPE, 3))]
+    assert first[-1] == ("finished", 4)
+    # Operation 2 (retry failed): the job runs again at once, the step lags with the new round
+    # and no host rows; then the failed host is reset, the succeeded one copied with 9.
+    scripted.extend(
+        3,
+        job_body(3, 2, [(30, 4, 1, [])]),
+        job_body(3, 2, [(30, 2, 1, [9, 5])]),
+        job_body(3, 2, [(30, 2, 1, [9, 7])]),
+        job_body(3, 3, [(30, 3, 1, [9, 9])]),
+    )
+    again = [describe(e) for e in await collect(poller.watch_job(SCOPE, 3))]
+    assert again == [
+        ("job", 4, 2),
+        ("host", 30, 1, 101, 11, 5),
+        ("step", 30, 1, 4, 2),
+        ("host", 30, 1, 101, 5, 7),
+        ("host", 30, 1, 101, 7, 9),
+        ("step", 30, 1, 2, 3),
+        ("job", 2, 3),
+        ("finished", 3),
+    ]
+
+
+async def test_step_watch_ignores_the_retry_lag(scripted: ScriptedServer, poller: Poller) -> None:
+    scripted.script(
+        4,
+        job_body(4, 2, [(40, 4, 1, [])]),  # stale failed step of a running job: not an end
+        job_body(4, 2, [(40, 2, 1, [5])]),
+        job_body(4, 2, [(40, 3, 1, [9]), (41, 2, 0, [7])]),
+    )
+    events = [describe(e) for e in await collect(poller.watch_step(SCOPE, 4, 40))]
+    assert events == [
+        ("step", 40, 1, None, 4),
+        ("host", 40, 1, 100, None, 5),
+        ("step", 40, 1, 4, 2),
+        ("host", 40, 1, 100, 5, 9),
+        ("step", 40, 1, 2, 3),
+    ]
+
+
+async def test_two_watches_share_one_poll(scripted: ScriptedServer, poller: Poller) -> None:
+    history = [job_body(5, 2, [(50, 2, 0, [5, 5])]) for _ in range(20)]
+    history.append(job_body(5, 3, [(50, 3, 0, [9, 9])]))
+    scripted.script(5, *history)
+    results: dict[str, list] = {}
+
+    async def watch(name: str) -> None:
+        results[name] = [describe(e) for e in await collect(poller.watch_job(SCOPE, 5))]
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch, "a")
+        tg.start_soon(watch, "b")
+    assert results["a"] == results["b"]
+    assert results["a"][-1] == ("finished", 3)
+    # One shared poll per step of the history (plus at most one in flight when both subscribed).
+    assert scripted.polls[5] <= len(history) + 1
+
+
+async def test_multiplexed_watch_reports_a_missing_job_and_goes_on(
+    scripted: ScriptedServer, poller: Poller
+) -> None:
+    scripted.script(8, job_body(8, 2, [(80, 2, 0, [7])]), job_body(8, 3, [(80, 3, 0, [9])]))
+    events = await collect(poller.watch_jobs(SCOPE, [8, 999]))
+    failed = [e for e in events if isinstance(e, WatchFailed)]
+    assert len(failed) == 1
+    assert failed[0].job_instance_id == 999
+    assert isinstance(failed[0].error, NotFoundError)
+    assert failed[0].error.code == 1244006
+    of_8 = [describe(e) for e in events if e.job_instance_id == 8]
+    assert of_8 == [
+        ("host", 80, 0, 100, None, 7),
+        ("step", 80, 0, None, 2),
+        ("job", None, 2),
+        ("host", 80, 0, 100, 7, 9),
+        ("step", 80, 0, 2, 3),
+        ("job", 2, 3),
+        ("finished", 3),
+    ]
+
+
+async def test_single_watch_raises_the_error(scripted: ScriptedServer, poller: Poller) -> None:
+    with pytest.raises(NotFoundError):
+        await collect(poller.watch_job(SCOPE, 404))
+
+
+async def test_transient_faults_are_retried_and_nothing_is_lost(
+    scripted: ScriptedServer, client
+) -> None:
+    scripted.script(
+        9,
+        job_body(9, 2, [(90, 2, 0, [7, 7])]),
+        Fault(502, "bad gateway"),
+        Fault.envelope(1306429, "rate limited"),
+        Fault(
+            429,
+            '{"code": 1642903, "code_name": "RATE_LIMIT_RESTRICTION", "result": false}',
+            {"Retry-After": "0.01", "X-Bkapi-Error-Code": "1642903"},
+        ),
+        Fault(200, "<html>proxy error</html>"),
+        job_body(9, 3, [(90, 3, 0, [9, 9])]),
+    )
+    async with Poller(client, policy=FAST) as poller:
+        events = [describe(e) for e in await collect(poller.watch_job(SCOPE, 9))]
+        stats = poller.statistics()
+    assert events == [
+        ("host", 90, 0, 100, None, 7),
+        ("host", 90, 0, 101, None, 7),
+        ("step", 90, 0, None, 2),
+        ("job", None, 2),
+        ("host", 90, 0, 100, 7, 9),
+        ("host", 90, 0, 101, 7, 9),
+        ("step", 90, 0, 2, 3),
+        ("job", 2, 3),
+        ("finished", 3),
+    ]
+    assert stats.errors == {"ServerError": 1, "RateLimitedError": 2, "ResponseFormatError": 1}
+    assert stats.retries == 2  # rate limits slow the engine down; they are not retries
+
+
+async def test_retries_exhausted_fail_the_watch(scripted: ScriptedServer, client) -> None:
+    scripted.script(11, Fault(503, "down"))
+    policy = PollPolicy(interval=0.001, max_interval=0.005, max_retries=3, max_in_flight=4)
+    async with Poller(client, policy=policy) as poller:
+        events = await collect(poller.watch_jobs(SCOPE, [11]))
+    assert len(events) == 1
+    assert isinstance(events[0], WatchFailed)
+    assert scripted.polls[11] == 4
+
+
+async def test_unchanged_polls_are_counted_and_skip_decoding(
+    scripted: ScriptedServer, poller: Poller
+) -> None:
+    same = job_body(12, 2, [(120, 2, 0, [7])])
+    scripted.script(12, *([same] * 30), job_body(12, 3, [(120, 3, 0, [9])]))
+    events = await collect(poller.watch_job(SCOPE, 12))
+    assert describe(events[-1]) == ("finished", 3)
+    stats = poller.statistics()
+    # Every repeat of the same data is unchanged, although each carries a new job_request_id.
+    assert stats.unchanged_polls >= 28
+    assert len(events) == 7
+
+
+async def test_breaking_out_stops_polling(scripted: ScriptedServer, poller: Poller) -> None:
+    scripted.script(13, job_body(13, 2, [(130, 2, 0, [7])]))
+    with anyio.fail_after(5):
+        async for _ in poller.watch_job(SCOPE, 13):
+            break
+    await anyio.sleep(0.05)
+    seen = scripted.polls[13]
+    await anyio.sleep(0.1)
+    assert scripted.polls[13] == seen
+    assert poller.statistics().instances_watched == 0
+
+
+async def test_deadline_ends_with_a_snapshot(scripted: ScriptedServer, client) -> None:
+    scripted.script(14, job_body(14, 7, [(140, 7, 0, None)]))  # waiting for a user, forever
+    policy = PollPolicy(interval=0.01, max_interval=0.02, deadline=0.2)
+    async with Poller(client, policy=policy) as poller:
+        events = await collect(poller.watch_job(SCOPE, 14))
+    assert isinstance(events[-1], WatchTimedOut)
+    assert events[-1].snapshot is not None
+    assert events[-1].snapshot.job.status == 7
+
+
+async def test_leaving_the_poller_with_polls_in_flight_is_clean(
+    scripted: ScriptedServer, client
+) -> None:
+    async def slow(request: web.Request) -> web.Response:
+        await anyio.sleep(30)
+        return web.json_response({})
+
+    scripted.script(15, job_body(15, 2, [(150, 2, 0, [7])]))
+    ids = list(range(1000, 1200))
+    for job_id in ids:
+        scripted.script(job_id, job_body(job_id, 2, [(1, 2, 0, [7])]))
+    with anyio.fail_after(5):
+        async with Poller(client, policy=PollPolicy(interval=0.001, max_in_flight=32)) as poller:
+            watch = poller.watch_jobs(SCOPE, ids)
+            await anyio.sleep(0.2)
+            assert poller.statistics().requests > 0
+    assert watch.closed
+    with anyio.fail_after(1):
+        leftover = [e async for e in watch]
+    assert all(e.job_instance_id in ids for e in leftover)
+    assert not any(isinstance(e, (JobFinished, WatchFailed)) for e in leftover)
+
+
+async def test_bad_arguments_fail_before_anything_is_sent(
+    scripted: ScriptedServer, poller: Poller
+) -> None:
+    with pytest.raises(TypeError):
+        poller.watch_job(SCOPE, True)
+    with pytest.raises(ValueError, match=">= 1"):
+        poller.watch_jobs(SCOPE, [1, 0])
+    with pytest.raises(TypeError):
+        poller.watch_job("biz:2", 1)  # type: ignore[arg-type]
+    await anyio.sleep(0.02)
+    assert sum(scripted.polls.values()) == 0
+
+
+async def test_poller_rejects_more_in_flight_than_connections(client) -> None:
+    with pytest.raises(ValueError, match="connection"):
+        Poller(client, policy=PollPolicy(max_in_flight=client.connection_limit + 1))
