@@ -32,8 +32,10 @@ class AiohttpTransport:
         session: aiohttp.ClientSession | None = None,
         limit: int = 100,
     ) -> None:
+        # aiohttp's ``connect`` covers waiting for a pooled connection plus connecting, as
+        # ``Timeouts.connect`` promises (``sock_connect`` would let a starved pool wait forever).
         self._timeout = aiohttp.ClientTimeout(
-            total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
+            total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.read
         )
         self._session = session
         self._owns_session = session is None
