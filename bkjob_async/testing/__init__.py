@@ -1,0 +1,27 @@
+"""An embedded bk-job simulator for tests, benchmarks and demos: no real server needed.
+
+``BkJobSimulator`` serves the API gateway v3, ESB jobv3 and ESB v2 paths on 127.0.0.1 and
+behaves as ``spec/bkjob-api.md`` and bk-job's source describe, down to the wire details.
+Script jobs with ``StepPlan``/``HostPlan``, break responses with ``Fault``, and inspect state
+with ``BkJobSimulator.job`` (a frozen ``JobView``). Nothing here is imported by the client.
+"""
+
+from ._faults import Fault, FaultKind, FaultRule
+from ._plan import HostPlan, RollingMode, Span, StepPlan
+from ._simulator import BkJobSimulator, SimulatorStats
+from ._views import HostView, JobView, StepView
+
+__all__ = [
+    "BkJobSimulator",
+    "Fault",
+    "FaultKind",
+    "FaultRule",
+    "HostPlan",
+    "HostView",
+    "JobView",
+    "RollingMode",
+    "SimulatorStats",
+    "Span",
+    "StepPlan",
+    "StepView",
+]

@@ -1,0 +1,650 @@
+"""The simulated Job backend's endpoints: validate parameters, act on the world, return data.
+
+Rule: handlers see parameters, never HTTP. They return a JSON-ready object, or ``Encoded``
+bytes for the cached job status, and raise ``ApiFailure`` with bk-job's code for a refusal. The
+checks follow the Java resources' ``checkRequest`` methods and exception mapping: a missing
+required query parameter on the gateway's GET endpoints, a type mismatch or a scope that fails
+validation is 1240003 (HTTP 200), the rest as each resource spells it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ..config import ApiFlavor, Scope, ScopeType
+from ..models.enums import HostStatus, StepOperation, StepType, TaskType
+from . import _codes as codes
+from ._engine import Job, OpError, Step
+from ._plan import RollingMode, StepPlan
+from ._render import (
+    StepQuery,
+    encode_compact,
+    encode_esb,
+    file_logs,
+    job_list_item,
+    job_status_v2,
+    job_status_v3,
+    log_text,
+    step_status_v2,
+    step_status_v3,
+    v2_time,
+)
+from ._world import World
+
+if TYPE_CHECKING:
+    from ._hosts import SimHost
+
+__all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS", "ApiFailure", "Call", "Encoded", "Endpoint", "Params"]
+
+_BIZ_SET_IDS = range(8_000_000, 10_000_000)
+_MAX_HISTORY_MS = 30 * 24 * 3600 * 1000
+_MAX_BATCH_LOG_HOSTS = 500
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+
+class ApiFailure(Exception):
+    """A refusal in bk-job's terms: ``code`` and the arguments of its localized message."""
+
+    def __init__(self, code: int, *args: object, message: str | None = None) -> None:
+        super().__init__(code, *args)
+        self.code, self.args_, self.message = code, args, message
+
+    def text(self, english: bool) -> str:
+        """Return the message bk-job would send."""
+        return self.message or codes.message(self.code, english, *self.args_)
+
+
+class Encoded:
+    """``data`` already encoded for the caller's flavor (the cached job status)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class Params:
+    """Request parameters with Spring's and Jackson's coercions."""
+
+    def __init__(self, values: Mapping[str, Any], *, strict: bool) -> None:
+        self.values = values
+        #: Gateway GET: Spring binds ``@RequestParam``, so a missing required one is 1240003.
+        self.strict = strict
+
+    def raw(self, name: str) -> Any:
+        """Return the value as sent, or ``None``."""
+        return self.values.get(name)
+
+    def long(self, name: str) -> int | None:
+        """Return an integer parameter; a value that does not convert is a bad request."""
+        value = self.values.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            raise ApiFailure(codes.BAD_REQUEST)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            raise ApiFailure(codes.BAD_REQUEST) from None
+
+    def ident(self, name: str, code: int) -> int:
+        """Return a required id >= 1, or raise ``code`` (named) like the resource checks."""
+        value = self.long(name)
+        if value is None and self.strict:
+            raise ApiFailure(codes.BAD_REQUEST)
+        if value is None or value < 1:
+            raise ApiFailure(code, name)
+        return value
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """Return a boolean parameter."""
+        value = self.values.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise ApiFailure(codes.BAD_REQUEST)
+
+    def text(self, name: str) -> str | None:
+        """Return a string parameter (``None`` when absent)."""
+        value = self.values.get(name)
+        return None if value is None else str(value)
+
+
+@attrs.define
+class Call:
+    """One request as a handler sees it."""
+
+    flavor: ApiFlavor
+    api: str
+    params: Params
+    english: bool
+    username: str
+    app_code: str = ""
+
+
+@attrs.frozen
+class Endpoint:
+    """An API: its handler and the method the gateway routes (``None``: not on the gateway)."""
+
+    handler: Callable[[World, Call], object]
+    gateway_method: str | None
+    jobv3: bool = True
+
+
+def _encode(flavor: ApiFlavor, data: object) -> bytes:
+    return encode_compact(data) if flavor is ApiFlavor.APIGW_V3 else encode_esb(data)
+
+
+def scope_of(params: Params) -> Scope:
+    """Resolve ``bk_scope_type``/``bk_scope_id`` or the legacy ``bk_biz_id`` (``EsbAppScopeReq``)."""
+    scope_type, scope_id = params.text("bk_scope_type"), params.text("bk_scope_id")
+    if scope_type or scope_id:
+        if scope_type not in (ScopeType.BIZ.value, ScopeType.BIZ_SET.value):
+            raise ApiFailure(codes.BAD_REQUEST, message="Invalid bk_scope_type")
+        if not scope_id or not scope_id.isdigit() or int(scope_id) < 1:
+            raise ApiFailure(codes.BAD_REQUEST, message="Invalid bk_scope_id")
+        return Scope(scope_type, int(scope_id))
+    biz = params.long("bk_biz_id")
+    if biz is None or biz < 1:
+        raise ApiFailure(codes.BAD_REQUEST, message="Invalid bk_scope_type")
+    return Scope.biz_set(biz) if biz in _BIZ_SET_IDS else Scope.biz(biz)
+
+
+def _job(world: World, job_id: int, scope: Scope) -> Job:
+    job = world.jobs.get(job_id)
+    if job is None or job.scope != scope:
+        raise ApiFailure(codes.TASK_NOT_EXIST)
+    world.engine.settle(job, world.now_ms())
+    return job
+
+
+def _step(world: World, job_id: int, step_id: int, scope: Scope) -> Step:
+    job = world.jobs.get(job_id)
+    step = job.step(step_id) if job is not None and job.scope == scope else None
+    if job is None or step is None:
+        raise ApiFailure(codes.STEP_NOT_EXIST)
+    world.engine.settle(job, world.now_ms())
+    return step
+
+
+# -- status -------------------------------------------------------------------------------------
+
+
+def get_job_instance_status(world: World, call: Call) -> object:
+    """Answer from the per-job cache while the job's reported state is unchanged."""
+    params = call.params
+    scope = scope_of(params)
+    job_id = params.ident("job_instance_id", codes.MISSING_OR_ILLEGAL_NAMED)
+    job = _job(world, job_id, scope)
+    v2 = call.flavor is ApiFlavor.ESB_V2
+    with_hosts = v2 or params.flag("return_ip_result")
+    now = world.now_ms()
+    key, slot = world.engine.cache_key(job, now), (call.flavor, with_hosts)
+    hit = job.cache.get(slot)
+    if hit is not None and hit[0] == key:
+        world.cache_hits += 1
+        return Encoded(hit[1])
+    world.cache_misses += 1
+    data = job_status_v2(job, now, world.tz) if v2 else job_status_v3(job, now, with_hosts)
+    body = _encode(call.flavor, data)
+    job.cache[slot] = (key, body)
+    return Encoded(body)
+
+
+def get_step_instance_status(world: World, call: Call) -> object:
+    """v3 (gateway, GET only) or v2 step status; manual-confirm steps are refused (1241003)."""
+    params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
+    scope = scope_of(params)
+    code = codes.MISSING_OR_ILLEGAL_NAMED if v2 else codes.BAD_REQUEST
+    job_id = params.ident("job_instance_id", code)
+    step = _step(world, job_id, params.ident("step_instance_id", code), scope)
+    if step.type is StepType.MANUAL_CONFIRM:
+        raise ApiFailure(1241003)
+    now = world.now_ms()
+    if v2:
+        return step_status_v2(step, now, world.tz, call.english)
+    query = StepQuery(
+        execute_count=params.long("execute_count"),
+        batch=params.long("batch"),
+        max_host_num_per_group=params.long("max_host_num_per_group"),
+        keyword=params.text("keyword"),
+        search_ip=params.text("search_ip"),
+        status=params.long("status"),
+        tag=params.text("tag"),
+    )
+    return step_status_v3(step, query, now, call.english)
+
+
+# -- operations ---------------------------------------------------------------------------------
+
+
+def operate_step_instance(world: World, call: Call) -> object:
+    """Apply a step operation; unknown codes and bad ids are 1241002 (``checkRequest``)."""
+    params = call.params
+    scope = scope_of(params)
+    job_id, step_id = params.long("job_instance_id"), params.long("step_instance_id")
+    code = params.long("operation_code")
+    valid_codes = {int(op) for op in StepOperation}
+    if not job_id or job_id < 1 or not step_id or step_id < 1 or code not in valid_codes:
+        raise ApiFailure(codes.ILLEGAL_PARAM)
+    job = _job(world, job_id, scope)
+    step = job.step(step_id)
+    if step is None:
+        raise ApiFailure(codes.STEP_NOT_EXIST)
+    try:
+        world.engine.operate_step(job, step, StepOperation(code), call.username, world.now_ms())
+    except OpError as error:
+        raise ApiFailure(error.code, *error.args_) from None
+    return {"job_instance_id": job_id, "job_instance_name": None, "step_instance_id": step_id}
+
+
+def operate_job_instance(world: World, call: Call) -> object:
+    """Terminate (1, on jobs at 2 or 7) or start (2, on jobs at 1) a job."""
+    params = call.params
+    scope = scope_of(params)
+    job_id, code = params.long("job_instance_id"), params.long("operation_code")
+    if not job_id or job_id < 1 or code not in (1, 2):
+        raise ApiFailure(codes.ILLEGAL_PARAM)
+    job = _job(world, job_id, scope)
+    try:
+        if code == 1:
+            world.engine.terminate(job, world.now_ms())
+        else:
+            world.engine.start(job, world.now_ms())
+    except OpError as error:
+        raise ApiFailure(error.code, *error.args_) from None
+    return {"job_instance_id": job_id, "job_instance_name": None, "step_instance_id": None}
+
+
+# -- launches -----------------------------------------------------------------------------------
+
+
+def _default_name(world: World, kind: tuple[str, str], english: bool) -> str:
+    stamp = _dt.datetime.fromtimestamp(world.now_ms() / 1000, world.tz)
+    return f"{kind[1] if english else kind[0]}_{stamp.strftime('%Y%m%d%H%M%S%f')[:-3]}"
+
+
+def _targets(world: World, params: Params, key: str = "target_server") -> list[SimHost]:
+    target = params.raw(key)
+    if target is None and params.raw("ip_list") is not None:
+        target = {"ip_list": params.raw("ip_list")}
+    if not isinstance(target, Mapping):
+        raise ApiFailure(codes.MISSING_PARAM_NAMED, key)
+    hosts = world.hosts_from_target(target)
+    if not hosts:
+        raise ApiFailure(codes.HOST_EMPTY)
+    return hosts
+
+
+def _account(params: Params, *names: str) -> None:
+    for name in names:
+        value = params.raw(name)
+        if value not in (None, "", 0, "0"):
+            return
+    raise ApiFailure(codes.MISSING_PARAM_NAMED, "|".join(names))
+
+
+def _rolling(params: Params, host_count: int) -> tuple[int | None, RollingMode]:
+    config = params.raw("rolling_config")
+    if not isinstance(config, Mapping) or not config.get("expression"):
+        return None, RollingMode.PAUSE_IF_FAIL
+    expression = str(config["expression"]).strip()
+    try:
+        size = (
+            math.ceil(host_count * float(expression[:-1]) / 100)
+            if expression.endswith("%")
+            else int(expression)
+        )
+        mode = RollingMode(int(config.get("mode", 1)))
+    except ValueError:
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "rolling_config") from None
+    return max(1, size), mode
+
+
+def _launch(
+    world: World, call: Call, plan: StepPlan, hosts: list[SimHost], name: str, kind: TaskType
+) -> object:
+    job = world.create_job(
+        scope_of(call.params),
+        [plan],
+        name=name,
+        start=call.params.flag("start_task", True),
+        operator=call.username,
+        targets=[hosts],
+        task_type=kind,
+        app_code=call.app_code,
+        callback_url=call.params.text("callback_url") or call.params.text("bk_callback_url"),
+    )
+    return {
+        "job_instance_id": job.id,
+        "job_instance_name": name,
+        "step_instance_id": job.steps[0].id,
+    }
+
+
+def _check_base64(params: Params, name: str) -> None:
+    value = params.text(name)
+    if value:
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, name) from None
+
+
+def fast_execute_script(world: World, call: Call) -> object:
+    """Create a one-step script job (v3 ``fast_execute_script``; v2 spellings accepted)."""
+    params = call.params
+    scope_of(params)
+    version_id, script_id = params.long("script_version_id"), params.text("script_id")
+    content = params.text("script_content")
+    if version_id is None and not script_id and not content:
+        raise ApiFailure(codes.MISSING_PARAM_NAMED, "script_version_id|script_id|script_content")
+    if version_id is not None and version_id < 1:
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_version_id")
+    language = params.long("script_language") or params.long("script_type") or 1
+    if content and language not in range(1, 6):
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_language")
+    _check_base64(params, "script_content")
+    _check_base64(params, "script_param")
+    hosts = _targets(world, params)
+    if call.flavor is ApiFlavor.ESB_V2:
+        _account(params, "account")
+    else:
+        _account(params, "account_id", "account_alias")
+    timeout = params.long("timeout") or params.long("script_timeout")
+    if timeout is not None and not 1 <= timeout <= 86400:
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "timeout")
+    name = params.text("name") or params.text("task_name")
+    name = name or _default_name(world, ("快速执行脚本", "Script Execution"), call.english)
+    size, mode = _rolling(params, len(hosts))
+    plan = StepPlan(StepType.SCRIPT, len(hosts), name, rolling_batch_size=size, rolling_mode=mode)
+    return _launch(world, call, plan, hosts, name, TaskType.FAST_SCRIPT)
+
+
+def fast_transfer_file(world: World, call: Call) -> object:
+    """Create a one-step file job (v3 ``fast_transfer_file``, v2 ``fast_push_file``)."""
+    params = call.params
+    scope_of(params)
+    if not params.text("file_target_path"):
+        raise ApiFailure(codes.MISSING_PARAM_NAMED, "file_target_path")
+    sources_key = "file_source" if call.flavor is ApiFlavor.ESB_V2 else "file_source_list"
+    sources = params.raw(sources_key)
+    if not isinstance(sources, list) or not sources:
+        raise ApiFailure(codes.MISSING_PARAM_NAMED, sources_key)
+    hosts = _targets(world, params)
+    if call.flavor is ApiFlavor.ESB_V2:
+        _account(params, "account")
+    else:
+        _account(params, "account_id", "account_alias")
+    name = params.text("name") or params.text("task_name")
+    name = name or _default_name(world, ("快速分发文件", "File Transfer"), call.english)
+    size, mode = _rolling(params, len(hosts))
+    plan = StepPlan(StepType.FILE, len(hosts), name, rolling_batch_size=size, rolling_mode=mode)
+    return _launch(world, call, plan, hosts, name, TaskType.FAST_FILE)
+
+
+def execute_job_plan(world: World, call: Call) -> object:
+    """Instantiate a registered plan (v3 ``job_plan_id``, v2 ``execute_job`` ``bk_job_id``)."""
+    params = call.params
+    scope = scope_of(params)
+    name = "bk_job_id" if call.flavor is ApiFlavor.ESB_V2 else "job_plan_id"
+    plan_id = params.ident(name, codes.MISSING_OR_ILLEGAL_NAMED)
+    plan = world.plans.get(plan_id)
+    if plan is None or (plan.scope is not None and plan.scope != scope):
+        raise ApiFailure(codes.PLAN_NOT_EXIST)
+    job = world.create_job(
+        scope,
+        plan.steps,
+        plan=plan,
+        start=params.flag("start_task", True),
+        operator=call.username,
+        task_type=TaskType.PLAN,
+        app_code=call.app_code,
+        callback_url=params.text("callback_url") or params.text("bk_callback_url"),
+    )
+    return {"job_instance_id": job.id, "job_instance_name": job.name, "step_instance_id": None}
+
+
+# -- logs and history ---------------------------------------------------------------------------
+
+
+def _gse_step(world: World, params: Params) -> tuple[Step, int]:
+    scope = scope_of(params)
+    job_id = params.ident("job_instance_id", codes.MISSING_OR_ILLEGAL_NAMED)
+    step = _step(
+        world, job_id, params.ident("step_instance_id", codes.MISSING_OR_ILLEGAL_NAMED), scope
+    )
+    if step.type is StepType.MANUAL_CONFIRM:
+        raise ApiFailure(1241003)
+    count = params.long("execute_count")
+    return step, step.execute_count if count is None else count
+
+
+def _host_index(step: Step, host_id: int | None, cloud: int | None, ip: str | None) -> int | None:
+    for index, host in enumerate(step.hosts):
+        if host_id is not None and host.bk_host_id == host_id:
+            return index
+        if host_id is None and ip and host.ip == ip and host.bk_cloud_id == (cloud or 0):
+            return index
+    return None
+
+
+def get_job_instance_ip_log(world: World, call: Call) -> object:
+    """Return one host's log in one round (script text, or ``file_logs`` for file steps)."""
+    params = call.params
+    step, count = _gse_step(world, params)
+    host_id, ip = params.long("bk_host_id"), params.text("ip")
+    if host_id is None and not ip:
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "bk_host_id|bk_cloud_id+ip")
+    index = _host_index(step, host_id, params.long("bk_cloud_id"), ip)
+    rnd, now = step.rounds.get(count), world.now_ms()
+    is_file = step.type is StepType.FILE
+    host = step.hosts[index] if index is not None else None
+    data: dict[str, Any] = {
+        "log_type": 2 if is_file else 1,
+        "bk_host_id": host.bk_host_id if host else host_id,
+        "bk_cloud_id": host.bk_cloud_id if host else params.long("bk_cloud_id"),
+        "ip": host.ip if host else ip,
+        "log_content": None,
+        "file_logs": None,
+    }
+    if index is not None and rnd is not None:
+        if is_file:
+            data["file_logs"] = file_logs(step, rnd, index, now)
+        else:
+            data["log_content"] = log_text(step, rnd, index, now)
+    return data
+
+
+def batch_get_job_instance_ip_log(world: World, call: Call) -> object:
+    """Return the logs of up to 500 hosts of one step round."""
+    params = call.params
+    step, count = _gse_step(world, params)
+    wanted = _wanted_hosts(step, params)
+    rnd, now, is_file = step.rounds.get(count), world.now_ms(), step.type is StepType.FILE
+    script_logs, transfer_logs = [], []
+    for index in wanted:
+        host = step.hosts[index]
+        if is_file:
+            rows = file_logs(step, rnd, index, now) if rnd else []
+            transfer_logs.append(
+                {
+                    "bk_host_id": host.bk_host_id,
+                    "bk_cloud_id": host.bk_cloud_id,
+                    "ip": host.ip,
+                    "file_logs": rows,
+                }
+            )
+        else:
+            script_logs.append(
+                {
+                    "host_id": host.bk_host_id,
+                    "bk_host_id": host.bk_host_id,
+                    "bk_cloud_id": host.bk_cloud_id,
+                    "ip": host.ip,
+                    "ipv6": host.ipv6,
+                    "log_content": log_text(step, rnd, index, now) if rnd else "",
+                }
+            )
+    return {
+        "job_instance_id": step.owner.id,
+        "step_instance_id": step.id,
+        "log_type": 2 if is_file else 1,
+        "script_task_logs": None if is_file else script_logs,
+        "file_task_logs": transfer_logs if is_file else None,
+    }
+
+
+def _wanted_hosts(step: Step, params: Params) -> list[int]:
+    host_ids, ip_list = params.raw("host_id_list"), params.raw("ip_list")
+    refs: list[tuple[int | None, int | None, str | None]] = []
+    if isinstance(host_ids, list) and host_ids:
+        refs = [(Params({"id": item}, strict=False).long("id"), None, None) for item in host_ids]
+    elif isinstance(ip_list, list) and ip_list:
+        refs = [
+            (None, Params(item, strict=False).long("bk_cloud_id"), str(item.get("ip", "")))
+            for item in ip_list
+            if isinstance(item, Mapping)
+        ]
+    if not refs or len(refs) > _MAX_BATCH_LOG_HOSTS:
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "host_id_list|ip_list")
+    found = (_host_index(step, *ref) for ref in refs)
+    return [index for index in found if index is not None]
+
+
+def get_job_instance_list(world: World, call: Call) -> object:
+    """Page through the history of one scope, newest first."""
+    params = call.params
+    scope = scope_of(params)
+    start_ms = params.ident("create_time_start", codes.MISSING_OR_ILLEGAL_NAMED)
+    end_ms = params.ident("create_time_end", codes.MISSING_OR_ILLEGAL_NAMED)
+    if end_ms - start_ms <= 0:
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "create_time_start|create_time_end")
+    if end_ms - start_ms > _MAX_HISTORY_MS:
+        raise ApiFailure(codes.ILLEGAL_PARAM)
+    task_type = params.long("type")
+    if task_type is not None and task_type not in (0, 1, 2):
+        raise ApiFailure(codes.ILLEGAL_PARAM)
+    start, length = params.long("start") or 0, params.long("length") or 20
+    if start < 0 or not 1 <= length <= 1000:
+        raise ApiFailure(codes.ILLEGAL_PARAM)
+    match = _history_filter(params, start_ms, end_ms, task_type)
+    jobs = [job for job in world.jobs_in(scope) if match(job)]
+    page = [job_list_item(job) for job in jobs[start : start + length]]
+    return {"start": start, "length": length, "total": len(jobs), "data": page or None}
+
+
+def _history_filter(
+    params: Params, start_ms: int, end_ms: int, task_type: int | None
+) -> Callable[[Job], bool]:
+    job_id, operator, name = (
+        params.long("job_instance_id"),
+        params.text("operator"),
+        params.text("name"),
+    )
+    launch_mode, status, ip = params.long("launch_mode"), params.long("status"), params.text("ip")
+
+    def match(job: Job) -> bool:
+        checks = (
+            start_ms <= job.create <= end_ms,
+            job_id is None or job.id == job_id,
+            not operator or job.operator == operator,
+            not name or name in job.name,
+            launch_mode is None or job.launch_mode == launch_mode,
+            task_type is None or job.task_type == task_type,
+            status is None or int(job.status) == status,
+            not ip or any(host.ip == ip for step in job.steps for host in step.hosts),
+        )
+        return all(checks)
+
+    return match
+
+
+def get_job_instance_log(world: World, call: Call) -> object:
+    """v2: every step's hosts grouped by status and tag, with their logs."""
+    params = call.params
+    job = _job(
+        world, params.ident("job_instance_id", codes.MISSING_OR_ILLEGAL_NAMED), scope_of(params)
+    )
+    now, steps = world.now_ms(), []
+    for step in job.steps:
+        rnd = step.current_round
+        groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        for index, host in enumerate(step.hosts if rnd is not None else ()):
+            assert rnd is not None
+            status = rnd.status(index, now)
+            groups.setdefault((status, rnd.tags.get(index, "")), []).append(
+                _v2_ip_log(world, step, index, host, now)
+            )
+        results = [
+            {"ip_status": status, "tag": tag, "ip_logs": logs}
+            for (status, tag), logs in sorted(groups.items())
+        ]
+        steps.append(
+            {
+                "is_finished": step.status.is_finished,
+                "step_instance_id": step.id,
+                "name": step.name,
+                "status": int(step.status),
+                "step_results": results,
+            }
+        )
+    return steps
+
+
+def _v2_ip_log(world: World, step: Step, index: int, host: SimHost, now: int) -> dict[str, Any]:
+    rnd = step.rounds[step.execute_count]
+    status = rnd.status(index, now)
+    finished = HostStatus(status).is_finished
+    start = rnd.run[index] if status != HostStatus.WAITING else None
+    end = rnd.end[index] if finished else None
+    return {
+        "ip": host.ip,
+        "bk_cloud_id": host.bk_cloud_id,
+        "execute_count": step.execute_count,
+        "error_code": 0,
+        "exit_code": rnd.exit[index] if finished and rnd.exit[index] > -(1 << 31) else None,
+        "start_time": v2_time(start, world.tz),
+        "end_time": v2_time(end, world.tz),
+        "total_time": None if start is None or end is None else (end - start) / 1000.0,
+        "log_content": log_text(step, rnd, index, now),
+    }
+
+
+V3_ENDPOINTS: dict[str, Endpoint] = {
+    "get_job_instance_status": Endpoint(get_job_instance_status, "GET"),
+    "get_step_instance_status": Endpoint(get_step_instance_status, "GET", jobv3=False),
+    "operate_step_instance": Endpoint(operate_step_instance, "POST"),
+    "operate_job_instance": Endpoint(operate_job_instance, "POST"),
+    "get_job_instance_ip_log": Endpoint(get_job_instance_ip_log, "GET"),
+    "batch_get_job_instance_ip_log": Endpoint(batch_get_job_instance_ip_log, "POST"),
+    "get_job_instance_list": Endpoint(get_job_instance_list, "GET"),
+    "fast_execute_script": Endpoint(fast_execute_script, "POST"),
+    "fast_transfer_file": Endpoint(fast_transfer_file, "POST"),
+    "execute_job_plan": Endpoint(execute_job_plan, "POST"),
+}
+
+V2_ENDPOINTS: dict[str, Endpoint] = {
+    "get_job_instance_status": Endpoint(get_job_instance_status, None),
+    "get_step_instance_status": Endpoint(get_step_instance_status, None),
+    "operate_step_instance": Endpoint(operate_step_instance, None),
+    "operate_job_instance": Endpoint(operate_job_instance, None),
+    "fast_execute_script": Endpoint(fast_execute_script, None),
+    "fast_push_file": Endpoint(fast_transfer_file, None),
+    "execute_job": Endpoint(execute_job_plan, None),
+    "get_job_instance_log": Endpoint(get_job_instance_log, None),
+}

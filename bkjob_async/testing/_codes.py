@@ -1,0 +1,109 @@
+"""bk-job's error codes and localized texts, as its i18n bundles spell them; data only.
+
+The language is Chinese unless the request's ``Blueking-Language`` header starts with ``en``
+(bk-job's ``JobLangHeaderLocaleResolver``; the bundles' default is Chinese).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BAD_REQUEST",
+    "HOST_EMPTY",
+    "ILLEGAL_PARAM",
+    "ILLEGAL_PARAM_NAMED",
+    "INTERNAL_ERROR",
+    "MISSING_OR_ILLEGAL_NAMED",
+    "MISSING_PARAM_NAMED",
+    "PLAN_NOT_EXIST",
+    "STEP_NOT_EXIST",
+    "TASK_NOT_EXIST",
+    "host_status_text",
+    "message",
+]
+
+BAD_REQUEST = 1240003
+INTERNAL_ERROR = 1240002
+ILLEGAL_PARAM = 1241002
+MISSING_PARAM_NAMED = 1241004
+ILLEGAL_PARAM_NAMED = 1241005
+MISSING_OR_ILLEGAL_NAMED = 1241007
+HOST_EMPTY = 1244001
+TASK_NOT_EXIST = 1244006
+STEP_NOT_EXIST = 1244007
+PLAN_NOT_EXIST = 1244012
+
+_MESSAGES: dict[int, tuple[str, str]] = {
+    1240001: ("服务不可用", "Service Unavailable"),
+    1240002: ("内部服务器异常", "Internal Server Error"),
+    1240003: ("错误的请求", "Bad Request"),
+    1241001: ("请求参数缺失", "Missing request parameters"),
+    1241002: ("请求参数不合法", "Invalid request parameters"),
+    1241003: ("不支持的操作", "Unsupported operation"),
+    1241004: ("请求参数[{0}]缺失", "Missing request parameter [{0}]"),
+    1241005: ("请求参数[{0}]不合法", "Invalid request parameter [{0}]"),
+    1241007: ("请求参数[{0}]缺失或不合法", "Missing or invalid request parameter [{0}]"),
+    1241015: (
+        "不支持的操作，请勿重复启动作业,job_instance_id={0}",
+        "Unsupported operation,do not repeat start the job,job_instance_id={0}",
+    ),
+    1243051: ("资源范围不存在：{0}", "Scope not exist: {0}"),
+    1244001: ("主机为空", "Host is empty"),
+    1244006: ("作业实例不存在", "Task instance does not exist"),
+    1244007: ("作业步骤实例不存在", "Task step instance does not exist"),
+    1244012: ("执行方案不存在", "Job plan does not exist"),
+    1244016: ("只有步骤的确认人可以操作", "Only the confirmer of the step can operate"),
+    1244020: (
+        "作业执行历史查询时间范围必须小于30天",
+        "The job execution history query time range must be less than 30 days",
+    ),
+}
+
+_HOST_STATUS: dict[int, tuple[str, str]] = {
+    0: ("未知错误", "Unknown Error"),
+    1: ("Agent 异常", "Abnormal Agent"),
+    2: ("无效执行对象", "Invalid Execute Object"),
+    3: ("上次已成功", "Successful Last Time"),
+    5: ("等待执行", "Waiting"),
+    7: ("正在执行", "Running"),
+    9: ("执行成功", "Success"),
+    11: ("任务失败", "Failed"),
+    12: ("任务下发失败", "Task send failed"),
+    13: ("任务超时", "Task Timeout"),
+    15: ("任务日志错误", "Error in Log"),
+    16: ("脚本日志超时", "Script Log Timeout"),
+    17: ("文件日志超时", "File Log Timeout"),
+    18: ("Agent 未安装", "Agent not installed"),
+    101: ("脚本执行失败", "Script Execution Failed"),
+    102: ("脚本执行超时", "Script Execution Timeout"),
+    103: ("脚本执行被终止", "Script Execution Terminated"),
+    104: ("脚本返回码非零", "Non-zero Exit Code"),
+    202: ("文件传输失败", "File Transmission Failed"),
+    203: ("源文件不存在", "Source File Not Exists"),
+    301: ("文件任务未分类错误", "Unclassified File Failure"),
+    303: ("执行任务超时", "File Transmission Timeout"),
+    310: ("Agent 异常", "Abnormal Agent"),
+    311: ("用户名不存在", "User not exist"),
+    312: ("用户密码不正确", "User password incorrect"),
+    320: ("文件获取失败", "File pull failed"),
+    321: ("文件超出限制", "File size exceeds limit"),
+    329: ("文件传输错误", "File Transmission Error"),
+    399: ("任务执行出错", "Execution Error"),
+    403: ("任务强制终止成功", "Force Terminated"),
+    404: ("任务强制终止失败", "Force Terminate Failed"),
+    500: ("未知", "Unknown"),
+}
+
+
+def message(code: int, english: bool, *args: object) -> str:
+    """Return bk-job's message for ``code`` with ``{0}``-style arguments filled in."""
+    zh, en = _MESSAGES.get(code, (str(code), str(code)))
+    text = en if english else zh
+    for index, arg in enumerate(args):
+        text = text.replace(f"{{{index}}}", str(arg))
+    return text
+
+
+def host_status_text(status: int, english: bool) -> str:
+    """Return the localized name of a host status; unknown codes read as 0 (bk-job ``valOf``)."""
+    zh, en = _HOST_STATUS.get(status, _HOST_STATUS[0])
+    return en if english else zh

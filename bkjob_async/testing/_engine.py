@@ -1,0 +1,602 @@
+"""The execution model: jobs whose steps run host rounds on a lazily evaluated per-job timeline.
+
+Rule: no I/O and no clock in here. Every entry point takes the time as epoch milliseconds, and a
+job changes only in ``Engine.settle`` (its due events, in time order) and in the operations,
+which settle first. A host's status is a pure function of time (``Round.status``), so a job
+needs no event per host, and polling it at any rate replays the same history.
+
+The transitions follow bk-job (``JobListener``, ``GseStepEventHandler``,
+``ConfirmStepEventHandler``, ``TaskExecuteServiceImpl``):
+
+* job start: job 2, first step starts. A GSE step goes 2 and its hosts 5 -> 7 -> final; a
+  manual-confirm step (and the job) wait at 7.
+* round end: all hosts succeeded (9/3) -> step 3, else 4 (6 when errors are ignored); a rolling
+  step starts its next batch, or waits at 7 in MANUAL mode. Step 3/5/6 -> next step or job 3;
+  step 4/9/14 -> the job ends with that status.
+* terminate: job and running step 10; GSE kills unfinished hosts (403) ``stop_delay`` later;
+  step and job 11. A step waiting at 7 goes straight to 11.
+* retry (2/8): ``execute_count`` + 1 and job 2 at once; ``retry_lag`` later the step goes 2 with
+  a new round that copies the previous one and re-runs the failed (2) or all (8) hosts.
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from ..models.enums import HostStatus, JobStatus, StepOperation, StepType
+from ._plan import HostPlan, RollingMode, StepPlan
+
+if TYPE_CHECKING:
+    import random
+
+    from ..config import Scope
+    from ._hosts import SimHost
+
+__all__ = ["INF", "NO_EXIT", "Defaults", "Engine", "Job", "OpError", "Round", "Step"]
+
+INF = 1 << 62
+NO_EXIT = -(1 << 31)
+_SUCCESS_CODES = frozenset({int(HostStatus.SUCCESS), int(HostStatus.LAST_SUCCESS)})
+_RETRYABLE = frozenset({JobStatus.FAIL, JobStatus.ABNORMAL_STATE, JobStatus.STOP_SUCCESS})
+_NEXT_STEP_WHEN = frozenset(
+    {JobStatus.SUCCESS, JobStatus.SKIPPED, JobStatus.IGNORE_ERROR, JobStatus.ROLLING_WAITING}
+)
+_JOB_ENDS_WITH = frozenset({JobStatus.FAIL, JobStatus.ABNORMAL_STATE, JobStatus.ABANDONED})
+_ROUND_END, _RETRY, _STOP = 0, 1, 2
+
+UNSUPPORTED = 1241003
+NOT_A_CONFIRMER = 1244016
+REPEAT_START = 1241015
+
+
+class OpError(Exception):
+    """An operation the job's state refuses: carries bk-job's error code and message arguments."""
+
+    def __init__(self, code: int, *args: object) -> None:
+        super().__init__(code, *args)
+        self.code = code
+        self.args_ = args
+
+
+class Defaults:
+    """Durations and failure rate for hosts whose plan leaves them open (seconds)."""
+
+    __slots__ = ("duration", "fail_rate", "start_delay")
+
+    def __init__(
+        self, duration: tuple[float, float], start_delay: tuple[float, float], fail_rate: float
+    ) -> None:
+        self.duration = duration
+        self.start_delay = start_delay
+        self.fail_rate = fail_rate
+
+
+class Round:
+    """One ``execute_count`` of a step: per host, when it starts and ends and how (ms arrays)."""
+
+    __slots__ = ("changes", "end", "exit", "final", "last_change", "run", "tags")
+
+    def __init__(self, size: int) -> None:
+        self.run = array("q", [INF]) * size
+        self.end = array("q", [INF]) * size
+        self.final = array("i", [int(HostStatus.WAITING)]) * size
+        self.exit = array("i", [NO_EXIT]) * size
+        self.tags: dict[int, str] = {}
+        self.changes = array("q")
+        self.last_change = -1
+
+    def copy(self) -> Round:
+        """Return an independent copy (the next round starts from the last one)."""
+        other = Round(0)
+        other.run, other.end = array("q", self.run), array("q", self.end)
+        other.final, other.exit = array("i", self.final), array("i", self.exit)
+        other.tags = dict(self.tags)
+        other.reindex()
+        return other
+
+    def status(self, index: int, now: int) -> int:
+        """Return host ``index``'s status code at ``now``."""
+        if now < self.run[index]:
+            return int(HostStatus.WAITING)
+        if now < self.end[index]:
+            return int(HostStatus.RUNNING)
+        return self.final[index]
+
+    def reindex(self) -> None:
+        """Recompute the sorted instants at which some host row changes."""
+        times = sorted(t for t in (*self.run, *self.end) if t < INF)
+        self.changes = array("q", times)
+        self.last_change = times[-1] if times else -1
+
+
+class Step:
+    """One step instance: its plan, targets, status and rounds keyed by ``execute_count``."""
+
+    __slots__ = (
+        "batch",
+        "create",
+        "end",
+        "execute_count",
+        "gen",
+        "host_plans",
+        "hosts",
+        "id",
+        "index",
+        "name",
+        "operator",
+        "owner",
+        "plan",
+        "rounds",
+        "start",
+        "status",
+        "step_id",
+        "total",
+    )
+
+    def __init__(
+        self,
+        owner: Job,
+        *,
+        index: int,
+        step_instance_id: int,
+        plan: StepPlan,
+        hosts: Sequence[SimHost],
+        host_plans: Sequence[HostPlan | None],
+        name: str,
+        create: int,
+        operator: str,
+        step_id: int,
+    ) -> None:
+        self.owner, self.index, self.id = owner, index, step_instance_id
+        self.plan, self.name = plan, name
+        self.hosts, self.host_plans = tuple(hosts), tuple(host_plans)
+        self.create, self.operator, self.step_id = create, operator, step_id
+        self.status = JobStatus.BLANK
+        self.execute_count = self.batch = self.gen = 0
+        self.start: int | None = None
+        self.end: int | None = None
+        self.total: int | None = None
+        self.rounds: dict[int, Round] = {}
+
+    @property
+    def type(self) -> StepType:
+        """Return the step's execute type."""
+        return self.plan.type
+
+    @property
+    def batches(self) -> int:
+        """Return how many rolling batches the step has (0 when it does not roll)."""
+        size = self.plan.rolling_batch_size
+        if size is None or not self.plan.is_rolling:
+            return 0
+        return -(-len(self.hosts) // size)
+
+    def batch_of(self, index: int) -> int:
+        """Return the rolling batch (1-based) of host ``index``; 0 for a step that does not roll."""
+        size = self.plan.rolling_batch_size
+        return index // size + 1 if size is not None and self.plan.is_rolling else 0
+
+    def batch_range(self, batch: int | None = None) -> range:
+        """Return the host indices of ``batch`` (default: the current one; all if not rolling)."""
+        size = self.plan.rolling_batch_size
+        if size is None or not self.plan.is_rolling:
+            return range(len(self.hosts))
+        batch = self.batch if batch is None else batch
+        return range((batch - 1) * size, min(batch * size, len(self.hosts)))
+
+    @property
+    def current_round(self) -> Round | None:
+        """Return the round of the current ``execute_count`` (``None`` before it is created)."""
+        return self.rounds.get(self.execute_count)
+
+
+class Job:
+    """One job instance: identity, status, steps, pending events and the rendered-body cache."""
+
+    __slots__ = (
+        "app_code",
+        "cache",
+        "callback_url",
+        "create",
+        "current",
+        "end",
+        "events",
+        "id",
+        "launch_mode",
+        "live",
+        "name",
+        "operator",
+        "plan_id",
+        "rng",
+        "scope",
+        "seq",
+        "start",
+        "status",
+        "steps",
+        "task_type",
+        "template_id",
+        "total",
+        "version",
+    )
+
+    def __init__(
+        self,
+        *,
+        job_id: int,
+        scope: Scope,
+        name: str,
+        operator: str,
+        create: int,
+        rng: random.Random,
+        launch_mode: int = 2,
+        task_type: int = 0,
+        plan_id: int = -1,
+        template_id: int = -1,
+        app_code: str = "",
+        callback_url: str | None = None,
+    ) -> None:
+        self.id, self.scope, self.name, self.operator = job_id, scope, name, operator
+        self.create, self.rng, self.app_code = create, rng, app_code
+        self.launch_mode, self.task_type = launch_mode, task_type
+        self.plan_id, self.template_id, self.callback_url = plan_id, template_id, callback_url
+        self.status = JobStatus.BLANK
+        self.start: int | None = None
+        self.end: int | None = None
+        self.total: int | None = None
+        self.current = -1
+        self.steps: list[Step] = []
+        self.events: list[tuple[int, int, int, int, int, bool]] = []
+        self.seq = self.version = 0
+        self.live: list[Round] = []
+        self.cache: dict[object, tuple[object, bytes]] = {}
+
+    @property
+    def current_step_instance_id(self) -> int:
+        """Return the id of the step the engine is at (0 before the job starts)."""
+        return self.steps[self.current].id if self.current >= 0 else 0
+
+    def step(self, step_instance_id: int) -> Step | None:
+        """Return the step with this id, or ``None``."""
+        for step in self.steps:
+            if step.id == step_instance_id:
+                return step
+        return None
+
+
+_Handler = Callable[["Engine", Job, Step, int, bool], None]
+
+
+class Engine:
+    """Advance jobs lazily and apply operations with bk-job's preconditions."""
+
+    def __init__(self, *, defaults: Defaults, retry_lag_ms: int, stop_delay_ms: int) -> None:
+        self.defaults = defaults
+        self.retry_lag_ms = retry_lag_ms
+        self.stop_delay_ms = stop_delay_ms
+
+    # -- the timeline -------------------------------------------------------------------------
+
+    def settle(self, job: Job, now: int) -> None:
+        """Apply every event of ``job`` due by ``now``, in time order."""
+        events = job.events
+        while events and events[0][0] <= now:
+            at, _, kind, index, gen, flag = heapq.heappop(events)
+            step = job.steps[index]
+            if gen == step.gen:
+                _HANDLERS[kind](self, job, step, at, flag)
+                job.version += 1
+
+    def cache_key(self, job: Job, now: int) -> tuple[int, ...]:
+        """Return a key that changes whenever anything ``job`` reports at ``now`` changes."""
+        live = job.live
+        for rnd in [r for r in live if r.last_change <= now]:
+            live.remove(rnd)
+            job.version += 1
+        return (job.version, *(bisect_right(rnd.changes, now) for rnd in live))
+
+    def _schedule(self, job: Job, at: int, kind: int, step: Step, flag: bool = False) -> None:
+        job.seq += 1
+        heapq.heappush(job.events, (at, job.seq, kind, step.index, step.gen, flag))
+
+    # -- starting things ----------------------------------------------------------------------
+
+    def start_job(self, job: Job, t: int) -> None:
+        """Start a job at ``t`` (it must be at 1)."""
+        job.status = JobStatus.RUNNING
+        job.start = t
+        self._start_step(job, job.steps[0], t)
+        job.version += 1
+
+    def _start_step(self, job: Job, step: Step, t: int) -> None:
+        job.current = step.index
+        if step.type is StepType.MANUAL_CONFIRM:
+            step.status, step.start, step.end, step.total = JobStatus.WAITING_USER, t, None, None
+            job.status = JobStatus.WAITING_USER
+            return
+        step.status = JobStatus.RUNNING
+        step.start = t if step.start is None else step.start
+        rnd = step.rounds[step.execute_count] = Round(len(step.hosts))
+        step.batch = 1 if step.batches else 0
+        self._run_hosts(job, step, rnd, step.batch_range(), t)
+
+    def _run_hosts(self, job: Job, step: Step, rnd: Round, indices: Sequence[int], t: int) -> None:
+        finish = t
+        for index in indices:
+            finish = max(finish, self._schedule_host(job, step, rnd, index, t))
+        rnd.reindex()
+        if rnd not in job.live:
+            job.live.append(rnd)
+        step.gen += 1
+        self._schedule(job, finish, _ROUND_END, step)
+
+    def _schedule_host(self, job: Job, step: Step, rnd: Round, index: int, t: int) -> int:
+        plan, host_plan, rng = step.plan, step.host_plans[index], job.rng
+        if host_plan is not None:
+            outcome = int(host_plan.outcome_for(step.execute_count))
+        else:
+            rate = self.defaults.fail_rate if plan.fail_rate is None else plan.fail_rate
+            outcome = int(plan.failure_status if rng.random() < rate else HostStatus.SUCCESS)
+        own_delay = own_duration = None
+        if host_plan is not None:
+            own_delay, own_duration = host_plan.start_delay, host_plan.duration
+        delay = _pick(own_delay, plan.start_delay, self.defaults.start_delay)
+        duration = _pick(own_duration, plan.duration, self.defaults.duration)
+        run = t + _sample_ms(rng, delay)
+        rnd.run[index], rnd.end[index] = run, run + _sample_ms(rng, duration)
+        rnd.final[index] = outcome
+        rnd.exit[index] = _exit_code(outcome, host_plan)
+        if host_plan is not None and host_plan.tag:
+            rnd.tags[index] = host_plan.tag
+        return rnd.end[index]
+
+    # -- event handlers -----------------------------------------------------------------------
+
+    def _on_round_end(self, job: Job, step: Step, t: int, _: bool) -> None:
+        rnd = step.rounds[step.execute_count]
+        ok = all(rnd.final[i] in _SUCCESS_CODES for i in step.batch_range())
+        step.gen += 1
+        if step.status is JobStatus.STOPPING:
+            self._finish_step(step, JobStatus.SUCCESS if ok else JobStatus.FAIL, t)
+            self._refresh(job, step, t)
+            return
+        forced, mode = step.plan.final_status, step.plan.rolling_mode
+        more = forced is None and step.batch < step.batches
+        if more and ok and mode is RollingMode.MANUAL:
+            step.status = job.status = JobStatus.WAITING_USER
+            return
+        if more and (ok or mode is RollingMode.IGNORE_ERROR):
+            self._next_batch(job, step, t)
+            return
+        ignored = step.plan.ignore_error or (step.batches > 0 and mode is RollingMode.IGNORE_ERROR)
+        if forced is not None:
+            status = forced
+        elif ok:
+            status = JobStatus.SUCCESS
+        else:
+            status = JobStatus.IGNORE_ERROR if ignored else JobStatus.FAIL
+        self._finish_step(step, status, t)
+        self._refresh(job, step, t)
+
+    def _next_batch(self, job: Job, step: Step, t: int) -> None:
+        step.batch += 1
+        step.status = JobStatus.RUNNING
+        rnd = step.rounds[step.execute_count]
+        self._run_hosts(job, step, rnd, step.batch_range(), t)
+
+    def _on_retry(self, job: Job, step: Step, t: int, retry_all: bool) -> None:
+        if step.status not in _RETRYABLE or step.type is StepType.MANUAL_CONFIRM:
+            return  # GseStepEventHandler re-checks; the confirm handler ignores retries
+        step.status, step.end, step.total = JobStatus.RUNNING, None, None
+        job.status, job.end, job.total = JobStatus.RUNNING, None, None
+        earlier = [count for count in step.rounds if count < step.execute_count]
+        previous = step.rounds[max(earlier)] if earlier else Round(len(step.hosts))
+        rnd = step.rounds[step.execute_count] = previous.copy()
+        indices = step.batch_range()
+        rerun = [i for i in indices if retry_all or rnd.final[i] not in _SUCCESS_CODES]
+        for index in rerun:
+            rnd.run[index] = rnd.end[index] = INF
+            rnd.final[index], rnd.exit[index] = int(HostStatus.WAITING), NO_EXIT
+        self._run_hosts(job, step, rnd, rerun, t)
+
+    def _on_stop(self, job: Job, step: Step, t: int, _: bool) -> None:
+        if step.status not in (JobStatus.WAITING_USER, JobStatus.STOPPING):
+            return
+        waited = step.status is JobStatus.WAITING_USER
+        step.gen += 1
+        step.status, step.end = JobStatus.STOP_SUCCESS, t
+        step.total = _cost(step.start, t, step.total if waited else None)
+        self._refresh(job, step, t)
+
+    # -- step and job transitions -------------------------------------------------------------
+
+    @staticmethod
+    def _finish_step(step: Step, status: JobStatus, t: int) -> None:
+        step.status, step.end = status, t
+        step.total = _cost(step.start, t, None)
+
+    def _refresh(self, job: Job, step: Step, t: int) -> None:
+        """Move the job on after its current step changed (``JobListener.refreshJob``)."""
+        if job.status is JobStatus.STOPPING:
+            if step.status is not JobStatus.RUNNING:
+                self._finish_job(job, JobStatus.STOP_SUCCESS, t)
+        elif job.status is JobStatus.RUNNING:
+            if step.status in _NEXT_STEP_WHEN:
+                following = step.index + 1
+                if following < len(job.steps):
+                    self._start_step(job, job.steps[following], t)
+                else:
+                    self._finish_job(job, JobStatus.SUCCESS, t)
+            elif step.status in _JOB_ENDS_WITH:
+                self._finish_job(job, step.status, t)
+
+    @staticmethod
+    def _finish_job(job: Job, status: JobStatus, t: int) -> None:
+        job.status, job.end = status, t
+        job.total = _cost(job.start, t, job.total)
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def operate_step(
+        self, job: Job, step: Step, operation: StepOperation, operator: str, t: int
+    ) -> None:
+        """Apply ``operate_step_instance`` at ``t``, or raise ``OpError`` (bk-job's checks)."""
+        self.settle(job, t)
+        _STEP_OPERATIONS[operation](self, job, step, operator, t)
+        job.version += 1
+
+    def terminate(self, job: Job, t: int) -> None:
+        """Apply ``operate_job_instance`` code 1 at ``t`` (allowed on jobs at 2 or 7)."""
+        self.settle(job, t)
+        if job.status not in (JobStatus.RUNNING, JobStatus.WAITING_USER):
+            raise OpError(UNSUPPORTED)
+        job.status = JobStatus.STOPPING
+        step, done = job.steps[job.current], t + self.stop_delay_ms
+        if step.status is JobStatus.RUNNING:
+            step.status = JobStatus.STOPPING
+            _kill_hosts(step.rounds[step.execute_count], step.batch_range(), done)
+            self._schedule(job, done, _STOP, step)
+        elif step.status is JobStatus.WAITING_USER:
+            self._schedule(job, done, _STOP, step)
+        job.version += 1
+
+    def start(self, job: Job, t: int) -> None:
+        """Apply ``operate_job_instance`` code 2 at ``t`` (allowed on jobs at 1 only)."""
+        self.settle(job, t)
+        if job.status is not JobStatus.BLANK:
+            raise OpError(REPEAT_START, job.id)
+        self.start_job(job, t)
+
+    def _retry(self, job: Job, step: Step, t: int, retry_all: bool) -> None:
+        if step.status not in _RETRYABLE:
+            raise OpError(UNSUPPORTED)
+        job.status = JobStatus.RUNNING
+        step.execute_count += 1
+        self._schedule(job, t + self.retry_lag_ms, _RETRY, step, retry_all)
+
+    def _op_retry_failed(self, job: Job, step: Step, _: str, t: int) -> None:
+        self._retry(job, step, t, retry_all=False)
+
+    def _op_retry_all(self, job: Job, step: Step, _: str, t: int) -> None:
+        self._retry(job, step, t, retry_all=True)
+
+    def _op_ignore_error(self, job: Job, step: Step, _: str, t: int) -> None:
+        if step.status not in (JobStatus.FAIL, JobStatus.ABNORMAL_STATE):
+            raise OpError(UNSUPPORTED)
+        job.status = JobStatus.RUNNING
+        if step.status is JobStatus.FAIL:  # the step handler ignores an abnormal step (bk-job)
+            step.status = JobStatus.IGNORE_ERROR
+            job.end = job.total = None
+            self._refresh(job, step, t)
+
+    def _op_confirm_continue(self, job: Job, step: Step, operator: str, t: int) -> None:
+        _require(step.type is StepType.MANUAL_CONFIRM and step.status is JobStatus.WAITING_USER)
+        _check_confirmer(step, operator)
+        job.status = JobStatus.RUNNING
+        step.status, step.end = JobStatus.SUCCESS, t
+        step.total = _cost(step.start, t, step.total)
+        self._refresh(job, step, t)
+
+    def _op_confirm_terminate(self, job: Job, step: Step, operator: str, t: int) -> None:
+        _require(step.status is JobStatus.WAITING_USER and step.type is StepType.MANUAL_CONFIRM)
+        _check_confirmer(step, operator)
+        step.status, step.end = JobStatus.CONFIRM_TERMINATED, t
+        step.total = _cost(step.start, t, step.total)
+        self._finish_job(job, JobStatus.CONFIRM_TERMINATED, t)
+
+    def _op_confirm_restart(self, job: Job, step: Step, _: str, t: int) -> None:
+        _require(
+            step.status is JobStatus.CONFIRM_TERMINATED and step.type is StepType.MANUAL_CONFIRM
+        )
+        step.status, step.start, step.end, step.total = JobStatus.WAITING_USER, t, None, None
+        job.status = JobStatus.WAITING_USER
+
+    def _op_next_step(self, job: Job, step: Step, _: str, t: int) -> None:
+        _require(step.status is JobStatus.STOP_SUCCESS)
+        job.status = JobStatus.RUNNING
+        step.status, step.end = JobStatus.SKIPPED, t
+        step.total = _cost(step.start, t, step.total)
+        self._refresh(job, step, t)
+
+    def _op_skip(self, job: Job, step: Step, _: str, t: int) -> None:
+        _require(step.status is JobStatus.STOPPING)
+        step.gen += 1
+        step.status, step.end = JobStatus.SKIPPED, t
+        step.start = t if step.start is None else step.start
+        job.status = JobStatus.RUNNING
+        self._refresh(job, step, t)
+
+    def _op_rolling_continue(self, job: Job, step: Step, _: str, t: int) -> None:
+        _require(step.status is JobStatus.WAITING_USER and step.batches > 0)
+        job.status = JobStatus.RUNNING
+        self._next_batch(job, step, t)
+
+
+_HANDLERS: dict[int, _Handler] = {
+    _ROUND_END: Engine._on_round_end,
+    _RETRY: Engine._on_retry,
+    _STOP: Engine._on_stop,
+}
+
+_STEP_OPERATIONS: dict[StepOperation, Callable[[Engine, Job, Step, str, int], None]] = {
+    StepOperation.RETRY_FAILED: Engine._op_retry_failed,
+    StepOperation.IGNORE_ERROR: Engine._op_ignore_error,
+    StepOperation.CONFIRM_CONTINUE: Engine._op_confirm_continue,
+    StepOperation.RETRY_ALL: Engine._op_retry_all,
+    StepOperation.CONFIRM_TERMINATE: Engine._op_confirm_terminate,
+    StepOperation.CONFIRM_RESTART: Engine._op_confirm_restart,
+    StepOperation.NEXT_STEP: Engine._op_next_step,
+    StepOperation.SKIP: Engine._op_skip,
+    StepOperation.ROLLING_CONTINUE: Engine._op_rolling_continue,
+}
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise OpError(UNSUPPORTED)
+
+
+def _check_confirmer(step: Step, operator: str) -> None:
+    users = step.plan.confirm_users
+    if users and operator not in users:
+        raise OpError(NOT_A_CONFIRMER)
+
+
+def _kill_hosts(rnd: Round, indices: Sequence[int], done: int) -> None:
+    """Make the hosts still waiting or running at ``done`` end then, force-terminated (403)."""
+    for index in indices:
+        if rnd.end[index] > done:
+            rnd.run[index] = min(rnd.run[index], done)
+            rnd.end[index] = done
+            rnd.final[index], rnd.exit[index] = int(HostStatus.GSE_TASK_TERMINATE_SUCCESS), NO_EXIT
+    rnd.reindex()
+
+
+def _cost(start: int | None, end: int, known: int | None) -> int | None:
+    """Return a duration like bk-job's ``TaskCostCalculator``: a known one wins."""
+    if known is not None:
+        return known
+    return None if start is None else end - start
+
+
+def _pick(*spans: tuple[float, float] | None) -> tuple[float, float]:
+    for span in spans:
+        if span:
+            return span
+    return (0.0, 0.0)
+
+
+def _sample_ms(rng: random.Random, span: tuple[float, float]) -> int:
+    low, high = span
+    return round(1000 * (low if low == high else rng.uniform(low, high)))
+
+
+def _exit_code(outcome: int, host_plan: HostPlan | None) -> int:
+    if host_plan is not None and host_plan.exit_code is not None:
+        return host_plan.exit_code
+    if outcome in _SUCCESS_CODES:
+        return 0
+    return 1 if outcome == HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE else NO_EXIT

@@ -1,0 +1,153 @@
+"""Frozen plan values that script what the simulator's hosts and steps will do; no behaviour here.
+
+A span of seconds is either a fixed number or a ``(min, max)`` pair sampled uniformly. ``None``
+in a plan means "use the simulator's default".
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, TypeAlias
+
+import attrs
+
+from ..models.enums import HostStatus, JobStatus, StepType
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["HostPlan", "RollingMode", "Span", "StepPlan", "to_span"]
+
+#: Seconds: a fixed value, or a ``(min, max)`` range sampled uniformly.
+Span: TypeAlias = "float | tuple[float, float]"
+
+
+def to_span(value: Span) -> tuple[float, float]:
+    """Return ``value`` as a checked ``(min, max)`` pair of seconds."""
+    low, high = (value, value) if isinstance(value, (int, float)) else value
+    if not 0 <= low <= high:
+        raise ValueError(f"a span needs 0 <= min <= max, got {value!r}")
+    return float(low), float(high)
+
+
+def _optional_span(value: Span | None) -> tuple[float, float] | None:
+    return None if value is None else to_span(value)
+
+
+def _host_outcome(_: object, attribute: attrs.Attribute[HostStatus], value: HostStatus) -> None:
+    if not HostStatus(value).is_finished:
+        raise ValueError(f"{attribute.name} must be a final host status, not {int(value)}")
+
+
+def _host_outcomes(value: Sequence[int]) -> tuple[HostStatus, ...]:
+    outcomes = tuple(HostStatus(code) for code in value)
+    for code in outcomes:
+        if not code.is_finished:
+            raise ValueError(f"retry_outcomes must be final host statuses, not {int(code)}")
+    return outcomes
+
+
+@attrs.frozen
+class HostPlan:
+    """One target host of a step: who it is and how it ends in each round.
+
+    ``outcome`` is the final status of round 0; ``retry_outcomes[n]`` that of round ``n + 1``
+    (the last one repeats). Identity fields left ``None`` are generated from the seed.
+    """
+
+    outcome: HostStatus = attrs.field(
+        default=HostStatus.SUCCESS, converter=HostStatus, validator=_host_outcome
+    )
+    duration: tuple[float, float] | None = attrs.field(default=None, converter=_optional_span)
+    start_delay: tuple[float, float] | None = attrs.field(default=None, converter=_optional_span)
+    exit_code: int | None = None
+    ip: str | None = None
+    ipv6: str | None = None
+    bk_host_id: int | None = None
+    bk_cloud_id: int = 0
+    tag: str | None = None
+    retry_outcomes: tuple[HostStatus, ...] = attrs.field(default=(), converter=_host_outcomes)
+
+    def outcome_for(self, execute_count: int) -> HostStatus:
+        """Return the final status this host reaches in round ``execute_count``."""
+        if execute_count == 0 or not self.retry_outcomes:
+            return self.outcome
+        return self.retry_outcomes[min(execute_count, len(self.retry_outcomes)) - 1]
+
+
+class RollingMode(enum.IntEnum):
+    """What a rolling step does between batches (bk-job ``RollingModeEnum``)."""
+
+    PAUSE_IF_FAIL = 1
+    IGNORE_ERROR = 2
+    MANUAL = 3
+
+
+def _hosts(value: int | Sequence[HostPlan]) -> int | tuple[HostPlan, ...]:
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"hosts must be >= 0, got {value}")
+        return value
+    plans = tuple(value)
+    if not all(isinstance(plan, HostPlan) for plan in plans):
+        raise TypeError("hosts must be a count or a sequence of HostPlan")
+    return plans
+
+
+def _optional_rate(
+    _: object, attribute: attrs.Attribute[float | None], value: float | None
+) -> None:
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be within [0, 1], got {value!r}")
+
+
+def _optional_status(value: int | None) -> JobStatus | None:
+    return None if value is None else JobStatus(value)
+
+
+@attrs.frozen
+class StepPlan:
+    """One step of a simulated job: its type, its hosts and how long and how well they run.
+
+    ``hosts`` is a count of generated hosts (each failing with ``fail_rate`` into
+    ``failure_status``) or explicit ``HostPlan`` rows. A ``MANUAL_CONFIRM`` step has no hosts and
+    waits at 7 for an operation. ``final_status`` forces the step's end status (9 abnormal, 14
+    abandoned) whatever its hosts did. ``rolling_batch_size`` splits the hosts into batches.
+    """
+
+    type: StepType = attrs.field(default=StepType.SCRIPT, converter=StepType)
+    hosts: int | tuple[HostPlan, ...] = attrs.field(default=1, converter=_hosts)
+    name: str | None = None
+    duration: tuple[float, float] | None = attrs.field(default=None, converter=_optional_span)
+    start_delay: tuple[float, float] | None = attrs.field(default=None, converter=_optional_span)
+    fail_rate: float | None = attrs.field(default=None, validator=_optional_rate)
+    failure_status: HostStatus = attrs.field(
+        default=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, converter=HostStatus, validator=_host_outcome
+    )
+    ignore_error: bool = False
+    rolling_batch_size: int | None = None
+    rolling_mode: RollingMode = attrs.field(
+        default=RollingMode.PAUSE_IF_FAIL, converter=RollingMode
+    )
+    final_status: JobStatus | None = attrs.field(default=None, converter=_optional_status)
+    confirm_users: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if self.rolling_batch_size is not None and self.rolling_batch_size < 1:
+            raise ValueError("rolling_batch_size must be >= 1 or None")
+        if self.final_status is not None and not self.final_status.is_finished:
+            raise ValueError("final_status must be a finished run status")
+        if self.type is not StepType.MANUAL_CONFIRM and self.host_count == 0:
+            raise ValueError("a script or file step needs at least one host")
+
+    @property
+    def host_count(self) -> int:
+        """Return how many hosts the step targets (0 for a manual confirmation)."""
+        if self.type is StepType.MANUAL_CONFIRM:
+            return 0
+        return self.hosts if isinstance(self.hosts, int) else len(self.hosts)
+
+    @property
+    def is_rolling(self) -> bool:
+        """Tell whether the step runs its hosts in batches."""
+        return self.rolling_batch_size is not None and self.type is not StepType.MANUAL_CONFIRM

@@ -1,0 +1,561 @@
+"""The simulator's HTTP face: routing, auth, rate limit, envelopes and faults, per API flavor.
+
+Rule: the only aiohttp code of the simulator. Three front doors share one simulated Job backend:
+
+* API gateway ``/api/v3/<api>`` (also ``/api/bk-job/<stage>/api/v3/<api>`` and ``.../system/``):
+  one method per API (404 ``API_NOT_FOUND`` otherwise), auth from ``X-Bkapi-Authorization``
+  only (400 ``INVALID_ARGS``), gateway errors with real statuses and ``X-Bkapi-Error-*``, the
+  Job backend's body passed through as Jackson writes it, ``X-Bkapi-Request-Id`` on everything.
+* ESB ``/api/c/compapi/v2/jobv3/<api>/`` and ``/api/c/compapi/v2/job/<api>/``: GET or POST, auth
+  from the header or the parameters, its own errors at HTTP 200 (``1306xxx``), an unregistered
+  component is the Django 404 page, and the Job body re-encoded by Python with ``request_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from ..config import ApiFlavor
+from ._api import V2_ENDPOINTS, V3_ENDPOINTS, ApiFailure, Call, Encoded, Endpoint, Params
+from ._codes import BAD_REQUEST
+from ._faults import Fault, FaultKind, FaultRules
+from ._render import encode_compact, encode_esb
+
+if TYPE_CHECKING:
+    from ._world import World
+
+__all__ = ["HttpLayer", "RateWindow"]
+
+_GATEWAY_PATH = re.compile(r"^(?:/api/bk-job/[^/]+)?/api/v3/(?:system/)?(\w+)$")
+_ESB_PATH = re.compile(r"^/api/c/compapi/v2/(job|jobv3)/(\w+)/?$")
+_JSON = "application/json"
+_GATEWAY_ERRORS: dict[int, tuple[int, str, str]] = {
+    400: (1640001, "INVALID_ARGS", "Parameters error"),
+    401: (1640100, "UNAUTHORIZED", "Unauthorized"),
+    403: (1640301, "APP_NO_PERMISSION", "App has no permission to the resource"),
+    404: (1640401, "API_NOT_FOUND", "API not found"),
+    413: (1641301, "BODY_SIZE_LIMIT_EXCEED", "Request body size too large."),
+    414: (1641401, "URI_SIZE_LIMIT_EXCEED", "Request uri size too large."),
+    429: (1642903, "RATE_LIMIT_RESTRICTION", "API rate limit exceeded by resource strategy"),
+    500: (1650001, "INTERNAL_SERVER_ERROR", "Internal Server Error"),
+    502: (1650200, "BAD_GATEWAY", "Bad Gateway"),
+    503: (1650300, "SERVICE_UNAVAILABLE", "Service Unavailable"),
+    504: (1650401, "REQUEST_BACKEND_TIMEOUT", "Request backend service timeout"),
+}
+_USER_REQUIRED = (
+    "user authentication failed, please provide a valid user identity, "
+    "such as bk_username, bk_token, access_token"
+)
+_ESB_BAD_HEADER = (
+    "Parameters error, request header X-Bkapi-Authorization is not a valid JSON format string"
+)
+_NOT_JSON_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>BlueKing PaaS</title></head>\n"
+    b"<body><p>Please log in.</p></body></html>\n"
+)
+
+
+class _Identity:
+    __slots__ = ("app_code", "username")
+
+    def __init__(self, app_code: str, username: str) -> None:
+        self.app_code, self.username = app_code, username
+
+
+class _Refusal(Exception):
+    """A front-door refusal that never reaches the Job backend."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+class RateWindow:
+    """A fixed window counter like the gateway's ``bk-rate-limit`` (real monotonic time)."""
+
+    def __init__(self, rps: float) -> None:
+        self.limit = max(1, round(rps))
+        self.period = self.limit / rps
+        self.start, self.used = time.monotonic(), 0
+
+    def take(self) -> tuple[bool, int, float]:
+        """Count one request; return (allowed, remaining, seconds until the window resets)."""
+        now = time.monotonic()
+        if now - self.start >= self.period:
+            self.start, self.used = now, 0
+        reset = self.start + self.period - now
+        if self.used >= self.limit:
+            return False, 0, reset
+        self.used += 1
+        return True, self.limit - self.used, reset
+
+
+class HttpLayer:
+    """Serve the three flavors of the bk-job API over one ``World``."""
+
+    def __init__(
+        self, world: World, faults: FaultRules, *, apps: Mapping[str, str] | None, seed: int
+    ) -> None:
+        self.world, self.faults, self.apps = world, faults, apps
+        self.counts: Counter[tuple[str, ApiFlavor]] = Counter()
+        self.faults_served: Counter[FaultKind] = Counter()
+        self.rate_limited = 0
+        self.window: RateWindow | None = None
+        self._ids = random.Random(f"ids:{seed}")
+        self._identities: dict[str, _Identity | str] = {}
+
+    def application(self) -> web.Application:
+        """Return the aiohttp application (one catch-all route; routing is ours)."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    def _hex(self) -> str:
+        return f"{self._ids.getrandbits(128):032x}"
+
+    # -- entry ----------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Route one request to its flavor, or answer the flavor's 404."""
+        path = request.path
+        match = _GATEWAY_PATH.match(path)
+        if match:
+            endpoint = V3_ENDPOINTS.get(match[1])
+            if endpoint is None or endpoint.gateway_method != request.method:
+                return self._gateway_error(404)
+            return await self._serve(request, ApiFlavor.APIGW_V3, match[1], endpoint)
+        match = _ESB_PATH.match(path)
+        if match:
+            flavor = ApiFlavor.ESB_JOBV3 if match[1] == "jobv3" else ApiFlavor.ESB_V2
+            table = V3_ENDPOINTS if flavor is ApiFlavor.ESB_JOBV3 else V2_ENDPOINTS
+            endpoint = table.get(match[2])
+            usable = endpoint is not None and (flavor is ApiFlavor.ESB_V2 or endpoint.jobv3)
+            if endpoint is not None and usable and request.method in ("GET", "POST"):
+                return await self._serve(request, flavor, match[2], endpoint)
+        if path.startswith("/api/c/"):
+            return _esb_not_found()
+        return self._gateway_error(404)
+
+    async def _serve(
+        self, request: web.Request, flavor: ApiFlavor, api: str, endpoint: Endpoint
+    ) -> web.StreamResponse:
+        self.counts[(api, flavor)] += 1
+        fault = self.faults.take(api, flavor)
+        if fault is not None:
+            self.faults_served[fault.kind] += 1
+            if fault.kind is FaultKind.DELAY:
+                await asyncio.sleep(fault.seconds)
+            elif fault.kind.replaces_handling or fault.kind is FaultKind.NOT_JSON:
+                return self._fault_response(fault, flavor, api, request)
+        try:
+            values, readable = await _read_params(request, flavor)
+            identity = self._identity(request, flavor, values)
+            extra_headers = self._rate_limit(flavor, api, identity)
+        except _Refusal as refusal:
+            return refusal.response
+        english = request.headers.get("Blueking-Language", "").lower().startswith("en")
+        call = Call(
+            flavor,
+            api,
+            Params(values, strict=flavor is ApiFlavor.APIGW_V3 and request.method == "GET"),
+            english,
+            identity.username,
+            identity.app_code,
+        )
+        body = self._backend(endpoint, call, readable, fault)
+        response = await self._send(request, flavor, body, fault, extra_headers)
+        return response
+
+    def _backend(
+        self, endpoint: Endpoint, call: Call, readable: bool, fault: Fault | None
+    ) -> bytes:
+        try:
+            if not readable:
+                raise ApiFailure(BAD_REQUEST)
+            result = endpoint.handler(self.world, call)
+        except ApiFailure as failure:
+            return self._job_error(call.flavor, failure.code, failure.text(call.english))
+        if fault is not None and fault.kind is FaultKind.UNKNOWN_STATUS:
+            result = _rewrite_statuses(result, call.flavor, fault)
+        return self._job_ok(call.flavor, result)
+
+    async def _send(
+        self,
+        request: web.Request,
+        flavor: ApiFlavor,
+        body: bytes,
+        fault: Fault | None,
+        extra_headers: dict[str, str],
+    ) -> web.StreamResponse:
+        headers = {"Content-Type": _JSON, **extra_headers}
+        if flavor is ApiFlavor.APIGW_V3:
+            headers.update(_gateway_ids())
+        if fault is not None and fault.kind is FaultKind.TRUNCATED:
+            body = body[: len(body) // 2]
+        if fault is not None and fault.kind is FaultKind.RESET:
+            return await _reset_midway(request, body, headers)
+        return web.Response(body=body, headers=headers)
+
+    # -- envelopes ------------------------------------------------------------------------------
+
+    def _job_ok(self, flavor: ApiFlavor, result: object) -> bytes:
+        if isinstance(result, Encoded):
+            data = result.data
+        else:
+            data = encode_compact(result) if flavor is ApiFlavor.APIGW_V3 else encode_esb(result)
+        job_id = self._hex().encode()
+        if flavor is ApiFlavor.APIGW_V3:
+            return b'{"code":0,"result":true,"job_request_id":"%s","data":%s}' % (job_id, data)
+        esb_id = self._hex().encode()
+        return (
+            b'{"code": 0, "result": true, "job_request_id": "%s", "data": %s, '
+            b'"request_id": "%s", "message": ""}' % (job_id, data, esb_id)
+        )
+
+    def _job_error(
+        self,
+        flavor: ApiFlavor,
+        code: int,
+        message: str,
+        permission: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        envelope: dict[str, Any] = {
+            "code": code,
+            "result": False,
+            "job_request_id": self._hex(),
+            "message": message,
+        }
+        if permission is not None:
+            envelope["permission"] = dict(permission)
+        if flavor is ApiFlavor.APIGW_V3:
+            return encode_compact(envelope)
+        envelope["request_id"] = self._hex()
+        envelope["data"] = None
+        return encode_esb(envelope)
+
+    def _esb_error(self, code: int, message: str, *, with_id: bool = True) -> web.Response:
+        envelope: dict[str, Any] = {"result": False, "code": code, "data": None, "message": message}
+        if with_id:
+            envelope["request_id"] = self._hex()
+        return web.Response(body=encode_esb(envelope), headers={"Content-Type": _JSON})
+
+    def _gateway_error(
+        self, status: int, reason: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> web.Response:
+        code, code_name, message = _GATEWAY_ERRORS.get(
+            status, (1650070, "UNKNOWN_ERROR", "unknown error")
+        )
+        if reason:
+            message = f'{message} [reason="{reason}"]'
+        body = {
+            "code_name": code_name,
+            "message": message,
+            "result": False,
+            "data": None,
+            "code": code,
+        }
+        all_headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Bkapi-Error-Code": str(code),
+            "X-Bkapi-Error-Message": message,
+            **_gateway_ids(),
+            **(headers or {}),
+        }
+        return web.Response(status=status, body=encode_compact(body), headers=all_headers)
+
+    # -- auth and quotas ------------------------------------------------------------------------
+
+    def _identity(
+        self, request: web.Request, flavor: ApiFlavor, values: Mapping[str, Any]
+    ) -> _Identity:
+        raw = request.headers.get("X-Bkapi-Authorization")
+        if flavor is ApiFlavor.APIGW_V3:
+            found = self._identities.get(raw or "")
+            if found is None:
+                found = self._gateway_identity(raw)
+                if len(self._identities) < 4096:
+                    self._identities[raw or ""] = found
+            if isinstance(found, str):
+                raise _Refusal(self._gateway_error(400, found))
+            return found
+        if raw is not None:
+            try:
+                auth = json.loads(raw)
+            except ValueError:
+                auth = None
+            if not isinstance(auth, dict):
+                raise _Refusal(self._esb_error(1306406, _ESB_BAD_HEADER, with_id=False))
+        else:
+            keys = ("bk_app_code", "bk_app_secret", "app_code", "app_secret", "bk_token")
+            auth = {key: values[key] for key in (*keys, "bk_username", "username") if key in values}
+        found = self._esb_identity(auth)
+        if isinstance(found, str):
+            raise _Refusal(self._esb_error(1306000, found))
+        return found
+
+    def _gateway_identity(self, raw: str | None) -> _Identity | str:
+        """Check the header like ``bk-auth-verify``/``bk-auth-validate``; a str is the reason."""
+        try:
+            auth = json.loads(raw) if raw else {}
+        except ValueError:
+            auth = None
+        if not isinstance(auth, dict):
+            return "request header X-Bkapi-Authorization is not a valid JSON"
+        if auth.get("access_token"):
+            return _Identity(str(auth.get("bk_app_code") or "token-app"), "admin")
+        app_code = str(auth.get("bk_app_code") or auth.get("app_code") or "")
+        secret = str(auth.get("bk_app_secret") or auth.get("app_secret") or "")
+        if not app_code:
+            return "app code cannot be empty"
+        if not secret:
+            return "please provide bk_app_secret or bk_signature to verify app"
+        if self.apps is not None and app_code not in self.apps:
+            return "app not found"
+        if self.apps is not None and self.apps[app_code] != secret:
+            return "bk_app_code or bk_app_secret is incorrect"
+        username = auth.get("bk_username") or ("admin" if auth.get("bk_token") else None)
+        return _Identity(app_code, str(username)) if username else _USER_REQUIRED
+
+    def _esb_identity(self, auth: Mapping[str, Any]) -> _Identity | str:
+        """Check like the ESB's ``AppAuthValidator`` and ``UserAuthValidator``."""
+        if auth.get("access_token"):
+            return _Identity(str(auth.get("bk_app_code") or "token-app"), "admin")
+        app_code = str(auth.get("bk_app_code") or auth.get("app_code") or "")
+        secret = str(auth.get("bk_app_secret") or auth.get("app_secret") or "")
+        if not secret:
+            return "Signature [bk_signature] and APP Secret [bk_app_secret] cannot be empty at the same time"
+        if not app_code:
+            return "APP Code [bk_app_code] cannot be empty"
+        if self.apps is not None and app_code not in self.apps:
+            return (
+                f"Invalid APP Code [bk_app_code={app_code}], "
+                "please confirm if the APP Code has been registered"
+            )
+        if self.apps is not None and self.apps[app_code] != secret:
+            return (
+                "APP Secret verification failed, pelase confirm if the APP Secret and "
+                f"APP Code [bk_app_code={app_code}] match"
+            )
+        username = auth.get("bk_username") or auth.get("username")
+        username = username or ("admin" if auth.get("bk_token") else None)
+        if not username:
+            return (
+                "User authentication failed, please provide a valid user identity, "
+                "such as bk_token, bk_username"
+            )
+        return _Identity(app_code, str(username))
+
+    def _rate_limit(self, flavor: ApiFlavor, api: str, identity: _Identity) -> dict[str, str]:
+        window = self.window
+        if window is None:
+            return {}
+        allowed, remaining, reset = window.take()
+        headers = {}
+        if flavor is ApiFlavor.APIGW_V3:
+            headers = {
+                "X-Bkapi-RateLimit-Limit": str(window.limit),
+                "X-Bkapi-RateLimit-Remaining": str(remaining),
+                "X-Bkapi-RateLimit-Reset": str(max(1, math.ceil(reset))),
+                "X-Bkapi-RateLimit-Plugin": "bk-resource-rate-limit",
+            }
+        if allowed:
+            return headers
+        self.rate_limited += 1
+        if flavor is ApiFlavor.APIGW_V3:
+            headers["Retry-After"] = str(max(1, math.ceil(reset)))
+            raise _Refusal(self._gateway_error(429, headers=headers))
+        rule = f"{window.limit}/{window.period:g}second"
+        raise _Refusal(
+            self._esb_error(1306429, _esb_rate_message(identity.app_code, flavor, api, rule))
+        )
+
+    # -- faults ---------------------------------------------------------------------------------
+
+    def _fault_response(
+        self, fault: Fault, flavor: ApiFlavor, api: str, request: web.Request
+    ) -> web.Response:
+        gateway = flavor is ApiFlavor.APIGW_V3
+        if fault.kind is FaultKind.NOT_JSON:
+            return web.Response(
+                body=_NOT_JSON_PAGE, headers={"Content-Type": "text/html; charset=utf-8"}
+            )
+        if fault.kind is FaultKind.BUSINESS_ERROR:
+            if not gateway and 1306000 <= fault.code < 1307000:
+                return self._esb_error(fault.code, fault.message)
+            body = self._job_error(flavor, fault.code, fault.message, fault.permission)
+            headers = {"Content-Type": _JSON, **(_gateway_ids() if gateway else {})}
+            return web.Response(body=body, headers=headers)
+        if fault.kind is FaultKind.RATE_LIMITED:
+            self.rate_limited += 1
+            if not gateway:
+                app = request.headers.get("X-Bkapi-Authorization", "")
+                message = _esb_rate_message(_app_of(app), flavor, api, "1/1second")
+                return self._esb_error(1306429, message)
+            retry_after = max(1, math.ceil(fault.retry_after))
+            quota = {
+                "X-Bkapi-RateLimit-Limit": "1",
+                "X-Bkapi-RateLimit-Remaining": "0",
+                "X-Bkapi-RateLimit-Reset": str(retry_after),
+                "X-Bkapi-RateLimit-Plugin": "bk-resource-rate-limit",
+                "Retry-After": f"{fault.retry_after:g}",
+            }
+            return self._gateway_error(429, headers=quota)
+        return self._http_status(fault, gateway)
+
+    def _http_status(self, fault: Fault, gateway: bool) -> web.Response:
+        if fault.body is not None:
+            body = fault.body
+            if isinstance(body, Mapping):
+                return web.Response(
+                    status=fault.status, body=encode_compact(body), headers={"Content-Type": _JSON}
+                )
+            raw = body.encode() if isinstance(body, str) else body
+            return web.Response(
+                status=fault.status, body=raw, headers={"Content-Type": "text/plain"}
+            )
+        if gateway:
+            return self._gateway_error(fault.status)
+        if fault.status == 500:
+            page = {
+                "result": False,
+                "data": None,
+                "message": "Request is abnormal, please contact the component developer",
+            }
+            return web.Response(status=500, body=encode_esb(page), headers={"Content-Type": _JSON})
+        if fault.status == 404:
+            return _esb_not_found()
+        return web.Response(
+            status=fault.status,
+            body=_nginx_page(fault.status),
+            headers={"Content-Type": "text/html"},
+        )
+
+
+async def _read_params(request: web.Request, flavor: ApiFlavor) -> tuple[dict[str, Any], bool]:
+    """Return the request parameters, and whether the Job backend could parse them."""
+    if request.method == "GET":
+        values: dict[str, Any] = {}
+        for key, value in request.query.items():
+            values.setdefault(key, value)
+        return values, True
+    raw = await request.read()
+    if not raw.strip():
+        return {}, flavor is not ApiFlavor.APIGW_V3
+    if (
+        flavor is not ApiFlavor.APIGW_V3
+        and request.content_type == "application/x-www-form-urlencoded"
+    ):
+        return dict(parse_qsl(raw.decode(errors="replace"))), True
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {}, False
+    return (parsed, True) if isinstance(parsed, dict) else ({}, False)
+
+
+def _gateway_ids() -> dict[str, str]:
+    request_id = uuid.uuid4()
+    return {"X-Bkapi-Request-Id": str(request_id), "X-Request-Id": request_id.hex}
+
+
+def _esb_not_found() -> web.Response:
+    body = {"result": False, "data": None, "message": "The content does not exist"}
+    return web.Response(status=404, body=encode_esb(body), headers={"Content-Type": _JSON})
+
+
+def _nginx_page(status: int) -> bytes:
+    reason = {502: "Bad Gateway", 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
+    title = f"{status} {reason.get(status, 'Error')}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    ).encode()
+
+
+def _esb_rate_message(app_code: str, flavor: ApiFlavor, api: str, rule: str) -> str:
+    system = "jobv3" if flavor is ApiFlavor.ESB_JOBV3 else "job"
+    return (
+        f"Access frequency limit, Access frequency of APP [{app_code}] to component "
+        f"[/v2/{system}/{api}/] exceeds the limit; the frequency limit is [{rule}], "
+        "please try again later"
+    )
+
+
+def _app_of(raw: str) -> str:
+    try:
+        auth = json.loads(raw) if raw else {}
+    except ValueError:
+        return ""
+    return str(auth.get("bk_app_code", "")) if isinstance(auth, dict) else ""
+
+
+def _rewrite_statuses(result: object, flavor: ApiFlavor, fault: Fault) -> object:
+    data = json.loads(result.data) if isinstance(result, Encoded) else result
+    _rewrite(data, fault)
+    return data
+
+
+def _rewrite(node: Any, fault: Fault) -> None:
+    """Replace status codes in a job or step status ``data`` (v2 or v3 shape), in place."""
+    if isinstance(node, list):
+        for item in node:
+            _rewrite(item, fault)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key == "job_instance" and fault.job is not None and isinstance(value, dict):
+            value["status"] = fault.job
+        elif key in ("step_instance_list", "step_instances") and isinstance(value, list):
+            for step in value:
+                if fault.step is not None:
+                    step["status"] = fault.step
+                _rewrite_hosts(step, fault.host)
+        elif key == "step_instance_detail" and fault.step is not None and isinstance(value, dict):
+            value["status"] = fault.step
+        elif key == "blocks":
+            _rewrite(value, fault)
+    if "step_result_group_list" in node or "step_instance_analyse_result" in node:
+        if fault.step is not None and "step_instance_id" in node:
+            node["status"] = fault.step
+        _rewrite_hosts(node, fault.host)
+
+
+def _rewrite_hosts(step: dict[str, Any], host: int | None) -> None:
+    if host is None:
+        return
+    for key in ("step_ip_result_list", "step_ip_status"):
+        for row in step.get(key) or ():
+            row["status"] = host
+    for group in step.get("step_result_group_list") or ():
+        group["result_type"] = host
+        for row in group.get("host_result_list") or ():
+            row["status"] = host
+    for group in step.get("step_instance_analyse_result") or ():
+        group["result_type"] = host
+
+
+async def _reset_midway(
+    request: web.Request, body: bytes, headers: dict[str, str]
+) -> web.StreamResponse:
+    """Send the headers and half the body, then drop the connection."""
+    response = web.StreamResponse(headers=headers)
+    response.content_length = len(body)
+    await response.prepare(request)
+    await response.write(body[: len(body) // 2])
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+    return response

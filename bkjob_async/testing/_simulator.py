@@ -1,0 +1,239 @@
+"""``BkJobSimulator``: the public facade that owns the world, the faults and the HTTP server.
+
+Rule: no background task per job. The aiohttp server is the only task; every job advances
+lazily when a request (or ``job()``) looks at it, from the simulator clock.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+from aiohttp import web
+
+from ..config import DEFAULT_SERVER_TZ, ApiFlavor, Scope
+from ..models.enums import JobStatus
+from ._engine import Defaults
+from ._faults import Fault, FaultKind, FaultRule, FaultRules
+from ._plan import Span, StepPlan, to_span
+from ._server import HttpLayer, RateWindow
+from ._views import JobView, job_view
+from ._world import Clock, World
+
+if TYPE_CHECKING:
+    import datetime as _dt
+    from collections.abc import Mapping, Sequence
+    from types import TracebackType
+
+__all__ = ["BkJobSimulator", "SimulatorStats"]
+
+
+@attrs.frozen
+class SimulatorStats:
+    """A snapshot of what the simulator served."""
+
+    requests: int
+    requests_by_api: dict[tuple[str, ApiFlavor], int]
+    faults_served: dict[FaultKind, int]
+    rate_limited: int
+    cache_hits: int
+    cache_misses: int
+    jobs: int
+    jobs_by_status: dict[JobStatus, int]
+
+
+class BkJobSimulator:
+    """A faithful, embeddable bk-job server: gateway v3, ESB jobv3 and ESB v2 paths at once.
+
+    Use it as an async context manager; ``url`` says where it listens. Jobs come from the launch
+    APIs or from ``create_job``; they progress on the simulator clock (real by default; with
+    ``virtual_clock=True`` only ``advance`` moves it). ``seed`` makes hosts, ids and outcomes
+    repeatable. ``apps`` maps app codes to secrets (``None`` accepts any non-empty pair).
+
+    :param retry_lag: seconds between a retry's ``execute_count`` bump and the step/host reset
+    :param stop_delay: seconds GSE takes to confirm a force-termination
+    :param host_duration: seconds a host runs, for hosts whose plan does not say
+    :param host_start_delay: seconds a host waits (status 5) before it runs
+    :param fail_rate: chance that a generated host fails, for steps whose plan does not say
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        virtual_clock: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        apps: Mapping[str, str] | None = None,
+        retry_lag: float = 0.5,
+        stop_delay: float = 1.0,
+        host_duration: Span = (1.0, 3.0),
+        host_start_delay: Span = (0.0, 0.5),
+        fail_rate: float = 0.0,
+        server_tz: _dt.tzinfo = DEFAULT_SERVER_TZ,
+    ) -> None:
+        if not 0.0 <= fail_rate <= 1.0:
+            raise ValueError("fail_rate must be within [0, 1]")
+        if retry_lag < 0 or stop_delay < 0:
+            raise ValueError("retry_lag and stop_delay cannot be negative")
+        defaults = Defaults(to_span(host_duration), to_span(host_start_delay), fail_rate)
+        self._world = World(
+            seed=seed,
+            clock=Clock(virtual=virtual_clock),
+            defaults=defaults,
+            retry_lag_ms=round(retry_lag * 1000),
+            stop_delay_ms=round(stop_delay * 1000),
+            server_tz=server_tz,
+        )
+        self._faults = FaultRules()
+        self._http = HttpLayer(
+            self._world, self._faults, apps=dict(apps) if apps else None, seed=seed
+        )
+        self._host, self._port = host, port
+        self._runner: web.AppRunner | None = None
+        self._bound: int | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> BkJobSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Start serving; the simulator can be started once."""
+        if self._runner is not None:
+            raise RuntimeError("the simulator is already started")
+        runner = web.AppRunner(self._http.application(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self._host, self._port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._bound = int(runner.addresses[0][1])
+
+    async def aclose(self) -> None:
+        """Stop serving and close every connection."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        """Return the base URL, e.g. ``http://127.0.0.1:54321``."""
+        if self._bound is None:
+            raise RuntimeError("the simulator is not started")
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._bound}"
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        scope: Scope | int,
+        steps: Sequence[StepPlan],
+        *,
+        name: str | None = None,
+        start: bool = True,
+        operator: str = "admin",
+    ) -> int:
+        """Create a job running ``steps`` in order, started now unless ``start=False``."""
+        scope = scope if isinstance(scope, Scope) else Scope.biz(scope)
+        job = self._world.create_job(scope, steps, name=name, start=start, operator=operator)
+        return job.id
+
+    def add_plan(
+        self,
+        plan_id: int,
+        steps: Sequence[StepPlan],
+        *,
+        name: str | None = None,
+        scope: Scope | None = None,
+    ) -> None:
+        """Register a job plan for ``execute_job_plan`` (v2 ``execute_job``); any scope if ``None``."""
+        self._world.add_plan(plan_id, steps, name, scope)
+
+    def job(self, job_id: int) -> JobView:
+        """Return a snapshot of job ``job_id`` now, or raise ``KeyError``."""
+        return job_view(self._world.job(job_id), self._world.now_ms())
+
+    def job_ids(self) -> list[int]:
+        """Return every job id, oldest first."""
+        return sorted(self._world.jobs)
+
+    # -- time -----------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Return the simulator clock in seconds since it started."""
+        clock = self._world.clock
+        return (clock.now_ms() - clock.epoch_ms) / 1000
+
+    def now_ms(self) -> int:
+        """Return the simulator clock as the epoch milliseconds the v3 API reports."""
+        return self._world.now_ms()
+
+    def advance(self, seconds: float) -> None:
+        """Move the virtual clock forward; ``RuntimeError`` on a real clock."""
+        self._world.clock.advance(seconds)
+
+    # -- faults and limits ----------------------------------------------------------------------
+
+    def inject(
+        self,
+        fault: Fault,
+        *,
+        api: str | None = None,
+        flavor: ApiFlavor | str | None = None,
+        times: int | None = 1,
+        skip: int = 0,
+    ) -> FaultRule:
+        """Apply ``fault`` to the next ``times`` matching requests (``None``: all) after ``skip``."""
+        if times is not None and times < 1:
+            raise ValueError("times must be >= 1 or None")
+        chosen = None if flavor is None else ApiFlavor.coerce(flavor)
+        return self._faults.add(FaultRule(fault, api, chosen, times, skip))
+
+    def clear_faults(self) -> None:
+        """Forget every injected fault."""
+        self._faults.clear()
+
+    def set_rate_limit(self, rps: float | None) -> None:
+        """Limit all APIs together to ``rps`` requests per second of real time (``None``: off)."""
+        if rps is not None and rps <= 0:
+            raise ValueError("rps must be > 0 or None")
+        self._http.window = None if rps is None else RateWindow(rps)
+
+    # -- statistics -----------------------------------------------------------------------------
+
+    def request_count(self, api: str | None = None, flavor: ApiFlavor | str | None = None) -> int:
+        """Return how many requests reached an API route (all, one API, one flavor)."""
+        chosen = None if flavor is None else ApiFlavor.coerce(flavor)
+        return sum(
+            count
+            for (name, kind), count in self._http.counts.items()
+            if (api is None or name == api) and (chosen is None or kind is chosen)
+        )
+
+    def statistics(self) -> SimulatorStats:
+        """Return a snapshot of requests, faults, cache use and job statuses."""
+        http, world = self._http, self._world
+        return SimulatorStats(
+            requests=sum(http.counts.values()),
+            requests_by_api=dict(http.counts),
+            faults_served=dict(http.faults_served),
+            rate_limited=http.rate_limited,
+            cache_hits=world.cache_hits,
+            cache_misses=world.cache_misses,
+            jobs=len(world.jobs),
+            jobs_by_status=world.count_by_status(),
+        )

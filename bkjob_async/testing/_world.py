@@ -1,0 +1,260 @@
+"""The simulator's state: clock, jobs, plans and hosts; builds jobs from plans, serves no HTTP.
+
+The clock is real (epoch ms = wall time at construction + monotonic time since) or virtual
+(a fixed epoch that only ``advance`` moves). Everything time-dependent reads ``now_ms``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..models.enums import JobStatus, LaunchMode, StepType, TaskType
+from ._engine import Defaults, Engine, Job, Step
+from ._hosts import Inventory, SimHost
+
+if TYPE_CHECKING:
+    import datetime as _dt
+
+    from ..config import Scope
+    from ._plan import HostPlan, StepPlan
+
+__all__ = ["VIRTUAL_EPOCH_MS", "Clock", "Plan", "World"]
+
+#: Where a virtual clock starts: 2025-01-01 00:00:00 UTC.
+VIRTUAL_EPOCH_MS = 1_735_689_600_000
+_DEFAULT_STEP_NAMES = {
+    StepType.SCRIPT: "Run script",
+    StepType.FILE: "Transfer files",
+    StepType.MANUAL_CONFIRM: "Confirm",
+    StepType.SQL: "Run SQL",
+}
+
+
+class Clock:
+    """Simulated time in epoch milliseconds: wall-anchored real time, or virtual time."""
+
+    def __init__(self, *, virtual: bool) -> None:
+        self.virtual = virtual
+        self.epoch_ms = VIRTUAL_EPOCH_MS if virtual else int(time.time() * 1000)
+        self._origin = time.monotonic()
+        self._offset_ms = 0
+
+    def now_ms(self) -> int:
+        """Return the current simulated time as epoch milliseconds."""
+        if self.virtual:
+            return self.epoch_ms + self._offset_ms
+        return self.epoch_ms + int((time.monotonic() - self._origin) * 1000)
+
+    def advance(self, seconds: float) -> None:
+        """Move a virtual clock forward."""
+        if not self.virtual:
+            raise RuntimeError("advance() needs BkJobSimulator(virtual_clock=True)")
+        if seconds < 0:
+            raise ValueError("a clock cannot go back")
+        self._offset_ms += round(seconds * 1000)
+
+
+class Plan:
+    """A registered job plan that ``execute_job_plan`` (v2 ``execute_job``) instantiates."""
+
+    __slots__ = ("name", "plan_id", "scope", "steps", "template_id")
+
+    def __init__(
+        self, plan_id: int, steps: Sequence[StepPlan], name: str, scope: Scope | None
+    ) -> None:
+        self.plan_id, self.steps, self.name, self.scope = plan_id, tuple(steps), name, scope
+        self.template_id = plan_id + 100_000
+
+
+class World:
+    """Own the jobs and build them; the HTTP layer and the public facade both go through it."""
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        clock: Clock,
+        defaults: Defaults,
+        retry_lag_ms: int,
+        stop_delay_ms: int,
+        server_tz: _dt.tzinfo,
+    ) -> None:
+        self.seed, self.clock, self.tz = seed, clock, server_tz
+        self.engine = Engine(
+            defaults=defaults, retry_lag_ms=retry_lag_ms, stop_delay_ms=stop_delay_ms
+        )
+        self.inventory = Inventory(seed)
+        self.jobs: dict[int, Job] = {}
+        self.plans: dict[int, Plan] = {}
+        self._next_job_id = 10_001
+        self._next_step_id = 20_001
+        self.cache_hits = self.cache_misses = 0
+
+    def now_ms(self) -> int:
+        """Return the simulated time in epoch milliseconds."""
+        return self.clock.now_ms()
+
+    def job(self, job_id: int) -> Job:
+        """Return job ``job_id`` settled up to now, or raise ``KeyError``."""
+        job = self.jobs[job_id]
+        self.engine.settle(job, self.now_ms())
+        return job
+
+    def create_job(
+        self,
+        scope: Scope,
+        steps: Sequence[StepPlan],
+        *,
+        name: str | None = None,
+        start: bool = True,
+        operator: str = "admin",
+        targets: Sequence[Sequence[SimHost] | None] | None = None,
+        launch_mode: LaunchMode = LaunchMode.API,
+        task_type: TaskType = TaskType.PLAN,
+        plan: Plan | None = None,
+        app_code: str = "",
+        callback_url: str | None = None,
+    ) -> Job:
+        """Create (and by default start) a job running ``steps`` in order."""
+        if not steps:
+            raise ValueError("a job needs at least one step")
+        job_id, now = self._next_job_id, self.now_ms()
+        self._next_job_id += 1
+        job = Job(
+            job_id=job_id,
+            scope=scope,
+            name=name or (plan.name if plan else f"sim-job-{job_id}"),
+            operator=operator,
+            create=now,
+            rng=random.Random(f"{self.seed}:{job_id}"),
+            launch_mode=int(launch_mode),
+            task_type=int(task_type),
+            plan_id=plan.plan_id if plan else -1,
+            template_id=plan.template_id if plan else -1,
+            app_code=app_code,
+            callback_url=callback_url,
+        )
+        base = job.rng.randrange(1 << 16)
+        for index, step_plan in enumerate(steps):
+            hosts = targets[index] if targets else None
+            job.steps.append(self._new_step(job, index, step_plan, hosts, base, plan))
+        self.jobs[job_id] = job
+        if start:
+            self.engine.start_job(job, now)
+        return job
+
+    def _new_step(
+        self,
+        job: Job,
+        index: int,
+        plan: StepPlan,
+        hosts: Sequence[SimHost] | None,
+        base: int,
+        job_plan: Plan | None,
+    ) -> Step:
+        rows: Sequence[HostPlan | None]
+        if plan.type is StepType.MANUAL_CONFIRM:
+            hosts, rows = (), ()
+        elif isinstance(plan.hosts, int):
+            rows = [None] * plan.host_count
+            hosts = hosts or [self.inventory.host(base + i) for i in range(plan.host_count)]
+        else:
+            rows = plan.hosts
+            hosts = hosts or [
+                self._host_for(row, self.inventory.host(base + i)) for i, row in enumerate(rows)
+            ]
+        if len(rows) != len(hosts):
+            rows = [None] * len(hosts)
+        step_id = self._next_step_id
+        self._next_step_id += 1
+        return Step(
+            job,
+            index=index,
+            step_instance_id=step_id,
+            plan=plan,
+            hosts=hosts,
+            host_plans=rows,
+            name=plan.name or f"{_DEFAULT_STEP_NAMES.get(plan.type, 'Step')} {index + 1}",
+            create=job.create,
+            operator=job.operator,
+            step_id=-1 if job_plan is None else job_plan.plan_id * 100 + index + 1,
+        )
+
+    def _host_for(self, row: HostPlan, default: SimHost) -> SimHost:
+        if row.bk_host_id is None and row.ip is None and row.ipv6 is None and not row.bk_cloud_id:
+            return default
+        if row.bk_host_id is not None:
+            base = self.inventory.by_id(row.bk_host_id)
+        elif row.ip or row.ipv6:
+            base = self.inventory.by_ip(row.ip or row.ipv6 or "", row.bk_cloud_id)
+        else:
+            base = default
+        return SimHost(
+            base.bk_host_id,
+            base.ip if row.ip is None else row.ip,
+            row.bk_cloud_id,
+            base.ipv6 if row.ipv6 is None else row.ipv6,
+        )
+
+    def add_plan(
+        self, plan_id: int, steps: Sequence[StepPlan], name: str | None, scope: Scope | None
+    ) -> Plan:
+        """Register a job plan for ``execute_job_plan``."""
+        if not steps:
+            raise ValueError("a plan needs at least one step")
+        plan = self.plans[plan_id] = Plan(plan_id, steps, name or f"sim-plan-{plan_id}", scope)
+        return plan
+
+    def hosts_from_target(self, target: Mapping[str, Any]) -> list[SimHost]:
+        """Resolve a ``target_server`` (or v2 ``ip_list``) into hosts, deduplicated by id."""
+        hosts: list[SimHost] = []
+        for host_id in _ints(target.get("host_id_list")):
+            hosts.append(self.inventory.by_id(host_id))
+        for item in _dicts(target.get("ip_list")):
+            ip = str(item.get("ip") or item.get("ipv6") or "")
+            if ip:
+                hosts.append(self.inventory.by_ip(ip, _int(item.get("bk_cloud_id"), 0)))
+        groups = [*_dicts(target.get("dynamic_group_list")), *_dicts(target.get("topo_node_list"))]
+        for group in groups:
+            seed = sum(ord(char) * 31**i for i, char in enumerate(str(group.get("id", ""))))
+            hosts.extend(self.inventory.host(seed % (1 << 16) * 3 + i) for i in range(3))
+        unique = {host.bk_host_id: host for host in hosts}
+        return list(unique.values())
+
+    def jobs_in(self, scope: Scope) -> Iterable[Job]:
+        """Yield the jobs of one scope, newest first, settled up to now."""
+        now = self.now_ms()
+        for job in sorted(self.jobs.values(), key=lambda j: j.id, reverse=True):
+            if job.scope == scope:
+                self.engine.settle(job, now)
+                yield job
+
+    def count_by_status(self) -> dict[JobStatus, int]:
+        """Return how many jobs are in each status now."""
+        now, counts = self.now_ms(), dict[JobStatus, int]()
+        for job in self.jobs.values():
+            self.engine.settle(job, now)
+            counts[job.status] = counts.get(job.status, 0) + 1
+        return counts
+
+
+def _int(value: object, default: int) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return default
+
+
+def _ints(value: object) -> list[int]:
+    if not isinstance(value, list):
+        return []
+    return [number for number in (_int(item, -1) for item in value) if number > 0]
+
+
+def _dicts(value: object) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
