@@ -1,0 +1,125 @@
+"""Run the simulator by hand: ``python -m bkjob_async.testing --port 9000 --jobs 50 --hosts 20``.
+
+``main(argv)`` is what ``bkjob-async simulate`` calls; it prints where the simulator listens,
+how to authenticate and which jobs and plans exist, then serves until interrupted (or for
+``--run-for`` seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from ..config import Scope
+from ..models.enums import StepType
+from ._plan import StepPlan
+from ._simulator import BkJobSimulator
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["build_parser", "main", "serve"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser (shared with ``bkjob-async simulate``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bkjob_async.testing",
+        description="Serve a simulated bk-job (API gateway v3, ESB jobv3 and ESB v2 paths).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9000, help="port to bind (0: any free port)")
+    parser.add_argument("--jobs", type=int, default=50, help="jobs to create at start")
+    parser.add_argument("--hosts", type=int, default=20, help="hosts per step of those jobs")
+    parser.add_argument("--biz", type=int, default=2, help="business id of those jobs")
+    parser.add_argument("--seed", type=int, default=0, help="seed for hosts, ids and outcomes")
+    parser.add_argument("--fail-rate", type=float, default=0.05, help="chance a host fails")
+    parser.add_argument(
+        "--duration",
+        type=float,
+        nargs=2,
+        default=(1.0, 5.0),
+        metavar=("MIN", "MAX"),
+        help="seconds a host runs",
+    )
+    parser.add_argument("--retry-lag", type=float, default=0.5, help="seconds of retry lag")
+    parser.add_argument(
+        "--app",
+        action="append",
+        default=[],
+        metavar="CODE:SECRET",
+        help="accepted app credentials (default: any non-empty pair)",
+    )
+    parser.add_argument(
+        "--run-for",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this many seconds (default: until interrupted)",
+    )
+    return parser
+
+
+def _apps(pairs: Sequence[str]) -> dict[str, str] | None:
+    apps = {}
+    for pair in pairs:
+        code, sep, secret = pair.partition(":")
+        if not sep or not code or not secret:
+            raise SystemExit(f"--app needs CODE:SECRET, got {pair!r}")
+        apps[code] = secret
+    return apps or None
+
+
+def _populate(sim: BkJobSimulator, options: argparse.Namespace) -> list[int]:
+    scope, hosts = Scope.biz(options.biz), max(1, options.hosts)
+    shapes = (
+        [StepPlan(hosts=hosts)],
+        [StepPlan(hosts=hosts), StepPlan(StepType.FILE, hosts=hosts)],
+        [StepPlan(hosts=hosts), StepPlan(StepType.MANUAL_CONFIRM), StepPlan(hosts=hosts)],
+    )
+    for plan_id, steps in enumerate(shapes, start=1):
+        sim.add_plan(plan_id, steps, name=f"demo plan {plan_id}")
+    return [
+        sim.create_job(scope, shapes[index % len(shapes)], name=f"demo job {index + 1}")
+        for index in range(options.jobs)
+    ]
+
+
+async def serve(options: argparse.Namespace, out: TextIO = sys.stdout) -> None:
+    """Start a simulator from parsed options, describe it on ``out``, and serve."""
+    sim = BkJobSimulator(
+        seed=options.seed,
+        host=options.host,
+        port=options.port,
+        apps=_apps(options.app),
+        retry_lag=options.retry_lag,
+        host_duration=tuple(options.duration),
+        fail_rate=options.fail_rate,
+    )
+    async with sim:
+        job_ids = _populate(sim, options)
+        shown = ", ".join(map(str, job_ids[:5])) + (" ..." if len(job_ids) > 5 else "")
+        print(f"bk-job simulator listening on {sim.url}", file=out)
+        print(f"  gateway v3: {sim.url}/api/v3/<api>", file=out)
+        print(f"  ESB jobv3:  {sim.url}/api/c/compapi/v2/jobv3/<api>/", file=out)
+        print(f"  ESB v2:     {sim.url}/api/c/compapi/v2/job/<api>/", file=out)
+        print(f"  scope biz:{options.biz}; jobs {shown}; plans 1, 2, 3", file=out)
+        print(
+            '  auth: X-Bkapi-Authorization {"bk_app_code","bk_app_secret","bk_username"}', file=out
+        )
+        out.flush()
+        if options.run_for is None:
+            await asyncio.Event().wait()
+        else:
+            await asyncio.sleep(options.run_for)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the simulator until interrupted, and return an exit status."""
+    options = build_parser().parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(options))
+    return 0
