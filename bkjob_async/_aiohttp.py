@@ -40,6 +40,7 @@ class AiohttpTransport:
         self._session = session
         self._owns_session = session is None
         self._limit = limit
+        self._closed = False
 
     def _open(self) -> aiohttp.ClientSession:
         self._session = aiohttp.ClientSession(
@@ -51,6 +52,9 @@ class AiohttpTransport:
 
     async def send(self, request: Request) -> Response:
         """Send ``request``; map every aiohttp or socket error to a ``TransportError``."""
+        if self._closed:
+            # A retry after aclose() must not open a new session that nobody would close.
+            raise RuntimeError("the transport is closed: its BkJobClient was closed")
         session = self._session or self._open()
         with _mapped_errors(request):
             async with session.request(
@@ -66,7 +70,8 @@ class AiohttpTransport:
                 return Response(response.status, response.headers, body)
 
     async def aclose(self) -> None:
-        """Close the session if this transport created it."""
+        """Close the session if this transport created it; sending afterwards is an error."""
+        self._closed = True
         if self._owns_session and self._session is not None:
             session, self._session = self._session, None
             await session.close()
