@@ -53,6 +53,10 @@ class Reply:
     @property
     def data(self) -> Any:
         """Return the envelope's ``data`` after checking it is a success."""
+        return self.ok()
+
+    def ok(self) -> Any:
+        """Check the envelope is a success and return its ``data``."""
         payload = self.json
         assert payload["result"] is True, payload
         assert payload["code"] == 0
@@ -95,7 +99,9 @@ class Wire:
         async with request as response:
             return Reply(response.status, dict(response.headers), await response.read())
 
-    async def data(self, flavor: ApiFlavor, api: str, params: Mapping[str, Any] | None = None) -> Any:
+    async def data(
+        self, flavor: ApiFlavor, api: str, params: Mapping[str, Any] | None = None
+    ) -> Any:
         """Call ``api`` and return its ``data``, asserting success."""
         return (await self.call(flavor, api, params)).data
 

@@ -55,9 +55,9 @@ async def make(sim: BkJobSimulator, wire: Wire, state: str) -> tuple[int, int]:
     job_id = sim.create_job(SCOPE, plans, start=state != "blank")
     step_id = sim.job(job_id).steps[0].step_instance_id
     if state in ("stopping", "stopped"):
-        (await wire.operate_job(GATEWAY, job_id, 1)).data
+        (await wire.operate_job(GATEWAY, job_id, 1)).ok()
     if state == "confirm_terminated":
-        (await wire.operate(GATEWAY, job_id, step_id, 9)).data
+        (await wire.operate(GATEWAY, job_id, step_id, 9)).ok()
     if state in ("succeeded", "failed", "abnormal", "stopped", "rolling_paused"):
         sim.advance(10)
     expected = {
@@ -98,7 +98,8 @@ async def test_unknown_jobs_steps_and_scopes_are_not_found(sim, wire, flavor):
     job_id, step_id = await make(sim, wire, "failed")
     unknown_job = (await wire.operate(flavor, job_id + 1000, step_id, 2)).json
     unknown_step = (await wire.operate(flavor, job_id, step_id + 1000, 2)).json
-    assert unknown_job["code"] == 1244006 and unknown_step["code"] == 1244007
+    assert unknown_job["code"] == 1244006
+    assert unknown_step["code"] == 1244007
     other = Scope.biz(3)
     params = {**other.params(flavor), "job_instance_id": job_id, "step_instance_id": step_id}
     wrong_scope = await wire.call(flavor, "operate_step_instance", {**params, "operation_code": 2})
@@ -115,11 +116,13 @@ async def test_retry_failed_bumps_execute_count_at_once_and_resets_hosts_after_t
     sim.advance(10)
     before = sim.job(job_id).steps[0]
     step_id = before.step_instance_id
-    (await wire.operate(flavor, job_id, step_id, 2)).data
+    (await wire.operate(flavor, job_id, step_id, 2)).ok()
 
     lagging = sim.job(job_id)  # no clock movement: only the synchronous part happened
-    assert lagging.status is JobStatus.RUNNING and not lagging.finished
-    assert lagging.steps[0].status is JobStatus.FAIL and lagging.steps[0].execute_count == 1
+    assert lagging.status is JobStatus.RUNNING
+    assert not lagging.finished
+    assert lagging.steps[0].status is JobStatus.FAIL
+    assert lagging.steps[0].execute_count == 1
     assert lagging.steps[0].hosts is None  # the new round's rows do not exist yet
     job_data = await wire.job_status(flavor, job_id)
     step_data = _steps(job_data)[0]
@@ -128,23 +131,26 @@ async def test_retry_failed_bumps_execute_count_at_once_and_resets_hosts_after_t
 
     sim.advance(0.5)
     reset = sim.job(job_id).steps[0]
-    assert reset.status is JobStatus.RUNNING and reset.end_time is None
+    assert reset.status is JobStatus.RUNNING
+    assert reset.end_time is None
     kept, retried = reset.hosts or ()
     assert (kept.status, kept.start_time, kept.end_time) == (
         H.SUCCESS,
         before.hosts[0].start_time,
         before.hosts[0].end_time,
     )
-    assert retried.status is H.WAITING and retried.start_time is None
+    assert retried.status is H.WAITING
+    assert retried.start_time is None
     sim.advance(10)
     done = sim.job(job_id)
-    assert done.status is JobStatus.SUCCESS and done.steps[0].statuses() == [H.SUCCESS] * 2
+    assert done.status is JobStatus.SUCCESS
+    assert done.steps[0].statuses() == [H.SUCCESS] * 2
     assert done.steps[0].rounds[0][1].status is H.SCRIPT_NOT_ZERO_EXIT_CODE
 
 
 async def test_retry_all_reruns_every_host(sim, wire):
     job_id, step_id = await make(sim, wire, "failed")
-    (await wire.operate(GATEWAY, job_id, step_id, 8)).data
+    (await wire.operate(GATEWAY, job_id, step_id, 8)).ok()
     sim.advance(0.5)
     assert sim.job(job_id).steps[0].statuses() == [H.WAITING, H.WAITING]
     sim.advance(10)
@@ -157,7 +163,7 @@ async def test_earlier_rounds_stay_readable_by_execute_count(sim, wire):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=[OK, FIXES])])
     sim.advance(10)
     step_id = sim.job(job_id).steps[0].step_instance_id
-    (await wire.operate(GATEWAY, job_id, step_id, 2)).data
+    (await wire.operate(GATEWAY, job_id, step_id, 2)).ok()
     sim.advance(10)
     base = {"job_instance_id": job_id, "step_instance_id": step_id}
     first = await wire.data(GATEWAY, "get_step_instance_status", {**base, "execute_count": 0})
@@ -169,44 +175,50 @@ async def test_earlier_rounds_stay_readable_by_execute_count(sim, wire):
 
 async def test_a_second_retry_during_the_lag_counts_twice_but_resets_once(sim, wire):
     job_id, step_id = await make(sim, wire, "failed")
-    (await wire.operate(GATEWAY, job_id, step_id, 2)).data
-    (await wire.operate(GATEWAY, job_id, step_id, 2)).data
+    (await wire.operate(GATEWAY, job_id, step_id, 2)).ok()
+    (await wire.operate(GATEWAY, job_id, step_id, 2)).ok()
     sim.advance(0.5)
     step = sim.job(job_id).steps[0]
-    assert step.execute_count == 2 and sorted(step.rounds) == [0, 2]
+    assert step.execute_count == 2
+    assert sorted(step.rounds) == [0, 2]
 
 
 async def test_ignore_error_on_a_failed_step_continues_the_job(sim, wire):
     job_id, step_id = await make(sim, wire, "failed")
-    (await wire.operate(GATEWAY, job_id, step_id, 3)).data
+    (await wire.operate(GATEWAY, job_id, step_id, 3)).ok()
     job = sim.job(job_id)
-    assert job.steps[0].status is JobStatus.IGNORE_ERROR and job.end_time is None
-    assert job.status is JobStatus.RUNNING and job.steps[1].status is JobStatus.RUNNING
+    assert job.steps[0].status is JobStatus.IGNORE_ERROR
+    assert job.end_time is None
+    assert job.status is JobStatus.RUNNING
+    assert job.steps[1].status is JobStatus.RUNNING
     sim.advance(10)
     assert sim.job(job_id).status is JobStatus.SUCCESS
 
 
 async def test_ignore_error_on_an_abnormal_step_leaves_the_job_running_like_bk_job(sim, wire):
     job_id, step_id = await make(sim, wire, "abnormal")
-    (await wire.operate(GATEWAY, job_id, step_id, 3)).data
+    (await wire.operate(GATEWAY, job_id, step_id, 3)).ok()
     sim.advance(3600)
     job = sim.job(job_id)
-    assert job.status is JobStatus.RUNNING and job.steps[0].status is JobStatus.ABNORMAL_STATE
+    assert job.status is JobStatus.RUNNING
+    assert job.steps[0].status is JobStatus.ABNORMAL_STATE
 
 
 async def test_confirm_continue_terminate_and_restart(sim, wire):
     job_id, step_id = await make(sim, wire, "confirming")
-    (await wire.operate(GATEWAY, job_id, step_id, 9)).data
+    (await wire.operate(GATEWAY, job_id, step_id, 9)).ok()
     job = sim.job(job_id)
     assert (job.status, job.steps[0].status) == (JobStatus.CONFIRM_TERMINATED,) * 2
-    assert job.finished and job.end_time is not None
-    (await wire.operate(GATEWAY, job_id, step_id, 10)).data
+    assert job.finished
+    assert job.end_time is not None
+    (await wire.operate(GATEWAY, job_id, step_id, 10)).ok()
     job = sim.job(job_id)
     assert (job.status, job.steps[0].status) == (JobStatus.WAITING_USER,) * 2
-    (await wire.operate(GATEWAY, job_id, step_id, 6)).data
+    (await wire.operate(GATEWAY, job_id, step_id, 6)).ok()
     job = sim.job(job_id)
     assert job.steps[0].status is JobStatus.SUCCESS
-    assert job.status is JobStatus.RUNNING and job.steps[1].status is JobStatus.RUNNING
+    assert job.status is JobStatus.RUNNING
+    assert job.steps[1].status is JobStatus.RUNNING
 
 
 async def test_only_listed_confirmers_may_confirm(sim, wire):
@@ -214,15 +226,17 @@ async def test_only_listed_confirmers_may_confirm(sim, wire):
     job_id = sim.create_job(SCOPE, [plan])
     step_id = sim.job(job_id).steps[0].step_instance_id
     reply = (await wire.operate(GATEWAY, job_id, step_id, 6)).json
-    assert reply["code"] == 1244016 and sim.job(job_id).status is JobStatus.WAITING_USER
+    assert reply["code"] == 1244016
+    assert sim.job(job_id).status is JobStatus.WAITING_USER
 
 
 async def test_terminate_goes_10_then_11_and_kills_running_hosts(sim, wire):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=[OK, SLOW]), StepPlan()])
     sim.advance(3)
-    (await wire.operate_job(GATEWAY, job_id, 1)).data
+    (await wire.operate_job(GATEWAY, job_id, 1)).ok()
     job = sim.job(job_id)
-    assert (job.status, job.steps[0].status) == (JobStatus.STOPPING,) * 2 and not job.finished
+    assert (job.status, job.steps[0].status) == (JobStatus.STOPPING,) * 2
+    assert not job.finished
     sim.advance(1.0)
     job = sim.job(job_id)
     assert (job.status, job.steps[0].status) == (JobStatus.STOP_SUCCESS,) * 2
@@ -232,7 +246,7 @@ async def test_terminate_goes_10_then_11_and_kills_running_hosts(sim, wire):
 
 async def test_terminate_a_job_waiting_for_confirmation(sim, wire):
     job_id, _ = await make(sim, wire, "confirming")
-    (await wire.operate_job(GATEWAY, job_id, 1)).data
+    (await wire.operate_job(GATEWAY, job_id, 1)).ok()
     assert sim.job(job_id).status is JobStatus.STOPPING
     sim.advance(1)
     job = sim.job(job_id)
@@ -241,18 +255,20 @@ async def test_terminate_a_job_waiting_for_confirmation(sim, wire):
 
 async def test_next_step_after_a_terminate_skips_the_stopped_step(sim, wire):
     job_id, step_id = await make(sim, wire, "stopped")
-    (await wire.operate(GATEWAY, job_id, step_id, 11)).data
+    (await wire.operate(GATEWAY, job_id, step_id, 11)).ok()
     job = sim.job(job_id)
-    assert job.steps[0].status is JobStatus.SKIPPED and job.status is JobStatus.RUNNING
+    assert job.steps[0].status is JobStatus.SKIPPED
+    assert job.status is JobStatus.RUNNING
     sim.advance(10)
     assert sim.job(job_id).status is JobStatus.SUCCESS
 
 
 async def test_force_skip_while_stopping_moves_on(sim, wire):
     job_id, step_id = await make(sim, wire, "stopping")
-    (await wire.operate(GATEWAY, job_id, step_id, 12)).data
+    (await wire.operate(GATEWAY, job_id, step_id, 12)).ok()
     job = sim.job(job_id)
-    assert job.steps[0].status is JobStatus.SKIPPED and job.steps[1].status is JobStatus.RUNNING
+    assert job.steps[0].status is JobStatus.SKIPPED
+    assert job.steps[1].status is JobStatus.RUNNING
     sim.advance(10)
     job = sim.job(job_id)
     assert job.status is JobStatus.SUCCESS
@@ -261,9 +277,10 @@ async def test_force_skip_while_stopping_moves_on(sim, wire):
 
 async def test_rolling_continue_starts_the_next_batch(sim, wire):
     job_id, step_id = await make(sim, wire, "rolling_paused")
-    (await wire.operate(GATEWAY, job_id, step_id, 13)).data
+    (await wire.operate(GATEWAY, job_id, step_id, 13)).ok()
     job = sim.job(job_id)
-    assert job.status is JobStatus.RUNNING and job.steps[0].status is JobStatus.RUNNING
+    assert job.status is JobStatus.RUNNING
+    assert job.steps[0].status is JobStatus.RUNNING
     sim.advance(10)
     assert sim.job(job_id).steps[0].statuses() == [H.SUCCESS, H.SUCCESS, H.WAITING]
 
@@ -271,7 +288,7 @@ async def test_rolling_continue_starts_the_next_batch(sim, wire):
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_start_runs_a_blank_job_once(sim, wire, flavor):
     job_id, _ = await make(sim, wire, "blank")
-    (await wire.operate_job(flavor, job_id, 2)).data
+    (await wire.operate_job(flavor, job_id, 2)).ok()
     assert sim.job(job_id).status is JobStatus.RUNNING
     again = (await wire.operate_job(flavor, job_id, 2)).json
     assert (again["result"], again["code"]) == (False, 1241015)
