@@ -24,6 +24,7 @@ from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targ
 
 if TYPE_CHECKING:
     import datetime as _dt
+    from collections.abc import Iterable
 
 __all__ = ["Protocol", "Request", "Response", "body_fingerprint"]
 
@@ -202,7 +203,7 @@ class Protocol:
         self.generation = Generation.V3 if self.flavor.is_v3 else Generation.V2
         self.server_tz = server_tz
         self._base = base_url.rstrip("/")
-        self._secrets = tuple(
+        self._secrets = _secret_forms(
             s for s in (credentials.app_secret, credentials.bk_token, credentials.access_token) if s
         )
         headers = {
@@ -519,7 +520,7 @@ class Protocol:
             raise self._api_error(request, response, {})
         kind = "not JSON" if response.body[:1] not in (b"{", b"[") else "not a bk-job envelope"
         raise errors.ResponseFormatError(
-            f"{request.api}: HTTP {response.status} response is {kind}: {_excerpt(response.body)}"
+            f"{request.api}: HTTP {response.status} response is {kind}: {self._excerpt(response.body)}"
         )
 
     def _api_error(
@@ -531,7 +532,7 @@ class Protocol:
         if not isinstance(message, str):
             message = str(message)
         if not envelope and not message:
-            message = f"HTTP {response.status}: {_excerpt(response.body)}"
+            message = f"HTTP {response.status}: {self._excerpt(response.body)}"
         cls = _CODE_CLASSES.get(code or 0) or _STATUS_CLASSES.get(response.status)
         if cls is None:
             cls = errors.ServerError if response.status >= 500 else errors.ApiError
@@ -539,10 +540,10 @@ class Protocol:
         kwargs: dict[str, Any] = {
             "code": code,
             "http_status": response.status,
-            "request_id": _str_or_none(
+            "request_id": self._str_or_none(
                 envelope.get("request_id") or headers.get("X-Bkapi-Request-Id")
             ),
-            "job_request_id": _str_or_none(envelope.get("job_request_id")),
+            "job_request_id": self._str_or_none(envelope.get("job_request_id")),
             "permission": permission if isinstance(permission, Mapping) else None,
             "api": request.api,
         }
@@ -556,9 +557,24 @@ class Protocol:
             text = text.replace(secret, "***")
         return text
 
+    def _excerpt(self, body: bytes, limit: int = 200) -> str:
+        # Mask before cutting, so that a cut cannot leave the start of a secret unmasked.
+        text = self.redact(body[:65536].decode("utf-8", "replace")).strip()
+        return repr(text[:limit] + ("..." if len(text) > limit else ""))
+
+    def _str_or_none(self, value: Any) -> str | None:
+        return None if value is None else self.redact(str(value))
+
     def parse(self, data: Any, cls: type[T]) -> T:
         """Structure ``data`` into ``cls`` as this flavor's generation writes it."""
-        return structure(data, cls, self.generation, self.server_tz)
+        try:
+            return structure(data, cls, self.generation, self.server_tz)
+        except errors.ResponseFormatError as exc:
+            message = self.redact(str(exc))
+            if message == str(exc):
+                raise
+            # The cause's message quotes the secret the server echoed: drop the chain.
+            raise errors.ResponseFormatError(message) from None
 
 
 # --- helpers that spell request values -----------------------------------------------------
@@ -570,9 +586,14 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-def _excerpt(body: bytes, limit: int = 200) -> str:
-    text = body[:limit].decode("utf-8", "replace").strip()
-    return repr(text + ("..." if len(body) > limit else ""))
+def _secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Return each secret as sent and as JSON escapes it (a server may echo either), longest first."""
+    forms = {
+        form
+        for secret in secrets
+        for form in (secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1])
+    }
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -580,10 +601,6 @@ def _int_or_none(value: Any) -> int | None:
         return None if value is None or isinstance(value, bool) else int(value)
     except (TypeError, ValueError, OverflowError):
         return None
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _check_timeout(timeout: int | None) -> int | None:

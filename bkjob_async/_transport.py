@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import BkJobError, ConnectError, RateLimitedError
+from .errors import BkJobError, ConnectError, RateLimitedError, TransportError
 
 if TYPE_CHECKING:
     import random
@@ -66,7 +66,14 @@ async def call(
     while True:
         started = time.perf_counter()
         try:
-            response = await transport.send(request)
+            try:
+                response = await transport.send(request)
+            except TransportError as exc:
+                # A garbled response can quote what the server echoed, secrets included.
+                message = protocol.redact(str(exc))
+                if message == str(exc):
+                    raise
+                raise type(exc)(message) from None
             logger.debug(
                 "%s %s -> HTTP %d in %.1f ms",
                 request.method,

@@ -1,0 +1,298 @@
+"""Secrets (app_secret, bk_token, access_token) never show in reprs, logs or error messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import traceback
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from bkjob_async import (
+    ApiError,
+    BkJobClient,
+    BkJobError,
+    Credentials,
+    JobInstanceStatus,
+    JobOperation,
+    ResponseFormatError,
+    RetryPolicy,
+    Scope,
+    ServerError,
+    TransportError,
+)
+from bkjob_async._protocol import Protocol, Response
+from tests.conftest import ACCESS_TOKEN, APP_SECRET, BK_TOKEN, SECRETS, RecordingServer
+
+BIZ = Scope.biz(2)
+FLAVORS = ["apigw-v3", "esb-jobv3", "esb-v2"]
+IDENTITIES = [{"bk_token": BK_TOKEN}, {"access_token": ACCESS_TOKEN}, {"username": "admin"}]
+#: A secret that JSON and repr() both escape.
+ODD_SECRET = "p\"a\\ss/wörd'\t"
+
+
+def full_text(error: BaseException) -> str:
+    """Return everything a log or a console could show of ``error``: str, repr, args, chain."""
+    parts = [str(error), repr(error), repr(error.args)]
+    parts += traceback.format_exception(type(error), error, error.__traceback__)
+    return "\n".join(parts)
+
+
+def assert_clean(text: str, secrets: tuple[str, ...] = SECRETS) -> None:
+    for secret in secrets:
+        assert secret not in text
+        assert secret[:12] not in text  # not even a cut-off piece
+        escaped = json.dumps(secret)[1:-1]
+        assert escaped not in text
+        assert escaped[:12] not in text
+
+
+def all_secrets_client(server: RecordingServer, **kwargs: Any) -> BkJobClient:
+    options: dict[str, Any] = {
+        "app_code": "my-app",
+        "app_secret": APP_SECRET,
+        "username": "admin",
+        "bk_token": BK_TOKEN,
+        "access_token": ACCESS_TOKEN,
+        "retry": RetryPolicy(max_attempts=2),
+        "sleep": _no_sleep,
+    }
+    options.update(kwargs)
+    return BkJobClient(server.url, **options)
+
+
+async def _no_sleep(_: float) -> None:
+    await asyncio.sleep(0)
+
+
+# --- reprs -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+async def test_reprs_hide_secrets(server: RecordingServer, flavor: str) -> None:
+    async with all_secrets_client(server, flavor=flavor) as client:
+        protocol = client.protocol
+        request = protocol.operate_job(BIZ, 1, JobOperation.START)
+        credentials = Credentials(
+            "my-app", APP_SECRET, username="u", bk_token=BK_TOKEN, access_token=ACCESS_TOKEN
+        )
+        objects = [client, protocol, request, credentials, client.transport, client.retry]
+        for value in objects:
+            assert_clean(repr(value))
+            assert_clean(str(value))
+        # The secrets are there, only hidden.
+        assert APP_SECRET in request.headers["X-Bkapi-Authorization"]
+
+
+# --- server messages that echo a secret ------------------------------------------------------
+
+
+def echo_programs() -> list[tuple[str, Any]]:
+    """Ways a server can echo the caller's secrets back."""
+    all_of_them = " / ".join(SECRETS)
+    header_json = json.dumps({"bk_app_secret": APP_SECRET, "bk_token": BK_TOKEN})
+    return [
+        (
+            "message",
+            lambda s: s.reply(
+                None, result=False, code=1640001, message=f"bad secret {all_of_them}"
+            ),
+        ),
+        (
+            "gateway header",
+            lambda s: s.reply_raw(
+                b"denied",
+                status=401,
+                headers={"X-Bkapi-Error-Message": f"secret {APP_SECRET} token {BK_TOKEN}"},
+            ),
+        ),
+        (
+            "request ids",
+            lambda s: s.reply(
+                None,
+                result=False,
+                code=1244006,
+                request_id=APP_SECRET,
+                job_request_id=ACCESS_TOKEN,
+            ),
+        ),
+        ("html 502", lambda s: s.reply_raw(f"<p>{all_of_them}</p>".encode(), status=502)),
+        ("html 200", lambda s: s.reply_raw(f"<p>{all_of_them}</p>".encode())),
+        (
+            "echoed header 200",
+            lambda s: s.reply_raw(header_json.encode(), content_type="text/plain"),
+        ),
+        (
+            "secret cut by the excerpt",
+            lambda s: s.reply_raw(b"x" * 180 + APP_SECRET.encode(), status=500),
+        ),
+        ("data value", lambda s: s.reply({"finished": True, "job_instance": APP_SECRET})),
+        ("data number", lambda s: s.reply({"finished": BK_TOKEN, "job_instance": {}})),
+    ]
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize(("name", "program"), echo_programs())
+async def test_echoed_secrets_are_masked_in_errors(
+    server: RecordingServer, flavor: str, name: str, program: Any
+) -> None:
+    program(server)
+    async with all_secrets_client(server, flavor=flavor, retry=RetryPolicy(max_attempts=1)) as c:
+        with pytest.raises(BkJobError) as info:
+            await c.get_job_instance_status(BIZ, 1)
+    assert_clean(full_text(info.value))
+    if isinstance(info.value, ApiError):
+        assert_clean(f"{info.value.message} {info.value.request_id} {info.value.job_request_id}")
+
+
+def test_secrets_that_need_escaping_are_masked() -> None:
+    protocol = Protocol(
+        "http://127.0.0.1:1",
+        flavor="apigw-v3",
+        credentials=Credentials("my-app", ODD_SECRET, username="u"),
+    )
+    request = protocol.job_instance_status(BIZ, 1, with_hosts=True)
+    header = request.headers["X-Bkapi-Authorization"].encode()
+    bodies = [
+        (200, header),  # the header echoed verbatim: JSON-escaped
+        (502, header),
+        (200, ODD_SECRET.encode()),
+        (500, ODD_SECRET.encode()),
+        (200, json.dumps({"result": False, "code": 1, "message": ODD_SECRET}).encode()),
+    ]
+    for status, body in bodies:
+        with pytest.raises(BkJobError) as info:
+            protocol.decipher(request, Response(status, {}, body))
+        assert_clean(full_text(info.value), (ODD_SECRET,))
+        assert "***" in str(info.value)
+
+
+def test_redact_masks_every_form_of_every_secret() -> None:
+    protocol = Protocol(
+        "http://127.0.0.1:1",
+        flavor="esb-v2",
+        credentials=Credentials("a", APP_SECRET, bk_token=BK_TOKEN, access_token=ACCESS_TOKEN),
+    )
+    text = protocol.redact(f"{APP_SECRET}|{BK_TOKEN}|{ACCESS_TOKEN}|ok")
+    assert text == "***|***|***|ok"
+
+
+def test_converter_errors_with_secrets_keep_no_secret_in_the_chain() -> None:
+    protocol = Protocol(
+        "http://127.0.0.1:1",
+        flavor="apigw-v3",
+        credentials=Credentials("my-app", APP_SECRET, access_token=ACCESS_TOKEN),
+    )
+    with pytest.raises(ResponseFormatError) as info:
+        protocol.parse(
+            {"finished": True, "job_instance": {"job_instance_id": APP_SECRET, "status": 2}},
+            JobInstanceStatus,
+        )
+    assert_clean(full_text(info.value))
+    assert "***" in str(info.value)
+
+
+# --- logs ------------------------------------------------------------------------------------
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+async def echo_everything(request: web.Request) -> web.StreamResponse:
+    """Answer 503 with the request's own auth header in the body and a header."""
+    auth = request.headers.get("X-Bkapi-Authorization", "")
+    return web.Response(
+        status=503, text=f"echo {auth}", headers={"X-Bkapi-Error-Message": auth[:200]}
+    )
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("identity", IDENTITIES)
+async def test_logs_never_show_secrets(
+    server: RecordingServer,
+    caplog: pytest.LogCaptureFixture,
+    flavor: str,
+    identity: dict[str, str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    all_of_them = " ".join(SECRETS)
+    server.reply({"job_instance_id": 1})  # success
+    server.reply_with(echo_everything)  # retried read ...
+    server.reply(None, result=False, code=1306429, message=f"slow down {all_of_them}")
+    server.reply({"job_instance_id": 1})  # ... succeeds on the third attempt
+    server.reply(None, result=False, code=1244006, message=f"no job {all_of_them}")  # failure
+    server.reply_with(echo_everything)  # failing operation, not retried
+    options: dict[str, Any] = {
+        "app_code": "my-app",
+        "app_secret": APP_SECRET,
+        "flavor": flavor,
+        "retry": RetryPolicy(max_attempts=3),
+        "sleep": _no_sleep,
+        **identity,
+    }
+    async with BkJobClient(server.url, **options) as client:
+        await client.operate_job_instance(BIZ, 1, JobOperation.START)
+        with pytest.raises(ResponseFormatError):
+            await client.get_job_instance_status(BIZ, 1)  # data lacks 'finished'
+        with pytest.raises(ApiError):
+            await client.get_job_instance_status(BIZ, 1)
+        with pytest.raises(ServerError):
+            await client.operate_job_instance(BIZ, 1, JobOperation.TERMINATE)
+    async with BkJobClient(closed_port_url(), **options) as offline:
+        with pytest.raises(BkJobError):
+            await offline.get_job_instance_status(BIZ, 1)
+
+    # The client can mask only its own secrets: the app secret and the identity's token.
+    own = tuple(s for s in (APP_SECRET, *identity.values()) if s in SECRETS)
+    ours = [r for r in caplog.records if r.name.startswith("bkjob_async")]
+    assert any(r.levelno == logging.DEBUG for r in ours)
+    assert sum("retry" in r.getMessage() for r in ours) >= 3
+    for record in caplog.records:
+        text = [record.getMessage(), repr(record.args), record.exc_text or ""]
+        if record.exc_info and record.exc_info[1] is not None:
+            text.append(full_text(record.exc_info[1]))
+        assert_clean("\n".join(text), own)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Echo: "
+        + APP_SECRET.encode()
+        + b"\x00\r\n\r\nhello",
+        b"HTTP/1.1 2x0 " + APP_SECRET.encode() + b"\r\n\r\n",
+        b"garbage " + APP_SECRET.encode() + b"\r\n\r\n",
+    ],
+)
+async def test_garbled_http_echoing_a_secret(answer: bytes) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    tcp = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = tcp.sockets[0].getsockname()[1]
+    try:
+        async with BkJobClient(
+            f"http://127.0.0.1:{port}",
+            app_code="my-app",
+            app_secret=APP_SECRET,
+            username="u",
+            retry=RetryPolicy(max_attempts=1),
+        ) as client:
+            with pytest.raises(TransportError) as info:
+                await client.get_job_instance_status(BIZ, 1)
+    finally:
+        tcp.close()
+        await tcp.wait_closed()
+    assert_clean(full_text(info.value), (APP_SECRET,))
+    assert "***" in str(info.value)
