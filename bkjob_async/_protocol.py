@@ -7,8 +7,10 @@ the caller's input happens here, so bad input fails before anything is sent.
 from __future__ import annotations
 
 import base64
+import datetime as _dt
 import email.utils
 import json
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -23,7 +25,6 @@ from .models import HostStatus, JobOperation, ScriptLanguage, StepOperation
 from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
 
 if TYPE_CHECKING:
-    import datetime as _dt
     from collections.abc import Iterable
 
 __all__ = ["Protocol", "Request", "Response", "body_fingerprint"]
@@ -175,13 +176,17 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         if value is None:
             continue
         try:
-            return max(0.0, float(value))
+            seconds = float(value)
         except ValueError:
             try:
                 when = email.utils.parsedate_to_datetime(value)
             except (TypeError, ValueError):
                 continue
-            return max(0.0, when.timestamp() - time.time())
+            if when.tzinfo is None:  # "-0000": UTC with no known source zone
+                when = when.replace(tzinfo=_dt.timezone.utc)
+            seconds = when.timestamp() - time.time()
+        if math.isfinite(seconds):
+            return max(0.0, seconds)
     return None
 
 

@@ -903,6 +903,26 @@ def test_retry_after_http_date() -> None:
     assert retry_after({"Retry-After": past}) == 0.0
 
 
+def test_retry_after_zoneless_http_date_is_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    # "-0000" means "UTC, source zone unknown"; it must not be read in the machine's zone.
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        when = email.utils.formatdate(time.time() + 100, usegmt=True).replace("GMT", "-0000")
+        value = retry_after({"Retry-After": when})
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert value is not None
+    assert 95.0 <= value <= 101.0
+
+
+@pytest.mark.parametrize("text", ["inf", "nan", "-inf", "1e999"])
+def test_retry_after_must_be_finite(text: str) -> None:
+    assert retry_after({"Retry-After": text}) is None
+    assert retry_after({"Retry-After": text, "X-Bkapi-RateLimit-Reset": "3"}) == 3.0
+
+
 def test_retry_after_falls_back_to_ratelimit_reset() -> None:
     assert retry_after({"X-Bkapi-RateLimit-Reset": "9"}) == 9.0
     assert retry_after({"Retry-After": "garbage", "X-Bkapi-RateLimit-Reset": "9"}) == 9.0
