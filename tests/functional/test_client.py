@@ -507,9 +507,12 @@ async def test_business_set_on_v2_sends_nothing(make_client: Any, server: Record
         {"session": "x", "transport": "y"},
     ],
 )
-async def test_invalid_construction(make_client: Any, kwargs: dict[str, Any]) -> None:
+async def test_invalid_construction(
+    make_client: Any, server: RecordingServer, kwargs: dict[str, Any]
+) -> None:
     with pytest.raises((TypeError, ValueError)):
         make_client(**kwargs)
+    assert server.requests == []
 
 
 @pytest.mark.parametrize(

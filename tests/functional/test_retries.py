@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import random
 import socket
 import time
 from typing import Any
@@ -338,3 +339,18 @@ async def test_rate_limited_write_gives_up_after_max_attempts(
             await operate(client)
     assert len(server.requests) == 4
     assert len(fake_sleep.delays) == 3
+
+
+async def test_delays_come_from_the_injected_rng(make_client: Any, server: RecordingServer) -> None:
+    runs: list[list[float]] = []
+    for _ in range(2):
+        sleep = FakeSleep()
+        server.reply_raw(b"", status=503)
+        server.reply_raw(b"", status=503)
+        server.reply(job_data())
+        async with make_client(retry=POLICY, sleep=sleep, rng=random.Random(99)) as client:
+            await client.get_job_instance_status(BIZ, 100)
+        runs.append(sleep.delays)
+    assert runs[0] == runs[1]
+    rng = random.Random(99)
+    assert runs[0] == [POLICY.delay(1, rng=rng), POLICY.delay(2, rng=rng)]
