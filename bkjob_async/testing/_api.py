@@ -22,6 +22,7 @@ from ..config import ApiFlavor, Scope, ScopeType
 from ..models.enums import HostStatus, StepOperation, StepType, TaskType
 from . import _codes as codes
 from ._engine import Job, OpError, Step
+from ._fastwire import job_status_body
 from ._plan import RollingMode, StepPlan
 from ._render import (
     StepQuery,
@@ -29,8 +30,6 @@ from ._render import (
     encode_esb,
     file_logs,
     job_list_item,
-    job_status_v2,
-    job_status_v3,
     log_text,
     step_status_v2,
     step_status_v3,
@@ -199,8 +198,8 @@ def get_job_instance_status(world: World, call: Call) -> object:
         world.cache_hits += 1
         return Encoded(hit[1])
     world.cache_misses += 1
-    data = job_status_v2(job, now, world.tz) if v2 else job_status_v3(job, now, with_hosts)
-    body = _encode(call.flavor, data)
+    esb = call.flavor is not ApiFlavor.APIGW_V3
+    body = job_status_body(job, now, v2=v2, with_hosts=with_hosts, esb=esb, tz=world.tz)
     job.cache[slot] = (key, body)
     return Encoded(body)
 

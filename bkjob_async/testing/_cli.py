@@ -88,8 +88,9 @@ def _populate(sim: BkJobSimulator, options: argparse.Namespace) -> list[int]:
     ]
 
 
-async def serve(options: argparse.Namespace, out: TextIO = sys.stdout) -> None:
-    """Start a simulator from parsed options, describe it on ``out``, and serve."""
+async def serve(options: argparse.Namespace, out: TextIO | None = None) -> None:
+    """Start a simulator from parsed options, describe it on ``out`` (stdout), and serve."""
+    out = sys.stdout if out is None else out
     sim = BkJobSimulator(
         seed=options.seed,
         host=options.host,

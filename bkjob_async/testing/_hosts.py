@@ -18,7 +18,7 @@ _SPACE = 1 << 24
 class SimHost:
     """One host as bk-job's CMDB view knows it."""
 
-    __slots__ = ("agent_id", "bk_cloud_id", "bk_host_id", "ip", "ipv6")
+    __slots__ = ("agent_id", "bk_cloud_id", "bk_host_id", "ip", "ipv6", "prefixes")
 
     def __init__(
         self, bk_host_id: int, ip: str, bk_cloud_id: int = 0, ipv6: str | None = None
@@ -28,6 +28,8 @@ class SimHost:
         self.bk_cloud_id = bk_cloud_id
         self.ipv6 = ipv6
         self.agent_id = f"02000000005254{bk_host_id & (1 << 88) - 1:022x}"
+        #: Pre-encoded JSON row openings, filled by ``_fastwire`` on first use.
+        self.prefixes: dict[object, str] = {}
 
     @property
     def cloud_ip(self) -> str:

@@ -39,7 +39,8 @@ __all__ = [
 Obj = dict[str, Any]
 #: Hosts above this count make bk-job filter groups in the database (``TaskResultServiceImpl``).
 _IN_MEMORY_LIMIT = 100
-_FINISHED_ERROR_CODES = {9: 0, 3: 0, 104: 0, 101: 0, 403: 126}
+#: GSE atomic codes of finished hosts (0 done, 126 terminated, -1 anything else).
+FINISHED_ERROR_CODES = {9: 0, 3: 0, 104: 0, 101: 0, 403: 126}
 _FILE_SOURCE = SimHost(999, "10.255.255.254")
 
 
@@ -158,11 +159,11 @@ def _error_code(status: int) -> int:
         return 0
     if status == HostStatus.RUNNING:
         return 115
-    return _FINISHED_ERROR_CODES.get(status, -1)
+    return FINISHED_ERROR_CODES.get(status, -1)
 
 
-def job_status_v2(job: Job, now: int, tz: _dt.tzinfo) -> Obj:
-    """Return the v2 ``EsbJobInstanceStatusDTO`` for ``job`` at ``now``."""
+def job_status_v2(job: Job, now: int, tz: _dt.tzinfo, rows: bool = True) -> Obj:
+    """Return the v2 ``EsbJobInstanceStatusDTO`` for ``job`` at ``now`` (``rows=False``: no hosts)."""
     instance = {
         **_scope(job.scope),
         "job_instance_id": job.id,
@@ -177,14 +178,14 @@ def job_status_v2(job: Job, now: int, tz: _dt.tzinfo) -> Obj:
         "start_way": job.launch_mode,
         "current_step_instance_id": job.current_step_instance_id,
     }
-    blocks = [{"step_instances": [_step_v2(step, now, tz)]} for step in job.steps]
+    blocks = [{"step_instances": [_step_v2(step, now, tz, rows)]} for step in job.steps]
     return {"is_finished": job.status.is_finished, "job_instance": instance, "blocks": blocks}
 
 
-def _step_v2(step: Step, now: int, tz: _dt.tzinfo) -> Obj:
+def _step_v2(step: Step, now: int, tz: _dt.tzinfo, rows: bool) -> Obj:
     rnd = step.current_round
-    ip_status = []
-    if rnd is not None:
+    ip_status: list[Obj] | None = [] if rows else None
+    if rnd is not None and rows:
         ip_status = [
             {"ip": host.ip, "bk_cloud_id": host.bk_cloud_id, "status": rnd.status(index, now)}
             for index, host in enumerate(step.hosts)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import random
 import re
@@ -29,7 +30,7 @@ from aiohttp import web
 
 from ..config import ApiFlavor
 from ._api import V2_ENDPOINTS, V3_ENDPOINTS, ApiFailure, Call, Encoded, Endpoint, Params
-from ._codes import BAD_REQUEST
+from ._codes import BAD_REQUEST, INTERNAL_ERROR, message
 from ._faults import Fault, FaultKind, FaultRules
 from ._render import encode_compact, encode_esb
 
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from ._world import World
 
 __all__ = ["HttpLayer", "RateWindow"]
+
+_log = logging.getLogger("bkjob_async.testing")
 
 _GATEWAY_PATH = re.compile(r"^(?:/api/bk-job/[^/]+)?/api/v3/(?:system/)?(\w+)$")
 _ESB_PATH = re.compile(r"^/api/c/compapi/v2/(job|jobv3)/(\w+)/?$")
@@ -187,6 +190,11 @@ class HttpLayer:
             result = endpoint.handler(self.world, call)
         except ApiFailure as failure:
             return self._job_error(call.flavor, failure.code, failure.text(call.english))
+        except Exception:  # like bk-job's catch-all advice: 1240002 at HTTP 200
+            _log.exception("simulated backend failed on %s", call.api)
+            return self._job_error(
+                call.flavor, INTERNAL_ERROR, message(INTERNAL_ERROR, call.english)
+            )
         if fault is not None and fault.kind is FaultKind.UNKNOWN_STATUS:
             result = _rewrite_statuses(result, call.flavor, fault)
         return self._job_ok(call.flavor, result)
