@@ -1,0 +1,132 @@
+"""The ``bkjob-async`` command line: the top floor, which may import anything; nothing imports it.
+
+Rule: ``main`` parses, runs one command on the event loop, and returns an exit status; expected
+failures print a message a person can act on and never a traceback. Ctrl-C (or SIGTERM) cancels
+the command's requests, restores the terminal, prints a partial summary, and exits 130.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING, TextIO
+
+import anyio
+
+from ._runtime import EXIT_INTERRUPTED, EXIT_USAGE, CliError, Context
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+__all__ = ["amain", "main"]
+
+#: Exit status when stdout was closed under us (``bkjob-async watch ... | head -1``).
+EXIT_PIPE_CLOSED = 141
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``bkjob-async`` with ``argv`` (default: the process arguments); return the status."""
+    try:
+        return anyio.run(_main_with_signals, list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # before the handler was installed, or after it was removed
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+async def _main_with_signals(argv: list[str]) -> int:
+    interrupt = anyio.Event()
+    if threading.current_thread() is not threading.main_thread():
+        return await amain(argv, interrupt=interrupt)
+    result: list[int] = []
+    async with anyio.create_task_group() as tg:
+
+        async def run() -> None:
+            result.append(await amain(argv, interrupt=interrupt))
+            tg.cancel_scope.cancel()
+
+        async def on_signal(ctx_interrupt: anyio.Event) -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    ctx_interrupt.set()
+
+        tg.start_soon(on_signal, interrupt)
+        tg.start_soon(run)
+    return result[0] if result else EXIT_INTERRUPTED
+
+
+async def amain(
+    argv: Sequence[str],
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+    interrupt: anyio.Event | None = None,
+) -> int:
+    """Run one command in the current event loop (what tests call); return the exit status.
+
+    Setting ``interrupt`` acts as Ctrl-C does.
+    """
+    ctx = Context(
+        stdout=stdout or sys.stdout,
+        stderr=stderr or sys.stderr,
+        env=os.environ if env is None else env,
+        interrupt=interrupt,
+    )
+    from ._parser import ParserExit, build_parser
+
+    try:
+        args = build_parser(ctx).parse_args(list(argv))
+    except ParserExit as exc:
+        return exc.status
+    command = _COMMANDS[args.command]
+    async with anyio.create_task_group() as tg:
+
+        async def relay() -> None:
+            await ctx.interrupt.wait()
+            ctx.cancel_all()
+
+        tg.start_soon(relay)
+        try:
+            status = await command(ctx, args)
+        except CliError as exc:
+            ctx.err(f"bkjob-async {args.command}: {exc.message}")
+            status = exc.status
+        except BrokenPipeError:
+            _silence_stdout(ctx)
+            status = EXIT_PIPE_CLOSED
+        tg.cancel_scope.cancel()
+    return status
+
+
+def _silence_stdout(ctx: Context) -> None:
+    """Point a closed stdout at /dev/null, so the interpreter's final flush does not fail."""
+    try:
+        fileno = ctx.stdout.fileno()
+    except (OSError, ValueError, AttributeError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fileno)
+    finally:
+        os.close(devnull)
+
+
+def _command_table() -> dict[str, Callable[[Context, argparse.Namespace], Awaitable[int]]]:
+    from ._commands import run_operate, run_simulate, run_status, run_watch
+    from ._demo import run_demo
+
+    return {
+        "demo": run_demo,
+        "watch": run_watch,
+        "status": run_status,
+        "operate": run_operate,
+        "simulate": run_simulate,
+    }
+
+
+_COMMANDS = _command_table()
+
+__all__ += ["EXIT_PIPE_CLOSED", "EXIT_USAGE"]

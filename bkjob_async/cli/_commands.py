@@ -1,0 +1,367 @@
+"""The commands that talk to a real bk-job: ``watch``, ``status``, ``operate``; and ``simulate``.
+
+Rule: each command is ``async def run_<name>(ctx, args) -> int``. Errors that concern the whole
+run (credentials, URL, flavor, scope, permission on the first request) end it with exit status
+2 and an explanation; errors about one job count that job as failed (exit status 1).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .. import errors
+from ..models import JobOperation, JobStatus, StepOperation
+from ..polling import Poller, PollPolicy
+from ._connect import credentials_from_env, explain, is_job_level, open_client, target_from
+from ._follow import Mode, choose_mode, follow, show_summary
+from ._format import code_name, status_lines
+from ._jsonl import dumps, error_to_dict, to_json
+from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, Context
+from ._tally import Tally
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+    from ..client import BkJobClient
+    from ..models import JobInstanceStatus
+    from ._connect import Target
+
+__all__ = [
+    "JOB_OPERATIONS",
+    "STEP_OPERATIONS",
+    "run_operate",
+    "run_simulate",
+    "run_status",
+    "run_watch",
+]
+
+#: Step operations by their command-line name, and the step statuses bk-job allows them in.
+STEP_OPERATIONS: dict[str, tuple[StepOperation, frozenset[int]]] = {
+    "retry-failed": (StepOperation.RETRY_FAILED, frozenset({4, 9, 11})),
+    "retry-all": (StepOperation.RETRY_ALL, frozenset({4, 9, 11})),
+    "ignore-error": (StepOperation.IGNORE_ERROR, frozenset({4, 9})),
+    "confirm": (StepOperation.CONFIRM_CONTINUE, frozenset({7})),
+    "confirm-terminate": (StepOperation.CONFIRM_TERMINATE, frozenset({7})),
+    "confirm-restart": (StepOperation.CONFIRM_RESTART, frozenset({13})),
+    "rolling-continue": (StepOperation.ROLLING_CONTINUE, frozenset({7})),
+    "next-step": (StepOperation.NEXT_STEP, frozenset({11})),
+    "skip": (StepOperation.SKIP, frozenset({10})),
+}
+#: Job operations by their command-line name, and the job statuses bk-job allows them in.
+JOB_OPERATIONS: dict[str, tuple[JobOperation, frozenset[int]]] = {
+    "terminate": (JobOperation.TERMINATE, frozenset({2, 7})),
+    "start": (JobOperation.START, frozenset({1})),
+}
+
+
+def policy_from(args: argparse.Namespace, connection_limit: int) -> PollPolicy:
+    """Return the poll policy of ``--interval``, ``--max-interval`` and ``--deadline``."""
+    try:
+        return PollPolicy(
+            interval=args.interval,
+            max_interval=max(args.max_interval, args.interval),
+            deadline=args.deadline,
+            max_in_flight=min(args.max_in_flight, connection_limit),
+        )
+    except (TypeError, ValueError) as exc:
+        raise CliError(f"invalid polling option: {exc}") from None
+
+
+async def _first_read(
+    client: BkJobClient, target: Target, job_id: int, *, hosts: bool
+) -> JobInstanceStatus | errors.BkJobError:
+    """Read one job; end the run (exit 2) if the error is about everything, not this job."""
+    try:
+        return await client.get_job_instance_status(target.scope, job_id, with_hosts=hosts)
+    except errors.BkJobError as exc:
+        if is_job_level(exc):
+            return exc
+        raise CliError(explain(exc, target, api="get_job_instance_status")) from None
+
+
+def _title(verb: str, job_ids: Sequence[int], target: Target) -> str:
+    jobs = f"job {job_ids[0]}" if len(job_ids) == 1 else f"{len(job_ids)} jobs"
+    return f"bkjob-async {verb} {jobs} in {target.scope} on {target.shown_url}"
+
+
+# --- watch ------------------------------------------------------------------------------------
+
+
+async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
+    """Watch jobs until each ends; exit 0 if all succeeded, 1 if any did not."""
+    target = target_from(args, ctx.env)
+    credentials = credentials_from_env(ctx.env)
+    job_ids: list[int] = list(dict.fromkeys(args.job_ids))
+    mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
+    title = _title("watch", job_ids, target)
+    tally = Tally(job_ids)
+    started = time.monotonic()
+    pollers: list[Poller] = []
+    with ctx.interruptible():
+        async with open_client(target, credentials) as client:
+            policy = policy_from(args, client.connection_limit)
+            await _first_read(client, target, job_ids[0], hosts=False)
+            async with Poller(client, policy=policy) as poller:
+                pollers.append(poller)
+                async with poller.watch_jobs(target.scope, job_ids) as watch:
+                    await follow(
+                        ctx, watch, tally, mode=mode, title=title, statistics=poller.statistics
+                    )
+    statistics = pollers[0].statistics() if pollers else None
+    summary = tally.summary(
+        title=title,
+        elapsed=time.monotonic() - started,
+        statistics=statistics,
+        interrupted=ctx.interrupted,
+    )
+    show_summary(ctx, summary, mode)
+    if ctx.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if tally.all_succeeded else EXIT_FAILED
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+async def run_status(ctx: Context, args: argparse.Namespace) -> int:
+    """Print each job's status once; exit 1 if any failed or could not be read."""
+    target = target_from(args, ctx.env)
+    credentials = credentials_from_env(ctx.env)
+    job_ids: list[int] = list(dict.fromkeys(args.job_ids))
+    hosts = not args.no_hosts
+    results: dict[int, JobInstanceStatus | errors.BkJobError] = {}
+    with ctx.interruptible():
+        async with open_client(target, credentials) as client:
+            results[job_ids[0]] = await _first_read(client, target, job_ids[0], hosts=hosts)
+            limiter = anyio.CapacityLimiter(16)
+
+            async def read(job_id: int) -> None:
+                async with limiter:
+                    try:
+                        results[job_id] = await client.get_job_instance_status(
+                            target.scope, job_id, with_hosts=hosts
+                        )
+                    except errors.BkJobError as exc:
+                        results[job_id] = exc
+
+            async with anyio.create_task_group() as tg:
+                for job_id in job_ids[1:]:
+                    tg.start_soon(read, job_id)
+    if ctx.interrupted:
+        ctx.err("interrupted")
+        return EXIT_INTERRUPTED
+    failed = False
+    console: Any = None
+    if not args.json and ctx.tty and _has_rich():
+        from ._live import make_console
+
+        console = make_console(ctx.stdout)
+    for job_id in job_ids:
+        result = results[job_id]
+        if isinstance(result, errors.BkJobError):
+            failed = True
+            if args.json:
+                ctx.out(dumps({"job_instance_id": job_id, "error": error_to_dict(result)}))
+            else:
+                ctx.out(f"job {job_id}  ERROR  {explain(result, target)}")
+            continue
+        failed = failed or (result.finished and not result.job.status.is_success)
+        if args.json:
+            ctx.out(dumps({"job_instance_id": job_id, **to_json(result)}))
+        elif console is not None:
+            from ._live import print_status
+
+            print_status(console, result, hosts=hosts)
+        else:
+            ctx.out("\n".join(status_lines(result, hosts=hosts)))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _has_rich() -> bool:
+    from ._follow import rich_available
+
+    return rich_available()
+
+
+# --- operate ----------------------------------------------------------------------------------
+
+
+def parse_operation(words: Sequence[str]) -> tuple[int | None, str]:
+    """Return ``(step id or None, operation name)`` from ``[STEP_ID] OPERATION``."""
+    names = sorted([*STEP_OPERATIONS, *JOB_OPERATIONS])
+    if len(words) not in (1, 2):
+        raise CliError("expected: operate JOB_ID [STEP_ID] OPERATION")
+    operation = words[-1]
+    if operation not in STEP_OPERATIONS and operation not in JOB_OPERATIONS:
+        raise CliError(f"unknown operation {operation!r}; choose one of: {', '.join(names)}")
+    if len(words) == 1:
+        return None, operation
+    try:
+        step_id = int(words[0])
+        if step_id < 1:
+            raise ValueError
+    except ValueError:
+        raise CliError(f"STEP_ID must be a positive integer, got {words[0]!r}") from None
+    return step_id, operation
+
+
+def _pick_step(status: JobInstanceStatus, name: str, allowed: frozenset[int]) -> int:
+    """Return the step an operation applies to when no STEP_ID was given."""
+    candidates = [s for s in status.steps if int(s.status) in allowed]
+    if candidates:
+        return candidates[-1].step_instance_id
+    steps = ", ".join(f"{s.step_instance_id} {code_name(s.status)}" for s in status.steps)
+    raise CliError(
+        f"no step of job {status.job.job_instance_id} is in a state that allows {name} "
+        f"(needs {_statuses(allowed)}); its steps: {steps or 'none'}",
+        EXIT_FAILED,
+    )
+
+
+def _statuses(codes: frozenset[int]) -> str:
+    return " or ".join(code_name(JobStatus(code)) for code in sorted(codes))
+
+
+async def run_operate(ctx: Context, args: argparse.Namespace) -> int:
+    """Send one operation; with ``--watch`` follow the job until it ends again."""
+    step_id, name = parse_operation(args.words)
+    target = target_from(args, ctx.env)
+    credentials = credentials_from_env(ctx.env)
+    job_id: int = args.job_id
+    mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
+    with ctx.interruptible():
+        async with open_client(target, credentials) as client:
+            first = await _first_read(client, target, job_id, hosts=False)
+            if isinstance(first, errors.BkJobError):
+                raise CliError(explain(first, target), EXIT_FAILED)
+            step_id = await _operate(ctx, client, target, first, step_id, name, args.json)
+            if args.watch:
+                return await _watch_after(ctx, client, target, args, job_id, mode)
+    if ctx.interrupted:
+        ctx.err("interrupted")
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+async def _operate(
+    ctx: Context,
+    client: BkJobClient,
+    target: Target,
+    status: JobInstanceStatus,
+    step_id: int | None,
+    name: str,
+    json: bool,
+) -> int | None:
+    job_id = status.job.job_instance_id
+    code: int
+    try:
+        if name in JOB_OPERATIONS:
+            job_op, _ = JOB_OPERATIONS[name]
+            code, step_id = int(job_op), None
+            await client.operate_job_instance(target.scope, job_id, job_op)
+        else:
+            step_op, allowed = STEP_OPERATIONS[name]
+            code = int(step_op)
+            if step_id is None:
+                step_id = _pick_step(status, name, allowed)
+            await client.operate_step_instance(target.scope, job_id, step_id, step_op)
+    except errors.OperationNotAllowedError as exc:
+        raise CliError(_refused(exc, status, step_id, name), EXIT_FAILED) from None
+    except errors.BkJobError as exc:
+        level = EXIT_FAILED if is_job_level(exc) else EXIT_USAGE
+        raise CliError(explain(exc, target, api="operate"), level) from None
+    what = f"job {job_id}" + (f" step {step_id}" if step_id is not None else "")
+    if json:
+        ctx.out(
+            dumps(
+                {
+                    "event": "operation_accepted",
+                    "job_instance_id": job_id,
+                    "step_instance_id": step_id,
+                    "operation": name,
+                    "operation_code": code,
+                }
+            )
+        )
+    else:
+        ctx.out(f"{what}: {name} (operation code {code}) accepted")
+    return step_id
+
+
+def _refused(
+    exc: errors.OperationNotAllowedError,
+    status: JobInstanceStatus,
+    step_id: int | None,
+    name: str,
+) -> str:
+    job = status.job
+    if name in JOB_OPERATIONS:
+        now = f"the job is {code_name(job.status)}"
+        allowed = JOB_OPERATIONS[name][1]
+    else:
+        allowed = STEP_OPERATIONS[name][1]
+        try:
+            now = f"step {step_id} is {code_name(status.step(step_id or 0).status)}"
+        except KeyError:
+            now = f"job {job.job_instance_id} has no step {step_id}"
+    return f"bk-job refused {name}: {exc}\n{now}; {name} needs {_statuses(allowed)}"
+
+
+async def _watch_after(
+    ctx: Context,
+    client: BkJobClient,
+    target: Target,
+    args: argparse.Namespace,
+    job_id: int,
+    mode: Mode,
+) -> int:
+    title = _title(f"operate {args.words[-1]}: watch", [job_id], target)
+    tally = Tally([job_id])
+    started = time.monotonic()
+    policy = policy_from(args, client.connection_limit)
+    pollers: list[Poller] = []
+    with ctx.interruptible():
+        async with Poller(client, policy=policy) as poller:
+            pollers.append(poller)
+            async with poller.watch_jobs(target.scope, [job_id]) as watch:
+                await follow(
+                    ctx, watch, tally, mode=mode, title=title, statistics=poller.statistics
+                )
+    summary = tally.summary(
+        title=title,
+        elapsed=time.monotonic() - started,
+        statistics=pollers[0].statistics() if pollers else None,
+        interrupted=ctx.interrupted,
+    )
+    show_summary(ctx, summary, mode)
+    if ctx.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if tally.all_succeeded else EXIT_FAILED
+
+
+# --- simulate ---------------------------------------------------------------------------------
+
+
+async def run_simulate(ctx: Context, args: argparse.Namespace) -> int:
+    """Serve the simulator in the foreground until Ctrl-C (or ``--run-for``)."""
+    from ..testing._cli import serve
+
+    where = f"http://{args.host}:{args.port}" if args.port else "the URL printed below"
+    ctx.out(
+        f"watch its jobs from another terminal:\n"
+        f"  export BKJOB_URL={where} BKJOB_SCOPE=biz:{args.biz}\n"
+        "  export BKJOB_APP_CODE=demo BKJOB_APP_SECRET=demo BKJOB_USERNAME=admin\n"
+        "  bkjob-async watch 10001 10002 10003\n"
+    )
+    with ctx.interruptible():
+        try:
+            await serve(args, out=ctx.stdout)
+        except OSError as exc:
+            raise CliError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
+    if ctx.interrupted:
+        ctx.out("simulator stopped")
+    return EXIT_OK

@@ -1,0 +1,235 @@
+"""Where to connect and as whom, from flags and the environment; and errors told as actions.
+
+Rule: secrets come only from the environment (``BKJOB_APP_SECRET``, ``BKJOB_BK_TOKEN``,
+``BKJOB_ACCESS_TOKEN``), never from a flag, and no message here ever contains one: a message
+names the variable to fix, never its value.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .. import errors
+from ..client import BkJobClient
+from ..config import ApiFlavor, Credentials, Scope, Timeouts
+from ._runtime import EXIT_USAGE, CliError
+
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = [
+    "ENV_VARS",
+    "Target",
+    "credentials_from_env",
+    "explain",
+    "is_job_level",
+    "open_client",
+    "permission_lines",
+    "target_from",
+]
+
+#: Every variable the commands read, and what it holds (for ``--help``).
+ENV_VARS = {
+    "BKJOB_URL": "the bk-job URL (or --url)",
+    "BKJOB_FLAVOR": "apigw-v3 (default), esb-jobv3 or esb-v2 (or --flavor)",
+    "BKJOB_SCOPE": "biz:<id> or biz_set:<id> (or --scope)",
+    "BKJOB_TENANT_ID": "tenant id on multi-tenant installs (or --tenant-id)",
+    "BKJOB_APP_CODE": "the app code",
+    "BKJOB_APP_SECRET": "the app secret",
+    "BKJOB_USERNAME": "the user to act as; or BKJOB_BK_TOKEN, or BKJOB_ACCESS_TOKEN",
+}
+
+_URL_HINTS = {
+    ApiFlavor.APIGW_V3: "the gateway stage URL, e.g. https://bkapi.example.com/api/bk-job/prod",
+    ApiFlavor.ESB_JOBV3: "the PaaS URL, e.g. https://paas.example.com",
+    ApiFlavor.ESB_V2: "the PaaS URL, e.g. https://paas.example.com",
+}
+
+
+@attrs.frozen
+class Target:
+    """One bk-job server, API flavor and scope."""
+
+    url: str
+    flavor: ApiFlavor
+    scope: Scope
+    tenant_id: str | None = None
+
+    @property
+    def shown_url(self) -> str:
+        """Return the URL without any user:password part, fit to print."""
+        return redact_url(self.url)
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with its userinfo (which could hold a password) removed."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def target_from(args: argparse.Namespace, env: Mapping[str, str]) -> Target:
+    """Return the target named by ``--url``/``--flavor``/``--scope`` or their variables."""
+    flavor_text = args.flavor or _get(env, "BKJOB_FLAVOR") or ApiFlavor.APIGW_V3.value
+    try:
+        flavor = ApiFlavor.coerce(flavor_text)
+    except ValueError as exc:
+        raise CliError(f"{exc} (from --flavor or BKJOB_FLAVOR)") from None
+    url = args.url or _get(env, "BKJOB_URL")
+    if not url:
+        raise CliError(
+            f"no bk-job URL: pass --url or set BKJOB_URL ({flavor.value}: {_URL_HINTS[flavor]})"
+        )
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"the URL must start with http:// or https://, got {redact_url(url)!r}")
+    scope_text = args.scope or _get(env, "BKJOB_SCOPE")
+    if not scope_text:
+        raise CliError("no scope: pass --scope biz:<id> (or biz_set:<id>), or set BKJOB_SCOPE")
+    try:
+        scope = Scope.parse(scope_text)
+        scope.params(flavor)
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    tenant = getattr(args, "tenant_id", None) or _get(env, "BKJOB_TENANT_ID")
+    return Target(url, flavor, scope, tenant)
+
+
+def credentials_from_env(env: Mapping[str, str]) -> Credentials:
+    """Return the identity in ``BKJOB_*`` variables, or say which variables are missing."""
+    names = {
+        "app_code": "BKJOB_APP_CODE",
+        "app_secret": "BKJOB_APP_SECRET",
+        "username": "BKJOB_USERNAME",
+        "bk_token": "BKJOB_BK_TOKEN",
+        "access_token": "BKJOB_ACCESS_TOKEN",
+    }
+    found = {key: value for key, name in names.items() if (value := _get(env, name)) is not None}
+    missing = [names[key] for key in ("app_code", "app_secret") if key not in found]
+    if not {"username", "bk_token", "access_token"} & found.keys():
+        missing.append("one of BKJOB_USERNAME, BKJOB_BK_TOKEN or BKJOB_ACCESS_TOKEN")
+    if missing:
+        raise CliError(
+            f"missing credentials: set {', '.join(missing)} in the environment "
+            "(secrets are read only from the environment, never from flags)"
+        )
+    return Credentials(**found)
+
+
+def open_client(target: Target, credentials: Credentials) -> BkJobClient:
+    """Return a client for ``target`` (connect timeout 5 s: an unreachable URL fails fast)."""
+    return BkJobClient(
+        target.url,
+        flavor=target.flavor,
+        tenant_id=target.tenant_id,
+        timeouts=Timeouts(connect=5.0),
+        app_code=credentials.app_code,
+        app_secret=credentials.app_secret,
+        username=credentials.username,
+        bk_token=credentials.bk_token,
+        access_token=credentials.access_token,
+    )
+
+
+#: Codes that concern one job or step, not the whole server, scope or identity.
+_JOB_LEVEL_CODES = frozenset({1244006, 1244007, 1244025})
+
+
+def is_job_level(exc: errors.BkJobError) -> bool:
+    """Tell whether an error is about one job (it does not exist) rather than about everything."""
+    return isinstance(exc, errors.NotFoundError) and exc.code in _JOB_LEVEL_CODES
+
+
+def explain(exc: errors.BkJobError, target: Target, *, api: str | None = None) -> str:
+    """Return what went wrong and what to check, for a person; never with a secret in it."""
+    where = f"{target.shown_url} ({target.flavor.value})"
+    text = str(exc)
+    if isinstance(exc, errors.ConnectError):
+        return (
+            f"cannot connect to {where}: {text}\n"
+            "check --url / BKJOB_URL, and that this machine can reach it"
+        )
+    if isinstance(exc, errors.TimeoutError):
+        return f"no answer from {where} in time: {text}\ncheck --url / BKJOB_URL and the network"
+    if isinstance(exc, errors.TransportError):
+        return f"cannot talk to {where}: {text}"
+    if isinstance(exc, errors.ResponseFormatError):
+        return (
+            f"{where} does not answer like bk-job: {text}\n"
+            f"check --url ({target.flavor.value}: {_URL_HINTS[target.flavor]}) and --flavor"
+        )
+    if isinstance(exc, errors.AuthenticationError):
+        return (
+            f"bk-job rejected the credentials: {text}\n"
+            "check BKJOB_APP_CODE / BKJOB_APP_SECRET and the user identity "
+            "(BKJOB_USERNAME, BKJOB_BK_TOKEN or BKJOB_ACCESS_TOKEN)"
+        )
+    if isinstance(exc, errors.PermissionDeniedError):
+        lines = [f"permission denied: {text}", *permission_lines(exc.permission)]
+        return "\n".join(lines)
+    if isinstance(exc, errors.NotFoundError):
+        if is_job_level(exc):
+            return f"not found in scope {target.scope}: {text}"
+        if exc.code == 1243051:
+            return f"scope {target.scope} does not exist on {where}: {text}"
+        return (
+            f"{where} has no such API: {text}\n"
+            f"wrong --flavor or --url? {target.flavor.value} expects "
+            f"{_URL_HINTS[target.flavor]}; the other flavors are "
+            + ", ".join(f.value for f in ApiFlavor if f is not target.flavor)
+        )
+    if isinstance(exc, errors.UnsupportedOperationError):
+        return f"{text} (--flavor {target.flavor.value})"
+    return f"{api + ': ' if api and api not in text else ''}{text}"
+
+
+def permission_lines(permission: Mapping[str, Any] | None) -> list[str]:
+    """Return the permission the server says is missing, one readable line per action."""
+    if not isinstance(permission, Mapping):
+        return []
+    system = permission.get("system_name") or permission.get("system_id") or "?"
+    lines = [f"  system: {system}"]
+    actions = permission.get("actions")
+    for action in actions if isinstance(actions, list) else []:
+        if not isinstance(action, Mapping):
+            continue
+        name = action.get("name") or action.get("id") or "?"
+        action_id = action.get("id")
+        label = f"{name} ({action_id})" if action_id and action_id != name else str(name)
+        resources = _resource_names(action.get("related_resource_types"))
+        lines.append(f"  action: {label}" + (f" on {', '.join(resources)}" if resources else ""))
+    apply_url = permission.get("apply_url")
+    if isinstance(apply_url, str) and apply_url:
+        lines.append(f"  apply at: {apply_url}")
+    return lines
+
+
+def _resource_names(types: Any) -> list[str]:
+    names = []
+    for rtype in types if isinstance(types, list) else []:
+        if not isinstance(rtype, Mapping):
+            continue
+        type_name = rtype.get("type_name") or rtype.get("type") or "resource"
+        for path in rtype.get("instances") or [[]]:
+            nodes = path if isinstance(path, list) else [path]
+            labels = [
+                str(node.get("name") or node.get("id"))
+                for node in nodes
+                if isinstance(node, Mapping) and (node.get("name") or node.get("id"))
+            ]
+            names.append(f"{type_name} {'/'.join(labels)}" if labels else str(type_name))
+    return names
+
+
+def usage(message: str) -> CliError:
+    """Return a usage error (exit status 2)."""
+    return CliError(message, EXIT_USAGE)

@@ -1,0 +1,204 @@
+"""``bkjob-async demo``: the product's main job against the embedded simulator, in one command.
+
+Rule: the demo uses only the public client and poller, exactly as an operator's code would;
+the simulator is the one thing that differs from production. It launches jobs, watches them
+all, summarizes, then retries the failed hosts of one failed job and watches that round too.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ..client import BkJobClient
+from ..config import Scope
+from ..models import StepOperation
+from ..models.requests import Account, Targets
+from ..polling import Poller, PollerStatistics, PollPolicy
+from ._follow import Mode, choose_mode, follow, show_summary, statistics_since
+from ._format import code_name
+from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context
+from ._tally import JobRecord, Tally
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+
+    from ._tally import Summary
+
+__all__ = ["run_demo"]
+
+SCOPE = Scope.biz(2)
+SCRIPT = '#!/bin/bash\necho "hello from $(hostname)"\n'
+#: The first host id the demo's jobs target (the simulator's inventory starts at 1000).
+FIRST_HOST_ID = 1000
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not 1 <= args.jobs <= 10_000:
+        raise CliError(f"--jobs must be within 1..10000, got {args.jobs}")
+    if not 1 <= args.hosts <= 5_000:
+        raise CliError(f"--hosts must be within 1..5000, got {args.hosts}")
+    if not 0.0 <= args.fail_rate <= 1.0:
+        raise CliError(f"--fail-rate must be within 0..1, got {args.fail_rate}")
+    low, high = args.host_duration
+    if not 0.0 < low <= high <= 600:
+        raise CliError(f"--host-duration needs 0 < MIN <= MAX <= 600, got {low} {high}")
+
+
+def policy_for(host_duration: tuple[float, float]) -> PollPolicy:
+    """Return a poll policy paced to the hosts: 0.5 s (at most 2 s) for the default 1-6 s."""
+    interval = min(0.5, max(0.02, host_duration[0] / 2))
+    return PollPolicy(interval=interval, max_interval=4 * interval, max_in_flight=32)
+
+
+async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
+    """Run the demo; exit 0 when it ran to the end (failed jobs are part of the show)."""
+    from ..testing import BkJobSimulator, Fault
+
+    _check(args)
+    mode = choose_mode(ctx, json=args.json, piped=Mode.PLAIN)
+    say = ctx.err if mode is Mode.JSON else ctx.out
+    tally = Tally((), expected_hosts=args.jobs * args.hosts)
+    started = time.monotonic()
+    stats: list[PollerStatistics] = []
+    title = f"bkjob-async demo: {args.jobs:,} jobs x {args.hosts:,} hosts"
+    sim = BkJobSimulator(
+        seed=args.seed,
+        host_duration=tuple(args.host_duration),
+        fail_rate=args.fail_rate,
+        retry_lag=min(0.5, args.host_duration[0]),
+    )
+    with ctx.interruptible():
+        async with sim:
+            if not args.no_faults:
+                # A few transient failures, so the summary shows the poller's retries at work.
+                for skip, fault in ((150, Fault.http_status(502)), (400, Fault.reset())):
+                    sim.inject(fault, api="get_job_instance_status", skip=skip)
+            say(
+                f"{title}: simulated bk-job at {sim.url} (no server, no credentials needed); "
+                f"host fail rate {args.fail_rate:.0%}"
+            )
+            async with BkJobClient(
+                sim.url, app_code="bkjob-demo", app_secret="demo-only", username="admin"
+            ) as client:
+                job_ids = await _launch(client, args)
+                say(
+                    f"launched {len(job_ids):,} jobs ({job_ids[0]}..{job_ids[-1]}) with fast_execute_script"
+                )
+                tally = Tally(job_ids, expected_hosts=args.jobs * args.hosts)
+                async with Poller(client, policy=policy_for(args.host_duration)) as poller:
+                    async with poller.watch_jobs(SCOPE, job_ids) as watch:
+                        await follow(
+                            ctx,
+                            watch,
+                            tally,
+                            mode=mode,
+                            title=title,
+                            statistics=poller.statistics,
+                        )
+                    stats.append(poller.statistics())
+                    show_summary(
+                        ctx, _summary(tally, title, started, stats[0], ctx), mode, failed=False
+                    )
+                    await _retry_round(ctx, client, poller, tally, mode, say)
+    if ctx.interrupted:
+        if not stats:
+            show_summary(ctx, _summary(tally, title, started, None, ctx), mode, failed=False)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _summary(
+    tally: Tally, title: str, started: float, stats: PollerStatistics | None, ctx: Context
+) -> Summary:
+    return tally.summary(
+        title=title,
+        elapsed=time.monotonic() - started,
+        statistics=stats,
+        interrupted=ctx.interrupted,
+    )
+
+
+async def _launch(client: BkJobClient, args: argparse.Namespace) -> list[int]:
+    """Launch the jobs, 32 at a time; each targets its own ``--hosts`` hosts."""
+    ids: dict[int, int] = {}
+    limiter = anyio.CapacityLimiter(32)
+
+    async def launch(index: int) -> None:
+        first = FIRST_HOST_ID + index * args.hosts
+        async with limiter:
+            launched = await client.fast_execute_script(
+                SCOPE,
+                targets=Targets(host_ids=range(first, first + args.hosts)),
+                account=Account(alias="root"),
+                script_content=SCRIPT,
+                task_name=f"demo job {index + 1}",
+            )
+        ids[index] = launched.job_instance_id
+
+    async with anyio.create_task_group() as tg:
+        for index in range(args.jobs):
+            tg.start_soon(launch, index)
+    return [ids[i] for i in range(args.jobs)]
+
+
+async def _retry_round(
+    ctx: Context,
+    client: BkJobClient,
+    poller: Poller,
+    tally: Tally,
+    mode: Mode,
+    say: Callable[[str], None],
+) -> None:
+    """Retry the failed hosts of one failed job and watch the new round."""
+    record = next((r for r in tally.failed_jobs() if r.failed_hosts and r.snapshot), None)
+    if record is None:
+        say("no job has failed hosts: nothing to retry")
+        return
+    assert record.snapshot is not None
+    job_id = record.job_instance_id
+    step_id, failed = record.failed_hosts[0]
+    say(
+        f"\noperations: retrying the {failed} failed host{'s' if failed != 1 else ''} of job "
+        f"{job_id} step {step_id} (operate_step_instance, {StepOperation.RETRY_FAILED.name}) "
+        "and watching the new round; the poller reports only what changes"
+    )
+    await client.operate_step_instance(SCOPE, job_id, step_id, StepOperation.RETRY_FAILED)
+    retry = Tally([job_id])
+    retry.seed(record.snapshot)
+    before = poller.statistics()
+    started = time.monotonic()
+    title = f"retry round of job {job_id} step {step_id}"
+    async with poller.watch_jobs(SCOPE, [job_id]) as watch:
+        await follow(
+            ctx,
+            watch,
+            retry,
+            mode=mode,
+            title=title,
+            statistics=lambda: statistics_since(before, poller.statistics()),
+            echo=True,
+        )
+    summary = retry.summary(
+        title=title,
+        elapsed=time.monotonic() - started,
+        statistics=statistics_since(before, poller.statistics()),
+        interrupted=ctx.interrupted,
+    )
+    show_summary(ctx, summary, mode, failed=False)
+    say(_verdict(record, retry.jobs[job_id]))
+
+
+def _verdict(before: JobRecord, after: JobRecord) -> str:
+    was = before.outcome or "?"
+    now = after.outcome or code_name(after.status)
+    left = sum(n for _, n in after.failed_hosts)
+    tail = (
+        "every host succeeded"
+        if not left
+        else f"{left} host{'s' if left != 1 else ''} still failed"
+    )
+    return f"job {after.job_instance_id}: {was} -> {now} after the retry; {tail}"

@@ -1,0 +1,238 @@
+"""Plain text for people: one-line events, progress lines, summaries and status tables.
+
+Rule: pure functions from values to ``str`` lines, ASCII only, no colour and no I/O; piped
+output is made of these, and the live view reuses the one-line pieces.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..models import JobStatus
+from ..polling.events import (
+    HostTransition,
+    JobFinished,
+    JobTransition,
+    StepTransition,
+    WatchFailed,
+    WatchTimedOut,
+)
+
+if TYPE_CHECKING:
+    import enum
+    from collections.abc import Iterable, Sequence
+
+    from ..models import JobInstanceStatus
+    from ..polling import PollerStatistics
+    from ..polling.events import Event
+    from ._tally import JobRecord, Summary, Tally
+
+__all__ = [
+    "code_name",
+    "describe_event",
+    "duration",
+    "millis",
+    "progress_line",
+    "status_lines",
+    "summary_lines",
+    "table",
+]
+
+
+def code_name(status: enum.Enum | None) -> str:
+    """Return ``NAME(code)`` for a status, ``-`` for none."""
+    if status is None:
+        return "-"
+    return f"{status.name}({status.value})"
+
+
+def duration(seconds: float) -> str:
+    """Return ``m:ss`` (or ``h:mm:ss``)."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def millis(seconds: float | None) -> str:
+    """Return seconds as a rounded millisecond figure, ``-`` for none."""
+    return "-" if seconds is None else f"{seconds * 1000:,.0f} ms"
+
+
+def describe_event(event: Event, *, arrow: str = "->") -> str:
+    """Return one event as a line: time, job, step, host and the status change."""
+    when = event.observed_at.astimezone().strftime("%H:%M:%S.%f")[:-3]
+    job = f"job {event.job_instance_id}"
+    if isinstance(event, HostTransition):
+        host = event.host
+        where = f"{job} step {event.step_instance_id}#{event.execute_count} host {host}"
+        change = f"{code_name(event.previous)} {arrow} {code_name(event.current)}"
+        exit_code = event.result.exit_code
+        tail = f" exit {exit_code}" if exit_code and not event.current.is_success else ""
+        return f"{when} {where}  {change}{tail}"
+    if isinstance(event, StepTransition):
+        where = f"{job} step {event.step_instance_id}#{event.execute_count}"
+        return f"{when} {where}  {code_name(event.previous)} {arrow} {code_name(event.current)}"
+    if isinstance(event, JobTransition):
+        return f"{when} {job}  {code_name(event.previous)} {arrow} {code_name(event.current)}"
+    if isinstance(event, JobFinished):
+        return f"{when} {job}  finished {code_name(event.status)}"
+    if isinstance(event, WatchFailed):
+        return f"{when} {job}  could not be watched: {event.error}"
+    assert isinstance(event, WatchTimedOut)
+    return f"{when} {job}  watch deadline passed"
+
+
+def progress_line(tally: Tally, statistics: PollerStatistics | None, elapsed: float) -> str:
+    """Return one plain progress line: hosts finished, jobs by state, requests per second."""
+    total, done = tally.hosts_total, tally.hosts_finished
+    pct = f"{100 * done / total:3.0f}%" if total else "  -%"
+    jobs = tally.job_counts()
+    job_text = ", ".join(f"{k} {v}" for k, v in jobs.items() if v or k != "pending")
+    polls = ""
+    if statistics is not None:
+        polls = f" | polls {statistics.requests:,} ({statistics.current_rate:.0f}/s)"
+    return f"[{duration(elapsed)}] hosts {done:,}/{total:,} {pct} | jobs: {job_text}{polls}"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[object]], indent: str = "") -> list[str]:
+    """Return an aligned plain table; numbers align right, text left."""
+    text_rows = [[str(cell) for cell in row] for row in rows]
+    all_rows = [list(header), *text_rows]
+    widths = [max(len(row[i]) for row in all_rows) for i in range(len(header))]
+    numeric = [
+        bool(text_rows) and all(_is_number(row[i]) for row in text_rows) for i in range(len(header))
+    ]
+
+    def line(row: Sequence[str]) -> str:
+        cells = [
+            cell.rjust(w) if num else cell.ljust(w)
+            for cell, w, num in zip(row, widths, numeric, strict=True)
+        ]
+        return (indent + "  ".join(cells)).rstrip()
+
+    return [line(all_rows[0]), *(line(row) for row in text_rows)]
+
+
+def _is_number(text: str) -> bool:
+    return text.replace(",", "").replace(".", "").replace(" ms", "").lstrip("-").isdigit()
+
+
+def summary_lines(summary: Summary) -> list[str]:
+    """Return the summary as plain lines."""
+    head = f"{summary.title}: {'interrupted after' if summary.interrupted else 'done in'}"
+    lines = [f"{head} {duration(summary.elapsed)}", ""]
+    lines += table(
+        ("jobs by final status", "count"),
+        [*summary.jobs_by_outcome, ("total", f"{summary.jobs:,}")],
+        "  ",
+    )
+    lines.append("")
+    lines += table(
+        ("hosts by final status", "count"),
+        [
+            *((name, f"{n:,}") for name, n in summary.hosts_by_status),
+            ("total", f"{summary.hosts:,}"),
+        ],
+        "  ",
+    )
+    lines.append("")
+    lines += table(("polling", "value"), _polling_rows(summary), "  ")
+    attention = attention_lines(summary)
+    if attention:
+        lines += ["", *attention]
+    return lines
+
+
+def _polling_rows(summary: Summary) -> list[tuple[str, str]]:
+    rows = [
+        ("polls made", f"{summary.polls:,}"),
+        ("unchanged polls", f"{summary.unchanged_polls:,}"),
+        ("retries", f"{summary.retries:,}"),
+        ("events", f"{summary.events:,}"),
+        (f"transition latency p50 (n={summary.latency_samples:,})", millis(summary.latency_p50)),
+        ("transition latency p99", millis(summary.latency_p99)),
+    ]
+    rows += [(f"errors: {name}", f"{count:,}") for name, count in summary.errors]
+    return rows
+
+
+def attention_lines(summary: Summary, limit: int = 10) -> list[str]:
+    """Return what failed or waits for a person, and the commands that move them on."""
+    lines = failed_job_lines(summary, limit) if summary.failed_jobs else []
+    if summary.waiting_jobs:
+        lines.append("  waiting for a person:")
+        for record in summary.waiting_jobs[:limit]:
+            hint = _waiting_hint(record).lstrip("; ")
+            lines.append(
+                f"    job {record.job_instance_id}: WAITING_USER" + (f" ({hint})" if hint else "")
+            )
+    return lines
+
+
+def failed_job_lines(summary: Summary, limit: int = 10) -> list[str]:
+    """Return what failed and the command that retries it."""
+    lines = ["  failed jobs:"]
+    for record in summary.failed_jobs[:limit]:
+        steps = record.failed_hosts
+        detail = ", ".join(f"step {s}: {n} failed host{'s' if n != 1 else ''}" for s, n in steps)
+        if record.error is not None:
+            detail = str(record.error)
+        elif not detail and record.status is not None and not record.status.is_finished:
+            detail = f"still {code_name(record.status)}" + _waiting_hint(record)
+        lines.append(
+            f"    job {record.job_instance_id}: {record.outcome}"
+            + (f" ({detail})" if detail else "")
+        )
+    if len(summary.failed_jobs) > limit:
+        lines.append(f"    ... and {len(summary.failed_jobs) - limit} more")
+    first = next((r for r in summary.failed_jobs if r.failed_hosts), None)
+    if first is not None:
+        step = first.failed_hosts[0][0]
+        lines.append(
+            f"  retry the failed hosts: bkjob-async operate {first.job_instance_id} {step} "
+            "retry-failed --watch"
+        )
+    return lines
+
+
+def _waiting_hint(record: JobRecord) -> str:
+    """Return how to move a job waiting for a person (manual confirmation), if it is one."""
+    step = record.waiting_step
+    if step is None and record.snapshot is not None:
+        waiting = [s for s in record.snapshot.steps if s.status is JobStatus.WAITING_USER]
+        step = waiting[0].step_instance_id if waiting else None
+    if step is None:
+        return ""
+    return f"; to go on: bkjob-async operate {record.job_instance_id} {step} confirm"
+
+
+def status_lines(status: JobInstanceStatus, *, hosts: bool = True) -> list[str]:
+    """Return one job's status as plain, grep-able lines: the job, its steps, their hosts."""
+    job = status.job
+    lines = [
+        f"job {job.job_instance_id}  {code_name(job.status)}  "
+        f"{'finished' if status.finished else 'not finished'}  {job.name or ''}".rstrip()
+    ]
+    for step in status.steps:
+        lines.append(
+            f"  step {step.step_instance_id}  {code_name(step.status)}  "
+            f"round {step.execute_count if step.execute_count is not None else '-'}  "
+            f"{step.name or ''}".rstrip()
+        )
+        if hosts and step.hosts:
+            rows = [
+                (
+                    r.host.bk_host_id if r.host.bk_host_id is not None else "-",
+                    r.host.ip or r.host.ipv6 or "-",
+                    r.host.bk_cloud_id if r.host.bk_cloud_id is not None else "-",
+                    code_name(r.status),
+                    r.exit_code if r.exit_code is not None else "-",
+                    millis(r.total_time.total_seconds()) if r.total_time is not None else "-",
+                )
+                for r in step.hosts
+            ]
+            lines += table(
+                ("host_id", "ip", "cloud", "status", "exit", "time"), rows, indent="    "
+            )
+    return lines

@@ -1,0 +1,108 @@
+"""Events and statuses as JSON objects: every field, enums as ints plus names, ISO 8601 times.
+
+Rule: pure conversion, no I/O. A field holding an enum ``status`` is written as ``"status": 9``
+and ``"status_name": "SUCCESS"``; datetimes as ISO 8601 with their offset; durations
+(``total_time``) as float seconds; errors as their type, message and the server's details.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ..errors import ApiError, BkJobError, RateLimitedError
+from ..polling.events import (
+    Event,
+    HostTransition,
+    JobFinished,
+    JobTransition,
+    StepTransition,
+    WatchFailed,
+    WatchTimedOut,
+)
+
+__all__ = ["EVENT_NAMES", "dumps", "error_to_dict", "event_to_dict", "to_json"]
+
+#: The ``"event"`` field of each event type.
+EVENT_NAMES: dict[type, str] = {
+    HostTransition: "host_transition",
+    StepTransition: "step_transition",
+    JobTransition: "job_transition",
+    JobFinished: "job_finished",
+    WatchFailed: "watch_failed",
+    WatchTimedOut: "watch_timed_out",
+}
+
+
+def error_to_dict(exc: BaseException) -> dict[str, Any]:
+    """Return an error as ``{"type", "message", ...}`` with bk-job's code, ids and permission."""
+    out: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, ApiError):
+        out.update(
+            api=exc.api,
+            code=exc.code,
+            http_status=exc.http_status,
+            request_id=exc.request_id,
+            job_request_id=exc.job_request_id,
+            permission=to_json(exc.permission),
+        )
+    if isinstance(exc, RateLimitedError):
+        out["retry_after"] = exc.retry_after
+    return out
+
+
+def to_json(value: Any) -> Any:
+    """Return ``value`` as plain JSON data (attrs objects become objects, field by field)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value if not isinstance(value, int) else int(value)
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, _dt.datetime):
+        return value.isoformat()
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, BkJobError):
+        return error_to_dict(value)
+    if attrs.has(type(value)):
+        return _attrs_to_dict(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_json(v) for v in value]
+    return str(value)
+
+
+def _attrs_to_dict(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in attrs.fields(type(obj)):
+        value = getattr(obj, field.name)
+        out[field.name] = to_json(value)
+        if isinstance(value, enum.IntEnum) or _is_enum_field(field):
+            out[f"{field.name}_name"] = value.name if isinstance(value, enum.Enum) else None
+    return out
+
+
+def _is_enum_field(field: attrs.Attribute[Any]) -> bool:
+    """Tell whether a field is declared as an (optional) enum, so ``None`` gets a name too."""
+    annotation = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+    return any(
+        annotation.startswith(name)
+        for name in ("HostStatus", "JobStatus", "StepStatus", "StepType", "LaunchMode")
+    )
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """Return one watch event as a JSON object whose ``"event"`` names its type."""
+    return {"event": EVENT_NAMES[type(event)], **_attrs_to_dict(event)}
+
+
+def dumps(obj: Any) -> str:
+    """Encode one JSON line: compact, UTF-8 text kept as is."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,304 @@
+"""The argument parser: every command, flag, default and example the ``--help`` pages show.
+
+Rule: no flag takes a secret (credentials come from the environment only), and help text shows
+variable names, never their values. Parsing never exits the process: ``--help`` and usage
+errors become ``ParserExit`` for ``main`` to turn into an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+from ..config import ApiFlavor
+from ._commands import JOB_OPERATIONS, STEP_OPERATIONS
+from ._connect import ENV_VARS
+from ._runtime import EXIT_USAGE
+
+if TYPE_CHECKING:
+    from ._runtime import Context
+
+__all__ = ["ParserExit", "build_parser"]
+
+_ENVIRONMENT = "environment:\n" + "\n".join(
+    f"  {name:<20} {text}" for name, text in ENV_VARS.items()
+)
+_EXIT = (
+    "exit status: 0 every job succeeded; 1 a job failed or could not be watched;\n"
+    "  2 usage, credentials or connection error; 130 interrupted (Ctrl-C)"
+)
+
+
+class ParserExit(Exception):
+    """Parsing ended: ``--help`` printed (status 0) or a usage error (status 2)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that writes to the command's streams and never calls ``sys.exit``."""
+
+    context: Context | None = None
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if not message or self.context is None:
+            super()._print_message(message, file)
+            return
+        import sys
+
+        stream = self.context.stderr if file is sys.stderr else self.context.stdout
+        stream.write(message)
+        stream.flush()
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self._print_message(message, _stderr())
+        raise ParserExit(status)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(_stderr())
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _stderr() -> IO[str]:
+    import sys
+
+    return sys.stderr
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within 0..1, got {text}")
+    return value
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("connection (credentials come from the environment only)")
+    group.add_argument("--url", help="bk-job URL (default: $BKJOB_URL)")
+    group.add_argument(
+        "--flavor",
+        choices=[f.value for f in ApiFlavor],
+        help="API generation (default: $BKJOB_FLAVOR, else apigw-v3)",
+    )
+    group.add_argument(
+        "--scope",
+        help="biz:<id> or biz_set:<id>; a bare number is a business (default: $BKJOB_SCOPE)",
+    )
+    group.add_argument("--tenant-id", help="X-Bk-Tenant-Id on multi-tenant installs")
+    return parent
+
+
+def _polling_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("polling")
+    group.add_argument(
+        "--interval", type=_seconds, default=1.0, help="seconds between polls of a changing job (1)"
+    )
+    group.add_argument(
+        "--max-interval",
+        type=_seconds,
+        default=15.0,
+        help="longest wait between polls of a quiet job (15)",
+    )
+    group.add_argument(
+        "--deadline", type=_seconds, default=None, help="give up on jobs still running after this"
+    )
+    group.add_argument(
+        "--max-in-flight", type=_positive_int, default=32, help="requests at once (32)"
+    )
+    return parent
+
+
+def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
+    """Return the ``bkjob-async`` parser; ``context`` receives help and usage errors."""
+    from .. import __version__
+
+    class Parser(_Parser):
+        pass
+
+    Parser.context = context
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = Parser(
+        prog="bkjob-async",
+        description="Launch, watch and operate BlueKing Job (bk-job) jobs, or see a demo.",
+        formatter_class=formatter,
+        epilog=textwrap.dedent(
+            """\
+            start here:
+              bkjob-async demo                      simulated bk-job, nothing to set up
+              bkjob-async COMMAND --help            flags and examples of one command
+            """
+        )
+        + "\n"
+        + _ENVIRONMENT
+        + "\n\n"
+        + _EXIT,
+    )
+    parser.add_argument("--version", action="version", version=f"bkjob-async {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    connection, polling = _connection_options(), _polling_options()
+    common: dict[str, Any] = {"formatter_class": formatter}
+    with_connection: dict[str, Any] = {"parents": [connection]}
+    with_connection_and_polling: dict[str, Any] = {"parents": [connection, polling]}
+
+    demo = commands.add_parser(
+        "demo",
+        help="launch and watch jobs on an embedded simulator (no server, no credentials)",
+        description=(
+            "Start an embedded bk-job simulator, launch jobs through the client, watch them\n"
+            "all with the poller (live view on a terminal, plain lines in a pipe), print a\n"
+            "summary, then retry the failed hosts of one failed job and watch that round."
+        ),
+        epilog=_examples(
+            "bkjob-async demo",
+            "bkjob-async demo --jobs 20 --hosts 10 --fail-rate 0.2",
+            "bkjob-async demo | cat              # plain progress lines, as in CI logs",
+            "bkjob-async demo --json | jq -c 'select(.event==\"job_finished\")|.status_name'",
+        ),
+        **common,
+    )
+    demo.add_argument("--jobs", type=int, default=200, help="jobs to launch (200)")
+    demo.add_argument("--hosts", type=int, default=50, help="hosts per job (50)")
+    demo.add_argument(
+        "--fail-rate", type=_rate, default=0.05, help="chance that a host fails (0.05)"
+    )
+    demo.add_argument("--seed", type=int, default=0, help="simulator seed: hosts and outcomes (0)")
+    demo.add_argument(
+        "--host-duration",
+        type=_seconds,
+        nargs=2,
+        default=(1.0, 6.0),
+        metavar=("MIN", "MAX"),
+        help="seconds a simulated host runs (1 6)",
+    )
+    demo.add_argument(
+        "--no-faults", action="store_true", help="do not inject the few transient server faults"
+    )
+    demo.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
+
+    watch = commands.add_parser(
+        "watch",
+        **with_connection_and_polling,
+        help="watch jobs until they end (live view, or JSON lines when piped)",
+        description=(
+            "Watch jobs until each one ends. On a terminal: a live view, then a summary.\n"
+            "Piped or with --json: one JSON object per event per line on stdout (the summary\n"
+            "goes to stderr). Events: host_transition, step_transition, job_transition,\n"
+            "job_finished, watch_failed, watch_timed_out; enums as ints with *_name."
+        ),
+        epilog=_examples(
+            "export BKJOB_APP_CODE=my-app BKJOB_APP_SECRET=... BKJOB_USERNAME=admin",
+            "bkjob-async watch 123456 --url https://bkapi.example.com/api/bk-job/prod --scope biz:2",
+            "bkjob-async watch 123 124 --url https://paas.example.com --flavor esb-jobv3 --scope biz:2",
+            "bkjob-async watch 123 --json | jq -c 'select(.event==\"host_transition\")'",
+            "bkjob-async watch 123 --deadline 600 || echo 'failed or still running'",
+        )
+        + "\n\n"
+        + _EXIT,
+        **common,
+    )
+    watch.add_argument("job_ids", metavar="JOB_ID", type=_positive_int, nargs="+")
+    watch.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+
+    status = commands.add_parser(
+        "status",
+        **with_connection,
+        help="print the status of jobs once, with per-host results",
+        description=(
+            "Print each job's status, steps and per-host results once: tables on a terminal,\n"
+            "plain aligned lines when piped, one JSON object per job with --json."
+        ),
+        epilog=_examples(
+            "bkjob-async status 123456 --scope biz:2",
+            "bkjob-async status 123 124 --no-hosts",
+            "bkjob-async status 123 --json | jq '.steps[].hosts[] | select(.status != 9)'",
+        )
+        + "\n\nexit status: 0 no job failed; 1 a job failed or could not be read; 2 usage, "
+        "credentials or connection error",
+        **common,
+    )
+    status.add_argument("job_ids", metavar="JOB_ID", type=_positive_int, nargs="+")
+    status.add_argument("--json", action="store_true", help="one JSON object per job")
+    status.add_argument("--no-hosts", action="store_true", help="jobs and steps only")
+
+    step_names = ", ".join(STEP_OPERATIONS)
+    job_names = ", ".join(JOB_OPERATIONS)
+    operate = commands.add_parser(
+        "operate",
+        **with_connection_and_polling,
+        usage="bkjob-async operate JOB_ID [STEP_ID] OPERATION [--watch] [options]",
+        help="retry, skip, confirm or terminate: send one operation to a job or step",
+        description=(
+            f"Send one operation.\n  step operations: {step_names}\n"
+            f"  job operations:  {job_names}\n"
+            "Without STEP_ID, a step operation applies to the step whose state allows it."
+        ),
+        epilog=_examples(
+            "bkjob-async operate 123 456 retry-failed --watch",
+            "bkjob-async operate 123 retry-failed          # the failed step, found for you",
+            "bkjob-async operate 123 456 confirm",
+            "bkjob-async operate 123 terminate",
+        )
+        + "\n\nexit status: 0 accepted (with --watch: the job then succeeded); 1 refused\n"
+        "  (the reason and the state it needs are printed) or the job failed; 2 usage,\n"
+        "  credentials or connection error",
+        **common,
+    )
+    operate.add_argument("job_id", metavar="JOB_ID", type=_positive_int)
+    operate.add_argument("words", metavar="[STEP_ID] OPERATION", nargs="+")
+    operate.add_argument("--watch", action="store_true", help="then watch the job until it ends")
+    operate.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+
+    from ..testing._cli import build_parser as simulator_parser
+
+    with_simulator: dict[str, Any] = {"parents": [simulator_parser()]}
+    simulate = commands.add_parser(
+        "simulate",
+        conflict_handler="resolve",
+        **with_simulator,
+        help="run the bk-job simulator in the foreground, for manual use",
+        description=(
+            "Serve a simulated bk-job (gateway v3, ESB jobv3 and ESB v2 paths) with some\n"
+            "jobs already running, until Ctrl-C. It accepts any app code and secret."
+        ),
+        epilog=_examples(
+            "bkjob-async simulate --port 9000 --jobs 20 --hosts 10",
+            "BKJOB_URL=http://127.0.0.1:9000 BKJOB_SCOPE=biz:2 BKJOB_APP_CODE=demo \\",
+            "  BKJOB_APP_SECRET=demo BKJOB_USERNAME=admin bkjob-async watch 10001 10002",
+        ),
+        **common,
+    )
+    simulate.set_defaults(command="simulate")
+    return parser

@@ -1,0 +1,106 @@
+"""What every command runs with: its streams, environment, exit codes and the Ctrl-C switch.
+
+Rule: commands never touch ``sys.stdout``, ``sys.stderr`` or ``os.environ`` directly; they use a
+``Context``, so tests can drive them in-process. An expected failure is a ``CliError`` carrying
+its exit status and a message a person can act on; only bugs end in a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, TextIO
+
+import anyio
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CliError",
+    "Context",
+]
+
+#: Every job succeeded (or the one-shot command did what it was asked).
+EXIT_OK = 0
+#: A job failed, could not be watched, or an operation was refused.
+EXIT_FAILED = 1
+#: Bad arguments, missing credentials, or bk-job could not be used at all.
+EXIT_USAGE = 2
+#: Stopped by Ctrl-C (SIGINT) or SIGTERM; a partial summary was printed.
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """An expected failure: print ``message`` (no traceback) and exit with ``status``."""
+
+    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class Context:
+    """Streams, environment and interrupt state of one command run.
+
+    ``interrupt`` is set by the signal handler (or by a test); every ``interruptible()`` scope
+    open at that moment, or opened later, is cancelled, so in-flight requests stop and the
+    command can print what it has.
+    """
+
+    def __init__(
+        self,
+        *,
+        stdout: TextIO,
+        stderr: TextIO,
+        env: Mapping[str, str],
+        interrupt: anyio.Event | None = None,
+    ) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.env = env
+        self.interrupt = interrupt or anyio.Event()
+        self._scopes: list[anyio.CancelScope] = []
+
+    @property
+    def tty(self) -> bool:
+        """Tell whether stdout is a terminal (live view) rather than a pipe or file (plain)."""
+        isatty = getattr(self.stdout, "isatty", None)
+        try:
+            return bool(isatty and isatty())
+        except ValueError:  # a closed stream
+            return False
+
+    @property
+    def interrupted(self) -> bool:
+        """Tell whether Ctrl-C (or SIGTERM) arrived."""
+        return self.interrupt.is_set()
+
+    def cancel_all(self) -> None:
+        """Cancel every open interruptible scope (called once the interrupt is set)."""
+        for scope in self._scopes:
+            scope.cancel()
+
+    @contextlib.contextmanager
+    def interruptible(self) -> Iterator[anyio.CancelScope]:
+        """Run the body in a scope that the interrupt cancels."""
+        scope = anyio.CancelScope()
+        if self.interrupted:
+            scope.cancel()
+        self._scopes.append(scope)
+        try:
+            with scope:
+                yield scope
+        finally:
+            self._scopes.remove(scope)
+
+    def out(self, text: str = "") -> None:
+        """Write a line to stdout."""
+        print(text, file=self.stdout, flush=True)
+
+    def err(self, text: str) -> None:
+        """Write a line to stderr."""
+        print(text, file=self.stderr, flush=True)

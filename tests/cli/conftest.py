@@ -1,0 +1,111 @@
+"""Fixtures of the command-line tests: a fast simulator, its environment, and an in-process runner.
+
+``run(argv)`` drives ``bkjob_async.cli.amain`` on the test's event loop (so the simulator keeps
+serving) with captured stdout/stderr; ``tty=True`` makes stdout claim to be a terminal, so the
+live view and tables render as they would for a person.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import anyio
+import attrs
+import pytest
+
+from bkjob_async import Scope
+from bkjob_async.cli import amain
+from bkjob_async.testing import BkJobSimulator
+
+SCOPE = Scope.biz(2)
+APP_SECRET = "cli-SECRET-5e4d3c2b1a"
+BK_TOKEN = "cli-BKTOKEN-0f9e8d7c"
+SECRETS = (APP_SECRET, BK_TOKEN)
+#: Poll flags fast enough for the simulator's short hosts.
+FAST = ["--interval", "0.02", "--max-interval", "0.1"]
+
+
+class TerminalIO(io.StringIO):
+    """A captured stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@attrs.frozen
+class Result:
+    """What one command run printed and returned."""
+
+    status: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        """Return stdout without terminal escape sequences."""
+        return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", self.out)
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        """Return stdout parsed as JSON lines."""
+        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
+    def assert_no_secret(self) -> None:
+        for secret in SECRETS:
+            assert secret not in self.out
+            assert secret not in self.err
+        assert "Traceback" not in self.err
+
+
+def make_env(url: str, **extra: str) -> dict[str, str]:
+    """Return the environment of a correctly configured operator."""
+    env = {
+        "BKJOB_URL": url,
+        "BKJOB_SCOPE": "biz:2",
+        "BKJOB_APP_CODE": "cli-app",
+        "BKJOB_APP_SECRET": APP_SECRET,
+        "BKJOB_USERNAME": "admin",
+    }
+    env.update(extra)
+    return env
+
+
+async def run(
+    argv: list[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    tty: bool = False,
+    interrupt: anyio.Event | None = None,
+) -> Result:
+    """Run one command in-process and capture its output."""
+    out: io.StringIO = TerminalIO() if tty else io.StringIO()
+    err = io.StringIO()
+    with anyio.fail_after(45):
+        status = await amain(argv, stdout=out, stderr=err, env=env or {}, interrupt=interrupt)
+    result = Result(status, out.getvalue(), err.getvalue())
+    result.assert_no_secret()
+    return result
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[BkJobSimulator]:
+    """Return a started simulator whose hosts finish in 50-200 ms."""
+    async with BkJobSimulator(
+        seed=7, host_duration=(0.05, 0.2), host_start_delay=0.0, retry_lag=0.05, stop_delay=0.05
+    ) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def env(sim: BkJobSimulator) -> dict[str, str]:
+    return make_env(sim.url)
+
+
+def cli_command() -> list[str]:
+    """Return the command that runs the CLI in a subprocess."""
+    return [sys.executable, "-m", "bkjob_async.cli"]
