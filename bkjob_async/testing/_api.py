@@ -277,12 +277,18 @@ def _default_name(world: World, kind: tuple[str, str], english: bool) -> str:
     return f"{kind[1] if english else kind[0]}_{stamp.strftime('%Y%m%d%H%M%S%f')[:-3]}"
 
 
-def _targets(world: World, params: Params, key: str = "target_server") -> list[SimHost]:
-    target = params.raw(key)
-    if target is None and params.raw("ip_list") is not None:
-        target = {"ip_list": params.raw("ip_list")}
-    if not isinstance(target, Mapping):
-        raise ApiFailure(codes.MISSING_PARAM_NAMED, key)
+def _targets(world: World, params: Params) -> list[SimHost]:
+    """Resolve ``target_server`` plus v2's top-level ``ip_list`` and ``custom_query_id``."""
+    server, ip_list, groups = (
+        params.raw(k) for k in ("target_server", "ip_list", "custom_query_id")
+    )
+    if not isinstance(server, Mapping) and ip_list is None and groups is None:
+        raise ApiFailure(codes.MISSING_PARAM_NAMED, "target_server")
+    target = dict(server) if isinstance(server, Mapping) else {}
+    if isinstance(ip_list, list):
+        target["ip_list"] = [*target.get("ip_list", ()), *ip_list]
+    if isinstance(groups, list):
+        target["dynamic_group_list"] = [{"id": group} for group in groups]
     hosts = world.hosts_from_target(target)
     if not hosts:
         raise ApiFailure(codes.HOST_EMPTY)
@@ -367,8 +373,9 @@ def fast_execute_script(world: World, call: Call) -> object:
     timeout = params.long("timeout") or params.long("script_timeout")
     if timeout is not None and not 1 <= timeout <= 86400:
         raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "timeout")
-    name = params.text("name") or params.text("task_name")
-    name = name or _default_name(world, ("快速执行脚本", "Script Execution"), call.english)
+    name = params.text("task_name") or _default_name(
+        world, ("快速执行脚本", "Script Execution"), call.english
+    )
     size, mode = _rolling(params, len(hosts))
     plan = StepPlan(StepType.SCRIPT, len(hosts), name, rolling_batch_size=size, rolling_mode=mode)
     return _launch(world, call, plan, hosts, name, TaskType.FAST_SCRIPT)
@@ -389,8 +396,9 @@ def fast_transfer_file(world: World, call: Call) -> object:
         _account(params, "account")
     else:
         _account(params, "account_id", "account_alias")
-    name = params.text("name") or params.text("task_name")
-    name = name or _default_name(world, ("快速分发文件", "File Transfer"), call.english)
+    name = params.text("task_name") or _default_name(
+        world, ("快速分发文件", "File Transfer"), call.english
+    )
     size, mode = _rolling(params, len(hosts))
     plan = StepPlan(StepType.FILE, len(hosts), name, rolling_batch_size=size, rolling_mode=mode)
     return _launch(world, call, plan, hosts, name, TaskType.FAST_FILE)

@@ -215,7 +215,10 @@ class World:
             hosts.append(self.inventory.by_id(host_id))
         for item in _dicts(target.get("ip_list")):
             ip = str(item.get("ip") or item.get("ipv6") or "")
-            if ip:
+            host_id = _int(item.get("bk_host_id"), -1)
+            if host_id > 0:
+                hosts.append(self.inventory.by_id(host_id))
+            elif ip:
                 hosts.append(self.inventory.by_ip(ip, _int(item.get("bk_cloud_id"), 0)))
         groups = [*_dicts(target.get("dynamic_group_list")), *_dicts(target.get("topo_node_list"))]
         for group in groups:

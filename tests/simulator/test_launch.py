@@ -24,7 +24,7 @@ RUN_SCRIPT = {
 
 @pytest.mark.parametrize("flavor", [GATEWAY, JOBV3])
 async def test_fast_execute_script_creates_a_running_script_job(sim, wire, flavor):
-    data = await wire.data(flavor, "fast_execute_script", {**RUN_SCRIPT, "name": "hello"})
+    data = await wire.data(flavor, "fast_execute_script", {**RUN_SCRIPT, "task_name": "hello"})
     assert data == {
         "job_instance_id": data["job_instance_id"],
         "job_instance_name": "hello",
