@@ -37,6 +37,7 @@ class AiohttpTransport:
         self._timeout = aiohttp.ClientTimeout(
             total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.read
         )
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self._session = session
         self._owns_session = session is None
         self._limit = limit
@@ -63,11 +64,23 @@ class AiohttpTransport:
                 params=request.query,
                 data=request.body,
                 headers=request.headers,
-                timeout=self._timeout,
+                timeout=self._timeout if request.timeout is None else self._total(request.timeout),
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
                 return Response(response.status, response.headers, body)
+
+    def _total(self, seconds: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            base = self._timeout
+            timeout = aiohttp.ClientTimeout(
+                total=seconds if base.total is None else min(seconds, base.total),
+                connect=base.connect,
+                sock_read=base.sock_read,
+            )
+            self._timeouts[seconds] = timeout
+        return timeout
 
     async def aclose(self) -> None:
         """Close the session if this transport created it; sending afterwards is an error."""

@@ -16,6 +16,7 @@ import itertools
 import logging
 import math
 import random
+import time
 from collections import Counter, OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from anyio.abc import TaskGroup
-    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from ..client import BkJobClient
 
@@ -62,6 +62,10 @@ __all__ = ["Poller", "PollerStatistics", "Watch"]
 logger = logging.getLogger("bkjob_async.polling")
 
 _REGISTER_CHUNK = 500
+# The scheduler never sleeps less than this: jobs due within a tick go out together.
+_TICK = 0.001
+# The asyncio backend's clock; cheaper than asking anyio for the backend on every poll.
+_monotonic = time.monotonic
 _KNOWN_LIMIT = 100_000
 _UTC = _dt.timezone.utc
 
@@ -113,6 +117,16 @@ class _Instance:
         self.due = math.inf
         #: A poll is in flight: never poll one job twice at once (answers could cross).
         self.busy = False
+
+
+class _Slot:
+    """A parked worker: the scheduler puts a job in ``instance`` and sets ``ready``."""
+
+    __slots__ = ("instance", "ready")
+
+    def __init__(self) -> None:
+        self.instance: _Instance | None = None
+        self.ready = anyio.Event()
 
 
 def _event_key(event: Event) -> tuple[Any, ...]:
@@ -242,7 +256,7 @@ class Watch:
         self._sub = subscription
         self._single = single
         deadline = poller.policy.deadline
-        self._deadline = math.inf if deadline is None else anyio.current_time() + deadline
+        self._deadline = math.inf if deadline is None else _monotonic() + deadline
 
     def __repr__(self) -> str:
         sub = self._sub
@@ -281,7 +295,7 @@ class Watch:
             if sub.closed or not sub.remaining:
                 self._end()
                 raise StopAsyncIteration
-            remaining = self._deadline - anyio.current_time()
+            remaining = self._deadline - _monotonic()
             if remaining <= 0:
                 await self._time_out()
                 continue
@@ -397,8 +411,8 @@ class Poller:
         self._governor = RateGovernor(policy.rate_limit)
         self._budget = RetryBudget(policy.retry_budget)
         self._tg: TaskGroup | None = None
-        self._send: MemoryObjectSendStream[_Instance] | None = None
         self._wakeup: anyio.Event | None = None
+        self._idle: list[_Slot] = []
         self._snapshot_limiter = anyio.CapacityLimiter(policy.max_in_flight)
         self._watches = 0
         self._requests = 0
@@ -416,14 +430,11 @@ class Poller:
         if self._tg is not None:
             raise RuntimeError("a Poller can be entered only once")
         self._wakeup = anyio.Event()
-        send, receive = anyio.create_memory_object_stream[_Instance](0)
-        self._send = send
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._tg.start_soon(self._schedule_loop)
         for _ in range(self.policy.max_in_flight):
-            self._tg.start_soon(self._worker, receive.clone())
-        receive.close()
+            self._tg.start_soon(self._worker)
         return self
 
     async def __aexit__(
@@ -433,17 +444,13 @@ class Poller:
         tb: TracebackType | None,
     ) -> bool | None:
         assert self._tg is not None
-        assert self._send is not None
         for instance in self._instances.values():
             for sub in instance.subscribers:
                 sub.close()
         self._instances.clear()
         self._heap.clear()
         self._tg.cancel_scope.cancel()
-        try:
-            return await self._tg.__aexit__(exc_type, exc, tb)
-        finally:
-            self._send.close()
+        return await self._tg.__aexit__(exc_type, exc, tb)
 
     def _task_group(self) -> TaskGroup:
         if self._tg is None or self._tg.cancel_scope.cancel_called:
@@ -495,7 +502,7 @@ class Poller:
         for start in range(0, len(sub.job_instance_ids), _REGISTER_CHUNK):
             if sub.closed:
                 return
-            now = anyio.current_time()
+            now = _monotonic()
             for job_id in sub.job_instance_ids[start : start + _REGISTER_CHUNK]:
                 if job_id in sub.remaining:
                     self._attach(sub, job_id, now)
@@ -506,6 +513,8 @@ class Poller:
         instance = self._instances.get(key)
         if instance is None:
             request = self._protocol.job_instance_status(sub.scope, job_id, with_hosts=True)
+            if self.policy.poll_timeout is not None:
+                request = attrs.evolve(request, timeout=self.policy.poll_timeout)
             instance = _Instance(key, request, self._known.pop(key, JobTracker()))
             self._instances[key] = instance
             self._schedule(instance, now + first_delay(self.policy, job_id))
@@ -539,36 +548,67 @@ class Poller:
         if self._heap[0][2] is instance and self._wakeup is not None:
             self._wakeup.set()
 
+    def _take_due(self, now: float) -> _Instance | None:
+        """Pop the earliest due job, if one is due and the rate allows sending now."""
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            due, _, instance = heapq.heappop(heap)
+            if instance.due != due or self._instances.get(instance.key) is not instance:
+                continue  # rescheduled or unwatched since: a stale entry
+            if not self._governor.take(now):
+                heapq.heappush(heap, (due, next(self._seq), instance))
+                return None
+            instance.due = math.inf
+            instance.busy = True
+            return instance
+        return None
+
     async def _schedule_loop(self) -> None:
-        assert self._send is not None
+        """Hand due jobs to parked workers, and sleep until the next one is due.
+
+        Busy workers take due jobs themselves (``_worker``), so under load nothing passes
+        through here; the loop wakes at most once per ``_TICK``.
+        """
         heap = self._heap
         while True:
-            now = anyio.current_time()
-            if heap and heap[0][0] <= now:
-                due, _, instance = heapq.heappop(heap)
-                if instance.due != due or self._instances.get(instance.key) is not instance:
+            now = _monotonic()
+            if self._idle and heap and heap[0][0] <= now:
+                instance = self._take_due(now)
+                if instance is not None:
+                    slot = self._idle.pop()
+                    slot.instance = instance
+                    slot.ready.set()
                     continue
-                instance.due = math.inf
-                wait = self._governor.reserve(now)
-                if wait > 0:
-                    await anyio.sleep(wait)
-                if self._instances.get(instance.key) is instance:
-                    instance.busy = True
-                    await self._send.send(instance)
-                continue
+            if heap and heap[0][0] <= now:
+                # Throttled: wait for the rate to allow more. Or no worker is free: the first
+                # to park wakes us (busy ones take due jobs themselves).
+                delay = max(self._governor.wait(now), _TICK) if self._idle else math.inf
+            else:
+                delay = max(heap[0][0] - now, _TICK) if heap else math.inf
             self._wakeup = anyio.Event()
-            with anyio.move_on_after(heap[0][0] - now if heap else math.inf):
+            with anyio.move_on_after(delay):
                 await self._wakeup.wait()
 
-    async def _worker(self, receive: MemoryObjectReceiveStream[_Instance]) -> None:
-        async with receive:
-            async for instance in receive:
-                self._in_flight += 1
-                try:
-                    await self._poll(instance)
-                finally:
-                    self._in_flight -= 1
-                    instance.busy = False
+    async def _worker(self) -> None:
+        """Poll due jobs back to back; park when none is due, for the scheduler to wake."""
+        slot = _Slot()
+        while True:
+            instance = self._take_due(_monotonic())
+            if instance is None:
+                slot.ready = anyio.Event()
+                self._idle.append(slot)
+                if len(self._idle) == 1 and self._wakeup is not None:
+                    self._wakeup.set()  # the scheduler may be waiting for a free worker
+                await slot.ready.wait()
+                instance, slot.instance = slot.instance, None
+                if instance is None:
+                    continue
+            self._in_flight += 1
+            try:
+                await self._poll(instance)
+            finally:
+                self._in_flight -= 1
+                instance.busy = False
 
     # --- one poll -----------------------------------------------------------------------------
 
@@ -578,13 +618,9 @@ class Poller:
             return None
         self._count_request()
         try:
-            with anyio.fail_after(self.policy.poll_timeout):
-                response = await self._transport.send(instance.request)
+            response = await self._transport.send(instance.request)
         except errors.BkJobError as exc:
             return self._failed(instance, exc)
-        except TimeoutError:
-            timeout = errors.TimeoutError(f"poll of job {instance.job_instance_id} timed out")
-            return self._failed(instance, timeout)
         if self._instances.get(instance.key) is not instance:
             return None
         fingerprint = body_fingerprint(response.body) if response.status == 200 else None
@@ -650,7 +686,7 @@ class Poller:
         self._release_if_unwatched(instance)
 
     def _succeeded(self, instance: _Instance, *, changed: bool) -> None:
-        now = anyio.current_time()
+        now = _monotonic()
         instance.failures = 0
         self._governor.succeeded(now)
         instance.interval, delay = next_interval(self.policy, instance.interval, changed, self._rng)
@@ -660,7 +696,7 @@ class Poller:
         self._errors[type(exc).__name__] += 1
         if self._instances.get(instance.key) is not instance:
             return
-        now = anyio.current_time()
+        now = _monotonic()
         if isinstance(exc, errors.RateLimitedError):
             self._governor.throttled(now, exc.retry_after, self._rate)
             return self._schedule(
@@ -689,7 +725,7 @@ class Poller:
     def _count_request(self) -> None:
         self._requests += 1
         self._budget.deposit()
-        now = anyio.current_time()
+        now = _monotonic()
         start, count = self._rate_window
         if now - start >= 1.0:
             self._rate = count / (now - start) if start else float(count)

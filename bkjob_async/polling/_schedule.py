@@ -165,18 +165,32 @@ class RateGovernor:
         self._grown_at = -math.inf
         self._unlimited_above = math.inf
 
-    def reserve(self, now: float) -> float:
-        """Take a token for one request; return how long to wait before sending it (0: now)."""
+    def _refill(self, now: float) -> None:
+        if self._last is not None and self.rate is not None:
+            burst = max(1.0, self.rate / 10.0)
+            self._tokens = min(burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+
+    def wait(self, now: float) -> float:
+        """Return how long until one request may be sent (0: now)."""
         if now < self.paused_until:
             return self.paused_until - now
         if self.rate is None:
             return 0.0
-        if self._last is not None:
-            burst = max(1.0, self.rate / 10.0)
-            self._tokens = min(burst, self._tokens + (now - self._last) * self.rate)
-        self._last = now
+        self._refill(now)
+        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
+
+    def take(self, now: float) -> bool:
+        """Spend the allowance of one request if it may be sent now."""
+        if now < self.paused_until:
+            return False
+        if self.rate is None:
+            return True
+        self._refill(now)
+        if self._tokens < 1.0:
+            return False
         self._tokens -= 1.0
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+        return True
 
     def throttled(self, now: float, retry_after: float | None, observed_rate: float) -> None:
         """Record a 429 or quota answer."""
