@@ -1,0 +1,37 @@
+"""Pin ``bkjob_async.testing``'s public names: changing them must be deliberate."""
+
+from __future__ import annotations
+
+import pathlib
+
+import bkjob_async.testing as testing
+
+PUBLIC = [
+    "BkJobSimulator",
+    "Fault",
+    "FaultKind",
+    "FaultRule",
+    "HostPlan",
+    "HostView",
+    "JobView",
+    "RollingMode",
+    "SimulatorStats",
+    "Span",
+    "StepPlan",
+    "StepView",
+]
+
+
+def test_the_public_names_are_pinned():
+    assert sorted(testing.__all__) == PUBLIC
+    assert all(hasattr(testing, name) for name in PUBLIC)
+
+
+def test_the_simulator_does_not_use_the_clients_wire_code():
+    sources = sorted(pathlib.Path(testing.__file__).parent.glob("*.py"))
+    assert len(sources) > 10
+    for source in sources:
+        text = source.read_text(encoding="utf-8")
+        for forbidden in ("_converter", "_protocol", "_transport", "_aiohttp", "client"):
+            assert f"import {forbidden}" not in text, source
+            assert f".{forbidden} import" not in text, source
