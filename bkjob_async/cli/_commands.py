@@ -238,7 +238,9 @@ async def run_operate(ctx: Context, args: argparse.Namespace) -> int:
             first = await _first_read(client, target, job_id, hosts=False)
             if isinstance(first, errors.BkJobError):
                 raise CliError(explain(first, target), EXIT_FAILED)
-            step_id = await _operate(ctx, client, target, first, step_id, name, args.json)
+            # Piped with --watch, every line is JSON: the acceptance too.
+            json = args.json or (args.watch and mode is Mode.JSON)
+            step_id = await _operate(ctx, client, target, first, step_id, name, json)
             if args.watch:
                 return await _watch_after(ctx, client, target, args, job_id, mode)
     if ctx.interrupted:

@@ -64,6 +64,7 @@ async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
     tally = Tally((), expected_hosts=args.jobs * args.hosts)
     started = time.monotonic()
     stats: list[PollerStatistics] = []
+    pollers: list[Poller] = []
     title = f"bkjob-async demo: {args.jobs:,} jobs x {args.hosts:,} hosts"
     sim = BkJobSimulator(
         seed=args.seed,
@@ -77,10 +78,8 @@ async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
                 # A few transient failures, so the summary shows the poller's retries at work.
                 for skip, fault in ((150, Fault.http_status(502)), (400, Fault.reset())):
                     sim.inject(fault, api="get_job_instance_status", skip=skip)
-            say(
-                f"{title}: simulated bk-job at {sim.url} (no server, no credentials needed); "
-                f"host fail rate {args.fail_rate:.0%}"
-            )
+            say(f"{title}, host fail rate {args.fail_rate:.0%}")
+            say(f"a simulated bk-job serves at {sim.url}: no server or credentials needed")
             async with BkJobClient(
                 sim.url, app_code="bkjob-demo", app_secret="demo-only", username="admin"
             ) as client:
@@ -90,6 +89,7 @@ async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
                 )
                 tally = Tally(job_ids, expected_hosts=args.jobs * args.hosts)
                 async with Poller(client, policy=policy_for(args.host_duration)) as poller:
+                    pollers.append(poller)
                     async with poller.watch_jobs(SCOPE, job_ids) as watch:
                         await follow(
                             ctx,
@@ -105,8 +105,9 @@ async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
                     )
                     await _retry_round(ctx, client, poller, tally, mode, say)
     if ctx.interrupted:
-        if not stats:
-            show_summary(ctx, _summary(tally, title, started, None, ctx), mode, failed=False)
+        if not stats:  # interrupted in the first round: summarize what it saw
+            partial = pollers[0].statistics() if pollers else None
+            show_summary(ctx, _summary(tally, title, started, partial, ctx), mode, failed=False)
         return EXIT_INTERRUPTED
     return EXIT_OK
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import json
+import typing
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from ..errors import ApiError, BkJobError, RateLimitedError
+from ..models import enums as _enums
 from ..polling.events import (
     Event,
     HostTransition,
@@ -90,12 +92,22 @@ def _attrs_to_dict(obj: Any) -> dict[str, Any]:
 
 
 def _is_enum_field(field: attrs.Attribute[Any]) -> bool:
-    """Tell whether a field is declared as an (optional) enum, so ``None`` gets a name too."""
-    annotation = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
-    return any(
-        annotation.startswith(name)
-        for name in ("HostStatus", "JobStatus", "StepStatus", "StepType", "LaunchMode")
-    )
+    """Tell whether a field is declared as an (optional) enum, so ``None`` gets a name too.
+
+    The declared type is a string until something (the converter) resolves it to a type.
+    """
+    declared: object = field.type
+    if isinstance(declared, str):
+        return declared.split(" ", 1)[0] in _ENUM_NAMES
+    candidates = typing.get_args(declared) or (declared,)
+    return any(isinstance(c, type) and issubclass(c, enum.Enum) for c in candidates)
+
+
+_ENUM_NAMES = frozenset(
+    name
+    for name, value in vars(_enums).items()
+    if isinstance(value, type) and issubclass(value, enum.Enum)
+)
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

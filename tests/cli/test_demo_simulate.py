@@ -1,0 +1,140 @@
+"""``bkjob-async demo`` and ``simulate`` in-process; ``--help`` of every command."""
+
+from __future__ import annotations
+
+import socket
+
+import anyio
+import pytest
+
+from .conftest import run
+
+QUICK = ["--host-duration", "0.05", "0.2"]
+
+
+async def test_demo_plain_in_a_pipe() -> None:
+    result = await run(["demo", "--jobs", "6", "--hosts", "5", "--fail-rate", "0.3", *QUICK])
+    assert result.status == 0, result.err
+    out = result.out
+    assert "a simulated bk-job serves at http://127.0.0.1:" in out
+    assert "launched 6 jobs" in out
+    assert "hosts 30/30 100%" in out  # the last progress line of the first round
+    for heading in ("jobs by final status", "hosts by final status", "polls made"):
+        assert heading in out
+    assert "unchanged polls" in out
+    assert "retries" in out
+    assert "transition latency p50 (n=30)" in out
+    assert "transition latency p99" in out
+    assert "operations: retrying the" in out
+    assert "retry round of job" in out
+    assert "after the retry" in out
+    assert "\x1b[" not in out
+    assert "bkjob-async operate" not in out  # no advice to act on a simulator that is gone
+
+
+async def test_demo_without_failures_has_nothing_to_retry() -> None:
+    result = await run(["demo", "--jobs", "2", "--hosts", "2", "--fail-rate", "0", *QUICK])
+    assert result.status == 0
+    assert "SUCCESS" in result.out
+    assert "nothing to retry" in result.out
+
+
+async def test_demo_json_lines() -> None:
+    result = await run(
+        ["demo", "--jobs", "3", "--hosts", "2", "--fail-rate", "1", *QUICK, "--json"]
+    )
+    assert result.status == 0
+    events = result.lines
+    finished = [e for e in events if e["event"] == "job_finished"]
+    assert len(finished) == 4  # three jobs, then the retried one again
+    assert all(e["status_name"] == "FAIL" for e in finished)
+    assert "jobs by final status" in result.err
+
+
+async def test_demo_live_view_on_a_terminal() -> None:
+    result = await run(
+        ["demo", "--jobs", "3", "--hosts", "4", "--fail-rate", "0.5", *QUICK], tty=True
+    )
+    assert result.status == 0
+    text = result.text
+    assert "bkjob-async demo: 3 jobs x 4 hosts" in text
+    assert "Latest transitions" in text
+    assert "req/s" in text
+    assert "Jobs by final status" in text
+    assert "retry round of job" in text
+
+
+async def test_demo_interrupted() -> None:
+    interrupt = anyio.Event()
+
+    async def press_ctrl_c() -> None:
+        await anyio.sleep(1.0)
+        interrupt.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(press_ctrl_c)
+        argv = ["demo", "--jobs", "5", "--hosts", "3", "--host-duration", "20", "30"]
+        result = await run(argv, interrupt=interrupt)
+    assert result.status == 130
+    assert "interrupted after" in result.out
+    assert "RUNNING" in result.out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "--jobs", "0"],
+        ["demo", "--hosts", "-1"],
+        ["demo", "--fail-rate", "2"],
+        ["demo", "--host-duration", "3", "1"],
+    ],
+)
+async def test_demo_usage_errors(argv: list[str]) -> None:
+    result = await run(argv)
+    assert result.status == 2
+    assert result.err
+
+
+async def test_simulate_serves_until_its_time_is_up() -> None:
+    result = await run(
+        ["simulate", "--port", "0", "--jobs", "2", "--hosts", "2", "--run-for", "0.3"]
+    )
+    assert result.status == 0, result.err
+    assert "listening on http://127.0.0.1:" in result.out
+    assert "bkjob-async watch 10001" in result.out
+
+
+async def test_simulate_port_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = await run(["simulate", "--port", str(port), "--run-for", "0.1"])
+    assert result.status == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in result.err
+
+
+@pytest.mark.parametrize("command", ["demo", "watch", "status", "operate", "simulate"])
+async def test_every_command_has_help_with_examples(command: str) -> None:
+    result = await run([command, "--help"])
+    assert result.status == 0
+    assert "examples:" in result.out
+    assert f"bkjob-async {command}" in result.out
+    # Examples show placeholders, never a real-looking secret.
+    for line in result.out.splitlines():
+        if "BKJOB_APP_SECRET=" in line:
+            assert "BKJOB_APP_SECRET=... " in line or "BKJOB_APP_SECRET=demo " in line
+
+
+async def test_top_level_help_and_version() -> None:
+    result = await run(["--help"])
+    assert result.status == 0
+    for command in ("demo", "watch", "status", "operate", "simulate"):
+        assert command in result.out
+    assert "BKJOB_APP_SECRET" in result.out
+    result = await run(["--version"])
+    assert result.status == 0
+    assert result.out.startswith("bkjob-async ")
+    result = await run([])
+    assert result.status == 2
+    assert "COMMAND" in result.err
