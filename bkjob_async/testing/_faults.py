@@ -32,7 +32,12 @@ class FaultKind(enum.Enum):
     @property
     def replaces_handling(self) -> bool:
         """Tell whether the request never reaches the simulated backend."""
-        return self in (FaultKind.HTTP_STATUS, FaultKind.RATE_LIMITED, FaultKind.BUSINESS_ERROR)
+        return self in (
+            FaultKind.HTTP_STATUS,
+            FaultKind.RATE_LIMITED,
+            FaultKind.BUSINESS_ERROR,
+            FaultKind.NOT_JSON,
+        )
 
 
 @attrs.frozen(eq=False)

@@ -160,7 +160,7 @@ class HttpLayer:
             self.faults_served[fault.kind] += 1
             if fault.kind is FaultKind.DELAY:
                 await asyncio.sleep(fault.seconds)
-            elif fault.kind.replaces_handling or fault.kind is FaultKind.NOT_JSON:
+            elif fault.kind.replaces_handling:
                 return self._fault_response(fault, flavor, api, request)
         try:
             values, readable = await _read_params(request, flavor)

@@ -111,7 +111,9 @@ class BkJobSimulator:
         """Start serving; the simulator can be started once."""
         if self._runner is not None:
             raise RuntimeError("the simulator is already started")
-        runner = web.AppRunner(self._http.application(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self._http.application(), access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, self._host, self._port)

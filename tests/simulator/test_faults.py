@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -9,7 +10,7 @@ import aiohttp
 import pytest
 
 from bkjob_async.models.enums import JobStatus
-from bkjob_async.testing import Fault, FaultKind, StepPlan
+from bkjob_async.testing import BkJobSimulator, Fault, FaultKind, StepPlan
 
 from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, SCOPE, V2, Wire
 
@@ -234,3 +235,17 @@ def test_faults_refuse_nonsense():
 async def test_inject_refuses_a_zero_count(sim):
     with pytest.raises(ValueError, match="times"):
         sim.inject(Fault.reset(), times=0)
+
+
+async def test_closing_the_simulator_does_not_wait_for_a_delayed_request():
+    async with aiohttp.ClientSession() as session:
+        started = time.monotonic()
+        async with BkJobSimulator() as sim:
+            sim.inject(Fault.delay(30))
+            pending = asyncio.ensure_future(
+                session.get(sim.url + "/api/v3/get_job_instance_status")
+            )
+            await asyncio.sleep(0.2)
+        assert time.monotonic() - started < 5
+        with pytest.raises(aiohttp.ClientError):
+            await pending
