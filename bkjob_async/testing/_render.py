@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..models.enums import HostStatus, JobStatus, StepType
+from ..models.enums import HostStatus, JobStatus
 from ._codes import host_status_text
 from ._engine import NO_EXIT, Job, Round, Step
 from ._hosts import SimHost, cloud_name
@@ -378,10 +378,10 @@ def step_status_v2(step: Step, now: int, tz: _dt.tzinfo, english: bool) -> Obj:
             entry["ip_list"] = [_v2_ip(step.hosts[i]) for i in rows]
         analyse.append(entry)
     detail = {
-        **_scope(step_scope(step)),
+        **_scope(step.owner.scope),
         "step_instance_id": step.id,
         "step_id": step.step_id,
-        "job_instance_id": step_job_id(step),
+        "job_instance_id": step.owner.id,
         "name": step.name,
         "type": int(step.type),
         "target_ips": ",".join(host.cloud_ip for host in step.hosts),
@@ -415,16 +415,6 @@ def _v2_ip(host: SimHost) -> Obj:
         "bk_agent_id": None,
         "alive": None,
     }
-
-
-def step_scope(step: Step) -> Scope:
-    """Return the scope of the job owning ``step`` (steps keep a back reference)."""
-    return step.owner.scope
-
-
-def step_job_id(step: Step) -> int:
-    """Return the id of the job owning ``step``."""
-    return step.owner.id
 
 
 # -- logs and history ---------------------------------------------------------------------------
@@ -490,8 +480,3 @@ def job_list_item(job: Job) -> Obj:
         "create_time": job.create,
         "type": job.task_type,
     }
-
-
-def is_gse_step(step: Step) -> bool:
-    """Tell whether the step runs on hosts (script or file), so it has host results."""
-    return step.type in (StepType.SCRIPT, StepType.FILE, StepType.SQL)

@@ -196,7 +196,7 @@ class HttpLayer:
                 call.flavor, INTERNAL_ERROR, message(INTERNAL_ERROR, call.english)
             )
         if fault is not None and fault.kind is FaultKind.UNKNOWN_STATUS:
-            result = _rewrite_statuses(result, call.flavor, fault)
+            result = _rewrite_statuses(result, fault)
         return self._job_ok(call.flavor, result)
 
     async def _send(
@@ -509,7 +509,7 @@ def _app_of(raw: str) -> str:
     return str(auth.get("bk_app_code", "")) if isinstance(auth, dict) else ""
 
 
-def _rewrite_statuses(result: object, flavor: ApiFlavor, fault: Fault) -> object:
+def _rewrite_statuses(result: object, fault: Fault) -> object:
     data = json.loads(result.data) if isinstance(result, Encoded) else result
     _rewrite(data, fault)
     return data
