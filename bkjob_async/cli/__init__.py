@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import anyio
 
+from ..errors import BkJobError
 from ._runtime import EXIT_INTERRUPTED, EXIT_USAGE, CliError, Context
 
 if TYPE_CHECKING:
@@ -91,14 +92,38 @@ async def amain(
         tg.start_soon(relay)
         try:
             status = await command(ctx, args)
-        except CliError as exc:
-            ctx.err(f"bkjob-async {args.command}: {exc.message}")
-            status = exc.status
-        except BrokenPipeError:
-            _silence_stdout(ctx)
-            status = EXIT_PIPE_CLOSED
+        except Exception as exc:
+            status = _expected(ctx, args.command, exc)
         tg.cancel_scope.cancel()
     return status
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """Return the exceptions inside (nested) exception groups, or ``[exc]``."""
+    inner = getattr(exc, "exceptions", None)
+    if isinstance(inner, (list, tuple)) and inner:
+        return [leaf for sub in inner if isinstance(sub, BaseException) for leaf in _leaves(sub)]
+    return [exc]
+
+
+def _expected(ctx: Context, command: str, exc: Exception) -> int:
+    """Report an expected failure (also when task groups wrapped it) and return its status.
+
+    ``CliError`` carries its message and status; a closed stdout ends quietly; any other
+    ``BkJobError`` is told as its message (exit 2). Anything else is a bug: it propagates.
+    """
+    leaves = _leaves(exc)
+    if not all(isinstance(e, (CliError, BrokenPipeError, BkJobError)) for e in leaves):
+        raise exc
+    if any(isinstance(e, BrokenPipeError) for e in leaves):
+        _silence_stdout(ctx)
+        return EXIT_PIPE_CLOSED
+    first = leaves[0]
+    if isinstance(first, CliError):
+        ctx.err(f"bkjob-async {command}: {first.message}")
+        return first.status
+    ctx.err(f"bkjob-async {command}: {first}")
+    return EXIT_USAGE
 
 
 def _silence_stdout(ctx: Context) -> None:

@@ -92,6 +92,11 @@ def target_from(args: argparse.Namespace, env: Mapping[str, str]) -> Target:
         )
     if not url.startswith(("http://", "https://")):
         raise CliError(f"the URL must start with http:// or https://, got {redact_url(url)!r}")
+    if "@" in urllib.parse.urlsplit(url).netloc:
+        raise CliError(
+            f"the URL must not contain user:password@ (it would end up in messages and logs), "
+            f"got {redact_url(url)!r}; bk-job authenticates with the BKJOB_APP_* variables"
+        )
     scope_text = args.scope or _get(env, "BKJOB_SCOPE")
     if not scope_text:
         raise CliError("no scope: pass --scope biz:<id> (or biz_set:<id>), or set BKJOB_SCOPE")

@@ -289,3 +289,31 @@ async def test_sigint_stops_cleanly(sim: BkJobSimulator) -> None:
     text = err.decode()
     assert "interrupted after" in text
     assert "Traceback" not in text
+
+
+async def test_url_with_a_password_is_refused() -> None:
+    result = await run(["status", "1"], make_env("http://user:hunter2@127.0.0.1:9"))
+    assert result.status == 2
+    assert "user:password@" in result.err
+    assert "hunter2" not in result.err
+
+
+async def test_closed_stdout_ends_quietly(sim: BkJobSimulator, env) -> None:
+    job = sim.create_job(SCOPE, [StepPlan(hosts=50)])
+
+    class Closed:
+        def write(self, _: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def isatty(self) -> bool:
+            return False
+
+    from bkjob_async.cli import amain
+
+    err = __import__("io").StringIO()
+    status = await amain(["watch", str(job), *FAST], stdout=Closed(), stderr=err, env=env)
+    assert status == 141
+    assert "Traceback" not in err.getvalue()
