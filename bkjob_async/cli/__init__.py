@@ -39,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _main_with_signals(argv: list[str]) -> int:
     interrupt = anyio.Event()
-    if threading.current_thread() is not threading.main_thread():
+    if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+        # No asyncio signal handlers there: Ctrl-C arrives as KeyboardInterrupt (see main).
         return await amain(argv, interrupt=interrupt)
     result: list[int] = []
     async with anyio.create_task_group() as tg:
@@ -51,6 +52,8 @@ async def _main_with_signals(argv: list[str]) -> int:
         async def on_signal(ctx_interrupt: anyio.Event) -> None:
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for _ in signals:
+                    if ctx_interrupt.is_set():  # a second Ctrl-C: stop waiting for cleanup
+                        raise KeyboardInterrupt
                     ctx_interrupt.set()
 
         tg.start_soon(on_signal, interrupt)

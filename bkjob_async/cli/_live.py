@@ -174,7 +174,7 @@ class LiveView:
         return Panel(Group(*parts), title=self.title, title_align="left", box=box.ROUNDED)
 
     def _job_table(self) -> Table:
-        table = Table(box=box.SIMPLE_HEAD, expand=True, pad_edge=False)
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 2))
         for name in ("job", "status", "hosts finished", "failed hosts"):
             table.add_column(name, justify="right" if name != "status" else "left")
         for job_id, record in self.tally.jobs.items():
