@@ -17,6 +17,7 @@ import attrs
 
 from ._format import describe_event, progress_line, summary_lines
 from ._jsonl import dumps, event_to_dict
+from ._tally import RateMeter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -90,11 +91,19 @@ async def follow(
                 tg.cancel_scope.cancel()
         return
     started = time.monotonic()
+    meter = RateMeter()
+
+    def line() -> str:
+        now, stats = time.monotonic(), statistics()
+        rate = meter.update(now, stats.requests) if stats is not None else 0.0
+        return progress_line(tally, stats, now - started, rate)
+
+    line()
 
     async def report() -> None:
         while True:
             await anyio.sleep(period)
-            ctx.out(progress_line(tally, statistics(), time.monotonic() - started))
+            ctx.out(line())
 
     try:
         async with anyio.create_task_group() as tg:
@@ -105,7 +114,7 @@ async def follow(
                     ctx.out(describe_event(event))
             tg.cancel_scope.cancel()
     finally:
-        ctx.out(progress_line(tally, statistics(), time.monotonic() - started))
+        ctx.out(line())
 
 
 def show_summary(ctx: Context, summary: Summary, mode: Mode, *, failed: bool = True) -> None:

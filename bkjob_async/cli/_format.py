@@ -83,7 +83,9 @@ def describe_event(event: Event, *, arrow: str = "->") -> str:
     return f"{when} {job}  watch deadline passed"
 
 
-def progress_line(tally: Tally, statistics: PollerStatistics | None, elapsed: float) -> str:
+def progress_line(
+    tally: Tally, statistics: PollerStatistics | None, elapsed: float, rate: float
+) -> str:
     """Return one plain progress line: hosts finished, jobs by state, requests per second."""
     total, done = tally.hosts_total, tally.hosts_finished
     pct = f"{100 * done / total:3.0f}%" if total else "  -%"
@@ -91,7 +93,7 @@ def progress_line(tally: Tally, statistics: PollerStatistics | None, elapsed: fl
     job_text = ", ".join(f"{k} {v}" for k, v in jobs.items() if v or k != "pending")
     polls = ""
     if statistics is not None:
-        polls = f" | polls {statistics.requests:,} ({statistics.current_rate:.0f}/s)"
+        polls = f" | polls {statistics.requests:,} ({rate:.0f}/s)"
     return f"[{duration(elapsed)}] hosts {done:,}/{total:,} {pct} | jobs: {job_text}{polls}"
 
 

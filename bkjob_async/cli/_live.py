@@ -23,6 +23,7 @@ from rich.text import Text
 from ..models import HostStatus, JobStatus
 from ..polling.events import HostTransition, JobTransition, StepTransition
 from ._format import attention_lines, code_name, describe_event, duration, millis
+from ._tally import RateMeter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -86,6 +87,7 @@ class LiveView:
         self._statistics = statistics
         self._period = 1.0 / fps
         self._started = time.monotonic()
+        self._meter = RateMeter()
         self._live = Live(
             console=console, auto_refresh=False, transient=False, redirect_stdout=False
         )
@@ -153,7 +155,7 @@ class LiveView:
                     f"{stats.requests:,} made  {stats.unchanged_polls:,} unchanged  "
                     f"{stats.retries:,} retries  {stats.in_flight} in flight",
                 ),
-                f"{stats.current_rate:,.0f} req/s",
+                f"{self._meter.update(time.monotonic(), stats.requests):,.0f} req/s",
             )
         parts: list[RenderableType] = [grid]
         if len(tally.jobs) <= _JOB_TABLE_LIMIT:

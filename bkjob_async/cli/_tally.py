@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from ..polling import PollerStatistics
 
-__all__ = ["JobRecord", "Summary", "Tally", "percentile"]
+__all__ = ["JobRecord", "RateMeter", "Summary", "Tally", "percentile"]
 
 #: How the end of a watch that was not a status is labelled.
 WATCH_FAILED = "WATCH_FAILED"
@@ -257,6 +257,23 @@ class Tally:
                 r for r in self.jobs.values() if not r.ended and r.status is JobStatus.WAITING_USER
             ),
         )
+
+
+class RateMeter:
+    """Requests per second over the last ``window`` seconds, from samples of a growing count."""
+
+    def __init__(self, window: float = 2.0) -> None:
+        self.window = window
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def update(self, now: float, count: int) -> float:
+        """Record ``count`` at time ``now`` (seconds) and return the recent rate."""
+        samples = self._samples
+        samples.append((now, count))
+        while len(samples) > 2 and now - samples[1][0] >= self.window:
+            samples.popleft()
+        then, before = samples[0]
+        return (count - before) / (now - then) if now > then else 0.0
 
 
 def percentile(ordered: list[float], pct: float) -> float | None:

@@ -24,7 +24,7 @@ from bkjob_async import (
     WatchTimedOut,
 )
 from bkjob_async.cli._jsonl import dumps, event_to_dict, to_json
-from bkjob_async.cli._tally import Tally, percentile
+from bkjob_async.cli._tally import RateMeter, Tally, percentile
 
 T0 = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
 HOST = Host(bk_host_id=1001, ip="10.0.0.1", bk_cloud_id=0)
@@ -158,3 +158,12 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile(values, 50) == 50.0
     assert percentile(values, 99) == 99.0
     assert percentile([3.0], 99) == 3.0
+
+
+def test_rate_meter_reads_the_recent_window() -> None:
+    meter = RateMeter(window=2.0)
+    assert meter.update(0.0, 0) == 0.0
+    assert meter.update(1.0, 100) == 100.0
+    assert meter.update(2.0, 200) == 100.0
+    assert meter.update(3.0, 500) == 200.0  # (500 - 100) / (3 - 1): the oldest sample aged out
+    assert meter.update(10.0, 500) == 0.0
