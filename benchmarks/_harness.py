@@ -1,0 +1,111 @@
+"""Shared benchmark plumbing: a simulator in another process, CPU pinning, loop-lag probes."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+HERE = Path(__file__).parent
+CLIENT_CORE, SERVER_CORE = 0, 1
+
+
+@dataclass
+class Simulator:
+    url: str
+    job_ids: list[int]
+
+
+def pin_client() -> None:
+    """Keep the measured client on one core, the simulator on the other (2-core machine)."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {CLIENT_CORE})
+
+
+@contextmanager
+def simulator(jobs: int, steps: int = 3, hosts: int = 10) -> Iterator[Simulator]:
+    """Start the simulator in a child process; yield its URL and job ids."""
+    core = ["--core", str(SERVER_CORE)] if (os.cpu_count() or 1) > 1 else []
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "_simserver.py"),
+            "--jobs",
+            str(jobs),
+            "--steps",
+            str(steps),
+            "--hosts",
+            str(hosts),
+            *core,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the simulator process did not start")
+        info = json.loads(line)
+        yield Simulator(info["url"], info["job_ids"])
+    finally:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+class LoopLag:
+    """Measure event-loop lag: how late a 10 ms sleep wakes up, sampled continuously."""
+
+    def __init__(self, period: float = 0.01) -> None:
+        self.period = period
+        self.samples: list[float] = []
+
+    async def run(self) -> None:
+        while True:
+            start = time.perf_counter()
+            await anyio.sleep(self.period)
+            self.samples.append(max(0.0, time.perf_counter() - start - self.period))
+
+    def p(self, q: float) -> float:
+        if not self.samples:
+            return 0.0
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def summary(self) -> str:
+        return (
+            f"loop lag p50 {self.p(0.5) * 1000:.1f} ms, p99 {self.p(0.99) * 1000:.1f} ms, "
+            f"max {max(self.samples, default=0) * 1000:.1f} ms over {len(self.samples)} samples"
+        )
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def report(lines: list[str]) -> None:
+    """Print a block of results so pytest -s (and make bench) shows it."""
+    print("\n" + "\n".join(lines), flush=True)
