@@ -16,16 +16,13 @@ from typing import TYPE_CHECKING, TextIO
 import anyio
 
 from ..errors import BkJobError
-from ._runtime import EXIT_INTERRUPTED, EXIT_USAGE, CliError, Context
+from ._runtime import EXIT_INTERRUPTED, EXIT_PIPE_CLOSED, EXIT_USAGE, CliError, Context
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 __all__ = ["amain", "main"]
-
-#: Exit status when stdout was closed under us (``bkjob-async watch ... | head -1``).
-EXIT_PIPE_CLOSED = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,5 +153,3 @@ def _command_table() -> dict[str, Callable[[Context, argparse.Namespace], Awaita
 
 
 _COMMANDS = _command_table()
-
-__all__ += ["EXIT_PIPE_CLOSED", "EXIT_USAGE"]

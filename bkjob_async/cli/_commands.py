@@ -16,7 +16,7 @@ from .. import errors
 from ..models import JobOperation, JobStatus, StepOperation
 from ..polling import Poller, PollPolicy
 from ._connect import credentials_from_env, explain, is_job_level, open_client, target_from
-from ._follow import Mode, choose_mode, follow, show_summary
+from ._follow import Mode, choose_mode, follow, rich_available, show_summary
 from ._format import code_name, status_lines
 from ._jsonl import dumps, error_to_dict, to_json
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, Context
@@ -156,7 +156,7 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     failed = False
     console: Any = None
-    if not args.json and ctx.tty and _has_rich():
+    if not args.json and ctx.tty and rich_available():
         from ._live import make_console
 
         console = make_console(ctx.stdout)
@@ -179,12 +179,6 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
         else:
             ctx.out("\n".join(status_lines(result, hosts=hosts)))
     return EXIT_FAILED if failed else EXIT_OK
-
-
-def _has_rich() -> bool:
-    from ._follow import rich_available
-
-    return rich_available()
 
 
 # --- operate ----------------------------------------------------------------------------------

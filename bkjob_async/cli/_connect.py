@@ -16,7 +16,7 @@ import attrs
 from .. import errors
 from ..client import BkJobClient
 from ..config import ApiFlavor, Credentials, Scope, Timeouts
-from ._runtime import EXIT_USAGE, CliError
+from ._runtime import CliError
 
 if TYPE_CHECKING:
     import argparse
@@ -233,8 +233,3 @@ def _resource_names(types: Any) -> list[str]:
             ]
             names.append(f"{type_name} {'/'.join(labels)}" if labels else str(type_name))
     return names
-
-
-def usage(message: str) -> CliError:
-    """Return a usage error (exit status 2)."""
-    return CliError(message, EXIT_USAGE)

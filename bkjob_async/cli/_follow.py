@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from ._runtime import Context
     from ._tally import Summary, Tally
 
-__all__ = ["Mode", "choose_mode", "follow", "show_summary", "statistics_since"]
+__all__ = [
+    "Mode",
+    "choose_mode",
+    "follow",
+    "rich_available",
+    "show_summary",
+    "statistics_since",
+]
 
 
 class Mode(enum.Enum):

@@ -28,9 +28,11 @@ if TYPE_CHECKING:
     from ._tally import JobRecord, Summary, Tally
 
 __all__ = [
+    "attention_lines",
     "code_name",
     "describe_event",
     "duration",
+    "failed_job_lines",
     "millis",
     "progress_line",
     "status_lines",

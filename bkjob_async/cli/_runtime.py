@@ -19,6 +19,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_PIPE_CLOSED",
     "EXIT_USAGE",
     "CliError",
     "Context",
@@ -32,6 +33,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 #: Stopped by Ctrl-C (SIGINT) or SIGTERM; a partial summary was printed.
 EXIT_INTERRUPTED = 130
+#: Stdout was closed under us (``bkjob-async watch ... | head -1``), as a shell's SIGPIPE.
+EXIT_PIPE_CLOSED = 141
 
 
 class CliError(Exception):
