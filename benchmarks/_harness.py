@@ -32,9 +32,13 @@ def pin_client() -> None:
 
 
 @contextmanager
-def simulator(jobs: int, steps: int = 3, hosts: int = 10) -> Iterator[Simulator]:
+def simulator(
+    jobs: int, steps: int = 3, hosts: int = 10, duration: tuple[float, float] | None = None
+) -> Iterator[Simulator]:
     """Start the simulator in a child process; yield its URL and job ids."""
     core = ["--core", str(SERVER_CORE)] if (os.cpu_count() or 1) > 1 else []
+    if duration is not None:
+        core += ["--duration", str(duration[0]), str(duration[1])]
     proc = subprocess.Popen(
         [
             sys.executable,
