@@ -233,6 +233,7 @@ class Protocol:
         credentials: Credentials,
         server_tz: _dt.tzinfo = DEFAULT_SERVER_TZ,
         tenant_id: str | None = None,
+        language: str | None = None,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
@@ -249,6 +250,9 @@ class Protocol:
         }
         if tenant_id is not None:
             headers["X-Bk-Tenant-Id"] = _check_text(tenant_id, "tenant_id")
+        if language is not None:
+            # bk-job localises messages by this header: "en", "zh-cn" (its default) or "all".
+            headers["Blueking-Language"] = _check_text(language, "language")
         self._headers = headers
         self._post_headers = {**headers, "Content-Type": "application/json"}
 

@@ -61,6 +61,7 @@ class BkJobClient:
         the request never reached bk-job.
     :param server_tz: the zone of v2's offset-less time strings (default UTC+08:00).
     :param tenant_id: sent as ``X-Bk-Tenant-Id`` on multi-tenant installs.
+    :param language: the language of server messages, ``"en"`` or ``"zh-cn"`` (bk-job's default).
     """
 
     def __init__(
@@ -78,6 +79,7 @@ class BkJobClient:
         retry: RetryPolicy = RetryPolicy(),
         server_tz: _dt.tzinfo = DEFAULT_SERVER_TZ,
         tenant_id: str | None = None,
+        language: str | None = None,
         connection_limit: int = 100,
         transport: Transport | None = None,
         sleep: Sleep = anyio.sleep,
@@ -90,6 +92,7 @@ class BkJobClient:
             credentials=credentials,
             server_tz=server_tz,
             tenant_id=tenant_id,
+            language=language,
         )
         if not isinstance(retry, RetryPolicy) or not isinstance(timeouts, Timeouts):
             raise TypeError("retry must be a RetryPolicy and timeouts a Timeouts")

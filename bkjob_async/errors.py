@@ -150,9 +150,12 @@ class ConnectTimeoutError(ConnectError, TimeoutError):
 
 
 class ResponseFormatError(BkJobError):
-    """The response body is not JSON, or not the shape bk-job sends."""
+    """The response body is not JSON, or not the shape bk-job sends.
 
-    transient = False
+    Transient: a body cut short or a proxy's error page can pass, so reads retry it.
+    """
+
+    transient = True
 
 
 class UnsupportedOperationError(BkJobError):

@@ -410,11 +410,25 @@ async def test_html_502_is_server_error(make_client: Any, server: RecordingServe
 async def test_non_json_200_is_response_format_error(
     make_client: Any, server: RecordingServer
 ) -> None:
-    server.reply_raw(b"<html>login page</html>")
+    for _ in range(4):
+        server.reply_raw(b"<html>login page</html>")
     async with client_for(make_client, server, "apigw-v3") as client:
         with pytest.raises(ResponseFormatError, match="login page"):
             await client.get_job_instance_status(BIZ, 1)
-    assert len(server.requests) == 1  # a format error is not retried
+    assert len(server.requests) == 4  # a read retries it (a proxy page can pass), then gives up
+
+
+async def test_a_read_recovers_from_a_body_cut_short(
+    make_client: Any, server: RecordingServer
+) -> None:
+    server.reply_raw(
+        b'{"result": true, "code": 0, "data": {"finis', content_type="application/json"
+    )
+    server.reply(data("get_job_instance_status.v3.apigw-doc.json"))
+    async with client_for(make_client, server, "apigw-v3") as client:
+        status = await client.get_job_instance_status(BIZ, 100)
+    assert status.job.job_instance_id == 100
+    assert len(server.requests) == 2
 
 
 async def test_wrong_shape_is_response_format_error(

@@ -117,7 +117,7 @@ def test_rate_limited_error_keeps_retry_after() -> None:
         (NotFoundError("no"), False, False),
         (AuthenticationError("no"), False, False),
         (ApiError("?"), False, False),
-        (ResponseFormatError("junk"), False, False),
+        (ResponseFormatError("junk"), True, False),
         (UnsupportedOperationError("no"), False, False),
     ],
 )
