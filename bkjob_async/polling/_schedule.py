@@ -5,8 +5,9 @@
   id, so thousands registered at once spread over one interval instead of polling in lockstep.
 - Failures: full-jitter exponential backoff per job, paid from a process-wide ``RetryBudget``
   (a share of recent requests plus a floor); without budget a failed job waits ``max_interval``.
-- Throttling: ``RateGovernor`` is a token bucket whose rate halves on each 429/quota answer,
-  pauses for ``Retry-After``, and grows back by a fifth per quiet second up to ``rate_limit``.
+- Throttling: ``RateGovernor`` is a token bucket whose rate halves on each 429/quota answer
+  (never below 1/s), pauses for ``Retry-After``, and grows back by a fifth per quiet second up
+  to ``rate_limit`` (or to no limit, once well above the rate that was throttled).
 """
 
 from __future__ import annotations
@@ -138,6 +139,9 @@ class RetryBudget:
         return False
 
 
+_MIN_RATE = 1.0
+
+
 class RateGovernor:
     """A token bucket that slows down on throttling and speeds up again when it stops.
 
@@ -166,10 +170,10 @@ class RateGovernor:
         self._unlimited_above = math.inf
 
     def _refill(self, now: float) -> None:
-        if self._last is not None and self.rate is not None:
+        if self._last is not None and self.rate is not None and now > self._last:
             burst = max(1.0, self.rate / 10.0)
             self._tokens = min(burst, self._tokens + (now - self._last) * self.rate)
-        self._last = now
+        self._last = max(now, self._last or now)
 
     def wait(self, now: float) -> float:
         """Return how long until one request may be sent (0: now)."""
@@ -193,15 +197,17 @@ class RateGovernor:
         return True
 
     def throttled(self, now: float, retry_after: float | None, observed_rate: float) -> None:
-        """Record a 429 or quota answer."""
+        """Record a 429 or quota answer: pause, then resume at half the rate (at least 1/s)."""
         self.paused_until = max(
             self.paused_until, now + (retry_after if retry_after is not None else 1.0)
         )
-        base = self.rate if self.rate is not None else max(observed_rate, 1.0)
+        base = self.rate if self.rate is not None else max(observed_rate, _MIN_RATE)
         if self.limit is None and self.rate is None:
             self._unlimited_above = 4.0 * base
-        self.rate = max(0.5, base / 2.0)
-        self._tokens = min(self._tokens, 0.0)
+        self.rate = max(_MIN_RATE, base / 2.0)
+        # One request may go as soon as the pause ends; the rest follow at the new rate.
+        self._tokens = 1.0
+        self._last = self.paused_until
         self._grown_at = now
 
     def succeeded(self, now: float) -> None:
