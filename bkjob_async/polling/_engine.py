@@ -630,12 +630,14 @@ class Poller:
             and not instance.needs_decode
         ):
             self._unchanged += 1
+            self._governor.succeeded(_monotonic())
             return self._succeeded(instance, changed=False)
         try:
             data = self._protocol.decipher(instance.request, response)
             observation = observe_job(data, self._protocol.generation)
         except errors.BkJobError as exc:
             return self._failed(instance, exc)
+        self._governor.succeeded(_monotonic())
         events = instance.tracker.observe(
             instance.job_instance_id, observation, _now_utc, self._host_result
         )
@@ -688,7 +690,6 @@ class Poller:
     def _succeeded(self, instance: _Instance, *, changed: bool) -> None:
         now = _monotonic()
         instance.failures = 0
-        self._governor.succeeded(now)
         instance.interval, delay = next_interval(self.policy, instance.interval, changed, self._rng)
         self._schedule(instance, now + delay)
 

@@ -1,0 +1,315 @@
+"""The poll engine against the simulator: bk-job's histories, operations, faults, and scale.
+
+The simulator runs on its virtual clock; a driver task advances it while the poller polls in
+real time, so every history is exact and quick.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+
+import anyio
+import pytest
+
+from bkjob_async import (
+    BkJobClient,
+    HostStatus,
+    HostTransition,
+    JobFinished,
+    JobOperation,
+    JobTransition,
+    Poller,
+    PollPolicy,
+    Scope,
+    StepOperation,
+    StepTransition,
+    StepType,
+    WatchFailed,
+)
+from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, RollingMode, StepPlan
+
+SCOPE = Scope.biz(2)
+POLICY = PollPolicy(interval=0.005, max_interval=0.02, max_in_flight=16, poll_timeout=5.0)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[BkJobSimulator]:
+    async with BkJobSimulator(virtual_clock=True, seed=7, retry_lag=0.5) as simulator:
+        yield simulator
+
+
+@pytest.fixture(params=["apigw-v3", "esb-jobv3", "esb-v2"])
+async def client(request, sim: BkJobSimulator) -> AsyncIterator[BkJobClient]:
+    async with BkJobClient(
+        sim.url, app_code="app", app_secret="s3cret", username="admin", flavor=request.param
+    ) as c:
+        yield c
+
+
+def hosts(*outcomes: int, duration: float = 1.0) -> list[HostPlan]:
+    return [
+        HostPlan(outcome=o, duration=(duration, duration), start_delay=(0.0, 0.0)) for o in outcomes
+    ]
+
+
+async def follow(
+    sim: BkJobSimulator,
+    watch,
+    react: Callable[[object], object] | None = None,
+    *,
+    tick: float = 0.25,
+) -> list:
+    """Read ``watch`` to its end while the virtual clock moves ``tick`` s per 10 ms."""
+    events: list = []
+    async with anyio.create_task_group() as tg:
+
+        async def clock() -> None:
+            while True:
+                await anyio.sleep(0.01)
+                sim.advance(tick)
+
+        tg.start_soon(clock)
+        with anyio.fail_after(20):
+            async for event in watch:
+                events.append(event)
+                if react is not None:
+                    result = react(event)
+                    if hasattr(result, "__await__"):
+                        await result
+        tg.cancel_scope.cancel()
+    return events
+
+
+def statuses(events: list) -> list[tuple]:
+    out = []
+    for e in events:
+        if isinstance(e, JobTransition):
+            out.append(("job", e.current.name))
+        elif isinstance(e, StepTransition):
+            out.append(("step", e.step_instance_id, e.execute_count, e.current.name))
+        elif isinstance(e, JobFinished):
+            out.append(("finished", e.status.name))
+    return out
+
+
+def host_paths(events: list) -> dict:
+    paths: dict = defaultdict(list)
+    for e in events:
+        if isinstance(e, HostTransition):
+            paths[(e.step_instance_id, e.host.key)].append((e.execute_count, int(e.current)))
+    return dict(paths)
+
+
+async def test_success_reports_every_host_and_ends_with_the_snapshot(sim, client) -> None:
+    job = sim.create_job(SCOPE, [StepPlan(StepType.SCRIPT, hosts=hosts(9, 9, 9))])
+    async with Poller(client, policy=POLICY) as poller:
+        events = await follow(sim, poller.watch_job(SCOPE, job))
+    assert statuses(events)[-3:] == [
+        ("step", statuses(events)[-3][1], 0, "SUCCESS"),
+        ("job", "SUCCESS"),
+        ("finished", "SUCCESS"),
+    ]
+    paths = host_paths(events)
+    assert len(paths) == 3
+    assert all(path[-1] == (0, 9) for path in paths.values())
+    finished = events[-1]
+    assert isinstance(finished, JobFinished)
+    assert [h.status for h in finished.snapshot.steps[0].hosts] == [9, 9, 9]
+
+
+async def test_ignore_error_continues_to_the_next_step(sim, client) -> None:
+    job = sim.create_job(
+        SCOPE,
+        [StepPlan(StepType.SCRIPT, hosts=hosts(9, 104)), StepPlan(StepType.SCRIPT, hosts=hosts(9))],
+    )
+    done = []
+
+    async def react(event) -> None:
+        if isinstance(event, JobFinished) and not done:
+            done.append(event)
+
+    async with Poller(client, policy=POLICY) as poller:
+        first = await follow(sim, poller.watch_job(SCOPE, job), react)
+        assert statuses(first)[-1] == ("finished", "FAIL")
+        step1 = first[-1].snapshot.steps[0].step_instance_id
+        await client.operate_step_instance(SCOPE, job, step1, StepOperation.IGNORE_ERROR)
+        second = await follow(sim, poller.watch_job(SCOPE, job))
+    flow = statuses(second)
+    # Within one observation, steps change before the job does.
+    assert flow[0] == ("step", step1, 0, "IGNORE_ERROR")
+    assert flow.index(("job", "RUNNING")) < flow.index(("job", "SUCCESS"))
+    assert statuses(second)[-2:] == [("job", "SUCCESS"), ("finished", "SUCCESS")]
+    # The first step's hosts did not change again: nothing about them is repeated.
+    assert all(step != step1 for step, _ in host_paths(second))
+
+
+async def test_manual_confirm_waits_then_continues(sim, client) -> None:
+    job = sim.create_job(
+        SCOPE,
+        [StepPlan(StepType.MANUAL_CONFIRM), StepPlan(StepType.SCRIPT, hosts=hosts(9))],
+    )
+    confirmed = []
+
+    async def react(event) -> None:
+        if (
+            isinstance(event, JobTransition)
+            and event.current.name == "WAITING_USER"
+            and not confirmed
+        ):
+            confirmed.append(event)
+            status = await client.get_job_instance_status(SCOPE, job)
+            await client.operate_step_instance(
+                SCOPE, job, status.steps[0].step_instance_id, StepOperation.CONFIRM_CONTINUE
+            )
+
+    async with Poller(client, policy=POLICY) as poller:
+        events = await follow(sim, poller.watch_job(SCOPE, job), react)
+    flow = statuses(events)
+    assert ("job", "WAITING_USER") in flow
+    assert flow.index(("job", "WAITING_USER")) < flow.index(
+        ("job", "RUNNING"), flow.index(("job", "WAITING_USER"))
+    )
+    assert flow[-1] == ("finished", "SUCCESS")
+
+
+async def test_terminate_goes_through_stopping(sim, client) -> None:
+    job = sim.create_job(SCOPE, [StepPlan(StepType.SCRIPT, hosts=hosts(9, 9, duration=30.0))])
+    sent = []
+
+    async def react(event) -> None:
+        if isinstance(event, HostTransition) and event.current == HostStatus.RUNNING and not sent:
+            sent.append(event)
+            await client.operate_job_instance(SCOPE, job, JobOperation.TERMINATE)
+
+    async with Poller(client, policy=POLICY) as poller:
+        events = await follow(sim, poller.watch_job(SCOPE, job), react, tick=0.05)
+    flow = statuses(events)
+    assert flow[-1] == ("finished", "STOP_SUCCESS")
+    assert ("job", "STOPPING") in flow  # 10, then 11
+
+
+async def test_retry_failed_round_reads_failed_waiting_running_success(sim, client) -> None:
+    plan = [HostPlan(outcome=9, duration=(1.0, 1.0), start_delay=(0.0, 0.0))]
+    plan.append(
+        HostPlan(outcome=104, retry_outcomes=(9,), duration=(1.0, 1.0), start_delay=(0.0, 0.0))
+    )
+    job = sim.create_job(SCOPE, [StepPlan(StepType.SCRIPT, hosts=plan)])
+    async with Poller(client, policy=POLICY) as poller:
+        first = await follow(sim, poller.watch_job(SCOPE, job))
+        step = first[-1].snapshot.steps[0].step_instance_id
+        await client.operate_step_instance(SCOPE, job, step, StepOperation.RETRY_FAILED)
+        second = await follow(sim, poller.watch_job(SCOPE, job), tick=0.05)
+    failed_key = next(k for k, path in host_paths(first).items() if path[-1] == (0, 104))
+    retried = host_paths(second)
+    assert list(retried) == [failed_key]  # the succeeded host was copied: it says nothing
+    assert [status for _, status in retried[failed_key]][-1] == 9
+    assert all(count == 1 for count, _ in retried[failed_key])
+    assert statuses(second)[0] == ("job", "RUNNING")
+    assert statuses(second)[-1] == ("finished", "SUCCESS")
+
+
+async def test_rolling_step_waits_for_the_user_between_batches(sim, client) -> None:
+    step_plan = StepPlan(
+        StepType.SCRIPT,
+        hosts=hosts(9, 9, 9, 9),
+        rolling_batch_size=2,
+        rolling_mode=RollingMode.MANUAL,
+    )
+    job = sim.create_job(SCOPE, [step_plan])
+    continued = []
+
+    async def react(event) -> None:
+        if isinstance(event, StepTransition) and event.current.name == "WAITING_USER":
+            continued.append(event)
+            await client.operate_step_instance(
+                SCOPE, job, event.step_instance_id, StepOperation.ROLLING_CONTINUE
+            )
+
+    async with Poller(client, policy=POLICY) as poller:
+        events = await follow(sim, poller.watch_job(SCOPE, job), react)
+    assert continued
+    assert statuses(events)[-1] == ("finished", "SUCCESS")
+    assert len(host_paths(events)) == 4
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.http_status(503),
+        Fault.reset(),
+        Fault.rate_limited(0.05),
+        Fault.delay(0.2),
+        Fault.truncated(),
+    ],
+    ids=["503", "reset", "429", "slow", "truncated"],
+)
+async def test_faults_never_lose_a_final_state(sim: BkJobSimulator, fault) -> None:
+    jobs = [
+        sim.create_job(SCOPE, [StepPlan(StepType.SCRIPT, hosts=hosts(9, 104, 9))])
+        for _ in range(20)
+    ]
+    rule = sim.inject(fault, api="get_job_instance_status", times=12, skip=3)
+    finished: dict[int, JobFinished] = {}
+    failed: list = []
+
+    async def react(event) -> None:
+        if isinstance(event, JobFinished):
+            finished[event.job_instance_id] = event
+        elif isinstance(event, WatchFailed):
+            failed.append(event)
+
+    policy = PollPolicy(
+        interval=0.01, max_interval=0.05, max_in_flight=8, max_retries=None, poll_timeout=2.0
+    )
+    async with (
+        BkJobClient(sim.url, app_code="app", app_secret="s", username="admin") as client,
+        Poller(client, policy=policy) as poller,
+    ):
+        events = await follow(sim, poller.watch_jobs(SCOPE, jobs), react, tick=0.05)
+    assert not failed
+    assert rule.hits == 12  # polling went on through every fault
+    assert set(finished) == set(jobs)
+    paths = host_paths(events)
+    for event in finished.values():
+        for host in event.snapshot.steps[0].hosts or ():
+            path = paths[(event.snapshot.steps[0].step_instance_id, host.host.key)]
+            assert path[-1][1] == int(host.status)  # the last transition is the final status
+
+
+async def test_a_thousand_jobs_every_host_accounted_for(sim: BkJobSimulator) -> None:
+    jobs = [
+        sim.create_job(
+            SCOPE, [StepPlan(StepType.SCRIPT, hosts=5, duration=(0.5, 3.0), fail_rate=0.1)]
+        )
+        for _ in range(1000)
+    ]
+    policy = PollPolicy(interval=0.05, max_interval=0.2, max_in_flight=32)
+    async with (
+        BkJobClient(sim.url, app_code="app", app_secret="s", username="admin") as client,
+        Poller(client, policy=policy) as poller,
+    ):
+        events = await follow(sim, poller.watch_jobs(SCOPE, jobs), tick=0.02)
+        stats = poller.statistics()
+    finished = {e.job_instance_id: e for e in events if isinstance(e, JobFinished)}
+    assert set(finished) == set(jobs)
+    paths = host_paths(events)
+    seen = set()
+    for event in finished.values():
+        step = event.snapshot.steps[0]
+        for host in step.hosts or ():
+            key = (step.step_instance_id, host.host.key)
+            seen.add(key)
+            assert paths[key][-1][1] == int(host.status)
+            assert host.status.is_finished
+    assert len(seen) == 5000
+    assert set(paths) == seen
+    # Per job, the job's end is its last event, and nothing is reported twice.
+    last = {}
+    for index, event in enumerate(events):
+        last[event.job_instance_id] = index
+    assert all(isinstance(events[last[j]], JobFinished) for j in jobs)
+    for path in paths.values():
+        assert all(a != b for a, b in itertools.pairwise(path))
+    assert stats.errors == {}
