@@ -13,10 +13,12 @@ from ._converter import Generation
 from .errors import ResponseFormatError
 from .models import HostKey
 
-__all__ = ["JobObservation", "StepObservation", "observe_job"]
+__all__ = ["GroupKey", "JobObservation", "StepObservation", "observe_groups", "observe_job"]
 
 #: (key, status code, raw row) of one host.
 HostRow = tuple[HostKey, int, dict[str, Any]]
+#: A result group of a step: (host status code, tag).
+GroupKey = tuple[int, "str | None"]
 
 
 class StepObservation:
@@ -101,4 +103,24 @@ def observe_job(data: Any, generation: Generation) -> JobObservation:
     except Exception as exc:
         raise ResponseFormatError(
             f"the server sent a job status this client cannot read ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def observe_groups(data: Any) -> tuple[int, dict[GroupKey, int], list[HostRow]]:
+    """Read gateway ``get_step_instance_status`` data: round, group sizes, listed host rows.
+
+    ``host_size`` counts every host of a group even when ``max_host_num_per_group`` cut the
+    list; the rows are those the server listed. Raise ``ResponseFormatError``.
+    """
+    try:
+        counts: dict[GroupKey, int] = {}
+        rows: list[HostRow] = []
+        for group in data.get("step_result_group_list") or ():
+            tag = group.get("tag") or None
+            counts[(_code(group["result_type"]), tag)] = _code(group.get("host_size") or 0)
+            rows += _hosts(group.get("host_result_list")) or ()
+        return _code(data.get("execute_count") or 0), counts, rows
+    except Exception as exc:
+        raise ResponseFormatError(
+            f"the server sent a step status this client cannot read ({type(exc).__name__}: {exc})"
         ) from exc

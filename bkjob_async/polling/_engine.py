@@ -26,9 +26,9 @@ import attrs
 
 from .. import errors
 from .._converter import converter
-from .._observe import JobObservation, observe_job
+from .._observe import JobObservation, StepObservation, observe_groups, observe_job
 from .._protocol import Request, body_fingerprint
-from ..config import Scope, check_id
+from ..config import ApiFlavor, Scope, check_id
 from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
 from ._schedule import (
     PollPolicy,
@@ -38,7 +38,7 @@ from ._schedule import (
     first_delay,
     next_interval,
 )
-from ._tracker import JobTracker
+from ._tracker import GroupCounts, JobTracker
 from .events import (
     Event,
     HostTransition,
@@ -94,6 +94,7 @@ class _Instance:
         "due",
         "failures",
         "fingerprint",
+        "groups",
         "interval",
         "job_instance_id",
         "key",
@@ -117,6 +118,8 @@ class _Instance:
         self.due = math.inf
         #: A poll is in flight: never poll one job twice at once (answers could cross).
         self.busy = False
+        #: Large steps followed by result groups (``None``: the job is polled whole).
+        self.groups: dict[int, GroupCounts] | None = None
 
 
 class _Slot:
@@ -401,6 +404,7 @@ class Poller:
         self._protocol = client.protocol
         self._transport = client.transport
         self._rng = rng or random.Random()
+        self._grouping = policy.group_threshold is not None and client.flavor is ApiFlavor.APIGW_V3
         self._host_hook = converter(
             self._protocol.generation, self._protocol.server_tz
         ).get_structure_hook(HostResult)
@@ -616,6 +620,8 @@ class Poller:
         self._release_if_unwatched(instance)
         if self._instances.get(instance.key) is not instance:
             return None
+        if instance.groups is not None:
+            return await self._poll_in_groups(instance)
         self._count_request()
         try:
             response = await self._transport.send(instance.request)
@@ -638,15 +644,98 @@ class Poller:
         except errors.BkJobError as exc:
             return self._failed(instance, exc)
         self._governor.succeeded(_monotonic())
+        instance.fingerprint = fingerprint
+        self._observed(instance, data, observation)
+        if self._grouping and instance.groups is None:
+            self._maybe_group(instance, observation)
+        return None
+
+    def _observed(self, instance: _Instance, data: Any, observation: JobObservation) -> None:
         events = instance.tracker.observe(
             instance.job_instance_id, observation, _now_utc, self._host_result
         )
-        instance.fingerprint = fingerprint
         instance.needs_decode = False
         self._deliver(instance, events, data, observation)
         if self._instances.get(instance.key) is instance:
             self._succeeded(instance, changed=bool(events))
+
+    # --- large steps: result groups instead of every host row ---------------------------------
+
+    def _maybe_group(self, instance: _Instance, observation: JobObservation) -> None:
+        threshold = self.policy.group_threshold or 0
+        large = [s.step_instance_id for s in observation.steps if len(s.hosts or ()) > threshold]
+        if large:
+            instance.groups = {step_id: GroupCounts() for step_id in large}
+            logger.debug(
+                "job %s: following steps %s by result groups", instance.job_instance_id, large
+            )
+
+    async def _poll_in_groups(self, instance: _Instance) -> None:
+        """Poll a job with large steps: the job without host rows, then only what moved.
+
+        For each step that runs (or just changed), a large step costs one request for its group
+        sizes plus one per group that grew; a small one, one request for all its hosts. When
+        the job finishes, one full poll goes through the tracker too, so no final state is
+        missed, and becomes the snapshot.
+        """
+        scope, job_id = instance.key
+        try:
+            request = self._protocol.job_instance_status(scope, job_id, with_hosts=False)
+            data = await self._fetch(instance, request)
+            observation = observe_job(data, self._protocol.generation)
+            for step in observation.steps:
+                if self._step_moves(instance.tracker, step):
+                    step.hosts = await self._step_rows(instance, step.step_instance_id)
+            if observation.finished:
+                data = await self._fetch(instance, instance.request)
+                observation = observe_job(data, self._protocol.generation)
+        except errors.BkJobError as exc:
+            return self._failed(instance, exc)
+        if self._instances.get(instance.key) is instance:
+            self._observed(instance, data, observation)
         return None
+
+    @staticmethod
+    def _step_moves(tracker: JobTracker, step: StepObservation) -> bool:
+        if step.status == 1:  # not started: no hosts to read yet
+            return False
+        known = tracker.steps.get(step.step_instance_id)
+        changed = known is None or (known.status, known.execute_count) != (
+            step.status,
+            step.execute_count,
+        )
+        return changed or not JobStatus(step.status).is_finished
+
+    async def _step_rows(self, instance: _Instance, step_id: int) -> list[Any]:
+        assert instance.groups is not None
+        scope, job_id = instance.key
+        status = self._protocol.step_instance_status
+        counts = instance.groups.get(step_id)
+        if counts is None:
+            data = await self._fetch(instance, status(scope, job_id, step_id))
+            rows = observe_groups(data)[2]
+            if len(rows) > (self.policy.group_threshold or 0):
+                instance.groups[step_id] = GroupCounts()
+            return rows
+        data = await self._fetch(instance, status(scope, job_id, step_id, max_host_num_per_group=1))
+        execute_count, sizes, _ = observe_groups(data)
+        rows = []
+        for code, tag in counts.grown(execute_count, sizes):
+            group = await self._fetch(
+                instance, status(scope, job_id, step_id, status=code, tag=tag)
+            )
+            rows += observe_groups(group)[2]
+        return rows
+
+    async def _fetch(self, instance: _Instance, request: Request) -> Any:
+        """Send one request of a job's poll and return its data; raise ``BkJobError``."""
+        if request is not instance.request and self.policy.poll_timeout is not None:
+            request = attrs.evolve(request, timeout=self.policy.poll_timeout)
+        self._count_request()
+        response = await self._transport.send(request)
+        data = self._protocol.decipher(request, response)
+        self._governor.succeeded(_monotonic())
+        return data
 
     def _host_result(self, key: HostKey, code: int, row: dict[str, Any]) -> HostResult:
         try:

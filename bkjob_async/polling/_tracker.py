@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     import datetime as _dt
     from collections.abc import Callable
 
-    from .._observe import JobObservation
+    from .._observe import GroupKey, JobObservation
 
-__all__ = ["JobTracker"]
+__all__ = ["GroupCounts", "JobTracker"]
 
 
 class _StepState:
@@ -113,3 +113,26 @@ class JobTracker:
             self.status = observation.status
         self.finished = observation.finished
         return events
+
+
+class GroupCounts:
+    """How many hosts a large step had in each result group, to fetch only groups that grew.
+
+    Within a round a host only moves forward (waiting, running, an end), so every host that
+    changed landed in a group that grew: fetching grown groups finds every change. A new round
+    (``execute_count``) resets the counts, so every group is fetched again.
+    """
+
+    __slots__ = ("counts", "execute_count")
+
+    def __init__(self) -> None:
+        self.execute_count = -1
+        self.counts: dict[GroupKey, int] = {}
+
+    def grown(self, execute_count: int, counts: dict[GroupKey, int]) -> list[GroupKey]:
+        """Record the new sizes; return the groups to fetch, in the server's order."""
+        if execute_count != self.execute_count:
+            self.execute_count, self.counts = execute_count, {}
+        old = self.counts
+        self.counts = counts
+        return [key for key, size in counts.items() if size > old.get(key, 0)]

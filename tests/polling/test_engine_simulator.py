@@ -313,3 +313,61 @@ async def test_a_thousand_jobs_every_host_accounted_for(sim: BkJobSimulator) -> 
     for path in paths.values():
         assert all(a != b for a, b in itertools.pairwise(path))
     assert stats.errors == {}
+
+
+async def test_large_steps_are_followed_by_result_groups(sim: BkJobSimulator) -> None:
+    job = sim.create_job(
+        SCOPE,
+        [
+            StepPlan(StepType.SCRIPT, hosts=40, duration=(0.5, 2.0), fail_rate=0.2),
+            StepPlan(StepType.SCRIPT, hosts=5, duration=(0.5, 1.0)),
+        ],
+    )
+    policy = PollPolicy(interval=0.01, max_interval=0.05, max_in_flight=4, group_threshold=30)
+    async with (
+        BkJobClient(sim.url, app_code="app", app_secret="s", username="admin") as client,
+        Poller(client, policy=policy) as poller,
+    ):
+        first = await follow(sim, poller.watch_job(SCOPE, job), tick=0.05)
+        step_one = first[-1].snapshot.steps[0].step_instance_id
+        await client.operate_step_instance(SCOPE, job, step_one, StepOperation.RETRY_FAILED)
+        second = await follow(sim, poller.watch_job(SCOPE, job), tick=0.05)
+    assert sim.request_count(api="get_step_instance_status") > 10
+    for events in (first, second):
+        finished = events[-1]
+        assert isinstance(finished, JobFinished)
+        paths = host_paths(events)
+        for step in finished.snapshot.steps:
+            for host in step.hosts or ():
+                key = (step.step_instance_id, host.host.key)
+                if events is first:
+                    assert paths[key][-1][1] == int(host.status)
+                elif key in paths:
+                    assert paths[key][-1] == (step.execute_count, int(host.status))
+    assert len(host_paths(first)) == 40  # step two never ran: the first step failed
+    assert statuses(second)[-1] == ("finished", statuses(second)[-1][1])
+    retried = host_paths(second)
+    assert retried  # the failed hosts of step one ran again; nothing else repeated
+    assert all(
+        step == step_one or count == 0 for (step, _), path in retried.items() for count, _ in path
+    )
+
+
+async def test_grouped_polling_sees_every_transition_on_a_big_step(sim: BkJobSimulator) -> None:
+    job = sim.create_job(
+        SCOPE, [StepPlan(StepType.SCRIPT, hosts=600, duration=(1.0, 20.0), fail_rate=0.1)]
+    )
+    policy = PollPolicy(interval=0.01, max_interval=0.05, max_in_flight=4)  # default threshold 500
+    async with (
+        BkJobClient(sim.url, app_code="app", app_secret="s", username="admin") as client,
+        Poller(client, policy=policy) as poller,
+    ):
+        events = await follow(sim, poller.watch_job(SCOPE, job), tick=0.2)
+    snapshot = events[-1].snapshot
+    paths = host_paths(events)
+    assert len(paths) == 600
+    for host in snapshot.steps[0].hosts:
+        path = [status for _, status in paths[(snapshot.steps[0].step_instance_id, host.host.key)]]
+        assert path[-1] == int(host.status)
+        assert 7 in path or path[0] == int(host.status)  # seen running unless first seen done
+    assert sim.request_count(api="get_step_instance_status") > 0
