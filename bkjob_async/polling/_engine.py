@@ -1,11 +1,11 @@
-"""The anyio driver: one scheduler, a fixed pool of poll workers, and per-watch mailboxes.
+"""The anyio driver: a heap of due jobs, ``max_in_flight`` workers, one poll per job; thin.
 
 It only sleeps, sends, and hands what it reads to the pure parts (``_observe``, ``_tracker``,
-``_schedule``). No task exists per job: a job is a slotted record in a heap of due times. The
-scheduler hands due jobs to ``max_in_flight`` workers through a zero-buffer stream, so a poll
-is only taken when a worker (and so a pooled connection) is free, and pool waits never eat
-into a request's timeout. Watches are plain async iterators over a mailbox the workers fill
-without ever blocking (PEP 789: no generator owns a task group here; the ``Poller`` does).
+``_schedule``) and to the watches (``_watch``). No task exists per job: a job is a slotted
+record in a heap of due times. A worker that finishes a poll takes the next due job itself;
+the scheduler only wakes parked workers and sleeps until the next due time. A poll is thus
+taken only when a worker (and so a pooled connection) is free, so pool waits never eat into a
+request's timeout. The ``Poller`` owns the task group; no watch does.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import logging
 import math
 import random
 import time
-from collections import Counter, OrderedDict, deque
+from collections import Counter, OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -39,12 +39,10 @@ from ._schedule import (
     next_interval,
 )
 from ._tracker import GroupCounts, JobTracker
+from ._watch import Watch, _Subscription, now_utc
 from .events import (
     Event,
-    HostTransition,
     JobFinished,
-    JobTransition,
-    StepTransition,
     WatchFailed,
     WatchTimedOut,
 )
@@ -130,231 +128,6 @@ class _Slot:
     def __init__(self) -> None:
         self.instance: _Instance | None = None
         self.ready = anyio.Event()
-
-
-def _event_key(event: Event) -> tuple[Any, ...]:
-    if isinstance(event, HostTransition):
-        return ("h", event.job_instance_id, event.step_instance_id, event.host.key)
-    if isinstance(event, StepTransition):
-        return ("s", event.job_instance_id, event.step_instance_id)
-    if isinstance(event, JobTransition):
-        return ("j", event.job_instance_id)
-    return ("end", event.job_instance_id)
-
-
-class _Mailbox:
-    """A watch's pending events; ``put`` never blocks and memory stays bounded.
-
-    Up to ``limit`` events are kept exactly. Past that, the box coalesces: a new transition of a
-    host, step or job that is still pending replaces it (``previous`` from the oldest, the rest
-    from the newest) and moves to the back, so order by observation holds. The box then holds
-    at most one event per host, step and job it watches, plus each job's last event.
-    """
-
-    __slots__ = ("_exact", "_limit", "_merged", "_ready")
-
-    def __init__(self, limit: int) -> None:
-        self._exact: deque[Event] = deque()
-        self._merged: OrderedDict[tuple[Any, ...], Event] | None = None
-        self._limit = limit
-        self._ready = anyio.Event()
-
-    def __len__(self) -> int:
-        return len(self._exact) + len(self._merged or ())
-
-    @property
-    def coalescing(self) -> bool:
-        return self._merged is not None
-
-    def put(self, event: Event) -> None:
-        if self._merged is None:
-            if len(self._exact) < self._limit:
-                self._exact.append(event)
-                self._ready.set()
-                return
-            self._merged = OrderedDict()
-            for pending in self._exact:
-                self._coalesce(pending)
-            self._exact.clear()
-        self._coalesce(event)
-        self._ready.set()
-
-    def _coalesce(self, event: Event) -> None:
-        assert self._merged is not None
-        key = _event_key(event)
-        old = self._merged.get(key)
-        if isinstance(old, (HostTransition, StepTransition, JobTransition)):
-            event = attrs.evolve(event, previous=old.previous)  # type: ignore[arg-type]
-        self._merged[key] = event
-        self._merged.move_to_end(key)
-
-    def get_nowait(self) -> Event | None:
-        if self._exact:
-            return self._exact.popleft()
-        if self._merged:
-            event = self._merged.popitem(last=False)[1]
-            if not self._merged:
-                self._merged = None
-            return event
-        return None
-
-    def wake(self) -> None:
-        self._ready.set()
-
-    async def wait(self) -> None:
-        if not len(self):
-            self._ready = anyio.Event()
-            await self._ready.wait()
-
-
-class _Subscription:
-    """What the poller holds for one watch: its jobs, filter and mailbox (never the ``Watch``)."""
-
-    __slots__ = ("closed", "job_instance_ids", "mailbox", "remaining", "scope", "step_instance_id")
-
-    def __init__(
-        self, scope: Scope, job_ids: tuple[int, ...], step_instance_id: int | None, buffer_size: int
-    ) -> None:
-        self.scope = scope
-        self.job_instance_ids = job_ids
-        self.step_instance_id = step_instance_id
-        self.remaining = set(job_ids)
-        self.mailbox = _Mailbox(buffer_size)
-        self.closed = False
-
-    def offer(self, job_id: int, events: list[Event]) -> None:
-        if self.closed or job_id not in self.remaining:
-            return
-        step = self.step_instance_id
-        for event in events:
-            if step is None or (
-                isinstance(event, (HostTransition, StepTransition))
-                and event.step_instance_id == step
-            ):
-                self.mailbox.put(event)
-
-    def end_job(self, job_id: int, last: Event | None) -> None:
-        if job_id in self.remaining:
-            self.remaining.discard(job_id)
-            if last is not None:
-                self.mailbox.put(last)
-            if not self.remaining:
-                self.mailbox.wake()
-
-    def close(self) -> None:
-        self.closed = True
-        self.mailbox.wake()
-
-
-class Watch:
-    """Events of one or more jobs, as an async iterator.
-
-    ``aclose()``, leaving ``async with``, or dropping the watch (as ``break`` out of
-    ``async for`` does) ends it; a job's polling stops when its last watch ends. A single-job
-    watch raises the error of a ``WatchFailed`` instead of yielding it.
-    """
-
-    def __init__(self, poller: Poller, subscription: _Subscription, single: bool) -> None:
-        self._poller = poller
-        self._sub = subscription
-        self._single = single
-        deadline = poller.policy.deadline
-        self._deadline = math.inf if deadline is None else _monotonic() + deadline
-
-    def __repr__(self) -> str:
-        sub = self._sub
-        what = f"step {sub.step_instance_id} of " if sub.step_instance_id else ""
-        jobs = ", ".join(map(str, sub.job_instance_ids[:5]))
-        more = "..." if len(sub.job_instance_ids) > 5 else ""
-        return f"<Watch {what}job {jobs}{more} in {sub.scope}, {len(sub.remaining)} open>"
-
-    @property
-    def closed(self) -> bool:
-        """Whether the watch has ended."""
-        return self._sub.closed
-
-    @property
-    def pending(self) -> int:
-        """Events received but not yet read."""
-        return len(self._sub.mailbox)
-
-    @property
-    def unfinished(self) -> frozenset[int]:
-        """Jobs of this watch that have not had their last event yet."""
-        return frozenset(self._sub.remaining)
-
-    def __aiter__(self) -> Watch:
-        return self
-
-    async def __anext__(self) -> Event:
-        sub = self._sub
-        while True:
-            event = sub.mailbox.get_nowait()
-            if event is not None:
-                if self._single and isinstance(event, WatchFailed):
-                    self._end()
-                    raise event.error
-                return event
-            if sub.closed or not sub.remaining:
-                self._end()
-                raise StopAsyncIteration
-            remaining = self._deadline - _monotonic()
-            if remaining <= 0:
-                await self._time_out()
-                continue
-            with anyio.move_on_after(remaining):
-                await sub.mailbox.wait()
-
-    async def _time_out(self) -> None:
-        """End every unfinished job of this watch with ``WatchTimedOut`` and a fresh snapshot."""
-        jobs = sorted(self._sub.remaining)
-        self._poller._unsubscribe(self._sub, jobs)
-        snapshots: dict[int, JobInstanceStatus | None] = {}
-
-        async def fetch(job_id: int) -> None:
-            async with self._poller._snapshot_limiter:
-                try:
-                    snapshot = await self._poller.client.get_job_instance_status(
-                        self._sub.scope, job_id
-                    )
-                except errors.BkJobError:
-                    snapshot = None
-                snapshots[job_id] = snapshot
-
-        async with anyio.create_task_group() as tg:
-            for job_id in jobs:
-                tg.start_soon(fetch, job_id)
-        now = _now_utc()
-        for job_id in jobs:
-            self._sub.end_job(job_id, WatchTimedOut(job_id, now, snapshots[job_id]))
-
-    def _end(self) -> None:
-        sub = self._sub
-        if sub.remaining:
-            self._poller._unsubscribe(sub, list(sub.remaining))
-            sub.remaining.clear()
-        sub.close()
-
-    async def aclose(self) -> None:
-        """Stop watching; polling of a job stops when its last watch leaves."""
-        self._end()
-        await anyio.lowlevel.checkpoint()
-
-    async def __aenter__(self) -> Watch:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __del__(self) -> None:
-        # A caller broke out of ``async for`` and dropped the watch. Only mark it: the poller
-        # lets go of the subscription the next time it touches one of its jobs.
-        self._sub.closed = True
 
 
 def _step_done(tracker: JobTracker, step_instance_id: int) -> bool:
@@ -652,7 +425,7 @@ class Poller:
 
     def _observed(self, instance: _Instance, data: Any, observation: JobObservation) -> None:
         events = instance.tracker.observe(
-            instance.job_instance_id, observation, _now_utc, self._host_result
+            instance.job_instance_id, observation, now_utc, self._host_result
         )
         instance.needs_decode = False
         self._deliver(instance, events, data, observation)
@@ -761,10 +534,10 @@ class Poller:
             try:
                 snapshot = self._protocol.parse(data, JobInstanceStatus)
                 finished = JobFinished(
-                    instance.job_instance_id, _now_utc(), snapshot.job.status, snapshot
+                    instance.job_instance_id, now_utc(), snapshot.job.status, snapshot
                 )
             except errors.ResponseFormatError as exc:
-                finished = WatchFailed(instance.job_instance_id, _now_utc(), exc)
+                finished = WatchFailed(instance.job_instance_id, now_utc(), exc)
         for sub in subscribers:
             step = sub.step_instance_id
             if finished is not None and (step is None or not _step_done(instance.tracker, step)):
@@ -799,7 +572,7 @@ class Poller:
             logger.info(
                 "job %s: giving up (%s: %s)", instance.job_instance_id, type(exc).__name__, exc
             )
-            failed = WatchFailed(instance.job_instance_id, _now_utc(), exc)
+            failed = WatchFailed(instance.job_instance_id, now_utc(), exc)
             for sub in instance.subscribers:
                 sub.end_job(instance.job_instance_id, failed)
             instance.subscribers.clear()
@@ -848,7 +621,3 @@ def _host_from_key(key: HostKey) -> Host:
         bk_cloud_id=cloud if isinstance(cloud, int) else None,
         ipv6=ipv6 if isinstance(ipv6, str) else None,
     )
-
-
-def _now_utc() -> _dt.datetime:
-    return _dt.datetime.now(_UTC)

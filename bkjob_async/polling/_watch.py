@@ -1,0 +1,268 @@
+"""The consumer side of watching: a watch's mailbox, what the poller holds of it, the iterator.
+
+Workers put events in a ``_Mailbox`` and never block; a ``Watch`` is a plain async iterator
+reading it (PEP 789: no generator here owns a task group). The poller holds a
+``_Subscription``, never the caller's ``Watch``, so dropping a watch ends it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.lowlevel
+import attrs
+
+from .. import errors
+from .events import (
+    Event,
+    HostTransition,
+    JobTransition,
+    StepTransition,
+    WatchFailed,
+    WatchTimedOut,
+)
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from ..config import Scope
+    from ..models import JobInstanceStatus
+    from ._engine import Poller
+
+__all__ = ["Watch"]
+
+_UTC = _dt.timezone.utc
+
+
+def now_utc() -> _dt.datetime:
+    """Return the current time, aware, in UTC: every event's ``observed_at``."""
+    return _dt.datetime.now(_UTC)
+
+
+def _event_key(event: Event) -> tuple[Any, ...]:
+    if isinstance(event, HostTransition):
+        return ("h", event.job_instance_id, event.step_instance_id, event.host.key)
+    if isinstance(event, StepTransition):
+        return ("s", event.job_instance_id, event.step_instance_id)
+    if isinstance(event, JobTransition):
+        return ("j", event.job_instance_id)
+    return ("end", event.job_instance_id)
+
+
+class _Mailbox:
+    """A watch's pending events; ``put`` never blocks and memory stays bounded.
+
+    Up to ``limit`` events are kept exactly. Past that, the box coalesces: a new transition of a
+    host, step or job that is still pending replaces it (``previous`` from the oldest, the rest
+    from the newest) and moves to the back, so order by observation holds. The box then holds
+    at most one event per host, step and job it watches, plus each job's last event.
+    """
+
+    __slots__ = ("_exact", "_limit", "_merged", "_ready")
+
+    def __init__(self, limit: int) -> None:
+        self._exact: deque[Event] = deque()
+        self._merged: OrderedDict[tuple[Any, ...], Event] | None = None
+        self._limit = limit
+        self._ready = anyio.Event()
+
+    def __len__(self) -> int:
+        return len(self._exact) + len(self._merged or ())
+
+    @property
+    def coalescing(self) -> bool:
+        return self._merged is not None
+
+    def put(self, event: Event) -> None:
+        if self._merged is None:
+            if len(self._exact) < self._limit:
+                self._exact.append(event)
+                self._ready.set()
+                return
+            self._merged = OrderedDict()
+            for pending in self._exact:
+                self._coalesce(pending)
+            self._exact.clear()
+        self._coalesce(event)
+        self._ready.set()
+
+    def _coalesce(self, event: Event) -> None:
+        assert self._merged is not None
+        key = _event_key(event)
+        old = self._merged.get(key)
+        if isinstance(old, (HostTransition, StepTransition, JobTransition)):
+            event = attrs.evolve(event, previous=old.previous)  # type: ignore[arg-type]
+        self._merged[key] = event
+        self._merged.move_to_end(key)
+
+    def get_nowait(self) -> Event | None:
+        if self._exact:
+            return self._exact.popleft()
+        if self._merged:
+            event = self._merged.popitem(last=False)[1]
+            if not self._merged:
+                self._merged = None
+            return event
+        return None
+
+    def wake(self) -> None:
+        self._ready.set()
+
+    async def wait(self) -> None:
+        if not len(self):
+            self._ready = anyio.Event()
+            await self._ready.wait()
+
+
+class _Subscription:
+    """What the poller holds for one watch: its jobs, filter and mailbox (never the ``Watch``)."""
+
+    __slots__ = ("closed", "job_instance_ids", "mailbox", "remaining", "scope", "step_instance_id")
+
+    def __init__(
+        self, scope: Scope, job_ids: tuple[int, ...], step_instance_id: int | None, buffer_size: int
+    ) -> None:
+        self.scope = scope
+        self.job_instance_ids = job_ids
+        self.step_instance_id = step_instance_id
+        self.remaining = set(job_ids)
+        self.mailbox = _Mailbox(buffer_size)
+        self.closed = False
+
+    def offer(self, job_id: int, events: list[Event]) -> None:
+        if self.closed or job_id not in self.remaining:
+            return
+        step = self.step_instance_id
+        for event in events:
+            if step is None or (
+                isinstance(event, (HostTransition, StepTransition))
+                and event.step_instance_id == step
+            ):
+                self.mailbox.put(event)
+
+    def end_job(self, job_id: int, last: Event | None) -> None:
+        if job_id in self.remaining:
+            self.remaining.discard(job_id)
+            if last is not None:
+                self.mailbox.put(last)
+            if not self.remaining:
+                self.mailbox.wake()
+
+    def close(self) -> None:
+        self.closed = True
+        self.mailbox.wake()
+
+
+class Watch:
+    """Events of one or more jobs, as an async iterator.
+
+    ``aclose()``, leaving ``async with``, or dropping the watch (as ``break`` out of
+    ``async for`` does) ends it; a job's polling stops when its last watch ends. A single-job
+    watch raises the error of a ``WatchFailed`` instead of yielding it.
+    """
+
+    def __init__(self, poller: Poller, subscription: _Subscription, single: bool) -> None:
+        self._poller = poller
+        self._sub = subscription
+        self._single = single
+        deadline = poller.policy.deadline
+        self._deadline = math.inf if deadline is None else anyio.current_time() + deadline
+
+    def __repr__(self) -> str:
+        sub = self._sub
+        what = f"step {sub.step_instance_id} of " if sub.step_instance_id else ""
+        jobs = ", ".join(map(str, sub.job_instance_ids[:5]))
+        more = "..." if len(sub.job_instance_ids) > 5 else ""
+        return f"<Watch {what}job {jobs}{more} in {sub.scope}, {len(sub.remaining)} open>"
+
+    @property
+    def closed(self) -> bool:
+        """Whether the watch has ended."""
+        return self._sub.closed
+
+    @property
+    def pending(self) -> int:
+        """Events received but not yet read."""
+        return len(self._sub.mailbox)
+
+    @property
+    def unfinished(self) -> frozenset[int]:
+        """Jobs of this watch that have not had their last event yet."""
+        return frozenset(self._sub.remaining)
+
+    def __aiter__(self) -> Watch:
+        return self
+
+    async def __anext__(self) -> Event:
+        sub = self._sub
+        while True:
+            event = sub.mailbox.get_nowait()
+            if event is not None:
+                if self._single and isinstance(event, WatchFailed):
+                    self._end()
+                    raise event.error
+                return event
+            if sub.closed or not sub.remaining:
+                self._end()
+                raise StopAsyncIteration
+            remaining = self._deadline - anyio.current_time()
+            if remaining <= 0:
+                await self._time_out()
+                continue
+            with anyio.move_on_after(remaining):
+                await sub.mailbox.wait()
+
+    async def _time_out(self) -> None:
+        """End every unfinished job of this watch with ``WatchTimedOut`` and a fresh snapshot."""
+        jobs = sorted(self._sub.remaining)
+        self._poller._unsubscribe(self._sub, jobs)
+        snapshots: dict[int, JobInstanceStatus | None] = {}
+
+        async def fetch(job_id: int) -> None:
+            async with self._poller._snapshot_limiter:
+                try:
+                    snapshot = await self._poller.client.get_job_instance_status(
+                        self._sub.scope, job_id
+                    )
+                except errors.BkJobError:
+                    snapshot = None
+                snapshots[job_id] = snapshot
+
+        async with anyio.create_task_group() as tg:
+            for job_id in jobs:
+                tg.start_soon(fetch, job_id)
+        now = now_utc()
+        for job_id in jobs:
+            self._sub.end_job(job_id, WatchTimedOut(job_id, now, snapshots[job_id]))
+
+    def _end(self) -> None:
+        sub = self._sub
+        if sub.remaining:
+            self._poller._unsubscribe(sub, list(sub.remaining))
+            sub.remaining.clear()
+        sub.close()
+
+    async def aclose(self) -> None:
+        """Stop watching; polling of a job stops when its last watch leaves."""
+        self._end()
+        await anyio.lowlevel.checkpoint()
+
+    async def __aenter__(self) -> Watch:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # A caller broke out of ``async for`` and dropped the watch. Only mark it: the poller
+        # lets go of the subscription the next time it touches one of its jobs.
+        self._sub.closed = True
