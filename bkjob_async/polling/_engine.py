@@ -272,7 +272,21 @@ class Poller:
         sub = _Subscription(scope, ids, step, self.policy.buffer_size)
         self._watches += 1
         tg.start_soon(self._subscribe, sub)
-        return Watch(self, sub, single)
+        return Watch(
+            sub,
+            single=single,
+            deadline=self.policy.deadline,
+            leave=self._unsubscribe,
+            snapshot=self._snapshot,
+        )
+
+    async def _snapshot(self, scope: Scope, job_id: int) -> JobInstanceStatus | None:
+        """Read a job's whole status now (a timed-out watch's last word); ``None`` on failure."""
+        async with self._snapshot_limiter:
+            try:
+                return await self.client.get_job_instance_status(scope, job_id)
+            except errors.BkJobError:
+                return None
 
     async def _subscribe(self, sub: _Subscription) -> None:
         """Attach ``sub`` to its jobs in chunks, so a huge watch never stalls the loop."""

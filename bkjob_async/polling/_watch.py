@@ -16,7 +16,6 @@ import anyio
 import anyio.lowlevel
 import attrs
 
-from .. import errors
 from .events import (
     Event,
     HostTransition,
@@ -27,11 +26,16 @@ from .events import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from types import TracebackType
 
     from ..config import Scope
     from ..models import JobInstanceStatus
-    from ._engine import Poller
+
+    #: Detach a subscription from some of its jobs (the poller stops polling unwatched jobs).
+    Leave = Callable[["_Subscription", list[int]], None]
+    #: Read a job's status now, or ``None`` if it cannot be read.
+    Snapshot = Callable[["Scope", int], Awaitable["JobInstanceStatus | None"]]
 
 __all__ = ["Watch"]
 
@@ -165,12 +169,20 @@ class Watch:
     watch raises the error of a ``WatchFailed`` instead of yielding it.
     """
 
-    def __init__(self, poller: Poller, subscription: _Subscription, single: bool) -> None:
-        self._poller = poller
+    def __init__(
+        self,
+        subscription: _Subscription,
+        *,
+        single: bool,
+        deadline: float | None,
+        leave: Leave,
+        snapshot: Snapshot,
+    ) -> None:
         self._sub = subscription
         self._single = single
-        deadline = poller.policy.deadline
         self._deadline = math.inf if deadline is None else anyio.current_time() + deadline
+        self._leave = leave
+        self._snapshot = snapshot
 
     def __repr__(self) -> str:
         sub = self._sub
@@ -219,18 +231,11 @@ class Watch:
     async def _time_out(self) -> None:
         """End every unfinished job of this watch with ``WatchTimedOut`` and a fresh snapshot."""
         jobs = sorted(self._sub.remaining)
-        self._poller._unsubscribe(self._sub, jobs)
+        self._leave(self._sub, jobs)
         snapshots: dict[int, JobInstanceStatus | None] = {}
 
         async def fetch(job_id: int) -> None:
-            async with self._poller._snapshot_limiter:
-                try:
-                    snapshot = await self._poller.client.get_job_instance_status(
-                        self._sub.scope, job_id
-                    )
-                except errors.BkJobError:
-                    snapshot = None
-                snapshots[job_id] = snapshot
+            snapshots[job_id] = await self._snapshot(self._sub.scope, job_id)
 
         async with anyio.create_task_group() as tg:
             for job_id in jobs:
@@ -242,7 +247,7 @@ class Watch:
     def _end(self) -> None:
         sub = self._sub
         if sub.remaining:
-            self._poller._unsubscribe(sub, list(sub.remaining))
+            self._leave(sub, list(sub.remaining))
             sub.remaining.clear()
         sub.close()
 
