@@ -568,7 +568,7 @@ async def test_slow_response_is_timeout_error(make_client: Any, server: Recordin
     assert isinstance(info.value, builtins.TimeoutError)
     assert isinstance(info.value, TransportError)
     assert not isinstance(info.value, ConnectError)  # the request was sent
-    assert isinstance(info.value.__cause__, builtins.TimeoutError)
+    assert isinstance(info.value.__cause__, asyncio.TimeoutError)  # builtin since 3.11 only
 
 
 async def test_total_timeout(make_client: Any, server: RecordingServer) -> None:
