@@ -4,7 +4,8 @@ A base converter holds what every generation shares (open enums, strict bools, n
 generation gets a copy with its own hook set: v3 sends epoch milliseconds and millisecond
 durations, v2 sends ``"YYYY-MM-DD HH:mm:ss"`` strings in the server's zone (with or without an
 offset) and float seconds, and the two name and nest their fields differently (spec §2.3).
-Structuring never raises anything but ``ResponseFormatError``.
+Host logs and the history list exist on v3 only. Structuring never raises anything but
+``ResponseFormatError``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as _dt
 import enum
 import functools
 import re
+import typing
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -21,11 +23,18 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from .errors import ResponseFormatError
 from .models import (
+    FileLog,
+    FileLogMode,
+    FileTaskStatus,
     Host,
+    HostLog,
     HostResult,
     HostStatus,
     JobInstance,
+    JobInstancePage,
     JobInstanceStatus,
+    JobInstanceSummary,
+    LogType,
     StepInstance,
     StepInstanceStatus,
     StepResultGroup,
@@ -248,6 +257,86 @@ def _v3(c: cattrs.Converter) -> None:
     c.register_structure_hook(StepInstance, step_v3)
     c.register_structure_hook(JobInstanceStatus, job_status_v3)
     c.register_structure_hook(StepInstanceStatus, step_status_v3)
+    _logs_v3(c)
+    _history_v3(c)
+
+
+def _optional(value: Any, hook: Callable[[Any, object], T]) -> T | None:
+    return None if value is None else hook(value, None)
+
+
+def _host(row: Mapping[str, Any]) -> Host:
+    """Build a Host from a row's identity fields; ``host_id`` is bk-job's compatible alias."""
+    get = row.get
+    host_id = get("bk_host_id")
+    return Host(
+        _optional(get("host_id") if host_id is None else host_id, _int),
+        _optional(get("ip"), _str),
+        _optional(get("bk_cloud_id"), _int),
+        _optional(get("ipv6"), _str),
+        _optional(get("bk_agent_id"), _str),
+    )
+
+
+def _file_log(row: Mapping[str, Any]) -> FileLog:
+    """Build a FileLog; ``src_ip``/``dest_ip`` are host objects, not addresses."""
+    text = row.get
+    source, dest = text("src_ip"), text("dest_ip")
+    return FileLog(
+        FileLogMode(_int(row["mode"], None)),
+        FileTaskStatus(_int(row["status"], None)),
+        None if source is None else _host(source),
+        _optional(text("src_path"), _str),
+        None if dest is None else _host(dest),
+        _optional(text("dest_path"), _str),
+        _optional(text("log_content"), _str),
+        _optional(text("size"), _str),
+        _optional(text("speed"), _str),
+        _optional(text("process"), _str),
+    )
+
+
+def _host_log(row: Mapping[str, Any], log_type: Any) -> HostLog:
+    """Build a HostLog from a flat row: host fields beside ``log_content`` or ``file_logs``."""
+    files = row.get("file_logs")
+    return HostLog(
+        _host(row),
+        None if log_type is None else LogType(_int(log_type, None)),
+        _optional(row.get("log_content"), _str),
+        None if files is None else tuple([_file_log(f) for f in _rows(files)]),
+    )
+
+
+_HOST_LOGS = tuple[HostLog, ...]
+
+
+def _logs_v3(c: cattrs.Converter) -> None:
+    """One host's log is a flat row; a batch has ``log_type`` once and rows of one kind."""
+
+    def batch(d: Mapping[str, Any], _: object) -> tuple[HostLog, ...]:
+        if "step_instance_id" not in d:  # always sent: tells a batch from any other object
+            raise ValueError("no step_instance_id")
+        rows = [*_rows(d.get("script_task_logs")), *_rows(d.get("file_task_logs"))]
+        log_type = d.get("log_type")
+        return tuple([_host_log(row, log_type) for row in rows])
+
+    c.register_structure_hook(HostLog, lambda d, _: _host_log(d, d.get("log_type")))
+    c.register_structure_hook_func(lambda t: t == _HOST_LOGS, batch)
+
+
+def _history_v3(c: cattrs.Converter) -> None:
+    """The history list is ``{start, length, total, data: [...]}``; rows match the model's names."""
+    summary = c.get_structure_hook(JobInstanceSummary)
+
+    def page(d: Mapping[str, Any], _: object) -> JobInstancePage:
+        return JobInstancePage(
+            _int(d["start"], None),
+            _int(d["length"], None),
+            _int(d["total"], None),
+            tuple([summary(row, JobInstanceSummary) for row in _rows(d.get("data"))]),
+        )
+
+    c.register_structure_hook(JobInstancePage, page)
 
 
 def _v2_execute_count(d: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -317,11 +406,20 @@ def converter(generation: Generation, server_tz: _dt.tzinfo) -> cattrs.Converter
     return c
 
 
+def _type_name(cls: Any) -> str:
+    """Return ``HostLog``, or ``tuple[HostLog, ...]`` for a generic alias."""
+    args = typing.get_args(cls)
+    if not args:
+        return str(cls.__name__)
+    inner = ", ".join("..." if a is Ellipsis else _type_name(a) for a in args)
+    return f"{cls.__name__}[{inner}]"
+
+
 def structure(data: Any, cls: type[T], generation: Generation, server_tz: _dt.tzinfo) -> T:
     """Structure wire ``data`` into ``cls``; raise ``ResponseFormatError`` if it does not fit."""
     try:
         return converter(generation, server_tz).structure(data, cls)
     except Exception as exc:
         raise ResponseFormatError(
-            f"the server sent data that is not a {cls.__name__} ({type(exc).__name__}: {exc})"
+            f"the server sent data that is not a {_type_name(cls)} ({type(exc).__name__}: {exc})"
         ) from exc

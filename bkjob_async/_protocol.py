@@ -12,7 +12,7 @@ import email.utils
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -20,15 +20,34 @@ import attrs
 from . import errors
 from ._converter import Generation, structure
 from .config import DEFAULT_SERVER_TZ, ApiFlavor, Credentials, Scope, check_id
-from .models import HostStatus, JobOperation, ScriptLanguage, StepOperation
+from .models import (
+    Host,
+    HostStatus,
+    JobOperation,
+    JobStatus,
+    LaunchMode,
+    ScriptLanguage,
+    StepOperation,
+    TaskType,
+)
 from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Sequence
 
-__all__ = ["Protocol", "Request", "Response", "body_fingerprint"]
+__all__ = ["MAX_LOG_HOSTS", "HostRef", "Protocol", "Request", "Response", "body_fingerprint"]
 
 T = TypeVar("T")
+
+#: A host as the log APIs take it: a ``bk_host_id``, a ``Host``, or ``(bk_cloud_id, ip)``.
+HostRef = int | Host | tuple[int, str]
+
+#: Hosts per ``batch_get_job_instance_ip_log`` call; bk-job refuses more (1241007).
+MAX_LOG_HOSTS = 500
+#: The widest ``get_job_instance_list`` window (``Consts.MAX_SEARCH_TASK_HISTORY_RANGE_MILLS``).
+MAX_HISTORY_WINDOW = _dt.timedelta(days=30)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_MS = _dt.timedelta(milliseconds=1)
 
 
 def _hidden(_: object) -> str:
@@ -62,16 +81,16 @@ class Response:
 
 @attrs.frozen
 class _Endpoint:
-    """Per-flavor name (``None``: that flavor lacks it) and the gateway's method."""
+    """Per-flavor name (``None``: that flavor lacks it), the gateway's method, and whether
+    sending it twice is safe (reads are, whatever their method)."""
 
     apigw: str | None
     jobv3: str | None
     v2: str | None
     apigw_method: str = "GET"
-
-    @property
-    def idempotent(self) -> bool:
-        return self.apigw_method == "GET"
+    idempotent: bool = attrs.field(
+        default=attrs.Factory(lambda self: self.apigw_method == "GET", takes_self=True)
+    )
 
     def name(self, flavor: ApiFlavor) -> str | None:
         if flavor is ApiFlavor.APIGW_V3:
@@ -96,6 +115,14 @@ _ENDPOINTS: dict[str, _Endpoint] = {
         "fast_transfer_file", "fast_transfer_file", "fast_push_file", "POST"
     ),
     "execute_job_plan": _Endpoint("execute_job_plan", "execute_job_plan", "execute_job", "POST"),
+    # v3 only; v2's get_job_instance_log (the whole job at once) is another API.
+    "get_job_instance_ip_log": _Endpoint(
+        "get_job_instance_ip_log", "get_job_instance_ip_log", None
+    ),
+    "batch_get_job_instance_ip_log": _Endpoint(
+        "batch_get_job_instance_ip_log", "batch_get_job_instance_ip_log", None, "POST", True
+    ),
+    "get_job_instance_list": _Endpoint("get_job_instance_list", "get_job_instance_list", None),
 }
 
 # Error codes by class (spec §5.2-5.4). HTTP status decides when the code is unknown.
@@ -270,16 +297,8 @@ class Protocol:
 
     def request(self, api: str, params: Mapping[str, Any]) -> Request:
         """Build the request for endpoint ``api`` with ``params`` as this flavor sends them."""
-        endpoint = _ENDPOINTS.get(api)
-        if endpoint is None:
-            raise ValueError(f"unknown bk-job API {api!r}; expected one of {', '.join(_ENDPOINTS)}")
-        name = endpoint.name(self.flavor)
-        if name is None:
-            raise errors.UnsupportedOperationError(
-                f"{api} does not exist on the {self.flavor.value!r} API; "
-                f"use flavor 'apigw-v3' or 'esb-v2'"
-            )
-        url = self.url(name)
+        endpoint = self._endpoint(api)
+        url = self.url(endpoint.name(self.flavor) or api)
         if self.flavor is ApiFlavor.APIGW_V3 and endpoint.apigw_method == "GET":
             query = {k: _query_value(v) for k, v in params.items() if v is not None}
             return Request(api, "GET", url, self._headers, query=query)
@@ -287,6 +306,18 @@ class Protocol:
         return Request(
             api, "POST", url, self._post_headers, body=body, idempotent=endpoint.idempotent
         )
+
+    def _endpoint(self, api: str) -> _Endpoint:
+        """Return the endpoint ``api``; raise if this flavor lacks it."""
+        endpoint = _ENDPOINTS.get(api)
+        if endpoint is None:
+            raise ValueError(f"unknown bk-job API {api!r}; expected one of {', '.join(_ENDPOINTS)}")
+        if endpoint.name(self.flavor) is None:
+            others = " or ".join(repr(f.value) for f in ApiFlavor if endpoint.name(f) is not None)
+            raise errors.UnsupportedOperationError(
+                f"{api} does not exist on the {self.flavor.value!r} API; use flavor {others}"
+            )
+        return endpoint
 
     def _scoped(self, scope: Scope, **params: Any) -> dict[str, Any]:
         if not isinstance(scope, Scope):
@@ -541,6 +572,84 @@ class Protocol:
             ),
         )
 
+    def ip_log(
+        self, scope: Scope, job_instance_id: int, step_instance_id: int, host: HostRef
+    ) -> Request:
+        """Build ``get_job_instance_ip_log`` for one host of a step's current round."""
+        return self.request(
+            "get_job_instance_ip_log",
+            self._scoped(scope, **_step_ids(job_instance_id, step_instance_id), **_host_ref(host)),
+        )
+
+    def batch_ip_log(
+        self, scope: Scope, job_instance_id: int, step_instance_id: int, hosts: Sequence[HostRef]
+    ) -> Request:
+        """Build ``batch_get_job_instance_ip_log`` for 1 to 500 hosts.
+
+        Host ids travel in ``host_id_list`` and ``(cloud, ip)`` pairs in ``ip_list``. bk-job
+        reads only ``host_id_list`` when both are given, so a mix travels in ``ip_list``, whose
+        rows may name a ``bk_host_id`` (``ExecuteObjectCompositeKeyUtils.fromEsbHostParams``).
+        """
+        refs = [_host_ref(host) for host in _host_refs(hosts)]
+        if not refs or len(refs) > MAX_LOG_HOSTS:
+            raise ValueError(f"give 1 to {MAX_LOG_HOSTS} hosts per request, not {len(refs)}")
+        if all("bk_host_id" in ref for ref in refs):
+            lists: dict[str, Any] = {"host_id_list": [ref["bk_host_id"] for ref in refs]}
+        else:
+            lists = {"ip_list": refs}
+        return self.request(
+            "batch_get_job_instance_ip_log",
+            self._scoped(scope, **_step_ids(job_instance_id, step_instance_id), **lists),
+        )
+
+    def batch_ip_logs(
+        self, scope: Scope, job_instance_id: int, step_instance_id: int, hosts: Sequence[HostRef]
+    ) -> tuple[Request, ...]:
+        """Build one ``batch_ip_log`` per 500 hosts, in order; none for no hosts."""
+        refs = _host_refs(hosts)
+        self._scoped(scope, **_step_ids(job_instance_id, step_instance_id))
+        self._endpoint("batch_get_job_instance_ip_log")
+        return tuple(
+            self.batch_ip_log(scope, job_instance_id, step_instance_id, refs[i : i + MAX_LOG_HOSTS])
+            for i in range(0, len(refs), MAX_LOG_HOSTS)
+        )
+
+    def job_instance_list(
+        self,
+        scope: Scope,
+        *,
+        created_from: _dt.datetime,
+        created_to: _dt.datetime,
+        job_instance_id: int | None = None,
+        job_cron_id: int | None = None,
+        operator: str | None = None,
+        name: str | None = None,
+        launch_mode: LaunchMode | int | None = None,
+        type: TaskType | int | None = None,
+        status: JobStatus | int | None = None,
+        ip: str | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> Request:
+        """Build ``get_job_instance_list`` for jobs created in an aware window of up to 30 days."""
+        begin, end = _history_window(created_from, created_to)
+        filters = {
+            "job_instance_id": _optional_id(job_instance_id, "job_instance_id"),
+            "job_cron_id": _optional_id(job_cron_id, "job_cron_id"),
+            "operator": None if operator is None else _check_text(operator, "operator"),
+            "name": None if name is None else _check_text(name, "name"),
+            "launch_mode": _known_code(launch_mode, LaunchMode, "launch_mode"),
+            "type": _known_code(type, TaskType, "type"),
+            "status": _known_code(status, JobStatus, "status"),
+            "ip": None if ip is None else _check_text(ip, "ip"),
+            "start": _check_count(start, "start"),
+            "length": _check_length(length, 1000),
+        }
+        return self.request(
+            "get_job_instance_list",
+            self._scoped(scope, create_time_start=begin, create_time_end=end, **filters),
+        )
+
     # --- reading --------------------------------------------------------------------------
 
     def decipher(self, request: Request, response: Response) -> Any:
@@ -655,6 +764,88 @@ def _check_timeout(timeout: int | None) -> int | None:
 
 def _optional_count(value: int | None, name: str) -> int | None:
     return None if value is None else _check_count(value, name, 1)
+
+
+def _optional_id(value: int | None, name: str) -> int | None:
+    return None if value is None else check_id(value, name)
+
+
+def _step_ids(job_instance_id: int, step_instance_id: int) -> dict[str, int]:
+    return {
+        "job_instance_id": check_id(job_instance_id, "job_instance_id"),
+        "step_instance_id": check_id(step_instance_id, "step_instance_id"),
+    }
+
+
+def _check_length(value: int, maximum: int) -> int:
+    _check_count(value, "length", 1)
+    if value > maximum:
+        raise ValueError(f"length must be 1..{maximum}, got {value}")
+    return value
+
+
+def _known_code(value: int | None, enum_type: type[T], name: str) -> int | None:
+    """Return the code of a member of ``enum_type``; bk-job refuses codes it does not know."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a {enum_type.__name__}, not {type(value).__name__}")
+    if not enum_type(value).is_known:  # type: ignore[call-arg, attr-defined]
+        codes = ", ".join(f"{int(m)} {m.name}" for m in enum_type)  # type: ignore[attr-defined]
+        raise ValueError(f"unknown {name} {value}; expected one of: {codes}")
+    return int(value)
+
+
+def _epoch_ms(moment: _dt.datetime, name: str) -> int:
+    if not isinstance(moment, _dt.datetime):
+        raise TypeError(f"{name} must be a datetime, not {type(moment).__name__}")
+    if moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, e.g. datetime.now(timezone.utc)")
+    return (moment - _EPOCH) // _MS
+
+
+def _history_window(created_from: _dt.datetime, created_to: _dt.datetime) -> tuple[int, int]:
+    """Return the window in epoch ms as bk-job checks it: from >= 1 ms, from < to, <= 30 days."""
+    begin, end = _epoch_ms(created_from, "created_from"), _epoch_ms(created_to, "created_to")
+    if begin < 1:
+        raise ValueError("created_from must be after 1970-01-01 00:00:00 UTC")
+    if end <= begin:
+        raise ValueError("created_from must be before created_to")
+    if end - begin > MAX_HISTORY_WINDOW // _MS:
+        raise ValueError(
+            f"created_from and created_to are more than {MAX_HISTORY_WINDOW.days} days apart"
+        )
+    return begin, end
+
+
+def _host_refs(hosts: Sequence[HostRef]) -> tuple[HostRef, ...]:
+    """Return ``hosts`` as a tuple; one host or a string is refused, not iterated."""
+    if isinstance(hosts, (str, bytes, int, Host)) or not isinstance(hosts, Iterable):
+        raise TypeError(f"hosts must be a sequence of hosts, not {type(hosts).__name__}")
+    return tuple(hosts)
+
+
+def _host_ref(host: object) -> dict[str, Any]:
+    """Spell one host as the log APIs read it: ``{bk_host_id}``, else ``{bk_cloud_id, ip}``."""
+    if isinstance(host, Host):
+        if host.bk_host_id is not None:
+            return {"bk_host_id": check_id(host.bk_host_id, "bk_host_id")}
+        if host.ip and host.bk_cloud_id is not None:
+            return _cloud_ip(host.bk_cloud_id, host.ip)
+        raise ValueError(f"host {host} has no bk_host_id and no bk_cloud_id with an ip")
+    if isinstance(host, tuple) and len(host) == 2:
+        return _cloud_ip(*host)
+    if isinstance(host, bool) or not isinstance(host, int):
+        raise TypeError(
+            "a host must be a bk_host_id int, a Host or a (bk_cloud_id, ip) pair, "
+            f"not {type(host).__name__}"
+        )
+    return {"bk_host_id": check_id(host, "bk_host_id")}
+
+
+def _cloud_ip(cloud: object, ip: object) -> dict[str, Any]:
+    cloud_id = _check_count(cloud, "bk_cloud_id")
+    return {"bk_cloud_id": cloud_id, "ip": _check_text(ip, "ip")}
 
 
 def _targets(targets: Targets) -> Targets:

@@ -18,7 +18,9 @@ from ._protocol import Protocol, Request
 from ._transport import Sleep, Transport, call
 from .config import DEFAULT_SERVER_TZ, ApiFlavor, Credentials, RetryPolicy, Scope, Timeouts
 from .models import (
+    HostLog,
     HostStatus,
+    JobInstancePage,
     JobInstanceStatus,
     JobLaunch,
     JobOperation,
@@ -29,10 +31,13 @@ from .models import (
 
 if TYPE_CHECKING:
     import datetime as _dt
+    from collections.abc import AsyncIterator, Sequence
     from types import TracebackType
 
     import aiohttp
 
+    from ._protocol import HostRef
+    from .models import JobInstanceSummary, JobStatus, LaunchMode, TaskType
     from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
 
 __all__ = ["BkJobClient"]
@@ -305,3 +310,113 @@ class BkJobClient:
             start_task=start_task,
         )
         return await self._fetch(request, JobLaunch)
+
+    # --- logs and history (v3 only) -----------------------------------------------------------
+
+    async def get_job_instance_ip_log(
+        self, scope: Scope, job_instance_id: int, step_instance_id: int, host: HostRef
+    ) -> HostLog:
+        """Return one host's log in a step's current round.
+
+        ``host`` is a ``bk_host_id``, a ``Host`` or a ``(bk_cloud_id, ip)`` pair; bk-job
+        echoes it as asked, so a host given by id comes back without its ip.
+        """
+        request = self.protocol.ip_log(scope, job_instance_id, step_instance_id, host)
+        return await self._fetch(request, HostLog)
+
+    async def batch_get_job_instance_ip_log(
+        self, scope: Scope, job_instance_id: int, step_instance_id: int, hosts: Sequence[HostRef]
+    ) -> tuple[HostLog, ...]:
+        """Return the logs of any number of hosts, asked 500 at a time (bk-job's limit).
+
+        Every request is built, and every host checked, before the first is sent; the answers
+        are concatenated in request order. bk-job leaves out hosts it has no log for.
+        """
+        requests = self.protocol.batch_ip_logs(scope, job_instance_id, step_instance_id, hosts)
+        logs: list[HostLog] = []
+        for request in requests:
+            logs += await self._fetch(request, tuple[HostLog, ...])
+        return tuple(logs)
+
+    async def get_job_instance_list(
+        self,
+        scope: Scope,
+        *,
+        created_from: _dt.datetime,
+        created_to: _dt.datetime,
+        job_instance_id: int | None = None,
+        job_cron_id: int | None = None,
+        operator: str | None = None,
+        name: str | None = None,
+        launch_mode: LaunchMode | int | None = None,
+        type: TaskType | int | None = None,
+        status: JobStatus | int | None = None,
+        ip: str | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> JobInstancePage:
+        """Return one page of the jobs created in an aware window of up to 30 days."""
+        request = self.protocol.job_instance_list(
+            scope,
+            created_from=created_from,
+            created_to=created_to,
+            job_instance_id=job_instance_id,
+            job_cron_id=job_cron_id,
+            operator=operator,
+            name=name,
+            launch_mode=launch_mode,
+            type=type,
+            status=status,
+            ip=ip,
+            start=start,
+            length=length,
+        )
+        return await self._fetch(request, JobInstancePage)
+
+    async def iter_job_instances(
+        self,
+        scope: Scope,
+        *,
+        created_from: _dt.datetime,
+        created_to: _dt.datetime,
+        job_instance_id: int | None = None,
+        job_cron_id: int | None = None,
+        operator: str | None = None,
+        name: str | None = None,
+        launch_mode: LaunchMode | int | None = None,
+        type: TaskType | int | None = None,
+        status: JobStatus | int | None = None,
+        ip: str | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[JobInstanceSummary]:
+        """Yield every job the history list matches, a page at a time, until ``total`` is reached.
+
+        A job created while paging shifts the pages; one already yielded is not yielded again.
+        Some installs cap ``start`` (``startLimitEnabled``, 1000 by default): past it the server
+        answers ``InvalidRequestError``.
+        """
+        seen: set[int] = set()
+        start = 0
+        while True:
+            page = await self.get_job_instance_list(
+                scope,
+                created_from=created_from,
+                created_to=created_to,
+                job_instance_id=job_instance_id,
+                job_cron_id=job_cron_id,
+                operator=operator,
+                name=name,
+                launch_mode=launch_mode,
+                type=type,
+                status=status,
+                ip=ip,
+                start=start,
+                length=page_size,
+            )
+            for item in page.items:
+                if item.job_instance_id not in seen:
+                    seen.add(item.job_instance_id)
+                    yield item
+            start += len(page.items)
+            if not page.items or start >= page.total:
+                return

@@ -6,6 +6,7 @@ import contextlib
 import copy
 import datetime as dt
 import json
+import typing
 from typing import Any
 
 import attrs
@@ -17,8 +18,10 @@ from bkjob_async import (
     BkJobError,
     Credentials,
     Host,
+    HostLog,
     HostResult,
     HostStatus,
+    JobInstancePage,
     JobInstanceStatus,
     JobLaunch,
     JobStatus,
@@ -610,6 +613,10 @@ KEYS = sorted(
         "result_type", "host_size", "host_result_list", "step_instance_detail",
         "step_instance_analyse_result", "ip_list", "count", "target_ips", "start_way",
         "bk_job_id", "job_instance_name",
+        "log_type", "log_content", "file_logs", "script_task_logs", "file_task_logs", "host_id",
+        "mode", "src_ip", "dest_ip", "src_path", "dest_path", "size", "speed", "process",
+        "start", "length", "total", "data", "launch_mode", "job_plan_id", "job_template_id",
+        "operator", "bk_agent_id",
     }
 )  # fmt: skip
 
@@ -644,7 +651,13 @@ def mutated(draw: st.DrawFn, value: Any) -> Any:
     return value
 
 
-MODELS = [(cls, g) for cls in (JobInstanceStatus, StepInstanceStatus, JobLaunch) for g in (V2, V3)]
+MODELS = [
+    *((cls, g) for cls in (JobInstanceStatus, StepInstanceStatus, JobLaunch) for g in (V2, V3)),
+    # Host logs and the history list exist on v3 only.
+    (HostLog, V3),
+    (tuple[HostLog, ...], V3),
+    (JobInstancePage, V3),
+]
 
 
 def _structure_or_format_error(value: Any, cls: type[Any], generation: Generation) -> None:
@@ -652,7 +665,7 @@ def _structure_or_format_error(value: Any, cls: type[Any], generation: Generatio
         model = parse(value, cls, generation)
     except ResponseFormatError:
         return
-    assert isinstance(model, cls)
+    assert isinstance(model, typing.get_origin(cls) or cls)
     for when in _datetimes(model):
         assert when.utcoffset() is not None
 
