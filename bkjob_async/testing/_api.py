@@ -435,8 +435,6 @@ def _gse_step(world: World, params: Params) -> tuple[Step, int]:
     step = _step(
         world, job_id, params.ident("step_instance_id", codes.MISSING_OR_ILLEGAL_NAMED), scope
     )
-    if step.type is StepType.MANUAL_CONFIRM:
-        raise ApiFailure(1241003)
     count = params.long("execute_count")
     return step, step.execute_count if count is None else count
 
@@ -454,26 +452,31 @@ def get_job_instance_ip_log(world: World, call: Call) -> object:
     """Return one host's log in one round (script text, or ``file_logs`` for file steps)."""
     params = call.params
     step, count = _gse_step(world, params)
-    host_id, ip = params.long("bk_host_id"), params.text("ip")
-    if host_id is None and not ip:
-        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "bk_host_id|bk_cloud_id+ip")
-    index = _host_index(step, host_id, params.long("bk_cloud_id"), ip)
+    host_id, cloud, ip = params.long("bk_host_id"), params.long("bk_cloud_id"), params.text("ip")
+    if host_id is None and (cloud is None or not ip):
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "host_id/(bk_cloud_id+ip)")
+    index = _host_index(step, host_id, cloud, ip)
     rnd, now = step.rounds.get(count), world.now_ms()
-    is_file = step.type is StepType.FILE
-    host = step.hosts[index] if index is not None else None
+    # bk-job echoes the host as asked (EsbGetJobInstanceIpLogV3ResourceImpl), filling in only
+    # the host id, and answers a step that is neither script nor file with no log at all.
     data: dict[str, Any] = {
-        "log_type": 2 if is_file else 1,
-        "bk_host_id": host.bk_host_id if host else host_id,
-        "bk_cloud_id": host.bk_cloud_id if host else params.long("bk_cloud_id"),
-        "ip": host.ip if host else ip,
+        "log_type": None,
+        "bk_host_id": host_id
+        if host_id is not None or index is None
+        else step.hosts[index].bk_host_id,
+        "bk_cloud_id": cloud,
+        "ip": ip,
         "log_content": None,
         "file_logs": None,
     }
-    if index is not None and rnd is not None:
-        if is_file:
-            data["file_logs"] = file_logs(step, rnd, index, now)
-        else:
+    if step.type in (StepType.SCRIPT, StepType.SQL):
+        data["log_type"] = 1
+        if index is not None and rnd is not None:
             data["log_content"] = log_text(step, rnd, index, now)
+    elif step.type is StepType.FILE:
+        data["log_type"] = 2
+        if index is not None and rnd is not None:
+            data["file_logs"] = file_logs(step, rnd, index, now)
     return data
 
 
@@ -507,11 +510,12 @@ def batch_get_job_instance_ip_log(world: World, call: Call) -> object:
                     "log_content": log_text(step, rnd, index, now) if rnd else "",
                 }
             )
+    has_logs = step.type is not StepType.MANUAL_CONFIRM
     return {
         "job_instance_id": step.owner.id,
         "step_instance_id": step.id,
-        "log_type": 2 if is_file else 1,
-        "script_task_logs": None if is_file else script_logs,
+        "log_type": (2 if is_file else 1) if has_logs else None,
+        "script_task_logs": script_logs if has_logs and not is_file else None,
         "file_task_logs": transfer_logs if is_file else None,
     }
 
@@ -522,11 +526,9 @@ def _wanted_hosts(step: Step, params: Params) -> list[int]:
     if isinstance(host_ids, list) and host_ids:
         refs = [(Params({"id": item}, strict=False).long("id"), None, None) for item in host_ids]
     elif isinstance(ip_list, list) and ip_list:
-        refs = [
-            (None, Params(item, strict=False).long("bk_cloud_id"), str(item.get("ip", "")))
-            for item in ip_list
-            if isinstance(item, Mapping)
-        ]
+        # A row names its host by bk_host_id first, else by bk_cloud_id + ip (OpenApiHostDTO).
+        rows = [Params(item, strict=False) for item in ip_list if isinstance(item, Mapping)]
+        refs = [(row.long("bk_host_id"), row.long("bk_cloud_id"), row.text("ip")) for row in rows]
     if not refs or len(refs) > _MAX_BATCH_LOG_HOSTS:
         raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "host_id_list|ip_list")
     found = (_host_index(step, *ref) for ref in refs)

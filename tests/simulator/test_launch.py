@@ -163,7 +163,14 @@ async def test_one_hosts_script_log(sim, wire, flavor):
     }
     data = await wire.data(flavor, "get_job_instance_ip_log", params)
     assert list(data) == ["log_type", "bk_host_id", "bk_cloud_id", "ip", "log_content", "file_logs"]
-    assert (data["log_type"], data["ip"], data["file_logs"]) == (1, hosts[0].ip, None)
+    # bk-job echoes the host as it was asked: by id, so no cloud and no ip.
+    assert (data["log_type"], data["bk_host_id"], data["ip"], data["bk_cloud_id"]) == (
+        1,
+        hosts[0].bk_host_id,
+        None,
+        None,
+    )
+    assert data["file_logs"] is None
     assert "exit code 1" in data["log_content"]
     by_ip = {
         "job_instance_id": job_id,
@@ -171,8 +178,40 @@ async def test_one_hosts_script_log(sim, wire, flavor):
         "bk_cloud_id": 0,
         "ip": hosts[0].ip,
     }
-    assert (await wire.data(flavor, "get_job_instance_ip_log", by_ip))["log_content"] == data[
-        "log_content"
+    again = await wire.data(flavor, "get_job_instance_ip_log", by_ip)
+    assert again["log_content"] == data["log_content"]
+    assert (again["bk_cloud_id"], again["ip"]) == (0, hosts[0].ip)
+
+
+async def test_one_hosts_log_needs_an_id_or_a_cloud_and_an_ip(sim, wire):
+    job_id, step_id, hosts = await _ran(sim, [StepPlan(hosts=1)])
+    params = {"job_instance_id": job_id, "step_instance_id": step_id, "ip": hosts[0].ip}
+    reply = await wire.call(GATEWAY, "get_job_instance_ip_log", params)
+    assert reply.json["code"] == 1241007  # ip without bk_cloud_id (checkRequest)
+
+
+async def test_a_confirm_step_has_no_log(sim, wire):
+    job_id, _, _ = await _ran(sim, [StepPlan(hosts=1), StepPlan(StepType.MANUAL_CONFIRM)])
+    confirm = sim.job(job_id).steps[1].step_instance_id
+    base = {"job_instance_id": job_id, "step_instance_id": confirm}
+    one = await wire.data(GATEWAY, "get_job_instance_ip_log", {**base, "bk_host_id": 1})
+    assert (one["log_type"], one["log_content"], one["file_logs"]) == (None, None, None)
+    batch = await wire.data(GATEWAY, "batch_get_job_instance_ip_log", {**base, "host_id_list": [1]})
+    assert (batch["log_type"], batch["script_task_logs"], batch["file_task_logs"]) == (
+        None,
+        None,
+        None,
+    )
+
+
+async def test_batch_rows_name_hosts_by_id_first(sim, wire):
+    job_id, step_id, hosts = await _ran(sim, [StepPlan(hosts=3)])
+    rows = [{"bk_host_id": hosts[0].bk_host_id}, {"bk_cloud_id": 0, "ip": hosts[2].ip}]
+    params = {"job_instance_id": job_id, "step_instance_id": step_id, "ip_list": rows}
+    data = await wire.data(GATEWAY, "batch_get_job_instance_ip_log", params)
+    assert [row["bk_host_id"] for row in data["script_task_logs"]] == [
+        hosts[0].bk_host_id,
+        hosts[2].bk_host_id,
     ]
 
 
