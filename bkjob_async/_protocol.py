@@ -1,12 +1,12 @@
 """The sans-I/O bk-job protocol: build a request for a flavor, decipher a response; no I/O here.
 
-Takes and returns plain values (``Request``, ``Response``, JSON data, models). Every check on
-the caller's input happens here, so bad input fails before anything is sent.
+Takes and returns plain values (``Request``, ``Response``, JSON data, models). Each builder
+checks the caller's input (with ``_params``) before a request exists, so bad input fails
+before anything is sent; ``decipher`` turns every answer into data or a typed error.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import email.utils
 import json
@@ -19,9 +19,36 @@ import attrs
 
 from . import errors
 from ._converter import Generation, structure
+from ._params import (
+    MAX_LOG_HOSTS,
+    HostRef,
+    b64,
+    check_count,
+    check_length,
+    check_operation,
+    check_targets,
+    check_text,
+    check_timeout,
+    history_window,
+    host_ref,
+    host_refs,
+    known_code,
+    optional_count,
+    optional_id,
+    rolling,
+    step_ids,
+    v2_account,
+    v2_file_source,
+    v2_global_var,
+    v2_only_scalars,
+    v2_targets,
+    v3_account,
+    v3_file_source,
+    v3_global_var,
+    v3_server,
+)
 from .config import DEFAULT_SERVER_TZ, ApiFlavor, Credentials, Scope, check_id
 from .models import (
-    Host,
     HostStatus,
     JobOperation,
     JobStatus,
@@ -38,16 +65,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_LOG_HOSTS", "HostRef", "Protocol", "Request", "Response", "body_fingerprint"]
 
 T = TypeVar("T")
-
-#: A host as the log APIs take it: a ``bk_host_id``, a ``Host``, or ``(bk_cloud_id, ip)``.
-HostRef = int | Host | tuple[int, str]
-
-#: Hosts per ``batch_get_job_instance_ip_log`` call; bk-job refuses more (1241007).
-MAX_LOG_HOSTS = 500
-#: The widest ``get_job_instance_list`` window (``Consts.MAX_SEARCH_TASK_HISTORY_RANGE_MILLS``).
-MAX_HISTORY_WINDOW = _dt.timedelta(days=30)
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-_MS = _dt.timedelta(milliseconds=1)
 
 
 def _hidden(_: object) -> str:
@@ -198,36 +215,6 @@ def body_fingerprint(body: bytes) -> int:
     return hash(b"".join(kept))
 
 
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")
-
-
-def _check_count(value: object, name: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _check_text(value: object, name: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise TypeError(f"{name} must be a non-empty str")
-    return value
-
-
-def _operation(value: object, enum_type: type[T]) -> T:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"operation must be a {enum_type.__name__}, not {type(value).__name__}")
-    try:
-        return enum_type(value)  # type: ignore[call-arg]
-    except ValueError:
-        codes = ", ".join(f"{int(m)} {m.name}" for m in enum_type)  # type: ignore[attr-defined]
-        raise ValueError(
-            f"unknown {enum_type.__name__} {value}; expected one of: {codes}"
-        ) from None
-
-
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Read ``Retry-After`` (seconds or HTTP date), else ``X-Bkapi-RateLimit-Reset`` (seconds)."""
     for name in ("Retry-After", "X-Bkapi-RateLimit-Reset"):
@@ -276,10 +263,10 @@ class Protocol:
             "Accept": "application/json",
         }
         if tenant_id is not None:
-            headers["X-Bk-Tenant-Id"] = _check_text(tenant_id, "tenant_id")
+            headers["X-Bk-Tenant-Id"] = check_text(tenant_id, "tenant_id")
         if language is not None:
             # bk-job localises messages by this header: "en", "zh-cn" (its default) or "all".
-            headers["Blueking-Language"] = _check_text(language, "language")
+            headers["Blueking-Language"] = check_text(language, "language")
         self._headers = headers
         self._post_headers = {**headers, "Content-Type": "application/json"}
 
@@ -354,13 +341,13 @@ class Protocol:
         filters = {
             "execute_count": None
             if execute_count is None
-            else _check_count(execute_count, "execute_count"),
-            "batch": None if batch is None else _check_count(batch, "batch"),
+            else check_count(execute_count, "execute_count"),
+            "batch": None if batch is None else check_count(batch, "batch"),
             "max_host_num_per_group": None
             if max_host_num_per_group is None
-            else _check_count(max_host_num_per_group, "max_host_num_per_group", 1),
-            "status": None if status is None else int(_check_count(status, "status")),
-            "tag": None if tag is None else _check_text(tag, "tag"),
+            else check_count(max_host_num_per_group, "max_host_num_per_group", 1),
+            "status": None if status is None else int(check_count(status, "status")),
+            "tag": None if tag is None else check_text(tag, "tag"),
         }
         given = {k: v for k, v in filters.items() if v is not None}
         if given and not self.flavor.is_v3:
@@ -381,7 +368,7 @@ class Protocol:
                 scope,
                 job_instance_id=check_id(job_instance_id, "job_instance_id"),
                 step_instance_id=check_id(step_instance_id, "step_instance_id"),
-                operation_code=int(_operation(operation, StepOperation)),
+                operation_code=int(check_operation(operation, StepOperation)),
             ),
         )
 
@@ -394,7 +381,7 @@ class Protocol:
             self._scoped(
                 scope,
                 job_instance_id=check_id(job_instance_id, "job_instance_id"),
-                operation_code=int(_operation(operation, JobOperation)),
+                operation_code=int(check_operation(operation, JobOperation)),
             ),
         )
 
@@ -423,21 +410,21 @@ class Protocol:
         if script_content is not None and not isinstance(script_content, str):
             raise TypeError("script_content must be a str (the client base64-encodes it)")
         if script_id is not None:
-            _check_text(script_id, "script_id")
+            check_text(script_id, "script_id")
         if script_version_id is not None:
             check_id(script_version_id, "script_version_id")
         language = ScriptLanguage(script_language)
         common = {
             "task_name": task_name,
-            "script_content": None if script_content is None else _b64(script_content),
+            "script_content": None if script_content is None else b64(script_content),
             "script_param": None
             if script_param is None
-            else _b64(_check_text(script_param, "script_param")),
+            else b64(check_text(script_param, "script_param")),
             "is_param_sensitive": 1 if is_param_sensitive else 0,
         }
-        timeout = _check_timeout(script_timeout)
+        timeout = check_timeout(script_timeout)
         if not self.flavor.is_v3:
-            _v2_only_scalars(
+            v2_only_scalars(
                 script_id=script_id, rolling_config=rolling_config, start_task=not start_task
             )
             return self.request(
@@ -445,11 +432,11 @@ class Protocol:
                 self._scoped(
                     scope,
                     **common,
-                    **_v2_targets(_targets(targets)),
+                    **v2_targets(check_targets(targets)),
                     script_id=script_version_id,
                     script_type=int(language),
                     script_timeout=timeout,
-                    account=_v2_account(account),
+                    account=v2_account(account),
                     bk_callback_url=callback_url,
                 ),
             )
@@ -458,14 +445,14 @@ class Protocol:
             self._scoped(
                 scope,
                 **common,
-                **_v3_account(account),
+                **v3_account(account),
                 script_id=script_id,
                 script_version_id=script_version_id,
                 script_language=int(language),
                 timeout=timeout,
-                target_server=_v3_server(_targets(targets)),
+                target_server=v3_server(check_targets(targets)),
                 callback_url=callback_url,
-                rolling_config=_rolling(rolling_config),
+                rolling_config=rolling(rolling_config),
                 start_task=bool(start_task),
             ),
         )
@@ -489,7 +476,7 @@ class Protocol:
         start_task: bool = True,
     ) -> Request:
         """Build ``fast_transfer_file`` (v2: ``fast_push_file``)."""
-        _check_text(file_target_path, "file_target_path")
+        check_text(file_target_path, "file_target_path")
         sources = tuple(file_sources)
         if not sources or not all(isinstance(s, FileSource) for s in sources):
             raise TypeError("file_sources must be a non-empty sequence of FileSource")
@@ -498,12 +485,12 @@ class Protocol:
         common = {
             "task_name": task_name,
             "file_target_path": file_target_path,
-            "timeout": _check_timeout(transfer_timeout),
-            "download_speed_limit": _optional_count(download_speed_limit, "download_speed_limit"),
-            "upload_speed_limit": _optional_count(upload_speed_limit, "upload_speed_limit"),
+            "timeout": check_timeout(transfer_timeout),
+            "download_speed_limit": optional_count(download_speed_limit, "download_speed_limit"),
+            "upload_speed_limit": optional_count(upload_speed_limit, "upload_speed_limit"),
         }
         if not self.flavor.is_v3:
-            _v2_only_scalars(
+            v2_only_scalars(
                 file_target_name=file_target_name,
                 transfer_mode=transfer_mode,
                 rolling_config=rolling_config,
@@ -514,9 +501,9 @@ class Protocol:
                 self._scoped(
                     scope,
                     **common,
-                    **_v2_targets(_targets(targets)),
-                    file_source=[_v2_file_source(s) for s in sources],
-                    account=_v2_account(account),
+                    **v2_targets(check_targets(targets)),
+                    file_source=[v2_file_source(s) for s in sources],
+                    account=v2_account(account),
                     bk_callback_url=callback_url,
                 ),
             )
@@ -525,13 +512,13 @@ class Protocol:
             self._scoped(
                 scope,
                 **common,
-                **_v3_account(account),
-                file_source_list=[_v3_file_source(s) for s in sources],
+                **v3_account(account),
+                file_source_list=[v3_file_source(s) for s in sources],
                 file_target_name=file_target_name,
-                target_server=_v3_server(_targets(targets)),
+                target_server=v3_server(check_targets(targets)),
                 transfer_mode=transfer_mode,
                 callback_url=callback_url,
-                rolling_config=_rolling(rolling_config),
+                rolling_config=rolling(rolling_config),
                 start_task=bool(start_task),
             ),
         )
@@ -551,13 +538,13 @@ class Protocol:
         if not all(isinstance(v, GlobalVar) for v in variables):
             raise TypeError("global_vars must be GlobalVar values")
         if not self.flavor.is_v3:
-            _v2_only_scalars(start_task=not start_task)
+            v2_only_scalars(start_task=not start_task)
             return self.request(
                 "execute_job_plan",
                 self._scoped(
                     scope,
                     bk_job_id=plan,
-                    global_vars=[_v2_global_var(v) for v in variables] or None,
+                    global_vars=[v2_global_var(v) for v in variables] or None,
                     bk_callback_url=callback_url,
                 ),
             )
@@ -566,7 +553,7 @@ class Protocol:
             self._scoped(
                 scope,
                 job_plan_id=plan,
-                global_var_list=[_v3_global_var(v) for v in variables] or None,
+                global_var_list=[v3_global_var(v) for v in variables] or None,
                 callback_url=callback_url,
                 start_task=bool(start_task),
             ),
@@ -578,7 +565,7 @@ class Protocol:
         """Build ``get_job_instance_ip_log`` for one host of a step's current round."""
         return self.request(
             "get_job_instance_ip_log",
-            self._scoped(scope, **_step_ids(job_instance_id, step_instance_id), **_host_ref(host)),
+            self._scoped(scope, **step_ids(job_instance_id, step_instance_id), **host_ref(host)),
         )
 
     def batch_ip_log(
@@ -590,7 +577,7 @@ class Protocol:
         reads only ``host_id_list`` when both are given, so a mix travels in ``ip_list``, whose
         rows may name a ``bk_host_id`` (``ExecuteObjectCompositeKeyUtils.fromEsbHostParams``).
         """
-        refs = [_host_ref(host) for host in _host_refs(hosts)]
+        refs = [host_ref(host) for host in host_refs(hosts)]
         if not refs or len(refs) > MAX_LOG_HOSTS:
             raise ValueError(f"give 1 to {MAX_LOG_HOSTS} hosts per request, not {len(refs)}")
         if all("bk_host_id" in ref for ref in refs):
@@ -599,15 +586,15 @@ class Protocol:
             lists = {"ip_list": refs}
         return self.request(
             "batch_get_job_instance_ip_log",
-            self._scoped(scope, **_step_ids(job_instance_id, step_instance_id), **lists),
+            self._scoped(scope, **step_ids(job_instance_id, step_instance_id), **lists),
         )
 
     def batch_ip_logs(
         self, scope: Scope, job_instance_id: int, step_instance_id: int, hosts: Sequence[HostRef]
     ) -> tuple[Request, ...]:
         """Build one ``batch_ip_log`` per 500 hosts, in order; none for no hosts."""
-        refs = _host_refs(hosts)
-        self._scoped(scope, **_step_ids(job_instance_id, step_instance_id))
+        refs = host_refs(hosts)
+        self._scoped(scope, **step_ids(job_instance_id, step_instance_id))
         self._endpoint("batch_get_job_instance_ip_log")
         return tuple(
             self.batch_ip_log(scope, job_instance_id, step_instance_id, refs[i : i + MAX_LOG_HOSTS])
@@ -632,18 +619,18 @@ class Protocol:
         length: int = 20,
     ) -> Request:
         """Build ``get_job_instance_list`` for jobs created in an aware window of up to 30 days."""
-        begin, end = _history_window(created_from, created_to)
+        begin, end = history_window(created_from, created_to)
         filters = {
-            "job_instance_id": _optional_id(job_instance_id, "job_instance_id"),
-            "job_cron_id": _optional_id(job_cron_id, "job_cron_id"),
-            "operator": None if operator is None else _check_text(operator, "operator"),
-            "name": None if name is None else _check_text(name, "name"),
-            "launch_mode": _known_code(launch_mode, LaunchMode, "launch_mode"),
-            "type": _known_code(type, TaskType, "type"),
-            "status": _known_code(status, JobStatus, "status"),
-            "ip": None if ip is None else _check_text(ip, "ip"),
-            "start": _check_count(start, "start"),
-            "length": _check_length(length, 1000),
+            "job_instance_id": optional_id(job_instance_id, "job_instance_id"),
+            "job_cron_id": optional_id(job_cron_id, "job_cron_id"),
+            "operator": None if operator is None else check_text(operator, "operator"),
+            "name": None if name is None else check_text(name, "name"),
+            "launch_mode": known_code(launch_mode, LaunchMode, "launch_mode"),
+            "type": known_code(type, TaskType, "type"),
+            "status": known_code(status, JobStatus, "status"),
+            "ip": None if ip is None else check_text(ip, "ip"),
+            "start": check_count(start, "start"),
+            "length": check_length(length, 1000),
         }
         return self.request(
             "get_job_instance_list",
@@ -751,203 +738,3 @@ def _int_or_none(value: Any) -> int | None:
         return None if value is None or isinstance(value, bool) else int(value)
     except (TypeError, ValueError, OverflowError):
         return None
-
-
-def _check_timeout(timeout: int | None) -> int | None:
-    if timeout is None:
-        return None
-    _check_count(timeout, "timeout", 1)
-    if timeout > 86400:
-        raise ValueError(f"timeout must be 1..86400 seconds, got {timeout}")
-    return timeout
-
-
-def _optional_count(value: int | None, name: str) -> int | None:
-    return None if value is None else _check_count(value, name, 1)
-
-
-def _optional_id(value: int | None, name: str) -> int | None:
-    return None if value is None else check_id(value, name)
-
-
-def _step_ids(job_instance_id: int, step_instance_id: int) -> dict[str, int]:
-    return {
-        "job_instance_id": check_id(job_instance_id, "job_instance_id"),
-        "step_instance_id": check_id(step_instance_id, "step_instance_id"),
-    }
-
-
-def _check_length(value: int, maximum: int) -> int:
-    _check_count(value, "length", 1)
-    if value > maximum:
-        raise ValueError(f"length must be 1..{maximum}, got {value}")
-    return value
-
-
-def _known_code(value: int | None, enum_type: type[T], name: str) -> int | None:
-    """Return the code of a member of ``enum_type``; bk-job refuses codes it does not know."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a {enum_type.__name__}, not {type(value).__name__}")
-    if not enum_type(value).is_known:  # type: ignore[call-arg, attr-defined]
-        codes = ", ".join(f"{int(m)} {m.name}" for m in enum_type)  # type: ignore[attr-defined]
-        raise ValueError(f"unknown {name} {value}; expected one of: {codes}")
-    return int(value)
-
-
-def _epoch_ms(moment: _dt.datetime, name: str) -> int:
-    if not isinstance(moment, _dt.datetime):
-        raise TypeError(f"{name} must be a datetime, not {type(moment).__name__}")
-    if moment.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware, e.g. datetime.now(timezone.utc)")
-    return (moment - _EPOCH) // _MS
-
-
-def _history_window(created_from: _dt.datetime, created_to: _dt.datetime) -> tuple[int, int]:
-    """Return the window in epoch ms as bk-job checks it: from >= 1 ms, from < to, <= 30 days."""
-    begin, end = _epoch_ms(created_from, "created_from"), _epoch_ms(created_to, "created_to")
-    if begin < 1:
-        raise ValueError("created_from must be after 1970-01-01 00:00:00 UTC")
-    if end <= begin:
-        raise ValueError("created_from must be before created_to")
-    if end - begin > MAX_HISTORY_WINDOW // _MS:
-        raise ValueError(
-            f"created_from and created_to are more than {MAX_HISTORY_WINDOW.days} days apart"
-        )
-    return begin, end
-
-
-def _host_refs(hosts: Sequence[HostRef]) -> tuple[HostRef, ...]:
-    """Return ``hosts`` as a tuple; one host or a string is refused, not iterated."""
-    if isinstance(hosts, (str, bytes, int, Host)) or not isinstance(hosts, Iterable):
-        raise TypeError(f"hosts must be a sequence of hosts, not {type(hosts).__name__}")
-    return tuple(hosts)
-
-
-def _host_ref(host: object) -> dict[str, Any]:
-    """Spell one host as the log APIs read it: ``{bk_host_id}``, else ``{bk_cloud_id, ip}``."""
-    if isinstance(host, Host):
-        if host.bk_host_id is not None:
-            return {"bk_host_id": check_id(host.bk_host_id, "bk_host_id")}
-        if host.ip and host.bk_cloud_id is not None:
-            return _cloud_ip(host.bk_cloud_id, host.ip)
-        raise ValueError(f"host {host} has no bk_host_id and no bk_cloud_id with an ip")
-    if isinstance(host, tuple) and len(host) == 2:
-        return _cloud_ip(*host)
-    if isinstance(host, bool) or not isinstance(host, int):
-        raise TypeError(
-            "a host must be a bk_host_id int, a Host or a (bk_cloud_id, ip) pair, "
-            f"not {type(host).__name__}"
-        )
-    return {"bk_host_id": check_id(host, "bk_host_id")}
-
-
-def _cloud_ip(cloud: object, ip: object) -> dict[str, Any]:
-    cloud_id = _check_count(cloud, "bk_cloud_id")
-    return {"bk_cloud_id": cloud_id, "ip": _check_text(ip, "ip")}
-
-
-def _targets(targets: Targets) -> Targets:
-    if not isinstance(targets, Targets):
-        raise TypeError(f"targets must be a Targets, not {type(targets).__name__}")
-    if not targets:
-        raise ValueError("targets is empty: give host ids, ips, dynamic groups or topology nodes")
-    return targets
-
-
-def _v2_only_scalars(**unsupported: Any) -> None:
-    given = [name for name, value in unsupported.items() if value]
-    if given:
-        raise ValueError(f"the ESB v2 API does not support: {', '.join(given)}")
-
-
-def _v3_server(targets: Targets) -> dict[str, Any]:
-    server: dict[str, Any] = {}
-    if targets.host_ids:
-        server["host_id_list"] = list(targets.host_ids)
-    if targets.ips:
-        server["ip_list"] = [{"bk_cloud_id": c, "ip": ip} for c, ip in targets.ips]
-    if targets.dynamic_group_ids:
-        server["dynamic_group_list"] = [{"id": g} for g in targets.dynamic_group_ids]
-    if targets.topo_nodes:
-        server["topo_node_list"] = [{"node_type": t, "id": i} for t, i in targets.topo_nodes]
-    return server
-
-
-def _v2_targets(targets: Targets) -> dict[str, Any]:
-    """v2 has no host id list: host ids travel as ``ip_list`` rows with ``bk_host_id``."""
-    rows: list[dict[str, Any]] = [{"bk_host_id": h} for h in targets.host_ids]
-    rows += [{"bk_cloud_id": c, "ip": ip} for c, ip in targets.ips]
-    result: dict[str, Any] = {"ip_list": rows or None}
-    if targets.dynamic_group_ids:
-        result["custom_query_id"] = list(targets.dynamic_group_ids)
-    if targets.topo_nodes:
-        result["target_server"] = {
-            "topo_node_list": [{"node_type": t, "id": i} for t, i in targets.topo_nodes]
-        }
-    return result
-
-
-def _v3_account(account: Account) -> dict[str, Any]:
-    if not isinstance(account, Account):
-        raise TypeError(f"account must be an Account, not {type(account).__name__}")
-    return {"account_alias": account.alias, "account_id": account.id}
-
-
-def _v2_account(account: Account) -> str:
-    if not isinstance(account, Account) or account.alias is None:
-        raise ValueError("the ESB v2 API names accounts: pass Account(alias=...)")
-    return account.alias
-
-
-def _v3_file_source(source: FileSource) -> dict[str, Any]:
-    spelled: dict[str, Any] = {"file_list": list(source.files), "file_type": source.file_type}
-    if source.server is not None:
-        spelled["server"] = _v3_server(_targets(source.server))
-    if source.account is not None:
-        spelled["account"] = {
-            k: v
-            for k, v in (("alias", source.account.alias), ("id", source.account.id))
-            if v is not None
-        }
-    if source.file_source_id is not None:
-        spelled["file_source_id"] = source.file_source_id
-    if source.file_source_code is not None:
-        spelled["file_source_code"] = source.file_source_code
-    return spelled
-
-
-def _v2_file_source(source: FileSource) -> dict[str, Any]:
-    spelled: dict[str, Any] = {"files": list(source.files), "file_type": source.file_type}
-    if source.server is not None:
-        spelled.update({k: v for k, v in _v2_targets(_targets(source.server)).items() if v})
-    if source.account is not None:
-        spelled["account"] = _v2_account(source.account)
-    if source.file_source_id is not None:
-        spelled["file_source_id"] = source.file_source_id
-    return spelled
-
-
-def _v3_global_var(var: GlobalVar) -> dict[str, Any]:
-    spelled: dict[str, Any] = {"id": var.id} if var.id is not None else {"name": var.name}
-    if var.server is not None:
-        spelled["server"] = _v3_server(_targets(var.server))
-    else:
-        spelled["value"] = var.value
-    return spelled
-
-
-def _v2_global_var(var: GlobalVar) -> dict[str, Any]:
-    spelled: dict[str, Any] = {"id": var.id} if var.id is not None else {"name": var.name}
-    if var.server is not None:
-        spelled.update({k: v for k, v in _v2_targets(_targets(var.server)).items() if v})
-    else:
-        spelled["value"] = var.value
-    return spelled
-
-
-def _rolling(config: RollingConfig | None) -> dict[str, Any] | None:
-    if config is None:
-        return None
-    return {"expression": _check_text(config.expression, "rolling expression"), "mode": config.mode}

@@ -1,0 +1,262 @@
+"""Check and spell request values for each API generation; pure functions, no state.
+
+Everything a caller passes is checked here (type, range, known codes) so that bad input raises
+``TypeError``/``ValueError`` before a request exists, and the v2 and v3 spellings of targets,
+accounts, file sources and variables live side by side.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .config import check_id
+from .models import Host
+from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+T = TypeVar("T")
+
+#: A host as the log APIs take it: a ``bk_host_id``, a ``Host``, or ``(bk_cloud_id, ip)``.
+HostRef = int | Host | tuple[int, str]
+
+#: Hosts per ``batch_get_job_instance_ip_log`` call; bk-job refuses more (1241007).
+MAX_LOG_HOSTS = 500
+#: The widest ``get_job_instance_list`` window (``Consts.MAX_SEARCH_TASK_HISTORY_RANGE_MILLS``).
+MAX_HISTORY_WINDOW = _dt.timedelta(days=30)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_MS = _dt.timedelta(milliseconds=1)
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def check_count(value: object, name: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a non-empty str")
+    return value
+
+
+def check_operation(value: object, enum_type: type[T]) -> T:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"operation must be a {enum_type.__name__}, not {type(value).__name__}")
+    try:
+        return enum_type(value)  # type: ignore[call-arg]
+    except ValueError:
+        codes = ", ".join(f"{int(m)} {m.name}" for m in enum_type)  # type: ignore[attr-defined]
+        raise ValueError(
+            f"unknown {enum_type.__name__} {value}; expected one of: {codes}"
+        ) from None
+
+
+def check_timeout(timeout: int | None) -> int | None:
+    if timeout is None:
+        return None
+    check_count(timeout, "timeout", 1)
+    if timeout > 86400:
+        raise ValueError(f"timeout must be 1..86400 seconds, got {timeout}")
+    return timeout
+
+
+def optional_count(value: int | None, name: str) -> int | None:
+    return None if value is None else check_count(value, name, 1)
+
+
+def optional_id(value: int | None, name: str) -> int | None:
+    return None if value is None else check_id(value, name)
+
+
+def step_ids(job_instance_id: int, step_instance_id: int) -> dict[str, int]:
+    return {
+        "job_instance_id": check_id(job_instance_id, "job_instance_id"),
+        "step_instance_id": check_id(step_instance_id, "step_instance_id"),
+    }
+
+
+def check_length(value: int, maximum: int) -> int:
+    check_count(value, "length", 1)
+    if value > maximum:
+        raise ValueError(f"length must be 1..{maximum}, got {value}")
+    return value
+
+
+def known_code(value: int | None, enum_type: type[T], name: str) -> int | None:
+    """Return the code of a member of ``enum_type``; bk-job refuses codes it does not know."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a {enum_type.__name__}, not {type(value).__name__}")
+    if not enum_type(value).is_known:  # type: ignore[call-arg, attr-defined]
+        codes = ", ".join(f"{int(m)} {m.name}" for m in enum_type)  # type: ignore[attr-defined]
+        raise ValueError(f"unknown {name} {value}; expected one of: {codes}")
+    return int(value)
+
+
+def epoch_ms(moment: _dt.datetime, name: str) -> int:
+    if not isinstance(moment, _dt.datetime):
+        raise TypeError(f"{name} must be a datetime, not {type(moment).__name__}")
+    if moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, e.g. datetime.now(timezone.utc)")
+    return (moment - _EPOCH) // _MS
+
+
+def history_window(created_from: _dt.datetime, created_to: _dt.datetime) -> tuple[int, int]:
+    """Return the window in epoch ms as bk-job checks it: from >= 1 ms, from < to, <= 30 days."""
+    begin, end = epoch_ms(created_from, "created_from"), epoch_ms(created_to, "created_to")
+    if begin < 1:
+        raise ValueError("created_from must be after 1970-01-01 00:00:00 UTC")
+    if end <= begin:
+        raise ValueError("created_from must be before created_to")
+    if end - begin > MAX_HISTORY_WINDOW // _MS:
+        raise ValueError(
+            f"created_from and created_to are more than {MAX_HISTORY_WINDOW.days} days apart"
+        )
+    return begin, end
+
+
+def host_refs(hosts: Sequence[HostRef]) -> tuple[HostRef, ...]:
+    """Return ``hosts`` as a tuple; one host or a string is refused, not iterated."""
+    if isinstance(hosts, (str, bytes, int, Host)) or not isinstance(hosts, Iterable):
+        raise TypeError(f"hosts must be a sequence of hosts, not {type(hosts).__name__}")
+    return tuple(hosts)
+
+
+def host_ref(host: object) -> dict[str, Any]:
+    """Spell one host as the log APIs read it: ``{bk_host_id}``, else ``{bk_cloud_id, ip}``."""
+    if isinstance(host, Host):
+        if host.bk_host_id is not None:
+            return {"bk_host_id": check_id(host.bk_host_id, "bk_host_id")}
+        if host.ip and host.bk_cloud_id is not None:
+            return cloud_ip(host.bk_cloud_id, host.ip)
+        raise ValueError(f"host {host} has no bk_host_id and no bk_cloud_id with an ip")
+    if isinstance(host, tuple) and len(host) == 2:
+        return cloud_ip(*host)
+    if isinstance(host, bool) or not isinstance(host, int):
+        raise TypeError(
+            "a host must be a bk_host_id int, a Host or a (bk_cloud_id, ip) pair, "
+            f"not {type(host).__name__}"
+        )
+    return {"bk_host_id": check_id(host, "bk_host_id")}
+
+
+def cloud_ip(cloud: object, ip: object) -> dict[str, Any]:
+    cloud_id = check_count(cloud, "bk_cloud_id")
+    return {"bk_cloud_id": cloud_id, "ip": check_text(ip, "ip")}
+
+
+def check_targets(targets: Targets) -> Targets:
+    if not isinstance(targets, Targets):
+        raise TypeError(f"targets must be a Targets, not {type(targets).__name__}")
+    if not targets:
+        raise ValueError("targets is empty: give host ids, ips, dynamic groups or topology nodes")
+    return targets
+
+
+def v2_only_scalars(**unsupported: Any) -> None:
+    given = [name for name, value in unsupported.items() if value]
+    if given:
+        raise ValueError(f"the ESB v2 API does not support: {', '.join(given)}")
+
+
+def v3_server(targets: Targets) -> dict[str, Any]:
+    server: dict[str, Any] = {}
+    if targets.host_ids:
+        server["host_id_list"] = list(targets.host_ids)
+    if targets.ips:
+        server["ip_list"] = [{"bk_cloud_id": c, "ip": ip} for c, ip in targets.ips]
+    if targets.dynamic_group_ids:
+        server["dynamic_group_list"] = [{"id": g} for g in targets.dynamic_group_ids]
+    if targets.topo_nodes:
+        server["topo_node_list"] = [{"node_type": t, "id": i} for t, i in targets.topo_nodes]
+    return server
+
+
+def v2_targets(targets: Targets) -> dict[str, Any]:
+    """v2 has no host id list: host ids travel as ``ip_list`` rows with ``bk_host_id``."""
+    rows: list[dict[str, Any]] = [{"bk_host_id": h} for h in targets.host_ids]
+    rows += [{"bk_cloud_id": c, "ip": ip} for c, ip in targets.ips]
+    result: dict[str, Any] = {"ip_list": rows or None}
+    if targets.dynamic_group_ids:
+        result["custom_query_id"] = list(targets.dynamic_group_ids)
+    if targets.topo_nodes:
+        result["target_server"] = {
+            "topo_node_list": [{"node_type": t, "id": i} for t, i in targets.topo_nodes]
+        }
+    return result
+
+
+def v3_account(account: Account) -> dict[str, Any]:
+    if not isinstance(account, Account):
+        raise TypeError(f"account must be an Account, not {type(account).__name__}")
+    return {"account_alias": account.alias, "account_id": account.id}
+
+
+def v2_account(account: Account) -> str:
+    if not isinstance(account, Account) or account.alias is None:
+        raise ValueError("the ESB v2 API names accounts: pass Account(alias=...)")
+    return account.alias
+
+
+def v3_file_source(source: FileSource) -> dict[str, Any]:
+    spelled: dict[str, Any] = {"file_list": list(source.files), "file_type": source.file_type}
+    if source.server is not None:
+        spelled["server"] = v3_server(check_targets(source.server))
+    if source.account is not None:
+        spelled["account"] = {
+            k: v
+            for k, v in (("alias", source.account.alias), ("id", source.account.id))
+            if v is not None
+        }
+    if source.file_source_id is not None:
+        spelled["file_source_id"] = source.file_source_id
+    if source.file_source_code is not None:
+        spelled["file_source_code"] = source.file_source_code
+    return spelled
+
+
+def v2_file_source(source: FileSource) -> dict[str, Any]:
+    spelled: dict[str, Any] = {"files": list(source.files), "file_type": source.file_type}
+    if source.server is not None:
+        spelled.update({k: v for k, v in v2_targets(check_targets(source.server)).items() if v})
+    if source.account is not None:
+        spelled["account"] = v2_account(source.account)
+    if source.file_source_id is not None:
+        spelled["file_source_id"] = source.file_source_id
+    return spelled
+
+
+def v3_global_var(var: GlobalVar) -> dict[str, Any]:
+    spelled: dict[str, Any] = {"id": var.id} if var.id is not None else {"name": var.name}
+    if var.server is not None:
+        spelled["server"] = v3_server(check_targets(var.server))
+    else:
+        spelled["value"] = var.value
+    return spelled
+
+
+def v2_global_var(var: GlobalVar) -> dict[str, Any]:
+    spelled: dict[str, Any] = {"id": var.id} if var.id is not None else {"name": var.name}
+    if var.server is not None:
+        spelled.update({k: v for k, v in v2_targets(check_targets(var.server)).items() if v})
+    else:
+        spelled["value"] = var.value
+    return spelled
+
+
+def rolling(config: RollingConfig | None) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    return {"expression": check_text(config.expression, "rolling expression"), "mode": config.mode}
