@@ -64,7 +64,6 @@ _REGISTER_CHUNK = 500
 _TICK = 0.001
 # The asyncio backend's clock; cheaper than asking anyio for the backend on every poll.
 _monotonic = time.monotonic
-_KNOWN_LIMIT = 100_000
 _UTC = _dt.timezone.utc
 
 
@@ -328,7 +327,7 @@ class Poller:
         del self._instances[instance.key]
         instance.due = math.inf
         self._known[instance.key] = instance.tracker
-        if len(self._known) > _KNOWN_LIMIT:
+        while len(self._known) > self.policy.remember:
             self._known.popitem(last=False)
 
     # --- scheduling ---------------------------------------------------------------------------

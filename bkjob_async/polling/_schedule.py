@@ -55,6 +55,9 @@ class PollPolicy:
     :param max_retries: consecutive failed polls of a job before ``WatchFailed`` (``None``: never).
     :param retry_budget: retries allowed as a share of requests (plus 10 per second).
     :param buffer_size: events a watch holds before it coalesces per host, step and job.
+    :param remember: jobs whose last known state the poller keeps after their last watch
+        ends, so that watching one again (after a retry, say) reports only what changed; the
+        least recently released are forgotten first.
     :param group_threshold: on the API gateway, a job with a step of more hosts than this is
         polled without host rows, plus each running step's result-group counts, plus the rows
         of only the groups that grew (``None``: always poll every host row).
@@ -72,6 +75,7 @@ class PollPolicy:
     retry_budget: float = attrs.field(default=0.2)
     buffer_size: int = attrs.field(default=10_000, validator=_positive)
     group_threshold: int | None = attrs.field(default=500, validator=_positive)
+    remember: int = attrs.field(default=10_000, validator=_count)
 
     def __attrs_post_init__(self) -> None:
         if self.max_interval < self.interval:

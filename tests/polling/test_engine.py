@@ -295,3 +295,16 @@ async def test_bad_arguments_fail_before_anything_is_sent(
 async def test_poller_rejects_more_in_flight_than_connections(client) -> None:
     with pytest.raises(ValueError, match="connection"):
         Poller(client, policy=PollPolicy(max_in_flight=client.connection_limit + 1))
+
+
+async def test_forgotten_jobs_start_over(scripted: ScriptedServer, client) -> None:
+    for job_id in (21, 22):
+        scripted.script(job_id, job_body(job_id, 3, [(1, 3, 0, [9])]))
+    policy = PollPolicy(interval=0.005, max_interval=0.02, remember=1)
+    async with Poller(client, policy=policy) as poller:
+        await collect(poller.watch_job(SCOPE, 21))
+        await collect(poller.watch_job(SCOPE, 22))  # pushes job 21 out of memory
+        again_22 = [describe(e) for e in await collect(poller.watch_job(SCOPE, 22))]
+        again_21 = [describe(e) for e in await collect(poller.watch_job(SCOPE, 21))]
+    assert again_22 == [("finished", 3)]  # remembered: nothing changed
+    assert again_21[0] == ("host", 1, 0, 100, None, 9)  # forgotten: first sight again
