@@ -30,6 +30,8 @@ from bkjob_async import (
 )
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, RollingMode, StepPlan
 
+from .scripted import describe
+
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=0.005, max_interval=0.02, max_in_flight=16, poll_timeout=5.0)
 
@@ -371,3 +373,202 @@ async def test_grouped_polling_sees_every_transition_on_a_big_step(sim: BkJobSim
         assert path[-1] == int(host.status)
         assert 7 in path or path[0] == int(host.status)  # seen running unless first seen done
     assert sim.request_count(api="get_step_instance_status") > 0
+
+
+# -- exact sequences: the virtual clock moves only after the poller has looked twice ---------
+
+
+async def lockstep(sim: BkJobSimulator, watch, react=None, tick: float = 0.25) -> list:
+    """Read ``watch`` to its end, advancing the clock ``tick`` s only after two more polls.
+
+    Every state the simulator passes through is then observed exactly once, so the whole
+    sequence of events is deterministic.
+    """
+    events: list = []
+    async with anyio.create_task_group() as tg:
+
+        async def clock() -> None:
+            while True:
+                seen = sim.request_count(api="get_job_instance_status")
+                while sim.request_count(api="get_job_instance_status") < seen + 2:
+                    await anyio.sleep(0.001)
+                sim.advance(tick)
+
+        tg.start_soon(clock)
+        with anyio.fail_after(20):
+            async for event in watch:
+                events.append(event)
+                if react is not None:
+                    await react(event)
+        tg.cancel_scope.cancel()
+    return events
+
+
+def exact(events: list, first_steps: list[int]) -> list[tuple]:
+    """Events with steps numbered 1.. in plan order and hosts h0.. in order of first sight."""
+    steps = {step_id: n for n, step_id in enumerate(first_steps, 1)}
+    hosts: dict = {}
+    out = []
+    for e in events:
+        kind = describe(e)
+        if isinstance(e, HostTransition):
+            name = hosts.setdefault(e.host.key, f"h{len(hosts)}")
+            out.append(("host", steps[e.step_instance_id], e.execute_count, name, *kind[4:]))
+        elif isinstance(e, StepTransition):
+            out.append(("step", steps[e.step_instance_id], *kind[2:]))
+        else:
+            out.append(kind)
+    return out
+
+
+STRICT = PollPolicy(interval=0.002, max_interval=0.004, jitter=0.0, max_in_flight=2)
+
+
+async def _exact_run(sim, plan, react_factory=None, *, watches: int = 1) -> list[list[tuple]]:
+    job = sim.create_job(SCOPE, plan)
+    steps = [s.step_instance_id for s in sim.job(job).steps]
+    runs = []
+    async with (
+        BkJobClient(sim.url, app_code="app", app_secret="s", username="admin") as client,
+        Poller(client, policy=STRICT) as poller,
+    ):
+        react = react_factory(client, job) if react_factory else None
+        for _ in range(watches):
+            runs.append(exact(await lockstep(sim, poller.watch_job(SCOPE, job), react), steps))
+    return runs
+
+
+async def test_exact_manual_confirm(sim: BkJobSimulator) -> None:
+    def confirm(client, job):
+        async def react(event) -> None:
+            if isinstance(event, JobTransition) and event.current.name == "WAITING_USER":
+                status = await client.get_job_instance_status(SCOPE, job)
+                step = status.steps[0].step_instance_id
+                await client.operate_step_instance(SCOPE, job, step, StepOperation.CONFIRM_CONTINUE)
+
+        return react
+
+    (run,) = await _exact_run(
+        sim, [StepPlan(StepType.MANUAL_CONFIRM), StepPlan(StepType.SCRIPT, hosts=hosts(9))], confirm
+    )
+    assert run == [
+        ("step", 1, 0, None, 7),
+        ("step", 2, 0, None, 1),
+        ("job", None, 7),
+        ("host", 2, 0, "h0", None, 7),
+        ("step", 1, 0, 7, 3),
+        ("step", 2, 0, 1, 2),
+        ("job", 7, 2),
+        ("host", 2, 0, "h0", 7, 9),
+        ("step", 2, 0, 2, 3),
+        ("job", 2, 3),
+        ("finished", 3),
+    ]
+
+
+async def test_exact_terminate(sim: BkJobSimulator) -> None:
+    def terminate(client, job):
+        sent = []
+
+        async def react(event) -> None:
+            if (
+                isinstance(event, HostTransition)
+                and event.current == HostStatus.RUNNING
+                and not sent
+            ):
+                sent.append(event)
+                await client.operate_job_instance(SCOPE, job, JobOperation.TERMINATE)
+
+        return react
+
+    (run,) = await _exact_run(
+        sim, [StepPlan(StepType.SCRIPT, hosts=hosts(9, duration=30.0))], terminate
+    )
+    assert run == [
+        ("host", 1, 0, "h0", None, 7),
+        ("step", 1, 0, None, 2),
+        ("job", None, 2),
+        ("step", 1, 0, 2, 10),
+        ("job", 2, 10),
+        ("host", 1, 0, "h0", 7, 403),
+        ("step", 1, 0, 10, 11),
+        ("job", 10, 11),
+        ("finished", 11),
+    ]
+
+
+async def test_exact_rolling_pause(sim: BkJobSimulator) -> None:
+    def resume(client, job):
+        async def react(event) -> None:
+            if isinstance(event, StepTransition) and event.current.name == "WAITING_USER":
+                await client.operate_step_instance(
+                    SCOPE, job, event.step_instance_id, StepOperation.ROLLING_CONTINUE
+                )
+
+        return react
+
+    plan = [
+        StepPlan(
+            StepType.SCRIPT,
+            hosts=hosts(9, 9),
+            rolling_batch_size=1,
+            rolling_mode=RollingMode.MANUAL,
+        )
+    ]
+    (run,) = await _exact_run(sim, plan, resume)
+    assert run == [
+        ("host", 1, 0, "h0", None, 7),
+        ("host", 1, 0, "h1", None, 5),
+        ("step", 1, 0, None, 2),
+        ("job", None, 2),
+        ("host", 1, 0, "h0", 7, 9),
+        ("step", 1, 0, 2, 7),
+        ("job", 2, 7),
+        ("host", 1, 0, "h1", 5, 7),
+        ("step", 1, 0, 7, 2),
+        ("job", 7, 2),
+        ("host", 1, 0, "h1", 7, 9),
+        ("step", 1, 0, 2, 3),
+        ("job", 2, 3),
+        ("finished", 3),
+    ]
+
+
+async def test_exact_ignore_error_then_watch_again(sim: BkJobSimulator) -> None:
+    def ignore(client, job):
+        async def react(event) -> None:
+            if isinstance(event, JobFinished) and event.status.name == "FAIL":
+                step = event.snapshot.steps[0].step_instance_id
+                await client.operate_step_instance(SCOPE, job, step, StepOperation.IGNORE_ERROR)
+
+        return react
+
+    plan = [
+        StepPlan(StepType.SCRIPT, hosts=hosts(9, 104)),
+        StepPlan(StepType.SCRIPT, hosts=hosts(9)),
+    ]
+    failed, resumed = await _exact_run(sim, plan, ignore, watches=2)
+    assert failed == [
+        ("host", 1, 0, "h0", None, 7),
+        ("host", 1, 0, "h1", None, 7),
+        ("step", 1, 0, None, 2),
+        ("step", 2, 0, None, 1),
+        ("job", None, 2),
+        ("host", 1, 0, "h0", 7, 9),
+        ("host", 1, 0, "h1", 7, 104),
+        ("step", 1, 0, 2, 4),
+        ("job", 2, 4),
+        ("finished", 4),
+    ]
+    # Watching again continues from what the poller knew: only what changed since. Step
+    # one's hosts say nothing; its status moves to 6 as step two starts.
+    assert resumed == [
+        ("host", 2, 0, "h0", None, 7),
+        ("step", 1, 0, 4, 6),
+        ("step", 2, 0, 1, 2),
+        ("job", 4, 2),
+        ("host", 2, 0, "h0", 7, 9),
+        ("step", 2, 0, 2, 3),
+        ("job", 2, 3),
+        ("finished", 3),
+    ]
