@@ -6,7 +6,6 @@ It borrows a caller's ``ClientSession`` (and never closes it) or creates one and
 from __future__ import annotations
 
 import asyncio
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -15,8 +14,6 @@ from . import errors
 from ._protocol import Request, Response
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from .config import Timeouts
 
 __all__ = ["AiohttpTransport"]
@@ -57,27 +54,37 @@ class AiohttpTransport:
             # A retry after aclose() must not open a new session that nobody would close.
             raise RuntimeError("the transport is closed: its BkJobClient was closed")
         session = self._session or self._open()
-        with _mapped_errors(request):
+        try:
             async with session.request(
                 request.method,
                 request.url,
                 params=request.query,
                 data=request.body,
                 headers=request.headers,
-                timeout=self._timeout if request.timeout is None else self._total(request.timeout),
+                timeout=self._timeout
+                if request.timeout is None
+                else self._timeouts.get(request.timeout) or self._total(request.timeout),
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
                 return Response(response.status, response.headers, body)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise _mapped(request, exc) from exc
 
     def _total(self, seconds: float) -> aiohttp.ClientTimeout:
+        """Return the timeout of a request with its own total deadline (a poll, say).
+
+        The deadline bounds the read too, so no read timer is armed: aiohttp re-arms it for
+        every chunk received. Such requests come from the poller, which never has more in
+        flight than the pool has connections, so connecting is bounded where a socket is
+        opened (``sock_connect``), not around every acquisition of a pooled one.
+        """
         timeout = self._timeouts.get(seconds)
         if timeout is None:
             base = self._timeout
             timeout = aiohttp.ClientTimeout(
                 total=seconds if base.total is None else min(seconds, base.total),
-                connect=base.connect,
-                sock_read=base.sock_read,
+                sock_connect=base.connect,
             )
             self._timeouts[seconds] = timeout
         return timeout
@@ -90,16 +97,13 @@ class AiohttpTransport:
             await session.close()
 
 
-@contextmanager
-def _mapped_errors(request: Request) -> Iterator[None]:
+def _mapped(request: Request, exc: BaseException) -> errors.TransportError:
+    """Return the ``TransportError`` that stands for an aiohttp or socket error."""
     where = f"{request.api}: {request.method} {request.url}"
-    try:
-        yield
-    except aiohttp.ConnectionTimeoutError as exc:
-        raise errors.ConnectTimeoutError(f"{where}: connect timed out") from exc
-    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-        raise errors.TimeoutError(f"{where}: timed out") from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise errors.ConnectError(f"{where}: cannot connect: {exc.os_error}") from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise errors.TransportError(f"{where}: {type(exc).__name__}: {exc}") from exc
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return errors.ConnectTimeoutError(f"{where}: connect timed out")
+    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        return errors.TimeoutError(f"{where}: timed out")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return errors.ConnectError(f"{where}: cannot connect: {exc.os_error}")
+    return errors.TransportError(f"{where}: {type(exc).__name__}: {exc}")

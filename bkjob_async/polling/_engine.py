@@ -87,6 +87,7 @@ class _Instance:
     """One polled job: its request, tracker, subscribers and place in the schedule."""
 
     __slots__ = (
+        "active",
         "busy",
         "due",
         "failures",
@@ -102,9 +103,11 @@ class _Instance:
         "tracker",
     )
 
-    def __init__(self, key: tuple[Scope, int], request: Request, tracker: JobTracker) -> None:
-        self.key = key
-        self.scope, self.job_instance_id = key
+    def __init__(self, scope: Scope, job_id: int, request: Request, tracker: JobTracker) -> None:
+        self.key = _key(scope, job_id)
+        self.scope, self.job_instance_id = scope, job_id
+        #: Registered with the poller; cleared when its last watch leaves.
+        self.active = True
         self.request = request
         self.tracker = tracker
         self.subscribers: list[_Subscription] = []
@@ -117,6 +120,14 @@ class _Instance:
         self.busy = False
         #: Large steps followed by result groups (``None``: the job is polled whole).
         self.groups: dict[int, GroupCounts] | None = None
+
+
+def _key(scope: Scope, job_id: int) -> _Key:
+    """A job's key in the poller's tables: plain values, so hashing it costs no Python call."""
+    return (scope.type.value, scope.id, job_id)
+
+
+_Key = tuple[str, int, int]
 
 
 class _Slot:
@@ -180,8 +191,8 @@ class Poller:
         self._host_hook = converter(
             self._protocol.generation, self._protocol.server_tz
         ).get_structure_hook(HostResult)
-        self._instances: dict[tuple[Scope, int], _Instance] = {}
-        self._known: OrderedDict[tuple[Scope, int], JobTracker] = OrderedDict()
+        self._instances: dict[_Key, _Instance] = {}
+        self._known: OrderedDict[_Key, JobTracker] = OrderedDict()
         self._heap: list[tuple[float, int, _Instance]] = []
         self._seq = itertools.count()
         self._governor = RateGovernor(policy.rate_limit)
@@ -197,7 +208,7 @@ class Poller:
         self._events = 0
         self._in_flight = 0
         self._errors: Counter[str] = Counter()
-        self._rate_window = (0.0, 0)
+        self._rate_mark = (_monotonic(), 0)
         self._rate = 0.0
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -221,6 +232,7 @@ class Poller:
     ) -> bool | None:
         assert self._tg is not None
         for instance in self._instances.values():
+            instance.active = False
             for sub in instance.subscribers:
                 sub.close()
         self._instances.clear()
@@ -299,13 +311,13 @@ class Poller:
             await anyio.lowlevel.checkpoint()
 
     def _attach(self, sub: _Subscription, job_id: int, now: float) -> None:
-        key = (sub.scope, job_id)
+        key = _key(sub.scope, job_id)
         instance = self._instances.get(key)
         if instance is None:
             request = self._protocol.job_instance_status(sub.scope, job_id, with_hosts=True)
             if self.policy.poll_timeout is not None:
                 request = attrs.evolve(request, timeout=self.policy.poll_timeout)
-            instance = _Instance(key, request, self._known.pop(key, JobTracker()))
+            instance = _Instance(sub.scope, job_id, request, self._known.pop(key, JobTracker()))
             self._instances[key] = instance
             self._schedule(instance, now + first_delay(self.policy, job_id))
         elif not instance.busy and instance.due > now + self.policy.interval:
@@ -315,15 +327,20 @@ class Poller:
 
     def _unsubscribe(self, sub: _Subscription, job_ids: Iterable[int]) -> None:
         for job_id in job_ids:
-            instance = self._instances.get((sub.scope, job_id))
+            instance = self._instances.get(_key(sub.scope, job_id))
             if instance is not None and sub in instance.subscribers:
                 instance.subscribers.remove(sub)
                 self._release_if_unwatched(instance)
 
     def _release_if_unwatched(self, instance: _Instance) -> None:
-        instance.subscribers = [sub for sub in instance.subscribers if not sub.closed]
-        if instance.subscribers or self._instances.get(instance.key) is not instance:
+        subscribers = instance.subscribers
+        for sub in subscribers:
+            if sub.closed:  # a dropped watch: rebuild (rare; every poll comes through here)
+                subscribers = instance.subscribers = [s for s in subscribers if not s.closed]
+                break
+        if subscribers or not instance.active:
             return
+        instance.active = False
         del self._instances[instance.key]
         instance.due = math.inf
         self._known[instance.key] = instance.tracker
@@ -343,9 +360,12 @@ class Poller:
         heap = self._heap
         while heap and heap[0][0] <= now:
             due, _, instance = heapq.heappop(heap)
-            if instance.due != due or self._instances.get(instance.key) is not instance:
+            if instance.due != due or not instance.active:
                 continue  # rescheduled or unwatched since: a stale entry
-            if not self._governor.take(now):
+            governor = self._governor
+            if (governor.rate is not None or now < governor.paused_until) and not governor.take(
+                now
+            ):
                 heapq.heappush(heap, (due, next(self._seq), instance))
                 return None
             instance.due = math.inf
@@ -403,17 +423,22 @@ class Poller:
     # --- one poll -----------------------------------------------------------------------------
 
     async def _poll(self, instance: _Instance) -> None:
-        self._release_if_unwatched(instance)
-        if self._instances.get(instance.key) is not instance:
+        if not instance.active:  # released while a parked worker was waking up
             return None
+        for sub in instance.subscribers:
+            if sub.closed:  # a watch was dropped: let go of it first (and of the job, if last)
+                self._release_if_unwatched(instance)
+                if _released(instance):
+                    return None
+                break
         if instance.groups is not None:
             return await self._poll_in_groups(instance)
-        self._count_request()
+        self._requests += 1
         try:
             response = await self._transport.send(instance.request)
         except errors.BkJobError as exc:
             return self._failed(instance, exc)
-        if self._instances.get(instance.key) is not instance:
+        if _released(instance):  # its last watch left during the request
             return None
         fingerprint = body_fingerprint(response.body) if response.status == 200 else None
         if (
@@ -422,7 +447,8 @@ class Poller:
             and not instance.needs_decode
         ):
             self._unchanged += 1
-            self._governor.succeeded(_monotonic())
+            if self._governor.rate is not None:
+                self._governor.succeeded(_monotonic())
             return self._succeeded(instance, changed=False)
         try:
             data = self._protocol.decipher(instance.request, response)
@@ -442,7 +468,7 @@ class Poller:
         )
         instance.needs_decode = False
         self._deliver(instance, events, data, observation)
-        if self._instances.get(instance.key) is instance:
+        if instance.active:
             self._succeeded(instance, changed=bool(events))
 
     # --- large steps: result groups instead of every host row ---------------------------------
@@ -464,7 +490,7 @@ class Poller:
         the job finishes, one full poll goes through the tracker too, so no final state is
         missed, and becomes the snapshot.
         """
-        scope, job_id = instance.key
+        scope, job_id = instance.scope, instance.job_instance_id
         try:
             request = self._protocol.job_instance_status(scope, job_id, with_hosts=False)
             data = await self._fetch(instance, request)
@@ -477,7 +503,7 @@ class Poller:
                 observation = observe_job(data, self._protocol.generation)
         except errors.BkJobError as exc:
             return self._failed(instance, exc)
-        if self._instances.get(instance.key) is instance:
+        if instance.active:
             self._observed(instance, data, observation)
         return None
 
@@ -494,7 +520,7 @@ class Poller:
 
     async def _step_rows(self, instance: _Instance, step_id: int) -> list[Any]:
         assert instance.groups is not None
-        scope, job_id = instance.key
+        scope, job_id = instance.scope, instance.job_instance_id
         status = self._protocol.step_instance_status
         counts = instance.groups.get(step_id)
         if counts is None:
@@ -563,18 +589,17 @@ class Poller:
         self._release_if_unwatched(instance)
 
     def _succeeded(self, instance: _Instance, *, changed: bool) -> None:
-        now = _monotonic()
         instance.failures = 0
         instance.interval, delay = next_interval(self.policy, instance.interval, changed, self._rng)
-        self._schedule(instance, now + delay)
+        self._schedule(instance, _monotonic() + delay)
 
     def _failed(self, instance: _Instance, exc: errors.BkJobError) -> None:
         self._errors[type(exc).__name__] += 1
-        if self._instances.get(instance.key) is not instance:
+        if not instance.active:
             return
         now = _monotonic()
         if isinstance(exc, errors.RateLimitedError):
-            self._governor.throttled(now, exc.retry_after, self._rate)
+            self._governor.throttled(now, exc.retry_after, self._observed_rate())
             return self._schedule(
                 instance, self._governor.paused_until + self._rng.uniform(0, self.policy.interval)
             )
@@ -591,7 +616,7 @@ class Poller:
             instance.subscribers.clear()
             return self._release_if_unwatched(instance)
         self._retries += 1
-        if self._budget.withdraw(now):
+        if self._budget.withdraw(now, self._requests):
             delay = error_delay(self.policy, instance.failures, self._rng)
         else:
             delay = self.policy.max_interval * (1.0 + self._rng.random() * self.policy.jitter)
@@ -600,14 +625,15 @@ class Poller:
 
     def _count_request(self) -> None:
         self._requests += 1
-        self._budget.deposit()
+
+    def _observed_rate(self) -> float:
+        """Requests per second since the last reading (kept if it was less than a second ago)."""
         now = _monotonic()
-        start, count = self._rate_window
-        if now - start >= 1.0:
-            self._rate = count / (now - start) if start else float(count)
-            self._rate_window = (now, 1)
-        else:
-            self._rate_window = (start, count + 1)
+        since, count = self._rate_mark
+        if now - since >= 1.0:
+            self._rate = (self._requests - count) / (now - since)
+            self._rate_mark = (now, self._requests)
+        return self._rate
 
     def statistics(self) -> PollerStatistics:
         """Return a frozen snapshot of the poller's counters."""
@@ -619,10 +645,15 @@ class Poller:
             retries=self._retries,
             errors=dict(self._errors),
             events_emitted=self._events,
-            current_rate=self._rate,
+            current_rate=self._observed_rate(),
             rate_limit=self._governor.rate,
             in_flight=self._in_flight,
         )
+
+
+def _released(instance: _Instance) -> bool:
+    """Read ``active`` afresh (after an ``await``, where type checkers assume it unchanged)."""
+    return not instance.active
 
 
 def _host_from_key(key: HostKey) -> Host:

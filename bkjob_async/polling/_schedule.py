@@ -90,10 +90,6 @@ class PollPolicy:
             raise TypeError("max_in_flight must be an int")
 
 
-def _jittered(delay: float, jitter: float, rng: random.Random) -> float:
-    return delay * (1.0 + jitter * (2.0 * rng.random() - 1.0)) if jitter else delay
-
-
 def first_delay(policy: PollPolicy, job_instance_id: int) -> float:
     """Return the offset of a job's first poll: a fixed phase in ``[0, interval)`` from its id.
 
@@ -106,9 +102,10 @@ def first_delay(policy: PollPolicy, job_instance_id: int) -> float:
 def next_interval(
     policy: PollPolicy, current: float, changed: bool, rng: random.Random
 ) -> tuple[float, float]:
-    """Return ``(new base interval, jittered delay)`` after a successful poll."""
+    """Return ``(new base interval, jittered delay)`` after a successful poll (every poll)."""
     base = policy.interval if changed else min(policy.max_interval, current * policy.growth)
-    return base, _jittered(base, policy.jitter, rng)
+    jitter = policy.jitter
+    return base, base * (1.0 + jitter * (2.0 * rng.random() - 1.0)) if jitter else base
 
 
 def error_delay(policy: PollPolicy, failures: int, rng: random.Random) -> float:
@@ -120,27 +117,27 @@ def error_delay(policy: PollPolicy, failures: int, rng: random.Random) -> float:
 class RetryBudget:
     """A process-wide allowance for quick retries, so an outage cannot become a retry storm.
 
-    Each request deposits ``ratio`` tokens and each quick retry spends one; ``floor`` tokens per
+    Each request earns ``ratio`` tokens and each quick retry spends one; ``floor`` tokens per
     second keep a trickle of retries going when traffic is low. Tokens cap at ``10 * floor``.
+    Requests are counted by the caller and passed in, so the hot path pays nothing for this.
     """
 
-    __slots__ = ("_last", "_tokens", "floor", "ratio")
+    __slots__ = ("_last", "_requests", "_tokens", "floor", "ratio")
 
     def __init__(self, ratio: float, floor: float = 10.0) -> None:
         self.ratio = ratio
         self.floor = floor
         self._tokens = floor
         self._last: float | None = None
+        self._requests = 0
 
-    def deposit(self) -> None:
-        """Record one request."""
-        self._tokens = min(self._tokens + self.ratio, 10.0 * self.floor)
-
-    def withdraw(self, now: float) -> bool:
-        """Spend a token for one retry, if there is one."""
+    def withdraw(self, now: float, requests: int) -> bool:
+        """Spend a token for one retry if there is one; ``requests`` made so far earn tokens."""
+        earned = (requests - self._requests) * self.ratio
         if self._last is not None:
-            self._tokens = min(self._tokens + (now - self._last) * self.floor, 10.0 * self.floor)
-        self._last = now
+            earned += (now - self._last) * self.floor
+        self._tokens = min(self._tokens + earned, 10.0 * self.floor)
+        self._last, self._requests = now, requests
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             return True

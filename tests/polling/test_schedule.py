@@ -81,12 +81,10 @@ def test_error_backoff_is_capped_full_jitter() -> None:
 def test_retry_budget_allows_a_share_plus_a_floor() -> None:
     budget = RetryBudget(ratio=0.25, floor=10.0)
     now = 0.0
-    spent = sum(budget.withdraw(now) for _ in range(100))
+    spent = sum(budget.withdraw(now, 0) for _ in range(100))
     assert spent == 10  # the initial floor only
-    for _ in range(100):
-        budget.deposit()  # 100 requests earn 25 retries
-    assert sum(budget.withdraw(now) for _ in range(100)) == 25
-    assert sum(budget.withdraw(now + 0.5) for _ in range(100)) == 5  # the floor refills 10/s
+    assert sum(budget.withdraw(now, 100) for _ in range(100)) == 25  # 100 requests earn 25
+    assert sum(budget.withdraw(now + 0.5, 100) for _ in range(100)) == 5  # the floor: 10/s
 
 
 def test_governor_without_limit_never_waits() -> None:

@@ -1,0 +1,122 @@
+"""One measured client loop, run as its own process: raw aiohttp or the engine, CPU per request.
+
+``python benchmarks/_loops.py MODE URL IDS_FILE SECONDS`` prints one JSON line:
+``{"mode", "cpu_per_request", "requests", "unchanged"}``. MODE is ``raw`` (GET + read),
+``raw-json`` (GET + read + json.loads), ``engine`` (the poller; every poll after the first is
+unchanged) or ``engine-changed`` (the poller, every poll made a changed one).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import anyio
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _harness import pin_client
+
+from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
+
+CONCURRENCY = 32
+WARMUP = 1.5
+SCOPE = Scope.biz(2)
+
+
+def _client(url: str) -> BkJobClient:
+    return BkJobClient(
+        url, app_code="bench", app_secret="secret", username="admin", connection_limit=CONCURRENCY
+    )
+
+
+async def _measure(count, seconds: float) -> tuple[float, int]:
+    await anyio.sleep(WARMUP)
+    n0, c0 = count(), time.process_time()
+    await anyio.sleep(seconds)
+    n1, c1 = count(), time.process_time()
+    return (c1 - c0) / max(1, n1 - n0), n1 - n0
+
+
+async def raw(url: str, ids: list[int], seconds: float, parse: bool) -> dict:
+    """Plain aiohttp sending the very requests the client builds."""
+    async with _client(url) as client:
+        requests = [client.protocol.job_instance_status(SCOPE, i, with_hosts=True) for i in ids]
+    done = [0]
+    rotation = itertools.cycle(requests)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+
+        async def loop() -> None:
+            while True:
+                request = next(rotation)
+                async with session.get(
+                    request.url, params=request.query, headers=request.headers
+                ) as r:
+                    body = await r.read()
+                if parse:
+                    json.loads(body)
+                done[0] += 1
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(CONCURRENCY):
+                tg.start_soon(loop)
+            cpu, requests_made = await _measure(lambda: done[0], seconds)
+            tg.cancel_scope.cancel()
+    return {"cpu_per_request": cpu, "requests": requests_made, "unchanged": 0}
+
+
+def _force_one_change_per_poll(poller: Poller) -> None:
+    """Make every poll a changed one: forget the body fingerprint and one host's status.
+
+    Each poll then decodes the body, reads every status, diffs every host, and structures and
+    delivers exactly one host transition: a typical changed poll.
+    """
+    original = poller._poll
+
+    async def poll(instance):  # type: ignore[no-untyped-def]
+        instance.fingerprint = None
+        for step in instance.tracker.steps.values():
+            if step.hosts:
+                step.hosts[next(iter(step.hosts))] = -1
+                break
+        await original(instance)
+
+    poller._poll = poll  # type: ignore[method-assign]
+
+
+async def engine(url: str, ids: list[int], seconds: float, changed: bool) -> dict:
+    """The poller watching every job back to back (1-2 ms intervals), events drained."""
+    policy = PollPolicy(interval=0.001, max_interval=0.002, jitter=0.0, max_in_flight=CONCURRENCY)
+    async with _client(url) as client, Poller(client, policy=policy) as poller:
+        if changed:
+            _force_one_change_per_poll(poller)
+        watch = poller.watch_jobs(SCOPE, ids)
+
+        async def drain() -> None:
+            async for _ in watch:
+                pass
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(drain)
+            cpu, requests_made = await _measure(lambda: poller._requests, seconds)
+            stats = poller.statistics()
+            tg.cancel_scope.cancel()
+    return {"cpu_per_request": cpu, "requests": requests_made, "unchanged": stats.unchanged_polls}
+
+
+async def main(mode: str, url: str, ids: list[int], seconds: float) -> None:
+    if mode in ("raw", "raw-json"):
+        result = await raw(url, ids, seconds, parse=mode == "raw-json")
+    else:
+        result = await engine(url, ids, seconds, changed=mode == "engine-changed")
+    print(json.dumps({"mode": mode, **result}), flush=True)
+
+
+if __name__ == "__main__":
+    pin_client()
+    mode_, url_, ids_file, seconds_ = sys.argv[1:5]
+    anyio.run(main, mode_, url_, json.loads(Path(ids_file).read_text()), float(seconds_))
