@@ -1,0 +1,63 @@
+"""Make N requests in one mode, 32 at a time, then exit: the program callgrind counts.
+
+``python benchmarks/_icount_loop.py raw|engine URL IDS_FILE N``. ``raw`` is plain aiohttp
+sending the requests the client builds (GET + read); ``engine`` is the poller watching the
+same jobs back to back, every poll after the first one of a job unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import aiohttp
+import anyio
+
+from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
+
+mode, url, ids_file, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+ids = json.loads(Path(ids_file).read_text())
+SCOPE = Scope.biz(2)
+
+
+async def raw():
+    async with BkJobClient(url, app_code="a", app_secret="s", username="u") as c:
+        reqs = [c.protocol.job_instance_status(SCOPE, i, with_hosts=True) for i in ids]
+    rot = itertools.cycle(reqs)
+    left = [n]
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as s:
+
+        async def loop():
+            while left[0] > 0:
+                left[0] -= 1
+                r = next(rot)
+                async with s.get(r.url, params=r.query, headers=r.headers) as resp:
+                    await resp.read()
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(32):
+                tg.start_soon(loop)
+
+
+async def engine():
+    policy = PollPolicy(interval=0.001, max_interval=0.002, jitter=0.0, max_in_flight=32)
+    async with (
+        BkJobClient(url, app_code="a", app_secret="s", username="u", connection_limit=32) as c,
+        Poller(c, policy=policy) as p,
+    ):
+        w = p.watch_jobs(SCOPE, ids)
+
+        async def drain():
+            async for _ in w:
+                pass
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(drain)
+            while p._requests < n:
+                await anyio.sleep(0.01)
+            tg.cancel_scope.cancel()
+
+
+anyio.run(raw if mode == "raw" else engine)
