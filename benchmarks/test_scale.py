@@ -61,7 +61,7 @@ async def _watch_and_measure(
 async def test_ten_thousand_jobs_keep_the_loop_responsive() -> None:
     pin_client()
     jobs = 10_000
-    policy = PollPolicy(interval=5.0, max_interval=5.0, max_in_flight=64)
+    policy = PollPolicy(interval=5.0, max_interval=5.0)  # the default 32 requests in flight
     with simulator(jobs, steps=1, hosts=10) as sim:
         lag, rate, cores, stats, events, _ = await _watch_and_measure(
             sim.url, sim.job_ids, policy, settle=10.0, window=30.0
@@ -82,7 +82,7 @@ async def test_ten_thousand_jobs_keep_the_loop_responsive() -> None:
 async def test_fifty_thousand_jobs_fit_in_4_kb_each() -> None:
     pin_client()
     jobs = 50_000
-    policy = PollPolicy(interval=20.0, max_interval=60.0, max_in_flight=64)
+    policy = PollPolicy(interval=20.0, max_interval=60.0)
     with simulator(jobs, steps=1, hosts=10) as sim:
         async with (
             _client(sim.url, policy.max_in_flight) as client,
