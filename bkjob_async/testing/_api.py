@@ -26,8 +26,6 @@ from ._fastwire import job_status_body
 from ._plan import RollingMode, StepPlan
 from ._render import (
     StepQuery,
-    encode_compact,
-    encode_esb,
     file_logs,
     job_list_item,
     log_text,
@@ -142,10 +140,6 @@ class Endpoint:
     handler: Callable[[World, Call], object]
     gateway_method: str | None
     jobv3: bool = True
-
-
-def _encode(flavor: ApiFlavor, data: object) -> bytes:
-    return encode_compact(data) if flavor is ApiFlavor.APIGW_V3 else encode_esb(data)
 
 
 def scope_of(params: Params) -> Scope:
