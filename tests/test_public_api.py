@@ -43,6 +43,8 @@ PUBLIC = [
     "Poller",
     "PollerStatistics",
     "PollingError",
+    "PollingResumed",
+    "PollingStalled",
     "RateLimitedError",
     "ResponseFormatError",
     "RetryPolicy",

@@ -81,6 +81,8 @@ class PollerStatistics:
     current_rate: float
     rate_limit: float | None
     in_flight: int
+    #: Some watched job's polls fail with transient errors (bk-job unreachable, say).
+    stalled: bool = False
 
 
 class _Instance:

@@ -26,6 +26,8 @@ __all__ = [
     "HostTransition",
     "JobFinished",
     "JobTransition",
+    "PollingResumed",
+    "PollingStalled",
     "StepTransition",
     "WatchFailed",
     "WatchTimedOut",
@@ -103,5 +105,37 @@ class WatchTimedOut:
     snapshot: JobInstanceStatus | None
 
 
-Event = HostTransition | StepTransition | JobTransition | JobFinished | WatchFailed | WatchTimedOut
+@attrs.frozen
+class PollingStalled:
+    """bk-job cannot be reached for this job: polls fail with transient errors and are retried.
+
+    Sent once per outage to each watch of the job; the watch goes on. ``since`` is when the
+    first failed poll of the outage was seen, ``error`` the latest failure.
+    """
+
+    job_instance_id: int
+    observed_at: _dt.datetime
+    since: _dt.datetime
+    error: BkJobError
+
+
+@attrs.frozen
+class PollingResumed:
+    """Polls of this job succeed again after a ``PollingStalled``; ``since`` is when it stalled."""
+
+    job_instance_id: int
+    observed_at: _dt.datetime
+    since: _dt.datetime
+
+
+Event = (
+    HostTransition
+    | StepTransition
+    | JobTransition
+    | JobFinished
+    | WatchFailed
+    | WatchTimedOut
+    | PollingStalled
+    | PollingResumed
+)
 TERMINAL_EVENTS = (JobFinished, WatchFailed, WatchTimedOut)
