@@ -370,12 +370,15 @@ def _v2(c: cattrs.Converter) -> None:
             tuple(step_v2(s, StepInstance) for s in rows),
         )
 
-    def group_v2(d: Mapping[str, Any]) -> StepResultGroup:
+    def group_v2(d: Mapping[str, Any], first: bool) -> StepResultGroup:
         status = HostStatus(_int(d["result_type"], None))
         rows = [{**row, "status": status} for row in _rows(d.get("ip_list"))]
+        size: int | None = _int(d.get("count", len(rows)), None)
+        if not first and not rows and not size:  # emptied by bk-job 3.x: size unknown (§7.5)
+            size = None
         return StepResultGroup(
             status,
-            _int(d.get("count", len(rows)), None),
+            size,
             hosts(rows),
             None,
             c.structure(d.get("result_type_text"), str | None),  # type: ignore[arg-type]
@@ -383,10 +386,12 @@ def _v2(c: cattrs.Converter) -> None:
 
     def step_status_v2(d: Mapping[str, Any], _: object) -> StepInstanceStatus:
         detail = _v2_execute_count(d["step_instance_detail"])
-        groups = tuple(group_v2(g) for g in _rows(d.get("step_instance_analyse_result")))
+        raw = _rows(d.get("step_instance_analyse_result"))
+        groups = tuple(group_v2(g, i == 0) for i, g in enumerate(raw))
+        known = all(g.complete for g in groups)
         instance = attrs.evolve(
             step({**detail, "step_ip_status": None}, StepInstance),
-            hosts=tuple(h for g in groups for h in g.hosts),
+            hosts=tuple(h for g in groups for h in g.hosts) if known else None,
             target_hosts=parse_target_ips(c.structure(detail.get("target_ips"), str | None)),  # type: ignore[arg-type]
         )
         return StepInstanceStatus(_bool(d["is_finished"], None), instance, groups)

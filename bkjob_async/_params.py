@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,6 +25,8 @@ T = TypeVar("T")
 #: A host as the log APIs take it: a ``bk_host_id``, a ``Host``, or ``(bk_cloud_id, ip)``.
 HostRef = int | Host | tuple[int, str]
 
+#: The longest job timeout bk-job accepts (``JobConstants.MAX_JOB_TIMEOUT_SECONDS``, 72 h).
+MAX_TIMEOUT_SECONDS = 259200
 #: Hosts per ``batch_get_job_instance_ip_log`` call; bk-job refuses more (1241007).
 MAX_LOG_HOSTS = 500
 #: The widest ``get_job_instance_list`` window (``Consts.MAX_SEARCH_TASK_HISTORY_RANGE_MILLS``).
@@ -63,12 +66,24 @@ def check_operation(value: object, enum_type: type[T]) -> T:
 
 
 def check_timeout(timeout: int | None) -> int | None:
+    """Check a timeout in seconds: 1..259200 (72 h); a scope may configure a lower cap."""
     if timeout is None:
         return None
     check_count(timeout, "timeout", 1)
-    if timeout > 86400:
-        raise ValueError(f"timeout must be 1..86400 seconds, got {timeout}")
+    if timeout > MAX_TIMEOUT_SECONDS:
+        raise ValueError(f"timeout must be 1..{MAX_TIMEOUT_SECONDS} seconds (72 h), got {timeout}")
     return timeout
+
+
+def check_batch(batch: int) -> int:
+    """Check a rolling batch number: batches are numbered from 1 (§7.6)."""
+    check_count(batch, "batch")
+    if batch < 1:
+        raise ValueError(
+            f"batch must be >= 1 (rolling batches are numbered from 1), got {batch}; "
+            "leave batch out to read every batch"
+        )
+    return batch
 
 
 def optional_count(value: int | None, name: str) -> int | None:
@@ -171,7 +186,33 @@ def v2_only_scalars(**unsupported: Any) -> None:
         raise ValueError(f"the ESB v2 API does not support: {', '.join(given)}")
 
 
+def _no_ipv6(targets: Targets, alternative: str) -> None:
+    """bk-job validates ``ip_list[].ip`` as IPv4 and refuses the launch (1240003)."""
+    for cloud, ip in targets.ips:
+        try:
+            is_v6 = ipaddress.ip_address(ip).version == 6
+        except ValueError:
+            is_v6 = ":" in ip
+        if is_v6:
+            raise ValueError(
+                f"{cloud}:{ip} is an IPv6 address; bk-job accepts only IPv4 addresses in "
+                f"ip_list: {alternative}"
+            )
+
+
 def v3_server(targets: Targets) -> dict[str, Any]:
+    """Spell ``target_server`` (also a file source's ``server`` and a host variable's).
+
+    bk-job reads ``ip_list`` only when ``host_id_list`` is empty, so a mix would silently
+    run on the host ids alone: it is refused here, as is an IPv6 address in ``ips``.
+    """
+    if targets.host_ids and targets.ips:
+        raise ValueError(
+            "targets has both host_ids and ips: bk-job v3 ignores ip_list when host_id_list is "
+            "non-empty, so the ips would be silently dropped; give every host by id, or every "
+            "host by (cloud, ip)"
+        )
+    _no_ipv6(targets, "target IPv6 hosts by host id (Targets(host_ids=...))")
     server: dict[str, Any] = {}
     if targets.host_ids:
         server["host_id_list"] = list(targets.host_ids)
@@ -185,17 +226,26 @@ def v3_server(targets: Targets) -> dict[str, Any]:
 
 
 def v2_targets(targets: Targets) -> dict[str, Any]:
-    """v2 has no host id list: host ids travel as ``ip_list`` rows with ``bk_host_id``."""
-    rows: list[dict[str, Any]] = [{"bk_host_id": h} for h in targets.host_ids]
-    rows += [{"bk_cloud_id": c, "ip": ip} for c, ip in targets.ips]
-    result: dict[str, Any] = {"ip_list": rows or None}
+    """Spell v2 targets as one ``target_server``, the only place v2 reads when it is present.
+
+    v2 builds hosts from ``(bk_cloud_id, ip)`` alone and answers a row without ``ip`` with an
+    internal error, so host ids are refused here; so is an IPv6 address (IPv4 only).
+    """
+    if targets.host_ids:
+        raise ValueError(
+            "the ESB v2 API cannot target hosts by host id (bk-job fails such a launch with "
+            "1240002): give them as ips=[(cloud, ip)], topology nodes or dynamic groups, or use "
+            "flavor 'esb-jobv3' or 'apigw-v3'"
+        )
+    _no_ipv6(targets, "use flavor 'esb-jobv3' or 'apigw-v3' and target IPv6 hosts by host id")
+    server: dict[str, Any] = {}
+    if targets.ips:
+        server["ip_list"] = [{"bk_cloud_id": c, "ip": ip} for c, ip in targets.ips]
     if targets.dynamic_group_ids:
-        result["custom_query_id"] = list(targets.dynamic_group_ids)
+        server["dynamic_group_id_list"] = list(targets.dynamic_group_ids)
     if targets.topo_nodes:
-        result["target_server"] = {
-            "topo_node_list": [{"node_type": t, "id": i} for t, i in targets.topo_nodes]
-        }
-    return result
+        server["topo_node_list"] = [{"node_type": t, "id": i} for t, i in targets.topo_nodes]
+    return {"target_server": server}
 
 
 def v3_account(account: Account) -> dict[str, Any]:

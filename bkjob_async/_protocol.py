@@ -24,6 +24,7 @@ from ._params import (
     MAX_LOG_HOSTS,
     HostRef,
     b64,
+    check_batch,
     check_count,
     check_length,
     check_operation,
@@ -168,6 +169,10 @@ _CODE_CLASSES: dict[int, type[errors.ApiError]] = {
         errors.ServerError,
     ),
 }
+# The ESB's AppSecretValidator / app code check: a credentials problem whatever the code.
+_CREDENTIALS_REFUSED = re.compile(
+    r"APP Secret verification failed|Invalid APP Code \[bk_app_code=", re.IGNORECASE
+)
 _STATUS_CLASSES: dict[int, type[errors.ApiError]] = {
     400: errors.InvalidRequestError,
     401: errors.AuthenticationError,
@@ -338,7 +343,8 @@ class Protocol:
             "execute_count": None
             if execute_count is None
             else check_count(execute_count, "execute_count"),
-            "batch": None if batch is None else check_count(batch, "batch"),
+            # §7.6: an omitted batch is the latest one only; 0 asks for every batch.
+            "batch": (0 if self.flavor.is_v3 else None) if batch is None else check_batch(batch),
             "max_host_num_per_group": None
             if max_host_num_per_group is None
             else check_count(max_host_num_per_group, "max_host_num_per_group", 1),
@@ -667,6 +673,8 @@ class Protocol:
         if not envelope and not message:
             message = f"HTTP {response.status}: {self._excerpt(response.body)}"
         cls = _CODE_CLASSES.get(code or 0) or _STATUS_CLASSES.get(response.status)
+        if _CREDENTIALS_REFUSED.search(message):  # the ESB's app check, whatever its code (§7.16)
+            cls = errors.AuthenticationError
         if cls is None:
             cls = errors.ServerError if response.status >= 500 else errors.ApiError
         permission = envelope.get("permission")

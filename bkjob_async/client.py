@@ -187,7 +187,18 @@ class BkJobClient:
         status: HostStatus | int | None = None,
         tag: str | None = None,
     ) -> StepInstanceStatus:
-        """Return a step's hosts grouped by result; ``execute_count`` reads an earlier round."""
+        """Return a step's hosts grouped by result; ``execute_count`` reads an earlier round.
+
+        :param batch: a rolling step's batch, numbered from 1. Left out, every batch of the step
+            is returned (the client sends ``batch=0``: the gateway alone would answer the
+            latest batch only). ESB v2 has no filters and always answers every batch.
+        :raises ValueError: ``batch`` below 1, or a filter on ESB v2.
+
+        On ESB v2 the answer is partial: bk-job lists the hosts of the first result group only
+        and reports the others as empty. Those groups come back with ``host_size=None``,
+        ``step.hosts`` is ``None`` and ``partial`` is true; never read their hosts as absent,
+        and read every host's status from ``get_job_instance_status``.
+        """
         request = self.protocol.step_instance_status(
             scope,
             job_instance_id,
@@ -236,7 +247,11 @@ class BkJobClient:
         rolling_config: RollingConfig | None = None,
         start_task: bool = True,
     ) -> JobLaunch:
-        """Run a script on ``targets``; pass its text, the client base64-encodes it."""
+        """Run a script on ``targets``; pass its text, the client base64-encodes it.
+
+        ``script_timeout`` is 1..259200 seconds. ``targets`` are checked against what the
+        flavor's server reads (see ``Targets``): a target bk-job would drop is a ``ValueError``.
+        """
         request = self.protocol.fast_execute_script(
             scope,
             targets=targets,
@@ -273,7 +288,11 @@ class BkJobClient:
         rolling_config: RollingConfig | None = None,
         start_task: bool = True,
     ) -> JobLaunch:
-        """Copy files from ``file_sources`` to ``file_target_path`` on ``targets``."""
+        """Copy files from ``file_sources`` to ``file_target_path`` on ``targets``.
+
+        On ESB v2 (``fast_push_file``) bk-job does not report the step, so
+        ``step_instance_id`` of the launch is ``None``; read it from ``get_job_instance_status``.
+        """
         request = self.protocol.fast_transfer_file(
             scope,
             targets=targets,

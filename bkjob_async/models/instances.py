@@ -124,27 +124,53 @@ class JobInstanceStatus:
 
 @attrs.frozen
 class StepResultGroup:
-    """Hosts of a step grouped by status and tag; ``host_size`` counts all, even if ``hosts`` is cut."""
+    """Hosts of a step grouped by status and tag.
+
+    ``host_size`` counts every host of the group, even when ``hosts`` is cut (v3
+    ``max_host_num_per_group``, or a ``status``/``tag`` filter that fills one group only). It is
+    ``None`` when the server did not say: ESB v2 reports every group but the first with
+    ``count: 0`` and no hosts, though it has some (bk-job 3.x fills the first group only).
+    """
 
     status: HostStatus
-    host_size: int
+    host_size: int | None
     hosts: tuple[HostResult, ...]
     tag: str | None = None
     status_desc: str | None = None
 
+    @property
+    def complete(self) -> bool:
+        """Tell whether ``hosts`` lists every host of the group."""
+        return self.host_size is not None and len(self.hosts) >= self.host_size
+
 
 @attrs.frozen
 class StepInstanceStatus:
-    """The answer of ``get_step_instance_status``: the step with all hosts, and the groups."""
+    """The answer of ``get_step_instance_status``: the step, its hosts, and the result groups.
+
+    ``finished`` is the step's own status being final. It does not mean every host is listed:
+    check ``partial`` first. On ESB v2 only the first group lists its hosts (the others have
+    ``host_size=None``) and ``step.hosts`` is ``None``; read every host's status from
+    ``get_job_instance_status`` instead.
+    """
 
     finished: bool
     step: StepInstance
     groups: tuple[StepResultGroup, ...]
 
+    @property
+    def partial(self) -> bool:
+        """Tell whether some group's hosts, or its size, are missing from this answer."""
+        return not all(group.complete for group in self.groups)
+
 
 @attrs.frozen
 class JobLaunch:
-    """What a launch returns: the new job instance, and its step when the server says."""
+    """What a launch returns: the new job instance, and its step when the server says.
+
+    ``step_instance_id`` is ``None`` for a job plan (it has many steps) and for ESB v2
+    ``fast_push_file``, which never reports it: read the step from ``get_job_instance_status``.
+    """
 
     job_instance_id: int
     job_instance_name: str | None = None

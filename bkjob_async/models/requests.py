@@ -88,6 +88,16 @@ class Targets:
 
     ``Targets(host_ids=[101, 102])``, ``Targets(ips=["0:10.0.0.1"])``,
     ``Targets(topo_nodes=[("module", 42)])``.
+
+    What bk-job reads depends on the API flavor, and the client refuses (``ValueError``, before
+    any request) what it would silently drop or fail on:
+
+    * v3 (``apigw-v3``, ``esb-jobv3``): bk-job ignores ``ip_list`` when ``host_id_list`` is
+      non-empty, so ``host_ids`` and ``ips`` together are refused; ``ips`` must be IPv4 (target
+      IPv6 hosts by host id).
+    * v2 (``esb-v2``): no host ids at all (bk-job builds v2 hosts from ``(cloud, ip)`` only);
+      ``ips`` must be IPv4; every kind of target is sent in ``target_server``, the only place
+      v2 reads when it is present.
     """
 
     host_ids: tuple[int, ...] = attrs.field(default=(), converter=_ints)

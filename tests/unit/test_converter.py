@@ -461,10 +461,13 @@ def test_v2_step_status_as_3x_sends_it() -> None:
         Host(ip="10.25.0.4", bk_cloud_id=0),
     )
     assert [g.host_size for g in status.groups] == [2, 1]
-    assert [(h.host.bk_host_id, h.status) for h in status.step.hosts] == [
+    assert [(h.host.bk_host_id, h.status) for g in status.groups for h in g.hosts] == [
         (1, HostStatus.SUCCESS),
         (2, HostStatus.RUNNING),
     ]
+    # The first group lists 1 of its 2 hosts: the step's hosts are not all known.
+    assert status.partial is True
+    assert status.step.hosts is None
 
 
 @pytest.mark.parametrize(

@@ -222,7 +222,7 @@ def test_non_int_operation_is_type_error(code: Any) -> None:
 def test_v3_fast_execute_script() -> None:
     request = protocol("apigw-v3").fast_execute_script(
         BIZ,
-        targets=Targets(host_ids=[101, 102], ips=["1:10.0.0.1", (0, "10.0.0.2")]),
+        targets=Targets(ips=["1:10.0.0.1", (0, "10.0.0.2")], dynamic_group_ids=["g"]),
         account=Account(alias="root"),
         script_content="echo 你好",
         script_param="a 'b c'",
@@ -247,8 +247,8 @@ def test_v3_fast_execute_script() -> None:
         "script_language": 4,
         "timeout": 600,
         "target_server": {
-            "host_id_list": [101, 102],
             "ip_list": [{"bk_cloud_id": 1, "ip": "10.0.0.1"}, {"bk_cloud_id": 0, "ip": "10.0.0.2"}],
+            "dynamic_group_list": [{"id": "g"}],
         },
         "callback_url": "http://cb",
         "rolling_config": {"expression": "10%", "mode": 2},
@@ -280,7 +280,7 @@ def test_v3_fast_execute_script_by_id_and_topology() -> None:
 def test_v2_fast_execute_script() -> None:
     request = protocol("esb-v2").fast_execute_script(
         BIZ,
-        targets=Targets(host_ids=[101], ips=["10.0.0.2"]),
+        targets=Targets(ips=["10.0.0.2"], topo_nodes=[("module", 4)]),
         account=Account(alias="root"),
         script_content="ls",
         script_timeout=30,
@@ -291,7 +291,10 @@ def test_v2_fast_execute_script() -> None:
         "bk_biz_id": 2,
         "script_content": base64.b64encode(b"ls").decode(),
         "is_param_sensitive": 0,
-        "ip_list": [{"bk_host_id": 101}, {"bk_cloud_id": 0, "ip": "10.0.0.2"}],
+        "target_server": {
+            "ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.2"}],
+            "topo_node_list": [{"node_type": "module", "id": 4}],
+        },
         "script_type": 1,
         "script_timeout": 30,
         "account": "root",
@@ -311,14 +314,14 @@ def test_v2_fast_execute_script_rejects_v3_only_options(extra: dict[str, Any]) -
     kwargs: dict[str, Any] = {"script_content": "ls", **extra}
     with pytest.raises(ValueError, match="ESB v2"):
         protocol("esb-v2").fast_execute_script(
-            BIZ, targets=Targets(host_ids=[1]), account=Account(alias="root"), **kwargs
+            BIZ, targets=Targets(ips=["10.0.0.1"]), account=Account(alias="root"), **kwargs
         )
 
 
 def test_v2_needs_account_alias() -> None:
     with pytest.raises(ValueError, match="alias"):
         protocol("esb-v2").fast_execute_script(
-            BIZ, targets=Targets(host_ids=[1]), account=Account(id=3), script_content="ls"
+            BIZ, targets=Targets(ips=["10.0.0.1"]), account=Account(id=3), script_content="ls"
         )
 
 
@@ -379,12 +382,12 @@ def test_v2_fast_push_file() -> None:
     assert body(request) == {
         "bk_biz_id": 2,
         "file_target_path": "/tmp/",
-        "ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.1"}],
+        "target_server": {"ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.1"}]},
         "file_source": [
             {
                 "files": ["/a"],
                 "file_type": 1,
-                "ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.9"}],
+                "target_server": {"ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.9"}]},
                 "account": "u",
             }
         ],
@@ -552,7 +555,7 @@ def script(flavor: str = "apigw-v3", **kwargs: Any) -> Request:
         {"script_language": 9},
         {"script_param": ""},
         {"script_timeout": 0},
-        {"script_timeout": 86401},
+        {"script_timeout": 259201},
         {"script_timeout": True},
         {"script_timeout": 1.5},
         {"rolling_config": RollingConfig("")},
