@@ -11,17 +11,24 @@ The transitions follow bk-job (``JobListener``, ``GseStepEventHandler``,
 * job start: job 2, first step starts. A GSE step goes 2 and its hosts 5 -> 7 -> final; a
   manual-confirm step (and the job) wait at 7.
 * round end: all hosts succeeded (9/3) -> step 3, else 4 (6 when errors are ignored); a rolling
-  step starts its next batch, or waits at 7 in MANUAL mode. Step 3/5/6 -> next step or job 3;
-  step 4/9/14 -> the job ends with that status.
-* terminate: job and running step 10; GSE kills unfinished hosts (403) ``stop_delay`` later;
-  step and job 11. A step waiting at 7 goes straight to 11.
-* retry (2/8): ``execute_count`` + 1 and job 2 at once; ``retry_lag`` later the step goes 2 with
-  a new round that copies the previous one and re-runs the failed (2) or all (8) hosts.
+  step waits at 15 between batches and starts the next one ``operation_lag`` later, or waits at
+  7 in MANUAL mode. Step 3/5/6 -> next step or job 3; step 4/9/14 -> the job ends with that
+  status.
+* operations are asynchronous, as bk-job applies them through its message queue
+  (``TaskExecuteServiceImpl``): the response only checks the preconditions, sets the *job* to 2
+  (codes 2, 3, 6, 8, 11, 13) and bumps ``execute_count`` (2, 8). The step change arrives
+  ``operation_lag`` later (``retry_lag`` for retries) and is dropped if the step no longer
+  allows it by then, like bk-job's event handlers re-checking.
+* terminate: ``operation_lag`` later, job and running step 10; GSE kills unfinished hosts (403)
+  ``stop_delay`` after that; step and job 11. A step waiting at 7 or 15 goes straight to 11.
+* retry (2/8): ``retry_lag`` later the step goes 2 with a new round that copies the previous
+  one and re-runs the failed (2) or all (8) hosts.
 """
 
 from __future__ import annotations
 
 import heapq
+import random
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
@@ -31,8 +38,6 @@ from ..models.enums import HostStatus, JobStatus, StepOperation, StepType
 from ._plan import HostPlan, RollingMode, StepPlan
 
 if TYPE_CHECKING:
-    import random
-
     from ..config import Scope
     from ._hosts import SimHost
 
@@ -46,7 +51,8 @@ _NEXT_STEP_WHEN = frozenset(
     {JobStatus.SUCCESS, JobStatus.SKIPPED, JobStatus.IGNORE_ERROR, JobStatus.ROLLING_WAITING}
 )
 _JOB_ENDS_WITH = frozenset({JobStatus.FAIL, JobStatus.ABNORMAL_STATE, JobStatus.ABANDONED})
-_ROUND_END, _RETRY, _STOP = 0, 1, 2
+_ROUND_END, _RETRY, _STOP, _OPERATION, _TERMINATE, _NEXT_BATCH = 0, 1, 2, 3, 4, 5
+_ANY_GEN = -1  # an event that applies whatever happened to the step since (it re-checks)
 
 UNSUPPORTED = 1241003
 NOT_A_CONFIRMER = 1244016
@@ -249,7 +255,7 @@ class Job:
         self.total: int | None = None
         self.current = -1
         self.steps: list[Step] = []
-        self.events: list[tuple[int, int, int, int, int, bool]] = []
+        self.events: list[tuple[int, int, int, int, int, int]] = []
         self.seq = self.version = 0
         self.live: list[Round] = []
         self.cache: dict[object, tuple[object, bytes]] = {}
@@ -267,16 +273,33 @@ class Job:
         return None
 
 
-_Handler = Callable[["Engine", Job, Step, int, bool], None]
+_Handler = Callable[["Engine", Job, Step, int, int], None]
 
 
 class Engine:
     """Advance jobs lazily and apply operations with bk-job's preconditions."""
 
-    def __init__(self, *, defaults: Defaults, retry_lag_ms: int, stop_delay_ms: int) -> None:
+    def __init__(
+        self,
+        *,
+        defaults: Defaults,
+        retry_lag_ms: int,
+        stop_delay_ms: int,
+        operation_lag: tuple[float, float] = (0.0, 0.0),
+        seed: int = 0,
+    ) -> None:
         self.defaults = defaults
         self.retry_lag_ms = retry_lag_ms
         self.stop_delay_ms = stop_delay_ms
+        self.operation_lag = operation_lag
+        self.seed = seed
+
+    def lag_ms(self, job: Job) -> int:
+        """Return how long the message queue takes to apply the job's next operation (ms)."""
+        low, high = self.operation_lag
+        if low == high:
+            return round(1000 * low)
+        return _sample_ms(random.Random(f"{self.seed}:{job.id}:{job.seq}"), self.operation_lag)
 
     # -- the timeline -------------------------------------------------------------------------
 
@@ -286,7 +309,7 @@ class Engine:
         while events and events[0][0] <= now:
             at, _, kind, index, gen, flag = heapq.heappop(events)
             step = job.steps[index]
-            if gen == step.gen:
+            if gen == step.gen or gen == _ANY_GEN:
                 _HANDLERS[kind](self, job, step, at, flag)
                 job.version += 1
 
@@ -298,9 +321,12 @@ class Engine:
             job.version += 1
         return (job.version, *(bisect_right(rnd.changes, now) for rnd in live))
 
-    def _schedule(self, job: Job, at: int, kind: int, step: Step, flag: bool = False) -> None:
+    def _schedule(
+        self, job: Job, at: int, kind: int, step: Step, flag: int = 0, *, any_gen: bool = False
+    ) -> None:
         job.seq += 1
-        heapq.heappush(job.events, (at, job.seq, kind, step.index, step.gen, flag))
+        gen = _ANY_GEN if any_gen else step.gen
+        heapq.heappush(job.events, (at, job.seq, kind, step.index, gen, flag))
 
     # -- starting things ----------------------------------------------------------------------
 
@@ -355,7 +381,7 @@ class Engine:
 
     # -- event handlers -----------------------------------------------------------------------
 
-    def _on_round_end(self, job: Job, step: Step, t: int, _: bool) -> None:
+    def _on_round_end(self, job: Job, step: Step, t: int, _: int) -> None:
         rnd = step.rounds[step.execute_count]
         ok = all(rnd.final[i] in _SUCCESS_CODES for i in step.batch_range())
         step.gen += 1
@@ -369,7 +395,8 @@ class Engine:
             step.status = job.status = JobStatus.WAITING_USER
             return
         if more and (ok or mode is RollingMode.IGNORE_ERROR):
-            self._next_batch(job, step, t)
+            step.status = JobStatus.ROLLING_WAITING  # §7.10: sent between batches
+            self._schedule(job, t + self.lag_ms(job), _NEXT_BATCH, step)
             return
         ignored = step.plan.ignore_error or (step.batches > 0 and mode is RollingMode.IGNORE_ERROR)
         if forced is not None:
@@ -381,13 +408,17 @@ class Engine:
         self._finish_step(step, status, t)
         self._refresh(job, step, t)
 
+    def _on_next_batch(self, job: Job, step: Step, t: int, _: int) -> None:
+        if step.status is JobStatus.ROLLING_WAITING and job.status is JobStatus.RUNNING:
+            self._next_batch(job, step, t)
+
     def _next_batch(self, job: Job, step: Step, t: int) -> None:
         step.batch += 1
         step.status = JobStatus.RUNNING
         rnd = step.rounds[step.execute_count]
         self._run_hosts(job, step, rnd, step.batch_range(), t)
 
-    def _on_retry(self, job: Job, step: Step, t: int, retry_all: bool) -> None:
+    def _on_retry(self, job: Job, step: Step, t: int, retry_all: int) -> None:
         if step.status not in _RETRYABLE or step.type is StepType.MANUAL_CONFIRM:
             return  # GseStepEventHandler re-checks; the confirm handler ignores retries
         step.status, step.end, step.total = JobStatus.RUNNING, None, None
@@ -402,10 +433,14 @@ class Engine:
             rnd.final[index], rnd.exit[index] = int(HostStatus.WAITING), NO_EXIT
         self._run_hosts(job, step, rnd, rerun, t)
 
-    def _on_stop(self, job: Job, step: Step, t: int, _: bool) -> None:
-        if step.status not in (JobStatus.WAITING_USER, JobStatus.STOPPING):
+    def _on_stop(self, job: Job, step: Step, t: int, _: int) -> None:
+        if step.status not in (
+            JobStatus.WAITING_USER,
+            JobStatus.STOPPING,
+            JobStatus.ROLLING_WAITING,
+        ):
             return
-        waited = step.status is JobStatus.WAITING_USER
+        waited = step.status is not JobStatus.STOPPING
         step.gen += 1
         step.status, step.end = JobStatus.STOP_SUCCESS, t
         step.total = _cost(step.start, t, step.total if waited else None)
@@ -443,25 +478,42 @@ class Engine:
     def operate_step(
         self, job: Job, step: Step, operation: StepOperation, operator: str, t: int
     ) -> None:
-        """Apply ``operate_step_instance`` at ``t``, or raise ``OpError`` (bk-job's checks)."""
+        """Answer ``operate_step_instance`` at ``t``, or raise ``OpError`` (bk-job's checks).
+
+        Only the preconditions, the job's status and ``execute_count`` change now; the step
+        changes when the queued operation is applied (``operation_lag`` later).
+        """
         self.settle(job, t)
         _STEP_OPERATIONS[operation](self, job, step, operator, t)
+        if operation in _APPLY:
+            self._schedule(job, t + self.lag_ms(job), _OPERATION, step, operation, any_gen=True)
         job.version += 1
 
     def terminate(self, job: Job, t: int) -> None:
-        """Apply ``operate_job_instance`` code 1 at ``t`` (allowed on jobs at 2 or 7)."""
+        """Answer ``operate_job_instance`` code 1 at ``t`` (jobs at 2 or 7); it stops later."""
         self.settle(job, t)
         if job.status not in (JobStatus.RUNNING, JobStatus.WAITING_USER):
             raise OpError(UNSUPPORTED)
+        step = job.steps[job.current]
+        self._schedule(job, t + self.lag_ms(job), _TERMINATE, step, any_gen=True)
+        job.version += 1
+
+    def _on_terminate(self, job: Job, _: Step, t: int, __: int) -> None:
+        """Stop the job (``JobListener.stopJob``): job 10, the running step 10, hosts killed."""
+        if job.status not in (JobStatus.RUNNING, JobStatus.WAITING_USER):
+            return
         job.status = JobStatus.STOPPING
         step, done = job.steps[job.current], t + self.stop_delay_ms
         if step.status is JobStatus.RUNNING:
             step.status = JobStatus.STOPPING
             _kill_hosts(step.rounds[step.execute_count], step.batch_range(), done)
             self._schedule(job, done, _STOP, step)
-        elif step.status is JobStatus.WAITING_USER:
+        elif step.status in (JobStatus.WAITING_USER, JobStatus.ROLLING_WAITING):
+            step.gen += 1  # a batch that was about to start never does
             self._schedule(job, done, _STOP, step)
-        job.version += 1
+
+    def _on_operation(self, job: Job, step: Step, t: int, code: int) -> None:
+        _APPLY[StepOperation(code)](self, job, step, t)
 
     def start(self, job: Job, t: int) -> None:
         """Apply ``operate_job_instance`` code 2 at ``t`` (allowed on jobs at 1 only)."""
@@ -475,7 +527,7 @@ class Engine:
             raise OpError(UNSUPPORTED)
         job.status = JobStatus.RUNNING
         step.execute_count += 1
-        self._schedule(job, t + self.retry_lag_ms, _RETRY, step, retry_all)
+        self._schedule(job, t + self.retry_lag_ms, _RETRY, step, int(retry_all))
 
     def _op_retry_failed(self, job: Job, step: Step, _: str, t: int) -> None:
         self._retry(job, step, t, retry_all=False)
@@ -483,29 +535,38 @@ class Engine:
     def _op_retry_all(self, job: Job, step: Step, _: str, t: int) -> None:
         self._retry(job, step, t, retry_all=True)
 
+    # Each ``_op_*`` checks and answers now; its ``_apply_*`` changes the step later, if the
+    # step still allows it (bk-job's step event handlers re-check the status).
+
     def _op_ignore_error(self, job: Job, step: Step, _: str, t: int) -> None:
-        if step.status not in (JobStatus.FAIL, JobStatus.ABNORMAL_STATE):
-            raise OpError(UNSUPPORTED)
-        job.status = JobStatus.RUNNING
+        _require(step.status in (JobStatus.FAIL, JobStatus.ABNORMAL_STATE))
+        _revive(job)
+
+    def _apply_ignore_error(self, job: Job, step: Step, t: int) -> None:
         if step.status is JobStatus.FAIL:  # the step handler ignores an abnormal step (bk-job)
             step.status = JobStatus.IGNORE_ERROR
-            job.end = job.total = None
             self._refresh(job, step, t)
 
     def _op_confirm_continue(self, job: Job, step: Step, operator: str, t: int) -> None:
         _require(step.type is StepType.MANUAL_CONFIRM and step.status is JobStatus.WAITING_USER)
-        _check_confirmer(step, operator)
+        _check_confirmer(job, step, operator)
         job.status = JobStatus.RUNNING
-        step.status, step.end = JobStatus.SUCCESS, t
-        step.total = _cost(step.start, t, step.total)
-        self._refresh(job, step, t)
+
+    def _apply_confirm_continue(self, job: Job, step: Step, t: int) -> None:
+        if step.status is JobStatus.WAITING_USER:
+            step.status, step.end = JobStatus.SUCCESS, t
+            step.total = _cost(step.start, t, step.total)
+            self._refresh(job, step, t)
 
     def _op_confirm_terminate(self, job: Job, step: Step, operator: str, t: int) -> None:
         _require(step.status is JobStatus.WAITING_USER and step.type is StepType.MANUAL_CONFIRM)
-        _check_confirmer(step, operator)
-        step.status, step.end = JobStatus.CONFIRM_TERMINATED, t
-        step.total = _cost(step.start, t, step.total)
-        self._finish_job(job, JobStatus.CONFIRM_TERMINATED, t)
+        _check_confirmer(job, step, operator)
+
+    def _apply_confirm_terminate(self, job: Job, step: Step, t: int) -> None:
+        if step.status is JobStatus.WAITING_USER:
+            step.status, step.end = JobStatus.CONFIRM_TERMINATED, t
+            step.total = _cost(step.start, t, step.total)
+            self._finish_job(job, JobStatus.CONFIRM_TERMINATED, t)
 
     def _op_confirm_restart(self, job: Job, step: Step, _: str, t: int) -> None:
         _require(
@@ -516,29 +577,41 @@ class Engine:
 
     def _op_next_step(self, job: Job, step: Step, _: str, t: int) -> None:
         _require(step.status is JobStatus.STOP_SUCCESS)
-        job.status = JobStatus.RUNNING
-        step.status, step.end = JobStatus.SKIPPED, t
-        step.total = _cost(step.start, t, step.total)
-        self._refresh(job, step, t)
+        _revive(job)
+
+    def _apply_next_step(self, job: Job, step: Step, t: int) -> None:
+        if step.status is JobStatus.STOP_SUCCESS:
+            step.status, step.end = JobStatus.SKIPPED, t
+            step.total = _cost(step.start, t, step.total)
+            self._refresh(job, step, t)
 
     def _op_skip(self, job: Job, step: Step, _: str, t: int) -> None:
         _require(step.status is JobStatus.STOPPING)
-        step.gen += 1
-        step.status, step.end = JobStatus.SKIPPED, t
-        step.start = t if step.start is None else step.start
-        job.status = JobStatus.RUNNING
-        self._refresh(job, step, t)
+
+    def _apply_skip(self, job: Job, step: Step, t: int) -> None:
+        if step.status is JobStatus.STOPPING:
+            step.gen += 1
+            step.status, step.end = JobStatus.SKIPPED, t
+            step.start = t if step.start is None else step.start
+            job.status = JobStatus.RUNNING
+            self._refresh(job, step, t)
 
     def _op_rolling_continue(self, job: Job, step: Step, _: str, t: int) -> None:
         _require(step.status is JobStatus.WAITING_USER and step.batches > 0)
         job.status = JobStatus.RUNNING
-        self._next_batch(job, step, t)
+
+    def _apply_rolling_continue(self, job: Job, step: Step, t: int) -> None:
+        if step.status is JobStatus.WAITING_USER:
+            self._next_batch(job, step, t)
 
 
 _HANDLERS: dict[int, _Handler] = {
     _ROUND_END: Engine._on_round_end,
     _RETRY: Engine._on_retry,
     _STOP: Engine._on_stop,
+    _OPERATION: Engine._on_operation,
+    _TERMINATE: Engine._on_terminate,
+    _NEXT_BATCH: Engine._on_next_batch,
 }
 
 _STEP_OPERATIONS: dict[StepOperation, Callable[[Engine, Job, Step, str, int], None]] = {
@@ -553,16 +626,38 @@ _STEP_OPERATIONS: dict[StepOperation, Callable[[Engine, Job, Step, str, int], No
     StepOperation.ROLLING_CONTINUE: Engine._op_rolling_continue,
 }
 
+#: The step changes that arrive ``operation_lag`` after the answer (§7.9).
+_APPLY: dict[StepOperation, Callable[[Engine, Job, Step, int], None]] = {
+    StepOperation.IGNORE_ERROR: Engine._apply_ignore_error,
+    StepOperation.CONFIRM_CONTINUE: Engine._apply_confirm_continue,
+    StepOperation.CONFIRM_TERMINATE: Engine._apply_confirm_terminate,
+    StepOperation.NEXT_STEP: Engine._apply_next_step,
+    StepOperation.SKIP: Engine._apply_skip,
+    StepOperation.ROLLING_CONTINUE: Engine._apply_rolling_continue,
+}
+
+
+def _revive(job: Job) -> None:
+    """Set a job back to running, as the operation's response already shows it."""
+    job.status, job.end, job.total = JobStatus.RUNNING, None, None
+
 
 def _require(allowed: bool) -> None:
     if not allowed:
         raise OpError(UNSUPPORTED)
 
 
-def _check_confirmer(step: Step, operator: str) -> None:
-    users = step.plan.confirm_users
-    if users and operator not in users:
-        raise OpError(NOT_A_CONFIRMER)
+#: The confirm role that lets the user who launched the job confirm (``JobRoleEnum``).
+TRIGGER_ROLE = "JOB_RESOURCE_TRIGGER_USER"
+
+
+def _check_confirmer(job: Job, step: Step, operator: str) -> None:
+    """Check like ``checkConfirmUser``: with no confirm role, any user may confirm (§7.14)."""
+    if operator in step.plan.confirm_users or not step.plan.confirm_roles:
+        return
+    if TRIGGER_ROLE in step.plan.confirm_roles and operator == job.operator:
+        return
+    raise OpError(NOT_A_CONFIRMER)  # the simulator knows no CMDB role members
 
 
 def _kill_hosts(rnd: Round, indices: Sequence[int], done: int) -> None:

@@ -101,6 +101,13 @@ def _optional_rate(
         raise ValueError(f"{attribute.name} must be within [0, 1], got {value!r}")
 
 
+def _default_failure(plan: StepPlan) -> HostStatus:
+    """GSE fails a file task with a file status (202...329), never a script exit code."""
+    if plan.type is StepType.FILE:
+        return HostStatus.COPYFILE_FAILED
+    return HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE
+
+
 def _optional_status(value: int | None) -> JobStatus | None:
     return None if value is None else JobStatus(value)
 
@@ -110,8 +117,12 @@ class StepPlan:
     """One step of a simulated job: its type, its hosts and how long and how well they run.
 
     ``hosts`` is a count of generated hosts (each failing with ``fail_rate`` into
-    ``failure_status``) or explicit ``HostPlan`` rows. A ``MANUAL_CONFIRM`` step has no hosts and
-    waits at 7 for an operation. ``final_status`` forces the step's end status (9 abnormal, 14
+    ``failure_status``: by default 104, non-zero exit code, for a script or SQL step and 202,
+    file transfer failed, for a file step, as GSE reports them) or explicit ``HostPlan`` rows. A ``MANUAL_CONFIRM`` step has no hosts and
+    waits at 7 for an operation; ``confirm_users`` and ``confirm_roles`` say who may confirm it
+    (bk-job lets anyone confirm when ``confirm_roles`` is empty, listed users or not; the role
+    ``JOB_RESOURCE_TRIGGER_USER`` admits the job's operator; no other role has members here).
+    ``final_status`` forces the step's end status (9 abnormal, 14
     abandoned) whatever its hosts did. ``rolling_batch_size`` splits the hosts into batches.
     """
 
@@ -122,7 +133,9 @@ class StepPlan:
     start_delay: tuple[float, float] | None = attrs.field(default=None, converter=_optional_span)
     fail_rate: float | None = attrs.field(default=None, validator=_optional_rate)
     failure_status: HostStatus = attrs.field(
-        default=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, converter=HostStatus, validator=_host_outcome
+        default=attrs.Factory(_default_failure, takes_self=True),
+        converter=HostStatus,
+        validator=_host_outcome,
     )
     ignore_error: bool = False
     rolling_batch_size: int | None = None
@@ -131,6 +144,7 @@ class StepPlan:
     )
     final_status: JobStatus | None = attrs.field(default=None, converter=_optional_status)
     confirm_users: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    confirm_roles: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
     def __attrs_post_init__(self) -> None:
         if self.rolling_batch_size is not None and self.rolling_batch_size < 1:

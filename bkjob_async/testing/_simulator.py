@@ -51,6 +51,13 @@ class BkJobSimulator:
     repeatable. ``apps`` maps app codes to secrets (``None`` accepts any non-empty pair).
 
     :param retry_lag: seconds between a retry's ``execute_count`` bump and the step/host reset
+    :param operation_lag: seconds (a number, or a ``(min, max)`` range sampled repeatably from
+        ``seed``) bk-job's message queue takes to apply the other operations. As in bk-job, the
+        answer to ``operate_step_instance`` changes only the job's status (to 2, for codes 3,
+        6, 11 and 13) and ``execute_count``; ignore-error, confirm-continue/terminate,
+        next-step, skip and rolling-continue change the step this much later, and terminate
+        sets the job to 10 this much later. Wait for the change, as a real caller must. The
+        same lag separates two rolling batches (the step reports 15 in between).
     :param stop_delay: seconds GSE takes to confirm a force-termination
     :param host_duration: seconds a host runs, for hosts whose plan does not say
     :param host_start_delay: seconds a host waits (status 5) before it runs
@@ -66,6 +73,7 @@ class BkJobSimulator:
         port: int = 0,
         apps: Mapping[str, str] | None = None,
         retry_lag: float = 0.5,
+        operation_lag: Span = 0.2,
         stop_delay: float = 1.0,
         host_duration: Span = (1.0, 3.0),
         host_start_delay: Span = (0.0, 0.5),
@@ -84,6 +92,7 @@ class BkJobSimulator:
             retry_lag_ms=round(retry_lag * 1000),
             stop_delay_ms=round(stop_delay * 1000),
             server_tz=server_tz,
+            operation_lag=to_span(operation_lag),
         )
         self._faults = FaultRules()
         self._http = HttpLayer(

@@ -81,10 +81,15 @@ class World:
         retry_lag_ms: int,
         stop_delay_ms: int,
         server_tz: _dt.tzinfo,
+        operation_lag: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         self.seed, self.clock, self.tz = seed, clock, server_tz
         self.engine = Engine(
-            defaults=defaults, retry_lag_ms=retry_lag_ms, stop_delay_ms=stop_delay_ms
+            defaults=defaults,
+            retry_lag_ms=retry_lag_ms,
+            stop_delay_ms=stop_delay_ms,
+            operation_lag=operation_lag,
+            seed=seed,
         )
         self.inventory = Inventory(seed)
         self.jobs: dict[int, Job] = {}

@@ -23,6 +23,8 @@ SCOPE = Scope.biz(2)
 APP = {"bk_app_code": "sim-app", "bk_app_secret": "sim-secret", "bk_username": "alice"}
 GATEWAY, JOBV3, V2 = ApiFlavor.APIGW_V3, ApiFlavor.ESB_JOBV3, ApiFlavor.ESB_V2
 ALL_FLAVORS = (GATEWAY, JOBV3, V2)
+#: The fixture simulator's operation lag: an operation's step change arrives this much later.
+LAG = 0.2
 
 
 def scope_params(flavor: ApiFlavor, scope: Scope = SCOPE) -> dict[str, Any]:
@@ -138,6 +140,7 @@ async def sim() -> AsyncIterator[BkJobSimulator]:
         seed=7,
         virtual_clock=True,
         retry_lag=0.5,
+        operation_lag=LAG,
         stop_delay=1.0,
         host_duration=2.0,
         host_start_delay=0.5,

@@ -35,7 +35,7 @@ from bkjob_async.models.enums import HostStatus, JobStatus, StepType
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, StepPlan
 
 from ..conftest import FakeSleep
-from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, SCOPE, V2
+from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, LAG, SCOPE, V2
 from .test_operations import ALLOWED, STATES, make
 
 H = HostStatus
@@ -124,12 +124,14 @@ async def test_step_status_groups_and_reads(sim, client_for, flavor):
         result = await client.get_step_instance_status(SCOPE, job_id, step_id)
     assert result.finished is True
     assert result.step.status is JobStatus.FAIL
-    # v2 fills only the first group: bk-job queries it with fetchAllGroupData=false
-    timeouts = 0 if flavor is V2 else 1
+    # v2 fills only the first group: bk-job queries it with fetchAllGroupData=false, so the
+    # size of the others is unknown, not 0 (§7.5)
+    timeouts = None if flavor is V2 else 1
     assert [(g.status, g.host_size) for g in result.groups] == [
         (H.SUCCESS, 1),
         (H.TASK_TIMEOUT, timeouts),
     ]
+    assert result.partial is (flavor is V2)
 
 
 async def test_jobv3_has_no_step_status_and_the_client_says_so_without_sending(sim, client_for):
@@ -205,7 +207,7 @@ async def test_job_operations(sim, wire, client_for, flavor):
         with pytest.raises(OperationNotAllowedError) as again:
             await client.operate_job_instance(SCOPE, waiting, JobOperation.START)
         await client.operate_job_instance(SCOPE, waiting, JobOperation.TERMINATE)
-        sim.advance(1.0)
+        sim.advance(LAG + 1.0)
         finished = await client.get_job_instance_status(SCOPE, waiting)
     assert again.value.code == 1241015
     assert finished.job.status is JobStatus.STOP_SUCCESS

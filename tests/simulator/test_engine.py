@@ -136,9 +136,13 @@ def test_a_rolling_step_runs_batch_after_batch():
     step = sim.job(job_id).steps[0]
     assert [h.batch for h in step.hosts or ()] == [1, 1, 2, 2, 3]
     assert step.statuses() == [H.RUNNING, H.RUNNING, H.WAITING, H.WAITING, H.WAITING]
-    sim.advance(1)
+    sim.advance(1)  # batch 1 done: the step waits at 15 for the next one (§7.10)
+    step = sim.job(job_id).steps[0]
+    assert step.status is JobStatus.ROLLING_WAITING
+    assert step.statuses()[:4] == [H.SUCCESS, H.SUCCESS, H.WAITING, H.WAITING]
+    sim.advance(0.2)  # the default operation lag
     assert sim.job(job_id).steps[0].statuses()[:4] == [H.SUCCESS, H.SUCCESS, H.RUNNING, H.RUNNING]
-    sim.advance(2)
+    sim.advance(3)
     assert sim.job(job_id).status is JobStatus.SUCCESS
 
 

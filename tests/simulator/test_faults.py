@@ -12,7 +12,7 @@ import pytest
 from bkjob_async.models.enums import JobStatus
 from bkjob_async.testing import BkJobSimulator, Fault, FaultKind, StepPlan
 
-from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, SCOPE, V2, Wire
+from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, LAG, SCOPE, V2, Wire
 
 STATUS = "get_job_instance_status"
 
@@ -122,6 +122,7 @@ async def test_reset_drops_the_connection_after_the_backend_acted(sim, wire):
     sim.inject(Fault.reset(), api="operate_job_instance")
     with pytest.raises(aiohttp.ClientPayloadError):
         await wire.operate_job(GATEWAY, job_id, 1)
+    sim.advance(LAG)
     assert sim.job(job_id).status is JobStatus.STOPPING  # the terminate went through
     assert (await _status(wire, GATEWAY, job_id)).data["job_instance"]["status"] == 10
 

@@ -10,7 +10,7 @@ from bkjob_async.config import Scope
 from bkjob_async.models.enums import HostStatus, JobStatus, StepOperation, StepType
 from bkjob_async.testing import BkJobSimulator, HostPlan, RollingMode, StepPlan
 
-from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, SCOPE, V2, Wire
+from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, LAG, SCOPE, V2, Wire
 
 H = HostStatus
 OK = HostPlan(duration=2.0, start_delay=0.5)
@@ -56,8 +56,10 @@ async def make(sim: BkJobSimulator, wire: Wire, state: str) -> tuple[int, int]:
     step_id = sim.job(job_id).steps[0].step_instance_id
     if state in ("stopping", "stopped"):
         (await wire.operate_job(GATEWAY, job_id, 1)).ok()
+        sim.advance(LAG)  # bk-job applies operations through its message queue
     if state == "confirm_terminated":
         (await wire.operate(GATEWAY, job_id, step_id, 9)).ok()
+        sim.advance(LAG)
     if state in ("succeeded", "failed", "abnormal", "stopped", "rolling_paused"):
         sim.advance(10)
     expected = {
@@ -186,9 +188,12 @@ async def test_a_second_retry_during_the_lag_counts_twice_but_resets_once(sim, w
 async def test_ignore_error_on_a_failed_step_continues_the_job(sim, wire):
     job_id, step_id = await make(sim, wire, "failed")
     (await wire.operate(GATEWAY, job_id, step_id, 3)).ok()
+    job = sim.job(job_id)  # the answer changed the job only (§7.9)
+    assert (job.status, job.steps[0].status) == (JobStatus.RUNNING, JobStatus.FAIL)
+    assert job.end_time is None
+    sim.advance(LAG)
     job = sim.job(job_id)
     assert job.steps[0].status is JobStatus.IGNORE_ERROR
-    assert job.end_time is None
     assert job.status is JobStatus.RUNNING
     assert job.steps[1].status is JobStatus.RUNNING
     sim.advance(10)
@@ -207,6 +212,10 @@ async def test_ignore_error_on_an_abnormal_step_leaves_the_job_running_like_bk_j
 async def test_confirm_continue_terminate_and_restart(sim, wire):
     job_id, step_id = await make(sim, wire, "confirming")
     (await wire.operate(GATEWAY, job_id, step_id, 9)).ok()
+    assert (sim.job(job_id).status, sim.job(job_id).steps[0].status) == (
+        JobStatus.WAITING_USER,
+    ) * 2
+    sim.advance(LAG)
     job = sim.job(job_id)
     assert (job.status, job.steps[0].status) == (JobStatus.CONFIRM_TERMINATED,) * 2
     assert job.finished
@@ -216,13 +225,16 @@ async def test_confirm_continue_terminate_and_restart(sim, wire):
     assert (job.status, job.steps[0].status) == (JobStatus.WAITING_USER,) * 2
     (await wire.operate(GATEWAY, job_id, step_id, 6)).ok()
     job = sim.job(job_id)
+    assert (job.status, job.steps[0].status) == (JobStatus.RUNNING, JobStatus.WAITING_USER)
+    sim.advance(LAG)
+    job = sim.job(job_id)
     assert job.steps[0].status is JobStatus.SUCCESS
     assert job.status is JobStatus.RUNNING
     assert job.steps[1].status is JobStatus.RUNNING
 
 
-async def test_only_listed_confirmers_may_confirm(sim, wire):
-    plan = StepPlan(StepType.MANUAL_CONFIRM, confirm_users=("bob",))
+async def test_only_listed_confirmers_may_confirm_when_roles_are_set(sim, wire):
+    plan = StepPlan(StepType.MANUAL_CONFIRM, confirm_users=("bob",), confirm_roles=("OPS",))
     job_id = sim.create_job(SCOPE, [plan])
     step_id = sim.job(job_id).steps[0].step_instance_id
     reply = (await wire.operate(GATEWAY, job_id, step_id, 6)).json
@@ -234,6 +246,8 @@ async def test_terminate_goes_10_then_11_and_kills_running_hosts(sim, wire):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=[OK, SLOW]), StepPlan()])
     sim.advance(3)
     (await wire.operate_job(GATEWAY, job_id, 1)).ok()
+    assert sim.job(job_id).status is JobStatus.RUNNING  # the stop event is still queued
+    sim.advance(LAG)
     job = sim.job(job_id)
     assert (job.status, job.steps[0].status) == (JobStatus.STOPPING,) * 2
     assert not job.finished
@@ -247,6 +261,8 @@ async def test_terminate_goes_10_then_11_and_kills_running_hosts(sim, wire):
 async def test_terminate_a_job_waiting_for_confirmation(sim, wire):
     job_id, _ = await make(sim, wire, "confirming")
     (await wire.operate_job(GATEWAY, job_id, 1)).ok()
+    assert sim.job(job_id).status is JobStatus.WAITING_USER
+    sim.advance(LAG)
     assert sim.job(job_id).status is JobStatus.STOPPING
     sim.advance(1)
     job = sim.job(job_id)
@@ -257,6 +273,9 @@ async def test_next_step_after_a_terminate_skips_the_stopped_step(sim, wire):
     job_id, step_id = await make(sim, wire, "stopped")
     (await wire.operate(GATEWAY, job_id, step_id, 11)).ok()
     job = sim.job(job_id)
+    assert (job.status, job.steps[0].status) == (JobStatus.RUNNING, JobStatus.STOP_SUCCESS)
+    sim.advance(LAG)
+    job = sim.job(job_id)
     assert job.steps[0].status is JobStatus.SKIPPED
     assert job.status is JobStatus.RUNNING
     sim.advance(10)
@@ -266,6 +285,9 @@ async def test_next_step_after_a_terminate_skips_the_stopped_step(sim, wire):
 async def test_force_skip_while_stopping_moves_on(sim, wire):
     job_id, step_id = await make(sim, wire, "stopping")
     (await wire.operate(GATEWAY, job_id, step_id, 12)).ok()
+    job = sim.job(job_id)
+    assert (job.status, job.steps[0].status) == (JobStatus.STOPPING,) * 2
+    sim.advance(LAG)
     job = sim.job(job_id)
     assert job.steps[0].status is JobStatus.SKIPPED
     assert job.steps[1].status is JobStatus.RUNNING
@@ -278,6 +300,9 @@ async def test_force_skip_while_stopping_moves_on(sim, wire):
 async def test_rolling_continue_starts_the_next_batch(sim, wire):
     job_id, step_id = await make(sim, wire, "rolling_paused")
     (await wire.operate(GATEWAY, job_id, step_id, 13)).ok()
+    job = sim.job(job_id)
+    assert (job.status, job.steps[0].status) == (JobStatus.RUNNING, JobStatus.WAITING_USER)
+    sim.advance(LAG)
     job = sim.job(job_id)
     assert job.status is JobStatus.RUNNING
     assert job.steps[0].status is JobStatus.RUNNING

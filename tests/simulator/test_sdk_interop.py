@@ -19,7 +19,7 @@ from bkapi_component.open.client import Client
 from bkjob_async.models.enums import HostStatus, JobStatus, StepType
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, StepPlan
 
-from .conftest import SCOPE
+from .conftest import LAG, SCOPE
 
 SCOPE_ARGS = {"bk_scope_type": "biz", "bk_scope_id": "2"}
 
@@ -92,6 +92,7 @@ async def test_the_sdk_operates_steps_and_jobs(sim):
     sim.advance(0.5)
     stopped = await sdk(sim, lambda api: api.operate_job_instance({**ids, "operation_code": 1}))
     assert stopped["result"] is True
+    sim.advance(LAG)
     assert sim.job(job_id).status is JobStatus.STOPPING
 
 

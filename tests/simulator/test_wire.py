@@ -202,7 +202,7 @@ async def test_v3_step_status_of_a_step_not_started_lists_placeholders(sim, wire
 
 async def test_v3_step_status_of_a_rolling_step_defaults_to_the_latest_batch(sim, wire):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=5, rolling_batch_size=2)])
-    sim.advance(2.6)  # batch 1 done, batch 2 running
+    sim.advance(2.8)  # batch 1 done, batch 2 started (after 0.2 s at status 15)
     step_id = sim.job(job_id).steps[0].step_instance_id
     latest = await _step_status(wire, job_id, step_id)
     every = await _step_status(wire, job_id, step_id, batch=0)
