@@ -143,6 +143,7 @@ async def test_get_step_instance_status_apigw(make_client: Any, server: Recordin
         "execute_count": "1",
         "status": "9",
         "max_host_num_per_group": "10",
+        "batch": "0",  # every rolling batch: the gateway alone answers the latest only (§7.6)
     }
     assert_auth(request)
 
@@ -210,7 +211,8 @@ async def test_fast_execute_script(make_client: Any, server: RecordingServer, fl
     async with client_for(make_client, server, flavor) as client:
         launch = await client.fast_execute_script(
             BIZ,
-            targets=Targets(host_ids=[101]),
+            # v2 cannot target by host id (§7.2)
+            targets=Targets(ips=["10.0.0.1"]) if flavor == "esb-v2" else Targets(host_ids=[101]),
             account=Account(alias="root"),
             script_content="echo $1",
             script_param="hi",
@@ -225,7 +227,7 @@ async def test_fast_execute_script(make_client: Any, server: RecordingServer, fl
     if flavor == "esb-v2":
         assert sent["bk_biz_id"] == 2
         assert (sent["account"], sent["script_timeout"], sent["script_type"]) == ("root", 60, 1)
-        assert sent["ip_list"] == [{"bk_host_id": 101}]
+        assert sent["target_server"] == {"ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.1"}]}
     else:
         assert (sent["bk_scope_type"], sent["bk_scope_id"]) == ("biz", "2")
         assert (sent["account_alias"], sent["timeout"], sent["script_language"]) == ("root", 60, 1)
@@ -251,7 +253,7 @@ async def test_fast_transfer_file(
             targets=Targets(ips=["0:10.0.0.1"]),
             account=Account(alias="root"),
             file_target_path="/tmp/",
-            file_sources=[FileSource(["/etc/hosts"], server=Targets(host_ids=[9]))],
+            file_sources=[FileSource(["/etc/hosts"], server=Targets(ips=["0:10.0.0.9"]))],
         )
     assert launch == JobLaunch(7, "push")
     (request,) = server.requests

@@ -38,7 +38,11 @@ POLICY = PollPolicy(interval=0.005, max_interval=0.02, max_in_flight=16, poll_ti
 
 @pytest.fixture
 async def sim() -> AsyncIterator[BkJobSimulator]:
-    async with BkJobSimulator(virtual_clock=True, seed=7, retry_lag=0.5) as simulator:
+    # Operations apply 0.5 s (two lockstep ticks) after their answer, as bk-job's queue does:
+    # the state in between (job 2, step unchanged) is then always seen exactly once.
+    async with BkJobSimulator(
+        virtual_clock=True, seed=7, retry_lag=0.5, operation_lag=0.5
+    ) as simulator:
         yield simulator
 
 
@@ -139,9 +143,9 @@ async def test_ignore_error_continues_to_the_next_step(sim, client) -> None:
         await client.operate_step_instance(SCOPE, job, step1, StepOperation.IGNORE_ERROR)
         second = await follow(sim, poller.watch_job(SCOPE, job))
     flow = statuses(second)
-    # Within one observation, steps change before the job does.
-    assert flow[0] == ("step", step1, 0, "IGNORE_ERROR")
-    assert flow.index(("job", "RUNNING")) < flow.index(("job", "SUCCESS"))
+    # The answer sets the job running; the step changes when bk-job's queue applies it.
+    assert flow[0] == ("job", "RUNNING")
+    assert flow.index(("step", step1, 0, "IGNORE_ERROR")) < flow.index(("job", "SUCCESS"))
     assert statuses(second)[-2:] == [("job", "SUCCESS"), ("finished", "SUCCESS")]
     # The first step's hosts did not change again: nothing about them is repeated.
     assert all(step != step1 for step, _ in host_paths(second))
@@ -455,10 +459,10 @@ async def test_exact_manual_confirm(sim: BkJobSimulator) -> None:
         ("step", 1, 0, None, 7),
         ("step", 2, 0, None, 1),
         ("job", None, 7),
+        ("job", 7, 2),  # the answer to the confirmation; the step follows later (§7.9)
         ("host", 2, 0, "h0", None, 7),
         ("step", 1, 0, 7, 3),
         ("step", 2, 0, 1, 2),
-        ("job", 7, 2),
         ("host", 2, 0, "h0", 7, 9),
         ("step", 2, 0, 2, 3),
         ("job", 2, 3),
@@ -524,9 +528,9 @@ async def test_exact_rolling_pause(sim: BkJobSimulator) -> None:
         ("host", 1, 0, "h0", 7, 9),
         ("step", 1, 0, 2, 7),
         ("job", 2, 7),
+        ("job", 7, 2),  # the answer to rolling-continue; the batch starts later (§7.9)
         ("host", 1, 0, "h1", 5, 7),
         ("step", 1, 0, 7, 2),
-        ("job", 7, 2),
         ("host", 1, 0, "h1", 7, 9),
         ("step", 1, 0, 2, 3),
         ("job", 2, 3),
@@ -560,13 +564,14 @@ async def test_exact_ignore_error_then_watch_again(sim: BkJobSimulator) -> None:
         ("job", 2, 4),
         ("finished", 4),
     ]
-    # Watching again continues from what the poller knew: only what changed since. Step
-    # one's hosts say nothing; its status moves to 6 as step two starts.
+    # Watching again continues from what the poller knew: only what changed since. The
+    # answer set the job running; later step one's status moves to 6 as step two starts, and
+    # its hosts say nothing.
     assert resumed == [
+        ("job", 4, 2),
         ("host", 2, 0, "h0", None, 7),
         ("step", 1, 0, 4, 6),
         ("step", 2, 0, 1, 2),
-        ("job", 4, 2),
         ("host", 2, 0, "h0", 7, 9),
         ("step", 2, 0, 2, 3),
         ("job", 2, 3),
