@@ -47,7 +47,7 @@ class Fault:
     kind: FaultKind
     status: int = 200
     body: bytes | str | Mapping[str, Any] | None = None
-    retry_after: float = 1.0
+    retry_after: float | None = None
     code: int = 0
     message: str = ""
     permission: Mapping[str, Any] | None = None
@@ -64,8 +64,13 @@ class Fault:
         return cls(FaultKind.HTTP_STATUS, status=status, body=body)
 
     @classmethod
-    def rate_limited(cls, retry_after: float = 1.0) -> Fault:
-        """Refuse as rate limited: gateway HTTP 429 with quota headers, ESB 1306429 at HTTP 200."""
+    def rate_limited(cls, retry_after: float | None = None) -> Fault:
+        """Refuse as rate limited: gateway HTTP 429 with quota headers, ESB 1306429 at HTTP 200.
+
+        Like bk-job's gateway, the 429 carries only the ``X-Bkapi-RateLimit-*`` headers
+        (``-Reset``: ``retry_after`` rounded up, else 1 s); a ``Retry-After`` header is added
+        only when ``retry_after`` is given.
+        """
         return cls(FaultKind.RATE_LIMITED, retry_after=retry_after)
 
     @classmethod

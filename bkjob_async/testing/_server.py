@@ -116,6 +116,8 @@ class HttpLayer:
         self.faults_served: Counter[FaultKind] = Counter()
         self.rate_limited = 0
         self.window: RateWindow | None = None
+        #: Add ``Retry-After`` to the gateway's 429 (the real gateway does not, §7.11).
+        self.retry_after = False
         self._ids = random.Random(f"ids:{seed}")
         self._identities: dict[str, _Identity | str] = {}
 
@@ -382,7 +384,8 @@ class HttpLayer:
             return headers
         self.rate_limited += 1
         if flavor is ApiFlavor.APIGW_V3:
-            headers["Retry-After"] = str(max(1, math.ceil(reset)))
+            if self.retry_after:
+                headers["Retry-After"] = str(max(1, math.ceil(reset)))
             raise _Refusal(self._gateway_error(429, headers=headers))
         rule = f"{window.limit}/{window.period:g}second"
         raise _Refusal(
@@ -411,14 +414,15 @@ class HttpLayer:
                 app = request.headers.get("X-Bkapi-Authorization", "")
                 message = _esb_rate_message(_app_of(app), flavor, api, "1/1second")
                 return self._esb_error(1306429, message)
-            retry_after = max(1, math.ceil(fault.retry_after))
+            wait = 1.0 if fault.retry_after is None else fault.retry_after
             quota = {
                 "X-Bkapi-RateLimit-Limit": "1",
                 "X-Bkapi-RateLimit-Remaining": "0",
-                "X-Bkapi-RateLimit-Reset": str(retry_after),
+                "X-Bkapi-RateLimit-Reset": str(max(1, math.ceil(wait))),
                 "X-Bkapi-RateLimit-Plugin": "bk-resource-rate-limit",
-                "Retry-After": f"{fault.retry_after:g}",
             }
+            if fault.retry_after is not None:
+                quota["Retry-After"] = f"{fault.retry_after:g}"
             return self._gateway_error(429, headers=quota)
         return self._http_status(fault, gateway)
 

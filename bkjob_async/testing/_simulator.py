@@ -218,11 +218,18 @@ class BkJobSimulator:
         """Forget every injected fault."""
         self._faults.clear()
 
-    def set_rate_limit(self, rps: float | None) -> None:
-        """Limit all APIs together to ``rps`` requests per second of real time (``None``: off)."""
+    def set_rate_limit(self, rps: float | None, *, retry_after: bool = False) -> None:
+        """Limit all APIs together to ``rps`` requests per second of real time (``None``: off).
+
+        A refused gateway request is HTTP 429 with only the ``X-Bkapi-RateLimit-Limit``,
+        ``-Remaining``, ``-Reset`` and ``-Plugin`` headers, as bk-job's gateway sends it (no
+        ``Retry-After``); ``retry_after=True`` adds a ``Retry-After`` header too. The ESB
+        answers 1306429 at HTTP 200.
+        """
         if rps is not None and rps <= 0:
             raise ValueError("rps must be > 0 or None")
         self._http.window = None if rps is None else RateWindow(rps)
+        self._http.retry_after = retry_after
 
     # -- statistics -----------------------------------------------------------------------------
 
