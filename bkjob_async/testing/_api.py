@@ -12,9 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import ipaddress
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -43,6 +46,10 @@ __all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS", "ApiFailure", "Call", "Encoded", "End
 _BIZ_SET_IDS = range(8_000_000, 10_000_000)
 _MAX_HISTORY_MS = 30 * 24 * 3600 * 1000
 _MAX_BATCH_LOG_HOSTS = 500
+#: ``JobConstants.MAX_JOB_TIMEOUT_SECONDS`` (72 h); out of range is a validation error, 1240003.
+_MAX_TIMEOUT = 259200
+#: ``FilePathValidateUtil``: a Linux path from ``/``, a Windows one from ``X:\``, or a variable.
+_ABSOLUTE_PATH = re.compile(r"^(/|[A-Za-z]:[/\\])|\$\{[A-Za-z_][A-Za-z0-9_-]*\}")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 
@@ -201,6 +208,8 @@ def get_job_instance_status(world: World, call: Call) -> object:
 def get_step_instance_status(world: World, call: Call) -> object:
     """v3 (gateway, GET only) or v2 step status; manual-confirm steps are refused (1241003)."""
     params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
+    if not v2 and not (params.text("bk_scope_type") and params.text("bk_scope_id")):
+        raise ApiFailure(codes.BAD_REQUEST)  # §7.12: the v3 resource binds the scope only
     scope = scope_of(params)
     code = codes.MISSING_OR_ILLEGAL_NAMED if v2 else codes.BAD_REQUEST
     job_id = params.ident("job_instance_id", code)
@@ -271,22 +280,110 @@ def _default_name(world: World, kind: tuple[str, str], english: bool) -> str:
     return f"{kind[1] if english else kind[0]}_{stamp.strftime('%Y%m%d%H%M%S%f')[:-3]}"
 
 
-def _targets(world: World, params: Params) -> list[SimHost]:
-    """Resolve ``target_server`` plus v2's top-level ``ip_list`` and ``custom_query_id``."""
-    server, ip_list, groups = (
-        params.raw(k) for k in ("target_server", "ip_list", "custom_query_id")
-    )
-    if not isinstance(server, Mapping) and ip_list is None and groups is None:
-        raise ApiFailure(codes.MISSING_PARAM_NAMED, "target_server")
-    target = dict(server) if isinstance(server, Mapping) else {}
-    if isinstance(ip_list, list):
-        target["ip_list"] = [*target.get("ip_list", ()), *ip_list]
-    if isinstance(groups, list):
-        target["dynamic_group_list"] = [{"id": group} for group in groups]
+def _targets(world: World, call: Call) -> list[SimHost]:
+    """Resolve the launch's targets as bk-job reads them (§7.1-7.3, §7.7).
+
+    v3 reads ``target_server`` only, and its ``ip_list`` only when ``host_id_list`` is empty.
+    v2 reads ``target_server`` when present (``dynamic_group_id_list`` there) and otherwise the
+    top-level ``ip_list`` and ``custom_query_id``; it builds hosts from ``(bk_cloud_id, ip)``.
+    """
+    params = call.params
+    server = params.raw("target_server")
+    if call.flavor is not ApiFlavor.ESB_V2:
+        if not isinstance(server, Mapping) or not _names_hosts(server):
+            raise ApiFailure(codes.MISSING_PARAM_NAMED, "target_server")
+        target = _v3_target(server)
+    elif isinstance(server, Mapping):
+        target = _v2_target(server.get("ip_list"), server.get("dynamic_group_id_list"))
+        target["topo_node_list"] = server.get("topo_node_list")
+    else:
+        ip_list, groups = params.raw("ip_list"), params.raw("custom_query_id")
+        if ip_list is None and groups is None:
+            raise ApiFailure(codes.MISSING_PARAM_NAMED, "target_server")
+        target = _v2_target(ip_list, groups)
     hosts = world.hosts_from_target(target)
     if not hosts:
         raise ApiFailure(codes.HOST_EMPTY)
     return hosts
+
+
+def _names_hosts(server: Mapping[str, Any]) -> bool:
+    keys = ("host_id_list", "ip_list", "dynamic_group_list", "topo_node_list")
+    return any(server.get(key) for key in keys)
+
+
+def _v3_target(server: Mapping[str, Any]) -> dict[str, Any]:
+    target = dict(server)
+    if target.get("host_id_list"):  # JobExecuteCommonV3Processor: ip_list ignored (§7.1)
+        target.pop("ip_list", None)
+    target.pop("dynamic_group_id_list", None)
+    return target
+
+
+def _v2_target(ip_list: object, groups: object) -> dict[str, Any]:
+    rows = ip_list if isinstance(ip_list, list) else []
+    # v2 keys hosts by (bk_cloud_id, ip) alone: a bk_host_id in a row is not read (§7.2).
+    ips = [{k: v for k, v in row.items() if k != "bk_host_id"} for row in _maps(rows)]
+    names = groups if isinstance(groups, list) else []
+    return {"ip_list": ips, "dynamic_group_list": [{"id": group} for group in names]}
+
+
+def _maps(value: object) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _check_ip_rows(call: Call) -> None:
+    """Check every ``ip_list`` row of the request, wherever it is, as bk-job does first.
+
+    v2 trims every row's ``ip`` before anything else (``trimIps``): a row without one is an
+    internal error, 1240002 (§7.2). ``EsbIpDTO.ip`` is IPv4 only: an IPv6 address is 1240003
+    (§7.7).
+    """
+    params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
+    holders: list[Mapping[str, Any]] = [params.values]
+    holders += _maps([params.raw("target_server")])
+    for key in ("file_source", "file_source_list", "global_vars", "global_var_list"):
+        for item in _maps(params.raw(key)):
+            holders += [item, *_maps([item.get("server"), item.get("target_server")])]
+    for holder in holders:
+        for row in _maps(holder.get("ip_list")):
+            ip = row.get("ip")
+            if ip is None:
+                if v2:
+                    raise ApiFailure(codes.INTERNAL_ERROR)
+                continue
+            if _is_ipv6(str(ip).strip()):
+                raise ApiFailure(codes.BAD_REQUEST)
+
+
+def _is_ipv6(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).version == 6
+    except ValueError:
+        return ":" in ip
+
+
+def _check_launch(call: Call, *, timeout: int | None) -> None:
+    """Run the launch validations bk-job does before it creates anything (§7.4, §7.12)."""
+    _check_ip_rows(call)
+    if timeout is not None and not 1 <= timeout <= _MAX_TIMEOUT:
+        raise ApiFailure(codes.BAD_REQUEST)
+    url = call.params.text("callback_url") or call.params.text("bk_callback_url")
+    if url and not _callback_ok(url):
+        raise ApiFailure(codes.BAD_REQUEST)
+
+
+def _callback_ok(url: str) -> bool:
+    """``ValidCallbackUrl``: an http(s) URL with a host and no user info."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and "@" not in parts.netloc
+
+
+def _absolute(path: object) -> bool:
+    return isinstance(path, str) and bool(path.strip()) and bool(_ABSOLUTE_PATH.search(path))
 
 
 def _account(params: Params, *names: str) -> None:
@@ -310,12 +407,18 @@ def _rolling(params: Params, host_count: int) -> tuple[int | None, RollingMode]:
         )
         mode = RollingMode(int(config.get("mode", 1)))
     except ValueError:
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "rolling_config") from None
+        raise ApiFailure(codes.BAD_REQUEST) from None  # a validation failure (§7.13)
     return max(1, size), mode
 
 
 def _launch(
-    world: World, call: Call, plan: StepPlan, hosts: list[SimHost], name: str, kind: TaskType
+    world: World,
+    call: Call,
+    plan: StepPlan,
+    hosts: list[SimHost],
+    name: str,
+    kind: TaskType,
+    sources: tuple[SimHost, ...] = (),
 ) -> object:
     job = world.create_job(
         scope_of(call.params),
@@ -328,11 +431,11 @@ def _launch(
         app_code=call.app_code,
         callback_url=call.params.text("callback_url") or call.params.text("bk_callback_url"),
     )
-    return {
-        "job_instance_id": job.id,
-        "job_instance_name": name,
-        "step_instance_id": job.steps[0].id,
-    }
+    job.steps[0].sources = sources
+    launched: dict[str, Any] = {"job_instance_id": job.id, "job_instance_name": name}
+    if not (call.flavor is ApiFlavor.ESB_V2 and kind is TaskType.FAST_FILE):
+        launched["step_instance_id"] = job.steps[0].id  # v2 fast_push_file never sets it (§7.8)
+    return launched
 
 
 def _check_base64(params: Params, name: str) -> None:
@@ -354,19 +457,20 @@ def fast_execute_script(world: World, call: Call) -> object:
         raise ApiFailure(codes.MISSING_PARAM_NAMED, "script_version_id|script_id|script_content")
     if version_id is not None and version_id < 1:
         raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_version_id")
-    language = params.long("script_language") or params.long("script_type") or 1
+    v2 = call.flavor is ApiFlavor.ESB_V2
+    language = params.long("script_type" if v2 else "script_language")
+    if v2 and language is None:
+        language = 1  # v2's script_type defaults to shell; v3 requires script_language (§7.12)
     if content and language not in range(1, 6):
         raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_language")
     _check_base64(params, "script_content")
     _check_base64(params, "script_param")
-    hosts = _targets(world, params)
-    if call.flavor is ApiFlavor.ESB_V2:
+    _check_launch(call, timeout=params.long("script_timeout" if v2 else "timeout"))
+    hosts = _targets(world, call)
+    if v2:
         _account(params, "account")
     else:
         _account(params, "account_id", "account_alias")
-    timeout = params.long("timeout") or params.long("script_timeout")
-    if timeout is not None and not 1 <= timeout <= 86400:
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "timeout")
     name = params.text("task_name") or _default_name(
         world, ("快速执行脚本", "Script Execution"), call.english
     )
@@ -377,16 +481,28 @@ def fast_execute_script(world: World, call: Call) -> object:
 
 def fast_transfer_file(world: World, call: Call) -> object:
     """Create a one-step file job (v3 ``fast_transfer_file``, v2 ``fast_push_file``)."""
-    params = call.params
+    params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
     scope_of(params)
-    if not params.text("file_target_path"):
-        raise ApiFailure(codes.MISSING_PARAM_NAMED, "file_target_path")
-    sources_key = "file_source" if call.flavor is ApiFlavor.ESB_V2 else "file_source_list"
+    target_path = params.text("file_target_path")
+    if not target_path:
+        missing = codes.MISSING_PARAM_NAMED if v2 else codes.MISSING_OR_ILLEGAL_NAMED
+        raise ApiFailure(missing, "file_target_path")
+    sources_key = "file_source" if v2 else "file_source_list"
     sources = params.raw(sources_key)
     if not isinstance(sources, list) or not sources:
         raise ApiFailure(codes.MISSING_PARAM_NAMED, sources_key)
-    hosts = _targets(world, params)
-    if call.flavor is ApiFlavor.ESB_V2:
+    _check_launch(call, timeout=params.long("timeout"))
+    server_files = [
+        path
+        for item in _maps(sources)
+        if item.get("file_type", 1) in (1, "1")  # files on hosts, not in a file source
+        for path in item.get("files" if v2 else "file_list") or ()
+    ]
+    if not all(_absolute(path) for path in (target_path, *server_files)):
+        raise ApiFailure(codes.BAD_REQUEST)  # FilePathValidateUtil: absolute paths only
+    hosts = _targets(world, call)
+    source_hosts = _source_hosts(world, call, sources)
+    if v2:
         _account(params, "account")
     else:
         _account(params, "account_id", "account_alias")
@@ -395,15 +511,36 @@ def fast_transfer_file(world: World, call: Call) -> object:
     )
     size, mode = _rolling(params, len(hosts))
     plan = StepPlan(StepType.FILE, len(hosts), name, rolling_batch_size=size, rolling_mode=mode)
-    return _launch(world, call, plan, hosts, name, TaskType.FAST_FILE)
+    return _launch(world, call, plan, hosts, name, TaskType.FAST_FILE, source_hosts)
+
+
+def _source_hosts(world: World, call: Call, sources: list[Any]) -> tuple[SimHost, ...]:
+    """Resolve the server file sources' hosts (they upload; their logs show it, §7.15)."""
+    found: dict[int, SimHost] = {}
+    for item in _maps(sources):
+        server = item.get("target_server" if call.flavor is ApiFlavor.ESB_V2 else "server")
+        if call.flavor is ApiFlavor.ESB_V2:
+            if isinstance(server, Mapping):
+                target = _v2_target(server.get("ip_list"), server.get("dynamic_group_id_list"))
+            else:
+                target = _v2_target(item.get("ip_list"), item.get("custom_query_id"))
+        elif isinstance(server, Mapping):
+            target = _v3_target(server)
+        else:
+            continue
+        found.update((host.bk_host_id, host) for host in world.hosts_from_target(target))
+    return tuple(found.values())
 
 
 def execute_job_plan(world: World, call: Call) -> object:
     """Instantiate a registered plan (v3 ``job_plan_id``, v2 ``execute_job`` ``bk_job_id``)."""
-    params = call.params
+    params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
     scope = scope_of(params)
-    name = "bk_job_id" if call.flavor is ApiFlavor.ESB_V2 else "job_plan_id"
-    plan_id = params.ident(name, codes.MISSING_OR_ILLEGAL_NAMED)
+    name = "bk_job_id" if v2 else "job_plan_id"
+    plan_id = params.ident(
+        name, codes.MISSING_OR_ILLEGAL_NAMED if v2 else codes.ILLEGAL_PARAM_NAMED
+    )
+    _check_launch(call, timeout=None)
     plan = world.plans.get(plan_id)
     if plan is None or (plan.scope is not None and plan.scope != scope):
         raise ApiFailure(codes.PLAN_NOT_EXIST)
@@ -424,13 +561,19 @@ def execute_job_plan(world: World, call: Call) -> object:
 
 
 def _gse_step(world: World, params: Params) -> tuple[Step, int]:
+    """Return the step of an ip-log request and its current round.
+
+    The ip-log APIs have no ``execute_count`` parameter (§7.12): it is ignored. An unknown step
+    is answered like an unknown job, 1244006 (§7.13).
+    """
     scope = scope_of(params)
     job_id = params.ident("job_instance_id", codes.MISSING_OR_ILLEGAL_NAMED)
-    step = _step(
-        world, job_id, params.ident("step_instance_id", codes.MISSING_OR_ILLEGAL_NAMED), scope
-    )
-    count = params.long("execute_count")
-    return step, step.execute_count if count is None else count
+    step_id = params.ident("step_instance_id", codes.MISSING_OR_ILLEGAL_NAMED)
+    try:
+        step = _step(world, job_id, step_id, scope)
+    except ApiFailure:
+        raise ApiFailure(codes.TASK_NOT_EXIST) from None
+    return step, step.execute_count
 
 
 def _host_index(step: Step, host_id: int | None, cloud: int | None, ip: str | None) -> int | None:
@@ -466,11 +609,12 @@ def get_job_instance_ip_log(world: World, call: Call) -> object:
     if step.type in (StepType.SCRIPT, StepType.SQL):
         data["log_type"] = 1
         if index is not None and rnd is not None:
-            data["log_content"] = log_text(step, rnd, index, now)
+            data["log_content"] = log_text(step, rnd, index, now) or None  # blank is null
     elif step.type is StepType.FILE:
         data["log_type"] = 2
         if index is not None and rnd is not None:
-            data["file_logs"] = file_logs(step, rnd, index, now)
+            # the target's downloads, then every source host's uploads (§7.15)
+            data["file_logs"] = file_logs(step, rnd, index, now, uploads=True)
     return data
 
 
@@ -485,6 +629,11 @@ def batch_get_job_instance_ip_log(world: World, call: Call) -> object:
         host = step.hosts[index]
         if is_file:
             rows = file_logs(step, rnd, index, now) if rnd else []
+            if not rows:  # a host with no file task yet: a row of nulls (§7.15)
+                transfer_logs.append(
+                    dict.fromkeys(("bk_host_id", "bk_cloud_id", "ip", "file_logs"))
+                )
+                continue
             transfer_logs.append(
                 {
                     "bk_host_id": host.bk_host_id,
@@ -501,7 +650,7 @@ def batch_get_job_instance_ip_log(world: World, call: Call) -> object:
                     "bk_cloud_id": host.bk_cloud_id,
                     "ip": host.ip,
                     "ipv6": host.ipv6,
-                    "log_content": log_text(step, rnd, index, now) if rnd else "",
+                    "log_content": (log_text(step, rnd, index, now) if rnd else "") or None,
                 }
             )
     has_logs = step.type is not StepType.MANUAL_CONFIRM
@@ -624,7 +773,7 @@ def _v2_ip_log(world: World, step: Step, index: int, host: SimHost, now: int) ->
         "start_time": v2_time(start, world.tz),
         "end_time": v2_time(end, world.tz),
         "total_time": None if start is None or end is None else (end - start) / 1000.0,
-        "log_content": log_text(step, rnd, index, now),
+        "log_content": log_text(step, rnd, index, now) or None,
     }
 
 

@@ -137,6 +137,7 @@ class Step:
         "owner",
         "plan",
         "rounds",
+        "sources",
         "start",
         "status",
         "step_id",
@@ -167,6 +168,8 @@ class Step:
         self.end: int | None = None
         self.total: int | None = None
         self.rounds: dict[int, Round] = {}
+        #: The hosts a file step's files come from (none known: one generated source host).
+        self.sources: tuple[SimHost, ...] = ()
 
     @property
     def type(self) -> StepType:

@@ -364,8 +364,12 @@ def _limit(query: StepQuery, size: int) -> int:
 
 
 def step_status_v2(step: Step, now: int, tz: _dt.tzinfo, english: bool) -> Obj:
-    """Return the v2 ``EsbStepInstanceStatusDTO``: only the first group lists its hosts."""
-    groups = _groups(step, StepQuery(), now)
+    """Return the v2 ``EsbStepInstanceStatusDTO``: only the first group lists its hosts.
+
+    Every other group comes back with ``count: 0`` and no ``ip_list`` (§7.5); v2 never filters
+    by rolling batch, so the groups cover every batch (§7.6).
+    """
+    groups = _groups(step, StepQuery(batch=0), now)
     analyse = []
     for position, group in enumerate(groups):
         rows = group.rows if position == 0 else None
@@ -438,25 +442,42 @@ def _clock(ms: int) -> str:
     return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def file_logs(step: Step, rnd: Round, index: int, now: int) -> list[Obj]:
-    """Return the synthetic ``file_logs`` rows of one target host."""
+def file_logs(step: Step, rnd: Round, index: int, now: int, *, uploads: bool = False) -> list[Obj]:
+    """Return the synthetic ``file_logs`` rows of one target host: one download per source
+    host, and with ``uploads`` one upload (mode 0) row per source host after them, as
+    ``get_job_instance_ip_log`` sends them (§7.15). A host not started yet has none.
+    """
     status = rnd.status(index, now)
-    file_status = {5: 1, 7: 3, 9: 4, 3: 4}.get(status, 5)
-    host = step.hosts[index]
-    return [
+    if status == HostStatus.WAITING:
+        return []
+    file_status = {7: 3, 9: 4, 3: 4}.get(status, 5)
+    host, sources = step.hosts[index], step.sources or (_FILE_SOURCE,)
+    common = {
+        "src_path": "/data/release/package.tar.gz",
+        "log_content": log_text(step, rnd, index, now) or None,
+        "size": "1.00 MB",
+        "speed": "0 KB/s" if file_status != 3 else "512 KB/s",
+        "process": "100%" if file_status == 4 else "0%",
+    }
+    rows = [
         {
             "mode": 1,
-            "src_ip": _ip_ref(_FILE_SOURCE),
-            "src_path": "/data/release/package.tar.gz",
+            "src_ip": _ip_ref(source),
             "dest_ip": _ip_ref(host),
             "dest_path": "/tmp/package.tar.gz",
             "status": file_status,
-            "log_content": log_text(step, rnd, index, now),
-            "size": "1.00 MB",
-            "speed": "0 KB/s" if file_status != 3 else "512 KB/s",
-            "process": "100%" if file_status == 4 else "0%",
+            **common,
         }
+        for source in sources
     ]
+    if uploads:
+        upload_status = 2 if file_status == 3 else file_status
+        rows += [
+            {"mode": 0, "src_ip": _ip_ref(source), "dest_ip": None, "dest_path": None,
+             "status": upload_status, **common}
+            for source in sources
+        ]  # fmt: skip
+    return rows
 
 
 def _ip_ref(host: SimHost) -> Obj:

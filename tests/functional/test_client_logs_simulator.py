@@ -138,8 +138,9 @@ async def test_a_file_jobs_transfer_logs(sim, client_for, flavor):
     assert sim.job(launch.job_instance_id).steps[0].type is StepType.FILE
     assert (one.log_type, one.log_content) == (LogType.FILE, None)
     assert one.file_logs is not None
-    (row,) = one.file_logs
+    row, upload = one.file_logs  # bk-job adds the source host's upload row (§7.15)
     assert (row.mode, row.status) == (FileLogMode.DOWNLOAD, FileTaskStatus.SUCCESS)
+    assert (upload.mode, upload.src_host) == (FileLogMode.UPLOAD, row.src_host)
     assert row.dest_host is not None
     assert row.dest_host.bk_host_id == 1007
     assert row.src_host is not None

@@ -36,11 +36,11 @@ async def test_fast_execute_script_creates_a_running_script_job(sim, wire, flavo
     step = job.steps[0]
     assert step.step_instance_id == data["step_instance_id"]
     assert step.type is StepType.SCRIPT
-    assert [(h.bk_host_id, h.ip) for h in step.hosts or ()][:2] == [
+    # host_id_list is non-empty: bk-job ignores ip_list (§7.1), so 10.0.0.9 does not run
+    assert [(h.bk_host_id, h.ip) for h in step.hosts or ()] == [
         (1001, "10.0.0.1"),
         (1002, "10.0.0.2"),
     ]
-    assert ((step.hosts or ())[2].ip, (step.hosts or ())[2].bk_host_id) == ("10.0.0.9", 1009)
 
 
 async def test_fast_execute_script_names_jobs_like_bk_job_and_can_wait(sim, wire):
@@ -58,10 +58,10 @@ async def test_fast_execute_script_names_jobs_like_bk_job_and_can_wait(sim, wire
         ({"script_language": 9}, 1241005, "script_language"),
         ({"script_content": "%%%"}, 1241005, "script_content"),
         ({"target_server": None}, 1241004, "target_server"),
-        ({"target_server": {"host_id_list": []}}, 1244001, "主机为空"),
+        ({"target_server": {"host_id_list": []}}, 1241004, "target_server"),
         ({"account_alias": None}, 1241004, "account_id|account_alias"),
-        ({"timeout": 86401}, 1241005, "timeout"),
-        ({"rolling_config": {"expression": "x%", "mode": 1}}, 1241005, "rolling_config"),
+        ({"timeout": 259201}, 1240003, "错误的请求"),
+        ({"rolling_config": {"expression": "x%", "mode": 1}}, 1240003, "错误的请求"),
     ],
 )
 async def test_fast_execute_script_validation(wire, change, code, text):
@@ -98,7 +98,7 @@ async def test_fast_transfer_file_creates_a_file_job(sim, wire, flavor):
     assert job.steps[0].type is StepType.FILE
     assert job.name == data["job_instance_name"] == "快速分发文件_20250101080000000"
     missing = await wire.call(flavor, "fast_transfer_file", {**params, "file_target_path": ""})
-    assert missing.json["code"] == 1241004
+    assert missing.json["code"] == 1241007  # §7.13
 
 
 @pytest.mark.parametrize("flavor", [GATEWAY, JOBV3])
@@ -223,8 +223,10 @@ async def test_one_hosts_file_log(sim, wire):
         "bk_host_id": hosts[0].bk_host_id,
     }
     data = await wire.data(GATEWAY, "get_job_instance_ip_log", params)
-    (row,) = data["file_logs"]
+    row, upload = data["file_logs"]  # the download, then the source host's upload (§7.15)
     assert (data["log_type"], data["log_content"], row["mode"], row["status"]) == (2, None, 1, 4)
+    assert (upload["mode"], upload["status"], upload["dest_ip"]) == (0, 4, None)
+    assert upload["src_ip"] == row["src_ip"]
     assert row["dest_ip"] == {
         "bk_host_id": hosts[0].bk_host_id,
         "bk_cloud_id": 0,
