@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--retry-lag", type=float, default=0.5, help="seconds of retry lag")
     parser.add_argument(
+        "--operation-lag",
+        type=float,
+        default=0.2,
+        help="seconds before an operation's step change (and a terminate) applies",
+    )
+    parser.add_argument(
         "--app",
         action="append",
         default=[],
@@ -97,6 +103,7 @@ async def serve(options: argparse.Namespace, out: TextIO | None = None) -> None:
         port=options.port,
         apps=_apps(options.app),
         retry_lag=options.retry_lag,
+        operation_lag=options.operation_lag,
         host_duration=tuple(options.duration),
         fail_rate=options.fail_rate,
     )
