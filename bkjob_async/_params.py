@@ -69,15 +69,17 @@ def check_timeout(timeout: int | None) -> int | None:
     """Check a timeout in seconds: 1..259200 (72 h); a scope may configure a lower cap."""
     if timeout is None:
         return None
-    check_count(timeout, "timeout", 1)
-    if timeout > MAX_TIMEOUT_SECONDS:
+    if isinstance(timeout, bool) or not isinstance(timeout, int):
+        raise TypeError(f"timeout must be an int, not {type(timeout).__name__}")
+    if not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
         raise ValueError(f"timeout must be 1..{MAX_TIMEOUT_SECONDS} seconds (72 h), got {timeout}")
     return timeout
 
 
 def check_batch(batch: int) -> int:
     """Check a rolling batch number: batches are numbered from 1 (§7.6)."""
-    check_count(batch, "batch")
+    if isinstance(batch, bool) or not isinstance(batch, int):
+        raise TypeError(f"batch must be an int, not {type(batch).__name__}")
     if batch < 1:
         raise ValueError(
             f"batch must be >= 1 (rolling batches are numbered from 1), got {batch}; "
