@@ -16,7 +16,7 @@ The transitions follow bk-job (``JobListener``, ``GseStepEventHandler``,
   status.
 * operations are asynchronous, as bk-job applies them through its message queue
   (``TaskExecuteServiceImpl``): the response only checks the preconditions, sets the *job* to 2
-  (codes 2, 3, 6, 8, 11, 13) and bumps ``execute_count`` (2, 8). The step change arrives
+  (codes 2, 3, 6, 8, 11, 13) and bumps ``execute_count`` (2, 8). Every step change arrives
   ``operation_lag`` later (``retry_lag`` for retries) and is dropped if the step no longer
   allows it by then, like bk-job's event handlers re-checking.
 * terminate: ``operation_lag`` later, job and running step 10; GSE kills unfinished hosts (403)
@@ -575,8 +575,11 @@ class Engine:
         _require(
             step.status is JobStatus.CONFIRM_TERMINATED and step.type is StepType.MANUAL_CONFIRM
         )
-        step.status, step.start, step.end, step.total = JobStatus.WAITING_USER, t, None, None
-        job.status = JobStatus.WAITING_USER
+
+    def _apply_confirm_restart(self, job: Job, step: Step, t: int) -> None:
+        if step.status is JobStatus.CONFIRM_TERMINATED:
+            step.status, step.start, step.end, step.total = JobStatus.WAITING_USER, t, None, None
+            job.status, job.end, job.total = JobStatus.WAITING_USER, None, None
 
     def _op_next_step(self, job: Job, step: Step, _: str, t: int) -> None:
         _require(step.status is JobStatus.STOP_SUCCESS)
@@ -634,6 +637,7 @@ _APPLY: dict[StepOperation, Callable[[Engine, Job, Step, int], None]] = {
     StepOperation.IGNORE_ERROR: Engine._apply_ignore_error,
     StepOperation.CONFIRM_CONTINUE: Engine._apply_confirm_continue,
     StepOperation.CONFIRM_TERMINATE: Engine._apply_confirm_terminate,
+    StepOperation.CONFIRM_RESTART: Engine._apply_confirm_restart,
     StepOperation.NEXT_STEP: Engine._apply_next_step,
     StepOperation.SKIP: Engine._apply_skip,
     StepOperation.ROLLING_CONTINUE: Engine._apply_rolling_continue,

@@ -50,11 +50,19 @@ class BkJobSimulator:
     ``virtual_clock=True`` only ``advance`` moves it). ``seed`` makes hosts, ids and outcomes
     repeatable. ``apps`` maps app codes to secrets (``None`` accepts any non-empty pair).
 
+    It is as strict and as slow as bk-job (spec §7): v3 ignores ``ip_list`` when
+    ``host_id_list`` is non-empty; v2 reads ``target_server`` alone when present and fails a row
+    without ``ip`` (1240002); IPv6 in ``ip_list``, timeouts over 259200 s, relative file paths
+    and callback URLs that are not http(s) or carry user info are 1240003; operations answer
+    before the step changes (``operation_lag``); rolling steps report 15 between batches; file
+    hosts fail with file statuses (202 by default); a gateway 429 carries no ``Retry-After``
+    unless ``set_rate_limit(..., retry_after=True)``.
+
     :param retry_lag: seconds between a retry's ``execute_count`` bump and the step/host reset
     :param operation_lag: seconds (a number, or a ``(min, max)`` range sampled repeatably from
         ``seed``) bk-job's message queue takes to apply the other operations. As in bk-job, the
         answer to ``operate_step_instance`` changes only the job's status (to 2, for codes 3,
-        6, 11 and 13) and ``execute_count``; ignore-error, confirm-continue/terminate,
+        6, 11 and 13) and ``execute_count``; ignore-error, confirm-continue/terminate/restart,
         next-step, skip and rolling-continue change the step this much later, and terminate
         sets the job to 10 this much later. Wait for the change, as a real caller must. The
         same lag separates two rolling batches (the step reports 15 in between).

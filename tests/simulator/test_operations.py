@@ -221,6 +221,8 @@ async def test_confirm_continue_terminate_and_restart(sim, wire):
     assert job.finished
     assert job.end_time is not None
     (await wire.operate(GATEWAY, job_id, step_id, 10)).ok()
+    assert sim.job(job_id).steps[0].status is JobStatus.CONFIRM_TERMINATED
+    sim.advance(LAG)
     job = sim.job(job_id)
     assert (job.status, job.steps[0].status) == (JobStatus.WAITING_USER,) * 2
     (await wire.operate(GATEWAY, job_id, step_id, 6)).ok()
