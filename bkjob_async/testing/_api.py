@@ -316,7 +316,6 @@ def _v3_target(server: Mapping[str, Any]) -> dict[str, Any]:
     target = dict(server)
     if target.get("host_id_list"):  # JobExecuteCommonV3Processor: ip_list ignored (§7.1)
         target.pop("ip_list", None)
-    target.pop("dynamic_group_id_list", None)
     return target
 
 
