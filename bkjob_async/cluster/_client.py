@@ -10,8 +10,10 @@ What it guarantees:
   and only while the caller's lease is valid: refused locally past the lease's own deadline
   (no command sent), and refused by Redis when the lease key is gone, another holder's, or a
   newer fencing token exists for the partition (``LeaseLostError``, nothing applied).
-- Every failure to reach Redis is a ``ClusterUnavailableError`` (no retries hidden inside:
-  redis-py's own retries are turned off, so callers see an outage within ``timeout``).
+- Every failure to reach Redis is a ``ClusterUnavailableError``, within about ``timeout``:
+  a command is retried once on a new connection only if its connection broke (as pooled
+  connections do when Redis restarts), never after a timeout. Every script is safe to run
+  twice: at worst a commit appends its events twice, which consumers dedupe by ``event_id``.
 - A Redis that lost the cluster's data (restart without persistence, ``FLUSHALL``) is noticed
   on the next lease round or ``check_epoch()``: logged at ERROR, counted in ``resets``.
 
@@ -165,7 +167,9 @@ class Cluster:
                 decode_responses=True,
                 socket_connect_timeout=self.timeout,
                 socket_timeout=self.timeout,
-                retry=Retry(NoBackoff(), 0),
+                # Once, at once, and only when the connection broke (a stale pooled connection
+                # after a Redis restart), never on a timeout: outages surface within timeout.
+                retry=Retry(NoBackoff(), 1, supported_errors=(rexc.ConnectionError,)),
             )
         except ValueError as exc:
             raise ValueError(f"invalid redis_url {self.url!r}: {exc}") from None

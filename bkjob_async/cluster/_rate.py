@@ -11,7 +11,8 @@ What it guarantees:
   flight costs one cut (one cut per round trip, as TCP does). From a second after the pause
   the rate grows back by ``growth`` per quiet second up to ``limit``.
 - While Redis is unreachable, permits come from a local bucket at the last shared rate divided
-  by ``share`` (the number of live workers, kept up to date by the caller): never fail open.
+  by ``share`` (the number of live workers, kept up to date by the caller), trying Redis
+  again once a second: never fail open.
 
 What it does not: count requests that bypass it, or bound the rate while Redis's clock jumps.
 """
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 __all__ = ["Permit", "RateBudget"]
 
 log = logging.getLogger("bkjob_async.cluster")
+
+#: Seconds between attempts to reach Redis while permits come from the local bucket.
+_RETRY = 1.0
 
 
 @attrs.frozen
@@ -88,6 +92,7 @@ class RateBudget:
         self.rate = self.limit
         self._local_tat = -math.inf
         self._degraded = False
+        self._retry_at = -math.inf
 
     async def acquire(self, n: int = 1) -> Permit:
         """Wait until ``n`` requests may be sent by this worker, and take them."""
@@ -96,12 +101,26 @@ class RateBudget:
         if n > self.burst + 1:
             raise ValueError(f"n must be <= burst + 1 ({self.burst + 1:g}), got {n}")
         while True:
+            if self._degraded and time.monotonic() < self._retry_at:
+                return await self._local(n)
             try:
                 granted, wait_us, now_us, rate = await self.cluster.script(
                     "PERMIT", [self.cluster.keys.rate], [self.limit, self.burst, n, self.growth]
                 )
             except ClusterUnavailableError as exc:
-                return await self._local(n, exc)
+                self._retry_at = time.monotonic() + _RETRY
+                if not self._degraded:
+                    self._degraded = True
+                    log.warning(
+                        "rate budget of cluster %r: %s; granting %.3g/s locally "
+                        "(shared rate / %d workers) and retrying Redis every %g s",
+                        self.cluster.name,
+                        exc,
+                        self.rate / max(1, self.share),
+                        max(1, self.share),
+                        _RETRY,
+                    )
+                return await self._local(n)
             if self._degraded:
                 self._degraded = False
                 log.warning("rate budget of cluster %r shared again", self.cluster.name)
@@ -134,26 +153,16 @@ class RateBudget:
 
     # -- the local fallback ---------------------------------------------------------------
 
-    async def _local(self, n: int, exc: ClusterUnavailableError) -> Permit:
-        if not self._degraded:
-            self._degraded = True
-            log.warning(
-                "rate budget of cluster %r: %s; granting %.3g/s locally (shared rate / %d workers)",
-                self.cluster.name,
-                exc,
-                self.rate / max(1, self.share),
-                max(1, self.share),
-            )
-        rate = self.rate / max(1, self.share)
+    async def _local(self, n: int) -> Permit:
+        share = max(1, self.share)
+        rate = self.rate / share
         interval = 1.0 / rate
         now = time.monotonic()
         tat = max(self._local_tat, now)
-        wait = tat + (n - 1) * interval - now - self.burst / max(1, self.share) * interval
+        self._local_tat = tat + n * interval  # reserved before sleeping: tasks queue up
+        wait = tat + (n - 1) * interval - self.burst / share * interval - now
         if wait > 0:
             await self.sleep(wait)
-            now = time.monotonic()
-            tat = max(self._local_tat, now)
-        self._local_tat = tat + n * interval
         return Permit(n, None, rate)
 
     def _local_cut(self, pause: float) -> bool:

@@ -63,6 +63,7 @@ class Child:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.cluster.procs", *args],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -72,6 +73,12 @@ class Child:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def say(self, text: str) -> None:
+        """Write one line to its stdin."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(text + "\n")
+        self.process.stdin.flush()
 
     def line(self) -> str:
         """Return its next output line (fail if it exited)."""

@@ -1,0 +1,175 @@
+"""Partition leases against a real redis-server: fair share, takeover of dead and stalled
+workers, and an unreachable Redis (workers stop acting before their leases could expire)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import anyio
+import pytest
+
+from bkjob_async.cluster import LeaseKeeper, LeaseLostError, NewEvent
+
+from .redis_server import sigcont, sigstop
+
+
+def owners(server, cluster) -> dict[int, str]:
+    """Return partition -> worker as Redis has it (read straight from the server)."""
+    found = {}
+    for p in range(cluster.partitions):
+        reply = server.command("GET", cluster.keys.lease(p))
+        if not reply.startswith(b"$-1"):
+            found[p] = reply.split(b"\r\n")[1].decode().rsplit(":", 1)[0]
+    return found
+
+
+async def rounds(keepers, n):
+    for _ in range(n):
+        for keeper in keepers:
+            await keeper.tick()
+
+
+async def wait_for(predicate, timeout, step=0.02):
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(step)
+    return time.monotonic()
+
+
+def test_bad_lease_settings_raise():
+    from bkjob_async.cluster import Cluster
+
+    cluster = Cluster("redis://127.0.0.1:1/0", partitions=64)
+    with pytest.raises(ValueError, match="ttl"):
+        LeaseKeeper(cluster, ttl=0)
+    with pytest.raises(ValueError, match="margin"):
+        LeaseKeeper(cluster, ttl=1, margin=1)
+    with pytest.raises(ValueError, match="worker_id"):
+        LeaseKeeper(cluster, worker_id="a:b")
+    with pytest.raises(ValueError, match="max_partitions"):
+        LeaseKeeper(cluster, max_partitions=-1)
+
+
+async def test_three_workers_split_the_partitions_fairly(make_cluster, redis_server):
+    keepers = [LeaseKeeper(make_cluster(), worker_id=f"w{i}", ttl=5) for i in range(3)]
+    await rounds(keepers, 4)
+    held = [set(k.leases()) for k in keepers]
+    assert sorted(len(h) for h in held) == [20, 22, 22]  # ceil(64 / 3) = 22 at most each
+    assert set().union(*held) == set(range(64))
+    assert sum(len(h) for h in held) == 64  # with the union above: no partition twice
+    truth = owners(redis_server, keepers[0].cluster)
+    for keeper, parts in zip(keepers, held, strict=True):
+        assert {p for p, w in truth.items() if w == keeper.worker_id} == parts
+    assert all(k.live_workers == 3 for k in keepers)
+
+
+async def test_a_joining_worker_gets_its_share_and_tokens_grow(make_cluster):
+    first = LeaseKeeper(make_cluster(), worker_id="first", ttl=5)
+    result = await first.tick()
+    assert len(result.gained) == 64
+    before = {lease.partition: lease.token for lease in result.gained}
+    second = LeaseKeeper(make_cluster(), worker_id="second", ttl=5)
+    await rounds([second, first, second], 1)
+    assert len(first.leases()) == 32
+    assert len(second.leases()) == 32
+    for p, lease in second.leases().items():
+        assert lease.token > before[p]  # every acquisition raises the fencing token
+
+
+async def test_max_partitions_caps_a_worker(make_cluster):
+    keeper = LeaseKeeper(make_cluster(), worker_id="small", ttl=5, max_partitions=3)
+    await keeper.tick()
+    assert len(keeper.leases()) == 3
+
+
+async def test_leaving_releases_at_once(make_cluster):
+    other = LeaseKeeper(make_cluster(), worker_id="other", ttl=5)
+    async with LeaseKeeper(make_cluster(), worker_id="leaver", ttl=30) as leaver:
+        await rounds([leaver, other], 2)
+        assert len(leaver.leases()) == 32
+    await other.tick()  # the leaver's leases are free now, not in 30 s
+    assert len(other.leases()) == 64
+    assert other.live_workers == 1
+
+
+async def test_a_killed_workers_partitions_are_taken_over_within_the_ttl(
+    make_cluster, redis_server, child
+):
+    ttl = 1.0
+    proc = child("hold", redis_server.url, "doomed", str(ttl))
+    while not proc.line().startswith("held 0"):  # it started and holds everything
+        pass
+    keeper = LeaseKeeper(make_cluster(), worker_id="survivor", ttl=ttl)
+    async with anyio.create_task_group() as tg:
+        await tg.start(keeper.run)
+        await wait_for(lambda: len(keeper.leases()) == 32, 5)
+        doomed = set(owners(redis_server, keeper.cluster)) - set(keeper.leases())
+        assert len(doomed) == 32
+        proc.kill()  # SIGKILL: no release
+        killed = time.monotonic()
+        took = await wait_for(lambda: len(keeper.leases()) == 64, 5) - killed
+        tg.cancel_scope.cancel()
+    # Expiry (ttl) plus at most one round (ttl / 3) plus scheduling slack.
+    assert took < ttl + ttl / 3 + 0.5, took
+
+
+async def test_a_stalled_worker_is_taken_over_and_converges_after_waking(
+    make_cluster, redis_server, child
+):
+    ttl = 1.0
+    proc = child("hold", redis_server.url, "stalled", str(ttl))
+    while not proc.line().startswith("held 0"):
+        pass
+    keeper = LeaseKeeper(make_cluster(), worker_id="awake", ttl=ttl)
+    async with anyio.create_task_group() as tg:
+        await tg.start(keeper.run)
+        await wait_for(lambda: len(keeper.leases()) == 32, 5)
+        sigstop(proc.pid)
+        stopped = time.monotonic()
+        took = await wait_for(lambda: len(keeper.leases()) == 64, 5) - stopped
+        assert took < ttl + ttl / 3 + 0.5, took
+        sigcont(proc.pid)
+        # Awake again, it loses what it held, then the two converge to 32 each.
+        await wait_for(lambda: len(keeper.leases()) == 32, 5)
+        await anyio.sleep(2 * ttl / 3)
+        truth = owners(redis_server, keeper.cluster)
+        tg.cancel_scope.cancel()
+    assert sorted(truth.values()).count("stalled") == 32
+    assert {p for p, w in truth.items() if w == "awake"} == set(keeper.leases())
+
+
+async def test_with_redis_unreachable_a_worker_stops_before_its_leases_could_expire(
+    make_cluster, redis_server, caplog
+):
+    caplog.set_level(logging.WARNING, "bkjob_async.cluster")
+    ttl = 1.5
+    cluster = make_cluster(timeout=0.3)
+    keeper = LeaseKeeper(cluster, worker_id="cut-off", ttl=ttl, max_partitions=4)
+    replies: list[float] = []
+    async with anyio.create_task_group() as tg:
+        await tg.start(keeper.run, lambda _: replies.append(time.monotonic()))
+        assert len(keeper.leases()) == 4
+        lease = keeper.lease(min(keeper.leases()))
+        sigstop(redis_server.pid)
+        try:
+            last_ok = replies[-1]
+            stopped = await wait_for(lambda: not keeper.leases(), 5)
+            # The last renewal was sent before last_ok; Redis keeps the keys until at least
+            # that send + ttl. The worker stopped acting before then: no split brain.
+            assert stopped < last_ok + ttl
+            assert len(replies) == sum(1 for t in replies if t <= last_ok)  # no round succeeded
+            # And it refuses to write without asking Redis (which would take its timeout).
+            began = time.monotonic()
+            with pytest.raises(LeaseLostError) as info:
+                await cluster.commit(lease, events=[NewEvent("w", "e", 1)])
+            assert info.value.reason == "expired"
+            assert time.monotonic() - began < 0.05
+        finally:
+            sigcont(redis_server.pid)
+        # Back: it retries with backoff and holds leases again.
+        await wait_for(lambda: len(keeper.leases()) == 4, 5)
+        tg.cancel_scope.cancel()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("lease round failed" in m for m in messages)
+    assert any("reachable again" in m for m in messages)
