@@ -15,6 +15,7 @@ key                              type    holds
 ``events:W``                     stream  events of watch ``W`` (fields ``id``, ``p``, ``part``,
                                          ``tok``), read through consumer groups
 ``members``                      zset    worker id -> expiry of its heartbeat (server ms)
+``caps``                         hash    worker id -> its ``max_partitions``, if it has one
 ``lease:P``                      string  ``WORKER:TOKEN`` with a TTL: who holds partition ``P``
 ``fence``                        hash    ``P`` -> highest fencing token issued for ``P``
 ``state:P``                      hash    fenced state of partition ``P`` (field -> value)
@@ -111,7 +112,17 @@ def partition_of(scope: Scope, job_id: int, partitions: int) -> int:
 class Keys:
     """The key names of one cluster (see the module docstring)."""
 
-    __slots__ = ("config", "epoch", "fence", "members", "partver", "prefix", "rate", "watches")
+    __slots__ = (
+        "caps",
+        "config",
+        "epoch",
+        "fence",
+        "members",
+        "partver",
+        "prefix",
+        "rate",
+        "watches",
+    )
 
     def __init__(self, name: str) -> None:
         self.prefix = f"bkjob:{{{name}}}:"
@@ -120,6 +131,7 @@ class Keys:
         self.watches = self.prefix + "watches"
         self.partver = self.prefix + "partver"
         self.members = self.prefix + "members"
+        self.caps = self.prefix + "caps"
         self.fence = self.prefix + "fence"
         self.rate = self.prefix + "rate"
 

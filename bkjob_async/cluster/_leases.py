@@ -4,8 +4,10 @@ What it guarantees:
 
 - One round trip per round (``tick``, a Lua script): heartbeat, epoch check, renewal of every
   held lease, release of a surplus over the fair share, acquisition of free partitions up to
-  it. The fair share is ``ceil(partitions / live workers)``; live workers are those whose
-  heartbeat (``ttl``) has not expired on the Redis clock. ``run`` does a round every ``ttl/3``.
+  it. The fair share: each live worker (its heartbeat, ``ttl``, not expired on the Redis
+  clock) ends up with ``floor`` or ``ceil`` of ``partitions / live workers`` (workers with
+  ``max_partitions`` count for at most that), within about two rounds of any change.
+  ``run`` does a round every ``ttl/3``.
 - A lease is ``SET lease:P WORKER:TOKEN PX ttl`` only if free; each acquisition increments the
   partition's fencing token (``HINCRBY fence P``; a lost counter restarts from Redis ``TIME``
   in ms, above every token issued before), so tokens only grow.
@@ -143,7 +145,13 @@ class LeaseKeeper:
             deadlines on their own.
         """
         cluster = self.cluster
-        keys = [cluster.keys.members, cluster.keys.fence, cluster.keys.epoch, cluster.keys.config]
+        keys = [
+            cluster.keys.members,
+            cluster.keys.fence,
+            cluster.keys.epoch,
+            cluster.keys.config,
+            cluster.keys.caps,
+        ]
         keys += [cluster.keys.lease(p) for p in range(cluster.partitions)]
         held = sorted(self._held.items())
         args: list[object] = [
@@ -187,7 +195,7 @@ class LeaseKeeper:
         """Give every lease up and leave the cluster's live workers (one round trip)."""
         held, self._held = self._held, {}
         cluster = self.cluster
-        keys = [cluster.keys.members] + [cluster.keys.lease(p) for p in held]
+        keys = [cluster.keys.members, cluster.keys.caps] + [cluster.keys.lease(p) for p in held]
         await cluster.script(
             "RELEASE", keys, [self.worker_id, *(lease.token for lease in held.values())]
         )

@@ -56,12 +56,17 @@ return changed
 
 # One lease round: heartbeat, epoch check, renew what is held, give up a surplus over the fair
 # share, take free partitions up to it. KEYS[1] members, KEYS[2] fence, KEYS[3] epoch,
-# KEYS[4] config, KEYS[5 + p] lease of partition p. ARGV: worker, ttl ms, nonce, partitions,
-# cap (-1: none), scan offset, n held, then n pairs (partition, token).
+# KEYS[4] config, KEYS[5] caps, KEYS[6 + p] lease of partition p. ARGV: worker, ttl ms,
+# nonce, partitions, cap (-1: none), scan offset, n held, then n pairs (partition, token).
 # Returns {'ok', epoch, created, live, now ms, kept{p, t...}, acquired{p, t...}, released{p...},
 # lost{p...}} or {'config', partitions}.
+#
+# The fair share: capped workers (max_partitions) count for at most their cap; the rest split
+# what is left, each between lo = floor and hi = ceil of their even share. A worker takes up to
+# hi, but only up to lo (and gives back down to lo) while another live worker is below lo.
 TICK = """
 local worker, ttl, parts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
+local cap = tonumber(ARGV[5])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local epoch = redis.call('GET', KEYS[3])
@@ -74,32 +79,21 @@ end
 redis.call('HSETNX', KEYS[4], 'partitions', ARGV[4])
 local have = tonumber(redis.call('HGET', KEYS[4], 'partitions'))
 if have ~= parts then return {'config', have} end
-redis.call('ZADD', KEYS[1], string.format('%.0f', now + ttl), worker)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%.0f', now))
-local live = redis.call('ZCARD', KEYS[1])
-local target = math.ceil(parts / live)
-local cap = tonumber(ARGV[5])
-if cap >= 0 and target > cap then target = cap end
-
-local function acquire(p)
-  local key = KEYS[5 + p]
-  if redis.call('EXISTS', key) == 1 then return nil end
-  local field = tostring(p)
-  if redis.call('HEXISTS', KEYS[2], field) == 0 then
-    -- A missing counter (new cluster, or Redis wiped) restarts from the clock in ms, above
-    -- any token issued before: one acquisition per ms for years would be needed to pass it.
-    redis.call('HSET', KEYS[2], field, string.format('%.0f', now))
-  end
-  local token = redis.call('HINCRBY', KEYS[2], field, 1)
-  redis.call('SET', key, worker .. ':' .. string.format('%.0f', token), 'PX', ttl)
-  return token
+local cutoff = '(' .. string.format('%.0f', now)
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff)) do
+  redis.call('HDEL', KEYS[5], gone)
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
+redis.call('ZADD', KEYS[1], string.format('%.0f', now + ttl), worker)
+if cap >= 0 then redis.call('HSET', KEYS[5], worker, cap) else redis.call('HDEL', KEYS[5], worker) end
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local live = #members
 
 local kept, acquired, released, lost, lapsed = {}, {}, {}, {}, {}
 local held = tonumber(ARGV[7])
 for i = 0, held - 1 do
   local p, token = tonumber(ARGV[8 + 2 * i]), ARGV[9 + 2 * i]
-  local key = KEYS[5 + p]
+  local key = KEYS[6 + p]
   local current = redis.call('GET', key)
   if current == worker .. ':' .. token then
     redis.call('PEXPIRE', key, ttl)
@@ -110,21 +104,68 @@ for i = 0, held - 1 do
     if not current then lapsed[#lapsed + 1] = p end
   end
 end
+
+-- Who holds how many, and the fair share.
+local counts, free = {}, 0
+for _, m in ipairs(members) do counts[m] = 0 end
+for p = 0, parts - 1 do
+  local value = redis.call('GET', KEYS[6 + p])
+  if value then
+    local holder = string.match(value, '^(.+):[0-9]+$')
+    if holder and counts[holder] then counts[holder] = counts[holder] + 1 end
+  else
+    free = free + 1
+  end
+end
+local even = math.ceil(parts / live)
+local capped = {}
+local flat = redis.call('HGETALL', KEYS[5])
+for i = 1, #flat, 2 do capped[flat[i]] = tonumber(flat[i + 1]) end
+local caps, left, uncapped = {}, parts, 0
+for _, m in ipairs(members) do
+  local c = capped[m]
+  if c then
+    caps[m] = math.min(c, even)
+    left = left - caps[m]
+  else
+    uncapped = uncapped + 1
+  end
+end
+if left < 0 then left = 0 end
+local lo, hi = 0, 0
+if uncapped > 0 then
+  lo, hi = math.floor(left / uncapped), math.ceil(left / uncapped)
+end
+local starving = false
+for _, m in ipairs(members) do
+  if m ~= worker and not caps[m] and counts[m] < lo then starving = true end
+end
+local target = hi
+if starving then target = lo end
+if cap >= 0 then target = math.min(cap, even) end
+
 local count = #kept / 2
 while count > target do
   local token = table.remove(kept)
   local p = table.remove(kept)
-  redis.call('DEL', KEYS[5 + p])
+  redis.call('DEL', KEYS[6 + p])
   released[#released + 1] = p
   count = count - 1
 end
 local function take(p)
-  local token = acquire(p)
-  if token then
-    acquired[#acquired + 1] = p
-    acquired[#acquired + 1] = token
-    count = count + 1
+  local key = KEYS[6 + p]
+  if redis.call('EXISTS', key) == 1 then return end
+  local field = tostring(p)
+  if redis.call('HEXISTS', KEYS[2], field) == 0 then
+    -- A missing counter (new cluster, or Redis wiped) restarts from the clock in ms, above
+    -- any token issued before: one acquisition per ms for years would be needed to pass it.
+    redis.call('HSET', KEYS[2], field, string.format('%.0f', now))
   end
+  local token = redis.call('HINCRBY', KEYS[2], field, 1)
+  redis.call('SET', key, worker .. ':' .. string.format('%.0f', token), 'PX', ttl)
+  acquired[#acquired + 1] = p
+  acquired[#acquired + 1] = token
+  count = count + 1
 end
 for _, p in ipairs(lapsed) do
   if count >= target then break end
@@ -138,12 +179,14 @@ end
 return {'ok', epoch, created, live, now, kept, acquired, released, lost}
 """
 
-# Give leases up. KEYS[1] members, KEYS[1 + i] lease keys; ARGV[1] worker, ARGV[1 + i] tokens.
+# Give leases up and leave. KEYS[1] members, KEYS[2] caps, KEYS[2 + i] lease keys; ARGV[1]
+# worker, ARGV[1 + i] tokens.
 RELEASE = """
-for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] .. ':' .. ARGV[i] then redis.call('DEL', KEYS[i]) end
+for i = 3, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] .. ':' .. ARGV[i - 1] then redis.call('DEL', KEYS[i]) end
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 """
 

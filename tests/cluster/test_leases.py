@@ -55,7 +55,7 @@ async def test_three_workers_split_the_partitions_fairly(make_cluster, redis_ser
     keepers = [LeaseKeeper(make_cluster(), worker_id=f"w{i}", ttl=5) for i in range(3)]
     await rounds(keepers, 4)
     held = [set(k.leases()) for k in keepers]
-    assert sorted(len(h) for h in held) == [20, 22, 22]  # ceil(64 / 3) = 22 at most each
+    assert sorted(len(h) for h in held) == [21, 21, 22]  # floor or ceil of 64 / 3
     assert set().union(*held) == set(range(64))
     assert sum(len(h) for h in held) == 64  # with the union above: no partition twice
     truth = owners(redis_server, keepers[0].cluster)
@@ -173,3 +173,17 @@ async def test_with_redis_unreachable_a_worker_stops_before_its_leases_could_exp
     messages = [r.getMessage() for r in caplog.records]
     assert any("lease round failed" in m for m in messages)
     assert any("reachable again" in m for m in messages)
+
+
+async def test_no_worker_is_left_idle_when_the_share_does_not_divide(make_cluster):
+    keepers = [LeaseKeeper(make_cluster(), worker_id=f"w{i}", ttl=5) for i in range(10)]
+    await rounds(keepers, 4)
+    assert sorted(len(k.leases()) for k in keepers) == [6] * 6 + [7] * 4  # 64 = 6 x 6 + 4 x 7
+
+
+async def test_capped_workers_leave_the_rest_to_the_others(make_cluster):
+    capped = LeaseKeeper(make_cluster(), worker_id="capped", ttl=5, max_partitions=3)
+    others = [LeaseKeeper(make_cluster(), worker_id=f"w{i}", ttl=5) for i in range(2)]
+    await rounds([capped, *others], 4)
+    assert len(capped.leases()) == 3
+    assert sorted(len(k.leases()) for k in others) == [30, 31]
