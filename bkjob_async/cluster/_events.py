@@ -5,7 +5,8 @@ The contract (Redis Streams consumer groups, at least once):
 - Every group sees every event appended after the group was created; a group created later
   starts from the oldest event the stream still holds (``MAXLEN ~`` trims the oldest).
 - Within a group each event goes to one consumer. It stays pending for that consumer until
-  ``await stream.ack(event)``.
+  ``await stream.ack(event)``. One read fetches up to ``count`` events, so events read ahead
+  but not yet returned are pending for this consumer too.
 - An event left unacknowledged for ``claim_idle`` seconds (its consumer died, stalled or
   forgot) is claimed by another consumer of the group with ``XAUTOCLAIM`` and delivered again
   with ``redelivered=True``; a consumer that restarts under the same name first gets its own
@@ -169,7 +170,7 @@ class EventStream:
                 )
             entries = _entries(reply)
             self._own_cursor = entries[-1][0] if entries else None
-            self._take(entries, redelivered=True)
+            self._take([e for e in entries if e[1]], redelivered=True)
             return
         now = cluster.clock()
         if now >= self._next_claim:
@@ -198,7 +199,7 @@ class EventStream:
                 count=self.count,
                 block=max(1, int(wait * 1000)),
             )
-        self._take(_entries(reply), redelivered=False)
+        self._take([e for e in _entries(reply) if e[1]], redelivered=False)
 
     async def _create_group(self) -> None:
         async with self.cluster.guard():
@@ -225,10 +226,10 @@ class EventStream:
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
-    """Return ``(id, fields)`` of an XREADGROUP reply (RESP2: ``[[stream, entries]]``)."""
-    found: list[tuple[str, dict[str, str]]] = []
-    for _, entries in reply or ():
-        for stream_id, fields in entries:
-            if fields:  # entries trimmed away while pending come back empty
-                found.append((str(stream_id), dict(fields)))
-    return found
+    """Return ``(id, fields)`` of an XREADGROUP reply (RESP2: ``[[stream, entries]]``); an entry
+    trimmed away while pending comes back with no fields."""
+    return [
+        (str(stream_id), dict(fields or {}))
+        for _, entries in reply or ()
+        for stream_id, fields in entries
+    ]

@@ -23,6 +23,8 @@ What it guarantees:
 What it does not: a Redis whose wall clock steps forward can expire leases early (choose
 ``margin`` for the clock error you tolerate); a paused holder that wakes still believes its
 deadline only until it looks at its clock, which is why every write is also fenced in Redis.
+A round whose answer is lost (timeout) may have taken leases the worker does not know of;
+they block those partitions for one ``ttl``, then expire.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ Each prints results as lines on stdout, so the test can SIGSTOP, SIGCONT or SIGK
 - ``fenced URL TTL``: take a lease, print ``ready P TOKEN``, then per line ``go`` on stdin try
   a fenced publish twice: through ``Cluster.publish`` (local deadline first) and straight to
   Redis (as if paused between that check and the send); print both outcomes.
+- ``consume URL N``: read N events of watch ``deploys`` as consumer ``doomed``, acknowledge
+  none, print ``read ID,ID,...`` and wait to be killed.
 - ``rate URL LIMIT SECONDS``: take permits for SECONDS; print the grant times (Redis clock, us)
   as one JSON list.
 """
@@ -56,6 +58,14 @@ async def fenced(url: str, ttl: float) -> None:
             print(" ".join(outcomes), flush=True)
 
 
+async def consume(url: str, n: int) -> None:
+    async with Cluster(url, "test", partitions=64, timeout=1.0) as cluster:
+        stream = cluster.events("deploys", consumer="doomed", block=0.1)
+        ids = [(await stream.__anext__()).event_id for _ in range(n)]
+        print("read " + ",".join(ids), flush=True)
+        await asyncio.sleep(3600)
+
+
 async def rate(url: str, limit: float, seconds: float) -> None:
     async with Cluster(url, "test", partitions=64, timeout=1.0) as cluster:
         budget = RateBudget(cluster, limit=limit)
@@ -73,6 +83,8 @@ def main() -> None:
         asyncio.run(hold(url, rest[0], float(rest[1])))
     elif mode == "fenced":
         asyncio.run(fenced(url, float(rest[0])))
+    elif mode == "consume":
+        asyncio.run(consume(url, int(rest[0])))
     elif mode == "rate":
         asyncio.run(rate(url, float(rest[0]), float(rest[1])))
     else:

@@ -202,3 +202,38 @@ async def test_commit_writes_state_and_events_at_once(make_cluster):
     assert len(ids) == 2
     await cluster.commit(lease, delete=["job:2"])
     assert await cluster.read_state(lease.partition) == {"job:1": "running"}
+
+
+def test_the_cluster_exports_are_pinned():
+    import bkjob_async.cluster as cluster
+
+    assert sorted(cluster.__all__) == [
+        "Cluster",
+        "ClusterConfigError",
+        "ClusterError",
+        "ClusterEvent",
+        "ClusterUnavailableError",
+        "EventStream",
+        "JobRef",
+        "Lease",
+        "LeaseKeeper",
+        "LeaseLostError",
+        "NewEvent",
+        "Permit",
+        "RateBudget",
+        "TickResult",
+        "partition_of",
+    ]
+
+
+def test_the_core_never_imports_redis_or_the_cluster():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bkjob_async, bkjob_async.polling, bkjob_async.testing, bkjob_async.cli; "
+        "print(sorted(m for m in sys.modules if m == 'redis' or m.startswith(('redis.', "
+        "'bkjob_async.cluster'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -91,6 +91,30 @@ async def test_a_dead_consumers_events_are_claimed_by_another(make_cluster):
         pytest.fail(f"redelivered an acknowledged event: {extra}")
 
 
+async def test_a_killed_consumer_process_loses_its_events_to_another(
+    make_cluster, redis_server, child
+):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 4)
+    proc = child("consume", redis_server.url, "3")
+    assert proc.line() == "read e0,e1,e2"
+    proc.kill()  # SIGKILL, nothing acknowledged
+    heir = cluster.events("deploys", consumer="heir", claim_idle=0.3, block=0.1)
+    events = await take(heir, 4)
+    for event in events:
+        await heir.ack(event)
+    # e3 was read ahead (one XREADGROUP fetches up to ``count``), so it was pending for the
+    # dead consumer too: all four come claimed, in stream order.
+    assert [(e.event_id, e.redelivered) for e in events] == [
+        ("e0", True),
+        ("e1", True),
+        ("e2", True),
+        ("e3", True),
+    ]
+    assert await heir.pending() == 0
+
+
 async def test_a_consumer_restarting_under_its_name_gets_its_pending_events_first(make_cluster):
     cluster = make_cluster()
     lease = await a_lease(cluster)
