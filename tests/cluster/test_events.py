@@ -72,7 +72,7 @@ async def test_a_dead_consumers_events_are_claimed_by_another(make_cluster):
     read = await take(doomed, 6)
     await doomed.ack(read[0])  # one acknowledged, five left pending; then it dies
     await doomed.cluster.aclose()
-    heir = make_cluster().events("deploys", consumer="heir", claim_idle=0.5, block=0.1)
+    heir = make_cluster().events("deploys", consumer="heir", claim_idle=1.0, block=0.1)
     # Before claim_idle the pending events stay with the dead consumer.
     with anyio.move_on_after(0.2):
         await heir.__anext__()
@@ -85,7 +85,7 @@ async def test_a_dead_consumers_events_are_claimed_by_another(make_cluster):
         assert await heir.ack(event)
     assert await heir.pending() == 0
     # Acknowledged events never come back, even after another claim_idle.
-    await anyio.sleep(0.6)
+    await anyio.sleep(1.1)
     with anyio.move_on_after(0.5):
         extra = await heir.__anext__()
         pytest.fail(f"redelivered an acknowledged event: {extra}")

@@ -110,8 +110,8 @@ async def test_a_killed_workers_partitions_are_taken_over_within_the_ttl(
         killed = time.monotonic()
         took = await wait_for(lambda: len(keeper.leases()) == 64, 5) - killed
         tg.cancel_scope.cancel()
-    # Expiry (ttl) plus at most one round (ttl / 3) plus scheduling slack.
-    assert took < ttl + ttl / 3 + 0.5, took
+    # Expiry (ttl) plus at most one round (ttl / 3), plus slack for a loaded machine.
+    assert took < ttl + ttl / 3 + 1.0, took
 
 
 async def test_a_stalled_worker_is_taken_over_and_converges_after_waking(
@@ -128,14 +128,17 @@ async def test_a_stalled_worker_is_taken_over_and_converges_after_waking(
         sigstop(proc.pid)
         stopped = time.monotonic()
         took = await wait_for(lambda: len(keeper.leases()) == 64, 5) - stopped
-        assert took < ttl + ttl / 3 + 0.5, took
+        assert took < ttl + ttl / 3 + 1.0, took
         sigcont(proc.pid)
         # Awake again, it loses what it held, then the two converge to 32 each.
+        await wait_for(
+            lambda: list(owners(redis_server, keeper.cluster).values()).count("stalled") == 32,
+            5,
+            step=0.1,
+        )
         await wait_for(lambda: len(keeper.leases()) == 32, 5)
-        await anyio.sleep(2 * ttl / 3)
         truth = owners(redis_server, keeper.cluster)
         tg.cancel_scope.cancel()
-    assert sorted(truth.values()).count("stalled") == 32
     assert {p for p, w in truth.items() if w == "awake"} == set(keeper.leases())
 
 
@@ -146,19 +149,21 @@ async def test_with_redis_unreachable_a_worker_stops_before_its_leases_could_exp
     ttl = 1.5
     cluster = make_cluster(timeout=0.3)
     keeper = LeaseKeeper(cluster, worker_id="cut-off", ttl=ttl, max_partitions=4)
-    replies: list[float] = []
+    replies: list[tuple[float, dict]] = []
     async with anyio.create_task_group() as tg:
-        await tg.start(keeper.run, lambda _: replies.append(time.monotonic()))
+        await tg.start(keeper.run, lambda r: replies.append((time.monotonic(), dict(r.held))))
         assert len(keeper.leases()) == 4
         lease = keeper.lease(min(keeper.leases()))
         sigstop(redis_server.pid)
         try:
-            last_ok = replies[-1]
-            stopped = await wait_for(lambda: not keeper.leases(), 5)
-            # The last renewal was sent before last_ok; Redis keeps the keys until at least
-            # that send + ttl. The worker stopped acting before then: no split brain.
-            assert stopped < last_ok + ttl
-            assert len(replies) == sum(1 for t in replies if t <= last_ok)  # no round succeeded
+            await wait_for(lambda: not keeper.leases(), 5)
+            # The last round that succeeded was sent before its answer came at last_ok, so
+            # Redis keeps those keys until at least last_ok + ttl. Every deadline the worker
+            # acts on ends before that, by the margin: no split brain.
+            last_ok, held = replies[-1]
+            assert len(held) == 4
+            assert all(h.deadline <= last_ok + ttl - keeper.margin for h in held.values())
+            assert time.monotonic() >= max(h.deadline for h in held.values())
             # And it refuses to write without asking Redis (which would take its timeout).
             began = time.monotonic()
             with pytest.raises(LeaseLostError) as info:
