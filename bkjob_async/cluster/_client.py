@@ -48,9 +48,11 @@ from ._keys import (
     check_name,
     check_partitions,
     check_scope,
+    check_watch,
     job_ids,
     job_member,
     parse_job_member,
+    parse_partition_member,
     partition_of,
 )
 
@@ -286,7 +288,7 @@ class Cluster:
     async def _change(self, scope: Scope, ids: Iterable[int], watch: str, op: str) -> int:
         check_scope(scope)
         numbers = job_ids(ids)
-        check_name(watch, "watch")
+        check_watch(watch)
         await self._ensure_ready()
         changed = 0
         for start in range(0, len(numbers), _BATCH):
@@ -308,7 +310,7 @@ class Cluster:
 
     async def jobs(self, watch: str) -> set[JobRef]:
         """Return the jobs of ``watch``."""
-        check_name(watch, "watch")
+        check_watch(watch)
         async with self.guard():
             members = await self.redis.smembers(self.keys.watch_jobs(watch))
         return {parse_job_member(_text(m)) for m in members}
@@ -330,8 +332,8 @@ class Cluster:
             members = await self.redis.smembers(self.keys.part(partition))
         found: dict[JobRef, set[str]] = defaultdict(set)
         for member in members:
-            job, _, watch = _text(member).rpartition(":")
-            found[parse_job_member(job)].add(watch)
+            job, watch = parse_partition_member(_text(member))
+            found[job].add(watch)
         return {job: frozenset(w) for job, w in found.items()}
 
     def _check_partition(self, partition: object) -> int:
@@ -420,7 +422,7 @@ class Cluster:
         for event in events:
             if not isinstance(event, NewEvent):
                 raise TypeError(f"events must be NewEvent, not {type(event).__name__}")
-            check_name(event.watch, "watch")
+            check_watch(event.watch)
             if not isinstance(event.event_id, str) or not 0 < len(event.event_id) <= _MAX_EVENT_ID:
                 raise ValueError(f"event_id must be a str of 1-{_MAX_EVENT_ID} characters")
             try:

@@ -29,7 +29,7 @@ import attrs
 import redis.exceptions as rexc
 
 from ._errors import ClusterError
-from ._keys import check_name
+from ._keys import check_name, check_watch
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -95,7 +95,7 @@ class EventStream:
         block: float,
     ) -> None:
         self.cluster = cluster
-        self.watch = check_name(watch, "watch")
+        self.watch = check_watch(watch)
         self.consumer = check_name(consumer, "consumer")
         self.group = check_name(group, "group")
         self.claim_idle = _seconds(claim_idle, "claim_idle")
@@ -132,15 +132,22 @@ class EventStream:
     ) -> None:
         self._buffer.clear()
 
-    async def ack(self, event: ClusterEvent) -> bool:
-        """Acknowledge ``event`` for this group; return False if it was not pending (any more)."""
-        if not isinstance(event, ClusterEvent):
-            raise TypeError(f"event must be a ClusterEvent, not {type(event).__name__}")
-        if event.watch != self.watch:
-            raise ValueError(f"event of watch {event.watch!r} acked on watch {self.watch!r}")
+    async def ack(self, event: ClusterEvent, *more: ClusterEvent) -> int:
+        """Acknowledge events for this group (one round trip); return how many were pending.
+
+        An event acknowledged already (or claimed and acknowledged by another consumer)
+        counts 0.
+        """
+        ids = []
+        for item in (event, *more):
+            if not isinstance(item, ClusterEvent):
+                raise TypeError(f"events must be ClusterEvent, not {type(item).__name__}")
+            if item.watch != self.watch:
+                raise ValueError(f"event of watch {item.watch!r} acked on watch {self.watch!r}")
+            ids.append(item.stream_id)
         async with self.cluster.guard():
-            done = await self.cluster.redis.xack(self.key, self.group, event.stream_id)
-        return bool(done)
+            done = await self.cluster.redis.xack(self.key, self.group, *ids)
+        return int(done)
 
     async def pending(self) -> int:
         """Return how many events of the group are delivered and not yet acknowledged."""

@@ -38,9 +38,13 @@ __all__ = [
     "Keys",
     "check_name",
     "check_partitions",
+    "check_scope",
+    "check_watch",
     "job_ids",
     "job_member",
     "parse_job_member",
+    "parse_partition_member",
+    "partition_member",
     "partition_of",
 ]
 
@@ -48,19 +52,30 @@ MIN_PARTITIONS = 1
 MAX_PARTITIONS = 1024
 
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
+_MAX_WATCH = 200
 
 #: ``(scope, job_instance_id)``: one job as the cluster knows it.
 JobRef = tuple[Scope, int]
 
 
 def check_name(value: object, what: str) -> str:
-    """Return ``value`` if it is a valid cluster, watch, group or consumer name, else raise."""
+    """Return ``value`` if it is a valid cluster, group, consumer or worker name, else raise."""
     if not isinstance(value, str):
         raise TypeError(f"{what} must be a str, not {type(value).__name__}")
     if not _NAME.fullmatch(value):
         raise ValueError(
             f"{what} must be 1-100 characters of letters, digits, '_', '.' or '-', got {value!r}"
         )
+    return value
+
+
+def check_watch(value: object) -> str:
+    """Return ``value`` if it is a valid watch name (as for a single process's named watches:
+    1-200 printable characters), else raise."""
+    if not isinstance(value, str):
+        raise TypeError(f"a watch name must be a str, not {type(value).__name__}")
+    if not value or len(value) > _MAX_WATCH or not value.isprintable():
+        raise ValueError(f"invalid watch name {value!r}: use 1-{_MAX_WATCH} printable characters")
     return value
 
 
@@ -93,6 +108,17 @@ def job_ids(ids: object) -> tuple[int, ...]:
 def job_member(scope: Scope, job_id: int) -> str:
     """Return the stable text of one job: ``biz:2:123``."""
     return f"{scope.type.value}:{scope.id}:{job_id}"
+
+
+def partition_member(scope: Scope, job_id: int, watch: str) -> str:
+    """Return the member of a partition set: ``biz:2:123:WATCH`` (the watch may hold ``:``)."""
+    return f"{job_member(scope, job_id)}:{watch}"
+
+
+def parse_partition_member(text: str) -> tuple[JobRef, str]:
+    """Return ``((scope, job id), watch)`` from ``partition_member``'s text."""
+    kind, scope_id, job_id, watch = text.split(":", 3)
+    return (Scope(ScopeType(kind), int(scope_id)), int(job_id)), watch
 
 
 def parse_job_member(text: str) -> JobRef:

@@ -41,7 +41,7 @@ import anyio
 import attrs
 
 from ._client import Lease
-from ._errors import ClusterConfigError, ClusterUnavailableError
+from ._errors import ClusterConfigError, ClusterError
 from ._keys import check_name
 
 if TYPE_CHECKING:
@@ -210,8 +210,9 @@ class LeaseKeeper:
     ) -> None:
         """Do a round every ``ttl/3`` until cancelled; ``task_status.started()`` after the first.
 
-        While Redis is unreachable, retry with jittered backoff (50 ms doubling to ``ttl/3``),
-        log once per outage, and let held leases run out at their deadlines.
+        While Redis is unreachable or answers errors, retry with jittered backoff (50 ms
+        doubling to ``ttl/3``), log once per outage, and let held leases run out at their
+        deadlines. ``ClusterConfigError`` ends it.
         """
         period = self.ttl / 3
         failures = 0
@@ -219,7 +220,9 @@ class LeaseKeeper:
         while True:
             try:
                 result = await self.tick()
-            except ClusterUnavailableError as exc:
+            except ClusterConfigError:
+                raise
+            except ClusterError as exc:  # unreachable, or refusing writes (OOM, read-only)
                 failures += 1
                 if failures == 1:
                     log.warning("worker %s: lease round failed: %s; retrying", self.worker_id, exc)
@@ -228,7 +231,7 @@ class LeaseKeeper:
                 )
             else:
                 if failures:
-                    log.warning("worker %s: Redis reachable again", self.worker_id)
+                    log.warning("worker %s: lease rounds succeed again", self.worker_id)
                 failures = 0
                 if on_tick is not None:
                     on_tick(result)
@@ -251,7 +254,7 @@ class LeaseKeeper:
             with anyio.CancelScope(shield=True), anyio.move_on_after(self.cluster.timeout):
                 try:
                     await self.release()
-                except ClusterUnavailableError:
+                except ClusterError:
                     log.warning(
                         "worker %s: could not release leases; they expire in %s s",
                         self.worker_id,

@@ -10,7 +10,7 @@ What it guarantees:
   unknown), but only if that request was sent after the last cut: a burst of 429s already in
   flight costs one cut (one cut per round trip, as TCP does). From a second after the pause
   the rate grows back by ``growth`` per quiet second up to ``limit``.
-- While Redis is unreachable, permits come from a local bucket at the last shared rate divided
+- While Redis is unreachable (or refuses writes), permits come from a local bucket at the last shared rate divided
   by ``share`` (the number of live workers, kept up to date by the caller), trying Redis
   again once a second: never fail open.
 
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import anyio
 import attrs
 
-from ._errors import ClusterUnavailableError
+from ._errors import ClusterError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -107,7 +107,7 @@ class RateBudget:
                 granted, wait_us, now_us, rate = await self.cluster.script(
                     "PERMIT", [self.cluster.keys.rate], [self.limit, self.burst, n, self.growth]
                 )
-            except ClusterUnavailableError as exc:
+            except ClusterError as exc:  # unreachable, or refusing writes (OOM, read-only)
                 self._retry_at = time.monotonic() + _RETRY
                 if not self._degraded:
                     self._degraded = True
@@ -140,7 +140,7 @@ class RateBudget:
                 [self.cluster.keys.rate],
                 [self.limit, self.burst, permit.sent_at, int(pause * 1e6), self.beta, self.floor],
             )
-        except ClusterUnavailableError:
+        except ClusterError:
             return self._local_cut(pause)
         self.rate = float(rate)
         return bool(int(cut))

@@ -77,7 +77,10 @@ def test_the_password_never_shows():
 @pytest.mark.parametrize(
     ("call", "error"),
     [
-        (lambda c: c.submit(BIZ, [1], watch="bad watch"), ValueError),
+        (lambda c: c.submit(BIZ, [1], watch="bad\nwatch"), ValueError),
+        (lambda c: c.submit(BIZ, [1], watch=""), ValueError),
+        (lambda c: c.submit(BIZ, [1], watch="w" * 201), ValueError),
+        (lambda c: c.submit(BIZ, [1], watch=b"w"), TypeError),
         (lambda c: c.submit(BIZ, 5, watch="w"), TypeError),
         (lambda c: c.submit(BIZ, [], watch="w"), ValueError),
         (lambda c: c.submit(BIZ, [0], watch="w"), ValueError),
@@ -126,6 +129,16 @@ async def test_submit_and_cancel_keep_the_watch_set(make_cluster):
     assert (await other.partition_jobs(part))[(BIZ, 1)] == frozenset({"other"})
     assert await cluster.cancel(BIZ, [1], watch="other") == 1
     assert await cluster.watches() == {"deploys"}
+
+
+async def test_watch_names_are_those_of_single_process_watches(make_cluster):
+    cluster = make_cluster()
+    name = "nightly deploys: batch {7}"
+    await cluster.submit(BIZ, [5], watch=name)
+    assert await cluster.watches() == {name}
+    assert await cluster.jobs(name) == {(BIZ, 5)}
+    part = cluster.partition(BIZ, 5)
+    assert (await cluster.partition_jobs(part))[(BIZ, 5)] == frozenset({name})
 
 
 async def test_partition_versions_change_only_with_the_partition(make_cluster):

@@ -133,6 +133,18 @@ async def test_a_consumer_restarting_under_its_name_gets_its_pending_events_firs
     ]
 
 
+async def test_many_events_are_acknowledged_in_one_call(make_cluster):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 5)
+    stream = cluster.events("deploys", consumer="c1", block=0.1)
+    events = await take(stream, 5)
+    assert await stream.ack(*events[:3]) == 3
+    assert await stream.pending() == 2
+    assert await stream.ack(*events) == 2
+    assert await stream.pending() == 0
+
+
 async def test_a_group_made_later_starts_from_the_oldest_event_kept(make_cluster):
     cluster = make_cluster()
     lease = await a_lease(cluster)
@@ -147,8 +159,8 @@ async def test_ack_reports_whether_the_event_was_pending(make_cluster):
     await publish(cluster, lease, 1)
     stream = cluster.events("deploys", consumer="c1", block=0.1)
     (event,) = await take(stream, 1)
-    assert await stream.ack(event) is True
-    assert await stream.ack(event) is False
+    assert await stream.ack(event) == 1
+    assert await stream.ack(event) == 0
     other = cluster.events("other", consumer="c1", block=0.1)
     with pytest.raises(ValueError, match="watch"):
         await other.ack(event)

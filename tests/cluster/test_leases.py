@@ -177,7 +177,7 @@ async def test_with_redis_unreachable_a_worker_stops_before_its_leases_could_exp
         tg.cancel_scope.cancel()
     messages = [r.getMessage() for r in caplog.records]
     assert any("lease round failed" in m for m in messages)
-    assert any("reachable again" in m for m in messages)
+    assert any("succeed again" in m for m in messages)
 
 
 async def test_no_worker_is_left_idle_when_the_share_does_not_divide(make_cluster):
@@ -192,3 +192,20 @@ async def test_capped_workers_leave_the_rest_to_the_others(make_cluster):
     await rounds([capped, *others], 4)
     assert len(capped.leases()) == 3
     assert sorted(len(k.leases()) for k in others) == [30, 31]
+
+
+async def test_a_redis_refusing_writes_is_waited_out_not_fatal(make_cluster, redis_server, caplog):
+    caplog.set_level(logging.WARNING, "bkjob_async.cluster")
+    ttl = 1.0
+    keeper = LeaseKeeper(make_cluster(), worker_id="w", ttl=ttl, max_partitions=2)
+    async with anyio.create_task_group() as tg:
+        await tg.start(keeper.run)
+        assert len(keeper.leases()) == 2
+        redis_server.command("CONFIG", "SET", "maxmemory", "1")  # every write is now refused
+        try:
+            await wait_for(lambda: not keeper.leases(), 5)
+        finally:
+            redis_server.command("CONFIG", "SET", "maxmemory", "0")
+        await wait_for(lambda: len(keeper.leases()) == 2, 5)
+        tg.cancel_scope.cancel()
+    assert any("maxmemory" in r.getMessage() for r in caplog.records)
