@@ -4,10 +4,10 @@ What it guarantees:
 
 - One round trip per round (``tick``, a Lua script): heartbeat, epoch check, renewal of every
   held lease, release of a surplus over the fair share, acquisition of free partitions up to
-  it. The fair share: each live worker (its heartbeat, ``ttl``, not expired on the Redis
-  clock) ends up with ``floor`` or ``ceil`` of ``partitions / live workers`` (workers with
-  ``max_partitions`` count for at most that), within about two rounds of any change.
-  ``run`` does a round every ``ttl/3``.
+  it, and the membership version of each partition held. The fair share: each live worker
+  (its heartbeat, ``ttl``, not expired on the Redis clock) ends up with ``floor`` or ``ceil``
+  of ``partitions / live workers`` (workers with ``max_partitions`` count for at most that),
+  within about two rounds of any change. ``run`` does a round every ``ttl/3``.
 - A lease is ``SET lease:P WORKER:TOKEN PX ttl`` only if free; each acquisition increments the
   partition's fencing token (``HINCRBY fence P``; a lost counter restarts from Redis ``TIME``
   in ms, above every token issued before), so tokens only grow.
@@ -67,6 +67,8 @@ class TickResult:
     :param held: every lease held after the round.
     :param live: live workers, this one included.
     :param reset: the round found the cluster's data wiped (see ``Cluster.resets``).
+    :param versions: the version of each partition held (``Cluster.partition_versions``):
+        re-read a partition's jobs only when its version changed, at no extra round trip.
     """
 
     gained: tuple[Lease, ...]
@@ -75,6 +77,7 @@ class TickResult:
     held: Mapping[int, Lease]
     live: int
     reset: bool
+    versions: Mapping[int, int]
 
 
 def default_worker_id() -> str:
@@ -153,6 +156,7 @@ class LeaseKeeper:
             cluster.keys.epoch,
             cluster.keys.config,
             cluster.keys.caps,
+            cluster.keys.partver,
         ]
         keys += [cluster.keys.lease(p) for p in range(cluster.partitions)]
         held = sorted(self._held.items())
@@ -172,7 +176,7 @@ class LeaseKeeper:
         if reply[0] == "config":
             cluster.check_config(reply[1])
             raise ClusterConfigError("unreachable")  # pragma: no cover - check_config raised
-        _, epoch, created, live, _now, kept, acquired, released, lost = reply
+        _, epoch, created, live, _now, kept, acquired, released, lost, versions = reply
         resets = cluster.resets
         cluster.observe_epoch(str(epoch), bool(created))
         deadline = sent_at + self.ttl - self.margin
@@ -191,6 +195,7 @@ class LeaseKeeper:
             held=dict(new),
             live=int(live),
             reset=cluster.resets > resets,
+            versions=dict(_pairs(versions)),
         )
 
     async def release(self) -> None:

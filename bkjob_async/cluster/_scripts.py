@@ -55,11 +55,12 @@ return changed
 """
 
 # One lease round: heartbeat, epoch check, renew what is held, give up a surplus over the fair
-# share, take free partitions up to it. KEYS[1] members, KEYS[2] fence, KEYS[3] epoch,
-# KEYS[4] config, KEYS[5] caps, KEYS[6 + p] lease of partition p. ARGV: worker, ttl ms,
-# nonce, partitions, cap (-1: none), scan offset, n held, then n pairs (partition, token).
+# share, take free partitions up to it, and report the versions of the partitions held.
+# KEYS[1] members, KEYS[2] fence, KEYS[3] epoch, KEYS[4] config, KEYS[5] caps, KEYS[6]
+# partver, KEYS[7 + p] lease of partition p. ARGV: worker, ttl ms, nonce, partitions,
+# cap (-1: none), scan offset, n held, then n pairs (partition, token).
 # Returns {'ok', epoch, created, live, now ms, kept{p, t...}, acquired{p, t...}, released{p...},
-# lost{p...}} or {'config', partitions}.
+# lost{p...}, versions{p, v...}} or {'config', partitions}.
 #
 # The fair share: capped workers (max_partitions) count for at most their cap; the rest split
 # what is left, each between lo = floor and hi = ceil of their even share. A worker takes up to
@@ -93,7 +94,7 @@ local kept, acquired, released, lost, lapsed = {}, {}, {}, {}, {}
 local held = tonumber(ARGV[7])
 for i = 0, held - 1 do
   local p, token = tonumber(ARGV[8 + 2 * i]), ARGV[9 + 2 * i]
-  local key = KEYS[6 + p]
+  local key = KEYS[7 + p]
   local current = redis.call('GET', key)
   if current == worker .. ':' .. token then
     redis.call('PEXPIRE', key, ttl)
@@ -109,7 +110,7 @@ end
 local counts, free = {}, 0
 for _, m in ipairs(members) do counts[m] = 0 end
 for p = 0, parts - 1 do
-  local value = redis.call('GET', KEYS[6 + p])
+  local value = redis.call('GET', KEYS[7 + p])
   if value then
     local holder = string.match(value, '^(.+):[0-9]+$')
     if holder and counts[holder] then counts[holder] = counts[holder] + 1 end
@@ -148,12 +149,12 @@ local count = #kept / 2
 while count > target do
   local token = table.remove(kept)
   local p = table.remove(kept)
-  redis.call('DEL', KEYS[6 + p])
+  redis.call('DEL', KEYS[7 + p])
   released[#released + 1] = p
   count = count - 1
 end
 local function take(p)
-  local key = KEYS[6 + p]
+  local key = KEYS[7 + p]
   if redis.call('EXISTS', key) == 1 then return end
   local field = tostring(p)
   if redis.call('HEXISTS', KEYS[2], field) == 0 then
@@ -176,7 +177,14 @@ for j = 0, parts - 1 do
   if count >= target then break end
   take((offset + j) % parts)
 end
-return {'ok', epoch, created, live, now, kept, acquired, released, lost}
+local versions = {}
+for _, list in ipairs({kept, acquired}) do
+  for i = 1, #list, 2 do
+    versions[#versions + 1] = list[i]
+    versions[#versions + 1] = tonumber(redis.call('HGET', KEYS[6], tostring(list[i])) or '0')
+  end
+end
+return {'ok', epoch, created, live, now, kept, acquired, released, lost, versions}
 """
 
 # Give leases up and leave. KEYS[1] members, KEYS[2] caps, KEYS[2 + i] lease keys; ARGV[1]

@@ -209,3 +209,17 @@ async def test_a_redis_refusing_writes_is_waited_out_not_fatal(make_cluster, red
         await wait_for(lambda: len(keeper.leases()) == 2, 5)
         tg.cancel_scope.cancel()
     assert any("maxmemory" in r.getMessage() for r in caplog.records)
+
+
+async def test_each_round_reports_the_versions_of_the_partitions_held(make_cluster):
+    from bkjob_async import Scope
+
+    cluster = make_cluster()
+    keeper = LeaseKeeper(cluster, worker_id="w", ttl=5)
+    first = await keeper.tick()
+    assert first.versions == dict.fromkeys(range(64), 0)
+    await cluster.submit(Scope.biz(2), [1, 2], watch="w")
+    changed = {cluster.partition(Scope.biz(2), 1), cluster.partition(Scope.biz(2), 2)}
+    second = await keeper.tick()
+    assert {p for p, v in second.versions.items() if v} == changed
+    assert [second.versions[p] for p in range(64)] == await cluster.partition_versions()
