@@ -172,6 +172,7 @@ class Cluster:
                 # Once, at once, and only when the connection broke (a stale pooled connection
                 # after a Redis restart), never on a timeout: outages surface within timeout.
                 retry=Retry(NoBackoff(), 1, supported_errors=(rexc.ConnectionError,)),
+                retry_on_error=[rexc.ConnectionError],  # redis-py 5 retries only these
             )
         except ValueError as exc:
             raise ValueError(f"invalid redis_url {self.url!r}: {exc}") from None
