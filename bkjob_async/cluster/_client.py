@@ -122,8 +122,9 @@ class Cluster:
 
     :param redis_url: ``redis://[user:password@]host:port/db``, ``rediss://`` or ``unix://``.
     :param name: the cluster's name; several clusters can share one Redis.
-    :param partitions: fixed for the life of the cluster's data; a process that disagrees
-        with the cluster gets ``ClusterConfigError``.
+    :param partitions: 64-256, fixed for the life of the cluster's data (a process that
+        disagrees with the cluster gets ``ClusterConfigError``); more partitions spread load
+        finer across workers and cost a little more per lease round.
     :param stream_maxlen: about how many events each watch's stream keeps (``MAXLEN ~``);
         a consumer group further behind than this loses the oldest events.
     :param timeout: seconds to wait for a connection or an answer before

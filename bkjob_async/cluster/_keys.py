@@ -48,8 +48,8 @@ __all__ = [
     "partition_of",
 ]
 
-MIN_PARTITIONS = 1
-MAX_PARTITIONS = 1024
+MIN_PARTITIONS = 64
+MAX_PARTITIONS = 256
 
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 _MAX_WATCH = 200
