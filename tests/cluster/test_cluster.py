@@ -65,10 +65,31 @@ def test_bad_settings_raise_at_construction(kwargs, error):
         Cluster(**options)
 
 
-def test_the_password_never_shows():
-    cluster = Cluster("redis://user:hunter2-secret@127.0.0.1:1/0")
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://user:hunter2-secret@127.0.0.1:1/0",
+        "redis://:hunter2-secret@127.0.0.1:1/0",
+        "rediss://user:hunter2-secret@[::1]:1/0",
+        "unix:///run/redis.sock?db=0&password=hunter2-secret",
+    ],
+)
+def test_the_password_never_shows(url):
+    cluster = Cluster(url)
     assert "hunter2" not in repr(cluster)
     assert "hunter2" not in cluster.url
+    assert "***" in cluster.url
+
+
+async def test_the_password_is_not_in_connection_errors():
+    async with Cluster(f"redis://u:hunter2-secret@127.0.0.1:{free_port()}/0", timeout=0.5) as c:
+        with pytest.raises(ClusterUnavailableError) as info:
+            await c.jobs("w")
+    assert "hunter2" not in str(info.value)
+    assert "***" in str(info.value)
+
+
+def test_a_bad_url_does_not_show_its_password():
     with pytest.raises(ValueError, match="redis://") as info:
         Cluster("http://user:hunter2-secret@host/0")
     assert "hunter2" not in str(info.value)
