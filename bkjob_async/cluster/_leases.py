@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import secrets
 import socket
 import zlib
@@ -89,7 +90,8 @@ def default_worker_id() -> str:
 class LeaseKeeper:
     """Hold a fair share of ``cluster``'s partitions for one worker.
 
-    :param worker_id: unique among live workers (default: host name and a random suffix).
+    :param worker_id: unique among live workers (two keepers with one id would share its
+        leases); default: the host name and a random suffix.
     :param ttl: seconds a lease lives in Redis without renewal.
     :param margin: seconds the worker stops acting before ``ttl`` would end (default ttl/10).
     :param max_partitions: hold at most this many (``None``: the fair share).
@@ -106,10 +108,10 @@ class LeaseKeeper:
     ) -> None:
         self.cluster = cluster
         self.worker_id = check_name(worker_id or default_worker_id(), "worker_id")
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl >= 0.1:
-            raise ValueError(f"ttl must be a number >= 0.1 s, got {ttl!r}")
-        if not math.isfinite(ttl):
-            raise ValueError("ttl must be finite")
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+            raise TypeError(f"ttl must be a number, not {type(ttl).__name__}")
+        if not (math.isfinite(ttl) and ttl >= 0.1):
+            raise ValueError(f"ttl must be a finite number >= 0.1 s, got {ttl!r}")
         self.ttl = float(ttl)
         self.margin = self.ttl / 10 if margin is None else float(margin)
         if not 0 <= self.margin < self.ttl:
@@ -124,7 +126,6 @@ class LeaseKeeper:
         self.live_workers = 1
         self._held: dict[int, Lease] = {}
         self._offset = zlib.crc32(self.worker_id.encode()) % cluster.partitions
-        self._closed = False
 
     def __repr__(self) -> str:
         return f"LeaseKeeper({self.worker_id!r}, held={len(self.leases())})"
@@ -231,9 +232,7 @@ class LeaseKeeper:
                 failures += 1
                 if failures == 1:
                     log.warning("worker %s: lease round failed: %s; retrying", self.worker_id, exc)
-                delay = min(period, 0.05 * 2 ** min(failures, 20)) * (
-                    0.5 + secrets.randbelow(1000) / 2000
-                )
+                delay = min(period, 0.05 * 2 ** min(failures, 20)) * random.uniform(0.5, 1.0)
             else:
                 if failures:
                     log.warning("worker %s: lease rounds succeed again", self.worker_id)
