@@ -64,7 +64,8 @@ return changed
 #
 # The fair share: capped workers (max_partitions) count for at most their cap; the rest split
 # what is left, each between lo = floor and hi = ceil of their even share. A worker takes up to
-# hi, but only up to lo (and gives back down to lo) while another live worker is below lo.
+# hi, but only up to lo (and gives back down to lo) while another live worker is below its
+# own share (lo, or its cap).
 TICK = """
 local worker, ttl, parts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
 local cap = tonumber(ARGV[5])
@@ -139,7 +140,7 @@ if uncapped > 0 then
 end
 local starving = false
 for _, m in ipairs(members) do
-  if m ~= worker and not caps[m] and counts[m] < lo then starving = true end
+  if m ~= worker and counts[m] < (caps[m] or lo) then starving = true end
 end
 local target = hi
 if starving then target = lo end

@@ -142,9 +142,12 @@ async def test_a_stalled_worker_is_taken_over_and_converges_after_waking(
     assert {p for p, w in truth.items() if w == "awake"} == set(keeper.leases())
 
 
+@pytest.mark.parametrize("outage", ["frozen", "down"])
 async def test_with_redis_unreachable_a_worker_stops_before_its_leases_could_expire(
-    make_cluster, redis_server, caplog
+    make_cluster, redis_server, caplog, outage
 ):
+    # frozen: Redis takes connections and never answers (timeouts), then thaws with its data;
+    # down: connections are refused, then Redis comes back empty.
     caplog.set_level(logging.WARNING, "bkjob_async.cluster")
     ttl = 1.5
     cluster = make_cluster(timeout=0.3)
@@ -154,7 +157,10 @@ async def test_with_redis_unreachable_a_worker_stops_before_its_leases_could_exp
         await tg.start(keeper.run, lambda r: replies.append((time.monotonic(), dict(r.held))))
         assert len(keeper.leases()) == 4
         lease = keeper.lease(min(keeper.leases()))
-        sigstop(redis_server.pid)
+        if outage == "frozen":
+            sigstop(redis_server.pid)
+        else:
+            redis_server.stop()
         try:
             await wait_for(lambda: not keeper.leases(), 5)
             # The last round that succeeded was sent before its answer came at last_ok, so
@@ -171,7 +177,10 @@ async def test_with_redis_unreachable_a_worker_stops_before_its_leases_could_exp
             assert info.value.reason == "expired"
             assert time.monotonic() - began < 0.05
         finally:
-            sigcont(redis_server.pid)
+            if outage == "frozen":
+                sigcont(redis_server.pid)
+            else:
+                redis_server.start()
         # Back: it retries with backoff and holds leases again.
         await wait_for(lambda: len(keeper.leases()) == 4, 5)
         tg.cancel_scope.cancel()
@@ -223,3 +232,30 @@ async def test_each_round_reports_the_versions_of_the_partitions_held(make_clust
     second = await keeper.tick()
     assert {p for p, v in second.versions.items() if v} == changed
     assert [second.versions[p] for p in range(64)] == await cluster.partition_versions()
+
+
+@pytest.mark.parametrize("seed", [3, 8, 14])
+async def test_the_share_stays_fair_through_joins_and_leaves(make_cluster, seed):
+    import random
+
+    rng = random.Random(seed)
+    live: list[LeaseKeeper] = []
+    serial = 0
+    for _ in range(25):
+        if len(live) < 2 or (len(live) < 9 and rng.random() < 0.6):
+            serial += 1
+            cap = 5 if rng.random() < 0.2 else None
+            live.append(
+                LeaseKeeper(make_cluster(), worker_id=f"w{serial}", ttl=30, max_partitions=cap)
+            )
+        else:
+            await live.pop(rng.randrange(len(live))).release()
+        await rounds(live, 3)
+        held = [set(k.leases()) for k in live]
+        assert sum(len(h) for h in held) == len(set().union(*held))  # none held twice
+        capped = [k for k in live if k.max_partitions is not None]
+        free = [len(k.leases()) for k in live if k.max_partitions is None]
+        assert all(len(k.leases()) == k.max_partitions for k in capped)
+        if free:  # with an uncapped worker, every partition is held, evenly
+            assert set().union(*held) == set(range(64))
+            assert max(free) - min(free) <= 1, free
