@@ -16,6 +16,13 @@ Delivery is at least once everywhere: dedupe by ``event_id``. Each module's docs
 exactly what it guarantees and what it does not.
 """
 
+try:
+    import redis.asyncio  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError(
+        "bkjob_async.cluster needs redis-py 5.0.1+: pip install 'bkjob-async[redis]'"
+    ) from exc
+
 from ._client import Cluster, Lease, NewEvent
 from ._errors import ClusterConfigError, ClusterError, ClusterUnavailableError, LeaseLostError
 from ._events import ClusterEvent, EventStream
