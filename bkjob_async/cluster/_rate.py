@@ -5,6 +5,8 @@ What it guarantees:
 - ``acquire()`` grants permits by GCRA in one Lua script on Redis ``TIME`` (one round trip per
   grant; a refusal says how long to wait, so a waiting worker costs about one more). Over any
   window of ``W`` seconds all workers together get at most ``rate x W + burst + 1`` permits.
+  A budget Redis does not hold yet (new cluster, or Redis wiped) starts empty, not with a
+  full burst.
 - ``throttled(permit)`` (the request of ``permit`` got a 429 or quota answer) cuts the shared
   rate by ``beta`` (not below ``floor``) and pauses every worker for ``retry_after`` (1 s when
   unknown), but only if that request was sent after the last cut: a burst of 429s already in

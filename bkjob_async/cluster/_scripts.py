@@ -247,7 +247,9 @@ if rate < limit and now - grown >= 1000000 then
 end
 local interval = 1000000 / rate
 local tolerance = tonumber(ARGV[2]) * interval
-local tat = math.max(tonumber(h[1]) or 0, now)
+-- A budget never seen (a new cluster, or Redis wiped) starts with an empty bucket, not a full
+-- one: paced from the first permit, so a restart cannot add a burst to what was just sent.
+local tat = math.max(tonumber(h[1]) or (now + tolerance), now)
 local last = tat + (tonumber(ARGV[3]) - 1) * interval
 if last - now > tolerance then return {0, f(last - tolerance - now), f(now), tostring(rate)} end
 redis.call('HSET', KEYS[1], 'tat', f(tat + tonumber(ARGV[3]) * interval))

@@ -104,3 +104,25 @@ async def test_with_redis_unreachable_permits_come_slower_never_faster(make_clus
     assert took >= 17 * 0.04
     await anyio.sleep(1.0)
     assert (await budget.acquire()).sent_at is not None  # shared again
+
+
+async def test_a_wiped_budget_starts_empty_not_with_a_burst(make_cluster, redis_server):
+    waits: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+        await anyio.sleep(delay)
+
+    budget = RateBudget(make_cluster(), limit=20, burst=10, sleep=sleep)
+    for _ in range(5):
+        await budget.acquire()
+    assert len(waits) >= 4  # paced at 20/s from the first permit: it had to wait
+    await anyio.sleep(0.6)  # idle: now the bucket has filled
+    waits.clear()
+    for _ in range(5):
+        await budget.acquire()
+    assert waits == []  # a burst from a full bucket
+    redis_server.restart_empty()
+    for _ in range(5):
+        await budget.acquire()
+    assert len(waits) >= 4  # wiped: empty again, not full
