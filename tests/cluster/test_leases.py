@@ -175,7 +175,7 @@ async def test_with_redis_unreachable_a_worker_stops_before_its_leases_could_exp
             with pytest.raises(LeaseLostError) as info:
                 await cluster.commit(lease, events=[NewEvent("w", "e", 1)])
             assert info.value.reason == "expired"
-            assert time.monotonic() - began < 0.05
+            assert time.monotonic() - began < 0.2  # less than the Redis timeout (0.3 s)
         finally:
             if outage == "frozen":
                 sigcont(redis_server.pid)
