@@ -358,6 +358,7 @@ class Cluster:
         claim_idle: float = 30.0,
         count: int = 100,
         block: float = 1.0,
+        max_deliveries: int | None = None,
     ) -> EventStream:
         """Return an async iterator over ``watch``'s events for ``consumer`` of ``group``.
 
@@ -373,6 +374,7 @@ class Cluster:
             claim_idle=claim_idle,
             count=count,
             block=block,
+            max_deliveries=max_deliveries,
         )
 
     # -- fenced writes --------------------------------------------------------------------

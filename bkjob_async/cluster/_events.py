@@ -14,6 +14,9 @@ The contract (Redis Streams consumer groups, at least once):
 - So an event can arrive more than once (also after a worker lost its lease mid-commit and
   another published it again): dedupe by ``event.event_id``. Order is the stream's order for
   new events; redelivered events come when claimed, out of that order.
+- With ``max_deliveries``, an event delivered more often than that (claimed again and again:
+  a consumer that keeps failing on it) is moved to the watch's dead letters for this group
+  (``dead_letters()``, logged at ERROR) instead of being delivered again.
 - Not guaranteed: anything Redis itself loses (a restart without persistence, a failover
   before replication). If the stream or group vanished, it is recreated and reading goes on.
 """
@@ -21,6 +24,7 @@ The contract (Redis Streams consumer groups, at least once):
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
     from ._client import Cluster
 
 __all__ = ["ClusterEvent", "EventStream"]
+
+log = logging.getLogger("bkjob_async.cluster")
 
 
 @attrs.frozen
@@ -93,6 +99,7 @@ class EventStream:
         claim_idle: float,
         count: int,
         block: float,
+        max_deliveries: int | None = None,
     ) -> None:
         self.cluster = cluster
         self.watch = check_watch(watch)
@@ -103,7 +110,11 @@ class EventStream:
         self.block = _seconds(block, "block")
         if self.block >= cluster.timeout:
             raise ValueError(f"block ({block} s) must be shorter than the cluster's timeout")
+        self.max_deliveries = (
+            None if max_deliveries is None else _count(max_deliveries, "max_deliveries")
+        )
         self.key = cluster.keys.events(watch)
+        self.dead_key = cluster.keys.dead(watch)
         self._buffer: deque[ClusterEvent] = deque()
         self._group_ready = False
         self._own_cursor: str | None = "0-0"
@@ -177,7 +188,7 @@ class EventStream:
                 )
             entries = _entries(reply)
             self._own_cursor = entries[-1][0] if entries else None
-            self._take([e for e in entries if e[1]], redelivered=True)
+            self._take(await self._screen([e for e in entries if e[1]]), redelivered=True)
             return
         now = cluster.clock()
         if now >= self._next_claim:
@@ -193,7 +204,7 @@ class EventStream:
             self._claim_cursor = str(reply[0])
             if self._claim_cursor == "0-0":
                 self._next_claim = now + self.claim_idle / 4
-            claimed = [(i, f) for i, f in reply[1] if f]
+            claimed = await self._screen([(str(i), f) for i, f in reply[1] if f])
             if claimed:
                 self._take(claimed, redelivered=True)
                 return
@@ -208,6 +219,52 @@ class EventStream:
             )
         self._take([e for e in _entries(reply) if e[1]], redelivered=False)
 
+    async def _screen(
+        self, entries: list[tuple[str, dict[str, str]]]
+    ) -> list[tuple[str, dict[str, str]]]:
+        """Move entries delivered more than ``max_deliveries`` times to the dead letters."""
+        if self.max_deliveries is None or not entries:
+            return entries
+        redis = self.cluster.redis
+        async with self.cluster.guard():
+            rows = await redis.xpending_range(
+                self.key, self.group, entries[0][0], entries[-1][0], len(entries), self.consumer
+            )
+        times = {str(row["message_id"]): int(row["times_delivered"]) for row in rows}
+        keep: list[tuple[str, dict[str, str]]] = []
+        dead: list[tuple[str, dict[str, str]]] = []
+        for stream_id, fields in entries:
+            over = times.get(stream_id, 0) > self.max_deliveries
+            (dead if over else keep).append((stream_id, fields))
+        if dead:
+            async with self.cluster.guard(), redis.pipeline(transaction=True) as pipe:
+                for stream_id, fields in dead:
+                    body: dict[Any, Any] = dict(fields)
+                    body.update(group=self.group, stream_id=stream_id, n=times[stream_id])
+                    pipe.xadd(self.dead_key, body, maxlen=self.cluster.stream_maxlen)
+                    pipe.xack(self.key, self.group, stream_id)
+                await pipe.execute()
+            log.error(
+                "watch %r, group %r: %d event(s) delivered more than %d times moved to %s",
+                self.watch,
+                self.group,
+                len(dead),
+                self.max_deliveries,
+                self.dead_key,
+            )
+        return keep
+
+    async def dead_letters(self) -> list[ClusterEvent]:
+        """Return the events this group gave up on (``max_deliveries``), oldest first."""
+        async with self.cluster.guard():
+            rows = await self.cluster.redis.xrange(self.dead_key)
+        found = []
+        for _, raw in rows or ():
+            fields = {str(k): str(v) for k, v in (raw or {}).items()}
+            if fields.get("group") == self.group:
+                found.append(self._event(fields["stream_id"], fields, redelivered=True))
+        return found
+
     async def _create_group(self) -> None:
         async with self.cluster.guard():
             try:
@@ -219,17 +276,18 @@ class EventStream:
 
     def _take(self, entries: list[tuple[str, dict[str, str]]], *, redelivered: bool) -> None:
         for stream_id, fields in entries:
-            self._buffer.append(
-                ClusterEvent(
-                    watch=self.watch,
-                    event_id=fields["id"],
-                    payload=json.loads(fields["p"]),
-                    stream_id=stream_id,
-                    partition=int(fields["part"]),
-                    token=int(fields["tok"]),
-                    redelivered=redelivered,
-                )
-            )
+            self._buffer.append(self._event(stream_id, fields, redelivered=redelivered))
+
+    def _event(self, stream_id: str, fields: dict[str, str], *, redelivered: bool) -> ClusterEvent:
+        return ClusterEvent(
+            watch=self.watch,
+            event_id=fields["id"],
+            payload=json.loads(fields["p"]),
+            stream_id=stream_id,
+            partition=int(fields["part"]),
+            token=int(fields["tok"]),
+            redelivered=redelivered,
+        )
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:

@@ -14,6 +14,7 @@ key                              type    holds
 ``partver``                      hash    ``P`` -> a counter bumped on each change of ``part:P``
 ``events:W``                     stream  events of watch ``W`` (fields ``id``, ``p``, ``part``,
                                          ``tok``), read through consumer groups
+``dead:W``                       stream  events of ``W`` a group gave up on (``max_deliveries``)
 ``members``                      zset    worker id -> expiry of its heartbeat (server ms)
 ``caps``                         hash    worker id -> its ``max_partitions``, if it has one
 ``lease:P``                      string  ``WORKER:TOKEN`` with a TTL: who holds partition ``P``
@@ -169,6 +170,9 @@ class Keys:
 
     def events(self, watch: str) -> str:
         return f"{self.prefix}events:{watch}"
+
+    def dead(self, watch: str) -> str:
+        return f"{self.prefix}dead:{watch}"
 
     def lease(self, partition: int) -> str:
         return f"{self.prefix}lease:{partition}"

@@ -132,6 +132,8 @@ def test_bad_event_stream_arguments_raise_at_once():
         cluster.events("w", consumer="c1", block=cluster.timeout)
     with pytest.raises(TypeError):
         cluster.events("w", consumer="c1", count=1.5)
+    with pytest.raises(ValueError, match="max_deliveries"):
+        cluster.events("w", consumer="c1", max_deliveries=0)
 
 
 async def test_submit_and_cancel_keep_the_watch_set(make_cluster):

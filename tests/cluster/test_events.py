@@ -196,3 +196,33 @@ async def test_streams_are_trimmed_to_about_maxlen(make_cluster):
     await publish(cluster, lease, 1000)
     length = await cluster.redis.xlen(cluster.keys.events("deploys"))
     assert 100 <= length < 300  # MAXLEN ~ trims whole nodes of 100 entries
+
+
+async def test_an_event_delivered_too_often_goes_to_the_dead_letters(make_cluster, caplog):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 2)
+    first = make_cluster().events("deploys", consumer="c1", block=0.1)
+    one, two = await take(first, 2)  # delivery 1 of each
+    await first.ack(two)
+    heirs = [
+        make_cluster().events(
+            "deploys", consumer=f"h{i}", claim_idle=0.2, block=0.1, max_deliveries=2
+        )
+        for i in range(2)
+    ]
+    (again,) = await take(heirs[0], 1)  # claimed: delivery 2, still allowed
+    assert again.event_id == one.event_id
+    assert again.redelivered
+    # Claimed once more (delivery 3 > 2): moved aside, not delivered, and said loudly.
+    with anyio.move_on_after(1.0):
+        extra = await heirs[1].__anext__()
+        pytest.fail(f"delivered past max_deliveries: {extra}")
+    dead = await heirs[1].dead_letters()
+    assert [(e.event_id, e.stream_id, e.payload) for e in dead] == [
+        (one.event_id, one.stream_id, one.payload)
+    ]
+    assert await heirs[1].pending() == 0
+    assert any("dead" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+    other_group = cluster.events("deploys", consumer="c1", group="other", block=0.1)
+    assert await other_group.dead_letters() == []
