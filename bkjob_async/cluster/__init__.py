@@ -1,0 +1,57 @@
+"""Cluster mode on Redis; imported by nothing in the core, and the only importer of ``redis``.
+
+Many pollers on many machines share one watch set, one event log per watch, one rate budget,
+and fail over to each other. Install with ``pip install 'bkjob-async[redis]'``; needs Redis
+6.2+ (``XAUTOCLAIM``) and the asyncio event loop (redis-py's asyncio client).
+
+- ``Cluster(redis_url, name="prod")``: ``submit``/``cancel`` jobs of a named watch from any
+  process; ``events(watch, consumer=..., group=...)``: a consumer group's at-least-once view
+  of the watch's events (``EventStream``, ``ClusterEvent``); ``commit``/``publish``: writes
+  fenced by a lease (state and events, all or nothing).
+- ``LeaseKeeper``: a worker's fair share of the partitions, with fencing tokens and a local
+  deadline that stops it before its leases could expire in Redis.
+- ``RateBudget``: GCRA in Redis shared by every worker; a 429 seen by one slows all.
+
+Delivery is at least once everywhere: dedupe by ``event_id``. Each module's docstring states
+exactly what it guarantees and what it does not.
+
+How a worker uses them: run ``LeaseKeeper.run(on_tick)``; on each ``TickResult`` start
+polling the jobs of every gained partition (``partition_jobs(p)``, tracker states from
+``read_state(p)``), stop those of lost or released ones, and re-read a partition's jobs when
+its ``versions[p]`` changed; set ``RateBudget.share`` to ``result.live``. Before each request
+``await budget.acquire()``; on a 429 ``await budget.throttled(permit, retry_after)``. Poll a
+job only while ``keeper.lease(p)`` is not ``None``, and write a changed poll with one
+``cluster.commit(keeper.lease(p), state=..., events=...)``; an unchanged poll writes nothing.
+"""
+
+try:
+    import redis.asyncio  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError(
+        "bkjob_async.cluster needs redis-py 5.0.1+: pip install 'bkjob-async[redis]'"
+    ) from exc
+
+from ._client import Cluster, Lease, NewEvent
+from ._errors import ClusterConfigError, ClusterError, ClusterUnavailableError, LeaseLostError
+from ._events import ClusterEvent, EventStream
+from ._keys import JobRef, partition_of
+from ._leases import LeaseKeeper, TickResult
+from ._rate import Permit, RateBudget
+
+__all__ = [
+    "Cluster",
+    "ClusterConfigError",
+    "ClusterError",
+    "ClusterEvent",
+    "ClusterUnavailableError",
+    "EventStream",
+    "JobRef",
+    "Lease",
+    "LeaseKeeper",
+    "LeaseLostError",
+    "NewEvent",
+    "Permit",
+    "RateBudget",
+    "TickResult",
+    "partition_of",
+]

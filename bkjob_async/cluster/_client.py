@@ -1,0 +1,472 @@
+"""``Cluster``: one cluster's watch set, event streams and fenced writes in one Redis.
+
+What it guarantees:
+
+- ``submit``/``cancel`` change a watch's job set atomically per call of up to 10,000 jobs
+  (larger calls are split); each job lands in partition ``crc32("TYPE:SCOPE:JOB") % partitions``,
+  the same in every process. A partition's version is bumped only if its set changed, so a
+  worker re-reads a partition only when it changed.
+- ``commit``/``publish`` (fenced writes) apply state changes and append events all or nothing,
+  and only while the caller's lease is valid: refused locally past the lease's own deadline
+  (no command sent), and refused by Redis when the lease key is gone, another holder's, or a
+  newer fencing token exists for the partition (``LeaseLostError``, nothing applied).
+- Every failure to reach Redis is a ``ClusterUnavailableError``, within about ``timeout``:
+  a command is retried once on a new connection only if its connection broke (as pooled
+  connections do when Redis restarts), never after a timeout. Every script is safe to run
+  twice: at worst a commit appends its events twice, which consumers dedupe by ``event_id``.
+- A Redis that lost the cluster's data (restart without persistence, ``FLUSHALL``) is noticed
+  on the next lease round or ``check_epoch()``: logged at ERROR, counted in ``resets``.
+
+What it does not: it does not make Redis durable or replicated writes safe (a failover or a
+restart without persistence loses recent writes, leases and pending events); delivery is at
+least once, so consumers dedupe by ``event_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import secrets
+import time
+import urllib.parse
+from collections import defaultdict
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import redis.asyncio as aioredis
+import redis.exceptions as rexc
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from . import _scripts
+from ._errors import ClusterConfigError, ClusterError, ClusterUnavailableError, LeaseLostError
+from ._keys import (
+    JobRef,
+    Keys,
+    check_name,
+    check_partitions,
+    check_scope,
+    check_watch,
+    job_ids,
+    job_member,
+    parse_job_member,
+    parse_partition_member,
+    partition_of,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+    from types import TracebackType
+
+    from ..config import Scope
+    from ._events import EventStream
+
+__all__ = ["Cluster", "Lease", "NewEvent"]
+
+log = logging.getLogger("bkjob_async.cluster")
+
+_BATCH = 10_000
+_MAX_EVENT_ID = 512
+
+
+@attrs.frozen
+class Lease:
+    """A partition held by a worker: valid for writes until ``deadline`` (its own monotonic
+    clock: the time before the acquiring or renewing command was sent, plus TTL, less a margin).
+    """
+
+    partition: int
+    token: int
+    holder: str
+    deadline: float
+
+    @property
+    def value(self) -> str:
+        """Return the lease key's value in Redis."""
+        return f"{self.holder}:{self.token}"
+
+
+@attrs.frozen
+class NewEvent:
+    """An event to append: ``payload`` is any JSON value; ``event_id`` is its identity."""
+
+    watch: str
+    event_id: str
+    payload: Any
+
+
+def redact(url: str) -> str:
+    """Return ``url`` without its password (in the user part or a ``password=`` query)."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = netloc.rpartition("@")[2]
+        netloc = f"{parts.username or ''}:***@{host}"
+    query = "&".join(
+        "password=***" if item.partition("=")[0].lower() == "password" else item
+        for item in parts.query.split("&")
+    )
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _positive(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+class Cluster:
+    """The shared watch set and event log of cluster ``name`` in the Redis at ``redis_url``.
+
+    :param redis_url: ``redis://[user:password@]host:port/db``, ``rediss://`` or ``unix://``.
+    :param name: the cluster's name; several clusters can share one Redis.
+    :param partitions: 64-256, fixed for the life of the cluster's data (a process that
+        disagrees with the cluster gets ``ClusterConfigError``); more partitions spread load
+        finer across workers and cost a little more per lease round.
+    :param stream_maxlen: about how many events each watch's stream keeps (``MAXLEN ~``);
+        a consumer group further behind than this loses the oldest events.
+    :param timeout: seconds to wait for a connection or an answer before
+        ``ClusterUnavailableError``.
+    :param clock: monotonic seconds; lease deadlines are judged on it.
+    """
+
+    def __init__(
+        self,
+        redis_url: str,
+        name: str = "prod",
+        *,
+        partitions: int = 128,
+        stream_maxlen: int = 100_000,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not isinstance(redis_url, str):
+            raise TypeError(f"redis_url must be a str, not {type(redis_url).__name__}")
+        scheme = urllib.parse.urlsplit(redis_url).scheme
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(
+                f"redis_url must start with redis://, rediss:// or unix://, got {redact(redis_url)!r}"
+            )
+        self.name = check_name(name, "cluster name")
+        self.partitions = check_partitions(partitions)
+        if isinstance(stream_maxlen, bool) or not isinstance(stream_maxlen, int):
+            raise TypeError("stream_maxlen must be an int")
+        if stream_maxlen < 1:
+            raise ValueError(f"stream_maxlen must be >= 1, got {stream_maxlen}")
+        self.stream_maxlen = stream_maxlen
+        self.timeout = _positive(timeout, "timeout")
+        self.url = redact(redis_url)
+        self.keys = Keys(name)
+        self.clock = clock
+        #: The nonce of the cluster's data in Redis, once seen.
+        self.epoch: str | None = None
+        #: How many times the cluster's data was found wiped after this process had seen it.
+        self.resets = 0
+        try:
+            self.redis: aioredis.Redis = aioredis.Redis.from_url(
+                redis_url,
+                decode_responses=True,
+                socket_connect_timeout=self.timeout,
+                socket_timeout=self.timeout,
+                # Once, at once, and only when the connection broke (a stale pooled connection
+                # after a Redis restart), never on a timeout: outages surface within timeout.
+                retry=Retry(NoBackoff(), 1, supported_errors=(rexc.ConnectionError,)),
+                retry_on_error=[rexc.ConnectionError],  # redis-py 5 retries only these
+            )
+        except ValueError as exc:
+            raise ValueError(f"invalid redis_url {self.url!r}: {exc}") from None
+        self._scripts = {
+            name: self.redis.register_script(getattr(_scripts, name)) for name in _scripts.__all__
+        }
+        self._ready = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"Cluster({self.url!r}, name={self.name!r}, partitions={self.partitions})"
+
+    async def __aenter__(self) -> Cluster:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections; the cluster's data in Redis stays."""
+        if not self._closed:
+            self._closed = True
+            await self.redis.aclose()
+
+    @property
+    def reset_detected(self) -> bool:
+        """Whether Redis was ever found to have lost this cluster's data."""
+        return self.resets > 0
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def guard(self) -> AsyncIterator[None]:
+        """Map every Redis failure to this package's errors."""
+        if self._closed:
+            raise ClusterError(f"{self!r} is closed")
+        try:
+            yield
+        except (rexc.ConnectionError, rexc.TimeoutError, OSError, TimeoutError) as exc:
+            raise ClusterUnavailableError(
+                f"Redis at {self.url} is unavailable ({type(exc).__name__}: {exc})"
+            ) from exc
+        except rexc.RedisError as exc:
+            raise ClusterError(f"Redis at {self.url} answered an error: {exc}") from exc
+
+    async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Run one of ``_scripts`` (EVALSHA, loading it once if Redis does not know it)."""
+        async with self.guard():
+            return await self._scripts[name](keys=keys, args=args)
+
+    def new_nonce(self) -> str:
+        """Return a fresh epoch candidate."""
+        return secrets.token_hex(8)
+
+    def observe_epoch(self, epoch: str, created: bool) -> None:
+        """Record the epoch Redis reported; say loudly if the cluster's data was wiped."""
+        if self.epoch is not None and epoch != self.epoch:
+            self.resets += 1
+            log.error(
+                "Redis at %s lost the data of cluster %r (epoch %s -> %s%s): it restarted "
+                "without persistence or was flushed. Leases, fencing counters, pending events "
+                "and the watch set written before are gone; carrying on with what this "
+                "process holds. Enable persistence (appendonly yes) to avoid this.",
+                self.url,
+                self.name,
+                self.epoch,
+                epoch,
+                ", recreated now" if created else "",
+            )
+        self.epoch = epoch
+
+    def check_config(self, partitions: object) -> None:
+        """Raise ``ClusterConfigError`` unless Redis agrees on the partition count."""
+        if str(partitions) != str(self.partitions):
+            raise ClusterConfigError(
+                f"cluster {self.name!r} at {self.url} has {partitions} partitions, this "
+                f"process was configured with {self.partitions}"
+            )
+
+    async def check_epoch(self) -> bool:
+        """Check the cluster's epoch and partition count; return whether a reset was seen now."""
+        before = self.resets
+        epoch, created, partitions = await self.script(
+            "HELLO", [self.keys.epoch, self.keys.config], [self.new_nonce(), self.partitions]
+        )
+        self.check_config(partitions)
+        self.observe_epoch(epoch, bool(created))
+        self._ready = True
+        return self.resets > before
+
+    async def _ensure_ready(self) -> None:
+        if not self._ready:
+            await self.check_epoch()
+
+    # -- the watch set --------------------------------------------------------------------
+
+    def partition(self, scope: Scope, job_instance_id: int) -> int:
+        """Return the partition of a job."""
+        return partition_of(scope, job_instance_id, self.partitions)
+
+    async def submit(self, scope: Scope, ids: Iterable[int], *, watch: str) -> int:
+        """Add jobs to ``watch``; return how many were not in it yet."""
+        return await self._change(scope, ids, watch, "add")
+
+    async def cancel(self, scope: Scope, ids: Iterable[int], *, watch: str) -> int:
+        """Remove jobs from ``watch``; return how many were in it."""
+        return await self._change(scope, ids, watch, "remove")
+
+    async def _change(self, scope: Scope, ids: Iterable[int], watch: str, op: str) -> int:
+        check_scope(scope)
+        numbers = job_ids(ids)
+        check_watch(watch)
+        await self._ensure_ready()
+        changed = 0
+        for start in range(0, len(numbers), _BATCH):
+            by_part: dict[int, list[str]] = defaultdict(list)
+            for job_id in numbers[start : start + _BATCH]:
+                by_part[self.partition(scope, job_id)].append(job_member(scope, job_id))
+            keys = [self.keys.watches, self.keys.watch_jobs(watch), self.keys.partver]
+            args: list[Any] = [watch, op]
+            for part, members in sorted(by_part.items()):
+                keys.append(self.keys.part(part))
+                args += [part, len(members), *members]
+            changed += int(await self.script("SUBMIT", keys, args))
+        return changed
+
+    async def watches(self) -> set[str]:
+        """Return the names of the watches that hold jobs."""
+        async with self.guard():
+            return {_text(m) for m in await self.redis.smembers(self.keys.watches)}
+
+    async def jobs(self, watch: str) -> set[JobRef]:
+        """Return the jobs of ``watch``."""
+        check_watch(watch)
+        async with self.guard():
+            members = await self.redis.smembers(self.keys.watch_jobs(watch))
+        return {parse_job_member(_text(m)) for m in members}
+
+    async def partition_versions(self) -> list[int]:
+        """Return each partition's version (0 if never changed), one round trip."""
+        async with self.guard():
+            raw = await self.redis.hgetall(self.keys.partver)
+        versions = [0] * self.partitions
+        for part, version in raw.items():
+            if int(part) < self.partitions:
+                versions[int(part)] = int(version)
+        return versions
+
+    async def partition_jobs(self, partition: int) -> dict[JobRef, frozenset[str]]:
+        """Return the jobs of one partition, each with the watches it is in."""
+        self._check_partition(partition)
+        async with self.guard():
+            members = await self.redis.smembers(self.keys.part(partition))
+        found: dict[JobRef, set[str]] = defaultdict(set)
+        for member in members:
+            job, watch = parse_partition_member(_text(member))
+            found[job].add(watch)
+        return {job: frozenset(w) for job, w in found.items()}
+
+    def _check_partition(self, partition: object) -> int:
+        if isinstance(partition, bool) or not isinstance(partition, int):
+            raise TypeError(f"partition must be an int, not {type(partition).__name__}")
+        if not 0 <= partition < self.partitions:
+            raise ValueError(f"partition must be in [0, {self.partitions}), got {partition}")
+        return partition
+
+    # -- events ---------------------------------------------------------------------------
+
+    def events(
+        self,
+        watch: str,
+        *,
+        consumer: str,
+        group: str = "default",
+        claim_idle: float = 30.0,
+        count: int = 100,
+        block: float = 1.0,
+        max_deliveries: int | None = None,
+    ) -> EventStream:
+        """Return an async iterator over ``watch``'s events for ``consumer`` of ``group``.
+
+        See ``EventStream`` for the delivery contract.
+        """
+        from ._events import EventStream
+
+        return EventStream(
+            self,
+            watch,
+            consumer=consumer,
+            group=group,
+            claim_idle=claim_idle,
+            count=count,
+            block=block,
+            max_deliveries=max_deliveries,
+        )
+
+    # -- fenced writes --------------------------------------------------------------------
+
+    async def publish(self, lease: Lease, watch: str, payload: Any, *, event_id: str) -> str:
+        """Append one event to ``watch``'s stream under ``lease``; return its stream id."""
+        ids = await self.commit(lease, events=[NewEvent(watch, event_id, payload)])
+        return ids[0]
+
+    async def commit(
+        self,
+        lease: Lease,
+        *,
+        state: Mapping[str, str] | None = None,
+        delete: Iterable[str] = (),
+        events: Iterable[NewEvent] = (),
+    ) -> list[str]:
+        """Write ``state`` fields, delete ``delete`` fields of the partition's state and append
+        ``events``, atomically and fenced by ``lease`` (one round trip); return the stream ids.
+
+        :raises LeaseLostError: nothing was written (see its ``reason``).
+        """
+        keys, args = self._commit_request(lease, state or {}, tuple(delete), tuple(events))
+        if self.clock() >= lease.deadline:
+            raise LeaseLostError(
+                f"lease of partition {lease.partition} (token {lease.token}) passed its "
+                "deadline; not writing",
+                partition=lease.partition,
+                token=lease.token,
+                reason="expired",
+            )
+        return await self.fenced_commit(lease, keys, args)
+
+    def _commit_request(
+        self,
+        lease: Lease,
+        state: Mapping[str, str],
+        delete: tuple[str, ...],
+        events: tuple[NewEvent, ...],
+    ) -> tuple[list[str], list[Any]]:
+        if not isinstance(lease, Lease):
+            raise TypeError(f"lease must be a Lease, not {type(lease).__name__}")
+        self._check_partition(lease.partition)
+        for field, value in state.items():
+            if not isinstance(field, str) or not isinstance(value, str):
+                raise TypeError("state must map str fields to str values")
+        if not all(isinstance(field, str) for field in delete):
+            raise TypeError("delete must hold str fields")
+        streams: dict[str, int] = {}
+        event_args: list[Any] = []
+        for event in events:
+            if not isinstance(event, NewEvent):
+                raise TypeError(f"events must be NewEvent, not {type(event).__name__}")
+            check_watch(event.watch)
+            if not isinstance(event.event_id, str) or not 0 < len(event.event_id) <= _MAX_EVENT_ID:
+                raise ValueError(f"event_id must be a str of 1-{_MAX_EVENT_ID} characters")
+            try:
+                body = json.dumps(event.payload, separators=(",", ":"), allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"event payload is not JSON-serialisable: {exc}") from None
+            index = streams.setdefault(self.keys.events(event.watch), len(streams) + 1)
+            event_args += [index, event.event_id, body]
+        keys = [self.keys.lease(lease.partition), self.keys.fence, self.keys.state(lease.partition)]
+        keys += list(streams)
+        args: list[Any] = [lease.value, lease.partition, lease.token, self.stream_maxlen]
+        args += [len(state), len(delete), len(event_args) // 3]
+        for field, value in state.items():
+            args += [field, value]
+        args += [*delete, *event_args]
+        return keys, args
+
+    async def fenced_commit(self, lease: Lease, keys: list[str], args: list[Any]) -> list[str]:
+        """Send a prepared commit; Redis alone judges the lease (no local deadline check)."""
+        reply = await self.script("COMMIT", keys, args)
+        if int(reply[0]) == 1:
+            return [str(i) for i in reply[1:]]
+        reason, detail = str(reply[1]), str(reply[2])
+        raise LeaseLostError(
+            f"partition {lease.partition}: write with token {lease.token} refused ({reason}; "
+            f"Redis has {detail or 'no lease'!s})",
+            partition=lease.partition,
+            token=lease.token,
+            reason=reason,
+        )
+
+    async def read_state(self, partition: int) -> dict[str, str]:
+        """Return the partition's state fields (read without a lease)."""
+        self._check_partition(partition)
+        async with self.guard():
+            data = await self.redis.hgetall(self.keys.state(partition))
+        return {_text(k): _text(v) for k, v in data.items()}
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

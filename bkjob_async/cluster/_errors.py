@@ -1,0 +1,51 @@
+"""The cluster's errors, under the package's ``BkJobError`` root; no message carries a password.
+
+::
+
+    BkJobError
+    └── ClusterError                 anything the cluster layer raises on purpose
+        ├── ClusterUnavailableError  Redis unreachable or too slow (also a builtin ConnectionError)
+        ├── ClusterConfigError       this process disagrees with the cluster (partition count)
+        └── LeaseLostError           a fenced write refused: the lease is past its local
+                                     deadline, gone, held by another worker, or outranked
+
+Bad arguments raise ``TypeError`` / ``ValueError`` before any Redis command, as in the core.
+"""
+
+from __future__ import annotations
+
+from ..errors import BkJobError
+
+__all__ = ["ClusterConfigError", "ClusterError", "ClusterUnavailableError", "LeaseLostError"]
+
+
+class ClusterError(BkJobError):
+    """Root of the errors of ``bkjob_async.cluster``."""
+
+
+class ClusterUnavailableError(ClusterError, ConnectionError):
+    """Redis could not be reached or did not answer in time; retrying later may succeed.
+
+    A command that failed this way may or may not have been applied (the answer was lost).
+    """
+
+    transient = True
+
+
+class ClusterConfigError(ClusterError, ValueError):
+    """This process's settings contradict the cluster's (e.g. another partition count)."""
+
+
+class LeaseLostError(ClusterError):
+    """A fenced write was refused, so nothing of it was applied.
+
+    ``reason`` is ``"expired"`` (past the holder's own deadline: refused before sending),
+    ``"not-held"`` (Redis holds no lease, or another worker's, for the partition) or
+    ``"outranked"`` (a newer fencing token was seen for the partition).
+    """
+
+    def __init__(self, message: str, *, partition: int, token: int, reason: str) -> None:
+        super().__init__(message)
+        self.partition = partition
+        self.token = token
+        self.reason = reason

@@ -1,0 +1,271 @@
+"""``LeaseKeeper``: a worker's partition leases with fencing tokens and a fair share.
+
+What it guarantees:
+
+- One round trip per round (``tick``, a Lua script): heartbeat, epoch check, renewal of every
+  held lease, release of a surplus over the fair share, acquisition of free partitions up to
+  it, and the membership version of each partition held. The fair share: each live worker
+  (its heartbeat, ``ttl``, not expired on the Redis clock) ends up with ``floor`` or ``ceil``
+  of ``partitions / live workers`` (workers with ``max_partitions`` count for at most that),
+  within about two rounds of any change. ``run`` does a round every ``ttl/3``.
+- A lease is ``SET lease:P WORKER:TOKEN PX ttl`` only if free; each acquisition increments the
+  partition's fencing token (``HINCRBY fence P``; a lost counter restarts from Redis ``TIME``
+  in ms, above every token issued before), so tokens only grow.
+- A worker acts on a lease only until its own deadline: the monotonic time *before* the
+  acquiring or renewing command was sent, plus ``ttl``, less ``margin``. Redis cannot expire
+  the key before that moment (unless its clock jumps, see below), so when Redis is unreachable
+  the worker stops before anyone else can take over: no split brain. ``leases()`` and
+  ``lease(p)`` only return leases within their deadline, and ``Cluster.commit`` refuses
+  anything past it before sending.
+- A dead or stalled worker's leases expire after ``ttl``; the others take them over in their
+  next round, so within ``ttl + ttl/3`` (plus one round trip).
+
+What it does not: a Redis whose wall clock steps forward can expire leases early (choose
+``margin`` for the clock error you tolerate); a paused holder that wakes still believes its
+deadline only until it looks at its clock, which is why every write is also fenced in Redis.
+A round whose answer is lost (timeout) may have taken leases the worker does not know of;
+they block those partitions for one ``ttl``, then expire.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import secrets
+import socket
+import zlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+import anyio
+import attrs
+
+from ._client import Lease
+from ._errors import ClusterConfigError, ClusterError
+from ._keys import check_name
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from anyio.abc import TaskStatus
+
+    from ._client import Cluster
+
+__all__ = ["LeaseKeeper", "TickResult"]
+
+log = logging.getLogger("bkjob_async.cluster")
+
+
+@attrs.frozen
+class TickResult:
+    """What one lease round changed.
+
+    :param gained: leases newly acquired (a lapsed lease taken again counts as lost, then
+        gained, with a new token: state must be re-read).
+    :param lost: partitions no longer held (expired, taken over, or found gone in Redis).
+    :param released: partitions given up to make room for other workers.
+    :param held: every lease held after the round.
+    :param live: live workers, this one included.
+    :param reset: the round found the cluster's data wiped (see ``Cluster.resets``).
+    :param versions: the version of each partition held (``Cluster.partition_versions``):
+        re-read a partition's jobs only when its version changed, at no extra round trip.
+    """
+
+    gained: tuple[Lease, ...]
+    lost: tuple[int, ...]
+    released: tuple[int, ...]
+    held: Mapping[int, Lease]
+    live: int
+    reset: bool
+    versions: Mapping[int, int]
+
+
+def default_worker_id() -> str:
+    """Return ``host-pid-random``: unique per process start."""
+    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())[:40]
+    return f"{host or 'host'}-{secrets.token_hex(4)}"
+
+
+class LeaseKeeper:
+    """Hold a fair share of ``cluster``'s partitions for one worker.
+
+    :param worker_id: unique among live workers (two keepers with one id would share its
+        leases); default: the host name and a random suffix.
+    :param ttl: seconds a lease lives in Redis without renewal.
+    :param margin: seconds the worker stops acting before ``ttl`` would end (default ttl/10).
+    :param max_partitions: hold at most this many (``None``: the fair share).
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        worker_id: str | None = None,
+        ttl: float = 10.0,
+        margin: float | None = None,
+        max_partitions: int | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.worker_id = check_name(worker_id or default_worker_id(), "worker_id")
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+            raise TypeError(f"ttl must be a number, not {type(ttl).__name__}")
+        if not (math.isfinite(ttl) and ttl >= 0.1):
+            raise ValueError(f"ttl must be a finite number >= 0.1 s, got {ttl!r}")
+        self.ttl = float(ttl)
+        self.margin = self.ttl / 10 if margin is None else float(margin)
+        if not 0 <= self.margin < self.ttl:
+            raise ValueError(f"margin must be in [0, ttl), got {margin!r}")
+        if max_partitions is not None and (
+            isinstance(max_partitions, bool)
+            or not isinstance(max_partitions, int)
+            or max_partitions < 0
+        ):
+            raise ValueError(f"max_partitions must be an int >= 0 or None, got {max_partitions!r}")
+        self.max_partitions = max_partitions
+        self.live_workers = 1
+        self._held: dict[int, Lease] = {}
+        self._offset = zlib.crc32(self.worker_id.encode()) % cluster.partitions
+
+    def __repr__(self) -> str:
+        return f"LeaseKeeper({self.worker_id!r}, held={len(self.leases())})"
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.cluster.clock
+
+    def lease(self, partition: int) -> Lease | None:
+        """Return the lease of ``partition`` if held and within its deadline."""
+        lease = self._held.get(partition)
+        return lease if lease is not None and self.clock() < lease.deadline else None
+
+    def leases(self) -> dict[int, Lease]:
+        """Return every lease held and within its deadline."""
+        now = self.clock()
+        return {p: lease for p, lease in self._held.items() if now < lease.deadline}
+
+    async def tick(self) -> TickResult:
+        """Do one lease round (one round trip).
+
+        :raises ClusterUnavailableError: nothing changed locally; leases run out at their
+            deadlines on their own.
+        """
+        cluster = self.cluster
+        keys = [
+            cluster.keys.members,
+            cluster.keys.fence,
+            cluster.keys.epoch,
+            cluster.keys.config,
+            cluster.keys.caps,
+            cluster.keys.partver,
+        ]
+        keys += [cluster.keys.lease(p) for p in range(cluster.partitions)]
+        held = sorted(self._held.items())
+        args: list[object] = [
+            self.worker_id,
+            int(self.ttl * 1000),
+            cluster.new_nonce(),
+            cluster.partitions,
+            -1 if self.max_partitions is None else self.max_partitions,
+            self._offset,
+            len(held),
+        ]
+        for part, lease in held:
+            args += [part, lease.token]
+        sent_at = self.clock()
+        reply = await cluster.script("TICK", keys, args)
+        if reply[0] == "config":
+            cluster.check_config(reply[1])
+            raise ClusterConfigError("unreachable")  # pragma: no cover - check_config raised
+        _, epoch, created, live, _now, kept, acquired, released, lost, versions = reply
+        resets = cluster.resets
+        cluster.observe_epoch(str(epoch), bool(created))
+        deadline = sent_at + self.ttl - self.margin
+        new: dict[int, Lease] = {}
+        for part, token in _pairs(kept):
+            new[part] = Lease(part, token, self.worker_id, deadline)
+        gained = tuple(Lease(p, t, self.worker_id, deadline) for p, t in _pairs(acquired))
+        for lease in gained:
+            new[lease.partition] = lease
+        self._held = new
+        self.live_workers = int(live)
+        return TickResult(
+            gained=gained,
+            lost=tuple(int(p) for p in lost),
+            released=tuple(int(p) for p in released),
+            held=dict(new),
+            live=int(live),
+            reset=cluster.resets > resets,
+            versions=dict(_pairs(versions)),
+        )
+
+    async def release(self) -> None:
+        """Give every lease up and leave the cluster's live workers (one round trip)."""
+        held, self._held = self._held, {}
+        cluster = self.cluster
+        keys = [cluster.keys.members, cluster.keys.caps] + [cluster.keys.lease(p) for p in held]
+        await cluster.script(
+            "RELEASE", keys, [self.worker_id, *(lease.token for lease in held.values())]
+        )
+
+    async def run(
+        self,
+        on_tick: Callable[[TickResult], object] | None = None,
+        *,
+        task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Do a round every ``ttl/3`` until cancelled; ``task_status.started()`` after the first.
+
+        While Redis is unreachable or answers errors, retry with jittered backoff (50 ms
+        doubling to ``ttl/3``), log once per outage, and let held leases run out at their
+        deadlines. ``ClusterConfigError`` ends it.
+        """
+        period = self.ttl / 3
+        failures = 0
+        started = False
+        while True:
+            try:
+                result = await self.tick()
+            except ClusterConfigError:
+                raise
+            except ClusterError as exc:  # unreachable, or refusing writes (OOM, read-only)
+                failures += 1
+                if failures == 1:
+                    log.warning("worker %s: lease round failed: %s; retrying", self.worker_id, exc)
+                delay = min(period, 0.05 * 2 ** min(failures, 20)) * random.uniform(0.5, 1.0)
+            else:
+                if failures:
+                    log.warning("worker %s: lease rounds succeed again", self.worker_id)
+                failures = 0
+                if on_tick is not None:
+                    on_tick(result)
+                delay = period
+            if not started:
+                started = True
+                task_status.started()
+            await anyio.sleep(delay)
+
+    async def __aenter__(self) -> LeaseKeeper:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._held:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(self.cluster.timeout):
+                try:
+                    await self.release()
+                except ClusterError:
+                    log.warning(
+                        "worker %s: could not release leases; they expire in %s s",
+                        self.worker_id,
+                        self.ttl,
+                    )
+
+
+def _pairs(flat: list[object]) -> list[tuple[int, int]]:
+    values = [int(str(v)) for v in flat]
+    return list(zip(values[::2], values[1::2], strict=True))

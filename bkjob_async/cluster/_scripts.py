@@ -1,0 +1,278 @@
+"""Pure: the Lua scripts the cluster runs in Redis; each is one atomic round trip (EVALSHA).
+
+Numbers go back to Redis through ``string.format('%.0f', x)``: Lua's own number-to-string
+conversion keeps 14 digits, too few for times in microseconds. Every time is Redis ``TIME``,
+one clock for all workers; the workers' own clocks only bound how long they act on a lease.
+"""
+
+from __future__ import annotations
+
+__all__ = ["COMMIT", "HELLO", "PERMIT", "RELEASE", "SUBMIT", "THROTTLE", "TICK"]
+
+# Shared prologue: the epoch nonce and the partition count, checked on every use.
+# KEYS[1] epoch, KEYS[2] config; ARGV[1] candidate nonce, ARGV[2] partitions.
+HELLO = """
+local epoch = redis.call('GET', KEYS[1])
+local created = 0
+if not epoch then
+  redis.call('SET', KEYS[1], ARGV[1])
+  epoch = ARGV[1]
+  created = 1
+end
+redis.call('HSETNX', KEYS[2], 'partitions', ARGV[2])
+return {epoch, created, redis.call('HGET', KEYS[2], 'partitions')}
+"""
+
+# Add (ARGV[2] == 'add') or remove jobs of one watch; bump a partition's version only if its
+# set changed. KEYS[1] watches, KEYS[2] watch:W:jobs, KEYS[3] partver, KEYS[3+i] part keys.
+# ARGV[1] watch, ARGV[2] op, then per part key i: its partition, a count n, n job members.
+SUBMIT = """
+local watch, add = ARGV[1], ARGV[2] == 'add'
+local changed, a = 0, 3
+for k = 4, #KEYS do
+  local partition, n = ARGV[a], tonumber(ARGV[a + 1])
+  local moved = 0
+  for j = a + 2, a + 1 + n do
+    local job = ARGV[j]
+    if add then
+      moved = moved + redis.call('SADD', KEYS[k], job .. ':' .. watch)
+      redis.call('SADD', KEYS[2], job)
+    else
+      moved = moved + redis.call('SREM', KEYS[k], job .. ':' .. watch)
+      redis.call('SREM', KEYS[2], job)
+    end
+  end
+  if moved > 0 then redis.call('HINCRBY', KEYS[3], partition, 1) end
+  changed = changed + moved
+  a = a + 2 + n
+end
+if add then
+  redis.call('SADD', KEYS[1], watch)
+elseif redis.call('SCARD', KEYS[2]) == 0 then
+  redis.call('SREM', KEYS[1], watch)
+end
+return changed
+"""
+
+# One lease round: heartbeat, epoch check, renew what is held, give up a surplus over the fair
+# share, take free partitions up to it, and report the versions of the partitions held.
+# KEYS[1] members, KEYS[2] fence, KEYS[3] epoch, KEYS[4] config, KEYS[5] caps, KEYS[6]
+# partver, KEYS[7 + p] lease of partition p. ARGV: worker, ttl ms, nonce, partitions,
+# cap (-1: none), scan offset, n held, then n pairs (partition, token).
+# Returns {'ok', epoch, created, live, now ms, kept{p, t...}, acquired{p, t...}, released{p...},
+# lost{p...}, versions{p, v...}} or {'config', partitions}.
+#
+# The fair share: capped workers (max_partitions) count for at most their cap; the rest split
+# what is left, each between lo = floor and hi = ceil of their even share. A worker takes up to
+# hi, but only up to lo (and gives back down to lo) while another live worker is below its
+# own share (lo, or its cap).
+TICK = """
+local worker, ttl, parts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
+local cap = tonumber(ARGV[5])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local epoch = redis.call('GET', KEYS[3])
+local created = 0
+if not epoch then
+  redis.call('SET', KEYS[3], ARGV[3])
+  epoch = ARGV[3]
+  created = 1
+end
+redis.call('HSETNX', KEYS[4], 'partitions', ARGV[4])
+local have = tonumber(redis.call('HGET', KEYS[4], 'partitions'))
+if have ~= parts then return {'config', have} end
+local cutoff = '(' .. string.format('%.0f', now)
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff)) do
+  redis.call('HDEL', KEYS[5], gone)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
+redis.call('ZADD', KEYS[1], string.format('%.0f', now + ttl), worker)
+if cap >= 0 then redis.call('HSET', KEYS[5], worker, cap) else redis.call('HDEL', KEYS[5], worker) end
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local live = #members
+
+local kept, acquired, released, lost, lapsed = {}, {}, {}, {}, {}
+local held = tonumber(ARGV[7])
+for i = 0, held - 1 do
+  local p, token = tonumber(ARGV[8 + 2 * i]), ARGV[9 + 2 * i]
+  local key = KEYS[7 + p]
+  local current = redis.call('GET', key)
+  if current == worker .. ':' .. token then
+    redis.call('PEXPIRE', key, ttl)
+    kept[#kept + 1] = p
+    kept[#kept + 1] = tonumber(token)
+  else
+    lost[#lost + 1] = p
+    if not current then lapsed[#lapsed + 1] = p end
+  end
+end
+
+-- Who holds how many, and the fair share.
+local counts, free = {}, 0
+for _, m in ipairs(members) do counts[m] = 0 end
+for p = 0, parts - 1 do
+  local value = redis.call('GET', KEYS[7 + p])
+  if value then
+    local holder = string.match(value, '^(.+):[0-9]+$')
+    if holder and counts[holder] then counts[holder] = counts[holder] + 1 end
+  else
+    free = free + 1
+  end
+end
+local even = math.ceil(parts / live)
+local capped = {}
+local flat = redis.call('HGETALL', KEYS[5])
+for i = 1, #flat, 2 do capped[flat[i]] = tonumber(flat[i + 1]) end
+local caps, left, uncapped = {}, parts, 0
+for _, m in ipairs(members) do
+  local c = capped[m]
+  if c then
+    caps[m] = math.min(c, even)
+    left = left - caps[m]
+  else
+    uncapped = uncapped + 1
+  end
+end
+if left < 0 then left = 0 end
+local lo, hi = 0, 0
+if uncapped > 0 then
+  lo, hi = math.floor(left / uncapped), math.ceil(left / uncapped)
+end
+local starving = false
+for _, m in ipairs(members) do
+  if m ~= worker and counts[m] < (caps[m] or lo) then starving = true end
+end
+local target = hi
+if starving then target = lo end
+if cap >= 0 then target = math.min(cap, even) end
+
+local count = #kept / 2
+while count > target do
+  local token = table.remove(kept)
+  local p = table.remove(kept)
+  redis.call('DEL', KEYS[7 + p])
+  released[#released + 1] = p
+  count = count - 1
+end
+local function take(p)
+  local key = KEYS[7 + p]
+  if redis.call('EXISTS', key) == 1 then return end
+  local field = tostring(p)
+  if redis.call('HEXISTS', KEYS[2], field) == 0 then
+    -- A missing counter (new cluster, or Redis wiped) restarts from the clock in ms, above
+    -- any token issued before: one acquisition per ms for years would be needed to pass it.
+    redis.call('HSET', KEYS[2], field, string.format('%.0f', now))
+  end
+  local token = redis.call('HINCRBY', KEYS[2], field, 1)
+  redis.call('SET', key, worker .. ':' .. string.format('%.0f', token), 'PX', ttl)
+  acquired[#acquired + 1] = p
+  acquired[#acquired + 1] = token
+  count = count + 1
+end
+for _, p in ipairs(lapsed) do
+  if count >= target then break end
+  take(p)
+end
+local offset = tonumber(ARGV[6])
+for j = 0, parts - 1 do
+  if count >= target then break end
+  take((offset + j) % parts)
+end
+local versions = {}
+for _, list in ipairs({kept, acquired}) do
+  for i = 1, #list, 2 do
+    versions[#versions + 1] = list[i]
+    versions[#versions + 1] = tonumber(redis.call('HGET', KEYS[6], tostring(list[i])) or '0')
+  end
+end
+return {'ok', epoch, created, live, now, kept, acquired, released, lost, versions}
+"""
+
+# Give leases up and leave. KEYS[1] members, KEYS[2] caps, KEYS[2 + i] lease keys; ARGV[1]
+# worker, ARGV[1 + i] tokens.
+RELEASE = """
+for i = 3, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] .. ':' .. ARGV[i - 1] then redis.call('DEL', KEYS[i]) end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
+# A fenced write: state fields set and deleted, events appended, all or nothing, and only if
+# the lease is still this holder's and no newer token was issued for the partition.
+# KEYS[1] lease, KEYS[2] fence, KEYS[3] state, KEYS[3 + i] streams. ARGV[1] lease value,
+# ARGV[2] partition, ARGV[3] token, ARGV[4] stream maxlen, ARGV[5..7] counts of fields set,
+# fields deleted and events; then field/value pairs, deleted fields, and per event the index
+# of its stream key, its event id and its payload. Returns {1, stream ids...} or
+# {0, reason, detail}.
+COMMIT = """
+local held = redis.call('GET', KEYS[1])
+if held ~= ARGV[1] then return {0, 'not-held', held or ''} end
+local high = redis.call('HGET', KEYS[2], ARGV[2])
+if high and tonumber(high) > tonumber(ARGV[3]) then return {0, 'outranked', high} end
+local n_set, n_del, n_events = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local a = 8
+for j = 0, n_set - 1 do
+  redis.call('HSET', KEYS[3], ARGV[a + 2 * j], ARGV[a + 2 * j + 1])
+end
+a = a + 2 * n_set
+for j = 0, n_del - 1 do redis.call('HDEL', KEYS[3], ARGV[a + j]) end
+a = a + n_del
+local ids = {1}
+for j = 0, n_events - 1 do
+  local b = a + 3 * j
+  ids[#ids + 1] = redis.call('XADD', KEYS[3 + tonumber(ARGV[b])], 'MAXLEN', '~', ARGV[4], '*',
+    'id', ARGV[b + 1], 'p', ARGV[b + 2], 'part', ARGV[2], 'tok', ARGV[3])
+end
+return ids
+"""
+
+# GCRA over Redis TIME for n permits at the shared rate, which regrows by ARGV[4] per quiet
+# second up to the limit. KEYS[1] rate. ARGV: limit, burst, n, growth.
+# Returns {granted 0/1, wait us, now us, rate}.
+PERMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local h = redis.call('HMGET', KEYS[1], 'tat', 'rate', 'paused', 'grown')
+local limit = tonumber(ARGV[1])
+local rate = math.min(tonumber(h[2]) or limit, limit)
+local paused, grown = tonumber(h[3]) or 0, tonumber(h[4]) or 0
+local function f(x) return string.format('%.0f', x) end
+if now < paused then return {0, f(paused - now), f(now), tostring(rate)} end
+if rate < limit and now - grown >= 1000000 then
+  rate = math.min(limit, rate * tonumber(ARGV[4]))
+  grown = now
+  redis.call('HSET', KEYS[1], 'rate', string.format('%.17g', rate), 'grown', f(grown))
+end
+local interval = 1000000 / rate
+local tolerance = tonumber(ARGV[2]) * interval
+-- A budget never seen (a new cluster, or Redis wiped) starts with an empty bucket, not a full
+-- one: paced from the first permit, so a restart cannot add a burst to what was just sent.
+local tat = math.max(tonumber(h[1]) or (now + tolerance), now)
+local last = tat + (tonumber(ARGV[3]) - 1) * interval
+if last - now > tolerance then return {0, f(last - tolerance - now), f(now), tostring(rate)} end
+redis.call('HSET', KEYS[1], 'tat', f(tat + tonumber(ARGV[3]) * interval))
+return {1, '0', f(now), tostring(rate)}
+"""
+
+# A throttle answer (429) to a request sent at ARGV[3] (us, from its permit): cut the shared
+# rate by ARGV[5] (not below ARGV[6]) and pause for ARGV[4] us, but only if the request was
+# sent after the last cut, so a burst of 429s already in flight costs one cut. Regrowth
+# starts a second after the pause ends.
+# KEYS[1] rate. ARGV: limit, burst, sent_at, pause, beta, floor. Returns {cut 0/1, rate}.
+THROTTLE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local h = redis.call('HMGET', KEYS[1], 'tat', 'rate', 'paused', 'cut')
+local limit = tonumber(ARGV[1])
+local rate = math.min(tonumber(h[2]) or limit, limit)
+if tonumber(ARGV[3]) <= (tonumber(h[4]) or 0) then return {0, tostring(rate)} end
+rate = math.max(tonumber(ARGV[6]), rate * tonumber(ARGV[5]))
+local paused = math.max(tonumber(h[3]) or 0, now + tonumber(ARGV[4]))
+local tat = math.max(tonumber(h[1]) or 0, paused + tonumber(ARGV[2]) * 1000000 / rate)
+local function f(x) return string.format('%.0f', x) end
+redis.call('HSET', KEYS[1], 'rate', string.format('%.17g', rate), 'paused', f(paused),
+  'tat', f(tat), 'cut', f(now), 'grown', f(paused))
+return {1, tostring(rate)}
+"""

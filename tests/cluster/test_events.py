@@ -1,0 +1,228 @@
+"""Event streams through consumer groups, against a real redis-server: fan-out per group,
+one consumer per event within a group, claiming after a consumer dies, redelivery."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from bkjob_async.cluster import ClusterUnavailableError, LeaseKeeper
+
+from .redis_server import sigcont, sigstop
+
+
+async def a_lease(cluster, worker="pub"):
+    keeper = LeaseKeeper(cluster, worker_id=worker, ttl=30, max_partitions=1)
+    (lease,) = (await keeper.tick()).gained
+    return lease
+
+
+async def publish(cluster, lease, n, *, watch="deploys", prefix="e"):
+    for i in range(n):
+        await cluster.publish(lease, watch, {"i": i}, event_id=f"{prefix}{i}")
+
+
+async def take(stream, n, timeout=5.0):
+    got = []
+    with anyio.fail_after(timeout):
+        while len(got) < n:
+            got.append(await stream.__anext__())
+    return got
+
+
+async def test_every_group_sees_every_event(make_cluster):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    a = cluster.events("deploys", consumer="c1", group="audit", block=0.1)
+    b = cluster.events("deploys", consumer="c1", group="alerts", block=0.1)
+    await publish(cluster, lease, 5)
+    for stream in (a, b):
+        events = await take(stream, 5)
+        assert [e.event_id for e in events] == [f"e{i}" for i in range(5)]
+        assert [e.payload for e in events] == [{"i": i} for i in range(5)]
+        assert all(e.token == lease.token and e.partition == lease.partition for e in events)
+        assert not any(e.redelivered for e in events)
+
+
+async def test_within_a_group_each_event_goes_to_one_consumer(make_cluster):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    one = make_cluster().events("deploys", consumer="c1", count=3, block=0.1)
+    two = make_cluster().events("deploys", consumer="c2", count=3, block=0.1)
+    await publish(cluster, lease, 12)
+    seen: dict[str, list[str]] = {"c1": [], "c2": []}
+    with anyio.fail_after(5):
+        while len(seen["c1"]) + len(seen["c2"]) < 12:
+            for stream in (one, two):
+                with anyio.move_on_after(0.3):
+                    event = await stream.__anext__()
+                    seen[stream.consumer].append(event.event_id)
+                    await stream.ack(event)
+    assert seen["c1"]
+    assert seen["c2"]
+    assert not set(seen["c1"]) & set(seen["c2"])
+    assert sorted(seen["c1"] + seen["c2"]) == sorted(f"e{i}" for i in range(12))
+
+
+async def test_a_dead_consumers_events_are_claimed_by_another(make_cluster):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 6)
+    doomed = make_cluster().events("deploys", consumer="doomed", block=0.1)
+    read = await take(doomed, 6)
+    await doomed.ack(read[0])  # one acknowledged, five left pending; then it dies
+    await doomed.cluster.aclose()
+    heir = make_cluster().events("deploys", consumer="heir", claim_idle=1.0, block=0.1)
+    # Before claim_idle the pending events stay with the dead consumer.
+    with anyio.move_on_after(0.2):
+        await heir.__anext__()
+        pytest.fail("claimed before claim_idle")
+    claimed = await take(heir, 5, timeout=3)
+    assert [e.event_id for e in claimed] == [e.event_id for e in read[1:]]
+    assert [e.stream_id for e in claimed] == [e.stream_id for e in read[1:]]
+    assert all(e.redelivered for e in claimed)
+    for event in claimed:
+        assert await heir.ack(event)
+    assert await heir.pending() == 0
+    # Acknowledged events never come back, even after another claim_idle.
+    await anyio.sleep(1.1)
+    with anyio.move_on_after(0.5):
+        extra = await heir.__anext__()
+        pytest.fail(f"redelivered an acknowledged event: {extra}")
+
+
+async def test_a_killed_consumer_process_loses_its_events_to_another(
+    make_cluster, redis_server, child
+):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 4)
+    proc = child("consume", redis_server.url, "3")
+    assert proc.line() == "read e0,e1,e2"
+    proc.kill()  # SIGKILL, nothing acknowledged
+    heir = cluster.events("deploys", consumer="heir", claim_idle=0.3, block=0.1)
+    events = await take(heir, 4)
+    for event in events:
+        await heir.ack(event)
+    # e3 was read ahead (one XREADGROUP fetches up to ``count``), so it was pending for the
+    # dead consumer too: all four come claimed, in stream order.
+    assert [(e.event_id, e.redelivered) for e in events] == [
+        ("e0", True),
+        ("e1", True),
+        ("e2", True),
+        ("e3", True),
+    ]
+    assert await heir.pending() == 0
+
+
+async def test_a_consumer_restarting_under_its_name_gets_its_pending_events_first(make_cluster):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 3)
+    first = make_cluster().events("deploys", consumer="c1", block=0.1)
+    await take(first, 3)
+    await publish(cluster, lease, 2, prefix="late")
+    again = make_cluster().events("deploys", consumer="c1", block=0.1)
+    events = await take(again, 5)
+    assert [(e.event_id, e.redelivered) for e in events] == [
+        ("e0", True),
+        ("e1", True),
+        ("e2", True),
+        ("late0", False),
+        ("late1", False),
+    ]
+
+
+async def test_many_events_are_acknowledged_in_one_call(make_cluster):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 5)
+    stream = cluster.events("deploys", consumer="c1", block=0.1)
+    events = await take(stream, 5)
+    assert await stream.ack(*events[:3]) == 3
+    assert await stream.pending() == 2
+    assert await stream.ack(*events) == 2
+    assert await stream.pending() == 0
+
+
+async def test_a_group_made_later_starts_from_the_oldest_event_kept(make_cluster):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 4)
+    late = cluster.events("deploys", consumer="c1", group="late", block=0.1)
+    assert [e.event_id for e in await take(late, 4)] == ["e0", "e1", "e2", "e3"]
+
+
+async def test_ack_reports_whether_the_event_was_pending(make_cluster):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 1)
+    stream = cluster.events("deploys", consumer="c1", block=0.1)
+    (event,) = await take(stream, 1)
+    assert await stream.ack(event) == 1
+    assert await stream.ack(event) == 0
+    other = cluster.events("other", consumer="c1", block=0.1)
+    with pytest.raises(ValueError, match="watch"):
+        await other.ack(event)
+
+
+async def test_reading_survives_an_outage_and_a_wiped_redis(make_cluster, redis_server):
+    cluster = make_cluster(timeout=0.5)
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 1)
+    stream = cluster.events("deploys", consumer="c1", block=0.2)
+    (event,) = await take(stream, 1)
+    await stream.ack(event)
+    sigstop(redis_server.pid)
+    try:
+        with anyio.fail_after(5), pytest.raises(ClusterUnavailableError):
+            await stream.__anext__()
+    finally:
+        sigcont(redis_server.pid)
+    await publish(cluster, lease, 1, prefix="after-outage")
+    assert [e.event_id for e in await take(stream, 1)] == ["after-outage0"]
+    # Restarted empty: the stream and its group are gone; they are made again on the next read.
+    redis_server.restart_empty()
+    with anyio.move_on_after(0.5):
+        await stream.__anext__()
+    fresh = await a_lease(cluster, worker="pub2")
+    await publish(cluster, fresh, 1, prefix="after-wipe")
+    assert [e.event_id for e in await take(stream, 1)] == ["after-wipe0"]
+
+
+async def test_streams_are_trimmed_to_about_maxlen(make_cluster):
+    cluster = make_cluster(stream_maxlen=100)
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 1000)
+    length = await cluster.redis.xlen(cluster.keys.events("deploys"))
+    assert 100 <= length < 300  # MAXLEN ~ trims whole nodes of 100 entries
+
+
+async def test_an_event_delivered_too_often_goes_to_the_dead_letters(make_cluster, caplog):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 2)
+    first = make_cluster().events("deploys", consumer="c1", block=0.1)
+    one, two = await take(first, 2)  # delivery 1 of each
+    await first.ack(two)
+    heirs = [
+        make_cluster().events(
+            "deploys", consumer=f"h{i}", claim_idle=0.2, block=0.1, max_deliveries=2
+        )
+        for i in range(2)
+    ]
+    (again,) = await take(heirs[0], 1)  # claimed: delivery 2, still allowed
+    assert again.event_id == one.event_id
+    assert again.redelivered
+    # Claimed once more (delivery 3 > 2): moved aside, not delivered, and said loudly.
+    with anyio.move_on_after(1.0):
+        extra = await heirs[1].__anext__()
+        pytest.fail(f"delivered past max_deliveries: {extra}")
+    dead = await heirs[1].dead_letters()
+    assert [(e.event_id, e.stream_id, e.payload) for e in dead] == [
+        (one.event_id, one.stream_id, one.payload)
+    ]
+    assert await heirs[1].pending() == 0
+    assert any("dead" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+    other_group = cluster.events("deploys", consumer="c1", group="other", block=0.1)
+    assert await other_group.dead_letters() == []
