@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from ..config import ApiFlavor
 from ._commands import JOB_OPERATIONS, STEP_OPERATIONS
-from ._connect import ENV_VARS
+from ._connect import DEFAULT_TIMEOUT, ENV_VARS, LANGUAGES
 from ._runtime import EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -25,9 +25,12 @@ _ENVIRONMENT = "environment:\n" + "\n".join(
     f"  {name:<20} {text}" for name, text in ENV_VARS.items()
 )
 _EXIT = (
-    "exit status: 0 every job succeeded; 1 a job failed or could not be watched;\n"
-    "  2 usage, credentials or connection error; 130 interrupted (Ctrl-C)"
+    "exit status: 0 every job succeeded; 1 a job failed, timed out or could not be watched;\n"
+    "  2 usage, credentials or connection error, or bk-job unreachable past --give-up-after;\n"
+    "  130 interrupted (Ctrl-C)"
 )
+#: Seconds a watch goes on while bk-job cannot be reached (``--give-up-after``).
+DEFAULT_GIVE_UP = 300.0
 
 
 class ParserExit(Exception):
@@ -117,6 +120,18 @@ def _connection_options() -> argparse.ArgumentParser:
         help="biz:<id> or biz_set:<id>; a bare number is a business (default: $BKJOB_SCOPE)",
     )
     group.add_argument("--tenant-id", help="X-Bk-Tenant-Id on multi-tenant installs")
+    group.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"wait this long for an answer, then say so ({DEFAULT_TIMEOUT:g})",
+    )
+    group.add_argument(
+        "--language",
+        choices=sorted(LANGUAGES),
+        help="language of bk-job's messages (default: $BKJOB_LANGUAGE, else en)",
+    )
     return parent
 
 
@@ -137,6 +152,14 @@ def _polling_options() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--max-in-flight", type=_positive_int, default=32, help="requests at once (32)"
+    )
+    group.add_argument(
+        "--give-up-after",
+        type=_seconds,
+        default=DEFAULT_GIVE_UP,
+        metavar="SECONDS",
+        help="end with exit status 2 when bk-job stays unreachable this long "
+        f"({DEFAULT_GIVE_UP:g}); until then an outage is shown and polls go on",
     )
     return parent
 
@@ -192,7 +215,10 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--jobs", type=int, default=200, help="jobs to launch (200)")
     demo.add_argument("--hosts", type=int, default=50, help="hosts per job (50)")
     demo.add_argument(
-        "--fail-rate", type=_rate, default=0.05, help="chance that a host fails (0.05)"
+        "--fail-rate",
+        type=_rate,
+        default=0.001,
+        help="chance that a host fails (0.001: about 5%% of 50-host jobs fail)",
     )
     demo.add_argument("--seed", type=int, default=0, help="simulator seed: hosts and outcomes (0)")
     demo.add_argument(
@@ -243,6 +269,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         epilog=_examples(
             "bkjob-async status 123456 --scope biz:2",
             "bkjob-async status 123 124 --no-hosts",
+            "bkjob-async status 123 --failed          # only what failed, and where",
             "bkjob-async status 123 --json | jq '.steps[].hosts[] | select(.status != 9)'",
         )
         + "\n\nexit status: 0 no job failed; 1 a job failed or could not be read; 2 usage, "
@@ -252,6 +279,9 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     status.add_argument("job_ids", metavar="JOB_ID", type=_positive_int, nargs="+")
     status.add_argument("--json", action="store_true", help="one JSON object per job")
     status.add_argument("--no-hosts", action="store_true", help="jobs and steps only")
+    status.add_argument(
+        "--failed", action="store_true", help="only the steps with failed hosts, only those hosts"
+    )
 
     step_names = ", ".join(STEP_OPERATIONS)
     job_names = ", ".join(JOB_OPERATIONS)
