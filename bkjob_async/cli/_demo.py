@@ -138,8 +138,8 @@ async def _confirm(client: BkJobClient, tally: Tally, job_id: int, shown: Shown)
     step_id = record.confirm_step
     assert step_id is not None
     shown.note(
-        f"job {job_id} waits for a person at step {step_id}; the demo confirms it in "
-        f"{CONFIRM_AFTER:g} s (operate_step_instance, {StepOperation.CONFIRM_CONTINUE.name})"
+        f"job {job_id} waits for a confirmation (step {step_id}); the demo gives it in "
+        f"{CONFIRM_AFTER:g} s"
     )
     await anyio.sleep(CONFIRM_AFTER)
     await client.operate_step_instance(SCOPE, job_id, step_id, StepOperation.CONFIRM_CONTINUE)

@@ -177,7 +177,7 @@ class LiveView:
         """Return the current frame, no taller than the terminal (less one line) and no wider."""
         width, height = self.console.size
         room = max(height - 1, 12) - 2  # the panel's top and bottom borders
-        rows = [self._server_row(), *self._figures(), *self._waiting_rows()]
+        rows = [self._server_row(), *self._figures(wide=width >= 100), *self._waiting_rows()]
         grid = Table.grid(padding=(0, 1), expand=True)
         grid.add_column(style="bold", no_wrap=True, min_width=11)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
@@ -204,7 +204,7 @@ class LiveView:
             return "bk-job", _line(f"connecting to {self.server} ...", "yellow")
         return "bk-job", _line(self.server, "dim")
 
-    def _figures(self) -> list[tuple[str, RenderableType]]:
+    def _figures(self, *, wide: bool) -> list[tuple[str, RenderableType]]:
         tally, stats = self.tally, self._statistics()
         elapsed = time.monotonic() - self._started
         total, done = tally.hosts_total, tally.hosts_finished
@@ -232,13 +232,13 @@ class LiveView:
         ]
         if stats is not None:
             rate = self._meter.update(time.monotonic(), stats.requests)
+            unchanged = f" ({stats.unchanged_polls:,} unchanged)" if wide else ""
             rows.append(
                 (
                     "Polls",
                     _line(
-                        f"{rate:,.0f} req/s · {stats.requests:,} made · "
-                        f"{stats.unchanged_polls:,} unchanged · {stats.retries:,} retries · "
-                        f"{stats.in_flight} in flight"
+                        f"{rate:,.0f} req/s · {stats.requests:,} polls{unchanged} · "
+                        f"{stats.retries:,} retries · {stats.in_flight} in flight"
                     ),
                 )
             )

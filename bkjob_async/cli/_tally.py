@@ -106,7 +106,9 @@ class Tally:
     :param recent: how many latest transitions to keep.
     """
 
-    def __init__(self, job_ids: Iterable[int], *, expected_hosts: int = 0, recent: int = 8) -> None:
+    def __init__(
+        self, job_ids: Iterable[int], *, expected_hosts: int = 0, recent: int = 64
+    ) -> None:
         self.jobs: dict[int, JobRecord] = {i: JobRecord(i) for i in job_ids}
         self.expected_hosts = expected_hosts
         self.hosts: dict[tuple[int, int, HostKey], HostStatus] = {}
