@@ -437,16 +437,17 @@ async def run_simulate(ctx: Context, args: argparse.Namespace) -> int:
     """Serve the simulator in the foreground until Ctrl-C (or ``--run-for``)."""
     from ..testing._cli import serve
 
-    where = f"http://{args.host}:{args.port}" if args.port else "the URL printed below"
-    ctx.out(
-        f"watch its jobs from another terminal:\n"
-        f"  export BKJOB_URL={where} BKJOB_SCOPE=biz:{args.biz}\n"
-        "  export BKJOB_APP_CODE=demo BKJOB_APP_SECRET=demo BKJOB_USERNAME=admin\n"
-        "  bkjob-async watch 10001 10002 10003\n"
-    )
+    def hint(url: str) -> None:  # once bound: the real URL, valid shell
+        ctx.out(
+            f"\nwatch its jobs from another terminal:\n"
+            f"  export BKJOB_URL={url} BKJOB_SCOPE=biz:{args.biz}\n"
+            "  export BKJOB_APP_CODE=demo BKJOB_APP_SECRET=demo BKJOB_USERNAME=admin\n"
+            "  bkjob-async watch 10001 10002 10003\n"
+        )
+
     with ctx.interruptible():
         try:
-            await serve(args, out=ctx.stdout)
+            await serve(args, out=ctx.stdout, on_ready=hint)
         except OSError as exc:
             raise CliError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
     if ctx.interrupted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 import anyio
@@ -106,6 +107,30 @@ async def test_simulate_serves_until_its_time_is_up() -> None:
     assert result.status == 0, result.err
     assert "listening on http://127.0.0.1:" in result.out
     assert "bkjob-async watch 10001" in result.out
+    # With --port 0 the hint names the port bound: valid shell, after the server is up.
+    assert re.search(r"export BKJOB_URL=http://127\.0\.0\.1:\d+ BKJOB_SCOPE=biz:2", result.out)
+    assert result.out.index("listening on") < result.out.index("export BKJOB_URL")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--fail-rate", "2"],
+        ["--duration", "5", "1"],
+        ["--duration", "0", "1"],
+        ["--jobs", "-1"],
+        ["--hosts", "0"],
+        ["--port", "70000"],
+        ["--run-for", "-1"],
+    ],
+)
+async def test_simulate_checks_its_input(bad: list[str]) -> None:
+    result = await run(["simulate", "--port", "0", "--run-for", "0.1", *bad])
+    assert result.status == 2
+    assert "error:" in result.err
+    assert "Traceback" not in result.err
+    assert "ExceptionGroup" not in result.err
+    assert "listening" not in result.out
 
 
 async def test_simulate_port_in_use() -> None:
@@ -116,6 +141,7 @@ async def test_simulate_port_in_use() -> None:
         result = await run(["simulate", "--port", str(port), "--run-for", "0.1"])
     assert result.status == 2
     assert f"cannot serve on 127.0.0.1:{port}" in result.err
+    assert "export BKJOB_URL" not in result.out  # no hint for a server that is not there
 
 
 @pytest.mark.parametrize("command", ["demo", "watch", "status", "operate", "simulate"])
