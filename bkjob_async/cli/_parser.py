@@ -82,6 +82,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -175,7 +185,9 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = Parser(
         prog="bkjob-async",
-        description="Launch, watch and operate BlueKing Job (bk-job) jobs, or see a demo.",
+        description=(
+            "Launch, watch, inspect and operate BlueKing Job (bk-job) jobs, or see a demo."
+        ),
         formatter_class=formatter,
         epilog=textwrap.dedent(
             """\
@@ -310,6 +322,115 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     operate.add_argument("words", metavar="[STEP_ID] OPERATION", nargs="+")
     operate.add_argument("--watch", action="store_true", help="then watch the job until it ends")
     operate.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+
+    logs = commands.add_parser(
+        "logs",
+        **with_connection,
+        help="print the logs of a job's hosts (all, failed, or named)",
+        description=(
+            "Print the logs of a job's hosts, step by step: every host, only the failed\n"
+            "ones (--failed), or the ones named (--host). Asked 500 hosts per request.\n"
+            "Needs the v3 API (apigw-v3 or esb-jobv3): ESB v2 has no log API."
+        ),
+        epilog=_examples(
+            "bkjob-async logs 123 --failed               # why did it fail?",
+            "bkjob-async logs 123 456 --host 0:10.0.0.9  # one host of step 456",
+            "bkjob-async logs 123 --failed --json | jq -r .log_content",
+        )
+        + "\n\nexit status: 0 read (even with no matching host); 1 no such job or step; 2 usage,\n"
+        "  credentials or connection error, or a flavor without the API",
+        **common,
+    )
+    logs.add_argument("job_id", metavar="JOB_ID", type=_positive_int)
+    logs.add_argument("step_id", metavar="STEP_ID", type=_positive_int, nargs="?")
+    logs.add_argument("--failed", action="store_true", help="only hosts that failed")
+    logs.add_argument(
+        "--host",
+        action="append",
+        metavar="HOST",
+        help="a host id, CLOUD:IP or IP (repeatable)",
+    )
+    logs.add_argument("--json", action="store_true", help="one JSON object per host log")
+
+    history = commands.add_parser(
+        "list",
+        **with_connection,
+        help="list the jobs started recently (history), newest first",
+        description=(
+            "List the jobs created since --since (24h by default), newest first, reading the\n"
+            "history a page at a time. Needs the v3 API (apigw-v3 or esb-jobv3)."
+        ),
+        epilog=_examples(
+            "bkjob-async list                            # the last 24 hours",
+            "bkjob-async list --since 2h --status FAIL   # what failed lately",
+            "bkjob-async list --since 2025-06-01T08:00 --limit 0 --json",
+        ),
+        **common,
+    )
+    history.add_argument(
+        "--since", default="24h", help="90s, 30m, 6h, 7d ago, or an ISO 8601 time (24h)"
+    )
+    history.add_argument("--status", help="a job status name (FAIL, RUNNING, ...) or code")
+    history.add_argument("--name", help="jobs whose name contains this")
+    history.add_argument("--operator", help="jobs started by this user")
+    history.add_argument(
+        "--limit", type=_count, default=50, help="at most this many jobs (50; 0: all)"
+    )
+    history.add_argument(
+        "--page-size", type=_positive_int, default=100, help="jobs per request (100)"
+    )
+    history.add_argument("--json", action="store_true", help="one JSON object per job")
+
+    launch = commands.add_parser(
+        "launch",
+        help="start a script, a file transfer or a job plan (then --watch it)",
+        description="Start a job and print its id; with --watch, follow it to its end.",
+        epilog=_examples(
+            "bkjob-async launch script --host-id 1001 --host-id 1002 --content 'uptime'",
+            "bkjob-async launch script --host 0:10.0.0.9 --file deploy.sh --watch",
+            "bkjob-async launch file --host-id 1001 --from-host-id 1002 --source /etc/hosts "
+            "--dest /tmp/",
+            "bkjob-async launch plan 42 --var version=1.2.3 --watch",
+        ),
+        **common,
+    )
+    kinds = launch.add_subparsers(dest="kind", metavar="KIND", required=True)
+    launch_common: dict[str, Any] = {
+        "parents": [connection, polling],
+        "formatter_class": formatter,
+    }
+    script = kinds.add_parser("script", help="fast_execute_script on hosts", **launch_common)
+    file = kinds.add_parser("file", help="fast_transfer_file to hosts", **launch_common)
+    plan = kinds.add_parser("plan", help="execute_job_plan", **launch_common)
+    for sub in (script, file):
+        sub.add_argument(
+            "--host-id", type=_positive_int, action="append", metavar="ID", help="target host id"
+        )
+        sub.add_argument("--host", action="append", metavar="HOST", help="target CLOUD:IP or IP")
+        sub.add_argument("--account", default="root", help="execution account alias (root)")
+        sub.add_argument("--name", help="the job's name")
+    script.add_argument("--content", help="the script text")
+    script.add_argument("--file", help="a file holding the script")
+    script.add_argument(
+        "--script-language",
+        choices=["shell", "bat", "perl", "python", "powershell"],
+        default="shell",
+        help="(shell)",
+    )
+    script.add_argument("--params", help="the script's parameters")
+    script.add_argument(
+        "--script-timeout", type=_positive_int, help="seconds bk-job lets the script run"
+    )
+    file.add_argument("--source", action="append", required=True, help="a file to copy")
+    file.add_argument("--from-host-id", type=_positive_int, action="append", metavar="ID")
+    file.add_argument("--from-host", action="append", metavar="HOST", help="CLOUD:IP or IP")
+    file.add_argument("--dest", required=True, help="the target directory")
+    plan.add_argument("plan_id", metavar="PLAN_ID", type=_positive_int)
+    plan.add_argument("--var", action="append", metavar="NAME=VALUE", help="a global variable")
+    for sub in (script, file, plan):
+        sub.add_argument("--watch", action="store_true", help="then watch the job to its end")
+        sub.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+    launch.set_defaults(command="launch")
 
     from ..testing._cli import build_parser as simulator_parser
 

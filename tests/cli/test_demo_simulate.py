@@ -144,7 +144,9 @@ async def test_simulate_port_in_use() -> None:
     assert "export BKJOB_URL" not in result.out  # no hint for a server that is not there
 
 
-@pytest.mark.parametrize("command", ["demo", "watch", "status", "operate", "simulate"])
+@pytest.mark.parametrize(
+    "command", ["demo", "watch", "status", "operate", "logs", "list", "launch", "simulate"]
+)
 async def test_every_command_has_help_with_examples(command: str) -> None:
     result = await run([command, "--help"])
     assert result.status == 0
@@ -159,7 +161,7 @@ async def test_every_command_has_help_with_examples(command: str) -> None:
 async def test_top_level_help_and_version() -> None:
     result = await run(["--help"])
     assert result.status == 0
-    for command in ("demo", "watch", "status", "operate", "simulate"):
+    for command in ("demo", "watch", "status", "operate", "logs", "list", "launch", "simulate"):
         assert command in result.out
     assert "BKJOB_APP_SECRET" in result.out
     result = await run(["--version"])
