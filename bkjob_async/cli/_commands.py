@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from ..client import BkJobClient
     from ..config import Credentials, Scope
+    from ..metrics import PollerMetrics
     from ..models import JobInstanceStatus
     from ..polling import PollerStatistics
     from ._connect import Target
@@ -183,13 +184,19 @@ async def watch_jobs(
             ) as shown,
             contextlib.AsyncExitStack() as stack,
         ):
+            metrics = metrics_server(ctx, stack, getattr(args, "metrics_port", None))
             if client is None:
                 client = await stack.enter_async_context(open_client(target, credentials))
                 await _first_read(client, target, job_ids[0], hosts=False)
                 shown.connected()
+            if metrics is not None:
+                metrics.instrument(client)
             policy = policy_from(args, client.connection_limit)
             poller = await stack.enter_async_context(Poller(client, policy=policy))
             pollers.append(poller)
+            if metrics is not None:
+                metrics.track(poller)
+                shown.observe = metrics.observe
             async with poller.watch_jobs(target.scope, job_ids) as watch:
                 await shown.follow(watch, give_up_after=args.give_up_after)
     summary = tally.summary(
@@ -200,6 +207,36 @@ async def watch_jobs(
     )
     show_summary(ctx, summary, mode)
     return watch_status(ctx, tally, shown, target)
+
+
+def metrics_server(
+    ctx: Context, stack: contextlib.AsyncExitStack, port: int | None
+) -> PollerMetrics | None:
+    """Serve Prometheus metrics on 127.0.0.1:``port`` until ``stack`` closes (``None``: none)."""
+    if port is None:
+        return None
+    try:
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        from ..metrics import PollerMetrics
+    except ImportError:
+        raise CliError(
+            "--metrics-port needs prometheus-client: pip install 'bkjob-async[prometheus]'"
+        ) from None
+    registry = CollectorRegistry()
+    metrics = PollerMetrics(registry=registry)
+    try:
+        server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
+    except OSError as exc:
+        raise CliError(f"--metrics-port {port}: cannot serve: {exc.strerror}") from None
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    stack.callback(stop)
+    ctx.err(f"metrics at http://127.0.0.1:{server.server_port}/metrics")
+    return metrics
 
 
 # --- status -----------------------------------------------------------------------------------

@@ -95,6 +95,8 @@ class Shown:
         self.view = view
         #: When the outage that made the watch give up began (``None``: it did not give up).
         self.gave_up_since: _dt.datetime | None = None
+        #: Called with every event (Prometheus counts them by type).
+        self.observe: Callable[[Event], None] | None = None
         self._started = time.monotonic()
         self._meter = RateMeter()
 
@@ -146,9 +148,12 @@ class Shown:
 
     async def _drain(self, watch: Watch, echo: bool) -> None:
         tally, mode, stream = self.tally, self.mode, self.ctx.stdout
+        observe = self.observe
         async for event in watch:
             before = tally.outage_since
             tally.feed(event)
+            if observe is not None:
+                observe(event)
             if isinstance(event, (PollingStalled, PollingResumed)):
                 self._outage_changed(before, event)
             elif mode is Mode.JSON:

@@ -92,6 +92,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {value}")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -262,6 +269,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
             "bkjob-async watch 123 124 --url https://paas.example.com --flavor esb-jobv3 --scope biz:2",
             "bkjob-async watch 123 --json | jq -c 'select(.event==\"host_transition\")'",
             "bkjob-async watch 123 --deadline 600 || echo 'failed or still running'",
+            "bkjob-async watch 123 124 --metrics-port 9100   # Prometheus scrapes it meanwhile",
         )
         + "\n\n"
         + _EXIT,
@@ -269,6 +277,13 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     )
     watch.add_argument("job_ids", metavar="JOB_ID", type=_positive_int, nargs="+")
     watch.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+    watch.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="PORT",
+        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics while watching (0: any free "
+        "port, printed); needs the prometheus extra",
+    )
 
     status = commands.add_parser(
         "status",
