@@ -45,10 +45,19 @@ if TYPE_CHECKING:
 __all__ = [
     "JOB_OPERATIONS",
     "STEP_OPERATIONS",
+    "connecting",
+    "first_read",
+    "metrics_server",
+    "only_failed",
+    "parse_operation",
+    "policy_from",
     "run_operate",
     "run_simulate",
     "run_status",
     "run_watch",
+    "wait_for_effect",
+    "watch_jobs",
+    "watch_status",
 ]
 
 #: Step operations by their command-line name, and the step statuses bk-job allows them in.
@@ -83,7 +92,7 @@ def policy_from(args: argparse.Namespace, connection_limit: int) -> PollPolicy:
         raise CliError(f"invalid polling option: {exc}") from None
 
 
-async def _first_read(
+async def first_read(
     client: BkJobClient, target: Target, job_id: int, *, hosts: bool
 ) -> JobInstanceStatus | errors.BkJobError:
     """Read one job; end the run (exit 2) if the error is about everything, not this job.
@@ -187,7 +196,7 @@ async def watch_jobs(
             metrics = metrics_server(ctx, stack, getattr(args, "metrics_port", None))
             if client is None:
                 client = await stack.enter_async_context(open_client(target, credentials))
-                await _first_read(client, target, job_ids[0], hosts=False)
+                await first_read(client, target, job_ids[0], hosts=False)
                 shown.connected()
             if metrics is not None:
                 metrics.instrument(client)
@@ -251,7 +260,7 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
     results: dict[int, JobInstanceStatus | errors.BkJobError] = {}
     with ctx.interruptible(), connecting(ctx, target, json=args.json):
         async with open_client(target, credentials) as client:
-            results[job_ids[0]] = await _first_read(client, target, job_ids[0], hosts=hosts)
+            results[job_ids[0]] = await first_read(client, target, job_ids[0], hosts=hosts)
             limiter = anyio.CapacityLimiter(16)
 
             async def read(job_id: int) -> None:
@@ -359,7 +368,7 @@ async def run_operate(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.interruptible():
         async with open_client(target, credentials) as client:
             with connecting(ctx, target, json=json):
-                first = await _first_read(client, target, job_id, hosts=False)
+                first = await first_read(client, target, job_id, hosts=False)
             if isinstance(first, errors.BkJobError):
                 raise CliError(explain(first, target), EXIT_FAILED)
             step_id = await _operate(ctx, client, target, first, step_id, name, json)

@@ -14,7 +14,7 @@ import anyio
 
 from .. import errors
 from ..models import Host, JobStatus
-from ._commands import _first_read, connecting
+from ._commands import connecting, first_read
 from ._connect import credentials_from_env, explain, no_answer, open_client, target_from
 from ._format import code_name, table
 from ._jsonl import dumps, to_json
@@ -103,7 +103,7 @@ async def run_logs(ctx: Context, args: argparse.Namespace) -> int:
         async with open_client(target, credentials) as client:
             _check_api(client, target, "batch_get_job_instance_ip_log", "host logs")
             with connecting(ctx, target, json=args.json):
-                status = await _first_read(client, target, job_id, hosts=True)
+                status = await first_read(client, target, job_id, hosts=True)
             if isinstance(status, errors.BkJobError):
                 raise CliError(explain(status, target), EXIT_FAILED)
             steps = [s for s in status.steps if args.step_id in (None, s.step_instance_id)]
