@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -83,7 +84,8 @@ def tmux_factory():
         session.close()
 
 
-DEMO = [sys.executable, "-m", "bkjob_async.cli", "demo"]
+CLI = [sys.executable, "-m", "bkjob_async.cli"]
+DEMO = [*CLI, "demo"]
 
 
 def panel(screen: str) -> list[str] | None:
@@ -156,3 +158,22 @@ def test_ctrl_c_restores_the_terminal(tmux_factory) -> None:
     assert "RUNNING (7)" not in final
     assert "Traceback" not in final
     assert term.cursor_visible()
+
+
+def test_feedback_within_2_seconds_from_a_silent_server(tmux_factory) -> None:
+    """A server that never answers: the live view is up, saying so, at once; then one line."""
+    with socket.socket() as silent:  # listens (the kernel completes handshakes), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = ["env", f"BKJOB_URL={url}", "BKJOB_SCOPE=biz:2", "BKJOB_APP_CODE=a"]
+        env += ["BKJOB_APP_SECRET=s", "BKJOB_USERNAME=admin"]
+        started = time.monotonic()
+        term = tmux_factory([*env, *CLI, "watch", "10001", "--timeout", "3"], 80, 24)
+        term.wait_for(f"connecting to {url}", timeout=10)
+        shown_after = time.monotonic() - started
+        final = term.wait_for("EXIT=", timeout=15, history=True)
+    assert shown_after < 2.0, f"the first frame took {shown_after:.2f} s"
+    assert "EXIT=2" in final
+    assert f"no answer from {url}" in final
+    assert "within 3 s (--timeout)" in final
