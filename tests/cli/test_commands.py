@@ -176,3 +176,33 @@ async def test_list_usage_errors(sim: BkJobSimulator, env) -> None:
         result = await run(argv, env)
         assert result.status == 2
         assert says in result.err
+
+
+def _times(value, found):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.endswith(("_time", "_at")) and isinstance(item, str):
+                found[key] = item
+            _times(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _times(item, found)
+    return found
+
+
+async def test_json_times_have_one_form_whatever_the_flavor(sim: BkJobSimulator, env) -> None:
+    job = sim.create_job(SCOPE, [StepPlan(hosts=2)])
+    await finished(sim, job)
+    seen = {}
+    for flavor in ("apigw-v3", "esb-jobv3", "esb-v2"):
+        result = await run(["status", str(job), "--json", "--flavor", flavor], env)
+        assert result.status == 0, result.err
+        times = _times(result.lines[0], {})
+        assert times
+        for text in times.values():
+            assert text.endswith("+00:00")  # UTC, whatever offset the generation sent
+            assert dt.datetime.fromisoformat(text).microsecond % 1000 == 0
+            assert len(text.split("T")[1]) == len("08:00:02.000+00:00")  # milliseconds
+        seen[flavor] = times["start_time"]
+    # The same instant (v2 sends whole seconds): one form, comparable as text.
+    assert len({text[: len("2025-01-01T08:00:02")] for text in seen.values()}) == 1, seen
