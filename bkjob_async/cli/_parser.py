@@ -165,7 +165,10 @@ def _polling_options() -> argparse.ArgumentParser:
         help="longest wait between polls of a quiet job (15)",
     )
     group.add_argument(
-        "--deadline", type=_seconds, default=None, help="give up on jobs still running after this"
+        "--deadline",
+        type=_seconds,
+        default=None,
+        help="seconds; jobs still running then end as timed out (apart from failed ones)",
     )
     group.add_argument(
         "--max-in-flight", type=_positive_int, default=32, help="requests at once (32)"
@@ -261,7 +264,9 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
             "Watch jobs until each one ends. On a terminal: a live view, then a summary.\n"
             "Piped or with --json: one JSON object per event per line on stdout (the summary\n"
             "goes to stderr). Events: host_transition, step_transition, job_transition,\n"
-            "job_finished, watch_failed, watch_timed_out; enums as ints with *_name."
+            "job_finished, watch_failed, watch_timed_out, and polling_stalled/polling_resumed\n"
+            "once per outage (bk-job unreachable: no job fails for it); enums as ints with\n"
+            "*_name; times in UTC ISO 8601 with milliseconds (2025-01-01T08:00:02.000+00:00)."
         ),
         epilog=_examples(
             "export BKJOB_APP_CODE=my-app BKJOB_APP_SECRET=... BKJOB_USERNAME=admin",
