@@ -126,11 +126,11 @@ def connecting(ctx: Context, target: Target, *, json: bool) -> Iterator[None]:
         yield
 
 
-def watch_status(ctx: Context, tally: Tally, shown: Shown, target: Target) -> int:
+def watch_status(ctx: Context, tally: Tally, shown: Shown | None, target: Target) -> int:
     """Return a watch's exit status; say once (not once per job) when bk-job was unreachable."""
     if ctx.interrupted:
         return EXIT_INTERRUPTED
-    since = shown.gave_up_since
+    since = shown.gave_up_since if shown is not None else None
     unreachable = tally.unreachable
     if since is not None or unreachable:
         when = f" since {clock(since)}" if since is not None else ""
@@ -180,6 +180,7 @@ async def watch_jobs(
     def statistics() -> PollerStatistics | None:
         return pollers[0].statistics() if pollers else None
 
+    shown: Shown | None = None
     with ctx.interruptible():
         async with (
             showing(
