@@ -52,12 +52,18 @@ class JobRecord:
     """One watched job as far as the events told."""
 
     job_instance_id: int
+    #: The job's last status seen (``None``: not seen yet).
     status: JobStatus | None = None
+    #: Its watch has ended (finished, failed to be watched, timed out or unreachable).
     ended: bool = False
+    #: It ended in a successful status.
     success: bool = False
-    #: How the watch ended: a ``JobStatus`` name, ``WATCH_FAILED`` or ``TIMED_OUT``.
+    #: How the watch ended: a ``JobStatus`` name, ``WATCH_FAILED``, ``TIMED_OUT`` or
+    #: ``UNREACHABLE``.
     outcome: str | None = None
+    #: Why it could not be watched, if it could not.
     error: BkJobError | None = None
+    #: Its last full status (from ``JobFinished`` or ``WatchTimedOut``), hosts included.
     snapshot: JobInstanceStatus | None = None
     #: The step waiting for a person (manual confirmation or a rolling pause), if any.
     waiting_step: int | None = None
@@ -366,21 +372,34 @@ def percentile(ordered: list[float], pct: float) -> float | None:
 class Summary:
     """The end-of-run report, ready for a renderer."""
 
+    #: What ran ("bkjob-async watch 5 jobs").
     title: str
+    #: Seconds from the start of the command.
     elapsed: float
+    #: Ctrl-C ended it: the figures are partial.
     interrupted: bool
+    #: Jobs watched.
     jobs: int
+    #: ``(outcome, count)``, most frequent first: a status name, or ``TIMED_OUT`` and the like.
     jobs_by_outcome: tuple[tuple[str, int], ...]
+    #: Hosts in all (known or seen).
     hosts: int
+    #: ``("NAME (code)", count)`` of hosts in a final status only, most frequent first.
     hosts_by_status: tuple[tuple[str, int], ...]
+    #: Requests the poller made, polls whose answer had not changed, polls retried.
     polls: int
     unchanged_polls: int
     retries: int
+    #: ``(error type, count)`` of failed polls.
     errors: tuple[tuple[str, int], ...]
+    #: Events the watch delivered.
     events: int
+    #: Transition latency in seconds (server end time to the poll that saw it), for the host
+    #: transitions the command saw happen; ``None`` with no sample.
     latency_p50: float | None
     latency_p99: float | None
     latency_samples: int
+    #: Jobs that ended in failure (not timed out, not unreachable).
     failed_jobs: tuple[JobRecord, ...]
     #: Jobs still waiting for a person (manual confirmation) when the summary was made.
     waiting_jobs: tuple[JobRecord, ...] = ()

@@ -206,3 +206,28 @@ async def test_json_times_have_one_form_whatever_the_flavor(sim: BkJobSimulator,
         seen[flavor] = times["start_time"]
     # The same instant (v2 sends whole seconds): one form, comparable as text.
     assert len({text[: len("2025-01-01T08:00:02")] for text in seen.values()}) == 1, seen
+
+
+async def test_operate_waits_until_bk_job_shows_the_operation() -> None:
+    """bk-job applies an operation a moment after answering: read until the change shows."""
+    from bkjob_async import JobInstance, JobInstanceStatus, StepInstance
+    from bkjob_async.cli._commands import wait_for_effect
+
+    def status(job: JobStatus, step: JobStatus, count: int) -> JobInstanceStatus:
+        steps = (StepInstance(20001, step, execute_count=count, hosts=None),)
+        return JobInstanceStatus(job.is_finished, JobInstance(10001, job), steps)
+
+    before = status(JobStatus.FAIL, JobStatus.FAIL, 0)
+    answers = [before, before, status(JobStatus.RUNNING, JobStatus.RUNNING, 1)]
+
+    class Client:
+        reads = 0
+
+        async def get_job_instance_status(self, scope, job_id, *, with_hosts):
+            self.reads += 1
+            return answers[min(self.reads, len(answers)) - 1]
+
+    client = Client()
+    with anyio.fail_after(5):
+        await wait_for_effect(client, SCOPE, before, period=0.01)
+    assert client.reads == 3
