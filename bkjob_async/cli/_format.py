@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..models import JobStatus
 from ..polling.events import (
     HostTransition,
     JobFinished,
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     import enum
     from collections.abc import Iterable, Sequence
 
-    from ..models import JobInstanceStatus
+    from ..models import JobInstanceStatus, StepInstance
     from ..polling import PollerStatistics
     from ..polling.events import Event
     from ._tally import Summary, Tally
@@ -33,6 +34,7 @@ __all__ = [
     "attention_lines",
     "clock",
     "code_name",
+    "confirm_hint",
     "describe_event",
     "duration",
     "failed_job_lines",
@@ -263,6 +265,13 @@ def failed_job_lines(summary: Summary, limit: int = 10) -> list[str]:
     return lines
 
 
+def confirm_hint(job_id: int, step: StepInstance) -> str | None:
+    """Return how to let a step waiting for a person go on, or ``None`` if it does not wait."""
+    if step.status is not JobStatus.WAITING_USER:
+        return None
+    return f"waiting for a person; to go on: bkjob-async operate {job_id} {step.step_instance_id} confirm"
+
+
 def status_lines(status: JobInstanceStatus, *, hosts: bool = True) -> list[str]:
     """Return one job's status as plain, grep-able lines: the job, its steps, their hosts."""
     job = status.job
@@ -276,6 +285,9 @@ def status_lines(status: JobInstanceStatus, *, hosts: bool = True) -> list[str]:
             f"round {step.execute_count if step.execute_count is not None else '-'}  "
             f"{step.name or ''}".rstrip()
         )
+        hint = confirm_hint(job.job_instance_id, step)
+        if hint:
+            lines.append(f"    {hint}")
         if hosts and step.hosts:
             rows = [
                 (

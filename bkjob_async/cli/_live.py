@@ -26,6 +26,7 @@ from ..polling.events import HostTransition, JobTransition, StepTransition
 from ._format import (
     attention_lines,
     code_name,
+    confirm_hint,
     describe_event,
     duration,
     millis,
@@ -359,6 +360,9 @@ def print_status(console: Console, status: JobInstanceStatus, *, hosts: bool = T
         count = step.execute_count if step.execute_count is not None else "-"
         line.append(f"  round {count}  {step.name or ''}")
         console.print(line)
+        hint = confirm_hint(job.job_instance_id, step)
+        if hint:
+            console.print(Text(f"    {hint}", style="magenta"))
         if not hosts or not step.hosts:
             continue
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))

@@ -231,3 +231,18 @@ async def test_operate_waits_until_bk_job_shows_the_operation() -> None:
     with anyio.fail_after(5):
         await wait_for_effect(client, SCOPE, before, period=0.01)
     assert client.reads == 3
+
+
+async def test_status_of_a_waiting_job_says_how_to_go_on(sim: BkJobSimulator, env) -> None:
+    from bkjob_async import StepType
+
+    job = sim.create_job(SCOPE, [StepPlan(hosts=1), StepPlan(StepType.MANUAL_CONFIRM)])
+    with anyio.fail_after(10):
+        while sim.job(job).status is not JobStatus.WAITING_USER:
+            await anyio.sleep(0.02)
+    step = sim.job(job).steps[1].step_instance_id
+    command = f"to go on: bkjob-async operate {job} {step} confirm"
+    plain = await run(["status", str(job)], env)
+    assert command in plain.out
+    table = await run(["status", str(job)], env, tty=True)
+    assert command in table.text
