@@ -135,7 +135,7 @@ def progress_line(
 ) -> str:
     """Return one plain progress line: hosts finished, jobs by state, requests per second."""
     total, done = tally.hosts_total, tally.hosts_finished
-    pct = f"{100 * done / total:3.0f}%" if total else "  -%"
+    pct = f"{100 * done // total:3d}%" if total else "  -%"  # 100% only when all are
     job_text = job_counts_text(tally)
     polls = ""
     if statistics is not None:

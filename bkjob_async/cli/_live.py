@@ -209,7 +209,7 @@ class LiveView:
         tally, stats = self.tally, self._statistics()
         elapsed = time.monotonic() - self._started
         total, done = tally.hosts_total, tally.hosts_finished
-        pct = f"{100 * done / total:.0f}%" if total else "-"
+        pct = f"{100 * done // total}%" if total else "-"  # 100% only when all are
         progress = Table.grid(padding=(0, 1), expand=True)
         progress.add_column(ratio=1)
         progress.add_column(no_wrap=True, justify="right")

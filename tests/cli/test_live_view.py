@@ -153,3 +153,14 @@ def test_status_never_cuts_the_status_name_at_80_columns() -> None:
     out = console.file.getvalue()
     assert "SCRIPT_NOT_ZERO_EXIT_CODE(104)" in out
     assert all(cell_len(line) <= 80 for line in out.splitlines())
+
+
+def test_progress_says_100_percent_only_when_every_host_finished() -> None:
+    from bkjob_async.cli._format import progress_line
+
+    tally = Tally([1], expected_hosts=400)
+    for i in range(399):
+        host = Host(bk_host_id=i)
+        done = HostResult(host, HostStatus.SUCCESS)
+        tally.feed(HostTransition(1, T0, 2, 0, host, None, HostStatus.SUCCESS, done))
+    assert "399/400  99%" in progress_line(tally, None, 1.0, 0.0)
