@@ -170,3 +170,23 @@ async def test_top_level_help_and_version() -> None:
     result = await run([])
     assert result.status == 2
     assert "COMMAND" in result.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-m", "bkjob_async.cli", "simulate", "--fail-rate", "2"],
+        ["-m", "bkjob_async.cli", "simulate", "--duration", "5", "1"],
+        ["-m", "bkjob_async.testing", "--jobs", "-1"],
+    ],
+)
+async def test_simulate_input_errors_as_a_program(argv: list[str]) -> None:
+    import sys
+
+    with anyio.fail_after(30):
+        done = await anyio.run_process([sys.executable, *argv], check=False)
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert "error:" in err
+    assert "Traceback" not in err
+    assert b"export BKJOB_URL" not in done.stdout
