@@ -88,7 +88,11 @@ async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
             say(f"{title}, host fail rate {args.fail_rate:.1%}")
             say(f"a simulated bk-job serves at {sim.url}: no server or credentials needed")
             async with BkJobClient(
-                sim.url, app_code="bkjob-demo", app_secret="demo-only", username="admin"
+                sim.url,
+                app_code="bkjob-demo",
+                app_secret="demo-only",
+                username="admin",
+                language="en",
             ) as client:
                 job_ids, confirm_job = await _launch(client, args, sim)
                 say(
