@@ -65,7 +65,7 @@ def test_every_block_is_tagged_and_few_are_skipped() -> None:
 async def sim():
     """A simulator holding jobs 10001 (succeeds), 10002 (a host fails), 10003 (waits)."""
     async with BkJobSimulator(
-        seed=5, host_duration=(0.05, 0.2), host_start_delay=0.0, retry_lag=0.05
+        seed=5, host_duration=(0.05, 0.2), host_start_delay=0.0, retry_lag=0.05, fail_rate=0.3
     ) as simulator:
         bad = HostPlan(outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, exit_code=1)
         simulator.create_job(SCOPE, [StepPlan(hosts=3)])
@@ -99,8 +99,11 @@ async def test_python_block_runs_as_printed(block: Block, sim: BkJobSimulator) -
     assert status == 0, f"{block} failed:\n{err}"
     assert "Traceback" not in err
     if "watch_jobs" in block.body and "PollerMetrics" not in block.body:
-        # The poller example prints readable status names, never raw codes.
+        # The poller example prints readable status names, never raw codes, and the logs of
+        # the failed hosts of a failed job (the simulator fails 30% of generated hosts).
         assert "finished: SUCCESS" in out
+        assert "finished: FAIL" in out
+        assert re.search(r"  step \d+ .*: .*exit code", out, re.DOTALL)
         assert re.search(r"\(first seen\) -> [A-Z_]+", out)
         assert not re.search(r"\b\d+ -> \d+\b", out)
     if "BkJobSimulator(virtual_clock=True)" in block.body:
