@@ -201,6 +201,9 @@ class LiveView:
             error = self.tally.outage_error
             text = outage_line(since) + (f" ({type(error).__name__})" if error else "")
             return "bk-job", _line(text, "bold red")
+        stats = self._statistics()
+        if stats is not None and stats.stalled:  # a watch of other events only, say
+            return "bk-job", _line("bk-job unreachable, retrying", "bold red")
         if not self.connected:
             return "bk-job", _line(f"connecting to {self.server} ...", "yellow")
         return "bk-job", _line(self.server, "dim")

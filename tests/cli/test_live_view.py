@@ -164,3 +164,11 @@ def test_progress_says_100_percent_only_when_every_host_finished() -> None:
         done = HostResult(host, HostStatus.SUCCESS)
         tally.feed(HostTransition(1, T0, 2, 0, host, None, HostStatus.SUCCESS, done))
     assert "399/400  99%" in progress_line(tally, None, 1.0, 0.0)
+
+
+def test_a_stalled_poller_shows_an_outage_even_without_its_events() -> None:
+    import attrs
+
+    stalled = attrs.evolve(STATS, stalled=True)
+    lines = draw(Tally([1]), 80, 24, statistics=lambda: stalled)
+    assert any("bk-job unreachable, retrying" in line for line in lines)
