@@ -110,7 +110,17 @@ def wait_for_panel(term: Tmux, text: str, timeout: float = 15.0) -> tuple[str, l
     raise AssertionError(f"no whole panel with {text!r}; the screen:\n{term.screen(True)}")
 
 
-DEMO_ARGS = ["--jobs", "20", "--hosts", "10", "--fail-rate", "0.03", "--host-duration", "1", "3"]
+DEMO_ARGS = [
+    "--jobs",
+    "20",
+    "--hosts",
+    "10",
+    "--fail-rate",
+    "0.03",
+    "--host-duration",
+    "0.5",
+    "1.5",
+]
 
 
 def test_the_live_view_fits_80x24(tmux_factory) -> None:
