@@ -1,4 +1,49 @@
-"""bkjob-async: an asyncio client and concurrent status poller for Tencent BlueKing Job (bk-job)."""
+"""bkjob-async: an asyncio client and concurrent status poller for Tencent BlueKing Job (bk-job).
+
+The client, ``BkJobClient``, speaks all three API generations (``flavor="apigw-v3"``, the API
+gateway, by default; ``"esb-jobv3"`` and ``"esb-v2"`` with the PaaS URL) and returns the same
+frozen, typed models whatever the generation::
+
+    async with BkJobClient(url, app_code=..., app_secret=..., username="admin") as client:
+        launch = await client.fast_execute_script(
+            Scope.biz(2), targets=Targets(host_ids=[1001]), account=Account(alias="root"),
+            script_content="uptime",
+        )
+        status = await client.get_job_instance_status(Scope.biz(2), launch.job_instance_id)
+
+Endpoints: launch (``fast_execute_script``, ``fast_transfer_file``, ``execute_job_plan``),
+read (``get_job_instance_status``, ``get_step_instance_status``), operate
+(``operate_step_instance``, ``operate_job_instance``), and on v3 logs
+(``batch_get_job_instance_ip_log``, ``failed_host_logs``) and history
+(``get_job_instance_list``, ``iter_job_instances``). Reads retry transient failures;
+operations and launches only when bk-job provably never saw them. Every failure is a
+``BkJobError``: ``ApiError`` and its kinds (``NotFoundError``, ``PermissionDeniedError``,
+``RateLimitedError``, ...) for bk-job's answers, ``TransportError`` (``ConnectError``,
+``TimeoutError``) for the network. Secrets never appear in a log, repr or message.
+
+The poller, ``Poller``, watches any number of jobs with one scheduler and a bounded pool of
+requests, and yields what changed as events::
+
+    async with Poller(client) as poller:
+        async with poller.watch_jobs(Scope.biz(2), job_ids) as watch:
+            async for event in watch:  # HostTransition, StepTransition, JobTransition, ...
+                ...
+
+Events: ``HostTransition``, ``StepTransition``, ``JobTransition``, ``JobFinished`` (a job's
+last event, with its final snapshot), ``WatchFailed``, ``WatchTimedOut`` (``PollPolicy.
+deadline``), and ``PollingStalled``/``PollingResumed`` while bk-job cannot be reached (an
+outage, not a failure: the watch goes on). A watch ends when its ``async with`` block is
+left, on ``await watch.aclose()``, when all its jobs have ended, or on ``break`` out of an
+inline ``async for event in poller.watch_jobs(...)`` (not of a watch kept in a variable).
+``poller.wait_finished(scope, job_id)`` waits for one job; ``poller.statistics()`` returns a
+``PollerStatistics`` snapshot. ``PollPolicy`` sets intervals, concurrency and deadlines.
+
+Also: ``bkjob_async.testing.BkJobSimulator``, a bk-job that behaves like the real one on the
+wire, for tests; ``bkjob_async.metrics.PollerMetrics``, the poller's figures for Prometheus
+(the ``prometheus`` extra; not imported here); and the ``bkjob-async`` command line (the
+``cli`` extra): ``demo``, ``watch``, ``status``, ``logs``, ``list``, ``launch``, ``operate``,
+``simulate``. The README has runnable examples of each.
+"""
 
 from .client import BkJobClient
 from .config import ApiFlavor, Credentials, RetryPolicy, Scope, ScopeType, Timeouts

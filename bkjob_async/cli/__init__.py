@@ -142,12 +142,17 @@ def _silence_stdout(ctx: Context) -> None:
 def _command_table() -> dict[str, Callable[[Context, argparse.Namespace], Awaitable[int]]]:
     from ._commands import run_operate, run_simulate, run_status, run_watch
     from ._demo import run_demo
+    from ._history import run_list, run_logs
+    from ._launch import run_launch
 
     return {
         "demo": run_demo,
         "watch": run_watch,
         "status": run_status,
         "operate": run_operate,
+        "logs": run_logs,
+        "list": run_list,
+        "launch": run_launch,
         "simulate": run_simulate,
     }
 

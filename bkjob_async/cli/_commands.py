@@ -7,36 +7,57 @@ run (credentials, URL, flavor, scope, permission on the first request) end it wi
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import attrs
 
 from .. import errors
 from ..models import JobOperation, JobStatus, StepOperation
 from ..polling import Poller, PollPolicy
-from ._connect import credentials_from_env, explain, is_job_level, open_client, target_from
-from ._follow import Mode, choose_mode, follow, rich_available, show_summary
-from ._format import code_name, status_lines
+from ._connect import (
+    credentials_from_env,
+    explain,
+    is_job_level,
+    no_answer,
+    open_client,
+    target_from,
+)
+from ._follow import Mode, Shown, choose_mode, rich_available, show_summary, showing
+from ._format import clock, code_name, status_lines
 from ._jsonl import dumps, error_to_dict, to_json
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, Context
 from ._tally import Tally
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from ..client import BkJobClient
+    from ..config import Credentials, Scope
+    from ..metrics import PollerMetrics
     from ..models import JobInstanceStatus
+    from ..polling import PollerStatistics
     from ._connect import Target
 
 __all__ = [
     "JOB_OPERATIONS",
     "STEP_OPERATIONS",
+    "connecting",
+    "first_read",
+    "metrics_server",
+    "only_failed",
+    "parse_operation",
+    "policy_from",
     "run_operate",
     "run_simulate",
     "run_status",
     "run_watch",
+    "wait_for_effect",
+    "watch_jobs",
+    "watch_status",
 ]
 
 #: Step operations by their command-line name, and the step statuses bk-job allows them in.
@@ -71,21 +92,57 @@ def policy_from(args: argparse.Namespace, connection_limit: int) -> PollPolicy:
         raise CliError(f"invalid polling option: {exc}") from None
 
 
-async def _first_read(
+async def first_read(
     client: BkJobClient, target: Target, job_id: int, *, hosts: bool
 ) -> JobInstanceStatus | errors.BkJobError:
-    """Read one job; end the run (exit 2) if the error is about everything, not this job."""
-    try:
-        return await client.get_job_instance_status(target.scope, job_id, with_hosts=hosts)
-    except errors.BkJobError as exc:
-        if is_job_level(exc):
-            return exc
-        raise CliError(explain(exc, target, api="get_job_instance_status")) from None
+    """Read one job; end the run (exit 2) if the error is about everything, not this job.
+
+    Waits ``--timeout`` at most in all (retries included), then says bk-job did not answer.
+    """
+    with anyio.move_on_after(target.timeout):
+        try:
+            return await client.get_job_instance_status(target.scope, job_id, with_hosts=hosts)
+        except errors.BkJobError as exc:
+            if is_job_level(exc):
+                return exc
+            raise CliError(explain(exc, target, api="get_job_instance_status")) from None
+    raise CliError(no_answer(target))
 
 
-def _title(verb: str, job_ids: Sequence[int], target: Target) -> str:
+def _title(verb: str, job_ids: Sequence[int]) -> str:
     jobs = f"job {job_ids[0]}" if len(job_ids) == 1 else f"{len(job_ids)} jobs"
-    return f"bkjob-async {verb} {jobs} in {target.scope} on {target.shown_url}"
+    return f"bkjob-async {verb} {jobs}"
+
+
+@contextlib.contextmanager
+def connecting(ctx: Context, target: Target, *, json: bool) -> Iterator[None]:
+    """Say "connecting to URL" on a terminal while the block waits for bk-job (then erase it)."""
+    if json or not ctx.tty or not rich_available():
+        yield
+        return
+    from ._live import make_console
+
+    with make_console(ctx.stdout).status(f"connecting to {target.server} ..."):
+        yield
+
+
+def watch_status(ctx: Context, tally: Tally, shown: Shown | None, target: Target) -> int:
+    """Return a watch's exit status; say once (not once per job) when bk-job was unreachable."""
+    if ctx.interrupted:
+        return EXIT_INTERRUPTED
+    since = shown.gave_up_since if shown is not None else None
+    unreachable = tally.unreachable
+    if since is not None or unreachable:
+        when = f" since {clock(since)}" if since is not None else ""
+        error = unreachable[0].error if unreachable else None
+        ctx.err(
+            f"bk-job at {target.server} unreachable{when}: gave up"
+            + (f" ({type(error).__name__}: {error})" if error is not None else "")
+            + "\ncheck --url / BKJOB_URL, the network, and that bk-job is up "
+            "(--give-up-after sets how long a watch waits through an outage)"
+        )
+        return EXIT_USAGE
+    return EXIT_OK if tally.all_succeeded else EXIT_FAILED
 
 
 # --- watch ------------------------------------------------------------------------------------
@@ -97,31 +154,99 @@ async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
     credentials = credentials_from_env(ctx.env)
     job_ids: list[int] = list(dict.fromkeys(args.job_ids))
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
-    title = _title("watch", job_ids, target)
+    return await watch_jobs(ctx, args, target, credentials, job_ids, mode, _title("watch", job_ids))
+
+
+async def watch_jobs(
+    ctx: Context,
+    args: argparse.Namespace,
+    target: Target,
+    credentials: Credentials,
+    job_ids: list[int],
+    mode: Mode,
+    title: str,
+    *,
+    client: BkJobClient | None = None,
+) -> int:
+    """Watch ``job_ids`` to their end, show them in ``mode``, summarize; return the status.
+
+    The live view is up before the first request; with ``client`` given (it has answered
+    already), the view starts connected.
+    """
     tally = Tally(job_ids)
     started = time.monotonic()
     pollers: list[Poller] = []
+
+    def statistics() -> PollerStatistics | None:
+        return pollers[0].statistics() if pollers else None
+
+    shown: Shown | None = None
     with ctx.interruptible():
-        async with open_client(target, credentials) as client:
+        async with (
+            showing(
+                ctx,
+                tally,
+                mode=mode,
+                title=title,
+                server=target.server,
+                statistics=statistics,
+                connected=client is not None,
+            ) as shown,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            metrics = metrics_server(ctx, stack, getattr(args, "metrics_port", None))
+            if client is None:
+                client = await stack.enter_async_context(open_client(target, credentials))
+                await first_read(client, target, job_ids[0], hosts=False)
+                shown.connected()
+            if metrics is not None:
+                metrics.instrument(client)
             policy = policy_from(args, client.connection_limit)
-            await _first_read(client, target, job_ids[0], hosts=False)
-            async with Poller(client, policy=policy) as poller:
-                pollers.append(poller)
-                async with poller.watch_jobs(target.scope, job_ids) as watch:
-                    await follow(
-                        ctx, watch, tally, mode=mode, title=title, statistics=poller.statistics
-                    )
-    statistics = pollers[0].statistics() if pollers else None
+            poller = await stack.enter_async_context(Poller(client, policy=policy))
+            pollers.append(poller)
+            if metrics is not None:
+                metrics.track(poller)
+                shown.observe = metrics.observe
+            async with poller.watch_jobs(target.scope, job_ids) as watch:
+                await shown.follow(watch, give_up_after=args.give_up_after)
     summary = tally.summary(
         title=title,
         elapsed=time.monotonic() - started,
-        statistics=statistics,
+        statistics=statistics(),
         interrupted=ctx.interrupted,
     )
     show_summary(ctx, summary, mode)
-    if ctx.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_OK if tally.all_succeeded else EXIT_FAILED
+    return watch_status(ctx, tally, shown, target)
+
+
+def metrics_server(
+    ctx: Context, stack: contextlib.AsyncExitStack, port: int | None
+) -> PollerMetrics | None:
+    """Serve Prometheus metrics on 127.0.0.1:``port`` until ``stack`` closes (``None``: none)."""
+    if port is None:
+        return None
+    try:
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        from ..metrics import PollerMetrics
+    except ImportError:
+        raise CliError(
+            "--metrics-port needs prometheus-client: pip install 'bkjob-async[prometheus]'"
+        ) from None
+    registry = CollectorRegistry()
+    metrics = PollerMetrics(registry=registry)
+    try:
+        server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
+    except OSError as exc:
+        raise CliError(f"--metrics-port {port}: cannot serve: {exc.strerror}") from None
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    stack.callback(stop)
+    ctx.err(f"metrics at http://127.0.0.1:{server.server_port}/metrics")
+    return metrics
 
 
 # --- status -----------------------------------------------------------------------------------
@@ -132,11 +257,11 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)
     job_ids: list[int] = list(dict.fromkeys(args.job_ids))
-    hosts = not args.no_hosts
+    hosts = not args.no_hosts or args.failed
     results: dict[int, JobInstanceStatus | errors.BkJobError] = {}
-    with ctx.interruptible():
+    with ctx.interruptible(), connecting(ctx, target, json=args.json):
         async with open_client(target, credentials) as client:
-            results[job_ids[0]] = await _first_read(client, target, job_ids[0], hosts=hosts)
+            results[job_ids[0]] = await first_read(client, target, job_ids[0], hosts=hosts)
             limiter = anyio.CapacityLimiter(16)
 
             async def read(job_id: int) -> None:
@@ -170,6 +295,8 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
                 ctx.out(f"job {job_id}  ERROR  {explain(result, target)}")
             continue
         failed = failed or (result.finished and not result.job.status.is_success)
+        if args.failed:
+            result = only_failed(result)
         if args.json:
             ctx.out(dumps({"job_instance_id": job_id, **to_json(result)}))
         elif console is not None:
@@ -179,6 +306,16 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
         else:
             ctx.out("\n".join(status_lines(result, hosts=hosts)))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def only_failed(status: JobInstanceStatus) -> JobInstanceStatus:
+    """Return ``status`` with only the steps that have failed hosts, and only those hosts."""
+    steps = []
+    for step in status.steps:
+        bad = tuple(h for h in step.hosts or () if h.status.is_finished and not h.status.is_success)
+        if bad:
+            steps.append(attrs.evolve(step, hosts=bad))
+    return attrs.evolve(status, steps=tuple(steps))
 
 
 # --- operate ----------------------------------------------------------------------------------
@@ -227,16 +364,22 @@ async def run_operate(ctx: Context, args: argparse.Namespace) -> int:
     credentials = credentials_from_env(ctx.env)
     job_id: int = args.job_id
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
+    # Piped with --watch, every line is JSON: the acceptance too.
+    json = args.json or (args.watch and mode is Mode.JSON)
     with ctx.interruptible():
         async with open_client(target, credentials) as client:
-            first = await _first_read(client, target, job_id, hosts=False)
+            with connecting(ctx, target, json=json):
+                first = await first_read(client, target, job_id, hosts=False)
             if isinstance(first, errors.BkJobError):
                 raise CliError(explain(first, target), EXIT_FAILED)
-            # Piped with --watch, every line is JSON: the acceptance too.
-            json = args.json or (args.watch and mode is Mode.JSON)
             step_id = await _operate(ctx, client, target, first, step_id, name, json)
             if args.watch:
-                return await _watch_after(ctx, client, target, args, job_id, mode)
+                with anyio.move_on_after(target.timeout):
+                    await wait_for_effect(client, target.scope, first)
+                title = _title(f"operate {name}: watch", [job_id])
+                return await watch_jobs(
+                    ctx, args, target, credentials, [job_id], mode, title, client=client
+                )
     if ctx.interrupted:
         ctx.err("interrupted")
         return EXIT_INTERRUPTED
@@ -307,36 +450,31 @@ def _refused(
     return f"bk-job refused {name}: {exc}\n{now}; {name} needs {_statuses(allowed)}"
 
 
-async def _watch_after(
-    ctx: Context,
+async def wait_for_effect(
     client: BkJobClient,
-    target: Target,
-    args: argparse.Namespace,
-    job_id: int,
-    mode: Mode,
-) -> int:
-    title = _title(f"operate {args.words[-1]}: watch", [job_id], target)
-    tally = Tally([job_id])
-    started = time.monotonic()
-    policy = policy_from(args, client.connection_limit)
-    pollers: list[Poller] = []
-    with ctx.interruptible():
-        async with Poller(client, policy=policy) as poller:
-            pollers.append(poller)
-            async with poller.watch_jobs(target.scope, [job_id]) as watch:
-                await follow(
-                    ctx, watch, tally, mode=mode, title=title, statistics=poller.statistics
-                )
-    summary = tally.summary(
-        title=title,
-        elapsed=time.monotonic() - started,
-        statistics=pollers[0].statistics() if pollers else None,
-        interrupted=ctx.interrupted,
-    )
-    show_summary(ctx, summary, mode)
-    if ctx.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_OK if tally.all_succeeded else EXIT_FAILED
+    scope: Scope,
+    before: JobInstanceStatus,
+    *,
+    period: float = 0.2,
+) -> None:
+    """Wait until bk-job shows an accepted operation's effect (bound it with ``move_on_after``).
+
+    bk-job applies operations asynchronously: right after the answer the job may still read
+    as before, and a watch started then would end at once on the old, finished state.
+    """
+
+    def shape(status: JobInstanceStatus) -> tuple[Any, ...]:
+        steps = tuple((s.step_instance_id, s.status, s.execute_count) for s in status.steps)
+        return status.finished, status.job.status, steps
+
+    old = shape(before)
+    while True:
+        now = await client.get_job_instance_status(
+            scope, before.job.job_instance_id, with_hosts=False
+        )
+        if shape(now) != old:
+            return
+        await anyio.sleep(period)
 
 
 # --- simulate ---------------------------------------------------------------------------------
@@ -346,16 +484,17 @@ async def run_simulate(ctx: Context, args: argparse.Namespace) -> int:
     """Serve the simulator in the foreground until Ctrl-C (or ``--run-for``)."""
     from ..testing._cli import serve
 
-    where = f"http://{args.host}:{args.port}" if args.port else "the URL printed below"
-    ctx.out(
-        f"watch its jobs from another terminal:\n"
-        f"  export BKJOB_URL={where} BKJOB_SCOPE=biz:{args.biz}\n"
-        "  export BKJOB_APP_CODE=demo BKJOB_APP_SECRET=demo BKJOB_USERNAME=admin\n"
-        "  bkjob-async watch 10001 10002 10003\n"
-    )
+    def hint(url: str) -> None:  # once bound: the real URL, valid shell
+        ctx.out(
+            f"\nwatch its jobs from another terminal:\n"
+            f"  export BKJOB_URL={url} BKJOB_SCOPE=biz:{args.biz}\n"
+            "  export BKJOB_APP_CODE=demo BKJOB_APP_SECRET=demo BKJOB_USERNAME=admin\n"
+            "  bkjob-async watch 10001 10002 10003\n"
+        )
+
     with ctx.interruptible():
         try:
-            await serve(args, out=ctx.stdout)
+            await serve(args, out=ctx.stdout, on_ready=hint)
         except OSError as exc:
             raise CliError(f"cannot serve on {args.host}:{args.port}: {exc}") from None
     if ctx.interrupted:

@@ -27,6 +27,7 @@ __all__ = [
     "credentials_from_env",
     "explain",
     "is_job_level",
+    "no_answer",
     "open_client",
     "permission_lines",
     "target_from",
@@ -41,7 +42,13 @@ ENV_VARS = {
     "BKJOB_APP_CODE": "the app code",
     "BKJOB_APP_SECRET": "the app secret",
     "BKJOB_USERNAME": "the user to act as; or BKJOB_BK_TOKEN, or BKJOB_ACCESS_TOKEN",
+    "BKJOB_LANGUAGE": "en (default) or zh: the language of bk-job's messages (or --language)",
 }
+#: bk-job's names of the ``--language`` choices.
+LANGUAGES = {"en": "en", "zh": "zh-cn"}
+#: Seconds to wait for an answer (``--timeout``): long enough for a busy gateway, short enough
+#: that a person at a terminal is not left wondering.
+DEFAULT_TIMEOUT = 10.0
 
 _URL_HINTS = {
     ApiFlavor.APIGW_V3: "the gateway stage URL, e.g. https://bkapi.example.com/api/bk-job/prod",
@@ -52,12 +59,21 @@ _URL_HINTS = {
 
 @attrs.frozen
 class Target:
-    """One bk-job server, API flavor and scope."""
+    """One bk-job server, API flavor and scope, and how long to wait for it."""
 
     url: str
     flavor: ApiFlavor
     scope: Scope
     tenant_id: str | None = None
+    #: Seconds to wait for one answer (``--timeout``).
+    timeout: float = DEFAULT_TIMEOUT
+    #: bk-job's name of the language its messages should come in.
+    language: str = "en"
+
+    @property
+    def server(self) -> str:
+        """Return where this target is, for a person: URL, scope and flavor."""
+        return f"{self.shown_url} ({self.scope}, {self.flavor.value})"
 
     @property
     def shown_url(self) -> str:
@@ -106,7 +122,13 @@ def target_from(args: argparse.Namespace, env: Mapping[str, str]) -> Target:
     except (TypeError, ValueError) as exc:
         raise CliError(str(exc)) from None
     tenant = getattr(args, "tenant_id", None) or _get(env, "BKJOB_TENANT_ID")
-    return Target(url, flavor, scope, tenant)
+    language = getattr(args, "language", None) or _get(env, "BKJOB_LANGUAGE") or "en"
+    if language not in LANGUAGES:
+        raise CliError(
+            f"the language must be en or zh, got {language!r} (--language, BKJOB_LANGUAGE)"
+        )
+    timeout = getattr(args, "timeout", None) or DEFAULT_TIMEOUT
+    return Target(url, flavor, scope, tenant, timeout, LANGUAGES[language])
 
 
 def credentials_from_env(env: Mapping[str, str]) -> Credentials:
@@ -131,17 +153,32 @@ def credentials_from_env(env: Mapping[str, str]) -> Credentials:
 
 
 def open_client(target: Target, credentials: Credentials) -> BkJobClient:
-    """Return a client for ``target`` (connect timeout 5 s: an unreachable URL fails fast)."""
+    """Return a client for ``target``: each request waits ``target.timeout`` at most.
+
+    Connecting waits 5 s at most (an unreachable URL fails fast).
+    """
     return BkJobClient(
         target.url,
         flavor=target.flavor,
         tenant_id=target.tenant_id,
-        timeouts=Timeouts(connect=5.0),
+        language=target.language,
+        timeouts=Timeouts(
+            connect=min(5.0, target.timeout), read=target.timeout, total=target.timeout
+        ),
         app_code=credentials.app_code,
         app_secret=credentials.app_secret,
         username=credentials.username,
         bk_token=credentials.bk_token,
         access_token=credentials.access_token,
+    )
+
+
+def no_answer(target: Target) -> str:
+    """Return the line that says bk-job did not answer within ``--timeout``, and what to check."""
+    return (
+        f"no answer from {target.server} within {target.timeout:g} s (--timeout)\n"
+        "check --url / BKJOB_URL, that bk-job is up and that this machine can reach it; "
+        "a busy server may need a longer --timeout"
     )
 
 
@@ -164,7 +201,7 @@ def explain(exc: errors.BkJobError, target: Target, *, api: str | None = None) -
             "check --url / BKJOB_URL, and that this machine can reach it"
         )
     if isinstance(exc, errors.TimeoutError):
-        return f"no answer from {where} in time: {text}\ncheck --url / BKJOB_URL and the network"
+        return no_answer(target)
     if isinstance(exc, errors.TransportError):
         return f"cannot talk to {where}: {text}"
     if isinstance(exc, errors.ResponseFormatError):

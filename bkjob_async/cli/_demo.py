@@ -1,8 +1,9 @@
 """``bkjob-async demo``: the product's main job against the embedded simulator, in one command.
 
 Rule: the demo uses only the public client and poller, exactly as an operator's code would;
-the simulator is the one thing that differs from production. It launches jobs, watches them
-all, summarizes, then retries the failed hosts of one failed job and watches that round too.
+the simulator is the one thing that differs from production. It launches jobs (one of them a
+plan with a manual confirmation, which the demo gives once the job waits), watches them all,
+summarizes, then retries the failed hosts of one failed job and watches that round too.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import anyio
 
 from ..client import BkJobClient
 from ..config import Scope
-from ..models import StepOperation
+from ..models import StepOperation, StepType
 from ..models.requests import Account, Targets
 from ..polling import Poller, PollerStatistics, PollPolicy
-from ._follow import Mode, choose_mode, follow, show_summary, statistics_since
+from ._commands import wait_for_effect
+from ._follow import Mode, Shown, choose_mode, show_summary, showing, statistics_since
 from ._format import code_name
 from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context
 from ._tally import JobRecord, Tally
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
 
+    from ..testing import BkJobSimulator
     from ._tally import Summary
 
 __all__ = ["run_demo"]
@@ -34,6 +37,10 @@ SCOPE = Scope.biz(2)
 SCRIPT = '#!/bin/bash\necho "hello from $(hostname)"\n'
 #: The first host id the demo's jobs target (the simulator's inventory starts at 1000).
 FIRST_HOST_ID = 1000
+#: The plan the demo launches once: hosts, a manual confirmation, more hosts.
+CONFIRM_PLAN_ID = 1
+#: Seconds the demo lets a job wait for its confirmation before giving it (so it is seen).
+CONFIRM_AFTER = 2.0
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -78,27 +85,40 @@ async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
                 # A few transient failures, so the summary shows the poller's retries at work.
                 for skip, fault in ((150, Fault.http_status(502)), (400, Fault.reset())):
                     sim.inject(fault, api="get_job_instance_status", skip=skip)
-            say(f"{title}, host fail rate {args.fail_rate:.0%}")
+            say(f"{title}, host fail rate {args.fail_rate:.1%}")
             say(f"a simulated bk-job serves at {sim.url}: no server or credentials needed")
             async with BkJobClient(
-                sim.url, app_code="bkjob-demo", app_secret="demo-only", username="admin"
+                sim.url,
+                app_code="bkjob-demo",
+                app_secret="demo-only",
+                username="admin",
+                language="en",
             ) as client:
-                job_ids = await _launch(client, args)
+                job_ids, confirm_job = await _launch(client, args, sim)
                 say(
-                    f"launched {len(job_ids):,} jobs ({job_ids[0]}..{job_ids[-1]}) with fast_execute_script"
+                    f"launched {len(job_ids):,} jobs ({job_ids[0]}..{job_ids[-1]})"
+                    + (f"; {confirm_job} will wait for a confirmation" if confirm_job else "")
                 )
                 tally = Tally(job_ids, expected_hosts=args.jobs * args.hosts)
                 async with Poller(client, policy=policy_for(args.host_duration)) as poller:
                     pollers.append(poller)
-                    async with poller.watch_jobs(SCOPE, job_ids) as watch:
-                        await follow(
+                    async with (
+                        showing(
                             ctx,
-                            watch,
                             tally,
                             mode=mode,
                             title=title,
+                            server=sim.url,
                             statistics=poller.statistics,
-                        )
+                            connected=True,
+                        ) as shown,
+                        poller.watch_jobs(SCOPE, job_ids) as watch,
+                        anyio.create_task_group() as tg,
+                    ):
+                        if confirm_job is not None:
+                            tg.start_soon(_confirm, client, tally, confirm_job, shown)
+                        await shown.follow(watch)
+                        tg.cancel_scope.cancel()
                     stats.append(poller.statistics())
                     show_summary(
                         ctx, _summary(tally, title, started, stats[0], ctx), mode, failed=False
@@ -112,6 +132,23 @@ async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _confirm(client: BkJobClient, tally: Tally, job_id: int, shown: Shown) -> None:
+    """Give the confirmation the plan job waits for, a moment after it starts to wait."""
+    record = tally.jobs[job_id]
+    while not (record.waiting and record.confirm_step is not None):
+        if record.ended:
+            return
+        await anyio.sleep(0.1)
+    step_id = record.confirm_step
+    assert step_id is not None
+    shown.note(
+        f"job {job_id} waits for a confirmation (step {step_id}); the demo gives it in "
+        f"{CONFIRM_AFTER:g} s"
+    )
+    await anyio.sleep(CONFIRM_AFTER)
+    await client.operate_step_instance(SCOPE, job_id, step_id, StepOperation.CONFIRM_CONTINUE)
+
+
 def _summary(
     tally: Tally, title: str, started: float, stats: PollerStatistics | None, ctx: Context
 ) -> Summary:
@@ -123,27 +160,49 @@ def _summary(
     )
 
 
-async def _launch(client: BkJobClient, args: argparse.Namespace) -> list[int]:
-    """Launch the jobs, 32 at a time; each targets its own ``--hosts`` hosts."""
+async def _launch(
+    client: BkJobClient, args: argparse.Namespace, sim: BkJobSimulator
+) -> tuple[list[int], int | None]:
+    """Launch the jobs, 32 at a time; return their ids and the one waiting for a confirmation.
+
+    Each script job targets its own ``--hosts`` hosts; with two jobs or more, the last one runs
+    a plan of the same number of hosts with a manual confirmation between its two steps.
+    """
+    from ..testing import StepPlan
+
     ids: dict[int, int] = {}
     limiter = anyio.CapacityLimiter(32)
+    plan_job = args.jobs - 1 if args.jobs >= 2 else None
+    if plan_job is not None:
+        first = max(1, args.hosts // 2)
+        # Its hosts do not fail: the job is there to wait for a person, then succeed.
+        steps = [
+            StepPlan(hosts=first, name="canary", fail_rate=0.0),
+            StepPlan(StepType.MANUAL_CONFIRM, name="confirm the canary"),
+        ]
+        if args.hosts > first:
+            steps.append(StepPlan(hosts=args.hosts - first, name="the rest", fail_rate=0.0))
+        sim.add_plan(CONFIRM_PLAN_ID, steps, name="canary, confirm, the rest")
 
     async def launch(index: int) -> None:
         first = FIRST_HOST_ID + index * args.hosts
         async with limiter:
-            launched = await client.fast_execute_script(
-                SCOPE,
-                targets=Targets(host_ids=range(first, first + args.hosts)),
-                account=Account(alias="root"),
-                script_content=SCRIPT,
-                task_name=f"demo job {index + 1}",
-            )
+            if index == plan_job:
+                launched = await client.execute_job_plan(SCOPE, CONFIRM_PLAN_ID)
+            else:
+                launched = await client.fast_execute_script(
+                    SCOPE,
+                    targets=Targets(host_ids=range(first, first + args.hosts)),
+                    account=Account(alias="root"),
+                    script_content=SCRIPT,
+                    task_name=f"demo job {index + 1}",
+                )
         ids[index] = launched.job_instance_id
 
     async with anyio.create_task_group() as tg:
         for index in range(args.jobs):
             tg.start_soon(launch, index)
-    return [ids[i] for i in range(args.jobs)]
+    return [ids[i] for i in range(args.jobs)], None if plan_job is None else ids[plan_job]
 
 
 async def _retry_round(
@@ -168,21 +227,31 @@ async def _retry_round(
         "and watching the new round; the poller reports only what changes"
     )
     await client.operate_step_instance(SCOPE, job_id, step_id, StepOperation.RETRY_FAILED)
-    retry = Tally([job_id])
-    retry.seed(record.snapshot)
+    # bk-job applies an operation a moment after answering: watch once it shows.
+    with anyio.move_on_after(10.0):
+        await wait_for_effect(client, SCOPE, record.snapshot)
+    # The round's hosts are the retried ones: hosts copied unchanged into it say nothing.
+    retry = Tally([job_id], expected_hosts=failed)
     before = poller.statistics()
     started = time.monotonic()
     title = f"retry round of job {job_id} step {step_id}"
-    async with poller.watch_jobs(SCOPE, [job_id]) as watch:
-        await follow(
+
+    def statistics() -> PollerStatistics | None:
+        return statistics_since(before, poller.statistics())
+
+    async with (
+        showing(
             ctx,
-            watch,
             retry,
             mode=mode,
             title=title,
-            statistics=lambda: statistics_since(before, poller.statistics()),
-            echo=True,
-        )
+            server="the simulated bk-job",
+            statistics=statistics,
+            connected=True,
+        ) as shown,
+        poller.watch_jobs(SCOPE, [job_id]) as watch,
+    ):
+        await shown.follow(watch, echo=True)
     summary = retry.summary(
         title=title,
         elapsed=time.monotonic() - started,

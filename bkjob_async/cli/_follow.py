@@ -2,36 +2,44 @@
 
 Rule: one loop for every command that watches. The output mode is chosen once per command
 (``choose_mode``): a terminal gets the live view (when ``rich`` is installed), ``--json`` or a
-pipe gets one JSON object per event, and the demo's pipe gets plain progress lines.
+pipe gets one JSON object per event, and the demo's pipe gets plain progress lines. The view
+is up before the first request (it says "connecting to URL"); JSON mode prints only what
+happened. An outage (polls stalled) is shown once, as an outage, and ``give_up_after`` bounds it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
 import enum
 import importlib.util
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
 
-from ._format import describe_event, progress_line, summary_lines
-from ._jsonl import dumps, event_to_dict
+from ..polling.events import PollingResumed, PollingStalled
+from ._format import describe_event, duration, outage_line, progress_line, summary_lines
+from ._jsonl import dumps, error_to_dict, event_to_dict, json_time
 from ._tally import RateMeter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
 
     from ..polling import PollerStatistics, Watch
+    from ..polling.events import Event
+    from ._live import LiveView
     from ._runtime import Context
     from ._tally import Summary, Tally
 
 __all__ = [
     "Mode",
+    "Shown",
     "choose_mode",
-    "follow",
     "rich_available",
     "show_summary",
+    "showing",
     "statistics_since",
 ]
 
@@ -61,73 +69,195 @@ def choose_mode(ctx: Context, *, json: bool, piped: Mode) -> Mode:
     return piped
 
 
-async def follow(
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+class Shown:
+    """What one command shows of its watches, from before its first request to its end.
+
+    :param statistics: returns the poller's statistics now (``None`` before there is one).
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        tally: Tally,
+        *,
+        mode: Mode,
+        statistics: Callable[[], PollerStatistics | None],
+        view: LiveView | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.tally = tally
+        self.mode = mode
+        self.statistics = statistics
+        self.view = view
+        #: When the outage that made the watch give up began (``None``: it did not give up).
+        self.gave_up_since: _dt.datetime | None = None
+        #: Called with every event (Prometheus counts them by type).
+        self.observe: Callable[[Event], None] | None = None
+        self._started = time.monotonic()
+        self._meter = RateMeter()
+
+    def note(self, text: str) -> None:
+        """Tell a person something between the events (stderr in JSON mode)."""
+        if self.view is not None:
+            self.view.console.print(text, style="magenta", highlight=False)
+        elif self.mode is Mode.JSON:
+            self.ctx.err(text)
+        else:
+            self.ctx.out(text)
+
+    def connected(self) -> None:
+        """Say bk-job answered: the live view stops saying "connecting"."""
+        if self.view is not None:
+            self.view.connected = True
+            self.view.refresh()
+
+    async def follow(
+        self,
+        watch: Watch,
+        *,
+        give_up_after: float | None = None,
+        echo: bool = False,
+        period: float = 1.0,
+    ) -> None:
+        """Feed every event of ``watch`` to the tally and show it, until the watch ends.
+
+        :param give_up_after: end the watch when bk-job stays unreachable this many seconds
+            (``gave_up_since`` then says since when).
+        :param echo: in plain mode, print each event as a line too (for small watches).
+        :param period: seconds between plain progress lines.
+        """
+        with anyio.CancelScope() as scope:
+            async with anyio.create_task_group() as tg:
+                if give_up_after is not None:
+                    tg.start_soon(self._give_up, give_up_after, scope)
+                if self.mode is Mode.PLAIN:
+                    self._progress()  # the rate meter's first sample
+                    tg.start_soon(self._report, period)
+                try:
+                    await self._drain(watch, echo)
+                finally:
+                    if self.mode is Mode.PLAIN:
+                        self.ctx.out(self._progress())
+                    elif self.mode is Mode.JSON:
+                        self.ctx.stdout.flush()
+                tg.cancel_scope.cancel()
+
+    async def _drain(self, watch: Watch, echo: bool) -> None:
+        tally, mode, stream = self.tally, self.mode, self.ctx.stdout
+        observe = self.observe
+        async for event in watch:
+            before = tally.outage_since
+            tally.feed(event)
+            if observe is not None:
+                observe(event)
+            if isinstance(event, (PollingStalled, PollingResumed)):
+                self._outage_changed(before, event)
+            elif mode is Mode.JSON:
+                stream.write(dumps(event_to_dict(event)) + "\n")
+                if not watch.pending:
+                    stream.flush()
+            elif echo and mode is Mode.PLAIN:
+                self.ctx.out(describe_event(event))
+
+    def _outage_changed(self, before: _dt.datetime | None, event: Event) -> None:
+        """Tell of an outage once when it begins and once when it ends, not once per job."""
+        after = self.tally.outage_since
+        if (before is None) == (after is None):
+            return
+        if after is not None:
+            assert isinstance(event, PollingStalled)
+            line: dict[str, Any] = {
+                "event": "polling_stalled",
+                "observed_at": json_time(event.observed_at),
+                "since": json_time(after),
+                "message": outage_line(after),
+                "error": error_to_dict(event.error),
+            }
+            text = f"{outage_line(after)}: {event.error}"
+        else:
+            assert before is not None
+            down = (event.observed_at - before).total_seconds()
+            line = {
+                "event": "polling_resumed",
+                "observed_at": json_time(event.observed_at),
+                "since": json_time(before),
+                "message": f"bk-job answers again after {duration(down)}",
+            }
+            text = str(line["message"])
+        if self.mode is Mode.JSON:
+            self.ctx.stdout.write(dumps(line) + "\n")
+            self.ctx.stdout.flush()
+        elif self.mode is Mode.PLAIN:
+            self.ctx.out(text)
+        elif self.view is not None:
+            self.view.refresh()
+
+    async def _give_up(self, after: float, scope: anyio.CancelScope) -> None:
+        while True:
+            await anyio.sleep(min(0.2, after / 4))
+            since = self.tally.outage_since
+            if since is not None and (_now() - since).total_seconds() > after:
+                self.gave_up_since = since
+                scope.cancel()
+                return
+
+    async def _report(self, period: float) -> None:
+        while True:
+            await anyio.sleep(period)
+            self.ctx.out(self._progress())
+
+    def _progress(self) -> str:
+        now, stats = time.monotonic(), self.statistics()
+        rate = self._meter.update(now, stats.requests) if stats is not None else 0.0
+        return progress_line(self.tally, stats, now - self._started, rate)
+
+
+@contextlib.asynccontextmanager
+async def showing(
     ctx: Context,
-    watch: Watch,
     tally: Tally,
     *,
     mode: Mode,
     title: str,
+    server: str,
     statistics: Callable[[], PollerStatistics | None],
-    echo: bool = False,
-    period: float = 1.0,
-) -> None:
-    """Feed every event of ``watch`` to ``tally`` and show progress in ``mode`` until it ends.
+    connected: bool = False,
+) -> AsyncIterator[Shown]:
+    """Show progress from now until the block ends; the live view is drawn at once.
 
-    :param echo: in plain mode, print each event as a line too (for small watches).
-    :param period: seconds between plain progress lines.
+    Until ``Shown.connected()`` the live view says "connecting to ``server``"; JSON mode
+    prints nothing that did not happen.
     """
-    if mode is Mode.JSON:
-        stream = ctx.stdout
-        async for event in watch:
-            tally.feed(event)
-            stream.write(dumps(event_to_dict(event)) + "\n")
-            if not watch.pending:
-                stream.flush()
-        stream.flush()
+    if mode is not Mode.LIVE:
+        yield Shown(ctx, tally, mode=mode, statistics=statistics)
         return
-    if mode is Mode.LIVE:
-        from ._live import LiveView, make_console
+    from ._live import LiveView, make_console
 
-        view = LiveView(make_console(ctx.stdout), tally, title=title, statistics=statistics)
-        with view:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(view.run)
-                async for event in watch:
-                    tally.feed(event)
-                tg.cancel_scope.cancel()
-        return
-    started = time.monotonic()
-    meter = RateMeter()
-
-    def line() -> str:
-        now, stats = time.monotonic(), statistics()
-        rate = meter.update(now, stats.requests) if stats is not None else 0.0
-        return progress_line(tally, stats, now - started, rate)
-
-    line()
-
-    async def report() -> None:
-        while True:
-            await anyio.sleep(period)
-            ctx.out(line())
-
-    try:
+    view = LiveView(
+        make_console(ctx.stdout),
+        tally,
+        title=title,
+        statistics=statistics,
+        server=server,
+        connected=connected,
+    )
+    with view:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(report)
-            async for event in watch:
-                tally.feed(event)
-                if echo:
-                    ctx.out(describe_event(event))
-            tg.cancel_scope.cancel()
-    finally:
-        ctx.out(line())
+            tg.start_soon(view.run)
+            try:
+                yield Shown(ctx, tally, mode=mode, statistics=statistics, view=view)
+            finally:
+                tg.cancel_scope.cancel()
 
 
 def show_summary(ctx: Context, summary: Summary, mode: Mode, *, failed: bool = True) -> None:
     """Print ``summary``: tables on a terminal, plain lines otherwise (stderr in JSON mode)."""
     if not failed:
-        summary = attrs.evolve(summary, failed_jobs=(), waiting_jobs=())
+        summary = attrs.evolve(summary, failed_jobs=(), waiting_jobs=(), timed_out_jobs=())
     if mode is Mode.LIVE:
         from ._live import make_console, print_summary
 

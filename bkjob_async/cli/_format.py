@@ -13,28 +13,36 @@ from ..polling.events import (
     HostTransition,
     JobFinished,
     JobTransition,
+    PollingResumed,
+    PollingStalled,
     StepTransition,
     WatchFailed,
     WatchTimedOut,
 )
 
 if TYPE_CHECKING:
+    import datetime as _dt
     import enum
     from collections.abc import Iterable, Sequence
 
-    from ..models import JobInstanceStatus
+    from ..models import JobInstanceStatus, StepInstance
     from ..polling import PollerStatistics
     from ..polling.events import Event
-    from ._tally import JobRecord, Summary, Tally
+    from ._tally import Summary, Tally
 
 __all__ = [
     "attention_lines",
+    "clock",
     "code_name",
+    "confirm_hint",
     "describe_event",
     "duration",
     "failed_job_lines",
+    "job_counts_text",
     "millis",
+    "outage_line",
     "progress_line",
+    "short_event",
     "status_lines",
     "summary_lines",
     "table",
@@ -61,10 +69,24 @@ def millis(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:,.0f} ms"
 
 
+def clock(when: _dt.datetime) -> str:
+    """Return an aware time as the local ``HH:MM:SS``."""
+    return when.astimezone().strftime("%H:%M:%S")
+
+
+def outage_line(since: _dt.datetime) -> str:
+    """Return the one line that says bk-job cannot be reached and the watch goes on."""
+    return f"bk-job unreachable since {clock(since)}, retrying"
+
+
 def describe_event(event: Event, *, arrow: str = "->") -> str:
     """Return one event as a line: time, job, step, host and the status change."""
     when = event.observed_at.astimezone().strftime("%H:%M:%S.%f")[:-3]
     job = f"job {event.job_instance_id}"
+    if isinstance(event, PollingStalled):
+        return f"{when} {job}  {outage_line(event.since)}: {event.error}"
+    if isinstance(event, PollingResumed):
+        return f"{when} {job}  bk-job answers again (unreachable since {clock(event.since)})"
     if isinstance(event, HostTransition):
         host = event.host
         where = f"{job} step {event.step_instance_id}#{event.execute_count} host {host}"
@@ -85,18 +107,53 @@ def describe_event(event: Event, *, arrow: str = "->") -> str:
     return f"{when} {job}  watch deadline passed"
 
 
+def short_event(event: Event) -> str:
+    """Return one event in at most ~70 columns: time, ids, host and the change, without codes."""
+    when = event.observed_at.astimezone().strftime("%H:%M:%S")
+    job = f"job {event.job_instance_id}"
+    if isinstance(event, HostTransition):
+        host = event.host
+        name = host.ip or host.ipv6 or f"host {host.bk_host_id}"
+        change = f"{_name(event.previous)} → {event.current.name}"
+        exit_code = event.result.exit_code
+        tail = f" exit {exit_code}" if exit_code and not event.current.is_success else ""
+        return f"{when} {job} step {event.step_instance_id} {name} {change}{tail}"
+    if isinstance(event, StepTransition):
+        change = f"{_name(event.previous)} → {event.current.name}"
+        return f"{when} {job} step {event.step_instance_id} {change}"
+    if isinstance(event, JobTransition):
+        return f"{when} {job} {_name(event.previous)} → {event.current.name}"
+    return describe_event(event)
+
+
+def _name(status: enum.Enum | None) -> str:
+    return "-" if status is None else status.name
+
+
 def progress_line(
     tally: Tally, statistics: PollerStatistics | None, elapsed: float, rate: float
 ) -> str:
     """Return one plain progress line: hosts finished, jobs by state, requests per second."""
     total, done = tally.hosts_total, tally.hosts_finished
-    pct = f"{100 * done / total:3.0f}%" if total else "  -%"
-    jobs = tally.job_counts()
-    job_text = ", ".join(f"{k} {v}" for k, v in jobs.items() if v or k != "pending")
+    pct = f"{100 * done // total:3d}%" if total else "  -%"  # 100% only when all are
+    job_text = job_counts_text(tally)
     polls = ""
     if statistics is not None:
         polls = f" | polls {statistics.requests:,} ({rate:.0f}/s)"
-    return f"[{duration(elapsed)}] hosts {done:,}/{total:,} {pct} | jobs: {job_text}{polls}"
+    since = tally.outage_since
+    outage = f" | {outage_line(since)}" if since is not None else ""
+    line = f"[{duration(elapsed)}] hosts {done:,}/{total:,} {pct} | jobs: {job_text}{polls}"
+    return line + outage
+
+
+#: Buckets shown even when empty.
+_ALWAYS = ("running", "succeeded", "failed")
+
+
+def job_counts_text(tally: Tally) -> str:
+    """Return ``running 3, waiting 1, succeeded 5, failed 1`` (empty rare buckets left out)."""
+    counts = tally.job_counts()
+    return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items() if v or k in _ALWAYS)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[object]], indent: str = "") -> list[str]:
@@ -132,20 +189,20 @@ def summary_lines(summary: Summary) -> list[str]:
         "  ",
     )
     lines.append("")
-    lines += table(
-        ("hosts by final status", "count"),
-        [
-            *((name, f"{n:,}") for name, n in summary.hosts_by_status),
-            ("total", f"{summary.hosts:,}"),
-        ],
-        "  ",
-    )
+    lines += table(("hosts by final status", "count"), _host_rows(summary), "  ")
     lines.append("")
     lines += table(("polling", "value"), _polling_rows(summary), "  ")
     attention = attention_lines(summary)
     if attention:
         lines += ["", *attention]
     return lines
+
+
+def _host_rows(summary: Summary) -> list[tuple[str, str]]:
+    rows = [(name, f"{n:,}") for name, n in summary.hosts_by_status]
+    if summary.hosts_unfinished:
+        rows.append(("(not finished)", f"{summary.hosts_unfinished:,}"))
+    return [*rows, ("total", f"{summary.hosts:,}")]
 
 
 def _polling_rows(summary: Summary) -> list[tuple[str, str]]:
@@ -162,14 +219,21 @@ def _polling_rows(summary: Summary) -> list[tuple[str, str]]:
 
 
 def attention_lines(summary: Summary, limit: int = 10) -> list[str]:
-    """Return what failed or waits for a person, and the commands that move them on."""
+    """Return what failed, timed out or waits for a person, and the commands that move them on."""
     lines = failed_job_lines(summary, limit) if summary.failed_jobs else []
+    timed_out = [r for r in summary.timed_out_jobs if not r.waiting]
+    if timed_out:
+        lines.append("  deadline passed (not a failure: the job may still end well):")
+        lines += [
+            f"    job {r.job_instance_id}: still {code_name(r.status)}" for r in timed_out[:limit]
+        ]
     if summary.waiting_jobs:
         lines.append("  waiting for a person:")
         for record in summary.waiting_jobs[:limit]:
-            hint = _waiting_hint(record).lstrip("; ")
+            command = record.confirm_command
             lines.append(
-                f"    job {record.job_instance_id}: WAITING_USER" + (f" ({hint})" if hint else "")
+                f"    job {record.job_instance_id}: WAITING_USER"
+                + (f"; to go on: {command}" if command else "")
             )
     return lines
 
@@ -183,7 +247,7 @@ def failed_job_lines(summary: Summary, limit: int = 10) -> list[str]:
         if record.error is not None:
             detail = str(record.error)
         elif not detail and record.status is not None and not record.status.is_finished:
-            detail = f"still {code_name(record.status)}" + _waiting_hint(record)
+            detail = f"still {code_name(record.status)}"
         lines.append(
             f"    job {record.job_instance_id}: {record.outcome}"
             + (f" ({detail})" if detail else "")
@@ -197,18 +261,15 @@ def failed_job_lines(summary: Summary, limit: int = 10) -> list[str]:
             f"  retry the failed hosts: bkjob-async operate {first.job_instance_id} {step} "
             "retry-failed --watch"
         )
+        lines.append(f"  their logs: bkjob-async logs {first.job_instance_id} {step} --failed")
     return lines
 
 
-def _waiting_hint(record: JobRecord) -> str:
-    """Return how to move a job waiting for a person (manual confirmation), if it is one."""
-    step = record.waiting_step
-    if step is None and record.snapshot is not None:
-        waiting = [s for s in record.snapshot.steps if s.status is JobStatus.WAITING_USER]
-        step = waiting[0].step_instance_id if waiting else None
-    if step is None:
-        return ""
-    return f"; to go on: bkjob-async operate {record.job_instance_id} {step} confirm"
+def confirm_hint(job_id: int, step: StepInstance) -> str | None:
+    """Return how to let a step waiting for a person go on, or ``None`` if it does not wait."""
+    if step.status is not JobStatus.WAITING_USER:
+        return None
+    return f"waiting for a person; to go on: bkjob-async operate {job_id} {step.step_instance_id} confirm"
 
 
 def status_lines(status: JobInstanceStatus, *, hosts: bool = True) -> list[str]:
@@ -224,6 +285,9 @@ def status_lines(status: JobInstanceStatus, *, hosts: bool = True) -> list[str]:
             f"round {step.execute_count if step.execute_count is not None else '-'}  "
             f"{step.name or ''}".rstrip()
         )
+        hint = confirm_hint(job.job_instance_id, step)
+        if hint:
+            lines.append(f"    {hint}")
         if hosts and step.hosts:
             rows = [
                 (

@@ -1,8 +1,10 @@
 """Events and statuses as JSON objects: every field, enums as ints plus names, ISO 8601 times.
 
 Rule: pure conversion, no I/O. A field holding an enum ``status`` is written as ``"status": 9``
-and ``"status_name": "SUCCESS"``; datetimes as ISO 8601 with their offset; durations
-(``total_time``) as float seconds; errors as their type, message and the server's details.
+and ``"status_name": "SUCCESS"``; every time, whatever the API generation sent, in one form:
+UTC, ISO 8601 with milliseconds, ``"2025-01-01T08:00:02.000+00:00"`` (``json_time``; Python's
+``datetime.fromisoformat`` reads it on every supported version); durations (``total_time``) as
+float seconds; errors as their type, message and the server's details.
 """
 
 from __future__ import annotations
@@ -23,12 +25,22 @@ from ..polling.events import (
     HostTransition,
     JobFinished,
     JobTransition,
+    PollingResumed,
+    PollingStalled,
     StepTransition,
     WatchFailed,
     WatchTimedOut,
 )
 
-__all__ = ["EVENT_NAMES", "dumps", "error_to_dict", "event_to_dict", "to_json"]
+__all__ = ["EVENT_NAMES", "dumps", "error_to_dict", "event_to_dict", "json_time", "to_json"]
+
+
+def json_time(value: _dt.datetime) -> str:
+    """Return an aware time as UTC ISO 8601 with milliseconds (naive times are taken as UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    return value.astimezone(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
 
 #: The ``"event"`` field of each event type.
 EVENT_NAMES: dict[type, str] = {
@@ -38,6 +50,8 @@ EVENT_NAMES: dict[type, str] = {
     JobFinished: "job_finished",
     WatchFailed: "watch_failed",
     WatchTimedOut: "watch_timed_out",
+    PollingStalled: "polling_stalled",
+    PollingResumed: "polling_resumed",
 }
 
 
@@ -67,7 +81,7 @@ def to_json(value: Any) -> Any:
     if isinstance(value, (int, float)):
         return value
     if isinstance(value, _dt.datetime):
-        return value.isoformat()
+        return json_time(value)
     if isinstance(value, _dt.timedelta):
         return value.total_seconds()
     if isinstance(value, BkJobError):

@@ -17,12 +17,22 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
+from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
 from ..models import HostStatus, JobStatus
 from ..polling.events import HostTransition, JobTransition, StepTransition
-from ._format import attention_lines, code_name, describe_event, duration, millis
+from ._format import (
+    attention_lines,
+    code_name,
+    confirm_hint,
+    describe_event,
+    duration,
+    millis,
+    outage_line,
+    short_event,
+)
 from ._tally import RateMeter
 
 if TYPE_CHECKING:
@@ -38,7 +48,12 @@ if TYPE_CHECKING:
 
 __all__ = ["LiveView", "make_console", "print_status", "print_summary"]
 
-_JOB_TABLE_LIMIT = 12
+#: Lines the view keeps for the latest transitions, at least.
+_MIN_TRANSITIONS = 3
+#: At most this many jobs waiting for a person are listed, each with its command.
+_MAX_WAITING = 3
+#: Below this width, transitions are told in their short form.
+_WIDE = 120
 
 
 def make_console(stream: TextIO) -> Console:
@@ -53,22 +68,58 @@ def _status_style(status: HostStatus | JobStatus | None) -> str:
         if not status.is_finished:
             return "yellow" if status is HostStatus.RUNNING else "dim"
         return "green" if status.is_success else "red"
+    if status is JobStatus.WAITING_USER:
+        return "magenta"
     if not status.is_finished:
         return "yellow"
     return "green" if status.is_success else "red"
 
 
 def _event_style(event: Event) -> str:
-    if isinstance(event, HostTransition):
-        return _status_style(event.current)
-    if isinstance(event, (StepTransition, JobTransition)):
+    if isinstance(event, (HostTransition, StepTransition, JobTransition)):
         return _status_style(event.current)
     return "bold"
 
 
-class LiveView:
-    """A live panel of one watch: host progress bar, job and host counts, rate, latest events.
+_BUCKET_STYLES = {
+    "pending": "dim",
+    "running": "yellow",
+    "waiting": "magenta",
+    "succeeded": "green",
+    "failed": "red",
+    "timed_out": "red",
+    "unreachable": "red",
+}
+#: Which jobs the job table lists first when it cannot list them all.
+_TABLE_ORDER = {
+    "waiting": 0,
+    "failed": 1,
+    "unreachable": 1,
+    "timed_out": 1,
+    "running": 2,
+    "pending": 3,
+    "succeeded": 4,
+}
 
+
+def _line(text: str | Text, style: str = "") -> Text:
+    """Return one line of the view: never wrapped, cut with an ellipsis if too long."""
+    line = text if isinstance(text, Text) else Text(text, style=style)
+    line.no_wrap = True
+    line.overflow = "ellipsis"
+    return line
+
+
+class LiveView:
+    """A live panel of one watch that fits the terminal, from 80x24 up, and fills larger ones.
+
+    From top to bottom: where bk-job is and whether it answers ("connecting to URL" until the
+    first answer; "bk-job unreachable since HH:MM:SS, retrying" during an outage), host
+    progress, jobs by state, hosts by status, polling figures, the jobs waiting for a person
+    with the exact command that lets each go on, a table of the jobs that matter most (as
+    room allows), and the latest transitions, one line each.
+
+    :param server: the URL (and scope) shown while connected.
     :param statistics: returns the poller's statistics now (or ``None`` before it starts).
     """
 
@@ -79,11 +130,16 @@ class LiveView:
         *,
         title: str,
         statistics: Callable[[], PollerStatistics | None],
+        server: str = "",
+        connected: bool = True,
         fps: float = 8.0,
     ) -> None:
         self.console = console
         self.tally = tally
         self.title = title
+        self.server = server
+        #: False until bk-job answered once: the view says "connecting to ...".
+        self.connected = connected
         self._statistics = statistics
         self._period = 1.0 / fps
         self._started = time.monotonic()
@@ -119,81 +175,131 @@ class LiveView:
             self.refresh()
 
     def render(self) -> RenderableType:
-        """Return the current frame."""
+        """Return the current frame, no taller than the terminal (less one line) and no wider."""
+        width, height = self.console.size
+        room = max(height - 1, 12) - 2  # the panel's top and bottom borders
+        rows = [self._server_row(), *self._figures(wide=width >= 100), *self._waiting_rows()]
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(style="bold", no_wrap=True, min_width=11)
+        grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        for label, value in rows:
+            grid.add_row(label, value)
+        room -= len(rows) + 1  # the grid, and the rule above the transitions
+        parts: list[RenderableType] = [grid]
+        table_rows = min(len(self.tally.jobs), (room - _MIN_TRANSITIONS) // 2 - 1)
+        if table_rows >= min(len(self.tally.jobs), 2):
+            parts.append(self._job_table(table_rows))
+            room -= table_rows + 1
+        parts.append(Rule("Latest transitions", align="left", style="dim"))
+        parts.append(self._transitions(max(room, 1), wide=width >= _WIDE))
+        title = _line(self.title, "bold")
+        return Panel(Group(*parts), title=title, title_align="left", box=box.ROUNDED)
+
+    def _server_row(self) -> tuple[str, RenderableType]:
+        since = self.tally.outage_since
+        if since is not None:
+            error = self.tally.outage_error
+            text = outage_line(since) + (f" ({type(error).__name__})" if error else "")
+            return "bk-job", _line(text, "bold red")
+        stats = self._statistics()
+        if stats is not None and stats.stalled:  # a watch of other events only, say
+            return "bk-job", _line("bk-job unreachable, retrying", "bold red")
+        if not self.connected:
+            return "bk-job", _line(f"connecting to {self.server} ...", "yellow")
+        return "bk-job", _line(self.server, "dim")
+
+    def _figures(self, *, wide: bool) -> list[tuple[str, RenderableType]]:
         tally, stats = self.tally, self._statistics()
         elapsed = time.monotonic() - self._started
         total, done = tally.hosts_total, tally.hosts_finished
-        grid = Table.grid(padding=(0, 1), expand=True)
-        grid.add_column(style="bold", no_wrap=True)
-        grid.add_column(ratio=1)
-        grid.add_column(no_wrap=True, justify="right")
-        pct = f"{100 * done / total:.0f}%" if total else "-"
-        grid.add_row(
-            "Hosts",
+        pct = f"{100 * done // total}%" if total else "-"  # 100% only when all are
+        progress = Table.grid(padding=(0, 1), expand=True)
+        progress.add_column(ratio=1)
+        progress.add_column(no_wrap=True, justify="right")
+        progress.add_row(
             ProgressBar(total=max(total, 1), completed=done),
-            f"{done:,}/{total:,} finished {pct}  {duration(elapsed)}",
+            f"{done:,}/{total:,} finished {pct} {duration(elapsed)}",
         )
-        jobs = tally.job_counts()
-        job_text = Text()
-        for name, style in (
-            ("pending", "dim"),
-            ("running", "yellow"),
-            ("succeeded", "green"),
-            ("failed", "red"),
-        ):
-            job_text.append(f"{name} ", style="dim").append(f"{jobs[name]:,}  ", style=style)
-        grid.add_row("Jobs", job_text, "")
-        host_text = Text()
+        jobs = Text()
+        for name, count in tally.job_counts().items():
+            if count or name in ("running", "succeeded", "failed"):
+                jobs.append(f"{name.replace('_', ' ')} ", style="dim")
+                jobs.append(f"{count:,}  ", style=_BUCKET_STYLES[name])
+        hosts = Text()
         for status, count in sorted(tally.host_counts.items()):
-            host_text.append(f"{status.name} ", style="dim")
-            host_text.append(f"{count:,}  ", style=_status_style(status))
-        grid.add_row("Host status", host_text, "")
+            hosts.append(f"{status.name} ", style="dim")
+            hosts.append(f"{count:,}  ", style=_status_style(status))
+        rows: list[tuple[str, RenderableType]] = [
+            ("Hosts", progress),
+            ("Jobs", _line(jobs)),
+            ("Host status", _line(hosts)),
+        ]
         if stats is not None:
-            grid.add_row(
-                "Polls",
-                Text(
-                    f"{stats.requests:,} made  {stats.unchanged_polls:,} unchanged  "
-                    f"{stats.retries:,} retries  {stats.in_flight} in flight",
-                ),
-                f"{self._meter.update(time.monotonic(), stats.requests):,.0f} req/s",
+            rate = self._meter.update(time.monotonic(), stats.requests)
+            unchanged = f" ({stats.unchanged_polls:,} unchanged)" if wide else ""
+            rows.append(
+                (
+                    "Polls",
+                    _line(
+                        f"{rate:,.0f} req/s · {stats.requests:,} polls{unchanged} · "
+                        f"{stats.retries:,} retries · {stats.in_flight} in flight"
+                    ),
+                )
             )
-        parts: list[RenderableType] = [grid]
-        if len(tally.jobs) <= _JOB_TABLE_LIMIT:
-            parts.append(self._job_table())
-        recent = Text()
-        for event in tally.recent:
-            if recent:
-                recent.append("\n")
-            recent.append(describe_event(event, arrow="→"), style=_event_style(event))
-        parts.append(
-            Panel(
-                recent or Text("waiting for the first poll...", style="dim"),
-                title="Latest transitions",
-                title_align="left",
-                box=box.ROUNDED,
-            )
-        )
-        return Panel(Group(*parts), title=self.title, title_align="left", box=box.ROUNDED)
+        return rows
 
-    def _job_table(self) -> Table:
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 2))
+    def _waiting_rows(self) -> list[tuple[str, RenderableType]]:
+        waiting = [r for r in self.tally.waiting_jobs() if not r.ended]
+        rows: list[tuple[str, RenderableType]] = []
+        for record in waiting[:_MAX_WAITING]:
+            command = record.confirm_command or "bkjob-async status " + str(record.job_instance_id)
+            text = Text(f"job {record.job_instance_id}: ", style="magenta")
+            text.append(command, style="bold")
+            rows.append(("Waiting" if not rows else "", _line(text)))
+        if len(waiting) > _MAX_WAITING:
+            rows.append(("", _line(f"... and {len(waiting) - _MAX_WAITING} more", "magenta")))
+        return rows
+
+    def _job_table(self, limit: int) -> Table:
+        table = Table(box=None, pad_edge=False, padding=(0, 2), header_style="bold dim")
         for name in ("job", "status", "hosts finished", "failed hosts"):
-            table.add_column(name, justify="right" if name != "status" else "left")
-        for job_id, record in self.tally.jobs.items():
-            seen, finished, failed = self.tally.per_job.get(job_id, (0, 0, 0))
-            label = record.outcome if record.ended and record.outcome else code_name(record.status)
+            table.add_column(name, justify="right" if name != "status" else "left", no_wrap=True)
+        records = sorted(
+            self.tally.jobs.values(),
+            key=lambda r: (_TABLE_ORDER[self.tally.bucket(r)], r.job_instance_id),
+        )
+        shown = records if len(records) <= limit else records[: limit - 1]
+        for record in shown:
+            seen, finished, failed = self.tally.per_job.get(record.job_instance_id, (0, 0, 0))
+            if record.ended and record.outcome:
+                label = record.outcome
+            else:
+                label = code_name(record.status) if record.status is not None else "PENDING"
+            style = _BUCKET_STYLES[self.tally.bucket(record)]
             table.add_row(
-                str(job_id),
-                Text(
-                    label,
-                    style=_status_style(record.status)
-                    if record.outcome != "WATCH_FAILED"
-                    else "red",
-                ),
+                str(record.job_instance_id),
+                Text(label, style=style),
                 f"{finished:,}/{seen:,}",
                 Text(f"{failed:,}", style="red" if failed else "dim"),
             )
+        if len(shown) < len(records):
+            table.add_row("...", Text(f"and {len(records) - len(shown):,} more", style="dim"))
         return table
+
+    def _transitions(self, limit: int, *, wide: bool) -> RenderableType:
+        events = list(self.tally.recent)[-limit:]
+        if not events:
+            waiting = "waiting for the first answer..." if not self.connected else "no change yet"
+            return _line(waiting, "dim")
+        lines = Text()
+        for event in events:
+            if lines:
+                lines.append("\n")
+            text = describe_event(event, arrow="→") if wide else short_event(event)
+            lines.append(text, style=_event_style(event))
+        lines.no_wrap = True
+        lines.overflow = "ellipsis"
+        return lines
 
 
 def print_summary(console: Console, summary: Summary) -> None:
@@ -211,6 +317,8 @@ def print_summary(console: Console, summary: Summary) -> None:
     hosts.add_column("hosts", justify="right")
     for name, count in summary.hosts_by_status:
         hosts.add_row(name, f"{count:,}", style=_outcome_style(name.split(" ")[0], host=True))
+    if summary.hosts_unfinished:
+        hosts.add_row("(not finished)", f"{summary.hosts_unfinished:,}", style="dim")
     hosts.add_row("total", f"{summary.hosts:,}", style="bold")
     polling = Table(title="Polling", box=box.ROUNDED, title_justify="left")
     polling.add_column("measure")
@@ -255,11 +363,18 @@ def print_status(console: Console, status: JobInstanceStatus, *, hosts: bool = T
         count = step.execute_count if step.execute_count is not None else "-"
         line.append(f"  round {count}  {step.name or ''}")
         console.print(line)
+        hint = confirm_hint(job.job_instance_id, step)
+        if hint:
+            console.print(Text(f"    {hint}", style="magenta"))
         if not hosts or not step.hosts:
             continue
         table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+        widest = max(len(code_name(r.status)) for r in step.hosts)
         for name in ("host_id", "ip", "cloud", "status", "exit", "time"):
-            table.add_column(name, justify="left" if name in ("ip", "status") else "right")
+            if name == "status":  # never cut: it is what the reader looks for
+                table.add_column(name, no_wrap=True, min_width=widest)
+            else:
+                table.add_column(name, justify="left" if name == "ip" else "right", overflow="fold")
         for r in step.hosts:
             table.add_row(
                 str(r.host.bk_host_id) if r.host.bk_host_id is not None else "-",

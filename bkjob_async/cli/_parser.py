@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from ..config import ApiFlavor
 from ._commands import JOB_OPERATIONS, STEP_OPERATIONS
-from ._connect import ENV_VARS
+from ._connect import DEFAULT_TIMEOUT, ENV_VARS, LANGUAGES
 from ._runtime import EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -25,9 +25,12 @@ _ENVIRONMENT = "environment:\n" + "\n".join(
     f"  {name:<20} {text}" for name, text in ENV_VARS.items()
 )
 _EXIT = (
-    "exit status: 0 every job succeeded; 1 a job failed or could not be watched;\n"
-    "  2 usage, credentials or connection error; 130 interrupted (Ctrl-C)"
+    "exit status: 0 every job succeeded; 1 a job failed, timed out or could not be watched;\n"
+    "  2 usage, credentials or connection error, or bk-job unreachable past --give-up-after;\n"
+    "  130 interrupted (Ctrl-C)"
 )
+#: Seconds a watch goes on while bk-job cannot be reached (``--give-up-after``).
+DEFAULT_GIVE_UP = 300.0
 
 
 class ParserExit(Exception):
@@ -79,6 +82,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _count(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {value}")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -117,6 +137,18 @@ def _connection_options() -> argparse.ArgumentParser:
         help="biz:<id> or biz_set:<id>; a bare number is a business (default: $BKJOB_SCOPE)",
     )
     group.add_argument("--tenant-id", help="X-Bk-Tenant-Id on multi-tenant installs")
+    group.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"wait this long for an answer, then say so ({DEFAULT_TIMEOUT:g})",
+    )
+    group.add_argument(
+        "--language",
+        choices=sorted(LANGUAGES),
+        help="language of bk-job's messages (default: $BKJOB_LANGUAGE, else en)",
+    )
     return parent
 
 
@@ -133,10 +165,21 @@ def _polling_options() -> argparse.ArgumentParser:
         help="longest wait between polls of a quiet job (15)",
     )
     group.add_argument(
-        "--deadline", type=_seconds, default=None, help="give up on jobs still running after this"
+        "--deadline",
+        type=_seconds,
+        default=None,
+        help="seconds; jobs still running then end as timed out (apart from failed ones)",
     )
     group.add_argument(
         "--max-in-flight", type=_positive_int, default=32, help="requests at once (32)"
+    )
+    group.add_argument(
+        "--give-up-after",
+        type=_seconds,
+        default=DEFAULT_GIVE_UP,
+        metavar="SECONDS",
+        help="end with exit status 2 when bk-job stays unreachable this long "
+        f"({DEFAULT_GIVE_UP:g}); until then an outage is shown and polls go on",
     )
     return parent
 
@@ -152,7 +195,9 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = Parser(
         prog="bkjob-async",
-        description="Launch, watch and operate BlueKing Job (bk-job) jobs, or see a demo.",
+        description=(
+            "Launch, watch, inspect and operate BlueKing Job (bk-job) jobs, or see a demo."
+        ),
         formatter_class=formatter,
         epilog=textwrap.dedent(
             """\
@@ -192,7 +237,10 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--jobs", type=int, default=200, help="jobs to launch (200)")
     demo.add_argument("--hosts", type=int, default=50, help="hosts per job (50)")
     demo.add_argument(
-        "--fail-rate", type=_rate, default=0.05, help="chance that a host fails (0.05)"
+        "--fail-rate",
+        type=_rate,
+        default=0.001,
+        help="chance that a host fails (0.001: about 5%% of 50-host jobs fail)",
     )
     demo.add_argument("--seed", type=int, default=0, help="simulator seed: hosts and outcomes (0)")
     demo.add_argument(
@@ -216,7 +264,9 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
             "Watch jobs until each one ends. On a terminal: a live view, then a summary.\n"
             "Piped or with --json: one JSON object per event per line on stdout (the summary\n"
             "goes to stderr). Events: host_transition, step_transition, job_transition,\n"
-            "job_finished, watch_failed, watch_timed_out; enums as ints with *_name."
+            "job_finished, watch_failed, watch_timed_out, and polling_stalled/polling_resumed\n"
+            "once per outage (bk-job unreachable: no job fails for it); enums as ints with\n"
+            "*_name; times in UTC ISO 8601 with milliseconds (2025-01-01T08:00:02.000+00:00)."
         ),
         epilog=_examples(
             "export BKJOB_APP_CODE=my-app BKJOB_APP_SECRET=... BKJOB_USERNAME=admin",
@@ -224,6 +274,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
             "bkjob-async watch 123 124 --url https://paas.example.com --flavor esb-jobv3 --scope biz:2",
             "bkjob-async watch 123 --json | jq -c 'select(.event==\"host_transition\")'",
             "bkjob-async watch 123 --deadline 600 || echo 'failed or still running'",
+            "bkjob-async watch 123 124 --metrics-port 9100   # Prometheus scrapes it meanwhile",
         )
         + "\n\n"
         + _EXIT,
@@ -231,6 +282,13 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     )
     watch.add_argument("job_ids", metavar="JOB_ID", type=_positive_int, nargs="+")
     watch.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+    watch.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="PORT",
+        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics while watching (0: any free "
+        "port, printed); needs the prometheus extra",
+    )
 
     status = commands.add_parser(
         "status",
@@ -243,6 +301,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         epilog=_examples(
             "bkjob-async status 123456 --scope biz:2",
             "bkjob-async status 123 124 --no-hosts",
+            "bkjob-async status 123 --failed          # only what failed, and where",
             "bkjob-async status 123 --json | jq '.steps[].hosts[] | select(.status != 9)'",
         )
         + "\n\nexit status: 0 no job failed; 1 a job failed or could not be read; 2 usage, "
@@ -252,6 +311,9 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     status.add_argument("job_ids", metavar="JOB_ID", type=_positive_int, nargs="+")
     status.add_argument("--json", action="store_true", help="one JSON object per job")
     status.add_argument("--no-hosts", action="store_true", help="jobs and steps only")
+    status.add_argument(
+        "--failed", action="store_true", help="only the steps with failed hosts, only those hosts"
+    )
 
     step_names = ", ".join(STEP_OPERATIONS)
     job_names = ", ".join(JOB_OPERATIONS)
@@ -280,6 +342,115 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     operate.add_argument("words", metavar="[STEP_ID] OPERATION", nargs="+")
     operate.add_argument("--watch", action="store_true", help="then watch the job until it ends")
     operate.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+
+    logs = commands.add_parser(
+        "logs",
+        **with_connection,
+        help="print the logs of a job's hosts (all, failed, or named)",
+        description=(
+            "Print the logs of a job's hosts, step by step: every host, only the failed\n"
+            "ones (--failed), or the ones named (--host). Asked 500 hosts per request.\n"
+            "Needs the v3 API (apigw-v3 or esb-jobv3): ESB v2 has no log API."
+        ),
+        epilog=_examples(
+            "bkjob-async logs 123 --failed               # why did it fail?",
+            "bkjob-async logs 123 456 --host 0:10.0.0.9  # one host of step 456",
+            "bkjob-async logs 123 --failed --json | jq -r .log_content",
+        )
+        + "\n\nexit status: 0 read (even with no matching host); 1 no such job or step; 2 usage,\n"
+        "  credentials or connection error, or a flavor without the API",
+        **common,
+    )
+    logs.add_argument("job_id", metavar="JOB_ID", type=_positive_int)
+    logs.add_argument("step_id", metavar="STEP_ID", type=_positive_int, nargs="?")
+    logs.add_argument("--failed", action="store_true", help="only hosts that failed")
+    logs.add_argument(
+        "--host",
+        action="append",
+        metavar="HOST",
+        help="a host id, CLOUD:IP or IP (repeatable)",
+    )
+    logs.add_argument("--json", action="store_true", help="one JSON object per host log")
+
+    history = commands.add_parser(
+        "list",
+        **with_connection,
+        help="list the jobs started recently (history), newest first",
+        description=(
+            "List the jobs created since --since (24h by default), newest first, reading the\n"
+            "history a page at a time. Needs the v3 API (apigw-v3 or esb-jobv3)."
+        ),
+        epilog=_examples(
+            "bkjob-async list                            # the last 24 hours",
+            "bkjob-async list --since 2h --status FAIL   # what failed lately",
+            "bkjob-async list --since 2025-06-01T08:00 --limit 0 --json",
+        ),
+        **common,
+    )
+    history.add_argument(
+        "--since", default="24h", help="90s, 30m, 6h, 7d ago, or an ISO 8601 time (24h)"
+    )
+    history.add_argument("--status", help="a job status name (FAIL, RUNNING, ...) or code")
+    history.add_argument("--name", help="jobs whose name contains this")
+    history.add_argument("--operator", help="jobs started by this user")
+    history.add_argument(
+        "--limit", type=_count, default=50, help="at most this many jobs (50; 0: all)"
+    )
+    history.add_argument(
+        "--page-size", type=_positive_int, default=100, help="jobs per request (100)"
+    )
+    history.add_argument("--json", action="store_true", help="one JSON object per job")
+
+    launch = commands.add_parser(
+        "launch",
+        help="start a script, a file transfer or a job plan (then --watch it)",
+        description="Start a job and print its id; with --watch, follow it to its end.",
+        epilog=_examples(
+            "bkjob-async launch script --host-id 1001 --host-id 1002 --content 'uptime'",
+            "bkjob-async launch script --host 0:10.0.0.9 --file deploy.sh --watch",
+            "bkjob-async launch file --host-id 1001 --from-host-id 1002 --source /etc/hosts "
+            "--dest /tmp/",
+            "bkjob-async launch plan 42 --var version=1.2.3 --watch",
+        ),
+        **common,
+    )
+    kinds = launch.add_subparsers(dest="kind", metavar="KIND", required=True)
+    launch_common: dict[str, Any] = {
+        "parents": [connection, polling],
+        "formatter_class": formatter,
+    }
+    script = kinds.add_parser("script", help="fast_execute_script on hosts", **launch_common)
+    file = kinds.add_parser("file", help="fast_transfer_file to hosts", **launch_common)
+    plan = kinds.add_parser("plan", help="execute_job_plan", **launch_common)
+    for sub in (script, file):
+        sub.add_argument(
+            "--host-id", type=_positive_int, action="append", metavar="ID", help="target host id"
+        )
+        sub.add_argument("--host", action="append", metavar="HOST", help="target CLOUD:IP or IP")
+        sub.add_argument("--account", default="root", help="execution account alias (root)")
+        sub.add_argument("--name", help="the job's name")
+    script.add_argument("--content", help="the script text")
+    script.add_argument("--file", help="a file holding the script")
+    script.add_argument(
+        "--script-language",
+        choices=["shell", "bat", "perl", "python", "powershell"],
+        default="shell",
+        help="(shell)",
+    )
+    script.add_argument("--params", help="the script's parameters")
+    script.add_argument(
+        "--script-timeout", type=_positive_int, help="seconds bk-job lets the script run"
+    )
+    file.add_argument("--source", action="append", required=True, help="a file to copy")
+    file.add_argument("--from-host-id", type=_positive_int, action="append", metavar="ID")
+    file.add_argument("--from-host", action="append", metavar="HOST", help="CLOUD:IP or IP")
+    file.add_argument("--dest", required=True, help="the target directory")
+    plan.add_argument("plan_id", metavar="PLAN_ID", type=_positive_int)
+    plan.add_argument("--var", action="append", metavar="NAME=VALUE", help="a global variable")
+    for sub in (script, file, plan):
+        sub.add_argument("--watch", action="store_true", help="then watch the job to its end")
+        sub.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+    launch.set_defaults(command="launch")
 
     from ..testing._cli import build_parser as simulator_parser
 

@@ -11,19 +11,22 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ..errors import BkJobError
+from ..errors import ApiError, BkJobError, TransportError
 from ..models import HostKey, HostStatus, JobInstanceStatus, JobStatus
 from ..polling.events import (
     Event,
     HostTransition,
     JobFinished,
     JobTransition,
+    PollingResumed,
+    PollingStalled,
     StepTransition,
     WatchFailed,
     WatchTimedOut,
 )
 
 if TYPE_CHECKING:
+    import datetime as _dt
     from collections.abc import Iterable
 
     from ..polling import PollerStatistics
@@ -33,6 +36,15 @@ __all__ = ["JobRecord", "RateMeter", "Summary", "Tally", "percentile"]
 #: How the end of a watch that was not a status is labelled.
 WATCH_FAILED = "WATCH_FAILED"
 TIMED_OUT = "TIMED_OUT"
+#: A watch that ended because bk-job could not be reached (not a verdict on the job).
+UNREACHABLE = "UNREACHABLE"
+#: The job-count buckets, in display order.
+BUCKETS = ("pending", "running", "waiting", "succeeded", "failed", "timed_out", "unreachable")
+
+
+def is_outage(error: BkJobError) -> bool:
+    """Tell whether an error says bk-job could not be reached, not that the job is bad."""
+    return isinstance(error, TransportError) or (isinstance(error, ApiError) and error.transient)
 
 
 @attrs.define
@@ -40,15 +52,42 @@ class JobRecord:
     """One watched job as far as the events told."""
 
     job_instance_id: int
+    #: The job's last status seen (``None``: not seen yet).
     status: JobStatus | None = None
+    #: Its watch has ended (finished, failed to be watched, timed out or unreachable).
     ended: bool = False
+    #: It ended in a successful status.
     success: bool = False
-    #: How the watch ended: a ``JobStatus`` name, ``WATCH_FAILED`` or ``TIMED_OUT``.
+    #: How the watch ended: a ``JobStatus`` name, ``WATCH_FAILED``, ``TIMED_OUT`` or
+    #: ``UNREACHABLE``.
     outcome: str | None = None
+    #: Why it could not be watched, if it could not.
     error: BkJobError | None = None
+    #: Its last full status (from ``JobFinished`` or ``WatchTimedOut``), hosts included.
     snapshot: JobInstanceStatus | None = None
     #: The step waiting for a person (manual confirmation or a rolling pause), if any.
     waiting_step: int | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Tell whether the job's last known status is waiting for a person."""
+        return self.status is JobStatus.WAITING_USER
+
+    @property
+    def confirm_step(self) -> int | None:
+        """Return the step a person must confirm, from the events or the last snapshot."""
+        if self.waiting_step is not None or self.snapshot is None:
+            return self.waiting_step
+        waiting = [s for s in self.snapshot.steps if s.status is JobStatus.WAITING_USER]
+        return waiting[0].step_instance_id if waiting else None
+
+    @property
+    def confirm_command(self) -> str | None:
+        """Return the exact command that lets a waiting job go on, if it waits for a person."""
+        step = self.confirm_step
+        if not self.waiting or step is None:
+            return None
+        return f"bkjob-async operate {self.job_instance_id} {step} confirm"
 
     @property
     def failed_hosts(self) -> list[tuple[int, int]]:
@@ -66,14 +105,16 @@ class JobRecord:
 
 
 class Tally:
-    """Counts of jobs and hosts, the latest transitions, and latencies, kept per event.
+    """Counts of jobs and hosts, the latest transitions, outages and latencies, kept per event.
 
     :param job_ids: the jobs watched, so jobs not seen yet count as pending.
     :param expected_hosts: a known total of hosts (the demo knows it); else hosts seen so far.
     :param recent: how many latest transitions to keep.
     """
 
-    def __init__(self, job_ids: Iterable[int], *, expected_hosts: int = 0, recent: int = 8) -> None:
+    def __init__(
+        self, job_ids: Iterable[int], *, expected_hosts: int = 0, recent: int = 64
+    ) -> None:
         self.jobs: dict[int, JobRecord] = {i: JobRecord(i) for i in job_ids}
         self.expected_hosts = expected_hosts
         self.hosts: dict[tuple[int, int, HostKey], HostStatus] = {}
@@ -82,9 +123,14 @@ class Tally:
         #: Per job: ``[hosts seen, finished, failed]``.
         self.per_job: dict[int, list[int]] = {}
         self.recent: deque[Event] = deque(maxlen=recent)
-        #: Seconds from a host's ``end_time`` (the server's clock) to the poll that saw it end.
+        #: Seconds from a host's ``end_time`` (the server's clock) to the poll that saw it end,
+        #: only for hosts this watch saw unfinished first (a host already done says nothing).
         self.latencies: list[float] = []
         self.events = 0
+        #: Jobs whose polls are stalled (bk-job unreachable), and since when.
+        self.stalled: dict[int, _dt.datetime] = {}
+        #: The latest error of the current outage.
+        self.outage_error: BkJobError | None = None
         self._job_counts: Counter[str] = Counter(pending=len(self.jobs))
 
     # --- folding ------------------------------------------------------------------------------
@@ -94,32 +140,44 @@ class Tally:
         self.events += 1
         if isinstance(event, HostTransition):
             self._host(event)
-        elif isinstance(event, StepTransition):
-            record = self._record(event.job_instance_id)
+            return
+        if isinstance(event, PollingStalled):
+            self.stalled[event.job_instance_id] = event.since
+            self.outage_error = event.error
+            return
+        if isinstance(event, PollingResumed):
+            self._resumed(event.job_instance_id)
+            return
+        record = self._record(event.job_instance_id)
+        if isinstance(event, StepTransition):
             if event.current is JobStatus.WAITING_USER:
                 record.waiting_step = event.step_instance_id
             elif record.waiting_step == event.step_instance_id:
                 record.waiting_step = None
         elif isinstance(event, JobTransition):
-            record = self._record(event.job_instance_id)
             self._set_job(record, event.current, ended=record.ended and event.current.is_finished)
         elif isinstance(event, JobFinished):
-            record = self._record(event.job_instance_id)
             record.snapshot = event.snapshot
             self._set_job(record, event.status, ended=True)
         elif isinstance(event, WatchFailed):
-            record = self._record(event.job_instance_id)
             record.error = event.error
-            self._set_job(record, record.status, ended=True, outcome=WATCH_FAILED)
+            outcome = UNREACHABLE if is_outage(event.error) else WATCH_FAILED
+            self._set_job(record, record.status, ended=True, outcome=outcome)
         elif isinstance(event, WatchTimedOut):
-            record = self._record(event.job_instance_id)
             status = record.status
             if event.snapshot is not None:
                 record.snapshot = event.snapshot
                 status = event.snapshot.job.status
             self._set_job(record, status, ended=True, outcome=TIMED_OUT)
-        if not isinstance(event, (HostTransition, JobFinished, WatchTimedOut)):
+        if isinstance(event, (JobFinished, WatchFailed, WatchTimedOut)):
+            self._resumed(event.job_instance_id)
+        else:
             self.recent.append(event)
+
+    def _resumed(self, job_id: int) -> None:
+        self.stalled.pop(job_id, None)
+        if not self.stalled:
+            self.outage_error = None
 
     def seed(self, snapshot: JobInstanceStatus) -> None:
         """Start from a job's known status and hosts (as after an earlier watch), adding no events."""
@@ -146,7 +204,7 @@ class Tally:
         ended: bool,
         outcome: str | None = None,
     ) -> None:
-        self._job_counts[self._bucket(record)] -= 1
+        self._job_counts[self.bucket(record)] -= 1
         record.status = status
         record.ended = ended
         if ended:
@@ -154,20 +212,28 @@ class Tally:
             record.success = outcome is None and status is not None and status.is_success
         else:
             record.outcome, record.success, record.error = None, False, None
-        self._job_counts[self._bucket(record)] += 1
+        self._job_counts[self.bucket(record)] += 1
 
     @staticmethod
-    def _bucket(record: JobRecord) -> str:
+    def bucket(record: JobRecord) -> str:
+        """Return the bucket a job counts in (one of ``BUCKETS``)."""
         if record.ended:
-            return "succeeded" if record.success else "failed"
-        return "pending" if record.status is None else "running"
+            if record.success:
+                return "succeeded"
+            return {TIMED_OUT: "timed_out", UNREACHABLE: "unreachable"}.get(
+                record.outcome or "", "failed"
+            )
+        if record.status is None:
+            return "pending"
+        return "waiting" if record.waiting else "running"
 
     def _host(self, event: HostTransition) -> None:
         new = event.current
         old = self._set_host((event.job_instance_id, event.step_instance_id, event.host.key), new)
         self.recent.append(event)
         end = event.result.end_time
-        if new.is_finished and (old is None or not old.is_finished) and end is not None:
+        seen_running = event.previous is not None and not event.previous.is_finished
+        if new.is_finished and seen_running and old is not None and end is not None:
             self.latencies.append((event.observed_at - end).total_seconds())
 
     def _set_host(self, key: tuple[int, int, HostKey], new: HostStatus) -> HostStatus | None:
@@ -197,8 +263,13 @@ class Tally:
         return max(self.expected_hosts, len(self.hosts))
 
     def job_counts(self) -> dict[str, int]:
-        """Return jobs ``pending`` (not seen yet), ``running``, ``succeeded`` and ``failed``."""
-        return {k: self._job_counts[k] for k in ("pending", "running", "succeeded", "failed")}
+        """Return jobs by bucket, in ``BUCKETS`` order (``timed_out`` apart from ``failed``)."""
+        return {k: self._job_counts[k] for k in BUCKETS}
+
+    @property
+    def outage_since(self) -> _dt.datetime | None:
+        """Return when bk-job became unreachable, if polls are stalled now."""
+        return min(self.stalled.values()) if self.stalled else None
 
     @property
     def done(self) -> bool:
@@ -210,10 +281,22 @@ class Tally:
         """Tell whether every watched job ended successfully."""
         return all(r.ended and r.success for r in self.jobs.values())
 
+    @property
+    def unreachable(self) -> list[JobRecord]:
+        """Return the jobs whose watch ended because bk-job could not be reached."""
+        return [r for r in self.jobs.values() if r.outcome == UNREACHABLE]
+
     def failed_jobs(self) -> list[JobRecord]:
-        """Return the jobs that ended without success, by id."""
+        """Return the jobs that ended in failure, by id (not timed out, not unreachable)."""
         return sorted(
-            (r for r in self.jobs.values() if r.ended and not r.success),
+            (r for r in self.jobs.values() if self.bucket(r) == "failed"),
+            key=lambda r: r.job_instance_id,
+        )
+
+    def waiting_jobs(self) -> list[JobRecord]:
+        """Return the jobs waiting for a person now (or when their deadline passed), by id."""
+        return sorted(
+            (r for r in self.jobs.values() if r.waiting and not r.success),
             key=lambda r: r.job_instance_id,
         )
 
@@ -233,6 +316,10 @@ class Tally:
             for r in self.jobs.values()
         )
         latencies = sorted(self.latencies)
+        final = sorted(
+            ((s, n) for s, n in self.host_counts.items() if s.is_finished),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
         return Summary(
             title=title,
             elapsed=elapsed,
@@ -240,10 +327,8 @@ class Tally:
             jobs=len(self.jobs),
             jobs_by_outcome=tuple(sorted(outcomes.items(), key=lambda kv: (-kv[1], kv[0]))),
             hosts=self.hosts_total,
-            hosts_by_status=tuple(
-                (f"{s.name} ({int(s)})", n)
-                for s, n in sorted(self.host_counts.items(), key=lambda kv: (-kv[1], kv[0]))
-            ),
+            hosts_by_status=tuple((f"{s.name} ({int(s)})", n) for s, n in final),
+            hosts_unfinished=self.hosts_total - self.hosts_finished,
             polls=statistics.requests if statistics else 0,
             unchanged_polls=statistics.unchanged_polls if statistics else 0,
             retries=statistics.retries if statistics else 0,
@@ -253,9 +338,8 @@ class Tally:
             latency_p99=percentile(latencies, 99),
             latency_samples=len(latencies),
             failed_jobs=tuple(self.failed_jobs()),
-            waiting_jobs=tuple(
-                r for r in self.jobs.values() if not r.ended and r.status is JobStatus.WAITING_USER
-            ),
+            waiting_jobs=tuple(self.waiting_jobs()),
+            timed_out_jobs=tuple(r for r in self.jobs.values() if r.outcome == TIMED_OUT),
         )
 
 
@@ -288,21 +372,38 @@ def percentile(ordered: list[float], pct: float) -> float | None:
 class Summary:
     """The end-of-run report, ready for a renderer."""
 
+    #: What ran ("bkjob-async watch 5 jobs").
     title: str
+    #: Seconds from the start of the command.
     elapsed: float
+    #: Ctrl-C ended it: the figures are partial.
     interrupted: bool
+    #: Jobs watched.
     jobs: int
+    #: ``(outcome, count)``, most frequent first: a status name, or ``TIMED_OUT`` and the like.
     jobs_by_outcome: tuple[tuple[str, int], ...]
+    #: Hosts in all (known or seen).
     hosts: int
+    #: ``("NAME (code)", count)`` of hosts in a final status only, most frequent first.
     hosts_by_status: tuple[tuple[str, int], ...]
+    #: Requests the poller made, polls whose answer had not changed, polls retried.
     polls: int
     unchanged_polls: int
     retries: int
+    #: ``(error type, count)`` of failed polls.
     errors: tuple[tuple[str, int], ...]
+    #: Events the watch delivered.
     events: int
+    #: Transition latency in seconds (server end time to the poll that saw it), for the host
+    #: transitions the command saw happen; ``None`` with no sample.
     latency_p50: float | None
     latency_p99: float | None
     latency_samples: int
+    #: Jobs that ended in failure (not timed out, not unreachable).
     failed_jobs: tuple[JobRecord, ...]
     #: Jobs still waiting for a person (manual confirmation) when the summary was made.
     waiting_jobs: tuple[JobRecord, ...] = ()
+    #: Hosts not in a final status (yet): not part of ``hosts_by_status``.
+    hosts_unfinished: int = 0
+    #: Jobs whose ``--deadline`` passed before they ended (counted apart from failed ones).
+    timed_out_jobs: tuple[JobRecord, ...] = ()

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..config import Scope
 from ..models.enums import StepType
@@ -19,9 +19,29 @@ from ._plan import StepPlan
 from ._simulator import BkJobSimulator
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 __all__ = ["build_parser", "main", "serve"]
+
+
+def _number(text: str, kind: type[int] | type[float], low: float, high: float) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be within {low:g}..{high:g}, got {text}")
+    return value
+
+
+class _Span(argparse.Action):
+    """``MIN MAX`` seconds: both positive, ``MIN <= MAX``."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        low, high = values
+        if not 0 < low <= high:
+            parser.error(f"{option} needs 0 < MIN <= MAX, got {low:g} {high:g}")
+        setattr(namespace, self.dest, (low, high))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,21 +51,49 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve a simulated bk-job (API gateway v3, ESB jobv3 and ESB v2 paths).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=9000, help="port to bind (0: any free port)")
-    parser.add_argument("--jobs", type=int, default=50, help="jobs to create at start")
-    parser.add_argument("--hosts", type=int, default=20, help="hosts per step of those jobs")
-    parser.add_argument("--biz", type=int, default=2, help="business id of those jobs")
+    parser.add_argument(
+        "--port",
+        type=lambda t: _number(t, int, 0, 65535),
+        default=9000,
+        help="port to bind (0: any free port)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=lambda t: _number(t, int, 0, 100_000),
+        default=50,
+        help="jobs to create at start",
+    )
+    parser.add_argument(
+        "--hosts",
+        type=lambda t: _number(t, int, 1, 100_000),
+        default=20,
+        help="hosts per step of those jobs",
+    )
+    parser.add_argument(
+        "--biz", type=lambda t: _number(t, int, 1, 2**63 - 1), default=2, help="business id"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for hosts, ids and outcomes")
-    parser.add_argument("--fail-rate", type=float, default=0.05, help="chance a host fails")
+    parser.add_argument(
+        "--fail-rate",
+        type=lambda t: _number(t, float, 0.0, 1.0),
+        default=0.05,
+        help="chance a host fails (0..1)",
+    )
     parser.add_argument(
         "--duration",
         type=float,
         nargs=2,
+        action=_Span,
         default=(1.0, 5.0),
         metavar=("MIN", "MAX"),
         help="seconds a host runs",
     )
-    parser.add_argument("--retry-lag", type=float, default=0.5, help="seconds of retry lag")
+    parser.add_argument(
+        "--retry-lag",
+        type=lambda t: _number(t, float, 0.0, 3600.0),
+        default=0.5,
+        help="seconds of retry lag",
+    )
     parser.add_argument(
         "--operation-lag",
         type=float,
@@ -61,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--run-for",
-        type=float,
+        type=lambda t: _number(t, float, 0.0, 1e9),
         default=None,
         metavar="SECONDS",
         help="stop after this many seconds (default: until interrupted)",
@@ -94,8 +142,15 @@ def _populate(sim: BkJobSimulator, options: argparse.Namespace) -> list[int]:
     ]
 
 
-async def serve(options: argparse.Namespace, out: TextIO | None = None) -> None:
-    """Start a simulator from parsed options, describe it on ``out`` (stdout), and serve."""
+async def serve(
+    options: argparse.Namespace,
+    out: TextIO | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Start a simulator from parsed options, describe it on ``out`` (stdout), and serve.
+
+    ``on_ready`` is called with the URL once the port is bound.
+    """
     out = sys.stdout if out is None else out
     sim = BkJobSimulator(
         seed=options.seed,
@@ -119,6 +174,8 @@ async def serve(options: argparse.Namespace, out: TextIO | None = None) -> None:
             '  auth: X-Bkapi-Authorization {"bk_app_code","bk_app_secret","bk_username"}', file=out
         )
         out.flush()
+        if on_ready is not None:
+            on_ready(sim.url)
         if options.run_for is None:
             await asyncio.Event().wait()
         else:

@@ -106,6 +106,15 @@ def env(sim: BkJobSimulator) -> dict[str, str]:
     return make_env(sim.url)
 
 
+def subprocess_env(url: str, **extra: str) -> dict[str, str]:
+    """Return this process's environment with an operator's ``BKJOB_*`` settings for ``url``."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BKJOB_")}
+    env.update(make_env(url, **extra))
+    return env
+
+
 def cli_command() -> list[str]:
     """Return the command that runs the CLI in a subprocess."""
     return [sys.executable, "-m", "bkjob_async.cli"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 import anyio
@@ -47,7 +48,10 @@ async def test_demo_json_lines() -> None:
     events = result.lines
     finished = [e for e in events if e["event"] == "job_finished"]
     assert len(finished) == 4  # three jobs, then the retried one again
-    assert all(e["status_name"] == "FAIL" for e in finished)
+    # Every script host fails; the last job is the plan that waits for a confirmation.
+    assert [e["status_name"] for e in finished].count("FAIL") == 3
+    plan_job = max(e["job_instance_id"] for e in finished)
+    assert [e["status_name"] for e in finished if e["job_instance_id"] == plan_job] == ["SUCCESS"]
     assert "jobs by final status" in result.err
 
 
@@ -77,7 +81,8 @@ async def test_demo_interrupted() -> None:
         result = await run(argv, interrupt=interrupt)
     assert result.status == 130
     assert "interrupted after" in result.out
-    assert "RUNNING" in result.out
+    assert "(not finished)" in result.out
+    assert "RUNNING (7)" not in result.out  # hosts by final status: final ones only
 
 
 @pytest.mark.parametrize(
@@ -102,6 +107,30 @@ async def test_simulate_serves_until_its_time_is_up() -> None:
     assert result.status == 0, result.err
     assert "listening on http://127.0.0.1:" in result.out
     assert "bkjob-async watch 10001" in result.out
+    # With --port 0 the hint names the port bound: valid shell, after the server is up.
+    assert re.search(r"export BKJOB_URL=http://127\.0\.0\.1:\d+ BKJOB_SCOPE=biz:2", result.out)
+    assert result.out.index("listening on") < result.out.index("export BKJOB_URL")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--fail-rate", "2"],
+        ["--duration", "5", "1"],
+        ["--duration", "0", "1"],
+        ["--jobs", "-1"],
+        ["--hosts", "0"],
+        ["--port", "70000"],
+        ["--run-for", "-1"],
+    ],
+)
+async def test_simulate_checks_its_input(bad: list[str]) -> None:
+    result = await run(["simulate", "--port", "0", "--run-for", "0.1", *bad])
+    assert result.status == 2
+    assert "error:" in result.err
+    assert "Traceback" not in result.err
+    assert "ExceptionGroup" not in result.err
+    assert "listening" not in result.out
 
 
 async def test_simulate_port_in_use() -> None:
@@ -112,9 +141,12 @@ async def test_simulate_port_in_use() -> None:
         result = await run(["simulate", "--port", str(port), "--run-for", "0.1"])
     assert result.status == 2
     assert f"cannot serve on 127.0.0.1:{port}" in result.err
+    assert "export BKJOB_URL" not in result.out  # no hint for a server that is not there
 
 
-@pytest.mark.parametrize("command", ["demo", "watch", "status", "operate", "simulate"])
+@pytest.mark.parametrize(
+    "command", ["demo", "watch", "status", "operate", "logs", "list", "launch", "simulate"]
+)
 async def test_every_command_has_help_with_examples(command: str) -> None:
     result = await run([command, "--help"])
     assert result.status == 0
@@ -129,7 +161,7 @@ async def test_every_command_has_help_with_examples(command: str) -> None:
 async def test_top_level_help_and_version() -> None:
     result = await run(["--help"])
     assert result.status == 0
-    for command in ("demo", "watch", "status", "operate", "simulate"):
+    for command in ("demo", "watch", "status", "operate", "logs", "list", "launch", "simulate"):
         assert command in result.out
     assert "BKJOB_APP_SECRET" in result.out
     result = await run(["--version"])
@@ -138,3 +170,23 @@ async def test_top_level_help_and_version() -> None:
     result = await run([])
     assert result.status == 2
     assert "COMMAND" in result.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-m", "bkjob_async.cli", "simulate", "--fail-rate", "2"],
+        ["-m", "bkjob_async.cli", "simulate", "--duration", "5", "1"],
+        ["-m", "bkjob_async.testing", "--jobs", "-1"],
+    ],
+)
+async def test_simulate_input_errors_as_a_program(argv: list[str]) -> None:
+    import sys
+
+    with anyio.fail_after(30):
+        done = await anyio.run_process([sys.executable, *argv], check=False)
+    assert done.returncode == 2
+    err = done.stderr.decode()
+    assert "error:" in err
+    assert "Traceback" not in err
+    assert b"export BKJOB_URL" not in done.stdout

@@ -76,8 +76,10 @@ async def test_deadline_ends_with_watch_timed_out(sim: BkJobSimulator, env) -> N
     last = result.lines[-1]
     assert last["event"] == "watch_timed_out"
     assert last["snapshot"]["job"]["status_name"] == "WAITING_USER"
-    assert "still WAITING_USER(7)" in result.err
-    assert f"bkjob-async operate {job} " in result.err
+    assert "TIMED_OUT" in result.err
+    assert "failed jobs" not in result.err  # timed out is not failed
+    step = sim.job(job).steps[1].step_instance_id
+    assert f"to go on: bkjob-async operate {job} {step} confirm" in result.err
 
 
 async def test_flags_override_the_environment(sim: BkJobSimulator) -> None:

@@ -1,0 +1,162 @@
+"""``launch script|file|plan``: start a job, say its id, and (``--watch``) follow it to its end.
+
+Rule: a launch is sent once (the client retries it only when it provably never reached bk-job);
+when no answer comes within ``--timeout``, the message says the job may have started anyway and
+how to look for it, never that it did not.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import TYPE_CHECKING
+
+import anyio
+
+from .. import errors
+from ..models import ScriptLanguage
+from ..models.requests import Account, FileSource, GlobalVar, Targets
+from ._commands import connecting, watch_jobs
+from ._connect import credentials_from_env, explain, no_answer, target_from
+from ._follow import Mode, choose_mode
+from ._history import parse_host
+from ._jsonl import dumps
+from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ..client import BkJobClient
+    from ..models import JobLaunch
+    from ._connect import Target
+
+__all__ = ["LANGUAGES", "run_launch"]
+
+#: ``--script-language`` choices.
+LANGUAGES = {m.name.lower(): m for m in ScriptLanguage}
+
+
+def targets_from(host_ids: list[int] | None, hosts: list[str] | None, flag: str) -> Targets:
+    """Return the hosts of ``--host-id`` and ``--host`` (ids, ``CLOUD:IP`` or ``IP``)."""
+    ids = list(host_ids or ())
+    ips: list[tuple[int, str]] = []
+    for text in hosts or ():
+        ref = parse_host(text)
+        if isinstance(ref, int):
+            ids.append(ref)
+        else:
+            ips.append(ref)
+    if not ids and not ips:
+        raise CliError(f"no target host: give {flag}-id ID or {flag} CLOUD:IP (repeatable)")
+    return Targets(host_ids=ids, ips=ips)
+
+
+def _script(args: argparse.Namespace) -> str:
+    if (args.content is None) == (args.file is None):
+        raise CliError("give the script as --content TEXT or --file PATH (one of them)")
+    if args.content is not None:
+        return str(args.content)
+    try:
+        return pathlib.Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read --file {args.file}: {exc.strerror}") from None
+
+
+def _variables(pairs: list[str] | None) -> list[GlobalVar]:
+    found = []
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise CliError(f"--var needs NAME=VALUE, got {pair!r}")
+        found.append(GlobalVar(name=name, value=value))
+    return found
+
+
+async def _send(client: BkJobClient, target: Target, args: argparse.Namespace) -> JobLaunch:
+    """Send the launch that ``args.kind`` names; everything is checked before it is sent."""
+    if args.kind == "plan":
+        return await client.execute_job_plan(
+            target.scope, args.plan_id, global_vars=_variables(args.var)
+        )
+    account = Account(alias=args.account)
+    if args.kind == "script":
+        content = _script(args)
+        targets = targets_from(args.host_id, args.host, "--host")
+        return await client.fast_execute_script(
+            target.scope,
+            targets=targets,
+            account=account,
+            script_content=content,
+            script_language=LANGUAGES[args.script_language],
+            script_param=args.params,
+            script_timeout=args.script_timeout,
+            task_name=args.name,
+        )
+    targets = targets_from(args.host_id, args.host, "--host")
+    source = FileSource(
+        files=args.source,
+        server=targets_from(args.from_host_id, args.from_host, "--from-host"),
+        account=account,
+    )
+    return await client.fast_transfer_file(
+        target.scope,
+        targets=targets,
+        account=account,
+        file_target_path=args.dest,
+        file_sources=[source],
+        task_name=args.name,
+    )
+
+
+def _unknown(target: Target) -> str:
+    """Say a launch got no answer: it may have started all the same."""
+    return (
+        f"{no_answer(target)}\n"
+        "the job may have started anyway: look for it with bkjob-async list --since 10m"
+    )
+
+
+async def run_launch(ctx: Context, args: argparse.Namespace) -> int:
+    """Launch a script, a file transfer or a plan; print the job id; ``--watch`` follows it."""
+    target = target_from(args, ctx.env)
+    credentials = credentials_from_env(ctx.env)
+    mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
+    json = args.json or mode is Mode.JSON
+    from ._connect import open_client
+
+    with ctx.interruptible():
+        async with open_client(target, credentials) as client:
+            launched = None
+            with connecting(ctx, target, json=json), anyio.move_on_after(target.timeout):
+                try:
+                    launched = await _send(client, target, args)
+                except (TypeError, ValueError) as exc:
+                    raise CliError(str(exc)) from None
+                except errors.TimeoutError:
+                    raise CliError(_unknown(target)) from None
+                except errors.BkJobError as exc:
+                    raise CliError(explain(exc, target, api=f"launch {args.kind}")) from None
+            if launched is None:
+                if ctx.interrupted:
+                    return EXIT_INTERRUPTED
+                raise CliError(_unknown(target))
+            job_id = launched.job_instance_id
+            if json:
+                ctx.out(
+                    dumps(
+                        {
+                            "event": "job_launched",
+                            "job_instance_id": job_id,
+                            "job_instance_name": launched.job_instance_name,
+                            "kind": args.kind,
+                        }
+                    )
+                )
+            else:
+                name = f" ({launched.job_instance_name})" if launched.job_instance_name else ""
+                ctx.out(f"launched job {job_id}{name}; follow it: bkjob-async watch {job_id}")
+            if args.watch:
+                title = f"bkjob-async launch {args.kind}: watch job {job_id}"
+                return await watch_jobs(
+                    ctx, args, target, credentials, [job_id], mode, title, client=client
+                )
+    return EXIT_INTERRUPTED if ctx.interrupted else EXIT_OK

@@ -1,0 +1,210 @@
+"""Prometheus metrics for a service that embeds the poller: the top floor, imported by nothing.
+
+Rule: this is the only module that imports ``prometheus_client`` (the ``prometheus`` extra:
+``pip install 'bkjob-async[prometheus]'``); ``import bkjob_async`` never imports it. Figures
+are read from ``Poller.statistics()`` when Prometheus scrapes (nothing is added to a poll),
+except two that need every request: ``instrument(client)`` wraps the client's transport to
+count requests by outcome and time them.
+
+Metrics (``namespace`` prefix, ``bkjob`` by default):
+
+- ``bkjob_requests_total{api, outcome}``: requests sent; outcome ``2xx``, ``4xx``, ``5xx`` or
+  the error's type (``ConnectError``, ``TimeoutError``, ...). Needs ``instrument(client)``.
+- ``bkjob_request_duration_seconds{api}``: a histogram of request latency, polls included
+  (``api="get_job_instance_status"``). Needs ``instrument(client)``.
+- ``bkjob_poller_polls_total``, ``bkjob_poller_unchanged_polls_total``,
+  ``bkjob_poller_retries_total``, ``bkjob_poller_errors_total{type}``: the poller's counters.
+- ``bkjob_poller_events_total``: events delivered to watches;
+  ``bkjob_events_total{type}``: events by type, for the events passed to ``observe``.
+- ``bkjob_poller_jobs_watched``, ``bkjob_poller_watches``, ``bkjob_poller_in_flight``:
+  what it is doing now; ``bkjob_poller_request_rate``: requests per second lately;
+  ``bkjob_poller_rate_limit``: the rate it holds itself to after 429s (absent when none);
+  ``bkjob_poller_stalled``: 1 while bk-job cannot be reached, else 0.
+
+Example::
+
+    registry = prometheus_client.CollectorRegistry()
+    metrics = PollerMetrics(registry=registry)
+    metrics.instrument(client)          # before the Poller is made
+    async with Poller(client) as poller:
+        metrics.track(poller)
+        async with poller.watch_jobs(scope, job_ids) as watch:
+            async for event in watch:
+                metrics.observe(event)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+
+from .errors import BkJobError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from prometheus_client.metrics_core import Metric
+
+    from ._protocol import Request, Response
+    from ._transport import Transport
+    from .client import BkJobClient
+    from .polling import Poller
+    from .polling.events import Event
+
+__all__ = ["LATENCY_BUCKETS", "PollerMetrics"]
+
+#: Latency buckets in seconds: from a fast local answer to the gateway's 60 s limit.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+_EVENT_TYPES = {
+    "HostTransition": "host_transition",
+    "StepTransition": "step_transition",
+    "JobTransition": "job_transition",
+    "JobFinished": "job_finished",
+    "WatchFailed": "watch_failed",
+    "WatchTimedOut": "watch_timed_out",
+    "PollingStalled": "polling_stalled",
+    "PollingResumed": "polling_resumed",
+}
+
+
+class _MeteredTransport:
+    """A transport that counts and times every request it passes on."""
+
+    def __init__(self, inner: Transport, requests: Counter, latency: Histogram) -> None:
+        self.inner = inner
+        self._requests = requests
+        self._latency = latency
+
+    async def send(self, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await self.inner.send(request)
+        except BkJobError as exc:
+            self._requests.labels(request.api, type(exc).__name__).inc()
+            raise
+        finally:
+            self._latency.labels(request.api).observe(time.perf_counter() - started)
+        self._requests.labels(request.api, f"{response.status // 100}xx").inc()
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class PollerMetrics(Collector):
+    """The figures of the pollers it tracks, and of the clients it instruments, for Prometheus.
+
+    :param registry: where to register (the default registry of ``prometheus_client`` unless
+        given; ``None`` registers nowhere, for ``registry.register(metrics)`` later).
+    :param namespace: the prefix of every metric name.
+    """
+
+    def __init__(
+        self, *, registry: CollectorRegistry | None = REGISTRY, namespace: str = "bkjob"
+    ) -> None:
+        self.namespace = namespace
+        self._pollers: list[Poller] = []
+        # Made on a private registry: they are collected through this collector.
+        self._own = CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            "requests",
+            "Requests sent to bk-job, by API and outcome (2xx, 4xx, 5xx or the error's type).",
+            ["api", "outcome"],
+            namespace=namespace,
+            registry=self._own,
+        )
+        self._latency = Histogram(
+            "request_duration_seconds",
+            "Seconds from sending a request to bk-job to its answer (or failure), by API.",
+            ["api"],
+            namespace=namespace,
+            buckets=LATENCY_BUCKETS,
+            registry=self._own,
+        )
+        self._events = Counter(
+            "events",
+            "Watch events passed to observe(), by type.",
+            ["type"],
+            namespace=namespace,
+            registry=self._own,
+        )
+        if registry is not None:
+            registry.register(self)
+
+    def instrument(self, client: BkJobClient) -> None:
+        """Count and time every request ``client`` sends (do it before making its ``Poller``)."""
+        if not isinstance(client.transport, _MeteredTransport):
+            client.transport = _MeteredTransport(client.transport, self._requests, self._latency)
+
+    def track(self, poller: Poller) -> None:
+        """Report ``poller``'s statistics at every scrape (summed over the pollers tracked)."""
+        if poller not in self._pollers:
+            self._pollers.append(poller)
+
+    def untrack(self, poller: Poller) -> None:
+        """Stop reporting ``poller``."""
+        if poller in self._pollers:
+            self._pollers.remove(poller)
+
+    def observe(self, event: Event) -> None:
+        """Count one watch event by its type."""
+        name = type(event).__name__
+        self._events.labels(_EVENT_TYPES.get(name, name)).inc()
+
+    def describe(self) -> list[Metric]:
+        """Return nothing: the metrics' names depend on what is tracked (collected at scrape)."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """Return every metric now (called by ``prometheus_client`` at each scrape)."""
+        yield from self._own.collect()
+        stats = [p.statistics() for p in self._pollers]
+        name = f"{self.namespace}_poller"
+
+        def counter(suffix: str, text: str, value: float) -> CounterMetricFamily:
+            return CounterMetricFamily(f"{name}_{suffix}", text, value=value)
+
+        def gauge(suffix: str, text: str, value: float) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"{name}_{suffix}", text, value=value)
+
+        yield counter("polls", "Requests the poller made.", sum(s.requests for s in stats))
+        yield counter(
+            "unchanged_polls",
+            "Polls whose answer had not changed (skipped without decoding).",
+            sum(s.unchanged_polls for s in stats),
+        )
+        yield counter("retries", "Polls retried after an error.", sum(s.retries for s in stats))
+        errors = CounterMetricFamily(
+            f"{name}_errors", "Failed polls, by error type.", labels=["type"]
+        )
+        totals: dict[str, int] = {}
+        for s in stats:
+            for kind, count in s.errors.items():
+                totals[kind] = totals.get(kind, 0) + count
+        for kind, count in sorted(totals.items()):
+            errors.add_metric([kind], count)
+        yield errors
+        yield counter(
+            "events", "Events delivered to watches.", sum(s.events_emitted for s in stats)
+        )
+        yield gauge(
+            "jobs_watched", "Jobs being polled now.", sum(s.instances_watched for s in stats)
+        )
+        yield gauge("watches", "Open watches.", sum(s.watches for s in stats))
+        yield gauge("in_flight", "Requests in flight now.", sum(s.in_flight for s in stats))
+        yield gauge(
+            "request_rate", "Requests per second lately.", sum(s.current_rate for s in stats)
+        )
+        limits = [s.rate_limit for s in stats if s.rate_limit is not None]
+        if limits:
+            yield gauge("rate_limit", "Requests per second allowed after 429 answers.", sum(limits))
+        yield gauge(
+            "stalled",
+            "1 while bk-job cannot be reached (polls fail and are retried), else 0.",
+            float(any(s.stalled for s in stats)),
+        )

@@ -1,0 +1,174 @@
+"""Issue 12, point 3: the live view fits 80x24 and uses 200x50; ``status`` never cuts a status.
+
+Rendered in-process on a fixed-size console (fast, exact); ``test_terminal.py`` checks the same
+under tmux.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from rich.cells import cell_len
+from rich.console import Console
+
+from bkjob_async import (
+    ConnectError,
+    Host,
+    HostResult,
+    HostStatus,
+    HostTransition,
+    JobFinished,
+    JobInstance,
+    JobInstanceStatus,
+    JobStatus,
+    JobTransition,
+    PollerStatistics,
+    PollingStalled,
+    StepInstance,
+    StepTransition,
+    WatchTimedOut,
+)
+from bkjob_async.cli._live import LiveView, print_status
+from bkjob_async.cli._tally import Tally
+
+T0 = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
+URL = "https://bkapi.example.com/api/bk-job/prod (biz:2, apigw-v3)"
+STATS = PollerStatistics(
+    instances_watched=20,
+    watches=1,
+    requests=123_456,
+    unchanged_polls=100_000,
+    retries=12,
+    errors={},
+    events_emitted=5000,
+    current_rate=345.0,
+    rate_limit=None,
+    in_flight=32,
+)
+
+
+def busy_tally(jobs: int = 20) -> Tally:
+    """Return a tally of a large watch: running, failed, succeeded, waiting and timed-out jobs."""
+    ids = list(range(10001, 10001 + jobs))
+    tally = Tally(ids, expected_hosts=jobs * 50)
+    for n, job in enumerate(ids):
+        tally.feed(JobTransition(job, T0, None, JobStatus.RUNNING))
+        for i in range(3):
+            host = Host(bk_host_id=1000 + i, ip=f"10.0.{n}.{i}", bk_cloud_id=0)
+            running = HostResult(host, HostStatus.RUNNING)
+            step = 20000 + n
+            tally.feed(HostTransition(job, T0, step, 0, host, None, HostStatus.RUNNING, running))
+            done = HostResult(host, HostStatus.SUCCESS, exit_code=0, end_time=T0)
+            tally.feed(
+                HostTransition(job, T0, step, 0, host, HostStatus.RUNNING, HostStatus.SUCCESS, done)
+            )
+    step = StepInstance(20001, JobStatus.FAIL, execute_count=0, hosts=())
+    final = JobInstanceStatus(True, JobInstance(10001, JobStatus.FAIL), (step,))
+    tally.feed(JobFinished(10001, T0, JobStatus.FAIL, final))
+    tally.feed(JobFinished(10002, T0, JobStatus.SUCCESS, final))
+    for job in (10003, 10004):
+        tally.feed(
+            StepTransition(job, T0, 30000 + job, 0, JobStatus.RUNNING, JobStatus.WAITING_USER)
+        )
+        tally.feed(JobTransition(job, T0, JobStatus.RUNNING, JobStatus.WAITING_USER))
+    tally.feed(WatchTimedOut(10005, T0, None))
+    return tally
+
+
+def draw(tally: Tally, width: int, height: int, **kwargs) -> list[str]:
+    console = Console(file=io.StringIO(), width=width, height=height, color_system=None)
+    view = LiveView(console, tally, title="bkjob-async watch 20 jobs", server=URL, **kwargs)
+    console.print(view.render())
+    return console.file.getvalue().splitlines()
+
+
+def view_kwargs():
+    return {"statistics": lambda: STATS}
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (100, 30), (200, 50)])
+def test_the_view_fits_the_terminal(width: int, height: int) -> None:
+    lines = draw(busy_tally(), width, height, **view_kwargs())
+    assert len(lines) <= height - 1  # taller would be cut by the terminal ("...")
+    assert all(cell_len(line) <= width for line in lines)
+    assert lines[0].startswith("╭─ bkjob-async watch 20 jobs ")
+    assert lines[-1].startswith("╰")
+    text = "\n".join(lines)
+    assert URL in text  # never cut at 80 columns
+    polls = next(line for line in lines if "req/s" in line)
+    assert "32 in flight" in polls  # the figures on one line, not wrapped
+    assert "waiting 2" in text
+    assert "timed out 1" in text
+    assert "failed 1" in text
+    assert "bkjob-async operate 10003 40003 confirm" in text
+    assert "bkjob-async operate 10004 40004 confirm" in text
+
+
+def test_one_line_per_transition_at_80_columns() -> None:
+    lines = draw(busy_tally(), 80, 24, **view_kwargs())
+    start = next(i for i, line in enumerate(lines) if "Latest transitions" in line)
+    shown = lines[start + 1 : -1]
+    assert len(shown) >= 3
+    for line in shown:
+        assert "→" in line
+        assert line.rstrip().endswith("│")  # the line ends inside the panel: not wrapped
+
+
+def test_a_large_terminal_shows_more() -> None:
+    small = draw(busy_tally(), 80, 24, **view_kwargs())
+    large = draw(busy_tally(), 200, 50, **view_kwargs())
+    assert len(large) >= 40  # the space is used
+    assert sum("→" in line for line in large) > 2 * sum("→" in line for line in small)
+    assert any("RUNNING(7) → SUCCESS(9)" in line for line in large)  # the full form, codes too
+    assert sum(line.lstrip("│ ").startswith("100") for line in large) > 10  # the job table
+
+
+def test_connecting_and_outage_lines() -> None:
+    tally = Tally([1])
+    lines = draw(tally, 80, 24, statistics=lambda: None, connected=False)
+    assert any("connecting to https://bkapi.example.com/api/bk-job/prod" in line for line in lines)
+    tally.feed(PollingStalled(1, T0, T0, ConnectError("refused")))
+    text = "\n".join(draw(tally, 80, 24, statistics=lambda: None))
+    local = T0.astimezone().strftime("%H:%M:%S")
+    assert f"bk-job unreachable since {local}, retrying" in text
+
+
+def test_status_never_cuts_the_status_name_at_80_columns() -> None:
+    host = Host(bk_host_id=123456789, ip="192.168.100.200", bk_cloud_id=12)
+    rows = (
+        HostResult(
+            host,
+            HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE,
+            exit_code=127,
+            total_time=dt.timedelta(seconds=1234.5),
+        ),
+        HostResult(host, HostStatus.SUCCESS, exit_code=0, total_time=dt.timedelta(seconds=1)),
+    )
+    step = StepInstance(20001, JobStatus.FAIL, execute_count=0, hosts=rows, name="deploy")
+    status = JobInstanceStatus(True, JobInstance(10001, JobStatus.FAIL, name="n"), (step,))
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    print_status(console, status)
+    out = console.file.getvalue()
+    assert "SCRIPT_NOT_ZERO_EXIT_CODE(104)" in out
+    assert all(cell_len(line) <= 80 for line in out.splitlines())
+
+
+def test_progress_says_100_percent_only_when_every_host_finished() -> None:
+    from bkjob_async.cli._format import progress_line
+
+    tally = Tally([1], expected_hosts=400)
+    for i in range(399):
+        host = Host(bk_host_id=i)
+        done = HostResult(host, HostStatus.SUCCESS)
+        tally.feed(HostTransition(1, T0, 2, 0, host, None, HostStatus.SUCCESS, done))
+    assert "399/400  99%" in progress_line(tally, None, 1.0, 0.0)
+
+
+def test_a_stalled_poller_shows_an_outage_even_without_its_events() -> None:
+    import attrs
+
+    stalled = attrs.evolve(STATS, stalled=True)
+    lines = draw(Tally([1]), 80, 24, statistics=lambda: stalled)
+    assert any("bk-job unreachable, retrying" in line for line in lines)
