@@ -315,14 +315,13 @@ def _settled_rss() -> int:
 
 
 def _start_time(config: dict[str, Any]) -> float:
-    """Wait for the common start (the simulator's clock starts then); return it."""
-    start_at = config.get("start_at")
-    if start_at is None:
-        return time.monotonic()
+    """Say we are ready; wait for the common start (a ``time.monotonic()`` reading on stdin)."""
+    print("ready", flush=True)
+    start_at = float(sys.stdin.readline())
     late = time.monotonic() - start_at
-    if late > 0:
-        raise RuntimeError(f"{config['name']} was ready {late:.2f} s after the common start")
-    time.sleep(-late)
+    if late > 0.1:
+        raise RuntimeError(f"{config['name']} got the common start {late:.2f} s late")
+    time.sleep(max(0.0, -late))
     return time.monotonic()
 
 

@@ -15,7 +15,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,8 @@ from typing import Any
 from ._harness import HERE, SERVER_CORE
 
 WAITING, RUNNING = 5, 7
-# Seconds from the simulator's start to its clock's: time for the contenders to start up.
-START_IN = 4.0
+# Seconds from "all contenders ready" to their common start.
+START_DELAY = 0.3
 
 
 @dataclass
@@ -39,6 +40,17 @@ class MixServer:
     speed: float = 1.0
     timeline_file: Path | None = None
     timeline: dict[str, Any] = field(default_factory=dict)
+    process: subprocess.Popen[str] | None = field(default=None, repr=False)
+
+    def start_clock(self, seconds_from_now: float = 0.3) -> float:
+        """Start the simulator's clock; return its origin (a ``time.monotonic()`` reading)."""
+        assert self.process is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(f"start {seconds_from_now}\n")
+        self.process.stdin.flush()
+        self.origin = json.loads(self.process.stdout.readline())["origin"]
+        return self.origin
 
     def sim_ms(self, monotonic: float) -> float:
         """Return the simulator's clock (epoch ms) at a ``time.monotonic()`` reading."""
@@ -50,7 +62,14 @@ def mix_servers(count: int, jobs: int, **options: Any) -> Iterator[list[MixServe
     """Start ``count`` identical mix simulators at once (see ``mix_server``)."""
     with ExitStack() as stack:
         starting = [_launch(jobs, **options) for _ in range(count)]
-        yield [stack.enter_context(_serve(*launched)) for launched in starting]
+        try:
+            servers = [stack.enter_context(_serve(*launched)) for launched in starting]
+        except BaseException:
+            for proc, _ in starting:
+                if proc.poll() is None:
+                    proc.kill()
+            raise
+        yield servers
 
 
 @contextmanager
@@ -65,7 +84,6 @@ def _launch(
     *,
     speed: float | None,
     rate_limit: float | None = None,
-    start_in: float = START_IN,
     tmp: Path,
 ) -> tuple[subprocess.Popen[str], Path | None]:
     timeline = tmp / f"timeline-{os.urandom(4).hex()}.json"
@@ -73,7 +91,7 @@ def _launch(
     if (os.cpu_count() or 1) > 1:
         args += ["--core", str(SERVER_CORE)]
     if speed is not None:
-        args += ["--speed", str(speed), "--timeline", str(timeline), "--start-in", str(start_in)]
+        args += ["--speed", str(speed), "--timeline", str(timeline)]
     if rate_limit is not None:
         args += ["--rate-limit", str(rate_limit)]
     proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -89,13 +107,9 @@ def _serve(proc: subprocess.Popen[str], timeline: Path | None) -> Iterator[MixSe
         if not line:
             raise RuntimeError("the simulator process did not start")
         info = json.loads(line)
-        server = MixServer(info["url"], info["job_ids"])
+        server = MixServer(info["url"], info["job_ids"], process=proc)
         if timeline is not None:
-            server.epoch_ms, server.origin, server.speed = (
-                info["epoch_ms"],
-                info["origin"],
-                info["speed"],
-            )
+            server.epoch_ms, server.speed = info["epoch_ms"], info["speed"]
             server.timeline_file = timeline
         yield server
     finally:
@@ -110,29 +124,63 @@ def _serve(proc: subprocess.Popen[str], timeline: Path | None) -> Iterator[MixSe
         server.timeline = json.loads(timeline.read_text())
 
 
-def run_contenders(configs: list[dict[str, Any]], tmp: Path) -> dict[str, dict[str, Any]]:
-    """Start every contender at once; return each one's figures (and sightings) by name."""
+def run_contenders(
+    configs: list[dict[str, Any]],
+    tmp: Path,
+    start: Callable[[], float | dict[str, float]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Start every contender; once all are ready, start them together; return their figures.
+
+    ``start`` starts the clock(s) and returns the common start (a ``time.monotonic()``
+    reading), or one per contender name; by default they start ``START_DELAY`` s after all
+    are ready.
+    """
     procs = []
-    for config in configs:
-        ids_file = tmp / f"ids-{config['name']}.json"
-        ids_file.write_text(json.dumps(config.pop("ids")))
-        seen_file = tmp / f"seen-{config['name']}.json"
-        payload = {**config, "ids_file": str(ids_file), "seen_file": str(seen_file)}
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE / "_peers.py"), json.dumps(payload)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        procs.append((config["name"], proc, seen_file))
-    results = {}
-    for name, proc, seen_file in procs:
-        out, _ = proc.communicate(timeout=600)
-        if proc.returncode:
-            raise RuntimeError(f"contender {name} failed (exit {proc.returncode})")
-        result = json.loads(out.strip().splitlines()[-1])
-        result["seen"] = json.loads(seen_file.read_text()) if seen_file.exists() else []
-        results[name] = result
-    return results
+    try:
+        for config in configs:
+            procs.append((config["name"], _spawn(config, tmp)))
+        for name, proc in procs:
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"contender {name} did not start")
+        when = start() if start is not None else time.monotonic() + START_DELAY
+        for name, proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write(f"{when[name] if isinstance(when, dict) else when}\n")
+            proc.stdin.flush()
+        return {name: _collect(name, proc, tmp) for name, proc in procs}
+    finally:
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    stream.close()
+
+
+def _spawn(config: dict[str, Any], tmp: Path) -> subprocess.Popen[str]:
+    ids_file = tmp / f"ids-{config['name']}.json"
+    ids_file.write_text(json.dumps(config["ids"]))
+    seen_file = tmp / f"seen-{config['name']}.json"
+    payload = {k: v for k, v in config.items() if k != "ids"}
+    payload |= {"ids_file": str(ids_file), "seen_file": str(seen_file)}
+    return subprocess.Popen(
+        [sys.executable, str(HERE / "_peers.py"), json.dumps(payload)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _collect(name: str, proc: subprocess.Popen[str], tmp: Path) -> dict[str, Any]:
+    out, _ = proc.communicate(timeout=600)
+    if proc.returncode:
+        raise RuntimeError(f"contender {name} failed (exit {proc.returncode})")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    seen_file = tmp / f"seen-{name}.json"
+    result["seen"] = json.loads(seen_file.read_text()) if seen_file.exists() else []
+    return result
 
 
 @contextmanager

@@ -7,8 +7,9 @@ Usage: python benchmarks/_simserver.py --jobs N --steps S --hosts H [--duration 
 
 The peer benchmarks add: ``--mix N`` serves N jobs of the realistic mix (``_peers_mix``)
 instead; ``--speed F`` runs the clock F times faster than real time (a host planned to run
-10 min takes 1/F of that), from ``--start-in S`` seconds on (it stands still until then, so
-clients started meanwhile miss nothing); ``--rate-limit R`` limits the server to R requests per second of
+10 min takes 1/F of that), standing still until the parent writes ``start S`` on stdin: then
+it starts S seconds later and the simulator answers one line ``{"origin": ...}`` (clients
+started meanwhile miss nothing); ``--rate-limit R`` limits the server to R requests per second of
 real time; ``--timeline PATH`` writes every job's transitions there when the parent closes
 stdin. The first line also carries ``epoch_ms``, ``origin`` (``time.monotonic()`` at clock
 start) and ``speed``, so a client in another process can read the simulator's clock as
@@ -92,10 +93,12 @@ async def main(args: argparse.Namespace) -> None:
         ids = await _create(sim, args)
         info = {"url": sim.url, "job_ids": ids}
         if clock is not None:
-            clock.start(args.start_in)
-            info |= {"epoch_ms": clock.epoch_ms, "origin": clock.origin, "speed": clock.speed}
+            info |= {"epoch_ms": clock.epoch_ms, "speed": clock.speed}
         print(json.dumps(info), flush=True)
-        await anyio.to_thread.run_sync(sys.stdin.read)  # serve until the parent closes stdin
+        while line := await anyio.to_thread.run_sync(sys.stdin.readline):  # until stdin closes
+            if clock is not None and line.startswith("start "):
+                clock.start(float(line.split()[1]))
+                print(json.dumps({"origin": clock.origin}), flush=True)
         if args.timeline is not None:
             Path(args.timeline).write_text(json.dumps(timeline(sim)))
 
@@ -111,7 +114,6 @@ if __name__ == "__main__":
     parser.add_argument("--speed", type=float, default=None)
     parser.add_argument("--rate-limit", type=float, default=None)
     parser.add_argument("--timeline", default=None)
-    parser.add_argument("--start-in", type=float, default=0.0)
     arguments = parser.parse_args()
     if arguments.core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {arguments.core})
