@@ -4,6 +4,16 @@ By default jobs run on the virtual clock, which never advances here: every job s
 (running, hosts waiting), so every poll after the first is an unchanged poll. With
 ``--duration MIN MAX`` they run on the real clock, each host taking that many seconds.
 Usage: python benchmarks/_simserver.py --jobs N --steps S --hosts H [--duration A B] [--core C]
+
+The peer benchmarks add: ``--mix N`` serves N jobs of the realistic mix (``_peers_mix``)
+instead; ``--speed F`` runs the clock F times faster than real time (a host planned to run
+10 min takes 1/F of that), standing still until the parent writes ``start S`` on stdin: then
+it starts S seconds later and the simulator answers one line ``{"origin": ...}`` (clients
+started meanwhile miss nothing); ``--rate-limit R`` limits the server to R requests per second of
+real time; ``--timeline PATH`` writes every job's transitions there when the parent closes
+stdin. The first line also carries ``epoch_ms``, ``origin`` (``time.monotonic()`` at clock
+start) and ``speed``, so a client in another process can read the simulator's clock as
+``epoch_ms + (time.monotonic() - origin) * 1000 * speed``.
 """
 
 from __future__ import annotations
@@ -12,24 +22,85 @@ import argparse
 import json
 import os
 import sys
+import time
+from pathlib import Path
 
 import anyio
 
 from bkjob_async import Scope, StepType
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _peers_mix import job_plan, timeline
+
+
+class ScaledClock:
+    """The simulator's real clock, ``speed`` times faster, standing still until ``origin``.
+
+    It has the interface of the simulator's ``Clock``.
+    """
+
+    virtual = False
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self.epoch_ms = int(time.time() * 1000)
+        self.origin = float("inf")
+
+    def start(self, seconds_from_now: float) -> None:
+        self.origin = time.monotonic() + seconds_from_now
+
+    def now_ms(self) -> int:
+        elapsed = max(0.0, time.monotonic() - self.origin)
+        return self.epoch_ms + int(elapsed * 1000 * self.speed)
+
+    def advance(self, seconds: float) -> None:
+        raise RuntimeError("a scaled clock cannot be advanced")
+
+
+def _install_clock(sim: BkJobSimulator, speed: float) -> ScaledClock:
+    """Replace the simulator's clock (a private attribute: fail loudly if it moves)."""
+    world = getattr(sim, "_world", None)
+    if world is None or not hasattr(world, "clock"):
+        raise RuntimeError("BkJobSimulator internals changed: update _simserver.ScaledClock")
+    clock = ScaledClock(speed)
+    world.clock = clock
+    return clock
+
+
+async def _create(sim: BkJobSimulator, args: argparse.Namespace) -> list[int]:
+    ids: list[int] = []
+    count = args.mix if args.mix is not None else args.jobs
+    plan = [StepPlan(StepType.SCRIPT, hosts=args.hosts) for _ in range(args.steps)]
+    for start in range(0, count, 1000):
+        for index in range(start, min(count, start + 1000)):
+            steps = job_plan(1, index) if args.mix is not None else plan
+            ids.append(sim.create_job(Scope.biz(2), steps))
+        await anyio.sleep(0)
+    return ids
+
 
 async def main(args: argparse.Namespace) -> None:
-    real = args.duration is not None
-    timing = {"host_duration": tuple(args.duration), "host_start_delay": (0.0, 1.0)} if real else {}
+    real = args.duration is not None or args.speed is not None
+    timing = {}
+    if args.duration is not None:
+        timing = {"host_duration": tuple(args.duration), "host_start_delay": (0.0, 1.0)}
     async with BkJobSimulator(virtual_clock=not real, seed=1, **timing) as sim:
-        plan = [StepPlan(StepType.SCRIPT, hosts=args.hosts) for _ in range(args.steps)]
-        ids = []
-        for start in range(0, args.jobs, 1000):
-            ids += [sim.create_job(Scope.biz(2), plan) for _ in range(min(1000, args.jobs - start))]
-            await anyio.sleep(0)
-        print(json.dumps({"url": sim.url, "job_ids": ids}), flush=True)
-        await anyio.to_thread.run_sync(sys.stdin.read)  # serve until the parent closes stdin
+        clock = _install_clock(sim, args.speed) if args.speed is not None else None
+        if args.rate_limit is not None:
+            sim.set_rate_limit(args.rate_limit)
+        ids = await _create(sim, args)
+        info = {"url": sim.url, "job_ids": ids}
+        if clock is not None:
+            info |= {"epoch_ms": clock.epoch_ms, "speed": clock.speed}
+        print(json.dumps(info), flush=True)
+        while line := await anyio.to_thread.run_sync(sys.stdin.readline):  # until stdin closes
+            if clock is not None and line.startswith("start "):
+                clock.start(float(line.split()[1]))
+                print(json.dumps({"origin": clock.origin}), flush=True)
+        if args.timeline is not None:
+            Path(args.timeline).write_text(json.dumps(timeline(sim)))
 
 
 if __name__ == "__main__":
@@ -39,6 +110,10 @@ if __name__ == "__main__":
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--core", type=int, default=None)
     parser.add_argument("--duration", type=float, nargs=2, default=None)
+    parser.add_argument("--mix", type=int, default=None)
+    parser.add_argument("--speed", type=float, default=None)
+    parser.add_argument("--rate-limit", type=float, default=None)
+    parser.add_argument("--timeline", default=None)
     arguments = parser.parse_args()
     if arguments.core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {arguments.core})

@@ -1,0 +1,67 @@
+"""The realistic job mix of the peer benchmarks, as simulator plans; and its timeline, read back.
+
+Each job has 1-3 script steps on the same 10-50 hosts. Its hosts run for ``T/3`` to ``T``
+seconds of simulator time, ``T`` log-uniform between 30 s and ``600 / steps`` s, so a host
+runs 10 s to 10 min and no job lasts much over 10 min; each host waits 0-2 s before it runs.
+3% of jobs fail: one host of their last step ends with a non-zero exit code (104), which fails
+the step and the job. Plans depend only on the seed and the job's index, so every simulator
+process started with the same seed serves the same population.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from bkjob_async import HostStatus, StepType
+from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
+
+FAILING_SHARE = 0.03
+START_DELAY = (0.0, 2.0)
+
+
+def job_plan(seed: int, index: int) -> list[StepPlan]:
+    """Return the steps of job ``index`` of the mix."""
+    rng = random.Random(f"peers:{seed}:{index}")
+    steps, hosts = rng.randint(1, 3), rng.randint(10, 50)
+    longest = math.exp(rng.uniform(math.log(30.0), math.log(600.0 / steps)))
+    fails = rng.random() < FAILING_SHARE
+    failing_host = rng.randrange(hosts)
+    plan = []
+    for step in range(steps):
+        rows = tuple(
+            HostPlan(
+                outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE
+                if fails and step == steps - 1 and n == failing_host
+                else HostStatus.SUCCESS,
+                duration=(longest / 3, longest),
+                start_delay=START_DELAY,
+            )
+            for n in range(hosts)
+        )
+        plan.append(StepPlan(StepType.SCRIPT, hosts=rows))
+    return plan
+
+
+def timeline(sim: BkJobSimulator) -> dict[str, Any]:
+    """Return every job's transitions on the simulator's clock (epoch ms), for the latency count.
+
+    ``hosts`` rows are ``[step, bk_host_id, started, ended, final status]`` (``None`` where the
+    host never got there); ``finished`` is the job's end and final status.
+    """
+    jobs = {}
+    for job_id in sim.job_ids():
+        view = sim.job(job_id)
+        rows = [
+            [step.step_instance_id, h.bk_host_id, h.start_time, h.end_time, int(h.status)]
+            for step in view.steps
+            for h in step.hosts or ()
+        ]
+        jobs[str(job_id)] = {
+            "start": view.start_time,
+            "end": view.end_time,
+            "status": int(view.status),
+            "hosts": rows,
+        }
+    return jobs

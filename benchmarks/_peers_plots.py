@@ -1,0 +1,165 @@
+"""Draw the peer benchmarks' plots from their results file (matplotlib, Agg backend).
+
+``python benchmarks/_peers_plots.py [RESULTS_JSON [OUT_DIR]]`` redraws every plot from a
+results file without measuring again; ``test_peers.py`` calls ``draw`` after each test.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+PLOTS = Path(__file__).parent / "plots"
+RESULTS = PLOTS / "peers-results.json"
+COLORS = {
+    "sdk-kept": "#d62728",
+    "sdk-per-call": "#ff7f0e",
+    "naive": "#7f7f7f",
+    "engine": "#1f77b4",
+    "engine-tuned": "#2ca02c",
+}
+LABELS = {
+    "sdk-kept": "SDK, 16 threads, kept session (5 s)",
+    "sdk-per-call": "SDK, 16 threads, session per call (5 s)",
+    "naive": "naive asyncio loop (5 s)",
+    "engine": "engine, defaults",
+    "engine-tuned": "engine, tuned for latency",
+}
+
+
+def draw(results: dict[str, Any], out: Path) -> list[Path]:
+    """Write every plot the results allow; return the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "mix" in results:
+        written.append(_cpu_per_job_hour(results["mix"], out / "cpu-per-job-hour.png"))
+        written.append(_trade_off(results["mix"], out / "latency-vs-requests.png"))
+    if "rate_limit" in results:
+        written.append(_rate_limit(results["rate_limit"], out / "rate-limit.png"))
+    return written
+
+
+def _cpu_per_job_hour(mix: dict[str, Any], path: Path) -> Path:
+    names = [n for n in LABELS if n in mix["contenders"]]
+    rows = [mix["contenders"][n] for n in names]
+    fig, (cpu_ax, req_ax) = plt.subplots(1, 2, figsize=(11, 4.6), layout="constrained")
+    colors = [COLORS[n] for n in names]
+    labels = [LABELS[n].replace(", ", ",\n", 1) for n in names]
+    base = mix["contenders"]["engine"]
+    for ax, key, unit, fmt in (
+        (cpu_ax, "cpu_ms_per_job_hour", "client CPU per job-hour watched (ms)", "{:.0f} ms"),
+        (req_ax, "requests_per_job", "requests per job", "{:.1f}"),
+    ):
+        values = [row[key] for row in rows]
+        bars = ax.barh(labels, values, color=colors)
+        ax.invert_yaxis()
+        ax.set_xlabel(unit)
+        ax.set_xlim(0, max(values) * 1.45)
+        for bar, value in zip(bars, values, strict=True):
+            ratio = value / base[key] if base[key] else float("nan")
+            ax.annotate(
+                f"{fmt.format(value)}  ({ratio:.2f}x engine)",
+                (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
+        ax.grid(axis="x", alpha=0.3)
+    req_ax.set_yticklabels([])
+    fig.suptitle(
+        f"Watching {mix['jobs']} jobs of the realistic mix (clock x{mix['speed']:g}): "
+        "client CPU and requests",
+        fontsize=11,
+    )
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _trade_off(mix: dict[str, Any], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    for family, color, label in (
+        ("naive", COLORS["naive"], "naive asyncio loop, fixed interval"),
+        ("engine", COLORS["engine"], "engine, interval / max_interval"),
+    ):
+        points = sorted(
+            (p["requests_per_job"], p["p99"], p["setting"])
+            for p in mix["curve"]
+            if p["family"] == family
+        )
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        ax.plot(xs, ys, "o-", color=color, label=label)
+        for x, y, setting in points:
+            ax.annotate(setting, (x, y), xytext=(6, 4), textcoords="offset points", fontsize=8)
+    for name in ("sdk-kept", "sdk-per-call"):
+        row = mix["contenders"].get(name)
+        if row is not None:
+            ax.plot(
+                row["requests_per_job"],
+                row["p99"],
+                "s" if name == "sdk-kept" else "D",
+                color=COLORS[name],
+                markersize=8,
+                label=LABELS[name],
+            )
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator([20, 30, 40, 60, 80, 100, 150, 200, 300, 400]))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel("requests per job (log scale)")
+    ax.set_ylabel("p99 transition latency (s, simulator clock)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper right", fontsize=9)
+    ax.set_title(
+        f"Latency against requests: {mix['jobs']} jobs of the realistic mix, "
+        f"intervals in simulator seconds (clock x{mix['speed']:g})",
+        fontsize=10,
+    )
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _rate_limit(rate: dict[str, Any], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    for name in LABELS:
+        row = rate["contenders"].get(name)
+        if row is None:
+            continue
+        times, goodput = (
+            zip(*row["goodput_series"], strict=True) if row["goodput_series"] else ((), ())
+        )
+        ax.plot(times, goodput, color=COLORS[name], label=LABELS[name], linewidth=1.6)
+    ax.axhline(rate["limit"], color="black", linestyle="--", linewidth=1, label="server limit")
+    ax.set_xlabel("time since the jobs started (s)")
+    ax.set_ylabel("answered requests per second (1 s bins)")
+    ax.set_ylim(0, rate["limit"] * 1.4)
+    ax.set_xlim(0, rate["window"])
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=9)
+    ax.set_title(
+        f"Goodput under a server limit of {rate['limit']:g} req/s, "
+        f"{rate['jobs']} jobs of the realistic mix (real time)",
+        fontsize=10,
+    )
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS
+    target = Path(sys.argv[2]) if len(sys.argv) > 2 else source.parent
+    for written in draw(json.loads(source.read_text()), target):
+        print(written)
