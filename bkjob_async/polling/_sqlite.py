@@ -1,0 +1,725 @@
+"""``SqliteStore``: the store in one SQLite file; every sqlite3 call runs off the event loop.
+
+Rule: the event loop only queues writes (``commit``, ``ack`` ... encode their values and
+return); one background task takes the queue every ``flush_interval`` seconds (or at once
+when ``max_batch`` calls are queued, or on ``flush()``) and writes it as **one transaction**
+in a worker thread, one thread at a time, on one connection. Calls are written in call order,
+so whatever is durable, every earlier call is too. See ``_store`` for the contract.
+
+The file is stdlib ``sqlite3`` in WAL mode with ``synchronous=NORMAL`` by default: a commit
+survives the process being killed (SIGKILL included) and, in WAL mode, a power loss can only
+lose the last transactions, never corrupt the file. ``synchronous="full"`` syncs every
+transaction, for power-loss durability at the cost of an fsync per batch.
+
+**Opening** checks, in this order, and refuses with ``StoreError`` (naming the file and what
+to do) before any polling: the directory exists; no other live process holds the store (an
+exclusive ``flock`` on the sidecar ``<path>.lock``, which the kernel releases when its
+process dies, SIGKILL included, so a stale lock cannot exist; lock files on network file
+systems are not supported); the file is readable; it is a SQLite file; it is a bkjob-async
+store (``PRAGMA application_id``); its schema is not newer than this code; ``PRAGMA
+quick_check`` finds no corruption; the file is writable. A missing or empty file starts a
+new store; nothing else ever does.
+
+**Schema and migrations.** ``PRAGMA user_version`` is the schema version, 1 today. A store
+with a lower version is migrated in place at open, in one transaction, by ``_MIGRATIONS[v]``
+(version ``v`` to ``v + 1``, in turn); a higher version is refused (written by a newer
+bkjob-async: upgrade, or use another file). To change the schema: bump ``SCHEMA_VERSION``, add
+the step to ``_MIGRATIONS``, and add a test that opens a file of the old version.
+
+**Faults while running.** A failed transaction (disk full, I/O error, read-only file) is rolled
+back and its calls stay queued, ahead of newer ones. The first failure logs one ERROR record
+and turns ``statistics().healthy`` false (``.error`` says why); the store retries after
+``retry_interval`` seconds, doubling up to ``max_retry_interval`` (``flush()`` retries at
+once), and logs a WARNING when a write succeeds again. While unhealthy every call is settled
+at once, so the poller keeps running from memory. ``aclose`` makes a last attempt and logs
+an ERROR with the count of calls it could not write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import socket
+import sqlite3
+from typing import TYPE_CHECKING, Literal
+
+import anyio
+
+from ..config import Scope
+from ..errors import StoreError
+from ._store import Store, StoredEvent, StoredWatch, StoreStatistics, check_event_id, check_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+    from anyio.abc import TaskGroup
+
+    from ._store import JobKey, JsonValue
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore"]
+
+logger = logging.getLogger("bkjob_async.polling.store")
+
+SCHEMA_VERSION = 1
+#: ``PRAGMA application_id`` of a bkjob-async store: "bkja".
+APPLICATION_ID = 0x626B6A61
+_HEADER = b"SQLite format 3\x00"
+
+_SCHEMA_V1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE watches (name TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE jobs (watch TEXT NOT NULL, scope TEXT NOT NULL, job INTEGER NOT NULL,"
+    " added INTEGER NOT NULL, state TEXT, PRIMARY KEY (watch, scope, job)) WITHOUT ROWID",
+    "CREATE TABLE events (watch TEXT NOT NULL, event_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " scope TEXT NOT NULL, job INTEGER NOT NULL, payload TEXT NOT NULL,"
+    " PRIMARY KEY (watch, event_id)) WITHOUT ROWID",
+    "CREATE INDEX events_by_seq ON events (watch, seq)",
+)
+#: ``_MIGRATIONS[v]`` upgrades a store from schema ``v`` to ``v + 1`` inside a transaction.
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+_UPDATE_STATE = "UPDATE jobs SET state = ? WHERE watch = ? AND scope = ? AND job = ?"
+_INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events (watch, event_id, seq, scope, job, payload)"
+    " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS"
+    " (SELECT 1 FROM jobs WHERE watch = ? AND scope = ? AND job = ?)"
+)
+_DELETE_EVENT = "DELETE FROM events WHERE watch = ? AND event_id = ?"
+
+_dumps = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+).encode
+_loads = json.loads
+
+_Row = tuple[str, str, int]  # (watch, scope text, job id)
+
+
+def _scope_text(scope: Scope) -> str:
+    return f"{scope.type.value}:{scope.id}"
+
+
+class _Hot:
+    """Queued commits and acks between two rarer calls; applied as three ``executemany``."""
+
+    __slots__ = ("acked", "events", "states")
+
+    def __init__(self) -> None:
+        # (watch, scope, job) -> (state, watch, scope, job): the latest state wins.
+        self.states: dict[_Row, tuple[str, str, str, int]] = {}
+        # (watch, event_id) -> the row to insert; insertion order is commit order.
+        self.events: dict[tuple[str, str], tuple[str, str, int, str, int, str]] = {}
+        self.acked: dict[tuple[str, str], None] = {}
+
+    def absorb(self, later: _Hot) -> bool:
+        """Merge ``later`` into this one if the order of calls allows it."""
+        if any(key in self.acked for key in later.events):
+            return False
+        self.states.update(later.states)
+        for key, row in later.events.items():
+            self.events.setdefault(key, row)
+        for key in later.acked:
+            self.events.pop(key, None)
+            self.acked[key] = None
+        return True
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        if self.states:
+            conn.executemany(_UPDATE_STATE, self.states.values())
+        if self.events:
+            conn.executemany(
+                _INSERT_EVENT, [(*row, row[0], row[3], row[4]) for row in self.events.values()]
+            )
+        if self.acked:
+            conn.executemany(_DELETE_EVENT, self.acked)
+
+
+class _Op:
+    """A rare call (add, remove, drop): a barrier between two ``_Hot`` batches."""
+
+    __slots__ = ("jobs", "kind", "name")
+
+    def __init__(self, kind: str, name: str, jobs: list[tuple[str, int, int]]) -> None:
+        self.kind, self.name, self.jobs = kind, name, jobs
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        name = self.name
+        if self.kind == "add":
+            conn.execute("INSERT OR IGNORE INTO watches (name) VALUES (?)", (name,))
+            conn.executemany(
+                "INSERT OR IGNORE INTO jobs (watch, scope, job, added) VALUES (?, ?, ?, ?)",
+                [(name, scope, job, seq) for scope, job, seq in self.jobs],
+            )
+        elif self.kind == "remove":
+            rows = [(name, scope, job) for scope, job, _ in self.jobs]
+            conn.executemany("DELETE FROM jobs WHERE watch = ? AND scope = ? AND job = ?", rows)
+            conn.executemany("DELETE FROM events WHERE watch = ? AND scope = ? AND job = ?", rows)
+        else:
+            for table, column in (("events", "watch"), ("jobs", "watch"), ("watches", "name")):
+                conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
+
+
+_Segment = _Hot | _Op
+
+
+class SqliteStore(Store):
+    """The durable store of one process: one SQLite file, written in batches off the loop.
+
+    :param path: the database file; created (with ``<path>.lock``) if missing.
+    :param synchronous: ``"normal"`` (durable across process crashes) or ``"full"`` (also
+        across power loss: one fsync per batch).
+    :param flush_interval: seconds a batch may wait for more calls before it is written.
+    :param max_batch: queued calls that start a write at once.
+    :param retry_interval: seconds before the first retry of a failed write; doubles...
+    :param max_retry_interval: ...up to this.
+    :param check: run ``PRAGMA quick_check`` at open (linear in the file size).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Literal["normal", "full"] = "normal",
+        flush_interval: float = 0.005,
+        max_batch: int = 5000,
+        retry_interval: float = 1.0,
+        max_retry_interval: float = 30.0,
+        check: bool = True,
+    ) -> None:
+        self._path = os.fspath(path)
+        if not isinstance(self._path, str) or not self._path:
+            raise ValueError(f"invalid store path {path!r}")
+        if synchronous not in ("normal", "full"):
+            raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
+        for label, value in (
+            ("flush_interval", flush_interval),
+            ("retry_interval", retry_interval),
+            ("max_retry_interval", max_retry_interval),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{label} must be a number of seconds, not {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{label} must be finite and >= 0, not {value!r}")
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise ValueError(f"max_batch must be an int >= 1, not {max_batch!r}")
+        self._synchronous = synchronous
+        self._flush_interval = float(flush_interval)
+        self._max_batch = max_batch
+        self._retry_interval = float(retry_interval)
+        self._max_retry_interval = max(float(max_retry_interval), self._retry_interval)
+        self._check = check
+        self._state: Literal["new", "open", "closed"] = "new"
+        self._conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._scopes: dict[Scope, str] = {}
+        self._parsed: dict[str, Scope] = {}
+        # The queue: segments in call order; ``_hot`` is the last one if it is a ``_Hot``.
+        self._segments: list[_Segment] = []
+        self._hot: _Hot | None = None
+        self._queued = 0
+        self._ticket = 0
+        self._durable = 0
+        self._seq = 0
+        self._started = 0
+        self._finished = 0
+        self._transactions = 0
+        self._failures = 0
+        self._failures_before = 0
+        self._error: str | None = None
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self._path!r})"
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._path
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Lock and check the file, create or migrate its schema, start the writer."""
+        if self._state != "new":
+            raise StoreError(f"the store {self._path} was already opened", path=self._path)
+        self._limiter = anyio.CapacityLimiter(1)
+        self._seq = await anyio.to_thread.run_sync(self._open_sync, limiter=self._limiter)
+        self._wake = anyio.Event()
+        self._urgent = anyio.Event()
+        self._cycle = anyio.Event()
+        self._tg: TaskGroup = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._writer)
+        self._state = "open"
+
+    async def aclose(self) -> None:
+        """Write what is queued (a last attempt if unhealthy), close the file, release the lock."""
+        if self._state != "open":
+            return
+        with anyio.CancelScope(shield=True):
+            await self.flush()
+        self._state = "closed"
+        self._tg.cancel_scope.cancel()
+        try:
+            await self._tg.__aexit__(None, None, None)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._last_attempt()
+
+    async def _last_attempt(self) -> None:
+        if self._queued:
+            await self._attempt()
+        if self._queued:
+            logger.error(
+                "store %s: closing with %d calls not written (%s); they are lost",
+                self._path,
+                self._queued,
+                self._error,
+            )
+        await anyio.to_thread.run_sync(self._close_sync, limiter=self._limiter)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def watch_names(self) -> list[str]:
+        """Return the names of the stored watches, sorted."""
+        await self._readable()
+        return await anyio.to_thread.run_sync(self._names_sync, limiter=self._limiter)
+
+    async def load(self, name: str) -> StoredWatch | None:
+        """Return everything stored for watch ``name``, or ``None``."""
+        check_name(name)
+        await self._readable()
+        return await anyio.to_thread.run_sync(self._load_sync, name, limiter=self._limiter)
+
+    async def _readable(self) -> None:
+        if self._state != "open":
+            raise StoreError(f"the store {self._path} is not open", path=self._path)
+        await self.flush()
+
+    # -- writes (the hot path: queue and return) ------------------------------------------
+
+    def _enqueue_op(self, op: _Op) -> int:
+        self._segments.append(op)
+        self._hot = None
+        return self._queued_one()
+
+    def _queued_one(self) -> int:
+        self._queued += 1
+        self._ticket += 1
+        if not self._wake.is_set():
+            self._wake.set()
+        if self._queued >= self._max_batch and not self._urgent.is_set():
+            self._urgent.set()
+        return self._ticket
+
+    def _hot_segment(self) -> _Hot:
+        hot = self._hot
+        if hot is None:
+            hot = self._hot = _Hot()
+            self._segments.append(hot)
+        return hot
+
+    def _open_for_writes(self) -> None:
+        if self._state != "open":
+            raise StoreError(f"the store {self._path} is not open", path=self._path)
+
+    def _text(self, scope: Scope) -> str:
+        text = self._scopes.get(scope)
+        if text is None:
+            text = self._scopes[scope] = _scope_text(scope)
+        return text
+
+    def _jobs(self, jobs: Iterable[JobKey]) -> list[tuple[str, int, int]]:
+        rows = []
+        for scope, job in jobs:
+            self._seq += 1
+            rows.append((self._text(scope), job, self._seq))
+        return rows
+
+    def add_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
+        """Queue: create watch ``name`` if new and add ``jobs``; return a ticket."""
+        self._open_for_writes()
+        return self._enqueue_op(_Op("add", check_name(name), self._jobs(jobs)))
+
+    def remove_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
+        """Queue: remove ``jobs`` with their states and pending events; return a ticket."""
+        self._open_for_writes()
+        return self._enqueue_op(_Op("remove", check_name(name), self._jobs(jobs)))
+
+    def drop(self, name: str) -> int:
+        """Queue: delete watch ``name`` and everything stored for it; return a ticket."""
+        self._open_for_writes()
+        return self._enqueue_op(_Op("drop", check_name(name), []))
+
+    def commit(
+        self,
+        name: str,
+        job: JobKey,
+        state: JsonValue,
+        events: Sequence[tuple[str, JsonValue]] = (),
+    ) -> int:
+        """Queue one observation (state and events, one transaction); return a ticket.
+
+        :raises TypeError: a value is not JSON.
+        :raises ValueError: ``state`` is ``None``, a float is not finite, or an id is empty.
+        """
+        if self._state != "open":
+            self._open_for_writes()
+        if state is None:
+            raise ValueError("a committed state cannot be None (None means 'no state yet')")
+        scope, job_id = job
+        scope_text = self._scopes.get(scope) or self._text(scope)
+        text = _dumps(state)
+        rows = []
+        for event_id, payload in events:
+            check_event_id(event_id)
+            rows.append((event_id, _dumps(payload)))
+        hot = self._hot_segment()
+        if rows and hot.acked and any((name, event_id) in hot.acked for event_id, _ in rows):
+            self._hot = None
+            hot = self._hot_segment()
+        hot.states[(name, scope_text, job_id)] = (text, name, scope_text, job_id)
+        pending = hot.events
+        for event_id, payload_text in rows:
+            key = (name, event_id)
+            if key not in pending:
+                self._seq += 1
+                pending[key] = (name, event_id, self._seq, scope_text, job_id, payload_text)
+        return self._queued_one()
+
+    def ack(self, name: str, event_ids: Iterable[str]) -> int:
+        """Queue: forget these pending events of watch ``name``; return a ticket."""
+        if self._state != "open":
+            self._open_for_writes()
+        hot = self._hot_segment()
+        pending, acked = hot.events, hot.acked
+        for event_id in event_ids:
+            key = (name, event_id)
+            pending.pop(key, None)
+            acked[key] = None
+        return self._queued_one()
+
+    # -- durability -----------------------------------------------------------------------
+
+    def settled(self, ticket: int) -> bool:
+        """Return whether call ``ticket`` is durable, or the store is unhealthy or closed."""
+        return ticket <= self._durable or self._error is not None or self._state != "open"
+
+    async def wait_settled(self, ticket: int) -> None:
+        """Wait until ``settled(ticket)``: at most about ``flush_interval`` plus one write."""
+        while not self.settled(ticket):
+            await self._cycle.wait()
+
+    async def flush(self) -> None:
+        """Write every call so far now; return once durable, or once that attempt failed."""
+        if self._state != "open":
+            return
+        ticket, mark = self._ticket, self._started
+        while self._durable < ticket and self._state == "open":
+            if self._error is not None and self._finished > mark:
+                return
+            self._urgent.set()
+            self._wake.set()
+            await self._cycle.wait()
+
+    def statistics(self) -> StoreStatistics:
+        """Return a snapshot of the store's writes and health."""
+        return StoreStatistics(
+            healthy=self._error is None,
+            error=self._error,
+            writes=self._ticket,
+            pending_writes=self._ticket - self._durable,
+            transactions=self._transactions,
+            failed_transactions=self._failures,
+        )
+
+    # -- the writer task ------------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        delay = self._retry_interval
+        while True:
+            await self._wake.wait()
+            window = self._flush_interval if self._error is None else delay
+            if window:
+                with anyio.move_on_after(window):
+                    await self._urgent.wait()
+            self._wake = anyio.Event()
+            self._urgent = anyio.Event()
+            if await self._attempt():
+                delay = self._retry_interval
+            else:
+                delay = min(delay * 2, self._max_retry_interval)
+                self._wake.set()
+
+    async def _attempt(self) -> bool:
+        """Write the whole queue as one transaction; on failure put it back. Return success."""
+        segments, count, upto = self._segments, self._queued, self._ticket
+        self._segments, self._hot, self._queued = [], None, 0
+        self._started += 1
+        attempt = self._started
+        try:
+            if segments:
+                await anyio.to_thread.run_sync(self._write_sync, segments, limiter=self._limiter)
+        except Exception as exc:
+            self._requeue(segments, count)
+            self._failed(exc)
+            return False
+        finally:
+            self._finished = attempt
+            cycle, self._cycle = self._cycle, anyio.Event()
+            cycle.set()
+        self._durable = max(self._durable, upto)
+        if segments:
+            self._transactions += 1
+        if self._error is not None:
+            logger.warning(
+                "store %s: writes resumed after %d failed attempts",
+                self._path,
+                self._failures - self._failures_before,
+            )
+            self._error = None
+        return True
+
+    def _requeue(self, segments: list[_Segment], count: int) -> None:
+        merged: list[_Segment] = []
+        for segment in segments + self._segments:
+            last = merged[-1] if merged else None
+            if isinstance(last, _Hot) and isinstance(segment, _Hot) and last.absorb(segment):
+                continue
+            merged.append(segment)
+        self._segments = merged
+        self._hot = merged[-1] if merged and isinstance(merged[-1], _Hot) else None
+        self._queued += count
+
+    def _failed(self, exc: Exception) -> None:
+        self._failures += 1
+        message = f"{type(exc).__name__}: {exc}"
+        if self._error is None:
+            self._failures_before = self._failures - 1
+            logger.error(
+                "store %s: writes failing (%s); keeping %d calls in memory and retrying;"
+                " a crash now loses them",
+                self._path,
+                message,
+                self._queued,
+            )
+        else:
+            logger.debug("store %s: write retry failed (%s)", self._path, message)
+        self._error = message
+
+    # -- in the worker thread ---------------------------------------------------------------
+
+    def _write_sync(self, segments: list[_Segment]) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for segment in segments:
+                segment.apply(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the store {self._path} is not open", path=self._path)
+        return self._conn
+
+    def _scope(self, text: str) -> Scope:
+        scope = self._parsed.get(text)
+        if scope is None:
+            scope = self._parsed[text] = Scope.parse(text)
+        return scope
+
+    def _names_sync(self) -> list[str]:
+        rows = self._connection().execute("SELECT name FROM watches ORDER BY name")
+        return [name for (name,) in rows]
+
+    def _load_sync(self, name: str) -> StoredWatch | None:
+        conn = self._connection()
+        if conn.execute("SELECT 1 FROM watches WHERE name = ?", (name,)).fetchone() is None:
+            return None
+        scope = self._scope
+        jobs = {
+            (scope(text), job): None if state is None else _loads(state)
+            for text, job, state in conn.execute(
+                "SELECT scope, job, state FROM jobs WHERE watch = ? ORDER BY added", (name,)
+            )
+        }
+        pending = tuple(
+            StoredEvent(event_id, (scope(text), job), _loads(payload))
+            for event_id, text, job, payload in conn.execute(
+                "SELECT event_id, scope, job, payload FROM events WHERE watch = ? ORDER BY seq",
+                (name,),
+            )
+        )
+        return StoredWatch(name, jobs, pending)
+
+    def _open_sync(self) -> int:
+        self._lock_fd = _lock(self._path)
+        try:
+            _check_file(self._path)
+            self._conn = _connect(self._path, self._synchronous, self._check)
+            return _max_seq(self._conn)
+        except BaseException:
+            self._close_sync()
+            raise
+
+    def _close_sync(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
+        if self._lock_fd is not None:
+            fd, self._lock_fd = self._lock_fd, None
+            os.close(fd)  # releases the flock
+
+
+# -- opening: every check raises StoreError naming the file and what to do ------------------
+
+
+def _lock(path: str) -> int:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise StoreError(
+            f"cannot open the store {path}: the directory {directory} does not exist;"
+            " create it first",
+            path=path,
+        )
+    if os.path.isdir(path):
+        raise StoreError(f"the store {path} is a directory; give a file path", path=path)
+    if fcntl is None:  # pragma: no cover - not POSIX
+        raise StoreError(f"cannot lock the store {path}: this platform has no flock", path=path)
+    lock_path = path + ".lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot open the lock file {lock_path} of the store {path}: {exc.strerror};"
+            " give this user write access to that directory",
+            path=path,
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown process"
+        os.close(fd)
+        raise StoreError(
+            f"the store {path} is in use by another live poller ({holder}); stop that poller,"
+            " or give this one another file",
+            path=path,
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+    return fd
+
+
+def _check_file(path: str) -> None:
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(
+            f"cannot read the store {path}: {exc.strerror}; give this user read and write"
+            " access to it and its directory",
+            path=path,
+        ) from None
+    if header and header != _HEADER:
+        raise _corrupt(path, "it is not a SQLite database")
+
+
+def _corrupt(path: str, why: str) -> StoreError:
+    return StoreError(
+        f"the store {path} is unusable: {why}. Nothing was changed; move the file (with its"
+        " -wal file) aside to keep it for inspection and start a new store, or restore a backup",
+        path=path,
+    )
+
+
+def _connect(path: str, synchronous: str, check: bool) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise _unopenable(path, exc) from None
+    try:
+        _prepare(conn, path, synchronous, check)
+    except StoreError:
+        conn.close()
+        raise
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        raise _unopenable(path, exc) from None
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise _corrupt(path, str(exc)) from None
+    return conn
+
+
+def _unopenable(path: str, exc: sqlite3.Error) -> StoreError:
+    return StoreError(
+        f"cannot use the store {path}: {exc}; check that this user can read and write the"
+        " file, its -wal and -shm files and its directory, and that the disk has space",
+        path=path,
+    )
+
+
+def _prepare(conn: sqlite3.Connection, path: str, synchronous: str, check: bool) -> None:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if app_id == 0 and version == 0 and tables == 0:
+        version = 0  # a new (or empty) file
+    elif app_id != APPLICATION_ID:
+        raise StoreError(
+            f"the file {path} is a SQLite database but not a bkjob-async store; give another"
+            " path (nothing was changed)",
+            path=path,
+        )
+    elif version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store {path} was written by a newer bkjob-async (schema {version}; this one"
+            f" reads up to {SCHEMA_VERSION}); upgrade bkjob-async, or use another file",
+            path=path,
+        )
+    if check and version:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise _corrupt(path, "integrity check failed: " + "; ".join(problems))
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode != "wal":
+        raise StoreError(f"the store {path} cannot use WAL mode (got {mode!r})", path=path)
+    conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if version == 0:
+            for statement in _SCHEMA_V1:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            version = 1
+        while version < SCHEMA_VERSION:
+            _MIGRATIONS[version](conn)
+            version += 1
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_by', ?)",
+            (f"pid {os.getpid()} on {socket.gethostname()}",),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _max_seq(conn: sqlite3.Connection) -> int:
+    jobs = conn.execute("SELECT max(added) FROM jobs").fetchone()[0] or 0
+    events = conn.execute("SELECT max(seq) FROM events").fetchone()[0] or 0
+    return max(jobs, events)
