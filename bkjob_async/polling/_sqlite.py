@@ -262,8 +262,7 @@ class SqliteStore(Store):
         """Write what is queued (a last attempt if unhealthy), close the file, release the lock."""
         if self._state != "open":
             return
-        with anyio.CancelScope(shield=True):
-            await self.flush()
+        # The writer may be gone (an enclosing scope was cancelled): write from here.
         self._state = "closed"
         self._tg.cancel_scope.cancel()
         try:
@@ -599,7 +598,7 @@ def _lock(path: str) -> int:
         raise StoreError(f"cannot lock the store {path}: this platform has no flock", path=path)
     lock_path = path + ".lock"
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = _open_lock(lock_path)
     except OSError as exc:
         raise StoreError(
             f"cannot open the lock file {lock_path} of the store {path}: {exc.strerror};"
@@ -616,9 +615,18 @@ def _lock(path: str) -> int:
             " or give this one another file",
             path=path,
         ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+    with contextlib.suppress(OSError):  # the holder's name is a courtesy
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
     return fd
+
+
+def _open_lock(lock_path: str) -> int:
+    """Open the lock file, read-write if possible (to name the holder); flock needs only read."""
+    try:
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except PermissionError:
+        return os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
 
 
 def _check_file(path: str) -> None:
@@ -693,7 +701,8 @@ def _prepare(conn: sqlite3.Connection, path: str, synchronous: str, check: bool)
     if check and version:
         problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
         if problems != ["ok"]:
-            raise _corrupt(path, "integrity check failed: " + "; ".join(problems))
+            lines = "\n".join(problems).splitlines()
+            raise _corrupt(path, "integrity check failed: " + "; ".join(lines[:3]))
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if mode != "wal":
         raise StoreError(f"the store {path} cannot use WAL mode (got {mode!r})", path=path)
