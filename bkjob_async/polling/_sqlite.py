@@ -1,10 +1,13 @@
 """``SqliteStore``: the store in one SQLite file; every sqlite3 call runs off the event loop.
 
-Rule: the event loop only queues writes (``commit``, ``ack`` ... encode their values and
-return); one background task takes the queue every ``flush_interval`` seconds (or at once
-when ``max_batch`` calls are queued, or on ``flush()``) and writes it as **one transaction**
-in a worker thread, one thread at a time, on one connection. Calls are written in call order,
-so whatever is durable, every earlier call is too. See ``_store`` for the contract.
+Rule: the event loop only queues writes (``commit``, ``ack`` ... encode their values, append
+to the queue under a lock and return); one writer thread, which owns the write connection,
+takes the whole queue every ``flush_interval`` seconds (at once when ``max_batch`` calls are
+queued, or on ``flush()``) and writes it as **one transaction**. Calls are written in call
+order, so whatever is durable, every earlier call is too. After each attempt the thread wakes
+the loop's waiters with one ``call_soon_threadsafe`` (asyncio, like aiohttp), and only if
+someone waits. Reads (``load``, ``watch_names``) run in a worker thread on a second
+connection, which WAL lets read while the writer writes. See ``_store`` for the contract.
 
 The file is stdlib ``sqlite3`` in WAL mode with ``synchronous=NORMAL`` by default: a commit
 survives the process being killed (SIGKILL included) and, in WAL mode, a power loss can only
@@ -37,6 +40,7 @@ an ERROR with the count of calls it could not write.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -44,6 +48,7 @@ import math
 import os
 import socket
 import sqlite3
+import threading
 from typing import TYPE_CHECKING, Literal
 
 import anyio
@@ -54,8 +59,6 @@ from ._store import Store, StoredEvent, StoredWatch, StoreStatistics, check_even
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
-
-    from anyio.abc import TaskGroup
 
     from ._store import JobKey, JsonValue
 
@@ -78,21 +81,21 @@ _SCHEMA_V1 = (
     "CREATE TABLE watches (name TEXT PRIMARY KEY) WITHOUT ROWID",
     "CREATE TABLE jobs (watch TEXT NOT NULL, scope TEXT NOT NULL, job INTEGER NOT NULL,"
     " added INTEGER NOT NULL, state TEXT, PRIMARY KEY (watch, scope, job)) WITHOUT ROWID",
-    "CREATE TABLE events (watch TEXT NOT NULL, event_id TEXT NOT NULL, seq INTEGER NOT NULL,"
-    " scope TEXT NOT NULL, job INTEGER NOT NULL, payload TEXT NOT NULL,"
-    " PRIMARY KEY (watch, event_id)) WITHOUT ROWID",
-    "CREATE INDEX events_by_seq ON events (watch, seq)",
+    # Keyed by the commit sequence alone: an insert appends, an ack deletes by rowid. Loads
+    # and removals scan (they are rare and the table holds only unacknowledged events).
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY, watch TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " scope TEXT NOT NULL, job INTEGER NOT NULL, payload TEXT NOT NULL)",
 )
 #: ``_MIGRATIONS[v]`` upgrades a store from schema ``v`` to ``v + 1`` inside a transaction.
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
 
 _UPDATE_STATE = "UPDATE jobs SET state = ? WHERE watch = ? AND scope = ? AND job = ?"
 _INSERT_EVENT = (
-    "INSERT OR IGNORE INTO events (watch, event_id, seq, scope, job, payload)"
+    "INSERT INTO events (seq, watch, event_id, scope, job, payload)"
     " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS"
     " (SELECT 1 FROM jobs WHERE watch = ? AND scope = ? AND job = ?)"
 )
-_DELETE_EVENT = "DELETE FROM events WHERE watch = ? AND event_id = ?"
+_DELETE_EVENT = "DELETE FROM events WHERE seq = ?"
 
 _dumps = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
@@ -114,31 +117,28 @@ class _Hot:
     def __init__(self) -> None:
         # (watch, scope, job) -> (state, watch, scope, job): the latest state wins.
         self.states: dict[_Row, tuple[str, str, str, int]] = {}
-        # (watch, event_id) -> the row to insert; insertion order is commit order.
-        self.events: dict[tuple[str, str], tuple[str, str, int, str, int, str]] = {}
-        self.acked: dict[tuple[str, str], None] = {}
+        # seq -> (seq, watch, event_id, scope, job, payload), in commit order.
+        self.events: dict[int, tuple[int, str, str, str, int, str]] = {}
+        # seqs of acknowledged events
+        self.acked: dict[int, None] = {}
 
-    def absorb(self, later: _Hot) -> bool:
-        """Merge ``later`` into this one if the order of calls allows it."""
-        if any(key in self.acked for key in later.events):
-            return False
+    def absorb(self, later: _Hot) -> None:
+        """Merge ``later`` into this one (sequence numbers keep every event distinct)."""
         self.states.update(later.states)
-        for key, row in later.events.items():
-            self.events.setdefault(key, row)
-        for key in later.acked:
-            self.events.pop(key, None)
-            self.acked[key] = None
-        return True
+        self.events.update(later.events)
+        for seq in later.acked:
+            self.events.pop(seq, None)
+            self.acked[seq] = None
 
     def apply(self, conn: sqlite3.Connection) -> None:
         if self.states:
             conn.executemany(_UPDATE_STATE, self.states.values())
         if self.events:
             conn.executemany(
-                _INSERT_EVENT, [(*row, row[0], row[3], row[4]) for row in self.events.values()]
+                _INSERT_EVENT, [(*row, row[1], row[3], row[4]) for row in self.events.values()]
             )
         if self.acked:
-            conn.executemany(_DELETE_EVENT, self.acked)
+            conn.executemany(_DELETE_EVENT, [(seq,) for seq in self.acked])
 
 
 class _Op:
@@ -160,7 +160,10 @@ class _Op:
         elif self.kind == "remove":
             rows = [(name, scope, job) for scope, job, _ in self.jobs]
             conn.executemany("DELETE FROM jobs WHERE watch = ? AND scope = ? AND job = ?", rows)
-            conn.executemany("DELETE FROM events WHERE watch = ? AND scope = ? AND job = ?", rows)
+            gone = {(scope, job) for _, scope, job in rows}
+            found = conn.execute("SELECT seq, scope, job FROM events WHERE watch = ?", (name,))
+            seqs = [(seq,) for seq, scope, job in found.fetchall() if (scope, job) in gone]
+            conn.executemany(_DELETE_EVENT, seqs)
         else:
             for table, column in (("events", "watch"), ("jobs", "watch"), ("watches", "name")):
                 conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
@@ -175,7 +178,8 @@ class SqliteStore(Store):
     :param path: the database file; created (with ``<path>.lock``) if missing.
     :param synchronous: ``"normal"`` (durable across process crashes) or ``"full"`` (also
         across power loss: one fsync per batch).
-    :param flush_interval: seconds a batch may wait for more calls before it is written.
+    :param flush_interval: seconds a batch may wait for more calls before it is written: the
+        delay a settled event waits at most, and the store's CPU per call falls as it grows.
     :param max_batch: queued calls that start a write at once.
     :param retry_interval: seconds before the first retry of a failed write; doubles...
     :param max_retry_interval: ...up to this.
@@ -187,7 +191,7 @@ class SqliteStore(Store):
         path: str | os.PathLike[str],
         *,
         synchronous: Literal["normal", "full"] = "normal",
-        flush_interval: float = 0.005,
+        flush_interval: float = 0.01,
         max_batch: int = 5000,
         retry_interval: float = 1.0,
         max_retry_interval: float = 30.0,
@@ -217,22 +221,36 @@ class SqliteStore(Store):
         self._check = check
         self._state: Literal["new", "open", "closed"] = "new"
         self._conn: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._scopes: dict[Scope, str] = {}
+        # (watch, event_id) -> (seq, scope, job) of every event committed or loaded by this
+        # process and not acknowledged: acks delete by seq, and a pending id is not re-added.
+        self._pending: dict[tuple[str, str], tuple[int, str, int]] = {}
         self._parsed: dict[str, Scope] = {}
-        # The queue: segments in call order; ``_hot`` is the last one if it is a ``_Hot``.
+        # The queue, shared with the writer thread under ``_lock``: segments in call order;
+        # ``_hot`` is the last one if it is a ``_Hot``.
+        self._lock = threading.Lock()
         self._segments: list[_Segment] = []
         self._hot: _Hot | None = None
         self._queued = 0
         self._ticket = 0
-        self._durable = 0
         self._seq = 0
+        # Written by the writer thread only.
+        self._durable = 0
         self._started = 0
         self._finished = 0
         self._transactions = 0
         self._failures = 0
         self._failures_before = 0
         self._error: str | None = None
+        # Wakes the writer: something is queued / write now.
+        self._wake = threading.Event()
+        self._urgent = threading.Event()
+        self._stopping = False
+        # Waiters on the loop: ``_cycle`` is set after the next write attempt.
+        self._waiting = False
+        self._cycle: anyio.Event | None = None
 
     def __repr__(self) -> str:
         return f"SqliteStore({self._path!r})"
@@ -245,43 +263,36 @@ class SqliteStore(Store):
     # -- lifecycle ------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Lock and check the file, create or migrate its schema, start the writer."""
+        """Lock and check the file, create or migrate its schema, start the writer thread."""
         if self._state != "new":
             raise StoreError(f"the store {self._path} was already opened", path=self._path)
+        self._loop = asyncio.get_running_loop()
         self._limiter = anyio.CapacityLimiter(1)
         self._seq = await anyio.to_thread.run_sync(self._open_sync, limiter=self._limiter)
-        self._wake = anyio.Event()
-        self._urgent = anyio.Event()
-        self._cycle = anyio.Event()
-        self._tg: TaskGroup = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._tg.start_soon(self._writer)
+        self._thread = threading.Thread(
+            target=self._run, name=f"bkjob-async store {self._path}", daemon=True
+        )
         self._state = "open"
+        self._thread.start()
 
     async def aclose(self) -> None:
         """Write what is queued (a last attempt if unhealthy), close the file, release the lock."""
         if self._state != "open":
             return
-        # The writer may be gone (an enclosing scope was cancelled): write from here.
         self._state = "closed"
-        self._tg.cancel_scope.cancel()
-        try:
-            await self._tg.__aexit__(None, None, None)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self._last_attempt()
-
-    async def _last_attempt(self) -> None:
-        if self._queued:
-            await self._attempt()
-        if self._queued:
-            logger.error(
-                "store %s: closing with %d calls not written (%s); they are lost",
-                self._path,
-                self._queued,
-                self._error,
-            )
-        await anyio.to_thread.run_sync(self._close_sync, limiter=self._limiter)
+        self._stopping = True
+        self._urgent.set()
+        self._wake.set()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self._thread.join)
+            if self._queued:
+                logger.error(
+                    "store %s: closing with %d calls not written (%s); they are lost",
+                    self._path,
+                    self._queued,
+                    self._error,
+                )
+            await anyio.to_thread.run_sync(self._close_sync, limiter=self._limiter)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -291,10 +302,17 @@ class SqliteStore(Store):
         return await anyio.to_thread.run_sync(self._names_sync, limiter=self._limiter)
 
     async def load(self, name: str) -> StoredWatch | None:
-        """Return everything stored for watch ``name``, or ``None``."""
+        """Return everything stored for watch ``name`` (what is durable), or ``None``."""
         check_name(name)
         await self._readable()
-        return await anyio.to_thread.run_sync(self._load_sync, name, limiter=self._limiter)
+        loaded = await anyio.to_thread.run_sync(self._load_sync, name, limiter=self._limiter)
+        if loaded is None:
+            return None
+        watch, seqs = loaded
+        for event, seq in zip(watch.pending, seqs, strict=True):
+            scope, job = event.job
+            self._pending.setdefault((name, event.event_id), (seq, self._text(scope), job))
+        return watch
 
     async def _readable(self) -> None:
         if self._state != "open":
@@ -303,19 +321,9 @@ class SqliteStore(Store):
 
     # -- writes (the hot path: queue and return) ------------------------------------------
 
-    def _enqueue_op(self, op: _Op) -> int:
-        self._segments.append(op)
-        self._hot = None
-        return self._queued_one()
-
-    def _queued_one(self) -> int:
-        self._queued += 1
-        self._ticket += 1
-        if not self._wake.is_set():
-            self._wake.set()
-        if self._queued >= self._max_batch and not self._urgent.is_set():
-            self._urgent.set()
-        return self._ticket
+    def _open_for_writes(self) -> None:
+        if self._state != "open":
+            raise StoreError(f"the store {self._path} is not open", path=self._path)
 
     def _hot_segment(self) -> _Hot:
         hot = self._hot
@@ -324,9 +332,17 @@ class SqliteStore(Store):
             self._segments.append(hot)
         return hot
 
-    def _open_for_writes(self) -> None:
-        if self._state != "open":
-            raise StoreError(f"the store {self._path} is not open", path=self._path)
+    def _queued_one(self) -> int:
+        """Count one queued call (under ``_lock``); return its ticket."""
+        self._queued += 1
+        self._ticket += 1
+        return self._ticket
+
+    def _poke(self) -> None:
+        if not self._wake.is_set():
+            self._wake.set()
+        if self._queued >= self._max_batch and not self._urgent.is_set():
+            self._urgent.set()
 
     def _text(self, scope: Scope) -> str:
         text = self._scopes.get(scope)
@@ -334,27 +350,36 @@ class SqliteStore(Store):
             text = self._scopes[scope] = _scope_text(scope)
         return text
 
-    def _jobs(self, jobs: Iterable[JobKey]) -> list[tuple[str, int, int]]:
-        rows = []
-        for scope, job in jobs:
-            self._seq += 1
-            rows.append((self._text(scope), job, self._seq))
-        return rows
+    def _enqueue_op(self, kind: str, name: str, jobs: Iterable[JobKey]) -> int:
+        self._open_for_writes()
+        check_name(name)
+        with self._lock:
+            rows = []
+            for scope, job in jobs:
+                self._seq += 1
+                rows.append((self._text(scope), job, self._seq))
+            self._segments.append(_Op(kind, name, rows))
+            self._hot = None
+            ticket = self._queued_one()
+        if kind != "add":
+            gone = {(text, job) for text, job, _ in rows}
+            for key, (_, text, job) in list(self._pending.items()):
+                if key[0] == name and (kind == "drop" or (text, job) in gone):
+                    del self._pending[key]
+        self._poke()
+        return ticket
 
     def add_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
         """Queue: create watch ``name`` if new and add ``jobs``; return a ticket."""
-        self._open_for_writes()
-        return self._enqueue_op(_Op("add", check_name(name), self._jobs(jobs)))
+        return self._enqueue_op("add", name, jobs)
 
     def remove_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
         """Queue: remove ``jobs`` with their states and pending events; return a ticket."""
-        self._open_for_writes()
-        return self._enqueue_op(_Op("remove", check_name(name), self._jobs(jobs)))
+        return self._enqueue_op("remove", name, jobs)
 
     def drop(self, name: str) -> int:
         """Queue: delete watch ``name`` and everything stored for it; return a ticket."""
-        self._open_for_writes()
-        return self._enqueue_op(_Op("drop", check_name(name), []))
+        return self._enqueue_op("drop", name, ())
 
     def commit(
         self,
@@ -379,30 +404,36 @@ class SqliteStore(Store):
         for event_id, payload in events:
             check_event_id(event_id)
             rows.append((event_id, _dumps(payload)))
-        hot = self._hot_segment()
-        if rows and hot.acked and any((name, event_id) in hot.acked for event_id, _ in rows):
-            self._hot = None
+        known = self._pending
+        with self._lock:
             hot = self._hot_segment()
-        hot.states[(name, scope_text, job_id)] = (text, name, scope_text, job_id)
-        pending = hot.events
-        for event_id, payload_text in rows:
-            key = (name, event_id)
-            if key not in pending:
-                self._seq += 1
-                pending[key] = (name, event_id, self._seq, scope_text, job_id, payload_text)
-        return self._queued_one()
+            hot.states[(name, scope_text, job_id)] = (text, name, scope_text, job_id)
+            for event_id, payload_text in rows:
+                key = (name, event_id)
+                if key not in known:
+                    seq = self._seq = self._seq + 1
+                    known[key] = (seq, scope_text, job_id)
+                    hot.events[seq] = (seq, name, event_id, scope_text, job_id, payload_text)
+            ticket = self._queued_one()
+        self._poke()
+        return ticket
 
     def ack(self, name: str, event_ids: Iterable[str]) -> int:
         """Queue: forget these pending events of watch ``name``; return a ticket."""
         if self._state != "open":
             self._open_for_writes()
-        hot = self._hot_segment()
-        pending, acked = hot.events, hot.acked
-        for event_id in event_ids:
-            key = (name, event_id)
-            pending.pop(key, None)
-            acked[key] = None
-        return self._queued_one()
+        known = self._pending
+        with self._lock:
+            hot = self._hot_segment()
+            queued, acked = hot.events, hot.acked
+            for event_id in event_ids:
+                entry = known.pop((name, event_id), None)
+                if entry is not None:
+                    queued.pop(entry[0], None)
+                    acked[entry[0]] = None
+            ticket = self._queued_one()
+        self._poke()
+        return ticket
 
     # -- durability -----------------------------------------------------------------------
 
@@ -410,22 +441,50 @@ class SqliteStore(Store):
         """Return whether call ``ticket`` is durable, or the store is unhealthy or closed."""
         return ticket <= self._durable or self._error is not None or self._state != "open"
 
+    def _next_cycle(self) -> anyio.Event:
+        """Return the event set after the writer's next attempt (on the loop)."""
+        if self._cycle is None:
+            self._cycle = anyio.Event()
+        self._waiting = True  # before the caller checks: see ``_notify``
+        return self._cycle
+
     async def wait_settled(self, ticket: int) -> None:
         """Wait until ``settled(ticket)``: at most about ``flush_interval`` plus one write."""
-        while not self.settled(ticket):
-            await self._cycle.wait()
+        while True:
+            cycle = self._next_cycle()
+            if self.settled(ticket):
+                return
+            await cycle.wait()
 
     async def flush(self) -> None:
         """Write every call so far now; return once durable, or once that attempt failed."""
-        if self._state != "open":
-            return
         ticket, mark = self._ticket, self._started
-        while self._durable < ticket and self._state == "open":
+        while True:
+            cycle = self._next_cycle()
+            if self._durable >= ticket or self._state != "open":
+                return
             if self._error is not None and self._finished > mark:
                 return
             self._urgent.set()
             self._wake.set()
-            await self._cycle.wait()
+            await cycle.wait()
+
+    def _cycle_done(self) -> None:
+        """Wake every waiter (on the loop, called from the writer thread)."""
+        self._waiting = False
+        cycle, self._cycle = self._cycle, None
+        if cycle is not None:
+            cycle.set()
+
+    def _notify(self) -> None:
+        """Tell the loop's waiters that an attempt finished (from the writer thread).
+
+        The writer updates ``_durable`` before reading ``_waiting``; a waiter sets
+        ``_waiting`` before reading ``_durable``: one of them sees the other's write.
+        """
+        if self._waiting:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self._loop.call_soon_threadsafe(self._cycle_done)
 
     def statistics(self) -> StoreStatistics:
         """Return a snapshot of the store's writes and health."""
@@ -438,58 +497,72 @@ class SqliteStore(Store):
             failed_transactions=self._failures,
         )
 
-    # -- the writer task ------------------------------------------------------------------
+    # -- the writer thread ----------------------------------------------------------------
 
-    async def _writer(self) -> None:
+    def _run(self) -> None:
+        try:
+            self._write_loop()
+        except BaseException as exc:  # pragma: no cover - a bug; never leave waiters hanging
+            logger.exception("store %s: the writer thread failed", self._path)
+            self._error = f"the writer thread failed: {type(exc).__name__}: {exc}"
+            self._notify()
+
+    def _write_loop(self) -> None:
         delay = self._retry_interval
         while True:
-            await self._wake.wait()
+            self._wake.wait()
             window = self._flush_interval if self._error is None else delay
-            if window:
-                with anyio.move_on_after(window):
-                    await self._urgent.wait()
-            self._wake = anyio.Event()
-            self._urgent = anyio.Event()
-            if await self._attempt():
+            if window and not self._stopping:
+                self._urgent.wait(window)
+            self._wake.clear()
+            self._urgent.clear()
+            # ``aclose`` sets ``_stopping`` before ``_wake``: seen here, or on the next turn.
+            if self._stopping:
+                self._attempt()
+                return
+            if self._attempt():
                 delay = self._retry_interval
             else:
                 delay = min(delay * 2, self._max_retry_interval)
                 self._wake.set()
 
-    async def _attempt(self) -> bool:
+    def _attempt(self) -> bool:
         """Write the whole queue as one transaction; on failure put it back. Return success."""
-        segments, count, upto = self._segments, self._queued, self._ticket
-        self._segments, self._hot, self._queued = [], None, 0
-        self._started += 1
-        attempt = self._started
+        with self._lock:
+            segments, count, upto = self._segments, self._queued, self._ticket
+            self._segments, self._hot, self._queued = [], None, 0
+            self._started += 1
+            attempt = self._started
         try:
             if segments:
-                await anyio.to_thread.run_sync(self._write_sync, segments, limiter=self._limiter)
+                self._write_sync(segments)
         except Exception as exc:
-            self._requeue(segments, count)
+            with self._lock:
+                self._requeue(segments, count)
             self._failed(exc)
-            return False
-        finally:
-            self._finished = attempt
-            cycle, self._cycle = self._cycle, anyio.Event()
-            cycle.set()
-        self._durable = max(self._durable, upto)
-        if segments:
-            self._transactions += 1
-        if self._error is not None:
-            logger.warning(
-                "store %s: writes resumed after %d failed attempts",
-                self._path,
-                self._failures - self._failures_before,
-            )
-            self._error = None
-        return True
+            ok = False
+        else:
+            self._durable = max(self._durable, upto)
+            if segments:
+                self._transactions += 1
+            if self._error is not None:
+                logger.warning(
+                    "store %s: writes resumed after %d failed attempts",
+                    self._path,
+                    self._failures - self._failures_before,
+                )
+                self._error = None
+            ok = True
+        self._finished = attempt
+        self._notify()
+        return ok
 
     def _requeue(self, segments: list[_Segment], count: int) -> None:
         merged: list[_Segment] = []
         for segment in segments + self._segments:
             last = merged[-1] if merged else None
-            if isinstance(last, _Hot) and isinstance(segment, _Hot) and last.absorb(segment):
+            if isinstance(last, _Hot) and isinstance(segment, _Hot):
+                last.absorb(segment)
                 continue
             merged.append(segment)
         self._segments = merged
@@ -497,10 +570,9 @@ class SqliteStore(Store):
         self._queued += count
 
     def _failed(self, exc: Exception) -> None:
-        self._failures += 1
         message = f"{type(exc).__name__}: {exc}"
         if self._error is None:
-            self._failures_before = self._failures - 1
+            self._failures_before = self._failures
             logger.error(
                 "store %s: writes failing (%s); keeping %d calls in memory and retrying;"
                 " a crash now loses them",
@@ -510,9 +582,8 @@ class SqliteStore(Store):
             )
         else:
             logger.debug("store %s: write retry failed (%s)", self._path, message)
+        self._failures += 1
         self._error = message
-
-    # -- in the worker thread ---------------------------------------------------------------
 
     def _write_sync(self, segments: list[_Segment]) -> None:
         conn = self._connection()
@@ -532,6 +603,13 @@ class SqliteStore(Store):
             raise StoreError(f"the store {self._path} is not open", path=self._path)
         return self._conn
 
+    # -- reads, in a worker thread, on their own connection (WAL: readers never block) ----
+
+    def _read_connection(self) -> sqlite3.Connection:
+        if self._reader is None:
+            self._reader = sqlite3.connect(self._path, timeout=5.0, check_same_thread=False)
+        return self._reader
+
     def _scope(self, text: str) -> Scope:
         scope = self._parsed.get(text)
         if scope is None:
@@ -539,28 +617,35 @@ class SqliteStore(Store):
         return scope
 
     def _names_sync(self) -> list[str]:
-        rows = self._connection().execute("SELECT name FROM watches ORDER BY name")
+        rows = self._read_connection().execute("SELECT name FROM watches ORDER BY name")
         return [name for (name,) in rows]
 
-    def _load_sync(self, name: str) -> StoredWatch | None:
-        conn = self._connection()
-        if conn.execute("SELECT 1 FROM watches WHERE name = ?", (name,)).fetchone() is None:
-            return None
-        scope = self._scope
-        jobs = {
-            (scope(text), job): None if state is None else _loads(state)
-            for text, job, state in conn.execute(
-                "SELECT scope, job, state FROM jobs WHERE watch = ? ORDER BY added", (name,)
-            )
-        }
-        pending = tuple(
-            StoredEvent(event_id, (scope(text), job), _loads(payload))
-            for event_id, text, job, payload in conn.execute(
-                "SELECT event_id, scope, job, payload FROM events WHERE watch = ? ORDER BY seq",
+    def _load_sync(self, name: str) -> tuple[StoredWatch, list[int]] | None:
+        conn = self._read_connection()
+        with conn:  # one read transaction: a consistent snapshot
+            conn.execute("BEGIN")
+            if conn.execute("SELECT 1 FROM watches WHERE name = ?", (name,)).fetchone() is None:
+                return None
+            scope = self._scope
+            jobs = {
+                (scope(text), job): None if state is None else _loads(state)
+                for text, job, state in conn.execute(
+                    "SELECT scope, job, state FROM jobs WHERE watch = ? ORDER BY added", (name,)
+                )
+            }
+            rows = conn.execute(
+                "SELECT seq, event_id, scope, job, payload FROM events WHERE watch = ?"
+                " ORDER BY seq",
                 (name,),
-            )
-        )
-        return StoredWatch(name, jobs, pending)
+            ).fetchall()
+        pending, seqs, seen = [], [], set()
+        for seq, event_id, text, job, payload in rows:
+            key = (scope(text), job)
+            if event_id not in seen and key in jobs:  # the first of an id committed twice
+                seen.add(event_id)
+                pending.append(StoredEvent(event_id, key, _loads(payload)))
+                seqs.append(seq)
+        return StoredWatch(name, jobs, tuple(pending)), seqs
 
     def _open_sync(self) -> int:
         self._lock_fd = _lock(self._path)
@@ -573,9 +658,11 @@ class SqliteStore(Store):
             raise
 
     def _close_sync(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            conn.close()
+        for attribute in ("_reader", "_conn"):
+            conn = getattr(self, attribute)
+            if conn is not None:
+                setattr(self, attribute, None)
+                conn.close()
         if self._lock_fd is not None:
             fd, self._lock_fd = self._lock_fd, None
             os.close(fd)  # releases the flock
@@ -730,5 +817,5 @@ def _prepare(conn: sqlite3.Connection, path: str, synchronous: str, check: bool)
 
 def _max_seq(conn: sqlite3.Connection) -> int:
     jobs = conn.execute("SELECT max(added) FROM jobs").fetchone()[0] or 0
-    events = conn.execute("SELECT max(seq) FROM events").fetchone()[0] or 0
+    events = conn.execute("SELECT max(seq) FROM events").fetchone()[0] or 0  # the last rowid
     return max(jobs, events)

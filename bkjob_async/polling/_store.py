@@ -59,12 +59,16 @@ deletes the jobs' states and pending events; ``drop`` deletes the watch. ``add_j
 the state of a job already there. Committing an ``event_id`` that is already pending keeps the
 first one (same transition, same position).
 
-**Engine calls, in short**: at ``watch_jobs(scope, ids, name=W)``: ``add_jobs`` then ``await
-wait_settled(ticket)`` before the first poll (the job set is durable before it is watched);
-at ``resume(W)``: ``await load(W)``, rebuild each job's tracker from its state, queue the
-pending events first, poll the unfinished jobs; on each changed poll: ``commit``; on each
-delivery: ``ack``; ``watch.add``/``watch.remove``: ``add_jobs``/``remove_jobs``; a finished
-watch the caller no longer wants: ``drop``. Unnamed watches never touch the store.
+**Engine calls, in short**: at ``watch_jobs(scope, ids, name=W)``: ``await load(W)`` (``W``
+may exist: then this extends it, and its stored states and pending events apply), then
+``add_jobs`` and ``await wait_settled(ticket)`` before the first poll (the job set is durable
+before it is watched); at ``resume(W)``: ``await load(W)`` (``None``: no such watch), rebuild
+each job's tracker from its state, queue the pending events first, poll the jobs whose state
+is not final; on each changed poll: ``commit``; on each delivery: ``ack``;
+``watch.add``/``watch.remove``: ``add_jobs``/``remove_jobs``; a watch the caller is done
+with: ``drop``. Unnamed watches never touch the store. A watch is loaded before the engine
+commits or acks for it: a durable store may only know the pending ids of this process (an ack
+of an id it does not know is ignored; the event would be delivered again after a restart).
 
 **Faults.** ``open()`` refuses a store it cannot use with ``bkjob_async.StoreError`` naming the
 file and what to do, before any polling. While running, a write that fails (disk full, I/O

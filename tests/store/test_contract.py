@@ -163,3 +163,23 @@ async def test_writes_on_a_closed_store_raise_store_error(make_store: Callable[[
     ):
         with pytest.raises(StoreError, match=r"closed|not open"):
             call()
+
+
+async def test_after_a_reopen_and_load_acks_and_commits_apply_to_stored_events(
+    make_store: Callable[[], Store],
+) -> None:
+    async with make_store() as store:
+        store.add_jobs("w", [(BIZ, 1), (BIZ, 2)])
+        store.commit("w", (BIZ, 1), {"n": 1}, [("a", 1), ("b", 2)])
+        store.commit("w", (BIZ, 2), {"n": 1}, [("c", 3)])
+    async with make_store() as store:
+        loaded = await store.load("w")
+        assert loaded is not None
+        store.ack("w", ["a"])
+        store.commit("w", (BIZ, 1), {"n": 2}, [("b", "again"), ("d", 4)])
+        store.remove_jobs("w", [(BIZ, 2)])
+    async with make_store() as store:
+        loaded = await store.load("w")
+    assert loaded is not None
+    assert loaded.jobs == {(BIZ, 1): {"n": 2}}
+    assert [(e.event_id, e.payload) for e in loaded.pending] == [("b", 2), ("d", 4)]
