@@ -2,8 +2,9 @@
 
 ``python benchmarks/_store_loop.py MODE RATE SECONDS DIR SHAPE`` prints one JSON line:
 ``{"mode", "cpu_per_observation", "observations", "transactions", "writes"}``. MODE is
-``none`` (the loop only builds what the engine would hand over), ``memory`` or ``sqlite``
-(the same loop writing through ``MemoryStore`` or ``SqliteStore(DIR/bench.db)``). Each
+``none`` (the loop only builds what the engine would hand over), ``encode`` (builds it and
+JSON-encodes the state and event, as ``SqliteStore.commit`` does, and writes nothing),
+``memory`` or ``sqlite`` (the same loop writing through ``MemoryStore`` or ``SqliteStore``). Each
 observation is what one changed poll of the CPU benchmark makes: a 3-step x 10-host job's
 new tracker state, one host-transition event, and the ack of the job's previous event (the
 consumer asked for the next one). Observations are spread evenly at RATE per second over
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _harness import pin_client
 
 from bkjob_async import MemoryStore, Scope, SqliteStore
+from bkjob_async.polling._sqlite import _dumps
 
 SCOPE = Scope.biz(2)
 JOBS = 1000
@@ -80,7 +82,7 @@ async def run(mode: str, rate: float, seconds: float, directory: str, shape: str
         else MemoryStore()
     )
     async with store:
-        if mode != "none":
+        if mode not in ("none", "encode"):
             await store.wait_settled(store.add_jobs("bench", [(SCOPE, j) for j in range(JOBS)]))
             await store.flush()
         count, last_event = 0, [""] * JOBS
@@ -90,7 +92,9 @@ async def run(mode: str, rate: float, seconds: float, directory: str, shape: str
             nonlocal count
             job = count % JOBS
             state, (event_id, payload) = make_state(job, count), event(job, count)
-            if mode != "none":
+            if mode == "encode":
+                _dumps(state), _dumps(payload)
+            elif mode != "none":
                 store.commit("bench", (SCOPE, job), state, [(event_id, payload)])
                 if last_event[job]:
                     store.ack("bench", [last_event[job]])

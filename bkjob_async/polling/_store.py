@@ -226,7 +226,10 @@ class Store(abc.ABC):
         """Queue one observation: the job's new state and its new ``(event_id, payload)``s.
 
         Both are written in one transaction. Ignored if ``job`` is not in the watch.
-        :raises ValueError: ``state`` is ``None``, or a value is not JSON (durable stores).
+
+        :raises ValueError: ``state`` is ``None`` or an ``event_id`` empty; in a durable
+            store, also a float that JSON cannot hold (``nan``, ``inf``).
+        :raises TypeError: in a durable store, a value that is not JSON.
         """
 
     @abc.abstractmethod
