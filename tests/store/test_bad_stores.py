@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import anyio
@@ -57,7 +58,11 @@ def _refused_as_nobody(path: Path) -> str:
     if os.geteuid() != 0:
         return str(_refused(path))
     read, write = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about forking a process with threads (anyio's idle workers);
+        # the child only opens a file and reports through the pipe.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through the pipe
         os.close(read)
         message = b"opened"
