@@ -91,9 +91,7 @@ _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
 
 _UPDATE_STATE = "UPDATE jobs SET state = ? WHERE watch = ? AND scope = ? AND job = ?"
 _INSERT_EVENT = (
-    "INSERT INTO events (seq, watch, event_id, scope, job, payload)"
-    " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS"
-    " (SELECT 1 FROM jobs WHERE watch = ? AND scope = ? AND job = ?)"
+    "INSERT INTO events (seq, watch, event_id, scope, job, payload) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _DELETE_EVENT = "DELETE FROM events WHERE seq = ?"
 
@@ -134,9 +132,7 @@ class _Hot:
         if self.states:
             conn.executemany(_UPDATE_STATE, self.states.values())
         if self.events:
-            conn.executemany(
-                _INSERT_EVENT, [(*row, row[1], row[3], row[4]) for row in self.events.values()]
-            )
+            conn.executemany(_INSERT_EVENT, self.events.values())
         if self.acked:
             conn.executemany(_DELETE_EVENT, [(seq,) for seq in self.acked])
 
@@ -227,6 +223,9 @@ class SqliteStore(Store):
         # (watch, event_id) -> (seq, scope, job) of every event committed or loaded by this
         # process and not acknowledged: acks delete by seq, and a pending id is not re-added.
         self._pending: dict[tuple[str, str], tuple[int, str, int]] = {}
+        # (watch, scope, job) of every job added or loaded by this process and not removed:
+        # a commit for any other job is ignored here, before encoding anything.
+        self._members: set[_Row] = set()
         self._parsed: dict[str, Scope] = {}
         # The queue, shared with the writer thread under ``_lock``: segments in call order;
         # ``_hot`` is the last one if it is a ``_Hot``.
@@ -309,6 +308,7 @@ class SqliteStore(Store):
         if loaded is None:
             return None
         watch, seqs = loaded
+        self._members.update((name, self._text(scope), job) for scope, job in watch.jobs)
         for event, seq in zip(watch.pending, seqs, strict=True):
             scope, job = event.job
             self._pending.setdefault((name, event.event_id), (seq, self._text(scope), job))
@@ -361,13 +361,22 @@ class SqliteStore(Store):
             self._segments.append(_Op(kind, name, rows))
             self._hot = None
             ticket = self._queued_one()
-        if kind != "add":
-            gone = {(text, job) for text, job, _ in rows}
-            for key, (_, text, job) in list(self._pending.items()):
-                if key[0] == name and (kind == "drop" or (text, job) in gone):
-                    del self._pending[key]
+        if kind == "add":
+            self._members.update((name, text, job) for text, job, _ in rows)
+        else:
+            self._forget(name, {(text, job) for text, job, _ in rows}, kind == "drop")
         self._poke()
         return ticket
+
+    def _forget(self, name: str, jobs: set[tuple[str, int]], everything: bool) -> None:
+        """Forget the membership and pending ids of ``jobs`` (or all) of watch ``name``."""
+        if everything:
+            self._members = {row for row in self._members if row[0] != name}
+        else:
+            self._members.difference_update((name, text, job) for text, job in jobs)
+        for key, (_, text, job) in list(self._pending.items()):
+            if key[0] == name and (everything or (text, job) in jobs):
+                del self._pending[key]
 
     def add_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
         """Queue: create watch ``name`` if new and add ``jobs``; return a ticket."""
@@ -399,6 +408,8 @@ class SqliteStore(Store):
             raise ValueError("a committed state cannot be None (None means 'no state yet')")
         scope, job_id = job
         scope_text = self._scopes.get(scope) or self._text(scope)
+        if (name, scope_text, job_id) not in self._members:
+            return self._ticket  # not in the watch: nothing to write
         text = _dumps(state)
         rows = []
         for event_id, payload in events:
