@@ -13,7 +13,7 @@ just polled; ``none`` builds the same values and writes nothing). Then
 
     ratio = (poll + sqlite - none) / (poll + memory - none)
 
-Three rounds, store modes in alternating order; the median ratio is reported for both state
+Five rounds, store modes in alternating order; the median ratio is reported for both state
 shapes (the engine chooses its state's JSON form). All CPU is process CPU, the writer
 thread's included. ``encode`` isolates the JSON encoding of the engine's values, which any
 durable store pays. The assertion is a regression guard (1.3); whether the 1.1 target is met
@@ -38,7 +38,7 @@ from bkjob_async import Scope, SqliteStore
 from ._harness import HERE, median, report, simulator
 from ._store_loop import compact_state, event, tracker_state
 
-ROUNDS = 3
+ROUNDS = 5
 POLL_SECONDS = 5.0
 STORE_SECONDS = 4.0
 MODES = ("none", "encode", "memory", "sqlite")

@@ -180,6 +180,12 @@ class SqliteStore(Store):
     :param retry_interval: seconds before the first retry of a failed write; doubles...
     :param max_retry_interval: ...up to this.
     :param check: run ``PRAGMA quick_check`` at open (linear in the file size).
+
+    Besides its queue, it keeps in memory the jobs of the watches this process added or
+    loaded (about 120 bytes each) and the ids of their unacknowledged events: commits for
+    other jobs are ignored before anything is encoded, acks delete by sequence number, and an
+    id already pending is not stored twice. So a watch is loaded before the engine commits or
+    acks for it (``resume`` does; so does ``watch_jobs(name=...)`` extending a stored watch).
     """
 
     def __init__(
