@@ -164,3 +164,14 @@ class UnsupportedOperationError(BkJobError):
 
 class PollingError(BkJobError):
     """The poller could not watch an instance."""
+
+
+class StoreError(BkJobError):
+    """A state store cannot be used: locked, unreadable, corrupt, too new, or closed.
+
+    The message names the file (or store) and what to do; ``.path`` is the file, if any.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

@@ -2,6 +2,8 @@
 
 from ._engine import Poller, PollerStatistics, Watch
 from ._schedule import PollPolicy
+from ._sqlite import SqliteStore
+from ._store import MemoryStore
 from .events import (
     Event,
     HostTransition,
@@ -19,11 +21,13 @@ __all__ = [
     "HostTransition",
     "JobFinished",
     "JobTransition",
+    "MemoryStore",
     "PollPolicy",
     "Poller",
     "PollerStatistics",
     "PollingResumed",
     "PollingStalled",
+    "SqliteStore",
     "StepTransition",
     "Watch",
     "WatchFailed",

@@ -1,0 +1,838 @@
+"""``SqliteStore``: the store in one SQLite file; every sqlite3 call runs off the event loop.
+
+Rule: the event loop only queues writes (``commit``, ``ack`` ... encode their values, append
+to the queue under a lock and return); one writer thread, which owns the write connection,
+takes the whole queue every ``flush_interval`` seconds (at once when ``max_batch`` calls are
+queued, or on ``flush()``) and writes it as **one transaction**. Calls are written in call
+order, so whatever is durable, every earlier call is too. After each attempt the thread wakes
+the loop's waiters with one ``call_soon_threadsafe`` (asyncio, like aiohttp), and only if
+someone waits. Reads (``load``, ``watch_names``) run in a worker thread on a second
+connection, which WAL lets read while the writer writes. See ``_store`` for the contract.
+
+The file is stdlib ``sqlite3`` in WAL mode with ``synchronous=NORMAL`` by default: a commit
+survives the process being killed (SIGKILL included) and, in WAL mode, a power loss can only
+lose the last transactions, never corrupt the file. ``synchronous="full"`` syncs every
+transaction, for power-loss durability at the cost of an fsync per batch.
+
+**Opening** checks, in this order, and refuses with ``StoreError`` (naming the file and what
+to do) before any polling: the directory exists; no other live process holds the store (an
+exclusive ``flock`` on the sidecar ``<path>.lock``, which the kernel releases when its
+process dies, SIGKILL included, so a stale lock cannot exist; lock files on network file
+systems are not supported); the file is readable; it is a SQLite file; it is a bkjob-async
+store (``PRAGMA application_id``); its schema is not newer than this code; ``PRAGMA
+quick_check`` finds no corruption; the file is writable. A missing or empty file starts a
+new store; nothing else ever does.
+
+**Schema and migrations.** ``PRAGMA user_version`` is the schema version, 1 today. A store
+with a lower version is migrated in place at open, in one transaction, by ``_MIGRATIONS[v]``
+(version ``v`` to ``v + 1``, in turn); a higher version is refused (written by a newer
+bkjob-async: upgrade, or use another file). To change the schema: bump ``SCHEMA_VERSION``, add
+the step to ``_MIGRATIONS``, and add a test that opens a file of the old version.
+
+**Faults while running.** A failed transaction (disk full, I/O error, read-only file) is rolled
+back and its calls stay queued, ahead of newer ones. The first failure logs one ERROR record
+and turns ``statistics().healthy`` false (``.error`` says why); the store retries after
+``retry_interval`` seconds, doubling up to ``max_retry_interval`` (``flush()`` retries at
+once), and logs a WARNING when a write succeeds again. While unhealthy every call is settled
+at once, so the poller keeps running from memory. ``aclose`` makes a last attempt and logs
+an ERROR with the count of calls it could not write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import socket
+import sqlite3
+import threading
+from typing import TYPE_CHECKING, Literal
+
+import anyio
+
+from ..config import Scope
+from ..errors import StoreError
+from ._store import Store, StoredEvent, StoredWatch, StoreStatistics, check_event_id, check_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+    from ._store import JobKey, JsonValue
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore"]
+
+logger = logging.getLogger("bkjob_async.polling.store")
+
+SCHEMA_VERSION = 1
+#: ``PRAGMA application_id`` of a bkjob-async store: "bkja".
+APPLICATION_ID = 0x626B6A61
+_HEADER = b"SQLite format 3\x00"
+
+_SCHEMA_V1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE watches (name TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE jobs (watch TEXT NOT NULL, scope TEXT NOT NULL, job INTEGER NOT NULL,"
+    " added INTEGER NOT NULL, state TEXT, PRIMARY KEY (watch, scope, job)) WITHOUT ROWID",
+    # Keyed by the commit sequence alone: an insert appends, an ack deletes by rowid. Loads
+    # and removals scan (they are rare and the table holds only unacknowledged events).
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY, watch TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " scope TEXT NOT NULL, job INTEGER NOT NULL, payload TEXT NOT NULL)",
+)
+#: ``_MIGRATIONS[v]`` upgrades a store from schema ``v`` to ``v + 1`` inside a transaction.
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+_UPDATE_STATE = "UPDATE jobs SET state = ? WHERE watch = ? AND scope = ? AND job = ?"
+_INSERT_EVENT = (
+    "INSERT INTO events (seq, watch, event_id, scope, job, payload) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_DELETE_EVENT = "DELETE FROM events WHERE seq = ?"
+
+_dumps = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+).encode
+_loads = json.loads
+
+_Row = tuple[str, str, int]  # (watch, scope text, job id)
+
+
+def _scope_text(scope: Scope) -> str:
+    return f"{scope.type.value}:{scope.id}"
+
+
+class _Hot:
+    """Queued commits and acks between two rarer calls; applied as three ``executemany``."""
+
+    __slots__ = ("acked", "events", "states")
+
+    def __init__(self) -> None:
+        # (watch, scope, job) -> (state, watch, scope, job): the latest state wins.
+        self.states: dict[_Row, tuple[str, str, str, int]] = {}
+        # seq -> (seq, watch, event_id, scope, job, payload), in commit order.
+        self.events: dict[int, tuple[int, str, str, str, int, str]] = {}
+        # seqs of acknowledged events
+        self.acked: dict[int, None] = {}
+
+    def absorb(self, later: _Hot) -> None:
+        """Merge ``later`` into this one (sequence numbers keep every event distinct)."""
+        self.states.update(later.states)
+        self.events.update(later.events)
+        for seq in later.acked:
+            self.events.pop(seq, None)
+            self.acked[seq] = None
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        if self.states:
+            conn.executemany(_UPDATE_STATE, self.states.values())
+        if self.events:
+            conn.executemany(_INSERT_EVENT, self.events.values())
+        if self.acked:
+            conn.executemany(_DELETE_EVENT, [(seq,) for seq in self.acked])
+
+
+class _Op:
+    """A rare call (add, remove, drop): a barrier between two ``_Hot`` batches."""
+
+    __slots__ = ("jobs", "kind", "name")
+
+    def __init__(self, kind: str, name: str, jobs: list[tuple[str, int, int]]) -> None:
+        self.kind, self.name, self.jobs = kind, name, jobs
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        name = self.name
+        if self.kind == "add":
+            conn.execute("INSERT OR IGNORE INTO watches (name) VALUES (?)", (name,))
+            conn.executemany(
+                "INSERT OR IGNORE INTO jobs (watch, scope, job, added) VALUES (?, ?, ?, ?)",
+                [(name, scope, job, seq) for scope, job, seq in self.jobs],
+            )
+        elif self.kind == "remove":
+            rows = [(name, scope, job) for scope, job, _ in self.jobs]
+            conn.executemany("DELETE FROM jobs WHERE watch = ? AND scope = ? AND job = ?", rows)
+            gone = {(scope, job) for _, scope, job in rows}
+            found = conn.execute("SELECT seq, scope, job FROM events WHERE watch = ?", (name,))
+            seqs = [(seq,) for seq, scope, job in found.fetchall() if (scope, job) in gone]
+            conn.executemany(_DELETE_EVENT, seqs)
+        else:
+            for table, column in (("events", "watch"), ("jobs", "watch"), ("watches", "name")):
+                conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
+
+
+_Segment = _Hot | _Op
+
+
+class SqliteStore(Store):
+    """The durable store of one process: one SQLite file, written in batches off the loop.
+
+    :param path: the database file; created (with ``<path>.lock``) if missing.
+    :param synchronous: ``"normal"`` (durable across process crashes) or ``"full"`` (also
+        across power loss: one fsync per batch).
+    :param flush_interval: seconds a batch may wait for more calls before it is written: the
+        delay a settled event waits at most, and the store's CPU per call falls as it grows.
+    :param max_batch: queued calls that start a write at once.
+    :param retry_interval: seconds before the first retry of a failed write; doubles...
+    :param max_retry_interval: ...up to this.
+    :param check: run ``PRAGMA quick_check`` at open (linear in the file size).
+
+    Besides its queue, it keeps in memory the jobs of the watches this process added or
+    loaded (about 120 bytes each) and the ids of their unacknowledged events: commits for
+    other jobs are ignored before anything is encoded, acks delete by sequence number, and an
+    id already pending is not stored twice. So a watch is loaded before the engine commits or
+    acks for it (``resume`` does; so does ``watch_jobs(name=...)`` extending a stored watch).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Literal["normal", "full"] = "normal",
+        flush_interval: float = 0.01,
+        max_batch: int = 5000,
+        retry_interval: float = 1.0,
+        max_retry_interval: float = 30.0,
+        check: bool = True,
+    ) -> None:
+        self._path = os.fspath(path)
+        if not isinstance(self._path, str) or not self._path:
+            raise ValueError(f"invalid store path {path!r}")
+        if synchronous not in ("normal", "full"):
+            raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
+        for label, value in (
+            ("flush_interval", flush_interval),
+            ("retry_interval", retry_interval),
+            ("max_retry_interval", max_retry_interval),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{label} must be a number of seconds, not {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{label} must be finite and >= 0, not {value!r}")
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise ValueError(f"max_batch must be an int >= 1, not {max_batch!r}")
+        self._synchronous = synchronous
+        self._flush_interval = float(flush_interval)
+        self._max_batch = max_batch
+        self._retry_interval = float(retry_interval)
+        self._max_retry_interval = max(float(max_retry_interval), self._retry_interval)
+        self._check = check
+        self._state: Literal["new", "open", "closed"] = "new"
+        self._conn: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._scopes: dict[Scope, str] = {}
+        # (watch, event_id) -> (seq, scope, job) of every event committed or loaded by this
+        # process and not acknowledged: acks delete by seq, and a pending id is not re-added.
+        self._pending: dict[tuple[str, str], tuple[int, str, int]] = {}
+        # (watch, scope, job) of every job added or loaded by this process and not removed:
+        # a commit for any other job is ignored here, before encoding anything.
+        self._members: set[_Row] = set()
+        self._parsed: dict[str, Scope] = {}
+        # The queue, shared with the writer thread under ``_lock``: segments in call order;
+        # ``_hot`` is the last one if it is a ``_Hot``.
+        self._lock = threading.Lock()
+        self._segments: list[_Segment] = []
+        self._hot: _Hot | None = None
+        self._queued = 0
+        self._ticket = 0
+        self._seq = 0
+        # Written by the writer thread only.
+        self._durable = 0
+        self._started = 0
+        self._finished = 0
+        self._transactions = 0
+        self._failures = 0
+        self._failures_before = 0
+        self._error: str | None = None
+        # Wakes the writer: something is queued / write now.
+        self._wake = threading.Event()
+        self._urgent = threading.Event()
+        self._stopping = False
+        # Waiters on the loop: ``_cycle`` is set after the next write attempt.
+        self._waiting = False
+        self._cycle: anyio.Event | None = None
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self._path!r})"
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._path
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Lock and check the file, create or migrate its schema, start the writer thread."""
+        if self._state != "new":
+            raise StoreError(f"the store {self._path} was already opened", path=self._path)
+        self._loop = asyncio.get_running_loop()
+        self._limiter = anyio.CapacityLimiter(1)
+        self._seq = await anyio.to_thread.run_sync(self._open_sync, limiter=self._limiter)
+        self._thread = threading.Thread(
+            target=self._run, name=f"bkjob-async store {self._path}", daemon=True
+        )
+        self._state = "open"
+        self._thread.start()
+
+    async def aclose(self) -> None:
+        """Write what is queued (a last attempt if unhealthy), close the file, release the lock."""
+        if self._state != "open":
+            return
+        self._state = "closed"
+        self._stopping = True
+        self._urgent.set()
+        self._wake.set()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self._thread.join)
+            if self._queued:
+                logger.error(
+                    "store %s: closing with %d calls not written (%s); they are lost",
+                    self._path,
+                    self._queued,
+                    self._error,
+                )
+            await anyio.to_thread.run_sync(self._close_sync, limiter=self._limiter)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def watch_names(self) -> list[str]:
+        """Return the names of the stored watches, sorted."""
+        await self._readable()
+        return await anyio.to_thread.run_sync(self._names_sync, limiter=self._limiter)
+
+    async def load(self, name: str) -> StoredWatch | None:
+        """Return everything stored for watch ``name`` (what is durable), or ``None``."""
+        check_name(name)
+        await self._readable()
+        loaded = await anyio.to_thread.run_sync(self._load_sync, name, limiter=self._limiter)
+        if loaded is None:
+            return None
+        watch, seqs = loaded
+        self._members.update((name, self._text(scope), job) for scope, job in watch.jobs)
+        for event, seq in zip(watch.pending, seqs, strict=True):
+            scope, job = event.job
+            self._pending.setdefault((name, event.event_id), (seq, self._text(scope), job))
+        return watch
+
+    async def _readable(self) -> None:
+        if self._state != "open":
+            raise StoreError(f"the store {self._path} is not open", path=self._path)
+        await self.flush()
+
+    # -- writes (the hot path: queue and return) ------------------------------------------
+
+    def _open_for_writes(self) -> None:
+        if self._state != "open":
+            raise StoreError(f"the store {self._path} is not open", path=self._path)
+
+    def _hot_segment(self) -> _Hot:
+        hot = self._hot
+        if hot is None:
+            hot = self._hot = _Hot()
+            self._segments.append(hot)
+        return hot
+
+    def _queued_one(self) -> int:
+        """Count one queued call (under ``_lock``); return its ticket."""
+        self._queued += 1
+        self._ticket += 1
+        return self._ticket
+
+    def _poke(self) -> None:
+        if not self._wake.is_set():
+            self._wake.set()
+        if self._queued >= self._max_batch and not self._urgent.is_set():
+            self._urgent.set()
+
+    def _text(self, scope: Scope) -> str:
+        text = self._scopes.get(scope)
+        if text is None:
+            text = self._scopes[scope] = _scope_text(scope)
+        return text
+
+    def _enqueue_op(self, kind: str, name: str, jobs: Iterable[JobKey]) -> int:
+        self._open_for_writes()
+        check_name(name)
+        with self._lock:
+            rows = []
+            for scope, job in jobs:
+                self._seq += 1
+                rows.append((self._text(scope), job, self._seq))
+            self._segments.append(_Op(kind, name, rows))
+            self._hot = None
+            ticket = self._queued_one()
+        if kind == "add":
+            self._members.update((name, text, job) for text, job, _ in rows)
+        else:
+            self._forget(name, {(text, job) for text, job, _ in rows}, kind == "drop")
+        self._poke()
+        return ticket
+
+    def _forget(self, name: str, jobs: set[tuple[str, int]], everything: bool) -> None:
+        """Forget the membership and pending ids of ``jobs`` (or all) of watch ``name``."""
+        if everything:
+            self._members = {row for row in self._members if row[0] != name}
+        else:
+            self._members.difference_update((name, text, job) for text, job in jobs)
+        for key, (_, text, job) in list(self._pending.items()):
+            if key[0] == name and (everything or (text, job) in jobs):
+                del self._pending[key]
+
+    def add_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
+        """Queue: create watch ``name`` if new and add ``jobs``; return a ticket."""
+        return self._enqueue_op("add", name, jobs)
+
+    def remove_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
+        """Queue: remove ``jobs`` with their states and pending events; return a ticket."""
+        return self._enqueue_op("remove", name, jobs)
+
+    def drop(self, name: str) -> int:
+        """Queue: delete watch ``name`` and everything stored for it; return a ticket."""
+        return self._enqueue_op("drop", name, ())
+
+    def commit(
+        self,
+        name: str,
+        job: JobKey,
+        state: JsonValue,
+        events: Sequence[tuple[str, JsonValue]] = (),
+    ) -> int:
+        """Queue one observation (state and events, one transaction); return a ticket.
+
+        :raises TypeError: a value is not JSON.
+        :raises ValueError: ``state`` is ``None``, a float is not finite, or an id is empty.
+        """
+        if self._state != "open":
+            self._open_for_writes()
+        if state is None:
+            raise ValueError("a committed state cannot be None (None means 'no state yet')")
+        scope, job_id = job
+        scope_text = self._scopes.get(scope) or self._text(scope)
+        if (name, scope_text, job_id) not in self._members:
+            return self._ticket  # not in the watch: nothing to write
+        text = _dumps(state)
+        rows = []
+        for event_id, payload in events:
+            check_event_id(event_id)
+            rows.append((event_id, _dumps(payload)))
+        known = self._pending
+        with self._lock:
+            hot = self._hot_segment()
+            hot.states[(name, scope_text, job_id)] = (text, name, scope_text, job_id)
+            for event_id, payload_text in rows:
+                key = (name, event_id)
+                if key not in known:
+                    seq = self._seq = self._seq + 1
+                    known[key] = (seq, scope_text, job_id)
+                    hot.events[seq] = (seq, name, event_id, scope_text, job_id, payload_text)
+            ticket = self._queued_one()
+        self._poke()
+        return ticket
+
+    def ack(self, name: str, event_ids: Iterable[str]) -> int:
+        """Queue: forget these pending events of watch ``name``; return a ticket."""
+        if self._state != "open":
+            self._open_for_writes()
+        known = self._pending
+        with self._lock:
+            hot = self._hot_segment()
+            queued, acked = hot.events, hot.acked
+            for event_id in event_ids:
+                entry = known.pop((name, event_id), None)
+                if entry is not None:
+                    queued.pop(entry[0], None)
+                    acked[entry[0]] = None
+            ticket = self._queued_one()
+        self._poke()
+        return ticket
+
+    # -- durability -----------------------------------------------------------------------
+
+    def settled(self, ticket: int) -> bool:
+        """Return whether call ``ticket`` is durable, or the store is unhealthy or closed."""
+        return ticket <= self._durable or self._error is not None or self._state != "open"
+
+    def _next_cycle(self) -> anyio.Event:
+        """Return the event set after the writer's next attempt (on the loop)."""
+        if self._cycle is None:
+            self._cycle = anyio.Event()
+        self._waiting = True  # before the caller checks: see ``_notify``
+        return self._cycle
+
+    async def wait_settled(self, ticket: int) -> None:
+        """Wait until ``settled(ticket)``: at most about ``flush_interval`` plus one write."""
+        while True:
+            cycle = self._next_cycle()
+            if self.settled(ticket):
+                return
+            await cycle.wait()
+
+    async def flush(self) -> None:
+        """Write every call so far now; return once durable, or once that attempt failed."""
+        ticket, mark = self._ticket, self._started
+        while True:
+            cycle = self._next_cycle()
+            if self._durable >= ticket or self._state != "open":
+                return
+            if self._error is not None and self._finished > mark:
+                return
+            self._urgent.set()
+            self._wake.set()
+            await cycle.wait()
+
+    def _cycle_done(self) -> None:
+        """Wake every waiter (on the loop, called from the writer thread)."""
+        self._waiting = False
+        cycle, self._cycle = self._cycle, None
+        if cycle is not None:
+            cycle.set()
+
+    def _notify(self) -> None:
+        """Tell the loop's waiters that an attempt finished (from the writer thread).
+
+        The writer updates ``_durable`` before reading ``_waiting``; a waiter sets
+        ``_waiting`` before reading ``_durable``: one of them sees the other's write.
+        """
+        if self._waiting:
+            with contextlib.suppress(RuntimeError):  # the loop is closed
+                self._loop.call_soon_threadsafe(self._cycle_done)
+
+    def statistics(self) -> StoreStatistics:
+        """Return a snapshot of the store's writes and health."""
+        return StoreStatistics(
+            healthy=self._error is None,
+            error=self._error,
+            writes=self._ticket,
+            pending_writes=self._ticket - self._durable,
+            transactions=self._transactions,
+            failed_transactions=self._failures,
+        )
+
+    # -- the writer thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._write_loop()
+        except BaseException as exc:  # pragma: no cover - a bug; never leave waiters hanging
+            logger.exception("store %s: the writer thread failed", self._path)
+            self._error = f"the writer thread failed: {type(exc).__name__}: {exc}"
+            self._notify()
+
+    def _write_loop(self) -> None:
+        delay = self._retry_interval
+        while True:
+            self._wake.wait()
+            window = self._flush_interval if self._error is None else delay
+            if window and not self._stopping:
+                self._urgent.wait(window)
+            self._wake.clear()
+            self._urgent.clear()
+            # ``aclose`` sets ``_stopping`` before ``_wake``: seen here, or on the next turn.
+            if self._stopping:
+                self._attempt()
+                return
+            if self._attempt():
+                delay = self._retry_interval
+            else:
+                delay = min(delay * 2, self._max_retry_interval)
+                self._wake.set()
+
+    def _attempt(self) -> bool:
+        """Write the whole queue as one transaction; on failure put it back. Return success."""
+        with self._lock:
+            segments, count, upto = self._segments, self._queued, self._ticket
+            self._segments, self._hot, self._queued = [], None, 0
+            self._started += 1
+            attempt = self._started
+        try:
+            if segments:
+                self._write_sync(segments)
+        except Exception as exc:
+            with self._lock:
+                self._requeue(segments, count)
+            self._failed(exc)
+            ok = False
+        else:
+            self._durable = max(self._durable, upto)
+            if segments:
+                self._transactions += 1
+            if self._error is not None:
+                logger.warning(
+                    "store %s: writes resumed after %d failed attempts",
+                    self._path,
+                    self._failures - self._failures_before,
+                )
+                self._error = None
+            ok = True
+        self._finished = attempt
+        self._notify()
+        return ok
+
+    def _requeue(self, segments: list[_Segment], count: int) -> None:
+        merged: list[_Segment] = []
+        for segment in segments + self._segments:
+            last = merged[-1] if merged else None
+            if isinstance(last, _Hot) and isinstance(segment, _Hot):
+                last.absorb(segment)
+                continue
+            merged.append(segment)
+        self._segments = merged
+        self._hot = merged[-1] if merged and isinstance(merged[-1], _Hot) else None
+        self._queued += count
+
+    def _failed(self, exc: Exception) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        if self._error is None:
+            self._failures_before = self._failures
+            logger.error(
+                "store %s: writes failing (%s); keeping %d calls in memory and retrying;"
+                " a crash now loses them",
+                self._path,
+                message,
+                self._queued,
+            )
+        else:
+            logger.debug("store %s: write retry failed (%s)", self._path, message)
+        self._failures += 1
+        self._error = message
+
+    def _write_sync(self, segments: list[_Segment]) -> None:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for segment in segments:
+                segment.apply(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"the store {self._path} is not open", path=self._path)
+        return self._conn
+
+    # -- reads, in a worker thread, on their own connection (WAL: readers never block) ----
+
+    def _read_connection(self) -> sqlite3.Connection:
+        if self._reader is None:
+            self._reader = sqlite3.connect(self._path, timeout=5.0, check_same_thread=False)
+        return self._reader
+
+    def _scope(self, text: str) -> Scope:
+        scope = self._parsed.get(text)
+        if scope is None:
+            scope = self._parsed[text] = Scope.parse(text)
+        return scope
+
+    def _names_sync(self) -> list[str]:
+        rows = self._read_connection().execute("SELECT name FROM watches ORDER BY name")
+        return [name for (name,) in rows]
+
+    def _load_sync(self, name: str) -> tuple[StoredWatch, list[int]] | None:
+        conn = self._read_connection()
+        with conn:  # one read transaction: a consistent snapshot
+            conn.execute("BEGIN")
+            if conn.execute("SELECT 1 FROM watches WHERE name = ?", (name,)).fetchone() is None:
+                return None
+            scope = self._scope
+            jobs = {
+                (scope(text), job): None if state is None else _loads(state)
+                for text, job, state in conn.execute(
+                    "SELECT scope, job, state FROM jobs WHERE watch = ? ORDER BY added", (name,)
+                )
+            }
+            rows = conn.execute(
+                "SELECT seq, event_id, scope, job, payload FROM events WHERE watch = ?"
+                " ORDER BY seq",
+                (name,),
+            ).fetchall()
+        pending, seqs, seen = [], [], set()
+        for seq, event_id, text, job, payload in rows:
+            key = (scope(text), job)
+            if event_id not in seen and key in jobs:  # the first of an id committed twice
+                seen.add(event_id)
+                pending.append(StoredEvent(event_id, key, _loads(payload)))
+                seqs.append(seq)
+        return StoredWatch(name, jobs, tuple(pending)), seqs
+
+    def _open_sync(self) -> int:
+        self._lock_fd = _lock(self._path)
+        try:
+            _check_file(self._path)
+            self._conn = _connect(self._path, self._synchronous, self._check)
+            return _max_seq(self._conn)
+        except BaseException:
+            self._close_sync()
+            raise
+
+    def _close_sync(self) -> None:
+        for attribute in ("_reader", "_conn"):
+            conn = getattr(self, attribute)
+            if conn is not None:
+                setattr(self, attribute, None)
+                conn.close()
+        if self._lock_fd is not None:
+            fd, self._lock_fd = self._lock_fd, None
+            os.close(fd)  # releases the flock
+
+
+# -- opening: every check raises StoreError naming the file and what to do ------------------
+
+
+def _lock(path: str) -> int:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise StoreError(
+            f"cannot open the store {path}: the directory {directory} does not exist;"
+            " create it first",
+            path=path,
+        )
+    if os.path.isdir(path):
+        raise StoreError(f"the store {path} is a directory; give a file path", path=path)
+    if fcntl is None:  # pragma: no cover - not POSIX
+        raise StoreError(f"cannot lock the store {path}: this platform has no flock", path=path)
+    lock_path = path + ".lock"
+    try:
+        fd = _open_lock(lock_path)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot open the lock file {lock_path} of the store {path}: {exc.strerror};"
+            " give this user write access to that directory",
+            path=path,
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown process"
+        os.close(fd)
+        raise StoreError(
+            f"the store {path} is in use by another live poller ({holder}); stop that poller,"
+            " or give this one another file",
+            path=path,
+        ) from None
+    with contextlib.suppress(OSError):  # the holder's name is a courtesy
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+    return fd
+
+
+def _open_lock(lock_path: str) -> int:
+    """Open the lock file, read-write if possible (to name the holder); flock needs only read."""
+    try:
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except PermissionError:
+        return os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _check_file(path: str) -> None:
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(
+            f"cannot read the store {path}: {exc.strerror}; give this user read and write"
+            " access to it and its directory",
+            path=path,
+        ) from None
+    if header and header != _HEADER:
+        raise _corrupt(path, "it is not a SQLite database")
+
+
+def _corrupt(path: str, why: str) -> StoreError:
+    return StoreError(
+        f"the store {path} is unusable: {why}. Nothing was changed; move the file (with its"
+        " -wal file) aside to keep it for inspection and start a new store, or restore a backup",
+        path=path,
+    )
+
+
+def _connect(path: str, synchronous: str, check: bool) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise _unopenable(path, exc) from None
+    try:
+        _prepare(conn, path, synchronous, check)
+    except StoreError:
+        conn.close()
+        raise
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        raise _unopenable(path, exc) from None
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise _corrupt(path, str(exc)) from None
+    return conn
+
+
+def _unopenable(path: str, exc: sqlite3.Error) -> StoreError:
+    return StoreError(
+        f"cannot use the store {path}: {exc}; check that this user can read and write the"
+        " file, its -wal and -shm files and its directory, and that the disk has space",
+        path=path,
+    )
+
+
+def _prepare(conn: sqlite3.Connection, path: str, synchronous: str, check: bool) -> None:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if app_id == 0 and version == 0 and tables == 0:
+        version = 0  # a new (or empty) file
+    elif app_id != APPLICATION_ID:
+        raise StoreError(
+            f"the file {path} is a SQLite database but not a bkjob-async store; give another"
+            " path (nothing was changed)",
+            path=path,
+        )
+    elif version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store {path} was written by a newer bkjob-async (schema {version}; this one"
+            f" reads up to {SCHEMA_VERSION}); upgrade bkjob-async, or use another file",
+            path=path,
+        )
+    if check and version:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            lines = "\n".join(problems).splitlines()
+            raise _corrupt(path, "integrity check failed: " + "; ".join(lines[:3]))
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode != "wal":
+        raise StoreError(f"the store {path} cannot use WAL mode (got {mode!r})", path=path)
+    conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if version == 0:
+            for statement in _SCHEMA_V1:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            version = 1
+        while version < SCHEMA_VERSION:
+            _MIGRATIONS[version](conn)
+            version += 1
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_by', ?)",
+            (f"pid {os.getpid()} on {socket.gethostname()}",),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _max_seq(conn: sqlite3.Connection) -> int:
+    jobs = conn.execute("SELECT max(added) FROM jobs").fetchone()[0] or 0
+    events = conn.execute("SELECT max(seq) FROM events").fetchone()[0] or 0  # the last rowid
+    return max(jobs, events)

@@ -1,0 +1,47 @@
+"""Fixtures for the store tests: each contract test runs on ``MemoryStore`` and ``SqliteStore``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bkjob_async import MemoryStore, Scope, SqliteStore
+from bkjob_async.polling._store import Store
+
+BIZ = Scope.biz(2)
+BIZ_SET = Scope.biz_set(9991001)
+
+
+def wal_fds(path: Path) -> list[int]:
+    """Return this process's file descriptors open on ``path``."""
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{name}") == str(path.resolve()):
+                found.append(int(name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
+    """Return a factory of stores of one kind; each call reopens the same place."""
+    memory = MemoryStore()
+    path = tmp_path / "state.db"
+
+    def make() -> Store:
+        if request.param == "memory":
+            return memory
+        return SqliteStore(path, flush_interval=0.001)
+
+    return make
+
+
+@pytest.fixture
+async def store(make_store: Callable[[], Store]) -> AsyncIterator[Store]:
+    async with make_store() as opened:
+        yield opened
