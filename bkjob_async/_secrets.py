@@ -168,9 +168,9 @@ class Redactor:
         if not self._secrets or not text:
             return text
         raw = _View(text, [], [])
-        spans = self._spans(raw, text, identity=True)
+        spans = self._spans(raw, identity=True)
         for view in _views(text):
-            spans += self._spans(view, text, identity=False)
+            spans += self._spans(view, identity=False)
         return _masked(text, spans) if spans else text
 
     def data(self, value: Any) -> Any:
@@ -183,7 +183,7 @@ class Redactor:
             return [self.data(v) for v in value]
         return value
 
-    def _spans(self, view: _View, text: str, *, identity: bool) -> list[tuple[int, int]]:
+    def _spans(self, view: _View, *, identity: bool) -> list[tuple[int, int]]:
         """Return the spans of ``text`` where ``view`` of it shows a secret."""
         chars = view.chars
         found: list[tuple[int, int]] = []
@@ -195,12 +195,10 @@ class Redactor:
         if not identity:
             found = [(view.starts[a], view.ends[b - 1]) for a, b in found]
         for needle in self._short:
-            for at in _occurrences(chars, needle):
-                a, b = at, at + len(needle)
-                if not identity:
-                    a, b = view.starts[a], view.ends[b - 1]
-                if _alone(text, a, b):
-                    found.append((a, b))
+            for a in _occurrences(chars, needle):
+                b = a + len(needle)
+                if _alone(chars, a, b):
+                    found.append((a, b) if identity else (view.starts[a], view.ends[b - 1]))
         return found
 
 
@@ -222,7 +220,7 @@ def _extent(chars: str, at: int, needle: str, offset: int) -> int:
 
 
 def _alone(text: str, start: int, end: int) -> bool:
-    """Tell whether ``text[start:end]`` is not part of a longer word."""
+    """Tell whether ``text[start:end]`` is not part of a longer word (as decoded)."""
     return (start == 0 or not _word(text[start - 1])) and (end == len(text) or not _word(text[end]))
 
 
