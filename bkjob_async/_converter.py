@@ -135,7 +135,7 @@ def _open_enum(value: Any, cls: type[T]) -> T:
 
 def _epoch_ms(value: Any) -> _dt.datetime:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"not epoch milliseconds: {value!r}")
+        raise ValueError(f"not epoch milliseconds: a {type(value).__name__}")
     return _EPOCH + _dt.timedelta(milliseconds=value)
 
 
@@ -161,7 +161,7 @@ def _datetime_hook(server_tz: _dt.tzinfo) -> Callable[[Any, object], _dt.datetim
             return _epoch_ms(value)
         match = _V2_TIME.fullmatch(value.strip())
         if match is None:
-            raise ValueError(f"not a bk-job time: {value!r}")
+            raise ValueError("not a bk-job time: a str of another format")
         date, time, offset = match.groups()
         parsed = _dt.datetime.fromisoformat(f"{date} {time}")
         return parsed.replace(tzinfo=_offset(offset) if offset else server_tz)
@@ -171,15 +171,18 @@ def _datetime_hook(server_tz: _dt.tzinfo) -> Callable[[Any, object], _dt.datetim
 
 def _ms_duration(value: Any, _: object) -> _dt.timedelta:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"not a duration in ms: {value!r}")
+        raise ValueError(f"not a duration in ms: a {type(value).__name__}")
     return _dt.timedelta(milliseconds=value)
 
 
 def _seconds_duration(value: Any, _: object) -> _dt.timedelta:
     if isinstance(value, str):
-        value = float(value)
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError("not a duration in seconds: a str of another format") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"not a duration in seconds: {value!r}")
+        raise ValueError(f"not a duration in seconds: a {type(value).__name__}")
     return _dt.timedelta(seconds=value)
 
 
