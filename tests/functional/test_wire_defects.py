@@ -27,6 +27,7 @@ from bkjob_async import (
     TransportError,
 )
 from bkjob_async._transport import send_once
+from bkjob_async.models.requests import Account, FileSource, GlobalVar, Targets
 from tests.conftest import APP_SECRET, BK_TOKEN, RecordingServer, envelope
 
 BIZ = Scope.biz(2)
@@ -351,3 +352,27 @@ async def test_an_answer_about_another_job_is_refused(server: RecordingServer) -
     with pytest.raises(ResponseFormatError, match=r"asked for job 7.*job 8"):
         async with client(server) as c:
             await c.get_job_instance_status(BIZ, 7)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: GlobalVar(id=2**63, value="v"),
+        lambda: FileSource(files=["/a"], file_source_id=2**63),
+        lambda: Targets(ips=[(2**63, "10.0.0.1")]),
+        lambda: Targets(host_ids=[2**63]),
+        lambda: Account(id=2**63),
+    ],
+)
+def test_ids_above_a_java_long_are_refused_in_request_models(make: Any) -> None:
+    with pytest.raises(ValueError, match="2\\*\\*63-1"):
+        make()
+
+
+async def test_counts_above_a_java_long_are_refused(server: RecordingServer) -> None:
+    async with client(server) as c:
+        with pytest.raises(ValueError, match="execute_count must be <= 2\\*\\*63-1"):
+            await c.get_step_instance_status(BIZ, 1, 1, execute_count=2**63)
+        with pytest.raises(ValueError, match="bk_cloud_id must be <= 2\\*\\*63-1"):
+            await c.get_job_instance_ip_log(BIZ, 1, 1, (2**64, "10.0.0.1"))
+    assert server.requests == []
