@@ -87,7 +87,11 @@ class AiohttpTransport:
                 allow_redirects=False,
             ) as response:
                 length = response.content_length
-                if length is not None and length <= self._max_body and not _encoded(response):
+                if (
+                    length is not None
+                    and length <= self._max_body
+                    and "Content-Encoding" not in response.headers
+                ):
                     body = await response.read()  # aiohttp reads exactly Content-Length bytes
                 else:
                     body = await self._capped(request, response, length)
@@ -141,12 +145,6 @@ class AiohttpTransport:
         if self._owns_session and self._session is not None:
             session, self._session = self._session, None
             await session.close()
-
-
-def _encoded(response: aiohttp.ClientResponse) -> bool:
-    """Tell whether aiohttp will decompress the body (its size is then not Content-Length)."""
-    encoding = response.headers.get("Content-Encoding")
-    return encoding is not None and encoding.strip().lower() != "identity"
 
 
 def _too_large(request: Request, limit: int) -> errors.ResponseFormatError:
