@@ -217,6 +217,10 @@ def body_fingerprint(body: bytes) -> int:
     return hash(b"".join(kept))
 
 
+#: The longest server message an ``ApiError`` keeps.
+_MAX_MESSAGE = 2000
+
+
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Read ``Retry-After`` (seconds or HTTP date), else ``X-Bkapi-RateLimit-Reset`` (seconds)."""
     for name in ("Retry-After", "X-Bkapi-RateLimit-Reset"):
@@ -674,6 +678,10 @@ class Protocol:
         message = envelope.get("message") or headers.get("X-Bkapi-Error-Message") or ""
         if not isinstance(message, str):
             message = str(message)
+        if len(message) > _MAX_MESSAGE:
+            # Cut before masking: what is left of a secret cut here is 8+ characters (masked)
+            # or fewer than 8 (unrecognisable); and masking a huge message would cost time.
+            message = message[:_MAX_MESSAGE] + "..."
         if not envelope and not message:
             message = f"HTTP {response.status}: {self._excerpt(response.body)}"
         cls = _CODE_CLASSES.get(code or 0) or _STATUS_CLASSES.get(response.status)

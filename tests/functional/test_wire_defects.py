@@ -376,3 +376,11 @@ async def test_counts_above_a_java_long_are_refused(server: RecordingServer) -> 
         with pytest.raises(ValueError, match="bk_cloud_id must be <= 2\\*\\*63-1"):
             await c.get_job_instance_ip_log(BIZ, 1, 1, (2**64, "10.0.0.1"))
     assert server.requests == []
+
+
+@pytest.mark.parametrize("at", [0, 1990, 1996, 5000])
+async def test_a_huge_message_is_cut_and_still_masked(server: RecordingServer, at: int) -> None:
+    server.reply(None, result=False, code=1244006, message="x" * at + APP_SECRET + "y" * 10_000)
+    error = await failure(server)
+    assert not readable(full_text(error), APP_SECRET)
+    assert len(str(error)) < 2100
