@@ -71,11 +71,19 @@ def _hosts(rows: Any) -> list[HostRow] | None:
     if rows is None:
         return None
     hosts: dict[HostKey, HostRow] = {}
-    for row in _rows(rows):
-        host_id = row.get("bk_host_id")
-        key = host_id if type(host_id) is int and -LONG <= host_id < LONG else host_key(row)
+    low, high, code_low, code_high = -LONG, LONG, -INT32, INT32
+    listed: list[dict[str, Any]] = rows if type(rows) is list else list(_rows(rows))  # type: ignore[arg-type]
+    for row in listed:
+        # The common case inline (this runs for every host of a changed poll); the rest as
+        # the converter reads it.
+        key = row.get("bk_host_id")
+        if type(key) is not int or not low <= key < high:
+            key = host_key(row)
+        status = row["status"]
+        if type(status) is not int or not code_low <= status < code_high:
+            status = read_code(status)
         # Two rows for one host: the last wins, in the place of the first (as the converter).
-        hosts[key] = (key, _code(row["status"]), row)  # type: ignore[assignment]
+        hosts[key] = (key, status, row)
     return list(hosts.values())
 
 
