@@ -60,18 +60,24 @@ def is_retryable(exc: BkJobError, idempotent: bool) -> bool:
     return isinstance(exc, (ConnectError, RateLimitedError))
 
 
-def masked_error(exc: BkJobError, redact: Callable[[str], str]) -> BkJobError | None:
+def masked_error(exc: TransportError, redact: Callable[[str], str]) -> TransportError | None:
     """Return a copy of ``exc`` with its message masked, or ``None`` if nothing in it needs it.
 
     The copy has no cause and no context: a chained error (aiohttp's, say) quoting response
-    bytes would show in a traceback.
+    bytes would show in a traceback. It is of the same class, or (for a subclass whose
+    constructor takes more than a message) of the nearest class of ``bkjob_async.errors``.
     """
     shown = "".join(traceback.format_exception(type(exc), exc, None))
     if redact(shown) == shown:
         return None
-    copy = type(exc)(redact(str(exc)))
-    copy.__suppress_context__ = True
-    return copy
+    message = redact(str(exc))
+    for cls in type(exc).__mro__:
+        if issubclass(cls, TransportError):
+            try:
+                return cls(message)
+            except TypeError:
+                continue
+    return TransportError(message)
 
 
 async def send_once(transport: Transport, protocol: BkJobProtocol, request: Request) -> Response:

@@ -194,6 +194,28 @@ async def test_send_once_masks_errors_of_any_transport() -> None:
     assert "proxy refused" in str(info.value)
 
 
+async def test_send_once_masks_a_transport_error_subclass_of_its_own() -> None:
+    class ProxyError(TransportError):
+        def __init__(self, message: str, proxy: str) -> None:
+            super().__init__(f"{proxy}: {message}")
+
+    class Echoing:
+        async def send(self, request: Any) -> Any:
+            raise ProxyError(request.headers["X-Bkapi-Authorization"], "squid")
+
+        async def aclose(self) -> None:
+            return None
+
+    async with BkJobClient(
+        "http://127.0.0.1:1", app_code="a", app_secret=APP_SECRET, username="u", transport=Echoing()
+    ) as c:
+        with pytest.raises(TransportError) as info:
+            await c.get_job_instance_status(BIZ, 1)
+    assert type(info.value) is TransportError
+    assert str(info.value).startswith("squid: ")
+    assert not readable(full_text(info.value), APP_SECRET)
+
+
 # --- base_url with a password --------------------------------------------------------------
 
 
