@@ -91,6 +91,14 @@ async def send_once(transport: Transport, protocol: BkJobProtocol, request: Requ
     try:
         response = await transport.send(request)
     except TransportError as exc:
+        if debug:
+            logger.debug(
+                "%s %s -> %s in %.1f ms",
+                request.method,
+                request.api,
+                type(exc).__name__,
+                (time.perf_counter() - started) * 1000,
+            )
         copy = masked_error(exc, protocol.redact)
         if copy is None:
             raise
