@@ -140,8 +140,9 @@ class Redactor:
     def __init__(self, secrets: Iterable[str]) -> None:
         unique = sorted({s for s in secrets if isinstance(s, str) and s}, key=len, reverse=True)
         self._secrets = tuple(unique)
-        #: Every 8-character window of a long secret -> the needles (with offsets) it starts.
-        self._grams: dict[str, list[tuple[str, int]]] = {}
+        #: Every 8-character window of a long secret: a run of 8 or more characters of it is
+        #: the union of such windows, so masking every window found masks every run.
+        self._grams: set[str] = set()
         self._cores: set[str] = set()
         self._short: list[str] = []
         for secret in unique:
@@ -153,9 +154,9 @@ class Redactor:
                 continue
             self._cores |= _base64_cores(encoded)
             for needle in needles:
-                for offset in range(len(needle) - MIN_LENGTH + 1):
-                    gram = needle[offset : offset + MIN_LENGTH]
-                    self._grams.setdefault(gram, []).append((needle, offset))
+                self._grams.update(
+                    needle[i : i + MIN_LENGTH] for i in range(len(needle) - MIN_LENGTH + 1)
+                )
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
@@ -187,11 +188,8 @@ class Redactor:
         """Return the spans of ``text`` where ``view`` of it shows a secret."""
         chars = view.chars
         found: list[tuple[int, int]] = []
-        for gram, needles in self._grams.items():
-            for at in _occurrences(chars, gram):
-                found.append((at, max(_extent(chars, at, n, offset) for n, offset in needles)))
-        for core in self._cores:
-            found += [(at, at + len(core)) for at in _occurrences(chars, core)]
+        for needle in (*self._grams, *self._cores):
+            found += [(at, at + len(needle)) for at in _occurrences(chars, needle)]
         if not identity:
             found = [(view.starts[a], view.ends[b - 1]) for a, b in found]
         for needle in self._short:
@@ -207,16 +205,6 @@ def _occurrences(chars: str, needle: str) -> Iterable[int]:
     while at >= 0:
         yield at
         at = chars.find(needle, at + 1)
-
-
-def _extent(chars: str, at: int, needle: str, offset: int) -> int:
-    """Return where the run of ``needle`` (from ``offset``) that starts at ``at`` ends."""
-    end, index = at + MIN_LENGTH, offset + MIN_LENGTH
-    limit = len(chars)
-    while index < len(needle) and end < limit and chars[end] == needle[index]:
-        end += 1
-        index += 1
-    return end
 
 
 def _alone(text: str, start: int, end: int) -> bool:

@@ -117,3 +117,10 @@ def test_any_secret_in_any_form_anywhere(secret: str, before: str, after: str, n
     masked = Redactor([secret])(before + form + after)
     assert secret not in masked
     assert secret[:8] not in masked
+
+
+def test_a_repetitive_secret_is_masked_wherever_8_of_its_characters_show() -> None:
+    secret = "ab" * 40 + "Z" * 30
+    redact = Redactor([secret])
+    text = f"{secret} | {secret[10:50]} | {json.dumps(secret)} | abab | {'Z' * 7}"
+    assert redact(text) == f'{MASK} | {MASK} | "{MASK}" | abab | {"Z" * 7}'
