@@ -742,7 +742,10 @@ def _check_base_url(base_url: object) -> str:
     """Return ``base_url`` if it is a plain http(s) URL; never echo one that carries a password."""
     if not isinstance(base_url, str):
         raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
-    parts = urllib.parse.urlsplit(base_url)
+    try:
+        parts = urllib.parse.urlsplit(base_url)
+    except ValueError:  # a bracketed host that is not an IPv6 address, say
+        raise ValueError("base_url is not a valid URL") from None
     if "@" in parts.netloc or ("@" in base_url and not parts.netloc):
         raise ValueError(
             "base_url must not carry a user name or password (user:password@host): bk-job "
