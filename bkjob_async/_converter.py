@@ -80,6 +80,7 @@ class Generation(enum.Enum):
 LONG = 2**63
 INT32 = 2**31
 _DIGITS = re.compile(r"-?[0-9]+")
+_SMALL = 2**30 - 1
 
 
 def read_bool(value: Any, _: object = None) -> bool:
@@ -96,6 +97,8 @@ def read_bool(value: Any, _: object = None) -> bool:
 
 def read_int(value: Any, _: object = None) -> int:
     """Read an integer: a JSON integer, an integral float (``3.0``) or ASCII digits (``"3"``)."""
+    if type(value) is int and value <= _SMALL and value >= -_SMALL:
+        return value  # the common case, first and cheapest
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif (isinstance(value, float) and value.is_integer()) or (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._converter import INT32, LONG, Generation, host_key, read_bool, read_code, read_int
+from ._converter import Generation, host_key, read_bool, read_code, read_int
 from ._converter import read_rows as _rows
 from .errors import ResponseFormatError
 from .models import HostKey
@@ -55,32 +55,39 @@ class _OtherJob(Exception):
     """The answer is about another job than the one asked for."""
 
 
+#: CPython compares ints within this bound on its fast path: the common case is checked
+#: against it inline (a changed poll reads every host), the rest as the converter reads it.
+_SMALL = 2**30 - 1
+
+
 def _code(value: Any) -> int:
-    # The common case inline (this runs for every host of a changed poll); the rest as the
-    # converter reads it.
-    if type(value) is int and -INT32 <= value < INT32:
+    if type(value) is int and value <= _SMALL and value >= -_SMALL:
         return value
     return read_code(value)
 
 
+def _int(value: Any) -> int:
+    if type(value) is int and value <= _SMALL and value >= -_SMALL:
+        return value
+    return read_int(value)
+
+
 def _count(value: Any) -> int:
-    return 0 if value is None else read_int(value)
+    return 0 if value is None else _int(value)
 
 
 def _hosts(rows: Any) -> list[HostRow] | None:
     if rows is None:
         return None
     hosts: dict[HostKey, HostRow] = {}
-    low, high, code_low, code_high = -LONG, LONG, -INT32, INT32
+    small, negative = _SMALL, -_SMALL
     listed: list[dict[str, Any]] = rows if type(rows) is list else list(_rows(rows))  # type: ignore[arg-type]
     for row in listed:
-        # The common case inline (this runs for every host of a changed poll); the rest as
-        # the converter reads it.
         key = row.get("bk_host_id")
-        if type(key) is not int or not low <= key < high:
+        if type(key) is not int or key > small or key < negative:
             key = host_key(row)
         status = row["status"]
-        if type(status) is not int or not code_low <= status < code_high:
+        if type(status) is not int or status > small or status < negative:
             status = read_code(status)
         # Two rows for one host: the last wins, in the place of the first (as the converter).
         hosts[key] = (key, status, row)
@@ -89,7 +96,7 @@ def _hosts(rows: Any) -> list[HostRow] | None:
 
 def _job(data: dict[str, Any], finished: Any, expected: int | None) -> tuple[bool, int]:
     job = data["job_instance"]
-    job_id = read_int(job["job_instance_id"])
+    job_id = _int(job["job_instance_id"])
     if expected is not None and job_id != expected:
         raise _OtherJob(f"it is about job {job_id}, not {expected}")
     return (finished if type(finished) is bool else read_bool(finished)), _code(job["status"])
@@ -99,7 +106,7 @@ def _v3(data: dict[str, Any], expected: int | None) -> JobObservation:
     finished, status = _job(data, data["finished"], expected)
     steps = [
         StepObservation(
-            read_int(step["step_instance_id"]),
+            _int(step["step_instance_id"]),
             _code(step["status"]),
             _count(step.get("execute_count")),
             _hosts(step.get("step_ip_result_list")),
@@ -113,7 +120,7 @@ def _v2(data: dict[str, Any], expected: int | None) -> JobObservation:
     finished, status = _job(data, data["is_finished"], expected)
     steps = [
         StepObservation(
-            read_int(step["step_instance_id"]),
+            _int(step["step_instance_id"]),
             _code(step["status"]),
             # 3.x sends execute_count, the v2 docs retry_count (as the converter reads it).
             _count(step["execute_count"] if "execute_count" in step else step.get("retry_count")),
