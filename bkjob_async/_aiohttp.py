@@ -1,6 +1,8 @@
 """The aiohttp transport: the only module that imports aiohttp, and where its errors are mapped.
 
-It borrows a caller's ``ClientSession`` (and never closes it) or creates one and owns it.
+It borrows a caller's ``ClientSession`` (and never closes it) or creates one and owns it. Its
+errors are masked with the ``redact`` it is given (an aiohttp parser error can quote response
+bytes, and so an echoed secret), and a body larger than ``max_body_size`` is refused unread.
 """
 
 from __future__ import annotations
@@ -12,11 +14,21 @@ import aiohttp
 
 from . import errors
 from ._protocol import Request, Response
+from ._transport import masked_error
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .config import Timeouts
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "AiohttpTransport"]
+
+#: The largest response body read by default: 64 MiB.
+DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+
+
+def _unmasked(text: str) -> str:
+    return text
 
 
 class AiohttpTransport:
@@ -28,7 +40,13 @@ class AiohttpTransport:
         timeouts: Timeouts,
         session: aiohttp.ClientSession | None = None,
         limit: int = 100,
+        redact: Callable[[str], str] = _unmasked,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise TypeError(
+                f"session must be an aiohttp.ClientSession, not {type(session).__name__}"
+            )
         # aiohttp's ``connect`` covers waiting for a pooled connection plus connecting, as
         # ``Timeouts.connect`` promises (``sock_connect`` would let a starved pool wait forever).
         self._timeout = aiohttp.ClientTimeout(
@@ -38,6 +56,8 @@ class AiohttpTransport:
         self._session = session
         self._owns_session = session is None
         self._limit = limit
+        self._redact = redact
+        self._max_body = max_body_size
         self._closed = False
 
     def _open(self) -> aiohttp.ClientSession:
@@ -66,10 +86,40 @@ class AiohttpTransport:
                 else self._timeouts.get(request.timeout) or self._total(request.timeout),
                 allow_redirects=False,
             ) as response:
-                body = await response.read()
+                length = response.content_length
+                if (
+                    length is not None
+                    and length <= self._max_body
+                    and "Content-Encoding" not in response.headers
+                ):
+                    body = await response.read()  # aiohttp reads exactly Content-Length bytes
+                else:
+                    body = await self._capped(request, response, length)
                 return Response(response.status, response.headers, body)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            raise _mapped(request, exc) from exc
+            mapped = _mapped(request, exc)
+            mapped.__cause__ = exc
+            error = masked_error(mapped, self._redact)
+            if error is None:
+                raise mapped from exc
+        # Raised outside the handler: the aiohttp error it replaces may quote a secret.
+        raise error
+
+    async def _capped(
+        self, request: Request, response: aiohttp.ClientResponse, length: int | None
+    ) -> bytes:
+        """Read a body of unknown (or compressed) size, refusing it once it passes the cap."""
+        limit = self._max_body
+        if length is not None and length > limit:
+            raise _too_large(request, limit)
+        chunks = []
+        total = 0
+        async for chunk in response.content.iter_any():
+            total += len(chunk)
+            if total > limit:
+                raise _too_large(request, limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def _total(self, seconds: float) -> aiohttp.ClientTimeout:
         """Return the timeout of a request with its own total deadline (a poll, say).
@@ -95,6 +145,13 @@ class AiohttpTransport:
         if self._owns_session and self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+
+def _too_large(request: Request, limit: int) -> errors.ResponseFormatError:
+    return errors.ResponseFormatError(
+        f"{request.api}: the response body is larger than max_body_size ({limit:,} bytes); "
+        "refused without reading it"
+    )
 
 
 def _mapped(request: Request, exc: BaseException) -> errors.TransportError:

@@ -6,6 +6,11 @@ durations, v2 sends ``"YYYY-MM-DD HH:mm:ss"`` strings in the server's zone (with
 offset) and float seconds, and the two name and nest their fields differently (spec §2.3).
 Host logs and the history list exist on v3 only. Structuring never raises anything but
 ``ResponseFormatError``.
+
+The scalar readers and ``host_key`` below are the one reading of the wire: the poller's fast
+path (``_observe``) reads statuses, ids, ``finished`` and host keys with these same functions,
+so the two never disagree on an answer. Their messages name the type of a bad value, never the
+value (it may be an echoed secret, and the poller logs them).
 """
 
 from __future__ import annotations
@@ -43,7 +48,19 @@ from .models import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["Generation", "structure"]
+    from .models import HostKey
+
+__all__ = [
+    "INT32",
+    "LONG",
+    "Generation",
+    "host_key",
+    "read_bool",
+    "read_code",
+    "read_int",
+    "read_rows",
+    "structure",
+]
 
 T = TypeVar("T")
 _UTC = _dt.timezone.utc
@@ -57,27 +74,54 @@ class Generation(enum.Enum):
     V3 = "v3"
 
 
-# --- scalar hooks shared by both generations -------------------------------------------------
+# --- scalar hooks shared by both generations (and by ``_observe``) ---------------------------
+
+#: Integers are Java ``long`` values: -LONG <= n < LONG. Status codes are Java ``int``s.
+LONG = 2**63
+INT32 = 2**31
+_DIGITS = re.compile(r"-?[0-9]+")
+_SMALL = 2**30 - 1
 
 
-def _bool(value: Any, _: object) -> bool:
+def read_bool(value: Any, _: object = None) -> bool:
+    """Read a JSON boolean, ``0``/``1`` (as any integer spelling) or ``"true"``/``"false"``."""
     if isinstance(value, bool):
         return value
-    if value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise ValueError(f"not a boolean: {value!r}")
-
-
-def _int(value: Any, _: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
     if isinstance(value, str):
-        return int(value)
-    raise ValueError(f"not an integer: {value!r}")
+        if value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    elif isinstance(value, (int, float)) and read_int(value) in (0, 1):
+        return bool(value)
+    raise ValueError(f"not a boolean: a {type(value).__name__}")
+
+
+def read_int(value: Any, _: object = None) -> int:
+    """Read an integer: a JSON integer, an integral float (``3.0``) or ASCII digits (``"3"``)."""
+    if type(value) is int and value <= _SMALL and value >= -_SMALL:
+        return value  # the common case, first and cheapest
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and _DIGITS.fullmatch(value)
+    ):
+        number = int(value)
+    else:
+        raise ValueError(f"not an integer: a {type(value).__name__}")
+    if not -LONG <= number < LONG:
+        raise ValueError("integer out of range (a Java long)")
+    return number
+
+
+def read_code(value: Any, _: object = None) -> int:
+    """Read a status or other code: an integer that fits a Java ``int``."""
+    code = read_int(value)
+    if not -INT32 <= code < INT32:
+        raise ValueError("code out of range (a Java int)")
+    return code
+
+
+_bool = read_bool
+_int = read_int
 
 
 def _str(value: Any, _: object) -> str:
@@ -85,16 +129,16 @@ def _str(value: Any, _: object) -> str:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
-    raise ValueError(f"not a string: {value!r}")
+    raise ValueError(f"not a string: a {type(value).__name__}")
 
 
 def _open_enum(value: Any, cls: type[T]) -> T:
-    return cls(_int(value, None))  # type: ignore[call-arg]
+    return cls(read_code(value))  # type: ignore[call-arg]
 
 
 def _epoch_ms(value: Any) -> _dt.datetime:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"not epoch milliseconds: {value!r}")
+        raise ValueError(f"not epoch milliseconds: a {type(value).__name__}")
     return _EPOCH + _dt.timedelta(milliseconds=value)
 
 
@@ -120,7 +164,7 @@ def _datetime_hook(server_tz: _dt.tzinfo) -> Callable[[Any, object], _dt.datetim
             return _epoch_ms(value)
         match = _V2_TIME.fullmatch(value.strip())
         if match is None:
-            raise ValueError(f"not a bk-job time: {value!r}")
+            raise ValueError("not a bk-job time: a str of another format")
         date, time, offset = match.groups()
         parsed = _dt.datetime.fromisoformat(f"{date} {time}")
         return parsed.replace(tzinfo=_offset(offset) if offset else server_tz)
@@ -130,28 +174,51 @@ def _datetime_hook(server_tz: _dt.tzinfo) -> Callable[[Any, object], _dt.datetim
 
 def _ms_duration(value: Any, _: object) -> _dt.timedelta:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"not a duration in ms: {value!r}")
+        raise ValueError(f"not a duration in ms: a {type(value).__name__}")
     return _dt.timedelta(milliseconds=value)
 
 
 def _seconds_duration(value: Any, _: object) -> _dt.timedelta:
     if isinstance(value, str):
-        value = float(value)
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError("not a duration in seconds: a str of another format") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"not a duration in seconds: {value!r}")
+        raise ValueError(f"not a duration in seconds: a {type(value).__name__}")
     return _dt.timedelta(seconds=value)
 
 
 # --- shape hooks ----------------------------------------------------------------------------
 
 
-def _rows(value: Any) -> Iterable[Mapping[str, Any]]:
+def read_rows(value: Any) -> Iterable[Mapping[str, Any]]:
     """Return a list of JSON objects, treating ``null`` as empty."""
     if value is None:
         return ()
     if not isinstance(value, list):
         raise ValueError(f"expected a list, got {type(value).__name__}")
     return value
+
+
+_rows = read_rows
+
+
+def host_key(row: Mapping[str, Any]) -> HostKey:
+    """Return the ``Host.key`` of a host row: ``bk_host_id`` (or its alias ``host_id``), else
+    ``(bk_cloud_id, ip, ipv6)``; read exactly as the converter builds the ``Host``."""
+    get = row.get
+    host_id = get("bk_host_id")
+    if host_id is None:
+        host_id = get("host_id")
+    if host_id is not None:
+        return read_int(host_id)
+    cloud, ip, ipv6 = get("bk_cloud_id"), get("ip"), get("ipv6")
+    return (
+        None if cloud is None else read_int(cloud),
+        None if ip is None else _str(ip, None),
+        None if ipv6 is None else _str(ipv6, None),
+    )
 
 
 def parse_target_ips(text: str | None) -> tuple[Host, ...] | None:
@@ -172,8 +239,9 @@ def _host_result_hook(c: cattrs.Converter) -> Callable[[Any, object], HostResult
 
     def structure(row: Mapping[str, Any], _: object) -> HostResult:
         get = row.get
+        host_id = get("bk_host_id")
         host_id, ip, cloud, ipv6, agent = (
-            get("bk_host_id", get("host_id")),
+            get("host_id") if host_id is None else host_id,
             get("ip"),
             get("bk_cloud_id"),
             get("ipv6"),
@@ -189,7 +257,7 @@ def _host_result_hook(c: cattrs.Converter) -> Callable[[Any, object], HostResult
                 None if ipv6 is None else _str(ipv6, None),
                 None if agent is None else _str(agent, None),
             ),
-            HostStatus(_int(row["status"], None)),
+            HostStatus(read_code(row["status"])),
             None if tag is None else _str(tag, None),
             None if exit_code is None else _int(exit_code, None),
             None if error_code is None else _int(error_code, None),
@@ -210,7 +278,11 @@ def _hosts_hook(c: cattrs.Converter) -> Callable[[Any], tuple[HostResult, ...]]:
     c.register_structure_hook(HostResult, host)
 
     def many(rows: Any) -> tuple[HostResult, ...]:
-        return tuple([host(row, HostResult) for row in _rows(rows)])
+        results = [host(row, HostResult) for row in _rows(rows)]
+        if len(results) < 2:
+            return tuple(results)
+        # Two rows for one host: the last wins, in the place of the first (as ``_observe``).
+        return tuple({result.host.key: result for result in results}.values())
 
     c.register_structure_hook_func(lambda t: t == _HOST_ROWS, lambda rows, _: many(rows))
     return many

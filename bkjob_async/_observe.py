@@ -1,15 +1,20 @@
 """Read the few fields a poller compares from a job-status ``data`` object; pure, no models.
 
 Full structuring costs microseconds per host; a poll needs only statuses. This reads job, step
-and host statuses straight from the wire shape of either generation, keys hosts exactly as
-``Host.key`` does, and leaves each host's row for the converter to structure only if it changed.
+and host statuses straight from the wire shape of either generation and leaves each host's row
+for the converter to structure only if it changed. It reads exactly as the converter does (its
+scalar readers and ``host_key`` are the converter's), so the two accept the same answers and see
+the same hosts, keys and statuses: ``tests/unit/test_wire_agreement.py`` checks it. Two rows for
+one host: the last wins. An answer about another job than expected is refused. Errors are
+``ResponseFormatError`` whose messages never quote a wire value (it may be an echoed secret).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._converter import Generation
+from ._converter import Generation, host_key, read_bool, read_code, read_int
+from ._converter import read_rows as _rows
 from .errors import ResponseFormatError
 from .models import HostKey
 
@@ -46,81 +51,127 @@ class JobObservation:
         self.steps = steps
 
 
+class _OtherJob(Exception):
+    """The answer is about another job than the one asked for."""
+
+
+#: CPython compares ints within this bound on its fast path: the common case is checked
+#: against it inline (a changed poll reads every host), the rest as the converter reads it.
+_SMALL = 2**30 - 1
+
+
 def _code(value: Any) -> int:
-    if type(value) is int:
+    if type(value) is int and value <= _SMALL and value >= -_SMALL:
         return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    raise ValueError(f"not a status code: {value!r}")
+    return read_code(value)
+
+
+def _int(value: Any) -> int:
+    if type(value) is int and value <= _SMALL and value >= -_SMALL:
+        return value
+    return read_int(value)
+
+
+def _count(value: Any) -> int:
+    return 0 if value is None else _int(value)
 
 
 def _hosts(rows: Any) -> list[HostRow] | None:
     if rows is None:
         return None
-    hosts = []
-    for row in rows:
-        host_id = row.get("bk_host_id")
-        key: HostKey
-        if host_id is None:
-            key = (row.get("bk_cloud_id"), row.get("ip"), row.get("ipv6"))
-        else:
-            key = _code(host_id)
-        hosts.append((key, _code(row["status"]), row))
-    return hosts
+    hosts: dict[HostKey, HostRow] = {}
+    small, negative = _SMALL, -_SMALL
+    listed: list[dict[str, Any]] = rows if type(rows) is list else list(_rows(rows))  # type: ignore[arg-type]
+    for row in listed:
+        key = row.get("bk_host_id")
+        if type(key) is not int or key > small or key < negative:
+            key = host_key(row)
+        status = row["status"]
+        if type(status) is not int or status > small or status < negative:
+            status = read_code(status)
+        # Two rows for one host: the last wins, in the place of the first (as the converter).
+        hosts[key] = (key, status, row)
+    return list(hosts.values())
 
 
-def _v3(data: dict[str, Any]) -> JobObservation:
+def _job(data: dict[str, Any], finished: Any, expected: int | None) -> tuple[bool, int]:
+    job = data["job_instance"]
+    job_id = _int(job["job_instance_id"])
+    if expected is not None and job_id != expected:
+        raise _OtherJob(f"it is about job {job_id}, not {expected}")
+    return (finished if type(finished) is bool else read_bool(finished)), _code(job["status"])
+
+
+def _v3(data: dict[str, Any], expected: int | None) -> JobObservation:
+    finished, status = _job(data, data["finished"], expected)
     steps = [
         StepObservation(
-            _code(step["step_instance_id"]),
+            _int(step["step_instance_id"]),
             _code(step["status"]),
-            _code(step.get("execute_count") or 0),
+            _count(step.get("execute_count")),
             _hosts(step.get("step_ip_result_list")),
         )
-        for step in data.get("step_instance_list") or ()
+        for step in _rows(data.get("step_instance_list"))
     ]
-    return JobObservation(data["finished"] is True, _code(data["job_instance"]["status"]), steps)
+    return JobObservation(finished, status, steps)
 
 
-def _v2(data: dict[str, Any]) -> JobObservation:
+def _v2(data: dict[str, Any], expected: int | None) -> JobObservation:
+    finished, status = _job(data, data["is_finished"], expected)
     steps = [
         StepObservation(
-            _code(step["step_instance_id"]),
+            _int(step["step_instance_id"]),
             _code(step["status"]),
-            _code(step.get("execute_count", step.get("retry_count")) or 0),
+            # 3.x sends execute_count, the v2 docs retry_count (as the converter reads it).
+            _count(step["execute_count"] if "execute_count" in step else step.get("retry_count")),
             _hosts(step.get("step_ip_status")),
         )
-        for block in data.get("blocks") or ()
-        for step in block.get("step_instances") or ()
+        for block in _rows(data.get("blocks"))
+        for step in _rows(block.get("step_instances"))
     ]
-    return JobObservation(data["is_finished"] is True, _code(data["job_instance"]["status"]), steps)
+    return JobObservation(finished, status, steps)
 
 
-def observe_job(data: Any, generation: Generation) -> JobObservation:
-    """Read statuses from ``get_job_instance_status`` data; raise ``ResponseFormatError``."""
+def observe_job(
+    data: Any, generation: Generation, *, expected_job_instance_id: int | None = None
+) -> JobObservation:
+    """Read statuses from ``get_job_instance_status`` data; raise ``ResponseFormatError``.
+
+    With ``expected_job_instance_id``, an answer about another job is refused too.
+    """
     try:
-        return (_v3 if generation is Generation.V3 else _v2)(data)
+        return (_v3 if generation is Generation.V3 else _v2)(data, expected_job_instance_id)
+    except _OtherJob as exc:
+        error = ResponseFormatError(f"the server sent the status of another job: {exc}")
     except Exception as exc:
-        raise ResponseFormatError(
-            f"the server sent a job status this client cannot read ({type(exc).__name__}: {exc})"
-        ) from exc
+        error = _unreadable("job", exc)
+    raise error
 
 
 def observe_groups(data: Any) -> tuple[int, dict[GroupKey, int], list[HostRow]]:
     """Read gateway ``get_step_instance_status`` data: round, group sizes, listed host rows.
 
     ``host_size`` counts every host of a group even when ``max_host_num_per_group`` cut the
-    list; the rows are those the server listed. Raise ``ResponseFormatError``.
+    list; the rows are those the server listed (one per host: the last wins). Raise
+    ``ResponseFormatError``.
     """
     try:
         counts: dict[GroupKey, int] = {}
-        rows: list[HostRow] = []
-        for group in data.get("step_result_group_list") or ():
+        rows: dict[HostKey, HostRow] = {}
+        for group in _rows(data.get("step_result_group_list")):
             tag = group.get("tag") or None
-            counts[(_code(group["result_type"]), tag)] = _code(group.get("host_size") or 0)
-            rows += _hosts(group.get("host_result_list")) or ()
-        return _code(data.get("execute_count") or 0), counts, rows
+            counts[(_code(group["result_type"]), tag)] = _count(group.get("host_size"))
+            rows.update((row[0], row) for row in _hosts(group.get("host_result_list")) or ())
+        return _count(data.get("execute_count")), counts, list(rows.values())
     except Exception as exc:
-        raise ResponseFormatError(
-            f"the server sent a step status this client cannot read ({type(exc).__name__}: {exc})"
-        ) from exc
+        error = _unreadable("step", exc)
+    raise error
+
+
+def _unreadable(what: str, exc: Exception) -> ResponseFormatError:
+    """Describe a failed read by the error's type and our own message, never a wire value."""
+    # KeyError names the missing key (ours); the readers' messages name types, not values.
+    detail = str(exc) if isinstance(exc, (KeyError, ValueError)) else "unexpected shape"
+    return ResponseFormatError(
+        f"the server sent a {what} status this client cannot read ({type(exc).__name__}: {detail})"
+    )

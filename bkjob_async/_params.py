@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .config import check_id
+from .config import MAX_ID, check_id
 from .models import Host
 from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
 
@@ -44,6 +44,8 @@ def check_count(value: object, name: str, minimum: int = 0) -> int:
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > MAX_ID:
+        raise ValueError(f"{name} must be <= 2**63-1 (a Java long), got {value}")
     return value
 
 

@@ -13,7 +13,8 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping
+import urllib.parse
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import attrs
@@ -49,6 +50,7 @@ from ._params import (
     v3_global_var,
     v3_server,
 )
+from ._secrets import Redactor
 from .config import DEFAULT_SERVER_TZ, ApiFlavor, Credentials, Scope, check_id
 from .models import (
     HostStatus,
@@ -99,6 +101,10 @@ class Response(NamedTuple):
     status: int
     headers: Mapping[str, str]
     body: bytes
+
+    def __repr__(self) -> str:
+        # Headers and body may echo what was sent, secrets included.
+        return f"Response(status={self.status}, headers=<{len(self.headers)}>, body=<{len(self.body)} bytes>)"
 
 
 @attrs.frozen
@@ -216,6 +222,10 @@ def body_fingerprint(body: bytes) -> int:
     return hash(b"".join(kept))
 
 
+#: The longest server message an ``ApiError`` keeps.
+_MAX_MESSAGE = 2000
+
+
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Read ``Retry-After`` (seconds or HTTP date), else ``X-Bkapi-RateLimit-Reset`` (seconds)."""
     for name in ("Retry-After", "X-Bkapi-RateLimit-Reset"):
@@ -250,13 +260,17 @@ class Protocol:
         tenant_id: str | None = None,
         language: str | None = None,
     ) -> None:
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
         self.flavor = ApiFlavor.coerce(flavor)
         self.generation = Generation.V3 if self.flavor.is_v3 else Generation.V2
+        if not isinstance(server_tz, _dt.tzinfo):
+            raise TypeError(
+                "server_tz must be a datetime.tzinfo such as zoneinfo.ZoneInfo('Asia/Shanghai'), "
+                f"not {type(server_tz).__name__}"
+            )
         self.server_tz = server_tz
-        self._base = base_url.rstrip("/")
-        self._secrets = _secret_forms(
+        self._base = _check_base_url(base_url).rstrip("/")
+        #: Masks this identity's secrets (see ``bkjob_async._secrets``).
+        self.redactor = Redactor(
             s for s in (credentials.app_secret, credentials.bk_token, credentials.access_token) if s
         )
         headers = {
@@ -670,6 +684,10 @@ class Protocol:
         message = envelope.get("message") or headers.get("X-Bkapi-Error-Message") or ""
         if not isinstance(message, str):
             message = str(message)
+        if len(message) > _MAX_MESSAGE:
+            # Cut before masking: what is left of a secret cut here is 8+ characters (masked)
+            # or fewer than 8 (unrecognisable); and masking a huge message would cost time.
+            message = message[:_MAX_MESSAGE] + "..."
         if not envelope and not message:
             message = f"HTTP {response.status}: {self._excerpt(response.body)}"
         cls = _CODE_CLASSES.get(code or 0) or _STATUS_CLASSES.get(response.status)
@@ -685,7 +703,9 @@ class Protocol:
                 envelope.get("request_id") or headers.get("X-Bkapi-Request-Id")
             ),
             "job_request_id": self._str_or_none(envelope.get("job_request_id")),
-            "permission": permission if isinstance(permission, Mapping) else None,
+            "permission": self.redactor.data(permission)
+            if isinstance(permission, Mapping)
+            else None,
             "api": request.api,
         }
         if cls is errors.RateLimitedError:
@@ -693,14 +713,13 @@ class Protocol:
         return cls(self.redact(message), **kwargs)
 
     def redact(self, text: str) -> str:
-        """Return ``text`` with every secret of these credentials masked."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        """Return ``text`` with every secret of these credentials masked (``_secrets`` says how)."""
+        return self.redactor(text)
 
     def _excerpt(self, body: bytes, limit: int = 200) -> str:
-        # Mask before cutting, so that a cut cannot leave the start of a secret unmasked.
-        text = self.redact(body[:65536].decode("utf-8", "replace")).strip()
+        # Mask before cutting, so that a cut cannot leave the start of a secret unmasked; a
+        # secret the first cut splits keeps its first 8 characters within it, and so is masked.
+        text = self.redact(body[: 8 * limit].decode("utf-8", "replace")).strip()
         return repr(text[:limit] + ("..." if len(text) > limit else ""))
 
     def _str_or_none(self, value: Any) -> str | None:
@@ -727,14 +746,31 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-def _secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
-    """Return each secret as sent and as JSON escapes it (a server may echo either), longest first."""
-    forms = {
-        form
-        for secret in secrets
-        for form in (secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1])
-    }
-    return tuple(sorted(forms, key=len, reverse=True))
+def _check_base_url(base_url: object) -> str:
+    """Return ``base_url`` if it is a plain http(s) URL; never echo one that carries a password."""
+    if not isinstance(base_url, str):
+        raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
+    try:
+        parts = urllib.parse.urlsplit(base_url)
+    except ValueError:  # a bracketed host that is not an IPv6 address, say
+        raise ValueError("base_url is not a valid URL") from None
+    if "@" in parts.netloc or ("@" in base_url and not parts.netloc):
+        raise ValueError(
+            "base_url must not carry a user name or password (user:password@host): bk-job "
+            "authenticates with app_code/app_secret and the user identity"
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+    if parts.query or parts.fragment or any(c.isspace() or ord(c) < 32 for c in base_url):
+        raise ValueError(
+            "base_url must have no query, fragment, space or control character "
+            "(the client appends the API path to it)"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in 0-65535
+    except ValueError:
+        raise ValueError(f"base_url has an invalid port: {base_url!r}") from None
+    return base_url
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -1,14 +1,19 @@
-"""The transport seam: what a transport must do, and the one retry loop every call goes through.
+"""The transport seam: what a transport must do, and the one request path every request takes.
 
 A transport turns a ``Request`` into a ``Response`` or raises ``TransportError``; it knows
-nothing of bk-job. ``call`` adds deciphering and retries; it logs method, API, status and timing,
-never headers or bodies (they may carry secrets).
+nothing of bk-job. ``send_once`` is the one way to send: it sends once, masks the secrets a
+transport error may quote (a garbled response can echo them; see ``bkjob_async._secrets``),
+and logs method, API, status and timing at DEBUG, never headers or bodies. ``call`` (the
+client's retry loop) deciphers on top of it; the poller deciphers what it must and applies its
+own failure policy. ``Protocol.decipher`` masks every error it raises, so a caller of these two
+never sees a secret.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -21,7 +26,7 @@ if TYPE_CHECKING:
     from ._protocol import Request, Response
     from .config import RetryPolicy
 
-__all__ = ["Sleep", "Transport", "call", "is_retryable"]
+__all__ = ["Sleep", "Transport", "call", "is_retryable", "masked_error", "send_once"]
 
 logger = logging.getLogger("bkjob_async")
 
@@ -32,7 +37,10 @@ class Transport(Protocol):
     """Send one request; ``aclose`` frees what the transport owns."""
 
     async def send(self, request: Request) -> Response:
-        """Return the response, or raise ``bkjob_async.TransportError``."""
+        """Return the response, or raise ``bkjob_async.TransportError``.
+
+        A transport that caps the size of a body raises ``ResponseFormatError`` beyond it.
+        """
         ...
 
     async def aclose(self) -> None:
@@ -52,6 +60,63 @@ def is_retryable(exc: BkJobError, idempotent: bool) -> bool:
     return isinstance(exc, (ConnectError, RateLimitedError))
 
 
+def masked_error(exc: TransportError, redact: Callable[[str], str]) -> TransportError | None:
+    """Return a copy of ``exc`` with its message masked, or ``None`` if nothing in it needs it.
+
+    The copy has no cause and no context: a chained error (aiohttp's, say) quoting response
+    bytes would show in a traceback. It is of the same class, or (for a subclass whose
+    constructor takes more than a message) of the nearest class of ``bkjob_async.errors``.
+    """
+    shown = "".join(traceback.format_exception(type(exc), exc, None))
+    if redact(shown) == shown:
+        return None
+    message = redact(str(exc))
+    for cls in type(exc).__mro__:
+        if issubclass(cls, TransportError):
+            try:
+                return cls(message)
+            except TypeError:
+                continue
+    return TransportError(message)
+
+
+async def send_once(transport: Transport, protocol: BkJobProtocol, request: Request) -> Response:
+    """Send ``request`` once through ``transport``; raise its error with secrets masked.
+
+    The one request path: the client's retries and the poller's polls both come through here.
+    The response is returned as is; ``protocol.decipher`` reads it (and masks its errors).
+    """
+    debug = logger.isEnabledFor(logging.DEBUG)
+    started = time.perf_counter() if debug else 0.0
+    try:
+        response = await transport.send(request)
+    except TransportError as exc:
+        if debug:
+            logger.debug(
+                "%s %s -> %s in %.1f ms",
+                request.method,
+                request.api,
+                type(exc).__name__,
+                (time.perf_counter() - started) * 1000,
+            )
+        copy = masked_error(exc, protocol.redact)
+        if copy is None:
+            raise
+        error = copy
+    else:
+        if debug:
+            logger.debug(
+                "%s %s -> HTTP %d in %.1f ms",
+                request.method,
+                request.api,
+                response.status,
+                (time.perf_counter() - started) * 1000,
+            )
+        return response
+    # Raised outside the handler, so the masked copy has no context quoting the original.
+    raise error
+
+
 async def call(
     transport: Transport,
     protocol: BkJobProtocol,
@@ -64,23 +129,8 @@ async def call(
     """Send ``request`` until it succeeds or fails for good; return the envelope's ``data``."""
     attempt = 1
     while True:
-        started = time.perf_counter()
         try:
-            try:
-                response = await transport.send(request)
-            except TransportError as exc:
-                # A garbled response can quote what the server echoed, secrets included.
-                message = protocol.redact(str(exc))
-                if message == str(exc):
-                    raise
-                raise type(exc)(message) from None
-            logger.debug(
-                "%s %s -> HTTP %d in %.1f ms",
-                request.method,
-                request.api,
-                response.status,
-                (time.perf_counter() - started) * 1000,
-            )
+            response = await send_once(transport, protocol, request)
             return protocol.decipher(request, response)
         except BkJobError as exc:
             if attempt >= retry.max_attempts or not is_retryable(exc, request.idempotent):

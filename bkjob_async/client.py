@@ -13,10 +13,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
-from ._aiohttp import AiohttpTransport
+from ._aiohttp import DEFAULT_MAX_BODY_SIZE, AiohttpTransport
 from ._protocol import Protocol, Request
 from ._transport import Sleep, Transport, call
-from .config import DEFAULT_SERVER_TZ, ApiFlavor, Credentials, RetryPolicy, Scope, Timeouts
+from .config import (
+    DEFAULT_SERVER_TZ,
+    ApiFlavor,
+    Credentials,
+    RetryPolicy,
+    Scope,
+    Timeouts,
+    check_id,
+)
+from .errors import ResponseFormatError
 from .models import (
     HostLog,
     HostStatus,
@@ -67,6 +76,13 @@ class BkJobClient:
     :param server_tz: the zone of v2's offset-less time strings (default UTC+08:00).
     :param tenant_id: sent as ``X-Bk-Tenant-Id`` on multi-tenant installs.
     :param language: the language of server messages, ``"en"`` or ``"zh-cn"`` (bk-job's default).
+    :param connection_limit: the most connections open at once (an ``int`` >= 1).
+    :param max_body_size: the largest response body read, in bytes (64 MiB by default); a
+        larger one is refused with ``ResponseFormatError`` before it is read (built-in transport).
+
+    Every argument is checked here, before anything is sent: a wrong type or an out-of-range
+    value raises ``TypeError`` or ``ValueError`` naming it. Secrets are masked in every error,
+    log line and ``repr`` (see ``bkjob_async._secrets``; below 8 characters, best effort).
     """
 
     def __init__(
@@ -86,10 +102,12 @@ class BkJobClient:
         tenant_id: str | None = None,
         language: str | None = None,
         connection_limit: int = 100,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         transport: Transport | None = None,
         sleep: Sleep = anyio.sleep,
         rng: random.Random | None = None,
     ) -> None:
+        _check_arguments(timeouts, retry, connection_limit, max_body_size, transport, sleep, rng)
         credentials = Credentials(app_code, app_secret, username, bk_token, access_token)
         self.protocol = Protocol(
             base_url,
@@ -99,14 +117,16 @@ class BkJobClient:
             tenant_id=tenant_id,
             language=language,
         )
-        if not isinstance(retry, RetryPolicy) or not isinstance(timeouts, Timeouts):
-            raise TypeError("retry must be a RetryPolicy and timeouts a Timeouts")
         if transport is not None and session is not None:
             raise ValueError("pass session= or transport=, not both")
         self.retry = retry
         self.connection_limit = connection_limit
         self.transport: Transport = transport or AiohttpTransport(
-            timeouts=timeouts, session=session, limit=connection_limit
+            timeouts=timeouts,
+            session=session,
+            limit=connection_limit,
+            redact=self.protocol.redact,
+            max_body_size=max_body_size,
         )
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -173,7 +193,9 @@ class BkJobClient:
     ) -> JobInstanceStatus:
         """Return a job's status, its steps and (``with_hosts``) each host of the current round."""
         request = self.protocol.job_instance_status(scope, job_instance_id, with_hosts=with_hosts)
-        return await self._fetch(request, JobInstanceStatus)
+        status = await self._fetch(request, JobInstanceStatus)
+        _check_answer("job", job_instance_id, status.job.job_instance_id)
+        return status
 
     async def get_step_instance_status(
         self,
@@ -209,7 +231,9 @@ class BkJobClient:
             status=status,
             tag=tag,
         )
-        return await self._fetch(request, StepInstanceStatus)
+        answer = await self._fetch(request, StepInstanceStatus)
+        _check_answer("step", step_instance_id, answer.step.step_instance_id)
+        return answer
 
     # --- operations ---------------------------------------------------------------------------
 
@@ -469,3 +493,37 @@ class BkJobClient:
                     scope, job_instance_id, step.step_instance_id, failed
                 )
         return logs
+
+
+def _check_arguments(
+    timeouts: object,
+    retry: object,
+    connection_limit: object,
+    max_body_size: object,
+    transport: object,
+    sleep: object,
+    rng: object,
+) -> None:
+    """Raise ``TypeError``/``ValueError`` naming the first argument of the client that is wrong."""
+    if not isinstance(timeouts, Timeouts):
+        raise TypeError(f"timeouts must be a Timeouts, not {type(timeouts).__name__}")
+    if not isinstance(retry, RetryPolicy):
+        raise TypeError(f"retry must be a RetryPolicy, not {type(retry).__name__}")
+    check_id(connection_limit, "connection_limit")
+    check_id(max_body_size, "max_body_size")
+    if transport is not None and not (
+        callable(getattr(transport, "send", None)) and callable(getattr(transport, "aclose", None))
+    ):
+        raise TypeError("transport must have async send(request) and aclose() methods")
+    if not callable(sleep):
+        raise TypeError(f"sleep must be an async function of seconds, not {type(sleep).__name__}")
+    if rng is not None and not isinstance(rng, random.Random):
+        raise TypeError(f"rng must be a random.Random or None, not {type(rng).__name__}")
+
+
+def _check_answer(kind: str, asked: int, answered: int) -> None:
+    """Refuse an answer about another job or step than the one asked for."""
+    if answered != asked:
+        raise ResponseFormatError(
+            f"asked for {kind} {asked}, the server answered about {kind} {answered}"
+        )

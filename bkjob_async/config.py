@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import math
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_SERVER_TZ",
+    "MAX_ID",
     "ApiFlavor",
     "Credentials",
     "RetryPolicy",
@@ -51,12 +53,31 @@ class ApiFlavor(str, enum.Enum):
         return self is not ApiFlavor.ESB_V2
 
 
-def check_id(value: object, name: str) -> int:
-    """Return ``value`` if it is a positive ``int`` (``bool`` excluded), else raise."""
+#: The largest id bk-job can hold (a Java ``long``).
+MAX_ID = 2**63 - 1
+
+
+def check_id(value: object, name: str, maximum: int = MAX_ID) -> int:
+    """Return ``value`` if it is an ``int`` (``bool`` excluded) in 1..``maximum``, else raise."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
+    if value > maximum:
+        bound = "2**63-1 (a Java long)" if maximum == MAX_ID else f"{maximum}"
+        raise ValueError(f"{name} must be <= {bound}, got {value}")
+    return value
+
+
+def check_seconds(value: object, name: str, *, optional: bool = False) -> float | None:
+    """Return ``value`` if it is a finite number of seconds > 0 (or ``None`` if ``optional``)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = "a number of seconds or None" if optional else "a number of seconds"
+        raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be > 0 and finite, got {value!r}")
     return value
 
 
@@ -161,13 +182,11 @@ class Credentials:
 
 
 def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0 or None, got {value!r}")
+    check_seconds(value, attribute.name, optional=True)
 
 
 def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+    check_seconds(value, attribute.name)
 
 
 @attrs.frozen
@@ -182,13 +201,16 @@ class Timeouts:
     total: float | None = attrs.field(default=70.0, validator=_positive_or_none)
 
 
+MAX_ATTEMPTS = 1000
+
+
 @attrs.frozen
 class RetryPolicy:
     """How read calls retry transient failures: capped, fully jittered exponential backoff.
 
     The delay before retry ``n`` (1-based) is ``uniform(0, min(max_delay, base_delay * 2**(n-1)))``;
     a server's ``Retry-After`` raises it to at least that many seconds, clamped to ``max_retry_after``.
-    ``max_attempts`` counts the first try: 1 disables retries.
+    ``max_attempts`` counts the first try (1 to 1000): 1 disables retries.
     """
 
     max_attempts: int = attrs.field(default=4)
@@ -198,7 +220,7 @@ class RetryPolicy:
 
     @max_attempts.validator
     def _check_attempts(self, _: attrs.Attribute[int], value: int) -> None:
-        check_id(value, "max_attempts")
+        check_id(value, "max_attempts", MAX_ATTEMPTS)
 
     def delay(self, retry: int, retry_after: float | None = None, *, rng: random.Random) -> float:
         """Return the seconds to wait before retry number ``retry`` (1-based)."""

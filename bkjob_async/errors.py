@@ -1,5 +1,8 @@
 """Every error this package raises, under one root; messages never carry a secret.
 
+(Secrets of 8 characters or more, in any form a server or a parser may echo; shorter ones on a
+best-effort basis: ``bkjob_async._secrets`` states the contract.)
+
 ::
 
     BkJobError
@@ -15,7 +18,7 @@
     │   ├── ConnectError            the connection was never made: the request cannot have arrived
     │   ├── TimeoutError            also a builtin ``TimeoutError``
     │   └── ConnectTimeoutError     both: connecting took too long, nothing was sent
-    ├── ResponseFormatError         the response is not JSON, or not the shape bk-job sends
+    ├── ResponseFormatError         not JSON, not bk-job's shape, over max_body_size, or another job's
     ├── UnsupportedOperationError   this API flavor has no such endpoint
     └── PollingError                the poller could not watch an instance
 """
@@ -151,6 +154,9 @@ class ConnectTimeoutError(ConnectError, TimeoutError):
 
 class ResponseFormatError(BkJobError):
     """The response body is not JSON, or not the shape bk-job sends.
+
+    Also raised for a body larger than the client's ``max_body_size`` (refused unread), and for
+    an answer about another job or step than the one asked for.
 
     Transient: a body cut short or a proxy's error page can pass, so reads retry it.
     """

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
-from ..config import check_id
+from ..config import MAX_ID, check_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -48,8 +48,8 @@ def _nodes(values: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
 
 
 def _cloud_ip(cloud_id: object, ip: object) -> tuple[int, str]:
-    if isinstance(cloud_id, bool) or not isinstance(cloud_id, int) or cloud_id < 0:
-        raise ValueError(f"a cloud area id must be an int >= 0, got {cloud_id!r}")
+    if isinstance(cloud_id, bool) or not isinstance(cloud_id, int) or not 0 <= cloud_id <= MAX_ID:
+        raise ValueError(f"a cloud area id must be an int in 0..2**63-1, got {cloud_id!r}")
     if not isinstance(ip, str) or not ip:
         raise ValueError(f"an ip must be a non-empty str, got {ip!r}")
     return cloud_id, ip
@@ -129,7 +129,7 @@ class FileSource:
     server: Targets | None = None
     account: Account | None = None
     file_type: int = 1
-    file_source_id: int | None = None
+    file_source_id: int | None = attrs.field(default=None, validator=_optional_id)
     file_source_code: str | None = None
 
 
@@ -138,7 +138,7 @@ class GlobalVar:
     """A plan's global variable, by id or name: a text ``value`` or, for host variables, ``server``."""
 
     name: str | None = None
-    id: int | None = None
+    id: int | None = attrs.field(default=None, validator=_optional_id)
     value: str | None = None
     server: Targets | None = None
 

@@ -511,9 +511,27 @@ def test_unknown_flavor() -> None:
         protocol("apigw-v4")
 
 
-@pytest.mark.parametrize("url", ["bk.example.com", "ftp://x", "", None])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "bk.example.com",
+        "ftp://x",
+        "",
+        "http://",
+        "http://h/?a=1",
+        "http://h/#x",
+        "http://h:99999",
+        "http://h /x",
+    ],
+)
 def test_bad_base_url(url: Any) -> None:
     with pytest.raises(ValueError, match="base_url"):
+        Protocol(url, flavor="apigw-v3", credentials=Credentials("a", "b", username="u"))
+
+
+@pytest.mark.parametrize("url", [None, 1, b"http://h"])
+def test_base_url_of_another_type(url: Any) -> None:
+    with pytest.raises(TypeError, match="base_url must be a str"):
         Protocol(url, flavor="apigw-v3", credentials=Credentials("a", "b", username="u"))
 
 
