@@ -20,6 +20,8 @@ from .events import (
     Event,
     HostTransition,
     JobTransition,
+    PollingResumed,
+    PollingStalled,
     StepTransition,
     WatchFailed,
     WatchTimedOut,
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ..config import Scope
+    from ..errors import BkJobError
     from ..models import JobInstanceStatus
 
     #: Detach a subscription from some of its jobs (the poller stops polling unwatched jobs).
@@ -54,6 +57,10 @@ def _event_key(event: Event) -> tuple[Any, ...]:
         return ("s", event.job_instance_id, event.step_instance_id)
     if isinstance(event, JobTransition):
         return ("j", event.job_instance_id)
+    if isinstance(event, PollingStalled):
+        return ("stalled",)
+    if isinstance(event, PollingResumed):
+        return ("resumed",)
     return ("end", event.job_instance_id)
 
 
@@ -125,7 +132,16 @@ class _Mailbox:
 class _Subscription:
     """What the poller holds for one watch: its jobs, filter and mailbox (never the ``Watch``)."""
 
-    __slots__ = ("closed", "job_instance_ids", "mailbox", "remaining", "scope", "step_instance_id")
+    __slots__ = (
+        "closed",
+        "job_instance_ids",
+        "mailbox",
+        "remaining",
+        "scope",
+        "stalled",
+        "stalled_since",
+        "step_instance_id",
+    )
 
     def __init__(
         self, scope: Scope, job_ids: tuple[int, ...], step_instance_id: int | None, buffer_size: int
@@ -136,6 +152,9 @@ class _Subscription:
         self.remaining = set(job_ids)
         self.mailbox = _Mailbox(buffer_size)
         self.closed = False
+        #: Jobs of this watch whose polls are stalled (``None``: none).
+        self.stalled: set[int] | None = None
+        self.stalled_since: _dt.datetime | None = None
 
     def offer(self, job_id: int, events: list[Event]) -> None:
         if self.closed or job_id not in self.remaining:
@@ -148,7 +167,31 @@ class _Subscription:
             ):
                 self.mailbox.put(event)
 
+    def stall(self, job_id: int, since: _dt.datetime, error: BkJobError) -> None:
+        """Note a stalled job; the first of an outage tells the watch (``PollingStalled``)."""
+        if self.closed or job_id not in self.remaining:
+            return
+        if not self.stalled:
+            self.stalled, self.stalled_since = set(), since
+            self.mailbox.put(PollingStalled(job_id, now_utc(), since, error))
+        self.stalled.add(job_id)
+
+    def resume(self, job_id: int, now: _dt.datetime, since: _dt.datetime) -> None:
+        """Note a job answering again; the last stalled one tells the watch (``PollingResumed``)."""
+        stalled = self.stalled
+        if stalled is None or job_id not in stalled:
+            return
+        stalled.discard(job_id)
+        if not stalled:
+            self.stalled = None
+            if not self.closed:
+                self.mailbox.put(PollingResumed(job_id, now, self.stalled_since or since))
+
     def end_job(self, job_id: int, last: Event | None) -> None:
+        if self.stalled is not None:
+            self.stalled.discard(job_id)
+            if not self.stalled:
+                self.stalled = None
         if job_id in self.remaining:
             self.remaining.discard(job_id)
             if last is not None:

@@ -109,8 +109,11 @@ class WatchTimedOut:
 class PollingStalled:
     """bk-job cannot be reached for this job: polls fail with transient errors and are retried.
 
-    Sent once per outage to each watch of the job; the watch goes on. ``since`` is when the
-    first failed poll of the outage was seen, ``error`` the latest failure.
+    Sent once per outage to each watch of the job; the watch goes on. A watch of many jobs
+    hears it once, for the first of its jobs to stall, however many stall with it (an outage
+    stalls them all). ``since`` is when the job stalled, ``error`` the failure that stalled it.
+    A job stalls after three failed polls in a row, or at once when no poll of any job has
+    succeeded for two seconds (bk-job is down).
     """
 
     job_instance_id: int
@@ -121,7 +124,10 @@ class PollingStalled:
 
 @attrs.frozen
 class PollingResumed:
-    """Polls of this job succeed again after a ``PollingStalled``; ``since`` is when it stalled."""
+    """Polls succeed again after a ``PollingStalled``; ``since`` is when the watch stalled.
+
+    Sent once to a watch, when the last of its stalled jobs has an answer again (the job named).
+    """
 
     job_instance_id: int
     observed_at: _dt.datetime

@@ -12,6 +12,7 @@ from bkjob_async import (
     NotFoundError,
     Poller,
     PollPolicy,
+    ServerError,
     WatchFailed,
     WatchTimedOut,
 )
@@ -211,14 +212,21 @@ async def test_transient_faults_are_retried_and_nothing_is_lost(
     assert stats.retries == 2  # rate limits slow the engine down; they are not retries
 
 
-async def test_retries_exhausted_fail_the_watch(scripted: ScriptedServer, client) -> None:
-    scripted.script(11, Fault(503, "down"))
-    policy = PollPolicy(interval=0.001, max_interval=0.005, max_retries=3, max_in_flight=4)
+async def test_transient_failures_never_end_a_watch(scripted: ScriptedServer, client) -> None:
+    # Forty 503s in a row (the old default gave up after ten), then the job finishes.
+    scripted.script(11, *([Fault(503, "down")] * 40), job_body(11, 3, [(1, 3, 0, [9])]))
+    policy = PollPolicy(interval=0.001, max_interval=0.002, max_in_flight=4)
     async with Poller(client, policy=policy) as poller:
         events = await collect(poller.watch_jobs(SCOPE, [11]))
-    assert len(events) == 1
-    assert isinstance(events[0], WatchFailed)
-    assert scripted.polls[11] == 4
+    names = [type(e).__name__ for e in events]
+    assert names[0] == "PollingStalled"
+    assert names[1] == "PollingResumed"
+    assert names[-1] == "JobFinished"
+    assert "WatchFailed" not in names
+    assert scripted.polls[11] >= 41
+    stalled, resumed = events[0], events[1]
+    assert isinstance(stalled.error, ServerError)
+    assert resumed.since == stalled.since
 
 
 async def test_unchanged_polls_are_counted_and_skip_decoding(

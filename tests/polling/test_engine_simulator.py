@@ -262,9 +262,7 @@ async def test_faults_never_lose_a_final_state(sim: BkJobSimulator, fault) -> No
         elif isinstance(event, WatchFailed):
             failed.append(event)
 
-    policy = PollPolicy(
-        interval=0.01, max_interval=0.05, max_in_flight=8, max_retries=None, poll_timeout=2.0
-    )
+    policy = PollPolicy(interval=0.01, max_interval=0.05, max_in_flight=8, poll_timeout=2.0)
     async with (
         BkJobClient(sim.url, app_code="app", app_secret="s", username="admin") as client,
         Poller(client, policy=policy) as poller,
