@@ -437,7 +437,7 @@ class Poller:
             governor.sample(now, self._reader.requests, self._answers)
         if governor.rate is not None:
             governor.succeeded(now)
-        if instance.failures or self._outage.down_since is not None:
+        if instance.failures or instance.stalled or self._outage.down_since is not None:
             self._recovered(instance, now)
         if not instance.active:
             return
@@ -449,7 +449,7 @@ class Poller:
             instance.state, instance.job_instance_id, observation, now_utc, self._host_result
         )
         instance.needs_decode = False
-        if instance.failures or self._outage.down_since is not None:
+        if instance.failures or instance.stalled or self._outage.down_since is not None:
             self._recovered(instance, self._clock())
         self._deliver(instance, events, data, observation)
         if instance.active:
@@ -481,7 +481,7 @@ class Poller:
             if now >= governor.sample_due:
                 governor.sample(now, self._reader.requests, self._answers)
             governor.throttled(now, sent_at, self._answers)
-            if instance.failures or self._outage.down_since is not None:
+            if instance.failures or instance.stalled or self._outage.down_since is not None:
                 self._recovered(instance, now)
             self._wake()
             return self._schedule(
@@ -489,7 +489,7 @@ class Poller:
                 max(now, governor.paused_until) + self._rng.uniform(0, self.policy.interval),
             )
         if kind is Kind.PERMANENT:
-            if instance.failures or self._outage.down_since is not None:
+            if instance.failures or instance.stalled or self._outage.down_since is not None:
                 self._recovered(instance, now)
             return self._give_up(instance, exc)
         self._retries += 1
