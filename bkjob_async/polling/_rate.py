@@ -4,9 +4,13 @@ Every method takes ``now``; nothing here reads a clock or sleeps, so tests drive
 timeline. The rules, from TCP (RFC 5681, RFC 9002 §7.3.2, RFC 9438) and botocore's adaptive mode:
 
 - Off until the first throttle (or on from the start at ``PollPolicy.rate_limit``).
-- A throttle (HTTP 429, ESB 1306429, Job's quota) cuts the rate to ``BETA`` (0.7) of the rate
-  measured when it came, **at most once per round trip**: a 429 cuts only if its request was
-  sent after the last cut, so a burst of 429s from requests already in flight is one signal.
+- A throttle (HTTP 429, ESB 1306429, Job's quota) cuts the rate to ``BETA`` (0.7) of the
+  goodput (answers that were not throttles, per second, measured over the last second or so),
+  **at most once per round trip**: a 429 cuts only if its request was sent after the last cut,
+  so a burst of 429s from requests already in flight is one signal. A rate already below that
+  stays: the rest of a spent window refusing round after round does not compound the cut,
+  while a server that goes on refusing makes the goodput, and so the rate, fall sample by
+  sample (to ``MIN_RATE`` at least).
 - Then the rate grows back on a cubic curve: to the rate it was cut from in ``RECOVER``
   seconds (concave, quick at first), then beyond it (convex, probing slowly at first). Growth is
   capped at twice the measured send rate, so an idle poller does not build up a rate it never
@@ -176,9 +180,12 @@ class RateGovernor:
         if self._sent < 0.0 and now > self._mark:  # throttled within the first sample
             good = (answers - self._marks[1]) / (now - self._mark)
         current = self._current(now)
-        start = good if current is None else min(current, good)
+        # Cut to BETA of the goodput, or keep a rate already below that: further refusals from
+        # the same spent window do not compound; a server that keeps refusing makes the goodput,
+        # and so the rate, fall sample by sample.
+        start = BETA * good if current is None else min(current, BETA * good)
         self._cut_from = max(MIN_RATE, good)
-        self._start = max(MIN_RATE, BETA * start)
+        self._start = max(MIN_RATE, start)
         self._epoch = self._last_cut = now
         self.rate = self._start
         self.cuts += 1

@@ -116,6 +116,7 @@ class HttpLayer:
         self.faults_served: Counter[FaultKind] = Counter()
         self.rate_limited = 0
         self.window: RateWindow | None = None
+        self.retry_after = False
         self._ids = random.Random(f"ids:{seed}")
         self._identities: dict[str, _Identity | str] = {}
 
@@ -382,7 +383,8 @@ class HttpLayer:
             return headers
         self.rate_limited += 1
         if flavor is ApiFlavor.APIGW_V3:
-            headers["Retry-After"] = str(max(1, math.ceil(reset)))
+            if self.retry_after:
+                headers["Retry-After"] = str(max(1, math.ceil(reset)))
             raise _Refusal(self._gateway_error(429, headers=headers))
         rule = f"{window.limit}/{window.period:g}second"
         raise _Refusal(

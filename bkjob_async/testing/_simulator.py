@@ -209,11 +209,16 @@ class BkJobSimulator:
         """Forget every injected fault."""
         self._faults.clear()
 
-    def set_rate_limit(self, rps: float | None) -> None:
-        """Limit all APIs together to ``rps`` requests per second of real time (``None``: off)."""
+    def set_rate_limit(self, rps: float | None, *, retry_after: bool = False) -> None:
+        """Limit all APIs together to ``rps`` requests per second of real time (``None``: off).
+
+        Like the gateway's ``bk-rate-limit``, a refusal carries no ``Retry-After`` (spec §7.11)
+        unless ``retry_after`` is set.
+        """
         if rps is not None and rps <= 0:
             raise ValueError("rps must be > 0 or None")
         self._http.window = None if rps is None else RateWindow(rps)
+        self._http.retry_after = retry_after
 
     # -- statistics -----------------------------------------------------------------------------
 
