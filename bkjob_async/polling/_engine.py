@@ -177,6 +177,7 @@ class Poller:
         self._in_flight = 0
         self._stalled = 0
         self._last_answer = 0.0
+        self._outage_error: errors.BkJobError | None = None
         self._errors: Counter[str] = Counter()
         self._rate_mark = (0.0, 0)
         self._rate = 0.0
@@ -297,8 +298,12 @@ class Poller:
         )
         if created or (not instance.busy and instance.due > now + self.policy.interval):
             self._schedule(instance, now + first_delay(self.policy, job_id))
-        if instance.stalled is not None and instance.error is not None:
-            sub.stall(job_id, instance.stalled, instance.error)
+        if instance.stalled is not None:
+            error = instance.error or self._outage_error
+            if error is not None:
+                sub.stall(job_id, instance.stalled, error)
+        elif self._outage.down and self._outage_error is not None:
+            self._stall(instance, self._outage_error)  # watched during an outage
 
     def _unsubscribe(self, sub: _Subscription, job_ids: Iterable[int]) -> None:
         self._registry.detach(sub, job_ids)
@@ -460,6 +465,7 @@ class Poller:
         instance.failures = 0
         instance.error = None
         if self._outage.succeeded():
+            self._outage_error = None
             logger.info("bk-job answers again; polling every job again")
             self._rephase(now)
         if instance.stalled is not None:
@@ -504,6 +510,7 @@ class Poller:
                 exc,
                 self.policy.max_interval,
             )
+            self._outage_error = exc
             for other in self._registry.instances.values():
                 if other.stalled is None:
                     self._stall(other, exc)

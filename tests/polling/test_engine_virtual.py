@@ -184,3 +184,29 @@ def test_the_bodys_exception_leaves_the_poller_as_itself() -> None:
     with pytest.raises(NotFoundError) as missing_error:
         run_virtual(missing)
     assert "does not exist" in str(missing_error.value)
+
+
+def test_a_watch_made_during_an_outage_hears_of_it() -> None:
+    jobs = {1: 120.0, 2: 100.0}
+    server = MemoryBkJob(jobs, down=(10.0, 60.0))
+    late: list = []
+
+    async def main() -> None:
+        policy = PollPolicy(interval=1.0, max_interval=5.0, max_in_flight=4)
+        async with server.client() as client, Poller(client, policy=policy) as poller:
+            first = poller.watch_jobs(SCOPE, [1])
+            await anyio.sleep(30)  # bk-job has been down for 20 s
+            assert poller.statistics().stalled
+            with anyio.fail_after(200):
+                async for event in poller.watch_jobs(SCOPE, [1, 2]):
+                    late.append((now(), event))
+            await first.aclose()
+
+    run_virtual(main)
+    names = [type(e).__name__ for _, e in late]
+    assert names[0] == "PollingStalled"
+    assert names.count("PollingStalled") == 1
+    assert names.count("PollingResumed") == 1
+    resumed_at = next(t for t, e in late if isinstance(e, PollingResumed))
+    assert 60.0 <= resumed_at <= 60.0 + 5.5 + 1.0
+    assert names[-1] == "JobFinished"
