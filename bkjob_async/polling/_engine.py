@@ -533,7 +533,9 @@ class Poller:
 
     def _give_up(self, instance: Instance, exc: errors.BkJobError) -> None:
         logger.info("job %s: giving up (%s: %s)", instance.job_instance_id, type(exc).__name__, exc)
-        failed = WatchFailed(instance.job_instance_id, now_utc(), exc)
+        failed = WatchFailed(
+            instance.job_instance_id, now_utc(), exc, occurrence=instance.state.seq
+        )
         for sub in instance.subscribers:
             sub.end_job(instance.job_instance_id, failed)
         instance.subscribers.clear()
@@ -579,10 +581,16 @@ class Poller:
             try:
                 snapshot = self._protocol.parse(data, JobInstanceStatus)
                 finished = JobFinished(
-                    instance.job_instance_id, now_utc(), snapshot.job.status, snapshot
+                    instance.job_instance_id,
+                    now_utc(),
+                    snapshot.job.status,
+                    snapshot,
+                    occurrence=instance.state.seq,
                 )
             except errors.ResponseFormatError as exc:
-                finished = WatchFailed(instance.job_instance_id, now_utc(), exc)
+                finished = WatchFailed(
+                    instance.job_instance_id, now_utc(), exc, occurrence=instance.state.seq
+                )
         state = instance.state
         for sub in subscribers:
             step = sub.step_instance_id

@@ -184,7 +184,9 @@ class RateGovernor:
         # the same spent window do not compound; a server that keeps refusing makes the goodput,
         # and so the rate, fall sample by sample.
         start = BETA * good if current is None else min(current, BETA * good)
-        self._cut_from = max(MIN_RATE, good)
+        # The target falls by BETA per cut at most (CUBIC's W_max), so a spell of refusals that
+        # drives the goodput to nothing does not leave a crawl back from one request a second.
+        self._cut_from = max(MIN_RATE, good, BETA * self._cut_from)
         self._start = max(MIN_RATE, start)
         self._epoch = self._last_cut = now
         self.rate = self._start

@@ -47,16 +47,20 @@ class StepState(NamedTuple):
 
 
 class JobState(NamedTuple):
-    """One job as last seen: a value; ``steps`` is never changed once in a state."""
+    """One job as last seen: a value; ``steps`` is never changed once in a state.
+
+    ``seq`` counts the observations that changed something: each event's ``occurrence``.
+    """
 
     status: int | None
     finished: bool
     steps: Mapping[int, StepState]
+    seq: int = 0
 
 
 _NO_HOSTS: Mapping[HostKey, int] = {}
 #: A job never seen.
-EMPTY = JobState(None, False, {})
+EMPTY = JobState(None, False, {}, 0)
 
 
 def observe(
@@ -75,6 +79,7 @@ def observe(
     events: list[Event] = []
     step_events: list[Event] = []
     now: _dt.datetime | None = None
+    occurrence = state.seq + 1
     old_steps = state.steps
     steps: dict[int, StepState] | None = None  # copied on the first change
     for step in observation.steps:
@@ -102,6 +107,7 @@ def observe(
                         None if previous is None else HostStatus(previous),
                         result.status,
                         result,
+                        occurrence=occurrence,
                     )
                 )
         old_status = None if old is None else old.status
@@ -115,6 +121,7 @@ def observe(
                     step.execute_count,
                     None if old_status is None else JobStatus(old_status),
                     JobStatus(step.status),
+                    occurrence=occurrence,
                 )
             )
         if (
@@ -136,14 +143,21 @@ def observe(
                 now or observed_at(),
                 None if state.status is None else JobStatus(state.status),
                 JobStatus(observation.status),
+                occurrence=occurrence,
             )
         )
     if steps is None and state.status == observation.status:
-        if state.finished == observation.finished:
+        if state.finished == observation.finished and not events:
             return state, events
-        return state._replace(finished=observation.finished), events
+        seq = occurrence if events else state.seq
+        return state._replace(finished=observation.finished, seq=seq), events
     return (
-        JobState(observation.status, observation.finished, old_steps if steps is None else steps),
+        JobState(
+            observation.status,
+            observation.finished,
+            old_steps if steps is None else steps,
+            occurrence if events else state.seq,
+        ),
         events,
     )
 
@@ -187,6 +201,7 @@ def to_data(state: JobState) -> dict[str, Any]:
     return {
         "status": state.status,
         "finished": state.finished,
+        "seq": state.seq,
         "steps": [
             [
                 step_id,
@@ -212,7 +227,7 @@ def from_data(data: Any) -> JobState:
         finished = data["finished"]
         if not isinstance(finished, bool):
             raise TypeError("finished must be a bool")
-        return JobState(_int_or_none(data["status"]), finished, steps)
+        return JobState(_int_or_none(data["status"]), finished, steps, _int(data.get("seq", 0)))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not a saved job state: {type(exc).__name__}: {exc}") from None
 

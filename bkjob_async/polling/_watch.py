@@ -106,7 +106,11 @@ class _Mailbox:
         key = _event_key(event)
         old = self._merged.get(key)
         if isinstance(old, (HostTransition, StepTransition, JobTransition)):
-            event = attrs.evolve(event, previous=old.previous)  # type: ignore[arg-type]
+            # A merged transition is a new one (``previous`` from the oldest): a new id too.
+            fields = attrs.asdict(event, recurse=False)
+            del fields["event_id"]
+            fields["previous"] = old.previous
+            event = type(event)(**fields)
         self._merged[key] = event
         self._merged.move_to_end(key)
 

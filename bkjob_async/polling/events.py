@@ -3,11 +3,18 @@
 Per job, events come in observation order; within one observation, host transitions, then
 step transitions, then the job's; ``JobFinished``, ``WatchFailed`` or ``WatchTimedOut`` is
 the last event of its job on a watch.
+
+Every event has an ``event_id``: a string made of what the event says (job, step, round, host,
+the transition) and ``occurrence``, the number of the job's observation that saw it (counted in
+the tracker's state, which a store keeps). The same transition delivered again, after a restart
+from a stored state, has the same id; two different transitions never share one, even a job
+going ``2 -> 7 -> 2 -> 7``. Dedupe on it.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+from typing import Any
 
 import attrs
 
@@ -34,6 +41,62 @@ __all__ = [
 ]
 
 
+def _status(value: int | None) -> str:
+    return "none" if value is None else str(int(value))
+
+
+def _host(key: Any) -> str:
+    if isinstance(key, int):
+        return str(key)
+    return "|".join("" if part is None else str(part) for part in key)
+
+
+def _host_id(event: HostTransition) -> str:
+    return (
+        f"{event.job_instance_id}/{event.step_instance_id}/{event.execute_count}"
+        f"/h{_host(event.host.key)}/{_status(event.previous)}-{_status(event.current)}"
+        f"/{event.occurrence}"
+    )
+
+
+def _step_id(event: StepTransition) -> str:
+    return (
+        f"{event.job_instance_id}/{event.step_instance_id}/{event.execute_count}"
+        f"/s/{_status(event.previous)}-{_status(event.current)}/{event.occurrence}"
+    )
+
+
+def _job_id(event: JobTransition) -> str:
+    return (
+        f"{event.job_instance_id}/j/{_status(event.previous)}-{_status(event.current)}"
+        f"/{event.occurrence}"
+    )
+
+
+def _finished_id(event: JobFinished) -> str:
+    return f"{event.job_instance_id}/finished/{int(event.status)}/{event.occurrence}"
+
+
+def _failed_id(event: WatchFailed) -> str:
+    return f"{event.job_instance_id}/failed/{type(event.error).__name__}/{event.occurrence}"
+
+
+def _timed_out_id(event: WatchTimedOut) -> str:
+    return f"{event.job_instance_id}/timedout/{event.occurrence}"
+
+
+def _stalled_id(event: PollingStalled) -> str:
+    return f"{event.job_instance_id}/stalled/{event.since.isoformat()}"
+
+
+def _resumed_id(event: PollingResumed) -> str:
+    return f"{event.job_instance_id}/resumed/{event.since.isoformat()}"
+
+
+def _id(derive: Any) -> Any:
+    return attrs.field(default=attrs.Factory(derive, takes_self=True), kw_only=True)
+
+
 @attrs.frozen
 class HostTransition:
     """A host's status changed; ``previous`` is ``None`` the first time the poller sees it.
@@ -50,6 +113,10 @@ class HostTransition:
     previous: HostStatus | None
     current: HostStatus
     result: HostResult
+    #: The number of the job's observation that saw this (see the module doc).
+    occurrence: int = attrs.field(default=0, kw_only=True)
+    #: Stable identity of this event: the same on every delivery of the same transition.
+    event_id: str = _id(_host_id)
 
 
 @attrs.frozen
@@ -62,6 +129,10 @@ class StepTransition:
     execute_count: int
     previous: StepStatus | None
     current: StepStatus
+    #: The number of the job's observation that saw this (see the module doc).
+    occurrence: int = attrs.field(default=0, kw_only=True)
+    #: Stable identity of this event: the same on every delivery of the same transition.
+    event_id: str = _id(_step_id)
 
 
 @attrs.frozen
@@ -72,6 +143,10 @@ class JobTransition:
     observed_at: _dt.datetime
     previous: JobStatus | None
     current: JobStatus
+    #: The number of the job's observation that saw this (see the module doc).
+    occurrence: int = attrs.field(default=0, kw_only=True)
+    #: Stable identity of this event: the same on every delivery of the same transition.
+    event_id: str = _id(_job_id)
 
 
 @attrs.frozen
@@ -85,6 +160,10 @@ class JobFinished:
     observed_at: _dt.datetime
     status: JobStatus
     snapshot: JobInstanceStatus
+    #: The number of the job's observation that saw this (see the module doc).
+    occurrence: int = attrs.field(default=0, kw_only=True)
+    #: Stable identity of this event: the same on every delivery of the same transition.
+    event_id: str = _id(_finished_id)
 
 
 @attrs.frozen
@@ -94,6 +173,10 @@ class WatchFailed:
     job_instance_id: int
     observed_at: _dt.datetime
     error: BkJobError
+    #: The number of the job's observation that saw this (see the module doc).
+    occurrence: int = attrs.field(default=0, kw_only=True)
+    #: Stable identity of this event: the same on every delivery of the same transition.
+    event_id: str = _id(_failed_id)
 
 
 @attrs.frozen
@@ -103,6 +186,10 @@ class WatchTimedOut:
     job_instance_id: int
     observed_at: _dt.datetime
     snapshot: JobInstanceStatus | None
+    #: The number of the job's observation that saw this (see the module doc).
+    occurrence: int = attrs.field(default=0, kw_only=True)
+    #: Stable identity of this event: the same on every delivery of the same transition.
+    event_id: str = _id(_timed_out_id)
 
 
 @attrs.frozen
@@ -120,6 +207,8 @@ class PollingStalled:
     observed_at: _dt.datetime
     since: _dt.datetime
     error: BkJobError
+    #: Stable identity of this event (job and ``since``).
+    event_id: str = _id(_stalled_id)
 
 
 @attrs.frozen
@@ -132,6 +221,8 @@ class PollingResumed:
     job_instance_id: int
     observed_at: _dt.datetime
     since: _dt.datetime
+    #: Stable identity of this event (job and ``since``).
+    event_id: str = _id(_resumed_id)
 
 
 Event = (

@@ -294,6 +294,7 @@ async def test_a_thousand_jobs_every_host_accounted_for(sim: BkJobSimulator) -> 
         stats = poller.statistics()
     finished = {e.job_instance_id: e for e in events if isinstance(e, JobFinished)}
     assert set(finished) == set(jobs)
+    assert len({e.event_id for e in events}) == len(events)  # every transition its own id
     paths = host_paths(events)
     seen = set()
     for event in finished.values():

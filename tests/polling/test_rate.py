@@ -222,3 +222,34 @@ def test_a_single_429_costs_little_and_recovers_within_seconds() -> None:
     unthrottled = sum(baseline[5:10]) / 5
     assert accepted[10] >= 0.7 * unthrottled
     assert min(accepted[11:15]) >= 0.9 * unthrottled  # back within 5 s (here: 1 s)
+
+
+def test_a_spell_of_refusals_is_climbed_out_of_within_seconds() -> None:
+    """The server refuses everything for a second, then admits all again."""
+    governor = RateGovernor(None)
+    now, answers = _steady(governor, 1000.0, 5.0)
+    sent = answers
+    t = now
+    while t < now + 1.0:  # every request refused
+        wait = governor.wait(t)
+        t += max(wait, 0.001)
+        if governor.take(t):
+            sent += 1
+            governor.throttled(t + 0.002, t, answers)
+        if t >= governor.sample_due:
+            governor.sample(t, sent, answers)
+    refused = sent - answers
+    assert refused < 400  # it slowed down at once (unthrottled: 1,000)
+    back = None
+    while t < now + 10.0:
+        t += 0.001
+        if governor.take(t):
+            sent += 1
+            answers += 1
+            governor.succeeded(t)
+        if t >= governor.sample_due:
+            governor.sample(t, sent, answers)
+        if back is None and governor.rate >= 900:
+            back = t - (now + 1.0)
+    assert back is not None
+    assert back <= 5.0

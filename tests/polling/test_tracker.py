@@ -207,3 +207,32 @@ def test_step_moves_rules() -> None:
     assert step_moves(state, StepObservation(10, 3, 1, None))  # a new round
     assert step_moves(state, StepObservation(10, 2, 0, None))  # running
     assert step_moves(EMPTY, StepObservation(10, 3, 0, None))  # first sight
+
+
+def _ids(state, data):
+    def host_result(key, code, row):
+        return HostResult(Host(bk_host_id=key), HostStatus(code))
+
+    new, events = observe(state, 1, observe_job(data, Generation.V3), lambda: NOW, host_result)
+    return new, [e.event_id for e in events]
+
+
+def test_event_ids_differ_for_every_transition_even_repeated_ones() -> None:
+    state = EMPTY
+    seen = []
+    for job, host in [(2, 7), (7, 7), (2, 3), (7, 7), (2, 3), (7, 7), (3, 9)]:
+        state, ids = _ids(state, job_body(1, job, [(10, job, 0, [host])]))
+        seen += ids
+    assert len(seen) == len(set(seen))
+    assert seen[:3] == ["1/10/0/h100/none-7/1", "1/10/0/s/none-2/1", "1/j/none-2/1"]
+
+
+def test_the_same_transition_replayed_from_a_stored_state_has_the_same_id() -> None:
+    state, _ = _ids(EMPTY, job_body(1, 2, [(10, 2, 0, [7, 7])]))
+    stored = from_data(to_data(state))  # what a store kept before a crash
+    state, first = _ids(state, job_body(1, 2, [(10, 2, 0, [9, 7])]))
+    _, again = _ids(stored, job_body(1, 2, [(10, 2, 0, [9, 7])]))  # after the restart
+    assert again == first
+    _, other = _ids(stored, job_body(1, 2, [(10, 2, 0, [9, 9])]))  # the server moved on
+    assert other[0] == first[0]
+    assert other[1] not in first  # a different transition, a different id
