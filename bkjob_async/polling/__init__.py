@@ -1,6 +1,6 @@
 """The poll engine: watch many jobs at once and read per-host transitions as async iterators."""
 
-from ._engine import Poller, PollerStatistics, Watch
+from ._engine import Completed, Poller, PollerStatistics, Watch
 from ._schedule import PollPolicy
 from .events import (
     Event,
@@ -15,6 +15,7 @@ from .events import (
 )
 
 __all__ = [
+    "Completed",
     "Event",
     "HostTransition",
     "JobFinished",

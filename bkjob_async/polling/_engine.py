@@ -21,6 +21,7 @@ import logging
 import math
 import random
 import time
+import typing
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,7 @@ from ._registry import Instance, Registry
 from ._schedule import PollPolicy, RetryBudget, first_delay, next_interval
 from ._tracker import observe, step_done
 from ._watch import Watch, _Subscription, now_utc
-from .events import JobFinished, WatchFailed, WatchTimedOut
+from .events import Event, JobFinished, WatchFailed, WatchTimedOut
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -49,9 +50,8 @@ if TYPE_CHECKING:
 
     from .._observe import JobObservation
     from ..client import BkJobClient
-    from .events import Event
 
-__all__ = ["Poller", "PollerStatistics", "Watch"]
+__all__ = ["Completed", "Poller", "PollerStatistics", "Watch"]
 
 logger = logging.getLogger("bkjob_async.polling")
 
@@ -66,7 +66,8 @@ class PollerStatistics:
 
     #: Jobs being polled now (each once, however many watches hold it).
     instances_watched: int
-    #: Watches created so far.
+    #: Watches open now: made and not yet ended (a watch ends when its last job does, or on
+    #: ``aclose()``, leaving ``async with``, or being dropped).
     watches: int
     #: Requests sent, retries and result-group reads included.
     requests: int
@@ -170,7 +171,7 @@ class Poller:
         self._wakeup: anyio.Event | None = None
         self._idle: list[_Slot] = []
         self._snapshot_limiter = anyio.CapacityLimiter(policy.max_in_flight)
-        self._watches = 0
+        self._open: set[_Subscription] = set()
         self._answers = 0
         self._retries = 0
         self._events = 0
@@ -232,10 +233,34 @@ class Poller:
         """Watch one job until ``JobFinished`` (or ``WatchTimedOut``); failures raise."""
         return self._watch(scope, (check_id(job_instance_id, "job_instance_id"),), None, True)
 
-    def watch_jobs(self, scope: Scope, job_instance_ids: Iterable[int]) -> Watch:
-        """Watch many jobs on one stream; a job that cannot be watched yields ``WatchFailed``."""
-        ids = tuple(dict.fromkeys(check_id(i, "job_instance_id") for i in job_instance_ids))
-        return self._watch(scope, ids, None, False)
+    def watch_jobs(
+        self,
+        scope: Scope,
+        job_instance_ids: Iterable[int],
+        *,
+        events: Iterable[type[Event]] | None = None,
+    ) -> Watch:
+        """Watch many jobs on one stream; a job that cannot be watched yields ``WatchFailed``.
+
+        ``events`` keeps only events of those classes (``events=(HostTransition, JobFinished)``,
+        say); a job still ends on the watch when its last event comes, delivered or not. The
+        watch can take and drop jobs while it runs (``add``, ``remove``).
+        """
+        return self._watch(scope, _ids(job_instance_ids), None, False, _kinds(events))
+
+    def as_completed(self, scope: Scope, job_instance_ids: Iterable[int]) -> Completed:
+        """Yield each job's final ``JobInstanceStatus`` as it finishes, in finishing order.
+
+        Polls are shared with every other watch of the same jobs. A job that cannot be watched
+        raises its error (``NotFoundError``, say) and ends the iteration; so does the policy's
+        ``deadline`` (``PollingError``). Use ``watch_jobs`` to go on past failures::
+
+            async with poller.as_completed(scope, ids) as finished:
+                async for status in finished:
+                    ...
+        """
+        watch = self.watch_jobs(scope, job_instance_ids, events=_FINAL_EVENTS)
+        return Completed(watch)
 
     def watch_step(self, scope: Scope, job_instance_id: int, step_instance_id: int) -> Watch:
         """Watch one step's hosts until the step ends (or the job does); failures raise."""
@@ -256,20 +281,29 @@ class Poller:
                     raise errors.PollingError(f"job {job_instance_id}: the watch deadline passed")
         raise errors.PollingError(f"job {job_instance_id}: the poller closed first")
 
-    def _watch(self, scope: Scope, ids: tuple[int, ...], step: int | None, single: bool) -> Watch:
+    def _watch(
+        self,
+        scope: Scope,
+        ids: tuple[int, ...],
+        step: int | None,
+        single: bool,
+        kinds: frozenset[type] | None = None,
+    ) -> Watch:
         if not isinstance(scope, Scope):
             raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
         scope.params(self._protocol.flavor)
         tg = self._task_group()
-        sub = _Subscription(scope, ids, step, self.policy.buffer_size)
-        self._watches += 1
-        tg.start_soon(self._subscribe, sub)
+        sub = _Subscription(scope, ids, step, self.policy.buffer_size, kinds)
+        self._open.add(sub)
+        tg.start_soon(self._subscribe, sub, ids)
         return Watch(
             sub,
             single=single,
             deadline=self.policy.deadline,
             leave=self._unsubscribe,
             snapshot=self._snapshot,
+            join=None if single else self._subscribe,
+            check_ids=None if single else _ids,
         )
 
     async def _snapshot(self, scope: Scope, job_id: int) -> JobInstanceStatus | None:
@@ -280,13 +314,13 @@ class Poller:
             except errors.BkJobError:
                 return None
 
-    async def _subscribe(self, sub: _Subscription) -> None:
-        """Attach ``sub`` to its jobs in chunks, so a huge watch never stalls the loop."""
-        for start in range(0, len(sub.job_instance_ids), _REGISTER_CHUNK):
+    async def _subscribe(self, sub: _Subscription, ids: tuple[int, ...]) -> None:
+        """Attach ``sub`` to jobs in chunks, so a huge watch never stalls the loop."""
+        for start in range(0, len(ids), _REGISTER_CHUNK):
             if sub.closed:
                 return
             now = self._clock()
-            for job_id in sub.job_instance_ids[start : start + _REGISTER_CHUNK]:
+            for job_id in ids[start : start + _REGISTER_CHUNK]:
                 if job_id in sub.remaining:
                     self._attach(sub, job_id, now)
             await anyio.lowlevel.checkpoint()
@@ -615,6 +649,10 @@ class Poller:
             self._rate_mark = (now, requests)
         return self._rate
 
+    def _open_watches(self) -> int:
+        self._open = {sub for sub in self._open if not sub.closed}
+        return len(self._open)
+
     @property
     def _requests(self) -> int:
         return self._reader.requests
@@ -623,7 +661,7 @@ class Poller:
         """Return a frozen snapshot of the poller's counters."""
         return PollerStatistics(
             instances_watched=len(self._registry),
-            watches=self._watches,
+            watches=self._open_watches(),
             requests=self._reader.requests,
             unchanged_polls=self._reader.unchanged,
             retries=self._retries,
@@ -634,6 +672,68 @@ class Poller:
             in_flight=self._in_flight,
             stalled=self._outage.down or self._stalled > 0,
         )
+
+
+def _ids(job_instance_ids: Iterable[int]) -> tuple[int, ...]:
+    """Check job ids (before anything is sent) and drop repeats, keeping their order."""
+    if isinstance(job_instance_ids, (str, bytes)):
+        raise TypeError("job_instance_ids must be an iterable of ints, not a string")
+    return tuple(dict.fromkeys(check_id(i, "job_instance_id") for i in job_instance_ids))
+
+
+_EVENT_CLASSES = frozenset(typing.get_args(Event))
+_FINAL_EVENTS = (JobFinished, WatchFailed, WatchTimedOut)
+
+
+def _kinds(events: Iterable[type[Event]] | None) -> frozenset[type] | None:
+    """Check an ``events=`` filter: event classes of this package, at least one."""
+    if events is None:
+        return None
+    kinds = frozenset(events)
+    unknown = [k for k in kinds if k not in _EVENT_CLASSES]
+    if unknown or not kinds:
+        names = ", ".join(sorted(c.__name__ for c in _EVENT_CLASSES))
+        raise TypeError(
+            f"events must name event classes ({names}), got {sorted(map(repr, unknown))}"
+        )
+    return kinds
+
+
+class Completed:
+    """What ``Poller.as_completed`` returns: final statuses in finishing order.
+
+    An async iterator; ``aclose()`` (or leaving ``async with``) stops watching.
+    """
+
+    def __init__(self, watch: Watch) -> None:
+        self._watch = watch
+
+    def __aiter__(self) -> Completed:
+        return self
+
+    async def __anext__(self) -> JobInstanceStatus:
+        event = await self._watch.__anext__()
+        if isinstance(event, JobFinished):
+            return event.snapshot
+        await self._watch.aclose()
+        if isinstance(event, WatchFailed):
+            raise event.error
+        raise errors.PollingError(f"job {event.job_instance_id}: the watch deadline passed")
+
+    @property
+    def unfinished(self) -> frozenset[int]:
+        """Jobs whose final status has not come yet."""
+        return self._watch.unfinished
+
+    async def aclose(self) -> None:
+        """Stop watching the jobs that have not finished."""
+        await self._watch.aclose()
+
+    async def __aenter__(self) -> Completed:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 def _host_from_key(key: HostKey) -> Host:
