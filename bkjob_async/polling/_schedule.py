@@ -77,16 +77,19 @@ class PollPolicy:
     :param remember: jobs whose last known state the poller keeps after their last watch
         ends, so that watching one again (after a retry, say) reports only what changed; the
         least recently released are forgotten first.
-    Transient failures (connection refused or reset, timeouts, 5xx, throttling) never end a
-    watch; only permanent ones (not found, permission, invalid request, authentication) and
-    ``deadline`` do. ``max_retries`` is gone for that reason: bound a watch with ``deadline``.
-    During an outage the poller probes bk-job with one request at a time, at most every
-    ``max_interval``, and polls every job again within ``max_interval * (1 + jitter)`` of its
-    return.
-
     :param group_threshold: on the API gateway, a job with a step of more hosts than this is
         polled without host rows, plus each running step's result-group counts, plus the rows
         of only the groups that grew (``None``: always poll every host row).
+
+    Every value is checked here (type, range, finite): ``interval=float("inf")`` is a
+    ``ValueError``, ``interval="1"`` a ``TypeError``.
+
+    Transient failures (connection refused or reset, timeouts, 5xx, throttling) never end a
+    watch; only permanent ones (not found, permission, invalid request, authentication) and
+    ``deadline`` do. ``max_retries`` is gone for that reason (passing it is a ``TypeError``):
+    bound a watch with ``deadline``. During an outage the poller probes bk-job with one request
+    at a time, at most every ``max_interval``, and polls every job again within
+    ``max_interval * (1 + jitter)`` of its return.
     """
 
     interval: float = attrs.field(default=1.0, validator=_positive)
