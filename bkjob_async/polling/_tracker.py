@@ -59,6 +59,8 @@ class JobState(NamedTuple):
 
 
 _NO_HOSTS: Mapping[HostKey, int] = {}
+# Build a state tuple without the named tuple's Python-level __new__ (every changed poll does).
+_new = tuple.__new__
 #: A job never seen.
 EMPTY = JobState(None, False, {}, 0)
 
@@ -132,8 +134,8 @@ def observe(
         ):
             if steps is None:
                 steps = dict(old_steps)
-            steps[step_id] = StepState(
-                step.status, step.execute_count, known if hosts is None else hosts
+            steps[step_id] = _new(
+                StepState, (step.status, step.execute_count, known if hosts is None else hosts)
             )
     events += step_events
     if state.status != observation.status:
@@ -151,15 +153,13 @@ def observe(
             return state, events
         seq = occurrence if events else state.seq
         return state._replace(finished=observation.finished, seq=seq), events
-    return (
-        JobState(
-            observation.status,
-            observation.finished,
-            old_steps if steps is None else steps,
-            occurrence if events else state.seq,
-        ),
-        events,
+    new = (
+        observation.status,
+        observation.finished,
+        old_steps if steps is None else steps,
+        occurrence if events else state.seq,
     )
+    return _new(JobState, new), events
 
 
 # --- bk-job's step rules ----------------------------------------------------------------------

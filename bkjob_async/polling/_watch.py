@@ -111,10 +111,7 @@ class _Mailbox:
         old = self._merged.get(key)
         if isinstance(old, (HostTransition, StepTransition, JobTransition)):
             # A merged transition is a new one (``previous`` from the oldest): a new id too.
-            fields = attrs.asdict(event, recurse=False)
-            del fields["event_id"]
-            fields["previous"] = old.previous
-            event = type(event)(**fields)
+            event = attrs.evolve(event, previous=old.previous)  # type: ignore[arg-type]
         self._merged[key] = event
         self._merged.move_to_end(key)
 

@@ -14,7 +14,6 @@ going ``2 -> 7 -> 2 -> 7``. Dedupe on it.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
 
 import attrs
 
@@ -45,16 +44,18 @@ def _status(value: int | None) -> str:
     return "none" if value is None else str(int(value))
 
 
-def _host(key: Any) -> str:
-    if isinstance(key, int):
-        return str(key)
-    return "|".join("" if part is None else str(part) for part in key)
-
-
 def _host_id(event: HostTransition) -> str:
+    # Built for every host transition: plain attribute reads and one f-string.
+    host, previous = event.host, event.previous
+    key = host.bk_host_id
+    where = (
+        str(key)
+        if key is not None
+        else "|".join("" if part is None else str(part) for part in host.key)  # type: ignore[union-attr]
+    )
     return (
-        f"{event.job_instance_id}/{event.step_instance_id}/{event.execute_count}"
-        f"/h{_host(event.host.key)}/{_status(event.previous)}-{_status(event.current)}"
+        f"{event.job_instance_id}/{event.step_instance_id}/{event.execute_count}/h{where}"
+        f"/{'none' if previous is None else int(previous)}-{int(event.current)}"
         f"/{event.occurrence}"
     )
 
@@ -93,10 +94,6 @@ def _resumed_id(event: PollingResumed) -> str:
     return f"{event.job_instance_id}/resumed/{event.since.isoformat()}"
 
 
-def _id(derive: Any) -> Any:
-    return attrs.field(default=attrs.Factory(derive, takes_self=True), kw_only=True)
-
-
 @attrs.frozen
 class HostTransition:
     """A host's status changed; ``previous`` is ``None`` the first time the poller sees it.
@@ -115,8 +112,11 @@ class HostTransition:
     result: HostResult
     #: The number of the job's observation that saw this (see the module doc).
     occurrence: int = attrs.field(default=0, kw_only=True)
-    #: Stable identity of this event: the same on every delivery of the same transition.
-    event_id: str = _id(_host_id)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return _host_id(self)
 
 
 @attrs.frozen
@@ -131,8 +131,11 @@ class StepTransition:
     current: StepStatus
     #: The number of the job's observation that saw this (see the module doc).
     occurrence: int = attrs.field(default=0, kw_only=True)
-    #: Stable identity of this event: the same on every delivery of the same transition.
-    event_id: str = _id(_step_id)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return _step_id(self)
 
 
 @attrs.frozen
@@ -145,8 +148,11 @@ class JobTransition:
     current: JobStatus
     #: The number of the job's observation that saw this (see the module doc).
     occurrence: int = attrs.field(default=0, kw_only=True)
-    #: Stable identity of this event: the same on every delivery of the same transition.
-    event_id: str = _id(_job_id)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return _job_id(self)
 
 
 @attrs.frozen
@@ -162,8 +168,11 @@ class JobFinished:
     snapshot: JobInstanceStatus
     #: The number of the job's observation that saw this (see the module doc).
     occurrence: int = attrs.field(default=0, kw_only=True)
-    #: Stable identity of this event: the same on every delivery of the same transition.
-    event_id: str = _id(_finished_id)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return _finished_id(self)
 
 
 @attrs.frozen
@@ -175,8 +184,11 @@ class WatchFailed:
     error: BkJobError
     #: The number of the job's observation that saw this (see the module doc).
     occurrence: int = attrs.field(default=0, kw_only=True)
-    #: Stable identity of this event: the same on every delivery of the same transition.
-    event_id: str = _id(_failed_id)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return _failed_id(self)
 
 
 @attrs.frozen
@@ -188,8 +200,11 @@ class WatchTimedOut:
     snapshot: JobInstanceStatus | None
     #: The number of the job's observation that saw this (see the module doc).
     occurrence: int = attrs.field(default=0, kw_only=True)
-    #: Stable identity of this event: the same on every delivery of the same transition.
-    event_id: str = _id(_timed_out_id)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return _timed_out_id(self)
 
 
 @attrs.frozen
@@ -207,8 +222,11 @@ class PollingStalled:
     observed_at: _dt.datetime
     since: _dt.datetime
     error: BkJobError
-    #: Stable identity of this event (job and ``since``).
-    event_id: str = _id(_stalled_id)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity of this event (job and ``since``)."""
+        return _stalled_id(self)
 
 
 @attrs.frozen
@@ -221,8 +239,11 @@ class PollingResumed:
     job_instance_id: int
     observed_at: _dt.datetime
     since: _dt.datetime
-    #: Stable identity of this event (job and ``since``).
-    event_id: str = _id(_resumed_id)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity of this event (job and ``since``)."""
+        return _resumed_id(self)
 
 
 Event = (
