@@ -87,7 +87,8 @@ def _force_one_change_per_poll() -> None:
             if step.hosts:
                 hosts = dict(step.hosts)
                 hosts[next(iter(hosts))] = -1
-                steps = {**state.steps, step_id: (step[0], step[1], hosts)}
+                changed = tuple.__new__(type(step), (step[0], step[1], hosts))
+                steps = {**state.steps, step_id: changed}
                 instance.state = tuple.__new__(type(state), (*state[:2], steps, state[3]))
                 break
         return await original(self, instance)
