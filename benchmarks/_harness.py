@@ -113,3 +113,60 @@ def median(values: list[float]) -> float:
 def report(lines: list[str]) -> None:
     """Print a block of results so pytest -s (and make bench) shows it."""
     print("\n" + "\n".join(lines), flush=True)
+
+
+class SteeredSimulator:
+    """A simulator in a child process (``_ctlsim.py``) that takes commands over stdin."""
+
+    def __init__(self, proc: subprocess.Popen[str], url: str, job_ids: list[int]) -> None:
+        self._proc = proc
+        self.url = url
+        self.job_ids = job_ids
+
+    def command(self, line: str) -> dict[str, object]:
+        """Send one command; return its JSON answer (blocks for a moment: call between runs)."""
+        assert self._proc.stdin is not None
+        assert self._proc.stdout is not None
+        self._proc.stdin.write(line + "\n")
+        self._proc.stdin.flush()
+        answer: dict[str, object] = json.loads(self._proc.stdout.readline())
+        return answer
+
+    async def acommand(self, line: str) -> dict[str, object]:
+        """``command`` from async code, off the event loop."""
+        return await anyio.to_thread.run_sync(self.command, line)
+
+
+@contextmanager
+def steered_simulator(
+    jobs: int, hosts: int = 3, duration: tuple[float, float] | None = None
+) -> Iterator[SteeredSimulator]:
+    """Start ``_ctlsim.py`` in a child process pinned to the server core."""
+    args = ["--jobs", str(jobs), "--hosts", str(hosts)]
+    if (os.cpu_count() or 1) > 1:
+        args += ["--core", str(SERVER_CORE)]
+    if duration is not None:
+        args += ["--duration", str(duration[0]), str(duration[1])]
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "_ctlsim.py"), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the simulator process did not start")
+        info = json.loads(line)
+        yield SteeredSimulator(proc, info["url"], info["job_ids"])
+    finally:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()

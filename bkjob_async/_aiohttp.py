@@ -122,19 +122,25 @@ class AiohttpTransport:
         return b"".join(chunks)
 
     def _total(self, seconds: float) -> aiohttp.ClientTimeout:
-        """Return the timeout of a request with its own total deadline (a poll, say).
+        """Return the timeout of a request with its own deadline (a poll, say).
 
-        The deadline bounds the read too, so no read timer is armed: aiohttp re-arms it for
-        every chunk received. Such requests come from the poller, which never has more in
-        flight than the pool has connections, so connecting is bounded where a socket is
-        opened (``sock_connect``), not around every acquisition of a pooled one.
+        The request is bounded by its deadline and by the client's ``Timeouts``, whichever is
+        smaller: ``total`` is the smaller of the two; ``read`` (between bytes) and ``connect``
+        are armed only when smaller than that total, since otherwise the total fires first (so
+        a poll does not pay aiohttp's re-armed read timer for nothing). Such requests come from
+        the poller, which never has more in flight than the pool has connections, so connecting
+        is bounded where a socket is opened (``sock_connect``), not around every acquisition of
+        a pooled one.
         """
         timeout = self._timeouts.get(seconds)
         if timeout is None:
             base = self._timeout
+            total = seconds if base.total is None else min(seconds, base.total)
+            read, connect = base.sock_read, base.connect
             timeout = aiohttp.ClientTimeout(
-                total=seconds if base.total is None else min(seconds, base.total),
-                sock_connect=base.connect,
+                total=total,
+                sock_connect=connect if connect is not None and connect < total else None,
+                sock_read=read if read is not None and read < total else None,
             )
             self._timeouts[seconds] = timeout
         return timeout

@@ -1,6 +1,6 @@
 """The poll engine: watch many jobs at once and read per-host transitions as async iterators."""
 
-from ._engine import Poller, PollerStatistics, Watch
+from ._engine import Completed, Poller, PollerStatistics, Watch
 from ._schedule import PollPolicy
 from ._sqlite import SqliteStore
 from ._store import MemoryStore
@@ -17,6 +17,7 @@ from .events import (
 )
 
 __all__ = [
+    "Completed",
     "Event",
     "HostTransition",
     "JobFinished",

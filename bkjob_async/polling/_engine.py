@@ -1,23 +1,29 @@
 """The anyio driver: a heap of due jobs, ``max_in_flight`` workers, one poll per job; thin.
 
-It only sleeps, sends, and hands what it reads to the pure parts (``_observe``, ``_tracker``,
-``_schedule``) and to the watches (``_watch``). No task exists per job: a job is a slotted
-record in a heap of due times. A worker that finishes a poll takes the next due job itself;
-the scheduler only wakes parked workers and sleeps until the next due time. A poll is thus
-taken only when a worker (and so a pooled connection) is free, so pool waits never eat into a
-request's timeout. The ``Poller`` owns the task group; no watch does.
+It only waits, hands jobs to the reader (``_reader``), and passes what comes back to the pure
+parts: the tracker (``_tracker``), the failure policy (``_failures``), the rate governor
+(``_rate``), the schedule (``_schedule``), the registry (``_registry``) and the watches
+(``_watch``). Time is read from one injected clock, and every wait is an anyio timer on the
+event loop's clock, the same one: so a test on a virtual-time loop runs the engine on virtual
+time. No task exists per job: a job is a slotted record in a heap of due times. A worker that
+finishes a poll takes the next due job itself; the scheduler only wakes parked workers and
+sleeps until the next due time. A poll is thus taken only when a worker (and so a pooled
+connection) is free, so pool waits never eat into a request's timeout. The ``Poller`` owns the
+task group; no watch does.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
+import asyncio
+import functools
 import heapq
 import itertools
 import logging
 import math
 import random
 import time
-from collections import Counter, OrderedDict
+import typing
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -26,110 +32,63 @@ import attrs
 
 from .. import errors
 from .._converter import converter
-from .._observe import JobObservation, StepObservation, observe_groups, observe_job
-from .._protocol import Request, body_fingerprint
+from .._transport import send_once
 from ..config import ApiFlavor, Scope, check_id
-from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
-from ._schedule import (
-    PollPolicy,
-    RateGovernor,
-    RetryBudget,
-    error_delay,
-    first_delay,
-    next_interval,
-)
-from ._tracker import GroupCounts, JobTracker
+from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus
+from ._failures import STALL_AFTER, Kind, Outage, classify, job_backoff
+from ._rate import RateGovernor
+from ._reader import Reader
+from ._registry import Instance, Registry
+from ._schedule import PollPolicy, RetryBudget, first_delay, next_interval
+from ._tracker import observe, step_done
 from ._watch import Watch, _Subscription, now_utc
-from .events import (
-    Event,
-    JobFinished,
-    WatchFailed,
-    WatchTimedOut,
-)
+from .events import Event, JobFinished, WatchFailed, WatchTimedOut
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from types import TracebackType
 
     from anyio.abc import TaskGroup
 
+    from .._observe import JobObservation
     from ..client import BkJobClient
 
-__all__ = ["Poller", "PollerStatistics", "Watch"]
+__all__ = ["Completed", "Poller", "PollerStatistics", "Watch"]
 
 logger = logging.getLogger("bkjob_async.polling")
 
 _REGISTER_CHUNK = 500
 # The scheduler never sleeps less than this: jobs due within a tick go out together.
 _TICK = 0.001
-# The asyncio backend's clock; cheaper than asking anyio for the backend on every poll.
-_monotonic = time.monotonic
-_UTC = _dt.timezone.utc
 
 
 @attrs.frozen
 class PollerStatistics:
     """A snapshot of what a ``Poller`` has done so far."""
 
+    #: Jobs being polled now (each once, however many watches hold it).
     instances_watched: int
+    #: Watches open now: made and not yet ended (a watch ends when its last job does, or on
+    #: ``aclose()``, leaving ``async with``, or being dropped).
     watches: int
+    #: Requests sent, retries and result-group reads included.
     requests: int
+    #: Polls whose answer had not changed (skipped by fingerprint, never decoded).
     unchanged_polls: int
+    #: Polls retried after a transient failure.
     retries: int
+    #: Failed polls by error class name.
     errors: dict[str, int]
+    #: Events handed to watches.
     events_emitted: int
+    #: Requests per second, measured over the last second or so.
     current_rate: float
+    #: The rate the governor allows now (``None``: no limit in force).
     rate_limit: float | None
+    #: Requests in flight now.
     in_flight: int
     #: Some watched job's polls fail with transient errors (bk-job unreachable, say).
     stalled: bool = False
-
-
-class _Instance:
-    """One polled job: its request, tracker, subscribers and place in the schedule."""
-
-    __slots__ = (
-        "active",
-        "busy",
-        "due",
-        "failures",
-        "fingerprint",
-        "groups",
-        "interval",
-        "job_instance_id",
-        "key",
-        "needs_decode",
-        "request",
-        "scope",
-        "subscribers",
-        "tracker",
-    )
-
-    def __init__(self, scope: Scope, job_id: int, request: Request, tracker: JobTracker) -> None:
-        self.key = _key(scope, job_id)
-        self.scope, self.job_instance_id = scope, job_id
-        #: Registered with the poller; cleared when its last watch leaves.
-        self.active = True
-        self.request = request
-        self.tracker = tracker
-        self.subscribers: list[_Subscription] = []
-        self.fingerprint: int | None = None
-        self.needs_decode = True
-        self.interval = 0.0
-        self.failures = 0
-        self.due = math.inf
-        #: A poll is in flight: never poll one job twice at once (answers could cross).
-        self.busy = False
-        #: Large steps followed by result groups (``None``: the job is polled whole).
-        self.groups: dict[int, GroupCounts] | None = None
-
-
-def _key(scope: Scope, job_id: int) -> _Key:
-    """A job's key in the poller's tables: plain values, so hashing it costs no Python call."""
-    return (scope.type.value, scope.id, job_id)
-
-
-_Key = tuple[str, int, int]
 
 
 class _Slot:
@@ -138,21 +97,19 @@ class _Slot:
     __slots__ = ("instance", "ready")
 
     def __init__(self) -> None:
-        self.instance: _Instance | None = None
+        self.instance: Instance | None = None
         self.ready = anyio.Event()
 
 
-def _step_done(tracker: JobTracker, step_instance_id: int) -> bool:
-    """Tell whether a step has ended for good as far as a step watch is concerned.
+def _loop_clock() -> Callable[[], float]:
+    """Return the running event loop's clock, which anyio's timers use too.
 
-    A failed, stopped or abnormal step of a job that still runs is bk-job's retry lag (the job
-    goes back to running before the step resets), not an end: only a finished job or a
-    successful step (3, 5, 6) ends a step watch.
+    On asyncio's own loops that is ``time.monotonic``, called directly (it is cheaper).
     """
-    status = tracker.step_status(step_instance_id)
-    if status is None or not JobStatus(status).is_finished:
-        return False
-    return tracker.finished or JobStatus(status).is_success
+    loop = asyncio.get_running_loop()
+    if type(loop).time is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time
 
 
 class Poller:
@@ -165,9 +122,12 @@ class Poller:
                 ...
 
     A watch delivers every change the poller observes after it starts; a job the poller has
-    never seen reports every host, step and the job with ``previous=None`` first. Errors of the
-    poller's own tasks (bugs, not bk-job failures) propagate out of ``async with`` as an
-    ``ExceptionGroup``.
+    never seen reports every host, step and the job with ``previous=None`` first. An exception
+    raised in the body of ``async with`` propagates as itself; errors of the poller's own tasks
+    (bugs, not bk-job failures) propagate as an ``ExceptionGroup``.
+
+    ``clock`` is the monotonic clock the engine reads (default: the event loop's); it must be
+    the clock of the loop's timers, as on a virtual-time test loop.
     """
 
     def __init__(
@@ -176,6 +136,7 @@ class Poller:
         *,
         policy: PollPolicy = PollPolicy(),
         rng: random.Random | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if not isinstance(policy, PollPolicy):
             raise TypeError("policy must be a PollPolicy")
@@ -187,37 +148,57 @@ class Poller:
         self.client = client
         self.policy = policy
         self._protocol = client.protocol
-        self._transport = client.transport
         self._rng = rng or random.Random()
-        self._grouping = policy.group_threshold is not None and client.flavor is ApiFlavor.APIGW_V3
+        self._clock_arg = clock
+        self._clock: Callable[[], float] = clock or time.monotonic
         self._host_hook = converter(
             self._protocol.generation, self._protocol.server_tz
         ).get_structure_hook(HostResult)
-        self._instances: dict[_Key, _Instance] = {}
-        self._known: OrderedDict[_Key, JobTracker] = OrderedDict()
-        self._heap: list[tuple[float, int, _Instance]] = []
+        self._registry = Registry(policy.remember, self._released)
+        self._heap: list[tuple[float, int, Instance]] = []
         self._seq = itertools.count()
         self._governor = RateGovernor(policy.rate_limit)
+        self._outage = Outage(policy.max_interval, hold=(policy.poll_timeout or 30.0) + 1.0)
         self._budget = RetryBudget(policy.retry_budget)
+        # The engine's one request path: the client's ``send_once`` seam, through the reader.
+        self._reader = Reader(
+            self._protocol,
+            functools.partial(send_once, client.transport, self._protocol),
+            policy,
+            self._governor,
+            self._now,
+            grouping=policy.group_threshold is not None and client.flavor is ApiFlavor.APIGW_V3,
+        )
         self._tg: TaskGroup | None = None
         self._wakeup: anyio.Event | None = None
         self._idle: list[_Slot] = []
         self._snapshot_limiter = anyio.CapacityLimiter(policy.max_in_flight)
-        self._watches = 0
-        self._requests = 0
-        self._unchanged = 0
+        self._open: set[_Subscription] = set()
+        self._answers = 0
         self._retries = 0
         self._events = 0
         self._in_flight = 0
+        self._stalled = 0
+        self._last_answer = 0.0
+        self._outage_error: errors.BkJobError | None = None
         self._errors: Counter[str] = Counter()
-        self._rate_mark = (_monotonic(), 0)
+        self._rate_mark = (0.0, 0)
         self._rate = 0.0
+
+    def _now(self) -> float:
+        return self._clock()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def __aenter__(self) -> Poller:
         if self._tg is not None:
             raise RuntimeError("a Poller can be entered only once")
+        if self._clock_arg is None:
+            self._clock = _loop_clock()
+        now = self._clock()
+        self._last_answer = now
+        self._rate_mark = (now, 0)
+        self._governor.start(now)
         self._wakeup = anyio.Event()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -233,14 +214,15 @@ class Poller:
         tb: TracebackType | None,
     ) -> bool | None:
         assert self._tg is not None
-        for instance in self._instances.values():
-            instance.active = False
-            for sub in instance.subscribers:
-                sub.close()
-        self._instances.clear()
+        self._registry.close()
         self._heap.clear()
         self._tg.cancel_scope.cancel()
-        return await self._tg.__aexit__(exc_type, exc, tb)
+        if exc is None or not isinstance(exc, Exception):
+            return await self._tg.__aexit__(exc_type, exc, tb)
+        # The body raised: let its exception out as itself, not in an ExceptionGroup. The
+        # task group only has its own (cancelled) tasks left to wait for.
+        await self._tg.__aexit__(None, None, None)
+        return None
 
     def _task_group(self) -> TaskGroup:
         if self._tg is None or self._tg.cancel_scope.cancel_called:
@@ -253,10 +235,34 @@ class Poller:
         """Watch one job until ``JobFinished`` (or ``WatchTimedOut``); failures raise."""
         return self._watch(scope, (check_id(job_instance_id, "job_instance_id"),), None, True)
 
-    def watch_jobs(self, scope: Scope, job_instance_ids: Iterable[int]) -> Watch:
-        """Watch many jobs on one stream; a job that cannot be watched yields ``WatchFailed``."""
-        ids = tuple(dict.fromkeys(check_id(i, "job_instance_id") for i in job_instance_ids))
-        return self._watch(scope, ids, None, False)
+    def watch_jobs(
+        self,
+        scope: Scope,
+        job_instance_ids: Iterable[int],
+        *,
+        events: Iterable[type[Event]] | None = None,
+    ) -> Watch:
+        """Watch many jobs on one stream; a job that cannot be watched yields ``WatchFailed``.
+
+        ``events`` keeps only events of those classes (``events=(HostTransition, JobFinished)``,
+        say); a job still ends on the watch when its last event comes, delivered or not. The
+        watch can take and drop jobs while it runs (``add``, ``remove``).
+        """
+        return self._watch(scope, _ids(job_instance_ids), None, False, _kinds(events))
+
+    def as_completed(self, scope: Scope, job_instance_ids: Iterable[int]) -> Completed:
+        """Yield each job's final ``JobInstanceStatus`` as it finishes, in finishing order.
+
+        Polls are shared with every other watch of the same jobs. A job that cannot be watched
+        raises its error (``NotFoundError``, say) and ends the iteration; so does the policy's
+        ``deadline`` (``PollingError``). Use ``watch_jobs`` to go on past failures::
+
+            async with poller.as_completed(scope, ids) as finished:
+                async for status in finished:
+                    ...
+        """
+        watch = self.watch_jobs(scope, job_instance_ids, events=_FINAL_EVENTS)
+        return Completed(watch)
 
     def watch_step(self, scope: Scope, job_instance_id: int, step_instance_id: int) -> Watch:
         """Watch one step's hosts until the step ends (or the job does); failures raise."""
@@ -277,20 +283,29 @@ class Poller:
                     raise errors.PollingError(f"job {job_instance_id}: the watch deadline passed")
         raise errors.PollingError(f"job {job_instance_id}: the poller closed first")
 
-    def _watch(self, scope: Scope, ids: tuple[int, ...], step: int | None, single: bool) -> Watch:
+    def _watch(
+        self,
+        scope: Scope,
+        ids: tuple[int, ...],
+        step: int | None,
+        single: bool,
+        kinds: frozenset[type] | None = None,
+    ) -> Watch:
         if not isinstance(scope, Scope):
             raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
         scope.params(self._protocol.flavor)
         tg = self._task_group()
-        sub = _Subscription(scope, ids, step, self.policy.buffer_size)
-        self._watches += 1
-        tg.start_soon(self._subscribe, sub)
+        sub = _Subscription(scope, ids, step, self.policy.buffer_size, kinds)
+        self._open.add(sub)
+        tg.start_soon(self._subscribe, sub, ids)
         return Watch(
             sub,
             single=single,
             deadline=self.policy.deadline,
             leave=self._unsubscribe,
             snapshot=self._snapshot,
+            join=None if single else self._subscribe,
+            check_ids=None if single else _ids,
         )
 
     async def _snapshot(self, scope: Scope, job_id: int) -> JobInstanceStatus | None:
@@ -301,79 +316,84 @@ class Poller:
             except errors.BkJobError:
                 return None
 
-    async def _subscribe(self, sub: _Subscription) -> None:
-        """Attach ``sub`` to its jobs in chunks, so a huge watch never stalls the loop."""
-        for start in range(0, len(sub.job_instance_ids), _REGISTER_CHUNK):
+    async def _subscribe(self, sub: _Subscription, ids: tuple[int, ...]) -> None:
+        """Attach ``sub`` to jobs in chunks, so a huge watch never stalls the loop."""
+        for start in range(0, len(ids), _REGISTER_CHUNK):
             if sub.closed:
                 return
-            now = _monotonic()
-            for job_id in sub.job_instance_ids[start : start + _REGISTER_CHUNK]:
+            now = self._clock()
+            for job_id in ids[start : start + _REGISTER_CHUNK]:
                 if job_id in sub.remaining:
                     self._attach(sub, job_id, now)
             await anyio.lowlevel.checkpoint()
 
     def _attach(self, sub: _Subscription, job_id: int, now: float) -> None:
-        key = _key(sub.scope, job_id)
-        instance = self._instances.get(key)
-        if instance is None:
-            request = self._protocol.job_instance_status(sub.scope, job_id, with_hosts=True)
-            if self.policy.poll_timeout is not None:
-                request = attrs.evolve(request, timeout=self.policy.poll_timeout)
-            instance = _Instance(sub.scope, job_id, request, self._known.pop(key, JobTracker()))
-            self._instances[key] = instance
+        reader = self._reader
+        instance, created = self._registry.attach(
+            sub, job_id, lambda: reader.request(sub.scope, job_id)
+        )
+        if created or (not instance.busy and instance.due > now + self.policy.interval):
             self._schedule(instance, now + first_delay(self.policy, job_id))
-        elif not instance.busy and instance.due > now + self.policy.interval:
-            self._schedule(instance, now + first_delay(self.policy, job_id))
-        instance.subscribers.append(sub)
-        instance.needs_decode = True
+        if instance.stalled is not None:
+            error = instance.error or self._outage_error
+            if error is not None:
+                sub.stall(job_id, instance.stalled, error)
+        elif self._outage.down and self._outage_error is not None:
+            self._stall(instance, self._outage_error)  # watched during an outage
 
     def _unsubscribe(self, sub: _Subscription, job_ids: Iterable[int]) -> None:
-        for job_id in job_ids:
-            instance = self._instances.get(_key(sub.scope, job_id))
-            if instance is not None and sub in instance.subscribers:
-                instance.subscribers.remove(sub)
-                self._release_if_unwatched(instance)
+        self._registry.detach(sub, job_ids)
 
-    def _release_if_unwatched(self, instance: _Instance) -> None:
-        subscribers = instance.subscribers
-        for sub in subscribers:
-            if sub.closed:  # a dropped watch: rebuild (rare; every poll comes through here)
-                subscribers = instance.subscribers = [s for s in subscribers if not s.closed]
-                break
-        if subscribers or not instance.active:
-            return
-        instance.active = False
-        del self._instances[instance.key]
-        instance.due = math.inf
-        self._known[instance.key] = instance.tracker
-        while len(self._known) > self.policy.remember:
-            self._known.popitem(last=False)
+    def _released(self, instance: Instance) -> None:
+        if instance.stalled is not None:
+            instance.stalled = None
+            self._stalled -= 1
 
     # --- scheduling ---------------------------------------------------------------------------
 
-    def _schedule(self, instance: _Instance, due: float) -> None:
+    def _schedule(self, instance: Instance, due: float) -> None:
         instance.due = due
         heapq.heappush(self._heap, (due, next(self._seq), instance))
         if self._heap[0][2] is instance and self._wakeup is not None:
             self._wakeup.set()
 
-    def _take_due(self, now: float) -> _Instance | None:
-        """Pop the earliest due job, if one is due and the rate allows sending now."""
+    def _wake(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def _may_send(self, now: float) -> bool:
+        """Ask the governor and the outage whether a poll may go now (only when either acts)."""
+        outage = self._outage
+        if outage.down_since is not None and outage.wait(now) > 0.0:
+            return False
+        governor = self._governor
+        if (governor.rate is not None or now < governor.paused_until) and not governor.take(now):
+            return False
+        return outage.allows(now)
+
+    def _take_due(self, now: float) -> Instance | None:
+        """Pop the earliest due job, if one is due and polls may go now."""
         heap = self._heap
         while heap and heap[0][0] <= now:
             due, _, instance = heapq.heappop(heap)
             if instance.due != due or not instance.active:
                 continue  # rescheduled or unwatched since: a stale entry
             governor = self._governor
-            if (governor.rate is not None or now < governor.paused_until) and not governor.take(
-                now
-            ):
+            if (
+                governor.rate is not None
+                or now < governor.paused_until
+                or self._outage.down_since is not None
+            ) and not self._may_send(now):
                 heapq.heappush(heap, (due, next(self._seq), instance))
                 return None
             instance.due = math.inf
             instance.busy = True
             return instance
         return None
+
+    def _hold(self, now: float) -> float:
+        """Return how long the governor or the outage holds due polls back."""
+        return max(self._governor.wait(now), self._outage.wait(now), _TICK)
 
     async def _schedule_loop(self) -> None:
         """Hand due jobs to parked workers, and sleep until the next one is due.
@@ -383,7 +403,7 @@ class Poller:
         """
         heap = self._heap
         while True:
-            now = _monotonic()
+            now = self._clock()
             if self._idle and heap and heap[0][0] <= now:
                 instance = self._take_due(now)
                 if instance is not None:
@@ -392,9 +412,9 @@ class Poller:
                     slot.ready.set()
                     continue
             if heap and heap[0][0] <= now:
-                # Throttled: wait for the rate to allow more. Or no worker is free: the first
-                # to park wakes us (busy ones take due jobs themselves).
-                delay = max(self._governor.wait(now), _TICK) if self._idle else math.inf
+                # Held back (rate, outage): wait until polls may go. Or no worker is free: the
+                # first to park wakes us (busy ones take due jobs themselves).
+                delay = self._hold(now) if self._idle else math.inf
             else:
                 delay = max(heap[0][0] - now, _TICK) if heap else math.inf
             self._wakeup = anyio.Event()
@@ -404,8 +424,11 @@ class Poller:
     async def _worker(self) -> None:
         """Poll due jobs back to back; park when none is due, for the scheduler to wake."""
         slot = _Slot()
+        clock = self._clock
+        read = self._reader.read
         while True:
-            instance = self._take_due(_monotonic())
+            sent_at = clock()
+            instance = self._take_due(sent_at)
             if instance is None:
                 slot.ready = anyio.Event()
                 self._idle.append(slot)
@@ -415,141 +438,160 @@ class Poller:
                 instance, slot.instance = slot.instance, None
                 if instance is None:
                     continue
+                sent_at = clock()
+            if not self._still_watched(instance):
+                instance.busy = False
+                continue
             self._in_flight += 1
             try:
-                await self._poll(instance)
+                result = await read(instance)
+            except errors.BkJobError as exc:
+                self._failed(instance, exc, sent_at)
+            else:
+                if instance.active:
+                    if result is None:
+                        self._answered(instance, changed=False)
+                    else:
+                        self._observed(instance, *result)
             finally:
                 self._in_flight -= 1
                 instance.busy = False
 
-    # --- one poll -----------------------------------------------------------------------------
-
-    async def _poll(self, instance: _Instance) -> None:
+    def _still_watched(self, instance: Instance) -> bool:
         if not instance.active:  # released while a parked worker was waking up
-            return None
+            return False
         for sub in instance.subscribers:
             if sub.closed:  # a watch was dropped: let go of it first (and of the job, if last)
-                self._release_if_unwatched(instance)
-                if _released(instance):
-                    return None
-                break
-        if instance.groups is not None:
-            return await self._poll_in_groups(instance)
-        self._requests += 1
-        try:
-            response = await self._transport.send(instance.request)
-        except errors.BkJobError as exc:
-            return self._failed(instance, exc)
-        if _released(instance):  # its last watch left during the request
-            return None
-        fingerprint = body_fingerprint(response.body) if response.status == 200 else None
-        if (
-            fingerprint is not None
-            and fingerprint == instance.fingerprint
-            and not instance.needs_decode
-        ):
-            self._unchanged += 1
-            if self._governor.rate is not None:
-                self._governor.succeeded(_monotonic())
-            return self._succeeded(instance, changed=False)
-        try:
-            data = self._protocol.decipher(instance.request, response)
-            observation = observe_job(data, self._protocol.generation)
-        except errors.BkJobError as exc:
-            return self._failed(instance, exc)
-        self._governor.succeeded(_monotonic())
-        instance.fingerprint = fingerprint
-        self._observed(instance, data, observation)
-        if self._grouping and instance.groups is None:
-            self._maybe_group(instance, observation)
-        return None
+                self._registry.release_if_unwatched(instance)
+                return instance.active
+        return True
 
-    def _observed(self, instance: _Instance, data: Any, observation: JobObservation) -> None:
-        events = instance.tracker.observe(
-            instance.job_instance_id, observation, now_utc, self._host_result
+    # --- outcomes of one poll -----------------------------------------------------------------
+
+    def _answered(self, instance: Instance, *, changed: bool) -> None:
+        """Count an answer and schedule the job's next poll."""
+        now = self._clock()
+        self._answers += 1
+        self._last_answer = now
+        governor = self._governor
+        if now >= governor.sample_due:
+            governor.sample(now, self._reader.requests, self._answers)
+        if governor.rate is not None:
+            governor.succeeded(now)
+        if instance.failures or instance.stalled or self._outage.down_since is not None:
+            self._recovered(instance, now)
+        if not instance.active:
+            return
+        instance.interval, delay = next_interval(self.policy, instance.interval, changed, self._rng)
+        self._schedule(instance, now + delay)
+
+    def _observed(self, instance: Instance, data: Any, observation: JobObservation) -> None:
+        instance.state, events = observe(
+            instance.state, instance.job_instance_id, observation, now_utc, self._host_result
         )
         instance.needs_decode = False
+        if instance.failures or instance.stalled or self._outage.down_since is not None:
+            self._recovered(instance, self._clock())
         self._deliver(instance, events, data, observation)
         if instance.active:
-            self._succeeded(instance, changed=bool(events))
+            self._answered(instance, changed=bool(events))
 
-    # --- large steps: result groups instead of every host row ---------------------------------
+    def _recovered(self, instance: Instance, now: float) -> None:
+        """A job answered after failing: end its stall, and the outage if there was one."""
+        instance.failures = 0
+        instance.error = None
+        if self._outage.succeeded():
+            self._outage_error = None
+            logger.info("bk-job answers again; polling every job again")
+            self._rephase(now)
+        if instance.stalled is not None:
+            since, instance.stalled = instance.stalled, None
+            self._stalled -= 1
+            stamp = now_utc()
+            for sub in instance.subscribers:
+                sub.resume(instance.job_instance_id, stamp, since)
 
-    def _maybe_group(self, instance: _Instance, observation: JobObservation) -> None:
-        threshold = self.policy.group_threshold or 0
-        large = [s.step_instance_id for s in observation.steps if len(s.hosts or ()) > threshold]
-        if large:
-            instance.groups = {step_id: GroupCounts() for step_id in large}
-            logger.debug(
-                "job %s: following steps %s by result groups", instance.job_instance_id, large
+    def _failed(self, instance: Instance, exc: errors.BkJobError, sent_at: float) -> None:
+        self._errors[type(exc).__name__] += 1
+        if not instance.active:
+            return
+        now = self._clock()
+        kind = classify(exc)
+        if kind is Kind.THROTTLED:
+            # bk-job (or its gateway) answered: not an outage, a signal to slow down.
+            governor = self._governor
+            if now >= governor.sample_due:
+                governor.sample(now, self._reader.requests, self._answers)
+            governor.throttled(now, sent_at, self._answers)
+            if instance.failures or instance.stalled or self._outage.down_since is not None:
+                self._recovered(instance, now)
+            self._wake()
+            return self._schedule(
+                instance,
+                max(now, governor.paused_until) + self._rng.uniform(0, self.policy.interval),
             )
-
-    async def _poll_in_groups(self, instance: _Instance) -> None:
-        """Poll a job with large steps: the job without host rows, then only what moved.
-
-        For each step that runs (or just changed), a large step costs one request for its group
-        sizes plus one per group that grew; a small one, one request for all its hosts. When
-        the job finishes, one full poll goes through the tracker too, so no final state is
-        missed, and becomes the snapshot.
-        """
-        scope, job_id = instance.scope, instance.job_instance_id
-        try:
-            request = self._protocol.job_instance_status(scope, job_id, with_hosts=False)
-            data = await self._fetch(instance, request)
-            observation = observe_job(data, self._protocol.generation)
-            for step in observation.steps:
-                if self._step_moves(instance.tracker, step):
-                    step.hosts = await self._step_rows(instance, step.step_instance_id)
-            if observation.finished:
-                data = await self._fetch(instance, instance.request)
-                observation = observe_job(data, self._protocol.generation)
-        except errors.BkJobError as exc:
-            return self._failed(instance, exc)
-        if instance.active:
-            self._observed(instance, data, observation)
+        if kind is Kind.PERMANENT:
+            if instance.failures or instance.stalled or self._outage.down_since is not None:
+                self._recovered(instance, now)
+            return self._give_up(instance, exc)
+        self._retries += 1
+        instance.failures += 1
+        instance.error = exc
+        if instance.failures >= STALL_AFTER and instance.stalled is None:
+            self._stall(instance, exc)
+        if self._outage.failed(now, self._last_answer, self._rng):
+            logger.warning(
+                "bk-job cannot be reached (%s: %s); probing it every %g s at most",
+                type(exc).__name__,
+                exc,
+                self.policy.max_interval,
+            )
+            self._outage_error = exc
+            for other in self._registry.instances.values():
+                if other.stalled is None:
+                    self._stall(other, exc)
+        self._wake()
+        if self._budget.withdraw(now, self._reader.requests):
+            delay = job_backoff(
+                instance.failures, self.policy.interval, self.policy.max_interval, self._rng
+            )
+        else:
+            delay = self.policy.max_interval * (1.0 + self._rng.random() * self.policy.jitter)
+        self._schedule(instance, now + delay)
         return None
 
-    @staticmethod
-    def _step_moves(tracker: JobTracker, step: StepObservation) -> bool:
-        if step.status == 1:  # not started: no hosts to read yet
-            return False
-        known = tracker.steps.get(step.step_instance_id)
-        changed = known is None or (known.status, known.execute_count) != (
-            step.status,
-            step.execute_count,
+    def _stall(self, instance: Instance, exc: errors.BkJobError) -> None:
+        since = now_utc()
+        instance.stalled = since
+        self._stalled += 1
+        for sub in instance.subscribers:
+            sub.stall(instance.job_instance_id, since, exc)
+
+    def _give_up(self, instance: Instance, exc: errors.BkJobError) -> None:
+        logger.info("job %s: giving up (%s: %s)", instance.job_instance_id, type(exc).__name__, exc)
+        failed = WatchFailed(
+            instance.job_instance_id, now_utc(), exc, occurrence=instance.state.seq
         )
-        return changed or not JobStatus(step.status).is_finished
+        for sub in instance.subscribers:
+            sub.end_job(instance.job_instance_id, failed)
+        instance.subscribers.clear()
+        self._registry.release_if_unwatched(instance)
 
-    async def _step_rows(self, instance: _Instance, step_id: int) -> list[Any]:
-        assert instance.groups is not None
-        scope, job_id = instance.scope, instance.job_instance_id
-        status = self._protocol.step_instance_status
-        counts = instance.groups.get(step_id)
-        if counts is None:
-            data = await self._fetch(instance, status(scope, job_id, step_id))
-            rows = observe_groups(data)[2]
-            if len(rows) > (self.policy.group_threshold or 0):
-                instance.groups[step_id] = GroupCounts()
-            return rows
-        data = await self._fetch(instance, status(scope, job_id, step_id, max_host_num_per_group=1))
-        execute_count, sizes, _ = observe_groups(data)
-        rows = []
-        for code, tag in counts.grown(execute_count, sizes):
-            group = await self._fetch(
-                instance, status(scope, job_id, step_id, status=code, tag=tag)
-            )
-            rows += observe_groups(group)[2]
-        return rows
+    def _rephase(self, now: float) -> None:
+        """After an outage, poll every job again within one interval, spread by its phase."""
+        policy = self.policy
+        spread = min(1.0, policy.max_interval * policy.jitter / policy.interval)
+        heap = []
+        for instance in self._registry.instances.values():
+            if not instance.busy:
+                due = now + spread * first_delay(policy, instance.job_instance_id)
+                instance.due = due
+                heap.append((due, next(self._seq), instance))
+        heapq.heapify(heap)
+        self._heap[:] = heap
+        self._wake()
 
-    async def _fetch(self, instance: _Instance, request: Request) -> Any:
-        """Send one request of a job's poll and return its data; raise ``BkJobError``."""
-        if request is not instance.request and self.policy.poll_timeout is not None:
-            request = attrs.evolve(request, timeout=self.policy.poll_timeout)
-        self._count_request()
-        response = await self._transport.send(request)
-        data = self._protocol.decipher(request, response)
-        self._governor.succeeded(_monotonic())
-        return data
+    # --- delivery -----------------------------------------------------------------------------
 
     def _host_result(self, key: HostKey, code: int, row: dict[str, Any]) -> HostResult:
         try:
@@ -564,7 +606,7 @@ class Poller:
             return HostResult(_host_from_key(key), HostStatus(code))
 
     def _deliver(
-        self, instance: _Instance, events: list[Event], data: Any, observation: JobObservation
+        self, instance: Instance, events: list[Event], data: Any, observation: JobObservation
     ) -> None:
         subscribers = [sub for sub in instance.subscribers if not sub.closed]
         self._events += len(events)
@@ -575,87 +617,125 @@ class Poller:
             try:
                 snapshot = self._protocol.parse(data, JobInstanceStatus)
                 finished = JobFinished(
-                    instance.job_instance_id, now_utc(), snapshot.job.status, snapshot
+                    instance.job_instance_id,
+                    now_utc(),
+                    snapshot.job.status,
+                    snapshot,
+                    occurrence=instance.state.seq,
                 )
             except errors.ResponseFormatError as exc:
-                finished = WatchFailed(instance.job_instance_id, now_utc(), exc)
+                finished = WatchFailed(
+                    instance.job_instance_id, now_utc(), exc, occurrence=instance.state.seq
+                )
+        state = instance.state
         for sub in subscribers:
             step = sub.step_instance_id
-            if finished is not None and (step is None or not _step_done(instance.tracker, step)):
+            if finished is not None and (step is None or not step_done(state, step)):
                 sub.end_job(instance.job_instance_id, finished)
-            elif step is not None and _step_done(instance.tracker, step):
+            elif step is not None and step_done(state, step):
                 sub.end_job(instance.job_instance_id, None)
             else:
                 continue
             instance.subscribers.remove(sub)
-        self._release_if_unwatched(instance)
+        self._registry.release_if_unwatched(instance)
 
-    def _succeeded(self, instance: _Instance, *, changed: bool) -> None:
-        instance.failures = 0
-        instance.interval, delay = next_interval(self.policy, instance.interval, changed, self._rng)
-        self._schedule(instance, _monotonic() + delay)
-
-    def _failed(self, instance: _Instance, exc: errors.BkJobError) -> None:
-        self._errors[type(exc).__name__] += 1
-        if not instance.active:
-            return
-        now = _monotonic()
-        if isinstance(exc, errors.RateLimitedError):
-            self._governor.throttled(now, exc.retry_after, self._observed_rate())
-            return self._schedule(
-                instance, self._governor.paused_until + self._rng.uniform(0, self.policy.interval)
-            )
-        instance.failures += 1
-        permanent = isinstance(exc, errors.ApiError) and not exc.transient
-        limit = self.policy.max_retries
-        if permanent or (limit is not None and instance.failures > limit):
-            logger.info(
-                "job %s: giving up (%s: %s)", instance.job_instance_id, type(exc).__name__, exc
-            )
-            failed = WatchFailed(instance.job_instance_id, now_utc(), exc)
-            for sub in instance.subscribers:
-                sub.end_job(instance.job_instance_id, failed)
-            instance.subscribers.clear()
-            return self._release_if_unwatched(instance)
-        self._retries += 1
-        if self._budget.withdraw(now, self._requests):
-            delay = error_delay(self.policy, instance.failures, self._rng)
-        else:
-            delay = self.policy.max_interval * (1.0 + self._rng.random() * self.policy.jitter)
-        self._schedule(instance, now + delay)
-        return None
-
-    def _count_request(self) -> None:
-        self._requests += 1
+    # --- statistics ---------------------------------------------------------------------------
 
     def _observed_rate(self) -> float:
         """Requests per second since the last reading (kept if it was less than a second ago)."""
-        now = _monotonic()
+        now = self._clock()
         since, count = self._rate_mark
+        requests = self._reader.requests
         if now - since >= 1.0:
-            self._rate = (self._requests - count) / (now - since)
-            self._rate_mark = (now, self._requests)
+            self._rate = (requests - count) / (now - since)
+            self._rate_mark = (now, requests)
         return self._rate
+
+    def _open_watches(self) -> int:
+        self._open = {sub for sub in self._open if not sub.closed}
+        return len(self._open)
+
+    @property
+    def _requests(self) -> int:
+        return self._reader.requests
 
     def statistics(self) -> PollerStatistics:
         """Return a frozen snapshot of the poller's counters."""
         return PollerStatistics(
-            instances_watched=len(self._instances),
-            watches=self._watches,
-            requests=self._requests,
-            unchanged_polls=self._unchanged,
+            instances_watched=len(self._registry),
+            watches=self._open_watches(),
+            requests=self._reader.requests,
+            unchanged_polls=self._reader.unchanged,
             retries=self._retries,
             errors=dict(self._errors),
             events_emitted=self._events,
             current_rate=self._observed_rate(),
             rate_limit=self._governor.rate,
             in_flight=self._in_flight,
+            stalled=self._outage.down or self._stalled > 0,
         )
 
 
-def _released(instance: _Instance) -> bool:
-    """Read ``active`` afresh (after an ``await``, where type checkers assume it unchanged)."""
-    return not instance.active
+def _ids(job_instance_ids: Iterable[int]) -> tuple[int, ...]:
+    """Check job ids (before anything is sent) and drop repeats, keeping their order."""
+    if isinstance(job_instance_ids, (str, bytes)):
+        raise TypeError("job_instance_ids must be an iterable of ints, not a string")
+    return tuple(dict.fromkeys(check_id(i, "job_instance_id") for i in job_instance_ids))
+
+
+_EVENT_CLASSES = frozenset(typing.get_args(Event))
+_FINAL_EVENTS = (JobFinished, WatchFailed, WatchTimedOut)
+
+
+def _kinds(events: Iterable[type[Event]] | None) -> frozenset[type] | None:
+    """Check an ``events=`` filter: event classes of this package, at least one."""
+    if events is None:
+        return None
+    kinds = frozenset(events)
+    unknown = [k for k in kinds if k not in _EVENT_CLASSES]
+    if unknown or not kinds:
+        names = ", ".join(sorted(c.__name__ for c in _EVENT_CLASSES))
+        raise TypeError(
+            f"events must name event classes ({names}), got {sorted(map(repr, unknown))}"
+        )
+    return kinds
+
+
+class Completed:
+    """What ``Poller.as_completed`` returns: final statuses in finishing order.
+
+    An async iterator; ``aclose()`` (or leaving ``async with``) stops watching.
+    """
+
+    def __init__(self, watch: Watch) -> None:
+        self._watch = watch
+
+    def __aiter__(self) -> Completed:
+        return self
+
+    async def __anext__(self) -> JobInstanceStatus:
+        event = await self._watch.__anext__()
+        if isinstance(event, JobFinished):
+            return event.snapshot
+        await self._watch.aclose()
+        if isinstance(event, WatchFailed):
+            raise event.error
+        raise errors.PollingError(f"job {event.job_instance_id}: the watch deadline passed")
+
+    @property
+    def unfinished(self) -> frozenset[int]:
+        """Jobs whose final status has not come yet."""
+        return self._watch.unfinished
+
+    async def aclose(self) -> None:
+        """Stop watching the jobs that have not finished."""
+        await self._watch.aclose()
+
+    async def __aenter__(self) -> Completed:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 def _host_from_key(key: HostKey) -> Host:

@@ -1,118 +1,256 @@
-"""The transition tracker: one job's last known statuses in, an observation in, events out; pure.
+"""The transition tracker: ``observe(state, observation) -> (new state, events)``; pure.
 
-State is compact on purpose (a poller keeps one per watched job): the job's status, and per
-step its status, round and a ``{host key: status code}`` map. Hosts are never forgotten, so a
-host's ``previous`` spans rounds and hosts copied unchanged into a retry round emit nothing;
-rows missing from a poll (bk-job's retry lag) mean "no news", never a change.
+A job's state is a value (``JobState``): its status, whether bk-job calls it finished, and per
+step its status, round and a ``{host key: status code}`` map. ``observe`` never changes the
+state it is given; it returns a new one that shares every part that did not change (so a poll
+that changes one host copies one step's host map). ``to_data``/``from_data`` turn a state into
+plain JSON-able data and back, for a store to keep.
+
+Hosts are never forgotten, so a host's ``previous`` spans rounds and hosts copied unchanged into
+a retry round emit nothing; rows missing from a poll (bk-job's retry lag) mean "no news", never
+a change. The bk-job rules a watch needs about steps (``step_done``, ``step_moves``) live here
+too, next to the state they read.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..models import HostKey, HostResult, HostStatus, JobStatus
 from .events import Event, HostTransition, JobTransition, StepTransition
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
-    from .._observe import GroupKey, JobObservation
+    from .._observe import GroupKey, JobObservation, StepObservation
 
-__all__ = ["GroupCounts", "JobTracker"]
+__all__ = [
+    "EMPTY",
+    "GroupCounts",
+    "JobState",
+    "StepState",
+    "from_data",
+    "observe",
+    "step_done",
+    "step_moves",
+    "to_data",
+]
 
 
-class _StepState:
-    __slots__ = ("execute_count", "hosts", "status")
+class StepState(NamedTuple):
+    """One step as last seen. ``hosts`` is never changed once in a state."""
 
-    def __init__(self) -> None:
-        self.status: int | None = None
-        self.execute_count = 0
-        self.hosts: dict[HostKey, int] = {}
+    status: int | None
+    execute_count: int
+    hosts: Mapping[HostKey, int]
 
 
-class JobTracker:
-    """What the poller last knew of one job, and the diff of each new observation against it."""
+class JobState(NamedTuple):
+    """One job as last seen: a value; ``steps`` is never changed once in a state.
 
-    __slots__ = ("finished", "status", "steps")
+    ``seq`` counts the observations that changed something: each event's ``occurrence``.
+    """
 
-    def __init__(self) -> None:
-        self.status: int | None = None
-        self.finished = False
-        self.steps: dict[int, _StepState] = {}
+    status: int | None
+    finished: bool
+    steps: Mapping[int, StepState]
+    seq: int = 0
 
-    def step_status(self, step_instance_id: int) -> int | None:
-        """Return the last status seen for a step, or ``None``."""
-        state = self.steps.get(step_instance_id)
-        return None if state is None else state.status
 
-    def observe(
-        self,
-        job_instance_id: int,
-        observation: JobObservation,
-        observed_at: Callable[[], _dt.datetime],
-        host_result: Callable[[HostKey, int, dict[str, Any]], HostResult],
-    ) -> list[Event]:
-        """Fold ``observation`` into the state; return what changed, hosts first, job last.
+_NO_HOSTS: Mapping[HostKey, int] = {}
+# Build a state tuple without the named tuple's Python-level __new__ (every changed poll does).
+_new = tuple.__new__
+#: A job never seen.
+EMPTY = JobState(None, False, {}, 0)
 
-        ``observed_at`` is called only if something changed; ``host_result`` structures the raw
-        row of a host whose status changed (unchanged rows are never structured).
-        """
-        events: list[Event] = []
-        step_events: list[Event] = []
-        now: _dt.datetime | None = None
-        for step in observation.steps:
-            state = self.steps.get(step.step_instance_id)
-            if state is None:
-                state = self.steps[step.step_instance_id] = _StepState()
-            if step.hosts is not None:
-                known = state.hosts
-                for key, code, row in step.hosts:
-                    previous = known.get(key)
-                    if previous == code:
-                        continue
-                    known[key] = code
-                    result = host_result(key, code, row)
-                    now = now or observed_at()
-                    events.append(
-                        HostTransition(
-                            job_instance_id,
-                            now,
-                            step.step_instance_id,
-                            step.execute_count,
-                            result.host,
-                            None if previous is None else HostStatus(previous),
-                            result.status,
-                            result,
-                        )
-                    )
-            state.execute_count = step.execute_count
-            if state.status != step.status:
+
+def observe(
+    state: JobState,
+    job_instance_id: int,
+    observation: JobObservation,
+    observed_at: Callable[[], _dt.datetime],
+    host_result: Callable[[HostKey, int, dict[str, Any]], HostResult],
+) -> tuple[JobState, list[Event]]:
+    """Fold ``observation`` into ``state``: return the new state and what changed.
+
+    Events come hosts first, then steps, then the job. ``observed_at`` is called only if
+    something changed; ``host_result`` structures the raw row of a host whose status changed
+    (unchanged rows are never structured).
+    """
+    events: list[Event] = []
+    step_events: list[Event] = []
+    now: _dt.datetime | None = None
+    occurrence = state.seq + 1
+    old_steps = state.steps
+    steps: dict[int, StepState] | None = None  # copied on the first change
+    for step in observation.steps:
+        step_id = step.step_instance_id
+        old = old_steps.get(step_id)
+        known = _NO_HOSTS if old is None else old.hosts
+        hosts: dict[HostKey, int] | None = None
+        if step.hosts is not None:
+            for key, code, row in step.hosts:
+                previous = known.get(key) if hosts is None else hosts.get(key)
+                if previous == code:
+                    continue
+                if hosts is None:
+                    hosts = dict(known)
+                hosts[key] = code
+                result = host_result(key, code, row)
                 now = now or observed_at()
-                step_events.append(
-                    StepTransition(
+                events.append(
+                    HostTransition(
                         job_instance_id,
                         now,
-                        step.step_instance_id,
+                        step_id,
                         step.execute_count,
-                        None if state.status is None else JobStatus(state.status),
-                        JobStatus(step.status),
+                        result.host,
+                        None if previous is None else HostStatus(previous),
+                        result.status,
+                        result,
+                        occurrence=occurrence,
                     )
                 )
-                state.status = step.status
-        events += step_events
-        if self.status != observation.status:
-            events.append(
-                JobTransition(
+        old_status = None if old is None else old.status
+        if old_status != step.status:
+            now = now or observed_at()
+            step_events.append(
+                StepTransition(
                     job_instance_id,
-                    now or observed_at(),
-                    None if self.status is None else JobStatus(self.status),
-                    JobStatus(observation.status),
+                    now,
+                    step_id,
+                    step.execute_count,
+                    None if old_status is None else JobStatus(old_status),
+                    JobStatus(step.status),
+                    occurrence=occurrence,
                 )
             )
-            self.status = observation.status
-        self.finished = observation.finished
-        return events
+        if (
+            hosts is not None
+            or old is None
+            or old_status != step.status
+            or old.execute_count != step.execute_count
+        ):
+            if steps is None:
+                steps = dict(old_steps)
+            steps[step_id] = _new(
+                StepState, (step.status, step.execute_count, known if hosts is None else hosts)
+            )
+    events += step_events
+    if state.status != observation.status:
+        events.append(
+            JobTransition(
+                job_instance_id,
+                now or observed_at(),
+                None if state.status is None else JobStatus(state.status),
+                JobStatus(observation.status),
+                occurrence=occurrence,
+            )
+        )
+    if steps is None and state.status == observation.status:
+        if state.finished == observation.finished and not events:
+            return state, events
+        seq = occurrence if events else state.seq
+        return state._replace(finished=observation.finished, seq=seq), events
+    new = (
+        observation.status,
+        observation.finished,
+        old_steps if steps is None else steps,
+        occurrence if events else state.seq,
+    )
+    return _new(JobState, new), events
+
+
+# --- bk-job's step rules ----------------------------------------------------------------------
+
+
+def step_done(state: JobState, step_instance_id: int) -> bool:
+    """Tell whether a step has ended for good as far as a step watch is concerned.
+
+    A failed, stopped or abnormal step of a job that still runs is bk-job's retry lag (the job
+    goes back to running before the step resets), not an end: only a finished job or a
+    successful step (success, skipped, ignored error) ends a step watch.
+    """
+    step = state.steps.get(step_instance_id)
+    if step is None or step.status is None:
+        return False
+    status = JobStatus(step.status)
+    if not status.is_finished:
+        return False
+    return state.finished or status.is_success
+
+
+def step_moves(state: JobState, step: StepObservation) -> bool:
+    """Tell whether a step's host rows may hold news: it started, and it runs or just changed."""
+    if step.status == JobStatus.BLANK:  # not started: no hosts to read yet
+        return False
+    known = state.steps.get(step.step_instance_id)
+    changed = known is None or (known.status, known.execute_count) != (
+        step.status,
+        step.execute_count,
+    )
+    return changed or not JobStatus(step.status).is_finished
+
+
+# --- plain data, for a store ------------------------------------------------------------------
+
+
+def to_data(state: JobState) -> dict[str, Any]:
+    """Return ``state`` as JSON-able data (lists, ints, strings, ``None``)."""
+    return {
+        "status": state.status,
+        "finished": state.finished,
+        "seq": state.seq,
+        "steps": [
+            [
+                step_id,
+                step.status,
+                step.execute_count,
+                [[_key_data(k), c] for k, c in step.hosts.items()],
+            ]
+            for step_id, step in state.steps.items()
+        ],
+    }
+
+
+def from_data(data: Any) -> JobState:
+    """Rebuild a state from ``to_data`` output; raise ``ValueError`` if it is not such data."""
+    try:
+        steps: dict[int, StepState] = {}
+        for step_id, status, execute_count, hosts in data["steps"]:
+            steps[_int(step_id)] = StepState(
+                _int_or_none(status),
+                _int(execute_count),
+                {_key(k): _int(c) for k, c in hosts},
+            )
+        finished = data["finished"]
+        if not isinstance(finished, bool):
+            raise TypeError("finished must be a bool")
+        return JobState(_int_or_none(data["status"]), finished, steps, _int(data.get("seq", 0)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a saved job state: {type(exc).__name__}: {exc}") from None
+
+
+def _key_data(key: HostKey) -> Any:
+    return key if isinstance(key, int) else list(key)
+
+
+def _key(value: Any) -> HostKey:
+    if isinstance(value, list) and len(value) == 3:
+        cloud, ip, ipv6 = value
+        return (cloud, ip, ipv6)
+    return _int(value)
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise TypeError(f"expected an int, got {value!r}")
+    return value
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else _int(value)
 
 
 class GroupCounts:

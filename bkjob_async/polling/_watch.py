@@ -20,22 +20,29 @@ from .events import (
     Event,
     HostTransition,
     JobTransition,
+    PollingResumed,
+    PollingStalled,
     StepTransition,
     WatchFailed,
     WatchTimedOut,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
     from types import TracebackType
 
     from ..config import Scope
+    from ..errors import BkJobError
     from ..models import JobInstanceStatus
 
     #: Detach a subscription from some of its jobs (the poller stops polling unwatched jobs).
     Leave = Callable[["_Subscription", list[int]], None]
     #: Read a job's status now, or ``None`` if it cannot be read.
     Snapshot = Callable[["Scope", int], Awaitable["JobInstanceStatus | None"]]
+    #: Attach a subscription to more of its jobs (the poller starts polling them).
+    Join = Callable[["_Subscription", tuple[int, ...]], Awaitable[None]]
+    #: Check job ids and return them as a tuple (or raise before anything changes).
+    CheckIds = Callable[[Iterable[int]], tuple[int, ...]]
 
 __all__ = ["Watch"]
 
@@ -54,6 +61,10 @@ def _event_key(event: Event) -> tuple[Any, ...]:
         return ("s", event.job_instance_id, event.step_instance_id)
     if isinstance(event, JobTransition):
         return ("j", event.job_instance_id)
+    if isinstance(event, PollingStalled):
+        return ("stalled",)
+    if isinstance(event, PollingResumed):
+        return ("resumed",)
     return ("end", event.job_instance_id)
 
 
@@ -99,6 +110,7 @@ class _Mailbox:
         key = _event_key(event)
         old = self._merged.get(key)
         if isinstance(old, (HostTransition, StepTransition, JobTransition)):
+            # A merged transition is a new one (``previous`` from the oldest): a new id too.
             event = attrs.evolve(event, previous=old.previous)  # type: ignore[arg-type]
         self._merged[key] = event
         self._merged.move_to_end(key)
@@ -125,34 +137,108 @@ class _Mailbox:
 class _Subscription:
     """What the poller holds for one watch: its jobs, filter and mailbox (never the ``Watch``)."""
 
-    __slots__ = ("closed", "job_instance_ids", "mailbox", "remaining", "scope", "step_instance_id")
+    __slots__ = (
+        "closed",
+        "job_instance_ids",
+        "kinds",
+        "mailbox",
+        "remaining",
+        "scope",
+        "stalled",
+        "stalled_since",
+        "step_instance_id",
+    )
 
     def __init__(
-        self, scope: Scope, job_ids: tuple[int, ...], step_instance_id: int | None, buffer_size: int
+        self,
+        scope: Scope,
+        job_ids: tuple[int, ...],
+        step_instance_id: int | None,
+        buffer_size: int,
+        kinds: frozenset[type] | None = None,
     ) -> None:
         self.scope = scope
+        #: Every job the watch holds, in the order added (removed ones leave).
         self.job_instance_ids = job_ids
+        #: The event classes the watch delivers (``None``: all).
+        self.kinds = kinds
         self.step_instance_id = step_instance_id
         self.remaining = set(job_ids)
         self.mailbox = _Mailbox(buffer_size)
         self.closed = False
+        #: Jobs of this watch whose polls are stalled (``None``: none).
+        self.stalled: set[int] | None = None
+        self.stalled_since: _dt.datetime | None = None
 
     def offer(self, job_id: int, events: list[Event]) -> None:
         if self.closed or job_id not in self.remaining:
             return
-        step = self.step_instance_id
+        step, kinds = self.step_instance_id, self.kinds
         for event in events:
-            if step is None or (
-                isinstance(event, (HostTransition, StepTransition))
-                and event.step_instance_id == step
-            ):
+            if (
+                step is None
+                or (
+                    isinstance(event, (HostTransition, StepTransition))
+                    and event.step_instance_id == step
+                )
+            ) and (kinds is None or type(event) in kinds):
                 self.mailbox.put(event)
 
+    def _put(self, event: Event) -> None:
+        if self.kinds is None or type(event) in self.kinds:
+            self.mailbox.put(event)
+
+    def add(self, job_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """Hold more jobs; return those that are new to this watch."""
+        held = set(self.job_instance_ids)
+        new = tuple(i for i in job_ids if i not in held)
+        self.job_instance_ids += new
+        self.remaining.update(new)
+        return new
+
+    def remove(self, job_ids: tuple[int, ...]) -> list[int]:
+        """Let go of jobs; return those it held unfinished (the poller detaches them)."""
+        gone = set(job_ids)
+        self.job_instance_ids = tuple(i for i in self.job_instance_ids if i not in gone)
+        open_ = [i for i in job_ids if i in self.remaining]
+        self.remaining.difference_update(gone)
+        if self.stalled is not None:
+            self.stalled.difference_update(gone)
+            if not self.stalled:
+                self.stalled = None
+        if not self.remaining:
+            self.mailbox.wake()
+        return open_
+
+    def stall(self, job_id: int, since: _dt.datetime, error: BkJobError) -> None:
+        """Note a stalled job; the first of an outage tells the watch (``PollingStalled``)."""
+        if self.closed or job_id not in self.remaining:
+            return
+        if not self.stalled:
+            self.stalled, self.stalled_since = set(), since
+            self._put(PollingStalled(job_id, now_utc(), since, error))
+        self.stalled.add(job_id)
+
+    def resume(self, job_id: int, now: _dt.datetime, since: _dt.datetime) -> None:
+        """Note a job answering again; the last stalled one tells the watch (``PollingResumed``)."""
+        stalled = self.stalled
+        if stalled is None or job_id not in stalled:
+            return
+        stalled.discard(job_id)
+        if not stalled:
+            self.stalled = None
+            if not self.closed:
+                self._put(PollingResumed(job_id, now, self.stalled_since or since))
+
     def end_job(self, job_id: int, last: Event | None) -> None:
+        if self.stalled is not None:
+            self.stalled.discard(job_id)
+            if not self.stalled:
+                self.stalled = None
         if job_id in self.remaining:
             self.remaining.discard(job_id)
             if last is not None:
-                self.mailbox.put(last)
+                self._put(last)
             if not self.remaining:
                 self.mailbox.wake()
 
@@ -177,12 +263,52 @@ class Watch:
         deadline: float | None,
         leave: Leave,
         snapshot: Snapshot,
+        join: Join | None = None,
+        check_ids: CheckIds | None = None,
     ) -> None:
         self._sub = subscription
         self._single = single
         self._deadline = math.inf if deadline is None else anyio.current_time() + deadline
         self._leave = leave
         self._snapshot = snapshot
+        self._join = join
+        self._check_ids = check_ids
+
+    def __len__(self) -> int:
+        """How many jobs the watch holds (``jobs``)."""
+        return len(self._sub.job_instance_ids)
+
+    @property
+    def jobs(self) -> tuple[int, ...]:
+        """Every job the watch holds, finished or not, in the order added (not removed ones)."""
+        return self._sub.job_instance_ids
+
+    def _checked(self, scope: Scope, job_instance_ids: Iterable[int]) -> tuple[int, ...]:
+        if self._join is None or self._check_ids is None:
+            raise TypeError("only a watch of many jobs (watch_jobs) can take or drop jobs")
+        if scope != self._sub.scope:
+            raise ValueError(f"this watch holds jobs of {self._sub.scope}, not of {scope}")
+        if self._sub.closed:
+            raise RuntimeError("the watch has ended")
+        return self._check_ids(job_instance_ids)
+
+    async def add(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
+        """Watch more jobs on this watch; their first events report ``previous=None`` unless
+        the poller already knows them. Jobs it holds already are ignored. The watch's
+        ``deadline`` (from its start) applies to them too.
+        """
+        ids = self._checked(scope, job_instance_ids)
+        new = self._sub.add(ids)
+        if new and self._join is not None:
+            await self._join(self._sub, new)
+
+    async def remove(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
+        """Stop watching these jobs on this watch (events already received stay); polling of a
+        job stops when its last watch lets go. A watch with no job left ends.
+        """
+        ids = self._checked(scope, job_instance_ids)
+        self._leave(self._sub, self._sub.remove(ids))
+        await anyio.lowlevel.checkpoint()
 
     def __repr__(self) -> str:
         sub = self._sub

@@ -3,6 +3,12 @@
 Per job, events come in observation order; within one observation, host transitions, then
 step transitions, then the job's; ``JobFinished``, ``WatchFailed`` or ``WatchTimedOut`` is
 the last event of its job on a watch.
+
+Every event has an ``event_id``: a string made of what the event says (job, step, round, host,
+the transition) and ``occurrence``, the number of the job's observation that saw it (counted in
+the tracker's state, which a store keeps). The same transition delivered again, after a restart
+from a stored state, has the same id; two different transitions never share one, even a job
+going ``2 -> 7 -> 2 -> 7``. Dedupe on it.
 """
 
 from __future__ import annotations
@@ -34,6 +40,60 @@ __all__ = [
 ]
 
 
+def _status(value: int | None) -> str:
+    return "none" if value is None else str(int(value))
+
+
+def _host_id(event: HostTransition) -> str:
+    # Built for every host transition: plain attribute reads and one f-string.
+    host, previous = event.host, event.previous
+    key = host.bk_host_id
+    where = (
+        str(key)
+        if key is not None
+        else "|".join("" if part is None else str(part) for part in host.key)  # type: ignore[union-attr]
+    )
+    return (
+        f"{event.job_instance_id}/{event.step_instance_id}/{event.execute_count}/h{where}"
+        f"/{'none' if previous is None else int(previous)}-{int(event.current)}"
+        f"/{event.occurrence}"
+    )
+
+
+def _step_id(event: StepTransition) -> str:
+    return (
+        f"{event.job_instance_id}/{event.step_instance_id}/{event.execute_count}"
+        f"/s/{_status(event.previous)}-{_status(event.current)}/{event.occurrence}"
+    )
+
+
+def _job_id(event: JobTransition) -> str:
+    return (
+        f"{event.job_instance_id}/j/{_status(event.previous)}-{_status(event.current)}"
+        f"/{event.occurrence}"
+    )
+
+
+def _finished_id(event: JobFinished) -> str:
+    return f"{event.job_instance_id}/finished/{int(event.status)}/{event.occurrence}"
+
+
+def _failed_id(event: WatchFailed) -> str:
+    return f"{event.job_instance_id}/failed/{type(event.error).__name__}/{event.occurrence}"
+
+
+def _timed_out_id(event: WatchTimedOut) -> str:
+    return f"{event.job_instance_id}/timedout/{event.occurrence}"
+
+
+def _stalled_id(event: PollingStalled) -> str:
+    return f"{event.job_instance_id}/stalled/{event.since.isoformat()}"
+
+
+def _resumed_id(event: PollingResumed) -> str:
+    return f"{event.job_instance_id}/resumed/{event.since.isoformat()}"
+
+
 @attrs.frozen
 class HostTransition:
     """A host's status changed; ``previous`` is ``None`` the first time the poller sees it.
@@ -50,6 +110,13 @@ class HostTransition:
     previous: HostStatus | None
     current: HostStatus
     result: HostResult
+    #: The number of the job's observation that saw this (see the module doc).
+    occurrence: int = attrs.field(default=0, kw_only=True)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return _host_id(self)
 
 
 @attrs.frozen
@@ -62,6 +129,13 @@ class StepTransition:
     execute_count: int
     previous: StepStatus | None
     current: StepStatus
+    #: The number of the job's observation that saw this (see the module doc).
+    occurrence: int = attrs.field(default=0, kw_only=True)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return _step_id(self)
 
 
 @attrs.frozen
@@ -72,6 +146,13 @@ class JobTransition:
     observed_at: _dt.datetime
     previous: JobStatus | None
     current: JobStatus
+    #: The number of the job's observation that saw this (see the module doc).
+    occurrence: int = attrs.field(default=0, kw_only=True)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return _job_id(self)
 
 
 @attrs.frozen
@@ -85,6 +166,13 @@ class JobFinished:
     observed_at: _dt.datetime
     status: JobStatus
     snapshot: JobInstanceStatus
+    #: The number of the job's observation that saw this (see the module doc).
+    occurrence: int = attrs.field(default=0, kw_only=True)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return _finished_id(self)
 
 
 @attrs.frozen
@@ -94,6 +182,13 @@ class WatchFailed:
     job_instance_id: int
     observed_at: _dt.datetime
     error: BkJobError
+    #: The number of the job's observation that saw this (see the module doc).
+    occurrence: int = attrs.field(default=0, kw_only=True)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return _failed_id(self)
 
 
 @attrs.frozen
@@ -103,14 +198,24 @@ class WatchTimedOut:
     job_instance_id: int
     observed_at: _dt.datetime
     snapshot: JobInstanceStatus | None
+    #: The number of the job's observation that saw this (see the module doc).
+    occurrence: int = attrs.field(default=0, kw_only=True)
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return _timed_out_id(self)
 
 
 @attrs.frozen
 class PollingStalled:
     """bk-job cannot be reached for this job: polls fail with transient errors and are retried.
 
-    Sent once per outage to each watch of the job; the watch goes on. ``since`` is when the
-    first failed poll of the outage was seen, ``error`` the latest failure.
+    Sent once per outage to each watch of the job; the watch goes on. A watch of many jobs
+    hears it once, for the first of its jobs to stall, however many stall with it (an outage
+    stalls them all). ``since`` is when the job stalled, ``error`` the failure that stalled it.
+    A job stalls after three failed polls in a row, or at once when no poll of any job has
+    succeeded for two seconds (bk-job is down).
     """
 
     job_instance_id: int
@@ -118,14 +223,27 @@ class PollingStalled:
     since: _dt.datetime
     error: BkJobError
 
+    @property
+    def event_id(self) -> str:
+        """Stable identity of this event (job and ``since``)."""
+        return _stalled_id(self)
+
 
 @attrs.frozen
 class PollingResumed:
-    """Polls of this job succeed again after a ``PollingStalled``; ``since`` is when it stalled."""
+    """Polls succeed again after a ``PollingStalled``; ``since`` is when the watch stalled.
+
+    Sent once to a watch, when the last of its stalled jobs has an answer again (the job named).
+    """
 
     job_instance_id: int
     observed_at: _dt.datetime
     since: _dt.datetime
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity of this event (job and ``since``)."""
+        return _resumed_id(self)
 
 
 Event = (

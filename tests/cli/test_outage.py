@@ -14,7 +14,6 @@ import json
 import time
 
 import anyio
-import pytest
 from rich.console import Console
 
 from bkjob_async import (
@@ -159,7 +158,6 @@ def test_watches_ended_by_connection_errors_are_unreachable_not_failed() -> None
     assert ctx.stderr.getvalue().count("Cannot connect") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="needs the engine's stalled events (merge)")
 async def test_killing_bk_job_mid_watch_is_an_outage_end_to_end() -> None:
     sim = BkJobSimulator(seed=3, host_duration=(30.0, 40.0), host_start_delay=0.0)
     await sim.start()

@@ -10,7 +10,6 @@ import itertools
 from typing import Any
 
 import anyio
-import pytest
 from aiohttp import web
 
 from bkjob_async import (
@@ -71,7 +70,6 @@ async def test_duplicate_host_rows_never_alternate(server: RecordingServer) -> N
     assert sorted(hosts) == [(1, 9), (2, 7)]  # ... one report per host: the last row won
 
 
-@pytest.mark.xfail(strict=True, reason="engine bypasses the seam until merge")
 async def test_an_answer_about_another_job_ends_nothing(server: RecordingServer) -> None:
     def answer(n: int) -> dict[str, Any]:
         return {

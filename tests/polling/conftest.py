@@ -26,6 +26,7 @@ async def scripted() -> AsyncIterator[ScriptedServer]:
     try:
         yield server
     finally:
+        server.released.set()
         await runner.cleanup()
 
 

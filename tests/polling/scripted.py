@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from collections import Counter
 from typing import Any
 
@@ -63,6 +65,10 @@ class Fault:
         return web.Response(status=self.status, text=self.text, headers=self.headers)
 
 
+class Hang:
+    """Accept the request and never answer (until the test ends)."""
+
+
 class ScriptedServer:
     """Serve job histories: poll ``n`` of a job gets entry ``min(n, last)`` of its history.
 
@@ -72,6 +78,10 @@ class ScriptedServer:
     def __init__(self) -> None:
         self.histories: dict[int, list[Any]] = {}
         self.polls: Counter[int] = Counter()
+        #: Set at teardown: requests held by ``Hang`` end then.
+        self.released = asyncio.Event()
+        #: When each request of a job arrived (``time.monotonic``).
+        self.arrivals: dict[int, list[float]] = {}
         self.hold = False  # when True, keep serving the current entry without advancing
         self._ids = itertools.count()
         self.url = ""
@@ -96,10 +106,14 @@ class ScriptedServer:
                     "data": None,
                 }
             )
+        self.arrivals.setdefault(job_id, []).append(time.monotonic())
         index = min(self.polls[job_id], len(history) - 1)
         if not self.hold:
             self.polls[job_id] += 1
         entry = history[index]
+        if isinstance(entry, Hang):
+            await self.released.wait()
+            return web.Response(status=503, text="released at teardown")
         if isinstance(entry, Fault):
             return entry.response()
         return web.json_response(

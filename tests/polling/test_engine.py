@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
+
 import anyio
 import pytest
 from aiohttp import web
 
 from bkjob_async import (
+    BkJobClient,
     HostTransition,
     JobFinished,
     NotFoundError,
     Poller,
     PollPolicy,
+    ServerError,
+    Timeouts,
     WatchFailed,
     WatchTimedOut,
 )
 
-from .scripted import FAST, SCOPE, Fault, ScriptedServer, describe, job_body
+from .scripted import FAST, SCOPE, Fault, Hang, ScriptedServer, describe, job_body
 
 
 async def collect(watch, limit: int = 1000) -> list:
@@ -211,14 +216,21 @@ async def test_transient_faults_are_retried_and_nothing_is_lost(
     assert stats.retries == 2  # rate limits slow the engine down; they are not retries
 
 
-async def test_retries_exhausted_fail_the_watch(scripted: ScriptedServer, client) -> None:
-    scripted.script(11, Fault(503, "down"))
-    policy = PollPolicy(interval=0.001, max_interval=0.005, max_retries=3, max_in_flight=4)
+async def test_transient_failures_never_end_a_watch(scripted: ScriptedServer, client) -> None:
+    # Forty 503s in a row (the old default gave up after ten), then the job finishes.
+    scripted.script(11, *([Fault(503, "down")] * 40), job_body(11, 3, [(1, 3, 0, [9])]))
+    policy = PollPolicy(interval=0.001, max_interval=0.002, max_in_flight=4)
     async with Poller(client, policy=policy) as poller:
         events = await collect(poller.watch_jobs(SCOPE, [11]))
-    assert len(events) == 1
-    assert isinstance(events[0], WatchFailed)
-    assert scripted.polls[11] == 4
+    names = [type(e).__name__ for e in events]
+    assert names[0] == "PollingStalled"
+    assert names[1] == "PollingResumed"
+    assert names[-1] == "JobFinished"
+    assert "WatchFailed" not in names
+    assert scripted.polls[11] >= 41
+    stalled, resumed = events[0], events[1]
+    assert isinstance(stalled.error, ServerError)
+    assert resumed.since == stalled.since
 
 
 async def test_unchanged_polls_are_counted_and_skip_decoding(
@@ -308,3 +320,44 @@ async def test_forgotten_jobs_start_over(scripted: ScriptedServer, client) -> No
         again_21 = [describe(e) for e in await collect(poller.watch_job(SCOPE, 21))]
     assert again_22 == [("finished", 3)]  # remembered: nothing changed
     assert again_21[0] == ("host", 1, 0, 100, None, 9)  # forgotten: first sight again
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "poll_timeout"),
+    [(Timeouts(read=0.3), 10.0), (Timeouts(), 0.3), (Timeouts(total=0.3), None)],
+    ids=["client-read", "poll-timeout", "client-total"],
+)
+async def test_a_hung_server_costs_each_poll_its_timeout_and_others_go_on(
+    scripted: ScriptedServer, timeouts: Timeouts, poll_timeout: float | None
+) -> None:
+    """A server that accepts and never answers one job's polls: the smallest timeout holds."""
+    scripted.script(31, Hang())
+    ids = list(range(32, 40))
+    for job_id in ids:
+        scripted.script(
+            job_id, job_body(job_id, 2, [(1, 2, 0, [7])]), job_body(job_id, 3, [(1, 3, 0, [9])])
+        )
+    policy = PollPolicy(
+        interval=0.01, max_interval=0.05, max_in_flight=2, poll_timeout=poll_timeout
+    )
+    async with (
+        BkJobClient(
+            scripted.url, app_code="app", app_secret="s3cret", username="admin", timeouts=timeouts
+        ) as client,
+        Poller(client, policy=policy) as poller,
+    ):
+        finished: set[int] = set()
+        started = anyio.current_time()
+        with anyio.fail_after(5):
+            async for event in poller.watch_jobs(SCOPE, [31, *ids]):
+                if isinstance(event, JobFinished):
+                    finished.add(event.job_instance_id)
+                if finished == set(ids) and len(scripted.arrivals.get(31, ())) >= 3:
+                    break
+        elapsed = anyio.current_time() - started
+        stats = poller.statistics()
+    assert finished == set(ids)  # one of two workers held by the hung job: the rest go on
+    assert stats.errors.get("TimeoutError", 0) >= 2
+    gaps = [b - a for a, b in itertools.pairwise(scripted.arrivals[31])]
+    assert all(0.25 <= gap <= 1.0 for gap in gaps[:2]), gaps  # 0.3 s each, plus a backoff
+    assert elapsed < 3.0

@@ -266,9 +266,7 @@ async def test_faults_never_lose_a_final_state(sim: BkJobSimulator, fault) -> No
         elif isinstance(event, WatchFailed):
             failed.append(event)
 
-    policy = PollPolicy(
-        interval=0.01, max_interval=0.05, max_in_flight=8, max_retries=None, poll_timeout=2.0
-    )
+    policy = PollPolicy(interval=0.01, max_interval=0.05, max_in_flight=8, poll_timeout=2.0)
     async with (
         BkJobClient(sim.url, app_code="app", app_secret="s", username="admin") as client,
         Poller(client, policy=policy) as poller,
@@ -300,6 +298,7 @@ async def test_a_thousand_jobs_every_host_accounted_for(sim: BkJobSimulator) -> 
         stats = poller.statistics()
     finished = {e.job_instance_id: e for e in events if isinstance(e, JobFinished)}
     assert set(finished) == set(jobs)
+    assert len({e.event_id for e in events}) == len(events)  # every transition its own id
     paths = host_paths(events)
     seen = set()
     for event in finished.values():

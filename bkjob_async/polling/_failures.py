@@ -1,0 +1,158 @@
+"""The failure policy: which errors end a watch, and how polling waits out an outage; pure.
+
+- **Permanent** errors end a job's watch with ``WatchFailed``: the server said the request can
+  never succeed (not found, no permission, invalid request, authentication).
+- **Throttles** (429, ESB 1306429, Job's running-job quota) go to the rate governor and are
+  otherwise retried: they never end a watch.
+- **Every other error is transient** (connection refused or reset, timeouts, 5xx, a proxy's
+  error page): retried with capped, jittered backoff, for as long as the watch lasts. A watch's
+  ``deadline`` is what bounds a job that never answers again.
+
+A job whose polls keep failing is *stalled* after ``STALL_AFTER`` failures in a row; its watches
+hear ``PollingStalled`` and, on its next answer, ``PollingResumed``. When no poll at all has
+succeeded for ``OUTAGE_AFTER`` seconds, bk-job itself is taken to be down: the ``Outage``
+holds every job back and lets one probe through at a time, backing off from one second to at
+most ``max_interval``; the first answer ends it, and every job is polled again within one
+``interval``, spread by its phase. So a long outage costs one request per ``max_interval`` or
+so, and recovery costs at most one ``max_interval`` (plus jitter) and one ``interval``.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from typing import TYPE_CHECKING
+
+from .. import errors
+
+if TYPE_CHECKING:
+    import random
+
+__all__ = ["OUTAGE_AFTER", "STALL_AFTER", "Kind", "Outage", "classify", "job_backoff"]
+
+#: Failures in a row after which a job's watches hear ``PollingStalled``.
+STALL_AFTER = 3
+#: Seconds without any successful poll (and with failures) after which bk-job is taken as down.
+OUTAGE_AFTER = 2.0
+#: The first probe's delay in an outage; it doubles per failed probe up to ``max_interval``.
+FIRST_PROBE = 1.0
+
+_PERMANENT = (
+    errors.AuthenticationError,
+    errors.PermissionDeniedError,
+    errors.NotFoundError,
+    errors.InvalidRequestError,
+    errors.UnsupportedOperationError,
+)
+
+
+class Kind(enum.Enum):
+    """What a failed poll means for its job."""
+
+    PERMANENT = "permanent"
+    THROTTLED = "throttled"
+    TRANSIENT = "transient"
+
+
+def classify(exc: errors.BkJobError) -> Kind:
+    """Return what ``exc`` means for a job's watch (see the module doc)."""
+    if isinstance(exc, errors.RateLimitedError):
+        return Kind.THROTTLED
+    if isinstance(exc, _PERMANENT):
+        return Kind.PERMANENT
+    return Kind.TRANSIENT
+
+
+def job_backoff(failures: int, interval: float, cap: float, rng: random.Random) -> float:
+    """Return a job's delay after ``failures`` failures in a row: full jitter, capped at ``cap``."""
+    top = min(cap, interval * 2.0 ** min(failures - 1, 30))
+    return max(0.05, rng.uniform(top / 2.0, top))
+
+
+class Outage:
+    """Whether bk-job is taken to be down, and when the next probe may go.
+
+    The driver reports each transient failure (with the time of its last answer of any kind)
+    and the first answer after failures; ``allows(now)`` tells whether a job may be polled.
+    While down, one probe is allowed at a time: ``allows`` grants it and holds every other job
+    until the probe's outcome is reported, or ``hold`` seconds pass (a probe whose job was
+    released meanwhile reports nothing).
+    """
+
+    __slots__ = (
+        "_cap",
+        "_delay",
+        "_failures",
+        "_hold",
+        "_probing",
+        "_since",
+        "down_since",
+        "probe_at",
+    )
+
+    def __init__(self, cap: float, hold: float) -> None:
+        self._cap = max(cap, FIRST_PROBE)
+        self._hold = hold
+        self._since = -math.inf
+        self._failures = 0
+        self._delay = FIRST_PROBE
+        self._probing = False
+        #: When the outage began (engine clock), or ``None`` while bk-job answers.
+        self.down_since: float | None = None
+        #: When the next probe may go.
+        self.probe_at = -math.inf
+
+    @property
+    def down(self) -> bool:
+        """Whether bk-job is taken to be down now."""
+        return self.down_since is not None
+
+    def allows(self, now: float) -> bool:
+        """Tell whether a poll may go now; while down, grant at most one probe at a time."""
+        if self.down_since is None:
+            return True
+        if now < self.probe_at:
+            return False
+        self.probe_at = now + self._hold
+        self._probing = True
+        return True
+
+    def wait(self, now: float) -> float:
+        """Return how long until ``allows`` may say yes."""
+        if self.down_since is None:
+            return 0.0
+        return max(0.0, self.probe_at - now)
+
+    def succeeded(self) -> bool:
+        """Record an answer after failures; return whether it ended an outage."""
+        self._failures = 0
+        if self.down_since is None:
+            return False
+        self.down_since = None
+        self._delay = FIRST_PROBE
+        self._probing = False
+        self.probe_at = -math.inf
+        return True
+
+    def failed(self, now: float, last_answer: float, rng: random.Random) -> bool:
+        """Record a transient failure; return whether it began an outage.
+
+        ``last_answer`` is when the driver last had an answer from bk-job (of any kind).
+        """
+        if last_answer != self._since:
+            self._since, self._failures = last_answer, 0
+        self._failures += 1
+        if self.down_since is not None:
+            if self._probing:  # the probe failed (or a poll sent before the outage began)
+                self._probing = False
+                self._next_probe(now, rng)
+            return False
+        if self._failures < STALL_AFTER or now - last_answer < OUTAGE_AFTER:
+            return False
+        self.down_since = now
+        self._next_probe(now, rng)
+        return True
+
+    def _next_probe(self, now: float, rng: random.Random) -> None:
+        self.probe_at = now + self._delay * rng.uniform(0.5, 1.0)
+        self._delay = min(self._cap, self._delay * 2.0)

@@ -1,0 +1,212 @@
+"""The engine on virtual time: rate limits, outages, deadlines; no test here waits in real time."""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import pytest
+
+from bkjob_async import (
+    ConnectError,
+    JobFinished,
+    NotFoundError,
+    Poller,
+    PollingResumed,
+    PollingStalled,
+    PollPolicy,
+    Scope,
+    WatchFailed,
+)
+
+from .virtual import MemoryBkJob, now, run_virtual
+
+SCOPE = Scope.biz(2)
+
+
+def test_the_virtual_clock_skips_waits() -> None:
+    async def main() -> float:
+        start = now()
+        await anyio.sleep(3600)
+        return now() - start
+
+    wall = time.monotonic()
+    assert run_virtual(main) == pytest.approx(3600)
+    assert time.monotonic() - wall < 5
+
+
+def _per_second(stamps: list[float], start: float, end: float) -> float:
+    return sum(1 for t in stamps if start <= t < end) / (end - start)
+
+
+def test_a_rate_limit_converges_near_it_and_never_collapses() -> None:
+    """Demand of 4,000 polls/s against a window of 200/s with no hint: >= 0.85 R, <= 10% refused."""
+    jobs = dict.fromkeys(range(1, 4001), 1000000000.0)
+    server = MemoryBkJob(jobs, window_limit=200)
+
+    async def main() -> tuple[float, float]:
+        policy = PollPolicy(interval=1.0, max_interval=1.0, jitter=0.0, max_in_flight=32)
+        async with server.client() as client, Poller(client, policy=policy) as poller:
+            watch = poller.watch_jobs(SCOPE, jobs)
+            with anyio.move_on_after(40):
+                async for _ in watch:
+                    pass
+            stats = poller.statistics()
+        return stats.rate_limit or 0.0, stats.current_rate
+
+    run_virtual(main)
+    accepted = _per_second(server.answered, 10, 40)
+    refused = _per_second(server.refused, 10, 40)
+    assert accepted >= 0.85 * 200
+    assert refused / (accepted + refused) <= 0.10
+    worst = min(_per_second(server.answered, s, s + 1) for s in range(10, 40))
+    assert worst >= 100  # the old halving fell to 1.4/s and stayed there for seconds
+
+
+def test_a_single_429_is_soon_forgotten() -> None:
+    jobs = dict.fromkeys(range(1, 2001), 1000000000.0)
+    server = MemoryBkJob(jobs)
+
+    async def main() -> None:
+        policy = PollPolicy(interval=0.5, max_interval=0.5, jitter=0.0, max_in_flight=32)
+        async with server.client() as client, Poller(client, policy=policy) as poller:
+            watch = poller.watch_jobs(SCOPE, jobs)
+
+            async def throttle_once() -> None:
+                await anyio.sleep(10)
+                server.window_limit = 0  # the next answer is a 429 ...
+                await anyio.sleep(0)
+                while not server.refused:
+                    await anyio.sleep(0.0001)
+                server.window_limit = None  # ... and only that one
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(throttle_once)
+                with anyio.move_on_after(20):
+                    async for _ in watch:
+                        pass
+
+    run_virtual(main)
+    assert len(server.refused) >= 1
+    hit = server.refused[0]
+    before = _per_second(server.answered, hit - 5, hit)
+    after = _per_second(server.answered, hit + 1, hit + 5)
+    assert after >= 0.9 * before
+
+
+def test_a_ten_minute_outage_ends_no_watch_and_costs_few_requests() -> None:
+    """1,000 jobs; bk-job unreachable from 30 s to 630 s; every job finishes meanwhile."""
+    jobs = {job_id: 60.0 + job_id * 0.5 for job_id in range(1, 1001)}  # all done by 560 s
+    server = MemoryBkJob(jobs, down=(30.0, 630.0))
+    events: list = []
+
+    async def main() -> None:
+        policy = PollPolicy(interval=1.0, max_interval=15.0, max_in_flight=32)
+        async with server.client() as client, Poller(client, policy=policy) as poller:
+            with anyio.fail_after(2000):
+                async for event in poller.watch_jobs(SCOPE, jobs):
+                    events.append((now(), event))
+                    if isinstance(event, PollingStalled):
+                        assert poller.statistics().stalled
+                    if isinstance(event, PollingResumed):
+                        assert not poller.statistics().stalled
+
+    run_virtual(main)
+    finished = {e.job_instance_id: (t, e) for t, e in events if isinstance(e, JobFinished)}
+    assert set(finished) == set(jobs)
+    assert not [e for _, e in events if isinstance(e, WatchFailed)]
+    assert all(e.status == 3 for _, e in finished.values())  # the true final state
+    # Back within one max_interval plus jitter, every job polled again and reported.
+    assert max(t for t, _ in finished.values()) <= 630.0 + 15.0 * 1.1 + 1.0
+    stalled = [(t, e) for t, e in events if isinstance(e, PollingStalled)]
+    resumed = [(t, e) for t, e in events if isinstance(e, PollingResumed)]
+    assert len(stalled) == 1
+    assert len(resumed) == 1
+    assert 30.0 <= stalled[0][0] <= 35.0
+    assert 630.0 <= resumed[0][0] <= 630.0 + 15.0 * 1.1 + 1.0
+    assert resumed[0][1].since == stalled[0][1].since
+    # While down: at most a few requests per second (after the first seconds of failures).
+    while_down = [t for t in server.failed_connects if 40.0 <= t < 630.0]
+    assert len(while_down) / 590.0 <= 1.0
+
+
+def test_a_job_alone_failing_stalls_only_its_watch() -> None:
+    jobs = {1: 1e9, 2: 5.0}
+    server = MemoryBkJob(jobs)
+    original = server.send
+    got: dict[int, list] = {1: [], 2: []}
+
+    async def flaky(request):  # type: ignore[no-untyped-def]
+        if request.query["job_instance_id"] == "1" and now() < 20.0:
+            raise ConnectError("reset by a proxy")
+        return await original(request)
+
+    server.send = flaky  # type: ignore[method-assign]
+
+    async def main() -> None:
+        policy = PollPolicy(interval=1.0, max_interval=4.0, max_in_flight=4, deadline=40.0)
+        async with server.client() as client, Poller(client, policy=policy) as poller:
+
+            async def read(job_id: int) -> None:
+                async for event in poller.watch_jobs(SCOPE, [job_id]):
+                    got[job_id].append(event)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(read, 1)
+                tg.start_soon(read, 2)
+
+    run_virtual(main)
+    names1 = [type(e).__name__ for e in got[1]]
+    names2 = [type(e).__name__ for e in got[2]]
+    assert names1[0] == "PollingStalled"
+    assert "PollingResumed" in names1
+    assert names1[-1] == "WatchTimedOut"  # only the deadline ended it
+    assert "PollingStalled" not in names2
+    assert names2[-1] == "JobFinished"
+
+
+def test_the_bodys_exception_leaves_the_poller_as_itself() -> None:
+    server = MemoryBkJob({1: 1e9})
+
+    async def timeout() -> None:
+        async with server.client() as client, Poller(client) as poller:
+            with anyio.fail_after(5):
+                await poller.wait_finished(SCOPE, 1)
+
+    with pytest.raises(TimeoutError) as caught:
+        run_virtual(timeout)
+    assert type(caught.value) is TimeoutError  # itself, not in an ExceptionGroup
+
+    async def missing() -> None:
+        async with server.client() as client, Poller(client) as poller:
+            await poller.wait_finished(SCOPE, 2)  # bk-job answers 1244006
+
+    with pytest.raises(NotFoundError) as missing_error:
+        run_virtual(missing)
+    assert "does not exist" in str(missing_error.value)
+
+
+def test_a_watch_made_during_an_outage_hears_of_it() -> None:
+    jobs = {1: 120.0, 2: 100.0}
+    server = MemoryBkJob(jobs, down=(10.0, 60.0))
+    late: list = []
+
+    async def main() -> None:
+        policy = PollPolicy(interval=1.0, max_interval=5.0, max_in_flight=4)
+        async with server.client() as client, Poller(client, policy=policy) as poller:
+            first = poller.watch_jobs(SCOPE, [1])
+            await anyio.sleep(30)  # bk-job has been down for 20 s
+            assert poller.statistics().stalled
+            with anyio.fail_after(200):
+                async for event in poller.watch_jobs(SCOPE, [1, 2]):
+                    late.append((now(), event))
+            await first.aclose()
+
+    run_virtual(main)
+    names = [type(e).__name__ for _, e in late]
+    assert names[0] == "PollingStalled"
+    assert names.count("PollingStalled") == 1
+    assert names.count("PollingResumed") == 1
+    resumed_at = next(t for t, e in late if isinstance(e, PollingResumed))
+    assert 60.0 <= resumed_at <= 60.0 + 5.5 + 1.0
+    assert names[-1] == "JobFinished"
