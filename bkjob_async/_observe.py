@@ -16,7 +16,7 @@ from typing import Any
 from ._converter import Generation, host_key, read_bool, read_code, read_int
 from ._converter import read_rows as _rows
 from .errors import ResponseFormatError
-from .models import HostKey
+from .models import HostKey, StepType
 
 __all__ = ["GroupKey", "JobObservation", "StepObservation", "observe_groups", "observe_job"]
 
@@ -27,17 +27,27 @@ GroupKey = tuple[int, "str | None"]
 
 
 class StepObservation:
-    """One step as seen in one poll: ``hosts`` is ``None`` when the server sent no host rows."""
+    """One step as seen in one poll: ``hosts`` is ``None`` when the server sent no host rows.
 
-    __slots__ = ("execute_count", "hosts", "status", "step_instance_id")
+    ``manual`` marks a manual-confirm step (v3 ``type`` 3): it has no hosts, and bk-job refuses
+    ``get_step_instance_status`` for it.
+    """
+
+    __slots__ = ("execute_count", "hosts", "manual", "status", "step_instance_id")
 
     def __init__(
-        self, step_instance_id: int, status: int, execute_count: int, hosts: list[HostRow] | None
+        self,
+        step_instance_id: int,
+        status: int,
+        execute_count: int,
+        hosts: list[HostRow] | None,
+        manual: bool = False,
     ) -> None:
         self.step_instance_id = step_instance_id
         self.status = status
         self.execute_count = execute_count
         self.hosts = hosts
+        self.manual = manual
 
 
 class JobObservation:
@@ -94,6 +104,9 @@ def _hosts(rows: Any) -> list[HostRow] | None:
     return list(hosts.values())
 
 
+_MANUAL_CONFIRM = int(StepType.MANUAL_CONFIRM)
+
+
 def _job(data: dict[str, Any], finished: Any, expected: int | None) -> tuple[bool, int]:
     job = data["job_instance"]
     job_id = _int(job["job_instance_id"])
@@ -110,6 +123,7 @@ def _v3(data: dict[str, Any], expected: int | None) -> JobObservation:
             _code(step["status"]),
             _count(step.get("execute_count")),
             _hosts(step.get("step_ip_result_list")),
+            step.get("type") == _MANUAL_CONFIRM,
         )
         for step in _rows(data.get("step_instance_list"))
     ]

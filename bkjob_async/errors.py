@@ -7,7 +7,8 @@ best-effort basis: ``bkjob_async._secrets`` states the contract.)
 
     BkJobError
     ├── ApiError                    the server said no: result false, or a gateway error status
-    │   ├── AuthenticationError     bad app code/secret or user identity (gateway 400/401, ESB 1306401)
+    │   ├── AuthenticationError     bad app code/secret or user identity (gateway 400/401, ESB 1306401,
+    │   │                           or any ESB answer saying the app code or secret failed verification)
     │   ├── PermissionDeniedError   no permission (9900403 with .permission, ESB 1306402/3, gateway 403)
     │   ├── NotFoundError           unknown job, step, plan or scope; gateway 404 (wrong path or method)
     │   ├── InvalidRequestError     missing or invalid parameters (1241001/2/7, ESB 1306406, HTTP 400)
@@ -20,7 +21,8 @@ best-effort basis: ``bkjob_async._secrets`` states the contract.)
     │   └── ConnectTimeoutError     both: connecting took too long, nothing was sent
     ├── ResponseFormatError         not JSON, not bk-job's shape, over max_body_size, or another job's
     ├── UnsupportedOperationError   this API flavor has no such endpoint
-    └── PollingError                the poller could not watch an instance
+    ├── PollingError                the poller could not watch an instance
+    └── StoreError                  a state store is locked, unreadable, corrupt, too new or closed
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = [
     "RateLimitedError",
     "ResponseFormatError",
     "ServerError",
+    "StoreError",
     "TimeoutError",
     "TransportError",
     "UnsupportedOperationError",

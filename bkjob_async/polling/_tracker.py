@@ -182,8 +182,11 @@ def step_done(state: JobState, step_instance_id: int) -> bool:
 
 
 def step_moves(state: JobState, step: StepObservation) -> bool:
-    """Tell whether a step's host rows may hold news: it started, and it runs or just changed."""
-    if step.status == JobStatus.BLANK:  # not started: no hosts to read yet
+    """Tell whether a step's host rows may hold news: it started, and it runs or just changed.
+
+    A manual-confirm step has no host rows (and the step-status API refuses it).
+    """
+    if step.status == JobStatus.BLANK or step.manual:  # not started, or no hosts ever
         return False
     known = state.steps.get(step.step_instance_id)
     changed = known is None or (known.status, known.execute_count) != (

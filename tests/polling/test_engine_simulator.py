@@ -576,3 +576,37 @@ async def test_exact_ignore_error_then_watch_again(sim: BkJobSimulator) -> None:
         ("job", 2, 3),
         ("finished", 3),
     ]
+
+
+async def test_grouped_polling_leaves_manual_confirm_steps_alone(sim: BkJobSimulator) -> None:
+    # A job polled by result groups (a step above group_threshold) that then waits for a user:
+    # bk-job refuses get_step_instance_status for a manual-confirm step (1241003), so the
+    # poller must not ask for its rows, or the watch fails while it waits.
+    job = sim.create_job(
+        SCOPE,
+        [
+            StepPlan(StepType.SCRIPT, hosts=40, duration=(0.5, 1.0)),
+            StepPlan(StepType.MANUAL_CONFIRM),
+            StepPlan(StepType.SCRIPT, hosts=3, duration=(0.5, 1.0)),
+        ],
+    )
+    policy = PollPolicy(interval=0.01, max_interval=0.05, max_in_flight=4, group_threshold=30)
+    async with (
+        BkJobClient(sim.url, app_code="app", app_secret="s", username="admin") as client,
+        Poller(client, policy=policy) as poller,
+    ):
+
+        async def react(event) -> None:
+            if isinstance(event, JobTransition) and event.current.name == "WAITING_USER":
+                status = await client.get_job_instance_status(SCOPE, job)
+                step = status.steps[1].step_instance_id
+                await client.operate_step_instance(SCOPE, job, step, StepOperation.CONFIRM_CONTINUE)
+
+        events = await follow(sim, poller.watch_job(SCOPE, job), react, tick=0.05)
+        stats = poller.statistics()
+    flow = statuses(events)
+    assert ("job", "WAITING_USER") in flow
+    assert flow[-1] == ("finished", "SUCCESS")
+    assert sim.request_count(api="get_step_instance_status") > 0  # grouped polling was used
+    assert stats.errors == {}
+    assert len(host_paths(events)) == 43

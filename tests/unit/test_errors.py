@@ -21,6 +21,7 @@ from bkjob_async import (
     RateLimitedError,
     ResponseFormatError,
     ServerError,
+    StoreError,
     TimeoutError,
     TransportError,
     UnsupportedOperationError,
@@ -42,6 +43,7 @@ TREE = {
     ResponseFormatError: BkJobError,
     UnsupportedOperationError: BkJobError,
     PollingError: BkJobError,
+    StoreError: BkJobError,
 }
 
 
