@@ -172,7 +172,13 @@ class UnsupportedOperationError(BkJobError):
 
 
 class PollingError(BkJobError):
-    """The poller could not watch an instance."""
+    """The poller could not give an answer it was asked for.
+
+    Raised by ``Poller.wait_finished`` and ``Poller.as_completed`` when the watch's
+    ``PollPolicy.deadline`` passes first or the poller closes before the job ends. Failures of
+    bk-job itself (not found, no permission, ...) are raised as their own ``ApiError``
+    subclasses instead.
+    """
 
 
 class StoreError(BkJobError):
