@@ -390,7 +390,11 @@ def _logs_v3(c: cattrs.Converter) -> None:
             raise ValueError("no step_instance_id")
         rows = [*_rows(d.get("script_task_logs")), *_rows(d.get("file_task_logs"))]
         log_type = d.get("log_type")
-        return tuple([_host_log(row, log_type) for row in rows])
+        # bk-job lists a host that has no file log yet as a row of nulls only (no host, no
+        # logs, spec §7.15): it says nothing, so it is left out rather than read as a hostless log.
+        return tuple(
+            [_host_log(r, log_type) for r in rows if any(v is not None for v in r.values())]
+        )
 
     c.register_structure_hook(HostLog, lambda d, _: _host_log(d, d.get("log_type")))
     c.register_structure_hook_func(lambda t: t == _HOST_LOGS, batch)

@@ -373,7 +373,8 @@ class BkJobClient:
         """Return the logs of any number of hosts, asked 500 at a time (bk-job's limit).
 
         Every request is built, and every host checked, before the first is sent; the answers
-        are concatenated in request order. bk-job leaves out hosts it has no log for.
+        are concatenated in request order. bk-job leaves out hosts it has no log for (or, for
+        a file step, answers a row of nulls only, which is left out here too).
         """
         requests = self.protocol.batch_ip_logs(scope, job_instance_id, step_instance_id, hosts)
         logs: list[HostLog] = []

@@ -411,8 +411,8 @@ async def test_logs_as_bk_job_shapes_them(sim, client_for, flavor):
     assert blank.log_content is None
     assert [int(row.mode) for row in one.file_logs or ()] == [1, 0]  # download, then upload
     assert both[0].host.bk_host_id == file_hosts[0]
-    # A host with no file log yet comes back as bk-job sends it: a row of nulls.
-    assert (both[1].host.key, both[1].file_logs) == ((None, None, None), None)
+    # A host with no file log yet comes back from bk-job as a row of nulls: left out.
+    assert len(both) == 1
 
 
 # -- point 13: file hosts fail with file statuses ---------------------------------------------

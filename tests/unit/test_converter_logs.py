@@ -307,11 +307,16 @@ def test_script_batch_host_id_is_an_alias_of_bk_host_id() -> None:
 
 
 def test_file_batch() -> None:
-    first, blank = parse(FILE_BATCH, BATCH)
+    (first,) = parse(FILE_BATCH, BATCH)  # the all-null row of a host without logs is left out
     assert first.host == Host(101, "10.0.0.1", 0)
     assert first.log_type is LogType.FILE
     assert [f.mode for f in first.file_logs] == [FileLogMode.DOWNLOAD]
-    assert blank == HostLog(Host(), LogType.FILE, None, None)
+
+
+def test_batch_keeps_rows_with_any_value() -> None:
+    rows = [{"bk_host_id": None, "bk_cloud_id": None, "ip": "10.0.0.9", "file_logs": None}]
+    (log,) = parse(edited(FILE_BATCH, file_task_logs=rows), BATCH)
+    assert log == HostLog(Host(ip="10.0.0.9"), LogType.FILE, None, None)
 
 
 def test_batch_with_no_rows_or_no_type() -> None:
