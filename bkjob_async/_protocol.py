@@ -87,8 +87,8 @@ class Request:
     body: bytes | None = None
     #: Safe to send twice: reads are; operations and launches are not.
     idempotent: bool = True
-    #: A total deadline in seconds for this request (capped by ``Timeouts.total``); it replaces
-    #: the read timeout, which it bounds.
+    #: A total deadline in seconds for this request (a poll's ``poll_timeout``); the client's
+    #: ``Timeouts`` (connect, read, total) still apply, and the smallest bound wins.
     timeout: float | None = None
 
 

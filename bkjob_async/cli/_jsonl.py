@@ -125,8 +125,9 @@ _ENUM_NAMES = frozenset(
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
-    """Return one watch event as a JSON object whose ``"event"`` names its type."""
-    return {"event": EVENT_NAMES[type(event)], **_attrs_to_dict(event)}
+    """Return one watch event as a JSON object: ``"event"`` names its type, ``"event_id"``
+    is the id to dedupe redeliveries by."""
+    return {"event": EVENT_NAMES[type(event)], "event_id": event.event_id, **_attrs_to_dict(event)}
 
 
 def dumps(obj: Any) -> str:
