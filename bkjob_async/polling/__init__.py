@@ -3,7 +3,7 @@
 from ._engine import Completed, Poller, PollerStatistics, Watch
 from ._schedule import PollPolicy
 from ._sqlite import SqliteStore
-from ._store import MemoryStore
+from ._store import MemoryStore, Store, StoreStatistics, UnknownWatchError
 from .events import (
     Event,
     HostTransition,
@@ -30,6 +30,9 @@ __all__ = [
     "PollingStalled",
     "SqliteStore",
     "StepTransition",
+    "Store",
+    "StoreStatistics",
+    "UnknownWatchError",
     "Watch",
     "WatchFailed",
     "WatchTimedOut",
