@@ -1,5 +1,6 @@
 """The poll engine: watch many jobs at once and read per-host transitions as async iterators."""
 
+from ._durable import open_jobs
 from ._engine import Completed, Poller, PollerStatistics, Watch
 from ._schedule import PollPolicy
 from ._sqlite import SqliteStore
@@ -36,4 +37,5 @@ __all__ = [
     "Watch",
     "WatchFailed",
     "WatchTimedOut",
+    "open_jobs",
 ]

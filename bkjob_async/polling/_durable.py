@@ -16,8 +16,9 @@ from .events import Event, HostTransition, JobFinished, JobTransition, StepTrans
 
 if TYPE_CHECKING:
     from .._protocol import Protocol
+    from ._store import StoredWatch
 
-__all__ = ["decode_event", "encode_event", "stored_kinds"]
+__all__ = ["decode_event", "encode_event", "open_jobs", "stored_kinds"]
 
 #: The event classes a named watch commits to its store (the others are about this process).
 STORED = (HostTransition, StepTransition, JobTransition, JobFinished)
@@ -26,6 +27,24 @@ STORED = (HostTransition, StepTransition, JobTransition, JobFinished)
 def stored_kinds() -> tuple[type, ...]:
     """Return the event classes a named watch keeps in its store."""
     return STORED
+
+
+def open_jobs(stored: StoredWatch) -> tuple[int, ...]:
+    """Return the jobs a resumed watch follows to their end, in add order.
+
+    Those not finished in their stored state, and those whose ``JobFinished`` is still to be
+    delivered; the others ended on this watch before.
+    """
+    final = {
+        e.job[1]
+        for e in stored.pending
+        if isinstance(e.payload, dict) and e.payload.get("k") == "f"
+    }
+    return tuple(
+        job
+        for (_, job), state in stored.jobs.items()
+        if job in final or not isinstance(state, dict) or state.get("finished") is not True
+    )
 
 
 def _time(value: _dt.datetime | None) -> str | None:

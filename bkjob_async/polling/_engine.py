@@ -35,7 +35,7 @@ from .._converter import converter
 from .._transport import send_once
 from ..config import ApiFlavor, Scope, check_id
 from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus
-from ._durable import STORED, decode_event, encode_event
+from ._durable import STORED, decode_event, encode_event, open_jobs
 from ._failures import STALL_AFTER, Kind, Outage, classify, job_backoff
 from ._rate import RateGovernor
 from ._reader import Reader
@@ -420,7 +420,6 @@ class Poller:
         """Give ``sub`` a stored watch's jobs, states and pending events (queued first)."""
         ids: list[int] = []
         seeds: dict[int, Any] = {}
-        ended: set[int] = set()
         for (scope, job_id), data in stored.jobs.items():
             if scope != sub.scope:
                 raise errors.StoreError(
@@ -428,17 +427,15 @@ class Poller:
                 )
             ids.append(job_id)
             if data is not None:
-                state = seeds[job_id] = from_data(data)
-                if state.finished:
-                    ended.add(job_id)
+                seeds[job_id] = from_data(data)
         events = [decode_event(e.payload, self._protocol) for e in stored.pending]
+        ended = set(ids) - set(open_jobs(stored))
         sub.job_instance_ids = tuple(dict.fromkeys((*ids, *sub.job_instance_ids)))
         sub.remaining = set(sub.job_instance_ids) - ended
         sub.seeds = seeds
         for event in events:
             if isinstance(event, JobFinished):
                 # Its job ends when it is delivered: put it as the job's last event.
-                sub.remaining.add(event.job_instance_id)
                 sub.end_job(event.job_instance_id, event)
             else:
                 sub.mailbox.put(event)
