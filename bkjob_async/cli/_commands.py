@@ -16,7 +16,8 @@ import attrs
 
 from .. import errors
 from ..models import JobOperation, JobStatus, StepOperation
-from ..polling import Poller, PollPolicy
+from ..polling import Poller, PollPolicy, SqliteStore, open_jobs
+from ..polling._store import check_name
 from ._connect import (
     credentials_from_env,
     explain,
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from ..config import Credentials, Scope
     from ..metrics import PollerMetrics
     from ..models import JobInstanceStatus
-    from ..polling import PollerStatistics
+    from ..polling import PollerStatistics, Store
     from ._connect import Target
 
 __all__ = [
@@ -149,12 +150,73 @@ def watch_status(ctx: Context, tally: Tally, shown: Shown | None, target: Target
 
 
 async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
-    """Watch jobs until each ends; exit 0 if all succeeded, 1 if any did not."""
+    """Watch jobs until each ends; exit 0 if all succeeded, 1 if any did not.
+
+    With ``--state FILE`` the watch lives in a ``SqliteStore`` under ``--name``: run again with
+    the same file and no job id, it resumes. The file is opened (and a bad one refused, exit
+    2) before anything is sent to bk-job.
+    """
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)
     job_ids: list[int] = list(dict.fromkeys(args.job_ids))
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
-    return await watch_jobs(ctx, args, target, credentials, job_ids, mode, _title("watch", job_ids))
+    state, name = getattr(args, "state", None), getattr(args, "name", None)
+    if state is None:
+        if name is not None:
+            raise CliError("--name names a watch in a --state file: give --state FILE too")
+        if not job_ids:
+            raise CliError("give the JOB_IDs to watch (or --state FILE to resume a watch)")
+        return await watch_jobs(
+            ctx, args, target, credentials, job_ids, mode, _title("watch", job_ids)
+        )
+    name = name or "watch"
+    try:
+        check_name(name)
+    except ValueError as exc:
+        raise CliError(f"--name: {exc}") from None
+    store = SqliteStore(state)
+    try:
+        await store.open()
+    except errors.StoreError as exc:
+        raise CliError(f"cannot use the state file: {exc}") from None
+    try:
+        return await _watch_stored(ctx, args, target, credentials, mode, store, name, job_ids)
+    finally:
+        with anyio.CancelScope(shield=True):  # Ctrl-C: what is queued is still written
+            await store.aclose()
+
+
+async def _watch_stored(
+    ctx: Context,
+    args: argparse.Namespace,
+    target: Target,
+    credentials: Credentials,
+    mode: Mode,
+    store: SqliteStore,
+    name: str,
+    job_ids: list[int],
+) -> int:
+    """``watch --state``: extend (job ids given) or resume the named watch of ``store``."""
+    try:
+        stored = await store.load(name)
+    except errors.StoreError as exc:
+        raise CliError(f"cannot use the state file: {exc}") from None
+    if stored is None and not job_ids:
+        raise CliError(f"no watch named {name!r} in {args.state} to resume: give the JOB_IDs")
+    extend = bool(job_ids)
+    if stored is not None:
+        scopes = {scope for scope, _ in stored.jobs}
+        if scopes and scopes != {target.scope}:
+            where = ", ".join(sorted(map(str, scopes)))
+            raise CliError(f"the watch {name!r} in {args.state} holds jobs of {where}")
+        job_ids = list(dict.fromkeys((*open_jobs(stored), *job_ids)))
+    if not job_ids:  # every job had ended: nothing left to show
+        store.drop(name)
+        ctx.err(f"the watch {name!r} in {args.state} has ended: nothing to resume")
+        return EXIT_OK
+    title = _title("watch", job_ids)
+    durable = (store, name, extend)
+    return await watch_jobs(ctx, args, target, credentials, job_ids, mode, title, durable=durable)
 
 
 async def watch_jobs(
@@ -167,11 +229,13 @@ async def watch_jobs(
     title: str,
     *,
     client: BkJobClient | None = None,
+    durable: tuple[Store, str, bool] | None = None,
 ) -> int:
     """Watch ``job_ids`` to their end, show them in ``mode``, summarize; return the status.
 
     The live view is up before the first request; with ``client`` given (it has answered
-    already), the view starts connected.
+    already), the view starts connected. ``durable`` is ``(store, name, extend)``: the watch
+    is the named watch of that open store, extended with ``job_ids`` or else resumed.
     """
     tally = Tally(job_ids)
     started = time.monotonic()
@@ -202,12 +266,19 @@ async def watch_jobs(
             if metrics is not None:
                 metrics.instrument(client)
             policy = policy_from(args, client.connection_limit)
-            poller = await stack.enter_async_context(Poller(client, policy=policy))
+            store = None if durable is None else durable[0]
+            poller = await stack.enter_async_context(Poller(client, policy=policy, store=store))
             pollers.append(poller)
             if metrics is not None:
                 metrics.track(poller)
                 shown.observe = metrics.observe
-            async with poller.watch_jobs(target.scope, job_ids) as watch:
+            if durable is None:
+                watch = poller.watch_jobs(target.scope, job_ids)
+            elif durable[2]:
+                watch = poller.watch_jobs(target.scope, job_ids, name=durable[1])
+            else:
+                watch = await poller.resume(durable[1])
+            async with watch:
                 await shown.follow(watch, give_up_after=args.give_up_after)
     summary = tally.summary(
         title=title,

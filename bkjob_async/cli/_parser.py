@@ -275,12 +275,23 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
             "bkjob-async watch 123 --json | jq -c 'select(.event==\"host_transition\")'",
             "bkjob-async watch 123 --deadline 600 || echo 'failed or still running'",
             "bkjob-async watch 123 124 --metrics-port 9100   # Prometheus scrapes it meanwhile",
+            "bkjob-async watch 123 124 --state watch.db   # interrupted? then: --state watch.db",
         )
         + "\n\n"
         + _EXIT,
         **common,
     )
-    watch.add_argument("job_ids", metavar="JOB_ID", type=_positive_int, nargs="+")
+    watch.add_argument("job_ids", metavar="JOB_ID", type=_positive_int, nargs="*")
+    watch.add_argument(
+        "--state",
+        metavar="FILE",
+        help="keep the watch in this SQLite file: run again with the same file and no JOB_ID "
+        "to resume where it was (events not yet shown come again; none is lost)",
+    )
+    watch.add_argument(
+        "--name",
+        help="the watch's name in the --state file (default: watch); one file holds many",
+    )
     watch.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
     watch.add_argument(
         "--metrics-port",

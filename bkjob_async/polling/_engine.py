@@ -35,12 +35,14 @@ from .._converter import converter
 from .._transport import send_once
 from ..config import ApiFlavor, Scope, check_id
 from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus
+from ._durable import STORED, decode_event, encode_event, open_jobs
 from ._failures import STALL_AFTER, Kind, Outage, classify, job_backoff
 from ._rate import RateGovernor
 from ._reader import Reader
 from ._registry import Instance, Registry
 from ._schedule import PollPolicy, RetryBudget, first_delay, next_interval
-from ._tracker import observe, step_done
+from ._store import MemoryStore, Store, StoredWatch, StoreStatistics, UnknownWatchError, check_name
+from ._tracker import from_data, observe, step_done, to_data
 from ._watch import Watch, _Subscription, now_utc
 from .events import Event, JobFinished, WatchFailed, WatchTimedOut
 
@@ -89,6 +91,9 @@ class PollerStatistics:
     in_flight: int
     #: Some watched job's polls fail with transient errors (bk-job unreachable, say).
     stalled: bool = False
+    #: The state store's writes and health (``healthy is False``: writes fail, the poller
+    #: goes on from memory and the store retries; see ``StoreStatistics``).
+    store: StoreStatistics | None = None
 
 
 class _Slot:
@@ -137,9 +142,12 @@ class Poller:
         policy: PollPolicy = PollPolicy(),
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
+        store: Store | None = None,
     ) -> None:
         if not isinstance(policy, PollPolicy):
             raise TypeError("policy must be a PollPolicy")
+        if store is not None and not isinstance(store, Store):
+            raise TypeError(f"store must be a Store, not {type(store).__name__}")
         if policy.max_in_flight > client.connection_limit:
             raise ValueError(
                 f"policy.max_in_flight ({policy.max_in_flight}) exceeds the client's connection "
@@ -149,6 +157,12 @@ class Poller:
         self.policy = policy
         self._protocol = client.protocol
         self._rng = rng or random.Random()
+        #: Where named watches live. The caller opens and closes a store it passes in; the
+        #: poller opens and closes only its own default ``MemoryStore``.
+        self.store: Store = MemoryStore() if store is None else store
+        self._own_store = store is None
+        #: Named watches open in this poller, by name (``None``: being opened).
+        self._named: dict[str, _Subscription | None] = {}
         self._clock_arg = clock
         self._clock: Callable[[], float] = clock or time.monotonic
         self._host_hook = converter(
@@ -195,6 +209,8 @@ class Poller:
             raise RuntimeError("a Poller can be entered only once")
         if self._clock_arg is None:
             self._clock = _loop_clock()
+        if self._own_store:
+            await self.store.open()
         now = self._clock()
         self._last_answer = now
         self._rate_mark = (now, 0)
@@ -217,12 +233,16 @@ class Poller:
         self._registry.close()
         self._heap.clear()
         self._tg.cancel_scope.cancel()
-        if exc is None or not isinstance(exc, Exception):
-            return await self._tg.__aexit__(exc_type, exc, tb)
-        # The body raised: let its exception out as itself, not in an ExceptionGroup. The
-        # task group only has its own (cancelled) tasks left to wait for.
-        await self._tg.__aexit__(None, None, None)
-        return None
+        try:
+            if exc is None or not isinstance(exc, Exception):
+                return await self._tg.__aexit__(exc_type, exc, tb)
+            # The body raised: let its exception out as itself, not in an ExceptionGroup. The
+            # task group only has its own (cancelled) tasks left to wait for.
+            await self._tg.__aexit__(None, None, None)
+            return None
+        finally:
+            if self._own_store:
+                await self.store.aclose()
 
     def _task_group(self) -> TaskGroup:
         if self._tg is None or self._tg.cancel_scope.cancel_called:
@@ -241,14 +261,62 @@ class Poller:
         job_instance_ids: Iterable[int],
         *,
         events: Iterable[type[Event]] | None = None,
+        name: str | None = None,
     ) -> Watch:
         """Watch many jobs on one stream; a job that cannot be watched yields ``WatchFailed``.
 
         ``events`` keeps only events of those classes (``events=(HostTransition, JobFinished)``,
         say); a job still ends on the watch when its last event comes, delivered or not. The
         watch can take and drop jobs while it runs (``add``, ``remove``).
+
+        ``name`` makes the watch durable: its jobs, their states and the events not yet
+        delivered live in the poller's ``store`` under that name, and ``resume(name)`` reopens
+        it after a restart. A name already stored is extended: its jobs are watched too, from
+        their stored states, and its undelivered events come first. The store is read in the
+        background before the first poll; a store that cannot be read raises its error from
+        the watch's first ``__anext__``. See ``bkjob_async.polling`` for the delivery contract.
         """
-        return self._watch(scope, _ids(job_instance_ids), None, False, _kinds(events))
+        ids, kinds = _ids(job_instance_ids), _kinds(events)
+        if name is None:
+            return self._watch(scope, ids, None, False, kinds)
+        return self._watch(scope, ids, None, False, kinds, self._claim(name))
+
+    async def resume(self, name: str, *, events: Iterable[type[Event]] | None = None) -> Watch:
+        """Reopen the named watch ``name`` from the store, after a restart say.
+
+        Its undelivered events come first (same ids, same order), then every job that had not
+        finished is polled again from its stored state: a host that went 7 -> 9 meanwhile
+        yields one ``7 -> 9``.
+
+        :raises UnknownWatchError: the store holds no watch of that name (never created, or
+            ended: a named watch is dropped from the store once all its events are delivered).
+        :raises StoreError: the store cannot be read.
+        """
+        kinds = _kinds(events)
+        self._task_group()
+        claimed = self._claim(name)
+        try:
+            stored = await self.store.load(claimed)
+            if stored is None:
+                raise UnknownWatchError(f"no watch named {name!r} in {self.store!r}")
+            if not stored.jobs:
+                self.store.drop(claimed)
+                raise UnknownWatchError(f"the watch {name!r} holds no job any more")
+        except BaseException:
+            self._named.pop(claimed, None)
+            raise
+        scope = next(iter(stored.jobs))[0]
+        return self._watch(scope, (), None, False, kinds, claimed, stored)
+
+    def _claim(self, name: str) -> str:
+        """Reserve ``name`` for a watch being opened (one open watch per name and poller)."""
+        name = check_name(name)
+        if name in self._named:
+            held = self._named[name]
+            if held is None or not held.closed:
+                raise RuntimeError(f"the watch {name!r} is open already in this poller")
+        self._named[name] = None
+        return name
 
     def as_completed(self, scope: Scope, job_instance_ids: Iterable[int]) -> Completed:
         """Yield each job's final ``JobInstanceStatus`` as it finishes, in finishing order.
@@ -290,14 +358,33 @@ class Poller:
         step: int | None,
         single: bool,
         kinds: frozenset[type] | None = None,
+        name: str | None = None,
+        stored: StoredWatch | None = None,
     ) -> Watch:
-        if not isinstance(scope, Scope):
-            raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
-        scope.params(self._protocol.flavor)
-        tg = self._task_group()
-        sub = _Subscription(scope, ids, step, self.policy.buffer_size, kinds)
+        try:
+            if not isinstance(scope, Scope):
+                raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
+            scope.params(self._protocol.flavor)
+            tg = self._task_group()
+        except BaseException:
+            if name is not None:
+                self._named.pop(name, None)
+            raise
+        sub = _Subscription(scope, ids, step, self.policy.buffer_size, kinds, name)
+        if name is None:
+            tg.start_soon(self._subscribe, sub, ids)
+        elif stored is not None:
+            try:
+                self._restore(sub, stored)
+            except BaseException:
+                self._named.pop(name, None)
+                raise
+            self._named[name] = sub
+            tg.start_soon(self._subscribe, sub, sub.job_instance_ids)
+        else:
+            self._named[name] = sub
+            tg.start_soon(self._open_named, sub, name, ids)
         self._open.add(sub)
-        tg.start_soon(self._subscribe, sub, ids)
         return Watch(
             sub,
             single=single,
@@ -306,7 +393,52 @@ class Poller:
             snapshot=self._snapshot,
             join=None if single else self._subscribe,
             check_ids=None if single else _ids,
+            store=self.store if name is not None else None,
         )
+
+    # --- named watches ------------------------------------------------------------------------
+
+    async def _open_named(self, sub: _Subscription, name: str, ids: tuple[int, ...]) -> None:
+        """Load (or create) a named watch, make its job set durable, then poll its jobs."""
+        store = self.store
+        try:
+            stored = await store.load(name)
+            if stored is not None:
+                self._restore(sub, stored)
+                new = sub.add(ids)
+            else:
+                new = ids
+            if new:
+                await store.wait_settled(store.add_jobs(name, [(sub.scope, i) for i in new]))
+        except Exception as exc:  # a StoreError, or stored data this version cannot read
+            logger.error("watch %r: cannot open it in %r (%s)", name, store, exc)
+            sub.fail(exc)
+            return
+        await self._subscribe(sub, sub.job_instance_ids)
+
+    def _restore(self, sub: _Subscription, stored: StoredWatch) -> None:
+        """Give ``sub`` a stored watch's jobs, states and pending events (queued first)."""
+        ids: list[int] = []
+        seeds: dict[int, Any] = {}
+        for (scope, job_id), data in stored.jobs.items():
+            if scope != sub.scope:
+                raise errors.StoreError(
+                    f"the watch {stored.name!r} holds jobs of {scope}, not only of {sub.scope}"
+                )
+            ids.append(job_id)
+            if data is not None:
+                seeds[job_id] = from_data(data)
+        events = [decode_event(e.payload, self._protocol) for e in stored.pending]
+        ended = set(ids) - set(open_jobs(stored))
+        sub.job_instance_ids = tuple(dict.fromkeys((*ids, *sub.job_instance_ids)))
+        sub.remaining = set(sub.job_instance_ids) - ended
+        sub.seeds = seeds
+        for event in events:
+            if isinstance(event, JobFinished):
+                # Its job ends when it is delivered: put it as the job's last event.
+                sub.end_job(event.job_instance_id, event)
+            else:
+                sub.mailbox.put(event)
 
     async def _snapshot(self, scope: Scope, job_id: int) -> JobInstanceStatus | None:
         """Read a job's whole status now (a timed-out watch's last word); ``None`` on failure."""
@@ -326,11 +458,16 @@ class Poller:
                 if job_id in sub.remaining:
                     self._attach(sub, job_id, now)
             await anyio.lowlevel.checkpoint()
+        sub.seeds = None
 
     def _attach(self, sub: _Subscription, job_id: int, now: float) -> None:
         reader = self._reader
+        seeds = sub.seeds
         instance, created = self._registry.attach(
-            sub, job_id, lambda: reader.request(sub.scope, job_id)
+            sub,
+            job_id,
+            lambda: reader.request(sub.scope, job_id),
+            None if seeds is None else seeds.get(job_id),
         )
         if created or (not instance.busy and instance.due > now + self.policy.interval):
             self._schedule(instance, now + first_delay(self.policy, job_id))
@@ -478,14 +615,15 @@ class Poller:
             self._schedule(instance, now + delay)
 
     def _observed(self, instance: Instance, data: Any, observation: JobObservation) -> None:
+        old = instance.state
         instance.state, events = observe(
-            instance.state, instance.job_instance_id, observation, now_utc, self._host_result
+            old, instance.job_instance_id, observation, now_utc, self._host_result
         )
         instance.needs_decode = False
         # Counted before delivery: an answer that ends the job's last watch is an answer too
         # (the rate governor grows on answers, the outage ends on one).
         now = self._count_answer(instance)
-        self._deliver(instance, events, data, observation)
+        self._deliver(instance, events, data, observation, instance.state is not old)
         if instance.active:
             self._schedule_next(instance, now, bool(events))
 
@@ -617,12 +755,15 @@ class Poller:
             return HostResult(_host_from_key(key), HostStatus(code))
 
     def _deliver(
-        self, instance: Instance, events: list[Event], data: Any, observation: JobObservation
+        self,
+        instance: Instance,
+        events: list[Event],
+        data: Any,
+        observation: JobObservation,
+        changed: bool = True,
     ) -> None:
         subscribers = [sub for sub in instance.subscribers if not sub.closed]
         self._events += len(events)
-        for sub in subscribers:
-            sub.offer(instance.job_instance_id, events)
         finished: JobFinished | WatchFailed | None = None
         if observation.finished:
             try:
@@ -638,6 +779,10 @@ class Poller:
                 finished = WatchFailed(
                     instance.job_instance_id, now_utc(), exc, occurrence=instance.state.seq
                 )
+        for sub in subscribers:
+            if sub.name is not None and changed:
+                self._commit(sub, instance, events, finished, data)
+            sub.offer(instance.job_instance_id, events)
         state = instance.state
         for sub in subscribers:
             step = sub.step_instance_id
@@ -649,6 +794,37 @@ class Poller:
                 continue
             instance.subscribers.remove(sub)
         self._registry.release_if_unwatched(instance)
+
+    def _commit(
+        self,
+        sub: _Subscription,
+        instance: Instance,
+        events: list[Event],
+        finished: JobFinished | WatchFailed | None,
+        data: Any,
+    ) -> None:
+        """Store a named watch's new state and events in one transaction, before delivery."""
+        job_id = instance.job_instance_id
+        if job_id not in sub.remaining:
+            return
+        wanted = sub.wanted(job_id, events)
+        if isinstance(finished, JobFinished):
+            wanted = [*wanted, finished]
+        records = [
+            (e.event_id, encode_event(e, data if isinstance(e, JobFinished) else None))
+            for e in wanted
+            if isinstance(e, STORED)
+        ]
+        assert sub.name is not None
+        try:
+            ticket = self.store.commit(
+                sub.name, (instance.scope, job_id), to_data(instance.state), records
+            )
+        except errors.StoreError as exc:  # the store is closed: the poller is leaving
+            logger.warning("watch %r: job %s not stored (%s)", sub.name, job_id, exc)
+            return
+        if not self.store.settled(ticket):
+            sub.ticket = ticket
 
     # --- statistics ---------------------------------------------------------------------------
 
@@ -684,6 +860,7 @@ class Poller:
             rate_limit=self._governor.rate,
             in_flight=self._in_flight,
             stalled=self._outage.down or self._stalled > 0,
+            store=self.store.statistics(),
         )
 
 

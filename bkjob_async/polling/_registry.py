@@ -93,14 +93,23 @@ class Registry:
         return len(self.instances)
 
     def attach(
-        self, sub: _Subscription, job_id: int, request: Callable[[], Request]
+        self,
+        sub: _Subscription,
+        job_id: int,
+        request: Callable[[], Request],
+        state: JobState | None = None,
     ) -> tuple[Instance, bool]:
-        """Add ``sub`` to a job's subscribers; return the job and whether it is new."""
+        """Add ``sub`` to a job's subscribers; return the job and whether it is new.
+
+        ``state`` (a named watch's stored state) starts a job not polled yet, in place of
+        what is remembered of it; a job polled already keeps its newer state.
+        """
         k = key(sub.scope, job_id)
         instance = self.instances.get(k)
         created = instance is None
         if instance is None:
-            instance = Instance(sub.scope, job_id, request(), self._known.pop(k, EMPTY))
+            known = self._known.pop(k, EMPTY)
+            instance = Instance(sub.scope, job_id, request(), known if state is None else state)
             self.instances[k] = instance
         instance.subscribers.append(sub)
         instance.needs_decode = True

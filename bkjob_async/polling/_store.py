@@ -105,6 +105,7 @@ __all__ = [
     "StoreStatistics",
     "StoredEvent",
     "StoredWatch",
+    "UnknownWatchError",
     "check_name",
 ]
 
@@ -115,6 +116,10 @@ JobKey = tuple[Scope, int]
 
 _MAX_NAME = 200
 _S = TypeVar("_S", bound="Store")
+
+
+class UnknownWatchError(StoreError, LookupError):
+    """``Poller.resume(name)``: the store holds no watch of that name (or it has ended)."""
 
 
 @attrs.frozen

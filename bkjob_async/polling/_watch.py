@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import sys
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from ..config import Scope
     from ..errors import BkJobError
     from ..models import JobInstanceStatus
+    from ._store import Store
 
     #: Detach a subscription from some of its jobs (the poller stops polling unwatched jobs).
     Leave = Callable[["_Subscription", list[int]], None]
@@ -139,14 +141,18 @@ class _Subscription:
 
     __slots__ = (
         "closed",
+        "error",
         "job_instance_ids",
         "kinds",
         "mailbox",
+        "name",
         "remaining",
         "scope",
+        "seeds",
         "stalled",
         "stalled_since",
         "step_instance_id",
+        "ticket",
     )
 
     def __init__(
@@ -156,15 +162,26 @@ class _Subscription:
         step_instance_id: int | None,
         buffer_size: int,
         kinds: frozenset[type] | None = None,
+        name: str | None = None,
     ) -> None:
         self.scope = scope
+        #: A named (durable) watch's name in the store; ``None``: the watch is in memory only.
+        self.name = name
+        #: The store ticket of the newest commit whose events are in the mailbox (0: none
+        #: unsettled). A named watch hands out nothing before it is settled.
+        self.ticket = 0
+        #: Stored states of a named watch's jobs, for the jobs' first poll (taken once).
+        self.seeds: dict[int, Any] | None = None
+        #: Why a named watch could not be opened (raised to the consumer).
+        self.error: BaseException | None = None
         #: Every job the watch holds, in the order added (removed ones leave).
         self.job_instance_ids = job_ids
         #: The event classes the watch delivers (``None``: all).
         self.kinds = kinds
         self.step_instance_id = step_instance_id
         self.remaining = set(job_ids)
-        self.mailbox = _Mailbox(buffer_size)
+        # A named watch never coalesces: every event it hands out is the one stored.
+        self.mailbox = _Mailbox(sys.maxsize if name is not None else buffer_size)
         self.closed = False
         #: Jobs of this watch whose polls are stalled (``None``: none).
         self.stalled: set[int] | None = None
@@ -183,6 +200,19 @@ class _Subscription:
                 )
             ) and (kinds is None or type(event) in kinds):
                 self.mailbox.put(event)
+
+    def wanted(self, job_id: int, events: list[Event]) -> list[Event]:
+        """Return the events ``offer`` would deliver (a named watch commits exactly those)."""
+        if self.closed or job_id not in self.remaining:
+            return []
+        kinds = self.kinds
+        return events if kinds is None else [e for e in events if type(e) in kinds]
+
+    def fail(self, error: BaseException) -> None:
+        """End the watch with ``error`` (its store could not be read): the consumer gets it."""
+        self.error = error
+        self.remaining.clear()
+        self.close()
 
     def _put(self, event: Event) -> None:
         if self.kinds is None or type(event) in self.kinds:
@@ -265,8 +295,13 @@ class Watch:
         snapshot: Snapshot,
         join: Join | None = None,
         check_ids: CheckIds | None = None,
+        store: Store | None = None,
     ) -> None:
         self._sub = subscription
+        #: A named watch's store (``None``: the watch is not named).
+        self._store = store if subscription.name is not None else None
+        #: The id of the event handed out last and not yet acknowledged.
+        self._unacked: str | None = None
         self._single = single
         self._deadline = math.inf if deadline is None else anyio.current_time() + deadline
         self._leave = leave
@@ -299,6 +334,10 @@ class Watch:
         """
         ids = self._checked(scope, job_instance_ids)
         new = self._sub.add(ids)
+        if new and self._store is not None and self._sub.name is not None:
+            # The job set is durable before the new jobs are polled.
+            ticket = self._store.add_jobs(self._sub.name, [(scope, i) for i in new])
+            await self._store.wait_settled(ticket)
         if new and self._join is not None:
             await self._join(self._sub, new)
 
@@ -308,6 +347,28 @@ class Watch:
         """
         ids = self._checked(scope, job_instance_ids)
         self._leave(self._sub, self._sub.remove(ids))
+        if self._store is not None and self._sub.name is not None:
+            self._store.remove_jobs(self._sub.name, [(scope, i) for i in ids])
+        await anyio.lowlevel.checkpoint()
+
+    @property
+    def name(self) -> str | None:
+        """The name of a durable watch (``watch_jobs(name=...)``, ``resume``), else ``None``."""
+        return self._sub.name
+
+    async def ack(self, event: Event) -> None:
+        """Mark ``event`` delivered now: it is not handed out again after a restart.
+
+        Asking for the next event acknowledges the one before; ``ack`` does it sooner (before a
+        long piece of work, say). It does nothing on a watch without a name.
+        """
+        store, name = self._store, self._sub.name
+        if store is None or name is None:
+            return
+        event_id = event.event_id
+        if event_id == self._unacked:
+            self._unacked = None
+        store.ack(name, [event_id])
         await anyio.lowlevel.checkpoint()
 
     def __repr__(self) -> str:
@@ -336,6 +397,8 @@ class Watch:
         return self
 
     async def __anext__(self) -> Event:
+        if self._store is not None:
+            return await self._next_durable(self._store)
         sub = self._sub
         while True:
             event = sub.mailbox.get_nowait()
@@ -345,6 +408,41 @@ class Watch:
                     raise event.error
                 return event
             if sub.closed or not sub.remaining:
+                self._end()
+                raise StopAsyncIteration
+            remaining = self._deadline - anyio.current_time()
+            if remaining <= 0:
+                await self._time_out()
+                continue
+            with anyio.move_on_after(remaining):
+                await sub.mailbox.wait()
+
+    async def _next_durable(self, store: Store) -> Event:
+        """``__anext__`` of a named watch: ack the last event, hand out only settled ones."""
+        sub = self._sub
+        name = sub.name
+        assert name is not None
+        if self._unacked is not None:
+            store.ack(name, [self._unacked])
+            self._unacked = None
+        while True:
+            if sub.error is not None:
+                raise sub.error
+            if len(sub.mailbox):
+                if sub.ticket and not store.settled(sub.ticket):
+                    # Nothing leaves before it is durable (a crash could break the chain).
+                    await store.wait_settled(sub.ticket)
+                    continue
+                event = sub.mailbox.get_nowait()
+                assert event is not None
+                self._unacked = event.event_id
+                if self._single and isinstance(event, WatchFailed):
+                    self._end()
+                    raise event.error
+                return event
+            if sub.closed or not sub.remaining:
+                if not sub.closed and sub.error is None:
+                    store.drop(name)  # every job ended and every event was delivered
                 self._end()
                 raise StopAsyncIteration
             remaining = self._deadline - anyio.current_time()

@@ -1,0 +1,149 @@
+"""Events of a named watch as plain JSON data for a store, and back; pure, no I/O.
+
+A stored event keeps everything its ``event_id`` is made of, plus what the consumer reads:
+``observed_at``, a host's ``HostResult`` fields, and for ``JobFinished`` the raw answer its
+snapshot was parsed from (parsed again on the way back, by the same protocol). Only the
+events a store keeps go through here: host, step and job transitions and ``JobFinished``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import TYPE_CHECKING, Any
+
+from ..models import Host, HostResult, HostStatus, JobInstanceStatus, JobStatus
+from .events import Event, HostTransition, JobFinished, JobTransition, StepTransition
+
+if TYPE_CHECKING:
+    from .._protocol import Protocol
+    from ._store import StoredWatch
+
+__all__ = ["decode_event", "encode_event", "open_jobs", "stored_kinds"]
+
+#: The event classes a named watch commits to its store (the others are about this process).
+STORED = (HostTransition, StepTransition, JobTransition, JobFinished)
+
+
+def stored_kinds() -> tuple[type, ...]:
+    """Return the event classes a named watch keeps in its store."""
+    return STORED
+
+
+def open_jobs(stored: StoredWatch) -> tuple[int, ...]:
+    """Return the jobs a resumed watch follows to their end, in add order.
+
+    Those not finished in their stored state, and those whose ``JobFinished`` is still to be
+    delivered; the others ended on this watch before.
+    """
+    final = {
+        e.job[1]
+        for e in stored.pending
+        if isinstance(e.payload, dict) and e.payload.get("k") == "f"
+    }
+    return tuple(
+        job
+        for (_, job), state in stored.jobs.items()
+        if job in final or not isinstance(state, dict) or state.get("finished") is not True
+    )
+
+
+def _time(value: _dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_time(value: str | None) -> _dt.datetime | None:
+    return None if value is None else _dt.datetime.fromisoformat(value)
+
+
+def _opt(value: int | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def encode_event(event: Event, raw: Any = None) -> dict[str, Any]:
+    """Return ``event`` as JSON data; ``raw`` is the answer a ``JobFinished`` was parsed from."""
+    data: dict[str, Any] = {
+        "j": event.job_instance_id,
+        "t": event.observed_at.isoformat(),
+        "o": getattr(event, "occurrence", 0),
+    }
+    if isinstance(event, HostTransition):
+        host, result = event.host, event.result
+        data.update(
+            k="h",
+            s=event.step_instance_id,
+            x=event.execute_count,
+            host=[host.bk_host_id, host.ip, host.bk_cloud_id, host.ipv6, host.bk_agent_id],
+            p=_opt(event.previous),
+            c=int(event.current),
+            r=[
+                result.tag,
+                result.exit_code,
+                result.error_code,
+                _time(result.start_time),
+                _time(result.end_time),
+                None if result.total_time is None else result.total_time.total_seconds(),
+            ],
+        )
+    elif isinstance(event, StepTransition):
+        data.update(
+            k="s",
+            s=event.step_instance_id,
+            x=event.execute_count,
+            p=_opt(event.previous),
+            c=int(event.current),
+        )
+    elif isinstance(event, JobTransition):
+        data.update(k="j", p=_opt(event.previous), c=int(event.current))
+    elif isinstance(event, JobFinished):
+        data.update(k="f", c=int(event.status), raw=raw)
+    else:
+        raise TypeError(f"{type(event).__name__} is not kept in a store")
+    return data
+
+
+def decode_event(data: Any, protocol: Protocol) -> Event:
+    """Rebuild an event from ``encode_event`` output (``ValueError`` if it is not such data)."""
+    try:
+        return _decode(data, protocol)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ValueError(f"not a stored event: {type(exc).__name__}: {exc}") from None
+
+
+def _decode(data: dict[str, Any], protocol: Protocol) -> Event:
+    job, at, occurrence, kind = (
+        data["j"],
+        _dt.datetime.fromisoformat(data["t"]),
+        data["o"],
+        data["k"],
+    )
+    if kind == "h":
+        host_id, ip, cloud, ipv6, agent = data["host"]
+        host = Host(bk_host_id=host_id, ip=ip, bk_cloud_id=cloud, ipv6=ipv6, bk_agent_id=agent)
+        tag, exit_code, error_code, start, end, total = data["r"]
+        current = HostStatus(data["c"])
+        result = HostResult(
+            host,
+            current,
+            tag,
+            exit_code,
+            error_code,
+            _parse_time(start),
+            _parse_time(end),
+            None if total is None else _dt.timedelta(seconds=total),
+        )
+        previous = None if data["p"] is None else HostStatus(data["p"])
+        return HostTransition(
+            job, at, data["s"], data["x"], host, previous, current, result, occurrence=occurrence
+        )
+    if kind == "s":
+        was = None if data["p"] is None else JobStatus(data["p"])
+        return StepTransition(
+            job, at, data["s"], data["x"], was, JobStatus(data["c"]), occurrence=occurrence
+        )
+    if kind == "j":
+        was = None if data["p"] is None else JobStatus(data["p"])
+        return JobTransition(job, at, was, JobStatus(data["c"]), occurrence=occurrence)
+    if kind == "f":
+        snapshot = protocol.parse(data["raw"], JobInstanceStatus)
+        return JobFinished(job, at, JobStatus(data["c"]), snapshot, occurrence=occurrence)
+    raise ValueError(f"unknown event kind {kind!r}")

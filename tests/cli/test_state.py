@@ -1,0 +1,139 @@
+"""``bkjob-async watch --state FILE [--name NAME]``: interrupted, run again without ids, it resumes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from bkjob_async.testing import BkJobSimulator, StepPlan
+
+from .conftest import FAST, SCOPE, cli_command, run, subprocess_env
+
+PLAN = [StepPlan(hosts=3), StepPlan(hosts=3), StepPlan(hosts=3)]
+
+
+def _chains(*runs: list[dict]) -> dict[tuple, list[tuple]]:
+    """Each host's (previous, current) transitions across runs, repeats of one removed."""
+    chains: dict[tuple, list[tuple]] = {}
+    for lines in runs:
+        for e in lines:
+            if e["event"] == "host_transition":
+                key = (e["job_instance_id"], e["step_instance_id"], e["host"]["bk_host_id"])
+                step = (e["previous"], e["current"])
+                chain = chains.setdefault(key, [])
+                if step not in chain:
+                    chain.append(step)
+    return chains
+
+
+async def _interrupt_after(sim: BkJobSimulator, requests: int, event: anyio.Event) -> None:
+    while sim.request_count("get_job_instance_status") < requests:
+        await anyio.sleep(0.005)
+    event.set()
+
+
+async def test_interrupted_then_run_again_without_ids_it_resumes(
+    sim: BkJobSimulator, env, tmp_path: Path
+) -> None:
+    ids = [sim.create_job(SCOPE, PLAN) for _ in range(3)]
+    db = str(tmp_path / "watch.db")
+    interrupt = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_interrupt_after, sim, 8, interrupt)
+        first = await run(["watch", *map(str, ids), "--state", db, *FAST], env, interrupt=interrupt)
+    assert first.status == 130, first.err
+    assert len([e for e in first.lines if e["event"] == "job_finished"]) < 3
+    second = await run(["watch", "--state", db, *FAST], env)
+    assert second.status == 0, second.err
+    finished = [
+        e["job_instance_id"] for e in first.lines + second.lines if e["event"] == "job_finished"
+    ]
+    assert sorted(finished) == ids  # each job's finish exactly once over both runs
+    for chain in _chains(first.lines, second.lines).values():
+        previous = None
+        for was, now in chain:
+            assert was == previous, f"broken chain {chain}"
+            previous = now
+        assert previous == 9
+    again = await run(["watch", "--state", db, *FAST], env)  # the watch is over
+    assert again.status == 2
+    assert "no watch named 'watch'" in again.err
+
+
+async def test_names_keep_watches_apart(sim: BkJobSimulator, env, tmp_path: Path) -> None:
+    job = sim.create_job(SCOPE, [StepPlan(hosts=1)])
+    db = str(tmp_path / "watch.db")
+    result = await run(["watch", str(job), "--state", db, "--name", "a", *FAST], env)
+    assert result.status == 0, result.err
+    other = await run(["watch", "--state", db, "--name", "b", *FAST], env)
+    assert other.status == 2
+    assert "no watch named 'b'" in other.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["watch"], "give the JOB_IDs"),
+        (["watch", "1", "--name", "x"], "--name names a watch in a --state file"),
+    ],
+)
+async def test_usage_errors(argv: list[str], message: str, sim: BkJobSimulator, env) -> None:
+    result = await run(argv, env)
+    assert result.status == 2
+    assert message in result.err
+    assert sim.request_count("get_job_instance_status") == 0
+
+
+async def test_a_bad_state_file_is_one_clear_message_before_any_request(
+    sim: BkJobSimulator, env, tmp_path: Path
+) -> None:
+    job = sim.create_job(SCOPE, [StepPlan(hosts=1)])
+    bad = tmp_path / "corrupt.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    result = await run(["watch", str(job), "--state", str(bad), *FAST], env)
+    assert result.status == 2
+    assert str(bad) in result.err
+    assert len(result.err.strip().splitlines()) <= 3, result.err
+    assert sim.request_count("get_job_instance_status") == 0
+    assert bad.read_bytes() == b"this is not a database" * 100
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_sigint_then_resume_as_a_subprocess(tmp_path: Path) -> None:
+    async with BkJobSimulator(seed=3, host_duration=(0.3, 0.8), host_start_delay=0.0) as sim:
+        ids = [sim.create_job(SCOPE, PLAN) for _ in range(2)]
+        db = str(tmp_path / "watch.db")
+        env = subprocess_env(sim.url)
+        argv = [*cli_command(), "watch", *map(str, ids), "--state", db, *FAST]
+        with anyio.fail_after(30):
+            async with await anyio.open_process(argv, env=env) as process:
+                assert process.stdout is not None
+                while sim.request_count("get_job_instance_status") < 10:
+                    await anyio.sleep(0.01)
+                process.send_signal(signal.SIGINT)
+                assert await process.wait() == 130
+                out = b""
+                async for chunk in process.stdout:
+                    out += chunk
+            done = await anyio.run_process(
+                [*cli_command(), "watch", "--state", db, *FAST], env=env, check=False
+            )
+        assert done.returncode == 0, done.stderr
+        first = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+        second = [json.loads(line) for line in done.stdout.decode().splitlines()]
+        finished = [e["job_instance_id"] for e in first + second if e["event"] == "job_finished"]
+        assert sorted(finished) == ids
+        resumed = [e for e in second if e["event"] == "host_transition"]
+        seen = {
+            (e["job_instance_id"], e["host"]["bk_host_id"], e["step_instance_id"])
+            for e in first
+            if e["event"] == "host_transition"
+        }
+        for e in resumed:
+            if (e["job_instance_id"], e["host"]["bk_host_id"], e["step_instance_id"]) in seen:
+                assert e["previous"] is not None  # continued from its stored status

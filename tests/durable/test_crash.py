@@ -1,0 +1,174 @@
+"""A poller killed with SIGKILL at random moments, resumed each time, neither loses nor repeats.
+
+The simulator runs in its own process on the real clock (``benchmarks/_simserver.py``: 200
+jobs, hosts taking seconds), the poller in another (``_poller_child.py``, ``SqliteStore``),
+killed at random moments (a third of them by itself, inside its n-th store transaction,
+before ``COMMIT``), and resumed from the store each
+time. Across all runs, after dedupe by ``event_id``: every host's, step's and job's
+transitions form one unbroken chain ending in its true final status (read from the simulator
+at the end), every job has exactly one ``JobFinished``, and no two ids name one transition.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from bkjob_async import BkJobClient, Scope
+
+ROOT = Path(__file__).resolve().parents[2]
+CHILD = Path(__file__).with_name("_poller_child.py")
+JOBS = 200
+KILLS = 12
+SCOPE = Scope.biz(2)
+
+
+class _Proc:
+    """A child process whose stdout lines are collected by a thread."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.lines: list[str] = []
+        self.marks: dict[str, threading.Event] = {}
+        self.proc = subprocess.Popen(
+            [sys.executable, *args],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def mark(self, line: str) -> threading.Event:
+        return self.marks.setdefault(line, threading.Event())
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = raw.rstrip("\n")
+            self.lines.append(line)
+            self.mark(line[:1] if line[:1] in "BE" else line).set()
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.end()
+
+    def end(self, timeout: float = 10) -> None:
+        self.proc.wait(timeout=timeout)
+        self.reader.join(timeout=10)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def _start_simulator() -> tuple[_Proc, str, list[int]]:
+    sim = _Proc(
+        "benchmarks/_simserver.py",
+        *("--jobs", str(JOBS), "--steps", "2", "--hosts", "3", "--duration", "2", "9"),
+    )
+    deadline = time.monotonic() + 30
+    while not sim.lines and time.monotonic() < deadline:
+        time.sleep(0.02)
+    info = json.loads(sim.lines[0])
+    return sim, info["url"], info["job_ids"]
+
+
+async def _final_statuses(url: str, ids: list[int]) -> dict:
+    truth: dict = {}
+    async with BkJobClient(url, app_code="a", app_secret="s", username="u") as client:
+        for job_id in ids:
+            status = await client.get_job_instance_status(SCOPE, job_id)
+            truth[("j", job_id)] = int(status.job.status)
+            for step in status.steps:
+                truth[("s", job_id, step.step_instance_id)] = int(step.status)
+                for host in step.hosts:
+                    key = ("h", job_id, step.step_instance_id, host.host.bk_host_id)
+                    truth[key] = int(host.status)
+    return truth
+
+
+def _chain_key(record: dict) -> tuple:
+    if record["k"] == "h":
+        return ("h", record["job"], record["step"], record["host"])
+    if record["k"] == "s":
+        return ("s", record["job"], record["step"])
+    return ("j", record["job"])
+
+
+def _check(deliveries: list[dict], truth: dict, ids: list[int]) -> None:
+    by_id: dict[str, dict] = {}
+    unique: list[dict] = []
+    for record in deliveries:
+        first = by_id.setdefault(record["id"], record)
+        assert first == record, f"one id, two events: {first} / {record}"
+        if first is record:
+            unique.append(record)
+    finished = [r["job"] for r in unique if r["k"] == "f"]
+    assert sorted(finished) == sorted(ids), "every job has exactly one JobFinished"
+    transitions = [r for r in unique if r["k"] in "hsj"]
+    described = [(_chain_key(r), r.get("x"), r["p"], r["c"]) for r in transitions]
+    assert len(set(described)) == len(described), "two ids describe one transition"
+    last: dict[tuple, int | None] = {}
+    for record in transitions:
+        key = _chain_key(record)
+        assert record["p"] == last.get(key), f"broken chain at {record}: last was {last.get(key)}"
+        last[key] = record["c"]
+    assert last == {k: v for k, v in truth.items() if k in last}
+    assert set(last) == set(truth), "a host, step or job never reported"
+
+
+@pytest.mark.timeout(120)
+def test_sigkill_at_random_moments_neither_loses_nor_repeats(tmp_path: Path) -> None:
+    rng = random.Random(20261122)
+    db = str(tmp_path / "state.db")
+    sim, url, ids = _start_simulator()
+    deliveries: list[dict] = []
+    kills = mid_commit = 0
+    started = time.monotonic()
+    try:
+        args = [str(i) for i in ids]
+        while kills < KILLS:
+            inside = kills % 3 == 1  # the child kills itself inside its n-th transaction
+            env = {"DIE_IN_TRANSACTION": str(rng.randint(2, 60))} if inside else {}
+            child = _Proc(str(CHILD), url, db, *args, env=env)
+            args = []  # later runs resume
+            assert child.mark("ready").wait(timeout=30), child.lines
+            if inside:
+                child.end(timeout=30)
+            else:
+                time.sleep(rng.uniform(0.1, 1.5))
+                child.kill()
+            kills += 1
+            trace = [line for line in child.lines if line in ("B", "E")]
+            mid_commit += bool(trace) and trace[-1] == "B"
+            deliveries += [json.loads(x) for x in child.lines if x.startswith("{")]
+            if "over" in child.lines:
+                break
+        running_at_last_kill = time.monotonic() - started
+        child = _Proc(str(CHILD), url, db)
+        child.end(timeout=60)
+        assert "over" in child.lines or "unknown" in child.lines, child.lines[-5:]
+        deliveries += [json.loads(x) for x in child.lines if x.startswith("{")]
+        truth = anyio.run(_final_statuses, url, ids)
+    finally:
+        if sim.proc.stdin is not None:
+            sim.proc.stdin.close()
+        sim.end()
+    print(
+        f"{kills} kills ({mid_commit} inside a transaction) over {running_at_last_kill:.1f} s;"
+        f" {len(deliveries)} deliveries, {len({d['id'] for d in deliveries})} distinct"
+    )
+    assert kills >= 10, "the jobs ended before ten kills"
+    assert mid_commit >= 4, f"only {mid_commit} kills landed inside a transaction"
+    _check(deliveries, truth, ids)
