@@ -87,20 +87,34 @@ def _cpu_per_job_hour(mix: dict[str, Any], path: Path) -> Path:
 
 
 def _trade_off(mix: dict[str, Any], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
-    for family, color, label in (
-        ("naive", COLORS["naive"], "naive asyncio loop, fixed interval"),
-        ("engine", COLORS["engine"], "engine, interval / max_interval"),
+    fig, ax = plt.subplots(figsize=(10, 6), layout="constrained")
+    for family, color, style, label in (
+        ("naive", COLORS["naive"], "o-", "naive asyncio loop, fixed interval"),
+        (
+            "engine",
+            COLORS["engine"],
+            "o",
+            "engine, interval / max_interval (growth x1.5 if not said)",
+        ),
+        (
+            "engine-fixed",
+            COLORS["engine-tuned"],
+            "^",
+            "engine, fixed interval (growth 1, no jitter)",
+        ),
     ):
         points = sorted(
             (p["requests_per_job"], p["p99"], p["setting"])
             for p in mix["curve"]
             if p["family"] == family
         )
+        if not points:
+            continue
         xs, ys = [p[0] for p in points], [p[1] for p in points]
-        ax.plot(xs, ys, "o-", color=color, label=label)
+        ax.plot(xs, ys, style, color=color, label=label, markersize=7)
         for x, y, setting in points:
             ax.annotate(setting, (x, y), xytext=(6, 4), textcoords="offset points", fontsize=8)
+    sdk = mix["contenders"].get("sdk-kept")
     for name in ("sdk-kept", "sdk-per-call"):
         row = mix["contenders"].get(name)
         if row is not None:
@@ -112,15 +126,27 @@ def _trade_off(mix: dict[str, Any], path: Path) -> Path:
                 markersize=8,
                 label=LABELS[name],
             )
+    if sdk is not None:
+        # The goal: p99 no worse than the SDK's with a third of its requests or fewer.
+        ax.fill_between(
+            [1, sdk["requests_per_job"] / 3],
+            0,
+            sdk["p99"],
+            color=COLORS["engine-tuned"],
+            alpha=0.12,
+            label="goal: p99 <= the SDK's with <= 1/3 of its requests",
+        )
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(FixedLocator([20, 30, 40, 60, 80, 100, 150, 200, 300, 400]))
+    ax.xaxis.set_major_locator(FixedLocator([10, 15, 20, 30, 40, 60, 80, 100, 150, 200, 300]))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_locator(NullLocator())
+    xs = [p["requests_per_job"] for p in mix["curve"]]
+    ax.set_xlim(min([*xs, sdk["requests_per_job"] / 3 if sdk else 10]) * 0.8, max(xs) * 1.3)
     ax.set_xlabel("requests per job (log scale)")
     ax.set_ylabel("p99 transition latency (s, simulator clock)")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="upper right", fontsize=9)
+    ax.legend(loc="upper right", fontsize=8.5)
     ax.set_title(
         f"Latency against requests: {mix['jobs']} jobs of the realistic mix, "
         f"intervals in simulator seconds (clock x{mix['speed']:g})",
@@ -132,7 +158,9 @@ def _trade_off(mix: dict[str, Any], path: Path) -> Path:
 
 
 def _rate_limit(rate: dict[str, Any], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    fig, (ax, gov) = plt.subplots(
+        2, 1, figsize=(9, 8), layout="constrained", sharex=True, height_ratios=(3, 2)
+    )
     for name in LABELS:
         row = rate["contenders"].get(name)
         if row is None:
@@ -142,16 +170,45 @@ def _rate_limit(rate: dict[str, Any], path: Path) -> Path:
         )
         ax.plot(times, goodput, color=COLORS[name], label=LABELS[name], linewidth=1.6)
     ax.axhline(rate["limit"], color="black", linestyle="--", linewidth=1, label="server limit")
-    ax.set_xlabel("time since the jobs started (s)")
-    ax.set_ylabel("answered requests per second (1 s bins)")
+    ax.set_ylabel("answered requests per second\n(1 s bins)")
     ax.set_ylim(0, rate["limit"] * 1.4)
-    ax.set_xlim(0, rate["window"])
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=9)
+    ax.legend(loc="lower right", ncol=2, fontsize=8)
     ax.set_title(
         f"Goodput under a server limit of {rate['limit']:g} req/s, "
         f"{rate['jobs']} jobs of the realistic mix (real time)",
         fontsize=10,
+    )
+    top = rate["limit"] * 1.4
+    for name in ("engine", "engine-tuned"):
+        row = rate["contenders"].get(name)
+        if row is None or "offered_series" not in row:
+            continue
+        times, sent = (
+            zip(*row["offered_series"], strict=True) if row["offered_series"] else ((), ())
+        )
+        gov.plot(times, sent, color=COLORS[name], linewidth=1.6, label=f"{LABELS[name]}: sent/s")
+        if row.get("allowed_series"):
+            times, allowed = zip(*row["allowed_series"], strict=True)
+            gov.step(
+                times,
+                allowed,
+                where="post",
+                color=COLORS[name],
+                linestyle=":",
+                linewidth=1.4,
+                label=f"{LABELS[name]}: governor's rate",
+            )
+            top = max(top, max(allowed) * 1.1)
+    gov.axhline(rate["limit"], color="black", linestyle="--", linewidth=1, label="server limit")
+    gov.set_ylim(0, top)
+    gov.set_xlim(0, rate["window"])
+    gov.set_xlabel("time since the jobs started (s)")
+    gov.set_ylabel("engine: requests per second")
+    gov.grid(alpha=0.3)
+    gov.legend(loc="lower right", ncol=2, fontsize=8)
+    gov.set_title(
+        "The engine's rate governor: requests sent (refused included) and its rate", fontsize=10
     )
     fig.savefig(path, dpi=110)
     plt.close(fig)
