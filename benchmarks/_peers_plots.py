@@ -87,7 +87,7 @@ def _cpu_per_job_hour(mix: dict[str, Any], path: Path) -> Path:
 
 
 def _trade_off(mix: dict[str, Any], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(10, 6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(10, 7), layout="constrained")
     for family, color, style, label in (
         ("naive", COLORS["naive"], "o-", "naive asyncio loop, fixed interval"),
         (
@@ -111,7 +111,9 @@ def _trade_off(mix: dict[str, Any], path: Path) -> Path:
         if not points:
             continue
         xs, ys = [p[0] for p in points], [p[1] for p in points]
-        ax.plot(xs, ys, style, color=color, label=label, markersize=7)
+        ax.plot(
+            xs, ys, style, color=color, label=label, markersize=9 if "^" in style else 7, zorder=3
+        )
         for x, y, setting in points:
             ax.annotate(setting, (x, y), xytext=(6, 4), textcoords="offset points", fontsize=8)
     sdk = mix["contenders"].get("sdk-kept")
@@ -136,6 +138,15 @@ def _trade_off(mix: dict[str, Any], path: Path) -> Path:
             alpha=0.12,
             label="goal: p99 <= the SDK's with <= 1/3 of its requests",
         )
+    floor = mix.get("floor")
+    if floor:
+        ax.axvline(
+            floor["floor_per_job"],
+            color="black",
+            linestyle=":",
+            linewidth=1.2,
+            label="fewest requests that see every host end within 5 s, not knowing when",
+        )
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(FixedLocator([10, 15, 20, 30, 40, 60, 80, 100, 150, 200, 300]))
     ax.xaxis.set_major_formatter(ScalarFormatter())
@@ -146,7 +157,7 @@ def _trade_off(mix: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel("p99 transition latency (s, simulator clock)")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="upper right", fontsize=8.5)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8.5)
     ax.set_title(
         f"Latency against requests: {mix['jobs']} jobs of the realistic mix, "
         f"intervals in simulator seconds (clock x{mix['speed']:g})",
@@ -171,7 +182,8 @@ def _rate_limit(rate: dict[str, Any], path: Path) -> Path:
         ax.plot(times, goodput, color=COLORS[name], label=LABELS[name], linewidth=1.6)
     ax.axhline(rate["limit"], color="black", linestyle="--", linewidth=1, label="server limit")
     ax.set_ylabel("answered requests per second\n(1 s bins)")
-    ax.set_ylim(0, rate["limit"] * 1.4)
+    peak = max((v for r in rate["contenders"].values() for _, v in r["goodput_series"]), default=0)
+    ax.set_ylim(0, max(rate["limit"] * 1.4, peak * 1.1))
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", ncol=2, fontsize=8)
     ax.set_title(
