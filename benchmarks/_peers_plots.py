@@ -200,6 +200,7 @@ def _rate_limit(rate: dict[str, Any], path: Path) -> Path:
             zip(*row["offered_series"], strict=True) if row["offered_series"] else ((), ())
         )
         gov.plot(times, sent, color=COLORS[name], linewidth=1.6, label=f"{LABELS[name]}: sent/s")
+        top = max(top, max(sent, default=0) * 1.1)
         if row.get("allowed_series"):
             times, allowed = zip(*row["allowed_series"], strict=True)
             gov.step(
