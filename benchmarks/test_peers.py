@@ -25,8 +25,10 @@ plots to a temporary directory (or to ``BENCH_PEERS_OUT``) instead of ``benchmar
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import statistics
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -397,6 +399,18 @@ def _per_second(
     return [[second + 0.5, at(second + 1) - at(second)] for second in range(int(seconds))]
 
 
+def _governor(allowed: list[list[float]], after: float = 5.0) -> str:
+    """Say what the governor's rate did once the first sweep was over: range, mean, cuts."""
+    rates = [rate for t, rate in allowed if t > after]
+    if not rates:
+        return "no limit set"
+    cuts = sum(1 for a, b in itertools.pairwise(rates) if b < 0.85 * a)
+    return (
+        f"governor after {after:g} s: {min(rates):.0f}-{max(rates):.0f} req/s,"
+        f" mean {statistics.fmean(rates):.1f}, {cuts} cuts"
+    )
+
+
 def _allowed(samples: list[list[Any]], origin: float) -> list[list[float]]:
     """The rate the engine's governor allowed at each sample (none while it set no limit)."""
     return [[s[0] - origin, s[3]] for s in samples if len(s) > 3 and s[3] is not None]
@@ -480,6 +494,9 @@ def test_under_a_rate_limit() -> None:
             f" {r['refused_share']:8.0%} {r['missed']:7d} {r['skipped']:8d} {r['transitions']:7d}"
             f" {r['p50']:6.2f} {r['p99']:6.2f}"
         )
+    lines += [
+        f"{name}: {_governor(r['allowed_series'])}" for name, r in rows.items() if "engine" in name
+    ]
     report(lines)
 
 
