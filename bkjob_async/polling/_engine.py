@@ -469,7 +469,28 @@ class Poller:
     # --- outcomes of one poll -----------------------------------------------------------------
 
     def _answered(self, instance: Instance, *, changed: bool) -> None:
-        """Count an answer and schedule the job's next poll."""
+        """Count an unchanged answer and schedule the job's next poll."""
+        now = self._count_answer(instance)
+        if instance.active:  # (inlined: every unchanged poll comes here)
+            instance.interval, delay = next_interval(
+                self.policy, instance.interval, changed, self._rng
+            )
+            self._schedule(instance, now + delay)
+
+    def _observed(self, instance: Instance, data: Any, observation: JobObservation) -> None:
+        instance.state, events = observe(
+            instance.state, instance.job_instance_id, observation, now_utc, self._host_result
+        )
+        instance.needs_decode = False
+        # Counted before delivery: an answer that ends the job's last watch is an answer too
+        # (the rate governor grows on answers, the outage ends on one).
+        now = self._count_answer(instance)
+        self._deliver(instance, events, data, observation)
+        if instance.active:
+            self._schedule_next(instance, now, bool(events))
+
+    def _count_answer(self, instance: Instance) -> float:
+        """Count an answer from bk-job for the rate governor and the failure policy."""
         now = self._clock()
         self._answers += 1
         self._last_answer = now
@@ -480,21 +501,11 @@ class Poller:
             governor.succeeded(now)
         if instance.failures or instance.stalled or self._outage.down_since is not None:
             self._recovered(instance, now)
-        if not instance.active:
-            return
+        return now
+
+    def _schedule_next(self, instance: Instance, now: float, changed: bool) -> None:
         instance.interval, delay = next_interval(self.policy, instance.interval, changed, self._rng)
         self._schedule(instance, now + delay)
-
-    def _observed(self, instance: Instance, data: Any, observation: JobObservation) -> None:
-        instance.state, events = observe(
-            instance.state, instance.job_instance_id, observation, now_utc, self._host_result
-        )
-        instance.needs_decode = False
-        if instance.failures or instance.stalled or self._outage.down_since is not None:
-            self._recovered(instance, self._clock())
-        self._deliver(instance, events, data, observation)
-        if instance.active:
-            self._answered(instance, changed=bool(events))
 
     def _recovered(self, instance: Instance, now: float) -> None:
         """A job answered after failing: end its stall, and the outage if there was one."""
@@ -522,7 +533,7 @@ class Poller:
             governor = self._governor
             if now >= governor.sample_due:
                 governor.sample(now, self._reader.requests, self._answers)
-            governor.throttled(now, sent_at, self._answers)
+            governor.throttled(now, sent_at, self._answers, requests=self._reader.requests)
             if instance.failures or instance.stalled or self._outage.down_since is not None:
                 self._recovered(instance, now)
             self._wake()

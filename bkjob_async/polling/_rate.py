@@ -53,6 +53,7 @@ class RateGovernor:
     """
 
     __slots__ = (
+        "_answered",
         "_ceiling",
         "_ceiling_until",
         "_cut_from",
@@ -81,6 +82,7 @@ class RateGovernor:
         #: When ``sample`` next wants the totals.
         self.sample_due = now + _SAMPLE
         self._tokens = 1.0
+        self._answered = False
         self._last: float | None = None
         self._last_cut = -math.inf
         self._cut_from = 0.0
@@ -114,6 +116,13 @@ class RateGovernor:
             self._good = 0.5 * (self._good + good_rate)
         self._mark, self._marks = now, (sent, good)
         self.sample_due = now + _SAMPLE
+
+    def _sent_rate(self, now: float, requests: int | None) -> float:
+        if self._sent >= 0.0:
+            return self._sent
+        if requests is None or now <= self._mark:
+            return 0.0
+        return (requests - self._marks[0]) / (now - self._mark)
 
     def measured(self) -> float:
         """Return the measured send rate (requests per second; 0 before the first sample)."""
@@ -162,13 +171,19 @@ class RateGovernor:
             self.paused_until = max(self.paused_until, now + min(seconds, MAX_PAUSE))
 
     def throttled(
-        self, now: float, sent_at: float, answers: int, retry_after: float | None = None
+        self,
+        now: float,
+        sent_at: float,
+        answers: int,
+        retry_after: float | None = None,
+        *,
+        requests: int | None = None,
     ) -> bool:
         """Record a throttle of a request sent at ``sent_at``; return whether it cut the rate.
 
-        ``answers`` is the driver's total of answers that were not throttles (read when no sample
-        was taken yet); ``retry_after`` (the server's ``Retry-After``) pauses every request
-        until it passes.
+        ``answers`` and ``requests`` are the driver's totals of answers that were not throttles
+        and of requests sent (read when no sample was taken yet); ``retry_after`` (the server's
+        ``Retry-After``) pauses every request until it passes.
         """
         if retry_after is not None:
             self.pause(now, retry_after)
@@ -184,9 +199,20 @@ class RateGovernor:
         # the same spent window do not compound; a server that keeps refusing makes the goodput,
         # and so the rate, fall sample by sample.
         start = BETA * good if current is None else min(current, BETA * good)
-        # The target falls by BETA per cut at most (CUBIC's W_max), so a spell of refusals that
-        # drives the goodput to nothing does not leave a crawl back from one request a second.
-        self._cut_from = max(MIN_RATE, good, BETA * self._cut_from)
+        # The target (CUBIC's W_max) falls by BETA per cut at most, and only if something got
+        # through since the last cut (the rate it reached was still too high). Refusals and
+        # nothing else since the last cut (a window spent, a burst of throttling) lower the
+        # rate, not the target: once they stop, the rate is back at the target in RECOVER s.
+        if self._epoch == -math.inf and good <= 0.0:
+            # Refused before anything got through: nothing says what the server admits, so aim
+            # back at what was being sent (the first answers will cut it if it is too much).
+            target = self._sent_rate(now, requests)
+        elif self._answered or self._epoch == -math.inf:
+            target = max(good, BETA * self._cut_from)
+        else:
+            target = max(good, self._cut_from)
+        self._cut_from = max(MIN_RATE, target)
+        self._answered = False
         self._start = max(MIN_RATE, start)
         self._epoch = self._last_cut = now
         self.rate = self._start
@@ -197,6 +223,7 @@ class RateGovernor:
 
     def succeeded(self, now: float) -> None:
         """Record an answer that was not a throttle: let the rate grow along its curve."""
+        self._answered = True
         rate = self._current(now)
         if rate != self.rate:
             self._refill(now)

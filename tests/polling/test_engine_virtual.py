@@ -210,3 +210,27 @@ def test_a_watch_made_during_an_outage_hears_of_it() -> None:
     resumed_at = next(t for t, e in late if isinstance(e, PollingResumed))
     assert 60.0 <= resumed_at <= 60.0 + 5.5 + 1.0
     assert names[-1] == "JobFinished"
+
+
+def test_answers_that_end_jobs_let_the_rate_grow_again() -> None:
+    """Every job is done; 429s for the first second. Each job's first answer ends it.
+
+    Those answers must count for the rate governor, or it stays at the few requests a second
+    it was cut to (the engine once took 20 s for this on the simulator).
+    """
+    jobs = dict.fromkeys(range(1, 401), 0.0)
+    server = MemoryBkJob(jobs, refuse=(0.0, 1.0))
+    done: list[float] = []
+
+    async def main() -> None:
+        policy = PollPolicy(interval=0.05, max_interval=0.1, max_in_flight=8)
+        async with server.client() as client, Poller(client, policy=policy) as poller:
+            with anyio.fail_after(60):
+                async for event in poller.watch_jobs(SCOPE, jobs):
+                    if isinstance(event, JobFinished):
+                        done.append(now())
+
+    run_virtual(main)
+    assert len(done) == 400
+    assert server.refused
+    assert max(done) <= 6.0  # all 400 within a few seconds of the refusals ending

@@ -253,3 +253,44 @@ def test_a_spell_of_refusals_is_climbed_out_of_within_seconds() -> None:
             back = t - (now + 1.0)
     assert back is not None
     assert back <= 5.0
+
+
+def test_a_burst_of_refusals_early_on_does_not_leave_a_crawl() -> None:
+    """A few answers, then a dozen 429s in a row (each sent after the last cut), then none.
+
+    (The engine once took more than 10 s to get going again after this, on the simulator.)
+    """
+    governor = RateGovernor(None)
+    t = 0.02
+    answers = 3
+    for _ in range(12):
+        t += 0.01
+        assert governor.throttled(t, t - 0.001, answers)
+    assert governor.rate is not None
+    low = governor.rate
+    sent = answers + 12
+    while t < 3.0:
+        t += 0.001
+        if governor.take(t):
+            sent += 1
+            answers += 1
+            governor.succeeded(t)
+        if t >= governor.sample_due:
+            governor.sample(t, sent, answers)
+    assert governor.rate >= 100.0 > low  # the target (150/s seen at first) is kept
+
+
+def test_refused_from_the_start_it_aims_back_at_what_it_sent() -> None:
+    governor = RateGovernor(None)
+    # 40 requests in the first 20 ms, every one refused: no goodput to go by.
+    assert governor.throttled(0.02, 0.019, 0, requests=40)
+    assert governor.rate == MIN_RATE
+    for i in range(1, 6):  # still refused: the rate stays down, the target stays
+        governor.throttled(0.02 + i * 0.2, 0.02 + i * 0.2 - 0.001, 0, requests=40 + i)
+    t = 1.5
+    governor.succeeded(t)
+    for _ in range(1000):  # answers again from 1.5 s on
+        t += 0.002
+        governor.succeeded(t)
+    assert governor.rate is not None
+    assert governor.rate >= 1000.0  # back near the 2,000/s it was sending, within 2 s

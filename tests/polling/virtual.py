@@ -91,7 +91,8 @@ _NOT_FOUND = json.dumps(
 class MemoryBkJob:
     """Answer ``get_job_instance_status``: job ``j`` runs until ``finish_at[j]``, then succeeds.
 
-    ``down`` holds ``(start, end)`` spans of virtual time when every request fails to connect;
+    ``down`` is a ``(start, end)`` span of virtual time when every request fails to connect,
+    ``refuse`` one when every request is answered with a 429;
     ``window_limit`` admits that many requests per one-second window and answers the rest
     with a gateway 429 carrying no hint; ``latency`` is each answer's delay.
     """
@@ -103,11 +104,13 @@ class MemoryBkJob:
         latency: float = 0.002,
         window_limit: int | None = None,
         down: tuple[float, float] | None = None,
+        refuse: tuple[float, float] | None = None,
     ) -> None:
         self.finish_at = finish_at
         self.latency = latency
         self.window_limit = window_limit
         self.down = down
+        self.refuse = refuse
         self.sent: list[float] = []
         self.refused: list[float] = []
         self.answered: list[float] = []
@@ -137,7 +140,8 @@ class MemoryBkJob:
         start, used = self._window
         if t - start >= 1.0:
             start, used = t, 0
-        if self.window_limit is not None and used >= self.window_limit:
+        refusing = self.refuse is not None and self.refuse[0] <= t < self.refuse[1]
+        if refusing or (self.window_limit is not None and used >= self.window_limit):
             self.refused.append(t)
             self._window = (start, used)
             return Response(429, _JSON, _THROTTLED)
