@@ -254,7 +254,8 @@ async def engine(
     async with client, Poller(client, policy=chosen) as poller:
         poller_out.append(poller)
         if counters.changed:
-            _force_one_change_per_poll(poller)
+            # The hook of test_poll_cpu.py: every poll decodes, diffs and reports one host.
+            _force_one_change_per_poll()
         seen, left = counters.seen, len(ids)
         async for event in poller.watch_jobs(Scope.biz(2), ids):
             if isinstance(event, HostTransition):
@@ -276,22 +277,23 @@ async def engine(
                     break
 
 
-def _engine_counts(poller: Any, counters: Counters) -> tuple[int, int]:
+def _engine_counts(poller: Any, counters: Counters) -> tuple[int, int, float | None]:
+    """Requests sent, refused, and the rate the engine's governor allows now (``None``: none)."""
     if poller is None:
-        return counters.sent, counters.refused
+        return counters.sent, counters.refused, None
     stats = poller.statistics()
-    return stats.requests, stats.errors.get("RateLimitedError", 0)
+    return stats.requests, stats.errors.get("RateLimitedError", 0), stats.rate_limit
 
 
 # --- the runner --------------------------------------------------------------------------------
 
 
 class Sampler:
-    """Read (time, requests, refused) every ``SAMPLE_EVERY`` seconds."""
+    """Read (time, requests, refused, governor's rate or ``None``) every ``SAMPLE_EVERY`` s."""
 
-    def __init__(self, read: Callable[[], tuple[int, int]]) -> None:
+    def __init__(self, read: Callable[[], tuple[int, int, float | None]]) -> None:
         self.read = read
-        self.samples: list[tuple[float, int, int]] = []
+        self.samples: list[tuple[float, int, int, float | None]] = []
 
     def sample(self) -> None:
         self.samples.append((time.monotonic(), *self.read()))
@@ -386,6 +388,7 @@ async def _window(
         cpu, sent0 = Cpu(), sampler.read()[0]
         await asyncio.sleep(config["seconds"])
         sent = sampler.read()[0] - sent0
+        _raise_if_failed(config, task)
         return {**cpu.figures(), "requests": sent, "wall": config["seconds"]}
     deadline = start + config["seconds"]
     while time.monotonic() < deadline and not task.done():
@@ -396,9 +399,21 @@ async def _window(
         await asyncio.sleep(SAMPLE_EVERY)
     sampler.sample()
     figures, wall = cpu.figures(), time.monotonic() - start
+    _raise_if_failed(config, task)
+    sent, refused, _ = sampler.read()
+    return {
+        **figures,
+        "wall": wall,
+        "requests": sent,
+        "refused": refused,
+        "samples": sampler.samples,
+    }
+
+
+def _raise_if_failed(config: dict[str, Any], task: asyncio.Task[Any]) -> None:
+    """A contender that died must fail the run, not report the requests it never made."""
     if task.done() and not task.cancelled() and task.exception() is not None:
         raise RuntimeError(f"{config['name']} failed") from task.exception()
-    return {**figures, "wall": wall, "requests": sampler.read()[0], "samples": sampler.samples}
 
 
 def _run_sdk(config: dict[str, Any], counters: Counters) -> dict[str, Any]:
@@ -407,7 +422,7 @@ def _run_sdk(config: dict[str, Any], counters: Counters) -> dict[str, Any]:
         config["url"], config["contender"] == "sdk-kept", config["threads"], counters
     )
     jobs, stop = [Job(i) for i in ids], threading.Event()
-    sampler = Sampler(lambda: (counters.sent, counters.refused))
+    sampler = Sampler(lambda: (counters.sent, counters.refused, None))
     if mode.startswith("poll"):
         thread = threading.Thread(target=contender.run_back_to_back, args=(jobs, stop))
     else:
@@ -464,7 +479,8 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     result |= {
         "name": config["name"],
         "rss1": rss_bytes(),
-        "refused": counters.refused,
+        # The engine counts its own refusals (``statistics().errors``), the others in ``counters``.
+        "refused": result.pop("refused", counters.refused),
         "errors": counters.errors,
         "finished": counters.finished,
     }

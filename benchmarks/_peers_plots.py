@@ -86,53 +86,116 @@ def _cpu_per_job_hour(mix: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def _trade_off(mix: dict[str, Any], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
-    for family, color, label in (
-        ("naive", COLORS["naive"], "naive asyncio loop, fixed interval"),
-        ("engine", COLORS["engine"], "engine, interval / max_interval"),
-    ):
+FAMILIES = (
+    ("naive", COLORS["naive"], "o-", "naive asyncio loop, fixed interval"),
+    ("engine", COLORS["engine"], "o", "engine, interval / max_interval (growth x1.5 if not said)"),
+    ("engine-fixed", COLORS["engine-tuned"], "^", "engine, fixed interval (growth 1, no jitter)"),
+)
+
+
+def _points(ax: Any, mix: dict[str, Any], inside: tuple[float, float] | None = None) -> None:
+    """Plot the curve's settings and the SDK; label only points with x in ``inside``."""
+    for family, color, style, label in FAMILIES:
         points = sorted(
             (p["requests_per_job"], p["p99"], p["setting"])
             for p in mix["curve"]
             if p["family"] == family
         )
+        if not points:
+            continue
         xs, ys = [p[0] for p in points], [p[1] for p in points]
-        ax.plot(xs, ys, "o-", color=color, label=label)
+        size = 9 if "^" in style else 7
+        ax.plot(xs, ys, style, color=color, label=label, markersize=size, zorder=3)
         for x, y, setting in points:
-            ax.annotate(setting, (x, y), xytext=(6, 4), textcoords="offset points", fontsize=8)
-    for name in ("sdk-kept", "sdk-per-call"):
+            if inside is None or inside[0] <= x <= inside[1]:
+                # The fixed loops' labels below their points, the engine's above: near the
+                # SDK's 5 s the naive 5 s loop and the engine's fixed 5 s sit side by side.
+                offset = (6, -12) if family == "naive" else (6, 4)
+                ax.annotate(setting, (x, y), xytext=offset, textcoords="offset points", fontsize=8)
+    for name, marker in (("sdk-kept", "s"), ("sdk-per-call", "D")):
         row = mix["contenders"].get(name)
         if row is not None:
             ax.plot(
                 row["requests_per_job"],
                 row["p99"],
-                "s" if name == "sdk-kept" else "D",
+                marker,
                 color=COLORS[name],
                 markersize=8,
                 label=LABELS[name],
+                zorder=4,
             )
+
+
+def _trade_off(mix: dict[str, Any], path: Path) -> Path:
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(14, 7), layout="constrained", width_ratios=(3, 2))
+    sdk = mix["contenders"]["sdk-kept"]
+    near = (sdk["requests_per_job"] * 0.85, sdk["requests_per_job"] * 1.2)
+    _points(ax, mix, inside=(0, near[0]))
+    for point in mix["curve"]:  # outside the zoom: labelled on the full curve
+        x = point["requests_per_job"]
+        if x > near[1]:
+            ax.annotate(
+                point["setting"],
+                (x, point["p99"]),
+                xytext=(6, 4),
+                textcoords="offset points",
+                fontsize=8,
+            )
+    # The issue's goal: p99 no worse than the SDK's with a third of its requests or fewer.
+    ax.fill_between(
+        [1, sdk["requests_per_job"] / 3],
+        0,
+        sdk["p99"],
+        color=COLORS["engine-tuned"],
+        alpha=0.12,
+        label="goal: p99 <= the SDK's with <= 1/3 of its requests",
+    )
+    floor = mix.get("floor")
+    if floor:
+        ax.axvline(
+            floor["floor_per_job"],
+            color="black",
+            linestyle=":",
+            linewidth=1.2,
+            label="fewest requests that see every host end within 5 s, not knowing when",
+        )
+    ax.axvspan(*near, color="black", alpha=0.06, label="zoomed in on the right")
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(FixedLocator([20, 30, 40, 60, 80, 100, 150, 200, 300, 400]))
+    ax.xaxis.set_major_locator(FixedLocator([10, 15, 20, 30, 40, 60, 80, 100, 150, 200, 300]))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_locator(NullLocator())
+    xs = [p["requests_per_job"] for p in mix["curve"]]
+    ax.set_xlim(min([*xs, sdk["requests_per_job"] / 3]) * 0.8, max(xs) * 1.3)
     ax.set_xlabel("requests per job (log scale)")
     ax.set_ylabel("p99 transition latency (s, simulator clock)")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="upper right", fontsize=9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8.5)
     ax.set_title(
-        f"Latency against requests: {mix['jobs']} jobs of the realistic mix, "
+        f"p99 latency against requests: {mix['jobs']} jobs of the realistic mix,\n"
         f"intervals in simulator seconds (clock x{mix['speed']:g})",
         fontsize=10,
     )
-    fig.savefig(path, dpi=110)
+    _points(zoom, mix)
+    zoom.axhline(sdk["p99"], color=COLORS["sdk-kept"], linestyle="--", linewidth=1)
+    zoom.set_xlim(*near)
+    near_p99 = [p["p99"] for p in mix["curve"] if near[0] <= p["requests_per_job"] <= near[1]] + [
+        sdk["p99"]
+    ]
+    zoom.set_ylim(min(near_p99) - 0.8, max(near_p99) + 0.8)
+    zoom.set_xlabel("requests per job")
+    zoom.set_ylabel("p99 transition latency (s, simulator clock)")
+    zoom.grid(alpha=0.3)
+    zoom.set_title("Near the SDK's 5 s loop (dashed: the SDK's p99)", fontsize=10)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
 
 def _rate_limit(rate: dict[str, Any], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    fig, (ax, gov) = plt.subplots(
+        2, 1, figsize=(9, 8), layout="constrained", sharex=True, height_ratios=(3, 2)
+    )
     for name in LABELS:
         row = rate["contenders"].get(name)
         if row is None:
@@ -142,16 +205,47 @@ def _rate_limit(rate: dict[str, Any], path: Path) -> Path:
         )
         ax.plot(times, goodput, color=COLORS[name], label=LABELS[name], linewidth=1.6)
     ax.axhline(rate["limit"], color="black", linestyle="--", linewidth=1, label="server limit")
-    ax.set_xlabel("time since the jobs started (s)")
-    ax.set_ylabel("answered requests per second (1 s bins)")
-    ax.set_ylim(0, rate["limit"] * 1.4)
-    ax.set_xlim(0, rate["window"])
+    ax.set_ylabel("answered requests per second\n(1 s bins)")
+    peak = max((v for r in rate["contenders"].values() for _, v in r["goodput_series"]), default=0)
+    ax.set_ylim(0, max(rate["limit"] * 1.4, peak * 1.1))
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=9)
+    ax.legend(loc="lower right", ncol=2, fontsize=8)
     ax.set_title(
         f"Goodput under a server limit of {rate['limit']:g} req/s, "
         f"{rate['jobs']} jobs of the realistic mix (real time)",
         fontsize=10,
+    )
+    top = rate["limit"] * 1.4
+    for name in ("engine", "engine-tuned"):
+        row = rate["contenders"].get(name)
+        if row is None or "offered_series" not in row:
+            continue
+        times, sent = (
+            zip(*row["offered_series"], strict=True) if row["offered_series"] else ((), ())
+        )
+        gov.plot(times, sent, color=COLORS[name], linewidth=1.6, label=f"{LABELS[name]}: sent/s")
+        top = max(top, max(sent, default=0) * 1.1)
+        if row.get("allowed_series"):
+            times, allowed = zip(*row["allowed_series"], strict=True)
+            gov.step(
+                times,
+                allowed,
+                where="post",
+                color=COLORS[name],
+                linestyle=":",
+                linewidth=1.4,
+                label=f"{LABELS[name]}: governor's rate",
+            )
+            top = max(top, max(allowed) * 1.1)
+    gov.axhline(rate["limit"], color="black", linestyle="--", linewidth=1, label="server limit")
+    gov.set_ylim(0, top)
+    gov.set_xlim(0, rate["window"])
+    gov.set_xlabel("time since the jobs started (s)")
+    gov.set_ylabel("engine: requests per second")
+    gov.grid(alpha=0.3)
+    gov.legend(loc="lower right", ncol=2, fontsize=8)
+    gov.set_title(
+        "The engine's rate governor: requests sent (refused included) and its rate", fontsize=10
     )
     fig.savefig(path, dpi=110)
     plt.close(fig)
