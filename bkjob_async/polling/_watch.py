@@ -280,9 +280,11 @@ class _Subscription:
 class Watch:
     """Events of one or more jobs, as an async iterator.
 
-    ``aclose()``, leaving ``async with``, or dropping the watch (as ``break`` out of
-    ``async for`` does) ends it; a job's polling stops when its last watch ends. A single-job
-    watch raises the error of a ``WatchFailed`` instead of yielding it.
+    A watch ends when its last job ends, on ``aclose()``, on leaving ``async with``, or when
+    it is dropped: ``break`` out of an inline ``async for event in poller.watch_jobs(...)``
+    drops it, but ``break`` does not end a watch kept in a variable (call ``aclose()``). A
+    job's polling stops when its last watch ends. A single-job watch raises the error of a
+    ``WatchFailed`` instead of yielding it.
     """
 
     def __init__(
@@ -397,6 +399,12 @@ class Watch:
         return self
 
     async def __anext__(self) -> Event:
+        """Wait for and return the next event; ``StopAsyncIteration`` once every job has ended.
+
+        Per job, events come in observation order (hosts, then steps, then the job), and a
+        job's end (``JobFinished``, ``WatchFailed``, ``WatchTimedOut``) is its last event. On
+        a named watch, asking for the next event acknowledges the previous one.
+        """
         if self._store is not None:
             return await self._next_durable(self._store)
         sub = self._sub
