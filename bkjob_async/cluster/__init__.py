@@ -10,6 +10,8 @@ and fail over to each other. Install with ``pip install 'bkjob-async[redis]'``; 
   fenced by a lease (state and events, all or nothing).
 - ``LeaseKeeper``: a worker's fair share of the partitions, with fencing tokens and a local
   deadline that stops it before its leases could expire in Redis.
+- ``RedisStore``: the poller's ``Store`` on Redis: a job's tracker state and pending events
+  in its partition's fenced ``state:P`` hash, events also appended to the watch's stream.
 - ``RateBudget``: GCRA in Redis shared by every worker; a 429 seen by one slows all.
 
 Delivery is at least once everywhere: dedupe by ``event_id``. Each module's docstring states
@@ -37,6 +39,7 @@ from ._events import ClusterEvent, EventStream
 from ._keys import JobRef, partition_of
 from ._leases import LeaseKeeper, TickResult
 from ._rate import Permit, RateBudget
+from ._store import RedisStore
 
 __all__ = [
     "Cluster",
@@ -52,6 +55,7 @@ __all__ = [
     "NewEvent",
     "Permit",
     "RateBudget",
+    "RedisStore",
     "TickResult",
     "partition_of",
 ]

@@ -257,6 +257,7 @@ def test_the_cluster_exports_are_pinned():
         "NewEvent",
         "Permit",
         "RateBudget",
+        "RedisStore",
         "TickResult",
         "partition_of",
     ]
