@@ -105,6 +105,9 @@ class RedisStore(Store):
         (``LeaseKeeper.lease``).
     :param retry_interval: first delay before retrying a write that could not reach Redis,
         doubling up to ``max_retry_interval``.
+    :param pending: keep committed events as pending (``e:`` fields) until ``ack``. A
+        ``Worker`` passes ``False``: its events are delivered by the watch's stream alone
+        (consumer groups ack them there), so a commit writes the state and the stream only.
     """
 
     def __init__(
@@ -114,8 +117,10 @@ class RedisStore(Store):
         *,
         retry_interval: float = 0.05,
         max_retry_interval: float = 2.0,
+        pending: bool = True,
     ) -> None:
         self.cluster = cluster
+        self._keep_pending = pending
         self._leases = leases
         self._retry = retry_interval
         self._max_retry = max_retry_interval
@@ -320,6 +325,16 @@ class RedisStore(Store):
         for scope, ids in _by_scope(jobs).items():
             await self.cluster.submit(scope, ids, watch=name)
 
+    def hold(self, name: str, jobs: Iterable[JobKey]) -> None:
+        """Count ``jobs`` as members of watch ``name`` here, without changing the cluster's
+        watch set (a worker that took over their partition)."""
+        self._members.setdefault(check_name(name), {}).update(dict.fromkeys(jobs))
+
+    def let_go(self, name: str, jobs: Iterable[JobKey]) -> None:
+        """Stop counting ``jobs`` as members of watch ``name`` here (their partition was lost,
+        or they were cancelled); commits for them are ignored from now on."""
+        self._forget(check_name(name), set(jobs))
+
     def remove_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
         """Queue: cancel ``jobs`` of watch ``name`` and delete their states and pending events
         (in the partitions whose lease this process holds; a partition's holder cleans up the
@@ -408,11 +423,13 @@ class RedisStore(Store):
         part = self.cluster.partition(*job)
         fields = {state_field(job, name): body}
         member = job_member(*job)
+        records = [NewEvent(name, event_id, payload) for event_id, payload, _ in new]
+        if not self._keep_pending:
+            return self._enqueue(lambda: self._commit(part, fields, records))
         for event_id, _, text in new:
             fields[event_field(name, event_id)] = (
                 f"[{self._next_seq()},{json.dumps(member)},{text}]"
             )
-        records = [NewEvent(name, event_id, payload) for event_id, payload, _ in new]
         if pending is None:
             pending = self._pending[name] = {}
         for event_id, _, _ in new:

@@ -259,6 +259,9 @@ def test_the_cluster_exports_are_pinned():
         "RateBudget",
         "RedisStore",
         "TickResult",
+        "Worker",
+        "WorkerStatistics",
+        "encode_event",
         "partition_of",
     ]
 

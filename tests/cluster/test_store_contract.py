@@ -113,3 +113,39 @@ async def test_an_unreachable_redis_keeps_writes_queued_and_resumes(make_cluster
     # The timed-out write may have run too once Redis woke: e1 is in the stream once or twice.
     entries = await cluster.redis.xrange(cluster.keys.events("w"))
     assert {f["id"] for _, f in entries} == {"e1"}
+
+
+async def test_a_worker_taking_over_loads_the_last_fenced_state_and_the_old_one_is_refused(
+    make_cluster,
+):
+    """Store level of a takeover: B continues from what A wrote under its lease; A, paused
+    past its lease, writes nothing more."""
+    old_keeper = LeaseKeeper(make_cluster(), worker_id="a", ttl=0.5, margin=0.05)
+    await old_keeper.tick()
+    old = RedisStore(old_keeper.cluster, old_keeper.lease)
+    await old.open()
+    try:
+        old.add_jobs("w", [(BIZ, 1)])
+        old.commit("w", (BIZ, 1), {"hosts": 7}, [("h-5-7", "5 -> 7")])
+        await old.flush()
+        await anyio.sleep(0.6)  # A stalls past its lease: no renewal
+        new_keeper = LeaseKeeper(make_cluster(), worker_id="b", ttl=30)
+        await new_keeper.tick()
+        part = old.cluster.partition(BIZ, 1)
+        assert new_keeper.lease(part) is not None
+        async with RedisStore(new_keeper.cluster, new_keeper.lease) as new:
+            loaded = await new.load("w")
+            assert loaded.jobs == {(BIZ, 1): {"hosts": 7}}
+            assert [e.event_id for e in loaded.pending] == ["h-5-7"]
+            # A wakes and writes: refused locally (its deadline passed), nothing applied.
+            await old.wait_settled(old.commit("w", (BIZ, 1), {"hosts": 8}, [("h-7-8", 1)]))
+            assert old.refused == 1
+            new.commit("w", (BIZ, 1), {"hosts": 9}, [("h-7-9", "7 -> 9")])
+            new.ack("w", ["h-5-7"])
+            again = await new.load("w")
+        assert again.jobs == {(BIZ, 1): {"hosts": 9}}
+        assert [e.event_id for e in again.pending] == ["h-7-9"]
+        entries = await old.cluster.redis.xrange(old.cluster.keys.events("w"))
+        assert [f["id"] for _, f in entries] == ["h-5-7", "h-7-9"]
+    finally:
+        await old.aclose()
