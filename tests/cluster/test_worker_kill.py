@@ -7,10 +7,7 @@ true final status, with exactly one ``JobFinished`` per job.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -20,37 +17,9 @@ from bkjob_async import Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from .chains import check_chains, stream_events
-from .conftest import ROOT
+from .workers import INTERVAL, WorkerProc, holders
 
 SCOPE = Scope.biz(2)
-INTERVAL = 0.5
-
-
-def spawn(sim, redis_server, worker_id, *extra):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.cluster.worker_proc",
-            sim.url,
-            redis_server.url,
-            worker_id,
-            str(INTERVAL),
-            *extra,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-async def holders(cluster):
-    """Return partition -> holder id, from the lease keys."""
-    keys = [cluster.keys.lease(p) for p in range(cluster.partitions)]
-    values = await cluster.redis.mget(keys)
-    return {p: v.rsplit(":", 1)[0] for p, v in enumerate(values) if v is not None}
 
 
 async def test_a_killed_workers_jobs_are_taken_over_with_no_transition_lost(
@@ -64,7 +33,7 @@ async def test_a_killed_workers_jobs_are_taken_over_with_no_transition_lost(
                 sim.create_job(SCOPE, [StepPlan(hosts=3), StepPlan(hosts=2)]) for _ in range(300)
             ]
             await cluster.submit(SCOPE, ids, watch="deploys")
-            procs = [spawn(sim, redis_server, f"w{i}") for i in range(3)]
+            procs = [WorkerProc(sim, redis_server, f"w{i}") for i in range(3)]
             with anyio.fail_after(20):
                 while True:
                     shares = Counter((await holders(cluster)).values())
@@ -74,7 +43,7 @@ async def test_a_killed_workers_jobs_are_taken_over_with_no_transition_lost(
             await anyio.sleep(2.5)  # mid-run: hosts are running
             doomed = {p for p, h in (await holders(cluster)).items() if h == "w0"}
             assert doomed
-            os.kill(procs[0].pid, signal.SIGKILL)
+            procs[0].signal(signal.SIGKILL)
             killed_at = time.monotonic()
             with anyio.fail_after(10):
                 while True:
@@ -96,8 +65,6 @@ async def test_a_killed_workers_jobs_are_taken_over_with_no_transition_lost(
             events = await stream_events(cluster, "deploys")
             assert check_chains(events, sim, ids) == 300 * 5
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-            _, err = proc.communicate(timeout=10)
-            assert "Traceback" not in err, err
+        errors = [proc.stop() for proc in procs]
+    for err in errors:
+        assert "Traceback" not in err, err
