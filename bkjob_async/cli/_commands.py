@@ -150,6 +150,12 @@ def watch_status(ctx: Context, tally: Tally, shown: Shown | None, target: Target
 
 async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
     """Watch jobs until each ends; exit 0 if all succeeded, 1 if any did not."""
+    if args.redis or args.cluster_watch:
+        from ._cluster import run_cluster_watch
+
+        return await run_cluster_watch(ctx, args)
+    if not args.job_ids:
+        raise CliError("name the jobs to watch: bkjob-async watch JOB_ID... (or --redis ...)")
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)
     job_ids: list[int] = list(dict.fromkeys(args.job_ids))
