@@ -256,6 +256,13 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "--no-faults", action="store_true", help="do not inject the few transient server faults"
     )
     demo.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
+    demo.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="cluster mode: a private redis-server and N worker processes, one killed mid-run "
+        "(needs redis-server and the redis extra)",
+    )
 
     watch = commands.add_parser(
         "watch",
