@@ -49,3 +49,32 @@ async def test_two_workers_share_the_jobs_and_publish_every_chain(make_cluster):
         assert s2.commits > 0
         events = await stream_events(submitter, "deploys")
         assert check_chains(events, sim, ids) == 30 * 5
+
+
+async def test_a_throttle_answer_seen_by_one_worker_slows_the_whole_cluster(make_cluster):
+    """Only w1 talks to a throttling server; the shared rate w2 is granted drops too."""
+    policy = PollPolicy(interval=0.1, max_interval=0.1, rate_limit=200)
+    async with (
+        BkJobSimulator(seed=8, host_duration=(60.0, 90.0)) as throttling,
+        BkJobSimulator(seed=9, host_duration=(60.0, 90.0)) as calm,
+    ):
+        throttling.set_rate_limit(5, retry_after=True)
+        ids = [throttling.create_job(SCOPE, [StepPlan(hosts=1)]) for _ in range(40)]
+        submitter = make_cluster()
+        await submitter.submit(SCOPE, ids, watch="deploys")
+        async with (
+            client_for(throttling) as c1,
+            client_for(calm) as c2,
+            Worker(c1, make_cluster(), policy=policy, worker_id="w1") as w1,
+        ):
+            assert w1.budget is not None
+
+            async def cut():
+                return await w1.budget.shared_rate() < 200
+
+            await wait_for(cut, 15)
+            # A second worker (another server, no 429 of its own) is granted the cut rate.
+            w2 = Worker(c2, make_cluster(), policy=policy, worker_id="w2")
+            async with w2:
+                await w2.budget.acquire()
+                assert w2.budget.rate < 200
