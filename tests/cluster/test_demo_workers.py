@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from bkjob_async.cli import amain
 
 from .redis_server import find_redis_server
 
 
+@pytest.mark.timeout(180)
 async def test_the_cluster_demo_kills_a_worker_and_loses_no_transition():
     find_redis_server()  # skip (or fail in CI) without it
     out = io.StringIO()

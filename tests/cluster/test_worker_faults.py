@@ -13,6 +13,7 @@ import signal
 import time
 
 import anyio
+import pytest
 
 from bkjob_async import Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
@@ -39,6 +40,7 @@ def jobs(sim, n):
     return [sim.create_job(SCOPE, [StepPlan(hosts=3), StepPlan(hosts=2)]) for _ in range(n)]
 
 
+@pytest.mark.timeout(180)
 async def test_redis_unreachable_stops_polling_then_resumes(make_cluster, redis_server):
     cluster = make_cluster()
     procs = []
@@ -72,6 +74,7 @@ async def test_redis_unreachable_stops_polling_then_resumes(make_cluster, redis_
         assert "lease round failed" in err
 
 
+@pytest.mark.timeout(180)
 async def test_a_worker_frozen_past_its_lease_does_not_publish_after_waking(
     make_cluster, redis_server
 ):
@@ -118,6 +121,7 @@ async def test_a_worker_frozen_past_its_lease_does_not_publish_after_waking(
         assert "Traceback" not in err, err
 
 
+@pytest.mark.timeout(180)
 async def test_redis_restarted_empty_is_reported_loudly_and_work_goes_on(
     make_cluster, redis_server
 ):

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 
 import anyio
+import pytest
 
 from bkjob_async import Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
@@ -22,6 +23,7 @@ from .workers import INTERVAL, WorkerProc, holders
 SCOPE = Scope.biz(2)
 
 
+@pytest.mark.timeout(180)
 async def test_a_killed_workers_jobs_are_taken_over_with_no_transition_lost(
     make_cluster, redis_server
 ):
