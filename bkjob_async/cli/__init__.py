@@ -140,6 +140,7 @@ def _silence_stdout(ctx: Context) -> None:
 
 
 def _command_table() -> dict[str, Callable[[Context, argparse.Namespace], Awaitable[int]]]:
+    from ._cluster import run_submit, run_worker
     from ._commands import run_operate, run_simulate, run_status, run_watch
     from ._demo import run_demo
     from ._history import run_list, run_logs
@@ -154,6 +155,8 @@ def _command_table() -> dict[str, Callable[[Context, argparse.Namespace], Awaita
         "list": run_list,
         "launch": run_launch,
         "simulate": run_simulate,
+        "worker": run_worker,
+        "submit": run_submit,
     }
 
 

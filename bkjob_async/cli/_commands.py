@@ -154,8 +154,12 @@ async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
 
     With ``--state FILE`` the watch lives in a ``SqliteStore`` under ``--name``: run again with
     the same file and no job id, it resumes. The file is opened (and a bad one refused, exit
-    2) before anything is sent to bk-job.
+    2) before anything is sent to bk-job. With ``--redis`` it follows a cluster's watch.
     """
+    if args.redis or args.cluster_watch:
+        from ._cluster import run_cluster_watch
+
+        return await run_cluster_watch(ctx, args)
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)
     job_ids: list[int] = list(dict.fromkeys(args.job_ids))

@@ -66,6 +66,10 @@ async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
     from ..testing import BkJobSimulator, Fault
 
     _check(args)
+    if args.workers is not None:
+        from ._demo_workers import run_demo_workers
+
+        return await run_demo_workers(ctx, args)
     mode = choose_mode(ctx, json=args.json, piped=Mode.PLAIN)
     say = ctx.err if mode is Mode.JSON else ctx.out
     tally = Tally((), expected_hosts=args.jobs * args.hosts)

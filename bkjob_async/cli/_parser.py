@@ -12,6 +12,7 @@ import textwrap
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from ..config import ApiFlavor
+from ._cluster import add_cluster_options
 from ._commands import JOB_OPERATIONS, STEP_OPERATIONS
 from ._connect import DEFAULT_TIMEOUT, ENV_VARS, LANGUAGES
 from ._runtime import EXIT_USAGE
@@ -255,6 +256,13 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "--no-faults", action="store_true", help="do not inject the few transient server faults"
     )
     demo.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
+    demo.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="cluster mode: a private redis-server and N worker processes, one killed mid-run "
+        "(needs redis-server and the redis extra)",
+    )
 
     watch = commands.add_parser(
         "watch",
@@ -292,6 +300,10 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "--name",
         help="the watch's name in the --state file (default: watch); one file holds many",
     )
+    add_cluster_options(watch, watch=True)
+    watch.add_argument(
+        "--group", default="cli", help="with --redis: the consumer group to read in (cli)"
+    )
     watch.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
     watch.add_argument(
         "--metrics-port",
@@ -300,6 +312,8 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         help="serve Prometheus metrics on 127.0.0.1:PORT/metrics while watching (0: any free "
         "port, printed); needs the prometheus extra",
     )
+
+    _cluster_commands(commands, connection, polling, common)
 
     status = commands.add_parser(
         "status",
@@ -484,3 +498,54 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     )
     simulate.set_defaults(command="simulate")
     return parser
+
+
+def _cluster_commands(
+    commands: Any,
+    connection: argparse.ArgumentParser,
+    polling: argparse.ArgumentParser,
+    common: dict[str, Any],
+) -> None:
+    """Add ``worker`` and ``submit`` (cluster mode on Redis; needs the redis extra)."""
+    worker = commands.add_parser(
+        "worker",
+        parents=[connection, polling],
+        help="poll a fair share of a Redis cluster's jobs (needs the redis extra)",
+        description=(
+            "Join a cluster of workers sharing one Redis: hold a fair share of its partitions,\n"
+            "poll their jobs, write every change to the watch's stream, and take over the\n"
+            "jobs of workers that die. Runs until Ctrl-C (or SIGTERM)."
+        ),
+        epilog=_examples(
+            "export BKJOB_APP_CODE=my-app BKJOB_APP_SECRET=... BKJOB_USERNAME=admin",
+            "bkjob-async worker --redis redis://127.0.0.1:6379/0 --cluster prod \\",
+            "    --url https://bkapi.example.com/api/bk-job/prod --rate-limit 100",
+        ),
+        **common,
+    )
+    add_cluster_options(worker, watch=False)
+    worker.add_argument("--worker-id", help="unique among live workers (host name + random)")
+    worker.add_argument(
+        "--rate-limit",
+        type=_seconds,
+        metavar="PER_SECOND",
+        help="requests per second for the whole cluster (default: none)",
+    )
+    worker.add_argument(
+        "--report-every", type=_seconds, default=10.0, help="seconds between status lines (10)"
+    )
+    submit = commands.add_parser(
+        "submit",
+        help="add jobs to a watch of a Redis cluster (--cancel: remove them)",
+        description="Add jobs to (or with --cancel remove them from) a cluster watch.",
+        epilog=_examples(
+            "bkjob-async submit 123 124 --redis redis://127.0.0.1:6379/0 --cluster prod \\",
+            "    --watch deploys --scope biz:2",
+            "bkjob-async watch --redis redis://127.0.0.1:6379/0 --cluster prod --watch deploys",
+        ),
+        **common,
+    )
+    submit.add_argument("job_ids", metavar="JOB_ID", type=_positive_int, nargs="+")
+    submit.add_argument("--scope", help="biz:<id> or biz_set:<id> (default: $BKJOB_SCOPE)")
+    submit.add_argument("--cancel", action="store_true", help="remove the jobs instead")
+    add_cluster_options(submit, watch=True)

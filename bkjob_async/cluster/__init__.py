@@ -10,6 +10,10 @@ and fail over to each other. Install with ``pip install 'bkjob-async[redis]'``; 
   fenced by a lease (state and events, all or nothing).
 - ``LeaseKeeper``: a worker's fair share of the partitions, with fencing tokens and a local
   deadline that stops it before its leases could expire in Redis.
+- ``RedisStore``: the poller's ``Store`` on Redis: a job's tracker state and pending events
+  in its partition's fenced ``state:P`` hash, events also appended to the watch's stream.
+- ``Worker(client, cluster, policy=...)``: a process's fair share of the jobs, polled by the
+  engine, written fenced, taken over by the others when it dies or stalls.
 - ``RateBudget``: GCRA in Redis shared by every worker; a 429 seen by one slows all.
 
 Delivery is at least once everywhere: dedupe by ``event_id``. Each module's docstring states
@@ -37,6 +41,8 @@ from ._events import ClusterEvent, EventStream
 from ._keys import JobRef, partition_of
 from ._leases import LeaseKeeper, TickResult
 from ._rate import Permit, RateBudget
+from ._store import RedisStore
+from ._worker import Worker, WorkerStatistics, encode_event
 
 __all__ = [
     "Cluster",
@@ -52,6 +58,10 @@ __all__ = [
     "NewEvent",
     "Permit",
     "RateBudget",
+    "RedisStore",
     "TickResult",
+    "Worker",
+    "WorkerStatistics",
+    "encode_event",
     "partition_of",
 ]

@@ -19,7 +19,9 @@ key                              type    holds
 ``caps``                         hash    worker id -> its ``max_partitions``, if it has one
 ``lease:P``                      string  ``WORKER:TOKEN`` with a TTL: who holds partition ``P``
 ``fence``                        hash    ``P`` -> highest fencing token issued for ``P``
-``state:P``                      hash    fenced state of partition ``P`` (field -> value)
+``state:P``                      hash    fenced state of partition ``P`` (field -> value;
+                                         ``RedisStore``'s fields: see ``_store``)
+``named``                        set     watch names a ``RedisStore`` created (even empty)
 ``rate``                         hash    the shared rate budget (GCRA and throttle state)
 ===============================  ======  ====================================================
 """
@@ -145,6 +147,7 @@ class Keys:
         "epoch",
         "fence",
         "members",
+        "named",
         "partver",
         "prefix",
         "rate",
@@ -161,6 +164,7 @@ class Keys:
         self.caps = self.prefix + "caps"
         self.fence = self.prefix + "fence"
         self.rate = self.prefix + "rate"
+        self.named = self.prefix + "named"
 
     def watch_jobs(self, watch: str) -> str:
         return f"{self.prefix}watch:{watch}:jobs"

@@ -42,7 +42,7 @@ from ._reader import Reader
 from ._registry import Instance, Registry
 from ._schedule import PollPolicy, RetryBudget, first_delay, next_interval
 from ._store import MemoryStore, Store, StoredWatch, StoreStatistics, UnknownWatchError, check_name
-from ._tracker import from_data, observe, step_done, to_data
+from ._tracker import JobState, from_data, observe, step_done, to_data
 from ._watch import Watch, _Subscription, now_utc
 from .events import Event, JobFinished, WatchFailed, WatchTimedOut
 
@@ -55,7 +55,18 @@ if TYPE_CHECKING:
     from .._observe import JobObservation
     from ..client import BkJobClient
 
-__all__ = ["Completed", "Poller", "PollerStatistics", "Watch"]
+__all__ = ["Completed", "Permits", "Poller", "PollerStatistics", "Watch"]
+
+
+class Permits(typing.Protocol):
+    """An outside rate budget the poller asks before each poll (``Poller.permits``)."""
+
+    async def acquire(self) -> Any:
+        """Wait until one request may go; return its permit."""
+
+    async def throttled(self, permit: Any, retry_after: float | None = None) -> Any:
+        """Report that the request of ``permit`` got a throttle answer."""
+
 
 logger = logging.getLogger("bkjob_async.polling")
 
@@ -198,6 +209,16 @@ class Poller:
         self._errors: Counter[str] = Counter()
         self._rate_mark = (0.0, 0)
         self._rate = 0.0
+        #: Seams for ``bkjob_async.cluster``'s worker (``None``: unused); set before entering.
+        #: ``seed(scope, job)``: the tracker state to start a newly watched job from.
+        self.seed: Callable[[Scope, int], JobState | None] | None = None
+        #: ``on_change(scope, job, state, events, last)``: called on every poll that changed
+        #: something, with the new state, its events, and the job's last event if it ended.
+        self.on_change: Callable[[Scope, int, JobState, list[Event], Event | None], None] | None
+        self.on_change = None
+        #: ``permits``: an outside rate budget; ``await permits.acquire()`` before each poll,
+        #: ``permits.throttled(permit, retry_after)`` (in the background) on a throttle answer.
+        self.permits: Permits | None = None
 
     def _now(self) -> float:
         return self._clock()
@@ -469,6 +490,10 @@ class Poller:
             lambda: reader.request(sub.scope, job_id),
             None if seeds is None else seeds.get(job_id),
         )
+        if created and self.seed is not None:
+            seeded = self.seed(sub.scope, job_id)
+            if seeded is not None:
+                instance.state = seeded
         if created or (not instance.busy and instance.due > now + self.policy.interval):
             self._schedule(instance, now + first_delay(self.policy, job_id))
         if instance.stalled is not None:
@@ -579,10 +604,17 @@ class Poller:
             if not self._still_watched(instance):
                 instance.busy = False
                 continue
+            permit = None
+            if self.permits is not None:
+                permit = await self.permits.acquire()
+                sent_at = clock()
             self._in_flight += 1
             try:
                 result = await read(instance)
             except errors.BkJobError as exc:
+                if permit is not None and classify(exc) is Kind.THROTTLED:
+                    retry_after = getattr(exc, "retry_after", None)
+                    self._task_group().start_soon(self._throttled, permit, retry_after)
                 self._failed(instance, exc, sent_at)
             else:
                 if instance.active:
@@ -593,6 +625,13 @@ class Poller:
             finally:
                 self._in_flight -= 1
                 instance.busy = False
+
+    async def _throttled(self, permit: object, retry_after: float | None) -> None:
+        if self.permits is not None:
+            try:
+                await self.permits.throttled(permit, retry_after)
+            except Exception as exc:  # the budget's own outage: the local governor still acts
+                logger.warning("could not report a throttle answer to the rate budget: %s", exc)
 
     def _still_watched(self, instance: Instance) -> bool:
         if not instance.active:  # released while a parked worker was waking up
@@ -793,6 +832,8 @@ class Poller:
             else:
                 continue
             instance.subscribers.remove(sub)
+        if self.on_change is not None and (events or finished is not None):
+            self.on_change(instance.scope, instance.job_instance_id, state, events, finished)
         self._registry.release_if_unwatched(instance)
 
     def _commit(

@@ -257,7 +257,11 @@ def test_the_cluster_exports_are_pinned():
         "NewEvent",
         "Permit",
         "RateBudget",
+        "RedisStore",
         "TickResult",
+        "Worker",
+        "WorkerStatistics",
+        "encode_event",
         "partition_of",
     ]
 

@@ -1,0 +1,438 @@
+"""``Worker``: one process's fair share of a cluster's jobs, polled by the engine; fails over.
+
+What it guarantees:
+
+- It polls exactly the jobs of the partitions it holds a lease on (``LeaseKeeper``), each once
+  however many watches hold it, with one ``Poller``. A partition gained is read from Redis
+  (its jobs, and each job's tracker state as last written under a valid lease), so a job taken
+  over continues its chains: its first event after a takeover is ``7 -> 9``, never
+  ``None -> 9``. A job whose stored state is finished is not polled again.
+- Every poll that changed something is one fenced write per watch of the job (the new
+  tracker state and the events, appended to the watch's stream, ``RedisStore`` with
+  ``pending=False``); an unchanged poll writes nothing. A write whose lease is gone (expired,
+  taken over) is refused whole: a worker that lost its lease neither writes state nor
+  publishes. Events are the engine's events (same ``event_id``), encoded by ``encode_event``.
+- Partitions lost or released are dropped at once; partitions whose lease runs past its
+  deadline without renewal (Redis unreachable, a stalled process) are dropped at the next
+  check (every ``lease_ttl / 3``), before anyone else can take them. ``submit``/``cancel`` are
+  followed through the partition versions the lease rounds report.
+- With ``policy.rate_limit`` every poll takes a permit of the cluster's ``RateBudget`` (one
+  Redis round trip per poll) and a throttle answer cuts the rate of every worker; the engine's
+  own governor is then not used for the limit.
+
+What it does not: a job that fails for good here (``WatchFailed``: not found, no permission)
+is logged and not published; after Redis lost its data (restart without persistence) the
+worker resubmits the jobs it polls and carries on from its memory, but jobs held by nobody at
+that moment are gone from the cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import attrs
+
+from ..polling import Poller, PollPolicy
+from ..polling._tracker import EMPTY, from_data, to_data
+from ..polling.events import (
+    Event,
+    HostTransition,
+    JobFinished,
+    JobTransition,
+    StepTransition,
+    WatchFailed,
+)
+from ._errors import ClusterError
+from ._leases import LeaseKeeper, TickResult
+from ._rate import RateBudget
+from ._store import RedisStore, state_field
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from anyio.abc import TaskGroup
+    from anyio.streams.memory import MemoryObjectReceiveStream
+
+    from ..client import BkJobClient
+    from ..config import Scope
+    from ..polling import Watch
+    from ..polling._tracker import JobState
+    from ._client import Cluster
+    from ._keys import JobRef
+
+__all__ = ["Worker", "WorkerStatistics", "encode_event"]
+
+log = logging.getLogger("bkjob_async.cluster")
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def encode_event(scope: Scope, event: Event) -> dict[str, Any]:
+    """Return the JSON payload of an event in a watch's stream.
+
+    ``{"type": "host"|"step"|"job"|"finished"|"failed", "scope": [TYPE, ID], "job": ID,
+    "n": occurrence, ...}``; host events add ``step``, ``ec`` (execute count), ``host``
+    (``bk_host_id`` or the host's key as text), ``prev``/``cur`` (status codes, ``prev``
+    ``None`` on first sight); step events ``step``, ``ec``, ``prev``, ``cur``; job events
+    ``prev``, ``cur``; finished events ``status``.
+    """
+    head: dict[str, Any] = {
+        "scope": [scope.type.value, scope.id],
+        "job": event.job_instance_id,
+    }
+    if isinstance(event, HostTransition):
+        host = event.host
+        where = (
+            str(host.bk_host_id)
+            if host.bk_host_id is not None
+            else "|".join("" if part is None else str(part) for part in host.key)  # type: ignore[union-attr]
+        )
+        return {
+            "type": "host",
+            **head,
+            "step": event.step_instance_id,
+            "ec": event.execute_count,
+            "host": where,
+            "prev": _int(event.previous),
+            "cur": int(event.current),
+            "n": event.occurrence,
+        }
+    if isinstance(event, StepTransition):
+        return {
+            "type": "step",
+            **head,
+            "step": event.step_instance_id,
+            "ec": event.execute_count,
+            "prev": _int(event.previous),
+            "cur": _int(event.current),
+            "n": event.occurrence,
+        }
+    if isinstance(event, JobTransition):
+        return {
+            "type": "job",
+            **head,
+            "prev": _int(event.previous),
+            "cur": int(event.current),
+            "n": event.occurrence,
+        }
+    if isinstance(event, JobFinished):
+        return {"type": "finished", **head, "status": int(event.status), "n": event.occurrence}
+    if isinstance(event, WatchFailed):
+        return {"type": "failed", **head, "error": type(event.error).__name__}
+    return {"type": type(event).__name__, **head}
+
+
+@attrs.frozen
+class WorkerStatistics:
+    """A snapshot of what a ``Worker`` holds and has done."""
+
+    #: Partitions held now.
+    partitions: int
+    #: Jobs polled now.
+    jobs: int
+    #: Partitions taken (first holds and takeovers) since the start.
+    gained: int
+    #: Partitions dropped (lost, released, or past their lease deadline) since the start.
+    dropped: int
+    #: Changed polls written (one fenced write per watch of the job).
+    commits: int
+    #: Writes refused because the lease was gone.
+    refused: int
+
+
+class Worker:
+    """Poll a fair share of ``cluster``'s jobs with ``client``; see the module docstring.
+
+    ::
+
+        async with BkJobClient(...) as client, Cluster(url, name="prod") as cluster:
+            await Worker(client, cluster, policy=PollPolicy(interval=1.0)).run()
+
+    :param policy: the engine's policy; its ``rate_limit`` is the whole cluster's.
+    :param worker_id: unique among live workers (default: host name and a random suffix).
+    :param lease_ttl: seconds a lease lives unrenewed (default ``max(0.3, 0.6 x interval)``,
+        so a dead worker's jobs are polled again by the others within about two intervals).
+    :param max_partitions: hold at most this many partitions.
+    """
+
+    def __init__(
+        self,
+        client: BkJobClient,
+        cluster: Cluster,
+        *,
+        policy: PollPolicy | None = None,
+        worker_id: str | None = None,
+        lease_ttl: float | None = None,
+        max_partitions: int | None = None,
+    ) -> None:
+        policy = PollPolicy() if policy is None else policy
+        if not isinstance(policy, PollPolicy):
+            raise TypeError("policy must be a PollPolicy")
+        ttl = max(0.3, 0.6 * policy.interval) if lease_ttl is None else lease_ttl
+        self.cluster = cluster
+        self.policy = policy
+        self.keeper = LeaseKeeper(
+            cluster, worker_id=worker_id, ttl=ttl, max_partitions=max_partitions
+        )
+        self.worker_id = self.keeper.worker_id
+        self.store = RedisStore(cluster, self.keeper.lease, pending=False)
+        self.budget = (
+            None if policy.rate_limit is None else RateBudget(cluster, limit=policy.rate_limit)
+        )
+        self.poller = Poller(client, policy=attrs.evolve(policy, rate_limit=None))
+        self.poller.seed = self._seed
+        self.poller.on_change = self._changed
+        self.poller.permits = self.budget
+        #: Held partition -> its jobs polled here -> their watches.
+        self._parts: dict[int, dict[JobRef, frozenset[str]]] = {}
+        self._versions: dict[int, int] = {}
+        #: Job polled here -> its watches (where its changes are written).
+        self._jobs: dict[JobRef, frozenset[str]] = {}
+        self._seeds: dict[JobRef, JobState] = {}
+        self._ended: set[JobRef] = set()
+        self._watches: dict[Scope, Watch] = {}
+        self._tg: TaskGroup | None = None
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._gained = 0
+        self._dropped = 0
+        self._commits = 0
+
+    def __repr__(self) -> str:
+        return f"Worker({self.worker_id!r}, {self.cluster!r})"
+
+    def statistics(self) -> WorkerStatistics:
+        """Return a snapshot of what this worker holds and has done."""
+        return WorkerStatistics(
+            partitions=len(self._parts),
+            jobs=len(self._jobs),
+            gained=self._gained,
+            dropped=self._dropped,
+            commits=self._commits,
+            refused=self.store.refused,
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Worker:
+        stack = contextlib.AsyncExitStack()
+        try:
+            await stack.enter_async_context(self.keeper)  # released last
+            await stack.enter_async_context(self.store)  # flushed while leases are held
+            await stack.enter_async_context(self.poller)
+            send, receive = anyio.create_memory_object_stream[TickResult](math.inf)
+            stack.push_async_callback(send.aclose)  # once the task group is done
+            tg = self._tg = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(tg.cancel_scope.cancel)
+            tg.start_soon(self._follow, receive)
+            await tg.start(self.keeper.run, send.send_nowait)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def run(self) -> None:
+        """Join the cluster and poll until cancelled."""
+        async with self:
+            await anyio.sleep_forever()
+
+    # -- following the leases -------------------------------------------------------------
+
+    async def _follow(self, ticks: MemoryObjectReceiveStream[TickResult]) -> None:
+        period = self.keeper.ttl / 3
+        async with ticks:
+            while True:
+                result = None
+                with anyio.move_on_after(period):
+                    result = await ticks.receive()
+                try:
+                    if result is not None:
+                        await self._apply(result)
+                    await self._expire()
+                except ClusterError as exc:  # a read failed: the next round tries again
+                    log.warning("worker %s: %s; retrying next round", self.worker_id, exc)
+                    self._versions.clear()
+
+    async def _apply(self, result: TickResult) -> None:
+        if self.budget is not None:
+            self.budget.share = result.live
+        keep: set[int] = set()
+        if result.reset:
+            keep = set(self._parts) & set(result.held)
+            await self._resubmit()
+        for part in (*result.lost, *result.released):
+            if part not in keep:
+                await self._drop(part)
+        for part in sorted(result.held):
+            version = result.versions.get(part, 0)
+            if part not in self._parts or self._versions.get(part) != version:
+                await self._load(part, version)
+
+    async def _expire(self) -> None:
+        for part in [p for p in self._parts if self.keeper.lease(p) is None]:
+            log.warning(
+                "worker %s: lease of partition %d ran out unrenewed; dropping its jobs",
+                self.worker_id,
+                part,
+            )
+            await self._drop(part)
+
+    async def _resubmit(self) -> None:
+        """Redis lost the cluster's data: put the jobs polled here back in their watches."""
+        by_watch: dict[tuple[str, Scope], list[int]] = defaultdict(list)
+        for (scope, job_id), watches in self._jobs.items():
+            for watch in watches:
+                by_watch[watch, scope].append(job_id)
+        for (watch, scope), ids in by_watch.items():
+            await self.cluster.submit(scope, ids, watch=watch)
+        log.error(
+            "worker %s: Redis lost the cluster's data; resubmitted the %d jobs polled here",
+            self.worker_id,
+            len(self._jobs),
+        )
+
+    async def _load(self, part: int, version: int) -> None:
+        jobs = await self.cluster.partition_jobs(part)
+        fields = await self.cluster.read_state(part)
+        if self.keeper.lease(part) is None:
+            return  # lost while reading
+        old = self._parts.get(part)
+        fresh = old is None
+        held = {} if old is None else old
+        wanted: dict[JobRef, frozenset[str]] = {}
+        seeds: dict[JobRef, JobState] = {}
+        for job, watches in jobs.items():
+            if job in self._ended:
+                continue
+            if job in held:
+                wanted[job] = watches
+                continue
+            state = _stored_state(fields, job, watches)
+            if state is not None and state.finished:
+                continue
+            wanted[job] = watches
+            seeds[job] = EMPTY if state is None else state
+        gone = [job for job in held if job not in wanted]
+        await self._unwatch(gone)
+        for job, watches in wanted.items():
+            before = self._jobs.get(job, frozenset())
+            for watch in before - watches:
+                self.store.let_go(watch, [job])
+            for watch in watches - before:
+                self.store.hold(watch, [job])
+            self._jobs[job] = watches
+        self._seeds.update(seeds)
+        self._parts[part] = wanted
+        self._versions[part] = version
+        if fresh:
+            self._gained += 1
+        await self._watch(list(seeds))
+
+    async def _drop(self, part: int) -> None:
+        jobs = self._parts.pop(part, None)
+        self._versions.pop(part, None)
+        if jobs is not None:
+            self._dropped += 1
+            await self._unwatch(list(jobs))
+
+    async def _watch(self, jobs: list[JobRef]) -> None:
+        assert self._tg is not None
+        for scope, ids in _by_scope(jobs).items():
+            watch = self._watches.get(scope)
+            if watch is None or watch.closed:
+                watch = self._watches[scope] = self.poller.watch_jobs(
+                    scope, ids, events=(JobFinished, WatchFailed)
+                )
+                self._tg.start_soon(self._drain, scope, watch)
+            else:
+                await watch.add(scope, ids)
+
+    async def _unwatch(self, jobs: list[JobRef]) -> None:
+        for job in jobs:
+            for name in self._jobs.pop(job, ()):
+                self.store.let_go(name, [job])
+            self._seeds.pop(job, None)
+        for scope, ids in _by_scope(jobs).items():
+            watch = self._watches.get(scope)
+            if watch is not None and not watch.closed:
+                await watch.remove(scope, ids)
+
+    async def _drain(self, scope: Scope, watch: Watch) -> None:
+        async for event in watch:
+            if isinstance(event, WatchFailed):
+                self._ended.add((scope, event.job_instance_id))
+                log.warning(
+                    "worker %s: job %d cannot be watched (%s); not polling it",
+                    self.worker_id,
+                    event.job_instance_id,
+                    event.error,
+                )
+
+    # -- engine seams ---------------------------------------------------------------------
+
+    def _seed(self, scope: Scope, job_id: int) -> JobState | None:
+        # Always a state: never the engine's memory of a job it polled before losing it.
+        return self._seeds.pop((scope, job_id), EMPTY)
+
+    def _changed(
+        self,
+        scope: Scope,
+        job_id: int,
+        state: JobState,
+        events: list[Event],
+        last: Event | None,
+    ) -> None:
+        job = (scope, job_id)
+        watches = self._jobs.get(job)
+        if not watches:
+            return
+        data = to_data(state)
+        records = [(e.event_id, encode_event(scope, e)) for e in events]
+        if last is not None:
+            records.append((last.event_id, encode_event(scope, last)))
+            self._ended.add(job)
+        for watch in watches:
+            self.store.commit(watch, job, data, records)
+            self._commits += 1
+
+
+def _stored_state(fields: dict[str, str], job: JobRef, watches: frozenset[str]) -> JobState | None:
+    """Return the most advanced state stored for ``job`` in any of its watches."""
+    best: JobState | None = None
+    for watch in watches:
+        text = fields.get(state_field(job, watch))
+        if text is None:
+            continue
+        try:
+            state = from_data(json.loads(text))
+        except ValueError as exc:
+            log.error("unreadable stored state of job %s in watch %r: %s", job, watch, exc)
+            continue
+        if best is None or state.seq > best.seq:
+            best = state
+    return best
+
+
+def _by_scope(jobs: list[JobRef]) -> dict[Scope, list[int]]:
+    grouped: dict[Scope, list[int]] = defaultdict(list)
+    for scope, job_id in jobs:
+        grouped[scope].append(job_id)
+    return grouped

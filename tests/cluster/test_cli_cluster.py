@@ -1,0 +1,100 @@
+"""The cluster commands of the CLI against a real redis-server: ``submit``, ``watch --redis``
+and ``worker`` (with the simulator)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import anyio
+
+from bkjob_async import Scope
+from bkjob_async.cli import amain
+from bkjob_async.cluster import LeaseKeeper, NewEvent
+from bkjob_async.testing import BkJobSimulator, StepPlan
+
+SCOPE = Scope.biz(2)
+ENV = {"BKJOB_APP_CODE": "app", "BKJOB_APP_SECRET": "s", "BKJOB_USERNAME": "admin"}
+
+
+def cli_cluster(make_cluster):
+    return make_cluster(name="cli", partitions=128)
+
+
+async def test_submit_and_cancel_change_the_watch(make_cluster, redis_server):
+    base = ["--redis", redis_server.url, "--cluster", "cli", "--watch", "deploys"]
+    err = io.StringIO()
+    status = await amain(
+        ["submit", "11", "12", "11", *base, "--scope", "biz:2"], stderr=err, env={}
+    )
+    assert status == 0
+    assert "2 of 2 jobs added to watch 'deploys'" in err.getvalue()
+    status = await amain(["submit", "12", "--cancel", *base, "--scope", "biz:2"], env={})
+    assert status == 0
+    assert await cli_cluster(make_cluster).jobs("deploys") == {(SCOPE, 11)}
+
+
+async def test_submit_without_redis_or_scope_says_what_to_pass(redis_server):
+    err = io.StringIO()
+    status = await amain(["submit", "1", "--watch", "w", "--scope", "biz:2"], stderr=err, env={})
+    assert status == 2
+    assert "--redis" in err.getvalue()
+    err = io.StringIO()
+    status = await amain(["submit", "1", "--redis", redis_server.url, "--watch", "w"], stderr=err)
+    assert status == 2
+    assert "--scope" in err.getvalue()
+
+
+async def test_watch_redis_prints_each_event_once_as_json_lines(make_cluster, redis_server):
+    cluster = cli_cluster(make_cluster)
+    keeper = LeaseKeeper(cluster, worker_id="pub", ttl=30)
+    await keeper.tick()
+    lease = keeper.lease(0)
+    event = {"type": "job", "job": 5, "prev": None, "cur": 2}
+    await cluster.commit(lease, events=[NewEvent("deploys", "5/j/none-2/1", event)])
+    await cluster.commit(lease, events=[NewEvent("deploys", "5/j/none-2/1", event)])  # again
+    await cluster.commit(lease, events=[NewEvent("deploys", "5/j/2-3/2", {"type": "job"})])
+    out, interrupt = io.StringIO(), anyio.Event()
+    argv = ["watch", "--redis", redis_server.url, "--cluster", "cli", "--watch", "deploys"]
+    async with anyio.create_task_group() as tg:
+
+        async def follow():
+            assert await amain(argv, stdout=out, interrupt=interrupt, env={}) == 0
+
+        tg.start_soon(follow)
+        with anyio.fail_after(10):
+            while out.getvalue().count("\n") < 2:
+                await anyio.sleep(0.05)
+        await anyio.sleep(0.3)
+        interrupt.set()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["event_id"] for line in lines] == ["5/j/none-2/1", "5/j/2-3/2"]
+    assert lines[0] == {"event_id": "5/j/none-2/1", "watch": "deploys", **event}
+
+
+async def test_worker_polls_submitted_jobs_until_interrupted(make_cluster, redis_server):
+    cluster = cli_cluster(make_cluster)
+    async with BkJobSimulator(seed=2, host_duration=(0.2, 0.8)) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=2)]) for _ in range(5)]
+        await cluster.submit(SCOPE, ids, watch="deploys")
+        err, interrupt = io.StringIO(), anyio.Event()
+        argv = ["worker", "--redis", redis_server.url, "--cluster", "cli", "--url", sim.url]
+        argv += ["--interval", "0.2", "--rate-limit", "50", "--report-every", "0.5"]
+        async with anyio.create_task_group() as tg:
+
+            async def work():
+                assert await amain(argv, stderr=err, interrupt=interrupt, env=ENV) == 0
+
+            tg.start_soon(work)
+
+            async def finished():
+                entries = await cluster.redis.xrange(cluster.keys.events("deploys"))
+                done = {json.loads(f["p"])["job"] for _, f in entries if "finished" in f["p"]}
+                return done == set(ids)
+
+            with anyio.fail_after(20):
+                while not await finished():
+                    await anyio.sleep(0.1)
+            interrupt.set()
+    assert "joined cluster 'cli'" in err.getvalue()
+    assert "128 partitions" in err.getvalue()

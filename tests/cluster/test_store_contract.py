@@ -1,0 +1,151 @@
+"""The store contract (``tests/store/test_contract.py``, unchanged) on ``RedisStore`` against a
+real redis-server, plus what only a cluster store has: fencing, the stream, the key layout."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import pytest
+
+from bkjob_async.cluster import LeaseKeeper, RedisStore
+from bkjob_async.polling._store import Store
+from tests.store.conftest import BIZ
+from tests.store.test_contract import *  # noqa: F403 - the shared contract, run here on Redis
+
+from .redis_server import sigcont, sigstop
+
+
+@pytest.fixture
+async def keeper(make_cluster):
+    """A lone worker's keeper: it holds every partition."""
+    keeper = LeaseKeeper(make_cluster(), worker_id="store", ttl=30)
+    result = await keeper.tick()
+    assert len(result.held) == keeper.cluster.partitions
+    return keeper
+
+
+@pytest.fixture
+def make_store(make_cluster, keeper):
+    """Override: each call is a new ``RedisStore`` (its own connections) on the same cluster."""
+
+    def make() -> Store:
+        return RedisStore(make_cluster(), keeper.lease)
+
+    return make
+
+
+@pytest.fixture
+async def store(make_store):
+    async with make_store() as opened:
+        yield opened
+
+
+async def test_a_commit_is_one_fenced_write_with_the_state_and_the_stream(store, keeper):
+    store.add_jobs("w", [(BIZ, 1)])
+    await store.flush()
+    before = store.statistics().transactions
+    store.commit("w", (BIZ, 1), {"n": 1}, [("e1", {"x": 1}), ("e2", 2)])
+    await store.flush()
+    assert store.statistics().transactions == before + 1
+    cluster = store.cluster
+    part = cluster.partition(BIZ, 1)
+    fields = await cluster.read_state(part)
+    assert json.loads(fields["s:biz:2:1:w"]) == {"n": 1}
+    entries = await cluster.redis.xrange(cluster.keys.events("w"))
+    assert [(f["id"], json.loads(f["p"])) for _, f in entries] == [("e1", {"x": 1}), ("e2", 2)]
+    assert {int(f["tok"]) for _, f in entries} == {keeper.lease(part).token}
+
+
+async def test_without_the_lease_nothing_is_written_and_the_call_settles(make_cluster, keeper):
+    cluster = make_cluster()
+    async with RedisStore(cluster, lambda part: None) as store:
+        store.add_jobs("w", [(BIZ, 1)])  # submit needs no lease
+        ticket = store.commit("w", (BIZ, 1), {"n": 1}, [("e1", 1)])
+        await store.wait_settled(ticket)
+        assert store.refused == 1
+    assert await cluster.jobs("w") == {(BIZ, 1)}
+    assert await cluster.read_state(cluster.partition(BIZ, 1)) == {}
+    assert await cluster.redis.xlen(cluster.keys.events("w")) == 0
+
+
+async def test_a_lease_taken_over_in_redis_refuses_the_write(make_cluster, keeper):
+    cluster = make_cluster()
+    part = cluster.partition(BIZ, 1)
+    async with RedisStore(cluster, keeper.lease) as store:
+        store.add_jobs("w", [(BIZ, 1)])
+        # Another worker was granted a newer token for the partition.
+        await cluster.redis.hincrby(cluster.keys.fence, str(part), 1)
+        await store.wait_settled(store.commit("w", (BIZ, 1), {"n": 1}, [("e1", 1)]))
+        assert store.refused == 1
+    assert await cluster.read_state(part) == {}
+
+
+async def test_jobs_added_are_submitted_to_the_cluster_watch(store):
+    store.add_jobs("deploys", [(BIZ, 1), (BIZ, 2)])
+    store.remove_jobs("deploys", [(BIZ, 1)])
+    await store.flush()
+    assert await store.cluster.jobs("deploys") == {(BIZ, 2)}
+    part = store.cluster.partition(BIZ, 2)
+    assert (BIZ, 2) in await store.cluster.partition_jobs(part)
+
+
+async def test_an_unreachable_redis_keeps_writes_queued_and_resumes(make_cluster, redis_server):
+    cluster = make_cluster()
+    keeper = LeaseKeeper(cluster, worker_id="solo", ttl=60)
+    await keeper.tick()
+    async with RedisStore(cluster, keeper.lease, max_retry_interval=0.2) as store:
+        store.add_jobs("w", [(BIZ, 1)])
+        await store.flush()
+        sigstop(redis_server.pid)
+        try:
+            ticket = store.commit("w", (BIZ, 1), {"n": 1}, [("e1", 1)])
+            await store.wait_settled(ticket)  # settles at once when unhealthy
+            assert not store.statistics().healthy
+        finally:
+            sigcont(redis_server.pid)
+        with anyio.fail_after(10):
+            while not store.statistics().healthy:
+                await anyio.sleep(0.05)
+        loaded = await store.load("w")
+    assert loaded.jobs == {(BIZ, 1): {"n": 1}}
+    assert [e.event_id for e in loaded.pending] == ["e1"]
+    # The timed-out write may have run too once Redis woke: e1 is in the stream once or twice.
+    entries = await cluster.redis.xrange(cluster.keys.events("w"))
+    assert {f["id"] for _, f in entries} == {"e1"}
+
+
+async def test_a_worker_taking_over_loads_the_last_fenced_state_and_the_old_one_is_refused(
+    make_cluster,
+):
+    """Store level of a takeover: B continues from what A wrote under its lease; A, paused
+    past its lease, writes nothing more."""
+    old_keeper = LeaseKeeper(make_cluster(), worker_id="a", ttl=0.5, margin=0.05)
+    await old_keeper.tick()
+    old = RedisStore(old_keeper.cluster, old_keeper.lease)
+    await old.open()
+    try:
+        old.add_jobs("w", [(BIZ, 1)])
+        old.commit("w", (BIZ, 1), {"hosts": 7}, [("h-5-7", "5 -> 7")])
+        await old.flush()
+        await anyio.sleep(0.6)  # A stalls past its lease: no renewal
+        new_keeper = LeaseKeeper(make_cluster(), worker_id="b", ttl=30)
+        await new_keeper.tick()
+        part = old.cluster.partition(BIZ, 1)
+        assert new_keeper.lease(part) is not None
+        async with RedisStore(new_keeper.cluster, new_keeper.lease) as new:
+            loaded = await new.load("w")
+            assert loaded.jobs == {(BIZ, 1): {"hosts": 7}}
+            assert [e.event_id for e in loaded.pending] == ["h-5-7"]
+            # A wakes and writes: refused locally (its deadline passed), nothing applied.
+            await old.wait_settled(old.commit("w", (BIZ, 1), {"hosts": 8}, [("h-7-8", 1)]))
+            assert old.refused == 1
+            new.commit("w", (BIZ, 1), {"hosts": 9}, [("h-7-9", "7 -> 9")])
+            new.ack("w", ["h-5-7"])
+            again = await new.load("w")
+        assert again.jobs == {(BIZ, 1): {"hosts": 9}}
+        assert [e.event_id for e in again.pending] == ["h-7-9"]
+        entries = await old.cluster.redis.xrange(old.cluster.keys.events("w"))
+        assert [f["id"] for _, f in entries] == ["h-5-7", "h-7-9"]
+    finally:
+        await old.aclose()

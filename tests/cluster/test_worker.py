@@ -1,0 +1,80 @@
+"""``Worker`` against a real redis-server and the simulator: shares, takeover, fencing."""
+
+from __future__ import annotations
+
+import anyio
+
+from bkjob_async import BkJobClient, PollPolicy, Scope
+from bkjob_async.cluster import Worker
+from bkjob_async.testing import BkJobSimulator, StepPlan
+
+from .chains import check_chains, stream_events
+
+SCOPE = Scope.biz(2)
+
+
+def client_for(sim):
+    return BkJobClient(sim.url, app_code="app", app_secret="s", username="admin")
+
+
+async def wait_for(predicate, timeout):
+    with anyio.fail_after(timeout):
+        while not await predicate():
+            await anyio.sleep(0.05)
+
+
+async def test_two_workers_share_the_jobs_and_publish_every_chain(make_cluster):
+    policy = PollPolicy(interval=0.2, max_interval=0.4)
+    async with BkJobSimulator(seed=5, host_duration=(0.3, 1.5)) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=3), StepPlan(hosts=2)]) for _ in range(30)]
+        submitter = make_cluster()
+        await submitter.submit(SCOPE, ids, watch="deploys")
+        async with (
+            client_for(sim) as c1,
+            client_for(sim) as c2,
+            Worker(c1, make_cluster(), policy=policy, worker_id="w1") as w1,
+            Worker(c2, make_cluster(), policy=policy, worker_id="w2") as w2,
+        ):
+
+            async def all_finished():
+                events = await stream_events(submitter, "deploys")
+                return sum(p["type"] == "finished" for _, p in events) >= len(ids)
+
+            await wait_for(all_finished, 30)
+            s1, s2 = w1.statistics(), w2.statistics()
+        assert s1.partitions + s2.partitions == 64
+        assert s1.partitions >= 16
+        assert s2.partitions >= 16
+        assert s1.commits > 0
+        assert s2.commits > 0
+        events = await stream_events(submitter, "deploys")
+        assert check_chains(events, sim, ids) == 30 * 5
+
+
+async def test_a_throttle_answer_seen_by_one_worker_slows_the_whole_cluster(make_cluster):
+    """Only w1 talks to a throttling server; the shared rate w2 is granted drops too."""
+    policy = PollPolicy(interval=0.1, max_interval=0.1, rate_limit=200)
+    async with (
+        BkJobSimulator(seed=8, host_duration=(60.0, 90.0)) as throttling,
+        BkJobSimulator(seed=9, host_duration=(60.0, 90.0)) as calm,
+    ):
+        throttling.set_rate_limit(5, retry_after=True)
+        ids = [throttling.create_job(SCOPE, [StepPlan(hosts=1)]) for _ in range(40)]
+        submitter = make_cluster()
+        await submitter.submit(SCOPE, ids, watch="deploys")
+        async with (
+            client_for(throttling) as c1,
+            client_for(calm) as c2,
+            Worker(c1, make_cluster(), policy=policy, worker_id="w1") as w1,
+        ):
+            assert w1.budget is not None
+
+            async def cut():
+                return await w1.budget.shared_rate() < 200
+
+            await wait_for(cut, 15)
+            # A second worker (another server, no 429 of its own) is granted the cut rate.
+            w2 = Worker(c2, make_cluster(), policy=policy, worker_id="w2")
+            async with w2:
+                await w2.budget.acquire()
+                assert w2.budget.rate < 200
