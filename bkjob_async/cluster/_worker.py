@@ -20,10 +20,12 @@ What it guarantees:
   Redis round trip per poll) and a throttle answer cuts the rate of every worker; the engine's
   own governor is then not used for the limit.
 
-What it does not: a job that fails for good here (``WatchFailed``: not found, no permission)
-is logged and not published; after Redis lost its data (restart without persistence) the
-worker resubmits the jobs it polls and carries on from its memory, but jobs held by nobody at
-that moment are gone from the cluster.
+A job that fails for good here (``WatchFailed``: not found, no permission) is logged and its
+``failed`` event published, fenced like any other, so consumers learn it ended.
+
+What it does not: after Redis lost its data (restart without persistence) the worker
+resubmits the jobs it polls and carries on from its memory, but jobs held by nobody at that
+moment are gone from the cluster.
 """
 
 from __future__ import annotations

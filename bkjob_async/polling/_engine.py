@@ -213,7 +213,8 @@ class Poller:
         #: ``seed(scope, job)``: the tracker state to start a newly watched job from.
         self.seed: Callable[[Scope, int], JobState | None] | None = None
         #: ``on_change(scope, job, state, events, last)``: called on every poll that changed
-        #: something, with the new state, its events, and the job's last event if it ended.
+        #: something, with the new state, its events, and the job's last event if it ended;
+        #: and when a job fails for good, with no events and its ``WatchFailed`` as ``last``.
         self.on_change: Callable[[Scope, int, JobState, list[Event], Event | None], None] | None
         self.on_change = None
         #: ``permits``: an outside rate budget; ``await permits.acquire()`` before each poll,
@@ -763,6 +764,8 @@ class Poller:
         for sub in instance.subscribers:
             sub.end_job(instance.job_instance_id, failed)
         instance.subscribers.clear()
+        if self.on_change is not None:
+            self.on_change(instance.scope, instance.job_instance_id, instance.state, [], failed)
         self._registry.release_if_unwatched(instance)
 
     def _rephase(self, now: float) -> None:

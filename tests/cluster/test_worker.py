@@ -78,3 +78,26 @@ async def test_a_throttle_answer_seen_by_one_worker_slows_the_whole_cluster(make
             async with w2:
                 await w2.budget.acquire()
                 assert w2.budget.rate < 200
+
+
+async def test_a_job_that_cannot_be_watched_is_published_as_failed(make_cluster):
+    """A job bk-job does not know ends for good: consumers see it fail, once, with the rest."""
+    policy = PollPolicy(interval=0.1, max_interval=0.2)
+    async with BkJobSimulator(seed=3, host_duration=(0.1, 0.3)) as sim:
+        real = sim.create_job(SCOPE, [StepPlan(hosts=2)])
+        missing = real + 1000  # no such job in the simulator: NotFoundError, permanent
+        submitter = make_cluster()
+        await submitter.submit(SCOPE, [real, missing], watch="deploys")
+        async with client_for(sim) as client, Worker(client, make_cluster(), policy=policy):
+
+            async def both_ended():
+                kinds = {
+                    (p["job"], p["type"]) for _, p in await stream_events(submitter, "deploys")
+                }
+                return {(real, "finished"), (missing, "failed")} <= kinds
+
+            await wait_for(both_ended, 15)
+        events = await stream_events(submitter, "deploys")
+    failed = [p for _, p in events if p["type"] == "failed"]
+    assert [(p["job"], p["error"]) for p in failed] == [(missing, "NotFoundError")]
+    assert not [p for _, p in events if p["job"] == missing and p["type"] != "failed"]
