@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import attrs
 
@@ -69,8 +69,12 @@ def check_id(value: object, name: str, maximum: int = MAX_ID) -> int:
     return value
 
 
+@overload
+def check_seconds(value: object, name: str, *, optional: Literal[False] = False) -> float: ...
+@overload
+def check_seconds(value: object, name: str, *, optional: bool) -> float | None: ...
 def check_seconds(value: object, name: str, *, optional: bool = False) -> float | None:
-    """Return ``value`` if it is a finite number of seconds > 0 (or ``None`` if ``optional``)."""
+    """Return ``value`` as a float if it is a finite number of seconds > 0 (``None`` if ``optional``)."""
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -78,7 +82,7 @@ def check_seconds(value: object, name: str, *, optional: bool = False) -> float 
         raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be > 0 and finite, got {value!r}")
-    return value
+    return float(value)
 
 
 class ScopeType(str, enum.Enum):

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import secrets
 import time
 import urllib.parse
@@ -40,6 +39,7 @@ import redis.exceptions as rexc
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from ..config import check_seconds
 from . import _scripts
 from ._errors import ClusterConfigError, ClusterError, ClusterUnavailableError, LeaseLostError
 from ._keys import (
@@ -111,14 +111,6 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
-def _positive(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
 class Cluster:
     """The shared watch set and event log of cluster ``name`` in the Redis at ``redis_url``.
 
@@ -158,7 +150,7 @@ class Cluster:
         if stream_maxlen < 1:
             raise ValueError(f"stream_maxlen must be >= 1, got {stream_maxlen}")
         self.stream_maxlen = stream_maxlen
-        self.timeout = _positive(timeout, "timeout")
+        self.timeout = check_seconds(timeout, "timeout")
         self.url = redact(redis_url)
         self.keys = Keys(name)
         self.clock = clock

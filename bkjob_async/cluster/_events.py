@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import redis.exceptions as rexc
 
+from ..config import check_seconds
 from ._errors import ClusterError
 from ._keys import check_name, check_watch
 
@@ -74,14 +75,6 @@ def _count(value: object, name: str) -> int:
     return value
 
 
-def _seconds(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
 class EventStream:
     """``async for event in stream`` over a watch's events; ``await stream.ack(event)``.
 
@@ -105,9 +98,9 @@ class EventStream:
         self.watch = check_watch(watch)
         self.consumer = check_name(consumer, "consumer")
         self.group = check_name(group, "group")
-        self.claim_idle = _seconds(claim_idle, "claim_idle")
+        self.claim_idle = check_seconds(claim_idle, "claim_idle")
         self.count = _count(count, "count")
-        self.block = _seconds(block, "block")
+        self.block = check_seconds(block, "block")
         if self.block >= cluster.timeout:
             raise ValueError(f"block ({block} s) must be shorter than the cluster's timeout")
         self.max_deliveries = (
