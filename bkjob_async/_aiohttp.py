@@ -2,19 +2,23 @@
 
 It borrows a caller's ``ClientSession`` (and never closes it) or creates one and owns it. Its
 errors are masked with the ``redact`` it is given (an aiohttp parser error can quote response
-bytes, and so an echoed secret), and a body larger than ``max_body_size`` is refused unread.
+bytes, and so an echoed secret), each request is logged at DEBUG as ``send_once`` would, and
+a body larger than ``max_body_size`` is refused unread. Given the protocol's ``redact`` (as
+``BkJobClient`` does), ``_transport.sender`` sends to it directly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from typing import TYPE_CHECKING
 
 import aiohttp
 
 from . import errors
 from ._protocol import Request, Response
-from ._transport import masked_error
+from ._transport import log_sent, logger, masked_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,6 +37,9 @@ def _unmasked(text: str) -> str:
 
 class AiohttpTransport:
     """Send requests over one aiohttp session with explicit timeouts."""
+
+    #: Masks its errors with ``redact`` and logs each request with ``log_sent`` (``sender``).
+    masks_and_logs = True
 
     def __init__(
         self,
@@ -56,7 +63,7 @@ class AiohttpTransport:
         self._session = session
         self._owns_session = session is None
         self._limit = limit
-        self._redact = redact
+        self.redact = redact
         self._max_body = max_body_size
         self._closed = False
 
@@ -74,6 +81,8 @@ class AiohttpTransport:
             # A retry after aclose() must not open a new session that nobody would close.
             raise RuntimeError("the transport is closed: its BkJobClient was closed")
         session = self._session or self._open()
+        debug = logger.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
         try:
             async with session.request(
                 request.method,
@@ -95,11 +104,15 @@ class AiohttpTransport:
                     body = await response.read()  # aiohttp reads exactly Content-Length bytes
                 else:
                     body = await self._capped(request, response, length)
-                return Response(response.status, response.headers, body)
+            if debug:
+                log_sent(request, f"HTTP {response.status}", started)
+            return Response(response.status, response.headers, body)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             mapped = _mapped(request, exc)
+            if debug:
+                log_sent(request, type(mapped).__name__, started)
             mapped.__cause__ = exc
-            error = masked_error(mapped, self._redact)
+            error = masked_error(mapped, self.redact)
             if error is None:
                 raise mapped from exc
         # Raised outside the handler: the aiohttp error it replaces may quote a secret.

@@ -197,29 +197,45 @@ _VOLATILE_KEY = b'request_id"'
 _VOLATILE_VALUE = re.compile(rb'request_id"\s*:\s*(?:"[^"]*"|null)')
 
 
-def body_fingerprint(body: bytes) -> int:
+def body_fingerprint(body: bytes, known: tuple[int, ...] = ()) -> tuple[int, tuple[int, ...]]:
     """Return a hash of ``body`` without the values of ``job_request_id``/``request_id``.
 
-    Those ids change on every response, the rest only when the answer does: equal
-    fingerprints mean the same answer. Cutting less than the id (an id with an escaped quote)
-    only makes a body look changed, never the reverse. Runs on every poll, so it only uses
-    ``bytes.find`` and a regex *match* at the places found (a regex *search* would try every
-    quote of the body).
+    Those ids change on every response, the rest only when the answer does: equal hashes mean
+    the same answer. Returned with the offsets of the ids cut out: pass them as ``known`` with
+    the next body of the same job, and when the ids are still there (as in an unchanged answer)
+    the body is not searched at all. An id elsewhere is then left in and makes the body look
+    changed, as does an id cut short (an escaped quote in it): a cut too few only makes a body
+    look changed, never the reverse. Runs on every poll, so it only uses ``bytes.find`` and a
+    regex *match* at the places found (a regex *search* would try every quote of the body).
     """
-    found = body.find(_VOLATILE_KEY)
-    if found < 0:
-        return hash(body)
     kept = []
     start = 0
+    for found in known:
+        value = _VOLATILE_VALUE.match(body, found)
+        if value is None or found < start:
+            break
+        kept.append(body[start:found])
+        start = value.end()
+    else:
+        if known:
+            kept.append(body[start:])
+            return hash(b"".join(kept)), known
+    found = body.find(_VOLATILE_KEY)
+    if found < 0:
+        return hash(body), ()
+    kept.clear()
+    start = 0
+    cuts = []
     while found >= 0:
         value = _VOLATILE_VALUE.match(body, found)
         if value is None:
             break
+        cuts.append(found)
         kept.append(body[start:found])
         start = value.end()
         found = body.find(_VOLATILE_KEY, start)
     kept.append(body[start:])
-    return hash(b"".join(kept))
+    return hash(b"".join(kept)), tuple(cuts)
 
 
 #: The longest server message an ``ApiError`` keeps.

@@ -1,16 +1,20 @@
 """The transport seam: what a transport must do, and the one request path every request takes.
 
 A transport turns a ``Request`` into a ``Response`` or raises ``TransportError``; it knows
-nothing of bk-job. ``send_once`` is the one way to send: it sends once, masks the secrets a
-transport error may quote (a garbled response can echo them; see ``bkjob_async._secrets``),
-and logs method, API, status and timing at DEBUG, never headers or bodies. ``call`` (the
-client's retry loop) deciphers on top of it; the poller deciphers what it must and applies its
-own failure policy. ``Protocol.decipher`` masks every error it raises, so a caller of these two
-never sees a secret.
+nothing of bk-job. ``sender(transport, protocol)`` is the one way to send: a function that
+sends once, masks the secrets a transport error may quote (a garbled response can echo them;
+see ``bkjob_async._secrets``), and logs method, API, status and timing at DEBUG
+(``log_sent``), never headers or bodies. That function is ``send_once`` bound to the
+transport, or, for a transport that already does both itself with the protocol's ``redact``
+(the built-in one), the transport's own ``send``: one coroutine less on every poll. ``call``
+(the client's retry loop) deciphers on top of it; the poller deciphers what it must and
+applies its own failure policy. ``Protocol.decipher`` masks every error it raises, so a caller
+of these never sees a secret.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import traceback
@@ -26,7 +30,16 @@ if TYPE_CHECKING:
     from ._protocol import Request, Response
     from .config import RetryPolicy
 
-__all__ = ["Sleep", "Transport", "call", "is_retryable", "masked_error", "send_once"]
+__all__ = [
+    "Sleep",
+    "Transport",
+    "call",
+    "is_retryable",
+    "log_sent",
+    "masked_error",
+    "send_once",
+    "sender",
+]
 
 logger = logging.getLogger("bkjob_async")
 
@@ -80,10 +93,36 @@ def masked_error(exc: TransportError, redact: Callable[[str], str]) -> Transport
     return TransportError(message)
 
 
+def log_sent(request: Request, outcome: str, started: float) -> None:
+    """Log one sent request at DEBUG: method, API, outcome and time since ``started``."""
+    logger.debug(
+        "%s %s -> %s in %.1f ms",
+        request.method,
+        request.api,
+        outcome,
+        (time.perf_counter() - started) * 1000,
+    )
+
+
+def sender(
+    transport: Transport, protocol: BkJobProtocol
+) -> Callable[[Request], Awaitable[Response]]:
+    """Return the function that sends one request through ``transport``, as ``send_once`` does.
+
+    A transport whose ``masks_and_logs`` is true and whose ``redact`` is ``protocol.redact``
+    masks its errors and calls ``log_sent`` itself: its own ``send`` is returned. Any other
+    transport is wrapped in ``send_once``.
+    """
+    if getattr(transport, "masks_and_logs", False) is True and (
+        getattr(transport, "redact", None) == protocol.redact
+    ):
+        return transport.send
+    return functools.partial(send_once, transport, protocol)
+
+
 async def send_once(transport: Transport, protocol: BkJobProtocol, request: Request) -> Response:
     """Send ``request`` once through ``transport``; raise its error with secrets masked.
 
-    The one request path: the client's retries and the poller's polls both come through here.
     The response is returned as is; ``protocol.decipher`` reads it (and masks its errors).
     """
     debug = logger.isEnabledFor(logging.DEBUG)
@@ -92,26 +131,14 @@ async def send_once(transport: Transport, protocol: BkJobProtocol, request: Requ
         response = await transport.send(request)
     except TransportError as exc:
         if debug:
-            logger.debug(
-                "%s %s -> %s in %.1f ms",
-                request.method,
-                request.api,
-                type(exc).__name__,
-                (time.perf_counter() - started) * 1000,
-            )
+            log_sent(request, type(exc).__name__, started)
         copy = masked_error(exc, protocol.redact)
         if copy is None:
             raise
         error = copy
     else:
         if debug:
-            logger.debug(
-                "%s %s -> HTTP %d in %.1f ms",
-                request.method,
-                request.api,
-                response.status,
-                (time.perf_counter() - started) * 1000,
-            )
+            log_sent(request, f"HTTP {response.status}", started)
         return response
     # Raised outside the handler, so the masked copy has no context quoting the original.
     raise error
@@ -127,10 +154,11 @@ async def call(
     rng: random.Random,
 ) -> Any:
     """Send ``request`` until it succeeds or fails for good; return the envelope's ``data``."""
+    send = sender(transport, protocol)
     attempt = 1
     while True:
         try:
-            response = await send_once(transport, protocol, request)
+            response = await send(request)
             return protocol.decipher(request, response)
         except BkJobError as exc:
             if attempt >= retry.max_attempts or not is_retryable(exc, request.idempotent):

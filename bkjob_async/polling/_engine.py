@@ -15,7 +15,6 @@ task group; no watch does.
 from __future__ import annotations
 
 import asyncio
-import functools
 import heapq
 import itertools
 import logging
@@ -32,7 +31,7 @@ import attrs
 
 from .. import errors
 from .._converter import converter
-from .._transport import send_once
+from .._transport import sender
 from ..config import ApiFlavor, Scope, check_id
 from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus
 from ._durable import STORED, decode_event, encode_event, open_jobs
@@ -188,7 +187,7 @@ class Poller:
         # The engine's one request path: the client's ``send_once`` seam, through the reader.
         self._reader = Reader(
             self._protocol,
-            functools.partial(send_once, client.transport, self._protocol),
+            sender(client.transport, self._protocol),
             policy,
             self._governor,
             self._now,

@@ -118,14 +118,16 @@ class Reader:
         self.requests += 1
         request = instance.request
         response = await self._send(request)
-        fingerprint = body_fingerprint(response.body) if response.status == 200 else None
-        if (
-            fingerprint is not None
-            and fingerprint == instance.fingerprint
-            and not instance.needs_decode
-        ):
-            self.unchanged += 1
-            return None
+        if response.status == 200:
+            fingerprint, cuts = body_fingerprint(response.body, instance.cuts)
+            if fingerprint == instance.fingerprint and not instance.needs_decode:
+                self.unchanged += 1
+                return None
+            if instance.cuts:  # a new answer: find every id in it, for the polls to come
+                fingerprint, cuts = body_fingerprint(response.body)
+            instance.cuts = cuts
+        else:
+            fingerprint = None
         data = self.decode(request, response)
         observation = observe_job(
             data, self._generation, expected_job_instance_id=instance.job_instance_id

@@ -39,6 +39,7 @@ class Instance:
     __slots__ = (
         "active",
         "busy",
+        "cuts",
         "due",
         "error",
         "failures",
@@ -64,6 +65,8 @@ class Instance:
         self.state = state
         self.subscribers: list[_Subscription] = []
         self.fingerprint: int | None = None
+        #: Where the request ids were in the last answer (``body_fingerprint``'s ``known``).
+        self.cuts: tuple[int, ...] = ()
         self.needs_decode = True
         self.interval = 0.0
         #: Failed polls in a row, and the latest failure.

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import datetime as _dt
 import json
+import logging
 import math
 import traceback
 import urllib.parse
@@ -19,6 +20,7 @@ from bkjob_async import (
     ApiError,
     BkJobClient,
     BkJobError,
+    ConnectError,
     PermissionDeniedError,
     ResponseFormatError,
     RetryPolicy,
@@ -26,7 +28,8 @@ from bkjob_async import (
     Timeouts,
     TransportError,
 )
-from bkjob_async._transport import send_once
+from bkjob_async._aiohttp import AiohttpTransport
+from bkjob_async._transport import send_once, sender
 from bkjob_async.models.requests import Account, FileSource, GlobalVar, Targets
 from tests.conftest import APP_SECRET, BK_TOKEN, RecordingServer, envelope
 
@@ -213,6 +216,44 @@ async def test_send_once_masks_a_transport_error_subclass_of_its_own() -> None:
             await c.get_job_instance_status(BIZ, 1)
     assert type(info.value) is TransportError
     assert str(info.value).startswith("squid: ")
+    assert not readable(full_text(info.value), APP_SECRET)
+
+
+async def test_sender_sends_directly_only_to_a_transport_that_masks_with_this_protocol(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The built-in transport masks and logs itself: no wrapper. Anything else is wrapped."""
+
+    class Echoing:
+        masks_and_logs = True  # claims it, but masks with nothing of this protocol's
+
+        async def send(self, request: Any) -> Any:
+            raise TransportError(f"proxy refused {request.headers['X-Bkapi-Authorization']}")
+
+        async def aclose(self) -> None:
+            return None
+
+    async with BkJobClient(
+        "http://127.0.0.1:1", app_code="a", app_secret=APP_SECRET, username="u"
+    ) as c:
+        assert sender(c.transport, c.protocol) == c.transport.send
+        other = AiohttpTransport(timeouts=Timeouts())  # masks nothing: wrapped
+        assert sender(other, c.protocol) != other.send
+        await other.aclose()
+        request = c.protocol.job_instance_status(BIZ, 1, with_hosts=True)
+        with caplog.at_level(logging.DEBUG, logger="bkjob_async"), pytest.raises(ConnectError):
+            await sender(c.transport, c.protocol)(request)
+        # Logged once (by the transport itself), as send_once logs.
+        lines = [r.getMessage() for r in caplog.records if "-> ConnectError in" in r.getMessage()]
+        assert len(lines) == 1
+        assert lines[0].startswith("GET get_job_instance_status -> ConnectError in ")
+    async with BkJobClient(
+        "http://127.0.0.1:1", app_code="a", app_secret=APP_SECRET, username="u", transport=Echoing()
+    ) as c:
+        send = sender(c.transport, c.protocol)
+        assert send != c.transport.send
+        with pytest.raises(TransportError) as info:
+            await send(c.protocol.job_instance_status(BIZ, 1, with_hosts=True))
     assert not readable(full_text(info.value), APP_SECRET)
 
 

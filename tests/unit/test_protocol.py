@@ -967,8 +967,34 @@ def test_body_fingerprint_ignores_request_ids() -> None:
     a = json.dumps({**ok({"x": 1}), "request_id": "a", "job_request_id": "b"}).encode()
     b = json.dumps({**ok({"x": 1}), "request_id": "c", "job_request_id": None}).encode()
     c = json.dumps({**ok({"x": 2}), "request_id": "a", "job_request_id": "b"}).encode()
-    assert body_fingerprint(a) == body_fingerprint(b)
-    assert body_fingerprint(a) != body_fingerprint(c)
+    assert body_fingerprint(a)[0] == body_fingerprint(b)[0]
+    assert body_fingerprint(a)[0] != body_fingerprint(c)[0]
+
+
+def test_body_fingerprint_reuses_the_places_of_the_ids_only_where_they_still_are() -> None:
+    def body(x: int, rid: str, jrid: str, extra: dict[str, Any] | None = None) -> bytes:
+        data = {"x": x, **(extra or {})}
+        return json.dumps({**ok(data), "request_id": rid, "job_request_id": jrid}).encode()
+
+    first, cuts = body_fingerprint(body(1, "aaaa", "bbbb"))
+    assert len(cuts) == 2
+    # Same answer, new ids of the same length: the known places are used, same hash and places.
+    assert body_fingerprint(body(1, "cccc", "dddd"), cuts) == (first, cuts)
+    # New ids of another length: the places moved, the body is searched again; same hash.
+    moved = body_fingerprint(body(1, "cc", "dddddd"), cuts)
+    assert moved[0] == first
+    assert moved[1] != cuts
+    # Another answer: another hash, whatever places are passed.
+    assert body_fingerprint(body(2, "cccc", "dddd"), cuts)[0] != first
+    assert body_fingerprint(body(2, "cccc", "dddd"))[0] != first
+    # An id where none was (a key inside data): left in with the old places, so the body looks
+    # changed (decoded once, never skipped wrongly); a fresh search cuts all three.
+    extra = body(1, "cccc", "dddd", {"request_id": "eeee"})
+    assert body_fingerprint(extra, cuts)[0] != first
+    assert len(body_fingerprint(extra)[1]) == 3
+    # Places past the end of a shorter body, or not at an id: searched again.
+    assert body_fingerprint(b'{"request_id":"z"}', cuts) == body_fingerprint(b'{"request_id":"z"}')
+    assert body_fingerprint(b"{}", (5,)) == (hash(b"{}"), ())
 
 
 def test_parse_uses_the_flavor_generation() -> None:
