@@ -659,6 +659,10 @@ class Poller:
             old, instance.job_instance_id, observation, now_utc, self._host_result
         )
         instance.needs_decode = False
+        if instance.state is old:
+            # The answer looked changed but nothing in it was: maybe a request id where the
+            # reused places do not look. Search the next answer whole (``body_fingerprint``).
+            instance.cuts = ()
         # Counted before delivery: an answer that ends the job's last watch is an answer too
         # (the rate governor grows on answers, the outage ends on one).
         now = self._count_answer(instance)

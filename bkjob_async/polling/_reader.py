@@ -119,13 +119,10 @@ class Reader:
         request = instance.request
         response = await self._send(request)
         if response.status == 200:
-            fingerprint, cuts = body_fingerprint(response.body, instance.cuts)
+            fingerprint, instance.cuts = body_fingerprint(response.body, instance.cuts)
             if fingerprint == instance.fingerprint and not instance.needs_decode:
                 self.unchanged += 1
                 return None
-            if instance.cuts:  # a new answer: find every id in it, for the polls to come
-                fingerprint, cuts = body_fingerprint(response.body)
-            instance.cuts = cuts
         else:
             fingerprint = None
         data = self.decode(request, response)

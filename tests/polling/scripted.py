@@ -83,6 +83,10 @@ class ScriptedServer:
         #: When each request of a job arrived (``time.monotonic``).
         self.arrivals: dict[int, list[float]] = {}
         self.hold = False  # when True, keep serving the current entry without advancing
+        #: From this many requests on, answers also end with a fresh ``request_id`` (as an ESB
+        #: adds its own after Job's ``job_request_id``).
+        self.trailing_id_from: int | None = None
+        self.requests = 0
         self._ids = itertools.count()
         self.url = ""
 
@@ -116,9 +120,12 @@ class ScriptedServer:
             return web.Response(status=503, text="released at teardown")
         if isinstance(entry, Fault):
             return entry.response()
-        return web.json_response(
-            {"result": True, "code": 0, "job_request_id": f"{next(self._ids):x}", "data": entry}
-        )
+        envelope = {"result": True, "code": 0, "job_request_id": f"{next(self._ids):x}"}
+        envelope["data"] = entry
+        self.requests += 1
+        if self.trailing_id_from is not None and self.requests > self.trailing_id_from:
+            envelope["request_id"] = f"{next(self._ids):x}"
+        return web.json_response(envelope)
 
 
 def describe(event: Any) -> tuple[Any, ...]:

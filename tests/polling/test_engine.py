@@ -246,6 +246,20 @@ async def test_unchanged_polls_are_counted_and_skip_decoding(
     assert len(events) == 7
 
 
+async def test_a_request_id_in_a_new_place_is_cut_too_from_the_next_poll_on(
+    scripted: ScriptedServer, poller: Poller
+) -> None:
+    # From the 5th answer on, a second id follows the data: the places of the ids reused from
+    # the answer before miss it once; then it is found, and repeats are skipped again.
+    same = job_body(13, 2, [(130, 2, 0, [7])])
+    scripted.trailing_id_from = 5
+    scripted.script(13, *([same] * 40), job_body(13, 3, [(130, 3, 0, [9])]))
+    events = await collect(poller.watch_job(SCOPE, 13))
+    assert describe(events[-1]) == ("finished", 3)
+    # 41 polls: the first, the 6th (first with the new id) and the last are decoded.
+    assert poller.statistics().unchanged_polls >= 37
+
+
 async def test_breaking_out_stops_polling(scripted: ScriptedServer, poller: Poller) -> None:
     scripted.script(13, job_body(13, 2, [(130, 2, 0, [7])]))
     with anyio.fail_after(5):
