@@ -129,7 +129,12 @@ def next_interval(
     policy: PollPolicy, current: float, changed: bool, rng: random.Random
 ) -> tuple[float, float]:
     """Return ``(new base interval, jittered delay)`` after a successful poll (every poll)."""
-    base = policy.interval if changed else min(policy.max_interval, current * policy.growth)
+    if changed:
+        base = policy.interval
+    else:  # (no min(): every poll comes here)
+        base = current * policy.growth
+        if base > policy.max_interval:
+            base = policy.max_interval
     jitter = policy.jitter
     return base, base * (1.0 + jitter * (2.0 * rng.random() - 1.0)) if jitter else base
 

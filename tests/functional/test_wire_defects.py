@@ -322,6 +322,34 @@ async def test_a_streamed_body_is_refused_once_past_the_cap(
     assert len(sent) < 200
 
 
+async def test_a_refused_body_gives_its_connection_back_and_the_next_request_works(
+    server: RecordingServer,
+) -> None:
+    # One connection in the pool: a refused answer whose connection were kept (or reused
+    # half-read) would make the next request wait for the pool, or read garbage.
+    data = {"finished": True, "job_instance": {"job_instance_id": 1, "status": 3}}
+
+    async def too_long(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(100):
+            await response.write(b"x" * 65536)
+        return response
+
+    async def fine(_: web.Request) -> web.StreamResponse:
+        return web.json_response(envelope(data))
+
+    for _ in range(3):
+        server.reply_with(too_long)
+        server.reply_with(fine)
+    async with client(server, max_body_size=1024 * 1024, connection_limit=1) as c:
+        for _ in range(3):
+            with pytest.raises(ResponseFormatError, match="max_body_size"):
+                await asyncio.wait_for(c.get_job_instance_status(BIZ, 1), 5)
+            status = await asyncio.wait_for(c.get_job_instance_status(BIZ, 1), 5)
+            assert status.finished
+
+
 @pytest.mark.parametrize("compress", [False, True])
 async def test_a_body_under_the_cap_is_read(server: RecordingServer, compress: bool) -> None:
     data = {"finished": True, "job_instance": {"job_instance_id": 1, "status": 3}}
