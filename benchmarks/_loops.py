@@ -70,11 +70,17 @@ async def raw(url: str, ids: list[int], seconds: float, parse: bool) -> dict:
     return {"cpu_per_request": cpu, "requests": requests_made, "unchanged": 0}
 
 
+#: The status a forced change says a host had: a real one, which the simulator's hosts never
+#: report (``HOST_NOT_EXIST``), so every poll moves it, as a real change would (a value bk-job
+#: never sends, like -1, would cost the tracker the enum's unknown-value path instead).
+_FORCED_PREVIOUS = 2
+
+
 def _force_one_change_per_poll() -> None:
     """Make every poll a changed one: forget the body fingerprint and one host's status.
 
     Each poll then decodes the body, reads every status, diffs every host, and structures and
-    delivers exactly one host transition: a typical changed poll. The status is forgotten in
+    delivers exactly one host transition: a typical changed poll. The status is replaced in
     place, behind the tracker's back (its states are values it never changes), so that the
     forcing costs what it costs on the old engine and only the engine's own work is compared:
     ``observe`` still copies the changed step's host map, as on any real change.
@@ -85,7 +91,7 @@ def _force_one_change_per_poll() -> None:
         instance.fingerprint = None
         for step in instance.state.steps.values():
             if step.hosts:
-                step.hosts[next(iter(step.hosts))] = -1
+                step.hosts[next(iter(step.hosts))] = _FORCED_PREVIOUS
                 break
         return await original(self, instance)
 

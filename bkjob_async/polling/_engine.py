@@ -807,7 +807,7 @@ class Poller:
         observation: JobObservation,
         changed: bool = True,
     ) -> None:
-        subscribers = [sub for sub in instance.subscribers if not sub.closed]
+        subscribers = tuple(instance.subscribers)  # (closed ones are skipped below)
         self._events += len(events)
         finished: JobFinished | WatchFailed | None = None
         if observation.finished:
@@ -825,11 +825,15 @@ class Poller:
                     instance.job_instance_id, now_utc(), exc, occurrence=instance.state.seq
                 )
         for sub in subscribers:
+            if sub.closed:
+                continue
             if sub.name is not None and changed:
                 self._commit(sub, instance, events, finished, data)
             sub.offer(instance.job_instance_id, events)
         state = instance.state
         for sub in subscribers:
+            if sub.closed:
+                continue
             step = sub.step_instance_id
             if finished is not None and (step is None or not step_done(state, step)):
                 sub.end_job(instance.job_instance_id, finished)

@@ -138,6 +138,11 @@ class Reader:
 
     def _maybe_group(self, instance: Instance, observation: JobObservation) -> None:
         threshold = self._threshold
+        for step in observation.steps:  # (a loop: every changed poll comes here)
+            if step.hosts is not None and len(step.hosts) > threshold:
+                break
+        else:
+            return
         large = [s.step_instance_id for s in observation.steps if len(s.hosts or ()) > threshold]
         if large:
             instance.groups = {step_id: GroupCounts() for step_id in large}

@@ -59,6 +59,22 @@ class JobState(NamedTuple):
 
 
 _NO_HOSTS: Mapping[HostKey, int] = {}
+# Members by value: a dict lookup, where ``HostStatus(code)`` runs two Python-level calls.
+# Values bk-job added later (``UNKNOWN_<n>`` members) go through the enum itself.
+_HOST_STATUS = {int(member): member for member in HostStatus}
+_JOB_STATUS = {int(member): member for member in JobStatus}
+
+
+def _host_status(code: int) -> HostStatus:
+    member = _HOST_STATUS.get(code)
+    return HostStatus(code) if member is None else member
+
+
+def _job_status(code: int) -> JobStatus:
+    member = _JOB_STATUS.get(code)
+    return JobStatus(code) if member is None else member
+
+
 # Build a state tuple without the named tuple's Python-level __new__ (every changed poll does).
 _new = tuple.__new__
 #: A job never seen.
@@ -106,7 +122,7 @@ def observe(
                         step_id,
                         step.execute_count,
                         result.host,
-                        None if previous is None else HostStatus(previous),
+                        None if previous is None else _host_status(previous),
                         result.status,
                         result,
                         occurrence=occurrence,
@@ -121,8 +137,8 @@ def observe(
                     now,
                     step_id,
                     step.execute_count,
-                    None if old_status is None else JobStatus(old_status),
-                    JobStatus(step.status),
+                    None if old_status is None else _job_status(old_status),
+                    _job_status(step.status),
                     occurrence=occurrence,
                 )
             )
@@ -143,8 +159,8 @@ def observe(
             JobTransition(
                 job_instance_id,
                 now or observed_at(),
-                None if state.status is None else JobStatus(state.status),
-                JobStatus(observation.status),
+                None if state.status is None else _job_status(state.status),
+                _job_status(observation.status),
                 occurrence=occurrence,
             )
         )
@@ -175,7 +191,7 @@ def step_done(state: JobState, step_instance_id: int) -> bool:
     step = state.steps.get(step_instance_id)
     if step is None or step.status is None:
         return False
-    status = JobStatus(step.status)
+    status = _job_status(step.status)
     if not status.is_finished:
         return False
     return state.finished or status.is_success
@@ -193,7 +209,7 @@ def step_moves(state: JobState, step: StepObservation) -> bool:
         step.status,
         step.execute_count,
     )
-    return changed or not JobStatus(step.status).is_finished
+    return changed or not _job_status(step.status).is_finished
 
 
 # --- plain data, for a store ------------------------------------------------------------------
