@@ -418,12 +418,7 @@ class Watch:
             if sub.closed or not sub.remaining:
                 self._end()
                 raise StopAsyncIteration
-            remaining = self._deadline - anyio.current_time()
-            if remaining <= 0:
-                await self._time_out()
-                continue
-            with anyio.move_on_after(remaining):
-                await sub.mailbox.wait()
+            await self._wait(sub)
 
     async def _next_durable(self, store: Store) -> Event:
         """``__anext__`` of a named watch: ack the last event, hand out only settled ones."""
@@ -453,12 +448,19 @@ class Watch:
                     store.drop(name)  # every job ended and every event was delivered
                 self._end()
                 raise StopAsyncIteration
-            remaining = self._deadline - anyio.current_time()
-            if remaining <= 0:
-                await self._time_out()
-                continue
-            with anyio.move_on_after(remaining):
-                await sub.mailbox.wait()
+            await self._wait(sub)
+
+    async def _wait(self, sub: _Subscription) -> None:
+        """Wait for the mailbox, or end the watch's jobs when its deadline passes."""
+        if self._deadline == math.inf:  # no deadline: no cancel scope (every wait comes here)
+            await sub.mailbox.wait()
+            return
+        remaining = self._deadline - anyio.current_time()
+        if remaining <= 0:
+            await self._time_out()
+            return
+        with anyio.move_on_after(remaining):
+            await sub.mailbox.wait()
 
     async def _time_out(self) -> None:
         """End every unfinished job of this watch with ``WatchTimedOut`` and a fresh snapshot."""
