@@ -112,10 +112,19 @@ async def engine(url: str, ids: list[int], seconds: float, changed: bool) -> dic
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(drain)
-            cpu, requests_made = await _measure(lambda: poller._requests, seconds)
-            stats = poller.statistics()
+            unchanged: list[int] = []  # at the start and the end of the measured window
+
+            def count() -> int:
+                unchanged.append(poller.statistics().unchanged_polls)
+                return poller._requests
+
+            cpu, requests_made = await _measure(count, seconds)
             tg.cancel_scope.cancel()
-    return {"cpu_per_request": cpu, "requests": requests_made, "unchanged": stats.unchanged_polls}
+    return {
+        "cpu_per_request": cpu,
+        "requests": requests_made,
+        "unchanged": unchanged[-1] - unchanged[0],
+    }
 
 
 async def main(mode: str, url: str, ids: list[int], seconds: float) -> None:
