@@ -112,6 +112,8 @@ async def engine(url: str, ids: list[int], seconds: float, changed: bool) -> dic
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(drain)
+            while poller._requests < 2 * len(ids):  # every job's first (decoded) poll is done
+                await anyio.sleep(0.05)
             unchanged: list[int] = []  # at the start and the end of the measured window
 
             def count() -> int:
