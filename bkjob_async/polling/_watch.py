@@ -304,6 +304,8 @@ class Watch:
         self._store = store if subscription.name is not None else None
         #: The id of the event handed out last and not yet acknowledged.
         self._unacked: str | None = None
+        #: How many events at the head of the mailbox are known durable (a named watch).
+        self._durable_head = 0
         self._single = single
         self._deadline = math.inf if deadline is None else anyio.current_time() + deadline
         self._leave = leave
@@ -432,10 +434,17 @@ class Watch:
             if sub.error is not None:
                 raise sub.error
             if len(sub.mailbox):
-                if sub.ticket and not store.settled(sub.ticket):
+                if not self._durable_head:
                     # Nothing leaves before it is durable (a crash could break the chain).
-                    await store.wait_settled(sub.ticket)
+                    # Every event in the mailbox now was committed at or before ``sub.ticket``:
+                    # once that is durable they all go. (Waiting again for the newest ticket
+                    # after each wait would starve the consumer while commits keep coming.)
+                    ticket, count = sub.ticket, len(sub.mailbox)
+                    if ticket and not store.settled(ticket):
+                        await store.wait_settled(ticket)
+                    self._durable_head = min(count, len(sub.mailbox))
                     continue
+                self._durable_head -= 1
                 event = sub.mailbox.get_nowait()
                 assert event is not None
                 self._unacked = event.event_id
