@@ -726,6 +726,12 @@ class SqliteStore(Store):
         Nothing in memory changes here: a failed transaction is rolled back and retried whole.
         """
         conn = self._connection()
+        if not fold and len(segments) == 1 and isinstance(segments[0], _Hot):
+            # The usual batch: one insert, a transaction of its own (no BEGIN/COMMIT trips).
+            if not segments[0]:
+                return False, []
+            conn.execute(_INSERT_LOG, (segments[0].body(),))
+            return False, [segments[0]]
         conn.execute("BEGIN IMMEDIATE")
         try:
             folded = False
