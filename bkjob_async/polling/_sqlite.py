@@ -201,18 +201,23 @@ class _Hot:
 
     def body(self) -> str:
         """Return this batch as the JSON text of a ``log`` row (values are JSON text already)."""
-        quoted: dict[str, str] = {}
+        # Nearly always one watch and one scope: their JSON text is made once per body.
+        quoted: dict[tuple[str, str], tuple[str, str]] = {}
 
-        def q(text: str) -> str:
-            found = quoted.get(text)
-            if found is None:
-                found = quoted[text] = _quote(text)
+        def q(watch: str, scope: str) -> tuple[str, str]:
+            found = quoted[watch, scope] = (_quote(watch), _quote(scope))
             return found
 
-        states = ",".join(f"[{q(w)},{q(s)},{j},{t}]" for t, w, s, j in self.states.values())
-        events = ",".join(
-            f"[{n},{q(w)},{_quote(i)},{q(s)},{j},{p}]" for n, w, i, s, j, p in self.events.values()
-        )
+        out = []
+        for t, w, s, j in self.states.values():
+            qw, qs = quoted.get((w, s)) or q(w, s)
+            out.append(f"[{qw},{qs},{j},{t}]")
+        states = ",".join(out)
+        out = []
+        for n, w, i, s, j, p in self.events.values():
+            qw, qs = quoted.get((w, s)) or q(w, s)
+            out.append(f"[{n},{qw},{_quote(i)},{qs},{j},{p}]")
+        events = ",".join(out)
         acked = ",".join(map(str, self.acked))
         return f"[[{states}],[{events}],[{acked}]]"
 
@@ -524,11 +529,14 @@ class SqliteStore(Store):
         text = _dumps(state)
         rows = []
         for event_id, payload in events:
-            check_event_id(event_id)
+            if type(event_id) is not str or not event_id:
+                check_event_id(event_id)
             rows.append((event_id, _dumps(payload)))
         known = self._pending
         with self._lock:
-            hot = self._hot_segment()
+            hot = self._hot
+            if hot is None:
+                hot = self._hot_segment()
             hot.states[(name, scope_text, job_id)] = (text, name, scope_text, job_id)
             for event_id, payload_text in rows:
                 key = (name, event_id)
@@ -536,8 +544,10 @@ class SqliteStore(Store):
                     seq = self._seq = self._seq + 1
                     known[key] = (seq, scope_text, job_id)
                     hot.events[seq] = (seq, name, event_id, scope_text, job_id, payload_text)
-            ticket = self._queued_one()
-        self._poke()
+            self._queued += 1
+            ticket = self._ticket = self._ticket + 1
+        if self._queued >= self._max_batch or not self._wake.is_set():
+            self._poke()
         return ticket
 
     def ack(self, name: str, event_ids: Iterable[str]) -> int:
@@ -546,14 +556,18 @@ class SqliteStore(Store):
             self._open_for_writes()
         known = self._pending
         with self._lock:
-            hot = self._hot_segment()
+            hot = self._hot
+            if hot is None:
+                hot = self._hot_segment()
             queued, acked = hot.events, hot.acked
             for event_id in event_ids:
                 entry = known.pop((name, event_id), None)
                 if entry is not None and queued.pop(entry[0], None) is None:
                     acked[entry[0]] = None
-            ticket = self._queued_one()
-        self._poke()
+            self._queued += 1
+            ticket = self._ticket = self._ticket + 1
+        if self._queued >= self._max_batch or not self._wake.is_set():
+            self._poke()
         return ticket
 
     # -- durability -----------------------------------------------------------------------
