@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -97,7 +98,19 @@ async def fill(url: str, ids: list[int], directory: str) -> dict:
             tg.cancel_scope.cancel()
         await store.flush()
     files = list(Path(directory).glob("resume.db*"))
-    return {"bytes": sum(f.stat().st_size for f in files), "jobs": len(ids)}
+    conn = sqlite3.connect(Path(directory) / "resume.db")
+    try:
+        pages, free, size = (
+            conn.execute(f"PRAGMA {pragma}").fetchone()[0]
+            for pragma in ("page_count", "freelist_count", "page_size")
+        )
+    finally:
+        conn.close()
+    return {
+        "bytes": sum(f.stat().st_size for f in files),
+        "live_bytes": (pages - free) * size,
+        "jobs": len(ids),
+    }
 
 
 async def resume(url: str, ids: list[int], directory: str) -> dict:

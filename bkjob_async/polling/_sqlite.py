@@ -14,8 +14,9 @@ not written to the tables row by row: a batch's net (each job's latest state, th
 not acknowledged within it, the acks of older events) is appended as **one row** of the
 ``log`` table, its values JSON text already. The writer keeps the net of every batch logged
 since the last fold in memory and *folds* it into ``jobs`` and ``events`` every
-``fold_interval`` seconds (sooner if the log grows past ``_FOLD_ROWS`` rows or its net past
-``_FOLD_SIZE`` entries), before a rare call (add, remove, drop; those write the tables), and at
+``fold_interval`` seconds (sooner if the log grows past ``_FOLD_ROWS`` rows or
+``_FOLD_BYTES``, or its net past ``_FOLD_SIZE`` entries: a burst never makes a long fold or
+leaves a large log, whose pages the file keeps for reuse), before a rare call (add, remove, drop; those write the tables), and at
 close, in the same transaction that empties the log. So a changed poll costs one small share
 of one insert; a state that changed many times between folds is written to ``jobs`` once;
 an event committed and acknowledged between two folds (the usual case: delivery waits one
@@ -117,9 +118,10 @@ _INSERT_EVENT = (
 )
 _DELETE_EVENT = "DELETE FROM events WHERE seq = ?"
 _INSERT_LOG = "INSERT INTO log (body) VALUES (?)"
-#: Fold the log when it has this many rows, or its net this many states and events.
+#: Fold the log when it has this many rows or bytes, or its net this many states and events.
 _FOLD_ROWS = 1000
-_FOLD_SIZE = 50_000
+_FOLD_BYTES = 2_000_000
+_FOLD_SIZE = 20_000
 
 
 def _encoder() -> Callable[[JsonValue], str]:
@@ -358,6 +360,8 @@ class SqliteStore(Store):
         # and when the last fold was (writer thread only).
         self._dirty = _Hot()
         self._logged = 0
+        self._log_bytes = 0
+        self._batch_bytes = 0
         self._folded_at = 0.0
         # Wakes the writer: something is queued / write now.
         self._wake = threading.Event()
@@ -726,7 +730,11 @@ class SqliteStore(Store):
         """Tell whether the log should be folded now: it is old or large (writer thread)."""
         if not self._logged:
             return False
-        if self._logged >= _FOLD_ROWS or self._dirty.size() >= _FOLD_SIZE:
+        if (
+            self._logged >= _FOLD_ROWS
+            or self._log_bytes >= _FOLD_BYTES
+            or self._dirty.size() >= _FOLD_SIZE
+        ):
             return True
         return time.monotonic() - self._folded_at >= self._fold_interval
 
@@ -744,7 +752,9 @@ class SqliteStore(Store):
             # The usual batch: one insert, a transaction of its own (no BEGIN/COMMIT trips).
             if not segments[0]:
                 return False, []
-            conn.execute(_INSERT_LOG, (segments[0].body(),))
+            body = segments[0].body()
+            conn.execute(_INSERT_LOG, (body,))
+            self._batch_bytes = len(body)
             return False, [segments[0]]
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -760,9 +770,12 @@ class SqliteStore(Store):
             if fold:
                 self._fold_sync(conn, folded, hots)
                 folded, hots = True, []
+            self._batch_bytes = 0
             for hot in hots:
                 if hot:
-                    conn.execute(_INSERT_LOG, (hot.body(),))
+                    body = hot.body()
+                    conn.execute(_INSERT_LOG, (body,))
+                    self._batch_bytes += len(body)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -782,11 +795,12 @@ class SqliteStore(Store):
     def _written(self, folded: bool, logged: list[_Hot]) -> None:
         """After a successful write: account for the fold and the batches logged."""
         if folded:
-            self._dirty, self._logged = _Hot(), 0
+            self._dirty, self._logged, self._log_bytes = _Hot(), 0, 0
             self._folded_at = time.monotonic()
         for hot in logged:
             self._dirty.absorb(hot)
             self._logged += 1
+        self._log_bytes += self._batch_bytes if logged else 0
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
