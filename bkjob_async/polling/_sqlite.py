@@ -15,13 +15,14 @@ not acknowledged within it, the acks of older events) is appended as **one row**
 ``log`` table, its values JSON text already. The writer keeps the net of every batch logged
 since the last fold in memory and *folds* it into ``jobs`` and ``events`` every
 ``fold_interval`` seconds (sooner if the log grows past ``_FOLD_ROWS`` rows or
-``_FOLD_BYTES``, or its net past ``_FOLD_SIZE`` entries: a burst never makes a long fold or
-leaves a large log, whose pages the file keeps for reuse), before a rare call (add, remove, drop; those write the tables), and at
-close, in the same transaction that empties the log. So a changed poll costs one small share
-of one insert; a state that changed many times between folds is written to ``jobs`` once;
-an event committed and acknowledged between two folds (the usual case: delivery waits one
-batch, the ack follows at once) never touches ``events``. ``load`` reads the tables and the log in one snapshot
-(the log is newer); ``open`` folds a log left by a process that died.
+``_FOLD_BYTES``, or its net past ``_FOLD_SIZE`` entries: a burst makes neither a long fold
+nor a large log, whose pages the file keeps for reuse), before a rare call (add, remove,
+drop; those write the tables) and at close, in the transaction that empties the log. So a
+changed poll costs a small share of one insert; a state that changed many times between
+folds is written to ``jobs`` once; an event committed and acknowledged between two folds
+(the usual case: delivery waits one batch, the ack follows at once) never touches
+``events``. ``load`` reads the tables and the log in one snapshot (the log is newer);
+``open`` folds a log left by a process that died.
 
 The file is stdlib ``sqlite3`` in WAL mode with ``synchronous=NORMAL`` by default: a commit
 survives the process being killed (SIGKILL included) and, in WAL mode, a power loss can only
