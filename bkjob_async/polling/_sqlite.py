@@ -128,8 +128,9 @@ _FOLD_SIZE = 20_000
 def _encoder() -> Callable[[JsonValue], str]:
     """Return ``dumps`` for store values: compact, UTF-8 as is, no NaN, no cycle check.
 
-    The C encoder ``JSONEncoder.encode`` builds on each call, built once (a changed poll
-    encodes a state and its events on the event loop); ``JSONEncoder`` itself without it.
+    It calls the C encoder that ``JSONEncoder.encode`` makes anew on every call, made once
+    here (every changed poll encodes a state and its events on the event loop); without the
+    C encoder, ``JSONEncoder.encode`` itself.
     """
     encoder = json.JSONEncoder(
         ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
@@ -284,7 +285,8 @@ class SqliteStore(Store):
     :param max_retry_interval: ...up to this.
     :param check: run ``PRAGMA quick_check`` at open (linear in the file size).
     :param fold_interval: seconds between folds of the log into the tables (see the module
-        docstring); also when the log grows past 1,000 batches, on a rare call and at close.
+        docstring); a fold also happens when the log passes 1,000 rows or 2 MB, before a rare
+        call, and at close.
 
     Besides its queue, it keeps in memory the jobs of the watches this process added or
     loaded (about 120 bytes each) and the ids of their unacknowledged events: commits for
