@@ -790,8 +790,8 @@ class SqliteStore(Store):
     def _fold_sync(self, conn: sqlite3.Connection, folded: bool, hots: list[_Hot]) -> None:
         """Fold the logged batches (unless done already in this transaction), then ``hots``."""
         if not folded and self._logged:
+            conn.execute("DELETE FROM log")  # first: the tables' new rows reuse its pages
             self._dirty.apply(conn)
-            conn.execute("DELETE FROM log")
         for hot in hots:
             hot.apply(conn)
 
@@ -1048,9 +1048,9 @@ def _read_log(conn: sqlite3.Connection, path: str) -> _Hot:
 def _fold_log(conn: sqlite3.Connection, path: str) -> None:
     """Fold the batches a previous run logged and did not fold (it was killed) into the tables."""
     net = _read_log(conn, path)
+    conn.execute("DELETE FROM log")
     if net:
         net.apply(conn)
-    conn.execute("DELETE FROM log")
 
 
 def _max_seq(conn: sqlite3.Connection) -> int:
