@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -45,17 +46,19 @@ class CountingStore(MemoryStore):
         return super()._next()
 
 
-async def _drain(watch) -> None:  # type: ignore[no-untyped-def]
+async def _drain(watch, delivered: list[int] | None = None) -> None:  # type: ignore[no-untyped-def]
     async for _ in watch:
-        pass
+        if delivered is not None:
+            delivered[0] += 1
 
 
 async def changed(url: str, ids: list[int], seconds: float, store: Store) -> dict:
     _force_one_change_per_poll()
     async with store, _client(url) as client, Poller(client, policy=FAST, store=store) as poller:
         watch = poller.watch_jobs(SCOPE, ids, name="bench")
+        delivered = [0]
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_drain, watch)
+            tg.start_soon(_drain, watch, delivered)
             cpu, requests_made = await _measure(lambda: poller._requests, seconds)
             stats = poller.statistics()
             tg.cancel_scope.cancel()
@@ -64,6 +67,8 @@ async def changed(url: str, ids: list[int], seconds: float, store: Store) -> dic
         "cpu_per_request": cpu,
         "requests": requests_made,
         "transactions": stats.store.transactions,
+        # Over the whole run (warm-up included): how far the consumer kept up.
+        "delivered_per_poll": delivered[0] / max(1, stats.requests),
     }
 
 
@@ -97,7 +102,19 @@ async def fill(url: str, ids: list[int], directory: str) -> dict:
             tg.cancel_scope.cancel()
         await store.flush()
     files = list(Path(directory).glob("resume.db*"))
-    return {"bytes": sum(f.stat().st_size for f in files), "jobs": len(ids)}
+    conn = sqlite3.connect(Path(directory) / "resume.db")
+    try:
+        pages, free, size = (
+            conn.execute(f"PRAGMA {pragma}").fetchone()[0]
+            for pragma in ("page_count", "freelist_count", "page_size")
+        )
+    finally:
+        conn.close()
+    return {
+        "bytes": sum(f.stat().st_size for f in files),
+        "live_bytes": (pages - free) * size,
+        "jobs": len(ids),
+    }
 
 
 async def resume(url: str, ids: list[int], directory: str) -> dict:

@@ -9,6 +9,21 @@ the loop's waiters with one ``call_soon_threadsafe`` (asyncio, like aiohttp), an
 someone waits. Reads (``load``, ``watch_names``) run in a worker thread on a second
 connection, which WAL lets read while the writer writes. See ``_store`` for the contract.
 
+**What a batch writes.** Commits and acks (the hot path: one of each per changed poll) are
+not written to the tables row by row: a batch's net (each job's latest state, the events
+not acknowledged within it, the acks of older events) is appended as **one row** of the
+``log`` table, its values JSON text already. The writer keeps the net of every batch logged
+since the last fold in memory and *folds* it into ``jobs`` and ``events`` every
+``fold_interval`` seconds (sooner if the log grows past ``_FOLD_ROWS`` rows or
+``_FOLD_BYTES``, or its net past ``_FOLD_SIZE`` entries: a burst makes neither a long fold
+nor a large log, whose pages the file keeps for reuse), before a rare call (add, remove,
+drop; those write the tables) and at close, in the transaction that empties the log. So a
+changed poll costs a small share of one insert; a state that changed many times between
+folds is written to ``jobs`` once; an event committed and acknowledged between two folds
+(the usual case: delivery waits one batch, the ack follows at once) never touches
+``events``. ``load`` reads the tables and the log in one snapshot (the log is newer);
+``open`` folds a log left by a process that died.
+
 The file is stdlib ``sqlite3`` in WAL mode with ``synchronous=NORMAL`` by default: a commit
 survives the process being killed (SIGKILL included) and, in WAL mode, a power loss can only
 lose the last transactions, never corrupt the file. ``synchronous="full"`` syncs every
@@ -23,7 +38,8 @@ store (``PRAGMA application_id``); its schema is not newer than this code; ``PRA
 quick_check`` finds no corruption; the file is writable. A missing or empty file starts a
 new store; nothing else ever does.
 
-**Schema and migrations.** ``PRAGMA user_version`` is the schema version, 1 today. A store
+**Schema and migrations.** ``PRAGMA user_version`` is the schema version, 2 today (1 had no
+``log``: ``_MIGRATIONS[1]`` adds it, so a store of the first release opens as it was). A store
 with a lower version is migrated in place at open, in one transaction, by ``_MIGRATIONS[v]``
 (version ``v`` to ``v + 1``, in turn); a higher version is refused (written by a newer
 bkjob-async: upgrade, or use another file). To change the schema: bump ``SCHEMA_VERSION``, add
@@ -49,6 +65,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from typing import TYPE_CHECKING, Literal
 
 import anyio
@@ -71,7 +88,7 @@ __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 logger = logging.getLogger("bkjob_async.polling.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: ``PRAGMA application_id`` of a bkjob-async store: "bkja".
 APPLICATION_ID = 0x626B6A61
 _HEADER = b"SQLite format 3\x00"
@@ -86,19 +103,55 @@ _SCHEMA_V1 = (
     "CREATE TABLE events (seq INTEGER PRIMARY KEY, watch TEXT NOT NULL, event_id TEXT NOT NULL,"
     " scope TEXT NOT NULL, job INTEGER NOT NULL, payload TEXT NOT NULL)",
 )
+
+
+def _add_log(conn: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: the log of batches not yet folded into ``jobs`` and ``events``."""
+    conn.execute("CREATE TABLE log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+
+
 #: ``_MIGRATIONS[v]`` upgrades a store from schema ``v`` to ``v + 1`` inside a transaction.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_log}
 
 _UPDATE_STATE = "UPDATE jobs SET state = ? WHERE watch = ? AND scope = ? AND job = ?"
 _INSERT_EVENT = (
     "INSERT INTO events (seq, watch, event_id, scope, job, payload) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _DELETE_EVENT = "DELETE FROM events WHERE seq = ?"
+_INSERT_LOG = "INSERT INTO log (body) VALUES (?)"
+#: Fold the log when it has this many rows or bytes, or its net this many states and events.
+_FOLD_ROWS = 1000
+_FOLD_BYTES = 2_000_000
+_FOLD_SIZE = 20_000
 
-_dumps = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-).encode
+
+def _encoder() -> Callable[[JsonValue], str]:
+    """Return ``dumps`` for store values: compact, UTF-8 as is, no NaN, no cycle check.
+
+    It calls the C encoder that ``JSONEncoder.encode`` makes anew on every call, made once
+    here (every changed poll encodes a state and its events on the event loop); without the
+    C encoder, ``JSONEncoder.encode`` itself.
+    """
+    encoder = json.JSONEncoder(
+        ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+    )
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return encoder.encode
+    encode = make(
+        None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    join = "".join
+
+    def dumps(value: JsonValue) -> str:
+        return join(encode(value, 0))
+
+    return dumps
+
+
+_dumps = _encoder()
 _loads = json.loads
+_quote = json.encoder.encode_basestring  # a str as JSON text (what ``_dumps`` makes of it)
 
 _Row = tuple[str, str, int]  # (watch, scope text, job id)
 
@@ -108,7 +161,14 @@ def _scope_text(scope: Scope) -> str:
 
 
 class _Hot:
-    """Queued commits and acks between two rarer calls; applied as three ``executemany``."""
+    """Commits and acks between two rarer calls, net: the latest state of each job, the events
+    not acknowledged since, and the acks of events committed before.
+
+    A batch's ``_Hot`` is written as one ``log`` row (``body``); the writer keeps the net of all
+    logged batches and folds it into ``jobs`` and ``events`` now and then (``apply``), so a
+    state that changed five times is written once there, and an event acknowledged before the
+    fold never is.
+    """
 
     __slots__ = ("acked", "events", "states")
 
@@ -117,16 +177,23 @@ class _Hot:
         self.states: dict[_Row, tuple[str, str, str, int]] = {}
         # seq -> (seq, watch, event_id, scope, job, payload), in commit order.
         self.events: dict[int, tuple[int, str, str, str, int, str]] = {}
-        # seqs of acknowledged events
+        # seqs of acknowledged events committed before this one's events
         self.acked: dict[int, None] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.states or self.events or self.acked)
+
+    def size(self) -> int:
+        return len(self.states) + len(self.events) + len(self.acked)
 
     def absorb(self, later: _Hot) -> None:
         """Merge ``later`` into this one (sequence numbers keep every event distinct)."""
         self.states.update(later.states)
         self.events.update(later.events)
+        events, acked = self.events, self.acked
         for seq in later.acked:
-            self.events.pop(seq, None)
-            self.acked[seq] = None
+            if events.pop(seq, None) is None:
+                acked[seq] = None
 
     def apply(self, conn: sqlite3.Connection) -> None:
         if self.states:
@@ -135,6 +202,43 @@ class _Hot:
             conn.executemany(_INSERT_EVENT, self.events.values())
         if self.acked:
             conn.executemany(_DELETE_EVENT, [(seq,) for seq in self.acked])
+
+    def body(self) -> str:
+        """Return this batch as the JSON text of a ``log`` row (values are JSON text already)."""
+        # Nearly always one watch and one scope: their JSON text is made once per body.
+        quoted: dict[tuple[str, str], tuple[str, str]] = {}
+
+        def q(watch: str, scope: str) -> tuple[str, str]:
+            found = quoted[watch, scope] = (_quote(watch), _quote(scope))
+            return found
+
+        out = []
+        for t, w, s, j in self.states.values():
+            qw, qs = quoted.get((w, s)) or q(w, s)
+            out.append(f"[{qw},{qs},{j},{t}]")
+        states = ",".join(out)
+        out = []
+        for n, w, i, s, j, p in self.events.values():
+            qw, qs = quoted.get((w, s)) or q(w, s)
+            out.append(f"[{n},{qw},{_quote(i)},{qs},{j},{p}]")
+        events = ",".join(out)
+        acked = ",".join(map(str, self.acked))
+        return f"[[{states}],[{events}],[{acked}]]"
+
+    @classmethod
+    def parse(cls, body: str) -> _Hot:
+        """Rebuild a batch from ``body`` (``ValueError`` if it is not such text)."""
+        hot = cls()
+        try:
+            states, events, acked = _loads(body)
+            for watch, scope, job, state in states:
+                hot.states[(watch, scope, job)] = (_dumps(state), watch, scope, job)
+            for seq, watch, event_id, scope, job, payload in events:
+                hot.events[seq] = (seq, watch, event_id, scope, job, _dumps(payload))
+            hot.acked = dict.fromkeys(acked)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not a logged batch: {type(exc).__name__}: {exc}") from None
+        return hot
 
 
 class _Op:
@@ -180,6 +284,9 @@ class SqliteStore(Store):
     :param retry_interval: seconds before the first retry of a failed write; doubles...
     :param max_retry_interval: ...up to this.
     :param check: run ``PRAGMA quick_check`` at open (linear in the file size).
+    :param fold_interval: seconds between folds of the log into the tables (see the module
+        docstring); a fold also happens when the log passes 1,000 rows or 2 MB, before a rare
+        call, and at close.
 
     Besides its queue, it keeps in memory the jobs of the watches this process added or
     loaded (about 120 bytes each) and the ids of their unacknowledged events: commits for
@@ -198,6 +305,7 @@ class SqliteStore(Store):
         retry_interval: float = 1.0,
         max_retry_interval: float = 30.0,
         check: bool = True,
+        fold_interval: float = 1.0,
     ) -> None:
         self._path = os.fspath(path)
         if not isinstance(self._path, str) or not self._path:
@@ -208,6 +316,7 @@ class SqliteStore(Store):
             ("flush_interval", flush_interval),
             ("retry_interval", retry_interval),
             ("max_retry_interval", max_retry_interval),
+            ("fold_interval", fold_interval),
         ):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{label} must be a number of seconds, not {value!r}")
@@ -221,6 +330,7 @@ class SqliteStore(Store):
         self._retry_interval = float(retry_interval)
         self._max_retry_interval = max(float(max_retry_interval), self._retry_interval)
         self._check = check
+        self._fold_interval = float(fold_interval)
         self._state: Literal["new", "open", "closed"] = "new"
         self._conn: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
@@ -249,6 +359,13 @@ class SqliteStore(Store):
         self._failures = 0
         self._failures_before = 0
         self._error: str | None = None
+        # The net of the batches logged since the last fold (see ``_Hot``), rows in ``log``,
+        # and when the last fold was (writer thread only).
+        self._dirty = _Hot()
+        self._logged = 0
+        self._log_bytes = 0
+        self._batch_bytes = 0
+        self._folded_at = 0.0
         # Wakes the writer: something is queued / write now.
         self._wake = threading.Event()
         self._urgent = threading.Event()
@@ -419,11 +536,14 @@ class SqliteStore(Store):
         text = _dumps(state)
         rows = []
         for event_id, payload in events:
-            check_event_id(event_id)
+            if type(event_id) is not str or not event_id:
+                check_event_id(event_id)
             rows.append((event_id, _dumps(payload)))
         known = self._pending
         with self._lock:
-            hot = self._hot_segment()
+            hot = self._hot
+            if hot is None:
+                hot = self._hot_segment()
             hot.states[(name, scope_text, job_id)] = (text, name, scope_text, job_id)
             for event_id, payload_text in rows:
                 key = (name, event_id)
@@ -431,8 +551,10 @@ class SqliteStore(Store):
                     seq = self._seq = self._seq + 1
                     known[key] = (seq, scope_text, job_id)
                     hot.events[seq] = (seq, name, event_id, scope_text, job_id, payload_text)
-            ticket = self._queued_one()
-        self._poke()
+            self._queued += 1
+            ticket = self._ticket = self._ticket + 1
+        if self._queued >= self._max_batch or not self._wake.is_set():
+            self._poke()
         return ticket
 
     def ack(self, name: str, event_ids: Iterable[str]) -> int:
@@ -441,15 +563,18 @@ class SqliteStore(Store):
             self._open_for_writes()
         known = self._pending
         with self._lock:
-            hot = self._hot_segment()
+            hot = self._hot
+            if hot is None:
+                hot = self._hot_segment()
             queued, acked = hot.events, hot.acked
             for event_id in event_ids:
                 entry = known.pop((name, event_id), None)
-                if entry is not None:
-                    queued.pop(entry[0], None)
+                if entry is not None and queued.pop(entry[0], None) is None:
                     acked[entry[0]] = None
-            ticket = self._queued_one()
-        self._poke()
+            self._queued += 1
+            ticket = self._ticket = self._ticket + 1
+        if self._queued >= self._max_batch or not self._wake.is_set():
+            self._poke()
         return ticket
 
     # -- durability -----------------------------------------------------------------------
@@ -550,18 +675,20 @@ class SqliteStore(Store):
             self._segments, self._hot, self._queued = [], None, 0
             self._started += 1
             attempt = self._started
+        fold = self._stopping or self._fold_due()
+        wrote = bool(segments) or (fold and self._logged > 0)
         try:
-            if segments:
-                self._write_sync(segments)
+            done = self._write_sync(segments, fold) if wrote else (False, [])
         except Exception as exc:
             with self._lock:
                 self._requeue(segments, count)
             self._failed(exc)
             ok = False
         else:
-            self._durable = max(self._durable, upto)
-            if segments:
+            if wrote:
                 self._transactions += 1
+                self._written(*done)
+            self._durable = max(self._durable, upto)
             if self._error is not None:
                 logger.warning(
                     "store %s: writes resumed after %d failed attempts",
@@ -602,18 +729,81 @@ class SqliteStore(Store):
         self._failures += 1
         self._error = message
 
-    def _write_sync(self, segments: list[_Segment]) -> None:
+    def _fold_due(self) -> bool:
+        """Tell whether the log should be folded now: it is old or large (writer thread)."""
+        if not self._logged:
+            return False
+        if (
+            self._logged >= _FOLD_ROWS
+            or self._log_bytes >= _FOLD_BYTES
+            or self._dirty.size() >= _FOLD_SIZE
+        ):
+            return True
+        return time.monotonic() - self._folded_at >= self._fold_interval
+
+    def _write_sync(self, segments: list[_Segment], fold: bool) -> tuple[bool, list[_Hot]]:
+        """Write ``segments`` in one transaction; return whether the log was folded and the
+        batches logged after that, for ``_written`` once the transaction succeeded.
+
+        Commits and acks go to the ``log`` as one row per batch; a rare call (add, remove,
+        drop), a fold asked for, or a log grown old or large first folds the log (the net of
+        the logged batches, then this transaction's) into ``jobs`` and ``events`` and empties it.
+        Nothing in memory changes here: a failed transaction is rolled back and retried whole.
+        """
         conn = self._connection()
+        if not fold and len(segments) == 1 and isinstance(segments[0], _Hot):
+            # The usual batch: one insert, a transaction of its own (no BEGIN/COMMIT trips).
+            if not segments[0]:
+                return False, []
+            body = segments[0].body()
+            conn.execute(_INSERT_LOG, (body,))
+            self._batch_bytes = len(body)
+            return False, [segments[0]]
         conn.execute("BEGIN IMMEDIATE")
         try:
+            folded = False
+            hots: list[_Hot] = []
             for segment in segments:
+                if isinstance(segment, _Hot):
+                    hots.append(segment)
+                    continue
+                self._fold_sync(conn, folded, hots)
+                folded, hots = True, []
                 segment.apply(conn)
+            if fold:
+                self._fold_sync(conn, folded, hots)
+                folded, hots = True, []
+            self._batch_bytes = 0
+            for hot in hots:
+                if hot:
+                    body = hot.body()
+                    conn.execute(_INSERT_LOG, (body,))
+                    self._batch_bytes += len(body)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
             raise
+        return folded, [hot for hot in hots if hot]
+
+    def _fold_sync(self, conn: sqlite3.Connection, folded: bool, hots: list[_Hot]) -> None:
+        """Fold the logged batches (unless done already in this transaction), then ``hots``."""
+        if not folded and self._logged:
+            conn.execute("DELETE FROM log")  # first: the tables' new rows reuse its pages
+            self._dirty.apply(conn)
+        for hot in hots:
+            hot.apply(conn)
+
+    def _written(self, folded: bool, logged: list[_Hot]) -> None:
+        """After a successful write: account for the fold and the batches logged."""
+        if folded:
+            self._dirty, self._logged, self._log_bytes = _Hot(), 0, 0
+            self._folded_at = time.monotonic()
+        for hot in logged:
+            self._dirty.absorb(hot)
+            self._logged += 1
+        self._log_bytes += self._batch_bytes if logged else 0
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -651,10 +841,20 @@ class SqliteStore(Store):
                 )
             }
             rows = conn.execute(
-                "SELECT seq, event_id, scope, job, payload FROM events WHERE watch = ?"
-                " ORDER BY seq",
-                (name,),
+                "SELECT seq, event_id, scope, job, payload FROM events WHERE watch = ?", (name,)
             ).fetchall()
+            logged = _read_log(conn, self._path)
+        # What the log holds is newer than the tables: its states win, its acks delete.
+        for (watch, text, job), (state, *_) in logged.states.items():
+            key = (scope(text), job)
+            if watch == name and key in jobs:
+                jobs[key] = _loads(state)
+        if logged.acked:
+            rows = [row for row in rows if row[0] not in logged.acked]
+        rows += [
+            (q, i, text, job, p) for q, w, i, text, job, p in logged.events.values() if w == name
+        ]
+        rows.sort()
         pending, seqs, seen = [], [], set()
         for seq, event_id, text, job, payload in rows:
             key = (scope(text), job)
@@ -669,6 +869,7 @@ class SqliteStore(Store):
         try:
             _check_file(self._path)
             self._conn = _connect(self._path, self._synchronous, self._check)
+            self._folded_at = time.monotonic()
             return _max_seq(self._conn)
         except BaseException:
             self._close_sync()
@@ -822,6 +1023,7 @@ def _prepare(conn: sqlite3.Connection, path: str, synchronous: str, check: bool)
             _MIGRATIONS[version](conn)
             version += 1
         conn.execute(f"PRAGMA user_version = {version}")
+        _fold_log(conn, path)
         conn.execute(
             "INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_by', ?)",
             (f"pid {os.getpid()} on {socket.gethostname()}",),
@@ -830,6 +1032,25 @@ def _prepare(conn: sqlite3.Connection, path: str, synchronous: str, check: bool)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _read_log(conn: sqlite3.Connection, path: str) -> _Hot:
+    """Return the net of the batches in the log (not yet folded into the tables)."""
+    net = _Hot()
+    for (body,) in conn.execute("SELECT body FROM log ORDER BY seq"):
+        try:
+            net.absorb(_Hot.parse(body))
+        except ValueError as exc:
+            raise _corrupt(path, f"its log holds a damaged batch ({exc})") from None
+    return net
+
+
+def _fold_log(conn: sqlite3.Connection, path: str) -> None:
+    """Fold the batches a previous run logged and did not fold (it was killed) into the tables."""
+    net = _read_log(conn, path)
+    conn.execute("DELETE FROM log")
+    if net:
+        net.apply(conn)
 
 
 def _max_seq(conn: sqlite3.Connection) -> int:

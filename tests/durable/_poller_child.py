@@ -51,13 +51,14 @@ _countdown = [int(os.environ.get("DIE_IN_TRANSACTION", "0"))]
 
 
 def traced(write):  # type: ignore[no-untyped-def]
-    def write_sync(self, segments):  # type: ignore[no-untyped-def]
+    def write_sync(self, segments, *args):  # type: ignore[no-untyped-def]
         say("B")
         _countdown[0] -= 1
         if _countdown[0] == 0:
             segments = [*segments, _Die()]
-        write(self, segments)
+        done = write(self, segments, *args)
         say("E")
+        return done
 
     return write_sync
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import anyio
@@ -16,7 +18,7 @@ from bkjob_async import (
     SqliteStore,
     StoreError,
 )
-from bkjob_async.polling import UnknownWatchError
+from bkjob_async.polling import UnknownWatchError, _sqlite
 from tests.polling.scripted import FAST, SCOPE, ScriptedServer, job_body
 
 pytestmark = pytest.mark.anyio
@@ -197,3 +199,60 @@ async def test_a_store_the_caller_passes_stays_open(client: BkJobClient, tmp_pat
 async def test_a_poller_refuses_a_store_of_the_wrong_type(client: BkJobClient) -> None:
     with pytest.raises(TypeError, match="store must be a Store"):
         Poller(client, store="state.db")  # type: ignore[arg-type]
+
+
+# The schema-1 file format, as the first release wrote it (never change: it is history).
+_SCHEMA_1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE watches (name TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE jobs (watch TEXT NOT NULL, scope TEXT NOT NULL, job INTEGER NOT NULL,"
+    " added INTEGER NOT NULL, state TEXT, PRIMARY KEY (watch, scope, job)) WITHOUT ROWID",
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY, watch TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " scope TEXT NOT NULL, job INTEGER NOT NULL, payload TEXT NOT NULL)",
+    f"PRAGMA application_id = {0x626B6A61}",  # "bkja"
+    "PRAGMA user_version = 1",
+)
+
+
+async def test_a_store_file_of_schema_1_opens_and_resumes(
+    scripted: ScriptedServer, client: BkJobClient, tmp_path: Path
+) -> None:
+    # What a schema-1 store holds after a watch saw host 7 and delivered all but the last event.
+    memory = MemoryStore()
+    scripted.script(1, running(1, 7))
+    async with Poller(client, policy=FAST, store=memory) as poller:
+        first = await take(poller.watch_jobs(SCOPE, [1], name="deploys"), 3)
+    saved = await memory.load("deploys")
+    assert saved is not None
+    assert [e.event_id for e in saved.pending] == [first[-1].event_id]
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    for statement in _SCHEMA_1:
+        conn.execute(statement)
+    conn.execute("INSERT INTO watches VALUES ('deploys')")
+    conn.execute(
+        "INSERT INTO jobs VALUES ('deploys', 'biz:2', 1, 1, ?)",
+        (json.dumps(saved.jobs[(SCOPE, 1)]),),
+    )
+    for seq, event in enumerate(saved.pending, start=2):
+        conn.execute(
+            "INSERT INTO events VALUES (?, 'deploys', ?, 'biz:2', 1, ?)",
+            (seq, event.event_id, json.dumps(event.payload)),
+        )
+    conn.close()
+    # Upgraded, the poller resumes it: the pending event again, then 7 -> 9 and the end.
+    scripted.script(1, done(1))
+    async with SqliteStore(path) as store, Poller(client, policy=FAST, store=store) as poller:
+        watch = await poller.resume("deploys")
+        with anyio.fail_after(10):
+            rest = [event async for event in watch]
+    assert rest[0].event_id == first[-1].event_id
+    assert rest[0] == first[-1]
+    assert hosts(rest) == [(1, 7, 9)]
+    assert isinstance(rest[-1], JobFinished)
+    check = sqlite3.connect(path)
+    try:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == _sqlite.SCHEMA_VERSION
+    finally:
+        check.close()

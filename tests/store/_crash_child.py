@@ -31,10 +31,11 @@ def say(line: str) -> None:
 
 
 def traced(write):  # type: ignore[no-untyped-def]
-    def write_sync(self, segments):  # type: ignore[no-untyped-def]
+    def write_sync(self, segments, *args):  # type: ignore[no-untyped-def]
         say("B")
-        write(self, segments)
+        done = write(self, segments, *args)
         say("E")
+        return done
 
     return write_sync
 

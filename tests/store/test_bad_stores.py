@@ -19,6 +19,7 @@ import anyio
 import pytest
 
 from bkjob_async import BkJobError, SqliteStore, StoreError
+from bkjob_async.polling import _sqlite
 
 from .conftest import BIZ
 
@@ -209,7 +210,9 @@ def test_a_store_from_a_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.execute("PRAGMA user_version = 7")
     conn.close()
     error = _refused(path)
-    assert "newer bkjob-async (schema 7; this one reads up to 1)" in str(error)
+    assert f"newer bkjob-async (schema 7; this one reads up to {_sqlite.SCHEMA_VERSION})" in str(
+        error
+    )
     assert "upgrade" in str(error)
 
 

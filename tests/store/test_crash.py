@@ -67,7 +67,7 @@ def _kill_at_random(child: _Child, rng: random.Random, mid_commit: bool) -> None
         time.sleep(rng.uniform(0.05, 0.3))
         child.begun.clear()
         assert child.begun.wait(timeout=10)
-        time.sleep(rng.uniform(0, 0.0015))
+        time.sleep(rng.uniform(0, 0.0004))  # a transaction is one insert: it is short
     else:
         time.sleep(rng.uniform(0.01, 0.5))
     child.kill()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,7 @@ async def test_the_file_is_wal_with_a_versioned_schema(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     async with SqliteStore(path):
         pass
-    assert _read(path, "PRAGMA user_version") == _sqlite.SCHEMA_VERSION == 1
+    assert _read(path, "PRAGMA user_version") == _sqlite.SCHEMA_VERSION == 2
     assert _read(path, "PRAGMA application_id") == _sqlite.APPLICATION_ID
     assert _read(path, "PRAGMA journal_mode") == "wal"
 
@@ -156,16 +157,16 @@ async def test_an_older_schema_is_migrated_in_place(
         store.add_jobs("w", [(BIZ, 1)])
         store.commit("w", (BIZ, 1), {"n": 1}, [("e", 1)])
 
-    def to_v2(conn: sqlite3.Connection) -> None:
+    def to_v3(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE watches ADD COLUMN note TEXT")
 
-    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(_sqlite._MIGRATIONS, 1, to_v2)
+    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", 3)
+    monkeypatch.setitem(_sqlite._MIGRATIONS, 2, to_v3)
     async with SqliteStore(path) as store:
         loaded = await store.load("w")
     assert loaded is not None
     assert loaded.jobs == {(BIZ, 1): {"n": 1}}
-    assert _read(path, "PRAGMA user_version") == 2
+    assert _read(path, "PRAGMA user_version") == 3
     assert _read(path, "SELECT count(note) FROM watches") == 0
 
 
@@ -206,3 +207,51 @@ async def test_a_cancelled_owner_still_writes_what_is_queued_on_close(tmp_path: 
     assert loaded is not None
     assert loaded.jobs == {(BIZ, 1): {"n": 1}}
     assert [e.event_id for e in loaded.pending] == ["e"]
+
+
+_DIES_WITH_A_LOG = """
+import os, sys, anyio
+from bkjob_async import Scope, SqliteStore
+
+async def main():
+    store = SqliteStore(sys.argv[1], fold_interval=3600)
+    await store.open()
+    store.add_jobs("w", [(Scope.biz(2), 1), (Scope.biz(2), 2)])
+    await store.flush()
+    for n in range(10):
+        store.commit("w", (Scope.biz(2), 1 + n % 2), {"n": n}, [(f"e{n}", {"p": n})])
+        await store.flush()
+        if n % 3 == 0:
+            store.ack("w", [f"e{n}"])
+    await store.flush()
+    os._exit(0)  # no close: the last batches stay in the log, not folded
+
+anyio.run(main)
+"""
+
+
+async def test_batches_logged_and_not_folded_are_read_and_folded_after_a_crash(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    proc = await anyio.run_process([sys.executable, "-c", _DIES_WITH_A_LOG, str(path)])
+    assert proc.returncode == 0
+    assert _read(path, "SELECT count(*) FROM log") == 11  # a batch per flush, none folded
+    assert _read(path, "SELECT count(state) FROM jobs") == 0
+    assert _read(path, "SELECT count(*) FROM events") == 0
+    async with SqliteStore(path) as store:
+        assert _read(path, "SELECT count(*) FROM log") == 0  # folded at open
+        assert _read(path, "SELECT count(state) FROM jobs") == 2
+        loaded = await store.load("w")
+        assert loaded is not None
+        assert loaded.jobs == {(BIZ, 1): {"n": 8}, (BIZ, 2): {"n": 9}}
+        pending = [n for n in range(10) if n % 3 != 0]
+        assert [e.event_id for e in loaded.pending] == [f"e{n}" for n in pending]
+        assert [e.payload for e in loaded.pending] == [{"p": n} for n in pending]
+        # On from there: a commit and an ack after the fold, read back from the log.
+        store.commit("w", (BIZ, 1), {"n": 10}, [("e10", {"p": 10})])
+        store.ack("w", ["e1", "e2"])
+        again = await store.load("w")
+    assert again is not None
+    assert again.jobs[(BIZ, 1)] == {"n": 10}
+    assert [e.event_id for e in again.pending] == ["e4", "e5", "e7", "e8", "e10"]
