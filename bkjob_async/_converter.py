@@ -257,7 +257,7 @@ def _host_result_hook(c: cattrs.Converter) -> Callable[[Any, object], HostResult
                 None if ipv6 is None else _str(ipv6, None),
                 None if agent is None else _str(agent, None),
             ),
-            HostStatus(read_code(row["status"])),
+            HostStatus.of(read_code(row["status"])),
             None if tag is None else _str(tag, None),
             None if exit_code is None else _int(exit_code, None),
             None if error_code is None else _int(error_code, None),
@@ -313,7 +313,7 @@ def _v3(c: cattrs.Converter) -> None:
 
     def group_v3(d: Mapping[str, Any], _: object) -> StepResultGroup:
         return StepResultGroup(
-            HostStatus(_int(d["result_type"], None)),
+            HostStatus.of(_int(d["result_type"], None)),
             _int(d.get("host_size", 0), None),
             hosts(d.get("host_result_list")),
             c.structure(d.get("tag"), str | None),  # type: ignore[arg-type]
@@ -447,7 +447,7 @@ def _v2(c: cattrs.Converter) -> None:
         )
 
     def group_v2(d: Mapping[str, Any], first: bool) -> StepResultGroup:
-        status = HostStatus(_int(d["result_type"], None))
+        status = HostStatus.of(_int(d["result_type"], None))
         rows = [{**row, "status": status} for row in _rows(d.get("ip_list"))]
         size: int | None = _int(d.get("count", len(rows)), None)
         if not first and not rows and not size:  # emptied by bk-job 3.x: size unknown (§7.5)

@@ -8,7 +8,7 @@ Nothing here knows about the wire: parsing lives in ``bkjob_async._converter``.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = [
     "FINISHED_JOB_STATUSES",
@@ -24,6 +24,9 @@ __all__ = [
 ]
 
 
+_E = TypeVar("_E", bound="_OpenIntEnum")
+
+
 class _OpenIntEnum(enum.IntEnum):
     """An IntEnum that accepts codes it does not know: ``int(member) == code`` always holds."""
 
@@ -37,6 +40,13 @@ class _OpenIntEnum(enum.IntEnum):
         member._name_ = f"UNKNOWN_{value}"
         member._value_ = value
         return member
+
+    @classmethod
+    def of(cls: type[_E], code: int) -> _E:
+        """Return ``cls(code)``; a known code by one dict lookup (``cls(code)`` makes two
+        Python-level calls, and the tracker and the converter do this for every change)."""
+        member = cls._value2member_map_.get(code)
+        return cls(code) if member is None else member  # type: ignore[return-value]
 
     @property
     def is_known(self) -> bool:

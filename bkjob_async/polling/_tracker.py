@@ -59,22 +59,6 @@ class JobState(NamedTuple):
 
 
 _NO_HOSTS: Mapping[HostKey, int] = {}
-# Members by value: a dict lookup, where ``HostStatus(code)`` runs two Python-level calls.
-# Values bk-job added later (``UNKNOWN_<n>`` members) go through the enum itself.
-_HOST_STATUS = {int(member): member for member in HostStatus}
-_JOB_STATUS = {int(member): member for member in JobStatus}
-
-
-def _host_status(code: int) -> HostStatus:
-    member = _HOST_STATUS.get(code)
-    return HostStatus(code) if member is None else member
-
-
-def _job_status(code: int) -> JobStatus:
-    member = _JOB_STATUS.get(code)
-    return JobStatus(code) if member is None else member
-
-
 # Build a state tuple without the named tuple's Python-level __new__ (every changed poll does).
 _new = tuple.__new__
 #: A job never seen.
@@ -122,7 +106,7 @@ def observe(
                         step_id,
                         step.execute_count,
                         result.host,
-                        None if previous is None else _host_status(previous),
+                        None if previous is None else HostStatus.of(previous),
                         result.status,
                         result,
                         occurrence=occurrence,
@@ -137,8 +121,8 @@ def observe(
                     now,
                     step_id,
                     step.execute_count,
-                    None if old_status is None else _job_status(old_status),
-                    _job_status(step.status),
+                    None if old_status is None else JobStatus.of(old_status),
+                    JobStatus.of(step.status),
                     occurrence=occurrence,
                 )
             )
@@ -159,8 +143,8 @@ def observe(
             JobTransition(
                 job_instance_id,
                 now or observed_at(),
-                None if state.status is None else _job_status(state.status),
-                _job_status(observation.status),
+                None if state.status is None else JobStatus.of(state.status),
+                JobStatus.of(observation.status),
                 occurrence=occurrence,
             )
         )
@@ -191,7 +175,7 @@ def step_done(state: JobState, step_instance_id: int) -> bool:
     step = state.steps.get(step_instance_id)
     if step is None or step.status is None:
         return False
-    status = _job_status(step.status)
+    status = JobStatus.of(step.status)
     if not status.is_finished:
         return False
     return state.finished or status.is_success
@@ -209,7 +193,7 @@ def step_moves(state: JobState, step: StepObservation) -> bool:
         step.status,
         step.execute_count,
     )
-    return changed or not _job_status(step.status).is_finished
+    return changed or not JobStatus.of(step.status).is_finished
 
 
 # --- plain data, for a store ------------------------------------------------------------------

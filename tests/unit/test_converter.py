@@ -197,6 +197,19 @@ def test_unknown_job_and_step_status_keep_their_int(code: int) -> None:
     assert not status.job.status.is_success
 
 
+@pytest.mark.parametrize("cls", [HostStatus, JobStatus])
+@pytest.mark.parametrize("code", [0, 1, 3, 9, 13, 777, -5])
+def test_of_is_the_enum_call(cls: Any, code: int) -> None:
+    # ``of`` is the hot paths' lookup: the same member (or unknown pseudo-member) as cls(code).
+    got, expected = cls.of(code), cls(code)
+    assert type(got) is type(expected)
+    assert int(got) == int(expected) == code
+    assert got.name == expected.name
+    assert got.is_known == expected.is_known
+    if expected.is_known:
+        assert got is expected
+
+
 @pytest.mark.parametrize("code", [4, 6, 8, 13, 14, 15, 777, 1000115])
 def test_new_and_unknown_host_status(code: int) -> None:
     rows = [{"bk_host_id": 1, "status": code}]
