@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -98,6 +99,37 @@ class LoopLag:
             f"loop lag p50 {self.p(0.5) * 1000:.1f} ms, p99 {self.p(0.99) * 1000:.1f} ms, "
             f"max {max(self.samples, default=0) * 1000:.1f} ms over {len(self.samples)} samples"
         )
+
+
+def take_turns(procs: list[subprocess.Popen[str]], turn: float = 0.1) -> None:
+    """Run ``procs`` (already started) one at a time, ``turn`` seconds each, until all exit.
+
+    Loops measured **in turns** see the same drift of this machine's speed (it moves by +-15%
+    over minutes), as loops run side by side do, but each runs alone on its core, as it would
+    in use, instead of being switched with the other every few milliseconds. Outside its turn
+    a process is stopped (``SIGSTOP``), and its CPU clock with it.
+    """
+    live = [p for p in procs if p.poll() is None]
+    for proc in live[1:]:
+        os.kill(proc.pid, signal.SIGSTOP)
+    current = 0
+    try:
+        while live:
+            time.sleep(turn)
+            running = live[current]
+            live = [p for p in live if p.poll() is None]
+            if not live:
+                break
+            if running in live:
+                os.kill(running.pid, signal.SIGSTOP)
+                current = (live.index(running) + 1) % len(live)
+            else:
+                current %= len(live)
+            os.kill(live[current].pid, signal.SIGCONT)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
 
 
 def rss_bytes() -> int:
