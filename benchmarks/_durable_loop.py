@@ -3,8 +3,8 @@
 ``python benchmarks/_durable_loop.py MODE URL IDS_FILE SECONDS DIR``; one JSON line out.
 
 - ``changed-memory`` / ``changed-sqlite``: the poller watching every job back to back as the
-  named watch ``bench`` on a ``MemoryStore`` / ``SqliteStore`` in DIR, every poll made a
-  changed one (as ``_loops.py engine-changed``): CPU per poll, process CPU (the store's writer
+  named watch ``bench`` on a ``MemoryStore`` / ``SqliteStore`` in DIR, against a simulator
+  that moves a host in every answer (``simulator(flip=True)``, as ``engine-changed``): CPU per poll, process CPU (the store's writer
   thread included), events drained (so each is acked).
 - ``unchanged``: the same on a counting ``MemoryStore``, no poll forced to change: store calls
   made by unchanged polls after the first poll of every job.
@@ -26,7 +26,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _harness import pin_client
-from _loops import CONCURRENCY, SCOPE, _client, _force_one_change_per_poll, _measure
+from _loops import CONCURRENCY, SCOPE, _client, _measure
 
 from bkjob_async import MemoryStore, Poller, PollPolicy, SqliteStore
 from bkjob_async.polling._store import Store
@@ -53,7 +53,6 @@ async def _drain(watch, delivered: list[int] | None = None) -> None:  # type: ig
 
 
 async def changed(url: str, ids: list[int], seconds: float, store: Store) -> dict:
-    _force_one_change_per_poll()
     async with store, _client(url) as client, Poller(client, policy=FAST, store=store) as poller:
         watch = poller.watch_jobs(SCOPE, ids, name="bench")
         delivered = [0]

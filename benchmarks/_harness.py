@@ -34,10 +34,21 @@ def pin_client() -> None:
 
 @contextmanager
 def simulator(
-    jobs: int, steps: int = 3, hosts: int = 10, duration: tuple[float, float] | None = None
+    jobs: int,
+    steps: int = 3,
+    hosts: int = 10,
+    duration: tuple[float, float] | None = None,
+    *,
+    flip: bool = False,
 ) -> Iterator[Simulator]:
-    """Start the simulator in a child process; yield its URL and job ids."""
+    """Start the simulator in a child process; yield its URL and job ids.
+
+    With ``flip``, every answer of a job's status differs from its last one in one host's
+    status (``_simserver.py --flip``): every poll is a changed poll.
+    """
     core = ["--core", str(SERVER_CORE)] if (os.cpu_count() or 1) > 1 else []
+    if flip:
+        core.append("--flip")
     if duration is not None:
         core += ["--duration", str(duration[0]), str(duration[1])]
     proc = subprocess.Popen(

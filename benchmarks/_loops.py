@@ -2,8 +2,11 @@
 
 ``python benchmarks/_loops.py MODE URL IDS_FILE SECONDS`` prints one JSON line:
 ``{"mode", "cpu_per_request", "requests", "unchanged"}``. MODE is ``raw`` (GET + read),
-``raw-json`` (GET + read + json.loads), ``engine`` (the poller; every poll after the first is
-unchanged) or ``engine-changed`` (the poller, every poll made a changed one).
+``raw-json`` (GET + read + json.loads), ``engine`` or ``engine-changed`` (the poller, the same
+code: against the plain simulator every poll after the first is unchanged; against
+``simulator(flip=True)`` every answer moves one host, so every poll is a changed one, and
+``engine-changed`` reports ``events`` too). Nothing is patched: the engine measured is the one
+users run.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _harness import pin_client
 
 from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
-from bkjob_async.polling._reader import Reader
 
 CONCURRENCY = 32
 WARMUP = 1.5
@@ -67,42 +69,12 @@ async def raw(url: str, ids: list[int], seconds: float, parse: bool) -> dict:
                 tg.start_soon(loop)
             cpu, requests_made = await _measure(lambda: done[0], seconds)
             tg.cancel_scope.cancel()
-    return {"cpu_per_request": cpu, "requests": requests_made, "unchanged": 0}
+    return {"cpu_per_request": cpu, "requests": requests_made, "unchanged": 0, "events": 0}
 
 
-#: The status a forced change says a host had: a real one, which the simulator's hosts never
-#: report (``HOST_NOT_EXIST``), so every poll moves it, as a real change would (a value bk-job
-#: never sends, like -1, would cost the tracker the enum's unknown-value path instead).
-_FORCED_PREVIOUS = 2
-
-
-def _force_one_change_per_poll() -> None:
-    """Make every poll a changed one: forget the body fingerprint and one host's status.
-
-    Each poll then decodes the body, reads every status, diffs every host, and structures and
-    delivers exactly one host transition: a typical changed poll. The status is replaced in
-    place, behind the tracker's back (its states are values it never changes), so that the
-    forcing costs what it costs on the old engine and only the engine's own work is compared:
-    ``observe`` still copies the changed step's host map, as on any real change.
-    """
-    original = Reader.read
-
-    async def read(self, instance):  # type: ignore[no-untyped-def]
-        instance.fingerprint = None
-        for step in instance.state.steps.values():
-            if step.hosts:
-                step.hosts[next(iter(step.hosts))] = _FORCED_PREVIOUS
-                break
-        return await original(self, instance)
-
-    Reader.read = read  # type: ignore[method-assign]
-
-
-async def engine(url: str, ids: list[int], seconds: float, changed: bool) -> dict:
+async def engine(url: str, ids: list[int], seconds: float) -> dict:
     """The poller watching every job back to back (1-2 ms intervals), events drained."""
     policy = PollPolicy(interval=0.001, max_interval=0.002, jitter=0.0, max_in_flight=CONCURRENCY)
-    if changed:
-        _force_one_change_per_poll()
     async with _client(url) as client, Poller(client, policy=policy) as poller:
         watch = poller.watch_jobs(SCOPE, ids)
 
@@ -114,10 +86,11 @@ async def engine(url: str, ids: list[int], seconds: float, changed: bool) -> dic
             tg.start_soon(drain)
             while poller._requests < 2 * len(ids):  # every job's first (decoded) poll is done
                 await anyio.sleep(0.05)
-            unchanged: list[int] = []  # at the start and the end of the measured window
+            marks: list[tuple[int, int]] = []  # at the start and the end of the window
 
             def count() -> int:
-                unchanged.append(poller.statistics().unchanged_polls)
+                statistics = poller.statistics()
+                marks.append((statistics.unchanged_polls, statistics.events_emitted))
                 return poller._requests
 
             cpu, requests_made = await _measure(count, seconds)
@@ -125,7 +98,8 @@ async def engine(url: str, ids: list[int], seconds: float, changed: bool) -> dic
     return {
         "cpu_per_request": cpu,
         "requests": requests_made,
-        "unchanged": unchanged[-1] - unchanged[0],
+        "unchanged": marks[-1][0] - marks[0][0],
+        "events": marks[-1][1] - marks[0][1],
     }
 
 
@@ -133,7 +107,7 @@ async def main(mode: str, url: str, ids: list[int], seconds: float) -> None:
     if mode in ("raw", "raw-json"):
         result = await raw(url, ids, seconds, parse=mode == "raw-json")
     else:
-        result = await engine(url, ids, seconds, changed=mode == "engine-changed")
+        result = await engine(url, ids, seconds)
     print(json.dumps({"mode": mode, **result}), flush=True)
 
 

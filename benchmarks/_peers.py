@@ -13,7 +13,8 @@ All use the ESB ``jobv3`` API (the flavor the SDK speaks), ask for host results 
 host the first time they see it in a status. Modes:
 
 - ``poll``/``poll-changed``: poll the jobs back to back and count CPU per request over a window;
-  in ``poll-changed`` every poll is made to change one host, so it reports one transition;
+  ``poll-changed`` runs against ``simulator(flip=True)``, which moves one host in every answer,
+  so every poll reports one transition (the mode only names the comparison);
 - ``watch``: follow every job at ``interval`` until each is seen finished (or ``seconds``
   pass), recording each host status and each job end with the ``time.monotonic()`` it was seen;
 - ``memory``: poll every job once, then report resident memory grown since before the watch.
@@ -40,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import aiohttp
 from _harness import pin_client, rss_bytes
-from _loops import _force_one_change_per_poll
 from bkapi_component.open.client import Client
 from requests.adapters import HTTPAdapter
 
@@ -76,11 +76,10 @@ class Job:
 class Counters:
     """Requests sent and refused, observations made; sampled over time by the runner."""
 
-    def __init__(self, changed: bool = False) -> None:
+    def __init__(self) -> None:
         self.sent = self.refused = self.errors = 0
         self.seen: list[tuple[int, int, int, int, float]] = []
         self.finished = 0
-        self.changed = changed
 
     def diff(self, job: Job, data: dict[str, Any]) -> bool:
         """Compare every host with the last poll, record changes; tell whether the job finished.
@@ -89,8 +88,6 @@ class Counters:
         """
         now = time.monotonic()
         known, seen, job_id = job.hosts, self.seen, job.job_id
-        if self.changed and known:
-            known[next(iter(known))] = -1
         for step in data["step_instance_list"]:
             step_id = step["step_instance_id"]
             for row in step.get("step_ip_result_list") or ():
@@ -253,9 +250,6 @@ async def engine(
     )
     async with client, Poller(client, policy=chosen) as poller:
         poller_out.append(poller)
-        if counters.changed:
-            # The hook of test_poll_cpu.py: every poll decodes, diffs and reports one host.
-            _force_one_change_per_poll()
         seen, left = counters.seen, len(ids)
         async for event in poller.watch_jobs(Scope.biz(2), ids):
             if isinstance(event, HostTransition):
@@ -470,7 +464,7 @@ def _run_sdk(config: dict[str, Any], counters: Counters) -> dict[str, Any]:
 
 def run(config: dict[str, Any]) -> dict[str, Any]:
     """Run one contender as ``config`` says; return its figures."""
-    counters = Counters(changed=config["mode"] == "poll-changed")
+    counters = Counters()
     if config["contender"].startswith("sdk"):
         result = _run_sdk(config, counters)
     else:

@@ -11,7 +11,9 @@ instead; ``--speed F`` runs the clock F times faster than real time (a host plan
 it starts S seconds later and the simulator answers one line ``{"origin": ...}`` (clients
 started meanwhile miss nothing); ``--rate-limit R`` limits the server to R requests per second of
 real time; ``--timeline PATH`` writes every job's transitions there when the parent closes
-stdin. The first line also carries ``epoch_ms``, ``origin`` (``time.monotonic()`` at clock
+stdin; ``--flip`` makes every answer of ``get_job_instance_status`` a changed one: the first
+host row's status alternates, answer after answer of each job, between its true status and
+success (9; or waiting, 5, if it is 9), so each poll sees one host move, as a real change does. The first line also carries ``epoch_ms``, ``origin`` (``time.monotonic()`` at clock
 start) and ``speed``, so a client in another process can read the simulator's clock as
 ``epoch_ms + (time.monotonic() - origin) * 1000 * speed``.
 """
@@ -81,11 +83,47 @@ async def _create(sim: BkJobSimulator, args: argparse.Namespace) -> list[int]:
     return ids
 
 
+#: The status the first host of a job reports on every other answer with ``--flip``.
+_FLIPPED = b"9"
+
+
+def _install_flip() -> None:
+    """Wrap ``get_job_instance_status`` (internals: fail loudly if they move) to flip a host."""
+    from bkjob_async.testing import _api
+
+    tables = (_api.V3_ENDPOINTS, _api.V2_ENDPOINTS)
+    original = _api.V3_ENDPOINTS["get_job_instance_status"].handler
+    answers: dict[object, int] = {}
+
+    def flipped(world: object, call: _api.Call) -> object:
+        encoded = original(world, call)  # type: ignore[arg-type]
+        if not isinstance(encoded, _api.Encoded):
+            raise RuntimeError("the simulator's job status changed shape: update _install_flip")
+        job = call.params.ident("job_instance_id", 0)
+        answers[job] = count = answers.get(job, 0) + 1
+        body = encoded.data
+        row = body.find(b'"bk_host_id"')
+        if row < 0 or count % 2 == 0:
+            return encoded
+        start = end = body.index(b'"status":', row) + len(b'"status":')
+        while body[end : end + 1].isdigit():
+            end += 1
+        flipped = _FLIPPED if body[start:end] != _FLIPPED else b"5"
+        return _api.Encoded(body[:start] + flipped + body[end:])
+
+    for table in tables:
+        table["get_job_instance_status"] = _api.Endpoint(
+            flipped, table["get_job_instance_status"].gateway_method
+        )
+
+
 async def main(args: argparse.Namespace) -> None:
     real = args.duration is not None or args.speed is not None
     timing = {}
     if args.duration is not None:
         timing = {"host_duration": tuple(args.duration), "host_start_delay": (0.0, 1.0)}
+    if args.flip:
+        _install_flip()
     async with BkJobSimulator(virtual_clock=not real, seed=1, **timing) as sim:
         clock = _install_clock(sim, args.speed) if args.speed is not None else None
         if args.rate_limit is not None:
@@ -114,6 +152,7 @@ if __name__ == "__main__":
     parser.add_argument("--speed", type=float, default=None)
     parser.add_argument("--rate-limit", type=float, default=None)
     parser.add_argument("--timeline", default=None)
+    parser.add_argument("--flip", action="store_true")
     arguments = parser.parse_args()
     if arguments.core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {arguments.core})

@@ -2,8 +2,9 @@
 ``SqliteStore`` against ``MemoryStore``, ``resume`` of a 10,000-job watch, bytes per job.
 
 Each measurement runs in its own process (``_durable_loop.py``) against the simulator in
-another. CPU is process CPU (the store's writer thread included), per poll, every poll made a
-changed one that delivers one host transition (committed, then acked). Seven rounds, modes in
+another. CPU is process CPU (the store's writer thread included), per poll, every poll a changed
+one that delivers one host transition (committed, then acked): the simulator moves one host in
+every answer (``simulator(flip=True)``). Seven rounds, modes in
 alternating order; the median ratio is reported, and recorded in ``benchmarks/README.md``.
 The assertions are regression guards; whether the 1.1x target is met is printed.
 """
@@ -49,14 +50,18 @@ def test_named_watch_cpu_per_changed_poll_and_unchanged_polls_write_nothing() ->
     cpu: dict[str, list[float]] = {"changed-memory": [], "changed-sqlite": []}
     per_txn: list[float] = []
     kept_up: dict[str, list[float]] = {mode: [] for mode in cpu}
-    with simulator(1000, steps=3, hosts=10) as sim, tempfile.TemporaryDirectory() as tmp:
+    with (
+        simulator(1000, steps=3, hosts=10) as sim,
+        simulator(1000, steps=3, hosts=10, flip=True) as flipping,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         ids_file = str(Path(tmp) / "ids.json")
         Path(ids_file).write_text(json.dumps(sim.job_ids))
         quiet = _loop("unchanged", sim.url, ids_file, tmp, 3.0)
         for n in range(ROUNDS):
             modes = list(cpu) if n % 2 == 0 else list(reversed(cpu))
             for mode in modes:
-                got = _loop(mode, sim.url, ids_file, tmp)
+                got = _loop(mode, flipping.url, ids_file, tmp)
                 cpu[mode].append(got["cpu_per_request"])
                 kept_up[mode].append(got["delivered_per_poll"])
                 if mode == "changed-sqlite":

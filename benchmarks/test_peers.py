@@ -149,11 +149,16 @@ def _per_poll_pair(url: str, ids: list[int], mode: str, name: str, order: int, t
 @pytest.mark.timeout(900)
 def test_cpu_per_poll_against_the_sdk() -> None:
     per_request: dict[str, dict[str, list[tuple[float, float]]]] = {"poll": {}, "poll-changed": {}}
-    with simulator(1000, steps=3, hosts=10) as sim, scratch() as tmp:
+    with (
+        simulator(1000, steps=3, hosts=10) as sim,
+        simulator(1000, steps=3, hosts=10, flip=True) as flipping,
+        scratch() as tmp,
+    ):
+        urls = {"poll": sim.url, "poll-changed": flipping.url}
         for n in range(SCALE.rounds):
             for mode in per_request:
                 for contender in PER_POLL:
-                    got = _per_poll_pair(sim.url, sim.job_ids, mode, contender, n, tmp)
+                    got = _per_poll_pair(urls[mode], sim.job_ids, mode, contender, n, tmp)
                     for name, result in got.items():
                         assert result["requests"] > 20, f"{name} made too few requests"
                         assert result["errors"] == 0, f"{name} had errors"

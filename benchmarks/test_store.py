@@ -88,7 +88,10 @@ def test_sqlite_store_cpu_per_changed_poll_against_memory_store() -> None:
     polls: list[float] = []
     cost: dict[tuple[str, str], list[float]] = {}
     transactions: list[float] = []
-    with simulator(1000, steps=3, hosts=10) as sim, tempfile.TemporaryDirectory() as tmp:
+    with (
+        simulator(1000, steps=3, hosts=10, flip=True) as sim,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         ids_file = str(Path(tmp) / "ids.json")
         Path(ids_file).write_text(json.dumps(sim.job_ids))
         for n in range(ROUNDS):

@@ -1,15 +1,18 @@
 """The transition tracker: ``observe(state, observation) -> (new state, events)``; pure.
 
 A job's state is a value (``JobState``): its status, whether bk-job calls it finished, and per
-step its status, round and a ``{host key: status code}`` map. ``observe`` never changes the
-state it is given; it returns a new one that shares every part that did not change (so a poll
-that changes one host copies one step's host map). ``to_data``/``from_data`` turn a state into
-plain JSON-able data and back, for a store to keep.
+step its status, round, and its hosts' keys and status codes as two tuples. ``observe`` never
+changes the state it is given; it returns a new one that shares every part that did not change.
+A poll that changes one host makes a new tuple of codes for its step and shares the keys: a few
+small tuples kept per change, where a copy of a map per change made every later allocation of
+the process slower (``benchmarks/README.md``, "CPU per poll"). ``to_data``/``from_data`` turn
+a state into plain JSON-able data and back, for a store to keep.
 
 Hosts are never forgotten, so a host's ``previous`` spans rounds and hosts copied unchanged into
 a retry round emit nothing; rows missing from a poll (bk-job's retry lag) mean "no news", never
-a change. The bk-job rules a watch needs about steps (``step_done``, ``step_moves``) live here
-too, next to the state they read.
+a change. A step listed twice in one answer is one step: the last listing wins, in the place of
+the first (as two rows for one host do in ``bkjob_async._observe``). The bk-job rules a watch
+needs about steps (``step_done``, ``step_moves``) live here too, next to the state they read.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from .events import Event, HostTransition, JobTransition, StepTransition
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
     from .._observe import GroupKey, JobObservation, StepObservation
 
@@ -39,30 +42,48 @@ __all__ = [
 
 
 class StepState(NamedTuple):
-    """One step as last seen. ``hosts`` is never changed once in a state."""
+    """One step as last seen; its hosts are two tuples, never changed once in a state.
 
+    ``keys`` lists the step's hosts in the order first seen, ``codes`` their last statuses in
+    the same order. A change of statuses makes a new ``codes`` and shares ``keys``: a changed
+    poll keeps two small tuples per step, not a copy of a map. ``hosts`` is the map they make.
+    """
+
+    step_instance_id: int
     status: int | None
     execute_count: int
-    hosts: Mapping[HostKey, int]
+    keys: tuple[HostKey, ...]
+    codes: tuple[int, ...]
+
+    @property
+    def hosts(self) -> dict[HostKey, int]:
+        """``{host key: status code}``: a new dict."""
+        return dict(zip(self.keys, self.codes, strict=True))
 
 
 class JobState(NamedTuple):
-    """One job as last seen: a value; ``steps`` is never changed once in a state.
+    """One job as last seen: a value; ``steps`` (in the order first seen) is never changed.
 
     ``seq`` counts the observations that changed something: each event's ``occurrence``.
     """
 
     status: int | None
     finished: bool
-    steps: Mapping[int, StepState]
+    steps: tuple[StepState, ...]
     seq: int = 0
 
+    def step(self, step_instance_id: int) -> StepState | None:
+        """Return the state of one step, or ``None`` if it was never seen."""
+        for step in self.steps:
+            if step.step_instance_id == step_instance_id:
+                return step
+        return None
 
-_NO_HOSTS: Mapping[HostKey, int] = {}
+
 # Build a state tuple without the named tuple's Python-level __new__ (every changed poll does).
 _new = tuple.__new__
 #: A job never seen.
-EMPTY = JobState(None, False, {}, 0)
+EMPTY = JobState(None, False, (), 0)
 
 
 def observe(
@@ -76,27 +97,56 @@ def observe(
 
     Events come hosts first, then steps, then the job. ``observed_at`` is called only if
     something changed; ``host_result`` structures the raw row of a host whose status changed
-    (unchanged rows are never structured).
+    (unchanged rows are never structured). Steps and hosts are matched by position first (the
+    server lists them in the same order poll after poll), by key when the order differs.
     """
     events: list[Event] = []
     step_events: list[Event] = []
     now: _dt.datetime | None = None
     occurrence = state.seq + 1
     old_steps = state.steps
-    steps: dict[int, StepState] | None = None  # copied on the first change
-    for step in observation.steps:
+    known_steps = len(old_steps)
+    steps: list[StepState] | None = None  # copied on the first change
+    where: dict[int, int] | None = None  # step id -> position, once the order differs
+    seen = observation.steps
+    if len(seen) > 1 and len({s.step_instance_id for s in seen}) < len(seen):
+        seen = _last_wins(seen)
+    for i, step in enumerate(seen):
         step_id = step.step_instance_id
-        old = old_steps.get(step_id)
-        known = _NO_HOSTS if old is None else old.hosts
-        hosts: dict[HostKey, int] | None = None
-        if step.hosts is not None:
-            for key, code, row in step.hosts:
-                previous = known.get(key) if hosts is None else hosts.get(key)
+        if i < known_steps and old_steps[i][0] == step_id:
+            place = i
+        else:
+            if where is None:
+                where = {s[0]: p for p, s in enumerate(old_steps)}
+            place = where.get(step_id, -1)
+        old = old_steps[place] if place >= 0 else None
+        keys: tuple[HostKey, ...] = () if old is None else old.keys
+        codes: tuple[int, ...] = () if old is None else old.codes
+        new_codes: list[int] | None = None  # copied on the first change
+        new_keys: list[HostKey] | None = None  # copied when a host is added
+        rows = step.hosts
+        if rows is not None:
+            count = len(keys)
+            index: dict[HostKey, int] | None = None  # key -> position, once the order differs
+            for j, (key, code, row) in enumerate(rows):
+                if j < count and keys[j] == key:
+                    pos = j
+                else:
+                    if index is None:
+                        index = {k: p for p, k in enumerate(keys)}
+                    pos = index.get(key, -1)
+                previous = codes[pos] if pos >= 0 else None
                 if previous == code:
                     continue
-                if hosts is None:
-                    hosts = dict(known)
-                hosts[key] = code
+                if new_codes is None:
+                    new_codes = list(codes)
+                if previous is None:  # a host not seen before (a step's rows name it once)
+                    if new_keys is None:
+                        new_keys = list(keys)
+                    new_keys.append(key)
+                    new_codes.append(code)
+                else:
+                    new_codes[pos] = code
                 result = host_result(key, code, row)
                 now = now or observed_at()
                 events.append(
@@ -127,16 +177,27 @@ def observe(
                 )
             )
         if (
-            hosts is not None
+            new_codes is not None
             or old is None
             or old_status != step.status
             or old.execute_count != step.execute_count
         ):
             if steps is None:
-                steps = dict(old_steps)
-            steps[step_id] = _new(
-                StepState, (step.status, step.execute_count, known if hosts is None else hosts)
+                steps = list(old_steps)
+            new = _new(
+                StepState,
+                (
+                    step_id,
+                    step.status,
+                    step.execute_count,
+                    keys if new_keys is None else tuple(new_keys),
+                    codes if new_codes is None else tuple(new_codes),
+                ),
             )
+            if place < 0:  # a step not seen before (listed once: see ``_last_wins``)
+                steps.append(new)
+            else:
+                steps[place] = new
     events += step_events
     if state.status != observation.status:
         events.append(
@@ -153,13 +214,19 @@ def observe(
             return state, events
         seq = occurrence if events else state.seq
         return state._replace(finished=observation.finished, seq=seq), events
-    new = (
+    new_state = (
         observation.status,
         observation.finished,
-        old_steps if steps is None else steps,
+        old_steps if steps is None else tuple(steps),
         occurrence if events else state.seq,
     )
-    return _new(JobState, new), events
+    return _new(JobState, new_state), events
+
+
+def _last_wins(steps: list[StepObservation]) -> list[StepObservation]:
+    """A step listed twice is one step: the last listing wins, in the place of the first."""
+    by_id = {step.step_instance_id: step for step in steps}
+    return list(by_id.values())
 
 
 # --- bk-job's step rules ----------------------------------------------------------------------
@@ -172,7 +239,7 @@ def step_done(state: JobState, step_instance_id: int) -> bool:
     goes back to running before the step resets), not an end: only a finished job or a
     successful step (success, skipped, ignored error) ends a step watch.
     """
-    step = state.steps.get(step_instance_id)
+    step = state.step(step_instance_id)
     if step is None or step.status is None:
         return False
     status = JobStatus.of(step.status)
@@ -188,7 +255,7 @@ def step_moves(state: JobState, step: StepObservation) -> bool:
     """
     if step.status == JobStatus.BLANK or step.manual:  # not started, or no hosts ever
         return False
-    known = state.steps.get(step.step_instance_id)
+    known = state.step(step.step_instance_id)
     changed = known is None or (known.status, known.execute_count) != (
         step.status,
         step.execute_count,
@@ -207,12 +274,12 @@ def to_data(state: JobState) -> dict[str, Any]:
         "seq": state.seq,
         "steps": [
             [
-                step_id,
+                step.step_instance_id,
                 step.status,
                 step.execute_count,
-                [[_key_data(k), c] for k, c in step.hosts.items()],
+                [[_key_data(k), c] for k, c in zip(step.keys, step.codes, strict=True)],
             ]
-            for step_id, step in state.steps.items()
+            for step in state.steps
         ],
     }
 
@@ -220,17 +287,22 @@ def to_data(state: JobState) -> dict[str, Any]:
 def from_data(data: Any) -> JobState:
     """Rebuild a state from ``to_data`` output; raise ``ValueError`` if it is not such data."""
     try:
-        steps: dict[int, StepState] = {}
+        steps: dict[int, StepState] = {}  # (one step or host twice: the last wins)
         for step_id, status, execute_count, hosts in data["steps"]:
+            codes = {_key(k): _int(c) for k, c in hosts}
             steps[_int(step_id)] = StepState(
+                _int(step_id),
                 _int_or_none(status),
                 _int(execute_count),
-                {_key(k): _int(c) for k, c in hosts},
+                tuple(codes),
+                tuple(codes.values()),
             )
         finished = data["finished"]
         if not isinstance(finished, bool):
             raise TypeError("finished must be a bool")
-        return JobState(_int_or_none(data["status"]), finished, steps, _int(data.get("seq", 0)))
+        return JobState(
+            _int_or_none(data["status"]), finished, tuple(steps.values()), _int(data.get("seq", 0))
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not a saved job state: {type(exc).__name__}: {exc}") from None
 

@@ -131,9 +131,10 @@ def test_a_change_shares_what_did_not_change() -> None:
     step(tracker, job_body(1, 2, [(10, 2, 0, [5, 7]), (11, 2, 0, [5])]))
     before = tracker.state
     step(tracker, job_body(1, 2, [(10, 2, 0, [9, 7]), (11, 2, 0, [5])]))
-    assert tracker.state.steps[11] is before.steps[11]
-    assert tracker.state.steps[10].hosts == {100: 9, 101: 7}
-    assert before.steps[10].hosts == {100: 5, 101: 7}
+    assert tracker.state.step(11) is before.step(11)
+    assert tracker.state.step(10).keys is before.step(10).keys  # the hosts did not change
+    assert tracker.state.step(10).hosts == {100: 9, 101: 7}
+    assert before.step(10).hosts == {100: 5, 101: 7}
 
 
 def test_state_round_trips_through_plain_json() -> None:
@@ -161,7 +162,7 @@ def test_state_round_trips_through_plain_json() -> None:
     text = json.dumps(to_data(tracker.state))
     restored = from_data(json.loads(text))
     assert restored == tracker.state
-    assert restored.steps[12].hosts == {(0, "10.0.0.1", None): 7}
+    assert restored.step(12).hosts == {(0, "10.0.0.1", None): 7}
     # Observing from the restored state reports only what changed.
     again = Tracker()
     again.state = restored
@@ -186,7 +187,7 @@ def test_from_data_refuses_what_is_not_a_state(data) -> None:
 
 
 def _state(job: int | None, finished: bool, step_status: int | None) -> JobState:
-    return JobState(job, finished, {10: StepState(step_status, 0, {})})
+    return JobState(job, finished, (StepState(10, step_status, 0, (), ()),))
 
 
 def test_step_done_rules() -> None:
