@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .._observe import JobObservation
 from ..models import HostKey, HostResult, HostStatus, JobStatus
 from .events import Event, HostTransition, JobTransition, StepTransition
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     import datetime as _dt
     from collections.abc import Callable
 
-    from .._observe import GroupKey, JobObservation, StepObservation
+    from .._observe import GroupKey, StepObservation
 
 __all__ = [
     "EMPTY",
@@ -109,14 +110,22 @@ def observe(
     steps: list[StepState] | None = None  # copied on the first change
     where: dict[int, int] | None = None  # step id -> position, once the order differs
     seen = observation.steps
-    if len(seen) > 1 and len({s.step_instance_id for s in seen}) < len(seen):
-        seen = _last_wins(seen)
     for i, step in enumerate(seen):
         step_id = step.step_instance_id
         if i < known_steps and old_steps[i][0] == step_id:
             place = i
         else:
             if where is None:
+                # Only here can a step be listed twice (the ones matched by position are
+                # distinct, as the state's steps are): then fold the answer without repeats.
+                if len({s.step_instance_id for s in seen}) < len(seen):
+                    return observe(
+                        state,
+                        job_instance_id,
+                        JobObservation(observation.finished, observation.status, _last_wins(seen)),
+                        observed_at,
+                        host_result,
+                    )
                 where = {s[0]: p for p, s in enumerate(old_steps)}
             place = where.get(step_id, -1)
         old = old_steps[place] if place >= 0 else None
@@ -129,15 +138,18 @@ def observe(
             count = len(keys)
             index: dict[HostKey, int] | None = None  # key -> position, once the order differs
             for j, (key, code, row) in enumerate(rows):
-                if j < count and keys[j] == key:
+                if j < count and keys[j] == key:  # (every host of a changed poll comes here)
+                    previous: int | None = codes[j]
+                    if previous == code:
+                        continue
                     pos = j
                 else:
                     if index is None:
                         index = {k: p for p, k in enumerate(keys)}
                     pos = index.get(key, -1)
-                previous = codes[pos] if pos >= 0 else None
-                if previous == code:
-                    continue
+                    previous = codes[pos] if pos >= 0 else None
+                    if previous == code:
+                        continue
                 if new_codes is None:
                     new_codes = list(codes)
                 if previous is None:  # a host not seen before (a step's rows name it once)
