@@ -105,9 +105,14 @@ def _install_flip() -> None:
         row = body.find(b'"bk_host_id"')
         if row < 0 or count % 2 == 0:
             return encoded
-        start = end = body.index(b'"status":', row) + len(b'"status":')
+        start = body.index(b'"status":', row) + len(b'"status":')
+        while body[start : start + 1] == b" ":  # the ESB's encoder spells ": "
+            start += 1
+        end = start
         while body[end : end + 1].isdigit():
             end += 1
+        if end == start:
+            raise RuntimeError("the simulator's host rows changed shape: update _install_flip")
         flipped = _FLIPPED if body[start:end] != _FLIPPED else b"5"
         return _api.Encoded(body[:start] + flipped + body[end:])
 
