@@ -139,7 +139,7 @@ def observe(
             index: dict[HostKey, int] | None = None  # key -> position, once the order differs
             for j, (key, code, row) in enumerate(rows):
                 if j < count and keys[j] == key:  # (every host of a changed poll comes here)
-                    previous: int | None = codes[j]
+                    previous: int | None = codes[j] if new_codes is None else new_codes[j]
                     if previous == code:
                         continue
                     pos = j
@@ -147,14 +147,21 @@ def observe(
                     if index is None:
                         index = {k: p for p, k in enumerate(keys)}
                     pos = index.get(key, -1)
-                    previous = codes[pos] if pos >= 0 else None
-                    if previous == code:
-                        continue
+                    if pos < 0:
+                        previous = None
+                    else:
+                        previous = codes[pos] if new_codes is None else new_codes[pos]
+                        if previous == code:
+                            continue
+                # A host listed twice (rows of several result groups, read while it moved)
+                # compares with its earlier row: as rows read one after the other.
                 if new_codes is None:
                     new_codes = list(codes)
-                if previous is None:  # a host not seen before (a step's rows name it once)
+                if previous is None:  # a host not seen before
                     if new_keys is None:
                         new_keys = list(keys)
+                    assert index is not None  # (a new key never matches by position)
+                    index[key] = len(new_keys)
                     new_keys.append(key)
                     new_codes.append(code)
                 else:
