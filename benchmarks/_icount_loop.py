@@ -1,10 +1,12 @@
 """Make N requests in one mode, 32 at a time, then exit: the program callgrind counts.
 
-``python benchmarks/_icount_loop.py raw|raw-bare|engine URL IDS_FILE N``. ``raw`` is plain
-aiohttp sending the requests the client builds (``async with session.get(...)``, then read);
-``raw-bare`` the same awaiting the response and releasing it by hand (as the engine's
-transport does; aiohttp's leanest documented use); ``engine`` is the poller watching the same
-jobs back to back, every poll after the first one of a job unchanged.
+``python benchmarks/_icount_loop.py raw|raw-bare|raw-json|engine URL IDS_FILE N``. ``raw`` is
+plain aiohttp sending the requests the client builds (``async with session.get(...)``, then
+read); ``raw-bare`` the same awaiting the response and releasing it by hand (as the engine's
+transport does; aiohttp's leanest documented use); ``raw-json`` is ``raw`` plus ``json.loads``
+of each body; ``engine`` is the poller watching the same jobs back to back: against the plain
+simulator every poll after a job's first is unchanged, against ``simulator(flip=True)`` every
+poll is a changed one (decoded, diffed, one host's transition delivered).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ ids = json.loads(Path(ids_file).read_text())
 SCOPE = Scope.biz(2)
 
 
-async def raw(bare: bool):
+async def raw(bare: bool, parse: bool):
     async with BkJobClient(url, app_code="a", app_secret="s", username="u") as c:
         reqs = [c.protocol.job_instance_status(SCOPE, i, with_hosts=True) for i in ids]
     rot = itertools.cycle(reqs)
@@ -43,7 +45,9 @@ async def raw(bare: bool):
                         resp.release()
                     continue
                 async with s.get(r.url, params=r.query, headers=r.headers) as resp:
-                    await resp.read()
+                    body = await resp.read()
+                if parse:
+                    json.loads(body)
 
         async with anyio.create_task_group() as tg:
             for _ in range(32):
@@ -67,9 +71,20 @@ async def engine():
             while p._requests < n:
                 await anyio.sleep(0.01)
             tg.cancel_scope.cancel()
+        statistics = p.statistics()
+    # What the polls were, for the test to check: ``requests`` counts every poll sent.
+    print(
+        json.dumps(
+            {
+                "requests": p._requests,
+                "unchanged": statistics.unchanged_polls,
+                "events": statistics.events_emitted,
+            }
+        )
+    )
 
 
 if mode == "engine":
     anyio.run(engine)
 else:
-    anyio.run(raw, mode == "raw-bare")
+    anyio.run(raw, mode == "raw-bare", mode == "raw-json")
