@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import attrs
 from aiohttp import web
 
+from .._malloc import keep_receive_buffers_on_heap
 from ..config import DEFAULT_SERVER_TZ, ApiFlavor, Scope
 from ..models.enums import JobStatus
 from ._engine import Defaults
@@ -128,6 +129,7 @@ class BkJobSimulator:
         """Start serving; the simulator can be started once."""
         if self._runner is not None:
             raise RuntimeError("the simulator is already started")
+        keep_receive_buffers_on_heap()  # (its server receives every request as a client does)
         runner = web.AppRunner(
             self._http.application(), access_log=None, handle_signals=False, shutdown_timeout=0.5
         )
