@@ -16,7 +16,7 @@ __all__ = ["keep_receive_buffers_on_heap"]
 
 #: asyncio's receive size (``selector_events``), with room for the bytes object around it.
 _RECEIVE_BLOCK = 512 * 1024
-_done: list[bool] = []
+_done = False
 
 
 def keep_receive_buffers_on_heap() -> None:
@@ -29,9 +29,10 @@ def keep_receive_buffers_on_heap() -> None:
     disables the adjustment, and this then does nothing); the heap may keep up to twice the
     block (1 MiB) free before returning memory to the system.
     """
+    global _done
     if _done:
         return
-    _done.append(True)
+    _done = True
     try:
         glibc = os.confstr("CS_GNU_LIBC_VERSION")
     except (AttributeError, ValueError, OSError):
