@@ -10,6 +10,14 @@ finishes a poll takes the next due job itself; the scheduler only wakes parked w
 sleeps until the next due time. A poll is thus taken only when a worker (and so a pooled
 connection) is free, so pool waits never eat into a request's timeout. The ``Poller`` owns the
 task group; no watch does.
+
+Changed answers are decoded and tracked several at a time (``_BATCH``, ``_fold``): a worker
+holds its answer back and goes on to the next due job, and the answers are folded, in the
+order they came, when ``_BATCH`` are held or when a worker finds nothing due. So an answer
+waits only while every worker has a poll to send, for at most ``_BATCH - 1`` other answers.
+The code that decodes, tracks and delivers then runs many times in a row, warm in the
+processor's caches, instead of once between two rounds of aiohttp's (``benchmarks/README.md``,
+"CPU per poll": 1.6x a raw GET + ``json.loads`` per changed poll without it, 1.45x with it).
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus
 from ._durable import STORED, decode_event, encode_event, open_jobs
 from ._failures import STALL_AFTER, Kind, Outage, classify, job_backoff
 from ._rate import RateGovernor
-from ._reader import Reader
+from ._reader import Reader, Unread
 from ._registry import Instance, Registry
 from ._schedule import PollPolicy, RetryBudget, first_delay, next_interval
 from ._store import MemoryStore, Store, StoredWatch, StoreStatistics, UnknownWatchError, check_name
@@ -72,6 +80,8 @@ logger = logging.getLogger("bkjob_async.polling")
 _REGISTER_CHUNK = 500
 # The scheduler never sleeps less than this: jobs due within a tick go out together.
 _TICK = 0.001
+#: Changed answers held back at most, to be folded together (``Poller._fold``).
+_BATCH = 16
 
 
 @attrs.frozen
@@ -180,6 +190,8 @@ class Poller:
         ).get_structure_hook(HostResult)
         self._registry = Registry(policy.remember, self._released)
         self._heap: list[tuple[float, int, Instance]] = []
+        #: Answers held back to be folded together: (job, answer, sent at, permit).
+        self._held: list[tuple[Instance, Any, float, Any]] = []
         self._seq = itertools.count()
         self._governor = RateGovernor(policy.rate_limit)
         self._outage = Outage(policy.max_interval, hold=(policy.poll_timeout or 30.0) + 1.0)
@@ -591,6 +603,10 @@ class Poller:
         while True:
             sent_at = clock()
             instance = self._take_due(sent_at)
+            if instance is None and self._held:
+                self._fold()  # nothing due: no answer waits for more to come
+                sent_at = clock()
+                instance = self._take_due(sent_at)
             if instance is None:
                 slot.ready = anyio.Event()
                 self._idle.append(slot)
@@ -609,22 +625,50 @@ class Poller:
                 permit = await self.permits.acquire()
                 sent_at = clock()
             self._in_flight += 1
+            held = False
             try:
                 result = await read(instance)
             except errors.BkJobError as exc:
-                if permit is not None and classify(exc) is Kind.THROTTLED:
-                    retry_after = getattr(exc, "retry_after", None)
-                    self._task_group().start_soon(self._throttled, permit, retry_after)
-                self._failed(instance, exc, sent_at)
+                self._poll_failed(instance, exc, sent_at, permit)
             else:
                 if instance.active:
                     if result is None:
                         self._answered(instance, changed=False)
-                    else:
-                        self._observed(instance, *result)
+                    else:  # held back, the job busy until folded
+                        self._held.append((instance, result, sent_at, permit))
+                        held = True
             finally:
                 self._in_flight -= 1
+                if not held:
+                    instance.busy = False
+            if len(self._held) >= _BATCH:
+                self._fold()
+
+    def _fold(self) -> None:
+        """Decode and track the answers held back, in the order they came."""
+        held, self._held = self._held, []
+        finish = self._reader.finish
+        for instance, result, sent_at, permit in held:
+            try:
+                if not instance.active:  # released while held
+                    continue
+                if type(result) is Unread:
+                    try:
+                        result = finish(instance, result)
+                    except errors.BkJobError as exc:
+                        self._poll_failed(instance, exc, sent_at, permit)
+                        continue
+                self._observed(instance, *result)
+            finally:
                 instance.busy = False
+
+    def _poll_failed(
+        self, instance: Instance, exc: errors.BkJobError, sent_at: float, permit: Any
+    ) -> None:
+        if permit is not None and classify(exc) is Kind.THROTTLED:
+            retry_after = getattr(exc, "retry_after", None)
+            self._task_group().start_soon(self._throttled, permit, retry_after)
+        self._failed(instance, exc, sent_at)
 
     async def _throttled(self, permit: object, retry_after: float | None) -> None:
         if self.permits is not None:

@@ -4,13 +4,16 @@ A job is read whole (one ``get_job_instance_status`` with host rows) and skipped
 fingerprint has not changed; or, with large steps on the gateway, by result groups. Every
 request goes through ``send`` and every answer through ``decode``: the engine's one request
 path. What the server says about its rate limit on the way goes to the rate governor.
+
+A changed answer read whole comes back ``Unread``: the engine decodes it with ``finish`` later,
+together with other answers (``_engine._BATCH``), so that decoding runs several times in a row.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
     from ._registry import Instance
     from ._schedule import PollPolicy
 
-__all__ = ["Reader"]
+__all__ = ["Read", "Reader", "Unread"]
 
 logger = logging.getLogger("bkjob_async.polling")
 
@@ -38,6 +41,14 @@ _RESET = "X-Bkapi-RateLimit-Reset"
 
 #: What a changed poll read: the envelope's ``data`` and the statuses observed in it.
 Read = tuple[Any, JobObservation]
+
+
+class Unread(NamedTuple):
+    """An answer not decoded yet, and its fingerprint: ``Reader.finish`` decodes it."""
+
+    request: Request
+    response: Response
+    fingerprint: int | None
 
 
 class Reader:
@@ -108,10 +119,12 @@ class Reader:
         self.requests += 1
         return self.decode(request, await self._send(request))
 
-    async def read(self, instance: Instance) -> Read | None:
+    async def read(self, instance: Instance) -> Read | Unread | None:
         """Poll ``instance`` once; return ``None`` if its answer has not changed.
 
-        Raise ``BkJobError`` for a failed poll.
+        A changed answer read whole (HTTP 200) comes back ``Unread`` (``finish`` decodes it);
+        any other comes back decoded. Raise ``BkJobError`` for a failed poll (an HTTP error
+        status at once; an error in a 200's envelope from ``finish``).
         """
         if instance.groups is not None:
             return await self._read_in_groups(instance)
@@ -123,13 +136,16 @@ class Reader:
             if fingerprint == instance.fingerprint and not instance.needs_decode:
                 self.unchanged += 1
                 return None
-        else:
-            fingerprint = None
-        data = self.decode(request, response)
+            return Unread(request, response, fingerprint)
+        return self.finish(instance, Unread(request, response, None))  # an error, at once
+
+    def finish(self, instance: Instance, unread: Unread) -> Read:
+        """Decode an answer ``read`` returned ``Unread``; raise ``BkJobError`` as ``read``."""
+        data = self.decode(unread.request, unread.response)
         observation = observe_job(
             data, self._generation, expected_job_instance_id=instance.job_instance_id
         )
-        instance.fingerprint = fingerprint
+        instance.fingerprint = unread.fingerprint
         if self.grouping and instance.groups is None:
             self._maybe_group(instance, observation)
         return data, observation

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import anyio
 import pytest
@@ -375,3 +376,90 @@ async def test_a_hung_server_costs_each_poll_its_timeout_and_others_go_on(
     gaps = [b - a for a, b in itertools.pairwise(scripted.arrivals[31])]
     assert all(0.25 <= gap <= 1.0 for gap in gaps[:2]), gaps  # 0.3 s each, plus a backoff
     assert elapsed < 3.0
+
+
+# --- changed answers folded together (``_engine._BATCH``) -------------------------------------
+
+
+async def test_an_answer_waits_for_no_other_when_nothing_is_due(
+    scripted: ScriptedServer, client
+) -> None:
+    """Answers are held back to be folded together, but never while a worker has nothing due."""
+    scripted.script(41, Hang())  # a poll in flight the whole time
+    scripted.script(42, job_body(42, 2, [(1, 2, 0, [7])]))
+    policy = PollPolicy(interval=2.0, max_interval=2.0, jitter=0.0, max_in_flight=2)
+    async with Poller(client, policy=policy) as poller:
+        with anyio.fail_after(5):  # the first poll comes within one interval (its phase)
+            async for event in poller.watch_jobs(SCOPE, [41, 42]):
+                assert event.job_instance_id == 42
+                break
+        # Delivered from the first answer, before the second poll (an interval later).
+        assert scripted.polls[42] == 1
+
+
+async def test_answers_folded_together_keep_every_jobs_order(
+    scripted: ScriptedServer, client
+) -> None:
+    """Many jobs polled back to back by 8 workers: each job's events as if it were alone."""
+    ids = list(range(200, 240))
+    for job_id in ids:
+        scripted.script(
+            job_id,
+            job_body(job_id, 2, [(1, 2, 0, [7, 1])]),
+            job_body(job_id, 2, [(1, 2, 0, [9, 7])]),
+            job_body(job_id, 3, [(1, 3, 0, [9, 9])]),
+        )
+    seen: dict[int, list[tuple[Any, ...]]] = {job_id: [] for job_id in ids}
+    async with Poller(client, policy=FAST) as poller:
+        async for event in poller.watch_jobs(SCOPE, ids):
+            seen[event.job_instance_id].append(describe(event))
+    expected = [
+        ("host", 1, 0, 100, None, 7),
+        ("host", 1, 0, 101, None, 1),
+        ("step", 1, 0, None, 2),
+        ("job", None, 2),
+        ("host", 1, 0, 100, 7, 9),
+        ("host", 1, 0, 101, 1, 7),
+        ("host", 1, 0, 101, 7, 9),
+        ("step", 1, 0, 2, 3),
+        ("job", 2, 3),
+        ("finished", 3),
+    ]
+    assert seen == dict.fromkeys(ids, expected)
+
+
+class _Permits:
+    """An outside rate budget that records what the poller tells it."""
+
+    def __init__(self) -> None:
+        self.granted = 0
+        self.reports: list[tuple[int, float | None]] = []
+
+    async def acquire(self) -> int:
+        self.granted += 1
+        return self.granted
+
+    async def throttled(self, permit: int, retry_after: float | None = None) -> None:
+        self.reports.append((permit, retry_after))
+
+
+@pytest.mark.parametrize(
+    "throttle",
+    [
+        Fault.envelope(1306429, "rate limited"),  # HTTP 200: decoded when folded
+        Fault(429, "", {"Retry-After": "0.01", "X-Bkapi-Error-Code": "1642903"}),  # at once
+    ],
+    ids=["esb-envelope", "gateway-429"],
+)
+async def test_a_throttle_answer_reaches_the_rate_budget(
+    scripted: ScriptedServer, client, throttle: Fault
+) -> None:
+    scripted.script(7, throttle, job_body(7, 3, [(1, 3, 0, [9])]))
+    async with Poller(client, policy=FAST) as poller:
+        poller.permits = permits = _Permits()
+        events = [describe(e) for e in await collect(poller.watch_job(SCOPE, 7))]
+        with anyio.fail_after(5):
+            while not permits.reports:  # reported in the background
+                await anyio.sleep(0.01)
+    assert events[-1] == ("finished", 3)
+    assert [permit for permit, _ in permits.reports] == [1]  # the first poll's permit
