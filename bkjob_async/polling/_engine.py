@@ -12,14 +12,14 @@ connection) is free, so pool waits never eat into a request's timeout. The ``Pol
 task group; no watch does.
 
 Changed answers are decoded and tracked several at a time (``_BATCH``, ``_fold``): a worker
-holds its answer back and goes on to the next due job, and the answers are folded, in the
-order they came, when ``_BATCH`` are held or when a worker finds nothing due. So an answer
-waits only while every worker has a poll to send, for at most ``_BATCH - 1`` other answers.
-Held answers are folded before a failed poll is counted, and at once during an outage: the
-failure policy sees answers and failures in the order they came.
-The code that decodes, tracks and delivers then runs many times in a row, warm in the
-processor's caches, instead of once between two rounds of aiohttp's (``benchmarks/README.md``,
-"CPU per poll": 1.6x a raw GET + ``json.loads`` per changed poll without it, 1.45x with it).
+holds its answer back and goes on to the next due job, and the held answers are folded, in the
+order they came, when ``_BATCH`` are held, when a worker finds nothing due, before a failed
+poll is counted, and at once during an outage (so the failure policy sees answers and
+failures in the order they came). An answer thus waits only while its worker has another poll
+to send: under load a few milliseconds, at most one poll's timeout. The code that decodes,
+tracks and delivers then runs many times in a row, warm in the processor's caches, instead of
+once between two rounds of aiohttp's (``benchmarks/README.md``, "CPU per poll": a changed
+poll cost 1.6x a raw GET + ``json.loads`` without it, 1.45x with it).
 """
 
 from __future__ import annotations
