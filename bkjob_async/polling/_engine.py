@@ -645,7 +645,7 @@ class Poller:
                 self._in_flight -= 1
                 if not held:
                     instance.busy = False
-            if len(self._held) >= _BATCH or self._outage.down_since is not None:
+            if held and (len(self._held) >= _BATCH or self._outage.down_since is not None):
                 self._fold()  # (during an outage every answer counts at once: it may end it)
 
     def _fold(self) -> None:
