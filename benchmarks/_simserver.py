@@ -16,6 +16,10 @@ host row's status alternates, answer after answer of each job, between its true 
 success (9; or waiting, 5, if it is 9), so each poll sees one host move, as a real change does. The first line also carries ``epoch_ms``, ``origin`` (``time.monotonic()`` at clock
 start) and ``speed``, so a client in another process can read the simulator's clock as
 ``epoch_ms + (time.monotonic() - origin) * 1000 * speed``.
+
+``--stepped`` (with ``--duration``) keeps the virtual clock: it moves only when the parent
+writes ``advance S`` on stdin, so jobs progress with the parent's steps, never with how fast
+the machine is (the crash tests use it).
 """
 
 from __future__ import annotations
@@ -123,7 +127,7 @@ def _install_flip() -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    real = args.duration is not None or args.speed is not None
+    real = (args.duration is not None and not args.stepped) or args.speed is not None
     timing = {}
     if args.duration is not None:
         timing = {"host_duration": tuple(args.duration), "host_start_delay": (0.0, 1.0)}
@@ -142,6 +146,8 @@ async def main(args: argparse.Namespace) -> None:
             if clock is not None and line.startswith("start "):
                 clock.start(float(line.split()[1]))
                 print(json.dumps({"origin": clock.origin}), flush=True)
+            elif args.stepped and line.startswith("advance "):
+                sim.advance(float(line.split()[1]))
         if args.timeline is not None:
             Path(args.timeline).write_text(json.dumps(timeline(sim)))
 
@@ -158,6 +164,7 @@ if __name__ == "__main__":
     parser.add_argument("--rate-limit", type=float, default=None)
     parser.add_argument("--timeline", default=None)
     parser.add_argument("--flip", action="store_true")
+    parser.add_argument("--stepped", action="store_true")
     arguments = parser.parse_args()
     if arguments.core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {arguments.core})

@@ -7,6 +7,7 @@ run (credentials, URL, flavor, scope, permission on the first request) end it wi
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import time
 from typing import TYPE_CHECKING, Any
@@ -29,11 +30,11 @@ from ._connect import (
 from ._follow import Mode, Shown, choose_mode, rich_available, show_summary, showing
 from ._format import clock, code_name, status_lines
 from ._jsonl import dumps, error_to_dict, to_json
+from ._numbers import ID
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, Context
 from ._tally import Tally
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Iterator, Sequence
 
     from ..client import BkJobClient
@@ -407,11 +408,9 @@ def parse_operation(words: Sequence[str]) -> tuple[int | None, str]:
     if len(words) == 1:
         return None, operation
     try:
-        step_id = int(words[0])
-        if step_id < 1:
-            raise ValueError
-    except ValueError:
-        raise CliError(f"STEP_ID must be a positive integer, got {words[0]!r}") from None
+        step_id: int = ID(words[0])
+    except argparse.ArgumentTypeError as exc:
+        raise CliError(f"STEP_ID: {exc}") from None
     return step_id, operation
 
 

@@ -15,6 +15,7 @@ from ..config import ApiFlavor
 from ._cluster import add_cluster_options
 from ._commands import JOB_OPERATIONS, STEP_OPERATIONS
 from ._connect import DEFAULT_TIMEOUT, ENV_VARS, LANGUAGES
+from ._numbers import ID, PER_SECOND, SECONDS, number
 from ._runtime import EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -73,51 +74,11 @@ def _stderr() -> IO[str]:
     return sys.stderr
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _count(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {value}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be within 0..1, got {text}")
-    return value
+#: Argument types beyond ``ID`` and ``SECONDS`` (``_numbers``): counts and bounds of their own.
+_IN_FLIGHT = number(int, 1, 1024)
+_PORT = number(int, 0, 65535)
+_RATE = number(float, 0.0, 1.0)
+_SCRIPT_TIMEOUT = number(int, 1, 259_200)  # bk-job refuses more (1240003)
 
 
 def _examples(*lines: str) -> str:
@@ -140,7 +101,7 @@ def _connection_options() -> argparse.ArgumentParser:
     group.add_argument("--tenant-id", help="X-Bk-Tenant-Id on multi-tenant installs")
     group.add_argument(
         "--timeout",
-        type=_seconds,
+        type=SECONDS,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"wait this long for an answer, then say so ({DEFAULT_TIMEOUT:g})",
@@ -157,26 +118,24 @@ def _polling_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("polling")
     group.add_argument(
-        "--interval", type=_seconds, default=1.0, help="seconds between polls of a changing job (1)"
+        "--interval", type=SECONDS, default=1.0, help="seconds between polls of a changing job (1)"
     )
     group.add_argument(
         "--max-interval",
-        type=_seconds,
+        type=SECONDS,
         default=15.0,
         help="longest wait between polls of a quiet job (15)",
     )
     group.add_argument(
         "--deadline",
-        type=_seconds,
+        type=SECONDS,
         default=None,
         help="seconds; jobs still running then end as timed out (apart from failed ones)",
     )
-    group.add_argument(
-        "--max-in-flight", type=_positive_int, default=32, help="requests at once (32)"
-    )
+    group.add_argument("--max-in-flight", type=_IN_FLIGHT, default=32, help="requests at once (32)")
     group.add_argument(
         "--give-up-after",
-        type=_seconds,
+        type=SECONDS,
         default=DEFAULT_GIVE_UP,
         metavar="SECONDS",
         help="end with exit status 2 when bk-job stays unreachable this long "
@@ -235,18 +194,25 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         ),
         **common,
     )
-    demo.add_argument("--jobs", type=int, default=200, help="jobs to launch (200)")
-    demo.add_argument("--hosts", type=int, default=50, help="hosts per job (50)")
+    demo.add_argument(
+        "--jobs", type=number(int, 1, 10_000), default=200, help="jobs to launch (200)"
+    )
+    demo.add_argument("--hosts", type=number(int, 1, 5_000), default=50, help="hosts per job (50)")
     demo.add_argument(
         "--fail-rate",
-        type=_rate,
+        type=_RATE,
         default=0.001,
         help="chance that a host fails (0.001: about 5%% of 50-host jobs fail)",
     )
-    demo.add_argument("--seed", type=int, default=0, help="simulator seed: hosts and outcomes (0)")
+    demo.add_argument(
+        "--seed",
+        type=number(int, 0, 2**32 - 1),
+        default=0,
+        help="simulator seed: hosts and outcomes (0)",
+    )
     demo.add_argument(
         "--host-duration",
-        type=_seconds,
+        type=SECONDS,
         nargs=2,
         default=(1.0, 6.0),
         metavar=("MIN", "MAX"),
@@ -258,7 +224,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
     demo.add_argument(
         "--workers",
-        type=_positive_int,
+        type=number(int, 2, 16),
         metavar="N",
         help="cluster mode: a private redis-server and N worker processes, one killed mid-run "
         "(needs redis-server and the redis extra)",
@@ -289,7 +255,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         + _EXIT,
         **common,
     )
-    watch.add_argument("job_ids", metavar="JOB_ID", type=_positive_int, nargs="*")
+    watch.add_argument("job_ids", metavar="JOB_ID", type=ID, nargs="*")
     watch.add_argument(
         "--state",
         metavar="FILE",
@@ -307,7 +273,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     watch.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
     watch.add_argument(
         "--metrics-port",
-        type=_port,
+        type=_PORT,
         metavar="PORT",
         help="serve Prometheus metrics on 127.0.0.1:PORT/metrics while watching (0: any free "
         "port, printed); needs the prometheus extra",
@@ -333,7 +299,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "credentials or connection error",
         **common,
     )
-    status.add_argument("job_ids", metavar="JOB_ID", type=_positive_int, nargs="+")
+    status.add_argument("job_ids", metavar="JOB_ID", type=ID, nargs="+")
     status.add_argument("--json", action="store_true", help="one JSON object per job")
     status.add_argument("--no-hosts", action="store_true", help="jobs and steps only")
     status.add_argument(
@@ -363,7 +329,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "  credentials or connection error",
         **common,
     )
-    operate.add_argument("job_id", metavar="JOB_ID", type=_positive_int)
+    operate.add_argument("job_id", metavar="JOB_ID", type=ID)
     operate.add_argument("words", metavar="[STEP_ID] OPERATION", nargs="+")
     operate.add_argument("--watch", action="store_true", help="then watch the job until it ends")
     operate.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
@@ -386,8 +352,8 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "  credentials or connection error, or a flavor without the API",
         **common,
     )
-    logs.add_argument("job_id", metavar="JOB_ID", type=_positive_int)
-    logs.add_argument("step_id", metavar="STEP_ID", type=_positive_int, nargs="?")
+    logs.add_argument("job_id", metavar="JOB_ID", type=ID)
+    logs.add_argument("step_id", metavar="STEP_ID", type=ID, nargs="?")
     logs.add_argument("--failed", action="store_true", help="only hosts that failed")
     logs.add_argument(
         "--host",
@@ -419,10 +385,13 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     history.add_argument("--name", help="jobs whose name contains this")
     history.add_argument("--operator", help="jobs started by this user")
     history.add_argument(
-        "--limit", type=_count, default=50, help="at most this many jobs (50; 0: all)"
+        "--limit",
+        type=number(int, 0, 10**9),
+        default=50,
+        help="at most this many jobs (50; 0: all)",
     )
     history.add_argument(
-        "--page-size", type=_positive_int, default=100, help="jobs per request (100)"
+        "--page-size", type=number(int, 1, 1000), default=100, help="jobs per request (100)"
     )
     history.add_argument("--json", action="store_true", help="one JSON object per job")
 
@@ -448,9 +417,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     file = kinds.add_parser("file", help="fast_transfer_file to hosts", **launch_common)
     plan = kinds.add_parser("plan", help="execute_job_plan", **launch_common)
     for sub in (script, file):
-        sub.add_argument(
-            "--host-id", type=_positive_int, action="append", metavar="ID", help="target host id"
-        )
+        sub.add_argument("--host-id", type=ID, action="append", metavar="ID", help="target host id")
         sub.add_argument("--host", action="append", metavar="HOST", help="target CLOUD:IP or IP")
         sub.add_argument("--account", default="root", help="execution account alias (root)")
         sub.add_argument("--name", help="the job's name")
@@ -464,13 +431,13 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     )
     script.add_argument("--params", help="the script's parameters")
     script.add_argument(
-        "--script-timeout", type=_positive_int, help="seconds bk-job lets the script run"
+        "--script-timeout", type=_SCRIPT_TIMEOUT, help="seconds bk-job lets the script run"
     )
     file.add_argument("--source", action="append", required=True, help="a file to copy")
-    file.add_argument("--from-host-id", type=_positive_int, action="append", metavar="ID")
+    file.add_argument("--from-host-id", type=ID, action="append", metavar="ID")
     file.add_argument("--from-host", action="append", metavar="HOST", help="CLOUD:IP or IP")
     file.add_argument("--dest", required=True, help="the target directory")
-    plan.add_argument("plan_id", metavar="PLAN_ID", type=_positive_int)
+    plan.add_argument("plan_id", metavar="PLAN_ID", type=ID)
     plan.add_argument("--var", action="append", metavar="NAME=VALUE", help="a global variable")
     for sub in (script, file, plan):
         sub.add_argument("--watch", action="store_true", help="then watch the job to its end")
@@ -527,12 +494,12 @@ def _cluster_commands(
     worker.add_argument("--worker-id", help="unique among live workers (host name + random)")
     worker.add_argument(
         "--rate-limit",
-        type=_seconds,
+        type=PER_SECOND,
         metavar="PER_SECOND",
         help="requests per second for the whole cluster (default: none)",
     )
     worker.add_argument(
-        "--report-every", type=_seconds, default=10.0, help="seconds between status lines (10)"
+        "--report-every", type=SECONDS, default=10.0, help="seconds between status lines (10)"
     )
     submit = commands.add_parser(
         "submit",
@@ -545,7 +512,7 @@ def _cluster_commands(
         ),
         **common,
     )
-    submit.add_argument("job_ids", metavar="JOB_ID", type=_positive_int, nargs="+")
+    submit.add_argument("job_ids", metavar="JOB_ID", type=ID, nargs="+")
     submit.add_argument("--scope", help="biz:<id> or biz_set:<id> (default: $BKJOB_SCOPE)")
     submit.add_argument("--cancel", action="store_true", help="remove the jobs instead")
     add_cluster_options(submit, watch=True)

@@ -49,7 +49,7 @@ from ._failures import STALL_AFTER, Kind, Outage, classify, job_backoff
 from ._rate import RateGovernor
 from ._reader import Reader, Unread
 from ._registry import Instance, Registry
-from ._schedule import PollPolicy, RetryBudget, first_delay, next_interval
+from ._schedule import PollPolicy, RetryBudget, first_delay, min_gap, next_interval
 from ._store import MemoryStore, Store, StoredWatch, StoreStatistics, UnknownWatchError, check_name
 from ._tracker import JobState, from_data, observe, step_done, to_data
 from ._watch import Watch, _Subscription, now_utc
@@ -113,6 +113,10 @@ class PollerStatistics:
     in_flight: int
     #: Some watched job's polls fail with transient errors (bk-job unreachable, say).
     stalled: bool = False
+    #: Polls the driver refused because they came sooner than the policy's smallest gap
+    #: after the job's last poll (``min_gap``): a scheduling bug, never bk-job's doing. Each
+    #: refused poll is put off until the gap has passed; the first is logged at WARNING.
+    refused_polls: int = 0
     #: The state store's writes and health (``healthy is False``: writes fail, the poller
     #: goes on from memory and the store retries; see ``StoreStatistics``).
     store: StoreStatistics | None = None
@@ -198,6 +202,8 @@ class Poller:
         self._governor = RateGovernor(policy.rate_limit)
         self._outage = Outage(policy.max_interval, hold=(policy.poll_timeout or 30.0) + 1.0)
         self._budget = RetryBudget(policy.retry_budget)
+        self._gap = min_gap(policy)
+        self._refused = 0
         # The engine's one request path: the client's ``send_once`` seam, through the reader.
         self._reader = Reader(
             self._protocol,
@@ -509,7 +515,8 @@ class Poller:
             if seeded is not None:
                 instance.state = seeded
         if created or (not instance.busy and instance.due > now + self.policy.interval):
-            self._schedule(instance, now + first_delay(self.policy, job_id))
+            due = now + first_delay(self.policy, job_id)
+            self._schedule(instance, max(due, instance.sent + self._gap))
         if instance.stalled is not None:
             error = instance.error or self._outage_error
             if error is not None:
@@ -554,6 +561,9 @@ class Poller:
             due, _, instance = heapq.heappop(heap)
             if instance.due != due or not instance.active:
                 continue  # rescheduled or unwatched since: a stale entry
+            if now < instance.sent + self._gap:
+                self._refuse(instance, now)
+                continue
             governor = self._governor
             if (
                 governor.rate is not None
@@ -564,8 +574,26 @@ class Poller:
                 return None
             instance.due = math.inf
             instance.busy = True
+            instance.sent = now
             return instance
         return None
+
+    def _refuse(self, instance: Instance, now: float) -> None:
+        """Put off a poll that came too soon after the job's last one, and count it.
+
+        The schedule never asks for one (``min_gap``): whatever asks is a bug, and this keeps
+        it from becoming a flood of requests against bk-job.
+        """
+        self._refused += 1
+        if self._refused == 1:
+            logger.warning(
+                "job %s: a poll was due %.3f s after the last one, sooner than the policy allows "
+                "(%.3f s); putting it off (counted in statistics().refused_polls)",
+                instance.job_instance_id,
+                now - instance.sent,
+                self._gap,
+            )
+        self._schedule(instance, instance.sent + self._gap)
 
     def _hold(self, now: float) -> float:
         """Return how long the governor or the outage holds due polls back."""
@@ -766,10 +794,8 @@ class Poller:
             if instance.failures or instance.stalled or self._outage.down_since is not None:
                 self._recovered(instance, now)
             self._wake()
-            return self._schedule(
-                instance,
-                max(now, governor.paused_until) + self._rng.uniform(0, self.policy.interval),
-            )
+            start = max(now, governor.paused_until, instance.sent + self._gap)
+            return self._schedule(instance, start + self._rng.uniform(0, self.policy.interval))
         if kind is Kind.PERMANENT:
             if instance.failures or instance.stalled or self._outage.down_since is not None:
                 self._recovered(instance, now)
@@ -827,6 +853,7 @@ class Poller:
         for instance in self._registry.instances.values():
             if not instance.busy:
                 due = now + spread * first_delay(policy, instance.job_instance_id)
+                due = max(due, instance.sent + self._gap)
                 instance.due = due
                 heap.append((due, next(self._seq), instance))
         heapq.heapify(heap)
@@ -959,6 +986,7 @@ class Poller:
             rate_limit=self._governor.rate,
             in_flight=self._in_flight,
             stalled=self._outage.down or self._stalled > 0,
+            refused_polls=self._refused,
             store=self.store.statistics(),
         )
 

@@ -51,6 +51,7 @@ class Instance:
         "needs_decode",
         "request",
         "scope",
+        "sent",
         "stalled",
         "state",
         "subscribers",
@@ -75,6 +76,8 @@ class Instance:
         #: When the job stalled (wall clock, for events), or ``None``.
         self.stalled: _dt.datetime | None = None
         self.due = math.inf
+        #: When its last poll was taken (engine clock): the driver's guard against floods.
+        self.sent = -math.inf
         #: A poll is in flight: never poll one job twice at once (answers could cross).
         self.busy = False
         #: Large steps followed by result groups (``None``: the job is polled whole).

@@ -18,7 +18,7 @@ import attrs
 if TYPE_CHECKING:
     import random
 
-__all__ = ["PollPolicy", "RetryBudget", "first_delay", "next_interval"]
+__all__ = ["PollPolicy", "RetryBudget", "first_delay", "min_gap", "next_interval"]
 
 
 def _number(name: str, value: Any) -> float:
@@ -125,16 +125,32 @@ def first_delay(policy: PollPolicy, job_instance_id: int) -> float:
     return phase * policy.interval
 
 
+def min_gap(policy: PollPolicy) -> float:
+    """Return the least time the schedule ever puts between two polls of one job.
+
+    An answer is followed by at least ``interval * (1 - jitter)`` (``next_interval``), a
+    failure by at least ``interval / 2`` (``job_backoff``'s first quick retry). The driver
+    refuses a poll sooner than this after the job's last one (see ``Poller``).
+    """
+    return policy.interval * min(1.0 - policy.jitter, 0.5)
+
+
 def next_interval(
     policy: PollPolicy, current: float, changed: bool, rng: random.Random
 ) -> tuple[float, float]:
-    """Return ``(new base interval, jittered delay)`` after a successful poll (every poll)."""
+    """Return ``(new base interval, jittered delay)`` after a successful poll (every poll).
+
+    The base is always within ``[interval, max_interval]``, whatever ``current`` is: a job
+    that has not been polled yet, or starts from a stored state, has ``current == 0``.
+    """
     if changed:
         base = policy.interval
-    else:  # (no min(): every poll comes here)
+    else:  # (no min()/max(): every poll comes here)
         base = current * policy.growth
         if base > policy.max_interval:
             base = policy.max_interval
+        elif base < policy.interval:
+            base = policy.interval
     jitter = policy.jitter
     return base, base * (1.0 + jitter * (2.0 * rng.random() - 1.0)) if jitter else base
 

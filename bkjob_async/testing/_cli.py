@@ -13,6 +13,7 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..cli._numbers import number
 from ..config import Scope
 from ..models.enums import StepType
 from ._plan import StepPlan
@@ -22,16 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 __all__ = ["build_parser", "main", "serve"]
-
-
-def _number(text: str, kind: type[int] | type[float], low: float, high: float) -> Any:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"must be within {low:g}..{high:g}, got {text}")
-    return value
 
 
 class _Span(argparse.Action):
@@ -53,35 +44,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
         "--port",
-        type=lambda t: _number(t, int, 0, 65535),
+        type=number(int, 0, 65535),
         default=9000,
         help="port to bind (0: any free port)",
     )
     parser.add_argument(
         "--jobs",
-        type=lambda t: _number(t, int, 0, 100_000),
+        type=number(int, 0, 100_000),
         default=50,
         help="jobs to create at start",
     )
     parser.add_argument(
         "--hosts",
-        type=lambda t: _number(t, int, 1, 100_000),
+        type=number(int, 1, 100_000),
         default=20,
         help="hosts per step of those jobs",
     )
+    parser.add_argument("--biz", type=number(int, 1, 2**63 - 1), default=2, help="business id")
     parser.add_argument(
-        "--biz", type=lambda t: _number(t, int, 1, 2**63 - 1), default=2, help="business id"
+        "--seed", type=number(int, 0, 2**32 - 1), default=0, help="seed for hosts, ids and outcomes"
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for hosts, ids and outcomes")
     parser.add_argument(
         "--fail-rate",
-        type=lambda t: _number(t, float, 0.0, 1.0),
+        type=number(float, 0.0, 1.0),
         default=0.05,
         help="chance a host fails (0..1)",
     )
     parser.add_argument(
         "--duration",
-        type=float,
+        type=number(float, 0.0, 86_400.0, above=True),
         nargs=2,
         action=_Span,
         default=(1.0, 5.0),
@@ -90,13 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--retry-lag",
-        type=lambda t: _number(t, float, 0.0, 3600.0),
+        type=number(float, 0.0, 3600.0),
         default=0.5,
         help="seconds of retry lag",
     )
     parser.add_argument(
         "--operation-lag",
-        type=float,
+        type=number(float, 0.0, 3600.0),
         default=0.2,
         help="seconds before an operation's step change (and a terminate) applies",
     )
@@ -109,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--run-for",
-        type=lambda t: _number(t, float, 0.0, 1e9),
+        type=number(float, 0.0, 1e9),
         default=None,
         metavar="SECONDS",
         help="stop after this many seconds (default: until interrupted)",

@@ -4,9 +4,10 @@
 ``crash`` (with ids) or resumes it (without). On stdout (unbuffered, one line each): ``ready``;
 one JSON object per event *as the consumer receives it* (before asking for the next one, which
 acknowledges it); ``over`` when the watch has ended (or ``unknown``: nothing to resume);
-``B``/``E`` around every store write transaction (from the writer thread). With
-``DIE_IN_TRANSACTION=N`` in the environment, the process kills itself with SIGKILL inside its
-``N``-th write transaction, after every statement and before ``COMMIT``.
+``B``/``E`` around every store write transaction (from the writer thread). A line ``arm``
+on stdin makes the process kill itself with SIGKILL inside its next write transaction, after
+every statement and before ``COMMIT`` (a named point, not a moment: the test does not depend
+on how fast the machine is).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import anyio
@@ -47,14 +49,19 @@ class _Die:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-_countdown = [int(os.environ.get("DIE_IN_TRANSACTION", "0"))]
+_armed = threading.Event()
+
+
+def _listen() -> None:
+    for line in sys.stdin:
+        if line.strip() == "arm":
+            _armed.set()
 
 
 def traced(write):  # type: ignore[no-untyped-def]
     def write_sync(self, segments, *args):  # type: ignore[no-untyped-def]
         say("B")
-        _countdown[0] -= 1
-        if _countdown[0] == 0:
+        if _armed.is_set():
             segments = [*segments, _Die()]
         done = write(self, segments, *args)
         say("E")
@@ -107,4 +114,5 @@ async def main(url: str, path: str, ids: list[int]) -> None:
 
 
 if __name__ == "__main__":
+    threading.Thread(target=_listen, daemon=True).start()
     anyio.run(main, sys.argv[1], sys.argv[2], [int(a) for a in sys.argv[3:]])

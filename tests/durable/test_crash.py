@@ -1,12 +1,15 @@
 """A poller killed with SIGKILL at random moments, resumed each time, neither loses nor repeats.
 
-The simulator runs in its own process on the real clock (``benchmarks/_simserver.py``: 200
-jobs, hosts taking seconds), the poller in another (``_poller_child.py``, ``SqliteStore``),
-killed at random moments (a third of them by itself, inside its n-th store transaction,
-before ``COMMIT``), and resumed from the store each
-time. Across all runs, after dedupe by ``event_id``: every host's, step's and job's
-transitions form one unbroken chain ending in its true final status (read from the simulator
-at the end), every job has exactly one ``JobFinished``, and no two ids name one transition.
+The simulator runs in its own process (``benchmarks/_simserver.py --stepped``: 200 jobs,
+hosts taking seconds of a clock that moves only when the test says ``advance``), the poller
+in another (``_poller_child.py``, ``SqliteStore``), killed at random moments (a third of them
+by itself, inside its next store transaction after the test arms it, before ``COMMIT``), and
+resumed from the store each time. The jobs progress with the test's steps, not with the
+machine's speed: on a slow or busy machine the kills still land while jobs run, and the
+armed ones inside a transaction. Across all runs, after dedupe by ``event_id``: every host's,
+step's and job's transitions form one unbroken chain ending in its true final status (read
+from the simulator at the end), every job has exactly one ``JobFinished``, and no two ids
+name one transition.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("_poller_child.py")
 JOBS = 200
 KILLS = 12
+#: Simulated seconds the clock moves at each step; hosts take 2 to 9 of them.
+STEP = 1.0
 SCOPE = Scope.biz(2)
 
 
@@ -64,6 +69,11 @@ class _Proc:
         self.proc.send_signal(signal.SIGKILL)
         self.end()
 
+    def tell(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
     def end(self, timeout: float = 10) -> None:
         self.proc.wait(timeout=timeout)
         self.reader.join(timeout=10)
@@ -76,6 +86,7 @@ def _start_simulator() -> tuple[_Proc, str, list[int]]:
     sim = _Proc(
         "benchmarks/_simserver.py",
         *("--jobs", str(JOBS), "--steps", "2", "--hosts", "3", "--duration", "2", "9"),
+        "--stepped",
     )
     deadline = time.monotonic() + 30
     while not sim.lines and time.monotonic() < deadline:
@@ -128,7 +139,7 @@ def _check(deliveries: list[dict], truth: dict, ids: list[int]) -> None:
     assert set(last) == set(truth), "a host, step or job never reported"
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(240)
 def test_sigkill_at_random_moments_neither_loses_nor_repeats(tmp_path: Path) -> None:
     rng = random.Random(20261122)
     db = str(tmp_path / "state.db")
@@ -139,13 +150,20 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats(tmp_path: Path) -> 
     try:
         args = [str(i) for i in ids]
         while kills < KILLS:
-            inside = kills % 3 == 1  # the child kills itself inside its n-th transaction
-            env = {"DIE_IN_TRANSACTION": str(rng.randint(2, 60))} if inside else {}
-            child = _Proc(str(CHILD), url, db, *args, env=env)
+            inside = kills % 3 == 1  # the child kills itself inside its next transaction
+            child = _Proc(str(CHILD), url, db, *args)
             args = []  # later runs resume
-            assert child.mark("ready").wait(timeout=30), child.lines
+            assert child.mark("ready").wait(timeout=60), child.lines
+            sim.tell(f"advance {STEP}")
             if inside:
-                child.end(timeout=30)
+                time.sleep(rng.uniform(0.05, 0.5))
+                child.tell("arm")
+                for _ in range(200):  # jobs move on until the child writes, and dies
+                    if child.proc.poll() is not None:
+                        break
+                    sim.tell(f"advance {STEP / 5}")
+                    time.sleep(0.05)
+                child.end(timeout=60)
             else:
                 time.sleep(rng.uniform(0.1, 1.5))
                 child.kill()
@@ -156,8 +174,9 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats(tmp_path: Path) -> 
             if "over" in child.lines:
                 break
         running_at_last_kill = time.monotonic() - started
+        sim.tell("advance 60")  # every job ends
         child = _Proc(str(CHILD), url, db)
-        child.end(timeout=60)
+        child.end(timeout=90)
         assert "over" in child.lines or "unknown" in child.lines, child.lines[-5:]
         deliveries += [json.loads(x) for x in child.lines if x.startswith("{")]
         truth = anyio.run(_final_statuses, url, ids)

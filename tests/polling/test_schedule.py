@@ -8,7 +8,8 @@ from collections import Counter
 import pytest
 
 from bkjob_async import PollPolicy
-from bkjob_async.polling._schedule import RetryBudget, first_delay, next_interval
+from bkjob_async.polling._failures import job_backoff
+from bkjob_async.polling._schedule import RetryBudget, first_delay, min_gap, next_interval
 
 
 @pytest.mark.parametrize(
@@ -90,6 +91,25 @@ def test_interval_grows_while_unchanged_and_resets_on_change() -> None:
         seen.append(delay)
     assert seen == [2.0, 4.0, 5.0, 5.0, 5.0]
     assert next_interval(policy, base, True, rng) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("current", [0.0, 1e-9, 0.3, -1.0])
+def test_an_unchanged_answer_never_shrinks_the_interval_below_interval(current: float) -> None:
+    # A restored or remembered job starts at 0: growing 0 by 1.5 once polled it nonstop.
+    policy = PollPolicy(interval=1.0, max_interval=5.0, growth=1.5, jitter=0.0)
+    base, delay = next_interval(policy, current, False, random.Random(0))
+    assert (base, delay) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.1, 0.6, 0.9])
+def test_min_gap_bounds_every_delay_the_schedule_gives(jitter: float) -> None:
+    policy = PollPolicy(interval=2.0, max_interval=30.0, jitter=jitter)
+    rng = random.Random(3)
+    gap = min_gap(policy)
+    answers = [next_interval(policy, c, ch, rng)[1] for c in (0, 2, 9) for ch in (0, 1)] * 50
+    retries = [job_backoff(n, 2.0, 30.0, rng) for n in range(1, 8)] * 50
+    assert min(answers + retries) >= gap
+    assert gap == 2.0 * min(1 - jitter, 0.5)
 
 
 def test_jitter_stays_within_its_band() -> None:

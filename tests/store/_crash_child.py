@@ -5,14 +5,20 @@ commit ``k`` is job ``k % JOBS`` with state ``{"k": k}`` and one event with id `
 It resumes from what the store holds. On stdout (unbuffered, one line each): ``ready P``
 (``P`` commits already durable); ``D k`` once commit ``k`` is settled, before acking its event;
 ``R k`` for an event found pending at start, before acking it; ``A k`` once that ack is
-settled; ``B``/``E`` around every write transaction (from the writer thread).
+settled; ``B``/``E`` around every write transaction (from the writer thread). A line ``arm``
+on stdin makes the process kill itself with SIGKILL inside a write transaction: at a random
+step of SQLite's virtual machine (a progress handler) while a statement of the write runs,
+before it commits. A named point, not a moment: the test does not depend on the machine's
+speed to land a kill inside a transaction.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import anyio
@@ -30,10 +36,35 @@ def say(line: str) -> None:
     os.write(1, (line + "\n").encode())
 
 
+_armed = threading.Event()
+#: Virtual-machine steps of the writes to run once armed, before the kill.
+_steps_left = [0]
+
+
+def _listen(rng: random.Random) -> None:
+    for line in sys.stdin:
+        if line.strip() == "arm":
+            _steps_left[0] = rng.randint(1, 40)
+            _armed.set()
+
+
+def _step() -> int:
+    _steps_left[0] -= 1
+    if _steps_left[0] <= 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return 0
+
+
 def traced(write):  # type: ignore[no-untyped-def]
     def write_sync(self, segments, *args):  # type: ignore[no-untyped-def]
         say("B")
-        done = write(self, segments, *args)
+        conn = self._connection()
+        if _armed.is_set():  # only inside this write: between B and E
+            conn.set_progress_handler(_step, 1)
+        try:
+            done = write(self, segments, *args)
+        finally:
+            conn.set_progress_handler(None, 1)
         say("E")
         return done
 
@@ -76,4 +107,5 @@ async def main(path: str, jobs: int, seed: int) -> None:
 
 
 if __name__ == "__main__":
+    threading.Thread(target=_listen, args=(random.Random(sys.argv[3]),), daemon=True).start()
     anyio.run(main, sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

@@ -36,10 +36,10 @@ class _Child:
         self.proc = subprocess.Popen(
             [sys.executable, str(CHILD), str(path), str(JOBS), str(seed)],
             stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE,
         )
         self.lines: list[str] = []
         self.ready = threading.Event()
-        self.begun = threading.Event()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -50,27 +50,30 @@ class _Child:
             self.lines.append(line)
             if line.startswith("ready"):
                 self.ready.set()
-            elif line == "B" and self.ready.is_set():
-                self.begun.set()
 
-    def kill(self) -> None:
+    def kill(self, wait: float = 10) -> None:
         self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        self.end(wait)
+
+    def end(self, wait: float) -> None:
+        self.proc.wait(timeout=wait)
         self.reader.join(timeout=10)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
 
 
 def _kill_at_random(child: _Child, rng: random.Random, mid_commit: bool) -> None:
-    assert child.ready.wait(timeout=30), "the child did not start"
-    if mid_commit:
+    assert child.ready.wait(timeout=60), "the child did not start"
+    if mid_commit:  # it kills itself in its next write transaction, before the commit
         time.sleep(rng.uniform(0.05, 0.3))
-        child.begun.clear()
-        assert child.begun.wait(timeout=10)
-        time.sleep(rng.uniform(0, 0.0004))  # a transaction is one insert: it is short
+        assert child.proc.stdin is not None
+        child.proc.stdin.write(b"arm\n")
+        child.proc.stdin.flush()
+        child.end(wait=60)
     else:
         time.sleep(rng.uniform(0.01, 0.5))
-    child.kill()
+        child.kill()
 
 
 def _check(path: Path, seen: dict[str, set[int]]) -> int:
@@ -117,4 +120,6 @@ def test_sigkill_at_random_moments_loses_nothing_durable(tmp_path: Path) -> None
     print("prefixes", prefixes, "mid-commit kills", mid_commit_kills)
     assert prefixes == sorted(prefixes)
     assert prefixes[-1] > 10 * JOBS, f"too little written to prove anything: {prefixes}"
-    assert mid_commit_kills >= 2, f"only {mid_commit_kills} kills landed inside a transaction"
+    assert mid_commit_kills >= KILLS // 2, (
+        f"only {mid_commit_kills} kills landed inside a transaction"
+    )

@@ -1,0 +1,107 @@
+"""Every numeric argument of every command is checked as it is parsed (issue 22, point 3).
+
+The test walks the parser itself, so a flag added later without a checked type fails here:
+each number is a ``Number`` (never a bare ``int``/``float``), and each bad value (a word,
+``nan``, ``inf``, one past either bound, a huge integer) is one usage line and exit status 2,
+with no traceback and nothing sent: the environment points at a port nothing listens on.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+
+import pytest
+
+from bkjob_async.cli._numbers import ID, Number
+from bkjob_async.cli._parser import build_parser
+
+from .conftest import make_env, run
+
+#: Where the commands would connect: nothing listens there, and nothing may be tried.
+ENV = make_env("http://127.0.0.1:9")
+
+
+def _commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*path, name))
+    if path:
+        yield path, parser
+
+
+def _numeric_arguments() -> list[tuple[tuple[str, ...], argparse.Action]]:
+    found = []
+    for path, parser in _commands(build_parser()):
+        for action in parser._actions:
+            if action.type is not None and not isinstance(action, argparse._SubParsersAction):
+                found.append((path, action))
+    return found
+
+
+NUMERIC = _numeric_arguments()
+
+
+def _label(path: tuple[str, ...], action: argparse.Action) -> str:
+    return (
+        " ".join(path) + " " + (action.option_strings[0] if action.option_strings else action.dest)
+    )
+
+
+def test_every_typed_argument_is_a_checked_number() -> None:
+    assert len(NUMERIC) >= 25  # the walk finds the commands' numbers
+    bare = [_label(p, a) for p, a in NUMERIC if not isinstance(a.type, Number)]
+    assert not bare, f"numbers parsed without a range check: {bare}"
+
+
+def test_ids_are_java_longs() -> None:
+    ids = {_label(p, a) for p, a in NUMERIC if a.type == ID}
+    for expected in ("status job_ids", "watch job_ids", "operate job_id", "logs step_id"):
+        assert expected in ids
+
+
+def _bad_values(number: Number) -> list[str]:
+    low = number.low if number.above else number.low - 1
+    high = number.high * 10 + 1
+    values = ["abc", "nan", "inf", "-inf", str(int(low)) if number.kind is int else str(low)]
+    values.append(str(int(high)) if number.kind is int else f"{high:g}")
+    if number.kind is int:
+        values += ["1.5", str(2**64)]
+    return values
+
+
+@pytest.mark.parametrize(
+    ("path", "action"), [pytest.param(p, a, id=_label(p, a)) for p, a in NUMERIC]
+)
+async def test_a_bad_number_is_one_usage_line_and_exit_2(
+    path: tuple[str, ...], action: argparse.Action
+) -> None:
+    option = list(action.option_strings[:1])
+    nargs = action.nargs if isinstance(action.nargs, int) else 1
+    assert isinstance(action.type, Number)
+    for value in _bad_values(action.type):
+        result = await run([*path, *option, *([value] * nargs)], ENV)
+        assert result.status == 2, (value, result.err)
+        errors = [line for line in result.err.splitlines() if "error:" in line]
+        assert len(errors) == 1, (value, result.err)
+        assert "argument" in errors[0]
+        assert "Traceback" not in result.err + result.out
+        assert "cannot connect" not in result.err  # refused before anything was sent
+
+
+@pytest.mark.parametrize(
+    "words", [["9223372036854775808", "confirm"], ["-3", "confirm"], ["x", "confirm"]]
+)
+async def test_operate_checks_its_step_id_before_connecting(words: list[str]) -> None:
+    result = await run(["operate", "1", *words], ENV)
+    assert result.status == 2
+    assert "STEP_ID" in result.err
+    assert "cannot connect" not in result.err
+
+
+async def test_the_largest_id_is_taken() -> None:
+    result = await run(["status", str(2**63 - 1)], ENV)
+    assert "cannot connect" in result.err  # parsed, then tried: no server is there
