@@ -123,6 +123,29 @@ async def _events(cluster: Cluster) -> list[dict[str, Any]]:
     return found
 
 
+async def _missing(cluster: Cluster, ids: list[int]) -> list[str]:
+    """Say, for each job without a ``JobFinished``, what the cluster knows of it."""
+    entries: Any = await cluster.redis.xrange(cluster.keys.events(WATCH))
+    last: dict[int, tuple[float, dict[str, Any]]] = {}
+    for entry_id, fields in entries:
+        payload = json.loads(fields["p"])
+        last[payload["job"]] = (int(str(entry_id).split("-")[0]) / 1000, payload)
+    holders = await _holders(cluster)
+    lines = []
+    for job in ids:
+        seen = last.get(job)
+        if seen is not None and seen[1]["type"] == "finished":
+            continue
+        part = cluster.partition(SCOPE, job)
+        member = "in" if (SCOPE, job) in await cluster.partition_jobs(part) else "gone from"
+        when = "no event yet"
+        if seen is not None:
+            when = f"last event {time.time() - seen[0]:.1f} s ago ({seen[1]['type']})"
+        holder = holders.get(part, "nobody")
+        lines.append(f"job {job}: {when}; {member} the job set; partition {part}: {holder}")
+    return lines
+
+
 def _check(events: list[dict[str, Any]], sim: BkJobSimulator, ids: list[int]) -> list[str]:
     """Return what is wrong with the stream (nothing: every chain unbroken and complete)."""
     problems: list[str] = []
@@ -209,7 +232,13 @@ async def _show(
     while True:
         await anyio.sleep(0.25)
         if time.monotonic() > give_up:
-            say("the jobs did not all finish in time: the workers are too slow on this machine")
+            missing = await _missing(cluster, ids)
+            say(
+                f"{len(missing)} of {len(ids)} jobs have no JobFinished after "
+                f"{time.monotonic() - started:.0f} s:"
+            )
+            for line in missing[:10]:
+                say(f"  {line}")
             return EXIT_FAILED
         holders = await _holders(cluster)
         shares = Counter(holders.values())

@@ -108,6 +108,9 @@ class RedisStore(Store):
     :param pending: keep committed events as pending (``e:`` fields) until ``ack``. A
         ``Worker`` passes ``False``: its events are delivered by the watch's stream alone
         (consumer groups ack them there), so a commit writes the state and the stream only.
+    :param on_refused: called with a job's key when a commit of it is refused (the lease is
+        gone): what the commit carried is not in Redis, so its poller must continue from what
+        Redis holds, never from its own newer state (``Worker`` re-follows the job).
     """
 
     def __init__(
@@ -118,8 +121,10 @@ class RedisStore(Store):
         retry_interval: float = 0.05,
         max_retry_interval: float = 2.0,
         pending: bool = True,
+        on_refused: Callable[[JobKey], None] | None = None,
     ) -> None:
         self.cluster = cluster
+        self._on_refused = on_refused
         self._keep_pending = pending
         self._leases = leases
         self._retry = retry_interval
@@ -425,7 +430,7 @@ class RedisStore(Store):
         member = job_member(*job)
         records = [NewEvent(name, event_id, payload) for event_id, payload, _ in new]
         if not self._keep_pending:
-            return self._enqueue(lambda: self._commit(part, fields, records))
+            return self._enqueue(lambda: self._commit(job, part, fields, records))
         for event_id, _, text in new:
             fields[event_field(name, event_id)] = (
                 f"[{self._next_seq()},{json.dumps(member)},{text}]"
@@ -434,18 +439,22 @@ class RedisStore(Store):
             pending = self._pending[name] = {}
         for event_id, _, _ in new:
             pending[event_id] = _Pending(job, part)
-        return self._enqueue(lambda: self._commit(part, fields, records))
+        return self._enqueue(lambda: self._commit(job, part, fields, records))
 
     def _next_seq(self) -> int:
         self._seq = max(self._seq + 1, time.time_ns())
         return self._seq
 
-    async def _commit(self, part: int, fields: dict[str, str], events: list[NewEvent]) -> None:
+    async def _commit(
+        self, job: JobKey, part: int, fields: dict[str, str], events: list[NewEvent]
+    ) -> None:
         lease = self._leases(part)
         if lease is None:
             self._refuse(part, "no lease held")
+        elif await self._fenced(lease, state=fields, events=events):
             return
-        await self._fenced(lease, state=fields, events=events)
+        if self._on_refused is not None:
+            self._on_refused(job)
 
     async def _fenced(
         self,
@@ -454,11 +463,14 @@ class RedisStore(Store):
         state: dict[str, str] | None = None,
         delete: Sequence[str] = (),
         events: Sequence[NewEvent] = (),
-    ) -> None:
+    ) -> bool:
+        """Write under ``lease``; return whether Redis took it (``False``: refused, counted)."""
         try:
             await self.cluster.commit(lease, state=state, delete=delete, events=events)
         except LeaseLostError as exc:
             self._refuse(lease.partition, exc.reason)
+            return False
+        return True
 
     def _refuse(self, part: int, why: str) -> None:
         self.refused += 1

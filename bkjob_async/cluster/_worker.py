@@ -11,7 +11,10 @@ What it guarantees:
   tracker state and the events, appended to the watch's stream, ``RedisStore`` with
   ``pending=False``); an unchanged poll writes nothing. A write whose lease is gone (expired,
   taken over) is refused whole: a worker that lost its lease neither writes state nor
-  publishes. Events are the engine's events (same ``event_id``), encoded by ``encode_event``.
+  publishes. The job is then followed again from the state Redis holds (here, if this worker
+  still holds the partition at its next lease round; else by its new holder), so a refused
+  write never leaves a gap in a chain nor loses a job's end. Events are the engine's events
+  (same ``event_id``), encoded by ``encode_event``.
 - Partitions lost or released are dropped at once; partitions whose lease runs past its
   deadline without renewal (Redis unreachable, a stalled process) are dropped at the next
   check (every ``lease_ttl / 3``), before anyone else can take them. ``submit``/``cancel`` are
@@ -185,7 +188,7 @@ class Worker:
             cluster, worker_id=worker_id, ttl=ttl, max_partitions=max_partitions
         )
         self.worker_id = self.keeper.worker_id
-        self.store = RedisStore(cluster, self.keeper.lease, pending=False)
+        self.store = RedisStore(cluster, self.keeper.lease, pending=False, on_refused=self._refused)
         self.budget = (
             None if policy.rate_limit is None else RateBudget(cluster, limit=policy.rate_limit)
         )
@@ -200,6 +203,8 @@ class Worker:
         self._jobs: dict[JobRef, frozenset[str]] = {}
         self._seeds: dict[JobRef, JobState] = {}
         self._ended: set[JobRef] = set()
+        #: Jobs a write of was refused: followed again from Redis at the next lease round.
+        self._stale: set[JobRef] = set()
         self._watches: dict[Scope, Watch] = {}
         self._tg: TaskGroup | None = None
         self._stack: contextlib.AsyncExitStack | None = None
@@ -276,6 +281,8 @@ class Worker:
     async def _apply(self, result: TickResult) -> None:
         if self.budget is not None:
             self.budget.share = result.live
+        if self._stale:
+            await self._refollow()
         keep: set[int] = set()
         if result.reset:
             keep = set(self._parts) & set(result.held)
@@ -348,6 +355,28 @@ class Worker:
             self._gained += 1
         await self._watch(list(seeds))
 
+    async def _refollow(self) -> None:
+        """Let go of the jobs whose writes were refused; ``_load`` takes them up again.
+
+        A refused write is not in Redis: polling on from this worker's newer state would leave
+        a gap in the job's chains (or, for its last frame, no ``JobFinished`` at all). So the
+        job is dropped here and its partition re-read: if this worker still holds it, the job
+        is followed again from the state Redis holds; if not, its new holder does that.
+        """
+        stale, self._stale = self._stale, set()
+        for job in stale:
+            jobs = self._parts.get(self.cluster.partition(*job))
+            if jobs is not None:
+                jobs.pop(job, None)
+                self._versions.pop(self.cluster.partition(*job), None)
+        await self._unwatch(list(stale))
+        log.warning(
+            "worker %s: %d job(s) had a write refused (lease gone); following them again "
+            "from the state in Redis",
+            self.worker_id,
+            len(stale),
+        )
+
     async def _drop(self, part: int) -> None:
         jobs = self._parts.pop(part, None)
         self._versions.pop(part, None)
@@ -394,6 +423,11 @@ class Worker:
         # Always a state: never the engine's memory of a job it polled before losing it.
         return self._seeds.pop((scope, job_id), EMPTY)
 
+    def _refused(self, job: JobRef) -> None:
+        """A write of ``job`` was refused: follow it again from Redis (``_refollow``)."""
+        self._ended.discard(job)  # its end, if that was the write, is not recorded
+        self._stale.add(job)
+
     def _changed(
         self,
         scope: Scope,
@@ -404,7 +438,7 @@ class Worker:
     ) -> None:
         job = (scope, job_id)
         watches = self._jobs.get(job)
-        if not watches:
+        if not watches or job in self._stale:  # nothing written on top of a refused write
             return
         data = to_data(state)
         records = [(e.event_id, encode_event(scope, e)) for e in events]

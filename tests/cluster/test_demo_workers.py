@@ -31,3 +31,24 @@ async def test_the_cluster_demo_without_redis_server_says_how_to_get_it(monkeypa
     assert status == 2
     assert "redis-server is not installed" in err.getvalue()
     assert "without --workers needs no Redis" in err.getvalue()
+
+
+async def test_a_job_that_never_ends_is_named_with_what_the_cluster_knows(make_cluster):
+    """The demo's message on a stall says which job, since when, and where it stands."""
+    import json
+
+    from bkjob_async.cli._demo_workers import SCOPE, WATCH, _missing
+
+    cluster = make_cluster()
+    await cluster.submit(SCOPE, [1, 2, 3], watch=WATCH)
+    stream = cluster.keys.events(WATCH)
+    for job, kind in ((1, "host"), (1, "finished"), (2, "host")):
+        payload = {"type": kind, "job": job}
+        await cluster.redis.xadd(stream, {"id": f"{job}{kind}", "p": json.dumps(payload)})
+    await cluster.cancel(SCOPE, [3], watch=WATCH)
+    lines = await _missing(cluster, [1, 2, 3])
+    assert len(lines) == 2  # job 1 ended
+    assert lines[0].startswith("job 2: last event ")
+    assert "s ago (host); in the job set; partition " in lines[0]
+    assert lines[0].endswith(": nobody")
+    assert lines[1].startswith("job 3: no event yet; gone from the job set")

@@ -101,3 +101,49 @@ async def test_a_job_that_cannot_be_watched_is_published_as_failed(make_cluster)
     failed = [p for _, p in events if p["type"] == "failed"]
     assert [(p["job"], p["error"]) for p in failed] == [(missing, "NotFoundError")]
     assert not [p for _, p in events if p["job"] == missing and p["type"] != "failed"]
+
+
+async def test_a_refused_write_is_followed_again_from_redis_never_lost(make_cluster):
+    """A fenced write refused (the fence moved, as when the worker stalled past its lease):
+    what it carried is not in Redis. The worker follows the job again from Redis' state, so
+    a refused last frame still ends in exactly one JobFinished, and a refused middle frame
+    leaves no gap in a chain (issue 22: the cluster demo stalled at 29 of 30 jobs)."""
+    from bkjob_async.cluster import LeaseLostError
+
+    policy = PollPolicy(interval=0.1, max_interval=0.2)
+    async with BkJobSimulator(seed=3, host_duration=(0.3, 1.2)) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=2), StepPlan(hosts=2)]) for _ in range(8)]
+        submitter = make_cluster()
+        await submitter.submit(SCOPE, ids, watch="deploys")
+        cluster = make_cluster()
+        refused: list[tuple[int, str]] = []
+        real_commit = cluster.commit
+
+        async def commit(lease, **kwargs):
+            events = kwargs.get("events") or ()
+            for event in events:
+                job, kind = event.payload["job"], event.payload["type"]
+                # Each job's first write of its end, and one write in its middle, refused.
+                middle = kind == "host" and event.payload["cur"] == 9
+                if (kind == "finished" or middle) and (job, kind) not in refused:
+                    refused.append((job, kind))
+                    raise LeaseLostError(
+                        "refused", partition=lease.partition, token=lease.token, reason="outranked"
+                    )
+            return await real_commit(lease, **kwargs)
+
+        cluster.commit = commit
+        async with (
+            client_for(sim) as client,
+            Worker(client, cluster, policy=policy, worker_id="w1") as worker,
+        ):
+
+            async def all_finished():
+                events = await stream_events(submitter, "deploys")
+                return {p["job"] for _, p in events if p["type"] == "finished"} == set(ids)
+
+            await wait_for(all_finished, 30)
+            assert worker.statistics().refused >= 2 * len(ids)
+        assert {job for job, kind in refused if kind == "finished"} == set(ids)
+        events = await stream_events(submitter, "deploys")
+        assert check_chains(events, sim, ids) == len(ids) * 4
