@@ -1,8 +1,10 @@
 """Every code block of the README runs, as printed, against the simulator.
 
-Python blocks run as programs; shell blocks line by line with ``bash``; both with ``BKJOB_*``
-pointing at a simulator this test starts (jobs 10001, 10002 and 10003 exist, as the README's
-command-line examples expect). ``text`` blocks are output, not code. A block preceded by
+Python blocks run as programs with ``BKJOB_*`` pointing at a simulator this test starts. The
+shell block of the command-line tour runs line by line with ``bash``, in order, against
+``bkjob-async simulate`` started as a user starts it (its first jobs, 10001-10003, are the
+tour's), each command checked for its exit status and a line of its output. ``text`` blocks
+are output, not code. A block preceded by
 ``<!-- readme-test: skip (reason) -->`` is not run: it needs a real bk-job, or it is the
 suite itself; there must be few.
 """
@@ -59,6 +61,9 @@ def test_every_block_is_tagged_and_few_are_skipped() -> None:
     assert {b.lang for b in found} <= {"python", "sh", "text"}, [str(b) for b in found]
     assert len([b for b in found if b.skip]) <= 3
     assert all(b.lang != "text" for b in found if b.skip)
+    # The runnable shell block is the command-line tour, run by the tour test below; a new
+    # shell block needs a test of its own.
+    assert [is_tour(b) for b in runnable("sh")] == [True]
 
 
 @pytest.fixture
@@ -121,18 +126,64 @@ async def test_python_block_runs_as_printed(block: Block, sim: BkJobSimulator) -
         assert 'bkjob_events_total{type="job_finished"} 1.0' in out
 
 
-@pytest.mark.parametrize("block", runnable("sh"), ids=str)
-async def test_shell_block_runs_line_by_line(block: Block, sim: BkJobSimulator) -> None:
-    lines = [line for line in block.body.splitlines() if line.strip() and not line.startswith("#")]
-    assert lines
-    for line in lines:
-        status, _, err = await run(["bash", "-o", "pipefail", "-c", line], sim.url)
-        # 1 means a job failed (10002 does, on purpose); 2 would be a usage or connection error.
-        assert status in (0, 1), f"{block}: {line!r} exited {status}:\n{err}"
-        assert "Traceback" not in err
-        assert "usage:" not in err
-        if line.startswith("bkjob-async operate 10003 confirm"):
-            assert status == 0, err
+def commands(block: Block) -> list[str]:
+    return [line for line in block.body.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def is_tour(block: Block) -> bool:
+    return any(line.startswith("bkjob-async status 10001") for line in commands(block))
+
+
+#: The command-line tour against ``bkjob-async simulate`` as started by hand: by the first
+#: words of each command, its exit status and a line its output must have.
+TOUR = {
+    "bkjob-async status 10001 10002 --failed": (1, r"job 10002\s+FAIL\(4\)\s+finished"),
+    "bkjob-async watch 10001 10002": (1, r"job 10002: FAIL \(step \d+: 1 failed host\)"),
+    "bkjob-async logs 10002 --failed": (
+        0,
+        r"== job 10002 step \d+ host .*SCRIPT_NOT_ZERO.*exit 1 ==",
+    ),
+    "bkjob-async list --since 1h --status FAIL": (0, r"(?m)^10002\s+FAIL\(4\)"),
+    "bkjob-async launch script": (0, r"SUCCESS \(9\)\s+1\n"),
+    "bkjob-async operate 10003 confirm": (
+        0,
+        r'"event":"operation_accepted","job_instance_id":10003',
+    ),
+    "bkjob-async demo": (0, r"no job has failed hosts: nothing to retry|retry"),
+}
+
+
+async def test_the_command_line_tour_runs_in_order_against_simulate() -> None:
+    """The tour, as a new user runs it: ``bkjob-async simulate`` with its defaults, the
+    ``export`` lines it prints, then each command of the README in order (issue 22)."""
+    (tour,) = [b for b in runnable("sh") if is_tour(b)]
+    lines = commands(tour)
+    assert [next(k for k in TOUR if line.startswith(k)) for line in lines] == list(TOUR)
+    simulate = [sys.executable, "-m", "bkjob_async.cli", "simulate", "--port", "0"]
+    async with await anyio.open_process(simulate, env=environment("unused")) as proc:
+        assert proc.stdout is not None
+        printed = ""
+        with anyio.fail_after(20):
+            async for chunk in proc.stdout:
+                printed += chunk.decode()
+                if "bkjob-async watch 10001" in printed:
+                    break
+        assert "the README's tour: 10001 has succeeded, 10002 has failed" in printed
+        exports = dict(re.findall(r"(BKJOB_\w+)=(\S+)", printed))
+        env = {**environment(exports["BKJOB_URL"]), **exports}
+        try:
+            for line in lines:
+                status, pattern = next(v for k, v in TOUR.items() if line.startswith(k))
+                with anyio.fail_after(60):
+                    done = await anyio.run_process(
+                        ["bash", "-o", "pipefail", "-c", line], env=env, check=False
+                    )
+                output = done.stdout.decode() + done.stderr.decode()
+                assert done.returncode == status, f"{line!r} exited {done.returncode}:\n{output}"
+                assert re.search(pattern, output), f"{line!r} printed:\n{output}"
+                assert "Traceback" not in output
+        finally:
+            proc.terminate()
 
 
 def test_help_gives_a_real_overview() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -558,11 +559,15 @@ async def run_simulate(ctx: Context, args: argparse.Namespace) -> int:
     """Serve the simulator in the foreground until Ctrl-C (or ``--run-for``)."""
     from ..testing._cli import serve
 
+    # The credentials it accepts: the first --app pair, or any (then demo/demo).
+    code, _, secret = (args.app[0] if args.app else "demo:demo").partition(":")
+
     def hint(url: str) -> None:  # once bound: the real URL, valid shell
         ctx.out(
             f"\nwatch its jobs from another terminal:\n"
             f"  export BKJOB_URL={url} BKJOB_SCOPE=biz:{args.biz}\n"
-            "  export BKJOB_APP_CODE=demo BKJOB_APP_SECRET=demo BKJOB_USERNAME=admin\n"
+            f"  export BKJOB_APP_CODE={shlex.quote(code)} BKJOB_APP_SECRET={shlex.quote(secret)}"
+            " BKJOB_USERNAME=admin\n"
             "  bkjob-async watch 10001 10002 10003\n"
         )
 

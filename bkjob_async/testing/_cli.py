@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ..cli._numbers import number
 from ..config import Scope
-from ..models.enums import StepType
-from ._plan import StepPlan
+from ..models.enums import HostStatus, StepType
+from ._plan import HostPlan, StepPlan
 from ._simulator import BkJobSimulator
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fail-rate",
         type=number(float, 0.0, 1.0),
-        default=0.05,
+        default=0.01,
         help="chance a host fails (0..1)",
     )
     parser.add_argument(
@@ -118,7 +118,30 @@ def _apps(pairs: Sequence[str]) -> dict[str, str] | None:
     return apps or None
 
 
+#: What the README's command-line tour finds in a simulator started with its defaults.
+TOUR = (
+    "10001 has succeeded, 10002 has failed (one host, exit code 1), 10003 waits for a confirmation"
+)
+
+
+def _tour(hosts: int) -> list[list[StepPlan]]:
+    """The first three jobs: ended or waiting within a second, as the README's tour needs.
+
+    10001 succeeds, 10002 fails on one host (exit code 1), 10003 waits at a confirmation
+    from the start and then runs hosts that succeed; none of them fails at random.
+    """
+    quick = (0.05, 0.5)
+    ok = [HostPlan(duration=quick) for _ in range(hosts)]
+    bad = HostPlan(HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, duration=quick, exit_code=1)
+    return [
+        [StepPlan(hosts=tuple(ok), name="check")],
+        [StepPlan(hosts=(bad, *ok[1:]), name="deploy")],
+        [StepPlan(StepType.MANUAL_CONFIRM, name="confirm"), StepPlan(hosts=tuple(ok))],
+    ]
+
+
 def _populate(sim: BkJobSimulator, options: argparse.Namespace) -> list[int]:
+    """Create the plans and ``--jobs`` jobs: the tour's three first, then a running mix."""
     scope, hosts = Scope.biz(options.biz), max(1, options.hosts)
     shapes = (
         [StepPlan(hosts=hosts)],
@@ -127,8 +150,13 @@ def _populate(sim: BkJobSimulator, options: argparse.Namespace) -> list[int]:
     )
     for plan_id, steps in enumerate(shapes, start=1):
         sim.add_plan(plan_id, steps, name=f"demo plan {plan_id}")
+    tour = _tour(min(hosts, 5))
     return [
-        sim.create_job(scope, shapes[index % len(shapes)], name=f"demo job {index + 1}")
+        sim.create_job(
+            scope,
+            tour[index] if index < len(tour) else shapes[index % len(shapes)],
+            name=f"demo job {index + 1}",
+        )
         for index in range(options.jobs)
     ]
 
@@ -161,6 +189,8 @@ async def serve(
         print(f"  ESB jobv3:  {sim.url}/api/c/compapi/v2/jobv3/<api>/", file=out)
         print(f"  ESB v2:     {sim.url}/api/c/compapi/v2/job/<api>/", file=out)
         print(f"  scope biz:{options.biz}; jobs {shown}; plans 1, 2, 3", file=out)
+        if len(job_ids) >= 3 and job_ids[0] == 10001:
+            print(f"  the README's tour: {TOUR}", file=out)
         print(
             '  auth: X-Bkapi-Authorization {"bk_app_code","bk_app_secret","bk_username"}', file=out
         )

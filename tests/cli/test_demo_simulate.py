@@ -110,6 +110,14 @@ async def test_simulate_serves_until_its_time_is_up() -> None:
     # With --port 0 the hint names the port bound: valid shell, after the server is up.
     assert re.search(r"export BKJOB_URL=http://127\.0\.0\.1:\d+ BKJOB_SCOPE=biz:2", result.out)
     assert result.out.index("listening on") < result.out.index("export BKJOB_URL")
+    assert "export BKJOB_APP_CODE=demo BKJOB_APP_SECRET=demo" in result.out  # it takes any
+
+
+async def test_simulate_hints_the_credentials_it_was_started_with() -> None:
+    argv = ["simulate", "--port", "0", "--jobs", "1", "--run-for", "0.1", "--app", "myapp:s3"]
+    result = await run(argv)
+    assert result.status == 0, result.err
+    assert "export BKJOB_APP_CODE=myapp BKJOB_APP_SECRET=s3 BKJOB_USERNAME=admin" in result.out
 
 
 @pytest.mark.parametrize(
