@@ -137,3 +137,37 @@ async def test_sigint_then_resume_as_a_subprocess(tmp_path: Path) -> None:
         for e in resumed:
             if (e["job_instance_id"], e["host"]["bk_host_id"], e["step_instance_id"]) in seen:
                 assert e["previous"] is not None  # continued from its stored status
+
+
+async def test_a_resumed_watch_polls_at_the_policy_pace(
+    sim: BkJobSimulator, env, tmp_path: Path
+) -> None:
+    """Issue 22: interrupted and run again, the watch once polled 3 jobs 13,000+ times in 29 s.
+
+    With the default policy (1 s, growing) and a 3 s deadline, each of the two running jobs
+    may be polled 3 times plus once for its last snapshot; the ended one not at all.
+    """
+    quick = sim.create_job(SCOPE, [StepPlan(hosts=2, duration=(0.1, 0.2))])
+    slow = [sim.create_job(SCOPE, [StepPlan(hosts=2, duration=(60, 60))]) for _ in range(2)]
+    db = str(tmp_path / "watch.db")
+    interrupt = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_interrupt_when_done, sim, quick, interrupt)
+        first = await run(
+            ["watch", str(quick), *map(str, slow), "--state", db], env, interrupt=interrupt
+        )
+    assert first.status == 130, first.err
+    assert [e["job_instance_id"] for e in first.lines if e["event"] == "job_finished"] == [quick]
+    before = sim.request_count("get_job_instance_status")
+    second = await run(["watch", "--state", db, "--deadline", "3"], env)
+    assert second.status == 1, second.err  # the deadline ended the two running jobs
+    assert sim.request_count("get_job_instance_status") - before <= 2 * (3 + 1)
+
+
+async def _interrupt_when_done(sim: BkJobSimulator, job: int, event: anyio.Event) -> None:
+    from bkjob_async import JobStatus
+
+    while sim.job(job).status is not JobStatus.SUCCESS:
+        await anyio.sleep(0.01)
+    await anyio.sleep(2.5)  # its end is polled and shown, and the others polled meanwhile
+    event.set()
