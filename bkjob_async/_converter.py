@@ -288,8 +288,8 @@ def _hosts_hook(c: cattrs.Converter) -> Callable[[Any], tuple[HostResult, ...]]:
     return many
 
 
-def _base() -> cattrs.Converter:
-    c = cattrs.Converter(detailed_validation=False)
+def _base(detailed: bool) -> cattrs.Converter:
+    c = cattrs.Converter(detailed_validation=detailed)
     c.register_structure_hook(bool, _bool)
     c.register_structure_hook(int, _int)
     c.register_structure_hook(str, _str)
@@ -479,9 +479,15 @@ def _v2(c: cattrs.Converter) -> None:
 
 
 @functools.lru_cache(maxsize=32)
-def converter(generation: Generation, server_tz: _dt.tzinfo) -> cattrs.Converter:
-    """Return the converter for one generation, reading naive times in ``server_tz``."""
-    c = _base()
+def converter(
+    generation: Generation, server_tz: _dt.tzinfo, *, detailed: bool = False
+) -> cattrs.Converter:
+    """Return the converter for one generation, reading naive times in ``server_tz``.
+
+    ``detailed``: the same hooks with cattrs' detailed validation, which says which field
+    failed; slower, so used only to explain data the plain one refused (``structure``).
+    """
+    c = _base(detailed)
     c.register_structure_hook(_dt.datetime, _datetime_hook(server_tz))
     (_v3 if generation is Generation.V3 else _v2)(c)
     return c
@@ -501,6 +507,31 @@ def structure(data: Any, cls: type[T], generation: Generation, server_tz: _dt.tz
     try:
         return converter(generation, server_tz).structure(data, cls)
     except Exception as exc:
+        where = _failed_field(data, cls, generation, server_tz)
         raise ResponseFormatError(
-            f"the server sent data that is not a {_type_name(cls)} ({type(exc).__name__}: {exc})"
+            f"the server sent data that is not a {_type_name(cls)} "
+            f"({where}{type(exc).__name__}: {exc})"
         ) from exc
+
+
+def _failed_field(data: Any, cls: Any, generation: Generation, server_tz: _dt.tzinfo) -> str:
+    """Return ``"Class.field: "`` for the first field of ``data`` that does not fit, or ``""``."""
+    try:
+        converter(generation, server_tz, detailed=True).structure(data, cls)
+    except cattrs.BaseValidationError as exc:
+        return _first_field(exc)
+    except Exception:
+        return ""
+    return ""
+
+
+def _first_field(group: cattrs.BaseValidationError) -> str:
+    for sub in group.exceptions:
+        for note in getattr(sub, "__notes__", ()):
+            match = re.fullmatch(r"Structuring class (\w+) @ attribute (\w+)", str(note))
+            if match is not None:
+                inner = _first_field(sub) if isinstance(sub, cattrs.BaseValidationError) else ""
+                return inner or f"{match[1]}.{match[2]}: "
+        if isinstance(sub, cattrs.BaseValidationError):
+            return _first_field(sub)
+    return ""

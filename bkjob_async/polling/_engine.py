@@ -43,9 +43,9 @@ from .. import errors
 from .._converter import converter
 from .._transport import sender
 from ..config import ApiFlavor, Scope, check_id
-from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus
+from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
 from ._durable import STORED, decode_event, encode_event, open_jobs
-from ._failures import STALL_AFTER, Kind, Outage, classify, job_backoff
+from ._failures import MALFORMED_LIMIT, STALL_AFTER, Kind, Outage, classify, job_backoff
 from ._rate import RateGovernor
 from ._reader import Reader, Unread
 from ._registry import Instance, Registry
@@ -690,7 +690,8 @@ class Poller:
                     except errors.BkJobError as exc:
                         self._poll_failed(instance, exc, sent_at, permit)
                         continue
-                self._observed(instance, *result)
+                data, observation = result
+                self._observed(instance, data, observation, sent_at)
             finally:
                 instance.busy = False
 
@@ -729,7 +730,16 @@ class Poller:
             )
             self._schedule(instance, now + delay)
 
-    def _observed(self, instance: Instance, data: Any, observation: JobObservation) -> None:
+    def _observed(
+        self, instance: Instance, data: Any, observation: JobObservation, sent_at: float
+    ) -> None:
+        snapshot = None
+        if observation.finished:  # the last word must be readable and whole, or it is none
+            try:
+                snapshot = _final_snapshot(self._protocol.parse(data, JobInstanceStatus))
+            except errors.ResponseFormatError as exc:
+                instance.fingerprint = None  # the same answer again is not "unchanged"
+                return self._failed(instance, exc, sent_at)
         old = instance.state
         instance.state, events = observe(
             old, instance.job_instance_id, observation, now_utc, self._host_result
@@ -742,9 +752,10 @@ class Poller:
         # Counted before delivery: an answer that ends the job's last watch is an answer too
         # (the rate governor grows on answers, the outage ends on one).
         now = self._count_answer(instance)
-        self._deliver(instance, events, data, observation, instance.state is not old)
+        self._deliver(instance, events, data, snapshot, instance.state is not old)
         if instance.active:
             self._schedule_next(instance, now, bool(events))
+        return None
 
     def _count_answer(self, instance: Instance) -> float:
         """Count an answer from bk-job for the rate governor and the failure policy."""
@@ -766,7 +777,7 @@ class Poller:
 
     def _recovered(self, instance: Instance, now: float) -> None:
         """A job answered after failing: end its stall, and the outage if there was one."""
-        instance.failures = 0
+        instance.failures = instance.malformed = 0
         instance.error = None
         if self._outage.succeeded():
             self._outage_error = None
@@ -800,6 +811,10 @@ class Poller:
             if instance.failures or instance.stalled or self._outage.down_since is not None:
                 self._recovered(instance, now)
             return self._give_up(instance, exc)
+        if kind is Kind.MALFORMED:
+            instance.malformed += 1
+            if instance.malformed >= MALFORMED_LIMIT:
+                return self._give_up(instance, exc)
         self._retries += 1
         instance.failures += 1
         instance.error = exc
@@ -879,26 +894,21 @@ class Poller:
         instance: Instance,
         events: list[Event],
         data: Any,
-        observation: JobObservation,
+        snapshot: JobInstanceStatus | None,
         changed: bool = True,
     ) -> None:
+        """Hand ``events`` to the job's watches; ``snapshot``: the job has ended so."""
         subscribers = tuple(instance.subscribers)  # (closed ones are skipped below)
         self._events += len(events)
-        finished: JobFinished | WatchFailed | None = None
-        if observation.finished:
-            try:
-                snapshot = self._protocol.parse(data, JobInstanceStatus)
-                finished = JobFinished(
-                    instance.job_instance_id,
-                    now_utc(),
-                    snapshot.job.status,
-                    snapshot,
-                    occurrence=instance.state.seq,
-                )
-            except errors.ResponseFormatError as exc:
-                finished = WatchFailed(
-                    instance.job_instance_id, now_utc(), exc, occurrence=instance.state.seq
-                )
+        finished: JobFinished | None = None
+        if snapshot is not None:
+            finished = JobFinished(
+                instance.job_instance_id,
+                now_utc(),
+                snapshot.job.status,
+                snapshot,
+                occurrence=instance.state.seq,
+            )
         for sub in subscribers:
             if sub.closed:
                 continue
@@ -1051,6 +1061,24 @@ class Completed:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _final_snapshot(snapshot: JobInstanceStatus) -> JobInstanceStatus:
+    """Return ``snapshot`` if it can be a job's last word; raise ``ResponseFormatError``.
+
+    bk-job sets ``finished`` from the job's status (spec §4): ``finished`` beside a known
+    status that is not final (2, running, say) is a corrupted answer, not the job's end.
+    """
+    status = snapshot.job.status
+    if not status.is_finished and status in _KNOWN_STATUSES:
+        raise errors.ResponseFormatError(
+            f"the server sent finished=true for job {snapshot.job.job_instance_id} in status "
+            f"{status!r}, which is not final"
+        )
+    return snapshot
+
+
+_KNOWN_STATUSES = frozenset(JobStatus)
 
 
 def _host_from_key(key: HostKey) -> Host:

@@ -4,6 +4,11 @@
   never succeed (not found, no permission, invalid request, authentication).
 - **Throttles** (429, ESB 1306429, Job's running-job quota) go to the rate governor and are
   otherwise retried: they never end a watch.
+- **Malformed answers** (``ResponseFormatError``: a body that is not JSON, a field of the
+  wrong type, a number past a Java long, a time in another format) are retried like transient
+  errors, never taken as the job's state: a proxy glitch or a half-deployed server must not
+  cost a watch. Only ``MALFORMED_LIMIT`` malformed answers in a row (a minute or more of
+  backoff) end a job's watch, with the last one's error, which names the field.
 - **Every other error is transient** (connection refused or reset, timeouts, 5xx, a proxy's
   error page): retried with capped, jittered backoff, for as long as the watch lasts. A watch's
   ``deadline`` is what bounds a job that never answers again.
@@ -28,10 +33,20 @@ from .. import errors
 if TYPE_CHECKING:
     import random
 
-__all__ = ["OUTAGE_AFTER", "STALL_AFTER", "Kind", "Outage", "classify", "job_backoff"]
+__all__ = [
+    "MALFORMED_LIMIT",
+    "OUTAGE_AFTER",
+    "STALL_AFTER",
+    "Kind",
+    "Outage",
+    "classify",
+    "job_backoff",
+]
 
 #: Failures in a row after which a job's watches hear ``PollingStalled``.
 STALL_AFTER = 3
+#: Malformed answers in a row after which a job's watch fails (``WatchFailed``).
+MALFORMED_LIMIT = 10
 #: Seconds without any successful poll (and with failures) after which bk-job is taken as down.
 OUTAGE_AFTER = 2.0
 #: The first probe's delay in an outage; it doubles per failed probe up to ``max_interval``.
@@ -51,6 +66,7 @@ class Kind(enum.Enum):
 
     PERMANENT = "permanent"
     THROTTLED = "throttled"
+    MALFORMED = "malformed"
     TRANSIENT = "transient"
 
 
@@ -60,6 +76,8 @@ def classify(exc: errors.BkJobError) -> Kind:
         return Kind.THROTTLED
     if isinstance(exc, _PERMANENT):
         return Kind.PERMANENT
+    if isinstance(exc, errors.ResponseFormatError):
+        return Kind.MALFORMED
     return Kind.TRANSIENT
 
 

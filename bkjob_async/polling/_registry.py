@@ -48,6 +48,7 @@ class Instance:
         "interval",
         "job_instance_id",
         "key",
+        "malformed",
         "needs_decode",
         "request",
         "scope",
@@ -70,8 +71,9 @@ class Instance:
         self.cuts: tuple[int, ...] = ()
         self.needs_decode = True
         self.interval = 0.0
-        #: Failed polls in a row, and the latest failure.
+        #: Failed polls in a row, and the latest failure; malformed answers in a row.
         self.failures = 0
+        self.malformed = 0
         self.error: BkJobError | None = None
         #: When the job stalled (wall clock, for events), or ``None``.
         self.stalled: _dt.datetime | None = None

@@ -31,7 +31,7 @@ from bkjob_async.polling._failures import (
         (errors.ConnectError("refused"), Kind.TRANSIENT),
         (errors.TimeoutError("read"), Kind.TRANSIENT),
         (errors.TransportError("reset"), Kind.TRANSIENT),
-        (errors.ResponseFormatError("html"), Kind.TRANSIENT),
+        (errors.ResponseFormatError("html"), Kind.MALFORMED),  # retried, up to a limit
         (errors.ApiError("unknown code", code=123), Kind.TRANSIENT),
     ],
 )
