@@ -26,9 +26,9 @@ What it guarantees:
 A job that fails for good here (``WatchFailed``: not found, no permission) is logged and its
 ``failed`` event published, fenced like any other, so consumers learn it ended.
 
-What it does not: after Redis lost its data (restart without persistence) the worker
-resubmits the jobs it polls and carries on from its memory, but jobs held by nobody at that
-moment are gone from the cluster.
+After Redis lost its data (a restart without persistence), each worker resubmits every
+unfinished job it knows (polled now, or read with a partition it held before) and carries on
+from memory. What it does not: a job that no live worker has read is gone from the cluster.
 """
 
 from __future__ import annotations
@@ -203,6 +203,9 @@ class Worker:
         self._jobs: dict[JobRef, frozenset[str]] = {}
         self._seeds: dict[JobRef, JobState] = {}
         self._ended: set[JobRef] = set()
+        #: Partition -> its unfinished jobs as last read here: kept when the partition is
+        #: dropped, so a Redis that comes back empty gets them back (``_resubmit``).
+        self._known: dict[int, dict[JobRef, frozenset[str]]] = {}
         #: Jobs a write of was refused: followed again from Redis at the next lease round.
         self._stale: set[JobRef] = set()
         self._watches: dict[Scope, Watch] = {}
@@ -281,12 +284,12 @@ class Worker:
     async def _apply(self, result: TickResult) -> None:
         if self.budget is not None:
             self.budget.share = result.live
-        if self._stale:
-            await self._refollow()
         keep: set[int] = set()
         if result.reset:
             keep = set(self._parts) & set(result.held)
-            await self._resubmit()
+            await self._resubmit()  # (jobs with a refused write too: they are still known)
+        if self._stale:
+            await self._refollow()
         for part in (*result.lost, *result.released):
             if part not in keep:
                 await self._drop(part)
@@ -305,16 +308,30 @@ class Worker:
             await self._drop(part)
 
     async def _resubmit(self) -> None:
-        """Redis lost the cluster's data: put the jobs polled here back in their watches."""
+        """Redis lost the cluster's data: put back every unfinished job this worker knows.
+
+        That is the jobs polled here, and those of partitions it held before (dropped when a
+        lease lapsed, say): a job is never forgotten because its lease did. Another worker
+        may put some of them back too; a submit of a job already there changes nothing.
+        """
+        known: dict[JobRef, frozenset[str]] = {}
+        for jobs in self._known.values():
+            known.update(jobs)
+        known.update(self._jobs)
         by_watch: dict[tuple[str, Scope], list[int]] = defaultdict(list)
-        for (scope, job_id), watches in self._jobs.items():
+        for (scope, job_id), watches in known.items():
+            if (scope, job_id) in self._ended:
+                continue
             for watch in watches:
                 by_watch[watch, scope].append(job_id)
         for (watch, scope), ids in by_watch.items():
             await self.cluster.submit(scope, ids, watch=watch)
+        count = len({(scope, i) for (_, scope), ids in by_watch.items() for i in ids})
         log.error(
-            "worker %s: Redis lost the cluster's data; resubmitted the %d jobs polled here",
+            "worker %s: Redis lost the cluster's data; resubmitted the %d unfinished jobs it "
+            "knew (%d polled here)",
             self.worker_id,
+            count,
             len(self._jobs),
         )
 
@@ -339,6 +356,7 @@ class Worker:
                 continue
             wanted[job] = watches
             seeds[job] = EMPTY if state is None else state
+        self._known[part] = dict(wanted)
         gone = [job for job in held if job not in wanted]
         await self._unwatch(gone)
         for job, watches in wanted.items():

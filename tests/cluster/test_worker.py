@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import anyio
 
 from bkjob_async import BkJobClient, PollPolicy, Scope
@@ -147,3 +149,30 @@ async def test_a_refused_write_is_followed_again_from_redis_never_lost(make_clus
         assert {job for job, kind in refused if kind == "finished"} == set(ids)
         events = await stream_events(submitter, "deploys")
         assert check_chains(events, sim, ids) == len(ids) * 4
+
+
+async def test_an_empty_redis_gets_back_the_jobs_of_partitions_whose_leases_lapsed(make_cluster):
+    """Issue 25: a worker whose leases lapsed (a stall, a busy machine) had dropped the jobs of
+    those partitions; Redis then restarted empty and they were gone for good. The worker
+    still knows them: it puts every unfinished one back."""
+    policy = PollPolicy(interval=0.5, max_interval=1.0)
+    async with BkJobSimulator(seed=4, host_duration=(60.0, 90.0)) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=1)]) for _ in range(10)]
+        cluster = make_cluster()
+        await cluster.submit(SCOPE, ids, watch="deploys")
+        async with (
+            client_for(sim) as client,
+            Worker(client, make_cluster(), policy=policy, worker_id="w1") as worker,
+        ):
+
+            async def polling():
+                return worker.statistics().jobs == len(ids)
+
+            await wait_for(polling, 15)
+            time.sleep(1.0)  # the whole process stalls: every lease (0.3 s) lapses
+            await cluster.redis.flushall()  # and Redis comes back empty meanwhile
+
+            async def back():
+                return {j for _, j in await cluster.jobs("deploys")} == set(ids)
+
+            await wait_for(back, 15)
