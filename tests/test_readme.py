@@ -121,6 +121,10 @@ async def test_python_block_runs_as_printed(block: Block, sim: BkJobSimulator) -
         assert after.count("JobFinished") == 1
         ids = [line.split()[1] for line in out.splitlines() if " " in line]
         assert len(ids) == len(set(ids))
+    if "MockTransport(handler)" in block.body:
+        lines = out.splitlines()
+        assert sorted(lines[:5]) == [f"{job} SUCCESS" for job in range(10001, 10006)]
+        assert lines[5:] == ["NotFoundError"]
     if "PollerMetrics" in block.body:
         assert "bkjob_poller_polls_total" in out
         assert 'bkjob_events_total{type="job_finished"} 1.0' in out

@@ -3,10 +3,14 @@
 ``BkJobSimulator`` serves the API gateway v3, ESB jobv3 and ESB v2 paths on 127.0.0.1 and
 behaves as ``spec/bkjob-api.md`` and bk-job's source describe, down to the wire details.
 Script jobs with ``StepPlan``/``HostPlan``, break responses with ``Fault``, and inspect state
-with ``BkJobSimulator.job`` (a frozen ``JobView``). Nothing here is imported by the client.
+with ``BkJobSimulator.job`` (a frozen ``JobView``). ``MockTransport(handler)`` lets a client
+(and so a poller) talk to a function in memory; ``BkJobSimulator.transport()`` is one with
+the simulator behind it. Nothing here is imported by the client.
 """
 
+from .._protocol import Request, Response
 from ._faults import Fault, FaultKind, FaultRule
+from ._mock import MockTransport, json_response
 from ._plan import HostPlan, RollingMode, Span, StepPlan
 from ._simulator import BkJobSimulator, SimulatorStats
 from ._views import HostView, JobView, StepView
@@ -19,9 +23,13 @@ __all__ = [
     "HostPlan",
     "HostView",
     "JobView",
+    "MockTransport",
+    "Request",
+    "Response",
     "RollingMode",
     "SimulatorStats",
     "Span",
     "StepPlan",
     "StepView",
+    "json_response",
 ]

@@ -23,10 +23,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
+import attrs
 from aiohttp import web
+from multidict import CIMultiDictProxy, MultiDictProxy
 
 from ..config import ApiFlavor
 from ._api import V2_ENDPOINTS, V3_ENDPOINTS, ApiFailure, Call, Encoded, Endpoint, Params
@@ -37,7 +39,7 @@ from ._render import encode_compact, encode_esb
 if TYPE_CHECKING:
     from ._world import World
 
-__all__ = ["HttpLayer", "RateWindow"]
+__all__ = ["HttpLayer", "InMemory", "Incoming", "RateWindow", "ResetMidway"]
 
 _log = logging.getLogger("bkjob_async.testing")
 
@@ -68,6 +70,47 @@ _NOT_JSON_PAGE = (
     b"<!DOCTYPE html>\n<html><head><title>BlueKing PaaS</title></head>\n"
     b"<body><p>Please log in.</p></body></html>\n"
 )
+
+
+class Incoming(Protocol):
+    """What the HTTP layer reads of a request: an aiohttp one, or ``InMemory`` (no socket)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def query(self) -> Mapping[str, str]: ...
+    @property
+    def content_type(self) -> str: ...
+    async def read(self) -> bytes: ...
+
+
+@attrs.frozen
+class InMemory:
+    """A request handed to the HTTP layer without a socket (``BkJobSimulator.transport``)."""
+
+    method: str
+    path: str
+    headers: CIMultiDictProxy[str]
+    query: MultiDictProxy[str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        """The media type, as aiohttp reads it (``application/octet-stream`` if none)."""
+        value = self.headers.get("Content-Type", "application/octet-stream")
+        return value.split(";", 1)[0].strip().lower()
+
+    async def read(self) -> bytes:
+        """Return the body."""
+        return self.body
+
+
+class ResetMidway(Exception):
+    """A ``reset`` fault on a request with no socket: the connection drops mid-body."""
 
 
 class _Identity:
@@ -132,7 +175,7 @@ class HttpLayer:
 
     # -- entry ----------------------------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: Incoming) -> web.StreamResponse:
         """Route one request to its flavor, or answer the flavor's 404."""
         path = request.path
         match = _GATEWAY_PATH.match(path)
@@ -154,7 +197,7 @@ class HttpLayer:
         return self._gateway_error(404)
 
     async def _serve(
-        self, request: web.Request, flavor: ApiFlavor, api: str, endpoint: Endpoint
+        self, request: Incoming, flavor: ApiFlavor, api: str, endpoint: Endpoint
     ) -> web.StreamResponse:
         self.counts[(api, flavor)] += 1
         fault = self.faults.take(api, flavor)
@@ -203,7 +246,7 @@ class HttpLayer:
 
     async def _send(
         self,
-        request: web.Request,
+        request: Incoming,
         flavor: ApiFlavor,
         body: bytes,
         fault: Fault | None,
@@ -215,6 +258,8 @@ class HttpLayer:
         if fault is not None and fault.kind is FaultKind.TRUNCATED:
             body = body[: len(body) // 2]
         if fault is not None and fault.kind is FaultKind.RESET:
+            if not isinstance(request, web.BaseRequest):
+                raise ResetMidway(f"{flavor.value}: the connection was reset mid-body")
             return await _reset_midway(request, body, headers)
         return web.Response(body=body, headers=headers)
 
@@ -288,7 +333,7 @@ class HttpLayer:
     # -- auth and quotas ------------------------------------------------------------------------
 
     def _identity(
-        self, request: web.Request, flavor: ApiFlavor, values: Mapping[str, Any]
+        self, request: Incoming, flavor: ApiFlavor, values: Mapping[str, Any]
     ) -> _Identity:
         raw = request.headers.get("X-Bkapi-Authorization")
         if flavor is ApiFlavor.APIGW_V3:
@@ -395,7 +440,7 @@ class HttpLayer:
     # -- faults ---------------------------------------------------------------------------------
 
     def _fault_response(
-        self, fault: Fault, flavor: ApiFlavor, api: str, request: web.Request
+        self, fault: Fault, flavor: ApiFlavor, api: str, request: Incoming
     ) -> web.Response:
         gateway = flavor is ApiFlavor.APIGW_V3
         if fault.kind is FaultKind.NOT_JSON:
@@ -455,7 +500,7 @@ class HttpLayer:
         )
 
 
-async def _read_params(request: web.Request, flavor: ApiFlavor) -> tuple[dict[str, Any], bool]:
+async def _read_params(request: Incoming, flavor: ApiFlavor) -> tuple[dict[str, Any], bool]:
     """Return the request parameters, and whether the Job backend could parse them."""
     if request.method == "GET":
         values: dict[str, Any] = {}
@@ -560,7 +605,7 @@ def _rewrite_hosts(step: dict[str, Any], host: int | None) -> None:
 
 
 async def _reset_midway(
-    request: web.Request, body: bytes, headers: dict[str, str]
+    request: web.BaseRequest, body: bytes, headers: dict[str, str]
 ) -> web.StreamResponse:
     """Send the headers and half the body, then drop the connection."""
     response = web.StreamResponse(headers=headers)

@@ -7,17 +7,22 @@ lazily when a request (or ``job()``) looks at it, from the simulator clock.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import attrs
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from .._malloc import keep_receive_buffers_on_heap
+from .._protocol import Request, Response
 from ..config import DEFAULT_SERVER_TZ, ApiFlavor, Scope
+from ..errors import TransportError
 from ..models.enums import JobStatus
 from ._engine import Defaults
 from ._faults import Fault, FaultKind, FaultRule, FaultRules
+from ._mock import MockTransport
 from ._plan import Span, StepPlan, to_span
-from ._server import HttpLayer, RateWindow
+from ._server import HttpLayer, InMemory, RateWindow, ResetMidway
 from ._views import JobView, job_view
 from ._world import Clock, World
 
@@ -46,7 +51,9 @@ class SimulatorStats:
 class BkJobSimulator:
     """A faithful, embeddable bk-job server: gateway v3, ESB jobv3 and ESB v2 paths at once.
 
-    Use it as an async context manager; ``url`` says where it listens. Jobs come from the launch
+    Use it as an async context manager; ``url`` says where it listens. Or, with no socket at
+    all, hand ``transport()`` to a client (``BkJobClient(..., transport=sim.transport())``):
+    the same world, faults and wire answers, in memory. Jobs come from the launch
     APIs or from ``create_job``; they progress on the simulator clock (real by default; with
     ``virtual_clock=True`` only ``advance`` moves it). ``seed`` makes hosts, ids and outcomes
     repeatable. ``apps`` maps app codes to secrets (``None`` accepts any non-empty pair).
@@ -148,6 +155,34 @@ class BkJobSimulator:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+
+    def transport(self) -> MockTransport:
+        """Return a transport that serves this simulator in memory: no socket, no port.
+
+        Answers are the ones the HTTP server sends, byte for byte (statuses, headers, bodies,
+        faults); a ``reset`` fault raises ``TransportError`` as a dropped connection does. The
+        simulator need not be started; give the client any base URL.
+        """
+        http = self._http
+
+        async def handle(request: Request) -> Response:
+            incoming = InMemory(
+                request.method,
+                urlsplit(request.url).path,
+                CIMultiDictProxy(CIMultiDict(request.headers)),
+                MultiDictProxy(MultiDict(request.query or {})),
+                request.body or b"",
+            )
+            try:
+                answer = await http.handle(incoming)
+            except ResetMidway as exc:
+                raise TransportError(f"{request.api}: {exc}") from None
+            assert isinstance(answer, web.Response)
+            body = answer.body
+            assert isinstance(body, bytes)
+            return Response(answer.status, CIMultiDictProxy(CIMultiDict(answer.headers)), body)
+
+        return MockTransport(handle)
 
     @property
     def url(self) -> str:
