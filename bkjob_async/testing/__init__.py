@@ -8,9 +8,8 @@ with ``BkJobSimulator.job`` (a frozen ``JobView``). ``MockTransport(handler)`` l
 the simulator behind it. Nothing here is imported by the client.
 """
 
-from .._protocol import Request, Response
 from ._faults import Fault, FaultKind, FaultRule
-from ._mock import MockTransport, json_response
+from ._mock import MockTransport, Request, Response, json_response
 from ._plan import HostPlan, RollingMode, Span, StepPlan
 from ._simulator import BkJobSimulator, SimulatorStats
 from ._views import HostView, JobView, StepView

@@ -1,6 +1,8 @@
 """``MockTransport``: the client, and so the poller, talks to a function in memory; no socket.
 
-Rule: nothing here knows bk-job; a handler does (yours, or ``BkJobSimulator.transport()``).
+Rule: the one module of ``testing`` that touches the client's transport seam, and only its
+two data types (``Request``, ``Response``); nothing here knows bk-job. A handler does: yours,
+or ``in_memory``'s, which hands requests to the simulator's HTTP layer.
 """
 
 from __future__ import annotations
@@ -8,13 +10,20 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from multidict import CIMultiDict, CIMultiDictProxy
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from .._protocol import Request, Response
+from ..errors import TransportError
+from ._server import InMemory, ResetMidway
 
-__all__ = ["Handler", "MockTransport", "json_response"]
+if TYPE_CHECKING:
+    from ._server import HttpLayer
+
+__all__ = ["Handler", "MockTransport", "Request", "Response", "in_memory", "json_response"]
 
 #: Answers one request: a ``Response``, or an awaitable of one.
 Handler = Callable[[Request], "Response | Awaitable[Response]"]
@@ -72,3 +81,26 @@ def json_response(
     """Return a ``Response`` whose body is ``payload`` as JSON (``Content-Type`` set)."""
     all_headers = CIMultiDict({"Content-Type": "application/json", **(headers or {})})
     return Response(status, CIMultiDictProxy(all_headers), json.dumps(payload).encode())
+
+
+def in_memory(http: HttpLayer) -> MockTransport:
+    """Return a ``MockTransport`` that hands each request to the simulator's ``http`` layer."""
+
+    async def handle(request: Request) -> Response:
+        incoming = InMemory(
+            request.method,
+            urlsplit(request.url).path,
+            CIMultiDictProxy(CIMultiDict(request.headers)),
+            MultiDictProxy(MultiDict(request.query or {})),
+            request.body or b"",
+        )
+        try:
+            answer = await http.handle(incoming)
+        except ResetMidway as exc:
+            raise TransportError(f"{request.api}: {exc}") from None
+        assert isinstance(answer, web.Response)
+        body = answer.body
+        assert isinstance(body, bytes)
+        return Response(answer.status, CIMultiDictProxy(CIMultiDict(answer.headers)), body)
+
+    return MockTransport(handle)

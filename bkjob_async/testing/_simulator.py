@@ -7,22 +7,18 @@ lazily when a request (or ``job()``) looks at it, from the simulator clock.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import attrs
 from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 from .._malloc import keep_receive_buffers_on_heap
-from .._protocol import Request, Response
 from ..config import DEFAULT_SERVER_TZ, ApiFlavor, Scope
-from ..errors import TransportError
 from ..models.enums import JobStatus
 from ._engine import Defaults
 from ._faults import Fault, FaultKind, FaultRule, FaultRules
-from ._mock import MockTransport
+from ._mock import in_memory
 from ._plan import Span, StepPlan, to_span
-from ._server import HttpLayer, InMemory, RateWindow, ResetMidway
+from ._server import HttpLayer, RateWindow
 from ._views import JobView, job_view
 from ._world import Clock, World
 
@@ -30,6 +26,8 @@ if TYPE_CHECKING:
     import datetime as _dt
     from collections.abc import Mapping, Sequence
     from types import TracebackType
+
+    from ._mock import MockTransport
 
 __all__ = ["BkJobSimulator", "SimulatorStats"]
 
@@ -163,26 +161,7 @@ class BkJobSimulator:
         faults); a ``reset`` fault raises ``TransportError`` as a dropped connection does. The
         simulator need not be started; give the client any base URL.
         """
-        http = self._http
-
-        async def handle(request: Request) -> Response:
-            incoming = InMemory(
-                request.method,
-                urlsplit(request.url).path,
-                CIMultiDictProxy(CIMultiDict(request.headers)),
-                MultiDictProxy(MultiDict(request.query or {})),
-                request.body or b"",
-            )
-            try:
-                answer = await http.handle(incoming)
-            except ResetMidway as exc:
-                raise TransportError(f"{request.api}: {exc}") from None
-            assert isinstance(answer, web.Response)
-            body = answer.body
-            assert isinstance(body, bytes)
-            return Response(answer.status, CIMultiDictProxy(CIMultiDict(answer.headers)), body)
-
-        return MockTransport(handle)
+        return in_memory(self._http)
 
     @property
     def url(self) -> str:
