@@ -560,7 +560,7 @@ async def run_simulate(ctx: Context, args: argparse.Namespace) -> int:
     from ..testing._cli import serve
 
     # The credentials it accepts: the first --app pair, or any (then demo/demo).
-    code, _, secret = (args.app[0] if args.app else "demo:demo").partition(":")
+    code, secret = args.app[0] if args.app else ("demo", "demo")
 
     def hint(url: str) -> None:  # once bound: the real URL, valid shell
         ctx.out(

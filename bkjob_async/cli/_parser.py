@@ -8,6 +8,7 @@ errors become ``ParserExit`` for ``main`` to turn into an exit status.
 from __future__ import annotations
 
 import argparse
+import difflib
 import textwrap
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
@@ -19,6 +20,8 @@ from ._numbers import ID, PER_SECOND, SECONDS, number
 from ._runtime import EXIT_USAGE
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ._runtime import Context
 
 __all__ = ["ParserExit", "build_parser"]
@@ -66,6 +69,38 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(_stderr())
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """Parse ``args``; an unknown flag is reported by the command it was given to.
+
+        argparse lets the top-level parser report it, with the top-level usage; here the
+        command's own parser does, with its usage and the nearest flag it has, as git does.
+        """
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = _chosen(self, parsed)
+            message = f"unrecognized arguments: {' '.join(extras)}"
+            flags = [s for a in command._actions for s in a.option_strings]
+            for extra in extras:
+                near = difflib.get_close_matches(extra.split("=", 1)[0], flags, n=1)
+                if extra.startswith("-") and near:
+                    message += f" (did you mean {near[0]}?)"
+                    break
+            command.error(message)
+        return parsed
+
+
+def _chosen(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> _Parser:
+    """Return the deepest (sub)command parser ``parsed`` went through."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            sub = action.choices.get(getattr(parsed, action.dest, None) or "")
+            if sub is not None:
+                return _chosen(sub, parsed)
+    assert isinstance(parser, _Parser)
+    return parser
 
 
 def _stderr() -> IO[str]:

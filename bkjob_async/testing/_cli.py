@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -46,29 +45,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--port",
         type=number(int, 0, 65535),
         default=9000,
-        help="port to bind (0: any free port)",
+        help="port to bind; 0: any free port (%(default)s)",
     )
     parser.add_argument(
         "--jobs",
         type=number(int, 0, 100_000),
         default=50,
-        help="jobs to create at start",
+        help="jobs to create at start, the README tour's three first (%(default)s)",
     )
     parser.add_argument(
         "--hosts",
         type=number(int, 1, 100_000),
         default=20,
-        help="hosts per step of those jobs",
+        help="hosts per step of those jobs (%(default)s)",
     )
-    parser.add_argument("--biz", type=number(int, 1, 2**63 - 1), default=2, help="business id")
     parser.add_argument(
-        "--seed", type=number(int, 0, 2**32 - 1), default=0, help="seed for hosts, ids and outcomes"
+        "--biz", type=number(int, 1, 2**63 - 1), default=2, help="business id (%(default)s)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=number(int, 0, 2**32 - 1),
+        default=0,
+        help="seed for hosts, ids and outcomes (%(default)s)",
     )
     parser.add_argument(
         "--fail-rate",
         type=number(float, 0.0, 1.0),
         default=0.01,
-        help="chance a host fails (0..1)",
+        help="chance a host fails, 0..1 (%(default)s)",
     )
     parser.add_argument(
         "--duration",
@@ -77,22 +81,23 @@ def build_parser() -> argparse.ArgumentParser:
         action=_Span,
         default=(1.0, 5.0),
         metavar=("MIN", "MAX"),
-        help="seconds a host runs",
+        help="seconds a host runs (1 5)",
     )
     parser.add_argument(
         "--retry-lag",
         type=number(float, 0.0, 3600.0),
         default=0.5,
-        help="seconds of retry lag",
+        help="seconds of retry lag (%(default)s)",
     )
     parser.add_argument(
         "--operation-lag",
         type=number(float, 0.0, 3600.0),
         default=0.2,
-        help="seconds before an operation's step change (and a terminate) applies",
+        help="seconds before an operation's step change (and a terminate) applies (%(default)s)",
     )
     parser.add_argument(
         "--app",
+        type=_app,
         action="append",
         default=[],
         metavar="CODE:SECRET",
@@ -108,14 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _apps(pairs: Sequence[str]) -> dict[str, str] | None:
-    apps = {}
-    for pair in pairs:
-        code, sep, secret = pair.partition(":")
-        if not sep or not code or not secret:
-            raise SystemExit(f"--app needs CODE:SECRET, got {pair!r}")
-        apps[code] = secret
-    return apps or None
+def _app(text: str) -> tuple[str, str]:
+    """An ``--app`` value: ``CODE:SECRET``, both non-empty."""
+    code, sep, secret = text.partition(":")
+    if not sep or not code or not secret:
+        raise argparse.ArgumentTypeError(f"needs CODE:SECRET, got {text!r}")
+    return code, secret
 
 
 #: What the README's command-line tour finds in a simulator started with its defaults.
@@ -175,7 +178,7 @@ async def serve(
         seed=options.seed,
         host=options.host,
         port=options.port,
-        apps=_apps(options.app),
+        apps=dict(options.app) or None,
         retry_lag=options.retry_lag,
         operation_lag=options.operation_lag,
         host_duration=tuple(options.duration),
@@ -204,8 +207,7 @@ async def serve(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, run the simulator until interrupted, and return an exit status."""
-    options = build_parser().parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(options))
-    return 0
+    """Run ``bkjob-async simulate`` with ``argv``: one entry point, one set of hints."""
+    from ..cli import main as cli_main
+
+    return cli_main(["simulate", *(sys.argv[1:] if argv is None else argv)])

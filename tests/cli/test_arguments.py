@@ -33,16 +33,8 @@ def _commands(
         yield path, parser
 
 
-def _numeric_arguments() -> list[tuple[tuple[str, ...], argparse.Action]]:
-    found = []
-    for path, parser in _commands(build_parser()):
-        for action in parser._actions:
-            if action.type is not None and not isinstance(action, argparse._SubParsersAction):
-                found.append((path, action))
-    return found
-
-
-NUMERIC = _numeric_arguments()
+#: Typed arguments that are not numbers (checked by a type of their own).
+NOT_NUMBERS = {"simulate --app"}
 
 
 def _label(path: tuple[str, ...], action: argparse.Action) -> str:
@@ -51,10 +43,24 @@ def _label(path: tuple[str, ...], action: argparse.Action) -> str:
     )
 
 
+def _typed_arguments() -> list[tuple[tuple[str, ...], argparse.Action]]:
+    found = []
+    for path, parser in _commands(build_parser()):
+        for action in parser._actions:
+            if action.type is not None and not isinstance(action, argparse._SubParsersAction):
+                found.append((path, action))
+    return found
+
+
+TYPED = _typed_arguments()
+NUMERIC = [(p, a) for p, a in TYPED if _label(p, a) not in NOT_NUMBERS]
+
+
 def test_every_typed_argument_is_a_checked_number() -> None:
     assert len(NUMERIC) >= 25  # the walk finds the commands' numbers
     bare = [_label(p, a) for p, a in NUMERIC if not isinstance(a.type, Number)]
     assert not bare, f"numbers parsed without a range check: {bare}"
+    assert {_label(p, a) for p, a in TYPED} >= NOT_NUMBERS
 
 
 def test_ids_are_java_longs() -> None:
@@ -105,3 +111,24 @@ async def test_operate_checks_its_step_id_before_connecting(words: list[str]) ->
 async def test_the_largest_id_is_taken() -> None:
     result = await run(["status", str(2**63 - 1)], ENV)
     assert "cannot connect" in result.err  # parsed, then tried: no server is there
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "hint"),
+    [
+        (["watch", "--jsno", "1"], "usage: bkjob-async watch", "(did you mean --json?)"),
+        (["launch", "script", "--contnt", "x"], "usage: bkjob-async launch script", "--content?"),
+        (["status", "1", "--zzz"], "usage: bkjob-async status", None),
+    ],
+)
+async def test_a_mistyped_flag_is_reported_by_its_command(
+    argv: list[str], usage: str, hint: str | None
+) -> None:
+    result = await run(argv, ENV)
+    assert result.status == 2
+    assert result.err.startswith(usage)  # the command's usage, not the top-level one
+    assert "error: unrecognized arguments:" in result.err
+    if hint is None:
+        assert "did you mean" not in result.err
+    else:
+        assert hint in result.err

@@ -6,8 +6,6 @@ import io
 import subprocess
 import sys
 
-import pytest
-
 from bkjob_async.testing._cli import build_parser, main, serve
 
 
@@ -28,9 +26,16 @@ def test_main_runs_and_returns_zero(capsys):
     assert "listening on" in capsys.readouterr().out
 
 
-def test_main_refuses_malformed_app_credentials():
-    with pytest.raises(SystemExit, match="CODE:SECRET"):
-        main(["--port", "0", "--app", "nosecret", "--run-for", "0"])
+def test_main_refuses_malformed_app_credentials(capsys):
+    assert main(["--port", "0", "--app", "nosecret", "--run-for", "0"]) == 2
+    assert "--app: needs CODE:SECRET, got 'nosecret'" in capsys.readouterr().err
+
+
+def test_the_module_prints_the_same_hint_as_the_command(capsys):
+    assert main(["--port", "0", "--jobs", "3", "--run-for", "0.05", "--app", "me:pw"]) == 0
+    out = capsys.readouterr().out
+    assert "export BKJOB_APP_CODE=me BKJOB_APP_SECRET=pw BKJOB_USERNAME=admin" in out
+    assert "the README's tour: 10001 has succeeded" in out
 
 
 def test_the_module_runs_as_a_program():
