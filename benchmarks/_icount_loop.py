@@ -78,7 +78,7 @@ async def engine():
             {
                 "requests": p._requests,
                 "unchanged": statistics.unchanged_polls,
-                "events": statistics.events_emitted,
+                "events": statistics.events_observed,
             }
         )
     )

@@ -90,7 +90,7 @@ async def engine(url: str, ids: list[int], seconds: float) -> dict:
 
             def count() -> int:
                 statistics = poller.statistics()
-                marks.append((statistics.unchanged_polls, statistics.events_emitted))
+                marks.append((statistics.unchanged_polls, statistics.events_observed))
                 return poller._requests
 
             cpu, requests_made = await _measure(count, seconds)

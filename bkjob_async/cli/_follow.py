@@ -280,5 +280,6 @@ def statistics_since(
         unchanged_polls=now.unchanged_polls - before.unchanged_polls,
         retries=now.retries - before.retries,
         events_emitted=now.events_emitted - before.events_emitted,
+        events_observed=now.events_observed - before.events_observed,
         errors={k: v for k, v in errors.items() if v},
     )

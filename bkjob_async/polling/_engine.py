@@ -52,7 +52,7 @@ from ._registry import Instance, Registry
 from ._schedule import PollPolicy, RetryBudget, first_delay, min_gap, next_interval
 from ._store import MemoryStore, Store, StoredWatch, StoreStatistics, UnknownWatchError, check_name
 from ._tracker import JobState, from_data, observe, step_done, to_data
-from ._watch import Watch, _Subscription, now_utc
+from ._watch import Tally, Watch, _Subscription, now_utc
 from .events import Event, JobFinished, WatchFailed, WatchTimedOut
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class PollerStatistics:
     retries: int
     #: Failed polls by error class name.
     errors: dict[str, int]
-    #: Events handed to watches.
+    #: Events the watches handed out to their consumers (what ``async for`` received).
     events_emitted: int
     #: Requests per second, measured over the last second or so.
     current_rate: float
@@ -113,6 +113,10 @@ class PollerStatistics:
     in_flight: int
     #: Some watched job's polls fail with transient errors (bk-job unreachable, say).
     stalled: bool = False
+    #: Events the polls observed, before each watch's filter (``events=``, a step, ended
+    #: jobs) and coalescing: ``as_completed`` of 1,000 jobs observes every host's changes
+    #: and hands out 1,000.
+    events_observed: int = 0
     #: Polls the driver refused because they came sooner than the policy's smallest gap
     #: after the job's last poll (``min_gap``): a scheduling bug, never bk-job's doing. Each
     #: refused poll is put off until the gap has passed; the first is logged at WARNING.
@@ -221,6 +225,7 @@ class Poller:
         self._answers = 0
         self._retries = 0
         self._events = 0
+        self._tally = Tally()
         self._in_flight = 0
         self._stalled = 0
         self._last_answer = 0.0
@@ -411,7 +416,7 @@ class Poller:
             if name is not None:
                 self._named.pop(name, None)
             raise
-        sub = _Subscription(scope, ids, step, self.policy.buffer_size, kinds, name)
+        sub = _Subscription(scope, ids, step, self.policy.buffer_size, kinds, name, self._tally)
         if name is None:
             tg.start_soon(self._subscribe, sub, ids)
         elif stored is not None:
@@ -991,7 +996,8 @@ class Poller:
             unchanged_polls=self._reader.unchanged,
             retries=self._retries,
             errors=dict(self._errors),
-            events_emitted=self._events,
+            events_emitted=self._tally.events,
+            events_observed=self._events,
             current_rate=self._observed_rate(),
             rate_limit=self._governor.rate,
             in_flight=self._in_flight,

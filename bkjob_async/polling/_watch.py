@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     #: Check job ids and return them as a tuple (or raise before anything changes).
     CheckIds = Callable[[Iterable[int]], tuple[int, ...]]
 
-__all__ = ["Watch"]
+__all__ = ["Tally", "Watch"]
 
 _UTC = _dt.timezone.utc
 
@@ -68,6 +68,15 @@ def _event_key(event: Event) -> tuple[Any, ...]:
     if isinstance(event, PollingResumed):
         return ("resumed",)
     return ("end", event.job_instance_id)
+
+
+class Tally:
+    """Events handed out by a poller's watches: one per poller, shared by its watches."""
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events = 0
 
 
 class _Mailbox:
@@ -152,6 +161,7 @@ class _Subscription:
         "stalled",
         "stalled_since",
         "step_instance_id",
+        "tally",
         "ticket",
     )
 
@@ -163,8 +173,11 @@ class _Subscription:
         buffer_size: int,
         kinds: frozenset[type] | None = None,
         name: str | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self.scope = scope
+        #: Counts the events this watch hands out (``Poller.statistics().events_emitted``).
+        self.tally = Tally() if tally is None else tally
         #: A named (durable) watch's name in the store; ``None``: the watch is in memory only.
         self.name = name
         #: The store ticket of the newest commit whose events are in the mailbox (0: none
@@ -416,6 +429,7 @@ class Watch:
                 if self._single and isinstance(event, WatchFailed):
                     self._end()
                     raise event.error
+                sub.tally.events += 1
                 return event
             if sub.closed or not sub.remaining:
                 self._end()
@@ -451,6 +465,7 @@ class Watch:
                 if self._single and isinstance(event, WatchFailed):
                     self._end()
                     raise event.error
+                sub.tally.events += 1
                 return event
             if sub.closed or not sub.remaining:
                 if not sub.closed and sub.error is None:

@@ -234,3 +234,21 @@ def test_answers_that_end_jobs_let_the_rate_grow_again() -> None:
     assert len(done) == 400
     assert server.refused
     assert max(done) <= 6.0  # all 400 within a few seconds of the refusals ending
+
+
+def test_statistics_count_events_handed_out_apart_from_events_observed() -> None:
+    """Issue 28: ``as_completed`` of many jobs observes every change, hands out the ends."""
+    from bkjob_async.polling._engine import _FINAL_EVENTS
+
+    jobs = {job: 2.0 + job / 10 for job in range(1, 21)}
+    server = MemoryBkJob(jobs)
+
+    async def main():
+        async with server.client() as client, Poller(client) as poller:
+            got = [e async for e in poller.watch_jobs(SCOPE, jobs, events=_FINAL_EVENTS)]
+            return got, poller.statistics()
+
+    got, stats = run_virtual(main)
+    assert len(got) == 20
+    assert stats.events_emitted == 20  # what the consumer received
+    assert stats.events_observed >= 20 * 3  # host, step and job changes, filtered out
