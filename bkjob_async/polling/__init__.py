@@ -11,8 +11,9 @@ The caller opens and closes a store it passes in; the poller opens and closes on
 Delivery on a named watch is *at least once*, and exactly this:
 
 - An event is *delivered* when the consumer asks for the next one (``__anext__``), or at
-  ``await watch.ack(event)``. Leaving the watch early (``aclose``, ``break``) does not deliver
-  the event handed out last.
+  ``await watch.ack(event)``, which returns once the ack is durable (asking for the next one
+  acks lazily: the write is queued, not waited for). Leaving the watch early (``aclose``,
+  ``break``) does not deliver the event handed out last.
 - After a restart, ``resume`` hands out first every event that was committed and not delivered,
   in the order it was first handed out, with the same ``event_id`` and content (a
   ``HostTransition``'s ``result`` and a ``JobFinished``'s ``snapshot`` included). At most, that

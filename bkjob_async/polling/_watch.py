@@ -374,10 +374,13 @@ class Watch:
         return self._sub.name
 
     async def ack(self, event: Event) -> None:
-        """Mark ``event`` delivered now: it is not handed out again after a restart.
+        """Mark ``event`` delivered, and return once that is written: after a restart, neither
+        it nor any event before it is handed out again.
 
-        Asking for the next event acknowledges the one before; ``ack`` does it sooner (before a
-        long piece of work, say). It does nothing on a watch without a name.
+        Asking for the next event acknowledges the one before too, lazily: the write is queued
+        and batched, not waited for, so a process killed right then may get that one event
+        again from ``resume``. Call ``ack`` where that matters (before a long piece of work, or
+        a side effect that must not run twice). It does nothing on a watch without a name.
         """
         store, name = self._store, self._sub.name
         if store is None or name is None:
@@ -385,8 +388,7 @@ class Watch:
         event_id = event.event_id
         if event_id == self._unacked:
             self._unacked = None
-        store.ack(name, [event_id])
-        await anyio.lowlevel.checkpoint()
+        await store.wait_settled(store.ack(name, [event_id]))
 
     def __repr__(self) -> str:
         sub = self._sub
