@@ -561,12 +561,12 @@ class Poller:
 
     def _take_due(self, now: float) -> Instance | None:
         """Pop the earliest due job, if one is due and polls may go now."""
-        heap = self._heap
+        heap, gap = self._heap, self._gap
         while heap and heap[0][0] <= now:
             due, _, instance = heapq.heappop(heap)
             if instance.due != due or not instance.active:
                 continue  # rescheduled or unwatched since: a stale entry
-            if now < instance.sent + self._gap:
+            if now < instance.sent + gap:
                 self._refuse(instance, now)
                 continue
             governor = self._governor
