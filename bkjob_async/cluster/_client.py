@@ -452,6 +452,16 @@ class Cluster:
             reason=reason,
         )
 
+    async def same_epoch(self) -> bool:
+        """Tell whether Redis still holds the data this process last saw (``epoch``).
+
+        Read after other reads, ``False`` means they may have seen a wiped Redis (restarted
+        without persistence, or flushed) that no lease round has noticed yet.
+        """
+        async with self.guard():
+            epoch = await self.redis.get(self.keys.epoch)
+        return epoch is not None and _text(epoch) == self.epoch
+
     async def read_state(self, partition: int) -> dict[str, str]:
         """Return the partition's state fields (read without a lease)."""
         self._check_partition(partition)

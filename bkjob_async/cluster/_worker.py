@@ -206,6 +206,8 @@ class Worker:
         #: Partition -> its unfinished jobs as last read here: kept when the partition is
         #: dropped, so a Redis that comes back empty gets them back (``_resubmit``).
         self._known: dict[int, dict[JobRef, frozenset[str]]] = {}
+        #: ``cluster.resets`` as of the last reset this worker resubmitted after.
+        self._resets = cluster.resets
         #: Jobs a write of was refused: followed again from Redis at the next lease round.
         self._stale: set[JobRef] = set()
         self._watches: dict[Scope, Watch] = {}
@@ -285,9 +287,11 @@ class Worker:
         if self.budget is not None:
             self.budget.share = result.live
         keep: set[int] = set()
-        if result.reset:
+        if result.reset or self._resets != self.cluster.resets:  # (retried until it went)
             keep = set(self._parts) & set(result.held)
+            resets = self.cluster.resets
             await self._resubmit()  # (jobs with a refused write too: they are still known)
+            self._resets = resets
         if self._stale:
             await self._refollow()
         for part in (*result.lost, *result.released):
@@ -340,6 +344,8 @@ class Worker:
         fields = await self.cluster.read_state(part)
         if self.keeper.lease(part) is None:
             return  # lost while reading
+        if self._resets != self.cluster.resets or not await self.cluster.same_epoch():
+            return  # Redis was wiped: what was read is not the truth; a round resubmits first
         old = self._parts.get(part)
         fresh = old is None
         held = {} if old is None else old
