@@ -105,21 +105,32 @@ async def test_a_bad_state_file_is_one_clear_message_before_any_request(
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 async def test_sigint_then_resume_as_a_subprocess(tmp_path: Path) -> None:
-    async with BkJobSimulator(seed=3, host_duration=(0.3, 0.8), host_start_delay=0.0) as sim:
+    # The jobs move only when the test advances the simulator's clock: however slowly the
+    # process starts on a busy machine, it is interrupted while they run.
+    sim = BkJobSimulator(seed=3, virtual_clock=True, host_duration=(0.3, 0.8), host_start_delay=0.0)
+    async with sim:
         ids = [sim.create_job(SCOPE, PLAN) for _ in range(2)]
         db = str(tmp_path / "watch.db")
         env = subprocess_env(sim.url)
         argv = [*cli_command(), "watch", *map(str, ids), "--state", db, *FAST]
-        with anyio.fail_after(30):
+
+        async def polled(more: int) -> None:
+            target = sim.request_count("get_job_instance_status") + more
+            while sim.request_count("get_job_instance_status") < target:
+                await anyio.sleep(0.01)
+
+        with anyio.fail_after(60):
             async with await anyio.open_process(argv, env=env) as process:
                 assert process.stdout is not None
-                while sim.request_count("get_job_instance_status") < 10:
-                    await anyio.sleep(0.01)
+                await polled(4)  # both jobs seen running
+                sim.advance(1.0)  # the first step's hosts end
+                await polled(4)  # ... and that is seen
                 process.send_signal(signal.SIGINT)
                 assert await process.wait() == 130
                 out = b""
                 async for chunk in process.stdout:
                     out += chunk
+            sim.advance(60.0)  # every job ends while nothing watches
             done = await anyio.run_process(
                 [*cli_command(), "watch", "--state", db, *FAST], env=env, check=False
             )
