@@ -172,9 +172,16 @@ async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
             raise CliError("--name names a watch in a --state file: give --state FILE too")
         if not job_ids:
             raise CliError("give the JOB_IDs to watch (or --state FILE to resume a watch)")
-        return await watch_jobs(
+        status = await watch_jobs(
             ctx, args, target, credentials, job_ids, mode, _title("watch", job_ids)
         )
+        if ctx.interrupted:
+            ids = " ".join(map(str, job_ids))
+            ctx.err(
+                "not resumable: run it with --state FILE to make a watch you can resume "
+                f"(bkjob-async watch {ids} --state watch.db)"
+            )
+        return status
     name = name or "watch"
     try:
         check_name(name)
@@ -186,10 +193,14 @@ async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
     except errors.StoreError as exc:
         raise CliError(f"cannot use the state file: {exc}") from None
     try:
-        return await _watch_stored(ctx, args, target, credentials, mode, store, name, job_ids)
+        status = await _watch_stored(ctx, args, target, credentials, mode, store, name, job_ids)
     finally:
         with anyio.CancelScope(shield=True):  # Ctrl-C: what is queued is still written
             await store.aclose()
+    if ctx.interrupted:
+        named = "" if name == "watch" else f" --name {shlex.quote(name)}"
+        ctx.err(f"resume it with: bkjob-async watch --state {shlex.quote(state)}{named}")
+    return status
 
 
 async def _watch_stored(

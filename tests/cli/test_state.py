@@ -47,6 +47,7 @@ async def test_interrupted_then_run_again_without_ids_it_resumes(
         tg.start_soon(_interrupt_after, sim, 8, interrupt)
         first = await run(["watch", *map(str, ids), "--state", db, *FAST], env, interrupt=interrupt)
     assert first.status == 130, first.err
+    assert f"resume it with: bkjob-async watch --state {db}\n" in first.err
     assert len([e for e in first.lines if e["event"] == "job_finished"]) < 3
     second = await run(["watch", "--state", db, *FAST], env)
     assert second.status == 0, second.err

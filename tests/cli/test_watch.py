@@ -248,6 +248,9 @@ async def test_interrupt_prints_a_partial_summary(sim: BkJobSimulator, env) -> N
     assert "WAITING_USER" in result.text
     assert f"bkjob-async operate {job} " in result.text
     assert "\x1b[?25h" in result.out  # the live view gave the cursor back
+    # Ctrl-C says how this could have been resumed (issue 28).
+    assert "not resumable: run it with --state FILE" in result.err
+    assert f"(bkjob-async watch {job} --state watch.db)" in result.err
 
 
 # --- through a real pipe --------------------------------------------------------------------------
