@@ -18,6 +18,7 @@ import anyio
 from ..config import Scope
 from ._commands import policy_from
 from ._connect import credentials_from_env, open_client, target_from
+from ._format import counted
 from ._runtime import EXIT_OK, CliError
 
 if TYPE_CHECKING:
@@ -94,7 +95,8 @@ async def run_worker(ctx: Context, args: argparse.Namespace) -> int:
                     await anyio.sleep(args.report_every)
                     s = worker.statistics()
                     ctx.err(
-                        f"worker {worker.worker_id}: {s.partitions} partitions, {s.jobs} jobs, "
+                        f"worker {worker.worker_id}: {counted(s.partitions, 'partition')}, "
+                        f"{counted(s.jobs, 'job')}, "
                         f"{s.commits} changes written, {s.refused} refused"
                     )
     return EXIT_OK
@@ -122,7 +124,10 @@ async def run_submit(ctx: Context, args: argparse.Namespace) -> int:
         except ClusterError as exc:
             raise CliError(f"cannot change watch {name!r}: {exc}") from None
     verb = "removed from" if args.cancel else "added to"
-    ctx.err(f"{changed} of {len(ids)} jobs {verb} watch {name!r} of cluster {args.cluster!r}")
+    ctx.err(
+        f"{changed:,} of {counted(len(ids), 'job')} {verb} watch {name!r} of cluster "
+        f"{args.cluster!r}"
+    )
     return EXIT_OK
 
 

@@ -29,7 +29,7 @@ from ._connect import (
     target_from,
 )
 from ._follow import Mode, Shown, choose_mode, rich_available, show_summary, showing
-from ._format import clock, code_name, status_lines
+from ._format import clock, code_name, counted, status_lines
 from ._jsonl import dumps, error_to_dict, to_json
 from ._numbers import ID
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, Context
@@ -113,7 +113,7 @@ async def first_read(
 
 
 def _title(verb: str, job_ids: Sequence[int]) -> str:
-    jobs = f"job {job_ids[0]}" if len(job_ids) == 1 else f"{len(job_ids)} jobs"
+    jobs = f"job {job_ids[0]}" if len(job_ids) == 1 else counted(len(job_ids), "job")
     return f"bkjob-async {verb} {jobs}"
 
 

@@ -20,7 +20,7 @@ from ..models.requests import Account, Targets
 from ..polling import Poller, PollerStatistics, PollPolicy
 from ._commands import wait_for_effect
 from ._follow import Mode, Shown, choose_mode, show_summary, showing, statistics_since
-from ._format import code_name
+from ._format import code_name, counted
 from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context
 from ._tally import JobRecord, Tally
 
@@ -76,7 +76,7 @@ async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
     started = time.monotonic()
     stats: list[PollerStatistics] = []
     pollers: list[Poller] = []
-    title = f"bkjob-async demo: {args.jobs:,} jobs x {args.hosts:,} hosts"
+    title = f"bkjob-async demo: {counted(args.jobs, 'job')} x {counted(args.hosts, 'host')}"
     sim = BkJobSimulator(
         seed=args.seed,
         host_duration=tuple(args.host_duration),
@@ -100,7 +100,7 @@ async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
             ) as client:
                 job_ids, confirm_job = await _launch(client, args, sim)
                 say(
-                    f"launched {len(job_ids):,} jobs ({job_ids[0]}..{job_ids[-1]})"
+                    f"launched {counted(len(job_ids), 'job')} ({job_ids[0]}..{job_ids[-1]})"
                     + (f"; {confirm_job} will wait for a confirmation" if confirm_job else "")
                 )
                 tally = Tally(job_ids, expected_hosts=args.jobs * args.hosts)

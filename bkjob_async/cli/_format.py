@@ -35,6 +35,7 @@ __all__ = [
     "clock",
     "code_name",
     "confirm_hint",
+    "counted",
     "describe_event",
     "duration",
     "failed_job_lines",
@@ -62,6 +63,11 @@ def duration(seconds: float) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """Return ``1 job``, ``2 jobs``, ``3,000 hosts``: one number format, the right form."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def millis(seconds: float | None) -> str:
@@ -185,7 +191,10 @@ def summary_lines(summary: Summary) -> list[str]:
     lines = [f"{head} {duration(summary.elapsed)}", ""]
     lines += table(
         ("jobs by final status", "count"),
-        [*summary.jobs_by_outcome, ("total", f"{summary.jobs:,}")],
+        [
+            *((name, f"{n:,}") for name, n in summary.jobs_by_outcome),
+            ("total", f"{summary.jobs:,}"),
+        ],
         "  ",
     )
     lines.append("")

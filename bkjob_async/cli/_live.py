@@ -27,6 +27,7 @@ from ._format import (
     attention_lines,
     code_name,
     confirm_hint,
+    counted,
     describe_event,
     duration,
     millis,
@@ -241,8 +242,9 @@ class LiveView:
                 (
                     "Polls",
                     _line(
-                        f"{rate:,.0f} req/s · {stats.requests:,} polls{unchanged} · "
-                        f"{stats.retries:,} retries · {stats.in_flight} in flight"
+                        f"{rate:,.0f} req/s · {counted(stats.requests, 'poll')}{unchanged} · "
+                        f"{counted(stats.retries, 'retry', 'retries')} · "
+                        f"{stats.in_flight:,} in flight"
                     ),
                 )
             )

@@ -172,3 +172,29 @@ def test_a_stalled_poller_shows_an_outage_even_without_its_events() -> None:
     stalled = attrs.evolve(STATS, stalled=True)
     lines = draw(Tally([1]), 80, 24, statistics=lambda: stalled)
     assert any("bk-job unreachable, retrying" in line for line in lines)
+
+
+def test_counts_say_one_retry_and_use_one_number_format() -> None:
+    """Issue 28: "1 retries", "1 jobs", and "SUCCESS 2976" beside "total 3,000"."""
+    import attrs
+
+    from bkjob_async.cli._format import counted, summary_lines
+
+    from .test_jsonl_tally import snapshot
+
+    assert [counted(1, "job"), counted(2, "job"), counted(3000, "host")] == [
+        "1 job",
+        "2 jobs",
+        "3,000 hosts",
+    ]
+    assert counted(1, "retry", "retries") == "1 retry"
+    lines = draw(busy_tally(), 200, 50, statistics=lambda: attrs.evolve(STATS, retries=1))
+    polls = next(line for line in lines if "req/s" in line)
+    assert "· 1 retry ·" in polls
+    assert "123,456 polls" in polls
+    tally = Tally(list(range(1, 3001)))
+    for job in range(1, 3001):
+        tally.feed(JobFinished(job, T0, JobStatus.SUCCESS, snapshot(job, JobStatus.SUCCESS, [])))
+    text = "\n".join(summary_lines(tally.summary(title="t", elapsed=1.0, statistics=None)))
+    row = next(line for line in text.splitlines() if line.strip().startswith("SUCCESS"))
+    assert row.split() == ["SUCCESS", "3,000"]
