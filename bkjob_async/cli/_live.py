@@ -34,7 +34,7 @@ from ._format import (
     outage_line,
     short_event,
 )
-from ._tally import RateMeter
+from ._tally import JobRecord, RateMeter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -91,15 +91,16 @@ _BUCKET_STYLES = {
     "timed_out": "red",
     "unreachable": "red",
 }
-#: Which jobs the job table lists first when it cannot list them all.
+#: Which jobs the job table lists first when it cannot list them all: what needs a person
+#: (waiting, failed), then running jobs with failed hosts (``_table_key``), then the rest.
 _TABLE_ORDER = {
     "waiting": 0,
     "failed": 1,
     "unreachable": 1,
     "timed_out": 1,
-    "running": 2,
-    "pending": 3,
-    "succeeded": 4,
+    "running": 3,
+    "pending": 4,
+    "succeeded": 5,
 }
 
 
@@ -266,10 +267,18 @@ class LiveView:
         table = Table(box=None, pad_edge=False, padding=(0, 2), header_style="bold dim")
         for name in ("job", "status", "hosts finished", "failed hosts"):
             table.add_column(name, justify="right" if name != "status" else "left", no_wrap=True)
-        records = sorted(
-            self.tally.jobs.values(),
-            key=lambda r: (_TABLE_ORDER[self.tally.bucket(r)], r.job_instance_id),
-        )
+        per_job = self.tally.per_job
+
+        def key(record: JobRecord) -> tuple[int, int]:
+            rank = _TABLE_ORDER[self.tally.bucket(record)]
+            if (
+                rank == _TABLE_ORDER["running"]
+                and per_job.get(record.job_instance_id, (0, 0, 0))[2]
+            ):
+                rank -= 1  # running, with failed hosts already
+            return rank, record.job_instance_id
+
+        records = sorted(self.tally.jobs.values(), key=key)
         shown = records if len(records) <= limit else records[: limit - 1]
         for record in shown:
             seen, finished, failed = self.tally.per_job.get(record.job_instance_id, (0, 0, 0))

@@ -198,3 +198,18 @@ def test_counts_say_one_retry_and_use_one_number_format() -> None:
     text = "\n".join(summary_lines(tally.summary(title="t", elapsed=1.0, statistics=None)))
     row = next(line for line in text.splitlines() if line.strip().startswith("SUCCESS"))
     assert row.split() == ["SUCCESS", "3,000"]
+
+
+def test_the_job_table_lists_what_needs_a_person_first() -> None:
+    """Issue 28: waiting, failed, running with failed hosts, then the rest, at any size."""
+    tally = busy_tally(60)
+    host = Host(bk_host_id=5000, ip="10.9.9.9", bk_cloud_id=0)
+    failed = HostResult(host, HostStatus.FAILED, exit_code=1, end_time=T0)
+    tally.feed(HostTransition(10050, T0, 20049, 0, host, None, HostStatus.FAILED, failed))
+    lines = draw(tally, 200, 50, **view_kwargs())
+    rows = [line.strip("│ ").split()[:2] for line in lines if line.strip("│ ").startswith("100")]
+    jobs = [int(job) for job, _ in rows]
+    assert jobs[:2] == [10003, 10004]  # waiting for a person
+    assert set(jobs[2:4]) == {10001, 10005}  # failed, timed out
+    assert jobs[4] == 10050  # running, with a failed host already
+    assert jobs[5:7] == [10006, 10007]  # then the rest
