@@ -38,11 +38,19 @@ inline ``async for event in poller.watch_jobs(...)`` (not of a watch kept in a v
 ``poller.wait_finished(scope, job_id)`` waits for one job; ``poller.statistics()`` returns a
 ``PollerStatistics`` snapshot. ``PollPolicy`` sets intervals, concurrency and deadlines.
 
-Also: ``bkjob_async.testing.BkJobSimulator``, a bk-job that behaves like the real one on the
-wire, for tests; ``bkjob_async.metrics.PollerMetrics``, the poller's figures for Prometheus
-(the ``prometheus`` extra; not imported here); and the ``bkjob-async`` command line (the
-``cli`` extra): ``demo``, ``watch``, ``status``, ``logs``, ``list``, ``launch``, ``operate``,
-``simulate``. The README has runnable examples of each.
+Durable watches survive a restart: ``Poller(client, store=SqliteStore("state.db"))`` and
+``poller.watch_jobs(scope, ids, name="deploys")``, then ``await poller.resume("deploys")``
+after the restart; ``await watch.ack(event)`` returns once the ack is on disk
+(``MemoryStore`` keeps them in memory).
+
+Also: ``bkjob_async.testing``: ``BkJobSimulator``, a bk-job that behaves like the real one on
+the wire, and ``MockTransport(handler)`` (``sim.transport()``) to test without a socket;
+``bkjob_async.cluster`` (the ``redis`` extra): ``Cluster`` and ``Worker``, many processes
+sharing one set of jobs, one rate budget and event streams on Redis;
+``bkjob_async.metrics.PollerMetrics``, the poller's figures for Prometheus (the
+``prometheus`` extra); none of these is imported here. And the ``bkjob-async`` command line
+(the ``cli`` extra): ``demo``, ``watch``, ``status``, ``logs``, ``list``, ``launch``,
+``operate``, ``simulate``, ``worker``, ``submit``. The README has runnable examples of each.
 """
 
 from .client import BkJobClient

@@ -199,6 +199,9 @@ def test_help_gives_a_real_overview() -> None:
     assert len(doc.splitlines()) >= 30
     for name in ("BkJobClient", "Poller", "PollingStalled", "aclose()", "failed_host_logs"):
         assert name in doc
+    # Issue 28: the tour covers durable watches, the cluster and testing without a socket.
+    for name in ("SqliteStore", "resume", "bkjob_async.cluster", "Worker", "MockTransport"):
+        assert name in doc
     assert "bkjob_async.metrics" in pydoc.render_doc(bkjob_async)
 
 
