@@ -20,6 +20,7 @@ from .. import errors
 from ..models import JobOperation, JobStatus, StepOperation
 from ..polling import Poller, PollPolicy, SqliteStore, open_jobs
 from ..polling._store import check_name
+from ..polling._tracker import from_data
 from ._connect import (
     credentials_from_env,
     explain,
@@ -36,13 +37,15 @@ from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliErr
 from ._tally import Tally
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from ..client import BkJobClient
     from ..config import Credentials, Scope
     from ..metrics import PollerMetrics
     from ..models import JobInstanceStatus
     from ..polling import PollerStatistics, Store
+    from ..polling._store import StoredWatch
+    from ..polling._tracker import JobState
     from ._connect import Target
 
 __all__ = [
@@ -233,7 +236,20 @@ async def _watch_stored(
         return EXIT_OK
     title = _title("watch", job_ids)
     durable = (store, name, extend)
-    return await watch_jobs(ctx, args, target, credentials, job_ids, mode, title, durable=durable)
+    seeds = {} if stored is None else stored_states(stored)
+    return await watch_jobs(
+        ctx, args, target, credentials, job_ids, mode, title, durable=durable, seeds=seeds
+    )
+
+
+def stored_states(stored: StoredWatch) -> dict[int, JobState]:
+    """Return the states a state file holds of a watch's jobs (unreadable ones are left out)."""
+    states = {}
+    for (_, job_id), data in stored.jobs.items():
+        if data is not None:
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                states[job_id] = from_data(data)
+    return states
 
 
 async def watch_jobs(
@@ -247,14 +263,18 @@ async def watch_jobs(
     *,
     client: BkJobClient | None = None,
     durable: tuple[Store, str, bool] | None = None,
+    seeds: Mapping[int, JobState] | None = None,
 ) -> int:
     """Watch ``job_ids`` to their end, show them in ``mode``, summarize; return the status.
 
     The live view is up before the first request; with ``client`` given (it has answered
     already), the view starts connected. ``durable`` is ``(store, name, extend)``: the watch
-    is the named watch of that open store, extended with ``job_ids`` or else resumed.
+    is the named watch of that open store, extended with ``job_ids`` or else resumed;
+    ``seeds`` its jobs' stored states (ended ones included), so the summary counts them all.
     """
     tally = Tally(job_ids)
+    for job_id, state in (seeds or {}).items():
+        tally.seed_state(job_id, state)  # a resumed watch: its jobs as the state file has them
     started = time.monotonic()
     pollers: list[Poller] = []
 

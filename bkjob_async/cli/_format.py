@@ -43,6 +43,7 @@ __all__ = [
     "millis",
     "outage_line",
     "progress_line",
+    "resumed_note",
     "short_event",
     "status_lines",
     "summary_lines",
@@ -68,6 +69,12 @@ def duration(seconds: float) -> str:
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """Return ``1 job``, ``2 jobs``, ``3,000 hosts``: one number format, the right form."""
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def resumed_note(summary: Summary) -> str:
+    """Say which part of a resumed watch's figures was seen before this run."""
+    ended = counted(summary.ended_before, "job")
+    return f"{ended} had ended before this run; the state file says how"
 
 
 def millis(seconds: float | None) -> str:
@@ -197,6 +204,8 @@ def summary_lines(summary: Summary) -> list[str]:
         ],
         "  ",
     )
+    if summary.ended_before:
+        lines.append(f"  ({resumed_note(summary)})")
     lines.append("")
     lines += table(("hosts by final status", "count"), _host_rows(summary), "  ")
     lines.append("")

@@ -32,6 +32,7 @@ from ._format import (
     duration,
     millis,
     outage_line,
+    resumed_note,
     short_event,
 )
 from ._tally import JobRecord, RateMeter
@@ -323,6 +324,8 @@ def print_summary(console: Console, summary: Summary) -> None:
     for name, count in summary.jobs_by_outcome:
         jobs.add_row(name, f"{count:,}", style=_outcome_style(name))
     jobs.add_row("total", f"{summary.jobs:,}", style="bold")
+    if summary.ended_before:
+        jobs.caption = resumed_note(summary)
     hosts = Table(title="Hosts by final status", box=box.ROUNDED, title_justify="left")
     hosts.add_column("status")
     hosts.add_column("hosts", justify="right")

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from ..polling import PollerStatistics
+    from ..polling._tracker import JobState
 
 __all__ = ["JobRecord", "RateMeter", "Summary", "Tally", "percentile"]
 
@@ -132,6 +133,8 @@ class Tally:
         #: The latest error of the current outage.
         self.outage_error: BkJobError | None = None
         self._job_counts: Counter[str] = Counter(pending=len(self.jobs))
+        #: Jobs that had ended before this run (a resumed watch's state file says so).
+        self.ended_before = 0
 
     # --- folding ------------------------------------------------------------------------------
 
@@ -188,6 +191,20 @@ class Tally:
             for result in step.hosts or ():
                 key = (record.job_instance_id, step.step_instance_id, result.host.key)
                 self._set_host(key, result.status)
+
+    def seed_state(self, job_id: int, state: JobState) -> None:
+        """Start from a job as a state file holds it (a resumed watch), adding no events.
+
+        A job that had ended before this run counts in the summary like one seen to end, and
+        is reported apart (``Summary.ended_before``).
+        """
+        record = self._record(job_id)
+        status = None if state.status is None else JobStatus.of(state.status)
+        self._set_job(record, status, ended=state.finished)
+        self.ended_before += state.finished
+        for step in state.steps:
+            for key, code in zip(step.keys, step.codes, strict=True):
+                self._set_host((job_id, step.step_instance_id, key), HostStatus.of(code))
 
     def _record(self, job_id: int) -> JobRecord:
         record = self.jobs.get(job_id)
@@ -340,6 +357,7 @@ class Tally:
             failed_jobs=tuple(self.failed_jobs()),
             waiting_jobs=tuple(self.waiting_jobs()),
             timed_out_jobs=tuple(r for r in self.jobs.values() if r.outcome == TIMED_OUT),
+            ended_before=self.ended_before,
         )
 
 
@@ -407,3 +425,5 @@ class Summary:
     hosts_unfinished: int = 0
     #: Jobs whose ``--deadline`` passed before they ended (counted apart from failed ones).
     timed_out_jobs: tuple[JobRecord, ...] = ()
+    #: Of ``jobs``, those that had ended before this run (read from a resumed watch's state).
+    ended_before: int = 0

@@ -157,7 +157,8 @@ async def test_a_resumed_watch_polls_at_the_policy_pace(
     """Issue 22: interrupted and run again, the watch once polled 3 jobs 13,000+ times in 29 s.
 
     With the default policy (1 s, growing) and a 3 s deadline, each of the two running jobs
-    may be polled 3 times plus once for its last snapshot; the ended one not at all.
+    may be polled 3 times plus once for its last snapshot; the ended one not at all; and the
+    command reads one job once first, to know bk-job answers.
     """
     quick = sim.create_job(SCOPE, [StepPlan(hosts=2, duration=(0.1, 0.2))])
     slow = [sim.create_job(SCOPE, [StepPlan(hosts=2, duration=(60, 60))]) for _ in range(2)]
@@ -173,13 +174,42 @@ async def test_a_resumed_watch_polls_at_the_policy_pace(
     before = sim.request_count("get_job_instance_status")
     second = await run(["watch", "--state", db, "--deadline", "3"], env)
     assert second.status == 1, second.err  # the deadline ended the two running jobs
-    assert sim.request_count("get_job_instance_status") - before <= 2 * (3 + 1)
+    # The command's first read (is bk-job there?), then per running job 3 polls and a snapshot.
+    assert sim.request_count("get_job_instance_status") - before <= 1 + 2 * (3 + 1)
 
 
-async def _interrupt_when_done(sim: BkJobSimulator, job: int, event: anyio.Event) -> None:
+async def _interrupt_when_done(
+    sim: BkJobSimulator, job: int, event: anyio.Event, after: float = 2.5
+) -> None:
     from bkjob_async import JobStatus
 
     while sim.job(job).status is not JobStatus.SUCCESS:
         await anyio.sleep(0.01)
-    await anyio.sleep(2.5)  # its end is polled and shown, and the others polled meanwhile
+    await anyio.sleep(after)  # its end is polled and shown, and the others polled meanwhile
     event.set()
+
+
+async def test_a_resumed_summary_counts_every_job_of_the_watch(
+    sim: BkJobSimulator, env, tmp_path: Path
+) -> None:
+    """Issue 28: after a resume the summary counted only what the second run saw."""
+    quick = sim.create_job(SCOPE, [StepPlan(hosts=2, duration=(0.05, 0.1))])
+    slow = sim.create_job(SCOPE, [StepPlan(hosts=3, duration=(1.5, 2.0))])
+    db = str(tmp_path / "watch.db")
+    interrupt = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_interrupt_when_done, sim, quick, interrupt, 0.5)
+        first = await run(
+            ["watch", str(quick), str(slow), "--state", db, *FAST], env, interrupt=interrupt
+        )
+    assert first.status == 130, first.err
+    assert [e["job_instance_id"] for e in first.lines if e["event"] == "job_finished"] == [quick]
+    second = await run(["watch", "--state", db, *FAST], env)
+    assert second.status == 0, second.err
+    blocks = {b.split()[0]: b for b in second.err.split("\n\n") if b.strip()}
+    jobs = dict(line.split()[:2] for line in blocks["jobs"].splitlines()[1:] if line.strip())
+    assert jobs["total"] == "2"  # both jobs of the watch, not only the one this run saw end
+    assert jobs["SUCCESS"] == "2"
+    assert "1 job had ended before this run" in blocks["jobs"]
+    hosts = [line for line in second.err.splitlines() if line.strip().startswith("SUCCESS (9)")]
+    assert hosts[0].split()[-1] == "5"  # every host of both jobs
