@@ -389,10 +389,10 @@ class Worker:
         """
         stale, self._stale = self._stale, set()
         for job in stale:
-            jobs = self._parts.get(self.cluster.partition(*job))
-            if jobs is not None:
-                jobs.pop(job, None)
-                self._versions.pop(self.cluster.partition(*job), None)
+            part = self.cluster.partition(*job)
+            if part in self._parts:
+                self._parts[part].pop(job, None)
+                self._versions.pop(part, None)  # re-read at this round
         await self._unwatch(list(stale))
         log.warning(
             "worker %s: %d job(s) had a write refused (lease gone); following them again "
