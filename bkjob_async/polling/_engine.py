@@ -52,7 +52,7 @@ from ._registry import Instance, Registry
 from ._schedule import PollPolicy, RetryBudget, first_delay, min_gap, next_interval
 from ._store import MemoryStore, Store, StoredWatch, StoreStatistics, UnknownWatchError, check_name
 from ._tracker import JobState, from_data, observe, step_done, to_data
-from ._watch import Tally, Watch, _Subscription, now_utc
+from ._watch import HandedOut, Watch, _Subscription, now_utc
 from .events import Event, JobFinished, WatchFailed, WatchTimedOut
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ class Poller:
         self._answers = 0
         self._retries = 0
         self._events = 0
-        self._tally = Tally()
+        self._handed_out = HandedOut()
         self._in_flight = 0
         self._stalled = 0
         self._last_answer = 0.0
@@ -416,7 +416,9 @@ class Poller:
             if name is not None:
                 self._named.pop(name, None)
             raise
-        sub = _Subscription(scope, ids, step, self.policy.buffer_size, kinds, name, self._tally)
+        sub = _Subscription(
+            scope, ids, step, self.policy.buffer_size, kinds, name, self._handed_out
+        )
         if name is None:
             tg.start_soon(self._subscribe, sub, ids)
         elif stored is not None:
@@ -996,7 +998,7 @@ class Poller:
             unchanged_polls=self._reader.unchanged,
             retries=self._retries,
             errors=dict(self._errors),
-            events_emitted=self._tally.events,
+            events_emitted=self._handed_out.events,
             events_observed=self._events,
             current_rate=self._observed_rate(),
             rate_limit=self._governor.rate,

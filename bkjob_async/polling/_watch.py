@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     #: Check job ids and return them as a tuple (or raise before anything changes).
     CheckIds = Callable[[Iterable[int]], tuple[int, ...]]
 
-__all__ = ["Tally", "Watch"]
+__all__ = ["HandedOut", "Watch"]
 
 _UTC = _dt.timezone.utc
 
@@ -70,7 +70,7 @@ def _event_key(event: Event) -> tuple[Any, ...]:
     return ("end", event.job_instance_id)
 
 
-class Tally:
+class HandedOut:
     """Events handed out by a poller's watches: one per poller, shared by its watches."""
 
     __slots__ = ("events",)
@@ -151,6 +151,7 @@ class _Subscription:
     __slots__ = (
         "closed",
         "error",
+        "handed_out",
         "job_instance_ids",
         "kinds",
         "mailbox",
@@ -161,7 +162,6 @@ class _Subscription:
         "stalled",
         "stalled_since",
         "step_instance_id",
-        "tally",
         "ticket",
     )
 
@@ -173,11 +173,11 @@ class _Subscription:
         buffer_size: int,
         kinds: frozenset[type] | None = None,
         name: str | None = None,
-        tally: Tally | None = None,
+        handed_out: HandedOut | None = None,
     ) -> None:
         self.scope = scope
         #: Counts the events this watch hands out (``Poller.statistics().events_emitted``).
-        self.tally = Tally() if tally is None else tally
+        self.handed_out = HandedOut() if handed_out is None else handed_out
         #: A named (durable) watch's name in the store; ``None``: the watch is in memory only.
         self.name = name
         #: The store ticket of the newest commit whose events are in the mailbox (0: none
@@ -431,7 +431,7 @@ class Watch:
                 if self._single and isinstance(event, WatchFailed):
                     self._end()
                     raise event.error
-                sub.tally.events += 1
+                sub.handed_out.events += 1
                 return event
             if sub.closed or not sub.remaining:
                 self._end()
@@ -467,7 +467,7 @@ class Watch:
                 if self._single and isinstance(event, WatchFailed):
                     self._end()
                     raise event.error
-                sub.tally.events += 1
+                sub.handed_out.events += 1
                 return event
             if sub.closed or not sub.remaining:
                 if not sub.closed and sub.error is None:
