@@ -192,10 +192,13 @@ class Worker:
         self.budget = (
             None if policy.rate_limit is None else RateBudget(cluster, limit=policy.rate_limit)
         )
-        self.poller = Poller(client, policy=attrs.evolve(policy, rate_limit=None))
-        self.poller.seed = self._seed
-        self.poller.on_change = self._changed
-        self.poller.permits = self.budget
+        self.poller = Poller(
+            client,
+            policy=attrs.evolve(policy, rate_limit=None),
+            seed=self._seed,
+            on_change=self._changed,
+            permits=self.budget,
+        )
         #: Held partition -> its jobs polled here -> their watches.
         self._parts: dict[int, dict[JobRef, frozenset[str]]] = {}
         self._versions: dict[int, int] = {}

@@ -47,7 +47,6 @@ not written.
 """
 
 from ._durable import open_jobs
-from ._engine import Completed, Poller, PollerStatistics, Watch
 from ._schedule import PollPolicy
 from ._sqlite import SqliteStore
 from ._store import MemoryStore, Store, StoreStatistics, UnknownWatchError
@@ -62,6 +61,7 @@ from .events import (
     WatchFailed,
     WatchTimedOut,
 )
+from .poller import Completed, Poller, PollerStatistics, Watch
 
 __all__ = [
     "Completed",

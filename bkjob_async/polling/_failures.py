@@ -28,6 +28,8 @@ import enum
 import math
 from typing import TYPE_CHECKING
 
+import attrs
+
 from .. import errors
 
 if TYPE_CHECKING:
@@ -87,53 +89,45 @@ def job_backoff(failures: int, interval: float, cap: float, rng: random.Random) 
     return max(0.05, rng.uniform(top / 2.0, top))
 
 
+@attrs.frozen
 class Outage:
-    """Whether bk-job is taken to be down, and when the next probe may go.
+    """Whether bk-job is taken to be down, and when the next probe may go: a value.
 
-    The driver reports each transient failure (with the time of its last answer of any kind)
-    and the first answer after failures; ``allows(now)`` tells whether a job may be polled.
-    While down, one probe is allowed at a time: ``allows`` grants it and holds every other job
-    until the probe's outcome is reported, or ``hold`` seconds pass (a probe whose job was
-    released meanwhile reports nothing).
+    Each call returns the next value (and its verdict): ``failed`` for each transient failure
+    (with the time of the last answer of any kind), ``succeeded`` for the first answer after
+    failures, ``allows(now)`` for whether a job may be polled. While down, one probe is
+    allowed at a time: ``allows`` grants it and holds every other job until the probe's
+    outcome is reported, or ``hold`` seconds pass (a probe whose job was released meanwhile
+    reports nothing).
     """
 
-    __slots__ = (
-        "_cap",
-        "_delay",
-        "_failures",
-        "_hold",
-        "_probing",
-        "_since",
-        "down_since",
-        "probe_at",
-    )
-
-    def __init__(self, cap: float, hold: float) -> None:
-        self._cap = max(cap, FIRST_PROBE)
-        self._hold = hold
-        self._since = -math.inf
-        self._failures = 0
-        self._delay = FIRST_PROBE
-        self._probing = False
-        #: When the outage began (engine clock), or ``None`` while bk-job answers.
-        self.down_since: float | None = None
-        #: When the next probe may go.
-        self.probe_at = -math.inf
+    #: The most a probe waits for the next (at least ``FIRST_PROBE``).
+    cap: float
+    #: How long a granted probe holds the others back.
+    hold: float
+    #: When the outage began (engine clock), or ``None`` while bk-job answers.
+    down_since: float | None = None
+    #: When the next probe may go.
+    probe_at: float = -math.inf
+    #: The last answer the current run of failures counts from, and the failures since.
+    since: float = -math.inf
+    failures: int = 0
+    #: The next probe's delay, and whether a granted probe has not reported yet.
+    delay: float = FIRST_PROBE
+    probing: bool = False
 
     @property
     def down(self) -> bool:
         """Whether bk-job is taken to be down now."""
         return self.down_since is not None
 
-    def allows(self, now: float) -> bool:
+    def allows(self, now: float) -> tuple[Outage, bool]:
         """Tell whether a poll may go now; while down, grant at most one probe at a time."""
         if self.down_since is None:
-            return True
+            return self, True
         if now < self.probe_at:
-            return False
-        self.probe_at = now + self._hold
-        self._probing = True
-        return True
+            return self, False
+        return attrs.evolve(self, probe_at=now + self.hold, probing=True), True
 
     def wait(self, now: float) -> float:
         """Return how long until ``allows`` may say yes."""
@@ -141,36 +135,29 @@ class Outage:
             return 0.0
         return max(0.0, self.probe_at - now)
 
-    def succeeded(self) -> bool:
-        """Record an answer after failures; return whether it ended an outage."""
-        self._failures = 0
-        if self.down_since is None:
-            return False
-        self.down_since = None
-        self._delay = FIRST_PROBE
-        self._probing = False
-        self.probe_at = -math.inf
-        return True
+    def succeeded(self) -> tuple[Outage, bool]:
+        """Record an answer after failures; return the next value and whether it ended an outage."""
+        return Outage(self.cap, self.hold), self.down_since is not None
 
-    def failed(self, now: float, last_answer: float, rng: random.Random) -> bool:
-        """Record a transient failure; return whether it began an outage.
+    def failed(self, now: float, last_answer: float, rng: random.Random) -> tuple[Outage, bool]:
+        """Record a transient failure; return the next value and whether it began an outage.
 
         ``last_answer`` is when the driver last had an answer from bk-job (of any kind).
         """
-        if last_answer != self._since:
-            self._since, self._failures = last_answer, 0
-        self._failures += 1
+        failures = 1 if last_answer != self.since else self.failures + 1
+        counted = attrs.evolve(self, since=last_answer, failures=failures)
         if self.down_since is not None:
-            if self._probing:  # the probe failed (or a poll sent before the outage began)
-                self._probing = False
-                self._next_probe(now, rng)
-            return False
-        if self._failures < STALL_AFTER or now - last_answer < OUTAGE_AFTER:
-            return False
-        self.down_since = now
-        self._next_probe(now, rng)
-        return True
+            if self.probing:  # the probe failed (or a poll sent before the outage began)
+                return counted._probe_later(now, rng), False
+            return counted, False
+        if failures < STALL_AFTER or now - last_answer < OUTAGE_AFTER:
+            return counted, False
+        return attrs.evolve(counted, down_since=now)._probe_later(now, rng), True
 
-    def _next_probe(self, now: float, rng: random.Random) -> None:
-        self.probe_at = now + self._delay * rng.uniform(0.5, 1.0)
-        self._delay = min(self._cap, self._delay * 2.0)
+    def _probe_later(self, now: float, rng: random.Random) -> Outage:
+        return attrs.evolve(
+            self,
+            probing=False,
+            probe_at=now + self.delay * rng.uniform(0.5, 1.0),
+            delay=min(max(self.cap, FIRST_PROBE), self.delay * 2.0),
+        )

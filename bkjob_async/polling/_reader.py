@@ -5,8 +5,10 @@ fingerprint has not changed; or, with large steps on the gateway, by result grou
 request goes through ``send`` and every answer through ``decode``: the engine's one request
 path. What the server says about its rate limit on the way goes to the rate governor.
 
-A changed answer read whole comes back ``Unread``: the engine decodes it with ``finish`` later,
-together with other answers (``_engine._BATCH``), so that decoding runs several times in a row.
+A changed answer read whole comes back ``Unread``: the driver decodes it with ``finish`` later,
+together with other answers (``_driver._BATCH``), so that decoding runs several times in a row.
+What the reader remembers of a job's answers (its request, the last fingerprint, its result
+groups) is the job's ``Wire``, which only the reader changes.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
+from .._converter import converter
 from .._observe import JobObservation, observe_groups, observe_job
 from .._protocol import body_fingerprint
-from ..errors import RateLimitedError
+from ..errors import RateLimitedError, ResponseFormatError
+from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
+from ._decide import Answer
 from ._rate import parse_retry_after
 from ._tracker import GroupCounts, step_moves
 
@@ -28,19 +33,33 @@ if TYPE_CHECKING:
 
     from .._protocol import Protocol, Request, Response
     from ..config import Scope
+    from ._jobs import Watched
     from ._rate import RateGovernor
-    from ._registry import Instance
     from ._schedule import PollPolicy
 
-__all__ = ["Read", "Reader", "Unread"]
+__all__ = ["Reader", "Unread", "Wire"]
 
 logger = logging.getLogger("bkjob_async.polling")
 
 _REMAINING = "X-Bkapi-RateLimit-Remaining"
 _RESET = "X-Bkapi-RateLimit-Reset"
 
-#: What a changed poll read: the envelope's ``data`` and the statuses observed in it.
-Read = tuple[Any, JobObservation]
+
+class Wire:
+    """What the reader remembers of one job's answers; only the reader changes it."""
+
+    __slots__ = ("cuts", "fingerprint", "groups", "needs_decode", "request")
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        #: The last decoded answer's fingerprint, and where its request ids were
+        #: (``body_fingerprint``'s ``known``).
+        self.fingerprint: int | None = None
+        self.cuts: tuple[int, ...] = ()
+        #: Decode the next answer even if unchanged (a watch joined: it must hear the state).
+        self.needs_decode = True
+        #: Large steps followed by result groups (``None``: the job is polled whole).
+        self.groups: dict[int, GroupCounts] | None = None
 
 
 class Unread(NamedTuple):
@@ -59,6 +78,7 @@ class Reader:
         "_decipher",
         "_generation",
         "_governor",
+        "_host_hook",
         "_protocol",
         "_send",
         "_threshold",
@@ -84,6 +104,9 @@ class Reader:
         self._decipher = protocol.decipher
         self._protocol = protocol
         self._generation = protocol.generation
+        self._host_hook = converter(protocol.generation, protocol.server_tz).get_structure_hook(
+            HostResult
+        )
         self._governor = governor
         self._clock = clock
         self._timeout = policy.poll_timeout
@@ -119,40 +142,83 @@ class Reader:
         self.requests += 1
         return self.decode(request, await self._send(request))
 
-    async def read(self, instance: Instance) -> Read | Unread | None:
-        """Poll ``instance`` once; return ``None`` if its answer has not changed.
+    def host_result(self, key: HostKey, code: int, row: dict[str, Any]) -> HostResult:
+        """Structure a host row that changed; a row not fully readable keeps its status only."""
+        try:
+            return self._host_hook(row, HostResult)  # type: ignore[no-any-return]
+        except Exception as exc:
+            logger.warning(
+                "host %r: row not fully readable (%s: %s); keeping its status only",
+                key,
+                type(exc).__name__,
+                exc,
+            )
+            return HostResult(_host_from_key(key), HostStatus(code))
+
+    def wire(self, scope: Scope, job_id: int) -> Wire:
+        """Return a new job's ``Wire``: its poll request, nothing read yet."""
+        return Wire(self.request(scope, job_id))
+
+    async def read(self, watched: Watched) -> Answer | Unread | None:
+        """Poll a job once; return ``None`` if its answer has not changed.
 
         A changed answer read whole (HTTP 200) comes back ``Unread`` (``finish`` decodes it);
         any other comes back decoded. Raise ``BkJobError`` for a failed poll (an HTTP error
         status at once; an error in a 200's envelope from ``finish``).
         """
-        if instance.groups is not None:
-            return await self._read_in_groups(instance)
+        wire = watched.wire
+        if wire.groups is not None:
+            return await self._read_in_groups(watched)
         self.requests += 1
-        request = instance.request
+        request = wire.request
         response = await self._send(request)
         if response.status == 200:
-            fingerprint, instance.cuts = body_fingerprint(response.body, instance.cuts)
-            if fingerprint == instance.fingerprint and not instance.needs_decode:
+            fingerprint, wire.cuts = body_fingerprint(response.body, wire.cuts)
+            if fingerprint == wire.fingerprint and not wire.needs_decode:
                 self.unchanged += 1
                 return None
             return Unread(request, response, fingerprint)
-        return self.finish(instance, Unread(request, response, None))  # an error, at once
+        return self.finish(watched, Unread(request, response, None))  # an error, at once
 
-    def finish(self, instance: Instance, unread: Unread) -> Read:
+    def finish(self, watched: Watched, unread: Unread) -> Answer:
         """Decode an answer ``read`` returned ``Unread``; raise ``BkJobError`` as ``read``."""
+        wire = watched.wire
         data = self.decode(unread.request, unread.response)
         observation = observe_job(
-            data, self._generation, expected_job_instance_id=instance.job_instance_id
+            data, self._generation, expected_job_instance_id=watched.job.job_instance_id
         )
-        instance.fingerprint = unread.fingerprint
-        if self.grouping and instance.groups is None:
-            self._maybe_group(instance, observation)
-        return data, observation
+        wire.fingerprint = unread.fingerprint
+        if self.grouping and wire.groups is None:
+            self._maybe_group(watched, observation)
+        return self._answer(wire, data, observation)
+
+    def _answer(self, wire: Wire, data: Any, observation: JobObservation) -> Answer:
+        """Return the answer, with the job's final snapshot if it ended.
+
+        The last word must be readable and whole, or it is none: an unreadable one raises
+        ``ResponseFormatError`` (a failed poll, retried), and its answer is not taken as
+        unchanged next time.
+        """
+        if not observation.finished:
+            return Answer(data, observation, None)
+        try:
+            snapshot = _final_snapshot(self._protocol.parse(data, JobInstanceStatus))
+        except ResponseFormatError:
+            wire.fingerprint = None
+            raise
+        return Answer(data, observation, snapshot)
+
+    def decoded(self, wire: Wire, changed: bool) -> None:
+        """Note that an answer was decoded and tracked (``changed``: it moved the state)."""
+        wire.needs_decode = False
+        if not changed:
+            # The answer looked changed but nothing in it was: maybe a request id where the
+            # reused places do not look. Search the next answer whole (``body_fingerprint``).
+            wire.cuts = ()
 
     # --- large steps: result groups instead of every host row ---------------------------------
 
-    def _maybe_group(self, instance: Instance, observation: JobObservation) -> None:
+    def _maybe_group(self, watched: Watched, observation: JobObservation) -> None:
         threshold = self._threshold
         for step in observation.steps:  # (a loop: every changed poll comes here)
             if step.hosts is not None and len(step.hosts) > threshold:
@@ -161,12 +227,12 @@ class Reader:
             return
         large = [s.step_instance_id for s in observation.steps if len(s.hosts or ()) > threshold]
         if large:
-            instance.groups = {step_id: GroupCounts() for step_id in large}
+            watched.wire.groups = {step_id: GroupCounts() for step_id in large}
             logger.debug(
-                "job %s: following steps %s by result groups", instance.job_instance_id, large
+                "job %s: following steps %s by result groups", watched.job.job_instance_id, large
             )
 
-    async def _read_in_groups(self, instance: Instance) -> Read:
+    async def _read_in_groups(self, watched: Watched) -> Answer:
         """Poll a job with large steps: the job without host rows, then only what moved.
 
         For each step that runs (or just changed), a large step costs one request for its group
@@ -174,26 +240,28 @@ class Reader:
         the job finishes, one full poll is read too, so no final state is missed, and becomes
         the snapshot.
         """
-        scope, job_id = instance.scope, instance.job_instance_id
+        job, wire = watched.job, watched.wire
+        scope, job_id = job.scope, job.job_instance_id
         data = await self._fetch(self.request(scope, job_id, with_hosts=False))
         observation = observe_job(data, self._generation, expected_job_instance_id=job_id)
         for step in observation.steps:
-            if step_moves(instance.state, step):
-                step.hosts = await self._step_rows(instance, step.step_instance_id)
+            if step_moves(job.state, step):
+                step.hosts = await self._step_rows(watched, step.step_instance_id)
         if observation.finished:
-            data = await self._fetch(instance.request)
+            data = await self._fetch(wire.request)
             observation = observe_job(data, self._generation, expected_job_instance_id=job_id)
-        return data, observation
+        return self._answer(wire, data, observation)
 
-    async def _step_rows(self, instance: Instance, step_id: int) -> list[Any]:
-        assert instance.groups is not None
-        scope, job_id = instance.scope, instance.job_instance_id
-        counts = instance.groups.get(step_id)
+    async def _step_rows(self, watched: Watched, step_id: int) -> list[Any]:
+        groups = watched.wire.groups
+        assert groups is not None
+        scope, job_id = watched.job.scope, watched.job.job_instance_id
+        counts = groups.get(step_id)
         if counts is None:
             data = await self._fetch(self.request(scope, job_id, step_instance_id=step_id))
             rows = observe_groups(data)[2]
             if len(rows) > self._threshold:
-                instance.groups[step_id] = GroupCounts()
+                groups[step_id] = GroupCounts()
             return rows
         data = await self._fetch(
             self.request(scope, job_id, step_instance_id=step_id, max_host_num_per_group=1)
@@ -206,3 +274,32 @@ class Reader:
             )
             rows += observe_groups(group)[2]
         return rows
+
+
+def _final_snapshot(snapshot: JobInstanceStatus) -> JobInstanceStatus:
+    """Return ``snapshot`` if it can be a job's last word; raise ``ResponseFormatError``.
+
+    bk-job sets ``finished`` from the job's status (spec §4): ``finished`` beside a known
+    status that is not final (2, running, say) is a corrupted answer, not the job's end.
+    """
+    status = snapshot.job.status
+    if not status.is_finished and status in _KNOWN_STATUSES:
+        raise ResponseFormatError(
+            f"the server sent finished=true for job {snapshot.job.job_instance_id} in status "
+            f"{status!r}, which is not final"
+        )
+    return snapshot
+
+
+_KNOWN_STATUSES = frozenset(JobStatus)
+
+
+def _host_from_key(key: HostKey) -> Host:
+    if isinstance(key, int):
+        return Host(bk_host_id=key)
+    cloud, ip, ipv6 = key
+    return Host(
+        ip=ip if isinstance(ip, str) else None,
+        bk_cloud_id=cloud if isinstance(cloud, int) else None,
+        ipv6=ipv6 if isinstance(ipv6, str) else None,
+    )

@@ -155,31 +155,31 @@ def next_interval(
     return base, base * (1.0 + jitter * (2.0 * rng.random() - 1.0)) if jitter else base
 
 
+@attrs.frozen
 class RetryBudget:
-    """A process-wide allowance for quick retries, so an outage cannot become a retry storm.
+    """A process-wide allowance for quick retries, so an outage cannot become a retry storm: a value.
 
     Each request earns ``ratio`` tokens and each quick retry spends one; ``floor`` tokens per
     second keep a trickle of retries going when traffic is low. Tokens cap at ``10 * floor``.
     Requests are counted by the caller and passed in, so the hot path pays nothing for this.
     """
 
-    __slots__ = ("_last", "_requests", "_tokens", "floor", "ratio")
+    ratio: float
+    floor: float = 10.0
+    tokens: float = attrs.field(default=attrs.Factory(lambda self: self.floor, takes_self=True))
+    last: float | None = None
+    requests: int = 0
 
-    def __init__(self, ratio: float, floor: float = 10.0) -> None:
-        self.ratio = ratio
-        self.floor = floor
-        self._tokens = floor
-        self._last: float | None = None
-        self._requests = 0
+    def withdraw(self, now: float, requests: int) -> tuple[RetryBudget, bool]:
+        """Spend a token for one retry if there is one; ``requests`` made so far earn tokens.
 
-    def withdraw(self, now: float, requests: int) -> bool:
-        """Spend a token for one retry if there is one; ``requests`` made so far earn tokens."""
-        earned = (requests - self._requests) * self.ratio
-        if self._last is not None:
-            earned += (now - self._last) * self.floor
-        self._tokens = min(self._tokens + earned, 10.0 * self.floor)
-        self._last, self._requests = now, requests
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
+        Return the next value and whether the retry may go now.
+        """
+        earned = (requests - self.requests) * self.ratio
+        if self.last is not None:
+            earned += (now - self.last) * self.floor
+        tokens = min(self.tokens + earned, 10.0 * self.floor)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        return attrs.evolve(self, tokens=tokens, last=now, requests=requests), allowed

@@ -81,8 +81,6 @@ class JobState(NamedTuple):
         return None
 
 
-# Build a state tuple without the named tuple's Python-level __new__ (every changed poll does).
-_new = tuple.__new__
 #: A job never seen.
 EMPTY = JobState(None, False, (), 0)
 
@@ -101,151 +99,245 @@ def observe(
     (unchanged rows are never structured). Steps and hosts are matched by position first (the
     server lists them in the same order poll after poll), by key when the order differs.
     """
-    events: list[Event] = []
-    step_events: list[Event] = []
-    now: _dt.datetime | None = None
-    occurrence = state.seq + 1
     old_steps = state.steps
-    known_steps = len(old_steps)
+    places = _places(old_steps, observation.steps)
+    if places is None:  # a step listed twice: fold the answer without repeats
+        once = JobObservation(observation.finished, observation.status, _last_wins(observation))
+        return observe(state, job_instance_id, once, observed_at, host_result)
+    changes = _Changes(job_instance_id, state.seq + 1, observed_at, host_result)
     steps: list[StepState] | None = None  # copied on the first change
+    for place, step in zip(places, observation.steps, strict=True):
+        new = _observe_step(None if place < 0 else old_steps[place], step, changes)
+        if new is None:
+            continue
+        if steps is None:
+            steps = list(old_steps)
+        if place < 0:  # a step not seen before
+            steps.append(new)
+        else:
+            steps[place] = new
+    if state.status != observation.status:
+        changes.job(state.status, observation.status)
+    return _next_state(state, observation, steps, changes), changes.events()
+
+
+def _places(old_steps: tuple[StepState, ...], seen: list[StepObservation]) -> list[int] | None:
+    """Where each step seen is in ``old_steps`` (-1: a new step); ``None`` if one is listed twice.
+
+    A step is matched by position first, by id once the order differs.
+    """
+    places = []
+    known = len(old_steps)
     where: dict[int, int] | None = None  # step id -> position, once the order differs
-    seen = observation.steps
     for i, step in enumerate(seen):
         step_id = step.step_instance_id
-        if i < known_steps and old_steps[i][0] == step_id:
-            place = i
+        if i < known and old_steps[i].step_instance_id == step_id:
+            places.append(i)
+            continue
+        if where is None:
+            # Only here can a step be listed twice (the ones matched by position are distinct,
+            # as the state's steps are).
+            if len({s.step_instance_id for s in seen}) < len(seen):
+                return None
+            where = {s.step_instance_id: p for p, s in enumerate(old_steps)}
+        places.append(where.get(step_id, -1))
+    return places
+
+
+def _last_wins(observation: JobObservation) -> list[StepObservation]:
+    """A step listed twice is one step: the last listing wins, in the place of the first."""
+    by_id = {step.step_instance_id: step for step in observation.steps}
+    return list(by_id.values())
+
+
+def _observe_step(
+    old: StepState | None, step: StepObservation, changes: _Changes
+) -> StepState | None:
+    """Fold one step seen into its old state; return the new state, ``None`` if unchanged."""
+    if old is None:
+        keys: tuple[HostKey, ...] = ()
+        codes: tuple[int, ...] = ()
+        old_status = None
+    else:
+        keys, codes, old_status = old.keys, old.codes, old.status
+    hosts = None if step.hosts is None else _observe_hosts(keys, codes, step, changes)
+    if old_status != step.status:
+        changes.step(step, old_status)
+    elif hosts is None and old is not None and old.execute_count == step.execute_count:
+        return None
+    if hosts is not None:
+        keys, codes = hosts
+    return StepState(step.step_instance_id, step.status, step.execute_count, keys, codes)
+
+
+def _observe_hosts(
+    keys: tuple[HostKey, ...],
+    codes: tuple[int, ...],
+    step: StepObservation,
+    changes: _Changes,
+) -> tuple[tuple[HostKey, ...], tuple[int, ...]] | None:
+    """Fold a step's host rows into its keys and codes; return new ones, ``None`` if unchanged.
+
+    A host listed twice (rows of several result groups, read while it moved) compares with its
+    earlier row: as rows read one after the other.
+    """
+    assert step.hosts is not None
+    new_codes: list[int] | None = None  # copied on the first change
+    new_keys: list[HostKey] | None = None  # copied when a host is added
+    index: dict[HostKey, int] | None = None  # key -> position, once the order differs
+    count = len(keys)
+    for j, (key, code, row) in enumerate(step.hosts):
+        if j < count and keys[j] == key:  # (every host of a changed poll comes here)
+            previous: int | None = codes[j] if new_codes is None else new_codes[j]
+            if previous == code:
+                continue
+            pos = j
         else:
-            if where is None:
-                # Only here can a step be listed twice (the ones matched by position are
-                # distinct, as the state's steps are): then fold the answer without repeats.
-                if len({s.step_instance_id for s in seen}) < len(seen):
-                    return observe(
-                        state,
-                        job_instance_id,
-                        JobObservation(observation.finished, observation.status, _last_wins(seen)),
-                        observed_at,
-                        host_result,
-                    )
-                where = {s[0]: p for p, s in enumerate(old_steps)}
-            place = where.get(step_id, -1)
-        old = old_steps[place] if place >= 0 else None
-        keys: tuple[HostKey, ...] = () if old is None else old.keys
-        codes: tuple[int, ...] = () if old is None else old.codes
-        new_codes: list[int] | None = None  # copied on the first change
-        new_keys: list[HostKey] | None = None  # copied when a host is added
-        rows = step.hosts
-        if rows is not None:
-            count = len(keys)
-            index: dict[HostKey, int] | None = None  # key -> position, once the order differs
-            for j, (key, code, row) in enumerate(rows):
-                if j < count and keys[j] == key:  # (every host of a changed poll comes here)
-                    previous: int | None = codes[j] if new_codes is None else new_codes[j]
-                    if previous == code:
-                        continue
-                    pos = j
-                else:
-                    if index is None:
-                        index = {k: p for p, k in enumerate(keys)}
-                    pos = index.get(key, -1)
-                    if pos < 0:
-                        previous = None
-                    else:
-                        previous = codes[pos] if new_codes is None else new_codes[pos]
-                        if previous == code:
-                            continue
-                # A host listed twice (rows of several result groups, read while it moved)
-                # compares with its earlier row: as rows read one after the other.
-                if new_codes is None:
-                    new_codes = list(codes)
-                if previous is None:  # a host not seen before
-                    if new_keys is None:
-                        new_keys = list(keys)
-                    assert index is not None  # (a new key never matches by position)
-                    index[key] = len(new_keys)
-                    new_keys.append(key)
-                    new_codes.append(code)
-                else:
-                    new_codes[pos] = code
-                result = host_result(key, code, row)
-                now = now or observed_at()
-                events.append(
-                    HostTransition(
-                        job_instance_id,
-                        now,
-                        step_id,
-                        step.execute_count,
-                        result.host,
-                        None if previous is None else HostStatus.of(previous),
-                        result.status,
-                        result,
-                        occurrence=occurrence,
-                    )
-                )
-        old_status = None if old is None else old.status
-        if old_status != step.status:
-            now = now or observed_at()
-            step_events.append(
-                StepTransition(
-                    job_instance_id,
-                    now,
-                    step_id,
-                    step.execute_count,
-                    None if old_status is None else JobStatus.of(old_status),
-                    JobStatus.of(step.status),
-                    occurrence=occurrence,
-                )
-            )
-        if (
-            new_codes is not None
-            or old is None
-            or old_status != step.status
-            or old.execute_count != step.execute_count
-        ):
-            if steps is None:
-                steps = list(old_steps)
-            new = _new(
-                StepState,
-                (
-                    step_id,
-                    step.status,
-                    step.execute_count,
-                    keys if new_keys is None else tuple(new_keys),
-                    codes if new_codes is None else tuple(new_codes),
-                ),
-            )
-            if place < 0:  # a step not seen before (listed once: see ``_last_wins``)
-                steps.append(new)
+            if index is None:
+                index = {k: p for p, k in enumerate(keys)}
+            pos = index.get(key, -1)
+            if pos < 0:
+                previous = None
             else:
-                steps[place] = new
-    events += step_events
-    if state.status != observation.status:
-        events.append(
-            JobTransition(
-                job_instance_id,
-                now or observed_at(),
-                None if state.status is None else JobStatus.of(state.status),
-                JobStatus.of(observation.status),
-                occurrence=occurrence,
-            )
-        )
-    if steps is None and state.status == observation.status:
-        if state.finished == observation.finished and not events:
-            return state, events
-        seq = occurrence if events else state.seq
-        return state._replace(finished=observation.finished, seq=seq), events
-    new_state = (
+                previous = codes[pos] if new_codes is None else new_codes[pos]
+                if previous == code:
+                    continue
+        if new_codes is None:
+            new_codes = list(codes)
+        if previous is None:  # a host not seen before
+            if new_keys is None:
+                new_keys = list(keys)
+            assert index is not None  # (a new key never matches by position)
+            index[key] = len(new_keys)
+            new_keys.append(key)
+            new_codes.append(code)
+        else:
+            new_codes[pos] = code
+        changes.host(step, key, code, row, previous)
+    if new_codes is None:
+        return None
+    return (keys if new_keys is None else tuple(new_keys)), tuple(new_codes)
+
+
+def _next_state(
+    state: JobState,
+    observation: JobObservation,
+    steps: list[StepState] | None,
+    changes: _Changes,
+) -> JobState:
+    """Return the state after ``observation``: ``state`` itself if nothing changed."""
+    changed = changes.any()
+    if (
+        steps is None
+        and not changed
+        and state.status == observation.status
+        and state.finished == observation.finished
+    ):
+        return state
+    return JobState(
         observation.status,
         observation.finished,
-        old_steps if steps is None else tuple(steps),
-        occurrence if events else state.seq,
+        state.steps if steps is None else tuple(steps),
+        changes.occurrence if changed else state.seq,
     )
-    return _new(JobState, new_state), events
 
 
-def _last_wins(steps: list[StepObservation]) -> list[StepObservation]:
-    """A step listed twice is one step: the last listing wins, in the place of the first."""
-    by_id = {step.step_instance_id: step for step in steps}
-    return list(by_id.values())
+class _Changes:
+    """The events of one observation, in order (hosts, then steps, then the job).
+
+    Every event carries the same ``occurrence`` and the same time, read once on the first.
+    """
+
+    __slots__ = (
+        "_host_events",
+        "_host_result",
+        "_job_instance_id",
+        "_now",
+        "_observed_at",
+        "_other_events",
+        "occurrence",
+    )
+
+    def __init__(
+        self,
+        job_instance_id: int,
+        occurrence: int,
+        observed_at: Callable[[], _dt.datetime],
+        host_result: Callable[[HostKey, int, dict[str, Any]], HostResult],
+    ) -> None:
+        self._job_instance_id = job_instance_id
+        self.occurrence = occurrence
+        self._observed_at = observed_at
+        self._now: _dt.datetime | None = None
+        self._host_result = host_result
+        self._host_events: list[Event] = []
+        self._other_events: list[Event] = []  # steps', then the job's
+
+    def any(self) -> bool:
+        """Tell whether anything changed."""
+        return bool(self._host_events or self._other_events)
+
+    def events(self) -> list[Event]:
+        """Return every event, hosts first."""
+        events = self._host_events
+        events += self._other_events
+        return events
+
+    def now(self) -> _dt.datetime:
+        """Return the time of this observation: ``observed_at()``, called on the first event."""
+        if self._now is None:
+            self._now = self._observed_at()
+        return self._now
+
+    def host(
+        self,
+        step: StepObservation,
+        key: HostKey,
+        code: int,
+        row: dict[str, Any],
+        previous: int | None,
+    ) -> None:
+        """Record a host's change (``previous``: ``None`` for a host not seen before)."""
+        result = self._host_result(key, code, row)
+        self._host_events.append(
+            HostTransition(
+                self._job_instance_id,
+                self.now(),
+                step.step_instance_id,
+                step.execute_count,
+                result.host,
+                None if previous is None else HostStatus.of(previous),
+                result.status,
+                result,
+                occurrence=self.occurrence,
+            )
+        )
+
+    def step(self, step: StepObservation, previous: int | None) -> None:
+        """Record a step's change of status."""
+        self._other_events.append(
+            StepTransition(
+                self._job_instance_id,
+                self.now(),
+                step.step_instance_id,
+                step.execute_count,
+                None if previous is None else JobStatus.of(previous),
+                JobStatus.of(step.status),
+                occurrence=self.occurrence,
+            )
+        )
+
+    def job(self, previous: int | None, status: int) -> None:
+        """Record the job's change of status."""
+        self._other_events.append(
+            JobTransition(
+                self._job_instance_id,
+                self.now(),
+                None if previous is None else JobStatus.of(previous),
+                JobStatus.of(status),
+                occurrence=self.occurrence,
+            )
+        )
 
 
 # --- bk-job's step rules ----------------------------------------------------------------------

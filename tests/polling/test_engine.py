@@ -455,8 +455,8 @@ async def test_a_throttle_answer_reaches_the_rate_budget(
     scripted: ScriptedServer, client, throttle: Fault
 ) -> None:
     scripted.script(7, throttle, job_body(7, 3, [(1, 3, 0, [9])]))
-    async with Poller(client, policy=FAST) as poller:
-        poller.permits = permits = _Permits()
+    permits = _Permits()
+    async with Poller(client, policy=FAST, permits=permits) as poller:
         events = [describe(e) for e in await collect(poller.watch_job(SCOPE, 7))]
         with anyio.fail_after(5):
             while not permits.reports:  # reported in the background

@@ -238,7 +238,7 @@ def test_answers_that_end_jobs_let_the_rate_grow_again() -> None:
 
 def test_statistics_count_events_handed_out_apart_from_events_observed() -> None:
     """Issue 28: ``as_completed`` of many jobs observes every change, hands out the ends."""
-    from bkjob_async.polling._engine import _FINAL_EVENTS
+    from bkjob_async.polling._watch import _FINAL_EVENTS
 
     jobs = {job: 2.0 + job / 10 for job in range(1, 21)}
     server = MemoryBkJob(jobs)

@@ -53,10 +53,12 @@ def test_a_few_failures_are_not_an_outage() -> None:
     rng = random.Random(1)
     # Failures within OUTAGE_AFTER of the last answer: bk-job still answers other polls.
     for i in range(10):
-        assert not outage.failed(0.1 * i, 0.0, rng)
+        outage, began = outage.failed(0.1 * i, 0.0, rng)
+        assert not began
     assert not outage.down
     # Many failures with no answer for OUTAGE_AFTER seconds: bk-job is down.
-    assert outage.failed(OUTAGE_AFTER + 0.5, 0.0, rng)
+    outage, began = outage.failed(OUTAGE_AFTER + 0.5, 0.0, rng)
+    assert began
     assert outage.down
 
 
@@ -64,13 +66,21 @@ def test_fewer_than_stall_after_failures_are_never_an_outage() -> None:
     outage = Outage(cap=15.0, hold=11.0)
     rng = random.Random(1)
     for i in range(STALL_AFTER - 1):
-        assert not outage.failed(100.0 + i, 0.0, rng)
+        outage, began = outage.failed(100.0 + i, 0.0, rng)
+        assert not began
+
+
+def test_an_outage_is_a_value() -> None:
+    outage = Outage(cap=15.0, hold=11.0)
+    after, _ = outage.failed(10.0, 0.0, random.Random(1))
+    assert outage == Outage(cap=15.0, hold=11.0)  # the old value is unchanged
+    assert after.failures == 1
 
 
 def _down(rng: random.Random) -> Outage:
     outage = Outage(cap=15.0, hold=11.0)
     for i in range(STALL_AFTER):
-        outage.failed(10.0 + i, 0.0, rng)
+        outage, _ = outage.failed(10.0 + i, 0.0, rng)
     assert outage.down
     return outage
 
@@ -83,13 +93,14 @@ def test_an_outage_lets_one_probe_through_at_a_time_with_capped_backoff() -> Non
     for _ in range(12):
         wait = outage.wait(now)
         assert wait > 0
-        assert not outage.allows(now)
+        assert not outage.allows(now)[1]
         now += wait
-        assert outage.allows(now)  # the probe
-        assert not outage.allows(now)  # and no other poll while it is out
+        outage, allowed = outage.allows(now)
+        assert allowed  # the probe
+        assert not outage.allows(now)[1]  # and no other poll while it is out
         gaps.append(wait)
         now += 0.01
-        outage.failed(now, 0.0, rng)
+        outage, _ = outage.failed(now, 0.0, rng)
     assert gaps[0] <= 2.0
     assert all(g <= 15.0 for g in gaps)
     assert gaps[-1] >= 7.5  # grown to the cap (jittered down to half at most)
@@ -100,15 +111,17 @@ def test_a_lost_probe_frees_the_next_one_after_its_hold() -> None:
     rng = random.Random(3)
     outage = _down(rng)
     now = 20.0
-    assert outage.allows(now)
-    assert not outage.allows(now + 10.0)
-    assert outage.allows(now + 11.0)
+    outage, allowed = outage.allows(now)
+    assert allowed
+    assert not outage.allows(now + 10.0)[1]
+    assert outage.allows(now + 11.0)[1]
 
 
 def test_an_answer_ends_the_outage() -> None:
     rng = random.Random(3)
     outage = _down(rng)
-    assert outage.succeeded()
+    outage, ended = outage.succeeded()
+    assert ended
     assert not outage.down
-    assert outage.allows(0.0)
-    assert not outage.succeeded()
+    assert outage.allows(0.0)[1]
+    assert not outage.succeeded()[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bkjob_async.models import Host, HostResult, HostStatus, JobStatus
-from bkjob_async.polling._watch import _Mailbox
+from bkjob_async.polling._subscription import _Mailbox
 from bkjob_async.polling.events import HostTransition, JobTransition, StepTransition
 
 from .scripted import describe

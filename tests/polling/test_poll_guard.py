@@ -13,7 +13,7 @@ import anyio
 import pytest
 
 from bkjob_async import JobFinished, Poller, PollPolicy, Scope
-from bkjob_async.polling import _engine
+from bkjob_async.polling import _decide
 
 from .virtual import MemoryBkJob, run_virtual
 
@@ -25,7 +25,7 @@ def test_a_scheduling_bug_becomes_a_count_not_a_flood(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A schedule that asks for the next poll at once: the bug of issue 22, made on purpose.
-    monkeypatch.setattr(_engine, "next_interval", lambda *_: (0.0, 0.0))
+    monkeypatch.setattr(_decide, "next_interval", lambda *_: (0.0, 0.0))
     server = MemoryBkJob({1: 1e9, 2: 1e9})
 
     async def main() -> int:

@@ -1,0 +1,327 @@
+"""What follows each poll, as one pure function: ``decide(rules, job, health, outcome, now)``.
+
+Given a polled job (``_jobs.PolledJob``, a value), the poller's health (``Health``: is bk-job
+down, how much quick-retry budget is left; a value), what the poll came back with (an
+``Outcome``) and ``now``, ``decide`` returns a ``Decision``: the job's new value, the new
+health, when to poll the job next (``None``: never again) and what else to do (``Action``
+values: deliver events, stall or resume the job's watches, give up, begin or end an
+outage). It reads no clock and does no I/O; its random draws come from ``rules.rng``, so a
+test with a seeded ``Random`` gets one answer. The driver (``_driver``) only applies what it
+returns.
+
+The rules, by outcome (see ``_failures`` for what each kind of failure means):
+
+===================  ======================================================================
+outcome              decision
+===================  ======================================================================
+unchanged answer     next poll ``interval`` grown by ``growth`` (capped at ``max_interval``)
+changed answer       the tracker's events are delivered; next poll at ``interval`` if any
+                     event came, else as unchanged; a final answer ends the job's watches
+any answer           after failures: the job's failures reset, a stalled job resumes, an
+                     outage ends (every job is then polled again within one interval)
+throttled            no failure counted; next poll after the governor's pause, plus up to
+                     one ``interval`` of jitter, never sooner than the smallest gap
+permanent            give up: the job's watches end with ``WatchFailed``
+malformed            retried as transient; ``MALFORMED_LIMIT`` in a row give up
+transient            retried with backoff while the budget lasts, else after
+                     ``max_interval``; ``STALL_AFTER`` in a row stall the job; failures with
+                     no answer for ``OUTAGE_AFTER`` seconds begin an outage
+===================  ======================================================================
+
+Outcomes are open for more sources: a census row or a callback hint is one more class here
+and one more branch in ``decide``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ._failures import MALFORMED_LIMIT, STALL_AFTER, Kind, Outage, classify, job_backoff
+from ._schedule import PollPolicy, RetryBudget, first_delay, min_gap, next_interval
+from ._tracker import observe
+from .events import JobFinished, WatchFailed
+
+if TYPE_CHECKING:
+    import datetime as _dt
+    import random
+    from collections.abc import Callable
+
+    from .. import errors
+    from .._observe import JobObservation
+    from ..models import HostKey, HostResult, JobInstanceStatus
+    from ._jobs import PolledJob
+    from .events import Event
+
+__all__ = [
+    "UNCHANGED",
+    "Answer",
+    "Decision",
+    "Deliver",
+    "Failed",
+    "GiveUp",
+    "Health",
+    "OutageBegan",
+    "OutageEnded",
+    "Resumed",
+    "Rules",
+    "Stalled",
+    "decide",
+    "joined_at",
+    "rejoined_at",
+    "stall",
+]
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+
+class Rules(NamedTuple):
+    """What ``decide`` takes as given: the policy, its random draws, the wall clock for events."""
+
+    policy: PollPolicy
+    rng: random.Random
+    #: The wall clock, aware (each event's ``observed_at``).
+    wall: Callable[[], _dt.datetime]
+    #: Structure one host row (``observe`` calls it only for a host that changed).
+    host_result: Callable[[HostKey, int, dict[str, Any]], HostResult]
+
+    @property
+    def gap(self) -> float:
+        return min_gap(self.policy)
+
+
+class Health(NamedTuple):
+    """The poller's health across jobs: whether bk-job is down, and the quick-retry budget."""
+
+    outage: Outage
+    budget: RetryBudget
+
+    @classmethod
+    def start(cls, policy: PollPolicy) -> Health:
+        hold = (policy.poll_timeout or 30.0) + 1.0
+        return cls(Outage(policy.max_interval, hold), RetryBudget(policy.retry_budget))
+
+
+class _Unchanged:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+#: An answer whose body had not changed (never decoded).
+UNCHANGED = _Unchanged()
+
+
+class Answer(NamedTuple):
+    """A changed answer: its envelope's ``data``, the statuses in it, the final snapshot."""
+
+    data: Any
+    observation: JobObservation
+    #: The job's whole status when it has ended, else ``None``.
+    snapshot: JobInstanceStatus | None
+
+
+class Failed(NamedTuple):
+    """A failed poll, and the facts about the poller the failure policy reads."""
+
+    error: errors.BkJobError
+    #: When the poll was sent; when bk-job last answered any poll; requests sent so far.
+    sent_at: float
+    last_answer: float
+    requests: int
+    #: Until when the rate governor pauses polls (after a throttle answer).
+    paused_until: float = 0.0
+
+
+#: What a poll came back with.
+Outcome = _Unchanged | Answer | Failed
+
+
+# --- outputs ------------------------------------------------------------------------------------
+
+
+class Deliver(NamedTuple):
+    """Hand ``events`` to the job's watches; ``finished``: the job ended so (its watches end)."""
+
+    events: list[Event]
+    finished: JobFinished | None
+    data: Any
+    #: Whether the job's state changed (a named watch commits only then).
+    changed: bool
+
+
+class Stalled(NamedTuple):
+    """The job's polls keep failing: its watches hear ``PollingStalled``."""
+
+    since: _dt.datetime
+    error: errors.BkJobError
+
+
+class Resumed(NamedTuple):
+    """The stalled job answered again: its watches hear ``PollingResumed``."""
+
+    since: _dt.datetime
+    at: _dt.datetime
+
+
+class GiveUp(NamedTuple):
+    """The job can never be polled again: its watches end with ``failed``."""
+
+    failed: WatchFailed
+
+
+class OutageBegan(NamedTuple):
+    """bk-job is taken to be down: every job stalls, polls go one probe at a time."""
+
+    error: errors.BkJobError
+    at: _dt.datetime
+
+
+class OutageEnded(NamedTuple):
+    """bk-job answers again: every job is polled again within one interval (``rejoined_at``)."""
+
+
+class Retried(NamedTuple):
+    """A failed poll will be retried (counted in ``statistics().retries``)."""
+
+
+#: What the driver applies.
+Action = Deliver | Stalled | Resumed | GiveUp | OutageBegan | OutageEnded | Retried
+
+_NO_ACTIONS: tuple[Any, ...] = ()
+_RETRIED = Retried()
+_OUTAGE_ENDED = OutageEnded()
+
+
+class Decision(NamedTuple):
+    """What ``decide`` returns: the job's new value and health, its next poll, the actions."""
+
+    job: PolledJob
+    health: Health
+    #: When to poll the job next (engine clock), or ``None``: never (it was given up).
+    poll_at: float | None
+    actions: tuple[Action, ...]
+
+
+# --- the decision -------------------------------------------------------------------------------
+
+
+def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: float) -> Decision:
+    """Return what follows ``outcome`` for ``job`` at ``now`` (see the module's table)."""
+    if outcome is UNCHANGED:
+        actions = _NO_ACTIONS
+        if job.failures or job.stalled is not None or health.outage.down_since is not None:
+            job, health, actions = _recovered(rules, job, health)
+        base, delay = next_interval(rules.policy, job.interval, False, rules.rng)
+        if base != job.interval:
+            job = job._replace(interval=base)
+        return Decision(job, health, now + delay, actions)
+    if isinstance(outcome, Answer):
+        return _answered(rules, job, health, outcome, now)
+    assert isinstance(outcome, Failed)
+    return _failed(rules, job, health, outcome, now)
+
+
+def _recovered(
+    rules: Rules, job: PolledJob, health: Health
+) -> tuple[PolledJob, Health, tuple[Any, ...]]:
+    """A job answered after failing: end its stall, and the outage if there was one."""
+    actions: list[Any] = []
+    outage, ended = health.outage.succeeded()
+    if ended:
+        actions.append(_OUTAGE_ENDED)
+    if job.stalled is not None:
+        actions.append(Resumed(job.stalled, rules.wall()))
+    job = job._replace(failures=0, malformed=0, error=None, stalled=None)
+    return job, health._replace(outage=outage), tuple(actions)
+
+
+def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now: float) -> Decision:
+    """A changed answer: track it, deliver its events, and schedule by whether it moved."""
+    actions = _NO_ACTIONS
+    if job.failures or job.stalled is not None or health.outage.down_since is not None:
+        job, health, actions = _recovered(rules, job, health)
+    old = job.state
+    state, events = observe(
+        old, job.job_instance_id, answer.observation, rules.wall, rules.host_result
+    )
+    finished = None
+    if answer.snapshot is not None:
+        snapshot = answer.snapshot
+        finished = JobFinished(
+            job.job_instance_id, rules.wall(), snapshot.job.status, snapshot, occurrence=state.seq
+        )
+    base, delay = next_interval(rules.policy, job.interval, bool(events), rules.rng)
+    job = job._replace(state=state, interval=base)
+    deliver = Deliver(events, finished, answer.data, state is not old)
+    return Decision(job, health, now + delay, (*actions, deliver))
+
+
+def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: float) -> Decision:
+    """A failed poll: throttled, permanent, malformed or transient (``_failures``)."""
+    policy, rng, error = rules.policy, rules.rng, failed.error
+    kind = classify(error)
+    recovers = job.failures or job.stalled is not None or health.outage.down_since is not None
+    if kind is Kind.THROTTLED:  # bk-job (or its gateway) answered: slow down, no failure
+        actions = _NO_ACTIONS
+        if recovers:
+            job, health, actions = _recovered(rules, job, health)
+        start = max(now, failed.paused_until, failed.sent_at + rules.gap)
+        return Decision(job, health, start + rng.uniform(0, policy.interval), actions)
+    if kind is Kind.PERMANENT:
+        actions = _NO_ACTIONS
+        if recovers:
+            job, health, actions = _recovered(rules, job, health)
+        return Decision(job, health, None, (*actions, _give_up(rules, job, error)))
+    malformed = job.malformed + 1 if kind is Kind.MALFORMED else job.malformed
+    if malformed >= MALFORMED_LIMIT:
+        return Decision(job, health, None, (_give_up(rules, job, error),))
+    actions_: list[Any] = [_RETRIED]
+    failures = job.failures + 1
+    stalled = job.stalled
+    if failures >= STALL_AFTER and stalled is None:
+        stalled = rules.wall()
+        actions_.append(Stalled(stalled, error))
+    outage, began = health.outage.failed(now, failed.last_answer, rng)
+    if began:
+        actions_.append(OutageBegan(error, stalled or rules.wall()))
+    budget, quick = health.budget.withdraw(now, failed.requests)
+    if quick:
+        delay = job_backoff(failures, policy.interval, policy.max_interval, rng)
+    else:
+        delay = policy.max_interval * (1.0 + rng.random() * policy.jitter)
+    job = job._replace(failures=failures, error=error, malformed=malformed, stalled=stalled)
+    return Decision(job, Health(outage, budget), now + delay, tuple(actions_))
+
+
+def _give_up(rules: Rules, job: PolledJob, error: errors.BkJobError) -> GiveUp:
+    return GiveUp(WatchFailed(job.job_instance_id, rules.wall(), error, occurrence=job.state.seq))
+
+
+# --- joining ------------------------------------------------------------------------------------
+
+
+def joined_at(
+    policy: PollPolicy, job_id: int, now: float, sent: float, due: float | None
+) -> float | None:
+    """Return when to poll a job a watch just joined, or ``None`` to keep its schedule.
+
+    A new job (``due is None``), or one whose next poll is more than one ``interval`` away,
+    is polled at its phase within one interval; never sooner than the smallest gap after its
+    last poll.
+    """
+    if due is not None and due <= now + policy.interval:
+        return None
+    return max(now + first_delay(policy, job_id), sent + min_gap(policy))
+
+
+def rejoined_at(policy: PollPolicy, job_id: int, now: float, sent: float) -> float:
+    """Return when to poll a job after an outage: within one interval, spread by its phase."""
+    spread = min(1.0, policy.max_interval * policy.jitter / policy.interval)
+    return max(now + spread * first_delay(policy, job_id), sent + min_gap(policy))
+
+
+def stall(job: PolledJob, since: _dt.datetime) -> PolledJob:
+    """Return ``job`` stalled since ``since`` (an outage stalls every job)."""
+    return job._replace(stalled=since)

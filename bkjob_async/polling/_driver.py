@@ -1,0 +1,387 @@
+"""The anyio driver: a heap of due jobs, ``max_in_flight`` workers; it applies decisions, holds no policy.
+
+A worker takes the earliest due job, polls it through the reader (``_reader``), hands what
+came back to ``_decide.decide`` and applies the ``Decision``: the job's new value goes into
+its record, its next poll into the heap, and each action to the delivery (``_delivery``). No
+task exists per job: a job is a record in a heap of due times. A worker that finishes a poll
+takes the next due job itself; the scheduler only wakes parked workers and sleeps until the
+next due time, so a poll is taken only when a worker (and so a pooled connection) is free.
+Time is read from one injected clock, the clock of the event loop's timers: on a virtual-time
+test loop the driver runs on virtual time.
+
+What the driver owns besides: rate control (the local ``RateGovernor``, and an outside budget
+through ``Permits``), the outage's probe gate, and the guard that no job is polled twice
+within the policy's smallest gap unless asked (a refused poll is counted and logged once).
+
+Changed answers are decoded and tracked several at a time (``_BATCH``, ``_fold``): a worker
+holds its answer back and goes on to the next due job; held answers are folded, in the order
+they came, when ``_BATCH`` are held, when a worker finds nothing due, before a failed poll is
+counted, and at once during an outage (so the failure policy sees answers and failures in the
+order they came). An answer thus waits only while its worker has another poll to send: at
+most one poll's timeout. The code that decodes, tracks and delivers then runs several times
+in a row, warm in the processor's caches (``benchmarks/README.md``, "CPU per poll").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import typing
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from .. import errors
+from ._decide import (
+    UNCHANGED,
+    Deliver,
+    Failed,
+    GiveUp,
+    Health,
+    OutageBegan,
+    Resumed,
+    Retried,
+    Stalled,
+    decide,
+    joined_at,
+    rejoined_at,
+    stall,
+)
+from ._failures import Kind, classify
+from ._heap import Due, Slot
+from ._jobs import Registry, Watched
+from ._reader import Unread
+from ._schedule import min_gap
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from anyio.abc import TaskGroup
+
+    from ._decide import Decision, Outcome, Rules
+    from ._delivery import Delivery
+    from ._rate import RateGovernor
+    from ._reader import Reader
+    from ._subscription import _Subscription
+    from ._tracker import JobState
+
+__all__ = ["Driver", "Permits", "loop_clock"]
+
+logger = logging.getLogger("bkjob_async.polling")
+
+#: Changed answers held back at most, to be folded together (``Driver._fold``).
+_BATCH = 16
+
+
+class Permits(typing.Protocol):
+    """An outside rate budget the poller asks before each poll (``Poller(permits=...)``)."""
+
+    async def acquire(self) -> Any:
+        """Wait until one request may go; return its permit."""
+
+    async def throttled(self, permit: Any, retry_after: float | None = None) -> Any:
+        """Report that the request of ``permit`` got a throttle answer."""
+
+
+def loop_clock() -> Callable[[], float]:
+    """Return the running event loop's clock, which anyio's timers use too.
+
+    On asyncio's own loops that is ``time.monotonic``, called directly (it is cheaper).
+    """
+    loop = asyncio.get_running_loop()
+    if type(loop).time is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time
+
+
+class Driver:
+    """Poll the registry's jobs when due and apply what ``decide`` returns."""
+
+    def __init__(
+        self,
+        rules: Rules,
+        reader: Reader,
+        governor: RateGovernor,
+        delivery: Delivery,
+        clock: Callable[[], float],
+        *,
+        permits: Permits | None = None,
+    ) -> None:
+        policy = rules.policy
+        self.rules, self.policy = rules, policy
+        self.reader, self.governor, self.delivery = reader, governor, delivery
+        self.clock = clock
+        self.permits = permits
+        self.registry = Registry(policy.remember, self._released)
+        self.health = Health.start(policy)
+        self.due = Due(min_gap(policy), self)
+        #: Answers held back to be folded together: (job, answer, sent at, permit).
+        self._held: list[tuple[Watched, Unread, float, Any]] = []
+        self._tg: TaskGroup | None = None
+        self.answers = self.retries = self.in_flight = self.stalled = 0
+        self.last_answer = 0.0
+        #: The error that began the outage in force (``None``: bk-job answers).
+        self.outage_error: errors.BkJobError | None = None
+        self.errors: Counter[str] = Counter()
+
+    def start(self, tg: TaskGroup) -> None:
+        """Start the scheduler and the workers in ``tg``."""
+        now = self.clock()
+        self.last_answer = now
+        self.governor.start(now)
+        self._tg = tg
+        tg.start_soon(self.due.run, self.clock)
+        for _ in range(self.policy.max_in_flight):
+            tg.start_soon(self._worker)
+
+    def close(self) -> None:
+        """Let go of every job (the poller is leaving)."""
+        self.registry.close()
+        self.due.clear()
+
+    # --- joining ------------------------------------------------------------------------------
+
+    def attach(
+        self,
+        sub: _Subscription,
+        job_id: int,
+        now: float,
+        stored: JobState | None,
+        seed: Callable[[Any, int], JobState | None] | None,
+    ) -> None:
+        """Poll a job for ``sub``: from ``stored`` (or ``seed``) if it is new here."""
+        reader = self.reader
+        watched, created = self.registry.attach(
+            sub, job_id, lambda: reader.wire(sub.scope, job_id), stored
+        )
+        if created and seed is not None:
+            seeded = seed(sub.scope, job_id)
+            if seeded is not None:
+                watched.job = watched.job._replace(state=seeded)
+        if created or not watched.busy:  # (a busy job is scheduled when its answer comes)
+            due = None if created else watched.due
+            at = joined_at(self.policy, job_id, now, watched.sent, due)
+            if at is not None:
+                self.due.push(watched, at)
+        job = watched.job
+        if job.stalled is not None:
+            error = job.error or self.outage_error
+            if error is not None:
+                sub.stall(job_id, job.stalled, error)
+        elif self.health.outage.down and self.outage_error is not None:
+            self._stall(watched, self.outage_error, self.rules.wall())  # joined in an outage
+
+    def _released(self, watched: Watched) -> None:
+        if watched.job.stalled is not None:
+            watched.job = watched.job._replace(stalled=None)
+            self.stalled -= 1
+
+    def may_send(self, now: float) -> bool:
+        """Ask the governor and the outage whether a poll may go now (only when either acts)."""
+        health = self.health
+        if health.outage.down_since is not None and health.outage.wait(now) > 0.0:
+            return False
+        governor = self.governor
+        if (governor.rate is not None or now < governor.paused_until) and not governor.take(now):
+            return False
+        outage, allowed = health.outage.allows(now)
+        if outage is not health.outage:
+            self.health = health._replace(outage=outage)
+        return allowed
+
+    def hold(self, now: float) -> float:
+        """Return how long the governor or the outage holds due polls back."""
+        return max(self.governor.wait(now), self.health.outage.wait(now))
+
+    # --- polling ------------------------------------------------------------------------------
+
+    async def _next(self, slot: Slot) -> tuple[Watched, float]:
+        """Return the next due job and when it was taken; park until one is due."""
+        clock, due = self.clock, self.due
+        while True:
+            sent_at = clock()
+            watched = due.take(sent_at)
+            if watched is None and self._held:
+                self._fold()  # nothing due: no answer waits for more to come
+                sent_at = clock()
+                watched = due.take(sent_at)
+            if watched is None:
+                watched = await due.park(slot)
+                if watched is None:
+                    continue
+                sent_at = clock()
+            if self._still_watched(watched):
+                return watched, sent_at
+            watched.busy = False
+
+    async def _worker(self) -> None:
+        """Poll due jobs back to back; park when none is due, for the scheduler to wake."""
+        slot = Slot()
+        read = self.reader.read
+        while True:
+            watched, sent_at = await self._next(slot)
+            permit = None
+            if self.permits is not None:
+                permit = await self.permits.acquire()
+                sent_at = self.clock()
+            self.in_flight += 1
+            held = False
+            try:
+                result = await read(watched)
+            except errors.BkJobError as exc:
+                if self._held:  # answers that came before this failure count first
+                    self._fold()
+                self._poll_failed(watched, exc, sent_at, permit)
+            else:
+                if watched.active:
+                    if result is None:
+                        self._apply(watched, UNCHANGED)
+                    elif isinstance(result, Unread):  # held back, the job busy until folded
+                        self._held.append((watched, result, sent_at, permit))
+                        held = True
+                    else:  # read by result groups: decoded already
+                        self._apply(watched, result)
+            finally:
+                self.in_flight -= 1
+                if not held:
+                    watched.busy = False
+            if held and (len(self._held) >= _BATCH or self.health.outage.down_since is not None):
+                self._fold()  # (during an outage every answer counts at once: it may end it)
+
+    def _fold(self) -> None:
+        """Decode and track the answers held back, in the order they came."""
+        held, self._held = self._held, []
+        finish = self.reader.finish
+        for watched, unread, sent_at, permit in held:
+            try:
+                if not watched.active:  # released while held
+                    continue
+                try:
+                    answer = finish(watched, unread)
+                except errors.BkJobError as exc:
+                    self._poll_failed(watched, exc, sent_at, permit)
+                    continue
+                self._apply(watched, answer)
+            finally:
+                watched.busy = False
+
+    def _still_watched(self, watched: Watched) -> bool:
+        if not watched.active:  # released while a parked worker was waking up
+            return False
+        for sub in watched.subscribers:
+            if sub.closed:  # a watch was dropped: let go of it first (and of the job, if last)
+                self.registry.release_if_unwatched(watched)
+                return watched.active
+        return True
+
+    def _poll_failed(
+        self, watched: Watched, exc: errors.BkJobError, sent_at: float, permit: Any
+    ) -> None:
+        self.errors[type(exc).__name__] += 1
+        throttled = classify(exc) is Kind.THROTTLED
+        if throttled and permit is not None:
+            retry_after = getattr(exc, "retry_after", None)
+            assert self._tg is not None
+            self._tg.start_soon(self._throttled, permit, retry_after)
+        if not watched.active:
+            return
+        now = self.clock()
+        requests = self.reader.requests
+        if throttled:  # bk-job (or its gateway) answered: a signal to slow down
+            governor = self.governor
+            if now >= governor.sample_due:
+                governor.sample(now, requests, self.answers)
+            governor.throttled(now, sent_at, self.answers, requests=requests)
+        failed = Failed(exc, sent_at, self.last_answer, requests, self.governor.paused_until)
+        self.due.wake()
+        self._apply(watched, failed, now)
+
+    async def _throttled(self, permit: object, retry_after: float | None) -> None:
+        if self.permits is not None:
+            try:
+                await self.permits.throttled(permit, retry_after)
+            except Exception as exc:  # the budget's own outage: the local governor still acts
+                logger.warning("could not report a throttle answer to the rate budget: %s", exc)
+
+    # --- applying decisions -------------------------------------------------------------------
+
+    def _answered(self) -> float:
+        """Count an answer from bk-job for the rate governor; return the time."""
+        now = self.clock()
+        self.answers += 1
+        self.last_answer = now
+        governor = self.governor
+        if now >= governor.sample_due:
+            governor.sample(now, self.reader.requests, self.answers)
+        if governor.rate is not None:
+            governor.succeeded(now)
+        return now
+
+    def _apply(self, watched: Watched, outcome: Outcome, now: float | None = None) -> None:
+        """Decide what follows ``outcome`` and apply it (every poll comes here)."""
+        if now is None:
+            now = self._answered()
+        decision = decide(self.rules, watched.job, self.health, outcome, now)
+        watched.job = decision.job
+        if decision.health is not self.health:
+            self.health = decision.health
+        if decision.actions:
+            self._act(watched, decision)
+        if decision.poll_at is not None and watched.active:
+            self.due.push(watched, decision.poll_at)
+
+    def _act(self, watched: Watched, decision: Decision) -> None:
+        """Apply a decision's actions, in order."""
+        delivery = self.delivery
+        for action in decision.actions:
+            if isinstance(action, Deliver):
+                self.reader.decoded(watched.wire, action.changed)
+                delivery.deliver(watched, action)
+            elif isinstance(action, Retried):
+                self.retries += 1
+            elif isinstance(action, Resumed):
+                self.stalled -= 1
+                delivery.resume(watched, action.since, action.at)
+            elif isinstance(action, Stalled):
+                self.stalled += 1
+                delivery.stall(watched, action.since, action.error)
+            elif isinstance(action, GiveUp):
+                error = action.failed.error
+                job_id = watched.job.job_instance_id
+                logger.info("job %s: giving up (%s: %s)", job_id, type(error).__name__, error)
+                delivery.give_up(watched, action.failed)
+            elif isinstance(action, OutageBegan):
+                self._outage_began(action)
+            else:
+                self.outage_error = None
+                logger.info("bk-job answers again; polling every job again")
+                self._rephase(self.clock())
+
+    def _stall(self, watched: Watched, error: errors.BkJobError, since: Any) -> None:
+        watched.job = stall(watched.job, since)
+        self.stalled += 1
+        self.delivery.stall(watched, since, error)
+
+    def _outage_began(self, began: OutageBegan) -> None:
+        error = began.error
+        logger.warning(
+            "bk-job cannot be reached (%s: %s); probing it every %g s at most",
+            type(error).__name__,
+            error,
+            self.policy.max_interval,
+        )
+        self.outage_error = error
+        for other in self.registry.jobs.values():
+            if other.job.stalled is None:
+                self._stall(other, error, began.at)
+
+    def _rephase(self, now: float) -> None:
+        """After an outage, poll every job again within one interval, spread by its phase."""
+        policy = self.policy
+        self.due.replace(
+            [
+                (rejoined_at(policy, w.job.job_instance_id, now, w.sent), w)
+                for w in self.registry.jobs.values()
+                if not w.busy
+            ]
+        )

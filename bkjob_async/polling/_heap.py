@@ -1,0 +1,172 @@
+"""The due jobs: a heap of due times, the guard against polls too soon, and parked workers.
+
+No task exists per job: a job is an entry in a heap of due times. Workers take due jobs
+themselves (``take``) and park when none is due; ``run`` (the scheduler) only wakes a parked
+worker when a job falls due and sleeps until the next due time. A job is never handed out
+sooner than the policy's smallest gap after its last poll: such a poll is a scheduling bug,
+so it is put off, counted and logged once, never sent.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+from typing import TYPE_CHECKING, Protocol
+
+import anyio
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._decide import Health
+    from ._jobs import Watched
+    from ._rate import RateGovernor
+
+__all__ = ["Due", "Slot"]
+
+logger = logging.getLogger("bkjob_async.polling")
+
+# The scheduler never sleeps less than this: jobs due within a tick go out together.
+_TICK = 0.001
+
+
+class Gate(Protocol):
+    """What may hold due polls back: the rate governor and an outage (the driver)."""
+
+    governor: RateGovernor
+    health: Health
+
+    def may_send(self, now: float) -> bool: ...
+
+    def hold(self, now: float) -> float: ...
+
+
+class Slot:
+    """A parked worker: the scheduler puts a job in ``watched`` and sets ``ready``."""
+
+    __slots__ = ("ready", "watched")
+
+    def __init__(self) -> None:
+        self.watched: Watched | None = None
+        self.ready = anyio.Event()
+
+
+class Due:
+    """Jobs by due time; ``take`` hands out the earliest due one when polls may go."""
+
+    __slots__ = ("_gap", "_gate", "_heap", "_idle", "_seq", "_wakeup", "refused")
+
+    def __init__(self, gap: float, gate: Gate) -> None:
+        self._gap = gap
+        self._gate = gate
+        self._heap: list[tuple[float, int, Watched]] = []
+        self._seq = itertools.count()
+        self._wakeup: anyio.Event | None = None
+        self._idle: list[Slot] = []
+        #: Polls put off because they came sooner than the smallest gap (``_refuse``).
+        self.refused = 0
+
+    def push(self, watched: Watched, due: float) -> None:
+        """(Re)schedule a job's next poll at ``due``."""
+        watched.due = due
+        heapq.heappush(self._heap, (due, next(self._seq), watched))
+        if self._heap[0][2] is watched and self._wakeup is not None:
+            self._wakeup.set()
+
+    def replace(self, due: list[tuple[float, Watched]]) -> None:
+        """Reschedule every job at once (after an outage): ``(due, job)`` pairs."""
+        heap = []
+        for at, watched in due:
+            watched.due = at
+            heap.append((at, next(self._seq), watched))
+        heapq.heapify(heap)
+        self._heap[:] = heap
+        self.wake()
+
+    def clear(self) -> None:
+        self._heap.clear()
+
+    def wake(self) -> None:
+        """Wake the scheduler (polls may go again, say)."""
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    def take(self, now: float) -> Watched | None:
+        """Pop the earliest due job, if one is due and polls may go now; mark it sent."""
+        heap, gap, gate = self._heap, self._gap, self._gate
+        while heap and heap[0][0] <= now:
+            due, _, watched = heapq.heappop(heap)
+            if watched.due != due or not watched.active:
+                continue  # rescheduled or unwatched since: a stale entry
+            if now < watched.sent + gap:
+                self._refuse(watched, now)
+                continue
+            governor = gate.governor
+            if (
+                governor.rate is not None
+                or now < governor.paused_until
+                or gate.health.outage.down_since is not None
+            ) and not gate.may_send(now):
+                heapq.heappush(heap, (due, next(self._seq), watched))
+                return None
+            watched.due = math.inf
+            watched.busy = True
+            watched.sent = now
+            return watched
+        return None
+
+    def _refuse(self, watched: Watched, now: float) -> None:
+        """Put off a poll that came too soon after the job's last one, and count it.
+
+        The schedule never asks for one (``min_gap``): whatever asks is a bug, and this keeps
+        it from becoming a flood of requests against bk-job.
+        """
+        self.refused += 1
+        if self.refused == 1:
+            logger.warning(
+                "job %s: a poll was due %.3f s after the last one, sooner than the policy allows "
+                "(%.3f s); putting it off (counted in statistics().refused_polls)",
+                watched.job.job_instance_id,
+                now - watched.sent,
+                self._gap,
+            )
+        self.push(watched, watched.sent + self._gap)
+
+    async def park(self, slot: Slot) -> Watched | None:
+        """Park a worker until the scheduler hands it a job (``None``: look again)."""
+        slot.ready = anyio.Event()
+        self._idle.append(slot)
+        if len(self._idle) == 1 and self._wakeup is not None:
+            self._wakeup.set()  # the scheduler may be waiting for a free worker
+        await slot.ready.wait()
+        watched, slot.watched = slot.watched, None
+        return watched
+
+    async def run(self, clock: Callable[[], float]) -> None:
+        """Hand due jobs to parked workers, and sleep until the next one is due.
+
+        Busy workers take due jobs themselves, so under load nothing passes through here; the
+        loop wakes at most once per ``_TICK``.
+        """
+        heap = self._heap
+        self._wakeup = anyio.Event()
+        while True:
+            now = clock()
+            if self._idle and heap and heap[0][0] <= now:
+                watched = self.take(now)
+                if watched is not None:
+                    slot = self._idle.pop()
+                    slot.watched = watched
+                    slot.ready.set()
+                    continue
+            if heap and heap[0][0] <= now:
+                # Held back (rate, outage): wait until polls may go. Or no worker is free: the
+                # first to park wakes us (busy ones take due jobs themselves).
+                delay = max(self._gate.hold(now), _TICK) if self._idle else math.inf
+            else:
+                delay = max(heap[0][0] - now, _TICK) if heap else math.inf
+            self._wakeup = anyio.Event()
+            with anyio.move_on_after(delay):
+                await self._wakeup.wait()

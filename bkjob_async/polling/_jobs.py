@@ -1,0 +1,150 @@
+"""A polled job as a value, and the registry of watched jobs; no I/O, no clock.
+
+A ``PolledJob`` is what the policy knows of one job (its tracker state, its interval, its
+failures, whether it is stalled). It is never changed in place: ``_decide.decide`` returns a
+new one and the driver puts it in the job's ``Watched`` record, the one place it lives.
+
+A ``Watched`` record is the registry's entry for a job being polled: the job value, the
+watches that hold it (the registry's), the job's place in the schedule (the driver's) and
+what the reader remembers of its last answer (``_reader.Wire``, the reader's). Each part has
+one owner. A job is polled while a subscription holds it; when the last one lets go, its
+state moves to a bounded memory (``remember``), so watching it again reports only what
+changed since.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import TYPE_CHECKING, NamedTuple
+
+from ._tracker import EMPTY, JobState
+
+if TYPE_CHECKING:
+    import datetime as _dt
+    from collections.abc import Callable, Iterable
+
+    from ..config import Scope
+    from ..errors import BkJobError
+    from ._reader import Wire
+    from ._subscription import _Subscription
+
+__all__ = ["Key", "PolledJob", "Registry", "Watched", "key"]
+
+Key = tuple[str, int, int]
+
+
+def key(scope: Scope, job_id: int) -> Key:
+    """A job's key in the poller's tables: plain values, so hashing it costs no Python call."""
+    return (scope.type.value, scope.id, job_id)
+
+
+class PolledJob(NamedTuple):
+    """What the policy knows of one polled job; replaced, never changed in place."""
+
+    scope: Scope
+    job_instance_id: int
+    #: The tracker's state: every status seen, and the job's event sequence.
+    state: JobState = EMPTY
+    #: The schedule's base interval (0: not polled since it was attached).
+    interval: float = 0.0
+    #: Failed polls in a row, and the latest failure.
+    failures: int = 0
+    error: BkJobError | None = None
+    #: Malformed answers in a row.
+    malformed: int = 0
+    #: When the job's polls stalled (wall clock, for events), or ``None``.
+    stalled: _dt.datetime | None = None
+
+
+class Watched:
+    """The registry's record of a job being polled: its value and who owns what of it."""
+
+    __slots__ = ("active", "busy", "due", "job", "key", "sent", "subscribers", "wire")
+
+    def __init__(self, job: PolledJob, wire: Wire) -> None:
+        self.key = key(job.scope, job.job_instance_id)
+        #: The job's value: replaced by the driver after each decision.
+        self.job = job
+        #: The reader's memory of the job's last answer.
+        self.wire = wire
+        #: The watches holding the job (the registry's).
+        self.subscribers: list[_Subscription] = []
+        #: Registered; cleared when its last watch leaves.
+        self.active = True
+        #: When its next poll is due, and when its last one was taken (the driver's clock).
+        self.due = math.inf
+        self.sent = -math.inf
+        #: A poll is in flight: never poll one job twice at once (answers could cross).
+        self.busy = False
+
+
+class Registry:
+    """Jobs being polled, by key, and the remembered states of released ones."""
+
+    __slots__ = ("_known", "_on_release", "jobs", "remember")
+
+    def __init__(self, remember: int, on_release: Callable[[Watched], None]) -> None:
+        self.jobs: dict[Key, Watched] = {}
+        self._known: OrderedDict[Key, JobState] = OrderedDict()
+        self.remember = remember
+        self._on_release = on_release
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def attach(
+        self,
+        sub: _Subscription,
+        job_id: int,
+        wire: Callable[[], Wire],
+        state: JobState | None = None,
+    ) -> tuple[Watched, bool]:
+        """Add ``sub`` to a job's subscribers; return the job's record and whether it is new.
+
+        ``state`` (a stored state) starts a job not polled yet, in place of what is
+        remembered of it; a job polled already keeps its newer state.
+        """
+        k = key(sub.scope, job_id)
+        watched = self.jobs.get(k)
+        created = watched is None
+        if watched is None:
+            known = self._known.pop(k, EMPTY)
+            job = PolledJob(sub.scope, job_id, known if state is None else state)
+            watched = self.jobs[k] = Watched(job, wire())
+        watched.subscribers.append(sub)
+        watched.wire.needs_decode = True
+        return watched, created
+
+    def detach(self, sub: _Subscription, job_ids: Iterable[int]) -> None:
+        """Remove ``sub`` from these jobs; release the jobs no one watches any more."""
+        for job_id in job_ids:
+            watched = self.jobs.get(key(sub.scope, job_id))
+            if watched is not None and sub in watched.subscribers:
+                watched.subscribers.remove(sub)
+                self.release_if_unwatched(watched)
+
+    def release_if_unwatched(self, watched: Watched) -> None:
+        """Stop polling a job if no open subscription holds it; remember its state."""
+        subscribers = watched.subscribers
+        for sub in subscribers:
+            if sub.closed:  # a dropped watch: rebuild (rare; every poll comes through here)
+                subscribers = watched.subscribers = [s for s in subscribers if not s.closed]
+                break
+        if subscribers or not watched.active:
+            return
+        watched.active = False
+        del self.jobs[watched.key]
+        watched.due = math.inf
+        self._on_release(watched)
+        self._known[watched.key] = watched.job.state
+        while len(self._known) > self.remember:
+            self._known.popitem(last=False)
+
+    def close(self) -> None:
+        """Let go of every job and close every subscription (the poller is leaving)."""
+        for watched in self.jobs.values():
+            watched.active = False
+            for sub in watched.subscribers:
+                sub.close()
+        self.jobs.clear()

@@ -1,0 +1,49 @@
+"""What a ``Poller`` has done so far, as one frozen snapshot (``Poller.statistics()``)."""
+
+from __future__ import annotations
+
+import attrs
+
+from ._store import StoreStatistics
+
+__all__ = ["PollerStatistics"]
+
+
+@attrs.frozen
+class PollerStatistics:
+    """A snapshot of what a ``Poller`` has done so far."""
+
+    #: Jobs being polled now (each once, however many watches hold it).
+    instances_watched: int
+    #: Watches open now: made and not yet ended (a watch ends when its last job does, or on
+    #: ``aclose()``, leaving ``async with``, or being dropped).
+    watches: int
+    #: Requests sent, retries and result-group reads included.
+    requests: int
+    #: Polls whose answer had not changed (skipped by fingerprint, never decoded).
+    unchanged_polls: int
+    #: Polls retried after a transient failure.
+    retries: int
+    #: Failed polls by error class name.
+    errors: dict[str, int]
+    #: Events the watches handed out to their consumers (what ``async for`` received).
+    events_emitted: int
+    #: Requests per second, measured over the last second or so.
+    current_rate: float
+    #: The rate the governor allows now (``None``: no limit in force).
+    rate_limit: float | None
+    #: Requests in flight now.
+    in_flight: int
+    #: Some watched job's polls fail with transient errors (bk-job unreachable, say).
+    stalled: bool = False
+    #: Events the polls observed, before each watch's filter (``events=``, a step, ended
+    #: jobs) and coalescing: ``as_completed`` of 1,000 jobs observes every host's changes
+    #: and hands out 1,000.
+    events_observed: int = 0
+    #: Polls the driver refused because they came sooner than the policy's smallest gap
+    #: after the job's last poll (``min_gap``): a scheduling bug, never bk-job's doing. Each
+    #: refused poll is put off until the gap has passed; the first is logged at WARNING.
+    refused_polls: int = 0
+    #: The state store's writes and health (``healthy is False``: writes fail, the poller
+    #: goes on from memory and the store retries; see ``StoreStatistics``).
+    store: StoreStatistics | None = None

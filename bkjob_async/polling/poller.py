@@ -1,0 +1,395 @@
+"""The public ``Poller``: lifecycle, watches, named watches, ``follow``, statistics; no policy.
+
+The ``Poller`` polls nothing itself: ``_driver.Driver`` polls the jobs its watches hold and
+applies what ``_decide.decide`` returns, and ``_delivery.Delivery`` hands events to the
+watches. The ``Poller`` makes watches, opens and restores named ones from its store, and owns
+the task group every task of the poller runs in.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.lowlevel
+
+from .. import errors
+from .._transport import sender
+from ..config import ApiFlavor, Scope, check_id
+from ._decide import Rules
+from ._delivery import Delivery
+from ._driver import Driver, Permits, loop_clock
+from ._named import NamedWatches
+from ._rate import RateGovernor
+from ._reader import Reader
+from ._schedule import PollPolicy
+from ._statistics import PollerStatistics
+from ._store import MemoryStore, Store, StoredWatch
+from ._subscription import HandedOut, _Subscription, now_utc
+from ._watch import _FINAL_EVENTS, Completed, Watch, _ids, _kinds
+from .events import Event, JobFinished, WatchTimedOut
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from types import TracebackType
+
+    from anyio.abc import TaskGroup
+
+    from ..client import BkJobClient
+    from ..models import JobInstanceStatus
+    from ._delivery import OnChange
+    from ._tracker import JobState
+
+__all__ = ["Completed", "Permits", "Poller", "PollerStatistics", "Watch"]
+
+logger = logging.getLogger("bkjob_async.polling")
+
+_REGISTER_CHUNK = 500
+
+
+class Poller:
+    """Watch many bk-job jobs at once, sharing one poll per job among all its watches.
+
+    ::
+
+        async with Poller(client) as poller:
+            async for event in poller.watch_jobs(scope, job_ids):
+                ...
+
+    A watch delivers every change the poller observes after it starts; a job the poller has
+    never seen reports every host, step and the job with ``previous=None`` first. An exception
+    raised in the body of ``async with`` propagates as itself; errors of the poller's own tasks
+    (bugs, not bk-job failures) propagate as an ``ExceptionGroup``.
+
+    ``clock`` is the monotonic clock the engine reads (default: the event loop's); it must be
+    the clock of the loop's timers, as on a virtual-time test loop.
+
+    Hooks for a caller that keeps job states elsewhere (``bkjob_async.cluster``'s worker):
+    ``seed(scope, job)`` returns the tracker state to start a newly polled job from (or
+    ``None``); ``on_change(scope, job, state, events, last)`` is called on every poll that
+    changed something, with the new state, its events and the job's last event if it ended,
+    and when a job fails for good with no events and its ``WatchFailed`` as ``last``;
+    ``permits`` is an outside rate budget asked before each poll.
+    """
+
+    def __init__(
+        self,
+        client: BkJobClient,
+        *,
+        policy: PollPolicy = PollPolicy(),
+        rng: random.Random | None = None,
+        clock: Callable[[], float] | None = None,
+        store: Store | None = None,
+        seed: Callable[[Scope, int], JobState | None] | None = None,
+        on_change: OnChange | None = None,
+        permits: Permits | None = None,
+    ) -> None:
+        if not isinstance(policy, PollPolicy):
+            raise TypeError("policy must be a PollPolicy")
+        if store is not None and not isinstance(store, Store):
+            raise TypeError(f"store must be a Store, not {type(store).__name__}")
+        if policy.max_in_flight > client.connection_limit:
+            raise ValueError(
+                f"policy.max_in_flight ({policy.max_in_flight}) exceeds the client's connection "
+                f"limit ({client.connection_limit}); polls would queue for connections"
+            )
+        self.client = client
+        self.policy = policy
+        self._protocol = client.protocol
+        #: Where named watches live. The caller opens and closes a store it passes in; the
+        #: poller opens and closes only its own default ``MemoryStore``.
+        self.store: Store = MemoryStore() if store is None else store
+        self._own_store = store is None
+        self._named = NamedWatches(self.store, self._protocol)
+        #: Jobs polled for ``follow``, one subscription per scope.
+        self._follows: dict[Scope, _Subscription] = {}
+        self._seed = seed
+        self._clock_arg = clock
+        governor = RateGovernor(policy.rate_limit)
+        reader = Reader(
+            self._protocol,
+            sender(client.transport, self._protocol),
+            policy,
+            governor,
+            self._now,
+            grouping=policy.group_threshold is not None and client.flavor is ApiFlavor.APIGW_V3,
+        )
+        self._delivery = Delivery(self.store, on_change)
+        rules = Rules(policy, rng or random.Random(), now_utc, reader.host_result)
+        self._driver = Driver(rules, reader, governor, self._delivery, self._now, permits=permits)
+        self._delivery.registry = self._driver.registry
+        self._tg: TaskGroup | None = None
+        self._snapshot_limiter = anyio.CapacityLimiter(policy.max_in_flight)
+        self._open: set[_Subscription] = set()
+        self._handed_out = HandedOut()
+        self._rate_mark = (0.0, 0)
+        self._rate = 0.0
+
+    def _now(self) -> float:
+        return self._driver.clock()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Poller:
+        if self._tg is not None:
+            raise RuntimeError("a Poller can be entered only once")
+        self._driver.clock = self._clock_arg or loop_clock()
+        if self._own_store:
+            await self.store.open()
+        self._rate_mark = (self._driver.clock(), 0)
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._driver.start(self._tg)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        assert self._tg is not None
+        self._driver.close()
+        self._tg.cancel_scope.cancel()
+        try:
+            if exc is None or not isinstance(exc, Exception):
+                return await self._tg.__aexit__(exc_type, exc, tb)
+            # The body raised: let its exception out as itself, not in an ExceptionGroup. The
+            # task group only has its own (cancelled) tasks left to wait for.
+            await self._tg.__aexit__(None, None, None)
+            return None
+        finally:
+            if self._own_store:
+                await self.store.aclose()
+
+    def _task_group(self) -> TaskGroup:
+        if self._tg is None or self._tg.cancel_scope.cancel_called:
+            raise RuntimeError("use the Poller inside 'async with Poller(...) as poller:'")
+        return self._tg
+
+    # --- watching -----------------------------------------------------------------------------
+
+    def watch_job(self, scope: Scope, job_instance_id: int) -> Watch:
+        """Watch one job until ``JobFinished`` (or ``WatchTimedOut``); failures raise."""
+        return self._watch(scope, (check_id(job_instance_id, "job_instance_id"),), None, True)
+
+    def watch_jobs(
+        self,
+        scope: Scope,
+        job_instance_ids: Iterable[int],
+        *,
+        events: Iterable[type[Event]] | None = None,
+        name: str | None = None,
+    ) -> Watch:
+        """Watch many jobs on one stream; a job that cannot be watched yields ``WatchFailed``.
+
+        ``events`` keeps only events of those classes (``events=(HostTransition, JobFinished)``,
+        say); a job still ends on the watch when its last event comes, delivered or not. The
+        watch can take and drop jobs while it runs (``add``, ``remove``).
+
+        ``name`` makes the watch durable: its jobs, their states and the events not yet
+        delivered live in the poller's ``store`` under that name, and ``resume(name)`` reopens
+        it after a restart. A name already stored is extended: its jobs are watched too, from
+        their stored states, and its undelivered events come first. The store is read in the
+        background before the first poll; a store that cannot be read raises its error from
+        the watch's first ``__anext__``. See ``bkjob_async.polling`` for the delivery contract.
+        """
+        ids, kinds = _ids(job_instance_ids), _kinds(events)
+        if name is None:
+            return self._watch(scope, ids, None, False, kinds)
+        return self._watch(scope, ids, None, False, kinds, self._named.claim(name))
+
+    async def resume(self, name: str, *, events: Iterable[type[Event]] | None = None) -> Watch:
+        """Reopen the named watch ``name`` from the store, after a restart say.
+
+        Its undelivered events come first (same ids, same order), then every job that had not
+        finished is polled again from its stored state: a host that went 7 -> 9 meanwhile
+        yields one ``7 -> 9``.
+
+        :raises UnknownWatchError: the store holds no watch of that name (never created, or
+            ended: a named watch is dropped from the store once all its events are delivered).
+        :raises StoreError: the store cannot be read.
+        """
+        kinds = _kinds(events)
+        self._task_group()
+        claimed = self._named.claim(name)
+        try:
+            stored = await self._named.load(claimed)
+        except BaseException:
+            self._named.release(claimed)
+            raise
+        scope = next(iter(stored.jobs))[0]
+        return self._watch(scope, (), None, False, kinds, claimed, stored)
+
+    def as_completed(self, scope: Scope, job_instance_ids: Iterable[int]) -> Completed:
+        """Yield each job's final ``JobInstanceStatus`` as it finishes, in finishing order.
+
+        Polls are shared with every other watch of the same jobs. A job that cannot be watched
+        raises its error (``NotFoundError``, say) and ends the iteration; so does the policy's
+        ``deadline`` (``PollingError``). Use ``watch_jobs`` to go on past failures::
+
+            async with poller.as_completed(scope, ids) as finished:
+                async for status in finished:
+                    ...
+        """
+        watch = self.watch_jobs(scope, job_instance_ids, events=_FINAL_EVENTS)
+        return Completed(watch)
+
+    def watch_step(self, scope: Scope, job_instance_id: int, step_instance_id: int) -> Watch:
+        """Watch one step's hosts until the step ends (or the job does); failures raise."""
+        return self._watch(
+            scope,
+            (check_id(job_instance_id, "job_instance_id"),),
+            check_id(step_instance_id, "step_instance_id"),
+            True,
+        )
+
+    async def wait_finished(self, scope: Scope, job_instance_id: int) -> JobInstanceStatus:
+        """Return the final status of a job once it finishes; bound it with ``anyio.fail_after``."""
+        async with self.watch_job(scope, job_instance_id) as watch:
+            async for event in watch:
+                if isinstance(event, JobFinished):
+                    return event.snapshot
+                if isinstance(event, WatchTimedOut):
+                    raise errors.PollingError(f"job {job_instance_id}: the watch deadline passed")
+        raise errors.PollingError(f"job {job_instance_id}: the poller closed first")
+
+    def _watch(
+        self,
+        scope: Scope,
+        ids: tuple[int, ...],
+        step: int | None,
+        single: bool,
+        kinds: frozenset[type] | None = None,
+        name: str | None = None,
+        stored: StoredWatch | None = None,
+    ) -> Watch:
+        try:
+            if not isinstance(scope, Scope):
+                raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
+            scope.params(self._protocol.flavor)
+            tg = self._task_group()
+        except BaseException:
+            if name is not None:
+                self._named.release(name)
+            raise
+        sub = _Subscription(
+            scope, ids, step, self.policy.buffer_size, kinds, name, self._handed_out
+        )
+        if name is None:
+            tg.start_soon(self._subscribe, sub, ids)
+        elif stored is not None:
+            try:
+                self._named.restore(sub, stored)
+            except BaseException:
+                self._named.release(name)
+                raise
+            self._named.opened(name, sub)
+            tg.start_soon(self._subscribe, sub, sub.job_instance_ids)
+        else:
+            self._named.opened(name, sub)
+            tg.start_soon(self._named.open, sub, name, ids, self._subscribe)
+        self._open.add(sub)
+        return Watch(
+            sub,
+            single=single,
+            deadline=self.policy.deadline,
+            leave=self._unsubscribe,
+            snapshot=self._snapshot,
+            join=None if single else self._subscribe,
+            check_ids=None if single else _ids,
+            store=self.store if name is not None else None,
+        )
+
+    async def _snapshot(self, scope: Scope, job_id: int) -> JobInstanceStatus | None:
+        """Read a job's whole status now (a timed-out watch's last word); ``None`` on failure."""
+        async with self._snapshot_limiter:
+            try:
+                return await self.client.get_job_instance_status(scope, job_id)
+            except errors.BkJobError:
+                return None
+
+    async def _subscribe(self, sub: _Subscription, ids: tuple[int, ...]) -> None:
+        """Attach ``sub`` to jobs in chunks, so a huge watch never stalls the loop."""
+        for start in range(0, len(ids), _REGISTER_CHUNK):
+            if sub.closed:
+                return
+            now = self._driver.clock()
+            for job_id in ids[start : start + _REGISTER_CHUNK]:
+                if job_id in sub.remaining:
+                    self._attach(sub, job_id, now)
+            await anyio.lowlevel.checkpoint()
+        sub.seeds = None
+
+    def _attach(self, sub: _Subscription, job_id: int, now: float) -> None:
+        seeds = sub.seeds
+        stored = None if seeds is None else seeds.get(job_id)
+        self._driver.attach(sub, job_id, now, stored, self._seed)
+
+    def _unsubscribe(self, sub: _Subscription, job_ids: Iterable[int]) -> None:
+        self._driver.registry.detach(sub, job_ids)
+
+    # --- following ----------------------------------------------------------------------------
+
+    def follow(self, scope: Scope, job_instance_id: int) -> None:
+        """Poll a job without a watch, until it ends or ``unfollow``: its changes reach
+        ``on_change`` (and any watch of it). Following a job twice is following it once.
+        """
+        job_id = check_id(job_instance_id, "job_instance_id")
+        if not isinstance(scope, Scope):
+            raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
+        self._task_group()
+        sub = self._follows.get(scope)
+        if sub is None or sub.closed:
+            sub = self._follows[scope] = _Subscription(scope, (), None, 1, kinds=frozenset())
+        if sub.add((job_id,)):
+            self._attach(sub, job_id, self._driver.clock())
+
+    def unfollow(self, scope: Scope, job_instance_id: int) -> None:
+        """Stop polling a job for ``follow`` (watches of it go on)."""
+        sub = self._follows.get(scope)
+        if sub is not None:
+            self._unsubscribe(sub, sub.remove((job_instance_id,)))
+
+    def following(self, scope: Scope) -> frozenset[int]:
+        """Return the jobs of ``scope`` followed now (those that have not ended)."""
+        sub = self._follows.get(scope)
+        return frozenset() if sub is None else frozenset(sub.remaining)
+
+    # --- statistics ---------------------------------------------------------------------------
+
+    def _observed_rate(self) -> float:
+        """Requests per second since the last reading (kept if it was less than a second ago)."""
+        now = self._driver.clock()
+        since, count = self._rate_mark
+        requests = self._driver.reader.requests
+        if now - since >= 1.0:
+            self._rate = (requests - count) / (now - since)
+            self._rate_mark = (now, requests)
+        return self._rate
+
+    def _open_watches(self) -> int:
+        self._open = {sub for sub in self._open if not sub.closed}
+        return len(self._open)
+
+    def statistics(self) -> PollerStatistics:
+        """Return a frozen snapshot of the poller's counters."""
+        driver = self._driver
+        return PollerStatistics(
+            instances_watched=len(driver.registry),
+            watches=self._open_watches(),
+            requests=driver.reader.requests,
+            unchanged_polls=driver.reader.unchanged,
+            retries=driver.retries,
+            errors=dict(driver.errors),
+            events_emitted=self._handed_out.events,
+            events_observed=self._delivery.events,
+            current_rate=self._observed_rate(),
+            rate_limit=driver.governor.rate,
+            in_flight=driver.in_flight,
+            stalled=driver.health.outage.down or driver.stalled > 0,
+            refused_polls=driver.due.refused,
+            store=self.store.statistics(),
+        )

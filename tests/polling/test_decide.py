@@ -1,0 +1,283 @@
+"""``decide``: what follows each poll, as a table of cases on virtual time, with no driver."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+import attrs
+import pytest
+
+from bkjob_async import PollPolicy, errors
+from bkjob_async._converter import Generation
+from bkjob_async._observe import observe_job
+from bkjob_async.models import (
+    Host,
+    HostResult,
+    HostStatus,
+    JobInstance,
+    JobInstanceStatus,
+    JobStatus,
+)
+from bkjob_async.polling._decide import (
+    UNCHANGED,
+    Answer,
+    Deliver,
+    Failed,
+    GiveUp,
+    Health,
+    OutageBegan,
+    OutageEnded,
+    Resumed,
+    Retried,
+    Rules,
+    Stalled,
+    decide,
+    joined_at,
+    rejoined_at,
+)
+from bkjob_async.polling._failures import MALFORMED_LIMIT, OUTAGE_AFTER, STALL_AFTER
+from bkjob_async.polling._jobs import PolledJob
+from bkjob_async.polling._schedule import min_gap
+from bkjob_async.polling.events import JobFinished, WatchFailed
+
+from .scripted import SCOPE, job_body
+
+POLICY = PollPolicy(interval=1.0, max_interval=15.0, growth=2.0)
+WALL = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
+JOB = PolledJob(SCOPE, 7)
+
+
+def rules(seed: int = 1, policy: Any = POLICY) -> Rules:
+    def host(key: Any, code: int, row: dict[str, Any]) -> HostResult:
+        return HostResult(Host(bk_host_id=key), HostStatus(code))
+
+    return Rules(policy, random.Random(seed), lambda: WALL, host)
+
+
+def health(policy: Any = POLICY) -> Health:
+    return Health.start(policy)
+
+
+def answer(job_status: int, hosts: list[int] | None = None) -> Answer:
+    data = job_body(7, job_status, [(1, job_status, 0, hosts)])
+    observation = observe_job(data, Generation.V3, expected_job_instance_id=7)
+    snapshot = None
+    if observation.finished:
+        job = JobInstance(job_instance_id=7, status=JobStatus(job_status), name="job 7")
+        snapshot = JobInstanceStatus(finished=True, job=job, steps=())
+    return Answer(data, observation, snapshot)
+
+
+def failed(
+    error: errors.BkJobError, *, now: float = 10.0, last_answer: float = 9.9, requests: int = 100
+) -> Failed:
+    return Failed(error, sent_at=now - 0.1, last_answer=last_answer, requests=requests)
+
+
+TRANSIENT = errors.ServerError("502 from the gateway")
+MALFORMED = errors.ResponseFormatError("field 'status': not an int")
+PERMANENT = errors.NotFoundError("no such job")
+THROTTLED = errors.RateLimitedError("slow down")
+
+
+def kinds(actions: tuple[Any, ...]) -> list[type]:
+    return [type(a) for a in actions]
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+
+def test_unchanged_answers_grow_the_interval_to_its_cap() -> None:
+    r, h, job, now, gaps = rules(), health(), JOB, 0.0, []
+    for _ in range(8):
+        d = decide(r, job, h, UNCHANGED, now)
+        assert d.actions == ()
+        assert d.poll_at is not None
+        gaps.append(d.job.interval)
+        job, now = d.job, d.poll_at
+    assert gaps == [1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0]
+
+
+def test_unchanged_answers_at_the_cap_keep_the_same_value() -> None:
+    job = JOB._replace(interval=15.0)
+    d = decide(rules(), job, health(), UNCHANGED, 0.0)
+    assert d.job is job  # nothing to change: no new value on the hot path
+
+
+def test_a_changed_answer_delivers_and_resets_the_interval() -> None:
+    job = JOB._replace(interval=8.0)
+    d = decide(rules(), job, health(), answer(2, None), 100.0)
+    assert kinds(d.actions) == [Deliver]
+    deliver = d.actions[0]
+    assert deliver.finished is None
+    assert deliver.changed
+    assert [type(e).__name__ for e in deliver.events] == ["StepTransition", "JobTransition"]
+    assert d.job.interval == POLICY.interval
+    assert d.job.state.seq > job.state.seq
+    assert 100.0 + POLICY.interval * 0.9 <= d.poll_at <= 100.0 + POLICY.interval * 1.1
+
+
+def test_an_answer_that_moves_nothing_schedules_as_unchanged() -> None:
+    first = decide(rules(), JOB, health(), answer(2, None), 0.0).job._replace(interval=4.0)
+    d = decide(rules(), first, health(), answer(2, None), 10.0)
+    (deliver,) = d.actions
+    assert deliver.events == []
+    assert not deliver.changed
+    assert d.job.interval == 8.0
+
+
+def test_a_final_answer_ends_the_job_with_its_snapshot() -> None:
+    d = decide(rules(), JOB, health(), answer(3, None), 5.0)
+    (deliver,) = d.actions
+    assert isinstance(deliver.finished, JobFinished)
+    assert deliver.finished.status is JobStatus.SUCCESS
+    assert deliver.finished.occurrence == d.job.state.seq
+
+
+# --- failures -----------------------------------------------------------------------------------
+
+
+def run_failures(error: errors.BkJobError, count: int, seed: int = 1) -> list[Any]:
+    """Fail ``count`` polls in a row, 1 s apart, with answers elsewhere (no outage)."""
+    r, h, job, out = rules(seed), health(), JOB, []
+    for i in range(count):
+        now = 10.0 + i
+        d = decide(r, job, h, failed(error, now=now, last_answer=now - 0.1), now)
+        out.append(d)
+        job, h = d.job, d.health
+    return out
+
+
+def test_transient_failures_back_off_and_stall_once() -> None:
+    decisions = run_failures(TRANSIENT, STALL_AFTER + 2)
+    assert all(Retried in kinds(d.actions) for d in decisions)
+    stalls = [i for i, d in enumerate(decisions) if Stalled in kinds(d.actions)]
+    assert stalls == [STALL_AFTER - 1]  # the third failure in a row, once
+    assert decisions[-1].job.failures == STALL_AFTER + 2
+    assert decisions[-1].job.stalled == WALL
+    assert all(d.poll_at is not None for d in decisions)
+
+
+def test_an_answer_after_a_stall_resumes_and_resets() -> None:
+    stalled = run_failures(TRANSIENT, STALL_AFTER)[-1]
+    d = decide(rules(), stalled.job, stalled.health, UNCHANGED, 20.0)
+    assert kinds(d.actions) == [Resumed]
+    assert d.actions[0].since == WALL
+    assert (d.job.failures, d.job.stalled, d.job.error) == (0, None, None)
+
+
+def test_malformed_answers_are_retried_until_the_limit() -> None:
+    decisions = run_failures(MALFORMED, MALFORMED_LIMIT)
+    assert all(Retried in kinds(d.actions) for d in decisions[:-1])
+    last = decisions[-1]
+    assert kinds(last.actions) == [GiveUp]
+    assert last.poll_at is None
+    failed_event = last.actions[0].failed
+    assert isinstance(failed_event, WatchFailed)
+    assert failed_event.error is MALFORMED
+
+
+def test_a_transient_failure_between_malformed_ones_does_not_reset_them() -> None:
+    r, h, job = rules(), health(), JOB
+    for i, error in enumerate([MALFORMED, TRANSIENT, MALFORMED]):
+        d = decide(r, job, h, failed(error, now=10.0 + i, last_answer=9.9 + i), 10.0 + i)
+        job, h = d.job, d.health
+    assert job.malformed == 2
+
+
+def test_a_permanent_failure_gives_up_at_once() -> None:
+    d = decide(rules(), JOB, health(), failed(PERMANENT), 10.0)
+    assert kinds(d.actions) == [GiveUp]
+    assert d.poll_at is None
+
+
+def test_a_permanent_failure_of_a_stalled_job_resumes_it_first() -> None:
+    stalled = run_failures(TRANSIENT, STALL_AFTER)[-1]
+    d = decide(rules(), stalled.job, stalled.health, failed(PERMANENT, now=30.0), 30.0)
+    assert kinds(d.actions) == [Resumed, GiveUp]
+
+
+def test_a_throttle_waits_for_the_pause_and_counts_no_failure() -> None:
+    paused = failed(THROTTLED, now=10.0)._replace(paused_until=12.0)
+    polls = {decide(rules(s), JOB, health(), paused, 10.0).poll_at for s in range(50)}
+    assert all(12.0 <= p <= 12.0 + POLICY.interval for p in polls)  # type: ignore[operator]
+    d = decide(rules(), JOB, health(), paused, 10.0)
+    assert d.actions == ()
+    assert d.job.failures == 0
+
+
+def test_a_throttle_never_comes_sooner_than_the_smallest_gap() -> None:
+    d = decide(rules(), JOB, health(), failed(THROTTLED, now=10.0), 10.0)
+    assert d.poll_at >= 9.9 + min_gap(POLICY)  # type: ignore[operator]
+
+
+def test_without_budget_a_failed_job_waits_max_interval() -> None:
+    h = health()
+    spent = h._replace(budget=attrs.evolve(h.budget, tokens=0.0, last=10.0, requests=100))
+    d = decide(rules(), JOB, spent, failed(TRANSIENT, now=10.0, requests=100), 10.0)
+    top = POLICY.max_interval * (1 + POLICY.jitter)
+    assert 10.0 + POLICY.max_interval <= d.poll_at <= 10.0 + top  # type: ignore[operator]
+    quick = decide(rules(), JOB, h, failed(TRANSIENT, now=10.0, requests=100), 10.0)
+    assert quick.poll_at < 10.0 + POLICY.interval  # type: ignore[operator]
+
+
+# --- outages ------------------------------------------------------------------------------------
+
+
+def test_failures_with_no_answer_begin_an_outage_and_an_answer_ends_it() -> None:
+    r, h, job = rules(), health(), JOB
+    began = []
+    for i in range(STALL_AFTER + 1):
+        now = OUTAGE_AFTER + 1.0 + i
+        d = decide(r, job, h, failed(TRANSIENT, now=now, last_answer=0.0), now)
+        began += [a for a in d.actions if isinstance(a, OutageBegan)]
+        job, h = d.job, d.health
+    assert len(began) == 1
+    assert began[0].error is TRANSIENT
+    assert h.outage.down
+    d = decide(r, job, h, UNCHANGED, 100.0)
+    assert OutageEnded in kinds(d.actions)
+    assert Resumed in kinds(d.actions)
+    assert not d.health.outage.down
+
+
+# --- purity -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [UNCHANGED, answer(2, [HostStatus.RUNNING]), failed(TRANSIENT), failed(PERMANENT)],
+    ids=["unchanged", "answer", "transient", "permanent"],
+)
+def test_the_same_inputs_give_the_same_decision_and_change_none(outcome: Any) -> None:
+    job, h = JOB._replace(interval=2.0), health()
+    first = decide(rules(7), job, h, outcome, 50.0)
+    again = decide(rules(7), job, h, outcome, 50.0)
+    assert (first.job, first.health, first.poll_at) == (again.job, again.health, again.poll_at)
+    assert kinds(first.actions) == kinds(again.actions)
+    assert job == JOB._replace(interval=2.0)
+    assert h == health()
+
+
+# --- joining ------------------------------------------------------------------------------------
+
+
+def test_a_new_job_is_polled_at_its_phase_and_never_sooner_than_the_gap() -> None:
+    at = joined_at(POLICY, 7, 100.0, sent=-1e9, due=None)
+    assert at is not None
+    assert 100.0 <= at < 100.0 + POLICY.interval
+    assert joined_at(POLICY, 7, 100.0, sent=100.0, due=None) == 100.0 + min_gap(POLICY)
+
+
+def test_a_job_joined_again_keeps_a_near_poll_and_pulls_in_a_far_one() -> None:
+    assert joined_at(POLICY, 7, 100.0, sent=90.0, due=100.5) is None
+    far = joined_at(POLICY, 7, 100.0, sent=90.0, due=114.0)
+    assert far is not None
+    assert far < 100.0 + POLICY.interval
+
+
+def test_after_an_outage_every_job_comes_back_within_one_interval() -> None:
+    ats = [rejoined_at(POLICY, job_id, 0.0, sent=-1e9) for job_id in range(1000)]
+    assert all(0.0 <= a < POLICY.interval for a in ats)
