@@ -588,10 +588,14 @@ async def wait_for_effect(
 
 async def run_simulate(ctx: Context, args: argparse.Namespace) -> int:
     """Serve the simulator in the foreground until Ctrl-C (or ``--run-for``)."""
-    from ..testing._cli import serve
+    from ..testing._cli import accepted_apps, serve
 
-    # The credentials it accepts: the first --app pair, or any (then demo/demo).
-    code, secret = args.app[0] if args.app else ("demo", "demo")
+    try:
+        apps = accepted_apps(args)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    # The credentials it accepts: the first --app's, or any (then demo/demo).
+    code, secret = next(iter(apps.items())) if apps else ("demo", "demo")
 
     def hint(url: str) -> None:  # once bound: the real URL, valid shell
         ctx.out(

@@ -489,10 +489,12 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         help="run the bk-job simulator in the foreground, for manual use",
         description=(
             "Serve a simulated bk-job (gateway v3, ESB jobv3 and ESB v2 paths) with some\n"
-            "jobs already running, until Ctrl-C. It accepts any app code and secret."
+            "jobs already running, until Ctrl-C. It accepts any app code and secret, or only\n"
+            "--app CODE --secret SECRET; it prints the export lines that work with it."
         ),
         epilog=_examples(
             "bkjob-async simulate --port 9000 --jobs 20 --hosts 10",
+            "bkjob-async simulate --app myapp --secret s3cret   # accept only these",
             "BKJOB_URL=http://127.0.0.1:9000 BKJOB_SCOPE=biz:2 BKJOB_APP_CODE=demo \\",
             "  BKJOB_APP_SECRET=demo BKJOB_USERNAME=admin bkjob-async watch 10001 10002",
         ),

@@ -21,7 +21,7 @@ from ._simulator import BkJobSimulator
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-__all__ = ["build_parser", "main", "serve"]
+__all__ = ["accepted_apps", "build_parser", "main", "serve"]
 
 
 class _Span(argparse.Action):
@@ -100,8 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_app,
         action="append",
         default=[],
-        metavar="CODE:SECRET",
-        help="accepted app credentials (default: any non-empty pair)",
+        metavar="CODE[:SECRET]",
+        help="accept only this app code (repeatable), with its secret or --secret's "
+        "(default: any non-empty code and secret)",
+    )
+    parser.add_argument(
+        "--secret", metavar="SECRET", help="the secret of each --app CODE given without one"
     )
     parser.add_argument(
         "--run-for",
@@ -113,12 +117,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _app(text: str) -> tuple[str, str]:
-    """An ``--app`` value: ``CODE:SECRET``, both non-empty."""
+def _app(text: str) -> tuple[str, str | None]:
+    """An ``--app`` value: ``CODE`` or ``CODE:SECRET``, each part non-empty."""
     code, sep, secret = text.partition(":")
-    if not sep or not code or not secret:
-        raise argparse.ArgumentTypeError(f"needs CODE:SECRET, got {text!r}")
-    return code, secret
+    if not code or (sep and not secret):
+        raise argparse.ArgumentTypeError(f"needs CODE or CODE:SECRET, got {text!r}")
+    return code, secret or None
+
+
+def accepted_apps(options: argparse.Namespace) -> dict[str, str] | None:
+    """Return the app codes and secrets ``--app`` and ``--secret`` accept (``None``: any).
+
+    :raises ValueError: an ``--app CODE`` without a secret, or ``--secret`` without ``--app``.
+    """
+    if options.secret is not None and not options.secret:
+        raise ValueError("--secret needs a non-empty SECRET")
+    if not options.app:
+        if options.secret is not None:
+            raise ValueError("--secret is the secret of an --app CODE: give --app CODE too")
+        return None
+    apps: dict[str, str] = {}
+    for code, secret in options.app:
+        secret = secret or options.secret
+        if secret is None:
+            raise ValueError(
+                f"--app {code} has no secret: --app {code} --secret SECRET, or --app {code}:SECRET"
+            )
+        apps[code] = secret
+    return apps
 
 
 #: What the README's command-line tour finds in a simulator started with its defaults.
@@ -178,7 +204,7 @@ async def serve(
         seed=options.seed,
         host=options.host,
         port=options.port,
-        apps=dict(options.app) or None,
+        apps=accepted_apps(options),
         retry_lag=options.retry_lag,
         operation_lag=options.operation_lag,
         host_duration=tuple(options.duration),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import re
 import socket
 
 import anyio
 import pytest
+
+from bkjob_async.cli import amain
 
 from .conftest import run
 
@@ -118,6 +122,81 @@ async def test_simulate_hints_the_credentials_it_was_started_with() -> None:
     result = await run(argv)
     assert result.status == 0, result.err
     assert "export BKJOB_APP_CODE=myapp BKJOB_APP_SECRET=s3 BKJOB_USERNAME=admin" in result.out
+
+
+def _exports(text: str) -> dict[str, str]:
+    """Return the variables of the ``export`` lines a command printed."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.strip().startswith("export "):
+            for pair in line.split()[1:]:
+                name, _, value = pair.partition("=")
+                found[name] = value
+    return found
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        ["--app", "myapp", "--secret", "s"],
+        ["--app", "myapp:s"],
+        ["--secret", "s", "--app", "myapp"],
+    ],
+)
+async def test_simulate_hint_works_with_the_credentials_it_accepts(accept: list[str]) -> None:
+    """Issue 28: ``simulate --app myapp --secret s`` hints myapp/s, and the hint works."""
+    out, stop = io.StringIO(), anyio.Event()
+    argv = ["simulate", "--port", "0", "--jobs", "3", "--hosts", "2", *accept]
+    async with anyio.create_task_group() as tg:
+
+        async def serve() -> None:
+            assert await amain(argv, stdout=out, stderr=io.StringIO(), interrupt=stop) == 0
+
+        tg.start_soon(serve)
+        with anyio.fail_after(10):
+            while "bkjob-async watch 10001" not in out.getvalue():
+                await anyio.sleep(0.02)
+        env = _exports(out.getvalue())
+        assert (env["BKJOB_APP_CODE"], env["BKJOB_APP_SECRET"]) == ("myapp", "s")
+        good = await run(["status", "10001", "--no-hosts", "--json"], env)
+        assert good.status == 0, good.err
+        wrong = await run(["status", "10001", "--json"], {**env, "BKJOB_APP_SECRET": "demo"})
+        assert wrong.status == 2  # the simulator accepts only what the hint says
+        stop.set()
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        (["--app", "myapp"], "--app myapp has no secret: --app myapp --secret SECRET"),
+        (["--secret", "s"], "--secret is the secret of an --app CODE"),
+        (["--app", "myapp:"], "needs CODE or CODE:SECRET, got 'myapp:'"),
+    ],
+)
+async def test_simulate_says_which_credentials_are_missing(bad: list[str], says: str) -> None:
+    result = await run(["simulate", "--port", "0", "--run-for", "0.1", *bad])
+    assert result.status == 2
+    assert says in result.err
+    assert "export BKJOB" not in result.out
+
+
+def test_simulate_help_shows_every_default() -> None:
+    """Issue 28: port, jobs, hosts, speed (how long a host runs), failure rate."""
+    from bkjob_async.cli._parser import build_parser
+
+    sub = next(
+        a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)
+    ).choices["simulate"]
+    text = " ".join(sub.format_help().split())
+    for shown in (
+        "--port PORT port to bind; 0: any free port (9000)",
+        "--jobs JOBS jobs to create at start, the README tour's three first (50)",
+        "--hosts HOSTS hosts per step of those jobs (20)",
+        "--duration MIN MAX seconds a host runs (1 5)",
+        "chance a host fails, 0..1 (0.01)",
+        "(default: any non-empty code and secret)",
+    ):
+        assert shown in text
 
 
 @pytest.mark.parametrize(

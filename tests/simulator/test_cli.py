@@ -28,7 +28,9 @@ def test_main_runs_and_returns_zero(capsys):
 
 def test_main_refuses_malformed_app_credentials(capsys):
     assert main(["--port", "0", "--app", "nosecret", "--run-for", "0"]) == 2
-    assert "--app: needs CODE:SECRET, got 'nosecret'" in capsys.readouterr().err
+    assert "--app nosecret has no secret: --app nosecret --secret SECRET" in capsys.readouterr().err
+    assert main(["--port", "0", "--app", ":pw", "--run-for", "0"]) == 2
+    assert "--app: needs CODE or CODE:SECRET, got ':pw'" in capsys.readouterr().err
 
 
 def test_the_module_prints_the_same_hint_as_the_command(capsys):
@@ -36,6 +38,11 @@ def test_the_module_prints_the_same_hint_as_the_command(capsys):
     out = capsys.readouterr().out
     assert "export BKJOB_APP_CODE=me BKJOB_APP_SECRET=pw BKJOB_USERNAME=admin" in out
     assert "the README's tour: 10001 has succeeded" in out
+    argv = ["--port", "0", "--jobs", "1", "--run-for", "0.05", "--app", "myapp", "--secret", "s"]
+    assert main(argv) == 0  # issue 28: the pair it accepts, however it was given
+    assert "export BKJOB_APP_CODE=myapp BKJOB_APP_SECRET=s BKJOB_USERNAME=admin" in (
+        capsys.readouterr().out
+    )
 
 
 def test_the_module_runs_as_a_program():
