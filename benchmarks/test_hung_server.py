@@ -45,7 +45,7 @@ async def _run(sim) -> dict[str, object]:  # type: ignore[no-untyped-def]
                 durations.append(time.monotonic() - started)
                 raise
 
-        poller._reader._send = timed  # measure every poll request, failed ones kept
+        poller._driver.reader._send = timed  # measure every poll request, failed ones kept
         watch = poller.watch_jobs(SCOPE, sim.job_ids)
 
         async def drain() -> None:
