@@ -102,6 +102,10 @@ from .models import (
 )
 from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
 from .polling import (
+    Callback,
+    CallbackBindError,
+    CallbackReceiver,
+    CallbackStatistics,
     HostTransition,
     JobFinished,
     JobTransition,
@@ -127,6 +131,10 @@ __all__ = [
     "AuthenticationError",
     "BkJobClient",
     "BkJobError",
+    "Callback",
+    "CallbackBindError",
+    "CallbackReceiver",
+    "CallbackStatistics",
     "ConnectError",
     "ConnectTimeoutError",
     "Credentials",

@@ -50,6 +50,7 @@ from ._durable import open_jobs
 from ._schedule import PollPolicy
 from ._sqlite import SqliteStore
 from ._store import MemoryStore, Store, StoreStatistics, UnknownWatchError
+from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
 from .events import (
     Event,
     HostTransition,
@@ -64,6 +65,10 @@ from .events import (
 from .poller import Completed, Poller, PollerStatistics, Watch
 
 __all__ = [
+    "Callback",
+    "CallbackBindError",
+    "CallbackReceiver",
+    "CallbackStatistics",
     "Completed",
     "Event",
     "HostTransition",
