@@ -14,7 +14,9 @@ The rules, by outcome (see ``_failures`` for what each kind of failure means):
 ===================  ======================================================================
 outcome              decision
 ===================  ======================================================================
-unchanged answer     next poll ``interval`` grown by ``growth`` (capped at ``max_interval``)
+unchanged answer     next poll ``interval`` grown by ``growth``, capped at ``latency`` for a
+                     job that may change by itself, at ``max_interval`` for one waiting for
+                     a person (``_schedule.next_interval``)
 changed answer       the tracker's events are delivered; next poll at ``interval`` if any
                      event came, else as unchanged; a final answer ends the job's watches
 any answer           after failures: the job's failures reset, a stalled job resumes, an
@@ -37,7 +39,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._failures import MALFORMED_LIMIT, STALL_AFTER, Kind, Outage, classify, job_backoff
-from ._schedule import PollPolicy, RetryBudget, first_delay, min_gap, next_interval
+from ._schedule import WAITING, PollPolicy, RetryBudget, first_delay, min_gap, next_interval
 from ._tracker import observe
 from .events import JobFinished, WatchFailed
 
@@ -213,7 +215,8 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
         actions = _NO_ACTIONS
         if job.failures or job.stalled is not None or health.outage.down_since is not None:
             job, health, actions = _recovered(rules, job, health)
-        base, delay = next_interval(rules.policy, job.interval, False, rules.rng)
+        waiting = job.state.status in WAITING
+        base, delay = next_interval(rules.policy, job.interval, False, rules.rng, waiting)
         if base != job.interval:
             job = job._replace(interval=base)
         return Decision(job, health, now + delay, actions)
@@ -252,7 +255,8 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
         finished = JobFinished(
             job.job_instance_id, rules.wall(), snapshot.job.status, snapshot, occurrence=state.seq
         )
-    base, delay = next_interval(rules.policy, job.interval, bool(events), rules.rng)
+    waiting = state.status in WAITING
+    base, delay = next_interval(rules.policy, job.interval, bool(events), rules.rng, waiting)
     job = job._replace(state=state, interval=base)
     deliver = Deliver(events, finished, answer.data, state is not old)
     return Decision(job, health, now + delay, (*actions, deliver))

@@ -1,8 +1,12 @@
 """When to poll next, as data and pure arithmetic; every function takes ``now``, none reads a clock.
 
-- Intervals: ``interval`` while a job changes, growing by ``growth`` per unchanged poll up to
-  ``max_interval``, with ``jitter``; the first poll of each job lands at a phase derived from its
-  id, so thousands registered at once spread over one interval instead of polling in lockstep.
+- Intervals are bound by ``latency``: a job that may change by itself (running, or not yet
+  seen) is polled at most ``latency`` apart, so each of its transitions is seen within
+  ``latency``. A job that waits for a person (``WAITING``: not started, waiting for a
+  confirmation, a rolling pause) backs off by ``growth`` per unchanged poll up to
+  ``max_interval``. ``jitter`` only ever shortens a gap. The first poll of each job lands at a
+  phase derived from its id, so thousands registered at once spread over one interval instead
+  of polling in lockstep.
 - Failures: quick retries are paid from a process-wide ``RetryBudget`` (a share of recent
   requests plus a floor); without budget a failed job waits ``max_interval``. Which failures end
   a watch, and how outages are waited out, is ``_failures``; throttling is ``_rate``.
@@ -18,7 +22,15 @@ import attrs
 if TYPE_CHECKING:
     import random
 
-__all__ = ["PollPolicy", "RetryBudget", "first_delay", "min_gap", "next_interval"]
+__all__ = [
+    "WAITING",
+    "PollPolicy",
+    "RetryBudget",
+    "cap",
+    "first_delay",
+    "min_gap",
+    "next_interval",
+]
 
 
 def _number(name: str, value: Any) -> float:
@@ -59,10 +71,16 @@ def _unit(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
 class PollPolicy:
     """How a ``Poller`` polls. Times are seconds.
 
-    :param interval: between polls of a job while it changes.
-    :param max_interval: the cap the interval grows to while a job does not change.
-    :param growth: interval factor per unchanged poll (1 keeps it fixed).
-    :param jitter: each delay is scaled by a random factor in ``[1 - jitter, 1 + jitter]``.
+    :param latency: the bound on how late a change is seen: a job that may change by itself
+        (running) is polled at most ``latency`` apart (``None``: no bound, ``interval`` grows
+        to ``max_interval`` as for a waiting job).
+    :param interval: between polls of a job right after it changed, and the first gap of a
+        job that waits for a person (an ``interval`` above ``latency`` wins: the job is polled
+        every ``interval``).
+    :param max_interval: the cap the gap of a waiting job grows to.
+    :param growth: gap factor per unchanged poll (1 keeps it fixed).
+    :param jitter: each gap is shortened by a random share in ``[0, jitter)``; never
+        lengthened, so ``latency`` holds.
     :param max_in_flight: requests at once; must not exceed the client's connection limit.
         It also bounds how many answers can land in one turn of the event loop, each costing
         a few hundred microseconds: keep it near polls per second x request latency (32 serves
@@ -92,7 +110,8 @@ class PollPolicy:
     ``max_interval * (1 + jitter)`` of its return.
     """
 
-    interval: float = attrs.field(default=1.0, validator=_positive)
+    latency: float | None = attrs.field(default=5.0, validator=_positive, kw_only=True)
+    interval: float = attrs.field(default=5.0, validator=_positive)
     max_interval: float = attrs.field(default=15.0, validator=_positive)
     growth: float = attrs.field(default=1.5, validator=_unit)
     jitter: float = attrs.field(default=0.1, validator=_unit)
@@ -128,31 +147,51 @@ def first_delay(policy: PollPolicy, job_instance_id: int) -> float:
 def min_gap(policy: PollPolicy) -> float:
     """Return the least time the schedule ever puts between two polls of one job.
 
-    An answer is followed by at least ``interval * (1 - jitter)`` (``next_interval``), a
-    failure by at least ``interval / 2`` (``job_backoff``'s first quick retry). The driver
-    refuses a poll sooner than this after the job's last one (see ``Poller``).
+    An answer is followed by at least ``interval * (1 - jitter)`` (``next_interval``; a gap
+    capped by ``latency`` below ``interval``, by ``latency * (1 - jitter)``), a failure by at
+    least ``interval / 2`` (``job_backoff``'s first quick retry). The driver refuses a poll
+    sooner than this after the job's last one (see ``_heap``).
     """
-    return policy.interval * min(1.0 - policy.jitter, 0.5)
+    shortest = policy.interval
+    if policy.latency is not None and policy.latency < shortest:
+        shortest = policy.latency
+    return shortest * min(1.0 - policy.jitter, 0.5)
+
+
+#: Job statuses in which a job cannot change without a person: not started (1), waiting for
+#: a user (7: a confirmation step), between rolling batches (15).
+WAITING = frozenset({1, 7, 15})
+
+
+def cap(policy: PollPolicy, waiting: bool) -> float:
+    """Return the longest gap between two polls of a job (``waiting``: for a person)."""
+    if waiting or policy.latency is None or policy.latency >= policy.max_interval:
+        return policy.max_interval
+    return policy.latency if policy.latency > policy.interval else policy.interval
 
 
 def next_interval(
-    policy: PollPolicy, current: float, changed: bool, rng: random.Random
+    policy: PollPolicy, current: float, changed: bool, rng: random.Random, waiting: bool = False
 ) -> tuple[float, float]:
-    """Return ``(new base interval, jittered delay)`` after a successful poll (every poll).
+    """Return ``(new base gap, jittered delay)`` after a successful poll (every poll).
 
-    The base is always within ``[interval, max_interval]``, whatever ``current`` is: a job
-    that has not been polled yet, or starts from a stored state, has ``current == 0``.
+    The base is ``interval`` after a change, else ``current`` grown by ``growth``; always
+    within ``[interval, cap]`` whatever ``current`` is (a job not polled yet, or started from
+    a stored state, has ``current == 0``), where the cap is ``latency`` for a job that may
+    change by itself and ``max_interval`` for one ``waiting`` for a person. Jitter only
+    shortens the delay.
     """
+    top = cap(policy, waiting)
     if changed:
         base = policy.interval
     else:  # (no min()/max(): every poll comes here)
         base = current * policy.growth
-        if base > policy.max_interval:
-            base = policy.max_interval
-        elif base < policy.interval:
+        if base < policy.interval:
             base = policy.interval
+    if base > top:
+        base = top
     jitter = policy.jitter
-    return base, base * (1.0 + jitter * (2.0 * rng.random() - 1.0)) if jitter else base
+    return base, base * (1.0 - jitter * rng.random()) if jitter else base
 
 
 @attrs.frozen

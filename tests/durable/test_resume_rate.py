@@ -23,9 +23,11 @@ from tests.polling.virtual import MemoryBkJob, now, run_virtual
 from ..polling.scripted import SCOPE
 
 POLICY = PollPolicy()
+#: The policy's unit of time: the tests' moments scale with it.
+U = POLICY.interval
 WINDOW = 10.0
-#: Job 1 ends one second in; jobs 2 and 3 run for the whole test.
-FINISH_AT = {1: 1.0, 2: 1e9, 3: 1e9}
+#: Job 1 ends one interval in; jobs 2 and 3 run for the whole test.
+FINISH_AT = {1: U, 2: 1e9, 3: 1e9}
 
 
 def sim_client(sim: BkJobSimulator) -> BkJobClient:
@@ -33,25 +35,31 @@ def sim_client(sim: BkJobSimulator) -> BkJobClient:
 
 
 def most_polls(policy: PollPolicy, window: float) -> int:
-    """Return the most polls ``policy`` allows one unchanging job in ``window`` seconds.
+    """Return the most polls ``policy`` allows one unchanging running job in ``window`` s.
 
     Its first poll may come at once (a restored job's phase), then each gap is the base
-    interval (``interval`` first), grown by ``growth`` per unchanged answer, shortened by
-    the full ``jitter``.
+    interval (``interval`` first), grown by ``growth`` per unchanged answer up to the cap of
+    a job that may change by itself (``latency``, or ``interval`` if that is longer, never
+    past ``max_interval``), shortened by the full ``jitter``.
     """
+    top = policy.max_interval
+    if policy.latency is not None:
+        top = min(top, max(policy.latency, policy.interval))
     polls, t, base = 1, 0.0, policy.interval
     while True:
         t += base * (1 - policy.jitter)
         if t > window:
             return polls
         polls += 1
-        base = min(base * policy.growth, policy.max_interval)
+        base = min(base * policy.growth, top)
 
 
 def test_most_polls_counts_the_policy_schedule() -> None:
-    assert most_polls(PollPolicy(), 10.0) == 5  # 0, 0.9, 2.25, 4.28, 7.31 (then 11.86)
+    assert most_polls(PollPolicy(), 10.0) == 3  # 0, 4.5, 9 (latency 5 s, jitter 10%)
     fixed = PollPolicy(interval=1.0, growth=1.0, jitter=0.0)
     assert most_polls(fixed, 10.0) == 11
+    unbound = PollPolicy(latency=None, interval=1.0)
+    assert most_polls(unbound, 10.0) == 5  # 0, 0.9, 2.25, 4.28, 7.31 (then 11.86)
 
 
 # How the first run stops, as a function of the events read so far (acked when it says so).
@@ -59,16 +67,16 @@ Stop = Callable[[list], bool]
 
 STOPS: dict[str, tuple[float, Stop, bool]] = {
     # name: (seconds the first run lasts at most, stop after this event?, ack what is read)
-    "nothing delivered": (2.0, lambda got: True, False),
-    "some delivered": (2.0, lambda got: len(got) == 2, True),
+    "nothing delivered": (2.0 * U, lambda got: True, False),
+    "some delivered": (2.0 * U, lambda got: len(got) == 2, True),
     "all of one job": (
-        2.0,
+        2.0 * U,
         lambda got: sum(e.job_instance_id == 2 for e in got) == 3,
         True,
     ),
-    "all of every job": (0.5, lambda got: False, True),
-    "a job that ended": (2.5, lambda got: False, True),
-    "JobFinished unacked": (2.5, lambda got: isinstance(got[-1], JobFinished), False),
+    "all of every job": (0.5 * U, lambda got: False, True),
+    "a job that ended": (2.5 * U, lambda got: False, True),
+    "JobFinished unacked": (2.5 * U, lambda got: isinstance(got[-1], JobFinished), False),
 }
 
 

@@ -89,19 +89,37 @@ def kinds(actions: tuple[Any, ...]) -> list[type]:
 # --- answers ------------------------------------------------------------------------------------
 
 
-def test_unchanged_answers_grow_the_interval_to_its_cap() -> None:
-    r, h, job, now, gaps = rules(), health(), JOB, 0.0, []
-    for _ in range(8):
+def run_unchanged(job: PolledJob, polls: int) -> list[float]:
+    r, h, now, gaps = rules(), health(), 0.0, []
+    for _ in range(polls):
         d = decide(r, job, h, UNCHANGED, now)
         assert d.actions == ()
         assert d.poll_at is not None
+        assert d.poll_at - now <= d.job.interval  # jitter only shortens
         gaps.append(d.job.interval)
         job, now = d.job, d.poll_at
-    assert gaps == [1.0, 2.0, 4.0, 8.0, 15.0, 15.0, 15.0, 15.0]
+    return gaps
+
+
+def test_a_job_that_may_change_grows_its_gap_up_to_the_latency() -> None:
+    assert run_unchanged(JOB, 6) == [1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
+
+
+def test_a_job_waiting_for_a_person_grows_its_gap_to_max_interval() -> None:
+    waiting = decide(rules(), JOB, health(), answer(JobStatus.WAITING_USER), 0.0).job
+    assert run_unchanged(waiting._replace(interval=1.0), 6) == [2.0, 4.0, 8.0, 15.0, 15.0, 15.0]
+
+
+def test_a_waiting_job_that_starts_again_is_back_within_the_latency() -> None:
+    waiting = decide(rules(), JOB, health(), answer(JobStatus.WAITING_USER), 0.0).job
+    waiting = waiting._replace(interval=15.0)
+    running = decide(rules(), waiting, health(), answer(JobStatus.RUNNING), 1.0)
+    assert running.job.interval == POLICY.interval
+    assert running.poll_at <= 1.0 + POLICY.latency  # type: ignore[operator]
 
 
 def test_unchanged_answers_at_the_cap_keep_the_same_value() -> None:
-    job = JOB._replace(interval=15.0)
+    job = JOB._replace(interval=5.0)
     d = decide(rules(), job, health(), UNCHANGED, 0.0)
     assert d.job is job  # nothing to change: no new value on the hot path
 
@@ -116,16 +134,16 @@ def test_a_changed_answer_delivers_and_resets_the_interval() -> None:
     assert [type(e).__name__ for e in deliver.events] == ["StepTransition", "JobTransition"]
     assert d.job.interval == POLICY.interval
     assert d.job.state.seq > job.state.seq
-    assert 100.0 + POLICY.interval * 0.9 <= d.poll_at <= 100.0 + POLICY.interval * 1.1
+    assert 100.0 + POLICY.interval * 0.9 <= d.poll_at <= 100.0 + POLICY.interval
 
 
 def test_an_answer_that_moves_nothing_schedules_as_unchanged() -> None:
-    first = decide(rules(), JOB, health(), answer(2, None), 0.0).job._replace(interval=4.0)
+    first = decide(rules(), JOB, health(), answer(2, None), 0.0).job._replace(interval=2.0)
     d = decide(rules(), first, health(), answer(2, None), 10.0)
     (deliver,) = d.actions
     assert deliver.events == []
     assert not deliver.changed
-    assert d.job.interval == 8.0
+    assert d.job.interval == 4.0
 
 
 def test_a_final_answer_ends_the_job_with_its_snapshot() -> None:

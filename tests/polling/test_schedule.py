@@ -8,8 +8,15 @@ from collections import Counter
 import pytest
 
 from bkjob_async import PollPolicy
+from bkjob_async.models import JobStatus
 from bkjob_async.polling._failures import job_backoff
-from bkjob_async.polling._schedule import RetryBudget, first_delay, min_gap, next_interval
+from bkjob_async.polling._schedule import (
+    WAITING,
+    RetryBudget,
+    first_delay,
+    min_gap,
+    next_interval,
+)
 
 
 @pytest.mark.parametrize(
@@ -112,12 +119,53 @@ def test_min_gap_bounds_every_delay_the_schedule_gives(jitter: float) -> None:
     assert gap == 2.0 * min(1 - jitter, 0.5)
 
 
-def test_jitter_stays_within_its_band() -> None:
+def test_jitter_only_shortens_a_gap() -> None:
     policy = PollPolicy(interval=1.0, jitter=0.1)
     rng = random.Random(1)
     delays = [next_interval(policy, 1.0, True, rng)[1] for _ in range(1000)]
     assert 0.9 <= min(delays) < 0.92
-    assert 1.08 < max(delays) <= 1.1
+    assert 0.98 < max(delays) <= 1.0  # never past the base: the latency bound holds
+
+
+@pytest.mark.parametrize("current", [0.0, 1.0, 4.9, 5.0, 14.0, 15.0, 60.0])
+@pytest.mark.parametrize("changed", [True, False])
+def test_a_job_that_may_change_is_polled_within_the_latency(current, changed) -> None:
+    policy = PollPolicy(latency=5.0, interval=1.0, max_interval=15.0)
+    rng = random.Random(2)
+    for _ in range(50):
+        base, delay = next_interval(policy, current, changed, rng)
+        assert policy.interval <= base <= 5.0
+        assert delay <= 5.0
+
+
+def test_a_job_waiting_for_a_person_backs_off_to_max_interval() -> None:
+    policy = PollPolicy(latency=5.0, interval=5.0, max_interval=60.0, growth=1.5, jitter=0.0)
+    rng = random.Random(3)
+    base, bases = 0.0, []
+    for _ in range(10):
+        base, _ = next_interval(policy, base, False, rng, waiting=True)
+        bases.append(base)
+    assert bases[:4] == [5.0, 7.5, 11.25, 16.875]
+    assert bases[-1] == 60.0
+    running = next_interval(policy, 60.0, False, rng, waiting=False)[0]
+    assert running == 5.0  # it started by itself: back to the bound at once
+
+
+def test_an_interval_above_the_latency_wins_and_no_latency_means_no_bound() -> None:
+    rng = random.Random(4)
+    slow = PollPolicy(latency=5.0, interval=10.0, max_interval=30.0, jitter=0.0)
+    assert next_interval(slow, 30.0, False, rng)[0] == 10.0
+    unbound = PollPolicy(latency=None, interval=1.0, max_interval=15.0, jitter=0.0)
+    assert next_interval(unbound, 15.0, False, rng)[0] == 15.0
+
+
+@pytest.mark.parametrize("status", sorted(WAITING))
+def test_waiting_statuses_are_the_ones_that_need_a_person(status: int) -> None:
+    assert JobStatus(status) in (
+        JobStatus.BLANK,
+        JobStatus.WAITING_USER,
+        JobStatus.ROLLING_WAITING,
+    )
 
 
 def test_first_polls_of_consecutive_ids_spread_evenly() -> None:
