@@ -3,30 +3,28 @@
 A job's state is a value (``JobState``): its status, whether bk-job calls it finished, and per
 step its status, round, and its hosts' keys and status codes as two tuples. ``observe`` never
 changes the state it is given; it returns a new one that shares every part that did not change.
-A poll that changes one host makes a new tuple of codes for its step and shares the keys: a few
-small tuples kept per change, where a copy of a map per change made every later allocation of
-the process slower (``benchmarks/README.md``, "CPU per poll"). ``to_data``/``from_data`` turn
-a state into plain JSON-able data and back, for a store to keep.
-
-Hosts are never forgotten, so a host's ``previous`` spans rounds and hosts copied unchanged into
-a retry round emit nothing; rows missing from a poll (bk-job's retry lag) mean "no news", never
-a change. A step listed twice in one answer is one step: the last listing wins, in the place of
-the first (as two rows for one host do in ``bkjob_async._observe``). The bk-job rules a watch
-needs about steps (``step_done``, ``step_moves``) live here too, next to the state they read.
+A poll that changes one host makes a new tuple of codes for its step and shares the keys, not a
+copy of a map (``benchmarks/README.md``, "CPU per poll"). ``to_data``/``from_data`` turn a state
+into JSON-able data and back, for a store. Hosts are never forgotten, so a host's ``previous``
+spans rounds and hosts copied unchanged into a retry round emit nothing; rows missing from a poll
+(bk-job's retry lag) mean "no news". A step listed twice in one answer is one step: the last
+listing wins, in the place of the first (as for two rows of one host in ``bkjob_async._observe``).
+``step_done`` and ``step_moves`` are the bk-job rules a watch needs about steps.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+import attrs
 
 from .._observe import JobObservation
 from ..models import HostKey, HostResult, HostStatus, JobStatus
 from .events import Event, HostTransition, JobTransition, StepTransition
 
 if TYPE_CHECKING:
-    import datetime as _dt
-    from collections.abc import Callable
-
     from .._observe import GroupKey, StepObservation
 
 __all__ = [
@@ -83,6 +81,9 @@ class JobState(NamedTuple):
 
 #: A job never seen.
 EMPTY = JobState(None, False, (), 0)
+_UNSEEN = StepState(0, None, -1, (), ())  # the old state of a step never seen
+_Keys = tuple[HostKey, ...]
+_Codes = tuple[int, ...]
 
 
 def observe(
@@ -95,14 +96,15 @@ def observe(
     """Fold ``observation`` into ``state``: return the new state and what changed.
 
     Events come hosts first, then steps, then the job. ``observed_at`` is called only if
-    something changed; ``host_result`` structures the raw row of a host whose status changed
-    (unchanged rows are never structured). Steps and hosts are matched by position first (the
-    server lists them in the same order poll after poll), by key when the order differs.
+    something changed; ``host_result`` structures the raw row of a host whose status changed,
+    only then. Steps and hosts are matched by position first (the server lists them in the same
+    order poll after poll), by key when the order differs.
     """
     old_steps = state.steps
     places = _places(old_steps, observation.steps)
     if places is None:  # a step listed twice: fold the answer without repeats
-        once = JobObservation(observation.finished, observation.status, _last_wins(observation))
+        last_wins = list({s.step_instance_id: s for s in observation.steps}.values())
+        once = JobObservation(observation.finished, observation.status, last_wins)
         return observe(state, job_instance_id, once, observed_at, host_result)
     changes = _Changes(job_instance_id, state.seq + 1, observed_at, host_result)
     steps: list[StepState] | None = None  # copied on the first change
@@ -122,64 +124,44 @@ def observe(
 
 
 def _places(old_steps: tuple[StepState, ...], seen: list[StepObservation]) -> list[int] | None:
-    """Where each step seen is in ``old_steps`` (-1: a new step); ``None`` if one is listed twice.
-
-    A step is matched by position first, by id once the order differs.
-    """
+    """Where each step seen is in ``old_steps`` (-1: new); ``None`` if one is listed twice."""
     places = []
     known = len(old_steps)
     where: dict[int, int] | None = None  # step id -> position, once the order differs
     for i, step in enumerate(seen):
-        step_id = step.step_instance_id
-        if i < known and old_steps[i].step_instance_id == step_id:
+        if i < known and old_steps[i].step_instance_id == step.step_instance_id:
             places.append(i)
             continue
         if where is None:
-            # Only here can a step be listed twice (the ones matched by position are distinct,
-            # as the state's steps are).
+            # Only here can a step be listed twice (those matched by position are distinct).
             if len({s.step_instance_id for s in seen}) < len(seen):
                 return None
             where = {s.step_instance_id: p for p, s in enumerate(old_steps)}
-        places.append(where.get(step_id, -1))
+        places.append(where.get(step.step_instance_id, -1))
     return places
-
-
-def _last_wins(observation: JobObservation) -> list[StepObservation]:
-    """A step listed twice is one step: the last listing wins, in the place of the first."""
-    by_id = {step.step_instance_id: step for step in observation.steps}
-    return list(by_id.values())
 
 
 def _observe_step(
     old: StepState | None, step: StepObservation, changes: _Changes
 ) -> StepState | None:
     """Fold one step seen into its old state; return the new state, ``None`` if unchanged."""
-    if old is None:
-        keys: tuple[HostKey, ...] = ()
-        codes: tuple[int, ...] = ()
-        old_status = None
-    else:
-        keys, codes, old_status = old.keys, old.codes, old.status
-    hosts = None if step.hosts is None else _observe_hosts(keys, codes, step, changes)
-    if old_status != step.status:
-        changes.step(step, old_status)
-    elif hosts is None and old is not None and old.execute_count == step.execute_count:
+    was = _UNSEEN if old is None else old
+    hosts = None if step.hosts is None else _observe_hosts(was.keys, was.codes, step, changes)
+    if was.status != step.status:
+        changes.step(step, was.status)
+    elif hosts is None and was.execute_count == step.execute_count:
         return None
-    if hosts is not None:
-        keys, codes = hosts
+    keys, codes = (was.keys, was.codes) if hosts is None else hosts
     return StepState(step.step_instance_id, step.status, step.execute_count, keys, codes)
 
 
 def _observe_hosts(
-    keys: tuple[HostKey, ...],
-    codes: tuple[int, ...],
-    step: StepObservation,
-    changes: _Changes,
-) -> tuple[tuple[HostKey, ...], tuple[int, ...]] | None:
+    keys: _Keys, codes: _Codes, step: StepObservation, changes: _Changes
+) -> tuple[_Keys, _Codes] | None:
     """Fold a step's host rows into its keys and codes; return new ones, ``None`` if unchanged.
 
     A host listed twice (rows of several result groups, read while it moved) compares with its
-    earlier row: as rows read one after the other.
+    earlier row, as rows read one after the other.
     """
     assert step.hosts is not None
     new_codes: list[int] | None = None  # copied on the first change
@@ -213,26 +195,18 @@ def _observe_hosts(
             new_codes.append(code)
         else:
             new_codes[pos] = code
-        changes.host(step, key, code, row, previous)
+        changes.host(step, changes.host_result(key, code, row), previous)
     if new_codes is None:
         return None
     return (keys if new_keys is None else tuple(new_keys)), tuple(new_codes)
 
 
 def _next_state(
-    state: JobState,
-    observation: JobObservation,
-    steps: list[StepState] | None,
-    changes: _Changes,
+    state: JobState, observation: JobObservation, steps: list[StepState] | None, changes: _Changes
 ) -> JobState:
     """Return the state after ``observation``: ``state`` itself if nothing changed."""
-    changed = changes.any()
-    if (
-        steps is None
-        and not changed
-        and state.status == observation.status
-        and state.finished == observation.finished
-    ):
+    changed = bool(changes.hosts or changes.others)  # (a job whose status changed has one)
+    if steps is None and not changed and state.finished == observation.finished:
         return state
     return JobState(
         observation.status,
@@ -242,71 +216,38 @@ def _next_state(
     )
 
 
+@attrs.define
 class _Changes:
-    """The events of one observation, in order (hosts, then steps, then the job).
+    """The events of one observation, each with its ``occurrence`` and one time, read once."""
 
-    Every event carries the same ``occurrence`` and the same time, read once on the first.
-    """
-
-    __slots__ = (
-        "_host_events",
-        "_host_result",
-        "_job_instance_id",
-        "_now",
-        "_observed_at",
-        "_other_events",
-        "occurrence",
-    )
-
-    def __init__(
-        self,
-        job_instance_id: int,
-        occurrence: int,
-        observed_at: Callable[[], _dt.datetime],
-        host_result: Callable[[HostKey, int, dict[str, Any]], HostResult],
-    ) -> None:
-        self._job_instance_id = job_instance_id
-        self.occurrence = occurrence
-        self._observed_at = observed_at
-        self._now: _dt.datetime | None = None
-        self._host_result = host_result
-        self._host_events: list[Event] = []
-        self._other_events: list[Event] = []  # steps', then the job's
-
-    def any(self) -> bool:
-        """Tell whether anything changed."""
-        return bool(self._host_events or self._other_events)
+    job_instance_id: int
+    occurrence: int
+    observed_at: Callable[[], _dt.datetime]
+    host_result: Callable[[HostKey, int, dict[str, Any]], HostResult]
+    hosts: list[Event] = attrs.Factory(list)
+    others: list[Event] = attrs.Factory(list)  # steps', then the job's
+    at: _dt.datetime | None = None
 
     def events(self) -> list[Event]:
         """Return every event, hosts first."""
-        events = self._host_events
-        events += self._other_events
-        return events
+        return self.hosts + self.others
 
     def now(self) -> _dt.datetime:
         """Return the time of this observation: ``observed_at()``, called on the first event."""
-        if self._now is None:
-            self._now = self._observed_at()
-        return self._now
+        if self.at is None:
+            self.at = self.observed_at()
+        return self.at
 
-    def host(
-        self,
-        step: StepObservation,
-        key: HostKey,
-        code: int,
-        row: dict[str, Any],
-        previous: int | None,
-    ) -> None:
-        """Record a host's change (``previous``: ``None`` for a host not seen before)."""
-        result = self._host_result(key, code, row)
-        self._host_events.append(
+    def host(self, step: StepObservation, result: HostResult, was: int | None) -> None:
+        """Record a host's change (``was``: its old status code, ``None`` if not seen before)."""
+        self.hosts.append(
             HostTransition(
-                self._job_instance_id,
+                self.job_instance_id,
                 self.now(),
                 step.step_instance_id,
                 step.execute_count,
                 result.host,
-                None if previous is None else HostStatus.of(previous),
+                None if was is None else HostStatus.of(was),
                 result.status,
                 result,
                 occurrence=self.occurrence,
@@ -315,9 +256,9 @@ class _Changes:
 
     def step(self, step: StepObservation, previous: int | None) -> None:
         """Record a step's change of status."""
-        self._other_events.append(
+        self.others.append(
             StepTransition(
-                self._job_instance_id,
+                self.job_instance_id,
                 self.now(),
                 step.step_instance_id,
                 step.execute_count,
@@ -329,9 +270,9 @@ class _Changes:
 
     def job(self, previous: int | None, status: int) -> None:
         """Record the job's change of status."""
-        self._other_events.append(
+        self.others.append(
             JobTransition(
-                self._job_instance_id,
+                self.job_instance_id,
                 self.now(),
                 None if previous is None else JobStatus.of(previous),
                 JobStatus.of(status),
@@ -367,11 +308,9 @@ def step_moves(state: JobState, step: StepObservation) -> bool:
     if step.status == JobStatus.BLANK or step.manual:  # not started, or no hosts ever
         return False
     known = state.step(step.step_instance_id)
-    changed = known is None or (known.status, known.execute_count) != (
-        step.status,
-        step.execute_count,
-    )
-    return changed or not JobStatus.of(step.status).is_finished
+    if known is None or known.status != step.status or known.execute_count != step.execute_count:
+        return True
+    return not JobStatus.of(step.status).is_finished
 
 
 # --- plain data, for a store ------------------------------------------------------------------
@@ -442,9 +381,8 @@ def _int_or_none(value: Any) -> int | None:
 class GroupCounts:
     """How many hosts a large step had in each result group, to fetch only groups that grew.
 
-    Within a round a host only moves forward (waiting, running, an end), so every host that
-    changed landed in a group that grew: fetching grown groups finds every change. A new round
-    (``execute_count``) resets the counts, so every group is fetched again.
+    Within a round a host only moves forward, so every host that changed landed in a group that
+    grew. A new round (``execute_count``) resets the counts: every group is fetched again.
     """
 
     __slots__ = ("counts", "execute_count")
