@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench check-live-view clean redis
+.PHONY: demo test test-slow lint typecheck unit bench check-live-view clean redis
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict bkjob_async
 
+# The long forms of the soak and crash loops (marked ``slow``) are left to `make test-slow`;
+# each has a short form that `make test` runs.
 unit: $(STAMP) redis
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow"
+
+test-slow: $(STAMP) redis
+	$(BIN)/pytest -q -m slow
 
 # The cluster tests start their own redis-server (never the system service). Installed here
 # when missing and we are root; anyone else is told what to do, and those tests skip (or, with

@@ -1,7 +1,9 @@
-"""Fixtures of the cluster tests: a real ``redis-server`` per test, and clusters on it.
+"""Fixtures of the cluster tests: a real ``redis-server``, empty for each test, and clusters on it.
 
-Every test here talks to a real Redis started by ``redis_server`` (see ``redis_server.py``);
-none uses a fake. Without ``redis-server`` the tests skip, unless ``CI=true``: then they fail.
+Every test here talks to a real Redis (see ``redis_server.py``); none uses a fake. One
+``redis-server`` process serves the whole session: each test gets it running, answering and
+flushed (a test that froze, stopped or reconfigured it is undone first). Without
+``redis-server`` the tests skip, unless ``CI=true``: then they fail.
 """
 
 from __future__ import annotations
@@ -22,15 +24,26 @@ from .redis_server import RedisServer, find_redis_server
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """Return a started ``RedisServer`` on 127.0.0.1, stopped after the test."""
-    server = RedisServer(find_redis_server(), tmp_path)
+@pytest.fixture(scope="session")
+def _redis_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One ``redis-server`` for the session (starting one costs more than most tests here)."""
+    server = RedisServer(find_redis_server(), tmp_path_factory.mktemp("redis"))
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_server(_redis_session: RedisServer) -> Iterator[RedisServer]:
+    """Return the session's ``RedisServer`` on 127.0.0.1, running, default-configured and
+    empty, as if started for this test."""
+    _redis_session.reset()
+    try:
+        yield _redis_session
+    finally:
+        _redis_session.thaw()
 
 
 @pytest.fixture
