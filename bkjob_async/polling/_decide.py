@@ -39,7 +39,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._failures import MALFORMED_LIMIT, STALL_AFTER, Kind, Outage, classify, job_backoff
-from ._schedule import WAITING, PollPolicy, RetryBudget, first_delay, min_gap, next_interval
+from ._jobs import PolledJob
+from ._schedule import (
+    WAITING,
+    PollPolicy,
+    RetryBudget,
+    cap,
+    first_delay,
+    min_gap,
+    next_interval,
+)
 from ._tracker import observe
 from .events import JobFinished, WatchFailed
 
@@ -51,7 +60,6 @@ if TYPE_CHECKING:
     from .. import errors
     from .._observe import JobObservation
     from ..models import HostKey, HostResult, JobInstanceStatus
-    from ._jobs import PolledJob
     from .events import Event
 
 __all__ = [
@@ -86,6 +94,19 @@ class Rules(NamedTuple):
     wall: Callable[[], _dt.datetime]
     #: Structure one host row (``observe`` calls it only for a host that changed).
     host_result: Callable[[HostKey, int, dict[str, Any]], HostResult]
+    #: The longest gap of a job that may change by itself, and of one waiting for a person.
+    running_cap: float
+    waiting_cap: float
+
+    @classmethod
+    def of(
+        cls,
+        policy: PollPolicy,
+        rng: random.Random,
+        wall: Callable[[], _dt.datetime],
+        host_result: Callable[[HostKey, int, dict[str, Any]], HostResult],
+    ) -> Rules:
+        return cls(policy, rng, wall, host_result, cap(policy, False), cap(policy, True))
 
     @property
     def gap(self) -> float:
@@ -196,14 +217,10 @@ _RETRIED = Retried()
 _OUTAGE_ENDED = OutageEnded()
 
 
-class Decision(NamedTuple):
-    """What ``decide`` returns: the job's new value and health, its next poll, the actions."""
-
-    job: PolledJob
-    health: Health
-    #: When to poll the job next (engine clock), or ``None``: never (it was given up).
-    poll_at: float | None
-    actions: tuple[Action, ...]
+#: What ``decide`` returns, to unpack: ``job, health, poll_at, actions`` (the job's new value
+#: and health, when to poll it next, ``None``: never, and what else to do). A plain tuple:
+#: every poll makes one.
+Decision = tuple[PolledJob, Health, float | None, tuple[Action, ...]]
 
 
 # --- the decision -------------------------------------------------------------------------------
@@ -215,11 +232,11 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
         actions = _NO_ACTIONS
         if job.failures or job.stalled is not None or health.outage.down_since is not None:
             job, health, actions = _recovered(rules, job, health)
-        waiting = job.state.status in WAITING
-        base, delay = next_interval(rules.policy, job.interval, False, rules.rng, waiting)
+        top = rules.waiting_cap if job.state.status in WAITING else rules.running_cap
+        base, delay = next_interval(rules.policy, job.interval, False, rules.rng, top)
         if base != job.interval:
             job = job._replace(interval=base)
-        return Decision(job, health, now + delay, actions)
+        return job, health, now + delay, actions
     if isinstance(outcome, Answer):
         return _answered(rules, job, health, outcome, now)
     assert isinstance(outcome, Failed)
@@ -255,11 +272,11 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
         finished = JobFinished(
             job.job_instance_id, rules.wall(), snapshot.job.status, snapshot, occurrence=state.seq
         )
-    waiting = state.status in WAITING
-    base, delay = next_interval(rules.policy, job.interval, bool(events), rules.rng, waiting)
+    top = rules.waiting_cap if state.status in WAITING else rules.running_cap
+    base, delay = next_interval(rules.policy, job.interval, bool(events), rules.rng, top)
     job = job._replace(state=state, interval=base)
     deliver = Deliver(events, finished, answer.data, state is not old)
-    return Decision(job, health, now + delay, (*actions, deliver))
+    return job, health, now + delay, (*actions, deliver)
 
 
 def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: float) -> Decision:
@@ -272,15 +289,15 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
         if recovers:
             job, health, actions = _recovered(rules, job, health)
         start = max(now, failed.paused_until, failed.sent_at + rules.gap)
-        return Decision(job, health, start + rng.uniform(0, policy.interval), actions)
+        return job, health, start + rng.uniform(0, policy.interval), actions
     if kind is Kind.PERMANENT:
         actions = _NO_ACTIONS
         if recovers:
             job, health, actions = _recovered(rules, job, health)
-        return Decision(job, health, None, (*actions, _give_up(rules, job, error)))
+        return job, health, None, (*actions, _give_up(rules, job, error))
     malformed = job.malformed + 1 if kind is Kind.MALFORMED else job.malformed
     if malformed >= MALFORMED_LIMIT:
-        return Decision(job, health, None, (_give_up(rules, job, error),))
+        return job, health, None, (_give_up(rules, job, error),)
     actions_: list[Any] = [_RETRIED]
     failures = job.failures + 1
     stalled = job.stalled
@@ -296,7 +313,7 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
     else:
         delay = policy.max_interval * (1.0 + rng.random() * policy.jitter)
     job = job._replace(failures=failures, error=error, malformed=malformed, stalled=stalled)
-    return Decision(job, Health(outage, budget), now + delay, tuple(actions_))
+    return job, Health(outage, budget), now + delay, tuple(actions_)
 
 
 def _give_up(rules: Rules, job: PolledJob, error: errors.BkJobError) -> GiveUp:

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
 
-    from ._decide import Decision, Outcome, Rules
+    from ._decide import Action, Outcome, Rules
     from ._delivery import Delivery
     from ._rate import RateGovernor
     from ._reader import Reader
@@ -195,31 +195,39 @@ class Driver:
 
     # --- polling ------------------------------------------------------------------------------
 
-    async def _next(self, slot: Slot) -> tuple[Watched, float]:
-        """Return the next due job and when it was taken; park until one is due."""
+    def _take(self) -> tuple[Watched | None, float]:
+        """Return the next due job and when it was taken, or ``None`` if none is due."""
         clock, due = self.clock, self.due
-        while True:
+        sent_at = clock()
+        watched = due.take(sent_at)
+        if watched is None and self._held:
+            self._fold()  # nothing due: no answer waits for more to come
             sent_at = clock()
             watched = due.take(sent_at)
-            if watched is None and self._held:
-                self._fold()  # nothing due: no answer waits for more to come
-                sent_at = clock()
-                watched = due.take(sent_at)
+        return watched, sent_at
+
+    async def _park(self, slot: Slot) -> tuple[Watched, float]:
+        """Park until a job is due; return it and when it was taken."""
+        while True:
+            watched = await self.due.park(slot)
             if watched is None:
-                watched = await due.park(slot)
+                watched, sent_at = self._take()
                 if watched is None:
                     continue
-                sent_at = clock()
-            if self._still_watched(watched):
                 return watched, sent_at
-            watched.busy = False
+            return watched, self.clock()
 
     async def _worker(self) -> None:
         """Poll due jobs back to back; park when none is due, for the scheduler to wake."""
         slot = Slot()
         read = self.reader.read
         while True:
-            watched, sent_at = await self._next(slot)
+            watched, sent_at = self._take()
+            if watched is None:
+                watched, sent_at = await self._park(slot)
+            if not self._still_watched(watched):
+                watched.busy = False
+                continue
             permit = None
             if self.permits is not None:
                 permit = await self.permits.acquire()
@@ -321,19 +329,19 @@ class Driver:
         """Decide what follows ``outcome`` and apply it (every poll comes here)."""
         if now is None:
             now = self._answered()
-        decision = decide(self.rules, watched.job, self.health, outcome, now)
-        watched.job = decision.job
-        if decision.health is not self.health:
-            self.health = decision.health
-        if decision.actions:
-            self._act(watched, decision)
-        if decision.poll_at is not None and watched.active:
-            self.due.push(watched, decision.poll_at)
+        job, health, poll_at, actions = decide(self.rules, watched.job, self.health, outcome, now)
+        watched.job = job
+        if health is not self.health:
+            self.health = health
+        if actions:
+            self._act(watched, actions)
+        if poll_at is not None and watched.active:
+            self.due.push(watched, poll_at)
 
-    def _act(self, watched: Watched, decision: Decision) -> None:
+    def _act(self, watched: Watched, actions: tuple[Action, ...]) -> None:
         """Apply a decision's actions, in order."""
         delivery = self.delivery
-        for action in decision.actions:
+        for action in actions:
             if isinstance(action, Deliver):
                 self.reader.decoded(watched.wire, action.changed)
                 delivery.deliver(watched, action)

@@ -147,15 +147,12 @@ def first_delay(policy: PollPolicy, job_instance_id: int) -> float:
 def min_gap(policy: PollPolicy) -> float:
     """Return the least time the schedule ever puts between two polls of one job.
 
-    An answer is followed by at least ``interval * (1 - jitter)`` (``next_interval``; a gap
-    capped by ``latency`` below ``interval``, by ``latency * (1 - jitter)``), a failure by at
-    least ``interval / 2`` (``job_backoff``'s first quick retry). The driver refuses a poll
-    sooner than this after the job's last one (see ``_heap``).
+    An answer is followed by at least ``interval * (1 - jitter)`` (``next_interval``: every
+    ``cap`` is at least ``interval``), a failure by at least ``interval / 2``
+    (``job_backoff``'s first quick retry). The driver refuses a poll sooner than this after
+    the job's last one (see ``_heap``).
     """
-    shortest = policy.interval
-    if policy.latency is not None and policy.latency < shortest:
-        shortest = policy.latency
-    return shortest * min(1.0 - policy.jitter, 0.5)
+    return policy.interval * min(1.0 - policy.jitter, 0.5)
 
 
 #: Job statuses in which a job cannot change without a person: not started (1), waiting for
@@ -171,17 +168,16 @@ def cap(policy: PollPolicy, waiting: bool) -> float:
 
 
 def next_interval(
-    policy: PollPolicy, current: float, changed: bool, rng: random.Random, waiting: bool = False
+    policy: PollPolicy, current: float, changed: bool, rng: random.Random, top: float
 ) -> tuple[float, float]:
     """Return ``(new base gap, jittered delay)`` after a successful poll (every poll).
 
     The base is ``interval`` after a change, else ``current`` grown by ``growth``; always
-    within ``[interval, cap]`` whatever ``current`` is (a job not polled yet, or started from
-    a stored state, has ``current == 0``), where the cap is ``latency`` for a job that may
-    change by itself and ``max_interval`` for one ``waiting`` for a person. Jitter only
+    within ``[interval, top]`` whatever ``current`` is (a job not polled yet, or started from
+    a stored state, has ``current == 0``). ``top`` is the job's ``cap``: ``latency`` for a job
+    that may change by itself, ``max_interval`` for one waiting for a person. Jitter only
     shortens the delay.
     """
-    top = cap(policy, waiting)
     if changed:
         base = policy.interval
     else:  # (no min()/max(): every poll comes here)

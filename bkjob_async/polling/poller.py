@@ -117,7 +117,7 @@ class Poller:
             grouping=policy.group_threshold is not None and client.flavor is ApiFlavor.APIGW_V3,
         )
         self._delivery = Delivery(self.store, on_change)
-        rules = Rules(policy, rng or random.Random(), now_utc, reader.host_result)
+        rules = Rules.of(policy, rng or random.Random(), now_utc, reader.host_result)
         self._driver = Driver(rules, reader, governor, self._delivery, self._now, permits=permits)
         self._delivery.registry = self._driver.registry
         self._tg: TaskGroup | None = None

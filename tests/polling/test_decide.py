@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import pytest
@@ -33,10 +33,10 @@ from bkjob_async.polling._decide import (
     Retried,
     Rules,
     Stalled,
-    decide,
     joined_at,
     rejoined_at,
 )
+from bkjob_async.polling._decide import decide as decide_tuple
 from bkjob_async.polling._failures import MALFORMED_LIMIT, OUTAGE_AFTER, STALL_AFTER
 from bkjob_async.polling._jobs import PolledJob
 from bkjob_async.polling._schedule import min_gap
@@ -53,7 +53,20 @@ def rules(seed: int = 1, policy: Any = POLICY) -> Rules:
     def host(key: Any, code: int, row: dict[str, Any]) -> HostResult:
         return HostResult(Host(bk_host_id=key), HostStatus(code))
 
-    return Rules(policy, random.Random(seed), lambda: WALL, host)
+    return Rules.of(policy, random.Random(seed), lambda: WALL, host)
+
+
+class Decided(NamedTuple):
+    """``decide``'s tuple, named for the assertions."""
+
+    job: PolledJob
+    health: Health
+    poll_at: float | None
+    actions: tuple[Any, ...]
+
+
+def decide(*args: Any) -> Decided:
+    return Decided(*decide_tuple(*args))
 
 
 def health(policy: Any = POLICY) -> Health:
