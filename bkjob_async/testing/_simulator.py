@@ -1,19 +1,23 @@
 """``BkJobSimulator``: the public facade that owns the world, the faults and the HTTP server.
 
-Rule: no background task per job. The aiohttp server is the only task; every job advances
-lazily when a request (or ``job()``) looks at it, from the simulator clock.
+Rule: no background task per job. Every job advances lazily when a request (or ``job()``)
+looks at it, from the simulator clock. Besides the aiohttp server, the started simulator runs
+one task group of its own: the callback sender (``_callbacks``), which wakes when a job with a
+``callback_url`` may have ended.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
+import anyio
 import attrs
 from aiohttp import web
 
-from .._malloc import keep_receive_buffers_on_heap
 from ..config import DEFAULT_SERVER_TZ, ApiFlavor, Scope
 from ..models.enums import JobStatus
+from ._callbacks import CallbackSender
 from ._engine import Defaults
 from ._faults import Fault, FaultKind, FaultRule, FaultRules
 from ._mock import in_memory
@@ -24,7 +28,7 @@ from ._world import Clock, World
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from types import TracebackType
 
     from ._mock import MockTransport
@@ -44,6 +48,14 @@ class SimulatorStats:
     cache_misses: int
     jobs: int
     jobs_by_status: dict[JobStatus, int]
+    #: Job-end callbacks posted (first posts), posted again (after a non-200), answered 200
+    #: (at either post), failed (no 200 after both, or no answer), and refused by the
+    #: egress whitelist (``set_callback_whitelist``).
+    callbacks_sent: int = 0
+    callbacks_retried: int = 0
+    callbacks_delivered: int = 0
+    callbacks_failed: int = 0
+    callbacks_dropped: int = 0
 
 
 class BkJobSimulator:
@@ -63,6 +75,11 @@ class BkJobSimulator:
     before the step changes (``operation_lag``); rolling steps report 15 between batches; file
     hosts fail with file statuses (202 by default); a gateway 429 carries no ``Retry-After``
     unless ``set_rate_limit(..., retry_after=True)``.
+
+    A started simulator calls a job's ``callback_url`` when the job ends, as bk-job does: the
+    JSON ``{job_instance_id, status, step_instances[{step_instance_id, status}]}``, posted
+    once more labelled ``application/x-www-form-urlencoded`` after any answer but HTTP 200,
+    never more; ``set_callback_whitelist`` drops some, as bk-job's egress whitelist does.
 
     :param retry_lag: seconds between a retry's ``execute_count`` bump and the step/host reset
     :param operation_lag: seconds (a number, or a ``(min, max)`` range sampled repeatably from
@@ -115,6 +132,9 @@ class BkJobSimulator:
         self._host, self._port = host, port
         self._runner: web.AppRunner | None = None
         self._bound: int | None = None
+        self._callbacks = CallbackSender(self._world)
+        self._tasks: contextlib.AsyncExitStack | None = None
+        self._task_scope: anyio.CancelScope | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -134,7 +154,6 @@ class BkJobSimulator:
         """Start serving; the simulator can be started once."""
         if self._runner is not None:
             raise RuntimeError("the simulator is already started")
-        keep_receive_buffers_on_heap()  # (its server receives every request as a client does)
         runner = web.AppRunner(
             self._http.application(), access_log=None, handle_signals=False, shutdown_timeout=0.5
         )
@@ -147,9 +166,28 @@ class BkJobSimulator:
             raise
         self._runner = runner
         self._bound = int(runner.addresses[0][1])
+        tasks = contextlib.AsyncExitStack()
+        try:
+            group = await tasks.enter_async_context(anyio.create_task_group())
+            await group.start(self._callbacks.run)
+        except BaseException:
+            await tasks.aclose()
+            await self.aclose()
+            raise
+        self._tasks, self._task_scope = tasks, group.cancel_scope
+        self._world.on_callback = self._callbacks.wake
 
     async def aclose(self) -> None:
-        """Stop serving and close every connection."""
+        """Stop serving, stop sending callbacks, and close every connection.
+
+        Call it from the task that started the simulator (``async with`` does).
+        """
+        tasks, self._tasks = self._tasks, None
+        self._world.on_callback = None
+        if tasks is not None:
+            assert self._task_scope is not None
+            self._task_scope.cancel()
+            await tasks.aclose()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -218,8 +256,13 @@ class BkJobSimulator:
         return self._world.now_ms()
 
     def advance(self, seconds: float) -> None:
-        """Move the virtual clock forward; ``RuntimeError`` on a real clock."""
+        """Move the virtual clock forward; ``RuntimeError`` on a real clock.
+
+        Callbacks of the jobs that ended meanwhile are sent soon after (by the simulator's
+        task, once the caller lets it run).
+        """
         self._world.clock.advance(seconds)
+        self._callbacks.wake()
 
     # -- faults and limits ----------------------------------------------------------------------
 
@@ -255,6 +298,17 @@ class BkJobSimulator:
         self._http.window = None if rps is None else RateWindow(rps)
         self._http.retry_after = retry_after
 
+    # -- callbacks ------------------------------------------------------------------------------
+
+    def set_callback_whitelist(self, allow: Callable[[str], bool] | None) -> None:
+        """Send a job's callback only if ``allow(callback_url)`` (``None``: to any URL).
+
+        As bk-job's egress whitelist (``CallbackUrlValidateService``): a URL it refuses is
+        accepted at launch and its callbacks are dropped silently when the job ends
+        (``statistics().callbacks_dropped``). ``lambda url: False`` drops them all.
+        """
+        self._callbacks.allow = allow
+
     # -- statistics -----------------------------------------------------------------------------
 
     def request_count(self, api: str | None = None, flavor: ApiFlavor | str | None = None) -> int:
@@ -278,4 +332,9 @@ class BkJobSimulator:
             cache_misses=world.cache_misses,
             jobs=len(world.jobs),
             jobs_by_status=world.count_by_status(),
+            callbacks_sent=self._callbacks.sent,
+            callbacks_retried=self._callbacks.retried,
+            callbacks_delivered=self._callbacks.delivered,
+            callbacks_failed=self._callbacks.failed,
+            callbacks_dropped=self._callbacks.dropped,
         )

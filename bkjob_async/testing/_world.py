@@ -6,9 +6,12 @@ The clock is real (epoch ms = wall time at construction + monotonic time since) 
 
 from __future__ import annotations
 
+import heapq
+import json
 import random
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..models.enums import JobStatus, LaunchMode, StepType, TaskType
@@ -93,7 +96,17 @@ class World:
         )
         self.inventory = Inventory(seed)
         self.jobs: dict[int, Job] = {}
+        #: Per scope, its jobs oldest first: ids and creation times both ascend (the clock
+        #: never goes back), so a creation window is two bisections.
+        self.by_scope: dict[Scope, list[Job]] = {}
         self.plans: dict[int, Plan] = {}
+        #: Jobs with a ``callback_url`` to look at again: a heap of (when, job id), and when
+        #: each is due (an entry that does not match is stale). ``on_callback`` wakes the sender.
+        self._callback_heap: list[tuple[int, int]] = []
+        self._callback_due: dict[int, int] = {}
+        self._callback_sent: dict[int, tuple[int | None, int]] = {}
+        self.on_callback: Callable[[], None] | None = None
+        self._sending = False
         self._next_job_id = 10_001
         self._next_step_id = 20_001
         self.cache_hits = self.cache_misses = 0
@@ -147,9 +160,75 @@ class World:
             hosts = targets[index] if targets else None
             job.steps.append(self._new_step(job, index, step_plan, hosts, base, plan))
         self.jobs[job_id] = job
+        self.by_scope.setdefault(scope, []).append(job)
         if start:
             self.engine.start_job(job, now)
+        self.touched(job)
         return job
+
+    # -- callbacks ------------------------------------------------------------------------------
+
+    def touched(self, job: Job) -> None:
+        """Note that ``job`` may end at a new time (created, started, operated on)."""
+        if not job.callback_url:
+            return
+        if job.status.is_finished and self._callback_sent.get(job.id) != _end_of(job):
+            at = self.now_ms()  # ended, not yet reported
+        elif job.events:
+            at = job.events[0][0]
+        else:
+            return  # waits for a person or an operation: touched again then
+        due = self._callback_due.get(job.id)
+        if due is None or at < due:
+            self._callback_due[job.id] = at
+            heapq.heappush(self._callback_heap, (at, job.id))
+            if self.on_callback is not None and not self._sending:
+                self.on_callback()
+
+    def due_callbacks(self) -> list[tuple[str, bytes]]:
+        """Return ``(url, body)`` of each job that ended since it was last reported.
+
+        bk-job calls a job's ``callback_url`` each time the job ends (a retried job that ends
+        again calls it again), with ``JobCallbackDTO`` as Jackson writes it.
+        """
+        now, found = self.now_ms(), list[tuple[str, bytes]]()
+        self._sending = True  # the sender is the caller: no need to wake it
+        try:
+            self._pop_due(now, found)
+        finally:
+            self._sending = False
+        return found
+
+    def _pop_due(self, now: int, found: list[tuple[str, bytes]]) -> None:
+        heap = self._callback_heap
+        while heap and heap[0][0] <= now:
+            at, job_id = heapq.heappop(heap)
+            if self._callback_due.get(job_id) != at:
+                continue  # stale: the job was rescheduled earlier
+            del self._callback_due[job_id]
+            job = self.jobs[job_id]
+            self.engine.settle(job, now)
+            end = _end_of(job)
+            if job.status.is_finished and self._callback_sent.get(job_id) != end:
+                self._callback_sent[job_id] = end
+                found.append((str(job.callback_url), callback_body(job)))
+            self.touched(job)
+
+    def next_callback_at(self) -> int | None:
+        """Return when (epoch ms) a tracked job may next end, or ``None`` if none can."""
+        heap = self._callback_heap
+        while heap and self._callback_due.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    # -- history ---------------------------------------------------------------------------------
+
+    def window(self, scope: Scope, start_ms: int, end_ms: int) -> tuple[list[Job], int, int]:
+        """Return the scope's jobs (oldest first) and the index range created in the window."""
+        jobs = self.by_scope.get(scope, [])
+        low = bisect_left(jobs, start_ms, key=_created)
+        high = bisect_right(jobs, end_ms, key=_created)
+        return jobs, low, max(low, high)
 
     def _new_step(
         self,
@@ -235,10 +314,9 @@ class World:
     def jobs_in(self, scope: Scope) -> Iterable[Job]:
         """Yield the jobs of one scope, newest first, settled up to now."""
         now = self.now_ms()
-        for job in sorted(self.jobs.values(), key=lambda j: j.id, reverse=True):
-            if job.scope == scope:
-                self.engine.settle(job, now)
-                yield job
+        for job in reversed(self.by_scope.get(scope, [])):
+            self.engine.settle(job, now)
+            yield job
 
     def count_by_status(self) -> dict[JobStatus, int]:
         """Return how many jobs are in each status now."""
@@ -247,6 +325,21 @@ class World:
             self.engine.settle(job, now)
             counts[job.status] = counts.get(job.status, 0) + 1
         return counts
+
+
+def callback_body(job: Job) -> bytes:
+    """Return the JSON bk-job posts to a job's ``callback_url`` (``JobCallbackDTO``)."""
+    steps = [{"step_instance_id": step.id, "status": int(step.status)} for step in job.steps]
+    body = {"job_instance_id": job.id, "status": int(job.status), "step_instances": steps}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _end_of(job: Job) -> tuple[int | None, int]:
+    return job.end, int(job.status)
+
+
+def _created(job: Job) -> int:
+    return job.create
 
 
 def _int(value: object, default: int) -> int:
