@@ -21,9 +21,10 @@ import pytest
 from bkjob_async import Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
+from ..sim_clock import sim_clock
 from .chains import check_chains, stream_events
 from .redis_server import sigcont, sigstop
-from .workers import WorkerProc, holders, sim_clock
+from .workers import WorkerProc, holders
 
 SCOPE = Scope.biz(2)
 

@@ -21,8 +21,9 @@ import pytest
 from bkjob_async import Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
+from ..sim_clock import sim_clock
 from .chains import check_chains, stream_events
-from .workers import INTERVAL, WorkerProc, holders, sim_clock
+from .workers import INTERVAL, WorkerProc, holders
 
 SCOPE = Scope.biz(2)
 
