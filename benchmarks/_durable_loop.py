@@ -30,6 +30,7 @@ from _loops import CONCURRENCY, SCOPE, _client, _measure
 
 from bkjob_async import MemoryStore, Poller, PollPolicy, SqliteStore
 from bkjob_async.polling._store import Store
+from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 FAST = PollPolicy(interval=0.001, max_interval=0.002, jitter=0.0, max_in_flight=CONCURRENCY)
 
@@ -154,6 +155,7 @@ async def main(mode: str, url: str, ids: list[int], seconds: float, directory: s
 
 if __name__ == "__main__":
     pin_client()
+    keep_receive_buffers_on_heap()  # the opt-in a program polling many jobs makes (README)
     mode_, url_, ids_file, seconds_, directory_ = sys.argv[1:6]
     ids_ = json.loads(Path(ids_file).read_text())
     anyio.run(main, mode_, url_, ids_, float(seconds_), directory_)

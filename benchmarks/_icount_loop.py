@@ -20,8 +20,10 @@ import aiohttp
 import anyio
 
 from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
+from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 mode, url, ids_file, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+keep_receive_buffers_on_heap()  # the opt-in a program polling many jobs makes (README)
 ids = json.loads(Path(ids_file).read_text())
 SCOPE = Scope.biz(2)
 

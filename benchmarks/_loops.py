@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _harness import pin_client
 
 from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
+from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 CONCURRENCY = 32
 WARMUP = 1.5
@@ -113,5 +114,6 @@ async def main(mode: str, url: str, ids: list[int], seconds: float) -> None:
 
 if __name__ == "__main__":
     pin_client()
+    keep_receive_buffers_on_heap()  # the opt-in a program polling many jobs makes (README)
     mode_, url_, ids_file, seconds_ = sys.argv[1:5]
     anyio.run(main, mode_, url_, json.loads(Path(ids_file).read_text()), float(seconds_))

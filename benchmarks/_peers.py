@@ -53,6 +53,7 @@ from bkjob_async import (
     Scope,
     WatchFailed,
 )
+from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 SCOPE_PARAMS = {"bk_scope_type": "biz", "bk_scope_id": 2}
 AUTH = {"bk_app_code": "bench", "bk_app_secret": "secret", "bk_username": "admin"}
@@ -240,6 +241,7 @@ async def engine(
 ) -> None:
     """Watch every job with ``bkjob_async.Poller``; record host transitions and job ends."""
     chosen = PollPolicy(**policy)
+    keep_receive_buffers_on_heap()  # the README's opt-in (the client once did it by itself)
     client = BkJobClient(
         url,
         flavor="esb-jobv3",

@@ -35,6 +35,7 @@ import anyio
 
 from bkjob_async import Scope, StepType
 from bkjob_async.testing import BkJobSimulator, StepPlan
+from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -168,4 +169,5 @@ if __name__ == "__main__":
     arguments = parser.parse_args()
     if arguments.core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {arguments.core})
+    keep_receive_buffers_on_heap()  # (the server receives every request as a client does)
     anyio.run(main, arguments)

@@ -4,10 +4,8 @@ It borrows a caller's ``ClientSession`` (and never closes it) or creates one and
 errors are masked with the ``redact`` it is given (an aiohttp parser error can quote response
 bytes, and so an echoed secret), each request is logged at DEBUG as ``send_once`` would, and
 a body larger than ``max_body_size`` is refused unread. Given the protocol's ``redact`` (as
-``BkJobClient`` does), ``_transport.sender`` sends to it directly.
-
-The first transport of a process keeps asyncio's receive buffers on glibc's heap
-(``bkjob_async._malloc``): about 13 us of CPU less per response.
+``BkJobClient`` does), ``_transport.sender`` sends to it directly. It changes nothing
+process-wide: ``bkjob_async.tuning`` has what a program may opt into.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from . import errors
-from ._malloc import keep_receive_buffers_on_heap
 from ._protocol import Request, Response
 from ._transport import log_sent, logger, masked_error
 
@@ -70,7 +67,6 @@ class AiohttpTransport:
         self.redact = redact
         self._max_body = max_body_size
         self._closed = False
-        keep_receive_buffers_on_heap()
 
     def _open(self) -> aiohttp.ClientSession:
         self._session = aiohttp.ClientSession(

@@ -100,3 +100,11 @@ def test_public_classes_live_in_public_or_documented_modules() -> None:
         value = getattr(bkjob_async, name)
         module = getattr(value, "__module__", "bkjob_async")
         assert module.startswith("bkjob_async"), (name, module)
+
+
+def test_tuning_is_a_public_module_of_opt_in_calls() -> None:
+    # Process-wide tuning is never done by import: it is a call a program makes from here.
+    import bkjob_async.tuning
+
+    assert bkjob_async.tuning.__all__ == ["keep_receive_buffers_on_heap"]
+    assert all(callable(getattr(bkjob_async.tuning, name)) for name in bkjob_async.tuning.__all__)
