@@ -12,7 +12,6 @@ import email.utils
 import json
 import math
 import re
-import time
 import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -66,7 +65,15 @@ from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targ
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["MAX_LOG_HOSTS", "HostRef", "Protocol", "Request", "Response", "body_fingerprint"]
+__all__ = [
+    "MAX_LOG_HOSTS",
+    "HostRef",
+    "Protocol",
+    "Request",
+    "Response",
+    "body_fingerprint",
+    "parse_retry_after",
+]
 
 T = TypeVar("T")
 
@@ -242,24 +249,47 @@ def body_fingerprint(body: bytes, known: tuple[int, ...] = ()) -> tuple[int, tup
 _MAX_MESSAGE = 2000
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Read ``Retry-After`` (seconds or HTTP date), else ``X-Bkapi-RateLimit-Reset`` (seconds)."""
+def parse_retry_after(value: str | None, wall: float | None) -> float | None:
+    """Read a ``Retry-After`` value: seconds, or an HTTP date less ``wall`` (Unix time now).
+
+    Return ``None`` for no value, one that is neither, one not finite, or a date when ``wall``
+    is ``None``; never a negative number. A date's "-0000" zone is UTC. Reads no clock.
+    """
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        when = _http_date(value)
+        if when is None or wall is None:
+            return None
+        seconds = when - wall
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _http_date(value: str) -> float | None:
+    """Return an HTTP date as Unix time, ``None`` if ``value`` is not one."""
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC with no known source zone
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    return when.timestamp()
+
+
+def _retry_after(headers: Mapping[str, str], now: float | None) -> float | None:
+    """Read ``Retry-After``, else ``X-Bkapi-RateLimit-Reset`` (seconds, or HTTP dates).
+
+    A date is read against ``now`` (Unix time), else against the response's own ``Date``.
+    """
+    if now is None:
+        date = headers.get("Date")
+        now = None if date is None else _http_date(date)
     for name in ("Retry-After", "X-Bkapi-RateLimit-Reset"):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError):
-                continue
-            if when.tzinfo is None:  # "-0000": UTC with no known source zone
-                when = when.replace(tzinfo=_dt.timezone.utc)
-            seconds = when.timestamp() - time.time()
-        if math.isfinite(seconds):
-            return max(0.0, seconds)
+        seconds = parse_retry_after(headers.get(name), now)
+        if seconds is not None:
+            return seconds
     return None
 
 
@@ -671,29 +701,33 @@ class Protocol:
 
     # --- reading --------------------------------------------------------------------------
 
-    def decipher(self, request: Request, response: Response) -> Any:
-        """Return the envelope's ``data``, or raise the typed error the response stands for."""
+    def decipher(self, request: Request, response: Response, *, now: float | None = None) -> Any:
+        """Return the envelope's ``data``, or raise the typed error the response stands for.
+
+        ``now`` (Unix time, the caller's clock) reads a ``Retry-After`` given as a date; without
+        it the response's ``Date`` header does. Nothing here reads a clock.
+        """
         try:
             envelope = json.loads(response.body)
         except (ValueError, RecursionError):
             envelope = None
         if not isinstance(envelope, dict) or not ("result" in envelope or "code" in envelope):
-            return self._not_an_envelope(request, response)
+            return self._not_an_envelope(request, response, now)
         result, code = envelope.get("result"), envelope.get("code")
         if result is True and code in (0, "0", "00", None) and 200 <= response.status < 300:
             return envelope.get("data")
-        raise self._api_error(request, response, envelope)
+        raise self._api_error(request, response, envelope, now)
 
-    def _not_an_envelope(self, request: Request, response: Response) -> Any:
+    def _not_an_envelope(self, request: Request, response: Response, now: float | None) -> Any:
         if response.status >= 400:
-            raise self._api_error(request, response, {})
+            raise self._api_error(request, response, {}, now)
         kind = "not JSON" if response.body[:1] not in (b"{", b"[") else "not a bk-job envelope"
         raise errors.ResponseFormatError(
             f"{request.api}: HTTP {response.status} response is {kind}: {self._excerpt(response.body)}"
         )
 
     def _api_error(
-        self, request: Request, response: Response, envelope: Mapping[str, Any]
+        self, request: Request, response: Response, envelope: Mapping[str, Any], now: float | None
     ) -> errors.ApiError:
         headers = response.headers
         code = _int_or_none(envelope.get("code", headers.get("X-Bkapi-Error-Code")))
@@ -725,7 +759,7 @@ class Protocol:
             "api": request.api,
         }
         if cls is errors.RateLimitedError:
-            kwargs["retry_after"] = _retry_after(headers)
+            kwargs["retry_after"] = _retry_after(headers, now)
         return cls(self.redact(message), **kwargs)
 
     def redact(self, text: str) -> str:

@@ -159,7 +159,7 @@ async def call(
     while True:
         try:
             response = await send(request)
-            return protocol.decipher(request, response)
+            return protocol.decipher(request, response, now=time.time())
         except BkJobError as exc:
             if attempt >= retry.max_attempts or not is_retryable(exc, request.idempotent):
                 raise

@@ -24,9 +24,9 @@ timeline. The rules, from TCP (RFC 5681, RFC 9002 §7.3.2, RFC 9438) and botocor
 
 from __future__ import annotations
 
-import datetime as _dt
-import email.utils
 import math
+
+from .._protocol import parse_retry_after  # (the one reader of Retry-After, for the engine)
 
 __all__ = ["BETA", "MIN_RATE", "RECOVER", "RateGovernor", "parse_retry_after"]
 
@@ -40,7 +40,6 @@ MIN_RATE = 1.0
 _SAMPLE = 0.5
 #: Longest pause a ``Retry-After`` can impose.
 MAX_PAUSE = 60.0
-_UTC = _dt.timezone.utc
 _EPOCH_LIKE = 1e9  # a Reset this large is a Unix time, not a number of seconds
 
 
@@ -269,20 +268,3 @@ class RateGovernor:
         if self.rate is None or self.rate > self._ceiling:
             self._refill(now)
             self.rate = self._ceiling
-
-
-def parse_retry_after(value: str | None, wall: float) -> float | None:
-    """Read a ``Retry-After`` header: seconds, or an HTTP date (``wall``: Unix time now)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:  # "-0000": UTC, source zone unknown
-            return max(0.0, when.replace(tzinfo=_UTC).timestamp() - wall)
-        seconds = when.timestamp() - wall
-    return max(0.0, seconds) if math.isfinite(seconds) else None

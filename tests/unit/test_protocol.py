@@ -902,10 +902,10 @@ def test_strange_error_codes_still_give_api_error(code: Any) -> None:
 # --- Retry-After -----------------------------------------------------------------------------
 
 
-def retry_after(headers: dict[str, str]) -> float | None:
+def retry_after(headers: dict[str, str], now: float | None = None) -> float | None:
     proto, request = job_request()
     with pytest.raises(RateLimitedError) as info:
-        proto.decipher(request, response(failure(1642901), 429, headers))
+        proto.decipher(request, response(failure(1642901), 429, headers), now=now)
     return info.value.retry_after
 
 
@@ -916,12 +916,44 @@ def test_retry_after_seconds() -> None:
 
 
 def test_retry_after_http_date() -> None:
-    when = email.utils.formatdate(time.time() + 100, usegmt=True)
-    value = retry_after({"Retry-After": when})
+    now = time.time()
+    when = email.utils.formatdate(now + 100, usegmt=True)
+    value = retry_after({"Retry-After": when}, now)
     assert value is not None
-    assert 95.0 <= value <= 101.0
-    past = email.utils.formatdate(time.time() - 100, usegmt=True)
-    assert retry_after({"Retry-After": past}) == 0.0
+    assert 99.0 <= value <= 100.0  # (the date is in whole seconds)
+    past = email.utils.formatdate(now - 100, usegmt=True)
+    assert retry_after({"Retry-After": past}, now) == 0.0
+
+
+def test_retry_after_http_date_without_now_reads_the_response_date() -> None:
+    date = "Wed, 21 Oct 2015 07:28:00 GMT"
+    assert retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT", "Date": date}) == 30.0
+    # Neither ``now`` nor a ``Date``: the date is not read; ``-Reset`` is, if sent.
+    assert retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"}) is None
+    assert retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT", "Date": "soon"}) is None
+    headers = {"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT", "X-Bkapi-RateLimit-Reset": "4"}
+    assert retry_after(headers) == 4.0
+    # ``now`` given wins over the server's ``Date``.
+    assert (
+        retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT", "Date": date}, 1445412500.0)
+        == 10.0
+    )
+
+
+def test_the_protocol_reads_no_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_clock() -> float:
+        raise AssertionError("the protocol read a clock")
+
+    for name in ("time", "monotonic", "perf_counter", "time_ns", "monotonic_ns"):
+        monkeypatch.setattr(time, name, no_clock)
+    proto, request = job_request()
+    when = {"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"}
+    with pytest.raises(RateLimitedError) as info:
+        proto.decipher(request, response(failure(1642901), 429, when), now=1445412470.0)
+    assert info.value.retry_after == 40.0
+    with pytest.raises(RateLimitedError) as info:
+        proto.decipher(request, response(failure(1642901), 429, when))
+    assert info.value.retry_after is None
 
 
 def test_retry_after_zoneless_http_date_is_utc(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -929,13 +961,14 @@ def test_retry_after_zoneless_http_date_is_utc(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("TZ", "Asia/Shanghai")
     time.tzset()
     try:
-        when = email.utils.formatdate(time.time() + 100, usegmt=True).replace("GMT", "-0000")
-        value = retry_after({"Retry-After": when})
+        now = time.time()
+        when = email.utils.formatdate(now + 100, usegmt=True).replace("GMT", "-0000")
+        value = retry_after({"Retry-After": when}, now)
     finally:
         monkeypatch.undo()
         time.tzset()
     assert value is not None
-    assert 95.0 <= value <= 101.0
+    assert 99.0 <= value <= 100.0
 
 
 @pytest.mark.parametrize("text", ["inf", "nan", "-inf", "1e999"])
