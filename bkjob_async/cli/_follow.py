@@ -13,8 +13,9 @@ import contextlib
 import datetime as _dt
 import enum
 import importlib.util
+import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 import attrs
@@ -25,7 +26,7 @@ from ._jsonl import dumps, error_to_dict, event_to_dict, json_time
 from ._tally import RateMeter
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterator
 
     from ..polling import PollerStatistics, Watch
     from ..polling.events import Event
@@ -154,8 +155,10 @@ class Shown:
             tally.feed(event)
             if observe is not None:
                 observe(event)
+            if (before is None) != (tally.outage_since is None):
+                self._outage_changed(before, event)  # before the event that ended it
             if isinstance(event, (PollingStalled, PollingResumed)):
-                self._outage_changed(before, event)
+                pass  # told once per outage, above
             elif mode is Mode.JSON:
                 stream.write(dumps(event_to_dict(event)) + "\n")
                 if not watch.pending:
@@ -164,10 +167,12 @@ class Shown:
                 self.ctx.out(describe_event(event))
 
     def _outage_changed(self, before: _dt.datetime | None, event: Event) -> None:
-        """Tell of an outage once when it begins and once when it ends, not once per job."""
+        """Tell of an outage once when it begins and once when it ends, not once per job.
+
+        It ends at the first answer (``Tally.feed``), so each ``polling_stalled`` line is
+        followed by one ``polling_resumed`` unless the watch ends first.
+        """
         after = self.tally.outage_since
-        if (before is None) == (after is None):
-            return
         if after is not None:
             assert isinstance(event, PollingStalled)
             line: dict[str, Any] = {
@@ -235,7 +240,7 @@ async def showing(
     if mode is not Mode.LIVE:
         yield Shown(ctx, tally, mode=mode, statistics=statistics)
         return
-    from ._live import LiveView, make_console
+    from ._live import LiveView, above, make_console
 
     view = LiveView(
         make_console(ctx.stdout),
@@ -245,13 +250,33 @@ async def showing(
         server=server,
         connected=connected,
     )
-    with view:
+    with view, _logging_to(ctx, above(view.console, ctx.stderr)):
         async with anyio.create_task_group() as tg:
             tg.start_soon(view.run)
             try:
                 yield Shown(ctx, tally, mode=mode, statistics=statistics, view=view)
             finally:
                 tg.cancel_scope.cancel()
+
+
+@contextlib.contextmanager
+def _logging_to(ctx: Context, stream: TextIO) -> Iterator[None]:
+    """Send stderr and log records (warnings and worse) to ``stream`` within the block.
+
+    Without a handler of its own, a record would go to ``sys.stderr`` through Python's last
+    resort, and on a terminal through the live view; ``stream`` prints above it.
+    """
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    saved, ctx.stderr = ctx.stderr, stream
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        ctx.stderr = saved
 
 
 def show_summary(ctx: Context, summary: Summary, mode: Mode, *, failed: bool = True) -> None:

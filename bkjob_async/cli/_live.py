@@ -8,12 +8,13 @@ the event loop (no refresh thread), so it never reads state while an event is be
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import anyio
 from rich import box
 from rich.columns import Columns
 from rich.console import Console, Group
+from rich.file_proxy import FileProxy
 from rich.live import Live
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from ..polling.events import Event
     from ._tally import Summary, Tally
 
-__all__ = ["LiveView", "make_console", "print_status", "print_summary"]
+__all__ = ["LiveView", "above", "make_console", "print_status", "print_summary"]
 
 #: Lines the view keeps for the latest transitions, at least.
 _MIN_TRANSITIONS = 3
@@ -61,6 +62,17 @@ _WIDE = 120
 def make_console(stream: TextIO) -> Console:
     """Return a console drawing on ``stream`` (a terminal)."""
     return Console(file=stream, highlight=False)
+
+
+def above(console: Console, stream: TextIO) -> TextIO:
+    """Return ``stream`` for use while ``console`` draws a live view: on a terminal, lines
+    written to it are printed through the console, above the view, never through it."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        terminal = bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        terminal = False
+    return cast("TextIO", FileProxy(console, stream)) if terminal else stream
 
 
 def _status_style(status: HostStatus | JobStatus | None) -> str:
@@ -205,7 +217,9 @@ class LiveView:
             text = outage_line(since) + (f" ({type(error).__name__})" if error else "")
             return "bk-job", _line(text, "bold red")
         stats = self._statistics()
-        if stats is not None and stats.stalled:  # a watch of other events only, say
+        if stats is not None and stats.stalled and not self.tally.outages:
+            # A watch that does not tell of outages (its events filtered, say); one that does
+            # is believed, so the line goes at the first answer, not once every job answered.
             return "bk-job", _line("bk-job unreachable, retrying", "bold red")
         if not self.connected:
             return "bk-job", _line(f"connecting to {self.server} ...", "yellow")

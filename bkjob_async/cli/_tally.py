@@ -128,10 +128,14 @@ class Tally:
         #: only for hosts this watch saw unfinished first (a host already done says nothing).
         self.latencies: list[float] = []
         self.events = 0
-        #: Jobs whose polls are stalled (bk-job unreachable), and since when.
-        self.stalled: dict[int, _dt.datetime] = {}
+        #: When bk-job became unreachable, if it is now (``None``: it answers). The engine tells
+        #: a watch of an outage once: one ``PollingStalled`` when its first job stalls and one
+        #: ``PollingResumed`` when its last stalled job answers, each naming any one job.
+        self.outage_since: _dt.datetime | None = None
         #: The latest error of the current outage.
         self.outage_error: BkJobError | None = None
+        #: Outages seen so far (a watch that never reports one may be filtered).
+        self.outages = 0
         self._job_counts: Counter[str] = Counter(pending=len(self.jobs))
         #: Jobs that had ended before this run (a resumed watch's state file says so).
         self.ended_before = 0
@@ -141,15 +145,17 @@ class Tally:
     def feed(self, event: Event) -> None:
         """Fold one event in."""
         self.events += 1
-        if isinstance(event, HostTransition):
-            self._host(event)
-            return
         if isinstance(event, PollingStalled):
-            self.stalled[event.job_instance_id] = event.since
+            if self.outage_since is None:
+                self.outage_since = event.since
+                self.outages += 1
             self.outage_error = event.error
             return
         if isinstance(event, PollingResumed):
-            self._resumed(event.job_instance_id)
+            self.outage_since = self.outage_error = None
+            return
+        if isinstance(event, HostTransition):
+            self._host(event)
             return
         record = self._record(event.job_instance_id)
         if isinstance(event, StepTransition):
@@ -172,15 +178,8 @@ class Tally:
                 record.snapshot = event.snapshot
                 status = event.snapshot.job.status
             self._set_job(record, status, ended=True, outcome=TIMED_OUT)
-        if isinstance(event, (JobFinished, WatchFailed, WatchTimedOut)):
-            self._resumed(event.job_instance_id)
-        else:
+        if not isinstance(event, (JobFinished, WatchFailed, WatchTimedOut)):
             self.recent.append(event)
-
-    def _resumed(self, job_id: int) -> None:
-        self.stalled.pop(job_id, None)
-        if not self.stalled:
-            self.outage_error = None
 
     def seed(self, snapshot: JobInstanceStatus) -> None:
         """Start from a job's known status and hosts (as after an earlier watch), adding no events."""
@@ -282,11 +281,6 @@ class Tally:
     def job_counts(self) -> dict[str, int]:
         """Return jobs by bucket, in ``BUCKETS`` order (``timed_out`` apart from ``failed``)."""
         return {k: self._job_counts[k] for k in BUCKETS}
-
-    @property
-    def outage_since(self) -> _dt.datetime | None:
-        """Return when bk-job became unreachable, if polls are stalled now."""
-        return min(self.stalled.values()) if self.stalled else None
 
     @property
     def done(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import time
 
 import anyio
@@ -26,6 +27,7 @@ from bkjob_async import (
     StepType,
     WatchFailed,
 )
+from bkjob_async.cli import amain
 from bkjob_async.cli._commands import watch_status
 from bkjob_async.cli._connect import Target
 from bkjob_async.cli._follow import Mode, Shown
@@ -36,7 +38,7 @@ from bkjob_async.cli._tally import Tally
 from bkjob_async.config import ApiFlavor, Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from .conftest import SCOPE, cli_command, subprocess_env
+from .conftest import SCOPE, cli_command, make_env, subprocess_env
 
 NOW = dt.datetime.now(dt.timezone.utc)
 TARGET = Target("http://127.0.0.1:9", ApiFlavor.APIGW_V3, Scope.biz(2))
@@ -201,3 +203,117 @@ async def test_killing_bk_job_mid_watch_is_an_outage_end_to_end() -> None:
     assert "check --url / BKJOB_URL" in err
     assert "WATCH_FAILED" not in err
     assert HostStatus.SUCCESS.name not in err
+
+
+# --- issue 28: one outage per watch, told once each way; logs above the live view -----------
+
+
+def test_an_outage_is_the_watchs_not_a_jobs() -> None:
+    """The engine tells a watch of an outage once: stalled naming one job, resumed another."""
+    tally = Tally([1, 2, 3])
+    tally.feed(PollingStalled(3, NOW, NOW, ConnectError("refused")))
+    assert tally.outage_since == NOW
+    tally.feed(PollingResumed(1, NOW + dt.timedelta(seconds=30), NOW))
+    assert tally.outage_since is None
+    assert tally.outage_error is None
+
+
+async def test_json_lines_pair_each_stalled_with_a_resumed() -> None:
+    """Each ``polling_stalled`` is followed by one ``polling_resumed`` (issue 28)."""
+    ids = [1, 2, 3]
+    tally, ctx = Tally(ids), context()
+    later = NOW + dt.timedelta(seconds=60)
+    events = [
+        PollingStalled(3, NOW, NOW, ConnectError("refused")),  # one per watch, any job
+        PollingResumed(1, NOW + dt.timedelta(seconds=5), NOW),
+        PollingStalled(2, later, later, ConnectError("refused")),
+        JobTransition(1, later + dt.timedelta(seconds=3), None, JobStatus.RUNNING),
+        PollingResumed(2, later + dt.timedelta(seconds=4), later),
+    ]
+    shown = Shown(ctx, tally, mode=Mode.JSON, statistics=lambda: None)
+    await shown.follow(FakeWatch(events))
+    kinds = [json.loads(line)["event"] for line in ctx.stdout.getvalue().splitlines()]
+    assert kinds == [
+        "polling_stalled",
+        "polling_resumed",
+        "polling_stalled",
+        "job_transition",
+        "polling_resumed",
+    ]
+
+
+#: Colours and styles in what rich writes (cursor moves are kept).
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+async def _outage_watch(
+    out: io.StringIO, err: io.StringIO, outages: int, *, expect: str, down: str = ""
+) -> list[float]:
+    """Watch 3 long jobs through ``outages`` outages of bk-job; return each recovery's delay.
+
+    The delay runs from the moment bk-job listens again to the moment ``expect`` (a regular
+    expression, formatted with the URL) shows in ``out`` after it. bk-job is back once ``out``
+    says it is unreachable (and shows ``down``).
+    """
+    from .unplug import Unpluggable
+
+    delays = []
+    async with BkJobSimulator(seed=5, host_duration=(120.0, 200.0), host_start_delay=0.0) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=2)]) for _ in range(3)]
+        argv = ["watch", *map(str, ids), "--interval", "0.1", "--max-interval", "0.4"]
+        interrupt = anyio.Event()
+        async with Unpluggable(sim.url) as proxy, anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                env = make_env(proxy.url)
+                await amain(argv, stdout=out, stderr=err, env=env, interrupt=interrupt)
+
+            tg.start_soon(watch)
+            with anyio.move_on_after(40) as waited:
+                while "RUNNING" not in out.getvalue():
+                    await anyio.sleep(0.05)
+                for _ in range(outages):
+                    await proxy.unplug()
+                    while out.getvalue().count("unreachable since") <= len(delays) or (
+                        down not in out.getvalue()
+                    ):
+                        await anyio.sleep(0.05)
+                    await anyio.sleep(0.5)
+                    mark = len(out.getvalue())
+                    await proxy.plug()
+                    plugged = time.monotonic()
+                    pattern = re.compile(expect.format(url=re.escape(proxy.url)))
+                    while not pattern.search(_SGR.sub("", out.getvalue()[mark:])):
+                        await anyio.sleep(0.02)
+                    delays.append(time.monotonic() - plugged)
+            interrupt.set()
+    assert not waited.cancelled_caught, (
+        f"{len(delays)} outages ended; it printed:\n{out.getvalue()}"
+    )
+    return delays
+
+
+async def test_two_outages_end_to_end_in_json_lines() -> None:
+    """bk-job goes away twice mid-watch: each outage is one stalled line, then one resumed."""
+    out, err = io.StringIO(), io.StringIO()
+    delays = await _outage_watch(out, err, 2, expect='"event":"polling_resumed"')
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    told = [line["event"] for line in lines if line["event"].startswith("polling_")]
+    assert told == ["polling_stalled", "polling_resumed"] * 2, err.getvalue()
+    assert max(delays) < 3.0  # one probe (0.4 s), then every job again within one interval
+
+
+async def test_the_live_view_through_an_outage() -> None:
+    """On a terminal (stdout and stderr the same screen): the engine's log line is printed
+    through the live view's console, above it; the header goes at the first answer."""
+    from .conftest import TerminalIO
+
+    screen = TerminalIO()
+    expect, down = r"bk-job\s+{url} \(biz:2", "bk-job cannot be reached"  # the engine logs it
+    delays = await _outage_watch(screen, screen, 1, expect=expect, down=down)
+    assert max(delays) < 3.0
+    raw = _SGR.sub("", screen.getvalue())
+    logged = [m.start() for m in re.finditer("WARNING bkjob_async.polling: bk-job cannot", raw)]
+    assert logged, raw[-2000:]  # the record reached the screen ...
+    for at in logged:  # ... each after the console moved the cursor up over the view
+        assert raw[:at].endswith("\x1b[2K"), repr(raw[at - 80 : at + 40])

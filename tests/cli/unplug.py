@@ -1,0 +1,67 @@
+"""A TCP proxy on 127.0.0.1 in front of the simulator, that a test unplugs and plugs back.
+
+Unplugged, it refuses connections and cuts the open ones, as a bk-job gone away does; plugged
+back, it listens on the same port again. The simulator behind it keeps its jobs running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class Unpluggable:
+    """``await proxy.plug()`` / ``await proxy.unplug()``; ``proxy.url`` stays the same."""
+
+    def __init__(self, target_url: str) -> None:
+        self.target_port = int(target_url.rsplit(":", 1)[1])
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+
+    async def __aenter__(self) -> Unpluggable:
+        await self.plug()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._server is not None:
+            await self.unplug()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def plug(self) -> None:
+        self._server = await asyncio.start_server(
+            self._serve, "127.0.0.1", self.port, reuse_address=True
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def unplug(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._open):
+            writer.transport.abort()
+        self._open.clear()
+        await self._server.wait_closed()
+        self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._open |= {writer, up_writer}
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        self._open -= {writer, up_writer}
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.transport.abort()
