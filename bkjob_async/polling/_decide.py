@@ -21,6 +21,7 @@ changed answer       the tracker's events are delivered; next poll at ``interval
                      event came, else as unchanged; a final answer ends the job's watches
 any answer           after failures: the job's failures reset, a stalled job resumes, an
                      outage ends (every job is then polled again within one interval)
+hint (a callback)    poll now (asked for: the smallest gap does not apply)
 throttled            no failure counted; next poll after the governor's pause, plus up to
                      one ``interval`` of jitter, never sooner than the smallest gap
 permanent            give up: the job's watches end with ``WatchFailed``
@@ -30,8 +31,8 @@ transient            retried with backoff while the budget lasts, else after
                      no answer for ``OUTAGE_AFTER`` seconds begin an outage
 ===================  ======================================================================
 
-Outcomes are open for more sources: a census row or a callback hint is one more class here
-and one more branch in ``decide``.
+Outcomes are open for more sources: a census row is one more class here and one more branch
+in ``decide``.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from .events import Event
 
 __all__ = [
+    "HINT",
     "UNCHANGED",
     "Answer",
     "Decision",
@@ -157,8 +159,20 @@ class Failed(NamedTuple):
     paused_until: float = 0.0
 
 
-#: What a poll came back with.
-Outcome = _Unchanged | Answer | Failed
+class _Hint:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "HINT"
+
+
+#: A callback said the job ended: poll it now (the driver allows one per ``interval``). The
+#: poll, not the callback, is the truth: a forged or stray hint costs one poll.
+HINT = _Hint()
+
+
+#: What a poll (or a hint) came back with.
+Outcome = _Unchanged | Answer | Failed | _Hint
 
 
 # --- outputs ------------------------------------------------------------------------------------
@@ -239,6 +253,8 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
         return job, health, now + delay, actions
     if isinstance(outcome, Answer):
         return _answered(rules, job, health, outcome, now)
+    if outcome is HINT:
+        return job, health, now, _NO_ACTIONS
     assert isinstance(outcome, Failed)
     return _failed(rules, job, health, outcome, now)
 

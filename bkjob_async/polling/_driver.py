@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ._decide import (
+    HINT,
     UNCHANGED,
     Deliver,
     Failed,
@@ -118,7 +119,7 @@ class Driver:
         #: Answers held back to be folded together: (job, answer, sent at, permit).
         self._held: list[tuple[Watched, Unread, float, Any]] = []
         self._tg: TaskGroup | None = None
-        self.answers = self.retries = self.in_flight = self.stalled = 0
+        self.answers = self.retries = self.in_flight = self.stalled = self.hints = 0
         self.last_answer = 0.0
         #: The error that began the outage in force (``None``: bk-job answers).
         self.outage_error: errors.BkJobError | None = None
@@ -170,6 +171,24 @@ class Driver:
                 sub.stall(job_id, job.stalled, error)
         elif self.health.outage.down and self.outage_error is not None:
             self._stall(watched, self.outage_error, self.rules.wall())  # joined in an outage
+
+    def hint(self, job_id: int, now: float) -> int:
+        """Poll the watched jobs of this id soon (a callback said it ended); return how many.
+
+        At most one hint per job per ``interval`` brings its poll forward; a job whose poll is
+        in flight or due sooner anyway is left as it is.
+        """
+        moved = 0
+        for watched in self.registry.by_id.get(job_id, ()):
+            if watched.busy or now - watched.hinted < self.policy.interval:
+                continue
+            _, _, poll_at, _ = decide(self.rules, watched.job, self.health, HINT, now)
+            if poll_at is not None and poll_at < watched.due:
+                watched.hinted = now
+                self.due.push(watched, poll_at)
+                moved += 1
+        self.hints += moved
+        return moved
 
     def _released(self, watched: Watched) -> None:
         if watched.job.stalled is not None:

@@ -3,8 +3,8 @@
 No task exists per job: a job is an entry in a heap of due times. Workers take due jobs
 themselves (``take``) and park when none is due; ``run`` (the scheduler) only wakes a parked
 worker when a job falls due and sleeps until the next due time. A job is never handed out
-sooner than the policy's smallest gap after its last poll: such a poll is a scheduling bug,
-so it is put off, counted and logged once, never sent.
+sooner than the policy's smallest gap after its last poll unless asked (a callback's hint
+since): such a poll is a scheduling bug, so it is put off, counted and logged once, never sent.
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ class Due:
             due, _, watched = heapq.heappop(heap)
             if watched.due != due or not watched.active:
                 continue  # rescheduled or unwatched since: a stale entry
-            if now < watched.sent + gap:
-                self._refuse(watched, now)
+            if now < watched.sent + gap and watched.hinted <= watched.sent:
+                self._refuse(watched, now)  # (a hint since the last poll asked for this one)
                 continue
             governor = gate.governor
             if (

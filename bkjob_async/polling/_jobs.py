@@ -60,7 +60,7 @@ class PolledJob(NamedTuple):
 class Watched:
     """The registry's record of a job being polled: its value and who owns what of it."""
 
-    __slots__ = ("active", "busy", "due", "job", "key", "sent", "subscribers", "wire")
+    __slots__ = ("active", "busy", "due", "hinted", "job", "key", "sent", "subscribers", "wire")
 
     def __init__(self, job: PolledJob, wire: Wire) -> None:
         self.key = key(job.scope, job.job_instance_id)
@@ -77,15 +77,19 @@ class Watched:
         self.sent = -math.inf
         #: A poll is in flight: never poll one job twice at once (answers could cross).
         self.busy = False
+        #: When a hint (a callback) last brought its poll forward.
+        self.hinted = -math.inf
 
 
 class Registry:
     """Jobs being polled, by key, and the remembered states of released ones."""
 
-    __slots__ = ("_known", "_on_release", "jobs", "remember")
+    __slots__ = ("_known", "_on_release", "by_id", "jobs", "remember")
 
     def __init__(self, remember: int, on_release: Callable[[Watched], None]) -> None:
         self.jobs: dict[Key, Watched] = {}
+        #: The same jobs by job id alone (a callback names no scope).
+        self.by_id: dict[int, list[Watched]] = {}
         self._known: OrderedDict[Key, JobState] = OrderedDict()
         self.remember = remember
         self._on_release = on_release
@@ -112,6 +116,7 @@ class Registry:
             known = self._known.pop(k, EMPTY)
             job = PolledJob(sub.scope, job_id, known if state is None else state)
             watched = self.jobs[k] = Watched(job, wire())
+            self.by_id.setdefault(job_id, []).append(watched)
         watched.subscribers.append(sub)
         watched.wire.needs_decode = True
         return watched, created
@@ -135,6 +140,10 @@ class Registry:
             return
         watched.active = False
         del self.jobs[watched.key]
+        same = self.by_id[watched.job.job_instance_id]
+        same.remove(watched)
+        if not same:
+            del self.by_id[watched.job.job_instance_id]
         watched.due = math.inf
         self._on_release(watched)
         self._known[watched.key] = watched.job.state
@@ -148,3 +157,4 @@ class Registry:
             for sub in watched.subscribers:
                 sub.close()
         self.jobs.clear()
+        self.by_id.clear()

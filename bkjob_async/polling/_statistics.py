@@ -6,7 +6,7 @@ import attrs
 
 from ._store import StoreStatistics
 
-__all__ = ["PollerStatistics"]
+__all__ = ["PollerStatistics", "RateMeter"]
 
 
 @attrs.frozen
@@ -44,6 +44,29 @@ class PollerStatistics:
     #: after the job's last poll (``min_gap``): a scheduling bug, never bk-job's doing. Each
     #: refused poll is put off until the gap has passed; the first is logged at WARNING.
     refused_polls: int = 0
+    #: Polls a callback brought forward (``Poller.hint``).
+    hinted_polls: int = 0
     #: The state store's writes and health (``healthy is False``: writes fail, the poller
     #: goes on from memory and the store retries; see ``StoreStatistics``).
     store: StoreStatistics | None = None
+
+
+class RateMeter:
+    """Requests per second, measured over the last second or so."""
+
+    __slots__ = ("_mark", "_rate")
+
+    def __init__(self) -> None:
+        self._mark = (0.0, 0)
+        self._rate = 0.0
+
+    def start(self, now: float) -> None:
+        self._mark = (now, 0)
+
+    def read(self, now: float, requests: int) -> float:
+        """Return the rate since the last reading (kept if it was less than a second ago)."""
+        since, count = self._mark
+        if now - since >= 1.0:
+            self._rate = (requests - count) / (now - since)
+            self._mark = (now, requests)
+        return self._rate

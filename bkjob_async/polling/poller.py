@@ -25,7 +25,7 @@ from ._named import NamedWatches
 from ._rate import RateGovernor
 from ._reader import Reader
 from ._schedule import PollPolicy
-from ._statistics import PollerStatistics
+from ._statistics import PollerStatistics, RateMeter
 from ._store import MemoryStore, Store, StoredWatch
 from ._subscription import HandedOut, _Subscription, now_utc
 from ._watch import _FINAL_EVENTS, Completed, Watch, _ids, _kinds
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ..models import JobInstanceStatus
     from ._delivery import OnChange
     from ._tracker import JobState
+    from .callbacks import Callback
 
 __all__ = ["Completed", "Permits", "Poller", "PollerStatistics", "Watch"]
 
@@ -124,8 +125,7 @@ class Poller:
         self._snapshot_limiter = anyio.CapacityLimiter(policy.max_in_flight)
         self._open: set[_Subscription] = set()
         self._handed_out = HandedOut()
-        self._rate_mark = (0.0, 0)
-        self._rate = 0.0
+        self._rate = RateMeter()
 
     def _now(self) -> float:
         return self._driver.clock()
@@ -138,7 +138,7 @@ class Poller:
         self._driver.clock = self._clock_arg or loop_clock()
         if self._own_store:
             await self.store.open()
-        self._rate_mark = (self._driver.clock(), 0)
+        self._rate.start(self._driver.clock())
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         self._driver.start(self._tg)
@@ -355,28 +355,25 @@ class Poller:
 
     def following(self, scope: Scope) -> frozenset[int]:
         """Return the jobs of ``scope`` followed now (those that have not ended)."""
-        sub = self._follows.get(scope)
-        return frozenset() if sub is None else frozenset(sub.remaining)
+        return frozenset(sub.remaining) if (sub := self._follows.get(scope)) else frozenset()
+
+    def hint(self, callback: Callback | int) -> None:
+        """Poll a watched job soon: a callback (``CallbackReceiver(poller.hint)``) said it ended.
+
+        The poll is the truth: a stray callback costs one poll, at most one per job per
+        ``interval``; one for a job not watched here costs nothing.
+        """
+        job_id = callback if isinstance(callback, int) else callback.job_instance_id
+        self._driver.hint(job_id, self._driver.clock())
 
     # --- statistics ---------------------------------------------------------------------------
-
-    def _observed_rate(self) -> float:
-        """Requests per second since the last reading (kept if it was less than a second ago)."""
-        now = self._driver.clock()
-        since, count = self._rate_mark
-        requests = self._driver.reader.requests
-        if now - since >= 1.0:
-            self._rate = (requests - count) / (now - since)
-            self._rate_mark = (now, requests)
-        return self._rate
 
     def _open_watches(self) -> int:
         self._open = {sub for sub in self._open if not sub.closed}
         return len(self._open)
 
     @property
-    def _requests(self) -> int:
-        """Requests sent so far (cheaper than ``statistics()``, for the benchmarks' loops)."""
+    def _requests(self) -> int:  # (for the benchmarks' loops: cheaper than statistics())
         return self._driver.reader.requests
 
     def statistics(self) -> PollerStatistics:
@@ -391,10 +388,11 @@ class Poller:
             errors=dict(driver.errors),
             events_emitted=self._handed_out.events,
             events_observed=self._delivery.events,
-            current_rate=self._observed_rate(),
+            current_rate=self._rate.read(driver.clock(), driver.reader.requests),
             rate_limit=driver.governor.rate,
             in_flight=driver.in_flight,
             stalled=driver.health.outage.down or driver.stalled > 0,
             refused_polls=driver.due.refused,
+            hinted_polls=driver.hints,
             store=self.store.statistics(),
         )

@@ -293,3 +293,37 @@ async def _follow_a_string() -> None:
     server = MemoryBkJob({})
     async with server.client() as client, Poller(client) as poller:
         poller.follow(SCOPE, "12")  # type: ignore[arg-type]
+
+
+def test_a_hint_polls_the_job_at_once_and_a_flood_costs_one_poll_per_interval() -> None:
+    """A callback (``Poller.hint``) brings a job's poll forward; the poll is the truth."""
+    server = MemoryBkJob({1: 1e9, 2: 1e9})
+    policy = PollPolicy(latency=30.0, interval=30.0, max_interval=30.0, jitter=0.0)
+
+    async def main() -> tuple[float, int, int, int]:
+        async with server.client() as client, Poller(client, policy=policy) as poller:
+            watch = poller.watch_jobs(SCOPE, [1, 2], events=[JobFinished])
+            while server.polls[1] < 1 or server.polls[2] < 1:
+                await anyio.sleep(0.01)
+            await anyio.sleep(0.1)  # both polled once, running; their next polls 30 s away
+            server.finish_at[1] = now()  # job 1 ends, and bk-job calls back
+            before = dict(server.polls)
+            start = now()
+            for _ in range(1000):  # a flood: one real, many replayed, some for unknown jobs
+                poller.hint(1)
+                poller.hint(2)
+                poller.hint(99)
+            async for event in watch:
+                assert isinstance(event, JobFinished)
+                seen_after = now() - start
+                break
+            polls_1 = server.polls[1] - before.get(1, 0)
+            polls_2 = server.polls[2] - before.get(2, 0)
+            await watch.aclose()
+            return seen_after, polls_1, polls_2, poller.statistics().hinted_polls
+
+    seen_after, polls_1, polls_2, hinted = run_virtual(main)
+    assert seen_after < 1.0  # not the 30 s of its schedule
+    assert polls_1 == 1  # one poll for a thousand hints
+    assert polls_2 == 1  # a stray hint for a running job: one poll, no event, no more
+    assert hinted == 2
