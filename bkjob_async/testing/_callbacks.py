@@ -61,16 +61,16 @@ class CallbackSender:
         send, receive = anyio.create_memory_object_stream[tuple[str, bytes]](math.inf)
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         connector = aiohttp.TCPConnector(limit=_WORKERS)
-        async with (
-            aiohttp.ClientSession(timeout=timeout, connector=connector, trust_env=False) as http,
-            send,
-            receive,
-            anyio.create_task_group() as group,
-        ):
-            for _ in range(_WORKERS):
-                group.start_soon(self._worker, http, receive.clone())
-            task_status.started()
-            await self._pump(send)
+        http = aiohttp.ClientSession(timeout=timeout, connector=connector, trust_env=False)
+        try:
+            async with send, receive, anyio.create_task_group() as group:
+                for _ in range(_WORKERS):
+                    group.start_soon(self._worker, http, receive.clone())
+                task_status.started()
+                await self._pump(send)
+        finally:
+            with anyio.CancelScope(shield=True):  # run() ends by cancellation
+                await http.close()
 
     async def _pump(self, send: MemoryObjectSendStream[tuple[str, bytes]]) -> None:
         world, virtual = self.world, self.world.clock.virtual

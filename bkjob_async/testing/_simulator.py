@@ -2,13 +2,16 @@
 
 Rule: no background task per job. Every job advances lazily when a request (or ``job()``)
 looks at it, from the simulator clock. Besides the aiohttp server, the started simulator runs
-one task group of its own: the callback sender (``_callbacks``), which wakes when a job with a
-``callback_url`` may have ended.
+one task group of its own, the callback sender (``_callbacks``), which wakes when a job with a
+``callback_url`` may have ended. That group lives in one task the simulator starts and joins
+(not in the caller's task), so ``start()`` and ``aclose()`` may be called anywhere, in any
+nesting of cancel scopes, as before.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import logging
 from typing import TYPE_CHECKING
 
 import anyio
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
     from ._mock import MockTransport
 
 __all__ = ["BkJobSimulator", "SimulatorStats"]
+
+_log = logging.getLogger("bkjob_async.testing")
 
 
 @attrs.frozen
@@ -133,8 +138,8 @@ class BkJobSimulator:
         self._runner: web.AppRunner | None = None
         self._bound: int | None = None
         self._callbacks = CallbackSender(self._world)
-        self._tasks: contextlib.AsyncExitStack | None = None
-        self._task_scope: anyio.CancelScope | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._sender_scope: anyio.CancelScope | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -166,31 +171,43 @@ class BkJobSimulator:
             raise
         self._runner = runner
         self._bound = int(runner.addresses[0][1])
-        tasks = contextlib.AsyncExitStack()
+        ready = asyncio.get_running_loop().create_future()
+        self._sender = asyncio.get_running_loop().create_task(self._send_callbacks(ready))
         try:
-            group = await tasks.enter_async_context(anyio.create_task_group())
-            await group.start(self._callbacks.run)
+            await ready
         except BaseException:
-            await tasks.aclose()
             await self.aclose()
             raise
-        self._tasks, self._task_scope = tasks, group.cancel_scope
         self._world.on_callback = self._callbacks.wake
 
-    async def aclose(self) -> None:
-        """Stop serving, stop sending callbacks, and close every connection.
+    async def _send_callbacks(self, ready: asyncio.Future[None]) -> None:
+        """Host the simulator's task group: the callback sender, until ``aclose``."""
+        try:
+            async with anyio.create_task_group() as group:
+                self._sender_scope = group.cancel_scope
+                await group.start(self._callbacks.run)
+                ready.set_result(None)
+        except BaseException as error:
+            if not ready.done():
+                ready.set_exception(error)
+            raise
 
-        Call it from the task that started the simulator (``async with`` does).
-        """
-        tasks, self._tasks = self._tasks, None
-        self._world.on_callback = None
-        if tasks is not None:
-            assert self._task_scope is not None
-            self._task_scope.cancel()
-            await tasks.aclose()
+    async def aclose(self) -> None:
+        """Stop serving, stop sending callbacks, and close every connection."""
+        sender, self._sender = self._sender, None
         runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        self._world.on_callback = None
+        with anyio.CancelScope(shield=True):  # closed even when the caller is cancelled
+            if sender is not None:
+                if self._sender_scope is not None:
+                    self._sender_scope.cancel()
+                else:
+                    sender.cancel()
+                await asyncio.wait([sender])
+                if not sender.cancelled() and sender.exception() is not None:
+                    _log.error("the callback sender failed", exc_info=sender.exception())
+            if runner is not None:
+                await runner.cleanup()
 
     def transport(self) -> MockTransport:
         """Return a transport that serves this simulator in memory: no socket, no port.
@@ -219,10 +236,16 @@ class BkJobSimulator:
         name: str | None = None,
         start: bool = True,
         operator: str = "admin",
+        callback_url: str | None = None,
     ) -> int:
-        """Create a job running ``steps`` in order, started now unless ``start=False``."""
+        """Create a job running ``steps`` in order, started now unless ``start=False``.
+
+        ``callback_url`` is called when the job ends, as a launch's is.
+        """
         scope = scope if isinstance(scope, Scope) else Scope.biz(scope)
-        job = self._world.create_job(scope, steps, name=name, start=start, operator=operator)
+        job = self._world.create_job(
+            scope, steps, name=name, start=start, operator=operator, callback_url=callback_url
+        )
         return job.id
 
     def add_plan(

@@ -261,3 +261,30 @@ async def test_many_jobs_ending_together_all_call_back(
         ids = [await launch(client, receiver.callback_url) for _ in range(200)]
         await until(lambda: len(received) == 200, timeout=30)
     assert sorted(c.job_instance_id for c in received) == sorted(ids)
+
+
+async def test_create_job_takes_a_callback_url(sim: BkJobSimulator) -> None:
+    received: list[Callback] = []
+    async with CallbackReceiver(received.append) as receiver:
+        job_id = sim.create_job(SCOPE, [StepPlan(hosts=2)], callback_url=receiver.callback_url)
+        await until(lambda: received)
+    assert received[0].job_instance_id == job_id
+    assert received[0].status is JobStatus.SUCCESS
+
+
+async def test_start_and_aclose_may_be_called_from_any_task_and_scope() -> None:
+    """The sender's task group lives in a task of the simulator's own, not the caller's."""
+    sim = BkJobSimulator()
+    async with anyio.create_task_group() as group:
+        group.start_soon(sim.start)
+    received: list[Callback] = []
+    async with CallbackReceiver(received.append) as receiver:
+        sim.create_job(SCOPE, [StepPlan(hosts=1)], callback_url=receiver.callback_url)
+        with anyio.fail_after(10):
+            while not received:
+                await anyio.sleep(0.01)
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await sim.aclose()  # closes even in a cancelled scope
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = BkJobSimulator().url
