@@ -10,8 +10,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,cli]'
+$(STAMP): pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,cli]' 'pytest-xdist>=3.5'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -26,10 +26,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict bkjob_async
 
-# The long forms of the soak and crash loops (marked ``slow``) are left to `make test-slow`;
-# each has a short form that `make test` runs.
+# Most of the suite waits (on sockets, child processes, redis-server), so four workers share
+# the two cores well (pytest-xdist; the command-line tests stay on one worker, see
+# tests/conftest.py). The long forms of the soak and crash loops (marked ``slow``) are left to
+# `make test-slow`; each has a short form that `make test` runs.
+PYTEST_WORKERS ?= 4
+
 unit: $(STAMP) redis
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" -n $(PYTEST_WORKERS) --dist loadgroup
 
 test-slow: $(STAMP) redis
 	$(BIN)/pytest -q -m slow
