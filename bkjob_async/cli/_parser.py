@@ -305,6 +305,11 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     watch.add_argument(
         "--group", default="cli", help="with --redis: the consumer group to read in (cli)"
     )
+    watch.add_argument(
+        "--follow",
+        action="store_true",
+        help="with --redis: go on after the JOB_IDs ended, until Ctrl-C (as without JOB_IDs)",
+    )
     watch.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
     watch.add_argument(
         "--metrics-port",

@@ -21,6 +21,7 @@ import pytest
 from bkjob_async import Scope
 from bkjob_async.cli import amain
 from bkjob_async.testing import BkJobSimulator
+from tests.cluster.conftest import _redis_session, redis_server  # noqa: F401  (watch --redis)
 
 SCOPE = Scope.biz(2)
 APP_SECRET = "cli-SECRET-5e4d3c2b1a"

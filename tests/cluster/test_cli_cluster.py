@@ -50,16 +50,17 @@ async def test_watch_redis_prints_each_event_once_as_json_lines(make_cluster, re
     keeper = LeaseKeeper(cluster, worker_id="pub", ttl=30)
     await keeper.tick()
     lease = keeper.lease(0)
-    event = {"type": "job", "job": 5, "prev": None, "cur": 2}
+    event = {"type": "job", "job": 5, "prev": None, "cur": 2, "n": 1}
     await cluster.commit(lease, events=[NewEvent("deploys", "5/j/none-2/1", event)])
     await cluster.commit(lease, events=[NewEvent("deploys", "5/j/none-2/1", event)])  # again
-    await cluster.commit(lease, events=[NewEvent("deploys", "5/j/2-3/2", {"type": "job"})])
+    later = {"type": "job", "job": 5, "prev": 2, "cur": 3, "n": 2}
+    await cluster.commit(lease, events=[NewEvent("deploys", "5/j/2-3/2", later)])
     out, interrupt = io.StringIO(), anyio.Event()
     argv = ["watch", "--redis", redis_server.url, "--cluster", "cli", "--watch", "deploys"]
     async with anyio.create_task_group() as tg:
 
         async def follow():
-            assert await amain(argv, stdout=out, interrupt=interrupt, env={}) == 0
+            assert await amain(argv, stdout=out, interrupt=interrupt, env={}) == 130  # Ctrl-C
 
         tg.start_soon(follow)
         with anyio.fail_after(10):
@@ -69,7 +70,10 @@ async def test_watch_redis_prints_each_event_once_as_json_lines(make_cluster, re
         interrupt.set()
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["event_id"] for line in lines] == ["5/j/none-2/1", "5/j/2-3/2"]
-    assert lines[0] == {"event_id": "5/j/none-2/1", "watch": "deploys", **event}
+    # The shape of ``watch``'s lines (issue 28), not the stream's own.
+    assert lines[0]["event"] == "job_transition"
+    assert (lines[0]["job_instance_id"], lines[0]["previous"], lines[0]["current"]) == (5, None, 2)
+    assert lines[1]["current_name"] == "SUCCESS"
 
 
 async def test_worker_polls_submitted_jobs_until_interrupted(make_cluster, redis_server):

@@ -1,0 +1,138 @@
+"""``watch --redis`` against a real redis-server, with a worker polling the simulator (issue 28).
+
+It prints what ``watch`` prints (``event``, ``event_id``, ``previous``/``current`` with their
+names, ``observed_at``), ends once each JOB_ID has ended (``--follow``, or no JOB_ID: until
+Ctrl-C), and on a terminal draws the same live view.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import anyio
+import pytest
+
+from bkjob_async.cli import amain
+from bkjob_async.testing import BkJobSimulator, StepPlan
+
+from .conftest import SCOPE, TerminalIO, make_env, run
+
+
+async def _with_a_worker(redis_url: str, sim: BkJobSimulator, body) -> None:
+    """Run ``body()`` while a ``worker`` command polls the cluster ``cli`` for ``sim``."""
+    interrupt = anyio.Event()
+    argv = ["worker", "--redis", redis_url, "--cluster", "cli", "--url", sim.url]
+    argv += ["--interval", "0.1", "--max-interval", "0.3", "--report-every", "60"]
+    async with anyio.create_task_group() as tg:
+
+        async def work() -> None:
+            env, err = make_env(sim.url), io.StringIO()
+            try:
+                await amain(argv, stdout=io.StringIO(), stderr=err, env=env, interrupt=interrupt)
+            except Exception:
+                # Stopped mid lease round, the worker can fail with BrokenResourceError
+                # (LeaseKeeper.run's on_tick into a closed stream): not what is tested here.
+                if not interrupt.is_set():
+                    raise
+
+        tg.start_soon(work)
+        try:
+            await body()
+        finally:
+            interrupt.set()
+
+
+async def _submit(redis_url: str, watch: str, ids: list[int]) -> None:
+    argv = ["submit", *map(str, ids), "--redis", redis_url, "--cluster", "cli"]
+    assert (await run([*argv, "--watch", watch, "--scope", "biz:2"])).status == 0
+
+
+async def test_watch_redis_ends_when_its_jobs_end_and_prints_watchs_shape(redis_server) -> None:
+    async with BkJobSimulator(seed=4, host_duration=(0.1, 0.4), host_start_delay=0.0) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=2)]) for _ in range(3)]
+        await _submit(redis_server.url, "deploys", ids)
+        results = []
+
+        async def follow() -> None:
+            argv = ["watch", *map(str, ids), "--redis", redis_server.url, "--cluster", "cli"]
+            results.append(await run([*argv, "--watch", "deploys"]))  # bounded: 45 s
+
+        await _with_a_worker(redis_server.url, sim, follow)
+    result = results[0]
+    assert result.status == 0, result.err  # ended by itself: every job ended, all succeeded
+    lines = result.lines
+    finished = [line for line in lines if line["event"] == "job_finished"]
+    assert sorted(line["job_instance_id"] for line in finished) == sorted(ids)
+    assert all(line["status_name"] == "SUCCESS" for line in finished)
+    hosts = [line for line in lines if line["event"] == "host_transition"]
+    assert hosts
+    for line in hosts:  # the shape of ``watch``'s lines, not the stream's own
+        assert {"event", "event_id", "job_instance_id", "observed_at", "step_instance_id"} <= set(
+            line
+        )
+        assert {"previous", "previous_name", "current", "current_name"} <= set(line)
+        assert not {"type", "prev", "cur"} & set(line)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", line["observed_at"])
+    assert len({line["event_id"] for line in lines}) == len(lines)  # each once
+    assert "jobs by final status" in result.err  # the summary, on stderr in JSON mode
+
+
+async def test_watch_redis_follow_goes_on_until_interrupted(redis_server) -> None:
+    async with BkJobSimulator(seed=5, host_duration=(0.1, 0.2), host_start_delay=0.0) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=1)])]
+        await _submit(redis_server.url, "forever", ids)
+        out, interrupt = io.StringIO(), anyio.Event()
+
+        async def follow() -> None:
+            argv = ["watch", str(ids[0]), "--follow", "--redis", redis_server.url]
+            argv += ["--cluster", "cli", "--watch", "forever"]
+            async with anyio.create_task_group() as tg:
+
+                async def watch() -> None:
+                    status = await amain(
+                        argv, stdout=out, stderr=io.StringIO(), interrupt=interrupt
+                    )
+                    assert status == 130
+
+                tg.start_soon(watch)
+                with anyio.fail_after(20):
+                    while "job_finished" not in out.getvalue():
+                        await anyio.sleep(0.05)
+                await anyio.sleep(0.5)
+                assert not interrupt.is_set()  # still following after its job ended
+                interrupt.set()
+
+        await _with_a_worker(redis_server.url, sim, follow)
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 50)])
+async def test_watch_redis_on_a_terminal_draws_the_live_view(
+    redis_server, width, height, monkeypatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(width))  # the terminal's size, as rich reads it
+    monkeypatch.setenv("LINES", str(height))
+    async with BkJobSimulator(seed=6, host_duration=(0.1, 0.4), host_start_delay=0.0) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=3)]) for _ in range(4)]
+        watch = f"live{width}"
+        await _submit(redis_server.url, watch, ids)
+        screen = TerminalIO()
+
+        async def follow() -> None:
+            argv = ["watch", *map(str, ids), "--redis", redis_server.url, "--cluster", "cli"]
+            with anyio.fail_after(30):
+                status = await amain([*argv, "--watch", watch], stdout=screen, env={})
+            assert status == 0
+
+        await _with_a_worker(redis_server.url, sim, follow)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
+    assert "╭─ bkjob-async watch --redis" in text
+    assert "(cluster 'cli', watc" in text  # where the events come from
+    assert "Latest transitions" in text
+    assert "12/12 finished 100%" in text
+    assert "Jobs by final status" in text
+    last = text.split("╭─ bkjob-async watch --redis")[-1].split("╰")[0].splitlines()
+    assert len(last) + 1 <= height - 1  # the last frame, top and bottom borders included
+    assert all(len(line) <= width for line in last)
+    if height >= 50:
+        assert sum("→" in line for line in last) > 10  # the room is used for transitions
