@@ -29,10 +29,10 @@ malformed            retried as transient; ``MALFORMED_LIMIT`` in a row give up
 transient            retried with backoff while the budget lasts, else after
                      ``max_interval``; ``STALL_AFTER`` in a row stall the job; failures with
                      no answer for ``OUTAGE_AFTER`` seconds begin an outage
+listed (job list)    poll the job itself when its row says it ended, or it has no row;
+                     else nothing (a job the list follows, ``census``, has no next poll
+                     after an answer either: its rows say when to read it)
 ===================  ======================================================================
-
-Outcomes are open for more sources: a census row is one more class here and one more branch
-in ``decide``.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ __all__ = [
     "Failed",
     "GiveUp",
     "Health",
+    "Listed",
     "OutageBegan",
     "OutageEnded",
     "Resumed",
@@ -171,8 +172,14 @@ class _Hint:
 HINT = _Hint()
 
 
-#: What a poll (or a hint) came back with.
-Outcome = _Unchanged | Answer | Failed | _Hint
+class Listed(NamedTuple):
+    """The job's row in bk-job's job list (``_census``): its status, ``None`` if it is not there."""
+
+    status: int | None
+
+
+#: What a poll, a hint or the job list came back with.
+Outcome = _Unchanged | Answer | Failed | _Hint | Listed
 
 
 # --- outputs ------------------------------------------------------------------------------------
@@ -250,11 +257,13 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
         base, delay = next_interval(rules.policy, job.interval, False, rules.rng, top)
         if base != job.interval:
             job = job._replace(interval=base)
-        return job, health, now + delay, actions
+        return job, health, None if job.census else now + delay, actions
     if isinstance(outcome, Answer):
         return _answered(rules, job, health, outcome, now)
     if outcome is HINT:
         return job, health, now, _NO_ACTIONS
+    if isinstance(outcome, Listed):
+        return job, health, now if _read_itself(job, outcome.status) else None, _NO_ACTIONS
     assert isinstance(outcome, Failed)
     return _failed(rules, job, health, outcome, now)
 
@@ -292,7 +301,21 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
     base, delay = next_interval(rules.policy, job.interval, bool(events), rules.rng, top)
     job = job._replace(state=state, interval=base)
     deliver = Deliver(events, finished, answer.data, state is not old)
-    return job, health, now + delay, (*actions, deliver)
+    return job, health, None if job.census else now + delay, (*actions, deliver)
+
+
+def _read_itself(job: PolledJob, listed: int | None) -> bool:
+    """Whether a job followed by the job list must be polled itself after its row.
+
+    Yes when its row says it ended (its final snapshot is read from the job itself), or when
+    it is not in the list at all (outside the window, or deleted: a per-job poll, never
+    silence). A running row costs nothing: the list said all a job-level wait needs.
+    """
+    return listed is None or (listed not in _RUNNING and listed != job.state.status)
+
+
+#: Job statuses that are not an end (``_schedule.WAITING``, running, stopping).
+_RUNNING = frozenset({*WAITING, 2, 10})
 
 
 def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: float) -> Decision:

@@ -32,6 +32,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
+from ._census import Census, follows
 from ._decide import (
     HINT,
     UNCHANGED,
@@ -39,6 +40,7 @@ from ._decide import (
     Failed,
     GiveUp,
     Health,
+    Listed,
     OutageBegan,
     Resumed,
     Retried,
@@ -50,7 +52,7 @@ from ._decide import (
 )
 from ._failures import Kind, classify
 from ._heap import Due, Slot
-from ._jobs import Registry, Watched
+from ._jobs import Registry, Watched, key
 from ._reader import Unread
 from ._schedule import min_gap
 
@@ -118,6 +120,8 @@ class Driver:
         self.due = Due(min_gap(policy), self)
         #: Answers held back to be folded together: (job, answer, sent at, permit).
         self._held: list[tuple[Watched, Unread, float, Any]] = []
+        #: The job list as the status of end-only waits (``None``: no such API, ESB v2).
+        self.census: Census | None = None
         self._tg: TaskGroup | None = None
         self.answers = self.retries = self.in_flight = self.stalled = self.hints = 0
         self.last_answer = 0.0
@@ -132,6 +136,8 @@ class Driver:
         self.governor.start(now)
         self._tg = tg
         tg.start_soon(self.due.run, self.clock)
+        if self.census is not None:
+            tg.start_soon(self.census.run)
         for _ in range(self.policy.max_in_flight):
             tg.start_soon(self._worker)
 
@@ -159,7 +165,10 @@ class Driver:
             seeded = seed(sub.scope, job_id)
             if seeded is not None:
                 watched.job = watched.job._replace(state=seeded)
-        if created or not watched.busy:  # (a busy job is scheduled when its answer comes)
+        self.cover(watched, now)
+        if created and watched.job.census:
+            pass  # the job list reads it first (``_census``)
+        elif created or not watched.busy:  # (a busy job is scheduled when its answer comes)
             due = None if created else watched.due
             at = joined_at(self.policy, job_id, now, watched.sent, due)
             if at is not None:
@@ -171,6 +180,41 @@ class Driver:
                 sub.stall(job_id, job.stalled, error)
         elif self.health.outage.down and self.outage_error is not None:
             self._stall(watched, self.outage_error, self.rules.wall())  # joined in an outage
+
+    def cover(self, watched: Watched, now: float) -> None:
+        """Let the job list follow a job whose watches all wait for its end only, or stop."""
+        census = self.census
+        covered = census is not None and follows(watched.subscribers)
+        if covered == watched.job.census or census is None:
+            return
+        watched.job = watched.job._replace(census=covered)
+        self.reader.with_hosts(watched, not covered)
+        if covered:
+            census.add(watched)
+            return
+        census.discard(watched)
+        if not watched.busy:
+            job_id = watched.job.job_instance_id
+            self.due.push(watched, joined_at(self.policy, job_id, now, watched.sent, None) or now)
+
+    def detach(self, sub: _Subscription, job_ids: list[int]) -> None:
+        """Take ``sub`` off these jobs; stop polling those no watch holds."""
+        registry, now = self.registry, self.clock()
+        registry.detach(sub, job_ids)
+        for job_id in job_ids:
+            watched = registry.jobs.get(key(sub.scope, job_id))
+            if watched is not None:
+                self.cover(watched, now)
+
+    def listed(self, watched: Watched, status: int | None) -> None:
+        """Apply a job's row in the job list (``None``: it has none)."""
+        if watched.active and not watched.busy and watched.job.census:
+            self._apply(watched, Listed(status), self.clock())
+
+    def census_gate(self) -> float:
+        """Return 0 if a census request may go now, else how long to wait first."""
+        now = self.clock()
+        return 0.0 if self.may_send(now) else max(self.hold(now), 0.01)
 
     def hint(self, job_id: int, now: float) -> int:
         """Poll the watched jobs of this id soon (a callback said it ended); return how many.

@@ -55,6 +55,9 @@ class PolledJob(NamedTuple):
     malformed: int = 0
     #: When the job's polls stalled (wall clock, for events), or ``None``.
     stalled: _dt.datetime | None = None
+    #: Its status comes from the job list (``_census``): it is polled only when its row says
+    #: it ended, or is missing; never once a round.
+    census: bool = False
 
 
 class Watched:

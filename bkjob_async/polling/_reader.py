@@ -138,9 +138,16 @@ class Reader:
                 self._governor.pause(self._clock(), pause)
             raise
 
-    async def _fetch(self, request: Request) -> Any:
+    async def fetch(self, request: Request) -> Any:
+        """Send one request (a result group, the job list) and return its decoded ``data``."""
         self.requests += 1
         return self.decode(request, await self._send(request))
+
+    def with_hosts(self, watched: Watched, hosts: bool) -> None:
+        """Poll a job with its host rows or without (a job-level wait needs none)."""
+        job = watched.job
+        watched.wire.request = self.request(job.scope, job.job_instance_id, with_hosts=hosts)
+        watched.wire.needs_decode = True
 
     def host_result(self, key: HostKey, code: int, row: dict[str, Any]) -> HostResult:
         """Structure a host row that changed; a row not fully readable keeps its status only."""
@@ -242,13 +249,13 @@ class Reader:
         """
         job, wire = watched.job, watched.wire
         scope, job_id = job.scope, job.job_instance_id
-        data = await self._fetch(self.request(scope, job_id, with_hosts=False))
+        data = await self.fetch(self.request(scope, job_id, with_hosts=False))
         observation = observe_job(data, self._generation, expected_job_instance_id=job_id)
         for step in observation.steps:
             if step_moves(job.state, step):
                 step.hosts = await self._step_rows(watched, step.step_instance_id)
         if observation.finished:
-            data = await self._fetch(wire.request)
+            data = await self.fetch(wire.request)
             observation = observe_job(data, self._generation, expected_job_instance_id=job_id)
         return self._answer(wire, data, observation)
 
@@ -258,18 +265,18 @@ class Reader:
         scope, job_id = watched.job.scope, watched.job.job_instance_id
         counts = groups.get(step_id)
         if counts is None:
-            data = await self._fetch(self.request(scope, job_id, step_instance_id=step_id))
+            data = await self.fetch(self.request(scope, job_id, step_instance_id=step_id))
             rows = observe_groups(data)[2]
             if len(rows) > self._threshold:
                 groups[step_id] = GroupCounts()
             return rows
-        data = await self._fetch(
+        data = await self.fetch(
             self.request(scope, job_id, step_instance_id=step_id, max_host_num_per_group=1)
         )
         execute_count, sizes, _ = observe_groups(data)
         rows = []
         for code, tag in counts.grown(execute_count, sizes):
-            group = await self._fetch(
+            group = await self.fetch(
                 self.request(scope, job_id, step_instance_id=step_id, status=code, tag=tag)
             )
             rows += observe_groups(group)[2]

@@ -46,6 +46,11 @@ class PollerStatistics:
     refused_polls: int = 0
     #: Polls a callback brought forward (``Poller.hint``).
     hinted_polls: int = 0
+    #: Whether bk-job's job list stands for the polls of end-only waits (``False`` on ESB v2,
+    #: which has no job list), the jobs it follows now, and its requests so far (pages).
+    census: bool = False
+    census_jobs: int = 0
+    census_requests: int = 0
     #: The state store's writes and health (``healthy is False``: writes fail, the poller
     #: goes on from memory and the store retries; see ``StoreStatistics``).
     store: StoreStatistics | None = None

@@ -18,6 +18,7 @@ import anyio.lowlevel
 from .. import errors
 from .._transport import sender
 from ..config import ApiFlavor, Scope, check_id
+from ._census import Census
 from ._decide import Rules
 from ._delivery import Delivery
 from ._driver import Driver, Permits, loop_clock
@@ -120,6 +121,18 @@ class Poller:
         self._delivery = Delivery(self.store, on_change)
         rules = Rules.of(policy, rng or random.Random(), now_utc, reader.host_result)
         self._driver = Driver(rules, reader, governor, self._delivery, self._now, permits=permits)
+        if self._protocol.flavor.is_v3:
+            driver = self._driver
+            driver.census = Census(
+                self._protocol,
+                reader,
+                driver.listed,
+                driver.census_gate,
+                now_utc,
+                rules.running_cap,
+            )
+        else:
+            logger.info("ESB v2 has no job list: every job is polled itself (no census)")
         self._delivery.registry = self._driver.registry
         self._tg: TaskGroup | None = None
         self._snapshot_limiter = anyio.CapacityLimiter(policy.max_in_flight)
@@ -247,8 +260,12 @@ class Poller:
         )
 
     async def wait_finished(self, scope: Scope, job_instance_id: int) -> JobInstanceStatus:
-        """Return the final status of a job once it finishes; bound it with ``anyio.fail_after``."""
-        async with self.watch_job(scope, job_instance_id) as watch:
+        """Return the final status of a job once it finishes; bound it with ``anyio.fail_after``.
+
+        Only the end is waited for: on the v3 APIs the job list stands for the job's polls.
+        """
+        job_id = check_id(job_instance_id, "job_instance_id")
+        async with self._watch(scope, (job_id,), None, True, frozenset(_FINAL_EVENTS)) as watch:
             async for event in watch:
                 if isinstance(event, JobFinished):
                     return event.snapshot
@@ -329,7 +346,7 @@ class Poller:
         self._driver.attach(sub, job_id, now, stored, self._seed)
 
     def _unsubscribe(self, sub: _Subscription, job_ids: Iterable[int]) -> None:
-        self._driver.registry.detach(sub, job_ids)
+        self._driver.detach(sub, list(job_ids))
 
     # --- following ----------------------------------------------------------------------------
 
@@ -379,6 +396,7 @@ class Poller:
     def statistics(self) -> PollerStatistics:
         """Return a frozen snapshot of the poller's counters."""
         driver = self._driver
+        census = driver.census
         return PollerStatistics(
             instances_watched=len(driver.registry),
             watches=self._open_watches(),
@@ -394,5 +412,8 @@ class Poller:
             stalled=driver.health.outage.down or driver.stalled > 0,
             refused_polls=driver.due.refused,
             hinted_polls=driver.hints,
+            census=census is not None,
+            census_jobs=0 if census is None else sum(map(len, census.jobs.values())),
+            census_requests=0 if census is None else census.pages,
             store=self.store.statistics(),
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import selectors
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -116,6 +117,12 @@ class MemoryBkJob:
         self.answered: list[float] = []
         self.failed_connects: list[float] = []
         self.polls: Counter[int] = Counter()
+        #: ``get_job_instance_list``: requests, the creation time of every job (Unix ms), how
+        #: many seconds its statuses lag, and jobs it leaves out.
+        self.lists = 0
+        self.created_ms = int(time.time() * 1000) - 60_000
+        self.list_lag = 0.0
+        self.unlisted: set[int] = set()
         self._window = (0.0, 0)
 
     def client(self, **kwargs: Any) -> BkJobClient:
@@ -148,6 +155,8 @@ class MemoryBkJob:
         self._window = (start, used + 1)
         self.answered.append(t)
         assert request.query is not None
+        if request.api == "get_job_instance_list":
+            return self._list(request.query, t)
         job_id = int(request.query["job_instance_id"])
         self.polls[job_id] += 1
         if job_id not in self.finish_at:
@@ -155,6 +164,26 @@ class MemoryBkJob:
         data = _body(job_id, t >= self.finish_at[job_id])
         envelope = {"result": True, "code": 0, "data": data}
         return Response(200, _JSON, json.dumps(envelope).encode())
+
+    def _list(self, query: Any, t: float) -> Response:
+        """Answer ``get_job_instance_list``: every job, newest (highest id) first, all created
+        at ``created_ms``; ``list_lag`` answers with the statuses of that many seconds ago."""
+        self.lists += 1
+        start, length = int(query.get("start", 0)), int(query.get("length", 20))
+        ids = sorted(self.finish_at, reverse=True)
+        seen = t - self.list_lag
+        rows = [
+            {
+                "job_instance_id": i,
+                "status": 3 if seen >= self.finish_at[i] else 2,
+                "name": f"job {i}",
+                "create_time": self.created_ms,
+            }
+            for i in ids[start : start + length]
+            if i not in self.unlisted
+        ]
+        data = {"start": start, "length": length, "total": len(ids), "data": rows or None}
+        return Response(200, _JSON, json.dumps({"result": True, "code": 0, "data": data}).encode())
 
     async def aclose(self) -> None:
         return None

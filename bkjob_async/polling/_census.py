@@ -1,0 +1,160 @@
+"""The census: bk-job's job list, read per scope on its own schedule, as the status of many jobs.
+
+A wait that needs only a job's end (``as_completed``, ``wait_finished``, a watch filtered to
+``JobFinished``) does not need one status request per job per round: one list request returns
+up to 1,000 jobs of a scope with their status. Each round the census reads, for every scope
+that has such jobs, the jobs created in the narrowest window that covers them (every page,
+newest first), and hands each job its row (``_decide.Listed``): a job is polled itself only
+when its row says it ended (for its final snapshot) or it has no row (outside the window:
+a per-job poll, never silence).
+
+The window starts 30 days back (bk-job's limit) until the jobs were found once; then at the
+oldest of them. Paging while jobs are created shifts rows to later pages: a row read twice is
+read twice, none is lost. The census's requests go through the reader and wait for the rate
+governor and the outage as every poll does. A round that fails is a round in which no job has
+a row: each is polled itself. ESB v2 has no job list; there the poller polls every job itself.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from typing import TYPE_CHECKING
+
+import anyio
+
+from .. import errors
+from ..models import JobInstancePage
+from .events import JobFinished, WatchFailed, WatchTimedOut
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .._protocol import Protocol
+    from ..config import Scope
+    from ._jobs import Watched
+    from ._reader import Reader
+    from ._subscription import _Subscription
+
+__all__ = ["Census", "follows"]
+
+logger = logging.getLogger("bkjob_async.polling")
+
+#: bk-job's longest creation window, less a margin for clocks that disagree.
+_WINDOW = _dt.timedelta(days=30) - _dt.timedelta(minutes=5)
+#: How far past now the window ends (the server's clock may be ahead of ours).
+_AHEAD = _dt.timedelta(minutes=2)
+_PAGE = 1000
+#: The events of a wait for a job's end only.
+_END = frozenset({JobFinished, WatchFailed, WatchTimedOut})
+
+
+def follows(subscribers: list[_Subscription]) -> bool:
+    """Whether the job list can stand for polls of a job: every watch of it waits for its
+    end only (no host, step or job transition; a watch with no filter wants them all)."""
+    return bool(subscribers) and all(
+        sub.kinds and sub.kinds <= _END and sub.step_instance_id is None for sub in subscribers
+    )
+
+
+class Census:
+    """Per scope, the jobs the job list follows; ``run`` reads the list once a round."""
+
+    def __init__(
+        self,
+        protocol: Protocol,
+        reader: Reader,
+        listed: Callable[[Watched, int | None], None],
+        may_send: Callable[[], float],
+        wall: Callable[[], _dt.datetime],
+        round_: float,
+    ) -> None:
+        self._protocol, self._reader = protocol, reader
+        self._listed, self._may_send, self._wall = listed, may_send, wall
+        self.round = round_
+        #: The jobs the list follows, by scope.
+        self.jobs: dict[Scope, set[Watched]] = {}
+        #: Where each scope's window starts (``None``: 30 days back).
+        self._since: dict[Scope, _dt.datetime] = {}
+        self.rounds = self.pages = self.failures = 0
+        self._woken = anyio.Event()
+
+    def add(self, watched: Watched) -> None:
+        scope = watched.job.scope
+        self.jobs.setdefault(scope, set()).add(watched)
+        self._since.pop(scope, None)  # a job added may be older than the window: widen it
+        self._woken.set()
+
+    def discard(self, watched: Watched) -> None:
+        jobs = self.jobs.get(watched.job.scope)
+        if jobs is not None:
+            jobs.discard(watched)
+
+    async def run(self) -> None:
+        """Read the list of every scope with jobs, once a round."""
+        while True:
+            if not any(self.jobs.values()):
+                self._woken = anyio.Event()
+                await self._woken.wait()
+                await anyio.sleep(0.05)  # jobs are often added in a burst: one read for all
+            started = anyio.current_time()
+            for scope, jobs in list(self.jobs.items()):
+                jobs = {w for w in jobs if w.active}
+                self.jobs[scope] = jobs
+                if jobs:
+                    await self._read(scope, jobs)
+            self.rounds += 1
+            await anyio.sleep(max(0.0, self.round - (anyio.current_time() - started)))
+
+    async def _read(self, scope: Scope, jobs: set[Watched]) -> None:
+        """Read one scope's window, every page; hand each job its row (``None``: none)."""
+        wanted = {w.job.job_instance_id for w in jobs}
+        now = self._wall()
+        since = self._since.get(scope) or now + _AHEAD - _WINDOW
+        rows: dict[int, tuple[int, _dt.datetime | None]] | None = {}
+        try:
+            rows = await self._rows(scope, since, now + _AHEAD)
+        except errors.BkJobError as exc:
+            self.failures += 1
+            if self.failures == 1 or self.failures % 100 == 0:
+                logger.warning(
+                    "census of %s: the job list failed (%s: %s); polling each job itself "
+                    "this round",
+                    scope,
+                    type(exc).__name__,
+                    exc,
+                )
+            rows = None
+        if rows is not None:
+            found = [rows[i][1] for i in wanted if i in rows]
+            times = [t for t in found if t is not None]
+            if len(found) == len(wanted) and times:
+                self._since[scope] = min(times) - _dt.timedelta(seconds=1)
+            else:
+                self._since.pop(scope, None)
+        for watched in jobs:
+            row = None if rows is None else rows.get(watched.job.job_instance_id)
+            self._listed(watched, None if row is None else row[0])
+
+    async def _rows(
+        self, scope: Scope, since: _dt.datetime, until: _dt.datetime
+    ) -> dict[int, tuple[int, _dt.datetime | None]]:
+        """Return ``{job id: (status, created)}`` of every job created in the window."""
+        rows: dict[int, tuple[int, _dt.datetime | None]] = {}
+        start = 0
+        while True:
+            request = self._protocol.job_instance_list(
+                scope, created_from=since, created_to=until, start=start, length=_PAGE
+            )
+            while True:  # wait for the rate governor and the outage, as every poll does
+                wait = self._may_send()
+                if not wait:
+                    break
+                await anyio.sleep(wait)
+            page = self._protocol.parse(await self._reader.fetch(request), JobInstancePage)
+            self.pages += 1
+            for item in page.items:
+                rows[item.job_instance_id] = (int(item.status), item.create_time)
+            start += len(page.items)
+            if not page.items or start >= page.total:
+                return rows

@@ -1,0 +1,154 @@
+"""The census: bk-job's job list stands for the polls of end-only waits (virtual time)."""
+
+from __future__ import annotations
+
+import random
+
+import anyio
+import pytest
+
+from bkjob_async import HostTransition, JobFinished, Poller, PollPolicy, Scope
+from bkjob_async._protocol import Response
+
+from .virtual import _JSON, MemoryBkJob, now, run_virtual
+
+SCOPE = Scope.biz(2)
+POLICY = PollPolicy()  # latency 5 s: a census round every 5 s
+
+
+def long_deploys(count: int, seed: int = 1) -> dict[int, float]:
+    """Jobs that end 1 to 20 minutes in (long deploys), ids 1..count."""
+    rng = random.Random(seed)
+    return {i: rng.uniform(60.0, 1200.0) for i in range(1, count + 1)}
+
+
+def test_as_completed_reads_each_job_once_and_the_list_once_a_round() -> None:
+    jobs = long_deploys(1000)
+    server = MemoryBkJob(jobs)
+    late: list[float] = []
+
+    async def main() -> tuple[int, int]:
+        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+            async with poller.as_completed(SCOPE, jobs) as finished:
+                async for status in finished:
+                    late.append(now() - jobs[status.job.job_instance_id])
+            stats = poller.statistics()
+            assert stats.census
+            return stats.census_requests, stats.requests
+
+    list_requests, requests = run_virtual(main)
+    assert len(late) == 1000  # no miss
+    assert sum(server.polls.values()) <= 1.1 * 1000  # one read of each job's final snapshot
+    assert max(server.polls.values()) == 1
+    duration = max(jobs.values())
+    assert list_requests <= duration / POLICY.interval + 5  # one page a round, 1,000 a page
+    assert requests == sum(server.polls.values()) + list_requests
+    late.sort()
+    assert late[int(0.99 * len(late))] <= POLICY.latency + 0.5  # p99 job-end latency
+    # What a per-job poller at the same latency sends for these jobs, for scale: each job
+    # every 5 s for its whole life.
+    per_job = sum(t / POLICY.interval for t in jobs.values())
+    assert requests * 50 < per_job
+
+
+def test_a_job_missing_from_the_list_is_polled_itself_never_silence() -> None:
+    jobs = {1: 30.0, 2: 40.0}
+    server = MemoryBkJob(jobs)
+    server.unlisted = {2}  # outside the list's window, or deleted
+
+    async def main() -> list[int]:
+        ended = []
+        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+            async with poller.as_completed(SCOPE, jobs) as finished:
+                async for status in finished:
+                    ended.append(status.job.job_instance_id)
+        return ended
+
+    assert run_virtual(main) == [1, 2]
+    assert server.polls[1] == 1
+    assert 40.0 / POLICY.latency - 1 <= server.polls[2] <= 45.0 / POLICY.interval + 2
+
+
+def test_a_lagging_list_delays_an_end_by_its_lag_never_hides_it() -> None:
+    jobs = {i: 10.0 * i for i in range(1, 11)}
+    server = MemoryBkJob(jobs)
+    server.list_lag = 3.0  # the list shows what was true 3 s ago
+
+    async def main() -> dict[int, float]:
+        seen: dict[int, float] = {}
+        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+            async with poller.as_completed(SCOPE, jobs) as finished:
+                async for status in finished:
+                    seen[status.job.job_instance_id] = now()
+        return seen
+
+    seen = run_virtual(main)
+    assert sorted(seen) == list(jobs)
+    assert all(seen[i] - jobs[i] <= 3.0 + POLICY.latency + 0.5 for i in jobs)
+
+
+def test_a_failing_list_falls_back_to_polling_each_job() -> None:
+    jobs = {1: 20.0, 2: 25.0}
+
+    class NoList(MemoryBkJob):
+        def _list(self, query, t):  # type: ignore[no-untyped-def]
+            self.lists += 1
+            return Response(503, _JSON, b"<html>the list endpoint is broken</html>")
+
+    broken = NoList(jobs)
+
+    async def main() -> list[int]:
+        ended = []
+        async with broken.client() as client, Poller(client, policy=POLICY) as poller:
+            with anyio.fail_after(120):
+                async with poller.as_completed(SCOPE, jobs) as finished:
+                    async for status in finished:
+                        ended.append(status.job.job_instance_id)
+        return ended
+
+    assert sorted(run_virtual(main)) == [1, 2]
+    assert broken.lists >= 1
+    assert broken.polls[1] >= 2  # polled itself while the list failed
+
+
+def test_a_host_watch_of_a_job_the_list_follows_polls_it_until_it_leaves() -> None:
+    jobs = {1: 1e9}
+    server = MemoryBkJob(jobs)
+
+    async def main() -> tuple[int, int, int]:
+        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+            ends = poller.watch_jobs(SCOPE, [1], events=[JobFinished])
+            await anyio.sleep(30)
+            only_list = server.polls[1]
+            hosts = poller.watch_jobs(SCOPE, [1], events=[HostTransition])
+            await anyio.sleep(30)
+            with_hosts = server.polls[1] - only_list
+            await hosts.aclose()
+            await anyio.sleep(5)  # (a poll in flight may still land)
+            after = server.polls[1]
+            await anyio.sleep(30)
+            await ends.aclose()
+            return only_list, with_hosts, server.polls[1] - after
+
+    only_list, with_hosts, after_leaving = run_virtual(main)
+    assert only_list == 0  # a running job on an end-only watch: the list says all
+    assert 30 / POLICY.latency - 1 <= with_hosts <= 30 / (POLICY.interval * 0.9) + 1
+    assert after_leaving == 0  # back to the list alone
+
+
+@pytest.mark.parametrize("count", [2500])
+def test_every_page_is_read_and_no_job_is_missed(count: int) -> None:
+    jobs = dict.fromkeys(range(1, count + 1), 10.0)
+    server = MemoryBkJob(jobs)
+
+    async def main() -> int:
+        ended = 0
+        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+            async with poller.as_completed(SCOPE, jobs) as finished:
+                async for _ in finished:
+                    ended += 1
+        return ended
+
+    assert run_virtual(main) == count
+    assert max(server.polls.values()) == 1
+    assert server.lists <= 3 * (10.0 / POLICY.latency + 2)  # three pages a round
