@@ -58,10 +58,13 @@ def test_a_job_missing_from_the_list_is_polled_itself_never_silence() -> None:
 
     async def main() -> list[int]:
         ended = []
-        async with server.client() as client, Poller(client, policy=POLICY) as poller:
-            async with poller.as_completed(SCOPE, jobs) as finished:
-                async for status in finished:
-                    ended.append(status.job.job_instance_id)
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            poller.as_completed(SCOPE, jobs) as finished,
+        ):
+            async for status in finished:
+                ended.append(status.job.job_instance_id)
         return ended
 
     assert run_virtual(main) == [1, 2]
@@ -76,10 +79,13 @@ def test_a_lagging_list_delays_an_end_by_its_lag_never_hides_it() -> None:
 
     async def main() -> dict[int, float]:
         seen: dict[int, float] = {}
-        async with server.client() as client, Poller(client, policy=POLICY) as poller:
-            async with poller.as_completed(SCOPE, jobs) as finished:
-                async for status in finished:
-                    seen[status.job.job_instance_id] = now()
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            poller.as_completed(SCOPE, jobs) as finished,
+        ):
+            async for status in finished:
+                seen[status.job.job_instance_id] = now()
         return seen
 
     seen = run_virtual(main)
@@ -143,10 +149,13 @@ def test_every_page_is_read_and_no_job_is_missed(count: int) -> None:
 
     async def main() -> int:
         ended = 0
-        async with server.client() as client, Poller(client, policy=POLICY) as poller:
-            async with poller.as_completed(SCOPE, jobs) as finished:
-                async for _ in finished:
-                    ended += 1
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            poller.as_completed(SCOPE, jobs) as finished,
+        ):
+            async for _ in finished:
+                ended += 1
         return ended
 
     assert run_virtual(main) == count
