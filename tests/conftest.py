@@ -47,14 +47,6 @@ def envelope(data: Any = None, *, result: bool = True, code: int = 0, **extra: A
     return {"result": result, "code": code, "message": "", "data": data, **extra}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``pytest -n N --dist loadgroup`` (``make test``) the command-line tests run on one
-    worker, in file order, as they do in a serial run; every other test goes to any worker."""
-    for item in items:
-        if item.nodeid.startswith("tests/cli/"):
-            item.add_marker(pytest.mark.xdist_group("cli"))
-
-
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     # The client's transport is aiohttp, which runs on asyncio only.
