@@ -49,6 +49,7 @@ not written.
 from ._durable import open_jobs
 from ._schedule import PollPolicy
 from ._sqlite import SqliteStore
+from ._statistics import PollerStatistics
 from ._store import MemoryStore, Store, StoreStatistics, UnknownWatchError
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
 from .events import (
@@ -62,7 +63,7 @@ from .events import (
     WatchFailed,
     WatchTimedOut,
 )
-from .poller import Completed, Poller, PollerStatistics, Watch
+from .poller import Completed, Poller, Watch
 
 __all__ = [
     "Callback",

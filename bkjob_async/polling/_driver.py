@@ -1,25 +1,16 @@
-"""The anyio driver: a heap of due jobs, ``max_in_flight`` workers; it applies decisions, holds no policy.
+"""The driver: it applies what ``_decide.decide`` returns, and holds no policy.
 
-A worker takes the earliest due job, polls it through the reader (``_reader``), hands what
-came back to ``_decide.decide`` and applies the ``Decision``: the job's new value goes into
-its record, its next poll into the heap, and each action to the delivery (``_delivery``). No
-task exists per job: a job is a record in a heap of due times. A worker that finishes a poll
-takes the next due job itself; the scheduler only wakes parked workers and sleeps until the
-next due time, so a poll is taken only when a worker (and so a pooled connection) is free.
-Time is read from one injected clock, the clock of the event loop's timers: on a virtual-time
-test loop the driver runs on virtual time.
+Every outcome (a poll's answer or failure from the workers, ``_workers``; a row of the job
+list, ``_census``; a callback's hint) goes through ``apply``: ``decide`` returns the job's
+new value, the new health, its next poll and its actions; the driver puts the value in the
+job's record, the next poll in the heap (``_heap``), and hands each action to the delivery
+(``_delivery``) or applies it to every job (an outage begins or ends). Joining (``attach``,
+``detach``) asks ``_decide`` when to poll, and whether the job list follows the job.
 
-What the driver owns besides: rate control (the local ``RateGovernor``, and an outside budget
-through ``Permits``), the outage's probe gate, and the guard that no job is polled twice
-within the policy's smallest gap unless asked (a refused poll is counted and logged once).
-
-Changed answers are decoded and tracked several at a time (``_BATCH``, ``_fold``): a worker
-holds its answer back and goes on to the next due job; held answers are folded, in the order
-they came, when ``_BATCH`` are held, when a worker finds nothing due, before a failed poll is
-counted, and at once during an outage (so the failure policy sees answers and failures in the
-order they came). An answer thus waits only while its worker has another poll to send: at
-most one poll's timeout. The code that decodes, tracks and delivers then runs several times
-in a row, warm in the processor's caches (``benchmarks/README.md``, "CPU per poll").
+It also owns rate control: the local ``RateGovernor``, an outside budget through
+``Permits``, and the outage's probe gate (``may_send``). Time is read from one injected clock,
+the clock of the event loop's timers: on a virtual-time test loop the driver runs on virtual
+time.
 """
 
 from __future__ import annotations
@@ -31,11 +22,9 @@ import typing
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from .. import errors
 from ._census import Census, follows
 from ._decide import (
     HINT,
-    UNCHANGED,
     Deliver,
     Failed,
     GiveUp,
@@ -51,16 +40,19 @@ from ._decide import (
     stall,
 )
 from ._failures import Kind, classify
-from ._heap import Due, Slot
+from ._heap import Due
 from ._jobs import Registry, Watched, key
-from ._reader import Unread
 from ._schedule import min_gap
+from ._statistics import PollerStatistics
+from ._workers import Workers
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from anyio.abc import TaskGroup
 
+    from .. import errors
+    from .._protocol import Protocol
     from ._decide import Action, Outcome, Rules
     from ._delivery import Delivery
     from ._rate import RateGovernor
@@ -71,9 +63,6 @@ if TYPE_CHECKING:
 __all__ = ["Driver", "Permits", "loop_clock"]
 
 logger = logging.getLogger("bkjob_async.polling")
-
-#: Changed answers held back at most, to be folded together (``Driver._fold``).
-_BATCH = 16
 
 
 class Permits(typing.Protocol):
@@ -118,16 +107,29 @@ class Driver:
         self.registry = Registry(policy.remember, self._released)
         self.health = Health.start(policy)
         self.due = Due(min_gap(policy), self)
-        #: Answers held back to be folded together: (job, answer, sent at, permit).
-        self._held: list[tuple[Watched, Unread, float, Any]] = []
         #: The job list as the status of end-only waits (``None``: no such API, ESB v2).
         self.census: Census | None = None
         self._tg: TaskGroup | None = None
-        self.answers = self.retries = self.in_flight = self.stalled = self.hints = 0
+        self.answers = self.retries = self.stalled = self.hints = 0
+        self.workers = Workers(self)
         self.last_answer = 0.0
         #: The error that began the outage in force (``None``: bk-job answers).
         self.outage_error: errors.BkJobError | None = None
         self.errors: Counter[str] = Counter()
+
+    def census_on(self, protocol: Protocol) -> None:
+        """Let the job list stand for the polls of end-only waits, where the API has one."""
+        if not protocol.flavor.is_v3:
+            logger.info("ESB v2 has no job list: every job is polled itself (no census)")
+            return
+        self.census = Census(
+            protocol,
+            self.reader,
+            self.listed,
+            self.census_gate,
+            self.rules.wall,
+            self.rules.running_cap,
+        )
 
     def start(self, tg: TaskGroup) -> None:
         """Start the scheduler and the workers in ``tg``."""
@@ -136,10 +138,9 @@ class Driver:
         self.governor.start(now)
         self._tg = tg
         tg.start_soon(self.due.run, self.clock)
+        self.workers.start(tg)
         if self.census is not None:
             tg.start_soon(self.census.run)
-        for _ in range(self.policy.max_in_flight):
-            tg.start_soon(self._worker)
 
     def close(self) -> None:
         """Let go of every job (the poller is leaving)."""
@@ -209,7 +210,7 @@ class Driver:
     def listed(self, watched: Watched, status: int | None) -> None:
         """Apply a job's row in the job list (``None``: it has none)."""
         if watched.active and not watched.busy and watched.job.census:
-            self._apply(watched, Listed(status), self.clock())
+            self.apply(watched, Listed(status), self.clock())
 
     def census_gate(self) -> float:
         """Return 0 if a census request may go now, else how long to wait first."""
@@ -256,98 +257,7 @@ class Driver:
         """Return how long the governor or the outage holds due polls back."""
         return max(self.governor.wait(now), self.health.outage.wait(now))
 
-    # --- polling ------------------------------------------------------------------------------
-
-    def _take(self) -> tuple[Watched | None, float]:
-        """Return the next due job and when it was taken, or ``None`` if none is due."""
-        clock, due = self.clock, self.due
-        sent_at = clock()
-        watched = due.take(sent_at)
-        if watched is None and self._held:
-            self._fold()  # nothing due: no answer waits for more to come
-            sent_at = clock()
-            watched = due.take(sent_at)
-        return watched, sent_at
-
-    async def _park(self, slot: Slot) -> tuple[Watched, float]:
-        """Park until a job is due; return it and when it was taken."""
-        while True:
-            watched = await self.due.park(slot)
-            if watched is None:
-                watched, sent_at = self._take()
-                if watched is None:
-                    continue
-                return watched, sent_at
-            return watched, self.clock()
-
-    async def _worker(self) -> None:
-        """Poll due jobs back to back; park when none is due, for the scheduler to wake."""
-        slot = Slot()
-        read = self.reader.read
-        while True:
-            watched, sent_at = self._take()
-            if watched is None:
-                watched, sent_at = await self._park(slot)
-            if not self._still_watched(watched):
-                watched.busy = False
-                continue
-            permit = None
-            if self.permits is not None:
-                permit = await self.permits.acquire()
-                sent_at = self.clock()
-            self.in_flight += 1
-            held = False
-            try:
-                result = await read(watched)
-            except errors.BkJobError as exc:
-                if self._held:  # answers that came before this failure count first
-                    self._fold()
-                self._poll_failed(watched, exc, sent_at, permit)
-            else:
-                if watched.active:
-                    if result is None:
-                        self._apply(watched, UNCHANGED)
-                    elif isinstance(result, Unread):  # held back, the job busy until folded
-                        self._held.append((watched, result, sent_at, permit))
-                        held = True
-                    else:  # read by result groups: decoded already
-                        self._apply(watched, result)
-            finally:
-                self.in_flight -= 1
-                if not held:
-                    watched.busy = False
-            if held and (len(self._held) >= _BATCH or self.health.outage.down_since is not None):
-                self._fold()  # (during an outage every answer counts at once: it may end it)
-
-    def _fold(self) -> None:
-        """Decode and track the answers held back, in the order they came."""
-        held, self._held = self._held, []
-        finish = self.reader.finish
-        for watched, unread, sent_at, permit in held:
-            try:
-                if not watched.active:  # released while held
-                    continue
-                try:
-                    answer = finish(watched, unread)
-                except errors.BkJobError as exc:
-                    self._poll_failed(watched, exc, sent_at, permit)
-                    continue
-                self._apply(watched, answer)
-            finally:
-                watched.busy = False
-
-    def _still_watched(self, watched: Watched) -> bool:
-        if not watched.active:  # released while a parked worker was waking up
-            return False
-        for sub in watched.subscribers:
-            if sub.closed:  # a watch was dropped: let go of it first (and of the job, if last)
-                self.registry.release_if_unwatched(watched)
-                return watched.active
-        return True
-
-    def _poll_failed(
-        self, watched: Watched, exc: errors.BkJobError, sent_at: float, permit: Any
-    ) -> None:
+    def failed(self, watched: Watched, exc: errors.BkJobError, sent_at: float, permit: Any) -> None:
         self.errors[type(exc).__name__] += 1
         throttled = classify(exc) is Kind.THROTTLED
         if throttled and permit is not None:
@@ -365,7 +275,7 @@ class Driver:
             governor.throttled(now, sent_at, self.answers, requests=requests)
         failed = Failed(exc, sent_at, self.last_answer, requests, self.governor.paused_until)
         self.due.wake()
-        self._apply(watched, failed, now)
+        self.apply(watched, failed, now)
 
     async def _throttled(self, permit: object, retry_after: float | None) -> None:
         if self.permits is not None:
@@ -388,7 +298,7 @@ class Driver:
             governor.succeeded(now)
         return now
 
-    def _apply(self, watched: Watched, outcome: Outcome, now: float | None = None) -> None:
+    def apply(self, watched: Watched, outcome: Outcome, now: float | None = None) -> None:
         """Decide what follows ``outcome`` and apply it (every poll comes here)."""
         if now is None:
             now = self._answered()
@@ -455,4 +365,25 @@ class Driver:
                 for w in self.registry.jobs.values()
                 if not w.busy
             ]
+        )
+
+    def statistics(self, **poller: Any) -> PollerStatistics:
+        """Return the counters of the driver, with the ``poller``'s own (watches, store)."""
+        census = self.census
+        return PollerStatistics(
+            instances_watched=len(self.registry),
+            requests=self.reader.requests,
+            unchanged_polls=self.reader.unchanged,
+            retries=self.retries,
+            errors=dict(self.errors),
+            events_observed=self.delivery.events,
+            rate_limit=self.governor.rate,
+            in_flight=self.workers.in_flight,
+            stalled=self.health.outage.down or self.stalled > 0,
+            refused_polls=self.due.refused,
+            hinted_polls=self.hints,
+            census=census is not None,
+            census_jobs=0 if census is None else sum(map(len, census.jobs.values())),
+            census_requests=0 if census is None else census.pages,
+            **poller,
         )

@@ -18,7 +18,6 @@ import anyio.lowlevel
 from .. import errors
 from .._transport import sender
 from ..config import ApiFlavor, Scope, check_id
-from ._census import Census
 from ._decide import Rules
 from ._delivery import Delivery
 from ._driver import Driver, Permits, loop_clock
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
     from ._tracker import JobState
     from .callbacks import Callback
 
-__all__ = ["Completed", "Permits", "Poller", "PollerStatistics", "Watch"]
+__all__ = ["Completed", "Poller", "Watch"]
 
 logger = logging.getLogger("bkjob_async.polling")
 
@@ -121,18 +120,7 @@ class Poller:
         self._delivery = Delivery(self.store, on_change)
         rules = Rules.of(policy, rng or random.Random(), now_utc, reader.host_result)
         self._driver = Driver(rules, reader, governor, self._delivery, self._now, permits=permits)
-        if self._protocol.flavor.is_v3:
-            driver = self._driver
-            driver.census = Census(
-                self._protocol,
-                reader,
-                driver.listed,
-                driver.census_gate,
-                now_utc,
-                rules.running_cap,
-            )
-        else:
-            logger.info("ESB v2 has no job list: every job is polled itself (no census)")
+        self._driver.census_on(self._protocol)
         self._delivery.registry = self._driver.registry
         self._tg: TaskGroup | None = None
         self._snapshot_limiter = anyio.CapacityLimiter(policy.max_in_flight)
@@ -396,24 +384,9 @@ class Poller:
     def statistics(self) -> PollerStatistics:
         """Return a frozen snapshot of the poller's counters."""
         driver = self._driver
-        census = driver.census
-        return PollerStatistics(
-            instances_watched=len(driver.registry),
+        return driver.statistics(
             watches=self._open_watches(),
-            requests=driver.reader.requests,
-            unchanged_polls=driver.reader.unchanged,
-            retries=driver.retries,
-            errors=dict(driver.errors),
             events_emitted=self._handed_out.events,
-            events_observed=self._delivery.events,
             current_rate=self._rate.read(driver.clock(), driver.reader.requests),
-            rate_limit=driver.governor.rate,
-            in_flight=driver.in_flight,
-            stalled=driver.health.outage.down or driver.stalled > 0,
-            refused_polls=driver.due.refused,
-            hinted_polls=driver.hints,
-            census=census is not None,
-            census_jobs=0 if census is None else sum(map(len, census.jobs.values())),
-            census_requests=0 if census is None else census.pages,
             store=self.store.statistics(),
         )

@@ -1,0 +1,136 @@
+"""The workers: ``max_in_flight`` tasks, each polling the earliest due job, back to back.
+
+A worker takes a due job itself (``Due.take``) and parks when none is due, for the scheduler
+to wake. It polls through the reader and hands what came back to the driver (``apply``,
+``failed``). Changed answers are held back and folded several at a time (``_BATCH``): when
+``_BATCH`` are held, when a worker finds nothing due, before a failed poll is counted, and at
+once during an outage (so the failure policy sees answers and failures in the order they
+came). An answer thus waits only while its worker has another poll to send: at most one
+poll's timeout. Decoding, tracking and delivering then run several times in a row, warm in
+the processor's caches (``benchmarks/README.md``, "CPU per poll").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import errors
+from ._decide import UNCHANGED
+from ._heap import Slot
+from ._reader import Unread
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
+
+    from ._driver import Driver
+    from ._jobs import Watched
+
+__all__ = ["Workers"]
+
+#: Changed answers held back at most, to be folded together (``Workers._fold``).
+_BATCH = 16
+
+
+class Workers:
+    """The driver's workers, and the changed answers they hold back."""
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+        #: Answers held back to be folded together: (job, answer, sent at, permit).
+        self._held: list[tuple[Watched, Unread, float, Any]] = []
+        #: Requests in flight now.
+        self.in_flight = 0
+
+    def start(self, tg: TaskGroup) -> None:
+        for _ in range(self.driver.policy.max_in_flight):
+            tg.start_soon(self._worker)
+
+    def _take(self) -> tuple[Watched | None, float]:
+        """Return the next due job and when it was taken, or ``None`` if none is due."""
+        driver = self.driver
+        clock, due = driver.clock, driver.due
+        sent_at = clock()
+        watched = due.take(sent_at)
+        if watched is None and self._held:
+            self._fold()  # nothing due: no answer waits for more to come
+            sent_at = clock()
+            watched = due.take(sent_at)
+        return watched, sent_at
+
+    async def _park(self, slot: Slot) -> tuple[Watched, float]:
+        """Park until a job is due; return it and when it was taken."""
+        while True:
+            watched = await self.driver.due.park(slot)
+            if watched is None:
+                watched, sent_at = self._take()
+                if watched is None:
+                    continue
+                return watched, sent_at
+            return watched, self.driver.clock()
+
+    async def _worker(self) -> None:
+        """Poll due jobs back to back; park when none is due, for the scheduler to wake."""
+        slot = Slot()
+        read = self.driver.reader.read
+        while True:
+            watched, sent_at = self._take()
+            if watched is None:
+                watched, sent_at = await self._park(slot)
+            if not self._still_watched(watched):
+                watched.busy = False
+                continue
+            permit = None
+            if self.driver.permits is not None:
+                permit = await self.driver.permits.acquire()
+                sent_at = self.driver.clock()
+            self.in_flight += 1
+            held = False
+            try:
+                result = await read(watched)
+            except errors.BkJobError as exc:
+                if self._held:  # answers that came before this failure count first
+                    self._fold()
+                self.driver.failed(watched, exc, sent_at, permit)
+            else:
+                if watched.active:
+                    if result is None:
+                        self.driver.apply(watched, UNCHANGED)
+                    elif isinstance(result, Unread):  # held back, the job busy until folded
+                        self._held.append((watched, result, sent_at, permit))
+                        held = True
+                    else:  # read by result groups: decoded already
+                        self.driver.apply(watched, result)
+            finally:
+                self.in_flight -= 1
+                if not held:
+                    watched.busy = False
+            if held and (
+                len(self._held) >= _BATCH or self.driver.health.outage.down_since is not None
+            ):
+                self._fold()  # (during an outage every answer counts at once: it may end it)
+
+    def _fold(self) -> None:
+        """Decode and track the answers held back, in the order they came."""
+        held, self._held = self._held, []
+        finish = self.driver.reader.finish
+        for watched, unread, sent_at, permit in held:
+            try:
+                if not watched.active:  # released while held
+                    continue
+                try:
+                    answer = finish(watched, unread)
+                except errors.BkJobError as exc:
+                    self.driver.failed(watched, exc, sent_at, permit)
+                    continue
+                self.driver.apply(watched, answer)
+            finally:
+                watched.busy = False
+
+    def _still_watched(self, watched: Watched) -> bool:
+        if not watched.active:  # released while a parked worker was waking up
+            return False
+        for sub in watched.subscribers:
+            if sub.closed:  # a watch was dropped: let go of it first (and of the job, if last)
+                self.driver.registry.release_if_unwatched(watched)
+                return watched.active
+        return True
