@@ -20,7 +20,8 @@ unchanged answer     next poll ``interval`` grown by ``growth``, capped at ``lat
 changed answer       the tracker's events are delivered; next poll at ``interval`` if any
                      event came, else as unchanged; a final answer ends the job's watches
 any answer           after failures: the job's failures reset, a stalled job resumes, an
-                     outage ends (every job is then polled again within one interval)
+                     outage ends (every job is then polled again within one interval, and
+                     the jobs the outage alone stalled resume at once: ``outage_stalled``)
 hint (a callback)    poll now (asked for: the smallest gap does not apply)
 throttled            no failure counted; next poll after the governor's pause, plus up to
                      one ``interval`` of jitter, never sooner than the smallest gap
@@ -80,6 +81,7 @@ __all__ = [
     "Stalled",
     "decide",
     "joined_at",
+    "outage_stalled",
     "rejoined_at",
     "stall",
 ]
@@ -380,6 +382,12 @@ def rejoined_at(policy: PollPolicy, job_id: int, now: float, sent: float) -> flo
     """Return when to poll a job after an outage: within one interval, spread by its phase."""
     spread = min(1.0, policy.max_interval * policy.jitter / policy.interval)
     return max(now + spread * first_delay(policy, job_id), sent + min_gap(policy))
+
+
+def outage_stalled(job: PolledJob) -> bool:
+    """Whether a stalled job was stalled by an outage alone (fewer than ``STALL_AFTER`` of
+    its own polls failed in a row): it resumes when the outage ends, not at its next poll."""
+    return job.stalled is not None and job.failures < STALL_AFTER
 
 
 def stall(job: PolledJob, since: _dt.datetime) -> PolledJob:

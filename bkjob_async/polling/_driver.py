@@ -36,6 +36,7 @@ from ._decide import (
     Stalled,
     decide,
     joined_at,
+    outage_stalled,
     rejoined_at,
     stall,
 )
@@ -334,9 +335,7 @@ class Driver:
             elif isinstance(action, OutageBegan):
                 self._outage_began(action)
             else:
-                self.outage_error = None
-                logger.info("bk-job answers again; polling every job again")
-                self._rephase(self.clock())
+                self._outage_ended()
 
     def _stall(self, watched: Watched, error: errors.BkJobError, since: Any) -> None:
         watched.job = stall(watched.job, since)
@@ -355,6 +354,20 @@ class Driver:
         for other in self.registry.jobs.values():
             if other.job.stalled is None:
                 self._stall(other, error, began.at)
+
+    def _outage_ended(self) -> None:
+        """bk-job answers again: the jobs stalled by the outage alone resume now (their
+        watches hear ``PollingResumed`` at the first answer), and every job is polled again."""
+        self.outage_error = None
+        logger.info("bk-job answers again; polling every job again")
+        at = self.rules.wall()
+        for watched in self.registry.jobs.values():
+            since = watched.job.stalled
+            if since is not None and outage_stalled(watched.job):
+                watched.job = watched.job._replace(stalled=None)
+                self.stalled -= 1
+                self.delivery.resume(watched, since, at)
+        self._rephase(self.clock())
 
     def _rephase(self, now: float) -> None:
         """After an outage, poll every job again within one interval, spread by its phase."""

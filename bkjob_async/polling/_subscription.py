@@ -255,10 +255,14 @@ class _Subscription:
                 self._put(PollingResumed(job_id, now, self.stalled_since or since))
 
     def end_job(self, job_id: int, last: Event | None) -> None:
-        if self.stalled is not None:
-            self.stalled.discard(job_id)
-            if not self.stalled:
+        stalled = self.stalled
+        if stalled is not None:
+            stalled.discard(job_id)
+            if not stalled:  # the last stalled job ended: no job of the watch is stalled now
                 self.stalled = None
+                if not self.closed and self.remaining - {job_id}:
+                    now = now_utc()
+                    self._put(PollingResumed(job_id, now, self.stalled_since or now))
         if job_id in self.remaining:
             self.remaining.discard(job_id)
             if last is not None:

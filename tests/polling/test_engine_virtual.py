@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import anyio
@@ -327,3 +328,34 @@ def test_a_hint_polls_the_job_at_once_and_a_flood_costs_one_poll_per_interval() 
     assert polls_1 == 1  # one poll for a thousand hints
     assert polls_2 == 1  # a stray hint for a running job: one poll, no event, no more
     assert hinted == 2
+
+
+def test_the_first_answer_after_an_outage_resumes_every_watch_at_once() -> None:
+    """A watch hears ``PollingResumed`` at bk-job's first answer, not after every job's poll."""
+    jobs = dict.fromkeys(range(1, 201), 1e9)
+    server = MemoryBkJob(jobs, down=(10.0, 60.0))
+    events: list = []
+
+    async def main() -> None:
+        policy = PollPolicy(interval=5.0, max_interval=15.0)
+        async with server.client() as client, Poller(client, policy=policy) as poller:
+            with anyio.move_on_after(120):
+                async for event in poller.watch_jobs(SCOPE, jobs, events=[PollingResumed]):
+                    events.append((now(), event))
+
+    run_virtual(main)
+    first_answer = min(t for t in server.answered if t >= 60.0)
+    (resumed,) = [t for t, e in events if isinstance(e, PollingResumed)]
+    assert resumed - first_answer < 0.1  # not the rephase's spread of up to one interval
+
+
+def test_a_watch_whose_last_stalled_job_ends_hears_that_it_resumed() -> None:
+    from bkjob_async import ServerError
+    from bkjob_async.polling._subscription import _Subscription
+
+    sub = _Subscription(SCOPE, (1, 2), None, 100)
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    sub.stall(1, since, ServerError("502"))
+    sub.end_job(1, None)  # its deadline passed, say: job 2 goes on, nothing is stalled now
+    kinds = [type(sub.mailbox.get_nowait()).__name__ for _ in range(len(sub.mailbox))]
+    assert kinds == ["PollingStalled", "PollingResumed"]
