@@ -265,7 +265,7 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
     if outcome is HINT:
         return job, health, now, _NO_ACTIONS
     if isinstance(outcome, Listed):
-        return job, health, now if _read_itself(job, outcome.status) else None, _NO_ACTIONS
+        return job, health, now if _read_itself(outcome.status) else None, _NO_ACTIONS
     assert isinstance(outcome, Failed)
     return _failed(rules, job, health, outcome, now)
 
@@ -306,14 +306,15 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
     return job, health, None if job.census else now + delay, (*actions, deliver)
 
 
-def _read_itself(job: PolledJob, listed: int | None) -> bool:
+def _read_itself(listed: int | None) -> bool:
     """Whether a job followed by the job list must be polled itself after its row.
 
-    Yes when its row says it ended (its final snapshot is read from the job itself), or when
-    it is not in the list at all (outside the window, or deleted: a per-job poll, never
-    silence). A running row costs nothing: the list said all a job-level wait needs.
+    Yes when its row says it ended (its final snapshot is read from the job itself: a job
+    still watched has not ended on its watches, even one remembered as ended), or when it is
+    not in the list at all (outside the window, or deleted: a per-job poll, never silence).
+    A running row costs nothing: the list said all a wait for the end needs.
     """
-    return listed is None or (listed not in _RUNNING and listed != job.state.status)
+    return listed is None or listed not in _RUNNING
 
 
 #: Job statuses that are not an end (``_schedule.WAITING``, running, stopping).

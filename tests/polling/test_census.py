@@ -185,3 +185,21 @@ def test_a_poller_with_on_change_polls_each_job_for_every_change() -> None:
     assert run_virtual(main) is False
     assert "HostTransition" in changes
     assert server.lists == 0
+
+
+def test_waiting_again_for_a_job_that_ended_reads_its_end_at_once() -> None:
+    """A job remembered as ended, waited for again: its row says ended, its end is read."""
+    jobs = {1: 3.0}
+    server = MemoryBkJob(jobs)
+
+    async def main() -> tuple[int, int, float]:
+        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+            first = await poller.wait_finished(SCOPE, 1)
+            start = now()
+            with anyio.fail_after(30):
+                again = await poller.wait_finished(SCOPE, 1)
+            return first.job.status, again.job.status, now() - start
+
+    first, again, took = run_virtual(main)
+    assert first == again == 3
+    assert took <= POLICY.latency + 0.5

@@ -27,6 +27,7 @@ from bkjob_async.polling._decide import (
     Failed,
     GiveUp,
     Health,
+    Listed,
     OutageBegan,
     OutageEnded,
     Resumed,
@@ -312,3 +313,29 @@ def test_a_job_joined_again_keeps_a_near_poll_and_pulls_in_a_far_one() -> None:
 def test_after_an_outage_every_job_comes_back_within_one_interval() -> None:
     ats = [rejoined_at(POLICY, job_id, 0.0, sent=-1e9) for job_id in range(1000)]
     assert all(0.0 <= a < POLICY.interval for a in ats)
+
+
+# --- the job list -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "polled"),
+    [(None, True), (1, False), (2, False), (7, False), (10, False), (15, False)]
+    + [(s, True) for s in (3, 4, 5, 6, 8, 9, 11, 13, 14)],
+)
+def test_a_row_of_the_job_list_reads_the_job_only_when_it_ended_or_is_missing(
+    status: int | None, polled: bool
+) -> None:
+    job = JOB._replace(census=True)
+    d = decide(rules(), job, health(), Listed(status), 40.0)
+    assert d.poll_at == (40.0 if polled else None)
+    assert d.actions == ()
+    assert d.job is job
+
+
+def test_a_job_the_list_follows_has_no_next_poll_after_an_answer() -> None:
+    job = JOB._replace(census=True)
+    assert decide(rules(), job, health(), UNCHANGED, 1.0).poll_at is None
+    assert decide(rules(), job, health(), answer(2, None), 1.0).poll_at is None
+    failed_poll = decide(rules(), job, health(), failed(TRANSIENT), 10.0)
+    assert failed_poll.poll_at is not None  # a failed read of its end is retried
