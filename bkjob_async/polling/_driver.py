@@ -123,8 +123,8 @@ class Driver:
         if not protocol.flavor.is_v3:
             logger.info("ESB v2 has no job list: every job is polled itself (no census)")
             return
-        if self.delivery.on_change is not None:
-            return  # its caller keeps every change of every job (the cluster): no census
+        if self.delivery.on_change is not None or not self.policy.census:
+            return  # turned off, or its caller keeps every change of every job (the cluster)
         self.census = Census(
             protocol,
             self.reader,

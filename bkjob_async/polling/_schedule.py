@@ -95,6 +95,10 @@ class PollPolicy:
     :param remember: jobs whose last known state the poller keeps after their last watch
         ends, so that watching one again (after a retry, say) reports only what changed; the
         least recently released are forgotten first.
+    :param census: on the v3 APIs, let bk-job's job list stand for the polls of waits for a
+        job's end only (``as_completed``, ``wait_finished``, a watch of ``JobFinished``): one
+        list request a round per 1,000 jobs, and one read of each job's end (``False``: poll
+        each job every round, as for host events).
     :param group_threshold: on the API gateway, a job with a step of more hosts than this is
         polled without host rows, plus each running step's result-group counts, plus the rows
         of only the groups that grew (``None``: always poll every host row).
@@ -123,6 +127,7 @@ class PollPolicy:
     buffer_size: int = attrs.field(default=10_000, validator=_at_least_one)
     group_threshold: int | None = attrs.field(default=500, validator=_at_least_one)
     remember: int = attrs.field(default=10_000, validator=_count)
+    census: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
 
     def __attrs_post_init__(self) -> None:
         if self.max_interval < self.interval:

@@ -203,3 +203,20 @@ def test_waiting_again_for_a_job_that_ended_reads_its_end_at_once() -> None:
     first, again, took = run_virtual(main)
     assert first == again == 3
     assert took <= POLICY.latency + 0.5
+
+
+def test_census_false_polls_each_job_every_round() -> None:
+    jobs = {1: 30.0}
+    server = MemoryBkJob(jobs)
+
+    async def main() -> bool:
+        policy = PollPolicy(census=False)
+        async with server.client() as client, Poller(client, policy=policy) as poller:
+            await poller.wait_finished(SCOPE, 1)
+            return poller.statistics().census
+
+    assert run_virtual(main) is False
+    assert server.lists == 0
+    assert server.polls[1] >= 30.0 / POLICY.latency - 1
+    with pytest.raises(TypeError):
+        PollPolicy(census="yes")  # type: ignore[arg-type]
