@@ -12,9 +12,11 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+import anyio
+
 from ..cli._numbers import number
 from ..config import Scope
-from ..models.enums import HostStatus, StepType
+from ..models.enums import HostStatus, JobStatus, StepType
 from ._plan import HostPlan, StepPlan
 from ._simulator import BkJobSimulator
 
@@ -190,6 +192,19 @@ def _populate(sim: BkJobSimulator, options: argparse.Namespace) -> list[int]:
     ]
 
 
+async def _tour_ready(sim: BkJobSimulator, tour: list[int]) -> None:
+    """Wait (a second or so) until the tour's jobs stand as the banner says they do."""
+    ended, waiting = tour[:2], tour[2]
+    with anyio.move_on_after(10):
+        for _ in range(200):  # (the simulator has no "job changed" event to wait for)
+            if (
+                all(sim.job(i).status.is_finished for i in ended)
+                and sim.job(waiting).status is JobStatus.WAITING_USER
+            ):
+                return
+            await anyio.sleep(0.05)
+
+
 async def serve(
     options: argparse.Namespace,
     out: TextIO | None = None,
@@ -212,6 +227,8 @@ async def serve(
     )
     async with sim:
         job_ids = _populate(sim, options)
+        if len(job_ids) >= 3 and job_ids[0] == 10001:
+            await _tour_ready(sim, job_ids[:3])
         shown = ", ".join(map(str, job_ids[:5])) + (" ..." if len(job_ids) > 5 else "")
         print(f"bk-job simulator listening on {sim.url}", file=out)
         print(f"  gateway v3: {sim.url}/api/v3/<api>", file=out)
