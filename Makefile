@@ -31,10 +31,14 @@ typecheck: $(STAMP)
 # order, and builds its module fixtures once (loadgroup would not group: xdist 3.8 renames
 # nodes through an attribute pytest 9 no longer reads). The long forms of the soak and crash
 # loops (marked ``slow``) are left to `make test-slow`; each has a short form `make test` runs.
+# ALONE: tests that drive a real terminal (tmux) against wall-clock deadlines and fail when
+# the other workers load the CPU; they run on their own, before the rest.
 PYTEST_WORKERS ?= 4
+ALONE := tests/cli/test_terminal.py
 
 unit: $(STAMP) redis
-	$(BIN)/pytest -q -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -q -m "not slow" $(ALONE)
+	$(BIN)/pytest -q -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile $(addprefix --ignore=,$(ALONE))
 
 test-slow: $(STAMP) redis
 	$(BIN)/pytest -q -m slow
