@@ -337,6 +337,10 @@ class Completed:
         """Jobs whose final status has not come yet."""
         return self._watch.unfinished
 
+    async def add(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
+        """Wait for more jobs too (a service that launches over time waits on one set)."""
+        await self._watch.add(scope, job_instance_ids)
+
     async def aclose(self) -> None:
         """Stop watching the jobs that have not finished."""
         await self._watch.aclose()

@@ -220,3 +220,24 @@ def test_census_false_polls_each_job_every_round() -> None:
     assert server.polls[1] >= 30.0 / POLICY.latency - 1
     with pytest.raises(TypeError):
         PollPolicy(census="yes")  # type: ignore[arg-type]
+
+
+def test_as_completed_takes_jobs_launched_later() -> None:
+    jobs = {1: 10.0, 2: 20.0, 3: 30.0}
+    server = MemoryBkJob(jobs)
+
+    async def main() -> list[int]:
+        ended: list[int] = []
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            poller.as_completed(SCOPE, [1]) as finished,
+        ):
+            async for status in finished:
+                ended.append(status.job.job_instance_id)
+                if len(ended) == 1:
+                    await finished.add(SCOPE, [2, 3])  # launched meanwhile
+        return ended
+
+    assert run_virtual(main) == [1, 2, 3]
+    assert all(server.polls[i] == 1 for i in jobs)
