@@ -7,10 +7,14 @@
 - ``sdk-per-call``: the same, building a client per call as most code does
   (``get_client_by_username`` per call; the SDK closes the session after every call);
 - ``naive``: one asyncio task per job, one ``aiohttp`` session, ``json.loads``, fixed interval;
-- ``engine``: ``bkjob_async.Poller`` with the given policy.
+- ``engine``: ``bkjob_async.Poller`` with the given policy; with ``"wait": "completed"`` it
+  waits for the jobs' ends with ``as_completed`` instead of watching every event (the census
+  benchmark), and with ``"callback": {"port", "token"}`` it also runs a ``CallbackReceiver``
+  feeding ``Poller.hint`` there.
 
-All use the ESB ``jobv3`` API (the flavor the SDK speaks), ask for host results and report a
-host the first time they see it in a status. Modes:
+All use the ESB ``jobv3`` API (the flavor the SDK speaks), ask for host results (the SDK loop
+not with ``"hosts": false``: a wait for job ends) and report a host the first time they see it
+in a status. Modes:
 
 - ``poll``/``poll-changed``: poll the jobs back to back and count CPU per request over a window;
   ``poll-changed`` runs against ``simulator(flip=True)``, which moves one host in every answer,
@@ -34,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +51,7 @@ from requests.adapters import HTTPAdapter
 
 from bkjob_async import (
     BkJobClient,
+    CallbackReceiver,
     HostTransition,
     JobFinished,
     Poller,
@@ -68,9 +74,9 @@ class Job:
 
     __slots__ = ("hosts", "job_id", "params")
 
-    def __init__(self, job_id: int) -> None:
+    def __init__(self, job_id: int, hosts: bool = True) -> None:
         self.job_id = job_id
-        self.params = {**SCOPE_PARAMS, "job_instance_id": job_id, "return_ip_result": True}
+        self.params = {**SCOPE_PARAMS, "job_instance_id": job_id, "return_ip_result": hosts}
         self.hosts: dict[tuple[int, int], int] = {}
 
 
@@ -236,20 +242,24 @@ async def naive(
 # --- the engine --------------------------------------------------------------------------------
 
 
-async def engine(
-    url: str, ids: list[int], policy: dict[str, Any], counters: Counters, poller_out: list[Any]
-) -> None:
-    """Watch every job with ``bkjob_async.Poller``; record host transitions and job ends."""
-    chosen = PollPolicy(**policy)
+def _engine_client(url: str, policy: PollPolicy) -> BkJobClient:
     keep_receive_buffers_on_heap()  # the README's opt-in (the client once did it by itself)
-    client = BkJobClient(
+    return BkJobClient(
         url,
         flavor="esb-jobv3",
         app_code=AUTH["bk_app_code"],
         app_secret=AUTH["bk_app_secret"],
         username=AUTH["bk_username"],
-        connection_limit=chosen.max_in_flight,
+        connection_limit=policy.max_in_flight,
     )
+
+
+async def engine(
+    url: str, ids: list[int], policy: dict[str, Any], counters: Counters, poller_out: list[Any]
+) -> None:
+    """Watch every job with ``bkjob_async.Poller``; record host transitions and job ends."""
+    chosen = PollPolicy(**policy)
+    client = _engine_client(url, chosen)
     async with client, Poller(client, policy=chosen) as poller:
         poller_out.append(poller)
         seen, left = counters.seen, len(ids)
@@ -271,6 +281,49 @@ async def engine(
                 left -= 1
                 if not left:
                     break
+
+
+async def engine_completed(
+    url: str,
+    ids: list[int],
+    policy: dict[str, Any],
+    counters: Counters,
+    poller_out: list[Any],
+    callback: dict[str, Any] | None = None,
+) -> None:
+    """Wait for every job's end with ``Poller.as_completed``; record each end as it comes.
+
+    With ``callback`` (``{"port", "token"}``), a ``CallbackReceiver`` on that local port hands
+    bk-job's job-end callbacks to ``poller.hint``; it goes in ``poller_out`` after the poller.
+    """
+    chosen = PollPolicy(**policy)
+    client = _engine_client(url, chosen)
+    async with client, Poller(client, policy=chosen) as poller, AsyncExitStack() as stack:
+        poller_out.append(poller)
+        if callback is not None:
+            receiver = CallbackReceiver(poller.hint, port=callback["port"], token=callback["token"])
+            poller_out.append(await stack.enter_async_context(receiver))
+        seen = counters.seen
+        async with poller.as_completed(Scope.biz(2), ids) as finished:
+            async for snapshot in finished:
+                job = snapshot.job
+                seen.append((job.job_instance_id, 0, 0, int(job.status), time.monotonic()))
+                counters.finished += 1
+
+
+def _engine_notes(pollers: list[Any]) -> dict[str, Any]:
+    """The engine's own counts beyond requests: the census's and the callbacks' (if any)."""
+    if not pollers:
+        return {}
+    stats = pollers[0].statistics()
+    notes = {
+        "census": stats.census,
+        "census_requests": stats.census_requests,
+        "hinted_polls": stats.hinted_polls,
+    }
+    if len(pollers) > 1:
+        notes["callbacks_accepted"] = pollers[1].statistics().accepted
+    return notes
 
 
 def _engine_counts(poller: Any, counters: Counters) -> tuple[int, int, float | None]:
@@ -356,6 +409,9 @@ async def _run_async(config: dict[str, Any], counters: Counters) -> dict[str, An
         if mode == "memory":
             interval, phase = 3600.0, 1.0
         work = naive(config["url"], jobs, interval, phase, counters, finished)
+    elif config.get("wait") == "completed":
+        policy, callback = config["policy"], config.get("callback")
+        work = engine_completed(config["url"], ids, policy, counters, pollers, callback)
     else:
         policy = dict(config["policy"])
         if mode == "memory":
@@ -370,7 +426,7 @@ async def _run_async(config: dict[str, Any], counters: Counters) -> dict[str, An
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    return result | {"rss0": rss0}
+    return result | {"rss0": rss0} | _engine_notes(pollers)
 
 
 async def _window(
@@ -417,7 +473,7 @@ def _run_sdk(config: dict[str, Any], counters: Counters) -> dict[str, Any]:
     contender = SdkContender(
         config["url"], config["contender"] == "sdk-kept", config["threads"], counters
     )
-    jobs, stop = [Job(i) for i in ids], threading.Event()
+    jobs, stop = [Job(i, config.get("hosts", True)) for i in ids], threading.Event()
     sampler = Sampler(lambda: (counters.sent, counters.refused, None))
     if mode.startswith("poll"):
         thread = threading.Thread(target=contender.run_back_to_back, args=(jobs, stop))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import socket
 import statistics
 import subprocess
 import sys
@@ -79,15 +81,44 @@ def mix_server(jobs: int, **options: Any) -> Iterator[MixServer]:
         yield server
 
 
+@contextmanager
+def deploy_server(
+    watched: int, others: int, *, speed: float, tmp: Path, callback_url: str | None = None
+) -> Iterator[MixServer]:
+    """Start ``_simserver.py --deploys``: ``watched`` long deploys (``job_ids``, the timeline)
+    among ``others`` of the same scope; ``callback_url`` on the watched ones if given."""
+    workload = ["--deploys", str(watched), "--others", str(others)]
+    if callback_url is not None:
+        workload += ["--callback-url", callback_url]
+    with _serve(*_launch(watched, speed=speed, tmp=tmp, workload=workload)) as server:
+        yield server
+
+
+def callback_endpoint() -> tuple[dict[str, Any], str]:
+    """Pick a free local port and a token for a contender's ``CallbackReceiver``.
+
+    Return the receiver's settings (``{"port", "token"}``) and the ``callback_url`` it will
+    serve, so the simulator can create its jobs before the contender starts. (The port is free
+    when picked; another process could take it meanwhile: the contender then fails to bind.)
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    token = secrets.token_urlsafe(24)
+    return {"port": port, "token": token}, f"http://127.0.0.1:{port}/bkjob/callback/{token}"
+
+
 def _launch(
     jobs: int,
     *,
     speed: float | None,
     rate_limit: float | None = None,
     tmp: Path,
+    workload: list[str] | None = None,
 ) -> tuple[subprocess.Popen[str], Path | None]:
     timeline = tmp / f"timeline-{os.urandom(4).hex()}.json"
-    args = [sys.executable, str(HERE / "_simserver.py"), "--mix", str(jobs)]
+    args = [sys.executable, str(HERE / "_simserver.py")]
+    args += ["--mix", str(jobs)] if workload is None else workload
     if (os.cpu_count() or 1) > 1:
         args += ["--core", str(SERVER_CORE)]
     if speed is not None:
@@ -197,6 +228,9 @@ class Sightings:
     job_latencies: list[float] = field(default_factory=list)
     skipped: int = 0
     missed: int = 0
+    #: Job ends in the window never seen, and ends first seen in a status not the job's own.
+    jobs_missed: int = 0
+    jobs_wrong: int = 0
     transitions: int = 0
     job_hours: float = 0.0
 
@@ -215,7 +249,8 @@ def sightings(
     A host's start (5 -> 7) counts as seen when the host is first seen running or finished
     (``skipped`` when only finished); its end when first seen in its final status. Only changes
     from ``since`` to ``until`` (seconds of simulator time) count; ``missed`` counts those never
-    seen.
+    seen. A job's end is its first sighting as step 0 host 0 (``jobs_missed``: never;
+    ``jobs_wrong``: first seen in another status than its final one).
     """
     since_ms = server.epoch_ms + since * 1000
     until_ms = None if until is None else server.epoch_ms + until * 1000
@@ -228,8 +263,12 @@ def sightings(
         if job["end"] is not None:
             out.job_hours += (job["end"] - job["start"]) / 3_600_000
             ends = first.get((job_id, 0, 0), {})
-            if ends and since_ms <= job["end"] and (until_ms is None or job["end"] < until_ms):
-                out.job_latencies.append((min(ends.values()) - job["end"]) / 1000)
+            if since_ms <= job["end"] and (until_ms is None or job["end"] < until_ms):
+                if ends:
+                    out.job_latencies.append((min(ends.values()) - job["end"]) / 1000)
+                    out.jobs_wrong += min(ends, key=ends.__getitem__) != job["status"]
+                else:
+                    out.jobs_missed += 1
         for step, host, started, ended, final in job["hosts"]:
             statuses = first.get((job_id, step, host), {})
             later = [t for s, t in statuses.items() if s != WAITING]

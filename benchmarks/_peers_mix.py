@@ -6,6 +6,10 @@ runs 10 s to 10 min and no job lasts much over 10 min; each host waits 0-2 s bef
 3% of jobs fail: one host of their last step ends with a non-zero exit code (104), which fails
 the step and the job. Plans depend only on the seed and the job's index, so every simulator
 process started with the same seed serves the same population.
+
+The census benchmark (issue 27) serves long deploys instead (``deploy_plan``): one script step
+on 10 hosts, launched within a minute (the job's hosts start 0-60 s after its creation), each
+host running 10 to 20 min.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
 FAILING_SHARE = 0.03
 START_DELAY = (0.0, 2.0)
+# Long deploys (the census benchmark): launched within a minute, hosts running 10-20 min.
+DEPLOY_HOSTS = 10
+DEPLOY_LAUNCH = (0.0, 60.0)
+DEPLOY_HOST_SECONDS = (600.0, 1200.0)
 
 
 def job_plan(seed: int, index: int) -> list[StepPlan]:
@@ -44,14 +52,34 @@ def job_plan(seed: int, index: int) -> list[StepPlan]:
     return plan
 
 
-def timeline(sim: BkJobSimulator) -> dict[str, Any]:
+def deploy_plan(seed: int, index: int) -> list[StepPlan]:
+    """Return the one step of deploy ``index``: its hosts start together within the first
+    minute (0-2 s apart, as in the mix), each runs 10-20 min; 3% fail on one host."""
+    rng = random.Random(f"deploy:{seed}:{index}")
+    launch = rng.uniform(*DEPLOY_LAUNCH)
+    failing_host = rng.randrange(DEPLOY_HOSTS) if rng.random() < FAILING_SHARE else None
+    rows = tuple(
+        HostPlan(
+            outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE
+            if n == failing_host
+            else HostStatus.SUCCESS,
+            duration=DEPLOY_HOST_SECONDS,
+            start_delay=(launch, launch + START_DELAY[1]),
+        )
+        for n in range(DEPLOY_HOSTS)
+    )
+    return [StepPlan(StepType.SCRIPT, hosts=rows)]
+
+
+def timeline(sim: BkJobSimulator, job_ids: list[int] | None = None) -> dict[str, Any]:
     """Return every job's transitions on the simulator's clock (epoch ms), for the latency count.
 
     ``hosts`` rows are ``[step, bk_host_id, started, ended, final status]`` (``None`` where the
-    host never got there); ``finished`` is the job's end and final status.
+    host never got there); ``finished`` is the job's end and final status. Only ``job_ids``
+    if given (the watched ones).
     """
     jobs = {}
-    for job_id in sim.job_ids():
+    for job_id in sim.job_ids() if job_ids is None else job_ids:
         view = sim.job(job_id)
         rows = [
             [step.step_instance_id, h.bk_host_id, h.start_time, h.end_time, int(h.status)]

@@ -17,6 +17,13 @@ success (9; or waiting, 5, if it is 9), so each poll sees one host move, as a re
 start) and ``speed``, so a client in another process can read the simulator's clock as
 ``epoch_ms + (time.monotonic() - origin) * 1000 * speed``.
 
+``--deploys N --others K`` (the census benchmark) serves N + K long deploys of one scope
+(``_peers_mix.deploy_plan``), the K others created between the N (each watched one followed by
+K/N others); the first line lists only the N as ``job_ids``, and the timeline holds only them.
+``--callback-url URL`` gives those N that ``callback_url``: the simulator posts to it when each
+ends. On a scaled clock the simulator's callback sender would sleep ``speed`` times too long
+(it waits simulator seconds as real ones), so a ticker wakes it every 0.1 s of simulator time.
+
 ``--stepped`` (with ``--duration``) keeps the virtual clock: it moves only when the parent
 writes ``advance S`` on stdin, so jobs progress with the parent's steps, never with how fast
 the machine is (the crash tests use it).
@@ -39,7 +46,10 @@ from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _peers_mix import job_plan, timeline
+from _peers_mix import deploy_plan, job_plan, timeline
+
+#: Simulator seconds between two wake-ups of the callback sender on a scaled clock.
+CALLBACK_TICK = 0.1
 
 
 class ScaledClock:
@@ -76,7 +86,34 @@ def _install_clock(sim: BkJobSimulator, speed: float) -> ScaledClock:
     return clock
 
 
+async def _create_deploys(sim: BkJobSimulator, args: argparse.Namespace) -> list[int]:
+    """Create the watched deploys and the others between them; return the watched ones' ids."""
+    watched, total = args.deploys, args.deploys + args.others
+    marks = {index * total // watched for index in range(watched)}
+    ids: list[int] = []
+    for index in range(total):
+        url = args.callback_url if index in marks else None
+        job_id = sim.create_job(Scope.biz(2), deploy_plan(1, index), callback_url=url)
+        if index in marks:
+            ids.append(job_id)
+        if index % 1000 == 999:
+            await anyio.sleep(0)
+    return ids
+
+
+async def _tick_callbacks(sim: BkJobSimulator, speed: float) -> None:
+    """Wake the callback sender often enough for a clock ``speed`` times faster (internals)."""
+    sender = getattr(sim, "_callbacks", None)
+    if sender is None or not hasattr(sender, "wake"):
+        raise RuntimeError("BkJobSimulator internals changed: update _simserver._tick_callbacks")
+    while True:
+        await anyio.sleep(CALLBACK_TICK / speed)
+        sender.wake()
+
+
 async def _create(sim: BkJobSimulator, args: argparse.Namespace) -> list[int]:
+    if args.deploys is not None:
+        return await _create_deploys(sim, args)
     ids: list[int] = []
     count = args.mix if args.mix is not None else args.jobs
     plan = [StepPlan(StepType.SCRIPT, hosts=args.hosts) for _ in range(args.steps)]
@@ -143,14 +180,19 @@ async def main(args: argparse.Namespace) -> None:
         if clock is not None:
             info |= {"epoch_ms": clock.epoch_ms, "speed": clock.speed}
         print(json.dumps(info), flush=True)
-        while line := await anyio.to_thread.run_sync(sys.stdin.readline):  # until stdin closes
-            if clock is not None and line.startswith("start "):
-                clock.start(float(line.split()[1]))
-                print(json.dumps({"origin": clock.origin}), flush=True)
-            elif args.stepped and line.startswith("advance "):
-                sim.advance(float(line.split()[1]))
+        async with anyio.create_task_group() as tasks:
+            if clock is not None and args.callback_url is not None:
+                tasks.start_soon(_tick_callbacks, sim, clock.speed)
+            while line := await anyio.to_thread.run_sync(sys.stdin.readline):  # until EOF
+                if clock is not None and line.startswith("start "):
+                    clock.start(float(line.split()[1]))
+                    print(json.dumps({"origin": clock.origin}), flush=True)
+                elif args.stepped and line.startswith("advance "):
+                    sim.advance(float(line.split()[1]))
+            tasks.cancel_scope.cancel()
         if args.timeline is not None:
-            Path(args.timeline).write_text(json.dumps(timeline(sim)))
+            watched = ids if args.deploys is not None else None
+            Path(args.timeline).write_text(json.dumps(timeline(sim, watched)))
 
 
 if __name__ == "__main__":
@@ -166,6 +208,9 @@ if __name__ == "__main__":
     parser.add_argument("--timeline", default=None)
     parser.add_argument("--flip", action="store_true")
     parser.add_argument("--stepped", action="store_true")
+    parser.add_argument("--deploys", type=int, default=None)
+    parser.add_argument("--others", type=int, default=0)
+    parser.add_argument("--callback-url", default=None)
     arguments = parser.parse_args()
     if arguments.core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {arguments.core})
