@@ -41,7 +41,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ._failures import MALFORMED_LIMIT, STALL_AFTER, Kind, Outage, classify, job_backoff
-from ._jobs import PolledJob
+from ._jobs import PolledJob, moved
 from ._schedule import (
     WAITING,
     PollPolicy,
@@ -301,7 +301,7 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
         )
     top = rules.waiting_cap if state.status in WAITING else rules.running_cap
     base, delay = next_interval(rules.policy, job.interval, bool(events), rules.rng, top)
-    job = job._replace(state=state, interval=base)
+    job = moved(job, state, base)
     deliver = Deliver(events, finished, answer.data, state is not old)
     return job, health, None if job.census else now + delay, (*actions, deliver)
 

@@ -197,6 +197,8 @@ class Reader:
         wire.fingerprint = unread.fingerprint
         if self.grouping and wire.groups is None:
             self._maybe_group(watched, observation)
+        if not observation.finished:  # (most answers: no snapshot to read)
+            return Answer(data, observation, None)
         return self._answer(wire, data, observation)
 
     def _answer(self, wire: Wire, data: Any, observation: JobObservation) -> Answer:

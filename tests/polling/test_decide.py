@@ -339,3 +339,13 @@ def test_a_job_the_list_follows_has_no_next_poll_after_an_answer() -> None:
     assert decide(rules(), job, health(), answer(2, None), 1.0).poll_at is None
     failed_poll = decide(rules(), job, health(), failed(TRANSIENT), 10.0)
     assert failed_poll.poll_at is not None  # a failed read of its end is retried
+
+
+def test_moved_keeps_every_field_but_the_state_and_interval() -> None:
+    from bkjob_async.polling._jobs import moved
+
+    job = PolledJob(SCOPE, 7, JOB.state, 1.0, 2, TRANSIENT, 3, WALL, True)
+    assert all(getattr(job, f) != getattr(JOB, f) for f in PolledJob._fields[2:] if f != "state")
+    new_state = decide(rules(), JOB, health(), answer(2, None), 0.0).job.state
+    after = moved(job, new_state, 9.0)
+    assert after == job._replace(state=new_state, interval=9.0)
