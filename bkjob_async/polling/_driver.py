@@ -44,7 +44,6 @@ from ._failures import Kind, classify
 from ._heap import Due
 from ._jobs import Registry, Watched, key
 from ._schedule import min_gap
-from ._statistics import PollerStatistics
 from ._workers import Workers
 
 if TYPE_CHECKING:
@@ -380,25 +379,4 @@ class Driver:
                 for w in self.registry.jobs.values()
                 if not w.busy
             ]
-        )
-
-    def statistics(self, **poller: Any) -> PollerStatistics:
-        """Return the counters of the driver, with the ``poller``'s own (watches, store)."""
-        census = self.census
-        return PollerStatistics(
-            instances_watched=len(self.registry),
-            requests=self.reader.requests,
-            unchanged_polls=self.reader.unchanged,
-            retries=self.retries,
-            errors=dict(self.errors),
-            events_observed=self.delivery.events,
-            rate_limit=self.governor.rate,
-            in_flight=self.workers.in_flight,
-            stalled=self.health.outage.down or self.stalled > 0,
-            refused_polls=self.due.refused,
-            hinted_polls=self.hints,
-            census=census is not None,
-            census_jobs=0 if census is None else sum(map(len, census.jobs.values())),
-            census_requests=0 if census is None else census.pages,
-            **poller,
         )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import attrs
 
 from ._store import StoreStatistics
 
-__all__ = ["PollerStatistics", "RateMeter"]
+if TYPE_CHECKING:
+    from ._driver import Driver
+
+__all__ = ["PollerStatistics", "RateMeter", "collect"]
 
 
 @attrs.frozen
@@ -54,6 +59,28 @@ class PollerStatistics:
     #: The state store's writes and health (``healthy is False``: writes fail, the poller
     #: goes on from memory and the store retries; see ``StoreStatistics``).
     store: StoreStatistics | None = None
+
+
+def collect(driver: Driver, **poller: Any) -> PollerStatistics:
+    """Return the counters of ``driver``, with the ``poller``'s own (watches, store)."""
+    census = driver.census
+    return PollerStatistics(
+        instances_watched=len(driver.registry),
+        requests=driver.reader.requests,
+        unchanged_polls=driver.reader.unchanged,
+        retries=driver.retries,
+        errors=dict(driver.errors),
+        events_observed=driver.delivery.events,
+        rate_limit=driver.governor.rate,
+        in_flight=driver.workers.in_flight,
+        stalled=driver.health.outage.down or driver.stalled > 0,
+        refused_polls=driver.due.refused,
+        hinted_polls=driver.hints,
+        census=census is not None,
+        census_jobs=0 if census is None else sum(map(len, census.jobs.values())),
+        census_requests=0 if census is None else census.pages,
+        **poller,
+    )
 
 
 class RateMeter:

@@ -25,7 +25,7 @@ from ._named import NamedWatches
 from ._rate import RateGovernor
 from ._reader import Reader
 from ._schedule import PollPolicy
-from ._statistics import PollerStatistics, RateMeter
+from ._statistics import PollerStatistics, RateMeter, collect
 from ._store import MemoryStore, Store, StoredWatch
 from ._subscription import HandedOut, _Subscription, now_utc
 from ._watch import _FINAL_EVENTS, Completed, Watch, _ids, _kinds
@@ -384,7 +384,8 @@ class Poller:
     def statistics(self) -> PollerStatistics:
         """Return a frozen snapshot of the poller's counters."""
         driver = self._driver
-        return driver.statistics(
+        return collect(
+            driver,
             watches=self._open_watches(),
             events_emitted=self._handed_out.events,
             current_rate=self._rate.read(driver.clock(), driver.reader.requests),
