@@ -79,6 +79,7 @@ __all__ = [
     "Resumed",
     "Rules",
     "Stalled",
+    "census_round",
     "decide",
     "joined_at",
     "outage_stalled",
@@ -383,6 +384,13 @@ def rejoined_at(policy: PollPolicy, job_id: int, now: float, sent: float) -> flo
     """Return when to poll a job after an outage: within one interval, spread by its phase."""
     spread = min(1.0, policy.max_interval * policy.jitter / policy.interval)
     return max(now + spread * first_delay(policy, job_id), sent + min_gap(policy))
+
+
+def census_round(policy: PollPolicy) -> float:
+    """Return how often the job list is read: a round of the latency bound, less the jitter
+    (a job ends anywhere in a round, then its row and its own poll take a moment: the round
+    leaves that moment within ``latency``)."""
+    return cap(policy, False) * (1.0 - policy.jitter)
 
 
 def outage_stalled(job: PolledJob) -> bool:

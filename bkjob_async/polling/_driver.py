@@ -34,6 +34,7 @@ from ._decide import (
     Resumed,
     Retried,
     Stalled,
+    census_round,
     decide,
     joined_at,
     outage_stalled,
@@ -130,7 +131,7 @@ class Driver:
             self.listed,
             self.census_gate,
             self.rules.wall,
-            self.rules.running_cap,
+            census_round(self.policy),
         )
 
     def start(self, tg: TaskGroup) -> None:
