@@ -12,6 +12,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
+import anyio.abc
 
 from ._aiohttp import DEFAULT_MAX_BODY_SIZE, AiohttpTransport
 from ._protocol import Protocol, Request
@@ -41,7 +42,6 @@ from .models import (
 if TYPE_CHECKING:
     import datetime as _dt
     from collections.abc import AsyncIterator, Sequence
-    from types import TracebackType
 
     import aiohttp
 
@@ -60,7 +60,7 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-class BkJobClient:
+class BkJobClient(anyio.abc.AsyncResource):
     """An async client for one bk-job server, API flavor and identity.
 
     Use it as ``async with BkJobClient(...) as client:``. It creates and owns one aiohttp
@@ -145,14 +145,6 @@ class BkJobClient:
             raise RuntimeError("a closed BkJobClient cannot be reopened; create a new one")
         self._state = _State.OPENED
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the session if the client owns it; calls after this raise ``RuntimeError``."""

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import redis.asyncio as aioredis
 import redis.exceptions as rexc
+from anyio.abc import AsyncResource
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -58,7 +59,6 @@ from ._keys import (
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-    from types import TracebackType
 
     from ..config import Scope
     from ._events import EventStream
@@ -111,7 +111,7 @@ def redact(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
-class Cluster:
+class Cluster(AsyncResource):
     """The shared watch set and event log of cluster ``name`` in the Redis at ``redis_url``.
 
     :param redis_url: ``redis://[user:password@]host:port/db``, ``rediss://`` or ``unix://``.
@@ -179,17 +179,6 @@ class Cluster:
 
     def __repr__(self) -> str:
         return f"Cluster({self.url!r}, name={self.name!r}, partitions={self.partitions})"
-
-    async def __aenter__(self) -> Cluster:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connections; the cluster's data in Redis stays."""

@@ -31,14 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import redis.exceptions as rexc
+from anyio.abc import AsyncResource
 
 from ..config import check_seconds
 from ._errors import ClusterError
 from ._keys import check_name, check_watch
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from ._client import Cluster
 
 __all__ = ["ClusterEvent", "EventStream"]
@@ -75,7 +74,7 @@ def _count(value: object, name: str) -> int:
     return value
 
 
-class EventStream:
+class EventStream(AsyncResource):
     """``async for event in stream`` over a watch's events; ``await stream.ack(event)``.
 
     Made by ``Cluster.events``. Reading raises ``ClusterUnavailableError`` while Redis is
@@ -125,15 +124,8 @@ class EventStream:
             await self._fill()
         return self._buffer.popleft()
 
-    async def __aenter__(self) -> EventStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
+        """Drop the events read and not yet handed out; the group's pending entries stay."""
         self._buffer.clear()
 
     async def ack(self, event: ClusterEvent, *more: ClusterEvent) -> int:

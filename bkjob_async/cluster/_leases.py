@@ -40,14 +40,13 @@ from typing import TYPE_CHECKING
 
 import anyio
 import attrs
+from anyio.abc import AsyncResource
 
 from ._client import Lease
 from ._errors import ClusterConfigError, ClusterError
 from ._keys import check_name
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from anyio.abc import TaskStatus
 
     from ._client import Cluster
@@ -87,7 +86,7 @@ def default_worker_id() -> str:
     return f"{host or 'host'}-{secrets.token_hex(4)}"
 
 
-class LeaseKeeper:
+class LeaseKeeper(AsyncResource):
     """Hold a fair share of ``cluster``'s partitions for one worker.
 
     :param worker_id: unique among live workers (two keepers with one id would share its
@@ -245,15 +244,8 @@ class LeaseKeeper:
                 task_status.started()
             await anyio.sleep(delay)
 
-    async def __aenter__(self) -> LeaseKeeper:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
+        """Release the leases held (best effort: they expire after ``ttl`` otherwise)."""
         if self._held:
             with anyio.CancelScope(shield=True), anyio.move_on_after(self.cluster.timeout):
                 try:

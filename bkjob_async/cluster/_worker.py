@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
+from anyio.abc import AsyncResource
 
 from ..polling import Poller, PollPolicy
 from ..polling._tracker import EMPTY, from_data, to_data
@@ -59,8 +60,6 @@ from ._rate import RateBudget
 from ._store import RedisStore, state_field
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream
 
@@ -153,7 +152,7 @@ class WorkerStatistics:
     refused: int
 
 
-class Worker:
+class Worker(AsyncResource):
     """Poll a fair share of ``cluster``'s jobs with ``client``; see the module docstring.
 
     ::
@@ -254,12 +253,8 @@ class Worker:
         self._stack = stack
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
+        """Stop polling, flush the store, then release the leases."""
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()

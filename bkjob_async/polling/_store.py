@@ -89,13 +89,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
+from anyio.abc import AsyncResource
 
 from ..config import Scope
 from ..errors import StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
-    from types import TracebackType
 
 __all__ = [
     "JobKey",
@@ -177,20 +177,12 @@ def check_event_id(event_id: object) -> None:
         raise ValueError(f"an event_id must be a non-empty str, not {event_id!r}")
 
 
-class Store(abc.ABC):
+class Store(AsyncResource):
     """The durable-state interface the poller writes through; see the module docstring."""
 
     async def __aenter__(self: _S) -> _S:
         await self.open()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     @abc.abstractmethod
     async def open(self) -> None:

@@ -43,7 +43,6 @@ from ..models.enums import JobStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import TracebackType
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -284,14 +283,6 @@ class CallbackReceiver(anyio.abc.AsyncResource):
     async def __aenter__(self) -> CallbackReceiver:
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def start(self) -> None:
         """Start the receiver's own server on ``host``:``port``; raise ``CallbackBindError``.

@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.abc
 import attrs
 from aiohttp import web
 
@@ -32,7 +33,6 @@ from ._world import Clock, World
 if TYPE_CHECKING:
     import datetime as _dt
     from collections.abc import Callable, Mapping, Sequence
-    from types import TracebackType
 
     from ._mock import MockTransport
 
@@ -63,7 +63,7 @@ class SimulatorStats:
     callbacks_dropped: int = 0
 
 
-class BkJobSimulator:
+class BkJobSimulator(anyio.abc.AsyncResource):
     """A faithful, embeddable bk-job server: gateway v3, ESB jobv3 and ESB v2 paths at once.
 
     Use it as an async context manager; ``url`` says where it listens. Or, with no socket at
@@ -146,14 +146,6 @@ class BkJobSimulator:
     async def __aenter__(self) -> BkJobSimulator:
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def start(self) -> None:
         """Start serving; the simulator can be started once."""
