@@ -90,6 +90,7 @@ FAMILIES = (
     ("naive", COLORS["naive"], "o-", "naive asyncio loop, fixed interval"),
     ("engine", COLORS["engine"], "o", "engine, interval / max_interval (growth x1.5 if not said)"),
     ("engine-fixed", COLORS["engine-tuned"], "^", "engine, fixed interval (growth 1, no jitter)"),
+    ("engine-latency", COLORS["engine"], "s-", "engine, latency bound (the defaults' shape)"),
 )
 
 

@@ -121,10 +121,23 @@ def _contender(name: str, kind: str, url: str, ids: list[int], mode: str, **extr
     }
 
 
-def _engine_policy(setting: tuple[float, ...], speed: float) -> dict[str, float]:
-    """``(interval, max_interval[, growth[, jitter]])`` in simulator seconds, as a policy."""
+def _engine_policy(setting: tuple[float, ...] | float, speed: float) -> dict[str, Any]:
+    """A setting in simulator seconds, as a policy: a number is the latency bound (the
+    defaults otherwise, ``latency`` as ``interval`` too); a tuple ``(interval, max_interval[,
+    growth[, jitter]])`` is the unbound schedule (``latency=None``) that grows while unchanged."""
+    if not isinstance(setting, tuple):
+        scale = setting / DEFAULTS.interval  # the defaults' shape, with this latency
+        return {
+            "latency": setting / speed,
+            "interval": DEFAULTS.interval * scale / speed,
+            "max_interval": DEFAULTS.max_interval * scale / speed,
+        }
     interval, max_interval, *rest = setting
-    policy = {"interval": interval / speed, "max_interval": max_interval / speed}
+    policy: dict[str, Any] = {
+        "latency": None,
+        "interval": interval / speed,
+        "max_interval": max_interval / speed,
+    }
     for name, value in zip(("growth", "jitter"), rest, strict=False):
         policy[name] = value
     return policy
@@ -276,12 +289,14 @@ MAIN = [
     ("sdk-kept", "sdk-kept", 5.0),
     ("sdk-per-call", "sdk-per-call", 5.0),
     ("naive", "naive", 5.0),
-    ("engine", "engine", (DEFAULTS.interval, DEFAULTS.max_interval)),
+    ("engine", "engine", DEFAULTS.latency),
     ("engine-tuned", "engine", TUNED),
 ]
 CURVE = [
     ("naive-1", "naive", 1.0),
     ("naive-2", "naive", 2.0),
+    ("engine-latency-2", "engine", 2.0),
+    ("engine-latency-10", "engine", 10.0),
     ("engine-0.5-2.5", "engine", (0.5, 2.5)),
     ("engine-2-60", "engine", (2.0, 60.0)),
 ]
@@ -300,6 +315,8 @@ SEARCH = [
 def _setting(kind: str, setting: Any) -> tuple[str, str]:
     if kind != "engine":
         return "naive", f"{setting:g} s"
+    if not isinstance(setting, tuple):
+        return "engine-latency", f"latency {setting:g} s"
     interval, max_interval, *rest = setting
     if rest and rest[0] == 1.0:
         return "engine-fixed", f"{interval:g} s fixed"
@@ -425,7 +442,7 @@ RATE = [
     ("sdk-kept", "sdk-kept", 5.0),
     ("sdk-per-call", "sdk-per-call", 5.0),
     ("naive", "naive", 5.0),
-    ("engine", "engine", (DEFAULTS.interval, DEFAULTS.max_interval)),
+    ("engine", "engine", DEFAULTS.latency),
     ("engine-tuned", "engine", TUNED),
 ]
 
