@@ -26,6 +26,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
+from ._checks import is_int, is_number
 from .errors import ResponseFormatError
 from .models import (
     FileLog,
@@ -99,7 +100,7 @@ def read_int(value: Any, _: object = None) -> int:
     """Read an integer: a JSON integer, an integral float (``3.0``) or ASCII digits (``"3"``)."""
     if type(value) is int and value <= _SMALL and value >= -_SMALL:
         return value  # the common case, first and cheapest
-    if isinstance(value, int) and not isinstance(value, bool):
+    if is_int(value):
         number = value
     elif (isinstance(value, float) and value.is_integer()) or (
         isinstance(value, str) and _DIGITS.fullmatch(value)
@@ -127,7 +128,7 @@ _int = read_int
 def _str(value: Any, _: object) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if is_number(value):
         return str(value)
     raise ValueError(f"not a string: a {type(value).__name__}")
 
@@ -137,7 +138,7 @@ def _open_enum(value: Any, cls: type[T]) -> T:
 
 
 def _epoch_ms(value: Any) -> _dt.datetime:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise ValueError(f"not epoch milliseconds: a {type(value).__name__}")
     return _EPOCH + _dt.timedelta(milliseconds=value)
 
@@ -173,7 +174,7 @@ def _datetime_hook(server_tz: _dt.tzinfo) -> Callable[[Any, object], _dt.datetim
 
 
 def _ms_duration(value: Any, _: object) -> _dt.timedelta:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise ValueError(f"not a duration in ms: a {type(value).__name__}")
     return _dt.timedelta(milliseconds=value)
 
@@ -184,7 +185,7 @@ def _seconds_duration(value: Any, _: object) -> _dt.timedelta:
             value = float(value)
         except ValueError:
             raise ValueError("not a duration in seconds: a str of another format") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise ValueError(f"not a duration in seconds: a {type(value).__name__}")
     return _dt.timedelta(seconds=value)
 

@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._checks import check_int, is_int
 from .config import MAX_ID, check_id
 from .models import Host
 from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
@@ -40,8 +41,7 @@ def b64(text: str) -> str:
 
 
 def check_count(value: object, name: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    value = check_int(value, name)
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     if value > MAX_ID:
@@ -56,8 +56,7 @@ def check_text(value: object, name: str) -> str:
 
 
 def check_operation(value: object, enum_type: type[T]) -> T:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"operation must be a {enum_type.__name__}, not {type(value).__name__}")
+    check_int(value, "operation", f"a {enum_type.__name__}")
     try:
         return enum_type(value)  # type: ignore[call-arg]
     except ValueError:
@@ -71,8 +70,7 @@ def check_timeout(timeout: int | None) -> int | None:
     """Check a timeout in seconds: 1..259200 (72 h); a scope may configure a lower cap."""
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, int):
-        raise TypeError(f"timeout must be an int, not {type(timeout).__name__}")
+    check_int(timeout, "timeout")
     if not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
         raise ValueError(f"timeout must be 1..{MAX_TIMEOUT_SECONDS} seconds (72 h), got {timeout}")
     return timeout
@@ -80,8 +78,7 @@ def check_timeout(timeout: int | None) -> int | None:
 
 def check_batch(batch: int) -> int:
     """Check a rolling batch number: batches are numbered from 1 (§7.6)."""
-    if isinstance(batch, bool) or not isinstance(batch, int):
-        raise TypeError(f"batch must be an int, not {type(batch).__name__}")
+    check_int(batch, "batch")
     if batch < 1:
         raise ValueError(
             f"batch must be >= 1 (rolling batches are numbered from 1), got {batch}; "
@@ -116,8 +113,7 @@ def known_code(value: int | None, enum_type: type[T], name: str) -> int | None:
     """Return the code of a member of ``enum_type``; bk-job refuses codes it does not know."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a {enum_type.__name__}, not {type(value).__name__}")
+    check_int(value, name, f"a {enum_type.__name__}")
     if not enum_type(value).is_known:  # type: ignore[call-arg, attr-defined]
         codes = ", ".join(f"{int(m)} {m.name}" for m in enum_type)  # type: ignore[attr-defined]
         raise ValueError(f"unknown {name} {value}; expected one of: {codes}")
@@ -163,7 +159,7 @@ def host_ref(host: object) -> dict[str, Any]:
         raise ValueError(f"host {host} has no bk_host_id and no bk_cloud_id with an ip")
     if isinstance(host, tuple) and len(host) == 2:
         return cloud_ip(*host)
-    if isinstance(host, bool) or not isinstance(host, int):
+    if not is_int(host):
         raise TypeError(
             "a host must be a bk_host_id int, a Host or a (bk_cloud_id, ip) pair, "
             f"not {type(host).__name__}"

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import attrs
 
+from ._checks import check_int, check_number
+
 if TYPE_CHECKING:
     import random
 
@@ -59,8 +61,7 @@ MAX_ID = 2**63 - 1
 
 def check_id(value: object, name: str, maximum: int = MAX_ID) -> int:
     """Return ``value`` if it is an ``int`` (``bool`` excluded) in 1..``maximum``, else raise."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    value = check_int(value, name)
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
     if value > maximum:
@@ -77,9 +78,8 @@ def check_seconds(value: object, name: str, *, optional: bool = False) -> float 
     """Return ``value`` as a float if it is a finite number of seconds > 0 (``None`` if ``optional``)."""
     if value is None and optional:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        kind = "a number of seconds or None" if optional else "a number of seconds"
-        raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
+    kind = "a number of seconds or None" if optional else "a number of seconds"
+    value = check_number(value, name, kind)
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be > 0 and finite, got {value!r}")
     return float(value)

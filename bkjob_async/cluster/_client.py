@@ -40,6 +40,7 @@ from anyio.abc import AsyncResource
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from .._checks import check_int, is_int
 from ..config import check_seconds
 from . import _scripts
 from ._errors import ClusterConfigError, ClusterError, ClusterUnavailableError, LeaseLostError
@@ -145,7 +146,7 @@ class Cluster(AsyncResource):
             )
         self.name = check_name(name, "cluster name")
         self.partitions = check_partitions(partitions)
-        if isinstance(stream_maxlen, bool) or not isinstance(stream_maxlen, int):
+        if not is_int(stream_maxlen):
             raise TypeError("stream_maxlen must be an int")
         if stream_maxlen < 1:
             raise ValueError(f"stream_maxlen must be >= 1, got {stream_maxlen}")
@@ -322,8 +323,7 @@ class Cluster(AsyncResource):
         return {job: frozenset(w) for job, w in found.items()}
 
     def _check_partition(self, partition: object) -> int:
-        if isinstance(partition, bool) or not isinstance(partition, int):
-            raise TypeError(f"partition must be an int, not {type(partition).__name__}")
+        partition = check_int(partition, "partition")
         if not 0 <= partition < self.partitions:
             raise ValueError(f"partition must be in [0, {self.partitions}), got {partition}")
         return partition

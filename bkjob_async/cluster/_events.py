@@ -33,6 +33,7 @@ import attrs
 import redis.exceptions as rexc
 from anyio.abc import AsyncResource
 
+from .._checks import check_int
 from ..config import check_seconds
 from ._errors import ClusterError
 from ._keys import check_name, check_watch
@@ -67,8 +68,7 @@ class ClusterEvent:
 
 
 def _count(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    value = check_int(value, name)
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
     return value

@@ -32,6 +32,7 @@ import re
 import zlib
 from collections.abc import Iterable
 
+from .._checks import check_int, check_watch
 from ..config import Scope, ScopeType, check_id
 
 __all__ = [
@@ -55,7 +56,6 @@ MIN_PARTITIONS = 64
 MAX_PARTITIONS = 256
 
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
-_MAX_WATCH = 200
 
 #: ``(scope, job_instance_id)``: one job as the cluster knows it.
 JobRef = tuple[Scope, int]
@@ -72,20 +72,9 @@ def check_name(value: object, what: str) -> str:
     return value
 
 
-def check_watch(value: object) -> str:
-    """Return ``value`` if it is a valid watch name (as for a single process's named watches:
-    1-200 printable characters), else raise."""
-    if not isinstance(value, str):
-        raise TypeError(f"a watch name must be a str, not {type(value).__name__}")
-    if not value or len(value) > _MAX_WATCH or not value.isprintable():
-        raise ValueError(f"invalid watch name {value!r}: use 1-{_MAX_WATCH} printable characters")
-    return value
-
-
 def check_partitions(value: object) -> int:
     """Return ``value`` if it is a valid partition count, else raise."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"partitions must be an int, not {type(value).__name__}")
+    value = check_int(value, "partitions")
     if not MIN_PARTITIONS <= value <= MAX_PARTITIONS:
         raise ValueError(f"partitions must be in [{MIN_PARTITIONS}, {MAX_PARTITIONS}], got {value}")
     return value

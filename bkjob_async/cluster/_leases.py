@@ -42,6 +42,7 @@ import anyio
 import attrs
 from anyio.abc import AsyncResource
 
+from .._checks import check_number, is_int
 from ._client import Lease
 from ._errors import ClusterConfigError, ClusterError
 from ._keys import check_name
@@ -107,19 +108,14 @@ class LeaseKeeper(AsyncResource):
     ) -> None:
         self.cluster = cluster
         self.worker_id = check_name(worker_id or default_worker_id(), "worker_id")
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
-            raise TypeError(f"ttl must be a number, not {type(ttl).__name__}")
+        check_number(ttl, "ttl")
         if not (math.isfinite(ttl) and ttl >= 0.1):
             raise ValueError(f"ttl must be a finite number >= 0.1 s, got {ttl!r}")
         self.ttl = float(ttl)
         self.margin = self.ttl / 10 if margin is None else float(margin)
         if not 0 <= self.margin < self.ttl:
             raise ValueError(f"margin must be in [0, ttl), got {margin!r}")
-        if max_partitions is not None and (
-            isinstance(max_partitions, bool)
-            or not isinstance(max_partitions, int)
-            or max_partitions < 0
-        ):
+        if max_partitions is not None and (not is_int(max_partitions) or max_partitions < 0):
             raise ValueError(f"max_partitions must be an int >= 0 or None, got {max_partitions!r}")
         self.max_partitions = max_partitions
         self.live_workers = 1

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import anyio
 import attrs
 
+from .._checks import check_number, is_int
 from ._errors import ClusterError
 
 if TYPE_CHECKING:
@@ -55,8 +56,7 @@ class Permit:
 
 
 def _number(value: object, name: str, *, low: float, high: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    value = check_number(value, name)
     if not (math.isfinite(value) and low <= value <= high):
         raise ValueError(f"{name} must be in [{low}, {high}], got {value!r}")
     return float(value)
@@ -98,7 +98,7 @@ class RateBudget:
 
     async def acquire(self, n: int = 1) -> Permit:
         """Wait until ``n`` requests may be sent by this worker, and take them."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if not is_int(n) or n < 1:
             raise ValueError(f"n must be an int >= 1, got {n!r}")
         if n > self.burst + 1:
             raise ValueError(f"n must be <= burst + 1 ({self.burst + 1:g}), got {n}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from typing import Any, TypeVar
 
+from .._checks import is_int
+
 __all__ = [
     "FINISHED_JOB_STATUSES",
     "HostStatus",
@@ -34,7 +36,7 @@ class _OpenIntEnum(enum.IntEnum):
     def _missing_(cls, value: object) -> Any:
         if isinstance(value, str) and value.lstrip("-").isdigit():
             return cls(int(value))
-        if not isinstance(value, int) or isinstance(value, bool):
+        if not is_int(value):
             return None
         member = int.__new__(cls, value)
         member._name_ = f"UNKNOWN_{value}"

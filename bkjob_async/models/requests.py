@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
+from .._checks import is_int
 from ..config import MAX_ID, check_id
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def _nodes(values: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
 
 
 def _cloud_ip(cloud_id: object, ip: object) -> tuple[int, str]:
-    if isinstance(cloud_id, bool) or not isinstance(cloud_id, int) or not 0 <= cloud_id <= MAX_ID:
+    if not is_int(cloud_id) or not 0 <= cloud_id <= MAX_ID:
         raise ValueError(f"a cloud area id must be an int in 0..2**63-1, got {cloud_id!r}")
     if not isinstance(ip, str) or not ip:
         raise ValueError(f"an ip must be a non-empty str, got {ip!r}")

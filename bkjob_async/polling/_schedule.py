@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._checks import check_int, check_number
+
 if TYPE_CHECKING:
     import random
 
@@ -35,8 +37,7 @@ __all__ = [
 
 def _number(name: str, value: Any) -> float:
     """Return ``value`` if it is a finite real number (not a bool); raise ``TypeError``/``ValueError``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    value = check_number(value, name)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return float(value)
@@ -47,19 +48,13 @@ def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
         raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
 
 
-def _integer(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    return value
-
-
 def _count(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and _integer(attribute.name, value) < 0:
+    if value is not None and check_int(value, attribute.name) < 0:
         raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
 def _at_least_one(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and _integer(attribute.name, value) < 1:
+    if value is not None and check_int(value, attribute.name) < 1:
         raise ValueError(f"{attribute.name} must be >= 1, got {value!r}")
 
 

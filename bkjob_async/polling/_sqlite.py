@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Literal
 
 import anyio
 
+from .._checks import is_int, is_number
 from ..config import Scope
 from ..errors import StoreError
 from ._store import Store, StoredEvent, StoredWatch, StoreStatistics, check_event_id, check_name
@@ -318,11 +319,11 @@ class SqliteStore(Store):
             ("max_retry_interval", max_retry_interval),
             ("fold_interval", fold_interval),
         ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if not is_number(value):
                 raise TypeError(f"{label} must be a number of seconds, not {value!r}")
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{label} must be finite and >= 0, not {value!r}")
-        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+        if not is_int(max_batch) or max_batch < 1:
             raise ValueError(f"max_batch must be an int >= 1, not {max_batch!r}")
         self._synchronous = synchronous
         self._flush_interval = float(flush_interval)

@@ -91,6 +91,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 from anyio.abc import AsyncResource
 
+from .._checks import check_watch as check_name
 from ..config import Scope
 from ..errors import StoreError
 
@@ -160,15 +161,6 @@ class StoreStatistics:
     transactions: int
     #: Write transactions that failed and were kept for a retry.
     failed_transactions: int
-
-
-def check_name(name: object) -> str:
-    """Return a valid watch name, or raise ``ValueError``/``TypeError``."""
-    if not isinstance(name, str):
-        raise TypeError(f"a watch name must be a str, not {type(name).__name__}")
-    if not name or len(name) > _MAX_NAME or not name.isprintable():
-        raise ValueError(f"invalid watch name {name!r}: use 1-{_MAX_NAME} printable characters")
-    return name
 
 
 def check_event_id(event_id: object) -> None:

@@ -37,6 +37,7 @@ import anyio.abc
 import attrs
 from aiohttp import web
 
+from .._checks import is_int
 from .._secrets import Redactor
 from ..errors import BkJobError
 from ..models.enums import JobStatus
@@ -106,7 +107,7 @@ class Callback:
 
 def _integer(data: dict[str, Any], key: str, low: int, high: int) -> int:
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    if not is_int(value) or not low <= value <= high:
         raise ValueError(f"{key} is missing or not an integer in [{low}, {high}]")
     return value
 
