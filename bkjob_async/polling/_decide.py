@@ -47,7 +47,6 @@ from ._schedule import (
     PollPolicy,
     RetryBudget,
     cap,
-    first_delay,
     min_gap,
     next_interval,
 )
@@ -79,11 +78,8 @@ __all__ = [
     "Resumed",
     "Rules",
     "Stalled",
-    "census_round",
     "decide",
-    "joined_at",
     "outage_stalled",
-    "rejoined_at",
     "stall",
 ]
 
@@ -361,36 +357,6 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
 
 def _give_up(rules: Rules, job: PolledJob, error: errors.BkJobError) -> GiveUp:
     return GiveUp(WatchFailed(job.job_instance_id, rules.wall(), error, occurrence=job.state.seq))
-
-
-# --- joining ------------------------------------------------------------------------------------
-
-
-def joined_at(
-    policy: PollPolicy, job_id: int, now: float, sent: float, due: float | None
-) -> float | None:
-    """Return when to poll a job a watch just joined, or ``None`` to keep its schedule.
-
-    A new job (``due is None``), or one whose next poll is more than one ``interval`` away,
-    is polled at its phase within one interval; never sooner than the smallest gap after its
-    last poll.
-    """
-    if due is not None and due <= now + policy.interval:
-        return None
-    return max(now + first_delay(policy, job_id), sent + min_gap(policy))
-
-
-def rejoined_at(policy: PollPolicy, job_id: int, now: float, sent: float) -> float:
-    """Return when to poll a job after an outage: within one interval, spread by its phase."""
-    spread = min(1.0, policy.max_interval * policy.jitter / policy.interval)
-    return max(now + spread * first_delay(policy, job_id), sent + min_gap(policy))
-
-
-def census_round(policy: PollPolicy) -> float:
-    """Return how often the job list is read: a round of the latency bound, less the jitter
-    (a job ends anywhere in a round, then its row and its own poll take a moment: the round
-    leaves that moment within ``latency``)."""
-    return cap(policy, False) * (1.0 - policy.jitter)
 
 
 def outage_stalled(job: PolledJob) -> bool:

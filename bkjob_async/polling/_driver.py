@@ -34,17 +34,14 @@ from ._decide import (
     Resumed,
     Retried,
     Stalled,
-    census_round,
     decide,
-    joined_at,
     outage_stalled,
-    rejoined_at,
     stall,
 )
 from ._failures import Kind, classify
 from ._heap import Due
 from ._jobs import Registry, Watched, key
-from ._schedule import min_gap
+from ._schedule import census_round, joined_at, min_gap, rejoined_at
 from ._workers import Workers
 
 if TYPE_CHECKING:

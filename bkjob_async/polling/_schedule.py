@@ -29,9 +29,12 @@ __all__ = [
     "PollPolicy",
     "RetryBudget",
     "cap",
+    "census_round",
     "first_delay",
+    "joined_at",
     "min_gap",
     "next_interval",
+    "rejoined_at",
 ]
 
 
@@ -188,6 +191,33 @@ def next_interval(
         base = top
     jitter = policy.jitter
     return base, base * (1.0 - jitter * rng.random()) if jitter else base
+
+
+def census_round(policy: PollPolicy) -> float:
+    """Return how often the job list is read: a round of the latency bound, less the jitter
+    (a job ends anywhere in a round, then its row and its own poll take a moment: the round
+    leaves that moment within ``latency``)."""
+    return cap(policy, False) * (1.0 - policy.jitter)
+
+
+def joined_at(
+    policy: PollPolicy, job_id: int, now: float, sent: float, due: float | None
+) -> float | None:
+    """Return when to poll a job a watch just joined, or ``None`` to keep its schedule.
+
+    A new job (``due is None``), or one whose next poll is more than one ``interval`` away,
+    is polled at its phase within one interval; never sooner than the smallest gap after its
+    last poll.
+    """
+    if due is not None and due <= now + policy.interval:
+        return None
+    return max(now + first_delay(policy, job_id), sent + min_gap(policy))
+
+
+def rejoined_at(policy: PollPolicy, job_id: int, now: float, sent: float) -> float:
+    """Return when to poll a job after an outage: within one interval, spread by its phase."""
+    spread = min(1.0, policy.max_interval * policy.jitter / policy.interval)
+    return max(now + spread * first_delay(policy, job_id), sent + min_gap(policy))
 
 
 @attrs.frozen

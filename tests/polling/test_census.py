@@ -9,7 +9,7 @@ import pytest
 
 from bkjob_async import HostTransition, JobFinished, Poller, PollPolicy, Scope
 from bkjob_async._protocol import Response
-from bkjob_async.polling._decide import census_round
+from bkjob_async.polling._schedule import census_round
 
 from .virtual import _JSON, MemoryBkJob, now, run_virtual
 

@@ -34,13 +34,11 @@ from bkjob_async.polling._decide import (
     Retried,
     Rules,
     Stalled,
-    joined_at,
-    rejoined_at,
 )
 from bkjob_async.polling._decide import decide as decide_tuple
 from bkjob_async.polling._failures import MALFORMED_LIMIT, OUTAGE_AFTER, STALL_AFTER
 from bkjob_async.polling._jobs import PolledJob
-from bkjob_async.polling._schedule import min_gap
+from bkjob_async.polling._schedule import joined_at, min_gap, rejoined_at
 from bkjob_async.polling.events import JobFinished, WatchFailed
 
 from .scripted import SCOPE, job_body
