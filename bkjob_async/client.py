@@ -7,9 +7,10 @@ retries what is safe to retry), and structures the answer into models.
 from __future__ import annotations
 
 import enum
+import inspect
 import random
 import warnings
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 import anyio.abc
@@ -34,30 +35,49 @@ from .models import (
     JobInstanceStatus,
     JobLaunch,
     JobOperation,
-    ScriptLanguage,
     StepInstanceStatus,
     StepOperation,
 )
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 
     import aiohttp
 
     from ._protocol import HostRef
     from .models import JobInstanceSummary, JobStatus, LaunchMode, TaskType
-    from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
 
 __all__ = ["BkJobClient"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class _State(enum.Enum):
     UNOPENED = "unopened"
     OPENED = "opened"
     CLOSED = "closed"
+
+
+def _sends(
+    name: str, build: Callable[Concatenate[Protocol, P], Request], cls: type[T], doc: str
+) -> Callable[Concatenate[BkJobClient, P], Coroutine[Any, Any, T]]:
+    """Return the client method ``name``: build a request with ``build``, send it, read a ``cls``.
+
+    The method takes the builder's parameters, written once in ``_protocol``; type checkers,
+    IDEs and ``inspect.signature`` show each of them by name.
+    """
+
+    async def method(self: BkJobClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._fetch(build(self.protocol, *args, **kwargs), cls)
+
+    method.__name__ = name
+    method.__qualname__ = f"BkJobClient.{name}"
+    method.__doc__ = doc
+    signature = inspect.signature(build).replace(return_annotation=cls.__name__)
+    method.__signature__ = signature  # type: ignore[attr-defined]
+    return method
 
 
 class BkJobClient(anyio.abc.AsyncResource):
@@ -245,106 +265,34 @@ class BkJobClient(anyio.abc.AsyncResource):
 
     # --- launches -----------------------------------------------------------------------------
 
-    async def fast_execute_script(
-        self,
-        scope: Scope,
-        *,
-        targets: Targets,
-        account: Account,
-        script_content: str | None = None,
-        script_id: str | None = None,
-        script_version_id: int | None = None,
-        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
-        script_param: str | None = None,
-        is_param_sensitive: bool = False,
-        script_timeout: int | None = None,
-        task_name: str | None = None,
-        callback_url: str | None = None,
-        rolling_config: RollingConfig | None = None,
-        start_task: bool = True,
-    ) -> JobLaunch:
+    fast_execute_script = _sends(
+        "fast_execute_script",
+        Protocol.fast_execute_script,
+        JobLaunch,
         """Run a script on ``targets``; pass its text, the client base64-encodes it.
 
         ``script_timeout`` is 1..259200 seconds. ``targets`` are checked against what the
         flavor's server reads (see ``Targets``): a target bk-job would drop is a ``ValueError``.
-        """
-        request = self.protocol.fast_execute_script(
-            scope,
-            targets=targets,
-            account=account,
-            script_content=script_content,
-            script_id=script_id,
-            script_version_id=script_version_id,
-            script_language=script_language,
-            script_param=script_param,
-            is_param_sensitive=is_param_sensitive,
-            script_timeout=script_timeout,
-            task_name=task_name,
-            callback_url=callback_url,
-            rolling_config=rolling_config,
-            start_task=start_task,
-        )
-        return await self._fetch(request, JobLaunch)
+        """,
+    )
 
-    async def fast_transfer_file(
-        self,
-        scope: Scope,
-        *,
-        targets: Targets,
-        account: Account,
-        file_target_path: str,
-        file_sources: list[FileSource] | tuple[FileSource, ...],
-        file_target_name: str | None = None,
-        task_name: str | None = None,
-        transfer_timeout: int | None = None,
-        transfer_mode: int | None = None,
-        download_speed_limit: int | None = None,
-        upload_speed_limit: int | None = None,
-        callback_url: str | None = None,
-        rolling_config: RollingConfig | None = None,
-        start_task: bool = True,
-    ) -> JobLaunch:
+    fast_transfer_file = _sends(
+        "fast_transfer_file",
+        Protocol.fast_transfer_file,
+        JobLaunch,
         """Copy files from ``file_sources`` to ``file_target_path`` on ``targets``.
 
         On ESB v2 (``fast_push_file``) bk-job does not report the step, so
         ``step_instance_id`` of the launch is ``None``; read it from ``get_job_instance_status``.
-        """
-        request = self.protocol.fast_transfer_file(
-            scope,
-            targets=targets,
-            account=account,
-            file_target_path=file_target_path,
-            file_sources=file_sources,
-            file_target_name=file_target_name,
-            task_name=task_name,
-            transfer_timeout=transfer_timeout,
-            transfer_mode=transfer_mode,
-            download_speed_limit=download_speed_limit,
-            upload_speed_limit=upload_speed_limit,
-            callback_url=callback_url,
-            rolling_config=rolling_config,
-            start_task=start_task,
-        )
-        return await self._fetch(request, JobLaunch)
+        """,
+    )
 
-    async def execute_job_plan(
-        self,
-        scope: Scope,
-        job_plan_id: int,
-        *,
-        global_vars: list[GlobalVar] | tuple[GlobalVar, ...] = (),
-        callback_url: str | None = None,
-        start_task: bool = True,
-    ) -> JobLaunch:
-        """Launch a job plan with the given global variable values."""
-        request = self.protocol.execute_job_plan(
-            scope,
-            job_plan_id,
-            global_vars=global_vars,
-            callback_url=callback_url,
-            start_task=start_task,
-        )
-        return await self._fetch(request, JobLaunch)
+    execute_job_plan = _sends(
+        "execute_job_plan",
+        Protocol.execute_job_plan,
+        JobLaunch,
+        """Launch a job plan with the given global variable values.""",
+    )
 
     # --- logs and history (v3 only) -----------------------------------------------------------
 
@@ -374,40 +322,12 @@ class BkJobClient(anyio.abc.AsyncResource):
             logs += await self._fetch(request, tuple[HostLog, ...])
         return tuple(logs)
 
-    async def get_job_instance_list(
-        self,
-        scope: Scope,
-        *,
-        created_from: _dt.datetime,
-        created_to: _dt.datetime,
-        job_instance_id: int | None = None,
-        job_cron_id: int | None = None,
-        operator: str | None = None,
-        name: str | None = None,
-        launch_mode: LaunchMode | int | None = None,
-        type: TaskType | int | None = None,
-        status: JobStatus | int | None = None,
-        ip: str | None = None,
-        start: int = 0,
-        length: int = 20,
-    ) -> JobInstancePage:
-        """Return one page of the jobs created in an aware window of up to 30 days."""
-        request = self.protocol.job_instance_list(
-            scope,
-            created_from=created_from,
-            created_to=created_to,
-            job_instance_id=job_instance_id,
-            job_cron_id=job_cron_id,
-            operator=operator,
-            name=name,
-            launch_mode=launch_mode,
-            type=type,
-            status=status,
-            ip=ip,
-            start=start,
-            length=length,
-        )
-        return await self._fetch(request, JobInstancePage)
+    get_job_instance_list = _sends(
+        "get_job_instance_list",
+        Protocol.job_instance_list,
+        JobInstancePage,
+        """Return one page of the jobs created in an aware window of up to 30 days.""",
+    )
 
     async def iter_job_instances(
         self,
