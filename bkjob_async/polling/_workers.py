@@ -45,44 +45,39 @@ class Workers:
         for _ in range(self.driver.policy.max_in_flight):
             tg.start_soon(self._worker)
 
-    def _take(self) -> tuple[Watched | None, float]:
-        """Return the next due job and when it was taken, or ``None`` if none is due."""
-        driver = self.driver
-        clock, due = driver.clock, driver.due
-        sent_at = clock()
-        watched = due.take(sent_at)
+    def _take(self) -> Watched | None:
+        """Return the next due job (taken now: its ``sent``), or ``None`` if none is due."""
+        take, clock = self.driver.due.take, self.driver.clock
+        watched = take(clock())
         if watched is None and self._held:
             self._fold()  # nothing due: no answer waits for more to come
-            sent_at = clock()
-            watched = due.take(sent_at)
-        return watched, sent_at
+            watched = take(clock())
+        return watched
 
-    async def _park(self, slot: Slot) -> tuple[Watched, float]:
-        """Park until a job is due; return it and when it was taken."""
+    async def _park(self, slot: Slot) -> Watched:
+        """Park until a job is due; return it."""
         while True:
             watched = await self.driver.due.park(slot)
             if watched is None:
-                watched, sent_at = self._take()
-                if watched is None:
-                    continue
-                return watched, sent_at
-            return watched, self.driver.clock()
+                watched = self._take()
+            if watched is not None:
+                return watched
 
     async def _worker(self) -> None:
         """Poll due jobs back to back; park when none is due, for the scheduler to wake."""
         slot = Slot()
-        read = self.driver.reader.read
+        driver = self.driver
+        read, apply = driver.reader.read, driver.apply
         while True:
-            watched, sent_at = self._take()
-            if watched is None:
-                watched, sent_at = await self._park(slot)
+            watched = self._take() or await self._park(slot)
             if not self._still_watched(watched):
                 watched.busy = False
                 continue
+            sent_at = watched.sent  # (when the heap handed it out)
             permit = None
-            if self.driver.permits is not None:
-                permit = await self.driver.permits.acquire()
-                sent_at = self.driver.clock()
+            if driver.permits is not None:
+                permit = await driver.permits.acquire()
+                sent_at = driver.clock()
             self.in_flight += 1
             held = False
             try:
@@ -90,29 +85,28 @@ class Workers:
             except errors.BkJobError as exc:
                 if self._held:  # answers that came before this failure count first
                     self._fold()
-                self.driver.failed(watched, exc, sent_at, permit)
+                driver.failed(watched, exc, sent_at, permit)
             else:
                 if watched.active:
                     if result is None:
-                        self.driver.apply(watched, UNCHANGED)
+                        apply(watched, UNCHANGED)
                     elif isinstance(result, Unread):  # held back, the job busy until folded
                         self._held.append((watched, result, sent_at, permit))
                         held = True
                     else:  # read by result groups: decoded already
-                        self.driver.apply(watched, result)
+                        apply(watched, result)
             finally:
                 self.in_flight -= 1
                 if not held:
                     watched.busy = False
-            if held and (
-                len(self._held) >= _BATCH or self.driver.health.outage.down_since is not None
-            ):
+            if held and (len(self._held) >= _BATCH or driver.health.outage.down_since is not None):
                 self._fold()  # (during an outage every answer counts at once: it may end it)
 
     def _fold(self) -> None:
         """Decode and track the answers held back, in the order they came."""
         held, self._held = self._held, []
-        finish = self.driver.reader.finish
+        driver = self.driver
+        finish = driver.reader.finish
         for watched, unread, sent_at, permit in held:
             try:
                 if not watched.active:  # released while held
@@ -120,9 +114,9 @@ class Workers:
                 try:
                     answer = finish(watched, unread)
                 except errors.BkJobError as exc:
-                    self.driver.failed(watched, exc, sent_at, permit)
+                    driver.failed(watched, exc, sent_at, permit)
                     continue
-                self.driver.apply(watched, answer)
+                driver.apply(watched, answer)
             finally:
                 watched.busy = False
 
