@@ -182,6 +182,18 @@ def job_status_v2(job: Job, now: int, tz: _dt.tzinfo, rows: bool = True) -> Obj:
     return {"is_finished": job.status.is_finished, "job_instance": instance, "blocks": blocks}
 
 
+def _v2_progress(step: Step, tz: _dt.tzinfo) -> Obj:
+    """The fields both v2 step answers spell alike: who ran the step, its status and times."""
+    return {
+        "operator": step.operator,
+        "status": int(step.status),
+        "execute_count": step.execute_count,
+        "start_time": v2_time(step.start, tz),
+        "end_time": v2_time(step.end, tz),
+        "total_time": _seconds(step.total),
+    }
+
+
 def _step_v2(step: Step, now: int, tz: _dt.tzinfo, rows: bool) -> Obj:
     rnd = step.current_round
     ip_status: list[Obj] | None = [] if rows else None
@@ -195,12 +207,7 @@ def _step_v2(step: Step, now: int, tz: _dt.tzinfo, rows: bool) -> Obj:
         "step_id": step.step_id,
         "name": step.name,
         "type": int(step.type),
-        "operator": step.operator,
-        "status": int(step.status),
-        "execute_count": step.execute_count,
-        "start_time": v2_time(step.start, tz),
-        "end_time": v2_time(step.end, tz),
-        "total_time": _seconds(step.total),
+        **_v2_progress(step, tz),
         "create_time": v2_time(step.create, tz),
         "pause": None,
         "step_ip_status": ip_status,
@@ -390,12 +397,7 @@ def step_status_v2(step: Step, now: int, tz: _dt.tzinfo, english: bool) -> Obj:
         "type": int(step.type),
         "target_ips": ",".join(host.cloud_ip for host in step.hosts),
         "abnormal_agent_ips": None,
-        "operator": step.operator,
-        "status": int(step.status),
-        "execute_count": step.execute_count,
-        "start_time": v2_time(step.start, tz),
-        "end_time": v2_time(step.end, tz),
-        "total_time": _seconds(step.total),
+        **_v2_progress(step, tz),
         "total_ip_num": None,
         "abnormal_agent_ip_num": None,
         "running_ip_num": None,

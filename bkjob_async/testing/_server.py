@@ -370,8 +370,7 @@ class HttpLayer:
             return "request header X-Bkapi-Authorization is not a valid JSON"
         if auth.get("access_token"):
             return _Identity(str(auth.get("bk_app_code") or "token-app"), "admin")
-        app_code = str(auth.get("bk_app_code") or auth.get("app_code") or "")
-        secret = str(auth.get("bk_app_secret") or auth.get("app_secret") or "")
+        app_code, secret = _app_secret(auth)
         if not app_code:
             return "app code cannot be empty"
         if not secret:
@@ -387,8 +386,7 @@ class HttpLayer:
         """Check like the ESB's ``AppAuthValidator`` and ``UserAuthValidator``."""
         if auth.get("access_token"):
             return _Identity(str(auth.get("bk_app_code") or "token-app"), "admin")
-        app_code = str(auth.get("bk_app_code") or auth.get("app_code") or "")
-        secret = str(auth.get("bk_app_secret") or auth.get("app_secret") or "")
+        app_code, secret = _app_secret(auth)
         if not secret:
             return "Signature [bk_signature] and APP Secret [bk_app_secret] cannot be empty at the same time"
         if not app_code:
@@ -548,6 +546,12 @@ def _esb_rate_message(app_code: str, flavor: ApiFlavor, api: str, rule: str) -> 
         f"[/v2/{system}/{api}/] exceeds the limit; the frequency limit is [{rule}], "
         "please try again later"
     )
+
+
+def _app_secret(auth: Mapping[str, Any]) -> tuple[str, str]:
+    """Return the app code and secret of an authorization, each under either spelling."""
+    app_code = str(auth.get("bk_app_code") or auth.get("app_code") or "")
+    return app_code, str(auth.get("bk_app_secret") or auth.get("app_secret") or "")
 
 
 def _app_of(raw: str) -> str:
