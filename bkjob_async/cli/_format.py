@@ -104,9 +104,7 @@ def describe_event(event: Event, *, arrow: str = "->") -> str:
         host = event.host
         where = f"{job} step {event.step_instance_id}#{event.execute_count} host {host}"
         change = f"{code_name(event.previous)} {arrow} {code_name(event.current)}"
-        exit_code = event.result.exit_code
-        tail = f" exit {exit_code}" if exit_code and not event.current.is_success else ""
-        return f"{when} {where}  {change}{tail}"
+        return f"{when} {where}  {change}{_exit_tail(event)}"
     if isinstance(event, StepTransition):
         where = f"{job} step {event.step_instance_id}#{event.execute_count}"
         return f"{when} {where}  {code_name(event.previous)} {arrow} {code_name(event.current)}"
@@ -120,6 +118,12 @@ def describe_event(event: Event, *, arrow: str = "->") -> str:
     return f"{when} {job}  watch deadline passed"
 
 
+def _exit_tail(event: HostTransition) -> str:
+    """Return `` exit N`` for a host that ended without success with an exit code, else ``""``."""
+    exit_code = event.result.exit_code
+    return f" exit {exit_code}" if exit_code and not event.current.is_success else ""
+
+
 def short_event(event: Event) -> str:
     """Return one event in at most ~70 columns: time, ids, host and the change, without codes."""
     when = event.observed_at.astimezone().strftime("%H:%M:%S")
@@ -128,9 +132,7 @@ def short_event(event: Event) -> str:
         host = event.host
         name = host.ip or host.ipv6 or f"host {host.bk_host_id}"
         change = f"{_name(event.previous)} → {event.current.name}"
-        exit_code = event.result.exit_code
-        tail = f" exit {exit_code}" if exit_code and not event.current.is_success else ""
-        return f"{when} {job} step {event.step_instance_id} {name} {change}{tail}"
+        return f"{when} {job} step {event.step_instance_id} {name} {change}{_exit_tail(event)}"
     if isinstance(event, StepTransition):
         change = f"{_name(event.previous)} → {event.current.name}"
         return f"{when} {job} step {event.step_instance_id} {change}"

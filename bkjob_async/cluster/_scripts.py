@@ -9,19 +9,37 @@ from __future__ import annotations
 
 __all__ = ["COMMIT", "HELLO", "PERMIT", "RELEASE", "SUBMIT", "THROTTLE", "TICK"]
 
-# Shared prologue: the epoch nonce and the partition count, checked on every use.
-# KEYS[1] epoch, KEYS[2] config; ARGV[1] candidate nonce, ARGV[2] partitions.
-HELLO = """
-local epoch = redis.call('GET', KEYS[1])
+
+def _epoch(epoch: str, config: str, nonce: str, partitions: str) -> str:
+    """Lua that reads (or sets to ``nonce``) the epoch and records the partition count once."""
+    return f"""local epoch = redis.call('GET', {epoch})
 local created = 0
 if not epoch then
-  redis.call('SET', KEYS[1], ARGV[1])
-  epoch = ARGV[1]
+  redis.call('SET', {epoch}, {nonce})
+  epoch = {nonce}
   created = 1
 end
-redis.call('HSETNX', KEYS[2], 'partitions', ARGV[2])
-return {epoch, created, redis.call('HGET', KEYS[2], 'partitions')}
+redis.call('HSETNX', {config}, 'partitions', {partitions})
 """
+
+
+def _rate_state(field: str) -> str:
+    """Lua that reads Redis ``TIME`` (us) and the shared rate, capped at the limit (ARGV[1])."""
+    return f"""local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local h = redis.call('HMGET', KEYS[1], 'tat', 'rate', 'paused', '{field}')
+local limit = tonumber(ARGV[1])
+local rate = math.min(tonumber(h[2]) or limit, limit)
+"""
+
+
+# Shared prologue: the epoch nonce and the partition count, checked on every use.
+# KEYS[1] epoch, KEYS[2] config; ARGV[1] candidate nonce, ARGV[2] partitions.
+HELLO = (
+    "\n"
+    + _epoch("KEYS[1]", "KEYS[2]", "ARGV[1]", "ARGV[2]")
+    + "return {epoch, created, redis.call('HGET', KEYS[2], 'partitions')}\n"
+)
 
 # Add (ARGV[2] == 'add') or remove jobs of one watch; bump a partition's version only if its
 # set changed. KEYS[1] watches, KEYS[2] watch:W:jobs, KEYS[3] partver, KEYS[3+i] part keys.
@@ -66,20 +84,15 @@ return changed
 # what is left, each between lo = floor and hi = ceil of their even share. A worker takes up to
 # hi, but only up to lo (and gives back down to lo) while another live worker is below its
 # own share (lo, or its cap).
-TICK = """
+TICK = (
+    """
 local worker, ttl, parts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
 local cap = tonumber(ARGV[5])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local epoch = redis.call('GET', KEYS[3])
-local created = 0
-if not epoch then
-  redis.call('SET', KEYS[3], ARGV[3])
-  epoch = ARGV[3]
-  created = 1
-end
-redis.call('HSETNX', KEYS[4], 'partitions', ARGV[4])
-local have = tonumber(redis.call('HGET', KEYS[4], 'partitions'))
+"""
+    + _epoch("KEYS[3]", "KEYS[4]", "ARGV[3]", "ARGV[4]")
+    + """local have = tonumber(redis.call('HGET', KEYS[4], 'partitions'))
 if have ~= parts then return {'config', have} end
 local cutoff = '(' .. string.format('%.0f', now)
 for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff)) do
@@ -187,6 +200,7 @@ for _, list in ipairs({kept, acquired}) do
 end
 return {'ok', epoch, created, live, now, kept, acquired, released, lost, versions}
 """
+)
 
 # Give leases up and leave. KEYS[1] members, KEYS[2] caps, KEYS[2 + i] lease keys; ARGV[1]
 # worker, ARGV[1 + i] tokens.
@@ -231,13 +245,10 @@ return ids
 # GCRA over Redis TIME for n permits at the shared rate, which regrows by ARGV[4] per quiet
 # second up to the limit. KEYS[1] rate. ARGV: limit, burst, n, growth.
 # Returns {granted 0/1, wait us, now us, rate}.
-PERMIT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local h = redis.call('HMGET', KEYS[1], 'tat', 'rate', 'paused', 'grown')
-local limit = tonumber(ARGV[1])
-local rate = math.min(tonumber(h[2]) or limit, limit)
-local paused, grown = tonumber(h[3]) or 0, tonumber(h[4]) or 0
+PERMIT = (
+    "\n"
+    + _rate_state("grown")
+    + """local paused, grown = tonumber(h[3]) or 0, tonumber(h[4]) or 0
 local function f(x) return string.format('%.0f', x) end
 if now < paused then return {0, f(paused - now), f(now), tostring(rate)} end
 if rate < limit and now - grown >= 1000000 then
@@ -255,19 +266,17 @@ if last - now > tolerance then return {0, f(last - tolerance - now), f(now), tos
 redis.call('HSET', KEYS[1], 'tat', f(tat + tonumber(ARGV[3]) * interval))
 return {1, '0', f(now), tostring(rate)}
 """
+)
 
 # A throttle answer (429) to a request sent at ARGV[3] (us, from its permit): cut the shared
 # rate by ARGV[5] (not below ARGV[6]) and pause for ARGV[4] us, but only if the request was
 # sent after the last cut, so a burst of 429s already in flight costs one cut. Regrowth
 # starts a second after the pause ends.
 # KEYS[1] rate. ARGV: limit, burst, sent_at, pause, beta, floor. Returns {cut 0/1, rate}.
-THROTTLE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local h = redis.call('HMGET', KEYS[1], 'tat', 'rate', 'paused', 'cut')
-local limit = tonumber(ARGV[1])
-local rate = math.min(tonumber(h[2]) or limit, limit)
-if tonumber(ARGV[3]) <= (tonumber(h[4]) or 0) then return {0, tostring(rate)} end
+THROTTLE = (
+    "\n"
+    + _rate_state("cut")
+    + """if tonumber(ARGV[3]) <= (tonumber(h[4]) or 0) then return {0, tostring(rate)} end
 rate = math.max(tonumber(ARGV[6]), rate * tonumber(ARGV[5]))
 local paused = math.max(tonumber(h[3]) or 0, now + tonumber(ARGV[4]))
 local tat = math.max(tonumber(h[1]) or 0, paused + tonumber(ARGV[2]) * 1000000 / rate)
@@ -276,3 +285,4 @@ redis.call('HSET', KEYS[1], 'rate', string.format('%.17g', rate), 'paused', f(pa
   'tat', f(tat), 'cut', f(now), 'grown', f(paused))
 return {1, tostring(rate)}
 """
+)
