@@ -33,6 +33,7 @@ from ._decide import (
     OutageBegan,
     Resumed,
     Retried,
+    Rules,
     Stalled,
     decide,
     outage_stalled,
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 
     from .. import errors
     from .._protocol import Protocol
-    from ._decide import Action, Outcome, Rules
+    from ._decide import Action, Outcome
     from ._delivery import Delivery
     from ._rate import RateGovernor
     from ._reader import Reader

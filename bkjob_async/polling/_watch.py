@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
     from types import TracebackType
 
+    from ..client import BkJobClient
     from ..config import Scope
     from ..models import JobInstanceStatus
     from ._store import Store
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     #: Check job ids and return them as a tuple (or raise before anything changes).
     CheckIds = Callable[[Iterable[int]], tuple[int, ...]]
 
-__all__ = ["Completed", "Watch"]
+__all__ = ["Completed", "Snapshots", "Watch"]
 
 
 class Watch:
@@ -309,6 +310,21 @@ def _kinds(events: Iterable[type[Event]] | None) -> frozenset[type] | None:
             f"events must name event classes ({names}), got {sorted(map(repr, unknown))}"
         )
     return kinds
+
+
+class Snapshots:
+    """Read a job's whole status now (a timed-out watch's last word); ``None`` on failure."""
+
+    def __init__(self, client: BkJobClient, at_once: int) -> None:
+        self._client = client
+        self._limiter = anyio.CapacityLimiter(at_once)
+
+    async def __call__(self, scope: Scope, job_id: int) -> JobInstanceStatus | None:
+        async with self._limiter:
+            try:
+                return await self._client.get_job_instance_status(scope, job_id)
+            except errors.BkJobError:
+                return None
 
 
 class Completed:

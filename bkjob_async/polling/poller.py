@@ -9,29 +9,26 @@ the task group every task of the poller runs in.
 from __future__ import annotations
 
 import logging
-import random
 from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
 
 from .. import errors
-from .._transport import sender
-from ..config import ApiFlavor, Scope, check_id
-from ._decide import Rules
+from ..config import Scope, check_id
+from ._assemble import build
 from ._delivery import Delivery
-from ._driver import Driver, Permits, loop_clock
+from ._driver import Permits, loop_clock
 from ._named import NamedWatches
-from ._rate import RateGovernor
-from ._reader import Reader
 from ._schedule import PollPolicy
 from ._statistics import PollerStatistics, RateMeter, collect
 from ._store import MemoryStore, Store, StoredWatch
-from ._subscription import HandedOut, _Subscription, now_utc
-from ._watch import _FINAL_EVENTS, Completed, Watch, _ids, _kinds
+from ._subscription import HandedOut, _Subscription
+from ._watch import _FINAL_EVENTS, Completed, Snapshots, Watch, _ids, _kinds
 from .events import Event, JobFinished, WatchTimedOut
 
 if TYPE_CHECKING:
+    import random
     from collections.abc import Callable, Iterable
     from types import TracebackType
 
@@ -50,6 +47,19 @@ logger = logging.getLogger("bkjob_async.polling")
 _REGISTER_CHUNK = 500
 
 
+def _check(client: BkJobClient, policy: object, store: object) -> None:
+    """Raise ``TypeError``/``ValueError`` for a poller that could not work, before anything runs."""
+    if not isinstance(policy, PollPolicy):
+        raise TypeError("policy must be a PollPolicy")
+    if store is not None and not isinstance(store, Store):
+        raise TypeError(f"store must be a Store, not {type(store).__name__}")
+    if policy.max_in_flight > client.connection_limit:
+        raise ValueError(
+            f"policy.max_in_flight ({policy.max_in_flight}) exceeds the client's connection "
+            f"limit ({client.connection_limit}); polls would queue for connections"
+        )
+
+
 class Poller:
     """Watch many bk-job jobs at once, sharing one poll per job among all its watches.
 
@@ -59,19 +69,12 @@ class Poller:
             async for event in poller.watch_jobs(scope, job_ids):
                 ...
 
-    A watch delivers every change the poller observes after it starts; a job the poller has
-    never seen reports every host, step and the job with ``previous=None`` first. An exception
-    raised in the body of ``async with`` propagates as itself; errors of the poller's own tasks
-    (bugs, not bk-job failures) propagate as an ``ExceptionGroup``.
-
-    ``clock`` is the monotonic clock the engine reads (default: the event loop's); it must be
-    the clock of the loop's timers, as on a virtual-time test loop.
-
-    Hooks for a caller that keeps job states elsewhere (``bkjob_async.cluster``'s worker):
-    ``seed(scope, job)`` returns the tracker state to start a newly polled job from (or
-    ``None``); ``on_change(scope, job, state, events, last)`` is called on every poll that
-    changed something, with the new state, its events and the job's last event if it ended,
-    and when a job fails for good with no events and its ``WatchFailed`` as ``last``;
+    A job the poller has never seen reports every host, step and the job with ``previous=None``
+    first. The body's exception propagates as itself; a bug of the poller's own tasks, as an
+    ``ExceptionGroup``. ``clock``: the clock of the loop's timers (a virtual-time test loop's).
+    Hooks of a caller that keeps job states elsewhere (the cluster worker): ``seed(scope, job)``
+    returns a state to start a new job from (or ``None``); ``on_change(scope, job, state,
+    events, last)`` hears every change (``last``: the job's end, or its ``WatchFailed``);
     ``permits`` is an outside rate budget asked before each poll.
     """
 
@@ -87,15 +90,7 @@ class Poller:
         on_change: OnChange | None = None,
         permits: Permits | None = None,
     ) -> None:
-        if not isinstance(policy, PollPolicy):
-            raise TypeError("policy must be a PollPolicy")
-        if store is not None and not isinstance(store, Store):
-            raise TypeError(f"store must be a Store, not {type(store).__name__}")
-        if policy.max_in_flight > client.connection_limit:
-            raise ValueError(
-                f"policy.max_in_flight ({policy.max_in_flight}) exceeds the client's connection "
-                f"limit ({client.connection_limit}); polls would queue for connections"
-            )
+        _check(client, policy, store)
         self.client = client
         self.policy = policy
         self._protocol = client.protocol
@@ -108,28 +103,13 @@ class Poller:
         self._follows: dict[Scope, _Subscription] = {}
         self._seed = seed
         self._clock_arg = clock
-        governor = RateGovernor(policy.rate_limit)
-        reader = Reader(
-            self._protocol,
-            sender(client.transport, self._protocol),
-            policy,
-            governor,
-            self._now,
-            grouping=policy.group_threshold is not None and client.flavor is ApiFlavor.APIGW_V3,
-        )
         self._delivery = Delivery(self.store, on_change)
-        rules = Rules.of(policy, rng or random.Random(), now_utc, reader.host_result)
-        self._driver = Driver(rules, reader, governor, self._delivery, self._now, permits=permits)
-        self._driver.census_on(self._protocol)
-        self._delivery.registry = self._driver.registry
+        self._driver = build(client, policy, self._delivery, rng=rng, permits=permits)
         self._tg: TaskGroup | None = None
-        self._snapshot_limiter = anyio.CapacityLimiter(policy.max_in_flight)
+        self._snapshots = Snapshots(client, policy.max_in_flight)
         self._open: set[_Subscription] = set()
         self._handed_out = HandedOut()
         self._rate = RateMeter()
-
-    def _now(self) -> float:
-        return self._driver.clock()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -302,19 +282,11 @@ class Poller:
             single=single,
             deadline=self.policy.deadline,
             leave=self._unsubscribe,
-            snapshot=self._snapshot,
+            snapshot=self._snapshots,
             join=None if single else self._subscribe,
             check_ids=None if single else _ids,
             store=self.store if name is not None else None,
         )
-
-    async def _snapshot(self, scope: Scope, job_id: int) -> JobInstanceStatus | None:
-        """Read a job's whole status now (a timed-out watch's last word); ``None`` on failure."""
-        async with self._snapshot_limiter:
-            try:
-                return await self.client.get_job_instance_status(scope, job_id)
-            except errors.BkJobError:
-                return None
 
     async def _subscribe(self, sub: _Subscription, ids: tuple[int, ...]) -> None:
         """Attach ``sub`` to jobs in chunks, so a huge watch never stalls the loop."""
@@ -373,10 +345,6 @@ class Poller:
 
     # --- statistics ---------------------------------------------------------------------------
 
-    def _open_watches(self) -> int:
-        self._open = {sub for sub in self._open if not sub.closed}
-        return len(self._open)
-
     @property
     def _requests(self) -> int:  # (for the benchmarks' loops: cheaper than statistics())
         return self._driver.reader.requests
@@ -384,9 +352,10 @@ class Poller:
     def statistics(self) -> PollerStatistics:
         """Return a frozen snapshot of the poller's counters."""
         driver = self._driver
+        self._open = {sub for sub in self._open if not sub.closed}
         return collect(
             driver,
-            watches=self._open_watches(),
+            watches=len(self._open),
             events_emitted=self._handed_out.events,
             current_rate=self._rate.read(driver.clock(), driver.reader.requests),
             store=self.store.statistics(),
