@@ -45,21 +45,21 @@ class Workers:
         for _ in range(self.driver.policy.max_in_flight):
             tg.start_soon(self._worker)
 
-    def _take(self) -> Watched | None:
-        """Return the next due job (taken now: its ``sent``), or ``None`` if none is due."""
-        take, clock = self.driver.due.take, self.driver.clock
-        watched = take(clock())
-        if watched is None and self._held:
-            self._fold()  # nothing due: no answer waits for more to come
-            watched = take(clock())
-        return watched
-
-    async def _park(self, slot: Slot) -> Watched:
-        """Park until a job is due; return it."""
+    async def _wait(self, slot: Slot) -> Watched:
+        """Return the next due job once there is one: fold the held answers first (nothing is
+        due, so none waits for more to come), then park until the scheduler hands one over."""
+        driver = self.driver
+        if self._held:
+            self._fold()
+            watched = driver.due.take(driver.clock())
+            if watched is not None:
+                return watched
         while True:
-            watched = await self.driver.due.park(slot)
+            watched = await driver.due.park(slot)
+            if watched is None and self._held:
+                self._fold()
             if watched is None:
-                watched = self._take()
+                watched = driver.due.take(driver.clock())
             if watched is not None:
                 return watched
 
@@ -67,9 +67,9 @@ class Workers:
         """Poll due jobs back to back; park when none is due, for the scheduler to wake."""
         slot = Slot()
         driver = self.driver
-        read, apply = driver.reader.read, driver.apply
+        read, apply, take, clock = driver.reader.read, driver.apply, driver.due.take, driver.clock
         while True:
-            watched = self._take() or await self._park(slot)
+            watched = take(clock()) or await self._wait(slot)
             if not self._still_watched(watched):
                 watched.busy = False
                 continue
