@@ -11,6 +11,7 @@ import typing
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 
 from .. import errors
@@ -25,7 +26,6 @@ from .events import (
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
-    from types import TracebackType
 
     from ..client import BkJobClient
     from ..config import Scope
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Completed", "Snapshots", "Watch"]
 
 
-class Watch:
+class Watch(anyio.abc.AsyncResource):
     """Events of one or more jobs, as an async iterator.
 
     A watch ends when its last job ends, on ``aclose()``, on leaving ``async with``, or when
@@ -270,17 +270,6 @@ class Watch:
         self._end()
         await anyio.lowlevel.checkpoint()
 
-    async def __aenter__(self) -> Watch:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
     def __del__(self) -> None:
         # A caller broke out of ``async for`` and dropped the watch. Only mark it: the poller
         # lets go of the subscription the next time it touches one of its jobs.
@@ -327,7 +316,7 @@ class Snapshots:
                 return None
 
 
-class Completed:
+class Completed(anyio.abc.AsyncResource):
     """What ``Poller.as_completed`` returns: final statuses in finishing order.
 
     An async iterator; ``aclose()`` (or leaving ``async with``) stops watching.
@@ -360,9 +349,3 @@ class Completed:
     async def aclose(self) -> None:
         """Stop watching the jobs that have not finished."""
         await self._watch.aclose()
-
-    async def __aenter__(self) -> Completed:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
