@@ -109,11 +109,13 @@ class Census:
     async def _read(self, scope: Scope, jobs: set[Watched]) -> None:
         """Read one scope's window, every page; hand each job its row (``None``: none)."""
         wanted = {w.job.job_instance_id for w in jobs}
-        now = self._wall()
-        since = self._since.get(scope) or now + _AHEAD - _WINDOW
+        until = self._wall() + _AHEAD
+        since = self._since.get(scope)
+        if since is None or not until - _WINDOW <= since < until:  # (clocks that disagree)
+            since = until - _WINDOW
         rows: dict[int, tuple[int, _dt.datetime | None]] | None = {}
         try:
-            rows = await self._rows(scope, since, now + _AHEAD)
+            rows = await self._rows(scope, since, until)
         except errors.BkJobError as exc:
             self.failures += 1
             if self.failures == 1 or self.failures % 100 == 0:

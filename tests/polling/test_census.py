@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import anyio
 import pytest
@@ -243,3 +244,26 @@ def test_as_completed_takes_jobs_launched_later() -> None:
 
     assert run_virtual(main) == [1, 2, 3]
     assert all(server.polls[i] == 1 for i in jobs)
+
+
+@pytest.mark.parametrize("created_days_ago", [40.0, -1.0])
+def test_jobs_created_outside_any_window_keep_the_census_running(created_days_ago) -> None:
+    """Rows whose creation time lies past bk-job's 30-day window (or ahead of our clock) never
+    make a window bk-job would refuse: the census reads the widest window again."""
+    jobs = {1: 12.0, 2: 24.0}
+    server = MemoryBkJob(jobs)
+    server.created_ms = int((time.time() - created_days_ago * 86_400) * 1000)
+
+    async def main() -> list[int]:
+        ended: list[int] = []
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            poller.as_completed(SCOPE, jobs) as finished,
+        ):
+            async for status in finished:
+                ended.append(status.job.job_instance_id)
+        return ended
+
+    assert run_virtual(main) == [1, 2]
+    assert server.lists >= 3
