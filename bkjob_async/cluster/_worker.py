@@ -60,8 +60,10 @@ from ._rate import RateBudget
 from ._store import RedisStore, state_field
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from anyio.abc import TaskGroup
-    from anyio.streams.memory import MemoryObjectReceiveStream
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from ..client import BkJobClient
     from ..config import Scope
@@ -150,6 +152,21 @@ class WorkerStatistics:
     commits: int
     #: Writes refused because the lease was gone.
     refused: int
+
+
+def _ticks_to(send: MemoryObjectSendStream[TickResult]) -> Callable[[TickResult], None]:
+    """Return ``on_tick`` for the lease keeper: hand each round to the worker's follower.
+
+    While the worker leaves (Ctrl-C, say), the follower may have closed its end before the
+    keeper's last round lands: that round is dropped, not raised as ``BrokenResourceError``
+    out of a worker that is stopping anyway.
+    """
+
+    def on_tick(result: TickResult) -> None:
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            send.send_nowait(result)
+
+    return on_tick
 
 
 class Worker(AsyncResource):
@@ -246,7 +263,7 @@ class Worker(AsyncResource):
             tg = self._tg = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tg.cancel_scope.cancel)
             tg.start_soon(self._follow, receive)
-            await tg.start(self.keeper.run, send.send_nowait)
+            await tg.start(self.keeper.run, _ticks_to(send))
         except BaseException:
             await stack.aclose()
             raise

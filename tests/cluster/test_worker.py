@@ -176,3 +176,22 @@ async def test_an_empty_redis_gets_back_the_jobs_of_partitions_whose_leases_laps
                 return {j for _, j in await cluster.jobs("deploys")} == set(ids)
 
             await wait_for(back, 15)
+
+
+async def test_a_lease_round_landing_after_the_follower_left_is_dropped_not_raised() -> None:
+    """Ctrl-C on ``bkjob-async worker``: the keeper's last round may land after the worker's
+    follower closed its end; that round is dropped (it once raised BrokenResourceError)."""
+    import math
+
+    from bkjob_async.cluster._leases import TickResult
+    from bkjob_async.cluster._worker import _ticks_to
+
+    send, receive = anyio.create_memory_object_stream[TickResult](math.inf)
+    on_tick = _ticks_to(send)
+    result = TickResult(gained=(), lost=(), released=(), held={}, live=1, reset=False, versions={})
+    on_tick(result)
+    assert receive.receive_nowait() is result  # handed over while the follower listens
+    await receive.aclose()
+    on_tick(result)  # the follower has gone: no BrokenResourceError
+    await send.aclose()
+    on_tick(result)  # nor ClosedResourceError once the worker closed its end
