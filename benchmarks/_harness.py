@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -213,3 +214,50 @@ def steered_simulator(
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+class GcPauses:
+    """Time every garbage collection through ``gc.callbacks``, per generation.
+
+    Use as a context manager; ``longest[g]`` is the longest pass of generation ``g`` (seconds),
+    ``count[g]`` how many ran, ``total`` the time all took. ``reset()`` starts a new window.
+    """
+
+    def __init__(self) -> None:
+        self.longest = [0.0, 0.0, 0.0]
+        self.count = [0, 0, 0]
+        self.total = 0.0
+        self._start = 0.0
+
+    def reset(self) -> None:
+        self.longest = [0.0, 0.0, 0.0]
+        self.count = [0, 0, 0]
+        self.total = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+            return
+        took = time.perf_counter() - self._start
+        generation = info["generation"]
+        self.count[generation] += 1
+        self.total += took
+        self.longest[generation] = max(self.longest[generation], took)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self) -> str:
+        counts = "/".join(str(c) for c in self.count)
+        longest = "/".join(f"{t * 1000:.1f}" for t in self.longest)
+        return f"collections gen0/1/2 {counts}, longest {longest} ms, {self.total:.2f} s in all"
+
+
+def tracked_objects() -> int:
+    """How many objects the cyclic collector tracks now (after a full collection)."""
+    gc.collect()
+    return len(gc.get_objects())
