@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
 from ._converter import Generation, host_key, read_bool, read_code, read_int
 from ._converter import read_rows as _rows
 from .errors import ResponseFormatError
@@ -26,6 +28,7 @@ HostRow = tuple[HostKey, int, dict[str, Any]]
 GroupKey = tuple[int, "str | None"]
 
 
+@attrs.define(eq=False)
 class StepObservation:
     """One step as seen in one poll: ``hosts`` is ``None`` when the server sent no host rows.
 
@@ -33,32 +36,20 @@ class StepObservation:
     ``get_step_instance_status`` for it.
     """
 
-    __slots__ = ("execute_count", "hosts", "manual", "status", "step_instance_id")
-
-    def __init__(
-        self,
-        step_instance_id: int,
-        status: int,
-        execute_count: int,
-        hosts: list[HostRow] | None,
-        manual: bool = False,
-    ) -> None:
-        self.step_instance_id = step_instance_id
-        self.status = status
-        self.execute_count = execute_count
-        self.hosts = hosts
-        self.manual = manual
+    step_instance_id: int
+    status: int
+    execute_count: int
+    hosts: list[HostRow] | None
+    manual: bool = False
 
 
+@attrs.define(eq=False)
 class JobObservation:
     """A job as seen in one poll."""
 
-    __slots__ = ("finished", "status", "steps")
-
-    def __init__(self, finished: bool, status: int, steps: list[StepObservation]) -> None:
-        self.finished = finished
-        self.status = status
-        self.steps = steps
+    finished: bool
+    status: int
+    steps: list[StepObservation]
 
 
 class _OtherJob(Exception):
@@ -115,16 +106,20 @@ def _job(data: dict[str, Any], finished: Any, expected: int | None) -> tuple[boo
     return (finished if type(finished) is bool else read_bool(finished)), _code(job["status"])
 
 
+def _step(step: Any, counts: tuple[str, ...], rows: str, typed: bool) -> StepObservation:
+    """Read one step row: its round is the first of ``counts`` it has, its hosts are ``rows``."""
+    step_id, status = _int(step["step_instance_id"]), _code(step["status"])
+    count = next((step[key] for key in counts if key in step), None)
+    hosts = _hosts(step.get(rows))
+    return StepObservation(
+        step_id, status, _count(count), hosts, typed and step.get("type") == _MANUAL_CONFIRM
+    )
+
+
 def _v3(data: dict[str, Any], expected: int | None) -> JobObservation:
     finished, status = _job(data, data["finished"], expected)
     steps = [
-        StepObservation(
-            _int(step["step_instance_id"]),
-            _code(step["status"]),
-            _count(step.get("execute_count")),
-            _hosts(step.get("step_ip_result_list")),
-            step.get("type") == _MANUAL_CONFIRM,
-        )
+        _step(step, ("execute_count",), "step_ip_result_list", typed=True)
         for step in _rows(data.get("step_instance_list"))
     ]
     return JobObservation(finished, status, steps)
@@ -133,13 +128,8 @@ def _v3(data: dict[str, Any], expected: int | None) -> JobObservation:
 def _v2(data: dict[str, Any], expected: int | None) -> JobObservation:
     finished, status = _job(data, data["is_finished"], expected)
     steps = [
-        StepObservation(
-            _int(step["step_instance_id"]),
-            _code(step["status"]),
-            # 3.x sends execute_count, the v2 docs retry_count (as the converter reads it).
-            _count(step["execute_count"] if "execute_count" in step else step.get("retry_count")),
-            _hosts(step.get("step_ip_status")),
-        )
+        # 3.x sends execute_count, the v2 docs retry_count (as the converter reads it).
+        _step(step, ("execute_count", "retry_count"), "step_ip_status", typed=False)
         for block in _rows(data.get("blocks"))
         for step in _rows(block.get("step_instances"))
     ]

@@ -34,6 +34,8 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import attrs
+
 from ..models.enums import HostStatus, JobStatus, StepOperation, StepType
 from ._plan import HostPlan, RollingMode, StepPlan
 
@@ -279,23 +281,15 @@ class Job:
 _Handler = Callable[["Engine", Job, Step, int, int], None]
 
 
+@attrs.define(kw_only=True, eq=False)
 class Engine:
     """Advance jobs lazily and apply operations with bk-job's preconditions."""
 
-    def __init__(
-        self,
-        *,
-        defaults: Defaults,
-        retry_lag_ms: int,
-        stop_delay_ms: int,
-        operation_lag: tuple[float, float] = (0.0, 0.0),
-        seed: int = 0,
-    ) -> None:
-        self.defaults = defaults
-        self.retry_lag_ms = retry_lag_ms
-        self.stop_delay_ms = stop_delay_ms
-        self.operation_lag = operation_lag
-        self.seed = seed
+    defaults: Defaults
+    retry_lag_ms: int
+    stop_delay_ms: int
+    operation_lag: tuple[float, float] = (0.0, 0.0)
+    seed: int = 0
 
     def lag_ms(self, job: Job) -> int:
         """Return how long the message queue takes to apply the job's next operation (ms)."""
@@ -445,16 +439,16 @@ class Engine:
             return
         waited = step.status is not JobStatus.STOPPING
         step.gen += 1
-        step.status, step.end = JobStatus.STOP_SUCCESS, t
-        step.total = _cost(step.start, t, step.total if waited else None)
+        self._finish_step(step, JobStatus.STOP_SUCCESS, t, step.total if waited else None)
         self._refresh(job, step, t)
 
     # -- step and job transitions -------------------------------------------------------------
 
     @staticmethod
-    def _finish_step(step: Step, status: JobStatus, t: int) -> None:
+    def _finish_step(step: Step, status: JobStatus, t: int, total: int | None = None) -> None:
+        """End ``step`` at ``t`` with ``status``; a ``total`` bk-job already knows is kept."""
         step.status, step.end = status, t
-        step.total = _cost(step.start, t, None)
+        step.total = _cost(step.start, t, total)
 
     def _refresh(self, job: Job, step: Step, t: int) -> None:
         """Move the job on after its current step changed (``JobListener.refreshJob``)."""
@@ -557,8 +551,7 @@ class Engine:
 
     def _apply_confirm_continue(self, job: Job, step: Step, t: int) -> None:
         if step.status is JobStatus.WAITING_USER:
-            step.status, step.end = JobStatus.SUCCESS, t
-            step.total = _cost(step.start, t, step.total)
+            self._finish_step(step, JobStatus.SUCCESS, t, step.total)
             self._refresh(job, step, t)
 
     def _op_confirm_terminate(self, job: Job, step: Step, operator: str, t: int) -> None:
@@ -567,8 +560,7 @@ class Engine:
 
     def _apply_confirm_terminate(self, job: Job, step: Step, t: int) -> None:
         if step.status is JobStatus.WAITING_USER:
-            step.status, step.end = JobStatus.CONFIRM_TERMINATED, t
-            step.total = _cost(step.start, t, step.total)
+            self._finish_step(step, JobStatus.CONFIRM_TERMINATED, t, step.total)
             self._finish_job(job, JobStatus.CONFIRM_TERMINATED, t)
 
     def _op_confirm_restart(self, job: Job, step: Step, _: str, t: int) -> None:
@@ -587,8 +579,7 @@ class Engine:
 
     def _apply_next_step(self, job: Job, step: Step, t: int) -> None:
         if step.status is JobStatus.STOP_SUCCESS:
-            step.status, step.end = JobStatus.SKIPPED, t
-            step.total = _cost(step.start, t, step.total)
+            self._finish_step(step, JobStatus.SKIPPED, t, step.total)
             self._refresh(job, step, t)
 
     def _op_skip(self, job: Job, step: Step, _: str, t: int) -> None:
