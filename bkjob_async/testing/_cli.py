@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from ..cli._numbers import number
+from ..cli._numbers import Number, number
 from ..config import Scope
 from ..models.enums import HostStatus, JobStatus, StepType
 from ._plan import HostPlan, StepPlan
@@ -36,6 +36,39 @@ class _Span(argparse.Action):
         setattr(namespace, self.dest, (low, high))
 
 
+#: The numeric options, in ``--help`` order: flag, type, default, help, other ``add_argument``
+#: keywords. Each number is checked as it is parsed (``number``): a bad one is a usage error.
+_NUMBERS: tuple[tuple[str, Number, object, str, dict[str, Any]], ...] = (
+    ("--port", number(int, 0, 65535), 9000, "port to bind; 0: any free port (%(default)s)", {}),
+    (
+        "--jobs",
+        number(int, 0, 100_000),
+        50,
+        "jobs to create at start, the README tour's three first (%(default)s)",
+        {},
+    ),
+    ("--hosts", number(int, 1, 100_000), 20, "hosts per step of those jobs (%(default)s)", {}),
+    ("--biz", number(int, 1, 2**63 - 1), 2, "business id (%(default)s)", {}),
+    ("--seed", number(int, 0, 2**32 - 1), 0, "seed for hosts, ids and outcomes (%(default)s)", {}),
+    ("--fail-rate", number(float, 0.0, 1.0), 0.01, "chance a host fails, 0..1 (%(default)s)", {}),
+    (
+        "--duration",
+        number(float, 0.0, 86_400.0, above=True),
+        (1.0, 5.0),
+        "seconds a host runs (1 5)",
+        {"nargs": 2, "action": _Span, "metavar": ("MIN", "MAX")},
+    ),
+    ("--retry-lag", number(float, 0.0, 3600.0), 0.5, "seconds of retry lag (%(default)s)", {}),
+    (
+        "--operation-lag",
+        number(float, 0.0, 3600.0),
+        0.2,
+        "seconds before an operation's step change (and a terminate) applies (%(default)s)",
+        {},
+    ),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser (shared with ``bkjob-async simulate``)."""
     parser = argparse.ArgumentParser(
@@ -43,60 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve a simulated bk-job (API gateway v3, ESB jobv3 and ESB v2 paths).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument(
-        "--port",
-        type=number(int, 0, 65535),
-        default=9000,
-        help="port to bind; 0: any free port (%(default)s)",
-    )
-    parser.add_argument(
-        "--jobs",
-        type=number(int, 0, 100_000),
-        default=50,
-        help="jobs to create at start, the README tour's three first (%(default)s)",
-    )
-    parser.add_argument(
-        "--hosts",
-        type=number(int, 1, 100_000),
-        default=20,
-        help="hosts per step of those jobs (%(default)s)",
-    )
-    parser.add_argument(
-        "--biz", type=number(int, 1, 2**63 - 1), default=2, help="business id (%(default)s)"
-    )
-    parser.add_argument(
-        "--seed",
-        type=number(int, 0, 2**32 - 1),
-        default=0,
-        help="seed for hosts, ids and outcomes (%(default)s)",
-    )
-    parser.add_argument(
-        "--fail-rate",
-        type=number(float, 0.0, 1.0),
-        default=0.01,
-        help="chance a host fails, 0..1 (%(default)s)",
-    )
-    parser.add_argument(
-        "--duration",
-        type=number(float, 0.0, 86_400.0, above=True),
-        nargs=2,
-        action=_Span,
-        default=(1.0, 5.0),
-        metavar=("MIN", "MAX"),
-        help="seconds a host runs (1 5)",
-    )
-    parser.add_argument(
-        "--retry-lag",
-        type=number(float, 0.0, 3600.0),
-        default=0.5,
-        help="seconds of retry lag (%(default)s)",
-    )
-    parser.add_argument(
-        "--operation-lag",
-        type=number(float, 0.0, 3600.0),
-        default=0.2,
-        help="seconds before an operation's step change (and a terminate) applies (%(default)s)",
-    )
+    for flag, kind, default, text, more in _NUMBERS:
+        parser.add_argument(flag, type=kind, default=default, help=text, **more)
     parser.add_argument(
         "--app",
         type=_app,
@@ -112,7 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--run-for",
         type=number(float, 0.0, 1e9),
-        default=None,
         metavar="SECONDS",
         help="stop after this many seconds (default: until interrupted)",
     )
