@@ -55,6 +55,7 @@ from ..polling.events import (
     WatchFailed,
 )
 from ._errors import ClusterError
+from ._journal import ClusterJournal
 from ._leases import LeaseKeeper, TickResult
 from ._rate import RateBudget
 from ._store import RedisStore, state_field
@@ -211,8 +212,7 @@ class Worker(AsyncResource):
         self.poller = Poller(
             client,
             policy=attrs.evolve(policy, rate_limit=None),
-            seed=self._seed,
-            on_change=self._changed,
+            journal=ClusterJournal(self.store, seed=self._seed, changed=self._changed),
             permits=self.budget,
         )
         #: Held partition -> its jobs polled here -> their watches.
@@ -474,19 +474,22 @@ class Worker(AsyncResource):
         state: JobState,
         events: list[Event],
         last: Event | None,
-    ) -> None:
+    ) -> int:
+        """Write a change of a job to each of its watches; return the newest write's ticket."""
         job = (scope, job_id)
         watches = self._jobs.get(job)
         if not watches or job in self._stale:  # nothing written on top of a refused write
-            return
+            return 0
         data = to_data(state)
         records = [(e.event_id, encode_event(scope, e)) for e in events]
         if last is not None:
             records.append((last.event_id, encode_event(scope, last)))
             self._ended.add(job)
+        ticket = 0
         for watch in watches:
-            self.store.commit(watch, job, data, records)
+            ticket = self.store.commit(watch, job, data, records)
             self._commits += 1
+        return ticket
 
 
 def _stored_state(fields: dict[str, str], job: JobRef, watches: frozenset[str]) -> JobState | None:

@@ -1,9 +1,10 @@
-"""Delivery: a polled job's events to the watches that hold it, named watches through the store.
+"""Delivery: a polled job's events to the watches that hold it, after the journal has them.
 
 The driver calls it with what ``decide`` said (``Deliver``, ``Stalled``, ``Resumed``,
 ``GiveUp``). It decides nothing about polling; it knows which watch wants which event (a
-watch's filter, its step), which watches a job's end ends, and that a named watch's events
-are committed to the store before they are handed out. A job no open watch holds any more
+watch's filter, its step), which watches a job's end ends, and that a change is recorded in
+the poller's journal (``_journal``) first: each watch it reaches holds the journal's ticket,
+and hands nothing out before that ticket is settled. A job no open watch holds any more
 leaves the registry here.
 """
 
@@ -12,23 +13,16 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from .. import errors
-from ._durable import STORED, encode_event
-from ._tracker import JobState, step_done, to_data
-from .events import Event, JobFinished, WatchFailed
+from ._tracker import step_done
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import Callable
 
-    from ..config import Scope
+    from .. import errors
     from ._decide import Deliver
     from ._jobs import Registry, Watched
-    from ._store import Store
-    from ._subscription import _Subscription
-
-    #: ``on_change(scope, job, state, events, last)``: see ``Poller``.
-    OnChange = Callable[[Scope, int, JobState, list[Event], "Event | None"], None]
+    from ._journal import Journal
+    from .events import WatchFailed
 
 __all__ = ["Delivery"]
 
@@ -36,13 +30,12 @@ logger = logging.getLogger("bkjob_async.polling")
 
 
 class Delivery:
-    """Hand a job's events to its watches; commit a named watch's first."""
+    """Hand a job's events to its watches, once the journal has recorded them."""
 
-    __slots__ = ("events", "on_change", "registry", "store")
+    __slots__ = ("events", "journal", "registry")
 
-    def __init__(self, store: Store, on_change: OnChange | None) -> None:
-        self.store = store
-        self.on_change = on_change
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
         #: Set by the driver that owns the registry.
         self.registry: Registry | None = None
         #: Events observed, before each watch's filter (``statistics().events_observed``).
@@ -54,11 +47,14 @@ class Delivery:
         job_id = watched.job.job_instance_id
         subscribers = tuple(watched.subscribers)  # (closed ones are skipped below)
         self.events += len(events)
+        ticket = 0
+        if what.changed or finished is not None:
+            ticket = self.journal.record(watched.job, events, finished, subscribers, what.data)
         for sub in subscribers:
             if sub.closed:
                 continue
-            if sub.name is not None and what.changed:
-                self._commit(sub, watched, events, finished, what.data)
+            if ticket:
+                sub.ticket = ticket
             sub.offer(job_id, events)
         state = watched.job.state
         for sub in subscribers:
@@ -72,8 +68,6 @@ class Delivery:
             else:
                 continue
             watched.subscribers.remove(sub)
-        if self.on_change is not None and (events or finished is not None):
-            self.on_change(watched.job.scope, job_id, state, events, finished)
         self._release(watched)
 
     def stall(self, watched: Watched, since: _dt.datetime, error: errors.BkJobError) -> None:
@@ -89,43 +83,12 @@ class Delivery:
     def give_up(self, watched: Watched, failed: WatchFailed) -> None:
         """End the job on every watch with ``failed``, and stop polling it."""
         job = watched.job
+        self.journal.record(job, [], failed, tuple(watched.subscribers), None)
         for sub in watched.subscribers:
             sub.end_job(job.job_instance_id, failed)
         watched.subscribers.clear()
-        if self.on_change is not None:
-            self.on_change(job.scope, job.job_instance_id, job.state, [], failed)
         self._release(watched)
 
     def _release(self, watched: Watched) -> None:
         assert self.registry is not None
         self.registry.release_if_unwatched(watched)
-
-    def _commit(
-        self,
-        sub: _Subscription,
-        watched: Watched,
-        events: list[Event],
-        finished: JobFinished | None,
-        data: object,
-    ) -> None:
-        """Store a named watch's new state and events in one transaction, before delivery."""
-        job = watched.job
-        job_id = job.job_instance_id
-        if job_id not in sub.remaining:
-            return
-        wanted = sub.wanted(job_id, events)
-        if finished is not None:
-            wanted = [*wanted, finished]
-        records = [
-            (e.event_id, encode_event(e, data if isinstance(e, JobFinished) else None))
-            for e in wanted
-            if isinstance(e, STORED)
-        ]
-        assert sub.name is not None
-        try:
-            ticket = self.store.commit(sub.name, (job.scope, job_id), to_data(job.state), records)
-        except errors.StoreError as exc:  # the store is closed: the poller is leaving
-            logger.warning("watch %r: job %s not stored (%s)", sub.name, job_id, exc)
-            return
-        if not self.store.settled(ticket):
-            sub.ticket = ticket

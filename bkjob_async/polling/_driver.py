@@ -121,8 +121,8 @@ class Driver:
         if not protocol.flavor.is_v3:
             logger.info("ESB v2 has no job list: every job is polled itself (no census)")
             return
-        if self.delivery.on_change is not None or not self.policy.census:
-            return  # turned off, or its caller keeps every change of every job (the cluster)
+        if self.delivery.journal.keeps_all or not self.policy.census:
+            return  # turned off, or its journal keeps every change of every job (the cluster)
         self.census = Census(
             protocol,
             self.reader,
@@ -156,15 +156,14 @@ class Driver:
         job_id: int,
         now: float,
         stored: JobState | None,
-        seed: Callable[[Any, int], JobState | None] | None,
     ) -> None:
-        """Poll a job for ``sub``: from ``stored`` (or ``seed``) if it is new here."""
+        """Poll a job for ``sub``: from ``stored`` (or the journal's seed) if it is new here."""
         reader = self.reader
         watched, created = self.registry.attach(
             sub, job_id, lambda: reader.wire(sub.scope, job_id), stored
         )
-        if created and seed is not None:
-            seeded = seed(sub.scope, job_id)
+        if created and stored is None:
+            seeded = self.delivery.journal.seed(sub.scope, job_id)
             if seeded is not None:
                 watched.job = watched.job._replace(state=seeded)
         self.cover(watched, now)

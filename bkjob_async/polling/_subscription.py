@@ -24,6 +24,8 @@ from .events import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..config import Scope
     from ..errors import BkJobError
 
@@ -161,8 +163,8 @@ class _Subscription:
         self.handed_out = HandedOut() if handed_out is None else handed_out
         #: A named (durable) watch's name in the store; ``None``: the watch is in memory only.
         self.name = name
-        #: The store ticket of the newest commit whose events are in the mailbox (0: none
-        #: unsettled). A named watch hands out nothing before it is settled.
+        #: The journal's ticket of the newest change whose events are in the mailbox (0: none
+        #: unsettled). A watch that waits for its journal hands out nothing before it settles.
         self.ticket = 0
         #: Stored states of a named watch's jobs, for the jobs' first poll (taken once).
         self.seeds: dict[int, Any] | None = None
@@ -195,12 +197,12 @@ class _Subscription:
             ) and (kinds is None or type(event) in kinds):
                 self.mailbox.put(event)
 
-    def wanted(self, job_id: int, events: list[Event]) -> list[Event]:
+    def wanted(self, job_id: int, events: Sequence[Event]) -> list[Event]:
         """Return the events ``offer`` would deliver (a named watch commits exactly those)."""
         if self.closed or job_id not in self.remaining:
             return []
         kinds = self.kinds
-        return events if kinds is None else [e for e in events if type(e) in kinds]
+        return list(events) if kinds is None else [e for e in events if type(e) in kinds]
 
     def fail(self, error: BaseException) -> None:
         """End the watch with ``error`` (its store could not be read): the consumer gets it."""

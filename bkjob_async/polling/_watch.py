@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..client import BkJobClient
     from ..config import Scope
     from ..models import JobInstanceStatus
+    from ._journal import Journal
     from ._store import Store
 
     #: Detach a subscription from some of its jobs (the poller stops polling unwatched jobs).
@@ -65,10 +66,13 @@ class Watch(anyio.abc.AsyncResource):
         join: Join | None = None,
         check_ids: CheckIds | None = None,
         store: Store | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self._sub = subscription
         #: A named watch's store (``None``: the watch is not named).
         self._store = store if subscription.name is not None else None
+        #: The journal whose tickets the watch waits for (``None``: it waits for nothing).
+        self._journal = journal
         #: The id of the event handed out last and not yet acknowledged.
         self._unacked: str | None = None
         #: How many events at the head of the mailbox are known durable (a named watch).
@@ -176,8 +180,8 @@ class Watch(anyio.abc.AsyncResource):
         job's end (``JobFinished``, ``WatchFailed``, ``WatchTimedOut``) is its last event. On
         a named watch, asking for the next event acknowledges the previous one.
         """
-        if self._store is not None:
-            return await self._next_durable(self._store)
+        if self._journal is not None:
+            return await self._next_durable(self._journal)
         sub = self._sub
         while True:
             event = sub.mailbox.get_nowait()
@@ -192,12 +196,12 @@ class Watch(anyio.abc.AsyncResource):
                 raise StopAsyncIteration
             await self._wait(sub)
 
-    async def _next_durable(self, store: Store) -> Event:
-        """``__anext__`` of a named watch: ack the last event, hand out only settled ones."""
+    async def _next_durable(self, journal: Journal) -> Event:
+        """``__anext__`` through a journal: hand out only settled events; on a named watch, ack
+        the last one first."""
         sub = self._sub
-        name = sub.name
-        assert name is not None
-        if self._unacked is not None:
+        name, store = sub.name, self._store
+        if self._unacked is not None and store is not None and name is not None:
             store.ack(name, [self._unacked])
             self._unacked = None
         while True:
@@ -210,21 +214,22 @@ class Watch(anyio.abc.AsyncResource):
                     # once that is durable they all go. (Waiting again for the newest ticket
                     # after each wait would starve the consumer while commits keep coming.)
                     ticket, count = sub.ticket, len(sub.mailbox)
-                    if ticket and not store.settled(ticket):
-                        await store.wait_settled(ticket)
+                    if ticket and not journal.settled(ticket):
+                        await journal.wait_settled(ticket)
                     self._durable_head = min(count, len(sub.mailbox))
                     continue
                 self._durable_head -= 1
                 event = sub.mailbox.get_nowait()
                 assert event is not None
-                self._unacked = event.event_id
+                if store is not None:
+                    self._unacked = event.event_id
                 if self._single and isinstance(event, WatchFailed):
                     self._end()
                     raise event.error
                 sub.handed_out.events += 1
                 return event
             if sub.closed or not sub.remaining:
-                if not sub.closed and sub.error is None:
+                if store is not None and name is not None and not sub.closed and sub.error is None:
                     store.drop(name)  # every job ended and every event was delivered
                 self._end()
                 raise StopAsyncIteration

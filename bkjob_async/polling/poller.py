@@ -19,6 +19,7 @@ from ..config import Scope, check_id
 from ._assemble import build
 from ._delivery import Delivery
 from ._driver import Permits, loop_clock
+from ._journal import Journal, StoreJournal
 from ._named import NamedWatches
 from ._schedule import PollPolicy
 from ._statistics import PollerStatistics, RateMeter, collect
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 
     from ..client import BkJobClient
     from ..models import JobInstanceStatus
-    from ._delivery import OnChange
-    from ._tracker import JobState
     from .callbacks import Callback
 
 __all__ = ["Completed", "Poller", "Watch"]
@@ -47,12 +46,14 @@ logger = logging.getLogger("bkjob_async.polling")
 _REGISTER_CHUNK = 500
 
 
-def _check(client: BkJobClient, policy: object, store: object) -> None:
+def _check(client: BkJobClient, policy: object, store: object, journal: object) -> None:
     """Raise ``TypeError``/``ValueError`` for a poller that could not work, before anything runs."""
     if not isinstance(policy, PollPolicy):
         raise TypeError("policy must be a PollPolicy")
     if store is not None and not isinstance(store, Store):
         raise TypeError(f"store must be a Store, not {type(store).__name__}")
+    if store is not None and journal is not None:
+        raise ValueError("a poller has one journal: pass a store or a journal, not both")
     if policy.max_in_flight > client.connection_limit:
         raise ValueError(
             f"policy.max_in_flight ({policy.max_in_flight}) exceeds the client's connection "
@@ -72,10 +73,10 @@ class Poller:
     A job the poller has never seen reports every host, step and the job with ``previous=None``
     first. The body's exception propagates as itself; a bug of the poller's own tasks, as an
     ``ExceptionGroup``. ``clock``: the clock of the loop's timers (a virtual-time test loop's).
-    Hooks of a caller that keeps job states elsewhere (the cluster worker): ``seed(scope, job)``
-    returns a state to start a new job from (or ``None``); ``on_change(scope, job, state,
-    events, last)`` hears every change (``last``: the job's end, or its ``WatchFailed``);
-    ``permits`` is an outside rate budget asked before each poll.
+    ``journal``: where a caller that keeps job states elsewhere (the cluster worker) records
+    every change before it is handed out, and seeds new jobs from (``_journal.Journal``); the
+    default is the store's journal, for named watches. ``permits`` is an outside rate budget
+    asked before each poll.
     """
 
     def __init__(
@@ -86,11 +87,10 @@ class Poller:
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
         store: Store | None = None,
-        seed: Callable[[Scope, int], JobState | None] | None = None,
-        on_change: OnChange | None = None,
+        journal: Journal | None = None,
         permits: Permits | None = None,
     ) -> None:
-        _check(client, policy, store)
+        _check(client, policy, store, journal)
         self.client = client
         self.policy = policy
         self._protocol = client.protocol
@@ -101,9 +101,12 @@ class Poller:
         self._named = NamedWatches(self.store, self._protocol)
         #: Jobs polled for ``follow``, one subscription per scope.
         self._follows: dict[Scope, _Subscription] = {}
-        self._seed = seed
+        #: Where changes are recorded before delivery; an outside journal is waited for by
+        #: every watch, the store's only by named ones.
+        self._journal: Journal = StoreJournal(self.store) if journal is None else journal
+        self._outside = journal is not None
         self._clock_arg = clock
-        self._delivery = Delivery(self.store, on_change)
+        self._delivery = Delivery(self._journal)
         self._driver = build(client, policy, self._delivery, rng=rng, permits=permits)
         self._tg: TaskGroup | None = None
         self._snapshots = Snapshots(client, policy.max_in_flight)
@@ -286,6 +289,7 @@ class Poller:
             join=None if single else self._subscribe,
             check_ids=None if single else _ids,
             store=self.store if name is not None else None,
+            journal=self._journal if name is not None or self._outside else None,
         )
 
     async def _subscribe(self, sub: _Subscription, ids: tuple[int, ...]) -> None:
@@ -303,7 +307,7 @@ class Poller:
     def _attach(self, sub: _Subscription, job_id: int, now: float) -> None:
         seeds = sub.seeds
         stored = None if seeds is None else seeds.get(job_id)
-        self._driver.attach(sub, job_id, now, stored, self._seed)
+        self._driver.attach(sub, job_id, now, stored)
 
     def _unsubscribe(self, sub: _Subscription, job_ids: Iterable[int]) -> None:
         self._driver.detach(sub, list(job_ids))
@@ -311,8 +315,8 @@ class Poller:
     # --- following ----------------------------------------------------------------------------
 
     def follow(self, scope: Scope, job_instance_id: int) -> None:
-        """Poll a job without a watch, until it ends or ``unfollow``: its changes reach
-        ``on_change`` (and any watch of it). Following a job twice is following it once.
+        """Poll a job without a watch, until it ends or ``unfollow``: its changes reach the
+        journal (and any watch of it). Following a job twice is following it once.
         """
         job_id = check_id(job_instance_id, "job_instance_id")
         if not isinstance(scope, Scope):

@@ -166,30 +166,6 @@ def test_every_page_is_read_and_no_job_is_missed(count: int) -> None:
     assert server.lists <= 3 * (10.0 / POLICY.latency + 2)  # three pages a round
 
 
-def test_a_poller_with_on_change_polls_each_job_for_every_change() -> None:
-    """``on_change`` (the cluster's worker) keeps every change: no census stands for polls."""
-    jobs = {1: 12.0}
-    server = MemoryBkJob(jobs)
-    changes: list[str] = []
-
-    def on_change(scope, job, state, events, last) -> None:
-        changes.extend(type(e).__name__ for e in events)
-
-    async def main() -> bool:
-        async with (
-            server.client() as client,
-            Poller(client, policy=POLICY, on_change=on_change) as poller,
-            poller.as_completed(SCOPE, jobs) as finished,
-        ):
-            async for _ in finished:
-                pass
-            return poller.statistics().census
-
-    assert run_virtual(main) is False
-    assert "HostTransition" in changes
-    assert server.lists == 0
-
-
 def test_waiting_again_for_a_job_that_ended_reads_its_end_at_once() -> None:
     """A job remembered as ended, waited for again: its row says ended, its end is read."""
     jobs = {1: 3.0}

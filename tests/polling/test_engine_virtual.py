@@ -255,37 +255,7 @@ def test_statistics_count_events_handed_out_apart_from_events_observed() -> None
     assert stats.events_observed >= 20 * 3  # host, step and job changes, filtered out
 
 
-def test_follow_polls_a_job_without_a_watch_until_it_ends() -> None:
-    """``follow``: changes reach ``on_change``; the job leaves when it ends, or on ``unfollow``."""
-    server = MemoryBkJob({1: 5.0, 2: 1e9, 3: 1e9})
-    changes: list[tuple[int, str, bool]] = []
-
-    def on_change(scope, job, state, events, last) -> None:
-        changes.extend((job, type(e).__name__, last is not None) for e in events)
-        if last is not None:
-            changes.append((job, type(last).__name__, True))
-
-    async def main() -> tuple[int, frozenset[int], int, int]:
-        policy = PollPolicy(interval=1.0, max_interval=1.0, jitter=0.0)
-        async with (
-            server.client() as client,
-            Poller(client, policy=policy, on_change=on_change) as poller,
-        ):
-            for job in (1, 2, 3, 2):  # following twice is following once
-                poller.follow(SCOPE, job)
-            await anyio.sleep(10)
-            watched = poller.statistics().instances_watched
-            poller.unfollow(SCOPE, 3)
-            polls_of_3 = server.polls[3]
-            await anyio.sleep(10)
-            return watched, poller.following(SCOPE), polls_of_3, server.polls[3]
-
-    watched, following, polls_of_3, later = run_virtual(main)
-    assert (1, "JobFinished", True) in changes  # the job that ended said so, with its end
-    assert watched == 2  # job 1 left when it ended
-    assert following == {2}
-    assert later == polls_of_3  # not polled after unfollow
-    assert 9 <= server.polls[2] <= 21  # one poll a second, no more
+def test_following_a_string_is_a_type_error() -> None:
     with pytest.raises(TypeError):
         run_virtual(_follow_a_string)
 
