@@ -213,16 +213,8 @@ def v3_server(targets: Targets) -> dict[str, Any]:
             "host by (cloud, ip)"
         )
     _no_ipv6(targets, "target IPv6 hosts by host id (Targets(host_ids=...))")
-    server: dict[str, Any] = {}
-    if targets.host_ids:
-        server["host_id_list"] = list(targets.host_ids)
-    if targets.ips:
-        server["ip_list"] = [{"bk_cloud_id": c, "ip": ip} for c, ip in targets.ips]
-    if targets.dynamic_group_ids:
-        server["dynamic_group_list"] = [{"id": g} for g in targets.dynamic_group_ids]
-    if targets.topo_nodes:
-        server["topo_node_list"] = [{"node_type": t, "id": i} for t, i in targets.topo_nodes]
-    return server
+    groups = [{"id": g} for g in targets.dynamic_group_ids]
+    return _server(targets, "dynamic_group_list", groups)
 
 
 def v2_targets(targets: Targets) -> dict[str, Any]:
@@ -238,14 +230,20 @@ def v2_targets(targets: Targets) -> dict[str, Any]:
             "flavor 'esb-jobv3' or 'apigw-v3'"
         )
     _no_ipv6(targets, "use flavor 'esb-jobv3' or 'apigw-v3' and target IPv6 hosts by host id")
-    server: dict[str, Any] = {}
-    if targets.ips:
-        server["ip_list"] = [{"bk_cloud_id": c, "ip": ip} for c, ip in targets.ips]
-    if targets.dynamic_group_ids:
-        server["dynamic_group_id_list"] = list(targets.dynamic_group_ids)
-    if targets.topo_nodes:
-        server["topo_node_list"] = [{"node_type": t, "id": i} for t, i in targets.topo_nodes]
-    return {"target_server": server}
+    groups = list(targets.dynamic_group_ids)
+    return {"target_server": _server(targets, "dynamic_group_id_list", groups)}
+
+
+def _server(targets: Targets, groups_key: str, groups: list[Any]) -> dict[str, Any]:
+    """Spell the non-empty lists of ``targets`` in bk-job's order; each generation names and
+    shapes its dynamic groups (``groups_key``, ``groups``) its own way, the rest alike."""
+    lists: dict[str, list[Any]] = {
+        "host_id_list": list(targets.host_ids),
+        "ip_list": [{"bk_cloud_id": c, "ip": ip} for c, ip in targets.ips],
+        groups_key: groups,
+        "topo_node_list": [{"node_type": t, "id": i} for t, i in targets.topo_nodes],
+    }
+    return {key: rows for key, rows in lists.items() if rows}
 
 
 def v3_account(account: Account) -> dict[str, Any]:

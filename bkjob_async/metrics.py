@@ -35,6 +35,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING
 
@@ -111,12 +112,11 @@ class PollerMetrics(Collector):
         self._pollers: list[Poller] = []
         # Made on a private registry: they are collected through this collector.
         self._own = CollectorRegistry(auto_describe=True)
-        self._requests = Counter(
+        counter = functools.partial(Counter, namespace=namespace, registry=self._own)
+        self._requests = counter(
             "requests",
             "Requests sent to bk-job, by API and outcome (2xx, 4xx, 5xx or the error's type).",
             ["api", "outcome"],
-            namespace=namespace,
-            registry=self._own,
         )
         self._latency = Histogram(
             "request_duration_seconds",
@@ -126,13 +126,7 @@ class PollerMetrics(Collector):
             buckets=LATENCY_BUCKETS,
             registry=self._own,
         )
-        self._events = Counter(
-            "events",
-            "Watch events passed to observe(), by type.",
-            ["type"],
-            namespace=namespace,
-            registry=self._own,
-        )
+        self._events = counter("events", "Watch events passed to observe(), by type.", ["type"])
         if registry is not None:
             registry.register(self)
 

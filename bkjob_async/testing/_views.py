@@ -96,9 +96,7 @@ def job_view(job: Job, now: int) -> JobView:
         operator=job.operator,
         status=JobStatus(job.status),
         create_time=job.create,
-        start_time=job.start,
-        end_time=job.end,
-        total_time=job.total,
+        **_times(job),
         steps=tuple(_step_view(step, now) for step in job.steps),
     )
 
@@ -111,12 +109,15 @@ def _step_view(step: Step, now: int) -> StepView:
         type=step.type,
         status=JobStatus(step.status),
         execute_count=step.execute_count,
-        start_time=step.start,
-        end_time=step.end,
-        total_time=step.total,
+        **_times(step),
         hosts=rounds.get(step.execute_count),
         rounds=rounds,
     )
+
+
+def _times(run: Job | Step) -> dict[str, int | None]:
+    """The start, end and total time a job and a step report alike."""
+    return {"start_time": run.start, "end_time": run.end, "total_time": run.total}
 
 
 def _rows(step: Step, rnd: Round, now: int) -> tuple[HostView, ...]:
