@@ -59,10 +59,6 @@ _GATEWAY_ERRORS: dict[int, tuple[int, str, str]] = {
     503: (1650300, "SERVICE_UNAVAILABLE", "Service Unavailable"),
     504: (1650401, "REQUEST_BACKEND_TIMEOUT", "Request backend service timeout"),
 }
-_USER_REQUIRED = (
-    "user authentication failed, please provide a valid user identity, "
-    "such as bk_username, bk_token, access_token"
-)
 _ESB_BAD_HEADER = (
     "Parameters error, request header X-Bkapi-Authorization is not a valid JSON format string"
 )
@@ -126,6 +122,56 @@ class _Refusal(Exception):
     def __init__(self, response: web.Response) -> None:
         super().__init__(response.status)
         self.response = response
+
+
+@attrs.frozen
+class _Door:
+    """How a front door (the API gateway, the ESB) refuses an app or user: its own words, and
+    which of a missing app code and a missing secret it names first."""
+
+    no_code: str
+    no_secret: str
+    secret_first: bool
+    #: ``{app_code}`` stands for the app code.
+    unknown_app: str
+    wrong_secret: str
+    no_user: str
+    #: Where it reads the username, in order (``bk_token`` alone acts as ``admin``).
+    usernames: tuple[str, ...]
+
+
+_GATEWAY = _Door(
+    no_code="app code cannot be empty",
+    no_secret="please provide bk_app_secret or bk_signature to verify app",
+    secret_first=False,
+    unknown_app="app not found",
+    wrong_secret="bk_app_code or bk_app_secret is incorrect",
+    no_user=(
+        "user authentication failed, please provide a valid user identity, "
+        "such as bk_username, bk_token, access_token"
+    ),
+    usernames=("bk_username",),
+)
+_ESB = _Door(
+    no_code="APP Code [bk_app_code] cannot be empty",
+    no_secret=(
+        "Signature [bk_signature] and APP Secret [bk_app_secret] cannot be empty at the same time"
+    ),
+    secret_first=True,
+    unknown_app=(
+        "Invalid APP Code [bk_app_code={app_code}], "
+        "please confirm if the APP Code has been registered"
+    ),
+    wrong_secret=(
+        "APP Secret verification failed, pelase confirm if the APP Secret and "
+        "APP Code [bk_app_code={app_code}] match"
+    ),
+    no_user=(
+        "User authentication failed, please provide a valid user identity, "
+        "such as bk_token, bk_username"
+    ),
+    usernames=("bk_username", "username"),
+)
 
 
 class RateWindow:
@@ -368,47 +414,28 @@ class HttpLayer:
             auth = None
         if not isinstance(auth, dict):
             return "request header X-Bkapi-Authorization is not a valid JSON"
-        if auth.get("access_token"):
-            return _Identity(str(auth.get("bk_app_code") or "token-app"), "admin")
-        app_code, secret = _app_secret(auth)
-        if not app_code:
-            return "app code cannot be empty"
-        if not secret:
-            return "please provide bk_app_secret or bk_signature to verify app"
-        if self.apps is not None and app_code not in self.apps:
-            return "app not found"
-        if self.apps is not None and self.apps[app_code] != secret:
-            return "bk_app_code or bk_app_secret is incorrect"
-        username = auth.get("bk_username") or ("admin" if auth.get("bk_token") else None)
-        return _Identity(app_code, str(username)) if username else _USER_REQUIRED
+        return self._check_identity(auth, _GATEWAY)
 
     def _esb_identity(self, auth: Mapping[str, Any]) -> _Identity | str:
         """Check like the ESB's ``AppAuthValidator`` and ``UserAuthValidator``."""
+        return self._check_identity(auth, _ESB)
+
+    def _check_identity(self, auth: Mapping[str, Any], door: _Door) -> _Identity | str:
+        """Check an authorization in ``door``'s order; a str is the reason, in its words."""
         if auth.get("access_token"):
             return _Identity(str(auth.get("bk_app_code") or "token-app"), "admin")
         app_code, secret = _app_secret(auth)
-        if not secret:
-            return "Signature [bk_signature] and APP Secret [bk_app_secret] cannot be empty at the same time"
-        if not app_code:
-            return "APP Code [bk_app_code] cannot be empty"
+        missing = [(not app_code, door.no_code), (not secret, door.no_secret)]
+        for absent, reason in reversed(missing) if door.secret_first else missing:
+            if absent:
+                return reason
         if self.apps is not None and app_code not in self.apps:
-            return (
-                f"Invalid APP Code [bk_app_code={app_code}], "
-                "please confirm if the APP Code has been registered"
-            )
+            return door.unknown_app.format(app_code=app_code)
         if self.apps is not None and self.apps[app_code] != secret:
-            return (
-                "APP Secret verification failed, pelase confirm if the APP Secret and "
-                f"APP Code [bk_app_code={app_code}] match"
-            )
-        username = auth.get("bk_username") or auth.get("username")
+            return door.wrong_secret.format(app_code=app_code)
+        username = next((auth[key] for key in door.usernames if auth.get(key)), None)
         username = username or ("admin" if auth.get("bk_token") else None)
-        if not username:
-            return (
-                "User authentication failed, please provide a valid user identity, "
-                "such as bk_token, bk_username"
-            )
-        return _Identity(app_code, str(username))
+        return _Identity(app_code, str(username)) if username else door.no_user
 
     def _rate_limit(self, flavor: ApiFlavor, api: str, identity: _Identity) -> dict[str, str]:
         window = self.window
