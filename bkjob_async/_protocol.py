@@ -373,7 +373,7 @@ class Protocol:
         return {**scope.params(self.flavor), **params}
 
     def job_instance_status(
-        self, scope: Scope, job_instance_id: int, *, with_hosts: bool
+        self, scope: Scope, job_instance_id: int, *, with_hosts: bool = True
     ) -> Request:
         """Build ``get_job_instance_status``."""
         params = self._scoped(scope, job_instance_id=check_id(job_instance_id, "job_instance_id"))

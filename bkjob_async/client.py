@@ -30,7 +30,6 @@ from .config import (
 from .errors import ResponseFormatError
 from .models import (
     HostLog,
-    HostStatus,
     JobInstancePage,
     JobInstanceStatus,
     JobLaunch,
@@ -61,16 +60,24 @@ class _State(enum.Enum):
 
 
 def _sends(
-    name: str, build: Callable[Concatenate[Protocol, P], Request], cls: type[T], doc: str
+    name: str,
+    build: Callable[Concatenate[Protocol, P], Request],
+    cls: type[T],
+    doc: str,
+    check: Callable[Concatenate[T, P], None] | None = None,
 ) -> Callable[Concatenate[BkJobClient, P], Coroutine[Any, Any, T]]:
     """Return the client method ``name``: build a request with ``build``, send it, read a ``cls``.
 
     The method takes the builder's parameters, written once in ``_protocol``; type checkers,
-    IDEs and ``inspect.signature`` show each of them by name.
+    IDEs and ``inspect.signature`` show each of them by name. ``check`` is given the answer
+    and the method's arguments, and raises if the answer does not fit them.
     """
 
     async def method(self: BkJobClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self._fetch(build(self.protocol, *args, **kwargs), cls)
+        answer = await self._fetch(build(self.protocol, *args, **kwargs), cls)
+        if check is not None:
+            check(answer, *args, **kwargs)
+        return answer
 
     method.__name__ = name
     method.__qualname__ = f"BkJobClient.{name}"
@@ -78,6 +85,24 @@ def _sends(
     signature = inspect.signature(build).replace(return_annotation=cls.__name__)
     method.__signature__ = signature  # type: ignore[attr-defined]
     return method
+
+
+def _check_answer(kind: str, asked: int, answered: int) -> None:
+    """Refuse an answer about another job or step than the one asked for."""
+    if answered != asked:
+        raise ResponseFormatError(
+            f"asked for {kind} {asked}, the server answered about {kind} {answered}"
+        )
+
+
+def _same_job(answer: JobInstanceStatus, scope: Scope, job_instance_id: int, **_: Any) -> None:
+    _check_answer("job", job_instance_id, answer.job.job_instance_id)
+
+
+def _same_step(
+    answer: StepInstanceStatus, scope: Scope, job_instance_id: int, step_instance_id: int, **_: Any
+) -> None:
+    _check_answer("step", step_instance_id, answer.step.step_instance_id)
 
 
 class BkJobClient(anyio.abc.AsyncResource):
@@ -200,27 +225,18 @@ class BkJobClient(anyio.abc.AsyncResource):
 
     # --- status -------------------------------------------------------------------------------
 
-    async def get_job_instance_status(
-        self, scope: Scope, job_instance_id: int, *, with_hosts: bool = True
-    ) -> JobInstanceStatus:
-        """Return a job's status, its steps and (``with_hosts``) each host of the current round."""
-        request = self.protocol.job_instance_status(scope, job_instance_id, with_hosts=with_hosts)
-        status = await self._fetch(request, JobInstanceStatus)
-        _check_answer("job", job_instance_id, status.job.job_instance_id)
-        return status
+    get_job_instance_status = _sends(
+        "get_job_instance_status",
+        Protocol.job_instance_status,
+        JobInstanceStatus,
+        """Return a job's status, its steps and (``with_hosts``) each host of the current round.""",
+        check=_same_job,
+    )
 
-    async def get_step_instance_status(
-        self,
-        scope: Scope,
-        job_instance_id: int,
-        step_instance_id: int,
-        *,
-        execute_count: int | None = None,
-        batch: int | None = None,
-        max_host_num_per_group: int | None = None,
-        status: HostStatus | int | None = None,
-        tag: str | None = None,
-    ) -> StepInstanceStatus:
+    get_step_instance_status = _sends(
+        "get_step_instance_status",
+        Protocol.step_instance_status,
+        StepInstanceStatus,
         """Return a step's hosts grouped by result; ``execute_count`` reads an earlier round.
 
         :param batch: a rolling step's batch, numbered from 1. Left out, every batch of the step
@@ -232,20 +248,9 @@ class BkJobClient(anyio.abc.AsyncResource):
         and reports the others as empty. Those groups come back with ``host_size=None``,
         ``step.hosts`` is ``None`` and ``partial`` is true; never read their hosts as absent,
         and read every host's status from ``get_job_instance_status``.
-        """
-        request = self.protocol.step_instance_status(
-            scope,
-            job_instance_id,
-            step_instance_id,
-            execute_count=execute_count,
-            batch=batch,
-            max_host_num_per_group=max_host_num_per_group,
-            status=status,
-            tag=tag,
-        )
-        answer = await self._fetch(request, StepInstanceStatus)
-        _check_answer("step", step_instance_id, answer.step.step_instance_id)
-        return answer
+        """,
+        check=_same_step,
+    )
 
     # --- operations ---------------------------------------------------------------------------
 
@@ -432,11 +437,3 @@ def _check_arguments(
         raise TypeError(f"sleep must be an async function of seconds, not {type(sleep).__name__}")
     if rng is not None and not isinstance(rng, random.Random):
         raise TypeError(f"rng must be a random.Random or None, not {type(rng).__name__}")
-
-
-def _check_answer(kind: str, asked: int, answered: int) -> None:
-    """Refuse an answer about another job or step than the one asked for."""
-    if answered != asked:
-        raise ResponseFormatError(
-            f"asked for {kind} {asked}, the server answered about {kind} {answered}"
-        )
