@@ -14,7 +14,7 @@ import math
 import re
 import urllib.parse
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeVar
 
 import attrs
 
@@ -67,6 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_LOG_HOSTS",
+    "HistoryFilters",
     "HostRef",
     "Protocol",
     "Request",
@@ -97,6 +98,20 @@ class Request:
     #: A total deadline in seconds for this request (a poll's ``poll_timeout``); the client's
     #: ``Timeouts`` (connect, read, total) still apply, and the smallest bound wins.
     timeout: float | None = None
+
+
+class HistoryFilters(TypedDict, total=False):
+    """The optional filters of the history list (``job_instance_list``), for the callers that
+    pass them on (``BkJobClient.iter_job_instances``); every one is ``None`` by default."""
+
+    job_instance_id: int | None
+    job_cron_id: int | None
+    operator: str | None
+    name: str | None
+    launch_mode: LaunchMode | int | None
+    type: TaskType | int | None
+    status: JobStatus | int | None
+    ip: str | None
 
 
 class Response(NamedTuple):

@@ -43,9 +43,10 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 
     import aiohttp
+    from typing_extensions import Unpack
 
-    from ._protocol import HostRef
-    from .models import JobInstanceSummary, JobStatus, LaunchMode, TaskType
+    from ._protocol import HistoryFilters, HostRef
+    from .models import JobInstanceSummary
 
 __all__ = ["BkJobClient"]
 
@@ -340,21 +341,15 @@ class BkJobClient(anyio.abc.AsyncResource):
         *,
         created_from: _dt.datetime,
         created_to: _dt.datetime,
-        job_instance_id: int | None = None,
-        job_cron_id: int | None = None,
-        operator: str | None = None,
-        name: str | None = None,
-        launch_mode: LaunchMode | int | None = None,
-        type: TaskType | int | None = None,
-        status: JobStatus | int | None = None,
-        ip: str | None = None,
         page_size: int = 1000,
+        **filters: Unpack[HistoryFilters],
     ) -> AsyncIterator[JobInstanceSummary]:
         """Yield every job the history list matches, a page at a time, until ``total`` is reached.
 
-        A job created while paging shifts the pages; one already yielded is not yielded again.
-        Some installs cap ``start`` (``startLimitEnabled``, 1000 by default): past it the server
-        answers ``InvalidRequestError``.
+        ``filters`` are those of ``get_job_instance_list`` (``HistoryFilters``: ``status``,
+        ``operator``, ``name``, ...). A job created while paging shifts the pages; one already
+        yielded is not yielded again. Some installs cap ``start`` (``startLimitEnabled``, 1000
+        by default): past it the server answers ``InvalidRequestError``.
         """
         seen: set[int] = set()
         start = 0
@@ -363,16 +358,9 @@ class BkJobClient(anyio.abc.AsyncResource):
                 scope,
                 created_from=created_from,
                 created_to=created_to,
-                job_instance_id=job_instance_id,
-                job_cron_id=job_cron_id,
-                operator=operator,
-                name=name,
-                launch_mode=launch_mode,
-                type=type,
-                status=status,
-                ip=ip,
                 start=start,
                 length=page_size,
+                **filters,
             )
             for item in page.items:
                 if item.job_instance_id not in seen:

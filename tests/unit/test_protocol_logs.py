@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
+import typing
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from bkjob_async import (
     TaskType,
     UnsupportedOperationError,
 )
-from bkjob_async._protocol import MAX_LOG_HOSTS, Protocol, Request
+from bkjob_async._protocol import MAX_LOG_HOSTS, HistoryFilters, Protocol, Request
 from tests.conftest import APP_SECRET
 
 BASE = "https://bk.example.com/prefix/"
@@ -231,6 +233,19 @@ def test_history_times_in_any_zone_and_below_a_millisecond() -> None:
     )
     assert params["create_time_start"] == NEW_YEAR_MS
     assert params["create_time_end"] == NEW_YEAR_MS + 1001
+
+
+def test_history_filters_are_the_builders_optional_keywords() -> None:
+    # BkJobClient.iter_job_instances passes HistoryFilters on to the builder: same names, types.
+    builder = inspect.signature(Protocol.job_instance_list).parameters
+    types = typing.get_type_hints(Protocol.job_instance_list)
+    optional = {
+        name: types[name]
+        for name, param in builder.items()
+        if param.kind is param.KEYWORD_ONLY and param.default is None
+    }
+    assert typing.get_type_hints(HistoryFilters) == optional
+    assert not HistoryFilters.__required_keys__
 
 
 def test_history_window_of_exactly_30_days_is_allowed() -> None:
