@@ -29,7 +29,7 @@ from _harness import pin_client
 from _loops import CONCURRENCY, SCOPE, _client, _measure
 
 from bkjob_async import MemoryStore, Poller, PollPolicy, SqliteStore
-from bkjob_async.polling._store import Store
+from bkjob_async.polling.stores import Store
 from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 FAST = PollPolicy(interval=0.001, max_interval=0.002, jitter=0.0, max_in_flight=CONCURRENCY)

@@ -19,7 +19,7 @@ import attrs
 from .. import errors
 from ..models import JobOperation, JobStatus, StepOperation
 from ..polling import Poller, PollPolicy, SqliteStore, open_jobs
-from ..polling._store import check_name
+from ..polling.stores import check_name
 from ..polling._tracker import from_data
 from ._connect import (
     credentials_from_env,
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ..metrics import PollerMetrics
     from ..models import JobInstanceStatus
     from ..polling import PollerStatistics, Store
-    from ..polling._store import StoredWatch
+    from ..polling.stores import StoredWatch
     from ..polling._tracker import JobState
     from ._connect import Target
 

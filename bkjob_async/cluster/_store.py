@@ -44,7 +44,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
-from ..polling._store import (
+from ..polling.stores import (
     JobKey,
     JsonValue,
     Store,

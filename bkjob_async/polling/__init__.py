@@ -48,9 +48,7 @@ not written.
 
 from ._durable import open_jobs
 from ._schedule import PollPolicy
-from ._sqlite import SqliteStore
 from ._statistics import PollerStatistics
-from ._store import MemoryStore, Store, StoreStatistics, UnknownWatchError
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
 from .events import (
     Event,
@@ -64,6 +62,9 @@ from .events import (
     WatchTimedOut,
 )
 from .poller import Completed, Poller, Watch
+from .stores import Store, StoreStatistics, UnknownWatchError
+from .stores.memory import MemoryStore
+from .stores.sqlite import SqliteStore
 
 __all__ = [
     "Callback",

@@ -16,7 +16,7 @@ from .events import Event, HostTransition, JobFinished, JobTransition, StepTrans
 
 if TYPE_CHECKING:
     from .._protocol import Protocol
-    from ._store import StoredWatch
+    from .stores import StoredWatch
 
 __all__ = ["decode_event", "encode_event", "open_jobs", "stored_kinds"]
 

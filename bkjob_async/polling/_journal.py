@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 
     from ..config import Scope
     from ._jobs import PolledJob
-    from ._store import Store
     from ._subscription import _Subscription
     from ._tracker import JobState
+    from .stores import Store
 
 __all__ = ["Journal", "StoreJournal"]
 

@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ._durable import decode_event, open_jobs
-from ._store import UnknownWatchError, check_name
 from ._tracker import from_data
 from .events import JobFinished
+from .stores import UnknownWatchError, check_name
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from .._protocol import Protocol
-    from ._store import Store, StoredWatch
     from ._subscription import _Subscription
+    from .stores import Store, StoredWatch
 
 __all__ = ["NamedWatches"]
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._store import StoreStatistics
+from .stores import StoreStatistics
 
 if TYPE_CHECKING:
     from ._driver import Driver

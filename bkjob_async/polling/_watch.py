@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ..config import Scope
     from ..models import JobInstanceStatus
     from ._journal import Journal
-    from ._store import Store
+    from .stores import Store
 
     #: Detach a subscription from some of its jobs (the poller stops polling unwatched jobs).
     Leave = Callable[[_Subscription, list[int]], None]

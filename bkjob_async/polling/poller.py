@@ -23,10 +23,11 @@ from ._journal import Journal, StoreJournal
 from ._named import NamedWatches
 from ._schedule import PollPolicy
 from ._statistics import PollerStatistics, RateMeter, collect
-from ._store import MemoryStore, Store, StoredWatch
 from ._subscription import HandedOut, _Subscription
 from ._watch import _FINAL_EVENTS, Completed, Snapshots, Watch, _ids, _kinds
 from .events import Event, JobFinished, WatchTimedOut
+from .stores import Store, StoredWatch
+from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
     import random

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from bkjob_async.cluster import LeaseKeeper, RedisStore
-from bkjob_async.polling._store import Store
+from bkjob_async.polling.stores import Store
 from tests.store.conftest import BIZ
 from tests.store.test_contract import *  # noqa: F403 - the shared contract, run here on Redis
 

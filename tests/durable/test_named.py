@@ -18,7 +18,8 @@ from bkjob_async import (
     SqliteStore,
     StoreError,
 )
-from bkjob_async.polling import UnknownWatchError, _sqlite
+from bkjob_async.polling import UnknownWatchError
+from bkjob_async.polling.stores.sqlite import _file as _sqlite
 from tests.polling.scripted import FAST, SCOPE, ScriptedServer, job_body
 
 pytestmark = pytest.mark.anyio

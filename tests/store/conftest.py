@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bkjob_async import MemoryStore, Scope, SqliteStore
-from bkjob_async.polling._store import Store
+from bkjob_async.polling.stores import Store
 
 BIZ = Scope.biz(2)
 BIZ_SET = Scope.biz_set(9991001)

@@ -19,7 +19,7 @@ import anyio
 import pytest
 
 from bkjob_async import BkJobError, SqliteStore, StoreError
-from bkjob_async.polling import _sqlite
+from bkjob_async.polling.stores.sqlite import _file as _sqlite
 
 from .conftest import BIZ
 

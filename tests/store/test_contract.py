@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from bkjob_async import StoreError
-from bkjob_async.polling._store import Store, StoredEvent
+from bkjob_async.polling.stores import Store, StoredEvent
 
 from .conftest import BIZ, BIZ_SET
 

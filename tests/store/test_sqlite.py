@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from bkjob_async import SqliteStore
-from bkjob_async.polling import _sqlite
+from bkjob_async.polling.stores.sqlite import _file as _sqlite
 
 from .conftest import BIZ
 

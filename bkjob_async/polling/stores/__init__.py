@@ -91,9 +91,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 from anyio.abc import AsyncResource
 
-from .._checks import check_watch as check_name
-from ..config import Scope
-from ..errors import StoreError
+from ..._checks import check_watch as check_name
+from ...config import Scope
+from ...errors import StoreError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -101,7 +101,6 @@ if TYPE_CHECKING:
 __all__ = [
     "JobKey",
     "JsonValue",
-    "MemoryStore",
     "Store",
     "StoreStatistics",
     "StoredEvent",
@@ -243,133 +242,3 @@ class Store(AsyncResource):
     @abc.abstractmethod
     def statistics(self) -> StoreStatistics:
         """Return a snapshot of the store's writes and health."""
-
-
-class _MemoryWatch:
-    __slots__ = ("events", "jobs")
-
-    def __init__(self) -> None:
-        self.jobs: dict[JobKey, JsonValue] = {}
-        self.events: dict[str, StoredEvent] = {}
-
-
-class MemoryStore(Store):
-    """The default store: everything in this process's memory, lost when it exits.
-
-    Every call is settled at once. It is unbounded by design: a watch holds its jobs until
-    they are removed or the watch dropped, and its events until acknowledged, exactly what the
-    poller holds for the watch anyway (the poller's ``PollPolicy.remember`` bound applies to
-    jobs no watch holds, and stays in the poller). A ``MemoryStore`` outlives a ``Poller``, so
-    ``resume`` works across pollers of one process. Values are kept as given, not copied.
-    """
-
-    def __init__(self) -> None:
-        self._watches: dict[str, _MemoryWatch] = {}
-        self._ticket = 0
-        self._closed = False
-
-    def __repr__(self) -> str:
-        return f"MemoryStore(watches={len(self._watches)})"
-
-    async def open(self) -> None:
-        """Open the store (nothing to do)."""
-        self._closed = False
-
-    async def aclose(self) -> None:
-        """Close the store; its contents stay for a later ``open``."""
-        self._closed = True
-
-    async def watch_names(self) -> list[str]:
-        """Return the names of the stored watches, sorted."""
-        return sorted(self._watches)
-
-    async def load(self, name: str) -> StoredWatch | None:
-        """Return a snapshot of watch ``name``, or ``None``."""
-        watch = self._watches.get(check_name(name))
-        if watch is None:
-            return None
-        return StoredWatch(name, dict(watch.jobs), tuple(watch.events.values()))
-
-    def _next(self) -> int:
-        if self._closed:
-            raise StoreError("the MemoryStore is closed")
-        self._ticket += 1
-        return self._ticket
-
-    def add_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
-        """Create watch ``name`` if new and add ``jobs``; return a ticket."""
-        ticket = self._next()
-        watch = self._watches.get(check_name(name))
-        if watch is None:
-            watch = self._watches[name] = _MemoryWatch()
-        for job in jobs:
-            watch.jobs.setdefault(job, None)
-        return ticket
-
-    def remove_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
-        """Remove ``jobs`` with their states and pending events; return a ticket."""
-        ticket = self._next()
-        watch = self._watches.get(check_name(name))
-        if watch is not None:
-            gone = {job for job in jobs if watch.jobs.pop(job, False) is not False}
-            if gone and watch.events:
-                watch.events = {k: e for k, e in watch.events.items() if e.job not in gone}
-        return ticket
-
-    def drop(self, name: str) -> int:
-        """Delete watch ``name``; return a ticket."""
-        ticket = self._next()
-        self._watches.pop(check_name(name), None)
-        return ticket
-
-    def commit(
-        self,
-        name: str,
-        job: JobKey,
-        state: JsonValue,
-        events: Sequence[tuple[str, JsonValue]] = (),
-    ) -> int:
-        """Keep the job's new state and pending events; return a ticket."""
-        ticket = self._next()
-        if state is None:
-            raise ValueError("a committed state cannot be None (None means 'no state yet')")
-        watch = self._watches.get(name)
-        if watch is None or job not in watch.jobs:
-            return ticket
-        watch.jobs[job] = state
-        pending = watch.events
-        for event_id, payload in events:
-            if event_id not in pending:
-                check_event_id(event_id)
-                pending[event_id] = StoredEvent(event_id, job, payload)
-        return ticket
-
-    def ack(self, name: str, event_ids: Iterable[str]) -> int:
-        """Forget these pending events; return a ticket."""
-        ticket = self._next()
-        watch = self._watches.get(name)
-        if watch is not None:
-            for event_id in event_ids:
-                watch.events.pop(event_id, None)
-        return ticket
-
-    def settled(self, ticket: int) -> bool:
-        """Return True: memory writes are done when the call returns."""
-        return True
-
-    async def wait_settled(self, ticket: int) -> None:
-        """Return at once."""
-
-    async def flush(self) -> None:
-        """Return at once."""
-
-    def statistics(self) -> StoreStatistics:
-        """Return a snapshot: always healthy, nothing pending, no transactions."""
-        return StoreStatistics(
-            healthy=True,
-            error=None,
-            writes=self._ticket,
-            pending_writes=0,
-            transactions=0,
-            failed_transactions=0,
-        )

@@ -58,11 +58,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -70,207 +68,42 @@ from typing import TYPE_CHECKING, Literal
 
 import anyio
 
-from .._checks import is_int, is_number
-from ..config import Scope
-from ..errors import StoreError
-from ._store import Store, StoredEvent, StoredWatch, StoreStatistics, check_event_id, check_name
+from ...._checks import is_int, is_number
+from ....config import Scope
+from ....errors import StoreError
+from .. import Store, StoredEvent, StoredWatch, StoreStatistics, check_event_id, check_name
+from ._batch import (
+    _FOLD_BYTES,
+    _FOLD_ROWS,
+    _FOLD_SIZE,
+    _INSERT_LOG,
+    _dumps,
+    _Hot,
+    _loads,
+    _Op,
+    _Row,
+    _scope_text,
+    _Segment,
+)
+from ._file import (
+    _MIGRATIONS,
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    _check_file,
+    _connect,
+    _lock,
+    _max_seq,
+    _read_log,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Iterable, Sequence
 
-    from ._store import JobKey, JsonValue
+    from .. import JobKey, JsonValue
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX
-    fcntl = None  # type: ignore[assignment]
-
-__all__ = ["SCHEMA_VERSION", "SqliteStore"]
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "_MIGRATIONS", "SqliteStore"]
 
 logger = logging.getLogger("bkjob_async.polling.store")
-
-SCHEMA_VERSION = 2
-#: ``PRAGMA application_id`` of a bkjob-async store: "bkja".
-APPLICATION_ID = 0x626B6A61
-_HEADER = b"SQLite format 3\x00"
-
-_SCHEMA_V1 = (
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE watches (name TEXT PRIMARY KEY) WITHOUT ROWID",
-    "CREATE TABLE jobs (watch TEXT NOT NULL, scope TEXT NOT NULL, job INTEGER NOT NULL,"
-    " added INTEGER NOT NULL, state TEXT, PRIMARY KEY (watch, scope, job)) WITHOUT ROWID",
-    # Keyed by the commit sequence alone: an insert appends, an ack deletes by rowid. Loads
-    # and removals scan (they are rare and the table holds only unacknowledged events).
-    "CREATE TABLE events (seq INTEGER PRIMARY KEY, watch TEXT NOT NULL, event_id TEXT NOT NULL,"
-    " scope TEXT NOT NULL, job INTEGER NOT NULL, payload TEXT NOT NULL)",
-)
-
-
-def _add_log(conn: sqlite3.Connection) -> None:
-    """Schema 1 -> 2: the log of batches not yet folded into ``jobs`` and ``events``."""
-    conn.execute("CREATE TABLE log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-
-
-#: ``_MIGRATIONS[v]`` upgrades a store from schema ``v`` to ``v + 1`` inside a transaction.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_log}
-
-_UPDATE_STATE = "UPDATE jobs SET state = ? WHERE watch = ? AND scope = ? AND job = ?"
-_INSERT_EVENT = (
-    "INSERT INTO events (seq, watch, event_id, scope, job, payload) VALUES (?, ?, ?, ?, ?, ?)"
-)
-_DELETE_EVENT = "DELETE FROM events WHERE seq = ?"
-_INSERT_LOG = "INSERT INTO log (body) VALUES (?)"
-#: Fold the log when it has this many rows or bytes, or its net this many states and events.
-_FOLD_ROWS = 1000
-_FOLD_BYTES = 2_000_000
-_FOLD_SIZE = 20_000
-
-
-def _encoder() -> Callable[[JsonValue], str]:
-    """Return ``dumps`` for store values: compact, UTF-8 as is, no NaN, no cycle check.
-
-    It calls the C encoder that ``JSONEncoder.encode`` makes anew on every call, made once
-    here (every changed poll encodes a state and its events on the event loop); without the
-    C encoder, ``JSONEncoder.encode`` itself.
-    """
-    encoder = json.JSONEncoder(
-        ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-    )
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython always has it
-        return encoder.encode
-    encode = make(
-        None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
-    )
-    join = "".join
-
-    def dumps(value: JsonValue) -> str:
-        return join(encode(value, 0))
-
-    return dumps
-
-
-_dumps = _encoder()
-_loads = json.loads
-_quote = json.encoder.encode_basestring  # a str as JSON text (what ``_dumps`` makes of it)
-
-_Row = tuple[str, str, int]  # (watch, scope text, job id)
-
-
-def _scope_text(scope: Scope) -> str:
-    return f"{scope.type.value}:{scope.id}"
-
-
-class _Hot:
-    """Commits and acks between two rarer calls, net: the latest state of each job, the events
-    not acknowledged since, and the acks of events committed before.
-
-    A batch's ``_Hot`` is written as one ``log`` row (``body``); the writer keeps the net of all
-    logged batches and folds it into ``jobs`` and ``events`` now and then (``apply``), so a
-    state that changed five times is written once there, and an event acknowledged before the
-    fold never is.
-    """
-
-    __slots__ = ("acked", "events", "states")
-
-    def __init__(self) -> None:
-        # (watch, scope, job) -> (state, watch, scope, job): the latest state wins.
-        self.states: dict[_Row, tuple[str, str, str, int]] = {}
-        # seq -> (seq, watch, event_id, scope, job, payload), in commit order.
-        self.events: dict[int, tuple[int, str, str, str, int, str]] = {}
-        # seqs of acknowledged events committed before this one's events
-        self.acked: dict[int, None] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self.states or self.events or self.acked)
-
-    def size(self) -> int:
-        return len(self.states) + len(self.events) + len(self.acked)
-
-    def absorb(self, later: _Hot) -> None:
-        """Merge ``later`` into this one (sequence numbers keep every event distinct)."""
-        self.states.update(later.states)
-        self.events.update(later.events)
-        events, acked = self.events, self.acked
-        for seq in later.acked:
-            if events.pop(seq, None) is None:
-                acked[seq] = None
-
-    def apply(self, conn: sqlite3.Connection) -> None:
-        if self.states:
-            conn.executemany(_UPDATE_STATE, self.states.values())
-        if self.events:
-            conn.executemany(_INSERT_EVENT, self.events.values())
-        if self.acked:
-            conn.executemany(_DELETE_EVENT, [(seq,) for seq in self.acked])
-
-    def body(self) -> str:
-        """Return this batch as the JSON text of a ``log`` row (values are JSON text already)."""
-        # Nearly always one watch and one scope: their JSON text is made once per body.
-        quoted: dict[tuple[str, str], tuple[str, str]] = {}
-
-        def q(watch: str, scope: str) -> tuple[str, str]:
-            found = quoted[watch, scope] = (_quote(watch), _quote(scope))
-            return found
-
-        out = []
-        for t, w, s, j in self.states.values():
-            qw, qs = quoted.get((w, s)) or q(w, s)
-            out.append(f"[{qw},{qs},{j},{t}]")
-        states = ",".join(out)
-        out = []
-        for n, w, i, s, j, p in self.events.values():
-            qw, qs = quoted.get((w, s)) or q(w, s)
-            out.append(f"[{n},{qw},{_quote(i)},{qs},{j},{p}]")
-        events = ",".join(out)
-        acked = ",".join(map(str, self.acked))
-        return f"[[{states}],[{events}],[{acked}]]"
-
-    @classmethod
-    def parse(cls, body: str) -> _Hot:
-        """Rebuild a batch from ``body`` (``ValueError`` if it is not such text)."""
-        hot = cls()
-        try:
-            states, events, acked = _loads(body)
-            for watch, scope, job, state in states:
-                hot.states[(watch, scope, job)] = (_dumps(state), watch, scope, job)
-            for seq, watch, event_id, scope, job, payload in events:
-                hot.events[seq] = (seq, watch, event_id, scope, job, _dumps(payload))
-            hot.acked = dict.fromkeys(acked)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"not a logged batch: {type(exc).__name__}: {exc}") from None
-        return hot
-
-
-class _Op:
-    """A rare call (add, remove, drop): a barrier between two ``_Hot`` batches."""
-
-    __slots__ = ("jobs", "kind", "name")
-
-    def __init__(self, kind: str, name: str, jobs: list[tuple[str, int, int]]) -> None:
-        self.kind, self.name, self.jobs = kind, name, jobs
-
-    def apply(self, conn: sqlite3.Connection) -> None:
-        name = self.name
-        if self.kind == "add":
-            conn.execute("INSERT OR IGNORE INTO watches (name) VALUES (?)", (name,))
-            conn.executemany(
-                "INSERT OR IGNORE INTO jobs (watch, scope, job, added) VALUES (?, ?, ?, ?)",
-                [(name, scope, job, seq) for scope, job, seq in self.jobs],
-            )
-        elif self.kind == "remove":
-            rows = [(name, scope, job) for scope, job, _ in self.jobs]
-            conn.executemany("DELETE FROM jobs WHERE watch = ? AND scope = ? AND job = ?", rows)
-            gone = {(scope, job) for _, scope, job in rows}
-            found = conn.execute("SELECT seq, scope, job FROM events WHERE watch = ?", (name,))
-            seqs = [(seq,) for seq, scope, job in found.fetchall() if (scope, job) in gone]
-            conn.executemany(_DELETE_EVENT, seqs)
-        else:
-            for table, column in (("events", "watch"), ("jobs", "watch"), ("watches", "name")):
-                conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
-
-
-_Segment = _Hot | _Op
 
 
 class SqliteStore(Store):
@@ -885,176 +718,3 @@ class SqliteStore(Store):
         if self._lock_fd is not None:
             fd, self._lock_fd = self._lock_fd, None
             os.close(fd)  # releases the flock
-
-
-# -- opening: every check raises StoreError naming the file and what to do ------------------
-
-
-def _lock(path: str) -> int:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise StoreError(
-            f"cannot open the store {path}: the directory {directory} does not exist;"
-            " create it first",
-            path=path,
-        )
-    if os.path.isdir(path):
-        raise StoreError(f"the store {path} is a directory; give a file path", path=path)
-    if fcntl is None:  # pragma: no cover - not POSIX
-        raise StoreError(f"cannot lock the store {path}: this platform has no flock", path=path)
-    lock_path = path + ".lock"
-    try:
-        fd = _open_lock(lock_path)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot open the lock file {lock_path} of the store {path}: {exc.strerror};"
-            " give this user write access to that directory",
-            path=path,
-        ) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown process"
-        os.close(fd)
-        raise StoreError(
-            f"the store {path} is in use by another live poller ({holder}); stop that poller,"
-            " or give this one another file",
-            path=path,
-        ) from None
-    with contextlib.suppress(OSError):  # the holder's name is a courtesy
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
-    return fd
-
-
-def _open_lock(lock_path: str) -> int:
-    """Open the lock file, read-write if possible (to name the holder); flock needs only read."""
-    try:
-        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except PermissionError:
-        return os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
-
-
-def _check_file(path: str) -> None:
-    try:
-        with open(path, "rb") as file:
-            header = file.read(len(_HEADER))
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise StoreError(
-            f"cannot read the store {path}: {exc.strerror}; give this user read and write"
-            " access to it and its directory",
-            path=path,
-        ) from None
-    if header and header != _HEADER:
-        raise _corrupt(path, "it is not a SQLite database")
-
-
-def _corrupt(path: str, why: str) -> StoreError:
-    return StoreError(
-        f"the store {path} is unusable: {why}. Nothing was changed; move the file (with its"
-        " -wal file) aside to keep it for inspection and start a new store, or restore a backup",
-        path=path,
-    )
-
-
-def _connect(path: str, synchronous: str, check: bool) -> sqlite3.Connection:
-    try:
-        conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise _unopenable(path, exc) from None
-    try:
-        _prepare(conn, path, synchronous, check)
-    except StoreError:
-        conn.close()
-        raise
-    except sqlite3.OperationalError as exc:
-        conn.close()
-        raise _unopenable(path, exc) from None
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise _corrupt(path, str(exc)) from None
-    return conn
-
-
-def _unopenable(path: str, exc: sqlite3.Error) -> StoreError:
-    return StoreError(
-        f"cannot use the store {path}: {exc}; check that this user can read and write the"
-        " file, its -wal and -shm files and its directory, and that the disk has space",
-        path=path,
-    )
-
-
-def _prepare(conn: sqlite3.Connection, path: str, synchronous: str, check: bool) -> None:
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    if app_id == 0 and version == 0 and tables == 0:
-        version = 0  # a new (or empty) file
-    elif app_id != APPLICATION_ID:
-        raise StoreError(
-            f"the file {path} is a SQLite database but not a bkjob-async store; give another"
-            " path (nothing was changed)",
-            path=path,
-        )
-    elif version > SCHEMA_VERSION:
-        raise StoreError(
-            f"the store {path} was written by a newer bkjob-async (schema {version}; this one"
-            f" reads up to {SCHEMA_VERSION}); upgrade bkjob-async, or use another file",
-            path=path,
-        )
-    if check and version:
-        problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
-        if problems != ["ok"]:
-            lines = "\n".join(problems).splitlines()
-            raise _corrupt(path, "integrity check failed: " + "; ".join(lines[:3]))
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if mode != "wal":
-        raise StoreError(f"the store {path} cannot use WAL mode (got {mode!r})", path=path)
-    conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if version == 0:
-            for statement in _SCHEMA_V1:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            version = 1
-        while version < SCHEMA_VERSION:
-            _MIGRATIONS[version](conn)
-            version += 1
-        conn.execute(f"PRAGMA user_version = {version}")
-        _fold_log(conn, path)
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_by', ?)",
-            (f"pid {os.getpid()} on {socket.gethostname()}",),
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _read_log(conn: sqlite3.Connection, path: str) -> _Hot:
-    """Return the net of the batches in the log (not yet folded into the tables)."""
-    net = _Hot()
-    for (body,) in conn.execute("SELECT body FROM log ORDER BY seq"):
-        try:
-            net.absorb(_Hot.parse(body))
-        except ValueError as exc:
-            raise _corrupt(path, f"its log holds a damaged batch ({exc})") from None
-    return net
-
-
-def _fold_log(conn: sqlite3.Connection, path: str) -> None:
-    """Fold the batches a previous run logged and did not fold (it was killed) into the tables."""
-    net = _read_log(conn, path)
-    conn.execute("DELETE FROM log")
-    if net:
-        net.apply(conn)
-
-
-def _max_seq(conn: sqlite3.Connection) -> int:
-    jobs = conn.execute("SELECT max(added) FROM jobs").fetchone()[0] or 0
-    events = conn.execute("SELECT max(seq) FROM events").fetchone()[0] or 0  # the last rowid
-    return max(jobs, events)

@@ -1,0 +1,175 @@
+"""What a batch of commits and acks writes to the SQLite store: the net of the batch; no I/O.
+
+A ``_Hot`` holds the calls between two rarer ones, net (see the ``sqlite`` package docstring);
+an ``_Op`` is a rare call (add, remove, drop). Values are JSON text already when they get here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Callable
+
+    from ....config import Scope
+    from .. import JsonValue
+
+_UPDATE_STATE = "UPDATE jobs SET state = ? WHERE watch = ? AND scope = ? AND job = ?"
+_INSERT_EVENT = (
+    "INSERT INTO events (seq, watch, event_id, scope, job, payload) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_DELETE_EVENT = "DELETE FROM events WHERE seq = ?"
+_INSERT_LOG = "INSERT INTO log (body) VALUES (?)"
+#: Fold the log when it has this many rows or bytes, or its net this many states and events.
+_FOLD_ROWS = 1000
+_FOLD_BYTES = 2_000_000
+_FOLD_SIZE = 20_000
+
+
+def _encoder() -> Callable[[JsonValue], str]:
+    """Return ``dumps`` for store values: compact, UTF-8 as is, no NaN, no cycle check.
+
+    It calls the C encoder that ``JSONEncoder.encode`` makes anew on every call, made once
+    here (every changed poll encodes a state and its events on the event loop); without the
+    C encoder, ``JSONEncoder.encode`` itself.
+    """
+    encoder = json.JSONEncoder(
+        ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+    )
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return encoder.encode
+    encode = make(
+        None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+    join = "".join
+
+    def dumps(value: JsonValue) -> str:
+        return join(encode(value, 0))
+
+    return dumps
+
+
+_dumps = _encoder()
+_loads = json.loads
+_quote = json.encoder.encode_basestring  # a str as JSON text (what ``_dumps`` makes of it)
+
+_Row = tuple[str, str, int]  # (watch, scope text, job id)
+
+
+def _scope_text(scope: Scope) -> str:
+    return f"{scope.type.value}:{scope.id}"
+
+
+class _Hot:
+    """Commits and acks between two rarer calls, net: the latest state of each job, the events
+    not acknowledged since, and the acks of events committed before.
+
+    A batch's ``_Hot`` is written as one ``log`` row (``body``); the writer keeps the net of all
+    logged batches and folds it into ``jobs`` and ``events`` now and then (``apply``), so a
+    state that changed five times is written once there, and an event acknowledged before the
+    fold never is.
+    """
+
+    __slots__ = ("acked", "events", "states")
+
+    def __init__(self) -> None:
+        # (watch, scope, job) -> (state, watch, scope, job): the latest state wins.
+        self.states: dict[_Row, tuple[str, str, str, int]] = {}
+        # seq -> (seq, watch, event_id, scope, job, payload), in commit order.
+        self.events: dict[int, tuple[int, str, str, str, int, str]] = {}
+        # seqs of acknowledged events committed before this one's events
+        self.acked: dict[int, None] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.states or self.events or self.acked)
+
+    def size(self) -> int:
+        return len(self.states) + len(self.events) + len(self.acked)
+
+    def absorb(self, later: _Hot) -> None:
+        """Merge ``later`` into this one (sequence numbers keep every event distinct)."""
+        self.states.update(later.states)
+        self.events.update(later.events)
+        events, acked = self.events, self.acked
+        for seq in later.acked:
+            if events.pop(seq, None) is None:
+                acked[seq] = None
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        if self.states:
+            conn.executemany(_UPDATE_STATE, self.states.values())
+        if self.events:
+            conn.executemany(_INSERT_EVENT, self.events.values())
+        if self.acked:
+            conn.executemany(_DELETE_EVENT, [(seq,) for seq in self.acked])
+
+    def body(self) -> str:
+        """Return this batch as the JSON text of a ``log`` row (values are JSON text already)."""
+        # Nearly always one watch and one scope: their JSON text is made once per body.
+        quoted: dict[tuple[str, str], tuple[str, str]] = {}
+
+        def q(watch: str, scope: str) -> tuple[str, str]:
+            found = quoted[watch, scope] = (_quote(watch), _quote(scope))
+            return found
+
+        out = []
+        for t, w, s, j in self.states.values():
+            qw, qs = quoted.get((w, s)) or q(w, s)
+            out.append(f"[{qw},{qs},{j},{t}]")
+        states = ",".join(out)
+        out = []
+        for n, w, i, s, j, p in self.events.values():
+            qw, qs = quoted.get((w, s)) or q(w, s)
+            out.append(f"[{n},{qw},{_quote(i)},{qs},{j},{p}]")
+        events = ",".join(out)
+        acked = ",".join(map(str, self.acked))
+        return f"[[{states}],[{events}],[{acked}]]"
+
+    @classmethod
+    def parse(cls, body: str) -> _Hot:
+        """Rebuild a batch from ``body`` (``ValueError`` if it is not such text)."""
+        hot = cls()
+        try:
+            states, events, acked = _loads(body)
+            for watch, scope, job, state in states:
+                hot.states[(watch, scope, job)] = (_dumps(state), watch, scope, job)
+            for seq, watch, event_id, scope, job, payload in events:
+                hot.events[seq] = (seq, watch, event_id, scope, job, _dumps(payload))
+            hot.acked = dict.fromkeys(acked)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not a logged batch: {type(exc).__name__}: {exc}") from None
+        return hot
+
+
+class _Op:
+    """A rare call (add, remove, drop): a barrier between two ``_Hot`` batches."""
+
+    __slots__ = ("jobs", "kind", "name")
+
+    def __init__(self, kind: str, name: str, jobs: list[tuple[str, int, int]]) -> None:
+        self.kind, self.name, self.jobs = kind, name, jobs
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        name = self.name
+        if self.kind == "add":
+            conn.execute("INSERT OR IGNORE INTO watches (name) VALUES (?)", (name,))
+            conn.executemany(
+                "INSERT OR IGNORE INTO jobs (watch, scope, job, added) VALUES (?, ?, ?, ?)",
+                [(name, scope, job, seq) for scope, job, seq in self.jobs],
+            )
+        elif self.kind == "remove":
+            rows = [(name, scope, job) for scope, job, _ in self.jobs]
+            conn.executemany("DELETE FROM jobs WHERE watch = ? AND scope = ? AND job = ?", rows)
+            gone = {(scope, job) for _, scope, job in rows}
+            found = conn.execute("SELECT seq, scope, job FROM events WHERE watch = ?", (name,))
+            seqs = [(seq,) for seq, scope, job in found.fetchall() if (scope, job) in gone]
+            conn.executemany(_DELETE_EVENT, seqs)
+        else:
+            for table, column in (("events", "watch"), ("jobs", "watch"), ("watches", "name")):
+                conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
+
+
+_Segment = _Hot | _Op

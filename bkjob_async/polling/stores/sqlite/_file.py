@@ -1,0 +1,218 @@
+"""Opening a SQLite store's file: the lock, every check, the schema and its migrations.
+
+Every check raises ``StoreError`` naming the file and what to do, before any polling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sqlite3
+from typing import TYPE_CHECKING
+
+from ....errors import StoreError
+from ._batch import _Hot
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None  # type: ignore[assignment]
+
+SCHEMA_VERSION = 2
+#: ``PRAGMA application_id`` of a bkjob-async store: "bkja".
+APPLICATION_ID = 0x626B6A61
+_HEADER = b"SQLite format 3\x00"
+
+_SCHEMA_V1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE watches (name TEXT PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TABLE jobs (watch TEXT NOT NULL, scope TEXT NOT NULL, job INTEGER NOT NULL,"
+    " added INTEGER NOT NULL, state TEXT, PRIMARY KEY (watch, scope, job)) WITHOUT ROWID",
+    # Keyed by the commit sequence alone: an insert appends, an ack deletes by rowid. Loads
+    # and removals scan (they are rare and the table holds only unacknowledged events).
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY, watch TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " scope TEXT NOT NULL, job INTEGER NOT NULL, payload TEXT NOT NULL)",
+)
+
+
+def _add_log(conn: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: the log of batches not yet folded into ``jobs`` and ``events``."""
+    conn.execute("CREATE TABLE log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+
+
+#: ``_MIGRATIONS[v]`` upgrades a store from schema ``v`` to ``v + 1`` inside a transaction.
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_log}
+
+
+def _lock(path: str) -> int:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise StoreError(
+            f"cannot open the store {path}: the directory {directory} does not exist;"
+            " create it first",
+            path=path,
+        )
+    if os.path.isdir(path):
+        raise StoreError(f"the store {path} is a directory; give a file path", path=path)
+    if fcntl is None:  # pragma: no cover - not POSIX
+        raise StoreError(f"cannot lock the store {path}: this platform has no flock", path=path)
+    lock_path = path + ".lock"
+    try:
+        fd = _open_lock(lock_path)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot open the lock file {lock_path} of the store {path}: {exc.strerror};"
+            " give this user write access to that directory",
+            path=path,
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown process"
+        os.close(fd)
+        raise StoreError(
+            f"the store {path} is in use by another live poller ({holder}); stop that poller,"
+            " or give this one another file",
+            path=path,
+        ) from None
+    with contextlib.suppress(OSError):  # the holder's name is a courtesy
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode(), 0)
+    return fd
+
+
+def _open_lock(lock_path: str) -> int:
+    """Open the lock file, read-write if possible (to name the holder); flock needs only read."""
+    try:
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except PermissionError:
+        return os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _check_file(path: str) -> None:
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(
+            f"cannot read the store {path}: {exc.strerror}; give this user read and write"
+            " access to it and its directory",
+            path=path,
+        ) from None
+    if header and header != _HEADER:
+        raise _corrupt(path, "it is not a SQLite database")
+
+
+def _corrupt(path: str, why: str) -> StoreError:
+    return StoreError(
+        f"the store {path} is unusable: {why}. Nothing was changed; move the file (with its"
+        " -wal file) aside to keep it for inspection and start a new store, or restore a backup",
+        path=path,
+    )
+
+
+def _connect(path: str, synchronous: str, check: bool) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise _unopenable(path, exc) from None
+    try:
+        _prepare(conn, path, synchronous, check)
+    except StoreError:
+        conn.close()
+        raise
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        raise _unopenable(path, exc) from None
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise _corrupt(path, str(exc)) from None
+    return conn
+
+
+def _unopenable(path: str, exc: sqlite3.Error) -> StoreError:
+    return StoreError(
+        f"cannot use the store {path}: {exc}; check that this user can read and write the"
+        " file, its -wal and -shm files and its directory, and that the disk has space",
+        path=path,
+    )
+
+
+def _prepare(conn: sqlite3.Connection, path: str, synchronous: str, check: bool) -> None:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if app_id == 0 and version == 0 and tables == 0:
+        version = 0  # a new (or empty) file
+    elif app_id != APPLICATION_ID:
+        raise StoreError(
+            f"the file {path} is a SQLite database but not a bkjob-async store; give another"
+            " path (nothing was changed)",
+            path=path,
+        )
+    elif version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store {path} was written by a newer bkjob-async (schema {version}; this one"
+            f" reads up to {SCHEMA_VERSION}); upgrade bkjob-async, or use another file",
+            path=path,
+        )
+    if check and version:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            lines = "\n".join(problems).splitlines()
+            raise _corrupt(path, "integrity check failed: " + "; ".join(lines[:3]))
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode != "wal":
+        raise StoreError(f"the store {path} cannot use WAL mode (got {mode!r})", path=path)
+    conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if version == 0:
+            for statement in _SCHEMA_V1:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            version = 1
+        while version < SCHEMA_VERSION:
+            _MIGRATIONS[version](conn)
+            version += 1
+        conn.execute(f"PRAGMA user_version = {version}")
+        _fold_log(conn, path)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('opened_by', ?)",
+            (f"pid {os.getpid()} on {socket.gethostname()}",),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _read_log(conn: sqlite3.Connection, path: str) -> _Hot:
+    """Return the net of the batches in the log (not yet folded into the tables)."""
+    net = _Hot()
+    for (body,) in conn.execute("SELECT body FROM log ORDER BY seq"):
+        try:
+            net.absorb(_Hot.parse(body))
+        except ValueError as exc:
+            raise _corrupt(path, f"its log holds a damaged batch ({exc})") from None
+    return net
+
+
+def _fold_log(conn: sqlite3.Connection, path: str) -> None:
+    """Fold the batches a previous run logged and did not fold (it was killed) into the tables."""
+    net = _read_log(conn, path)
+    conn.execute("DELETE FROM log")
+    if net:
+        net.apply(conn)
+
+
+def _max_seq(conn: sqlite3.Connection) -> int:
+    jobs = conn.execute("SELECT max(added) FROM jobs").fetchone()[0] or 0
+    events = conn.execute("SELECT max(seq) FROM events").fetchone()[0] or 0  # the last rowid
+    return max(jobs, events)
