@@ -11,10 +11,12 @@ import datetime as _dt
 import os
 import socket
 import time
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import attrs
 
 from ..config import Scope
 from ..errors import BkJobError
@@ -44,13 +46,17 @@ from ._tally import Tally
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterable
 
+    from ..config import Scope as _Scope
     from ._runtime import Context
 
 __all__ = [
+    "Workers",
     "add_cluster_options",
     "decode_event",
     "observed_at",
+    "read_workers",
     "run_cluster_watch",
     "run_submit",
     "run_worker",
@@ -58,6 +64,33 @@ __all__ = [
 
 #: Event ids a follower remembers to drop redeliveries.
 _DEDUPE = 100_000
+#: Seconds between two reads of who polls which job (the live view's "Workers" rows).
+_WORKERS_EVERY = 1.0
+#: The watch's job set is read again every this many rounds (jobs submitted or cancelled).
+_JOBS_EVERY = 5
+
+
+@attrs.frozen
+class Workers:
+    """Who polls a cluster watch's open jobs, as Redis said at one moment (heartbeats, leases).
+
+    :param held: each worker with the open jobs of the partitions it holds a lease on; every
+        live worker is listed, with no job if it holds none of them.
+    :param silent: workers that hold a lease but whose heartbeat expired (a stalled or dead
+        process): their jobs wait until the lease lapses and another worker takes it.
+    :param unheld: open jobs whose partition no worker holds (no worker runs, or a lapsed
+        lease is not taken again yet).
+    """
+
+    held: Mapping[str, tuple[int, ...]]
+    silent: frozenset[str] = frozenset()
+    unheld: tuple[int, ...] = ()
+    #: Job id -> the worker polling it.
+    holders: Mapping[int, str] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        by_job = {job: worker for worker, jobs in self.held.items() for job in jobs}
+        object.__setattr__(self, "holders", by_job)
 
 
 def add_cluster_options(parser: argparse.ArgumentParser, *, watch: bool) -> None:
@@ -177,17 +210,28 @@ async def run_cluster_watch(ctx: Context, args: argparse.Namespace) -> int:
         server = f"{cluster.url} (cluster {args.cluster!r}, watch {name!r})"
         stream = cluster.events(name, consumer=consumer, group=args.group)
         events = _ClusterEvents(stream, set(job_ids), None if forever else tally)
+        holders = _Holders(cluster, name, set(job_ids), tally)
         started = time.monotonic()
         with ctx.interruptible():
             try:
                 async with (
                     stream,
                     showing(
-                        ctx, tally, mode=mode, title=title, server=server, statistics=_none
+                        ctx,
+                        tally,
+                        mode=mode,
+                        title=title,
+                        server=server,
+                        statistics=_none,
+                        workers=holders.latest if mode is Mode.LIVE else None,
                     ) as shown,
+                    anyio.create_task_group() as tg,
                 ):
+                    if mode is Mode.LIVE:
+                        tg.start_soon(holders.run)
                     shown.connected()
                     await shown.follow(events)  # type: ignore[arg-type]
+                    tg.cancel_scope.cancel()
             except ClusterError as exc:
                 raise CliError(f"cannot follow watch {name!r}: {exc}") from None
     if not job_ids:
@@ -206,6 +250,92 @@ async def run_cluster_watch(ctx: Context, args: argparse.Namespace) -> int:
 
 def _none() -> None:
     return None
+
+
+class _Holders:
+    """Reads who polls the watch's open jobs every ``_WORKERS_EVERY`` s, for the live view.
+
+    Read only: the watch's job set, the workers' heartbeats and the partitions' leases. Only
+    ``jobs`` (all of the watch's when empty) that have not ended in ``tally`` are counted.
+    """
+
+    def __init__(self, cluster: Any, watch: str, jobs: set[int], tally: Tally) -> None:
+        self.cluster = cluster
+        self.watch = watch
+        self.jobs = jobs
+        self.tally = tally
+        self.workers: Workers | None = None
+        self._shown: tuple[Any, Workers | None] = (None, None)
+
+    def latest(self) -> Workers | None:
+        """Return what the last read found (``None`` before the first), less the jobs that
+        ended since (filtered again only when the read or the tally's job counts change)."""
+        read = self.workers
+        if read is None:
+            return None
+        key = (id(read), tuple(self.tally.job_counts().values()))
+        if self._shown[0] != key:
+            self._shown = (key, _open_only(read, self.tally))
+        return self._shown[1]
+
+    async def run(self) -> None:
+        from ..cluster import ClusterError
+
+        refs: list[tuple[_Scope, int]] = []
+        rounds = 0
+        while True:
+            try:
+                if rounds % _JOBS_EVERY == 0:
+                    found = await self.cluster.jobs(self.watch)
+                    refs = [r for r in found if not self.jobs or r[1] in self.jobs]
+                records = self.tally.jobs
+                refs = [r for r in refs if not (r[1] in records and records[r[1]].ended)]
+                self.workers = await read_workers(self.cluster, refs)
+            except ClusterError:
+                pass  # the event stream says so, and ends the command
+            rounds += 1
+            await anyio.sleep(_WORKERS_EVERY)
+
+
+def _open_only(workers: Workers, tally: Tally) -> Workers:
+    records = tally.jobs
+
+    def open_jobs(jobs: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(job for job in jobs if not (job in records and records[job].ended))
+
+    held = {worker: open_jobs(jobs) for worker, jobs in workers.held.items()}
+    return Workers(held, workers.silent, open_jobs(workers.unheld))
+
+
+async def read_workers(cluster: Any, jobs: Iterable[tuple[_Scope, int]]) -> Workers:
+    """Return which worker polls each of ``jobs`` in ``cluster`` (a ``Cluster``), in one round
+    trip: Redis's clock, the workers' heartbeats and the leases of the jobs' partitions."""
+    by_part: defaultdict[int, list[int]] = defaultdict(list)
+    for scope, job in jobs:
+        by_part[cluster.partition(scope, job)].append(job)
+    parts = sorted(by_part)
+    async with cluster.guard():
+        pipe = cluster.redis.pipeline(transaction=False)
+        pipe.time()
+        pipe.zrange(cluster.keys.members, 0, -1, withscores=True)
+        for part in parts:
+            pipe.get(cluster.keys.lease(part))
+        replies = await pipe.execute()
+    (seconds, micros), members, leases = replies[0], replies[1], replies[2:]
+    now = seconds * 1000 + micros // 1000
+    live = {str(worker) for worker, expiry in members if expiry >= now}
+    held: dict[str, list[int]] = {worker: [] for worker in sorted(live)}
+    unheld: list[int] = []
+    for part, lease in zip(parts, leases, strict=True):
+        if lease is None:
+            unheld += by_part[part]
+        else:
+            held.setdefault(str(lease).rsplit(":", 1)[0], []).extend(by_part[part])
+    return Workers(
+        {worker: tuple(sorted(ids)) for worker, ids in held.items()},
+        frozenset(held) - live,
+        tuple(sorted(unheld)),
+    )
 
 
 class _ClusterEvents:

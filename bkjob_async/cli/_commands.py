@@ -19,8 +19,8 @@ import attrs
 from .. import errors
 from ..models import JobOperation, JobStatus, StepOperation
 from ..polling import Poller, PollPolicy, SqliteStore, open_jobs
-from ..polling.stores import check_name
 from ..polling._tracker import from_data
+from ..polling.stores import check_name
 from ._connect import (
     credentials_from_env,
     explain,
@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     from ..metrics import PollerMetrics
     from ..models import JobInstanceStatus
     from ..polling import PollerStatistics, Store
-    from ..polling.stores import StoredWatch
     from ..polling._tracker import JobState
+    from ..polling.stores import StoredWatch
     from ._connect import Target
 
 __all__ = [

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from ..polling import PollerStatistics, Watch
     from ..polling.events import Event
+    from ._cluster import Workers
     from ._live import LiveView
     from ._runtime import Context
     from ._tally import Summary, Tally
@@ -231,11 +232,12 @@ async def showing(
     server: str,
     statistics: Callable[[], PollerStatistics | None],
     connected: bool = False,
+    workers: Callable[[], Workers | None] | None = None,
 ) -> AsyncIterator[Shown]:
     """Show progress from now until the block ends; the live view is drawn at once.
 
     Until ``Shown.connected()`` the live view says "connecting to ``server``"; JSON mode
-    prints nothing that did not happen.
+    prints nothing that did not happen. ``workers``: a cluster watch's (``LiveView``).
     """
     if mode is not Mode.LIVE:
         yield Shown(ctx, tally, mode=mode, statistics=statistics)
@@ -249,6 +251,7 @@ async def showing(
         statistics=statistics,
         server=server,
         connected=connected,
+        workers=workers,
     )
     with view, _logging_to(ctx, above(view.console, ctx.stderr)):
         async with anyio.create_task_group() as tg:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from ..models import JobInstanceStatus
     from ..polling import PollerStatistics
     from ..polling.events import Event
+    from ._cluster import Workers
     from ._tally import Summary, Tally
 
 __all__ = ["LiveView", "above", "make_console", "print_status", "print_summary"]
@@ -57,6 +58,9 @@ _MIN_TRANSITIONS = 3
 _MAX_WAITING = 3
 #: Below this width, transitions are told in their short form.
 _WIDE = 120
+#: From this height on, a cluster watch lists its workers one a line (at most this many).
+_TALL = 40
+_MAX_WORKERS = 5
 
 
 def make_console(stream: TextIO) -> Console:
@@ -132,10 +136,13 @@ class LiveView:
     first answer; "bk-job unreachable since HH:MM:SS, retrying" during an outage), host
     progress, jobs by state, hosts by status, polling figures, the jobs waiting for a person
     with the exact command that lets each go on, a table of the jobs that matter most (as
-    room allows), and the latest transitions, one line each.
+    room allows), and the latest transitions, one line each. A cluster watch also shows its
+    workers, each with how many of the watch's open jobs it polls, and the table which worker
+    polls each job.
 
     :param server: the URL (and scope) shown while connected.
     :param statistics: returns the poller's statistics now (or ``None`` before it starts).
+    :param workers: a cluster watch's: returns who polls its jobs now (``None``: not read yet).
     """
 
     def __init__(
@@ -148,6 +155,7 @@ class LiveView:
         server: str = "",
         connected: bool = True,
         fps: float = 8.0,
+        workers: Callable[[], Workers | None] | None = None,
     ) -> None:
         self.console = console
         self.tally = tally
@@ -156,6 +164,7 @@ class LiveView:
         #: False until bk-job answered once: the view says "connecting to ...".
         self.connected = connected
         self._statistics = statistics
+        self._workers = workers
         self._period = 1.0 / fps
         self._started = time.monotonic()
         self._meter = RateMeter()
@@ -194,6 +203,9 @@ class LiveView:
         width, height = self.console.size
         room = max(height - 1, 12) - 2  # the panel's top and bottom borders
         rows = [self._server_row(), *self._figures(wide=width >= 100), *self._waiting_rows()]
+        workers = self._workers() if self._workers is not None else None
+        if self._workers is not None:
+            rows += self._worker_rows(workers, height >= _TALL)
         grid = Table.grid(padding=(0, 1), expand=True)
         grid.add_column(style="bold", no_wrap=True, min_width=11)
         grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
@@ -203,7 +215,7 @@ class LiveView:
         parts: list[RenderableType] = [grid]
         table_rows = min(len(self.tally.jobs), (room - _MIN_TRANSITIONS) // 2 - 1)
         if table_rows >= min(len(self.tally.jobs), 2):
-            parts.append(self._job_table(table_rows))
+            parts.append(self._job_table(table_rows, workers))
             room -= table_rows + 1
         parts.append(Rule("Latest transitions", align="left", style="dim"))
         parts.append(self._transitions(max(room, 1), wide=width >= _WIDE))
@@ -278,10 +290,55 @@ class LiveView:
             rows.append(("", _line(f"... and {len(waiting) - _MAX_WAITING} more", "magenta")))
         return rows
 
-    def _job_table(self, limit: int) -> Table:
+    def _worker_rows(self, workers: Workers | None, tall: bool) -> list[tuple[str, RenderableType]]:
+        """One line of every worker and how many open jobs it polls, or one line each when tall.
+
+        Jobs no worker polls come first, in red: they wait for a worker.
+        """
+        if workers is None:
+            return [("Workers", _line("reading the workers' leases...", "dim"))]
+        if not workers.held:
+            waits = f", {counted(len(workers.unheld), 'job')} waiting" if workers.unheld else ""
+            line = Text(f"none live{waits}: start one with bkjob-async worker", style="bold red")
+            return [("Workers", _line(line))]
+        unheld = Text()
+        if workers.unheld:
+            unheld = Text(
+                f"no worker polls {counted(len(workers.unheld), 'job')}", style="bold red"
+            )
+        parts: list[Text] = []
+        ordered = sorted(workers.held.items(), key=lambda item: (-len(item[1]), item[0]))
+        for worker, jobs in ordered:
+            text = Text(f"{worker} ", style="red" if worker in workers.silent else "cyan")
+            text.append(counted(len(jobs), "job"))
+            if worker in workers.silent:
+                text.append(" (silent: its lease lapses soon)", style="red")
+            if tall and jobs:
+                ids = " ".join(str(job) for job in jobs[:20])
+                text.append(f": {ids}{' ...' if len(jobs) > 20 else ''}", style="dim")
+            parts.append(text)
+        if tall:
+            parts = [unheld, *parts] if unheld else parts
+            shown = parts[:_MAX_WORKERS]
+            if len(parts) > _MAX_WORKERS:
+                more = len(parts) - _MAX_WORKERS + 1
+                shown = [*parts[: _MAX_WORKERS - 1], Text(f"... and {more} more", style="dim")]
+            return [("Workers" if i == 0 else "", _line(t)) for i, t in enumerate(shown)]
+        live = len(workers.held) - len(workers.silent)
+        line = unheld + Text(" · ", style="dim") if unheld else Text()
+        line.append(f"{live:,} live: ", style="dim")
+        for i, text in enumerate(parts):
+            if i:
+                line.append(" · ", style="dim")
+            line.append_text(text)
+        return [("Workers", _line(line))]
+
+    def _job_table(self, limit: int, workers: Workers | None = None) -> Table:
         table = Table(box=None, pad_edge=False, padding=(0, 2), header_style="bold dim")
         for name in ("job", "status", "hosts finished", "failed hosts"):
             table.add_column(name, justify="right" if name != "status" else "left", no_wrap=True)
+        if self._workers is not None:
+            table.add_column("worker", no_wrap=True, overflow="ellipsis", max_width=32)
         per_job = self.tally.per_job
 
         def key(record: JobRecord) -> tuple[int, int]:
@@ -302,15 +359,29 @@ class LiveView:
             else:
                 label = code_name(record.status) if record.status is not None else "PENDING"
             style = _BUCKET_STYLES[self.tally.bucket(record)]
-            table.add_row(
+            cells: list[RenderableType] = [
                 str(record.job_instance_id),
                 Text(label, style=style),
                 f"{finished:,}/{seen:,}",
                 Text(f"{failed:,}", style="red" if failed else "dim"),
-            )
+            ]
+            if self._workers is not None:
+                cells.append(self._worker_cell(record, workers))
+            table.add_row(*cells)
         if len(shown) < len(records):
             table.add_row("...", Text(f"and {len(records) - len(shown):,} more", style="dim"))
         return table
+
+    @staticmethod
+    def _worker_cell(record: JobRecord, workers: Workers | None) -> Text:
+        if record.ended or workers is None:
+            return Text("")
+        holder = workers.holders.get(record.job_instance_id)
+        if holder is not None:
+            return Text(holder, style="red" if holder in workers.silent else "cyan")
+        if record.job_instance_id in workers.unheld:
+            return Text("none", style="bold red")
+        return Text("")
 
     def _transitions(self, limit: int, *, wide: bool) -> RenderableType:
         events = list(self.tally.recent)[-limit:]

@@ -213,3 +213,61 @@ def test_the_job_table_lists_what_needs_a_person_first() -> None:
     assert set(jobs[2:4]) == {10001, 10005}  # failed, timed out
     assert jobs[4] == 10050  # running, with a failed host already
     assert jobs[5:7] == [10006, 10007]  # then the rest
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 50)])
+def test_a_cluster_watch_shows_its_workers_and_their_jobs(width: int, height: int) -> None:
+    """Issue 28: ``watch --redis`` draws ``watch``'s view, with the workers and their jobs."""
+    from bkjob_async.cli._cluster import Workers
+
+    tally = busy_tally()
+    open_jobs = [job for job, record in tally.jobs.items() if not record.ended]
+    workers = Workers(
+        {
+            "alpha-1": tuple(open_jobs[:8]),
+            "beta-2": tuple(open_jobs[8:14]),
+            "gamma-3": (),
+            "stuck-4": tuple(open_jobs[14:15]),
+        },
+        frozenset({"stuck-4"}),
+        tuple(open_jobs[15:]),
+    )
+    lines = draw(tally, width, height, statistics=lambda: None, workers=lambda: workers)
+    assert len(lines) <= height - 1
+    assert all(cell_len(line) <= width for line in lines)
+    text = "\n".join(lines)
+    rows = [line for line in lines if "alpha-1" in line and "8 jobs" in line]
+    assert rows  # each worker with how many of the watch's open jobs it polls
+    assert f"no worker polls {len(open_jobs) - 15} jobs" in text  # what waits for a worker
+    if height >= 40:  # one line per worker, with its jobs
+        assert any(line.count("beta-2 6 jobs: ") == 1 for line in lines)
+        assert any("gamma-3 0 jobs" in line for line in lines)
+        assert any("stuck-4 1 job (silent" in line for line in lines)
+        assert " ".join(map(str, open_jobs[:8])) in rows[0]
+    else:  # one line for all, cut to the width
+        assert len([line for line in lines if "Workers" in line]) == 1
+        assert "4 live" not in text  # a silent worker is not live
+        assert f"no worker polls {len(open_jobs) - 15} jobs · 3 live: alpha-1 8 jobs" in text
+    table = [line.strip("│ ").split() for line in lines if line.strip("│ ").startswith("100")]
+    assert table
+    by_job = {int(row[0]): row[-1] for row in table}
+    for job, worker in by_job.items():  # the table says which worker polls each open job
+        record = tally.jobs[job]
+        if record.ended:
+            assert not worker.endswith(("-1", "-2", "-4", "none"))
+        elif job in workers.holders:
+            assert worker == workers.holders[job] or worker.endswith("…")
+        else:
+            assert worker == "none"
+
+
+def test_a_cluster_watch_before_the_first_read_of_its_workers() -> None:
+    lines = draw(Tally([1]), 80, 24, statistics=lambda: None, workers=lambda: None)
+    assert any("Workers" in line and "reading the workers' leases" in line for line in lines)
+    from bkjob_async.cli._cluster import Workers
+
+    lines = draw(
+        Tally([1]), 80, 24, statistics=lambda: None, workers=lambda: Workers({}, unheld=(1,))
+    )
+    text = "\n".join(lines)
+    assert "none live, 1 job waiting: start one with bkjob-async worker" in text

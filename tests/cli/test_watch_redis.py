@@ -2,7 +2,7 @@
 
 It prints what ``watch`` prints (``event``, ``event_id``, ``previous``/``current`` with their
 names, ``observed_at``), ends once each JOB_ID has ended (``--follow``, or no JOB_ID: until
-Ctrl-C), and on a terminal draws the same live view.
+Ctrl-C), and on a terminal draws the same live view, with the workers and their jobs.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from bkjob_async.testing import BkJobSimulator, StepPlan
 from .conftest import SCOPE, TerminalIO, make_env, run
 
 
-async def _with_a_worker(redis_url: str, sim: BkJobSimulator, body) -> None:
+async def _with_a_worker(redis_url: str, sim: BkJobSimulator, body, worker_id: str = "") -> None:
     """Run ``body()`` while a ``worker`` command polls the cluster ``cli`` for ``sim``."""
     interrupt = anyio.Event()
     argv = ["worker", "--redis", redis_url, "--cluster", "cli", "--url", sim.url]
+    argv += ["--worker-id", worker_id] if worker_id else []
     argv += ["--interval", "0.1", "--max-interval", "0.3", "--report-every", "60"]
     async with anyio.create_task_group() as tg:
 
@@ -112,7 +113,8 @@ async def test_watch_redis_on_a_terminal_draws_the_live_view(
 ) -> None:
     monkeypatch.setenv("COLUMNS", str(width))  # the terminal's size, as rich reads it
     monkeypatch.setenv("LINES", str(height))
-    async with BkJobSimulator(seed=6, host_duration=(0.1, 0.4), host_start_delay=0.0) as sim:
+    # Jobs of 2-3 s: the view reads who polls which job every second.
+    async with BkJobSimulator(seed=6, host_duration=(2.0, 3.0), host_start_delay=0.0) as sim:
         ids = [sim.create_job(SCOPE, [StepPlan(hosts=3)]) for _ in range(4)]
         watch = f"live{width}"
         await _submit(redis_server.url, watch, ids)
@@ -124,7 +126,7 @@ async def test_watch_redis_on_a_terminal_draws_the_live_view(
                 status = await amain([*argv, "--watch", watch], stdout=screen, env={})
             assert status == 0
 
-        await _with_a_worker(redis_server.url, sim, follow)
+        await _with_a_worker(redis_server.url, sim, follow, worker_id=f"cli-w{width}")
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
     assert "╭─ bkjob-async watch --redis" in text
     assert "(cluster 'cli', watc" in text  # where the events come from
@@ -136,3 +138,10 @@ async def test_watch_redis_on_a_terminal_draws_the_live_view(
     assert all(len(line) <= width for line in last)
     if height >= 50:
         assert sum("→" in line for line in last) > 10  # the room is used for transitions
+    # The workers and their jobs: the worker polling the four jobs, then none once they ended.
+    worker = f"cli-w{width}"
+    assert re.search(rf"│ Workers +(1 live: )?{worker} 4 jobs", text), text[-3000:]
+    assert any(
+        re.fullmatch(rf"│ +\d+ +RUNNING\S* .* {worker} +│", line) for line in text.splitlines()
+    )
+    assert re.search(rf"Workers +(1 live: )?{worker} 0 jobs", "\n".join(last))
