@@ -215,31 +215,43 @@ def fake_sleep() -> FakeSleep:
     return FakeSleep()
 
 
-@pytest.fixture
-async def make_client(
-    server: RecordingServer, fake_sleep: FakeSleep
-) -> AsyncIterator[Callable[..., BkJobClient]]:
-    """Return a factory of clients aimed at ``server`` (username identity, fake sleep, seeded
-    rng); every client it made is closed after the test."""
-    made: list[BkJobClient] = []
+class Clients:
+    """A factory of clients aimed at ``base_url`` with the suite's defaults: a username identity,
+    ``sleep`` (a ``FakeSleep``), a seeded rng and four attempts. ``clients(**kwargs)`` overrides
+    any of them (``base_url=`` too); ``aclose()`` closes every client it made."""
 
-    def make(**kwargs: Any) -> BkJobClient:
+    def __init__(self, base_url: str, sleep: FakeSleep) -> None:
+        self.base_url, self.sleep = base_url, sleep
+        self.made: list[BkJobClient] = []
+
+    def __call__(self, **kwargs: Any) -> BkJobClient:
         options: dict[str, Any] = {
             "app_code": "my-app",
             "app_secret": APP_SECRET,
             "username": "admin",
-            "sleep": fake_sleep,
+            "sleep": self.sleep,
             "rng": random.Random(1234),
             "retry": RetryPolicy(max_attempts=4),
         }
         options.update(kwargs)
-        base_url = options.pop("base_url", server.url)
+        base_url = options.pop("base_url", self.base_url)
         client = BkJobClient(base_url, **options)
-        made.append(client)
+        self.made.append(client)
         return client
 
-    try:
-        yield make
-    finally:
-        for client in made:
+    async def aclose(self) -> None:
+        for client in self.made:
             await client.aclose()
+
+
+@pytest.fixture
+async def make_client(
+    server: RecordingServer, fake_sleep: FakeSleep
+) -> AsyncIterator[Callable[..., BkJobClient]]:
+    """Return a factory of clients aimed at ``server`` (``Clients``); every client it made is
+    closed after the test. ``tests/simulator`` aims it at its ``sim`` instead."""
+    clients = Clients(server.url, fake_sleep)
+    try:
+        yield clients
+    finally:
+        await clients.aclose()

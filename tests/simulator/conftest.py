@@ -19,6 +19,8 @@ from bkjob_async.config import ApiFlavor, Scope
 from bkjob_async.testing import BkJobSimulator
 from bkjob_async.testing._api import V3_ENDPOINTS
 
+from ..conftest import Clients, FakeSleep
+
 SCOPE = Scope.biz(2)
 APP = {"bk_app_code": "sim-app", "bk_app_secret": "sim-secret", "bk_username": "alice"}
 GATEWAY, JOBV3, V2 = ApiFlavor.APIGW_V3, ApiFlavor.ESB_JOBV3, ApiFlavor.ESB_V2
@@ -147,6 +149,16 @@ async def sim() -> AsyncIterator[BkJobSimulator]:
     )
     async with simulator:
         yield simulator
+
+
+@pytest.fixture
+async def make_client(sim: BkJobSimulator, fake_sleep: FakeSleep) -> AsyncIterator[Clients]:
+    """Return the suite's client factory (``tests.conftest.Clients``) aimed at ``sim``."""
+    clients = Clients(sim.url, fake_sleep)
+    try:
+        yield clients
+    finally:
+        await clients.aclose()
 
 
 @pytest.fixture

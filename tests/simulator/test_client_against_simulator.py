@@ -5,8 +5,6 @@ retry rounds, and faults arriving as the right typed errors (and healed by the c
 from __future__ import annotations
 
 import datetime as dt
-import random
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -14,7 +12,6 @@ import pytest
 from bkjob_async import (
     Account,
     ApiError,
-    BkJobClient,
     FileSource,
     InvalidRequestError,
     JobOperation,
@@ -42,33 +39,6 @@ H = HostStatus
 OK = HostPlan(duration=2.0, start_delay=0.5)
 FIXES = HostPlan(outcome=H.SCRIPT_NOT_ZERO_EXIT_CODE, retry_outcomes=(H.SUCCESS,), duration=3.0)
 
-MakeClient = Callable[..., BkJobClient]
-
-
-@pytest.fixture
-async def client_for(sim: BkJobSimulator) -> AsyncIterator[MakeClient]:
-    """Return a factory of clients aimed at ``sim``; each is closed after the test."""
-    made: list[BkJobClient] = []
-
-    def build(flavor: ApiFlavor, **options: Any) -> BkJobClient:
-        settings: dict[str, Any] = {
-            "app_code": "client-app",
-            "app_secret": "client-secret",
-            "username": "dave",
-            "flavor": flavor,
-            "retry": RetryPolicy(max_attempts=4, base_delay=0.01),
-            "sleep": FakeSleep(),
-            "rng": random.Random(5),
-        }
-        settings.update(options)
-        client = BkJobClient(sim.url, **settings)
-        made.append(client)
-        return client
-
-    yield build
-    for client in made:
-        await client.aclose()
-
 
 def _epoch(moment: dt.datetime | None) -> int | None:
     return None if moment is None else round(moment.timestamp() * 1000)
@@ -78,10 +48,10 @@ def _epoch(moment: dt.datetime | None) -> int | None:
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_job_status_matches_the_simulators_state(sim, client_for, flavor):
+async def test_job_status_matches_the_simulators_state(sim, make_client, flavor):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=[OK, FIXES]), StepPlan(StepType.MANUAL_CONFIRM)])
     sim.advance(1.0)
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         status = await client.get_job_instance_status(SCOPE, job_id)
     view = sim.job(job_id)
     assert (status.finished, status.job.status, status.job.job_instance_id) == (
@@ -104,9 +74,9 @@ async def test_job_status_matches_the_simulators_state(sim, client_for, flavor):
 
 
 @pytest.mark.parametrize("flavor", [GATEWAY, JOBV3])
-async def test_v3_host_rows_come_only_when_asked(sim, client_for, flavor):
+async def test_v3_host_rows_come_only_when_asked(sim, make_client, flavor):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=2)])
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         bare = await client.get_job_instance_status(SCOPE, job_id, with_hosts=False)
         full = await client.get_job_instance_status(SCOPE, job_id)
     assert bare.steps[0].hosts is None
@@ -115,12 +85,12 @@ async def test_v3_host_rows_come_only_when_asked(sim, client_for, flavor):
 
 
 @pytest.mark.parametrize("flavor", [GATEWAY, V2])
-async def test_step_status_groups_and_reads(sim, client_for, flavor):
+async def test_step_status_groups_and_reads(sim, make_client, flavor):
     rows = [HostPlan(tag="x"), HostPlan(outcome=H.TASK_TIMEOUT)]
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=rows)])
     sim.advance(10)
     step_id = sim.job(job_id).steps[0].step_instance_id
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         result = await client.get_step_instance_status(SCOPE, job_id, step_id)
     assert result.finished is True
     assert result.step.status is JobStatus.FAIL
@@ -134,18 +104,18 @@ async def test_step_status_groups_and_reads(sim, client_for, flavor):
     assert result.partial is (flavor is V2)
 
 
-async def test_jobv3_has_no_step_status_and_the_client_says_so_without_sending(sim, client_for):
-    async with client_for(JOBV3) as client:
+async def test_jobv3_has_no_step_status_and_the_client_says_so_without_sending(sim, make_client):
+    async with make_client(flavor=JOBV3) as client:
         with pytest.raises(UnsupportedOperationError):
             await client.get_step_instance_status(SCOPE, 1, 1)
     assert sim.request_count() == 0
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_launches_create_the_jobs_they_report(sim, client_for, flavor):
+async def test_launches_create_the_jobs_they_report(sim, make_client, flavor):
     sim.add_plan(11, [StepPlan(hosts=1)], name="plan eleven")
     targets = Targets(ips=["0:10.0.0.7"]) if flavor is V2 else Targets(host_ids=[1007])
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor, username="dave") as client:
         script = await client.fast_execute_script(
             SCOPE,
             targets=targets,
@@ -186,10 +156,10 @@ def _cases() -> list[tuple[ApiFlavor, StepOperation, str, bool]]:
 
 @pytest.mark.parametrize(("flavor", "operation", "state", "allowed"), _cases())
 async def test_each_operation_is_allowed_or_refused_as_bk_job_does(
-    sim, wire, client_for, flavor, operation, state, allowed
+    sim, wire, make_client, flavor, operation, state, allowed
 ):
     job_id, step_id = await make(sim, wire, state)
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         if allowed:
             await client.operate_step_instance(SCOPE, job_id, step_id, operation)
         else:
@@ -200,9 +170,9 @@ async def test_each_operation_is_allowed_or_refused_as_bk_job_does(
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_job_operations(sim, wire, client_for, flavor):
+async def test_job_operations(sim, wire, make_client, flavor):
     waiting, _ = await make(sim, wire, "blank")
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         await client.operate_job_instance(SCOPE, waiting, JobOperation.START)
         with pytest.raises(OperationNotAllowedError) as again:
             await client.operate_job_instance(SCOPE, waiting, JobOperation.START)
@@ -215,11 +185,11 @@ async def test_job_operations(sim, wire, client_for, flavor):
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_retry_rounds_as_the_client_sees_them(sim, client_for, flavor):
+async def test_retry_rounds_as_the_client_sees_them(sim, make_client, flavor):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=[OK, FIXES])])
     sim.advance(10)
     step_id = sim.job(job_id).steps[0].step_instance_id
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         await client.operate_step_instance(SCOPE, job_id, step_id, StepOperation.RETRY_FAILED)
         lagging = await client.get_job_instance_status(SCOPE, job_id)
         sim.advance(0.5)
@@ -233,11 +203,11 @@ async def test_retry_rounds_as_the_client_sees_them(sim, client_for, flavor):
     assert done.job.status is JobStatus.SUCCESS
 
 
-async def test_earlier_rounds_through_the_client(sim, client_for):
+async def test_earlier_rounds_through_the_client(sim, make_client):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=[OK, FIXES])])
     sim.advance(10)
     step_id = sim.job(job_id).steps[0].step_instance_id
-    async with client_for(GATEWAY) as client:
+    async with make_client(flavor=GATEWAY) as client:
         await client.operate_step_instance(SCOPE, job_id, step_id, StepOperation.RETRY_FAILED)
         sim.advance(10)
         first = await client.get_step_instance_status(SCOPE, job_id, step_id, execute_count=0)
@@ -254,9 +224,9 @@ def _no_retry() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_business_errors_are_typed(sim, client_for, flavor):
+async def test_business_errors_are_typed(sim, make_client, flavor):
     permission = {"system_id": "bk_job", "system_name": "Job", "actions": []}
-    async with client_for(flavor, **_no_retry()) as client:
+    async with make_client(flavor=flavor, **_no_retry()) as client:
         with pytest.raises(NotFoundError) as missing:
             await client.get_job_instance_status(SCOPE, 424242)
         sim.inject(Fault.business_error(9900403, "denied", permission=permission))
@@ -282,10 +252,10 @@ async def test_business_errors_are_typed(sim, client_for, flavor):
         (Fault.reset(), TransportError),
     ],
 )
-async def test_transport_and_gateway_faults_are_typed(sim, client_for, flavor, fault, error):
+async def test_transport_and_gateway_faults_are_typed(sim, make_client, flavor, fault, error):
     job_id = sim.create_job(SCOPE, [StepPlan()])
     sim.inject(fault)
-    async with client_for(flavor, **_no_retry()) as client:
+    async with make_client(flavor=flavor, **_no_retry()) as client:
         with pytest.raises(error) as caught:
             await client.get_job_instance_status(SCOPE, job_id)
     if isinstance(caught.value, RateLimitedError) and flavor is GATEWAY:
@@ -293,10 +263,10 @@ async def test_transport_and_gateway_faults_are_typed(sim, client_for, flavor, f
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_unknown_status_codes_reach_the_client_as_unknown_members(sim, client_for, flavor):
+async def test_unknown_status_codes_reach_the_client_as_unknown_members(sim, make_client, flavor):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=1)])
     sim.inject(Fault.unknown_status(job=99, step=12, host=650))
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         status = await client.get_job_instance_status(SCOPE, job_id)
     assert int(status.job.status) == 99
     assert not status.job.status.is_known
@@ -310,31 +280,31 @@ async def test_unknown_status_codes_reach_the_client_as_unknown_members(sim, cli
     "fault",
     [Fault.http_status(503), Fault.http_status(502), Fault.rate_limited(0.2), Fault.reset()],
 )
-async def test_the_clients_retries_heal_transient_faults_on_reads(sim, client_for, flavor, fault):
+async def test_the_clients_retries_heal_transient_faults_on_reads(sim, make_client, flavor, fault):
     job_id = sim.create_job(SCOPE, [StepPlan()])
     sim.inject(fault, times=2)
     sleep = FakeSleep()
-    async with client_for(flavor, sleep=sleep) as client:
+    async with make_client(flavor=flavor, sleep=sleep) as client:
         status = await client.get_job_instance_status(SCOPE, job_id)
     assert status.job.job_instance_id == job_id
     assert sim.request_count("get_job_instance_status") == 3
     assert len(sleep.delays) == 2
 
 
-async def test_a_gateway_retry_after_is_honoured(sim, client_for):
+async def test_a_gateway_retry_after_is_honoured(sim, make_client):
     job_id = sim.create_job(SCOPE, [StepPlan()])
     sim.inject(Fault.rate_limited(retry_after=3.0))
     sleep = FakeSleep()
-    async with client_for(GATEWAY, sleep=sleep) as client:
+    async with make_client(flavor=GATEWAY, sleep=sleep) as client:
         await client.get_job_instance_status(SCOPE, job_id)
     assert sleep.delays[0] >= 3.0
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_operations_are_not_retried_after_reaching_the_server(sim, client_for, flavor):
+async def test_operations_are_not_retried_after_reaching_the_server(sim, make_client, flavor):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=1, duration=60)])
     sim.inject(Fault.http_status(503), api="operate_job_instance", times=3)
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         with pytest.raises(ServerError):
             await client.operate_job_instance(SCOPE, job_id, JobOperation.TERMINATE)
     assert sim.request_count("operate_job_instance") == 1
@@ -342,11 +312,11 @@ async def test_operations_are_not_retried_after_reaching_the_server(sim, client_
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_bad_credentials_are_api_errors(client_for, flavor):
+async def test_bad_credentials_are_api_errors(make_client, flavor):
     async with BkJobSimulator(virtual_clock=True, apps={"client-app": "right"}) as strict:
-        client = BkJobClient(
-            strict.url, app_code="client-app", app_secret="wrong", username="dave", flavor=flavor,
-            retry=RetryPolicy(max_attempts=1),
+        client = make_client(
+            base_url=strict.url, app_code="client-app", app_secret="wrong", flavor=flavor,
+            **_no_retry(),
         )  # fmt: skip
         async with client:
             with pytest.raises(ApiError) as caught:

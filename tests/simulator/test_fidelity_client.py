@@ -7,8 +7,7 @@ the step to change, polling as a real caller must, never assuming it changed wit
 
 from __future__ import annotations
 
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -29,45 +28,17 @@ from bkjob_async import (
     Targets,
     UnsupportedOperationError,
 )
-from bkjob_async.config import ApiFlavor
 from bkjob_async.models.enums import HostStatus, JobStatus, StepType
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, StepPlan
 
-from ..conftest import FakeSleep
 from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, SCOPE, V2
 
 H = HostStatus
 V3_FLAVORS = (GATEWAY, JOBV3)
 ROOT = Account(alias="root")
 T = TypeVar("T")
-MakeClient = Callable[..., BkJobClient]
-
-
-@pytest.fixture
-async def client_for(sim: BkJobSimulator) -> AsyncIterator[MakeClient]:
-    """Return a factory of clients aimed at ``sim`` (4 attempts, no real sleeping)."""
-    made: list[BkJobClient] = []
-
-    def build(
-        flavor: ApiFlavor, target: BkJobSimulator | None = None, **options: Any
-    ) -> BkJobClient:
-        settings: dict[str, Any] = {
-            "app_code": "sim-app",
-            "app_secret": "sim-secret",
-            "username": "alice",
-            "flavor": flavor,
-            "retry": RetryPolicy(max_attempts=4, base_delay=0.01),
-            "sleep": FakeSleep(),
-            "rng": random.Random(5),
-            **options,
-        }
-        client = BkJobClient((target or sim).url, **settings)
-        made.append(client)
-        return client
-
-    yield build
-    for client in made:
-        await client.aclose()
+#: The only app the strict simulators accept.
+SIM_APP = {"app_code": "sim-app", "app_secret": "sim-secret"}
 
 
 async def wait_until(
@@ -109,16 +80,16 @@ def host_ids(sim: BkJobSimulator, job_id: int) -> list[int | None]:
     ],
     ids=["target_server", "file source server", "host variable"],
 )  # fmt: skip
-async def test_v3_host_ids_with_ips_are_refused_before_sending(sim, client_for, flavor, launch):
-    async with client_for(flavor) as client:
+async def test_v3_host_ids_with_ips_are_refused_before_sending(sim, make_client, flavor, launch):
+    async with make_client(flavor=flavor) as client:
         with pytest.raises(ValueError, match="ignores ip_list when host_id_list is non-empty"):
             await launch(client, Targets(host_ids=[1001], ips=["10.0.0.9"]))
     assert sim.request_count() == 0
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_ipv6_ips_are_refused_before_sending(sim, client_for, flavor):
-    async with client_for(flavor) as client:
+async def test_ipv6_ips_are_refused_before_sending(sim, make_client, flavor):
+    async with make_client(flavor=flavor) as client:
         with pytest.raises(ValueError, match="IPv6") as caught:
             await run_script(client, Targets(ips=["fd00::1"]))
     assert "host id" in str(caught.value)
@@ -126,8 +97,8 @@ async def test_ipv6_ips_are_refused_before_sending(sim, client_for, flavor):
 
 
 @pytest.mark.parametrize("flavor", V3_FLAVORS)
-async def test_v3_runs_on_exactly_the_hosts_named(sim, client_for, flavor):
-    async with client_for(flavor) as client:
+async def test_v3_runs_on_exactly_the_hosts_named(sim, make_client, flavor):
+    async with make_client(flavor=flavor) as client:
         by_id = await run_script(client, Targets(host_ids=[1001, 1002]))
         by_ip = await run_script(client, Targets(ips=["10.0.0.3", (0, "10.0.0.4")]))
     assert host_ids(sim, by_id) == [1001, 1002]
@@ -137,8 +108,8 @@ async def test_v3_runs_on_exactly_the_hosts_named(sim, client_for, flavor):
 # -- point 2: v2 targets ----------------------------------------------------------------------
 
 
-async def test_v2_host_ids_are_refused_naming_the_alternatives(sim, client_for):
-    async with client_for(V2) as client:
+async def test_v2_host_ids_are_refused_naming_the_alternatives(sim, make_client):
+    async with make_client(flavor=V2) as client:
         with pytest.raises(ValueError, match="cannot target hosts by host id") as caught:
             await run_script(client, Targets(host_ids=[1001]))
     assert "ips=" in str(caught.value)
@@ -146,11 +117,11 @@ async def test_v2_host_ids_are_refused_naming_the_alternatives(sim, client_for):
     assert sim.request_count() == 0
 
 
-async def test_every_kind_of_target_reaches_the_server_on_every_flavor(sim, client_for):
+async def test_every_kind_of_target_reaches_the_server_on_every_flavor(sim, make_client):
     targets = Targets(ips=["10.0.0.5"], dynamic_group_ids=["db"], topo_nodes=[("module", 42)])
     ran = {}
     for flavor in ALL_FLAVORS:
-        async with client_for(flavor) as client:
+        async with make_client(flavor=flavor) as client:
             ran[flavor] = host_ids(sim, await run_script(client, targets))
     assert len(ran[V2]) == 7  # the ip, 3 hosts of the group and 3 of the module
     assert ran[V2] == ran[GATEWAY] == ran[JOBV3]
@@ -160,9 +131,9 @@ async def test_every_kind_of_target_reaches_the_server_on_every_flavor(sim, clie
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_timeouts_up_to_72_hours(sim, client_for, flavor):
+async def test_timeouts_up_to_72_hours(sim, make_client, flavor):
     targets = Targets(ips=["10.0.0.1"])
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         job_id = await run_script(client, targets, script_timeout=259200)
         with pytest.raises(ValueError, match="259200"):
             await run_script(client, targets, script_timeout=259201)
@@ -179,12 +150,12 @@ async def test_timeouts_up_to_72_hours(sim, client_for, flavor):
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_step_status_says_what_it_does_not_know(sim, client_for, flavor):
+async def test_step_status_says_what_it_does_not_know(sim, make_client, flavor):
     rows = [HostPlan(), HostPlan(), HostPlan(outcome=H.TASK_TIMEOUT), HostPlan(tag="t")]
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=rows)])
     sim.advance(10)
     step_id = sim.job(job_id).steps[0].step_instance_id
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         if flavor is JOBV3:
             with pytest.raises(UnsupportedOperationError):
                 await client.get_step_instance_status(SCOPE, job_id, step_id)
@@ -205,11 +176,11 @@ async def test_step_status_says_what_it_does_not_know(sim, client_for, flavor):
 # -- point 5: rolling steps and batch ---------------------------------------------------------
 
 
-async def test_gateway_step_status_reads_every_batch_unless_asked(sim, client_for):
+async def test_gateway_step_status_reads_every_batch_unless_asked(sim, make_client):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=6, rolling_batch_size=2)])
     sim.advance(2.5 + 0.2 + 0.1)  # batch 2 started
     step_id = sim.job(job_id).steps[0].step_instance_id
-    async with client_for(GATEWAY) as client:
+    async with make_client(flavor=GATEWAY) as client:
         every = await client.get_step_instance_status(SCOPE, job_id, step_id)
         first = await client.get_step_instance_status(SCOPE, job_id, step_id, batch=1)
         with pytest.raises(ValueError, match="numbered from 1"):
@@ -218,11 +189,11 @@ async def test_gateway_step_status_reads_every_batch_unless_asked(sim, client_fo
     assert [h.status for h in first.step.hosts or ()] == [H.SUCCESS, H.SUCCESS]
 
 
-async def test_v2_step_status_counts_every_batch(sim, client_for):
+async def test_v2_step_status_counts_every_batch(sim, make_client):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=6, rolling_batch_size=2)])
     sim.advance(2.5 + 0.2 + 0.1)
     step_id = sim.job(job_id).steps[0].step_instance_id
-    async with client_for(V2) as client:
+    async with make_client(flavor=V2) as client:
         result = await client.get_step_instance_status(SCOPE, job_id, step_id)
         with pytest.raises(ValueError, match="no filters"):
             await client.get_step_instance_status(SCOPE, job_id, step_id, batch=1)
@@ -236,9 +207,11 @@ async def test_v2_step_status_counts_every_batch(sim, client_for):
 @pytest.mark.parametrize(
     "wrong", [{"app_secret": "not-the-secret"}, {"app_code": "no-such-app"}], ids=["secret", "app"]
 )
-async def test_wrong_credentials_are_an_authentication_error_sent_once(client_for, flavor, wrong):
+async def test_wrong_credentials_are_an_authentication_error_sent_once(make_client, flavor, wrong):
     async with BkJobSimulator(apps={"sim-app": "sim-secret"}) as strict:
-        async with client_for(flavor, strict, **wrong) as client:
+        async with make_client(
+            flavor=flavor, base_url=strict.url, **{**SIM_APP, **wrong}
+        ) as client:
             with pytest.raises(AuthenticationError) as caught:
                 await client.get_job_instance_status(SCOPE, 1)
         assert strict.request_count() == 1  # never retried
@@ -249,9 +222,9 @@ async def test_wrong_credentials_are_an_authentication_error_sent_once(client_fo
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_a_file_launch_reports_its_step_except_on_v2(sim, client_for, flavor):
+async def test_a_file_launch_reports_its_step_except_on_v2(sim, make_client, flavor):
     targets = Targets(ips=["10.0.0.1"])
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         launch = await client.fast_transfer_file(
             SCOPE, targets=targets, account=ROOT, file_target_path="/tmp/",
             file_sources=[FileSource(["/a"], server=targets)],
@@ -264,10 +237,10 @@ async def test_a_file_launch_reports_its_step_except_on_v2(sim, client_for, flav
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_after_confirming_the_caller_waits_for_the_step(sim, client_for, flavor):
+async def test_after_confirming_the_caller_waits_for_the_step(sim, make_client, flavor):
     job_id = sim.create_job(SCOPE, [StepPlan(StepType.MANUAL_CONFIRM), StepPlan(hosts=1)])
     step_id = sim.job(job_id).steps[0].step_instance_id
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         await client.operate_step_instance(SCOPE, job_id, step_id, StepOperation.CONFIRM_CONTINUE)
         now = await client.get_job_instance_status(SCOPE, job_id)
         assert (now.job.status, now.steps[0].status) == (JobStatus.RUNNING, JobStatus.WAITING_USER)
@@ -280,10 +253,10 @@ async def test_after_confirming_the_caller_waits_for_the_step(sim, client_for, f
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_after_terminating_the_caller_waits_for_the_stop(sim, client_for, flavor):
+async def test_after_terminating_the_caller_waits_for_the_stop(sim, make_client, flavor):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=2, duration=60)])
     sim.advance(1)
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         await client.operate_job_instance(SCOPE, job_id, JobOperation.TERMINATE)
         now = await client.get_job_instance_status(SCOPE, job_id)
         assert now.job.status is JobStatus.RUNNING  # the stop event is still queued
@@ -296,13 +269,13 @@ async def test_after_terminating_the_caller_waits_for_the_stop(sim, client_for, 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_after_ignoring_an_error_the_job_runs_before_the_step_changes(
-    sim, client_for, flavor
+    sim, make_client, flavor
 ):
     bad = HostPlan(outcome=H.SCRIPT_NOT_ZERO_EXIT_CODE)
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=[bad]), StepPlan(hosts=1)])
     sim.advance(10)
     step_id = sim.job(job_id).steps[0].step_instance_id
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         await client.operate_step_instance(SCOPE, job_id, step_id, StepOperation.IGNORE_ERROR)
         now = await client.get_job_instance_status(SCOPE, job_id)
         assert (now.finished, now.steps[0].status) == (False, JobStatus.FAIL)
@@ -318,10 +291,10 @@ async def test_after_ignoring_an_error_the_job_runs_before_the_step_changes(
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_a_rolling_step_between_batches_is_rolling_waiting(sim, client_for, flavor):
+async def test_a_rolling_step_between_batches_is_rolling_waiting(sim, make_client, flavor):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=4, rolling_batch_size=2)])
     sim.advance(2.5)
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         status = await client.get_job_instance_status(SCOPE, job_id)
     assert status.steps[0].status is JobStatus.ROLLING_WAITING
     assert not status.finished
@@ -330,10 +303,10 @@ async def test_a_rolling_step_between_batches_is_rolling_waiting(sim, client_for
 # -- point 11: gateway 429 --------------------------------------------------------------------
 
 
-async def test_a_429_without_retry_after_is_read_from_the_reset_header(sim, client_for):
+async def test_a_429_without_retry_after_is_read_from_the_reset_header(sim, make_client):
     sim.inject(Fault.rate_limited(retry_after=3))
     sim.inject(Fault.rate_limited())
-    async with client_for(GATEWAY, retry=RetryPolicy(max_attempts=1)) as client:
+    async with make_client(flavor=GATEWAY, retry=RetryPolicy(max_attempts=1)) as client:
         for expected in (3.0, 1.0):
             with pytest.raises(RateLimitedError) as caught:
                 await client.get_job_instance_status(SCOPE, 1)
@@ -341,10 +314,10 @@ async def test_a_429_without_retry_after_is_read_from_the_reset_header(sim, clie
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_a_rate_limit_is_waited_out_on_every_flavor(sim, client_for, flavor):
+async def test_a_rate_limit_is_waited_out_on_every_flavor(sim, make_client, flavor):
     job_id = sim.create_job(SCOPE, [StepPlan()])
     sim.inject(Fault.rate_limited(), times=2)
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         status = await client.get_job_instance_status(SCOPE, job_id)
     assert status.job.job_instance_id == job_id
     assert sim.request_count() == 3
@@ -359,10 +332,10 @@ async def test_a_rate_limit_is_waited_out_on_every_flavor(sim, client_for, flavo
     [{"file_target_path": "tmp/"}, {"callback_url": "https://u:p@cb.example.com/"}],
     ids=["relative path", "user info"],
 )
-async def test_the_server_refuses_bad_paths_and_callbacks(sim, client_for, flavor, change):
+async def test_the_server_refuses_bad_paths_and_callbacks(sim, make_client, flavor, change):
     targets = Targets(ips=["10.0.0.1"])
     options = {"file_target_path": "/tmp/", **change}
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         with pytest.raises(InvalidRequestError) as caught:
             await client.fast_transfer_file(
                 SCOPE, targets=targets, account=ROOT,
@@ -373,12 +346,12 @@ async def test_the_server_refuses_bad_paths_and_callbacks(sim, client_for, flavo
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_confirm_users_bind_only_with_confirm_roles(sim, client_for, flavor):
+async def test_confirm_users_bind_only_with_confirm_roles(sim, make_client, flavor):
     open_plan = StepPlan(StepType.MANUAL_CONFIRM, confirm_users=("bob",))
     closed_plan = StepPlan(StepType.MANUAL_CONFIRM, confirm_users=("bob",), confirm_roles=("OPS",))
     open_job, closed_job = sim.create_job(SCOPE, [open_plan]), sim.create_job(SCOPE, [closed_plan])
     confirm = StepOperation.CONFIRM_CONTINUE
-    async with client_for(flavor) as client:  # acting as alice
+    async with make_client(flavor=flavor, username="alice") as client:
         await client.operate_step_instance(
             SCOPE, open_job, sim.job(open_job).steps[0].step_instance_id, confirm
         )
@@ -390,7 +363,7 @@ async def test_confirm_users_bind_only_with_confirm_roles(sim, client_for, flavo
 
 
 @pytest.mark.parametrize("flavor", V3_FLAVORS)
-async def test_logs_as_bk_job_shapes_them(sim, client_for, flavor):
+async def test_logs_as_bk_job_shapes_them(sim, make_client, flavor):
     waiting = sim.create_job(SCOPE, [StepPlan(hosts=1, start_delay=60)])
     files = sim.create_job(
         SCOPE, [StepPlan(StepType.FILE, hosts=[HostPlan(), HostPlan(start_delay=60)])]
@@ -398,7 +371,7 @@ async def test_logs_as_bk_job_shapes_them(sim, client_for, flavor):
     sim.advance(10)
     script_step, file_step = sim.job(waiting).steps[0], sim.job(files).steps[0]
     file_hosts = [h.bk_host_id for h in file_step.hosts or ()]
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         blank = await client.get_job_instance_ip_log(
             SCOPE, waiting, script_step.step_instance_id, script_step.hosts[0].bk_host_id
         )
@@ -419,10 +392,10 @@ async def test_logs_as_bk_job_shapes_them(sim, client_for, flavor):
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_failed_file_hosts_report_a_file_status(sim, client_for, flavor):
+async def test_failed_file_hosts_report_a_file_status(sim, make_client, flavor):
     job_id = sim.create_job(SCOPE, [StepPlan(StepType.FILE, hosts=2, fail_rate=1.0)])
     sim.advance(10)
-    async with client_for(flavor) as client:
+    async with make_client(flavor=flavor) as client:
         status = await client.get_job_instance_status(SCOPE, job_id)
     assert [h.status for h in status.steps[0].hosts or ()] == [H.COPYFILE_FAILED] * 2
     assert status.job.status is JobStatus.FAIL
