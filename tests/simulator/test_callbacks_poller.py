@@ -6,7 +6,6 @@ import anyio
 
 from bkjob_async import (
     Account,
-    BkJobClient,
     CallbackReceiver,
     JobFinished,
     Poller,
@@ -16,15 +15,19 @@ from bkjob_async import (
 )
 from bkjob_async.testing import BkJobSimulator
 
+from ..conftest import Clients
+
 SCOPE = Scope.biz(2)
 
 
-async def test_a_callback_makes_the_end_visible_long_before_the_schedule() -> None:
+async def test_a_callback_makes_the_end_visible_long_before_the_schedule(
+    make_client: Clients,
+) -> None:
     # Polled every 60 s at most: without the callback the end would wait up to a minute.
     policy = PollPolicy(latency=60.0, interval=60.0, max_interval=60.0, jitter=0.0)
     async with (
         BkJobSimulator(seed=3, host_duration=(0.5, 0.8), host_start_delay=0.0) as sim,
-        BkJobClient(sim.url, app_code="a", app_secret="s3cret", username="admin") as client,
+        make_client(base_url=sim.url) as client,
         Poller(client, policy=policy) as poller,
         CallbackReceiver(poller.hint, host="127.0.0.1", port=0) as receiver,
     ):

@@ -28,8 +28,9 @@ from bkjob_async import (
 )
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
+from ..conftest import Clients
+
 SCOPE = Scope.biz(2)
-CREDENTIALS = {"app_code": "a", "app_secret": "secret-for-tests", "username": "admin"}
 
 
 class Recorder:
@@ -89,9 +90,8 @@ async def sim() -> Any:
 
 
 @pytest.fixture
-async def client(sim: BkJobSimulator) -> Any:
-    async with BkJobClient(sim.url, **CREDENTIALS) as c:
-        yield c
+def client(make_client: Clients) -> BkJobClient:
+    return make_client()
 
 
 async def test_a_job_end_reaches_the_receiver_with_its_steps(
@@ -238,11 +238,11 @@ async def test_a_job_started_later_calls_back_when_it_ends(
     assert received[0].status is JobStatus.SUCCESS
 
 
-async def test_with_a_virtual_clock_callbacks_follow_advance() -> None:
+async def test_with_a_virtual_clock_callbacks_follow_advance(make_client: Clients) -> None:
     received: list[Callback] = []
     async with (
         BkJobSimulator(virtual_clock=True, host_duration=5.0, host_start_delay=0.0) as sim,
-        BkJobClient(sim.url, **CREDENTIALS) as client,
+        make_client(base_url=sim.url) as client,
         CallbackReceiver(received.append) as receiver,
     ):
         job_id = await launch(client, receiver.callback_url)

@@ -15,7 +15,6 @@ import pytest
 
 from bkjob_async import (
     AuthenticationError,
-    BkJobClient,
     HostTransition,
     JobFinished,
     Poller,
@@ -28,11 +27,6 @@ from bkjob_async.testing import BkJobSimulator, StepPlan
 from .conftest import ALL_FLAVORS, GATEWAY, SCOPE, V2
 
 POLICY = PollPolicy(interval=0.005, max_interval=0.02, group_threshold=3, max_in_flight=4)
-
-
-def client(sim: BkJobSimulator, flavor, **options: str) -> BkJobClient:
-    settings = {"app_code": "sim-app", "app_secret": "sim-secret", "username": "admin", **options}
-    return BkJobClient(sim.url, flavor=flavor, **settings)
 
 
 async def follow(sim: BkJobSimulator, watch, *, tick: float = 0.1) -> list:
@@ -62,9 +56,9 @@ async def sim() -> AsyncIterator[BkJobSimulator]:
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_large_steps_are_followed_by_groups_on_the_gateway_only(sim, flavor):
+async def test_large_steps_are_followed_by_groups_on_the_gateway_only(sim, make_client, flavor):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=8, fail_rate=0.5)])
-    async with client(sim, flavor) as c, Poller(c, policy=POLICY) as poller:
+    async with make_client(flavor=flavor) as c, Poller(c, policy=POLICY) as poller:
         events = await follow(sim, poller.watch_job(SCOPE, job_id))
     finished = events[-1]
     assert isinstance(finished, JobFinished)
@@ -78,7 +72,7 @@ async def test_large_steps_are_followed_by_groups_on_the_gateway_only(sim, flavo
         assert step_status_polls == 0
 
 
-async def test_group_polls_on_the_gateway_see_every_rolling_batch_as_it_ends(sim):
+async def test_group_polls_on_the_gateway_see_every_rolling_batch_as_it_ends(sim, make_client):
     rolling = StepPlan(hosts=6, rolling_batch_size=2)
     job_id = sim.create_job(SCOPE, [rolling, StepPlan(hosts=1, duration=600)])
     events: list = []
@@ -89,7 +83,7 @@ async def test_group_polls_on_the_gateway_see_every_rolling_batch_as_it_ends(sim
             sim.advance(0.1)
 
     async with (
-        client(sim, GATEWAY) as c,
+        make_client(flavor=GATEWAY) as c,
         Poller(c, policy=POLICY) as poller,
         anyio.create_task_group() as tg,
     ):
@@ -109,11 +103,13 @@ async def test_group_polls_on_the_gateway_see_every_rolling_batch_as_it_ends(sim
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
-async def test_a_wrong_secret_ends_the_watch_at_once(flavor):
+async def test_a_wrong_secret_ends_the_watch_at_once(make_client, flavor):
     async with BkJobSimulator(virtual_clock=True, apps={"sim-app": "sim-secret"}) as strict:
         job_id = strict.create_job(SCOPE, [StepPlan()])
         async with (
-            client(strict, flavor, app_secret="wrong") as c,
+            make_client(
+                base_url=strict.url, flavor=flavor, app_code="sim-app", app_secret="wrong"
+            ) as c,
             Poller(c, policy=POLICY) as poller,
         ):
             with anyio.fail_after(10), pytest.raises(AuthenticationError):
@@ -122,9 +118,9 @@ async def test_a_wrong_secret_ends_the_watch_at_once(flavor):
         assert strict.request_count() == 1  # neither the client nor the poller retried
 
 
-async def test_v2_hosts_of_a_large_step_come_from_the_job_status(sim):
+async def test_v2_hosts_of_a_large_step_come_from_the_job_status(sim, make_client):
     job_id = sim.create_job(SCOPE, [StepPlan(StepType.FILE, hosts=5, fail_rate=1.0)])
-    async with client(sim, V2) as c, Poller(c, policy=POLICY) as poller:
+    async with make_client(flavor=V2) as c, Poller(c, policy=POLICY) as poller:
         events = await follow(sim, poller.watch_job(SCOPE, job_id))
     last = {e.host.key: e.current for e in events if isinstance(e, HostTransition)}
     assert set(last.values()) == {HostStatus.COPYFILE_FAILED}

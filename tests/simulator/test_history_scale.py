@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from typing import Any
 
 import pytest
 
 from bkjob_async import ApiFlavor, BkJobClient, JobStatus, Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
 from bkjob_async.testing._api import ApiFailure, Call, Params, get_job_instance_list
+
+from ..conftest import Clients
 
 SCOPE = Scope.biz(2)
 OTHER = Scope.biz(3)
@@ -48,9 +49,8 @@ def big() -> BkJobSimulator:
 
 
 @pytest.fixture
-async def client(big: BkJobSimulator) -> Any:
-    async with BkJobClient("http://bkjob.test", transport=big.transport(), **CREDENTIALS) as c:
-        yield c
+def client(big: BkJobSimulator, make_client: Clients) -> BkJobClient:
+    return make_client(transport=big.transport(), **CREDENTIALS)
 
 
 async def test_paging_30000_jobs_reads_each_once_newest_first_and_fast(
@@ -171,12 +171,12 @@ def test_the_limits_are_bk_jobs(big: BkJobSimulator) -> None:
     assert (past["total"], past["data"]) == (JOBS, None)
 
 
-async def test_paging_while_jobs_are_inserted_loses_none() -> None:
+async def test_paging_while_jobs_are_inserted_loses_none(make_client: Clients) -> None:
     """Newest first: each job created between two pages pushes the rest down one place."""
     sim = BkJobSimulator(virtual_clock=True, host_duration=1.0, host_start_delay=0.0)
     first = [sim.create_job(SCOPE, [StepPlan(hosts=1)]) for _ in range(2500)]
     inserted: list[int] = []
-    async with BkJobClient("http://bkjob.test", transport=sim.transport(), **CREDENTIALS) as c:
+    async with make_client(transport=sim.transport(), **CREDENTIALS) as c:
         seen: list[int] = []
         start = 0
         while True:
