@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as _dt
+import functools
 import json
 import logging
 import math
 import traceback
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -56,18 +58,19 @@ def readable(text: str, secret: str) -> list[str]:
     return [r for r in [*runs, *forms] if r in text]
 
 
-def client(server: RecordingServer, **kwargs: Any) -> BkJobClient:
-    options: dict[str, Any] = {
-        "app_code": "my-app",
-        "app_secret": APP_SECRET,
-        "bk_token": BK_TOKEN,
-        "retry": RetryPolicy(max_attempts=1),
-    }
-    return BkJobClient(server.url, **{**options, **kwargs})
+MakeClient = Callable[..., BkJobClient]
 
 
-async def failure(server: RecordingServer, **kwargs: Any) -> BkJobError:
-    async with client(server, **kwargs) as c:
+@pytest.fixture
+def client(make_client: MakeClient) -> MakeClient:
+    """Return ``make_client`` with a ``bk_token`` identity (no username) and no retries."""
+    return functools.partial(
+        make_client, username=None, bk_token=BK_TOKEN, retry=RetryPolicy(max_attempts=1)
+    )
+
+
+async def failure(client: MakeClient, **kwargs: Any) -> BkJobError:
+    async with client(**kwargs) as c:
         with pytest.raises(BkJobError) as info:
             await c.get_job_instance_status(BIZ, 1)
     return info.value
@@ -120,14 +123,16 @@ def echoes(header: str) -> dict[str, tuple[int, bytes, dict[str, str]]]:
 
 @pytest.mark.parametrize("name", list(echoes("{}")))
 async def test_echoed_auth_header_is_masked_in_every_form(
-    server: RecordingServer, name: str
+    server: RecordingServer,
+    name: str,
+    client: MakeClient,
 ) -> None:
     async def handle(request: web.Request) -> web.StreamResponse:
         status, body, headers = echoes(request.headers["X-Bkapi-Authorization"])[name]
         return web.Response(status=status, body=body, headers=headers)
 
     server.reply_with(handle)
-    error = await failure(server)
+    error = await failure(client)
     text = full_text(error)
     assert "***" in text
     for secret in (APP_SECRET, BK_TOKEN):
@@ -139,16 +144,20 @@ async def test_echoed_auth_header_is_masked_in_every_form(
         }
 
 
-async def test_a_one_character_secret_never_garbles_a_message(server: RecordingServer) -> None:
+async def test_a_one_character_secret_never_garbles_a_message(
+    server: RecordingServer, client: MakeClient
+) -> None:
     server.reply(None, result=False, code=1244006, message="job instance s not found")
-    error = await failure(server, app_secret="s", bk_token="t")
+    error = await failure(client, app_secret="s", bk_token="t")
     assert str(error).startswith("get_job_instance_status: job instance *** not found")
 
 
 # --- any caller of the transport gets masked errors ----------------------------------------
 
 
-async def test_the_transport_itself_masks_a_parser_error_quoting_a_secret() -> None:
+async def test_the_transport_itself_masks_a_parser_error_quoting_a_secret(
+    make_client: MakeClient,
+) -> None:
     answer = (
         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Echo: "
         + APP_SECRET.encode()
@@ -164,9 +173,7 @@ async def test_the_transport_itself_masks_a_parser_error_quoting_a_secret() -> N
     tcp = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = tcp.sockets[0].getsockname()[1]
     try:
-        async with BkJobClient(
-            f"http://127.0.0.1:{port}", app_code="a", app_secret=APP_SECRET, username="u"
-        ) as c:
+        async with make_client(base_url=f"http://127.0.0.1:{port}") as c:
             request = c.protocol.job_instance_status(BIZ, 1, with_hosts=True)
             for send in (c.transport.send(request), send_once(c.transport, c.protocol, request)):
                 with pytest.raises(TransportError) as info:
@@ -179,7 +186,7 @@ async def test_the_transport_itself_masks_a_parser_error_quoting_a_secret() -> N
         await tcp.wait_closed()
 
 
-async def test_send_once_masks_errors_of_any_transport() -> None:
+async def test_send_once_masks_errors_of_any_transport(make_client: MakeClient) -> None:
     class Echoing:
         async def send(self, request: Any) -> Any:
             raise TransportError(f"proxy refused {request.headers['X-Bkapi-Authorization']}")
@@ -187,9 +194,7 @@ async def test_send_once_masks_errors_of_any_transport() -> None:
         async def aclose(self) -> None:
             return None
 
-    async with BkJobClient(
-        "http://127.0.0.1:1", app_code="a", app_secret=APP_SECRET, username="u", transport=Echoing()
-    ) as c:
+    async with make_client(transport=Echoing()) as c:
         request = c.protocol.job_instance_status(BIZ, 1, with_hosts=True)
         with pytest.raises(TransportError) as info:
             await send_once(c.transport, c.protocol, request)
@@ -197,7 +202,9 @@ async def test_send_once_masks_errors_of_any_transport() -> None:
     assert "proxy refused" in str(info.value)
 
 
-async def test_send_once_masks_a_transport_error_subclass_of_its_own() -> None:
+async def test_send_once_masks_a_transport_error_subclass_of_its_own(
+    make_client: MakeClient,
+) -> None:
     class ProxyError(TransportError):
         def __init__(self, message: str, proxy: str) -> None:
             super().__init__(f"{proxy}: {message}")
@@ -209,9 +216,7 @@ async def test_send_once_masks_a_transport_error_subclass_of_its_own() -> None:
         async def aclose(self) -> None:
             return None
 
-    async with BkJobClient(
-        "http://127.0.0.1:1", app_code="a", app_secret=APP_SECRET, username="u", transport=Echoing()
-    ) as c:
+    async with make_client(transport=Echoing()) as c:
         with pytest.raises(TransportError) as info:
             await c.get_job_instance_status(BIZ, 1)
     assert type(info.value) is TransportError
@@ -220,7 +225,7 @@ async def test_send_once_masks_a_transport_error_subclass_of_its_own() -> None:
 
 
 async def test_sender_sends_directly_only_to_a_transport_that_masks_with_this_protocol(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, make_client: MakeClient
 ) -> None:
     """The built-in transport masks and logs itself: no wrapper. Anything else is wrapped."""
 
@@ -233,9 +238,7 @@ async def test_sender_sends_directly_only_to_a_transport_that_masks_with_this_pr
         async def aclose(self) -> None:
             return None
 
-    async with BkJobClient(
-        "http://127.0.0.1:1", app_code="a", app_secret=APP_SECRET, username="u"
-    ) as c:
+    async with make_client(base_url="http://127.0.0.1:1") as c:
         assert sender(c.transport, c.protocol) == c.transport.send
         other = AiohttpTransport(timeouts=Timeouts())  # masks nothing: wrapped
         assert sender(other, c.protocol) != other.send
@@ -247,9 +250,7 @@ async def test_sender_sends_directly_only_to_a_transport_that_masks_with_this_pr
         lines = [r.getMessage() for r in caplog.records if "-> ConnectError in" in r.getMessage()]
         assert len(lines) == 1
         assert lines[0].startswith("GET get_job_instance_status -> ConnectError in ")
-    async with BkJobClient(
-        "http://127.0.0.1:1", app_code="a", app_secret=APP_SECRET, username="u", transport=Echoing()
-    ) as c:
+    async with make_client(transport=Echoing()) as c:
         send = sender(c.transport, c.protocol)
         assert send != c.transport.send
         with pytest.raises(TransportError) as info:
@@ -284,6 +285,7 @@ async def test_base_url_with_a_password_is_refused_and_never_shown(
 
 async def test_a_body_over_the_cap_is_refused_from_its_content_length(
     server: RecordingServer,
+    client: MakeClient,
 ) -> None:
     async def promise_a_lot(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Length": str(10**9)})
@@ -294,14 +296,16 @@ async def test_a_body_over_the_cap_is_refused_from_its_content_length(
 
     server.reply_with(promise_a_lot)
     with pytest.raises(ResponseFormatError, match="max_body_size") as info:
-        async with client(server, max_body_size=1024 * 1024) as c:
+        async with client(max_body_size=1024 * 1024) as c:
             await asyncio.wait_for(c.get_job_instance_status(BIZ, 1), 5)
     assert "1,048,576 bytes" in str(info.value)
 
 
 @pytest.mark.parametrize("compress", [False, True])
 async def test_a_streamed_body_is_refused_once_past_the_cap(
-    server: RecordingServer, compress: bool
+    server: RecordingServer,
+    compress: bool,
+    client: MakeClient,
 ) -> None:
     sent = []
 
@@ -317,13 +321,14 @@ async def test_a_streamed_body_is_refused_once_past_the_cap(
 
     server.reply_with(stream_forever)
     with pytest.raises(ResponseFormatError, match="max_body_size"):
-        async with client(server, max_body_size=1024 * 1024) as c:
+        async with client(max_body_size=1024 * 1024) as c:
             await c.get_job_instance_status(BIZ, 1)
     assert len(sent) < 200
 
 
 async def test_a_refused_body_gives_its_connection_back_and_the_next_request_works(
     server: RecordingServer,
+    client: MakeClient,
 ) -> None:
     # One connection in the pool: a refused answer whose connection were kept (or reused
     # half-read) would make the next request wait for the pool, or read garbage.
@@ -342,7 +347,7 @@ async def test_a_refused_body_gives_its_connection_back_and_the_next_request_wor
     for _ in range(3):
         server.reply_with(too_long)
         server.reply_with(fine)
-    async with client(server, max_body_size=1024 * 1024, connection_limit=1) as c:
+    async with client(max_body_size=1024 * 1024, connection_limit=1) as c:
         for _ in range(3):
             with pytest.raises(ResponseFormatError, match="max_body_size"):
                 await asyncio.wait_for(c.get_job_instance_status(BIZ, 1), 5)
@@ -351,7 +356,9 @@ async def test_a_refused_body_gives_its_connection_back_and_the_next_request_wor
 
 
 @pytest.mark.parametrize("compress", [False, True])
-async def test_a_body_under_the_cap_is_read(server: RecordingServer, compress: bool) -> None:
+async def test_a_body_under_the_cap_is_read(
+    server: RecordingServer, compress: bool, client: MakeClient
+) -> None:
     data = {"finished": True, "job_instance": {"job_instance_id": 1, "status": 3}}
 
     async def answer(_: web.Request) -> web.StreamResponse:
@@ -361,7 +368,7 @@ async def test_a_body_under_the_cap_is_read(server: RecordingServer, compress: b
         return response
 
     server.reply_with(answer)
-    async with client(server, max_body_size=200) as c:
+    async with client(max_body_size=200) as c:
         status = await c.get_job_instance_status(BIZ, 1)
     assert status.finished
 
@@ -414,8 +421,10 @@ def test_bad_config_values(make: Any, error: type[Exception], name: str) -> None
         make()
 
 
-async def test_ids_above_a_java_long_are_refused_before_sending(server: RecordingServer) -> None:
-    async with client(server) as c:
+async def test_ids_above_a_java_long_are_refused_before_sending(
+    server: RecordingServer, client: MakeClient
+) -> None:
+    async with client() as c:
         with pytest.raises(ValueError, match="2\\*\\*63-1"):
             await c.get_job_instance_status(BIZ, 2**63)
         with pytest.raises(ValueError, match="2\\*\\*63-1"):
@@ -436,12 +445,14 @@ def test_a_tz_object_is_accepted() -> None:
 # --- an answer about another job --------------------------------------------------------------
 
 
-async def test_an_answer_about_another_job_is_refused(server: RecordingServer) -> None:
+async def test_an_answer_about_another_job_is_refused(
+    server: RecordingServer, client: MakeClient
+) -> None:
     server.reply_json(
         envelope({"finished": True, "job_instance": {"job_instance_id": 8, "status": 3}})
     )
     with pytest.raises(ResponseFormatError, match=r"asked for job 7.*job 8"):
-        async with client(server) as c:
+        async with client() as c:
             await c.get_job_instance_status(BIZ, 7)
 
 
@@ -460,8 +471,10 @@ def test_ids_above_a_java_long_are_refused_in_request_models(make: Any) -> None:
         make()
 
 
-async def test_counts_above_a_java_long_are_refused(server: RecordingServer) -> None:
-    async with client(server) as c:
+async def test_counts_above_a_java_long_are_refused(
+    server: RecordingServer, client: MakeClient
+) -> None:
+    async with client() as c:
         with pytest.raises(ValueError, match="execute_count must be <= 2\\*\\*63-1"):
             await c.get_step_instance_status(BIZ, 1, 1, execute_count=2**63)
         with pytest.raises(ValueError, match="bk_cloud_id must be <= 2\\*\\*63-1"):
@@ -470,8 +483,10 @@ async def test_counts_above_a_java_long_are_refused(server: RecordingServer) -> 
 
 
 @pytest.mark.parametrize("at", [0, 1990, 1996, 5000])
-async def test_a_huge_message_is_cut_and_still_masked(server: RecordingServer, at: int) -> None:
+async def test_a_huge_message_is_cut_and_still_masked(
+    server: RecordingServer, at: int, client: MakeClient
+) -> None:
     server.reply(None, result=False, code=1244006, message="x" * at + APP_SECRET + "y" * 10_000)
-    error = await failure(server)
+    error = await failure(client)
     assert not readable(full_text(error), APP_SECRET)
     assert len(str(error)) < 2100
