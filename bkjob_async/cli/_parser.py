@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import textwrap
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
@@ -67,6 +68,17 @@ class _Parser(argparse.ArgumentParser):
         raise ParserExit(status)
 
     def error(self, message: str) -> NoReturn:
+        """Print the usage and ``message``; a mistyped command gets the nearest one (as git
+        does), and no command at all the list of commands (``--help``), on stderr."""
+        choices = _commands(self)
+        if choices and message.startswith("the following arguments are required:"):
+            self.print_help(_stderr())
+            self.exit(EXIT_USAGE, f"\n{self.prog}: error: {message}\n")
+        typed = re.match(r"argument \w+: invalid choice: '(.*?)'", message)
+        if choices and typed:
+            near = difflib.get_close_matches(typed[1], choices, n=1)
+            if near:
+                message += f" (did you mean {near[0]}?)"
         self.print_usage(_stderr())
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
@@ -101,6 +113,14 @@ def _chosen(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> _Par
                 return _chosen(sub, parsed)
     assert isinstance(parser, _Parser)
     return parser
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[str]:
+    """Return the names of ``parser``'s subcommands (none if it has none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
 
 
 def _stderr() -> IO[str]:

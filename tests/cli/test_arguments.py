@@ -132,3 +132,40 @@ async def test_a_mistyped_flag_is_reported_by_its_command(
         assert "did you mean" not in result.err
     else:
         assert hint in result.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "hint"),
+    [
+        (["wach", "1"], "usage: bkjob-async [-h]", "(did you mean watch?)"),
+        (["launch", "scrpt"], "usage: bkjob-async launch [-h] KIND", "(did you mean script?)"),
+        (["zzzzzz"], "usage: bkjob-async [-h]", None),
+    ],
+)
+async def test_a_mistyped_command_gets_the_nearest_one(
+    argv: list[str], usage: str, hint: str | None
+) -> None:
+    """As git does: "did you mean watch?" (argparse before 3.14 says only "invalid choice")."""
+    result = await run(argv, ENV)
+    assert result.status == 2
+    assert result.err.startswith(usage)
+    typed = next(word for word in argv if not word.isdigit() and word != "launch")
+    assert f"invalid choice: {typed!r}" in result.err
+    if hint is None:
+        assert "did you mean" not in result.err
+    else:
+        assert result.err.rstrip().endswith(hint)
+
+
+@pytest.mark.parametrize(("argv", "commands"), [([], ["demo", "watch"]), (["launch"], ["script"])])
+async def test_no_command_lists_the_commands(argv: list[str], commands: list[str]) -> None:
+    """As git does with no command: the commands and what each does, then the error."""
+    result = await run(argv, ENV)
+    assert result.status == 2
+    assert result.out == ""  # all of it on stderr: it is a usage error
+    listed = result.err.split("positional arguments:", 1)[1]
+    for command in commands:
+        assert f"\n    {command} " in listed
+    assert result.err.rstrip().endswith(
+        "error: the following arguments are required: " + ("KIND" if argv else "COMMAND")
+    )

@@ -200,19 +200,30 @@ def test_counts_say_one_retry_and_use_one_number_format() -> None:
     assert row.split() == ["SUCCESS", "3,000"]
 
 
-def test_the_job_table_lists_what_needs_a_person_first() -> None:
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 50)])
+def test_the_job_table_lists_what_needs_a_person_first(width: int, height: int) -> None:
     """Issue 28: waiting, failed, running with failed hosts, then the rest, at any size."""
     tally = busy_tally(60)
     host = Host(bk_host_id=5000, ip="10.9.9.9", bk_cloud_id=0)
     failed = HostResult(host, HostStatus.FAILED, exit_code=1, end_time=T0)
     tally.feed(HostTransition(10050, T0, 20049, 0, host, None, HostStatus.FAILED, failed))
-    lines = draw(tally, 200, 50, **view_kwargs())
+    lines = draw(tally, width, height, **view_kwargs())
+    assert len(lines) <= height - 1
     rows = [line.strip("│ ").split()[:2] for line in lines if line.strip("│ ").startswith("100")]
     jobs = [int(job) for job, _ in rows]
+    assert len(jobs) >= 3
+    if height < 40:  # the rest is counted, not shown
+        assert any(f"and {60 - len(jobs)} more" in line for line in lines)
+    # Each job's rank as this test made it: what needs a person, then the rest.
+    rank = {10003: 0, 10004: 0, 10001: 1, 10005: 1, 10050: 2, 10002: 4}
+    ranks = [rank.get(job, 3) for job in jobs]
+    assert ranks == sorted(ranks)
     assert jobs[:2] == [10003, 10004]  # waiting for a person
-    assert set(jobs[2:4]) == {10001, 10005}  # failed, timed out
-    assert jobs[4] == 10050  # running, with a failed host already
-    assert jobs[5:7] == [10006, 10007]  # then the rest
+    assert jobs[2] in (10001, 10005)  # failed or timed out, even at 80x24
+    if height >= 40:
+        assert set(jobs[2:4]) == {10001, 10005}
+        assert jobs[4] == 10050  # running, with a failed host already
+        assert jobs[5:7] == [10006, 10007]  # then the rest
 
 
 @pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 50)])
