@@ -12,6 +12,8 @@ import json
 import os
 import pathlib
 import random
+import socket
+import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -20,7 +22,7 @@ import attrs
 import pytest
 from aiohttp import web
 
-from bkjob_async import BkJobClient, RetryPolicy
+from bkjob_async import ApiError, BkJobClient, RetryPolicy
 
 SAMPLES = pathlib.Path(__file__).parent / "samples"
 
@@ -255,3 +257,47 @@ async def make_client(
         yield clients
     finally:
         await clients.aclose()
+
+
+def closed_port_url() -> str:
+    """Return a URL on 127.0.0.1 at a port nothing listens on (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that reads each request and answers it with the next of
+    ``answers`` (in turn), bytes as they are: garbled HTTP, say. ``served`` counts answers."""
+
+    def __init__(self, *answers: bytes) -> None:
+        self.answers, self.served, self.url = answers, 0, ""
+        self._tcp: asyncio.Server | None = None
+
+    async def __aenter__(self) -> RawServer:
+        self._tcp = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._tcp.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._tcp is not None:
+            self._tcp.close()
+            await self._tcp.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(self.answers[self.served % len(self.answers)])
+        self.served += 1
+        await writer.drain()
+        writer.close()
+
+
+def full_text(error: BaseException) -> str:
+    """Return everything a log or a console could show of ``error``: str, repr, args, the
+    traceback and chain, and an ``ApiError``'s permission and request ids."""
+    parts = [str(error), repr(error), repr(error.args)]
+    parts += traceback.format_exception(type(error), error, error.__traceback__)
+    if isinstance(error, ApiError):
+        parts += [repr(error.permission), str(error.request_id), str(error.job_request_id)]
+    return "\n".join(parts)

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import builtins
 import datetime as dt
-import socket
 from typing import Any
 
 import aiohttp
@@ -43,7 +42,14 @@ from bkjob_async import (
     UnsupportedOperationError,
 )
 from bkjob_async import TimeoutError as BkTimeoutError
-from tests.conftest import ACCESS_TOKEN, APP_SECRET, BK_TOKEN, RecordingServer, load_sample
+from tests.conftest import (
+    ACCESS_TOKEN,
+    APP_SECRET,
+    BK_TOKEN,
+    RecordingServer,
+    closed_port_url,
+    load_sample,
+)
 
 BIZ = Scope.biz(2)
 STAGE = "/api/bk-job/prod"
@@ -540,13 +546,6 @@ def test_bad_timeouts(kwargs: dict[str, float]) -> None:
 
 
 # --- transport failures ----------------------------------------------------------------------
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 async def test_connection_refused_is_connect_error(make_client: Any) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
-import socket
 import time
 from typing import Any
 
@@ -30,7 +29,7 @@ from bkjob_async import (
     TransportError,
 )
 from bkjob_async import TimeoutError as BkTimeoutError
-from tests.conftest import FakeSleep, RecordingServer, load_sample
+from tests.conftest import FakeSleep, RecordingServer, closed_port_url, load_sample
 
 BIZ = Scope.biz(2)
 V3_JOB = "get_job_instance_status.v3.apigw-doc.json"
@@ -39,13 +38,6 @@ POLICY = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=3.0, max_retry_af
 
 def job_data() -> Any:
     return load_sample(V3_JOB)["data"]
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 async def drop(request: web.Request) -> web.StreamResponse:

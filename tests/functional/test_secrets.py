@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import itertools
 import json
 import logging
-import socket
-import traceback
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -31,20 +28,24 @@ from bkjob_async import (
 )
 from bkjob_async._protocol import Protocol, Response
 from bkjob_async.testing import BkJobSimulator, Fault, StepPlan
-from tests.conftest import ACCESS_TOKEN, APP_SECRET, BK_TOKEN, SECRETS, RecordingServer
+from tests.conftest import (
+    ACCESS_TOKEN,
+    APP_SECRET,
+    BK_TOKEN,
+    SECRETS,
+    RawServer,
+    RecordingServer,
+    closed_port_url,
+    full_text,
+)
+
+MakeClient = Callable[..., BkJobClient]
 
 BIZ = Scope.biz(2)
 FLAVORS = ["apigw-v3", "esb-jobv3", "esb-v2"]
 IDENTITIES = [{"bk_token": BK_TOKEN}, {"access_token": ACCESS_TOKEN}, {"username": "admin"}]
 #: A secret that JSON and repr() both escape.
 ODD_SECRET = "p\"a\\ss/wörd'\t"
-
-
-def full_text(error: BaseException) -> str:
-    """Return everything a log or a console could show of ``error``: str, repr, args, chain."""
-    parts = [str(error), repr(error), repr(error.args)]
-    parts += traceback.format_exception(type(error), error, error.__traceback__)
-    return "\n".join(parts)
 
 
 def assert_clean(text: str, secrets: tuple[str, ...] = SECRETS) -> None:
@@ -56,30 +57,20 @@ def assert_clean(text: str, secrets: tuple[str, ...] = SECRETS) -> None:
         assert escaped[:12] not in text
 
 
-def all_secrets_client(server: RecordingServer, **kwargs: Any) -> BkJobClient:
-    options: dict[str, Any] = {
-        "app_code": "my-app",
-        "app_secret": APP_SECRET,
-        "username": "admin",
-        "bk_token": BK_TOKEN,
-        "access_token": ACCESS_TOKEN,
-        "retry": RetryPolicy(max_attempts=2),
-        "sleep": _no_sleep,
-    }
-    options.update(kwargs)
-    return BkJobClient(server.url, **options)
-
-
-async def _no_sleep(_: float) -> None:
-    await asyncio.sleep(0)
+#: ``make_client`` options: every kind of secret at once, one retry.
+ALL_SECRETS: dict[str, Any] = {
+    "bk_token": BK_TOKEN,
+    "access_token": ACCESS_TOKEN,
+    "retry": RetryPolicy(max_attempts=2),
+}
 
 
 # --- reprs -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
-async def test_reprs_hide_secrets(server: RecordingServer, flavor: str) -> None:
-    async with all_secrets_client(server, flavor=flavor) as client:
+async def test_reprs_hide_secrets(make_client: MakeClient, flavor: str) -> None:
+    async with make_client(**ALL_SECRETS, flavor=flavor) as client:
         protocol = client.protocol
         request = protocol.operate_job(BIZ, 1, JobOperation.START)
         credentials = Credentials(
@@ -143,10 +134,11 @@ def echo_programs() -> list[tuple[str, Any]]:
 @pytest.mark.parametrize("flavor", FLAVORS)
 @pytest.mark.parametrize(("name", "program"), echo_programs())
 async def test_echoed_secrets_are_masked_in_errors(
-    server: RecordingServer, flavor: str, name: str, program: Any
+    server: RecordingServer, make_client: MakeClient, flavor: str, name: str, program: Any
 ) -> None:
     program(server)
-    async with all_secrets_client(server, flavor=flavor, retry=RetryPolicy(max_attempts=1)) as c:
+    options = {**ALL_SECRETS, "retry": RetryPolicy(max_attempts=1)}
+    async with make_client(**options, flavor=flavor) as c:
         with pytest.raises(BkJobError) as info:
             await c.get_job_instance_status(BIZ, 1)
     assert_clean(full_text(info.value))
@@ -205,13 +197,6 @@ def test_converter_errors_with_secrets_keep_no_secret_in_the_chain() -> None:
 # --- logs ------------------------------------------------------------------------------------
 
 
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
 async def echo_everything(request: web.Request) -> web.StreamResponse:
     """Answer 503 with the request's own auth header in the body and a header."""
     auth = request.headers.get("X-Bkapi-Authorization", "")
@@ -224,6 +209,7 @@ async def echo_everything(request: web.Request) -> web.StreamResponse:
 @pytest.mark.parametrize("identity", IDENTITIES)
 async def test_logs_never_show_secrets(
     server: RecordingServer,
+    make_client: MakeClient,
     caplog: pytest.LogCaptureFixture,
     flavor: str,
     identity: dict[str, str],
@@ -237,14 +223,12 @@ async def test_logs_never_show_secrets(
     server.reply(None, result=False, code=1244006, message=f"no job {all_of_them}")  # failure
     server.reply_with(echo_everything)  # failing operation, not retried
     options: dict[str, Any] = {
-        "app_code": "my-app",
-        "app_secret": APP_SECRET,
         "flavor": flavor,
         "retry": RetryPolicy(max_attempts=3),
-        "sleep": _no_sleep,
+        "username": None,
         **identity,
     }
-    async with BkJobClient(server.url, **options) as client:
+    async with make_client(**options) as client:
         await client.operate_job_instance(BIZ, 1, JobOperation.START)
         with pytest.raises(ResponseFormatError):
             await client.get_job_instance_status(BIZ, 1)  # data lacks 'finished'
@@ -252,7 +236,7 @@ async def test_logs_never_show_secrets(
             await client.get_job_instance_status(BIZ, 1)
         with pytest.raises(ServerError):
             await client.operate_job_instance(BIZ, 1, JobOperation.TERMINATE)
-    async with BkJobClient(closed_port_url(), **options) as offline:
+    async with make_client(base_url=closed_port_url(), **options) as offline:
         with pytest.raises(BkJobError):
             await offline.get_job_instance_status(BIZ, 1)
 
@@ -278,28 +262,14 @@ async def test_logs_never_show_secrets(
         b"garbage " + APP_SECRET.encode() + b"\r\n\r\n",
     ],
 )
-async def test_garbled_http_echoing_a_secret(answer: bytes) -> None:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(100)
-        writer.write(answer)
-        await writer.drain()
-        writer.close()
-
-    tcp = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = tcp.sockets[0].getsockname()[1]
-    try:
-        async with BkJobClient(
-            f"http://127.0.0.1:{port}",
-            app_code="my-app",
-            app_secret=APP_SECRET,
-            username="u",
-            retry=RetryPolicy(max_attempts=1),
-        ) as client:
-            with pytest.raises(TransportError) as info:
-                await client.get_job_instance_status(BIZ, 1)
-    finally:
-        tcp.close()
-        await tcp.wait_closed()
+async def test_garbled_http_echoing_a_secret(make_client: MakeClient, answer: bytes) -> None:
+    no_retry = RetryPolicy(max_attempts=1)
+    async with (
+        RawServer(answer) as raw,
+        make_client(base_url=raw.url, retry=no_retry) as client,
+    ):
+        with pytest.raises(TransportError) as info:
+            await client.get_job_instance_status(BIZ, 1)
     assert_clean(full_text(info.value), (APP_SECRET,))
     assert "***" in str(info.value)
 
@@ -355,16 +325,18 @@ def assert_no_long_secret(text: str) -> None:
         assert base64.b64encode(secret.encode()).decode()[:12] not in text
 
 
-async def sweep(url: str, flavor: str, caplog: pytest.LogCaptureFixture, run: Any) -> list[Any]:
+async def sweep(
+    make_client: MakeClient, url: str, flavor: str, caplog: pytest.LogCaptureFixture, run: Any
+) -> list[Any]:
     """Watch three jobs through the poller for a while; return the events."""
     from bkjob_async import Poller, PollPolicy
 
     caplog.set_level(logging.DEBUG)
     events: list[Any] = []
-    async with BkJobClient(
-        url,
-        app_code="my-app",
+    async with make_client(
+        base_url=url,
         app_secret=LONG_SECRET,
+        username=None,
         bk_token=LONG_TOKEN,
         flavor=flavor,
         retry=RetryPolicy(max_attempts=1),
@@ -395,7 +367,12 @@ async def sweep(url: str, flavor: str, caplog: pytest.LogCaptureFixture, run: An
     ("name", "fault", "times"), sweep_faults(), ids=[f[0] for f in sweep_faults()]
 )
 async def test_poller_sweep_every_fault_kind_at_debug(
-    caplog: pytest.LogCaptureFixture, flavor: str, name: str, fault: Fault, times: int | None
+    make_client: MakeClient,
+    caplog: pytest.LogCaptureFixture,
+    flavor: str,
+    name: str,
+    fault: Fault,
+    times: int | None,
 ) -> None:
     async with BkJobSimulator(virtual_clock=True, seed=3) as sim:
         for _ in range(3):
@@ -407,12 +384,14 @@ async def test_poller_sweep_every_fault_kind_at_debug(
                 await anyio.sleep(0.01)
                 sim.advance(0.2)
 
-        events = await sweep(sim.url, flavor, caplog, advance)
+        events = await sweep(make_client, sim.url, flavor, caplog, advance)
     assert rule.hits > 0, "the fault never fired: the sweep would prove nothing"
     assert events or name == "rate limited"  # the issue's rate collapse may hold ESB polls
 
 
-async def test_poller_sweep_garbled_http_echoing_secrets(caplog: pytest.LogCaptureFixture) -> None:
+async def test_poller_sweep_garbled_http_echoing_secrets(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
     """aiohttp's parser quotes the bytes it choked on: a status line, a header, a chunk size."""
     answers = [
         b"HTTP/1.1 2x0 " + LONG_SECRET.encode()[:40] + b"\r\n\r\n",
@@ -422,22 +401,9 @@ async def test_poller_sweep_garbled_http_echoing_secrets(caplog: pytest.LogCaptu
         + LONG_SECRET.encode()[:30]
         + b"\r\n",
     ]
-    served = itertools.count()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(65536)
-        writer.write(answers[next(served) % len(answers)])
-        await writer.drain()
-        writer.close()
-
-    tcp = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = tcp.sockets[0].getsockname()[1]
-    try:
-        events = await sweep(f"http://127.0.0.1:{port}", "apigw-v3", caplog, anyio.sleep_forever)
-    finally:
-        tcp.close()
-        await tcp.wait_closed()
-    assert next(served) >= len(answers)
+    async with RawServer(*answers) as raw:
+        events = await sweep(make_client, raw.url, "apigw-v3", caplog, anyio.sleep_forever)
+    assert raw.served >= len(answers)
     # What the engine shows of these failures (WatchFailed, PollingStalled, its log lines)
     # was checked by ``sweep``; each error is a masked TransportError (test_wire_defects.py).
     del events

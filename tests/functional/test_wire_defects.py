@@ -10,7 +10,6 @@ import functools
 import json
 import logging
 import math
-import traceback
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +18,6 @@ import pytest
 from aiohttp import web
 
 from bkjob_async import (
-    ApiError,
     BkJobClient,
     BkJobError,
     ConnectError,
@@ -33,17 +31,16 @@ from bkjob_async import (
 from bkjob_async._aiohttp import AiohttpTransport
 from bkjob_async._transport import send_once, sender
 from bkjob_async.models.requests import Account, FileSource, GlobalVar, Targets
-from tests.conftest import APP_SECRET, BK_TOKEN, RecordingServer, envelope
+from tests.conftest import (
+    APP_SECRET,
+    BK_TOKEN,
+    RawServer,
+    RecordingServer,
+    envelope,
+    full_text,
+)
 
 BIZ = Scope.biz(2)
-
-
-def full_text(error: BaseException) -> str:
-    parts = [str(error), repr(error), repr(error.args)]
-    parts += traceback.format_exception(type(error), error, error.__traceback__)
-    if isinstance(error, ApiError):
-        parts += [repr(error.permission), str(error.request_id), str(error.job_request_id)]
-    return "\n".join(parts)
 
 
 def readable(text: str, secret: str) -> list[str]:
@@ -164,26 +161,14 @@ async def test_the_transport_itself_masks_a_parser_error_quoting_a_secret(
         + b"\x00\r\n\r\nhello"
     )
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(100)
-        writer.write(answer)
-        await writer.drain()
-        writer.close()
-
-    tcp = await asyncio.start_server(handle, "127.0.0.1", 0)
-    port = tcp.sockets[0].getsockname()[1]
-    try:
-        async with make_client(base_url=f"http://127.0.0.1:{port}") as c:
-            request = c.protocol.job_instance_status(BIZ, 1, with_hosts=True)
-            for send in (c.transport.send(request), send_once(c.transport, c.protocol, request)):
-                with pytest.raises(TransportError) as info:
-                    await send
-                assert not readable(full_text(info.value), APP_SECRET)
-                assert info.value.__cause__ is None
-                assert info.value.__context__ is None
-    finally:
-        tcp.close()
-        await tcp.wait_closed()
+    async with RawServer(answer) as raw, make_client(base_url=raw.url) as c:
+        request = c.protocol.job_instance_status(BIZ, 1, with_hosts=True)
+        for send in (c.transport.send(request), send_once(c.transport, c.protocol, request)):
+            with pytest.raises(TransportError) as info:
+                await send
+            assert not readable(full_text(info.value), APP_SECRET)
+            assert info.value.__cause__ is None
+            assert info.value.__context__ is None
 
 
 async def test_send_once_masks_errors_of_any_transport(make_client: MakeClient) -> None:
