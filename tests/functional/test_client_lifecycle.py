@@ -220,16 +220,16 @@ async def test_no_unclosed_session_warning_after_close(server: RecordingServer) 
     assert [str(w.message) for w in caught] == []
 
 
-async def test_closing_during_a_retry_backoff_does_not_reopen(server: RecordingServer) -> None:
+async def test_closing_during_a_retry_backoff_does_not_reopen(
+    make_client: Any, server: RecordingServer
+) -> None:
     server.reply_raw(b"busy", status=503)
     clients: list[BkJobClient] = []
 
     async def close_while_waiting(_: float) -> None:
         await clients[0].aclose()
 
-    client = BkJobClient(
-        server.url, app_code="a", app_secret="b", username="u", sleep=close_while_waiting
-    )
+    client = make_client(sleep=close_while_waiting)
     clients.append(client)
     with pytest.raises(RuntimeError, match="closed"):
         await client.get_job_instance_status(BIZ, 1)
@@ -237,7 +237,9 @@ async def test_closing_during_a_retry_backoff_does_not_reopen(server: RecordingS
     assert owned_session(client) is None
 
 
-async def test_closing_with_a_request_in_flight_does_not_reopen(server: RecordingServer) -> None:
+async def test_closing_with_a_request_in_flight_does_not_reopen(
+    make_client: Any, server: RecordingServer
+) -> None:
     started = asyncio.Event()
 
     async def slow(_: web.Request) -> web.StreamResponse:
@@ -251,7 +253,7 @@ async def test_closing_with_a_request_in_flight_does_not_reopen(server: Recordin
     async def no_wait(delay: float) -> None:
         sleeps.append(delay)
 
-    client = BkJobClient(server.url, app_code="a", app_secret="b", username="u", sleep=no_wait)
+    client = make_client(sleep=no_wait)
     call = asyncio.ensure_future(client.get_job_instance_status(BIZ, 1))
     await started.wait()
     await client.aclose()

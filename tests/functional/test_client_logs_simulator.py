@@ -4,7 +4,6 @@ flavors: a finished script job's logs, a file job's transfer rows, and the jobs 
 from __future__ import annotations
 
 import datetime as dt
-import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -28,7 +27,6 @@ from bkjob_async import (
     TaskType,
 )
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
-from tests.conftest import FakeSleep
 
 SCOPE = Scope.biz(2)
 V3_FLAVORS = ["apigw-v3", "esb-jobv3"]
@@ -45,27 +43,12 @@ async def sim() -> AsyncIterator[BkJobSimulator]:
 
 
 @pytest.fixture
-async def client_for(sim: BkJobSimulator) -> AsyncIterator[MakeClient]:
-    """Return a factory of clients of one flavor aimed at ``sim``; each is closed afterwards."""
-    made: list[BkJobClient] = []
-
-    def build(flavor: str) -> BkJobClient:
-        client = BkJobClient(
-            sim.url,
-            app_code="client-app",
-            app_secret="client-secret",
-            username="dave",
-            flavor=flavor,
-            retry=RetryPolicy(max_attempts=2, base_delay=0.01),
-            sleep=FakeSleep(),
-            rng=random.Random(3),
-        )
-        made.append(client)
-        return client
-
-    yield build
-    for client in made:
-        await client.aclose()
+def client_for(sim: BkJobSimulator, make_client: Any) -> MakeClient:
+    """Return ``make_client`` aimed at ``sim`` for one flavor, acting as dave (whose jobs the
+    history lists), with two attempts."""
+    return lambda flavor: make_client(
+        base_url=sim.url, flavor=flavor, username="dave", retry=RetryPolicy(max_attempts=2)
+    )
 
 
 def now(sim: BkJobSimulator) -> dt.datetime:

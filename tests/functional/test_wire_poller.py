@@ -13,7 +13,6 @@ import anyio
 from aiohttp import web
 
 from bkjob_async import (
-    BkJobClient,
     HostTransition,
     JobFinished,
     Poller,
@@ -36,10 +35,10 @@ def serve(server: RecordingServer, answer: Any) -> None:
         server.reply_with(handle)
 
 
-async def watch(server: RecordingServer, seconds: float) -> tuple[list[Any], Poller]:
+async def watch(make_client: Any, seconds: float) -> tuple[list[Any], Poller]:
     events: list[Any] = []
     async with (
-        BkJobClient(server.url, app_code="a", app_secret="app-secret-long", username="u") as c,
+        make_client() as c,
         Poller(c, policy=POLICY) as poller,
     ):
         with anyio.move_on_after(seconds):
@@ -48,7 +47,9 @@ async def watch(server: RecordingServer, seconds: float) -> tuple[list[Any], Pol
     return events, poller
 
 
-async def test_duplicate_host_rows_never_alternate(server: RecordingServer) -> None:
+async def test_duplicate_host_rows_never_alternate(
+    make_client: Any, server: RecordingServer
+) -> None:
     def answer(n: int) -> dict[str, Any]:
         rows = [
             {"bk_host_id": 1, "status": 7},
@@ -64,13 +65,15 @@ async def test_duplicate_host_rows_never_alternate(server: RecordingServer) -> N
         }
 
     serve(server, answer)
-    events, _ = await watch(server, 0.6)
+    events, _ = await watch(make_client, 0.6)
     assert len(server.requests) >= 10  # many decoded polls ...
     hosts = [(e.host.key, int(e.current)) for e in events if isinstance(e, HostTransition)]
     assert sorted(hosts) == [(1, 9), (2, 7)]  # ... one report per host: the last row won
 
 
-async def test_an_answer_about_another_job_ends_nothing(server: RecordingServer) -> None:
+async def test_an_answer_about_another_job_ends_nothing(
+    make_client: Any, server: RecordingServer
+) -> None:
     def answer(n: int) -> dict[str, Any]:
         return {
             "finished": True,
@@ -79,6 +82,6 @@ async def test_an_answer_about_another_job_ends_nothing(server: RecordingServer)
         }
 
     serve(server, answer)
-    events, poller = await watch(server, 0.5)
+    events, poller = await watch(make_client, 0.5)
     assert not [e for e in events if isinstance(e, JobFinished)]
     assert poller.statistics().errors.get("ResponseFormatError", 0) > 0
