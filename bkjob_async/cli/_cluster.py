@@ -224,6 +224,7 @@ async def run_cluster_watch(ctx: Context, args: argparse.Namespace) -> int:
                         server=server,
                         statistics=_none,
                         workers=holders.latest if mode is Mode.LIVE else None,
+                        server_label="Redis",
                     ) as shown,
                     anyio.create_task_group() as tg,
                 ):

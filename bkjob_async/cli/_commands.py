@@ -178,11 +178,11 @@ async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
         status = await watch_jobs(
             ctx, args, target, credentials, job_ids, mode, _title("watch", job_ids)
         )
-        if ctx.interrupted:
-            ids = " ".join(map(str, job_ids))
+        if ctx.interrupted:  # the command on a line of its own, to copy whole
+            ids = " ".join(map(str, job_ids)) if len(job_ids) <= 10 else "JOB_ID ..."
             ctx.err(
-                "not resumable: run it with --state FILE to make a watch you can resume "
-                f"(bkjob-async watch {ids} --state watch.db)"
+                "not resumable: run it with --state FILE to make a watch you can resume:\n"
+                f"  bkjob-async watch {ids} --state watch.db"
             )
         return status
     name = name or "watch"

@@ -233,11 +233,12 @@ async def showing(
     statistics: Callable[[], PollerStatistics | None],
     connected: bool = False,
     workers: Callable[[], Workers | None] | None = None,
+    server_label: str = "bk-job",
 ) -> AsyncIterator[Shown]:
     """Show progress from now until the block ends; the live view is drawn at once.
 
     Until ``Shown.connected()`` the live view says "connecting to ``server``"; JSON mode
-    prints nothing that did not happen. ``workers``: a cluster watch's (``LiveView``).
+    prints nothing that did not happen. ``workers`` and ``server_label``: see ``LiveView``.
     """
     if mode is not Mode.LIVE:
         yield Shown(ctx, tally, mode=mode, statistics=statistics)
@@ -252,6 +253,7 @@ async def showing(
         server=server,
         connected=connected,
         workers=workers,
+        server_label=server_label,
     )
     with view, _logging_to(ctx, above(view.console, ctx.stderr)):
         async with anyio.create_task_group() as tg:

@@ -101,8 +101,9 @@ def describe_event(event: Event, *, arrow: str = "->") -> str:
     if isinstance(event, PollingResumed):
         return f"{when} {job}  bk-job answers again (unreachable since {clock(event.since)})"
     if isinstance(event, HostTransition):
-        host = event.host
-        where = f"{job} step {event.step_instance_id}#{event.execute_count} host {host}"
+        host = event.host  # known by its id alone (a cluster's events): "host 8424895"
+        named = host if host.ip or host.ipv6 or host.bk_host_id is None else host.bk_host_id
+        where = f"{job} step {event.step_instance_id}#{event.execute_count} host {named}"
         change = f"{code_name(event.previous)} {arrow} {code_name(event.current)}"
         return f"{when} {where}  {change}{_exit_tail(event)}"
     if isinstance(event, StepTransition):

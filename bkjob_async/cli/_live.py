@@ -141,6 +141,7 @@ class LiveView:
     polls each job.
 
     :param server: the URL (and scope) shown while connected.
+    :param server_label: what ``server`` is ("bk-job"; a cluster watch's: "Redis").
     :param statistics: returns the poller's statistics now (or ``None`` before it starts).
     :param workers: a cluster watch's: returns who polls its jobs now (``None``: not read yet).
     """
@@ -156,11 +157,13 @@ class LiveView:
         connected: bool = True,
         fps: float = 8.0,
         workers: Callable[[], Workers | None] | None = None,
+        server_label: str = "bk-job",
     ) -> None:
         self.console = console
         self.tally = tally
         self.title = title
         self.server = server
+        self.server_label = server_label
         #: False until bk-job answered once: the view says "connecting to ...".
         self.connected = connected
         self._statistics = statistics
@@ -234,8 +237,8 @@ class LiveView:
             # is believed, so the line goes at the first answer, not once every job answered.
             return "bk-job", _line("bk-job unreachable, retrying", "bold red")
         if not self.connected:
-            return "bk-job", _line(f"connecting to {self.server} ...", "yellow")
-        return "bk-job", _line(self.server, "dim")
+            return self.server_label, _line(f"connecting to {self.server} ...", "yellow")
+        return self.server_label, _line(self.server, "dim")
 
     def _figures(self, *, wide: bool) -> list[tuple[str, RenderableType]]:
         tally, stats = self.tally, self._statistics()

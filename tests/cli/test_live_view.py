@@ -282,3 +282,18 @@ def test_a_cluster_watch_before_the_first_read_of_its_workers() -> None:
     )
     text = "\n".join(lines)
     assert "none live, 1 job waiting: start one with bkjob-async worker" in text
+
+
+def test_a_host_known_by_its_id_alone_is_named_by_it() -> None:
+    """A cluster's events carry a host's id or address, not both: no "host ? (host 8424895)"."""
+    from bkjob_async.cli._format import describe_event, short_event
+
+    for host, named in [
+        (Host(bk_host_id=8424895), "host 8424895"),
+        (Host(ip="10.0.0.9"), "host 10.0.0.9"),
+    ]:
+        result = HostResult(host, HostStatus.RUNNING)
+        event = HostTransition(1, T0, 2, 0, host, None, HostStatus.RUNNING, result)
+        assert f"step 2#0 {named}  - → RUNNING(7)" in describe_event(event, arrow="→")
+        assert named.removeprefix("host ") in short_event(event)
+        assert "?" not in describe_event(event)

@@ -250,7 +250,7 @@ async def test_interrupt_prints_a_partial_summary(sim: BkJobSimulator, env) -> N
     assert "\x1b[?25h" in result.out  # the live view gave the cursor back
     # Ctrl-C says how this could have been resumed (issue 28).
     assert "not resumable: run it with --state FILE" in result.err
-    assert f"(bkjob-async watch {job} --state watch.db)" in result.err
+    assert f"\n  bkjob-async watch {job} --state watch.db\n" in result.err  # a line to copy
 
 
 # --- through a real pipe --------------------------------------------------------------------------

@@ -129,7 +129,8 @@ async def test_watch_redis_on_a_terminal_draws_the_live_view(
         await _with_a_worker(redis_server.url, sim, follow, worker_id=f"cli-w{width}")
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue())
     assert "╭─ bkjob-async watch --redis" in text
-    assert "(cluster 'cli', watc" in text  # where the events come from
+    assert re.search(r"│ Redis +redis://127.0.0.1:\d+.* \(cluster 'cli', watc", text)  # the source
+    assert "host ?" not in text  # a host known by its id alone is named by it
     assert "Latest transitions" in text
     assert "12/12 finished 100%" in text
     assert "Jobs by final status" in text
