@@ -35,6 +35,7 @@ from bkjob_async import (
     StepTransition,
 )
 from bkjob_async.polling import UnknownWatchError
+from bkjob_async.polling.stores.sqlite._writer import LogWriter
 
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=0.2, max_interval=1.0, max_in_flight=16)
@@ -70,7 +71,7 @@ def traced(write):  # type: ignore[no-untyped-def]
     return write_sync
 
 
-SqliteStore._write_sync = traced(SqliteStore._write_sync)  # type: ignore[method-assign]
+LogWriter.write = traced(LogWriter.write)  # type: ignore[method-assign]
 
 
 def describe(event: object) -> dict[str, object]:

@@ -26,6 +26,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bkjob_async import Scope, SqliteStore
+from bkjob_async.polling.stores.sqlite._writer import LogWriter
 
 BIZ = Scope.biz(2)
 WATCH = "crash"
@@ -58,7 +59,7 @@ def _step() -> int:
 def traced(write):  # type: ignore[no-untyped-def]
     def write_sync(self, segments, *args):  # type: ignore[no-untyped-def]
         say("B")
-        conn = self._connection()
+        conn = self.conn
         if _armed.is_set():  # only inside this write: between B and E
             conn.set_progress_handler(_step, 1)
         try:
@@ -71,7 +72,7 @@ def traced(write):  # type: ignore[no-untyped-def]
     return write_sync
 
 
-SqliteStore._write_sync = traced(SqliteStore._write_sync)  # type: ignore[method-assign]
+LogWriter.write = traced(LogWriter.write)  # type: ignore[method-assign]
 
 
 async def main(path: str, jobs: int, seed: int) -> None:

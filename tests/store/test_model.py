@@ -74,7 +74,7 @@ async def _snapshot(store: Any) -> dict:
 def _set_disk_full(store: SqliteStore, full: bool) -> None:
     """While full, every write applies its batch inside a transaction, then fails to commit."""
     if not full:
-        store.__dict__.pop("_write_sync", None)
+        store._log.__dict__.pop("write", None)
         return
 
     def failing_write(segments: list, fold: bool) -> None:
@@ -88,7 +88,7 @@ def _set_disk_full(store: SqliteStore, full: bool) -> None:
             conn.execute("ROLLBACK")
         raise sqlite3.OperationalError("database or disk is full (injected)")
 
-    store._write_sync = failing_write  # type: ignore[method-assign]
+    store._log.write = failing_write  # type: ignore[method-assign]
 
 
 async def _run(ops: list[tuple], path: Path, fold: float) -> None:

@@ -7,7 +7,7 @@ queued, or on ``flush()``) and writes it as **one transaction**. Calls are writt
 order, so whatever is durable, every earlier call is too. After each attempt the thread wakes
 the loop's waiters with one ``call_soon_threadsafe`` (asyncio, like aiohttp), and only if
 someone waits. Reads (``load``, ``watch_names``) run in a worker thread on a second
-connection, which WAL lets read while the writer writes. See ``_store`` for the contract.
+connection, which WAL lets read while the writer writes. See ``bkjob_async.polling.stores`` for the contract.
 
 **What a batch writes.** Commits and acks (the hot path: one of each per changed poll) are
 not written to the tables row by row: a batch's net (each job's latest state, the events
@@ -56,14 +56,11 @@ an ERROR with the count of calls it could not write.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 import os
 import sqlite3
 import threading
-import time
 from typing import TYPE_CHECKING, Literal
 
 import anyio
@@ -72,11 +69,8 @@ from ...._checks import is_int, is_number
 from ....config import Scope
 from ....errors import StoreError
 from .. import Store, StoredEvent, StoredWatch, StoreStatistics, check_event_id, check_name
+from .._queue import WriteQueue
 from ._batch import (
-    _FOLD_BYTES,
-    _FOLD_ROWS,
-    _FOLD_SIZE,
-    _INSERT_LOG,
     _dumps,
     _Hot,
     _loads,
@@ -86,22 +80,20 @@ from ._batch import (
     _Segment,
 )
 from ._file import (
-    _MIGRATIONS,
-    APPLICATION_ID,
-    SCHEMA_VERSION,
     _check_file,
     _connect,
     _lock,
     _max_seq,
     _read_log,
 )
+from ._writer import LogWriter
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from .. import JobKey, JsonValue
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "_MIGRATIONS", "SqliteStore"]
+__all__ = ["SqliteStore"]
 
 logger = logging.getLogger("bkjob_async.polling.store")
 
@@ -161,8 +153,6 @@ class SqliteStore(Store):
         self._synchronous = synchronous
         self._flush_interval = float(flush_interval)
         self._max_batch = max_batch
-        self._retry_interval = float(retry_interval)
-        self._max_retry_interval = max(float(max_retry_interval), self._retry_interval)
         self._check = check
         self._fold_interval = float(fold_interval)
         self._state: Literal["new", "open", "closed"] = "new"
@@ -183,30 +173,20 @@ class SqliteStore(Store):
         self._segments: list[_Segment] = []
         self._hot: _Hot | None = None
         self._queued = 0
-        self._ticket = 0
         self._seq = 0
-        # Written by the writer thread only.
-        self._durable = 0
-        self._started = 0
-        self._finished = 0
-        self._transactions = 0
-        self._failures = 0
-        self._failures_before = 0
-        self._error: str | None = None
-        # The net of the batches logged since the last fold (see ``_Hot``), rows in ``log``,
-        # and when the last fold was (writer thread only).
-        self._dirty = _Hot()
-        self._logged = 0
-        self._log_bytes = 0
-        self._batch_bytes = 0
-        self._folded_at = 0.0
+        #: Tickets, settling, health and backoff (its ``ticket`` is counted under ``_lock``).
+        self._queue = WriteQueue(
+            f"store {self._path}",
+            logger,
+            retry_interval=float(retry_interval),
+            max_retry_interval=float(max_retry_interval),
+        )
+        #: The log and its folds, on the write connection (the writer thread only).
+        self._log: LogWriter | None = None
         # Wakes the writer: something is queued / write now.
         self._wake = threading.Event()
         self._urgent = threading.Event()
         self._stopping = False
-        # Waiters on the loop: ``_cycle`` is set after the next write attempt.
-        self._waiting = False
-        self._cycle: anyio.Event | None = None
 
     def __repr__(self) -> str:
         return f"SqliteStore({self._path!r})"
@@ -222,7 +202,7 @@ class SqliteStore(Store):
         """Lock and check the file, create or migrate its schema, start the writer thread."""
         if self._state != "new":
             raise StoreError(f"the store {self._path} was already opened", path=self._path)
-        self._loop = asyncio.get_running_loop()
+        self._queue.bind()
         self._limiter = anyio.CapacityLimiter(1)
         self._seq = await anyio.to_thread.run_sync(self._open_sync, limiter=self._limiter)
         self._thread = threading.Thread(
@@ -246,7 +226,7 @@ class SqliteStore(Store):
                     "store %s: closing with %d calls not written (%s); they are lost",
                     self._path,
                     self._queued,
-                    self._error,
+                    self._queue.error,
                 )
             await anyio.to_thread.run_sync(self._close_sync, limiter=self._limiter)
 
@@ -292,8 +272,7 @@ class SqliteStore(Store):
     def _queued_one(self) -> int:
         """Count one queued call (under ``_lock``); return its ticket."""
         self._queued += 1
-        self._ticket += 1
-        return self._ticket
+        return self._queue.issue()
 
     def _poke(self) -> None:
         if not self._wake.is_set():
@@ -366,14 +345,14 @@ class SqliteStore(Store):
         scope, job_id = job
         scope_text = self._scopes.get(scope) or self._text(scope)
         if (name, scope_text, job_id) not in self._members:
-            return self._ticket  # not in the watch: nothing to write
+            return self._queue.ticket  # not in the watch: nothing to write
         text = _dumps(state)
         rows = []
         for event_id, payload in events:
             if type(event_id) is not str or not event_id:
                 check_event_id(event_id)
             rows.append((event_id, _dumps(payload)))
-        known = self._pending
+        known, queue = self._pending, self._queue
         with self._lock:
             hot = self._hot
             if hot is None:
@@ -386,7 +365,7 @@ class SqliteStore(Store):
                     known[key] = (seq, scope_text, job_id)
                     hot.events[seq] = (seq, name, event_id, scope_text, job_id, payload_text)
             self._queued += 1
-            ticket = self._ticket = self._ticket + 1
+            ticket = queue.ticket = queue.ticket + 1
         if self._queued >= self._max_batch or not self._wake.is_set():
             self._poke()
         return ticket
@@ -395,7 +374,7 @@ class SqliteStore(Store):
         """Queue: forget these pending events of watch ``name``; return a ticket."""
         if self._state != "open":
             self._open_for_writes()
-        known = self._pending
+        known, queue = self._pending, self._queue
         with self._lock:
             hot = self._hot
             if hot is None:
@@ -406,72 +385,43 @@ class SqliteStore(Store):
                 if entry is not None and queued.pop(entry[0], None) is None:
                     acked[entry[0]] = None
             self._queued += 1
-            ticket = self._ticket = self._ticket + 1
+            ticket = queue.ticket = queue.ticket + 1
         if self._queued >= self._max_batch or not self._wake.is_set():
             self._poke()
         return ticket
 
-    # -- durability -----------------------------------------------------------------------
+    # -- durability (``stores._queue``) ----------------------------------------------------
 
     def settled(self, ticket: int) -> bool:
         """Return whether call ``ticket`` is durable, or the store is unhealthy or closed."""
-        return ticket <= self._durable or self._error is not None or self._state != "open"
-
-    def _next_cycle(self) -> anyio.Event:
-        """Return the event set after the writer's next attempt (on the loop)."""
-        if self._cycle is None:
-            self._cycle = anyio.Event()
-        self._waiting = True  # before the caller checks: see ``_notify``
-        return self._cycle
+        return self._queue.settled(ticket) or self._state != "open"
 
     async def wait_settled(self, ticket: int) -> None:
         """Wait until ``settled(ticket)``: at most about ``flush_interval`` plus one write."""
+        queue = self._queue
         while True:
-            cycle = self._next_cycle()
+            attempt = queue.next_attempt()
             if self.settled(ticket):
                 return
-            await cycle.wait()
+            await attempt.wait()
 
     async def flush(self) -> None:
         """Write every call so far now; return once durable, or once that attempt failed."""
-        ticket, mark = self._ticket, self._started
+        queue = self._queue
+        ticket, mark = queue.ticket, queue.started
         while True:
-            cycle = self._next_cycle()
-            if self._durable >= ticket or self._state != "open":
+            attempt = queue.next_attempt()
+            if queue.durable >= ticket or self._state != "open":
                 return
-            if self._error is not None and self._finished > mark:
+            if queue.error is not None and queue.finished > mark:
                 return
             self._urgent.set()
             self._wake.set()
-            await cycle.wait()
-
-    def _cycle_done(self) -> None:
-        """Wake every waiter (on the loop, called from the writer thread)."""
-        self._waiting = False
-        cycle, self._cycle = self._cycle, None
-        if cycle is not None:
-            cycle.set()
-
-    def _notify(self) -> None:
-        """Tell the loop's waiters that an attempt finished (from the writer thread).
-
-        The writer updates ``_durable`` before reading ``_waiting``; a waiter sets
-        ``_waiting`` before reading ``_durable``: one of them sees the other's write.
-        """
-        if self._waiting:
-            with contextlib.suppress(RuntimeError):  # the loop is closed
-                self._loop.call_soon_threadsafe(self._cycle_done)
+            await attempt.wait()
 
     def statistics(self) -> StoreStatistics:
         """Return a snapshot of the store's writes and health."""
-        return StoreStatistics(
-            healthy=self._error is None,
-            error=self._error,
-            writes=self._ticket,
-            pending_writes=self._ticket - self._durable,
-            transactions=self._transactions,
-            failed_transactions=self._failures,
-        )
+        return self._queue.statistics()
 
     # -- the writer thread ----------------------------------------------------------------
 
@@ -480,14 +430,14 @@ class SqliteStore(Store):
             self._write_loop()
         except BaseException as exc:  # pragma: no cover - a bug; never leave waiters hanging
             logger.exception("store %s: the writer thread failed", self._path)
-            self._error = f"the writer thread failed: {type(exc).__name__}: {exc}"
-            self._notify()
+            self._queue.error = f"the writer thread failed: {type(exc).__name__}: {exc}"
+            self._queue.attempted_threadsafe()
 
     def _write_loop(self) -> None:
-        delay = self._retry_interval
+        delay = 0.0
         while True:
             self._wake.wait()
-            window = self._flush_interval if self._error is None else delay
+            window = self._flush_interval if self._queue.error is None else delay
             if window and not self._stopping:
                 self._urgent.wait(window)
             self._wake.clear()
@@ -496,44 +446,38 @@ class SqliteStore(Store):
             if self._stopping:
                 self._attempt()
                 return
-            if self._attempt():
-                delay = self._retry_interval
-            else:
-                delay = min(delay * 2, self._max_retry_interval)
+            retry_in = self._attempt()
+            if retry_in is not None:
+                delay = retry_in
                 self._wake.set()
 
-    def _attempt(self) -> bool:
-        """Write the whole queue as one transaction; on failure put it back. Return success."""
+    def _attempt(self) -> float | None:
+        """Write the whole queue as one transaction; on failure put it back and return the
+        delay before the next attempt (``None``: it succeeded)."""
+        queue, log = self._queue, self._log
+        assert log is not None
         with self._lock:
-            segments, count, upto = self._segments, self._queued, self._ticket
+            segments, count, upto = self._segments, self._queued, queue.ticket
             self._segments, self._hot, self._queued = [], None, 0
-            self._started += 1
-            attempt = self._started
-        fold = self._stopping or self._fold_due()
-        wrote = bool(segments) or (fold and self._logged > 0)
+            queue.started += 1
+            attempt = queue.started
+        fold = self._stopping or log.fold_due()
+        wrote = bool(segments) or (fold and log.logged > 0)
+        retry_in = None
         try:
-            done = self._write_sync(segments, fold) if wrote else (False, [])
+            done = log.write(segments, fold) if wrote else None
         except Exception as exc:
             with self._lock:
                 self._requeue(segments, count)
-            self._failed(exc)
-            ok = False
+                queued = self._queued
+            retry_in = queue.failed(exc, queued)
         else:
-            if wrote:
-                self._transactions += 1
-                self._written(*done)
-            self._durable = max(self._durable, upto)
-            if self._error is not None:
-                logger.warning(
-                    "store %s: writes resumed after %d failed attempts",
-                    self._path,
-                    self._failures - self._failures_before,
-                )
-                self._error = None
-            ok = True
-        self._finished = attempt
-        self._notify()
-        return ok
+            if done is not None:
+                log.written(*done)
+            queue.applied(upto, wrote=wrote)
+        queue.finished = attempt
+        queue.attempted_threadsafe()
+        return retry_in
 
     def _requeue(self, segments: list[_Segment], count: int) -> None:
         merged: list[_Segment] = []
@@ -546,103 +490,6 @@ class SqliteStore(Store):
         self._segments = merged
         self._hot = merged[-1] if merged and isinstance(merged[-1], _Hot) else None
         self._queued += count
-
-    def _failed(self, exc: Exception) -> None:
-        message = f"{type(exc).__name__}: {exc}"
-        if self._error is None:
-            self._failures_before = self._failures
-            logger.error(
-                "store %s: writes failing (%s); keeping %d calls in memory and retrying;"
-                " a crash now loses them",
-                self._path,
-                message,
-                self._queued,
-            )
-        else:
-            logger.debug("store %s: write retry failed (%s)", self._path, message)
-        self._failures += 1
-        self._error = message
-
-    def _fold_due(self) -> bool:
-        """Tell whether the log should be folded now: it is old or large (writer thread)."""
-        if not self._logged:
-            return False
-        if (
-            self._logged >= _FOLD_ROWS
-            or self._log_bytes >= _FOLD_BYTES
-            or self._dirty.size() >= _FOLD_SIZE
-        ):
-            return True
-        return time.monotonic() - self._folded_at >= self._fold_interval
-
-    def _write_sync(self, segments: list[_Segment], fold: bool) -> tuple[bool, list[_Hot]]:
-        """Write ``segments`` in one transaction; return whether the log was folded and the
-        batches logged after that, for ``_written`` once the transaction succeeded.
-
-        Commits and acks go to the ``log`` as one row per batch; a rare call (add, remove,
-        drop), a fold asked for, or a log grown old or large first folds the log (the net of
-        the logged batches, then this transaction's) into ``jobs`` and ``events`` and empties it.
-        Nothing in memory changes here: a failed transaction is rolled back and retried whole.
-        """
-        conn = self._connection()
-        if not fold and len(segments) == 1 and isinstance(segments[0], _Hot):
-            # The usual batch: one insert, a transaction of its own (no BEGIN/COMMIT trips).
-            if not segments[0]:
-                return False, []
-            body = segments[0].body()
-            conn.execute(_INSERT_LOG, (body,))
-            self._batch_bytes = len(body)
-            return False, [segments[0]]
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            folded = False
-            hots: list[_Hot] = []
-            for segment in segments:
-                if isinstance(segment, _Hot):
-                    hots.append(segment)
-                    continue
-                self._fold_sync(conn, folded, hots)
-                folded, hots = True, []
-                segment.apply(conn)
-            if fold:
-                self._fold_sync(conn, folded, hots)
-                folded, hots = True, []
-            self._batch_bytes = 0
-            for hot in hots:
-                if hot:
-                    body = hot.body()
-                    conn.execute(_INSERT_LOG, (body,))
-                    self._batch_bytes += len(body)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            raise
-        return folded, [hot for hot in hots if hot]
-
-    def _fold_sync(self, conn: sqlite3.Connection, folded: bool, hots: list[_Hot]) -> None:
-        """Fold the logged batches (unless done already in this transaction), then ``hots``."""
-        if not folded and self._logged:
-            conn.execute("DELETE FROM log")  # first: the tables' new rows reuse its pages
-            self._dirty.apply(conn)
-        for hot in hots:
-            hot.apply(conn)
-
-    def _written(self, folded: bool, logged: list[_Hot]) -> None:
-        """After a successful write: account for the fold and the batches logged."""
-        if folded:
-            self._dirty, self._logged, self._log_bytes = _Hot(), 0, 0
-            self._folded_at = time.monotonic()
-        for hot in logged:
-            self._dirty.absorb(hot)
-            self._logged += 1
-        self._log_bytes += self._batch_bytes if logged else 0
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StoreError(f"the store {self._path} is not open", path=self._path)
-        return self._conn
 
     # -- reads, in a worker thread, on their own connection (WAL: readers never block) ----
 
@@ -703,7 +550,7 @@ class SqliteStore(Store):
         try:
             _check_file(self._path)
             self._conn = _connect(self._path, self._synchronous, self._check)
-            self._folded_at = time.monotonic()
+            self._log = LogWriter(self._conn, self._fold_interval)
             return _max_seq(self._conn)
         except BaseException:
             self._close_sync()
