@@ -109,7 +109,11 @@ def _job(data: dict[str, Any], finished: Any, expected: int | None) -> tuple[boo
 def _step(step: Any, counts: tuple[str, ...], rows: str, typed: bool) -> StepObservation:
     """Read one step row: its round is the first of ``counts`` it has, its hosts are ``rows``."""
     step_id, status = _int(step["step_instance_id"]), _code(step["status"])
-    count = next((step[key] for key in counts if key in step), None)
+    count = None
+    for key in counts:
+        if key in step:
+            count = step[key]
+            break
     hosts = _hosts(step.get(rows))
     return StepObservation(
         step_id, status, _count(count), hosts, typed and step.get("type") == _MANUAL_CONFIRM
