@@ -46,7 +46,7 @@ with ``.error``, and writes resume by themselves; a crash in that window can los
 not written.
 """
 
-from ._durable import open_jobs
+from ._codec import open_jobs
 from ._schedule import PollPolicy
 from ._statistics import PollerStatistics
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics

@@ -1,9 +1,13 @@
-"""Events of a named watch as plain JSON data for a store, and back; pure, no I/O.
+"""The one codec of stored events: JSON data for a store, and back, versioned; pure, no I/O.
 
 A stored event keeps everything its ``event_id`` is made of, plus what the consumer reads:
 ``observed_at``, a host's ``HostResult`` fields, and for ``JobFinished`` the raw answer its
 snapshot was parsed from (parsed again on the way back, by the same protocol). Only the
 events a store keeps go through here: host, step and job transitions and ``JobFinished``.
+
+Each event says its format (``"v"``, ``FORMAT``; data without it is format 1, the first
+release's). Data of a newer format is refused with a ``ValueError`` that says so, never
+misread: a store written by a newer bkjob-async is not resumed by an older one.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ if TYPE_CHECKING:
     from .._protocol import Protocol
     from .stores import StoredWatch
 
-__all__ = ["decode_event", "encode_event", "open_jobs", "stored_kinds"]
+__all__ = ["FORMAT", "decode_event", "encode_event", "open_jobs", "stored_kinds"]
+
+#: The format ``encode_event`` writes; ``decode_event`` reads it and every older one.
+FORMAT = 1
 
 #: The event classes a named watch commits to its store (the others are about this process).
 STORED = (HostTransition, StepTransition, JobTransition, JobFinished)
@@ -62,6 +69,7 @@ def _opt(value: int | None) -> int | None:
 def encode_event(event: Event, raw: Any = None) -> dict[str, Any]:
     """Return ``event`` as JSON data; ``raw`` is the answer a ``JobFinished`` was parsed from."""
     data: dict[str, Any] = {
+        "v": FORMAT,
         "j": event.job_instance_id,
         "t": event.observed_at.isoformat(),
         "o": getattr(event, "occurrence", 0),
@@ -105,11 +113,17 @@ def decode_event(data: Any, protocol: Protocol) -> Event:
     """Rebuild an event from ``encode_event`` output (``ValueError`` if it is not such data)."""
     try:
         return _decode(data, protocol)
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
         raise ValueError(f"not a stored event: {type(exc).__name__}: {exc}") from None
 
 
 def _decode(data: dict[str, Any], protocol: Protocol) -> Event:
+    version = data.get("v", 1)
+    if not isinstance(version, int) or version > FORMAT:
+        raise ValueError(
+            f"the event is of format {version!r}, written by a newer bkjob-async (this one"
+            f" reads up to {FORMAT}); upgrade bkjob-async to read it"
+        )
     job, at, occurrence, kind = (
         data["j"],
         _dt.datetime.fromisoformat(data["t"]),

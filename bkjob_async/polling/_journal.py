@@ -25,7 +25,7 @@ import typing
 from typing import TYPE_CHECKING
 
 from .. import errors
-from ._durable import STORED, encode_event
+from ._codec import STORED, encode_event
 from ._tracker import to_data
 from .events import Event, JobFinished
 

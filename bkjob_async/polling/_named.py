@@ -12,7 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
-from ._durable import decode_event, open_jobs
+from ._codec import decode_event, open_jobs
 from ._tracker import from_data
 from .events import JobFinished
 from .stores import UnknownWatchError, check_name
@@ -95,15 +95,20 @@ class NamedWatches:
         """Give ``sub`` a stored watch's jobs, states and pending events (queued first)."""
         ids: list[int] = []
         seeds: dict[int, Any] = {}
-        for (scope, job_id), data in stored.jobs.items():
-            if scope != sub.scope:
-                raise errors.StoreError(
-                    f"the watch {stored.name!r} holds jobs of {scope}, not only of {sub.scope}"
-                )
-            ids.append(job_id)
-            if data is not None:
-                seeds[job_id] = from_data(data)
-        events = [decode_event(e.payload, self._protocol) for e in stored.pending]
+        try:
+            for (scope, job_id), data in stored.jobs.items():
+                if scope != sub.scope:
+                    raise errors.StoreError(
+                        f"the watch {stored.name!r} holds jobs of {scope}, not only of {sub.scope}"
+                    )
+                ids.append(job_id)
+                if data is not None:
+                    seeds[job_id] = from_data(data)
+            events = [decode_event(e.payload, self._protocol) for e in stored.pending]
+        except ValueError as exc:  # (a state or an event this version cannot read)
+            raise errors.StoreError(
+                f"the watch {stored.name!r} in {self.store!r} cannot be read: {exc}"
+            ) from None
         ended = set(ids) - set(open_jobs(stored))
         sub.job_instance_ids = tuple(dict.fromkeys((*ids, *sub.job_instance_ids)))
         sub.remaining = set(sub.job_instance_ids) - ended

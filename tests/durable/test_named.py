@@ -133,6 +133,26 @@ async def test_resume_of_an_unknown_name_raises_a_typed_error(client: BkJobClien
             await poller.resume("")
 
 
+async def test_a_stored_event_of_a_newer_format_is_refused_at_resume(
+    client: BkJobClient,
+) -> None:
+    """A store written by a newer bkjob-async is refused with a clear error, never misread."""
+    async with MemoryStore() as store:
+        await store.wait_settled(store.add_jobs("w", [(SCOPE, 1)]))
+        newer = {"v": 99, "j": 1, "t": "2026-11-23T12:00:00+00:00", "o": 0, "k": "j"}
+        state = {"status": 2, "finished": False, "steps": [], "seq": 1}
+        store.commit("w", (SCOPE, 1), state, [("j:1:0", newer)])
+        async with Poller(client, policy=FAST, store=store) as poller:
+            with pytest.raises(StoreError, match="newer bkjob-async"):
+                await poller.resume("w")
+            with pytest.raises(StoreError, match="newer bkjob-async"):  # the name is free again
+                await poller.resume("w")
+        store.commit("w", (SCOPE, 1), {"steps": "?"})
+        async with Poller(client, policy=FAST, store=store) as poller:
+            with pytest.raises(StoreError, match="not a saved job state"):
+                await poller.resume("w")
+
+
 async def test_one_name_is_one_open_watch(scripted: ScriptedServer, client: BkJobClient) -> None:
     scripted.script(1, running(1, 7))
     async with Poller(client, policy=FAST) as poller:
