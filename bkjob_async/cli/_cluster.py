@@ -99,7 +99,9 @@ def add_cluster_options(parser: argparse.ArgumentParser, *, watch: bool) -> None
     group.add_argument(
         "--redis", metavar="URL", help="Redis URL of the cluster (default: $BKJOB_REDIS_URL)"
     )
-    group.add_argument("--cluster", default="prod", metavar="NAME", help="cluster name (prod)")
+    # No default here: ``watch`` refuses a cluster flag without a cluster watch; "prod" is
+    # filled in by ``_cluster`` (and ``run_cluster_watch``).
+    group.add_argument("--cluster", metavar="NAME", help="cluster name (prod)")
     if watch:
         group.add_argument(
             "--watch", dest="cluster_watch", metavar="NAME", help="the cluster watch's name"
@@ -107,6 +109,7 @@ def add_cluster_options(parser: argparse.ArgumentParser, *, watch: bool) -> None
 
 
 def _cluster(args: argparse.Namespace, ctx: Context) -> Any:
+    args.cluster = args.cluster or "prod"
     try:
         from ..cluster import Cluster
     except ImportError as exc:
@@ -200,6 +203,9 @@ async def run_cluster_watch(ctx: Context, args: argparse.Namespace) -> int:
     from ..cluster import ClusterError
 
     name = _watch_name(args)
+    if args.state is not None:
+        raise CliError("--state keeps a watch of bk-job; a cluster watch is kept in Redis")
+    args.cluster, args.group = args.cluster or "prod", args.group or "cli"
     job_ids: list[int] = list(dict.fromkeys(args.job_ids))
     forever = args.follow or not job_ids
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)

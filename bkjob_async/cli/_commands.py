@@ -165,6 +165,14 @@ async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
         from ._cluster import run_cluster_watch
 
         return await run_cluster_watch(ctx, args)
+    given = [f"--{name}" for name in ("cluster", "group") if getattr(args, name) is not None]
+    given += ["--follow"] if args.follow else []
+    if given:  # flags of a cluster watch, without one
+        verb, it = ("is", "it") if len(given) == 1 else ("are", "them")
+        raise CliError(
+            f"{' and '.join(given)} {verb} for a cluster watch: add --watch NAME (and --redis "
+            f"URL or $BKJOB_REDIS_URL), or leave {it} out to watch bk-job itself"
+        )
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)
     job_ids: list[int] = list(dict.fromkeys(args.job_ids))

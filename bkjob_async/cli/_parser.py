@@ -322,9 +322,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         help="the watch's name in the --state file (default: watch); one file holds many",
     )
     add_cluster_options(watch, watch=True)
-    watch.add_argument(
-        "--group", default="cli", help="with --redis: the consumer group to read in (cli)"
-    )
+    watch.add_argument("--group", help="with --redis: the consumer group to read in (cli)")
     watch.add_argument(
         "--follow",
         action="store_true",

@@ -169,3 +169,23 @@ async def test_no_command_lists_the_commands(argv: list[str], commands: list[str
     assert result.err.rstrip().endswith(
         "error: the following arguments are required: " + ("KIND" if argv else "COMMAND")
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["watch", "1", "--follow"], "--follow is for a cluster watch: add --watch NAME"),
+        (["watch", "1", "--cluster", "prod"], "--cluster is for a cluster watch"),
+        (["watch", "1", "--group", "g", "--follow"], "--group and --follow are for a cluster"),
+        (
+            ["watch", "1", "--redis", "redis://127.0.0.1:9/0", "--watch", "w", "--state", "x"],
+            "--state keeps a watch of bk-job; a cluster watch is kept in Redis",
+        ),
+    ],
+)
+async def test_flags_of_a_cluster_watch_are_refused_without_one(argv: list[str], says: str) -> None:
+    """A flag that would be ignored is refused (exit 2) before anything is sent."""
+    result = await run(argv, ENV)
+    assert result.status == 2
+    assert says in result.err
+    assert len(result.err.strip().splitlines()) == 1
