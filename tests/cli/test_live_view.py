@@ -25,6 +25,7 @@ from bkjob_async import (
     JobStatus,
     JobTransition,
     PollerStatistics,
+    PollingResumed,
     PollingStalled,
     StepInstance,
     StepTransition,
@@ -125,14 +126,22 @@ def test_a_large_terminal_shows_more() -> None:
     assert sum(line.lstrip("│ ").startswith("100") for line in large) > 10  # the job table
 
 
-def test_connecting_and_outage_lines() -> None:
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 50)])
+def test_connecting_and_outage_lines(width: int, height: int) -> None:
     tally = Tally([1])
-    lines = draw(tally, 80, 24, statistics=lambda: None, connected=False)
+    lines = draw(tally, width, height, statistics=lambda: None, connected=False)
     assert any("connecting to https://bkapi.example.com/api/bk-job/prod" in line for line in lines)
     tally.feed(PollingStalled(1, T0, T0, ConnectError("refused")))
-    text = "\n".join(draw(tally, 80, 24, statistics=lambda: None))
+    lines = draw(tally, width, height, statistics=lambda: None)
     local = T0.astimezone().strftime("%H:%M:%S")
-    assert f"bk-job unreachable since {local}, retrying" in text
+    header = next(line for line in lines if "unreachable" in line)
+    assert f"│ bk-job      bk-job unreachable since {local}, retrying (ConnectError)" in header
+    assert len(lines) <= height - 1
+    assert all(cell_len(line) <= width for line in lines)
+    tally.feed(PollingResumed(1, T0, T0))  # the first good answer: the header goes at once
+    lines = draw(tally, width, height, statistics=lambda: None)
+    assert not any("unreachable" in line for line in lines)
+    assert any(f"│ bk-job      {URL}" in line for line in lines)
 
 
 def test_status_never_cuts_the_status_name_at_80_columns() -> None:
