@@ -60,9 +60,15 @@ def rich_available() -> bool:
 
 
 def choose_mode(ctx: Context, *, json: bool, piped: Mode) -> Mode:
-    """Return ``JSON`` if asked, ``LIVE`` on a terminal with ``rich``, else ``piped``."""
+    """Return ``JSON`` if asked, ``LIVE`` on a terminal with ``rich``, else ``piped``.
+
+    A dumb terminal (``TERM=dumb``: an editor's shell, some CI logs) cannot redraw a panel
+    (rich would print its last frame only): it gets plain progress lines.
+    """
     if json:
         return Mode.JSON
+    if ctx.tty and ctx.env.get("TERM") == "dumb":
+        return Mode.PLAIN
     if ctx.tty:
         if rich_available():
             return Mode.LIVE

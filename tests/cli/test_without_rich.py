@@ -49,3 +49,14 @@ async def test_json_or_a_pipe_needs_no_hint(
         result = await run([*argv, *FAST], env, tty=tty)
         assert result.status == 0, result.err
         assert HINT not in result.err
+
+
+async def test_a_dumb_terminal_gets_plain_lines(sim: BkJobSimulator, env: dict[str, str]) -> None:
+    """``TERM=dumb`` cannot redraw a panel (rich prints only its last frame): plain lines."""
+    job = str(sim.create_job(SCOPE, [StepPlan(hosts=2)]))
+    result = await run(["watch", job, *FAST], {**env, "TERM": "dumb"}, tty=True)
+    assert result.status == 0, result.err
+    assert "jobs: running" in result.out
+    assert "╭" not in result.out
+    assert "\x1b[" not in result.out
+    assert HINT not in result.err  # rich is there: nothing to install
