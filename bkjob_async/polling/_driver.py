@@ -224,7 +224,7 @@ class Driver:
         in flight or due sooner anyway is left as it is.
         """
         moved = 0
-        for watched in self.registry.by_id.get(job_id, ()):
+        for watched in self.registry.with_id(job_id):
             if watched.busy or now - watched.hinted < self.policy.interval:
                 continue
             _, _, poll_at, _ = decide(self.rules, watched.job, self.health, HINT, now)

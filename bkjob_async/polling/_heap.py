@@ -5,6 +5,12 @@ themselves (``take``) and park when none is due; ``run`` (the scheduler) only wa
 worker when a job falls due and sleeps until the next due time. A job is never handed out
 sooner than the policy's smallest gap after its last poll unless asked (a callback's hint
 since): such a poll is a scheduling bug, so it is put off, counted and logged once, never sent.
+
+The heap holds ``(due, seq)`` pairs of plain numbers, and a map from ``seq`` to the job: every
+poll pushes one entry that lives for the job's interval, and a pair of numbers is untracked by
+the cyclic garbage collector at its first pass, so none is promoted to the oldest generation.
+A ``(due, seq, job)`` entry would be: at 2,000 polls/s those made a full collection, walking
+every job's state, every minute or so (``benchmarks/README.md``, "Scale without pauses").
 """
 
 from __future__ import annotations
@@ -56,12 +62,15 @@ class Slot:
 class Due:
     """Jobs by due time; ``take`` hands out the earliest due one when polls may go."""
 
-    __slots__ = ("_gap", "_gate", "_heap", "_idle", "_seq", "_wakeup", "refused")
+    __slots__ = ("_entries", "_gap", "_gate", "_heap", "_idle", "_seq", "_wakeup", "refused")
 
     def __init__(self, gap: float, gate: Gate) -> None:
         self._gap = gap
         self._gate = gate
-        self._heap: list[tuple[float, int, Watched]] = []
+        #: ``(due, seq)``: numbers only, so the collector untracks them (module docstring).
+        self._heap: list[tuple[float, int]] = []
+        #: The job of each entry in the heap, by ``seq``.
+        self._entries: dict[int, Watched] = {}
         self._seq = itertools.count()
         self._wakeup: anyio.Event | None = None
         self._idle: list[Slot] = []
@@ -71,22 +80,30 @@ class Due:
     def push(self, watched: Watched, due: float) -> None:
         """(Re)schedule a job's next poll at ``due``."""
         watched.due = due
-        heapq.heappush(self._heap, (due, next(self._seq), watched))
-        if self._heap[0][2] is watched and self._wakeup is not None:
+        seq = next(self._seq)
+        self._entries[seq] = watched
+        heap = self._heap
+        heapq.heappush(heap, (due, seq))
+        if heap[0][1] == seq and self._wakeup is not None:
             self._wakeup.set()
 
     def replace(self, due: list[tuple[float, Watched]]) -> None:
         """Reschedule every job at once (after an outage): ``(due, job)`` pairs."""
         heap = []
+        entries: dict[int, Watched] = {}
         for at, watched in due:
             watched.due = at
-            heap.append((at, next(self._seq), watched))
+            seq = next(self._seq)
+            entries[seq] = watched
+            heap.append((at, seq))
         heapq.heapify(heap)
         self._heap[:] = heap
+        self._entries = entries
         self.wake()
 
     def clear(self) -> None:
         self._heap.clear()
+        self._entries.clear()
 
     def wake(self) -> None:
         """Wake the scheduler (polls may go again, say)."""
@@ -97,7 +114,8 @@ class Due:
         """Pop the earliest due job, if one is due and polls may go now; mark it sent."""
         heap, gap, gate = self._heap, self._gap, self._gate
         while heap and heap[0][0] <= now:
-            due, _, watched = heapq.heappop(heap)
+            due, seq = heapq.heappop(heap)
+            watched = self._entries.pop(seq)
             if watched.due != due or not watched.active:
                 continue  # rescheduled or unwatched since: a stale entry
             if now < watched.sent + gap and watched.hinted <= watched.sent:
@@ -109,7 +127,8 @@ class Due:
                 or now < governor.paused_until
                 or gate.health.outage.down_since is not None
             ) and not gate.may_send(now):
-                heapq.heappush(heap, (due, next(self._seq), watched))
+                self._entries[seq] = watched
+                heapq.heappush(heap, (due, seq))
                 return None
             watched.due = math.inf
             watched.busy = True

@@ -22,7 +22,7 @@ from ._tracker import EMPTY, JobState
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
 
     from ..config import Scope
     from ..errors import BkJobError
@@ -84,8 +84,8 @@ class Watched:
 
     __slots__ = ("active", "busy", "due", "hinted", "job", "key", "sent", "subscribers", "wire")
 
-    def __init__(self, job: PolledJob, wire: Wire) -> None:
-        self.key = key(job.scope, job.job_instance_id)
+    def __init__(self, job: PolledJob, wire: Wire, k: Key | None = None) -> None:
+        self.key = key(job.scope, job.job_instance_id) if k is None else k
         #: The job's value: replaced by the driver after each decision.
         self.job = job
         #: The reader's memory of the job's last answer.
@@ -104,20 +104,32 @@ class Watched:
 
 
 class Registry:
-    """Jobs being polled, by key, and the remembered states of released ones."""
+    """Jobs being polled, by key, and the remembered states of released ones.
+
+    ``by_id`` holds a job's record itself, a list only for an id watched in several scopes:
+    no container per job for the collector to walk (``with_id`` reads it).
+    """
 
     __slots__ = ("_known", "_on_release", "by_id", "jobs", "remember")
 
     def __init__(self, remember: int, on_release: Callable[[Watched], None]) -> None:
         self.jobs: dict[Key, Watched] = {}
-        #: The same jobs by job id alone (a callback names no scope).
-        self.by_id: dict[int, list[Watched]] = {}
+        #: The same jobs by job id alone (a callback names no scope): a record, or a list of
+        #: the records of one id in several scopes.
+        self.by_id: dict[int, Watched | list[Watched]] = {}
         self._known: OrderedDict[Key, JobState] = OrderedDict()
         self.remember = remember
         self._on_release = on_release
 
     def __len__(self) -> int:
         return len(self.jobs)
+
+    def with_id(self, job_id: int) -> Sequence[Watched]:
+        """Return the records of the jobs of this id, in any scope."""
+        same = self.by_id.get(job_id)
+        if same is None:
+            return ()
+        return same if isinstance(same, list) else (same,)
 
     def attach(
         self,
@@ -137,8 +149,13 @@ class Registry:
         if watched is None:
             known = self._known.pop(k, EMPTY)
             job = PolledJob(sub.scope, job_id, known if state is None else state)
-            watched = self.jobs[k] = Watched(job, wire())
-            self.by_id.setdefault(job_id, []).append(watched)
+            watched = self.jobs[k] = Watched(job, wire(), k)
+            same = self.by_id.setdefault(job_id, watched)
+            if same is not watched:  # the id in another scope too
+                if isinstance(same, list):
+                    same.append(watched)
+                else:
+                    self.by_id[job_id] = [same, watched]
         watched.subscribers.append(sub)
         watched.wire.needs_decode = True
         return watched, created
@@ -162,10 +179,14 @@ class Registry:
             return
         watched.active = False
         del self.jobs[watched.key]
-        same = self.by_id[watched.job.job_instance_id]
-        same.remove(watched)
-        if not same:
-            del self.by_id[watched.job.job_instance_id]
+        job_id = watched.job.job_instance_id
+        same = self.by_id[job_id]
+        if isinstance(same, list):
+            same.remove(watched)
+            if len(same) == 1:
+                self.by_id[job_id] = same[0]
+        else:
+            del self.by_id[job_id]
         watched.due = math.inf
         self._on_release(watched)
         self._known[watched.key] = watched.job.state

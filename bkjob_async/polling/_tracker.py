@@ -1,10 +1,12 @@
 """The transition tracker: ``observe(state, observation) -> (new state, events)``; pure.
 
 A job's state is a value (``JobState``): its status, whether bk-job calls it finished, and per
-step its status, round, and its hosts' keys and status codes as two tuples. ``observe`` never
-changes the state it is given; it returns a new one that shares every part that did not change.
-A poll that changes one host makes a new tuple of codes for its step and shares the keys, not a
-copy of a map (``benchmarks/README.md``, "CPU per poll"). ``to_data``/``from_data`` turn a state
+step its status, round, and its hosts' keys and status codes as two compact sequences of plain
+numbers (``array``/``bytes``, tuples where a value does not fit), which the cyclic garbage
+collector never walks and which hold no object per host (``benchmarks/README.md``, "Scale without
+pauses"). ``observe`` never changes the state it is given; it returns a new one that shares every
+part that did not change. A poll that changes one host makes new codes for its step and shares
+the keys, not a copy of a map (``benchmarks/README.md``, "CPU per poll"). ``to_data``/``from_data`` turn a state
 into JSON-able data and back, for a store. Hosts are never forgotten, so a host's ``previous``
 spans rounds and hosts copied unchanged into a retry round emit nothing; rows missing from a poll
 (bk-job's retry lag) mean "no news". A step listed twice in one answer is one step: the last
@@ -15,7 +17,8 @@ listing wins, in the place of the first (as for two rows of one host in ``bkjob_
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
@@ -34,6 +37,8 @@ __all__ = [
     "StepState",
     "from_data",
     "observe",
+    "pack_codes",
+    "pack_keys",
     "step_done",
     "step_moves",
     "to_data",
@@ -41,18 +46,22 @@ __all__ = [
 
 
 class StepState(NamedTuple):
-    """One step as last seen; its hosts are two tuples, never changed once in a state.
+    """One step as last seen; its hosts are two sequences, never changed once in a state.
 
     ``keys`` lists the step's hosts in the order first seen, ``codes`` their last statuses in
     the same order. A change of statuses makes a new ``codes`` and shares ``keys``: a changed
-    poll keeps two small tuples per step, not a copy of a map. ``hosts`` is the map they make.
+    poll keeps two small sequences per step, not a copy of a map. ``hosts`` is the map they
+    make. Host ids are kept as an ``array`` of 64-bit ints and codes as ``bytes`` (a tuple when
+    one does not fit: a ``(cloud, ip, ipv6)`` key, a code above 255): 8 bytes per host id and
+    one per code instead of an int object each, and nothing for the garbage collector to walk
+    (``pack_keys``, ``pack_codes``).
     """
 
     step_instance_id: int
     status: int | None
     execute_count: int
-    keys: tuple[HostKey, ...]
-    codes: tuple[int, ...]
+    keys: Sequence[HostKey]
+    codes: Sequence[int]
 
     @property
     def hosts(self) -> dict[HostKey, int]:
@@ -82,8 +91,28 @@ class JobState(NamedTuple):
 #: A job never seen.
 EMPTY = JobState(None, False, (), 0)
 _UNSEEN = StepState(0, None, -1, (), ())  # the old state of a step never seen
-_Keys = tuple[HostKey, ...]
-_Codes = tuple[int, ...]
+_Keys = Sequence[HostKey]
+_Codes = Sequence[int]
+
+
+def pack_keys(keys: list[HostKey]) -> _Keys:
+    """Return host keys as an ``array`` of 64-bit ints, or a tuple if one is not such an int."""
+    if not keys:
+        return ()
+    try:
+        return array("q", keys)  # type: ignore[type-var]
+    except (TypeError, OverflowError):  # a (cloud, ip, ipv6) key, or an id past 64 bits
+        return tuple(keys)
+
+
+def pack_codes(codes: list[int]) -> _Codes:
+    """Return status codes as ``bytes``, or a tuple if one is outside 0-255."""
+    if not codes:
+        return ()  # (as a step never seen: equal states compare equal)
+    try:
+        return bytes(codes)
+    except ValueError:
+        return tuple(codes)
 
 
 def observe(
@@ -198,7 +227,7 @@ def _observe_hosts(
         changes.host(step, changes.host_result(key, code, row), previous)
     if new_codes is None:
         return None
-    return (keys if new_keys is None else tuple(new_keys)), tuple(new_codes)
+    return (keys if new_keys is None else pack_keys(new_keys)), pack_codes(new_codes)
 
 
 def _next_state(
@@ -344,8 +373,8 @@ def from_data(data: Any) -> JobState:
                 _int(step_id),
                 _int_or_none(status),
                 _int(execute_count),
-                tuple(codes),
-                tuple(codes.values()),
+                pack_keys(list(codes)),
+                pack_codes(list(codes.values())),
             )
         finished = data["finished"]
         if not isinstance(finished, bool):

@@ -1,0 +1,122 @@
+"""What the collector walks per watched job and per poll: compact states, untracked heap entries."""
+
+from __future__ import annotations
+
+import gc
+import math
+
+from bkjob_async import Scope
+from bkjob_async._converter import Generation
+from bkjob_async._observe import observe_job
+from bkjob_async.models import Host, HostResult, HostStatus
+from bkjob_async.polling._heap import Due
+from bkjob_async.polling._jobs import PolledJob, Registry, Watched
+from bkjob_async.polling._reader import Wire
+from bkjob_async.polling._tracker import EMPTY, from_data, observe, to_data
+
+from .scripted import job_body
+
+
+def _observe(state, data):
+    def host_result(key, code, row):
+        return HostResult(Host(bk_host_id=key), HostStatus(code))
+
+    return observe(state, 1, observe_job(data, Generation.V3), lambda: None, host_result)
+
+
+def test_a_step_keeps_its_hosts_as_plain_numbers() -> None:
+    state, _ = _observe(EMPTY, job_body(1, 2, [(10, 2, 0, [5] * 10), (11, 1, 0, None)]))
+    running = state.step(10)
+    assert running is not None
+    assert list(running.keys) == [100 + i for i in range(10)]
+    assert list(running.codes) == [5] * 10
+    assert running.hosts == {100 + i: 5 for i in range(10)}
+    # No object per host: the codes are bytes (never tracked), the ids one array of int64.
+    assert isinstance(running.codes, bytes)
+    assert running.keys.itemsize == 8  # type: ignore[attr-defined]
+    assert not gc.is_tracked(running.codes)
+    # A change makes new codes and shares the keys.
+    moved, events = _observe(state, job_body(1, 2, [(10, 2, 0, [7] + [5] * 9), (11, 1, 0, None)]))
+    step = moved.step(10)
+    assert step is not None
+    assert step.keys is running.keys
+    assert list(step.codes) == [7] + [5] * 9
+    assert len(events) == 1
+
+
+def test_values_that_do_not_fit_are_kept_as_tuples() -> None:
+    state, _ = _observe(EMPTY, job_body(1, 2, [(10, 2, 0, [5, 301])]))
+    step = state.step(10)
+    assert step is not None
+    assert step.codes == (5, 301)  # a code past 255
+    restored = from_data(to_data(state))
+    assert restored == state
+    data = to_data(state)
+    data["steps"][0][3][0][0] = [0, "10.0.0.1", None]  # a (cloud, ip, ipv6) key
+    mixed = from_data(data)
+    again = mixed.step(10)
+    assert again is not None
+    assert again.keys == ((0, "10.0.0.1", None), 101)
+    assert from_data(to_data(mixed)) == mixed
+
+
+class _Gate:
+    """A gate that always lets polls go (no rate, no outage)."""
+
+    class governor:
+        rate = None
+        paused_until = -math.inf
+
+    class health:
+        class outage:
+            down_since = None
+
+    def may_send(self, now: float) -> bool:
+        return True
+
+    def hold(self, now: float) -> float:
+        return 0.0
+
+
+def _watched(registry: Registry, scope: Scope, job_id: int) -> Watched:
+    class Sub:
+        closed = False
+
+    sub = Sub()
+    sub.scope = scope  # type: ignore[attr-defined]
+    watched, _ = registry.attach(sub, job_id, lambda: Wire(None))  # type: ignore[arg-type]
+    return watched
+
+
+def test_heap_entries_hold_numbers_only_and_hand_out_jobs_in_due_order() -> None:
+    registry = Registry(10, lambda w: None)
+    due = Due(0.0, _Gate())  # type: ignore[arg-type]
+    jobs = [_watched(registry, Scope.biz(2), job_id) for job_id in (1, 2, 3)]
+    for at, watched in zip((3.0, 1.0, 2.0), jobs, strict=True):
+        due.push(watched, at)
+    due.push(jobs[0], 0.5)  # rescheduled sooner: its first entry is stale
+    gc.collect()
+    assert not any(gc.is_tracked(entry) for entry in due._heap)  # nothing for the collector
+    taken = []
+    while (watched := due.take(10.0)) is not None:
+        taken.append(watched.job.job_instance_id)
+    assert taken == [1, 2, 3]
+    assert due.take(10.0) is None
+
+
+def test_an_id_in_two_scopes_is_found_in_both() -> None:
+    released: list[Watched] = []
+    registry = Registry(10, released.append)
+    one = _watched(registry, Scope.biz(2), 7)
+    assert registry.with_id(7) == (one,)
+    other = _watched(registry, Scope.biz(3), 7)
+    assert list(registry.with_id(7)) == [one, other]
+    assert registry.with_id(8) == ()
+    one.subscribers.clear()
+    registry.release_if_unwatched(one)
+    assert registry.with_id(7) == (other,)
+    other.subscribers.clear()
+    registry.release_if_unwatched(other)
+    assert registry.with_id(7) == ()
+    assert released == [one, other]
+    assert isinstance(one.job, PolledJob)
