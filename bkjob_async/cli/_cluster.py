@@ -241,17 +241,18 @@ async def run_cluster_watch(ctx: Context, args: argparse.Namespace) -> int:
                     tg.cancel_scope.cancel()
             except ClusterError as exc:
                 raise CliError(f"cannot follow watch {name!r}: {exc}") from None
-    if not job_ids:
-        return EXIT_INTERRUPTED if ctx.interrupted else EXIT_OK
-    summary = tally.summary(
-        title=title,
-        elapsed=time.monotonic() - started,
-        statistics=None,
-        interrupted=ctx.interrupted,
-    )
-    show_summary(ctx, summary, mode)
+    if tally.jobs:  # without JOB_IDs: the jobs its events told of, as ``watch`` sums up
+        summary = tally.summary(
+            title=title,
+            elapsed=time.monotonic() - started,
+            statistics=None,
+            interrupted=ctx.interrupted,
+        )
+        show_summary(ctx, summary, mode)
     if ctx.interrupted:
         return EXIT_INTERRUPTED
+    if not job_ids:
+        return EXIT_OK
     return EXIT_OK if tally.all_succeeded else EXIT_FAILED
 
 

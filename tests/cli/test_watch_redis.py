@@ -79,22 +79,24 @@ async def test_watch_redis_ends_when_its_jobs_end_and_prints_watchs_shape(redis_
     assert "jobs by final status" in result.err  # the summary, on stderr in JSON mode
 
 
-async def test_watch_redis_follow_goes_on_until_interrupted(redis_server) -> None:
+@pytest.mark.parametrize("follow", [["--follow"], []])
+async def test_watch_redis_follow_goes_on_until_interrupted(redis_server, follow) -> None:
+    """``--follow``, or no JOB_ID: on after the jobs ended, then the summary of what it saw."""
     async with BkJobSimulator(seed=5, host_duration=(0.1, 0.2), host_start_delay=0.0) as sim:
         ids = [sim.create_job(SCOPE, [StepPlan(hosts=1)])]
         await _submit(redis_server.url, "forever", ids)
-        out, interrupt = io.StringIO(), anyio.Event()
+        out, err, interrupt = io.StringIO(), io.StringIO(), anyio.Event()
 
-        async def follow() -> None:
-            argv = ["watch", str(ids[0]), "--follow", "--redis", redis_server.url]
-            argv += ["--cluster", "cli", "--watch", "forever"]
+        async def follow_it() -> None:
+            argv = ["watch", *([str(ids[0])] if follow else []), *follow]
+            argv += ["--redis", redis_server.url, "--cluster", "cli", "--watch", "forever"]
             async with anyio.create_task_group() as tg:
 
                 async def watch() -> None:
-                    status = await amain(
-                        argv, stdout=out, stderr=io.StringIO(), interrupt=interrupt
-                    )
+                    status = await amain(argv, stdout=out, stderr=err, interrupt=interrupt)
                     assert status == 130
+                    assert "interrupted after" in err.getvalue()
+                    assert re.search(r"SUCCESS +1\b", err.getvalue()), err.getvalue()
 
                 tg.start_soon(watch)
                 with anyio.fail_after(20):
@@ -104,7 +106,7 @@ async def test_watch_redis_follow_goes_on_until_interrupted(redis_server) -> Non
                 assert not interrupt.is_set()  # still following after its job ended
                 interrupt.set()
 
-        await _with_a_worker(redis_server.url, sim, follow)
+        await _with_a_worker(redis_server.url, sim, follow_it)
 
 
 @pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 50)])
