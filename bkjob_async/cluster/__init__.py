@@ -36,7 +36,13 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
     ) from exc
 
 from ._client import Cluster, Lease, NewEvent
-from ._errors import ClusterConfigError, ClusterError, ClusterUnavailableError, LeaseLostError
+from ._errors import (
+    ClusterConfigError,
+    ClusterError,
+    ClusterUnavailableError,
+    JobGoneError,
+    LeaseLostError,
+)
 from ._events import ClusterEvent, EventStream
 from ._keys import JobRef, partition_of
 from ._leases import LeaseKeeper, TickResult
@@ -51,6 +57,7 @@ __all__ = [
     "ClusterEvent",
     "ClusterUnavailableError",
     "EventStream",
+    "JobGoneError",
     "JobRef",
     "Lease",
     "LeaseKeeper",

@@ -43,7 +43,13 @@ from redis.backoff import NoBackoff
 from .._checks import check_int, is_int
 from ..config import check_seconds
 from . import _scripts
-from ._errors import ClusterConfigError, ClusterError, ClusterUnavailableError, LeaseLostError
+from ._errors import (
+    ClusterConfigError,
+    ClusterError,
+    ClusterUnavailableError,
+    JobGoneError,
+    LeaseLostError,
+)
 from ._keys import (
     JobRef,
     Keys,
@@ -268,7 +274,12 @@ class Cluster(AsyncResource):
         return await self._change(scope, ids, watch, "add")
 
     async def cancel(self, scope: Scope, ids: Iterable[int], *, watch: str) -> int:
-        """Remove jobs from ``watch``; return how many were in it."""
+        """Remove jobs from ``watch``; return how many were in it.
+
+        Nothing of a removed job stays in that watch: its stored state goes in the same
+        command, whichever worker holds its partition, and a worker's write of it still under
+        way writes nothing (``commit(job=...)``).
+        """
         return await self._change(scope, ids, watch, "remove")
 
     async def _change(self, scope: Scope, ids: Iterable[int], watch: str, op: str) -> int:
@@ -284,7 +295,7 @@ class Cluster(AsyncResource):
             keys = [self.keys.watches, self.keys.watch_jobs(watch), self.keys.partver]
             args: list[Any] = [watch, op]
             for part, members in sorted(by_part.items()):
-                keys.append(self.keys.part(part))
+                keys += [self.keys.part(part), self.keys.state(part)]
                 args += [part, len(members), *members]
             changed += int(await self.script("SUBMIT", keys, args))
         return changed
@@ -372,13 +383,24 @@ class Cluster(AsyncResource):
         state: Mapping[str, str] | None = None,
         delete: Iterable[str] = (),
         events: Iterable[NewEvent] = (),
+        job: JobRef | None = None,
+        watch: str | None = None,
+        end: bool = False,
     ) -> list[str]:
         """Write ``state`` fields, delete ``delete`` fields of the partition's state and append
         ``events``, atomically and fenced by ``lease`` (one round trip); return the stream ids.
 
+        With ``job`` and ``watch`` the write is that job's: it is applied only while the job is
+        in the watch, and ``end=True`` (the write of its end) takes the job out of the watch
+        in the same command, so an ended job leaves nothing in the watch set.
+
         :raises LeaseLostError: nothing was written (see its ``reason``).
+        :raises JobGoneError: nothing was written: the job is not in the watch (cancelled, or
+            its end written already).
         """
-        keys, args = self._commit_request(lease, state or {}, tuple(delete), tuple(events))
+        keys, args = self._commit_request(
+            lease, state or {}, tuple(delete), tuple(events), _guard(job, watch, end)
+        )
         if self.clock() >= lease.deadline:
             raise LeaseLostError(
                 f"lease of partition {lease.partition} (token {lease.token}) passed its "
@@ -395,6 +417,7 @@ class Cluster(AsyncResource):
         state: Mapping[str, str],
         delete: tuple[str, ...],
         events: tuple[NewEvent, ...],
+        guard: tuple[str, str, bool] | None = None,
     ) -> tuple[list[str], list[Any]]:
         if not isinstance(lease, Lease):
             raise TypeError(f"lease must be a Lease, not {type(lease).__name__}")
@@ -422,6 +445,18 @@ class Cluster(AsyncResource):
         keys += list(streams)
         args: list[Any] = [lease.value, lease.partition, lease.token, self.stream_maxlen]
         args += [len(state), len(delete), len(event_args) // 3]
+        if guard is None:
+            args += ["", "", "0", 0]
+        else:
+            member, watch, end = guard
+            check_watch(watch)
+            args += [member, watch, "1" if end else "0", len(keys) + 1]
+            keys += [
+                self.keys.part(lease.partition),
+                self.keys.partver,
+                self.keys.watches,
+                self.keys.watch_jobs(watch),
+            ]
         for field, value in state.items():
             args += [field, value]
         args += [*delete, *event_args]
@@ -432,6 +467,11 @@ class Cluster(AsyncResource):
         reply = await self.script("COMMIT", keys, args)
         if int(reply[0]) == 1:
             return [str(i) for i in reply[1:]]
+        if int(reply[0]) == 2:
+            raise JobGoneError(
+                f"partition {lease.partition}: the job is no longer in its watch; not writing",
+                partition=lease.partition,
+            )
         reason, detail = str(reply[1]), str(reply[2])
         raise LeaseLostError(
             f"partition {lease.partition}: write with token {lease.token} refused ({reason}; "
@@ -457,6 +497,18 @@ class Cluster(AsyncResource):
         async with self.guard():
             data = await self.redis.hgetall(self.keys.state(partition))
         return {_text(k): _text(v) for k, v in data.items()}
+
+
+def _guard(job: JobRef | None, watch: str | None, end: bool) -> tuple[str, str, bool] | None:
+    """Return the job part of a commit request: its member, its watch, whether it ends."""
+    if job is None and watch is None:
+        if end:
+            raise ValueError("end=True needs the job and its watch")
+        return None
+    if job is None or watch is None:
+        raise ValueError("a job's commit needs both job and watch")
+    scope, job_id = job
+    return job_member(check_scope(scope), job_id), watch, bool(end)
 
 
 def _text(value: str | bytes) -> str:

@@ -6,8 +6,9 @@
     └── ClusterError                 anything the cluster layer raises on purpose
         ├── ClusterUnavailableError  Redis unreachable or too slow (also a builtin ConnectionError)
         ├── ClusterConfigError       this process disagrees with the cluster (partition count)
-        └── LeaseLostError           a fenced write refused: the lease is past its local
-                                     deadline, gone, held by another worker, or outranked
+        ├── LeaseLostError           a fenced write refused: the lease is past its local
+        │                            deadline, gone, held by another worker, or outranked
+        └── JobGoneError             a job's fenced write refused: the job left its watch
 
 Bad arguments raise ``TypeError`` / ``ValueError`` before any Redis command, as in the core.
 """
@@ -16,7 +17,13 @@ from __future__ import annotations
 
 from ..errors import BkJobError
 
-__all__ = ["ClusterConfigError", "ClusterError", "ClusterUnavailableError", "LeaseLostError"]
+__all__ = [
+    "ClusterConfigError",
+    "ClusterError",
+    "ClusterUnavailableError",
+    "JobGoneError",
+    "LeaseLostError",
+]
 
 
 class ClusterError(BkJobError):
@@ -49,3 +56,12 @@ class LeaseLostError(ClusterError):
         self.partition = partition
         self.token = token
         self.reason = reason
+
+
+class JobGoneError(ClusterError):
+    """A job's fenced write was refused, so nothing of it was applied: the job is no longer in
+    the watch (cancelled, or its end was written already)."""
+
+    def __init__(self, message: str, *, partition: int) -> None:
+        super().__init__(message)
+        self.partition = partition

@@ -70,6 +70,7 @@ class TickResult:
     :param reset: the round found the cluster's data wiped (see ``Cluster.resets``).
     :param versions: the version of each partition held (``Cluster.partition_versions``):
         re-read a partition's jobs only when its version changed, at no extra round trip.
+    :param now_ms: Redis ``TIME`` in ms during the round: one clock for every worker.
     """
 
     gained: tuple[Lease, ...]
@@ -79,6 +80,7 @@ class TickResult:
     live: int
     reset: bool
     versions: Mapping[int, int]
+    now_ms: int = 0
 
 
 def default_worker_id() -> str:
@@ -172,7 +174,7 @@ class LeaseKeeper(AsyncResource):
         if reply[0] == "config":
             cluster.check_config(reply[1])
             raise ClusterConfigError("unreachable")  # pragma: no cover - check_config raised
-        _, epoch, created, live, _now, kept, acquired, released, lost, versions = reply
+        _, epoch, created, live, now_ms, kept, acquired, released, lost, versions = reply
         resets = cluster.resets
         cluster.observe_epoch(str(epoch), bool(created))
         deadline = sent_at + self.ttl - self.margin
@@ -192,6 +194,7 @@ class LeaseKeeper(AsyncResource):
             live=int(live),
             reset=cluster.resets > resets,
             versions=dict(_pairs(versions)),
+            now_ms=int(now_ms),
         )
 
     async def release(self) -> None:

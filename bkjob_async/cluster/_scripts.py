@@ -42,12 +42,15 @@ HELLO = (
 )
 
 # Add (ARGV[2] == 'add') or remove jobs of one watch; bump a partition's version only if its
-# set changed. KEYS[1] watches, KEYS[2] watch:W:jobs, KEYS[3] partver, KEYS[3+i] part keys.
-# ARGV[1] watch, ARGV[2] op, then per part key i: its partition, a count n, n job members.
+# set changed. A job removed leaves nothing of it in that watch: its state field
+# ``s:JOB:WATCH`` in the partition's ``state:P`` goes too, whoever holds the partition.
+# KEYS[1] watches, KEYS[2] watch:W:jobs, KEYS[3] partver, then per partition i its part key
+# KEYS[2 + 2i] and its state key KEYS[3 + 2i]. ARGV[1] watch, ARGV[2] op, then per
+# partition i: the partition, a count n, n job members.
 SUBMIT = """
 local watch, add = ARGV[1], ARGV[2] == 'add'
 local changed, a = 0, 3
-for k = 4, #KEYS do
+for k = 4, #KEYS, 2 do
   local partition, n = ARGV[a], tonumber(ARGV[a + 1])
   local moved = 0
   for j = a + 2, a + 1 + n do
@@ -58,6 +61,7 @@ for k = 4, #KEYS do
     else
       moved = moved + redis.call('SREM', KEYS[k], job .. ':' .. watch)
       redis.call('SREM', KEYS[2], job)
+      redis.call('HDEL', KEYS[k + 1], 's:' .. job .. ':' .. watch)
     end
   end
   if moved > 0 then redis.call('HINCRBY', KEYS[3], partition, 1) end
@@ -215,18 +219,35 @@ return 1
 
 # A fenced write: state fields set and deleted, events appended, all or nothing, and only if
 # the lease is still this holder's and no newer token was issued for the partition.
-# KEYS[1] lease, KEYS[2] fence, KEYS[3] state, KEYS[3 + i] streams. ARGV[1] lease value,
+# With a job (ARGV[8], its member ``TYPE:SCOPE:JOB``, in watch ARGV[9]) the write is also
+# the job's: nothing is written unless the job is still in the watch (a cancel, or its end
+# written already, removed it), and with ARGV[10] == '1' (its end) the job leaves the watch
+# in the same write: out of the partition's set (its version bumped) and the watch's jobs.
+# KEYS[1] lease, KEYS[2] fence, KEYS[3] state, KEYS[3 + i] streams, then with a job its
+# part:P, partver, watches and watch:W:jobs from KEYS[ARGV[11]]. ARGV[1] lease value,
 # ARGV[2] partition, ARGV[3] token, ARGV[4] stream maxlen, ARGV[5..7] counts of fields set,
-# fields deleted and events; then field/value pairs, deleted fields, and per event the index
-# of its stream key, its event id and its payload. Returns {1, stream ids...} or
-# {0, reason, detail}.
+# fields deleted and events, ARGV[8..11] the job (or ''), its watch, its end, its keys; then
+# field/value pairs, deleted fields, and per event the index of its stream key, its event
+# id and its payload. Returns {1, stream ids...}, {0, reason, detail} (refused) or
+# {2, 'gone', ''} (the job is not in the watch).
 COMMIT = """
 local held = redis.call('GET', KEYS[1])
 if held ~= ARGV[1] then return {0, 'not-held', held or ''} end
 local high = redis.call('HGET', KEYS[2], ARGV[2])
 if high and tonumber(high) > tonumber(ARGV[3]) then return {0, 'outranked', high} end
+local job = ARGV[8]
+if job ~= '' then
+  local g, watch = tonumber(ARGV[11]), ARGV[9]
+  if redis.call('SISMEMBER', KEYS[g], job .. ':' .. watch) == 0 then return {2, 'gone', ''} end
+  if ARGV[10] == '1' then
+    redis.call('SREM', KEYS[g], job .. ':' .. watch)
+    redis.call('HINCRBY', KEYS[g + 1], ARGV[2], 1)
+    redis.call('SREM', KEYS[g + 3], job)
+    if redis.call('SCARD', KEYS[g + 3]) == 0 then redis.call('SREM', KEYS[g + 2], watch) end
+  end
+end
 local n_set, n_del, n_events = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local a = 8
+local a = 12
 for j = 0, n_set - 1 do
   redis.call('HSET', KEYS[3], ARGV[a + 2 * j], ARGV[a + 2 * j + 1])
 end

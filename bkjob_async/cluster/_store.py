@@ -55,7 +55,7 @@ from ..polling.stores import (
     check_name,
 )
 from ._client import NewEvent
-from ._errors import ClusterError, ClusterUnavailableError, LeaseLostError
+from ._errors import ClusterError, ClusterUnavailableError, JobGoneError, LeaseLostError
 from ._keys import job_member, parse_job_member, parse_partition_member, partition_member
 
 if TYPE_CHECKING:
@@ -89,6 +89,16 @@ def _dumps(value: JsonValue) -> str:
         raise TypeError(f"not a JSON value: {exc}") from None
 
 
+class _JobWrite:
+    """What makes a commit a job's own: its watch, and whether it is the job's end."""
+
+    __slots__ = ("end", "watch")
+
+    def __init__(self, watch: str, end: bool) -> None:
+        self.watch = watch
+        self.end = end
+
+
 class _Pending:
     __slots__ = ("job", "partition")
 
@@ -109,8 +119,15 @@ class RedisStore(Store):
         ``Worker`` passes ``False``: its events are delivered by the watch's stream alone
         (consumer groups ack them there), so a commit writes the state and the stream only.
     :param on_refused: called with a job's key when a commit of it is refused (the lease is
-        gone): what the commit carried is not in Redis, so its poller must continue from what
-        Redis holds, never from its own newer state (``Worker`` re-follows the job).
+        gone, or, without ``pending``, the job left the watch): what the commit carried is not
+        in Redis, so its poller must continue from what Redis holds, never from its own newer
+        state (``Worker`` re-follows the job, or lets it go if it left).
+    :param on_ended: called with a job's key when a commit with ``end=True`` was applied:
+        the job has left that watch in Redis.
+
+    Without ``pending`` (a ``Worker``'s store) a commit is the job's own (``Cluster.commit``
+    with ``job``): applied only while the job is in the watch, and the commit of its end takes
+    it out of the watch and deletes its state, so an ended job leaves nothing behind.
     """
 
     def __init__(
@@ -122,9 +139,11 @@ class RedisStore(Store):
         max_retry_interval: float = 2.0,
         pending: bool = True,
         on_refused: Callable[[JobKey], None] | None = None,
+        on_ended: Callable[[JobKey], None] | None = None,
     ) -> None:
         self.cluster = cluster
         self._on_refused = on_refused
+        self._on_ended = on_ended
         self._keep_pending = pending
         self._leases = leases
         self._retry = retry_interval
@@ -146,6 +165,8 @@ class RedisStore(Store):
         self._pending: dict[str, dict[str, _Pending]] = {}
         #: Writes not applied because this process did not hold the partition's lease.
         self.refused = 0
+        #: A job's writes not applied because it had left the watch (without ``pending``).
+        self.gone = 0
         self._refused_parts: set[int] = set()
 
     def __repr__(self) -> str:
@@ -404,10 +425,17 @@ class RedisStore(Store):
         job: JobKey,
         state: JsonValue,
         events: Sequence[tuple[str, JsonValue]] = (),
+        *,
+        end: bool = False,
     ) -> int:
         """Queue one observation: the job's state, its new pending events, and the same events
         appended to the watch's stream, in one fenced write. Ignored for a job this process
-        does not know in the watch; an ``event_id`` already pending is not written again."""
+        does not know in the watch; an ``event_id`` already pending is not written again.
+
+        ``end`` (without ``pending`` only): the observation is the job's last; the write takes
+        the job out of the watch and deletes its state instead of writing it."""
+        if end and self._keep_pending:
+            raise ValueError("end=True is for a store without pending events (a Worker's)")
         if state is None:
             raise ValueError("a committed state cannot be None (None means 'no state yet')")
         body = _dumps(state)
@@ -430,7 +458,10 @@ class RedisStore(Store):
         member = job_member(*job)
         records = [NewEvent(name, event_id, payload) for event_id, payload, _ in new]
         if not self._keep_pending:
-            return self._enqueue(lambda: self._commit(job, part, fields, records))
+            own = _JobWrite(name, end)
+            if end:
+                fields = {}
+            return self._enqueue(lambda: self._commit(job, part, fields, records, own))
         for event_id, _, text in new:
             fields[event_field(name, event_id)] = (
                 f"[{self._next_seq()},{json.dumps(member)},{text}]"
@@ -446,13 +477,35 @@ class RedisStore(Store):
         return self._seq
 
     async def _commit(
-        self, job: JobKey, part: int, fields: dict[str, str], events: list[NewEvent]
+        self,
+        job: JobKey,
+        part: int,
+        fields: dict[str, str],
+        events: list[NewEvent],
+        own: _JobWrite | None = None,
     ) -> None:
         lease = self._leases(part)
         if lease is None:
             self._refuse(part, "no lease held")
-        elif await self._fenced(lease, state=fields, events=events):
-            return
+        elif own is None:
+            if await self._fenced(lease, state=fields, events=events):
+                return
+        else:
+            try:
+                if await self._fenced(
+                    lease,
+                    state=fields,
+                    delete=[state_field(job, own.watch)] if own.end else (),
+                    events=events,
+                    job=job,
+                    watch=own.watch,
+                    end=own.end,
+                ):
+                    if own.end and self._on_ended is not None:
+                        self._on_ended(job)
+                    return
+            except JobGoneError:
+                self.gone += 1
         if self._on_refused is not None:
             self._on_refused(job)
 
@@ -463,10 +516,15 @@ class RedisStore(Store):
         state: dict[str, str] | None = None,
         delete: Sequence[str] = (),
         events: Sequence[NewEvent] = (),
+        job: JobKey | None = None,
+        watch: str | None = None,
+        end: bool = False,
     ) -> bool:
         """Write under ``lease``; return whether Redis took it (``False``: refused, counted)."""
         try:
-            await self.cluster.commit(lease, state=state, delete=delete, events=events)
+            await self.cluster.commit(
+                lease, state=state, delete=delete, events=events, job=job, watch=watch, end=end
+            )
         except LeaseLostError as exc:
             self._refuse(lease.partition, exc.reason)
             return False

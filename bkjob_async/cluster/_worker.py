@@ -9,16 +9,23 @@ What it guarantees:
   ``None -> 9``. A job whose stored state is finished is not polled again.
 - Every poll that changed something is one fenced write per watch of the job (the new
   tracker state and the events, appended to the watch's stream, ``RedisStore`` with
-  ``pending=False``); an unchanged poll writes nothing. A write whose lease is gone (expired,
-  taken over) is refused whole: a worker that lost its lease neither writes state nor
-  publishes. The job is then followed again from the state Redis holds (here, if this worker
-  still holds the partition at its next lease round; else by its new holder), so a refused
-  write never leaves a gap in a chain nor loses a job's end. Events are the engine's events
-  (same ``event_id``), encoded by ``encode_event``.
-- Partitions lost or released are dropped at once; partitions whose lease runs past its
-  deadline without renewal (Redis unreachable, a stalled process) are dropped at the next
-  check (every ``lease_ttl / 3``), before anyone else can take them. ``submit``/``cancel`` are
-  followed through the partition versions the lease rounds report.
+  ``pending=False``); an unchanged poll writes nothing. The write of a job's end (its
+  ``JobFinished``, or ``WatchFailed``) also takes the job out of the watch and deletes its
+  state, so an ended job leaves nothing in Redis; ``submit`` of it again (after a retry in
+  bk-job, say) follows it again, from nothing. A write of a job no longer in its watch
+  (cancelled meanwhile) writes nothing.
+- A write whose lease is gone (expired, taken over) is refused whole: a worker that lost its
+  lease neither writes state nor publishes. The job is no longer polled here from that
+  moment, and is followed again from the state Redis holds (here, if this worker still holds
+  the partition at its next lease round; else by its new holder), so a refused write never
+  leaves a gap in a chain nor loses a job's end. Events are the engine's events (same
+  ``event_id``), encoded by ``encode_event``.
+- Partitions lost or released are dropped at once; a partition whose lease reaches its
+  deadline unrenewed (Redis unreachable, a stalled process) is dropped by a timer at that
+  deadline, before anyone else can take it. After a stall (SIGSTOP, a frozen VM) that timer
+  runs before any poll that fell due meanwhile, so a woken worker polls none of the jobs it
+  no longer holds (only polls already under way when it stalled come back).
+  ``submit``/``cancel`` are followed through the partition versions the lease rounds report.
 - With ``policy.rate_limit`` every poll takes a permit of the cluster's ``RateBudget`` (one
   Redis round trip per poll) and a throttle answer cuts the rate of every worker; the engine's
   own governor is then not used for the limit.
@@ -29,10 +36,15 @@ A job that fails for good here (``WatchFailed``: not found, no permission) is lo
 After Redis lost its data (a restart without persistence), each worker resubmits every
 unfinished job it knows (polled now, or read with a partition it held before) and carries on
 from memory. What it does not: a job that no live worker has read is gone from the cluster.
+
+The engine polls the jobs with ``Poller.follow``/``unfollow``: every change of the set of
+jobs polled here is synchronous, so a lapsed lease or a refused write stops a job's polls
+before the next poll can be taken.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -68,7 +80,6 @@ if TYPE_CHECKING:
 
     from ..client import BkJobClient
     from ..config import Scope
-    from ..polling import Watch
     from ..polling._tracker import JobState
     from ._client import Cluster
     from ._keys import JobRef
@@ -205,7 +216,13 @@ class Worker(AsyncResource):
             cluster, worker_id=worker_id, ttl=ttl, max_partitions=max_partitions
         )
         self.worker_id = self.keeper.worker_id
-        self.store = RedisStore(cluster, self.keeper.lease, pending=False, on_refused=self._refused)
+        self.store = RedisStore(
+            cluster,
+            self.keeper.lease,
+            pending=False,
+            on_refused=self._refused,
+            on_ended=self._end_written,
+        )
         self.budget = (
             None if policy.rate_limit is None else RateBudget(cluster, limit=policy.rate_limit)
         )
@@ -221,15 +238,19 @@ class Worker(AsyncResource):
         #: Job polled here -> its watches (where its changes are written).
         self._jobs: dict[JobRef, frozenset[str]] = {}
         self._seeds: dict[JobRef, JobState] = {}
-        self._ended: set[JobRef] = set()
+        #: Job -> writes of its end (one per watch) not applied yet.
+        self._ending: dict[JobRef, int] = {}
         #: Partition -> its unfinished jobs as last read here: kept when the partition is
         #: dropped, so a Redis that comes back empty gets them back (``_resubmit``).
         self._known: dict[int, dict[JobRef, frozenset[str]]] = {}
         #: ``cluster.resets`` as of the last reset this worker resubmitted after.
         self._resets = cluster.resets
-        #: Jobs a write of was refused: followed again from Redis at the next lease round.
-        self._stale: set[JobRef] = set()
-        self._watches: dict[Scope, Watch] = {}
+        #: Redis ``TIME`` (ms) at the last lease round, and this process's clock then.
+        self._redis_ms, self._redis_at = 0, cluster.clock()
+        #: Jobs a write of was refused since the last lease round (for its log line).
+        self._refusals = 0
+        #: Drops a partition when its lease reaches its deadline (``_watch_deadlines``).
+        self._timer: asyncio.TimerHandle | None = None
         self._tg: TaskGroup | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._gained = 0
@@ -262,6 +283,7 @@ class Worker(AsyncResource):
             stack.push_async_callback(send.aclose)  # once the task group is done
             tg = self._tg = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tg.cancel_scope.cancel)
+            stack.callback(self._stop_timer)
             tg.start_soon(self._follow, receive)
             await tg.start(self.keeper.run, _ticks_to(send))
         except BaseException:
@@ -293,38 +315,74 @@ class Worker(AsyncResource):
                 try:
                     if result is not None:
                         await self._apply(result)
-                    await self._expire()
                 except ClusterError as exc:  # a read failed: the next round tries again
                     log.warning("worker %s: %s; retrying next round", self.worker_id, exc)
                     self._versions.clear()
+                self._lapsed()
+                self._watch_deadlines()
 
     async def _apply(self, result: TickResult) -> None:
+        self._redis_ms, self._redis_at = result.now_ms, self.cluster.clock()
         if self.budget is not None:
             self.budget.share = result.live
         keep: set[int] = set()
         if result.reset or self._resets != self.cluster.resets:  # (retried until it went)
             keep = set(self._parts) & set(result.held)
             resets = self.cluster.resets
-            await self._resubmit()  # (jobs with a refused write too: they are still known)
+            await self._resubmit()
             self._resets = resets
-        if self._stale:
-            await self._refollow()
+        if self._refusals:
+            log.warning(
+                "worker %s: %d write(s) refused (lease gone, or the job left its watch); "
+                "following those jobs again from the state in Redis",
+                self.worker_id,
+                self._refusals,
+            )
+            self._refusals = 0
         for part in (*result.lost, *result.released):
             if part not in keep:
-                await self._drop(part)
+                self._drop(part)
         for part in sorted(result.held):
             version = result.versions.get(part, 0)
             if part not in self._parts or self._versions.get(part) != version:
                 await self._load(part, version)
 
-    async def _expire(self) -> None:
-        for part in [p for p in self._parts if self.keeper.lease(p) is None]:
+    def _lapsed(self) -> None:
+        """Drop every partition whose lease is past its deadline by this process's clock."""
+        lapsed = [p for p in self._parts if self.keeper.lease(p) is None]
+        if lapsed:
             log.warning(
-                "worker %s: lease of partition %d ran out unrenewed; dropping its jobs",
+                "worker %s: leases of %d partition(s) ran out unrenewed; dropping their jobs",
                 self.worker_id,
-                part,
+                len(lapsed),
             )
-            await self._drop(part)
+        for part in lapsed:
+            self._drop(part)
+
+    def _watch_deadlines(self) -> None:
+        """Set the timer that drops a partition at its lease's deadline (the earliest one).
+
+        A timer callback, not a task: after a stall every overdue timer runs in deadline order
+        within one turn of the event loop, before any task it woke, so the engine's workers
+        find the jobs of lapsed partitions gone before they take one.
+        """
+        self._stop_timer()
+        deadlines = [
+            lease.deadline for p in self._parts if (lease := self.keeper.lease(p)) is not None
+        ]
+        if deadlines:
+            delay = max(0.0, min(deadlines) - self.cluster.clock()) + 0.001
+            self._timer = asyncio.get_running_loop().call_later(delay, self._deadline)
+
+    def _deadline(self) -> None:
+        self._timer = None
+        self._lapsed()
+        self._watch_deadlines()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     async def _resubmit(self) -> None:
         """Redis lost the cluster's data: put back every unfinished job this worker knows.
@@ -339,8 +397,6 @@ class Worker(AsyncResource):
         known.update(self._jobs)
         by_watch: dict[tuple[str, Scope], list[int]] = defaultdict(list)
         for (scope, job_id), watches in known.items():
-            if (scope, job_id) in self._ended:
-                continue
             for watch in watches:
                 by_watch[watch, scope].append(job_id)
         for (watch, scope), ids in by_watch.items():
@@ -367,8 +423,6 @@ class Worker(AsyncResource):
         wanted: dict[JobRef, frozenset[str]] = {}
         seeds: dict[JobRef, JobState] = {}
         for job, watches in jobs.items():
-            if job in self._ended:
-                continue
             if job in held:
                 wanted[job] = watches
                 continue
@@ -376,10 +430,9 @@ class Worker(AsyncResource):
             if state is not None and state.finished:
                 continue
             wanted[job] = watches
-            seeds[job] = EMPTY if state is None else state
+            seeds[job] = self._fresh() if state is None else state
         self._known[part] = dict(wanted)
-        gone = [job for job in held if job not in wanted]
-        await self._unwatch(gone)
+        self._unfollow([job for job in held if job not in wanted])
         for job, watches in wanted.items():
             before = self._jobs.get(job, frozenset())
             for watch in before - watches:
@@ -387,74 +440,44 @@ class Worker(AsyncResource):
             for watch in watches - before:
                 self.store.hold(watch, [job])
             self._jobs[job] = watches
-        self._seeds.update(seeds)
         self._parts[part] = wanted
         self._versions[part] = version
         if fresh:
             self._gained += 1
-        await self._watch(list(seeds))
+        for (scope, job_id), state in seeds.items():
+            self._seeds[scope, job_id] = state
+            self.poller.unfollow(scope, job_id)  # (one ended here before is followed anew)
+            self.poller.follow(scope, job_id)  # seeded from ``_seeds`` at once
+            self._seeds.pop((scope, job_id), None)
 
-    async def _refollow(self) -> None:
-        """Let go of the jobs whose writes were refused; ``_load`` takes them up again.
+    def _fresh(self) -> JobState:
+        """Return the state to follow a job with nothing stored from: never seen, its
+        occurrences counted from the cluster's clock in ms.
 
-        A refused write is not in Redis: polling on from this worker's newer state would leave
-        a gap in the job's chains (or, for its last frame, no ``JobFinished`` at all). So the
-        job is dropped here and its partition re-read: if this worker still holds it, the job
-        is followed again from the state Redis holds; if not, its new holder does that.
+        A job has nothing stored when it is new to its watch: submitted, or submitted again
+        after its end or a cancel (its state went with it). Counting from the clock, the
+        events of such a follow never take the ids of an earlier follow's (``JobFinished`` of
+        a retried job has its first round's status and, from 0, could have its occurrence):
+        consumers that dedupe by ``event_id`` see the new round. A job's changed polls are at
+        least a millisecond apart, so one follow's occurrences end before the next one's start.
         """
-        stale, self._stale = self._stale, set()
-        for job in stale:
-            part = self.cluster.partition(*job)
-            if part in self._parts:
-                self._parts[part].pop(job, None)
-                self._versions.pop(part, None)  # re-read at this round
-        await self._unwatch(list(stale))
-        log.warning(
-            "worker %s: %d job(s) had a write refused (lease gone); following them again "
-            "from the state in Redis",
-            self.worker_id,
-            len(stale),
-        )
+        now_ms = self._redis_ms + (self.cluster.clock() - self._redis_at) * 1000
+        return EMPTY._replace(seq=max(0, int(now_ms)))
 
-    async def _drop(self, part: int) -> None:
+    def _drop(self, part: int) -> None:
         jobs = self._parts.pop(part, None)
         self._versions.pop(part, None)
         if jobs is not None:
             self._dropped += 1
-            await self._unwatch(list(jobs))
+            self._unfollow(list(jobs))
 
-    async def _watch(self, jobs: list[JobRef]) -> None:
-        assert self._tg is not None
-        for scope, ids in _by_scope(jobs).items():
-            watch = self._watches.get(scope)
-            if watch is None or watch.closed:
-                watch = self._watches[scope] = self.poller.watch_jobs(
-                    scope, ids, events=(JobFinished, WatchFailed)
-                )
-                self._tg.start_soon(self._drain, scope, watch)
-            else:
-                await watch.add(scope, ids)
-
-    async def _unwatch(self, jobs: list[JobRef]) -> None:
+    def _unfollow(self, jobs: list[JobRef]) -> None:
+        """Stop polling ``jobs`` here, at once (no poll of them is taken after this)."""
         for job in jobs:
             for name in self._jobs.pop(job, ()):
                 self.store.let_go(name, [job])
             self._seeds.pop(job, None)
-        for scope, ids in _by_scope(jobs).items():
-            watch = self._watches.get(scope)
-            if watch is not None and not watch.closed:
-                await watch.remove(scope, ids)
-
-    async def _drain(self, scope: Scope, watch: Watch) -> None:
-        async for event in watch:
-            if isinstance(event, WatchFailed):
-                self._ended.add((scope, event.job_instance_id))
-                log.warning(
-                    "worker %s: job %d cannot be watched (%s); not polling it",
-                    self.worker_id,
-                    event.job_instance_id,
-                    event.error,
-                )
+            self.poller.unfollow(*job)
 
     # -- engine seams ---------------------------------------------------------------------
 
@@ -463,9 +486,40 @@ class Worker(AsyncResource):
         return self._seeds.pop((scope, job_id), EMPTY)
 
     def _refused(self, job: JobRef) -> None:
-        """A write of ``job`` was refused: follow it again from Redis (``_refollow``)."""
-        self._ended.discard(job)  # its end, if that was the write, is not recorded
-        self._stale.add(job)
+        """A write of ``job`` was refused: stop polling it now; follow it again from Redis.
+
+        What the write carried is not in Redis: polling on from this worker's newer state
+        would leave a gap in the job's chains (or, for its last frame, no ``JobFinished`` at
+        all). So the job is dropped here and its partition re-read at the next lease round:
+        if this worker still holds it and the job is still in its watch, the job is followed
+        again from the state Redis holds; if not, its new holder does that.
+        """
+        self._ending.pop(job, None)  # its end, if that was the write, is not recorded
+        self._refusals += 1
+        part = self.cluster.partition(*job)
+        jobs = self._parts.get(part)
+        if jobs is not None and jobs.pop(job, None) is not None:
+            self._versions.pop(part, None)  # re-read at the next lease round
+        self._unfollow([job])
+
+    def _end_written(self, job: JobRef) -> None:
+        """A write of ``job``'s end was applied: once all its watches have it, the job has
+        left them, and this worker lets go of it (a ``submit`` of it again is a new job)."""
+        part = self.cluster.partition(*job)
+        known = self._known.get(part)
+        if known is not None:
+            known.pop(job, None)
+        left = self._ending.get(job)
+        if left is None:
+            return
+        if left > 1:
+            self._ending[job] = left - 1
+            return
+        del self._ending[job]
+        jobs = self._parts.get(part)
+        if jobs is not None:
+            jobs.pop(job, None)
+        self._unfollow([job])
 
     def _changed(
         self,
@@ -478,16 +532,24 @@ class Worker(AsyncResource):
         """Write a change of a job to each of its watches; return the newest write's ticket."""
         job = (scope, job_id)
         watches = self._jobs.get(job)
-        if not watches or job in self._stale:  # nothing written on top of a refused write
+        if not watches:  # not polled here (any more): a refused write, a lapsed lease
             return 0
         data = to_data(state)
         records = [(e.event_id, encode_event(scope, e)) for e in events]
+        end = last is not None
         if last is not None:
             records.append((last.event_id, encode_event(scope, last)))
-            self._ended.add(job)
+            self._ending[job] = len(watches)
+            if isinstance(last, WatchFailed):
+                log.warning(
+                    "worker %s: job %d cannot be watched (%s); not polling it",
+                    self.worker_id,
+                    job_id,
+                    last.error,
+                )
         ticket = 0
         for watch in watches:
-            ticket = self.store.commit(watch, job, data, records)
+            ticket = self.store.commit(watch, job, data, records, end=end)
             self._commits += 1
         return ticket
 
@@ -507,10 +569,3 @@ def _stored_state(fields: dict[str, str], job: JobRef, watches: frozenset[str]) 
         if best is None or state.seq > best.seq:
             best = state
     return best
-
-
-def _by_scope(jobs: list[JobRef]) -> dict[Scope, list[int]]:
-    grouped: dict[Scope, list[int]] = defaultdict(list)
-    for scope, job_id in jobs:
-        grouped[scope].append(job_id)
-    return grouped

@@ -250,6 +250,7 @@ def test_the_cluster_exports_are_pinned():
         "ClusterEvent",
         "ClusterUnavailableError",
         "EventStream",
+        "JobGoneError",
         "JobRef",
         "Lease",
         "LeaseKeeper",

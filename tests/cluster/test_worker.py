@@ -6,7 +6,7 @@ import time
 
 import anyio
 
-from bkjob_async import BkJobClient, PollPolicy, Scope
+from bkjob_async import BkJobClient, PollPolicy, Scope, StepOperation
 from bkjob_async.cluster import Worker
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
@@ -195,3 +195,105 @@ async def test_a_lease_round_landing_after_the_follower_left_is_dropped_not_rais
     on_tick(result)  # the follower has gone: no BrokenResourceError
     await send.aclose()
     on_tick(result)  # nor ClosedResourceError once the worker closed its end
+
+
+async def job_keys(cluster):
+    """Return the cluster's keys that hold jobs (their sets and states), with their sizes."""
+    prefix = cluster.keys.prefix
+    found = {}
+    async for key in cluster.redis.scan_iter(match=prefix + "*"):
+        kind = key[len(prefix) :].split(":", 1)[0]
+        if kind in ("part", "state", "watch", "watches"):
+            kind_of = await cluster.redis.type(key)
+            size = (
+                await cluster.redis.hlen(key)
+                if kind_of == "hash"
+                else await cluster.redis.scard(key)
+            )
+            found[key[len(prefix) :]] = size
+    return found
+
+
+async def test_ends_and_cancels_leave_nothing_of_their_jobs_in_redis(make_cluster):
+    """Issue 25: a job's state stayed in Redis after its end, and after a cancel unless the
+    cancelling process held its partition. 1,000 jobs across 3 workers: 700 end (100 of them
+    in two watches), 300 are cancelled while polled by whoever holds them; nothing is left."""
+    policy = PollPolicy(interval=0.3, max_interval=1.0)
+    async with BkJobSimulator(seed=11, host_duration=(0.2, 0.6)) as sim:
+        ending = [sim.create_job(SCOPE, [StepPlan(hosts=1)]) for _ in range(700)]
+        long = [sim.create_job(SCOPE, [StepPlan(hosts=1, duration=(900, 900))]) for _ in range(300)]
+        submitter = make_cluster()
+        await submitter.submit(SCOPE, ending + long, watch="deploys")
+        await submitter.submit(SCOPE, ending[:100], watch="audit")
+        async with (
+            client_for(sim) as c1,
+            client_for(sim) as c2,
+            client_for(sim) as c3,
+            # Leases long enough for a busy machine: this test is not about failover.
+            Worker(c1, make_cluster(), policy=policy, worker_id="w1", lease_ttl=3.0) as w1,
+            Worker(c2, make_cluster(), policy=policy, worker_id="w2", lease_ttl=3.0) as w2,
+            Worker(c3, make_cluster(), policy=policy, worker_id="w3", lease_ttl=3.0) as w3,
+        ):
+
+            async def ended():
+                events = await stream_events(submitter, "deploys")
+                audit = await stream_events(submitter, "audit")
+                done = {p["job"] for _, p in events if p["type"] == "finished"}
+                return done == set(ending) and len(audit) > 0 and not await submitter.jobs("audit")
+
+            await wait_for(ended, 60)
+
+            async def polled():  # each long job's state (only theirs), in whichever partition
+                keys = await job_keys(submitter)
+                return sum(n for key, n in keys.items() if key[:5] == "state") == len(long)
+
+            await wait_for(polled, 30)
+            assert all(w.statistics().commits > 0 for w in (w1, w2, w3))
+            assert await submitter.cancel(SCOPE, long, watch="deploys") == len(long)
+
+            async def let_go():
+                return sum(w.statistics().jobs for w in (w1, w2, w3)) == 0
+
+            await wait_for(let_go, 30)
+            await anyio.sleep(1.0)  # polls and writes under way land (and write nothing)
+            assert await job_keys(submitter) == {}
+        finished = [
+            p for _, p in await stream_events(submitter, "audit") if p["type"] == "finished"
+        ]
+        assert sorted(p["job"] for p in finished) == sorted(ending[:100])
+
+
+async def test_a_job_submitted_again_after_its_end_is_followed_again(make_cluster):
+    """Issue 25: after a job ended failed, ``retry_failed`` in bk-job (the job runs again, same
+    id), then a cancel and a submit of it: no worker polled it again. Its end took it out of
+    the watch, so the submit makes it a job new to the watch: its new round is seen, and its
+    events have ids of their own (a consumer that dedupes by ``event_id`` drops none)."""
+    policy = PollPolicy(interval=0.1, max_interval=0.2)
+    async with BkJobSimulator(seed=12, host_duration=(0.2, 0.5), retry_lag=0.1) as sim:
+        job = sim.create_job(SCOPE, [StepPlan(hosts=2, fail_rate=1.0)])
+        submitter = make_cluster()
+        await submitter.submit(SCOPE, [job], watch="deploys")
+        async with (
+            client_for(sim) as client,
+            Worker(client, make_cluster(), policy=policy, worker_id="w1"),
+        ):
+
+            async def ended(times):
+                events = await stream_events(submitter, "deploys")
+                ends = sum(p["type"] == "finished" for _, p in events)
+                return ends >= times and not await submitter.jobs("deploys")
+
+            await wait_for(lambda: ended(1), 20)
+            first = sim.job(job).status
+            step = sim.job(job).steps[0].step_instance_id
+            await client.operate_step_instance(SCOPE, job, step, StepOperation.RETRY_FAILED)
+            await submitter.cancel(SCOPE, [job], watch="deploys")  # as `submit --cancel` does
+            await submitter.submit(SCOPE, [job], watch="deploys")
+            await wait_for(lambda: ended(2), 20)
+        events = await stream_events(submitter, "deploys")
+    ends = [p for _, p in events if p["type"] == "finished"]
+    assert [p["status"] for p in ends] == [int(first), int(sim.job(job).status)]
+    rounds = [p["ec"] for _, p in events if p["type"] == "host"]
+    assert sorted(set(rounds)) == [0, 1]
+    second = next(i for i, (_, p) in enumerate(events) if p["type"] == "finished")
+    assert {p["ec"] for _, p in events[second:] if p["type"] == "host"} == {1}

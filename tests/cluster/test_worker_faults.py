@@ -184,3 +184,118 @@ async def test_redis_restarted_empty_is_reported_loudly_and_work_goes_on(
         errors = [p.stop() for p in procs]
     assert any("lost the data of cluster" in err for err in errors), errors
     assert any("resubmitted" in err for err in errors), errors
+
+
+@pytest.mark.timeout(180)
+async def test_a_woken_zombie_polls_a_job_it_no_longer_holds_at_most_once(
+    make_cluster, redis_server
+):
+    """Issue 25: a worker stopped past its lease and continued went on polling jobs whose
+    partitions it had lost (21-146 polls) before it noticed. It stops at once: its own clock
+    says the lease lapsed, so at most one poll per job (one already under way) goes out."""
+    cluster = make_cluster()
+    procs = []
+    try:
+        sim = virtual_sim(5, (600.0, 900.0))  # every job runs throughout: always due
+        async with sim, sim_clock(sim, speed=1.0):
+            ids = jobs(sim, 80)
+            await cluster.submit(SCOPE, ids, watch="deploys")
+            procs = [WorkerProc(sim, redis_server, f"w{i}") for i in range(2)]
+            zombie = procs[0]
+
+            async def shared():
+                return all(p.stats is not None and p.stats[1] >= 20 for p in procs)
+
+            await until(shared, 30)
+            await anyio.sleep(1.0)  # a few polls of each job: the schedule is steady
+            zombie.signal(signal.SIGSTOP)
+            try:
+
+                async def taken_over():
+                    return set((await holders(cluster)).values()) == {"w1"}
+
+                await until(taken_over, 30)
+                await anyio.sleep(1.0)  # w1 polls them all now; each is due in the zombie
+                before = dict(zombie.unheld)
+                lines = len(zombie.history)
+            finally:
+                zombie.signal(signal.SIGCONT)
+
+            async def back():  # it has noticed, rejoined, and worked on for a while
+                return len(zombie.history) >= lines + 8 and zombie.stats[0] > 0
+
+            await until(back, 60)
+            after = dict(zombie.unheld)
+        late = {job: n - before.get(job, 0) for job, n in after.items()}
+        late = {job: n for job, n in late.items() if n}
+        assert max(late.values(), default=0) <= 1, late
+    finally:
+        errors = [p.stop() for p in procs]
+    for err in errors:
+        assert "Traceback" not in err, err
+
+
+async def stops_across_last_frames(make_cluster, redis_server, cycles):
+    """Stop a worker for 1.2 s (and until the other took all its partitions over), ``cycles``
+    times (each worker in turn), while jobs reach their last frame throughout; then check
+    every stream and the watch set."""
+    cluster = make_cluster()
+    procs = []
+    try:
+        sim = virtual_sim(7, (0.3, 0.6))
+        async with sim, sim_clock(sim, speed=1.0) as clock:
+            ids = [
+                sim.create_job(SCOPE, [StepPlan(hosts=2), StepPlan(hosts=2, duration=(d, d + 0.3))])
+                for d in (0.5 + 2.2 * cycles * i / 60 for i in range(60))
+            ]
+            await cluster.submit(SCOPE, ids, watch="deploys")
+            procs = [WorkerProc(sim, redis_server, f"w{i}") for i in range(2)]
+
+            async def shared():
+                return all(p.stats is not None and p.stats[1] >= 10 for p in procs)
+
+            await until(shared, 30)
+            clock.running = True  # jobs end from now on, spread over the cycles
+            for cycle in range(cycles):
+                await anyio.sleep(1.0)
+                frozen, other = procs[cycle % 2], procs[1 - cycle % 2]
+                frozen.signal(signal.SIGSTOP)
+                stopped = time.monotonic()
+                try:
+
+                    async def taken_over(other=other):
+                        return set((await holders(cluster)).values()) == {other.worker_id}
+
+                    await until(taken_over, 30)  # past its lease (0.3 s), however busy
+                    await anyio.sleep(max(0.0, 1.2 - (time.monotonic() - stopped)))
+                finally:
+                    frozen.signal(signal.SIGCONT)
+            clock.speed = 8.0  # to the end, fast
+            await until(lambda: all_finished(cluster, ids), 60)
+
+            async def left():  # every end took its job out of the watch
+                return not await cluster.jobs("deploys")
+
+            await until(left, 30)
+            events = await stream_events(cluster, "deploys")
+            assert check_chains(events, sim, ids) == 60 * 4  # one JobFinished per job
+    finally:
+        errors = [p.stop() for p in procs]
+    for err in errors:
+        assert "Traceback" not in err, err
+
+
+@pytest.mark.timeout(180)
+async def test_a_stop_across_last_frames_still_ends_every_job_once(make_cluster, redis_server):
+    """Issue 25: a worker stopped (SIGSTOP, about 1.2 s) while its jobs reached their last
+    frame had its writes refused on waking, and 3-5 of 6 such jobs were never polled again
+    (no JobFinished, the job in the set for ever). Every job still ends with exactly one
+    JobFinished, chains unbroken, and leaves the watch."""
+    await stops_across_last_frames(make_cluster, redis_server, cycles=2)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_many_stops_across_last_frames_still_end_every_job_once(make_cluster, redis_server):
+    """The long form: eight stops, each worker in turn."""
+    await stops_across_last_frames(make_cluster, redis_server, cycles=8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,8 @@ INTERVAL = 0.5
 
 class WorkerProc:
     """``python -m tests.cluster.worker_proc``; ``stats`` holds its latest ``(partitions,
-    jobs, commits, refused)``, ``history`` every one of them."""
+    jobs, commits, refused)``, ``history`` every one of them, ``unheld`` its latest count of
+    polls per job sent while it held no lease of the job (by its own clock)."""
 
     def __init__(self, sim, redis_server, worker_id: str, *extra: str) -> None:
         self.worker_id = worker_id
@@ -37,6 +39,7 @@ class WorkerProc:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         self.history: list[tuple[int, int, int, int]] = []
+        self.unheld: dict[int, int] = {}
         self.err: list[str] = []
         self._threads = [
             threading.Thread(target=self._read, daemon=True),
@@ -51,6 +54,8 @@ class WorkerProc:
             if line.startswith("stats "):
                 p, j, c, r = map(int, line.split()[1:])
                 self.history.append((p, j, c, r))
+            elif line.startswith("unheld "):
+                self.unheld = {int(k): v for k, v in json.loads(line[7:]).items()}
 
     def _read_err(self) -> None:
         assert self.process.stderr is not None
