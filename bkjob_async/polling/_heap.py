@@ -6,17 +6,18 @@ worker when a job falls due and sleeps until the next due time. A job is never h
 sooner than the policy's smallest gap after its last poll unless asked (a callback's hint
 since): such a poll is a scheduling bug, so it is put off, counted and logged once, never sent.
 
-The heap holds ``(due, seq)`` pairs of plain numbers, and a map from ``seq`` to the job: every
-poll pushes one entry that lives for the job's interval, and a pair of numbers is untracked by
-the cyclic garbage collector at its first pass, so none is promoted to the oldest generation.
-A ``(due, seq, job)`` entry would be: at 2,000 polls/s those made a full collection, walking
-every job's state, every minute or so (``benchmarks/README.md``, "Scale without pauses").
+The heap holds ``(due, slot)`` pairs of plain numbers, ``slot`` naming the job's place in the
+registry (``Registry.slots``): every poll pushes one entry that lives for the job's interval,
+and a pair of numbers is untracked by the cyclic garbage collector at its first pass, so none
+is promoted to the oldest generation. A ``(due, seq, job)`` entry was: at 2,000 polls/s those
+made a full collection, walking every job's state, every minute or so (``benchmarks/README.md``,
+"Scale without pauses"). An entry is stale when its job's ``due`` differs (rescheduled, or the
+slot now holds another job): two entries of one slot with the same ``due`` are the same poll.
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
 import logging
 import math
 from typing import TYPE_CHECKING, Protocol
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._decide import Health
-    from ._jobs import Watched
+    from ._jobs import Registry, Watched
     from ._rate import RateGovernor
 
 __all__ = ["Due", "Slot"]
@@ -43,6 +44,7 @@ class Gate(Protocol):
 
     governor: RateGovernor
     health: Health
+    registry: Registry
 
     def may_send(self, now: float) -> bool: ...
 
@@ -62,16 +64,15 @@ class Slot:
 class Due:
     """Jobs by due time; ``take`` hands out the earliest due one when polls may go."""
 
-    __slots__ = ("_entries", "_gap", "_gate", "_heap", "_idle", "_seq", "_wakeup", "refused")
+    __slots__ = ("_gap", "_gate", "_heap", "_idle", "_slots", "_wakeup", "refused")
 
     def __init__(self, gap: float, gate: Gate) -> None:
         self._gap = gap
         self._gate = gate
-        #: ``(due, seq)``: numbers only, so the collector untracks them (module docstring).
+        #: ``(due, slot)``: numbers only, so the collector untracks them (module docstring).
         self._heap: list[tuple[float, int]] = []
-        #: The job of each entry in the heap, by ``seq``.
-        self._entries: dict[int, Watched] = {}
-        self._seq = itertools.count()
+        #: The registry's records by slot (the registry's list, never replaced).
+        self._slots = gate.registry.slots
         self._wakeup: anyio.Event | None = None
         self._idle: list[Slot] = []
         #: Polls put off because they came sooner than the smallest gap (``_refuse``).
@@ -80,30 +81,23 @@ class Due:
     def push(self, watched: Watched, due: float) -> None:
         """(Re)schedule a job's next poll at ``due``."""
         watched.due = due
-        seq = next(self._seq)
-        self._entries[seq] = watched
         heap = self._heap
-        heapq.heappush(heap, (due, seq))
-        if heap[0][1] == seq and self._wakeup is not None:
+        heapq.heappush(heap, (due, watched.slot))
+        if heap[0][0] == due and self._wakeup is not None:
             self._wakeup.set()
 
     def replace(self, due: list[tuple[float, Watched]]) -> None:
         """Reschedule every job at once (after an outage): ``(due, job)`` pairs."""
         heap = []
-        entries: dict[int, Watched] = {}
         for at, watched in due:
             watched.due = at
-            seq = next(self._seq)
-            entries[seq] = watched
-            heap.append((at, seq))
+            heap.append((at, watched.slot))
         heapq.heapify(heap)
         self._heap[:] = heap
-        self._entries = entries
         self.wake()
 
     def clear(self) -> None:
         self._heap.clear()
-        self._entries.clear()
 
     def wake(self) -> None:
         """Wake the scheduler (polls may go again, say)."""
@@ -112,11 +106,11 @@ class Due:
 
     def take(self, now: float) -> Watched | None:
         """Pop the earliest due job, if one is due and polls may go now; mark it sent."""
-        heap, gap, gate = self._heap, self._gap, self._gate
+        heap, gap, gate, slots = self._heap, self._gap, self._gate, self._slots
         while heap and heap[0][0] <= now:
-            due, seq = heapq.heappop(heap)
-            watched = self._entries.pop(seq)
-            if watched.due != due or not watched.active:
+            due, slot = heapq.heappop(heap)
+            watched = slots[slot]
+            if watched is None or watched.due != due or not watched.active:
                 continue  # rescheduled or unwatched since: a stale entry
             if now < watched.sent + gap and watched.hinted <= watched.sent:
                 self._refuse(watched, now)  # (a hint since the last poll asked for this one)
@@ -127,8 +121,7 @@ class Due:
                 or now < governor.paused_until
                 or gate.health.outage.down_since is not None
             ) and not gate.may_send(now):
-                self._entries[seq] = watched
-                heapq.heappush(heap, (due, seq))
+                heapq.heappush(heap, (due, slot))
                 return None
             watched.due = math.inf
             watched.busy = True

@@ -82,10 +82,23 @@ def moved(job: PolledJob, state: JobState, interval: float) -> PolledJob:
 class Watched:
     """The registry's record of a job being polled: its value and who owns what of it."""
 
-    __slots__ = ("active", "busy", "due", "hinted", "job", "key", "sent", "subscribers", "wire")
+    __slots__ = (
+        "active",
+        "busy",
+        "due",
+        "hinted",
+        "job",
+        "key",
+        "sent",
+        "slot",
+        "subscribers",
+        "wire",
+    )
 
-    def __init__(self, job: PolledJob, wire: Wire, k: Key | None = None) -> None:
+    def __init__(self, job: PolledJob, wire: Wire, k: Key | None = None, slot: int = -1) -> None:
         self.key = key(job.scope, job.job_instance_id) if k is None else k
+        #: Its place in ``Registry.slots``: the due heap names it so (``_heap``).
+        self.slot = slot
         #: The job's value: replaced by the driver after each decision.
         self.job = job
         #: The reader's memory of the job's last answer.
@@ -107,16 +120,20 @@ class Registry:
     """Jobs being polled, by key, and the remembered states of released ones.
 
     ``by_id`` holds a job's record itself, a list only for an id watched in several scopes:
-    no container per job for the collector to walk (``with_id`` reads it).
+    no container per job for the collector to walk (``with_id`` reads it). ``slots`` holds each
+    record at its ``slot`` (``None``: free), for the due heap's entries of plain numbers.
     """
 
-    __slots__ = ("_known", "_on_release", "by_id", "jobs", "remember")
+    __slots__ = ("_free", "_known", "_on_release", "by_id", "jobs", "remember", "slots")
 
     def __init__(self, remember: int, on_release: Callable[[Watched], None]) -> None:
         self.jobs: dict[Key, Watched] = {}
         #: The same jobs by job id alone (a callback names no scope): a record, or a list of
         #: the records of one id in several scopes.
         self.by_id: dict[int, Watched | list[Watched]] = {}
+        #: Records by slot; the list is never replaced (the due heap holds it).
+        self.slots: list[Watched | None] = []
+        self._free: list[int] = []
         self._known: OrderedDict[Key, JobState] = OrderedDict()
         self.remember = remember
         self._on_release = on_release
@@ -149,7 +166,13 @@ class Registry:
         if watched is None:
             known = self._known.pop(k, EMPTY)
             job = PolledJob(sub.scope, job_id, known if state is None else state)
-            watched = self.jobs[k] = Watched(job, wire(), k)
+            slots = self.slots
+            slot = self._free.pop() if self._free else len(slots)
+            watched = self.jobs[k] = Watched(job, wire(), k, slot)
+            if slot == len(slots):
+                slots.append(watched)
+            else:
+                slots[slot] = watched
             same = self.by_id.setdefault(job_id, watched)
             if same is not watched:  # the id in another scope too
                 if isinstance(same, list):
@@ -188,6 +211,8 @@ class Registry:
         else:
             del self.by_id[job_id]
         watched.due = math.inf
+        self.slots[watched.slot] = None
+        self._free.append(watched.slot)
         self._on_release(watched)
         self._known[watched.key] = watched.job.state
         while len(self._known) > self.remember:
@@ -201,3 +226,5 @@ class Registry:
                 sub.close()
         self.jobs.clear()
         self.by_id.clear()
+        self.slots[:] = [None] * len(self.slots)  # (the same list: the due heap holds it)
+        self._free[:] = range(len(self.slots) - 1, -1, -1)

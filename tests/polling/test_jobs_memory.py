@@ -71,6 +71,9 @@ class _Gate:
         class outage:
             down_since = None
 
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
     def may_send(self, now: float) -> bool:
         return True
 
@@ -82,6 +85,9 @@ def _watched(registry: Registry, scope: Scope, job_id: int) -> Watched:
     class Sub:
         closed = False
 
+        def close(self) -> None:
+            self.closed = True
+
     sub = Sub()
     sub.scope = scope  # type: ignore[attr-defined]
     watched, _ = registry.attach(sub, job_id, lambda: Wire(None))  # type: ignore[arg-type]
@@ -90,7 +96,7 @@ def _watched(registry: Registry, scope: Scope, job_id: int) -> Watched:
 
 def test_heap_entries_hold_numbers_only_and_hand_out_jobs_in_due_order() -> None:
     registry = Registry(10, lambda w: None)
-    due = Due(0.0, _Gate())  # type: ignore[arg-type]
+    due = Due(0.0, _Gate(registry))  # type: ignore[arg-type]
     jobs = [_watched(registry, Scope.biz(2), job_id) for job_id in (1, 2, 3)]
     for at, watched in zip((3.0, 1.0, 2.0), jobs, strict=True):
         due.push(watched, at)
@@ -120,3 +126,21 @@ def test_an_id_in_two_scopes_is_found_in_both() -> None:
     assert registry.with_id(7) == ()
     assert released == [one, other]
     assert isinstance(one.job, PolledJob)
+
+
+def test_a_released_jobs_slot_is_reused_and_its_old_entries_are_stale() -> None:
+    registry = Registry(10, lambda w: None)
+    due = Due(0.0, _Gate(registry))  # type: ignore[arg-type]
+    first = _watched(registry, Scope.biz(2), 1)
+    due.push(first, 1.0)
+    first.subscribers.clear()
+    registry.release_if_unwatched(first)
+    second = _watched(registry, Scope.biz(2), 2)
+    assert second.slot == first.slot  # the freed place
+    due.push(second, 1.0)  # the same due as the released job's entry: still one poll
+    assert due.take(10.0) is second
+    assert due.take(10.0) is None
+    second.busy = False
+    due.push(second, 5.0)
+    registry.close()
+    assert due.take(10.0) is None  # closed: no job handed out
