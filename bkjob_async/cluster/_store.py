@@ -362,9 +362,9 @@ class RedisStore(Store):
         self._forget(check_name(name), set(jobs))
 
     def remove_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
-        """Queue: cancel ``jobs`` of watch ``name`` and delete their states and pending events
-        (in the partitions whose lease this process holds; a partition's holder cleans up the
-        others when it sees them gone)."""
+        """Queue: cancel ``jobs`` of watch ``name`` (which deletes their states wherever they
+        are) and delete their pending events (in the partitions whose lease this process
+        holds)."""
         check_name(name)
         jobs = list(jobs)
         ticket = self._enqueue(lambda: self._remove(name, jobs))

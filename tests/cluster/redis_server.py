@@ -1,4 +1,5 @@
-"""A real ``redis-server`` for tests and benchmarks: 127.0.0.1, a free port, no persistence.
+"""A real ``redis-server`` for tests and benchmarks: 127.0.0.1, a free port, no persistence
+(unless a test restarts it with its append-only file: ``restart_keeping_data``).
 
 Never a fake: every cluster guarantee is proven against this process. ``find_redis_server``
 skips (or fails, when ``CI=true``) if the binary is missing.
@@ -57,6 +58,8 @@ class RedisServer:
         self.directory = directory
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        #: Started with ``appendonly yes`` (``restart_keeping_data``); ``reset`` undoes it.
+        self.persistent = False
 
     @property
     def url(self) -> str:
@@ -67,15 +70,18 @@ class RedisServer:
         assert self.process is not None, "redis-server is not running"
         return self.process.pid
 
-    def start(self) -> None:
-        """Start the server (empty: persistence is off) and wait until it answers PING."""
+    def start(self, *, persistent: bool = False) -> None:
+        """Start the server (empty: persistence is off; ``persistent``: from its append-only
+        file, every write synced) and wait until it answers PING."""
+        self.persistent = persistent
         self.process = subprocess.Popen(
             [
                 self.binary,
                 "--port", str(self.port),
                 "--bind", "127.0.0.1",
                 "--save", "",
-                "--appendonly", "no",
+                "--appendonly", "yes" if persistent else "no",
+                "--appendfsync", "always",
                 "--dir", str(self.directory),
                 "--logfile", str(self.directory / "redis.log"),
                 "--daemonize", "no",
@@ -122,6 +128,9 @@ class RedisServer:
         """Make the server as a fresh one is: running, answering, default memory limit, no
         data. A server that is gone or does not answer is started again."""
         self.thaw()
+        if self.persistent:  # back to a server without persistence
+            self.stop()
+            shutil.rmtree(self.directory / "appendonlydir", ignore_errors=True)
         if self.process is not None and self.process.poll() is None and self._pong():
             self.command("CONFIG", "SET", "maxmemory", "0")
             if self.command("FLUSHALL").startswith(b"+OK"):
@@ -133,6 +142,22 @@ class RedisServer:
         """Stop the server and start it again on the same port, with no data."""
         self.stop()
         self.start()
+
+    def restart_keeping_data(self) -> None:
+        """Kill the server (SIGKILL, as a crash) and start it again on the same port from its
+        append-only file (``appendonly yes``, ``appendfsync always``): every write it answered
+        is back, as on a production Redis with persistence."""
+        if not self.persistent:
+            self.command("CONFIG", "SET", "appendonly", "yes")  # writes the file from memory
+            deadline = time.monotonic() + 30
+            while b"aof_rewrite_in_progress:0" not in self.command("INFO", "persistence") or (
+                b"aof_rewrite_scheduled:0" not in self.command("INFO", "persistence")
+            ):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not write its append-only file in 30 s")
+                time.sleep(0.02)
+        self.stop()
+        self.start(persistent=True)
 
     def command(self, *args: str) -> bytes:
         """Send one command in the inline protocol; return the raw reply (for checks only)."""

@@ -299,3 +299,41 @@ async def test_a_stop_across_last_frames_still_ends_every_job_once(make_cluster,
 async def test_many_stops_across_last_frames_still_end_every_job_once(make_cluster, redis_server):
     """The long form: eight stops, each worker in turn."""
     await stops_across_last_frames(make_cluster, redis_server, cycles=8)
+
+
+@pytest.mark.timeout(180)
+async def test_a_redis_restart_with_its_append_only_file_loses_no_job(make_cluster, redis_server):
+    """Issue 25: when Redis restarted mid-run, about half the runs lost jobs. Killed and
+    started again from its append-only file (``appendonly yes``) while jobs run and end,
+    every job still ends with exactly one JobFinished, chains unbroken, and leaves the watch."""
+    cluster = make_cluster()
+    procs = []
+    try:
+        sim = virtual_sim(8, (0.5, 1.5))
+        async with sim, sim_clock(sim, speed=2.0) as clock:
+            ids = jobs(sim, 60)
+            await cluster.submit(SCOPE, ids, watch="deploys")
+            procs = [WorkerProc(sim, redis_server, f"w{i}") for i in range(2)]
+
+            async def polling():
+                return all(p.stats is not None and p.stats[1] >= 10 for p in procs)
+
+            await until(polling, 30)
+            clock.running = True
+            await anyio.sleep(1.5)  # some jobs end, the rest run on
+            assert not all(sim.job(i).status.is_finished for i in ids)
+            redis_server.restart_keeping_data()
+            clock.speed = 8.0  # to the end, fast
+            await until(lambda: all_finished(cluster, ids), 60)
+
+            async def left():
+                return not await cluster.jobs("deploys")
+
+            await until(left, 30)
+            events = await stream_events(cluster, "deploys")
+            assert check_chains(events, sim, ids) == 60 * 5
+    finally:
+        errors = [p.stop() for p in procs]
+    for err in errors:
+        assert "Traceback" not in err, err
+        assert "lost the data" not in err, err  # its data came back: not a wiped Redis
