@@ -28,7 +28,11 @@ async def test_demo_plain_in_a_pipe() -> None:
         assert heading in out
     assert "unchanged polls" in out
     assert "retries" in out
-    assert "transition latency p50 (n=30)" in out
+    # Hosts seen running, then ended (one that ended between two polls says nothing): on a
+    # loaded machine a 50 ms host can end before its first poll.
+    seen = re.search(r"transition latency p50 \(n=(\d+)\)", out)
+    assert seen, out
+    assert 0 < int(seen[1]) <= 30  # never more than the 30 hosts
     assert "transition latency p99" in out
     assert "operations: retrying the" in out
     assert "retry round of job" in out
