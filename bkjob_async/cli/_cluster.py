@@ -213,6 +213,8 @@ async def run_cluster_watch(ctx: Context, args: argparse.Namespace) -> int:
     tally = Tally(job_ids)
     title = f"bkjob-async watch --redis: watch {name!r} of cluster {args.cluster!r}"
     async with _cluster(args, ctx) as cluster:
+        if job_ids:
+            await _missing(ctx, cluster, name, job_ids)
         server = f"{cluster.url} (cluster {args.cluster!r}, watch {name!r})"
         stream = cluster.events(name, consumer=consumer, group=args.group)
         events = _ClusterEvents(stream, set(job_ids), None if forever else tally)
@@ -258,6 +260,26 @@ async def run_cluster_watch(ctx: Context, args: argparse.Namespace) -> int:
 
 def _none() -> None:
     return None
+
+
+async def _missing(ctx: Context, cluster: Any, name: str, job_ids: list[int]) -> None:
+    """Say which JOB_IDs the cluster watch does not hold (yet): a typo, or a job not
+    submitted, would keep the command waiting for it; the command to add them."""
+    from ..cluster import ClusterError
+
+    try:
+        held = {job for _, job in await cluster.jobs(name)}
+    except ClusterError as exc:
+        raise CliError(f"cannot follow watch {name!r}: {exc}") from None
+    missing = [job for job in job_ids if job not in held]
+    if missing:
+        ids = " ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        them = "it" if len(missing) == 1 else "them"
+        ctx.err(
+            f"not in watch {name!r} of cluster {cluster.name!r}: {counted(len(missing), 'job')} "
+            f"({ids}); waiting for {them}. To add {them}:\n  bkjob-async submit {ids} "
+            f"--watch {name} --cluster {cluster.name} --scope SCOPE"
+        )
 
 
 class _Holders:

@@ -148,3 +148,28 @@ async def test_watch_redis_on_a_terminal_draws_the_live_view(
         re.fullmatch(rf"│ +\d+ +RUNNING\S* .* {worker} +│", line) for line in text.splitlines()
     )
     assert re.search(rf"Workers +(1 live: )?{worker} 0 jobs", "\n".join(last))
+
+
+async def test_watch_redis_says_which_jobs_its_watch_does_not_hold(redis_server) -> None:
+    """A JOB_ID never submitted would be waited for in silence: it is named, with the fix."""
+    await _submit(redis_server.url, "typo", [10001])
+    interrupt = anyio.Event()
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["watch", "10001", "10002", "--redis", redis_server.url, "--cluster", "cli"]
+
+    async def watch() -> None:
+        status = await amain(
+            [*argv, "--watch", "typo"], stdout=out, stderr=err, interrupt=interrupt
+        )
+        assert status == 130
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        with anyio.fail_after(20):
+            while "bkjob-async submit" not in err.getvalue():
+                await anyio.sleep(0.02)
+        interrupt.set()
+    text = err.getvalue()
+    assert "not in watch 'typo' of cluster 'cli': 1 job (10002); waiting for it. To add it:" in text
+    assert "\n  bkjob-async submit 10002 --watch typo --cluster cli --scope SCOPE\n" in text
+    assert "10001" not in text.split("bkjob-async submit", 1)[1].splitlines()[0]
