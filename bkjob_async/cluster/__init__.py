@@ -44,11 +44,12 @@ from ._errors import (
     LeaseLostError,
 )
 from ._events import ClusterEvent, EventStream
+from ._journal import encode_event
 from ._keys import JobRef, partition_of
 from ._leases import LeaseKeeper, TickResult
 from ._rate import Permit, RateBudget
 from ._store import RedisStore
-from ._worker import Worker, WorkerStatistics, encode_event
+from ._worker import Worker, WorkerStatistics
 
 __all__ = [
     "Cluster",

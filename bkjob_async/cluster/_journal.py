@@ -2,14 +2,26 @@
 
 A ``Worker``'s poller records every change of every job it polls here (``Poller(journal=...)``,
 ``polling._journal.Journal``): the new state and the events go to each watch of the job in one
-fenced write (``RedisStore.commit``), and a job taken over starts from the state last written
-under a valid lease (``seed``), so its chains continue. The worker supplies what it knows of
-its jobs (``seed``, ``changed``); this module only adapts it to the journal's shape.
+fenced write (``RedisStore.commit``), the write of a job's end (``JobFinished``, or
+``WatchFailed``) takes the job out of the watch, and a job taken over starts from the state
+last written under a valid lease (``seed``), so its chains continue. The worker says which
+watches a job is written to (``watches``) and hears of every end recorded (``ending``).
+Events are written as ``encode_event`` payloads.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from ..polling._tracker import to_data
+from ..polling.events import (
+    Event,
+    HostTransition,
+    JobFinished,
+    JobTransition,
+    StepTransition,
+    WatchFailed,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -17,19 +29,82 @@ if TYPE_CHECKING:
     from ..config import Scope
     from ..polling._jobs import PolledJob
     from ..polling._tracker import JobState
-    from ..polling.events import Event
+    from ._keys import JobRef
     from ._store import RedisStore
 
-    #: ``changed(scope, job, state, events, last) -> ticket``: write a change of a job.
-    Changed = Callable[[Scope, int, JobState, list[Event], "Event | None"], int]
+__all__ = ["ClusterJournal", "encode_event"]
 
-__all__ = ["ClusterJournal"]
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def encode_event(scope: Scope, event: Event) -> dict[str, Any]:
+    """Return the JSON payload of an event in a watch's stream.
+
+    ``{"type": "host"|"step"|"job"|"finished"|"failed", "scope": [TYPE, ID], "job": ID,
+    "n": occurrence, ...}``; host events add ``step``, ``ec`` (execute count), ``host``
+    (``bk_host_id`` or the host's key as text), ``prev``/``cur`` (status codes, ``prev``
+    ``None`` on first sight); step events ``step``, ``ec``, ``prev``, ``cur``; job events
+    ``prev``, ``cur``; finished events ``status``.
+    """
+    head: dict[str, Any] = {
+        "scope": [scope.type.value, scope.id],
+        "job": event.job_instance_id,
+    }
+    if isinstance(event, HostTransition):
+        host = event.host
+        where = (
+            str(host.bk_host_id)
+            if host.bk_host_id is not None
+            else "|".join("" if part is None else str(part) for part in host.key)  # type: ignore[union-attr]
+        )
+        return {
+            "type": "host",
+            **head,
+            "step": event.step_instance_id,
+            "ec": event.execute_count,
+            "host": where,
+            "prev": _int(event.previous),
+            "cur": int(event.current),
+            "n": event.occurrence,
+        }
+    if isinstance(event, StepTransition):
+        return {
+            "type": "step",
+            **head,
+            "step": event.step_instance_id,
+            "ec": event.execute_count,
+            "prev": _int(event.previous),
+            "cur": _int(event.current),
+            "n": event.occurrence,
+        }
+    if isinstance(event, JobTransition):
+        return {
+            "type": "job",
+            **head,
+            "prev": _int(event.previous),
+            "cur": int(event.current),
+            "n": event.occurrence,
+        }
+    if isinstance(event, JobFinished):
+        return {"type": "finished", **head, "status": int(event.status), "n": event.occurrence}
+    if isinstance(event, WatchFailed):
+        return {"type": "failed", **head, "error": type(event.error).__name__}
+    return {"type": type(event).__name__, **head}
 
 
 class ClusterJournal:
-    """Every change of every job a worker polls, written to Redis under its leases."""
+    """Every change of every job a worker polls, written to Redis under its leases.
 
-    __slots__ = ("_changed", "_seed", "store")
+    :param seed: the state to start a job new to the poller from.
+    :param watches: the watches a job is written to; ``None`` or empty: it is not polled
+        here any more (a refused write, a lapsed lease), and nothing is written.
+    :param ending: called with a job and its watches when its end is recorded (one write
+        per watch is then under way).
+    """
+
+    __slots__ = ("_ending", "_seed", "_watches", "commits", "store")
 
     #: The cluster keeps every change of every job: the job list never stands for a poll.
     keeps_all = True
@@ -39,11 +114,15 @@ class ClusterJournal:
         store: RedisStore,
         *,
         seed: Callable[[Scope, int], JobState | None],
-        changed: Changed,
+        watches: Callable[[JobRef], frozenset[str] | None],
+        ending: Callable[[JobRef, frozenset[str], Event], None],
     ) -> None:
         self.store = store
         self._seed = seed
-        self._changed = changed
+        self._watches = watches
+        self._ending = ending
+        #: Writes queued (one per watch of each changed job).
+        self.commits = 0
 
     def seed(self, scope: Scope, job_id: int) -> JobState | None:
         return self._seed(scope, job_id)
@@ -56,9 +135,23 @@ class ClusterJournal:
         watches: Sequence[object],
         raw: object,
     ) -> int:
+        """Write a change of a job to each of its watches; return the newest write's ticket."""
         if not events and last is None:
             return 0  # a state that moved without an event: nothing a consumer reads
-        return self._changed(job.scope, job.job_instance_id, job.state, list(events), last)
+        scope = job.scope
+        key = (scope, job.job_instance_id)
+        targets = self._watches(key)
+        if not targets:
+            return 0
+        records = [(e.event_id, encode_event(scope, e)) for e in events]
+        if last is not None:
+            records.append((last.event_id, encode_event(scope, last)))
+            self._ending(key, targets, last)
+        data, end, ticket = to_data(job.state), last is not None, 0
+        for watch in targets:
+            ticket = self.store.commit(watch, key, data, records, end=end)
+            self.commits += 1
+        return ticket
 
     def settled(self, ticket: int) -> bool:
         return self.store.settled(ticket)

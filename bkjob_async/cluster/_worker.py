@@ -50,22 +50,15 @@ import json
 import logging
 import math
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import attrs
 from anyio.abc import AsyncResource
 
 from ..polling import Poller, PollPolicy
-from ..polling._tracker import EMPTY, from_data, to_data
-from ..polling.events import (
-    Event,
-    HostTransition,
-    JobFinished,
-    JobTransition,
-    StepTransition,
-    WatchFailed,
-)
+from ..polling._tracker import EMPTY, from_data
+from ..polling.events import Event, WatchFailed
 from ._errors import ClusterError
 from ._journal import ClusterJournal
 from ._leases import LeaseKeeper, TickResult
@@ -84,68 +77,9 @@ if TYPE_CHECKING:
     from ._client import Cluster
     from ._keys import JobRef
 
-__all__ = ["Worker", "WorkerStatistics", "encode_event"]
+__all__ = ["Worker", "WorkerStatistics"]
 
 log = logging.getLogger("bkjob_async.cluster")
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def encode_event(scope: Scope, event: Event) -> dict[str, Any]:
-    """Return the JSON payload of an event in a watch's stream.
-
-    ``{"type": "host"|"step"|"job"|"finished"|"failed", "scope": [TYPE, ID], "job": ID,
-    "n": occurrence, ...}``; host events add ``step``, ``ec`` (execute count), ``host``
-    (``bk_host_id`` or the host's key as text), ``prev``/``cur`` (status codes, ``prev``
-    ``None`` on first sight); step events ``step``, ``ec``, ``prev``, ``cur``; job events
-    ``prev``, ``cur``; finished events ``status``.
-    """
-    head: dict[str, Any] = {
-        "scope": [scope.type.value, scope.id],
-        "job": event.job_instance_id,
-    }
-    if isinstance(event, HostTransition):
-        host = event.host
-        where = (
-            str(host.bk_host_id)
-            if host.bk_host_id is not None
-            else "|".join("" if part is None else str(part) for part in host.key)  # type: ignore[union-attr]
-        )
-        return {
-            "type": "host",
-            **head,
-            "step": event.step_instance_id,
-            "ec": event.execute_count,
-            "host": where,
-            "prev": _int(event.previous),
-            "cur": int(event.current),
-            "n": event.occurrence,
-        }
-    if isinstance(event, StepTransition):
-        return {
-            "type": "step",
-            **head,
-            "step": event.step_instance_id,
-            "ec": event.execute_count,
-            "prev": _int(event.previous),
-            "cur": _int(event.current),
-            "n": event.occurrence,
-        }
-    if isinstance(event, JobTransition):
-        return {
-            "type": "job",
-            **head,
-            "prev": _int(event.previous),
-            "cur": int(event.current),
-            "n": event.occurrence,
-        }
-    if isinstance(event, JobFinished):
-        return {"type": "finished", **head, "status": int(event.status), "n": event.occurrence}
-    if isinstance(event, WatchFailed):
-        return {"type": "failed", **head, "error": type(event.error).__name__}
-    return {"type": type(event).__name__, **head}
 
 
 @attrs.frozen
@@ -226,10 +160,13 @@ class Worker(AsyncResource):
         self.budget = (
             None if policy.rate_limit is None else RateBudget(cluster, limit=policy.rate_limit)
         )
+        self.journal = ClusterJournal(
+            self.store, seed=self._seed, watches=self._watches_of, ending=self._ending
+        )
         self.poller = Poller(
             client,
             policy=attrs.evolve(policy, rate_limit=None),
-            journal=ClusterJournal(self.store, seed=self._seed, changed=self._changed),
+            journal=self.journal,
             permits=self.budget,
         )
         #: Held partition -> its jobs polled here -> their watches.
@@ -239,7 +176,7 @@ class Worker(AsyncResource):
         self._jobs: dict[JobRef, frozenset[str]] = {}
         self._seeds: dict[JobRef, JobState] = {}
         #: Job -> writes of its end (one per watch) not applied yet.
-        self._ending: dict[JobRef, int] = {}
+        self._ending_writes: dict[JobRef, int] = {}
         #: Partition -> its unfinished jobs as last read here: kept when the partition is
         #: dropped, so a Redis that comes back empty gets them back (``_resubmit``).
         self._known: dict[int, dict[JobRef, frozenset[str]]] = {}
@@ -255,7 +192,6 @@ class Worker(AsyncResource):
         self._stack: contextlib.AsyncExitStack | None = None
         self._gained = 0
         self._dropped = 0
-        self._commits = 0
 
     def __repr__(self) -> str:
         return f"Worker({self.worker_id!r}, {self.cluster!r})"
@@ -267,7 +203,7 @@ class Worker(AsyncResource):
             jobs=len(self._jobs),
             gained=self._gained,
             dropped=self._dropped,
-            commits=self._commits,
+            commits=self.journal.commits,
             refused=self.store.refused,
         )
 
@@ -494,7 +430,7 @@ class Worker(AsyncResource):
         if this worker still holds it and the job is still in its watch, the job is followed
         again from the state Redis holds; if not, its new holder does that.
         """
-        self._ending.pop(job, None)  # its end, if that was the write, is not recorded
+        self._ending_writes.pop(job, None)  # its end, if that was the write, is not recorded
         self._refusals += 1
         part = self.cluster.partition(*job)
         jobs = self._parts.get(part)
@@ -509,49 +445,31 @@ class Worker(AsyncResource):
         known = self._known.get(part)
         if known is not None:
             known.pop(job, None)
-        left = self._ending.get(job)
+        left = self._ending_writes.get(job)
         if left is None:
             return
         if left > 1:
-            self._ending[job] = left - 1
+            self._ending_writes[job] = left - 1
             return
-        del self._ending[job]
+        del self._ending_writes[job]
         jobs = self._parts.get(part)
         if jobs is not None:
             jobs.pop(job, None)
         self._unfollow([job])
 
-    def _changed(
-        self,
-        scope: Scope,
-        job_id: int,
-        state: JobState,
-        events: list[Event],
-        last: Event | None,
-    ) -> int:
-        """Write a change of a job to each of its watches; return the newest write's ticket."""
-        job = (scope, job_id)
-        watches = self._jobs.get(job)
-        if not watches:  # not polled here (any more): a refused write, a lapsed lease
-            return 0
-        data = to_data(state)
-        records = [(e.event_id, encode_event(scope, e)) for e in events]
-        end = last is not None
-        if last is not None:
-            records.append((last.event_id, encode_event(scope, last)))
-            self._ending[job] = len(watches)
-            if isinstance(last, WatchFailed):
-                log.warning(
-                    "worker %s: job %d cannot be watched (%s); not polling it",
-                    self.worker_id,
-                    job_id,
-                    last.error,
-                )
-        ticket = 0
-        for watch in watches:
-            ticket = self.store.commit(watch, job, data, records, end=end)
-            self._commits += 1
-        return ticket
+    def _watches_of(self, job: JobRef) -> frozenset[str] | None:
+        return self._jobs.get(job)
+
+    def _ending(self, job: JobRef, watches: frozenset[str], last: Event) -> None:
+        """The journal is writing ``job``'s end to each of ``watches`` (``_end_written``)."""
+        self._ending_writes[job] = len(watches)
+        if isinstance(last, WatchFailed):
+            log.warning(
+                "worker %s: job %d cannot be watched (%s); not polling it",
+                self.worker_id,
+                job[1],
+                last.error,
+            )
 
 
 def _stored_state(fields: dict[str, str], job: JobRef, watches: frozenset[str]) -> JobState | None:
