@@ -140,6 +140,12 @@ SCALE_JOBS = [int(n) for n in os.environ.get("BENCH_SCALE_JOBS", "10000,50000,10
 SCALE_WINDOW = float(os.environ.get("BENCH_SCALE_WINDOW", "60"))
 
 
+def _timed_collect() -> float:
+    start = time.perf_counter()
+    gc.collect()
+    return time.perf_counter() - start
+
+
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("jobs", SCALE_JOBS)
 async def test_unchanged_jobs_watched_without_pauses(jobs: int) -> None:
@@ -181,6 +187,13 @@ async def test_unchanged_jobs_watched_without_pauses(jobs: int) -> None:
                     stats = poller.statistics()
                     n1, c1, w1 = stats.requests, time.process_time(), time.perf_counter()
                     g1 = gc.get_stats()[0]["collections"]
+                # What a full pass costs when one comes, and after gc.freeze() (tuning.py).
+                full, frozen = _timed_collect(), 0.0
+                gc.freeze()
+                try:
+                    frozen = _timed_collect()
+                finally:
+                    gc.unfreeze()
                 tg.cancel_scope.cancel()
     polls = n1 - n0
     rss_per_job = (rss1 - rss0) / jobs
@@ -192,6 +205,8 @@ async def test_unchanged_jobs_watched_without_pauses(jobs: int) -> None:
             f"{stats.unchanged_polls} unchanged of {stats.requests}; errors {stats.errors}",
             f"{lag.summary()} (target at 50,000: p99 <= 5 ms, max <= 50 ms)",
             f"{pauses.summary()}; longest full pass {pauses.longest[2] * 1000:.0f} ms",
+            f"a full pass forced after the window: {full * 1000:.0f} ms; "
+            f"after gc.freeze(): {frozen * 1000:.1f} ms",
             f"RSS {rss_per_job:.0f} bytes per job (target <= 1536); tracked objects "
             f"{(objects1 - objects0) / jobs:.1f} per job, "
             f"{(g1 - g0) * gc.get_threshold()[0] / polls:.1f} net tracked allocations per poll",
