@@ -6,13 +6,15 @@ worker when a job falls due and sleeps until the next due time. A job is never h
 sooner than the policy's smallest gap after its last poll unless asked (a callback's hint
 since): such a poll is a scheduling bug, so it is put off, counted and logged once, never sent.
 
-The heap holds ``(due, slot)`` pairs of plain numbers, ``slot`` naming the job's place in the
-registry (``Registry.slots``): every poll pushes one entry that lives for the job's interval,
-and a pair of numbers is untracked by the cyclic garbage collector at its first pass, so none
-is promoted to the oldest generation. A ``(due, seq, job)`` entry was: at 2,000 polls/s those
-made a full collection, walking every job's state, every minute or so (``benchmarks/README.md``,
-"Scale without pauses"). An entry is stale when its job's ``due`` differs (rescheduled, or the
-slot now holds another job): two entries of one slot with the same ``due`` are the same poll.
+Every poll pushes one entry that lives for the job's interval. Entries are plain ints, which
+the cyclic garbage collector never tracks: the due time in whole microseconds (rounded up, so a
+job is never handed out early), shifted left 32 bits, or-ed with the job's ``slot`` (its place
+in ``Registry.slots``). A tuple per entry would be tracked: ``(due, seq, job)`` entries were
+promoted to the oldest generation and, at 2,000 polls/s, made a full collection walking every
+job's state every minute or so; even tuples of numbers only (untracked at their first pass)
+piled up in the youngest generation between passes, one per job polled, and made its pass walk
+them all (``benchmarks/README.md``, "Scale without pauses"). An entry is stale unless it is
+its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds another job).
 """
 
 from __future__ import annotations
@@ -37,6 +39,22 @@ logger = logging.getLogger("bkjob_async.polling")
 
 # The scheduler never sleeps less than this: jobs due within a tick go out together.
 _TICK = 0.001
+_SHIFT = 32  # slots below 2**32
+_SLOT = (1 << _SHIFT) - 1
+
+
+def _entry(due: float, slot: int) -> int:
+    """The heap entry of a poll of the job in ``slot`` at ``due`` (module docstring)."""
+    return (math.ceil(due * 1e6) << _SHIFT) | slot
+
+
+def _bound(now: float) -> int:
+    """Entries below this are due at ``now`` (due, rounded up, at most ``now``)."""
+    return (math.floor(now * 1e6) + 1) << _SHIFT
+
+
+def _due(entry: int) -> float:
+    return (entry >> _SHIFT) / 1e6
 
 
 class Gate(Protocol):
@@ -69,8 +87,8 @@ class Due:
     def __init__(self, gap: float, gate: Gate) -> None:
         self._gap = gap
         self._gate = gate
-        #: ``(due, slot)``: numbers only, so the collector untracks them (module docstring).
-        self._heap: list[tuple[float, int]] = []
+        #: ints: due time and slot (module docstring); the collector tracks none.
+        self._heap: list[int] = []
         #: The registry's records by slot (the registry's list, never replaced).
         self._slots = gate.registry.slots
         self._wakeup: anyio.Event | None = None
@@ -81,9 +99,10 @@ class Due:
     def push(self, watched: Watched, due: float) -> None:
         """(Re)schedule a job's next poll at ``due``."""
         watched.due = due
+        watched.entry = entry = _entry(due, watched.slot)
         heap = self._heap
-        heapq.heappush(heap, (due, watched.slot))
-        if heap[0][0] == due and self._wakeup is not None:
+        heapq.heappush(heap, entry)
+        if heap[0] == entry and self._wakeup is not None:
             self._wakeup.set()
 
     def replace(self, due: list[tuple[float, Watched]]) -> None:
@@ -91,7 +110,8 @@ class Due:
         heap = []
         for at, watched in due:
             watched.due = at
-            heap.append((at, watched.slot))
+            watched.entry = entry = _entry(at, watched.slot)
+            heap.append(entry)
         heapq.heapify(heap)
         self._heap[:] = heap
         self.wake()
@@ -107,11 +127,12 @@ class Due:
     def take(self, now: float) -> Watched | None:
         """Pop the earliest due job, if one is due and polls may go now; mark it sent."""
         heap, gap, gate, slots = self._heap, self._gap, self._gate, self._slots
-        while heap and heap[0][0] <= now:
-            due, slot = heapq.heappop(heap)
-            watched = slots[slot]
-            if watched is None or watched.due != due or not watched.active:
-                continue  # rescheduled or unwatched since: a stale entry
+        bound = _bound(now)
+        while heap and heap[0] < bound:
+            entry = heapq.heappop(heap)
+            watched = slots[entry & _SLOT]
+            if watched is None or watched.entry != entry or not watched.active:
+                continue  # rescheduled, taken or unwatched since: a stale entry
             if now < watched.sent + gap and watched.hinted <= watched.sent:
                 self._refuse(watched, now)  # (a hint since the last poll asked for this one)
                 continue
@@ -121,9 +142,10 @@ class Due:
                 or now < governor.paused_until
                 or gate.health.outage.down_since is not None
             ) and not gate.may_send(now):
-                heapq.heappush(heap, (due, slot))
+                heapq.heappush(heap, entry)
                 return None
             watched.due = math.inf
+            watched.entry = None
             watched.busy = True
             watched.sent = now
             return watched
@@ -166,19 +188,21 @@ class Due:
         self._wakeup = anyio.Event()
         while True:
             now = clock()
-            if self._idle and heap and heap[0][0] <= now:
+            due = _due(heap[0]) if heap else math.inf
+            if self._idle and due <= now:
                 watched = self.take(now)
                 if watched is not None:
                     slot = self._idle.pop()
                     slot.watched = watched
                     slot.ready.set()
                     continue
-            if heap and heap[0][0] <= now:
+                due = _due(heap[0]) if heap else math.inf  # (stale entries popped)
+            if due <= now:
                 # Held back (rate, outage): wait until polls may go. Or no worker is free: the
                 # first to park wakes us (busy ones take due jobs themselves).
                 delay = max(self._gate.hold(now), _TICK) if self._idle else math.inf
             else:
-                delay = max(heap[0][0] - now, _TICK) if heap else math.inf
+                delay = max(due - now, _TICK) if heap else math.inf
             self._wakeup = anyio.Event()
             with anyio.move_on_after(delay):
                 await self._wakeup.wait()

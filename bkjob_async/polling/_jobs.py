@@ -86,6 +86,7 @@ class Watched:
         "active",
         "busy",
         "due",
+        "entry",
         "hinted",
         "job",
         "key",
@@ -109,6 +110,8 @@ class Watched:
         self.active = True
         #: When its next poll is due, and when its last one was taken (the driver's clock).
         self.due = math.inf
+        #: Its live entry in the due heap (``_heap``), ``None`` when it has none.
+        self.entry: int | None = None
         self.sent = -math.inf
         #: A poll is in flight: never poll one job twice at once (answers could cross).
         self.busy = False
@@ -211,6 +214,7 @@ class Registry:
         else:
             del self.by_id[job_id]
         watched.due = math.inf
+        watched.entry = None
         self.slots[watched.slot] = None
         self._free.append(watched.slot)
         self._on_release(watched)

@@ -181,7 +181,9 @@ class Reader:
         request = wire.request
         response = await self._send(request)
         if response.status == 200:
-            fingerprint, wire.cuts = body_fingerprint(response.body, wire.cuts)
+            fingerprint, cuts = body_fingerprint(response.body, wire.cuts)
+            if cuts != wire.cuts:  # (the same as a rule: keep the old tuple, let the new go
+                wire.cuts = cuts  # at once, not pile up in the collector's youngest generation)
             if fingerprint == wire.fingerprint and not wire.needs_decode:
                 self.unchanged += 1
                 return None
