@@ -106,5 +106,5 @@ def test_tuning_is_a_public_module_of_opt_in_calls() -> None:
     # Process-wide tuning is never done by import: it is a call a program makes from here.
     import bkjob_async.tuning
 
-    assert bkjob_async.tuning.__all__ == ["keep_receive_buffers_on_heap"]
+    assert bkjob_async.tuning.__all__ == ["freeze_what_is_alive", "keep_receive_buffers_on_heap"]
     assert all(callable(getattr(bkjob_async.tuning, name)) for name in bkjob_async.tuning.__all__)
