@@ -44,13 +44,11 @@ _SLOT = (1 << _SHIFT) - 1
 
 
 def _entry(due: float, slot: int) -> int:
-    """The heap entry of a poll of the job in ``slot`` at ``due`` (module docstring)."""
-    return (math.ceil(due * 1e6) << _SHIFT) | slot
+    """The heap entry of a poll of the job in ``slot`` at ``due`` (module docstring).
 
-
-def _bound(now: float) -> int:
-    """Entries below this are due at ``now`` (due, rounded up, at most ``now``)."""
-    return (math.floor(now * 1e6) + 1) << _SHIFT
+    ``int(due * 1e6) + 1``: up to a microsecond late, never early (``push`` spells it inline).
+    """
+    return ((int(due * 1e6) + 1) << _SHIFT) | slot
 
 
 def _due(entry: int) -> float:
@@ -99,7 +97,7 @@ class Due:
     def push(self, watched: Watched, due: float) -> None:
         """(Re)schedule a job's next poll at ``due``."""
         watched.due = due
-        watched.entry = entry = _entry(due, watched.slot)
+        watched.entry = entry = ((int(due * 1e6) + 1) << _SHIFT) | watched.slot  # (_entry)
         heap = self._heap
         heapq.heappush(heap, entry)
         if heap[0] == entry and self._wakeup is not None:
@@ -127,7 +125,7 @@ class Due:
     def take(self, now: float) -> Watched | None:
         """Pop the earliest due job, if one is due and polls may go now; mark it sent."""
         heap, gap, gate, slots = self._heap, self._gap, self._gate, self._slots
-        bound = _bound(now)
+        bound = (int(now * 1e6) + 1) << _SHIFT  # entries below are due: at most ``now``
         while heap and heap[0] < bound:
             entry = heapq.heappop(heap)
             watched = slots[entry & _SLOT]
