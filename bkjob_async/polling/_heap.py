@@ -51,10 +51,6 @@ def _entry(due: float, slot: int) -> int:
     return ((int(due * 1e6) + 1) << _SHIFT) | slot
 
 
-def _due(entry: int) -> float:
-    return (entry >> _SHIFT) / 1e6
-
-
 class Gate(Protocol):
     """What may hold due polls back: the rate governor and an outage (the driver)."""
 
@@ -186,7 +182,7 @@ class Due:
         self._wakeup = anyio.Event()
         while True:
             now = clock()
-            due = _due(heap[0]) if heap else math.inf
+            due = (heap[0] >> _SHIFT) / 1e6 if heap else math.inf  # (the entry's due)
             if self._idle and due <= now:
                 watched = self.take(now)
                 if watched is not None:
@@ -194,7 +190,7 @@ class Due:
                     slot.watched = watched
                     slot.ready.set()
                     continue
-                due = _due(heap[0]) if heap else math.inf  # (stale entries popped)
+                due = (heap[0] >> _SHIFT) / 1e6 if heap else math.inf  # (stale ones popped)
             if due <= now:
                 # Held back (rate, outage): wait until polls may go. Or no worker is free: the
                 # first to park wakes us (busy ones take due jobs themselves).
