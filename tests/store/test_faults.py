@@ -25,14 +25,14 @@ PAD = "x" * 4000
 @contextmanager
 def _disk_full(store: SqliteStore) -> Iterator[None]:
     # The file may not grow by a single page.
-    assert store._conn is not None
-    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
-    store._conn.execute(f"PRAGMA max_page_count = {pages}")
+    assert store._file.conn is not None
+    pages = store._file.conn.execute("PRAGMA page_count").fetchone()[0]
+    store._file.conn.execute(f"PRAGMA max_page_count = {pages}")
     try:
         yield
     finally:
-        if store._conn is not None:
-            store._conn.execute("PRAGMA max_page_count = 1073741823")
+        if store._file.conn is not None:
+            store._file.conn.execute("PRAGMA max_page_count = 1073741823")
 
 
 @contextmanager

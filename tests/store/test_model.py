@@ -74,11 +74,11 @@ async def _snapshot(store: Any) -> dict:
 def _set_disk_full(store: SqliteStore, full: bool) -> None:
     """While full, every write applies its batch inside a transaction, then fails to commit."""
     if not full:
-        store._log.__dict__.pop("write", None)
+        store._writer.log.__dict__.pop("write", None)  # type: ignore[union-attr]
         return
 
     def failing_write(segments: list, fold: bool) -> None:
-        conn = store._conn
+        conn = store._file.conn
         assert conn is not None
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -88,7 +88,7 @@ def _set_disk_full(store: SqliteStore, full: bool) -> None:
             conn.execute("ROLLBACK")
         raise sqlite3.OperationalError("database or disk is full (injected)")
 
-    store._log.write = failing_write  # type: ignore[method-assign]
+    store._writer.log.write = failing_write  # type: ignore[method-assign,union-attr]
 
 
 async def _run(ops: list[tuple], path: Path, fold: float) -> None:

@@ -121,14 +121,17 @@ class _Spy:
 async def test_no_sqlite_call_runs_on_the_event_loop_thread(tmp_path: Path) -> None:
     threads: set[int] = set()
     async with SqliteStore(tmp_path / "s.db") as store:
-        store._conn = _Spy(store._conn, threads)  # type: ignore[assignment]
-        read_connection = store._read_connection
+        log = store._writer.log
+        assert log is not None
+        log.conn = _Spy(log.conn, threads)  # type: ignore[assignment]
+        reads = store._reads
+        read_connection = reads._connection
 
         def spied_reader() -> Any:
             threads.add(threading.get_ident())
             return read_connection()
 
-        store._read_connection = spied_reader  # type: ignore[method-assign]
+        reads._connection = spied_reader  # type: ignore[method-assign]
         store.add_jobs("w", [(BIZ, i) for i in range(10)])
         for n in range(200):
             store.commit("w", (BIZ, n % 10), {"n": n}, [(str(n), n)])

@@ -26,6 +26,9 @@ import anyio
 from . import StoreStatistics
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+if TYPE_CHECKING:
     import logging
 
 __all__ = ["WriteQueue"]
@@ -41,7 +44,7 @@ class WriteQueue:
         "_logger",
         "_loop",
         "_waiting",
-        "closed",
+        "accepting",
         "durable",
         "error",
         "failures",
@@ -74,8 +77,9 @@ class WriteQueue:
         self.durable = 0
         #: Why writes fail now (``None``: healthy).
         self.error: str | None = None
-        #: No more writes will be made (``aclose`` is done): every ticket is settled.
-        self.closed = False
+        #: The store is open for writes; before ``open`` and from ``aclose`` on, every ticket
+        #: is settled (nothing more will be written, or nothing was).
+        self.accepting = False
         self.transactions = 0
         self.failures = 0
         self._failures_before = 0
@@ -99,7 +103,7 @@ class WriteQueue:
 
     def settled(self, ticket: int) -> bool:
         """Whether call ``ticket`` is durable, or the store is unhealthy or closed."""
-        return ticket <= self.durable or self.error is not None or self.closed
+        return ticket <= self.durable or self.error is not None or not self.accepting
 
     def next_attempt(self) -> anyio.Event:
         """Return the event set after the next attempt finishes (on the loop)."""
@@ -114,6 +118,19 @@ class WriteQueue:
             attempt = self.next_attempt()
             if self.settled(ticket):
                 return
+            await attempt.wait()
+
+    async def flush(self, hurry: Callable[[], None]) -> None:
+        """Return once every call so far is durable, or once an attempt made after this call
+        failed; ``hurry`` asks the store's writer for an attempt now."""
+        ticket, mark = self.ticket, self.started
+        while True:
+            attempt = self.next_attempt()
+            if self.durable >= ticket or not self.accepting:
+                return
+            if self.error is not None and self.finished > mark:
+                return
+            hurry()
             await attempt.wait()
 
     def attempted(self) -> None:

@@ -6,6 +6,7 @@ an ``_Op`` is a rare call (add, remove, drop). Values are JSON text already when
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import TYPE_CHECKING
 
@@ -59,7 +60,9 @@ _quote = json.encoder.encode_basestring  # a str as JSON text (what ``_dumps`` m
 _Row = tuple[str, str, int]  # (watch, scope text, job id)
 
 
-def _scope_text(scope: Scope) -> str:
+@functools.lru_cache(maxsize=4096)
+def scope_text(scope: Scope) -> str:
+    """Return ``scope`` as the store writes it (``"1:2"``); cached: every commit asks."""
     return f"{scope.type.value}:{scope.id}"
 
 
@@ -173,3 +176,32 @@ class _Op:
 
 
 _Segment = _Hot | _Op
+
+
+def merged(segments: list[_Segment]) -> list[_Segment]:
+    """Return ``segments`` with each run of adjacent batches merged into one, in order."""
+    out: list[_Segment] = []
+    for segment in segments:
+        last = out[-1] if out else None
+        if isinstance(last, _Hot) and isinstance(segment, _Hot):
+            last.absorb(segment)
+            continue
+        out.append(segment)
+    return out
+
+
+def forget(
+    members: set[_Row],
+    pending: dict[tuple[str, str], tuple[int, str, int]],
+    name: str,
+    jobs: set[tuple[str, int]],
+    everything: bool,
+) -> set[_Row]:
+    """Forget the pending ids of ``jobs`` (or all) of watch ``name``; return the members left."""
+    for key, (_, text, job) in list(pending.items()):
+        if key[0] == name and (everything or (text, job) in jobs):
+            del pending[key]
+    if everything:
+        return {row for row in members if row[0] != name}
+    members.difference_update((name, text, job) for text, job in jobs)
+    return members

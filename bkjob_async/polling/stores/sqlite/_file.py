@@ -1,16 +1,34 @@
 """Opening a SQLite store's file: the lock, every check, the schema and its migrations.
 
-Every check raises ``StoreError`` naming the file and what to do, before any polling.
+**Opening** checks, in this order, and refuses with ``StoreError`` (naming the file and what
+to do) before any polling: the directory exists; no other live process holds the store (an
+exclusive ``flock`` on the sidecar ``<path>.lock``, which the kernel releases when its
+process dies, SIGKILL included, so a stale lock cannot exist; lock files on network file
+systems are not supported); the file is readable; it is a SQLite file; it is a bkjob-async
+store (``PRAGMA application_id``); its schema is not newer than this code; ``PRAGMA
+quick_check`` finds no corruption; the file is writable. A missing or empty file starts a
+new store; nothing else ever does.
+
+**Schema and migrations.** ``PRAGMA user_version`` is the schema version, 2 today (1 had no
+``log``: ``_MIGRATIONS[1]`` adds it, so a store of the first release opens as it was). A store
+with a lower version is migrated in place at open, in one transaction, by ``_MIGRATIONS[v]``
+(version ``v`` to ``v + 1``, in turn); a higher version is refused (written by a newer
+bkjob-async: upgrade, or use another file). To change the schema: bump ``SCHEMA_VERSION``, add
+the step to ``_MIGRATIONS``, and add a test that opens a file of the old version.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 import sqlite3
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+import attrs
+
+from ...._checks import is_int, is_number
 from ....errors import StoreError
 from ._batch import _Hot
 
@@ -216,3 +234,84 @@ def _max_seq(conn: sqlite3.Connection) -> int:
     jobs = conn.execute("SELECT max(added) FROM jobs").fetchone()[0] or 0
     events = conn.execute("SELECT max(seq) FROM events").fetchone()[0] or 0  # the last rowid
     return max(jobs, events)
+
+
+@attrs.frozen
+class Options:
+    """A ``SqliteStore``'s settings, checked (see its docstring)."""
+
+    synchronous: Literal["normal", "full"]
+    flush_interval: float
+    max_batch: int
+    retry_interval: float
+    max_retry_interval: float
+    check: bool
+    fold_interval: float
+
+    @classmethod
+    def checked(
+        cls,
+        synchronous: Literal["normal", "full"],
+        flush_interval: float,
+        max_batch: int,
+        retry_interval: float,
+        max_retry_interval: float,
+        check: bool,
+        fold_interval: float,
+    ) -> Options:
+        """Return the options, or raise ``TypeError``/``ValueError`` naming the bad one."""
+        if synchronous not in ("normal", "full"):
+            raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
+        times: dict[str, float] = {}
+        for label, value in (
+            ("flush_interval", flush_interval),
+            ("retry_interval", retry_interval),
+            ("max_retry_interval", max_retry_interval),
+            ("fold_interval", fold_interval),
+        ):
+            if not is_number(value):
+                raise TypeError(f"{label} must be a number of seconds, not {value!r}")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{label} must be finite and >= 0, not {value!r}")
+            times[label] = float(value)
+        if not is_int(max_batch) or max_batch < 1:
+            raise ValueError(f"max_batch must be an int >= 1, not {max_batch!r}")
+        return cls(
+            synchronous,
+            times["flush_interval"],
+            max_batch,
+            times["retry_interval"],
+            max(times["max_retry_interval"], times["retry_interval"]),
+            bool(check),
+            times["fold_interval"],
+        )
+
+
+class StoreFile:
+    """The store's file as this process holds it: the lock and the write connection."""
+
+    def __init__(self, path: str, options: Options) -> None:
+        self.path, self.options = path, options
+        self.conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+
+    def open(self) -> int:
+        """Lock, check, connect, create or migrate; return the highest sequence number used."""
+        self._lock_fd = _lock(self.path)
+        try:
+            _check_file(self.path)
+            options = self.options
+            self.conn = _connect(self.path, options.synchronous, options.check)
+            return _max_seq(self.conn)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection and release the lock (the kernel's flock)."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
+        if self._lock_fd is not None:
+            fd, self._lock_fd = self._lock_fd, None
+            os.close(fd)

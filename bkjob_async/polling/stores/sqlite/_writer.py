@@ -1,22 +1,45 @@
-"""The SQLite store's log: each batch one ``log`` row, folded into the tables now and then.
+"""The SQLite store's writer thread, and its log: each batch one ``log`` row, folded now and then.
 
-Runs in the store's writer thread only, on the write connection. A batch of commits and acks
-(one ``_Hot``) is one insert into ``log``, a transaction of its own; a rare call (add, remove,
-drop), a fold asked for (close), or a log grown old (``fold_interval``) or large first folds
-the net of the logged batches into ``jobs`` and ``events`` and empties the log, in the same
-transaction. Nothing in memory changes before a transaction succeeded (``written``): a failed
+``Writer`` is the thread; ``LogWriter`` writes on the write connection, in that thread only.
+A batch of commits and acks (one ``_Hot``) is one insert into ``log``, a transaction of its
+own; a rare call (add, remove, drop), a fold asked for (close), or a log grown old
+(``fold_interval``) or large first folds the net of the logged batches into ``jobs`` and
+``events`` and empties the log, in the same transaction. Nothing in memory changes before a transaction succeeded (``written``): a failed
 one is rolled back and retried whole.
+
+**What a batch writes.** Commits and acks (the hot path: one of each per changed poll) are
+not written to the tables row by row: a batch's net (each job's latest state, the events
+not acknowledged within it, the acks of older events) is appended as **one row** of the
+``log`` table, its values JSON text already. The writer keeps the net of every batch logged
+since the last fold in memory and *folds* it into ``jobs`` and ``events`` every
+``fold_interval`` seconds (sooner if the log grows past ``_FOLD_ROWS`` rows or
+``_FOLD_BYTES``, or its net past ``_FOLD_SIZE`` entries: a burst makes neither a long fold
+nor a large log, whose pages the file keeps for reuse), before a rare call (add, remove,
+drop; those write the tables) and at close, in the transaction that empties the log. So a
+changed poll costs a small share of one insert; a state that changed many times between
+folds is written to ``jobs`` once; an event committed and acknowledged between two folds
+(the usual case: delivery waits one batch, the ack follows at once) never touches
+``events``. ``load`` reads the tables and the log in one snapshot (the log is newer);
+``open`` folds a log left by a process that died.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import time
+from typing import TYPE_CHECKING
 
 from ._batch import _FOLD_BYTES, _FOLD_ROWS, _FOLD_SIZE, _INSERT_LOG, _Hot, _Segment
 
-__all__ = ["LogWriter"]
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable
+
+    from .._queue import WriteQueue
+
+__all__ = ["LogWriter", "Writer"]
 
 
 class LogWriter:
@@ -102,3 +125,107 @@ class LogWriter:
             self.dirty.absorb(hot)
             self.logged += 1
         self.log_bytes += self._batch_bytes if logged else 0
+
+
+class Writer:
+    """The store's writer thread: it takes the whole queue and writes it as one transaction.
+
+    It waits for something queued (``wake``), then up to ``flush_interval`` for more (cut short
+    by ``urgent``: a full batch, a flush, the close), takes the queue (``take``), writes it
+    through the ``LogWriter`` and reports to the ``WriteQueue``. A failed write is put back
+    ahead of newer calls (``requeue``) and retried after the queue's backoff.
+    """
+
+    def __init__(
+        self,
+        queue: WriteQueue,
+        take: Callable[[], tuple[list[_Segment], int, int]],
+        requeue: Callable[[list[_Segment], int], int],
+        flush_interval: float,
+        logger: logging.Logger,
+    ) -> None:
+        self.queue = queue
+        #: Set by ``start``: the log on the write connection.
+        self.log: LogWriter | None = None
+        self._take, self._requeue = take, requeue
+        self.flush_interval = flush_interval
+        self._logger = logger
+        #: Something is queued / write now.
+        self.wake = threading.Event()
+        self.urgent = threading.Event()
+        #: The store is closing: one last attempt, then the thread ends.
+        self.stopping = False
+        self._thread = threading.Thread(target=self._run, name=queue.what, daemon=True)
+
+    def start(self, log: LogWriter) -> None:
+        self.log = log
+        self._thread.start()
+
+    def poke(self, full: bool) -> None:
+        """Something was queued (``full``: a whole batch is): write soon (at once)."""
+        if not self.wake.is_set():
+            self.wake.set()
+        if full and not self.urgent.is_set():
+            self.urgent.set()
+
+    def hurry(self) -> None:
+        """Ask for an attempt now (``flush``)."""
+        self.urgent.set()
+        self.wake.set()
+
+    def stop(self) -> None:
+        """Ask for the last attempt and the end of the thread (``join`` waits for it)."""
+        self.stopping = True
+        self.urgent.set()
+        self.wake.set()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # pragma: no cover - a bug; never leave waiters hanging
+            self._logger.exception("%s: the writer thread failed", self.queue.what)
+            self.queue.error = f"the writer thread failed: {type(exc).__name__}: {exc}"
+            self.queue.attempted_threadsafe()
+
+    def _loop(self) -> None:
+        delay = 0.0
+        while True:
+            self.wake.wait()
+            window = self.flush_interval if self.queue.error is None else delay
+            if window and not self.stopping:
+                self.urgent.wait(window)
+            self.wake.clear()
+            self.urgent.clear()
+            # ``stop`` sets ``stopping`` before ``wake``: seen here, or on the next turn.
+            if self.stopping:
+                self._attempt()
+                return
+            retry_in = self._attempt()
+            if retry_in is not None:
+                delay = retry_in
+                self.wake.set()
+
+    def _attempt(self) -> float | None:
+        """Write the whole queue as one transaction; on failure put it back and return the
+        delay before the next attempt (``None``: it succeeded)."""
+        queue, log = self.queue, self.log
+        assert log is not None
+        segments, count, upto = self._take()
+        attempt = queue.started
+        fold = self.stopping or log.fold_due()
+        wrote = bool(segments) or (fold and log.logged > 0)
+        retry_in = None
+        try:
+            done = log.write(segments, fold) if wrote else None
+        except Exception as exc:
+            retry_in = queue.failed(exc, self._requeue(segments, count))
+        else:
+            if done is not None:
+                log.written(*done)
+            queue.applied(upto, wrote=wrote)
+        queue.finished = attempt
+        queue.attempted_threadsafe()
+        return retry_in
