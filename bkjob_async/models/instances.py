@@ -47,7 +47,10 @@ class Host:
         return (self.bk_cloud_id, self.ip, self.ipv6)
 
     def __str__(self) -> str:
-        address = self.ip or self.ipv6 or "?"
+        address = self.ip or self.ipv6
+        if address is None and self.bk_host_id is not None:
+            return f"host {self.bk_host_id}"  # known by its id alone
+        address = address or "?"
         where = address if self.bk_cloud_id is None else f"{self.bk_cloud_id}:{address}"
         return where if self.bk_host_id is None else f"{where} (host {self.bk_host_id})"
 

@@ -728,3 +728,9 @@ def test_decipher_only_raises_bkjob_errors(
     request = proto.job_instance_status(Scope.biz(1), 1, with_hosts=True)
     with contextlib.suppress(BkJobError):
         proto.parse(proto.decipher(request, Response(status, headers, raw)), JobInstanceStatus)
+
+
+def test_a_host_known_by_its_id_alone_reads_as_host_id() -> None:
+    assert str(Host(bk_host_id=8424895)) == "host 8424895"
+    assert str(Host(bk_host_id=7, ip="10.0.0.7", bk_cloud_id=0)) == "0:10.0.0.7 (host 7)"
+    assert str(Host(ip="10.0.0.8")) == "10.0.0.8"
