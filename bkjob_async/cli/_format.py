@@ -9,16 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..models import JobStatus
-from ..polling.events import (
-    HostTransition,
-    JobFinished,
-    JobTransition,
-    PollingResumed,
-    PollingStalled,
-    StepTransition,
-    WatchFailed,
-    WatchTimedOut,
-)
+from ..polling import events
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -27,7 +18,6 @@ if TYPE_CHECKING:
 
     from ..models import JobInstanceStatus, StepInstance
     from ..polling import PollerStatistics
-    from ..polling.events import Event
     from ._tally import Summary, Tally
 
 __all__ = [
@@ -92,52 +82,52 @@ def outage_line(since: _dt.datetime) -> str:
     return f"bk-job unreachable since {clock(since)}, retrying"
 
 
-def describe_event(event: Event, *, arrow: str = "->") -> str:
+def describe_event(event: events.Event, *, arrow: str = "->") -> str:
     """Return one event as a line: time, job, step, host and the status change."""
     when = event.observed_at.astimezone().strftime("%H:%M:%S.%f")[:-3]
     job = f"job {event.job_instance_id}"
-    if isinstance(event, PollingStalled):
+    if isinstance(event, events.PollingStalled):
         return f"{when} {job}  {outage_line(event.since)}: {event.error}"
-    if isinstance(event, PollingResumed):
+    if isinstance(event, events.PollingResumed):
         return f"{when} {job}  bk-job answers again (unreachable since {clock(event.since)})"
-    if isinstance(event, HostTransition):
+    if isinstance(event, events.HostTransition):
         host = event.host  # known by its id alone (a cluster's events): "host 8424895"
         named = host if host.ip or host.ipv6 or host.bk_host_id is None else host.bk_host_id
         where = f"{job} step {event.step_instance_id}#{event.execute_count} host {named}"
         change = f"{code_name(event.previous)} {arrow} {code_name(event.current)}"
         return f"{when} {where}  {change}{_exit_tail(event)}"
-    if isinstance(event, StepTransition):
+    if isinstance(event, events.StepTransition):
         where = f"{job} step {event.step_instance_id}#{event.execute_count}"
         return f"{when} {where}  {code_name(event.previous)} {arrow} {code_name(event.current)}"
-    if isinstance(event, JobTransition):
+    if isinstance(event, events.JobTransition):
         return f"{when} {job}  {code_name(event.previous)} {arrow} {code_name(event.current)}"
-    if isinstance(event, JobFinished):
+    if isinstance(event, events.JobFinished):
         return f"{when} {job}  finished {code_name(event.status)}"
-    if isinstance(event, WatchFailed):
+    if isinstance(event, events.WatchFailed):
         return f"{when} {job}  could not be watched: {event.error}"
-    assert isinstance(event, WatchTimedOut)
+    assert isinstance(event, events.WatchTimedOut)
     return f"{when} {job}  watch deadline passed"
 
 
-def _exit_tail(event: HostTransition) -> str:
+def _exit_tail(event: events.HostTransition) -> str:
     """Return `` exit N`` for a host that ended without success with an exit code, else ``""``."""
     exit_code = event.result.exit_code
     return f" exit {exit_code}" if exit_code and not event.current.is_success else ""
 
 
-def short_event(event: Event) -> str:
+def short_event(event: events.Event) -> str:
     """Return one event in at most ~70 columns: time, ids, host and the change, without codes."""
     when = event.observed_at.astimezone().strftime("%H:%M:%S")
     job = f"job {event.job_instance_id}"
-    if isinstance(event, HostTransition):
+    if isinstance(event, events.HostTransition):
         host = event.host
         name = host.ip or host.ipv6 or f"host {host.bk_host_id}"
         change = f"{_name(event.previous)} → {event.current.name}"
         return f"{when} {job} step {event.step_instance_id} {name} {change}{_exit_tail(event)}"
-    if isinstance(event, StepTransition):
+    if isinstance(event, events.StepTransition):
         change = f"{_name(event.previous)} → {event.current.name}"
         return f"{when} {job} step {event.step_instance_id} {change}"
-    if isinstance(event, JobTransition):
+    if isinstance(event, events.JobTransition):
         return f"{when} {job} {_name(event.previous)} → {event.current.name}"
     return describe_event(event)
 

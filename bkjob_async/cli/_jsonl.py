@@ -20,17 +20,7 @@ import attrs
 
 from ..errors import ApiError, BkJobError, RateLimitedError
 from ..models import enums as _enums
-from ..polling.events import (
-    Event,
-    HostTransition,
-    JobFinished,
-    JobTransition,
-    PollingResumed,
-    PollingStalled,
-    StepTransition,
-    WatchFailed,
-    WatchTimedOut,
-)
+from ..polling import events
 
 __all__ = ["EVENT_NAMES", "dumps", "error_to_dict", "event_to_dict", "json_time", "to_json"]
 
@@ -44,14 +34,14 @@ def json_time(value: _dt.datetime) -> str:
 
 #: The ``"event"`` field of each event type.
 EVENT_NAMES: dict[type, str] = {
-    HostTransition: "host_transition",
-    StepTransition: "step_transition",
-    JobTransition: "job_transition",
-    JobFinished: "job_finished",
-    WatchFailed: "watch_failed",
-    WatchTimedOut: "watch_timed_out",
-    PollingStalled: "polling_stalled",
-    PollingResumed: "polling_resumed",
+    events.HostTransition: "host_transition",
+    events.StepTransition: "step_transition",
+    events.JobTransition: "job_transition",
+    events.JobFinished: "job_finished",
+    events.WatchFailed: "watch_failed",
+    events.WatchTimedOut: "watch_timed_out",
+    events.PollingStalled: "polling_stalled",
+    events.PollingResumed: "polling_resumed",
 }
 
 
@@ -98,6 +88,8 @@ def to_json(value: Any) -> Any:
 def _attrs_to_dict(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field in attrs.fields(type(obj)):
+        if field.name.startswith("_"):  # (private: a lazy event's row)
+            continue
         value = getattr(obj, field.name)
         out[field.name] = to_json(value)
         if isinstance(value, enum.IntEnum) or _is_enum_field(field):
@@ -124,7 +116,7 @@ _ENUM_NAMES = frozenset(
 )
 
 
-def event_to_dict(event: Event) -> dict[str, Any]:
+def event_to_dict(event: events.Event) -> dict[str, Any]:
     """Return one watch event as a JSON object: ``"event"`` names its type, ``"event_id"``
     is the id to dedupe redeliveries by."""
     return {"event": EVENT_NAMES[type(event)], "event_id": event.event_id, **_attrs_to_dict(event)}

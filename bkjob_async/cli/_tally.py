@@ -13,17 +13,7 @@ import attrs
 
 from ..errors import ApiError, BkJobError, TransportError
 from ..models import HostKey, HostStatus, JobInstanceStatus, JobStatus
-from ..polling.events import (
-    Event,
-    HostTransition,
-    JobFinished,
-    JobTransition,
-    PollingResumed,
-    PollingStalled,
-    StepTransition,
-    WatchFailed,
-    WatchTimedOut,
-)
+from ..polling import events
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -123,7 +113,7 @@ class Tally:
         self.hosts_finished = 0
         #: Per job: ``[hosts seen, finished, failed]``.
         self.per_job: dict[int, list[int]] = {}
-        self.recent: deque[Event] = deque(maxlen=recent)
+        self.recent: deque[events.Event] = deque(maxlen=recent)
         #: Seconds from a host's ``end_time`` (the server's clock) to the poll that saw it end,
         #: only for hosts this watch saw unfinished first (a host already done says nothing).
         self.latencies: list[float] = []
@@ -142,43 +132,43 @@ class Tally:
 
     # --- folding ------------------------------------------------------------------------------
 
-    def feed(self, event: Event) -> None:
+    def feed(self, event: events.Event) -> None:
         """Fold one event in."""
         self.events += 1
-        if isinstance(event, PollingStalled):
+        if isinstance(event, events.PollingStalled):
             if self.outage_since is None:
                 self.outage_since = event.since
                 self.outages += 1
             self.outage_error = event.error
             return
-        if isinstance(event, PollingResumed):
+        if isinstance(event, events.PollingResumed):
             self.outage_since = self.outage_error = None
             return
-        if isinstance(event, HostTransition):
+        if isinstance(event, events.HostTransition):
             self._host(event)
             return
         record = self._record(event.job_instance_id)
-        if isinstance(event, StepTransition):
+        if isinstance(event, events.StepTransition):
             if event.current is JobStatus.WAITING_USER:
                 record.waiting_step = event.step_instance_id
             elif record.waiting_step == event.step_instance_id:
                 record.waiting_step = None
-        elif isinstance(event, JobTransition):
+        elif isinstance(event, events.JobTransition):
             self._set_job(record, event.current, ended=record.ended and event.current.is_finished)
-        elif isinstance(event, JobFinished):
+        elif isinstance(event, events.JobFinished):
             record.snapshot = event.snapshot
             self._set_job(record, event.status, ended=True)
-        elif isinstance(event, WatchFailed):
+        elif isinstance(event, events.WatchFailed):
             record.error = event.error
             outcome = UNREACHABLE if is_outage(event.error) else WATCH_FAILED
             self._set_job(record, record.status, ended=True, outcome=outcome)
-        elif isinstance(event, WatchTimedOut):
+        elif isinstance(event, events.WatchTimedOut):
             status = record.status
             if event.snapshot is not None:
                 record.snapshot = event.snapshot
                 status = event.snapshot.job.status
             self._set_job(record, status, ended=True, outcome=TIMED_OUT)
-        if not isinstance(event, (JobFinished, WatchFailed, WatchTimedOut)):
+        if not isinstance(event, (events.JobFinished, events.WatchFailed, events.WatchTimedOut)):
             self.recent.append(event)
 
     def seed(self, snapshot: JobInstanceStatus) -> None:
@@ -243,7 +233,7 @@ class Tally:
             return "pending"
         return "waiting" if record.waiting else "running"
 
-    def _host(self, event: HostTransition) -> None:
+    def _host(self, event: events.HostTransition) -> None:
         new = event.current
         old = self._set_host((event.job_instance_id, event.step_instance_id, event.host.key), new)
         self.recent.append(event)
