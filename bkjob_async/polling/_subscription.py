@@ -41,7 +41,7 @@ def now_utc() -> _dt.datetime:
 
 def _event_key(event: Event) -> tuple[Any, ...]:
     if isinstance(event, HostTransition):
-        return ("h", event.job_instance_id, event.step_instance_id, event.host.key)
+        return ("h", event.job_instance_id, event.step_instance_id, event.host_key)
     if isinstance(event, StepTransition):
         return ("s", event.job_instance_id, event.step_instance_id)
     if isinstance(event, JobTransition):

@@ -25,7 +25,7 @@ import attrs
 
 from .._observe import JobObservation
 from ..models import HostKey, HostResult, HostStatus, JobStatus
-from .events import Event, HostTransition, JobTransition, StepTransition
+from .events import Event, HostRow, HostTransition, JobTransition, StepTransition
 
 if TYPE_CHECKING:
     from .._observe import GroupKey, StepObservation
@@ -125,8 +125,8 @@ def observe(
     """Fold ``observation`` into ``state``: return the new state and what changed.
 
     Events come hosts first, then steps, then the job. ``observed_at`` is called only if
-    something changed; ``host_result`` structures the raw row of a host whose status changed,
-    only then. Steps and hosts are matched by position first (the server lists them in the same
+    something changed; ``host_result`` structures the raw row of a host whose status changed
+    when its event's ``host`` or ``result`` is first read (``HostTransition.of_row``). Steps and hosts are matched by position first (the server lists them in the same
     order poll after poll), by key when the order differs.
     """
     old_steps = state.steps
@@ -224,7 +224,7 @@ def _observe_hosts(
             new_codes.append(code)
         else:
             new_codes[pos] = code
-        changes.host(step, changes.host_result(key, code, row), previous)
+        changes.host(step, HostRow(key, code, row, changes.host_result), previous)
     if new_codes is None:
         return None
     return (keys if new_keys is None else pack_keys(new_keys)), pack_codes(new_codes)
@@ -267,19 +267,17 @@ class _Changes:
             self.at = self.observed_at()
         return self.at
 
-    def host(self, step: StepObservation, result: HostResult, was: int | None) -> None:
+    def host(self, step: StepObservation, row: HostRow, was: int | None) -> None:
         """Record a host's change (``was``: its old status code, ``None`` if not seen before)."""
         self.hosts.append(
-            HostTransition(
+            HostTransition.of_row(
                 self.job_instance_id,
                 self.now(),
                 step.step_instance_id,
                 step.execute_count,
-                result.host,
+                row,
                 None if was is None else HostStatus.of(was),
-                result.status,
-                result,
-                occurrence=self.occurrence,
+                self.occurrence,
             )
         )
 

@@ -14,18 +14,23 @@ going ``2 -> 7 -> 2 -> 7``. Dedupe on it.
 from __future__ import annotations
 
 import datetime as _dt
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
 from ..errors import BkJobError
 from ..models import (
     Host,
+    HostKey,
     HostResult,
     HostStatus,
     JobInstanceStatus,
     JobStatus,
     StepStatus,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "Event",
@@ -46,12 +51,11 @@ def _status(value: int | None) -> str:
 
 def _host_id(event: HostTransition) -> str:
     # Built for every host transition: plain attribute reads and one f-string.
-    host, previous = event.host, event.previous
-    key = host.bk_host_id
+    key, previous = event.host_key, event.previous
     where = (
         str(key)
-        if key is not None
-        else "|".join("" if part is None else str(part) for part in host.key)  # type: ignore[union-attr]
+        if isinstance(key, int)
+        else "|".join("" if part is None else str(part) for part in key)
     )
     return (
         f"{event.job_instance_id}/{event.step_instance_id}/{event.execute_count}/h{where}"
@@ -94,12 +98,24 @@ def _resumed_id(event: PollingResumed) -> str:
     return f"{event.job_instance_id}/resumed/{event.since.isoformat()}"
 
 
+class HostRow(NamedTuple):
+    """A host's row, kept until its ``HostTransition``'s ``host`` or ``result`` is first read."""
+
+    key: HostKey
+    code: int
+    row: dict[str, Any]
+    structure: Callable[[HostKey, int, dict[str, Any]], HostResult]
+
+
 @attrs.frozen
 class HostTransition:
     """A host's status changed; ``previous`` is ``None`` the first time the poller sees it.
 
     ``previous`` is the host's last status in that step in any round, so a retried host reads
-    ``11 -> 5 -> 7 -> 9`` with the new ``execute_count``.
+    ``11 -> 5 -> 7 -> 9`` with the new ``execute_count``. The poller structures ``host`` and
+    ``result`` from the host's row when one of them is first read (``of_row``), so a consumer
+    that reads only statuses, ``host_key`` or ``event_id`` never pays for it; the event is the
+    same value either way (equal, hashed, printed, pickled alike).
     """
 
     job_instance_id: int
@@ -112,6 +128,55 @@ class HostTransition:
     result: HostResult
     #: The number of the job's observation that saw this (see the module doc).
     occurrence: int = attrs.field(default=0, kw_only=True)
+    #: The row ``host`` and ``result`` come from until they are read (``of_row``), then None.
+    _row: HostRow | None = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    @classmethod
+    def of_row(
+        cls,
+        job_instance_id: int,
+        observed_at: _dt.datetime,
+        step_instance_id: int,
+        execute_count: int,
+        row: HostRow,
+        previous: HostStatus | None,
+        occurrence: int,
+    ) -> HostTransition:
+        """Return the transition of a host whose ``host``/``result`` are built on first read.
+
+        The instance is made with those two slots empty (``object.__new__``, then each set
+        field written as attrs' own ``__init__`` writes a frozen class's); ``__getattr__``,
+        which Python calls only for an empty slot, fills both from ``row`` at once.
+        """
+        event = object.__new__(cls)
+        put = object.__setattr__
+        put(event, "job_instance_id", job_instance_id)
+        put(event, "observed_at", observed_at)
+        put(event, "step_instance_id", step_instance_id)
+        put(event, "execute_count", execute_count)
+        put(event, "previous", previous)
+        put(event, "current", HostStatus.of(row.code))
+        put(event, "occurrence", occurrence)
+        put(event, "_row", row)
+        return event
+
+    if not TYPE_CHECKING:  # (hidden from type checkers: every other name stays checked)
+
+        def __getattr__(self, name: str) -> Any:
+            row = object.__getattribute__(self, "_row")
+            if row is None or name not in ("host", "result"):
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            result = row.structure(row.key, row.code, row.row)
+            object.__setattr__(self, "host", result.host)
+            object.__setattr__(self, "result", result)
+            object.__setattr__(self, "_row", None)
+            return result.host if name == "host" else result
+
+    @property
+    def host_key(self) -> HostKey:
+        """The host's identity (``Host.key``), read without structuring the host."""
+        row = self._row
+        return self.host.key if row is None else row.key
 
     @property
     def event_id(self) -> str:
