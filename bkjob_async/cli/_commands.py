@@ -19,7 +19,7 @@ import attrs
 from .. import errors
 from ..models import JobOperation, JobStatus, StepOperation
 from ..polling import Poller, PollPolicy, SqliteStore, open_jobs
-from ..polling._tracker import from_data
+from ..polling._codec import from_data
 from ..polling.stores import check_name
 from ._connect import (
     credentials_from_env,

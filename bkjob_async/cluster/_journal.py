@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..polling._tracker import to_data
+from ..polling._codec import to_data
 from ..polling.events import (
     Event,
     HostTransition,

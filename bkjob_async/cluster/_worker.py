@@ -57,7 +57,8 @@ import attrs
 from anyio.abc import AsyncResource
 
 from ..polling import Poller, PollPolicy
-from ..polling._tracker import EMPTY, from_data
+from ..polling._codec import from_data
+from ..polling._tracker import EMPTY
 from ..polling.events import Event, WatchFailed
 from ._errors import ClusterError
 from ._journal import ClusterJournal

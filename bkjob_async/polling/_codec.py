@@ -5,9 +5,11 @@ A stored event keeps everything its ``event_id`` is made of, plus what the consu
 snapshot was parsed from (parsed again on the way back, by the same protocol). Only the
 events a store keeps go through here: host, step and job transitions and ``JobFinished``.
 
-Each event says its format (``"v"``, ``FORMAT``; data without it is format 1, the first
-release's). Data of a newer format is refused with a ``ValueError`` that says so, never
-misread: a store written by a newer bkjob-async is not resumed by an older one.
+Tracker states (``to_data``/``from_data``) are here too: a job's state as plain data, its hosts'
+keys and codes as pairs. Each state and event says its format (``"v"``, ``FORMAT``; data without
+it is format 1, the first release's). Data of a newer format is refused with a ``ValueError``
+that says so, never misread: a store written by a newer bkjob-async is not resumed by an older
+one.
 """
 
 from __future__ import annotations
@@ -15,14 +17,23 @@ from __future__ import annotations
 import datetime as _dt
 from typing import TYPE_CHECKING, Any
 
-from ..models import Host, HostResult, HostStatus, JobInstanceStatus, JobStatus
+from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
+from ._tracker import JobState, StepState, pack_codes, pack_keys
 from .events import Event, HostTransition, JobFinished, JobTransition, StepTransition
 
 if TYPE_CHECKING:
     from .._protocol import Protocol
     from .stores import StoredWatch
 
-__all__ = ["FORMAT", "decode_event", "encode_event", "open_jobs", "stored_kinds"]
+__all__ = [
+    "FORMAT",
+    "decode_event",
+    "encode_event",
+    "from_data",
+    "open_jobs",
+    "stored_kinds",
+    "to_data",
+]
 
 #: The format ``encode_event`` writes; ``decode_event`` reads it and every older one.
 FORMAT = 1
@@ -117,13 +128,18 @@ def decode_event(data: Any, protocol: Protocol) -> Event:
         raise ValueError(f"not a stored event: {type(exc).__name__}: {exc}") from None
 
 
-def _decode(data: dict[str, Any], protocol: Protocol) -> Event:
+def _check_format(data: dict[str, Any], what: str = "event") -> None:
+    """Raise ``ValueError`` for data of a format newer than ``FORMAT`` (none: format 1)."""
     version = data.get("v", 1)
     if not isinstance(version, int) or version > FORMAT:
         raise ValueError(
-            f"the event is of format {version!r}, written by a newer bkjob-async (this one"
+            f"the {what} is of format {version!r}, written by a newer bkjob-async (this one"
             f" reads up to {FORMAT}); upgrade bkjob-async to read it"
         )
+
+
+def _decode(data: dict[str, Any], protocol: Protocol) -> Event:
+    _check_format(data)
     job, at, occurrence, kind = (
         data["j"],
         _dt.datetime.fromisoformat(data["t"]),
@@ -161,3 +177,67 @@ def _decode(data: dict[str, Any], protocol: Protocol) -> Event:
         snapshot = protocol.parse(data["raw"], JobInstanceStatus)
         return JobFinished(job, at, JobStatus(data["c"]), snapshot, occurrence=occurrence)
     raise ValueError(f"unknown event kind {kind!r}")
+
+
+def to_data(state: JobState) -> dict[str, Any]:
+    """Return a tracker state as JSON-able data (lists, ints, strings, ``None``), versioned."""
+    return {
+        "v": FORMAT,
+        "status": state.status,
+        "finished": state.finished,
+        "seq": state.seq,
+        "steps": [
+            [
+                step.step_instance_id,
+                step.status,
+                step.execute_count,
+                [[_key_data(k), c] for k, c in zip(step.keys, step.codes, strict=True)],
+            ]
+            for step in state.steps
+        ],
+    }
+
+
+def from_data(data: Any) -> JobState:
+    """Rebuild a state from ``to_data`` output; raise ``ValueError`` if it is not such data."""
+    try:
+        _check_format(data, "state")
+        steps: dict[int, StepState] = {}  # (one step or host twice: the last wins)
+        for step_id, status, execute_count, hosts in data["steps"]:
+            codes = {_key(k): _int(c) for k, c in hosts}
+            steps[_int(step_id)] = StepState(
+                _int(step_id),
+                _int_or_none(status),
+                _int(execute_count),
+                pack_keys(list(codes)),
+                pack_codes(list(codes.values())),
+            )
+        finished = data["finished"]
+        if not isinstance(finished, bool):
+            raise TypeError("finished must be a bool")
+        return JobState(
+            _int_or_none(data["status"]), finished, tuple(steps.values()), _int(data.get("seq", 0))
+        )
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a saved job state: {type(exc).__name__}: {exc}") from None
+
+
+def _key_data(key: HostKey) -> Any:
+    return key if isinstance(key, int) else list(key)
+
+
+def _key(value: Any) -> HostKey:
+    if isinstance(value, list) and len(value) == 3:
+        cloud, ip, ipv6 = value
+        return (cloud, ip, ipv6)
+    return _int(value)
+
+
+def _int(value: Any) -> int:
+    if type(value) is not int:
+        raise TypeError(f"expected an int, got {value!r}")
+    return value
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else _int(value)

@@ -25,8 +25,7 @@ import typing
 from typing import TYPE_CHECKING
 
 from .. import errors
-from ._codec import STORED, encode_event
-from ._tracker import to_data
+from ._codec import STORED, encode_event, to_data
 from .events import Event, JobFinished
 
 if TYPE_CHECKING:

@@ -12,8 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
-from ._codec import decode_event, open_jobs
-from ._tracker import from_data
+from ._codec import decode_event, from_data, open_jobs
 from .events import JobFinished
 from .stores import UnknownWatchError, check_name
 

@@ -27,11 +27,12 @@ from ..errors import RateLimitedError, ResponseFormatError
 from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
 from ._decide import Answer
 from ._rate import parse_retry_after
-from ._tracker import GroupCounts, step_moves
+from ._tracker import step_moves
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from .._observe import GroupKey
     from .._protocol import Protocol, Request, Response
     from ..config import Scope
     from ._jobs import Watched
@@ -327,3 +328,25 @@ def _host_from_key(key: HostKey) -> Host:
         bk_cloud_id=cloud if isinstance(cloud, int) else None,
         ipv6=ipv6 if isinstance(ipv6, str) else None,
     )
+
+
+class GroupCounts:
+    """How many hosts a large step had in each result group, to fetch only groups that grew.
+
+    Within a round a host only moves forward, so every host that changed landed in a group that
+    grew. A new round (``execute_count``) resets the counts: every group is fetched again.
+    """
+
+    __slots__ = ("counts", "execute_count")
+
+    def __init__(self) -> None:
+        self.execute_count = -1
+        self.counts: dict[GroupKey, int] = {}
+
+    def grown(self, execute_count: int, counts: dict[GroupKey, int]) -> list[GroupKey]:
+        """Record the new sizes; return the groups to fetch, in the server's order."""
+        if execute_count != self.execute_count:
+            self.execute_count, self.counts = execute_count, {}
+        old = self.counts
+        self.counts = counts
+        return [key for key, size in counts.items() if size > old.get(key, 0)]

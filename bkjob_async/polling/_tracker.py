@@ -6,8 +6,8 @@ numbers (``array``/``bytes``, tuples where a value does not fit), which the cycl
 collector never walks and which hold no object per host (``benchmarks/README.md``, "Scale without
 pauses"). ``observe`` never changes the state it is given; it returns a new one that shares every
 part that did not change. A poll that changes one host makes new codes for its step and shares
-the keys, not a copy of a map (``benchmarks/README.md``, "CPU per poll"). ``to_data``/``from_data`` turn a state
-into JSON-able data and back, for a store. Hosts are never forgotten, so a host's ``previous``
+the keys, not a copy of a map (``benchmarks/README.md``, "CPU per poll"); ``_codec`` turns a
+state into JSON-able data and back, for a store. Hosts are never forgotten, so a host's ``previous``
 spans rounds and hosts copied unchanged into a retry round emit nothing; rows missing from a poll
 (bk-job's retry lag) mean "no news". A step listed twice in one answer is one step: the last
 listing wins, in the place of the first (as for two rows of one host in ``bkjob_async._observe``).
@@ -28,20 +28,17 @@ from ..models import HostKey, HostResult, HostStatus, JobStatus
 from .events import Event, HostRow, HostTransition, JobTransition, StepTransition
 
 if TYPE_CHECKING:
-    from .._observe import GroupKey, StepObservation
+    from .._observe import StepObservation
 
 __all__ = [
     "EMPTY",
-    "GroupCounts",
     "JobState",
     "StepState",
-    "from_data",
     "observe",
     "pack_codes",
     "pack_keys",
     "step_done",
     "step_moves",
-    "to_data",
 ]
 
 
@@ -338,90 +335,3 @@ def step_moves(state: JobState, step: StepObservation) -> bool:
     if known is None or known.status != step.status or known.execute_count != step.execute_count:
         return True
     return not JobStatus.of(step.status).is_finished
-
-
-# --- plain data, for a store ------------------------------------------------------------------
-
-
-def to_data(state: JobState) -> dict[str, Any]:
-    """Return ``state`` as JSON-able data (lists, ints, strings, ``None``)."""
-    return {
-        "status": state.status,
-        "finished": state.finished,
-        "seq": state.seq,
-        "steps": [
-            [
-                step.step_instance_id,
-                step.status,
-                step.execute_count,
-                [[_key_data(k), c] for k, c in zip(step.keys, step.codes, strict=True)],
-            ]
-            for step in state.steps
-        ],
-    }
-
-
-def from_data(data: Any) -> JobState:
-    """Rebuild a state from ``to_data`` output; raise ``ValueError`` if it is not such data."""
-    try:
-        steps: dict[int, StepState] = {}  # (one step or host twice: the last wins)
-        for step_id, status, execute_count, hosts in data["steps"]:
-            codes = {_key(k): _int(c) for k, c in hosts}
-            steps[_int(step_id)] = StepState(
-                _int(step_id),
-                _int_or_none(status),
-                _int(execute_count),
-                pack_keys(list(codes)),
-                pack_codes(list(codes.values())),
-            )
-        finished = data["finished"]
-        if not isinstance(finished, bool):
-            raise TypeError("finished must be a bool")
-        return JobState(
-            _int_or_none(data["status"]), finished, tuple(steps.values()), _int(data.get("seq", 0))
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"not a saved job state: {type(exc).__name__}: {exc}") from None
-
-
-def _key_data(key: HostKey) -> Any:
-    return key if isinstance(key, int) else list(key)
-
-
-def _key(value: Any) -> HostKey:
-    if isinstance(value, list) and len(value) == 3:
-        cloud, ip, ipv6 = value
-        return (cloud, ip, ipv6)
-    return _int(value)
-
-
-def _int(value: Any) -> int:
-    if type(value) is not int:
-        raise TypeError(f"expected an int, got {value!r}")
-    return value
-
-
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else _int(value)
-
-
-class GroupCounts:
-    """How many hosts a large step had in each result group, to fetch only groups that grew.
-
-    Within a round a host only moves forward, so every host that changed landed in a group that
-    grew. A new round (``execute_count``) resets the counts: every group is fetched again.
-    """
-
-    __slots__ = ("counts", "execute_count")
-
-    def __init__(self) -> None:
-        self.execute_count = -1
-        self.counts: dict[GroupKey, int] = {}
-
-    def grown(self, execute_count: int, counts: dict[GroupKey, int]) -> list[GroupKey]:
-        """Record the new sizes; return the groups to fetch, in the server's order."""
-        if execute_count != self.execute_count:
-            self.execute_count, self.counts = execute_count, {}
-        old = self.counts
-        self.counts = counts
-        return [key for key, size in counts.items() if size > old.get(key, 0)]

@@ -9,10 +9,11 @@ from bkjob_async import Scope
 from bkjob_async._converter import Generation
 from bkjob_async._observe import observe_job
 from bkjob_async.models import Host, HostResult, HostStatus
+from bkjob_async.polling._codec import from_data, to_data
 from bkjob_async.polling._heap import Due
 from bkjob_async.polling._jobs import PolledJob, Registry, Watched
 from bkjob_async.polling._reader import Wire
-from bkjob_async.polling._tracker import EMPTY, from_data, observe, to_data
+from bkjob_async.polling._tracker import EMPTY, observe
 
 from .scripted import job_body
 

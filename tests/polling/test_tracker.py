@@ -9,15 +9,16 @@ import pytest
 from bkjob_async._converter import Generation
 from bkjob_async._observe import observe_job
 from bkjob_async.models import Host, HostResult, HostStatus
+from bkjob_async.polling._codec import from_data, to_data
 from bkjob_async.polling._tracker import (
     EMPTY,
     JobState,
     StepState,
-    from_data,
     observe,
+    pack_codes,
+    pack_keys,
     step_done,
     step_moves,
-    to_data,
 )
 
 from .scripted import describe, job_body
@@ -184,6 +185,15 @@ def test_state_round_trips_through_plain_json() -> None:
 def test_from_data_refuses_what_is_not_a_state(data) -> None:
     with pytest.raises(ValueError, match="not a saved job state"):
         from_data(data)
+
+
+def test_a_state_says_its_format_and_a_newer_one_is_refused() -> None:
+    state = JobState(2, False, (StepState(10, 2, 0, pack_keys([100]), pack_codes([7])),), 3)
+    data = to_data(state)
+    assert data["v"] == 1
+    assert from_data({k: v for k, v in data.items() if k != "v"}) == state  # written before "v"
+    with pytest.raises(ValueError, match="state is of format 2, written by a newer bkjob-async"):
+        from_data({**data, "v": 2})
 
 
 def _state(job: int | None, finished: bool, step_status: int | None) -> JobState:

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from bkjob_async._observe import JobObservation, StepObservation
 from bkjob_async.models import Host, HostResult, HostStatus
-from bkjob_async.polling._tracker import EMPTY, JobState, from_data, observe, to_data
+from bkjob_async.polling._codec import from_data, to_data
+from bkjob_async.polling._tracker import EMPTY, JobState, observe
 
 from .scripted import describe
 
