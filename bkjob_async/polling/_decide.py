@@ -14,11 +14,12 @@ The rules, by outcome (see ``_failures`` for what each kind of failure means):
 ===================  ======================================================================
 outcome              decision
 ===================  ======================================================================
-unchanged answer     next poll ``interval`` grown by ``growth``, capped at ``latency`` for a
-                     job that may change by itself, at ``max_interval`` for one waiting for
-                     a person (``_schedule.next_interval``)
+unchanged answer     next poll after the last gap grown by ``growth``, capped at ``latency``
+                     for a job that may change by itself, at ``max_interval`` for one
+                     waiting for a person (``_schedule.next_interval``)
 changed answer       the tracker's events are delivered; next poll at ``interval`` if any
-                     event came, else as unchanged; a final answer ends the job's watches
+                     event came (``soon`` at a step's turn: ``_schedule.turning``), else as
+                     unchanged; a final answer ends the job's watches
 any answer           after failures: the job's failures reset, a stalled job resumes, an
                      outage ends (every job is then polled again within one interval, and
                      the jobs the outage alone stalled resume at once: ``outage_stalled``)
@@ -49,6 +50,8 @@ from ._schedule import (
     cap,
     min_gap,
     next_interval,
+    soon,
+    turning,
 )
 from ._tracker import observe
 from .events import JobFinished, WatchFailed
@@ -99,6 +102,8 @@ class Rules(NamedTuple):
     #: The longest gap of a job that may change by itself, and of one waiting for a person.
     running_cap: float
     waiting_cap: float
+    #: The gap after an answer at a step's turn (``_schedule.soon``).
+    soon: float
 
     @classmethod
     def of(
@@ -108,7 +113,9 @@ class Rules(NamedTuple):
         wall: Callable[[], _dt.datetime],
         host_result: Callable[[HostKey, int, dict[str, Any]], HostResult],
     ) -> Rules:
-        return cls(policy, rng, wall, host_result, cap(policy, False), cap(policy, True))
+        return cls(
+            policy, rng, wall, host_result, cap(policy, False), cap(policy, True), soon(policy)
+        )
 
     @property
     def gap(self) -> float:
@@ -253,7 +260,7 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
         if job.failures or job.stalled is not None or health.outage.down_since is not None:
             job, health, actions = _recovered(rules, job, health)
         top = rules.waiting_cap if job.state.status in WAITING else rules.running_cap
-        base, delay = next_interval(rules.policy, job.interval, False, rules.rng, top)
+        base, delay = next_interval(rules.policy, job.interval, 0.0, rules.rng, top)
         if base != job.interval:
             job = job._replace(interval=base)
         return job, health, None if job.census else now + delay, actions
@@ -297,7 +304,12 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
             job.job_instance_id, rules.wall(), snapshot.job.status, snapshot, occurrence=state.seq
         )
     top = rules.waiting_cap if state.status in WAITING else rules.running_cap
-    base, delay = next_interval(rules.policy, job.interval, bool(events), rules.rng, top)
+    after = 0.0
+    if events:
+        after = rules.policy.interval
+        if rules.soon < after and turning(state):
+            after = rules.soon
+    base, delay = next_interval(rules.policy, job.interval, after, rules.rng, top)
     job = moved(job, state, base)
     deliver = Deliver(events, finished, answer.data, state is not old)
     return job, health, None if job.census else now + delay, (*actions, deliver)

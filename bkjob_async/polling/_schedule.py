@@ -7,6 +7,10 @@
   ``max_interval``. ``jitter`` only ever shortens a gap. The first poll of each job lands at a
   phase derived from its id, so thousands registered at once spread over one interval instead
   of polling in lockstep.
+- At a step's turn (``turning``: the running step has hosts still waiting to start, or only a
+  few hosts left to end and a step after it) a job is polled again ``soon`` (a fifth of the
+  bound), the gap growing by ``growth`` back to the bound: the next step's hosts start within
+  moments of its end, so many transitions come together there and are seen at once.
 - Failures: quick retries are paid from a process-wide ``RetryBudget`` (a share of recent
   requests plus a floor); without budget a failed job waits ``max_interval``. Which failures end
   a watch, and how outages are waited out, is ``_failures``; throttling is ``_rate``.
@@ -24,6 +28,8 @@ from .._checks import check_int, check_number
 if TYPE_CHECKING:
     import random
 
+    from ._tracker import JobState
+
 __all__ = [
     "WAITING",
     "PollPolicy",
@@ -35,6 +41,8 @@ __all__ = [
     "min_gap",
     "next_interval",
     "rejoined_at",
+    "soon",
+    "turning",
 ]
 
 
@@ -71,7 +79,9 @@ class PollPolicy:
 
     :param latency: the bound on how late a change is seen: a job that may change by itself
         (running) is polled at most ``latency`` apart (``None``: no bound, ``interval`` grows
-        to ``max_interval`` as for a waiting job).
+        to ``max_interval`` as for a waiting job). At a step's turn (its hosts waiting to
+        start, or a few left to end before the next step) the next poll comes after a fifth
+        of ``latency``, the gap growing back to it: changes come in bunches there.
     :param interval: between polls of a job right after it changed, and the first gap of a
         job that waits for a person (an ``interval`` above ``latency`` wins: the job is polled
         every ``interval``).
@@ -150,12 +160,58 @@ def first_delay(policy: PollPolicy, job_instance_id: int) -> float:
 def min_gap(policy: PollPolicy) -> float:
     """Return the least time the schedule ever puts between two polls of one job.
 
-    An answer is followed by at least ``interval * (1 - jitter)`` (``next_interval``: every
-    ``cap`` is at least ``interval``), a failure by at least ``interval / 2``
-    (``job_backoff``'s first quick retry). The driver refuses a poll sooner than this after
-    the job's last one (see ``_heap``).
+    An answer is followed by at least ``soon(policy) * (1 - jitter)`` (``next_interval``: no
+    base is below ``soon``, which is at most ``interval``), a failure by at least ``interval / 2`` (``job_backoff``'s first
+    quick retry). The driver refuses a poll sooner than this after the job's last one (see
+    ``_heap``).
     """
-    return policy.interval * min(1.0 - policy.jitter, 0.5)
+    return soon(policy) * min(1.0 - policy.jitter, 0.5)
+
+
+#: The gap at a step's turn, as a share of the bound (``soon``).
+SOON = 0.2
+#: A step is nearly done when at most this many of its hosts, or this share, are left.
+FEW_LEFT = 2
+FEW_LEFT_SHARE = 0.1
+#: Step and host statuses the turn reads: a running step (2), a host waiting (5) or running (7).
+_STEP_RUNNING = 2
+_HOST_WAITING = 5
+_HOST_RUNNING = 7
+
+
+def soon(policy: PollPolicy) -> float:
+    """Return the gap after an answer at a step's turn (``turning``): a fifth of ``latency``
+    (``SOON``), never more than ``interval``; ``interval`` itself when there is no bound (``latency=None``:
+    the schedule of ``interval`` and ``growth`` alone) or it is below ``interval`` (which
+    wins: the job is polled every ``interval``)."""
+    latency = policy.latency
+    if latency is None or latency < policy.interval:
+        return policy.interval
+    return min(policy.interval, latency * SOON)
+
+
+def turning(state: JobState) -> bool:
+    """Whether a job is at a step's turn, where transitions come in bunches and soon.
+
+    Its running step has hosts still waiting to start (a step just began: they start within
+    moments), or it has a step after it and only ``FEW_LEFT`` hosts (or ``FEW_LEFT_SHARE`` of
+    them) left to end: when they end, the step ends and the next one's hosts all start. A step
+    whose hosts are not listed (none seen yet) tells nothing.
+    """
+    steps = state.steps
+    last = len(steps) - 1
+    for n, step in enumerate(steps):
+        if step.status != _STEP_RUNNING:
+            continue
+        codes = step.codes
+        if not codes:
+            return False
+        waiting = codes.count(_HOST_WAITING)
+        if waiting:
+            return True
+        left = codes.count(_HOST_RUNNING)
+        return n < last and (left <= FEW_LEFT or left <= FEW_LEFT_SHARE * len(codes))
+    return False
 
 
 #: Job statuses in which a job cannot change without a person: not started (1), waiting for
@@ -171,33 +227,53 @@ def cap(policy: PollPolicy, waiting: bool) -> float:
 
 
 def next_interval(
-    policy: PollPolicy, current: float, changed: bool, rng: random.Random, top: float
+    policy: PollPolicy, current: float, after: float, rng: random.Random, top: float
 ) -> tuple[float, float]:
     """Return ``(new base gap, jittered delay)`` after a successful poll (every poll).
 
-    The base is ``interval`` after a change, else ``current`` grown by ``growth``; always
-    within ``[interval, top]`` whatever ``current`` is (a job not polled yet, or started from
-    a stored state, has ``current == 0``). ``top`` is the job's ``cap``: ``latency`` for a job
-    that may change by itself, ``max_interval`` for one waiting for a person. Jitter only
-    shortens the delay.
+    ``after`` is the base a change sets (``interval``, or ``soon`` at a step's turn), ``0`` for
+    an answer that changed nothing: then the base is ``current`` grown by ``growth``. A base
+    below ``interval`` (after a turn) grows at least by ``TURN_GROWTH``, even with a fixed
+    ``growth`` of 1, back to ``interval``; a job not polled yet, or started from a stored state
+    (``current == 0``, below any base an answer sets), starts at ``interval``. The base never exceeds ``top``, the job's
+    ``cap``: ``latency`` for a job that may change by itself, ``max_interval`` for one waiting
+    for a person. Jitter only shortens the delay.
     """
-    if changed:
-        base = policy.interval
+    if after:
+        base = after
     else:  # (no min()/max(): every poll comes here)
         base = current * policy.growth
-        if base < policy.interval:
-            base = policy.interval
+        if base < policy.interval:  # (rare: back from a turn, or not polled yet)
+            base = _regrown(policy, current)
     if base > top:
         base = top
     jitter = policy.jitter
     return base, base * (1.0 - jitter * rng.random()) if jitter else base
 
 
+#: The least growth of a gap below ``interval`` (after a step's turn), per unchanged poll.
+TURN_GROWTH = 1.5
+
+
+def _regrown(policy: PollPolicy, current: float) -> float:
+    """Return the next base after ``current`` below ``interval``: grown, but not past it;
+    ``interval`` after a ``current`` that no answer set (below ``soon``: 0, not polled yet)."""
+    if current < soon(policy):
+        return policy.interval
+    return min(policy.interval, current * max(policy.growth, TURN_GROWTH))
+
+
+#: The least share of the bound a census round leaves for the list's read and the job's own
+#: poll (the jitter's share when larger).
+CENSUS_MARGIN = 0.05
+
+
 def census_round(policy: PollPolicy) -> float:
-    """Return how often the job list is read: a round of the latency bound, less the jitter
-    (a job ends anywhere in a round, then its row and its own poll take a moment: the round
-    leaves that moment within ``latency``)."""
-    return cap(policy, False) * (1.0 - policy.jitter)
+    """Return how often the job list is read: a round of the latency bound, less the jitter's
+    share and at least ``CENSUS_MARGIN`` of it (a job ends anywhere in a round, then the list's
+    pages and the job's own poll take a moment: the round leaves that moment within
+    ``latency``, with no jitter too)."""
+    return cap(policy, False) * (1.0 - max(policy.jitter, CENSUS_MARGIN))
 
 
 def joined_at(

@@ -17,6 +17,7 @@ from bkjob_async.polling._schedule import (
     first_delay,
     min_gap,
     next_interval,
+    soon,
 )
 
 
@@ -92,21 +93,21 @@ def test_interval_grows_while_unchanged_and_resets_on_change() -> None:
     policy = PollPolicy(interval=1.0, max_interval=5.0, growth=2.0, jitter=0.0)
     rng = random.Random(0)
     top = cap(policy, True)
-    base, _ = next_interval(policy, 0.0, True, rng, top)
+    base, _ = next_interval(policy, 0.0, policy.interval, rng, top)
     assert base == 1.0
     seen = []
     for _ in range(5):
-        base, delay = next_interval(policy, base, False, rng, top)
+        base, delay = next_interval(policy, base, 0.0, rng, top)
         seen.append(delay)
     assert seen == [2.0, 4.0, 5.0, 5.0, 5.0]
-    assert next_interval(policy, base, True, rng, top) == (1.0, 1.0)
+    assert next_interval(policy, base, 1.0, rng, top) == (1.0, 1.0)
 
 
 @pytest.mark.parametrize("current", [0.0, 1e-9, 0.3, -1.0])
 def test_an_unchanged_answer_never_shrinks_the_interval_below_interval(current: float) -> None:
     # A restored or remembered job starts at 0: growing 0 by 1.5 once polled it nonstop.
     policy = PollPolicy(interval=1.0, max_interval=5.0, growth=1.5, jitter=0.0)
-    base, delay = next_interval(policy, current, False, random.Random(0), cap(policy, True))
+    base, delay = next_interval(policy, current, 0.0, random.Random(0), cap(policy, True))
     assert (base, delay) == (1.0, 1.0)
 
 
@@ -116,26 +117,27 @@ def test_min_gap_bounds_every_delay_the_schedule_gives(jitter: float) -> None:
     rng = random.Random(3)
     gap = min_gap(policy)
     answers = [
-        next_interval(policy, c, ch, rng, cap(policy, waiting))[1]
+        next_interval(policy, c, ch * soon(policy), rng, cap(policy, waiting))[1]
         for c in (0, 2, 9)
         for ch in (0, 1)
         for waiting in (False, True)
     ] * 50
     retries = [job_backoff(n, 2.0, 30.0, rng) for n in range(1, 8)] * 50
     assert min(answers + retries) >= gap
-    assert gap == 2.0 * min(1 - jitter, 0.5)
+    assert gap == soon(policy) * min(1 - jitter, 0.5)
 
 
 def test_min_gap_follows_a_latency_below_the_interval() -> None:
     policy = PollPolicy(latency=1.0, interval=2.0, max_interval=30.0, jitter=0.1)
     assert min_gap(policy) == 2.0 * 0.5  # the interval wins over a shorter latency
+    assert soon(policy) == 2.0  # no quicker polls at a step's turn either
     assert cap(policy, False) == 2.0
 
 
 def test_jitter_only_shortens_a_gap() -> None:
     policy = PollPolicy(interval=1.0, jitter=0.1)
     rng = random.Random(1)
-    delays = [next_interval(policy, 1.0, True, rng, cap(policy, False))[1] for _ in range(1000)]
+    delays = [next_interval(policy, 1.0, 1.0, rng, cap(policy, False))[1] for _ in range(1000)]
     assert 0.9 <= min(delays) < 0.92
     assert 0.98 < max(delays) <= 1.0  # never past the base: the latency bound holds
 
@@ -144,9 +146,9 @@ def test_jitter_only_shortens_a_gap() -> None:
 @pytest.mark.parametrize("changed", [True, False])
 def test_a_job_that_may_change_is_polled_within_the_latency(current, changed) -> None:
     policy = PollPolicy(latency=5.0, interval=1.0, max_interval=15.0)
-    rng = random.Random(2)
+    rng, top = random.Random(2), cap(policy, False)
     for _ in range(50):
-        base, delay = next_interval(policy, current, changed, rng, cap(policy, False))
+        base, delay = next_interval(policy, current, changed * policy.interval, rng, top)
         assert policy.interval <= base <= 5.0
         assert delay <= 5.0
 
@@ -156,20 +158,20 @@ def test_a_job_waiting_for_a_person_backs_off_to_max_interval() -> None:
     rng = random.Random(3)
     base, bases = 0.0, []
     for _ in range(10):
-        base, _ = next_interval(policy, base, False, rng, cap(policy, True))
+        base, _ = next_interval(policy, base, 0.0, rng, cap(policy, True))
         bases.append(base)
     assert bases[:4] == [5.0, 7.5, 11.25, 16.875]
     assert bases[-1] == 60.0
-    running = next_interval(policy, 60.0, False, rng, cap(policy, False))[0]
+    running = next_interval(policy, 60.0, 0.0, rng, cap(policy, False))[0]
     assert running == 5.0  # it started by itself: back to the bound at once
 
 
 def test_an_interval_above_the_latency_wins_and_no_latency_means_no_bound() -> None:
     rng = random.Random(4)
     slow = PollPolicy(latency=5.0, interval=10.0, max_interval=30.0, jitter=0.0)
-    assert next_interval(slow, 30.0, False, rng, cap(slow, False))[0] == 10.0
+    assert next_interval(slow, 30.0, 0.0, rng, cap(slow, False))[0] == 10.0
     unbound = PollPolicy(latency=None, interval=1.0, max_interval=15.0, jitter=0.0)
-    assert next_interval(unbound, 15.0, False, rng, cap(unbound, False))[0] == 15.0
+    assert next_interval(unbound, 15.0, 0.0, rng, cap(unbound, False))[0] == 15.0
 
 
 @pytest.mark.parametrize("status", sorted(WAITING))

@@ -1,0 +1,236 @@
+"""A step's turn in the schedule: when a job is polled ``soon``, and what that buys, on virtual time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+from array import array
+from typing import Any
+
+import pytest
+
+from bkjob_async import PollPolicy
+from bkjob_async._converter import Generation
+from bkjob_async._observe import observe_job
+from bkjob_async.models import Host, HostResult, HostStatus, JobInstance, JobInstanceStatus
+from bkjob_async.polling._decide import UNCHANGED, Answer, Health, Rules, decide
+from bkjob_async.polling._jobs import PolledJob
+from bkjob_async.polling._schedule import (
+    TURN_GROWTH,
+    cap,
+    census_round,
+    min_gap,
+    next_interval,
+    soon,
+    turning,
+)
+from bkjob_async.polling._tracker import EMPTY, JobState, StepState
+
+from .scripted import SCOPE, job_body
+
+WAIT, RUN, OK, BAD = 5, 7, 9, 104  # host statuses
+NOT_STARTED, RUNNING, DONE = 1, 2, 3  # step statuses
+
+
+def state(*steps: tuple[int, list[int] | None], packed: bool = True) -> JobState:
+    """A job's state: one ``(step status, host statuses)`` per step, in order."""
+    rows = []
+    for n, (status, codes) in enumerate(steps):
+        hosts = codes or []
+        keys: Any = array("q", range(100, 100 + len(hosts))) if packed else tuple(range(len(hosts)))
+        rows.append(
+            StepState(
+                n + 1, status, 0, keys if hosts else (), bytes(hosts) if packed else tuple(hosts)
+            )
+        )
+    return JobState(RUNNING, False, tuple(rows))
+
+
+# --- turning: a table ---------------------------------------------------------------------------
+
+TURNS = [
+    # a step just began: hosts still waiting to start
+    ("hosts waiting to start", state((RUNNING, [WAIT, WAIT, RUN]), (NOT_STARTED, None)), True),
+    ("the last step's hosts waiting", state((DONE, [OK, OK]), (RUNNING, [RUN, WAIT])), True),
+    # nearly done, a step after it: its end starts the next step's hosts
+    (
+        "2 of 30 left, a step after",
+        state((RUNNING, [OK] * 28 + [RUN] * 2), (NOT_STARTED, None)),
+        True,
+    ),
+    (
+        "3 of 30 left (10%)",
+        state((RUNNING, [OK] * 27 + [RUN] * 3), (NOT_STARTED, None)),
+        True,
+    ),
+    ("4 of 30 left", state((RUNNING, [OK] * 26 + [RUN] * 4), (NOT_STARTED, None)), False),
+    ("10 of 100 left (10%)", state((RUNNING, [OK] * 90 + [RUN] * 10), (NOT_STARTED, None)), True),
+    ("11 of 100 left", state((RUNNING, [OK] * 89 + [RUN] * 11), (NOT_STARTED, None)), False),
+    (
+        "failed hosts count as ended",
+        state((RUNNING, [BAD] * 29 + [RUN]), (NOT_STARTED, None)),
+        True,
+    ),
+    # nothing follows the last step: its last hosts end as any other
+    ("1 left in the last step", state((DONE, [OK]), (RUNNING, [OK] * 9 + [RUN])), False),
+    ("a step in its quiet stretch", state((RUNNING, [RUN] * 30), (NOT_STARTED, None)), False),
+    ("no host listed yet", state((RUNNING, None), (NOT_STARTED, None)), False),
+    ("no step running", state((DONE, [OK]), (NOT_STARTED, None)), False),
+    ("a job never seen", EMPTY, False),
+]
+
+
+@pytest.mark.parametrize(("job", "expected"), [t[1:] for t in TURNS], ids=[t[0] for t in TURNS])
+def test_turning(job: JobState, expected: bool) -> None:
+    assert turning(job) is expected
+
+
+def test_turning_reads_codes_kept_as_tuples_too() -> None:
+    # (a code above 255, or host keys that are not ints: the tracker keeps tuples)
+    job = state((RUNNING, [OK] * 28 + [RUN] * 2), (NOT_STARTED, None), packed=False)
+    assert turning(job)
+    assert not turning(state((RUNNING, [RUN] * 30), (NOT_STARTED, None), packed=False))
+
+
+# --- soon and the gaps after it -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (PollPolicy(), 1.0),  # a fifth of the 5 s bound
+        (PollPolicy(latency=10.0, interval=10.0, max_interval=30.0), 2.0),
+        (PollPolicy(latency=60.0, interval=5.0, max_interval=60.0), 5.0),  # interval is less
+        (PollPolicy(latency=1.0, interval=2.0), 2.0),  # an interval above the bound wins
+        (PollPolicy(latency=None), 5.0),  # no bound: interval and growth alone
+    ],
+)
+def test_soon(policy: PollPolicy, expected: float) -> None:
+    assert soon(policy) == expected
+    assert min_gap(policy) <= soon(policy) * (1 - policy.jitter)  # the driver lets it through
+
+
+@pytest.mark.parametrize("growth", [1.0, 1.2, 1.5, 2.0])
+def test_after_a_turn_the_gap_grows_back_to_the_bound(growth: float) -> None:
+    policy = PollPolicy(growth=growth, jitter=0.0)
+    rng, top = random.Random(0), cap(policy, False)
+    base, _ = next_interval(policy, 5.0, soon(policy), rng, top)
+    bases = [base]
+    for _ in range(8):
+        base, _ = next_interval(policy, base, 0.0, rng, top)
+        bases.append(base)
+    assert bases[0] == 1.0
+    factor = max(growth, TURN_GROWTH)
+    for before, after in itertools.pairwise(bases):
+        assert after == min(before * factor, 5.0)  # never past the bound
+    assert bases[-1] == 5.0  # back at the bound, even with a fixed growth of 1
+
+
+def test_a_job_started_from_a_stored_state_starts_at_interval_not_soon() -> None:
+    policy = PollPolicy(jitter=0.0)
+    assert next_interval(policy, 0.0, 0.0, random.Random(0), cap(policy, False))[0] == 5.0
+
+
+def test_a_census_round_leaves_room_for_the_read_within_the_latency() -> None:
+    assert census_round(PollPolicy()) == 5.0 * 0.9  # the jitter's share
+    no_jitter = census_round(PollPolicy(jitter=0.0))
+    assert 4.5 < no_jitter < 5.0  # room for the list's pages and the job's own poll
+    assert census_round(PollPolicy(latency=60.0, max_interval=60.0, jitter=0.3)) == 60.0 * 0.7
+
+
+# --- a job on virtual time, through decide ------------------------------------------------------
+
+
+class Timeline:
+    """A job of two steps: each host's start and end (seconds); step 2 starts when step 1 ends."""
+
+    def __init__(self, seed: int, hosts: int = 20) -> None:
+        rng = random.Random(seed)
+        self.steps: list[tuple[float, float, list[tuple[float, float]]]] = []
+        start = 0.0
+        longest = rng.uniform(30.0, 200.0)
+        for _ in range(2):
+            runs = [start + rng.uniform(0.0, 2.0) for _ in range(hosts)]
+            rows = [(run, run + rng.uniform(longest / 3, longest)) for run in runs]
+            end = max(e for _, e in rows)
+            self.steps.append((start, end, rows))
+            start = end
+        self.end = start
+
+    def body(self, t: float) -> dict[str, Any]:
+        steps = []
+        for n, (start, end, rows) in enumerate(self.steps):
+            if t < start:
+                steps.append((n + 1, NOT_STARTED, 0, None))
+                continue
+            codes = [WAIT if t < run else RUN if t < done else OK for run, done in rows]
+            steps.append((n + 1, DONE if t >= end else RUNNING, 0, codes))
+        return job_body(7, DONE if t >= self.end else RUNNING, steps)
+
+    def changes(self) -> list[tuple[str, float]]:
+        """Every host start after the first step's, and every host end: (kind, when)."""
+        out = [("end", done) for _, _, rows in self.steps for _, done in rows]
+        return out + [("start", run) for _, _, rows in self.steps[1:] for run, _ in rows]
+
+
+def _host(key: Any, code: int, row: dict[str, Any]) -> HostResult:
+    return HostResult(Host(bk_host_id=key), HostStatus(code))
+
+
+def watch(timeline: Timeline, policy: PollPolicy, seed: int) -> list[float]:
+    """Poll the job as the driver would, from 0 to its end; return the poll times."""
+    wall = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
+    rules = Rules.of(policy, random.Random(seed), lambda: wall, _host)
+    job, health = PolledJob(SCOPE, 7), Health.start(policy)
+    now, last, polls = 0.0, None, []
+    while True:
+        polls.append(now)
+        body = timeline.body(now)
+        if body == last:
+            outcome: Any = UNCHANGED
+        else:
+            observation = observe_job(body, Generation.V3, expected_job_instance_id=7)
+            snapshot = None
+            if observation.finished:
+                instance = JobInstance(job_instance_id=7, status=DONE, name="job 7")
+                snapshot = JobInstanceStatus(finished=True, job=instance, steps=())
+            outcome = Answer(body, observation, snapshot)
+        job, health, poll_at, _ = decide(rules, job, health, outcome, now)
+        last = body
+        if poll_at is None or now >= timeline.end:
+            return polls
+        assert poll_at - now <= cap(policy, False)  # the bound holds
+        assert poll_at - now >= min_gap(policy)  # never a poll the driver would refuse
+        now = poll_at
+
+
+def latencies(timeline: Timeline, polls: list[float], kind: str) -> list[float]:
+    out = []
+    for what, when in timeline.changes():
+        if what == kind:
+            out.append(min(p for p in polls if p >= when) - when)
+    return out
+
+
+def test_the_next_steps_hosts_are_seen_starting_soon_and_every_change_within_the_bound() -> None:
+    turn = PollPolicy()
+    fixed = PollPolicy(growth=1.0, jitter=0.1, latency=None, interval=5.0, max_interval=5.0)
+    starts = {"turn": [], "fixed": []}  # type: dict[str, list[float]]
+    ends = {"turn": [], "fixed": []}  # type: dict[str, list[float]]
+    polls = {"turn": 0, "fixed": 0}
+    for seed in range(12):
+        timeline = Timeline(seed)
+        for name, policy in (("turn", turn), ("fixed", fixed)):
+            seen = watch(timeline, policy, seed)
+            polls[name] += len(seen)
+            starts[name] += latencies(timeline, seen, "start")
+            ends[name] += latencies(timeline, seen, "end")
+    assert max(starts["turn"] + ends["turn"]) <= turn.latency  # every change within the bound
+    median = sorted(starts["turn"])[len(starts["turn"]) // 2]
+    fixed_median = sorted(starts["fixed"])[len(starts["fixed"]) // 2]
+    assert median < fixed_median / 2  # the next step's hosts: seen starting soon
+    assert median <= soon(turn)
+    # Host ends are seen as with the fixed loop; the polls at the turns cost a few more.
+    assert sum(ends["turn"]) <= sum(ends["fixed"]) * 1.1
+    assert polls["turn"] <= polls["fixed"] * 1.25
