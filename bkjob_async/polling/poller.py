@@ -47,6 +47,13 @@ logger = logging.getLogger("bkjob_async.polling")
 _REGISTER_CHUNK = 500
 
 
+def _check_scope(scope: object) -> Scope:
+    """Return ``scope`` if it is a ``Scope``; raise ``TypeError`` otherwise."""
+    if not isinstance(scope, Scope):
+        raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
+    return scope
+
+
 def _check(client: BkJobClient, policy: object, store: object, journal: object) -> None:
     """Raise ``TypeError``/``ValueError`` for a poller that could not work, before anything runs."""
     if not isinstance(policy, PollPolicy):
@@ -256,9 +263,7 @@ class Poller:
         stored: StoredWatch | None = None,
     ) -> Watch:
         try:
-            if not isinstance(scope, Scope):
-                raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
-            scope.params(self._protocol.flavor)
+            _check_scope(scope).params(self._protocol.flavor)
             tg = self._task_group()
         except BaseException:
             if name is not None:
@@ -319,9 +324,7 @@ class Poller:
         """Poll a job without a watch, until it ends or ``unfollow``: its changes reach the
         journal (and any watch of it). Following a job twice is following it once.
         """
-        job_id = check_id(job_instance_id, "job_instance_id")
-        if not isinstance(scope, Scope):
-            raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
+        job_id, scope = check_id(job_instance_id, "job_instance_id"), _check_scope(scope)
         self._task_group()
         sub = self._follows.get(scope)
         if sub is None or sub.closed:
