@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 # ALONE: tests that drive a real terminal (tmux) against wall-clock deadlines and fail when
 # the other workers load the CPU; they run on their own, before the rest.
 PYTEST_WORKERS ?= 4
-ALONE := tests/cli/test_terminal.py
+ALONE := tests/e2e/test_cli_terminal.py
 
 unit: $(STAMP) redis
 	$(BIN)/pytest -q -m "not slow" $(ALONE)

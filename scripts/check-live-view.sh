@@ -9,8 +9,8 @@
 # window; the simulator is frozen (SIGSTOP: it answers nothing), the header must say "bk-job
 # unreachable since HH:MM:SS" with the engine's log line above the panel, never through it;
 # the simulator is thawed (SIGCONT) and the header must clear at the first good answer (within
-# 3 s: one probe, at most --max-interval apart). tests/cli/test_terminal.py and
-# tests/cli/test_outage.py automate the same checks.
+# 3 s: one probe, at most --max-interval apart). tests/e2e/test_cli_terminal.py and
+# tests/e2e/test_cli_outage.py automate the same checks.
 #
 # It waits for what it shows, never for a fixed time, and prints the screen when something
 # does not appear (it used to wait for text the view no longer draws, and for one fixed size).

@@ -1,8 +1,18 @@
-"""Shared fixtures: a clean environment, the recorded samples, and a programmable bk-job server.
+"""Shared fixtures: a clean environment, the recorded samples, the simulator and the clients.
 
-``server`` is an ``aiohttp.web`` app on 127.0.0.1 port 0 that records every request it gets and
+The suite is laid out by layer: ``unit/`` (pure: values in, values out), ``functional/`` (in
+memory: the client, the poller or the CLI on ``MockTransport`` or virtual time, no socket),
+``e2e/`` (real sockets on 127.0.0.1, child processes, tmux terminals), ``durable/`` (stores and
+watches that survive a stop or a crash) and ``cluster/`` (workers sharing a redis-server).
+
+``sim`` is a started ``BkJobSimulator``: on a virtual clock with fixed host timings
+(``SIM_DEFAULTS``), or as the closest ``pytest.mark.sim(**options)`` of the test, its class or its
+module says. ``make_client`` builds clients aimed at ``sim`` when the test uses it, else at
+``server`` when it uses that (else at a port nothing listens on): ``server`` is an ``aiohttp.web`` app on 127.0.0.1 port 0 that records every request it gets and
 answers from a queue the test fills (``server.reply(...)``, ``server.reply_raw(...)``,
 ``server.reply_with(handler)``); with an empty queue it answers a bk-job success envelope.
+``scripted`` is the poll engine's scripted server (``tests/polling/scripted.py``), ``client`` a
+client on it and ``poller`` a fast poller on that client.
 """
 
 from __future__ import annotations
@@ -22,15 +32,39 @@ import attrs
 import pytest
 from aiohttp import web
 
-from bkjob_async import ApiError, BkJobClient, RetryPolicy
+from bkjob_async import ApiError, BkJobClient, Poller, RetryPolicy
+from bkjob_async.testing import BkJobSimulator
 
-SAMPLES = pathlib.Path(__file__).parent / "samples"
+from .polling.scripted import FAST, ScriptedServer
+
+SAMPLES = pathlib.Path(__file__).parent / "unit" / "samples"
 
 #: Secrets used by every client the tests build; nothing may ever show them.
 APP_SECRET = "s3cr3t-app-SECRET-9f8e7d"
 BK_TOKEN = "tok-BKTOKEN-6c5b4a39"
 ACCESS_TOKEN = "acc-ACCESSTOKEN-1a2b3c4d"
 SECRETS = (APP_SECRET, BK_TOKEN, ACCESS_TOKEN)
+
+
+#: The operation lag of the default ``sim``: an operation's step change arrives this much later.
+SIM_LAG = 0.2
+#: The default ``sim``: a virtual clock the test advances, fixed host timings.
+SIM_DEFAULTS: dict[str, Any] = {
+    "seed": 7,
+    "virtual_clock": True,
+    "retry_lag": 0.5,
+    "operation_lag": SIM_LAG,
+    "stop_delay": 1.0,
+    "host_duration": 2.0,
+    "host_start_delay": 0.5,
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sim(**options): the BkJobSimulator options of the `sim` fixture (replacing its defaults)",
+    )
 
 
 def sample_names() -> list[str]:
@@ -247,16 +281,75 @@ class Clients:
 
 
 @pytest.fixture
-async def make_client(
-    server: RecordingServer, fake_sleep: FakeSleep
-) -> AsyncIterator[Callable[..., BkJobClient]]:
-    """Return a factory of clients aimed at ``server`` (``Clients``); every client it made is
-    closed after the test. ``tests/simulator`` aims it at its ``sim`` instead."""
-    clients = Clients(server.url, fake_sleep)
+async def sim(request: pytest.FixtureRequest) -> AsyncIterator[BkJobSimulator]:
+    """Return a started simulator made with ``SIM_DEFAULTS``, or with the options of the closest
+    ``pytest.mark.sim`` (a test's, its class's or its module's ``pytestmark``)."""
+    marker = request.node.get_closest_marker("sim")
+    options = SIM_DEFAULTS if marker is None else marker.kwargs
+    async with BkJobSimulator(**options) as simulator:
+        yield simulator
+
+
+#: Where ``make_client`` aims when the test uses neither ``sim`` nor ``server``: nothing listens
+#: there, so a client made without its own ``base_url`` or ``transport`` cannot reach a bk-job.
+NOWHERE = "http://127.0.0.1:1"
+
+
+@pytest.fixture
+def bkjob_url(request: pytest.FixtureRequest) -> str:
+    """Return the URL of the bk-job the test talks to: ``sim`` when it uses it, else ``server``
+    when it uses that, else ``NOWHERE`` (its clients bring their own ``base_url``/``transport``)."""
+    for name in ("sim", "server"):
+        if name in request.fixturenames:
+            url: str = request.getfixturevalue(name).url
+            return url
+    return NOWHERE
+
+
+@pytest.fixture
+async def make_client(bkjob_url: str, fake_sleep: FakeSleep) -> AsyncIterator[Clients]:
+    """Return a factory of clients aimed at ``bkjob_url`` (``Clients``): the simulator, the recording
+    server or nowhere; every client it made is closed after the test."""
+    clients = Clients(bkjob_url, fake_sleep)
     try:
         yield clients
     finally:
         await clients.aclose()
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[ScriptedServer]:
+    """Return the poll engine's scripted server, started on 127.0.0.1."""
+    server = ScriptedServer()
+    app = web.Application()
+    app.router.add_get("/api/v3/get_job_instance_status", server.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    server.url = f"http://127.0.0.1:{port}"
+    try:
+        yield server
+    finally:
+        server.released.set()
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def client(scripted: ScriptedServer) -> AsyncIterator[BkJobClient]:
+    """Return a client on ``scripted`` (a test module may define its own ``client``)."""
+    async with BkJobClient(
+        scripted.url, app_code="app", app_secret="s3cret", username="admin"
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+async def poller(client: BkJobClient) -> AsyncIterator[Poller]:
+    """Return a poller on ``client`` with the engine tests' fast policy."""
+    async with Poller(client, policy=FAST) as p:
+        yield p
 
 
 def closed_port_url() -> str:

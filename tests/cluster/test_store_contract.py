@@ -1,4 +1,4 @@
-"""The store contract (``tests/store/test_contract.py``, unchanged) on ``RedisStore`` against a
+"""The store contract (``tests/durable/test_contract.py``, unchanged) on ``RedisStore`` against a
 real redis-server, plus what only a cluster store has: fencing, the stream, the key layout."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 
 from bkjob_async.cluster import LeaseKeeper, RedisStore
 from bkjob_async.polling.stores import Store
-from tests.store.conftest import BIZ
-from tests.store.test_contract import *  # noqa: F403 - the shared contract, run here on Redis
+from tests.durable.conftest import BIZ
+from tests.durable.test_contract import *  # noqa: F403 - the shared contract, run here on Redis
 
 from .redis_server import sigcont, sigstop
 

@@ -10,8 +10,8 @@ import anyio
 import pytest
 
 from bkjob_async import BkJobClient, JobFinished, Poller, SqliteStore
+from tests.durable.test_store_faults import _write_errors
 from tests.polling.scripted import FAST, SCOPE, Fault, ScriptedServer, job_body
-from tests.store.test_faults import _write_errors
 
 pytestmark = pytest.mark.anyio
 

@@ -15,7 +15,9 @@ import pytest
 from bkjob_async import HostStatus, JobStatus, StepType
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, StepPlan
 
-from .conftest import APP_SECRET, FAST, SCOPE, cli_command, make_env, run
+from ..cli_run import APP_SECRET, FAST, SCOPE, SIM, cli_command, make_env, run
+
+pytestmark = pytest.mark.sim(**SIM)
 
 FAILING = [StepPlan(hosts=[HostPlan(), HostPlan(outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE)])]
 CONFIRM = [StepPlan(hosts=1), StepPlan(StepType.MANUAL_CONFIRM)]

@@ -31,6 +31,7 @@ from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 from ..conftest import Clients
 
 SCOPE = Scope.biz(2)
+pytestmark = pytest.mark.sim(seed=1, host_duration=(0.05, 0.1), host_start_delay=0.0)
 
 
 class Recorder:
@@ -81,12 +82,6 @@ async def launch(client: BkJobClient, callback_url: str, hosts: int = 1) -> int:
         callback_url=callback_url,
     )
     return launched.job_instance_id
-
-
-@pytest.fixture
-async def sim() -> Any:
-    async with BkJobSimulator(seed=1, host_duration=(0.05, 0.1), host_start_delay=0.0) as s:
-        yield s
 
 
 @pytest.fixture

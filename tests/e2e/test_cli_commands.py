@@ -10,7 +10,9 @@ import pytest
 from bkjob_async import BkJobClient, HostStatus, JobStatus, UnsupportedOperationError
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
-from .conftest import FAST, SCOPE, run
+from ..cli_run import FAST, SCOPE, SIM, run
+
+pytestmark = pytest.mark.sim(**SIM)
 
 BAD = HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE
 ONE_FAILS = [StepPlan(hosts=[HostPlan(), HostPlan(outcome=BAD, exit_code=3), HostPlan()])]

@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import anyio
 import pytest
 
@@ -26,6 +24,7 @@ from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from .conftest import ALL_FLAVORS, GATEWAY, SCOPE, V2
 
+pytestmark = pytest.mark.sim(virtual_clock=True, seed=3, host_duration=1.0, host_start_delay=0.0)
 POLICY = PollPolicy(interval=0.005, max_interval=0.02, group_threshold=3, max_in_flight=4)
 
 
@@ -45,14 +44,6 @@ async def follow(sim: BkJobSimulator, watch, *, tick: float = 0.1) -> list:
                 events.append(event)
         tg.cancel_scope.cancel()
     return events
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[BkJobSimulator]:
-    async with BkJobSimulator(
-        virtual_clock=True, seed=3, host_duration=1.0, host_start_delay=0.0
-    ) as simulator:
-        yield simulator
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)

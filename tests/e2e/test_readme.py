@@ -23,7 +23,7 @@ import pytest
 from bkjob_async import HostStatus, Scope, StepType
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
-README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
 FENCE = re.compile(
     r"(?:<!-- readme-test: skip \((?P<skip>[^)]+)\) -->\n)?"
     r"^```(?P<lang>[a-z]*)\n(?P<body>.*?)^```$",

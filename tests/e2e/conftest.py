@@ -1,4 +1,8 @@
-"""Fixtures for the simulator's tests: a started simulator on a virtual clock and raw HTTP calls.
+"""Fixtures of the end-to-end tests: raw HTTP calls to the simulator, an operator's environment.
+
+Every test here crosses a real boundary: a socket on 127.0.0.1 (the simulator, the recording
+server, a callback receiver), a child process, a tmux terminal or a redis-server. ``sim`` and
+``make_client`` come from ``tests/conftest.py``.
 
 ``wire.call(flavor, api, params)`` sends what a well-behaved caller of that flavor sends (gateway:
 the resource's method, auth in ``X-Bkapi-Authorization``; ESB: POST with auth in the body) and
@@ -19,14 +23,16 @@ from bkjob_async.config import ApiFlavor, Scope
 from bkjob_async.testing import BkJobSimulator
 from bkjob_async.testing._api import V3_ENDPOINTS
 
-from ..conftest import Clients, FakeSleep
+from ..cli_run import make_env
+from ..cluster.conftest import _redis_session, redis_server  # noqa: F401  (watch --redis)
+from ..conftest import SIM_LAG
 
 SCOPE = Scope.biz(2)
+#: The default ``sim``'s operation lag: an operation's step change arrives this much later.
+LAG = SIM_LAG
 APP = {"bk_app_code": "sim-app", "bk_app_secret": "sim-secret", "bk_username": "alice"}
 GATEWAY, JOBV3, V2 = ApiFlavor.APIGW_V3, ApiFlavor.ESB_JOBV3, ApiFlavor.ESB_V2
 ALL_FLAVORS = (GATEWAY, JOBV3, V2)
-#: The fixture simulator's operation lag: an operation's step change arrives this much later.
-LAG = 0.2
 
 
 def scope_params(flavor: ApiFlavor, scope: Scope = SCOPE) -> dict[str, Any]:
@@ -136,29 +142,9 @@ def _query_value(value: Any) -> str:
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[BkJobSimulator]:
-    """Return a started simulator on a virtual clock with fixed host timings."""
-    simulator = BkJobSimulator(
-        seed=7,
-        virtual_clock=True,
-        retry_lag=0.5,
-        operation_lag=LAG,
-        stop_delay=1.0,
-        host_duration=2.0,
-        host_start_delay=0.5,
-    )
-    async with simulator:
-        yield simulator
-
-
-@pytest.fixture
-async def make_client(sim: BkJobSimulator, fake_sleep: FakeSleep) -> AsyncIterator[Clients]:
-    """Return the suite's client factory (``tests.conftest.Clients``) aimed at ``sim``."""
-    clients = Clients(sim.url, fake_sleep)
-    try:
-        yield clients
-    finally:
-        await clients.aclose()
+def env(sim: BkJobSimulator) -> dict[str, str]:
+    """Return the environment of an operator configured for ``sim``."""
+    return make_env(sim.url)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from bkjob_async import (
     UnsupportedOperationError,
 )
 from tests.conftest import RecordingServer, envelope
-from tests.functional.test_client import BIZ, assert_auth, client_for, path
+from tests.e2e.test_client import BIZ, assert_auth, client_for, path
 
 V3_FLAVORS = ["apigw-v3", "esb-jobv3"]
 SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}

@@ -9,7 +9,9 @@ import pytest
 
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from .conftest import FAST, SCOPE, run
+from ..cli_run import FAST, SCOPE, SIM, run
+
+pytestmark = pytest.mark.sim(**SIM)
 
 HINT = "pip install 'bkjob-async[cli]'"
 

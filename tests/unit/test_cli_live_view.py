@@ -1,6 +1,6 @@
 """Issue 12, point 3: the live view fits 80x24 and uses 200x50; ``status`` never cuts a status.
 
-Rendered in-process on a fixed-size console (fast, exact); ``test_terminal.py`` checks the same
+Rendered in-process on a fixed-size console (fast, exact); ``tests/e2e/test_cli_terminal.py`` checks the same
 under tmux.
 """
 
@@ -189,7 +189,7 @@ def test_counts_say_one_retry_and_use_one_number_format() -> None:
 
     from bkjob_async.cli._format import counted, summary_lines
 
-    from .test_jsonl_tally import snapshot
+    from .test_cli_jsonl_tally import snapshot
 
     assert [counted(1, "job"), counted(2, "job"), counted(3000, "host")] == [
         "1 job",

@@ -16,7 +16,7 @@ import pytest
 from bkjob_async.cli._numbers import ID, Number
 from bkjob_async.cli._parser import build_parser
 
-from .conftest import make_env, run
+from ..cli_run import make_env, run
 
 #: Where the commands would connect: nothing listens there, and nothing may be tried.
 ENV = make_env("http://127.0.0.1:9")

@@ -18,7 +18,9 @@ from bkjob_async.cli import amain  # noqa: E402
 from bkjob_async.metrics import PollerMetrics  # noqa: E402
 from bkjob_async.testing import BkJobSimulator, Fault, StepPlan  # noqa: E402
 
-from .conftest import FAST, SCOPE  # noqa: E402
+from ..cli_run import FAST, SCOPE, SIM  # noqa: E402
+
+pytestmark = pytest.mark.sim(**SIM)
 
 
 def test_the_core_package_never_imports_prometheus() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from bkjob_async.cli import amain
 
-from .conftest import run
+from ..cli_run import run
 
 QUICK = ["--host-duration", "0.05", "0.2"]
 

@@ -16,7 +16,7 @@ import pytest
 from bkjob_async.cli import amain
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from .conftest import SCOPE, TerminalIO, make_env, run
+from ..cli_run import SCOPE, TerminalIO, make_env, run
 
 
 async def _with_a_worker(redis_url: str, sim: BkJobSimulator, body, worker_id: str = "") -> None:

@@ -8,7 +8,7 @@ from bkjob_async.config import Scope
 from bkjob_async.models.enums import HostStatus, JobStatus, StepType
 from bkjob_async.testing import BkJobSimulator, HostPlan, RollingMode, StepPlan
 
-from .conftest import SCOPE
+SCOPE = Scope.biz(2)
 
 H = HostStatus
 OK = HostPlan(duration=2.0, start_delay=1.0)

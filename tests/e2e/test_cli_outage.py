@@ -38,7 +38,7 @@ from bkjob_async.cli._tally import Tally
 from bkjob_async.config import ApiFlavor, Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from .conftest import SCOPE, cli_command, make_env, subprocess_env
+from ..cli_run import SCOPE, cli_command, make_env, subprocess_env
 
 NOW = dt.datetime.now(dt.timezone.utc)
 TARGET = Target("http://127.0.0.1:9", ApiFlavor.APIGW_V3, Scope.biz(2))
@@ -306,7 +306,7 @@ async def test_two_outages_end_to_end_in_json_lines() -> None:
 async def test_the_live_view_through_an_outage() -> None:
     """On a terminal (stdout and stderr the same screen): the engine's log line is printed
     through the live view's console, above it; the header goes at the first answer."""
-    from .conftest import TerminalIO
+    from ..cli_run import TerminalIO
 
     screen = TerminalIO()
     expect, down = r"bk-job\s+{url} \(biz:2", "bk-job cannot be reached"  # the engine logs it

@@ -1,6 +1,6 @@
 """A process writing through ``SqliteStore`` until it is killed: the subject of ``test_crash``.
 
-``python _crash_child.py PATH JOBS SEED`` commits observations round-robin over JOBS jobs:
+``python _store_crash_child.py PATH JOBS SEED`` commits observations round-robin over JOBS jobs:
 commit ``k`` is job ``k % JOBS`` with state ``{"k": k}`` and one event with id ``str(k)``.
 It resumes from what the store holds. On stdout (unbuffered, one line each): ``ready P``
 (``P`` commits already durable); ``D k`` once commit ``k`` is settled, before acking its event;

@@ -4,7 +4,7 @@ flavors: a finished script job's logs, a file job's transfer rows, and the jobs 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,17 +29,11 @@ from bkjob_async import (
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
 SCOPE = Scope.biz(2)
+pytestmark = pytest.mark.sim(seed=11, virtual_clock=True, host_duration=2.0)
 V3_FLAVORS = ["apigw-v3", "esb-jobv3"]
 FAILS = HostPlan(outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, exit_code=3)
 
 MakeClient = Callable[[str], BkJobClient]
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[BkJobSimulator]:
-    """Return a started simulator on a virtual clock."""
-    async with BkJobSimulator(seed=11, virtual_clock=True, host_duration=2.0) as simulator:
-        yield simulator
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """SIGKILL a process writing through ``SqliteStore`` at random moments, some mid-transaction.
 
-The child (``_crash_child.py``) commits observations round-robin over 200 jobs and acks each
+The child (``_store_crash_child.py``) commits observations round-robin over 200 jobs and acks each
 event once its commit is durable. After every kill the store is reopened at once (the lock
 died with its holder) and checked: the durable commits are exactly a prefix of the call
 order (no partial transaction, nothing reported durable lost), no event exists without its
@@ -24,7 +24,7 @@ from bkjob_async import SqliteStore
 
 from .conftest import BIZ
 
-CHILD = Path(__file__).with_name("_crash_child.py")
+CHILD = Path(__file__).with_name("_store_crash_child.py")
 JOBS = 200
 #: Kills in ``make test``; the long form (``slow``) kills twice as often.
 KILLS = 6

@@ -33,7 +33,7 @@ from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, StepPlan
 
 from ..conftest import FakeSleep
 from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, LAG, SCOPE, V2
-from .test_operations import ALLOWED, STATES, make
+from .test_sim_operations import ALLOWED, STATES, make
 
 H = HostStatus
 OK = HostPlan(duration=2.0, start_delay=0.5)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import anyio
+import pytest
 
 from bkjob_async import HostStatus, JobStatus, StepType
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
-from .conftest import FAST, SCOPE, make_env, run
+from ..cli_run import FAST, SCOPE, SIM, make_env, run
+
+pytestmark = pytest.mark.sim(**SIM)
 
 FAILS_THEN_SUCCEEDS = [
     StepPlan(

@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 
 import anyio
+import pytest
 
 from bkjob_async import JobStatus
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from .conftest import FAST, SCOPE, run
+from ..cli_run import FAST, SCOPE, SIM, run
+
+pytestmark = pytest.mark.sim(**SIM)
 
 QUICK = ["--host-duration", "0.05", "0.2"]
 

@@ -16,7 +16,9 @@ import pytest
 
 from bkjob_async.testing import BkJobSimulator
 
-from .conftest import cli_command, make_env, run, subprocess_env
+from ..cli_run import SIM, cli_command, make_env, run, subprocess_env
+
+pytestmark = pytest.mark.sim(**SIM)
 
 
 @pytest.fixture

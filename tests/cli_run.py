@@ -1,32 +1,40 @@
-"""Fixtures of the command-line tests: a fast simulator, its environment, and an in-process runner.
+"""Running the command line in tests: an operator's environment and an in-process runner.
 
-``run(argv)`` drives ``bkjob_async.cli.amain`` on the test's event loop (so the simulator keeps
-serving) with captured stdout/stderr; ``tty=True`` makes stdout claim to be a terminal, so the
-live view and tables render as they would for a person.
+``run(argv)`` drives ``bkjob_async.cli.amain`` on the test's event loop (so a simulator on that
+loop keeps serving) with captured stdout/stderr; ``tty=True`` makes stdout claim to be a terminal,
+so the live view and tables render as they would for a person. ``cli_command()`` and
+``subprocess_env(url)`` run it in a child process instead.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
 import attrs
-import pytest
 
 from bkjob_async import Scope
 from bkjob_async.cli import amain
-from bkjob_async.testing import BkJobSimulator
-from tests.cluster.conftest import _redis_session, redis_server  # noqa: F401  (watch --redis)
 
 SCOPE = Scope.biz(2)
 APP_SECRET = "cli-SECRET-5e4d3c2b1a"
 BK_TOKEN = "cli-BKTOKEN-0f9e8d7c"
 SECRETS = (APP_SECRET, BK_TOKEN)
+#: The simulator the commands run against (``pytestmark = pytest.mark.sim(**SIM)``, see
+#: ``tests/conftest.py``): a real clock, hosts that finish in 50-200 ms.
+SIM: dict[str, Any] = {
+    "seed": 7,
+    "host_duration": (0.05, 0.2),
+    "host_start_delay": 0.0,
+    "retry_lag": 0.05,
+    "stop_delay": 0.05,
+}
 #: Poll flags fast enough for the simulator's short hosts.
 FAST = ["--interval", "0.02", "--max-interval", "0.1"]
 
@@ -93,24 +101,8 @@ async def run(
     return result
 
 
-@pytest.fixture
-async def sim() -> AsyncIterator[BkJobSimulator]:
-    """Return a started simulator whose hosts finish in 50-200 ms."""
-    async with BkJobSimulator(
-        seed=7, host_duration=(0.05, 0.2), host_start_delay=0.0, retry_lag=0.05, stop_delay=0.05
-    ) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def env(sim: BkJobSimulator) -> dict[str, str]:
-    return make_env(sim.url)
-
-
 def subprocess_env(url: str, **extra: str) -> dict[str, str]:
     """Return this process's environment with an operator's ``BKJOB_*`` settings for ``url``."""
-    import os
-
     env = {k: v for k, v in os.environ.items() if not k.startswith("BKJOB_")}
     env.update(make_env(url, **extra))
     return env

@@ -12,7 +12,9 @@ import pytest
 
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from .conftest import FAST, SCOPE, cli_command, run, subprocess_env
+from ..cli_run import FAST, SCOPE, SIM, cli_command, run, subprocess_env
+
+pytestmark = pytest.mark.sim(**SIM)
 
 PLAN = [StepPlan(hosts=3), StepPlan(hosts=3), StepPlan(hosts=3)]
 
