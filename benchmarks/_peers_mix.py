@@ -7,6 +7,12 @@ runs 10 s to 10 min and no job lasts much over 10 min; each host waits 0-2 s bef
 the step and the job. Plans depend only on the seed and the job's index, so every simulator
 process started with the same seed serves the same population.
 
+The bursty mix (issue 26, point 4: ``burst_plan``) is what rolling deploys look like: the same
+jobs (1-3 script steps on 10-50 hosts, 0-2 s start delays, 3% failing), but in each step every
+host runs its step's quiet stretch ``Q`` plus up to ``BURST`` s (``Q`` log-uniform between 30 s
+and ``600 / steps`` s, drawn per step): a step's hosts all end within a few seconds of each
+other, after a stretch in which nothing ends.
+
 The census benchmark (issue 27) serves long deploys instead (``deploy_plan``): one script step
 on 10 hosts, launched within a minute (the job's hosts start 0-60 s after its creation), each
 host running 10 to 20 min.
@@ -23,6 +29,8 @@ from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
 FAILING_SHARE = 0.03
 START_DELAY = (0.0, 2.0)
+# The bursty mix: a step's hosts end within this many seconds of their quiet stretch's end.
+BURST = 4.0
 # Long deploys (the census benchmark): launched within a minute, hosts running 10-20 min.
 DEPLOY_HOSTS = 10
 DEPLOY_LAUNCH = (0.0, 60.0)
@@ -44,6 +52,30 @@ def job_plan(seed: int, index: int) -> list[StepPlan]:
                 if fails and step == steps - 1 and n == failing_host
                 else HostStatus.SUCCESS,
                 duration=(longest / 3, longest),
+                start_delay=START_DELAY,
+            )
+            for n in range(hosts)
+        )
+        plan.append(StepPlan(StepType.SCRIPT, hosts=rows))
+    return plan
+
+
+def burst_plan(seed: int, index: int) -> list[StepPlan]:
+    """Return the steps of job ``index`` of the bursty mix: each step's hosts run its quiet
+    stretch plus up to ``BURST`` s, so they end together."""
+    rng = random.Random(f"bursts:{seed}:{index}")
+    steps, hosts = rng.randint(1, 3), rng.randint(10, 50)
+    fails = rng.random() < FAILING_SHARE
+    failing_host = rng.randrange(hosts)
+    plan = []
+    for step in range(steps):
+        quiet = math.exp(rng.uniform(math.log(30.0), math.log(600.0 / steps)))
+        rows = tuple(
+            HostPlan(
+                outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE
+                if fails and step == steps - 1 and n == failing_host
+                else HostStatus.SUCCESS,
+                duration=(quiet, quiet + BURST),
                 start_delay=START_DELAY,
             )
             for n in range(hosts)

@@ -6,9 +6,10 @@ By default jobs run on the virtual clock, which never advances here: every job s
 Usage: python benchmarks/_simserver.py --jobs N --steps S --hosts H [--duration A B] [--core C]
 
 The peer benchmarks add: ``--mix N`` serves N jobs of the realistic mix (``_peers_mix``)
-instead; ``--speed F`` runs the clock F times faster than real time (a host planned to run
-10 min takes 1/F of that), standing still until the parent writes ``start S`` on stdin: then
-it starts S seconds later and the simulator answers one line ``{"origin": ...}`` (clients
+instead (with ``--bursts``, of the bursty mix: ``_peers_mix.burst_plan``); ``--speed F``
+runs the clock F times faster than real time (a host planned to run 10 min takes 1/F of
+that), standing still until the parent writes ``start S`` on stdin: then it starts S seconds
+later and the simulator answers one line ``{"origin": ...}`` (clients
 started meanwhile miss nothing); ``--rate-limit R`` limits the server to R requests per second of
 real time; ``--timeline PATH`` writes every job's transitions there when the parent closes
 stdin; ``--flip`` makes every answer of ``get_job_instance_status`` a changed one: the first
@@ -46,7 +47,7 @@ from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _peers_mix import deploy_plan, job_plan, timeline
+from _peers_mix import burst_plan, deploy_plan, job_plan, timeline
 
 #: Simulator seconds between two wake-ups of the callback sender on a scaled clock.
 CALLBACK_TICK = 0.1
@@ -119,7 +120,8 @@ async def _create(sim: BkJobSimulator, args: argparse.Namespace) -> list[int]:
     plan = [StepPlan(StepType.SCRIPT, hosts=args.hosts) for _ in range(args.steps)]
     for start in range(0, count, 1000):
         for index in range(start, min(count, start + 1000)):
-            steps = job_plan(1, index) if args.mix is not None else plan
+            mixed = burst_plan if args.bursts else job_plan
+            steps = mixed(1, index) if args.mix is not None else plan
             ids.append(sim.create_job(Scope.biz(2), steps))
         await anyio.sleep(0)
     return ids
@@ -203,6 +205,7 @@ if __name__ == "__main__":
     parser.add_argument("--core", type=int, default=None)
     parser.add_argument("--duration", type=float, nargs=2, default=None)
     parser.add_argument("--mix", type=int, default=None)
+    parser.add_argument("--bursts", action="store_true")
     parser.add_argument("--speed", type=float, default=None)
     parser.add_argument("--rate-limit", type=float, default=None)
     parser.add_argument("--timeline", default=None)
