@@ -35,7 +35,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "bkjob_async.cluster needs redis-py 5.0.1+: pip install 'bkjob-async[redis]'"
     ) from exc
 
-from ._client import Cluster, Lease, NewEvent
+from ._client import Cluster
+from ._commit import Lease, NewEvent
 from ._errors import (
     ClusterConfigError,
     ClusterError,

@@ -24,16 +24,13 @@ least once, so consumers dedupe by ``event_id``.
 
 from __future__ import annotations
 
-import json
 import logging
-import secrets
 import time
 import urllib.parse
 from collections import defaultdict
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import redis.asyncio as aioredis
 import redis.exceptions as rexc
 from anyio.abc import AsyncResource
@@ -43,11 +40,11 @@ from redis.backoff import NoBackoff
 from .._checks import check_int, is_int
 from ..config import check_seconds
 from . import _scripts
+from ._commit import Lease, NewEvent, commit_request, guard, read_reply
+from ._epoch import Epoch
 from ._errors import (
-    ClusterConfigError,
     ClusterError,
     ClusterUnavailableError,
-    JobGoneError,
     LeaseLostError,
 )
 from ._keys import (
@@ -76,32 +73,6 @@ log = logging.getLogger("bkjob_async.cluster")
 
 _BATCH = 10_000
 _MAX_EVENT_ID = 512
-
-
-@attrs.frozen
-class Lease:
-    """A partition held by a worker: valid for writes until ``deadline`` (its own monotonic
-    clock: the time before the acquiring or renewing command was sent, plus TTL, less a margin).
-    """
-
-    partition: int
-    token: int
-    holder: str
-    deadline: float
-
-    @property
-    def value(self) -> str:
-        """Return the lease key's value in Redis."""
-        return f"{self.holder}:{self.token}"
-
-
-@attrs.frozen
-class NewEvent:
-    """An event to append: ``payload`` is any JSON value; ``event_id`` is its identity."""
-
-    watch: str
-    event_id: str
-    payload: Any
 
 
 def redact(url: str) -> str:
@@ -161,10 +132,8 @@ class Cluster(AsyncResource):
         self.url = redact(redis_url)
         self.keys = Keys(name)
         self.clock = clock
-        #: The nonce of the cluster's data in Redis, once seen.
-        self.epoch: str | None = None
-        #: How many times the cluster's data was found wiped after this process had seen it.
-        self.resets = 0
+        #: The cluster's data in Redis as this process saw it: its nonce, its wipes.
+        self.era = Epoch(self.name, self.url, self.partitions)
         try:
             self.redis: aioredis.Redis = aioredis.Redis.from_url(
                 redis_url,
@@ -194,6 +163,16 @@ class Cluster(AsyncResource):
             await self.redis.aclose()
 
     @property
+    def epoch(self) -> str | None:
+        """The nonce of the cluster's data in Redis, once seen."""
+        return self.era.seen
+
+    @property
+    def resets(self) -> int:
+        """How many times the cluster's data was found wiped after this process had seen it."""
+        return self.era.resets
+
+    @property
     def reset_detected(self) -> bool:
         """Whether Redis was ever found to have lost this cluster's data."""
         return self.resets > 0
@@ -219,43 +198,14 @@ class Cluster(AsyncResource):
         async with self.guard():
             return await self._scripts[name](keys=keys, args=args)
 
-    def new_nonce(self) -> str:
-        """Return a fresh epoch candidate."""
-        return secrets.token_hex(8)
-
-    def observe_epoch(self, epoch: str, created: bool) -> None:
-        """Record the epoch Redis reported; say loudly if the cluster's data was wiped."""
-        if self.epoch is not None and epoch != self.epoch:
-            self.resets += 1
-            log.error(
-                "Redis at %s lost the data of cluster %r (epoch %s -> %s%s): it restarted "
-                "without persistence or was flushed. Leases, fencing counters, pending events "
-                "and the watch set written before are gone; carrying on with what this "
-                "process holds. Enable persistence (appendonly yes) to avoid this.",
-                self.url,
-                self.name,
-                self.epoch,
-                epoch,
-                ", recreated now" if created else "",
-            )
-        self.epoch = epoch
-
-    def check_config(self, partitions: object) -> None:
-        """Raise ``ClusterConfigError`` unless Redis agrees on the partition count."""
-        if str(partitions) != str(self.partitions):
-            raise ClusterConfigError(
-                f"cluster {self.name!r} at {self.url} has {partitions} partitions, this "
-                f"process was configured with {self.partitions}"
-            )
-
     async def check_epoch(self) -> bool:
         """Check the cluster's epoch and partition count; return whether a reset was seen now."""
         before = self.resets
         epoch, created, partitions = await self.script(
-            "HELLO", [self.keys.epoch, self.keys.config], [self.new_nonce(), self.partitions]
+            "HELLO", [self.keys.epoch, self.keys.config], [self.era.nonce(), self.partitions]
         )
-        self.check_config(partitions)
-        self.observe_epoch(epoch, bool(created))
+        self.era.check_config(partitions)
+        self.era.observe(epoch, bool(created))
         self._ready = True
         return self.resets > before
 
@@ -398,8 +348,8 @@ class Cluster(AsyncResource):
         :raises JobGoneError: nothing was written: the job is not in the watch (cancelled, or
             its end written already).
         """
-        keys, args = self._commit_request(
-            lease, state or {}, tuple(delete), tuple(events), _guard(job, watch, end)
+        keys, args = commit_request(
+            self, lease, state or {}, tuple(delete), tuple(events), guard(job, watch, end)
         )
         if self.clock() >= lease.deadline:
             raise LeaseLostError(
@@ -411,75 +361,10 @@ class Cluster(AsyncResource):
             )
         return await self.fenced_commit(lease, keys, args)
 
-    def _commit_request(
-        self,
-        lease: Lease,
-        state: Mapping[str, str],
-        delete: tuple[str, ...],
-        events: tuple[NewEvent, ...],
-        guard: tuple[str, str, bool] | None = None,
-    ) -> tuple[list[str], list[Any]]:
-        if not isinstance(lease, Lease):
-            raise TypeError(f"lease must be a Lease, not {type(lease).__name__}")
-        self._check_partition(lease.partition)
-        for field, value in state.items():
-            if not isinstance(field, str) or not isinstance(value, str):
-                raise TypeError("state must map str fields to str values")
-        if not all(isinstance(field, str) for field in delete):
-            raise TypeError("delete must hold str fields")
-        streams: dict[str, int] = {}
-        event_args: list[Any] = []
-        for event in events:
-            if not isinstance(event, NewEvent):
-                raise TypeError(f"events must be NewEvent, not {type(event).__name__}")
-            check_watch(event.watch)
-            if not isinstance(event.event_id, str) or not 0 < len(event.event_id) <= _MAX_EVENT_ID:
-                raise ValueError(f"event_id must be a str of 1-{_MAX_EVENT_ID} characters")
-            try:
-                body = json.dumps(event.payload, separators=(",", ":"), allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"event payload is not JSON-serialisable: {exc}") from None
-            index = streams.setdefault(self.keys.events(event.watch), len(streams) + 1)
-            event_args += [index, event.event_id, body]
-        keys = [self.keys.lease(lease.partition), self.keys.fence, self.keys.state(lease.partition)]
-        keys += list(streams)
-        args: list[Any] = [lease.value, lease.partition, lease.token, self.stream_maxlen]
-        args += [len(state), len(delete), len(event_args) // 3]
-        if guard is None:
-            args += ["", "", "0", 0]
-        else:
-            member, watch, end = guard
-            check_watch(watch)
-            args += [member, watch, "1" if end else "0", len(keys) + 1]
-            keys += [
-                self.keys.part(lease.partition),
-                self.keys.partver,
-                self.keys.watches,
-                self.keys.watch_jobs(watch),
-            ]
-        for field, value in state.items():
-            args += [field, value]
-        args += [*delete, *event_args]
-        return keys, args
-
     async def fenced_commit(self, lease: Lease, keys: list[str], args: list[Any]) -> list[str]:
-        """Send a prepared commit; Redis alone judges the lease (no local deadline check)."""
-        reply = await self.script("COMMIT", keys, args)
-        if int(reply[0]) == 1:
-            return [str(i) for i in reply[1:]]
-        if int(reply[0]) == 2:
-            raise JobGoneError(
-                f"partition {lease.partition}: the job is no longer in its watch; not writing",
-                partition=lease.partition,
-            )
-        reason, detail = str(reply[1]), str(reply[2])
-        raise LeaseLostError(
-            f"partition {lease.partition}: write with token {lease.token} refused ({reason}; "
-            f"Redis has {detail or 'no lease'!s})",
-            partition=lease.partition,
-            token=lease.token,
-            reason=reason,
-        )
+        """Send a prepared commit (``commit_request``); Redis alone judges the lease (no
+        local deadline check)."""
+        return read_reply(lease, await self.script("COMMIT", keys, args))
 
     async def same_epoch(self) -> bool:
         """Tell whether Redis still holds the data this process last saw (``epoch``).
@@ -497,18 +382,6 @@ class Cluster(AsyncResource):
         async with self.guard():
             data = await self.redis.hgetall(self.keys.state(partition))
         return {_text(k): _text(v) for k, v in data.items()}
-
-
-def _guard(job: JobRef | None, watch: str | None, end: bool) -> tuple[str, str, bool] | None:
-    """Return the job part of a commit request: its member, its watch, whether it ends."""
-    if job is None and watch is None:
-        if end:
-            raise ValueError("end=True needs the job and its watch")
-        return None
-    if job is None or watch is None:
-        raise ValueError("a job's commit needs both job and watch")
-    scope, job_id = job
-    return job_member(check_scope(scope), job_id), watch, bool(end)
 
 
 def _text(value: str | bytes) -> str:

@@ -19,8 +19,11 @@ key                              type    holds
 ``caps``                         hash    worker id -> its ``max_partitions``, if it has one
 ``lease:P``                      string  ``WORKER:TOKEN`` with a TTL: who holds partition ``P``
 ``fence``                        hash    ``P`` -> highest fencing token issued for ``P``
-``state:P``                      hash    fenced state of partition ``P`` (field -> value;
-                                         ``RedisStore``'s fields: see ``_store``)
+``state:P``                      hash    fenced state of partition ``P``: ``s:TYPE:SCOPE:JOB:W``
+                                         a job's tracker state in watch ``W``;
+                                         ``e:TYPE:SCOPE:JOB:W\\nEVENT_ID`` its
+                                         pending event ``[seq, payload]``
+                                         (``RedisStore(pending=True)``)
 ``named``                        set     watch names a ``RedisStore`` created (even empty)
 ``rate``                         hash    the shared rate budget (GCRA and throttle state)
 ===============================  ======  ====================================================
@@ -48,8 +51,11 @@ __all__ = [
     "job_member",
     "parse_job_member",
     "parse_partition_member",
+    "parse_pending_field",
     "partition_member",
     "partition_of",
+    "pending_field",
+    "state_field",
 ]
 
 MIN_PARTITIONS = 64
@@ -117,6 +123,24 @@ def parse_job_member(text: str) -> JobRef:
     """Return ``(scope, job id)`` from ``job_member``'s text."""
     kind, scope_id, job_id = text.split(":", 2)
     return Scope(ScopeType(kind), int(scope_id)), int(job_id)
+
+
+def state_field(job: JobRef, watch: str) -> str:
+    """Return the ``state:P`` field of a job's tracker state in ``watch``."""
+    return "s:" + partition_member(job[0], job[1], watch)
+
+
+def pending_field(job: JobRef, watch: str, event_id: str) -> str:
+    """Return the ``state:P`` field of a pending event; a watch name has no newline, so the
+    first one ends the job's part (what ``SUBMIT`` deletes a removed job's events by)."""
+    return f"e:{partition_member(job[0], job[1], watch)}\n{event_id}"
+
+
+def parse_pending_field(field: str) -> tuple[JobRef, str, str]:
+    """Return ``(job, watch, event_id)`` of a ``pending_field``."""
+    member, event_id = field[2:].split("\n", 1)
+    job, watch = parse_partition_member(member)
+    return job, watch, event_id
 
 
 def partition_of(scope: Scope, job_id: int, partitions: int) -> int:

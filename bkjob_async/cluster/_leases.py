@@ -43,7 +43,7 @@ import attrs
 from anyio.abc import AsyncResource
 
 from .._checks import check_number, is_int
-from ._client import Lease
+from ._commit import Lease
 from ._errors import ClusterConfigError, ClusterError
 from ._keys import check_name
 
@@ -161,7 +161,7 @@ class LeaseKeeper(AsyncResource):
         args: list[object] = [
             self.worker_id,
             int(self.ttl * 1000),
-            cluster.new_nonce(),
+            cluster.era.nonce(),
             cluster.partitions,
             -1 if self.max_partitions is None else self.max_partitions,
             self._offset,
@@ -172,11 +172,11 @@ class LeaseKeeper(AsyncResource):
         sent_at = self.clock()
         reply = await cluster.script("TICK", keys, args)
         if reply[0] == "config":
-            cluster.check_config(reply[1])
+            cluster.era.check_config(reply[1])
             raise ClusterConfigError("unreachable")  # pragma: no cover - check_config raised
         _, epoch, created, live, now_ms, kept, acquired, released, lost, versions = reply
         resets = cluster.resets
-        cluster.observe_epoch(str(epoch), bool(created))
+        cluster.era.observe(str(epoch), bool(created))
         deadline = sent_at + self.ttl - self.margin
         new: dict[int, Lease] = {}
         for part, token in _pairs(kept):

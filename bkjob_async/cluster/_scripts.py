@@ -43,7 +43,8 @@ HELLO = (
 
 # Add (ARGV[2] == 'add') or remove jobs of one watch; bump a partition's version only if its
 # set changed. A job removed leaves nothing of it in that watch: its state field
-# ``s:JOB:WATCH`` in the partition's ``state:P`` goes too, whoever holds the partition.
+# ``s:JOB:WATCH`` in the partition's ``state:P`` goes too, and its pending events
+# ``e:JOB:WATCH\nID`` (one HSCAN of the partition's ``e:`` fields), whoever holds it.
 # KEYS[1] watches, KEYS[2] watch:W:jobs, KEYS[3] partver, then per partition i its part key
 # KEYS[2 + 2i] and its state key KEYS[3 + 2i]. ARGV[1] watch, ARGV[2] op, then per
 # partition i: the partition, a count n, n job members.
@@ -52,7 +53,7 @@ local watch, add = ARGV[1], ARGV[2] == 'add'
 local changed, a = 0, 3
 for k = 4, #KEYS, 2 do
   local partition, n = ARGV[a], tonumber(ARGV[a + 1])
-  local moved = 0
+  local moved, gone = 0, {}
   for j = a + 2, a + 1 + n do
     local job = ARGV[j]
     if add then
@@ -62,7 +63,20 @@ for k = 4, #KEYS, 2 do
       moved = moved + redis.call('SREM', KEYS[k], job .. ':' .. watch)
       redis.call('SREM', KEYS[2], job)
       redis.call('HDEL', KEYS[k + 1], 's:' .. job .. ':' .. watch)
+      gone['e:' .. job .. ':' .. watch] = true
     end
+  end
+  if not add then
+    local cursor = '0'
+    repeat
+      local reply = redis.call('HSCAN', KEYS[k + 1], cursor, 'MATCH', 'e:*', 'COUNT', 1000)
+      cursor = reply[1]
+      for i = 1, #reply[2], 2 do
+        local field = reply[2][i]
+        local cut = string.find(field, '\\n', 1, true)
+        if cut and gone[string.sub(field, 1, cut - 1)] then redis.call('HDEL', KEYS[k + 1], field) end
+      end
+    until cursor == '0'
   end
   if moved > 0 then redis.call('HINCRBY', KEYS[3], partition, 1) end
   changed = changed + moved

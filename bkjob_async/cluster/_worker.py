@@ -62,9 +62,10 @@ from ..polling._tracker import EMPTY
 from ..polling.events import Event, WatchFailed
 from ._errors import ClusterError
 from ._journal import ClusterJournal
+from ._keys import state_field
 from ._leases import LeaseKeeper, TickResult
 from ._rate import RateBudget
-from ._store import RedisStore, state_field
+from ._store import RedisStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable

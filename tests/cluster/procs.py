@@ -20,6 +20,7 @@ import sys
 import time
 
 from bkjob_async.cluster import Cluster, LeaseKeeper, LeaseLostError, NewEvent, RateBudget
+from bkjob_async.cluster._commit import commit_request
 
 
 async def hold(url: str, worker: str, ttl: float) -> None:
@@ -47,8 +48,8 @@ async def fenced(url: str, ttl: float) -> None:
                 outcomes.append("local:published")
             except LeaseLostError as exc:
                 outcomes.append(f"local:{exc.reason}")
-            keys, args = cluster._commit_request(
-                lease, {"s": "x"}, (), (NewEvent("deploys", "remote", {"n": 2}),)
+            keys, args = commit_request(
+                cluster, lease, {"s": "x"}, (), (NewEvent("deploys", "remote", {"n": 2}),)
             )
             try:
                 await cluster.fenced_commit(lease, keys, args)

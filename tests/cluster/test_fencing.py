@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from bkjob_async.cluster import LeaseKeeper, LeaseLostError, NewEvent
+from bkjob_async.cluster._commit import commit_request
 
 from .redis_server import sigcont, sigstop
 
@@ -28,7 +29,7 @@ async def test_a_lapsed_lease_is_refused_locally_and_by_redis(make_cluster):
         await a.commit(lease, state={"k": "stale"})
     assert info.value.reason == "expired"
     # As if it had passed the local check just before pausing: Redis refuses it too.
-    keys, args = a._commit_request(lease, {"k": "stale"}, (), (NewEvent("deploys", "x", 1),))
+    keys, args = commit_request(a, lease, {"k": "stale"}, (), (NewEvent("deploys", "x", 1),))
     with pytest.raises(LeaseLostError) as info:
         await a.fenced_commit(lease, keys, args)
     assert info.value.reason == "not-held"

@@ -4,11 +4,13 @@ real redis-server, plus what only a cluster store has: fencing, the stream, the 
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import anyio
 import pytest
 
 from bkjob_async.cluster import LeaseKeeper, RedisStore
+from bkjob_async.cluster._keys import parse_partition_member, parse_pending_field
 from bkjob_async.polling.stores import Store
 from tests.durable.conftest import BIZ
 from tests.durable.test_contract import *  # noqa: F403 - the shared contract, run here on Redis
@@ -150,3 +152,43 @@ async def test_a_worker_taking_over_loads_the_last_fenced_state_and_the_old_one_
         assert [f["id"] for _, f in entries] == ["h-5-7", "h-7-9"]
     finally:
         await old.aclose()
+
+
+async def test_a_cancel_deletes_the_jobs_pending_events_in_every_partition(make_cluster, keeper):
+    """Whoever cancels (here a store holding no lease at all), nothing of the cancelled jobs
+    stays in that watch: no state, no pending event, in any partition; other watches keep
+    theirs."""
+    jobs = [(BIZ, i) for i in range(1, 41)]
+    cluster = make_cluster()
+
+    async def fields_of() -> Counter[tuple[str, str, int]]:
+        """Count the ``state:P`` fields of every partition by (kind, watch, job)."""
+        counts: Counter[tuple[str, str, int]] = Counter()
+        for part in range(cluster.partitions):
+            for field in await cluster.read_state(part):
+                if field.startswith("e:"):
+                    (_, job_id), watch, _ = parse_pending_field(field)
+                else:
+                    (_, job_id), watch = parse_partition_member(field[2:])
+                counts[field[0], watch, job_id] += 1
+        return counts
+
+    async with RedisStore(make_cluster(), keeper.lease) as holder:
+        for watch in ("w", "v"):
+            holder.add_jobs(watch, jobs)
+            for _, job_id in jobs:
+                holder.commit(
+                    watch, (BIZ, job_id), {"n": 1}, [(f"{job_id}a", 1), (f"{job_id}b", 2)]
+                )
+        await holder.flush()
+    assert len({cluster.partition(*job) for job in jobs}) > 10
+    before = await fields_of()
+    assert sum(before.values()) == 2 * 40 * 3
+    async with RedisStore(cluster, lambda part: None) as canceller:
+        assert await canceller.load("w") is not None
+        canceller.remove_jobs("w", jobs[:30])
+        await canceller.flush()
+    after = await fields_of()
+    assert after == {k: n for k, n in before.items() if k[1] == "v" or k[2] > 30}
+    assert sum(after.values()) == (40 + 10) * 3
+    assert await cluster.jobs("w") == set(jobs[30:])

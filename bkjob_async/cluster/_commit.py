@@ -1,0 +1,143 @@
+"""Pure: a fenced commit as the ``COMMIT`` script takes it (keys, arguments) and its reply; no I/O.
+
+A commit is fenced by a ``Lease``: Redis applies it only while the lease key is still this
+holder's and no newer token was issued for the partition (``_scripts.COMMIT``). Its events are
+``NewEvent``s, appended to their watches' streams in the same round trip. A job's commit
+(``guard``) is applied only while the job is in its watch, and the one of its end takes it out.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._errors import JobGoneError, LeaseLostError
+from ._keys import JobRef, check_scope, check_watch, job_member
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ._client import Cluster
+
+__all__ = ["Lease", "NewEvent", "commit_request", "guard", "read_reply"]
+
+_MAX_EVENT_ID = 512
+
+
+@attrs.frozen
+class Lease:
+    """A partition held by a worker: valid for writes until ``deadline`` (its own monotonic
+    clock: the time before the acquiring or renewing command was sent, plus TTL, less a margin).
+    """
+
+    partition: int
+    token: int
+    holder: str
+    deadline: float
+
+    @property
+    def value(self) -> str:
+        """Return the lease key's value in Redis."""
+        return f"{self.holder}:{self.token}"
+
+
+@attrs.frozen
+class NewEvent:
+    """An event to append: ``payload`` is any JSON value; ``event_id`` is its identity."""
+
+    watch: str
+    event_id: str
+    payload: Any
+
+
+def guard(job: JobRef | None, watch: str | None, end: bool) -> tuple[str, str, bool] | None:
+    """Return the job part of a commit request: its member, its watch, whether it ends."""
+    if job is None and watch is None:
+        if end:
+            raise ValueError("end=True needs the job and its watch")
+        return None
+    if job is None or watch is None:
+        raise ValueError("a job's commit needs both job and watch")
+    scope, job_id = job
+    return job_member(check_scope(scope), job_id), watch, bool(end)
+
+
+def _event_args(cluster: Cluster, events: tuple[NewEvent, ...]) -> tuple[list[str], list[Any]]:
+    """Return the stream keys of ``events`` and, per event, its stream's index, id and body."""
+    streams: dict[str, int] = {}
+    args: list[Any] = []
+    for event in events:
+        if not isinstance(event, NewEvent):
+            raise TypeError(f"events must be NewEvent, not {type(event).__name__}")
+        check_watch(event.watch)
+        if not isinstance(event.event_id, str) or not 0 < len(event.event_id) <= _MAX_EVENT_ID:
+            raise ValueError(f"event_id must be a str of 1-{_MAX_EVENT_ID} characters")
+        try:
+            body = json.dumps(event.payload, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"event payload is not JSON-serialisable: {exc}") from None
+        index = streams.setdefault(cluster.keys.events(event.watch), len(streams) + 1)
+        args += [index, event.event_id, body]
+    return list(streams), args
+
+
+def commit_request(
+    cluster: Cluster,
+    lease: Lease,
+    state: Mapping[str, str],
+    delete: tuple[str, ...],
+    events: tuple[NewEvent, ...],
+    job: tuple[str, str, bool] | None = None,
+) -> tuple[list[str], list[Any]]:
+    """Return the keys and arguments of the ``COMMIT`` script for one fenced write
+    (``job``: what ``guard`` returns for a job's own commit)."""
+    if not isinstance(lease, Lease):
+        raise TypeError(f"lease must be a Lease, not {type(lease).__name__}")
+    if not 0 <= lease.partition < cluster.partitions:
+        raise ValueError(f"partition must be in [0, {cluster.partitions}), got {lease.partition}")
+    for field, value in state.items():
+        if not isinstance(field, str) or not isinstance(value, str):
+            raise TypeError("state must map str fields to str values")
+    if not all(isinstance(field, str) for field in delete):
+        raise TypeError("delete must hold str fields")
+    streams, event_args = _event_args(cluster, events)
+    k = cluster.keys
+    keys = [k.lease(lease.partition), k.fence, k.state(lease.partition), *streams]
+    args: list[Any] = [lease.value, lease.partition, lease.token, cluster.stream_maxlen]
+    args += [len(state), len(delete), len(event_args) // 3]
+    if job is None:
+        args += ["", "", "0", 0]
+    else:
+        member, watch, end = job
+        check_watch(watch)
+        args += [member, watch, "1" if end else "0", len(keys) + 1]
+        keys += [k.part(lease.partition), k.partver, k.watches, k.watch_jobs(watch)]
+    for field, value in state.items():
+        args += [field, value]
+    args += [*delete, *event_args]
+    return keys, args
+
+
+def read_reply(lease: Lease, reply: Any) -> list[str]:
+    """Return the stream ids of an applied commit; raise why one was not applied.
+
+    :raises LeaseLostError: the lease is not this holder's, or a newer token exists.
+    :raises JobGoneError: the job is not in its watch (cancelled, or its end written).
+    """
+    if int(reply[0]) == 1:
+        return [str(i) for i in reply[1:]]
+    if int(reply[0]) == 2:
+        raise JobGoneError(
+            f"partition {lease.partition}: the job is no longer in its watch; not writing",
+            partition=lease.partition,
+        )
+    reason, detail = str(reply[1]), str(reply[2])
+    raise LeaseLostError(
+        f"partition {lease.partition}: write with token {lease.token} refused ({reason}; "
+        f"Redis has {detail or 'no lease'!s})",
+        partition=lease.partition,
+        token=lease.token,
+        reason=reason,
+    )
