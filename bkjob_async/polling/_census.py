@@ -6,7 +6,10 @@ up to 1,000 jobs of a scope with their status. Each round the census reads, for 
 that has such jobs, the jobs created in the narrowest window that covers them (every page,
 newest first), and hands each job its row (``_decide.Listed``): a job is polled itself only
 when its row says it ended (for its final snapshot) or it has no row (outside the window:
-a per-job poll, never silence).
+a per-job poll, never silence). A job whose watches need its transitions (host, step, job) is
+left to the list only while it waits for a person (not started, a confirmation, a rolling
+pause: ``_decide``'s ``parks``): a row whose status differs from the job's own has it polled
+at once, and per job again until it waits again.
 
 The window starts 30 days back (bk-job's limit) until the jobs were found once; then at the
 oldest of them. Paging while jobs are created shifts rows to later pages: a row read twice is
@@ -134,7 +137,7 @@ class Census:
                 self._since[scope] = min(times) - _dt.timedelta(seconds=1)
             else:
                 self._since.pop(scope, None)
-        for watched in jobs:
+        for watched in list(jobs):  # (a row may take its job off the list: it moved)
             row = None if rows is None else rows.get(watched.job.job_instance_id)
             self._listed(watched, None if row is None else row[0])
 

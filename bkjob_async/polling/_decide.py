@@ -33,7 +33,10 @@ transient            retried with backoff while the budget lasts, else after
                      no answer for ``OUTAGE_AFTER`` seconds begin an outage
 listed (job list)    poll the job itself when its row says it ended, or it has no row;
                      else nothing (a job the list follows, ``census``, has no next poll
-                     after an answer either: its rows say when to read it)
+                     after an answer either: its rows say when to read it). A job whose
+                     watches need its transitions (``parks``) is followed by the list only
+                     while it waits for a person; a row whose status differs from the job's
+                     own, or no row, has it polled at once, and per job again
 ===================  ======================================================================
 """
 
@@ -263,12 +266,18 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
         base, delay = next_interval(rules.policy, job.interval, 0.0, rules.rng, top)
         if base != job.interval:
             job = job._replace(interval=base)
+        if job.parks:
+            job = _park(job)
         return job, health, None if job.census else now + delay, actions
     if isinstance(outcome, Answer):
         return _answered(rules, job, health, outcome, now)
     if outcome is HINT:
         return job, health, now, _NO_ACTIONS
     if isinstance(outcome, Listed):
+        if job.parks:  # parked while it waits: read it when its row says it moved
+            if outcome.status is not None and outcome.status == job.state.status:
+                return job, health, None, _NO_ACTIONS
+            return job._replace(census=False), health, now, _NO_ACTIONS
         return job, health, now if _read_itself(outcome.status) else None, _NO_ACTIONS
     assert isinstance(outcome, Failed)
     return _failed(rules, job, health, outcome, now)
@@ -311,8 +320,17 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
             after = rules.soon
     base, delay = next_interval(rules.policy, job.interval, after, rules.rng, top)
     job = moved(job, state, base)
+    if job.parks:
+        job = _park(job)
     deliver = Deliver(events, finished, answer.data, state is not old)
     return job, health, None if job.census else now + delay, (*actions, deliver)
+
+
+def _park(job: PolledJob) -> PolledJob:
+    """A job whose watches need its transitions: the job list stands for its polls while it
+    waits for a person (not started, a confirmation, a rolling pause), and only then."""
+    waits = job.state.status in WAITING
+    return job if waits is job.census else job._replace(census=waits)
 
 
 def _read_itself(listed: int | None) -> bool:

@@ -42,7 +42,7 @@ from ._decide import (
 from ._failures import Kind, classify
 from ._heap import Due
 from ._jobs import Registry, Watched, key
-from ._schedule import census_round, joined_at, min_gap, rejoined_at
+from ._schedule import WAITING, census_round, joined_at, min_gap, rejoined_at
 from ._workers import Workers
 
 if TYPE_CHECKING:
@@ -183,17 +183,30 @@ class Driver:
             self._stall(watched, self.outage_error, self.rules.wall())  # joined in an outage
 
     def cover(self, watched: Watched, now: float) -> None:
-        """Let the job list follow a job whose watches all wait for its end only, or stop."""
-        census = self.census
-        covered = census is not None and follows(watched.subscribers)
-        if covered == watched.job.census or census is None:
+        """Let the job list follow a job: always when its watches all wait for its end only
+        (read without host rows); while it waits for a person when they need its transitions
+        (``parks``); not at all when it has no watch."""
+        census, job = self.census, watched.job
+        if census is None:
             return
-        watched.job = watched.job._replace(census=covered)
-        self.reader.with_hosts(watched, not covered)
+        end_only = follows(watched.subscribers)
+        parks = not end_only and bool(watched.subscribers)
+        covered = end_only or (parks and job.state.status in WAITING)
+        if covered is job.census and parks is job.parks:
+            return
+        if end_only is not (job.census and not job.parks):
+            self.reader.with_hosts(watched, not end_only)
+        watched.job = job._replace(census=covered, parks=parks)
+        if covered is not job.census:
+            self._followed(watched, covered, now)
+
+    def _followed(self, watched: Watched, covered: bool, now: float) -> None:
+        """Add a job to the job list's, or take it off and poll it itself again."""
+        assert self.census is not None
         if covered:
-            census.add(watched)
+            self.census.add(watched)
             return
-        census.discard(watched)
+        self.census.discard(watched)
         if not watched.busy:
             job_id = watched.job.job_instance_id
             self.due.push(watched, joined_at(self.policy, job_id, now, watched.sent, None) or now)
@@ -302,12 +315,18 @@ class Driver:
         """Decide what follows ``outcome`` and apply it (every poll comes here)."""
         if now is None:
             now = self._answered()
-        job, health, poll_at, actions = decide(self.rules, watched.job, self.health, outcome, now)
+        old = watched.job
+        job, health, poll_at, actions = decide(self.rules, old, self.health, outcome, now)
         watched.job = job
         if health is not self.health:
             self.health = health
         if actions:
             self._act(watched, actions)
+        if job.census is not old.census and self.census is not None:  # (parked, or not)
+            if job.census:
+                self.census.add(watched)
+            else:
+                self.census.discard(watched)
         if poll_at is not None and watched.active:
             self.due.push(watched, poll_at)
 

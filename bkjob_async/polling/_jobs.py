@@ -55,9 +55,12 @@ class PolledJob(NamedTuple):
     malformed: int = 0
     #: When the job's polls stalled (wall clock, for events), or ``None``.
     stalled: _dt.datetime | None = None
-    #: Its status comes from the job list (``_census``): it is polled only when its row says
-    #: it ended, or is missing; never once a round.
+    #: Its status comes from the job list (``_census``) now: it is polled only when its row
+    #: says so (``_decide.Listed``); never once a round.
     census: bool = False
+    #: Its watches need its transitions, so the list stands for its polls only while it waits
+    #: for a person (``_schedule.WAITING``): ``census`` follows its status.
+    parks: bool = False
 
 
 def moved(job: PolledJob, state: JobState, interval: float) -> PolledJob:
@@ -76,6 +79,7 @@ def moved(job: PolledJob, state: JobState, interval: float) -> PolledJob:
         job.malformed,
         job.stalled,
         job.census,
+        job.parks,
     )
 
 

@@ -243,3 +243,66 @@ def test_jobs_created_outside_any_window_keep_the_census_running(created_days_ag
 
     assert run_virtual(main) == [1, 2]
     assert server.lists >= 3
+
+
+def _host_watch(census: bool) -> tuple[dict[tuple, float], MemoryBkJob, int]:
+    """50 jobs that wait for a confirmation for 5 minutes, then run 100 s, watched for every
+    transition: what was seen (and when), the server, and the poller's requests."""
+    jobs = {i: 400.0 + i for i in range(1, 51)}
+    server = MemoryBkJob(jobs)
+    server.waiting_until = {i: 300.0 + i for i in jobs}
+
+    async def main() -> tuple[dict[tuple, float], int]:
+        seen: dict[tuple, float] = {}
+        policy = PollPolicy(census=census)
+        async with server.client() as client, Poller(client, policy=policy) as poller:
+            async for event in poller.watch_jobs(SCOPE, jobs):
+                step = getattr(event, "step_instance_id", None)
+                what = (type(event).__name__, event.job_instance_id, step)
+                seen[(*what, getattr(event, "previous", None), getattr(event, "current", None))] = (
+                    now()
+                )
+            return seen, poller.statistics().requests
+
+    seen, requests = run_virtual(main)
+    return seen, server, requests
+
+
+def test_a_host_watch_leaves_a_waiting_job_to_the_list_and_misses_nothing() -> None:
+    seen, server, requests = _host_watch(census=True)
+    alone, alone_server, alone_requests = _host_watch(census=False)
+    assert set(seen) == set(alone)  # every transition polling each job sees, and no other
+    assert sum(1 for key in seen if key[0] == "JobFinished") == 50
+    # While a job waits for a person it is read once, then the list stands for it: per job,
+    # the polls of its 100 s run at 5 s, its first read, its start and its end.
+    for job in range(1, 51):
+        assert server.polls[job] <= 100 / POLICY.interval / 0.9 + 4
+        assert alone_server.polls[job] >= server.polls[job] + 10  # 300 s at up to 15 s
+    assert requests < 0.7 * alone_requests
+    assert server.lists <= 410 / census_round(POLICY) + 5  # one page a round
+    # The start is seen within the latency bound: the list's round, then one poll.
+    for job in range(1, 51):
+        started = seen[("JobTransition", job, None, 7, 2)]
+        assert started - server.waiting_until[job] <= POLICY.latency + 0.5
+
+
+def test_a_parked_job_whose_row_lags_is_read_again_when_the_row_moves() -> None:
+    jobs = {1: 200.0}
+    server = MemoryBkJob(jobs)
+    server.waiting_until = {1: 100.0}
+    server.list_lag = 20.0  # the list says "waiting" for 20 s after the job started
+
+    async def main() -> float:
+        async for event in _watch_all(server, jobs):
+            if getattr(event, "previous", None) == 7 and type(event).__name__ == "JobTransition":
+                return now()
+        raise AssertionError("the start was never seen")
+
+    started = run_virtual(main)
+    assert 100.0 + 20.0 <= started <= 100.0 + 20.0 + POLICY.latency + 0.5
+
+
+async def _watch_all(server: MemoryBkJob, jobs: dict[int, float]):  # type: ignore[no-untyped-def]
+    async with server.client() as client, Poller(client, policy=POLICY) as poller:
+        async for event in poller.watch_jobs(SCOPE, jobs):
+            yield event

@@ -339,10 +339,40 @@ def test_a_job_the_list_follows_has_no_next_poll_after_an_answer() -> None:
     assert failed_poll.poll_at is not None  # a failed read of its end is retried
 
 
+@pytest.mark.parametrize(
+    ("status", "parked", "polled"),
+    [(7, True, False), (1, True, False), (15, True, False), (2, False, True), (3, False, True)],
+)
+def test_a_job_whose_watches_need_its_transitions_is_left_to_the_list_only_while_it_waits(
+    status: int, parked: bool, polled: bool
+) -> None:
+    job = JOB._replace(parks=True)
+    d = decide(rules(), job, health(), answer(status, [5]), 1.0)
+    assert d.job.census is parked
+    assert (d.poll_at is not None) is polled
+    again = decide(rules(), d.job, health(), UNCHANGED, 2.0)
+    assert again.job.census is parked
+    assert (again.poll_at is not None) is polled
+
+
+@pytest.mark.parametrize(
+    ("row", "polled"), [(7, False), (2, True), (3, True), (1, True), (None, True)]
+)
+def test_a_parked_job_is_read_when_its_row_differs_from_its_own_status(
+    row: int | None, polled: bool
+) -> None:
+    parked = decide(rules(), JOB._replace(parks=True), health(), answer(7, [5]), 1.0).job
+    assert parked.census
+    d = decide(rules(), parked, health(), Listed(row), 40.0)
+    assert d.poll_at == (40.0 if polled else None)
+    assert d.job.census is not polled  # read: back to its own polls until it waits again
+    assert d.actions == ()
+
+
 def test_moved_keeps_every_field_but_the_state_and_interval() -> None:
     from bkjob_async.polling._jobs import moved
 
-    job = PolledJob(SCOPE, 7, JOB.state, 1.0, 2, TRANSIENT, 3, WALL, True)
+    job = PolledJob(SCOPE, 7, JOB.state, 1.0, 2, TRANSIENT, 3, WALL, True, True)
     assert all(getattr(job, f) != getattr(JOB, f) for f in PolledJob._fields[2:] if f != "state")
     new_state = decide(rules(), JOB, health(), answer(2, None), 0.0).job.state
     after = moved(job, new_state, 9.0)

@@ -60,21 +60,40 @@ def now() -> float:
     return asyncio.get_running_loop().time()
 
 
-def _body(job_id: int, finished: bool) -> dict[str, Any]:
+def _body(job_id: int, finished: bool, waiting: bool = False) -> dict[str, Any]:
+    """A job of a confirmation step (``job_id * 10 + 1``) and a script step on one host: while
+    ``waiting`` the confirmation waits for a user (job status 7), then the script runs."""
     status, host = (3, 9) if finished else (2, 7)
+    confirm = {
+        "step_instance_id": job_id * 10 + 1,
+        "status": 7 if waiting else 3,
+        "execute_count": 0,
+        "type": 3,
+        "step_ip_result_list": None,
+    }
     return {
         "finished": finished,
-        "job_instance": {"job_instance_id": job_id, "status": status, "name": f"job {job_id}"},
+        "job_instance": {
+            "job_instance_id": job_id,
+            "status": 7 if waiting else status,
+            "name": f"job {job_id}",
+        },
         "step_instance_list": [
+            confirm,
             {
                 "step_instance_id": job_id * 10,
-                "status": status,
+                "status": 1 if waiting else status,
                 "execute_count": 0,
                 "type": 1,
                 "step_ip_result_list": [
-                    {"bk_host_id": 100, "ip": "10.0.0.1", "bk_cloud_id": 0, "status": host}
+                    {
+                        "bk_host_id": 100,
+                        "ip": "10.0.0.1",
+                        "bk_cloud_id": 0,
+                        "status": 5 if waiting else host,
+                    }
                 ],
-            }
+            },
         ],
     }
 
@@ -123,6 +142,8 @@ class MemoryBkJob:
         self.created_ms = int(time.time() * 1000) - 60_000
         self.list_lag = 0.0
         self.unlisted: set[int] = set()
+        #: Jobs that wait for a user's confirmation until then (virtual time), then run.
+        self.waiting_until: dict[int, float] = {}
         self._window = (0.0, 0)
 
     def client(self, **kwargs: Any) -> BkJobClient:
@@ -161,7 +182,7 @@ class MemoryBkJob:
         self.polls[job_id] += 1
         if job_id not in self.finish_at:
             return Response(200, _JSON, _NOT_FOUND)
-        data = _body(job_id, t >= self.finish_at[job_id])
+        data = _body(job_id, t >= self.finish_at[job_id], t < self.waiting_until.get(job_id, 0.0))
         envelope = {"result": True, "code": 0, "data": data}
         return Response(200, _JSON, json.dumps(envelope).encode())
 
@@ -175,7 +196,7 @@ class MemoryBkJob:
         rows = [
             {
                 "job_instance_id": i,
-                "status": 3 if seen >= self.finish_at[i] else 2,
+                "status": self._status(i, seen),
                 "name": f"job {i}",
                 "create_time": self.created_ms,
             }
@@ -184,6 +205,11 @@ class MemoryBkJob:
         ]
         data = {"start": start, "length": length, "total": len(ids), "data": rows or None}
         return Response(200, _JSON, json.dumps({"result": True, "code": 0, "data": data}).encode())
+
+    def _status(self, job_id: int, t: float) -> int:
+        if t >= self.finish_at[job_id]:
+            return 3
+        return 7 if t < self.waiting_until.get(job_id, 0.0) else 2
 
     async def aclose(self) -> None:
         return None
