@@ -45,12 +45,13 @@ from ._errors import (
     LeaseLostError,
 )
 from ._events import ClusterEvent, EventStream
+from ._holdings import WorkerStatistics
 from ._journal import encode_event
 from ._keys import JobRef, partition_of
 from ._leases import LeaseKeeper, TickResult
 from ._rate import Permit, RateBudget
 from ._store import RedisStore
-from ._worker import Worker, WorkerStatistics
+from ._worker import Worker
 
 __all__ = [
     "Cluster",

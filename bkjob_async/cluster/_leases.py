@@ -29,13 +29,15 @@ they block those partitions for one ``ttl``, then expire.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import random
 import secrets
 import socket
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import anyio
@@ -49,10 +51,11 @@ from ._keys import check_name
 
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
+    from anyio.streams.memory import MemoryObjectSendStream
 
     from ._client import Cluster
 
-__all__ = ["LeaseKeeper", "TickResult"]
+__all__ = ["LapseTimer", "LeaseKeeper", "TickResult", "ticks_to"]
 
 log = logging.getLogger("bkjob_async.cluster")
 
@@ -260,3 +263,52 @@ class LeaseKeeper(AsyncResource):
 def _pairs(flat: list[object]) -> list[tuple[int, int]]:
     values = [int(str(v)) for v in flat]
     return list(zip(values[::2], values[1::2], strict=True))
+
+
+def ticks_to(send: MemoryObjectSendStream[TickResult]) -> Callable[[TickResult], None]:
+    """Return ``on_tick`` for the lease keeper: hand each round to the worker's follower.
+
+    While the worker leaves (Ctrl-C, say), the follower may have closed its end before the
+    keeper's last round lands: that round is dropped, not raised as ``BrokenResourceError``
+    out of a worker that is stopping anyway.
+    """
+
+    def on_tick(result: TickResult) -> None:
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            send.send_nowait(result)
+
+    return on_tick
+
+
+class LapseTimer:
+    """Call ``on_lapse`` at the earliest of the deadlines it is armed with (``arm``).
+
+    A timer callback, not a task: after a stall every overdue timer runs in deadline order
+    within one turn of the event loop, before any task it woke, so a worker's engine finds
+    the jobs of lapsed partitions gone before it takes one.
+    """
+
+    __slots__ = ("_clock", "_handle", "_on_lapse")
+
+    def __init__(self, clock: Callable[[], float], on_lapse: Callable[[], None]) -> None:
+        self._clock = clock
+        self._on_lapse = on_lapse
+        self._handle: asyncio.TimerHandle | None = None
+
+    def arm(self, deadlines: Iterable[float]) -> None:
+        """Call ``on_lapse`` just past the earliest of ``deadlines`` (none: never)."""
+        self.stop()
+        first = min(deadlines, default=None)
+        if first is not None:
+            delay = max(0.0, first - self._clock()) + 0.001
+            self._handle = asyncio.get_running_loop().call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self._on_lapse()
+
+    def stop(self) -> None:
+        """Cancel the call, if one is set."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None

@@ -44,12 +44,9 @@ before the next poll can be taken.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import logging
 import math
-from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import anyio
@@ -57,21 +54,18 @@ import attrs
 from anyio.abc import AsyncResource
 
 from ..polling import Poller, PollPolicy
-from ..polling._codec import from_data
 from ..polling._tracker import EMPTY
 from ..polling.events import Event, WatchFailed
 from ._errors import ClusterError
+from ._holdings import Holdings, WorkerStatistics
 from ._journal import ClusterJournal
-from ._keys import state_field
-from ._leases import LeaseKeeper, TickResult
+from ._leases import LapseTimer, LeaseKeeper, TickResult, ticks_to
 from ._rate import RateBudget
 from ._store import RedisStore
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from anyio.abc import TaskGroup
-    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+    from anyio.streams.memory import MemoryObjectReceiveStream
 
     from ..client import BkJobClient
     from ..config import Scope
@@ -79,42 +73,9 @@ if TYPE_CHECKING:
     from ._client import Cluster
     from ._keys import JobRef
 
-__all__ = ["Worker", "WorkerStatistics"]
+__all__ = ["Worker"]
 
 log = logging.getLogger("bkjob_async.cluster")
-
-
-@attrs.frozen
-class WorkerStatistics:
-    """A snapshot of what a ``Worker`` holds and has done."""
-
-    #: Partitions held now.
-    partitions: int
-    #: Jobs polled now.
-    jobs: int
-    #: Partitions taken (first holds and takeovers) since the start.
-    gained: int
-    #: Partitions dropped (lost, released, or past their lease deadline) since the start.
-    dropped: int
-    #: Changed polls written (one fenced write per watch of the job).
-    commits: int
-    #: Writes refused because the lease was gone.
-    refused: int
-
-
-def _ticks_to(send: MemoryObjectSendStream[TickResult]) -> Callable[[TickResult], None]:
-    """Return ``on_tick`` for the lease keeper: hand each round to the worker's follower.
-
-    While the worker leaves (Ctrl-C, say), the follower may have closed its end before the
-    keeper's last round lands: that round is dropped, not raised as ``BrokenResourceError``
-    out of a worker that is stopping anyway.
-    """
-
-    def on_tick(result: TickResult) -> None:
-        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
-            send.send_nowait(result)
-
-    return on_tick
 
 
 class Worker(AsyncResource):
@@ -171,25 +132,17 @@ class Worker(AsyncResource):
             journal=self.journal,
             permits=self.budget,
         )
-        #: Held partition -> its jobs polled here -> their watches.
-        self._parts: dict[int, dict[JobRef, frozenset[str]]] = {}
-        self._versions: dict[int, int] = {}
-        #: Job polled here -> its watches (where its changes are written).
-        self._jobs: dict[JobRef, frozenset[str]] = {}
+        #: The partitions held, their jobs polled here and each job's watches (``_holdings``).
+        self.held = Holdings()
         self._seeds: dict[JobRef, JobState] = {}
-        #: Job -> writes of its end (one per watch) not applied yet.
-        self._ending_writes: dict[JobRef, int] = {}
-        #: Partition -> its unfinished jobs as last read here: kept when the partition is
-        #: dropped, so a Redis that comes back empty gets them back (``_resubmit``).
-        self._known: dict[int, dict[JobRef, frozenset[str]]] = {}
         #: ``cluster.resets`` as of the last reset this worker resubmitted after.
         self._resets = cluster.resets
         #: Redis ``TIME`` (ms) at the last lease round, and this process's clock then.
         self._redis_ms, self._redis_at = 0, cluster.clock()
         #: Jobs a write of was refused since the last lease round (for its log line).
         self._refusals = 0
-        #: Drops a partition when its lease reaches its deadline (``_watch_deadlines``).
-        self._timer: asyncio.TimerHandle | None = None
+        #: Drops partitions when their lease reaches its deadline (``_watch_deadlines``).
+        self._timer = LapseTimer(cluster.clock, self._deadline)
         self._tg: TaskGroup | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._gained = 0
@@ -201,8 +154,8 @@ class Worker(AsyncResource):
     def statistics(self) -> WorkerStatistics:
         """Return a snapshot of what this worker holds and has done."""
         return WorkerStatistics(
-            partitions=len(self._parts),
-            jobs=len(self._jobs),
+            partitions=len(self.held.parts),
+            jobs=len(self.held.jobs),
             gained=self._gained,
             dropped=self._dropped,
             commits=self.journal.commits,
@@ -221,9 +174,9 @@ class Worker(AsyncResource):
             stack.push_async_callback(send.aclose)  # once the task group is done
             tg = self._tg = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tg.cancel_scope.cancel)
-            stack.callback(self._stop_timer)
+            stack.callback(self._timer.stop)
             tg.start_soon(self._follow, receive)
-            await tg.start(self.keeper.run, _ticks_to(send))
+            await tg.start(self.keeper.run, ticks_to(send))
         except BaseException:
             await stack.aclose()
             raise
@@ -255,7 +208,7 @@ class Worker(AsyncResource):
                         await self._apply(result)
                 except ClusterError as exc:  # a read failed: the next round tries again
                     log.warning("worker %s: %s; retrying next round", self.worker_id, exc)
-                    self._versions.clear()
+                    self.held.versions.clear()
                 self._lapsed()
                 self._watch_deadlines()
 
@@ -265,7 +218,7 @@ class Worker(AsyncResource):
             self.budget.share = result.live
         keep: set[int] = set()
         if result.reset or self._resets != self.cluster.resets:  # (retried until it went)
-            keep = set(self._parts) & set(result.held)
+            keep = set(self.held.parts) & set(result.held)
             resets = self.cluster.resets
             await self._resubmit()
             self._resets = resets
@@ -282,12 +235,12 @@ class Worker(AsyncResource):
                 self._drop(part)
         for part in sorted(result.held):
             version = result.versions.get(part, 0)
-            if part not in self._parts or self._versions.get(part) != version:
+            if self.held.stale(part, version):
                 await self._load(part, version)
 
     def _lapsed(self) -> None:
         """Drop every partition whose lease is past its deadline by this process's clock."""
-        lapsed = [p for p in self._parts if self.keeper.lease(p) is None]
+        lapsed = [p for p in self.held.parts if self.keeper.lease(p) is None]
         if lapsed:
             log.warning(
                 "worker %s: leases of %d partition(s) ran out unrenewed; dropping their jobs",
@@ -298,29 +251,13 @@ class Worker(AsyncResource):
             self._drop(part)
 
     def _watch_deadlines(self) -> None:
-        """Set the timer that drops a partition at its lease's deadline (the earliest one).
-
-        A timer callback, not a task: after a stall every overdue timer runs in deadline order
-        within one turn of the event loop, before any task it woke, so the engine's workers
-        find the jobs of lapsed partitions gone before they take one.
-        """
-        self._stop_timer()
-        deadlines = [
-            lease.deadline for p in self._parts if (lease := self.keeper.lease(p)) is not None
-        ]
-        if deadlines:
-            delay = max(0.0, min(deadlines) - self.cluster.clock()) + 0.001
-            self._timer = asyncio.get_running_loop().call_later(delay, self._deadline)
+        """Set the timer that drops the partitions whose lease reaches its deadline."""
+        parts = self.held.parts
+        self._timer.arm(lease.deadline for p in parts if (lease := self.keeper.lease(p)))
 
     def _deadline(self) -> None:
-        self._timer = None
         self._lapsed()
         self._watch_deadlines()
-
-    def _stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
     async def _resubmit(self) -> None:
         """Redis lost the cluster's data: put back every unfinished job this worker knows.
@@ -329,14 +266,7 @@ class Worker(AsyncResource):
         lease lapsed, say): a job is never forgotten because its lease did. Another worker
         may put some of them back too; a submit of a job already there changes nothing.
         """
-        known: dict[JobRef, frozenset[str]] = {}
-        for jobs in self._known.values():
-            known.update(jobs)
-        known.update(self._jobs)
-        by_watch: dict[tuple[str, Scope], list[int]] = defaultdict(list)
-        for (scope, job_id), watches in known.items():
-            for watch in watches:
-                by_watch[watch, scope].append(job_id)
+        by_watch = self.held.unfinished()
         for (watch, scope), ids in by_watch.items():
             await self.cluster.submit(scope, ids, watch=watch)
         count = len({(scope, i) for (_, scope), ids in by_watch.items() for i in ids})
@@ -345,7 +275,7 @@ class Worker(AsyncResource):
             "knew (%d polled here)",
             self.worker_id,
             count,
-            len(self._jobs),
+            len(self.held.jobs),
         )
 
     async def _load(self, part: int, version: int) -> None:
@@ -355,35 +285,19 @@ class Worker(AsyncResource):
             return  # lost while reading
         if self._resets != self.cluster.resets or not await self.cluster.same_epoch():
             return  # Redis was wiped: what was read is not the truth; a round resubmits first
-        old = self._parts.get(part)
-        fresh = old is None
-        held = {} if old is None else old
-        wanted: dict[JobRef, frozenset[str]] = {}
-        seeds: dict[JobRef, JobState] = {}
-        for job, watches in jobs.items():
-            if job in held:
-                wanted[job] = watches
-                continue
-            state = _stored_state(fields, job, watches)
-            if state is not None and state.finished:
-                continue
-            wanted[job] = watches
-            seeds[job] = self._fresh() if state is None else state
-        self._known[part] = dict(wanted)
-        self._unfollow([job for job in held if job not in wanted])
-        for job, watches in wanted.items():
-            before = self._jobs.get(job, frozenset())
+        fresh = part not in self.held.parts
+        gone, start = self.held.take(part, version, jobs, fields)
+        self._unfollow(gone)
+        for job, watches in self.held.parts[part].items():
+            before = self.held.watch(job, watches)
             for watch in before - watches:
                 self.store.let_go(watch, [job])
             for watch in watches - before:
                 self.store.hold(watch, [job])
-            self._jobs[job] = watches
-        self._parts[part] = wanted
-        self._versions[part] = version
         if fresh:
             self._gained += 1
-        for (scope, job_id), state in seeds.items():
-            self._seeds[scope, job_id] = state
+        for (scope, job_id), state in start.items():
+            self._seeds[scope, job_id] = self._fresh() if state is None else state
             self.poller.unfollow(scope, job_id)  # (one ended here before is followed anew)
             self.poller.follow(scope, job_id)  # seeded from ``_seeds`` at once
             self._seeds.pop((scope, job_id), None)
@@ -403,16 +317,15 @@ class Worker(AsyncResource):
         return EMPTY._replace(seq=max(0, int(now_ms)))
 
     def _drop(self, part: int) -> None:
-        jobs = self._parts.pop(part, None)
-        self._versions.pop(part, None)
+        jobs = self.held.drop(part)
         if jobs is not None:
             self._dropped += 1
-            self._unfollow(list(jobs))
+            self._unfollow(jobs)
 
     def _unfollow(self, jobs: list[JobRef]) -> None:
         """Stop polling ``jobs`` here, at once (no poll of them is taken after this)."""
         for job in jobs:
-            for name in self._jobs.pop(job, ()):
+            for name in self.held.jobs.pop(job, ()):
                 self.store.let_go(name, [job])
             self._seeds.pop(job, None)
             self.poller.unfollow(*job)
@@ -432,39 +345,23 @@ class Worker(AsyncResource):
         if this worker still holds it and the job is still in its watch, the job is followed
         again from the state Redis holds; if not, its new holder does that.
         """
-        self._ending_writes.pop(job, None)  # its end, if that was the write, is not recorded
+        self.held.ending.pop(job, None)  # its end, if that was the write, is not recorded
         self._refusals += 1
-        part = self.cluster.partition(*job)
-        jobs = self._parts.get(part)
-        if jobs is not None and jobs.pop(job, None) is not None:
-            self._versions.pop(part, None)  # re-read at the next lease round
+        self.held.leave(job, self.cluster.partition(*job), reread=True)
         self._unfollow([job])
 
     def _end_written(self, job: JobRef) -> None:
         """A write of ``job``'s end was applied: once all its watches have it, the job has
         left them, and this worker lets go of it (a ``submit`` of it again is a new job)."""
-        part = self.cluster.partition(*job)
-        known = self._known.get(part)
-        if known is not None:
-            known.pop(job, None)
-        left = self._ending_writes.get(job)
-        if left is None:
-            return
-        if left > 1:
-            self._ending_writes[job] = left - 1
-            return
-        del self._ending_writes[job]
-        jobs = self._parts.get(part)
-        if jobs is not None:
-            jobs.pop(job, None)
-        self._unfollow([job])
+        if self.held.end_written(job, self.cluster.partition(*job)):
+            self._unfollow([job])
 
     def _watches_of(self, job: JobRef) -> frozenset[str] | None:
-        return self._jobs.get(job)
+        return self.held.jobs.get(job)
 
     def _ending(self, job: JobRef, watches: frozenset[str], last: Event) -> None:
         """The journal is writing ``job``'s end to each of ``watches`` (``_end_written``)."""
-        self._ending_writes[job] = len(watches)
+        self.held.ending[job] = len(watches)
         if isinstance(last, WatchFailed):
             log.warning(
                 "worker %s: job %d cannot be watched (%s); not polling it",
@@ -472,20 +369,3 @@ class Worker(AsyncResource):
                 job[1],
                 last.error,
             )
-
-
-def _stored_state(fields: dict[str, str], job: JobRef, watches: frozenset[str]) -> JobState | None:
-    """Return the most advanced state stored for ``job`` in any of its watches."""
-    best: JobState | None = None
-    for watch in watches:
-        text = fields.get(state_field(job, watch))
-        if text is None:
-            continue
-        try:
-            state = from_data(json.loads(text))
-        except ValueError as exc:
-            log.error("unreadable stored state of job %s in watch %r: %s", job, watch, exc)
-            continue
-        if best is None or state.seq > best.seq:
-            best = state
-    return best

@@ -183,11 +183,10 @@ async def test_a_lease_round_landing_after_the_follower_left_is_dropped_not_rais
     follower closed its end; that round is dropped (it once raised BrokenResourceError)."""
     import math
 
-    from bkjob_async.cluster._leases import TickResult
-    from bkjob_async.cluster._worker import _ticks_to
+    from bkjob_async.cluster._leases import TickResult, ticks_to
 
     send, receive = anyio.create_memory_object_stream[TickResult](math.inf)
-    on_tick = _ticks_to(send)
+    on_tick = ticks_to(send)
     result = TickResult(gained=(), lost=(), released=(), held={}, live=1, reset=False, versions={})
     on_tick(result)
     assert receive.receive_nowait() is result  # handed over while the follower listens
