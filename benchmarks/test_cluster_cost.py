@@ -9,6 +9,7 @@ scripts. Times are loopback wall-clock per operation and Redis CPU per call; mem
 from __future__ import annotations
 
 import bisect
+import datetime
 import json
 import os
 import subprocess
@@ -17,8 +18,10 @@ import time
 
 import pytest
 
-from bkjob_async import Scope
+from bkjob_async import JobStatus, Scope
 from bkjob_async.cluster import Cluster, LeaseKeeper, NewEvent, RateBudget
+from bkjob_async.cluster._entries import encode_entry
+from bkjob_async.polling.events import JobTransition
 from tests.cluster.redis_server import RedisServer, find_redis_server
 
 from ._harness import report
@@ -26,6 +29,7 @@ from ._harness import report
 #: Commands the client sends itself; everything else counted ran inside a script.
 SENT = {"evalsha", "xreadgroup", "xack", "xautoclaim"}
 N = 2000
+AT = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
 
 
 @pytest.fixture
@@ -81,13 +85,16 @@ async def test_cost_per_operation(redis_server):
         (lease,) = (await keeper.tick()).gained
         payload = {"host": "10.0.0.1", "previous": 7, "current": 9, "step": 123456, "n": 0}
         state_value = "x" * 400
+        # Events as a worker writes them (the one codec), so the stream's reader reads them.
+        made = [JobTransition(i + 1, AT, None, JobStatus(2)) for i in range(3 * N)]
+        entries = [(e.event_id, encode_entry(e, None, {})) for e in made]
 
         lines.append(
             await measure(
                 cluster,
                 "publish (1 event)",
                 N,
-                lambda i: cluster.publish(lease, "w", payload, event_id=f"e{i}"),
+                lambda i: cluster.publish(lease, "w", entries[i][1], event_id=entries[i][0]),
             )
         )
         lines.append(
@@ -98,7 +105,7 @@ async def test_cost_per_operation(redis_server):
                 lambda i: cluster.commit(
                     lease,
                     state={f"biz:2:{i}": state_value},
-                    events=[NewEvent("w", f"a{i}", payload), NewEvent("v", f"b{i}", payload)],
+                    events=[NewEvent("w", *entries[N + i]), NewEvent("v", *entries[2 * N + i])],
                 ),
             )
         )

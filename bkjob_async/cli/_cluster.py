@@ -7,7 +7,6 @@ and only when one of these commands runs; the Redis URL comes from ``--redis`` o
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import socket
 import time
@@ -19,24 +18,6 @@ import anyio
 import attrs
 
 from ..config import Scope
-from ..errors import BkJobError
-from ..models import (
-    Host,
-    HostResult,
-    HostStatus,
-    JobInstance,
-    JobInstanceStatus,
-    JobStatus,
-    StepStatus,
-)
-from ..polling.events import (
-    Event,
-    HostTransition,
-    JobFinished,
-    JobTransition,
-    StepTransition,
-    WatchFailed,
-)
 from ._commands import policy_from
 from ._connect import credentials_from_env, open_client, target_from
 from ._follow import Mode, choose_mode, show_summary, showing
@@ -49,13 +30,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from ..config import Scope as _Scope
+    from ..polling.events import Event
     from ._runtime import Context
 
 __all__ = [
     "Workers",
     "add_cluster_options",
-    "decode_event",
-    "observed_at",
     "read_workers",
     "run_cluster_watch",
     "run_submit",
@@ -339,38 +319,29 @@ def _open_only(workers: Workers, tally: Tally) -> Workers:
 
 async def read_workers(cluster: Any, jobs: Iterable[tuple[_Scope, int]]) -> Workers:
     """Return which worker polls each of ``jobs`` in ``cluster`` (a ``Cluster``), in one round
-    trip: Redis's clock, the workers' heartbeats and the leases of the jobs' partitions."""
+    trip: the workers' heartbeats and the leases of the jobs' partitions (``holders``)."""
     by_part: defaultdict[int, list[int]] = defaultdict(list)
     for scope, job in jobs:
         by_part[cluster.partition(scope, job)].append(job)
-    parts = sorted(by_part)
-    async with cluster.guard():
-        pipe = cluster.redis.pipeline(transaction=False)
-        pipe.time()
-        pipe.zrange(cluster.keys.members, 0, -1, withscores=True)
-        for part in parts:
-            pipe.get(cluster.keys.lease(part))
-        replies = await pipe.execute()
-    (seconds, micros), members, leases = replies[0], replies[1], replies[2:]
-    now = seconds * 1000 + micros // 1000
-    live = {str(worker) for worker, expiry in members if expiry >= now}
-    held: dict[str, list[int]] = {worker: [] for worker in sorted(live)}
+    holders = await cluster.holders(by_part)
+    held: dict[str, list[int]] = {worker: [] for worker in sorted(holders.live)}
     unheld: list[int] = []
-    for part, lease in zip(parts, leases, strict=True):
-        if lease is None:
+    for part, holder in holders.leases.items():
+        if holder is None:
             unheld += by_part[part]
         else:
-            held.setdefault(str(lease).rsplit(":", 1)[0], []).extend(by_part[part])
+            held.setdefault(holder, []).extend(by_part[part])
     return Workers(
         {worker: tuple(sorted(ids)) for worker, ids in held.items()},
-        frozenset(held) - live,
+        frozenset(held) - holders.live,
         tuple(sorted(unheld)),
     )
 
 
 class _ClusterEvents:
-    """The events of a cluster watch's stream as a watch's: each once, acknowledged once
-    shown; only those of ``jobs`` (all when empty); ending once ``until`` is done."""
+    """The events of a cluster watch's stream (typed, ``EventStream``) as a watch's: each
+    once, acknowledged once shown; only those of ``jobs`` (all when empty); ending once
+    ``until`` is done."""
 
     pending = 0
 
@@ -391,61 +362,14 @@ class _ClusterEvents:
         while True:
             if self.until is not None and self.until.done:
                 raise StopAsyncIteration
-            item = await self.stream.__anext__()
-            event = None
-            if item.event_id not in self.seen:
-                self.seen[item.event_id] = None
+            event: Event = await self.stream.__anext__()
+            fresh = event.event_id not in self.seen
+            if fresh:
+                self.seen[event.event_id] = None
                 if len(self.seen) > _DEDUPE:
                     self.seen.popitem(last=False)
-                event = decode_event(item.payload, observed_at(item.stream_id))
-            if event is None or (self.jobs and event.job_instance_id not in self.jobs):
-                await self.stream.ack(item)
+            if not fresh or (self.jobs and event.job_instance_id not in self.jobs):
+                await self.stream.ack(event)
                 continue
-            self._shown = item
+            self._shown = event
             return event
-
-
-def observed_at(stream_id: str) -> _dt.datetime:
-    """Return when a stream entry was written (its id's milliseconds), in UTC."""
-    millis = int(stream_id.split("-", 1)[0])
-    return _dt.datetime.fromtimestamp(millis / 1000, _dt.timezone.utc)
-
-
-def decode_event(payload: Any, at: _dt.datetime) -> Event | None:
-    """Return the event a worker published (``cluster.encode_event``), or ``None`` if unknown.
-
-    What a worker does not publish is left empty: a host's result beyond its status, a
-    finished job's steps.
-    """
-    if not isinstance(payload, dict) or not isinstance(payload.get("job"), int):
-        return None
-    kind, job, n = payload.get("type"), payload["job"], payload.get("n", 0)
-    try:
-        if kind == "host":
-            where = str(payload["host"])
-            host = Host(bk_host_id=int(where)) if where.isdigit() else Host(ip=where)
-            current = HostStatus.of(payload["cur"])
-            previous = None if payload["prev"] is None else HostStatus.of(payload["prev"])
-            result = HostResult(host, current)
-            step, ec = payload["step"], payload["ec"]
-            return HostTransition(job, at, step, ec, host, previous, current, result, occurrence=n)
-        if kind == "step":
-            prev, cur = payload["prev"], StepStatus.of(payload["cur"])
-            previous_step = None if prev is None else StepStatus.of(prev)
-            step, ec = payload["step"], payload["ec"]
-            return StepTransition(job, at, step, ec, previous_step, cur, occurrence=n)
-        if kind == "job":
-            prev = payload["prev"]
-            previous_job = None if prev is None else JobStatus.of(prev)
-            return JobTransition(job, at, previous_job, JobStatus.of(payload["cur"]), occurrence=n)
-        if kind == "finished":
-            status = JobStatus.of(payload["status"])
-            snapshot = JobInstanceStatus(True, JobInstance(job, status), ())
-            return JobFinished(job, at, status, snapshot, occurrence=n)
-        if kind == "failed":
-            error_type = type(str(payload.get("error", "BkJobError")), (BkJobError,), {})
-            error = error_type("the worker's watch of this job failed")
-            return WatchFailed(job, at, error, occurrence=n)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return None

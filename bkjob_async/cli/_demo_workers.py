@@ -10,7 +10,6 @@ the watch's stream against the simulator (after dedupe by ``event_id``).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -20,12 +19,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
 from ..config import Scope
 from ..models import StepType
+from ..polling.events import Event, HostTransition, JobFinished
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 
 if TYPE_CHECKING:
@@ -111,54 +111,57 @@ async def _holders(cluster: Cluster) -> dict[int, str]:
     return {p: str(v).rsplit(":", 1)[0] for p, v in enumerate(values) if v is not None}
 
 
-async def _events(cluster: Cluster) -> list[dict[str, Any]]:
+async def _events(cluster: Cluster) -> list[Event]:
     """Return the watch's events in stream order, deduplicated by ``event_id``."""
+    from ..cluster import read_history
+
     seen: set[str] = set()
     found = []
-    entries: Any = await cluster.redis.xrange(cluster.keys.events(WATCH))
-    for _, fields in entries:
-        if fields["id"] not in seen:
-            seen.add(fields["id"])
-            found.append(json.loads(fields["p"]))
+    for delivery in await read_history(cluster, WATCH):
+        if delivery.event.event_id not in seen:
+            seen.add(delivery.event.event_id)
+            found.append(delivery.event)
     return found
 
 
 async def _missing(cluster: Cluster, ids: list[int]) -> list[str]:
     """Say, for each job without a ``JobFinished``, what the cluster knows of it."""
-    entries: Any = await cluster.redis.xrange(cluster.keys.events(WATCH))
-    last: dict[int, tuple[float, dict[str, Any]]] = {}
-    for entry_id, fields in entries:
-        payload = json.loads(fields["p"])
-        last[payload["job"]] = (int(str(entry_id).split("-")[0]) / 1000, payload)
+    from ..cluster import read_history
+
+    last: dict[int, tuple[float, Event]] = {}
+    for delivery in await read_history(cluster, WATCH):
+        at = int(delivery.stream_id.split("-")[0]) / 1000
+        last[delivery.event.job_instance_id] = (at, delivery.event)
     holders = await _holders(cluster)
     lines = []
     for job in ids:
         seen = last.get(job)
-        if seen is not None and seen[1]["type"] == "finished":
+        if seen is not None and isinstance(seen[1], JobFinished):
             continue
         part = cluster.partition(SCOPE, job)
         member = "in" if (SCOPE, job) in await cluster.partition_jobs(part) else "gone from"
         when = "no event yet"
         if seen is not None:
-            when = f"last event {time.time() - seen[0]:.1f} s ago ({seen[1]['type']})"
+            when = f"last event {time.time() - seen[0]:.1f} s ago ({type(seen[1]).__name__})"
         holder = holders.get(part, "nobody")
         lines.append(f"job {job}: {when}; {member} the job set; partition {part}: {holder}")
     return lines
 
 
-def _check(events: list[dict[str, Any]], sim: BkJobSimulator, ids: list[int]) -> list[str]:
+def _check(events: list[Event], sim: BkJobSimulator, ids: list[int]) -> list[str]:
     """Return what is wrong with the stream (nothing: every chain unbroken and complete)."""
     problems: list[str] = []
     last: dict[tuple[int, int, str], int | None] = {}
     finished: Counter[int] = Counter()
     for event in events:
-        if event["type"] == "host":
-            key = (event["job"], event["step"], str(event["host"]))
-            if event["prev"] != last.get(key):
-                problems.append(f"host {key}: {event['prev']} -> {event['cur']} after {last[key]}")
-            last[key] = event["cur"]
-        elif event["type"] == "finished":
-            finished[event["job"]] += 1
+        if isinstance(event, HostTransition):
+            key = (event.job_instance_id, event.step_instance_id, str(event.host.bk_host_id))
+            was, now = _code(event.previous), int(event.current)
+            if was != last.get(key):
+                problems.append(f"host {key}: {was} -> {now} after {last.get(key)}")
+            last[key] = now
+        elif isinstance(event, JobFinished):
+            finished[event.job_instance_id] += 1
     for job_id in ids:
         if finished[job_id] != 1:
             problems.append(f"job {job_id}: {finished[job_id]} JobFinished events")
@@ -243,7 +246,7 @@ async def _show(
         holders = await _holders(cluster)
         shares = Counter(holders.values())
         events = await _events(cluster)
-        done = sum(e["type"] == "finished" for e in events)
+        done = sum(isinstance(e, JobFinished) for e in events)
         now = time.monotonic()
         if killed_at is None and len(shares) == len(procs) and now - started > 4:
             doomed = {p for p, h in holders.items() if h == victim}
@@ -277,3 +280,7 @@ async def _show(
         "in its true final status, and every job has exactly one JobFinished"
     )
     return EXIT_OK
+
+
+def _code(status: int | None) -> int | None:
+    return None if status is None else int(status)

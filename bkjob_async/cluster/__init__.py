@@ -6,7 +6,7 @@ and fail over to each other. Install with ``pip install 'bkjob-async[redis]'``; 
 
 - ``Cluster(redis_url, name="prod")``: ``submit``/``cancel`` jobs of a named watch from any
   process; ``events(watch, consumer=..., group=...)``: a consumer group's at-least-once view
-  of the watch's events (``EventStream``, ``ClusterEvent``); ``commit``/``publish``: writes
+  of the watch's events, typed (``EventStream``, ``Delivery``); ``commit``/``publish``: writes
   fenced by a lease (state and events, all or nothing).
 - ``LeaseKeeper``: a worker's fair share of the partitions, with fencing tokens and a local
   deadline that stops it before its leases could expire in Redis.
@@ -37,18 +37,19 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
 
 from ._client import Cluster
 from ._commit import Lease, NewEvent
+from ._entries import Delivery
 from ._errors import (
     ClusterConfigError,
     ClusterError,
     ClusterUnavailableError,
     JobGoneError,
     LeaseLostError,
+    StreamFormatError,
 )
-from ._events import ClusterEvent, EventStream
+from ._events import EventStream, read_history
 from ._holdings import WorkerStatistics
-from ._journal import encode_event
 from ._keys import JobRef, partition_of
-from ._leases import LeaseKeeper, TickResult
+from ._leases import Holders, LeaseKeeper, TickResult
 from ._rate import Permit, RateBudget
 from ._store import RedisStore
 from ._worker import Worker
@@ -57,9 +58,10 @@ __all__ = [
     "Cluster",
     "ClusterConfigError",
     "ClusterError",
-    "ClusterEvent",
     "ClusterUnavailableError",
+    "Delivery",
     "EventStream",
+    "Holders",
     "JobGoneError",
     "JobRef",
     "Lease",
@@ -69,9 +71,10 @@ __all__ = [
     "Permit",
     "RateBudget",
     "RedisStore",
+    "StreamFormatError",
     "TickResult",
     "Worker",
     "WorkerStatistics",
-    "encode_event",
     "partition_of",
+    "read_history",
 ]

@@ -60,6 +60,7 @@ from ._keys import (
     parse_partition_member,
     partition_of,
 )
+from ._leases import Holders, read_holders
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -271,6 +272,10 @@ class Cluster(AsyncResource):
             if int(part) < self.partitions:
                 versions[int(part)] = int(version)
         return versions
+
+    async def holders(self, partitions: Iterable[int]) -> Holders:
+        """Return the live workers and who holds each of ``partitions`` (read only)."""
+        return await read_holders(self, partitions)
 
     async def partition_jobs(self, partition: int) -> dict[JobRef, frozenset[str]]:
         """Return the jobs of one partition, each with the watches it is in."""

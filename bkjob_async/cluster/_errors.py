@@ -8,7 +8,8 @@
         ├── ClusterConfigError       this process disagrees with the cluster (partition count)
         ├── LeaseLostError           a fenced write refused: the lease is past its local
         │                            deadline, gone, held by another worker, or outranked
-        └── JobGoneError             a job's fenced write refused: the job left its watch
+        ├── JobGoneError             a job's fenced write refused: the job left its watch
+        └── StreamFormatError        a stream entry is not an event of this format: not read
 
 Bad arguments raise ``TypeError`` / ``ValueError`` before any Redis command, as in the core.
 """
@@ -23,6 +24,7 @@ __all__ = [
     "ClusterUnavailableError",
     "JobGoneError",
     "LeaseLostError",
+    "StreamFormatError",
 ]
 
 
@@ -65,3 +67,14 @@ class JobGoneError(ClusterError):
     def __init__(self, message: str, *, partition: int) -> None:
         super().__init__(message)
         self.partition = partition
+
+
+class StreamFormatError(ClusterError):
+    """An entry of a watch's stream is not an event this bkjob-async reads (written by an older
+    one, a newer format, or damaged): it is not misread, and stays pending until skipped
+    (``EventStream.skip``). ``watch`` and ``stream_id`` name it."""
+
+    def __init__(self, message: str, *, watch: str, stream_id: str) -> None:
+        super().__init__(message)
+        self.watch = watch
+        self.stream_id = stream_id

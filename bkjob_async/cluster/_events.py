@@ -1,4 +1,4 @@
-"""``EventStream``: one consumer's view of a watch's Redis Stream through a consumer group.
+"""``EventStream``: one consumer's view of a watch's Redis Stream through a consumer group, as typed events.
 
 The contract (Redis Streams consumer groups, at least once):
 
@@ -19,52 +19,38 @@ The contract (Redis Streams consumer groups, at least once):
   (``dead_letters()``, logged at ERROR) instead of being delivered again.
 - Not guaranteed: anything Redis itself loses (a restart without persistence, a failover
   before replication). If the stream or group vanished, it is recreated and reading goes on.
+
+It yields the engine's own events (``polling.events``, decoded through the one codec:
+``_entries``); ``delivery(event)`` says where one came from. An entry it cannot read (an older
+bkjob-async's, say) raises ``StreamFormatError`` in its place, never a misread event.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-from collections import deque
+from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import redis.exceptions as rexc
 from anyio.abc import AsyncResource
 
 from .._checks import check_int
 from ..config import check_seconds
-from ._errors import ClusterError
+from ._entries import Delivery, decode_entry
+from ._errors import ClusterError, StreamFormatError
 from ._keys import check_name, check_watch
 
 if TYPE_CHECKING:
+    from ..polling.events import Event
     from ._client import Cluster
 
-__all__ = ["ClusterEvent", "EventStream"]
+__all__ = ["EventStream", "read_history"]
 
 log = logging.getLogger("bkjob_async.cluster")
 
-
-@attrs.frozen
-class ClusterEvent:
-    """One event read from a watch's stream.
-
-    :param event_id: the event's identity, the same whenever it is delivered again.
-    :param payload: the JSON value the worker published.
-    :param stream_id: the Redis Stream entry id (what ``ack`` acknowledges).
-    :param partition: the partition whose lease holder published it.
-    :param token: that holder's fencing token.
-    :param redelivered: read from a pending list (claimed or after a restart), not new.
-    """
-
-    watch: str
-    event_id: str
-    payload: Any
-    stream_id: str
-    partition: int
-    token: int
-    redelivered: bool = False
+#: Acknowledged event ids an ``EventStream`` remembers (an ack again counts 0, not an error).
+_ACKED = 10_000
 
 
 def _count(value: object, name: str) -> int:
@@ -107,7 +93,11 @@ class EventStream(AsyncResource):
         )
         self.key = cluster.keys.events(watch)
         self.dead_key = cluster.keys.dead(watch)
-        self._buffer: deque[ClusterEvent] = deque()
+        self._buffer: deque[Delivery | StreamFormatError] = deque()
+        #: Event id -> its deliveries handed out and not acknowledged (one per entry).
+        self._unacked: dict[str, list[Delivery]] = {}
+        #: The ids acknowledged lately (an ack again counts 0 instead of raising).
+        self._acked: OrderedDict[str, None] = OrderedDict()
         self._group_ready = False
         self._own_cursor: str | None = "0-0"
         self._claim_cursor = "0-0"
@@ -119,31 +109,71 @@ class EventStream(AsyncResource):
     def __aiter__(self) -> EventStream:
         return self
 
-    async def __anext__(self) -> ClusterEvent:
+    async def __anext__(self) -> Event:
+        """Return the next event.
+
+        :raises StreamFormatError: the next entry cannot be read; it stays pending until
+            ``skip`` (reading again goes on after it).
+        """
         while not self._buffer:
             await self._fill()
-        return self._buffer.popleft()
+        item = self._buffer.popleft()
+        if isinstance(item, StreamFormatError):
+            raise item
+        self._unacked.setdefault(item.event.event_id, []).append(item)
+        return item.event
 
     async def aclose(self) -> None:
         """Drop the events read and not yet handed out; the group's pending entries stay."""
         self._buffer.clear()
 
-    async def ack(self, event: ClusterEvent, *more: ClusterEvent) -> int:
-        """Acknowledge events for this group (one round trip); return how many were pending.
+    def delivery(self, event: Event) -> Delivery:
+        """Return where ``event``, handed out by this stream and not yet acknowledged, came
+        from (its latest entry if the stream holds it twice).
+
+        :raises ValueError: this stream has no such event pending.
+        """
+        found = self._unacked.get(event.event_id)
+        if not found:
+            raise ValueError(f"event {event.event_id!r} is not pending on {self!r}")
+        return found[-1]
+
+    async def ack(self, event: Event, *more: Event) -> int:
+        """Acknowledge events for this group (one round trip): every entry of each that this
+        stream handed out; return how many entries were pending.
 
         An event acknowledged already (or claimed and acknowledged by another consumer)
         counts 0.
+
+        :raises ValueError: an event this stream never handed out (of another watch, say).
         """
-        ids = []
+        event_ids, ids = [], []
         for item in (event, *more):
-            if not isinstance(item, ClusterEvent):
-                raise TypeError(f"events must be ClusterEvent, not {type(item).__name__}")
-            if item.watch != self.watch:
-                raise ValueError(f"event of watch {item.watch!r} acked on watch {self.watch!r}")
-            ids.append(item.stream_id)
+            event_id = getattr(item, "event_id", None)
+            if not isinstance(event_id, str):
+                raise TypeError(f"events must be events, not {type(item).__name__}")
+            deliveries = self._unacked.get(event_id)
+            if deliveries is None and event_id not in self._acked:
+                raise ValueError(f"event {event_id!r} was not handed out by {self!r}")
+            event_ids.append(event_id)
+            ids += [d.stream_id for d in deliveries or ()]
+        done = 0
+        if ids:
+            async with self.cluster.guard():
+                done = int(await self.cluster.redis.xack(self.key, self.group, *ids))
+        for event_id in event_ids:  # only once Redis has them: a failed ack can be retried
+            self._unacked.pop(event_id, None)
+            self._acked[event_id] = None
+            if len(self._acked) > _ACKED:
+                self._acked.popitem(last=False)
+        return done
+
+    async def skip(self, error: StreamFormatError) -> int:
+        """Acknowledge the entry ``error`` names, so that it is not read again."""
+        if error.watch != self.watch:
+            raise ValueError(f"entry of watch {error.watch!r} skipped on watch {self.watch!r}")
         async with self.cluster.guard():
-            done = await self.cluster.redis.xack(self.key, self.group, *ids)
-        return int(done)
+            return int(await self.cluster.redis.xack(self.key, self.group, error.stream_id))
 
     async def pending(self) -> int:
         """Return how many events of the group are delivered and not yet acknowledged."""
@@ -239,15 +269,21 @@ class EventStream(AsyncResource):
             )
         return keep
 
-    async def dead_letters(self) -> list[ClusterEvent]:
-        """Return the events this group gave up on (``max_deliveries``), oldest first."""
+    async def dead_letters(self) -> list[Delivery]:
+        """Return the events this group gave up on (``max_deliveries``), oldest first.
+
+        :raises StreamFormatError: one of them cannot be read.
+        """
         async with self.cluster.guard():
             rows = await self.cluster.redis.xrange(self.dead_key)
         found = []
         for _, raw in rows or ():
             fields = {str(k): str(v) for k, v in (raw or {}).items()}
             if fields.get("group") == self.group:
-                found.append(self._event(fields["stream_id"], fields, redelivered=True))
+                stream_id = fields["stream_id"]
+                found.append(
+                    decode_entry(self.watch, self.key, stream_id, fields, redelivered=True)
+                )
         return found
 
     async def _create_group(self) -> None:
@@ -261,18 +297,28 @@ class EventStream(AsyncResource):
 
     def _take(self, entries: list[tuple[str, dict[str, str]]], *, redelivered: bool) -> None:
         for stream_id, fields in entries:
-            self._buffer.append(self._event(stream_id, fields, redelivered=redelivered))
+            try:
+                item: Delivery | StreamFormatError = decode_entry(
+                    self.watch, self.key, stream_id, fields, redelivered=redelivered
+                )
+            except StreamFormatError as exc:
+                item = exc
+            self._buffer.append(item)
 
-    def _event(self, stream_id: str, fields: dict[str, str], *, redelivered: bool) -> ClusterEvent:
-        return ClusterEvent(
-            watch=self.watch,
-            event_id=fields["id"],
-            payload=json.loads(fields["p"]),
-            stream_id=stream_id,
-            partition=int(fields["part"]),
-            token=int(fields["tok"]),
-            redelivered=redelivered,
-        )
+
+async def read_history(cluster: Cluster, watch: str) -> list[Delivery]:
+    """Return every event ``watch``'s stream holds, in stream order, as written (an event
+    written twice is there twice); read only, outside any consumer group.
+
+    :raises StreamFormatError: an entry cannot be read.
+    """
+    key = cluster.keys.events(check_watch(watch))
+    async with cluster.guard():
+        entries = await cluster.redis.xrange(key)
+    return [
+        decode_entry(watch, key, str(i), {str(k): str(v) for k, v in (fields or {}).items()})
+        for i, fields in entries or ()
+    ]
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:

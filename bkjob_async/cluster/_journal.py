@@ -6,7 +6,8 @@ fenced write (``RedisStore.commit``), the write of a job's end (``JobFinished``,
 ``WatchFailed``) takes the job out of the watch, and a job taken over starts from the state
 last written under a valid lease (``seed``), so its chains continue. The worker says which
 watches a job is written to (``watches``) and hears of every end recorded (``ending``).
-Events are written as ``encode_event`` payloads.
+Events are written through the one codec (``_entries.encode_entry``), as ``EventStream`` reads
+them.
 """
 
 from __future__ import annotations
@@ -14,14 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..polling._codec import to_data
-from ..polling.events import (
-    Event,
-    HostTransition,
-    JobFinished,
-    JobTransition,
-    StepTransition,
-    WatchFailed,
-)
+from ._entries import encode_entry, kept
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -29,69 +23,11 @@ if TYPE_CHECKING:
     from ..config import Scope
     from ..polling._jobs import PolledJob
     from ..polling._tracker import JobState
+    from ..polling.events import Event
     from ._keys import JobRef
     from ._store import RedisStore
 
-__all__ = ["ClusterJournal", "encode_event"]
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
-
-
-def encode_event(scope: Scope, event: Event) -> dict[str, Any]:
-    """Return the JSON payload of an event in a watch's stream.
-
-    ``{"type": "host"|"step"|"job"|"finished"|"failed", "scope": [TYPE, ID], "job": ID,
-    "n": occurrence, ...}``; host events add ``step``, ``ec`` (execute count), ``host``
-    (``bk_host_id`` or the host's key as text), ``prev``/``cur`` (status codes, ``prev``
-    ``None`` on first sight); step events ``step``, ``ec``, ``prev``, ``cur``; job events
-    ``prev``, ``cur``; finished events ``status``.
-    """
-    head: dict[str, Any] = {
-        "scope": [scope.type.value, scope.id],
-        "job": event.job_instance_id,
-    }
-    if isinstance(event, HostTransition):
-        host = event.host
-        where = (
-            str(host.bk_host_id)
-            if host.bk_host_id is not None
-            else "|".join("" if part is None else str(part) for part in host.key)  # type: ignore[union-attr]
-        )
-        return {
-            "type": "host",
-            **head,
-            "step": event.step_instance_id,
-            "ec": event.execute_count,
-            "host": where,
-            "prev": _int(event.previous),
-            "cur": int(event.current),
-            "n": event.occurrence,
-        }
-    if isinstance(event, StepTransition):
-        return {
-            "type": "step",
-            **head,
-            "step": event.step_instance_id,
-            "ec": event.execute_count,
-            "prev": _int(event.previous),
-            "cur": _int(event.current),
-            "n": event.occurrence,
-        }
-    if isinstance(event, JobTransition):
-        return {
-            "type": "job",
-            **head,
-            "prev": _int(event.previous),
-            "cur": int(event.current),
-            "n": event.occurrence,
-        }
-    if isinstance(event, JobFinished):
-        return {"type": "finished", **head, "status": int(event.status), "n": event.occurrence}
-    if isinstance(event, WatchFailed):
-        return {"type": "failed", **head, "error": type(event.error).__name__}
-    return {"type": type(event).__name__, **head}
+__all__ = ["ClusterJournal"]
 
 
 class ClusterJournal:
@@ -102,9 +38,11 @@ class ClusterJournal:
         here any more (a refused write, a lapsed lease), and nothing is written.
     :param ending: called with a job and its watches when its end is recorded (one write
         per watch is then under way).
+    :param wire: how the poller's client reads raw answers (``_entries.wire_of``), written
+        with a ``JobFinished`` so that a reader rebuilds its snapshot the same way.
     """
 
-    __slots__ = ("_ending", "_seed", "_watches", "commits", "store")
+    __slots__ = ("_ending", "_seed", "_watches", "_wire", "commits", "store")
 
     #: The cluster keeps every change of every job: the job list never stands for a poll.
     keeps_all = True
@@ -116,11 +54,13 @@ class ClusterJournal:
         seed: Callable[[Scope, int], JobState | None],
         watches: Callable[[JobRef], frozenset[str] | None],
         ending: Callable[[JobRef, frozenset[str], Event], None],
+        wire: dict[str, Any],
     ) -> None:
         self.store = store
         self._seed = seed
         self._watches = watches
         self._ending = ending
+        self._wire = wire
         #: Writes queued (one per watch of each changed job).
         self.commits = 0
 
@@ -143,9 +83,10 @@ class ClusterJournal:
         targets = self._watches(key)
         if not targets:
             return 0
-        records = [(e.event_id, encode_event(scope, e)) for e in events]
+        records = [(e.event_id, encode_entry(e, raw, self._wire)) for e in events if kept(e)]
         if last is not None:
-            records.append((last.event_id, encode_event(scope, last)))
+            if kept(last):
+                records.append((last.event_id, encode_entry(last, raw, self._wire)))
             self._ending(key, targets, last)
         data, end, ticket = to_data(job.state), last is not None, 0
         for watch in targets:

@@ -19,7 +19,7 @@ What it guarantees:
   moment, and is followed again from the state Redis holds (here, if this worker still holds
   the partition at its next lease round; else by its new holder), so a refused write never
   leaves a gap in a chain nor loses a job's end. Events are the engine's events (same
-  ``event_id``), encoded by ``encode_event``.
+  ``event_id``), written through the one codec (``_entries``).
 - Partitions lost or released are dropped at once; a partition whose lease reaches its
   deadline unrenewed (Redis unreachable, a stalled process) is dropped by a timer at that
   deadline, before anyone else can take it. After a stall (SIGSTOP, a frozen VM) that timer
@@ -56,6 +56,7 @@ from anyio.abc import AsyncResource
 from ..polling import Poller, PollPolicy
 from ..polling._tracker import EMPTY
 from ..polling.events import Event, WatchFailed
+from ._entries import wire_of
 from ._errors import ClusterError
 from ._holdings import Holdings, WorkerStatistics
 from ._journal import ClusterJournal
@@ -124,7 +125,11 @@ class Worker(AsyncResource):
             None if policy.rate_limit is None else RateBudget(cluster, limit=policy.rate_limit)
         )
         self.journal = ClusterJournal(
-            self.store, seed=self._seed, watches=self._watches_of, ending=self._ending
+            self.store,
+            seed=self._seed,
+            watches=self._watches_of,
+            ending=self._ending,
+            wire=wire_of(client.protocol),
         )
         self.poller = Poller(
             client,

@@ -3,41 +3,47 @@ final status, and exactly one ``JobFinished`` per job."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
+
+from bkjob_async.cluster import read_history
+from bkjob_async.polling.events import HostTransition, JobFinished
 
 
 async def stream_events(cluster, watch):
-    """Return the watch's events in stream order, deduplicated by ``event_id`` (first kept)."""
+    """Return the watch's events (typed) in stream order, deduplicated by ``event_id`` (first
+    kept)."""
     seen: set[str] = set()
     events = []
-    entries = await cluster.redis.xrange(cluster.keys.events(watch))
-    for _, fields in entries:
-        if fields["id"] in seen:
-            continue
-        seen.add(fields["id"])
-        events.append((fields["id"], json.loads(fields["p"])))
+    for delivery in await read_history(cluster, watch):
+        if delivery.event.event_id not in seen:
+            seen.add(delivery.event.event_id)
+            events.append(delivery.event)
     return events
 
 
+def finished_jobs(events):
+    """Return the jobs of the ``JobFinished`` events, in order."""
+    return [e.job_instance_id for e in events if isinstance(e, JobFinished)]
+
+
 def check_chains(events, simulator, job_ids):
-    """Assert the guarantees; return ``(host chains checked, duplicates of finished)``."""
-    last: dict[tuple[int, int, str], int | None] = {}
-    finished = Counter()
-    for _, payload in events:
-        if payload["type"] == "host":
-            key = (payload["job"], payload["step"], str(payload["host"]))
-            assert payload["prev"] == last.get(key), (key, payload, last.get(key))
-            last[key] = payload["cur"]
-        elif payload["type"] == "finished":
-            finished[payload["job"]] += 1
-    assert finished == Counter(dict.fromkeys(job_ids, 1)), "one JobFinished per job"
+    """Assert the guarantees; return how many host chains were checked."""
+    last: dict[tuple[int, int, int | None], int | None] = {}
+    for event in events:
+        if isinstance(event, HostTransition):
+            key = (event.job_instance_id, event.step_instance_id, event.host.bk_host_id)
+            previous = None if event.previous is None else int(event.previous)
+            assert previous == last.get(key), (key, event, last.get(key))
+            last[key] = int(event.current)
+    assert Counter(finished_jobs(events)) == Counter(dict.fromkeys(job_ids, 1)), (
+        "one JobFinished per job"
+    )
     hosts = 0
     for job_id in job_ids:
         view = simulator.job(job_id)
         for step in view.steps:
             for host in step.hosts or ():
-                key = (job_id, step.step_instance_id, str(host.bk_host_id))
+                key = (job_id, step.step_instance_id, host.bk_host_id)
                 assert last.get(key) == int(host.status), (key, last.get(key), host.status)
                 hosts += 1
     return hosts

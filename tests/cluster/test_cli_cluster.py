@@ -3,15 +3,20 @@ and ``worker`` (with the simulator)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 
 import anyio
 
-from bkjob_async import Scope
+from bkjob_async import JobStatus, Scope
 from bkjob_async.cli import amain
 from bkjob_async.cluster import LeaseKeeper, NewEvent
+from bkjob_async.cluster._entries import encode_entry
+from bkjob_async.polling.events import JobTransition
 from bkjob_async.testing import BkJobSimulator, StepPlan
+
+from .chains import finished_jobs, stream_events
 
 SCOPE = Scope.biz(2)
 ENV = {"BKJOB_APP_CODE": "app", "BKJOB_APP_SECRET": "s", "BKJOB_USERNAME": "admin"}
@@ -50,11 +55,12 @@ async def test_watch_redis_prints_each_event_once_as_json_lines(make_cluster, re
     keeper = LeaseKeeper(cluster, worker_id="pub", ttl=30)
     await keeper.tick()
     lease = keeper.lease(0)
-    event = {"type": "job", "job": 5, "prev": None, "cur": 2, "n": 1}
-    await cluster.commit(lease, events=[NewEvent("deploys", "5/j/none-2/1", event)])
-    await cluster.commit(lease, events=[NewEvent("deploys", "5/j/none-2/1", event)])  # again
-    later = {"type": "job", "job": 5, "prev": 2, "cur": 3, "n": 2}
-    await cluster.commit(lease, events=[NewEvent("deploys", "5/j/2-3/2", later)])
+    at = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
+    first = JobTransition(5, at, None, JobStatus(2), occurrence=1)
+    later = JobTransition(5, at, JobStatus(2), JobStatus(3), occurrence=2)
+    for event in (first, first, later):  # the first one twice: shown once
+        entry = NewEvent("deploys", event.event_id, encode_entry(event, None, {}))
+        await cluster.commit(lease, events=[entry])
     out, interrupt = io.StringIO(), anyio.Event()
     argv = ["watch", "--redis", redis_server.url, "--cluster", "cli", "--watch", "deploys"]
     async with anyio.create_task_group() as tg:
@@ -69,7 +75,7 @@ async def test_watch_redis_prints_each_event_once_as_json_lines(make_cluster, re
         await anyio.sleep(0.3)
         interrupt.set()
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [line["event_id"] for line in lines] == ["5/j/none-2/1", "5/j/2-3/2"]
+    assert [line["event_id"] for line in lines] == [first.event_id, later.event_id]
     # The shape of ``watch``'s lines (issue 28), not the stream's own.
     assert lines[0]["event"] == "job_transition"
     assert (lines[0]["job_instance_id"], lines[0]["previous"], lines[0]["current"]) == (5, None, 2)
@@ -92,9 +98,7 @@ async def test_worker_polls_submitted_jobs_until_interrupted(make_cluster, redis
             tg.start_soon(work)
 
             async def finished():
-                entries = await cluster.redis.xrange(cluster.keys.events("deploys"))
-                done = {json.loads(f["p"])["job"] for _, f in entries if "finished" in f["p"]}
-                return done == set(ids)
+                return set(finished_jobs(await stream_events(cluster, "deploys"))) == set(ids)
 
             with anyio.fail_after(20):
                 while not await finished():

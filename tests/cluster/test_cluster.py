@@ -247,9 +247,10 @@ def test_the_cluster_exports_are_pinned():
         "Cluster",
         "ClusterConfigError",
         "ClusterError",
-        "ClusterEvent",
         "ClusterUnavailableError",
+        "Delivery",
         "EventStream",
+        "Holders",
         "JobGoneError",
         "JobRef",
         "Lease",
@@ -259,11 +260,12 @@ def test_the_cluster_exports_are_pinned():
         "Permit",
         "RateBudget",
         "RedisStore",
+        "StreamFormatError",
         "TickResult",
         "Worker",
         "WorkerStatistics",
-        "encode_event",
         "partition_of",
+        "read_history",
     ]
 
 

@@ -52,20 +52,35 @@ async def test_the_cluster_demo_without_redis_server_says_how_to_get_it(monkeypa
 
 async def test_a_job_that_never_ends_is_named_with_what_the_cluster_knows(make_cluster):
     """The demo's message on a stall says which job, since when, and where it stands."""
-    import json
+    import datetime as dt
 
+    from bkjob_async import JobStatus
     from bkjob_async.cli._demo_workers import SCOPE, WATCH, _missing
+    from bkjob_async.cluster import LeaseKeeper, NewEvent
+    from bkjob_async.cluster._entries import encode_entry, wire_of
+    from bkjob_async.models import JobInstanceStatus
+    from bkjob_async.polling.events import JobFinished, JobTransition
+
+    from .test_entries import RAW, protocol
 
     cluster = make_cluster()
     await cluster.submit(SCOPE, [1, 2, 3], watch=WATCH)
-    stream = cluster.keys.events(WATCH)
-    for job, kind in ((1, "host"), (1, "finished"), (2, "host")):
-        payload = {"type": kind, "job": job}
-        await cluster.redis.xadd(stream, {"id": f"{job}{kind}", "p": json.dumps(payload)})
+    keeper = LeaseKeeper(cluster, worker_id="pub", ttl=30)
+    await keeper.tick()
+    at = dt.datetime.now(dt.timezone.utc)
+    snapshot = protocol().parse(RAW, JobInstanceStatus)
+    for event in (
+        JobTransition(1, at, None, JobStatus(2)),
+        JobFinished(1, at, JobStatus(3), snapshot),
+        JobTransition(2, at, None, JobStatus(2)),
+    ):
+        entry = NewEvent(WATCH, event.event_id, encode_entry(event, RAW, wire_of(protocol())))
+        await cluster.commit(keeper.lease(0), events=[entry])
+    await keeper.release()
     await cluster.cancel(SCOPE, [3], watch=WATCH)
     lines = await _missing(cluster, [1, 2, 3])
     assert len(lines) == 2  # job 1 ended
     assert lines[0].startswith("job 2: last event ")
-    assert "s ago (host); in the job set; partition " in lines[0]
+    assert "s ago (JobTransition); in the job set; partition " in lines[0]
     assert lines[0].endswith(": nobody")
     assert lines[1].startswith("job 3: no event yet; gone from the job set")

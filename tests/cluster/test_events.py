@@ -3,12 +3,31 @@ one consumer per event within a group, claiming after a consumer dies, redeliver
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import anyio
 import pytest
 
-from bkjob_async.cluster import ClusterUnavailableError, LeaseKeeper
+from bkjob_async import JobStatus
+from bkjob_async.cluster import ClusterUnavailableError, LeaseKeeper, StreamFormatError
+from bkjob_async.cluster._entries import encode_entry
+from bkjob_async.polling.events import JobTransition
 
 from .redis_server import sigcont, sigstop
+
+AT = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
+#: Each prefix numbers the jobs of its events from its own base.
+BASES = {"e": 1, "late": 1001, "after-outage": 2001, "after-wipe": 3001}
+
+
+def made(i, prefix="e"):
+    """Return event ``i`` of a test: job ``BASES[prefix] + i`` started running."""
+    return JobTransition(BASES[prefix] + i, AT, None, JobStatus.RUNNING)
+
+
+def ids(n, prefix="e"):
+    return [made(i, prefix).event_id for i in range(n)]
 
 
 async def a_lease(cluster, worker="pub"):
@@ -19,7 +38,8 @@ async def a_lease(cluster, worker="pub"):
 
 async def publish(cluster, lease, n, *, watch="deploys", prefix="e"):
     for i in range(n):
-        await cluster.publish(lease, watch, {"i": i}, event_id=f"{prefix}{i}")
+        event = made(i, prefix)
+        await cluster.publish(lease, watch, encode_entry(event, None, {}), event_id=event.event_id)
 
 
 async def take(stream, n, timeout=5.0):
@@ -38,10 +58,10 @@ async def test_every_group_sees_every_event(make_cluster):
     await publish(cluster, lease, 5)
     for stream in (a, b):
         events = await take(stream, 5)
-        assert [e.event_id for e in events] == [f"e{i}" for i in range(5)]
-        assert [e.payload for e in events] == [{"i": i} for i in range(5)]
-        assert all(e.token == lease.token and e.partition == lease.partition for e in events)
-        assert not any(e.redelivered for e in events)
+        assert events == [made(i) for i in range(5)]  # typed, as the worker's engine saw them
+        deliveries = [stream.delivery(e) for e in events]
+        assert all(d.token == lease.token and d.partition == lease.partition for d in deliveries)
+        assert not any(d.redelivered for d in deliveries)
 
 
 async def test_within_a_group_each_event_goes_to_one_consumer(make_cluster):
@@ -61,7 +81,7 @@ async def test_within_a_group_each_event_goes_to_one_consumer(make_cluster):
     assert seen["c1"]
     assert seen["c2"]
     assert not set(seen["c1"]) & set(seen["c2"])
-    assert sorted(seen["c1"] + seen["c2"]) == sorted(f"e{i}" for i in range(12))
+    assert sorted(seen["c1"] + seen["c2"]) == sorted(ids(12))
 
 
 async def test_a_dead_consumers_events_are_claimed_by_another(make_cluster):
@@ -78,9 +98,11 @@ async def test_a_dead_consumers_events_are_claimed_by_another(make_cluster):
         await heir.__anext__()
         pytest.fail("claimed before claim_idle")
     claimed = await take(heir, 5, timeout=3)
-    assert [e.event_id for e in claimed] == [e.event_id for e in read[1:]]
-    assert [e.stream_id for e in claimed] == [e.stream_id for e in read[1:]]
-    assert all(e.redelivered for e in claimed)
+    assert claimed == read[1:]
+    assert [heir.delivery(e).stream_id for e in claimed] == [
+        doomed.delivery(e).stream_id for e in read[1:]
+    ]
+    assert all(heir.delivery(e).redelivered for e in claimed)
     for event in claimed:
         assert await heir.ack(event)
     assert await heir.pending() == 0
@@ -98,20 +120,17 @@ async def test_a_killed_consumer_process_loses_its_events_to_another(
     lease = await a_lease(cluster)
     await publish(cluster, lease, 4)
     proc = child("consume", redis_server.url, "3")
-    assert proc.line() == "read e0,e1,e2"
+    assert proc.line() == "read " + ",".join(ids(3))
     proc.kill()  # SIGKILL, nothing acknowledged
     heir = cluster.events("deploys", consumer="heir", claim_idle=0.3, block=0.1)
     events = await take(heir, 4)
+    # The fourth was read ahead (one XREADGROUP fetches up to ``count``), so it was pending for
+    # the dead consumer too: all four come claimed, in stream order.
+    assert [(e.event_id, heir.delivery(e).redelivered) for e in events] == [
+        (i, True) for i in ids(4)
+    ]
     for event in events:
         await heir.ack(event)
-    # e3 was read ahead (one XREADGROUP fetches up to ``count``), so it was pending for the
-    # dead consumer too: all four come claimed, in stream order.
-    assert [(e.event_id, e.redelivered) for e in events] == [
-        ("e0", True),
-        ("e1", True),
-        ("e2", True),
-        ("e3", True),
-    ]
     assert await heir.pending() == 0
 
 
@@ -124,12 +143,9 @@ async def test_a_consumer_restarting_under_its_name_gets_its_pending_events_firs
     await publish(cluster, lease, 2, prefix="late")
     again = make_cluster().events("deploys", consumer="c1", block=0.1)
     events = await take(again, 5)
-    assert [(e.event_id, e.redelivered) for e in events] == [
-        ("e0", True),
-        ("e1", True),
-        ("e2", True),
-        ("late0", False),
-        ("late1", False),
+    assert [(e.event_id, again.delivery(e).redelivered) for e in events] == [
+        *((i, True) for i in ids(3)),
+        *((i, False) for i in ids(2, "late")),
     ]
 
 
@@ -150,7 +166,7 @@ async def test_a_group_made_later_starts_from_the_oldest_event_kept(make_cluster
     lease = await a_lease(cluster)
     await publish(cluster, lease, 4)
     late = cluster.events("deploys", consumer="c1", group="late", block=0.1)
-    assert [e.event_id for e in await take(late, 4)] == ["e0", "e1", "e2", "e3"]
+    assert [e.event_id for e in await take(late, 4)] == ids(4)
 
 
 async def test_ack_reports_whether_the_event_was_pending(make_cluster):
@@ -162,7 +178,7 @@ async def test_ack_reports_whether_the_event_was_pending(make_cluster):
     assert await stream.ack(event) == 1
     assert await stream.ack(event) == 0
     other = cluster.events("other", consumer="c1", block=0.1)
-    with pytest.raises(ValueError, match="watch"):
+    with pytest.raises(ValueError, match="not handed out"):
         await other.ack(event)
 
 
@@ -180,14 +196,14 @@ async def test_reading_survives_an_outage_and_a_wiped_redis(make_cluster, redis_
     finally:
         sigcont(redis_server.pid)
     await publish(cluster, lease, 1, prefix="after-outage")
-    assert [e.event_id for e in await take(stream, 1)] == ["after-outage0"]
+    assert [e.event_id for e in await take(stream, 1)] == ids(1, "after-outage")
     # Restarted empty: the stream and its group are gone; they are made again on the next read.
     redis_server.restart_empty()
     with anyio.move_on_after(0.5):
         await stream.__anext__()
     fresh = await a_lease(cluster, worker="pub2")
     await publish(cluster, fresh, 1, prefix="after-wipe")
-    assert [e.event_id for e in await take(stream, 1)] == ["after-wipe0"]
+    assert [e.event_id for e in await take(stream, 1)] == ids(1, "after-wipe")
 
 
 async def test_streams_are_trimmed_to_about_maxlen(make_cluster):
@@ -212,17 +228,46 @@ async def test_an_event_delivered_too_often_goes_to_the_dead_letters(make_cluste
         for i in range(2)
     ]
     (again,) = await take(heirs[0], 1)  # claimed: delivery 2, still allowed
-    assert again.event_id == one.event_id
-    assert again.redelivered
+    assert again == one
+    assert heirs[0].delivery(again).redelivered
     # Claimed once more (delivery 3 > 2): moved aside, not delivered, and said loudly.
     with anyio.move_on_after(1.0):
         extra = await heirs[1].__anext__()
         pytest.fail(f"delivered past max_deliveries: {extra}")
     dead = await heirs[1].dead_letters()
-    assert [(e.event_id, e.stream_id, e.payload) for e in dead] == [
-        (one.event_id, one.stream_id, one.payload)
-    ]
+    assert [(d.event, d.stream_id) for d in dead] == [(one, first.delivery(one).stream_id)]
     assert await heirs[1].pending() == 0
     assert any("dead" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
     other_group = cluster.events("deploys", consumer="c1", group="other", block=0.1)
     assert await other_group.dead_letters() == []
+
+
+async def test_an_entry_of_the_old_format_is_refused_by_name_never_misread(make_cluster):
+    """An entry written by a bkjob-async before the one codec (a dict with "type", no format)
+    raises ``StreamFormatError`` naming the watch, the stream and the entry; it stays pending
+    until skipped, and the events after it are read as usual."""
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    key = cluster.keys.events("deploys")
+    old = {"type": "host", "job": 7, "step": 1, "ec": 0, "host": "5", "prev": 5, "cur": 9, "n": 0}
+    fields = {"id": "7/old", "p": json.dumps(old), "part": lease.partition, "tok": lease.token}
+    bad = await cluster.redis.xadd(key, fields)
+    await publish(cluster, lease, 2)
+    stream = cluster.events("deploys", consumer="c1", block=0.1)
+    with anyio.fail_after(5), pytest.raises(StreamFormatError) as info:
+        await stream.__anext__()
+    error = info.value
+    assert (error.watch, error.stream_id) == ("deploys", bad)
+    assert key in str(error)
+    assert bad in str(error)
+    assert "older bkjob-async" in str(error)
+    assert await take(stream, 2) == [made(0), made(1)]
+    assert await stream.pending() == 3  # the bad entry too, until skipped
+    assert await stream.skip(error) == 1
+    await stream.ack(made(0), made(1))
+    assert await stream.pending() == 0
+    # An entry whose data does not make the event_id it claims is refused too.
+    forged = {**fields, "id": "someone-else", "p": json.dumps(encode_entry(made(5), None, {}))}
+    await cluster.redis.xadd(key, forged)
+    with anyio.fail_after(5), pytest.raises(StreamFormatError, match="event_id"):
+        await stream.__anext__()

@@ -8,9 +8,11 @@ import anyio
 
 from bkjob_async import BkJobClient, PollPolicy, Scope, StepOperation
 from bkjob_async.cluster import Worker
+from bkjob_async.errors import NotFoundError
+from bkjob_async.polling.events import HostTransition, JobFinished, WatchFailed
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from .chains import check_chains, stream_events
+from .chains import check_chains, finished_jobs, stream_events
 
 SCOPE = Scope.biz(2)
 
@@ -40,7 +42,7 @@ async def test_two_workers_share_the_jobs_and_publish_every_chain(make_cluster):
 
             async def all_finished():
                 events = await stream_events(submitter, "deploys")
-                return sum(p["type"] == "finished" for _, p in events) >= len(ids)
+                return len(finished_jobs(events)) >= len(ids)
 
             await wait_for(all_finished, 30)
             s1, s2 = w1.statistics(), w2.statistics()
@@ -94,15 +96,15 @@ async def test_a_job_that_cannot_be_watched_is_published_as_failed(make_cluster)
 
             async def both_ended():
                 kinds = {
-                    (p["job"], p["type"]) for _, p in await stream_events(submitter, "deploys")
+                    (e.job_instance_id, type(e)) for e in await stream_events(submitter, "deploys")
                 }
-                return {(real, "finished"), (missing, "failed")} <= kinds
+                return {(real, JobFinished), (missing, WatchFailed)} <= kinds
 
             await wait_for(both_ended, 15)
         events = await stream_events(submitter, "deploys")
-    failed = [p for _, p in events if p["type"] == "failed"]
-    assert [(p["job"], p["error"]) for p in failed] == [(missing, "NotFoundError")]
-    assert not [p for _, p in events if p["job"] == missing and p["type"] != "failed"]
+    failed = [e for e in events if isinstance(e, WatchFailed)]
+    assert [(e.job_instance_id, type(e.error)) for e in failed] == [(missing, NotFoundError)]
+    assert not [e for e in events if e.job_instance_id == missing and e not in failed]
 
 
 async def test_a_refused_write_is_followed_again_from_redis_never_lost(make_cluster):
@@ -124,10 +126,10 @@ async def test_a_refused_write_is_followed_again_from_redis_never_lost(make_clus
         async def commit(lease, **kwargs):
             events = kwargs.get("events") or ()
             for event in events:
-                job, kind = event.payload["job"], event.payload["type"]
+                job, kind = event.payload["j"], event.payload["k"]
                 # Each job's first write of its end, and one write in its middle, refused.
-                middle = kind == "host" and event.payload["cur"] == 9
-                if (kind == "finished" or middle) and (job, kind) not in refused:
+                middle = kind == "h" and event.payload["c"] == 9
+                if (kind == "f" or middle) and (job, kind) not in refused:
                     refused.append((job, kind))
                     raise LeaseLostError(
                         "refused", partition=lease.partition, token=lease.token, reason="outranked"
@@ -142,11 +144,11 @@ async def test_a_refused_write_is_followed_again_from_redis_never_lost(make_clus
 
             async def all_finished():
                 events = await stream_events(submitter, "deploys")
-                return {p["job"] for _, p in events if p["type"] == "finished"} == set(ids)
+                return set(finished_jobs(events)) == set(ids)
 
             await wait_for(all_finished, 30)
             assert worker.statistics().refused >= 2 * len(ids)
-        assert {job for job, kind in refused if kind == "finished"} == set(ids)
+        assert {job for job, kind in refused if kind == "f"} == set(ids)
         events = await stream_events(submitter, "deploys")
         assert check_chains(events, sim, ids) == len(ids) * 4
 
@@ -237,7 +239,7 @@ async def test_ends_and_cancels_leave_nothing_of_their_jobs_in_redis(make_cluste
             async def ended():
                 events = await stream_events(submitter, "deploys")
                 audit = await stream_events(submitter, "audit")
-                done = {p["job"] for _, p in events if p["type"] == "finished"}
+                done = set(finished_jobs(events))
                 return done == set(ending) and len(audit) > 0 and not await submitter.jobs("audit")
 
             await wait_for(ended, 60)
@@ -257,9 +259,9 @@ async def test_ends_and_cancels_leave_nothing_of_their_jobs_in_redis(make_cluste
             await anyio.sleep(1.0)  # polls and writes under way land (and write nothing)
             assert await job_keys(submitter) == {}
         finished = [
-            p for _, p in await stream_events(submitter, "audit") if p["type"] == "finished"
+            e for e in await stream_events(submitter, "audit") if isinstance(e, JobFinished)
         ]
-        assert sorted(p["job"] for p in finished) == sorted(ending[:100])
+        assert sorted(e.job_instance_id for e in finished) == sorted(ending[:100])
 
 
 async def test_a_job_submitted_again_after_its_end_is_followed_again(make_cluster):
@@ -279,7 +281,7 @@ async def test_a_job_submitted_again_after_its_end_is_followed_again(make_cluste
 
             async def ended(times):
                 events = await stream_events(submitter, "deploys")
-                ends = sum(p["type"] == "finished" for _, p in events)
+                ends = len(finished_jobs(events))
                 return ends >= times and not await submitter.jobs("deploys")
 
             await wait_for(lambda: ended(1), 20)
@@ -290,9 +292,9 @@ async def test_a_job_submitted_again_after_its_end_is_followed_again(make_cluste
             await submitter.submit(SCOPE, [job], watch="deploys")
             await wait_for(lambda: ended(2), 20)
         events = await stream_events(submitter, "deploys")
-    ends = [p for _, p in events if p["type"] == "finished"]
-    assert [p["status"] for p in ends] == [int(first), int(sim.job(job).status)]
-    rounds = [p["ec"] for _, p in events if p["type"] == "host"]
+    ends = [e for e in events if isinstance(e, JobFinished)]
+    assert [e.status for e in ends] == [first, sim.job(job).status]
+    rounds = [e.execute_count for e in events if isinstance(e, HostTransition)]
     assert sorted(set(rounds)) == [0, 1]
-    second = next(i for i, (_, p) in enumerate(events) if p["type"] == "finished")
-    assert {p["ec"] for _, p in events[second:] if p["type"] == "host"} == {1}
+    second = next(i for i, e in enumerate(events) if isinstance(e, JobFinished))
+    assert {e.execute_count for e in events[second:] if isinstance(e, HostTransition)} == {1}

@@ -22,7 +22,7 @@ from bkjob_async import Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from ..sim_clock import sim_clock
-from .chains import check_chains, stream_events
+from .chains import check_chains, finished_jobs, stream_events
 from .redis_server import sigcont, sigstop
 from .workers import WorkerProc, holders
 
@@ -41,7 +41,7 @@ async def until(predicate, timeout):
 
 async def all_finished(cluster, ids):
     events = await stream_events(cluster, "deploys")
-    return sum(p["type"] == "finished" for _, p in events) >= len(ids)
+    return len(finished_jobs(events)) >= len(ids)
 
 
 def jobs(sim, n):
@@ -178,7 +178,7 @@ async def test_redis_restarted_empty_is_reported_loudly_and_work_goes_on(
             # Every job still running when Redis was wiped is watched again and finishes.
             await until(lambda: all_finished(cluster, running), 60)
             events = await stream_events(cluster, "deploys")
-            done = {p["job"] for _, p in events if p["type"] == "finished"}
+            done = set(finished_jobs(events))
             assert set(running) <= done
     finally:
         errors = [p.stop() for p in procs]

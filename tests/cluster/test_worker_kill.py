@@ -22,7 +22,7 @@ from bkjob_async import Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from ..sim_clock import sim_clock
-from .chains import check_chains, stream_events
+from .chains import check_chains, finished_jobs, stream_events
 from .workers import INTERVAL, WorkerProc, holders
 
 SCOPE = Scope.biz(2)
@@ -73,7 +73,7 @@ async def test_a_killed_workers_jobs_are_taken_over_with_no_transition_lost(
 
             async def finished():
                 events = await stream_events(cluster, "deploys")
-                return sum(p["type"] == "finished" for _, p in events)
+                return len(finished_jobs(events))
 
             with anyio.fail_after(60):
                 while await finished() < len(ids):

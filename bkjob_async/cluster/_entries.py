@@ -1,0 +1,146 @@
+"""Pure: a watch's stream entries as typed events, through the one codec (``polling._codec``); no I/O.
+
+An entry's payload is ``polling._codec.encode_event``'s data (``"v"``: its format), with what a
+reader needs that the poller's own store knows anyway: for a ``JobFinished``, the wire dialect
+and time zone its raw answer is read with (``"g"``, ``"z"``); and a ``WatchFailed`` (``"k":
+"x"``), which a poller does not store, says its error's type and message. A consumer that wants
+JSON gets it from the codec (``encode_entry``).
+
+An entry that is not such data (written by a bkjob-async before this format: no ``"v"``; or of
+a newer format; or whose ``event_id`` is not the one its data makes) is never misread: reading
+it raises ``StreamFormatError``, which names the stream and the entry.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import zoneinfo
+from typing import TYPE_CHECKING, Any, cast
+
+import attrs
+
+from .. import errors
+from .._converter import Generation, structure
+from ..polling._codec import FORMAT, decode_event, encode_event, stored_kinds
+from ..polling.events import Event, JobFinished, WatchFailed
+from ._errors import StreamFormatError
+
+if TYPE_CHECKING:
+    from .._protocol import Protocol
+
+__all__ = ["Delivery", "decode_entry", "encode_entry", "kept", "wire_of"]
+
+
+@attrs.frozen
+class Delivery:
+    """One entry of a watch's stream, read: its event and where it came from.
+
+    :param event: the event, as the worker's engine saw it (``event.event_id`` its identity).
+    :param stream_id: the Redis Stream entry id (what ``EventStream.ack`` acknowledges).
+    :param partition: the partition whose lease holder published it.
+    :param token: that holder's fencing token.
+    :param redelivered: read from a pending list (claimed or after a restart), not new.
+    """
+
+    event: Event
+    stream_id: str
+    partition: int
+    token: int
+    redelivered: bool = False
+
+
+class _Wire:
+    """Reads a ``JobFinished``'s raw answer as the worker's client did (``decode_event``)."""
+
+    def __init__(self, generation: Generation, server_tz: _dt.tzinfo) -> None:
+        self.generation, self.server_tz = generation, server_tz
+
+    def parse(self, data: Any, cls: type[Any]) -> Any:
+        return structure(data, cls, self.generation, self.server_tz)
+
+
+def wire_of(protocol: Protocol) -> dict[str, Any]:
+    """Return what a reader needs to read ``protocol``'s raw answers: dialect and time zone."""
+    tz, zone = protocol.server_tz, getattr(protocol.server_tz, "key", None)
+    if not isinstance(zone, str):
+        offset = tz.utcoffset(None)
+        if offset is None:
+            raise ValueError(f"server_tz {tz!r} is neither a zone (key) nor a fixed offset")
+        zone = offset.total_seconds()
+    return {"g": protocol.generation.value, "z": zone}
+
+
+def kept(event: Event) -> bool:
+    """Whether ``event`` goes to a watch's stream (the others are about one process)."""
+    return isinstance(event, (*stored_kinds(), WatchFailed))
+
+
+def encode_entry(event: Event, raw: Any, wire: dict[str, Any]) -> dict[str, Any]:
+    """Return the payload of ``event`` in a stream (``raw``: a ``JobFinished``'s answer)."""
+    if isinstance(event, WatchFailed):
+        error = event.error
+        return {
+            "v": FORMAT,
+            "k": "x",
+            "j": event.job_instance_id,
+            "t": event.observed_at.isoformat(),
+            "o": event.occurrence,
+            "e": type(error).__name__,
+            "m": str(error),
+        }
+    if isinstance(event, JobFinished):
+        return {**encode_event(event, raw), **wire}
+    return encode_event(event)
+
+
+def decode_entry(
+    watch: str, key: str, stream_id: str, fields: dict[str, str], *, redelivered: bool = False
+) -> Delivery:
+    """Return the event of one entry of stream ``key`` (watch ``watch``).
+
+    :raises StreamFormatError: the entry is not an event of this format.
+    """
+    try:
+        data = json.loads(fields["p"])
+        if not isinstance(data, dict) or "v" not in data:
+            raise ValueError("written by an older bkjob-async (its payload has no format)")
+        event = _failed(data) if data.get("k") == "x" else _decode(data)
+        if event.event_id != fields["id"]:
+            raise ValueError(f"its data makes event_id {event.event_id!r}, not {fields['id']!r}")
+        return Delivery(event, stream_id, int(fields["part"]), int(fields["tok"]), redelivered)
+    except (KeyError, TypeError, ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
+        raise StreamFormatError(
+            f"watch {watch!r}: entry {stream_id} of stream {key} cannot be read ({exc}); "
+            "it is left pending (EventStream.skip acknowledges it)",
+            watch=watch,
+            stream_id=stream_id,
+        ) from None
+
+
+def _decode(data: dict[str, Any]) -> Event:
+    wire = None
+    if data.get("k") == "f":
+        zone = data["z"]
+        tz = (
+            zoneinfo.ZoneInfo(zone)
+            if isinstance(zone, str)
+            else _dt.timezone(_dt.timedelta(seconds=zone))
+        )
+        wire = _Wire(Generation(data["g"]), tz)
+    return decode_event(data, cast("Protocol", wire))
+
+
+def _failed(data: dict[str, Any]) -> WatchFailed:
+    """Rebuild a ``WatchFailed``: its error of the same type name (``event_id`` holds it)."""
+    name, message = str(data["e"]), str(data["m"])
+    known = getattr(errors, name, None)
+    cls = known if isinstance(known, type) and issubclass(known, errors.BkJobError) else None
+    try:
+        error = cls(message) if cls is not None else None
+    except TypeError:  # (it needs more than a message)
+        error = None
+    if error is None:
+        error = type(name, (errors.BkJobError,), {})(message)
+    at = _dt.datetime.fromisoformat(data["t"])
+    return WatchFailed(int(data["j"]), at, error, occurrence=int(data["o"]))
