@@ -259,3 +259,20 @@ async def test_the_share_stays_fair_through_joins_and_leaves(make_cluster, seed)
         if free:  # with an uncapped worker, every partition is held, evenly
             assert set().union(*held) == set(range(64))
             assert max(free) - min(free) <= 1, free
+
+
+async def test_holders_names_the_live_workers_and_who_holds_each_partition(make_cluster):
+    """``Cluster.holders``: what ``watch --redis`` shows, read in one round trip, changing
+    nothing."""
+    cluster = make_cluster()
+    keeper = LeaseKeeper(make_cluster(), worker_id="a", ttl=30, max_partitions=2)
+    await keeper.tick()
+    held = sorted(keeper.leases())
+    free = next(p for p in range(cluster.partitions) if p not in held)
+    keys = sorted(await cluster.redis.keys("*"))
+    holders = await cluster.holders([*held, free])
+    assert holders.live == {"a"}
+    assert holders.leases == {held[0]: "a", held[1]: "a", free: None}
+    assert sorted(await cluster.redis.keys("*")) == keys
+    await keeper.release()
+    assert (await cluster.holders(held)).leases == dict.fromkeys(held)
