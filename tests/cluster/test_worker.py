@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import anyio
+import pytest
 
 from bkjob_async import BkJobClient, PollPolicy, Scope, StepOperation
 from bkjob_async.cluster import Worker
@@ -215,6 +216,9 @@ async def job_keys(cluster):
     return found
 
 
+# 1,000 jobs on a real clock take ~17 s here alone and over 60 s beside two busy loops and the
+# other test workers (issue 24, point 4): the waits are generous, the outcome is the assertion.
+@pytest.mark.timeout(300)
 async def test_ends_and_cancels_leave_nothing_of_their_jobs_in_redis(make_cluster):
     """Issue 25: a job's state stayed in Redis after its end, and after a cancel unless the
     cancelling process held its partition. 1,000 jobs across 3 workers: 700 end (100 of them
@@ -242,20 +246,20 @@ async def test_ends_and_cancels_leave_nothing_of_their_jobs_in_redis(make_cluste
                 done = set(finished_jobs(events))
                 return done == set(ending) and len(audit) > 0 and not await submitter.jobs("audit")
 
-            await wait_for(ended, 60)
+            await wait_for(ended, 180)
 
             async def polled():  # each long job's state (only theirs), in whichever partition
                 keys = await job_keys(submitter)
                 return sum(n for key, n in keys.items() if key[:5] == "state") == len(long)
 
-            await wait_for(polled, 30)
+            await wait_for(polled, 90)
             assert all(w.statistics().commits > 0 for w in (w1, w2, w3))
             assert await submitter.cancel(SCOPE, long, watch="deploys") == len(long)
 
             async def let_go():
                 return sum(w.statistics().jobs for w in (w1, w2, w3)) == 0
 
-            await wait_for(let_go, 30)
+            await wait_for(let_go, 90)
             await anyio.sleep(1.0)  # polls and writes under way land (and write nothing)
             assert await job_keys(submitter) == {}
         finished = [
