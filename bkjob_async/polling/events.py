@@ -163,14 +163,15 @@ class HostTransition:
     if not TYPE_CHECKING:  # (hidden from type checkers: every other name stays checked)
 
         def __getattr__(self, name: str) -> Any:
-            row = object.__getattribute__(self, "_row")
-            if row is None or name not in ("host", "result"):
+            if name not in ("host", "result"):
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            result = row.structure(row.key, row.code, row.row)
-            object.__setattr__(self, "host", result.host)
-            object.__setattr__(self, "result", result)
-            object.__setattr__(self, "_row", None)
-            return result.host if name == "host" else result
+            row = object.__getattribute__(self, "_row")
+            if row is not None:  # (None: another thread built them meanwhile)
+                result = row.structure(row.key, row.code, row.row)
+                object.__setattr__(self, "host", result.host)
+                object.__setattr__(self, "result", result)
+                object.__setattr__(self, "_row", None)
+            return object.__getattribute__(self, name)
 
     @property
     def host_key(self) -> HostKey:

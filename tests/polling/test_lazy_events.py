@@ -123,3 +123,11 @@ def test_unknown_attributes_still_raise() -> None:
     built = eager(first, "10.0.0.1")
     with pytest.raises(AttributeError):
         built.hots  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_a_build_finished_by_another_thread_meanwhile_is_read_not_refused() -> None:
+    # Two threads read ``host`` at once: both miss the empty slot; the first builds, the
+    # second then finds the row gone and must read what the first built.
+    first, _ = transitions([])
+    first.result  # noqa: B018 (the first thread's build)
+    assert type(first).__getattr__(first, "host") is first.host  # the second thread's call
