@@ -43,6 +43,7 @@ from typing import Any
 import pytest
 
 from bkjob_async import PollPolicy
+from bkjob_async.polling._schedule import census_round
 
 from ._harness import report
 from ._peers_bench import (
@@ -91,10 +92,11 @@ def _figures(server: MixServer, result: dict[str, Any]) -> dict[str, Any]:
     hours, jobs = seen.job_hours, len(server.job_ids)
     lists = result.get("census_requests", 0)
     status = result["requests"] - lists
-    # The census reads the list once a round, from the start until the last job is seen.
+    # The census reads the list once a round (``census_round``: the latency less the jitter's
+    # share), from the start until the last job is seen.
     last = max((at for *_, at in result["seen"]), default=server.origin)
     span = (server.sim_ms(last) - server.epoch_ms) / 1000.0
-    rounds = math.floor(span / ROUND) + 1
+    rounds = math.floor(span / census_round(PollPolicy())) + 1
     return {
         "requests_per_job_hour": result["requests"] / hours,
         "status_per_job": status / jobs,
