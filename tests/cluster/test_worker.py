@@ -37,8 +37,10 @@ async def test_two_workers_share_the_jobs_and_publish_every_chain(make_cluster):
         async with (
             client_for(sim) as c1,
             client_for(sim) as c2,
-            Worker(c1, make_cluster(), policy=policy, worker_id="w1") as w1,
-            Worker(c2, make_cluster(), policy=policy, worker_id="w2") as w2,
+            # Leases long enough for a busy machine (the default, 0.3 s at this interval, lapses
+            # beside two busy loops and the shares move): this test is not about failover.
+            Worker(c1, make_cluster(), policy=policy, worker_id="w1", lease_ttl=3.0) as w1,
+            Worker(c2, make_cluster(), policy=policy, worker_id="w2", lease_ttl=3.0) as w2,
         ):
 
             async def all_finished():
