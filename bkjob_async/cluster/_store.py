@@ -22,8 +22,9 @@ process; across processes as good as their clocks agree). The duplicate check of
 (an ``event_id`` already pending keeps its first place) and ``ack`` know the pending ids this
 store committed or loaded; other ids are ignored, as the ``Store`` contract allows.
 
-Writes go one at a time, in call order, through ``_writes.Writer``; tickets, settling, health
-and backoff are the one write queue's (``polling.stores._queue``): a write that cannot reach
+Writes go in call order through ``_writes`` (fenced ones queued together: one pipeline per
+round trip); tickets, settling, health and backoff are the one write queue's
+(``polling.stores._queue``): a write that cannot reach
 Redis stays queued, the store turns unhealthy (one ERROR record), retries with backoff, and
 says when writes succeed again; while unhealthy every call is settled at once.
 """
@@ -60,10 +61,10 @@ from ._keys import (
     pending_field,
     state_field,
 )
-from ._writes import Fence, Writer
+from ._writes import Fence, Fenced, Writer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
 
     from anyio.abc import TaskGroup
 
@@ -126,7 +127,7 @@ class RedisStore(Store):
             retry_interval=retry_interval,
             max_retry_interval=max_retry_interval,
         )
-        self._writer = Writer(self._queue)
+        self._writer = Writer(self._queue, self.fence)
         self._tasks: TaskGroup | None = None
         self._seq = 0
         #: Watch -> its jobs as this process knows them (loaded or added), in add order.
@@ -195,7 +196,7 @@ class RedisStore(Store):
         """Return a snapshot; a transaction is one Redis write (a command or a script)."""
         return self._queue.statistics()
 
-    def _put(self, write: Callable[[], Any]) -> int:
+    def _put(self, write: Callable[[], Awaitable[None]] | list[Fenced]) -> int:
         if not self._queue.accepting:
             raise StoreError(f"the RedisStore of {self.cluster!r} is closed or not open")
         return self._writer.put(write)
@@ -339,7 +340,7 @@ class RedisStore(Store):
             if event_id not in pending and event_id not in new:
                 new[event_id] = (payload, _dumps(payload))
         if not self._queue.accepting:
-            self._put(_nothing)  # raises StoreError
+            self._put([])  # raises StoreError
         if job not in self._members.get(name, {}):
             return self._queue.ticket  # not in the watch: nothing to write
         fields = {} if end else {state_field(job, name): body}
@@ -348,8 +349,18 @@ class RedisStore(Store):
                 self._seq = max(self._seq + 1, time.time_ns())
                 fields[pending_field(job, name, event_id)] = f"[{self._seq},{text}]"
                 self._pending.setdefault(name, {})[event_id] = job
-        records = [NewEvent(name, event_id, payload) for event_id, (payload, _) in new.items()]
-        return self._put(lambda: self.fence.commit(job, name, fields, records, end))
+        write = Fenced(
+            self.cluster.partition(*job),
+            state=fields,
+            delete=(state_field(job, name),) if end else (),
+            events=tuple(
+                NewEvent(name, event_id, payload) for event_id, (payload, _) in new.items()
+            ),
+            job=job,
+            watch=name,
+            end=end,
+        )
+        return self._put([write])
 
     def ack(self, name: str, event_ids: Iterable[str]) -> int:
         """Queue: delete these pending events of watch ``name`` (ids this store knows)."""
@@ -359,11 +370,7 @@ class RedisStore(Store):
             job = pending.pop(event_id, None)
             if job is not None:
                 by_part[self.cluster.partition(*job)].append(pending_field(job, name, event_id))
-        return self._put(lambda: self.fence.delete(by_part) if by_part else _nothing())
-
-
-async def _nothing() -> None:
-    return None
+        return self._put([Fenced(part, delete=tuple(fields)) for part, fields in by_part.items()])
 
 
 def _by_scope(jobs: Iterable[JobKey]) -> dict[Any, list[int]]:

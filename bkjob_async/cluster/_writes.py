@@ -1,15 +1,18 @@
-"""The Redis store's writes: sent one at a time in call order (``Writer``), each fenced by a lease (``Fence``).
+"""The Redis store's writes: sent in call order (``Writer``), each fenced by a lease (``Fence``).
 
 Tickets, settling, health and backoff are the one write queue's (``polling.stores._queue``);
-what is Redis's own is here: a write is a coroutine (a fenced script, a submit), a write that
-cannot reach Redis (``ClusterUnavailableError``) stays first in line and is retried after the
-queue's backoff, and one Redis refused with an error is logged and dropped (retrying cannot
-help). The writer task runs in the store's task group, from ``open`` to ``aclose``.
+what is Redis's own is here. Fenced writes (a job's change, an ack) queued one after another go
+to Redis together, in order, as one pipeline of ``COMMIT`` scripts (one round trip for up to
+``_BATCH`` of them); a rare write (a submit, a cancel) is a coroutine sent alone. A batch that
+cannot reach Redis (``ClusterUnavailableError``) stays first in line and is retried whole after
+the queue's backoff (a commit applied twice appends its events twice, which consumers dedupe);
+a write Redis refused with an error is logged and dropped (retrying cannot help). The writer
+task runs in the store's task group, from ``open`` to ``aclose``.
 
-A fenced write is sent only under the lease this process holds on the partition, and Redis
-applies it only if that lease is still the newest (``Cluster.commit``); a job's write also
-only while the job is in its watch. What is not applied is counted, never retried: the
-lease's new holder goes on from what Redis holds.
+A fenced write is sent only under the lease this process holds on the partition, within its
+deadline, and Redis applies it only if that lease is still the newest; a job's write also only
+while the job is in its watch. What is not applied is counted, never retried: the lease's new
+holder goes on from what Redis holds.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from . import _scripts
+from ._commit import commit_request, guard, read_reply
 from ._errors import ClusterError, ClusterUnavailableError, JobGoneError, LeaseLostError
-from ._keys import state_field
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -32,29 +36,56 @@ if TYPE_CHECKING:
     from ._client import Cluster
     from ._commit import Lease, NewEvent
 
-__all__ = ["Fence", "Writer"]
+__all__ = ["Fence", "Fenced", "Writer"]
 
 log = logging.getLogger("bkjob_async.cluster")
+
+#: Fenced writes sent in one pipeline at most.
+_BATCH = 256
+
+
+class Fenced:
+    """One fenced write in the queue: fields of partition ``part``'s state set and deleted,
+    events appended; with ``job``, that job's write in ``watch`` (``end``: its last)."""
+
+    __slots__ = ("delete", "end", "events", "job", "part", "settled", "state", "watch")
+
+    def __init__(
+        self,
+        part: int,
+        *,
+        state: dict[str, str] | None = None,
+        delete: tuple[str, ...] = (),
+        events: tuple[NewEvent, ...] = (),
+        job: JobKey | None = None,
+        watch: str | None = None,
+        end: bool = False,
+    ) -> None:
+        self.part, self.state, self.delete, self.events = part, state or {}, delete, events
+        self.job, self.watch, self.end = job, watch, end
+        #: Its outcome is known (applied, or refused before sending): never sent again.
+        self.settled = False
 
 
 class Writer:
     """Send a store's writes in call order; report each attempt to its ``WriteQueue``."""
 
-    __slots__ = ("_hurry", "_wake", "_writes", "queue")
+    __slots__ = ("_fence", "_hurry", "_wake", "_writes", "queue")
 
-    def __init__(self, queue: WriteQueue) -> None:
+    def __init__(self, queue: WriteQueue, fence: Fence) -> None:
         self.queue = queue
-        self._writes: deque[tuple[int, Callable[[], Awaitable[None]]]] = deque()
+        self._fence = fence
+        self._writes: deque[tuple[int, Callable[[], Awaitable[None]] | list[Fenced]]] = deque()
         self._wake = anyio.Event()
         self._hurry = anyio.Event()
 
     def __len__(self) -> int:
         return len(self._writes)
 
-    def put(self, write: Callable[[], Awaitable[None]]) -> int:
-        """Queue ``write``; return its ticket."""
+    def put(self, work: Callable[[], Awaitable[None]] | list[Fenced]) -> int:
+        """Queue a coroutine to run alone, or fenced writes; return the call's ticket."""
         ticket = self.queue.issue()
-        self._writes.append((ticket, write))
+        self._writes.append((ticket, work))
         self._wake.set()
         return ticket
 
@@ -67,6 +98,21 @@ class Writer:
         while self._writes:
             await self.queue.next_attempt().wait()
 
+    def _next(self) -> tuple[int, int, Callable[[], Awaitable[None]] | list[Fenced]]:
+        """Return the next attempt: how many calls, the last one's ticket, and its work (a
+        coroutine alone, or the fenced writes of consecutive calls)."""
+        ticket, work = self._writes[0]
+        if callable(work):
+            return 1, ticket, work
+        batch: list[Fenced] = []
+        count = 0
+        for ticket_, more in self._writes:
+            if callable(more) or (batch and len(batch) + len(more) > _BATCH):
+                break
+            batch += more
+            count, ticket = count + 1, ticket_
+        return count, ticket, batch
+
     async def run(self) -> None:
         """Send the queued writes until cancelled."""
         queue = self.queue
@@ -75,11 +121,11 @@ class Writer:
                 await self._wake.wait()
                 self._wake = anyio.Event()
                 continue
-            ticket, write = self._writes[0]
+            count, ticket, work = self._next()
             queue.started += 1
             attempt = queue.started
             try:
-                await write()
+                await (work() if callable(work) else self._fence.send(work))
             except ClusterUnavailableError as exc:
                 delay = queue.failed(exc, len(self._writes))
                 queue.finished = attempt
@@ -90,14 +136,15 @@ class Writer:
                 continue
             except ClusterError as exc:  # Redis answered an error: retrying cannot help
                 log.error("%s: a write was refused by Redis and dropped: %s", queue.what, exc)
-            self._writes.popleft()
+            for _ in range(count):
+                self._writes.popleft()
             queue.applied(ticket)
             queue.finished = attempt
             queue.attempted()
 
 
 class Fence:
-    """Send a store's writes under the leases held; count those refused (logged once per
+    """Send fenced writes under the leases held; count those refused (logged once per
     partition).
 
     :param on_refused: called with a job whose write was not applied (its lease is gone, or
@@ -105,7 +152,16 @@ class Fence:
     :param on_ended: called with a job whose write of its end was applied.
     """
 
-    __slots__ = ("_leases", "_on_ended", "_on_refused", "_parts", "cluster", "gone", "refused")
+    __slots__ = (
+        "_commit",
+        "_leases",
+        "_on_ended",
+        "_on_refused",
+        "_parts",
+        "cluster",
+        "gone",
+        "refused",
+    )
 
     def __init__(
         self,
@@ -118,58 +174,69 @@ class Fence:
         self._leases = leases
         self._on_refused = on_refused
         self._on_ended = on_ended
+        self._commit = cluster.redis.register_script(_scripts.COMMIT)
         #: Writes not applied because this process did not hold the partition's lease.
         self.refused = 0
         #: A job's writes not applied because it had left the watch.
         self.gone = 0
         self._parts: set[int] = set()
 
-    async def commit(
-        self, job: JobKey, watch: str, fields: dict[str, str], events: list[NewEvent], end: bool
-    ) -> None:
-        """Write a job's change (``end``: its last, which takes it out of ``watch``)."""
-        part = self.cluster.partition(*job)
-        lease = self._leases(part)
-        try:
-            if lease is None:
-                self.refuse(part, "no lease held")
-            else:
-                await self.cluster.commit(
+    async def send(self, writes: list[Fenced]) -> None:
+        """Send ``writes`` in order in one round trip (those whose lease this process does not
+        hold, or holds past its deadline, are refused without sending)."""
+        cluster, sent, requests = self.cluster, [], []
+        for write in writes:
+            if write.settled:
+                continue
+            lease = self._leases(write.part)
+            if lease is None or cluster.clock() >= lease.deadline:
+                why = "no lease held" if lease is None else "expired"
+                self._settle(write, LeaseLostError(why, partition=write.part, token=0, reason=why))
+                continue
+            job = guard(write.job, write.watch, write.end)
+            sent.append(write)
+            requests.append(
+                (
                     lease,
-                    state=fields,
-                    delete=[state_field(job, watch)] if end else (),
-                    events=events,
-                    job=job,
-                    watch=watch,
-                    end=end,
+                    *commit_request(cluster, lease, write.state, write.delete, write.events, job),
                 )
-                if end and self._on_ended is not None:
-                    self._on_ended(job)
-                return
-        except LeaseLostError as exc:
-            self.refuse(part, exc.reason)
-        except JobGoneError:
-            self.gone += 1
-        if self._on_refused is not None:
-            self._on_refused(job)
-
-    async def delete(self, by_part: dict[int, list[str]]) -> None:
-        """Delete fields of partitions' state (acks), each under its partition's lease."""
-        for part, fields in by_part.items():
-            lease = self._leases(part)
-            try:
-                if lease is None:
-                    self.refuse(part, "no lease held")
-                else:
-                    await self.cluster.commit(lease, delete=fields)
-            except LeaseLostError as exc:
-                self.refuse(part, exc.reason)
-
-    def refuse(self, part: int, why: str) -> None:
-        """Count a write not applied; say so the first time for ``part``."""
-        self.refused += 1
-        if part not in self._parts:
-            self._parts.add(part)
-            log.warning(
-                "RedisStore: not writing to partition %d (%s): its lease is gone", part, why
             )
+        if not requests:
+            return
+        async with cluster.guard(), cluster.redis.pipeline(transaction=False) as pipe:
+            for _, keys, args in requests:
+                await self._commit(keys=keys, args=args, client=pipe)
+            replies = await pipe.execute(raise_on_error=False)
+        for write, (lease, _, _), reply in zip(sent, requests, replies, strict=True):
+            try:
+                if isinstance(reply, Exception):
+                    raise ClusterError(f"Redis at {cluster.url} answered an error: {reply}")
+                read_reply(lease, reply)
+            except ClusterError as exc:
+                self._settle(write, exc)
+            else:
+                self._settle(write, None)
+
+    def _settle(self, write: Fenced, refused: ClusterError | None) -> None:
+        """Account for a write's outcome (``refused``: why it was not applied)."""
+        write.settled = True
+        job = write.job
+        if refused is None:
+            if write.end and job is not None and self._on_ended is not None:
+                self._on_ended(job)
+            return
+        if isinstance(refused, LeaseLostError):
+            self.refused += 1
+            if write.part not in self._parts:
+                self._parts.add(write.part)
+                log.warning(
+                    "RedisStore: not writing to partition %d (%s): its lease is gone",
+                    write.part,
+                    refused.reason,
+                )
+        elif isinstance(refused, JobGoneError):
+            self.gone += 1
+        else:
+            log.error("RedisStore: a write was refused by Redis and dropped: %s", refused)
+        if job is not None and self._on_refused is not None:
+            self._on_refused(job)

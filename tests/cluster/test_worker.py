@@ -110,12 +110,13 @@ async def test_a_job_that_cannot_be_watched_is_published_as_failed(make_cluster)
     assert not [e for e in events if e.job_instance_id == missing and e not in failed]
 
 
-async def test_a_refused_write_is_followed_again_from_redis_never_lost(make_cluster):
+async def test_a_refused_write_is_followed_again_from_redis_never_lost(make_cluster, monkeypatch):
     """A fenced write refused (the fence moved, as when the worker stalled past its lease):
     what it carried is not in Redis. The worker follows the job again from Redis' state, so
     a refused last frame still ends in exactly one JobFinished, and a refused middle frame
     leaves no gap in a chain (issue 22: the cluster demo stalled at 29 of 30 jobs)."""
     from bkjob_async.cluster import LeaseLostError
+    from bkjob_async.cluster._writes import Fence
 
     policy = PollPolicy(interval=0.1, max_interval=0.2)
     async with BkJobSimulator(seed=3, host_duration=(0.3, 1.2)) as sim:
@@ -124,22 +125,24 @@ async def test_a_refused_write_is_followed_again_from_redis_never_lost(make_clus
         await submitter.submit(SCOPE, ids, watch="deploys")
         cluster = make_cluster()
         refused: list[tuple[int, str]] = []
-        real_commit = cluster.commit
+        real_send = Fence.send
 
-        async def commit(lease, **kwargs):
-            events = kwargs.get("events") or ()
-            for event in events:
-                job, kind = event.payload["j"], event.payload["k"]
-                # Each job's first write of its end, and one write in its middle, refused.
-                middle = kind == "h" and event.payload["c"] == 9
-                if (kind == "f" or middle) and (job, kind) not in refused:
-                    refused.append((job, kind))
-                    raise LeaseLostError(
-                        "refused", partition=lease.partition, token=lease.token, reason="outranked"
-                    )
-            return await real_commit(lease, **kwargs)
+        async def send(fence, writes):
+            for write in writes:
+                for event in write.events:
+                    job, kind = event.payload["j"], event.payload["k"]
+                    # Each job's first write of its end, and one write in its middle, refused.
+                    middle = kind == "h" and event.payload["c"] == 9
+                    if (kind == "f" or middle) and (job, kind) not in refused:
+                        refused.append((job, kind))
+                        why = LeaseLostError(
+                            "refused", partition=write.part, token=0, reason="outranked"
+                        )
+                        fence._settle(write, why)  # as Redis would: nothing of it applied
+                        break
+            await real_send(fence, writes)
 
-        cluster.commit = commit
+        monkeypatch.setattr(Fence, "send", send)
         async with (
             client_for(sim) as client,
             Worker(client, cluster, policy=policy, worker_id="w1") as worker,
