@@ -99,11 +99,14 @@ FAMILIES = (
 )
 
 
-def _points(ax: Any, mix: dict[str, Any], inside: tuple[float, float] | None = None) -> None:
-    """Plot the curve's settings and the SDK; label only points with x in ``inside``."""
+def _points(
+    ax: Any, mix: dict[str, Any], inside: tuple[float, float] | None = None, key: str = "p99"
+) -> None:
+    """Plot the curve's settings and the SDK (``key``: p99 or p50 against requests); label
+    only points with x in ``inside``."""
     for family, color, style, label in FAMILIES:
         points = sorted(
-            (p["requests_per_job"], p["p99"], p["setting"])
+            (p["requests_per_job"], p[key], p["setting"])
             for p in mix["curve"]
             if p["family"] == family
         )
@@ -123,7 +126,7 @@ def _points(ax: Any, mix: dict[str, Any], inside: tuple[float, float] | None = N
         if row is not None:
             ax.plot(
                 row["requests_per_job"],
-                row["p99"],
+                row[key],
                 marker,
                 color=COLORS[name],
                 markersize=8,
@@ -133,7 +136,9 @@ def _points(ax: Any, mix: dict[str, Any], inside: tuple[float, float] | None = N
 
 
 def _trade_off(mix: dict[str, Any], path: Path, title: str = "the realistic mix") -> Path:
-    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(14, 7), layout="constrained", width_ratios=(3, 2))
+    fig, (ax, zoom, median) = plt.subplots(
+        1, 3, figsize=(20, 7), layout="constrained", width_ratios=(3, 2, 2)
+    )
     sdk = mix["contenders"]["sdk-kept"]
     near = (sdk["requests_per_job"] * 0.85, sdk["requests_per_job"] * 1.2)
     _points(ax, mix, inside=(0, near[0]))
@@ -167,11 +172,15 @@ def _trade_off(mix: dict[str, Any], path: Path, title: str = "the realistic mix"
         )
     ax.axvspan(*near, color="black", alpha=0.06, label="zoomed in on the right")
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(FixedLocator([10, 15, 20, 30, 40, 60, 80, 100, 150, 200, 300]))
+    ticks = [5, 10, 15, 20, 30, 40, 60, 80, 100, 150, 200, 300]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_locator(NullLocator())
     xs = [p["requests_per_job"] for p in mix["curve"]]
-    ax.set_xlim(min([*xs, sdk["requests_per_job"] * GOAL_REQUESTS]) * 0.8, max(xs) * 1.3)
+    lowest = [*xs, sdk["requests_per_job"] * GOAL_REQUESTS] + (
+        [floor["floor_per_job"]] if floor else []
+    )
+    ax.set_xlim(min(lowest) * 0.8, max(xs) * 1.3)
     ax.set_xlabel("requests per job (log scale)")
     ax.set_ylabel("p99 transition latency (s, simulator clock)")
     ax.set_ylim(bottom=0)
@@ -193,6 +202,18 @@ def _trade_off(mix: dict[str, Any], path: Path, title: str = "the realistic mix"
     zoom.set_ylabel("p99 transition latency (s, simulator clock)")
     zoom.grid(alpha=0.3)
     zoom.set_title("Near the SDK's 5 s loop (dashed: the SDK's p99)", fontsize=10)
+    _points(median, mix, key="p50")
+    median.axhline(sdk["p50"] / 2, color=COLORS["engine-tuned"], linestyle="--", linewidth=1)
+    median.set_xscale("log")
+    median.xaxis.set_major_locator(FixedLocator(ticks))
+    median.xaxis.set_major_formatter(ScalarFormatter())
+    median.xaxis.set_minor_locator(NullLocator())
+    median.set_xlim(min(xs) * 0.8, max(xs) * 1.3)
+    median.set_ylim(bottom=0)
+    median.set_xlabel("requests per job (log scale)")
+    median.set_ylabel("p50 transition latency (s, simulator clock)")
+    median.grid(alpha=0.3)
+    median.set_title("p50 against requests (dashed: half the SDK's p50)", fontsize=10)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
