@@ -30,7 +30,7 @@ from bkjob_async import (
     Scope,
     WatchFailed,
 )
-from tests.polling.virtual import MemoryBkJob, now, run_virtual
+from tests.virtual import MemoryBkJob, now, run_virtual
 
 from ._harness import pin_client, report, steered_simulator
 

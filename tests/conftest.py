@@ -11,7 +11,7 @@ module says. ``make_client`` builds clients aimed at ``sim`` when the test uses 
 ``server`` when it uses that (else at a port nothing listens on): ``server`` is an ``aiohttp.web`` app on 127.0.0.1 port 0 that records every request it gets and
 answers from a queue the test fills (``server.reply(...)``, ``server.reply_raw(...)``,
 ``server.reply_with(handler)``); with an empty queue it answers a bk-job success envelope.
-``scripted`` is the poll engine's scripted server (``tests/polling/scripted.py``), ``client`` a
+``scripted`` is the poll engine's scripted server (``tests/scripted.py``), ``client`` a
 client on it and ``poller`` a fast poller on that client.
 """
 
@@ -35,7 +35,7 @@ from aiohttp import web
 from bkjob_async import ApiError, BkJobClient, Poller, RetryPolicy
 from bkjob_async.testing import BkJobSimulator
 
-from .polling.scripted import FAST, ScriptedServer
+from .scripted import FAST, ScriptedServer
 
 SAMPLES = pathlib.Path(__file__).parent / "unit" / "samples"
 

@@ -11,7 +11,7 @@ import pytest
 
 from bkjob_async import BkJobClient, JobFinished, Poller, SqliteStore
 from tests.durable.test_store_faults import _write_errors
-from tests.polling.scripted import FAST, SCOPE, Fault, ScriptedServer, job_body
+from tests.scripted import FAST, SCOPE, Fault, ScriptedServer, job_body
 
 pytestmark = pytest.mark.anyio
 

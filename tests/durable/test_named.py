@@ -20,7 +20,7 @@ from bkjob_async import (
 )
 from bkjob_async.polling import UnknownWatchError
 from bkjob_async.polling.stores.sqlite import _file as _sqlite
-from tests.polling.scripted import FAST, SCOPE, ScriptedServer, job_body
+from tests.scripted import FAST, SCOPE, ScriptedServer, job_body
 
 pytestmark = pytest.mark.anyio
 

@@ -18,9 +18,9 @@ import pytest
 from bkjob_async import BkJobClient, JobFinished, MemoryStore, Poller, PollPolicy, SqliteStore
 from bkjob_async.polling import Store
 from bkjob_async.testing import BkJobSimulator, StepPlan
-from tests.polling.virtual import MemoryBkJob, now, run_virtual
+from tests.virtual import MemoryBkJob, now, run_virtual
 
-from ..polling.scripted import SCOPE
+from ..scripted import SCOPE
 
 POLICY = PollPolicy()
 #: The policy's unit of time: the tests' moments scale with it.

@@ -41,7 +41,7 @@ from bkjob_async.polling._jobs import PolledJob
 from bkjob_async.polling._schedule import joined_at, min_gap, rejoined_at
 from bkjob_async.polling.events import JobFinished, WatchFailed
 
-from .scripted import SCOPE, job_body
+from ..scripted import SCOPE, job_body
 
 POLICY = PollPolicy(interval=1.0, max_interval=15.0, growth=2.0)
 WALL = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)

@@ -16,7 +16,7 @@ from bkjob_async.polling._subscription import _Mailbox
 from bkjob_async.polling._tracker import EMPTY, observe
 from bkjob_async.polling.events import HostTransition
 
-from .scripted import job_body
+from ..scripted import job_body
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 

@@ -20,7 +20,7 @@ from bkjob_async.models import Host, HostResult, HostStatus
 from bkjob_async.polling._codec import from_data, to_data
 from bkjob_async.polling._tracker import EMPTY, JobState, observe
 
-from .scripted import describe
+from ..scripted import describe
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 STATUS = st.sampled_from([1, 2, 3, 4, 7, 9, 11, 99])

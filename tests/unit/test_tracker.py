@@ -21,7 +21,7 @@ from bkjob_async.polling._tracker import (
     step_moves,
 )
 
-from .scripted import describe, job_body
+from ..scripted import describe, job_body
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 

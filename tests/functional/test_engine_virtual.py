@@ -20,7 +20,7 @@ from bkjob_async import (
     WatchFailed,
 )
 
-from .virtual import MemoryBkJob, now, run_virtual
+from ..virtual import MemoryBkJob, now, run_virtual
 
 SCOPE = Scope.biz(2)
 

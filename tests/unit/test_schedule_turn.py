@@ -27,7 +27,7 @@ from bkjob_async.polling._schedule import (
 )
 from bkjob_async.polling._tracker import EMPTY, JobState, StepState
 
-from .scripted import SCOPE, job_body
+from ..scripted import SCOPE, job_body
 
 WAIT, RUN, OK, BAD = 5, 7, 9, 104  # host statuses
 NOT_STARTED, RUNNING, DONE = 1, 2, 3  # step statuses

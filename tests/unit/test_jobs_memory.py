@@ -15,7 +15,7 @@ from bkjob_async.polling._jobs import PolledJob, Registry, Watched
 from bkjob_async.polling._reader import Wire
 from bkjob_async.polling._tracker import EMPTY, observe
 
-from .scripted import job_body
+from ..scripted import job_body
 
 
 def _observe(state, data):

@@ -6,7 +6,7 @@ import anyio
 
 from bkjob_async import BkJobClient, MemoryStore, Poller, PollPolicy
 
-from .scripted import SCOPE, ScriptedServer, job_body
+from ..scripted import SCOPE, ScriptedServer, job_body
 
 
 class LaggingStore(MemoryStore):

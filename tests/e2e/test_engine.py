@@ -22,7 +22,7 @@ from bkjob_async import (
     WatchTimedOut,
 )
 
-from .scripted import FAST, SCOPE, Fault, Hang, ScriptedServer, describe, job_body
+from ..scripted import FAST, SCOPE, Fault, Hang, ScriptedServer, describe, job_body
 
 
 async def collect(watch, limit: int = 1000) -> list:

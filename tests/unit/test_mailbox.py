@@ -8,7 +8,7 @@ from bkjob_async.models import Host, HostResult, HostStatus, JobStatus
 from bkjob_async.polling._subscription import _Mailbox
 from bkjob_async.polling.events import HostTransition, JobTransition, StepTransition
 
-from .scripted import describe
+from ..scripted import describe
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 

@@ -15,7 +15,7 @@ import pytest
 from bkjob_async import JobFinished, Poller, PollPolicy, Scope
 from bkjob_async.polling import _decide
 
-from .virtual import MemoryBkJob, run_virtual
+from ..virtual import MemoryBkJob, run_virtual
 
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=1.0, max_interval=15.0, jitter=0.1)

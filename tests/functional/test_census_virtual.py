@@ -12,7 +12,7 @@ from bkjob_async import HostTransition, JobFinished, Poller, PollPolicy, Scope
 from bkjob_async._protocol import Response
 from bkjob_async.polling._schedule import census_round
 
-from .virtual import _JSON, MemoryBkJob, now, run_virtual
+from ..virtual import _JSON, MemoryBkJob, now, run_virtual
 
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy()  # latency 5 s: a census round every 5 s

@@ -10,7 +10,7 @@ import pytest
 from bkjob_async import HostTransition, JobFinished, MemoryStore, Poller, PollPolicy, Scope
 from bkjob_async.polling._tracker import JobState
 
-from .virtual import MemoryBkJob, run_virtual
+from ..virtual import MemoryBkJob, run_virtual
 
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy(latency=1.0, interval=1.0, max_interval=1.0, jitter=0.0)

@@ -30,7 +30,7 @@ from bkjob_async import (
 )
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, RollingMode, StepPlan
 
-from .scripted import describe
+from ..scripted import describe
 
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=0.005, max_interval=0.02, max_in_flight=16, poll_timeout=5.0)

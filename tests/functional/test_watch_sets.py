@@ -17,7 +17,7 @@ from bkjob_async import (
     StepTransition,
 )
 
-from .virtual import MemoryBkJob, now, run_virtual
+from ..virtual import MemoryBkJob, now, run_virtual
 
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=1.0, max_interval=2.0, max_in_flight=4)

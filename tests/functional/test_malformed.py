@@ -29,7 +29,7 @@ from bkjob_async.config import Timeouts
 from bkjob_async.polling._failures import MALFORMED_LIMIT
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from .virtual import MemoryBkJob, run_virtual
+from ..virtual import MemoryBkJob, run_virtual
 
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=1.0, max_interval=4.0)
