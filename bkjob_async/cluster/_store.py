@@ -120,7 +120,7 @@ class RedisStore(Store):
         self.cluster = cluster
         self._keep_pending = pending
         #: Leases and refusals of the writes (``_writes``).
-        self.fence = Fence(cluster, leases, on_refused, on_ended)
+        self.fence = Fence(cluster, leases, on_refused, on_ended, self._follow)
         self._queue = WriteQueue(
             f"RedisStore of {cluster!r}",
             log,
@@ -130,8 +130,10 @@ class RedisStore(Store):
         self._writer = Writer(self._queue, self.fence)
         self._tasks: TaskGroup | None = None
         self._seq = 0
-        #: Watch -> its jobs as this process knows them (loaded or added), in add order.
-        self._members: dict[str, dict[JobKey, None]] = {}
+        #: Watch -> its jobs as this process knows them (loaded or added), in add order, each
+        #: with its membership: a number new each time the job joins (``Fenced.follow``).
+        self._members: dict[str, dict[JobKey, int]] = {}
+        self._joins = 0
         #: Watch -> pending event id -> its job (committed or loaded here).
         self._pending: dict[str, dict[str, JobKey]] = {}
 
@@ -187,6 +189,12 @@ class RedisStore(Store):
     async def wait_settled(self, ticket: int) -> None:
         """Wait until ``settled(ticket)``."""
         await self._queue.wait_settled(ticket)
+
+    async def quiet(self) -> None:
+        """Return once no write sent before this call can still land (``Writer.quiet``):
+        read a partition's states after it, once its jobs were let go, and what was read is
+        the last this process wrote of them."""
+        await self._writer.quiet()
 
     async def flush(self) -> None:
         """Return once every call so far is applied, or once an attempt at it failed."""
@@ -245,7 +253,9 @@ class RedisStore(Store):
                         seq, payload = json.loads(value)
                         found.append((seq, StoredEvent(event_id, job, payload)))
         found.sort(key=lambda item: item[0])
-        self._members[name] = dict.fromkeys(order)
+        known = self._members.get(name, {})
+        self._members[name] = {job: known[job] for job in order if job in known}
+        self._join(name, order)
         self._pending[name] = {e.event_id: e.job for _, e in found}
         return StoredWatch(name, states, tuple(e for _, e in found))
 
@@ -256,7 +266,7 @@ class RedisStore(Store):
         check_name(name)
         jobs = list(jobs)
         ticket = self._put(lambda: self._add(name, jobs))
-        self._members.setdefault(name, {}).update(dict.fromkeys(jobs))
+        self._join(name, jobs)
         return ticket
 
     async def _add(self, name: str, jobs: list[JobKey]) -> None:
@@ -268,11 +278,25 @@ class RedisStore(Store):
     def hold(self, name: str, jobs: Iterable[JobKey]) -> None:
         """Count ``jobs`` as members of watch ``name`` here, without changing the cluster's
         watch set (a worker that took over their partition)."""
-        self._members.setdefault(check_name(name), {}).update(dict.fromkeys(jobs))
+        self._join(check_name(name), jobs)
+
+    def _join(self, name: str, jobs: Iterable[JobKey]) -> None:
+        """Count ``jobs`` as members of watch ``name``; each one new to it joins anew."""
+        members = self._members.setdefault(name, {})
+        for job in jobs:
+            if job not in members:
+                self._joins += 1
+                members[job] = self._joins
+
+    def _follow(self, name: str, job: JobKey) -> int | None:
+        """Return ``job``'s membership of watch ``name`` here (``None``: not a member)."""
+        members = self._members.get(name)
+        return None if members is None else members.get(job)
 
     def let_go(self, name: str, jobs: Iterable[JobKey]) -> None:
         """Stop counting ``jobs`` as members of watch ``name`` here (their partition was lost,
-        or they were cancelled); commits for them are ignored from now on."""
+        or they were cancelled); commits for them are ignored from now on, and those still
+        queued are dropped unsent (``_writes``), even if the jobs are held again by then."""
         self._forget(check_name(name), set(jobs))
 
     def remove_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
@@ -341,7 +365,8 @@ class RedisStore(Store):
                 new[event_id] = (payload, _dumps(payload))
         if not self._queue.accepting:
             self._put([])  # raises StoreError
-        if job not in self._members.get(name, {}):
+        follow = self._follow(name, job)
+        if follow is None:
             return self._queue.ticket  # not in the watch: nothing to write
         fields = {} if end else {state_field(job, name): body}
         if self._keep_pending:
@@ -359,6 +384,7 @@ class RedisStore(Store):
             job=job,
             watch=name,
             end=end,
+            follow=follow,
         )
         return self._put([write])
 

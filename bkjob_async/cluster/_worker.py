@@ -20,6 +20,10 @@ What it guarantees:
   the partition at its next lease round; else by its new holder), so a refused write never
   leaves a gap in a chain nor loses a job's end. Events are the engine's events (same
   ``event_id``), written through the one codec (``_entries``).
+- A job let go here (a refused write, a lapsed or lost lease) has the writes still queued of
+  it dropped unsent (``_writes``), even if it is followed here again by then, and a partition
+  is read only once no write sent before can still land (``RedisStore.quiet``): a job followed
+  again starts from the last state of it in Redis, which its stream ends with.
 - Partitions lost or released are dropped at once; a partition whose lease reaches its
   deadline unrenewed (Redis unreachable, a stalled process) is dropped by a timer at that
   deadline, before anyone else can take it. After a stall (SIGSTOP, a frozen VM) that timer
@@ -284,6 +288,9 @@ class Worker(AsyncResource):
         )
 
     async def _load(self, part: int, version: int) -> None:
+        # Jobs let go here (a lapse, a refusal) may be followed again from what is read: no
+        # write of their older follow may land after the read (those queued are dropped).
+        await self.store.quiet()
         jobs = await self.cluster.partition_jobs(part)
         fields = await self.cluster.read_state(part)
         if self.keeper.lease(part) is None:
@@ -331,7 +338,8 @@ class Worker(AsyncResource):
         """Stop polling ``jobs`` here, at once (no poll of them is taken after this)."""
         for job in jobs:
             for name in self.held.jobs.pop(job, ()):
-                self.store.let_go(name, [job])
+                self.store.let_go(name, [job])  # (its writes still queued are dropped)
+            self.held.ending.pop(job, None)
             self._seeds.pop(job, None)
             self.poller.unfollow(*job)
 

@@ -13,6 +13,12 @@ A fenced write is sent only under the lease this process holds on the partition,
 deadline, and Redis applies it only if that lease is still the newest; a job's write also only
 while the job is in its watch. What is not applied is counted, never retried: the lease's new
 holder goes on from what Redis holds.
+
+A job's write is also sent only while this process still holds the job as it did when the
+write was made (``Fenced.follow``): once it let the job go (a lapsed lease, a refused write),
+the writes it still had queued for it are dropped unsent, even if it holds the partition again
+by then. Else a job followed again from the state read in Redis would have the older follow's
+writes land after that read, and its chains would repeat or skip transitions (``quiet``).
 """
 
 from __future__ import annotations
@@ -46,9 +52,10 @@ _BATCH = 256
 
 class Fenced:
     """One fenced write in the queue: fields of partition ``part``'s state set and deleted,
-    events appended; with ``job``, that job's write in ``watch`` (``end``: its last)."""
+    events appended; with ``job``, that job's write in ``watch`` (``end``: its last) made
+    while the store held it as its ``follow``-th membership of the watch."""
 
-    __slots__ = ("delete", "end", "events", "job", "part", "settled", "state", "watch")
+    __slots__ = ("delete", "end", "events", "follow", "job", "part", "settled", "state", "watch")
 
     def __init__(
         self,
@@ -60,9 +67,10 @@ class Fenced:
         job: JobKey | None = None,
         watch: str | None = None,
         end: bool = False,
+        follow: int = 0,
     ) -> None:
         self.part, self.state, self.delete, self.events = part, state or {}, delete, events
-        self.job, self.watch, self.end = job, watch, end
+        self.job, self.watch, self.end, self.follow = job, watch, end, follow
         #: Its outcome is known (applied, or refused before sending): never sent again.
         self.settled = False
 
@@ -92,6 +100,14 @@ class Writer:
     def hurry(self) -> None:
         """Cut a retry's backoff short (``flush``)."""
         self._hurry.set()
+
+    async def quiet(self) -> None:
+        """Return once every attempt begun before this call is over (applied, refused, or
+        failed): no write sent before then can land in Redis after it (but one whose answer
+        timed out, which Redis may still apply if the lease is still this process's)."""
+        queue, mark = self.queue, self.queue.started
+        while queue.finished < mark:
+            await queue.next_attempt().wait()
 
     async def drain(self) -> None:
         """Return once every queued write was sent (or dropped)."""
@@ -150,10 +166,13 @@ class Fence:
     :param on_refused: called with a job whose write was not applied (its lease is gone, or
         the job left its watch).
     :param on_ended: called with a job whose write of its end was applied.
+    :param follows: the membership (``Fenced.follow``) of a job in a watch this process holds
+        now (``None``: not held); a job's write made under another is dropped unsent.
     """
 
     __slots__ = (
         "_commit",
+        "_follows",
         "_leases",
         "_on_ended",
         "_on_refused",
@@ -161,6 +180,7 @@ class Fence:
         "cluster",
         "gone",
         "refused",
+        "stale",
     )
 
     def __init__(
@@ -169,9 +189,11 @@ class Fence:
         leases: Callable[[int], Lease | None],
         on_refused: Callable[[JobKey], None] | None,
         on_ended: Callable[[JobKey], None] | None,
+        follows: Callable[[str, JobKey], int | None],
     ) -> None:
         self.cluster = cluster
         self._leases = leases
+        self._follows = follows
         self._on_refused = on_refused
         self._on_ended = on_ended
         self._commit = cluster.redis.register_script(_scripts.COMMIT)
@@ -179,6 +201,8 @@ class Fence:
         self.refused = 0
         #: A job's writes not applied because it had left the watch.
         self.gone = 0
+        #: A job's writes dropped unsent because this process had let the job go since.
+        self.stale = 0
         self._parts: set[int] = set()
 
     async def send(self, writes: list[Fenced]) -> None:
@@ -187,6 +211,11 @@ class Fence:
         cluster, sent, requests = self.cluster, [], []
         for write in writes:
             if write.settled:
+                continue
+            ref = write.job
+            if ref is not None and self._follows(write.watch or "", ref) != write.follow:
+                write.settled = True  # let go since (``Fenced.follow``): never sent
+                self.stale += 1
                 continue
             lease = self._leases(write.part)
             if lease is None or cluster.clock() >= lease.deadline:

@@ -192,3 +192,54 @@ async def test_a_cancel_deletes_the_jobs_pending_events_in_every_partition(make_
     assert after == {k: n for k, n in before.items() if k[1] == "v" or k[2] > 30}
     assert sum(after.values()) == (40 + 10) * 3
     assert await cluster.jobs("w") == set(jobs[30:])
+
+
+async def test_writes_queued_for_a_job_let_go_never_land_even_once_it_is_held_again(
+    make_cluster, keeper
+):
+    """A worker lets a job go (a lease lapsed by its clock, a refused write) and follows it
+    again from the state it reads in Redis: a write it still had queued from the older follow
+    must not land after that read, or the job's chains repeat or skip transitions (the stream
+    has the older follow's ``5 -> 7``, the new follow, seeded at 5, writes ``5 -> 9``)."""
+    cluster = make_cluster()
+    job, part = (BIZ, 1), cluster.partition(BIZ, 1)
+    async with RedisStore(cluster, keeper.lease, pending=False) as store:
+        await cluster.submit(BIZ, [1], watch="w")
+        store.hold("w", [job])
+        await store.wait_settled(store.commit("w", job, {"n": 1}, [("e1", 1)]))
+        read = await cluster.read_state(part)
+        # Queued and not sent (nothing awaited since): the job is let go and held again.
+        older = store.commit("w", job, {"n": 2}, [("e2", 2)])
+        store.let_go("w", [job])
+        store.hold("w", [job])
+        await store.wait_settled(older)
+        assert await cluster.read_state(part) == read  # what the new follow was seeded from
+        assert store.fence.stale == 1
+        assert store.refused == 0
+        # The new follow's writes land.
+        await store.wait_settled(store.commit("w", job, {"n": 3}, [("e3", 3)]))
+    ids = [f["id"] for _, f in await cluster.redis.xrange(cluster.keys.events("w"))]
+    assert ids == ["e1", "e3"]
+    assert json.loads((await cluster.read_state(part))["s:biz:2:1:w"]) == {"n": 3}
+
+
+async def test_quiet_returns_once_a_write_already_sent_has_landed(make_cluster, keeper):
+    """A write already on its way when its job is let go may still land: ``quiet`` returns
+    only after it did (or failed), so a partition read after it sees every write that will
+    ever land of the jobs let go."""
+    cluster = make_cluster()
+    job, part = (BIZ, 1), cluster.partition(BIZ, 1)
+    async with RedisStore(cluster, keeper.lease, pending=False) as store:
+        await cluster.submit(BIZ, [1], watch="w")
+        store.hold("w", [job])
+        queue = store._queue
+        mark = queue.started
+        ticket = store.commit("w", job, {"n": 1}, [("e1", 1)])
+        with anyio.fail_after(10):
+            while queue.started == mark:  # the writer took it: sent, or about to be
+                await anyio.sleep(0)
+        store.let_go("w", [job])
+        await store.quiet()
+        assert store.settled(ticket)
+        assert json.loads((await cluster.read_state(part))["s:biz:2:1:w"]) == {"n": 1}
+        assert store.fence.stale == 0

@@ -307,3 +307,62 @@ async def test_a_job_submitted_again_after_its_end_is_followed_again(make_cluste
     assert sorted(set(rounds)) == [0, 1]
     second = next(i for i, e in enumerate(events) if isinstance(e, JobFinished))
     assert {e.execute_count for e in events[second:] if isinstance(e, HostTransition)} == {1}
+
+
+async def test_a_stall_with_writes_on_their_way_follows_the_jobs_again_from_what_landed(
+    make_cluster, monkeypatch
+):
+    """Issue 25, seen under load (1 run in 3 of the kill and Redis-outage tests): the worker
+    stalled past its leases while a write was on its way and more were queued; it took the
+    partitions again and read their states, then those writes landed under the new lease, and
+    the jobs followed again from the older states repeated or skipped transitions (``prev=5``
+    after 7; ``None -> SUCCESS`` after RUNNING). Now a partition is read once no write sent
+    before can land, and the writes queued of jobs let go are dropped unsent."""
+    from bkjob_async.cluster._writes import Fence
+
+    policy = PollPolicy(interval=0.1, max_interval=0.2)
+    async with BkJobSimulator(seed=8, host_duration=(0.3, 1.2)) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=3), StepPlan(hosts=2)]) for _ in range(12)]
+        submitter = make_cluster()
+        await submitter.submit(SCOPE, ids, watch="deploys")
+        armed, held_back, gate = False, anyio.Event(), anyio.Event()
+        real_send = Fence.send
+
+        async def send(fence, writes):
+            if armed and not gate.is_set() and any(w.events for w in writes):
+                held_back.set()  # this attempt is on its way: it lands once the gate opens
+                await gate.wait()
+            await real_send(fence, writes)
+
+        monkeypatch.setattr(Fence, "send", send)
+        async with (
+            client_for(sim) as client,
+            Worker(client, make_cluster(), policy=policy, worker_id="w1") as worker,
+        ):
+
+            async def polling():
+                return worker.statistics().jobs == len(ids) and worker.journal.commits > 0
+
+            await wait_for(polling, 15)
+            armed = True
+            with anyio.fail_after(15):
+                await held_back.wait()
+                while len(worker.store._writer) < 3:  # and more writes queued behind it
+                    await anyio.sleep(0.01)
+            time.sleep(0.6)  # the whole process stalls: its leases (0.3 s) lapse
+            with anyio.fail_after(15):
+                while worker.held.jobs:  # dropped with their partitions
+                    await anyio.sleep(0.01)
+            with anyio.move_on_after(2.0):  # (before the fix: the partitions read meanwhile)
+                while not worker.held.jobs:
+                    await anyio.sleep(0.01)
+            gate.set()
+
+            async def all_finished():
+                events = await stream_events(submitter, "deploys")
+                return set(finished_jobs(events)) == set(ids)
+
+            await wait_for(all_finished, 30)
+            assert worker.store.fence.stale > 0
+        events = await stream_events(submitter, "deploys")
+        assert check_chains(events, sim, ids) == len(ids) * 5
