@@ -106,9 +106,9 @@ def _spawn(worker_id: str, redis_url: str, sim_url: str) -> subprocess.Popen[byt
 
 
 async def _holders(cluster: Cluster) -> dict[int, str]:
-    keys = [cluster.keys.lease(p) for p in range(cluster.partitions)]
-    values = await cluster.redis.mget(keys)
-    return {p: str(v).rsplit(":", 1)[0] for p, v in enumerate(values) if v is not None}
+    """Return the worker holding each held partition (``Cluster.holders``: read only)."""
+    held = await cluster.holders(range(cluster.partitions))
+    return {part: worker for part, worker in held.leases.items() if worker is not None}
 
 
 async def _events(cluster: Cluster) -> list[Event]:
