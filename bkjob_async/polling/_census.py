@@ -28,6 +28,7 @@ import anyio
 
 from .. import errors
 from ..models import JobInstancePage
+from ._schedule import WAITING
 from .events import JobFinished, WatchFailed, WatchTimedOut
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from ._reader import Reader
     from ._subscription import _Subscription
 
-__all__ = ["Census", "follows"]
+__all__ = ["Census", "coverage"]
 
 logger = logging.getLogger("bkjob_async.polling")
 
@@ -52,12 +53,20 @@ _PAGE = 1000
 _END = frozenset({JobFinished, WatchFailed, WatchTimedOut})
 
 
-def follows(subscribers: list[_Subscription]) -> bool:
-    """Whether the job list can stand for polls of a job: every watch of it waits for its
-    end only (no host, step or job transition; a watch with no filter wants them all)."""
-    return bool(subscribers) and all(
+def coverage(subscribers: list[_Subscription], status: int | None) -> tuple[bool, bool, bool]:
+    """Return how the job list can stand for a job's polls: ``(now, parks, end_only)``.
+
+    ``end_only``: every watch of it waits for its end only (no host, step or job transition;
+    a watch with no filter wants them all), so the list stands for its polls always, and it
+    is read without host rows. ``parks``: its watches need its transitions, so the list
+    stands for its polls only while it waits for a person (``status`` in ``WAITING``).
+    ``now``: the list stands for its polls now. A job with no watch has none of these.
+    """
+    end_only = bool(subscribers) and all(
         sub.kinds and sub.kinds <= _END and sub.step_instance_id is None for sub in subscribers
     )
+    parks = not end_only and bool(subscribers)
+    return end_only or (parks and status in WAITING), parks, end_only
 
 
 class Census:
@@ -92,6 +101,13 @@ class Census:
         jobs = self.jobs.get(watched.job.scope)
         if jobs is not None:
             jobs.discard(watched)
+
+    def follow(self, watched: Watched, now: bool) -> None:
+        """Let the list stand for a job's polls (``now``), or stop."""
+        if now:
+            self.add(watched)
+        else:
+            self.discard(watched)
 
     async def run(self) -> None:
         """Read the list of every scope with jobs, once a round."""

@@ -22,7 +22,7 @@ import typing
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from ._census import Census, follows
+from ._census import Census, coverage
 from ._decide import (
     HINT,
     Deliver,
@@ -42,7 +42,7 @@ from ._decide import (
 from ._failures import Kind, classify
 from ._heap import Due
 from ._jobs import Registry, Watched, key
-from ._schedule import WAITING, census_round, joined_at, min_gap, rejoined_at
+from ._schedule import census_round, joined_at, min_gap, rejoined_at
 from ._workers import Workers
 
 if TYPE_CHECKING:
@@ -189,26 +189,17 @@ class Driver:
         census, job = self.census, watched.job
         if census is None:
             return
-        end_only = follows(watched.subscribers)
-        parks = not end_only and bool(watched.subscribers)
-        covered = end_only or (parks and job.state.status in WAITING)
+        covered, parks, end_only = coverage(watched.subscribers, job.state.status)
         if covered is job.census and parks is job.parks:
             return
         if end_only is not (job.census and not job.parks):
             self.reader.with_hosts(watched, not end_only)
         watched.job = job._replace(census=covered, parks=parks)
-        if covered is not job.census:
-            self._followed(watched, covered, now)
-
-    def _followed(self, watched: Watched, covered: bool, now: float) -> None:
-        """Add a job to the job list's, or take it off and poll it itself again."""
-        assert self.census is not None
-        if covered:
-            self.census.add(watched)
+        if covered is job.census:
             return
-        self.census.discard(watched)
-        if not watched.busy:
-            job_id = watched.job.job_instance_id
+        census.follow(watched, covered)
+        if not covered and not watched.busy:  # taken off the list: poll it itself again
+            job_id = job.job_instance_id
             self.due.push(watched, joined_at(self.policy, job_id, now, watched.sent, None) or now)
 
     def detach(self, sub: _Subscription, job_ids: list[int]) -> None:
@@ -323,10 +314,7 @@ class Driver:
         if actions:
             self._act(watched, actions)
         if job.census is not old.census and self.census is not None:  # (parked, or not)
-            if job.census:
-                self.census.add(watched)
-            else:
-                self.census.discard(watched)
+            self.census.follow(watched, job.census)
         if poll_at is not None and watched.active:
             self.due.push(watched, poll_at)
 
