@@ -54,13 +54,13 @@ from ..polling.stores._queue import WriteQueue
 from ._commit import NewEvent
 from ._errors import ClusterError
 from ._keys import (
-    job_member,
     parse_job_member,
     parse_partition_member,
     parse_pending_field,
     pending_field,
     state_field,
 )
+from ._members import Members
 from ._writes import Fence, Fenced, Writer
 
 if TYPE_CHECKING:
@@ -120,7 +120,9 @@ class RedisStore(Store):
         self.cluster = cluster
         self._keep_pending = pending
         #: Leases and refusals of the writes (``_writes``).
-        self.fence = Fence(cluster, leases, on_refused, on_ended, self._follow)
+        #: The watches' member jobs and pending events here (``_members``).
+        self.members = Members()
+        self.fence = Fence(cluster, leases, on_refused, on_ended, self.members.of)
         self._queue = WriteQueue(
             f"RedisStore of {cluster!r}",
             log,
@@ -130,12 +132,6 @@ class RedisStore(Store):
         self._writer = Writer(self._queue, self.fence)
         self._tasks: TaskGroup | None = None
         self._seq = 0
-        #: Watch -> its jobs as this process knows them (loaded or added), in add order, each
-        #: with its membership: a number new each time the job joins (``Fenced.follow``).
-        self._members: dict[str, dict[JobKey, int]] = {}
-        self._joins = 0
-        #: Watch -> pending event id -> its job (committed or loaded here).
-        self._pending: dict[str, dict[str, JobKey]] = {}
 
     def __repr__(self) -> str:
         return f"RedisStore({self.cluster!r})"
@@ -237,8 +233,7 @@ class RedisStore(Store):
                     hashes = await pipe.execute()
         except ClusterError as exc:
             raise StoreError(f"cannot load watch {name!r} from {cluster!r}: {exc}") from exc
-        order = [job for job in self._members.get(name, {}) if job in jobs]
-        order += sorted(jobs - set(order), key=lambda j: job_member(*j))
+        order = self.members.order(name, jobs)
         states: dict[JobKey, JsonValue] = dict.fromkeys(order)
         found: list[tuple[int, StoredEvent]] = []
         for fields in hashes:
@@ -253,10 +248,7 @@ class RedisStore(Store):
                         seq, payload = json.loads(value)
                         found.append((seq, StoredEvent(event_id, job, payload)))
         found.sort(key=lambda item: item[0])
-        known = self._members.get(name, {})
-        self._members[name] = {job: known[job] for job in order if job in known}
-        self._join(name, order)
-        self._pending[name] = {e.event_id: e.job for _, e in found}
+        self.members.loaded(name, order, {e.event_id: e.job for _, e in found})
         return StoredWatch(name, states, tuple(e for _, e in found))
 
     # -- writes ---------------------------------------------------------------------------
@@ -266,7 +258,7 @@ class RedisStore(Store):
         check_name(name)
         jobs = list(jobs)
         ticket = self._put(lambda: self._add(name, jobs))
-        self._join(name, jobs)
+        self.members.join(name, jobs)
         return ticket
 
     async def _add(self, name: str, jobs: list[JobKey]) -> None:
@@ -278,26 +270,13 @@ class RedisStore(Store):
     def hold(self, name: str, jobs: Iterable[JobKey]) -> None:
         """Count ``jobs`` as members of watch ``name`` here, without changing the cluster's
         watch set (a worker that took over their partition)."""
-        self._join(check_name(name), jobs)
-
-    def _join(self, name: str, jobs: Iterable[JobKey]) -> None:
-        """Count ``jobs`` as members of watch ``name``; each one new to it joins anew."""
-        members = self._members.setdefault(name, {})
-        for job in jobs:
-            if job not in members:
-                self._joins += 1
-                members[job] = self._joins
-
-    def _follow(self, name: str, job: JobKey) -> int | None:
-        """Return ``job``'s membership of watch ``name`` here (``None``: not a member)."""
-        members = self._members.get(name)
-        return None if members is None else members.get(job)
+        self.members.join(check_name(name), jobs)
 
     def let_go(self, name: str, jobs: Iterable[JobKey]) -> None:
         """Stop counting ``jobs`` as members of watch ``name`` here (their partition was lost,
         or they were cancelled); commits for them are ignored from now on, and those still
         queued are dropped unsent (``_writes``), even if the jobs are held again by then."""
-        self._forget(check_name(name), set(jobs))
+        self.members.forget(check_name(name), set(jobs))
 
     def remove_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
         """Queue: cancel ``jobs`` of watch ``name``, which deletes their states and pending
@@ -305,16 +284,8 @@ class RedisStore(Store):
         check_name(name)
         jobs = list(jobs)
         ticket = self._put(lambda: self._remove(name, jobs))
-        self._forget(name, set(jobs))
+        self.members.forget(name, set(jobs))
         return ticket
-
-    def _forget(self, name: str, jobs: set[JobKey]) -> None:
-        known = self._members.get(name, {})
-        for job in jobs:
-            known.pop(job, None)
-        pending = self._pending.get(name, {})
-        for event_id in [i for i, job in pending.items() if job in jobs]:
-            del pending[event_id]
 
     async def _remove(self, name: str, jobs: list[JobKey]) -> None:
         for scope, ids in _by_scope(jobs).items():
@@ -324,8 +295,7 @@ class RedisStore(Store):
         """Queue: delete watch ``name`` (cancel its jobs, with their states and events)."""
         check_name(name)
         ticket = self._put(lambda: self._drop(name))
-        self._members.pop(name, None)
-        self._pending.pop(name, None)
+        self.members.drop(name)
         return ticket
 
     async def _drop(self, name: str) -> None:
@@ -355,7 +325,7 @@ class RedisStore(Store):
         if state is None:
             raise ValueError("a committed state cannot be None (None means 'no state yet')")
         body = _dumps(state)
-        pending = self._pending.get(name, {})
+        pending = self.members.pending.get(name, {})
         new: dict[str, tuple[JsonValue, str]] = {}
         for event_id, payload in events:
             check_event_id(event_id)
@@ -365,7 +335,7 @@ class RedisStore(Store):
                 new[event_id] = (payload, _dumps(payload))
         if not self._queue.accepting:
             self._put([])  # raises StoreError
-        follow = self._follow(name, job)
+        follow = self.members.of(name, job)
         if follow is None:
             return self._queue.ticket  # not in the watch: nothing to write
         fields = {} if end else {state_field(job, name): body}
@@ -373,7 +343,7 @@ class RedisStore(Store):
             for event_id, (_, text) in new.items():
                 self._seq = max(self._seq + 1, time.time_ns())
                 fields[pending_field(job, name, event_id)] = f"[{self._seq},{text}]"
-                self._pending.setdefault(name, {})[event_id] = job
+                self.members.pending.setdefault(name, {})[event_id] = job
         write = Fenced(
             self.cluster.partition(*job),
             state=fields,
@@ -390,7 +360,7 @@ class RedisStore(Store):
 
     def ack(self, name: str, event_ids: Iterable[str]) -> int:
         """Queue: delete these pending events of watch ``name`` (ids this store knows)."""
-        pending = self._pending.get(name, {})
+        pending = self.members.pending.get(name, {})
         by_part: dict[int, list[str]] = defaultdict(list)
         for event_id in event_ids:
             job = pending.pop(event_id, None)
