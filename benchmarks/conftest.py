@@ -7,6 +7,7 @@ program polling many jobs would: this one here, the loops and the simulator in t
 import pytest
 
 from bkjob_async.tuning import keep_receive_buffers_on_heap
+from tests.cluster.redis_server import RedisServer, find_redis_server
 
 keep_receive_buffers_on_heap()
 
@@ -14,3 +15,14 @@ keep_receive_buffers_on_heap()
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of the benchmark's own on a free port, persistence off."""
+    server = RedisServer(find_redis_server(), tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

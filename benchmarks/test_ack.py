@@ -27,7 +27,6 @@ import pytest
 
 from bkjob_async import Poller, PollPolicy, SqliteStore
 from bkjob_async.cluster import Cluster, LeaseKeeper, RedisStore
-from tests.cluster.redis_server import RedisServer, find_redis_server
 
 from ._harness import report, simulator
 from ._loops import CONCURRENCY, SCOPE, _client
@@ -36,16 +35,6 @@ POLICY = PollPolicy(interval=0.05, max_interval=0.1, jitter=0.0, max_in_flight=C
 ROUNDS = 3
 IN_FLIGHT = 64
 JOBS = 100
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(find_redis_server(), tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def _acks_per_second(url: str, ids: list[int], store, in_flight: int) -> tuple[float, int]:  # type: ignore[no-untyped-def]

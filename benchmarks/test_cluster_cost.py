@@ -16,13 +16,11 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from bkjob_async import JobStatus, Scope
 from bkjob_async.cluster import Cluster, LeaseKeeper, NewEvent, RateBudget
 from bkjob_async.cluster._entries import encode_entry
 from bkjob_async.polling.events import JobTransition
-from tests.cluster.redis_server import RedisServer, find_redis_server
+from tests.cluster.redis_server import find_redis_server
 
 from ._harness import report
 
@@ -30,16 +28,6 @@ from ._harness import report
 SENT = {"evalsha", "xreadgroup", "xack", "xautoclaim"}
 N = 2000
 AT = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(find_redis_server(), tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def stats(cluster: Cluster) -> dict[str, tuple[int, float]]:

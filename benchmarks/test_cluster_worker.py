@@ -23,22 +23,11 @@ from bkjob_async import BkJobClient, PollPolicy, Scope
 from bkjob_async.cluster import Cluster, Worker
 from bkjob_async.testing import BkJobSimulator, StepPlan
 from tests.cluster.chains import check_chains, stream_events
-from tests.cluster.redis_server import RedisServer, find_redis_server
 from tests.cluster.workers import INTERVAL, WorkerProc, holders
 
 from ._harness import report
 
 SCOPE = Scope.biz(2)
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(find_redis_server(), tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.timeout(900)
