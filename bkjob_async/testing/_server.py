@@ -22,7 +22,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
@@ -175,16 +175,17 @@ _ESB = _Door(
 
 
 class RateWindow:
-    """A fixed window counter like the gateway's ``bk-rate-limit`` (real monotonic time)."""
+    """A fixed window counter like the gateway's ``bk-rate-limit`` (on ``clock``'s seconds)."""
 
-    def __init__(self, rps: float) -> None:
+    def __init__(self, rps: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = max(1, round(rps))
         self.period = self.limit / rps
-        self.start, self.used = time.monotonic(), 0
+        self.clock = clock
+        self.start, self.used = clock(), 0
 
     def take(self) -> tuple[bool, int, float]:
         """Count one request; return (allowed, remaining, seconds until the window resets)."""
-        now = time.monotonic()
+        now = self.clock()
         if now - self.start >= self.period:
             self.start, self.used = now, 0
         reset = self.start + self.period - now

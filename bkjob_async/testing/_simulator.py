@@ -70,7 +70,9 @@ class BkJobSimulator(anyio.abc.AsyncResource):
     all, hand ``transport()`` to a client (``BkJobClient(..., transport=sim.transport())``):
     the same world, faults and wire answers, in memory. Jobs come from the launch
     APIs or from ``create_job``; they progress on the simulator clock (real by default; with
-    ``virtual_clock=True`` only ``advance`` moves it). ``seed`` makes hosts, ids and outcomes
+    ``virtual_clock=True`` only ``advance`` moves it; with ``virtual_clock=loop.time``, any
+    function of seconds, it moves as that does, so on a virtual-time event loop the simulator
+    over ``transport()`` keeps the loop's time). ``seed`` makes hosts, ids and outcomes
     repeatable. ``apps`` maps app codes to secrets (``None`` accepts any non-empty pair).
 
     It is as strict and as slow as bk-job (spec §7): v3 ignores ``ip_list`` when
@@ -104,7 +106,7 @@ class BkJobSimulator(anyio.abc.AsyncResource):
         self,
         *,
         seed: int = 0,
-        virtual_clock: bool = False,
+        virtual_clock: bool | Callable[[], float] = False,
         host: str = "127.0.0.1",
         port: int = 0,
         apps: Mapping[str, str] | None = None,
@@ -123,7 +125,10 @@ class BkJobSimulator(anyio.abc.AsyncResource):
         defaults = Defaults(to_span(host_duration), to_span(host_start_delay), fail_rate)
         self._world = World(
             seed=seed,
-            clock=Clock(virtual=virtual_clock),
+            clock=Clock(
+                virtual=virtual_clock is True,
+                source=None if isinstance(virtual_clock, bool) else virtual_clock,
+            ),
             defaults=defaults,
             retry_lag_ms=round(retry_lag * 1000),
             stop_delay_ms=round(stop_delay * 1000),
@@ -271,7 +276,8 @@ class BkJobSimulator(anyio.abc.AsyncResource):
         return self._world.now_ms()
 
     def advance(self, seconds: float) -> None:
-        """Move the virtual clock forward; ``RuntimeError`` on a real clock.
+        """Move the virtual clock (or one that follows a source) forward; ``RuntimeError`` on a
+        real clock.
 
         Callbacks of the jobs that ended meanwhile are sent soon after (by the simulator's
         task, once the caller lets it run).
@@ -301,7 +307,8 @@ class BkJobSimulator(anyio.abc.AsyncResource):
         self._faults.clear()
 
     def set_rate_limit(self, rps: float | None, *, retry_after: bool = False) -> None:
-        """Limit all APIs together to ``rps`` requests per second of real time (``None``: off).
+        """Limit all APIs together to ``rps`` requests per second (``None``: off), of real time,
+        or of the clock's source when ``virtual_clock`` is one.
 
         A refused gateway request is HTTP 429 with only the ``X-Bkapi-RateLimit-Limit``,
         ``-Remaining``, ``-Reset`` and ``-Plugin`` headers, as bk-job's gateway sends it (no
@@ -310,7 +317,7 @@ class BkJobSimulator(anyio.abc.AsyncResource):
         """
         if rps is not None and rps <= 0:
             raise ValueError("rps must be > 0 or None")
-        self._http.window = None if rps is None else RateWindow(rps)
+        self._http.window = None if rps is None else RateWindow(rps, self._world.clock.seconds)
         self._http.retry_after = retry_after
 
     # -- callbacks ------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The simulator's state: clock, jobs, plans and hosts; builds jobs from plans, serves no HTTP.
 
-The clock is real (epoch ms = wall time at construction + monotonic time since) or virtual
-(a fixed epoch that only ``advance`` moves). Everything time-dependent reads ``now_ms``.
+The clock is real (epoch ms = wall time at construction + monotonic time since), virtual
+(a fixed epoch that only ``advance`` moves), or follows a time source the caller gives (wall
+time at construction + the source's seconds since, e.g. a virtual-time event loop's ``time``).
+Everything time-dependent reads ``now_ms``.
 """
 
 from __future__ import annotations
@@ -37,24 +39,34 @@ _DEFAULT_STEP_NAMES = {
 
 
 class Clock:
-    """Simulated time in epoch milliseconds: wall-anchored real time, or virtual time."""
+    """Simulated time in epoch milliseconds: wall-anchored real time, virtual time, or time
+    that follows ``source`` (seconds on any origin; never goes back, even if the source does)."""
 
-    def __init__(self, *, virtual: bool) -> None:
-        self.virtual = virtual
-        self.epoch_ms = VIRTUAL_EPOCH_MS if virtual else int(time.time() * 1000)
-        self._origin = time.monotonic()
+    def __init__(self, *, virtual: bool, source: Callable[[], float] | None = None) -> None:
+        #: Only ``advance`` moves the clock (no source, no real time).
+        self.virtual = virtual and source is None
+        self.epoch_ms = VIRTUAL_EPOCH_MS if self.virtual else int(time.time() * 1000)
+        #: Seconds as the clock counts them: the source's, else the machine's monotonic time.
+        self.seconds: Callable[[], float] = source or time.monotonic
+        self._follows = source is not None
+        self._origin = self.seconds()
         self._offset_ms = 0
+        self._last_ms = self.epoch_ms
 
     def now_ms(self) -> int:
         """Return the current simulated time as epoch milliseconds."""
         if self.virtual:
             return self.epoch_ms + self._offset_ms
-        return self.epoch_ms + int((time.monotonic() - self._origin) * 1000)
+        now = self.epoch_ms + self._offset_ms + int((self.seconds() - self._origin) * 1000)
+        if now < self._last_ms:  # a source that went back holds the clock where it was
+            return self._last_ms
+        self._last_ms = now
+        return now
 
     def advance(self, seconds: float) -> None:
-        """Move a virtual clock forward."""
-        if not self.virtual:
-            raise RuntimeError("advance() needs BkJobSimulator(virtual_clock=True)")
+        """Move a virtual clock, or one that follows a source, forward."""
+        if not (self.virtual or self._follows):
+            raise RuntimeError("advance() needs BkJobSimulator(virtual_clock=True) or a source")
         if seconds < 0:
             raise ValueError("a clock cannot go back")
         self._offset_ms += round(seconds * 1000)
