@@ -5,12 +5,15 @@ behaves as ``spec/bkjob-api.md`` and bk-job's source describe, down to the wire 
 Script jobs with ``StepPlan``/``HostPlan``, break responses with ``Fault``, and inspect state
 with ``BkJobSimulator.job`` (a frozen ``JobView``). ``MockTransport(handler)`` lets a client
 (and so a poller) talk to a function in memory; ``BkJobSimulator.transport()`` is one with
-the simulator behind it. Nothing here is imported by the client.
+the simulator behind it. ``serve(handler)`` serves any such handler over real HTTP on
+127.0.0.1 (``async with serve(handler) as server: ... server.url``) where the wire matters:
+the simulator's own server is ``serve`` of its handler. Nothing here is imported by the client.
 """
 
 from ._faults import Fault, FaultKind, FaultRule
 from ._mock import MockTransport, Request, Response, json_response
 from ._plan import HostPlan, RollingMode, Span, StepPlan
+from ._serve import HandlerServer, ResetMidBody, serve
 from ._simulator import BkJobSimulator, SimulatorStats
 from ._views import HostView, JobView, StepView
 
@@ -19,11 +22,13 @@ __all__ = [
     "Fault",
     "FaultKind",
     "FaultRule",
+    "HandlerServer",
     "HostPlan",
     "HostView",
     "JobView",
     "MockTransport",
     "Request",
+    "ResetMidBody",
     "Response",
     "RollingMode",
     "SimulatorStats",
@@ -31,4 +36,5 @@ __all__ = [
     "StepPlan",
     "StepView",
     "json_response",
+    "serve",
 ]

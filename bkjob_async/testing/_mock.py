@@ -2,7 +2,7 @@
 
 Rule: the one module of ``testing`` that touches the client's transport seam, and only its
 two data types (``Request``, ``Response``); nothing here knows bk-job. A handler does: yours,
-or ``in_memory``'s, which hands requests to the simulator's HTTP layer.
+or the simulator's HTTP layer (``in_memory``). ``serve`` puts the same handlers on a socket.
 """
 
 from __future__ import annotations
@@ -11,14 +11,10 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._protocol import Request, Response
-from ..errors import TransportError
-from ._server import InMemory, ResetMidway
 
 if TYPE_CHECKING:
     from ._server import HttpLayer
@@ -46,7 +42,8 @@ class MockTransport:
     Raising ``bkjob_async.TransportError`` (or ``ConnectError``, ``TimeoutError``) stands for
     a network failure; the client retries it as it would a real one. Any other exception is
     the handler's own bug and propagates. ``BkJobSimulator.transport()`` is one of these with
-    the simulator's whole world behind it.
+    the simulator's whole world behind it; ``serve(handler)`` serves the same handler over
+    real HTTP where the wire matters.
     """
 
     def __init__(self, handler: Handler) -> None:
@@ -85,22 +82,4 @@ def json_response(
 
 def in_memory(http: HttpLayer) -> MockTransport:
     """Return a ``MockTransport`` that hands each request to the simulator's ``http`` layer."""
-
-    async def handle(request: Request) -> Response:
-        incoming = InMemory(
-            request.method,
-            urlsplit(request.url).path,
-            CIMultiDictProxy(CIMultiDict(request.headers)),
-            MultiDictProxy(MultiDict(request.query or {})),
-            request.body or b"",
-        )
-        try:
-            answer = await http.handle(incoming)
-        except ResetMidway as exc:
-            raise TransportError(f"{request.api}: {exc}") from None
-        assert isinstance(answer, web.Response)
-        body = answer.body
-        assert isinstance(body, bytes)
-        return Response(answer.status, CIMultiDictProxy(CIMultiDict(answer.headers)), body)
-
-    return MockTransport(handle)
+    return MockTransport(http)

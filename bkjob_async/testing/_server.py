@@ -24,22 +24,24 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 from aiohttp import web
-from multidict import CIMultiDictProxy, MultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
+from .._protocol import Request, Response
 from ..config import ApiFlavor
 from ._api import V2_ENDPOINTS, V3_ENDPOINTS, ApiFailure, Call, Encoded, Endpoint, Params
 from ._codes import BAD_REQUEST, INTERNAL_ERROR, message
 from ._faults import Fault, FaultKind, FaultRules
 from ._render import encode_compact, encode_esb
+from ._serve import ResetMidBody
 
 if TYPE_CHECKING:
     from ._world import World
 
-__all__ = ["HttpLayer", "InMemory", "Incoming", "RateWindow", "ResetMidway"]
+__all__ = ["HttpLayer", "InMemory", "Incoming", "RateWindow"]
 
 _log = logging.getLogger("bkjob_async.testing")
 
@@ -69,7 +71,7 @@ _NOT_JSON_PAGE = (
 
 
 class Incoming(Protocol):
-    """What the HTTP layer reads of a request: an aiohttp one, or ``InMemory`` (no socket)."""
+    """What the HTTP layer reads of a request (``InMemory``)."""
 
     @property
     def method(self) -> str: ...
@@ -86,7 +88,7 @@ class Incoming(Protocol):
 
 @attrs.frozen
 class InMemory:
-    """A request handed to the HTTP layer without a socket (``BkJobSimulator.transport``)."""
+    """A ``Request`` as the HTTP layer reads it: the path alone, headers and query as multidicts."""
 
     method: str
     path: str
@@ -103,10 +105,6 @@ class InMemory:
     async def read(self) -> bytes:
         """Return the body."""
         return self.body
-
-
-class ResetMidway(Exception):
-    """A ``reset`` fault on a request with no socket: the connection drops mid-body."""
 
 
 class _Identity:
@@ -196,7 +194,8 @@ class RateWindow:
 
 
 class HttpLayer:
-    """Serve the three flavors of the bk-job API over one ``World``."""
+    """Serve the three flavors of the bk-job API over one ``World``: a ``MockTransport``
+    handler (``Request`` in, ``Response`` out), in memory or over HTTP with ``serve``."""
 
     def __init__(
         self, world: World, faults: FaultRules, *, apps: Mapping[str, str] | None, seed: int
@@ -211,16 +210,28 @@ class HttpLayer:
         self._ids = random.Random(f"ids:{seed}")
         self._identities: dict[str, _Identity | str] = {}
 
-    def application(self) -> web.Application:
-        """Return the aiohttp application (one catch-all route; routing is ours)."""
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        return app
-
     def _hex(self) -> str:
         return f"{self._ids.getrandbits(128):032x}"
 
     # -- entry ----------------------------------------------------------------------------------
+
+    async def __call__(self, request: Request) -> Response:
+        """Answer ``request`` as bk-job would; a ``reset`` fault raises ``ResetMidBody``."""
+        headers = request.headers
+        if not isinstance(headers, CIMultiDictProxy):
+            headers = CIMultiDictProxy(CIMultiDict(headers))
+        incoming = InMemory(
+            request.method,
+            urlsplit(request.url).path,
+            headers,
+            MultiDictProxy(MultiDict(request.query or {})),
+            request.body or b"",
+        )
+        answer = await self.handle(incoming)
+        assert isinstance(answer, web.Response)
+        body = answer.body
+        assert isinstance(body, bytes)
+        return Response(answer.status, CIMultiDictProxy(CIMultiDict(answer.headers)), body)
 
     async def handle(self, request: Incoming) -> web.StreamResponse:
         """Route one request to its flavor, or answer the flavor's 404."""
@@ -270,8 +281,7 @@ class HttpLayer:
             identity.app_code,
         )
         body = self._backend(endpoint, call, readable, fault)
-        response = await self._send(request, flavor, body, fault, extra_headers)
-        return response
+        return self._send(flavor, body, fault, extra_headers)
 
     def _backend(
         self, endpoint: Endpoint, call: Call, readable: bool, fault: Fault | None
@@ -291,23 +301,22 @@ class HttpLayer:
             result = _rewrite_statuses(result, fault)
         return self._job_ok(call.flavor, result)
 
-    async def _send(
+    def _send(
         self,
-        request: Incoming,
         flavor: ApiFlavor,
         body: bytes,
         fault: Fault | None,
         extra_headers: dict[str, str],
-    ) -> web.StreamResponse:
+    ) -> web.Response:
         headers = {"Content-Type": _JSON, **extra_headers}
         if flavor is ApiFlavor.APIGW_V3:
             headers.update(_gateway_ids())
         if fault is not None and fault.kind is FaultKind.TRUNCATED:
             body = body[: len(body) // 2]
         if fault is not None and fault.kind is FaultKind.RESET:
-            if not isinstance(request, web.BaseRequest):
-                raise ResetMidway(f"{flavor.value}: the connection was reset mid-body")
-            return await _reset_midway(request, body, headers)
+            whole = Response(200, CIMultiDictProxy(CIMultiDict(headers)), body)
+            message = f"{flavor.value}: the connection was reset mid-body"
+            raise ResetMidBody(message, whole, len(body) // 2)
         return web.Response(body=body, headers=headers)
 
     # -- envelopes ------------------------------------------------------------------------------
@@ -634,17 +643,3 @@ def _rewrite_hosts(step: dict[str, Any], host: int | None) -> None:
             row["status"] = host
     for group in step.get("step_instance_analyse_result") or ():
         group["result_type"] = host
-
-
-async def _reset_midway(
-    request: web.BaseRequest, body: bytes, headers: dict[str, str]
-) -> web.StreamResponse:
-    """Send the headers and half the body, then drop the connection."""
-    response = web.StreamResponse(headers=headers)
-    response.content_length = len(body)
-    await response.prepare(request)
-    await response.write(body[: len(body) // 2])
-    transport = request.transport
-    if transport is not None:
-        transport.close()
-    return response

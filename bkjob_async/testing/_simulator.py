@@ -1,7 +1,8 @@
 """``BkJobSimulator``: the public facade that owns the world, the faults and the HTTP server.
 
 Rule: no background task per job. Every job advances lazily when a request (or ``job()``)
-looks at it, from the simulator clock. Besides the aiohttp server, the started simulator runs
+looks at it, from the simulator clock. Besides its HTTP server (``serve`` of its HTTP layer,
+the handler ``transport()`` hands a client in memory), the started simulator runs
 one task group of its own, the callback sender (``_callbacks``), which wakes when a job with a
 ``callback_url`` may have ended. That group lives in one task the simulator starts and joins
 (not in the caller's task), so ``start()`` and ``aclose()`` may be called anywhere, in any
@@ -17,7 +18,6 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.abc
 import attrs
-from aiohttp import web
 
 from ..config import DEFAULT_SERVER_TZ, ApiFlavor, Scope
 from ..models.enums import JobStatus
@@ -26,6 +26,7 @@ from ._engine import Defaults
 from ._faults import Fault, FaultKind, FaultRule, FaultRules
 from ._mock import in_memory
 from ._plan import Span, StepPlan, to_span
+from ._serve import HandlerServer
 from ._server import HttpLayer, RateWindow
 from ._views import JobView, job_view
 from ._world import Clock, World
@@ -140,8 +141,8 @@ class BkJobSimulator(anyio.abc.AsyncResource):
             self._world, self._faults, apps=dict(apps) if apps else None, seed=seed
         )
         self._host, self._port = host, port
-        self._runner: web.AppRunner | None = None
-        self._bound: int | None = None
+        self._server: HandlerServer | None = None
+        self._url: str | None = None
         self._callbacks = CallbackSender(self._world)
         self._sender: asyncio.Task[None] | None = None
         self._sender_scope: anyio.CancelScope | None = None
@@ -154,20 +155,11 @@ class BkJobSimulator(anyio.abc.AsyncResource):
 
     async def start(self) -> None:
         """Start serving; the simulator can be started once."""
-        if self._runner is not None:
+        if self._server is not None:
             raise RuntimeError("the simulator is already started")
-        runner = web.AppRunner(
-            self._http.application(), access_log=None, handle_signals=False, shutdown_timeout=0.5
-        )
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self._host, self._port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._bound = int(runner.addresses[0][1])
+        server = HandlerServer(self._http, host=self._host, port=self._port)
+        await server.start()
+        self._server, self._url = server, server.url
         ready = asyncio.get_running_loop().create_future()
         self._sender = asyncio.get_running_loop().create_task(self._send_callbacks(ready))
         try:
@@ -192,7 +184,7 @@ class BkJobSimulator(anyio.abc.AsyncResource):
     async def aclose(self) -> None:
         """Stop serving, stop sending callbacks, and close every connection."""
         sender, self._sender = self._sender, None
-        runner, self._runner = self._runner, None
+        server, self._server = self._server, None
         self._world.on_callback = None
         with anyio.CancelScope(shield=True):  # closed even when the caller is cancelled
             if sender is not None:
@@ -203,8 +195,8 @@ class BkJobSimulator(anyio.abc.AsyncResource):
                 await asyncio.wait([sender])
                 if not sender.cancelled() and sender.exception() is not None:
                     _log.error("the callback sender failed", exc_info=sender.exception())
-            if runner is not None:
-                await runner.cleanup()
+            if server is not None:
+                await server.aclose()
 
     def transport(self) -> MockTransport:
         """Return a transport that serves this simulator in memory: no socket, no port.
@@ -218,10 +210,9 @@ class BkJobSimulator(anyio.abc.AsyncResource):
     @property
     def url(self) -> str:
         """Return the base URL, e.g. ``http://127.0.0.1:54321``."""
-        if self._bound is None:
+        if self._url is None:
             raise RuntimeError("the simulator is not started")
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._bound}"
+        return self._url
 
     # -- jobs -----------------------------------------------------------------------------------
 
