@@ -3,9 +3,9 @@
 Target (issue 10): a 10-minute outage of a 1,000-job watch ends with every job's true final state
 delivered, and at most a few requests per second sent while the server was down.
 
-Two runs. **Virtual**: the engine on a virtual-time loop against an in-memory bk-job (the one
-the engine tests use) that refuses connections for ten minutes while every job finishes: ten
-minutes take a second or two. **Real**: the simulator in another process on a real clock,
+Two runs. **Virtual**: the engine on a virtual-time loop against the simulator in memory on
+the loop's clock (``tests.virtual.VirtualBkJob``, as the engine tests use it), every
+connection dropped for ten minutes while every job finishes: ten minutes take a few seconds. **Real**: the simulator in another process on a real clock,
 every request's connection reset for ``BKJOB_BENCH_OUTAGE`` seconds (default 60, at least 20)
 while the jobs finish; the simulator counts what it was sent. The first seconds of an outage
 cost what polling cost before it (the engine needs two seconds without an answer to call it an
@@ -30,7 +30,7 @@ from bkjob_async import (
     Scope,
     WatchFailed,
 )
-from tests.virtual import MemoryBkJob, now, run_virtual
+from tests.virtual import VirtualBkJob, now, run_virtual
 
 from ._harness import pin_client, report, steered_simulator
 
@@ -39,15 +39,20 @@ POLICY = PollPolicy(interval=1.0, max_interval=15.0, max_in_flight=32)
 
 
 def test_ten_minutes_down_on_virtual_time() -> None:
-    jobs = {job_id: 60.0 + job_id * 0.5 for job_id in range(1, 1001)}  # all end while down
+    server = VirtualBkJob({job: 60.0 + job * 0.5 for job in range(1, 1001)})  # end while down
+    jobs = list(server.ids.values())
     down = (30.0, 630.0)
-    server = MemoryBkJob(jobs, down=down)
     finished: dict[int, tuple[float, JobFinished]] = {}
     notes: list[tuple[float, object]] = []
     failed: list[WatchFailed] = []
 
     async def main() -> None:
-        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(server.outage, *down)
             with anyio.fail_after(3000):
                 async for event in poller.watch_jobs(SCOPE, jobs):
                     if isinstance(event, JobFinished):
@@ -60,7 +65,7 @@ def test_ten_minutes_down_on_virtual_time() -> None:
     wall = time.perf_counter()
     run_virtual(main)
     wall = time.perf_counter() - wall
-    sent_down = [t for t in server.failed_connects if down[0] <= t < down[1]]
+    sent_down = [t for t in server.failed if down[0] <= t < down[1]]
     first_minute = [t for t in sent_down if t < down[0] + 60]
     rest = [t for t in sent_down if t >= down[0] + 60]
     caught_up = max(t for t, _ in finished.values()) - down[1]

@@ -1,29 +1,37 @@
-"""Engine tests on virtual time: an event loop whose clock jumps, and an in-memory bk-job.
+"""Engine tests on virtual time: an event loop whose clock jumps, and the simulator on that clock.
 
 ``run_virtual(main)`` runs ``main`` on ``VirtualTimeLoop``: whenever nothing is ready to run,
 the loop's clock jumps to the next timer instead of sleeping, so ten minutes of polling take as
-long as their callbacks do. Nothing may touch the network there: ``MemoryBkJob`` is a transport
-(``BkJobClient(transport=...)``) that answers from the loop's clock, can be taken down, can
-admit only so many requests per one-second window, and counts what it was sent.
+long as their callbacks do. Nothing may touch the network there: ``VirtualBkJob`` is the
+simulator over ``MockTransport`` on the loop's clock (``BkJobSimulator(virtual_clock=...)``),
+with a record of what the client was sent back and when (a transport that only watches).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import selectors
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import anyio
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from bkjob_async import BkJobClient, ConnectError
-from bkjob_async._protocol import Request, Response
+from bkjob_async import BkJobClient, Scope, StepOperation, StepType, TransportError
+from bkjob_async.testing import (
+    BkJobSimulator,
+    Fault,
+    HostPlan,
+    MockTransport,
+    Request,
+    Response,
+    StepPlan,
+)
 
 T = TypeVar("T")
+SCOPE = Scope.biz(2)
+_HINTS = ("retry-after", "x-bkapi-ratelimit-")
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
@@ -60,156 +68,123 @@ def now() -> float:
     return asyncio.get_running_loop().time()
 
 
-def _body(job_id: int, finished: bool, waiting: bool = False) -> dict[str, Any]:
-    """A job of a confirmation step (``job_id * 10 + 1``) and a script step on one host: while
-    ``waiting`` the confirmation waits for a user (job status 7), then the script runs."""
-    status, host = (3, 9) if finished else (2, 7)
-    confirm = {
-        "step_instance_id": job_id * 10 + 1,
-        "status": 7 if waiting else 3,
-        "execute_count": 0,
-        "type": 3,
-        "step_ip_result_list": None,
-    }
-    return {
-        "finished": finished,
-        "job_instance": {
-            "job_instance_id": job_id,
-            "status": 7 if waiting else status,
-            "name": f"job {job_id}",
-        },
-        "step_instance_list": [
-            confirm,
-            {
-                "step_instance_id": job_id * 10,
-                "status": 1 if waiting else status,
-                "execute_count": 0,
-                "type": 1,
-                "step_ip_result_list": [
-                    {
-                        "bk_host_id": 100,
-                        "ip": "10.0.0.1",
-                        "bk_cloud_id": 0,
-                        "status": 5 if waiting else host,
-                    }
-                ],
-            },
-        ],
-    }
+def loop_time() -> float:
+    """Return the running loop's clock; 0.0 outside a loop (a loop starts at 0.0)."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return 0.0
 
 
-_JSON = CIMultiDictProxy(CIMultiDict({"Content-Type": "application/json"}))
-_THROTTLED = json.dumps(
-    {"result": False, "code": 1642903, "code_name": "RATE_LIMIT_RESTRICTION", "data": None}
-).encode()
+class VirtualBkJob:
+    """The simulator on the virtual loop's clock, and what its answers were and when.
 
-_NOT_FOUND = json.dumps(
-    {"result": False, "code": 1244006, "message": "Job instance does not exist", "data": None}
-).encode()
-
-
-class MemoryBkJob:
-    """Answer ``get_job_instance_status``: job ``j`` runs until ``finish_at[j]``, then succeeds.
-
-    ``down`` is a ``(start, end)`` span of virtual time when every request fails to connect,
-    ``refuse`` one when every request is answered with a 429;
-    ``window_limit`` admits that many requests per one-second window and answers the rest
-    with a gateway 429 carrying no hint; ``latency`` is each answer's delay.
+    ``finish_at`` maps a name to when (virtual seconds from 0) a job of one script step on
+    one host succeeds; ``ids`` maps each name to the job's id. ``wait_until`` makes a job
+    begin with a confirmation that waits for a person until then (``confirm``). ``latency``
+    is each answer's delay. A 429 carries no hint of when to come back (the gateway's
+    ``X-Bkapi-RateLimit-*`` headers are dropped: the poller's own pacing is under test) unless
+    ``rate_hints``. ``answered``, ``refused`` (429) and ``failed`` (no connection)
+    list when; ``polls`` counts the answered status polls of each job; ``lists`` the job
+    list requests. The simulator's own tools script the rest: ``sim.inject``,
+    ``sim.set_rate_limit``, ``sim.statistics``; ``outage`` takes it down for a while.
     """
 
     def __init__(
         self,
-        finish_at: dict[int, float],
+        finish_at: Mapping[int, float] | None = None,
         *,
         latency: float = 0.002,
-        window_limit: int | None = None,
-        down: tuple[float, float] | None = None,
-        refuse: tuple[float, float] | None = None,
+        rate_hints: bool = False,
+        wait_until: Mapping[int, float] | None = None,
+        **simulator: Any,
     ) -> None:
-        self.finish_at = finish_at
-        self.latency = latency
-        self.window_limit = window_limit
-        self.down = down
-        self.refuse = refuse
+        simulator.setdefault("host_start_delay", 0.0)
+        simulator.setdefault("operation_lag", 0.0)
+        self.sim = BkJobSimulator(virtual_clock=loop_time, **simulator)
+        self.latency, self.rate_hints = latency, rate_hints
+        self.wait_until = dict(wait_until or {})
+        self.ids: dict[int, int] = {}
+        for name, at in (finish_at or {}).items():
+            self.add(name, at)
         self.sent: list[float] = []
-        self.refused: list[float] = []
         self.answered: list[float] = []
-        self.failed_connects: list[float] = []
+        self.refused: list[float] = []
+        self.failed: list[float] = []
         self.polls: Counter[int] = Counter()
-        #: ``get_job_instance_list``: requests, the creation time of every job (Unix ms), how
-        #: many seconds its statuses lag, and jobs it leaves out.
-        self.lists = 0
-        self.created_ms = int(time.time() * 1000) - 60_000
-        self.list_lag = 0.0
-        self.unlisted: set[int] = set()
-        #: Jobs that wait for a user's confirmation until then (virtual time), then run.
-        self.waiting_until: dict[int, float] = {}
-        self._window = (0.0, 0)
+        self.transport = MockTransport(self._send)
+        self._inner = self.sim.transport()
 
-    def client(self, **kwargs: Any) -> BkJobClient:
+    def add(self, name: int, finish_at: float) -> int:
+        """Create job ``name`` now: it succeeds ``finish_at`` (seconds from 0) on its one host."""
+        wait = self.wait_until.get(name)
+        start = wait if wait is not None else loop_time()
+        run = StepPlan(hosts=[HostPlan(duration=max(0.0, finish_at - start))])
+        steps = [StepPlan(StepType.MANUAL_CONFIRM), run] if wait is not None else [run]
+        self.ids[name] = self.sim.create_job(SCOPE, steps)
+        return self.ids[name]
+
+    def job(self, name: int) -> int:
+        """Return the id of job ``name``."""
+        return self.ids[name]
+
+    @property
+    def lists(self) -> int:
+        """Return how many job list requests reached the simulator."""
+        return self.sim.request_count("get_job_instance_list")
+
+    def client(self, transport: MockTransport | None = None, **kwargs: Any) -> BkJobClient:
+        """Return a client of the simulator (through ``transport``, if one wraps ours)."""
         return BkJobClient(
             "http://bkjob.invalid",
             app_code="app",
             app_secret="s3cret-virtual",
             username="admin",
-            transport=self,
+            transport=transport or self.transport,
             **kwargs,
         )
 
-    async def send(self, request: Request) -> Response:
-        t = now()
-        self.sent.append(t)
-        if self.down is not None and self.down[0] <= t < self.down[1]:
-            self.failed_connects.append(t)
-            await anyio.sleep(self.latency / 2)
-            raise ConnectError(f"{request.api}: cannot connect: refused")
+    async def _send(self, request: Request) -> Response:
+        self.sent.append(now())
         await anyio.sleep(self.latency)
-        t = now()
-        start, used = self._window
-        if t - start >= 1.0:
-            start, used = t, 0
-        refusing = self.refuse is not None and self.refuse[0] <= t < self.refuse[1]
-        if refusing or (self.window_limit is not None and used >= self.window_limit):
-            self.refused.append(t)
-            self._window = (start, used)
-            return Response(429, _JSON, _THROTTLED)
-        self._window = (start, used + 1)
-        self.answered.append(t)
-        assert request.query is not None
-        if request.api == "get_job_instance_list":
-            return self._list(request.query, t)
-        job_id = int(request.query["job_instance_id"])
-        self.polls[job_id] += 1
-        if job_id not in self.finish_at:
-            return Response(200, _JSON, _NOT_FOUND)
-        data = _body(job_id, t >= self.finish_at[job_id], t < self.waiting_until.get(job_id, 0.0))
-        envelope = {"result": True, "code": 0, "data": data}
-        return Response(200, _JSON, json.dumps(envelope).encode())
+        try:
+            response = await self._inner.send(request)
+        except TransportError:
+            self.failed.append(now())
+            raise
+        if response.status == 429:
+            self.refused.append(now())
+            if self.rate_hints:
+                return response
+            headers = CIMultiDict(response.headers)
+            for name in [name for name in headers if name.lower().startswith(_HINTS)]:
+                del headers[name]
+            return Response(response.status, CIMultiDictProxy(headers), response.body)
+        self.answered.append(now())
+        if request.api == "get_job_instance_status" and request.query is not None:
+            self.polls[int(request.query["job_instance_id"])] += 1
+        return response
 
-    def _list(self, query: Any, t: float) -> Response:
-        """Answer ``get_job_instance_list``: every job, newest (highest id) first, all created
-        at ``created_ms``; ``list_lag`` answers with the statuses of that many seconds ago."""
-        self.lists += 1
-        start, length = int(query.get("start", 0)), int(query.get("length", 20))
-        ids = sorted(self.finish_at, reverse=True)
-        seen = t - self.list_lag
-        rows = [
-            {
-                "job_instance_id": i,
-                "status": self._status(i, seen),
-                "name": f"job {i}",
-                "create_time": self.created_ms,
-            }
-            for i in ids[start : start + length]
-            if i not in self.unlisted
-        ]
-        data = {"start": start, "length": length, "total": len(ids), "data": rows or None}
-        return Response(200, _JSON, json.dumps({"result": True, "code": 0, "data": data}).encode())
+    async def confirm(self, name: int) -> None:
+        """Confirm job ``name``'s waiting step (at ``wait_until``), as its operator would."""
+        await anyio.sleep(max(0.0, self.wait_until[name] - now()))
+        job = self.sim.job(self.ids[name])
+        step = job.steps[0].step_instance_id
+        async with BkJobClient(
+            "http://bkjob.invalid",
+            app_code="app",
+            app_secret="s3cret-virtual",
+            username="admin",
+            transport=self.sim.transport(),
+        ) as operator:
+            await operator.operate_step_instance(
+                SCOPE, job.job_instance_id, step, StepOperation.CONFIRM_CONTINUE
+            )
 
-    def _status(self, job_id: int, t: float) -> int:
-        if t >= self.finish_at[job_id]:
-            return 3
-        return 7 if t < self.waiting_until.get(job_id, 0.0) else 2
-
-    async def aclose(self) -> None:
-        return None
+    async def outage(self, start: float, end: float, fault: Fault | None = None) -> None:
+        """From ``start`` to ``end`` (virtual seconds) every request fails with ``fault``
+        (by default the connection drops); run it beside the test (``start_soon``)."""
+        await anyio.sleep(max(0.0, start - now()))
+        rule = self.sim.inject(fault or Fault.reset(), times=None)
+        await anyio.sleep(max(0.0, end - now()))
+        rule.cancel()

@@ -18,7 +18,7 @@ import pytest
 from bkjob_async import BkJobClient, JobFinished, MemoryStore, Poller, PollPolicy, SqliteStore
 from bkjob_async.polling import Store
 from bkjob_async.testing import BkJobSimulator, StepPlan
-from tests.virtual import MemoryBkJob, now, run_virtual
+from tests.virtual import VirtualBkJob, now, run_virtual
 
 from ..scripted import SCOPE
 
@@ -62,28 +62,30 @@ def test_most_polls_counts_the_policy_schedule() -> None:
     assert most_polls(unbound, 10.0) == 5  # 0, 0.9, 2.25, 4.28, 7.31 (then 11.86)
 
 
-# How the first run stops, as a function of the events read so far (acked when it says so).
-Stop = Callable[[list], bool]
+# How the first run stops, as a function of the events read so far and the jobs' ids by
+# name (acked when it says so).
+Stop = Callable[[list, dict[int, int]], bool]
 
 STOPS: dict[str, tuple[float, Stop, bool]] = {
     # name: (seconds the first run lasts at most, stop after this event?, ack what is read)
-    "nothing delivered": (2.0 * U, lambda got: True, False),
-    "some delivered": (2.0 * U, lambda got: len(got) == 2, True),
+    "nothing delivered": (2.0 * U, lambda got, ids: True, False),
+    "some delivered": (2.0 * U, lambda got, ids: len(got) == 2, True),
     "all of one job": (
         2.0 * U,
-        lambda got: sum(e.job_instance_id == 2 for e in got) == 3,
+        lambda got, ids: sum(e.job_instance_id == ids[2] for e in got) == 3,
         True,
     ),
-    "all of every job": (0.5 * U, lambda got: False, True),
-    "a job that ended": (2.5 * U, lambda got: False, True),
-    "JobFinished unacked": (2.5 * U, lambda got: isinstance(got[-1], JobFinished), False),
+    "all of every job": (0.5 * U, lambda got, ids: False, True),
+    "a job that ended": (2.5 * U, lambda got, ids: False, True),
+    "JobFinished unacked": (2.5 * U, lambda got, ids: isinstance(got[-1], JobFinished), False),
 }
 
 
 @pytest.mark.parametrize("stop", list(STOPS))
 def test_a_resumed_watch_polls_within_the_policy(stop: str) -> None:
     seconds, stop_after, ack = STOPS[stop]
-    server = MemoryBkJob(FINISH_AT)
+    server = VirtualBkJob(FINISH_AT)
+    ids = server.ids  # job name (FINISH_AT's keys) -> the simulator's id
     memory = MemoryStore()  # the engine path is the same for every store (SQLite below)
     first: list = []
     resumed: list = []
@@ -91,7 +93,7 @@ def test_a_resumed_watch_polls_within_the_policy(stop: str) -> None:
     async def run_first(store: Store) -> None:
         async with (
             Poller(server.client(), policy=POLICY, store=store) as poller,
-            poller.watch_jobs(SCOPE, FINISH_AT, name="w") as watch,
+            poller.watch_jobs(SCOPE, list(ids.values()), name="w") as watch,
         ):
             if stop == "nothing delivered":
                 await anyio.sleep(seconds)  # polled and stored, never read
@@ -101,7 +103,7 @@ def test_a_resumed_watch_polls_within_the_policy(stop: str) -> None:
                     first.append(event)
                     if ack:
                         await watch.ack(event)
-                    if stop_after(first):
+                    if stop_after(first, ids):
                         return
 
     async def main() -> tuple[dict[int, int], int]:
@@ -116,7 +118,7 @@ def test_a_resumed_watch_polls_within_the_policy(stop: str) -> None:
                         resumed.append(event)
                 assert now() - start == pytest.approx(WINDOW, abs=0.1)
             refused = poller.statistics().refused_polls
-        polls = {job: server.polls[job] - before.get(job, 0) for job in FINISH_AT}
+        polls = {job: server.polls[ids[job]] - before.get(ids[job], 0) for job in FINISH_AT}
         return polls, refused
 
     polls, refused = run_virtual(main)
@@ -131,7 +133,13 @@ def test_a_resumed_watch_polls_within_the_policy(stop: str) -> None:
         assert polls[1] == 0, polls  # its end was stored: never polled again
     assert polls[1] <= limit
     assert refused == 0  # the schedule itself asked for nothing sooner than the policy allows
-    finished = [e.job_instance_id for e in resumed if isinstance(e, JobFinished)]
+    finished = [
+        name
+        for e in resumed
+        if isinstance(e, JobFinished)
+        for name in ids
+        if ids[name] == e.job_instance_id
+    ]
     if stop == "JobFinished unacked":
         assert finished == [1]  # handed out again, not polled for
     elif ended_before:

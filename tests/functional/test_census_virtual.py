@@ -2,20 +2,60 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import anyio
 import pytest
 
 from bkjob_async import HostTransition, JobFinished, Poller, PollPolicy, Scope
-from bkjob_async._protocol import Response
 from bkjob_async.polling._schedule import census_round
+from bkjob_async.testing import Fault, Request, Response
 
-from ..virtual import _JSON, MemoryBkJob, now, run_virtual
+from ..virtual import VirtualBkJob, now, run_virtual
 
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy()  # latency 5 s: a census round every 5 s
+
+
+class Rows(VirtualBkJob):
+    """The simulator, its job list's rows edited as no bk-job the simulator plays writes them
+    (a scripted answer): rows of ``unlisted`` jobs (names) left out, every row created at
+    ``created_ms``, statuses as they stood ``list_lag`` seconds ago (from the planned times)."""
+
+    def __init__(self, finish_at: Mapping[int, float], **kwargs: Any) -> None:
+        super().__init__(finish_at, **kwargs)
+        self.finish_at = dict(finish_at)
+        self.unlisted: set[int] = set()
+        self.created_ms: int | None = None
+        self.list_lag = 0.0
+
+    async def _send(self, request: Request) -> Response:
+        response = await super()._send(request)
+        if request.api != "get_job_instance_list" or response.status != 200:
+            return response
+        body = json.loads(response.body)
+        names = {job: name for name, job in self.ids.items()}
+        rows = []
+        for row in body["data"]["data"] or ():
+            name = names[row["job_instance_id"]]
+            if name in self.unlisted:
+                continue
+            if self.created_ms is not None:
+                row["create_time"] = self.created_ms
+            if self.list_lag:
+                row["status"] = self._status(name, now() - self.list_lag)
+            rows.append(row)
+        body["data"]["data"] = rows or None
+        return Response(200, response.headers, json.dumps(body).encode())
+
+    def _status(self, name: int, t: float) -> int:
+        if t >= self.finish_at[name]:
+            return 3
+        return 7 if t < self.wait_until.get(name, 0.0) else 2
 
 
 def long_deploys(count: int, seed: int = 1) -> dict[int, float]:
@@ -25,8 +65,8 @@ def long_deploys(count: int, seed: int = 1) -> dict[int, float]:
 
 
 def test_as_completed_reads_each_job_once_and_the_list_once_a_round() -> None:
-    jobs = long_deploys(1000)
-    server = MemoryBkJob(jobs)
+    server = VirtualBkJob(long_deploys(1000))
+    jobs = {server.job(name): at for name, at in long_deploys(1000).items()}
     late: list[float] = []
 
     async def main() -> tuple[int, int]:
@@ -55,9 +95,9 @@ def test_as_completed_reads_each_job_once_and_the_list_once_a_round() -> None:
 
 
 def test_a_job_missing_from_the_list_is_polled_itself_never_silence() -> None:
-    jobs = {1: 30.0, 2: 40.0}
-    server = MemoryBkJob(jobs)
+    server = Rows({1: 30.0, 2: 40.0})
     server.unlisted = {2}  # outside the list's window, or deleted
+    jobs = list(server.ids.values())
 
     async def main() -> list[int]:
         ended = []
@@ -70,15 +110,15 @@ def test_a_job_missing_from_the_list_is_polled_itself_never_silence() -> None:
                 ended.append(status.job.job_instance_id)
         return ended
 
-    assert run_virtual(main) == [1, 2]
-    assert server.polls[1] == 1
-    assert 40.0 / POLICY.latency - 1 <= server.polls[2] <= 45.0 / POLICY.interval + 2
+    assert run_virtual(main) == jobs
+    assert server.polls[jobs[0]] == 1
+    assert 40.0 / POLICY.latency - 1 <= server.polls[jobs[1]] <= 45.0 / POLICY.interval + 2
 
 
 def test_a_lagging_list_delays_an_end_by_its_lag_never_hides_it() -> None:
-    jobs = {i: 10.0 * i for i in range(1, 11)}
-    server = MemoryBkJob(jobs)
+    server = Rows({i: 10.0 * i for i in range(1, 11)})
     server.list_lag = 3.0  # the list shows what was true 3 s ago
+    jobs = {server.job(name): at for name, at in server.finish_at.items()}
 
     async def main() -> dict[int, float]:
         seen: dict[int, float] = {}
@@ -97,14 +137,10 @@ def test_a_lagging_list_delays_an_end_by_its_lag_never_hides_it() -> None:
 
 
 def test_a_failing_list_falls_back_to_polling_each_job() -> None:
-    jobs = {1: 20.0, 2: 25.0}
-
-    class NoList(MemoryBkJob):
-        def _list(self, query, t):  # type: ignore[no-untyped-def]
-            self.lists += 1
-            return Response(503, _JSON, b"<html>the list endpoint is broken</html>")
-
-    broken = NoList(jobs)
+    broken = VirtualBkJob({1: 20.0, 2: 25.0})
+    page = "<html>the list endpoint is broken</html>"
+    broken.sim.inject(Fault.http_status(503, page), api="get_job_instance_list", times=None)
+    jobs = list(broken.ids.values())
 
     async def main() -> list[int]:
         ended = []
@@ -115,29 +151,29 @@ def test_a_failing_list_falls_back_to_polling_each_job() -> None:
                         ended.append(status.job.job_instance_id)
         return ended
 
-    assert sorted(run_virtual(main)) == [1, 2]
+    assert sorted(run_virtual(main)) == jobs
     assert broken.lists >= 1
-    assert broken.polls[1] >= 2  # polled itself while the list failed
+    assert broken.polls[jobs[0]] >= 2  # polled itself while the list failed
 
 
 def test_a_host_watch_of_a_job_the_list_follows_polls_it_until_it_leaves() -> None:
-    jobs = {1: 1e9}
-    server = MemoryBkJob(jobs)
+    server = VirtualBkJob({1: 1e9})
+    one = server.job(1)
 
     async def main() -> tuple[int, int, int]:
         async with server.client() as client, Poller(client, policy=POLICY) as poller:
-            ends = poller.watch_jobs(SCOPE, [1], events=[JobFinished])
+            ends = poller.watch_jobs(SCOPE, [one], events=[JobFinished])
             await anyio.sleep(30)
-            only_list = server.polls[1]
-            hosts = poller.watch_jobs(SCOPE, [1], events=[HostTransition])
+            only_list = server.polls[one]
+            hosts = poller.watch_jobs(SCOPE, [one], events=[HostTransition])
             await anyio.sleep(30)
-            with_hosts = server.polls[1] - only_list
+            with_hosts = server.polls[one] - only_list
             await hosts.aclose()
             await anyio.sleep(5)  # (a poll in flight may still land)
-            after = server.polls[1]
+            after = server.polls[one]
             await anyio.sleep(30)
             await ends.aclose()
-            return only_list, with_hosts, server.polls[1] - after
+            return only_list, with_hosts, server.polls[one] - after
 
     only_list, with_hosts, after_leaving = run_virtual(main)
     assert only_list == 0  # a running job on an end-only watch: the list says all
@@ -147,8 +183,8 @@ def test_a_host_watch_of_a_job_the_list_follows_polls_it_until_it_leaves() -> No
 
 @pytest.mark.parametrize("count", [2500])
 def test_every_page_is_read_and_no_job_is_missed(count: int) -> None:
-    jobs = dict.fromkeys(range(1, count + 1), 10.0)
-    server = MemoryBkJob(jobs)
+    server = VirtualBkJob(dict.fromkeys(range(1, count + 1), 10.0))
+    jobs = list(server.ids.values())
 
     async def main() -> int:
         ended = 0
@@ -168,15 +204,15 @@ def test_every_page_is_read_and_no_job_is_missed(count: int) -> None:
 
 def test_waiting_again_for_a_job_that_ended_reads_its_end_at_once() -> None:
     """A job remembered as ended, waited for again: its row says ended, its end is read."""
-    jobs = {1: 3.0}
-    server = MemoryBkJob(jobs)
+    server = VirtualBkJob({1: 3.0})
+    one = server.job(1)
 
     async def main() -> tuple[int, int, float]:
         async with server.client() as client, Poller(client, policy=POLICY) as poller:
-            first = await poller.wait_finished(SCOPE, 1)
+            first = await poller.wait_finished(SCOPE, one)
             start = now()
             with anyio.fail_after(30):
-                again = await poller.wait_finished(SCOPE, 1)
+                again = await poller.wait_finished(SCOPE, one)
             return first.job.status, again.job.status, now() - start
 
     first, again, took = run_virtual(main)
@@ -185,40 +221,39 @@ def test_waiting_again_for_a_job_that_ended_reads_its_end_at_once() -> None:
 
 
 def test_census_false_polls_each_job_every_round() -> None:
-    jobs = {1: 30.0}
-    server = MemoryBkJob(jobs)
+    server = VirtualBkJob({1: 30.0})
 
     async def main() -> bool:
         policy = PollPolicy(census=False)
         async with server.client() as client, Poller(client, policy=policy) as poller:
-            await poller.wait_finished(SCOPE, 1)
+            await poller.wait_finished(SCOPE, server.job(1))
             return poller.statistics().census
 
     assert run_virtual(main) is False
     assert server.lists == 0
-    assert server.polls[1] >= 30.0 / POLICY.latency - 1
+    assert server.polls[server.job(1)] >= 30.0 / POLICY.latency - 1
     with pytest.raises(TypeError):
         PollPolicy(census="yes")  # type: ignore[arg-type]
 
 
 def test_as_completed_takes_jobs_launched_later() -> None:
-    jobs = {1: 10.0, 2: 20.0, 3: 30.0}
-    server = MemoryBkJob(jobs)
+    server = VirtualBkJob({1: 10.0, 2: 20.0, 3: 30.0})
+    one, two, three = jobs = list(server.ids.values())
 
     async def main() -> list[int]:
         ended: list[int] = []
         async with (
             server.client() as client,
             Poller(client, policy=POLICY) as poller,
-            poller.as_completed(SCOPE, [1]) as finished,
+            poller.as_completed(SCOPE, [one]) as finished,
         ):
             async for status in finished:
                 ended.append(status.job.job_instance_id)
                 if len(ended) == 1:
-                    await finished.add(SCOPE, [2, 3])  # launched meanwhile
+                    await finished.add(SCOPE, [two, three])  # launched meanwhile
         return ended
 
-    assert run_virtual(main) == [1, 2, 3]
+    assert run_virtual(main) == jobs
     assert all(server.polls[i] == 1 for i in jobs)
 
 
@@ -226,9 +261,9 @@ def test_as_completed_takes_jobs_launched_later() -> None:
 def test_jobs_created_outside_any_window_keep_the_census_running(created_days_ago) -> None:
     """Rows whose creation time lies past bk-job's 30-day window (or ahead of our clock) never
     make a window bk-job would refuse: the census reads the widest window again."""
-    jobs = {1: 12.0, 2: 24.0}
-    server = MemoryBkJob(jobs)
+    server = Rows({1: 12.0, 2: 24.0})
     server.created_ms = int((time.time() - created_days_ago * 86_400) * 1000)
+    jobs = list(server.ids.values())
 
     async def main() -> list[int]:
         ended: list[int] = []
@@ -241,21 +276,27 @@ def test_jobs_created_outside_any_window_keep_the_census_running(created_days_ag
                 ended.append(status.job.job_instance_id)
         return ended
 
-    assert run_virtual(main) == [1, 2]
+    assert run_virtual(main) == jobs
     assert server.lists >= 3
 
 
-def _host_watch(census: bool) -> tuple[dict[tuple, float], MemoryBkJob, int]:
+def _host_watch(census: bool) -> tuple[dict[tuple, float], VirtualBkJob, int]:
     """50 jobs that wait for a confirmation for 5 minutes, then run 100 s, watched for every
     transition: what was seen (and when), the server, and the poller's requests."""
-    jobs = {i: 400.0 + i for i in range(1, 51)}
-    server = MemoryBkJob(jobs)
-    server.waiting_until = {i: 300.0 + i for i in jobs}
+    waits = {i: 300.0 + i for i in range(1, 51)}
+    server = VirtualBkJob({i: 400.0 + i for i in waits}, wait_until=waits)
+    jobs = list(server.ids.values())
 
     async def main() -> tuple[dict[tuple, float], int]:
         seen: dict[tuple, float] = {}
         policy = PollPolicy(census=census)
-        async with server.client() as client, Poller(client, policy=policy) as poller:
+        async with (
+            server.client() as client,
+            Poller(client, policy=policy) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            for name in waits:
+                tg.start_soon(server.confirm, name)
             async for event in poller.watch_jobs(SCOPE, jobs):
                 step = getattr(event, "step_instance_id", None)
                 what = (type(event).__name__, event.job_instance_id, step)
@@ -275,34 +316,35 @@ def test_a_host_watch_leaves_a_waiting_job_to_the_list_and_misses_nothing() -> N
     assert sum(1 for key in seen if key[0] == "JobFinished") == 50
     # While a job waits for a person it is read once, then the list stands for it: per job,
     # the polls of its 100 s run at 5 s, its first read, its start and its end.
-    for job in range(1, 51):
+    for name, job in server.ids.items():
         assert server.polls[job] <= 100 / POLICY.interval / 0.9 + 4
-        assert alone_server.polls[job] >= server.polls[job] + 10  # 300 s at up to 15 s
+        assert alone_server.polls[alone_server.job(name)] >= server.polls[job] + 10  # 300 s, 15 s
     assert requests < 0.7 * alone_requests
     assert server.lists <= 410 / census_round(POLICY) + 5  # one page a round
     # The start is seen within the latency bound: the list's round, then one poll.
-    for job in range(1, 51):
+    for name, job in server.ids.items():
         started = seen[("JobTransition", job, None, 7, 2)]
-        assert started - server.waiting_until[job] <= POLICY.latency + 0.5
+        assert started - server.wait_until[name] <= POLICY.latency + 0.5
 
 
 def test_a_parked_job_whose_row_lags_is_read_again_when_the_row_moves() -> None:
-    jobs = {1: 200.0}
-    server = MemoryBkJob(jobs)
-    server.waiting_until = {1: 100.0}
+    server = Rows({1: 200.0}, wait_until={1: 100.0})
     server.list_lag = 20.0  # the list says "waiting" for 20 s after the job started
 
     async def main() -> float:
-        async for event in _watch_all(server, jobs):
-            if getattr(event, "previous", None) == 7 and type(event).__name__ == "JobTransition":
-                return now()
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(server.confirm, 1)
+            async for event in poller.watch_jobs(SCOPE, [server.job(1)]):
+                if (
+                    getattr(event, "previous", None) == 7
+                    and type(event).__name__ == "JobTransition"
+                ):
+                    return now()
         raise AssertionError("the start was never seen")
 
     started = run_virtual(main)
     assert 100.0 + 20.0 <= started <= 100.0 + 20.0 + POLICY.latency + 0.5
-
-
-async def _watch_all(server: MemoryBkJob, jobs: dict[int, float]):  # type: ignore[no-untyped-def]
-    async with server.client() as client, Poller(client, policy=POLICY) as poller:
-        async for event in poller.watch_jobs(SCOPE, jobs):
-            yield event

@@ -19,8 +19,9 @@ from bkjob_async import (
     Scope,
     WatchFailed,
 )
+from bkjob_async.testing import Fault, HostPlan, MockTransport, StepPlan
 
-from ..virtual import MemoryBkJob, now, run_virtual
+from ..virtual import VirtualBkJob, now, run_virtual
 
 SCOPE = Scope.biz(2)
 
@@ -36,14 +37,32 @@ def test_the_virtual_clock_skips_waits() -> None:
     assert time.monotonic() - wall < 5
 
 
+def test_the_simulator_keeps_the_loops_time() -> None:
+    """``BkJobSimulator(virtual_clock=loop.time)``: no ``advance``, the loop moves it."""
+    server = VirtualBkJob({1: 600.0})
+
+    async def main() -> tuple[float, int, float, bool]:
+        start = server.sim.now()
+        await anyio.sleep(599.5)
+        before = server.sim.job(server.job(1)).status
+        await anyio.sleep(1)
+        return server.sim.now() - start, before, now(), server.sim.job(server.job(1)).finished
+
+    moved, before, loop, finished = run_virtual(main)
+    assert moved == pytest.approx(loop, abs=0.002)
+    assert before == 2
+    assert finished
+
+
 def _per_second(stamps: list[float], start: float, end: float) -> float:
     return sum(1 for t in stamps if start <= t < end) / (end - start)
 
 
 def test_a_rate_limit_converges_near_it_and_never_collapses() -> None:
     """Demand of 4,000 polls/s against a window of 200/s with no hint: >= 0.85 R, <= 10% refused."""
-    jobs = dict.fromkeys(range(1, 4001), 1000000000.0)
-    server = MemoryBkJob(jobs, window_limit=200)
+    server = VirtualBkJob(dict.fromkeys(range(1, 4001), 1000000000.0))
+    server.sim.set_rate_limit(200)
+    jobs = list(server.ids.values())
 
     async def main() -> tuple[float, float]:
         policy = PollPolicy(interval=1.0, max_interval=1.0, jitter=0.0, max_in_flight=32)
@@ -65,8 +84,8 @@ def test_a_rate_limit_converges_near_it_and_never_collapses() -> None:
 
 
 def test_a_single_429_is_soon_forgotten() -> None:
-    jobs = dict.fromkeys(range(1, 2001), 1000000000.0)
-    server = MemoryBkJob(jobs)
+    server = VirtualBkJob(dict.fromkeys(range(1, 2001), 1000000000.0))
+    jobs = list(server.ids.values())
 
     async def main() -> None:
         policy = PollPolicy(interval=0.5, max_interval=0.5, jitter=0.0, max_in_flight=32)
@@ -75,11 +94,7 @@ def test_a_single_429_is_soon_forgotten() -> None:
 
             async def throttle_once() -> None:
                 await anyio.sleep(10)
-                server.window_limit = 0  # the next answer is a 429 ...
-                await anyio.sleep(0)
-                while not server.refused:
-                    await anyio.sleep(0.0001)
-                server.window_limit = None  # ... and only that one
+                server.sim.inject(Fault.rate_limited(), times=1)  # the next answer is a 429
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(throttle_once)
@@ -97,13 +112,18 @@ def test_a_single_429_is_soon_forgotten() -> None:
 
 def test_a_ten_minute_outage_ends_no_watch_and_costs_few_requests() -> None:
     """1,000 jobs; bk-job unreachable from 30 s to 630 s; every job finishes meanwhile."""
-    jobs = {job_id: 60.0 + job_id * 0.5 for job_id in range(1, 1001)}  # all done by 560 s
-    server = MemoryBkJob(jobs, down=(30.0, 630.0))
+    server = VirtualBkJob({job: 60.0 + job * 0.5 for job in range(1, 1001)})  # done by 560 s
+    jobs = list(server.ids.values())
     events: list = []
 
     async def main() -> None:
         policy = PollPolicy(interval=1.0, max_interval=15.0, max_in_flight=32)
-        async with server.client() as client, Poller(client, policy=policy) as poller:
+        async with (
+            server.client() as client,
+            Poller(client, policy=policy) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(server.outage, 30.0, 630.0)
             with anyio.fail_after(2000):
                 async for event in poller.watch_jobs(SCOPE, jobs):
                     events.append((now(), event))
@@ -127,30 +147,27 @@ def test_a_ten_minute_outage_ends_no_watch_and_costs_few_requests() -> None:
     assert 630.0 <= resumed[0][0] <= 630.0 + 15.0 * 1.1 + 1.0
     assert resumed[0][1].since == stalled[0][1].since
     # While down: at most a few requests per second (after the first seconds of failures).
-    while_down = [t for t in server.failed_connects if 40.0 <= t < 630.0]
+    while_down = [t for t in server.failed if 40.0 <= t < 630.0]
     assert len(while_down) / 590.0 <= 1.0
 
 
 def test_a_job_alone_failing_stalls_only_its_watch() -> None:
-    jobs = {1: 1e9, 2: 5.0}
-    server = MemoryBkJob(jobs)
-    original = server.send
+    server = VirtualBkJob({1: 1e9, 2: 5.0})
     got: dict[int, list] = {1: [], 2: []}
 
     async def flaky(request):  # type: ignore[no-untyped-def]
-        if request.query["job_instance_id"] == "1" and now() < 20.0:
+        if request.query["job_instance_id"] == str(server.job(1)) and now() < 20.0:
             raise ConnectError("reset by a proxy")
-        return await original(request)
-
-    server.send = flaky  # type: ignore[method-assign]
+        return await server.transport.send(request)
 
     async def main() -> None:
         policy = PollPolicy(interval=1.0, max_interval=4.0, max_in_flight=4, deadline=40.0)
-        async with server.client() as client, Poller(client, policy=policy) as poller:
+        client = server.client(MockTransport(flaky))
+        async with client, Poller(client, policy=policy) as poller:
 
-            async def read(job_id: int) -> None:
-                async for event in poller.watch_jobs(SCOPE, [job_id]):
-                    got[job_id].append(event)
+            async def read(name: int) -> None:
+                async for event in poller.watch_jobs(SCOPE, [server.job(name)]):
+                    got[name].append(event)
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(read, 1)
@@ -167,20 +184,20 @@ def test_a_job_alone_failing_stalls_only_its_watch() -> None:
 
 
 def test_the_bodys_exception_leaves_the_poller_as_itself() -> None:
-    server = MemoryBkJob({1: 1e9})
+    server = VirtualBkJob({1: 1e9})
 
     async def timeout() -> None:
         async with server.client() as client, Poller(client) as poller:
             with anyio.fail_after(5):
-                await poller.wait_finished(SCOPE, 1)
+                await poller.wait_finished(SCOPE, server.job(1))
 
     with pytest.raises(TimeoutError) as caught:
         run_virtual(timeout)
     assert type(caught.value) is TimeoutError  # itself, not in an ExceptionGroup
 
     async def missing() -> None:
-        async with server.client() as client, Poller(client) as poller:
-            await poller.wait_finished(SCOPE, 2)  # bk-job answers 1244006
+        async with server.client(language="en") as client, Poller(client) as poller:
+            await poller.wait_finished(SCOPE, server.job(1) + 1)  # bk-job answers 1244006
 
     with pytest.raises(NotFoundError) as missing_error:
         run_virtual(missing)
@@ -188,18 +205,23 @@ def test_the_bodys_exception_leaves_the_poller_as_itself() -> None:
 
 
 def test_a_watch_made_during_an_outage_hears_of_it() -> None:
-    jobs = {1: 120.0, 2: 100.0}
-    server = MemoryBkJob(jobs, down=(10.0, 60.0))
+    server = VirtualBkJob({1: 120.0, 2: 100.0})
+    one, two = server.job(1), server.job(2)
     late: list = []
 
     async def main() -> None:
         policy = PollPolicy(interval=1.0, max_interval=5.0, max_in_flight=4)
-        async with server.client() as client, Poller(client, policy=policy) as poller:
-            first = poller.watch_jobs(SCOPE, [1])
+        async with (
+            server.client() as client,
+            Poller(client, policy=policy) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(server.outage, 10.0, 60.0)
+            first = poller.watch_jobs(SCOPE, [one])
             await anyio.sleep(30)  # bk-job has been down for 20 s
             assert poller.statistics().stalled
             with anyio.fail_after(200):
-                async for event in poller.watch_jobs(SCOPE, [1, 2]):
+                async for event in poller.watch_jobs(SCOPE, [one, two]):
                     late.append((now(), event))
             await first.aclose()
 
@@ -219,13 +241,18 @@ def test_answers_that_end_jobs_let_the_rate_grow_again() -> None:
     Those answers must count for the rate governor, or it stays at the few requests a second
     it was cut to (the engine once took 20 s for this on the simulator).
     """
-    jobs = dict.fromkeys(range(1, 401), 0.0)
-    server = MemoryBkJob(jobs, refuse=(0.0, 1.0))
+    server = VirtualBkJob(dict.fromkeys(range(1, 401), 0.0))
+    jobs = list(server.ids.values())
     done: list[float] = []
 
     async def main() -> None:
         policy = PollPolicy(interval=0.05, max_interval=0.1, max_in_flight=8)
-        async with server.client() as client, Poller(client, policy=policy) as poller:
+        async with (
+            server.client() as client,
+            Poller(client, policy=policy) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(server.outage, 0.0, 1.0, Fault.rate_limited())
             with anyio.fail_after(60):
                 async for event in poller.watch_jobs(SCOPE, jobs):
                     if isinstance(event, JobFinished):
@@ -241,8 +268,13 @@ def test_statistics_count_events_handed_out_apart_from_events_observed() -> None
     """Issue 28: ``as_completed`` of many jobs observes every change, hands out the ends."""
     from bkjob_async.polling._watch import _FINAL_EVENTS
 
-    jobs = {job: 2.0 + job / 10 for job in range(1, 21)}
-    server = MemoryBkJob(jobs)
+    server = VirtualBkJob()
+    jobs = [  # two steps each: host, step and job changes
+        server.sim.create_job(
+            SCOPE, [StepPlan(duration=1.0), StepPlan(hosts=[HostPlan(duration=1.0 + job / 10)])]
+        )
+        for job in range(1, 21)
+    ]
 
     async def main():
         async with server.client() as client, Poller(client) as poller:
@@ -261,35 +293,38 @@ def test_following_a_string_is_a_type_error() -> None:
 
 
 async def _follow_a_string() -> None:
-    server = MemoryBkJob({})
+    server = VirtualBkJob()
     async with server.client() as client, Poller(client) as poller:
         poller.follow(SCOPE, "12")  # type: ignore[arg-type]
 
 
 def test_a_hint_polls_the_job_at_once_and_a_flood_costs_one_poll_per_interval() -> None:
     """A callback (``Poller.hint``) brings a job's poll forward; the poll is the truth."""
-    server = MemoryBkJob({1: 1e9, 2: 1e9})
+    server = VirtualBkJob({1: 5.0, 2: 1e9})
+    one, two = server.job(1), server.job(2)
     policy = PollPolicy(latency=30.0, interval=30.0, max_interval=30.0, jitter=0.0)
 
     async def main() -> tuple[float, int, int, int]:
         async with server.client() as client, Poller(client, policy=policy) as poller:
-            watch = poller.watch_jobs(SCOPE, [1, 2], events=[JobFinished])
+            watch = poller.watch_jobs(SCOPE, [one, two], events=[JobFinished])
             while server.lists < 1:  # a JobFinished-only watch: the job list follows them
                 await anyio.sleep(0.01)
             await anyio.sleep(0.1)  # both listed running; the next list read is 30 s away
-            server.finish_at[1] = now()  # job 1 ends, and bk-job calls back
+            assert not server.sim.job(one).finished
+            await anyio.sleep(5.0 - now())  # job 1 ends, and bk-job calls back
+            assert server.sim.job(one).finished
             before = dict(server.polls)
             start = now()
             for _ in range(1000):  # a flood: one real, many replayed, some for unknown jobs
-                poller.hint(1)
-                poller.hint(2)
+                poller.hint(one)
+                poller.hint(two)
                 poller.hint(99)
             async for event in watch:
                 assert isinstance(event, JobFinished)
                 seen_after = now() - start
                 break
-            polls_1 = server.polls[1] - before.get(1, 0)
-            polls_2 = server.polls[2] - before.get(2, 0)
+            polls_1 = server.polls[one] - before.get(one, 0)
+            polls_2 = server.polls[two] - before.get(two, 0)
             await watch.aclose()
             return seen_after, polls_1, polls_2, poller.statistics().hinted_polls
 
@@ -302,13 +337,18 @@ def test_a_hint_polls_the_job_at_once_and_a_flood_costs_one_poll_per_interval() 
 
 def test_the_first_answer_after_an_outage_resumes_every_watch_at_once() -> None:
     """A watch hears ``PollingResumed`` at bk-job's first answer, not after every job's poll."""
-    jobs = dict.fromkeys(range(1, 201), 1e9)
-    server = MemoryBkJob(jobs, down=(10.0, 60.0))
+    server = VirtualBkJob(dict.fromkeys(range(1, 201), 1e9))
+    jobs = list(server.ids.values())
     events: list = []
 
     async def main() -> None:
         policy = PollPolicy(interval=5.0, max_interval=15.0)
-        async with server.client() as client, Poller(client, policy=policy) as poller:
+        async with (
+            server.client() as client,
+            Poller(client, policy=policy) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(server.outage, 10.0, 60.0)
             with anyio.move_on_after(120):
                 async for event in poller.watch_jobs(SCOPE, jobs, events=[PollingResumed]):
                     events.append((now(), event))

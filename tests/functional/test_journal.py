@@ -10,7 +10,7 @@ import pytest
 from bkjob_async import HostTransition, JobFinished, MemoryStore, Poller, PollPolicy, Scope
 from bkjob_async.polling._tracker import JobState
 
-from ..virtual import MemoryBkJob, run_virtual
+from ..virtual import VirtualBkJob, run_virtual
 
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy(latency=1.0, interval=1.0, max_interval=1.0, jitter=0.0)
@@ -53,7 +53,8 @@ class RecordingJournal:
 
 def test_follow_records_every_change_until_the_job_ends_or_unfollow() -> None:
     """``follow``: changes reach the journal; the job leaves when it ends, or on ``unfollow``."""
-    server = MemoryBkJob({1: 5.0, 2: 1e9, 3: 1e9})
+    server = VirtualBkJob({1: 5.0, 2: 1e9, 3: 1e9})
+    one, two, three = (server.job(i) for i in (1, 2, 3))
     journal = RecordingJournal()
 
     async def main() -> tuple[int, frozenset[int], int, int]:
@@ -61,27 +62,27 @@ def test_follow_records_every_change_until_the_job_ends_or_unfollow() -> None:
             server.client() as client,
             Poller(client, policy=POLICY, journal=journal) as poller,
         ):
-            for job in (1, 2, 3, 2):  # following twice is following once
+            for job in (one, two, three, two):  # following twice is following once
                 poller.follow(SCOPE, job)
             await anyio.sleep(10)
             watched = poller.statistics().instances_watched
-            poller.unfollow(SCOPE, 3)
-            polls_of_3 = server.polls[3]
+            poller.unfollow(SCOPE, three)
+            polls_of_3 = server.polls[three]
             await anyio.sleep(10)
-            return watched, poller.following(SCOPE), polls_of_3, server.polls[3]
+            return watched, poller.following(SCOPE), polls_of_3, server.polls[three]
 
     watched, following, polls_of_3, later = run_virtual(main)
-    assert any(job == 1 and last == "JobFinished" for job, _, last in journal.records)
+    assert any(job == one and last == "JobFinished" for job, _, last in journal.records)
     assert any("HostTransition" in names for _, names, _ in journal.records)
     assert watched == 2  # job 1 left when it ended
-    assert following == {2}
+    assert following == {two}
     assert later == polls_of_3  # not polled after unfollow
-    assert 9 <= server.polls[2] <= 21  # one poll a second, no more
+    assert 9 <= server.polls[two] <= 21  # one poll a second, no more
 
 
 def test_a_watch_hands_out_nothing_before_the_journal_settles_it() -> None:
     """Delivered means durable: with an outside journal, every watch waits for its ticket."""
-    server = MemoryBkJob({1: 3.0})
+    server = VirtualBkJob({1: 3.0})
     journal = RecordingJournal(hold=True)
 
     async def main() -> tuple[int, int, list[str]]:
@@ -89,7 +90,7 @@ def test_a_watch_hands_out_nothing_before_the_journal_settles_it() -> None:
         async with (
             server.client() as client,
             Poller(client, policy=POLICY, journal=journal) as poller,
-            poller.watch_jobs(SCOPE, [1]) as watch,
+            poller.watch_jobs(SCOPE, [server.job(1)]) as watch,
         ):
             with anyio.move_on_after(10):
                 async for event in watch:
@@ -111,13 +112,15 @@ def test_a_watch_hands_out_nothing_before_the_journal_settles_it() -> None:
 
 def test_a_seeded_job_continues_from_its_seed() -> None:
     """A job new to the poller starts from the journal's seed: no ``previous=None`` again."""
-    server = MemoryBkJob({1: 4.0})
+    server = VirtualBkJob({1: 4.0})
 
     async def first_events(journal: RecordingJournal) -> list[Any]:
         async with (
             server.client() as client,
             Poller(client, policy=POLICY, journal=journal) as poller,
-            poller.watch_jobs(SCOPE, [1], events=[HostTransition, JobFinished]) as watch,
+            poller.watch_jobs(
+                SCOPE, [server.job(1)], events=[HostTransition, JobFinished]
+            ) as watch,
         ):
             return [event async for event in watch]
 
@@ -146,8 +149,8 @@ def test_a_seeded_job_continues_from_its_seed() -> None:
 
 def test_a_poller_with_a_journal_that_keeps_all_polls_each_job_for_every_change() -> None:
     """A journal that keeps every change (the cluster's): no census stands for polls."""
-    jobs = {1: 12.0}
-    server = MemoryBkJob(jobs)
+    server = VirtualBkJob({1: 12.0})
+    jobs = [server.job(1)]
     journal = RecordingJournal()
 
     async def main() -> bool:
@@ -167,7 +170,7 @@ def test_a_poller_with_a_journal_that_keeps_all_polls_each_job_for_every_change(
 
 def test_a_store_and_a_journal_are_refused_together() -> None:
     async def main() -> None:
-        server = MemoryBkJob({})
+        server = VirtualBkJob()
         async with server.client() as client:
             with pytest.raises(ValueError, match="one journal"):
                 Poller(client, store=MemoryStore(), journal=RecordingJournal())

@@ -29,21 +29,21 @@ from bkjob_async.config import Timeouts
 from bkjob_async.polling._failures import MALFORMED_LIMIT
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from ..virtual import MemoryBkJob, run_virtual
+from ..virtual import VirtualBkJob, run_virtual
 
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=1.0, max_interval=4.0)
 
 
-class BadTimes(MemoryBkJob):
+class BadTimes(VirtualBkJob):
     """Job 1 ends at 2 s; its first ``bad`` answers after that carry a dict as a time."""
 
     def __init__(self, bad: int) -> None:
         super().__init__({1: 2.0})
         self.bad = bad
 
-    async def send(self, request):  # type: ignore[no-untyped-def]
-        response = await super().send(request)
+    async def _send(self, request):  # type: ignore[no-untyped-def]
+        response = await super()._send(request)
         body = json.loads(response.body)
         if body["data"]["finished"] and self.bad > 0:
             self.bad -= 1
@@ -51,13 +51,13 @@ class BadTimes(MemoryBkJob):
         return Response(response.status, response.headers, json.dumps(body).encode())
 
 
-def _watch(server: MemoryBkJob) -> list:
+def _watch(server: VirtualBkJob) -> list:
     got: list = []
 
     async def main() -> None:
         async with server.client() as client, Poller(client, policy=POLICY) as poller:
             with anyio.fail_after(600):
-                async for event in poller.watch_jobs(SCOPE, [1]):
+                async for event in poller.watch_jobs(SCOPE, [server.job(1)]):
                     got.append(event)
 
     run_virtual(main)
