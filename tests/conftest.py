@@ -8,11 +8,15 @@ watches that survive a stop or a crash) and ``cluster/`` (workers sharing a redi
 ``sim`` is a started ``BkJobSimulator``: on a virtual clock with fixed host timings
 (``SIM_DEFAULTS``), or as the closest ``pytest.mark.sim(**options)`` of the test, its class or its
 module says. ``make_client`` builds clients aimed at ``sim`` when the test uses it, else at
-``server`` when it uses that (else at a port nothing listens on): ``server`` is an ``aiohttp.web`` app on 127.0.0.1 port 0 that records every request it gets and
-answers from a queue the test fills (``server.reply(...)``, ``server.reply_raw(...)``,
-``server.reply_with(handler)``); with an empty queue it answers a bk-job success envelope.
-``scripted`` is the poll engine's scripted server (``tests/scripted.py``), ``client`` a
-client on it and ``poller`` a fast poller on that client.
+``server`` when it uses that (else at a port nothing listens on): ``server`` is a
+``RecordingServer`` served over HTTP on 127.0.0.1 port 0 (``bkjob_async.testing.serve``): it
+records every request it gets and answers from a queue the test fills (``server.reply(...)``,
+``server.reply_raw(...)``, ``server.reply_with(handler)``); with an empty queue it answers a
+bk-job success envelope. ``scripted`` is the poll engine's scripted server
+(``tests/scripted.py``) served the same way, ``client`` a client on it and ``poller`` a fast
+poller on that client. Both are ``MockTransport`` handlers: hand one to ``MockTransport``
+where the wire does not matter. ``RawServer`` is for what no handler can say (bytes on a
+socket: broken framing, a body that never ends).
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import pytest
-from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from bkjob_async import ApiError, BkJobClient, Poller, RetryPolicy
-from bkjob_async.testing import BkJobSimulator
+from bkjob_async.testing import BkJobSimulator, MockTransport, Request, Response, serve
+from bkjob_async.testing._mock import Handler
 
 from .scripted import FAST, ScriptedServer
 
@@ -124,45 +130,34 @@ class Recorded:
         return value
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 class RecordingServer:
-    """A programmable stand-in for bk-job; ``requests`` lists what it received, in order."""
+    """A programmable stand-in for bk-job, as a ``MockTransport`` handler: ``requests`` lists
+    what it received, in order, and each request is answered by the next queued answer (a bk-job
+    success envelope once the queue is empty). The ``server`` fixture serves it over HTTP
+    (``testing.serve``) and sets ``url``; ``transport()`` answers a client in memory instead."""
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self._queue: deque[Handler] = deque()
+        #: Where ``serve`` put it (``""`` when it is not served).
         self.url = ""
-        self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
+    def __call__(self, request: Request) -> Response | Awaitable[Response]:
         self.requests.append(
             Recorded(
                 request.method,
-                request.path,
-                dict(request.query),
+                urlsplit(request.url).path,
+                dict(request.query or {}),
                 dict(request.headers),
-                body,
+                request.body or b"",
             )
         )
         handler = self._queue.popleft() if self._queue else _json_handler(envelope({}), 200, {})
-        return await handler(request)
+        return handler(request)
+
+    def transport(self) -> MockTransport:
+        """Return a transport on which this server answers a client in memory."""
+        return MockTransport(self)
 
     def reply(
         self,
@@ -199,16 +194,14 @@ class RecordingServer:
         content_type: str = "text/html",
     ) -> None:
         """Queue an answer with exactly these bytes."""
-
-        async def handler(_: web.Request) -> web.StreamResponse:
-            return web.Response(
-                body=body, status=status, headers=headers, content_type=content_type
-            )
-
-        self._queue.append(handler)
+        all_headers = CIMultiDict({"Content-Type": content_type})
+        all_headers.update(headers or {})
+        answer = Response(status, CIMultiDictProxy(all_headers), body)
+        self._queue.append(lambda _: answer)
 
     def reply_with(self, handler: Handler) -> None:
-        """Queue an answer made by ``handler`` (to sleep, drop the connection, ...)."""
+        """Queue an answer made by ``handler``, a ``MockTransport`` handler (to sleep, to raise
+        ``TransportError`` and so drop the connection, ...)."""
         self._queue.append(handler)
 
     @property
@@ -217,22 +210,25 @@ class RecordingServer:
         return len(self._queue)
 
 
-def _json_handler(payload: Any, status: int, headers: dict[str, str]) -> Handler:
-    async def handler(_: web.Request) -> web.StreamResponse:
-        return web.json_response(payload, status=status, headers=headers)
+def json_answer(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """Return ``payload`` as JSON the way ``aiohttp.web.json_response`` sends it."""
+    all_headers = CIMultiDict({"Content-Type": "application/json; charset=utf-8"})
+    all_headers.update(headers or {})
+    return Response(status, CIMultiDictProxy(all_headers), json.dumps(payload).encode())
 
-    return handler
+
+def _json_handler(payload: Any, status: int, headers: dict[str, str]) -> Handler:
+    answer = json_answer(payload, status, headers)
+    return lambda _: answer
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[RecordingServer]:
-    """Return a started ``RecordingServer`` on 127.0.0.1, stopped after the test."""
-    srv = RecordingServer()
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.stop()
+    """Return a ``RecordingServer`` served on 127.0.0.1, stopped after the test."""
+    recorder = RecordingServer()
+    async with serve(recorder, shutdown_timeout=0.1) as http:
+        recorder.url = http.url
+        yield recorder
 
 
 class FakeSleep:
@@ -319,21 +315,14 @@ async def make_client(bkjob_url: str, fake_sleep: FakeSleep) -> AsyncIterator[Cl
 
 @pytest.fixture
 async def scripted() -> AsyncIterator[ScriptedServer]:
-    """Return the poll engine's scripted server, started on 127.0.0.1."""
+    """Return the poll engine's scripted server, served on 127.0.0.1."""
     server = ScriptedServer()
-    app = web.Application()
-    app.router.add_get("/api/v3/get_job_instance_status", server.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    server.url = f"http://127.0.0.1:{port}"
-    try:
-        yield server
-    finally:
-        server.released.set()
-        await runner.cleanup()
+    async with serve(server) as http:
+        server.url = http.url
+        try:
+            yield server
+        finally:
+            server.released.set()
 
 
 @pytest.fixture
@@ -360,13 +349,26 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+#: What a ``RawServer`` answer writes on its own: anything, at its own pace.
+RawWriter = Callable[[asyncio.StreamWriter], Awaitable[None]]
+
+
 class RawServer:
     """A TCP server on 127.0.0.1 that reads each request and answers it with the next of
-    ``answers`` (in turn), bytes as they are: garbled HTTP, say. ``served`` counts answers."""
+    ``answers`` (in turn), then closes the connection. ``served`` counts answers.
 
-    def __init__(self, *answers: bytes) -> None:
+    Kept beside ``testing.serve`` for what a handler cannot say: a handler's ``Response`` is a
+    whole, well-framed answer (or a connection dropped, or cut after part of its body), and
+    these are not. An answer is bytes sent as they are (garbled HTTP framing, say), or an
+    async function that writes on the socket itself (``RawWriter``: a body that trickles, never
+    ends, or promises more than it sends; see ``chunked``). Those still running when the
+    server stops are cancelled.
+    """
+
+    def __init__(self, *answers: bytes | RawWriter) -> None:
         self.answers, self.served, self.url = answers, 0, ""
         self._tcp: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     async def __aenter__(self) -> RawServer:
         self._tcp = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -376,14 +378,41 @@ class RawServer:
     async def __aexit__(self, *exc: object) -> None:
         if self._tcp is not None:
             self._tcp.close()
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             await self._tcp.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(65536)
-        writer.write(self.answers[self.served % len(self.answers)])
-        self.served += 1
-        await writer.drain()
-        writer.close()
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            await reader.read(65536)
+            answer = self.answers[self.served % len(self.answers)]
+            self.served += 1
+            if isinstance(answer, bytes):
+                writer.write(answer)
+                await writer.drain()
+            else:
+                await answer(writer)
+        except ConnectionError:
+            pass  # the client hung up first: what the test may well want
+        finally:
+            self._tasks.discard(task)
+            writer.close()
+
+
+def chunked(data: bytes) -> bytes:
+    """Return ``data`` as one chunk of a ``Transfer-Encoding: chunked`` body."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+#: The head of a 200 answer whose body comes in chunks (``chunked``), as aiohttp streams one.
+CHUNKED_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
 
 
 def full_text(error: BaseException) -> str:

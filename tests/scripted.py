@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
 from collections import Counter
 from typing import Any
+from urllib.parse import urlsplit
 
-from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 
 import bkjob_async
 from bkjob_async import PollPolicy, Scope
+from bkjob_async.testing import Request, Response
 
 SCOPE = Scope.biz(2)
 FAST = PollPolicy(interval=0.005, max_interval=0.02, max_in_flight=8, poll_timeout=5.0)
+_STATUS_PATH = "/api/v3/get_job_instance_status"
+_NOT_FOUND = Response(
+    404,
+    CIMultiDictProxy(CIMultiDict({"Content-Type": "text/plain; charset=utf-8"})),
+    b"404: Not Found",
+)
+
+
+def _json(payload: Any) -> Response:
+    """Return ``payload`` as ``aiohttp.web.json_response`` sends it."""
+    headers = CIMultiDictProxy(CIMultiDict({"Content-Type": "application/json; charset=utf-8"}))
+    return Response(200, headers, json.dumps(payload).encode())
 
 
 def job_body(
@@ -61,8 +76,10 @@ class Fault:
         body = f'{{"result": false, "code": {code}, "message": "{message}", "data": null}}'
         return cls(200, body, {"Content-Type": "application/json"})
 
-    def response(self) -> web.Response:
-        return web.Response(status=self.status, text=self.text, headers=self.headers)
+    def response(self) -> Response:
+        headers = CIMultiDict({"Content-Type": "text/plain; charset=utf-8"})
+        headers.update(self.headers)
+        return Response(self.status, CIMultiDictProxy(headers), self.text.encode())
 
 
 class Hang:
@@ -73,6 +90,9 @@ class ScriptedServer:
     """Serve job histories: poll ``n`` of a job gets entry ``min(n, last)`` of its history.
 
     A history entry is a data object, or a ``Fault`` (a response made afresh for each poll).
+    A ``MockTransport`` handler: the ``scripted`` fixture serves it over HTTP and sets ``url``;
+    ``MockTransport(server)`` answers a client in memory. It knows the gateway's
+    ``get_job_instance_status`` only (anything else is aiohttp's plain 404).
     """
 
     def __init__(self) -> None:
@@ -98,11 +118,13 @@ class ScriptedServer:
         """Append to a history; polls continue from where they are."""
         self.histories[job_id].extend(entries)
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        job_id = int(request.query["job_instance_id"])
+    async def __call__(self, request: Request) -> Response:
+        if request.method != "GET" or urlsplit(request.url).path != _STATUS_PATH:
+            return _NOT_FOUND
+        job_id = int((request.query or {})["job_instance_id"])
         history = self.histories.get(job_id)
         if history is None:
-            return web.json_response(
+            return _json(
                 {
                     "result": False,
                     "code": 1244006,
@@ -117,7 +139,7 @@ class ScriptedServer:
         entry = history[index]
         if isinstance(entry, Hang):
             await self.released.wait()
-            return web.Response(status=503, text="released at teardown")
+            return Fault(503, "released at teardown").response()
         if isinstance(entry, Fault):
             return entry.response()
         envelope = {"result": True, "code": 0, "job_request_id": f"{next(self._ids):x}"}
@@ -125,7 +147,7 @@ class ScriptedServer:
         self.requests += 1
         if self.trailing_id_from is not None and self.requests > self.trailing_id_from:
             envelope["request_id"] = f"{next(self._ids):x}"
-        return web.json_response(envelope)
+        return _json(envelope)
 
 
 def describe(event: Any) -> tuple[Any, ...]:

@@ -179,9 +179,15 @@ class HandlerServer(anyio.abc.AsyncResource):
         return f"HandlerServer({self.handler!r}, {where})"
 
 
-def serve(handler: Handler, *, host: str = "127.0.0.1", port: int = 0) -> HandlerServer:
-    """Return a server for ``handler``; ``async with`` starts it and stops it (``HandlerServer``)."""
-    return HandlerServer(handler, host=host, port=port)
+def serve(
+    handler: Handler, *, host: str = "127.0.0.1", port: int = 0, shutdown_timeout: float = 0.5
+) -> HandlerServer:
+    """Return a server for ``handler``; ``async with`` starts it and stops it (``HandlerServer``).
+
+    ``shutdown_timeout`` is how long closing waits for handlers still running before it
+    cancels them.
+    """
+    return HandlerServer(handler, host=host, port=port, shutdown_timeout=shutdown_timeout)
 
 
 async def _drop(incoming: web.BaseRequest) -> web.StreamResponse:

@@ -10,7 +10,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from bkjob_async import (
     Account,
@@ -42,12 +41,17 @@ from bkjob_async import (
     UnsupportedOperationError,
 )
 from bkjob_async import TimeoutError as BkTimeoutError
+from bkjob_async.testing import Request, Response
 from tests.conftest import (
     ACCESS_TOKEN,
     APP_SECRET,
     BK_TOKEN,
+    CHUNKED_HEAD,
+    RawServer,
     RecordingServer,
+    chunked,
     closed_port_url,
+    json_answer,
     load_sample,
 )
 
@@ -557,9 +561,9 @@ async def test_connection_refused_is_connect_error(make_client: Any) -> None:
 
 
 async def test_slow_response_is_timeout_error(make_client: Any, server: RecordingServer) -> None:
-    async def slow(_: web.Request) -> web.StreamResponse:
+    async def slow(_: Request) -> Response:
         await asyncio.sleep(5)
-        return web.Response()
+        return Response(200, {}, b"")
 
     server.reply_with(slow)
     timeouts = Timeouts(connect=5, read=0.2, total=None)
@@ -572,18 +576,19 @@ async def test_slow_response_is_timeout_error(make_client: Any, server: Recordin
     assert isinstance(info.value.__cause__, asyncio.TimeoutError)  # builtin since 3.11 only
 
 
-async def test_total_timeout(make_client: Any, server: RecordingServer) -> None:
-    async def trickle(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse()
-        await response.prepare(request)
+async def test_total_timeout(make_client: Any) -> None:
+    async def trickle(writer: asyncio.StreamWriter) -> None:  # a body no handler can send
+        writer.write(CHUNKED_HEAD)
         for _ in range(50):
-            await response.write(b" ")
+            writer.write(chunked(b" "))
+            await writer.drain()
             await asyncio.sleep(0.05)
-        return response
 
-    server.reply_with(trickle)
     timeouts = Timeouts(connect=5, read=1, total=0.3)
-    async with make_client(timeouts=timeouts, retry=NO_RETRY) as client:
+    async with (
+        RawServer(trickle) as raw,
+        make_client(base_url=raw.url, timeouts=timeouts, retry=NO_RETRY) as client,
+    ):
         with pytest.raises(builtins.TimeoutError):
             await client.get_job_instance_status(BIZ, 1)
 
@@ -591,11 +596,8 @@ async def test_total_timeout(make_client: Any, server: RecordingServer) -> None:
 async def test_dropped_connection_is_transport_error(
     make_client: Any, server: RecordingServer
 ) -> None:
-    async def drop(request: web.Request) -> web.StreamResponse:
-        assert request.transport is not None
-        request.transport.close()
-        await asyncio.sleep(0.1)
-        return web.Response()
+    def drop(_: Request) -> Response:
+        raise TransportError("the server drops the connection")
 
     server.reply_with(drop)
     async with make_client() as client:
@@ -611,9 +613,9 @@ async def test_pool_wait_counts_as_connect_timeout(
 ) -> None:
     release = asyncio.Event()
 
-    async def hold(_: web.Request) -> web.StreamResponse:
+    async def hold(_: Request) -> Response:
         await release.wait()
-        return web.json_response({"result": True, "code": 0, "data": {"job_instance_id": 1}})
+        return json_answer({"result": True, "code": 0, "data": {"job_instance_id": 1}})
 
     server.reply_with(hold)
     timeouts = Timeouts(connect=0.2, read=10, total=None)

@@ -11,7 +11,6 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
-from aiohttp import web
 
 from bkjob_async import BkJobClient, JobOperation, RetryPolicy, Scope, Timeouts
 from bkjob_async._protocol import Request, Response
@@ -132,9 +131,9 @@ async def test_borrowed_session_stays_open(server: RecordingServer) -> None:
 
 
 async def test_borrowed_session_still_gets_the_client_timeouts(server: RecordingServer) -> None:
-    async def slow(_: web.Request) -> web.StreamResponse:
+    async def slow(_: Request) -> Response:
         await asyncio.sleep(2)
-        return web.Response()
+        return Response(200, {}, b"")
 
     server.reply_with(slow)
     no_limits = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None)
@@ -242,10 +241,10 @@ async def test_closing_with_a_request_in_flight_does_not_reopen(
 ) -> None:
     started = asyncio.Event()
 
-    async def slow(_: web.Request) -> web.StreamResponse:
+    async def slow(_: Request) -> Response:
         started.set()
         await asyncio.sleep(1)
-        return web.Response()
+        return Response(200, {}, b"")
 
     server.reply_with(slow)
     sleeps: list[float] = []

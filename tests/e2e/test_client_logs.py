@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from bkjob_async import (
     FileLogMode,
@@ -19,7 +19,8 @@ from bkjob_async import (
     TaskType,
     UnsupportedOperationError,
 )
-from tests.conftest import RecordingServer, envelope
+from bkjob_async.testing import Request, Response
+from tests.conftest import RecordingServer, envelope, json_answer
 from tests.e2e.test_client import BIZ, assert_auth, client_for, path
 
 V3_FLAVORS = ["apigw-v3", "esb-jobv3"]
@@ -56,10 +57,10 @@ def script_rows(host_ids: list[int]) -> dict[str, Any]:
     return {"job_instance_id": 1, "step_instance_id": 2, "log_type": 1, "script_task_logs": rows}
 
 
-async def echo_host_logs(request: web.Request) -> web.StreamResponse:
+def echo_host_logs(request: Request) -> Response:
     """Answer a batch with one script log per host asked, in the order asked."""
-    asked = await request.json()
-    return web.json_response(envelope(script_rows(asked["host_id_list"])))
+    asked = json.loads(request.body or b"")
+    return json_answer(envelope(script_rows(asked["host_id_list"])))
 
 
 def summary(job_id: int) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from typing import Any
 
 import anyio
 import pytest
-from aiohttp import web
 
 from bkjob_async import (
     BkJobClient,
@@ -286,10 +285,6 @@ async def test_deadline_ends_with_a_snapshot(scripted: ScriptedServer, client) -
 async def test_leaving_the_poller_with_polls_in_flight_is_clean(
     scripted: ScriptedServer, client
 ) -> None:
-    async def slow(request: web.Request) -> web.Response:
-        await anyio.sleep(30)
-        return web.json_response({})
-
     scripted.script(15, job_body(15, 2, [(150, 2, 0, [7])]))
     ids = list(range(1000, 1200))
     for job_id in ids:

@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from bkjob_async import (
     Account,
@@ -29,6 +28,7 @@ from bkjob_async import (
     TransportError,
 )
 from bkjob_async import TimeoutError as BkTimeoutError
+from bkjob_async.testing import Request, Response
 from tests.conftest import FakeSleep, RecordingServer, closed_port_url, load_sample
 
 BIZ = Scope.biz(2)
@@ -40,16 +40,13 @@ def job_data() -> Any:
     return load_sample(V3_JOB)["data"]
 
 
-async def drop(request: web.Request) -> web.StreamResponse:
-    assert request.transport is not None
-    request.transport.close()
-    await asyncio.sleep(0.1)
-    return web.Response()
+def drop(_: Request) -> Response:
+    raise TransportError("the server drops the connection")
 
 
-async def slow(_: web.Request) -> web.StreamResponse:
+async def slow(_: Request) -> Response:
     await asyncio.sleep(1)
-    return web.Response()
+    return Response(200, {}, b"")
 
 
 # --- reads -----------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from typing import Any
 
 import anyio
 import pytest
-from aiohttp import web
 
 from bkjob_async import (
     ApiError,
@@ -26,7 +25,7 @@ from bkjob_async import (
     ServerError,
     TransportError,
 )
-from bkjob_async._protocol import Protocol, Response
+from bkjob_async._protocol import Protocol, Request, Response
 from bkjob_async.testing import BkJobSimulator, Fault, StepPlan
 from tests.conftest import (
     ACCESS_TOKEN,
@@ -197,12 +196,11 @@ def test_converter_errors_with_secrets_keep_no_secret_in_the_chain() -> None:
 # --- logs ------------------------------------------------------------------------------------
 
 
-async def echo_everything(request: web.Request) -> web.StreamResponse:
+def echo_everything(request: Request) -> Response:
     """Answer 503 with the request's own auth header in the body and a header."""
     auth = request.headers.get("X-Bkapi-Authorization", "")
-    return web.Response(
-        status=503, text=f"echo {auth}", headers={"X-Bkapi-Error-Message": auth[:200]}
-    )
+    headers = {"Content-Type": "text/plain; charset=utf-8", "X-Bkapi-Error-Message": auth[:200]}
+    return Response(503, headers, f"echo {auth}".encode())
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)

@@ -11,11 +11,11 @@ import json
 import logging
 import math
 import urllib.parse
+import zlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from bkjob_async import (
     BkJobClient,
@@ -31,11 +31,14 @@ from bkjob_async import (
 from bkjob_async._aiohttp import AiohttpTransport
 from bkjob_async._transport import send_once, sender
 from bkjob_async.models.requests import Account, FileSource, GlobalVar, Targets
+from bkjob_async.testing import Request, Response
 from tests.conftest import (
     APP_SECRET,
     BK_TOKEN,
+    CHUNKED_HEAD,
     RawServer,
     RecordingServer,
+    chunked,
     envelope,
     full_text,
 )
@@ -124,9 +127,9 @@ async def test_echoed_auth_header_is_masked_in_every_form(
     name: str,
     client: MakeClient,
 ) -> None:
-    async def handle(request: web.Request) -> web.StreamResponse:
+    def handle(request: Request) -> Response:
         status, body, headers = echoes(request.headers["X-Bkapi-Authorization"])[name]
-        return web.Response(status=status, body=body, headers=headers)
+        return Response(status, headers, body)
 
     server.reply_with(handle)
     error = await failure(client)
@@ -269,70 +272,76 @@ async def test_base_url_with_a_password_is_refused_and_never_shown(
 
 
 async def test_a_body_over_the_cap_is_refused_from_its_content_length(
-    server: RecordingServer,
     client: MakeClient,
 ) -> None:
-    async def promise_a_lot(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Length": str(10**9)})
-        await response.prepare(request)
-        await response.write(b"{" * 1000)
+    async def promise_a_lot(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % 10**9)
+        writer.write(b"{" * 1000)
+        await writer.drain()
         await asyncio.sleep(30)  # never sends the rest: the client must not wait for it
-        return response
 
-    server.reply_with(promise_a_lot)
     with pytest.raises(ResponseFormatError, match="max_body_size") as info:
-        async with client(max_body_size=1024 * 1024) as c:
+        async with (
+            RawServer(promise_a_lot) as raw,
+            client(base_url=raw.url, max_body_size=1024 * 1024) as c,
+        ):
             await asyncio.wait_for(c.get_job_instance_status(BIZ, 1), 5)
     assert "1,048,576 bytes" in str(info.value)
 
 
 @pytest.mark.parametrize("compress", [False, True])
 async def test_a_streamed_body_is_refused_once_past_the_cap(
-    server: RecordingServer,
     compress: bool,
     client: MakeClient,
 ) -> None:
     sent = []
 
-    async def stream_forever(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse()
+    async def stream_forever(writer: asyncio.StreamWriter) -> None:
+        deflate = zlib.compressobj()
+        head = CHUNKED_HEAD
         if compress:
-            response.enable_compression()
-        await response.prepare(request)
+            head = head.replace(b"\r\n\r\n", b"\r\nContent-Encoding: deflate\r\n\r\n")
+        writer.write(head)
         for _ in range(10_000):  # 640 MB if read whole
             sent.append(1)
-            await response.write(b"x" * 65536)
-        return response
+            data = b"x" * 65536
+            if compress:
+                data = deflate.compress(data) + deflate.flush(zlib.Z_SYNC_FLUSH)
+            writer.write(chunked(data))
+            await writer.drain()
+            await asyncio.sleep(0)  # a flushed deflate chunk is too small to fill the buffer
 
-    server.reply_with(stream_forever)
     with pytest.raises(ResponseFormatError, match="max_body_size"):
-        async with client(max_body_size=1024 * 1024) as c:
+        async with (
+            RawServer(stream_forever) as raw,
+            client(base_url=raw.url, max_body_size=1024 * 1024) as c,
+        ):
             await c.get_job_instance_status(BIZ, 1)
     assert len(sent) < 200
 
 
 async def test_a_refused_body_gives_its_connection_back_and_the_next_request_works(
-    server: RecordingServer,
     client: MakeClient,
 ) -> None:
     # One connection in the pool: a refused answer whose connection were kept (or reused
     # half-read) would make the next request wait for the pool, or read garbage.
     data = {"finished": True, "job_instance": {"job_instance_id": 1, "status": 3}}
 
-    async def too_long(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse()
-        await response.prepare(request)
+    async def too_long(writer: asyncio.StreamWriter) -> None:
+        writer.write(CHUNKED_HEAD)
         for _ in range(100):
-            await response.write(b"x" * 65536)
-        return response
+            writer.write(chunked(b"x" * 65536))
+            await writer.drain()
 
-    async def fine(_: web.Request) -> web.StreamResponse:
-        return web.json_response(envelope(data))
-
-    for _ in range(3):
-        server.reply_with(too_long)
-        server.reply_with(fine)
-    async with client(max_body_size=1024 * 1024, connection_limit=1) as c:
+    body = json.dumps(envelope(data)).encode()
+    fine = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+        b"Connection: close\r\n\r\n%s" % (len(body), body)
+    )
+    async with (
+        RawServer(too_long, fine) as raw,
+        client(base_url=raw.url, max_body_size=1024 * 1024, connection_limit=1) as c,
+    ):
         for _ in range(3):
             with pytest.raises(ResponseFormatError, match="max_body_size"):
                 await asyncio.wait_for(c.get_job_instance_status(BIZ, 1), 5)
@@ -346,11 +355,12 @@ async def test_a_body_under_the_cap_is_read(
 ) -> None:
     data = {"finished": True, "job_instance": {"job_instance_id": 1, "status": 3}}
 
-    async def answer(_: web.Request) -> web.StreamResponse:
-        response = web.json_response(envelope(data))
-        if compress:
-            response.enable_compression()
-        return response
+    def answer(_: Request) -> Response:
+        body = json.dumps(envelope(data)).encode()
+        if not compress:
+            return Response(200, {"Content-Type": "application/json"}, body)
+        headers = {"Content-Type": "application/json", "Content-Encoding": "deflate"}
+        return Response(200, headers, zlib.compress(body))
 
     server.reply_with(answer)
     async with client(max_body_size=200) as c:

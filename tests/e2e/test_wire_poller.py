@@ -10,7 +10,6 @@ import itertools
 from typing import Any
 
 import anyio
-from aiohttp import web
 
 from bkjob_async import (
     HostTransition,
@@ -19,7 +18,8 @@ from bkjob_async import (
     PollPolicy,
     Scope,
 )
-from tests.conftest import RecordingServer, envelope
+from bkjob_async.testing import Request, Response
+from tests.conftest import RecordingServer, envelope, json_answer
 
 BIZ = Scope.biz(2)
 POLICY = PollPolicy(interval=0.01, max_interval=0.01, jitter=0.0, max_in_flight=2, poll_timeout=2.0)
@@ -28,8 +28,8 @@ POLICY = PollPolicy(interval=0.01, max_interval=0.01, jitter=0.0, max_in_flight=
 def serve(server: RecordingServer, answer: Any) -> None:
     polls = itertools.count()
 
-    async def handle(_: web.Request) -> web.StreamResponse:
-        return web.json_response(envelope(answer(next(polls))))
+    def handle(_: Request) -> Response:
+        return json_answer(envelope(answer(next(polls))))
 
     for _ in range(1000):
         server.reply_with(handle)
