@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import pytest
-from aiohttp import web
 
 from bkjob_async import (
     Account,
@@ -26,7 +26,7 @@ from bkjob_async import (
     StepOperation,
     Targets,
 )
-from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
+from bkjob_async.testing import BkJobSimulator, HostPlan, Request, Response, StepPlan, serve
 
 from ..conftest import Clients
 
@@ -35,36 +35,33 @@ pytestmark = pytest.mark.sim(seed=1, host_duration=(0.05, 0.1), host_start_delay
 
 
 class Recorder:
-    """A tiny aiohttp server that answers each post with the next status of ``answers``."""
+    """A callback receiver served by ``testing.serve``: it answers each post to ``/hook`` with
+    the next status of ``answers`` (200 once they run out)."""
 
     def __init__(self, answers: list[int], *, hold: anyio.Event | None = None) -> None:
         self.answers, self.hold = answers, hold
         self.posts: list[tuple[str, bytes]] = []
         self.arrived = anyio.Event()
-        self.runner: web.AppRunner | None = None
+        self.server = serve(self)
         self.url = ""
 
-    async def handle(self, request: web.Request) -> web.Response:
-        self.posts.append((request.headers.get("Content-Type", ""), await request.read()))
+    async def __call__(self, request: Request) -> Response:
+        if request.method != "POST" or urlsplit(request.url).path != "/hook":
+            return Response(404, {"Content-Type": "text/plain"}, b"404: Not Found")
+        self.posts.append((request.headers.get("Content-Type", ""), request.body or b""))
         self.arrived.set()
         if self.hold is not None:
             await self.hold.wait()
         status = self.answers.pop(0) if self.answers else 200
-        return web.Response(status=status, text="x")
+        return Response(status, {"Content-Type": "text/plain; charset=utf-8"}, b"x")
 
     async def __aenter__(self) -> Recorder:
-        app = web.Application()
-        app.router.add_post("/hook", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/hook"
+        await self.server.start()
+        self.url = f"{self.server.url}/hook"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self.runner is not None
-        await self.runner.cleanup()
+        await self.server.__aexit__(*exc)
 
 
 async def until(predicate: Any, timeout: float = 10.0) -> None:
