@@ -73,7 +73,8 @@ class BkJobSimulator(anyio.abc.AsyncResource):
     APIs or from ``create_job``; they progress on the simulator clock (real by default; with
     ``virtual_clock=True`` only ``advance`` moves it; with ``virtual_clock=loop.time``, any
     function of seconds, it moves as that does, so on a virtual-time event loop the simulator
-    over ``transport()`` keeps the loop's time). ``seed`` makes hosts, ids and outcomes
+    over ``transport()`` keeps the loop's time; callbacks are timed on the running loop's
+    clock, so a source should count seconds as it does). ``seed`` makes hosts, ids and outcomes
     repeatable. ``apps`` maps app codes to secrets (``None`` accepts any non-empty pair).
 
     It is as strict and as slow as bk-job (spec §7): v3 ignores ``ip_list`` when
