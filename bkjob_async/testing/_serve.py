@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.abc
 from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict
 
 from .._protocol import Request, Response
 from ..errors import TransportError
@@ -66,7 +66,7 @@ async def request_of(incoming: web.BaseRequest) -> Request:
         api_of(incoming.path),
         incoming.method,
         str(incoming.url.with_query(None)),
-        CIMultiDictProxy(CIMultiDict(incoming.headers)),
+        incoming.headers,
         query=dict(incoming.query) if incoming.query_string else None,
         body=body or None,
     )
