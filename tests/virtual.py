@@ -170,13 +170,7 @@ class VirtualBkJob:
         await anyio.sleep(max(0.0, self.wait_until[name] - now()))
         job = self.sim.job(self.ids[name])
         step = job.steps[0].step_instance_id
-        async with BkJobClient(
-            "http://bkjob.invalid",
-            app_code="app",
-            app_secret="s3cret-virtual",
-            username="admin",
-            transport=self.sim.transport(),
-        ) as operator:
+        async with self.client(self.sim.transport()) as operator:  # not counted here
             await operator.operate_step_instance(
                 SCOPE, job.job_instance_id, step, StepOperation.CONFIRM_CONTINUE
             )
