@@ -13,7 +13,8 @@ What it guarantees:
 - Every failure to reach Redis is a ``ClusterUnavailableError``, within about ``timeout``:
   a command is retried once on a new connection only if its connection broke (as pooled
   connections do when Redis restarts), never after a timeout. Every script is safe to run
-  twice: at worst a commit appends its events twice, which consumers dedupe by ``event_id``.
+  twice: a job's versioned commit applies once (``commit(version=...)``); at worst another
+  commit appends its events twice, which consumers dedupe by ``event_id``.
 - A Redis that lost the cluster's data (restart without persistence, ``FLUSHALL``) is noticed
   on the next lease round or ``check_epoch()``: logged at ERROR, counted in ``resets``.
 
@@ -341,20 +342,24 @@ class Cluster(AsyncResource):
         job: JobRef | None = None,
         watch: str | None = None,
         end: bool = False,
+        version: tuple[str, str] | None = None,
     ) -> list[str]:
         """Write ``state`` fields, delete ``delete`` fields of the partition's state and append
         ``events``, atomically and fenced by ``lease`` (one round trip); return the stream ids.
 
         With ``job`` and ``watch`` the write is that job's: it is applied only while the job is
         in the watch, and ``end=True`` (the write of its end) takes the job out of the watch
-        in the same command, so an ended job leaves nothing in the watch set.
+        in the same command, so an ended job leaves nothing in the watch set. With
+        ``version=(replaced, own)`` it is applied only over the job's stored version
+        ``replaced`` (``""``: none), which becomes ``own``: sent again once applied it changes
+        nothing (no stream ids), and after another write of the job it is refused.
 
         :raises LeaseLostError: nothing was written (see its ``reason``).
         :raises JobGoneError: nothing was written: the job is not in the watch (cancelled, or
-            its end written already).
+            its end written already), or its version is not ``replaced``.
         """
         keys, args = commit_request(
-            self, lease, state or {}, tuple(delete), tuple(events), guard(job, watch, end)
+            self, lease, state or {}, tuple(delete), tuple(events), guard(job, watch, end, version)
         )
         if self.clock() >= lease.deadline:
             raise LeaseLostError(
@@ -364,12 +369,14 @@ class Cluster(AsyncResource):
                 token=lease.token,
                 reason="expired",
             )
-        return await self.fenced_commit(lease, keys, args)
+        return await self.fenced_commit(lease, keys, args, version[1] if version else "")
 
-    async def fenced_commit(self, lease: Lease, keys: list[str], args: list[Any]) -> list[str]:
-        """Send a prepared commit (``commit_request``); Redis alone judges the lease (no
-        local deadline check)."""
-        return read_reply(lease, await self.script("COMMIT", keys, args))
+    async def fenced_commit(
+        self, lease: Lease, keys: list[str], args: list[Any], version: str = ""
+    ) -> list[str]:
+        """Send a prepared commit (``commit_request``, of a write of ``version``); Redis alone
+        judges the lease (no local deadline check)."""
+        return read_reply(lease, await self.script("COMMIT", keys, args), version)
 
     async def same_epoch(self) -> bool:
         """Tell whether Redis still holds the data this process last saw (``epoch``).

@@ -3,7 +3,8 @@
 A commit is fenced by a ``Lease``: Redis applies it only while the lease key is still this
 holder's and no newer token was issued for the partition (``_scripts.COMMIT``). Its events are
 ``NewEvent``s, appended to their watches' streams in the same round trip. A job's commit
-(``guard``) is applied only while the job is in its watch, and the one of its end takes it out.
+(``guard``) is applied only while the job is in its watch, and the one of its end takes it out;
+a versioned one only over the version it replaces, so sent twice or late it changes nothing.
 """
 
 from __future__ import annotations
@@ -52,16 +53,22 @@ class NewEvent:
     payload: Any
 
 
-def guard(job: JobRef | None, watch: str | None, end: bool) -> tuple[str, str, bool] | None:
-    """Return the job part of a commit request: its member, its watch, whether it ends."""
+def guard(
+    job: JobRef | None, watch: str | None, end: bool, version: tuple[str, str] | None = None
+) -> tuple[str, str, bool, str, str] | None:
+    """Return the job part of a commit request: its member, its watch, whether it ends, the
+    version it replaces and its own (``''``: not versioned)."""
     if job is None and watch is None:
-        if end:
-            raise ValueError("end=True needs the job and its watch")
+        if end or version:
+            raise ValueError("end=True and version need the job and its watch")
         return None
     if job is None or watch is None:
         raise ValueError("a job's commit needs both job and watch")
     scope, job_id = job
-    return job_member(check_scope(scope), job_id), watch, bool(end)
+    replaces, own = version or ("", "")
+    if version is not None and (not isinstance(own, str) or not own or own == replaces):
+        raise ValueError("a write's version must be a new non-empty str")
+    return job_member(check_scope(scope), job_id), watch, bool(end), replaces, own
 
 
 def _event_args(cluster: Cluster, events: tuple[NewEvent, ...]) -> tuple[list[str], list[Any]]:
@@ -89,7 +96,7 @@ def commit_request(
     state: Mapping[str, str],
     delete: tuple[str, ...],
     events: tuple[NewEvent, ...],
-    job: tuple[str, str, bool] | None = None,
+    job: tuple[str, str, bool, str, str] | None = None,
 ) -> tuple[list[str], list[Any]]:
     """Return the keys and arguments of the ``COMMIT`` script for one fenced write
     (``job``: what ``guard`` returns for a job's own commit)."""
@@ -108,11 +115,11 @@ def commit_request(
     args: list[Any] = [lease.value, lease.partition, lease.token, cluster.stream_maxlen]
     args += [len(state), len(delete), len(event_args) // 3]
     if job is None:
-        args += ["", "", "0", 0]
+        args += ["", "", "0", 0, "", ""]
     else:
-        member, watch, end = job
+        member, watch, end, replaces, own = job
         check_watch(watch)
-        args += [member, watch, "1" if end else "0", len(keys) + 1]
+        args += [member, watch, "1" if end else "0", len(keys) + 1, replaces, own]
         keys += [k.part(lease.partition), k.partver, k.watches, k.watch_jobs(watch)]
     for field, value in state.items():
         args += [field, value]
@@ -120,18 +127,29 @@ def commit_request(
     return keys, args
 
 
-def read_reply(lease: Lease, reply: Any) -> list[str]:
-    """Return the stream ids of an applied commit; raise why one was not applied.
+def read_reply(lease: Lease, reply: Any, version: str = "") -> list[str]:
+    """Return the stream ids of an applied commit (none if it was applied before: nothing
+    appended again); raise why one was not applied.
+
+    A write's ``version`` made as ``Members.version`` makes them (``NONCE.N``, ``N`` counting
+    one writer's writes) was applied before if Redis holds it or a later one of the same
+    writer: each of a job's writes replaces the one before it, so that one had landed.
 
     :raises LeaseLostError: the lease is not this holder's, or a newer token exists.
-    :raises JobGoneError: the job is not in its watch (cancelled, or its end written).
+    :raises JobGoneError: the job is not in its watch (cancelled, or its end written), or
+        its stored version is not the one the write replaces (``reason`` ``"stale"``).
     """
-    if int(reply[0]) == 1:
+    if int(reply[0]) in (1, 3):
         return [str(i) for i in reply[1:]]
     if int(reply[0]) == 2:
+        reason = str(reply[1])
+        if reason == "stale" and _later(str(reply[2]), version):
+            return []
+        what = "is no longer in its watch" if reason == "gone" else "was written since"
         raise JobGoneError(
-            f"partition {lease.partition}: the job is no longer in its watch; not writing",
+            f"partition {lease.partition}: the job {what}; not writing",
             partition=lease.partition,
+            reason=reason,
         )
     reason, detail = str(reply[1]), str(reply[2])
     raise LeaseLostError(
@@ -141,3 +159,10 @@ def read_reply(lease: Lease, reply: Any) -> list[str]:
         token=lease.token,
         reason=reason,
     )
+
+
+def _later(stored: str, version: str) -> bool:
+    """Whether ``stored`` is ``version`` or a later version of the same writer."""
+    nonce, _, n = version.rpartition(".")
+    other, _, m = stored.rpartition(".")
+    return bool(nonce) and nonce == other and m.isdigit() and n.isdigit() and int(m) >= int(n)

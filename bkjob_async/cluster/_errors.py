@@ -8,7 +8,8 @@
         ├── ClusterConfigError       this process disagrees with the cluster (partition count)
         ├── LeaseLostError           a fenced write refused: the lease is past its local
         │                            deadline, gone, held by another worker, or outranked
-        ├── JobGoneError             a job's fenced write refused: the job left its watch
+        ├── JobGoneError             a job's fenced write refused: the job left its watch,
+        │                            or was written since
         └── StreamFormatError        a stream entry is not an event of this format: not read
 
 Bad arguments raise ``TypeError`` / ``ValueError`` before any Redis command, as in the core.
@@ -61,12 +62,14 @@ class LeaseLostError(ClusterError):
 
 
 class JobGoneError(ClusterError):
-    """A job's fenced write was refused, so nothing of it was applied: the job is no longer in
-    the watch (cancelled, or its end was written already)."""
+    """A job's fenced write was refused, so nothing of it was applied: ``reason`` is ``"gone"``
+    (the job is no longer in the watch: cancelled, or its end was written already) or
+    ``"stale"`` (another write of the job landed since the state this one replaces)."""
 
-    def __init__(self, message: str, *, partition: int) -> None:
+    def __init__(self, message: str, *, partition: int, reason: str = "gone") -> None:
         super().__init__(message)
         self.partition = partition
+        self.reason = reason
 
 
 class StreamFormatError(ClusterError):

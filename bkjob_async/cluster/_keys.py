@@ -21,6 +21,8 @@ key                              type    holds
 ``fence``                        hash    ``P`` -> highest fencing token issued for ``P``
 ``state:P``                      hash    fenced state of partition ``P``: ``s:TYPE:SCOPE:JOB:W``
                                          a job's tracker state in watch ``W``;
+                                         ``v:TYPE:SCOPE:JOB:W`` its version (the last
+                                         write's own, ``_commit.guard``);
                                          ``e:TYPE:SCOPE:JOB:W\\nEVENT_ID`` its
                                          pending event ``[seq, payload]``
                                          (``RedisStore(pending=True)``)
@@ -56,6 +58,7 @@ __all__ = [
     "partition_of",
     "pending_field",
     "state_field",
+    "version_field",
 ]
 
 MIN_PARTITIONS = 64
@@ -128,6 +131,11 @@ def parse_job_member(text: str) -> JobRef:
 def state_field(job: JobRef, watch: str) -> str:
     """Return the ``state:P`` field of a job's tracker state in ``watch``."""
     return "s:" + partition_member(job[0], job[1], watch)
+
+
+def version_field(job: JobRef, watch: str) -> str:
+    """Return the ``state:P`` field of the version of a job's tracker state in ``watch``."""
+    return "v:" + partition_member(job[0], job[1], watch)
 
 
 def pending_field(job: JobRef, watch: str, event_id: str) -> str:

@@ -42,8 +42,8 @@ HELLO = (
 )
 
 # Add (ARGV[2] == 'add') or remove jobs of one watch; bump a partition's version only if its
-# set changed. A job removed leaves nothing of it in that watch: its state field
-# ``s:JOB:WATCH`` in the partition's ``state:P`` goes too, and its pending events
+# set changed. A job removed leaves nothing of it in that watch: its state and version fields
+# ``s:JOB:WATCH``, ``v:JOB:WATCH`` in the partition's ``state:P`` go too, and its pending events
 # ``e:JOB:WATCH\nID`` (one HSCAN of the partition's ``e:`` fields), whoever holds it.
 # KEYS[1] watches, KEYS[2] watch:W:jobs, KEYS[3] partver, then per partition i its part key
 # KEYS[2 + 2i] and its state key KEYS[3 + 2i]. ARGV[1] watch, ARGV[2] op, then per
@@ -62,7 +62,7 @@ for k = 4, #KEYS, 2 do
     else
       moved = moved + redis.call('SREM', KEYS[k], job .. ':' .. watch)
       redis.call('SREM', KEYS[2], job)
-      redis.call('HDEL', KEYS[k + 1], 's:' .. job .. ':' .. watch)
+      redis.call('HDEL', KEYS[k + 1], 's:' .. job .. ':' .. watch, 'v:' .. job .. ':' .. watch)
       gone['e:' .. job .. ':' .. watch] = true
     end
   end
@@ -237,13 +237,16 @@ return 1
 # the job's: nothing is written unless the job is still in the watch (a cancel, or its end
 # written already, removed it), and with ARGV[10] == '1' (its end) the job leaves the watch
 # in the same write: out of the partition's set (its version bumped) and the watch's jobs.
+# With a version (ARGV[13], unique to this write) the write replaces the job's version
+# ARGV[12] (its field ``v:JOB:W``; none stored reads as ''): sent again once applied, it is
+# a no-op {3}; landing after another write of the job, it is refused {2, 'stale'}.
 # KEYS[1] lease, KEYS[2] fence, KEYS[3] state, KEYS[3 + i] streams, then with a job its
 # part:P, partver, watches and watch:W:jobs from KEYS[ARGV[11]]. ARGV[1] lease value,
 # ARGV[2] partition, ARGV[3] token, ARGV[4] stream maxlen, ARGV[5..7] counts of fields set,
-# fields deleted and events, ARGV[8..11] the job (or ''), its watch, its end, its keys; then
-# field/value pairs, deleted fields, and per event the index of its stream key, its event
-# id and its payload. Returns {1, stream ids...}, {0, reason, detail} (refused) or
-# {2, 'gone', ''} (the job is not in the watch).
+# fields deleted and events, ARGV[8..13] the job (or ''), its watch, its end, its keys, the
+# version replaced and its own; then field/value pairs, deleted fields, and per event the
+# index of its stream key, its event id and its payload. Returns {1, stream ids...},
+# {0, reason, detail} (lease refused), {2, 'gone' or 'stale', detail} or {3} (applied before).
 COMMIT = """
 local held = redis.call('GET', KEYS[1])
 if held ~= ARGV[1] then return {0, 'not-held', held or ''} end
@@ -253,7 +256,15 @@ local job = ARGV[8]
 if job ~= '' then
   local g, watch = tonumber(ARGV[11]), ARGV[9]
   if redis.call('SISMEMBER', KEYS[g], job .. ':' .. watch) == 0 then return {2, 'gone', ''} end
+  local field, version = 'v:' .. job .. ':' .. watch, ARGV[13]
+  if version ~= '' then
+    local stored = redis.call('HGET', KEYS[3], field) or ''
+    if stored == version then return {3} end
+    if stored ~= ARGV[12] then return {2, 'stale', stored} end
+    redis.call('HSET', KEYS[3], field, version)
+  end
   if ARGV[10] == '1' then
+    redis.call('HDEL', KEYS[3], field)
     redis.call('SREM', KEYS[g], job .. ':' .. watch)
     redis.call('HINCRBY', KEYS[g + 1], ARGV[2], 1)
     redis.call('SREM', KEYS[g + 3], job)
@@ -261,7 +272,7 @@ if job ~= '' then
   end
 end
 local n_set, n_del, n_events = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local a = 12
+local a = 14
 for j = 0, n_set - 1 do
   redis.call('HSET', KEYS[3], ARGV[a + 2 * j], ARGV[a + 2 * j + 1])
 end

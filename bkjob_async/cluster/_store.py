@@ -59,12 +59,13 @@ from ._keys import (
     parse_pending_field,
     pending_field,
     state_field,
+    version_field,
 )
 from ._members import Members
 from ._writes import Fence, Fenced, Writer
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
     from anyio.abc import TaskGroup
 
@@ -235,20 +236,23 @@ class RedisStore(Store):
             raise StoreError(f"cannot load watch {name!r} from {cluster!r}: {exc}") from exc
         order = self.members.order(name, jobs)
         states: dict[JobKey, JsonValue] = dict.fromkeys(order)
+        versions: dict[JobKey, str] = {}
         found: list[tuple[int, StoredEvent]] = []
         for fields in hashes:
             for field, value in fields.items():
-                if field.startswith("s:"):
+                if field[:2] in ("s:", "v:"):
                     job, watch = parse_partition_member(field[2:])
-                    if watch == name and job in states:
+                    if watch == name and job in states and field[0] == "s":
                         states[job] = json.loads(value)
+                    elif watch == name and job in states:
+                        versions[job] = value
                 elif field.startswith("e:"):
                     job, watch, event_id = parse_pending_field(field)
                     if watch == name and job in states:
                         seq, payload = json.loads(value)
                         found.append((seq, StoredEvent(event_id, job, payload)))
         found.sort(key=lambda item: item[0])
-        self.members.loaded(name, order, {e.event_id: e.job for _, e in found})
+        self.members.loaded(name, order, {e.event_id: e.job for _, e in found}, versions)
         return StoredWatch(name, states, tuple(e for _, e in found))
 
     # -- writes ---------------------------------------------------------------------------
@@ -267,10 +271,15 @@ class RedisStore(Store):
         for scope, ids in _by_scope(jobs).items():
             await self.cluster.submit(scope, ids, watch=name)
 
-    def hold(self, name: str, jobs: Iterable[JobKey]) -> None:
+    def hold(
+        self, name: str, jobs: Iterable[JobKey], stored: Mapping[str, str] | None = None
+    ) -> None:
         """Count ``jobs`` as members of watch ``name`` here, without changing the cluster's
-        watch set (a worker that took over their partition)."""
-        self.members.join(check_name(name), jobs)
+        watch set (a worker that took over their partition; ``stored``: its state fields as
+        read, whose versions the jobs' next writes replace)."""
+        jobs = list(jobs)
+        versions = {job: (stored or {}).get(version_field(job, name), "") for job in jobs}
+        self.members.join(check_name(name), jobs, versions)
 
     def let_go(self, name: str, jobs: Iterable[JobKey]) -> None:
         """Stop counting ``jobs`` as members of watch ``name`` here (their partition was lost,
@@ -355,6 +364,7 @@ class RedisStore(Store):
             watch=name,
             end=end,
             follow=follow,
+            version=self.members.version(name, job),
         )
         return self._put([write])
 

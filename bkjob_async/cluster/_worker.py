@@ -305,7 +305,7 @@ class Worker(AsyncResource):
             for watch in before - watches:
                 self.store.let_go(watch, [job])
             for watch in watches - before:
-                self.store.hold(watch, [job])
+                self.store.hold(watch, [job], fields)
         if fresh:
             self._gained += 1
         for (scope, job_id), state in start.items():

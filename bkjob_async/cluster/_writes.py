@@ -5,7 +5,9 @@ what is Redis's own is here. Fenced writes (a job's change, an ack) queued one a
 to Redis together, in order, as one pipeline of ``COMMIT`` scripts (one round trip for up to
 ``_BATCH`` of them); a rare write (a submit, a cancel) is a coroutine sent alone. A batch that
 cannot reach Redis (``ClusterUnavailableError``) stays first in line and is retried whole after
-the queue's backoff (a commit applied twice appends its events twice, which consumers dedupe);
+the queue's backoff (a job's write carries the version it replaces, ``Members.version``:
+one applied before, its answer lost, changes nothing when sent again, and one that lands late,
+after a newer write of the job, is refused with nothing appended);
 a write Redis refused with an error is logged and dropped (retrying cannot help). The writer
 task runs in the store's task group, from ``open`` to ``aclose``.
 
@@ -53,9 +55,21 @@ _BATCH = 256
 class Fenced:
     """One fenced write in the queue: fields of partition ``part``'s state set and deleted,
     events appended; with ``job``, that job's write in ``watch`` (``end``: its last) made
-    while the store held it as its ``follow``-th membership of the watch."""
+    while the store held it as its ``follow``-th membership of the watch, replacing the job's
+    stored ``version[0]`` by ``version[1]``."""
 
-    __slots__ = ("delete", "end", "events", "follow", "job", "part", "settled", "state", "watch")
+    __slots__ = (
+        "delete",
+        "end",
+        "events",
+        "follow",
+        "job",
+        "part",
+        "settled",
+        "state",
+        "version",
+        "watch",
+    )
 
     def __init__(
         self,
@@ -68,9 +82,11 @@ class Fenced:
         watch: str | None = None,
         end: bool = False,
         follow: int = 0,
+        version: tuple[str, str] | None = None,
     ) -> None:
         self.part, self.state, self.delete, self.events = part, state or {}, delete, events
         self.job, self.watch, self.end, self.follow = job, watch, end, follow
+        self.version = version
         #: Its outcome is known (applied, or refused before sending): never sent again.
         self.settled = False
 
@@ -104,7 +120,8 @@ class Writer:
     async def quiet(self) -> None:
         """Return once every attempt begun before this call is over (applied, refused, or
         failed): no write sent before then can land in Redis after it (but one whose answer
-        timed out, which Redis may still apply if the lease is still this process's)."""
+        timed out, which Redis may still apply; a job's version then refuses the writes made
+        from a state read before it landed)."""
         queue, mark = self.queue, self.queue.started
         while queue.finished < mark:
             await queue.next_attempt().wait()
@@ -180,6 +197,7 @@ class Fence:
         "cluster",
         "gone",
         "refused",
+        "repeated",
         "stale",
     )
 
@@ -199,10 +217,12 @@ class Fence:
         self._commit = cluster.redis.register_script(_scripts.COMMIT)
         #: Writes not applied because this process did not hold the partition's lease.
         self.refused = 0
-        #: A job's writes not applied because it had left the watch.
+        #: A job's writes not applied because it had left the watch, or was written since.
         self.gone = 0
         #: A job's writes dropped unsent because this process had let the job go since.
         self.stale = 0
+        #: Writes found applied already when sent again (an attempt whose answer was lost).
+        self.repeated = 0
         self._parts: set[int] = set()
 
     async def send(self, writes: list[Fenced]) -> None:
@@ -222,7 +242,7 @@ class Fence:
                 why = "no lease held" if lease is None else "expired"
                 self._settle(write, LeaseLostError(why, partition=write.part, token=0, reason=why))
                 continue
-            job = guard(write.job, write.watch, write.end)
+            job = guard(write.job, write.watch, write.end, write.version)
             sent.append(write)
             requests.append(
                 (
@@ -240,10 +260,11 @@ class Fence:
             try:
                 if isinstance(reply, Exception):
                     raise ClusterError(f"Redis at {cluster.url} answered an error: {reply}")
-                read_reply(lease, reply)
+                read_reply(lease, reply, write.version[1] if write.version else "")
             except ClusterError as exc:
                 self._settle(write, exc)
             else:
+                self.repeated += int(reply[0]) != 1
                 self._settle(write, None)
 
     def _settle(self, write: Fenced, refused: ClusterError | None) -> None:

@@ -156,8 +156,8 @@ async def test_a_worker_taking_over_loads_the_last_fenced_state_and_the_old_one_
 
 async def test_a_cancel_deletes_the_jobs_pending_events_in_every_partition(make_cluster, keeper):
     """Whoever cancels (here a store holding no lease at all), nothing of the cancelled jobs
-    stays in that watch: no state, no pending event, in any partition; other watches keep
-    theirs."""
+    stays in that watch: no state, no version, no pending event, in any partition; other
+    watches keep theirs."""
     jobs = [(BIZ, i) for i in range(1, 41)]
     cluster = make_cluster()
 
@@ -183,14 +183,14 @@ async def test_a_cancel_deletes_the_jobs_pending_events_in_every_partition(make_
         await holder.flush()
     assert len({cluster.partition(*job) for job in jobs}) > 10
     before = await fields_of()
-    assert sum(before.values()) == 2 * 40 * 3
+    assert sum(before.values()) == 2 * 40 * 4  # per job and watch: state, version, 2 events
     async with RedisStore(cluster, lambda part: None) as canceller:
         assert await canceller.load("w") is not None
         canceller.remove_jobs("w", jobs[:30])
         await canceller.flush()
     after = await fields_of()
     assert after == {k: n for k, n in before.items() if k[1] == "v" or k[2] > 30}
-    assert sum(after.values()) == (40 + 10) * 3
+    assert sum(after.values()) == (40 + 10) * 4
     assert await cluster.jobs("w") == set(jobs[30:])
 
 
@@ -211,7 +211,7 @@ async def test_writes_queued_for_a_job_let_go_never_land_even_once_it_is_held_ag
         # Queued and not sent (nothing awaited since): the job is let go and held again.
         older = store.commit("w", job, {"n": 2}, [("e2", 2)])
         store.let_go("w", [job])
-        store.hold("w", [job])
+        store.hold("w", [job], read)  # seeded from what was read, its version too
         await store.wait_settled(older)
         assert await cluster.read_state(part) == read  # what the new follow was seeded from
         assert store.fence.stale == 1
