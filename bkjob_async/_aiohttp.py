@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 import aiohttp
+from yarl import URL
 
 from . import errors
 from ._protocol import Request, Response
@@ -30,6 +31,15 @@ __all__ = ["DEFAULT_MAX_BODY_SIZE", "AiohttpTransport"]
 
 #: The largest response body read by default: 64 MiB.
 DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+
+
+def _url(request: Request) -> URL:
+    """Return the URL ``request`` goes to, query included, as aiohttp's ``params=`` builds it."""
+    try:
+        url = URL(request.url)
+        return url.extend_query(request.query) if request.query else url
+    except ValueError as exc:  # (aiohttp's own error for a URL it cannot read)
+        raise aiohttp.InvalidUrlClientError(request.url) from exc
 
 
 def _unmasked(text: str) -> str:
@@ -87,10 +97,13 @@ class AiohttpTransport:
         try:
             # Awaited and released by hand rather than ``async with``, as aiohttp documents:
             # the same release, without its five coroutines per request.
+            url = request.prepared
+            if not isinstance(url, URL):  # once per request: a poll's is sent again and again
+                url = _url(request)
+                request.remember(url)
             response = await session.request(
                 request.method,
-                request.url,
-                params=request.query,
+                url,
                 data=request.body,
                 headers=request.headers,
                 timeout=self._timeout

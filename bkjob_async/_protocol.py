@@ -98,6 +98,14 @@ class Request:
     #: A total deadline in seconds for this request (a poll's ``poll_timeout``); the client's
     #: ``Timeouts`` (connect, read, total) still apply, and the smallest bound wins.
     timeout: float | None = None
+    #: Left to the transport: what it derived from this request once, to send it again as is
+    #: (the aiohttp transport keeps its URL here with the query encoded, which costs more than
+    #: the rest of an unchanged poll's own work). Set by ``remember``; never compared or shown.
+    prepared: object = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    def remember(self, prepared: object) -> None:
+        """Keep what a transport derived from this request (``prepared``) for its next send."""
+        object.__setattr__(self, "prepared", prepared)  # (a memo: the request stays the same)
 
 
 class HistoryFilters(TypedDict, total=False):

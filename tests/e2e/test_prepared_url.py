@@ -1,0 +1,71 @@
+"""A request sent again (a poll's) goes out with the URL the transport derived the first time."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+from yarl import URL
+
+from bkjob_async import BkJobClient, Scope
+from bkjob_async._aiohttp import AiohttpTransport
+from bkjob_async._protocol import Protocol, Request, Response
+from bkjob_async.config import Timeouts
+from bkjob_async.testing import json_response, serve
+
+pytestmark = pytest.mark.anyio
+
+
+def _protocol(url: str) -> Protocol:
+    return BkJobClient(url, app_code="a", app_secret="s", username="u").protocol
+
+
+async def test_a_request_sent_again_keeps_its_url_and_sends_the_same_query() -> None:
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def handler(request: Request) -> Response:
+        seen.append((request.url, dict(request.query or {})))
+        return json_response({"result": True, "code": 0, "data": {}})
+
+    async with serve(handler) as server:
+        request = _protocol(server.url).job_instance_status(Scope.biz(2), 42, with_hosts=True)
+        assert request.prepared is None
+        transport = AiohttpTransport(timeouts=Timeouts())
+        try:
+            await transport.send(request)
+            prepared = request.prepared
+            await transport.send(request)
+        finally:
+            await transport.aclose()
+    assert isinstance(prepared, URL)
+    assert request.prepared is prepared  # derived once, reused
+    assert dict(prepared.query) == dict(request.query or {})
+    assert seen[0] == seen[1]
+    assert seen[0][1] == dict(request.query or {})
+
+
+async def test_a_changed_request_derives_its_url_again() -> None:
+    paths: list[dict[str, str]] = []
+
+    def handler(request: Request) -> Response:
+        paths.append(dict(request.query or {}))
+        return json_response({"result": True, "code": 0, "data": {}})
+
+    async with serve(handler) as server:
+        first = _protocol(server.url).job_instance_status(Scope.biz(2), 42, with_hosts=True)
+        transport = AiohttpTransport(timeouts=Timeouts())
+        try:
+            await transport.send(first)
+            second = attrs.evolve(first, query={**(first.query or {}), "job_instance_id": "43"})
+            assert second.prepared is None  # the memo never follows a changed request
+            await transport.send(second)
+        finally:
+            await transport.aclose()
+    assert [p["job_instance_id"] for p in paths] == ["42", "43"]
+
+
+def test_the_memo_is_never_compared_or_shown() -> None:
+    request = _protocol("http://bkjob.test").job_instance_status(Scope.biz(2), 42)
+    twin = _protocol("http://bkjob.test").job_instance_status(Scope.biz(2), 42)
+    request.remember(URL("http://elsewhere.test/"))
+    assert request == twin
+    assert "elsewhere" not in repr(request)
