@@ -30,6 +30,8 @@ from .logs import (
     HostLog,
     JobInstancePage,
     JobInstanceSummary,
+    JobStatusPage,
+    JobStatusRow,
     LogType,
 )
 
@@ -50,6 +52,8 @@ __all__ = [
     "JobLaunch",
     "JobOperation",
     "JobStatus",
+    "JobStatusPage",
+    "JobStatusRow",
     "LaunchMode",
     "LogType",
     "ScriptLanguage",

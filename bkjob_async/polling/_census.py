@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .. import errors
-from ..models import JobInstancePage
+from ..models import JobStatusPage
 from ._schedule import WAITING
 from .events import JobFinished, WatchFailed, WatchTimedOut
 
@@ -172,10 +172,10 @@ class Census:
                 if not wait:
                     break
                 await anyio.sleep(wait)
-            page = self._protocol.parse(await self._reader.fetch(request), JobInstancePage)
+            page = self._protocol.parse(await self._reader.fetch(request), JobStatusPage)
             self.pages += 1
-            for item in page.items:
-                rows[item.job_instance_id] = (int(item.status), item.create_time)
-            start += len(page.items)
-            if not page.items or start >= page.total:
+            for job_id, status, created in page.rows:
+                rows[job_id] = (status, created)
+            start += len(page.rows)
+            if not page.rows or start >= page.total:
                 return rows

@@ -25,6 +25,8 @@ from bkjob_async import (
     JobInstancePage,
     JobInstanceSummary,
     JobStatus,
+    JobStatusPage,
+    JobStatusRow,
     LaunchMode,
     LogType,
     ResponseFormatError,
@@ -173,6 +175,7 @@ PAYLOADS: list[tuple[Any, Any]] = [
     (SCRIPT_BATCH, BATCH),
     (FILE_BATCH, BATCH),
     (HISTORY, JobInstancePage),
+    (HISTORY, JobStatusPage),
 ]
 
 
@@ -383,6 +386,21 @@ def test_history_doc_example_names_are_not_the_wire() -> None:
         parse(edited(HISTORY, data=[doc_row]), JobInstancePage)
 
 
+@pytest.mark.parametrize(
+    "rows",
+    [HISTORY["data"], [{"job_instance_id": 5, "status": 16}], [summary_row(status="3")], []],
+)
+def test_a_status_page_reads_what_the_whole_page_reads(rows: list[dict[str, Any]]) -> None:
+    # The census reads the list for each job's status alone: the same ids, codes and times.
+    payload = edited(HISTORY, data=rows, total=len(rows))
+    whole = parse(payload, JobInstancePage)
+    page = parse(payload, JobStatusPage)
+    assert (page.start, page.total) == (whole.start, whole.total)
+    assert page.rows == tuple(
+        JobStatusRow(i.job_instance_id, int(i.status), i.create_time) for i in whole.items
+    )
+
+
 # --- wrong shapes and the protocol ------------------------------------------------------------
 
 
@@ -413,6 +431,13 @@ def test_history_doc_example_names_are_not_the_wire() -> None:
         (edited(HISTORY, data=[summary_row(status=None)]), JobInstancePage),
         (edited(HISTORY, data=[summary_row(create_time="soon")]), JobInstancePage),
         (edited(HISTORY, data=[summary_row(total_time=True)]), JobInstancePage),
+        (None, JobStatusPage),
+        ({"start": 0, "length": 20, "data": []}, JobStatusPage),
+        (edited(HISTORY, data={"x": 1}), JobStatusPage),
+        (edited(HISTORY, data=[summary_row(status=None)]), JobStatusPage),
+        (edited(HISTORY, data=[summary_row(status=2**40)]), JobStatusPage),
+        (edited(HISTORY, data=[summary_row(job_instance_id="x")]), JobStatusPage),
+        (edited(HISTORY, data=[summary_row(create_time="soon")]), JobStatusPage),
     ],
 )
 def test_wrong_shapes_are_response_format_errors(value: Any, cls: Any) -> None:
@@ -438,7 +463,7 @@ def test_through_the_protocol(flavor: str, payload: Any, cls: Any) -> None:
         JobInstancePage: lambda: proto.job_instance_list(
             Scope.biz(2), created_from=window, created_to=window + dt.timedelta(days=1)
         ),
-    }[cls]()
+    }[JobInstancePage if cls is JobStatusPage else cls]()
     raw = {"result": True, "code": 0, "message": "", "data": payload, "job_request_id": "abc"}
     data = proto.decipher(request, Response(200, {}, json.dumps(raw).encode()))
     assert proto.parse(data, cls) == parse(payload, cls)

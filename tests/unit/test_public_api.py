@@ -37,6 +37,8 @@ PUBLIC = [
     "JobLaunch",
     "JobOperation",
     "JobStatus",
+    "JobStatusPage",
+    "JobStatusRow",
     "JobTransition",
     "LaunchMode",
     "LogType",
