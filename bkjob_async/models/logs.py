@@ -129,7 +129,7 @@ class JobStatusRow(NamedTuple):
 
 @attrs.frozen
 class JobStatusPage:
-    """A page of the history list read for each job's status alone: a tenth of the work of a
+    """A page of the history list read for each job's status alone: a seventh of the work of a
     ``JobInstancePage``, whose rows structure every field (``total`` as there)."""
 
     start: int
