@@ -18,14 +18,6 @@ and fail over to each other. Install with ``pip install 'bkjob-async[redis]'``; 
 
 Delivery is at least once everywhere: dedupe by ``event_id``. Each module's docstring states
 exactly what it guarantees and what it does not.
-
-How a worker uses them: run ``LeaseKeeper.run(on_tick)``; on each ``TickResult`` start
-polling the jobs of every gained partition (``partition_jobs(p)``, tracker states from
-``read_state(p)``), stop those of lost or released ones, and re-read a partition's jobs when
-its ``versions[p]`` changed; set ``RateBudget.share`` to ``result.live``. Before each request
-``await budget.acquire()``; on a 429 ``await budget.throttled(permit, retry_after)``. Poll a
-job only while ``keeper.lease(p)`` is not ``None``, and write a changed poll with one
-``cluster.commit(keeper.lease(p), state=..., events=...)``; an unchanged poll writes nothing.
 """
 
 try:

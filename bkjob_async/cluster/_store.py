@@ -1,32 +1,20 @@
 """``RedisStore``: the poller's ``Store`` on a cluster's Redis; every state write fenced by a lease.
 
-The watch set is the cluster's (``add_jobs``/``remove_jobs`` are ``Cluster.submit``/``cancel``,
-so a worker holding the partition starts or stops polling the job); what a store adds lives in
-the fenced hash ``state:P`` of each job's partition ``P`` (fields: see ``_keys``): a job's
-tracker state per watch, and with ``pending`` its events until acknowledged.
+The watch set is the cluster's (``add_jobs``/``remove_jobs`` are ``Cluster.submit``/``cancel``:
+a cancel deletes a job's state and pending events in every partition, whoever holds it); what
+a store adds lives in the fenced hash ``state:P`` of each job's partition (``_keys``): a job's
+state and its version per watch, and with ``pending`` its events until acknowledged. Its
+named watches (even empty ones) are the set ``named``.
 
-``commit`` writes the job's state, its new pending events, and appends the same events to the
-watch's stream (``events:W``, read by ``Cluster.events``), all in one fenced ``Cluster.commit``
-that is the job's own (applied only while the job is in the watch): one Redis command per
-changed poll, nothing for an unchanged one. A store that does not hold the lease of the job's
-partition (``leases(p)`` is ``None``, expired, or taken over in Redis) writes nothing: the
-call is counted in ``refused``, logged once per partition, and settles at once; the lease's
-new holder continues from the last state written under a valid lease. A job removed (here or
-by any process) leaves nothing behind: ``Cluster.cancel`` deletes its state and its pending
-events in every partition, whoever holds it. The store's named watches (even empty ones) are
-the set ``named``.
+``commit`` writes the job's state, its new pending events and the same events appended to the
+watch's stream in one fenced write (``_writes``): one Redis command per changed poll. Without
+the lease of the job's partition (``leases(p)`` is ``None``, expired, or taken over in Redis)
+it writes nothing: counted in ``refused``, logged once per partition, settled at once.
 
-Order and identity: pending events load in commit order across the whole watch, ordered by
-``seq`` (nanoseconds of the committing process's wall clock, strictly increasing within a
-process; across processes as good as their clocks agree). The duplicate check of ``commit``
-(an ``event_id`` already pending keeps its first place) and ``ack`` know the pending ids this
-store committed or loaded; other ids are ignored, as the ``Store`` contract allows.
-
-Writes go in call order through ``_writes`` (fenced ones queued together: one pipeline per
-round trip); tickets, settling, health and backoff are the one write queue's
-(``polling.stores._queue``): a write that cannot reach
-Redis stays queued, the store turns unhealthy (one ERROR record), retries with backoff, and
-says when writes succeed again; while unhealthy every call is settled at once.
+Pending events load in commit order across the watch, by ``seq`` (nanoseconds of the
+committing process's wall clock, strictly increasing within a process). The duplicate check
+of ``commit`` and ``ack`` know the pending ids this store committed or loaded (``Members``).
+Tickets, settling, health and backoff are the one write queue's (``polling.stores._queue``).
 """
 
 from __future__ import annotations
@@ -43,14 +31,12 @@ from ..errors import StoreError
 from ..polling.stores import (
     JobKey,
     JsonValue,
-    Store,
     StoredEvent,
     StoredWatch,
-    StoreStatistics,
     check_event_id,
     check_name,
 )
-from ..polling.stores._queue import WriteQueue
+from ..polling.stores._queue import QueuedStore, WriteQueue
 from ._commit import NewEvent
 from ._errors import ClusterError
 from ._keys import (
@@ -88,7 +74,7 @@ def _dumps(value: JsonValue) -> str:
         raise TypeError(f"not a JSON value: {exc}") from None
 
 
-class RedisStore(Store):
+class RedisStore(QueuedStore):
     """The ``Store`` of a cluster worker: states and pending events in Redis, fenced by leases.
 
     :param cluster: the cluster whose Redis holds the data.
@@ -96,15 +82,11 @@ class RedisStore(Store):
         (``LeaseKeeper.lease``).
     :param retry_interval: first delay before retrying a write that could not reach Redis,
         doubling up to ``max_retry_interval``.
-    :param pending: keep committed events as pending (``e:`` fields) until ``ack``. A
-        ``Worker`` passes ``False``: its events are delivered by the watch's stream alone
-        (consumer groups ack them there), so a commit writes the state and the stream only.
-    :param on_refused: called with a job's key when a commit of it is refused (the lease is
-        gone, or the job left the watch): what the commit carried is not in Redis, so its
-        poller must continue from what Redis holds, never from its own newer state
-        (``Worker`` re-follows the job, or lets it go if it left).
-    :param on_ended: called with a job's key when a commit with ``end=True`` was applied:
-        the job has left that watch in Redis.
+    :param pending: keep committed events as pending (``e:`` fields) until ``ack``; a
+        ``Worker`` passes ``False`` (its events are delivered by the watch's stream alone).
+    :param on_refused: called with a job whose commit was refused (what it carried is not in
+        Redis: its poller must go on from what Redis holds).
+    :param on_ended: called with a job whose commit with ``end=True`` was applied.
     """
 
     def __init__(
@@ -120,8 +102,6 @@ class RedisStore(Store):
     ) -> None:
         self.cluster = cluster
         self._keep_pending = pending
-        #: Leases and refusals of the writes (``_writes``).
-        #: The watches' member jobs and pending events here (``_members``).
         self.members = Members()
         self.fence = Fence(cluster, leases, on_refused, on_ended, self.members.of)
         self._queue = WriteQueue(
@@ -131,6 +111,7 @@ class RedisStore(Store):
             max_retry_interval=max_retry_interval,
         )
         self._writer = Writer(self._queue, self.fence)
+        self._hurry = self._writer.hurry
         self._tasks: TaskGroup | None = None
         self._seq = 0
 
@@ -179,27 +160,11 @@ class RedisStore(Store):
 
     # -- durability (``polling.stores._queue``) -------------------------------------------
 
-    def settled(self, ticket: int) -> bool:
-        """Return whether the call is applied in Redis (or refused), or durability is off."""
-        return self._queue.settled(ticket)
-
-    async def wait_settled(self, ticket: int) -> None:
-        """Wait until ``settled(ticket)``."""
-        await self._queue.wait_settled(ticket)
-
     async def quiet(self) -> None:
         """Return once no write sent before this call can still land (``Writer.quiet``):
         read a partition's states after it, once its jobs were let go, and what was read is
         the last this process wrote of them."""
         await self._writer.quiet()
-
-    async def flush(self) -> None:
-        """Return once every call so far is applied, or once an attempt at it failed."""
-        await self._queue.flush(self._writer.hurry)
-
-    def statistics(self) -> StoreStatistics:
-        """Return a snapshot; a transaction is one Redis write (a command or a script)."""
-        return self._queue.statistics()
 
     def _put(self, write: Callable[[], Awaitable[None]] | list[Fenced]) -> int:
         if not self._queue.accepting:

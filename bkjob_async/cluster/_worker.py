@@ -3,47 +3,28 @@
 What it guarantees:
 
 - It polls exactly the jobs of the partitions it holds a lease on (``LeaseKeeper``), each once
-  however many watches hold it, with one ``Poller``. A partition gained is read from Redis
-  (its jobs, and each job's tracker state as last written under a valid lease), so a job taken
-  over continues its chains: its first event after a takeover is ``7 -> 9``, never
-  ``None -> 9``. A job whose stored state is finished is not polled again.
-- Every poll that changed something is one fenced write per watch of the job (the new
-  tracker state and the events, appended to the watch's stream, ``RedisStore`` with
-  ``pending=False``); an unchanged poll writes nothing. The write of a job's end (its
-  ``JobFinished``, or ``WatchFailed``) also takes the job out of the watch and deletes its
-  state, so an ended job leaves nothing in Redis; ``submit`` of it again (after a retry in
-  bk-job, say) follows it again, from nothing. A write of a job no longer in its watch
-  (cancelled meanwhile) writes nothing.
-- A write whose lease is gone (expired, taken over) is refused whole: a worker that lost its
-  lease neither writes state nor publishes. The job is no longer polled here from that
-  moment, and is followed again from the state Redis holds (here, if this worker still holds
-  the partition at its next lease round; else by its new holder), so a refused write never
-  leaves a gap in a chain nor loses a job's end. Events are the engine's events (same
-  ``event_id``), written through the one codec (``_entries``).
-- A job let go here (a refused write, a lapsed or lost lease) has the writes still queued of
-  it dropped unsent (``_writes``), even if it is followed here again by then, and a partition
-  is read only once no write sent before can still land (``RedisStore.quiet``): a job followed
-  again starts from the last state of it in Redis, which its stream ends with.
-- Partitions lost or released are dropped at once; a partition whose lease reaches its
-  deadline unrenewed (Redis unreachable, a stalled process) is dropped by a timer at that
-  deadline, before anyone else can take it. After a stall (SIGSTOP, a frozen VM) that timer
-  runs before any poll that fell due meanwhile, so a woken worker polls none of the jobs it
-  no longer holds (only polls already under way when it stalled come back).
-  ``submit``/``cancel`` are followed through the partition versions the lease rounds report.
-- With ``policy.rate_limit`` every poll takes a permit of the cluster's ``RateBudget`` (one
-  Redis round trip per poll) and a throttle answer cuts the rate of every worker; the engine's
-  own governor is then not used for the limit.
-
-A job that fails for good here (``WatchFailed``: not found, no permission) is logged and its
-``failed`` event published, fenced like any other, so consumers learn it ended.
-
-After Redis lost its data (a restart without persistence), each worker resubmits every
-unfinished job it knows (polled now, or read with a partition it held before) and carries on
-from memory. What it does not: a job that no live worker has read is gone from the cluster.
-
-The engine polls the jobs with ``Poller.follow``/``unfollow``: every change of the set of
-jobs polled here is synchronous, so a lapsed lease or a refused write stops a job's polls
-before the next poll can be taken.
+  however many watches hold it, with one ``Poller`` driven by ``follow``/``unfollow`` (so a
+  lapsed lease or a refused write stops a job's polls before the next poll is taken). A
+  partition gained is read from Redis, and each job continues from the state last written
+  under a valid lease: its first event after a takeover is ``7 -> 9``, never ``None -> 9``.
+  A job whose stored state is finished is not polled again.
+- A changed poll is one fenced write per watch of the job (``ClusterJournal``: state and
+  events, appended to the watch's stream); an unchanged poll writes nothing. The write of a
+  job's end (``JobFinished``, or ``WatchFailed``) takes it out of the watch and deletes its
+  state: ``submit`` of it again follows it again, from nothing.
+- A write refused (lease gone, job cancelled, or the job written since) stops the job's polls
+  here; the job is followed again from the state Redis holds (here at the next lease round if
+  this worker still holds the partition, else by its new holder): a refused write never leaves
+  a gap in a chain nor loses a job's end. Writes still queued of a job let go are dropped
+  unsent, and a partition is read only once no write sent before can land
+  (``RedisStore.quiet``; a late one is refused by the job's version).
+- Partitions lost or released are dropped at once; one whose lease reaches its deadline
+  unrenewed (Redis unreachable, a stalled process) is dropped by a timer at that deadline,
+  which runs before any poll that fell due during a stall (SIGSTOP, a frozen VM).
+- With ``policy.rate_limit`` every poll takes a permit of the cluster's ``RateBudget``, and a
+  throttle answer cuts the rate of every worker.
+- After Redis lost its data, each worker resubmits every unfinished job it knows (polled now,
+  or read with a partition it held before). A job no live worker has read is gone.
 """
 
 from __future__ import annotations
@@ -269,12 +250,8 @@ class Worker(AsyncResource):
         self._watch_deadlines()
 
     async def _resubmit(self) -> None:
-        """Redis lost the cluster's data: put back every unfinished job this worker knows.
-
-        That is the jobs polled here, and those of partitions it held before (dropped when a
-        lease lapsed, say): a job is never forgotten because its lease did. Another worker
-        may put some of them back too; a submit of a job already there changes nothing.
-        """
+        """Redis lost the cluster's data: put back every unfinished job this worker knows
+        (polled here, or read with a partition held before; a submit again changes nothing)."""
         by_watch = self.held.unfinished()
         for (watch, scope), ids in by_watch.items():
             await self.cluster.submit(scope, ids, watch=watch)
@@ -350,14 +327,9 @@ class Worker(AsyncResource):
         return self._seeds.pop((scope, job_id), EMPTY)
 
     def _refused(self, job: JobRef) -> None:
-        """A write of ``job`` was refused: stop polling it now; follow it again from Redis.
-
-        What the write carried is not in Redis: polling on from this worker's newer state
-        would leave a gap in the job's chains (or, for its last frame, no ``JobFinished`` at
-        all). So the job is dropped here and its partition re-read at the next lease round:
-        if this worker still holds it and the job is still in its watch, the job is followed
-        again from the state Redis holds; if not, its new holder does that.
-        """
+        """A write of ``job`` was refused: what it carried is not in Redis, so stop polling
+        it now and re-read its partition at the next lease round (the job is followed again
+        from Redis' state, here or by its new holder)."""
         self.held.ending.pop(job, None)  # its end, if that was the write, is not recorded
         self._refusals += 1
         self.held.leave(job, self.cluster.partition(*job), reread=True)

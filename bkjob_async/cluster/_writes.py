@@ -1,26 +1,19 @@
 """The Redis store's writes: sent in call order (``Writer``), each fenced by a lease (``Fence``).
 
-Tickets, settling, health and backoff are the one write queue's (``polling.stores._queue``);
-what is Redis's own is here. Fenced writes (a job's change, an ack) queued one after another go
-to Redis together, in order, as one pipeline of ``COMMIT`` scripts (one round trip for up to
-``_BATCH`` of them); a rare write (a submit, a cancel) is a coroutine sent alone. A batch that
-cannot reach Redis (``ClusterUnavailableError``) stays first in line and is retried whole after
-the queue's backoff (a job's write carries the version it replaces, ``Members.version``:
-one applied before, its answer lost, changes nothing when sent again, and one that lands late,
-after a newer write of the job, is refused with nothing appended);
-a write Redis refused with an error is logged and dropped (retrying cannot help). The writer
-task runs in the store's task group, from ``open`` to ``aclose``.
+Tickets, settling, health and backoff are the one write queue's (``polling.stores._queue``).
+Fenced writes (a job's change, an ack) queued one after another go to Redis as one pipeline of
+``COMMIT`` scripts (up to ``_BATCH`` a round trip); a rare write (a submit, a cancel) is a
+coroutine sent alone. A batch that cannot reach Redis stays first in line and is retried whole
+after the queue's backoff; a write Redis answered with an error is logged and dropped.
 
 A fenced write is sent only under the lease this process holds on the partition, within its
-deadline, and Redis applies it only if that lease is still the newest; a job's write also only
-while the job is in its watch. What is not applied is counted, never retried: the lease's new
-holder goes on from what Redis holds.
-
-A job's write is also sent only while this process still holds the job as it did when the
-write was made (``Fenced.follow``): once it let the job go (a lapsed lease, a refused write),
-the writes it still had queued for it are dropped unsent, even if it holds the partition again
-by then. Else a job followed again from the state read in Redis would have the older follow's
-writes land after that read, and its chains would repeat or skip transitions (``quiet``).
+deadline; Redis applies it only if that lease is still the newest, and a job's write only
+while the job is in its watch and over the version of its state it was made from
+(``Members.version``): sent again once applied it changes nothing, landing late after a newer
+write it is refused. What is not applied is counted, never retried. A job's write is also
+sent only while this process holds the job as when the write was made (``Fenced.follow``):
+once it let the job go, the writes still queued of it are dropped unsent, even if it holds
+the job again by then (its new follow starts from what it read in Redis, ``quiet``).
 """
 
 from __future__ import annotations

@@ -1,85 +1,44 @@
 """Where a named watch keeps its jobs, tracker states and unacknowledged events; no engine logic.
 
-The store is a dumb, durable map the engine writes through. It never interprets a state or
-an event: both are opaque JSON values (``None``, ``bool``, ``int``, ``float``, ``str``,
-``list``, ``dict`` with ``str`` keys) that the engine encodes and decodes. A durable store
-gives them back as ``json.loads(json.dumps(value))`` would, so keep them in that form
-(lists, not tuples; ``str`` keys). ``MemoryStore`` keeps the very objects it is given: never
-mutate a value after handing it over.
-
-What a store holds, per watch name:
-
-- the job set: ``(Scope, job_instance_id)`` keys in the order they were added, each with the
-  tracker state of its last committed observation (``None`` until the first commit);
-- the pending events: ``(event_id, job, payload)`` in commit order (the delivery order),
-  until acknowledged.
+The store is a dumb, durable map the engine writes through. States and events are opaque JSON
+values (``None``, ``bool``, ``int``, ``float``, ``str``, ``list``, ``dict`` with ``str`` keys);
+a durable store gives them back as ``json.loads(json.dumps(value))`` would, and
+``MemoryStore`` keeps the very objects it is given (never mutate a value handed over). Per
+watch name it holds the job set (``(Scope, job_instance_id)`` in add order, each with the
+state of its last committed observation, ``None`` before) and the pending events
+(``(event_id, job, payload)`` in commit order, the delivery order) until acknowledged.
 
 **The write API is the hot path** and never blocks: ``add_jobs``, ``remove_jobs``, ``drop``,
-``commit`` and ``ack`` are plain methods that queue the write and return a *ticket* (an int
-that grows with every call). A durable store writes its queue in batches, off the event loop,
-each batch one transaction, in call order: so whatever is durable, every earlier call is too.
-``settled(ticket)`` / ``await wait_settled(ticket)`` tell when a call is durable, or when the
-store has given up durability for now (see *Faults*); ``await flush()`` settles every call so
-far. Reads (``load``, ``watch_names``) first flush, so they see every earlier write.
+``commit`` and ``ack`` queue the write and return a *ticket* (an int that grows with every
+call). A durable store writes its queue in call order, so whatever is durable, every earlier
+call is too. ``settled(ticket)`` / ``await wait_settled(ticket)`` tell when a call is durable
+(or durability is off for now, see *Faults*); ``await flush()`` settles every call so far.
+Reads (``load``, ``watch_names``) flush first.
 
-**The commit order that makes delivery at-least-once.** The engine calls the store only when
-a poll changed something; an unchanged poll writes nothing. For a changed poll of job ``J``
-in named watch ``W``:
+**The order that makes delivery at-least-once.** Only a poll that changed something writes.
+For job ``J`` in named watch ``W``: (1) ``observe`` gives the new state and events, each with
+a deterministic ``event_id``; (2) ``ticket = store.commit(W, J, new_state, records)`` writes
+state and events in one transaction; (3) an event reaches the consumer only once
+``settled(ticket)``; (4) the next ``__anext__`` (or ``ack``) calls ``store.ack(W, ids)``. A
+crash before the commit is durable handed nothing out, and the next poll after ``resume``
+re-derives the transitions from the previous state (one merged ``7 -> 9`` if the hosts moved
+twice: the chain continues); after the commit, ``load`` returns the events as pending and
+they are delivered again, same ids and order, before any new one; after the ack they are
+gone. A consumer dedupes by ``event_id``: it may see again what it had not acknowledged,
+never what it had. Without (3) a crash could show ``7 -> 8`` and then ``7 -> 9``.
 
-1. compute: ``(new_state, events) = observe(state, observation)``, each event carrying a
-   deterministic ``event_id`` (a function of the transition, never of a counter);
-2. store: ``ticket = store.commit(W, J, new_state, [(e.event_id, encode(e)) ...])``: the
-   state and the events of one observation go in one transaction, so no crash can leave one
-   without the other; the engine keeps ``new_state`` as its in-memory state at once;
-3. deliver: put the events in the watch's buffer, but hand an event to the consumer only
-   once ``store.settled(ticket)`` (awaiting ``wait_settled``; a few ms with ``SqliteStore``);
-4. acknowledge: when the consumer asks for the next event (or acks explicitly), call
-   ``store.ack(W, [event_id])``.
+**Membership.** ``commit`` of a job not in the watch is ignored, events included.
+``remove_jobs`` deletes the jobs' states and pending events; ``drop`` the watch; ``add_jobs``
+keeps a known job's state; an ``event_id`` already pending keeps its first place. A watch is
+loaded before the engine commits or acks for it (``resume``, ``watch_jobs(name=...)``): a
+durable store may know only the pending ids of this process, and ignores an ack of another.
 
-A crash at any point then loses nothing and repeats only what was not acknowledged:
-
-- before the commit is durable: nothing of the observation was handed out (step 3 waits);
-  the store still holds the previous state, and the next poll after ``resume`` re-derives the
-  transitions from it (the same ids if the hosts did not move meanwhile; one merged
-  ``7 -> 9`` if they did, which continues the consumer's chain, since it never saw ``8``);
-- after the commit, before the ack is durable: ``load`` returns the events as pending; the
-  engine redelivers them, with the same ids and in the same order, before any new event of
-  the watch, and polls on from the stored state;
-- after the ack is durable: the event is gone and never repeated.
-
-A consumer dedupes by ``event_id``: after a crash it may see again the events it received
-but had not acknowledged (at most those delivered since its last ack), never an event it
-acknowledged, and never two ids for one transition. Without step 3's wait (handing events out
-before they are durable) a crash could show a consumer ``7 -> 8`` and, after ``resume``,
-``7 -> 9``: a broken chain. That wait is the only latency the store adds to delivery.
-
-**Membership.** ``commit`` for a job that is not in the watch (never added, or removed) is
-ignored, events included: the engine may finish a poll of a job just removed. ``remove_jobs``
-deletes the jobs' states and pending events; ``drop`` deletes the watch. ``add_jobs`` keeps
-the state of a job already there. Committing an ``event_id`` that is already pending keeps the
-first one (same transition, same position).
-
-**Engine calls, in short**: at ``watch_jobs(scope, ids, name=W)``: ``await load(W)`` (``W``
-may exist: then this extends it, and its stored states and pending events apply), then
-``add_jobs`` and ``await wait_settled(ticket)`` before the first poll (the job set is durable
-before it is watched); at ``resume(W)``: ``await load(W)`` (``None``: no such watch), rebuild
-each job's tracker from its state, queue the pending events first, poll the jobs whose state
-is not final; on each changed poll: ``commit``; on each delivery: ``ack``;
-``watch.add``/``watch.remove``: ``add_jobs``/``remove_jobs``; a watch the caller is done
-with: ``drop``. Unnamed watches never touch the store. A watch is loaded before the engine
-commits or acks for it: a durable store may only know the pending ids of this process (an ack
-of an id it does not know is ignored; the event would be delivered again after a restart).
-
-**Faults.** ``open()`` refuses a store it cannot use with ``bkjob_async.StoreError`` naming the
-file and what to do, before any polling. While running, a write that fails (disk full, I/O
-error) leaves the data queued in memory: the store reports it once (an ERROR log record and
-``statistics().healthy is False`` with ``.error``), retries with backoff, and says so when
-writes resume. While unhealthy, ``settled()`` is true at once, so the engine keeps delivering
-from memory; a crash in that window can lose what was not yet written.
-
-**Lifecycle.** A store is an async context manager (``open``/``aclose``); it is opened once by
-its owner (the poller) and ``aclose`` flushes what is queued. Write calls on a closed store
-raise ``StoreError``.
+**Faults.** ``open()`` refuses a store it cannot use with ``StoreError``, before any polling.
+A write that fails (disk full, I/O error) stays queued: one ERROR record,
+``statistics().healthy`` false, retries with backoff, a WARNING when writes resume. While
+unhealthy ``settled()`` is true at once, so the engine delivers from memory; a crash then can
+lose what was not written. A store is opened once by its owner; ``aclose`` flushes, and a
+write call on a closed store raises ``StoreError``.
 """
 
 from __future__ import annotations

@@ -23,15 +23,13 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from . import StoreStatistics
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from . import Store, StoreStatistics
 
 if TYPE_CHECKING:
     import logging
+    from collections.abc import Callable
 
-__all__ = ["WriteQueue"]
+__all__ = ["QueuedStore", "WriteQueue"]
 
 
 class WriteQueue:
@@ -198,3 +196,23 @@ class WriteQueue:
             transactions=self.transactions,
             failed_transactions=self.failures,
         )
+
+
+class QueuedStore(Store):
+    """A store writing through a ``WriteQueue`` (``_queue``): its durability calls are the
+    queue's; ``_hurry`` asks the store's writer for an attempt now."""
+
+    _queue: WriteQueue
+    _hurry: Callable[[], None]
+
+    def settled(self, ticket: int) -> bool:
+        return self._queue.settled(ticket)
+
+    async def wait_settled(self, ticket: int) -> None:
+        await self._queue.wait_settled(ticket)
+
+    async def flush(self) -> None:
+        await self._queue.flush(self._hurry)
+
+    def statistics(self) -> StoreStatistics:
+        return self._queue.statistics()

@@ -3,29 +3,18 @@
 Rule: the event loop only queues writes (``commit``, ``ack`` ... encode their values, append
 to the queue under a lock and return); one writer thread, which owns the write connection,
 takes the whole queue every ``flush_interval`` seconds (at once when ``max_batch`` calls are
-queued, or on ``flush()``) and writes it as **one transaction**. Calls are written in call
-order, so whatever is durable, every earlier call is too. After each attempt the thread wakes
-the loop's waiters with one ``call_soon_threadsafe`` (asyncio, like aiohttp), and only if
-someone waits. Reads (``load``, ``watch_names``) run in a worker thread on a second
-connection, which WAL lets read while the writer writes (``_read``). See
-``bkjob_async.polling.stores`` for the contract; ``stores._queue`` for tickets and health.
-
-**What a batch writes**: one row of a ``log`` table, folded into the tables now and then
-(``_writer``). **Opening** checks the file and refuses what it cannot use with ``StoreError``;
-the schema is versioned and migrated in place (``_file``).
+queued, or on ``flush()``) and writes it in call order as **one transaction**: one row of a
+``log`` table, folded into the tables now and then (``_writer``). Reads run in a worker thread
+on a second connection, which WAL lets read while the writer writes (``_read``). Opening
+checks the file and refuses what it cannot use with ``StoreError``; the schema is versioned
+and migrated in place (``_file``). Tickets, health and backoff: ``stores._queue``.
 
 The file is stdlib ``sqlite3`` in WAL mode with ``synchronous=NORMAL`` by default: a commit
-survives the process being killed (SIGKILL included) and, in WAL mode, a power loss can only
-lose the last transactions, never corrupt the file. ``synchronous="full"`` syncs every
-transaction, for power-loss durability at the cost of an fsync per batch.
-
-**Faults while running.** A failed transaction (disk full, I/O error, read-only file) is rolled
-back and its calls stay queued, ahead of newer ones. The first failure logs one ERROR record
-and turns ``statistics().healthy`` false (``.error`` says why); the store retries after
-``retry_interval`` seconds, doubling up to ``max_retry_interval`` (``flush()`` retries at
-once), and logs a WARNING when a write succeeds again. While unhealthy every call is settled
-at once, so the poller keeps running from memory. ``aclose`` makes a last attempt and logs
-an ERROR with the count of calls it could not write.
+survives the process being killed (SIGKILL included), and a power loss can only lose the last
+transactions, never corrupt the file; ``synchronous="full"`` fsyncs every batch. A failed
+transaction (disk full, I/O error, read-only file) is rolled back and its calls stay queued,
+ahead of newer ones; ``aclose`` makes a last attempt and logs an ERROR with the count of calls
+it could not write.
 """
 
 from __future__ import annotations
@@ -38,8 +27,8 @@ from typing import TYPE_CHECKING, Literal
 import anyio
 
 from ....errors import StoreError
-from .. import Store, StoredWatch, StoreStatistics, check_event_id, check_name
-from .._queue import WriteQueue
+from .. import StoredWatch, check_event_id, check_name
+from .._queue import QueuedStore, WriteQueue
 from ._batch import (
     _dumps,
     _Hot,
@@ -67,7 +56,7 @@ __all__ = ["SqliteStore"]
 logger = logging.getLogger("bkjob_async.polling.store")
 
 
-class SqliteStore(Store):
+class SqliteStore(QueuedStore):
     """The durable store of one process: one SQLite file, written in batches off the loop.
 
     :param path: the database file; created (with ``<path>.lock``) if missing.
@@ -79,13 +68,11 @@ class SqliteStore(Store):
     :param retry_interval: seconds before the first retry of a failed write; doubles...
     :param max_retry_interval: ...up to this.
     :param check: run ``PRAGMA quick_check`` at open (linear in the file size).
-    :param fold_interval: seconds between folds of the log into the tables (see the module
-        docstring); a fold also happens when the log passes 1,000 rows or 2 MB, before a rare
-        call, and at close.
+    :param fold_interval: seconds between folds of the log into the tables (also when the
+        log passes 1,000 rows or 2 MB, before a rare call, and at close).
 
     It keeps in memory the jobs of the watches this process added or loaded (about 120 bytes
-    each) and the ids of their unacknowledged events, so a watch is loaded before the engine
-    commits or acks for it (``resume`` does; so does ``watch_jobs(name=...)``).
+    each) and the ids of their unacknowledged events.
     """
 
     def __init__(
@@ -142,6 +129,7 @@ class SqliteStore(Store):
         self._writer = Writer(
             self._queue, self._take, self._requeue, options.flush_interval, logger
         )
+        self._hurry = self._writer.hurry
 
     def __repr__(self) -> str:
         return f"SqliteStore({self._path!r})"
@@ -319,24 +307,6 @@ class SqliteStore(Store):
         if self._queued >= self._max_batch or not self._writer.wake.is_set():
             self._writer.poke(self._queued >= self._max_batch)
         return ticket
-
-    # -- durability (``stores._queue``) ----------------------------------------------------
-
-    def settled(self, ticket: int) -> bool:
-        """Return whether call ``ticket`` is durable, or the store is unhealthy or closed."""
-        return self._queue.settled(ticket)
-
-    async def wait_settled(self, ticket: int) -> None:
-        """Wait until ``settled(ticket)``: at most about ``flush_interval`` plus one write."""
-        await self._queue.wait_settled(ticket)
-
-    async def flush(self) -> None:
-        """Write every call so far now; return once durable, or once that attempt failed."""
-        await self._queue.flush(self._writer.hurry)
-
-    def statistics(self) -> StoreStatistics:
-        """Return a snapshot of the store's writes and health."""
-        return self._queue.statistics()
 
     # -- the queue, as the writer thread takes it ---------------------------------------------
 

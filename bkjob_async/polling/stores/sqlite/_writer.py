@@ -1,26 +1,17 @@
 """The SQLite store's writer thread, and its log: each batch one ``log`` row, folded now and then.
 
 ``Writer`` is the thread; ``LogWriter`` writes on the write connection, in that thread only.
-A batch of commits and acks (one ``_Hot``) is one insert into ``log``, a transaction of its
-own; a rare call (add, remove, drop), a fold asked for (close), or a log grown old
-(``fold_interval``) or large first folds the net of the logged batches into ``jobs`` and
-``events`` and empties the log, in the same transaction. Nothing in memory changes before a transaction succeeded (``written``): a failed
-one is rolled back and retried whole.
-
-**What a batch writes.** Commits and acks (the hot path: one of each per changed poll) are
-not written to the tables row by row: a batch's net (each job's latest state, the events
-not acknowledged within it, the acks of older events) is appended as **one row** of the
-``log`` table, its values JSON text already. The writer keeps the net of every batch logged
-since the last fold in memory and *folds* it into ``jobs`` and ``events`` every
-``fold_interval`` seconds (sooner if the log grows past ``_FOLD_ROWS`` rows or
-``_FOLD_BYTES``, or its net past ``_FOLD_SIZE`` entries: a burst makes neither a long fold
-nor a large log, whose pages the file keeps for reuse), before a rare call (add, remove,
-drop; those write the tables) and at close, in the transaction that empties the log. So a
-changed poll costs a small share of one insert; a state that changed many times between
-folds is written to ``jobs`` once; an event committed and acknowledged between two folds
-(the usual case: delivery waits one batch, the ack follows at once) never touches
-``events``. ``load`` reads the tables and the log in one snapshot (the log is newer);
-``open`` folds a log left by a process that died.
+Commits and acks (one of each per changed poll) are not written to the tables row by row: a
+batch's net (one ``_Hot``: each job's latest state, the events not acknowledged within it,
+the acks of older events) is **one row** of ``log``, a transaction of its own. The net of the
+batches logged since the last fold is kept in memory and *folded* into ``jobs`` and
+``events`` every ``fold_interval`` seconds (sooner past ``_FOLD_ROWS`` rows, ``_FOLD_BYTES``
+or a net of ``_FOLD_SIZE`` entries), before a rare call (add, remove, drop) and at close, in
+the transaction that empties the log. So a state that changed many times between folds is
+written to ``jobs`` once, and an event committed and acknowledged between two folds never
+touches ``events``. Nothing in memory changes before a transaction succeeded (``written``): a
+failed one is rolled back and retried whole. ``load`` reads the tables and the log in one
+snapshot (the log is newer); ``open`` folds a log left by a process that died.
 """
 
 from __future__ import annotations
