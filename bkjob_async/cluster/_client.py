@@ -74,7 +74,6 @@ __all__ = ["Cluster", "Lease", "NewEvent"]
 log = logging.getLogger("bkjob_async.cluster")
 
 _BATCH = 10_000
-_MAX_EVENT_ID = 512
 
 
 def redact(url: str) -> str:

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 
     from ._client import Cluster
 
-__all__ = ["Lease", "NewEvent", "commit_request", "guard", "read_reply"]
+__all__ = ["MAX_EVENT_ID", "Lease", "NewEvent", "commit_request", "guard", "read_reply"]
 
-_MAX_EVENT_ID = 512
+MAX_EVENT_ID = 512
 
 
 @attrs.frozen
@@ -79,8 +79,8 @@ def _event_args(cluster: Cluster, events: tuple[NewEvent, ...]) -> tuple[list[st
         if not isinstance(event, NewEvent):
             raise TypeError(f"events must be NewEvent, not {type(event).__name__}")
         check_watch(event.watch)
-        if not isinstance(event.event_id, str) or not 0 < len(event.event_id) <= _MAX_EVENT_ID:
-            raise ValueError(f"event_id must be a str of 1-{_MAX_EVENT_ID} characters")
+        if not isinstance(event.event_id, str) or not 0 < len(event.event_id) <= MAX_EVENT_ID:
+            raise ValueError(f"event_id must be a str of 1-{MAX_EVENT_ID} characters")
         try:
             body = json.dumps(event.payload, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:

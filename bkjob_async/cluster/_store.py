@@ -37,7 +37,7 @@ from ..polling.stores import (
     check_name,
 )
 from ..polling.stores._queue import QueuedStore, WriteQueue
-from ._commit import NewEvent
+from ._commit import MAX_EVENT_ID, NewEvent
 from ._errors import ClusterError
 from ._keys import (
     parse_job_member,
@@ -61,8 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["RedisStore"]
 
 log = logging.getLogger("bkjob_async.cluster")
-
-_MAX_EVENT_ID = 512
 
 
 def _dumps(value: JsonValue) -> str:
@@ -303,8 +301,8 @@ class RedisStore(QueuedStore):
         new: dict[str, tuple[JsonValue, str]] = {}
         for event_id, payload in events:
             check_event_id(event_id)
-            if len(event_id) > _MAX_EVENT_ID:
-                raise ValueError(f"an event_id must be at most {_MAX_EVENT_ID} characters")
+            if len(event_id) > MAX_EVENT_ID:
+                raise ValueError(f"an event_id must be at most {MAX_EVENT_ID} characters")
             if event_id not in pending and event_id not in new:
                 new[event_id] = (payload, _dumps(payload))
         if not self._queue.accepting:

@@ -214,7 +214,7 @@ class Worker(AsyncResource):
             self._resets = resets
         if self._refusals:
             log.warning(
-                "worker %s: %d write(s) refused (lease gone, or the job left its watch); "
+                "worker %s: %d write(s) refused (lease gone, job left its watch or written since); "
                 "following those jobs again from the state in Redis",
                 self.worker_id,
                 self._refusals,

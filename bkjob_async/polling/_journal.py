@@ -93,38 +93,29 @@ class StoreJournal:
         watches: Sequence[_Subscription],
         raw: object,
     ) -> int:
-        ticket = 0
-        for sub in watches:
-            if sub.name is not None and not sub.closed:
-                ticket = max(ticket, self._commit(sub, job, events, last, raw))
-        return ticket
-
-    def _commit(
-        self,
-        sub: _Subscription,
-        job: PolledJob,
-        events: Sequence[Event],
-        last: Event | None,
-        raw: object,
-    ) -> int:
-        """Store a named watch's new state and its events in one transaction."""
-        job_id = job.job_instance_id
-        if job_id not in sub.remaining or not (last is None or isinstance(last, JobFinished)):
-            return 0  # (a ``WatchFailed`` is about this process: not stored)
-        wanted = sub.wanted(job_id, events)
-        if last is not None:
-            wanted = [*wanted, last]
-        records = [
-            (e.event_id, encode_event(e, raw if isinstance(e, JobFinished) else None))
-            for e in wanted
-            if isinstance(e, STORED)
-        ]
-        assert sub.name is not None
-        try:
-            return self.store.commit(sub.name, (job.scope, job_id), to_data(job.state), records)
-        except errors.StoreError as exc:  # the store is closed: the poller is leaving
-            logger.warning("watch %r: job %s not stored (%s)", sub.name, job_id, exc)
+        """Commit the job's new state and kept events to each named watch holding it, each
+        in one transaction (a ``WatchFailed`` is about this process: not stored)."""
+        ticket, job_id = 0, job.job_instance_id
+        if not (last is None or isinstance(last, JobFinished)):
             return 0
+        for sub in watches:
+            if sub.name is None or sub.closed or job_id not in sub.remaining:
+                continue
+            wanted = [*sub.wanted(job_id, events), *([] if last is None else [last])]
+            records = [
+                (e.event_id, encode_event(e, raw if isinstance(e, JobFinished) else None))
+                for e in wanted
+                if isinstance(e, STORED)
+            ]
+            try:
+                commit = self.store.commit(
+                    sub.name, (job.scope, job_id), to_data(job.state), records
+                )
+            except errors.StoreError as exc:  # the store is closed: the poller is leaving
+                logger.warning("watch %r: job %s not stored (%s)", sub.name, job_id, exc)
+                continue
+            ticket = max(ticket, commit)
+        return ticket
 
     def settled(self, ticket: int) -> bool:
         return self.store.settled(ticket)
