@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..polling._codec import to_data
+from ..polling._journal import StoreJournal
 from ._entries import encode_entry, kept
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["ClusterJournal"]
 
 
-class ClusterJournal:
+class ClusterJournal(StoreJournal):
     """Every change of every job a worker polls, written to Redis under its leases.
 
     :param seed: the state to start a job new to the poller from.
@@ -42,7 +43,7 @@ class ClusterJournal:
         with a ``JobFinished`` so that a reader rebuilds its snapshot the same way.
     """
 
-    __slots__ = ("_ending", "_seed", "_watches", "_wire", "commits", "store")
+    __slots__ = ("_ending", "_seed", "_watches", "_wire", "commits")
 
     #: The cluster keeps every change of every job: the job list never stands for a poll.
     keeps_all = True
@@ -56,7 +57,8 @@ class ClusterJournal:
         ending: Callable[[JobRef, frozenset[str], Event], None],
         wire: dict[str, Any],
     ) -> None:
-        self.store = store
+        super().__init__(store)
+        self.store: RedisStore = store
         self._seed = seed
         self._watches = watches
         self._ending = ending
@@ -93,9 +95,3 @@ class ClusterJournal:
             ticket = self.store.commit(watch, key, data, records, end=end)
             self.commits += 1
         return ticket
-
-    def settled(self, ticket: int) -> bool:
-        return self.store.settled(ticket)
-
-    async def wait_settled(self, ticket: int) -> None:
-        await self.store.wait_settled(ticket)

@@ -159,9 +159,8 @@ class RedisStore(QueuedStore):
     # -- durability (``polling.stores._queue``) -------------------------------------------
 
     async def quiet(self) -> None:
-        """Return once no write sent before this call can still land (``Writer.quiet``):
-        read a partition's states after it, once its jobs were let go, and what was read is
-        the last this process wrote of them."""
+        """Return once every write sent before this call landed or failed (``Writer.quiet``):
+        a partition read after it, once its jobs were let go, has what they wrote."""
         await self._writer.quiet()
 
     def _put(self, write: Callable[[], Awaitable[None]] | list[Fenced]) -> int:
