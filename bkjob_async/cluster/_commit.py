@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from ._client import Cluster
 
-__all__ = ["MAX_EVENT_ID", "Lease", "NewEvent", "commit_request", "guard", "read_reply"]
+__all__ = ["MAX_EVENT_ID", "Lease", "NewEvent", "commit_request", "dumps", "guard", "read_reply"]
 
 MAX_EVENT_ID = 512
 
@@ -53,6 +53,15 @@ class NewEvent:
     payload: Any
 
 
+def dumps(value: Any) -> str:
+    """Return ``value`` as compact JSON text; raise ``ValueError`` (``nan``) or ``TypeError``
+    if it is not a JSON value."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"not a JSON value: {exc}") from None
+
+
 def guard(
     job: JobRef | None, watch: str | None, end: bool, version: tuple[str, str] | None = None
 ) -> tuple[str, str, bool, str, str] | None:
@@ -81,10 +90,7 @@ def _event_args(cluster: Cluster, events: tuple[NewEvent, ...]) -> tuple[list[st
         check_watch(event.watch)
         if not isinstance(event.event_id, str) or not 0 < len(event.event_id) <= MAX_EVENT_ID:
             raise ValueError(f"event_id must be a str of 1-{MAX_EVENT_ID} characters")
-        try:
-            body = json.dumps(event.payload, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"event payload is not JSON-serialisable: {exc}") from None
+        body = dumps(event.payload)
         index = streams.setdefault(cluster.keys.events(event.watch), len(streams) + 1)
         args += [index, event.event_id, body]
     return list(streams), args

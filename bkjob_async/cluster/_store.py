@@ -37,7 +37,7 @@ from ..polling.stores import (
     check_name,
 )
 from ..polling.stores._queue import QueuedStore, WriteQueue
-from ._commit import MAX_EVENT_ID, NewEvent
+from ._commit import MAX_EVENT_ID, NewEvent, dumps
 from ._errors import ClusterError
 from ._keys import (
     parse_job_member,
@@ -61,15 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["RedisStore"]
 
 log = logging.getLogger("bkjob_async.cluster")
-
-
-def _dumps(value: JsonValue) -> str:
-    try:
-        return json.dumps(value, separators=(",", ":"), allow_nan=False)
-    except ValueError as exc:
-        raise ValueError(f"not a JSON value: {exc}") from None
-    except TypeError as exc:
-        raise TypeError(f"not a JSON value: {exc}") from None
 
 
 class RedisStore(QueuedStore):
@@ -295,7 +286,7 @@ class RedisStore(QueuedStore):
             raise ValueError("end=True is for a store without pending events (a Worker's)")
         if state is None:
             raise ValueError("a committed state cannot be None (None means 'no state yet')")
-        body = _dumps(state)
+        body = dumps(state)
         pending = self.members.pending.get(name, {})
         new: dict[str, tuple[JsonValue, str]] = {}
         for event_id, payload in events:
@@ -303,7 +294,7 @@ class RedisStore(QueuedStore):
             if len(event_id) > MAX_EVENT_ID:
                 raise ValueError(f"an event_id must be at most {MAX_EVENT_ID} characters")
             if event_id not in pending and event_id not in new:
-                new[event_id] = (payload, _dumps(payload))
+                new[event_id] = (payload, dumps(payload))
         if not self._queue.accepting:
             self._put([])  # raises StoreError
         follow = self.members.of(name, job)

@@ -272,9 +272,7 @@ class SqliteStore(QueuedStore):
             rows.append((event_id, _dumps(payload)))
         known, queue = self._pending, self._queue
         with self._lock:
-            hot = self._hot
-            if hot is None:
-                hot = self._hot_segment()
+            hot = self._hot_segment()
             hot.states[(name, where, job_id)] = (text, name, where, job_id)
             for event_id, payload_text in rows:
                 key = (name, event_id)
@@ -294,9 +292,7 @@ class SqliteStore(QueuedStore):
             self._open_for_writes()
         known, queue = self._pending, self._queue
         with self._lock:
-            hot = self._hot
-            if hot is None:
-                hot = self._hot_segment()
+            hot = self._hot_segment()
             queued, acked = hot.events, hot.acked
             for event_id in event_ids:
                 entry = known.pop((name, event_id), None)
