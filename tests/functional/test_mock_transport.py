@@ -6,7 +6,9 @@ a handler of the user's own answers the client; neither opens a socket.
 
 from __future__ import annotations
 
+import itertools
 import socket
+import time
 
 import anyio
 import pytest
@@ -155,3 +157,45 @@ async def test_a_poller_watches_the_simulator_in_memory() -> None:
                 if isinstance(event, JobFinished):
                     finished[event.job_instance_id] = event.status
     assert finished == {i: sim.job(i).status for i in ids}
+
+
+async def test_a_handler_that_answers_at_once_never_starves_the_program() -> None:
+    # Jobs always due (a round of polls takes longer than the interval) and a handler that
+    # never waits: the poller must still let the rest of the program run between requests,
+    # as a socket would. The jobs end at the 400th request.
+    calls = 0
+    seen_at: list[int] = []  # the request count each time another task got to run
+
+    def handler(request: Request) -> Response:
+        nonlocal calls
+        calls += 1
+        time.sleep(0.0002)
+        job_id = int((request.query or {})["job_instance_id"])
+        status = 3 if calls >= 400 else 2
+        data = {
+            "finished": status == 3,
+            "job_instance": {"job_instance_id": job_id, "status": status, "name": "x"},
+            "step_instance_list": [],
+        }
+        return json_response({"result": True, "code": 0, "data": data})
+
+    async def other_task() -> None:
+        while True:
+            seen_at.append(calls)
+            await anyio.sleep(0)
+
+    policy = PollPolicy(interval=0.001, max_interval=0.001, jitter=0.0)
+    async with (
+        client(MockTransport(handler)) as c,
+        Poller(c, policy=policy) as poller,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(other_task)
+        async for _ in poller.watch_jobs(SCOPE, range(1, 51)):
+            pass
+        tg.cancel_scope.cancel()
+    gaps = [b - a for a, b in itertools.pairwise(seen_at)]
+    assert calls >= 400
+    # Each worker sends one request a turn of the loop (a starved program would see no turn
+    # until the jobs end: 449 requests before this was fixed).
+    assert max(gaps) <= policy.max_in_flight
