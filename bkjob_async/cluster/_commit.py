@@ -156,6 +156,7 @@ def read_reply(lease: Lease, reply: Any, version: str = "") -> list[str]:
             f"partition {lease.partition}: the job {what}; not writing",
             partition=lease.partition,
             reason=reason,
+            stored=str(reply[2]) if reason == "stale" else "",
         )
     reason, detail = str(reply[1]), str(reply[2])
     raise LeaseLostError(

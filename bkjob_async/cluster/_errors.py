@@ -64,12 +64,16 @@ class LeaseLostError(ClusterError):
 class JobGoneError(ClusterError):
     """A job's fenced write was refused, so nothing of it was applied: ``reason`` is ``"gone"``
     (the job is no longer in the watch: cancelled, or its end was written already) or
-    ``"stale"`` (another write of the job landed since the state this one replaces)."""
+    ``"stale"`` (another write of the job landed since the state this one replaces; ``stored``
+    is the version Redis holds)."""
 
-    def __init__(self, message: str, *, partition: int, reason: str = "gone") -> None:
+    def __init__(
+        self, message: str, *, partition: int, reason: str = "gone", stored: str = ""
+    ) -> None:
         super().__init__(message)
         self.partition = partition
         self.reason = reason
+        self.stored = stored
 
 
 class StreamFormatError(ClusterError):

@@ -61,6 +61,13 @@ class Members:
         replaced, known[job] = known.get(job, ""), own
         return replaced, own
 
+    def resync(self, name: str, job: JobKey, stored: str) -> None:
+        """Take ``stored`` as ``job``'s version in Redis: a write of it was refused as stale,
+        so its next write replaces what Redis holds (without this, each would be refused)."""
+        known = self.versions.get(name)
+        if known is not None and job in known:
+            known[job] = stored
+
     def of(self, name: str, job: JobKey) -> int | None:
         """Return ``job``'s membership of watch ``name`` (``None``: not a member)."""
         members = self.jobs.get(name)

@@ -92,7 +92,9 @@ class RedisStore(QueuedStore):
         self.cluster = cluster
         self._keep_pending = pending
         self.members = Members()
-        self.fence = Fence(cluster, leases, on_refused, on_ended, self.members.of)
+        self.fence = Fence(
+            cluster, leases, on_refused, on_ended, self.members.of, self.members.resync
+        )
         self._queue = WriteQueue(
             f"RedisStore of {cluster!r}",
             log,

@@ -178,6 +178,8 @@ class Fence:
     :param on_ended: called with a job whose write of its end was applied.
     :param follows: the membership (``Fenced.follow``) of a job in a watch this process holds
         now (``None``: not held); a job's write made under another is dropped unsent.
+    :param resync: called with a job whose write was refused as stale and the version Redis
+        holds, for its next write to replace that one (``Members.resync``).
     """
 
     __slots__ = (
@@ -187,6 +189,7 @@ class Fence:
         "_on_ended",
         "_on_refused",
         "_parts",
+        "_resync",
         "cluster",
         "gone",
         "refused",
@@ -201,10 +204,12 @@ class Fence:
         on_refused: Callable[[JobKey], None] | None,
         on_ended: Callable[[JobKey], None] | None,
         follows: Callable[[str, JobKey], int | None],
+        resync: Callable[[str, JobKey, str], None] | None = None,
     ) -> None:
         self.cluster = cluster
         self._leases = leases
         self._follows = follows
+        self._resync = resync
         self._on_refused = on_refused
         self._on_ended = on_ended
         self._commit = cluster.redis.register_script(_scripts.COMMIT)
@@ -279,6 +284,15 @@ class Fence:
                 )
         elif isinstance(refused, JobGoneError):
             self.gone += 1
+            if refused.reason == "stale" and job is not None and self._resync is not None:
+                self._resync(write.watch or "", job, refused.stored)
+                if self._on_refused is None:  # (a worker follows the job again from Redis)
+                    log.warning(
+                        "RedisStore: a write of job %s in watch %r was refused: another landed "
+                        "since; its next write goes over that one",
+                        job[1],
+                        write.watch,
+                    )
         else:
             log.error("RedisStore: a write was refused by Redis and dropped: %s", refused)
         if job is not None and self._on_refused is not None:

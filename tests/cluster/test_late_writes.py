@@ -178,3 +178,26 @@ async def test_a_worker_whose_write_answers_are_lost_loses_no_job_and_repeats_no
         assert [i for i, n in Counter(written).items() if n > 1] == []
         events = await stream_events(submitter, "deploys")
         assert check_chains(events, sim, ids) == len(ids) * 4
+
+
+async def test_a_store_write_refused_as_stale_does_not_stick(make_cluster, keeper, caplog):
+    """Another write of the job lands between two of this store's (here: written by hand):
+    the next write is refused as stale, and the one after it goes over what Redis holds,
+    as does every later one; the refusal is logged."""
+    cluster = make_cluster()
+    await cluster.submit(SCOPE, [JOB[1]], watch="deploys")
+    part = cluster.partition(*JOB)
+    async with RedisStore(cluster, keeper.lease) as store:
+        store.hold("deploys", [JOB], await cluster.read_state(part))
+        await store.wait_settled(store.commit("deploys", JOB, {"n": 0}, [("e0", 0)]))
+        await cluster.redis.hset(cluster.keys.state(part), version_field(JOB, "deploys"), "x.1")
+        await store.wait_settled(store.commit("deploys", JOB, {"n": 1}, [("e1", 1)]))
+        assert store.fence.gone == 1
+        for n in (2, 3):
+            await store.wait_settled(store.commit("deploys", JOB, {"n": n}, [(f"e{n}", n)]))
+        assert store.fence.gone == 1
+        assert store.statistics().healthy
+    assert await stream_ids(cluster) == ["e0", "e2", "e3"]
+    fields = await cluster.read_state(part)
+    assert fields[state_field(JOB, "deploys")] == '{"n":3}'
+    assert "another landed since" in caplog.text
