@@ -8,20 +8,13 @@ flushed (a test that froze, stopped or reconfigured it is undone first). Without
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ..child import Child
 from .redis_server import RedisServer, find_redis_server
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -72,63 +65,14 @@ async def make_cluster(redis_server: RedisServer) -> AsyncIterator[Callable[...,
             await cluster.aclose()
 
 
-class Child:
-    """A Python subprocess running ``tests.cluster.procs``; lines of its stdout are results."""
-
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.cluster.procs", *args],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def say(self, text: str) -> None:
-        """Write one line to its stdin."""
-        assert self.process.stdin is not None
-        self.process.stdin.write(text + "\n")
-        self.process.stdin.flush()
-
-    def line(self) -> str:
-        """Return its next output line (fail if it exited)."""
-        assert self.process.stdout is not None
-        text = self.process.stdout.readline()
-        if not text:
-            self.process.wait(10)
-            assert self.process.stderr is not None
-            raise AssertionError(
-                f"child exited {self.process.returncode}: {self.process.stderr.read()}"
-            )
-        return text.strip()
-
-    def finish(self, timeout: float = 30) -> list[str]:
-        """Wait for it to exit 0; return the rest of its output lines."""
-        out, err = self.process.communicate(timeout=timeout)
-        assert self.process.returncode == 0, err
-        return out.splitlines()
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.process.pid, signal.SIGCONT)
-            self.process.kill()
-        self.process.communicate(timeout=10)
-
-
 @pytest.fixture
 def child() -> Iterator[Callable[..., Child]]:
-    """Return a factory of ``Child`` processes, all killed after the test."""
+    """Return a factory of ``Child`` processes running ``python -m tests.cluster.procs ARGS``
+    (each prints its results as stdout lines), all stopped after the test."""
     made: list[Child] = []
 
     def make(*args: str) -> Child:
-        proc = Child(*args)
+        proc = Child(["-m", "tests.cluster.procs", *args])
         made.append(proc)
         return proc
 
@@ -136,4 +80,4 @@ def child() -> Iterator[Callable[..., Child]]:
         yield make
     finally:
         for proc in made:
-            proc.kill()
+            proc.stop()

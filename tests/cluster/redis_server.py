@@ -11,11 +11,12 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+from ..child import Child
 
 INSTALL_HINT = (
     "redis-server not found: `make redis` installs it as root (apt-get install redis-server); "
@@ -57,7 +58,7 @@ class RedisServer:
         self.binary = binary
         self.directory = directory
         self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: Child | None = None
         #: Started with ``appendonly yes`` (``restart_keeping_data``); ``reset`` undoes it.
         self.persistent = False
 
@@ -74,7 +75,7 @@ class RedisServer:
         """Start the server (empty: persistence is off; ``persistent``: from its append-only
         file, every write synced) and wait until it answers PING."""
         self.persistent = persistent
-        self.process = subprocess.Popen(
+        self.process = Child(
             [
                 self.binary,
                 "--port", str(self.port),
@@ -86,15 +87,13 @@ class RedisServer:
                 "--logfile", str(self.directory / "redis.log"),
                 "--daemonize", "no",
             ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            python=False,
         )  # fmt: skip
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if not self.process.alive:
                 log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}: {log}")
+                raise RuntimeError(f"redis-server exited with {self.process.wait()}: {log}")
             if self._pong():
                 return
             time.sleep(0.02)
@@ -115,14 +114,12 @@ class RedisServer:
         if self.process is None:
             return
         process, self.process = self.process, None
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+        process.stop()
 
     def thaw(self) -> None:
         """Undo a ``sigstop`` the test may have left (harmless otherwise)."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGCONT)
+        if self.process is not None and self.process.alive:
+            self.process.signal(signal.SIGCONT)
 
     def reset(self) -> None:
         """Make the server as a fresh one is: running, answering, default memory limit, no
@@ -131,7 +128,7 @@ class RedisServer:
         if self.persistent:  # back to a server without persistence
             self.stop()
             shutil.rmtree(self.directory / "appendonlydir", ignore_errors=True)
-        if self.process is not None and self.process.poll() is None and self._pong():
+        if self.process is not None and self.process.alive and self._pong():
             self.command("CONFIG", "SET", "maxmemory", "0")
             if self.command("FLUSHALL").startswith(b"+OK"):
                 return

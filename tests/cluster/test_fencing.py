@@ -79,7 +79,7 @@ async def test_a_worker_frozen_past_its_ttl_wakes_and_cannot_publish(
         assert lease.token > int(token)
     sigcont(proc.pid)
     assert time.monotonic() - frozen > ttl
-    proc.say("go")
+    proc.tell("go")
     assert proc.line() == "local:expired remote:not-held"
     ids = await event_ids(cluster)
     assert ids == ["before"]  # nothing it tried after waking landed
@@ -89,6 +89,6 @@ async def test_a_worker_frozen_past_its_ttl_wakes_and_cannot_publish(
 async def test_a_worker_with_a_valid_lease_publishes_both_ways(redis_server, child, make_cluster):
     proc = child("fenced", redis_server.url, "30")
     proc.line()
-    proc.say("go")
+    proc.tell("go")
     assert proc.line() == "local:published remote:published"
     assert await event_ids(make_cluster()) == ["before", "local", "remote"]

@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-import subprocess
-import sys
 import textwrap
 import warnings
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 from bkjob_async import BkJobError, SqliteStore, StoreError
 from bkjob_async.polling.stores.sqlite import _file as _sqlite
 
+from ..child import Child
 from .conftest import BIZ
 
 NOBODY = 65534
@@ -101,39 +100,22 @@ def open_dir(tmp_path: Path) -> Path:
 def test_a_store_held_by_another_live_process_is_refused_until_it_dies(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     anyio.run(_make_store, path)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import sys, anyio
-                from bkjob_async import SqliteStore
-                async def main():
-                    async with SqliteStore({str(path)!r}):
-                        print("ready", flush=True)
-                        await anyio.to_thread.run_sync(sys.stdin.read)
-                anyio.run(main)
-                """
-            ),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+    code = textwrap.dedent(
+        f"""
+        import sys, anyio
+        from bkjob_async import SqliteStore
+        async def main():
+            async with SqliteStore({str(path)!r}):
+                print("ready", flush=True)
+                await anyio.to_thread.run_sync(sys.stdin.read)
+        anyio.run(main)
+        """
     )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "ready"
+    with Child(["-c", code]) as holder:
+        assert holder.line() == "ready"
         error = _refused(path)
         assert "in use by another live poller" in str(error)
         assert f"pid {holder.pid}" in str(error)
-    finally:
-        holder.kill()
-        holder.wait()
-        assert holder.stdin is not None
-        assert holder.stdout is not None
-        holder.stdin.close()
-        holder.stdout.close()
     anyio.run(_open, path)  # SIGKILL released the lock
 
 

@@ -15,12 +15,7 @@ name one transition.
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,7 +24,8 @@ import pytest
 
 from bkjob_async import BkJobClient, Scope
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..child import Child
+
 CHILD = Path(__file__).with_name("_poller_child.py")
 JOBS = 200
 #: Kills in ``make test``; the long form (``slow``) kills twice as often.
@@ -39,60 +35,15 @@ STEP = 1.0
 SCOPE = Scope.biz(2)
 
 
-class _Proc:
-    """A child process whose stdout lines are collected by a thread."""
-
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.lines: list[str] = []
-        self.marks: dict[str, threading.Event] = {}
-        self.proc = subprocess.Popen(
-            [sys.executable, *args],
-            stdout=subprocess.PIPE,
-            stdin=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        )
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def mark(self, line: str) -> threading.Event:
-        return self.marks.setdefault(line, threading.Event())
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            line = raw.rstrip("\n")
-            self.lines.append(line)
-            self.mark(line[:1] if line[:1] in "BE" else line).set()
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.end()
-
-    def tell(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-
-    def end(self, timeout: float = 10) -> None:
-        self.proc.wait(timeout=timeout)
-        self.reader.join(timeout=10)
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe is not None:
-                pipe.close()
-
-
-def _start_simulator() -> tuple[_Proc, str, list[int]]:
-    sim = _Proc(
-        "benchmarks/_simserver.py",
-        *("--jobs", str(JOBS), "--steps", "2", "--hosts", "3", "--duration", "2", "9"),
-        "--stepped",
+def _start_simulator() -> tuple[Child, str, list[int]]:
+    sim = Child(
+        [
+            "benchmarks/_simserver.py",
+            *("--jobs", str(JOBS), "--steps", "2", "--hosts", "3", "--duration", "2", "9"),
+            "--stepped",
+        ]
     )
-    deadline = time.monotonic() + 30
-    while not sim.lines and time.monotonic() < deadline:
-        time.sleep(0.02)
-    info = json.loads(sim.lines[0])
+    info = json.loads(sim.line())
     return sim, info["url"], info["job_ids"]
 
 
@@ -154,26 +105,26 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats(
     deliveries: list[dict] = []
     kills = mid_commit = 0
     started = time.monotonic()
-    try:
+    with sim:
         args = [str(i) for i in ids]
         while kills < kills_wanted:
             inside = kills % 3 == 1  # the child kills itself inside its next transaction
-            child = _Proc(str(CHILD), url, db, *args)
-            args = []  # later runs resume
-            assert child.mark("ready").wait(timeout=60), child.lines
-            sim.tell(f"advance {STEP}")
-            if inside:
-                time.sleep(rng.uniform(0.05, 0.5))
-                child.tell("arm")
-                for _ in range(200):  # jobs move on until the child writes, and dies
-                    if child.proc.poll() is not None:
-                        break
-                    sim.tell(f"advance {STEP / 5}")
-                    time.sleep(0.05)
-                child.end(timeout=60)
-            else:
-                time.sleep(rng.uniform(0.1, 1.5))
-                child.kill()
+            with Child([str(CHILD), url, db, *args]) as child:
+                args = []  # later runs resume
+                child.wait_for(lambda line: line == "ready")
+                sim.tell(f"advance {STEP}")
+                if inside:
+                    time.sleep(rng.uniform(0.05, 0.5))
+                    child.tell("arm")
+                    for _ in range(200):  # jobs move on until the child writes, and dies
+                        if not child.alive:
+                            break
+                        sim.tell(f"advance {STEP / 5}")
+                        time.sleep(0.05)
+                    child.wait(timeout=60)
+                else:
+                    time.sleep(rng.uniform(0.1, 1.5))
+                    child.kill()
             kills += 1
             trace = [line for line in child.lines if line in ("B", "E")]
             mid_commit += bool(trace) and trace[-1] == "B"
@@ -182,15 +133,12 @@ def test_sigkill_at_random_moments_neither_loses_nor_repeats(
                 break
         running_at_last_kill = time.monotonic() - started
         sim.tell("advance 60")  # every job ends
-        child = _Proc(str(CHILD), url, db)
-        child.end(timeout=90)
+        with Child([str(CHILD), url, db]) as child:
+            child.wait(timeout=90)
         assert "over" in child.lines or "unknown" in child.lines, child.lines[-5:]
         deliveries += [json.loads(x) for x in child.lines if x.startswith("{")]
         truth = anyio.run(_final_statuses, url, ids)
-    finally:
-        if sim.proc.stdin is not None:
-            sim.proc.stdin.close()
-        sim.end()
+        sim.finish()
     print(
         f"{kills} kills ({mid_commit} inside a transaction) over {running_at_last_kill:.1f} s;"
         f" {len(deliveries)} deliveries, {len({d['id'] for d in deliveries})} distinct"

@@ -10,10 +10,6 @@ state, every event the child never acked is still pending, and no acked event ca
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,6 +18,7 @@ import pytest
 
 from bkjob_async import SqliteStore
 
+from ..child import Child
 from .conftest import BIZ
 
 CHILD = Path(__file__).with_name("_store_crash_child.py")
@@ -30,48 +27,12 @@ JOBS = 200
 KILLS = 6
 
 
-class _Child:
-    """The child process and every line it wrote, read by a thread."""
-
-    def __init__(self, path: Path, seed: int) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(CHILD), str(path), str(JOBS), str(seed)],
-            stdout=subprocess.PIPE,
-            stdin=subprocess.PIPE,
-        )
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            line = raw.decode().strip()
-            self.lines.append(line)
-            if line.startswith("ready"):
-                self.ready.set()
-
-    def kill(self, wait: float = 10) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.end(wait)
-
-    def end(self, wait: float) -> None:
-        self.proc.wait(timeout=wait)
-        self.reader.join(timeout=10)
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe is not None:
-                pipe.close()
-
-
-def _kill_at_random(child: _Child, rng: random.Random, mid_commit: bool) -> None:
-    assert child.ready.wait(timeout=60), "the child did not start"
+def _kill_at_random(child: Child, rng: random.Random, mid_commit: bool) -> None:
+    child.wait_for(lambda line: line.startswith("ready"))
     if mid_commit:  # it kills itself in its next write transaction, before the commit
         time.sleep(rng.uniform(0.05, 0.3))
-        assert child.proc.stdin is not None
-        child.proc.stdin.write(b"arm\n")
-        child.proc.stdin.flush()
-        child.end(wait=60)
+        child.tell("arm")
+        child.wait(timeout=60)
     else:
         time.sleep(rng.uniform(0.01, 0.5))
         child.kill()
@@ -113,8 +74,8 @@ def test_sigkill_at_random_moments_loses_nothing_durable(tmp_path: Path, kills: 
     seen: dict[str, set[int]] = {"D": set(), "R": set(), "A": set()}
     prefixes, mid_commit_kills = [], 0
     for n in range(kills):
-        child = _Child(path, seed=n)
-        _kill_at_random(child, rng, mid_commit=n % 2 == 1)
+        with Child([str(CHILD), str(path), str(JOBS), str(n)]) as child:
+            _kill_at_random(child, rng, mid_commit=n % 2 == 1)
         trace = [line for line in child.lines if line in ("B", "E")]
         mid_commit_kills += bool(trace) and trace[-1] == "B"
         for line in child.lines:
