@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -43,6 +44,7 @@ class Child:
         self.err: list[str] = []
         self._read_upto = 0  # lines before this one were returned by line() / wait_for()
         self._changed = threading.Condition()
+        self._ended = False  # stdout closed
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
             [sys.executable, *argv] if python else list(argv),
@@ -76,6 +78,7 @@ class Child:
                 into.append(line)
                 self._changed.notify_all()
         with self._changed:  # end of output: wake a waiter so it can fail at once
+            self._ended = self._ended or into is self.lines
             self._changed.notify_all()
 
     @property
@@ -98,17 +101,18 @@ class Child:
     def wait_for(self, predicate: Callable[[str], bool], timeout: float = PATIENCE) -> str:
         """Return the first line not yet returned that matches ``predicate`` (the lines before
         it are passed over); fail if the child's output ends or ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
         with self._changed:
-            while True:
+            while not self._ended or self._read_upto < len(self.lines):
                 while self._read_upto < len(self.lines):
                     line = self.lines[self._read_upto]
                     self._read_upto += 1
                     if predicate(line):
                         return line
-                if not self._readers[0].is_alive():
-                    raise self.failure("the child's output ended before the line awaited")
-                if not self._changed.wait(timeout):
+                if not self._changed.wait(max(0.0, deadline - time.monotonic())):
                     raise self.failure(f"no line awaited within {timeout} s")
+        self._readers[1].join(PATIENCE)  # all of its stderr, for the message
+        raise self.failure("the child's output ended before the line awaited")
 
     def line(self, timeout: float = PATIENCE) -> str:
         """Return its next stdout line (fail if it exits first)."""
