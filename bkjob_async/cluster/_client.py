@@ -348,14 +348,11 @@ class Cluster(AsyncResource):
 
         With ``job`` and ``watch`` the write is that job's: it is applied only while the job is
         in the watch, and ``end=True`` (the write of its end) takes the job out of the watch
-        in the same command, so an ended job leaves nothing in the watch set. With
-        ``version=(replaced, own)`` it is applied only over the job's stored version
-        ``replaced`` (``""``: none), which becomes ``own``: sent again once applied it changes
-        nothing (no stream ids), and after another write of the job it is refused.
+        in the same command. With ``version=(replaced, own)`` it applies only over the stored
+        version ``replaced`` (``""``: none), which becomes ``own``: sent again, it is a no-op.
 
         :raises LeaseLostError: nothing was written (see its ``reason``).
-        :raises JobGoneError: nothing was written: the job is not in the watch (cancelled, or
-            its end written already), or its version is not ``replaced``.
+        :raises JobGoneError: nothing was written: the job left the watch, or its version moved.
         """
         keys, args = commit_request(
             self, lease, state or {}, tuple(delete), tuple(events), guard(job, watch, end, version)
