@@ -2,11 +2,18 @@
 
 What it guarantees:
 
-- ``acquire()`` grants permits by GCRA in one Lua script on Redis ``TIME`` (one round trip per
-  grant; a refusal says how long to wait, so a waiting worker costs about one more). Over any
-  window of ``W`` seconds all workers together get at most ``rate x W + burst + 1`` permits.
-  A budget Redis does not hold yet (new cluster, or Redis wiped) starts empty, not with a
-  full burst.
+- ``acquire()`` grants permits by GCRA in one Lua script on Redis ``TIME``. Over any window of
+  ``W`` seconds all workers together get at most ``rate x W + burst + 1`` permits. A budget
+  Redis does not hold yet (new cluster, or Redis wiped) starts empty, not with a full burst.
+- A worker's concurrent acquirers queue locally, first come first served: the one at the head
+  asks Redis for as many permits as are waiting (up to ``burst + 1``), takes what the budget
+  grants now and hands it out in order; a refusal or a partial grant says how long until the
+  rest could come, and the next ask waits that long: one round trip serves a batch. A worker
+  whose ask finds fewer than it waited for (another took them) asks for each next permit for
+  the next second instead, as a lone acquirer does, so workers with few acquirers cannot
+  take every permit as it comes from one with many (none starves).
+  An acquirer cancelled while queued takes nothing; one cancelled just after its grant hands
+  the permit to the next (the Redis call itself is shielded: a grant is never dropped).
 - ``throttled(permit)`` (the request of ``permit`` got a 429 or quota answer) cuts the shared
   rate by ``beta`` (not below ``floor``) and pauses every worker for ``retry_after`` (1 s when
   unknown), but only if that request was sent after the last cut: a burst of 429s already in
@@ -21,9 +28,11 @@ What it does not: count requests that bypass it, or bound the rate while Redis's
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 import anyio
@@ -43,6 +52,8 @@ log = logging.getLogger("bkjob_async.cluster")
 
 #: Seconds between attempts to reach Redis while permits come from the local bucket.
 _RETRY = 1.0
+#: Seconds a worker that found fewer permits than it waited for asks for each next one.
+_CONTENDED = 1.0
 
 
 @attrs.frozen
@@ -53,6 +64,15 @@ class Permit:
     n: int
     sent_at: int | None
     rate: float
+
+
+@attrs.define(eq=False)
+class _Waiter:
+    """An acquirer in the queue: the permits it wants, the one it got, its wake-up."""
+
+    n: int
+    permit: Permit | None = None
+    wake: anyio.Event = attrs.field(factory=anyio.Event)
 
 
 def _number(value: object, name: str, *, low: float, high: float = math.inf) -> float:
@@ -95,6 +115,16 @@ class RateBudget:
         self._local_tat = -math.inf
         self._degraded = False
         self._retry_at = -math.inf
+        self._queue: deque[_Waiter] = deque()
+        self._leading = False
+        self._next_ask = -math.inf
+        #: Permits the next ask should find (fewer: another worker took some), and until when
+        #: asks wait for the next permit, not for the rest of their batch.
+        self._expected = 1
+        self._contended_until = -math.inf
+        #: Permits granted and not taken (their acquirer was cancelled), and their grant time.
+        self._spare = 0
+        self._spare_at: int | None = None
 
     async def acquire(self, n: int = 1) -> Permit:
         """Wait until ``n`` requests may be sent by this worker, and take them."""
@@ -102,34 +132,96 @@ class RateBudget:
             raise ValueError(f"n must be an int >= 1, got {n!r}")
         if n > self.burst + 1:
             raise ValueError(f"n must be <= burst + 1 ({self.burst + 1:g}), got {n}")
-        while True:
-            if self._degraded and time.monotonic() < self._retry_at:
-                return await self._local(n)
-            try:
-                granted, wait_us, now_us, rate = await self.cluster.script(
-                    "PERMIT", [self.cluster.keys.rate], [self.limit, self.burst, n, self.growth]
+        waiter = _Waiter(n)
+        self._queue.append(waiter)
+        self._hand_out(0, None)  # a permit left by a cancelled acquirer
+        try:
+            while waiter.permit is None and not self._local_now():
+                if self._leading or self._queue[0] is not waiter:
+                    waiter.wake = anyio.Event()
+                    await waiter.wake.wait()
+                    continue
+                self._leading = True
+                try:
+                    await self._ask(waiter)
+                finally:
+                    self._leading = False
+        except BaseException:
+            if waiter.permit is not None:  # granted, but cancelled before it could go
+                self._hand_out(waiter.permit.n, waiter.permit.sent_at)
+            raise
+        finally:
+            if waiter.permit is None:
+                self._queue.remove(waiter)
+            if self._queue:
+                self._queue[0].wake.set()  # the next head asks
+        return await self._local(n) if waiter.permit is None else waiter.permit
+
+    def _local_now(self) -> bool:
+        return self._degraded and time.monotonic() < self._retry_at
+
+    async def _ask(self, leader: _Waiter) -> None:
+        """Ask Redis, as the head of the queue, for the permits of the acquirers waiting."""
+        delay = self._next_ask - time.monotonic()
+        if delay > 0:  # a refusal or a partial grant said when the rest could come
+            await self.sleep(delay)
+            if leader.permit is not None:  # one left by a cancelled acquirer came meanwhile
+                return
+        head = self._queue[0]
+        least = most = head.n
+        if head.n == 1:  # a batch: the run of single permits at the head
+            most = 0
+            for waiter in itertools.islice(self._queue, int(self.burst) + 1):
+                if waiter.n != 1:
+                    break
+                most += 1
+        try:
+            with anyio.CancelScope(shield=True):  # a grant in flight is never dropped
+                granted, wait_us, now_us, rate, next_us = await self.cluster.script(
+                    "PERMIT",
+                    [self.cluster.keys.rate],
+                    [self.limit, self.burst, most, self.growth, least],
                 )
-            except ClusterError as exc:  # unreachable, or refusing writes (OOM, read-only)
-                self._retry_at = time.monotonic() + _RETRY
-                if not self._degraded:
-                    self._degraded = True
-                    log.warning(
-                        "rate budget of cluster %r: %s; granting %.3g/s locally "
-                        "(shared rate / %d workers) and retrying Redis every %g s",
-                        self.cluster.name,
-                        exc,
-                        self.rate / max(1, self.share),
-                        max(1, self.share),
-                        _RETRY,
-                    )
-                return await self._local(n)
-            if self._degraded:
-                self._degraded = False
-                log.warning("rate budget of cluster %r shared again", self.cluster.name)
-            self.rate = float(rate)
-            if int(granted):
-                return Permit(n, int(now_us), self.rate)
-            await self.sleep(int(wait_us) / 1e6)
+        except ClusterError as exc:  # unreachable, or refusing writes (OOM, read-only)
+            self._retry_at = time.monotonic() + _RETRY
+            if not self._degraded:
+                self._degraded = True
+                log.warning(
+                    "rate budget of cluster %r: %s; granting %.3g/s locally "
+                    "(shared rate / %d workers) and retrying Redis every %g s",
+                    self.cluster.name,
+                    exc,
+                    self.rate / max(1, self.share),
+                    max(1, self.share),
+                    _RETRY,
+                )
+            for waiter in self._queue:
+                waiter.wake.set()  # each takes a local permit
+            return
+        if self._degraded:
+            self._degraded = False
+            log.warning("rate budget of cluster %r shared again", self.cluster.name)
+        self.rate = float(rate)
+        now, granted = time.monotonic(), int(granted)
+        if granted < min(self._expected, most):  # another worker took what accrued
+            self._contended_until = now + _CONTENDED
+        if head.n == 1 and now < self._contended_until:  # ask again for the next one
+            self._expected, wait_us = 1, next_us
+        else:  # for the rest of the batch
+            self._expected = max(most - granted, 1)
+        self._next_ask = now + int(wait_us) / 1e6
+        self._hand_out(granted, int(now_us))
+
+    def _hand_out(self, n: int, sent_at: int | None) -> None:
+        """Add ``n`` permits granted at ``sent_at``; give what is left to the queue in order."""
+        if n:
+            self._spare += n
+            self._spare_at = sent_at
+        while self._queue and self._queue[0].n <= self._spare:
+            waiter = self._queue.popleft()
+            waiter.permit = Permit(waiter.n, self._spare_at, self.rate)
+            self._spare -= waiter.n
+            waiter.wake.set()
 
     async def throttled(self, permit: Permit, retry_after: float | None = None) -> bool:
         """Report a throttle answer to ``permit``'s request; return whether the rate was cut."""

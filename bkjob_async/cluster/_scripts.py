@@ -288,15 +288,18 @@ end
 return ids
 """
 
-# GCRA over Redis TIME for n permits at the shared rate, which regrows by ARGV[4] per quiet
-# second up to the limit. KEYS[1] rate. ARGV: limit, burst, n, growth.
-# Returns {granted 0/1, wait us, now us, rate}.
+# GCRA over Redis TIME for up to ARGV[3] permits, at least ARGV[5] (default: all ARGV[3]) or
+# none, at the shared rate, which regrows by ARGV[4] per quiet second up to the limit.
+# KEYS[1] rate. ARGV: limit, burst, most, growth[, least].
+# Returns {granted (0 or least..most), wait us, now us, rate, next us}: how long until the rest
+# of ``most`` (all granted: one more) could be granted, and until the next one could, if no
+# other worker takes any meanwhile.
 PERMIT = (
     "\n"
     + _rate_state("grown")
     + """local paused, grown = tonumber(h[3]) or 0, tonumber(h[4]) or 0
 local function f(x) return string.format('%.0f', x) end
-if now < paused then return {0, f(paused - now), f(now), tostring(rate)} end
+if now < paused then return {0, f(paused - now), f(now), tostring(rate), f(paused - now)} end
 if rate < limit and now - grown >= 1000000 then
   rate = math.min(limit, rate * tonumber(ARGV[4]))
   grown = now
@@ -304,13 +307,19 @@ if rate < limit and now - grown >= 1000000 then
 end
 local interval = 1000000 / rate
 local tolerance = tonumber(ARGV[2]) * interval
+local most, least = tonumber(ARGV[3]), tonumber(ARGV[5] or ARGV[3])
 -- A budget never seen (a new cluster, or Redis wiped) starts with an empty bucket, not a full
 -- one: paced from the first permit, so a restart cannot add a burst to what was just sent.
 local tat = math.max(tonumber(h[1]) or (now + tolerance), now)
-local last = tat + (tonumber(ARGV[3]) - 1) * interval
-if last - now > tolerance then return {0, f(last - tolerance - now), f(now), tostring(rate)} end
-redis.call('HSET', KEYS[1], 'tat', f(tat + tonumber(ARGV[3]) * interval))
-return {1, '0', f(now), tostring(rate)}
+-- The k-th permit from now is due at tat + (k - 1) x interval: granted if within tolerance.
+local m = math.max(0, math.min(most, math.floor((now + tolerance - tat) / interval) + 1))
+if m >= 1 and tat + (m - 1) * interval - now > tolerance then m = m - 1 end
+if m < most and tat + m * interval - now <= tolerance then m = m + 1 end
+if m < least then m = 0 end
+if m > 0 then redis.call('HSET', KEYS[1], 'tat', f(tat + m * interval)) end
+local after = tat + m * interval - tolerance - now
+local wait = after + (math.max(most - m, 1) - 1) * interval
+return {m, f(math.max(0, wait)), f(now), tostring(rate), f(math.max(0, after))}
 """
 )
 

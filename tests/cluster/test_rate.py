@@ -1,16 +1,19 @@
 """The cluster-wide rate budget against a real redis-server: three worker processes stay
-under the shared limit, and a 429 seen by one slows all of them (once per round trip)."""
+under the shared limit, and a 429 seen by one slows all of them (once per round trip); a
+worker's concurrent acquirers share round trips, starve no other worker, and lose no permit
+when cancelled."""
 
 from __future__ import annotations
 
 import bisect
 import json
 import time
+from typing import Any
 
 import anyio
 import pytest
 
-from bkjob_async.cluster import RateBudget
+from bkjob_async.cluster import Permit, RateBudget
 
 from .redis_server import sigcont, sigstop
 
@@ -135,3 +138,114 @@ async def test_a_wiped_budget_starts_empty_not_with_a_burst(make_cluster, redis_
     assert waits == []  # a burst from a full bucket
     redis_server.restart_empty()
     assert await five_permits(budget) >= 0.9 * 4 / 20  # wiped: empty again, not full
+
+
+def record_permits(budget: RateBudget) -> list[tuple[int, int]]:
+    """Record each ``PERMIT`` round trip of ``budget`` as (permits asked for, permits granted)."""
+    asks: list[tuple[int, int]] = []
+    script = budget.cluster.script
+
+    async def recorded(name: str, keys: list[str], args: list[Any]) -> Any:
+        answer = await script(name, keys, args)
+        if name == "PERMIT":
+            asks.append((int(args[2]), int(answer[0])))
+        return answer
+
+    budget.cluster.script = recorded  # type: ignore[method-assign]
+    return asks
+
+
+async def test_a_binding_budget_serves_concurrent_acquirers_a_batch_a_round_trip(make_cluster):
+    acquirers, limit, wanted = 32, 200, 320
+    budget = RateBudget(make_cluster(), limit=limit)  # burst 20: up to 21 permits an ask
+    asks = record_permits(budget)
+    granted: list[int] = []
+
+    async def take() -> None:
+        while len(granted) < wanted:
+            permit = await budget.acquire()
+            assert permit.sent_at is not None
+            granted.append(permit.sent_at)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(acquirers):
+            tg.start_soon(take)
+    # Each acquirer asking for itself made ~20 round trips a permit (8,441 for 320); the head
+    # of the queue asks for the whole queue, and after a partial grant waits for the rest.
+    assert len(asks) <= len(granted) / 4, (len(asks), len(granted))
+    assert sum(got for _, got in asks) == len(granted)  # every permit granted went out
+    assert max(most for most, _ in asks) == limit / 10 + 1
+    # Still GCRA's bound over any window: rate x window + burst + 1.
+    assert busiest_window(granted, 1_000_000) <= limit + limit / 10 + 1
+
+
+async def test_one_acquirer_is_not_starved_by_a_worker_of_many(make_cluster):
+    """A worker with 32 acquirers (asking in batches) and one with a single acquirer share a
+    binding budget: neither takes it all, and together they use it."""
+    limit, seconds = 100, 3.0
+    many, one = RateBudget(make_cluster(), limit=limit), RateBudget(make_cluster(), limit=limit)
+    grants: dict[str, list[int]] = {"many": [], "one": []}
+    end = time.monotonic() + seconds
+
+    async def take(budget: RateBudget, name: str) -> None:
+        while time.monotonic() < end:
+            permit = await budget.acquire()
+            assert permit.sent_at is not None
+            grants[name].append(permit.sent_at)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(32):
+            tg.start_soon(take, many, "many")
+        tg.start_soon(take, one, "one")
+    everything = grants["many"] + grants["one"]
+    assert all(len(g) > len(everything) / 5 for g in grants.values()), {
+        k: len(g) for k, g in grants.items()
+    }
+    assert busiest_window(everything, 2_000_000) <= 2 * limit + limit / 10 + 1
+    start, end_us = min(everything), max(everything)
+    assert len(everything) >= 0.9 * limit * (end_us - start) / 1e6
+
+
+async def test_cancelled_acquirers_lose_no_permit_and_stall_no_queue(make_cluster):
+    """Of eight queued acquirers: one cancelled between its grant and its wake-up hands its
+    permit to the next, the head cancelled while it waits to ask and one cancelled while
+    queued take nothing, and the rest still get theirs."""
+    sleeps = 0
+    scopes = [anyio.CancelScope() for _ in range(8)]
+
+    async def sleep(delay: float) -> None:
+        nonlocal sleeps
+        sleeps += 1
+        if sleeps == 1:  # the head (0) waits to ask: all queue, and the bucket fills (4)
+            await anyio.wait_all_tasks_blocked()
+            delay += 0.25
+        elif sleeps == 2:  # the next head (5) waits to ask: cancel it, and 6 behind it
+            scopes[5].cancel()
+            scopes[6].cancel()
+        await anyio.sleep(delay)
+
+    budget = RateBudget(make_cluster(), limit=20, burst=3, sleep=sleep)
+    asks = record_permits(budget)
+    await budget.acquire()  # the bucket is empty after it: the next ask waits
+    script = budget.cluster.script
+
+    async def cancel_second(name: str, keys: list[str], args: list[Any]) -> Any:
+        answer = await script(name, keys, args)
+        if int(answer[0]) == 4:  # 0-3 granted: cancel 1 before it wakes up
+            scopes[1].cancel()
+        return answer
+
+    budget.cluster.script = cancel_second  # type: ignore[method-assign]
+    got: dict[int, Permit] = {}
+
+    async def take(i: int) -> None:
+        with scopes[i]:
+            got[i] = await budget.acquire()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for i in range(8):
+                tg.start_soon(take, i)
+    assert sorted(got) == [0, 2, 3, 4, 7]
+    assert [got for _, got in asks] == [1, 4, 1]  # 1's permit went to 4, none asked for it
+    assert sum(got for _, got in asks) == len(got) + 1  # (and the first, taken alone)
