@@ -94,14 +94,26 @@ async def test_the_cut_stops_at_the_floor(make_cluster):
     assert await budget.shared_rate() == pytest.approx(5)
 
 
-async def test_with_redis_unreachable_permits_come_slower_never_faster(make_cluster, redis_server):
+@pytest.mark.parametrize("acquirers", [1, 4])
+async def test_with_redis_unreachable_permits_come_slower_never_faster(
+    make_cluster, redis_server, acquirers
+):
     budget = RateBudget(make_cluster(timeout=0.2), limit=50)
     budget.share = 2
     await budget.acquire()
+    permits: list[Permit] = []
+
+    async def take() -> None:
+        for _ in range(20 // acquirers):
+            permits.append(await budget.acquire())
+
     sigstop(redis_server.pid)
     try:
         began = time.monotonic()
-        permits = [await budget.acquire() for _ in range(20)]
+        with anyio.fail_after(20):  # queued acquirers go local too, none waits on the head
+            async with anyio.create_task_group() as tg:
+                for _ in range(acquirers):
+                    tg.start_soon(take)
         took = time.monotonic() - began
     finally:
         sigcont(redis_server.pid)
