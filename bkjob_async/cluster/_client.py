@@ -1,26 +1,15 @@
 """``Cluster``: one cluster's watch set, event streams and fenced writes in one Redis.
 
-What it guarantees:
-
 - ``submit``/``cancel`` change a watch's job set atomically per call of up to 10,000 jobs
-  (larger calls are split); each job lands in partition ``crc32("TYPE:SCOPE:JOB") % partitions``,
-  the same in every process. A partition's version is bumped only if its set changed, so a
-  worker re-reads a partition only when it changed.
-- ``commit``/``publish`` (fenced writes) apply state changes and append events all or nothing,
-  and only while the caller's lease is valid: refused locally past the lease's own deadline
-  (no command sent), and refused by Redis when the lease key is gone, another holder's, or a
-  newer fencing token exists for the partition (``LeaseLostError``, nothing applied).
-- Every failure to reach Redis is a ``ClusterUnavailableError``, within about ``timeout``:
-  a command is retried once on a new connection only if its connection broke (as pooled
-  connections do when Redis restarts), never after a timeout. Every script is safe to run
-  twice: a job's versioned commit applies once (``commit(version=...)``); at worst another
-  commit appends its events twice, which consumers dedupe by ``event_id``.
-- A Redis that lost the cluster's data (restart without persistence, ``FLUSHALL``) is noticed
-  on the next lease round or ``check_epoch()``: logged at ERROR, counted in ``resets``.
+  (larger calls are split); a job's partition is ``crc32("TYPE:SCOPE:JOB") % partitions``.
+- ``commit``/``publish`` apply state changes and append events all or nothing, only under a
+  valid lease (``_commit``); past the lease's own deadline nothing is sent.
+- Every failure to reach Redis is a ``ClusterUnavailableError``, within about ``timeout``: a
+  command is retried once on a new connection only if its connection broke, never after a
+  timeout. Every script is safe to run twice (at worst events are appended twice).
 
-What it does not: it does not make Redis durable or replicated writes safe (a failover or a
-restart without persistence loses recent writes, leases and pending events); delivery is at
-least once, so consumers dedupe by ``event_id``.
+It does not make Redis durable: a failover or a restart without persistence loses recent
+writes (``_epoch``); delivery is at least once, so consumers dedupe by ``event_id``.
 """
 
 from __future__ import annotations
@@ -41,7 +30,7 @@ from redis.backoff import NoBackoff
 from .._checks import check_int, is_int
 from ..config import check_seconds
 from . import _scripts
-from ._commit import Lease, NewEvent, commit_request, guard, read_reply
+from ._commit import Lease, NewEvent, commit_request, encode_events, guard, read_reply
 from ._epoch import Epoch
 from ._errors import (
     ClusterError,
@@ -173,11 +162,6 @@ class Cluster(AsyncResource):
         """How many times the cluster's data was found wiped after this process had seen it."""
         return self.era.resets
 
-    @property
-    def reset_detected(self) -> bool:
-        """Whether Redis was ever found to have lost this cluster's data."""
-        return self.resets > 0
-
     # -- plumbing -------------------------------------------------------------------------
 
     @asynccontextmanager
@@ -225,11 +209,8 @@ class Cluster(AsyncResource):
         return await self._change(scope, ids, watch, "add")
 
     async def cancel(self, scope: Scope, ids: Iterable[int], *, watch: str) -> int:
-        """Remove jobs from ``watch``; return how many were in it.
-
-        Nothing of a removed job stays in that watch: its stored state goes in the same
-        command, whichever worker holds its partition, and a worker's write of it still under
-        way writes nothing (``commit(job=...)``).
+        """Remove jobs from ``watch``, with their stored state and pending events in whichever
+        partition (a write of them still under way writes nothing); return how many were in it.
         """
         return await self._change(scope, ids, watch, "remove")
 
@@ -307,10 +288,8 @@ class Cluster(AsyncResource):
         block: float = 1.0,
         max_deliveries: int | None = None,
     ) -> EventStream:
-        """Return an async iterator over ``watch``'s events for ``consumer`` of ``group``.
-
-        See ``EventStream`` for the delivery contract.
-        """
+        """Return an async iterator over ``watch``'s events for ``consumer`` of ``group``
+        (``EventStream``)."""
         from ._events import EventStream
 
         return EventStream(
@@ -354,9 +333,17 @@ class Cluster(AsyncResource):
         :raises LeaseLostError: nothing was written (see its ``reason``).
         :raises JobGoneError: nothing was written: the job left the watch, or its version moved.
         """
-        keys, args = commit_request(
-            self, lease, state or {}, tuple(delete), tuple(events), guard(job, watch, end, version)
-        )
+        if not isinstance(lease, Lease):
+            raise TypeError(f"lease must be a Lease, not {type(lease).__name__}")
+        self._check_partition(lease.partition)
+        state = state or {}
+        delete = tuple(delete)
+        if not all(isinstance(f, str) and isinstance(v, str) for f, v in state.items()):
+            raise TypeError("state must map str fields to str values")
+        if not all(isinstance(field, str) for field in delete):
+            raise TypeError("delete must hold str fields")
+        job_part = guard(job, watch, end, version)
+        keys, args = commit_request(self, lease, state, delete, encode_events(events), job_part)
         if self.clock() >= lease.deadline:
             raise LeaseLostError(
                 f"lease of partition {lease.partition} (token {lease.token}) passed its "
@@ -375,11 +362,8 @@ class Cluster(AsyncResource):
         return read_reply(lease, await self.script("COMMIT", keys, args), version)
 
     async def same_epoch(self) -> bool:
-        """Tell whether Redis still holds the data this process last saw (``epoch``).
-
-        Read after other reads, ``False`` means they may have seen a wiped Redis (restarted
-        without persistence, or flushed) that no lease round has noticed yet.
-        """
+        """Tell whether Redis still holds the data this process last saw (``epoch``): read
+        after other reads, ``False`` means they may have seen a wiped Redis."""
         async with self.guard():
             epoch = await self.redis.get(self.keys.epoch)
         return epoch is not None and _text(epoch) == self.epoch

@@ -18,11 +18,21 @@ from ._errors import JobGoneError, LeaseLostError
 from ._keys import JobRef, check_scope, check_watch, job_member
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from ._client import Cluster
 
-__all__ = ["MAX_EVENT_ID", "Lease", "NewEvent", "commit_request", "dumps", "guard", "read_reply"]
+__all__ = [
+    "MAX_EVENT_ID",
+    "Lease",
+    "NewEvent",
+    "check_event_id",
+    "commit_request",
+    "dumps",
+    "encode_events",
+    "guard",
+    "read_reply",
+]
 
 MAX_EVENT_ID = 512
 
@@ -77,46 +87,26 @@ def guard(
     replaces, own = version or ("", "")
     if version is not None and (not isinstance(own, str) or not own or own == replaces):
         raise ValueError("a write's version must be a new non-empty str")
-    return job_member(check_scope(scope), job_id), watch, bool(end), replaces, own
-
-
-def _event_args(cluster: Cluster, events: tuple[NewEvent, ...]) -> tuple[list[str], list[Any]]:
-    """Return the stream keys of ``events`` and, per event, its stream's index, id and body."""
-    streams: dict[str, int] = {}
-    args: list[Any] = []
-    for event in events:
-        if not isinstance(event, NewEvent):
-            raise TypeError(f"events must be NewEvent, not {type(event).__name__}")
-        check_watch(event.watch)
-        if not isinstance(event.event_id, str) or not 0 < len(event.event_id) <= MAX_EVENT_ID:
-            raise ValueError(f"event_id must be a str of 1-{MAX_EVENT_ID} characters")
-        body = dumps(event.payload)
-        index = streams.setdefault(cluster.keys.events(event.watch), len(streams) + 1)
-        args += [index, event.event_id, body]
-    return list(streams), args
+    return job_member(check_scope(scope), job_id), check_watch(watch), bool(end), replaces, own
 
 
 def commit_request(
     cluster: Cluster,
     lease: Lease,
     state: Mapping[str, str],
-    delete: tuple[str, ...],
-    events: tuple[NewEvent, ...],
+    delete: Iterable[str],
+    events: Iterable[tuple[str, str, str]],
     job: tuple[str, str, bool, str, str] | None = None,
 ) -> tuple[list[str], list[Any]]:
-    """Return the keys and arguments of the ``COMMIT`` script for one fenced write
-    (``job``: what ``guard`` returns for a job's own commit)."""
-    if not isinstance(lease, Lease):
-        raise TypeError(f"lease must be a Lease, not {type(lease).__name__}")
-    if not 0 <= lease.partition < cluster.partitions:
-        raise ValueError(f"partition must be in [0, {cluster.partitions}), got {lease.partition}")
-    for field, value in state.items():
-        if not isinstance(field, str) or not isinstance(value, str):
-            raise TypeError("state must map str fields to str values")
-    if not all(isinstance(field, str) for field in delete):
-        raise TypeError("delete must hold str fields")
-    streams, event_args = _event_args(cluster, events)
+    """Return the keys and arguments of the ``COMMIT`` script for one fenced write: ``events``
+    are ``(watch, event_id, payload as JSON text)``, ``job`` what ``guard`` returns for a job's
+    own write."""
     k = cluster.keys
+    streams: dict[str, int] = {}
+    event_args: list[Any] = []
+    for watch, event_id, body in events:
+        event_args += [streams.setdefault(k.events(watch), len(streams) + 1), event_id, body]
+    delete = tuple(delete)
     keys = [k.lease(lease.partition), k.fence, k.state(lease.partition), *streams]
     args: list[Any] = [lease.value, lease.partition, lease.token, cluster.stream_maxlen]
     args += [len(state), len(delete), len(event_args) // 3]
@@ -124,7 +114,6 @@ def commit_request(
         args += ["", "", "0", 0, "", ""]
     else:
         member, watch, end, replaces, own = job
-        check_watch(watch)
         args += [member, watch, "1" if end else "0", len(keys) + 1, replaces, own]
         keys += [k.part(lease.partition), k.partver, k.watches, k.watch_jobs(watch)]
     for field, value in state.items():
@@ -133,11 +122,28 @@ def commit_request(
     return keys, args
 
 
+def encode_events(events: Iterable[NewEvent]) -> list[tuple[str, str, str]]:
+    """Return ``events`` as ``commit_request`` takes them, each payload as JSON text."""
+    encoded = []
+    for event in events:
+        if not isinstance(event, NewEvent):
+            raise TypeError(f"events must be NewEvent, not {type(event).__name__}")
+        check_event_id(event.event_id)
+        encoded.append((check_watch(event.watch), event.event_id, dumps(event.payload)))
+    return encoded
+
+
+def check_event_id(event_id: object) -> None:
+    """Raise unless ``event_id`` is a str of 1 to ``MAX_EVENT_ID`` characters."""
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_EVENT_ID:
+        raise ValueError(f"an event_id must be a str of 1-{MAX_EVENT_ID} characters")
+
+
 def read_reply(lease: Lease, reply: Any, version: str = "") -> list[str]:
     """Return the stream ids of an applied commit (none if it was applied before: nothing
     appended again); raise why one was not applied.
 
-    A write's ``version`` made as ``Members.version`` makes them (``NONCE.N``, ``N`` counting
+    A write's ``version`` made as ``Holdings.version`` makes them (``NONCE.N``, ``N`` counting
     one writer's writes) was applied before if Redis holds it or a later one of the same
     writer: each of a job's writes replaces the one before it, so that one had landed.
 

@@ -1,14 +1,10 @@
 """Pure: a watch's stream entries as typed events, through the one codec (``polling._codec``); no I/O.
 
-An entry's payload is ``polling._codec.encode_event``'s data (``"v"``: its format), with what a
-reader needs that the poller's own store knows anyway: for a ``JobFinished``, the wire dialect
-and time zone its raw answer is read with (``"g"``, ``"z"``); and a ``WatchFailed`` (``"k":
-"x"``), which a poller does not store, says its error's type and message. A consumer that wants
-JSON gets it from the codec (``encode_entry``).
-
-An entry that is not such data (written by a bkjob-async before this format: no ``"v"``; or of
-a newer format; or whose ``event_id`` is not the one its data makes) is never misread: reading
-it raises ``StreamFormatError``, which names the stream and the entry.
+An entry's payload is ``encode_event``'s data (``"v"``: its format) plus, for a
+``JobFinished``, the wire dialect and time zone its raw answer is read with (``"g"``,
+``"z"``); a ``WatchFailed`` (``"k": "x"``) says its error's type and message. An entry that
+is not such data (written before this format, of a newer one, or whose ``event_id`` is not
+the one its data makes) is never misread: reading it raises ``StreamFormatError``.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ import attrs
 
 from .. import errors
 from .._converter import Generation, structure
-from ..polling._codec import FORMAT, decode_event, encode_event, stored_kinds
+from ..polling._codec import FORMAT, STORED, decode_event, encode_event
 from ..polling.events import Event, JobFinished, WatchFailed
 from ._errors import StreamFormatError
 
@@ -36,8 +32,8 @@ __all__ = ["Delivery", "decode_entry", "encode_entry", "kept", "wire_of"]
 class Delivery:
     """One entry of a watch's stream, read: its event and where it came from.
 
-    :param event: the event, as the worker's engine saw it (``event.event_id`` its identity).
-    :param stream_id: the Redis Stream entry id (what ``EventStream.ack`` acknowledges).
+    :param event: the event, as the worker's engine saw it.
+    :param stream_id: the Redis Stream entry id.
     :param partition: the partition whose lease holder published it.
     :param token: that holder's fencing token.
     :param redelivered: read from a pending list (claimed or after a restart), not new.
@@ -73,7 +69,7 @@ def wire_of(protocol: Protocol) -> dict[str, Any]:
 
 def kept(event: Event) -> bool:
     """Whether ``event`` goes to a watch's stream (the others are about one process)."""
-    return isinstance(event, (*stored_kinds(), WatchFailed))
+    return isinstance(event, (*STORED, WatchFailed))
 
 
 def encode_entry(event: Event, raw: Any, wire: dict[str, Any]) -> dict[str, Any]:

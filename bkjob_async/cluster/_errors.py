@@ -34,10 +34,8 @@ class ClusterError(BkJobError):
 
 
 class ClusterUnavailableError(ClusterError, ConnectionError):
-    """Redis could not be reached or did not answer in time; retrying later may succeed.
-
-    A command that failed this way may or may not have been applied (the answer was lost).
-    """
+    """Redis could not be reached or did not answer in time (the command may have been
+    applied all the same); retrying later may succeed."""
 
     transient = True
 
@@ -47,12 +45,9 @@ class ClusterConfigError(ClusterError, ValueError):
 
 
 class LeaseLostError(ClusterError):
-    """A fenced write was refused, so nothing of it was applied.
-
-    ``reason`` is ``"expired"`` (past the holder's own deadline: refused before sending),
-    ``"not-held"`` (Redis holds no lease, or another worker's, for the partition) or
-    ``"outranked"`` (a newer fencing token was seen for the partition).
-    """
+    """A fenced write was refused, nothing of it applied: ``reason`` is ``"expired"`` (past
+    the holder's own deadline: not sent), ``"not-held"`` (Redis holds no lease, or another
+    worker's) or ``"outranked"`` (a newer fencing token was issued for the partition)."""
 
     def __init__(self, message: str, *, partition: int, token: int, reason: str) -> None:
         super().__init__(message)
@@ -77,9 +72,8 @@ class JobGoneError(ClusterError):
 
 
 class StreamFormatError(ClusterError):
-    """An entry of a watch's stream is not an event this bkjob-async reads (written by an older
-    one, a newer format, or damaged): it is not misread, and stays pending until skipped
-    (``EventStream.skip``). ``watch`` and ``stream_id`` name it."""
+    """An entry of a watch's stream cannot be read (``_entries``): it stays pending until
+    skipped (``EventStream.skip``). ``watch`` and ``stream_id`` name it."""
 
     def __init__(self, message: str, *, watch: str, stream_id: str) -> None:
         super().__init__(message)

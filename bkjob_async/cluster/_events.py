@@ -2,27 +2,20 @@
 
 The contract (Redis Streams consumer groups, at least once):
 
-- Every group sees every event appended after the group was created; a group created later
-  starts from the oldest event the stream still holds (``MAXLEN ~`` trims the oldest).
-- Within a group each event goes to one consumer. It stays pending for that consumer until
-  ``await stream.ack(event)``. One read fetches up to ``count`` events, so events read ahead
-  but not yet returned are pending for this consumer too.
-- An event left unacknowledged for ``claim_idle`` seconds (its consumer died, stalled or
-  forgot) is claimed by another consumer of the group with ``XAUTOCLAIM`` and delivered again
-  with ``redelivered=True``; a consumer that restarts under the same name first gets its own
-  pending events again.
-- So an event can arrive more than once (also after a worker lost its lease mid-commit and
-  another published it again): dedupe by ``event.event_id``. Order is the stream's order for
-  new events; redelivered events come when claimed, out of that order.
-- With ``max_deliveries``, an event delivered more often than that (claimed again and again:
-  a consumer that keeps failing on it) is moved to the watch's dead letters for this group
-  (``dead_letters()``, logged at ERROR) instead of being delivered again.
-- Not guaranteed: anything Redis itself loses (a restart without persistence, a failover
-  before replication). If the stream or group vanished, it is recreated and reading goes on.
+- Every group sees every event appended after it was created; a group created later starts
+  from the oldest event the stream still holds (``MAXLEN ~`` trims the oldest).
+- Within a group each event goes to one consumer and stays pending for it (read ahead, up to
+  ``count``, included) until ``await stream.ack(event)``. One left unacknowledged for
+  ``claim_idle`` seconds is claimed by another consumer (``XAUTOCLAIM``) and delivered again
+  with ``redelivered=True``; a consumer restarting under its name first gets its own pending
+  events again. So an event can arrive more than once: dedupe by ``event.event_id``. New
+  events come in stream order; redelivered ones when claimed.
+- With ``max_deliveries``, an event delivered more often than that is moved to the watch's
+  dead letters for the group (``dead_letters()``, logged at ERROR) instead.
+- If the stream or group vanished (Redis wiped), it is recreated and reading goes on.
 
-It yields the engine's own events (``polling.events``, decoded through the one codec:
-``_entries``); ``delivery(event)`` says where one came from. An entry it cannot read (an older
-bkjob-async's, say) raises ``StreamFormatError`` in its place, never a misread event.
+It yields the engine's own events (decoded by ``_entries``); ``delivery(event)`` says where
+one came from. An entry it cannot read raises ``StreamFormatError`` in its place.
 """
 
 from __future__ import annotations
@@ -64,7 +57,7 @@ class EventStream(AsyncResource):
     """``async for event in stream`` over a watch's events; ``await stream.ack(event)``.
 
     Made by ``Cluster.events``. Reading raises ``ClusterUnavailableError`` while Redis is
-    unreachable; iterating again retries. Each read waits at most ``block`` seconds in Redis.
+    unreachable (iterating again retries); a read waits at most ``block`` seconds in Redis.
     """
 
     def __init__(
@@ -129,21 +122,15 @@ class EventStream(AsyncResource):
 
     def delivery(self, event: Event) -> Delivery:
         """Return where ``event``, handed out by this stream and not yet acknowledged, came
-        from (its latest entry if the stream holds it twice).
-
-        :raises ValueError: this stream has no such event pending.
-        """
+        from (its latest entry); raise ``ValueError`` if there is none."""
         found = self._unacked.get(event.event_id)
         if not found:
             raise ValueError(f"event {event.event_id!r} is not pending on {self!r}")
         return found[-1]
 
     async def ack(self, event: Event, *more: Event) -> int:
-        """Acknowledge events for this group (one round trip): every entry of each that this
-        stream handed out; return how many entries were pending.
-
-        An event acknowledged already (or claimed and acknowledged by another consumer)
-        counts 0.
+        """Acknowledge every entry of these events handed out by this stream (one round
+        trip); return how many were pending (an event acknowledged already counts 0).
 
         :raises ValueError: an event this stream never handed out (of another watch, say).
         """
@@ -322,8 +309,7 @@ async def read_history(cluster: Cluster, watch: str) -> list[Delivery]:
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
-    """Return ``(id, fields)`` of an XREADGROUP reply (RESP2: ``[[stream, entries]]``); an entry
-    trimmed away while pending comes back with no fields."""
+    """Return ``(id, fields)`` of an XREADGROUP reply (fields empty: trimmed while pending)."""
     return [
         (str(stream_id), dict(fields or {}))
         for _, entries in reply or ()

@@ -1,69 +1,139 @@
-"""What a cluster worker holds, as data: partitions, their jobs polled here, each job's watches.
+"""What this process holds of a cluster, as one record: jobs, their watches, partitions; no I/O.
 
-No I/O and no engine here: ``Worker`` reads Redis and drives the poller; this says what a
-partition read means (which jobs to start, which to stop, from which stored state), what a
-refused write or a written end changes, and which jobs a Redis that lost its data gets back.
+A job held in a watch has a ``Member``, new at each join: its writes carry it, so those queued
+before the job was let go are dropped unsent (``Member.held``), even if it joined again since.
+A ``RedisStore`` keeps its jobs and pending events here; a ``Worker`` also its partitions.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import secrets
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-import attrs
-
 from ..polling._codec import from_data
-from ._keys import state_field
+from ._keys import job_member, state_field, version_field
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from ..config import Scope
     from ..polling._tracker import JobState
     from ._keys import JobRef
 
-__all__ = ["Holdings", "WorkerStatistics"]
+__all__ = ["Holdings", "Member"]
 
 log = logging.getLogger("bkjob_async.cluster")
 
 Jobs = dict["JobRef", frozenset[str]]
 
 
-@attrs.frozen
-class WorkerStatistics:
-    """A snapshot of what a ``Worker`` holds and has done."""
+class Member:
+    """A job's membership of one watch: its join number, the version of its state in Redis as
+    last read or written here, and whether it still holds (not once the job was let go)."""
 
-    #: Partitions held now.
-    partitions: int
-    #: Jobs polled now.
-    jobs: int
-    #: Partitions taken (first holds and takeovers) since the start.
-    gained: int
-    #: Partitions dropped (lost, released, or past their lease deadline) since the start.
-    dropped: int
-    #: Changed polls written (one fenced write per watch of the job).
-    commits: int
-    #: Writes refused because the lease was gone.
-    refused: int
+    __slots__ = ("held", "joined", "version")
+
+    def __init__(self, joined: int, version: str) -> None:
+        self.joined, self.version, self.held = joined, version, True
 
 
 class Holdings:
-    """The partitions a worker holds and the jobs it polls, each with its watches."""
-
-    __slots__ = ("ending", "jobs", "known", "parts", "versions")
+    """The jobs held here, each with its watches; pending events; a worker's partitions."""
 
     def __init__(self) -> None:
-        #: Held partition -> its jobs polled here -> their watches.
-        self.parts: dict[int, Jobs] = {}
-        #: Held partition -> its version as last read (``None``: read it again).
+        #: Job held here -> its watches -> its membership, in join order.
+        self.jobs: dict[JobRef, dict[str, Member]] = {}
+        #: Watch -> pending event id -> its job (a store that keeps pending events).
+        self.pending: dict[str, dict[str, JobRef]] = {}
+        #: A worker's held partition -> its jobs polled here.
+        self.parts: dict[int, set[JobRef]] = {}
+        #: Held partition -> its version as last read (missing: read it again).
         self.versions: dict[int, int] = {}
-        #: Job polled here -> its watches (where its changes are written).
-        self.jobs: Jobs = {}
         #: Partition -> its unfinished jobs as last read here: kept when the partition is
         #: dropped, so a Redis that comes back empty gets them back (``unfinished``).
         self.known: dict[int, Jobs] = {}
         #: Job -> writes of its end (one per watch) not applied yet.
         self.ending: dict[JobRef, int] = {}
+        self._joins = itertools.count(1)
+        self._nonce, self._writes = secrets.token_hex(8), itertools.count(1)
+
+    # -- memberships ------------------------------------------------------------------------
+
+    def join(
+        self, watch: str, jobs: Iterable[JobRef], fields: Mapping[str, str] | None = None
+    ) -> None:
+        """Hold ``jobs`` in ``watch``; each one new to it joins anew, its version as read in
+        its partition's state ``fields`` (none: nothing stored)."""
+        fields = fields or {}
+        for job in jobs:
+            watches = self.jobs.setdefault(job, {})
+            if watch not in watches:
+                version = fields.get(version_field(job, watch), "")
+                watches[watch] = Member(next(self._joins), version)
+
+    def of(self, watch: str, job: JobRef) -> Member | None:
+        """Return ``job``'s membership of ``watch`` (``None``: not held in it)."""
+        watches = self.jobs.get(job)
+        return None if watches is None else watches.get(watch)
+
+    def version(self, member: Member) -> tuple[str, str]:
+        """Return the version a write of ``member`` replaces, and the write's own (new in
+        every call, and from now on the member's)."""
+        replaced = member.version
+        member.version = f"{self._nonce}.{next(self._writes)}"
+        return replaced, member.version
+
+    def forget(self, watch: str, jobs: Iterable[JobRef]) -> None:
+        """Let ``jobs`` go from ``watch``, with their pending events."""
+        jobs = set(jobs)
+        for job in jobs:
+            watches = self.jobs.get(job, {})
+            member = watches.pop(watch, None)
+            if member is not None:
+                member.held = False
+                if not watches:
+                    del self.jobs[job]
+        pending = self.pending.get(watch, {})
+        for event_id in [i for i, job in pending.items() if job in jobs]:
+            del pending[event_id]
+
+    def release(self, job: JobRef) -> None:
+        """Let ``job`` go from every watch."""
+        for watch in list(self.jobs.get(job, ())):
+            self.forget(watch, [job])
+
+    def drop(self, watch: str) -> None:
+        """Forget watch ``watch`` altogether."""
+        self.forget(watch, [job for job, watches in self.jobs.items() if watch in watches])
+        self.pending.pop(watch, None)
+
+    def order(self, watch: str, jobs: set[JobRef]) -> list[JobRef]:
+        """Return ``jobs`` in join order: those held here first, then the others by id."""
+        held = [job for job in jobs if self.of(watch, job)]
+        order = sorted(held, key=lambda job: self.jobs[job][watch].joined)
+        return order + sorted(jobs - set(order), key=lambda j: job_member(*j))
+
+    def loaded(
+        self, watch: str, order: list[JobRef], pending: dict[str, JobRef], fields: dict[str, str]
+    ) -> None:
+        """Take what a load read: the watch's jobs (those held keep their membership, with
+        the versions read), their state ``fields`` and its pending events."""
+        wanted = set(order)
+        self.forget(
+            watch, [job for job, ws in self.jobs.items() if watch in ws and job not in wanted]
+        )
+        for job in order:
+            member = self.of(watch, job)
+            if member is not None:
+                member.version = fields.get(version_field(job, watch), "")
+        self.join(watch, order, fields)
+        self.pending[watch] = pending
+
+    # -- a worker's partitions --------------------------------------------------------------
 
     def stale(self, part: int, version: int) -> bool:
         """Whether partition ``part`` is new here or changed since it was read."""
@@ -72,10 +142,10 @@ class Holdings:
     def take(
         self, part: int, version: int, read: Jobs, fields: dict[str, str]
     ) -> tuple[list[JobRef], dict[JobRef, JobState | None]]:
-        """Hold partition ``part`` as read (its jobs and their stored ``fields``); return the
-        jobs to stop polling and the jobs to start, each with its stored state (``None``:
-        nothing stored). A job whose stored state is finished is not polled again."""
-        held = self.parts.get(part, {})
+        """Hold partition ``part`` as read (its jobs, their watches and stored ``fields``);
+        return the jobs to stop polling and those to start, each with its stored state
+        (``None``: nothing stored). A job whose stored state is finished is not polled."""
+        held = self.parts.get(part, set())
         wanted: Jobs = {}
         start: dict[JobRef, JobState | None] = {}
         for job, watches in read.items():
@@ -85,18 +155,20 @@ class Holdings:
                     continue
                 start[job] = state
             wanted[job] = watches
+        gone = [job for job in held if job not in wanted]
+        for job in gone:
+            self.release(job)
+        for job, watches in wanted.items():
+            for watch in set(self.jobs.get(job, ())) - watches:
+                self.forget(watch, [job])
+            for watch in watches:
+                self.join(watch, [job], fields)
         self.known[part] = dict(wanted)
-        self.parts[part] = wanted
+        self.parts[part] = set(wanted)
         self.versions[part] = version
-        return [job for job in held if job not in wanted], start
+        return gone, start
 
-    def watch(self, job: JobRef, watches: frozenset[str]) -> frozenset[str]:
-        """Record ``job``'s watches; return those it had before."""
-        before = self.jobs.get(job, frozenset())
-        self.jobs[job] = watches
-        return before
-
-    def drop(self, part: int) -> list[JobRef] | None:
+    def drop_part(self, part: int) -> list[JobRef] | None:
         """Let partition ``part`` go; return its jobs (``None``: it was not held)."""
         self.versions.pop(part, None)
         jobs = self.parts.pop(part, None)
@@ -106,8 +178,10 @@ class Holdings:
         """``job`` is no longer polled here (``reread``: read its partition again at the next
         lease round, where it may be followed again from Redis)."""
         jobs = self.parts.get(part)
-        if jobs is not None and jobs.pop(job, None) is not None and reread:
-            self.versions.pop(part, None)
+        if jobs is not None and job in jobs:
+            jobs.discard(job)
+            if reread:
+                self.versions.pop(part, None)
 
     def end_written(self, job: JobRef, part: int) -> bool:
         """A write of ``job``'s end was applied; return whether every watch has it now."""
@@ -130,7 +204,7 @@ class Holdings:
         known: Jobs = {}
         for jobs in self.known.values():
             known.update(jobs)
-        known.update(self.jobs)
+        known.update((job, frozenset(watches)) for job, watches in self.jobs.items())
         by_watch: dict[tuple[str, Scope], list[int]] = defaultdict(list)
         for (scope, job_id), watches in known.items():
             for watch in watches:

@@ -162,19 +162,6 @@ def partition_of(scope: Scope, job_id: int, partitions: int) -> int:
 class Keys:
     """The key names of one cluster (see the module docstring)."""
 
-    __slots__ = (
-        "caps",
-        "config",
-        "epoch",
-        "fence",
-        "members",
-        "named",
-        "partver",
-        "prefix",
-        "rate",
-        "watches",
-    )
-
     def __init__(self, name: str) -> None:
         self.prefix = f"bkjob:{{{name}}}:"
         self.epoch = self.prefix + "epoch"

@@ -1,30 +1,18 @@
 """``LeaseKeeper``: a worker's partition leases with fencing tokens and a fair share.
 
-What it guarantees:
-
-- One round trip per round (``tick``, a Lua script): heartbeat, epoch check, renewal of every
-  held lease, release of a surplus over the fair share, acquisition of free partitions up to
-  it, and the membership version of each partition held. The fair share: each live worker
-  (its heartbeat, ``ttl``, not expired on the Redis clock) ends up with ``floor`` or ``ceil``
-  of ``partitions / live workers`` (workers with ``max_partitions`` count for at most that),
-  within about two rounds of any change. ``run`` does a round every ``ttl/3``.
-- A lease is ``SET lease:P WORKER:TOKEN PX ttl`` only if free; each acquisition increments the
-  partition's fencing token (``HINCRBY fence P``; a lost counter restarts from Redis ``TIME``
-  in ms, above every token issued before), so tokens only grow.
+- One round trip per round (``tick``, the ``TICK`` script): heartbeat, epoch check, renewal of
+  every held lease, release of a surplus over the fair share, acquisition of free partitions
+  up to it, and the version of each partition held. Each live worker ends up with ``floor``
+  or ``ceil`` of ``partitions / live workers`` (a ``max_partitions`` counts for at most
+  that), within about two rounds of any change; ``run`` does a round every ``ttl/3``.
+- Each acquisition increments the partition's fencing token, so tokens only grow (a lost
+  counter restarts from Redis ``TIME`` in ms, above every token issued before).
 - A worker acts on a lease only until its own deadline: the monotonic time *before* the
   acquiring or renewing command was sent, plus ``ttl``, less ``margin``. Redis cannot expire
-  the key before that moment (unless its clock jumps, see below), so when Redis is unreachable
-  the worker stops before anyone else can take over: no split brain. ``leases()`` and
-  ``lease(p)`` only return leases within their deadline, and ``Cluster.commit`` refuses
-  anything past it before sending.
-- A dead or stalled worker's leases expire after ``ttl``; the others take them over in their
-  next round, so within ``ttl + ttl/3`` (plus one round trip).
-
-What it does not: a Redis whose wall clock steps forward can expire leases early (choose
-``margin`` for the clock error you tolerate); a paused holder that wakes still believes its
-deadline only until it looks at its clock, which is why every write is also fenced in Redis.
-A round whose answer is lost (timeout) may have taken leases the worker does not know of;
-they block those partitions for one ``ttl``, then expire.
+  the key before then (unless its clock jumps: choose ``margin`` for the clock error you
+  tolerate), so a worker cut off from Redis stops before anyone can take over. A dead or
+  stalled worker's leases are taken over within ``ttl + ttl/3``. A paused holder that wakes
+  believes its deadline until it looks at its clock: every write is also fenced in Redis.
 """
 
 from __future__ import annotations
@@ -65,14 +53,13 @@ class TickResult:
     """What one lease round changed.
 
     :param gained: leases newly acquired (a lapsed lease taken again counts as lost, then
-        gained, with a new token: state must be re-read).
+        gained, with a new token).
     :param lost: partitions no longer held (expired, taken over, or found gone in Redis).
     :param released: partitions given up to make room for other workers.
     :param held: every lease held after the round.
     :param live: live workers, this one included.
-    :param reset: the round found the cluster's data wiped (see ``Cluster.resets``).
-    :param versions: the version of each partition held (``Cluster.partition_versions``):
-        re-read a partition's jobs only when its version changed, at no extra round trip.
+    :param reset: the round found the cluster's data wiped (``Cluster.resets``).
+    :param versions: the version of each partition held (``Cluster.partition_versions``).
     :param now_ms: Redis ``TIME`` in ms during the round: one clock for every worker.
     """
 
@@ -215,12 +202,8 @@ class LeaseKeeper(AsyncResource):
         *,
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Do a round every ``ttl/3`` until cancelled; ``task_status.started()`` after the first.
-
-        While Redis is unreachable or answers errors, retry with jittered backoff (50 ms
-        doubling to ``ttl/3``), log once per outage, and let held leases run out at their
-        deadlines. ``ClusterConfigError`` ends it.
-        """
+        """Do a round every ``ttl/3`` until cancelled (``ClusterConfigError`` ends it); while
+        Redis fails, retry with jittered backoff (50 ms doubling to ``ttl/3``), logged once."""
         period = self.ttl / 3
         failures = 0
         started = False
@@ -266,12 +249,8 @@ def _pairs(flat: list[object]) -> list[tuple[int, int]]:
 
 
 def ticks_to(send: MemoryObjectSendStream[TickResult]) -> Callable[[TickResult], None]:
-    """Return ``on_tick`` for the lease keeper: hand each round to the worker's follower.
-
-    While the worker leaves (Ctrl-C, say), the follower may have closed its end before the
-    keeper's last round lands: that round is dropped, not raised as ``BrokenResourceError``
-    out of a worker that is stopping anyway.
-    """
+    """Return ``on_tick`` for the lease keeper: hand each round to the worker's follower (a
+    round landing once the follower closed its end, the worker leaving, is dropped)."""
 
     def on_tick(result: TickResult) -> None:
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -281,12 +260,8 @@ def ticks_to(send: MemoryObjectSendStream[TickResult]) -> Callable[[TickResult],
 
 
 class LapseTimer:
-    """Call ``on_lapse`` at the earliest of the deadlines it is armed with (``arm``).
-
-    A timer callback, not a task: after a stall every overdue timer runs in deadline order
-    within one turn of the event loop, before any task it woke, so a worker's engine finds
-    the jobs of lapsed partitions gone before it takes one.
-    """
+    """Call ``on_lapse`` at the earliest of the deadlines it is armed with (``arm``): a timer,
+    not a task, so after a stall it runs before any task the stall left due."""
 
     __slots__ = ("_clock", "_handle", "_on_lapse")
 

@@ -1,20 +1,11 @@
 """``RedisStore``: the poller's ``Store`` on a cluster's Redis; every state write fenced by a lease.
 
-The watch set is the cluster's (``add_jobs``/``remove_jobs`` are ``Cluster.submit``/``cancel``:
-a cancel deletes a job's state and pending events in every partition, whoever holds it); what
-a store adds lives in the fenced hash ``state:P`` of each job's partition (``_keys``): a job's
-state and its version per watch, and with ``pending`` its events until acknowledged. Its
-named watches (even empty ones) are the set ``named``.
-
-``commit`` writes the job's state, its new pending events and the same events appended to the
-watch's stream in one fenced write (``_writes``): one Redis command per changed poll. Without
-the lease of the job's partition (``leases(p)`` is ``None``, expired, or taken over in Redis)
-it writes nothing: counted in ``refused``, logged once per partition, settled at once.
-
-Pending events load in commit order across the watch, by ``seq`` (nanoseconds of the
-committing process's wall clock, strictly increasing within a process). The duplicate check
-of ``commit`` and ``ack`` know the pending ids this store committed or loaded (``Members``).
-Tickets, settling, health and backoff are the one write queue's (``polling.stores._queue``).
+The watch set is the cluster's (``add_jobs``/``remove_jobs`` are ``Cluster.submit``/``cancel``);
+a job's state, its version and (with ``pending``) its events until acknowledged live in the
+fenced hash ``state:P`` of its partition (``_keys``); named watches, even empty, in ``named``.
+``commit`` is one fenced write per changed poll (``_writes``): state, pending events and the
+same events appended to the watch's stream. Pending events load in commit order, by ``seq``
+(the committing process's wall clock in ns, strictly increasing within a process).
 """
 
 from __future__ import annotations
@@ -28,30 +19,22 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ..errors import StoreError
-from ..polling.stores import (
-    JobKey,
-    JsonValue,
-    StoredEvent,
-    StoredWatch,
-    check_event_id,
-    check_name,
-)
+from ..polling.stores import JobKey, JsonValue, StoredEvent, StoredWatch, check_name
 from ..polling.stores._queue import QueuedStore, WriteQueue
-from ._commit import MAX_EVENT_ID, NewEvent, dumps
+from ._commit import check_event_id, dumps
 from ._errors import ClusterError
+from ._holdings import Holdings
 from ._keys import (
     parse_job_member,
     parse_partition_member,
     parse_pending_field,
     pending_field,
     state_field,
-    version_field,
 )
-from ._members import Members
 from ._writes import Fence, Fenced, Writer
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
 
     from anyio.abc import TaskGroup
 
@@ -91,10 +74,9 @@ class RedisStore(QueuedStore):
     ) -> None:
         self.cluster = cluster
         self._keep_pending = pending
-        self.members = Members()
-        self.fence = Fence(
-            cluster, leases, on_refused, on_ended, self.members.of, self.members.resync
-        )
+        #: The jobs held here, in which watches; pending events (a worker's partitions too).
+        self.held = Holdings()
+        self.fence = Fence(cluster, leases, on_refused, on_ended)
         self._queue = WriteQueue(
             f"RedisStore of {cluster!r}",
             log,
@@ -149,11 +131,8 @@ class RedisStore(QueuedStore):
         await tasks.__aexit__(None, None, None)
         self._queue.attempted()
 
-    # -- durability (``polling.stores._queue``) -------------------------------------------
-
     async def quiet(self) -> None:
-        """Return once every write sent before this call landed or failed (``Writer.quiet``):
-        a partition read after it, once its jobs were let go, has what they wrote."""
+        """Return once every write sent before this call landed or failed (``Writer.quiet``)."""
         await self._writer.quiet()
 
     def _put(self, write: Callable[[], Awaitable[None]] | list[Fenced]) -> int:
@@ -189,25 +168,24 @@ class RedisStore(QueuedStore):
                     hashes = await pipe.execute()
         except ClusterError as exc:
             raise StoreError(f"cannot load watch {name!r} from {cluster!r}: {exc}") from exc
-        order = self.members.order(name, jobs)
+        order = self.held.order(name, jobs)
         states: dict[JobKey, JsonValue] = dict.fromkeys(order)
-        versions: dict[JobKey, str] = {}
         found: list[tuple[int, StoredEvent]] = []
+        every: dict[str, str] = {}
         for fields in hashes:
+            every.update(fields)
             for field, value in fields.items():
-                if field[:2] in ("s:", "v:"):
+                if field.startswith("s:"):
                     job, watch = parse_partition_member(field[2:])
-                    if watch == name and job in states and field[0] == "s":
+                    if watch == name and job in states:
                         states[job] = json.loads(value)
-                    elif watch == name and job in states:
-                        versions[job] = value
                 elif field.startswith("e:"):
                     job, watch, event_id = parse_pending_field(field)
                     if watch == name and job in states:
                         seq, payload = json.loads(value)
                         found.append((seq, StoredEvent(event_id, job, payload)))
         found.sort(key=lambda item: item[0])
-        self.members.loaded(name, order, {e.event_id: e.job for _, e in found}, versions)
+        self.held.loaded(name, order, {e.event_id: e.job for _, e in found}, every)
         return StoredWatch(name, states, tuple(e for _, e in found))
 
     # -- writes ---------------------------------------------------------------------------
@@ -217,7 +195,7 @@ class RedisStore(QueuedStore):
         check_name(name)
         jobs = list(jobs)
         ticket = self._put(lambda: self._add(name, jobs))
-        self.members.join(name, jobs)
+        self.held.join(name, jobs)
         return ticket
 
     async def _add(self, name: str, jobs: list[JobKey]) -> None:
@@ -226,29 +204,12 @@ class RedisStore(QueuedStore):
         for scope, ids in _by_scope(jobs).items():
             await self.cluster.submit(scope, ids, watch=name)
 
-    def hold(
-        self, name: str, jobs: Iterable[JobKey], stored: Mapping[str, str] | None = None
-    ) -> None:
-        """Count ``jobs`` as members of watch ``name`` here, without changing the cluster's
-        watch set (a worker that took over their partition; ``stored``: its state fields as
-        read, whose versions the jobs' next writes replace)."""
-        jobs = list(jobs)
-        versions = {job: (stored or {}).get(version_field(job, name), "") for job in jobs}
-        self.members.join(check_name(name), jobs, versions)
-
-    def let_go(self, name: str, jobs: Iterable[JobKey]) -> None:
-        """Stop counting ``jobs`` as members of watch ``name`` here (their partition was lost,
-        or they were cancelled); commits for them are ignored from now on, and those still
-        queued are dropped unsent (``_writes``), even if the jobs are held again by then."""
-        self.members.forget(check_name(name), set(jobs))
-
     def remove_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
-        """Queue: cancel ``jobs`` of watch ``name``, which deletes their states and pending
-        events in every partition, whoever holds it."""
+        """Queue: cancel ``jobs`` of watch ``name`` (``Cluster.cancel``)."""
         check_name(name)
         jobs = list(jobs)
         ticket = self._put(lambda: self._remove(name, jobs))
-        self.members.forget(name, set(jobs))
+        self.held.forget(name, jobs)
         return ticket
 
     async def _remove(self, name: str, jobs: list[JobKey]) -> None:
@@ -259,7 +220,7 @@ class RedisStore(QueuedStore):
         """Queue: delete watch ``name`` (cancel its jobs, with their states and events)."""
         check_name(name)
         ticket = self._put(lambda: self._drop(name))
-        self.members.drop(name)
+        self.held.drop(name)
         return ticket
 
     async def _drop(self, name: str) -> None:
@@ -289,43 +250,39 @@ class RedisStore(QueuedStore):
         if state is None:
             raise ValueError("a committed state cannot be None (None means 'no state yet')")
         body = dumps(state)
-        pending = self.members.pending.get(name, {})
-        new: dict[str, tuple[JsonValue, str]] = {}
+        pending = self.held.pending.setdefault(name, {})
+        new: dict[str, str] = {}
         for event_id, payload in events:
             check_event_id(event_id)
-            if len(event_id) > MAX_EVENT_ID:
-                raise ValueError(f"an event_id must be at most {MAX_EVENT_ID} characters")
             if event_id not in pending and event_id not in new:
-                new[event_id] = (payload, dumps(payload))
+                new[event_id] = dumps(payload)
         if not self._queue.accepting:
             self._put([])  # raises StoreError
-        follow = self.members.of(name, job)
-        if follow is None:
+        member = self.held.of(name, job)
+        if member is None:
             return self._queue.ticket  # not in the watch: nothing to write
         fields = {} if end else {state_field(job, name): body}
         if self._keep_pending:
-            for event_id, (_, text) in new.items():
+            for event_id, text in new.items():
                 self._seq = max(self._seq + 1, time.time_ns())
                 fields[pending_field(job, name, event_id)] = f"[{self._seq},{text}]"
-                self.members.pending.setdefault(name, {})[event_id] = job
+                pending[event_id] = job
         write = Fenced(
             self.cluster.partition(*job),
             state=fields,
             delete=(state_field(job, name),) if end else (),
-            events=tuple(
-                NewEvent(name, event_id, payload) for event_id, (payload, _) in new.items()
-            ),
+            events=tuple((name, event_id, text) for event_id, text in new.items()),
             job=job,
             watch=name,
             end=end,
-            follow=follow,
-            version=self.members.version(name, job),
+            member=member,
+            version=self.held.version(member),
         )
         return self._put([write])
 
     def ack(self, name: str, event_ids: Iterable[str]) -> int:
         """Queue: delete these pending events of watch ``name`` (ids this store knows)."""
-        pending = self.members.pending.get(name, {})
+        pending = self.held.pending.get(name, {})
         by_part: dict[int, list[str]] = defaultdict(list)
         for event_id in event_ids:
             job = pending.pop(event_id, None)

@@ -1,30 +1,19 @@
 """``Worker``: one process's fair share of a cluster's jobs, polled by the engine; fails over.
 
-What it guarantees:
-
 - It polls exactly the jobs of the partitions it holds a lease on (``LeaseKeeper``), each once
-  however many watches hold it, with one ``Poller`` driven by ``follow``/``unfollow`` (so a
-  lapsed lease or a refused write stops a job's polls before the next poll is taken). A
+  however many watches hold it, with one ``Poller`` driven by ``follow``/``unfollow``. A
   partition gained is read from Redis, and each job continues from the state last written
-  under a valid lease: its first event after a takeover is ``7 -> 9``, never ``None -> 9``.
-  A job whose stored state is finished is not polled again.
-- A changed poll is one fenced write per watch of the job (``ClusterJournal``: state and
-  events, appended to the watch's stream); an unchanged poll writes nothing. The write of a
-  job's end (``JobFinished``, or ``WatchFailed``) takes it out of the watch and deletes its
-  state: ``submit`` of it again follows it again, from nothing.
-- A write refused (lease gone, job cancelled, or the job written since) stops the job's polls
-  here; the job is followed again from the state Redis holds (here at the next lease round if
-  this worker still holds the partition, else by its new holder): a refused write never leaves
-  a gap in a chain nor loses a job's end. Writes still queued of a job let go are dropped
-  unsent, and a partition is read only once no write sent before can land
-  (``RedisStore.quiet``; a late one is refused by the job's version).
-- Partitions lost or released are dropped at once; one whose lease reaches its deadline
-  unrenewed (Redis unreachable, a stalled process) is dropped by a timer at that deadline,
-  which runs before any poll that fell due during a stall (SIGSTOP, a frozen VM).
-- With ``policy.rate_limit`` every poll takes a permit of the cluster's ``RateBudget``, and a
-  throttle answer cuts the rate of every worker.
-- After Redis lost its data, each worker resubmits every unfinished job it knows (polled now,
-  or read with a partition it held before). A job no live worker has read is gone.
+  under a valid lease (its first event after a takeover is ``7 -> 9``, never ``None -> 9``);
+  a job whose stored state is finished is not polled again.
+- A write refused (lease gone, job cancelled, or written since) stops the job's polls here at
+  once; the job is followed again from the state Redis holds (here at the next lease round if
+  this worker still holds the partition, else by its new holder), so a refused write never
+  leaves a gap in a chain nor loses a job's end. A partition is read only once no write sent
+  before can land (``RedisStore.quiet``).
+- A partition whose lease reaches its deadline unrenewed (Redis unreachable, a stall) is
+  dropped by a timer at that deadline, before any poll that fell due during the stall.
+- After Redis lost its data, it resubmits every unfinished job it knows (polled now, or read
+  with a partition it held before). A job no live worker has read is gone.
 """
 
 from __future__ import annotations
@@ -40,10 +29,8 @@ from anyio.abc import AsyncResource
 
 from ..polling import Poller, PollPolicy
 from ..polling._tracker import EMPTY
-from ..polling.events import Event, WatchFailed
 from ._entries import wire_of
 from ._errors import ClusterError
-from ._holdings import Holdings, WorkerStatistics
 from ._journal import ClusterJournal
 from ._leases import LapseTimer, LeaseKeeper, TickResult, ticks_to
 from ._rate import RateBudget
@@ -54,14 +41,31 @@ if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream
 
     from ..client import BkJobClient
-    from ..config import Scope
     from ..polling._tracker import JobState
     from ._client import Cluster
     from ._keys import JobRef
 
-__all__ = ["Worker"]
+__all__ = ["Worker", "WorkerStatistics"]
 
 log = logging.getLogger("bkjob_async.cluster")
+
+
+@attrs.frozen
+class WorkerStatistics:
+    """A snapshot of what a ``Worker`` holds and has done."""
+
+    #: Partitions held now.
+    partitions: int
+    #: Jobs polled now.
+    jobs: int
+    #: Partitions taken (first holds and takeovers) since the start.
+    gained: int
+    #: Partitions dropped (lost, released, or past their lease deadline) since the start.
+    dropped: int
+    #: Changed polls written (one fenced write per watch of the job).
+    commits: int
+    #: Writes refused because the lease was gone.
+    refused: int
 
 
 class Worker(AsyncResource):
@@ -109,13 +113,7 @@ class Worker(AsyncResource):
         self.budget = (
             None if policy.rate_limit is None else RateBudget(cluster, limit=policy.rate_limit)
         )
-        self.journal = ClusterJournal(
-            self.store,
-            seed=self._seed,
-            watches=self._watches_of,
-            ending=self._ending,
-            wire=wire_of(client.protocol),
-        )
+        self.journal = ClusterJournal(self.store, wire=wire_of(client.protocol))
         self.poller = Poller(
             client,
             policy=attrs.evolve(policy, rate_limit=None),
@@ -123,8 +121,7 @@ class Worker(AsyncResource):
             permits=self.budget,
         )
         #: The partitions held, their jobs polled here and each job's watches (``_holdings``).
-        self.held = Holdings()
-        self._seeds: dict[JobRef, JobState] = {}
+        self.held = self.store.held
         #: ``cluster.resets`` as of the last reset this worker resubmitted after.
         self._resets = cluster.resets
         #: Redis ``TIME`` (ms) at the last lease round, and this process's clock then.
@@ -277,36 +274,25 @@ class Worker(AsyncResource):
         fresh = part not in self.held.parts
         gone, start = self.held.take(part, version, jobs, fields)
         self._unfollow(gone)
-        for job, watches in self.held.parts[part].items():
-            before = self.held.watch(job, watches)
-            for watch in before - watches:
-                self.store.let_go(watch, [job])
-            for watch in watches - before:
-                self.store.hold(watch, [job], fields)
         if fresh:
             self._gained += 1
-        for (scope, job_id), state in start.items():
-            self._seeds[scope, job_id] = self._fresh() if state is None else state
-            self.poller.unfollow(scope, job_id)  # (one ended here before is followed anew)
-            self.poller.follow(scope, job_id)  # seeded from ``_seeds`` at once
-            self._seeds.pop((scope, job_id), None)
+        seeds = self.journal.seeds
+        for job, state in start.items():
+            seeds[job] = self._fresh() if state is None else state
+            self.poller.unfollow(*job)  # (one ended here before is followed anew)
+            self.poller.follow(*job)  # seeded from ``seeds`` at once
+            seeds.pop(job, None)
 
     def _fresh(self) -> JobState:
-        """Return the state to follow a job with nothing stored from: never seen, its
-        occurrences counted from the cluster's clock in ms.
-
-        A job has nothing stored when it is new to its watch: submitted, or submitted again
-        after its end or a cancel (its state went with it). Counting from the clock, the
-        events of such a follow never take the ids of an earlier follow's (``JobFinished`` of
-        a retried job has its first round's status and, from 0, could have its occurrence):
-        consumers that dedupe by ``event_id`` see the new round. A job's changed polls are at
-        least a millisecond apart, so one follow's occurrences end before the next one's start.
-        """
+        """Return the state to follow a job with nothing stored from (new to its watch, or
+        submitted again after its end): its occurrences counted from the cluster's clock in
+        ms, so its event ids never repeat an earlier follow's (a retried job's new round is
+        seen by consumers that dedupe by ``event_id``)."""
         now_ms = self._redis_ms + (self.cluster.clock() - self._redis_at) * 1000
         return EMPTY._replace(seq=max(0, int(now_ms)))
 
     def _drop(self, part: int) -> None:
-        jobs = self.held.drop(part)
+        jobs = self.held.drop_part(part)
         if jobs is not None:
             self._dropped += 1
             self._unfollow(jobs)
@@ -314,17 +300,11 @@ class Worker(AsyncResource):
     def _unfollow(self, jobs: list[JobRef]) -> None:
         """Stop polling ``jobs`` here, at once (no poll of them is taken after this)."""
         for job in jobs:
-            for name in self.held.jobs.pop(job, ()):
-                self.store.let_go(name, [job])  # (its writes still queued are dropped)
+            self.held.release(job)  # (its writes still queued are dropped)
             self.held.ending.pop(job, None)
-            self._seeds.pop(job, None)
             self.poller.unfollow(*job)
 
     # -- engine seams ---------------------------------------------------------------------
-
-    def _seed(self, scope: Scope, job_id: int) -> JobState | None:
-        # Always a state: never the engine's memory of a job it polled before losing it.
-        return self._seeds.pop((scope, job_id), EMPTY)
 
     def _refused(self, job: JobRef) -> None:
         """A write of ``job`` was refused: what it carried is not in Redis, so stop polling
@@ -340,17 +320,3 @@ class Worker(AsyncResource):
         left them, and this worker lets go of it (a ``submit`` of it again is a new job)."""
         if self.held.end_written(job, self.cluster.partition(*job)):
             self._unfollow([job])
-
-    def _watches_of(self, job: JobRef) -> frozenset[str] | None:
-        return self.held.jobs.get(job)
-
-    def _ending(self, job: JobRef, watches: frozenset[str], last: Event) -> None:
-        """The journal is writing ``job``'s end to each of ``watches`` (``_end_written``)."""
-        self.held.ending[job] = len(watches)
-        if isinstance(last, WatchFailed):
-            log.warning(
-                "worker %s: job %d cannot be watched (%s); not polling it",
-                self.worker_id,
-                job[1],
-                last.error,
-            )

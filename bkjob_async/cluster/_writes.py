@@ -1,19 +1,14 @@
 """The Redis store's writes: sent in call order (``Writer``), each fenced by a lease (``Fence``).
 
-Tickets, settling, health and backoff are the one write queue's (``polling.stores._queue``).
 Fenced writes (a job's change, an ack) queued one after another go to Redis as one pipeline of
 ``COMMIT`` scripts (up to ``_BATCH`` a round trip); a rare write (a submit, a cancel) is a
 coroutine sent alone. A batch that cannot reach Redis stays first in line and is retried whole
-after the queue's backoff; a write Redis answered with an error is logged and dropped.
-
-A fenced write is sent only under the lease this process holds on the partition, within its
-deadline; Redis applies it only if that lease is still the newest, and a job's write only
-while the job is in its watch and over the version of its state it was made from
-(``Members.version``): sent again once applied it changes nothing, landing late after a newer
-write it is refused. What is not applied is counted, never retried. A job's write is also
-sent only while this process holds the job as when the write was made (``Fenced.follow``):
-once it let the job go, the writes still queued of it are dropped unsent, even if it holds
-the job again by then (its new follow starts from what it read in Redis, ``quiet``).
+after the queue's backoff (``polling.stores._queue``); a write Redis answered with an error is
+logged and dropped. A fenced write is sent only under the lease held on its partition, within
+its deadline, and a job's only while the job is held as when the write was made
+(``Fenced.member``): once let go, its queued writes are dropped unsent, even if it is held
+again by then (its new follow starts from what was read in Redis). What is not applied is
+counted, never retried.
 """
 
 from __future__ import annotations
@@ -35,7 +30,8 @@ if TYPE_CHECKING:
     from ..polling.stores import JobKey
     from ..polling.stores._queue import WriteQueue
     from ._client import Cluster
-    from ._commit import Lease, NewEvent
+    from ._commit import Lease
+    from ._holdings import Member
 
 __all__ = ["Fence", "Fenced", "Writer"]
 
@@ -47,22 +43,9 @@ _BATCH = 256
 
 class Fenced:
     """One fenced write in the queue: fields of partition ``part``'s state set and deleted,
-    events appended; with ``job``, that job's write in ``watch`` (``end``: its last) made
-    while the store held it as its ``follow``-th membership of the watch, replacing the job's
-    stored ``version[0]`` by ``version[1]``."""
-
-    __slots__ = (
-        "delete",
-        "end",
-        "events",
-        "follow",
-        "job",
-        "part",
-        "settled",
-        "state",
-        "version",
-        "watch",
-    )
+    events appended (``commit_request``); with ``member``, a write of ``job`` in ``watch``
+    (``end``: its last) made while the job was held as ``member``, replacing its stored
+    ``version[0]`` by ``version[1]``."""
 
     def __init__(
         self,
@@ -70,15 +53,15 @@ class Fenced:
         *,
         state: dict[str, str] | None = None,
         delete: tuple[str, ...] = (),
-        events: tuple[NewEvent, ...] = (),
+        events: tuple[tuple[str, str, str], ...] = (),
         job: JobKey | None = None,
         watch: str | None = None,
         end: bool = False,
-        follow: int = 0,
+        member: Member | None = None,
         version: tuple[str, str] | None = None,
     ) -> None:
         self.part, self.state, self.delete, self.events = part, state or {}, delete, events
-        self.job, self.watch, self.end, self.follow = job, watch, end, follow
+        self.job, self.watch, self.end, self.member = job, watch, end, member
         self.version = version
         #: Its outcome is known (applied, or refused before sending): never sent again.
         self.settled = False
@@ -170,26 +153,20 @@ class Writer:
 
 
 class Fence:
-    """Send fenced writes under the leases held; count those refused (logged once per
-    partition).
+    """Send fenced writes under the leases held; count those not applied (a lease refusal is
+    logged once per partition).
 
-    :param on_refused: called with a job whose write was not applied (its lease is gone, or
-        the job left its watch).
+    :param on_refused: called with a job whose write was not applied (its lease is gone, the
+        job left its watch, or it was written since: its next write goes over what Redis holds).
     :param on_ended: called with a job whose write of its end was applied.
-    :param follows: the membership (``Fenced.follow``) of a job in a watch this process holds
-        now (``None``: not held); a job's write made under another is dropped unsent.
-    :param resync: called with a job whose write was refused as stale and the version Redis
-        holds, for its next write to replace that one (``Members.resync``).
     """
 
     __slots__ = (
         "_commit",
-        "_follows",
         "_leases",
         "_on_ended",
         "_on_refused",
         "_parts",
-        "_resync",
         "cluster",
         "gone",
         "refused",
@@ -203,13 +180,9 @@ class Fence:
         leases: Callable[[int], Lease | None],
         on_refused: Callable[[JobKey], None] | None,
         on_ended: Callable[[JobKey], None] | None,
-        follows: Callable[[str, JobKey], int | None],
-        resync: Callable[[str, JobKey, str], None] | None = None,
     ) -> None:
         self.cluster = cluster
         self._leases = leases
-        self._follows = follows
-        self._resync = resync
         self._on_refused = on_refused
         self._on_ended = on_ended
         self._commit = cluster.redis.register_script(_scripts.COMMIT)
@@ -230,9 +203,8 @@ class Fence:
         for write in writes:
             if write.settled:
                 continue
-            ref = write.job
-            if ref is not None and self._follows(write.watch or "", ref) != write.follow:
-                write.settled = True  # let go since (``Fenced.follow``): never sent
+            if write.member is not None and not write.member.held:
+                write.settled = True  # let go since: never sent
                 self.stale += 1
                 continue
             lease = self._leases(write.part)
@@ -284,8 +256,8 @@ class Fence:
                 )
         elif isinstance(refused, JobGoneError):
             self.gone += 1
-            if refused.reason == "stale" and job is not None and self._resync is not None:
-                self._resync(write.watch or "", job, refused.stored)
+            if refused.reason == "stale" and write.member is not None and job is not None:
+                write.member.version = refused.stored  # the next write goes over that one
                 if self._on_refused is None:  # (a worker follows the job again from Redis)
                     log.warning(
                         "RedisStore: a write of job %s in watch %r was refused: another landed "

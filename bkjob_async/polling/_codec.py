@@ -1,15 +1,10 @@
-"""The one codec of stored events: JSON data for a store, and back, versioned; pure, no I/O.
+"""The one codec of stored events and tracker states: JSON data, and back, versioned; pure, no I/O.
 
 A stored event keeps everything its ``event_id`` is made of, plus what the consumer reads:
 ``observed_at``, a host's ``HostResult`` fields, and for ``JobFinished`` the raw answer its
-snapshot was parsed from (parsed again on the way back, by the same protocol). Only the
-events a store keeps go through here: host, step and job transitions and ``JobFinished``.
-
-Tracker states (``to_data``/``from_data``) are here too: a job's state as plain data, its hosts'
-keys and codes as pairs. Each state and event says its format (``"v"``, ``FORMAT``; data without
-it is format 1, the first release's). Data of a newer format is refused with a ``ValueError``
-that says so, never misread: a store written by a newer bkjob-async is not resumed by an older
-one.
+snapshot was parsed from (parsed again on the way back, by the same protocol). A state keeps
+its hosts' keys and codes as pairs. Each says its format (``"v"``, ``FORMAT``; none: format 1);
+data of a newer format is refused with a ``ValueError`` that says so, never misread.
 """
 
 from __future__ import annotations
@@ -27,11 +22,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT",
+    "STORED",
     "decode_event",
     "encode_event",
     "from_data",
     "open_jobs",
-    "stored_kinds",
     "to_data",
 ]
 
@@ -40,11 +35,6 @@ FORMAT = 1
 
 #: The event classes a named watch commits to its store (the others are about this process).
 STORED = (HostTransition, StepTransition, JobTransition, JobFinished)
-
-
-def stored_kinds() -> tuple[type, ...]:
-    """Return the event classes a named watch keeps in its store."""
-    return STORED
 
 
 def open_jobs(stored: StoredWatch) -> tuple[int, ...]:

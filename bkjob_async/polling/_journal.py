@@ -1,21 +1,12 @@
 """The one durable path of a poller: a journal seeds new jobs and records changes before delivery.
 
 A ``Poller`` has exactly one journal. After every poll that changed a job, the delivery calls
-``record`` with the job's new value, its events and its end (if it ended); the journal writes
-what it keeps and returns a *ticket*, and no watch hands those events out before
-``settled(ticket)``. A job new to the poller starts from ``seed`` (a state kept elsewhere, so
-its first events continue the chains written there), or from nothing.
-
-Journals:
-
-- ``StoreJournal`` (the default): named watches on a ``Store`` (``MemoryStore``,
-  ``SqliteStore``). Each named watch holding the job commits its new state and the events it
-  keeps in one transaction; plain watches wait for nothing (ticket 0).
-- ``bkjob_async.cluster``'s journal: a fenced commit of the state plus a stream append on
-  Redis, seeded from the stored state of a job taken over.
-
-A ticket of 0 means "nothing to wait for". Tickets only grow, so waiting for the newest ticket
-of a watch covers every event delivered to it before.
+``record``; the journal writes what it keeps and returns a *ticket*, and no watch hands those
+events out before ``settled(ticket)`` (0: nothing to wait for; tickets only grow, so the
+newest ticket of a watch covers every event delivered to it before). A job new to the poller
+starts from ``seed`` (a state kept elsewhere, so its chains continue), or from nothing.
+Journals: ``StoreJournal`` (named watches on a ``Store``; the default) and the cluster's
+(``bkjob_async.cluster._journal``).
 """
 
 from __future__ import annotations

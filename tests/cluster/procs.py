@@ -19,7 +19,7 @@ import json
 import sys
 import time
 
-from bkjob_async.cluster import Cluster, LeaseKeeper, LeaseLostError, NewEvent, RateBudget
+from bkjob_async.cluster import Cluster, LeaseKeeper, LeaseLostError, RateBudget
 from bkjob_async.cluster._commit import commit_request
 
 
@@ -49,7 +49,7 @@ async def fenced(url: str, ttl: float) -> None:
             except LeaseLostError as exc:
                 outcomes.append(f"local:{exc.reason}")
             keys, args = commit_request(
-                cluster, lease, {"s": "x"}, (), (NewEvent("deploys", "remote", {"n": 2}),)
+                cluster, lease, {"s": "x"}, (), [("deploys", "remote", '{"n":2}')]
             )
             try:
                 await cluster.fenced_commit(lease, keys, args)

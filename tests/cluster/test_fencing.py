@@ -29,7 +29,7 @@ async def test_a_lapsed_lease_is_refused_locally_and_by_redis(make_cluster):
         await a.commit(lease, state={"k": "stale"})
     assert info.value.reason == "expired"
     # As if it had passed the local check just before pausing: Redis refuses it too.
-    keys, args = commit_request(a, lease, {"k": "stale"}, (), (NewEvent("deploys", "x", 1),))
+    keys, args = commit_request(a, lease, {"k": "stale"}, (), [("deploys", "x", "1")])
     with pytest.raises(LeaseLostError) as info:
         await a.fenced_commit(lease, keys, args)
     assert info.value.reason == "not-held"

@@ -139,7 +139,7 @@ async def test_a_store_write_whose_answer_was_lost_is_applied_once(
     refused = []
     lost = lose_answers(monkeypatch, keeper)
     async with RedisStore(cluster, keeper.lease, pending=False, on_refused=refused.append) as store:
-        store.hold("deploys", [JOB], await cluster.read_state(cluster.partition(*JOB)))
+        store.held.join("deploys", [JOB], await cluster.read_state(cluster.partition(*JOB)))
         tickets = [store.commit("deploys", JOB, {"n": n}, [(f"e{n}", n)]) for n in range(3)]
         await store.wait_settled(tickets[-1])
         await store.flush()
@@ -188,7 +188,7 @@ async def test_a_store_write_refused_as_stale_does_not_stick(make_cluster, keepe
     await cluster.submit(SCOPE, [JOB[1]], watch="deploys")
     part = cluster.partition(*JOB)
     async with RedisStore(cluster, keeper.lease) as store:
-        store.hold("deploys", [JOB], await cluster.read_state(part))
+        store.held.join("deploys", [JOB], await cluster.read_state(part))
         await store.wait_settled(store.commit("deploys", JOB, {"n": 0}, [("e0", 0)]))
         await cluster.redis.hset(cluster.keys.state(part), version_field(JOB, "deploys"), "x.1")
         await store.wait_settled(store.commit("deploys", JOB, {"n": 1}, [("e1", 1)]))

@@ -205,13 +205,13 @@ async def test_writes_queued_for_a_job_let_go_never_land_even_once_it_is_held_ag
     job, part = (BIZ, 1), cluster.partition(BIZ, 1)
     async with RedisStore(cluster, keeper.lease, pending=False) as store:
         await cluster.submit(BIZ, [1], watch="w")
-        store.hold("w", [job])
+        store.held.join("w", [job])
         await store.wait_settled(store.commit("w", job, {"n": 1}, [("e1", 1)]))
         read = await cluster.read_state(part)
         # Queued and not sent (nothing awaited since): the job is let go and held again.
         older = store.commit("w", job, {"n": 2}, [("e2", 2)])
-        store.let_go("w", [job])
-        store.hold("w", [job], read)  # seeded from what was read, its version too
+        store.held.forget("w", [job])
+        store.held.join("w", [job], read)  # seeded from what was read, its version too
         await store.wait_settled(older)
         assert await cluster.read_state(part) == read  # what the new follow was seeded from
         assert store.fence.stale == 1
@@ -231,14 +231,14 @@ async def test_quiet_returns_once_a_write_already_sent_has_landed(make_cluster, 
     job, part = (BIZ, 1), cluster.partition(BIZ, 1)
     async with RedisStore(cluster, keeper.lease, pending=False) as store:
         await cluster.submit(BIZ, [1], watch="w")
-        store.hold("w", [job])
+        store.held.join("w", [job])
         queue = store._queue
         mark = queue.started
         ticket = store.commit("w", job, {"n": 1}, [("e1", 1)])
         with anyio.fail_after(10):
             while queue.started == mark:  # the writer took it: sent, or about to be
                 await anyio.sleep(0)
-        store.let_go("w", [job])
+        store.held.forget("w", [job])
         await store.quiet()
         assert store.settled(ticket)
         assert json.loads((await cluster.read_state(part))["s:biz:2:1:w"]) == {"n": 1}

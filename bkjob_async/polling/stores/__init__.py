@@ -1,8 +1,7 @@
 """Where a named watch keeps its jobs, tracker states and unacknowledged events; no engine logic.
 
 The store is a dumb, durable map the engine writes through. States and events are opaque JSON
-values (``None``, ``bool``, ``int``, ``float``, ``str``, ``list``, ``dict`` with ``str`` keys);
-a durable store gives them back as ``json.loads(json.dumps(value))`` would, and
+values; a durable store gives them back as ``json.loads(json.dumps(value))`` would, and
 ``MemoryStore`` keeps the very objects it is given (never mutate a value handed over). Per
 watch name it holds the job set (``(Scope, job_instance_id)`` in add order, each with the
 state of its last committed observation, ``None`` before) and the pending events
@@ -10,35 +9,24 @@ state of its last committed observation, ``None`` before) and the pending events
 
 **The write API is the hot path** and never blocks: ``add_jobs``, ``remove_jobs``, ``drop``,
 ``commit`` and ``ack`` queue the write and return a *ticket* (an int that grows with every
-call). A durable store writes its queue in call order, so whatever is durable, every earlier
-call is too. ``settled(ticket)`` / ``await wait_settled(ticket)`` tell when a call is durable
-(or durability is off for now, see *Faults*); ``await flush()`` settles every call so far.
-Reads (``load``, ``watch_names``) flush first.
+call), written in call order: whatever is durable, every earlier call is too (``_queue``:
+settling, health, backoff). Reads (``load``, ``watch_names``) flush first.
 
-**The order that makes delivery at-least-once.** Only a poll that changed something writes.
-For job ``J`` in named watch ``W``: (1) ``observe`` gives the new state and events, each with
-a deterministic ``event_id``; (2) ``ticket = store.commit(W, J, new_state, records)`` writes
-state and events in one transaction; (3) an event reaches the consumer only once
-``settled(ticket)``; (4) the next ``__anext__`` (or ``ack``) calls ``store.ack(W, ids)``. A
-crash before the commit is durable handed nothing out, and the next poll after ``resume``
-re-derives the transitions from the previous state (one merged ``7 -> 9`` if the hosts moved
-twice: the chain continues); after the commit, ``load`` returns the events as pending and
-they are delivered again, same ids and order, before any new one; after the ack they are
-gone. A consumer dedupes by ``event_id``: it may see again what it had not acknowledged,
-never what it had. Without (3) a crash could show ``7 -> 8`` and then ``7 -> 9``.
+**The order that makes delivery at-least-once.** Only a poll that changed something writes:
+``commit`` writes the job's new state and its events (deterministic ``event_id``s) in one
+transaction; an event reaches the consumer only once the commit is settled; the next
+``__anext__`` (or ``ack``) acks it. A crash before the commit is durable handed nothing out,
+and the next poll after ``resume`` re-derives the transitions from the previous state (one
+merged ``7 -> 9``: the chain continues); after it, ``load`` returns the events as pending,
+delivered again, same ids and order, before any new one. A consumer dedupes by ``event_id``:
+it may see again what it had not acknowledged, never what it had.
 
 **Membership.** ``commit`` of a job not in the watch is ignored, events included.
-``remove_jobs`` deletes the jobs' states and pending events; ``drop`` the watch; ``add_jobs``
-keeps a known job's state; an ``event_id`` already pending keeps its first place. A watch is
-loaded before the engine commits or acks for it (``resume``, ``watch_jobs(name=...)``): a
-durable store may know only the pending ids of this process, and ignores an ack of another.
-
-**Faults.** ``open()`` refuses a store it cannot use with ``StoreError``, before any polling.
-A write that fails (disk full, I/O error) stays queued: one ERROR record,
-``statistics().healthy`` false, retries with backoff, a WARNING when writes resume. While
-unhealthy ``settled()`` is true at once, so the engine delivers from memory; a crash then can
-lose what was not written. A store is opened once by its owner; ``aclose`` flushes, and a
-write call on a closed store raises ``StoreError``.
+``remove_jobs`` deletes the jobs' states and pending events; ``add_jobs`` keeps a known job's
+state; an ``event_id`` already pending keeps its first place. A watch is loaded before the
+engine commits or acks for it: a durable store may know only the pending ids of this process.
+``open()`` refuses a store it cannot use with ``StoreError``; a write call on a closed store
+raises ``StoreError``.
 """
 
 from __future__ import annotations
@@ -172,8 +160,6 @@ class Store(AsyncResource):
     ) -> int:
         """Queue one observation: the job's new state and its new ``(event_id, payload)``s.
 
-        Both are written in one transaction. Ignored if ``job`` is not in the watch.
-
         :raises ValueError: ``state`` is ``None`` or an ``event_id`` empty; in a durable
             store, also a float that JSON cannot hold (``nan``, ``inf``).
         :raises TypeError: in a durable store, a value that is not JSON.
@@ -185,10 +171,8 @@ class Store(AsyncResource):
 
     @abc.abstractmethod
     def settled(self, ticket: int) -> bool:
-        """Return whether the call that returned ``ticket`` is durable, or durability is off.
-
-        Durability is off while the store is unhealthy (``statistics().healthy``) or closed.
-        """
+        """Return whether the call that returned ``ticket`` is durable, or durability is off
+        (the store is unhealthy or closed)."""
 
     @abc.abstractmethod
     async def wait_settled(self, ticket: int) -> None:

@@ -1,18 +1,15 @@
 """The one write queue of every durable store: tickets, settling, health, backoff, statistics.
 
-A store's write calls return a *ticket* that grows with every call; the store writes its
-queue its own way (SQLite: a batch per transaction in a thread; Redis: one fenced command at a
-time on the loop) and tells this queue what happened: ``applied(upto)`` after a write,
-``failed(error)`` after one that could not be made. The queue does the rest, the same for
-every store:
+A store writes its queue its own way (SQLite: a batch per transaction in a thread; Redis:
+fenced commands on the loop) and tells this queue what happened: ``applied(upto)`` after a
+write, ``failed(error)`` after one that could not be made. The queue does the rest:
 
 - ``settled(ticket)``: the call is durable, or the store gave durability up for now
-  (unhealthy, or closed), so the poller goes on from memory;
-- waiters (``wait_settled``, ``flush``) wake after each attempt, from the loop or from a
-  writer thread (one ``call_soon_threadsafe``, only if someone waits);
-- health: the first failure logs one ERROR and makes ``statistics().healthy`` false; the
-  next success logs one WARNING with the count of failed attempts; retries back off from
-  ``retry_interval`` doubling to ``max_retry_interval``.
+  (unhealthy, or closed), so the poller delivers from memory (a crash then can lose it);
+- waiters (``wait_settled``, ``flush``) wake after each attempt, from the loop or a thread;
+- health: the first failure logs one ERROR and makes ``statistics().healthy`` false, the calls
+  stay queued and are retried with backoff (``retry_interval`` doubling to
+  ``max_retry_interval``); the next success logs one WARNING with the count of failures.
 """
 
 from __future__ import annotations
@@ -34,26 +31,6 @@ __all__ = ["QueuedStore", "WriteQueue"]
 
 class WriteQueue:
     """Tickets and health of one store's writes; the store does the writing."""
-
-    __slots__ = (
-        "_cycle",
-        "_delay",
-        "_failures_before",
-        "_logger",
-        "_loop",
-        "_waiting",
-        "accepting",
-        "durable",
-        "error",
-        "failures",
-        "finished",
-        "max_retry_interval",
-        "retry_interval",
-        "started",
-        "ticket",
-        "transactions",
-        "what",
-    )
 
     def __init__(
         self,

@@ -1,20 +1,15 @@
 """``SqliteStore``: the store in one SQLite file; every sqlite3 call runs off the event loop.
 
 Rule: the event loop only queues writes (``commit``, ``ack`` ... encode their values, append
-to the queue under a lock and return); one writer thread, which owns the write connection,
-takes the whole queue every ``flush_interval`` seconds (at once when ``max_batch`` calls are
-queued, or on ``flush()``) and writes it in call order as **one transaction**: one row of a
-``log`` table, folded into the tables now and then (``_writer``). Reads run in a worker thread
-on a second connection, which WAL lets read while the writer writes (``_read``). Opening
-checks the file and refuses what it cannot use with ``StoreError``; the schema is versioned
-and migrated in place (``_file``). Tickets, health and backoff: ``stores._queue``.
+to the queue under a lock and return); one writer thread takes the whole queue every
+``flush_interval`` seconds (at once when ``max_batch`` calls are queued, or on ``flush()``)
+and writes it in call order as one transaction (``_writer``). Reads run in a worker thread on
+a second connection, which WAL lets read while the writer writes (``_read``). Opening checks
+the file, locks it and migrates its schema (``_file``).
 
-The file is stdlib ``sqlite3`` in WAL mode with ``synchronous=NORMAL`` by default: a commit
-survives the process being killed (SIGKILL included), and a power loss can only lose the last
-transactions, never corrupt the file; ``synchronous="full"`` fsyncs every batch. A failed
-transaction (disk full, I/O error, read-only file) is rolled back and its calls stay queued,
-ahead of newer ones; ``aclose`` makes a last attempt and logs an ERROR with the count of calls
-it could not write.
+The file is in WAL mode with ``synchronous=NORMAL`` by default: a commit survives the process
+being killed (SIGKILL included), and a power loss can only lose the last transactions, never
+corrupt the file; ``synchronous="full"`` fsyncs every batch.
 """
 
 from __future__ import annotations
@@ -65,8 +60,8 @@ class SqliteStore(QueuedStore):
     :param flush_interval: seconds a batch may wait for more calls before it is written: the
         delay a settled event waits at most, and the store's CPU per call falls as it grows.
     :param max_batch: queued calls that start a write at once.
-    :param retry_interval: seconds before the first retry of a failed write; doubles...
-    :param max_retry_interval: ...up to this.
+    :param retry_interval: seconds before the first retry of a failed write, doubling up to
+        ``max_retry_interval``.
     :param check: run ``PRAGMA quick_check`` at open (linear in the file size).
     :param fold_interval: seconds between folds of the log into the tables (also when the
         log passes 1,000 rows or 2 MB, before a rare call, and at close).
@@ -307,7 +302,7 @@ class SqliteStore(QueuedStore):
     # -- the queue, as the writer thread takes it ---------------------------------------------
 
     def _take(self) -> tuple[list[_Segment], int, int]:
-        """Take the whole queue: its segments, how many calls, the ticket of the last one."""
+        """Take the whole queue: its segments, how many calls, the last one's ticket."""
         queue = self._queue
         with self._lock:
             taken = self._segments, self._queued, queue.ticket

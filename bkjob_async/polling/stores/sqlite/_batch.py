@@ -68,13 +68,7 @@ def scope_text(scope: Scope) -> str:
 
 class _Hot:
     """Commits and acks between two rarer calls, net: the latest state of each job, the events
-    not acknowledged since, and the acks of events committed before.
-
-    A batch's ``_Hot`` is written as one ``log`` row (``body``); the writer keeps the net of all
-    logged batches and folds it into ``jobs`` and ``events`` now and then (``apply``), so a
-    state that changed five times is written once there, and an event acknowledged before the
-    fold never is.
-    """
+    not acknowledged since, and the acks of events committed before (``_writer``)."""
 
     __slots__ = ("acked", "events", "states")
 

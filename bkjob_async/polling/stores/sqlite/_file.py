@@ -1,20 +1,15 @@
 """Opening a SQLite store's file: the lock, every check, the schema and its migrations.
 
 **Opening** checks, in this order, and refuses with ``StoreError`` (naming the file and what
-to do) before any polling: the directory exists; no other live process holds the store (an
-exclusive ``flock`` on the sidecar ``<path>.lock``, which the kernel releases when its
-process dies, SIGKILL included, so a stale lock cannot exist; lock files on network file
-systems are not supported); the file is readable; it is a SQLite file; it is a bkjob-async
-store (``PRAGMA application_id``); its schema is not newer than this code; ``PRAGMA
-quick_check`` finds no corruption; the file is writable. A missing or empty file starts a
-new store; nothing else ever does.
+to do): the directory exists; no other live process holds the store (an exclusive ``flock``
+on ``<path>.lock``, which the kernel releases when its process dies, so a lock is never
+stale; not on network file systems); the file is readable, a SQLite file, a bkjob-async store
+(``PRAGMA application_id``) of a schema not newer than this code; ``PRAGMA quick_check``
+finds no corruption; the file is writable. A missing or empty file starts a new store.
 
-**Schema and migrations.** ``PRAGMA user_version`` is the schema version, 2 today (1 had no
-``log``: ``_MIGRATIONS[1]`` adds it, so a store of the first release opens as it was). A store
-with a lower version is migrated in place at open, in one transaction, by ``_MIGRATIONS[v]``
-(version ``v`` to ``v + 1``, in turn); a higher version is refused (written by a newer
-bkjob-async: upgrade, or use another file). To change the schema: bump ``SCHEMA_VERSION``, add
-the step to ``_MIGRATIONS``, and add a test that opens a file of the old version.
+**Schema.** ``PRAGMA user_version`` is the schema version; a lower one is migrated in place at
+open, in one transaction, by ``_MIGRATIONS[v]`` (``v`` to ``v + 1``). To change the schema:
+bump ``SCHEMA_VERSION``, add the step, and test opening a file of the old version.
 """
 
 from __future__ import annotations

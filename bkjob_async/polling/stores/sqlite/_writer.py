@@ -1,17 +1,13 @@
 """The SQLite store's writer thread, and its log: each batch one ``log`` row, folded now and then.
 
-``Writer`` is the thread; ``LogWriter`` writes on the write connection, in that thread only.
-Commits and acks (one of each per changed poll) are not written to the tables row by row: a
-batch's net (one ``_Hot``: each job's latest state, the events not acknowledged within it,
+A batch's net (one ``_Hot``: each job's latest state, the events not acknowledged within it,
 the acks of older events) is **one row** of ``log``, a transaction of its own. The net of the
 batches logged since the last fold is kept in memory and *folded* into ``jobs`` and
 ``events`` every ``fold_interval`` seconds (sooner past ``_FOLD_ROWS`` rows, ``_FOLD_BYTES``
-or a net of ``_FOLD_SIZE`` entries), before a rare call (add, remove, drop) and at close, in
-the transaction that empties the log. So a state that changed many times between folds is
-written to ``jobs`` once, and an event committed and acknowledged between two folds never
-touches ``events``. Nothing in memory changes before a transaction succeeded (``written``): a
-failed one is rolled back and retried whole. ``load`` reads the tables and the log in one
-snapshot (the log is newer); ``open`` folds a log left by a process that died.
+or ``_FOLD_SIZE`` entries), before a rare call (add, remove, drop) and at close, in the
+transaction that empties the log. Nothing in memory changes before a transaction succeeded
+(``written``): a failed one is rolled back, and its calls stay queued ahead of newer ones.
+``open`` folds a log left by a process that died.
 """
 
 from __future__ import annotations
@@ -119,13 +115,10 @@ class LogWriter:
 
 
 class Writer:
-    """The store's writer thread: it takes the whole queue and writes it as one transaction.
-
-    It waits for something queued (``wake``), then up to ``flush_interval`` for more (cut short
-    by ``urgent``: a full batch, a flush, the close), takes the queue (``take``), writes it
-    through the ``LogWriter`` and reports to the ``WriteQueue``. A failed write is put back
-    ahead of newer calls (``requeue``) and retried after the queue's backoff.
-    """
+    """The store's writer thread: it waits for something queued (``wake``), then up to
+    ``flush_interval`` for more (cut short by ``urgent``: a full batch, a flush, the close),
+    takes the whole queue (``take``) and writes it as one transaction; a failed write is put
+    back (``requeue``) and retried after the queue's backoff."""
 
     def __init__(
         self,
