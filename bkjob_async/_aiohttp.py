@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -27,10 +28,12 @@ if TYPE_CHECKING:
 
     from .config import Timeouts
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "AiohttpTransport"]
+__all__ = ["DEFAULT_KEPT_URLS", "DEFAULT_MAX_BODY_SIZE", "AiohttpTransport"]
 
 #: The largest response body read by default: 64 MiB.
 DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+#: How many requests keep the URL derived for them by default (``AiohttpTransport``).
+DEFAULT_KEPT_URLS = 1024
 
 
 def _url(request: Request) -> URL:
@@ -60,6 +63,7 @@ class AiohttpTransport:
         limit: int = 100,
         redact: Callable[[str], str] = _unmasked,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        kept_urls: int = DEFAULT_KEPT_URLS,
     ) -> None:
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError(
@@ -76,6 +80,9 @@ class AiohttpTransport:
         self._limit = limit
         self.redact = redact
         self._max_body = max_body_size
+        #: The requests whose URL is kept on them (``Request.prepared``), oldest first.
+        self._kept: deque[Request] = deque()
+        self._kept_urls = kept_urls
         self._closed = False
 
     def _open(self) -> aiohttp.ClientSession:
@@ -98,9 +105,8 @@ class AiohttpTransport:
             # Awaited and released by hand rather than ``async with``, as aiohttp documents:
             # the same release, without its five coroutines per request.
             url = request.prepared
-            if not isinstance(url, URL):  # once per request: a poll's is sent again and again
-                url = _url(request)
-                request.remember(url)
+            if not isinstance(url, URL):  # (a poll's request is sent again and again)
+                url = self._keep(request)
             response = await session.request(
                 request.method,
                 url,
@@ -136,6 +142,24 @@ class AiohttpTransport:
                 raise mapped from exc
         # Raised outside the handler: the aiohttp error it replaces may quote a secret.
         raise error
+
+    def _keep(self, request: Request) -> URL:
+        """Derive ``request``'s URL and keep it on the request, for the latest ``kept_urls``.
+
+        A kept URL spares the next send of the request what yarl does to encode the query and
+        work out the parts aiohttp reads, and costs the memory of the URL and of those parts
+        (``benchmarks/README.md``, "Scale without pauses"). That memory is bounded for the
+        transport, not kept per request: beyond ``kept_urls`` requests the oldest one forgets
+        its URL, so a poller watching more jobs than that derives each poll's URL again.
+        """
+        url = _url(request)
+        if self._kept_urls > 0:
+            request.remember(url)
+            kept = self._kept
+            kept.append(request)
+            if len(kept) > self._kept_urls:
+                kept.popleft().remember(None)
+        return url
 
     async def _capped(
         self, request: Request, response: aiohttp.ClientResponse, length: int | None

@@ -13,7 +13,7 @@ import json
 import math
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeVar
 
 import attrs
@@ -70,6 +70,7 @@ __all__ = [
     "HistoryFilters",
     "HostRef",
     "Protocol",
+    "Query",
     "Request",
     "Response",
     "body_fingerprint",
@@ -99,13 +100,45 @@ class Request:
     #: ``Timeouts`` (connect, read, total) still apply, and the smallest bound wins.
     timeout: float | None = None
     #: Left to the transport: what it derived from this request once, to send it again as is
-    #: (the aiohttp transport keeps its URL here with the query encoded: about 24,000
-    #: instructions a send otherwise). Set by ``remember``; never compared or shown.
+    #: (the aiohttp transport keeps the URLs of its latest requests here with the query
+    #: encoded: about 24,000 instructions a send otherwise). Set by ``remember`` (``None``
+    #: forgets it); never compared or shown.
     prepared: object = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def remember(self, prepared: object) -> None:
         """Keep what a transport derived from this request (``prepared``) for its next send."""
         object.__setattr__(self, "prepared", prepared)  # (a memo: the request stays the same)
+
+
+class Query(Mapping[str, str]):
+    """A request's query kept small: pairs many requests share, then the request's own one.
+
+    A poll request lives as long as its job is watched. Its scope's parameters and flags are
+    one dict shared by every job of the scope, and the job's id is the request's only own
+    value, kept as given and spelled when read: 50,000 watched jobs hold no dict each.
+    """
+
+    __slots__ = ("_name", "_shared", "_value")
+
+    def __init__(self, shared: Mapping[str, str], name: str, value: int | str) -> None:
+        self._shared = shared
+        self._name = name
+        self._value = value
+
+    def __getitem__(self, key: str) -> str:
+        if key == self._name:
+            return _query_value(self._value)
+        return self._shared[key]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._shared
+        yield self._name
+
+    def __len__(self) -> int:
+        return len(self._shared) + 1
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 class HistoryFilters(TypedDict, total=False):
@@ -353,6 +386,9 @@ class Protocol:
             headers["Blueking-Language"] = check_text(language, "language")
         self._headers = headers
         self._post_headers = {**headers, "Content-Type": "application/json"}
+        self._urls: dict[str, str] = {}
+        #: The shared part of each scope's poll query (``job_instance_status``, ``Query``).
+        self._shared_queries: dict[tuple[Scope, bool], dict[str, str]] = {}
 
     def __repr__(self) -> str:
         return f"Protocol({self._base!r}, flavor={self.flavor.value!r})"
@@ -360,11 +396,19 @@ class Protocol:
     # --- building -------------------------------------------------------------------------
 
     def url(self, api: str) -> str:
-        """Return the URL of ``api`` (a name this flavor knows) for this flavor."""
-        if self.flavor is ApiFlavor.APIGW_V3:
-            return f"{self._base}/api/v3/{api}"
-        group = "jobv3" if self.flavor is ApiFlavor.ESB_JOBV3 else "job"
-        return f"{self._base}/api/c/compapi/v2/{group}/{api}/"
+        """Return the URL of ``api`` (a name this flavor knows) for this flavor.
+
+        One string per API, shared by every request to it.
+        """
+        url = self._urls.get(api)
+        if url is None:
+            if self.flavor is ApiFlavor.APIGW_V3:
+                url = f"{self._base}/api/v3/{api}"
+            else:
+                group = "jobv3" if self.flavor is ApiFlavor.ESB_JOBV3 else "job"
+                url = f"{self._base}/api/c/compapi/v2/{group}/{api}/"
+            self._urls[api] = url
+        return url
 
     def request(self, api: str, params: Mapping[str, Any]) -> Request:
         """Build the request for endpoint ``api`` with ``params`` as this flavor sends them."""
@@ -398,11 +442,29 @@ class Protocol:
     def job_instance_status(
         self, scope: Scope, job_instance_id: int, *, with_hosts: bool = True
     ) -> Request:
-        """Build ``get_job_instance_status``."""
-        params = self._scoped(scope, job_instance_id=check_id(job_instance_id, "job_instance_id"))
-        if self.flavor.is_v3:
-            params["return_ip_result"] = bool(with_hosts)
-        return self.request("get_job_instance_status", params)
+        """Build ``get_job_instance_status``.
+
+        On the gateway (a GET) the query is a ``Query``: the scope's parameters and
+        ``return_ip_result`` shared by every request of the scope, the job's id its own.
+        """
+        job_id = check_id(job_instance_id, "job_instance_id")
+        if self.flavor is not ApiFlavor.APIGW_V3:
+            params = self._scoped(scope, job_instance_id=job_id)
+            if self.flavor.is_v3:
+                params["return_ip_result"] = bool(with_hosts)
+            return self.request("get_job_instance_status", params)
+        shared = self._shared_queries.get((scope, bool(with_hosts)))
+        if shared is None:
+            params = self._scoped(scope, return_ip_result=bool(with_hosts))
+            shared = {k: _query_value(v) for k, v in params.items()}
+            self._shared_queries[(scope, bool(with_hosts))] = shared
+        return Request(
+            "get_job_instance_status",
+            "GET",
+            self.url("get_job_instance_status"),
+            self._headers,
+            query=Query(shared, "job_instance_id", job_id),
+        )
 
     def step_instance_status(
         self,

@@ -33,14 +33,14 @@ if TYPE_CHECKING:
     from ._jobs import Registry, Watched
     from ._rate import RateGovernor
 
-__all__ = ["Due", "Slot"]
+__all__ = ["SHIFT", "Due", "Slot"]
 
 logger = logging.getLogger("bkjob_async.polling")
 
 # The scheduler never sleeps less than this: jobs due within a tick go out together.
 _TICK = 0.001
-_SHIFT = 32  # slots below 2**32
-_SLOT = (1 << _SHIFT) - 1
+SHIFT = 32  # slots below 2**32 (``Watched.due`` reads an entry's due time)
+_SLOT = (1 << SHIFT) - 1
 
 
 def _entry(due: float, slot: int) -> int:
@@ -48,7 +48,7 @@ def _entry(due: float, slot: int) -> int:
 
     ``int(due * 1e6) + 1``: up to a microsecond late, never early (``push`` spells it inline).
     """
-    return ((int(due * 1e6) + 1) << _SHIFT) | slot
+    return ((int(due * 1e6) + 1) << SHIFT) | slot
 
 
 class Gate(Protocol):
@@ -92,8 +92,7 @@ class Due:
 
     def push(self, watched: Watched, due: float) -> None:
         """(Re)schedule a job's next poll at ``due``."""
-        watched.due = due
-        watched.entry = entry = ((int(due * 1e6) + 1) << _SHIFT) | watched.slot  # (_entry)
+        watched.entry = entry = ((int(due * 1e6) + 1) << SHIFT) | watched.slot  # (_entry)
         heap = self._heap
         heapq.heappush(heap, entry)
         if heap[0] == entry and self._wakeup is not None:
@@ -103,7 +102,6 @@ class Due:
         """Reschedule every job at once (after an outage): ``(due, job)`` pairs."""
         heap = []
         for at, watched in due:
-            watched.due = at
             watched.entry = entry = _entry(at, watched.slot)
             heap.append(entry)
         heapq.heapify(heap)
@@ -121,7 +119,7 @@ class Due:
     def take(self, now: float) -> Watched | None:
         """Pop the earliest due job, if one is due and polls may go now; mark it sent."""
         heap, gap, gate, slots = self._heap, self._gap, self._gate, self._slots
-        bound = (int(now * 1e6) + 1) << _SHIFT  # entries below are due: at most ``now``
+        bound = (int(now * 1e6) + 1) << SHIFT  # entries below are due: at most ``now``
         while heap and heap[0] < bound:
             entry = heapq.heappop(heap)
             watched = slots[entry & _SLOT]
@@ -138,7 +136,6 @@ class Due:
             ) and not gate.may_send(now):
                 heapq.heappush(heap, entry)
                 return None
-            watched.due = math.inf
             watched.entry = None
             watched.busy = True
             watched.sent = now
@@ -182,7 +179,7 @@ class Due:
         self._wakeup = anyio.Event()
         while True:
             now = clock()
-            due = (heap[0] >> _SHIFT) / 1e6 if heap else math.inf  # (the entry's due)
+            due = (heap[0] >> SHIFT) / 1e6 if heap else math.inf  # (the entry's due)
             if self._idle and due <= now:
                 watched = self.take(now)
                 if watched is not None:
@@ -190,7 +187,7 @@ class Due:
                     slot.watched = watched
                     slot.ready.set()
                     continue
-                due = (heap[0] >> _SHIFT) / 1e6 if heap else math.inf  # (stale ones popped)
+                due = (heap[0] >> SHIFT) / 1e6 if heap else math.inf  # (stale ones popped)
             if due <= now:
                 # Held back (rate, outage): wait until polls may go. Or no worker is free: the
                 # first to park wakes us (busy ones take due jobs themselves).

@@ -18,6 +18,7 @@ import math
 from collections import OrderedDict
 from typing import TYPE_CHECKING, NamedTuple
 
+from ._heap import SHIFT
 from ._tracker import EMPTY, JobState
 
 if TYPE_CHECKING:
@@ -29,9 +30,11 @@ if TYPE_CHECKING:
     from ._reader import Wire
     from ._subscription import _Subscription
 
-__all__ = ["Key", "PolledJob", "Registry", "Watched", "key", "moved"]
+__all__ = ["Jobs", "Key", "PolledJob", "Registry", "Watched", "key", "moved"]
 
 Key = tuple[str, int, int]
+
+_NEVER = -math.inf  # (one float for every record: ``-math.inf`` makes a new one each time)
 
 
 def key(scope: Scope, job_id: int) -> Key:
@@ -89,19 +92,16 @@ class Watched:
     __slots__ = (
         "active",
         "busy",
-        "due",
         "entry",
         "hinted",
         "job",
-        "key",
         "sent",
         "slot",
         "subscribers",
         "wire",
     )
 
-    def __init__(self, job: PolledJob, wire: Wire, k: Key | None = None, slot: int = -1) -> None:
-        self.key = key(job.scope, job.job_instance_id) if k is None else k
+    def __init__(self, job: PolledJob, wire: Wire, slot: int = -1) -> None:
         #: Its place in ``Registry.slots``: the due heap names it so (``_heap``).
         self.slot = slot
         #: The job's value: replaced by the driver after each decision.
@@ -112,41 +112,84 @@ class Watched:
         self.subscribers: list[_Subscription] = []
         #: Registered; cleared when its last watch leaves.
         self.active = True
-        #: When its next poll is due, and when its last one was taken (the driver's clock).
-        self.due = math.inf
-        #: Its live entry in the due heap (``_heap``), ``None`` when it has none.
+        #: Its live entry in the due heap (``_heap``: its due time), ``None`` when it has none.
         self.entry: int | None = None
-        self.sent = -math.inf
+        #: When its last poll was taken (the driver's clock).
+        self.sent = _NEVER
         #: A poll is in flight: never poll one job twice at once (answers could cross).
         self.busy = False
         #: When a hint (a callback) last brought its poll forward.
-        self.hinted = -math.inf
+        self.hinted = _NEVER
+
+    @property
+    def key(self) -> Key:
+        """The job's key (``key``): made when asked, not kept per job."""
+        job = self.job
+        return key(job.scope, job.job_instance_id)
+
+    @property
+    def due(self) -> float:
+        """When its next poll is due (the driver's clock), read from its heap entry; ``inf``
+        when it has none. Up to a microsecond later than asked (``_heap``)."""
+        entry = self.entry
+        return math.inf if entry is None else (entry >> SHIFT) / 1e6
+
+
+class Jobs:
+    """The registry's records by key (``Registry.jobs``), found through ``Registry.by_id``.
+
+    A dict by key would hold an entry and a key tuple per watched job for what only a detach
+    and an outage look up.
+    """
+
+    __slots__ = ("_registry",)
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def get(self, k: Key) -> Watched | None:
+        """Return the record of the job of key ``k``, ``None`` if it is not polled."""
+        for watched in self._registry.with_id(k[2]):
+            if watched.key == k:
+                return watched
+        return None
+
+    def values(self) -> list[Watched]:
+        """Return every record, in a new list (the caller may release jobs meanwhile)."""
+        return [watched for watched in self._registry.slots if watched is not None]
+
+    def __len__(self) -> int:
+        return self._registry.count
 
 
 class Registry:
-    """Jobs being polled, by key, and the remembered states of released ones.
+    """Jobs being polled, found by id (``by_id``) or by key (``jobs``), and the remembered
+    states of released ones.
 
     ``by_id`` holds a job's record itself, a list only for an id watched in several scopes:
     no container per job for the collector to walk (``with_id`` reads it). ``slots`` holds each
     record at its ``slot`` (``None``: free), for the due heap's entries of plain numbers.
     """
 
-    __slots__ = ("_free", "_known", "_on_release", "by_id", "jobs", "remember", "slots")
+    __slots__ = ("_free", "_known", "_on_release", "by_id", "count", "jobs", "remember", "slots")
 
     def __init__(self, remember: int, on_release: Callable[[Watched], None]) -> None:
-        self.jobs: dict[Key, Watched] = {}
-        #: The same jobs by job id alone (a callback names no scope): a record, or a list of
-        #: the records of one id in several scopes.
+        #: The jobs by key (``Jobs``: a view of ``by_id``).
+        self.jobs = Jobs(self)
+        #: The jobs by job id alone (a callback names no scope): a record, or a list of the
+        #: records of one id in several scopes.
         self.by_id: dict[int, Watched | list[Watched]] = {}
         #: Records by slot; the list is never replaced (the due heap holds it).
         self.slots: list[Watched | None] = []
+        #: How many jobs are polled.
+        self.count = 0
         self._free: list[int] = []
         self._known: OrderedDict[Key, JobState] = OrderedDict()
         self.remember = remember
         self._on_release = on_release
 
     def __len__(self) -> int:
-        return len(self.jobs)
+        return self.count
 
     def with_id(self, job_id: int) -> Sequence[Watched]:
         """Return the records of the jobs of this id, in any scope."""
@@ -171,11 +214,12 @@ class Registry:
         watched = self.jobs.get(k)
         created = watched is None
         if watched is None:
-            known = self._known.pop(k, EMPTY)
+            known = self._known.pop(k, EMPTY) if self._known else EMPTY
             job = PolledJob(sub.scope, job_id, known if state is None else state)
             slots = self.slots
             slot = self._free.pop() if self._free else len(slots)
-            watched = self.jobs[k] = Watched(job, wire(), k, slot)
+            watched = Watched(job, wire(), slot)
+            self.count += 1
             if slot == len(slots):
                 slots.append(watched)
             else:
@@ -186,7 +230,9 @@ class Registry:
                     same.append(watched)
                 else:
                     self.by_id[job_id] = [same, watched]
-        watched.subscribers.append(sub)
+            watched.subscribers = [sub]  # (a list of one: no room for three more)
+        else:
+            watched.subscribers.append(sub)
         watched.wire.needs_decode = True
         return watched, created
 
@@ -208,7 +254,7 @@ class Registry:
         if subscribers or not watched.active:
             return
         watched.active = False
-        del self.jobs[watched.key]
+        self.count -= 1
         job_id = watched.job.job_instance_id
         same = self.by_id[job_id]
         if isinstance(same, list):
@@ -217,7 +263,6 @@ class Registry:
                 self.by_id[job_id] = same[0]
         else:
             del self.by_id[job_id]
-        watched.due = math.inf
         watched.entry = None
         self.slots[watched.slot] = None
         self._free.append(watched.slot)
@@ -232,7 +277,7 @@ class Registry:
             watched.active = False
             for sub in watched.subscribers:
                 sub.close()
-        self.jobs.clear()
+        self.count = 0
         self.by_id.clear()
         self.slots[:] = [None] * len(self.slots)  # (the same list: the due heap holds it)
         self._free[:] = range(len(self.slots) - 1, -1, -1)

@@ -14,7 +14,6 @@ groups) is the job's ``Wire``, which only the reader changes.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -148,7 +147,7 @@ class Reader:
     def with_hosts(self, watched: Watched, hosts: bool) -> None:
         """Poll a job with its host rows or without (a job-level wait needs none)."""
         job = watched.job
-        watched.wire.request = _kept(self.request(job.scope, job.job_instance_id, with_hosts=hosts))
+        watched.wire.request = self.request(job.scope, job.job_instance_id, with_hosts=hosts)
         watched.wire.needs_decode = True
 
     def host_result(self, key: HostKey, code: int, row: dict[str, Any]) -> HostResult:
@@ -166,7 +165,7 @@ class Reader:
 
     def wire(self, scope: Scope, job_id: int) -> Wire:
         """Return a new job's ``Wire``: its poll request, nothing read yet."""
-        return Wire(_kept(self.request(scope, job_id)))
+        return Wire(self.request(scope, job_id))
 
     async def read(self, watched: Watched) -> Answer | Unread | None:
         """Poll a job once; return ``None`` if its answer has not changed.
@@ -287,18 +286,6 @@ class Reader:
             )
             rows += observe_groups(group)[2]
         return rows
-
-
-def _kept(request: Request) -> Request:
-    """Return a request kept for a job's life with its URL and scope values shared.
-
-    Every job's poll request has the same URL and the same scope parameters: interned, they are
-    one string each for all jobs instead of one per job (about 150 bytes a job).
-    """
-    query = request.query
-    if query is not None:
-        query = {k: v if k == "job_instance_id" else sys.intern(v) for k, v in query.items()}
-    return attrs.evolve(request, url=sys.intern(request.url), query=query)
 
 
 def _final_snapshot(snapshot: JobInstanceStatus) -> JobInstanceStatus:

@@ -48,10 +48,10 @@ class StepState(NamedTuple):
     ``keys`` lists the step's hosts in the order first seen, ``codes`` their last statuses in
     the same order. A change of statuses makes a new ``codes`` and shares ``keys``: a changed
     poll keeps two small sequences per step, not a copy of a map. ``hosts`` is the map they
-    make. Host ids are kept as an ``array`` of 64-bit ints and codes as ``bytes`` (a tuple when
-    one does not fit: a ``(cloud, ip, ipv6)`` key, a code above 255): 8 bytes per host id and
-    one per code instead of an int object each, and nothing for the garbage collector to walk
-    (``pack_keys``, ``pack_codes``).
+    make. Host ids are kept as an ``array`` of 32-bit (or, if one needs it, 64-bit) ints and
+    codes as ``bytes`` (a tuple when one does not fit: a ``(cloud, ip, ipv6)`` key, a code above
+    255): 4 or 8 bytes per host id and one per code instead of an int object each, and nothing
+    for the garbage collector to walk (``pack_keys``, ``pack_codes``).
     """
 
     step_instance_id: int
@@ -93,9 +93,14 @@ _Codes = Sequence[int]
 
 
 def pack_keys(keys: list[HostKey]) -> _Keys:
-    """Return host keys as an ``array`` of 64-bit ints, or a tuple if one is not such an int."""
+    """Return host keys as an ``array`` of 32-bit unsigned ints, of 64-bit ints if one does not
+    fit, or a tuple if one is not such an int."""
     if not keys:
         return ()
+    try:
+        return array("I", keys)  # type: ignore[type-var]
+    except (TypeError, OverflowError):  # a (cloud, ip, ipv6) key, or an id past 32 bits
+        pass
     try:
         return array("q", keys)  # type: ignore[type-var]
     except (TypeError, OverflowError):  # a (cloud, ip, ipv6) key, or an id past 64 bits

@@ -1,4 +1,5 @@
-"""A request sent again (a poll's) goes out with the URL the transport derived the first time."""
+"""A request sent again (a poll's) goes out with the URL the transport derived the first time;
+the transport keeps the URLs of its latest requests only."""
 
 from __future__ import annotations
 
@@ -69,3 +70,31 @@ def test_the_memo_is_never_compared_or_shown() -> None:
     request.remember(URL("http://elsewhere.test/"))
     assert request == twin
     assert "elsewhere" not in repr(request)
+
+
+async def test_only_the_latest_requests_keep_their_url() -> None:
+    def handler(request: Request) -> Response:
+        return json_response({"result": True, "code": 0, "data": {}})
+
+    async with serve(handler) as server:
+        protocol = _protocol(server.url)
+        requests = [protocol.job_instance_status(Scope.biz(2), i) for i in (1, 2, 3)]
+        transport = AiohttpTransport(timeouts=Timeouts(), kept_urls=2)
+        unkept = AiohttpTransport(timeouts=Timeouts(), kept_urls=0)
+        try:
+            for request in requests:
+                await transport.send(request)
+            first_gone = requests[0].prepared is None
+            later_kept = [isinstance(r.prepared, URL) for r in requests[1:]]
+            await transport.send(requests[0])  # derived again: the oldest kept one forgets
+            again = [isinstance(r.prepared, URL) for r in requests]
+            fresh = protocol.job_instance_status(Scope.biz(2), 4)
+            response = await unkept.send(fresh)
+        finally:
+            await transport.aclose()
+            await unkept.aclose()
+    assert first_gone
+    assert later_kept == [True, True]
+    assert again == [True, False, True]
+    assert response.status == 200
+    assert fresh.prepared is None

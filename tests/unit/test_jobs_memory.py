@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+from array import array
 
 from bkjob_async import Scope
 from bkjob_async._converter import Generation
@@ -13,7 +14,14 @@ from bkjob_async.polling._codec import from_data, to_data
 from bkjob_async.polling._heap import Due
 from bkjob_async.polling._jobs import PolledJob, Registry, Watched
 from bkjob_async.polling._reader import Wire
-from bkjob_async.polling._tracker import EMPTY, observe
+from bkjob_async.polling._tracker import (
+    EMPTY,
+    JobState,
+    StepState,
+    observe,
+    pack_codes,
+    pack_keys,
+)
 
 from ..scripted import job_body
 
@@ -32,9 +40,9 @@ def test_a_step_keeps_its_hosts_as_plain_numbers() -> None:
     assert list(running.keys) == [100 + i for i in range(10)]
     assert list(running.codes) == [5] * 10
     assert running.hosts == {100 + i: 5 for i in range(10)}
-    # No object per host: the codes are bytes (never tracked), the ids one array of int64.
+    # No object per host: the codes are bytes (never tracked), the ids one array of 32-bit ints.
     assert isinstance(running.codes, bytes)
-    assert running.keys.itemsize == 8  # type: ignore[attr-defined]
+    assert running.keys.itemsize == 4  # type: ignore[attr-defined]
     assert not gc.is_tracked(running.codes)
     # A change makes new codes and shares the keys.
     moved, events = _observe(state, job_body(1, 2, [(10, 2, 0, [7] + [5] * 9), (11, 1, 0, None)]))
@@ -43,6 +51,20 @@ def test_a_step_keeps_its_hosts_as_plain_numbers() -> None:
     assert step.keys is running.keys
     assert list(step.codes) == [7] + [5] * 9
     assert len(events) == 1
+
+
+def test_host_ids_past_32_bits_take_8_bytes_each() -> None:
+    small = pack_keys([7, 2**32 - 1])
+    large = pack_keys([7, 2**32])
+    negative = pack_keys([-1, 7])
+    assert small.itemsize == 4  # type: ignore[attr-defined]
+    assert large.itemsize == 8  # type: ignore[attr-defined]
+    assert negative.itemsize == 8  # type: ignore[attr-defined]
+    assert list(large) == [7, 2**32]
+    assert list(negative) == [-1, 7]
+    assert pack_keys([7, 8]) == pack_keys([7, 8]) == array("q", [7, 8])  # equal by value
+    state = JobState(2, False, (StepState(10, 2, 0, large, pack_codes([5, 7])),), 1)
+    assert from_data(to_data(state)) == state
 
 
 def test_values_that_do_not_fit_are_kept_as_tuples() -> None:

@@ -33,7 +33,7 @@ from bkjob_async import (
     Targets,
     UnsupportedOperationError,
 )
-from bkjob_async._protocol import Protocol, Request, Response, body_fingerprint
+from bkjob_async._protocol import Protocol, Query, Request, Response, body_fingerprint
 from tests.conftest import ACCESS_TOKEN, APP_SECRET, BK_TOKEN, load_sample
 
 BASE = "https://bk.example.com/prefix/"
@@ -105,6 +105,30 @@ def test_apigw_job_status_is_get_with_query_and_no_body() -> None:
     }
     assert request.idempotent
     assert "Content-Type" not in request.headers
+
+
+def test_poll_requests_of_one_scope_share_all_but_the_job_id() -> None:
+    proto = protocol("apigw-v3")
+    first = proto.job_instance_status(BIZ, 100, with_hosts=True)
+    second = proto.job_instance_status(BIZ, 101, with_hosts=True)
+    assert first.url is second.url
+    assert first.headers is second.headers
+    assert isinstance(first.query, Query)
+    assert isinstance(second.query, Query)
+    assert first.query._shared is second.query._shared  # the scope's part, one dict
+    assert dict(second.query) == {**dict(first.query), "job_instance_id": "101"}
+    assert len(first.query) == 4
+    assert "job_instance_id" in first.query
+    with pytest.raises(KeyError):
+        first.query["bk_biz_id"]
+    assert repr(first.query) == repr(dict(first.query))
+    other_scope = proto.job_instance_status(Scope.biz_set(9991001), 100, with_hosts=True)
+    no_hosts = proto.job_instance_status(BIZ, 100, with_hosts=False)
+    assert other_scope.query is not None
+    assert no_hosts.query is not None
+    assert other_scope.query["bk_scope_type"] == "biz_set"
+    assert no_hosts.query["return_ip_result"] == "false"
+    assert first.query == {**dict(no_hosts.query), "return_ip_result": "true"}
 
 
 def test_apigw_bool_false_is_spelled_false() -> None:
