@@ -50,7 +50,7 @@ from ._keys import (
     parse_partition_member,
     partition_of,
 )
-from ._leases import Holders, read_holders
+from ._leases import Holders
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -235,14 +235,14 @@ class Cluster(AsyncResource):
     async def watches(self) -> set[str]:
         """Return the names of the watches that hold jobs."""
         async with self.guard():
-            return {_text(m) for m in await self.redis.smembers(self.keys.watches)}
+            return {str(m) for m in await self.redis.smembers(self.keys.watches)}
 
     async def jobs(self, watch: str) -> set[JobRef]:
         """Return the jobs of ``watch``."""
         check_watch(watch)
         async with self.guard():
             members = await self.redis.smembers(self.keys.watch_jobs(watch))
-        return {parse_job_member(_text(m)) for m in members}
+        return {parse_job_member(str(m)) for m in members}
 
     async def partition_versions(self) -> list[int]:
         """Return each partition's version (0 if never changed), one round trip."""
@@ -255,8 +255,23 @@ class Cluster(AsyncResource):
         return versions
 
     async def holders(self, partitions: Iterable[int]) -> Holders:
-        """Return the live workers and who holds each of ``partitions`` (read only)."""
-        return await read_holders(self, partitions)
+        """Return the live workers and who holds each of ``partitions``, in one round trip."""
+        parts = sorted(set(partitions))
+        async with self.guard():
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.time()
+            pipe.zrange(self.keys.members, 0, -1, withscores=True)
+            for part in parts:
+                pipe.get(self.keys.lease(part))
+            replies = await pipe.execute()
+        (seconds, micros), members, leases = replies[0], replies[1], replies[2:]
+        now = int(seconds) * 1000 + int(micros) // 1000
+        live = frozenset(str(worker) for worker, expiry in members if expiry >= now)
+        holders = {
+            part: None if lease is None else str(lease).rsplit(":", 1)[0]
+            for part, lease in zip(parts, leases, strict=True)
+        }
+        return Holders(live, holders)
 
     async def partition_jobs(self, partition: int) -> dict[JobRef, frozenset[str]]:
         """Return the jobs of one partition, each with the watches it is in."""
@@ -265,7 +280,7 @@ class Cluster(AsyncResource):
             members = await self.redis.smembers(self.keys.part(partition))
         found: dict[JobRef, set[str]] = defaultdict(set)
         for member in members:
-            job, watch = parse_partition_member(_text(member))
+            job, watch = parse_partition_member(str(member))
             found[job].add(watch)
         return {job: frozenset(w) for job, w in found.items()}
 
@@ -366,15 +381,11 @@ class Cluster(AsyncResource):
         after other reads, ``False`` means they may have seen a wiped Redis."""
         async with self.guard():
             epoch = await self.redis.get(self.keys.epoch)
-        return epoch is not None and _text(epoch) == self.epoch
+        return epoch is not None and str(epoch) == self.epoch
 
     async def read_state(self, partition: int) -> dict[str, str]:
         """Return the partition's state fields (read without a lease)."""
         self._check_partition(partition)
         async with self.guard():
             data = await self.redis.hgetall(self.keys.state(partition))
-        return {_text(k): _text(v) for k, v in data.items()}
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+        return {str(k): str(v) for k, v in data.items()}

@@ -56,8 +56,6 @@ class Holdings:
         #: Partition -> its unfinished jobs as last read here: kept when the partition is
         #: dropped, so a Redis that comes back empty gets them back (``unfinished``).
         self.known: dict[int, Jobs] = {}
-        #: Job -> writes of its end (one per watch) not applied yet.
-        self.ending: dict[JobRef, int] = {}
         self._joins = itertools.count(1)
         self._nonce, self._writes = secrets.token_hex(8), itertools.count(1)
 
@@ -182,21 +180,6 @@ class Holdings:
             jobs.discard(job)
             if reread:
                 self.versions.pop(part, None)
-
-    def end_written(self, job: JobRef, part: int) -> bool:
-        """A write of ``job``'s end was applied; return whether every watch has it now."""
-        known = self.known.get(part)
-        if known is not None:
-            known.pop(job, None)
-        left = self.ending.get(job)
-        if left is None:
-            return False
-        if left > 1:
-            self.ending[job] = left - 1
-            return False
-        del self.ending[job]
-        self.leave(job, part, reread=False)
-        return True
 
     def unfinished(self) -> dict[tuple[str, Scope], list[int]]:
         """Return every unfinished job known here (polled now, or read with a partition held

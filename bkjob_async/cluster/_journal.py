@@ -80,7 +80,6 @@ class ClusterJournal(StoreJournal):
         if last is not None:
             if kept(last):
                 records.append((last.event_id, encode_entry(last, raw, self._wire)))
-            held.ending[key] = len(targets)  # one write of its end per watch
             if isinstance(last, WatchFailed):
                 log.warning("job %d cannot be watched (%s); not polling it", key[1], last.error)
         data, end, ticket = to_data(job.state), last is not None, 0

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from ._client import Cluster
 
-__all__ = ["Holders", "LapseTimer", "LeaseKeeper", "TickResult", "read_holders", "ticks_to"]
+__all__ = ["Holders", "LapseTimer", "LeaseKeeper", "TickResult", "ticks_to"]
 
 log = logging.getLogger("bkjob_async.cluster")
 
@@ -301,23 +301,3 @@ class Holders:
 
     live: frozenset[str]
     leases: Mapping[int, str | None]
-
-
-async def read_holders(cluster: Cluster, partitions: Iterable[int]) -> Holders:
-    """Return the live workers and who holds each of ``partitions``, in one round trip."""
-    parts = sorted(set(partitions))
-    async with cluster.guard():
-        pipe = cluster.redis.pipeline(transaction=False)
-        pipe.time()
-        pipe.zrange(cluster.keys.members, 0, -1, withscores=True)
-        for part in parts:
-            pipe.get(cluster.keys.lease(part))
-        replies = await pipe.execute()
-    (seconds, micros), members, leases = replies[0], replies[1], replies[2:]
-    now = int(seconds) * 1000 + int(micros) // 1000
-    live = frozenset(str(worker) for worker, expiry in members if expiry >= now)
-    holders = {
-        part: None if lease is None else str(lease).rsplit(":", 1)[0]
-        for part, lease in zip(parts, leases, strict=True)
-    }
-    return Holders(live, holders)

@@ -58,7 +58,7 @@ class RedisStore(QueuedStore):
         ``Worker`` passes ``False`` (its events are delivered by the watch's stream alone).
     :param on_refused: called with a job whose commit was refused (what it carried is not in
         Redis: its poller must go on from what Redis holds).
-    :param on_ended: called with a job whose commit with ``end=True`` was applied.
+    :param on_ended: called with a job and watch whose commit with ``end=True`` was applied.
     """
 
     def __init__(
@@ -70,7 +70,7 @@ class RedisStore(QueuedStore):
         max_retry_interval: float = 2.0,
         pending: bool = True,
         on_refused: Callable[[JobKey], None] | None = None,
-        on_ended: Callable[[JobKey], None] | None = None,
+        on_ended: Callable[[JobKey, str], None] | None = None,
     ) -> None:
         self.cluster = cluster
         self._keep_pending = pending
@@ -143,7 +143,6 @@ class RedisStore(QueuedStore):
     # -- reads ----------------------------------------------------------------------------
 
     async def watch_names(self) -> list[str]:
-        """Return the names of the store's watches, sorted."""
         await self.flush()
         async with self.cluster.guard():
             names = await self.cluster.redis.smembers(self.cluster.keys.named)

@@ -37,7 +37,6 @@ from ._rate import RateBudget
 from ._store import RedisStore
 
 if TYPE_CHECKING:
-    from anyio.abc import TaskGroup
     from anyio.streams.memory import MemoryObjectReceiveStream
 
     from ..client import BkJobClient
@@ -128,9 +127,8 @@ class Worker(AsyncResource):
         self._redis_ms, self._redis_at = 0, cluster.clock()
         #: Jobs a write of was refused since the last lease round (for its log line).
         self._refusals = 0
-        #: Drops partitions when their lease reaches its deadline (``_watch_deadlines``).
-        self._timer = LapseTimer(cluster.clock, self._deadline)
-        self._tg: TaskGroup | None = None
+        #: Drops partitions when their lease reaches its deadline (``_lapsed``).
+        self._timer = LapseTimer(cluster.clock, self._lapsed)
         self._stack: contextlib.AsyncExitStack | None = None
         self._gained = 0
         self._dropped = 0
@@ -159,7 +157,7 @@ class Worker(AsyncResource):
             await stack.enter_async_context(self.poller)
             send, receive = anyio.create_memory_object_stream[TickResult](math.inf)
             stack.push_async_callback(send.aclose)  # once the task group is done
-            tg = self._tg = await stack.enter_async_context(anyio.create_task_group())
+            tg = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tg.cancel_scope.cancel)
             stack.callback(self._timer.stop)
             tg.start_soon(self._follow, receive)
@@ -197,7 +195,6 @@ class Worker(AsyncResource):
                     log.warning("worker %s: %s; retrying next round", self.worker_id, exc)
                     self.held.versions.clear()
                 self._lapsed()
-                self._watch_deadlines()
 
     async def _apply(self, result: TickResult) -> None:
         self._redis_ms, self._redis_at = result.now_ms, self.cluster.clock()
@@ -226,7 +223,8 @@ class Worker(AsyncResource):
                 await self._load(part, version)
 
     def _lapsed(self) -> None:
-        """Drop every partition whose lease is past its deadline by this process's clock."""
+        """Drop every partition whose lease is past its deadline by this process's clock, and
+        set the timer for the next deadline."""
         lapsed = [p for p in self.held.parts if self.keeper.lease(p) is None]
         if lapsed:
             log.warning(
@@ -236,15 +234,8 @@ class Worker(AsyncResource):
             )
         for part in lapsed:
             self._drop(part)
-
-    def _watch_deadlines(self) -> None:
-        """Set the timer that drops the partitions whose lease reaches its deadline."""
         parts = self.held.parts
         self._timer.arm(lease.deadline for p in parts if (lease := self.keeper.lease(p)))
-
-    def _deadline(self) -> None:
-        self._lapsed()
-        self._watch_deadlines()
 
     async def _resubmit(self) -> None:
         """Redis lost the cluster's data: put back every unfinished job this worker knows
@@ -301,7 +292,6 @@ class Worker(AsyncResource):
         """Stop polling ``jobs`` here, at once (no poll of them is taken after this)."""
         for job in jobs:
             self.held.release(job)  # (its writes still queued are dropped)
-            self.held.ending.pop(job, None)
             self.poller.unfollow(*job)
 
     # -- engine seams ---------------------------------------------------------------------
@@ -310,13 +300,16 @@ class Worker(AsyncResource):
         """A write of ``job`` was refused: what it carried is not in Redis, so stop polling
         it now and re-read its partition at the next lease round (the job is followed again
         from Redis' state, here or by its new holder)."""
-        self.held.ending.pop(job, None)  # its end, if that was the write, is not recorded
         self._refusals += 1
         self.held.leave(job, self.cluster.partition(*job), reread=True)
         self._unfollow([job])
 
-    def _end_written(self, job: JobRef) -> None:
-        """A write of ``job``'s end was applied: once all its watches have it, the job has
-        left them, and this worker lets go of it (a ``submit`` of it again is a new job)."""
-        if self.held.end_written(job, self.cluster.partition(*job)):
-            self._unfollow([job])
+    def _end_written(self, job: JobRef, watch: str) -> None:
+        """A write of ``job``'s end to ``watch`` was applied: the job left that watch; once it
+        left them all, this worker lets go of it (a ``submit`` of it again is a new job)."""
+        part = self.cluster.partition(*job)
+        self.held.known.get(part, {}).pop(job, None)
+        self.held.forget(watch, [job])
+        if job not in self.held.jobs:
+            self.held.leave(job, part, reread=False)
+            self.poller.unfollow(*job)

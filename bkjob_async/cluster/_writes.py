@@ -47,6 +47,19 @@ class Fenced:
     (``end``: its last) made while the job was held as ``member``, replacing its stored
     ``version[0]`` by ``version[1]``."""
 
+    __slots__ = (
+        "delete",
+        "end",
+        "events",
+        "job",
+        "member",
+        "part",
+        "settled",
+        "state",
+        "version",
+        "watch",
+    )
+
     def __init__(
         self,
         part: int,
@@ -158,28 +171,15 @@ class Fence:
 
     :param on_refused: called with a job whose write was not applied (its lease is gone, the
         job left its watch, or it was written since: its next write goes over what Redis holds).
-    :param on_ended: called with a job whose write of its end was applied.
+    :param on_ended: called with a job and watch whose write of the job's end was applied.
     """
-
-    __slots__ = (
-        "_commit",
-        "_leases",
-        "_on_ended",
-        "_on_refused",
-        "_parts",
-        "cluster",
-        "gone",
-        "refused",
-        "repeated",
-        "stale",
-    )
 
     def __init__(
         self,
         cluster: Cluster,
         leases: Callable[[int], Lease | None],
         on_refused: Callable[[JobKey], None] | None,
-        on_ended: Callable[[JobKey], None] | None,
+        on_ended: Callable[[JobKey, str], None] | None,
     ) -> None:
         self.cluster = cluster
         self._leases = leases
@@ -243,7 +243,7 @@ class Fence:
         job = write.job
         if refused is None:
             if write.end and job is not None and self._on_ended is not None:
-                self._on_ended(job)
+                self._on_ended(job, write.watch or "")
             return
         if isinstance(refused, LeaseLostError):
             self.refused += 1

@@ -49,7 +49,6 @@ class MemoryStore(Store):
         return f"MemoryStore(watches={len(self._watches)})"
 
     async def open(self) -> None:
-        """Open the store (nothing to do)."""
         self._closed = False
 
     async def aclose(self) -> None:
@@ -57,11 +56,9 @@ class MemoryStore(Store):
         self._closed = True
 
     async def watch_names(self) -> list[str]:
-        """Return the names of the stored watches, sorted."""
         return sorted(self._watches)
 
     async def load(self, name: str) -> StoredWatch | None:
-        """Return a snapshot of watch ``name``, or ``None``."""
         watch = self._watches.get(check_name(name))
         if watch is None:
             return None
@@ -74,7 +71,6 @@ class MemoryStore(Store):
         return self._ticket
 
     def add_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
-        """Create watch ``name`` if new and add ``jobs``; return a ticket."""
         ticket = self._next()
         watch = self._watches.get(check_name(name))
         if watch is None:
@@ -84,7 +80,6 @@ class MemoryStore(Store):
         return ticket
 
     def remove_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
-        """Remove ``jobs`` with their states and pending events; return a ticket."""
         ticket = self._next()
         watch = self._watches.get(check_name(name))
         if watch is not None:
@@ -94,7 +89,6 @@ class MemoryStore(Store):
         return ticket
 
     def drop(self, name: str) -> int:
-        """Delete watch ``name``; return a ticket."""
         ticket = self._next()
         self._watches.pop(check_name(name), None)
         return ticket
@@ -106,7 +100,6 @@ class MemoryStore(Store):
         state: JsonValue,
         events: Sequence[tuple[str, JsonValue]] = (),
     ) -> int:
-        """Keep the job's new state and pending events; return a ticket."""
         ticket = self._next()
         if state is None:
             raise ValueError("a committed state cannot be None (None means 'no state yet')")
@@ -122,7 +115,6 @@ class MemoryStore(Store):
         return ticket
 
     def ack(self, name: str, event_ids: Iterable[str]) -> int:
-        """Forget these pending events; return a ticket."""
         ticket = self._next()
         watch = self._watches.get(name)
         if watch is not None:
@@ -131,7 +123,6 @@ class MemoryStore(Store):
         return ticket
 
     def settled(self, ticket: int) -> bool:
-        """Return True: memory writes are done when the call returns."""
         return True
 
     async def wait_settled(self, ticket: int) -> None:
@@ -141,7 +132,6 @@ class MemoryStore(Store):
         """Return at once."""
 
     def statistics(self) -> StoreStatistics:
-        """Return a snapshot: always healthy, nothing pending, no transactions."""
         return StoreStatistics(
             healthy=True,
             error=None,

@@ -85,14 +85,14 @@ class SqliteStore(QueuedStore):
         self._path = os.fspath(path)
         if not isinstance(self._path, str) or not self._path:
             raise ValueError(f"invalid store path {path!r}")
-        options = Options.checked(
-            synchronous,
-            flush_interval,
-            max_batch,
-            retry_interval,
-            max_retry_interval,
-            check,
-            fold_interval,
+        options = Options(
+            synchronous=synchronous,
+            flush_interval=flush_interval,
+            max_batch=max_batch,
+            retry_interval=retry_interval,
+            max_retry_interval=max_retry_interval,
+            check=bool(check),
+            fold_interval=fold_interval,
         )
         self._max_batch = options.max_batch
         #: The lock and the write connection, from ``open`` (``_file``).
@@ -171,7 +171,6 @@ class SqliteStore(QueuedStore):
     # -- reads ----------------------------------------------------------------------------
 
     async def watch_names(self) -> list[str]:
-        """Return the names of the stored watches, sorted."""
         await self._readable()
         return await anyio.to_thread.run_sync(self._reads.names, limiter=self._limiter)
 
@@ -228,15 +227,12 @@ class SqliteStore(QueuedStore):
         return ticket
 
     def add_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
-        """Queue: create watch ``name`` if new and add ``jobs``; return a ticket."""
         return self._enqueue_op("add", name, jobs)
 
     def remove_jobs(self, name: str, jobs: Iterable[JobKey]) -> int:
-        """Queue: remove ``jobs`` with their states and pending events; return a ticket."""
         return self._enqueue_op("remove", name, jobs)
 
     def drop(self, name: str) -> int:
-        """Queue: delete watch ``name`` and everything stored for it; return a ticket."""
         return self._enqueue_op("drop", name, ())
 
     def commit(
@@ -282,7 +278,6 @@ class SqliteStore(QueuedStore):
         return ticket
 
     def ack(self, name: str, event_ids: Iterable[str]) -> int:
-        """Queue: forget these pending events of watch ``name``; return a ticket."""
         if self._state != "open":
             self._open_for_writes()
         known, queue = self._pending, self._queue

@@ -231,55 +231,34 @@ def _max_seq(conn: sqlite3.Connection) -> int:
     return max(jobs, events)
 
 
-@attrs.frozen
+def _seconds(_: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if not is_number(value):
+        raise TypeError(f"{attribute.name} must be a number of seconds, not {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{attribute.name} must be finite and >= 0, not {value!r}")
+
+
+def _batch(_: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if not is_int(value) or value < 1:
+        raise ValueError(f"max_batch must be an int >= 1, not {value!r}")
+
+
+def _synchronous(_: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if value not in ("normal", "full"):
+        raise ValueError(f"synchronous must be 'normal' or 'full', not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
 class Options:
     """A ``SqliteStore``'s settings, checked (see its docstring)."""
 
-    synchronous: Literal["normal", "full"]
-    flush_interval: float
-    max_batch: int
-    retry_interval: float
-    max_retry_interval: float
+    synchronous: Literal["normal", "full"] = attrs.field(validator=_synchronous)
+    flush_interval: float = attrs.field(validator=_seconds)
+    max_batch: int = attrs.field(validator=_batch)
+    retry_interval: float = attrs.field(validator=_seconds)
+    max_retry_interval: float = attrs.field(validator=_seconds)
     check: bool
-    fold_interval: float
-
-    @classmethod
-    def checked(
-        cls,
-        synchronous: Literal["normal", "full"],
-        flush_interval: float,
-        max_batch: int,
-        retry_interval: float,
-        max_retry_interval: float,
-        check: bool,
-        fold_interval: float,
-    ) -> Options:
-        """Return the options, or raise ``TypeError``/``ValueError`` naming the bad one."""
-        if synchronous not in ("normal", "full"):
-            raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
-        times: dict[str, float] = {}
-        for label, value in (
-            ("flush_interval", flush_interval),
-            ("retry_interval", retry_interval),
-            ("max_retry_interval", max_retry_interval),
-            ("fold_interval", fold_interval),
-        ):
-            if not is_number(value):
-                raise TypeError(f"{label} must be a number of seconds, not {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(f"{label} must be finite and >= 0, not {value!r}")
-            times[label] = float(value)
-        if not is_int(max_batch) or max_batch < 1:
-            raise ValueError(f"max_batch must be an int >= 1, not {max_batch!r}")
-        return cls(
-            synchronous,
-            times["flush_interval"],
-            max_batch,
-            times["retry_interval"],
-            max(times["max_retry_interval"], times["retry_interval"]),
-            bool(check),
-            times["fold_interval"],
-        )
+    fold_interval: float = attrs.field(validator=_seconds)
 
 
 class StoreFile:
