@@ -15,16 +15,21 @@ job's state every minute or so; even tuples of numbers only (untracked at their 
 piled up in the youngest generation between passes, one per job polled, and made its pass walk
 them all (``benchmarks/README.md``, "Scale without pauses"). An entry is stale unless it is
 its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds another job).
+
+Parked workers and the scheduler sleep on bare asyncio futures (the client runs on asyncio
+only, as aiohttp does), not on anyio Events and cancel scopes: a scheduler sleep that ran to its
+deadline was a cancel scope's timeout, a cancellation delivered, raised and caught, and at a
+few polls a second per worker that came with nearly every poll (``benchmarks/README.md``,
+"CPU per job-hour"). Cancelling their task still stops them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import math
 from typing import TYPE_CHECKING, Protocol
-
-import anyio
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,14 +68,45 @@ class Gate(Protocol):
     def hold(self, now: float) -> float: ...
 
 
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class Slot:
-    """A parked worker: the scheduler puts a job in ``watched`` and sets ``ready``."""
+    """A parked worker: the scheduler puts a job in ``watched`` and wakes ``ready``."""
 
     __slots__ = ("ready", "watched")
 
     def __init__(self) -> None:
         self.watched: Watched | None = None
-        self.ready = anyio.Event()
+        self.ready: asyncio.Future[None]  # (``park`` sets it)
+
+
+class Alarm:
+    """What the scheduler sleeps on: woken by ``set`` or after ``delay``, whichever is first."""
+
+    __slots__ = ("_future",)
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        """Wake the sleeper, if one sleeps (a wake-up between two sleeps is not kept)."""
+        if self._future is not None:
+            _wake(self._future)
+
+    async def sleep(self, delay: float) -> None:
+        """Sleep until ``set`` or for ``delay`` seconds (``math.inf``: until ``set``)."""
+        loop = asyncio.get_running_loop()
+        self._future = future = loop.create_future()
+        timer = loop.call_later(delay, _wake, future) if delay < math.inf else None
+        try:
+            await future
+        finally:
+            self._future = None
+            if timer is not None:
+                timer.cancel()
 
 
 class Due:
@@ -85,7 +121,7 @@ class Due:
         self._heap: list[int] = []
         #: The registry's records by slot (the registry's list, never replaced).
         self._slots = gate.registry.slots
-        self._wakeup: anyio.Event | None = None
+        self._wakeup: Alarm | None = None
         self._idle: list[Slot] = []
         #: Polls put off because they came sooner than the smallest gap (``_refuse``).
         self.refused = 0
@@ -161,11 +197,11 @@ class Due:
 
     async def park(self, slot: Slot) -> Watched | None:
         """Park a worker until the scheduler hands it a job (``None``: look again)."""
-        slot.ready = anyio.Event()
+        slot.ready = ready = asyncio.get_running_loop().create_future()
         self._idle.append(slot)
         if len(self._idle) == 1 and self._wakeup is not None:
             self._wakeup.set()  # the scheduler may be waiting for a free worker
-        await slot.ready.wait()
+        await ready
         watched, slot.watched = slot.watched, None
         return watched
 
@@ -176,7 +212,7 @@ class Due:
         loop wakes at most once per ``_TICK``.
         """
         heap = self._heap
-        self._wakeup = anyio.Event()
+        self._wakeup = alarm = Alarm()
         while True:
             now = clock()
             due = (heap[0] >> SHIFT) / 1e6 if heap else math.inf  # (the entry's due)
@@ -185,7 +221,7 @@ class Due:
                 if watched is not None:
                     slot = self._idle.pop()
                     slot.watched = watched
-                    slot.ready.set()
+                    _wake(slot.ready)
                     continue
                 due = (heap[0] >> SHIFT) / 1e6 if heap else math.inf  # (stale ones popped)
             if due <= now:
@@ -194,6 +230,4 @@ class Due:
                 delay = max(self._gate.hold(now), _TICK) if self._idle else math.inf
             else:
                 delay = max(due - now, _TICK) if heap else math.inf
-            self._wakeup = anyio.Event()
-            with anyio.move_on_after(delay):
-                await self._wakeup.wait()
+            await alarm.sleep(delay)
