@@ -11,7 +11,10 @@ What it guarantees:
   rest could come, and the next ask waits that long: one round trip serves a batch. A worker
   whose ask finds fewer than it waited for (another took them) asks for each next permit for
   the next second instead, as a lone acquirer does, so workers with few acquirers cannot
-  take every permit as it comes from one with many (none starves).
+  take every permit as it comes from one with many (none starves). Asking for the next
+  permit, a worker that left the bucket empty waits until ``share`` permits could come, not
+  one: workers racing for each permit do not all ask each time, and one that finds the
+  bucket not empty asks again at once (none leaves permits unused).
   An acquirer cancelled while queued takes nothing; one cancelled just after its grant hands
   the permit to the next (the Redis call itself is shielded: a grant is never dropped).
 - ``throttled(permit)`` (the request of ``permit`` got a 429 or quota answer) cuts the shared
@@ -205,8 +208,10 @@ class RateBudget:
         now, granted = time.monotonic(), int(granted)
         if granted < min(self._expected, most):  # another worker took what accrued
             self._contended_until = now + _CONTENDED
-        if head.n == 1 and now < self._contended_until:  # ask again for the next one
-            self._expected, wait_us = 1, next_us
+        if head.n == 1 and (most == 1 or now < self._contended_until):
+            self._expected, wait_us = 1, int(next_us)  # for the next one
+            if wait_us:  # the bucket is empty: until as many as there are workers could come
+                wait_us += (max(1, self.share) - 1) * 1e6 / self.rate
         else:  # for the rest of the batch
             self._expected = max(most - granted, 1)
         self._next_ask = now + int(wait_us) / 1e6

@@ -191,11 +191,14 @@ async def test_a_binding_budget_serves_concurrent_acquirers_a_batch_a_round_trip
     assert busiest_window(granted, 1_000_000) <= limit + limit / 10 + 1
 
 
-async def test_one_acquirer_is_not_starved_by_a_worker_of_many(make_cluster):
+@pytest.mark.parametrize("share", [1, 2])
+async def test_one_acquirer_is_not_starved_by_a_worker_of_many(make_cluster, share):
     """A worker with 32 acquirers (asking in batches) and one with a single acquirer share a
-    binding budget: neither takes it all, and together they use it."""
+    binding budget: neither takes it all, and together they use it (``share``: as a Worker
+    sets it, the live workers; without: 1)."""
     limit, seconds = 100, 3.0
     many, one = RateBudget(make_cluster(), limit=limit), RateBudget(make_cluster(), limit=limit)
+    many.share = one.share = share
     grants: dict[str, list[int]] = {"many": [], "one": []}
     end = time.monotonic() + seconds
 
