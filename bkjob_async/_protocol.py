@@ -116,26 +116,28 @@ class Query(Mapping[str, str]):
     A poll request lives as long as its job is watched. Its scope's parameters and flags are
     one dict shared by every job of the scope, and the job's id is the request's only own
     value, kept as given and spelled when read: 50,000 watched jobs hold no dict each.
+    ``common`` is the shared part, ``(pairs, name of the own value)``.
     """
 
-    __slots__ = ("_name", "_shared", "_value")
+    __slots__ = ("_common", "_value")
 
-    def __init__(self, shared: Mapping[str, str], name: str, value: int | str) -> None:
-        self._shared = shared
-        self._name = name
+    def __init__(self, common: tuple[Mapping[str, str], str], value: int | str) -> None:
+        self._common = common
         self._value = value
 
     def __getitem__(self, key: str) -> str:
-        if key == self._name:
+        pairs, name = self._common
+        if key == name:
             return _query_value(self._value)
-        return self._shared[key]
+        return pairs[key]
 
     def __iter__(self) -> Iterator[str]:
-        yield from self._shared
-        yield self._name
+        pairs, name = self._common
+        yield from pairs
+        yield name
 
     def __len__(self) -> int:
-        return len(self._shared) + 1
+        return len(self._common[0]) + 1
 
     def __repr__(self) -> str:
         return repr(dict(self))
@@ -260,11 +262,15 @@ _VOLATILE_KEY = b'request_id"'
 _VOLATILE_VALUE = re.compile(rb'request_id"\s*:\s*(?:"[^"]*"|null)')
 
 
+_BITS = (1 << 60) - 1  # (``body_fingerprint``)
+
+
 def body_fingerprint(body: bytes, known: tuple[int, ...] = ()) -> tuple[int, tuple[int, ...]]:
     """Return a hash of ``body`` without the values of ``job_request_id``/``request_id``.
 
     Those ids change on every response, the rest only when the answer does: equal hashes mean
-    the same answer. Returned with the offsets of the ids cut out: pass them as ``known`` with
+    the same answer. The hash keeps 60 bits, so the int a watched job keeps of it takes 32
+    bytes, not 48. Returned with the offsets of the ids cut out: pass them as ``known`` with
     the next body of the same job, and when the ids are still there (as in an unchanged answer)
     the body is not searched at all. An id elsewhere is then left in and makes the body look
     changed, as does an id cut short (an escaped quote in it): a cut too few only makes a body
@@ -282,10 +288,10 @@ def body_fingerprint(body: bytes, known: tuple[int, ...] = ()) -> tuple[int, tup
     else:
         if known:
             kept.append(body[start:])
-            return hash(b"".join(kept)), known
+            return hash(b"".join(kept)) & _BITS, known
     found = body.find(_VOLATILE_KEY)
     if found < 0:
-        return hash(body), ()
+        return hash(body) & _BITS, ()
     kept.clear()
     start = 0
     cuts = []
@@ -298,7 +304,24 @@ def body_fingerprint(body: bytes, known: tuple[int, ...] = ()) -> tuple[int, tup
         start = value.end()
         found = body.find(_VOLATILE_KEY, start)
     kept.append(body[start:])
-    return hash(b"".join(kept)), tuple(cuts)
+    return hash(b"".join(kept)) & _BITS, _shared_cuts(tuple(cuts))
+
+
+#: Places of request ids seen, each tuple kept once (``_shared_cuts``).
+_CUTS: dict[tuple[int, ...], tuple[int, ...]] = {}
+_MAX_CUTS = 4096
+
+
+def _shared_cuts(cuts: tuple[int, ...]) -> tuple[int, ...]:
+    """Return the one kept tuple equal to ``cuts``: every watched job remembers the places of
+    its last answer's ids, and on the gateway those places are the same in every answer
+    (``job_request_id`` comes before ``data``), so all jobs hold one tuple, not one each."""
+    shared = _CUTS.get(cuts)
+    if shared is None:
+        if len(_CUTS) >= _MAX_CUTS:
+            _CUTS.clear()
+        shared = _CUTS[cuts] = cuts
+    return shared
 
 
 #: The longest server message an ``ApiError`` keeps.
@@ -388,7 +411,7 @@ class Protocol:
         self._post_headers = {**headers, "Content-Type": "application/json"}
         self._urls: dict[str, str] = {}
         #: The shared part of each scope's poll query (``job_instance_status``, ``Query``).
-        self._shared_queries: dict[tuple[Scope, bool], dict[str, str]] = {}
+        self._shared_queries: dict[tuple[Scope, bool], tuple[dict[str, str], str]] = {}
 
     def __repr__(self) -> str:
         return f"Protocol({self._base!r}, flavor={self.flavor.value!r})"
@@ -453,17 +476,17 @@ class Protocol:
             if self.flavor.is_v3:
                 params["return_ip_result"] = bool(with_hosts)
             return self.request("get_job_instance_status", params)
-        shared = self._shared_queries.get((scope, bool(with_hosts)))
-        if shared is None:
+        common = self._shared_queries.get((scope, bool(with_hosts)))
+        if common is None:
             params = self._scoped(scope, return_ip_result=bool(with_hosts))
-            shared = {k: _query_value(v) for k, v in params.items()}
-            self._shared_queries[(scope, bool(with_hosts))] = shared
+            common = ({k: _query_value(v) for k, v in params.items()}, "job_instance_id")
+            self._shared_queries[(scope, bool(with_hosts))] = common
         return Request(
             "get_job_instance_status",
             "GET",
             self.url("get_job_instance_status"),
             self._headers,
-            query=Query(shared, "job_instance_id", job_id),
+            query=Query(common, job_id),
         )
 
     def step_instance_status(

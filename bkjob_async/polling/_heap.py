@@ -7,11 +7,13 @@ sooner than the policy's smallest gap after its last poll unless asked (a callba
 since): such a poll is a scheduling bug, so it is put off, counted and logged once, never sent.
 
 Every poll pushes one entry that lives for the job's interval. Entries are plain ints, which
-the cyclic garbage collector never tracks: the due time in whole microseconds (rounded up, so a
-job is never handed out early), shifted left 32 bits, or-ed with the job's ``slot`` (its place
-in ``Registry.slots``). A tuple per entry would be tracked: ``(due, seq, job)`` entries were
-promoted to the oldest generation and, at 2,000 polls/s, made a full collection walking every
-job's state every minute or so; even tuples of numbers only (untracked at their first pass)
+the cyclic garbage collector never tracks: the due time in whole milliseconds (rounded up, so a
+job is never handed out early; the scheduler's tick is a millisecond too), shifted left 24 bits,
+or-ed with the job's ``slot`` (its place in ``Registry.slots``, below 2**24). Such an int stays
+below 2**60 for 795 days of the monotonic clock, so it takes 32 bytes, not the 48 of a larger
+one: every watched job has one. A tuple per entry would be tracked: ``(due, seq, job)``
+entries were promoted to the oldest generation and, at 2,000 polls/s, made a full collection
+walking every job's state every minute or so; even tuples of numbers only (untracked at their first pass)
 piled up in the youngest generation between passes, one per job polled, and made its pass walk
 them all (``benchmarks/README.md``, "Scale without pauses"). An entry is stale unless it is
 its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds another job).
@@ -44,16 +46,16 @@ logger = logging.getLogger("bkjob_async.polling")
 
 # The scheduler never sleeps less than this: jobs due within a tick go out together.
 _TICK = 0.001
-SHIFT = 32  # slots below 2**32 (``Watched.due`` reads an entry's due time)
+SHIFT = 24  # slots below 2**24 (``Watched.due`` reads an entry's due time)
 _SLOT = (1 << SHIFT) - 1
 
 
 def _entry(due: float, slot: int) -> int:
     """The heap entry of a poll of the job in ``slot`` at ``due`` (module docstring).
 
-    ``int(due * 1e6) + 1``: up to a microsecond late, never early (``push`` spells it inline).
+    ``int(due * 1e3) + 1``: up to a millisecond late, never early (``push`` spells it inline).
     """
-    return ((int(due * 1e6) + 1) << SHIFT) | slot
+    return ((int(due * 1e3) + 1) << SHIFT) | slot
 
 
 class Gate(Protocol):
@@ -128,7 +130,7 @@ class Due:
 
     def push(self, watched: Watched, due: float) -> None:
         """(Re)schedule a job's next poll at ``due``."""
-        watched.entry = entry = ((int(due * 1e6) + 1) << SHIFT) | watched.slot  # (_entry)
+        watched.entry = entry = ((int(due * 1e3) + 1) << SHIFT) | watched.slot  # (_entry)
         heap = self._heap
         heapq.heappush(heap, entry)
         if heap[0] == entry and self._wakeup is not None:
@@ -155,7 +157,7 @@ class Due:
     def take(self, now: float) -> Watched | None:
         """Pop the earliest due job, if one is due and polls may go now; mark it sent."""
         heap, gap, gate, slots = self._heap, self._gap, self._gate, self._slots
-        bound = (int(now * 1e6) + 1) << SHIFT  # entries below are due: at most ``now``
+        bound = (int(now * 1e3) + 1) << SHIFT  # entries below are due: at most ``now``
         while heap and heap[0] < bound:
             entry = heapq.heappop(heap)
             watched = slots[entry & _SLOT]
@@ -215,7 +217,7 @@ class Due:
         self._wakeup = alarm = Alarm()
         while True:
             now = clock()
-            due = (heap[0] >> SHIFT) / 1e6 if heap else math.inf  # (the entry's due)
+            due = (heap[0] >> SHIFT) / 1e3 if heap else math.inf  # (the entry's due)
             if self._idle and due <= now:
                 watched = self.take(now)
                 if watched is not None:
@@ -223,7 +225,7 @@ class Due:
                     slot.watched = watched
                     _wake(slot.ready)
                     continue
-                due = (heap[0] >> SHIFT) / 1e6 if heap else math.inf  # (stale ones popped)
+                due = (heap[0] >> SHIFT) / 1e3 if heap else math.inf  # (stale ones popped)
             if due <= now:
                 # Held back (rate, outage): wait until polls may go. Or no worker is free: the
                 # first to park wakes us (busy ones take due jobs themselves).

@@ -130,9 +130,9 @@ class Watched:
     @property
     def due(self) -> float:
         """When its next poll is due (the driver's clock), read from its heap entry; ``inf``
-        when it has none. Up to a microsecond later than asked (``_heap``)."""
+        when it has none. Up to a millisecond later than asked (``_heap``)."""
         entry = self.entry
-        return math.inf if entry is None else (entry >> SHIFT) / 1e6
+        return math.inf if entry is None else (entry >> SHIFT) / 1e3
 
 
 class Jobs:
@@ -218,6 +218,8 @@ class Registry:
             job = PolledJob(sub.scope, job_id, known if state is None else state)
             slots = self.slots
             slot = self._free.pop() if self._free else len(slots)
+            if slot >> SHIFT:
+                raise OverflowError(f"a poller watches at most {1 << SHIFT:,} jobs at once")
             watched = Watched(job, wire(), slot)
             self.count += 1
             if slot == len(slots):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 from array import array
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
@@ -66,23 +67,64 @@ class StepState(NamedTuple):
         return dict(zip(self.keys, self.codes, strict=True))
 
 
-class JobState(NamedTuple):
+class JobState(tuple[Any, ...]):
     """One job as last seen: a value; ``steps`` (in the order first seen) is never changed.
 
     ``seq`` counts the observations that changed something: each event's ``occurrence``.
+    Built and read as a named tuple ``(status, finished, steps, seq)``, and kept as one tuple
+    ``(status, finished, seq, *steps)``: no second tuple for the steps of every watched job.
+    ``steps`` is a new tuple at each read.
     """
 
-    status: int | None
-    finished: bool
-    steps: tuple[StepState, ...]
-    seq: int = 0
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        status: int | None
+        finished: bool
+        seq: int
+    else:
+        status = property(itemgetter(0), doc="The job's status code (``None``: never seen).")
+        finished = property(itemgetter(1), doc="Whether bk-job calls the job finished.")
+        seq = property(itemgetter(2), doc="Observations that changed something.")
+
+    def __new__(
+        cls, status: int | None, finished: bool, steps: tuple[StepState, ...], seq: int = 0
+    ) -> JobState:
+        return tuple.__new__(cls, (status, finished, seq, *steps))
+
+    @property
+    def steps(self) -> tuple[StepState, ...]:
+        """Every step seen, in the order first seen."""
+        return self[3:]
 
     def step(self, step_instance_id: int) -> StepState | None:
         """Return the state of one step, or ``None`` if it was never seen."""
-        for step in self.steps:
+        for step in self[3:]:
             if step.step_instance_id == step_instance_id:
-                return step
+                return step  # type: ignore[no-any-return]
         return None
+
+    def _replace(self, **changes: Any) -> JobState:
+        """Return this state with the fields named in ``changes`` replaced (as a named tuple)."""
+        fields = {**self._asdict(), **changes}
+        return JobState(fields["status"], fields["finished"], fields["steps"], fields["seq"])
+
+    def _asdict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "finished": self.finished,
+            "steps": self.steps,
+            "seq": self.seq,
+        }
+
+    def __getnewargs__(self) -> tuple[Any, ...]:  # (copy and pickle)
+        return (self.status, self.finished, self.steps, self.seq)
+
+    def __repr__(self) -> str:
+        return (
+            f"JobState(status={self.status!r}, finished={self.finished!r}, "
+            f"steps={self.steps!r}, seq={self.seq!r})"
+        )
 
 
 #: A job never seen.

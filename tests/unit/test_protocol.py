@@ -115,7 +115,7 @@ def test_poll_requests_of_one_scope_share_all_but_the_job_id() -> None:
     assert first.headers is second.headers
     assert isinstance(first.query, Query)
     assert isinstance(second.query, Query)
-    assert first.query._shared is second.query._shared  # the scope's part, one dict
+    assert first.query._common is second.query._common  # the scope's part, one dict
     assert dict(second.query) == {**dict(first.query), "job_instance_id": "101"}
     assert len(first.query) == 4
     assert "job_instance_id" in first.query
@@ -1026,6 +1026,7 @@ def test_body_fingerprint_ignores_request_ids() -> None:
     c = json.dumps({**ok({"x": 2}), "request_id": "a", "job_request_id": "b"}).encode()
     assert body_fingerprint(a)[0] == body_fingerprint(b)[0]
     assert body_fingerprint(a)[0] != body_fingerprint(c)[0]
+    assert 0 <= body_fingerprint(a)[0] < 1 << 60
 
 
 def test_body_fingerprint_reuses_the_places_of_the_ids_only_where_they_still_are() -> None:
@@ -1051,7 +1052,20 @@ def test_body_fingerprint_reuses_the_places_of_the_ids_only_where_they_still_are
     assert len(body_fingerprint(extra)[1]) == 3
     # Places past the end of a shorter body, or not at an id: searched again.
     assert body_fingerprint(b'{"request_id":"z"}', cuts) == body_fingerprint(b'{"request_id":"z"}')
-    assert body_fingerprint(b"{}", (5,)) == (hash(b"{}"), ())
+    assert body_fingerprint(b"{}", (5,)) == (hash(b"{}") & (1 << 60) - 1, ())
+
+
+def test_answers_with_their_ids_at_the_same_places_share_one_tuple_of_places() -> None:
+    def body(job: int, jrid: str) -> bytes:
+        return b'{"code":0,"result":true,"job_request_id":"%s","data":{"job":%d}}' % (
+            jrid.encode(),
+            job,
+        )
+
+    one, two = body_fingerprint(body(1, "aaaa")), body_fingerprint(body(22, "bbbb"))
+    assert one[1] == (body(1, "aaaa").find(b'request_id"'),)
+    assert one[1] is two[1]  # one tuple for every job
+    assert one[0] != two[0]
 
 
 def test_parse_uses_the_flavor_generation() -> None:
