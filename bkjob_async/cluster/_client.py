@@ -27,10 +27,10 @@ from anyio.abc import AsyncResource
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from .._checks import check_int, is_int
+from .._checks import check_int
 from ..config import check_seconds
 from . import _scripts
-from ._commit import Lease, NewEvent, commit_request, encode_events, guard, read_reply
+from ._commit import Fenced, Lease, NewEvent, checked_write, commit_request, read_reply
 from ._epoch import Epoch
 from ._errors import (
     ClusterError,
@@ -40,6 +40,7 @@ from ._errors import (
 from ._keys import (
     JobRef,
     Keys,
+    check_count,
     check_name,
     check_partitions,
     check_scope,
@@ -50,7 +51,7 @@ from ._keys import (
     parse_partition_member,
     partition_of,
 )
-from ._leases import Holders
+from ._leases import Holders, read_holders
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -113,11 +114,7 @@ class Cluster(AsyncResource):
             )
         self.name = check_name(name, "cluster name")
         self.partitions = check_partitions(partitions)
-        if not is_int(stream_maxlen):
-            raise TypeError("stream_maxlen must be an int")
-        if stream_maxlen < 1:
-            raise ValueError(f"stream_maxlen must be >= 1, got {stream_maxlen}")
-        self.stream_maxlen = stream_maxlen
+        self.stream_maxlen = check_count(stream_maxlen, "stream_maxlen")
         self.timeout = check_seconds(timeout, "timeout")
         self.url = redact(redis_url)
         self.keys = Keys(name)
@@ -255,23 +252,8 @@ class Cluster(AsyncResource):
         return versions
 
     async def holders(self, partitions: Iterable[int]) -> Holders:
-        """Return the live workers and who holds each of ``partitions``, in one round trip."""
-        parts = sorted(set(partitions))
-        async with self.guard():
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.time()
-            pipe.zrange(self.keys.members, 0, -1, withscores=True)
-            for part in parts:
-                pipe.get(self.keys.lease(part))
-            replies = await pipe.execute()
-        (seconds, micros), members, leases = replies[0], replies[1], replies[2:]
-        now = int(seconds) * 1000 + int(micros) // 1000
-        live = frozenset(str(worker) for worker, expiry in members if expiry >= now)
-        holders = {
-            part: None if lease is None else str(lease).rsplit(":", 1)[0]
-            for part, lease in zip(parts, leases, strict=True)
-        }
-        return Holders(live, holders)
+        """Return the live workers and who holds each of ``partitions`` (read only)."""
+        return await read_holders(self, partitions)
 
     async def partition_jobs(self, partition: int) -> dict[JobRef, frozenset[str]]:
         """Return the jobs of one partition, each with the watches it is in."""
@@ -351,14 +333,7 @@ class Cluster(AsyncResource):
         if not isinstance(lease, Lease):
             raise TypeError(f"lease must be a Lease, not {type(lease).__name__}")
         self._check_partition(lease.partition)
-        state = state or {}
-        delete = tuple(delete)
-        if not all(isinstance(f, str) and isinstance(v, str) for f, v in state.items()):
-            raise TypeError("state must map str fields to str values")
-        if not all(isinstance(field, str) for field in delete):
-            raise TypeError("delete must hold str fields")
-        job_part = guard(job, watch, end, version)
-        keys, args = commit_request(self, lease, state, delete, encode_events(events), job_part)
+        write = checked_write(lease.partition, state, delete, events, job, watch, end, version)
         if self.clock() >= lease.deadline:
             raise LeaseLostError(
                 f"lease of partition {lease.partition} (token {lease.token}) passed its "
@@ -367,14 +342,14 @@ class Cluster(AsyncResource):
                 token=lease.token,
                 reason="expired",
             )
-        return await self.fenced_commit(lease, keys, args, version[1] if version else "")
+        return await self.fenced_commit(lease, write)
 
-    async def fenced_commit(
-        self, lease: Lease, keys: list[str], args: list[Any], version: str = ""
-    ) -> list[str]:
-        """Send a prepared commit (``commit_request``, of a write of ``version``); Redis alone
-        judges the lease (no local deadline check)."""
-        return read_reply(lease, await self.script("COMMIT", keys, args), version)
+    async def fenced_commit(self, lease: Lease, write: Fenced) -> list[str]:
+        """Send ``write`` under ``lease``; Redis alone judges the lease (no local deadline
+        check)."""
+        keys, args = commit_request(self, lease, write)
+        reply = await self.script("COMMIT", keys, args)
+        return read_reply(lease, reply, write.version[1] if write.version else "")
 
     async def same_epoch(self) -> bool:
         """Tell whether Redis still holds the data this process last saw (``epoch``): read

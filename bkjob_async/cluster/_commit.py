@@ -1,10 +1,10 @@
-"""Pure: a fenced commit as the ``COMMIT`` script takes it (keys, arguments) and its reply; no I/O.
+"""Pure: a fenced write (``Fenced``) as the ``COMMIT`` script takes it, and its reply; no I/O.
 
-A commit is fenced by a ``Lease``: Redis applies it only while the lease key is still this
+A write is fenced by a ``Lease``: Redis applies it only while the lease key is still this
 holder's and no newer token was issued for the partition (``_scripts.COMMIT``). Its events are
-``NewEvent``s, appended to their watches' streams in the same round trip. A job's commit
-(``guard``) is applied only while the job is in its watch, and the one of its end takes it out;
-a versioned one only over the version it replaces, so sent twice or late it changes nothing.
+appended to their watches' streams in the same round trip. A job's write is applied only while
+the job is in its watch, and the one of its end takes it out; a versioned one only over the
+version it replaces, so sent twice or late it changes nothing.
 """
 
 from __future__ import annotations
@@ -21,16 +21,18 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from ._client import Cluster
+    from ._holdings import Member
 
 __all__ = [
     "MAX_EVENT_ID",
+    "Fenced",
     "Lease",
     "NewEvent",
     "check_event_id",
+    "checked_write",
     "commit_request",
     "dumps",
     "encode_events",
-    "guard",
     "read_reply",
 ]
 
@@ -72,54 +74,103 @@ def dumps(value: Any) -> str:
         raise type(exc)(f"not a JSON value: {exc}") from None
 
 
-def guard(
-    job: JobRef | None, watch: str | None, end: bool, version: tuple[str, str] | None = None
-) -> tuple[str, str, bool, str, str] | None:
-    """Return the job part of a commit request: its member, its watch, whether it ends, the
-    version it replaces and its own (``''``: not versioned)."""
-    if job is None and watch is None:
-        if end or version:
-            raise ValueError("end=True and version need the job and its watch")
-        return None
-    if job is None or watch is None:
-        raise ValueError("a job's commit needs both job and watch")
-    scope, job_id = job
-    replaces, own = version or ("", "")
-    if version is not None and (not isinstance(own, str) or not own or own == replaces):
-        raise ValueError("a write's version must be a new non-empty str")
-    return job_member(check_scope(scope), job_id), check_watch(watch), bool(end), replaces, own
+class Fenced:
+    """One fenced write in the queue: fields of partition ``part``'s state set and deleted,
+    events appended (``commit_request``); with ``member``, a write of ``job`` in ``watch``
+    (``end``: its last) made while the job was held as ``member``, replacing its stored
+    ``version[0]`` by ``version[1]``."""
+
+    __slots__ = (
+        "delete",
+        "end",
+        "events",
+        "job",
+        "member",
+        "part",
+        "settled",
+        "state",
+        "version",
+        "watch",
+    )
+
+    def __init__(
+        self,
+        part: int,
+        *,
+        state: dict[str, str] | None = None,
+        delete: tuple[str, ...] = (),
+        events: tuple[tuple[str, str, str], ...] = (),
+        job: JobRef | None = None,
+        watch: str | None = None,
+        end: bool = False,
+        member: Member | None = None,
+        version: tuple[str, str] | None = None,
+    ) -> None:
+        self.part, self.state, self.delete, self.events = part, state or {}, delete, events
+        self.job, self.watch, self.end, self.member = job, watch, end, member
+        self.version = version
+        #: Its outcome is known (applied, or refused before sending): never sent again.
+        self.settled = False
 
 
-def commit_request(
-    cluster: Cluster,
-    lease: Lease,
-    state: Mapping[str, str],
-    delete: Iterable[str],
-    events: Iterable[tuple[str, str, str]],
-    job: tuple[str, str, bool, str, str] | None = None,
-) -> tuple[list[str], list[Any]]:
-    """Return the keys and arguments of the ``COMMIT`` script for one fenced write: ``events``
-    are ``(watch, event_id, payload as JSON text)``, ``job`` what ``guard`` returns for a job's
-    own write."""
+def commit_request(cluster: Cluster, lease: Lease, write: Fenced) -> tuple[list[str], list[Any]]:
+    """Return the keys and arguments of the ``COMMIT`` script for ``write`` under ``lease``."""
     k = cluster.keys
     streams: dict[str, int] = {}
     event_args: list[Any] = []
-    for watch, event_id, body in events:
+    for watch, event_id, body in write.events:
         event_args += [streams.setdefault(k.events(watch), len(streams) + 1), event_id, body]
-    delete = tuple(delete)
     keys = [k.lease(lease.partition), k.fence, k.state(lease.partition), *streams]
     args: list[Any] = [lease.value, lease.partition, lease.token, cluster.stream_maxlen]
-    args += [len(state), len(delete), len(event_args) // 3]
-    if job is None:
+    args += [len(write.state), len(write.delete), len(event_args) // 3]
+    if write.job is None or write.watch is None:
         args += ["", "", "0", 0, "", ""]
     else:
-        member, watch, end, replaces, own = job
-        args += [member, watch, "1" if end else "0", len(keys) + 1, replaces, own]
-        keys += [k.part(lease.partition), k.partver, k.watches, k.watch_jobs(watch)]
-    for field, value in state.items():
+        replaces, own = write.version or ("", "")
+        member, end = job_member(*write.job), "1" if write.end else "0"
+        args += [member, write.watch, end, len(keys) + 1, replaces, own]
+        keys += [k.part(lease.partition), k.partver, k.watches, k.watch_jobs(write.watch)]
+    for field, value in write.state.items():
         args += [field, value]
-    args += [*delete, *event_args]
+    args += [*write.delete, *event_args]
     return keys, args
+
+
+def checked_write(
+    partition: int,
+    state: Mapping[str, str] | None,
+    delete: Iterable[str],
+    events: Iterable[NewEvent],
+    job: JobRef | None,
+    watch: str | None,
+    end: bool,
+    version: tuple[str, str] | None,
+) -> Fenced:
+    """Return a write of partition ``partition`` made of ``Cluster.commit``'s arguments,
+    checked, its events encoded."""
+    state, delete = dict(state or {}), tuple(delete)
+    if not all(isinstance(f, str) and isinstance(v, str) for f, v in state.items()):
+        raise TypeError("state must map str fields to str values")
+    if not all(isinstance(field, str) for field in delete):
+        raise TypeError("delete must hold str fields")
+    if (job is None) != (watch is None) or (job is None and (end or version)):
+        raise ValueError("a job's commit needs both job and watch (as end and version do)")
+    if job is not None:
+        check_scope(job[0])
+        check_watch(watch)
+    if version is not None and (not isinstance(version[1], str) or version[1] in ("", version[0])):
+        raise ValueError("a write's version must be a new non-empty str")
+    encoded = tuple(encode_events(events))
+    return Fenced(
+        partition,
+        state=state,
+        delete=delete,
+        events=encoded,
+        job=job,
+        watch=watch,
+        end=bool(end),
+        version=version,
+    )
 
 
 def encode_events(events: Iterable[NewEvent]) -> list[tuple[str, str, str]]:

@@ -2,7 +2,7 @@
 
 An entry's payload is ``encode_event``'s data (``"v"``: its format) plus, for a
 ``JobFinished``, the wire dialect and time zone its raw answer is read with (``"g"``,
-``"z"``); a ``WatchFailed`` (``"k": "x"``) says its error's type and message. An entry that
+``"z"``). An entry that
 is not such data (written before this format, of a newer one, or whose ``event_id`` is not
 the one its data makes) is never misread: reading it raises ``StreamFormatError``.
 """
@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
-from .. import errors
 from .._converter import Generation, structure
-from ..polling._codec import FORMAT, STORED, decode_event, encode_event
+from ..polling._codec import STORED, decode_event, encode_event
 from ..polling.events import Event, JobFinished, WatchFailed
 from ._errors import StreamFormatError
 
@@ -74,20 +73,8 @@ def kept(event: Event) -> bool:
 
 def encode_entry(event: Event, raw: Any, wire: dict[str, Any]) -> dict[str, Any]:
     """Return the payload of ``event`` in a stream (``raw``: a ``JobFinished``'s answer)."""
-    if isinstance(event, WatchFailed):
-        error = event.error
-        return {
-            "v": FORMAT,
-            "k": "x",
-            "j": event.job_instance_id,
-            "t": event.observed_at.isoformat(),
-            "o": event.occurrence,
-            "e": type(error).__name__,
-            "m": str(error),
-        }
-    if isinstance(event, JobFinished):
-        return {**encode_event(event, raw), **wire}
-    return encode_event(event)
+    data = encode_event(event, raw)
+    return {**data, **wire} if isinstance(event, JobFinished) else data
 
 
 def decode_entry(
@@ -101,7 +88,7 @@ def decode_entry(
         data = json.loads(fields["p"])
         if not isinstance(data, dict) or "v" not in data:
             raise ValueError("written by an older bkjob-async (its payload has no format)")
-        event = _failed(data) if data.get("k") == "x" else _decode(data)
+        event = _decode(data)
         if event.event_id != fields["id"]:
             raise ValueError(f"its data makes event_id {event.event_id!r}, not {fields['id']!r}")
         return Delivery(event, stream_id, int(fields["part"]), int(fields["tok"]), redelivered)
@@ -125,18 +112,3 @@ def _decode(data: dict[str, Any]) -> Event:
         )
         wire = _Wire(Generation(data["g"]), tz)
     return decode_event(data, cast("Protocol", wire))
-
-
-def _failed(data: dict[str, Any]) -> WatchFailed:
-    """Rebuild a ``WatchFailed``: its error of the same type name (``event_id`` holds it)."""
-    name, message = str(data["e"]), str(data["m"])
-    known = getattr(errors, name, None)
-    cls = known if isinstance(known, type) and issubclass(known, errors.BkJobError) else None
-    try:
-        error = cls(message) if cls is not None else None
-    except TypeError:  # (it needs more than a message)
-        error = None
-    if error is None:
-        error = type(name, (errors.BkJobError,), {})(message)
-    at = _dt.datetime.fromisoformat(data["t"])
-    return WatchFailed(int(data["j"]), at, error, occurrence=int(data["o"]))

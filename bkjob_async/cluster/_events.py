@@ -28,11 +28,10 @@ from typing import TYPE_CHECKING, Any
 import redis.exceptions as rexc
 from anyio.abc import AsyncResource
 
-from .._checks import check_int
 from ..config import check_seconds
 from ._entries import Delivery, decode_entry
 from ._errors import ClusterError, StreamFormatError
-from ._keys import check_name, check_watch
+from ._keys import check_count, check_name, check_watch
 
 if TYPE_CHECKING:
     from ..polling.events import Event
@@ -44,13 +43,6 @@ log = logging.getLogger("bkjob_async.cluster")
 
 #: Acknowledged event ids an ``EventStream`` remembers (an ack again counts 0, not an error).
 _ACKED = 10_000
-
-
-def _count(value: object, name: str) -> int:
-    value = check_int(value, name)
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
 
 
 class EventStream(AsyncResource):
@@ -77,12 +69,12 @@ class EventStream(AsyncResource):
         self.consumer = check_name(consumer, "consumer")
         self.group = check_name(group, "group")
         self.claim_idle = check_seconds(claim_idle, "claim_idle")
-        self.count = _count(count, "count")
+        self.count = check_count(count, "count")
         self.block = check_seconds(block, "block")
         if self.block >= cluster.timeout:
             raise ValueError(f"block ({block} s) must be shorter than the cluster's timeout")
         self.max_deliveries = (
-            None if max_deliveries is None else _count(max_deliveries, "max_deliveries")
+            None if max_deliveries is None else check_count(max_deliveries, "max_deliveries")
         )
         self.key = cluster.keys.events(watch)
         self.dead_key = cluster.keys.dead(watch)

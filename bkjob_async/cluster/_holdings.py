@@ -109,27 +109,21 @@ class Holdings:
         self.forget(watch, [job for job, watches in self.jobs.items() if watch in watches])
         self.pending.pop(watch, None)
 
-    def order(self, watch: str, jobs: set[JobRef]) -> list[JobRef]:
-        """Return ``jobs`` in join order: those held here first, then the others by id."""
-        held = [job for job in jobs if self.of(watch, job)]
-        order = sorted(held, key=lambda job: self.jobs[job][watch].joined)
-        return order + sorted(jobs - set(order), key=lambda j: job_member(*j))
-
     def loaded(
-        self, watch: str, order: list[JobRef], pending: dict[str, JobRef], fields: dict[str, str]
-    ) -> None:
+        self, watch: str, jobs: set[JobRef], pending: dict[str, JobRef], fields: dict[str, str]
+    ) -> list[JobRef]:
         """Take what a load read: the watch's jobs (those held keep their membership, with
-        the versions read), their state ``fields`` and its pending events."""
-        wanted = set(order)
-        self.forget(
-            watch, [job for job, ws in self.jobs.items() if watch in ws and job not in wanted]
-        )
-        for job in order:
-            member = self.of(watch, job)
-            if member is not None:
-                member.version = fields.get(version_field(job, watch), "")
+        the versions in ``fields``) and its pending events; return the jobs in join order
+        (those held here first, then the others by id)."""
+        held = [job for job, watches in self.jobs.items() if watch in watches]
+        self.forget(watch, [job for job in held if job not in jobs])
+        held = sorted(set(held) & jobs, key=lambda job: self.jobs[job][watch].joined)
+        for job in held:
+            self.jobs[job][watch].version = fields.get(version_field(job, watch), "")
+        order = held + sorted(jobs - set(held), key=lambda job: job_member(*job))
         self.join(watch, order, fields)
         self.pending[watch] = pending
+        return order
 
     # -- a worker's partitions --------------------------------------------------------------
 

@@ -45,6 +45,7 @@ __all__ = [
     "MIN_PARTITIONS",
     "JobRef",
     "Keys",
+    "check_count",
     "check_name",
     "check_partitions",
     "check_scope",
@@ -86,6 +87,14 @@ def check_partitions(value: object) -> int:
     value = check_int(value, "partitions")
     if not MIN_PARTITIONS <= value <= MAX_PARTITIONS:
         raise ValueError(f"partitions must be in [{MIN_PARTITIONS}, {MAX_PARTITIONS}], got {value}")
+    return value
+
+
+def check_count(value: object, name: str) -> int:
+    """Return ``value`` if it is an int >= 1, else raise."""
+    value = check_int(value, name)
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
     return value
 
 

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from ._client import Cluster
 
-__all__ = ["Holders", "LapseTimer", "LeaseKeeper", "TickResult", "ticks_to"]
+__all__ = ["Holders", "LapseTimer", "LeaseKeeper", "TickResult", "read_holders", "ticks_to"]
 
 log = logging.getLogger("bkjob_async.cluster")
 
@@ -137,16 +137,9 @@ class LeaseKeeper(AsyncResource):
         :raises ClusterUnavailableError: nothing changed locally; leases run out at their
             deadlines on their own.
         """
-        cluster = self.cluster
-        keys = [
-            cluster.keys.members,
-            cluster.keys.fence,
-            cluster.keys.epoch,
-            cluster.keys.config,
-            cluster.keys.caps,
-            cluster.keys.partver,
-        ]
-        keys += [cluster.keys.lease(p) for p in range(cluster.partitions)]
+        cluster, k = self.cluster, self.cluster.keys
+        keys = [k.members, k.fence, k.epoch, k.config, k.caps, k.partver]
+        keys += [k.lease(p) for p in range(cluster.partitions)]
         held = sorted(self._held.items())
         args: list[object] = [
             self.worker_id,
@@ -168,12 +161,9 @@ class LeaseKeeper(AsyncResource):
         resets = cluster.resets
         cluster.era.observe(str(epoch), bool(created))
         deadline = sent_at + self.ttl - self.margin
-        new: dict[int, Lease] = {}
-        for part, token in _pairs(kept):
-            new[part] = Lease(part, token, self.worker_id, deadline)
+        new = {p: Lease(p, t, self.worker_id, deadline) for p, t in _pairs(kept)}
         gained = tuple(Lease(p, t, self.worker_id, deadline) for p, t in _pairs(acquired))
-        for lease in gained:
-            new[lease.partition] = lease
+        new.update((lease.partition, lease) for lease in gained)
         self._held = new
         self.live_workers = int(live)
         return TickResult(
@@ -301,3 +291,23 @@ class Holders:
 
     live: frozenset[str]
     leases: Mapping[int, str | None]
+
+
+async def read_holders(cluster: Cluster, partitions: Iterable[int]) -> Holders:
+    """Return the live workers and who holds each of ``partitions``, in one round trip."""
+    parts = sorted(set(partitions))
+    async with cluster.guard():
+        pipe = cluster.redis.pipeline(transaction=False)
+        pipe.time()
+        pipe.zrange(cluster.keys.members, 0, -1, withscores=True)
+        for part in parts:
+            pipe.get(cluster.keys.lease(part))
+        replies = await pipe.execute()
+    (seconds, micros), members, leases = replies[0], replies[1], replies[2:]
+    now = int(seconds) * 1000 + int(micros) // 1000
+    live = frozenset(str(worker) for worker, expiry in members if expiry >= now)
+    holders = {
+        part: None if lease is None else str(lease).rsplit(":", 1)[0]
+        for part, lease in zip(parts, leases, strict=True)
+    }
+    return Holders(live, holders)

@@ -21,7 +21,7 @@ import anyio
 from ..errors import StoreError
 from ..polling.stores import JobKey, JsonValue, StoredEvent, StoredWatch, check_name
 from ..polling.stores._queue import QueuedStore, WriteQueue
-from ._commit import check_event_id, dumps
+from ._commit import Fenced, check_event_id, dumps
 from ._errors import ClusterError
 from ._holdings import Holdings
 from ._keys import (
@@ -31,7 +31,7 @@ from ._keys import (
     pending_field,
     state_field,
 )
-from ._writes import Fence, Fenced, Writer
+from ._writes import Fence, Writer
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -167,8 +167,7 @@ class RedisStore(QueuedStore):
                     hashes = await pipe.execute()
         except ClusterError as exc:
             raise StoreError(f"cannot load watch {name!r} from {cluster!r}: {exc}") from exc
-        order = self.held.order(name, jobs)
-        states: dict[JobKey, JsonValue] = dict.fromkeys(order)
+        states: dict[JobKey, JsonValue] = dict.fromkeys(jobs)
         found: list[tuple[int, StoredEvent]] = []
         every: dict[str, str] = {}
         for fields in hashes:
@@ -184,8 +183,8 @@ class RedisStore(QueuedStore):
                         seq, payload = json.loads(value)
                         found.append((seq, StoredEvent(event_id, job, payload)))
         found.sort(key=lambda item: item[0])
-        self.held.loaded(name, order, {e.event_id: e.job for _, e in found}, every)
-        return StoredWatch(name, states, tuple(e for _, e in found))
+        order = self.held.loaded(name, jobs, {e.event_id: e.job for _, e in found}, every)
+        return StoredWatch(name, {job: states[job] for job in order}, tuple(e for _, e in found))
 
     # -- writes ---------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from . import _scripts
-from ._commit import commit_request, guard, read_reply
+from ._commit import commit_request, read_reply
 from ._errors import ClusterError, ClusterUnavailableError, JobGoneError, LeaseLostError
 
 if TYPE_CHECKING:
@@ -30,54 +30,14 @@ if TYPE_CHECKING:
     from ..polling.stores import JobKey
     from ..polling.stores._queue import WriteQueue
     from ._client import Cluster
-    from ._commit import Lease
-    from ._holdings import Member
+    from ._commit import Fenced, Lease
 
-__all__ = ["Fence", "Fenced", "Writer"]
+__all__ = ["Fence", "Writer"]
 
 log = logging.getLogger("bkjob_async.cluster")
 
 #: Fenced writes sent in one pipeline at most.
 _BATCH = 256
-
-
-class Fenced:
-    """One fenced write in the queue: fields of partition ``part``'s state set and deleted,
-    events appended (``commit_request``); with ``member``, a write of ``job`` in ``watch``
-    (``end``: its last) made while the job was held as ``member``, replacing its stored
-    ``version[0]`` by ``version[1]``."""
-
-    __slots__ = (
-        "delete",
-        "end",
-        "events",
-        "job",
-        "member",
-        "part",
-        "settled",
-        "state",
-        "version",
-        "watch",
-    )
-
-    def __init__(
-        self,
-        part: int,
-        *,
-        state: dict[str, str] | None = None,
-        delete: tuple[str, ...] = (),
-        events: tuple[tuple[str, str, str], ...] = (),
-        job: JobKey | None = None,
-        watch: str | None = None,
-        end: bool = False,
-        member: Member | None = None,
-        version: tuple[str, str] | None = None,
-    ) -> None:
-        self.part, self.state, self.delete, self.events = part, state or {}, delete, events
-        self.job, self.watch, self.end, self.member = job, watch, end, member
-        self.version = version
-        #: Its outcome is known (applied, or refused before sending): never sent again.
-        self.settled = False
 
 
 class Writer:
@@ -145,24 +105,23 @@ class Writer:
                 continue
             count, ticket, work = self._next()
             queue.started += 1
-            attempt = queue.started
+            attempt, delay = queue.started, None
             try:
                 await (work() if callable(work) else self._fence.send(work))
             except ClusterUnavailableError as exc:
                 delay = queue.failed(exc, len(self._writes))
-                queue.finished = attempt
-                queue.attempted()
+            except ClusterError as exc:  # Redis answered an error: retrying cannot help
+                log.error("%s: a write was refused by Redis and dropped: %s", queue.what, exc)
+            if delay is None:
+                for _ in range(count):
+                    self._writes.popleft()
+                queue.applied(ticket)
+            queue.finished = attempt
+            queue.attempted()
+            if delay is not None:
                 with anyio.move_on_after(delay * random.uniform(0.5, 1.0)):
                     await self._hurry.wait()
                 self._hurry = anyio.Event()
-                continue
-            except ClusterError as exc:  # Redis answered an error: retrying cannot help
-                log.error("%s: a write was refused by Redis and dropped: %s", queue.what, exc)
-            for _ in range(count):
-                self._writes.popleft()
-            queue.applied(ticket)
-            queue.finished = attempt
-            queue.attempted()
 
 
 class Fence:
@@ -212,14 +171,8 @@ class Fence:
                 why = "no lease held" if lease is None else "expired"
                 self._settle(write, LeaseLostError(why, partition=write.part, token=0, reason=why))
                 continue
-            job = guard(write.job, write.watch, write.end, write.version)
             sent.append(write)
-            requests.append(
-                (
-                    lease,
-                    *commit_request(cluster, lease, write.state, write.delete, write.events, job),
-                )
-            )
+            requests.append((lease, *commit_request(cluster, lease, write)))
         if not requests:
             return
         async with cluster.guard(), cluster.redis.pipeline(transaction=False) as pipe:

@@ -2,9 +2,10 @@
 
 A stored event keeps everything its ``event_id`` is made of, plus what the consumer reads:
 ``observed_at``, a host's ``HostResult`` fields, and for ``JobFinished`` the raw answer its
-snapshot was parsed from (parsed again on the way back, by the same protocol). A state keeps
-its hosts' keys and codes as pairs. Each says its format (``"v"``, ``FORMAT``; none: format 1);
-data of a newer format is refused with a ``ValueError`` that says so, never misread.
+snapshot was parsed from (parsed again on the way back, by the same protocol); a stream's
+``WatchFailed`` keeps its error's type and message. A state keeps its hosts' keys and codes as
+pairs. Each says its format (``"v"``, ``FORMAT``; none: format 1); data of a newer format is
+refused with a ``ValueError`` that says so, never misread.
 """
 
 from __future__ import annotations
@@ -12,9 +13,17 @@ from __future__ import annotations
 import datetime as _dt
 from typing import TYPE_CHECKING, Any
 
+from .. import errors
 from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
 from ._tracker import JobState, StepState, pack_codes, pack_keys
-from .events import Event, HostTransition, JobFinished, JobTransition, StepTransition
+from .events import (
+    Event,
+    HostTransition,
+    JobFinished,
+    JobTransition,
+    StepTransition,
+    WatchFailed,
+)
 
 if TYPE_CHECKING:
     from .._protocol import Protocol
@@ -105,6 +114,8 @@ def encode_event(event: Event, raw: Any = None) -> dict[str, Any]:
         data.update(k="j", p=_opt(event.previous), c=int(event.current))
     elif isinstance(event, JobFinished):
         data.update(k="f", c=int(event.status), raw=raw)
+    elif isinstance(event, WatchFailed):  # (a stream's, never a store's)
+        data.update(k="x", e=type(event.error).__name__, m=str(event.error))
     else:
         raise TypeError(f"{type(event).__name__} is not kept in a store")
     return data
@@ -130,12 +141,8 @@ def _check_format(data: dict[str, Any], what: str = "event") -> None:
 
 def _decode(data: dict[str, Any], protocol: Protocol) -> Event:
     _check_format(data)
-    job, at, occurrence, kind = (
-        data["j"],
-        _dt.datetime.fromisoformat(data["t"]),
-        data["o"],
-        data["k"],
-    )
+    job, occurrence, kind = data["j"], data["o"], data["k"]
+    at = _dt.datetime.fromisoformat(data["t"])
     if kind == "h":
         host_id, ip, cloud, ipv6, agent = data["host"]
         host = Host(bk_host_id=host_id, ip=ip, bk_cloud_id=cloud, ipv6=ipv6, bk_agent_id=agent)
@@ -166,7 +173,22 @@ def _decode(data: dict[str, Any], protocol: Protocol) -> Event:
     if kind == "f":
         snapshot = protocol.parse(data["raw"], JobInstanceStatus)
         return JobFinished(job, at, JobStatus(data["c"]), snapshot, occurrence=occurrence)
+    if kind == "x":
+        return WatchFailed(
+            int(job), at, _error(str(data["e"]), str(data["m"])), occurrence=int(occurrence)
+        )
     raise ValueError(f"unknown event kind {kind!r}")
+
+
+def _error(name: str, message: str) -> errors.BkJobError:
+    """Return an error of type ``name`` (a ``BkJobError`` made anew if there is none)."""
+    known = getattr(errors, name, None)
+    cls = known if isinstance(known, type) and issubclass(known, errors.BkJobError) else None
+    try:
+        error = cls(message) if cls is not None else None
+    except TypeError:  # (it needs more than a message)
+        error = None
+    return error if error is not None else type(name, (errors.BkJobError,), {})(message)
 
 
 def to_data(state: JobState) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import sys
 import time
 
 from bkjob_async.cluster import Cluster, LeaseKeeper, LeaseLostError, RateBudget
-from bkjob_async.cluster._commit import commit_request
+from bkjob_async.cluster._commit import Fenced
 
 
 async def hold(url: str, worker: str, ttl: float) -> None:
@@ -48,11 +48,11 @@ async def fenced(url: str, ttl: float) -> None:
                 outcomes.append("local:published")
             except LeaseLostError as exc:
                 outcomes.append(f"local:{exc.reason}")
-            keys, args = commit_request(
-                cluster, lease, {"s": "x"}, (), [("deploys", "remote", '{"n":2}')]
+            remote = Fenced(
+                lease.partition, state={"s": "x"}, events=(("deploys", "remote", '{"n":2}'),)
             )
             try:
-                await cluster.fenced_commit(lease, keys, args)
+                await cluster.fenced_commit(lease, remote)
                 outcomes.append("remote:published")
             except LeaseLostError as exc:
                 outcomes.append(f"remote:{exc.reason}")

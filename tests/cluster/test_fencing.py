@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from bkjob_async.cluster import LeaseKeeper, LeaseLostError, NewEvent
-from bkjob_async.cluster._commit import commit_request
+from bkjob_async.cluster._commit import Fenced
 
 from .redis_server import sigcont, sigstop
 
@@ -29,9 +29,9 @@ async def test_a_lapsed_lease_is_refused_locally_and_by_redis(make_cluster):
         await a.commit(lease, state={"k": "stale"})
     assert info.value.reason == "expired"
     # As if it had passed the local check just before pausing: Redis refuses it too.
-    keys, args = commit_request(a, lease, {"k": "stale"}, (), [("deploys", "x", "1")])
+    stale = Fenced(lease.partition, state={"k": "stale"}, events=(("deploys", "x", "1"),))
     with pytest.raises(LeaseLostError) as info:
-        await a.fenced_commit(lease, keys, args)
+        await a.fenced_commit(lease, stale)
     assert info.value.reason == "not-held"
     new = LeaseKeeper(b, worker_id="new", ttl=5)
     await new.tick()
@@ -39,7 +39,7 @@ async def test_a_lapsed_lease_is_refused_locally_and_by_redis(make_cluster):
     assert taken is not None
     assert taken.token == lease.token + 1
     with pytest.raises(LeaseLostError) as info:
-        await a.fenced_commit(lease, keys, args)
+        await a.fenced_commit(lease, stale)
     assert info.value.reason == "not-held"
     assert info.value.token == lease.token
     await b.commit(taken, state={"k": "new"}, events=[NewEvent("deploys", "e-new", 2)])

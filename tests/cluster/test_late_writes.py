@@ -21,7 +21,6 @@ from bkjob_async.cluster import (
     Worker,
     read_history,
 )
-from bkjob_async.cluster._commit import commit_request, guard
 from bkjob_async.cluster._keys import state_field, version_field
 from bkjob_async.cluster._writes import Fence
 from bkjob_async.testing import BkJobSimulator, StepPlan
@@ -118,11 +117,7 @@ def lose_answers(monkeypatch, keeper, every=1):
                 for w in todo:
                     lease = keeper.lease(w.part)
                     if lease is not None:
-                        job = guard(w.job, w.watch, w.end, w.version)
-                        request = commit_request(
-                            fence.cluster, lease, w.state, w.delete, w.events, job
-                        )
-                        await fence.cluster.fenced_commit(lease, *request)
+                        await fence.cluster.fenced_commit(lease, w)
                 lost.append(todo[0])
                 raise ClusterUnavailableError("Redis did not answer in time")
         await real(fence, writes)

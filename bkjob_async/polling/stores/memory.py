@@ -5,14 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...errors import StoreError
-from . import (
-    Store,
-    StoredEvent,
-    StoredWatch,
-    StoreStatistics,
-    check_event_id,
-    check_name,
-)
+from . import Store, StoredEvent, StoredWatch, StoreStatistics, check_event_id, check_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -33,11 +26,9 @@ class _MemoryWatch:
 class MemoryStore(Store):
     """The default store: everything in this process's memory, lost when it exits.
 
-    Every call is settled at once. It is unbounded by design: a watch holds its jobs until
-    they are removed or the watch dropped, and its events until acknowledged, exactly what the
-    poller holds for the watch anyway (the poller's ``PollPolicy.remember`` bound applies to
-    jobs no watch holds, and stays in the poller). A ``MemoryStore`` outlives a ``Poller``, so
-    ``resume`` works across pollers of one process. Values are kept as given, not copied.
+    Unbounded by design: a watch holds its jobs until removed and its events until
+    acknowledged, as the poller does anyway. It outlives a ``Poller``, so ``resume`` works
+    across pollers of one process. Values are kept as given, not copied.
     """
 
     def __init__(self) -> None:

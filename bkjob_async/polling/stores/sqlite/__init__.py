@@ -4,7 +4,7 @@ Rule: the event loop only queues writes (``commit``, ``ack`` ... encode their va
 to the queue under a lock and return); one writer thread takes the whole queue every
 ``flush_interval`` seconds (at once when ``max_batch`` calls are queued, or on ``flush()``)
 and writes it in call order as one transaction (``_writer``). Reads run in a worker thread on
-a second connection, which WAL lets read while the writer writes (``_read``). Opening checks
+a second connection, which WAL lets read while the writer writes (``_file``). Opening checks
 the file, locks it and migrates its schema (``_file``).
 
 The file is in WAL mode with ``synchronous=NORMAL`` by default: a commit survives the process
@@ -34,11 +34,7 @@ from ._batch import (
     merged,
     scope_text,
 )
-from ._file import (
-    Options,
-    StoreFile,
-)
-from ._read import Reads
+from ._file import Options, Reads, StoreFile
 from ._writer import LogWriter, Writer
 
 if TYPE_CHECKING:
@@ -98,7 +94,7 @@ class SqliteStore(QueuedStore):
         #: The lock and the write connection, from ``open`` (``_file``).
         self._file = StoreFile(self._path, options)
         self._state: Literal["new", "open", "closed"] = "new"
-        #: Reads, in a worker thread, on a connection of their own (``_read``).
+        #: Reads, in a worker thread, on a connection of their own (``_file``).
         self._reads = Reads(self._path)
         # (watch, event_id) -> (seq, scope, job) of every event committed or loaded by this
         # process and not acknowledged: acks delete by seq, and a pending id is not re-added.
@@ -189,13 +185,12 @@ class SqliteStore(QueuedStore):
         return watch
 
     async def _readable(self) -> None:
-        if self._state != "open":
-            raise StoreError(f"the store {self._path} is not open", path=self._path)
+        self._check_open()
         await self.flush()
 
     # -- writes (the hot path: queue and return) ------------------------------------------
 
-    def _open_for_writes(self) -> None:
+    def _check_open(self) -> None:
         if self._state != "open":
             raise StoreError(f"the store {self._path} is not open", path=self._path)
 
@@ -207,7 +202,7 @@ class SqliteStore(QueuedStore):
         return hot
 
     def _enqueue_op(self, kind: str, name: str, jobs: Iterable[JobKey]) -> int:
-        self._open_for_writes()
+        self._check_open()
         check_name(name)
         with self._lock:
             rows = []
@@ -248,7 +243,7 @@ class SqliteStore(QueuedStore):
         :raises ValueError: ``state`` is ``None``, a float is not finite, or an id is empty.
         """
         if self._state != "open":
-            self._open_for_writes()
+            self._check_open()
         if state is None:
             raise ValueError("a committed state cannot be None (None means 'no state yet')")
         scope, job_id = job
@@ -279,7 +274,7 @@ class SqliteStore(QueuedStore):
 
     def ack(self, name: str, event_ids: Iterable[str]) -> int:
         if self._state != "open":
-            self._open_for_writes()
+            self._check_open()
         known, queue = self._pending, self._queue
         with self._lock:
             hot = self._hot_segment()

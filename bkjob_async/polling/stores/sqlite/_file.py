@@ -1,4 +1,4 @@
-"""Opening a SQLite store's file: the lock, every check, the schema and its migrations.
+"""A SQLite store's file: the lock, every check, the schema and its migrations, and its reads.
 
 **Opening** checks, in this order, and refuses with ``StoreError`` (naming the file and what
 to do): the directory exists; no other live process holds the store (an exclusive ``flock``
@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Literal
 import attrs
 
 from ...._checks import is_int, is_number
+from ....config import Scope
 from ....errors import StoreError
-from ._batch import _Hot
+from .. import StoredEvent, StoredWatch
+from ._batch import _Hot, _loads
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -289,3 +291,73 @@ class StoreFile:
         if self._lock_fd is not None:
             fd, self._lock_fd = self._lock_fd, None
             os.close(fd)
+
+
+class Reads:
+    """The read connection of one store (opened on first use), in a worker thread (WAL: never
+    blocked by the writer), and what it reads: one read transaction, the tables and the log in
+    one snapshot. The log is newer than the tables: its states win, its acks delete, its events
+    come after the tables' in commit order."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._parsed: dict[str, Scope] = {}
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False)
+        return self._conn
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _scope(self, text: str) -> Scope:
+        scope = self._parsed.get(text)
+        if scope is None:
+            scope = self._parsed[text] = Scope.parse(text)
+        return scope
+
+    def names(self) -> list[str]:
+        """Return the names of the stored watches, sorted."""
+        rows = self._connection().execute("SELECT name FROM watches ORDER BY name")
+        return [name for (name,) in rows]
+
+    def load(self, name: str) -> tuple[StoredWatch, list[int]] | None:
+        """Return watch ``name`` and the sequence numbers of its pending events, or ``None``."""
+        conn = self._connection()
+        with conn:  # one read transaction: a consistent snapshot
+            conn.execute("BEGIN")
+            if conn.execute("SELECT 1 FROM watches WHERE name = ?", (name,)).fetchone() is None:
+                return None
+            scope = self._scope
+            jobs = {
+                (scope(text), job): None if state is None else _loads(state)
+                for text, job, state in conn.execute(
+                    "SELECT scope, job, state FROM jobs WHERE watch = ? ORDER BY added", (name,)
+                )
+            }
+            rows = conn.execute(
+                "SELECT seq, event_id, scope, job, payload FROM events WHERE watch = ?", (name,)
+            ).fetchall()
+            logged = _read_log(conn, self.path)
+        for (watch, text, job), (state, *_) in logged.states.items():
+            key = (scope(text), job)
+            if watch == name and key in jobs:
+                jobs[key] = _loads(state)
+        if logged.acked:
+            rows = [row for row in rows if row[0] not in logged.acked]
+        rows += [
+            (q, i, text, job, p) for q, w, i, text, job, p in logged.events.values() if w == name
+        ]
+        rows.sort()
+        pending, seqs, seen = [], [], set()
+        for seq, event_id, text, job, payload in rows:
+            key = (scope(text), job)
+            if event_id not in seen and key in jobs:  # the first of an id committed twice
+                seen.add(event_id)
+                pending.append(StoredEvent(event_id, key, _loads(payload)))
+                seqs.append(seq)
+        return StoredWatch(name, jobs, tuple(pending)), seqs
