@@ -1,17 +1,19 @@
 """What the poller holds of a watch: its jobs, its filter and its mailbox; no I/O.
 
 Workers put events in a ``_Mailbox`` and never block. The poller holds a ``_Subscription``,
-never the caller's ``Watch`` (``_watch``), so dropping a watch ends it.
+never the caller's ``Watch`` (``_watch``), so dropping a watch ends it. A consumer waits on a
+bare asyncio future, as parked workers do (``_heap``): no anyio Event made per wait and set
+per event.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import sys
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import attrs
 
 from .events import (
@@ -71,13 +73,14 @@ class _Mailbox:
     at most one event per host, step and job it watches, plus each job's last event.
     """
 
-    __slots__ = ("_exact", "_limit", "_merged", "_ready")
+    __slots__ = ("_exact", "_limit", "_merged", "_waiter")
 
     def __init__(self, limit: int) -> None:
         self._exact: deque[Event] = deque()
         self._merged: OrderedDict[tuple[Any, ...], Event] | None = None
         self._limit = limit
-        self._ready = anyio.Event()
+        #: The consumer's wait, while it waits (``wait``); ``wake`` resolves it.
+        self._waiter: asyncio.Future[None] | None = None
 
     def __len__(self) -> int:
         return len(self._exact) + len(self._merged or ())
@@ -90,14 +93,15 @@ class _Mailbox:
         if self._merged is None:
             if len(self._exact) < self._limit:
                 self._exact.append(event)
-                self._ready.set()
+                if self._waiter is not None:
+                    self.wake()
                 return
             self._merged = OrderedDict()
             for pending in self._exact:
                 self._coalesce(pending)
             self._exact.clear()
         self._coalesce(event)
-        self._ready.set()
+        self.wake()
 
     def _coalesce(self, event: Event) -> None:
         assert self._merged is not None
@@ -120,12 +124,19 @@ class _Mailbox:
         return None
 
     def wake(self) -> None:
-        self._ready.set()
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def wait(self) -> None:
+        """Return once an event was put or ``wake`` was called (at once if one is pending)."""
         if not len(self):
-            self._ready = anyio.Event()
-            await self._ready.wait()
+            self._waiter = waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None
 
 
 class _Subscription:
