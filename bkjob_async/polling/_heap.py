@@ -13,10 +13,11 @@ or-ed with the job's ``slot`` (its place in ``Registry.slots``, below 2**24). Su
 below 2**60 for 795 days of the monotonic clock, so it takes 32 bytes, not the 48 of a larger
 one: every watched job has one. A tuple per entry would be tracked: ``(due, seq, job)``
 entries were promoted to the oldest generation and, at 2,000 polls/s, made a full collection
-walking every job's state every minute or so; even tuples of numbers only (untracked at their first pass)
-piled up in the youngest generation between passes, one per job polled, and made its pass walk
-them all (``benchmarks/README.md``, "Scale without pauses"). An entry is stale unless it is
-its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds another job).
+walking every job's state every minute or so; even tuples of numbers only (untracked at their
+first pass) piled up in the youngest generation between passes, one per job polled, and made
+its pass walk them all (``benchmarks/README.md``, "Scale without pauses"). An entry is stale
+unless it is its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds
+another job).
 
 Parked workers and the scheduler sleep on bare asyncio futures (the client runs on asyncio
 only, as aiohttp does), not on anyio Events and cancel scopes: a scheduler sleep that ran to its

@@ -36,6 +36,10 @@ Key = tuple[str, int, int]
 
 _NEVER = -math.inf  # (one float for every record: ``-math.inf`` makes a new one each time)
 
+#: ``Watched.hinted`` of the records a hint reached, until they are released: few jobs are
+#: hinted, so the time is not a slot of every record.
+_HINTED: dict[Watched, float] = {}
+
 
 def key(scope: Scope, job_id: int) -> Key:
     """A job's key in the poller's tables: plain values, so hashing it costs no Python call."""
@@ -93,7 +97,6 @@ class Watched:
         "active",
         "busy",
         "entry",
-        "hinted",
         "job",
         "sent",
         "slot",
@@ -118,8 +121,15 @@ class Watched:
         self.sent = _NEVER
         #: A poll is in flight: never poll one job twice at once (answers could cross).
         self.busy = False
-        #: When a hint (a callback) last brought its poll forward.
-        self.hinted = _NEVER
+
+    @property
+    def hinted(self) -> float:
+        """When a hint (a callback) last brought its poll forward (``-inf``: never)."""
+        return _HINTED.get(self, _NEVER)
+
+    @hinted.setter
+    def hinted(self, at: float) -> None:
+        _HINTED[self] = at
 
     @property
     def key(self) -> Key:
@@ -266,6 +276,7 @@ class Registry:
         else:
             del self.by_id[job_id]
         watched.entry = None
+        _HINTED.pop(watched, None)
         self.slots[watched.slot] = None
         self._free.append(watched.slot)
         self._on_release(watched)
@@ -277,6 +288,7 @@ class Registry:
         """Let go of every job and close every subscription (the poller is leaving)."""
         for watched in self.jobs.values():
             watched.active = False
+            _HINTED.pop(watched, None)
             for sub in watched.subscribers:
                 sub.close()
         self.count = 0

@@ -167,3 +167,18 @@ def test_a_released_jobs_slot_is_reused_and_its_old_entries_are_stale() -> None:
     due.push(second, 5.0)
     registry.close()
     assert due.take(10.0) is None  # closed: no job handed out
+
+
+def test_a_hint_time_is_kept_until_the_job_is_released() -> None:
+    registry = Registry(10, lambda w: None)
+    hinted, other = _watched(registry, Scope.biz(2), 1), _watched(registry, Scope.biz(2), 2)
+    assert hinted.hinted == -math.inf
+    hinted.hinted = 5.0
+    assert hinted.hinted == 5.0
+    assert other.hinted == -math.inf
+    hinted.subscribers.clear()
+    registry.release_if_unwatched(hinted)
+    assert hinted.hinted == -math.inf  # nothing kept for a released job
+    other.hinted = 7.0
+    registry.close()
+    assert other.hinted == -math.inf
