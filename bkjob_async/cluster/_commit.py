@@ -1,10 +1,7 @@
 """Pure: a fenced write (``Fenced``) as the ``COMMIT`` script takes it, and its reply; no I/O.
 
-A write is fenced by a ``Lease``: Redis applies it only while the lease key is still this
-holder's and no newer token was issued for the partition (``_scripts.COMMIT``). Its events are
-appended to their watches' streams in the same round trip. A job's write is applied only while
-the job is in its watch, and the one of its end takes it out; a versioned one only over the
-version it replaces, so sent twice or late it changes nothing.
+What Redis applies of a write, and when, is ``_scripts.COMMIT``'s rule (a valid lease; a job
+still in its watch; a version that replaces the stored one, so a write sent twice lands once).
 """
 
 from __future__ import annotations
@@ -192,11 +189,8 @@ def check_event_id(event_id: object) -> None:
 
 def read_reply(lease: Lease, reply: Any, version: str = "") -> list[str]:
     """Return the stream ids of an applied commit (none if it was applied before: nothing
-    appended again); raise why one was not applied.
-
-    A write's ``version`` made as ``Holdings.version`` makes them (``NONCE.N``, ``N`` counting
-    one writer's writes) was applied before if Redis holds it or a later one of the same
-    writer: each of a job's writes replaces the one before it, so that one had landed.
+    appended again); raise why one was not applied. A write's ``version`` (``NONCE.N``,
+    ``Holdings.version``) was applied before if Redis holds it or a later one of its writer.
 
     :raises LeaseLostError: the lease is not this holder's, or a newer token exists.
     :raises JobGoneError: the job is not in its watch (cancelled, or its end written), or

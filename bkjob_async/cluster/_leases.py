@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import math
@@ -43,7 +42,7 @@ if TYPE_CHECKING:
 
     from ._client import Cluster
 
-__all__ = ["Holders", "LapseTimer", "LeaseKeeper", "TickResult", "read_holders", "ticks_to"]
+__all__ = ["Holders", "LeaseKeeper", "TickResult", "read_holders", "ticks_to"]
 
 log = logging.getLogger("bkjob_async.cluster")
 
@@ -247,36 +246,6 @@ def ticks_to(send: MemoryObjectSendStream[TickResult]) -> Callable[[TickResult],
             send.send_nowait(result)
 
     return on_tick
-
-
-class LapseTimer:
-    """Call ``on_lapse`` at the earliest of the deadlines it is armed with (``arm``): a timer,
-    not a task, so after a stall it runs before any task the stall left due."""
-
-    __slots__ = ("_clock", "_handle", "_on_lapse")
-
-    def __init__(self, clock: Callable[[], float], on_lapse: Callable[[], None]) -> None:
-        self._clock = clock
-        self._on_lapse = on_lapse
-        self._handle: asyncio.TimerHandle | None = None
-
-    def arm(self, deadlines: Iterable[float]) -> None:
-        """Call ``on_lapse`` just past the earliest of ``deadlines`` (none: never)."""
-        self.stop()
-        first = min(deadlines, default=None)
-        if first is not None:
-            delay = max(0.0, first - self._clock()) + 0.001
-            self._handle = asyncio.get_running_loop().call_later(delay, self._fire)
-
-    def _fire(self) -> None:
-        self._handle = None
-        self._on_lapse()
-
-    def stop(self) -> None:
-        """Cancel the call, if one is set."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
 
 
 @attrs.frozen

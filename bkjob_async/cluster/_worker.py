@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -32,7 +33,7 @@ from ..polling._tracker import EMPTY
 from ._entries import wire_of
 from ._errors import ClusterError
 from ._journal import ClusterJournal
-from ._leases import LapseTimer, LeaseKeeper, TickResult, ticks_to
+from ._leases import LeaseKeeper, TickResult, ticks_to
 from ._rate import RateBudget
 from ._store import RedisStore
 
@@ -127,8 +128,9 @@ class Worker(AsyncResource):
         self._redis_ms, self._redis_at = 0, cluster.clock()
         #: Jobs a write of was refused since the last lease round (for its log line).
         self._refusals = 0
-        #: Drops partitions when their lease reaches its deadline (``_lapsed``).
-        self._timer = LapseTimer(cluster.clock, self._lapsed)
+        #: Calls ``_lapsed`` at the next lease deadline: a timer, not a task, so after a stall
+        #: it runs before any task the stall left due (no poll of a lapsed partition's jobs).
+        self._timer: asyncio.TimerHandle | None = None
         self._stack: contextlib.AsyncExitStack | None = None
         self._gained = 0
         self._dropped = 0
@@ -159,7 +161,7 @@ class Worker(AsyncResource):
             stack.push_async_callback(send.aclose)  # once the task group is done
             tg = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tg.cancel_scope.cancel)
-            stack.callback(self._timer.stop)
+            stack.callback(self._stop_timer)
             tg.start_soon(self._follow, receive)
             await tg.start(self.keeper.run, ticks_to(send))
         except BaseException:
@@ -234,8 +236,15 @@ class Worker(AsyncResource):
             )
         for part in lapsed:
             self._drop(part)
-        parts = self.held.parts
-        self._timer.arm(lease.deadline for p in parts if (lease := self.keeper.lease(p)))
+        leases = [lease for p in self.held.parts if (lease := self.keeper.lease(p))]
+        self._stop_timer()
+        if leases:
+            wait = max(0.0, min(lease.deadline for lease in leases) - self.cluster.clock())
+            self._timer = asyncio.get_running_loop().call_later(wait + 0.001, self._lapsed)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
     async def _resubmit(self) -> None:
         """Redis lost the cluster's data: put back every unfinished job this worker knows

@@ -47,11 +47,8 @@ STORED = (HostTransition, StepTransition, JobTransition, JobFinished)
 
 
 def open_jobs(stored: StoredWatch) -> tuple[int, ...]:
-    """Return the jobs a resumed watch follows to their end, in add order.
-
-    Those not finished in their stored state, and those whose ``JobFinished`` is still to be
-    delivered; the others ended on this watch before.
-    """
+    """Return the jobs a resumed watch follows to their end, in add order: those not finished
+    in their stored state, and those whose ``JobFinished`` is still to be delivered."""
     final = {
         e.job[1]
         for e in stored.pending

@@ -61,7 +61,6 @@ JsonValue = Any
 #: A watched job: its scope and ``job_instance_id``.
 JobKey = tuple[Scope, int]
 
-_MAX_NAME = 200
 _S = TypeVar("_S", bound="Store")
 
 
@@ -80,11 +79,7 @@ class StoredEvent:
 
 @attrs.frozen
 class StoredWatch:
-    """What ``load`` returns: a watch's jobs (in add order) with their states, and its pending events.
-
-    ``jobs[key]`` is the state of the job's last committed observation, ``None`` before the
-    first one. ``pending`` is in commit order: the order to deliver them again.
-    """
+    """What ``load`` returns: a watch's jobs (in add order) with their states, and its pending events."""
 
     name: str
     jobs: Mapping[JobKey, JsonValue]

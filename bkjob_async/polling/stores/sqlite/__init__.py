@@ -237,11 +237,6 @@ class SqliteStore(QueuedStore):
         state: JsonValue,
         events: Sequence[tuple[str, JsonValue]] = (),
     ) -> int:
-        """Queue one observation (state and events, one transaction); return a ticket.
-
-        :raises TypeError: a value is not JSON.
-        :raises ValueError: ``state`` is ``None``, a float is not finite, or an id is empty.
-        """
         if self._state != "open":
             self._check_open()
         if state is None:
