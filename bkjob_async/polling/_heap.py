@@ -1,8 +1,9 @@
 """The due jobs: a heap of due times, the guard against polls too soon, and parked workers.
 
 No task exists per job: a job is an entry in a heap of due times. Workers take due jobs
-themselves (``take``) and park when none is due; ``run`` (the scheduler) only wakes a parked
-worker when a job falls due and sleeps until the next due time. A job is never handed out
+themselves (``take``) and park when none is due; the scheduler (``_tick``, a timer callback
+while ``run`` runs) only wakes a parked worker when a job falls due, and sets its timer for the
+next due time. A job is never handed out
 sooner than the policy's smallest gap after its last poll unless asked (a callback's hint
 since): such a poll is a scheduling bug, so it is put off, counted and logged once, never sent.
 
@@ -19,11 +20,12 @@ its pass walk them all (``benchmarks/README.md``, "Scale without pauses"). An en
 unless it is its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds
 another job).
 
-Parked workers and the scheduler sleep on bare asyncio futures (the client runs on asyncio
-only, as aiohttp does), not on anyio Events and cancel scopes: a scheduler sleep that ran to its
-deadline was a cancel scope's timeout, a cancellation delivered, raised and caught, and at a
-few polls a second per worker that came with nearly every poll (``benchmarks/README.md``,
-"CPU per job-hour"). Cancelling their task still stops them.
+The scheduler is an asyncio timer and parked workers wait on bare asyncio futures (the client
+runs on asyncio only, as aiohttp does), not anyio Events and cancel scopes: at a few polls a
+second per worker nearly every poll came with a scheduler sleep that ran to its deadline (a
+cancel scope's timeout: a cancellation delivered, raised and caught), then a turn of the
+scheduler's task before the worker's (``benchmarks/README.md``, "CPU per job-hour"). Now a
+timer hands the job to the worker directly. Cancelling ``run``'s task stops the scheduler.
 """
 
 from __future__ import annotations
@@ -86,36 +88,22 @@ class Slot:
         self.ready: asyncio.Future[None]  # (``park`` sets it)
 
 
-class Alarm:
-    """What the scheduler sleeps on: woken by ``set`` or after ``delay``, whichever is first."""
-
-    __slots__ = ("_future",)
-
-    def __init__(self) -> None:
-        self._future: asyncio.Future[None] | None = None
-
-    def set(self) -> None:
-        """Wake the sleeper, if one sleeps (a wake-up between two sleeps is not kept)."""
-        if self._future is not None:
-            _wake(self._future)
-
-    async def sleep(self, delay: float) -> None:
-        """Sleep until ``set`` or for ``delay`` seconds (``math.inf``: until ``set``)."""
-        loop = asyncio.get_running_loop()
-        self._future = future = loop.create_future()
-        timer = loop.call_later(delay, _wake, future) if delay < math.inf else None
-        try:
-            await future
-        finally:
-            self._future = None
-            if timer is not None:
-                timer.cancel()
-
-
 class Due:
     """Jobs by due time; ``take`` hands out the earliest due one when polls may go."""
 
-    __slots__ = ("_gap", "_gate", "_heap", "_idle", "_slots", "_wakeup", "refused")
+    __slots__ = (
+        "_clock",
+        "_gap",
+        "_gate",
+        "_heap",
+        "_idle",
+        "_loop",
+        "_running",
+        "_slots",
+        "_soon",
+        "_timer",
+        "refused",
+    )
 
     def __init__(self, gap: float, gate: Gate) -> None:
         self._gap = gap
@@ -124,7 +112,13 @@ class Due:
         self._heap: list[int] = []
         #: The registry's records by slot (the registry's list, never replaced).
         self._slots = gate.registry.slots
-        self._wakeup: Alarm | None = None
+        #: While ``run`` runs: its task's future (``_tick`` fails it on a bug), the loop and
+        #: the clock; the timer for the next due time, and whether a tick is scheduled soon.
+        self._running: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clock: Callable[[], float] = lambda: 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._soon = False
         self._idle: list[Slot] = []
         #: Polls put off because they came sooner than the smallest gap (``_refuse``).
         self.refused = 0
@@ -134,8 +128,8 @@ class Due:
         watched.entry = entry = ((int(due * 1e3) + 1) << SHIFT) | watched.slot  # (_entry)
         heap = self._heap
         heapq.heappush(heap, entry)
-        if heap[0] == entry and self._wakeup is not None:
-            self._wakeup.set()
+        if heap[0] == entry:
+            self.wake()
 
     def replace(self, due: list[tuple[float, Watched]]) -> None:
         """Reschedule every job at once (after an outage): ``(due, job)`` pairs."""
@@ -151,9 +145,10 @@ class Due:
         self._heap.clear()
 
     def wake(self) -> None:
-        """Wake the scheduler (polls may go again, say)."""
-        if self._wakeup is not None:
-            self._wakeup.set()
+        """Have the scheduler look again soon (polls may go again, say)."""
+        if self._loop is not None and not self._soon:
+            self._soon = True
+            self._loop.call_soon(self._tick)
 
     def take(self, now: float) -> Watched | None:
         """Pop the earliest due job, if one is due and polls may go now; mark it sent."""
@@ -202,35 +197,59 @@ class Due:
         """Park a worker until the scheduler hands it a job (``None``: look again)."""
         slot.ready = ready = asyncio.get_running_loop().create_future()
         self._idle.append(slot)
-        if len(self._idle) == 1 and self._wakeup is not None:
-            self._wakeup.set()  # the scheduler may be waiting for a free worker
+        if len(self._idle) == 1:
+            self.wake()  # the scheduler may be waiting for a free worker
         await ready
         watched, slot.watched = slot.watched, None
         return watched
 
     async def run(self, clock: Callable[[], float]) -> None:
-        """Hand due jobs to parked workers, and sleep until the next one is due.
+        """Run the scheduler until cancelled: hand due jobs to parked workers as they fall due.
 
         Busy workers take due jobs themselves, so under load nothing passes through here; the
-        loop wakes at most once per ``_TICK``.
+        timer fires at most once per ``_TICK``. A bug in it is raised here.
         """
+        self._loop = loop = asyncio.get_running_loop()
+        self._clock = clock
+        self._running = running = loop.create_future()
+        self._tick()
+        try:
+            await running
+        finally:
+            self._loop = self._running = None
+            if self._timer is not None:
+                self._timer.cancel()
+
+    def _tick(self) -> None:
+        """Hand due jobs to parked workers; set the timer for when to look again."""
+        self._soon = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        running, loop = self._running, self._loop
+        if running is None or loop is None or running.done():
+            return  # (a tick scheduled before ``run`` ended, or after a bug ended it)
+        try:
+            delay = self._hand_out(self._clock())
+        except Exception as exc:
+            running.set_exception(exc)
+            return
+        if delay < math.inf:
+            self._timer = loop.call_later(delay, self._tick)
+
+    def _hand_out(self, now: float) -> float:
+        """Hand the jobs due at ``now`` to parked workers; return how long to sleep."""
         heap = self._heap
-        self._wakeup = alarm = Alarm()
-        while True:
-            now = clock()
-            due = (heap[0] >> SHIFT) / 1e3 if heap else math.inf  # (the entry's due)
-            if self._idle and due <= now:
-                watched = self.take(now)
-                if watched is not None:
-                    slot = self._idle.pop()
-                    slot.watched = watched
-                    _wake(slot.ready)
-                    continue
-                due = (heap[0] >> SHIFT) / 1e3 if heap else math.inf  # (stale ones popped)
-            if due <= now:
-                # Held back (rate, outage): wait until polls may go. Or no worker is free: the
-                # first to park wakes us (busy ones take due jobs themselves).
-                delay = max(self._gate.hold(now), _TICK) if self._idle else math.inf
-            else:
-                delay = max(due - now, _TICK) if heap else math.inf
-            await alarm.sleep(delay)
+        while self._idle and heap and (heap[0] >> SHIFT) / 1e3 <= now:  # (the entry's due)
+            watched = self.take(now)
+            if watched is None:
+                break
+            slot = self._idle.pop()
+            slot.watched = watched
+            _wake(slot.ready)
+        due = (heap[0] >> SHIFT) / 1e3 if heap else math.inf  # (stale ones popped)
+        if due <= now:
+            # Held back (rate, outage): wait until polls may go. Or no worker is free: the
+            # first to park wakes us (busy ones take due jobs themselves).
+            return max(self._gate.hold(now), _TICK) if self._idle else math.inf
+        return max(due - now, _TICK) if heap else math.inf
