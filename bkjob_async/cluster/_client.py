@@ -9,12 +9,15 @@
   timeout. Every script is safe to run twice (at worst events are appended twice).
 
 It does not make Redis durable: a failover or a restart without persistence loses recent
-writes (``_epoch``); delivery is at least once, so consumers dedupe by ``event_id``.
+writes; delivery is at least once, so consumers dedupe by ``event_id``. Every script that starts
+from the cluster's keys (``HELLO``, a lease round) reads a nonce Redis keeps, or sets a fresh one:
+another nonce than the one seen before means Redis lost the data (said at ERROR, ``resets``).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 import urllib.parse
 from collections import defaultdict
@@ -31,12 +34,7 @@ from .._checks import check_int
 from ..config import check_seconds
 from . import _scripts
 from ._commit import Fenced, Lease, NewEvent, checked_write, commit_request, read_reply
-from ._epoch import Epoch
-from ._errors import (
-    ClusterError,
-    ClusterUnavailableError,
-    LeaseLostError,
-)
+from ._errors import ClusterConfigError, ClusterError, ClusterUnavailableError, LeaseLostError
 from ._keys import (
     JobRef,
     Keys,
@@ -119,8 +117,10 @@ class Cluster(AsyncResource):
         self.url = redact(redis_url)
         self.keys = Keys(name)
         self.clock = clock
-        #: The cluster's data in Redis as this process saw it: its nonce, its wipes.
-        self.era = Epoch(self.name, self.url, self.partitions)
+        #: The nonce of the cluster's data in Redis, once seen.
+        self.epoch: str | None = None
+        #: How many times the cluster's data was found wiped after this process had seen it.
+        self.resets = 0
         try:
             self.redis: aioredis.Redis = aioredis.Redis.from_url(
                 redis_url,
@@ -149,16 +149,6 @@ class Cluster(AsyncResource):
             self._closed = True
             await self.redis.aclose()
 
-    @property
-    def epoch(self) -> str | None:
-        """The nonce of the cluster's data in Redis, once seen."""
-        return self.era.seen
-
-    @property
-    def resets(self) -> int:
-        """How many times the cluster's data was found wiped after this process had seen it."""
-        return self.era.resets
-
     # -- plumbing -------------------------------------------------------------------------
 
     @asynccontextmanager
@@ -184,12 +174,37 @@ class Cluster(AsyncResource):
         """Check the cluster's epoch and partition count; return whether a reset was seen now."""
         before = self.resets
         epoch, created, partitions = await self.script(
-            "HELLO", [self.keys.epoch, self.keys.config], [self.era.nonce(), self.partitions]
+            "HELLO", [self.keys.epoch, self.keys.config], [secrets.token_hex(8), self.partitions]
         )
-        self.era.check_config(partitions)
-        self.era.observe(epoch, bool(created))
+        self.check_config(partitions)
+        self.observe(epoch, bool(created))
         self._ready = True
         return self.resets > before
+
+    def check_config(self, partitions: object) -> None:
+        """Raise ``ClusterConfigError`` unless Redis agrees on the partition count."""
+        if str(partitions) != str(self.partitions):
+            raise ClusterConfigError(
+                f"cluster {self.name!r} at {self.url} has {partitions} partitions, this "
+                f"process was configured with {self.partitions}"
+            )
+
+    def observe(self, epoch: str, created: bool) -> None:
+        """Take the epoch Redis reported; say loudly if the cluster's data was wiped."""
+        if self.epoch is not None and epoch != self.epoch:
+            self.resets += 1
+            log.error(
+                "Redis at %s lost the data of cluster %r (epoch %s -> %s%s): it restarted "
+                "without persistence or was flushed. Leases, fencing counters, pending events "
+                "and the watch set written before are gone; carrying on with what this "
+                "process holds. Enable persistence (appendonly yes) to avoid this.",
+                self.url,
+                self.name,
+                self.epoch,
+                epoch,
+                ", recreated now" if created else "",
+            )
+        self.epoch = epoch
 
     async def _ensure_ready(self) -> None:
         if not self._ready:
@@ -229,27 +244,12 @@ class Cluster(AsyncResource):
             changed += int(await self.script("SUBMIT", keys, args))
         return changed
 
-    async def watches(self) -> set[str]:
-        """Return the names of the watches that hold jobs."""
-        async with self.guard():
-            return {str(m) for m in await self.redis.smembers(self.keys.watches)}
-
     async def jobs(self, watch: str) -> set[JobRef]:
         """Return the jobs of ``watch``."""
         check_watch(watch)
         async with self.guard():
             members = await self.redis.smembers(self.keys.watch_jobs(watch))
         return {parse_job_member(str(m)) for m in members}
-
-    async def partition_versions(self) -> list[int]:
-        """Return each partition's version (0 if never changed), one round trip."""
-        async with self.guard():
-            raw = await self.redis.hgetall(self.keys.partver)
-        versions = [0] * self.partitions
-        for part, version in raw.items():
-            if int(part) < self.partitions:
-                versions[int(part)] = int(version)
-        return versions
 
     async def holders(self, partitions: Iterable[int]) -> Holders:
         """Return the live workers and who holds each of ``partitions`` (read only)."""

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ._errors import JobGoneError, LeaseLostError
+from ._holdings import Member
 from ._keys import JobRef, check_scope, check_watch, job_member
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from ._client import Cluster
-    from ._holdings import Member
 
 __all__ = [
     "MAX_EVENT_ID",
@@ -71,43 +71,24 @@ def dumps(value: Any) -> str:
         raise type(exc)(f"not a JSON value: {exc}") from None
 
 
+@attrs.define(eq=False, kw_only=True)
 class Fenced:
     """One fenced write in the queue: fields of partition ``part``'s state set and deleted,
     events appended (``commit_request``); with ``member``, a write of ``job`` in ``watch``
     (``end``: its last) made while the job was held as ``member``, replacing its stored
-    ``version[0]`` by ``version[1]``."""
+    ``version[0]`` by ``version[1]``. ``settled``: its outcome is known (applied, or refused
+    before sending): never sent again."""
 
-    __slots__ = (
-        "delete",
-        "end",
-        "events",
-        "job",
-        "member",
-        "part",
-        "settled",
-        "state",
-        "version",
-        "watch",
-    )
-
-    def __init__(
-        self,
-        part: int,
-        *,
-        state: dict[str, str] | None = None,
-        delete: tuple[str, ...] = (),
-        events: tuple[tuple[str, str, str], ...] = (),
-        job: JobRef | None = None,
-        watch: str | None = None,
-        end: bool = False,
-        member: Member | None = None,
-        version: tuple[str, str] | None = None,
-    ) -> None:
-        self.part, self.state, self.delete, self.events = part, state or {}, delete, events
-        self.job, self.watch, self.end, self.member = job, watch, end, member
-        self.version = version
-        #: Its outcome is known (applied, or refused before sending): never sent again.
-        self.settled = False
+    part: int
+    state: dict[str, str] = attrs.field(factory=dict)
+    delete: tuple[str, ...] = ()
+    events: tuple[tuple[str, str, str], ...] = ()
+    job: JobRef | None = None
+    watch: str | None = None
+    end: bool = False
+    member: Member | None = None
+    version: tuple[str, str] | None = None
+    settled: bool = attrs.field(default=False, init=False)
 
 
 def commit_request(cluster: Cluster, lease: Lease, write: Fenced) -> tuple[list[str], list[Any]]:
@@ -159,7 +140,7 @@ def checked_write(
         raise ValueError("a write's version must be a new non-empty str")
     encoded = tuple(encode_events(events))
     return Fenced(
-        partition,
+        part=partition,
         state=state,
         delete=delete,
         events=encoded,

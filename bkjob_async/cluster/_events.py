@@ -154,12 +154,6 @@ class EventStream(AsyncResource):
         async with self.cluster.guard():
             return int(await self.cluster.redis.xack(self.key, self.group, error.stream_id))
 
-    async def pending(self) -> int:
-        """Return how many events of the group are delivered and not yet acknowledged."""
-        async with self.cluster.guard():
-            info = await self.cluster.redis.xpending(self.key, self.group)
-        return int(info["pending"])
-
     async def _fill(self) -> None:
         try:
             await self._read()

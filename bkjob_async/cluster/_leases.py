@@ -58,7 +58,7 @@ class TickResult:
     :param held: every lease held after the round.
     :param live: live workers, this one included.
     :param reset: the round found the cluster's data wiped (``Cluster.resets``).
-    :param versions: the version of each partition held (``Cluster.partition_versions``).
+    :param versions: the version of each partition held (``partver``).
     :param now_ms: Redis ``TIME`` in ms during the round: one clock for every worker.
     """
 
@@ -143,7 +143,7 @@ class LeaseKeeper(AsyncResource):
         args: list[object] = [
             self.worker_id,
             int(self.ttl * 1000),
-            cluster.era.nonce(),
+            secrets.token_hex(8),
             cluster.partitions,
             -1 if self.max_partitions is None else self.max_partitions,
             self._offset,
@@ -154,11 +154,11 @@ class LeaseKeeper(AsyncResource):
         sent_at = self.clock()
         reply = await cluster.script("TICK", keys, args)
         if reply[0] == "config":
-            cluster.era.check_config(reply[1])
+            cluster.check_config(reply[1])
             raise ClusterConfigError("unreachable")  # pragma: no cover - check_config raised
         _, epoch, created, live, now_ms, kept, acquired, released, lost, versions = reply
         resets = cluster.resets
-        cluster.era.observe(str(epoch), bool(created))
+        cluster.observe(str(epoch), bool(created))
         deadline = sent_at + self.ttl - self.margin
         new = {p: Lease(p, t, self.worker_id, deadline) for p, t in _pairs(kept)}
         gained = tuple(Lease(p, t, self.worker_id, deadline) for p, t in _pairs(acquired))

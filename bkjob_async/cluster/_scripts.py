@@ -30,24 +30,23 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local h = redis.call('HMGET', KEYS[1], 'tat', 'rate', 'paused', '{field}')
 local limit = tonumber(ARGV[1])
 local rate = math.min(tonumber(h[2]) or limit, limit)
+local function f(x) return string.format('%.0f', x) end
 """
 
 
-# Shared prologue: the epoch nonce and the partition count, checked on every use.
-# KEYS[1] epoch, KEYS[2] config; ARGV[1] candidate nonce, ARGV[2] partitions.
+# The epoch (set to ARGV[1] if missing) and the partition count. KEYS: epoch, config; ARGV: nonce,
+# partitions.
 HELLO = (
     "\n"
     + _epoch("KEYS[1]", "KEYS[2]", "ARGV[1]", "ARGV[2]")
     + "return {epoch, created, redis.call('HGET', KEYS[2], 'partitions')}\n"
 )
 
-# Add (ARGV[2] == 'add') or remove jobs of one watch; bump a partition's version only if its
-# set changed. A job removed leaves nothing of it in that watch: its state and version fields
-# ``s:JOB:WATCH``, ``v:JOB:WATCH`` in the partition's ``state:P`` go too, and its pending events
-# ``e:JOB:WATCH\nID`` (one HSCAN of the partition's ``e:`` fields), whoever holds it.
-# KEYS[1] watches, KEYS[2] watch:W:jobs, KEYS[3] partver, then per partition i its part key
-# KEYS[2 + 2i] and its state key KEYS[3 + 2i]. ARGV[1] watch, ARGV[2] op, then per
-# partition i: the partition, a count n, n job members.
+# Add (ARGV[2] == 'add') or remove jobs of watch ARGV[1]; a partition's version is bumped only if
+# its set changed. A job removed leaves nothing of it in the watch, whoever holds it: its ``s:`` and
+# ``v:`` fields go too, and its pending events ``e:JOB:WATCH\nID`` (one HSCAN of ``e:*``).
+# KEYS: watches, watch:W:jobs, partver, then part:P and state:P per partition. ARGV: watch, op,
+# then per partition P, a count n and n job members.
 SUBMIT = """
 local watch, add = ARGV[1], ARGV[2] == 'add'
 local changed, a = 0, 3
@@ -90,18 +89,13 @@ end
 return changed
 """
 
-# One lease round: heartbeat, epoch check, renew what is held, give up a surplus over the fair
-# share, take free partitions up to it, and report the versions of the partitions held.
-# KEYS[1] members, KEYS[2] fence, KEYS[3] epoch, KEYS[4] config, KEYS[5] caps, KEYS[6]
-# partver, KEYS[7 + p] lease of partition p. ARGV: worker, ttl ms, nonce, partitions,
-# cap (-1: none), scan offset, n held, then n pairs (partition, token).
-# Returns {'ok', epoch, created, live, now ms, kept{p, t...}, acquired{p, t...}, released{p...},
-# lost{p...}, versions{p, v...}} or {'config', partitions}.
-#
-# The fair share: capped workers (max_partitions) count for at most their cap; the rest split
-# what is left, each between lo = floor and hi = ceil of their even share. A worker takes up to
-# hi, but only up to lo (and gives back down to lo) while another live worker is below its
-# own share (lo, or its cap).
+# One lease round (``_leases``). KEYS: members, fence, epoch, config, caps, partver, then lease:P
+# for every P. ARGV: worker, ttl ms, nonce, partitions, cap (-1: none), scan offset, n held, n
+# (partition, token) pairs. Returns {'ok', epoch, created, live, now ms, kept{p, t...},
+# acquired{p, t...}, released{p...}, lost{p...}, versions{p, v...}} or {'config', partitions}.
+# The fair share: capped workers count for at most their cap; the rest split what is left between
+# lo = floor and hi = ceil; a worker takes up to hi, but only lo (and gives back down to lo) while
+# another live worker is below its own share (lo, or its cap).
 TICK = (
     """
 local worker, ttl, parts = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[4])
@@ -138,7 +132,6 @@ for i = 0, held - 1 do
   end
 end
 
--- Who holds how many, and the fair share.
 local counts, free = {}, 0
 for _, m in ipairs(members) do counts[m] = 0 end
 for p = 0, parts - 1 do
@@ -231,22 +224,15 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 """
 
-# A fenced write: state fields set and deleted, events appended, all or nothing, and only if
-# the lease is still this holder's and no newer token was issued for the partition.
-# With a job (ARGV[8], its member ``TYPE:SCOPE:JOB``, in watch ARGV[9]) the write is also
-# the job's: nothing is written unless the job is still in the watch (a cancel, or its end
-# written already, removed it), and with ARGV[10] == '1' (its end) the job leaves the watch
-# in the same write: out of the partition's set (its version bumped) and the watch's jobs.
-# With a version (ARGV[13], unique to this write) the write replaces the job's version
-# ARGV[12] (its field ``v:JOB:W``; none stored reads as ''): sent again once applied, it is
-# a no-op {3}; landing after another write of the job, it is refused {2, 'stale'}.
-# KEYS[1] lease, KEYS[2] fence, KEYS[3] state, KEYS[3 + i] streams, then with a job its
-# part:P, partver, watches and watch:W:jobs from KEYS[ARGV[11]]. ARGV[1] lease value,
-# ARGV[2] partition, ARGV[3] token, ARGV[4] stream maxlen, ARGV[5..7] counts of fields set,
-# fields deleted and events, ARGV[8..13] the job (or ''), its watch, its end, its keys, the
-# version replaced and its own; then field/value pairs, deleted fields, and per event the
-# index of its stream key, its event id and its payload. Returns {1, stream ids...},
-# {0, reason, detail} (lease refused), {2, 'gone' or 'stale', detail} or {3} (applied before).
+# A fenced write, all or nothing, only while the lease is this holder's and no newer token was
+# issued. A job's write (ARGV[8] ``TYPE:SCOPE:JOB`` in watch ARGV[9]) applies only while the job is
+# in the watch; its end (ARGV[10] == '1') takes the job out of the watch; its version ARGV[13]
+# replaces ARGV[12] in ``v:JOB:W`` ('': none): sent again it is a no-op {3}, after another write
+# of the job it is refused {2, 'stale'}. KEYS: lease, fence, state, the streams, then (a job's)
+# part:P, partver, watches, watch:W:jobs from KEYS[ARGV[11]]. ARGV: lease value, partition, token,
+# maxlen, counts of fields set, deleted and events, job or '', watch, end, ARGV[11], version
+# replaced, own; then field/value pairs, deleted fields, (stream index, event id, payload) per
+# event. Returns {1, stream ids...}, {0, reason, detail}, {2, 'gone'/'stale', detail} or {3}.
 COMMIT = """
 local held = redis.call('GET', KEYS[1])
 if held ~= ARGV[1] then return {0, 'not-held', held or ''} end
@@ -288,17 +274,14 @@ end
 return ids
 """
 
-# GCRA over Redis TIME for up to ARGV[3] permits, at least ARGV[5] (default: all ARGV[3]) or
-# none, at the shared rate, which regrows by ARGV[4] per quiet second up to the limit.
-# KEYS[1] rate. ARGV: limit, burst, most, growth[, least].
-# Returns {granted (0 or least..most), wait us, now us, rate, next us}: how long until the rest
-# of ``most`` (all granted: one more) could be granted, and until the next one could, if no
-# other worker takes any meanwhile.
+# GCRA over Redis TIME: up to ARGV[3] permits, at least ARGV[5] (default all) or none, at the shared
+# rate, which regrows by ARGV[4] per quiet second up to the limit. KEYS: rate; ARGV: limit, burst,
+# most, growth[, least]. Returns {granted, wait us (until the rest, or one more), now us, rate,
+# next us (until the next one)}, if no other worker takes any meanwhile.
 PERMIT = (
     "\n"
     + _rate_state("grown")
     + """local paused, grown = tonumber(h[3]) or 0, tonumber(h[4]) or 0
-local function f(x) return string.format('%.0f', x) end
 if now < paused then return {0, f(paused - now), f(now), tostring(rate), f(paused - now)} end
 if rate < limit and now - grown >= 1000000 then
   rate = math.min(limit, rate * tonumber(ARGV[4]))
@@ -308,8 +291,6 @@ end
 local interval = 1000000 / rate
 local tolerance = tonumber(ARGV[2]) * interval
 local most, least = tonumber(ARGV[3]), tonumber(ARGV[5] or ARGV[3])
--- A budget never seen (a new cluster, or Redis wiped) starts with an empty bucket, not a full
--- one: paced from the first permit, so a restart cannot add a burst to what was just sent.
 local tat = math.max(tonumber(h[1]) or (now + tolerance), now)
 -- The k-th permit from now is due at tat + (k - 1) x interval: granted if within tolerance.
 local m = math.max(0, math.min(most, math.floor((now + tolerance - tat) / interval) + 1))
@@ -323,11 +304,9 @@ return {m, f(math.max(0, wait)), f(now), tostring(rate), f(math.max(0, after))}
 """
 )
 
-# A throttle answer (429) to a request sent at ARGV[3] (us, from its permit): cut the shared
-# rate by ARGV[5] (not below ARGV[6]) and pause for ARGV[4] us, but only if the request was
-# sent after the last cut, so a burst of 429s already in flight costs one cut. Regrowth
-# starts a second after the pause ends.
-# KEYS[1] rate. ARGV: limit, burst, sent_at, pause, beta, floor. Returns {cut 0/1, rate}.
+# A 429 to a request sent at ARGV[3] (us): cut the rate by ARGV[5] (not below ARGV[6]) and pause
+# ARGV[4] us, unless it was sent before the last cut; regrowth starts a second after the pause.
+# KEYS: rate; ARGV: limit, burst, sent_at, pause, beta, floor. Returns {cut 0/1, rate}.
 THROTTLE = (
     "\n"
     + _rate_state("cut")
@@ -335,7 +314,6 @@ THROTTLE = (
 rate = math.max(tonumber(ARGV[6]), rate * tonumber(ARGV[5]))
 local paused = math.max(tonumber(h[3]) or 0, now + tonumber(ARGV[4]))
 local tat = math.max(tonumber(h[1]) or 0, paused + tonumber(ARGV[2]) * 1000000 / rate)
-local function f(x) return string.format('%.0f', x) end
 redis.call('HSET', KEYS[1], 'rate', string.format('%.17g', rate), 'paused', f(paused),
   'tat', f(tat), 'cut', f(now), 'grown', f(paused))
 return {1, tostring(rate)}

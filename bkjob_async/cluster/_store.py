@@ -266,7 +266,7 @@ class RedisStore(QueuedStore):
                 fields[pending_field(job, name, event_id)] = f"[{self._seq},{text}]"
                 pending[event_id] = job
         write = Fenced(
-            self.cluster.partition(*job),
+            part=self.cluster.partition(*job),
             state=fields,
             delete=(state_field(job, name),) if end else (),
             events=tuple((name, event_id, text) for event_id, text in new.items()),
@@ -286,7 +286,9 @@ class RedisStore(QueuedStore):
             job = pending.pop(event_id, None)
             if job is not None:
                 by_part[self.cluster.partition(*job)].append(pending_field(job, name, event_id))
-        return self._put([Fenced(part, delete=tuple(fields)) for part, fields in by_part.items()])
+        return self._put(
+            [Fenced(part=part, delete=tuple(fields)) for part, fields in by_part.items()]
+        )
 
 
 def _by_scope(jobs: Iterable[JobKey]) -> dict[Any, list[int]]:

@@ -49,7 +49,7 @@ async def fenced(url: str, ttl: float) -> None:
             except LeaseLostError as exc:
                 outcomes.append(f"local:{exc.reason}")
             remote = Fenced(
-                lease.partition, state={"s": "x"}, events=(("deploys", "remote", '{"n":2}'),)
+                part=lease.partition, state={"s": "x"}, events=(("deploys", "remote", '{"n":2}'),)
             )
             try:
                 await cluster.fenced_commit(lease, remote)

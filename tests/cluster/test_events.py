@@ -21,6 +21,12 @@ AT = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
 BASES = {"e": 1, "late": 1001, "after-outage": 2001, "after-wipe": 3001}
 
 
+async def pending(stream):
+    """How many events of the stream's group are delivered and not acknowledged (Redis)."""
+    info = await stream.cluster.redis.xpending(stream.key, stream.group)
+    return int(info["pending"])
+
+
 def made(i, prefix="e"):
     """Return event ``i`` of a test: job ``BASES[prefix] + i`` started running."""
     return JobTransition(BASES[prefix] + i, AT, None, JobStatus.RUNNING)
@@ -105,7 +111,7 @@ async def test_a_dead_consumers_events_are_claimed_by_another(make_cluster):
     assert all(heir.delivery(e).redelivered for e in claimed)
     for event in claimed:
         assert await heir.ack(event)
-    assert await heir.pending() == 0
+    assert await pending(heir) == 0
     # Acknowledged events never come back, even after another claim_idle.
     await anyio.sleep(1.1)
     with anyio.move_on_after(0.5):
@@ -131,7 +137,7 @@ async def test_a_killed_consumer_process_loses_its_events_to_another(
     ]
     for event in events:
         await heir.ack(event)
-    assert await heir.pending() == 0
+    assert await pending(heir) == 0
 
 
 async def test_a_consumer_restarting_under_its_name_gets_its_pending_events_first(make_cluster):
@@ -156,9 +162,9 @@ async def test_many_events_are_acknowledged_in_one_call(make_cluster):
     stream = cluster.events("deploys", consumer="c1", block=0.1)
     events = await take(stream, 5)
     assert await stream.ack(*events[:3]) == 3
-    assert await stream.pending() == 2
+    assert await pending(stream) == 2
     assert await stream.ack(*events) == 2
-    assert await stream.pending() == 0
+    assert await pending(stream) == 0
 
 
 async def test_a_group_made_later_starts_from_the_oldest_event_kept(make_cluster):
@@ -236,7 +242,7 @@ async def test_an_event_delivered_too_often_goes_to_the_dead_letters(make_cluste
         pytest.fail(f"delivered past max_deliveries: {extra}")
     dead = await heirs[1].dead_letters()
     assert [(d.event, d.stream_id) for d in dead] == [(one, first.delivery(one).stream_id)]
-    assert await heirs[1].pending() == 0
+    assert await pending(heirs[1]) == 0
     assert any("dead" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
     other_group = cluster.events("deploys", consumer="c1", group="other", block=0.1)
     assert await other_group.dead_letters() == []
@@ -262,10 +268,10 @@ async def test_an_entry_of_the_old_format_is_refused_by_name_never_misread(make_
     assert bad in str(error)
     assert "older bkjob-async" in str(error)
     assert await take(stream, 2) == [made(0), made(1)]
-    assert await stream.pending() == 3  # the bad entry too, until skipped
+    assert await pending(stream) == 3  # the bad entry too, until skipped
     assert await stream.skip(error) == 1
     await stream.ack(made(0), made(1))
-    assert await stream.pending() == 0
+    assert await pending(stream) == 0
     # An entry whose data does not make the event_id it claims is refused too.
     forged = {**fields, "id": "someone-else", "p": json.dumps(encode_entry(made(5), None, {}))}
     await cluster.redis.xadd(key, forged)

@@ -29,7 +29,7 @@ async def test_a_lapsed_lease_is_refused_locally_and_by_redis(make_cluster):
         await a.commit(lease, state={"k": "stale"})
     assert info.value.reason == "expired"
     # As if it had passed the local check just before pausing: Redis refuses it too.
-    stale = Fenced(lease.partition, state={"k": "stale"}, events=(("deploys", "x", "1"),))
+    stale = Fenced(part=lease.partition, state={"k": "stale"}, events=(("deploys", "x", "1"),))
     with pytest.raises(LeaseLostError) as info:
         await a.fenced_commit(lease, stale)
     assert info.value.reason == "not-held"
