@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+import weakref
 from typing import TYPE_CHECKING
 
 import aiohttp
 from yarl import URL
 
 from . import errors
-from ._protocol import Request, Response
+from ._protocol import Query, Request, Response
 from ._transport import log_sent, logger, masked_error
 
 if TYPE_CHECKING:
@@ -37,10 +37,16 @@ DEFAULT_KEPT_URLS = 1024
 
 
 def _url(request: Request) -> URL:
-    """Return the URL ``request`` goes to, query included, as aiohttp's ``params=`` builds it."""
+    """Return the URL ``request`` goes to, query included, as aiohttp's ``params=`` builds it.
+
+    A ``Query`` (a poll's) gives its text, the scope's part of it encoded once.
+    """
     try:
         url = URL(request.url)
-        return url.extend_query(request.query) if request.query else url
+        query = request.query
+        if isinstance(query, Query):
+            return url.extend_query(query.text())
+        return url.extend_query(query) if query else url
     except ValueError as exc:  # (aiohttp's own error for a URL it cannot read)
         raise aiohttp.InvalidUrlClientError(request.url) from exc
 
@@ -80,8 +86,9 @@ class AiohttpTransport:
         self._limit = limit
         self.redact = redact
         self._max_body = max_body_size
-        #: The requests whose URL is kept on them (``Request.prepared``), oldest first.
-        self._kept: deque[Request] = deque()
+        #: Weak references to the requests alive whose URL is kept on them
+        #: (``Request.prepared``), by the reference's id: at most ``kept_urls``.
+        self._kept: dict[int, weakref.ref[Request]] = {}
         self._kept_urls = kept_urls
         self._closed = False
 
@@ -144,22 +151,28 @@ class AiohttpTransport:
         raise error
 
     def _keep(self, request: Request) -> URL:
-        """Derive ``request``'s URL and keep it on the request, for the latest ``kept_urls``.
+        """Derive ``request``'s URL; keep it on the request if fewer than ``kept_urls`` are kept.
 
         A kept URL spares the next send of the request what yarl does to encode the query and
         work out the parts aiohttp reads, and costs the memory of the URL and of those parts
         (``benchmarks/README.md``, "Scale without pauses"). That memory is bounded for the
-        transport, not kept per request: beyond ``kept_urls`` requests the oldest one forgets
-        its URL, so a poller watching more jobs than that derives each poll's URL again.
+        transport, not paid per request: the first ``kept_urls`` requests alive keep theirs
+        (a poll's request lives as long as its job is watched; a request that goes frees its
+        place), and the URL of any other is derived at each send and dropped after it. None is
+        ever taken back: a URL kept for a while then dropped would outlive the collector's
+        young generations for nothing, and with more polled jobs than places every one would.
         """
         url = _url(request)
-        if self._kept_urls > 0:
+        kept = self._kept
+        if len(kept) < self._kept_urls:
             request.remember(url)
-            kept = self._kept
-            kept.append(request)
-            if len(kept) > self._kept_urls:
-                kept.popleft().remember(None)
+            ref = weakref.ref(request, self._gone)
+            kept[id(ref)] = ref
         return url
+
+    def _gone(self, ref: weakref.ref[Request]) -> None:
+        """A request that kept its URL is gone: its place is free."""
+        self._kept.pop(id(ref), None)
 
     async def _capped(
         self, request: Request, response: aiohttp.ClientResponse, length: int | None

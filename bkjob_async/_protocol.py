@@ -116,23 +116,36 @@ class Query(Mapping[str, str]):
     A poll request lives as long as its job is watched. Its scope's parameters and flags are
     one dict shared by every job of the scope, and the job's id is the request's only own
     value, kept as given and spelled when read: 50,000 watched jobs hold no dict each.
-    ``common`` is the shared part, ``(pairs, name of the own value)``.
+    ``common`` is the shared part, ``(pairs, name of the own value, the pairs encoded)``
+    (``Query.common``).
     """
 
     __slots__ = ("_common", "_value")
 
-    def __init__(self, common: tuple[Mapping[str, str], str], value: int | str) -> None:
+    def __init__(self, common: tuple[Mapping[str, str], str, str], value: int | str) -> None:
         self._common = common
         self._value = value
 
+    @staticmethod
+    def common(pairs: Mapping[str, str], name: str) -> tuple[Mapping[str, str], str, str]:
+        """Return the shared part of the queries made of ``pairs`` and an own ``name``."""
+        return pairs, name, urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote)
+
+    def text(self) -> str:
+        """Return the query encoded for a URL: the shared pairs (encoded once), then its own."""
+        _, name, encoded = self._common
+        value = self._value
+        own = str(value) if type(value) is int else urllib.parse.quote(str(value), safe="")
+        return f"{encoded}&{name}={own}" if encoded else f"{name}={own}"
+
     def __getitem__(self, key: str) -> str:
-        pairs, name = self._common
+        pairs, name, _ = self._common
         if key == name:
             return _query_value(self._value)
         return pairs[key]
 
     def __iter__(self) -> Iterator[str]:
-        pairs, name = self._common
+        pairs, name, _ = self._common
         yield from pairs
         yield name
 
@@ -411,7 +424,7 @@ class Protocol:
         self._post_headers = {**headers, "Content-Type": "application/json"}
         self._urls: dict[str, str] = {}
         #: The shared part of each scope's poll query (``job_instance_status``, ``Query``).
-        self._shared_queries: dict[tuple[Scope, bool], tuple[dict[str, str], str]] = {}
+        self._shared_queries: dict[tuple[Scope, bool], tuple[Mapping[str, str], str, str]] = {}
 
     def __repr__(self) -> str:
         return f"Protocol({self._base!r}, flavor={self.flavor.value!r})"
@@ -479,7 +492,9 @@ class Protocol:
         common = self._shared_queries.get((scope, bool(with_hosts)))
         if common is None:
             params = self._scoped(scope, return_ip_result=bool(with_hosts))
-            common = ({k: _query_value(v) for k, v in params.items()}, "job_instance_id")
+            common = Query.common(
+                {k: _query_value(v) for k, v in params.items()}, "job_instance_id"
+            )
             self._shared_queries[(scope, bool(with_hosts))] = common
         return Request(
             "get_job_instance_status",

@@ -1,7 +1,9 @@
 """A request sent again (a poll's) goes out with the URL the transport derived the first time;
-the transport keeps the URLs of its latest requests only."""
+the transport keeps the URLs of a bounded number of requests."""
 
 from __future__ import annotations
+
+import gc
 
 import attrs
 import pytest
@@ -72,7 +74,7 @@ def test_the_memo_is_never_compared_or_shown() -> None:
     assert "elsewhere" not in repr(request)
 
 
-async def test_only_the_latest_requests_keep_their_url() -> None:
+async def test_up_to_kept_urls_requests_alive_keep_their_url() -> None:
     def handler(request: Request) -> Response:
         return json_response({"result": True, "code": 0, "data": {}})
 
@@ -84,17 +86,21 @@ async def test_only_the_latest_requests_keep_their_url() -> None:
         try:
             for request in requests:
                 await transport.send(request)
-            first_gone = requests[0].prepared is None
-            later_kept = [isinstance(r.prepared, URL) for r in requests[1:]]
-            await transport.send(requests[0])  # derived again: the oldest kept one forgets
-            again = [isinstance(r.prepared, URL) for r in requests]
+            first = [isinstance(r.prepared, URL) for r in requests]
+            await transport.send(requests[2])  # no place: sent again without keeping it
+            again = requests[2].prepared
+            third = requests.pop()
+            del requests[0]  # a request that kept its URL goes: its place is free
+            gc.collect()
+            await transport.send(third)
+            freed = isinstance(third.prepared, URL)
             fresh = protocol.job_instance_status(Scope.biz(2), 4)
             response = await unkept.send(fresh)
         finally:
             await transport.aclose()
             await unkept.aclose()
-    assert first_gone
-    assert later_kept == [True, True]
-    assert again == [True, False, True]
+    assert first == [True, True, False]
+    assert again is None
+    assert freed
     assert response.status == 200
     assert fresh.prepared is None

@@ -6,6 +6,7 @@ import base64
 import email.utils
 import json
 import time
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -129,6 +130,11 @@ def test_poll_requests_of_one_scope_share_all_but_the_job_id() -> None:
     assert other_scope.query["bk_scope_type"] == "biz_set"
     assert no_hosts.query["return_ip_result"] == "false"
     assert first.query == {**dict(no_hosts.query), "return_ip_result": "true"}
+    # Its text, as a URL carries it, reads back as the same pairs.
+    assert dict(urllib.parse.parse_qsl(first.query.text())) == dict(first.query)
+    odd = Query(Query.common({"a": "b c"}, "name"), "x&y=z")
+    assert dict(urllib.parse.parse_qsl(odd.text())) == {"a": "b c", "name": "x&y=z"}
+    assert Query(Query.common({}, "id"), 7).text() == "id=7"
 
 
 def test_apigw_bool_false_is_spelled_false() -> None:
