@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import zoneinfo
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -43,16 +43,6 @@ class Delivery:
     partition: int
     token: int
     redelivered: bool = False
-
-
-class _Wire:
-    """Reads a ``JobFinished``'s raw answer as the worker's client did (``decode_event``)."""
-
-    def __init__(self, generation: Generation, server_tz: _dt.tzinfo) -> None:
-        self.generation, self.server_tz = generation, server_tz
-
-    def parse(self, data: Any, cls: type[Any]) -> Any:
-        return structure(data, cls, self.generation, self.server_tz)
 
 
 def wire_of(protocol: Protocol) -> dict[str, Any]:
@@ -92,7 +82,7 @@ def decode_entry(
         if event.event_id != fields["id"]:
             raise ValueError(f"its data makes event_id {event.event_id!r}, not {fields['id']!r}")
         return Delivery(event, stream_id, int(fields["part"]), int(fields["tok"]), redelivered)
-    except (KeyError, TypeError, ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:  # (ZoneInfoNotFoundError is a KeyError)
         raise StreamFormatError(
             f"watch {watch!r}: entry {stream_id} of stream {key} cannot be read ({exc}); "
             "it is left pending (EventStream.skip acknowledges it)",
@@ -102,13 +92,11 @@ def decode_entry(
 
 
 def _decode(data: dict[str, Any]) -> Event:
-    wire = None
-    if data.get("k") == "f":
+    def parse(raw: Any, cls: type[Any]) -> Any:
+        """Read a ``JobFinished``'s raw answer as the worker's client did."""
         zone = data["z"]
-        tz = (
-            zoneinfo.ZoneInfo(zone)
-            if isinstance(zone, str)
-            else _dt.timezone(_dt.timedelta(seconds=zone))
-        )
-        wire = _Wire(Generation(data["g"]), tz)
-    return decode_event(data, cast("Protocol", wire))
+        offset = None if isinstance(zone, str) else _dt.timedelta(seconds=zone)
+        tz = zoneinfo.ZoneInfo(zone) if offset is None else _dt.timezone(offset)
+        return structure(raw, cls, Generation(data["g"]), tz)
+
+    return decode_event(data, parse)

@@ -19,13 +19,10 @@ key                              type    holds
 ``caps``                         hash    worker id -> its ``max_partitions``, if it has one
 ``lease:P``                      string  ``WORKER:TOKEN`` with a TTL: who holds partition ``P``
 ``fence``                        hash    ``P`` -> highest fencing token issued for ``P``
-``state:P``                      hash    fenced state of partition ``P``: ``s:TYPE:SCOPE:JOB:W``
-                                         a job's tracker state in watch ``W``;
-                                         ``v:TYPE:SCOPE:JOB:W`` its version (the last
-                                         write's own, ``_commit.guard``);
-                                         ``e:TYPE:SCOPE:JOB:W\\nEVENT_ID`` its
-                                         pending event ``[seq, payload]``
-                                         (``RedisStore(pending=True)``)
+``state:P``                      hash    fenced state of partition ``P``, of each job ``J``
+                                         (``TYPE:SCOPE:JOB``) in watch ``W``: ``s:J:W`` its
+                                         tracker state, ``v:J:W`` its version (``COMMIT``),
+                                         ``e:J:W\\nEVENT_ID`` a pending event ``[seq, payload]``
 ``named``                        set     watch names a ``RedisStore`` created (even empty)
 ``rate``                         hash    the shared rate budget (GCRA and throttle state)
 ===============================  ======  ====================================================

@@ -116,18 +116,14 @@ class LeaseKeeper(AsyncResource):
     def __repr__(self) -> str:
         return f"LeaseKeeper({self.worker_id!r}, held={len(self.leases())})"
 
-    @property
-    def clock(self) -> Callable[[], float]:
-        return self.cluster.clock
-
     def lease(self, partition: int) -> Lease | None:
         """Return the lease of ``partition`` if held and within its deadline."""
         lease = self._held.get(partition)
-        return lease if lease is not None and self.clock() < lease.deadline else None
+        return lease if lease is not None and self.cluster.clock() < lease.deadline else None
 
     def leases(self) -> dict[int, Lease]:
         """Return every lease held and within its deadline."""
-        now = self.clock()
+        now = self.cluster.clock()
         return {p: lease for p, lease in self._held.items() if now < lease.deadline}
 
     async def tick(self) -> TickResult:
@@ -151,7 +147,7 @@ class LeaseKeeper(AsyncResource):
         ]
         for part, lease in held:
             args += [part, lease.token]
-        sent_at = self.clock()
+        sent_at = self.cluster.clock()
         reply = await cluster.script("TICK", keys, args)
         if reply[0] == "config":
             cluster.check_config(reply[1])

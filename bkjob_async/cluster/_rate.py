@@ -1,30 +1,23 @@
 """``RateBudget``: one request-rate budget shared by every worker of a cluster.
 
-What it guarantees:
-
-- ``acquire()`` grants permits by GCRA in one Lua script on Redis ``TIME``. Over any window of
-  ``W`` seconds all workers together get at most ``rate x W + burst + 1`` permits. A budget
-  Redis does not hold yet (new cluster, or Redis wiped) starts empty, not with a full burst.
-- A worker's concurrent acquirers queue locally, first come first served: the one at the head
-  asks Redis for as many permits as are waiting (up to ``burst + 1``), takes what the budget
-  grants now and hands it out in order; a refusal or a partial grant says how long until the
-  rest could come, and the next ask waits that long: one round trip serves a batch. A worker
-  whose ask finds fewer than it waited for (another took them) asks for each next permit for
-  the next second instead, as a lone acquirer does, so workers with few acquirers cannot
-  take every permit as it comes from one with many (none starves). Asking for the next
-  permit, a worker that left the bucket empty waits until ``share`` permits could come, not
-  one: workers racing for each permit do not all ask each time, and one that finds the
-  bucket not empty asks again at once (none leaves permits unused).
-  An acquirer cancelled while queued takes nothing; one cancelled just after its grant hands
-  the permit to the next (the Redis call itself is shielded: a grant is never dropped).
-- ``throttled(permit)`` (the request of ``permit`` got a 429 or quota answer) cuts the shared
-  rate by ``beta`` (not below ``floor``) and pauses every worker for ``retry_after`` (1 s when
-  unknown), but only if that request was sent after the last cut: a burst of 429s already in
-  flight costs one cut (one cut per round trip, as TCP does). From a second after the pause
-  the rate grows back by ``growth`` per quiet second up to ``limit``.
-- While Redis is unreachable (or refuses writes), permits come from a local bucket at the last shared rate divided
-  by ``share`` (the number of live workers, kept up to date by the caller), trying Redis
-  again once a second: never fail open.
+- ``acquire()`` grants permits by GCRA in one Lua script on Redis ``TIME``: over any ``W``
+  seconds all workers together get at most ``rate x W + burst + 1``. A budget Redis does not
+  hold yet (new cluster, or Redis wiped) starts empty, not with a full burst.
+- A worker's acquirers queue locally, first come first served: the head asks Redis for as many
+  permits as wait (up to ``burst + 1``) and hands what is granted out in order; a refusal or a
+  partial grant says how long until the rest could come, and the next ask waits that long. A
+  worker whose ask finds fewer than it waited for (another took them) asks for one permit at a
+  time for the next second, so none starves; one that left the bucket empty waits until
+  ``share`` permits could come (at once if it finds the bucket not empty), so racing workers do
+  not all ask for each. An acquirer cancelled while queued takes nothing; one cancelled after
+  its grant hands the permit to the next (the Redis call is shielded).
+- ``throttled(permit)`` (a 429 or quota answer) cuts the shared rate by ``beta`` (not below
+  ``floor``) and pauses every worker for ``retry_after`` (1 s when unknown), only if that
+  request was sent after the last cut (a burst of 429s in flight costs one cut); from a second
+  after the pause the rate grows back by ``growth`` per quiet second up to ``limit``.
+- While Redis is unreachable or refuses writes, permits come from a local bucket at the last
+  shared rate divided by ``share`` (live workers), trying Redis again each second: never fail
+  open.
 
 What it does not: count requests that bypass it, or bound the rate while Redis's clock jumps.
 """

@@ -52,19 +52,16 @@ log = logging.getLogger("bkjob_async.cluster")
 
 @attrs.frozen
 class WorkerStatistics:
-    """A snapshot of what a ``Worker`` holds and has done."""
+    """A snapshot of a ``Worker``: the ``partitions`` held and ``jobs`` polled now; since the
+    start, partitions ``gained`` (first holds and takeovers) and ``dropped`` (lost, released or
+    past their deadline), ``commits`` (one fenced write per watch of a changed job) and writes
+    ``refused`` because the lease was gone."""
 
-    #: Partitions held now.
     partitions: int
-    #: Jobs polled now.
     jobs: int
-    #: Partitions taken (first holds and takeovers) since the start.
     gained: int
-    #: Partitions dropped (lost, released, or past their lease deadline) since the start.
     dropped: int
-    #: Changed polls written (one fenced write per watch of the job).
     commits: int
-    #: Writes refused because the lease was gone.
     refused: int
 
 
@@ -184,15 +181,10 @@ class Worker(AsyncResource):
     # -- following the leases -------------------------------------------------------------
 
     async def _follow(self, ticks: MemoryObjectReceiveStream[TickResult]) -> None:
-        period = self.keeper.ttl / 3
         async with ticks:
-            while True:
-                result = None
-                with anyio.move_on_after(period):
-                    result = await ticks.receive()
+            async for result in ticks:
                 try:
-                    if result is not None:
-                        await self._apply(result)
+                    await self._apply(result)
                 except ClusterError as exc:  # a read failed: the next round tries again
                     log.warning("worker %s: %s; retrying next round", self.worker_id, exc)
                     self.held.versions.clear()

@@ -126,12 +126,7 @@ class Writer:
 
 class Fence:
     """Send fenced writes under the leases held; count those not applied (a lease refusal is
-    logged once per partition).
-
-    :param on_refused: called with a job whose write was not applied (its lease is gone, the
-        job left its watch, or it was written since: its next write goes over what Redis holds).
-    :param on_ended: called with a job and watch whose write of the job's end was applied.
-    """
+    logged once per partition); tell ``RedisStore``'s ``on_refused`` and ``on_ended``."""
 
     def __init__(
         self,

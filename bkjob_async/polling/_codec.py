@@ -26,7 +26,8 @@ from .events import (
 )
 
 if TYPE_CHECKING:
-    from .._protocol import Protocol
+    from collections.abc import Callable
+
     from .stores import StoredWatch
 
 __all__ = [
@@ -118,10 +119,11 @@ def encode_event(event: Event, raw: Any = None) -> dict[str, Any]:
     return data
 
 
-def decode_event(data: Any, protocol: Protocol) -> Event:
-    """Rebuild an event from ``encode_event`` output (``ValueError`` if it is not such data)."""
+def decode_event(data: Any, parse: Callable[[Any, type[Any]], Any]) -> Event:
+    """Rebuild an event from ``encode_event`` output (``ValueError`` if it is not such data);
+    ``parse(raw, cls)`` reads a ``JobFinished``'s raw answer (``Protocol.parse``)."""
     try:
-        return _decode(data, protocol)
+        return _decode(data, parse)
     except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
         raise ValueError(f"not a stored event: {type(exc).__name__}: {exc}") from None
 
@@ -136,7 +138,7 @@ def _check_format(data: dict[str, Any], what: str = "event") -> None:
         )
 
 
-def _decode(data: dict[str, Any], protocol: Protocol) -> Event:
+def _decode(data: dict[str, Any], parse: Callable[[Any, type[Any]], Any]) -> Event:
     _check_format(data)
     job, occurrence, kind = data["j"], data["o"], data["k"]
     at = _dt.datetime.fromisoformat(data["t"])
@@ -168,7 +170,7 @@ def _decode(data: dict[str, Any], protocol: Protocol) -> Event:
         was = None if data["p"] is None else JobStatus(data["p"])
         return JobTransition(job, at, was, JobStatus(data["c"]), occurrence=occurrence)
     if kind == "f":
-        snapshot = protocol.parse(data["raw"], JobInstanceStatus)
+        snapshot = parse(data["raw"], JobInstanceStatus)
         return JobFinished(job, at, JobStatus(data["c"]), snapshot, occurrence=occurrence)
     if kind == "x":
         return WatchFailed(

@@ -103,7 +103,7 @@ class NamedWatches:
                 ids.append(job_id)
                 if data is not None:
                     seeds[job_id] = from_data(data)
-            events = [decode_event(e.payload, self._protocol) for e in stored.pending]
+            events = [decode_event(e.payload, self._protocol.parse) for e in stored.pending]
         except ValueError as exc:  # (a state or an event this version cannot read)
             raise errors.StoreError(
                 f"the watch {stored.name!r} in {self.store!r} cannot be read: {exc}"

@@ -39,7 +39,7 @@ def _events() -> list[object]:
 def test_an_event_comes_back_equal_with_its_id(event: object) -> None:
     data = encode_event(event)  # type: ignore[arg-type]
     assert data["v"] == FORMAT
-    back = decode_event(data, PROTOCOL)
+    back = decode_event(data, PROTOCOL.parse)
     assert back == event
     assert back.event_id == event.event_id  # type: ignore[attr-defined]
 
@@ -48,7 +48,7 @@ def test_data_of_the_first_release_without_a_format_is_read() -> None:
     event = _events()[2]
     data = encode_event(event)  # type: ignore[arg-type]
     del data["v"]
-    assert decode_event(data, PROTOCOL) == event
+    assert decode_event(data, PROTOCOL.parse) == event
 
 
 @pytest.mark.parametrize("version", [FORMAT + 1, "2", None])
@@ -56,10 +56,10 @@ def test_a_format_this_version_cannot_read_is_refused_never_misread(version: obj
     data = encode_event(_events()[0])  # type: ignore[arg-type]
     data["v"] = version
     with pytest.raises(ValueError, match="newer bkjob-async"):
-        decode_event(data, PROTOCOL)
+        decode_event(data, PROTOCOL.parse)
 
 
 @pytest.mark.parametrize("data", [[], "x", {"v": 1}, {"v": 1, "j": 1, "t": "now", "o": 0}])
 def test_what_is_not_an_event_is_a_value_error(data: object) -> None:
     with pytest.raises(ValueError, match="not a stored event"):
-        decode_event(data, PROTOCOL)
+        decode_event(data, PROTOCOL.parse)

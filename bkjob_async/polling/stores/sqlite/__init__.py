@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 
 import anyio
 
+from ...._checks import is_int
 from ....errors import StoreError
 from .. import StoredWatch, check_event_id, check_name
 from .._queue import QueuedStore, WriteQueue
@@ -34,7 +35,7 @@ from ._batch import (
     merged,
     scope_text,
 )
-from ._file import Options, Reads, StoreFile
+from ._file import Reads, StoreFile, check_seconds
 from ._writer import LogWriter, Writer
 
 if TYPE_CHECKING:
@@ -81,18 +82,14 @@ class SqliteStore(QueuedStore):
         self._path = os.fspath(path)
         if not isinstance(self._path, str) or not self._path:
             raise ValueError(f"invalid store path {path!r}")
-        options = Options(
-            synchronous=synchronous,
-            flush_interval=flush_interval,
-            max_batch=max_batch,
-            retry_interval=retry_interval,
-            max_retry_interval=max_retry_interval,
-            check=bool(check),
-            fold_interval=fold_interval,
-        )
-        self._max_batch = options.max_batch
+        if synchronous not in ("normal", "full"):
+            raise ValueError(f"synchronous must be 'normal' or 'full', not {synchronous!r}")
+        if not is_int(max_batch) or max_batch < 1:
+            raise ValueError(f"max_batch must be an int >= 1, not {max_batch!r}")
+        self._max_batch = max_batch
+        self._fold_interval = check_seconds(fold_interval, "fold_interval")
         #: The lock and the write connection, from ``open`` (``_file``).
-        self._file = StoreFile(self._path, options)
+        self._file = StoreFile(self._path, synchronous, bool(check))
         self._state: Literal["new", "open", "closed"] = "new"
         #: Reads, in a worker thread, on a connection of their own (``_file``).
         self._reads = Reads(self._path)
@@ -113,13 +110,12 @@ class SqliteStore(QueuedStore):
         self._queue = WriteQueue(
             f"store {self._path}",
             logger,
-            retry_interval=options.retry_interval,
-            max_retry_interval=options.max_retry_interval,
+            retry_interval=check_seconds(retry_interval, "retry_interval"),
+            max_retry_interval=check_seconds(max_retry_interval, "max_retry_interval"),
         )
         #: The writer thread, started at ``open`` (``_writer``).
-        self._writer = Writer(
-            self._queue, self._take, self._requeue, options.flush_interval, logger
-        )
+        flush = check_seconds(flush_interval, "flush_interval")
+        self._writer = Writer(self._queue, self._take, self._requeue, flush, logger)
         self._hurry = self._writer.hurry
 
     def __repr__(self) -> str:
@@ -143,7 +139,7 @@ class SqliteStore(QueuedStore):
         assert file.conn is not None
         self._state = "open"
         self._queue.accepting = True
-        self._writer.start(LogWriter(file.conn, file.options.fold_interval))
+        self._writer.start(LogWriter(file.conn, self._fold_interval))
 
     async def aclose(self) -> None:
         """Write what is queued (a last attempt if unhealthy), close the file, release the lock."""

@@ -30,12 +30,8 @@ _FOLD_SIZE = 20_000
 
 
 def _encoder() -> Callable[[JsonValue], str]:
-    """Return ``dumps`` for store values: compact, UTF-8 as is, no NaN, no cycle check.
-
-    It calls the C encoder that ``JSONEncoder.encode`` makes anew on every call, made once
-    here (every changed poll encodes a state and its events on the event loop); without the
-    C encoder, ``JSONEncoder.encode`` itself.
-    """
+    """Return ``dumps`` for store values: compact, UTF-8 as is, no NaN, no cycle check; the C
+    encoder ``JSONEncoder.encode`` makes on every call, made once (every changed poll encodes)."""
     encoder = json.JSONEncoder(
         ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
     )

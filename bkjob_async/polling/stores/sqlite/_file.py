@@ -15,15 +15,14 @@ bump ``SCHEMA_VERSION``, add the step, and test opening a file of the old versio
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import socket
 import sqlite3
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-import attrs
-
-from ...._checks import is_int, is_number
+from ...._checks import is_number
 from ....config import Scope
 from ....errors import StoreError
 from .. import StoredEvent, StoredWatch
@@ -61,6 +60,9 @@ def _add_log(conn: sqlite3.Connection) -> None:
 
 #: ``_MIGRATIONS[v]`` upgrades a store from schema ``v`` to ``v + 1`` inside a transaction.
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_log}
+
+#: ``Scope.parse``, cached: a load parses the same few scopes for every row.
+_scope = functools.lru_cache(maxsize=4096)(Scope.parse)
 
 
 def _lock(path: str) -> int:
@@ -233,41 +235,20 @@ def _max_seq(conn: sqlite3.Connection) -> int:
     return max(jobs, events)
 
 
-def _seconds(_: object, attribute: attrs.Attribute[float], value: object) -> None:
+def check_seconds(value: object, name: str) -> float:
+    """Return ``value`` if it is a finite number of seconds >= 0, else raise."""
     if not is_number(value):
-        raise TypeError(f"{attribute.name} must be a number of seconds, not {value!r}")
+        raise TypeError(f"{name} must be a number of seconds, not {value!r}")
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{attribute.name} must be finite and >= 0, not {value!r}")
-
-
-def _batch(_: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if not is_int(value) or value < 1:
-        raise ValueError(f"max_batch must be an int >= 1, not {value!r}")
-
-
-def _synchronous(_: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if value not in ("normal", "full"):
-        raise ValueError(f"synchronous must be 'normal' or 'full', not {value!r}")
-
-
-@attrs.frozen(kw_only=True)
-class Options:
-    """A ``SqliteStore``'s settings, checked (see its docstring)."""
-
-    synchronous: Literal["normal", "full"] = attrs.field(validator=_synchronous)
-    flush_interval: float = attrs.field(validator=_seconds)
-    max_batch: int = attrs.field(validator=_batch)
-    retry_interval: float = attrs.field(validator=_seconds)
-    max_retry_interval: float = attrs.field(validator=_seconds)
-    check: bool
-    fold_interval: float = attrs.field(validator=_seconds)
+        raise ValueError(f"{name} must be finite and >= 0, not {value!r}")
+    return float(value)
 
 
 class StoreFile:
     """The store's file as this process holds it: the lock and the write connection."""
 
-    def __init__(self, path: str, options: Options) -> None:
-        self.path, self.options = path, options
+    def __init__(self, path: str, synchronous: str, check: bool) -> None:
+        self.path, self.synchronous, self.check = path, synchronous, check
         self.conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
 
@@ -276,8 +257,7 @@ class StoreFile:
         self._lock_fd = _lock(self.path)
         try:
             _check_file(self.path)
-            options = self.options
-            self.conn = _connect(self.path, options.synchronous, options.check)
+            self.conn = _connect(self.path, self.synchronous, self.check)
             return _max_seq(self.conn)
         except BaseException:
             self.close()
@@ -302,7 +282,6 @@ class Reads:
     def __init__(self, path: str) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
-        self._parsed: dict[str, Scope] = {}
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -313,12 +292,6 @@ class Reads:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-
-    def _scope(self, text: str) -> Scope:
-        scope = self._parsed.get(text)
-        if scope is None:
-            scope = self._parsed[text] = Scope.parse(text)
-        return scope
 
     def names(self) -> list[str]:
         """Return the names of the stored watches, sorted."""
@@ -332,9 +305,8 @@ class Reads:
             conn.execute("BEGIN")
             if conn.execute("SELECT 1 FROM watches WHERE name = ?", (name,)).fetchone() is None:
                 return None
-            scope = self._scope
             jobs = {
-                (scope(text), job): None if state is None else _loads(state)
+                (_scope(text), job): None if state is None else _loads(state)
                 for text, job, state in conn.execute(
                     "SELECT scope, job, state FROM jobs WHERE watch = ? ORDER BY added", (name,)
                 )
@@ -344,7 +316,7 @@ class Reads:
             ).fetchall()
             logged = _read_log(conn, self.path)
         for (watch, text, job), (state, *_) in logged.states.items():
-            key = (scope(text), job)
+            key = (_scope(text), job)
             if watch == name and key in jobs:
                 jobs[key] = _loads(state)
         if logged.acked:
@@ -355,7 +327,7 @@ class Reads:
         rows.sort()
         pending, seqs, seen = [], [], set()
         for seq, event_id, text, job, payload in rows:
-            key = (scope(text), job)
+            key = (_scope(text), job)
             if event_id not in seen and key in jobs:  # the first of an id committed twice
                 seen.add(event_id)
                 pending.append(StoredEvent(event_id, key, _loads(payload)))
