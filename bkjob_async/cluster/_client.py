@@ -36,11 +36,12 @@ from . import _scripts
 from ._commit import Fenced, Lease, NewEvent, checked_write, commit_request, read_reply
 from ._errors import ClusterConfigError, ClusterError, ClusterUnavailableError, LeaseLostError
 from ._keys import (
+    MAX_PARTITIONS,
+    MIN_PARTITIONS,
     JobRef,
     Keys,
     check_count,
     check_name,
-    check_partitions,
     check_scope,
     check_watch,
     job_ids,
@@ -111,7 +112,11 @@ class Cluster(AsyncResource):
                 f"redis_url must start with redis://, rediss:// or unix://, got {redact(redis_url)!r}"
             )
         self.name = check_name(name, "cluster name")
-        self.partitions = check_partitions(partitions)
+        self.partitions = check_int(partitions, "partitions")
+        if not MIN_PARTITIONS <= self.partitions <= MAX_PARTITIONS:
+            raise ValueError(
+                f"partitions must be in [{MIN_PARTITIONS}, {MAX_PARTITIONS}], got {partitions}"
+            )
         self.stream_maxlen = check_count(stream_maxlen, "stream_maxlen")
         self.timeout = check_seconds(timeout, "timeout")
         self.url = redact(redis_url)
@@ -206,10 +211,6 @@ class Cluster(AsyncResource):
             )
         self.epoch = epoch
 
-    async def _ensure_ready(self) -> None:
-        if not self._ready:
-            await self.check_epoch()
-
     # -- the watch set --------------------------------------------------------------------
 
     def partition(self, scope: Scope, job_instance_id: int) -> int:
@@ -230,7 +231,8 @@ class Cluster(AsyncResource):
         check_scope(scope)
         numbers = job_ids(ids)
         check_watch(watch)
-        await self._ensure_ready()
+        if not self._ready:
+            await self.check_epoch()
         changed = 0
         for start in range(0, len(numbers), _BATCH):
             by_part: dict[int, list[str]] = defaultdict(list)

@@ -29,7 +29,6 @@ __all__ = [
     "checked_write",
     "commit_request",
     "dumps",
-    "encode_events",
     "read_reply",
 ]
 
@@ -138,28 +137,22 @@ def checked_write(
         check_watch(watch)
     if version is not None and (not isinstance(version[1], str) or version[1] in ("", version[0])):
         raise ValueError("a write's version must be a new non-empty str")
-    encoded = tuple(encode_events(events))
-    return Fenced(
-        part=partition,
-        state=state,
-        delete=delete,
-        events=encoded,
-        job=job,
-        watch=watch,
-        end=bool(end),
-        version=version,
-    )
-
-
-def encode_events(events: Iterable[NewEvent]) -> list[tuple[str, str, str]]:
-    """Return ``events`` as ``commit_request`` takes them, each payload as JSON text."""
     encoded = []
     for event in events:
         if not isinstance(event, NewEvent):
             raise TypeError(f"events must be NewEvent, not {type(event).__name__}")
         check_event_id(event.event_id)
         encoded.append((check_watch(event.watch), event.event_id, dumps(event.payload)))
-    return encoded
+    return Fenced(
+        part=partition,
+        state=state,
+        delete=delete,
+        events=tuple(encoded),
+        job=job,
+        watch=watch,
+        end=bool(end),
+        version=version,
+    )
 
 
 def check_event_id(event_id: object) -> None:

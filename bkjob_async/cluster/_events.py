@@ -192,7 +192,7 @@ class EventStream(AsyncResource):
             self._claim_cursor = str(reply[0])
             if self._claim_cursor == "0-0":
                 self._next_claim = now + self.claim_idle / 4
-            claimed = await self._screen([(str(i), f) for i, f in reply[1] if f])
+            claimed = await self._screen([e for e in _rows(reply[1]) if e[1]])
             if claimed:
                 self._take(claimed, redelivered=True)
                 return
@@ -249,15 +249,11 @@ class EventStream(AsyncResource):
         """
         async with self.cluster.guard():
             rows = await self.cluster.redis.xrange(self.dead_key)
-        found = []
-        for _, raw in rows or ():
-            fields = {str(k): str(v) for k, v in (raw or {}).items()}
-            if fields.get("group") == self.group:
-                stream_id = fields["stream_id"]
-                found.append(
-                    decode_entry(self.watch, self.key, stream_id, fields, redelivered=True)
-                )
-        return found
+        return [
+            decode_entry(self.watch, self.key, fields["stream_id"], fields, redelivered=True)
+            for _, fields in _rows(rows)
+            if fields.get("group") == self.group
+        ]
 
     async def _create_group(self) -> None:
         async with self.cluster.guard():
@@ -288,16 +284,14 @@ async def read_history(cluster: Cluster, watch: str) -> list[Delivery]:
     key = cluster.keys.events(check_watch(watch))
     async with cluster.guard():
         entries = await cluster.redis.xrange(key)
-    return [
-        decode_entry(watch, key, str(i), {str(k): str(v) for k, v in (fields or {}).items()})
-        for i, fields in entries or ()
-    ]
+    return [decode_entry(watch, key, stream_id, fields) for stream_id, fields in _rows(entries)]
+
+
+def _rows(entries: Any) -> list[tuple[str, dict[str, str]]]:
+    """Return ``(id, fields)`` of stream entries (fields empty: trimmed while pending)."""
+    return [(str(stream_id), dict(fields or {})) for stream_id, fields in entries or ()]
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
-    """Return ``(id, fields)`` of an XREADGROUP reply (fields empty: trimmed while pending)."""
-    return [
-        (str(stream_id), dict(fields or {}))
-        for _, entries in reply or ()
-        for stream_id, fields in entries
-    ]
+    """Return the ``_rows`` of an XREADGROUP reply."""
+    return [row for _, entries in reply or () for row in _rows(entries)]

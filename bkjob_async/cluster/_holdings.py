@@ -127,10 +127,6 @@ class Holdings:
 
     # -- a worker's partitions --------------------------------------------------------------
 
-    def stale(self, part: int, version: int) -> bool:
-        """Whether partition ``part`` is new here or changed since it was read."""
-        return part not in self.parts or self.versions.get(part) != version
-
     def take(
         self, part: int, version: int, read: Jobs, fields: dict[str, str]
     ) -> tuple[list[JobRef], dict[JobRef, JobState | None]]:

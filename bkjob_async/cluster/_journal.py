@@ -71,9 +71,8 @@ class ClusterJournal(StoreJournal):
         any more); return the newest write's ticket."""
         if not events and last is None:
             return 0  # a state that moved without an event: nothing a consumer reads
-        held = self.store.held
         key = (job.scope, job.job_instance_id)
-        targets = held.jobs.get(key)
+        targets = self.store.held.jobs.get(key)
         if not targets:
             return 0
         records = [(e.event_id, encode_entry(e, raw, self._wire)) for e in events if kept(e)]

@@ -44,7 +44,6 @@ __all__ = [
     "Keys",
     "check_count",
     "check_name",
-    "check_partitions",
     "check_scope",
     "check_watch",
     "job_ids",
@@ -76,14 +75,6 @@ def check_name(value: object, what: str) -> str:
         raise ValueError(
             f"{what} must be 1-100 characters of letters, digits, '_', '.' or '-', got {value!r}"
         )
-    return value
-
-
-def check_partitions(value: object) -> int:
-    """Return ``value`` if it is a valid partition count, else raise."""
-    value = check_int(value, "partitions")
-    if not MIN_PARTITIONS <= value <= MAX_PARTITIONS:
-        raise ValueError(f"partitions must be in [{MIN_PARTITIONS}, {MAX_PARTITIONS}], got {value}")
     return value
 
 

@@ -3,9 +3,8 @@
 The watch set is the cluster's (``add_jobs``/``remove_jobs`` are ``Cluster.submit``/``cancel``);
 a job's state, its version and (with ``pending``) its events until acknowledged live in the
 fenced hash ``state:P`` of its partition (``_keys``); named watches, even empty, in ``named``.
-``commit`` is one fenced write per changed poll (``_writes``): state, pending events and the
-same events appended to the watch's stream. Pending events load in commit order, by ``seq``
-(the committing process's wall clock in ns, strictly increasing within a process).
+Writes go through ``_writes``. Pending events load in commit order, by ``seq`` (the committing
+process's wall clock in ns, strictly increasing within a process).
 """
 
 from __future__ import annotations
@@ -83,18 +82,13 @@ class RedisStore(QueuedStore):
             retry_interval=retry_interval,
             max_retry_interval=max_retry_interval,
         )
-        self._writer = Writer(self._queue, self.fence)
-        self._hurry = self._writer.hurry
+        self.writer = Writer(self._queue, self.fence)
+        self._hurry = self.writer.hurry
         self._tasks: TaskGroup | None = None
         self._seq = 0
 
     def __repr__(self) -> str:
         return f"RedisStore({self.cluster!r})"
-
-    @property
-    def refused(self) -> int:
-        """Writes not applied because this process did not hold the partition's lease."""
-        return self.fence.refused
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -108,7 +102,7 @@ class RedisStore(QueuedStore):
             raise StoreError(f"cannot open the Redis store of {self.cluster!r}: {exc}") from exc
         tasks = self._tasks = anyio.create_task_group()
         await tasks.__aenter__()
-        tasks.start_soon(self._writer.run)
+        tasks.start_soon(self.writer.run)
         self._queue.accepting = True
 
     async def aclose(self) -> None:
@@ -119,26 +113,22 @@ class RedisStore(QueuedStore):
         self._queue.accepting = False
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(self.cluster.timeout * 2):
-                await self._writer.drain()
-            if len(self._writer):
+                await self.writer.drain()
+            if len(self.writer):
                 log.error(
                     "%s closed with %d writes not applied (%s)",
                     self._queue.what,
-                    len(self._writer),
+                    len(self.writer),
                     self._queue.error or "Redis too slow",
                 )
         tasks.cancel_scope.cancel()
         await tasks.__aexit__(None, None, None)
         self._queue.attempted()
 
-    async def quiet(self) -> None:
-        """Return once every write sent before this call landed or failed (``Writer.quiet``)."""
-        await self._writer.quiet()
-
     def _put(self, write: Callable[[], Awaitable[None]] | list[Fenced]) -> int:
         if not self._queue.accepting:
             raise StoreError(f"the RedisStore of {self.cluster!r} is closed or not open")
-        return self._writer.put(write)
+        return self.writer.put(write)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -237,12 +227,10 @@ class RedisStore(QueuedStore):
         *,
         end: bool = False,
     ) -> int:
-        """Queue one observation: the job's state, its new pending events, and the same events
-        appended to the watch's stream, in one fenced write. Ignored for a job this process
-        does not know in the watch; an ``event_id`` already pending is not written again.
-
-        ``end`` (without ``pending`` only): the observation is the job's last; the write takes
-        the job out of the watch and deletes its state instead of writing it."""
+        """Queue one observation (``Store.commit``): the job's state, its new pending events and
+        the same events appended to the watch's stream, in one fenced write. ``end`` (without
+        ``pending`` only): the job's last; the write takes the job out of the watch and deletes
+        its state instead."""
         if end and self._keep_pending:
             raise ValueError("end=True is for a store without pending events (a Worker's)")
         if state is None:

@@ -9,7 +9,7 @@
   once; the job is followed again from the state Redis holds (here at the next lease round if
   this worker still holds the partition, else by its new holder), so a refused write never
   leaves a gap in a chain nor loses a job's end. A partition is read only once no write sent
-  before can land (``RedisStore.quiet``).
+  before can land (``Writer.quiet``).
 - A partition whose lease reaches its deadline unrenewed (Redis unreachable, a stall) is
   dropped by a timer at that deadline, before any poll that fell due during the stall.
 - After Redis lost its data, it resubmits every unfinished job it knows (polled now, or read
@@ -143,7 +143,7 @@ class Worker(AsyncResource):
             gained=self._gained,
             dropped=self._dropped,
             commits=self.journal.commits,
-            refused=self.store.refused,
+            refused=self.store.fence.refused,
         )
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -213,7 +213,7 @@ class Worker(AsyncResource):
                 self._drop(part)
         for part in sorted(result.held):
             version = result.versions.get(part, 0)
-            if self.held.stale(part, version):
+            if part not in self.held.parts or self.held.versions.get(part) != version:
                 await self._load(part, version)
 
     def _lapsed(self) -> None:
@@ -256,7 +256,7 @@ class Worker(AsyncResource):
     async def _load(self, part: int, version: int) -> None:
         # Jobs let go here (a lapse, a refusal) may be followed again from what is read: no
         # write of their older follow may land after the read (those queued are dropped).
-        await self.store.quiet()
+        await self.store.writer.quiet()
         jobs = await self.cluster.partition_jobs(part)
         fields = await self.cluster.read_state(part)
         if self.keeper.lease(part) is None:

@@ -5,10 +5,8 @@ Fenced writes (a job's change, an ack) queued one after another go to Redis as o
 coroutine sent alone. A batch that cannot reach Redis stays first in line and is retried whole
 after the queue's backoff (``polling.stores._queue``); a write Redis answered with an error is
 logged and dropped. A fenced write is sent only under the lease held on its partition, within
-its deadline, and a job's only while the job is held as when the write was made
-(``Fenced.member``): once let go, its queued writes are dropped unsent, even if it is held
-again by then (its new follow starts from what was read in Redis). What is not applied is
-counted, never retried.
+its deadline, and a job's only while its ``Fenced.member`` holds (``_holdings``: a job let go
+since is followed anew from Redis). What is not applied is counted, never retried.
 """
 
 from __future__ import annotations
@@ -125,8 +123,10 @@ class Writer:
 
 
 class Fence:
-    """Send fenced writes under the leases held; count those not applied (a lease refusal is
-    logged once per partition); tell ``RedisStore``'s ``on_refused`` and ``on_ended``."""
+    """Send fenced writes under the leases held; tell ``RedisStore``'s ``on_refused`` and
+    ``on_ended``. Count those not applied: ``refused`` (no lease held: logged once per
+    partition), ``gone`` (the job left its watch, or was written since), ``stale`` (dropped
+    unsent: the job was let go since); and ``repeated``, found applied when sent again."""
 
     def __init__(
         self,
@@ -140,14 +140,7 @@ class Fence:
         self._on_refused = on_refused
         self._on_ended = on_ended
         self._commit = cluster.redis.register_script(_scripts.COMMIT)
-        #: Writes not applied because this process did not hold the partition's lease.
-        self.refused = 0
-        #: A job's writes not applied because it had left the watch, or was written since.
-        self.gone = 0
-        #: A job's writes dropped unsent because this process had let the job go since.
-        self.stale = 0
-        #: Writes found applied already when sent again (an attempt whose answer was lost).
-        self.repeated = 0
+        self.refused = self.gone = self.stale = self.repeated = 0
         self._parts: set[int] = set()
 
     async def send(self, writes: list[Fenced]) -> None:

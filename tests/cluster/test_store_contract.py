@@ -65,7 +65,7 @@ async def test_without_the_lease_nothing_is_written_and_the_call_settles(make_cl
         store.add_jobs("w", [(BIZ, 1)])  # submit needs no lease
         ticket = store.commit("w", (BIZ, 1), {"n": 1}, [("e1", 1)])
         await store.wait_settled(ticket)
-        assert store.refused == 1
+        assert store.fence.refused == 1
     assert await cluster.jobs("w") == {(BIZ, 1)}
     assert await cluster.read_state(cluster.partition(BIZ, 1)) == {}
     assert await cluster.redis.xlen(cluster.keys.events("w")) == 0
@@ -79,7 +79,7 @@ async def test_a_lease_taken_over_in_redis_refuses_the_write(make_cluster, keepe
         # Another worker was granted a newer token for the partition.
         await cluster.redis.hincrby(cluster.keys.fence, str(part), 1)
         await store.wait_settled(store.commit("w", (BIZ, 1), {"n": 1}, [("e1", 1)]))
-        assert store.refused == 1
+        assert store.fence.refused == 1
     assert await cluster.read_state(part) == {}
 
 
@@ -142,7 +142,7 @@ async def test_a_worker_taking_over_loads_the_last_fenced_state_and_the_old_one_
             assert [e.event_id for e in loaded.pending] == ["h-5-7"]
             # A wakes and writes: refused locally (its deadline passed), nothing applied.
             await old.wait_settled(old.commit("w", (BIZ, 1), {"hosts": 8}, [("h-7-8", 1)]))
-            assert old.refused == 1
+            assert old.fence.refused == 1
             new.commit("w", (BIZ, 1), {"hosts": 9}, [("h-7-9", "7 -> 9")])
             new.ack("w", ["h-5-7"])
             again = await new.load("w")
@@ -215,7 +215,7 @@ async def test_writes_queued_for_a_job_let_go_never_land_even_once_it_is_held_ag
         await store.wait_settled(older)
         assert await cluster.read_state(part) == read  # what the new follow was seeded from
         assert store.fence.stale == 1
-        assert store.refused == 0
+        assert store.fence.refused == 0
         # The new follow's writes land.
         await store.wait_settled(store.commit("w", job, {"n": 3}, [("e3", 3)]))
     ids = [f["id"] for _, f in await cluster.redis.xrange(cluster.keys.events("w"))]
@@ -239,7 +239,7 @@ async def test_quiet_returns_once_a_write_already_sent_has_landed(make_cluster, 
             while queue.started == mark:  # the writer took it: sent, or about to be
                 await anyio.sleep(0)
         store.held.forget("w", [job])
-        await store.quiet()
+        await store.writer.quiet()
         assert store.settled(ticket)
         assert json.loads((await cluster.read_state(part))["s:biz:2:1:w"]) == {"n": 1}
         assert store.fence.stale == 0

@@ -349,7 +349,7 @@ async def test_a_stall_with_writes_on_their_way_follows_the_jobs_again_from_what
             armed = True
             with anyio.fail_after(15):
                 await held_back.wait()
-                while len(worker.store._writer) < 3:  # and more writes queued behind it
+                while len(worker.store.writer) < 3:  # and more writes queued behind it
                     await anyio.sleep(0.01)
             time.sleep(0.6)  # the whole process stalls: its leases (0.3 s) lapse
             with anyio.fail_after(15):

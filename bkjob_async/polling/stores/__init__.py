@@ -12,14 +12,10 @@ state of its last committed observation, ``None`` before) and the pending events
 call), written in call order: whatever is durable, every earlier call is too (``_queue``:
 settling, health, backoff). Reads (``load``, ``watch_names``) flush first.
 
-**The order that makes delivery at-least-once.** Only a poll that changed something writes:
-``commit`` writes the job's new state and its events (deterministic ``event_id``s) in one
-transaction; an event reaches the consumer only once the commit is settled; the next
-``__anext__`` (or ``ack``) acks it. A crash before the commit is durable handed nothing out,
-and the next poll after ``resume`` re-derives the transitions from the previous state (one
-merged ``7 -> 9``: the chain continues); after it, ``load`` returns the events as pending,
-delivered again, same ids and order, before any new one. A consumer dedupes by ``event_id``:
-it may see again what it had not acknowledged, never what it had.
+**Order.** ``commit`` writes a changed job's new state and its events (deterministic
+``event_id``s) in one transaction, and the engine hands the events out only once it is settled
+(the delivery rule and why: ``bkjob_async.polling``); after a crash, ``load`` returns them as
+pending, same ids and order.
 
 **Membership.** ``commit`` of a job not in the watch is ignored, events included.
 ``remove_jobs`` deletes the jobs' states and pending events; ``add_jobs`` keeps a known job's
@@ -88,19 +84,17 @@ class StoredWatch:
 
 @attrs.frozen
 class StoreStatistics:
-    """A snapshot of a store's writes and health."""
+    """A snapshot of a store's writes and health: ``healthy`` is false while writes fail (disk
+    full, I/O error; the data is kept in memory meanwhile), ``error`` the last write error then
+    (``"database or disk is full"``); write calls accepted since the store was opened
+    (``writes``) and not yet durable (``pending_writes``); ``transactions`` committed (one per
+    batch) and ``failed_transactions`` (kept for a retry)."""
 
-    #: False while writes fail (disk full, I/O error); the data is kept in memory meanwhile.
     healthy: bool
-    #: The last write error while unhealthy (``"database or disk is full"``), else ``None``.
     error: str | None
-    #: Write calls accepted since the store was opened.
     writes: int
-    #: Write calls accepted but not yet durable.
     pending_writes: int
-    #: Write transactions committed (one per batch).
     transactions: int
-    #: Write transactions that failed and were kept for a retry.
     failed_transactions: int
 
 

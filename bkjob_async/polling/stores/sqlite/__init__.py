@@ -121,11 +121,6 @@ class SqliteStore(QueuedStore):
     def __repr__(self) -> str:
         return f"SqliteStore({self._path!r})"
 
-    @property
-    def path(self) -> str:
-        """The database file."""
-        return self._path
-
     # -- lifecycle ------------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -158,7 +153,8 @@ class SqliteStore(QueuedStore):
                     self._queued,
                     self._queue.error,
                 )
-            await anyio.to_thread.run_sync(self._close_sync, limiter=self._limiter)
+            await anyio.to_thread.run_sync(self._reads.close, limiter=self._limiter)
+            await anyio.to_thread.run_sync(self._file.close, limiter=self._limiter)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -299,7 +295,3 @@ class SqliteStore(QueuedStore):
             self._hot = last if isinstance(last, _Hot) else None
             self._queued += count
             return self._queued
-
-    def _close_sync(self) -> None:
-        self._reads.close()
-        self._file.close()

@@ -45,15 +45,12 @@ class LogWriter:
 
     def fold_due(self) -> bool:
         """Tell whether the log should be folded now: it is old or large."""
-        if not self.logged:
-            return False
-        if (
+        return self.logged > 0 and (
             self.logged >= _FOLD_ROWS
             or self.log_bytes >= _FOLD_BYTES
             or self.dirty.size() >= _FOLD_SIZE
-        ):
-            return True
-        return time.monotonic() - self.folded_at >= self.fold_interval
+            or time.monotonic() - self.folded_at >= self.fold_interval
+        )
 
     def write(self, segments: list[_Segment], fold: bool) -> tuple[bool, list[_Hot]]:
         """Write ``segments`` in one transaction; return whether the log was folded and the
