@@ -32,13 +32,14 @@ Jobs = dict["JobRef", frozenset[str]]
 
 
 class Member:
-    """A job's membership of one watch: its join number, the version of its state in Redis as
-    last read or written here, and whether it still holds (not once the job was let go)."""
+    """A job's membership of one watch: its join number, its state's version in Redis as last
+    read or written here, whether it still holds (not once the job was let go), whether the
+    job's end was written to it."""
 
-    __slots__ = ("held", "joined", "version")
+    __slots__ = ("ending", "held", "joined", "version")
 
     def __init__(self, joined: int, version: str) -> None:
-        self.joined, self.version, self.held = joined, version, True
+        self.joined, self.version, self.held, self.ending = joined, version, True, False
 
 
 class Holdings:

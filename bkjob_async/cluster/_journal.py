@@ -82,7 +82,8 @@ class ClusterJournal(StoreJournal):
             if isinstance(last, WatchFailed):
                 log.warning("job %d cannot be watched (%s); not polling it", key[1], last.error)
         data, end, ticket = to_data(job.state), last is not None, 0
-        for watch in targets:
+        for watch, member in targets.items():
+            member.ending = end
             ticket = self.store.commit(watch, key, data, records, end=end)
             self.commits += 1
         return ticket

@@ -306,11 +306,13 @@ class Worker(AsyncResource):
         self._unfollow([job])
 
     def _end_written(self, job: JobRef, watch: str) -> None:
-        """A write of ``job``'s end to ``watch`` was applied: the job left that watch; once it
-        left them all, this worker lets go of it (a ``submit`` of it again is a new job)."""
+        """``job``'s end was written to ``watch``. Once in every watch it was written to, let
+        go of the job (its partition read again if it joined a watch since: followed anew)."""
         part = self.cluster.partition(*job)
         self.held.known.get(part, {}).pop(job, None)
         self.held.forget(watch, [job])
-        if job not in self.held.jobs:
-            self.held.leave(job, part, reread=False)
+        others = list(self.held.jobs.get(job, {}).values())
+        if not any(member.ending for member in others):
+            self.held.release(job)
+            self.held.leave(job, part, reread=bool(others))
             self.poller.unfollow(*job)

@@ -184,7 +184,7 @@ class Fence:
         job = write.job
         if refused is None:
             if write.end and job is not None and self._on_ended is not None:
-                self._on_ended(job, write.watch or "")
+                _tell(self._on_ended, job, write.watch or "")
             return
         if isinstance(refused, LeaseLostError):
             self.refused += 1
@@ -209,4 +209,11 @@ class Fence:
         else:
             log.error("RedisStore: a write was refused by Redis and dropped: %s", refused)
         if job is not None and self._on_refused is not None:
-            self._on_refused(job)
+            _tell(self._on_refused, job)
+
+
+def _tell(callback: Callable[..., None], *args: object) -> None:
+    try:
+        callback(*args)
+    except Exception:  # (a caller's bug: logged, and the writes go on)
+        log.exception("RedisStore: its callback %r failed", callback)
