@@ -31,6 +31,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from .._checks import check_int
+from .._params import check_count
 from ..config import check_seconds
 from . import _scripts
 from ._commit import Fenced, Lease, NewEvent, checked_write, commit_request, read_reply
@@ -40,7 +41,6 @@ from ._keys import (
     MIN_PARTITIONS,
     JobRef,
     Keys,
-    check_count,
     check_name,
     check_scope,
     check_watch,
@@ -117,7 +117,7 @@ class Cluster(AsyncResource):
             raise ValueError(
                 f"partitions must be in [{MIN_PARTITIONS}, {MAX_PARTITIONS}], got {partitions}"
             )
-        self.stream_maxlen = check_count(stream_maxlen, "stream_maxlen")
+        self.stream_maxlen = check_count(stream_maxlen, "stream_maxlen", 1)
         self.timeout = check_seconds(timeout, "timeout")
         self.url = redact(redis_url)
         self.keys = Keys(name)

@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any
 import redis.exceptions as rexc
 from anyio.abc import AsyncResource
 
+from .._params import check_count
 from ..config import check_seconds
 from ._entries import Delivery, decode_entry
 from ._errors import ClusterError, StreamFormatError
-from ._keys import check_count, check_name, check_watch
+from ._keys import check_name, check_watch
 
 if TYPE_CHECKING:
     from ..polling.events import Event
@@ -69,12 +70,12 @@ class EventStream(AsyncResource):
         self.consumer = check_name(consumer, "consumer")
         self.group = check_name(group, "group")
         self.claim_idle = check_seconds(claim_idle, "claim_idle")
-        self.count = check_count(count, "count")
+        self.count = check_count(count, "count", 1)
         self.block = check_seconds(block, "block")
         if self.block >= cluster.timeout:
             raise ValueError(f"block ({block} s) must be shorter than the cluster's timeout")
         self.max_deliveries = (
-            None if max_deliveries is None else check_count(max_deliveries, "max_deliveries")
+            None if max_deliveries is None else check_count(max_deliveries, "max_deliveries", 1)
         )
         self.key = cluster.keys.events(watch)
         self.dead_key = cluster.keys.dead(watch)

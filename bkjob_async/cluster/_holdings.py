@@ -32,9 +32,8 @@ Jobs = dict["JobRef", frozenset[str]]
 
 
 class Member:
-    """A job's membership of one watch: its join number, its state's version in Redis as last
-    read or written here, whether it still holds (not once the job was let go), whether the
-    job's end was written to it."""
+    """A job's membership of one watch: join number, state version in Redis (as last read or
+    written here), whether it holds (not once let go), whether the job's end was written to it."""
 
     __slots__ = ("ending", "held", "joined", "version")
 

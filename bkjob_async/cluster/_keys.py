@@ -34,7 +34,7 @@ import re
 import zlib
 from collections.abc import Iterable
 
-from .._checks import check_int, check_watch
+from .._checks import check_watch
 from ..config import Scope, ScopeType, check_id
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
     "MIN_PARTITIONS",
     "JobRef",
     "Keys",
-    "check_count",
     "check_name",
     "check_scope",
     "check_watch",
@@ -75,14 +74,6 @@ def check_name(value: object, what: str) -> str:
         raise ValueError(
             f"{what} must be 1-100 characters of letters, digits, '_', '.' or '-', got {value!r}"
         )
-    return value
-
-
-def check_count(value: object, name: str) -> int:
-    """Return ``value`` if it is an int >= 1, else raise."""
-    value = check_int(value, name)
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
     return value
 
 

@@ -306,13 +306,11 @@ class Worker(AsyncResource):
         self._unfollow([job])
 
     def _end_written(self, job: JobRef, watch: str) -> None:
-        """``job``'s end was written to ``watch``. Once in every watch it was written to, let
-        go of the job (its partition read again if it joined a watch since: followed anew)."""
+        """``job``'s end was applied in ``watch``; once in all it was written to, let go of it."""
         part = self.cluster.partition(*job)
         self.held.known.get(part, {}).pop(job, None)
         self.held.forget(watch, [job])
-        others = list(self.held.jobs.get(job, {}).values())
+        others = list(self.held.jobs.get(job, {}).values())  # (joined since: follow it anew)
         if not any(member.ending for member in others):
-            self.held.release(job)
             self.held.leave(job, part, reread=bool(others))
-            self.poller.unfollow(*job)
+            self._unfollow([job])

@@ -239,8 +239,7 @@ def _key_data(key: HostKey) -> Any:
 
 def _key(value: Any) -> HostKey:
     if isinstance(value, list) and len(value) == 3:
-        cloud, ip, ipv6 = value
-        return (cloud, ip, ipv6)
+        return (value[0], value[1], value[2])  # (bk_cloud_id, ip, ipv6)
     return _int(value)
 
 

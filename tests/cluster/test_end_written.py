@@ -42,6 +42,7 @@ def _setup(watches: frozenset[str]) -> tuple[Holdings, ClusterJournal, list, Sim
         poller=SimpleNamespace(unfollowed=[]),
     )
     worker.poller.unfollow = lambda scope, job_id: worker.poller.unfollowed.append(job_id)
+    worker._unfollow = lambda jobs: Worker._unfollow(worker, jobs)  # type: ignore[arg-type]
     _gone, start = held.take(PART, 1, {JOB: watches}, {})
     assert start == {JOB: None}
     return held, journal, commits, worker
