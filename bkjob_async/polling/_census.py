@@ -115,7 +115,8 @@ class Census:
             if not any(self.jobs.values()):
                 self._woken = anyio.Event()
                 await self._woken.wait()
-                await anyio.sleep(0.05)  # jobs are often added in a burst: one read for all
+                # Jobs are often added in a burst: one read for all, within a round.
+                await anyio.sleep(min(0.05, self.round))
             started = anyio.current_time()
             for scope, jobs in list(self.jobs.items()):
                 jobs = {w for w in jobs if w.active}
