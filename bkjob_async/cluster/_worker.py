@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream
 
     from ..client import BkJobClient
-    from ..polling._tracker import JobState
     from ._client import Cluster
     from ._keys import JobRef
 
@@ -122,7 +121,6 @@ class Worker(AsyncResource):
         #: ``cluster.resets`` as of the last reset this worker resubmitted after.
         self._resets = cluster.resets
         #: Redis ``TIME`` (ms) at the last lease round, and this process's clock then.
-        self._redis_ms, self._redis_at = 0, cluster.clock()
         #: Jobs a write of was refused since the last lease round (for its log line).
         self._refusals = 0
         #: Calls ``_lapsed`` at the next lease deadline: a timer, not a task, so after a stall
@@ -191,7 +189,6 @@ class Worker(AsyncResource):
                 self._lapsed()
 
     async def _apply(self, result: TickResult) -> None:
-        self._redis_ms, self._redis_at = result.now_ms, self.cluster.clock()
         if self.budget is not None:
             self.budget.share = result.live
         keep: set[int] = set()
@@ -270,18 +267,10 @@ class Worker(AsyncResource):
             self._gained += 1
         seeds = self.journal.seeds
         for job, state in start.items():
-            seeds[job] = self._fresh() if state is None else state
+            seeds[job] = EMPTY if state is None else state
             self.poller.unfollow(*job)  # (one ended here before is followed anew)
             self.poller.follow(*job)  # seeded from ``seeds`` at once
             seeds.pop(job, None)
-
-    def _fresh(self) -> JobState:
-        """Return the state to follow a job with nothing stored from (new to its watch, or
-        submitted again after its end): its occurrences counted from the cluster's clock in
-        ms, so its event ids never repeat an earlier follow's (a retried job's new round is
-        seen by consumers that dedupe by ``event_id``)."""
-        now_ms = self._redis_ms + (self.cluster.clock() - self._redis_at) * 1000
-        return EMPTY._replace(seq=max(0, int(now_ms)))
 
     def _drop(self, part: int) -> None:
         jobs = self.held.drop_part(part)

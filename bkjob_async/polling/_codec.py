@@ -4,8 +4,13 @@ A stored event keeps everything its ``event_id`` is made of, plus what the consu
 ``observed_at``, a host's ``HostResult`` fields, and for ``JobFinished`` the raw answer its
 snapshot was parsed from (parsed again on the way back, by the same protocol); a stream's
 ``WatchFailed`` keeps its error's type and message. A state keeps its hosts' keys and codes as
-pairs. Each says its format (``"v"``, ``FORMAT``; none: format 1); data of a newer format is
-refused with a ``ValueError`` that says so, never misread.
+pairs, and its visit counts. Each says its format (``"v"``, ``FORMAT``; none: format 1); data of
+a newer format is refused with a ``ValueError`` that says so, never misread.
+
+Format 1 (bkjob-async before event ids were made of visits) is read: its events keep the
+``event_id`` they were first handed out with (consumers dedupe on it, and acks name it), and its
+states, which counted observations instead of visits, are read with no explicit visit counts (as
+if every status had been reached once in its round).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
-from ._tracker import JobState, StepState, pack_codes, pack_keys
+from ._tracker import JobState, StepState, Visits, pack_codes, pack_keys
 from .events import (
     Event,
     HostTransition,
@@ -23,6 +28,7 @@ from .events import (
     JobTransition,
     StepTransition,
     WatchFailed,
+    _host_place,
 )
 
 if TYPE_CHECKING:
@@ -40,8 +46,8 @@ __all__ = [
     "to_data",
 ]
 
-#: The format ``encode_event`` writes; ``decode_event`` reads it and every older one.
-FORMAT = 1
+#: The format ``encode_event`` and ``to_data`` write; they read it and every older one.
+FORMAT = 2
 
 #: The event classes a named watch commits to its store (the others are about this process).
 STORED = (HostTransition, StepTransition, JobTransition, JobFinished)
@@ -80,12 +86,12 @@ def encode_event(event: Event, raw: Any = None) -> dict[str, Any]:
         "v": FORMAT,
         "j": event.job_instance_id,
         "t": event.observed_at.isoformat(),
-        "o": getattr(event, "occurrence", 0),
     }
     if isinstance(event, HostTransition):
         host, result = event.host, event.result
         data.update(
             k="h",
+            n=event.visit,
             s=event.step_instance_id,
             x=event.execute_count,
             host=[host.bk_host_id, host.ip, host.bk_cloud_id, host.ipv6, host.bk_agent_id],
@@ -103,17 +109,20 @@ def encode_event(event: Event, raw: Any = None) -> dict[str, Any]:
     elif isinstance(event, StepTransition):
         data.update(
             k="s",
+            n=event.visit,
             s=event.step_instance_id,
             x=event.execute_count,
             p=_opt(event.previous),
             c=int(event.current),
         )
     elif isinstance(event, JobTransition):
-        data.update(k="j", p=_opt(event.previous), c=int(event.current))
+        data.update(
+            k="j", n=event.visit, rd=event.round, p=_opt(event.previous), c=int(event.current)
+        )
     elif isinstance(event, JobFinished):
-        data.update(k="f", c=int(event.status), raw=raw)
+        data.update(k="f", n=event.visit, rd=event.round, c=int(event.status), raw=raw)
     elif isinstance(event, WatchFailed):  # (a stream's, never a store's)
-        data.update(k="x", e=type(event.error).__name__, m=str(event.error))
+        data.update(k="x", o=event.occurrence, e=type(event.error).__name__, m=str(event.error))
     else:
         raise TypeError(f"{type(event).__name__} is not kept in a store")
     return data
@@ -140,8 +149,17 @@ def _check_format(data: dict[str, Any], what: str = "event") -> None:
 
 def _decode(data: dict[str, Any], parse: Callable[[Any, type[Any]], Any]) -> Event:
     _check_format(data)
-    job, occurrence, kind = data["j"], data["o"], data["k"]
+    job, kind = data["j"], data["k"]
     at = _dt.datetime.fromisoformat(data["t"])
+    if kind == "x":
+        return WatchFailed(
+            int(job), at, _error(str(data["e"]), str(data["m"])), occurrence=int(data["o"])
+        )
+    old = data.get("v", 1) == 1  # (its id counted observations: ``occurrence``)
+    marks: dict[str, Any] = {} if old else {"visit": _count(data["n"])}
+    if kind in ("j", "f") and not old:
+        marks["round"] = _int(data["rd"])
+    event: Event
     if kind == "h":
         host_id, ip, cloud, ipv6, agent = data["host"]
         host = Host(bk_host_id=host_id, ip=ip, bk_cloud_id=cloud, ipv6=ipv6, bk_agent_id=agent)
@@ -158,25 +176,42 @@ def _decode(data: dict[str, Any], parse: Callable[[Any, type[Any]], Any]) -> Eve
             None if total is None else _dt.timedelta(seconds=total),
         )
         previous = None if data["p"] is None else HostStatus(data["p"])
-        return HostTransition(
-            job, at, data["s"], data["x"], host, previous, current, result, occurrence=occurrence
+        event = HostTransition(
+            job, at, data["s"], data["x"], host, previous, current, result, **marks
         )
-    if kind == "s":
+    elif kind == "s":
         was = None if data["p"] is None else JobStatus(data["p"])
-        return StepTransition(
-            job, at, data["s"], data["x"], was, JobStatus(data["c"]), occurrence=occurrence
-        )
-    if kind == "j":
+        event = StepTransition(job, at, data["s"], data["x"], was, JobStatus(data["c"]), **marks)
+    elif kind == "j":
         was = None if data["p"] is None else JobStatus(data["p"])
-        return JobTransition(job, at, was, JobStatus(data["c"]), occurrence=occurrence)
-    if kind == "f":
+        event = JobTransition(job, at, was, JobStatus(data["c"]), **marks)
+    elif kind == "f":
         snapshot = parse(data["raw"], JobInstanceStatus)
-        return JobFinished(job, at, JobStatus(data["c"]), snapshot, occurrence=occurrence)
-    if kind == "x":
-        return WatchFailed(
-            int(job), at, _error(str(data["e"]), str(data["m"])), occurrence=int(occurrence)
-        )
-    raise ValueError(f"unknown event kind {kind!r}")
+        event = JobFinished(job, at, JobStatus(data["c"]), snapshot, **marks)
+    else:
+        raise ValueError(f"unknown event kind {kind!r}")
+    if old:
+        object.__setattr__(event, "_id", _format1_id(data))
+    return event
+
+
+def _format1_id(data: dict[str, Any]) -> str:
+    """Return the ``event_id`` a format-1 event was handed out with (it counted observations)."""
+    job, kind, occurrence = data["j"], data["k"], data["o"]
+    change = f"{_status(data.get('p'))}-{_status(data['c'])}"
+    if kind == "h":
+        host_id, ip, cloud, ipv6, _ = data["host"]
+        key: HostKey = host_id if host_id is not None else (cloud, ip, ipv6)
+        return f"{job}/{data['s']}/{data['x']}/h{_host_place(key)}/{change}/{occurrence}"
+    if kind == "s":
+        return f"{job}/{data['s']}/{data['x']}/s/{change}/{occurrence}"
+    if kind == "j":
+        return f"{job}/j/{change}/{occurrence}"
+    return f"{job}/finished/{data['c']}/{occurrence}"
+
+
+def _status(value: Any) -> str:
+    return "none" if value is None else str(int(value))
 
 
 def _error(name: str, message: str) -> errors.BkJobError:
@@ -197,6 +232,10 @@ def to_data(state: JobState) -> dict[str, Any]:
         "status": state.status,
         "finished": state.finished,
         "seq": state.seq,
+        "visits": [
+            [_entity_data(who), at, [list(pair) for pair in counts]]
+            for who, at, counts in state.visits
+        ],
         "steps": [
             [
                 step.step_instance_id,
@@ -227,10 +266,39 @@ def from_data(data: Any) -> JobState:
         if not isinstance(finished, bool):
             raise TypeError("finished must be a bool")
         return JobState(
-            _int_or_none(data["status"]), finished, tuple(steps.values()), _int(data.get("seq", 0))
+            _int_or_none(data["status"]),
+            finished,
+            tuple(steps.values()),
+            _int(data.get("seq", 0)),
+            _visits(data.get("visits", ())),
         )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not a saved job state: {type(exc).__name__}: {exc}") from None
+
+
+def _entity_data(who: Any) -> Any:
+    if who is None or isinstance(who, int):
+        return who  # the job, or a step
+    step, key = who
+    return [step, None if key is None else _key_data(key)]  # a host, or a round's mark
+
+
+def _visits(data: Any) -> Visits:
+    visits = []
+    for who, at, counts in data:
+        entity = (
+            who
+            if who is None or type(who) is int
+            else (_int_or_none(who[0]), None if who[1] is None else _key(who[1]))
+        )
+        visits.append((entity, _int(at), tuple((_int(status), _count(n)) for status, n in counts)))
+    return tuple(visits)
+
+
+def _count(value: Any) -> int:
+    if type(value) is not int or value < 1:
+        raise TypeError(f"expected a count >= 1, got {value!r}")
+    return value
 
 
 def _key_data(key: HostKey) -> Any:

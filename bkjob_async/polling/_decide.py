@@ -56,7 +56,7 @@ from ._schedule import (
     soon,
     turning,
 )
-from ._tracker import observe
+from ._tracker import observe, visit_of
 from .events import JobFinished, WatchFailed
 
 if TYPE_CHECKING:
@@ -309,8 +309,14 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
     finished = None
     if answer.snapshot is not None:
         snapshot = answer.snapshot
+        status = snapshot.job.status
         finished = JobFinished(
-            job.job_instance_id, rules.wall(), snapshot.job.status, snapshot, occurrence=state.seq
+            job.job_instance_id,
+            rules.wall(),
+            status,
+            snapshot,
+            round=state.round,
+            visit=visit_of(state, int(status)),
         )
     top = rules.waiting_cap if state.status in WAITING else rules.running_cap
     after = 0.0

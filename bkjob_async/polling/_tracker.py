@@ -12,6 +12,21 @@ spans rounds and hosts copied unchanged into a retry round emit nothing; rows mi
 (bk-job's retry lag) mean "no news". A step listed twice in one answer is one step: the last
 listing wins, in the place of the first (as for two rows of one host in ``bkjob_async._observe``).
 ``step_done`` and ``step_moves`` are the bk-job rules a watch needs about steps.
+
+**Visits.** Each transition says which arrival at its status it is, in its round (a host's and a
+step's round is the step's ``execute_count``; the job's, the sum of its steps'): ``visit`` 1 the
+first time the host, step or job reached that status in that round, 2 the second, ... This is
+what an ``event_id`` is made of (``events``), so that a transition derived again from an older or
+an empty state has the id it had. The counts cost nothing in the common case: a move forward
+(``_JOB_RANK``, ``_HOST_RANK``: waiting, running, waiting for a person, stopping, ended) cannot
+reach a status seen before in its round, so nothing is kept; the first move back or sideways
+starts an explicit count for that host, step or job and round (``JobState.visits``), seeded with
+what the forward path to where it was passed through (a job or step that reached a status it
+can leave again without being seen running is counted explicitly from then on, so that what is
+taken as passed was seen). After a rollback the counts are those of the older state, and every
+arrival seen since is a real one: a count can only be lower than what the ids handed out
+counted, and a lower count names an id already handed out, so a consumer drops it. Hosts are
+taken to wait, run and end once per round, as bk-job runs them (a retry is a new round).
 """
 
 from __future__ import annotations
@@ -35,12 +50,21 @@ __all__ = [
     "EMPTY",
     "JobState",
     "StepState",
+    "Visits",
+    "arrival",
     "observe",
     "pack_codes",
     "pack_keys",
     "step_done",
     "step_moves",
+    "visit_of",
 ]
+
+
+#: Explicit arrival counts: ``(entity, round, ((status code, arrivals), ...))`` for each host,
+#: step or job whose status went back or sideways in its round (module doc). The entity is
+#: ``None`` for the job, a step id for a step, ``(step id, host key)`` for a host.
+Visits = tuple[tuple[Any, int, tuple[tuple[int, int], ...]], ...]
 
 
 class StepState(NamedTuple):
@@ -70,10 +94,11 @@ class StepState(NamedTuple):
 class JobState(tuple[Any, ...]):
     """One job as last seen: a value; ``steps`` (in the order first seen) is never changed.
 
-    ``seq`` counts the observations that changed something: each event's ``occurrence``.
-    Built and read as a named tuple ``(status, finished, steps, seq)``, and kept as one tuple
-    ``(status, finished, seq, *steps)``: no second tuple for the steps of every watched job.
-    ``steps`` is a new tuple at each read.
+    ``seq`` counts the observations that changed something (which of two stored states is
+    newer); ``visits`` holds the explicit arrival counts (see the module doc; ``()``, shared,
+    in the common case). Built and read as a named tuple ``(status, finished, steps, seq,
+    visits)``, and kept as one tuple ``(status, finished, seq, visits, *steps)``: no second
+    tuple for the steps of every watched job. ``steps`` is a new tuple at each read.
     """
 
     __slots__ = ()
@@ -82,32 +107,43 @@ class JobState(tuple[Any, ...]):
         status: int | None
         finished: bool
         seq: int
+        visits: Visits
     else:
         status = property(itemgetter(0), doc="The job's status code (``None``: never seen).")
         finished = property(itemgetter(1), doc="Whether bk-job calls the job finished.")
         seq = property(itemgetter(2), doc="Observations that changed something.")
+        visits = property(itemgetter(3), doc="Explicit arrival counts (module doc).")
 
     def __new__(
-        cls, status: int | None, finished: bool, steps: tuple[StepState, ...], seq: int = 0
+        cls,
+        status: int | None,
+        finished: bool,
+        steps: tuple[StepState, ...],
+        seq: int = 0,
+        visits: Visits = (),
     ) -> JobState:
-        return tuple.__new__(cls, (status, finished, seq, *steps))
+        return tuple.__new__(cls, (status, finished, seq, visits, *steps))
 
     @property
     def steps(self) -> tuple[StepState, ...]:
         """Every step seen, in the order first seen."""
-        return self[3:]
+        return self[4:]
+
+    @property
+    def round(self) -> int:
+        """The job's round: the sum of its steps' ``execute_count`` (its retries so far)."""
+        return sum(step.execute_count for step in self[4:])
 
     def step(self, step_instance_id: int) -> StepState | None:
         """Return the state of one step, or ``None`` if it was never seen."""
-        for step in self[3:]:
+        for step in self[4:]:
             if step.step_instance_id == step_instance_id:
                 return step  # type: ignore[no-any-return]
         return None
 
     def _replace(self, **changes: Any) -> JobState:
         """Return this state with the fields named in ``changes`` replaced (as a named tuple)."""
-        fields = {**self._asdict(), **changes}
-        return JobState(fields["status"], fields["finished"], fields["steps"], fields["seq"])
+        return JobState(**{**self._asdict(), **changes})
 
     def _asdict(self) -> dict[str, Any]:
         return {
@@ -115,15 +151,16 @@ class JobState(tuple[Any, ...]):
             "finished": self.finished,
             "steps": self.steps,
             "seq": self.seq,
+            "visits": self.visits,
         }
 
     def __getnewargs__(self) -> tuple[Any, ...]:  # (copy and pickle)
-        return (self.status, self.finished, self.steps, self.seq)
+        return (self.status, self.finished, self.steps, self.seq, self.visits)
 
     def __repr__(self) -> str:
         return (
             f"JobState(status={self.status!r}, finished={self.finished!r}, "
-            f"steps={self.steps!r}, seq={self.seq!r})"
+            f"steps={self.steps!r}, seq={self.seq!r}, visits={self.visits!r})"
         )
 
 
@@ -170,8 +207,9 @@ def observe(
 
     Events come hosts first, then steps, then the job. ``observed_at`` is called only if
     something changed; ``host_result`` structures the raw row of a host whose status changed
-    when its event's ``host`` or ``result`` is first read (``HostTransition.of_row``). Steps and hosts are matched by position first (the server lists them in the same
-    order poll after poll), by key when the order differs.
+    when its event's ``host`` or ``result`` is first read (``HostTransition.of_row``). Steps
+    and hosts are matched by position first (the server lists them in the same order poll
+    after poll), by key when the order differs.
     """
     old_steps = state.steps
     places = _places(old_steps, observation.steps)
@@ -179,7 +217,7 @@ def observe(
         last_wins = list({s.step_instance_id: s for s in observation.steps}.values())
         once = JobObservation(observation.finished, observation.status, last_wins)
         return observe(state, job_instance_id, once, observed_at, host_result)
-    changes = _Changes(job_instance_id, state.seq + 1, observed_at, host_result)
+    changes = _Changes(job_instance_id, state.visits, observed_at, host_result)
     steps: list[StepState] | None = None  # copied on the first change
     for place, step in zip(places, observation.steps, strict=True):
         new = _observe_step(None if place < 0 else old_steps[place], step, changes)
@@ -191,8 +229,12 @@ def observe(
             steps.append(new)
         else:
             steps[place] = new
+    was_round = state.round
+    now_round = was_round if steps is None else sum(s.execute_count for s in steps)
     if state.status != observation.status:
-        changes.job(state.status, observation.status)
+        changes.job(state.status, observation.status, now_round, was_round == now_round)
+    elif now_round != was_round and state.status is not None:
+        changes.new_job_round(now_round)
     return _next_state(state, observation, steps, changes), changes.events()
 
 
@@ -219,17 +261,24 @@ def _observe_step(
 ) -> StepState | None:
     """Fold one step seen into its old state; return the new state, ``None`` if unchanged."""
     was = _UNSEEN if old is None else old
-    hosts = None if step.hosts is None else _observe_hosts(was.keys, was.codes, step, changes)
+    same_round = was.execute_count == step.execute_count
+    if old is not None and not same_round:
+        changes.new_round(step.step_instance_id, step.execute_count)
+    hosts = (
+        None
+        if step.hosts is None
+        else _observe_hosts(was.keys, was.codes, step, same_round, changes)
+    )
     if was.status != step.status:
-        changes.step(step, was.status)
-    elif hosts is None and was.execute_count == step.execute_count:
+        changes.step(step, was.status, same_round)
+    elif hosts is None and same_round:
         return None
     keys, codes = (was.keys, was.codes) if hosts is None else hosts
     return StepState(step.step_instance_id, step.status, step.execute_count, keys, codes)
 
 
 def _observe_hosts(
-    keys: _Keys, codes: _Codes, step: StepObservation, changes: _Changes
+    keys: _Keys, codes: _Codes, step: StepObservation, same_round: bool, changes: _Changes
 ) -> tuple[_Keys, _Codes] | None:
     """Fold a step's host rows into its keys and codes; return new ones, ``None`` if unchanged.
 
@@ -268,7 +317,7 @@ def _observe_hosts(
             new_codes.append(code)
         else:
             new_codes[pos] = code
-        changes.host(step, HostRow(key, code, row, changes.host_result), previous)
+        changes.host(step, HostRow(key, code, row, changes.host_result), previous, same_round)
     if new_codes is None:
         return None
     return (keys if new_keys is None else pack_keys(new_keys)), pack_codes(new_codes)
@@ -279,22 +328,121 @@ def _next_state(
 ) -> JobState:
     """Return the state after ``observation``: ``state`` itself if nothing changed."""
     changed = bool(changes.hosts or changes.others)  # (a job whose status changed has one)
-    if steps is None and not changed and state.finished == observation.finished:
+    if (
+        steps is None
+        and not changed
+        and state.finished == observation.finished
+        and changes.visits is state.visits
+    ):
         return state
     return JobState(
         observation.status,
         observation.finished,
         state.steps if steps is None else tuple(steps),
-        changes.occurrence if changed else state.seq,
+        state.seq + 1 if changed else state.seq,
+        changes.visits,
     )
+
+
+# --- visits: which arrival at its status a transition is (the module doc) --------------------
+
+#: The ends of a job or step that nothing revives (bk-job's "irreversible" ends: success,
+#: skipped, error ignored, terminated, abandoned).
+_ENDS = frozenset({3, 5, 6, 8, 14})
+#: The statuses a job or step passes through without being counted: waiting to start, running,
+#: the ends nothing revives. Reaching any other (waiting for a person, between rolling batches,
+#: stopping, an end an operation revives, an unknown code) starts its explicit count.
+_PASSES = frozenset({1, 2, *_ENDS})
+#: A host waits, runs, then ends (any other code), once a round.
+_HOST_RANK = {5: 0, 7: 1}
+_HOST_LAST = 2
+#: What a host's path to each rank passed through, as (status, arrivals) pairs.
+_HOST_PASSED: tuple[tuple[tuple[int, int], ...], ...] = ((), ((5, 1),), ((5, 1), (7, 1)))
+
+
+def arrival(
+    visits: Visits,
+    entity: Any,
+    round_: int,
+    previous: int | None,
+    same_round: bool,
+    current: int,
+    *,
+    host: bool = False,
+) -> tuple[int, Visits]:
+    """Return which arrival at ``current`` in ``round_`` a move is, and the counts after it.
+
+    ``entity`` is ``None`` (the job), a step id or ``(step id, host key)``; ``previous`` its
+    status before (``None``: never seen), ``same_round`` whether that was in ``round_``.
+    """
+    fresh = previous is None or not same_round
+    for i, (who, at, counts) in enumerate(visits):
+        if who == entity:  # counted explicitly
+            rest = visits[:i] + visits[i + 1 :]
+            if fresh or at != round_:
+                visits = rest  # counts of a past round
+                break
+            tally = dict(counts)
+            tally[current] = n = tally.get(current, 0) + 1
+            return n, (*rest, (who, at, tuple(sorted(tally.items()))))
+    if not fresh:
+        fresh, visits = _round_marked(visits, entity, round_, previous, host)
+    if host:
+        was = 0 if fresh or previous is None else _HOST_RANK.get(previous, _HOST_LAST)
+        if fresh or _HOST_RANK.get(current, _HOST_LAST) > was:
+            return 1, visits  # (waiting, running, ended: a status not reached before)
+        assert previous is not None  # a host back where it was: count from what it passed
+        tally = dict(_HOST_PASSED[was])
+        tally[previous] = tally.get(previous, 0) + 1
+    elif current in _PASSES and (fresh or previous == 1 or current in _ENDS):
+        return 1, visits  # (a job or step not yet where it may come back from)
+    else:  # a job or step reaching where it may come back from: count from here
+        tally = {} if fresh or previous is None else {previous: 1}
+        if previous not in _PASSES and not fresh:  # (a state stored without its counts)
+            tally[2] = 1  # it ran to get there
+    tally[current] = n = tally.get(current, 0) + 1
+    return n, (*visits, (entity, round_, tuple(sorted(tally.items()))))
+
+
+def _round_marked(
+    visits: Visits, entity: Any, round_: int, previous: int | None, host: bool
+) -> tuple[bool, Visits]:
+    """Whether a move is a first arrival in a round that began while the entity still showed
+    the last round's status (``new_round``, ``new_job_round``), and the counts after it.
+
+    The job's first move in such a round is; a host's every move is (it waits, runs and ends
+    once a round); a step leaving the last round's end is.
+    """
+    if entity is None:
+        mark = ((None, None), round_, ())
+        if mark in visits:
+            return True, tuple(v for v in visits if v != mark)
+        return False, visits
+    if host or previous not in _PASSES:
+        return ((entity[0] if host else entity, None), round_, ()) in visits, visits
+    return False, visits
+
+
+def _step_of(entity: Any) -> int | None:
+    """The step a count is about (``None``: the job's)."""
+    return entity if entity is None or isinstance(entity, int) else entity[0]
+
+
+def visit_of(state: JobState, status: int) -> int:
+    """Return which arrival of the job at ``status`` (its current one) its state records."""
+    round_ = state.round
+    for who, at, counts in state.visits:
+        if who is None and at == round_:
+            return dict(counts).get(status, 1)
+    return 1
 
 
 @attrs.define
 class _Changes:
-    """The events of one observation, each with its ``occurrence`` and one time, read once."""
+    """The events of one observation, each with its visit and one time, read once."""
 
     job_instance_id: int
-    occurrence: int
+    visits: Visits
     observed_at: Callable[[], _dt.datetime]
     host_result: Callable[[HostKey, int, dict[str, Any]], HostResult]
     hosts: list[Event] = attrs.Factory(list)
@@ -311,8 +459,31 @@ class _Changes:
             self.at = self.observed_at()
         return self.at
 
-    def host(self, step: StepObservation, row: HostRow, was: int | None) -> None:
+    def new_round(self, step_instance_id: int, execute_count: int) -> None:
+        """A step's round changed (a retry): forget its last round's counts and mark the new
+        round, which bk-job applies late (its retry lag: the step's status and its host rows
+        may still show the last round's): the step leaving the last round's end, and every
+        move of its hosts, are first arrivals in it (``arrival``)."""
+        visits = tuple(v for v in self.visits if _step_of(v[0]) != step_instance_id)
+        self.visits = (*visits, ((step_instance_id, None), execute_count, ()))
+
+    def new_job_round(self, round_: int) -> None:
+        """The job's round changed while its status did not move: forget its last round's
+        counts, and take its next move as a first arrival (``arrival``)."""
+        visits = tuple(v for v in self.visits if v[0] is not None and v[0] != (None, None))
+        self.visits = (*visits, ((None, None), round_, ()))
+
+    def host(self, step: StepObservation, row: HostRow, was: int | None, same: bool) -> None:
         """Record a host's change (``was``: its old status code, ``None`` if not seen before)."""
+        visit, self.visits = arrival(
+            self.visits,
+            (step.step_instance_id, row.key),
+            step.execute_count,
+            was,
+            same,
+            row.code,
+            host=True,
+        )
         self.hosts.append(
             HostTransition.of_row(
                 self.job_instance_id,
@@ -321,12 +492,15 @@ class _Changes:
                 step.execute_count,
                 row,
                 None if was is None else HostStatus.of(was),
-                self.occurrence,
+                visit,
             )
         )
 
-    def step(self, step: StepObservation, previous: int | None) -> None:
+    def step(self, step: StepObservation, previous: int | None, same: bool) -> None:
         """Record a step's change of status."""
+        visit, self.visits = arrival(
+            self.visits, step.step_instance_id, step.execute_count, previous, same, step.status
+        )
         self.others.append(
             StepTransition(
                 self.job_instance_id,
@@ -335,19 +509,21 @@ class _Changes:
                 step.execute_count,
                 None if previous is None else JobStatus.of(previous),
                 JobStatus.of(step.status),
-                occurrence=self.occurrence,
+                visit=visit,
             )
         )
 
-    def job(self, previous: int | None, status: int) -> None:
+    def job(self, previous: int | None, status: int, round_: int, same: bool) -> None:
         """Record the job's change of status."""
+        visit, self.visits = arrival(self.visits, None, round_, previous, same, status)
         self.others.append(
             JobTransition(
                 self.job_instance_id,
                 self.now(),
                 None if previous is None else JobStatus.of(previous),
                 JobStatus.of(status),
-                occurrence=self.occurrence,
+                round=round_,
+                visit=visit,
             )
         )
 

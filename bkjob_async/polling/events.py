@@ -4,11 +4,25 @@ Per job, events come in observation order; within one observation, host transiti
 step transitions, then the job's; ``JobFinished``, ``WatchFailed`` or ``WatchTimedOut`` is
 the last event of its job on a watch.
 
-Every event has an ``event_id``: a string made of what the event says (job, step, round, host,
-the transition) and ``occurrence``, the number of the job's observation that saw it (counted in
-the tracker's state, which a store keeps). The same transition delivered again, after a restart
-from a stored state, has the same id; two different transitions never share one, even a job
-going ``2 -> 7 -> 2 -> 7``. Dedupe on it.
+Every event has an ``event_id``, made of what it says and nothing about who saw it or when:
+
+- a host's transition: job, step, round (``execute_count``), host, the status it reached, and
+  ``visit``, which arrival at that status in that round it is (``10001/20001/0/h1002/9``; from the
+  second arrival on the visit follows a ``#``: ``.../s/2#2``);
+- a step's: job, step, round, status reached, visit (``10001/20001/0/s/3``);
+- the job's (``JobTransition``, ``JobFinished``): job, status reached, ``round`` (the sum of its
+  steps' ``execute_count``: a retried job ends anew under a new id) and visit
+  (``10001/j/3/r0``, ``10001/finished/3/r0``).
+
+The status it came from (``previous``) is not part of it: a transition derived again from an older
+or an empty state (after a restart, a Redis failover or a restored file) has the id the consumer
+already has, even where it now reads ``None -> 9`` instead of ``7 -> 9``, and two different
+transitions never share one, even a job going ``2 -> 7 -> 2 -> 7``. Dedupe on it. Why a
+transition derived again cannot get a new id: the visit counts are kept in the job's state
+(``_tracker``); after a rollback they are those of the older state and every arrival seen since is
+a real one, so a count can only be lower than the truth, and a lower count names an id that was
+already handed out. ``WatchFailed`` and ``WatchTimedOut`` are about this process (not stored):
+their ids count the poller's own observations of the job (``occurrence``).
 """
 
 from __future__ import annotations
@@ -49,37 +63,40 @@ def _status(value: int | None) -> str:
     return "none" if value is None else str(int(value))
 
 
+def _visit(visit: int) -> str:
+    return "" if visit == 1 else f"#{visit}"
+
+
+def _host_place(key: HostKey) -> str:
+    """Return a host key as an ``event_id`` writes it."""
+    if isinstance(key, int):
+        return str(key)
+    return "|".join("" if part is None else str(part) for part in key)
+
+
 def _host_id(event: HostTransition) -> str:
     # Built for every host transition: plain attribute reads and one f-string.
-    key, previous = event.host_key, event.previous
-    where = (
-        str(key)
-        if isinstance(key, int)
-        else "|".join("" if part is None else str(part) for part in key)
-    )
     return (
-        f"{event.job_instance_id}/{event.step_instance_id}/{event.execute_count}/h{where}"
-        f"/{'none' if previous is None else int(previous)}-{int(event.current)}"
-        f"/{event.occurrence}"
+        f"{event.job_instance_id}/{event.step_instance_id}/{event.execute_count}"
+        f"/h{_host_place(event.host_key)}/{int(event.current)}{_visit(event.visit)}"
     )
 
 
 def _step_id(event: StepTransition) -> str:
     return (
         f"{event.job_instance_id}/{event.step_instance_id}/{event.execute_count}"
-        f"/s/{_status(event.previous)}-{_status(event.current)}/{event.occurrence}"
+        f"/s/{int(event.current)}{_visit(event.visit)}"
     )
 
 
 def _job_id(event: JobTransition) -> str:
-    return (
-        f"{event.job_instance_id}/j/{_status(event.previous)}-{_status(event.current)}"
-        f"/{event.occurrence}"
-    )
+    return f"{event.job_instance_id}/j/{int(event.current)}/r{event.round}{_visit(event.visit)}"
 
 
 def _finished_id(event: JobFinished) -> str:
-    return f"{event.job_instance_id}/finished/{int(event.status)}/{event.occurrence}"
+    return (
+        f"{event.job_instance_id}/finished/{int(event.status)}/r{event.round}{_visit(event.visit)}"
+    )
 
 
 def _failed_id(event: WatchFailed) -> str:
@@ -126,8 +143,10 @@ class HostTransition:
     previous: HostStatus | None
     current: HostStatus
     result: HostResult
-    #: The number of the job's observation that saw this (see the module doc).
-    occurrence: int = attrs.field(default=0, kw_only=True)
+    #: Which arrival of the host at ``current`` in this round this is: 1, 2, ... (module doc).
+    visit: int = attrs.field(default=1, kw_only=True)
+    #: The id it was first handed out with, when read from an older stored format.
+    _id: str | None = attrs.field(default=None, init=False, eq=False, repr=False)
     #: The row ``host`` and ``result`` come from until they are read (``of_row``), then None.
     _row: HostRow | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
@@ -140,7 +159,7 @@ class HostTransition:
         execute_count: int,
         row: HostRow,
         previous: HostStatus | None,
-        occurrence: int,
+        visit: int,
     ) -> HostTransition:
         """Return the transition of a host whose ``host``/``result`` are built on first read.
 
@@ -156,7 +175,8 @@ class HostTransition:
         put(event, "execute_count", execute_count)
         put(event, "previous", previous)
         put(event, "current", HostStatus.of(row.code))
-        put(event, "occurrence", occurrence)
+        put(event, "visit", visit)
+        put(event, "_id", None)
         put(event, "_row", row)
         return event
 
@@ -182,7 +202,7 @@ class HostTransition:
     @property
     def event_id(self) -> str:
         """Stable identity: the same on every delivery of the same transition."""
-        return _host_id(self)
+        return self._id or _host_id(self)
 
 
 @attrs.frozen
@@ -195,13 +215,15 @@ class StepTransition:
     execute_count: int
     previous: StepStatus | None
     current: StepStatus
-    #: The number of the job's observation that saw this (see the module doc).
-    occurrence: int = attrs.field(default=0, kw_only=True)
+    #: Which arrival of the step at ``current`` in this round this is (module doc).
+    visit: int = attrs.field(default=1, kw_only=True)
+    #: The id it was first handed out with, when read from an older stored format.
+    _id: str | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     @property
     def event_id(self) -> str:
         """Stable identity: the same on every delivery of the same transition."""
-        return _step_id(self)
+        return self._id or _step_id(self)
 
 
 @attrs.frozen
@@ -212,13 +234,17 @@ class JobTransition:
     observed_at: _dt.datetime
     previous: JobStatus | None
     current: JobStatus
-    #: The number of the job's observation that saw this (see the module doc).
-    occurrence: int = attrs.field(default=0, kw_only=True)
+    #: The job's round: the sum of its steps' ``execute_count`` (module doc).
+    round: int = attrs.field(default=0, kw_only=True)
+    #: Which arrival of the job at ``current`` in this round this is (module doc).
+    visit: int = attrs.field(default=1, kw_only=True)
+    #: The id it was first handed out with, when read from an older stored format.
+    _id: str | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     @property
     def event_id(self) -> str:
         """Stable identity: the same on every delivery of the same transition."""
-        return _job_id(self)
+        return self._id or _job_id(self)
 
 
 @attrs.frozen
@@ -232,13 +258,17 @@ class JobFinished:
     observed_at: _dt.datetime
     status: JobStatus
     snapshot: JobInstanceStatus
-    #: The number of the job's observation that saw this (see the module doc).
-    occurrence: int = attrs.field(default=0, kw_only=True)
+    #: The job's round: the sum of its steps' ``execute_count`` (module doc).
+    round: int = attrs.field(default=0, kw_only=True)
+    #: Which arrival of the job at ``status`` in this round this is (module doc).
+    visit: int = attrs.field(default=1, kw_only=True)
+    #: The id it was first handed out with, when read from an older stored format.
+    _id: str | None = attrs.field(default=None, init=False, eq=False, repr=False)
 
     @property
     def event_id(self) -> str:
         """Stable identity: the same on every delivery of the same transition."""
-        return _finished_id(self)
+        return self._id or _finished_id(self)
 
 
 @attrs.frozen
@@ -248,7 +278,7 @@ class WatchFailed:
     job_instance_id: int
     observed_at: _dt.datetime
     error: BkJobError
-    #: The number of the job's observation that saw this (see the module doc).
+    #: The number of the poller's observation of the job that saw this (module doc).
     occurrence: int = attrs.field(default=0, kw_only=True)
 
     @property
@@ -264,7 +294,7 @@ class WatchTimedOut:
     job_instance_id: int
     observed_at: _dt.datetime
     snapshot: JobInstanceStatus | None
-    #: The number of the job's observation that saw this (see the module doc).
+    #: The number of the poller's observation of the job that saw this (module doc).
     occurrence: int = attrs.field(default=0, kw_only=True)
 
     @property

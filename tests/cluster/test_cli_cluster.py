@@ -57,8 +57,8 @@ async def test_watch_redis_prints_each_event_once_as_json_lines(make_cluster, re
     await keeper.tick()
     lease = keeper.lease(0)
     at = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
-    first = JobTransition(5, at, None, JobStatus(2), occurrence=1)
-    later = JobTransition(5, at, JobStatus(2), JobStatus(3), occurrence=2)
+    first = JobTransition(5, at, None, JobStatus(2))
+    later = JobTransition(5, at, JobStatus(2), JobStatus(3))
     for event in (first, first, later):  # the first one twice: shown once
         entry = NewEvent("deploys", event.event_id, encode_entry(event, None, {}))
         await cluster.commit(lease, events=[entry])

@@ -54,10 +54,10 @@ def test_every_kind_a_worker_writes_comes_back_equal_with_its_id() -> None:
     result = HostResult(HOST, HostStatus(9), "tag", 0, 0, AT, AT, dt.timedelta(seconds=3))
     snapshot = protocol().parse(RAW, JobInstanceStatus)
     for event in (
-        HostTransition(1, AT, 11, 2, HOST, HostStatus(7), HostStatus(9), result, occurrence=4),
-        StepTransition(1, AT, 11, 2, None, JobStatus(3), occurrence=1),
-        JobTransition(1, AT, JobStatus(2), JobStatus(3), occurrence=2),
-        JobFinished(1, AT, JobStatus(3), snapshot, occurrence=5),
+        HostTransition(1, AT, 11, 2, HOST, HostStatus(7), HostStatus(9), result, visit=2),
+        StepTransition(1, AT, 11, 2, None, JobStatus(3)),
+        JobTransition(1, AT, JobStatus(2), JobStatus(3), round=1, visit=2),
+        JobFinished(1, AT, JobStatus(3), snapshot, round=2),
     ):
         delivery = through_redis(event, RAW)
         assert delivery.event == event

@@ -29,9 +29,9 @@ def _events() -> list[object]:
         dt.timedelta(seconds=3, milliseconds=5),
     )
     return [
-        HostTransition(1, AT, 11, 2, HOST, HostStatus(7), HostStatus(9), result, occurrence=4),
-        StepTransition(1, AT, 11, 2, None, JobStatus(3), occurrence=1),
-        JobTransition(1, AT, JobStatus(2), JobStatus(3), occurrence=2),
+        HostTransition(1, AT, 11, 2, HOST, HostStatus(7), HostStatus(9), result, visit=2),
+        StepTransition(1, AT, 11, 2, None, JobStatus(3)),
+        JobTransition(1, AT, JobStatus(2), JobStatus(3), round=1, visit=2),
     ]
 
 
@@ -44,11 +44,29 @@ def test_an_event_comes_back_equal_with_its_id(event: object) -> None:
     assert back.event_id == event.event_id  # type: ignore[attr-defined]
 
 
-def test_data_of_the_first_release_without_a_format_is_read() -> None:
-    event = _events()[2]
-    data = encode_event(event)  # type: ignore[arg-type]
-    del data["v"]
-    assert decode_event(data, PROTOCOL.parse) == event
+# Events as format 1 wrote them (without "v" in the first release): ids counted observations.
+FORMAT_1 = [
+    (
+        {"j": 1, "t": AT.isoformat(), "o": 4, "k": "h", "s": 11, "x": 2, "p": 7, "c": 9}
+        | {"host": [7, "10.0.0.7", 0, None, "agent-7"], "r": [None, 0, 0, None, None, None]},
+        "1/11/2/h7/7-9/4",
+    ),
+    (
+        {"j": 1, "t": AT.isoformat(), "o": 1, "k": "s", "s": 11, "x": 2, "p": None, "c": 3},
+        "1/11/2/s/none-3/1",
+    ),
+    ({"v": 1, "j": 1, "t": AT.isoformat(), "o": 2, "k": "j", "p": 2, "c": 3}, "1/j/2-3/2"),
+]
+
+
+@pytest.mark.parametrize(("data", "event_id"), FORMAT_1)
+def test_a_format_1_event_keeps_the_id_it_was_handed_out_with(data: dict, event_id: str) -> None:
+    event = decode_event(data, PROTOCOL.parse)
+    assert event.event_id == event_id  # consumers dedupe on it and acks name it
+    assert int(event.current) == data["c"]  # type: ignore[union-attr]
+    again = decode_event(encode_event(event), PROTOCOL.parse)  # type: ignore[arg-type]
+    assert again == event  # written anew: format 2, the id of the visit rule
+    assert again.event_id != event_id
 
 
 @pytest.mark.parametrize("version", [FORMAT + 1, "2", None])

@@ -163,7 +163,8 @@ def test_a_final_answer_ends_the_job_with_its_snapshot() -> None:
     (deliver,) = d.actions
     assert isinstance(deliver.finished, JobFinished)
     assert deliver.finished.status is JobStatus.SUCCESS
-    assert deliver.finished.occurrence == d.job.state.seq
+    assert (deliver.finished.round, deliver.finished.visit) == (0, 1)
+    assert deliver.finished.event_id == "7/finished/3/r0"
 
 
 # --- failures -----------------------------------------------------------------------------------
