@@ -380,14 +380,22 @@ class BkJobClient(anyio.abc.AsyncResource):
         """Return the logs of a job's failed hosts, by step id: what to read after a failure.
 
         A failed host is one that finished without success. ``status`` is the job's status
-        with its hosts (a ``JobFinished.snapshot``, say); without it the job is read first.
-        Each step's failed hosts are asked 500 at a time (``batch_get_job_instance_ip_log``);
-        steps without failed hosts are left out. ESB v2 has no log API: there this raises
-        ``UnsupportedOperationError`` before any request.
+        with its hosts (a ``JobFinished.snapshot``, say); without it, or when it lacks the
+        hosts of a step (``StepStatus.hosts is None``: a snapshot read from the job list,
+        which has no host rows), the job is read first. Each step's failed hosts are asked
+        500 at a time (``batch_get_job_instance_ip_log``); steps without failed hosts are left
+        out. ESB v2 has no log API: there this raises ``UnsupportedOperationError`` before any
+        request.
+
+        :raises ValueError: ``status`` is another job's.
         """
         # Builds no request for no hosts, but checks the scope and that the flavor has the API.
         self.protocol.batch_ip_logs(scope, job_instance_id, 1, ())
-        if status is None:
+        if status is not None and status.job.job_instance_id != job_instance_id:
+            raise ValueError(
+                f"status is job {status.job.job_instance_id}'s, not job {job_instance_id}'s"
+            )
+        if status is None or any(step.hosts is None for step in status.steps):
             status = await self.get_job_instance_status(scope, job_instance_id)
         logs: dict[int, tuple[HostLog, ...]] = {}
         for step in status.steps:
