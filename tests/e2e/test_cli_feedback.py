@@ -86,10 +86,13 @@ async def test_silent_server_through_a_pipe(silent_url) -> None:
 
 
 async def test_timeout_and_language_are_checked(sim: BkJobSimulator, env) -> None:
-    for bad in (["--timeout", "0"], ["--timeout", "x"], ["--language", "fr"]):
+    for bad in (["--timeout", "0"], ["--timeout", "x"]):  # a bad value: one line
         result = await run(["status", "10001", *bad], env)
         assert result.status == 2
-        assert "usage:" in result.err
+        assert result.err.endswith("see 'bkjob-async status --help'\n")
+    result = await run(["status", "10001", "--language", "fr"], env)  # a choice: the usage
+    assert result.status == 2
+    assert "usage:" in result.err
 
 
 async def test_bk_job_messages_in_the_chosen_language(sim: BkJobSimulator, env) -> None:

@@ -1,0 +1,531 @@
+"""Blocking calls for sync code: the async client and poller, run on one loop thread per process.
+
+For Django views, Celery tasks, management commands and scripts::
+
+    from bkjob_async.sync import BkJobClient, Poller
+
+    with BkJobClient(url, app_code="app", app_secret=secret, username="admin") as client:
+        launch = client.fast_execute_script(scope, script_content="echo hi", targets=targets)
+        with Poller(client) as poller:
+            status = poller.wait_finished(scope, launch.job_instance_id, timeout=600)
+
+There is one implementation: every method runs the async one (``bkjob_async.BkJobClient``,
+``bkjob_async.Poller``) on an event loop in a thread of its own (anyio's blocking portal), and
+blocks only the calling thread until it is done. One loop thread serves every sync client of
+the process, started with the first and stopped after the last is closed; each client's
+aiohttp session lives in that loop, so its connection pool is shared by every thread that
+uses the client. After ``fork`` (Celery's prefork pool, gunicorn ``--preload``) a client made
+in the parent starts a loop and a session of its own in the child on first use; a ``Poller``
+does not cross a fork (make it in the child).
+
+Waits take ``timeout=`` (seconds; ``TimeoutError`` when it passes). An exception raised in
+the calling thread while it waits (``KeyboardInterrupt``, Celery's ``SoftTimeLimitExceeded``)
+cancels the work underneath and leaves the client usable. Calling the sync API from a thread
+that runs an event loop (an ``async def`` Django view) raises ``RuntimeError`` at once: use
+the async API there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import functools
+import os
+import threading
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+
+from anyio.from_thread import BlockingPortal, BlockingPortalProvider
+
+from . import client as _client
+from .polling import poller as _poller
+
+if TYPE_CHECKING:
+    import datetime as _dt
+    from types import TracebackType
+
+    from typing_extensions import Unpack
+
+    from ._protocol import HistoryFilters
+    from .config import ApiFlavor, Scope
+    from .models import JobInstanceStatus, JobInstanceSummary
+    from .polling._statistics import PollerStatistics
+    from .polling._watch import Completed as AsyncCompleted
+    from .polling._watch import Watch as AsyncWatch
+    from .polling.callbacks import Callback
+    from .polling.events import Event
+
+__all__ = ["BkJobClient", "Completed", "Poller", "Watch"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+E = TypeVar("E")
+
+_IN_A_LOOP = (
+    "the sync API of bkjob_async was called from a thread that runs an event loop, where it "
+    "would block the loop: there use the async API (bkjob_async.BkJobClient, "
+    "bkjob_async.Poller) with await"
+)
+
+
+class _Loop:
+    """The process's loop thread: one portal, leased by each client in use, made again after
+    a fork (a child has the parent's memory but not its threads), stopped at exit."""
+
+    def __init__(self) -> None:
+        #: A parent's providers, kept from the garbage collector in a child: collected, one
+        #: would wait forever for its loop thread to stop (that thread is not in the child).
+        self._parents: list[object] = []
+        self.provider = BlockingPortalProvider()
+        self.pid, self.leases = os.getpid(), 0
+
+    def keep(self, thing: object) -> None:
+        """Keep ``thing`` (a parent's, tied to its loop) from the garbage collector: collected
+        in a child, it would warn about, or try to close, what is the parent's."""
+        self._parents.append(thing)
+
+    def after_fork(self) -> None:
+        self._parents.append(self.provider)
+        self.provider = BlockingPortalProvider()
+        self.pid, self.leases = os.getpid(), 0
+
+    def lease(self) -> BlockingPortal:
+        if os.getpid() != self.pid:  # (forked where os.register_at_fork is missing)
+            self.after_fork()
+        portal = self.provider.__enter__()
+        self.leases += 1
+        return portal
+
+    def release(self) -> None:
+        self.leases -= 1
+        self.provider.__exit__(None, None, None)
+
+    def stop(self) -> None:
+        """At exit: stop the loop of clients never closed (while its thread still runs)."""
+        while os.getpid() == self.pid and self.leases > 0:
+            self.release()
+
+
+_LOOP = _Loop()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_LOOP.after_fork)
+atexit.register(_LOOP.stop)
+
+
+def _refuse_in_a_loop() -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(_IN_A_LOOP)
+
+
+def _wait(
+    portal: BlockingPortal, fn: Callable[..., Any], *args: Any, timeout: float | None = None
+) -> Any:
+    """Run ``fn(*args)`` (async or not) in the loop; wait at most ``timeout`` seconds for it.
+
+    Whatever ends the wait early in this thread (the timeout, ``KeyboardInterrupt``, a
+    Celery time limit) cancels the work in the loop before it propagates.
+    """
+    if timeout is not None and not timeout >= 0:
+        raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
+    future = portal.start_task_soon(_awaited, fn, *args)
+    try:
+        return future.result(timeout)
+    except (TimeoutError, concurrent.futures.TimeoutError):
+        if not future.cancel() and future.done():
+            return future.result()  # (it finished as the wait ended)
+        raise TimeoutError(f"not done within {timeout} s (cancelled)") from None
+    except BaseException:
+        future.cancel()
+        raise
+
+
+async def _awaited(fn: Callable[..., Any], *args: Any) -> Any:
+    result = fn(*args)
+    return await result if isinstance(result, Awaitable) else result
+
+
+def _blocking(
+    method: Callable[Concatenate[_client.BkJobClient, P], Awaitable[T]],
+) -> Callable[Concatenate[BkJobClient, P], T]:
+    """Return the blocking form of the async client's ``method``: same name, parameters,
+    documentation and return."""
+    name = method.__name__
+
+    def call(self: BkJobClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        portal, client = self._loop()
+        result: T = _wait(portal, functools.partial(getattr(client, name), *args, **kwargs))
+        return result
+
+    functools.update_wrapper(call, method)
+    call.__qualname__ = f"BkJobClient.{name}"
+    return call
+
+
+class BkJobClient:
+    """A blocking ``bkjob_async.BkJobClient``: the same arguments, methods, returns and errors.
+
+    Use it as ``with BkJobClient(...) as client:``, or keep one for the life of the process
+    (a Django module, a Celery worker) and ``close()`` it at exit. It is safe to share
+    between threads; each call blocks only its own thread. Its arguments are checked here,
+    in the calling thread, before any loop starts.
+    """
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        _refuse_in_a_loop()
+        self._args = (base_url, kwargs)
+        checked = _client.BkJobClient(base_url, **kwargs)  # (owns nothing until used)
+        self.protocol = checked.protocol
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._portal: BlockingPortal | None = None
+        self._async: _client.BkJobClient | None = None
+        self._closed = False
+        self._pollers: weakref.WeakSet[Poller] = weakref.WeakSet()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<sync BkJobClient {self.protocol.url('')!r} {self.flavor.value} {state}>"
+
+    def __enter__(self) -> BkJobClient:
+        self._loop()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def flavor(self) -> ApiFlavor:
+        """The API generation this client speaks."""
+        return self.protocol.flavor
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed
+
+    def _loop(self) -> tuple[BlockingPortal, _client.BkJobClient]:
+        """Return the loop's portal and the async client in it (made in this process)."""
+        _refuse_in_a_loop()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this BkJobClient is closed; create a new one")
+            if self._pid != os.getpid():  # first use, or first in a child after a fork
+                if self._async is not None:  # (a parent's, on a loop not in this process)
+                    _LOOP.keep(self._async)
+                portal = _LOOP.lease()
+                base_url, kwargs = self._args
+                make = functools.partial(_client.BkJobClient, base_url, **kwargs)
+                self._async = portal.call(make)
+                self._portal, self._pid = portal, os.getpid()
+                self._pollers = weakref.WeakSet()  # (a parent's pollers stay there)
+            assert self._portal is not None
+            assert self._async is not None
+            return self._portal, self._async
+
+    def close(self) -> None:
+        """End the client's pollers and their watches, close its session, and stop the loop
+        thread if no other client uses it. Calls after this raise ``RuntimeError``."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            portal, client, mine = self._portal, self._async, self._pid == os.getpid()
+        if portal is None or client is None or not mine:
+            return
+        try:
+            for poller in list(self._pollers):
+                poller.close()
+            portal.call(client.aclose)
+        finally:
+            _LOOP.release()
+
+    send = _blocking(_client.BkJobClient.send)
+    get_job_instance_status = _blocking(_client.BkJobClient.get_job_instance_status)
+    get_step_instance_status = _blocking(_client.BkJobClient.get_step_instance_status)
+    operate_step_instance = _blocking(_client.BkJobClient.operate_step_instance)
+    operate_job_instance = _blocking(_client.BkJobClient.operate_job_instance)
+    fast_execute_script = _blocking(_client.BkJobClient.fast_execute_script)
+    fast_transfer_file = _blocking(_client.BkJobClient.fast_transfer_file)
+    execute_job_plan = _blocking(_client.BkJobClient.execute_job_plan)
+    get_job_instance_ip_log = _blocking(_client.BkJobClient.get_job_instance_ip_log)
+    batch_get_job_instance_ip_log = _blocking(_client.BkJobClient.batch_get_job_instance_ip_log)
+    get_job_instance_list = _blocking(_client.BkJobClient.get_job_instance_list)
+    failed_host_logs = _blocking(_client.BkJobClient.failed_host_logs)
+
+    def iter_job_instances(
+        self,
+        scope: Scope,
+        *,
+        created_from: _dt.datetime,
+        created_to: _dt.datetime,
+        page_size: int = 1000,
+        **filters: Unpack[HistoryFilters],
+    ) -> Iterator[JobInstanceSummary]:
+        """Yield every job the history list matches, a page at a time, until ``total`` is
+        reached (``bkjob_async.BkJobClient.iter_job_instances``)."""
+        portal, client = self._loop()
+        pages = client.iter_job_instances(
+            scope, created_from=created_from, created_to=created_to, page_size=page_size, **filters
+        )
+        yield from _iterate(portal, pages)
+
+
+def _iterate(
+    portal: BlockingPortal, items: AsyncIterator[E], timeout: float | None = None
+) -> Iterator[E]:
+    """Yield what ``items`` yields, each waited for at most ``timeout`` seconds."""
+    while True:
+        try:
+            item: E = _wait(portal, items.__anext__, timeout=timeout)
+        except StopAsyncIteration:
+            return
+        yield item
+
+
+class Watch:
+    """A blocking ``bkjob_async.polling.Watch``: ``for event in watch:``, ``with watch:``.
+
+    Each event is waited for at most ``timeout`` seconds (``TimeoutError``: the watch goes on,
+    iterate again to wait more). Leaving ``with``, ``close()``, or closing the poller or the
+    client ends it.
+    """
+
+    def __init__(self, poller: Poller, watch: AsyncWatch, timeout: float | None) -> None:
+        self._poller, self._watch, self.timeout = poller, watch, timeout
+
+    def __repr__(self) -> str:
+        return f"<sync Watch of {len(self._watch.jobs)} job(s)>"
+
+    def __iter__(self) -> Watch:
+        return self
+
+    def __next__(self) -> Event:
+        try:
+            event: Event = self._poller._wait(self._watch.__anext__, timeout=self.timeout)
+        except StopAsyncIteration:
+            raise StopIteration from None
+        return event
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def jobs(self) -> tuple[int, ...]:
+        """Every job the watch holds, finished or not, in the order added."""
+        return self._watch.jobs
+
+    @property
+    def unfinished(self) -> frozenset[int]:
+        """Jobs whose last event has not come yet."""
+        return self._watch.unfinished
+
+    @property
+    def name(self) -> str | None:
+        """The name of a durable watch (``None``: not named)."""
+        return self._watch.name
+
+    def add(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
+        """Watch more jobs too."""
+        self._poller._wait(self._watch.add, scope, job_instance_ids)
+
+    def remove(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
+        """Stop watching these jobs."""
+        self._poller._wait(self._watch.remove, scope, job_instance_ids)
+
+    def ack(self, event: Event) -> None:
+        """Acknowledge ``event`` now (a durable watch: once it is on disk)."""
+        self._poller._wait(self._watch.ack, event)
+
+    def close(self) -> None:
+        """Stop watching (the jobs no other watch holds are no longer polled)."""
+        if not self._poller.closed:
+            self._poller._wait(self._watch.aclose)
+
+
+class Completed:
+    """A blocking ``Poller.as_completed``: each job's final ``JobInstanceStatus`` as it
+    finishes (``for status in completed:``), each waited for at most ``timeout`` seconds."""
+
+    def __init__(self, poller: Poller, completed: AsyncCompleted, timeout: float | None) -> None:
+        self._poller, self._completed, self.timeout = poller, completed, timeout
+
+    def __iter__(self) -> Completed:
+        return self
+
+    def __next__(self) -> JobInstanceStatus:
+        try:
+            status: JobInstanceStatus = self._poller._wait(
+                self._completed.__anext__, timeout=self.timeout
+            )
+        except StopAsyncIteration:
+            raise StopIteration from None
+        return status
+
+    def __enter__(self) -> Completed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def unfinished(self) -> frozenset[int]:
+        """Jobs whose final status has not come yet."""
+        return self._completed.unfinished
+
+    def add(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
+        """Wait for more jobs too."""
+        self._poller._wait(self._completed.add, scope, job_instance_ids)
+
+    def close(self) -> None:
+        """Stop watching the jobs that have not finished."""
+        if not self._poller.closed:
+            self._poller._wait(self._completed.aclose)
+
+
+class Poller:
+    """A blocking ``bkjob_async.Poller`` on a sync ``BkJobClient``: the same arguments
+    (``policy``, ``store``, ...) and methods; watches are plain iterators.
+
+    Use it as ``with Poller(client) as poller:`` (or ``close()`` it); it polls in the loop
+    thread, in the background, from the moment it is made until it is closed.
+    """
+
+    def __init__(self, client: BkJobClient, **kwargs: Any) -> None:
+        if not isinstance(client, BkJobClient):
+            raise TypeError(
+                f"client must be a bkjob_async.sync.BkJobClient, not {type(client).__name__}"
+            )
+        portal, inner = client._loop()
+        self._client, self._portal, self._pid = client, portal, os.getpid()
+        made = portal.call(functools.partial(_poller.Poller, inner, **kwargs))
+        self._context = portal.wrap_async_context_manager(made)
+        self._poller: _poller.Poller = self._context.__enter__()
+        self._closed = False
+        client._pollers.add(self)
+
+    def __repr__(self) -> str:
+        return f"<sync Poller{' closed' if self._closed else ''}>"
+
+    def __enter__(self) -> Poller:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the poller (or its client) was closed."""
+        return self._closed
+
+    def _wait(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
+        _refuse_in_a_loop()
+        if self._closed:
+            raise RuntimeError("this Poller is closed")
+        if os.getpid() != self._pid:
+            raise RuntimeError(
+                "this Poller was made in another process (before a fork): make one in this process"
+            )
+        return _wait(self._portal, fn, *args, timeout=timeout)
+
+    def close(self) -> None:
+        """Stop polling; every watch of this poller ends."""
+        if self._closed or os.getpid() != self._pid:
+            return
+        self._closed = True
+        self._context.__exit__(None, None, None)
+
+    def watch_job(
+        self, scope: Scope, job_instance_id: int, *, timeout: float | None = None
+    ) -> Watch:
+        """Watch one job until ``JobFinished`` (``bkjob_async.Poller.watch_job``); each event
+        is waited for at most ``timeout`` seconds."""
+        watch = self._wait(self._poller.watch_job, scope, job_instance_id)
+        return Watch(self, watch, timeout)
+
+    def watch_jobs(
+        self,
+        scope: Scope,
+        job_instance_ids: Iterable[int],
+        *,
+        events: Iterable[type[Event]] | None = None,
+        name: str | None = None,
+        timeout: float | None = None,
+    ) -> Watch:
+        """Watch many jobs on one stream (``bkjob_async.Poller.watch_jobs``); each event is
+        waited for at most ``timeout`` seconds."""
+        watch = self._wait(
+            functools.partial(self._poller.watch_jobs, events=events, name=name),
+            scope,
+            list(job_instance_ids),
+        )
+        return Watch(self, watch, timeout)
+
+    def watch_step(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        timeout: float | None = None,
+    ) -> Watch:
+        """Watch one step's hosts until it ends (``bkjob_async.Poller.watch_step``)."""
+        watch = self._wait(self._poller.watch_step, scope, job_instance_id, step_instance_id)
+        return Watch(self, watch, timeout)
+
+    def resume(
+        self,
+        name: str,
+        *,
+        events: Iterable[type[Event]] | None = None,
+        timeout: float | None = None,
+    ) -> Watch:
+        """Reopen the named watch ``name`` from the store (``bkjob_async.Poller.resume``)."""
+        watch = self._wait(functools.partial(self._poller.resume, name, events=events))
+        return Watch(self, watch, timeout)
+
+    def wait_finished(
+        self, scope: Scope, job_instance_id: int, *, timeout: float | None = None
+    ) -> JobInstanceStatus:
+        """Return the final status of a job once it finishes; ``TimeoutError`` after
+        ``timeout`` seconds (the job is no longer waited for)."""
+        status: JobInstanceStatus = self._wait(
+            self._poller.wait_finished, scope, job_instance_id, timeout=timeout
+        )
+        return status
+
+    def as_completed(
+        self, scope: Scope, job_instance_ids: Iterable[int], *, timeout: float | None = None
+    ) -> Completed:
+        """Each job's final status as it finishes (``bkjob_async.Poller.as_completed``)."""
+        completed = self._wait(self._poller.as_completed, scope, list(job_instance_ids))
+        return Completed(self, completed, timeout)
+
+    def follow(self, scope: Scope, job_instance_id: int) -> None:
+        """Poll a job with no watch (``bkjob_async.Poller.follow``)."""
+        self._wait(self._poller.follow, scope, job_instance_id)
+
+    def unfollow(self, scope: Scope, job_instance_id: int) -> None:
+        """Stop polling a followed job (``bkjob_async.Poller.unfollow``)."""
+        self._wait(self._poller.unfollow, scope, job_instance_id)
+
+    def hint(self, callback: Callback | int) -> None:
+        """A job's end may have come: poll it soon (``bkjob_async.Poller.hint``)."""
+        self._wait(self._poller.hint, callback)
+
+    def statistics(self) -> PollerStatistics:
+        """What the poller has done so far (``bkjob_async.Poller.statistics``)."""
+        stats: PollerStatistics = self._wait(self._poller.statistics)
+        return stats

@@ -1,0 +1,311 @@
+"""``bkjob_async.sync``: the async client and poller for sync code, on one loop thread.
+
+Against a simulator served on 127.0.0.1 from a thread of its own: every client method through
+the blocking facade answers what the async client answers (or raises the same error), for the
+three flavors; 32 threads share one client; a client made before a fork works in the child;
+SIGINT during ``wait_finished`` cancels it and leaves the client usable; the sync API in a
+running loop is refused; ``close()`` leaves no thread and no file descriptor behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import anyio
+import pytest
+from anyio.from_thread import start_blocking_portal
+
+from bkjob_async import (
+    Account,
+    ApiFlavor,
+    FileSource,
+    HostTransition,
+    JobFinished,
+    JobOperation,
+    JobStatus,
+    NotFoundError,
+    Scope,
+    Targets,
+)
+from bkjob_async import BkJobClient as AsyncClient
+from bkjob_async.models.enums import HostStatus
+from bkjob_async.sync import BkJobClient, Poller
+from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
+
+SCOPE = Scope.biz(2)
+ROOT = Path(__file__).resolve().parents[2]
+CREDENTIALS = {"app_code": "a", "app_secret": "s", "username": "admin"}
+FAILS = HostPlan(outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, duration=0.05)
+
+
+class Served:
+    """A simulator on 127.0.0.1, run by a loop in a thread of its own."""
+
+    def __init__(self, portal, sim: BkJobSimulator) -> None:
+        self.portal, self.sim, self.url = portal, sim, sim.url
+
+    def job(self, steps, **kwargs) -> int:
+        return self.portal.call(lambda: self.sim.create_job(SCOPE, steps, **kwargs))
+
+    def wait_ended(self, job: int) -> None:
+        async def ended() -> None:
+            with anyio.fail_after(10):
+                while not self.sim.job(job).status.is_finished:
+                    await anyio.sleep(0.01)
+
+        self.portal.call(ended)
+
+    def count(self, api: str | None = None) -> int:
+        return self.portal.call(self.sim.request_count, api)
+
+
+@pytest.fixture
+def served() -> Iterator[Served]:
+    with start_blocking_portal() as portal:
+        sim = BkJobSimulator(host_duration=(0.05, 0.2))
+        portal.call(sim.__aenter__)
+        try:
+            portal.call(lambda: sim.add_plan(11, [StepPlan(hosts=1)], name="plan eleven"))
+            yield Served(portal, sim)
+        finally:
+            portal.call(sim.__aexit__, None, None, None)
+
+
+def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple, dict]]:
+    v2 = flavor is ApiFlavor.ESB_V2
+    targets = Targets(ips=["0:10.0.0.7"]) if v2 else Targets(host_ids=[1007])
+    job = served.job([StepPlan(hosts=[HostPlan(duration=0.05), FAILS])])
+    served.wait_ended(job)
+    step = served.portal.call(lambda: served.sim.job(job).steps[0].step_instance_id)
+    now = dt.datetime.now(dt.timezone.utc)
+    window = {"created_from": now - dt.timedelta(hours=1), "created_to": now}
+    root = Account(alias="root")
+    return [
+        ("get_job_instance_status", (SCOPE, job), {}),
+        ("get_job_instance_status", (SCOPE, 99999999), {}),  # NotFoundError, both ways
+        ("get_step_instance_status", (SCOPE, job, step), {}),
+        ("get_job_instance_ip_log", (SCOPE, job, step), {"bk_host_id": 1001, "ip": "10.0.0.1"}),
+        ("get_job_instance_list", (SCOPE,), {**window, "length": 5}),
+        ("failed_host_logs", (SCOPE, job), {}),
+        ("operate_job_instance", (SCOPE, job, JobOperation.TERMINATE), {}),  # refused: ended
+        ("fast_execute_script", (SCOPE,), {"targets": targets, "account": root,
+                                            "script_content": "echo", "task_name": "t"}),
+        ("fast_transfer_file", (SCOPE,), {
+            "targets": targets, "account": root, "file_target_path": "/tmp/",
+            "file_sources": [FileSource(files=["/a"], server=targets, account=root)]}),
+        ("execute_job_plan", (SCOPE, 11), {}),
+    ]  # fmt: skip
+
+
+def _outcome(call):
+    try:
+        return ("ok", call())
+    except Exception as exc:
+        return ("raised", type(exc))
+
+
+def _comparable(name: str, outcome):
+    kind, value = outcome
+    if kind == "ok" and name in ("fast_execute_script", "fast_transfer_file", "execute_job_plan"):
+        name = value.job_instance_name  # (each launch is a new job; a default name has a time)
+        return kind, type(value), name.rsplit("_", 1)[0]
+    if kind == "ok" and name == "get_job_instance_list":
+        return kind, value.total >= 1
+    return outcome
+
+
+@pytest.mark.parametrize("flavor", list(ApiFlavor), ids=lambda f: f.value)
+def test_every_method_answers_as_the_async_client_does(served: Served, flavor: ApiFlavor) -> None:
+    calls = _calls(served, flavor)
+    options = {**CREDENTIALS, "flavor": flavor}
+    with BkJobClient(served.url, **options) as client:
+        blocking = [_outcome(functools.partial(getattr(client, n), *a, **k)) for n, a, k in calls]
+
+    async def main():
+        async with AsyncClient(served.url, **options) as client:
+            outcomes = []
+            for name, args, kwargs in calls:
+                try:
+                    outcomes.append(("ok", await getattr(client, name)(*args, **kwargs)))
+                except Exception as exc:
+                    outcomes.append(("raised", type(exc)))
+            return outcomes
+
+    awaited = anyio.run(main)
+    for (name, _, _), got, want in zip(calls, blocking, awaited, strict=True):
+        assert _comparable(name, got) == _comparable(name, want), name
+    assert blocking[1] == ("raised", NotFoundError)
+    assert sum(kind == "ok" for kind, _ in blocking) >= 5  # most of them answer on every flavor
+
+
+def test_iteration_and_the_poller_through_plain_iterators(served: Served) -> None:
+    ids = [served.job([StepPlan(hosts=2)]) for _ in range(3)]
+    now = dt.datetime.now(dt.timezone.utc)
+    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client) as poller:
+        events = list(poller.watch_jobs(SCOPE, ids, timeout=10))
+        assert {e.job_instance_id for e in events if isinstance(e, JobFinished)} == set(ids)
+        assert sum(isinstance(e, HostTransition) for e in events) >= 6
+        finished = [status.job.job_instance_id for status in poller.as_completed(SCOPE, ids)]
+        assert sorted(finished) == sorted(ids)
+        assert poller.wait_finished(SCOPE, ids[0], timeout=10).job.status is JobStatus.SUCCESS
+        listed = client.iter_job_instances(
+            SCOPE,
+            created_from=now - dt.timedelta(minutes=5),
+            created_to=now + dt.timedelta(minutes=5),
+        )
+        assert set(ids) <= {item.job_instance_id for item in listed}
+        assert poller.statistics().requests >= 3
+
+
+def test_a_wait_past_its_timeout_raises_and_the_poller_goes_on(served: Served) -> None:
+    slow = served.job([StepPlan(hosts=[HostPlan(duration=60.0)])])
+    quick = served.job([StepPlan(hosts=1)])
+    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client) as poller:
+        with pytest.raises(TimeoutError, match=r"0\.2 s"):
+            poller.wait_finished(SCOPE, slow, timeout=0.2)
+        watch = poller.watch_job(SCOPE, slow, timeout=0.3)
+        with pytest.raises(TimeoutError):
+            for _ in watch:
+                pass
+        watch.close()
+        assert poller.wait_finished(SCOPE, quick, timeout=10).job.status.is_finished
+
+
+def test_32_threads_share_one_client_and_one_loop_thread(served: Served) -> None:
+    job = served.job([StepPlan(hosts=1)])
+    before = threading.active_count()
+    with BkJobClient(served.url, **CREDENTIALS) as client:
+        with ThreadPoolExecutor(32) as pool:
+            statuses = list(
+                pool.map(lambda _: client.get_job_instance_status(SCOPE, job), range(32 * 50))
+            )
+            during = threading.active_count()
+        assert {s.job.job_instance_id for s in statuses} == {job}
+        other = BkJobClient(served.url, **CREDENTIALS)
+        other.get_job_instance_status(SCOPE, job)
+        assert threading.active_count() == before + 1  # one loop thread for both clients
+        other.close()
+    assert during == before + 1 + 32
+    assert served.count("get_job_instance_status") >= 32 * 50
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_close_leaves_no_thread_and_no_file_descriptor(served: Served) -> None:
+    job = served.job([StepPlan(hosts=1)])
+    threads, fds = threading.active_count(), _fds()
+    for _ in range(3):
+        with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client) as poller:
+            client.get_job_instance_status(SCOPE, job)
+            poller.wait_finished(SCOPE, job, timeout=10)
+        with pytest.raises(RuntimeError, match="closed"):
+            client.get_job_instance_status(SCOPE, job)
+        with pytest.raises(RuntimeError, match="closed"):
+            poller.wait_finished(SCOPE, job)
+    assert threading.active_count() == threads
+    # (the simulator, served in this process, closes its side once it reads the client's EOF)
+    deadline = time.monotonic() + 5
+    while _fds() > fds and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _fds() == fds
+
+
+def test_closing_the_client_ends_its_watches(served: Served) -> None:
+    slow = served.job([StepPlan(hosts=[HostPlan(duration=60.0)])])
+    client = BkJobClient(served.url, **CREDENTIALS)
+    poller = Poller(client)
+    watch = poller.watch_job(SCOPE, slow)
+    next(watch)  # the job's first transition
+    client.close()
+    assert poller.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        next(watch)
+
+
+def test_the_sync_api_in_a_running_loop_is_refused_at_once(served: Served) -> None:
+    client = BkJobClient(served.url, **CREDENTIALS)
+
+    async def view() -> None:  # an async Django view, say
+        with pytest.raises(RuntimeError, match="use the async API"):
+            client.get_job_instance_status(SCOPE, 1)
+        with pytest.raises(RuntimeError, match="use the async API"):
+            BkJobClient(served.url, **CREDENTIALS)
+
+    anyio.run(view)
+    client.close()
+
+
+def test_bad_arguments_are_refused_in_the_calling_thread() -> None:
+    with pytest.raises(TypeError, match="connection_limit"):
+        BkJobClient("http://127.0.0.1:9", connection_limit="many", **CREDENTIALS)
+    with BkJobClient("http://127.0.0.1:9", **CREDENTIALS) as client:
+        with pytest.raises(TypeError, match=r"BkJobClient.fast_execute_script\(\) .*task_name"):
+            client.fast_execute_script(SCOPE, name="x")
+        with pytest.raises(TypeError, match=r"sync\.BkJobClient"):
+            Poller(AsyncClient("http://127.0.0.1:9", **CREDENTIALS))  # type: ignore[arg-type]
+
+
+CHILD = """
+import os, signal, sys, time
+from bkjob_async import Scope
+from bkjob_async.sync import BkJobClient, Poller
+from bkjob_async.testing import StepPlan
+url, slow, quick = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+scope = Scope.biz(2)
+client = BkJobClient(url, app_code="a", app_secret="s", username="admin")
+print("parent", client.get_job_instance_status(scope, quick).job.status.name, flush=True)
+pid = os.fork()
+if pid == 0:  # the child: the parent's client, a loop and a session of its own
+    print("child", client.get_job_instance_status(scope, quick).job.status.name, flush=True)
+    with Poller(client) as poller:
+        print("waiting", flush=True)
+        try:
+            poller.wait_finished(scope, slow)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        print("after", poller.wait_finished(scope, quick, timeout=10).job.status.name, flush=True)
+    client.close()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("parent again", client.get_job_instance_status(scope, quick).job.status.name, flush=True)
+client.close()
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_fork_and_an_interrupt_during_a_wait(served: Served) -> None:
+    slow = served.job([StepPlan(hosts=[HostPlan(duration=60.0)])])
+    quick = served.job([StepPlan(hosts=1)])
+    served.wait_ended(quick)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, served.url, str(slow), str(quick)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line.strip())
+        if line.strip() == "waiting":
+            break
+    child = int(subprocess.check_output(["pgrep", "-P", str(proc.pid)], text=True).split()[0])
+    os.kill(child, signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    lines += out.split()
+    assert proc.returncode == 0, err
+    assert lines[:3] == ["parent SUCCESS", "child SUCCESS", "waiting"]
+    assert " ".join(lines[3:]) == "interrupted after SUCCESS parent again SUCCESS"
