@@ -10,6 +10,7 @@ the simulator behind it. ``serve(handler)`` serves any such handler over real HT
 the simulator's own server is ``serve`` of its handler. Nothing here is imported by the client.
 """
 
+from ._catalog import PlanVar
 from ._faults import Fault, FaultKind, FaultRule
 from ._mock import MockTransport, Request, Response, json_response
 from ._plan import HostPlan, RollingMode, Span, StepPlan
@@ -27,6 +28,7 @@ __all__ = [
     "HostView",
     "JobView",
     "MockTransport",
+    "PlanVar",
     "Request",
     "ResetMidBody",
     "Response",
