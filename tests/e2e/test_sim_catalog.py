@@ -120,18 +120,23 @@ async def test_plan_list_and_detail(sim, client_for, flavor):
     assert page.total == (None if flavor == "esb-v2" else 2)
     assert [p.name for p in named.items] == ["deploy"]
     assert sorted(p.job_plan_id for p in every) == [7, 8]
-    assert page.items[0].steps is None and page.items[0].variables is None
-    assert plan.job_plan_id == 7 and plan.name == "deploy"
+    assert page.items[0].steps is None
+    assert page.items[0].variables is None
+    assert plan.job_plan_id == 7
+    assert plan.name == "deploy"
     now = dt.datetime.fromtimestamp(sim.now_ms() / 1000, dt.timezone.utc)
-    assert plan.create_time is not None and abs(plan.create_time - now) < dt.timedelta(seconds=2)
+    assert plan.create_time is not None
+    assert abs(plan.create_time - now) < dt.timedelta(seconds=2)
     assert [s.type for s in plan.steps or ()] == [StepType.SCRIPT, StepType.FILE]
     names = {v.name: v for v in plan.variables or ()}
-    assert names["version"].value == "1.0" and names["version"].type is VariableType.STRING
+    assert names["version"].value == "1.0"
+    assert names["version"].type is VariableType.STRING
     password = names["db_password"]
     assert password.is_secret
     # v3 masks the password's default; v2 sends it as stored. Never in a repr either way.
     assert password.value == ("hunter2-hunter2" if flavor == "esb-v2" else "******")
-    assert "hunter2" not in repr(plan) and "hunter2" not in repr(password)
+    assert "hunter2" not in repr(plan)
+    assert "hunter2" not in repr(password)
     assert names["targets"].server == Targets(ips=["0:10.0.0.9"])
 
 
@@ -154,7 +159,7 @@ async def test_output_variables_after_a_plan_job_ends(sim, client_for, flavor):
     assert before.values() == {"version": "2.0", "build": ""}
     assert after.job_instance_id == launched.job_instance_id
     assert len(after.steps) == 2
-    first, last = after.steps
+    first, _last = after.steps
     assert {v.name: v.value for v in first.variables} == {"version": "2.0", "build": ""}
     assert after.values() == {"version": "2.0", "build": "b-42"}
     assert all(v.type is VariableType.STRING for s in after.steps for v in s.variables)
@@ -185,18 +190,22 @@ async def test_scripts_and_their_versions(sim, client_for, flavor):
             SCOPE, targets=IPS, account=Account(alias="root"), script_version_id=new
         )
     assert [(s.script_id, s.online_script_version_id) for s in page.items] == [(script_id, new)]
-    assert page.total == 1 and python.total == 0
+    assert page.total == 1
+    assert python.total == 0
     assert [s.script_id for s in public.items] == [public_id]
     assert [s.script_id for s in every] == [script_id]
-    assert by_id is not None and (by_id.content, by_id.status) == (
+    assert by_id is not None
+    assert (by_id.content, by_id.status) == (
         "echo two",
         ScriptVersionStatus.ONLINE,
     )
-    assert by_pair is not None and (by_pair.script_version_id, by_pair.status) == (
+    assert by_pair is not None
+    assert (by_pair.script_version_id, by_pair.status) == (
         old,
         ScriptVersionStatus.OFFLINE,
     )
-    assert public_detail is not None and public_detail.content == "df -h"
+    assert public_detail is not None
+    assert public_detail.content == "df -h"
     assert missing is None  # bk-job answers null data for a version it does not have
     assert launched.job_instance_id in sim.job_ids()
 
@@ -233,7 +242,8 @@ async def test_accounts(sim, client_for, flavor):
         assert by_alias.items[0].account == "deployer"
     assert sorted(a.alias or "" for a in every) == aliases
     root = next(a for a in page.items if a.alias == "root")
-    assert root.category is AccountCategory.SYSTEM and root.ref == Account(id=root.id)
+    assert root.category is AccountCategory.SYSTEM
+    assert root.ref == Account(id=root.id)
     assert root.create_time is not None
 
 
@@ -246,12 +256,15 @@ async def test_v2_job_instance_log(sim, client_for):
     sim.advance(30)
     async with client_for("esb-v2") as client:
         (step,) = await client.get_job_instance_log(SCOPE, job_id)
-    assert step.finished and step.status is JobStatus.FAIL
+    assert step.finished
+    assert step.status is JobStatus.FAIL
     by_status = {h.status: h for h in step.hosts}
     assert set(by_status) == {HostStatus.SUCCESS, HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE}
     bad = by_status[HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE]
-    assert bad.exit_code == 3 and "exit code 3" in (bad.log_content or "")
-    assert bad.total_time is not None and bad.start_time is not None
+    assert bad.exit_code == 3
+    assert "exit code 3" in (bad.log_content or "")
+    assert bad.total_time is not None
+    assert bad.start_time is not None
 
 
 @pytest.mark.parametrize("flavor", V3)
