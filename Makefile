@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow lint typecheck unit bench check-live-view clean redis
+.PHONY: demo test test-slow test-matrix lint typecheck unit bench check-live-view clean redis
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ unit: $(STAMP) redis
 test-slow: $(STAMP) redis
 	$(BIN)/pytest -q -m slow
 
+# The suite on every supported CPython found (on PATH, and in pyenv's versions folder): one
+# virtualenv each under .nox/ (noxfile.py); a version not found is skipped, and nox says so.
+PYENV_BINS := $(shell ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[0-9]*/bin 2>/dev/null | tr '\n' ':')
+
+test-matrix: $(STAMP) redis
+	PATH="$(PYENV_BINS)$$PATH" $(BIN)/nox -s tests
+
 # The cluster tests start their own redis-server (never the system service). Installed here
 # when missing and we are root; anyone else is told what to do, and those tests skip (or, with
 # CI=true, fail).
@@ -65,4 +72,4 @@ check-live-view: $(STAMP)
 	bash scripts/check-live-view.sh
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks
+	rm -rf $(VENV) .nox .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks

@@ -6,6 +6,7 @@ retries what is safe to retry), and structures the answer into models.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import inspect
 import random
@@ -89,8 +90,15 @@ def _sends(
     and the method's arguments, and raises if the answer does not fit them.
     """
 
+    signature = inspect.signature(build).replace(return_annotation=cls.__name__)
+
     async def method(self: BkJobClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        answer = await self._fetch(build(self.protocol, *args, **kwargs), cls)
+        try:
+            request = build(self.protocol, *args, **kwargs)
+        except TypeError:
+            _check_call(method.__qualname__, signature, self, args, kwargs)
+            raise
+        answer = await self._fetch(request, cls)
         if check is not None:
             check(answer, *args, **kwargs)
         return answer
@@ -98,9 +106,26 @@ def _sends(
     method.__name__ = name
     method.__qualname__ = f"BkJobClient.{name}"
     method.__doc__ = doc
-    signature = inspect.signature(build).replace(return_annotation=cls.__name__)
     method.__signature__ = signature  # type: ignore[attr-defined]
     return method
+
+
+def _check_call(
+    qualname: str, signature: inspect.Signature, owner: object, args: Any, kwargs: Any
+) -> None:
+    """Raise a ``TypeError`` naming the public method if its arguments do not fit it; for a
+    keyword it does not take, with the parameter it most likely meant."""
+    names = [p for p in signature.parameters if p != "self"]
+    for word in kwargs:
+        if word not in signature.parameters:
+            near = difflib.get_close_matches(word, names, n=1, cutoff=0.5)
+            near = near or [n for n in names if word in n.split("_")][:1]
+            hint = f" (did you mean {near[0]}=?)" if near else ""
+            raise TypeError(f"{qualname}() got an unexpected keyword argument {word!r}{hint}")
+    try:
+        signature.bind(owner, *args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{qualname}() {exc}") from None
 
 
 def _check_answer(kind: str, asked: int, answered: int) -> None:
@@ -144,7 +169,9 @@ class BkJobClient(anyio.abc.AsyncResource):
         the request never reached bk-job.
     :param server_tz: the zone of v2's offset-less time strings (default UTC+08:00).
     :param tenant_id: sent as ``X-Bk-Tenant-Id`` on multi-tenant installs.
-    :param language: the language of server messages, ``"en"`` or ``"zh-cn"`` (bk-job's default).
+    :param language: the language of bk-job's messages and of the names it gives jobs:
+        ``"en"`` (the default here and on the command line) or ``"zh-cn"``; ``None`` sends no
+        ``Blueking-Language`` header, and bk-job answers in Chinese.
     :param connection_limit: the most connections open at once (an ``int`` >= 1).
     :param max_body_size: the largest response body read, in bytes (64 MiB by default); a
         larger one is refused with ``ResponseFormatError`` before it is read (built-in transport).
@@ -169,7 +196,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         retry: RetryPolicy = RetryPolicy(),
         server_tz: _dt.tzinfo = DEFAULT_SERVER_TZ,
         tenant_id: str | None = None,
-        language: str | None = None,
+        language: str | None = "en",
         connection_limit: int = 100,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         transport: Transport | None = None,
@@ -562,14 +589,22 @@ class BkJobClient(anyio.abc.AsyncResource):
         """Return the logs of a job's failed hosts, by step id: what to read after a failure.
 
         A failed host is one that finished without success. ``status`` is the job's status
-        with its hosts (a ``JobFinished.snapshot``, say); without it the job is read first.
-        Each step's failed hosts are asked 500 at a time (``batch_get_job_instance_ip_log``);
-        steps without failed hosts are left out. ESB v2 has no log API: there this raises
-        ``UnsupportedOperationError`` before any request.
+        with its hosts (a ``JobFinished.snapshot``, say); without it, or when it lacks the
+        hosts of a step (``StepStatus.hosts is None``: a snapshot read from the job list,
+        which has no host rows), the job is read first. Each step's failed hosts are asked
+        500 at a time (``batch_get_job_instance_ip_log``); steps without failed hosts are left
+        out. ESB v2 has no log API: there this raises ``UnsupportedOperationError`` before any
+        request.
+
+        :raises ValueError: ``status`` is another job's.
         """
         # Builds no request for no hosts, but checks the scope and that the flavor has the API.
         self.protocol.batch_ip_logs(scope, job_instance_id, 1, ())
-        if status is None:
+        if status is not None and status.job.job_instance_id != job_instance_id:
+            raise ValueError(
+                f"status is job {status.job.job_instance_id}'s, not job {job_instance_id}'s"
+            )
+        if status is None or any(step.hosts is None for step in status.steps):
             status = await self.get_job_instance_status(scope, job_instance_id)
         logs: dict[int, tuple[HostLog, ...]] = {}
         for step in status.steps:

@@ -5,14 +5,14 @@ the loop's clock jumps to the next timer instead of sleeping, so ten minutes of 
 long as their callbacks do. Nothing may touch the network there: ``VirtualBkJob`` is the
 simulator over ``MockTransport`` on the loop's clock (``BkJobSimulator(virtual_clock=...)``),
 with a record of what the client was sent back and when (a transport that only watches).
+``run_virtual`` and ``loop_time`` are ``bkjob_async.testing``'s, as users' tests have them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import selectors
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import anyio
@@ -27,53 +27,18 @@ from bkjob_async.testing import (
     Request,
     Response,
     StepPlan,
+    loop_time,
 )
+from bkjob_async.testing import run_virtual as run_virtual  # (the tests' one import of it)
 
 T = TypeVar("T")
 SCOPE = Scope.biz(2)
 _HINTS = ("retry-after", "x-bkapi-ratelimit-")
 
 
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """A selector loop whose ``time()`` is virtual and advances only when the loop is idle."""
-
-    def __init__(self) -> None:
-        super().__init__(selectors.SelectSelector())
-        self._virtual = 0.0
-        selector = self._selector  # type: ignore[attr-defined]
-        real_select = selector.select
-
-        def select(timeout: float | None = None) -> list[Any]:
-            ready = real_select(0)
-            if ready or timeout is None or timeout <= 0:
-                # Nothing scheduled at all (timeout None) only happens in a deadlock, which
-                # the test's own fail_after (virtual too) turns into an error.
-                return ready if timeout is not None or ready else real_select(0.01)
-            self._virtual += timeout
-            return ready
-
-        selector.select = select
-
-    def time(self) -> float:
-        return self._virtual
-
-
-def run_virtual(main: Callable[[], Awaitable[T]]) -> T:
-    """Run ``main`` on virtual time; return what it returns."""
-    return anyio.run(main, backend="asyncio", backend_options={"loop_factory": VirtualTimeLoop})
-
-
 def now() -> float:
     """Return the virtual time (the running loop's clock)."""
     return asyncio.get_running_loop().time()
-
-
-def loop_time() -> float:
-    """Return the running loop's clock; 0.0 outside a loop (a loop starts at 0.0)."""
-    try:
-        return asyncio.get_running_loop().time()
-    except RuntimeError:
-        return 0.0
 
 
 class VirtualBkJob:

@@ -118,6 +118,7 @@ async def run_worker(ctx: Context, args: argparse.Namespace) -> int:
         args.scope = "biz:1"  # unused: a worker polls each job in the scope it was submitted in
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)
+    policy_from(args, args.max_in_flight)  # a bad policy is refused before anything is sent
     cluster = _cluster(args, ctx)
     async with cluster, open_client(target, credentials) as client:
         policy = policy_from(args, client.connection_limit)

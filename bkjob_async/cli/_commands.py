@@ -87,12 +87,13 @@ JOB_OPERATIONS: dict[str, tuple[JobOperation, frozenset[int]]] = {
 
 def policy_from(args: argparse.Namespace, connection_limit: int) -> PollPolicy:
     """Return the poll policy of ``--interval``, ``--max-interval`` and ``--deadline``."""
+    given = {} if args.max_interval is None else {"max_interval": args.max_interval}
     try:
         return PollPolicy(
             interval=args.interval,
-            max_interval=max(args.max_interval, args.interval),
             deadline=args.deadline,
             max_in_flight=min(args.max_in_flight, connection_limit),
+            **given,
         )
     except (TypeError, ValueError) as exc:
         raise CliError(f"invalid polling option: {exc}") from None
@@ -175,6 +176,7 @@ async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
         )
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)
+    policy_from(args, args.max_in_flight)  # a bad policy is refused before anything is sent
     job_ids: list[int] = list(dict.fromkeys(args.job_ids))
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
     state, name = getattr(args, "state", None), getattr(args, "name", None)
@@ -198,6 +200,10 @@ async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
         check_name(name)
     except ValueError as exc:
         raise CliError(f"--name: {exc}") from None
+    if not job_ids and not await anyio.Path(state).exists():  # a refusal creates no file
+        raise CliError(
+            f"no watch named {name!r} in {state} to resume (no such file): give the JOB_IDs"
+        )
     store = SqliteStore(state)
     try:
         await store.open()

@@ -69,11 +69,14 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """Print the usage and ``message``; a mistyped command gets the nearest one (as git
-        does), and no command at all the list of commands (``--help``), on stderr."""
+        does), and no command at all the list of commands (``--help``), on stderr. A bad
+        value is one line, and where to read more."""
         choices = _commands(self)
         if choices and message.startswith("the following arguments are required:"):
             self.print_help(_stderr())
             self.exit(EXIT_USAGE, f"\n{self.prog}: error: {message}\n")
+        if re.match(r"argument [^:]+: (?!invalid choice)", message):  # a bad value: one line
+            self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nsee '{self.prog} --help'\n")
         typed = re.match(r"argument \w+: invalid choice: '(.*?)'", message)
         if choices and typed:
             near = difflib.get_close_matches(typed[1], choices, n=1)
@@ -178,8 +181,9 @@ def _polling_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--max-interval",
         type=SECONDS,
-        default=15.0,
-        help="longest wait between polls of a quiet job (15)",
+        default=None,
+        help="longest wait between polls of a quiet job (15, or --interval if longer; "
+        "shorter than --interval is refused)",
     )
     group.add_argument(
         "--deadline",

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..polling._tracker import JobState
     from ._keys import JobRef
 
-__all__ = ["Holdings", "Member"]
+__all__ = ["Holdings", "Member", "writes_back"]
 
 log = logging.getLogger("bkjob_async.cluster")
 
@@ -56,6 +56,13 @@ class Holdings:
         #: Partition -> its unfinished jobs as last read here: kept when the partition is
         #: dropped, so a Redis that comes back empty gets them back (``unfinished``).
         self.known: dict[int, Jobs] = {}
+        #: Partition -> (job, watch) -> the version of the job's last write applied here,
+        #: kept when the partition is dropped: a state read later that is older than it was
+        #: rolled back by Redis (``take`` says so), not written since by another worker.
+        self.applied: dict[int, dict[tuple[JobRef, str], str]] = {}
+        #: Partition -> how many of its jobs were read older than written here, and by up to
+        #: how many of this process's writes (``take``; the worker logs and clears it).
+        self.rollbacks: dict[int, tuple[int, int]] = {}
         self._joins = itertools.count(1)
         self._nonce, self._writes = secrets.token_hex(8), itertools.count(1)
 
@@ -133,6 +140,7 @@ class Holdings:
         """Hold partition ``part`` as read (its jobs, their watches and stored ``fields``);
         return the jobs to stop polling and those to start, each with its stored state
         (``None``: nothing stored). A job whose stored state is finished is not polled."""
+        self._rolled_back(part, read, fields)
         held = self.parts.get(part, set())
         wanted: Jobs = {}
         start: dict[JobRef, JobState | None] = {}
@@ -155,6 +163,30 @@ class Holdings:
         self.parts[part] = set(wanted)
         self.versions[part] = version
         return gone, start
+
+    def wrote(self, part: int, job: JobRef, watch: str, version: str, *, end: bool) -> None:
+        """A write of ``job`` in ``watch`` was applied: its version is ``version`` (``end``:
+        the job left the watch with it)."""
+        applied = self.applied.setdefault(part, {})
+        if end:
+            applied.pop((job, watch), None)
+        else:
+            applied[job, watch] = version
+
+    def _rolled_back(self, part: int, read: Jobs, fields: Mapping[str, str]) -> None:
+        """Note in ``rollbacks`` if ``fields`` hold job states older than those written here."""
+        applied = self.applied.get(part)
+        if not applied:
+            return
+        back = {
+            key: writes_back(fields.get(version_field(*key), ""), version)
+            for key, version in applied.items()
+            if key[1] in read.get(key[0], ())
+        }
+        self.applied[part] = {key: applied[key] for key in back}  # (those gone: forgotten)
+        lost = [n for n in back.values() if n]
+        if lost:
+            self.rollbacks[part] = (len(lost), max(lost))
 
     def drop_part(self, part: int) -> list[JobRef] | None:
         """Let partition ``part`` go; return its jobs (``None``: it was not held)."""
@@ -200,3 +232,17 @@ def _stored_state(fields: dict[str, str], job: JobRef, watches: frozenset[str]) 
         if best is None or state.seq > best.seq:
             best = state
     return best
+
+
+def writes_back(stored: str, replaced: str) -> int:
+    """Return how many of its writer's writes ``stored`` is behind ``replaced``, the version a
+    refused write replaced (0 unless both are of one writer and ``stored`` is older): the
+    writes Redis lost (a failover to a replica that lagged, a restart from an older snapshot);
+    ``stored`` empty (nothing stored) is before the writer's first write."""
+    nonce, _, n = replaced.rpartition(".")
+    other, _, m = stored.rpartition(".")
+    if not (nonce and n.isdigit()):
+        return 0
+    if not stored:
+        return int(n)
+    return max(0, int(n) - int(m)) if nonce == other and m.isdigit() else 0

@@ -5,8 +5,11 @@
   up to it, and the version of each partition held. Each live worker ends up with ``floor``
   or ``ceil`` of ``partitions / live workers`` (a ``max_partitions`` counts for at most
   that), within about two rounds of any change; ``run`` does a round every ``ttl/3``.
-- Each acquisition increments the partition's fencing token, so tokens only grow (a lost
-  counter restarts from Redis ``TIME`` in ms, above every token issued before).
+- Each acquisition raises the partition's fencing token to Redis ``TIME`` in ms, or one above
+  the last token if that is higher: tokens only grow, even when Redis lost its latest writes
+  (a failover to a replica that lagged, a restart from an older snapshot, a wipe) and its
+  counter went back. A round that finds the counter below a token it held sets it back up and
+  logs a WARNING (``TickResult.behind``).
 - A worker acts on a lease only until its own deadline: the monotonic time *before* the
   acquiring or renewing command was sent, plus ``ttl``, less ``margin``. Redis cannot expire
   the key before then (unless its clock jumps: choose ``margin`` for the clock error you
@@ -60,6 +63,8 @@ class TickResult:
     :param reset: the round found the cluster's data wiped (``Cluster.resets``).
     :param versions: the version of each partition held (``partver``).
     :param now_ms: Redis ``TIME`` in ms during the round: one clock for every worker.
+    :param behind: lost partitions whose fencing counter in Redis had gone back below the
+        token held here -> by how much (Redis lost writes); the round set it back up.
     """
 
     gained: tuple[Lease, ...]
@@ -70,6 +75,7 @@ class TickResult:
     reset: bool
     versions: Mapping[int, int]
     now_ms: int = 0
+    behind: Mapping[int, int] = attrs.field(factory=dict)
 
 
 def default_worker_id() -> str:
@@ -152,7 +158,7 @@ class LeaseKeeper(AsyncResource):
         if reply[0] == "config":
             cluster.check_config(reply[1])
             raise ClusterConfigError("unreachable")  # pragma: no cover - check_config raised
-        _, epoch, created, live, now_ms, kept, acquired, released, lost, versions = reply
+        _, epoch, created, live, now_ms, kept, acquired, released, lost, versions, behind = reply
         resets = cluster.resets
         cluster.observe(str(epoch), bool(created))
         deadline = sent_at + self.ttl - self.margin
@@ -161,6 +167,16 @@ class LeaseKeeper(AsyncResource):
         new.update((lease.partition, lease) for lease in gained)
         self._held = new
         self.live_workers = int(live)
+        back = dict(_pairs(behind))
+        if back and not cluster.resets > resets:  # (a wipe is reported as such)
+            log.warning(
+                "worker %s: the fencing counters of partition(s) %s in Redis went back (by %s) "
+                "below tokens this worker held: Redis lost its latest writes (a failover to a "
+                "replica that lagged, or a restart from an older snapshot); set back up",
+                self.worker_id,
+                ", ".join(map(str, back)),
+                ", ".join(map(str, back.values())),
+            )
         return TickResult(
             gained=gained,
             lost=tuple(int(p) for p in lost),
@@ -170,6 +186,7 @@ class LeaseKeeper(AsyncResource):
             reset=cluster.resets > resets,
             versions=dict(_pairs(versions)),
             now_ms=int(now_ms),
+            behind=back,
         )
 
     async def release(self) -> None:

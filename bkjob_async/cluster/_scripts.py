@@ -92,7 +92,9 @@ return changed
 # One lease round (``_leases``). KEYS: members, fence, epoch, config, caps, partver, then lease:P
 # for every P. ARGV: worker, ttl ms, nonce, partitions, cap (-1: none), scan offset, n held, n
 # (partition, token) pairs. Returns {'ok', epoch, created, live, now ms, kept{p, t...},
-# acquired{p, t...}, released{p...}, lost{p...}, versions{p, v...}} or {'config', partitions}.
+# acquired{p, t...}, released{p...}, lost{p...}, versions{p, v...}, behind{p, by...}} or
+# {'config', partitions}; ``behind``: lost partitions whose fencing counter was below the token
+# held (set back up).
 # The fair share: capped workers count for at most their cap; the rest split what is left between
 # lo = floor and hi = ceil; a worker takes up to hi, but only lo (and gives back down to lo) while
 # another live worker is below its own share (lo, or its cap).
@@ -116,7 +118,7 @@ if cap >= 0 then redis.call('HSET', KEYS[5], worker, cap) else redis.call('HDEL'
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local live = #members
 
-local kept, acquired, released, lost, lapsed = {}, {}, {}, {}, {}
+local kept, acquired, released, lost, lapsed, behind = {}, {}, {}, {}, {}, {}
 local held = tonumber(ARGV[7])
 for i = 0, held - 1 do
   local p, token = tonumber(ARGV[8 + 2 * i]), ARGV[9 + 2 * i]
@@ -129,6 +131,14 @@ for i = 0, held - 1 do
   else
     lost[#lost + 1] = p
     if not current then lapsed[#lapsed + 1] = p end
+    -- A counter below a token this worker held went back (Redis lost writes: a failover, a
+    -- restart from an older snapshot): set it back up, and say how far it went.
+    local high = tonumber(redis.call('HGET', KEYS[2], tostring(p)) or '0')
+    if high < tonumber(token) then
+      redis.call('HSET', KEYS[2], tostring(p), token)
+      behind[#behind + 1] = p
+      behind[#behind + 1] = tonumber(token) - high
+    end
   end
 end
 
@@ -182,12 +192,12 @@ local function take(p)
   local key = KEYS[7 + p]
   if redis.call('EXISTS', key) == 1 then return end
   local field = tostring(p)
-  if redis.call('HEXISTS', KEYS[2], field) == 0 then
-    -- A missing counter (new cluster, or Redis wiped) restarts from the clock in ms, above
-    -- any token issued before: one acquisition per ms for years would be needed to pass it.
-    redis.call('HSET', KEYS[2], field, string.format('%.0f', now))
-  end
-  local token = redis.call('HINCRBY', KEYS[2], field, 1)
+  -- A token is the clock in ms, or one above the last if that is higher: tokens grow even
+  -- when the counter went back or is missing (Redis wiped, or a failover to a replica that
+  -- lagged), unless a partition was acquired more than once a ms on average, or the clock
+  -- of Redis went back.
+  local token = math.max(tonumber(redis.call('HGET', KEYS[2], field) or '0') + 1, now)
+  redis.call('HSET', KEYS[2], field, string.format('%.0f', token))
   redis.call('SET', key, worker .. ':' .. string.format('%.0f', token), 'PX', ttl)
   acquired[#acquired + 1] = p
   acquired[#acquired + 1] = token
@@ -209,7 +219,7 @@ for _, list in ipairs({kept, acquired}) do
     versions[#versions + 1] = tonumber(redis.call('HGET', KEYS[6], tostring(list[i])) or '0')
   end
 end
-return {'ok', epoch, created, live, now, kept, acquired, released, lost, versions}
+return {'ok', epoch, created, live, now, kept, acquired, released, lost, versions, behind}
 """
 )
 

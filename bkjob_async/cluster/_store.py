@@ -75,7 +75,7 @@ class RedisStore(QueuedStore):
         self._keep_pending = pending
         #: The jobs held here, in which watches; pending events (a worker's partitions too).
         self.held = Holdings()
-        self.fence = Fence(cluster, leases, on_refused, on_ended)
+        self.fence = Fence(cluster, leases, on_refused, on_ended, self.held)
         self._queue = WriteQueue(
             f"RedisStore of {cluster!r}",
             log,

@@ -212,6 +212,18 @@ class Worker(AsyncResource):
             version = result.versions.get(part, 0)
             if part not in self.held.parts or self.held.versions.get(part) != version:
                 await self._load(part, version)
+        if self.held.rollbacks:
+            rolled, self.held.rollbacks = self.held.rollbacks, {}
+            log.warning(
+                "worker %s: Redis holds older states than this worker wrote of %d job(s) in "
+                "partition(s) %s (up to %d of its writes back): it lost its latest writes (a "
+                "failover to a replica that lagged, or a restart from an older snapshot); "
+                "following them again from there (what is derived again keeps its event ids)",
+                self.worker_id,
+                sum(jobs for jobs, _ in rolled.values()),
+                ", ".join(map(str, sorted(rolled))),
+                max(back for _, back in rolled.values()),
+            )
 
     def _lapsed(self) -> None:
         """Drop every partition whose lease is past its deadline by this process's clock, and

@@ -21,6 +21,7 @@ import anyio
 from . import _scripts
 from ._commit import commit_request, read_reply
 from ._errors import ClusterError, ClusterUnavailableError, JobGoneError, LeaseLostError
+from ._holdings import Holdings, writes_back
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -126,7 +127,8 @@ class Fence:
     """Send fenced writes under the leases held; tell ``RedisStore``'s ``on_refused`` and
     ``on_ended``. Count those not applied: ``refused`` (no lease held: logged once per
     partition), ``gone`` (the job left its watch, or was written since), ``stale`` (dropped
-    unsent: the job was let go since); and ``repeated``, found applied when sent again."""
+    unsent: the job was let go since); and ``repeated``, found applied when sent again. The
+    version of each job's write applied goes to ``held`` (``Holdings.wrote``)."""
 
     def __init__(
         self,
@@ -134,14 +136,18 @@ class Fence:
         leases: Callable[[int], Lease | None],
         on_refused: Callable[[JobKey], None] | None,
         on_ended: Callable[[JobKey, str], None] | None,
+        held: Holdings | None = None,
     ) -> None:
         self.cluster = cluster
+        self._held = Holdings() if held is None else held
         self._leases = leases
         self._on_refused = on_refused
         self._on_ended = on_ended
         self._commit = cluster.redis.register_script(_scripts.COMMIT)
         self.refused = self.gone = self.stale = self.repeated = 0
         self._parts: set[int] = set()
+        #: Partitions where a rollback was logged, until a write of theirs is applied again.
+        self._behind: set[int] = set()
 
     async def send(self, writes: list[Fenced]) -> None:
         """Send ``writes`` in order in one round trip (those whose lease this process does not
@@ -183,6 +189,9 @@ class Fence:
         write.settled = True
         job = write.job
         if refused is None:
+            self._behind.discard(write.part)
+            if job is not None and write.watch is not None and write.version is not None:
+                self._held.wrote(write.part, job, write.watch, write.version[1], end=write.end)
             if write.end and job is not None and self._on_ended is not None:
                 _tell(self._on_ended, job, write.watch or "")
             return
@@ -197,6 +206,19 @@ class Fence:
                 )
         elif isinstance(refused, JobGoneError):
             self.gone += 1
+            replaced = write.version[0] if write.version else ""
+            back = writes_back(refused.stored, replaced) if refused.reason == "stale" else 0
+            if back and job is not None and write.part not in self._behind:
+                self._behind.add(write.part)
+                log.warning(
+                    "RedisStore: partition %d: the state of job %s in watch %r in Redis is %d "
+                    "write(s) older than the last one written here: Redis lost its latest writes "
+                    "(a failover to a replica that lagged, or a restart from an older snapshot)",
+                    write.part,
+                    job[1],
+                    write.watch,
+                    back,
+                )
             if refused.reason == "stale" and write.member is not None and job is not None:
                 write.member.version = refused.stored  # the next write goes over that one
                 if self._on_refused is None:  # (a worker follows the job again from Redis)

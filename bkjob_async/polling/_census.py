@@ -124,7 +124,11 @@ class Census:
                 if jobs:
                     await self._read(scope, jobs)
             self.rounds += 1
-            await anyio.sleep(max(0.0, self.round - (anyio.current_time() - started)))
+            # A job added meanwhile is read soon, not a round later (one read for a burst).
+            self._woken = anyio.Event()
+            with anyio.move_on_after(max(0.0, self.round - (anyio.current_time() - started))):
+                await self._woken.wait()
+                await anyio.sleep(min(0.05, self.round))
 
     async def _read(self, scope: Scope, jobs: set[Watched]) -> None:
         """Read one scope's window, every page; hand each job its row (``None``: none)."""

@@ -4,9 +4,10 @@
   seen) is polled at most ``latency`` apart, so each of its transitions is seen within
   ``latency``. A job that waits for a person (``WAITING``: not started, waiting for a
   confirmation, a rolling pause) backs off by ``growth`` per unchanged poll up to
-  ``max_interval``. ``jitter`` only ever shortens a gap. The first poll of each job lands at a
-  phase derived from its id, so thousands registered at once spread over one interval instead
-  of polling in lockstep.
+  ``max_interval``. ``jitter`` only ever shortens a gap. A job a watch takes on is polled at
+  once (a burst is spread by the rate limit and ``max_in_flight``, and the jitter of later gaps
+  keeps thousands from polling in lockstep); after an outage each job comes back at a phase
+  derived from its id, spread over one interval.
 - At a step's turn (``turning``: the running step has hosts still waiting to start, or only a
   few hosts left to end and a step after it) a job is polled again ``soon`` (a fifth of the
   bound), the gap growing by ``growth`` back to the bound: the next step's hosts start within
@@ -85,7 +86,8 @@ class PollPolicy:
     :param interval: between polls of a job right after it changed, and the first gap of a
         job that waits for a person (an ``interval`` above ``latency`` wins: the job is polled
         every ``interval``).
-    :param max_interval: the cap the gap of a waiting job grows to.
+    :param max_interval: the cap the gap of a waiting job grows to (default: 15 s, or
+        ``interval`` if longer; shorter than ``interval`` is refused).
     :param growth: gap factor per unchanged poll (1 keeps it fixed).
     :param jitter: each gap is shortened by a random share in ``[0, jitter)``; never
         lengthened, so ``latency`` holds.
@@ -124,7 +126,10 @@ class PollPolicy:
 
     latency: float | None = attrs.field(default=5.0, validator=_positive, kw_only=True)
     interval: float = attrs.field(default=5.0, validator=_positive)
-    max_interval: float = attrs.field(default=15.0, validator=_positive)
+    max_interval: float = attrs.field(
+        default=attrs.Factory(lambda self: max(15.0, self.interval), takes_self=True),
+        validator=_positive,
+    )
     growth: float = attrs.field(default=1.5, validator=_unit)
     jitter: float = attrs.field(default=0.1, validator=_unit)
     max_in_flight: int = attrs.field(default=32, validator=_at_least_one)
@@ -139,7 +144,12 @@ class PollPolicy:
 
     def __attrs_post_init__(self) -> None:
         if self.max_interval < self.interval:
-            raise ValueError("max_interval must be >= interval")
+            default = "; 5 s when not given" if self.interval == 5.0 else ""
+            raise ValueError(
+                f"max_interval ({self.max_interval:g} s) must be >= interval "
+                f"({self.interval:g} s{default}): pass a shorter interval too, or a longer "
+                "max_interval"
+            )
         if not self.growth >= 1:
             raise ValueError("growth must be >= 1")
         if not 0 <= self.jitter < 1:
@@ -282,12 +292,13 @@ def joined_at(
     """Return when to poll a job a watch just joined, or ``None`` to keep its schedule.
 
     A new job (``due is None``), or one whose next poll is more than one ``interval`` away,
-    is polled at its phase within one interval; never sooner than the smallest gap after its
-    last poll.
+    is polled at once (the rate limit and ``max_in_flight`` spread a burst; the jitter of
+    the polls after it keeps thousands of jobs from polling in lockstep); never sooner than
+    the smallest gap after its last poll.
     """
     if due is not None and due <= now + policy.interval:
         return None
-    return max(now + first_delay(policy, job_id), sent + min_gap(policy))
+    return max(now, sent + min_gap(policy))
 
 
 def rejoined_at(policy: PollPolicy, job_id: int, now: float, sent: float) -> float:

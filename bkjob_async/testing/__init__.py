@@ -7,7 +7,9 @@ with ``BkJobSimulator.job`` (a frozen ``JobView``). ``MockTransport(handler)`` l
 (and so a poller) talk to a function in memory; ``BkJobSimulator.transport()`` is one with
 the simulator behind it. ``serve(handler)`` serves any such handler over real HTTP on
 127.0.0.1 (``async with serve(handler) as server: ... server.url``) where the wire matters:
-the simulator's own server is ``serve`` of its handler. Nothing here is imported by the client.
+the simulator's own server is ``serve`` of its handler. ``run_virtual(main)`` runs a test on
+virtual time (``VirtualTimeLoop``; the simulator follows it with ``virtual_clock=loop_time``):
+an hour of polling in a moment. Nothing here is imported by the client.
 """
 
 from ._catalog import PlanVar
@@ -17,6 +19,7 @@ from ._plan import HostPlan, RollingMode, Span, StepPlan
 from ._serve import HandlerServer, ResetMidBody, serve
 from ._simulator import BkJobSimulator, SimulatorStats
 from ._views import HostView, JobView, StepView
+from ._virtual import VirtualTimeLoop, loop_time, run_virtual
 
 __all__ = [
     "BkJobSimulator",
@@ -37,6 +40,9 @@ __all__ = [
     "Span",
     "StepPlan",
     "StepView",
+    "VirtualTimeLoop",
     "json_response",
+    "loop_time",
+    "run_virtual",
     "serve",
 ]

@@ -156,6 +156,27 @@ class RedisServer:
         self.stop()
         self.start(persistent=True)
 
+    def snapshot(self) -> Path:
+        """Write the server's data to an RDB file now (``SAVE``); return a copy of it."""
+        reply = self.command("SAVE")
+        if not reply.startswith(b"+OK"):
+            raise RuntimeError(f"SAVE failed: {reply!r}")
+        kept = self.directory / f"snapshot-{time.monotonic_ns()}.rdb"
+        (self.directory / "dump.rdb").rename(kept)  # (a later start is empty)
+        return kept
+
+    def restart_from(self, snapshot: Path) -> None:
+        """Kill the server (SIGKILL, as a crash) and start it again from ``snapshot``: every
+        write since is lost, as after a failover to a replica that lagged, or a restart from
+        the last RDB snapshot."""
+        self.stop()
+        dump = self.directory / "dump.rdb"
+        shutil.copyfile(snapshot, dump)
+        try:
+            self.start()
+        finally:
+            dump.unlink()  # loaded: a later start is empty again
+
     def command(self, *args: str) -> bytes:
         """Send one command in the inline protocol; return the raw reply (for checks only)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:

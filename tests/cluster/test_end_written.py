@@ -89,7 +89,9 @@ def test_a_failing_callback_is_logged_and_the_writes_go_on(caplog) -> None:
 
     redis = SimpleNamespace(register_script=lambda script: None)
     fence = Fence(SimpleNamespace(redis=redis), lambda part: None, None, on_ended)  # type: ignore[arg-type]
-    write = SimpleNamespace(settled=False, job=JOB, end=True, watch="w1", member=None, part=PART)
+    write = SimpleNamespace(
+        settled=False, job=JOB, end=True, watch="w1", member=None, part=PART, version=None
+    )
     fence._settle(write, None)  # type: ignore[arg-type]
     assert write.settled
     assert "callback" in caplog.text

@@ -5,9 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 import anyio
+import attrs
 import pytest
 
-from bkjob_async import BkJobClient, HostStatus, JobStatus, UnsupportedOperationError
+from bkjob_async import (
+    BkJobClient,
+    HostStatus,
+    JobFinished,
+    JobStatus,
+    Poller,
+    PollPolicy,
+    UnsupportedOperationError,
+)
 from bkjob_async.testing import BkJobSimulator, HostPlan, PlanVar, StepPlan
 
 from ..cli_run import FAST, SCOPE, SIM, run
@@ -248,3 +257,28 @@ async def test_status_of_a_waiting_job_says_how_to_go_on(sim: BkJobSimulator, en
     assert command in plain.out
     table = await run(["status", str(job)], env, tty=True)
     assert command in table.text
+
+
+async def test_failed_host_logs_with_a_snapshot_without_hosts_reads_the_job(
+    sim: BkJobSimulator,
+) -> None:
+    """A ``JobFinished`` of a watch asking for ends only may carry a snapshot read from the job
+    list, with no host rows: the helper must read the job, never answer "no failed hosts"."""
+    job = sim.create_job(SCOPE, ONE_FAILS)
+    await finished(sim, job)
+    async with (
+        BkJobClient(sim.url, app_code="a", app_secret="s", username="admin") as client,
+        Poller(client, policy=PollPolicy(interval=0.05, max_interval=0.1)) as poller,
+    ):
+        async for event in poller.watch_jobs(SCOPE, [job], events=(JobFinished,)):
+            ended = event
+        full = await client.get_job_instance_status(SCOPE, job)
+        bare = attrs.evolve(full, steps=[attrs.evolve(s, hosts=None) for s in full.steps])
+        for snapshot in (ended.snapshot, bare):
+            logs = await client.failed_host_logs(SCOPE, job, status=snapshot)
+            assert [len(rows) for rows in logs.values()] == [1]
+        other = attrs.evolve(full, job=attrs.evolve(full.job, job_instance_id=job + 1))
+        before = sim.request_count()
+        with pytest.raises(ValueError, match="not job"):
+            await client.failed_host_logs(SCOPE, job, status=other)
+        assert sim.request_count() == before

@@ -1,0 +1,26 @@
+"""`make test-matrix`: the suite on every supported CPython found; those not found are skipped.
+
+Each session makes its own virtualenv (under ``.nox/``) with the ``dev`` and ``cli`` extras and
+runs what ``make test``'s ``unit`` step runs (not ``slow``). The Makefile puts pyenv's
+interpreters on ``PATH``; nox says which versions it could not find and skips them.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.error_on_missing_interpreters = False
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+ALONE = "tests/e2e/test_cli_terminal.py"
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """Run the suite (not ``slow``) on one interpreter."""
+    session.install("-e", ".[dev,cli]")
+    session.run("pytest", "-q", "-m", "not slow", ALONE, *session.posargs)
+    workers = session.env.get("PYTEST_WORKERS", "4")
+    args = ["-n", workers, "--dist", "loadfile", f"--ignore={ALONE}"]
+    session.run("pytest", "-q", "-m", "not slow", *args, *session.posargs)

@@ -1,0 +1,167 @@
+"""Redis loses its latest writes under three worker processes; a consumer loses nothing.
+
+As an operator would see it: ``SAVE``, a few seconds of work, then Redis SIGKILLed and started
+again from that snapshot (what a failover to a replica that lagged, or a crash with
+``appendfsync everysec``, does); or started again empty; or jobs that ended submitted again.
+The holders continue from older (or no) states and derive again what the consumer already
+has: it must come under the ids the consumer dedupes on. A consumer reading the watch's stream
+all along (a consumer group), deduping by ``event_id``, sees no status reached again under a
+new id, no step back, a chain broken only by a merge (from ``None``, or from a status it
+passed before), one ``JobFinished`` per job and every host's true final status
+(``chains.consumer_view``).
+
+The simulator's clock is virtual and driven by the test (``SimClock``): jobs stand where the
+test needs them when Redis goes back, however slow the machine is. ``make test`` runs each
+fault once; ``make test-slow`` runs the snapshot rollback ten times at three snapshot points.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import anyio
+import pytest
+
+from bkjob_async import Scope
+from bkjob_async.cluster import ClusterError
+from bkjob_async.testing import BkJobSimulator, StepPlan
+
+from ..sim_clock import sim_clock
+from .chains import consumer_view
+from .workers import WorkerProc
+
+SCOPE = Scope.biz(2)
+
+
+def make_jobs(sim, n, seed):
+    rnd = random.Random(seed)
+    return [
+        sim.create_job(SCOPE, [StepPlan(hosts=rnd.randint(3, 5)) for _ in range(rnd.randint(2, 3))])
+        for _ in range(n)
+    ]
+
+
+class Consumer:
+    """Reads the watch's stream in a consumer group from the start, through every fault."""
+
+    def __init__(self, cluster, watch: str) -> None:
+        self.cluster, self.watch = cluster, watch
+        self.events: list = []
+
+    async def run(self) -> None:
+        stream = self.cluster.events(self.watch, consumer="c", claim_idle=1.0, block=0.2)
+        while True:
+            try:
+                async for event in stream:
+                    self.events.append(event)
+                    await stream.ack(event)
+            except ClusterError:  # Redis down, or restarting: read on when it is back
+                await anyio.sleep(0.05)
+
+    def finished(self) -> set[int]:
+        return {e.job_instance_id for e in self.events if type(e).__name__ == "JobFinished"}
+
+
+async def until(predicate, timeout: float) -> None:
+    with anyio.fail_after(timeout):
+        while not await predicate():
+            await anyio.sleep(0.05)
+
+
+async def rollback_run(make_cluster, redis_server, *, fault: str, seed: int, ahead: float):
+    """Run 60 jobs on three workers; at ``ahead`` s of simulated time past a ``SAVE``, lose
+    what Redis wrote since (``fault="snapshot"``), or all of it (``"empty"``), or nothing but
+    submit jobs that ended again (``"resubmit"``). Return the consumer's figures."""
+    cluster = make_cluster()
+    consumer = Consumer(cluster, "deploys")
+    procs = []
+    try:
+        sim = BkJobSimulator(seed=seed, host_duration=(1.0, 4.0), virtual_clock=True)
+        async with sim, sim_clock(sim, speed=2.0) as clock, anyio.create_task_group() as tg:
+            ids = make_jobs(sim, 60, seed)
+            await cluster.submit(SCOPE, ids, watch="deploys")
+            tg.start_soon(consumer.run)
+            procs = [WorkerProc(sim, redis_server, f"w{i}") for i in range(3)]
+
+            async def polling():
+                return all(p.stats is not None and p.stats[1] > 0 for p in procs)
+
+            await until(polling, 30)
+            await clock.advance_by(1.5)  # hosts run, some steps end
+            snapshot = redis_server.snapshot()
+            await clock.advance_by(ahead)  # what Redis will lose: polled, written, read
+            before = len(consumer.events)
+            assert sum(not sim.job(i).status.is_finished for i in ids) >= 10
+            down = time.monotonic()
+            if fault == "snapshot":
+                redis_server.restart_from(snapshot)
+            elif fault == "empty":
+                redis_server.restart_empty()
+            clock.speed, clock.running = 4.0, True  # to the end
+
+            async def all_ended():
+                return consumer.finished() >= set(ids)
+
+            await until(all_ended, 90)
+            recovered = time.monotonic() - down
+            if fault == "resubmit":  # every job followed again from nothing, by any worker
+                ended = len(consumer.events)
+                await cluster.submit(SCOPE, ids, watch="deploys")
+
+                async def left():
+                    return not await cluster.jobs("deploys")
+
+                await until(left, 60)
+                await anyio.sleep(1.0)  # their events are read by now
+                assert len(consumer.events) > ended  # derived again, every one of them
+            await anyio.sleep(1.0)  # any late duplicate would land now
+            tg.cancel_scope.cancel()
+        figures = consumer_view(consumer.events, sim, ids)
+    finally:
+        errors = [p.stop() for p in procs]
+    for err in errors:
+        assert "Traceback" not in err, err
+    figures.update(read_before=before, to_end_s=round(recovered, 2))
+    print(f"\n{fault} (seed {seed}, {ahead} s lost): {figures}")
+    return figures, errors
+
+
+@pytest.mark.timeout(180)
+async def test_a_restart_from_an_older_snapshot_repeats_nothing_under_a_new_id(
+    make_cluster, redis_server
+):
+    figures, errors = await rollback_run(
+        make_cluster, redis_server, fault="snapshot", seed=11, ahead=2.5
+    )
+    assert figures["dropped"] > 0  # the rollback did make the holders derive again
+    assert any("older states than this worker wrote" in e for e in errors), (
+        "the rollback was not reported:\n" + "\n".join(e[-3000:] for e in errors)
+    )
+
+
+@pytest.mark.timeout(180)
+async def test_an_empty_restart_repeats_nothing_under_a_new_id(make_cluster, redis_server):
+    figures, _ = await rollback_run(make_cluster, redis_server, fault="empty", seed=12, ahead=1.0)
+    assert figures["dropped"] > 0
+
+
+@pytest.mark.timeout(180)
+async def test_jobs_that_ended_submitted_again_repeat_nothing_under_a_new_id(
+    make_cluster, redis_server
+):
+    figures, _ = await rollback_run(
+        make_cluster, redis_server, fault="resubmit", seed=13, ahead=1.0
+    )
+    assert figures["dropped"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("ahead", [0.5, 2.5, 5.0])
+async def test_ten_rollbacks_at_each_snapshot_point(make_cluster, redis_server, ahead):
+    for run in range(10):
+        redis_server.reset()
+        await rollback_run(
+            make_cluster, redis_server, fault="snapshot", seed=100 + run, ahead=ahead
+        )

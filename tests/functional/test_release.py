@@ -1,0 +1,46 @@
+"""The release basics a user and a packager rely on: a license that says what pyproject says,
+and documents whose every reference resolves inside the repository."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+#: ``[text](target)`` links, and code spans that name a path (``../x/y.md``).
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+PATH_SPAN = re.compile(r"`(\.{1,2}/[^`\s]+)`")
+
+
+def test_the_license_file_is_the_one_pyproject_names() -> None:
+    tomllib = pytest.importorskip("tomllib")  # (3.11+; the other checks run everywhere)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    assert project["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License")
+    assert "Permission is hereby granted, free of charge" in text
+    versions = {c.rsplit(" ", 1)[-1] for c in project["classifiers"] if ":: 3." in c}
+    assert versions == {"3.10", "3.11", "3.12", "3.13"}  # what `make test-matrix` runs
+
+
+def _references(doc: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)  # (code blocks: not links)
+    return LINK.findall(text) + PATH_SPAN.findall(text)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_reference_resolves_inside_the_repository(doc: Path) -> None:
+    bad = []
+    for target in _references(doc):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue  # a URL, or an anchor in the same page
+        path = (doc.parent / target.split("#", 1)[0]).resolve()
+        if not path.is_relative_to(ROOT):
+            bad.append(f"{target}: outside the repository")
+        elif not path.exists():
+            bad.append(f"{target}: no such file")
+    assert not bad, f"{doc.relative_to(ROOT)}: " + "; ".join(bad)
