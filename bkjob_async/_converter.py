@@ -32,7 +32,6 @@ from .errors import ResponseFormatError
 from .models import (
     AccountCategory,
     AccountPage,
-    AccountType,
     ExecutionAccount,
     FileLog,
     FileLogMode,
@@ -57,7 +56,6 @@ from .models import (
     Script,
     ScriptPage,
     ScriptVersion,
-    ScriptVersionStatus,
     StepInstance,
     StepInstanceStatus,
     StepLog,
@@ -561,53 +559,10 @@ def _catalog_v3(c: cattrs.Converter) -> None:
             tuple(variable(v) for v in _rows(variables)) if detail else None,
         )
 
-    def script(d: Mapping[str, Any]) -> Script:
-        return Script(
-            _str(d["id"], None),
-            text(d.get("name")),
-            _optional(d.get("script_language"), read_code),
-            number(d.get("online_script_version_id")),
-            text(d.get("description")),
-            text(d.get("creator")),
-            when(d.get("create_time")),
-            text(d.get("last_modify_user")),
-            when(d.get("last_modify_time")),
-        )
-
-    def version(d: Mapping[str, Any], _: object) -> ScriptVersion:
-        status = d.get("status")
-        return ScriptVersion(
-            _int(d["id"], None),
-            text(d.get("script_id")),
-            text(d.get("name")),
-            text(d.get("version")),
-            text(d.get("content")),
-            None if status is None else ScriptVersionStatus(read_code(status)),
-            _optional(d.get("script_language"), read_code),
-            text(d.get("version_desc")),
-            text(d.get("description")),
-            text(d.get("creator")),
-            when(d.get("create_time")),
-            text(d.get("last_modify_user")),
-            when(d.get("last_modify_time")),
-        )
-
-    def account(d: Mapping[str, Any]) -> ExecutionAccount:
-        category, kind = d.get("category"), d.get("type")
-        return ExecutionAccount(
-            _int(d["id"], None),
-            text(d.get("account")),
-            text(d.get("alias")),
-            None if category is None else AccountCategory(read_code(category)),
-            None if kind is None else AccountType(read_code(kind)),
-            text(d.get("os")),
-            text(d.get("description")),
-            number(d.get("db_system_account_id")),
-            text(d.get("creator")),
-            when(d.get("create_time")),
-            text(d.get("last_modify_user")),
-            when(d.get("last_modify_time")),
-        )
+    # Scripts, versions and accounts name their fields as the models do, but for their ids.
+    script = make_dict_structure_fn(Script, c, script_id=override(rename="id"))
+    version = make_dict_structure_fn(ScriptVersion, c, script_version_id=override(rename="id"))
+    account = c.get_structure_hook(ExecutionAccount)
 
     def values(d: Mapping[str, Any], _: object) -> JobVariables:
         return JobVariables(
@@ -623,9 +578,11 @@ def _catalog_v3(c: cattrs.Converter) -> None:
 
     c.register_structure_hook(JobPlan, lambda d, _: plan(d))
     c.register_structure_hook(JobPlanPage, _page(JobPlanPage, plan))
-    c.register_structure_hook(ScriptPage, _page(ScriptPage, script))
+    c.register_structure_hook(ScriptPage, _page(ScriptPage, lambda d: script(d, Script)))
     c.register_structure_hook(ScriptVersion, version)
-    c.register_structure_hook(AccountPage, _page(AccountPage, account))
+    c.register_structure_hook(
+        AccountPage, _page(AccountPage, lambda d: account(d, ExecutionAccount))
+    )
     c.register_structure_hook(JobVariables, values)
 
 
