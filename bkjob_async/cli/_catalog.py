@@ -237,15 +237,15 @@ async def run_push_config(ctx: Context, args: argparse.Namespace) -> int:
     json = args.json or mode is Mode.JSON
     with ctx.interruptible():
         async with open_client(target, credentials) as client:
+            push: dict[str, Any] = {
+                "targets": targets,
+                "account": Account(alias=args.account),
+                "file_target_path": args.dest,
+                "files": files,
+                "task_name": args.name,
+            }
             try:
-                client.protocol.push_config_file(
-                    target.scope,
-                    targets=targets,
-                    account=Account(alias=args.account),
-                    file_target_path=args.dest,
-                    files=files,
-                    task_name=args.name,
-                )
+                client.protocol.push_config_file(target.scope, **push)  # the checks, unsent
             except (TypeError, ValueError) as exc:
                 raise CliError(str(exc)) from None
             launched = await _ask(
@@ -253,14 +253,7 @@ async def run_push_config(ctx: Context, args: argparse.Namespace) -> int:
                 target,
                 "push_config_file",
                 json,
-                lambda: client.push_config_file(
-                    target.scope,
-                    targets=targets,
-                    account=Account(alias=args.account),
-                    file_target_path=args.dest,
-                    files=files,
-                    task_name=args.name,
-                ),
+                lambda: client.push_config_file(target.scope, **push),
             )
             job_id = launched.job_instance_id
             names = ", ".join(f.name for f in files)
