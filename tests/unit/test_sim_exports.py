@@ -25,7 +25,10 @@ PUBLIC = [
     "Span",
     "StepPlan",
     "StepView",
+    "VirtualTimeLoop",
     "json_response",
+    "loop_time",
+    "run_virtual",
     "serve",
 ]
 
