@@ -4,8 +4,9 @@ A base converter holds what every generation shares (open enums, strict bools, n
 generation gets a copy with its own hook set: v3 sends epoch milliseconds and millisecond
 durations, v2 sends ``"YYYY-MM-DD HH:mm:ss"`` strings in the server's zone (with or without an
 offset) and float seconds, and the two name and nest their fields differently (spec §2.3).
-Host logs and the history list exist on v3 only. Structuring never raises anything but
-``ResponseFormatError``.
+Host logs and the history list exist on v3 only; the whole job's log on v2 only. Plans, scripts,
+accounts and variable values (``_catalog_v3``, ``_catalog_v2``) follow bk-job's DTOs, cited
+there. Structuring never raises anything but ``ResponseFormatError``.
 
 The scalar readers and ``host_key`` below are the one reading of the wire: the poller's fast
 path (``_observe``) reads statuses, ids, ``finished`` and host keys with these same functions,
@@ -29,6 +30,9 @@ from cattrs.gen import make_dict_structure_fn, override
 from ._checks import is_int, is_number
 from .errors import ResponseFormatError
 from .models import (
+    AccountCategory,
+    AccountPage,
+    ExecutionAccount,
     FileLog,
     FileLogMode,
     FileTaskStatus,
@@ -36,17 +40,33 @@ from .models import (
     HostLog,
     HostResult,
     HostStatus,
+    HostStepLog,
     JobInstance,
     JobInstancePage,
     JobInstanceStatus,
     JobInstanceSummary,
+    JobPlan,
+    JobPlanPage,
     JobStatusPage,
     JobStatusRow,
+    JobVariables,
     LogType,
+    PlanStep,
+    PlanVariable,
+    Script,
+    ScriptPage,
+    ScriptVersion,
     StepInstance,
     StepInstanceStatus,
+    StepLog,
     StepResultGroup,
+    StepStatus,
+    StepType,
+    StepVariables,
+    VariableType,
+    VariableValue,
 )
+from .models.requests import Targets
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -334,6 +354,7 @@ def _v3(c: cattrs.Converter) -> None:
     c.register_structure_hook(StepInstanceStatus, step_status_v3)
     _logs_v3(c)
     _history_v3(c)
+    _catalog_v3(c)
 
 
 def _optional(value: Any, hook: Callable[[Any, object], T]) -> T | None:
@@ -434,6 +455,258 @@ def _history_v3(c: cattrs.Converter) -> None:
     c.register_structure_hook(JobStatusPage, statuses)
 
 
+# --- plans, scripts, accounts, variable values ------------------------------------------------
+
+#: Below this an epoch number is seconds, at or above it milliseconds (1e11 s is year 5138).
+_SECONDS_BELOW = 10**11
+
+
+def _epoch_seconds(value: Any) -> _dt.datetime:
+    """Read a plan's time: bk-job stores plans' times in epoch **seconds** (``TaskPlanDAOImpl``
+    writes ``currentTimeSeconds``; v2 formats them ``ChronoUnit.SECONDS``) although the gateway
+    doc's example shows milliseconds; a value too large for seconds is read as milliseconds."""
+    if not is_number(value):
+        raise ValueError(f"not an epoch time: a {type(value).__name__}")
+    if abs(value) >= _SECONDS_BELOW:
+        return _epoch_ms(value)
+    return _EPOCH + _dt.timedelta(seconds=value)
+
+
+def _targets(d: Any) -> Targets | None:
+    """Read a v3 ``server`` (``EsbServerV3DTO``) or v2 ``ip_list``/``custom_query_id`` rows."""
+    if not isinstance(d, dict):
+        return None
+    ids = [_int(i, None) for i in _rows(d.get("host_id_list"))]
+    ips = []
+    for row in _rows(d.get("ip_list")):
+        if row.get("ip"):
+            ips.append((_int(row.get("bk_cloud_id", 0), None), _str(row["ip"], None)))
+        elif row.get("bk_host_id") is not None:
+            ids.append(_int(row["bk_host_id"], None))
+    groups = [
+        _str(g["id"] if isinstance(g, dict) else g, None)
+        for g in _rows(d.get("dynamic_group_list") or d.get("custom_query_id"))
+    ]
+    nodes = [
+        (_str(n["node_type"], None), _int(n["id"], None)) for n in _rows(d.get("topo_node_list"))
+    ]
+    targets = Targets(host_ids=ids, ips=ips, dynamic_group_ids=groups, topo_nodes=nodes)
+    return targets if targets else None
+
+
+def _optional_bool(value: Any) -> bool | None:
+    return None if value is None else _bool(value, None)
+
+
+def _page(cls: Any, item: Callable[[Any], Any]) -> Callable[[Any, object], Any]:
+    """Read ``EsbPageDataV3``: ``{start, length, total, data}`` (``data`` may be null)."""
+
+    def page(d: Mapping[str, Any], _: object) -> Any:
+        return cls(
+            _int(d.get("start") or 0, None),
+            _int(d.get("length") or 0, None),
+            _int(d.get("total") or 0, None),
+            tuple([item(row) for row in _rows(d.get("data"))]),
+        )
+
+    return page
+
+
+def _catalog_v3(c: cattrs.Converter) -> None:
+    """v3 plans (``EsbPlanInfoV3DTO``), scripts (``EsbScriptV3DTO``,
+    ``EsbScriptVersionDetailV3DTO``), accounts (``EsbAccountV3DTO``) and variable values
+    (``EsbJobInstanceGlobalVarValueV3DTO``)."""
+    time = c.get_structure_hook(_dt.datetime)
+
+    def when(value: Any) -> _dt.datetime | None:
+        return None if value is None else time(value, _dt.datetime)
+
+    def text(value: Any) -> str | None:
+        return _optional(value, _str)
+
+    def number(value: Any) -> int | None:
+        return _optional(value, _int)
+
+    def variable(d: Mapping[str, Any]) -> PlanVariable:
+        return PlanVariable(
+            _str(d["name"], None),
+            VariableType(read_code(d["type"])),
+            number(d.get("id")),
+            text(d.get("value")),
+            _targets(d.get("server")),
+            text(d.get("description")),
+            _optional_bool(d.get("required")),
+            _optional_bool(d.get("used")),
+        )
+
+    def plan(d: Mapping[str, Any]) -> JobPlan:
+        steps, variables = d.get("step_list"), d.get("global_var_list")
+        detail = "step_list" in d or "global_var_list" in d
+        return JobPlan(
+            _int(d["id"], None),
+            text(d.get("name")),
+            number(d.get("job_template_id")),
+            text(d.get("creator")),
+            _optional(d.get("create_time"), lambda v, _: _epoch_seconds(v)),
+            text(d.get("last_modify_user")),
+            _optional(d.get("last_modify_time"), lambda v, _: _epoch_seconds(v)),
+            tuple(
+                PlanStep(_int(s["id"], None), text(s.get("name")), StepType(read_code(s["type"])))
+                for s in _rows(steps)
+            )
+            if detail
+            else None,
+            tuple(variable(v) for v in _rows(variables)) if detail else None,
+        )
+
+    # Scripts, versions and accounts name their fields as the models do, but for their ids.
+    script = make_dict_structure_fn(Script, c, script_id=override(rename="id"))
+    version = make_dict_structure_fn(ScriptVersion, c, script_version_id=override(rename="id"))
+    account = c.get_structure_hook(ExecutionAccount)
+
+    def values(d: Mapping[str, Any], _: object) -> JobVariables:
+        return JobVariables(
+            _int(d["job_instance_id"], None),
+            tuple(
+                StepVariables(
+                    _int(step["step_instance_id"], None),
+                    tuple(_value(v, "type") for v in _rows(step.get("global_var_list"))),
+                )
+                for step in _rows(d.get("step_instance_var_list"))
+            ),
+        )
+
+    c.register_structure_hook(JobPlan, lambda d, _: plan(d))
+    c.register_structure_hook(JobPlanPage, _page(JobPlanPage, plan))
+    c.register_structure_hook(ScriptPage, _page(ScriptPage, lambda d: script(d, Script)))
+    c.register_structure_hook(ScriptVersion, version)
+    c.register_structure_hook(
+        AccountPage, _page(AccountPage, lambda d: account(d, ExecutionAccount))
+    )
+    c.register_structure_hook(JobVariables, values)
+
+
+def _value(d: Mapping[str, Any], type_key: str) -> VariableValue:
+    """Read one variable value; v3 names its type ``type``, v2 ``category``."""
+    kind = d.get(type_key)
+    return VariableValue(
+        _str(d["name"], None),
+        _optional(d.get("value"), _str),
+        None if kind is None else VariableType(read_code(kind)),
+    )
+
+
+def _catalog_v2(c: cattrs.Converter) -> None:
+    """v2 plans (``get_job_list``/``get_job_detail``: ``EsbJobBasicInfoDTO``,
+    ``EsbJobDetailDTO``), accounts (``get_os_account``: ``EsbAccountDTO``), variable values
+    (``EsbTaskInstanceGlobalVarValueDTO``) and the whole job's log
+    (``EsbStepInstanceResultAndLog``). Lists come bare: no page, no total."""
+    time = c.get_structure_hook(_dt.datetime)
+    span = c.get_structure_hook(_dt.timedelta)
+
+    def when(value: Any) -> _dt.datetime | None:
+        return None if value is None else time(value, _dt.datetime)
+
+    def text(value: Any) -> str | None:
+        return _optional(value, _str)
+
+    def variable(d: Mapping[str, Any]) -> PlanVariable:
+        return PlanVariable(
+            _str(d["name"], None),
+            VariableType(read_code(d["category"])),
+            _optional(d.get("id"), _int),
+            text(d.get("value")),
+            _targets(d),
+            text(d.get("description")),
+        )
+
+    def plan(d: Mapping[str, Any], _: object) -> JobPlan:
+        detail = "steps" in d or "global_vars" in d
+        return JobPlan(
+            _int(d["bk_job_id"], None),
+            text(d.get("name")),
+            _optional(d.get("template_id"), _int),
+            text(d.get("creator")),
+            when(d.get("create_time")),
+            text(d.get("last_modify_user")),
+            when(d.get("last_modify_time")),
+            tuple(
+                PlanStep(
+                    _int(s["step_id"], None), text(s.get("name")), StepType(read_code(s["type"]))
+                )
+                for s in _rows(d.get("steps"))
+            )
+            if detail
+            else None,
+            tuple(variable(v) for v in _rows(d.get("global_vars"))) if detail else None,
+        )
+
+    def account(d: Mapping[str, Any], _: object) -> ExecutionAccount:
+        created = d.get("create_time")  # EsbGetOSAccountResourceImpl formats it in UTC
+        return ExecutionAccount(
+            _int(d["id"], None),
+            text(d.get("account")),
+            text(d.get("alias")),
+            AccountCategory.SYSTEM,  # get_os_account lists system accounts only
+            os=text(d.get("os")),
+            creator=text(d.get("creator")),
+            create_time=None if created is None else _utc_text(created),
+        )
+
+    def values(d: Mapping[str, Any], _: object) -> JobVariables:
+        return JobVariables(
+            _int(d["job_instance_id"], None),
+            tuple(
+                StepVariables(
+                    _int(step["step_instance_id"], None),
+                    tuple(
+                        _value(v, "category") for v in _rows(step.get("step_instance_var_values"))
+                    ),
+                )
+                for step in _rows(d.get("job_instance_var_values"))
+            ),
+        )
+
+    def host_log(row: Mapping[str, Any], status: HostStatus, tag: str | None) -> HostStepLog:
+        get = row.get
+        return HostStepLog(
+            _host(row),
+            status,
+            tag,
+            _optional(get("execute_count"), _int),
+            _optional(get("exit_code"), _int),
+            _optional(get("error_code"), _int),
+            when(get("start_time")),
+            when(get("end_time")),
+            _optional(get("total_time"), span),
+            text(get("log_content")),
+        )
+
+    def step_log(d: Mapping[str, Any], _: object) -> StepLog:
+        hosts = [
+            host_log(row, HostStatus.of(read_code(group["ip_status"])), text(group.get("tag")))
+            for group in _rows(d.get("step_results"))
+            for row in _rows(group.get("ip_logs"))
+        ]
+        return StepLog(
+            _int(d["step_instance_id"], None),
+            StepStatus(read_code(d["status"])),
+            _bool(d["is_finished"], None),
+            text(d.get("name")),
+            tuple(hosts),
+        )
+
+    c.register_structure_hook(JobPlan, plan)
+    c.register_structure_hook(ExecutionAccount, account)
+    c.register_structure_hook(JobVariables, values)
+    c.register_structure_hook(StepLog, step_log)
+
+
+def _utc_text(value: Any) -> _dt.datetime:
+    """Read a v2 time string that bk-job formats in UTC (not the server's zone)."""
+    return _datetime_hook(_UTC)(value, None)
+
+
 def _v2_execute_count(d: Mapping[str, Any]) -> Mapping[str, Any]:
     """3.x sends ``execute_count``; the v2 docs say ``retry_count``: accept either."""
     if "execute_count" not in d and "retry_count" in d:
@@ -495,6 +768,7 @@ def _v2(c: cattrs.Converter) -> None:
     c.register_structure_hook(StepInstance, step_v2)
     c.register_structure_hook(JobInstanceStatus, job_status_v2)
     c.register_structure_hook(StepInstanceStatus, step_status_v2)
+    _catalog_v2(c)
 
 
 @functools.lru_cache(maxsize=32)

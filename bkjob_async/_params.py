@@ -30,6 +30,8 @@ HostRef = int | Host | tuple[int, str]
 MAX_TIMEOUT_SECONDS = 259200
 #: Hosts per ``batch_get_job_instance_ip_log`` call; bk-job refuses more (1241007).
 MAX_LOG_HOSTS = 500
+#: The longest page of bk-job's plan, script and account lists (``EsbJobReq``).
+MAX_PAGE_LENGTH = 1000
 #: The widest ``get_job_instance_list`` window (``Consts.MAX_SEARCH_TASK_HISTORY_RANGE_MILLS``).
 MAX_HISTORY_WINDOW = _dt.timedelta(days=30)
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -37,7 +39,11 @@ _MS = _dt.timedelta(milliseconds=1)
 
 
 def b64(text: str) -> str:
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return b64_bytes(text.encode("utf-8"))
+
+
+def b64_bytes(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def check_count(value: object, name: str, minimum: int = 0) -> int:
@@ -232,6 +238,18 @@ def v2_targets(targets: Targets) -> dict[str, Any]:
     _no_ipv6(targets, "use flavor 'esb-jobv3' or 'apigw-v3' and target IPv6 hosts by host id")
     groups = list(targets.dynamic_group_ids)
     return {"target_server": _server(targets, "dynamic_group_id_list", groups)}
+
+
+def v2_ip_list(targets: Targets) -> list[dict[str, Any]]:
+    """Spell v2 targets as the top-level ``ip_list``: the only targets v2's
+    ``push_config_file`` reads (it passes no ``target_server`` on), so ``(cloud, ip)`` alone."""
+    if targets.host_ids or targets.dynamic_group_ids or targets.topo_nodes:
+        raise ValueError(
+            "ESB v2 push_config_file reads only ips=[(cloud, ip)] (bk-job ignores its "
+            "target_server): give the hosts by ip, or use flavor 'esb-jobv3' or 'apigw-v3'"
+        )
+    _no_ipv6(targets, "use flavor 'esb-jobv3' or 'apigw-v3' and target IPv6 hosts by host id")
+    return [{"bk_cloud_id": c, "ip": ip} for c, ip in targets.ips]
 
 
 def _server(targets: Targets, groups_key: str, groups: list[Any]) -> dict[str, Any]:

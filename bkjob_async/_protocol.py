@@ -22,8 +22,10 @@ from . import errors
 from ._converter import Generation, structure
 from ._params import (
     MAX_LOG_HOSTS,
+    MAX_PAGE_LENGTH,
     HostRef,
     b64,
+    b64_bytes,
     check_batch,
     check_count,
     check_length,
@@ -42,6 +44,7 @@ from ._params import (
     v2_account,
     v2_file_source,
     v2_global_var,
+    v2_ip_list,
     v2_only_scalars,
     v2_targets,
     v3_account,
@@ -52,15 +55,27 @@ from ._params import (
 from ._secrets import Redactor
 from .config import DEFAULT_SERVER_TZ, ApiFlavor, Credentials, Scope, check_id
 from .models import (
+    AccountCategory,
+    AccountPage,
+    ExecutionAccount,
     HostStatus,
     JobOperation,
+    JobPlan,
+    JobPlanPage,
     JobStatus,
     LaunchMode,
     ScriptLanguage,
     StepOperation,
     TaskType,
 )
-from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
+from .models.requests import (
+    Account,
+    ConfigFile,
+    FileSource,
+    GlobalVar,
+    RollingConfig,
+    Targets,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -69,6 +84,7 @@ __all__ = [
     "MAX_LOG_HOSTS",
     "HistoryFilters",
     "HostRef",
+    "PlanFilters",
     "Protocol",
     "Query",
     "Request",
@@ -84,6 +100,10 @@ def _hidden(_: object) -> str:
     return "<hidden>"
 
 
+def _size(body: bytes | None) -> str:
+    return "None" if body is None else f"<{len(body)} bytes>"
+
+
 @attrs.frozen
 class Request:
     """One HTTP request, ready to send. ``headers`` carry credentials and never show in ``repr``."""
@@ -93,7 +113,8 @@ class Request:
     url: str
     headers: Mapping[str, str] = attrs.field(repr=_hidden)
     query: Mapping[str, str] | None = None
-    body: bytes | None = None
+    #: Shown by size only: a launch's body carries scripts, config files and passwords.
+    body: bytes | None = attrs.field(default=None, repr=_size)
     #: Safe to send twice: reads are; operations and launches are not.
     idempotent: bool = True
     #: A total deadline in seconds for this request (a poll's ``poll_timeout``); the client's
@@ -104,6 +125,8 @@ class Request:
     #: encoded: about 24,000 instructions a send otherwise). Set by ``remember`` (``None``
     #: forgets it); never compared or shown.
     prepared: object = attrs.field(default=None, init=False, eq=False, repr=False)
+    #: Values this request carries that are secrets (password variables): masked in its errors.
+    secrets: tuple[str, ...] = attrs.field(default=(), eq=False, repr=False)
 
     def remember(self, prepared: object) -> None:
         """Keep what a transport derived from this request (``prepared``) for its next send."""
@@ -170,6 +193,16 @@ class HistoryFilters(TypedDict, total=False):
     ip: str | None
 
 
+class PlanFilters(TypedDict, total=False):
+    """The optional filters of the plan list (``job_plan_list``), for the callers that pass
+    them on (``BkJobClient.iter_job_plans``); every one is ``None`` by default."""
+
+    name: str | None
+    creator: str | None
+    last_modify_user: str | None
+    job_template_id: int | None
+
+
 class Response(NamedTuple):
     """One HTTP response as bytes: whatever the transport, this is what the protocol reads.
 
@@ -229,6 +262,27 @@ _ENDPOINTS: dict[str, _Endpoint] = {
         "batch_get_job_instance_ip_log", "batch_get_job_instance_ip_log", None, "POST", True
     ),
     "get_job_instance_list": _Endpoint("get_job_instance_list", "get_job_instance_list", None),
+    # Read from bk-job's resources (EsbPushConfigFile{,V3}Resource, EsbPlanV3Resource,
+    # EsbScriptV3Resource, EsbPublicScriptV3Resource, EsbAccountV3Resource,
+    # EsbGetJobInstanceGlobalVarValue{,V3}Resource, EsbGetJobInstanceLogResource; v2's
+    # EsbGetJobListResource, EsbGetJobDetailResource, EsbGetOSAccountResource) and the
+    # gateway's resources.yaml (methods); see docs/reference/endpoints.md.
+    "push_config_file": _same("push_config_file", "POST"),
+    "get_job_instance_global_var_value": _same("get_job_instance_global_var_value"),
+    "get_job_instance_log": _Endpoint(None, None, "get_job_instance_log"),
+    "get_job_plan_list": _Endpoint("get_job_plan_list", "get_job_plan_list", "get_job_list"),
+    "get_job_plan_detail": _Endpoint(
+        "get_job_plan_detail", "get_job_plan_detail", "get_job_detail"
+    ),
+    "get_account_list": _Endpoint("get_account_list", "get_account_list", "get_os_account"),
+    "get_script_list": _Endpoint("get_script_list", "get_script_list", None),
+    "get_public_script_list": _Endpoint("get_public_script_list", "get_public_script_list", None),
+    "get_script_version_detail": _Endpoint(
+        "get_script_version_detail", "get_script_version_detail", None
+    ),
+    "get_public_script_version_detail": _Endpoint(
+        "get_public_script_version_detail", "get_public_script_version_detail", None
+    ),
 }
 
 # Error codes by class (spec §5.2-5.4). HTTP status decides when the code is unknown.
@@ -238,11 +292,16 @@ _CODE_CLASSES: dict[int, type[errors.ApiError]] = {
         errors.PermissionDeniedError,
     ),
     **dict.fromkeys((1640001, 1640100, 1640101, 1640102, 1306401), errors.AuthenticationError),
-    **dict.fromkeys((1244006, 1244007, 1244012, 1243051, 1306404, 1640401), errors.NotFoundError),
     **dict.fromkeys(
-        (1240003, 1241001, 1241002, 1241007, 1306406, 1306209, 1244020, 1244036, 1244021, 1244022),
+        # + script, plan, script version and account not found (ErrorCode.java)
+        (1244006, 1244007, 1244012, 1243051, 1306404, 1640401, 1243001, 1243009, 1243047, 1244003),
+        errors.NotFoundError,
+    ),
+    **dict.fromkeys(
+        (1240003, 1241001, 1241002, 1241004, 1241005, 1241007, 1306406, 1306209, 1244020),
         errors.InvalidRequestError,
     ),
+    **dict.fromkeys((1244036, 1244021, 1244022), errors.InvalidRequestError),
     **dict.fromkeys((1241003, 1241015, 1244015, 1244025), errors.OperationNotAllowedError),
     **dict.fromkeys(
         (1306429, 1642901, 1642902, 1642903, 1642904, 1244032, 1244033, 1244034),
@@ -724,7 +783,7 @@ class Protocol:
             raise TypeError("global_vars must be GlobalVar values")
         if not self.flavor.is_v3:
             v2_only_scalars(start_task=not start_task)
-            return self.request(
+            request = self.request(
                 "execute_job_plan",
                 self._scoped(
                     scope,
@@ -733,16 +792,19 @@ class Protocol:
                     bk_callback_url=callback_url,
                 ),
             )
-        return self.request(
-            "execute_job_plan",
-            self._scoped(
-                scope,
-                job_plan_id=plan,
-                global_var_list=[v3_global_var(v) for v in variables] or None,
-                callback_url=callback_url,
-                start_task=bool(start_task),
-            ),
-        )
+        else:
+            request = self.request(
+                "execute_job_plan",
+                self._scoped(
+                    scope,
+                    job_plan_id=plan,
+                    global_var_list=[v3_global_var(v) for v in variables] or None,
+                    callback_url=callback_url,
+                    start_task=bool(start_task),
+                ),
+            )
+        secrets = tuple(v.value for v in variables if v.secret and v.value)
+        return attrs.evolve(request, secrets=secrets) if secrets else request
 
     def ip_log(
         self, scope: Scope, job_instance_id: int, step_instance_id: int, host: HostRef
@@ -822,6 +884,201 @@ class Protocol:
             self._scoped(scope, create_time_start=begin, create_time_end=end, **filters),
         )
 
+    # --- config files, variable values, plans, scripts, accounts ---------------------------
+
+    def push_config_file(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        account: Account,
+        file_target_path: str,
+        files: Sequence[ConfigFile],
+        task_name: str | None = None,
+        callback_url: str | None = None,
+    ) -> Request:
+        """Build ``push_config_file``: write ``files`` into ``file_target_path`` on ``targets``.
+
+        Contents travel base64-encoded. v3 reads ``target_server`` and the account by id or
+        alias; v2 reads the top-level ``ip_list`` alone (``EsbPushConfigFileResourceImpl``), an
+        account alias, and no ``callback_url``.
+        """
+        check_text(file_target_path, "file_target_path")
+        configs = tuple(files)
+        if not configs or not all(isinstance(f, ConfigFile) for f in configs):
+            raise TypeError("files must be a non-empty sequence of ConfigFile")
+        names = [f.name for f in configs]
+        if len(set(names)) != len(names):
+            raise ValueError(
+                "two config files have the same name: the second would overwrite the first"
+            )
+        file_list = [{"file_name": f.name, "content": b64_bytes(f.data)} for f in configs]
+        check_targets(targets)
+        if not self.flavor.is_v3:
+            v2_only_scalars(callback_url=callback_url)
+            params = self._scoped(
+                scope,
+                task_name=task_name,
+                file_target_path=file_target_path,
+                account=v2_account(account),
+                ip_list=v2_ip_list(targets),
+                file_list=file_list,
+            )
+        else:
+            params = self._scoped(
+                scope,
+                task_name=task_name,
+                file_target_path=file_target_path,
+                **v3_account(account),
+                target_server=v3_server(targets),
+                file_list=file_list,
+                callback_url=callback_url,
+            )
+        return self.request("push_config_file", params)
+
+    def global_var_values(self, scope: Scope, job_instance_id: int) -> Request:
+        """Build ``get_job_instance_global_var_value``: a job's string variables per step."""
+        job_id = check_id(job_instance_id, "job_instance_id")
+        return self.request(
+            "get_job_instance_global_var_value", self._scoped(scope, job_instance_id=job_id)
+        )
+
+    def job_instance_log(self, scope: Scope, job_instance_id: int) -> Request:
+        """Build v2's ``get_job_instance_log``: every step of a job with each host's log."""
+        job_id = check_id(job_instance_id, "job_instance_id")
+        return self.request("get_job_instance_log", self._scoped(scope, job_instance_id=job_id))
+
+    def job_plan_list(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        creator: str | None = None,
+        last_modify_user: str | None = None,
+        job_template_id: int | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> Request:
+        """Build ``get_job_plan_list`` (v2 ``get_job_list``): one page of a scope's plans.
+
+        ``length`` is 1..1000 (the gateway's documented bound); v2 has no template filter.
+        """
+        filters = _texts(name=name, creator=creator, last_modify_user=last_modify_user)
+        template = optional_id(job_template_id, "job_template_id")
+        if not self.flavor.is_v3:
+            v2_only_scalars(job_template_id=template)
+        params = self._scoped(
+            scope,
+            **filters,
+            job_template_id=template,
+            start=check_count(start, "start"),
+            length=check_length(length, MAX_PAGE_LENGTH),
+        )
+        return self.request("get_job_plan_list", params)
+
+    def job_plan_detail(self, scope: Scope, job_plan_id: int) -> Request:
+        """Build ``get_job_plan_detail`` (v2 ``get_job_detail`` with ``bk_job_id``)."""
+        plan = check_id(job_plan_id, "job_plan_id")
+        key = "job_plan_id" if self.flavor.is_v3 else "bk_job_id"
+        return self.request("get_job_plan_detail", self._scoped(scope, **{key: plan}))
+
+    def plan_page(self, data: Any, start: int, length: int) -> JobPlanPage:
+        """Read a plan list answer: a page on v3, a bare list on v2 (no total) that is made a
+        page here, with the ``start`` and ``length`` asked."""
+        if self.flavor.is_v3:
+            return self.parse(data, JobPlanPage)
+        items = self.parse(data, tuple[JobPlan, ...])
+        return JobPlanPage(start, length, None, items)
+
+    def script_list(
+        self,
+        scope: Scope | None,
+        *,
+        name: str | None = None,
+        script_language: ScriptLanguage | int | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> Request:
+        """Build ``get_script_list`` for a scope, or (``scope=None``) ``get_public_script_list``.
+
+        Lists the scripts that have an online version; ``length`` is 1..1000.
+        """
+        language = None if script_language is None else int(ScriptLanguage(script_language))
+        params = {
+            **_texts(name=name),
+            "script_language": language,
+            "start": check_count(start, "start"),
+            "length": check_length(length, MAX_PAGE_LENGTH),
+        }
+        if scope is None:
+            return self.request("get_public_script_list", params)
+        return self.request("get_script_list", self._scoped(scope, **params))
+
+    def script_version_detail(
+        self,
+        scope: Scope | None,
+        *,
+        script_version_id: int | None = None,
+        script_id: str | None = None,
+        version: str | None = None,
+    ) -> Request:
+        """Build ``get_script_version_detail`` (``scope=None``: the public library's).
+
+        Name the version by ``script_version_id``, or by ``script_id`` and ``version`` together
+        (bk-job ignores the pair when the id is given, so both are refused here).
+        """
+        if script_version_id is not None:
+            if script_id is not None or version is not None:
+                raise ValueError(
+                    "give script_version_id, or script_id and version: bk-job ignores the "
+                    "others when script_version_id is given"
+                )
+            params: dict[str, Any] = {"id": check_id(script_version_id, "script_version_id")}
+        elif script_id is None or version is None:
+            raise ValueError("give script_version_id, or script_id and version")
+        else:
+            params = {
+                "script_id": check_text(script_id, "script_id"),
+                "version": check_text(version, "version"),
+            }
+        if scope is None:
+            return self.request("get_public_script_version_detail", params)
+        return self.request("get_script_version_detail", self._scoped(scope, **params))
+
+    def account_list(
+        self,
+        scope: Scope,
+        *,
+        category: AccountCategory | int | None = None,
+        account: str | None = None,
+        alias: str | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> Request:
+        """Build ``get_account_list``; ``length`` is 1..1000 (bk-job cuts a longer page).
+
+        v2's ``get_os_account`` has no filter and no paging: it answers every system account
+        in one page whatever ``length``; a filter or a ``start`` past 0 is refused there.
+        """
+        filters = {
+            "category": known_code(category, AccountCategory, "category"),
+            **_texts(account=account, alias=alias),
+        }
+        start, length = check_count(start, "start"), check_length(length, MAX_PAGE_LENGTH)
+        if not self.flavor.is_v3:
+            v2_only_scalars(**filters, start=start)
+            return self.request("get_account_list", self._scoped(scope))
+        return self.request(
+            "get_account_list", self._scoped(scope, **filters, start=start, length=length)
+        )
+
+    def account_page(self, data: Any) -> AccountPage:
+        """Read an account list answer: a page on v3, v2's bare list made one page."""
+        if self.flavor.is_v3:
+            return self.parse(data, AccountPage)
+        items = self.parse(data, tuple[ExecutionAccount, ...])
+        return AccountPage(0, len(items), len(items), items)
+
     # --- reading --------------------------------------------------------------------------
 
     def decipher(self, request: Request, response: Response, *, now: float | None = None) -> Any:
@@ -883,7 +1140,10 @@ class Protocol:
         }
         if cls is errors.RateLimitedError:
             kwargs["retry_after"] = _retry_after(headers, now)
-        return cls(self.redact(message), **kwargs)
+        message = self.redact(message)
+        if request.secrets:
+            message = Redactor(request.secrets)(message)
+        return cls(message, **kwargs)
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every secret of these credentials masked (``_secrets`` says how)."""
@@ -911,6 +1171,11 @@ class Protocol:
 
 
 # --- helpers that spell request values -----------------------------------------------------
+
+
+def _texts(**values: str | None) -> dict[str, str | None]:
+    """Return optional text filters, each checked (``None`` or a non-empty str)."""
+    return {k: None if v is None else check_text(v, k) for k, v in values.items()}
 
 
 def _query_value(value: Any) -> str:

@@ -10,6 +10,7 @@ import difflib
 import enum
 import inspect
 import random
+import typing
 import warnings
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -30,28 +31,42 @@ from .config import (
 )
 from .errors import ResponseFormatError
 from .models import (
+    AccountPage,
     HostLog,
     JobInstancePage,
     JobInstanceStatus,
     JobLaunch,
     JobOperation,
+    JobPlan,
+    JobPlanPage,
+    JobVariables,
+    ScriptPage,
+    ScriptVersion,
     StepInstanceStatus,
+    StepLog,
     StepOperation,
 )
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 
     import aiohttp
     from typing_extensions import Unpack
 
-    from ._protocol import HistoryFilters, HostRef
-    from .models import JobInstanceSummary
+    from ._protocol import HistoryFilters, HostRef, PlanFilters
+    from .models import (
+        AccountCategory,
+        ExecutionAccount,
+        JobInstanceSummary,
+        Script,
+        ScriptLanguage,
+    )
 
 __all__ = ["BkJobClient"]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 P = ParamSpec("P")
 
 
@@ -129,6 +144,14 @@ def _same_step(
     answer: StepInstanceStatus, scope: Scope, job_instance_id: int, step_instance_id: int, **_: Any
 ) -> None:
     _check_answer("step", step_instance_id, answer.step.step_instance_id)
+
+
+def _same_plan(answer: JobPlan, scope: Scope, job_plan_id: int, **_: Any) -> None:
+    _check_answer("plan", job_plan_id, answer.job_plan_id)
+
+
+def _same_job_vars(answer: JobVariables, scope: Scope, job_instance_id: int, **_: Any) -> None:
+    _check_answer("job", job_instance_id, answer.job_instance_id)
 
 
 class BkJobClient(anyio.abc.AsyncResource):
@@ -397,6 +420,165 @@ class BkJobClient(anyio.abc.AsyncResource):
             if not page.items or start >= page.total:
                 return
 
+    # --- config files and variable values ----------------------------------------------------
+
+    push_config_file = _sends(
+        "push_config_file",
+        Protocol.push_config_file,
+        JobLaunch,
+        """Write config files (``ConfigFile``) into ``file_target_path`` on ``targets``.
+
+        bk-job runs it as a one-step file job: follow it like any other launch. Contents are
+        base64-encoded by the client and never logged. On ESB v2 only ``ips`` targets are
+        read by bk-job (others are refused here) and there is no ``callback_url``; no flavor
+        reports the step (``step_instance_id`` is ``None``).
+        """,
+    )
+
+    get_job_instance_global_var_value = _sends(
+        "get_job_instance_global_var_value",
+        Protocol.global_var_values,
+        JobVariables,
+        """Return the values a job's string variables held after each step (its outputs).
+
+        bk-job reports string variables only; ``JobVariables.values()`` gives the latest.
+        """,
+        check=_same_job_vars,
+    )
+
+    async def get_job_instance_log(self, scope: Scope, job_instance_id: int) -> tuple[StepLog, ...]:
+        """Return every step of a job with each host's status and log (ESB v2 only).
+
+        The v3 flavors have no such API (use ``batch_get_job_instance_ip_log``): there this
+        raises ``UnsupportedOperationError`` before any request.
+        """
+        request = self.protocol.job_instance_log(scope, job_instance_id)
+        return await self._fetch(request, tuple[StepLog, ...])
+
+    # --- plans, scripts, accounts -------------------------------------------------------------
+
+    async def get_job_plan_list(
+        self, scope: Scope, *, start: int = 0, length: int = 20, **filters: Unpack[PlanFilters]
+    ) -> JobPlanPage:
+        """Return one page of a scope's job plans, newest changed first.
+
+        ``filters``: ``name`` (a part of it), ``creator``, ``last_modify_user``,
+        ``job_template_id`` (v3 only). On ESB v2 (``get_job_list``) the page has no ``total``.
+        """
+        request = self.protocol.job_plan_list(scope, start=start, length=length, **filters)
+        return self.protocol.plan_page(await self.send(request), start, length)
+
+    async def iter_job_plans(
+        self, scope: Scope, *, page_size: int = 1000, **filters: Unpack[PlanFilters]
+    ) -> AsyncIterator[JobPlan]:
+        """Yield every plan ``get_job_plan_list`` matches, a page at a time."""
+        async for plan in _paged(
+            lambda start: self.get_job_plan_list(scope, start=start, length=page_size, **filters),
+            lambda plan: plan.job_plan_id,
+        ):
+            yield plan
+
+    get_job_plan_detail = _sends(
+        "get_job_plan_detail",
+        Protocol.job_plan_detail,
+        JobPlan,
+        """Return a plan with its enabled steps and its global variables (their defaults).
+
+        A password variable's value is masked (``******``) by bk-job v3; ESB v2 sends it as
+        stored. Either way it never shows in a ``repr``.
+        """,
+        check=_same_plan,
+    )
+
+    async def get_script_list(
+        self,
+        scope: Scope | None,
+        *,
+        name: str | None = None,
+        script_language: ScriptLanguage | int | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> ScriptPage:
+        """Return one page of a scope's scripts that have an online version (v3 only).
+
+        ``scope=None`` lists the public scripts (``get_public_script_list``).
+        """
+        request = self.protocol.script_list(
+            scope, name=name, script_language=script_language, start=start, length=length
+        )
+        return await self._fetch(request, ScriptPage)
+
+    async def iter_scripts(
+        self,
+        scope: Scope | None,
+        *,
+        name: str | None = None,
+        script_language: ScriptLanguage | int | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[Script]:
+        """Yield every script ``get_script_list`` matches, a page at a time."""
+        async for script in _paged(
+            lambda start: self.get_script_list(
+                scope, name=name, script_language=script_language, start=start, length=page_size
+            ),
+            lambda script: script.script_id,
+        ):
+            yield script
+
+    async def get_script_version_detail(
+        self,
+        scope: Scope | None,
+        *,
+        script_version_id: int | None = None,
+        script_id: str | None = None,
+        version: str | None = None,
+    ) -> ScriptVersion | None:
+        """Return one script version with its text, ``None`` if bk-job has none (v3 only).
+
+        Name it by ``script_version_id``, or by ``script_id`` and ``version``; ``scope=None``
+        reads the public library.
+        """
+        request = self.protocol.script_version_detail(
+            scope, script_version_id=script_version_id, script_id=script_id, version=version
+        )
+        data = await self.send(request)
+        return None if data is None else self.protocol.parse(data, ScriptVersion)
+
+    async def get_account_list(
+        self,
+        scope: Scope,
+        *,
+        category: AccountCategory | int | None = None,
+        account: str | None = None,
+        alias: str | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> AccountPage:
+        """Return one page of a scope's execution accounts (``ExecutionAccount.ref`` launches).
+
+        On ESB v2 (``get_os_account``) every system account comes in one page.
+        """
+        request = self.protocol.account_list(
+            scope, category=category, account=account, alias=alias, start=start, length=length
+        )
+        return self.protocol.account_page(await self.send(request))
+
+    async def iter_accounts(
+        self,
+        scope: Scope,
+        *,
+        category: AccountCategory | int | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[ExecutionAccount]:
+        """Yield every account of a scope (of one ``category``), a page at a time."""
+        async for account in _paged(
+            lambda start: self.get_account_list(
+                scope, category=category, start=start, length=page_size
+            ),
+            lambda account: account.id,
+        ):
+            yield account
+
     async def failed_host_logs(
         self,
         scope: Scope,
@@ -434,6 +616,36 @@ class BkJobClient(anyio.abc.AsyncResource):
                     scope, job_instance_id, step.step_instance_id, failed
                 )
         return logs
+
+
+class _Page(typing.Protocol[T_co]):
+    @property
+    def items(self) -> tuple[T_co, ...]: ...
+    @property
+    def length(self) -> int: ...
+    @property
+    def total(self) -> int | None: ...
+
+
+async def _paged(
+    fetch: Callable[[int], Awaitable[_Page[T]]], key: Callable[[T], object]
+) -> AsyncIterator[T]:
+    """Yield the items of ``fetch(start)`` pages until ``total`` is reached (or, with no total,
+    a short page); an item seen on an earlier page (the list shifted) is not yielded again."""
+    seen: set[object] = set()
+    start = 0
+    while True:
+        page = await fetch(start)
+        for item in page.items:
+            if key(item) not in seen:
+                seen.add(key(item))
+                yield item
+        start += len(page.items)
+        total = page.total
+        if not page.items or (
+            start >= total if total is not None else len(page.items) < page.length
+        ):
+            return
 
 
 def _check_arguments(

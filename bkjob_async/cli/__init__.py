@@ -140,6 +140,7 @@ def _silence_stdout(ctx: Context) -> None:
 
 
 def _command_table() -> dict[str, Callable[[Context, argparse.Namespace], Awaitable[int]]]:
+    from ._catalog import run_plans, run_push_config, run_vars
     from ._cluster import run_submit, run_worker
     from ._commands import run_operate, run_simulate, run_status, run_watch
     from ._demo import run_demo
@@ -154,6 +155,9 @@ def _command_table() -> dict[str, Callable[[Context, argparse.Namespace], Awaita
         "logs": run_logs,
         "list": run_list,
         "launch": run_launch,
+        "plans": run_plans,
+        "vars": run_vars,
+        "push-config": run_push_config,
         "simulate": run_simulate,
         "worker": run_worker,
         "submit": run_submit,

@@ -8,7 +8,7 @@ how to look for it, never that it did not.
 from __future__ import annotations
 
 import pathlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -26,10 +26,10 @@ if TYPE_CHECKING:
     import argparse
 
     from ..client import BkJobClient
-    from ..models import JobLaunch
+    from ..models import JobLaunch, JobPlan
     from ._connect import Target
 
-__all__ = ["LANGUAGES", "run_launch"]
+__all__ = ["LANGUAGES", "plan_variables", "run_launch", "targets_from"]
 
 #: ``--script-language`` choices.
 LANGUAGES = {m.name.lower(): m for m in ScriptLanguage}
@@ -51,8 +51,6 @@ def targets_from(host_ids: list[int] | None, hosts: list[str] | None, flag: str)
 
 
 def _script(args: argparse.Namespace) -> str:
-    if (args.content is None) == (args.file is None):
-        raise CliError("give the script as --content TEXT or --file PATH (one of them)")
     if args.content is not None:
         return str(args.content)
     try:
@@ -61,38 +59,76 @@ def _script(args: argparse.Namespace) -> str:
         raise CliError(f"cannot read --file {args.file}: {exc.strerror}") from None
 
 
-def _variables(pairs: list[str] | None) -> list[GlobalVar]:
+def _pairs(pairs: list[str] | None) -> list[tuple[str, str]]:
     found = []
     for pair in pairs or ():
         name, sep, value = pair.partition("=")
         if not sep or not name:
             raise CliError(f"--var needs NAME=VALUE, got {pair!r}")
-        found.append(GlobalVar(name=name, value=value))
+        found.append((name, value))
     return found
 
 
-async def _send(client: BkJobClient, target: Target, args: argparse.Namespace) -> JobLaunch:
-    """Send the launch that ``args.kind`` names; everything is checked before it is sent."""
-    if args.kind == "plan":
-        return await client.execute_job_plan(
-            target.scope, args.plan_id, global_vars=_variables(args.var)
+def plan_variables(plan: JobPlan, pairs: list[tuple[str, str]]) -> list[GlobalVar]:
+    """Return ``--var`` pairs as ``plan``'s variables: a name the plan lacks is an error (bk-job
+    would drop it silently), a password's value is marked secret (masked in every error)."""
+    found = []
+    for name, value in pairs:
+        variable = plan.variable(name)
+        if variable is None:
+            known = ", ".join(v.name for v in plan.variables or ()) or "none"
+            raise CliError(
+                f"plan {plan.job_plan_id} has no variable {name!r}; its variables: {known}"
+            )
+        found.append(GlobalVar(name=name, value=value, secret=variable.is_secret))
+    return found
+
+
+def _script_source(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the script to run: ``--content``/``--file`` text, ``--script-id`` (its online
+    version) or ``--script-version-id``; exactly one."""
+    given = [args.content, args.file, args.script_id, args.script_version_id]
+    if sum(value is not None for value in given) != 1:
+        raise CliError(
+            "give the script as --content TEXT, --file PATH, --script-id ID or "
+            "--script-version-id ID (one of them)"
         )
+    if args.script_id is not None:
+        return {"script_id": args.script_id}
+    if args.script_version_id is not None:
+        return {"script_version_id": args.script_version_id}
+    return {"script_content": _script(args)}
+
+
+async def _send(client: BkJobClient, target: Target, args: argparse.Namespace) -> JobLaunch:
+    """Send the launch that ``args.kind`` names; everything is checked before it is sent.
+
+    A plan with ``--var`` is read first, to check the names and to know its passwords.
+    """
+    if args.kind == "plan":
+        pairs = _pairs(args.var)
+        client.protocol.execute_job_plan(target.scope, args.plan_id)  # the checks, nothing sent
+        variables: list[GlobalVar] = []
+        if pairs:
+            plan = await client.get_job_plan_detail(target.scope, args.plan_id)
+            variables = plan_variables(plan, pairs)
+        return await client.execute_job_plan(target.scope, args.plan_id, global_vars=variables)
     account = Account(alias=args.account)
     if args.kind == "script":
-        content = _script(args)
+        source = _script_source(args)
         targets = targets_from(args.host_id, args.host, "--host")
         return await client.fast_execute_script(
             target.scope,
             targets=targets,
             account=account,
-            script_content=content,
+            **source,
             script_language=LANGUAGES[args.script_language],
             script_param=args.params,
             script_timeout=args.script_timeout,
             task_name=args.name,
         )
     targets = targets_from(args.host_id, args.host, "--host")
-    source = FileSource(
+    files = FileSource(
         files=args.source,
         server=targets_from(args.from_host_id, args.from_host, "--from-host"),
         account=account,
@@ -102,7 +138,7 @@ async def _send(client: BkJobClient, target: Target, args: argparse.Namespace) -
         targets=targets,
         account=account,
         file_target_path=args.dest,
-        file_sources=[source],
+        file_sources=[files],
         task_name=args.name,
     )
 

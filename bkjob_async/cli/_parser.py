@@ -485,6 +485,8 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         sub.add_argument("--name", help="the job's name")
     script.add_argument("--content", help="the script text")
     script.add_argument("--file", help="a file holding the script")
+    script.add_argument("--script-id", help="a script of the scope's library: its online version")
+    script.add_argument("--script-version-id", type=ID, metavar="ID", help="a script version")
     script.add_argument(
         "--script-language",
         choices=["shell", "bat", "perl", "python", "powershell"],
@@ -500,11 +502,74 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     file.add_argument("--from-host", action="append", metavar="HOST", help="CLOUD:IP or IP")
     file.add_argument("--dest", required=True, help="the target directory")
     plan.add_argument("plan_id", metavar="PLAN_ID", type=ID)
-    plan.add_argument("--var", action="append", metavar="NAME=VALUE", help="a global variable")
+    plan.add_argument(
+        "--var",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a global variable (the plan is read first: names are checked, passwords masked)",
+    )
     for sub in (script, file, plan):
         sub.add_argument("--watch", action="store_true", help="then watch the job to its end")
         sub.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
     launch.set_defaults(command="launch")
+
+    plans = commands.add_parser(
+        "plans",
+        **with_connection,
+        help="list the scope's job plans, or show one with its variables",
+        description=(
+            "Without PLAN_ID, list the scope's job plans (newest changed first). With it, show\n"
+            "the plan's steps and global variables; a password's value prints as ******."
+        ),
+        epilog=_examples(
+            "bkjob-async plans --name deploy",
+            "bkjob-async plans 42                        # its variables, then:",
+            "bkjob-async launch plan 42 --var version=1.2.3 --watch",
+        ),
+        **common,
+    )
+    plans.add_argument("plan_id", metavar="PLAN_ID", type=ID, nargs="?")
+    plans.add_argument("--name", help="plans whose name contains this")
+    plans.add_argument(
+        "--limit", type=number(int, 0, 10**9), default=100, help="at most this many (100; 0: all)"
+    )
+    plans.add_argument("--json", action="store_true", help="one JSON object per plan")
+
+    variables = commands.add_parser(
+        "vars",
+        **with_connection,
+        help="print a job's output variables (string variables after each step)",
+        description=(
+            "Print the values a job's string variables held after its steps: what a plan's\n"
+            "scripts left in them. bk-job reports string variables only."
+        ),
+        epilog=_examples("bkjob-async vars 123", "bkjob-async vars 123 --json"),
+        **common,
+    )
+    variables.add_argument("job_id", metavar="JOB_ID", type=ID)
+    variables.add_argument("--json", action="store_true", help="one JSON object per step")
+
+    push = commands.add_parser(
+        "push-config",
+        **launch_common,
+        help="write config files to hosts (push_config_file), then --watch it",
+        description=(
+            "Write local files into a directory of the target hosts, as bk-job's\n"
+            "push_config_file does: each file keeps its base name. Contents are never printed."
+        ),
+        epilog=_examples(
+            "bkjob-async push-config --host-id 1001 --dest /etc/app/ app.conf --watch",
+            "bkjob-async push-config --host 0:10.0.0.9 --account app --dest /opt/a/ a.ini b.ini",
+        ),
+    )
+    push.add_argument("files", metavar="FILE", nargs="+", help="a local file to push")
+    push.add_argument("--dest", required=True, help="the target directory")
+    push.add_argument("--host-id", type=ID, action="append", metavar="ID", help="target host id")
+    push.add_argument("--host", action="append", metavar="HOST", help="target CLOUD:IP or IP")
+    push.add_argument("--account", default="root", help="execution account alias (root)")
+    push.add_argument("--name", help="the job's name")
+    push.add_argument("--watch", action="store_true", help="then watch the job to its end")
+    push.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
 
     from ..testing._cli import build_parser as simulator_parser
 

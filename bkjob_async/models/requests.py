@@ -1,4 +1,4 @@
-"""Frozen values a caller builds to launch jobs: targets, file sources, global variables.
+"""Frozen values a caller builds to launch jobs: targets, file sources, config files, variables.
 
 They carry no wire knowledge; ``bkjob_async._protocol`` spells them per API generation.
 """
@@ -15,7 +15,7 @@ from ..config import MAX_ID, check_id
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["Account", "FileSource", "GlobalVar", "RollingConfig", "Targets"]
+__all__ = ["Account", "ConfigFile", "FileSource", "GlobalVar", "RollingConfig", "Targets"]
 
 T = TypeVar("T")
 
@@ -134,14 +134,41 @@ class FileSource:
     file_source_code: str | None = None
 
 
+def _hide_value(value: str | None) -> str:
+    return repr(value) if value is None else "'******'"
+
+
 @attrs.frozen
 class GlobalVar:
-    """A plan's global variable, by id or name: a text ``value`` or, for host variables, ``server``."""
+    """A plan's global variable, by id or name: a text ``value`` or, for host variables, ``server``.
+
+    ``secret=True`` marks a password variable's value: it never shows in a ``repr``, and the
+    client masks it in the errors of the launch that carries it. ``GlobalVar.password(name,
+    value)`` says the same.
+    """
 
     name: str | None = None
     id: int | None = attrs.field(default=None, validator=_optional_id)
-    value: str | None = None
+    value: str | None = attrs.field(default=None)
     server: Targets | None = None
+    secret: bool = False
+
+    @value.validator
+    def _check_value(self, _: object, value: str | None) -> None:
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"a GlobalVar value must be a str, not {type(value).__name__}")
+
+    @classmethod
+    def password(cls, name: str, value: str) -> GlobalVar:
+        """Return the value of the password variable ``name``, marked secret."""
+        return cls(name=name, value=value, secret=True)
+
+    def __repr__(self) -> str:
+        value = _hide_value(self.value) if self.secret else repr(self.value)
+        return (
+            f"GlobalVar(name={self.name!r}, id={self.id!r}, value={value}, "
+            f"server={self.server!r}, secret={self.secret!r})"
+        )
 
     def __attrs_post_init__(self) -> None:
         if self.name is None and self.id is None:
@@ -157,3 +184,35 @@ class RollingConfig:
 
     expression: str
     mode: int = 1
+
+
+def _config_name(_: object, __: object, name: str) -> None:
+    if not isinstance(name, str) or not name.strip():  # (typed, but checked for callers)
+        raise ValueError("a ConfigFile needs a non-empty file name")
+    if "/" in name or "\\" in name:
+        raise ValueError(f"a ConfigFile name is a file name, not a path: {name!r}")
+
+
+def _config_content(_: object, __: object, content: str | bytes) -> None:
+    if not isinstance(content, (str, bytes)):
+        raise TypeError(f"ConfigFile content must be str or bytes, not {type(content).__name__}")
+    if not content:
+        raise ValueError("ConfigFile content is empty (bk-job refuses an empty config file)")
+
+
+@attrs.frozen(repr=False)
+class ConfigFile:
+    """A file for ``push_config_file``: its ``name`` in the target directory and its content
+    (text, encoded as UTF-8, or bytes; the client base64-encodes it). The content is never
+    shown in a ``repr`` or a log line: config files carry passwords."""
+
+    name: str = attrs.field(validator=_config_name)
+    content: str | bytes = attrs.field(validator=_config_content)
+
+    @property
+    def data(self) -> bytes:
+        """Return the content as bytes."""
+        return self.content.encode("utf-8") if isinstance(self.content, str) else self.content
+
+    def __repr__(self) -> str:
+        return f"ConfigFile(name={self.name!r}, content=<{len(self.data)} bytes>)"

@@ -12,6 +12,7 @@ virtual time (``VirtualTimeLoop``; the simulator follows it with ``virtual_clock
 an hour of polling in a moment. Nothing here is imported by the client.
 """
 
+from ._catalog import PlanVar
 from ._faults import Fault, FaultKind, FaultRule
 from ._mock import MockTransport, Request, Response, json_response
 from ._plan import HostPlan, RollingMode, Span, StepPlan
@@ -30,6 +31,7 @@ __all__ = [
     "HostView",
     "JobView",
     "MockTransport",
+    "PlanVar",
     "Request",
     "ResetMidBody",
     "Response",

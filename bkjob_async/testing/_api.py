@@ -24,6 +24,7 @@ import attrs
 from ..config import ApiFlavor, Scope, ScopeType
 from ..models.enums import HostStatus, StepOperation, StepType, TaskType
 from . import _codes as codes
+from ._catalog import launch_vars
 from ._engine import Job, OpError, Step
 from ._fastwire import job_status_body
 from ._plan import RollingMode, StepPlan
@@ -550,6 +551,8 @@ def execute_job_plan(world: World, call: Call) -> object:
         app_code=call.app_code,
         callback_url=params.text("callback_url") or params.text("bk_callback_url"),
     )
+    given = params.raw("global_vars" if v2 else "global_var_list")
+    world.job_vars[job.id] = launch_vars(plan.plan_id, plan.variables, given)
     return {"job_instance_id": job.id, "job_instance_name": job.name, "step_instance_id": None}
 
 

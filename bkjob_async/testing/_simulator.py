@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import datetime as _dt
     from collections.abc import Callable, Mapping, Sequence
 
+    from ._catalog import PlanVar
     from ._mock import MockTransport
 
 __all__ = ["BkJobSimulator", "SimulatorStats"]
@@ -244,9 +245,64 @@ class BkJobSimulator(anyio.abc.AsyncResource):
         *,
         name: str | None = None,
         scope: Scope | None = None,
+        variables: Sequence[PlanVar] = (),
+        outputs: Mapping[str, str] | None = None,
     ) -> None:
-        """Register a job plan for ``execute_job_plan`` (v2 ``execute_job``); any scope if ``None``."""
-        self._world.add_plan(plan_id, steps, name, scope)
+        """Register a job plan for ``execute_job_plan`` (v2 ``execute_job``); any scope if ``None``.
+
+        ``variables`` are its global variables (``PlanVar``); ``outputs`` the values its last
+        script step gives string variables when it succeeds, which
+        ``get_job_instance_global_var_value`` then reports.
+        """
+        self._world.add_plan(plan_id, steps, name, scope, variables=variables, outputs=outputs)
+
+    def add_script(
+        self,
+        scope: Scope | int | None,
+        name: str,
+        content: str | Sequence[tuple[str, str]],
+        *,
+        language: int = 1,
+        creator: str = "admin",
+        online: str | None = None,
+    ) -> tuple[str, tuple[int, ...]]:
+        """Add a script to a scope's library (``scope=None``: the public one).
+
+        ``content`` is the text of its one version ``"1.0"``, or ``(version, text)`` pairs;
+        ``online`` names the online version (the last by default; the others are offline).
+        Return the script's id and its versions' ids.
+        """
+        versions = [("1.0", content)] if isinstance(content, str) else list(content)
+        if not versions:
+            raise ValueError("a script needs at least one version")
+        scope = Scope.biz(scope) if isinstance(scope, int) else scope
+        script = self._world.catalog.add_script(
+            scope,
+            name,
+            versions,
+            language=language,
+            creator=creator,
+            now_ms=self._world.now_ms(),
+            online=online,
+        )
+        return script.script_id, tuple(v.id for v in script.versions)
+
+    def add_account(
+        self,
+        scope: Scope | int,
+        alias: str,
+        *,
+        account: str | None = None,
+        category: int = 1,
+        type: int = 1,
+        os: str = "Linux",
+    ) -> int:
+        """Add an execution account to a scope (besides ``root``, ``system`` and ``mysql``,
+        which every scope has); ``category`` 1 system or 2 DB. Return its id."""
+        scope = Scope.biz(scope) if isinstance(scope, int) else scope
+        catalog, now = self._world.catalog, self._world.now_ms()
+        catalog.accounts_of(scope, now)
+        return catalog.add_account(scope, alias, account or alias, category, type, os, now).id
 
     def job(self, job_id: int) -> JobView:
         """Return a snapshot of job ``job_id`` now, or raise ``KeyError``."""

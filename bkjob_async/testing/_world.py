@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..models.enums import JobStatus, LaunchMode, StepType, TaskType
+from ._catalog import Catalog
 from ._engine import Defaults, Engine, Job, Step
 from ._hosts import Inventory, SimHost
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     import datetime as _dt
 
     from ..config import Scope
+    from ._catalog import PlanVar
     from ._plan import HostPlan, StepPlan
 
 __all__ = ["VIRTUAL_EPOCH_MS", "Clock", "Plan", "World"]
@@ -73,15 +75,40 @@ class Clock:
 
 
 class Plan:
-    """A registered job plan that ``execute_job_plan`` (v2 ``execute_job``) instantiates."""
+    """A registered job plan that ``execute_job_plan`` (v2 ``execute_job``) instantiates.
 
-    __slots__ = ("name", "plan_id", "scope", "steps", "template_id")
+    ``variables`` are its global variables; ``outputs`` the values its last script step sets
+    when it succeeds. bk-job keeps a plan's times in epoch seconds (``create_s``).
+    """
+
+    __slots__ = (
+        "create_s",
+        "creator",
+        "name",
+        "outputs",
+        "plan_id",
+        "scope",
+        "steps",
+        "template_id",
+        "variables",
+    )
 
     def __init__(
-        self, plan_id: int, steps: Sequence[StepPlan], name: str, scope: Scope | None
+        self,
+        plan_id: int,
+        steps: Sequence[StepPlan],
+        name: str,
+        scope: Scope | None,
+        *,
+        variables: Sequence[PlanVar] = (),
+        outputs: Mapping[str, str] | None = None,
+        creator: str = "admin",
+        create_s: int = 0,
     ) -> None:
         self.plan_id, self.steps, self.name, self.scope = plan_id, tuple(steps), name, scope
         self.template_id = plan_id + 100_000
+        self.variables, self.outputs = tuple(variables), dict(outputs or {})
+        self.creator, self.create_s = creator, create_s
 
 
 class World:
@@ -112,6 +139,10 @@ class World:
         #: never goes back), so a creation window is two bisections.
         self.by_scope: dict[Scope, list[Job]] = {}
         self.plans: dict[int, Plan] = {}
+        #: Scripts and accounts (``_catalog``).
+        self.catalog = Catalog()
+        #: A plan job's global variables as launched: name -> (type, value).
+        self.job_vars: dict[int, dict[str, tuple[int, str]]] = {}
         #: Jobs with a ``callback_url`` to look at again: a heap of (when, job id), and when
         #: each is due (an entry that does not match is stale). ``on_callback`` wakes the sender.
         self._callback_heap: list[tuple[int, int]] = []
@@ -296,12 +327,30 @@ class World:
         )
 
     def add_plan(
-        self, plan_id: int, steps: Sequence[StepPlan], name: str | None, scope: Scope | None
+        self,
+        plan_id: int,
+        steps: Sequence[StepPlan],
+        name: str | None,
+        scope: Scope | None,
+        *,
+        variables: Sequence[PlanVar] = (),
+        outputs: Mapping[str, str] | None = None,
     ) -> Plan:
         """Register a job plan for ``execute_job_plan``."""
         if not steps:
             raise ValueError("a plan needs at least one step")
-        plan = self.plans[plan_id] = Plan(plan_id, steps, name or f"sim-plan-{plan_id}", scope)
+        names = [v.name for v in variables]
+        if len(set(names)) != len(names):
+            raise ValueError("two plan variables have the same name")
+        plan = self.plans[plan_id] = Plan(
+            plan_id,
+            steps,
+            name or f"sim-plan-{plan_id}",
+            scope,
+            variables=variables,
+            outputs=outputs,
+            create_s=self.now_ms() // 1000,
+        )
         return plan
 
     def hosts_from_target(self, target: Mapping[str, Any]) -> list[SimHost]:

@@ -21,7 +21,7 @@ import pytest
 
 from bkjob_async.config import ApiFlavor, Scope
 from bkjob_async.testing import BkJobSimulator
-from bkjob_async.testing._api import V3_ENDPOINTS
+from bkjob_async.testing._api_catalog import V3_ENDPOINTS
 
 from ..cli_run import make_env
 from ..cluster.conftest import _redis_session, redis_server  # noqa: F401  (watch --redis)

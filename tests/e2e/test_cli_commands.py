@@ -17,7 +17,7 @@ from bkjob_async import (
     PollPolicy,
     UnsupportedOperationError,
 )
-from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
+from bkjob_async.testing import BkJobSimulator, HostPlan, PlanVar, StepPlan
 
 from ..cli_run import FAST, SCOPE, SIM, run
 
@@ -134,7 +134,7 @@ async def test_launch_script_then_watch(sim: BkJobSimulator, env) -> None:
 
 
 async def test_launch_plan_and_file(sim: BkJobSimulator, env) -> None:
-    sim.add_plan(7, [StepPlan(hosts=1)], name="p")
+    sim.add_plan(7, [StepPlan(hosts=1)], name="p", variables=[PlanVar("v")])
     result = await run(["launch", "plan", "7", "--var", "v=1"], env)
     assert result.status == 0, result.err
     assert result.lines[0]["kind"] == "plan"
@@ -148,7 +148,7 @@ async def test_launch_checks_its_input_before_any_request(sim: BkJobSimulator, e
     before = sim.request_count()
     for argv, says in [
         (["launch", "script", "--content", "x"], "no target host"),
-        (["launch", "script", "--host-id", "1"], "--content TEXT or --file PATH"),
+        (["launch", "script", "--host-id", "1"], "--content TEXT, --file PATH"),
         (["launch", "script", "--host-id", "1", "--file", "/nonexistent/x.sh"], "cannot read"),
         (["launch", "plan", "7", "--var", "novalue"], "NAME=VALUE"),
     ]:

@@ -16,6 +16,7 @@ PUBLIC = [
     "HostView",
     "JobView",
     "MockTransport",
+    "PlanVar",
     "Request",
     "ResetMidBody",
     "Response",

@@ -1,0 +1,279 @@
+"""``plans``, ``vars`` and ``push-config``: what a scope keeps, a job's outputs, config files.
+
+Rule: a password variable's value is never printed, as text or JSON (``******``); config file
+contents are never printed. Bad input is one line and exit status 2, before any request.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .. import errors
+from ..models.requests import Account, ConfigFile
+from ._commands import connecting, watch_jobs
+from ._connect import credentials_from_env, explain, no_answer, open_client, target_from
+from ._follow import Mode, choose_mode
+from ._format import table
+from ._jsonl import dumps, json_time
+from ._launch import targets_from
+from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Awaitable, Callable
+
+    from ..client import BkJobClient
+    from ..models import JobPlan, PlanVariable, VariableValue
+    from ._connect import Target
+
+__all__ = ["MASK", "run_plans", "run_push_config", "run_vars"]
+
+#: What a password's value prints as.
+MASK = "******"
+
+
+def _shown(variable: PlanVariable | VariableValue) -> str | None:
+    return MASK if variable.is_secret and variable.value else variable.value
+
+
+async def _ask(
+    ctx: Context, target: Target, api: str, json: bool, call: Callable[[], Awaitable[Any]]
+) -> Any:
+    """Run one request within ``--timeout``; a bk-job error is one line, exit status 2."""
+    with connecting(ctx, target, json=json), anyio.move_on_after(target.timeout):
+        try:
+            return await call()
+        except errors.BkJobError as exc:
+            raise CliError(explain(exc, target, api=api)) from None
+    raise CliError(no_answer(target))
+
+
+# --- plans ------------------------------------------------------------------------------------
+
+
+async def run_plans(ctx: Context, args: argparse.Namespace) -> int:
+    """List a scope's plans, or show one plan with its steps and global variables."""
+    target = target_from(args, ctx.env)
+    credentials = credentials_from_env(ctx.env)
+    with ctx.interruptible():
+        async with open_client(target, credentials) as client:
+            if args.plan_id is not None:
+                plan = await _ask(
+                    ctx,
+                    target,
+                    "get_job_plan_detail",
+                    args.json,
+                    lambda: client.get_job_plan_detail(target.scope, args.plan_id),
+                )
+                _show_plan(ctx, plan, json=args.json)
+                return EXIT_OK
+            plans = await _ask(
+                ctx,
+                target,
+                "get_job_plan_list",
+                args.json,
+                lambda: _first_plans(client, target, args.name, args.limit),
+            )
+    if ctx.interrupted:
+        return EXIT_INTERRUPTED
+    if args.json:
+        for plan in plans:
+            ctx.out(dumps(_plan_json(plan)))
+    elif not plans:
+        ctx.err("no plan" + (f" named like {args.name!r}" if args.name else ""))
+    else:
+        rows = [
+            (p.job_plan_id, p.name or "-", p.creator or "-", _when(p.last_modify_time))
+            for p in plans
+        ]
+        ctx.out("\n".join(table(("plan", "name", "creator", "changed"), rows)))
+    return EXIT_OK
+
+
+async def _first_plans(
+    client: BkJobClient, target: Target, name: str | None, limit: int
+) -> list[JobPlan]:
+    found: list[JobPlan] = []
+    size = min(limit, 1000) if limit else 1000
+    async for plan in client.iter_job_plans(target.scope, name=name, page_size=size):
+        found.append(plan)
+        if limit and len(found) >= limit:
+            break
+    return found
+
+
+def _when(moment: Any) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def _plan_json(plan: JobPlan) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "job_plan_id": plan.job_plan_id,
+        "name": plan.name,
+        "job_template_id": plan.job_template_id,
+        "creator": plan.creator,
+        "create_time": None if plan.create_time is None else json_time(plan.create_time),
+        "last_modify_user": plan.last_modify_user,
+        "last_modify_time": None
+        if plan.last_modify_time is None
+        else json_time(plan.last_modify_time),
+    }
+    if plan.steps is not None:
+        data["steps"] = [{"id": s.id, "name": s.name, "type": s.type.name} for s in plan.steps]
+    if plan.variables is not None:
+        data["variables"] = [
+            {
+                "id": v.id,
+                "name": v.name,
+                "type": v.type.name,
+                "value": _shown(v),
+                "hosts": None if v.server is None else _hosts_text(v),
+                "required": v.required,
+                "description": v.description,
+            }
+            for v in plan.variables
+        ]
+    return data
+
+
+def _hosts_text(variable: PlanVariable) -> str:
+    server = variable.server
+    if server is None:
+        return "-"
+    parts = [str(i) for i in server.host_ids] + [f"{c}:{ip}" for c, ip in server.ips]
+    parts += [f"group {g}" for g in server.dynamic_group_ids]
+    parts += [f"{t} {i}" for t, i in server.topo_nodes]
+    return ", ".join(parts) or "-"
+
+
+def _show_plan(ctx: Context, plan: JobPlan, *, json: bool) -> None:
+    if json:
+        ctx.out(dumps(_plan_json(plan)))
+        return
+    ctx.out(f"plan {plan.job_plan_id}: {plan.name or '-'} (template {plan.job_template_id})")
+    for step in plan.steps or ():
+        ctx.out(f"  step {step.id}: {step.name or '-'} ({step.type.name.lower()})")
+    variables = plan.variables or ()
+    if not variables:
+        ctx.out("no global variables")
+        return
+    rows = [
+        (
+            v.name,
+            v.type.name.lower(),
+            "yes" if v.required else "no",
+            _hosts_text(v) if v.server is not None else (_shown(v) or ""),
+        )
+        for v in variables
+    ]
+    ctx.out("\n".join(table(("variable", "type", "required", "default"), rows)))
+
+
+# --- vars -------------------------------------------------------------------------------------
+
+
+async def run_vars(ctx: Context, args: argparse.Namespace) -> int:
+    """Print the values a job's string variables held after each step (its outputs)."""
+    target = target_from(args, ctx.env)
+    credentials = credentials_from_env(ctx.env)
+    with ctx.interruptible():
+        async with open_client(target, credentials) as client:
+            values = await _ask(
+                ctx,
+                target,
+                "get_job_instance_global_var_value",
+                args.json,
+                lambda: client.get_job_instance_global_var_value(target.scope, args.job_id),
+            )
+    if ctx.interrupted:
+        return EXIT_INTERRUPTED
+    if args.json:
+        for step in values.steps:
+            ctx.out(
+                dumps(
+                    {
+                        "job_instance_id": values.job_instance_id,
+                        "step_instance_id": step.step_instance_id,
+                        "variables": {v.name: _shown(v) for v in step.variables},
+                    }
+                )
+            )
+        return EXIT_OK
+    latest = {v.name: v for step in values.steps for v in step.variables}
+    if not latest:
+        ctx.err(f"job {args.job_id} has no string variable")
+        return EXIT_OK
+    rows = [(name, _shown(v) or "") for name, v in latest.items()]
+    ctx.out("\n".join(table(("variable", "value"), rows)))
+    return EXIT_OK
+
+
+# --- push-config ------------------------------------------------------------------------------
+
+
+def _config_files(paths: list[str]) -> list[ConfigFile]:
+    files = []
+    for text in paths:
+        path = pathlib.Path(text)
+        try:
+            files.append(ConfigFile(path.name, path.read_bytes()))
+        except OSError as exc:
+            raise CliError(f"cannot read {text}: {exc.strerror}") from None
+        except (TypeError, ValueError) as exc:
+            raise CliError(f"{text}: {exc}") from None
+    return files
+
+
+async def run_push_config(ctx: Context, args: argparse.Namespace) -> int:
+    """Write config files to hosts (``push_config_file``); print the job; ``--watch`` it."""
+    target = target_from(args, ctx.env)
+    credentials = credentials_from_env(ctx.env)
+    files = _config_files(args.files)
+    targets = targets_from(args.host_id, args.host, "--host")
+    mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
+    json = args.json or mode is Mode.JSON
+    with ctx.interruptible():
+        async with open_client(target, credentials) as client:
+            push: dict[str, Any] = {
+                "targets": targets,
+                "account": Account(alias=args.account),
+                "file_target_path": args.dest,
+                "files": files,
+                "task_name": args.name,
+            }
+            try:
+                client.protocol.push_config_file(target.scope, **push)  # the checks, unsent
+            except (TypeError, ValueError) as exc:
+                raise CliError(str(exc)) from None
+            launched = await _ask(
+                ctx,
+                target,
+                "push_config_file",
+                json,
+                lambda: client.push_config_file(target.scope, **push),
+            )
+            job_id = launched.job_instance_id
+            names = ", ".join(f.name for f in files)
+            if json:
+                ctx.out(
+                    dumps(
+                        {
+                            "event": "job_launched",
+                            "job_instance_id": job_id,
+                            "job_instance_name": launched.job_instance_name,
+                            "kind": "push-config",
+                            "files": [f.name for f in files],
+                        }
+                    )
+                )
+            else:
+                ctx.out(f"pushing {names} to {args.dest}: job {job_id}; bkjob-async watch {job_id}")
+            if args.watch:
+                title = f"bkjob-async push-config: watch job {job_id}"
+                return await watch_jobs(
+                    ctx, args, target, credentials, [job_id], mode, title, client=client
+                )
+    return EXIT_INTERRUPTED if ctx.interrupted else EXIT_OK

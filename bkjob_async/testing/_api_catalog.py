@@ -1,0 +1,395 @@
+"""The simulated endpoints for config files, variable values, plans, scripts and accounts.
+
+Rule: as ``_api``, handlers see parameters, never HTTP; each follows the bk-job resource named
+in its docstring, its checks and its error codes. ``V3_ENDPOINTS`` and ``V2_ENDPOINTS`` here are
+the whole routing tables: ``_api``'s and these.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..config import ApiFlavor, Scope
+from ..models.enums import StepType, TaskType
+from . import _api
+from . import _codes as codes
+from ._api import ApiFailure, Call, Endpoint, Params, scope_of
+from ._catalog import MASK, Catalog, SimScript
+from ._plan import StepPlan
+from ._render import v2_time
+
+if TYPE_CHECKING:
+    from ._world import Plan, World
+
+__all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS"]
+
+#: ``ErrorCode``: script, plan, script version, account not found.
+SCRIPT_NOT_EXIST = 1243001
+TASK_PLAN_NOT_EXIST = 1243009
+ACCOUNT_NOT_EXIST = 1244003
+_STRING, _HOSTS, _PASSWORD = 1, 3, 4
+#: ``EsbJobReq.DEFAULT_PAGE_LENGTH`` and its limit.
+_PAGE, _MAX_PAGE = 20, 1000
+
+
+def _page(params: Params, *, cap: bool) -> tuple[int, int]:
+    """Return ``(start, length)`` as ``EsbJobReq.adjustPageParam`` does (``cap``: at most 1000)."""
+    start, length = params.long("start"), params.long("length")
+    start = 0 if start is None or start < 0 else start
+    length = _PAGE if length is None or length <= 0 else length
+    return start, min(length, _MAX_PAGE) if cap else length
+
+
+def _paged(rows: list[Any], start: int, length: int) -> dict[str, Any]:
+    """Return ``EsbPageDataV3``: an empty page has ``total`` 0 and ``data`` [] (``from``)."""
+    return {
+        "start": start,
+        "length": length,
+        "total": len(rows),
+        "data": rows[start : start + length],
+    }
+
+
+# -- push_config_file ---------------------------------------------------------------------------
+
+
+def push_config_file(world: World, call: Call) -> object:
+    """Create a one-step file job writing config files (``EsbPushConfigFileResource{V3}Impl``).
+
+    v3 answers every failed check with 1241002 (``InvalidParamException(ILLEGAL_PARAM)``, the
+    check's own code dropped); v2 with the check's code. v2 reads the top-level ``ip_list``
+    only and resolves ``account`` as a system account's alias (1244003 if none). Neither
+    reports the step.
+    """
+    params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
+    scope = scope_of(params)
+    try:
+        _check_push(params, v2)
+    except ApiFailure:
+        if v2:
+            raise
+        raise ApiFailure(codes.ILLEGAL_PARAM) from None
+    _api._check_ip_rows(call)
+    url = params.text("callback_url")
+    if url and not _api._callback_ok(url):
+        raise ApiFailure(codes.BAD_REQUEST)
+    if v2:
+        alias = str(params.text("account"))
+        system = [a for a in world.catalog.accounts_of(scope, world.now_ms()) if a.category == 1]
+        if not any(a.alias == alias for a in system):
+            raise ApiFailure(ACCOUNT_NOT_EXIST, alias)
+        hosts = world.hosts_from_target(_api._v2_target(params.raw("ip_list"), None))
+    else:
+        hosts = _api._targets(world, call)
+    if not hosts:
+        raise ApiFailure(codes.HOST_EMPTY)
+    for item in _api._maps(params.raw("file_list")):
+        try:
+            base64.b64decode(str(item["content"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiFailure(codes.INTERNAL_ERROR) from None  # ConfigFileUtil fails to decode
+    name = params.text("task_name") or f"API_PUSH_CONFIG_FILE_{world.now_ms()}"
+    job = world.create_job(
+        scope,
+        [StepPlan(StepType.FILE, len(hosts), name)],
+        name=name,
+        operator=call.username,
+        targets=[hosts],
+        task_type=TaskType.FAST_FILE,
+        app_code=call.app_code,
+        callback_url=None if v2 else url,
+    )
+    return {"job_instance_id": job.id, "job_instance_name": name}
+
+
+def _check_push(params: Params, v2: bool) -> None:
+    """``checkPushConfigFileRequest``, in its order."""
+    if not (params.text("file_target_path") or "").strip():
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "file_target_path")
+    if v2:
+        if not (params.text("account") or "").strip():
+            raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "account")
+        if not _api._maps(params.raw("ip_list")):
+            raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "ip_list")
+    else:
+        account_id = params.long("account_id")
+        if (account_id is None or account_id < 1) and not (params.text("account_alias") or ""):
+            raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "account_id|account_alias")
+        server = params.raw("target_server")
+        if not isinstance(server, Mapping) or not _api._names_hosts(server):
+            raise ApiFailure(codes.MISSING_PARAM_NAMED, "target_server")
+    files = _api._maps(params.raw("file_list"))
+    if not files:
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "file_list")
+    for item in files:
+        if not str(item.get("file_name") or "").strip():
+            raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "file_list.file_name")
+        if not str(item.get("content") or "").strip():
+            raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "file_list.content")
+
+
+# -- variable values ---------------------------------------------------------------------------
+
+
+def get_job_instance_global_var_value(world: World, call: Call) -> object:
+    """Each script step's variable values (``StepInstanceVariableValueServiceImpl``): the job's
+    values as launched, then what each ended step set; string variables only (v3 resource).
+    v2 renames the lists and ``type`` to ``category`` (``EsbGetJobInstanceGlobalVarValueResourceImpl``)."""
+    params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
+    job = _api._job(
+        world, params.ident("job_instance_id", codes.MISSING_OR_ILLEGAL_NAMED), scope_of(params)
+    )
+    current = dict(world.job_vars.get(job.id, {}))
+    plan = world.plans.get(job.plan_id)
+    script_steps = [s for s in job.steps if s.type in (StepType.SCRIPT, StepType.SQL)]
+    steps = []
+    for step in script_steps:
+        ended_ok = step.status.is_finished and step.status.is_success
+        if plan is not None and step is script_steps[-1] and ended_ok:
+            current.update((k, (_STRING, v)) for k, v in plan.outputs.items() if k in current)
+        rows = [
+            {"name": name, "value": value, ("category" if v2 else "type"): kind}
+            for name, (kind, value) in current.items()
+            if kind == _STRING
+        ]
+        entry: dict[str, Any] = {"step_instance_id": step.id}
+        if current:
+            entry["step_instance_var_values" if v2 else "global_var_list"] = rows
+        steps.append(entry)
+    if v2:
+        return {"job_instance_id": job.id, "job_instance_var_values": steps or None}
+    return {"job_instance_id": job.id, "step_instance_var_list": steps}
+
+
+# -- plans -------------------------------------------------------------------------------------
+
+
+def _plans(world: World, scope: Scope) -> list[Plan]:
+    """The scope's plans, last changed first (newest id first among equals)."""
+    found = [p for p in world.plans.values() if p.scope in (None, scope)]
+    return sorted(found, key=lambda p: (p.create_s, p.plan_id), reverse=True)
+
+
+def _plan_basic(plan: Plan, scope: Scope, world: World, v2: bool) -> dict[str, Any]:
+    scoped = {
+        "bk_scope_type": scope.type.value,
+        "bk_scope_id": str(scope.id),
+        "bk_biz_id": scope.id,
+    }
+    if v2:
+        when = v2_time(plan.create_s * 1000, world.tz)
+        return {
+            **scoped,
+            "bk_job_id": plan.plan_id,
+            "name": plan.name,
+            "creator": plan.creator,
+            "create_time": when,
+            "last_modify_user": plan.creator,
+            "last_modify_time": when,
+        }
+    return {
+        **scoped,
+        "id": plan.plan_id,
+        "job_template_id": plan.template_id,
+        "name": plan.name,
+        "creator": plan.creator,
+        "create_time": plan.create_s,  # seconds: TaskPlanDAOImpl stores currentTimeSeconds
+        "last_modify_user": plan.creator,
+        "last_modify_time": plan.create_s,
+    }
+
+
+def _plan_step_type(step: StepPlan) -> int:
+    """``TaskStepTypeEnum``: 1 script (SQL too), 2 file, 3 approval."""
+    return {StepType.FILE: 2, StepType.MANUAL_CONFIRM: 3}.get(step.type, 1)
+
+
+def _server_of(value: str) -> dict[str, Any]:
+    rows = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        cloud, _, ip = item.rpartition(":")
+        rows.append({"bk_cloud_id": int(cloud or 0), "ip": ip})
+    return {"ip_list": rows}
+
+
+def _plan_detail(plan: Plan, scope: Scope, world: World, v2: bool) -> dict[str, Any]:
+    """``EsbPlanInfoV3DTO`` (a password's value masked; ``used`` true for every variable) or
+    v2's ``EsbJobDetailDTO`` (the default value as stored, password or not)."""
+    detail = _plan_basic(plan, scope, world, v2)
+    steps = [
+        {"name": step.name or f"step {i + 1}", "type": _plan_step_type(step)}
+        for i, step in enumerate(plan.steps)
+    ]
+    for i, step in enumerate(steps):
+        step["step_id" if v2 else "id"] = plan.plan_id * 100 + i + 1
+    variables = []
+    for i, var in enumerate(plan.variables):
+        row: dict[str, Any] = {
+            "id": plan.plan_id * 1000 + i + 1,
+            "name": var.name,
+            "description": var.description,
+        }
+        if v2:
+            row.update(category=var.type, value=var.value)
+            if var.type == _HOSTS:
+                row.update(ip_list=_server_of(var.value)["ip_list"], custom_query_id=None)
+        else:
+            row.update(type=var.type, required=1 if var.required else 0, used=True)
+            if var.type == _HOSTS:
+                row["server"] = _server_of(var.value)
+            else:
+                row["value"] = MASK if var.type == _PASSWORD else var.value
+        variables.append(row)
+    if v2:
+        return {"template_id": plan.template_id, **detail, "steps": steps, "global_vars": variables}
+    return {**detail, "step_list": steps or None, "global_var_list": variables or None}
+
+
+def get_job_plan_list(world: World, call: Call) -> object:
+    """A page of plans (``EsbPlanV3ResourceImpl``: no check, no cap on ``length``) or v2's bare
+    list (``EsbGetJobListResourceImpl``: everything when ``length`` is absent)."""
+    params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
+    scope = scope_of(params)
+    name, creator = params.text("name"), params.text("creator")
+    modifier, template = params.text("last_modify_user"), params.long("job_template_id")
+    plans = [
+        plan
+        for plan in _plans(world, scope)
+        if (not name or name in plan.name)
+        and (not creator or plan.creator == creator)
+        and (not modifier or plan.creator == modifier)
+        and (v2 or template is None or plan.template_id == template)
+    ]
+    rows = [_plan_basic(plan, scope, world, v2) for plan in plans]
+    if v2:
+        if params.long("length") is None:
+            return rows
+        start = params.long("start") or 0
+        return rows[start : start + (params.long("length") or 0)]
+    start, length = params.long("start") or 0, params.long("length") or _PAGE
+    return _paged(rows, start, length)
+
+
+def get_job_plan_detail(world: World, call: Call) -> object:
+    """One plan (v3 ``job_plan_id``, v2 ``get_job_detail`` ``bk_job_id``): 1241007 for a bad id,
+    1243009 for a plan the scope does not have (``TaskPlanService.getTaskPlan``)."""
+    params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
+    scope = scope_of(params)
+    plan_id = params.ident("bk_job_id" if v2 else "job_plan_id", codes.MISSING_OR_ILLEGAL_NAMED)
+    plan = world.plans.get(plan_id)
+    if plan is None or plan.scope not in (None, scope):
+        raise ApiFailure(TASK_PLAN_NOT_EXIST)
+    return _plan_detail(plan, scope, world, v2)
+
+
+# -- scripts -----------------------------------------------------------------------------------
+
+
+def _script_list(world: World, call: Call, scope: Scope | None) -> object:
+    """Online scripts, newest first (``EsbScriptResourceV3Impl``: ``adjustPageParam``; a
+    ``script_language`` past 5 is 1241005 ``type``, 0 means every language)."""
+    params = call.params
+    language, name = params.long("script_language"), params.text("name")
+    if language is not None and language > 5:
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "type")
+    start, length = _page(params, cap=True)
+    scripts = [
+        s
+        for s in reversed(world.catalog.scripts_of(scope))
+        if (not language or s.language == language) and (not name or name in s.name)
+    ]
+    return _paged([Catalog.script_v3(s) for s in scripts], start, length)
+
+
+def get_script_list(world: World, call: Call) -> object:
+    """A scope's scripts."""
+    return _script_list(world, call, scope_of(call.params))
+
+
+def get_public_script_list(world: World, call: Call) -> object:
+    """The public scripts (no scope)."""
+    return _script_list(world, call, None)
+
+
+def _script_version(world: World, call: Call, scope: Scope | None) -> object:
+    """One version by ``id``, else by ``script_id`` + ``version`` (1241005 naming the missing
+    one); ``null`` data when there is none (``getScriptVersionDetailUsingPost``)."""
+    params = call.params
+    version_id = params.long("id")
+    if version_id is not None and version_id > 0:
+        found = world.catalog.versions.get(version_id)
+    else:
+        script_id, version = params.text("script_id"), params.text("version")
+        if not (script_id or "").strip():
+            raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_id")
+        if not (version or "").strip():
+            raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "version")
+        script: SimScript | None = world.catalog.scripts.get(str(script_id))
+        row = next((v for v in script.versions if v.version == version), None) if script else None
+        found = None if script is None or row is None else (script, row)
+    if found is None or found[0].scope != scope:
+        return None
+    return Catalog.version_v3(*found)
+
+
+def get_script_version_detail(world: World, call: Call) -> object:
+    """A scope's script version."""
+    return _script_version(world, call, scope_of(call.params))
+
+
+def get_public_script_version_detail(world: World, call: Call) -> object:
+    """A public script version (no scope)."""
+    return _script_version(world, call, None)
+
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+def get_account_list(world: World, call: Call) -> object:
+    """A page of accounts (``EsbAccountResourceV3Impl``: ``start`` below 0 is 0, ``length`` 1
+    to 1000, default 20; ``category`` must be 1 or 2) or v2's ``get_os_account``: every system
+    account, no paging."""
+    params = call.params
+    scope = scope_of(params)
+    accounts = world.catalog.accounts_of(scope, world.now_ms())
+    if call.flavor is ApiFlavor.ESB_V2:
+        return [Catalog.account_v2(scope, a) for a in accounts if a.category == 1]
+    category = params.long("category")
+    if category is not None and category not in (1, 2):
+        raise ApiFailure(codes.BAD_REQUEST)  # @CheckEnum: a validation failure
+    name, alias = params.text("account"), params.text("alias")
+    rows = [
+        Catalog.account_v3(scope, a)
+        for a in accounts
+        if (category is None or a.category == category)
+        and (not name or a.account == name)
+        and (not alias or a.alias == alias)
+    ]
+    start, length = _page(params, cap=True)
+    return _paged(rows, start, length)
+
+
+V3_ENDPOINTS: dict[str, Endpoint] = {
+    **_api.V3_ENDPOINTS,
+    "push_config_file": Endpoint(push_config_file, "POST"),
+    "get_job_instance_global_var_value": Endpoint(get_job_instance_global_var_value, "GET"),
+    "get_job_plan_list": Endpoint(get_job_plan_list, "GET"),
+    "get_job_plan_detail": Endpoint(get_job_plan_detail, "GET"),
+    "get_script_list": Endpoint(get_script_list, "GET"),
+    "get_public_script_list": Endpoint(get_public_script_list, "GET"),
+    "get_script_version_detail": Endpoint(get_script_version_detail, "GET"),
+    "get_public_script_version_detail": Endpoint(get_public_script_version_detail, "GET"),
+    "get_account_list": Endpoint(get_account_list, "GET"),
+}
+
+V2_ENDPOINTS: dict[str, Endpoint] = {
+    **_api.V2_ENDPOINTS,
+    "push_config_file": Endpoint(push_config_file, None),
+    "get_job_instance_global_var_value": Endpoint(get_job_instance_global_var_value, None),
+    "get_job_list": Endpoint(get_job_plan_list, None),
+    "get_job_detail": Endpoint(get_job_plan_detail, None),
+    "get_os_account": Endpoint(get_account_list, None),
+}

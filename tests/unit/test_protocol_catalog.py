@@ -1,0 +1,518 @@
+"""The sans-I/O protocol of config pushes, variable values, plans, scripts, accounts and v2's
+whole-job log: what goes on the wire per flavor (checked against bk-job's resources), every
+input check, and the reading of each DTO as bk-job's Java source spells it."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+
+from bkjob_async import (
+    Account,
+    AccountCategory,
+    ConfigFile,
+    Credentials,
+    GlobalVar,
+    HostStatus,
+    InvalidRequestError,
+    JobPlan,
+    JobVariables,
+    NotFoundError,
+    Scope,
+    ScriptVersion,
+    ScriptVersionStatus,
+    StepLog,
+    StepStatus,
+    Targets,
+    UnsupportedOperationError,
+    VariableType,
+)
+from bkjob_async._protocol import Protocol, Request, Response
+from tests.conftest import APP_SECRET
+
+BASE = "https://bk.example.com/prefix"
+BIZ = Scope.biz(2)
+V3_SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}
+CST = dt.timezone(dt.timedelta(hours=8))
+UTC = dt.timezone.utc
+IPS = Targets(ips=["0:10.0.0.1"])
+
+
+def protocol(flavor: str = "apigw-v3") -> Protocol:
+    return Protocol(
+        BASE, flavor=flavor, credentials=Credentials("my-app", APP_SECRET, "admin"), server_tz=CST
+    )
+
+
+def sent(request: Request) -> dict[str, Any]:
+    if request.method == "GET":
+        return dict(request.query or {})
+    assert request.body is not None
+    data: dict[str, Any] = json.loads(request.body)
+    return data
+
+
+def where(flavor: str, gateway: str, v2: str | None = None) -> str:
+    if flavor == "apigw-v3":
+        return f"{BASE}/api/v3/{gateway}"
+    if flavor == "esb-jobv3":
+        return f"{BASE}/api/c/compapi/v2/jobv3/{gateway}/"
+    return f"{BASE}/api/c/compapi/v2/job/{v2 or gateway}/"
+
+
+# --- methods and paths (SF/resources.yaml; jobv3-confapis/job.yaml; Esb*Resource mappings) ---
+
+READS = [
+    ("global_var_values", (BIZ, 5), "get_job_instance_global_var_value", None),
+    ("job_plan_list", (BIZ,), "get_job_plan_list", "get_job_list"),
+    ("job_plan_detail", (BIZ, 7), "get_job_plan_detail", "get_job_detail"),
+    ("account_list", (BIZ,), "get_account_list", "get_os_account"),
+]
+
+
+@pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3", "esb-v2"])
+@pytest.mark.parametrize(("build", "args", "api", "v2"), READS)
+def test_reads_are_gateway_gets_and_esb_posts(flavor, build, args, api, v2):
+    request = getattr(protocol(flavor), build)(*args)
+    assert request.url == where(flavor, api, v2)
+    assert request.method == ("GET" if flavor == "apigw-v3" else "POST")
+    assert request.idempotent
+    assert "X-Bkapi-Authorization" in request.headers
+
+
+@pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3"])
+def test_script_reads_and_their_public_twins(flavor):
+    p = protocol(flavor)
+    assert p.script_list(BIZ).url == where(flavor, "get_script_list")
+    assert p.script_list(None).url == where(flavor, "get_public_script_list")
+    detail = p.script_version_detail(BIZ, script_version_id=9)
+    assert detail.url == where(flavor, "get_script_version_detail")
+    public = p.script_version_detail(None, script_id="abc", version="1.0")
+    assert public.url == where(flavor, "get_public_script_version_detail")
+    assert sent(public) == {"script_id": "abc", "version": "1.0"}  # no scope: public library
+    assert sent(detail) == (
+        {**V3_SCOPE, "id": "9"} if flavor == "apigw-v3" else {**V3_SCOPE, "id": 9}
+    )
+
+
+def test_gateway_queries_spell_every_parameter():
+    p = protocol()
+    assert sent(p.global_var_values(BIZ, 5)) == {**V3_SCOPE, "job_instance_id": "5"}
+    assert sent(p.job_plan_detail(BIZ, 7)) == {**V3_SCOPE, "job_plan_id": "7"}
+    assert sent(p.job_plan_list(BIZ, name="dep", creator="bob", job_template_id=3, length=50)) == {
+        **V3_SCOPE,
+        "name": "dep",
+        "creator": "bob",
+        "job_template_id": "3",
+        "start": "0",
+        "length": "50",
+    }
+    assert sent(p.script_list(BIZ, name="x", script_language=4, start=20)) == {
+        **V3_SCOPE,
+        "name": "x",
+        "script_language": "4",
+        "start": "20",
+        "length": "20",
+    }
+    assert sent(p.account_list(BIZ, category=AccountCategory.DB, alias="db")) == {
+        **V3_SCOPE,
+        "category": "2",
+        "alias": "db",
+        "start": "0",
+        "length": "20",
+    }
+
+
+def test_v2_names_and_spells_its_twins():
+    p = protocol("esb-v2")
+    assert sent(p.job_plan_detail(BIZ, 7)) == {"bk_biz_id": 2, "bk_job_id": 7}
+    assert sent(p.job_plan_list(BIZ, name="dep")) == {
+        "bk_biz_id": 2,
+        "name": "dep",
+        "start": 0,
+        "length": 20,
+    }
+    assert sent(p.account_list(BIZ)) == {"bk_biz_id": 2}  # get_os_account: no filter, no page
+    log = p.job_instance_log(BIZ, 5)
+    assert (log.method, log.url) == ("POST", where("esb-v2", "get_job_instance_log"))
+    assert sent(log) == {"bk_biz_id": 2, "job_instance_id": 5}
+
+
+# --- push_config_file ------------------------------------------------------------------------
+
+
+def test_push_config_file_v3_body():
+    files = [ConfigFile("app.conf", "pw = 1\n"), ConfigFile("b.bin", b"\x00")]
+    for flavor in ("apigw-v3", "esb-jobv3"):
+        request = protocol(flavor).push_config_file(
+            BIZ,
+            targets=Targets(host_ids=[101]),
+            account=Account(id=3),
+            file_target_path="/etc",
+            files=files,
+            callback_url="https://cb.example.com/x",
+        )
+        assert (request.method, request.url) == ("POST", where(flavor, "push_config_file"))
+        assert not request.idempotent
+        assert request.headers["Content-Type"] == "application/json"
+        assert sent(request) == {
+            **V3_SCOPE,
+            "file_target_path": "/etc",
+            "account_id": 3,
+            "target_server": {"host_id_list": [101]},
+            "file_list": [
+                {"file_name": "app.conf", "content": base64.b64encode(b"pw = 1\n").decode()},
+                {"file_name": "b.bin", "content": "AA=="},
+            ],
+            "callback_url": "https://cb.example.com/x",
+        }
+        assert "pw = 1" not in repr(request)
+        assert "AA==" not in repr(request)
+
+
+def test_push_config_file_v2_reads_the_top_level_ip_list():
+    request = protocol("esb-v2").push_config_file(
+        BIZ,
+        targets=Targets(ips=["1:10.0.0.1"]),
+        account=Account(alias="root"),
+        file_target_path="/etc",
+        files=[ConfigFile("a", "x")],
+        task_name="t",
+    )
+    assert request.url == where("esb-v2", "push_config_file")
+    assert sent(request) == {
+        "bk_biz_id": 2,
+        "task_name": "t",
+        "file_target_path": "/etc",
+        "account": "root",
+        "ip_list": [{"bk_cloud_id": 1, "ip": "10.0.0.1"}],
+        "file_list": [{"file_name": "a", "content": "eA=="}],
+    }
+
+
+BAD_PUSHES = [
+    ({"files": []}, TypeError, "non-empty sequence of ConfigFile"),
+    ({"files": ["a.conf"]}, TypeError, "ConfigFile"),
+    ({"files": [ConfigFile("a", "1"), ConfigFile("a", "2")]}, ValueError, "same name"),
+    ({"file_target_path": ""}, TypeError, "file_target_path"),
+    ({"targets": Targets()}, ValueError, "targets is empty"),
+    ({"targets": Targets(host_ids=[1], ips=["0:10.0.0.1"])}, ValueError, "both host_ids"),
+    ({"account": "root"}, TypeError, "Account"),
+]
+
+
+@pytest.mark.parametrize(("change", "error", "words"), BAD_PUSHES)
+def test_bad_pushes_fail_before_any_request(change, error, words):
+    arguments: dict[str, Any] = {
+        "targets": IPS,
+        "account": Account(alias="root"),
+        "file_target_path": "/etc",
+        "files": [ConfigFile("a", "x")],
+        **change,
+    }
+    with pytest.raises(error, match=words):
+        protocol().push_config_file(BIZ, **arguments)
+
+
+@pytest.mark.parametrize(
+    ("targets", "account", "extra", "words"),
+    [
+        (Targets(host_ids=[1]), Account(alias="root"), {}, "reads only ips"),
+        (Targets(topo_nodes=[("module", 2)]), Account(alias="root"), {}, "reads only ips"),
+        (Targets(ips=["0:fe80::1"]), Account(alias="root"), {}, "IPv6"),
+        (IPS, Account(id=3), {}, "names accounts"),
+        (IPS, Account(alias="root"), {"callback_url": "http://x"}, "callback_url"),
+    ],
+)
+def test_v2_pushes_refuse_what_v2_drops(targets, account, extra, words):
+    with pytest.raises(ValueError, match=words):
+        protocol("esb-v2").push_config_file(
+            BIZ,
+            targets=targets,
+            account=account,
+            file_target_path="/etc",
+            files=[ConfigFile("a", "x")],
+            **extra,
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "error"),
+    [("", "x", ValueError), ("dir/a", "x", ValueError), ("a", "", ValueError), ("a", 3, TypeError)],
+)
+def test_config_file_checks_itself(name, content, error):
+    with pytest.raises(error):
+        ConfigFile(name, content)
+
+
+def test_config_file_content_never_in_repr():
+    assert repr(ConfigFile("app.conf", "password=hunter2")) == (
+        "ConfigFile(name='app.conf', content=<16 bytes>)"
+    )
+
+
+# --- other input checks ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda p: p.global_var_values(BIZ, 0), ValueError),
+        (lambda p: p.global_var_values(BIZ, 2**63), ValueError),
+        (lambda p: p.global_var_values(2, 5), TypeError),
+        (lambda p: p.job_plan_detail(BIZ, "7"), TypeError),
+        (lambda p: p.job_plan_list(BIZ, length=1001), ValueError),
+        (lambda p: p.job_plan_list(BIZ, length=0), ValueError),
+        (lambda p: p.job_plan_list(BIZ, start=-1), ValueError),
+        (lambda p: p.job_plan_list(BIZ, name=""), TypeError),
+        (lambda p: p.script_list(BIZ, script_language=9), ValueError),
+        (lambda p: p.script_version_detail(BIZ), ValueError),
+        (lambda p: p.script_version_detail(BIZ, script_id="a"), ValueError),
+        (lambda p: p.script_version_detail(BIZ, script_version_id=1, version="1"), ValueError),
+        (lambda p: p.account_list(BIZ, category=3), ValueError),
+    ],
+)
+def test_bad_input_fails_before_any_request(call, error):
+    with pytest.raises(error):
+        call(protocol())
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p: p.job_plan_list(BIZ, job_template_id=3),
+        lambda p: p.account_list(BIZ, alias="root"),
+        lambda p: p.account_list(BIZ, start=20),
+    ],
+)
+def test_v2_refuses_filters_it_does_not_have(call):
+    with pytest.raises(ValueError, match="ESB v2"):
+        call(protocol("esb-v2"))
+
+
+@pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3"])
+def test_the_whole_job_log_is_v2_only(flavor):
+    with pytest.raises(UnsupportedOperationError, match="esb-v2"):
+        protocol(flavor).job_instance_log(BIZ, 5)
+
+
+def test_scripts_are_v3_only():
+    p = protocol("esb-v2")
+    with pytest.raises(UnsupportedOperationError):
+        p.script_list(BIZ)
+    with pytest.raises(UnsupportedOperationError):
+        p.script_version_detail(None, script_version_id=1)
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+def test_a_password_variable_is_masked_in_repr_and_in_the_launchs_errors():
+    var = GlobalVar.password("db_password", "hunter2-hunter2")
+    assert "hunter2" not in repr(var)
+    assert "hunter2" in repr(GlobalVar(name="x", value="hunter2-hunter2"))  # not a secret
+    p = protocol()
+    request = p.execute_job_plan(BIZ, 7, global_vars=[var])
+    assert json.loads(request.body or b"")["global_var_list"] == [
+        {"name": "db_password", "value": "hunter2-hunter2"}
+    ]
+    assert "hunter2" not in repr(request)
+    echo = {"result": False, "code": 1241002, "message": "bad value hunter2-hunter2 for x"}
+    with pytest.raises(InvalidRequestError) as caught:
+        p.decipher(request, Response(200, {}, json.dumps(echo).encode()))
+    assert "hunter2" not in str(caught.value)
+
+
+def test_new_not_found_codes():
+    p = protocol()
+    request = p.job_plan_detail(BIZ, 7)
+    for code in (1243009, 1243001, 1243047, 1244003):
+        envelope = {"result": False, "code": code, "message": "not found"}
+        with pytest.raises(NotFoundError):
+            p.decipher(request, Response(200, {}, json.dumps(envelope).encode()))
+
+
+# --- reading bk-job's DTOs --------------------------------------------------------------------
+
+PLAN_V3 = {  # EsbPlanInfoV3DTO: times in epoch seconds (TaskPlanDAOImpl)
+    "bk_scope_type": "biz",
+    "bk_scope_id": "2",
+    "bk_biz_id": 2,
+    "id": 7,
+    "job_template_id": 100007,
+    "name": "deploy",
+    "creator": "admin",
+    "create_time": 1704067200,
+    "last_modify_user": "bob",
+    "last_modify_time": 1704067260000,
+    "step_list": [{"id": 701, "name": "run", "type": 1, "script_info": {}}],
+    "global_var_list": [
+        {"id": 1, "name": "pw", "type": 4, "value": "******", "required": 1, "used": True},
+        {
+            "id": 2,
+            "name": "hosts",
+            "type": 3,
+            "server": {"host_id_list": [5], "ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.1"}]},
+            "required": 0,
+        },
+    ],
+}
+
+
+def test_reads_a_v3_plan():
+    plan = protocol().parse(PLAN_V3, JobPlan)
+    assert plan.create_time == dt.datetime(2024, 1, 1, tzinfo=UTC)
+    assert plan.last_modify_time == dt.datetime(2024, 1, 1, 0, 1, tzinfo=UTC)  # ms, read as such
+    pw = plan.variable("pw")
+    assert pw is not None
+    assert (pw.type, pw.required, pw.used, pw.is_secret) == (
+        VariableType.PASSWORD,
+        True,
+        True,
+        True,
+    )
+    hosts = plan.variable("hosts")
+    assert hosts is not None
+    assert hosts.server == Targets(host_ids=[5], ips=["0:10.0.0.1"])
+
+
+def test_reads_a_v2_plan_its_password_in_clear_but_not_in_repr():
+    data = {
+        "bk_biz_id": 2,
+        "bk_job_id": 7,
+        "template_id": 3,
+        "name": "deploy",
+        "create_time": "2024-01-01 08:00:00",
+        "steps": [{"step_id": 1, "name": "s", "type": 2}],
+        "global_vars": [
+            {"category": 4, "id": 1, "name": "pw", "value": "hunter2-hunter2"},
+            {"category": 3, "id": 2, "name": "h", "ip_list": [{"bk_cloud_id": 0, "ip": "1.2.3.4"}]},
+        ],
+    }
+    plan = protocol("esb-v2").parse(data, JobPlan)
+    assert plan.create_time == dt.datetime(2024, 1, 1, tzinfo=UTC)  # server zone UTC+8
+    pw = plan.variable("pw")
+    assert pw is not None
+    assert pw.value == "hunter2-hunter2"
+    assert "hunter2" not in repr(plan)
+    h = plan.variable("h")
+    assert h is not None
+    assert h.server == Targets(ips=["0:1.2.3.4"])
+
+
+def test_v2_plan_list_is_a_bare_list_made_a_page():
+    page = protocol("esb-v2").plan_page([{"bk_job_id": 1}, {"bk_job_id": 2}], 40, 20)
+    assert (page.start, page.length, page.total) == (40, 20, None)
+    assert [p.job_plan_id for p in page.items] == [1, 2]
+
+
+def test_v2_accounts_are_one_page_in_utc():
+    rows = [{"id": 1, "account": "root", "alias": "root", "create_time": "2024-01-01 00:00:00"}]
+    page = protocol("esb-v2").account_page(rows)
+    assert (page.start, page.length, page.total) == (0, 1, 1)
+    (root,) = page.items
+    assert root.create_time == dt.datetime(2024, 1, 1, tzinfo=UTC)  # UTC, not the server zone
+    assert root.category is AccountCategory.SYSTEM
+
+
+def test_reads_variable_values_on_both_generations():
+    v3 = {
+        "job_instance_id": 5,
+        "step_instance_var_list": [
+            {"step_instance_id": 1, "global_var_list": [{"name": "a", "value": "1", "type": 1}]},
+            {"step_instance_id": 2},
+        ],
+    }
+    v2 = {
+        "job_instance_id": 5,
+        "job_instance_var_values": [
+            {
+                "step_instance_id": 1,
+                "step_instance_var_values": [{"name": "a", "value": "1", "category": 1}],
+            },
+            {
+                "step_instance_id": 2,
+                "step_instance_var_values": [{"name": "a", "value": "2", "category": 1}],
+            },
+        ],
+    }
+    first = protocol().parse(v3, JobVariables)
+    second = protocol("esb-v2").parse(v2, JobVariables)
+    assert first.values() == {"a": "1"}
+    assert [len(s.variables) for s in first.steps] == [1, 0]
+    assert second.values() == {"a": "2"}
+    secret = protocol().parse(
+        {
+            "job_instance_id": 5,
+            "step_instance_var_list": [
+                {
+                    "step_instance_id": 1,
+                    "global_var_list": [{"name": "p", "value": "hunter2-x", "type": 4}],
+                }
+            ],
+        },
+        JobVariables,
+    )
+    assert "hunter2" not in repr(secret)
+
+
+def test_reads_a_script_version_and_the_v2_job_log():
+    version = protocol().parse(
+        {
+            "id": 9,
+            "script_id": "abc",
+            "version": "1.0",
+            "content": "echo",
+            "status": 2,
+            "script_language": 1,
+            "create_time": 1704067200000,
+        },
+        ScriptVersion,
+    )
+    assert (version.status, version.create_time) == (
+        ScriptVersionStatus.OFFLINE,
+        dt.datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    log = protocol("esb-v2").parse(
+        [
+            {
+                "is_finished": True,
+                "step_instance_id": 3,
+                "name": "s",
+                "status": 4,
+                "step_results": [
+                    {
+                        "ip_status": 104,
+                        "tag": "",
+                        "ip_logs": [
+                            {
+                                "ip": "10.0.0.1",
+                                "bk_cloud_id": 0,
+                                "execute_count": 0,
+                                "exit_code": 3,
+                                "error_code": 0,
+                                "start_time": "2024-01-01 08:00:00",
+                                "total_time": 1.5,
+                                "log_content": "boom",
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+        tuple[StepLog, ...],
+    )
+    (step,) = log
+    assert (step.status, step.finished) == (StepStatus.FAIL, True)
+    (host,) = step.hosts
+    assert (host.status, host.exit_code, host.log_content) == (
+        HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE,
+        3,
+        "boom",
+    )
+    assert host.total_time == dt.timedelta(seconds=1.5)
+    assert host.start_time == dt.datetime(2024, 1, 1, tzinfo=UTC)
