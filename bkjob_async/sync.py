@@ -43,14 +43,10 @@ from . import client as _client
 from .polling import poller as _poller
 
 if TYPE_CHECKING:
-    import datetime as _dt
     from types import TracebackType
 
-    from typing_extensions import Unpack
-
-    from ._protocol import HistoryFilters
     from .config import ApiFlavor, Scope
-    from .models import JobInstanceStatus, JobInstanceSummary
+    from .models import JobInstanceStatus
     from .polling._statistics import PollerStatistics
     from .polling._watch import Completed as AsyncCompleted
     from .polling._watch import Watch as AsyncWatch
@@ -166,6 +162,22 @@ def _blocking(
     return call
 
 
+def _blocking_pages(
+    method: Callable[Concatenate[_client.BkJobClient, P], AsyncIterator[T]],
+) -> Callable[Concatenate[BkJobClient, P], Iterator[T]]:
+    """Return the blocking form of the async client's paging ``method`` (an async
+    generator): a generator of the same items, each page read in the loop when needed."""
+    name = method.__name__
+
+    def pages(self: BkJobClient, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        portal, client = self._loop()
+        yield from _iterate(portal, getattr(client, name)(*args, **kwargs))
+
+    functools.update_wrapper(pages, method)
+    pages.__qualname__ = f"BkJobClient.{name}"
+    return pages
+
+
 class BkJobClient:
     """A blocking ``bkjob_async.BkJobClient``: the same arguments, methods, returns and errors.
 
@@ -261,23 +273,20 @@ class BkJobClient:
     batch_get_job_instance_ip_log = _blocking(_client.BkJobClient.batch_get_job_instance_ip_log)
     get_job_instance_list = _blocking(_client.BkJobClient.get_job_instance_list)
     failed_host_logs = _blocking(_client.BkJobClient.failed_host_logs)
-
-    def iter_job_instances(
-        self,
-        scope: Scope,
-        *,
-        created_from: _dt.datetime,
-        created_to: _dt.datetime,
-        page_size: int = 1000,
-        **filters: Unpack[HistoryFilters],
-    ) -> Iterator[JobInstanceSummary]:
-        """Yield every job the history list matches, a page at a time, until ``total`` is
-        reached (``bkjob_async.BkJobClient.iter_job_instances``)."""
-        portal, client = self._loop()
-        pages = client.iter_job_instances(
-            scope, created_from=created_from, created_to=created_to, page_size=page_size, **filters
-        )
-        yield from _iterate(portal, pages)
+    push_config_file = _blocking(_client.BkJobClient.push_config_file)
+    get_job_instance_global_var_value = _blocking(
+        _client.BkJobClient.get_job_instance_global_var_value
+    )
+    get_job_instance_log = _blocking(_client.BkJobClient.get_job_instance_log)
+    get_job_plan_list = _blocking(_client.BkJobClient.get_job_plan_list)
+    get_job_plan_detail = _blocking(_client.BkJobClient.get_job_plan_detail)
+    get_account_list = _blocking(_client.BkJobClient.get_account_list)
+    get_script_list = _blocking(_client.BkJobClient.get_script_list)
+    get_script_version_detail = _blocking(_client.BkJobClient.get_script_version_detail)
+    iter_job_instances = _blocking_pages(_client.BkJobClient.iter_job_instances)
+    iter_job_plans = _blocking_pages(_client.BkJobClient.iter_job_plans)
+    iter_accounts = _blocking_pages(_client.BkJobClient.iter_accounts)
+    iter_scripts = _blocking_pages(_client.BkJobClient.iter_scripts)
 
 
 def _iterate(

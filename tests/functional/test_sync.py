@@ -309,3 +309,17 @@ def test_a_fork_and_an_interrupt_during_a_wait(served: Served) -> None:
     assert proc.returncode == 0, err
     assert lines[:3] == ["parent SUCCESS", "child SUCCESS", "waiting"]
     assert " ".join(lines[3:]) == "interrupted after SUCCESS parent again SUCCESS"
+
+
+def test_every_public_method_of_the_async_client_is_here_with_its_signature() -> None:
+    import inspect
+
+    public = [n for n in dir(AsyncClient) if not n.startswith("_") and n != "aclose"]
+    methods = [n for n in public if inspect.isfunction(getattr(AsyncClient, n))]
+    assert len(methods) >= 20
+    for name in methods:
+        mine = getattr(BkJobClient, name, None)
+        assert mine is not None, f"bkjob_async.sync.BkJobClient has no {name}"
+        ours, theirs = inspect.signature(mine), inspect.signature(getattr(AsyncClient, name))
+        assert list(ours.parameters) == list(theirs.parameters), name
+        assert mine.__doc__ == getattr(AsyncClient, name).__doc__, name
