@@ -34,6 +34,7 @@ import functools
 import os
 import threading
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -311,6 +312,11 @@ class Watch:
 
     def __init__(self, poller: Poller, watch: AsyncWatch, timeout: float | None) -> None:
         self._poller, self._watch, self.timeout = poller, watch, timeout
+        #: Events read in one trip to the loop and not handed out yet, and what ended the
+        #: trip early (an error, or the end), said once they are out. A named watch reads
+        #: one event a trip: asking for the next acknowledges the last.
+        self._read: deque[Event] = deque()
+        self._then: BaseException | None = None
 
     def __repr__(self) -> str:
         return f"<sync Watch of {len(self._watch.jobs)} job(s)>"
@@ -319,11 +325,24 @@ class Watch:
         return self
 
     def __next__(self) -> Event:
-        try:
-            event: Event = self._poller._wait(self._watch.__anext__, timeout=self.timeout)
-        except StopAsyncIteration:
+        if self._poller.closed:
+            raise RuntimeError("this watch's Poller is closed")
+        if not self._read and self._then is None:
+            most = 1 if self._watch.name is not None else _BATCH
+            try:
+                read, self._then = self._poller._wait(
+                    _ready, self._watch, most, timeout=self.timeout
+                )
+            except StopAsyncIteration:
+                raise StopIteration from None
+            self._read += read
+        if self._read:
+            return self._read.popleft()
+        then, self._then = self._then, None
+        if isinstance(then, StopAsyncIteration):
             raise StopIteration from None
-        return event
+        assert then is not None
+        raise then
 
     def __enter__(self) -> Watch:
         return self
@@ -362,6 +381,22 @@ class Watch:
         """Stop watching (the jobs no other watch holds are no longer polled)."""
         if not self._poller.closed:
             self._poller._wait(self._watch.aclose)
+
+
+#: The most events a watch hands over in one trip to the loop (those already received).
+_BATCH = 256
+
+
+async def _ready(watch: AsyncWatch, most: int) -> tuple[list[Event], BaseException | None]:
+    """Wait for ``watch``'s next event, then take up to ``most`` in all of those it has
+    received already (no more waiting); return them and what stopped the taking early."""
+    events = [await watch.__anext__()]
+    try:
+        while len(events) < most and watch.pending:
+            events.append(await watch.__anext__())
+    except (Exception, StopAsyncIteration) as exc:  # (said after the events before it)
+        return events, exc
+    return events, None
 
 
 class Completed:

@@ -323,3 +323,15 @@ def test_every_public_method_of_the_async_client_is_here_with_its_signature() ->
         ours, theirs = inspect.signature(mine), inspect.signature(getattr(AsyncClient, name))
         assert list(ours.parameters) == list(theirs.parameters), name
         assert mine.__doc__ == getattr(AsyncClient, name).__doc__, name
+
+
+def test_a_single_job_watch_raises_its_error_after_its_events(served: Served) -> None:
+    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client) as poller:
+        with pytest.raises(NotFoundError):
+            list(poller.watch_job(SCOPE, 99999999, timeout=10))
+        ids = [served.job([StepPlan(hosts=2)]), 99999999]
+        events = list(poller.watch_jobs(SCOPE, ids, timeout=10))
+    assert [type(e).__name__ for e in events if e.job_instance_id == ids[1]] == ["WatchFailed"]
+    assert isinstance(
+        events[-1] if events[-1].job_instance_id == ids[0] else events[-2], JobFinished
+    )
