@@ -17,6 +17,7 @@ import anyio
 import attrs
 
 from .. import errors
+from .._numbers import ID
 from ..models import JobOperation, JobStatus, StepOperation
 from ..polling import Poller, PollPolicy, SqliteStore, open_jobs
 from ..polling._codec import from_data
@@ -32,7 +33,6 @@ from ._connect import (
 from ._follow import Mode, Shown, choose_mode, rich_available, show_summary, showing
 from ._format import clock, code_name, counted, status_lines
 from ._jsonl import dumps, error_to_dict, to_json
-from ._numbers import ID
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, Context
 from ._tally import Tally
 
@@ -602,23 +602,15 @@ async def wait_for_effect(
 
 async def run_simulate(ctx: Context, args: argparse.Namespace) -> int:
     """Serve the simulator in the foreground until Ctrl-C (or ``--run-for``)."""
-    from ..testing._cli import accepted_apps, serve
+    from ..testing._cli import accepted_apps, export_hint, serve
 
     try:
-        apps = accepted_apps(args)
+        accepted_apps(args)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    # The credentials it accepts: the first --app's, or any (then demo/demo).
-    code, secret = next(iter(apps.items())) if apps else ("demo", "demo")
 
     def hint(url: str) -> None:  # once bound: the real URL, valid shell
-        ctx.out(
-            f"\nwatch its jobs from another terminal:\n"
-            f"  export BKJOB_URL={url} BKJOB_SCOPE=biz:{args.biz}\n"
-            f"  export BKJOB_APP_CODE={shlex.quote(code)} BKJOB_APP_SECRET={shlex.quote(secret)}"
-            " BKJOB_USERNAME=admin\n"
-            "  bkjob-async watch 10001 10002 10003\n"
-        )
+        ctx.out(export_hint(url, args))
 
     with ctx.interruptible():
         try:

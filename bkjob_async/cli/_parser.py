@@ -13,11 +13,11 @@ import re
 import textwrap
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
+from .._numbers import ID, PER_SECOND, SECONDS, number
 from ..config import ApiFlavor
 from ._cluster import add_cluster_options
 from ._commands import JOB_OPERATIONS, STEP_OPERATIONS
 from ._connect import DEFAULT_TIMEOUT, ENV_VARS, LANGUAGES
-from ._numbers import ID, PER_SECOND, SECONDS, number
 from ._runtime import EXIT_USAGE
 
 if TYPE_CHECKING:

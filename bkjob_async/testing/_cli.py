@@ -1,20 +1,22 @@
 """Run the simulator by hand: ``python -m bkjob_async.testing --port 9000 --jobs 50 --hosts 20``.
 
-``main(argv)`` is what ``bkjob-async simulate`` calls; it prints where the simulator listens,
-how to authenticate and which jobs and plans exist, then serves until interrupted (or for
-``--run-for`` seconds).
+``main(argv)`` prints where the simulator listens, how to authenticate and which jobs and plans
+exist, then serves until interrupted (or for ``--run-for`` seconds). ``bkjob-async simulate``
+uses the same parser, ``serve`` and ``export_hint``; nothing here imports ``cli/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from ..cli._numbers import Number, number
+from .._numbers import Number, number
 from ..config import Scope
 from ..models.enums import HostStatus, JobStatus, StepType
 from ._plan import HostPlan, StepPlan
@@ -23,7 +25,7 @@ from ._simulator import BkJobSimulator
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-__all__ = ["accepted_apps", "build_parser", "main", "serve"]
+__all__ = ["accepted_apps", "build_parser", "export_hint", "main", "serve"]
 
 
 class _Span(argparse.Action):
@@ -229,8 +231,47 @@ async def serve(
             await asyncio.sleep(options.run_for)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``bkjob-async simulate`` with ``argv``: one entry point, one set of hints."""
-    from ..cli import main as cli_main
+def export_hint(url: str, options: argparse.Namespace) -> str:
+    """Return the shell lines that watch this simulator's jobs (the credentials it accepts).
 
-    return cli_main(["simulate", *(sys.argv[1:] if argv is None else argv)])
+    The first ``--app``'s code and secret, or ``demo``/``demo`` when it accepts any; each value
+    is quoted for the shell. ``bkjob-async simulate`` prints the same lines.
+    """
+    apps = accepted_apps(options)
+    code, secret = next(iter(apps.items())) if apps else ("demo", "demo")
+    return (
+        f"\nwatch its jobs from another terminal:\n"
+        f"  export BKJOB_URL={url} BKJOB_SCOPE=biz:{options.biz}\n"
+        f"  export BKJOB_APP_CODE={shlex.quote(code)} BKJOB_APP_SECRET={shlex.quote(secret)}"
+        " BKJOB_USERNAME=admin\n"
+        "  bkjob-async watch 10001 10002 10003\n"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``python -m bkjob_async.testing`` with ``argv``: serve until Ctrl-C or ``--run-for``.
+
+    Bad arguments are usage errors (one line, exit status 2) before anything is bound; a port
+    that cannot be bound is one line and status 2 too. The command line's package is never
+    imported here (``testing/`` sits beside ``cli/``, not above it).
+    """
+    parser = build_parser()
+    options = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        accepted_apps(options)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    def hint(url: str) -> None:
+        print(export_hint(url, options), flush=True)
+
+    try:
+        anyio.run(functools.partial(serve, options, on_ready=hint))
+    except OSError as exc:
+        print(
+            f"{parser.prog}: cannot serve on {options.host}:{options.port}: {exc}", file=sys.stderr
+        )
+        return 2
+    except KeyboardInterrupt:
+        print("simulator stopped", flush=True)
+    return 0

@@ -1,4 +1,7 @@
-"""The command line's numbers: one argparse ``type`` for every numeric argument; no I/O.
+"""The command lines' numbers: one argparse ``type`` for every numeric argument; no I/O.
+
+Layer: below everything but ``config``; ``cli/`` and ``testing/`` (the simulator's command line)
+both import it, so neither imports the other for it.
 
 Rule: a number the command line takes is checked here, as it is parsed, so a bad one is a
 usage error (one line, exit status 2) before anything is started or sent: never a traceback
@@ -12,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ..config import MAX_ID
+from .config import MAX_ID
 
 __all__ = ["ID", "PER_SECOND", "SECONDS", "Number", "number"]
 
