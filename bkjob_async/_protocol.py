@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypedDict, TypeVar
 
 import attrs
 
-from . import errors
+from . import _json, errors
 from ._converter import Generation, structure
 from ._params import (
     MAX_LOG_HOSTS,
@@ -1088,7 +1088,7 @@ class Protocol:
         it the response's ``Date`` header does. Nothing here reads a clock.
         """
         try:
-            envelope = json.loads(response.body)
+            envelope = _json.loads(response.body)
         except (ValueError, RecursionError):
             envelope = None
         if not isinstance(envelope, dict) or not ("result" in envelope or "code" in envelope):

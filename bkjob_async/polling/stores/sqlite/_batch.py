@@ -7,15 +7,14 @@ an ``_Op`` is a rare call (add, remove, drop). Values are JSON text already when
 from __future__ import annotations
 
 import functools
-import json
 from typing import TYPE_CHECKING
+
+from .... import _json
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Callable
 
     from ....config import Scope
-    from .. import JsonValue
 
 _UPDATE_STATE = "UPDATE jobs SET state = ? WHERE watch = ? AND scope = ? AND job = ?"
 _INSERT_EVENT = (
@@ -29,29 +28,11 @@ _FOLD_BYTES = 2_000_000
 _FOLD_SIZE = 20_000
 
 
-def _encoder() -> Callable[[JsonValue], str]:
-    """Return ``dumps`` for store values: compact, UTF-8 as is, no NaN, no cycle check; the C
-    encoder ``JSONEncoder.encode`` makes on every call, made once (every changed poll encodes)."""
-    encoder = json.JSONEncoder(
-        ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-    )
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # pragma: no cover - CPython always has it
-        return encoder.encode
-    encode = make(
-        None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
-    )
-    join = "".join
-
-    def dumps(value: JsonValue) -> str:
-        return join(encode(value, 0))
-
-    return dumps
-
-
-_dumps = _encoder()
-_loads = json.loads
-_quote = json.encoder.encode_basestring  # a str as JSON text (what ``_dumps`` makes of it)
+# Store values as JSON text: compact, UTF-8 as is, no NaN (``orjson`` with the ``speedups``
+# extra, the standard library otherwise: the same values either way, see ``_json``).
+_dumps = _json.dumps
+_loads = _json.loads
+_quote = _json.quote  # a str as JSON text (what ``_dumps`` makes of it)
 
 _Row = tuple[str, str, int]  # (watch, scope text, job id)
 

@@ -1,0 +1,137 @@
+"""JSON for the package: ``orjson`` when installed (the ``speedups`` extra), else the stdlib; no I/O.
+
+Layer: the bottom (imports nothing of the package). The choice is made once, at import:
+``orjson`` if it imports and ``BKJOB_ASYNC_NO_SPEEDUPS`` is not set to a non-empty value other
+than ``0``, the standard library otherwise. ``SPEEDUPS`` says which.
+
+Rule: the results are the standard library's, whichever is chosen. ``loads`` gives what
+``json.loads`` gives (or raises what it raises); ``dumps`` gives text that ``loads`` reads back
+to what ``json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)``'s text
+reads back to, and raises where it raises. Where ``orjson`` would differ, the standard library
+does the work instead:
+
+- integers past 64 bits: ``orjson.loads`` reads them as floats (silently), so a text with a run
+  of 20 digits (or 19 after a minus sign) is read by ``json.loads``; ``orjson.dumps`` raises on
+  them, and ``json`` encodes them;
+- ``NaN``, ``Infinity``, ``1e400``, lone surrogates, a BOM, UTF-16 or UTF-32 text: ``orjson``
+  refuses them, ``json.loads`` reads them;
+- keys that are not strings, subclasses of ``str``/``int``/``dict``/``list``, dataclasses,
+  dates: ``orjson.dumps`` refuses them here (``default`` raises), and ``json`` encodes or
+  refuses them;
+- non-finite floats: ``orjson.dumps`` writes them as ``null`` where ``json`` raises
+  ``ValueError``. The package's own floats are finite (durations, times); a non-finite float can
+  only come from an answer ``loads`` read with the standard library, so once that happened in
+  this process (``loads`` notes it), ``dumps`` hands any value whose text has a ``null`` to the
+  standard library too.
+
+The text ``dumps`` makes may spell a float differently (``1e-07`` or ``1e-7``): both read back
+to the same float.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+__all__ = ["SPEEDUPS", "dumps", "loads", "quote"]
+
+_std_loads = json.loads
+_std_encode = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+).encode
+
+
+def _speedups() -> ModuleType | None:
+    """Return ``orjson`` if it imports and ``BKJOB_ASYNC_NO_SPEEDUPS`` does not turn it off."""
+    if os.environ.get("BKJOB_ASYNC_NO_SPEEDUPS", "") not in ("", "0"):
+        return None
+    try:
+        import orjson  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return orjson  # type: ignore[no-any-return,unused-ignore]
+
+
+_orjson = _speedups()
+#: Whether ``orjson`` does the work (the ``speedups`` extra installed, not turned off).
+SPEEDUPS = _orjson is not None
+
+# A number orjson would read as a float: 20 digits, or 19 after a minus sign (-2**63 - 1).
+_BIG = r"-\d{19}|\d{20}"
+_big_in_bytes = re.compile(_BIG.encode()).search
+_big_in_text = re.compile(_BIG).search
+_non_finite_read = False  # set once ``loads`` read a NaN or an infinity
+
+
+def _float(text: str) -> float:
+    global _non_finite_read
+    value = float(text)
+    if not math.isfinite(value):
+        _non_finite_read = True
+    return value
+
+
+def _std_loads_noted(data: bytes | bytearray | str) -> Any:
+    """``json.loads``, noting a non-finite float (it reads them; ``orjson`` refuses them)."""
+    return _std_loads(data, parse_float=_float, parse_constant=_float)
+
+
+def _refuse(value: object) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+if _orjson is not None:
+    _o_loads, _o_dumps, _OError = _orjson.loads, _orjson.dumps, _orjson.JSONDecodeError
+    _OPTIONS = (
+        _orjson.OPT_PASSTHROUGH_SUBCLASS
+        | _orjson.OPT_PASSTHROUGH_DATACLASS
+        | _orjson.OPT_PASSTHROUGH_DATETIME
+    )
+
+    def loads(data: bytes | bytearray | str) -> Any:
+        """Return the value of JSON ``data`` (bytes or text), as ``json.loads`` does."""
+        big = _big_in_text(data) if type(data) is str else _big_in_bytes(data)  # type: ignore[arg-type]
+        if big is None:
+            try:
+                return _o_loads(data)
+            except _OError:  # NaN, 1e400, a lone surrogate, a BOM, UTF-16...: json reads them
+                pass
+        return _std_loads_noted(data)
+
+    def dumps(value: Any) -> str:
+        """Return ``value`` as compact JSON text (UTF-8 as is, no NaN)."""
+        try:
+            out: bytes = _o_dumps(value, default=_refuse, option=_OPTIONS)
+        except TypeError:  # big ints, other keys, subclasses...: the stdlib's answer
+            return _std_encode(value)
+        if _non_finite_read and b"null" in out:  # a NaN from a stdlib-read answer would be null
+            return _std_encode(value)
+        return out.decode()
+
+    def quote(text: str) -> str:
+        """Return ``text`` as a JSON string literal (what ``dumps`` makes of it)."""
+        try:
+            out: bytes = _o_dumps(text, option=_OPTIONS)
+            return out.decode()
+        except TypeError:  # a lone surrogate, or a subclass of str
+            return _std_encode(text)
+
+else:
+
+    def loads(data: bytes | bytearray | str) -> Any:
+        """Return the value of JSON ``data`` (bytes or text), as ``json.loads`` does."""
+        return _std_loads(data)
+
+    def dumps(value: Any) -> str:
+        """Return ``value`` as compact JSON text (UTF-8 as is, no NaN)."""
+        return _std_encode(value)
+
+    def quote(text: str) -> str:
+        """Return ``text`` as a JSON string literal (what ``dumps`` makes of it)."""
+        return _std_encode(text)
