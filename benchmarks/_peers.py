@@ -50,6 +50,7 @@ from _harness import pin_client, rss_bytes
 from bkapi_component.open.client import Client
 from requests.adapters import HTTPAdapter
 
+import bkjob_async._json
 from bkjob_async import (
     BkJobClient,
     CallbackReceiver,
@@ -556,6 +557,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         "refused": result.pop("refused", counters.refused),
         "errors": counters.errors,
         "finished": counters.finished,
+        "speedups": bkjob_async._json.SPEEDUPS,  # orjson or the stdlib (issue 40)
     }
     if config.get("seen_file"):
         Path(config["seen_file"]).write_text(json.dumps(counters.seen))

@@ -201,6 +201,7 @@ def _spawn(config: dict[str, Any], tmp: Path) -> subprocess.Popen[str]:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, **config.get("env", {})},  # e.g. BKJOB_ASYNC_NO_SPEEDUPS
     )
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -62,10 +61,18 @@ _orjson = _speedups()
 #: Whether ``orjson`` does the work (the ``speedups`` extra installed, not turned off).
 SPEEDUPS = _orjson is not None
 
-# A number orjson would read as a float: 20 digits, or 19 after a minus sign (-2**63 - 1).
-_BIG = r"-\d{19}|\d{20}"
-_big_in_bytes = re.compile(_BIG.encode()).search
-_big_in_text = re.compile(_BIG).search
+# A number orjson would read as a float has 20 digits, or 19 after a minus sign (-2**63 - 1):
+# a text with a run of 19 digits goes to the standard library. Found by mapping every digit to
+# "0" and looking for 19 zeros (two C passes; a regular expression costs 7x that).
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_RUN = b"0" * 19
+
+
+def _may_hold_big_ints(data: bytes | bytearray | str) -> bool:
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    return _RUN in raw.translate(_DIGITS)
+
+
 _non_finite_read = False  # set once ``loads`` read a NaN or an infinity
 
 
@@ -96,8 +103,7 @@ if _orjson is not None:
 
     def loads(data: bytes | bytearray | str) -> Any:
         """Return the value of JSON ``data`` (bytes or text), as ``json.loads`` does."""
-        big = _big_in_text(data) if type(data) is str else _big_in_bytes(data)  # type: ignore[arg-type]
-        if big is None:
+        if not _may_hold_big_ints(data):
             try:
                 return _o_loads(data)
             except _OError:  # NaN, 1e400, a lone surrogate, a BOM, UTF-16...: json reads them
