@@ -1,0 +1,184 @@
+"""The pytest plugin (``bkjob_async.testing.pytest_plugin``), as a user's project sees it.
+
+Each test writes a user's test file and runs pytest on it in a subprocess (``pytester``), with
+nothing but what the package installs: the plugin comes from the ``pytest11`` entry point, the
+async tests run under anyio's plugin, on asyncio and on trio.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+HAS_TRIO = importlib.util.find_spec("trio") is not None
+DOCS = Path(__file__).parents[2] / "docs" / "howto" / "testing-with-the-plugin.md"
+
+
+def _run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(test_user=textwrap.dedent(source))
+    # No ini of the project: a user's own. -p no:randomly etc. are not needed.
+    return pytester.runpytest_subprocess("-q", "-W", "error", "-p", "no:cacheprovider", *args)
+
+
+def test_the_entry_point_gives_the_fixtures_and_the_marker(pytester: pytest.Pytester) -> None:
+    result = _run(
+        pytester,
+        """
+        import pytest
+
+        def test_listed(request):
+            names = request.config.pluginmanager.list_name_plugin()
+            assert any(plugin.__name__ == "bkjob_async.testing.pytest_plugin"
+                       for _, plugin in names if plugin is not None)
+        """,
+        "--fixtures",
+    )
+    out = result.stdout.str()
+    for name in ("bkjob_simulator", "bkjob_server", "bkjob_client", "bkjob_scope"):
+        assert name in out
+    markers = pytester.runpytest_subprocess("--markers").stdout.str()
+    assert "@pytest.mark.bkjob(jobs=0, hosts=2, faults=()" in markers
+
+
+BACKENDS = """
+    import pytest
+
+    @pytest.fixture(params=["asyncio", "trio"] if {trio} else ["asyncio"])
+    def anyio_backend(request):
+        return request.param
+"""
+
+
+def test_jobs_hosts_and_faults_from_the_marker_in_memory(pytester: pytest.Pytester) -> None:
+    result = _run(
+        pytester,
+        BACKENDS.format(trio=HAS_TRIO)
+        + """
+    from bkjob_async import ApiError, RetryPolicy
+    from bkjob_async.testing import Fault
+
+    pytestmark = pytest.mark.anyio
+
+    @pytest.mark.bkjob(jobs=3, hosts=4)
+    async def test_three_jobs(bkjob_simulator, bkjob_client, bkjob_scope, anyio_backend):
+        assert len(bkjob_simulator.job_ids()) == 3
+        for job_id in bkjob_simulator.job_ids():
+            status = await bkjob_client.get_job_instance_status(bkjob_scope, job_id)
+            assert status.job.job_instance_id == job_id
+            assert len(status.steps[0].hosts) == 4
+        assert bkjob_simulator.request_count("get_job_instance_status") == 3
+
+    @pytest.mark.bkjob(jobs=1, faults=[Fault.http_status(503), Fault.http_status(503)])
+    async def test_faults_are_retried(bkjob_simulator, bkjob_client, bkjob_scope):
+        job_id = bkjob_simulator.job_ids()[0]
+        await bkjob_client.get_job_instance_status(bkjob_scope, job_id)
+        assert bkjob_simulator.request_count("get_job_instance_status") == 3
+
+    @pytest.mark.bkjob(
+        jobs=1,
+        scope=7,
+        faults=[{"fault": Fault.business_error(1240002), "api": "get_job_instance_status",
+                 "times": None}],
+    )
+    async def test_a_fault_for_every_request(bkjob_simulator, bkjob_client, bkjob_scope):
+        assert bkjob_scope.id == 7
+        with pytest.raises(ApiError):
+            await bkjob_client.get_job_instance_status(bkjob_scope, bkjob_simulator.job_ids()[0])
+
+    async def test_no_marker_no_jobs(bkjob_simulator):
+        assert bkjob_simulator.job_ids() == []
+    """,
+    )
+    backends = 2 if HAS_TRIO else 1
+    result.assert_outcomes(passed=4 * backends)
+
+
+def test_bkjob_server_is_http_on_loopback_and_skips_on_trio(pytester: pytest.Pytester) -> None:
+    result = _run(
+        pytester,
+        BACKENDS.format(trio=HAS_TRIO)
+        + """
+    pytestmark = pytest.mark.anyio
+
+    @pytest.mark.bkjob(jobs=2, hosts=1)
+    async def test_over_http(bkjob_server, bkjob_client, bkjob_scope):
+        assert bkjob_server.url.startswith("http://127.0.0.1:")
+        assert not bkjob_server.url.endswith(":0")
+        status = await bkjob_client.get_job_instance_status(bkjob_scope, bkjob_server.job_ids()[1])
+        assert status.job.job_instance_id == bkjob_server.job_ids()[1]
+        assert bkjob_server.statistics().requests >= 1
+    """,
+        "-rs",
+    )
+    if HAS_TRIO:
+        result.assert_outcomes(passed=1, skipped=1)
+        result.stdout.fnmatch_lines(["*bkjob_server runs on asyncio*"])
+    else:
+        result.assert_outcomes(passed=1)
+
+
+def test_virtual_time_from_the_marker(pytester: pytest.Pytester) -> None:
+    result = _run(
+        pytester,
+        """
+    import time
+    import asyncio
+    import pytest
+    from bkjob_async import Poller
+    from bkjob_async.testing import StepPlan, VirtualTimeLoop
+
+    pytestmark = pytest.mark.anyio
+
+    @pytest.mark.bkjob(jobs=1, hosts=3, virtual_time=True, host_duration=(600.0, 900.0))
+    async def test_a_quarter_hour_in_a_moment(bkjob_simulator, bkjob_client, bkjob_scope):
+        assert isinstance(asyncio.get_running_loop(), VirtualTimeLoop)
+        started = time.monotonic()
+        async with Poller(bkjob_client) as poller:
+            final = await poller.wait_finished(bkjob_scope, bkjob_simulator.job_ids()[0])
+        assert final.job.status.is_finished
+        assert asyncio.get_running_loop().time() >= 600.0
+        assert time.monotonic() - started < 30.0
+
+    @pytest.mark.bkjob(virtual_time=True)
+    async def test_no_server_on_virtual_time(bkjob_server):
+        pass
+    """,
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*virtual_time=True needs an anyio test*"])
+
+
+def _python_blocks(text: str) -> list[str]:
+    blocks, inside, lines = [], False, []
+    for line in text.splitlines():
+        if line.strip() == "```python":
+            inside, lines = True, []
+        elif line.strip() == "```" and inside:
+            inside = False
+            blocks.append("\n".join(lines) + "\n")
+        elif inside:
+            lines.append(line)
+    return blocks
+
+
+def test_the_docs_examples_run_as_written(pytester: pytest.Pytester) -> None:
+    """The how-to's test files (each block after ``readme-test: skip (a pytest test file``)
+    pass as they are: the first on asyncio and trio (anyio's default backends), the second
+    (virtual time) on asyncio."""
+    text = DOCS.read_text()
+    marker = "<!-- readme-test: skip (a pytest test file:"
+    examples = [_python_blocks(part)[0] for part in text.split(marker)[1:]]
+    assert len(examples) == 2
+    first = [line for line in examples[0].splitlines() if line.strip()]
+    assert len(first) <= 10  # "a user's test in ten lines"
+    pytester.makepyfile(test_example=examples[0], test_virtual=examples[1])
+    result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=3 if HAS_TRIO else 2)
+    if HAS_TRIO:
+        result.stdout.fnmatch_lines(["*test_example.py::test_my_status_check?trio? PASSED*"])
+    result.stdout.fnmatch_lines(["*test_virtual.py::test_the_deploy_ends?virtual? PASSED*"])
