@@ -15,12 +15,14 @@ of these never sees a secret.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._tracing import api_attributes, tracer
 from .errors import BkJobError, ConnectError, RateLimitedError, TransportError
 
 if TYPE_CHECKING:
@@ -153,7 +155,13 @@ async def call(
     sleep: Sleep,
     rng: random.Random,
 ) -> Any:
-    """Send ``request`` until it succeeds or fails for good; return the envelope's ``data``."""
+    """Send ``request`` until it succeeds or fails for good; return the envelope's ``data``.
+
+    With spans on (``_tracing``), one span named ``bkjob <api>`` covers every attempt.
+    """
+    found = tracer()
+    if found is not None:
+        return await _traced(found, transport, protocol, request, retry=retry, sleep=sleep, rng=rng)
     send = sender(transport, protocol)
     attempt = 1
     while True:
@@ -164,14 +172,98 @@ async def call(
             if attempt >= retry.max_attempts or not is_retryable(exc, request.idempotent):
                 raise
             delay = retry.delay(attempt, getattr(exc, "retry_after", None), rng=rng)
-            logger.info(
-                "%s failed (%s: %s); retry %d/%d in %.2f s",
-                request.api,
-                type(exc).__name__,
-                exc,
-                attempt,
-                retry.max_attempts - 1,
-                delay,
-            )
+            _log_retry(request, exc, attempt, retry, delay)
             await sleep(delay)
             attempt += 1
+
+
+def _log_retry(
+    request: Request, exc: BkJobError, attempt: int, retry: RetryPolicy, delay: float
+) -> None:
+    logger.info(
+        "%s failed (%s: %s); retry %d/%d in %.2f s",
+        request.api,
+        type(exc).__name__,
+        exc,
+        attempt,
+        retry.max_attempts - 1,
+        delay,
+    )
+
+
+def _params(request: Request) -> Mapping[str, Any] | None:
+    """The request's query, or its JSON body's top level: where its scope and ids are."""
+    if request.query:
+        return request.query
+    if request.body:
+        try:
+            data = json.loads(request.body)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+    return None
+
+
+async def _traced(
+    found: Any,
+    transport: Transport,
+    protocol: BkJobProtocol,
+    request: Request,
+    *,
+    retry: RetryPolicy,
+    sleep: Sleep,
+    rng: random.Random,
+) -> Any:
+    """``call`` inside a span: every attempt and wait, ``bkjob.retries``, ``error.type``."""
+    attributes = api_attributes(protocol.flavor.value, request.method, _params(request))
+    with found.start_as_current_span(
+        f"bkjob {request.api}",
+        kind=_client_kind(),
+        attributes=attributes,
+        record_exception=False,  # (a message may quote what the server echoed: never kept)
+        set_status_on_exception=False,
+    ) as span:
+        send = sender(transport, protocol)
+        attempt = 1
+        try:
+            while True:
+                try:
+                    response = await send(request)
+                    return protocol.decipher(request, response, now=time.time())
+                except BkJobError as exc:
+                    if attempt >= retry.max_attempts or not is_retryable(exc, request.idempotent):
+                        raise
+                    delay = retry.delay(attempt, getattr(exc, "retry_after", None), rng=rng)
+                    _log_retry(request, exc, attempt, retry, delay)
+                    span.add_event(
+                        "retry",
+                        {
+                            "bkjob.attempt": attempt,
+                            "error.type": type(exc).__name__,
+                            "bkjob.delay": delay,
+                        },
+                    )
+                    await sleep(delay)
+                    attempt += 1
+        except BaseException as exc:
+            span.set_attribute("error.type", type(exc).__name__)
+            if isinstance(exc, Exception):
+                span.set_status(_error_status())
+            raise
+        finally:
+            span.set_attribute("bkjob.retries", attempt - 1)
+
+
+def _client_kind() -> Any:
+    from opentelemetry.trace import SpanKind  # type: ignore[import-not-found,unused-ignore]
+
+    return SpanKind.CLIENT
+
+
+def _error_status() -> Any:
+    from opentelemetry.trace import (  # type: ignore[import-not-found,unused-ignore]
+        Status,
+        StatusCode,
+    )
+
+    return Status(StatusCode.ERROR)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
+from .._tracing import poll_rounds
 from ._decide import UNCHANGED
 from ._heap import Slot
 from ._reader import Unread
@@ -22,6 +23,7 @@ from ._reader import Unread
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
+    from .._tracing import PollRounds
     from ._driver import Driver
     from ._jobs import Watched
 
@@ -36,12 +38,15 @@ class Workers:
 
     def __init__(self, driver: Driver) -> None:
         self.driver = driver
+        #: The poll rounds' spans (``_tracing``), or ``None``: spans off (checked at start).
+        self.rounds: PollRounds | None = None
         #: Answers held back to be folded together: (job, answer, sent at, permit).
         self._held: list[tuple[Watched, Unread, float, Any]] = []
         #: Requests in flight now.
         self.in_flight = 0
 
     def start(self, tg: TaskGroup) -> None:
+        self.rounds = poll_rounds()
         for _ in range(self.driver.policy.max_in_flight):
             tg.start_soon(self._worker)
 
@@ -54,6 +59,8 @@ class Workers:
             watched = driver.due.take(driver.clock())
             if watched is not None:
                 return watched
+        if self.rounds is not None:  # nothing due: the round is over
+            self.rounds.end()
         while True:
             watched = await driver.due.park(slot)
             if watched is None and self._held:
@@ -68,6 +75,7 @@ class Workers:
         slot = Slot()
         driver = self.driver
         read, apply, take, clock = driver.reader.read, driver.apply, driver.due.take, driver.clock
+        rounds = self.rounds
         while True:
             watched = take(clock()) or await self._wait(slot)
             if not self._still_watched(watched):
@@ -86,7 +94,11 @@ class Workers:
                 if self._held:  # answers that came before this failure count first
                     self._fold()
                 driver.failed(watched, exc, sent_at, permit)
+                if rounds is not None:
+                    rounds.note(failed=True)
             else:
+                if rounds is not None:
+                    rounds.note(changed=result is not None)
                 if watched.active:
                     if result is None:
                         apply(watched, UNCHANGED)
