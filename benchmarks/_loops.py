@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,16 @@ from _harness import pin_client
 
 from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
 from bkjob_async.tuning import keep_receive_buffers_on_heap
+
+if os.environ.get("BENCH_OTEL_SPANS") == "1":  # spans on (test_tracing_cost.py): the SDK, kept
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    _provider = TracerProvider()
+    _provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+    trace.set_tracer_provider(_provider)
 
 CONCURRENCY = 32
 WARMUP = 1.5
