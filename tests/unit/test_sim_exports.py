@@ -42,6 +42,8 @@ def test_the_simulator_does_not_use_the_clients_wire_code():
     sources = sorted(pathlib.Path(testing.__file__).parent.glob("*.py"))
     assert len(sources) > 10
     for source in sources:
+        if source.name == "pytest_plugin.py":  # the fixtures bind a client to the simulator
+            continue
         text = source.read_text(encoding="utf-8")
         if source.name in ("_mock.py", "_serve.py", "_server.py"):  # the seam's two data types
             text = text.replace("from .._protocol import Request, Response\n", "")
