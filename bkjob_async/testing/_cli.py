@@ -256,11 +256,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     imported here (``testing/`` sits beside ``cli/``, not above it).
     """
     parser = build_parser()
-    options = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        accepted_apps(options)
-    except ValueError as exc:
-        parser.error(str(exc))
+        options = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        try:
+            accepted_apps(options)
+        except ValueError as exc:
+            parser.error(str(exc))
+    except SystemExit as exc:  # --help (0), or a usage error (2), said on stderr already
+        return exc.code if isinstance(exc.code, int) else 2
 
     def hint(url: str) -> None:
         print(export_hint(url, options), flush=True)

@@ -34,10 +34,7 @@ def test_the_simulator_and_its_command_line_never_load_the_cli_package() -> None
         for argv in (["--help"], ["--jobs", "-1"], ["--secret", "s"]):
             out = io.StringIO()
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-                try:
-                    main(argv)
-                except SystemExit as exc:
-                    code = exc.code
+                code = main(argv)
             print(argv[0], code)
         cli = "bkjob_async.cli"
         print(sorted(m for m in sys.modules if m == cli or m.startswith(cli + ".")))
