@@ -160,35 +160,64 @@ async def call(
     With spans on (``_tracing``), one span named ``bkjob <api>`` covers every attempt.
     """
     found = tracer()
-    if found is not None:
-        return await _traced(found, transport, protocol, request, retry=retry, sleep=sleep, rng=rng)
+    if found is None:
+        return await _retrying(transport, protocol, request, retry, sleep, rng, None)
+    attributes = api_attributes(protocol.flavor.value, request.method, _params(request))
+    with found.start_as_current_span(
+        f"bkjob {request.api}",
+        kind=_client_kind(),
+        attributes=attributes,
+        record_exception=False,  # (a message may quote what the server echoed: never kept)
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            return await _retrying(transport, protocol, request, retry, sleep, rng, span)
+        except BaseException as exc:
+            span.set_attribute("error.type", type(exc).__name__)
+            if isinstance(exc, Exception):
+                span.set_status(_error_status())
+            raise
+
+
+async def _retrying(
+    transport: Transport,
+    protocol: BkJobProtocol,
+    request: Request,
+    retry: RetryPolicy,
+    sleep: Sleep,
+    rng: random.Random,
+    span: Any,
+) -> Any:
+    """The retry loop; with a ``span``, a ``retry`` event each time and ``bkjob.retries``."""
     send = sender(transport, protocol)
     attempt = 1
-    while True:
-        try:
-            response = await send(request)
-            return protocol.decipher(request, response, now=time.time())
-        except BkJobError as exc:
-            if attempt >= retry.max_attempts or not is_retryable(exc, request.idempotent):
-                raise
-            delay = retry.delay(attempt, getattr(exc, "retry_after", None), rng=rng)
-            _log_retry(request, exc, attempt, retry, delay)
-            await sleep(delay)
-            attempt += 1
-
-
-def _log_retry(
-    request: Request, exc: BkJobError, attempt: int, retry: RetryPolicy, delay: float
-) -> None:
-    logger.info(
-        "%s failed (%s: %s); retry %d/%d in %.2f s",
-        request.api,
-        type(exc).__name__,
-        exc,
-        attempt,
-        retry.max_attempts - 1,
-        delay,
-    )
+    try:
+        while True:
+            try:
+                response = await send(request)
+                return protocol.decipher(request, response, now=time.time())
+            except BkJobError as exc:
+                if attempt >= retry.max_attempts or not is_retryable(exc, request.idempotent):
+                    raise
+                delay = retry.delay(attempt, getattr(exc, "retry_after", None), rng=rng)
+                logger.info(
+                    "%s failed (%s: %s); retry %d/%d in %.2f s",
+                    request.api,
+                    type(exc).__name__,
+                    exc,
+                    attempt,
+                    retry.max_attempts - 1,
+                    delay,
+                )
+                if span is not None:
+                    error = type(exc).__name__
+                    event = {"bkjob.attempt": attempt, "error.type": error, "bkjob.delay": delay}
+                    span.add_event("retry", event)
+                await sleep(delay)
+                attempt += 1
+    finally:
+        if span is not None:
+            span.set_attribute("bkjob.retries", attempt - 1)
 
 
 def _params(request: Request) -> Mapping[str, Any] | None:
@@ -202,56 +231,6 @@ def _params(request: Request) -> Mapping[str, Any] | None:
             return None
         return data if isinstance(data, dict) else None
     return None
-
-
-async def _traced(
-    found: Any,
-    transport: Transport,
-    protocol: BkJobProtocol,
-    request: Request,
-    *,
-    retry: RetryPolicy,
-    sleep: Sleep,
-    rng: random.Random,
-) -> Any:
-    """``call`` inside a span: every attempt and wait, ``bkjob.retries``, ``error.type``."""
-    attributes = api_attributes(protocol.flavor.value, request.method, _params(request))
-    with found.start_as_current_span(
-        f"bkjob {request.api}",
-        kind=_client_kind(),
-        attributes=attributes,
-        record_exception=False,  # (a message may quote what the server echoed: never kept)
-        set_status_on_exception=False,
-    ) as span:
-        send = sender(transport, protocol)
-        attempt = 1
-        try:
-            while True:
-                try:
-                    response = await send(request)
-                    return protocol.decipher(request, response, now=time.time())
-                except BkJobError as exc:
-                    if attempt >= retry.max_attempts or not is_retryable(exc, request.idempotent):
-                        raise
-                    delay = retry.delay(attempt, getattr(exc, "retry_after", None), rng=rng)
-                    _log_retry(request, exc, attempt, retry, delay)
-                    span.add_event(
-                        "retry",
-                        {
-                            "bkjob.attempt": attempt,
-                            "error.type": type(exc).__name__,
-                            "bkjob.delay": delay,
-                        },
-                    )
-                    await sleep(delay)
-                    attempt += 1
-        except BaseException as exc:
-            span.set_attribute("error.type", type(exc).__name__)
-            if isinstance(exc, Exception):
-                span.set_status(_error_status())
-            raise
-        finally:
-            span.set_attribute("bkjob.retries", attempt - 1)
 
 
 def _client_kind() -> Any:
