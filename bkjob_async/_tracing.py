@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["ROUND_SECONDS", "PollRounds", "api_attributes", "poll_rounds", "tracer"]
+__all__ = [
+    "ROUND_SECONDS",
+    "PollRounds",
+    "answer_attributes",
+    "api_attributes",
+    "poll_rounds",
+    "tracer",
+]
 
 #: The longest a poll round's span lasts: a busy poller (never idle) cuts one this often.
 ROUND_SECONDS = 1.0
@@ -81,6 +88,16 @@ def api_attributes(flavor: str, method: str, params: Mapping[str, Any] | None) -
         attributes["bkjob.scope"] = f"{_SCOPE_TYPES.get(str(kind), 'biz')}:{_int_text(scope_id)}"
     for key in ("job_instance_id", "step_instance_id"):
         value = params.get(key)
+        if value is not None:
+            attributes[f"bkjob.{key}"] = _int_or_text(value)
+    return attributes
+
+
+def answer_attributes(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the job and step ids an answer's ``data`` names at its top level (a launch's)."""
+    attributes: dict[str, Any] = {}
+    for key in ("job_instance_id", "step_instance_id"):
+        value = data.get(key)
         if value is not None:
             attributes[f"bkjob.{key}"] = _int_or_text(value)
     return attributes

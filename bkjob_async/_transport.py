@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._tracing import api_attributes, tracer
+from ._tracing import answer_attributes, api_attributes, tracer
 from .errors import BkJobError, ConnectError, RateLimitedError, TransportError
 
 if TYPE_CHECKING:
@@ -195,7 +195,10 @@ async def _retrying(
         while True:
             try:
                 response = await send(request)
-                return protocol.decipher(request, response, now=time.time())
+                data = protocol.decipher(request, response, now=time.time())
+                if span is not None and isinstance(data, dict):  # a launch's new job, say
+                    span.set_attributes(answer_attributes(data))
+                return data
             except BkJobError as exc:
                 if attempt >= retry.max_attempts or not is_retryable(exc, request.idempotent):
                     raise

@@ -100,7 +100,7 @@ async def test_one_span_per_call_named_after_the_api(spans: InMemorySpanExporter
 async def test_a_launch_span_on_every_flavor(spans: InMemorySpanExporter, flavor: str) -> None:
     sim = BkJobSimulator()
     async with _client(sim, flavor=flavor) as client:
-        await client.fast_execute_script(
+        launched = await client.fast_execute_script(
             SCOPE,
             targets=Targets(ips=["0:10.0.0.1"]),
             account=Account(alias="root"),
@@ -111,6 +111,8 @@ async def test_a_launch_span_on_every_flavor(spans: InMemorySpanExporter, flavor
     assert launch.attributes["bkjob.flavor"] == flavor
     assert launch.attributes["bkjob.scope"] == "biz:2"
     assert launch.attributes["http.request.method"] == "POST"
+    # Known once bk-job answers: the new job's id.
+    assert launch.attributes["bkjob.job_instance_id"] == launched.job_instance_id
 
 
 async def test_retries_are_inside_the_one_span(spans: InMemorySpanExporter) -> None:
