@@ -40,7 +40,8 @@ suppress_warnings = ["myst.header"]  # a page may start at ## in an included fra
 
 html_theme = "furo"
 html_title = f"bkjob-async {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_favicon = "_static/favicon.svg"  # (the browser asks for /favicon.ico without one)
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"

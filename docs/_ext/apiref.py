@@ -22,12 +22,12 @@ import importlib
 import inspect
 import pathlib
 import pkgutil
+import re
 import types
 from typing import Any, TypeVar
 
 import attrs
 from docutils import nodes
-from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.pycode import ModuleAnalyzer
@@ -199,28 +199,52 @@ class ModuleDirective(SphinxDirective):
 
 
 class DefaultsDirective(SphinxDirective):
-    """``bkjob-defaults CLASS``: a table of an attrs class's fields and their defaults."""
+    """``bkjob-defaults PATH``: a table of a configuration object's arguments and defaults.
+
+    PATH is an attrs class (its fields) or any class or function (its arguments). Each row
+    says what the docstring's ``:param name:`` says, or else the argument's type.
+    """
 
     required_arguments = 1
-    option_spec = {"exclude": directives.unchanged}
 
     def run(self) -> list[nodes.Node]:
         path = self.arguments[0]
-        module_name, _, name = path.rpartition(".")
-        cls = getattr(importlib.import_module(module_name), name)
-        rows = ["   * - field", "     - default", "     - type"]
-        for field in attrs.fields(cls):
-            if field.name.startswith("_") or not field.init:
-                continue
-            rows += [
-                f"   * - ``{field.alias or field.name}``",
-                f"     - {_default(field.default)}",
-                f"     - ``{_type_text(field.type)}``",
-            ]
-        lines = [f".. list-table:: :py:class:`{path}`", "   :header-rows: 1", "", *rows, ""]
+        value = _lookup(path)
+        if value is None:
+            raise self.error(f"bkjob-defaults: nothing is called {path}")
+        rows = ["   * - argument", "     - default", "     - what it is"]
+        described = dict(
+            (name, " ".join(text.split()))
+            for name, text in re.findall(
+                r":param (\w+):(.*?)(?=\n\s*:\w|\Z)", inspect.getdoc(value) or "", re.DOTALL
+            )
+        )
+        for name, default, annotation in _arguments(value):
+            what = described.get(name) or f"``{annotation}``"
+            rows += [f"   * - ``{name}``", f"     - {_default(default)}", f"     - {what}"]
+        lines = [f".. list-table:: :py:obj:`{path}`", "   :header-rows: 1", "   :widths: 20 20 60", "", *rows, ""]
         container = nodes.container()
         nested_parse_with_titles(self.state, StringList(lines, source=path), container)
         return container.children
+
+
+def _arguments(value: Any) -> list[tuple[str, Any, str]]:
+    if attrs.has(value):
+        return [
+            (field.alias or field.name, field.default, _type_text(field.type))
+            for field in attrs.fields(value)
+            if field.init and not field.name.startswith("_")
+        ]
+    found = []
+    for parameter in inspect.signature(value).parameters.values():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.name in ("self", "cls"):
+            continue
+        default = attrs.NOTHING if parameter.default is parameter.empty else parameter.default
+        annotation = "" if parameter.annotation is parameter.empty else parameter.annotation
+        found.append((parameter.name, default, _type_text(annotation)))
+    return found
 
 
 def _default(default: Any) -> str:
