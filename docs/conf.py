@@ -19,7 +19,7 @@ import bkjob_async  # noqa: E402
 
 project = "bkjob-async"
 author = "The bkjob-async authors"
-copyright = "The bkjob-async authors"  # noqa: A001
+copyright = "The bkjob-async authors"
 release = bkjob_async.__version__
 version = release
 
@@ -56,7 +56,10 @@ nitpicky = True
 nitpick_ignore_regex = [
     # The dependencies and optional extras (aiohttp, anyio, attrs, cattrs, redis, rich,
     # prometheus_client), as they appear in signatures.
-    (r"py:.*", r"(aiohttp|anyio|attr|attrs|cattrs|redis|rich|prometheus_client|multidict|yarl)(\..*)?"),
+    (
+        r"py:.*",
+        r"(aiohttp|anyio|attr|attrs|cattrs|redis|rich|prometheus_client|multidict|yarl)(\..*)?",
+    ),
     # The standard library's modules, which intersphinx would link to python.org.
     (
         r"py:.*",

@@ -24,16 +24,18 @@ import pathlib
 import pkgutil
 import re
 import types
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from docutils import nodes
 from docutils.statemachine import StringList
-from sphinx.application import Sphinx
 from sphinx.pycode import ModuleAnalyzer
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
 
 PACKAGE = "bkjob_async"
 OUT = pathlib.PurePosixPath("reference") / "api"
@@ -105,9 +107,7 @@ def undocumented() -> list[str]:
             value = getattr(module, name)
             path = f"{module_name}.{name}"
             if inspect.isclass(value) or inspect.isfunction(value):
-                if not inspect.getdoc(value) or (
-                    inspect.isclass(value) and value.__doc__ is None
-                ):
+                if not inspect.getdoc(value) or (inspect.isclass(value) and value.__doc__ is None):
                     missing.append(path)
                 if inspect.isclass(value):
                     missing += _undocumented_members(value, path)
@@ -213,16 +213,23 @@ class DefaultsDirective(SphinxDirective):
         if value is None:
             raise self.error(f"bkjob-defaults: nothing is called {path}")
         rows = ["   * - argument", "     - default", "     - what it is"]
-        described = dict(
-            (name, " ".join(text.split()))
+        described = {
+            name: " ".join(text.split())
             for name, text in re.findall(
                 r":param (\w+):(.*?)(?=\n\s*:\w|\Z)", inspect.getdoc(value) or "", re.DOTALL
             )
-        )
+        }
         for name, default, annotation in _arguments(value):
             what = described.get(name) or f"``{annotation}``"
             rows += [f"   * - ``{name}``", f"     - {_default(default)}", f"     - {what}"]
-        lines = [f".. list-table:: :py:obj:`{path}`", "   :header-rows: 1", "   :widths: 20 20 60", "", *rows, ""]
+        lines = [
+            f".. list-table:: :py:obj:`{path}`",
+            "   :header-rows: 1",
+            "   :widths: 20 20 60",
+            "",
+            *rows,
+            "",
+        ]
         container = nodes.container()
         nested_parse_with_titles(self.state, StringList(lines, source=path), container)
         return container.children

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docutils import nodes
-from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -51,7 +53,9 @@ class CliDirective(SphinxDirective):
         sections: list[nodes.Node] = []
         for name, sub in _subcommands(parser).items():
             title = f"{prefix} {name}"
-            section = nodes.section(ids=[nodes.make_id(title)], names=[nodes.fully_normalize_name(title)])
+            section = nodes.section(
+                ids=[nodes.make_id(title)], names=[nodes.fully_normalize_name(title)]
+            )
             section += nodes.title(text=title)
             section += nodes.literal_block(text=_help(sub), language="text")
             self.state.document.note_implicit_target(section, section)

@@ -49,9 +49,7 @@ def pages() -> list[Block]:
 
 def runnable(lang: str, *, tutorial: bool = False) -> list[Block]:
     return [
-        b
-        for b in pages()
-        if b.lang == lang and b.skip is None and (b.path == TUTORIAL) == tutorial
+        b for b in pages() if b.lang == lang and b.skip is None and (b.path == TUTORIAL) == tutorial
     ]
 
 
@@ -67,7 +65,7 @@ def test_every_block_is_tagged_and_says_why_it_is_skipped() -> None:
 
 
 @pytest.mark.parametrize("block", runnable("python"), ids=str)
-async def test_python_block_runs_as_printed(block: Block, sim) -> None:
+async def test_python_block_runs_as_printed(block: Block, sim) -> None:  # noqa: F811
     status, out, err = await run([sys.executable, "-c", block.body], sim.url)
     assert status == 0, f"{block} failed:\n{err}"
     assert "Traceback" not in err
@@ -109,7 +107,8 @@ async def test_shell_block_runs_against_simulate(block: Block) -> None:
         for line in commands(block):
             status, output = await bash(line, env)
             assert status in (0, 1), f"{block}: {line!r} exited {status}:\n{output}"
-            assert "Traceback" not in output and "usage:" not in output, output
+            assert "Traceback" not in output, output
+            assert "usage:" not in output, output
 
 
 async def test_the_command_line_tour_runs_in_order_against_simulate() -> None:

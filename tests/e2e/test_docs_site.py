@@ -139,7 +139,10 @@ def test_a_screenshot_shows_a_drawn_page(server, tmp_path: pathlib.Path) -> None
     base, _ = server
     shot = tmp_path / "tutorial.png"
     _open(
-        f"{base}/tutorial.html", tmp_path / "profile", f"--screenshot={shot}", "--window-size=1200,900"
+        f"{base}/tutorial.html",
+        tmp_path / "profile",
+        f"--screenshot={shot}",
+        "--window-size=1200,900",
     )
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG")
@@ -206,14 +209,19 @@ def test_every_internal_link_anchor_and_image_resolves(site: pathlib.Path) -> No
             parts = urllib.parse.urlsplit(link)
             if parts.scheme or link.startswith("//"):
                 continue  # another site: not this check's (nothing leaves 127.0.0.1)
-            target = (page.parent / urllib.parse.unquote(parts.path)).resolve() if parts.path else page
+            target = (
+                (page.parent / urllib.parse.unquote(parts.path)).resolve() if parts.path else page
+            )
             if target.is_dir():
                 target = target / "index.html"
             checked += 1
             if not target.is_relative_to(site.resolve()) or not target.exists():
                 broken.append(f"{page.relative_to(site)}: <{tag}> {link}: no such file")
-            elif parts.fragment and target.suffix == ".html":
-                if urllib.parse.unquote(parts.fragment) not in _parse(target).ids:
-                    broken.append(f"{page.relative_to(site)}: <{tag}> {link}: no such anchor")
+            elif (
+                parts.fragment
+                and target.suffix == ".html"
+                and urllib.parse.unquote(parts.fragment) not in _parse(target).ids
+            ):
+                broken.append(f"{page.relative_to(site)}: <{tag}> {link}: no such anchor")
     assert checked > 1000
     assert not broken, "\n".join(broken[:50])

@@ -121,7 +121,10 @@ def check_output(block: Block, out: str) -> None:
         assert re.search(r"  step \d+ .*: .*exit code", out, re.DOTALL)
         assert re.search(r"\(first seen\) -> [A-Z_]+", out)
         assert not re.search(r"\b\d+ -> \d+\b", out)
-    if "BkJobSimulator(virtual_clock=True) as sim" in block.body and "sim.advance(10.0)" in block.body:
+    if (
+        "BkJobSimulator(virtual_clock=True) as sim" in block.body
+        and "sim.advance(10.0)" in block.body
+    ):
         assert out == "FAIL ['FAILED']\n"
     if "SqliteStore" in block.body:
         # The durable example stops after two events, restarts, and resumes: the job still

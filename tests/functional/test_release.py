@@ -53,7 +53,9 @@ def test_the_supported_python_versions_agree_everywhere() -> None:
     oldest = re.search(r'^requires-python = ">=3\.(\d+)"$', pyproject, re.MULTILINE)
     mypy = re.search(r'^python_version = "3\.(\d+)"$', pyproject, re.MULTILINE)
     ruff = re.search(r'^target-version = "py3(\d+)"$', pyproject, re.MULTILINE)
-    assert oldest and mypy and ruff
+    assert oldest
+    assert mypy
+    assert ruff
     assert oldest[1] == mypy[1] == ruff[1] == "10"
     classified = re.findall(r'"Programming Language :: Python :: 3\.(\d+)"', pyproject)
     nox = re.search(r"^PYTHONS = \[(.*)\]$", (ROOT / "noxfile.py").read_text(), re.MULTILINE)
