@@ -255,22 +255,53 @@ def test_a_wait_past_its_timeout_raises_and_the_poller_goes_on(served: Served) -
         assert poller.wait_finished(SCOPE, quick, timeout=10).job.status.is_finished
 
 
-def test_32_threads_share_one_client_and_one_loop_thread(served: Served) -> None:
+def _connections_to(port: int) -> dict[int, str]:
+    """Return this machine's TCP sockets connected to 127.0.0.1:``port``: local port -> state
+    (``01`` established, ``06`` time-wait, ...), read from ``/proc/net/tcp``."""
+    found = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, remote, state = line.split()[1:4]
+        if remote == f"0100007F:{port:04X}":
+            found[int(local.split(":")[1], 16)] = state
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc/net/tcp")
+def test_32_threads_share_one_client_its_pool_and_one_loop_thread(served: Served) -> None:
     job = served.job([StepPlan(hosts=1)])
+    port = int(served.url.rsplit(":", 1)[1].split("/")[0])
     before = threading.active_count()
-    with BkJobClient(served.url, **CREDENTIALS) as client:
+    seen: dict[int, str] = {}
+    most, done = [0], threading.Event()
+
+    def sample() -> None:  # every connection the client opens, and the most open at once
+        while not done.is_set():
+            now = _connections_to(port)
+            seen.update(now)
+            most[0] = max(most[0], sum(state == "01" for state in now.values()))
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample)
+    with BkJobClient(served.url, connection_limit=8, **CREDENTIALS) as client:
+        sampler.start()
         with ThreadPoolExecutor(32) as pool:
             statuses = list(
                 pool.map(lambda _: client.get_job_instance_status(SCOPE, job), range(32 * 50))
             )
             during = threading.active_count()
+        done.set()
+        sampler.join()
         assert {s.job.job_instance_id for s in statuses} == {job}
         other = BkJobClient(served.url, **CREDENTIALS)
         other.get_job_instance_status(SCOPE, job)
         assert threading.active_count() == before + 1  # one loop thread for both clients
         other.close()
-    assert during == before + 1 + 32
+    assert during == before + 1 + 32 + 1  # (the loop thread, the pool's, the sampler)
     assert served.count("get_job_instance_status") >= 32 * 50
+    # 1,600 calls from 32 threads over the one pool: at most its 8 connections at once, and
+    # those same few reused (a loop or a session per call would open one per call).
+    assert 1 <= most[0] <= 8
+    assert len(seen) <= 8, sorted(seen)
 
 
 def _fds() -> int:
@@ -279,7 +310,7 @@ def _fds() -> int:
 
 def test_close_leaves_no_thread_and_no_file_descriptor(served: Served) -> None:
     job = served.job([StepPlan(hosts=1)])
-    threads, fds = threading.active_count(), _fds()
+    threads, fds = set(threading.enumerate()), _fds()
     for _ in range(3):
         with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client) as poller:
             client.get_job_instance_status(SCOPE, job)
@@ -288,7 +319,7 @@ def test_close_leaves_no_thread_and_no_file_descriptor(served: Served) -> None:
             client.get_job_instance_status(SCOPE, job)
         with pytest.raises(RuntimeError, match="closed"):
             poller.wait_finished(SCOPE, job)
-    assert threading.active_count() == threads
+    assert set(threading.enumerate()) == threads
     # (the simulator, served in this process, closes its side once it reads the client's EOF)
     deadline = time.monotonic() + 5
     while _fds() > fds and time.monotonic() < deadline:
@@ -348,7 +379,8 @@ if pid == 0:  # the child: the parent's client, a loop and a session of its own
         try:
             poller.wait_finished(scope, slow)
         except KeyboardInterrupt:
-            print("interrupted", flush=True)
+            stats = poller.statistics()  # the wait cancelled: the slow job no longer watched
+            print("interrupted", stats.watches, stats.instances_watched, flush=True)
         print("after", poller.wait_finished(scope, quick, timeout=10).job.status.name, flush=True)
     client.close()
     os._exit(0)
@@ -382,7 +414,7 @@ def test_a_fork_and_an_interrupt_during_a_wait(served: Served) -> None:
     lines += out.split()
     assert proc.returncode == 0, err
     assert lines[:3] == ["parent SUCCESS", "child SUCCESS", "waiting"]
-    assert " ".join(lines[3:]) == "interrupted after SUCCESS parent again SUCCESS"
+    assert " ".join(lines[3:]) == "interrupted 0 0 after SUCCESS parent again SUCCESS"
 
 
 def test_every_public_method_of_the_async_client_is_here_with_its_signature() -> None:
