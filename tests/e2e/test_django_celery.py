@@ -11,16 +11,15 @@ chains them. Both against a simulator served on 127.0.0.1 port 0 from a thread o
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import anyio
 import pytest
 from anyio.from_thread import start_blocking_portal
 
@@ -189,8 +188,6 @@ def test_the_django_page_runs_in_a_django_project(served: Served, tmp_path: Path
 
 
 def _environ() -> dict[str, str]:
-    import os
-
     return {k: v for k, v in os.environ.items() if not k.startswith(("BKJOB_", "DJANGO_"))}
 
 
