@@ -2,9 +2,11 @@
 
 Against a simulator served on 127.0.0.1 from a thread of its own: every client method through
 the blocking facade answers what the async client answers (or raises the same error), for the
-three flavors; 32 threads share one client; a client made before a fork works in the child;
-SIGINT during ``wait_finished`` cancels it and leaves the client usable; the sync API in a
-running loop is refused; ``close()`` leaves no thread and no file descriptor behind.
+three flavors; 32 threads share one client and its few pooled connections (counted in
+``/proc/net/tcp``); a client made before a fork works in the child; SIGINT during
+``wait_finished`` cancels the wait underneath (no watch left) and leaves the client usable; the
+sync API in a running loop is refused; ``close()`` leaves no thread and no file descriptor
+behind.
 """
 
 from __future__ import annotations
