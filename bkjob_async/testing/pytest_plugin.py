@@ -43,14 +43,10 @@ if TYPE_CHECKING:
 
     from ._mock import MockTransport
 
-__all__ = [
-    "CREDENTIALS",
-    "bkjob_client",
-    "bkjob_scope",
-    "bkjob_server",
-    "bkjob_simulator",
-]
+# The fixtures are pytest's to call, not the user's: the module docstring lists them.
+__all__ = ["CREDENTIALS", "MARKER"]
 
+#: The marker that configures the fixtures: ``@pytest.mark.bkjob(...)``.
 MARKER = "bkjob"
 #: What ``bkjob_client`` authenticates with (the simulator accepts any app by default).
 CREDENTIALS = ("test-app", "test", "admin")  # app_code, app_secret, username
