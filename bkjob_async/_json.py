@@ -19,10 +19,9 @@ does the work instead:
   dates: ``orjson.dumps`` refuses them here (``default`` raises), and ``json`` encodes or
   refuses them;
 - non-finite floats: ``orjson.dumps`` writes them as ``null`` where ``json`` raises
-  ``ValueError``. The package's own floats are finite (durations, times); a non-finite float can
-  only come from an answer ``loads`` read with the standard library, so once that happened in
-  this process (``loads`` notes it), ``dumps`` hands any value whose text has a ``null`` to the
-  standard library too.
+  ``ValueError``; so a text with a ``null`` in it is made by the standard library instead
+  (which also raises where it must). Values without ``None`` (most stored events) keep orjson's
+  speed.
 
 The text ``dumps`` makes may spell a float differently (``1e-07`` or ``1e-7``): both read back
 to the same float.
@@ -31,7 +30,6 @@ to the same float.
 from __future__ import annotations
 
 import json
-import math
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -73,22 +71,6 @@ def _may_hold_big_ints(data: bytes | bytearray | str) -> bool:
     return _RUN in raw.translate(_DIGITS)
 
 
-_non_finite_read = False  # set once ``loads`` read a NaN or an infinity
-
-
-def _float(text: str) -> float:
-    global _non_finite_read
-    value = float(text)
-    if not math.isfinite(value):
-        _non_finite_read = True
-    return value
-
-
-def _std_loads_noted(data: bytes | bytearray | str) -> Any:
-    """``json.loads``, noting a non-finite float (it reads them; ``orjson`` refuses them)."""
-    return _std_loads(data, parse_float=_float, parse_constant=_float)
-
-
 def _refuse(value: object) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
@@ -108,7 +90,7 @@ if _orjson is not None:
                 return _o_loads(data)
             except _OError:  # NaN, 1e400, a lone surrogate, a BOM, UTF-16...: json reads them
                 pass
-        return _std_loads_noted(data)
+        return _std_loads(data)
 
     def dumps(value: Any) -> str:
         """Return ``value`` as compact JSON text (UTF-8 as is, no NaN)."""
@@ -116,7 +98,7 @@ if _orjson is not None:
             out: bytes = _o_dumps(value, default=_refuse, option=_OPTIONS)
         except TypeError:  # big ints, other keys, subclasses...: the stdlib's answer
             return _std_encode(value)
-        if _non_finite_read and b"null" in out:  # a NaN from a stdlib-read answer would be null
+        if b"null" in out:  # a None, or a NaN or infinity orjson wrote as null: json decides
             return _std_encode(value)
         return out.decode()
 

@@ -186,6 +186,16 @@ def test_a_non_finite_float_read_from_an_answer_is_refused_as_json_refuses_it(
         variant.dumps(read)
 
 
+@pytest.mark.parametrize("value", [float("nan"), [None, math.inf], {"x": -math.inf, "y": None}])
+def test_a_non_finite_float_given_is_refused_as_json_refuses_it(
+    variant: ModuleType, value: Any
+) -> None:
+    with pytest.raises(ValueError, match="Out of range float"):
+        _std_dumps(value)
+    with pytest.raises(ValueError, match="Out of range float"):
+        variant.dumps(value)
+
+
 def test_subclasses_and_other_types_are_the_standard_librarys_business(
     variant: ModuleType,
 ) -> None:
