@@ -20,8 +20,8 @@ does the work instead:
   refuses them;
 - non-finite floats: ``orjson.dumps`` writes them as ``null`` where ``json`` raises
   ``ValueError``; so a text with a ``null`` in it is made by the standard library instead
-  (which also raises where it must). Values without ``None`` (most stored events) keep orjson's
-  speed.
+  (which also raises where it must). Values without ``None`` keep orjson's speed: a third of
+  the SQLite store's values on a poller's run (229 of 357 had a ``None``).
 
 The text ``dumps`` makes may spell a float differently (``1e-07`` or ``1e-7``): both read back
 to the same float.
