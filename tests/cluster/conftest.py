@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ..child import Child
-from .redis_server import RedisServer, find_redis_server
+from .redis_server import ClusterNodes, RedisServer, SentinelSet, find_redis_server
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +37,35 @@ def redis_server(_redis_session: RedisServer) -> Iterator[RedisServer]:
         yield _redis_session
     finally:
         _redis_session.thaw()
+
+
+@pytest.fixture
+def sentinel_set(tmp_path: Any) -> Iterator[SentinelSet]:
+    """Return a running Sentinel deployment (a primary, a replica, three sentinels) of its
+    own: a test may fail it over."""
+    deployment = SentinelSet(find_redis_server(), tmp_path / "sentinel")
+    try:
+        deployment.start()
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+@pytest.fixture(scope="session")
+def _cluster_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterNodes]:
+    nodes = ClusterNodes(find_redis_server(), tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+@pytest.fixture
+def redis_cluster(_cluster_session: ClusterNodes) -> ClusterNodes:
+    """Return the session's 3-node Redis Cluster, empty, as if started for this test."""
+    _cluster_session.reset()
+    return _cluster_session
 
 
 @pytest.fixture

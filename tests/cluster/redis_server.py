@@ -11,10 +11,13 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 
 from ..child import Child
 
@@ -54,10 +57,13 @@ def sigcont(pid: int) -> None:
 class RedisServer:
     """One ``redis-server`` process in ``directory``; ``url`` stays the same across restarts."""
 
-    def __init__(self, binary: str, directory: Path) -> None:
+    def __init__(self, binary: str, directory: Path, *args: str) -> None:
         self.binary = binary
         self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        #: More options of every start (a replica's ``--replicaof``, a cluster node's).
+        self.args = args
         self.process: Child | None = None
         #: Started with ``appendonly yes`` (``restart_keeping_data``); ``reset`` undoes it.
         self.persistent = False
@@ -86,6 +92,7 @@ class RedisServer:
                 "--dir", str(self.directory),
                 "--logfile", str(self.directory / "redis.log"),
                 "--daemonize", "no",
+                *self.args,
             ],
             python=False,
         )  # fmt: skip
@@ -182,3 +189,177 @@ class RedisServer:
         with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
             sock.sendall(" ".join(args).encode() + b"\r\n")
             return sock.recv(65536)
+
+
+def _client(port: int) -> redis.Redis:
+    """A blocking redis-py client of one server, for the fixtures' setup and checks only."""
+    return redis.Redis("127.0.0.1", port, decode_responses=True, socket_timeout=30)
+
+
+def _wait(what: str, ready: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if ready():
+                return
+        except (redis.RedisError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} within {timeout} s")
+        time.sleep(0.05)
+
+
+class SentinelSet:
+    """A Sentinel deployment on 127.0.0.1, no persistence: a primary, one replica of it and
+    three sentinels (quorum 2, ``down-after-milliseconds`` 1000), every one a real
+    ``redis-server`` process. ``url`` is its ``redis+sentinel://`` URL."""
+
+    SERVICE = "mymaster"
+
+    def __init__(self, binary: str, directory: Path) -> None:
+        self.binary = binary
+        self.directory = directory
+        self.primary = RedisServer(binary, directory / "primary")
+        self.replica = RedisServer(binary, directory / "replica")
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self.sentinels: list[Child] = []
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+        return f"redis+sentinel://{hosts}/{self.SERVICE}/0"
+
+    def start(self) -> None:
+        """Start the primary, the replica (in sync before a sentinel starts, so every
+        sentinel knows it at once) and the sentinels; return once each sentinel knows the
+        primary, the replica and the two other sentinels."""
+        self.primary.start()
+        self.replica.args = ("--replicaof", "127.0.0.1", str(self.primary.port))
+        self.replica.start()
+        replica = _client(self.replica.port)
+        _wait(
+            "the replica did not sync with the primary",
+            lambda: replica.info("replication")["master_link_status"] == "up",
+        )
+        for port in self.sentinel_ports:
+            where = self.directory / f"sentinel-{port}"
+            where.mkdir(parents=True, exist_ok=True)
+            conf = where / "sentinel.conf"  # a sentinel rewrites its file: one each
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {where}\n"
+                f"logfile {where / 'sentinel.log'}\n"
+                f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.primary.port} 2\n"
+                f"sentinel down-after-milliseconds {self.SERVICE} 1000\n"
+                f"sentinel failover-timeout {self.SERVICE} 10000\n"
+            )
+            self.sentinels.append(Child([self.binary, str(conf), "--sentinel"], python=False))
+        for port in self.sentinel_ports:
+            sentinel = _client(port)
+
+            def known(sentinel: redis.Redis = sentinel) -> bool:
+                master = sentinel.sentinel_master(self.SERVICE)
+                return bool(
+                    int(master["num-slaves"]) >= 1 and int(master["num-other-sentinels"]) >= 2
+                )
+
+            _wait(f"sentinel {port} did not learn the deployment", known)
+
+    def primary_port(self) -> int | None:
+        """Return the port of the primary a majority of the sentinels names now."""
+        named = []
+        for port in self.sentinel_ports:
+            try:
+                host = _client(port).sentinel_get_master_addr_by_name(self.SERVICE)
+            except (redis.RedisError, OSError):
+                continue
+            if host:
+                named.append(int(host[1]))
+        best = max(set(named), key=named.count, default=None)
+        return best if best is not None and named.count(best) >= 2 else None
+
+    def kill_primary(self) -> None:
+        """SIGKILL the primary (a crash): the sentinels fail over to the replica."""
+        self.primary.stop()
+
+    def wait_failover(self, timeout: float = 30.0) -> None:
+        """Return once the sentinels name the replica as the primary and it accepts writes."""
+        _wait(
+            "the sentinels did not fail over to the replica",
+            lambda: self.primary_port() == self.replica.port
+            and _client(self.replica.port).info("replication")["role"] == "master",
+            timeout,
+        )
+
+    def stop(self) -> None:
+        for sentinel in self.sentinels:
+            sentinel.stop()
+        self.replica.stop()
+        self.primary.stop()
+
+
+class ClusterNodes:
+    """A Redis Cluster on 127.0.0.1, no persistence: three primaries sharing the 16384 slots
+    (``redis-cli --cluster create``, or ``CLUSTER ADDSLOTSRANGE`` and ``MEET`` without
+    redis-cli), each a real ``redis-server --cluster-enabled yes``. ``url`` is its
+    ``redis+cluster://`` URL."""
+
+    def __init__(self, binary: str, directory: Path, size: int = 3) -> None:
+        self.nodes = [
+            RedisServer(binary, directory / f"node{i}") for i in range(size)
+        ]
+        for node in self.nodes:
+            node.args = (
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", "2000",
+                "--cluster-port", str(free_port()),  # the bus: not port + 10000, maybe taken
+            )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        cli = shutil.which("redis-cli")
+        addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        if cli is not None:
+            subprocess.run(
+                [cli, "--cluster", "create", *addresses, "--cluster-yes"],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+        else:
+            share = 16384 // len(self.nodes)
+            for i, node in enumerate(self.nodes):
+                last = 16383 if i == len(self.nodes) - 1 else (i + 1) * share - 1
+                _client(node.port).execute_command("CLUSTER ADDSLOTSRANGE", i * share, last)
+            first = _client(self.nodes[0].port)
+            for node in self.nodes[1:]:
+                first.execute_command("CLUSTER MEET", "127.0.0.1", node.port)
+        for node in self.nodes:
+            client = _client(node.port)
+
+            def ok(client: redis.Redis = client) -> bool:
+                info = client.execute_command("CLUSTER INFO")
+                return bool(
+                    info["cluster_state"] == "ok"
+                    and int(info["cluster_known_nodes"]) == len(self.nodes)
+                )
+
+            _wait(f"node {node.port} did not see the cluster ready", ok)
+
+    def keys(self) -> dict[int, list[str]]:
+        """Return every node's keys, by port."""
+        return {n.port: sorted(_client(n.port).keys("*")) for n in self.nodes}
+
+    def reset(self) -> None:
+        """Empty every node (the slots stay where they are)."""
+        for node in self.nodes:
+            _client(node.port).flushall()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
