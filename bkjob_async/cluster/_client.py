@@ -70,7 +70,6 @@ _UNAVAILABLE = (
     rexc.TryAgainError,
     rexc.MasterDownError,
     rexc.ReadOnlyError,
-    rexc.RedisClusterException,  # no node of a Redis Cluster could be reached
     OSError,
     TimeoutError,
 )
@@ -155,6 +154,12 @@ class Cluster(AsyncResource):
             ) from exc
         except rexc.RedisError as exc:
             raise ClusterError(f"Redis at {self.url} answered an error: {exc}") from exc
+        except rexc.RedisClusterException as exc:  # redis-py's own, not Redis's
+            if "cannot be connected" in str(exc):  # no node of the Redis Cluster reached
+                raise ClusterUnavailableError(
+                    f"Redis at {self.url} is unavailable ({type(exc).__name__}: {exc})"
+                ) from exc
+            raise ClusterError(f"Redis Cluster at {self.url} refused a command: {exc}") from exc
 
     async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run one of ``_scripts`` (EVALSHA, loading it once if Redis does not know it)."""

@@ -109,6 +109,7 @@ class Connection:
             "socket_timeout": options["socket_timeout"],
             "decode_responses": True,
             **tls,
+            **_retry_once(),
         }
         self._sentinel = Sentinel(  # type: ignore[no-untyped-call]
             _hosts(parts, 26379), sentinel_kwargs=on_sentinels, **options, **_retry_once()

@@ -184,14 +184,18 @@ class Fence:
 
     async def _pipelined(self, requests: list[tuple[list[str], list[Any]]]) -> list[Any]:
         """Run ``COMMIT`` for each of ``requests`` in one pipeline; return the replies (errors
-        as exceptions). If the node does not know the script (``NOSCRIPT``: a new primary after
-        a failover, a Redis Cluster node), nothing was run: load it there and send them again.
+        as exceptions). If Redis does not know the script (``NOSCRIPT``: a new primary after a
+        failover), nothing was run: load it and send them again. A Redis Cluster pipeline takes
+        no ``EVALSHA`` (redis-py): the script's text goes with each write there.
         """
         cluster, sha = self.cluster, self._commit.sha
         async with cluster.guard():
             async with cluster.redis.pipeline(transaction=False) as pipe:
                 for keys, args in requests:
-                    pipe.evalsha(sha, len(keys), *keys, *args)
+                    if cluster.deployment == "cluster":  # redis-py refuses EVALSHA there
+                        pipe.eval(_scripts.COMMIT, len(keys), *keys, *args)
+                    else:
+                        pipe.evalsha(sha, len(keys), *keys, *args)
                 replies: list[Any] = await pipe.execute(raise_on_error=False)
             missing = [i for i, r in enumerate(replies) if isinstance(r, rexc.NoScriptError)]
             if missing:

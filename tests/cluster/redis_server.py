@@ -285,8 +285,10 @@ class SentinelSet:
         """Return once the sentinels name the replica as the primary and it accepts writes."""
         _wait(
             "the sentinels did not fail over to the replica",
-            lambda: self.primary_port() == self.replica.port
-            and _client(self.replica.port).info("replication")["role"] == "master",
+            lambda: (
+                self.primary_port() == self.replica.port
+                and _client(self.replica.port).info("replication")["role"] == "master"
+            ),
             timeout,
         )
 
@@ -304,9 +306,7 @@ class ClusterNodes:
     ``redis+cluster://`` URL."""
 
     def __init__(self, binary: str, directory: Path, size: int = 3) -> None:
-        self.nodes = [
-            RedisServer(binary, directory / f"node{i}") for i in range(size)
-        ]
+        self.nodes = [RedisServer(binary, directory / f"node{i}") for i in range(size)]
         for node in self.nodes:
             node.args = (
                 "--cluster-enabled", "yes",
