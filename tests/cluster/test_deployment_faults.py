@@ -1,0 +1,221 @@
+"""Faults of the Redis deployments users run, under three worker processes; a consumer that
+dedupes by ``event_id`` loses nothing and sees nothing twice.
+
+- A Sentinel failover: a primary, a replica and three sentinels on 127.0.0.1 (``SentinelSet``);
+  the primary is SIGKILLed while the workers run jobs, the sentinels promote the replica, the
+  workers (``redis+sentinel://``) follow it.
+- ``CLIENT PAUSE 4000`` of the one Redis while the workers hold leases (of 0.3 s): every lease
+  lapses by the workers' clocks, commands sent before stay blocked, then run when the pause
+  ends; the fence must refuse every write under a lease lost meanwhile.
+- The same pause of the node serving the cluster's hash slot of a real 3-node Redis Cluster
+  (``redis+cluster://``).
+
+Each run checks what ``test_rollback`` checks (``chains.consumer_view``: every job one
+``JobFinished``, no status reached again under a new id, no step back, every host's true end)
+and that no two holders published for one partition at once: in stream order, a partition's
+fencing tokens never go down (``fenced_in_order``). Figures are printed: events read, dropped
+by dedupe (derived again, same id), merges, time until the consumer read again after the
+fault (of the first event Redis took after it), time to the end, writes the workers'
+fence refused. ``make test`` runs each fault once; ``make test-slow`` ten times.
+"""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+import pytest
+
+from bkjob_async.cluster import ClusterError
+from bkjob_async.testing import BkJobSimulator
+
+from ..sim_clock import sim_clock
+from .chains import consumer_view
+from .test_rollback import SCOPE, Consumer, make_jobs, until
+from .workers import WorkerProc
+
+
+class Recording(Consumer):
+    """A ``Consumer`` that keeps each event's delivery (partition, token) and when it read it."""
+
+    def __init__(self, cluster, watch: str) -> None:
+        super().__init__(cluster, watch)
+        self.deliveries: list = []
+        self.times: list[float] = []
+
+    async def run(self) -> None:
+        stream = self.cluster.events(self.watch, consumer="c", claim_idle=1.0, block=0.2)
+        while True:
+            try:
+                async for event in stream:
+                    self.events.append(event)
+                    self.deliveries.append(stream.delivery(event))
+                    self.times.append(time.monotonic())
+                    await stream.ack(event)
+            except ClusterError:  # Redis down, paused or failing over: read on when it is back
+                await anyio.sleep(0.05)
+
+
+def fenced_in_order(deliveries) -> int:
+    """Assert that in stream order each partition's tokens never go down (a holder whose
+    lease was lost wrote nothing after a newer holder did); return how many times a
+    partition's events came under a newer token."""
+    by_id = {d.stream_id: d for d in deliveries}  # a redelivery is the same entry
+    order = sorted(by_id.values(), key=lambda d: tuple(map(int, d.stream_id.split("-"))))
+    last: dict[int, int] = {}
+    handovers, problems = 0, []
+    for d in order:
+        before = last.get(d.partition)
+        if before is not None and d.token < before:
+            problems.append(f"partition {d.partition}: token {d.token} after {before}")
+        handovers += before is not None and d.token > before
+        last[d.partition] = max(d.token, before or 0)
+    assert not problems, "two holders published for one partition:\n" + "\n".join(problems)
+    return handovers
+
+
+async def fault_run(make_cluster, deployment, *, fault, seed: int, jobs: int = 30):
+    """Run ``jobs`` jobs on three workers of ``deployment``; 1.5 s (simulated) into them, do
+    ``fault`` (a callable, run in a thread; it returns a label and seconds it measured). Return
+    the figures."""
+    cluster = make_cluster(url=deployment.url)
+    consumer = Recording(cluster, "deploys")
+    procs: list[WorkerProc] = []
+    try:
+        sim = BkJobSimulator(seed=seed, host_duration=(1.0, 4.0), virtual_clock=True)
+        async with sim, sim_clock(sim, speed=2.0) as clock, anyio.create_task_group() as tg:
+            ids = make_jobs(sim, jobs, seed)
+            await cluster.submit(SCOPE, ids, watch="deploys")
+            tg.start_soon(consumer.run)
+            procs = [WorkerProc(sim, deployment, f"w{i}") for i in range(3)]
+
+            async def polling():
+                return all(p.stats is not None and p.stats[1] > 0 for p in procs)
+
+            await until(polling, 30)
+            await clock.advance_by(1.5)  # hosts run, some steps end
+            assert sum(not sim.job(i).status.is_finished for i in ids) >= 10
+            clock.running = True  # the jobs go on through the fault
+            down, down_ms = time.monotonic(), time.time() * 1000
+            measured = await anyio.to_thread.run_sync(fault)
+
+            def written_after() -> list[float]:  # read times of events Redis took since
+                pairs = zip(consumer.deliveries, consumer.times, strict=False)
+                return [t for d, t in pairs if int(d.stream_id.split("-")[0]) > down_ms]
+
+            async def read_again():
+                return bool(written_after())
+
+            await until(read_again, 60)
+            again = written_after()[0] - down
+            clock.speed = 4.0  # to the end
+
+            async def all_ended():
+                return consumer.finished() >= set(ids)
+
+            await until(all_ended, 90)
+            to_end = time.monotonic() - down
+            await anyio.sleep(1.0)  # any late duplicate would land now
+            tg.cancel_scope.cancel()
+        figures = consumer_view(consumer.events, sim, ids)
+        figures["new_tokens"] = fenced_in_order(consumer.deliveries)
+    finally:
+        errors = [p.stop() for p in procs]
+    for err in errors:
+        assert "Traceback" not in err, err
+    refused = sum(p.stats[3] for p in procs if p.stats is not None)
+    figures.update(measured, refused=refused, read_again_s=round(again, 2))
+    figures.update(to_end_s=round(to_end, 2))
+    return figures
+
+
+def sentinel_failover(sentinel_set):
+    def fault():
+        start = time.monotonic()
+        sentinel_set.kill_primary()
+        sentinel_set.wait_failover()
+        return {"failover_s": round(time.monotonic() - start, 2)}
+
+    return fault
+
+
+def client_pause(server, ms: int = 4000):
+    def fault():
+        reply = server.command("CLIENT", "PAUSE", str(ms))
+        assert reply.startswith(b"+OK"), reply
+        time.sleep(ms / 1000)
+        return {"paused_s": ms / 1000}
+
+    return fault
+
+
+def slot_node(redis_cluster):
+    """Return the node of the Redis Cluster holding the keys of cluster ``test``."""
+    (port,) = [p for p, keys in redis_cluster.keys().items() if keys]
+    return next(n for n in redis_cluster.nodes if n.port == port)
+
+
+@pytest.mark.timeout(150)
+async def test_a_sentinel_failover_repeats_nothing_under_a_new_id(make_cluster, sentinel_set):
+    figures = await fault_run(
+        make_cluster, sentinel_set, fault=sentinel_failover(sentinel_set), seed=21
+    )
+    print(f"\nsentinel failover: {figures}")
+    assert figures["failover_s"] > 1.0  # the primary was down until the sentinels agreed
+
+
+@pytest.mark.timeout(150)
+async def test_a_client_pause_writes_nothing_under_a_lost_lease(make_cluster, redis_server):
+    figures = await fault_run(make_cluster, redis_server, fault=client_pause(redis_server), seed=22)
+    print(f"\nCLIENT PAUSE 4000: {figures}")
+    assert figures["read_again_s"] >= 4.0  # the consumer too waited out the pause
+
+
+@pytest.mark.timeout(150)
+async def test_a_paused_redis_cluster_node_writes_nothing_under_a_lost_lease(
+    make_cluster, redis_cluster
+):
+    cluster = make_cluster(url=redis_cluster.url)
+    await cluster.check_epoch()  # the keys exist: their node is known
+    node = slot_node(redis_cluster)
+    figures = await fault_run(make_cluster, redis_cluster, fault=client_pause(node), seed=23)
+    print(f"\nRedis Cluster, CLIENT PAUSE 4000 of the slot's node: {figures}")
+    assert figures["read_again_s"] >= 4.0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+async def test_ten_sentinel_failovers(make_cluster, tmp_path):
+    from .redis_server import SentinelSet, find_redis_server
+
+    for run in range(10):
+        deployment = SentinelSet(find_redis_server(), tmp_path / f"run{run}")
+        try:
+            deployment.start()
+            figures = await fault_run(
+                make_cluster, deployment, fault=sentinel_failover(deployment), seed=200 + run
+            )
+        finally:
+            deployment.stop()
+        print(f"\nsentinel failover {run}: {figures}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+async def test_ten_pauses_of_one_redis_and_of_a_cluster_node(
+    make_cluster, redis_server, redis_cluster
+):
+    for run in range(10):
+        redis_server.reset()
+        figures = await fault_run(
+            make_cluster, redis_server, fault=client_pause(redis_server), seed=300 + run
+        )
+        print(f"\nCLIENT PAUSE {run}: {figures}")
+        redis_cluster.reset()
+        cluster = make_cluster(url=redis_cluster.url)
+        await cluster.check_epoch()
+        node = slot_node(redis_cluster)
+        figures = await fault_run(
+            make_cluster, redis_cluster, fault=client_pause(node), seed=400 + run
+        )
+        print(f"\nRedis Cluster pause {run}: {figures}")
