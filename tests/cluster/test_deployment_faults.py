@@ -76,8 +76,8 @@ def fenced_in_order(deliveries) -> int:
 
 async def fault_run(make_cluster, deployment, *, fault, seed: int, jobs: int = 30):
     """Run ``jobs`` jobs on three workers of ``deployment``; 1.5 s (simulated) into them, do
-    ``fault`` (a callable, run in a thread; it returns a label and seconds it measured). Return
-    the figures."""
+    ``fault`` (a callable, run in a thread; it returns what it measured, and when the fault
+    hit: ``at``, monotonic, and ``at_ms``, wall clock). Return the figures."""
     cluster = make_cluster(url=deployment.url)
     consumer = Recording(cluster, "deploys")
     procs: list[WorkerProc] = []
@@ -96,18 +96,19 @@ async def fault_run(make_cluster, deployment, *, fault, seed: int, jobs: int = 3
             await clock.advance_by(1.5)  # hosts run, some steps end
             assert sum(not sim.job(i).status.is_finished for i in ids) >= 10
             clock.running = True  # the jobs go on through the fault
-            down, down_ms = time.monotonic(), time.time() * 1000
+            down = time.monotonic()
             measured = await anyio.to_thread.run_sync(fault)
+            hit, hit_ms = measured.pop("at"), measured.pop("at_ms")
 
             def written_after() -> list[float]:  # read times of events Redis took since
                 pairs = zip(consumer.deliveries, consumer.times, strict=False)
-                return [t for d, t in pairs if int(d.stream_id.split("-")[0]) > down_ms]
+                return [t for d, t in pairs if int(d.stream_id.split("-")[0]) > hit_ms]
 
             async def read_again():
                 return bool(written_after())
 
             await until(read_again, 60)
-            again = written_after()[0] - down
+            again = written_after()[0] - hit
             clock.speed = 4.0  # to the end
 
             async def all_ended():
@@ -131,20 +132,22 @@ async def fault_run(make_cluster, deployment, *, fault, seed: int, jobs: int = 3
 
 def sentinel_failover(sentinel_set):
     def fault():
-        start = time.monotonic()
-        sentinel_set.kill_primary()
+        sentinel_set.kill_primary()  # gone when this returns
+        hit = {"at": time.monotonic(), "at_ms": time.time() * 1000}
         sentinel_set.wait_failover()
-        return {"failover_s": round(time.monotonic() - start, 2)}
+        return {"failover_s": round(time.monotonic() - hit["at"], 2), **hit}
 
     return fault
 
 
 def client_pause(server, ms: int = 4000):
     def fault():
+        at = time.monotonic()
         reply = server.command("CLIENT", "PAUSE", str(ms))
         assert reply.startswith(b"+OK"), reply
+        hit = {"at": at, "at_ms": time.time() * 1000}  # Redis takes nothing from here
         time.sleep(ms / 1000)
-        return {"paused_s": ms / 1000}
+        return {"paused_s": ms / 1000, **hit}
 
     return fault
 
@@ -219,3 +222,13 @@ async def test_ten_pauses_of_one_redis_and_of_a_cluster_node(
             make_cluster, redis_cluster, fault=client_pause(node), seed=400 + run
         )
         print(f"\nRedis Cluster pause {run}: {figures}")
+
+
+def test_fenced_in_order_catches_an_older_token_after_a_newer_one():
+    from types import SimpleNamespace as D
+
+    fine = [D(stream_id="1-0", partition=3, token=10), D(stream_id="2-0", partition=3, token=12)]
+    assert fenced_in_order(fine) == 1
+    late = [*fine, D(stream_id="3-0", partition=3, token=10)]  # the old holder wrote after
+    with pytest.raises(AssertionError, match="token 10 after 12"):
+        fenced_in_order(late)
