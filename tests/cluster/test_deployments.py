@@ -4,6 +4,8 @@ Cluster (``redis+cluster://``) URLs, their passwords never shown, and workers on
 
 from __future__ import annotations
 
+import inspect
+
 import anyio
 import pytest
 
@@ -11,6 +13,15 @@ from bkjob_async import BkJobClient, PollPolicy, Scope
 from bkjob_async.cluster import Cluster, ClusterUnavailableError, Worker
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
+from . import (
+    test_cluster,
+    test_events,
+    test_fencing,
+    test_leases,
+    test_rate,
+    test_store_contract,
+    test_worker,
+)
 from .chains import check_chains, finished_jobs, stream_events
 from .redis_server import free_port
 
@@ -102,3 +113,43 @@ async def test_workers_on_a_redis_cluster_keep_every_key_in_one_slot(make_cluste
     (names,) = keys.values()
     assert all(name.startswith("bkjob:{test}:") for name in names)
     assert {"bkjob:{test}:rate", "bkjob:{test}:fence", "bkjob:{test}:events:deploys"} <= set(names)
+
+
+#: Tests of the single-Redis suite that take only ``make_cluster`` (and ``caplog``), run again
+#: on the Redis Cluster: scripts, pipelines, MULTI and streams as the package uses them.
+ON_A_REDIS_CLUSTER = [
+    (test_cluster, "test_submit_and_cancel_keep_the_watch_set"),
+    (test_cluster, "test_large_submits_are_split_and_all_land"),
+    (test_cluster, "test_commit_writes_state_and_events_at_once"),
+    (test_cluster, "test_a_different_partition_count_is_refused"),
+    (test_events, "test_every_group_sees_every_event"),
+    (test_events, "test_a_dead_consumers_events_are_claimed_by_another"),
+    (test_events, "test_many_events_are_acknowledged_in_one_call"),
+    (test_events, "test_an_event_delivered_too_often_goes_to_the_dead_letters"),
+    (test_fencing, "test_a_lapsed_lease_is_refused_locally_and_by_redis"),
+    (test_fencing, "test_a_fencing_counter_gone_back_is_set_up_reported_and_outgrown"),
+    (test_leases, "test_a_joining_worker_gets_its_share_and_tokens_grow"),
+    (test_leases, "test_holders_names_the_live_workers_and_who_holds_each_partition"),
+    (test_rate, "test_a_binding_budget_serves_concurrent_acquirers_a_batch_a_round_trip"),
+    (
+        test_store_contract,
+        "test_a_worker_taking_over_loads_the_last_fenced_state_and_the_old_one_is_refused",
+    ),
+    (test_worker, "test_a_job_submitted_again_after_its_end_is_followed_again"),
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "name"), ON_A_REDIS_CLUSTER, ids=[name[5:] for _, name in ON_A_REDIS_CLUSTER]
+)
+async def test_the_single_redis_checks_hold_on_a_redis_cluster(
+    make_cluster, redis_cluster, caplog, module, name
+):
+    def on_the_cluster(**kwargs):
+        kwargs.setdefault("url", redis_cluster.url)
+        return make_cluster(**kwargs)
+
+    check = getattr(module, name)
+    given = {"make_cluster": on_the_cluster, "caplog": caplog}
+    await check(**{p: given[p] for p in inspect.signature(check).parameters})
+    assert sum(1 for keys in redis_cluster.keys().values() if keys) == 1  # one slot's node
