@@ -12,8 +12,10 @@ dedupes by ``event_id`` loses nothing and sees nothing twice.
 
 Each run checks what ``test_rollback`` checks (``chains.consumer_view``: every job one
 ``JobFinished``, no status reached again under a new id, no step back, every host's true end)
-and that no two holders published for one partition at once: in stream order, a partition's
-fencing tokens never go down (``fenced_in_order``). Figures are printed: events read, dropped
+that no two holders published for one partition at once (in stream order, a partition's
+fencing tokens never go down: ``fenced_in_order``), and that no write landed under a lease lost
+in the fault (no event Redis took after it carries a token granted before it:
+``no_write_under_a_lost_lease``). Figures are printed: events read, dropped
 by dedupe (derived again, same id), merges, time until the consumer read again after the
 fault (of the first event Redis took after it), time to the end, writes the workers'
 fence refused. ``make test`` runs each fault once; ``make test-slow`` ten times.
@@ -74,6 +76,17 @@ def fenced_in_order(deliveries) -> int:
     return handovers
 
 
+def no_write_under_a_lost_lease(deliveries, hit_ms: float) -> int:
+    """Assert that no event Redis took after the fault carries a token granted before it:
+    the fault outlasts every lease (0.3 s against seconds), and a token is Redis' clock in ms
+    when granted, so such an event was written under a lease lost in the fault (a command
+    sent before, run after). Return how many events Redis took after the fault."""
+    after = [d for d in deliveries if int(d.stream_id.split("-")[0]) > hit_ms]
+    stale = sorted({(d.partition, d.token) for d in after if d.token < hit_ms})
+    assert not stale, f"written under a lease lost in the fault (partition, token): {stale}"
+    return len(after)
+
+
 async def fault_run(make_cluster, deployment, *, fault, seed: int, jobs: int = 30):
     """Run ``jobs`` jobs on three workers of ``deployment``; 1.5 s (simulated) into them, do
     ``fault`` (a callable, run in a thread; it returns what it measured, and when the fault
@@ -120,6 +133,7 @@ async def fault_run(make_cluster, deployment, *, fault, seed: int, jobs: int = 3
             tg.cancel_scope.cancel()
         figures = consumer_view(consumer.events, sim, ids)
         figures["new_tokens"] = fenced_in_order(consumer.deliveries)
+        figures["read_after"] = no_write_under_a_lost_lease(consumer.deliveries, hit_ms)
     finally:
         errors = [p.stop() for p in procs]
     for err in errors:
@@ -224,7 +238,7 @@ async def test_ten_pauses_of_one_redis_and_of_a_cluster_node(
         print(f"\nRedis Cluster pause {run}: {figures}")
 
 
-def test_fenced_in_order_catches_an_older_token_after_a_newer_one():
+def test_the_fencing_checks_catch_an_old_token():
     from types import SimpleNamespace as D
 
     fine = [D(stream_id="1-0", partition=3, token=10), D(stream_id="2-0", partition=3, token=12)]
@@ -232,3 +246,7 @@ def test_fenced_in_order_catches_an_older_token_after_a_newer_one():
     late = [*fine, D(stream_id="3-0", partition=3, token=10)]  # the old holder wrote after
     with pytest.raises(AssertionError, match="token 10 after 12"):
         fenced_in_order(late)
+    old = [D(stream_id="5000-0", partition=1, token=4000)]  # granted before a fault at 4500
+    assert no_write_under_a_lost_lease(old, 5500) == 0
+    with pytest.raises(AssertionError, match=r"\(1, 4000\)"):
+        no_write_under_a_lost_lease(old, 4500)
