@@ -153,3 +153,37 @@ async def test_the_single_redis_checks_hold_on_a_redis_cluster(
     given = {"make_cluster": on_the_cluster, "caplog": caplog}
     await check(**{p: given[p] for p in inspect.signature(check).parameters})
     assert sum(1 for keys in redis_cluster.keys().values() if keys) == 1  # one slot's node
+
+
+async def test_scripts_lost_by_redis_are_loaded_again_for_pipelined_writes(
+    make_cluster, redis_server
+):
+    """A new primary after a failover may lack the scripts (``NOSCRIPT``): flushed mid-run,
+    the workers' pipelined writes load them again and every chain lands."""
+    policy = PollPolicy(interval=0.2, max_interval=0.4)
+    async with BkJobSimulator(seed=6, host_duration=(0.5, 2.0)) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=3)]) for _ in range(20)]
+        submitter = make_cluster()
+        await submitter.submit(SCOPE, ids, watch="deploys")
+        async with (
+            BkJobClient(sim.url, app_code="app", app_secret="s", username="admin") as client,
+            Worker(client, make_cluster(), policy=policy, worker_id="w1", lease_ttl=3.0) as w1,
+        ):
+            with anyio.fail_after(30):
+                while w1.statistics().commits < 5:
+                    await anyio.sleep(0.05)
+            assert redis_server.command("SCRIPT", "FLUSH").startswith(b"+OK")
+            loads = script_loads(redis_server)
+            with anyio.fail_after(60):
+                while len(finished_jobs(await stream_events(submitter, "deploys"))) < len(ids):
+                    await anyio.sleep(0.1)
+            assert script_loads(redis_server) > loads  # NOSCRIPT was met, and handled
+        assert check_chains(await stream_events(submitter, "deploys"), sim, ids) == 20 * 3
+
+
+def script_loads(redis_server) -> int:
+    stats = redis_server.command("INFO", "commandstats").decode()
+    for line in stats.splitlines():
+        if line.startswith("cmdstat_script|load:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
