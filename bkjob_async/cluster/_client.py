@@ -17,6 +17,7 @@ another nonce than the one seen before means Redis lost the data (said at ERROR,
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections import defaultdict
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis.exceptions as rexc
 from anyio.abc import AsyncResource
+from redis.asyncio.sentinel import MasterNotFoundError
 
 from .._checks import check_int
 from .._params import check_count
@@ -73,6 +75,16 @@ _UNAVAILABLE = (
     OSError,
     TimeoutError,
 )
+
+
+def _said(exc: BaseException) -> str:
+    """Return what ``exc`` says, short: a Sentinel's "no primary" names every sentinel's
+    client in full (its options, passwords masked); keep what each one answered."""
+    text = str(exc)
+    if isinstance(exc, MasterNotFoundError):
+        answers = re.findall(r" - ([\w:]+)", text)
+        text = text.split(" : ", 1)[0] + (f" (sentinels: {', '.join(answers)})" if answers else "")
+    return text
 
 
 class Cluster(AsyncResource):
@@ -150,7 +162,7 @@ class Cluster(AsyncResource):
             yield
         except _UNAVAILABLE as exc:
             raise ClusterUnavailableError(
-                f"Redis at {self.url} is unavailable ({type(exc).__name__}: {exc})"
+                f"Redis at {self.url} is unavailable ({type(exc).__name__}: {_said(exc)})"
             ) from exc
         except rexc.RedisError as exc:
             raise ClusterError(f"Redis at {self.url} answered an error: {exc}") from exc

@@ -51,6 +51,23 @@ def sentinel_set(tmp_path: Any) -> Iterator[SentinelSet]:
         deployment.stop()
 
 
+@pytest.fixture
+def sentinel_set_with_passwords(tmp_path: Any) -> Iterator[SentinelSet]:
+    """Return a running Sentinel deployment whose servers and sentinels need passwords
+    (``url`` carries both)."""
+    deployment = SentinelSet(
+        find_redis_server(),
+        tmp_path / "sentinel",
+        password="primary-pw-1234",
+        sentinel_password="sentinel-pw-5678",
+    )
+    try:
+        deployment.start()
+        yield deployment
+    finally:
+        deployment.stop()
+
+
 @pytest.fixture(scope="session")
 def _cluster_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterNodes]:
     nodes = ClusterNodes(find_redis_server(), tmp_path_factory.mktemp("redis-cluster"))

@@ -111,7 +111,7 @@ class RedisServer:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
                 sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))  # (requirepass)
         except OSError:
             return False
 
@@ -191,9 +191,11 @@ class RedisServer:
             return sock.recv(65536)
 
 
-def _client(port: int) -> redis.Redis:
+def _client(port: int, password: str | None = None) -> redis.Redis:
     """A blocking redis-py client of one server, for the fixtures' setup and checks only."""
-    return redis.Redis("127.0.0.1", port, decode_responses=True, socket_timeout=30)
+    return redis.Redis(
+        "127.0.0.1", port, password=password, decode_responses=True, socket_timeout=30
+    )
 
 
 def _wait(what: str, ready: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -216,27 +218,39 @@ class SentinelSet:
 
     SERVICE = "mymaster"
 
-    def __init__(self, binary: str, directory: Path) -> None:
+    def __init__(
+        self,
+        binary: str,
+        directory: Path,
+        *,
+        password: str | None = None,
+        sentinel_password: str | None = None,
+    ) -> None:
         self.binary = binary
         self.directory = directory
-        self.primary = RedisServer(binary, directory / "primary")
-        self.replica = RedisServer(binary, directory / "replica")
+        #: Of the primary and the replica (``requirepass``), and of the sentinels.
+        self.password, self.sentinel_password = password, sentinel_password
+        auth = ("--requirepass", password, "--masterauth", password) if password else ()
+        self.primary = RedisServer(binary, directory / "primary", *auth)
+        self.replica = RedisServer(binary, directory / "replica", *auth)
         self.sentinel_ports = [free_port() for _ in range(3)]
         self.sentinels: list[Child] = []
 
     @property
     def url(self) -> str:
         hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
-        return f"redis+sentinel://{hosts}/{self.SERVICE}/0"
+        user = f":{self.password}@" if self.password else ""
+        query = f"?sentinel_password={self.sentinel_password}" if self.sentinel_password else ""
+        return f"redis+sentinel://{user}{hosts}/{self.SERVICE}/0{query}"
 
     def start(self) -> None:
         """Start the primary, the replica (in sync before a sentinel starts, so every
         sentinel knows it at once) and the sentinels; return once each sentinel knows the
         primary, the replica and the two other sentinels."""
         self.primary.start()
-        self.replica.args = ("--replicaof", "127.0.0.1", str(self.primary.port))
+        self.replica.args += ("--replicaof", "127.0.0.1", str(self.primary.port))
         self.replica.start()
-        replica = _client(self.replica.port)
+        replica = _client(self.replica.port, self.password)
         _wait(
             "the replica did not sync with the primary",
             lambda: replica.info("replication")["master_link_status"] == "up",
@@ -252,9 +266,18 @@ class SentinelSet:
                 f"sentinel down-after-milliseconds {self.SERVICE} 1000\n"
                 f"sentinel failover-timeout {self.SERVICE} 10000\n"
             )
+            if self.password:
+                conf.write_text(
+                    conf.read_text() + f"sentinel auth-pass {self.SERVICE} {self.password}\n"
+                )
+            if self.sentinel_password:
+                conf.write_text(
+                    conf.read_text() + f"requirepass {self.sentinel_password}\n"
+                    f"sentinel sentinel-pass {self.sentinel_password}\n"
+                )
             self.sentinels.append(Child([self.binary, str(conf), "--sentinel"], python=False))
         for port in self.sentinel_ports:
-            sentinel = _client(port)
+            sentinel = _client(port, self.sentinel_password)
 
             def known(sentinel: redis.Redis = sentinel) -> bool:
                 master = sentinel.sentinel_master(self.SERVICE)
@@ -269,7 +292,8 @@ class SentinelSet:
         named = []
         for port in self.sentinel_ports:
             try:
-                host = _client(port).sentinel_get_master_addr_by_name(self.SERVICE)
+                sentinel = _client(port, self.sentinel_password)
+                host = sentinel.sentinel_get_master_addr_by_name(self.SERVICE)
             except (redis.RedisError, OSError):
                 continue
             if host:

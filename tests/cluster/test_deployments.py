@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from bkjob_async import BkJobClient, PollPolicy, Scope
-from bkjob_async.cluster import Cluster, ClusterUnavailableError, Worker
+from bkjob_async.cluster import Cluster, ClusterError, ClusterUnavailableError, Worker
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from . import (
@@ -187,3 +187,23 @@ def script_loads(redis_server) -> int:
         if line.startswith("cmdstat_script|load:"):
             return int(line.split("calls=")[1].split(",")[0])
     return 0
+
+
+async def test_a_sentinel_deployment_with_passwords_is_used_and_never_shows_them(
+    make_cluster, sentinel_set_with_passwords
+):
+    deployment = sentinel_set_with_passwords
+    cluster = make_cluster(url=deployment.url)
+    assert await cluster.submit(SCOPE, [1, 2], watch="w") == 2
+    assert await cluster.jobs("w") == {(SCOPE, 1), (SCOPE, 2)}
+    for secret in ("primary-pw-1234", "sentinel-pw-5678"):
+        assert secret not in repr(cluster)
+    wrong = deployment.url.replace("primary-pw-1234", "wrong-pw-0000")
+    with pytest.raises(ClusterError) as info:
+        await make_cluster(url=wrong, timeout=2.0).jobs("w")
+    assert "wrong-pw" not in str(info.value)
+    assert "sentinel-pw" not in str(info.value)
+    no_sentinel_pw = deployment.url.partition("?")[0].replace("primary-pw-1234", "x")
+    with pytest.raises(ClusterUnavailableError, match="AuthenticationError") as info:
+        await make_cluster(url=no_sentinel_pw, timeout=2.0).jobs("w")
+    assert len(str(info.value)) < 500  # what each sentinel said, not its client's options
