@@ -311,7 +311,8 @@ class SentinelSet:
             "the sentinels did not fail over to the replica",
             lambda: (
                 self.primary_port() == self.replica.port
-                and _client(self.replica.port).info("replication")["role"] == "master"
+                and _client(self.replica.port, self.password).info("replication")["role"]
+                == "master"
             ),
             timeout,
         )

@@ -3,7 +3,8 @@ dedupes by ``event_id`` loses nothing and sees nothing twice.
 
 - A Sentinel failover: a primary, a replica and three sentinels on 127.0.0.1 (``SentinelSet``);
   the primary is SIGKILLed while the workers run jobs, the sentinels promote the replica, the
-  workers (``redis+sentinel://``) follow it.
+  workers (``redis+sentinel://``) follow it. Again with a replica 2 s behind (cut off from
+  the primary first): the promoted Redis lacks the last writes, as in ``test_rollback``.
 - ``CLIENT PAUSE 4000`` of the one Redis while the workers hold leases (of 0.3 s): every lease
   lapses by the workers' clocks, commands sent before stay blocked, then run when the pause
   ends; the fence must refuse every write under a lease lost meanwhile.
@@ -27,6 +28,7 @@ import time
 
 import anyio
 import pytest
+import redis
 
 from bkjob_async.cluster import ClusterError
 from bkjob_async.testing import BkJobSimulator
@@ -138,6 +140,7 @@ async def fault_run(make_cluster, deployment, *, fault, seed: int, jobs: int = 3
         errors = [p.stop() for p in procs]
     for err in errors:
         assert "Traceback" not in err, err
+    figures["rollback_said"] = any("older states than this worker wrote" in e for e in errors)
     refused = sum(p.stats[3] for p in procs if p.stats is not None)
     figures.update(measured, refused=refused, read_again_s=round(again, 2))
     figures.update(to_end_s=round(to_end, 2))
@@ -150,6 +153,32 @@ def sentinel_failover(sentinel_set):
         hit = {"at": time.monotonic(), "at_ms": time.time() * 1000}
         sentinel_set.wait_failover()
         return {"failover_s": round(time.monotonic() - hit["at"], 2), **hit}
+
+    return fault
+
+
+def lagged_failover(sentinel_set, lag: float = 2.0):
+    """Cut the replica off (a wrong ``masterauth``, its link killed), let the workers write
+    ``lag`` s more to the primary alone, then kill the primary: the sentinels promote a
+    replica that lacks those writes, as after a failover to a replica that lagged."""
+
+    def fault():
+        replica = redis.Redis(port=sentinel_set.replica.port, password=sentinel_set.password)
+        primary = redis.Redis(port=sentinel_set.primary.port, password=sentinel_set.password)
+        replica.config_set("masterauth", "not-the-password")
+        primary.client_kill_filter(_type="replica")
+        deadline = time.monotonic() + 10
+        while replica.info("replication")["master_link_status"] != "down":
+            assert time.monotonic() < deadline, "the replica stayed in sync"
+            time.sleep(0.01)
+        time.sleep(lag)  # what the promoted replica will lack
+        sentinel_set.kill_primary()
+        hit = {"at": time.monotonic(), "at_ms": time.time() * 1000}
+        replica.config_set("masterauth", sentinel_set.password)
+        sentinel_set.wait_failover()
+        replica.close()
+        primary.close()
+        return {"lag_s": lag, "failover_s": round(time.monotonic() - hit["at"], 2), **hit}
 
     return fault
 
@@ -179,6 +208,17 @@ async def test_a_sentinel_failover_repeats_nothing_under_a_new_id(make_cluster, 
     )
     print(f"\nsentinel failover: {figures}")
     assert figures["failover_s"] > 1.0  # the primary was down until the sentinels agreed
+
+
+@pytest.mark.timeout(150)
+async def test_a_failover_to_a_replica_that_lagged_repeats_nothing_under_a_new_id(
+    make_cluster, sentinel_set_with_passwords
+):
+    deployment = sentinel_set_with_passwords
+    figures = await fault_run(make_cluster, deployment, fault=lagged_failover(deployment), seed=24)
+    print(f"\nsentinel failover to a replica 2 s behind: {figures}")
+    assert figures["dropped"] > 0  # the holders did derive again what the replica lacked
+    assert figures["rollback_said"]  # and a worker said Redis went back
 
 
 @pytest.mark.timeout(150)
@@ -215,6 +255,25 @@ async def test_ten_sentinel_failovers(make_cluster, tmp_path):
         finally:
             deployment.stop()
         print(f"\nsentinel failover {run}: {figures}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+async def test_ten_failovers_to_a_replica_that_lagged(make_cluster, tmp_path):
+    from .redis_server import SentinelSet, find_redis_server
+
+    for run in range(10):
+        deployment = SentinelSet(
+            find_redis_server(), tmp_path / f"run{run}", password="pw-1", sentinel_password="s-2"
+        )
+        try:
+            deployment.start()
+            figures = await fault_run(
+                make_cluster, deployment, fault=lagged_failover(deployment), seed=500 + run
+            )
+        finally:
+            deployment.stop()
+        print(f"\nfailover to a replica 2 s behind {run}: {figures}")
 
 
 @pytest.mark.slow
