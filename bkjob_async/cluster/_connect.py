@@ -10,9 +10,11 @@ Three deployments, one URL each (``rediss`` for TLS in every form):
   dropped, so the client follows a failover. The user and password are the primary's;
   sentinels that need their own give ``?sentinel_username=…&sentinel_password=…``.
 - Redis Cluster: ``redis+cluster://[[user]:password@]host:port[,host:port…]`` (port 6379 if
-  left out), any nodes of the cluster; database 0 only. ``MOVED``/``ASK`` and ``NOSCRIPT`` are
-  handled by redis-py (a script is loaded again where it is missing). Every key of one cluster
-  name shares one hash slot (``_keys``), so every script and ``MULTI`` runs on one node.
+  left out), any nodes of the cluster; database 0 only. redis-py follows ``MOVED``/``ASK`` and
+  loads a script again where it is missing (``NOSCRIPT``); it takes no ``EVALSHA`` in a cluster
+  pipeline, so pipelined writes send the script's text there (``_writes``). Every key of one
+  cluster name shares one hash slot (``_keys``), so every script and ``MULTI`` runs on one
+  node.
 
 Sentinel and cluster URLs take these query options: ``ssl_ca_certs``, ``ssl_certfile``,
 ``ssl_keyfile``, ``ssl_cert_reqs`` (``rediss`` only), and the sentinel ones above. ``redact``
@@ -36,7 +38,7 @@ __all__ = ["AnyRedis", "Connection", "connect", "redact"]
 #: What a cluster talks to: one Redis (alone or a Sentinel's primary) or a Redis Cluster.
 AnyRedis = aioredis.Redis | RedisCluster
 
-SCHEMES = (
+_SCHEMES = (
     "redis",
     "rediss",
     "unix",
@@ -72,7 +74,7 @@ class Connection:
 
     def __init__(self, url: str, timeout: float) -> None:
         scheme = urllib.parse.urlsplit(url).scheme
-        if scheme not in SCHEMES:
+        if scheme not in _SCHEMES:
             raise ValueError(
                 "redis_url must start with redis://, rediss://, unix://, redis+sentinel:// "
                 f"or redis+cluster:// (rediss+… for TLS), got {redact(url)!r}"
