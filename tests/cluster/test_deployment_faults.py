@@ -1,5 +1,5 @@
 """Faults of the Redis deployments users run, under three worker processes; a consumer that
-dedupes by ``event_id`` loses nothing and sees nothing twice.
+dedupes by ``event_id`` loses nothing and sees nothing again under a new id.
 
 - A Sentinel failover: a primary, a replica and three sentinels on 127.0.0.1 (``SentinelSet``);
   the primary is SIGKILLed while the workers run jobs, the sentinels promote the replica, the
@@ -12,7 +12,7 @@ dedupes by ``event_id`` loses nothing and sees nothing twice.
   (``redis+cluster://``).
 
 Each run checks what ``test_rollback`` checks (``chains.consumer_view``: every job one
-``JobFinished``, no status reached again under a new id, no step back, every host's true end)
+``JobFinished``, no status reached again under a new id, no step back, every host's true end),
 that no two holders published for one partition at once (in stream order, a partition's
 fencing tokens never go down: ``fenced_in_order``), and that no write landed under a lease lost
 in the fault (no event Redis took after it carries a token granted before it:
