@@ -25,6 +25,8 @@ K/N others); the first line lists only the N as ``job_ids``, and the timeline ho
 ends. On a scaled clock the simulator's callback sender would sleep ``speed`` times too long
 (it waits simulator seconds as real ones), so a ticker wakes it every 0.1 s of simulator time.
 
+``--counts PATH`` writes the requests served, by API, there when the parent closes stdin.
+
 ``--stepped`` (with ``--duration``) keeps the virtual clock: it moves only when the parent
 writes ``advance S`` on stdin, so jobs progress with the parent's steps, never with how fast
 the machine is (the crash tests use it).
@@ -195,6 +197,11 @@ async def main(args: argparse.Namespace) -> None:
         if args.timeline is not None:
             watched = ids if args.deploys is not None else None
             Path(args.timeline).write_text(json.dumps(timeline(sim, watched)))
+        if args.counts is not None:  # requests served, by API (every flavor together)
+            counts: dict[str, int] = {}
+            for (api, _), n in sim.statistics().requests_by_api.items():
+                counts[api] = counts.get(api, 0) + n
+            Path(args.counts).write_text(json.dumps(counts))
 
 
 if __name__ == "__main__":
@@ -214,6 +221,7 @@ if __name__ == "__main__":
     parser.add_argument("--deploys", type=int, default=None)
     parser.add_argument("--others", type=int, default=0)
     parser.add_argument("--callback-url", default=None)
+    parser.add_argument("--counts", default=None)
     arguments = parser.parse_args()
     if arguments.core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {arguments.core})

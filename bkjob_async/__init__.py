@@ -50,7 +50,7 @@ sharing one set of jobs, one rate budget and event streams on Redis;
 ``bkjob_async.metrics.PollerMetrics``, the poller's figures for Prometheus (the
 ``prometheus`` extra); none of these is imported here. And the ``bkjob-async`` command line
 (the ``cli`` extra): ``demo``, ``watch``, ``status``, ``logs``, ``list``, ``launch``,
-``operate``, ``simulate``, ``worker``, ``submit``. The README has runnable examples of each.
+``operate``, ``simulate``, ``worker``, ``submit``. The documentation (docs/, ``make docs``) has runnable examples of each.
 """
 
 from .client import BkJobClient

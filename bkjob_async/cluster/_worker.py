@@ -283,6 +283,9 @@ class Worker(AsyncResource):
             self.poller.unfollow(*job)  # (one ended here before is followed anew)
             self.poller.follow(*job)  # seeded from ``seeds`` at once
             seeds.pop(job, None)
+        # The next load may wait long (``quiet`` behind a slow write): the timer must already
+        # watch this lease, or a stall meanwhile leaves its jobs polled past their deadline.
+        self._lapsed()
 
     def _drop(self, part: int) -> None:
         jobs = self.held.drop_part(part)

@@ -88,6 +88,7 @@ class JobStatus(_OpenIntEnum):
 # Job and step statuses are one Java enum (RunStatusEnum); the two names read better at call sites.
 StepStatus = JobStatus
 
+#: The job statuses bk-job treats as final (its own set; ``JobStatus.is_finished`` reads it).
 FINISHED_JOB_STATUSES: frozenset[JobStatus] = frozenset(
     {
         JobStatus.SUCCESS,

@@ -3,10 +3,10 @@
 A job's state is a value (``JobState``): its status, whether bk-job calls it finished, and per
 step its status, round, and its hosts' keys and status codes as two compact sequences of plain
 numbers (``array``/``bytes``, tuples where a value does not fit), which the cyclic garbage
-collector never walks and which hold no object per host (``benchmarks/README.md``, "Scale without
+collector never walks and which hold no object per host (``CHANGELOG.md``, benchmark history, "Scale without
 pauses"). ``observe`` never changes the state it is given; it returns a new one that shares every
 part that did not change. A poll that changes one host makes new codes for its step and shares
-the keys, not a copy of a map (``benchmarks/README.md``, "CPU per poll"); ``_codec`` turns a
+the keys, not a copy of a map (``CHANGELOG.md``, benchmark history, "CPU per poll"); ``_codec`` turns a
 state into JSON-able data and back, for a store. Hosts are never forgotten, so a host's ``previous``
 spans rounds and hosts copied unchanged into a retry round emit nothing; rows missing from a poll
 (bk-job's retry lag) mean "no news". A step listed twice in one answer is one step: the last

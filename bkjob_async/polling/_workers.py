@@ -7,7 +7,7 @@ to wake. It polls through the reader and hands what came back to the driver (``a
 once during an outage (so the failure policy sees answers and failures in the order they
 came). An answer thus waits only while its worker has another poll to send: at most one
 poll's timeout. Decoding, tracking and delivering then run several times in a row, warm in
-the processor's caches (``benchmarks/README.md``, "CPU per poll").
+the processor's caches (``CHANGELOG.md``, benchmark history, "CPU per poll").
 """
 
 from __future__ import annotations

@@ -342,6 +342,7 @@ class PollingResumed:
         return _resumed_id(self)
 
 
+#: Any event a watch yields: match on the classes (``case HostTransition(...)``).
 Event = (
     HostTransition
     | StepTransition

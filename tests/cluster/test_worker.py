@@ -368,3 +368,48 @@ async def test_a_stall_with_writes_on_their_way_follows_the_jobs_again_from_what
             assert worker.store.fence.stale > 0
         events = await stream_events(submitter, "deploys")
         assert check_chains(events, sim, ids) == len(ids) * 5
+
+
+async def test_a_stall_while_a_partition_still_loads_drops_the_loaded_ones_at_their_deadline(
+    make_cluster, monkeypatch
+):
+    """Seen as a flaky stall test above: the worker's first round loaded 64 partitions one by
+    one, the process stalled past its leases before the last one was read, and the timer that
+    drops lapsed leases was only set once the whole round had loaded: the jobs read so far
+    stayed followed (the last load waited on a write) long past their deadline. Each load now
+    sets the timer."""
+    from bkjob_async.cluster import Cluster
+
+    policy = PollPolicy(interval=0.1, max_interval=0.2)
+    async with BkJobSimulator(seed=8, host_duration=(30.0, 60.0)) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=2)]) for _ in range(12)]
+        submitter = make_cluster()
+        await submitter.submit(SCOPE, ids, watch="deploys")
+        reading, gate = anyio.Event(), anyio.Event()
+        real_read = Cluster.read_state
+
+        async def read_state(cluster, partition):
+            if partition == 63 and not gate.is_set():
+                reading.set()  # the round's last partition: its read hangs until the gate
+                await gate.wait()
+            return await real_read(cluster, partition)
+
+        monkeypatch.setattr(Cluster, "read_state", read_state)
+        async with (
+            client_for(sim) as client,
+            Worker(client, make_cluster(), policy=policy, worker_id="w1") as worker,
+        ):
+            with anyio.fail_after(15):
+                await reading.wait()
+            followed = len(worker.held.jobs)
+            time.sleep(0.6)  # the whole process stalls: its leases (0.3 s) lapse
+            with anyio.fail_after(5):  # (before the fix: until the gate opened)
+                while worker.held.jobs:
+                    await anyio.sleep(0.01)
+            gate.set()
+            await wait_for(lambda: _followed(worker, len(ids)), 15)
+    assert followed > 0  # jobs were read and followed before the stall
+
+
+async def _followed(worker, count):
+    return len(worker.held.jobs) == count

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,7 +103,11 @@ async def test_a_failing_disk_keeps_data_in_memory_reports_once_and_resumes(
     assert len(_errors(caplog)) == 1
     error = _errors(caplog)[0].getMessage()
     assert str(path) in error
-    assert "keeping 200 calls in memory" in error
+    # The calls queued when the first write failed: the writer thread may take the first of
+    # the 200 while the loop still queues the rest (seen under load: 62).
+    kept = re.search(r"keeping (\d+) calls in memory", error)
+    assert kept is not None, error
+    assert 1 <= int(kept[1]) <= 200, error
     assert any("writes resumed" in r.getMessage() for r in caplog.records)
     loaded = await _reload(path)
     assert [s["n"] for s in loaded.jobs.values()] == list(range(200, 220))

@@ -77,7 +77,9 @@ async def follow(
                 sim.advance(tick)
 
         tg.start_soon(clock)
-        with anyio.fail_after(20):
+        # A net for a hung watch, not a speed check: a thousand jobs take 8 s alone, and
+        # more than 20 on a machine loaded 15-fold (virtual time moves by wall-clock ticks).
+        with anyio.fail_after(45):  # (under the per-test timeout, 60 s)
             async for event in watch:
                 events.append(event)
                 if react is not None:
@@ -396,7 +398,9 @@ async def lockstep(sim: BkJobSimulator, watch, react=None, tick: float = 0.25) -
                 sim.advance(tick)
 
         tg.start_soon(clock)
-        with anyio.fail_after(20):
+        # A net for a hung watch, not a speed check: a thousand jobs take 8 s alone, and
+        # more than 20 on a machine loaded 15-fold (virtual time moves by wall-clock ticks).
+        with anyio.fail_after(45):  # (under the per-test timeout, 60 s)
             async for event in watch:
                 events.append(event)
                 if react is not None:

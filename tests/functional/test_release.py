@@ -44,3 +44,22 @@ def test_every_reference_resolves_inside_the_repository(doc: Path) -> None:
         elif not path.exists():
             bad.append(f"{target}: no such file")
     assert not bad, f"{doc.relative_to(ROOT)}: " + "; ".join(bad)
+
+
+def test_the_supported_python_versions_agree_everywhere() -> None:
+    """``requires-python``, mypy's and ruff's targets, the classifiers, ``make test-matrix``
+    (noxfile) and the README name the same versions: 3.10 (the oldest) to 3.13."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    oldest = re.search(r'^requires-python = ">=3\.(\d+)"$', pyproject, re.MULTILINE)
+    mypy = re.search(r'^python_version = "3\.(\d+)"$', pyproject, re.MULTILINE)
+    ruff = re.search(r'^target-version = "py3(\d+)"$', pyproject, re.MULTILINE)
+    assert oldest
+    assert mypy
+    assert ruff
+    assert oldest[1] == mypy[1] == ruff[1] == "10"
+    classified = re.findall(r'"Programming Language :: Python :: 3\.(\d+)"', pyproject)
+    nox = re.search(r"^PYTHONS = \[(.*)\]$", (ROOT / "noxfile.py").read_text(), re.MULTILINE)
+    assert nox
+    tested = re.findall(r'"3\.(\d+)"', nox[1])
+    assert classified == tested == ["10", "11", "12", "13"]
+    assert "CPython 3.10, 3.11, 3.12 and 3.13" in (ROOT / "README.md").read_text()

@@ -147,7 +147,7 @@ class Store(AsyncResource):
         state: JsonValue,
         events: Sequence[tuple[str, JsonValue]] = (),
     ) -> int:
-        """Queue one observation: the job's new state and its new ``(event_id, payload)``s.
+        """Queue one observation: the job's new state and its new ``(event_id, payload)`` pairs.
 
         :raises ValueError: ``state`` is ``None`` or an ``event_id`` empty; in a durable
             store, also a float that JSON cannot hold (``nan``, ``inf``).

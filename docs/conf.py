@@ -1,0 +1,72 @@
+"""Sphinx configuration of the bkjob-async documentation (``make docs``; strict in ``make test``).
+
+Pages are MyST Markdown. The reference is generated from the docstrings by ``_ext/apiref.py``
+(every name of every public module's ``__all__``; a public name without a docstring is a
+warning, so the strict build fails) and the command line's page from its argparse parser by
+``_ext/cliref.py``. The build is nitpicky: every cross-reference must resolve.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "_ext"))
+sys.path.insert(0, str(HERE.parent))
+
+import bkjob_async  # noqa: E402
+
+project = "bkjob-async"
+author = "The bkjob-async authors"
+copyright = "The bkjob-async authors"
+release = bkjob_async.__version__
+version = release
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "apiref",
+    "cliref",
+]
+
+source_suffix = {".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store"]
+myst_enable_extensions = ["colon_fence", "deflist"]
+# Headings get anchors, so pages can link to a section: [text](page.md#section).
+myst_heading_anchors = 3
+suppress_warnings = ["myst.header"]  # a page may start at ## in an included fragment
+
+html_theme = "furo"
+html_title = f"bkjob-async {release}"
+html_static_path = ["_static"]
+html_favicon = "_static/favicon.svg"  # (the browser asks for /favicon.ico without one)
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+autodoc_class_signature = "mixed"
+autodoc_preserve_defaults = True
+autodoc_default_options = {"show-inheritance": True}
+
+nitpicky = True
+# No intersphinx: the build runs offline, so names of other packages cannot resolve. They are
+# shown as plain text instead of failing the build. Python's builtins and ``typing`` resolve
+# on their own; everything else outside bkjob_async is one of these:
+nitpick_ignore_regex = [
+    # The dependencies and optional extras (aiohttp, anyio, attrs, cattrs, redis, rich,
+    # prometheus_client), as they appear in signatures.
+    (
+        r"py:.*",
+        r"(aiohttp|anyio|attr|attrs|cattrs|redis|rich|prometheus_client|multidict|yarl)(\..*)?",
+    ),
+    # The standard library's modules, which intersphinx would link to python.org.
+    (
+        r"py:.*",
+        r"(_dt|asyncio|collections|concurrent|contextlib|datetime|enum|http|ipaddress|logging|"
+        r"os|pathlib|re|socket|sqlite3|ssl|types|typing|typing_extensions|zoneinfo|"
+        r"argparse|io|json|random|threading|queue|weakref|decimal|uuid|abc)(\..*)?",
+    ),
+    # Type variables and the names typing's machinery leaves in signatures.
+    (r"py:.*", r"(T|T_co|E|R|P|K|V|_T|NoneType|ellipsis|Self|Ellipsis|\.\.\.)"),
+]

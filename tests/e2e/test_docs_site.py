@@ -1,0 +1,227 @@
+"""The built documentation site renders in a real browser, and its links and images resolve.
+
+The site is built from ``docs/`` into a temporary directory and served on 127.0.0.1 (port 0).
+Headless Chromium (Debian's package: ``make chromium`` installs it) opens the index, the
+tutorial, a how-to guide, a reference page and the performance page; each must show its own
+heading and content, and every request the browser made for it (stylesheets, scripts, images)
+must have been answered 200. A link checker then reads every page of the site and resolves
+every internal link, anchor and image against the files built. Without Chromium the browser
+checks are skipped, saying why (under ``CI=true`` they fail: CI must install it); the link
+check needs no browser.
+"""
+
+from __future__ import annotations
+
+import functools
+import html.parser
+import http.server
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.parse
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """Build the site (the strict build is ``make docs``; here, what a reader gets)."""
+    pytest.importorskip("sphinx")
+    out = tmp_path_factory.mktemp("site")
+    argv = [sys.executable, "-m", "sphinx", "-q", "-E", "-b", "html", str(DOCS), str(out)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=200, check=False)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    served: list[tuple[str, int]]
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.served.append((urllib.parse.urlsplit(self.path).path, int(code)))
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(site: pathlib.Path):
+    """Serve the site on 127.0.0.1, a free port; yield (base URL, the log of what it served)."""
+    served: list[tuple[str, int]] = []
+    handler = type("Handler", (_Handler,), {"served": served})
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(site))
+    )
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", served
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    reason = "chromium is not installed: `make chromium` installs Debian's package (root)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def _open(url: str, profile: pathlib.Path, *extra: str) -> str:
+    """Load ``url`` in headless Chromium (loopback only, no background traffic); return the DOM."""
+    argv = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",  # the suite may run as root
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--metrics-recording-only",
+        "--no-proxy-server",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=3000",
+        *extra,
+        url,
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=90, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+PAGES = {
+    "index.html": ("bkjob-async", "Tutorial: a live watch of launched jobs"),
+    "tutorial.html": ("Tutorial: a live watch of launched jobs", "first_watch.py"),
+    "howto/launch-and-watch.html": ("Launch jobs and watch them", "HostTransition"),
+    "reference/api/bkjob_async.polling.html": ("bkjob_async.polling", "wait_finished"),
+    "performance.html": ("Performance", "CPU per job-hour"),
+}
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_the_page_renders_in_a_browser_with_everything_it_asks_for(
+    page: str, server, tmp_path: pathlib.Path
+) -> None:
+    base, served = server
+    heading, content = PAGES[page]
+    served.clear()
+    dom = _open(f"{base}/{page}", tmp_path / "profile", "--dump-dom")
+    text = _Text.of(dom)
+    assert heading in text, f"{page}: no {heading!r} in what the browser shows"
+    assert content in text, f"{page}: no {content!r}"
+    asked = {path for path, _ in served}
+    assert f"/{page}" in asked
+    assert any(path.endswith(".css") for path in asked), "no stylesheet loaded"
+    failed = [(path, code) for path, code in served if code != 200]
+    assert not failed, f"{page}: the browser's requests that failed: {failed}"
+    if page == "performance.html":
+        images = {path for path in asked if path.endswith(".png")}
+        assert len(images) >= 4, images  # every plot, fetched and served
+
+
+def test_a_screenshot_shows_a_drawn_page(server, tmp_path: pathlib.Path) -> None:
+    base, _ = server
+    shot = tmp_path / "tutorial.png"
+    _open(
+        f"{base}/tutorial.html",
+        tmp_path / "profile",
+        f"--screenshot={shot}",
+        "--window-size=1200,900",
+    )
+    data = shot.read_bytes()
+    assert data.startswith(b"\x89PNG")
+    # A blank or unstyled page compresses to a few kilobytes; a drawn one (text, sidebar,
+    # code) does not.
+    assert len(data) > 30_000, len(data)
+
+
+class _Text(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+    @classmethod
+    def of(cls, dom: str) -> str:
+        parser = cls()
+        parser.feed(dom)
+        return " ".join(" ".join(parser.parts).split())
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("id"):
+            self.ids.add(found["id"] or "")
+        for name in ("href", "src"):
+            value = found.get(name)
+            if value and not (tag == "link" and name == "href" and found.get("rel") == "canonical"):
+                self.links.append((tag, value))
+
+
+@functools.cache
+def _parse(path: pathlib.Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_every_internal_link_anchor_and_image_resolves(site: pathlib.Path) -> None:
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) >= 30
+    broken = []
+    checked = 0
+    for page in pages:
+        for tag, link in _parse(page).links:
+            parts = urllib.parse.urlsplit(link)
+            if parts.scheme or link.startswith("//"):
+                continue  # another site: not this check's (nothing leaves 127.0.0.1)
+            target = (
+                (page.parent / urllib.parse.unquote(parts.path)).resolve() if parts.path else page
+            )
+            if target.is_dir():
+                target = target / "index.html"
+            checked += 1
+            if not target.is_relative_to(site.resolve()) or not target.exists():
+                broken.append(f"{page.relative_to(site)}: <{tag}> {link}: no such file")
+            elif (
+                parts.fragment
+                and target.suffix == ".html"
+                and urllib.parse.unquote(parts.fragment) not in _parse(target).ids
+            ):
+                broken.append(f"{page.relative_to(site)}: <{tag}> {link}: no such anchor")
+    assert checked > 1000
+    assert not broken, "\n".join(broken[:50])
