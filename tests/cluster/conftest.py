@@ -79,6 +79,18 @@ def _cluster_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clust
 
 
 @pytest.fixture
+def replicated_cluster(tmp_path: Any) -> Iterator[ClusterNodes]:
+    """Return a Redis Cluster of its own, three primaries with a replica each: a test may kill
+    a primary (``fail_over``)."""
+    nodes = ClusterNodes(find_redis_server(), tmp_path / "redis-cluster", size=6, replicas=1)
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+@pytest.fixture
 def redis_cluster(_cluster_session: ClusterNodes) -> ClusterNodes:
     """Return the session's 3-node Redis Cluster, empty, as if started for this test."""
     _cluster_session.reset()

@@ -330,7 +330,9 @@ class ClusterNodes:
     redis-cli), each a real ``redis-server --cluster-enabled yes``. ``url`` is its
     ``redis+cluster://`` URL."""
 
-    def __init__(self, binary: str, directory: Path, size: int = 3) -> None:
+    def __init__(self, binary: str, directory: Path, size: int = 3, replicas: int = 0) -> None:
+        #: Replicas of each primary (``redis-cli --cluster create --cluster-replicas``).
+        self.replicas = replicas
         self.nodes = [RedisServer(binary, directory / f"node{i}") for i in range(size)]
         for node in self.nodes:
             node.args = (
@@ -349,9 +351,14 @@ class ClusterNodes:
             node.start()
         cli = shutil.which("redis-cli")
         addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        if cli is None and self.replicas:
+            pytest.skip("a Redis Cluster with replicas is made with redis-cli (redis-tools)")
         if cli is not None:
             subprocess.run(
-                [cli, "--cluster", "create", *addresses, "--cluster-yes"],
+                [
+                    *(cli, "--cluster", "create", *addresses, "--cluster-yes"),
+                    *("--cluster-replicas", str(self.replicas)),
+                ],
                 check=True,
                 capture_output=True,
                 timeout=60,
@@ -376,6 +383,38 @@ class ClusterNodes:
 
             _wait(f"node {node.port} did not see the cluster ready", ok)
 
+    def primary_of(self, key: str) -> RedisServer:
+        """Return the node serving ``key``'s slot now (as a live node's slot map says)."""
+        live = next(n for n in self.nodes if n.process is not None)
+        client = _client(live.port)
+        slot = int(client.execute_command("CLUSTER KEYSLOT", key))
+        for start, end, primary, *_ in client.execute_command("CLUSTER SLOTS"):
+            if start <= slot <= end:
+                return next(n for n in self.nodes if n.port == int(primary[1]))
+        raise LookupError(f"no node serves slot {slot}")
+
+    def kill_primary_of(self, key: str) -> RedisServer:
+        """SIGKILL the primary serving ``key`` (gone when this returns); return it."""
+        old = self.primary_of(key)
+        old.stop()
+        return old
+
+    def wait_promoted(self, key: str, old: RedisServer, timeout: float = 30.0) -> RedisServer:
+        """Return the replica that serves ``key`` instead of ``old``, once the cluster promoted
+        it and every live node says the cluster is ok again."""
+
+        def promoted() -> bool:
+            new = self.primary_of(key)
+            states = [
+                _client(n.port).execute_command("CLUSTER INFO")["cluster_state"]
+                for n in self.nodes
+                if n.process is not None
+            ]
+            return new is not old and all(state == "ok" for state in states)
+
+        _wait("the cluster did not promote a replica", promoted, timeout)
+        return self.primary_of(key)
+
     def keys(self) -> dict[int, list[str]]:
         """Return every node's keys, by port."""
         return {n.port: sorted(_client(n.port).keys("*")) for n in self.nodes}
@@ -383,7 +422,8 @@ class ClusterNodes:
     def reset(self) -> None:
         """Empty every node (the slots stay where they are)."""
         for node in self.nodes:
-            _client(node.port).flushall()
+            if _client(node.port).info("replication")["role"] == "master":
+                _client(node.port).flushall()
 
     def stop(self) -> None:
         for node in self.nodes:

@@ -9,7 +9,8 @@ dedupes by ``event_id`` loses nothing and sees nothing again under a new id.
   lapses by the workers' clocks, commands sent before stay blocked, then run when the pause
   ends; the fence must refuse every write under a lease lost meanwhile.
 - The same pause of the node serving the cluster's hash slot of a real 3-node Redis Cluster
-  (``redis+cluster://``).
+  (``redis+cluster://``); and, on a Redis Cluster of three primaries with a replica each, the
+  slot's primary killed: the cluster promotes its replica, the workers follow the slot map.
 
 Each run checks what ``test_rollback`` checks (``chains.consumer_view``: every job one
 ``JobFinished``, no status reached again under a new id, no step back, every host's true end),
@@ -240,6 +241,29 @@ async def test_a_paused_redis_cluster_node_writes_nothing_under_a_lost_lease(
     assert figures["read_again_s"] >= 4.0
 
 
+def cluster_failover(redis_cluster):
+    """Kill the primary serving the cluster's slot; the Redis Cluster promotes its replica."""
+
+    def fault():
+        old = redis_cluster.kill_primary_of("bkjob:{test}:epoch")
+        hit = {"at": time.monotonic(), "at_ms": time.time() * 1000}
+        redis_cluster.wait_promoted("bkjob:{test}:epoch", old)
+        return {"failover_s": round(time.monotonic() - hit["at"], 2), **hit}
+
+    return fault
+
+
+@pytest.mark.timeout(150)
+async def test_a_redis_cluster_failover_repeats_nothing_under_a_new_id(
+    make_cluster, replicated_cluster
+):
+    figures = await fault_run(
+        make_cluster, replicated_cluster, fault=cluster_failover(replicated_cluster), seed=25
+    )
+    print(f"\nRedis Cluster failover of the slot's primary: {figures}")
+    assert figures["failover_s"] > 1.0  # the slot had no primary until the replica took over
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 async def test_ten_sentinel_failovers(make_cluster, tmp_path):
@@ -274,6 +298,23 @@ async def test_ten_failovers_to_a_replica_that_lagged(make_cluster, tmp_path):
         finally:
             deployment.stop()
         print(f"\nfailover to a replica 2 s behind {run}: {figures}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+async def test_ten_redis_cluster_failovers(make_cluster, tmp_path):
+    from .redis_server import ClusterNodes, find_redis_server
+
+    for run in range(10):
+        nodes = ClusterNodes(find_redis_server(), tmp_path / f"run{run}", size=6, replicas=1)
+        try:
+            nodes.start()
+            figures = await fault_run(
+                make_cluster, nodes, fault=cluster_failover(nodes), seed=600 + run
+            )
+        finally:
+            nodes.stop()
+        print(f"\nRedis Cluster failover {run}: {figures}")
 
 
 @pytest.mark.slow
