@@ -382,6 +382,13 @@ class ClusterNodes:
                 )
 
             _wait(f"node {node.port} did not see the cluster ready", ok)
+        for node in self.nodes:  # a replica still syncing could not take over: wait for it
+
+            def synced(port: int = node.port) -> bool:
+                info = _client(port).info("replication")
+                return bool(info["role"] == "master" or info["master_link_status"] == "up")
+
+            _wait(f"replica {node.port} did not sync", synced)
 
     def primary_of(self, key: str) -> RedisServer:
         """Return the node serving ``key``'s slot now (as a live node's slot map says)."""
