@@ -77,7 +77,11 @@ def add_cluster_options(parser: argparse.ArgumentParser, *, watch: bool) -> None
     """Add ``--redis``, ``--cluster`` (and ``--watch NAME``) to ``parser``."""
     group = parser.add_argument_group("cluster (Redis)")
     group.add_argument(
-        "--redis", metavar="URL", help="Redis URL of the cluster (default: $BKJOB_REDIS_URL)"
+        "--redis",
+        metavar="URL",
+        help="Redis URL of the cluster: redis://, rediss://, unix://, "
+        "redis+sentinel://HOST:PORT[,...]/SERVICE[/DB] or redis+cluster://HOST:PORT[,...] "
+        "(default: $BKJOB_REDIS_URL)",
     )
     # No default here: ``watch`` refuses a cluster flag without a cluster watch; "prod" is
     # filled in by ``_cluster`` (and ``run_cluster_watch``).

@@ -616,6 +616,8 @@ def _cluster_commands(
             "export BKJOB_APP_CODE=my-app BKJOB_APP_SECRET=... BKJOB_USERNAME=admin",
             "bkjob-async worker --redis redis://127.0.0.1:6379/0 --cluster prod \\",
             "    --url https://bkapi.example.com/api/bk-job/prod --rate-limit 100",
+            "bkjob-async worker --redis redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster",
+            "bkjob-async worker --redis redis+cluster://10.0.0.1:7000,10.0.0.2:7000",
         ),
         **common,
     )

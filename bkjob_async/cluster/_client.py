@@ -17,24 +17,23 @@ another nonce than the one seen before means Redis lost the data (said at ERROR,
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
-import urllib.parse
 from collections import defaultdict
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
 import redis.exceptions as rexc
 from anyio.abc import AsyncResource
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio.sentinel import MasterNotFoundError
 
 from .._checks import check_int
 from .._params import check_count
 from ..config import check_seconds
 from . import _scripts
 from ._commit import Fenced, Lease, NewEvent, checked_write, commit_request, read_reply
+from ._connect import AnyRedis, connect, redact
 from ._errors import ClusterConfigError, ClusterError, ClusterUnavailableError, LeaseLostError
 from ._keys import (
     MAX_PARTITIONS,
@@ -58,31 +57,43 @@ if TYPE_CHECKING:
     from ..config import Scope
     from ._events import EventStream
 
-__all__ = ["Cluster", "Lease", "NewEvent"]
+__all__ = ["Cluster", "Lease", "NewEvent", "redact"]
 
 log = logging.getLogger("bkjob_async.cluster")
 
 _BATCH = 10_000
 
+#: Redis is down, not reachable or not serving yet (a Sentinel or cluster failover under way,
+#: a cluster without a primary for the slot, a replica that cannot serve): worth a retry.
+_UNAVAILABLE = (
+    rexc.ConnectionError,
+    rexc.TimeoutError,
+    rexc.ClusterDownError,
+    rexc.TryAgainError,
+    rexc.MasterDownError,
+    rexc.ReadOnlyError,
+    OSError,
+    TimeoutError,
+)
 
-def redact(url: str) -> str:
-    """Return ``url`` without its password (in the user part or a ``password=`` query)."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        host = netloc.rpartition("@")[2]
-        netloc = f"{parts.username or ''}:***@{host}"
-    query = "&".join(
-        "password=***" if item.partition("=")[0].lower() == "password" else item
-        for item in parts.query.split("&")
-    )
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+
+def _said(exc: BaseException) -> str:
+    """Return what ``exc`` says, short: a Sentinel's "no primary" names every sentinel's
+    client in full (its options, passwords masked); keep what each one answered."""
+    text = str(exc)
+    if isinstance(exc, MasterNotFoundError):
+        answers = re.findall(r" - ([\w:]+)", text)
+        text = text.split(" : ", 1)[0] + (f" (sentinels: {', '.join(answers)})" if answers else "")
+    return text
 
 
 class Cluster(AsyncResource):
     """The shared watch set and event log of cluster ``name`` in the Redis at ``redis_url``.
 
-    :param redis_url: ``redis://[user:password@]host:port/db``, ``rediss://`` or ``unix://``.
+    :param redis_url: one Redis: ``redis://[user:password@]host:port/db``, ``rediss://`` (TLS)
+        or ``unix://``; Sentinel: ``redis+sentinel://[user:password@]host:port[,host:port…]/
+        SERVICE[/db]``; Redis Cluster: ``redis+cluster://[user:password@]host:port[,…]``
+        (``rediss+…`` for TLS; see ``_connect``). Its passwords are never shown.
     :param name: the cluster's name; several clusters can share one Redis.
     :param partitions: 64-256, fixed for the life of the cluster's data (a process that
         disagrees with the cluster gets ``ClusterConfigError``); more partitions spread load
@@ -106,11 +117,6 @@ class Cluster(AsyncResource):
     ) -> None:
         if not isinstance(redis_url, str):
             raise TypeError(f"redis_url must be a str, not {type(redis_url).__name__}")
-        scheme = urllib.parse.urlsplit(redis_url).scheme
-        if scheme not in ("redis", "rediss", "unix"):
-            raise ValueError(
-                f"redis_url must start with redis://, rediss:// or unix://, got {redact(redis_url)!r}"
-            )
         self.name = check_name(name, "cluster name")
         self.partitions = check_int(partitions, "partitions")
         if not MIN_PARTITIONS <= self.partitions <= MAX_PARTITIONS:
@@ -126,19 +132,10 @@ class Cluster(AsyncResource):
         self.epoch: str | None = None
         #: How many times the cluster's data was found wiped after this process had seen it.
         self.resets = 0
-        try:
-            self.redis: aioredis.Redis = aioredis.Redis.from_url(
-                redis_url,
-                decode_responses=True,
-                socket_connect_timeout=self.timeout,
-                socket_timeout=self.timeout,
-                # Once, at once, and only when the connection broke (a stale pooled connection
-                # after a Redis restart), never on a timeout: outages surface within timeout.
-                retry=Retry(NoBackoff(), 1, supported_errors=(rexc.ConnectionError,)),
-                retry_on_error=[rexc.ConnectionError],  # redis-py 5 retries only these
-            )
-        except ValueError as exc:
-            raise ValueError(f"invalid redis_url {self.url!r}: {exc}") from None
+        self._connection = connect(redis_url, self.timeout)
+        #: ``"redis"``, ``"sentinel"`` or ``"cluster"``: what ``redis_url`` named.
+        self.deployment = self._connection.kind
+        self.redis: AnyRedis = self._connection.redis
         self._scripts = {
             name: self.redis.register_script(getattr(_scripts, name)) for name in _scripts.__all__
         }
@@ -152,7 +149,7 @@ class Cluster(AsyncResource):
         """Close the connections; the cluster's data in Redis stays."""
         if not self._closed:
             self._closed = True
-            await self.redis.aclose()
+            await self._connection.aclose()
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -163,12 +160,18 @@ class Cluster(AsyncResource):
             raise ClusterError(f"{self!r} is closed")
         try:
             yield
-        except (rexc.ConnectionError, rexc.TimeoutError, OSError, TimeoutError) as exc:
+        except _UNAVAILABLE as exc:
             raise ClusterUnavailableError(
-                f"Redis at {self.url} is unavailable ({type(exc).__name__}: {exc})"
+                f"Redis at {self.url} is unavailable ({type(exc).__name__}: {_said(exc)})"
             ) from exc
         except rexc.RedisError as exc:
             raise ClusterError(f"Redis at {self.url} answered an error: {exc}") from exc
+        except rexc.RedisClusterException as exc:  # redis-py's own, not Redis's
+            if "cannot be connected" in str(exc):  # no node of the Redis Cluster reached
+                raise ClusterUnavailableError(
+                    f"Redis at {self.url} is unavailable ({type(exc).__name__}: {exc})"
+                ) from exc
+            raise ClusterError(f"Redis Cluster at {self.url} refused a command: {exc}") from exc
 
     async def script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         """Run one of ``_scripts`` (EVALSHA, loading it once if Redis does not know it)."""

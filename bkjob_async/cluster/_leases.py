@@ -280,7 +280,9 @@ async def read_holders(cluster: Cluster, partitions: Iterable[int]) -> Holders:
     parts = sorted(set(partitions))
     async with cluster.guard():
         pipe = cluster.redis.pipeline(transaction=False)
-        pipe.time()
+        # TIME of the node holding the cluster's keys (the one its scripts read), also on a
+        # Redis Cluster, where a bare TIME goes to any node.
+        pipe.eval("return redis.call('TIME')", 1, cluster.keys.members)
         pipe.zrange(cluster.keys.members, 0, -1, withscores=True)
         for part in parts:
             pipe.get(cluster.keys.lease(part))

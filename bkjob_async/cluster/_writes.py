@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import random
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
+import redis.exceptions as rexc
 
 from . import _scripts
 from ._commit import commit_request, read_reply
@@ -169,10 +170,7 @@ class Fence:
             requests.append((lease, *commit_request(cluster, lease, write)))
         if not requests:
             return
-        async with cluster.guard(), cluster.redis.pipeline(transaction=False) as pipe:
-            for _, keys, args in requests:
-                await self._commit(keys=keys, args=args, client=pipe)
-            replies = await pipe.execute(raise_on_error=False)
+        replies = await self._pipelined([(keys, args) for _, keys, args in requests])
         for write, (lease, _, _), reply in zip(sent, requests, replies, strict=True):
             try:
                 if isinstance(reply, Exception):
@@ -183,6 +181,33 @@ class Fence:
             else:
                 self.repeated += int(reply[0]) != 1
                 self._settle(write, None)
+
+    async def _pipelined(self, requests: list[tuple[list[str], list[Any]]]) -> list[Any]:
+        """Run ``COMMIT`` for each of ``requests`` in one pipeline; return the replies (errors
+        as exceptions). If Redis does not know the script (``NOSCRIPT``: a new primary after a
+        failover), nothing was run: load it and send them again. A Redis Cluster pipeline takes
+        no ``EVALSHA`` (redis-py): the script's text goes with each write there.
+        """
+        cluster, sha = self.cluster, self._commit.sha
+        async with cluster.guard():
+            async with cluster.redis.pipeline(transaction=False) as pipe:
+                for keys, args in requests:
+                    if cluster.deployment == "cluster":  # redis-py refuses EVALSHA there
+                        pipe.eval(_scripts.COMMIT, len(keys), *keys, *args)
+                    else:
+                        pipe.evalsha(sha, len(keys), *keys, *args)
+                replies: list[Any] = await pipe.execute(raise_on_error=False)
+            missing = [i for i, r in enumerate(replies) if isinstance(r, rexc.NoScriptError)]
+            if missing:
+                await cluster.redis.script_load(_scripts.COMMIT)
+                async with cluster.redis.pipeline(transaction=False) as pipe:
+                    for i in missing:
+                        keys, args = requests[i]
+                        pipe.evalsha(sha, len(keys), *keys, *args)
+                    again = await pipe.execute(raise_on_error=False)
+                for i, reply in zip(missing, again, strict=True):
+                    replies[i] = reply
+        return replies
 
     def _settle(self, write: Fenced, refused: ClusterError | None) -> None:
         """Account for a write's outcome (``refused``: why it was not applied)."""

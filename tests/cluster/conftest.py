@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ..child import Child
-from .redis_server import RedisServer, find_redis_server
+from .redis_server import ClusterNodes, RedisServer, SentinelSet, find_redis_server
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +37,64 @@ def redis_server(_redis_session: RedisServer) -> Iterator[RedisServer]:
         yield _redis_session
     finally:
         _redis_session.thaw()
+
+
+@pytest.fixture
+def sentinel_set(tmp_path: Any) -> Iterator[SentinelSet]:
+    """Return a running Sentinel deployment (a primary, a replica, three sentinels) of its
+    own: a test may fail it over."""
+    deployment = SentinelSet(find_redis_server(), tmp_path / "sentinel")
+    try:
+        deployment.start()
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+@pytest.fixture
+def sentinel_set_with_passwords(tmp_path: Any) -> Iterator[SentinelSet]:
+    """Return a running Sentinel deployment whose servers and sentinels need passwords
+    (``url`` carries both)."""
+    deployment = SentinelSet(
+        find_redis_server(),
+        tmp_path / "sentinel",
+        password="primary-pw-1234",
+        sentinel_password="sentinel-pw-5678",
+    )
+    try:
+        deployment.start()
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+@pytest.fixture(scope="session")
+def _cluster_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterNodes]:
+    nodes = ClusterNodes(find_redis_server(), tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+@pytest.fixture
+def replicated_cluster(tmp_path: Any) -> Iterator[ClusterNodes]:
+    """Return a Redis Cluster of its own, three primaries with a replica each: a test may kill
+    a primary (``fail_over``)."""
+    nodes = ClusterNodes(find_redis_server(), tmp_path / "redis-cluster", size=6, replicas=1)
+    try:
+        nodes.start()
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+@pytest.fixture
+def redis_cluster(_cluster_session: ClusterNodes) -> ClusterNodes:
+    """Return the session's 3-node Redis Cluster, empty, as if started for this test."""
+    _cluster_session.reset()
+    return _cluster_session
 
 
 @pytest.fixture

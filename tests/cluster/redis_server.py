@@ -11,10 +11,13 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 
 from ..child import Child
 
@@ -54,10 +57,13 @@ def sigcont(pid: int) -> None:
 class RedisServer:
     """One ``redis-server`` process in ``directory``; ``url`` stays the same across restarts."""
 
-    def __init__(self, binary: str, directory: Path) -> None:
+    def __init__(self, binary: str, directory: Path, *args: str) -> None:
         self.binary = binary
         self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        #: More options of every start (a replica's ``--replicaof``, a cluster node's).
+        self.args = args
         self.process: Child | None = None
         #: Started with ``appendonly yes`` (``restart_keeping_data``); ``reset`` undoes it.
         self.persistent = False
@@ -86,6 +92,7 @@ class RedisServer:
                 "--dir", str(self.directory),
                 "--logfile", str(self.directory / "redis.log"),
                 "--daemonize", "no",
+                *self.args,
             ],
             python=False,
         )  # fmt: skip
@@ -104,7 +111,7 @@ class RedisServer:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
                 sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))  # (requirepass)
         except OSError:
             return False
 
@@ -182,3 +189,249 @@ class RedisServer:
         with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
             sock.sendall(" ".join(args).encode() + b"\r\n")
             return sock.recv(65536)
+
+
+def _client(port: int, password: str | None = None) -> redis.Redis:
+    """A blocking redis-py client of one server, for the fixtures' setup and checks only."""
+    return redis.Redis(
+        "127.0.0.1", port, password=password, decode_responses=True, socket_timeout=30
+    )
+
+
+def _wait(what: str, ready: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if ready():
+                return
+        except (redis.RedisError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} within {timeout} s")
+        time.sleep(0.05)
+
+
+class SentinelSet:
+    """A Sentinel deployment on 127.0.0.1, no persistence: a primary, one replica of it and
+    three sentinels (quorum 2, ``down-after-milliseconds`` 1000), every one a real
+    ``redis-server`` process. ``url`` is its ``redis+sentinel://`` URL."""
+
+    SERVICE = "mymaster"
+
+    def __init__(
+        self,
+        binary: str,
+        directory: Path,
+        *,
+        password: str | None = None,
+        sentinel_password: str | None = None,
+    ) -> None:
+        self.binary = binary
+        self.directory = directory
+        #: Of the primary and the replica (``requirepass``), and of the sentinels.
+        self.password, self.sentinel_password = password, sentinel_password
+        auth = ("--requirepass", password, "--masterauth", password) if password else ()
+        self.primary = RedisServer(binary, directory / "primary", *auth)
+        self.replica = RedisServer(binary, directory / "replica", *auth)
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self.sentinels: list[Child] = []
+
+    @property
+    def url(self) -> str:
+        hosts = ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+        user = f":{self.password}@" if self.password else ""
+        query = f"?sentinel_password={self.sentinel_password}" if self.sentinel_password else ""
+        return f"redis+sentinel://{user}{hosts}/{self.SERVICE}/0{query}"
+
+    def start(self) -> None:
+        """Start the primary, the replica (in sync before a sentinel starts, so every
+        sentinel knows it at once) and the sentinels; return once each sentinel knows the
+        primary, the replica and the two other sentinels."""
+        self.primary.start()
+        self.replica.args += ("--replicaof", "127.0.0.1", str(self.primary.port))
+        self.replica.start()
+        replica = _client(self.replica.port, self.password)
+        _wait(
+            "the replica did not sync with the primary",
+            lambda: replica.info("replication")["master_link_status"] == "up",
+        )
+        for port in self.sentinel_ports:
+            where = self.directory / f"sentinel-{port}"
+            where.mkdir(parents=True, exist_ok=True)
+            conf = where / "sentinel.conf"  # a sentinel rewrites its file: one each
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {where}\n"
+                f"logfile {where / 'sentinel.log'}\n"
+                f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.primary.port} 2\n"
+                f"sentinel down-after-milliseconds {self.SERVICE} 1000\n"
+                f"sentinel failover-timeout {self.SERVICE} 10000\n"
+            )
+            if self.password:
+                conf.write_text(
+                    conf.read_text() + f"sentinel auth-pass {self.SERVICE} {self.password}\n"
+                )
+            if self.sentinel_password:
+                conf.write_text(
+                    conf.read_text() + f"requirepass {self.sentinel_password}\n"
+                    f"sentinel sentinel-pass {self.sentinel_password}\n"
+                )
+            self.sentinels.append(Child([self.binary, str(conf), "--sentinel"], python=False))
+        for port in self.sentinel_ports:
+            sentinel = _client(port, self.sentinel_password)
+
+            def known(sentinel: redis.Redis = sentinel) -> bool:
+                master = sentinel.sentinel_master(self.SERVICE)
+                return bool(
+                    int(master["num-slaves"]) >= 1 and int(master["num-other-sentinels"]) >= 2
+                )
+
+            _wait(f"sentinel {port} did not learn the deployment", known)
+
+    def primary_port(self) -> int | None:
+        """Return the port of the primary a majority of the sentinels names now."""
+        named = []
+        for port in self.sentinel_ports:
+            try:
+                sentinel = _client(port, self.sentinel_password)
+                host = sentinel.sentinel_get_master_addr_by_name(self.SERVICE)
+            except (redis.RedisError, OSError):
+                continue
+            if host:
+                named.append(int(host[1]))
+        best = max(set(named), key=named.count, default=None)
+        return best if best is not None and named.count(best) >= 2 else None
+
+    def kill_primary(self) -> None:
+        """SIGKILL the primary (a crash): the sentinels fail over to the replica."""
+        self.primary.stop()
+
+    def wait_failover(self, timeout: float = 30.0) -> None:
+        """Return once the sentinels name the replica as the primary and it accepts writes."""
+        _wait(
+            "the sentinels did not fail over to the replica",
+            lambda: (
+                self.primary_port() == self.replica.port
+                and _client(self.replica.port, self.password).info("replication")["role"]
+                == "master"
+            ),
+            timeout,
+        )
+
+    def stop(self) -> None:
+        for sentinel in self.sentinels:
+            sentinel.stop()
+        self.replica.stop()
+        self.primary.stop()
+
+
+class ClusterNodes:
+    """A Redis Cluster on 127.0.0.1, no persistence: three primaries sharing the 16384 slots
+    (``redis-cli --cluster create``, or ``CLUSTER ADDSLOTSRANGE`` and ``MEET`` without
+    redis-cli), each a real ``redis-server --cluster-enabled yes``. ``url`` is its
+    ``redis+cluster://`` URL."""
+
+    def __init__(self, binary: str, directory: Path, size: int = 3, replicas: int = 0) -> None:
+        #: Replicas of each primary (``redis-cli --cluster create --cluster-replicas``).
+        self.replicas = replicas
+        self.nodes = [RedisServer(binary, directory / f"node{i}") for i in range(size)]
+        for node in self.nodes:
+            node.args = (
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", "2000",
+                "--cluster-port", str(free_port()),  # the bus: not port + 10000, maybe taken
+            )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        cli = shutil.which("redis-cli")
+        addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        if cli is None and self.replicas:
+            pytest.skip("a Redis Cluster with replicas is made with redis-cli (redis-tools)")
+        if cli is not None:
+            subprocess.run(
+                [
+                    *(cli, "--cluster", "create", *addresses, "--cluster-yes"),
+                    *("--cluster-replicas", str(self.replicas)),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+        else:
+            share = 16384 // len(self.nodes)
+            for i, node in enumerate(self.nodes):
+                last = 16383 if i == len(self.nodes) - 1 else (i + 1) * share - 1
+                _client(node.port).execute_command("CLUSTER ADDSLOTSRANGE", i * share, last)
+            first = _client(self.nodes[0].port)
+            for node in self.nodes[1:]:
+                first.execute_command("CLUSTER MEET", "127.0.0.1", node.port)
+        for node in self.nodes:
+            client = _client(node.port)
+
+            def ok(client: redis.Redis = client) -> bool:
+                info = client.execute_command("CLUSTER INFO")
+                return bool(
+                    info["cluster_state"] == "ok"
+                    and int(info["cluster_known_nodes"]) == len(self.nodes)
+                )
+
+            _wait(f"node {node.port} did not see the cluster ready", ok)
+        for node in self.nodes:  # a replica still syncing could not take over: wait for it
+
+            def synced(port: int = node.port) -> bool:
+                info = _client(port).info("replication")
+                return bool(info["role"] == "master" or info["master_link_status"] == "up")
+
+            _wait(f"replica {node.port} did not sync", synced)
+
+    def primary_of(self, key: str) -> RedisServer:
+        """Return the node serving ``key``'s slot now (as a live node's slot map says)."""
+        live = next(n for n in self.nodes if n.process is not None)
+        client = _client(live.port)
+        slot = int(client.execute_command("CLUSTER KEYSLOT", key))
+        for start, end, primary, *_ in client.execute_command("CLUSTER SLOTS"):
+            if start <= slot <= end:
+                return next(n for n in self.nodes if n.port == int(primary[1]))
+        raise LookupError(f"no node serves slot {slot}")
+
+    def kill_primary_of(self, key: str) -> RedisServer:
+        """SIGKILL the primary serving ``key`` (gone when this returns); return it."""
+        old = self.primary_of(key)
+        old.stop()
+        return old
+
+    def wait_promoted(self, key: str, old: RedisServer, timeout: float = 30.0) -> RedisServer:
+        """Return the replica that serves ``key`` instead of ``old``, once the cluster promoted
+        it and every live node says the cluster is ok again."""
+
+        def promoted() -> bool:
+            new = self.primary_of(key)
+            states = [
+                _client(n.port).execute_command("CLUSTER INFO")["cluster_state"]
+                for n in self.nodes
+                if n.process is not None
+            ]
+            return new is not old and all(state == "ok" for state in states)
+
+        _wait("the cluster did not promote a replica", promoted, timeout)
+        return self.primary_of(key)
+
+    def keys(self) -> dict[int, list[str]]:
+        """Return every node's keys, by port."""
+        return {n.port: sorted(_client(n.port).keys("*")) for n in self.nodes}
+
+    def reset(self) -> None:
+        """Empty every node (the slots stay where they are)."""
+        for node in self.nodes:
+            if _client(node.port).info("replication")["role"] == "master":
+                _client(node.port).flushall()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

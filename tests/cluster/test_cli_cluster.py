@@ -9,6 +9,7 @@ import json
 import re
 
 import anyio
+import pytest
 
 from bkjob_async import JobStatus, Scope
 from bkjob_async.cli import amain
@@ -112,3 +113,31 @@ async def test_worker_polls_submitted_jobs_until_interrupted(make_cluster, redis
     held = [int(n) for n in re.findall(line, err.getvalue(), re.M)]
     assert held
     assert all(0 <= n <= 128 for n in held)
+
+
+@pytest.mark.parametrize("deployment", ["sentinel_set", "redis_cluster"])
+async def test_worker_and_submit_take_a_sentinel_or_cluster_url(make_cluster, request, deployment):
+    url = request.getfixturevalue(deployment).url
+    cluster = make_cluster(url=url, name="cli", partitions=128)
+    async with BkJobSimulator(seed=3, host_duration=(0.2, 0.8)) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=2)]) for _ in range(4)]
+        base = ["--redis", url, "--cluster", "cli"]
+        argv = ["submit", *map(str, ids), *base, "--watch", "deploys", "--scope", "biz:2"]
+        assert await amain(argv, env={}) == 0
+        err, interrupt = io.StringIO(), anyio.Event()
+        argv = ["worker", *base, "--url", sim.url, "--interval", "0.2", "--report-every", "0.5"]
+        async with anyio.create_task_group() as tg:
+
+            async def work():
+                assert await amain(argv, stderr=err, interrupt=interrupt, env=ENV) == 0
+
+            tg.start_soon(work)
+
+            async def finished():
+                return set(finished_jobs(await stream_events(cluster, "deploys"))) == set(ids)
+
+            with anyio.fail_after(20):
+                while not await finished():
+                    await anyio.sleep(0.1)
+            interrupt.set()
+    assert f"joined cluster 'cli' at {url}" in err.getvalue()
