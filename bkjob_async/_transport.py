@@ -22,8 +22,11 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+import anyio
+
 from ._tracing import answer_attributes, api_attributes, tracer
 from .errors import BkJobError, ConnectError, RateLimitedError, TransportError
+from .errors import TimeoutError as CallTimeoutError
 
 if TYPE_CHECKING:
     import random
@@ -154,14 +157,20 @@ async def call(
     retry: RetryPolicy,
     sleep: Sleep,
     rng: random.Random,
+    deadline: float | None = None,
 ) -> Any:
     """Send ``request`` until it succeeds or fails for good; return the envelope's ``data``.
 
+    ``deadline`` (seconds, ``Timeouts.call``) bounds the whole call on the event loop's clock:
+    every attempt and every wait between attempts. An attempt still waiting for its answer
+    then is cancelled and the call raises ``bkjob_async.TimeoutError``; a retry whose wait
+    would end past it is not made, and the last attempt's error is raised at once.
     With spans on (``_tracing``), one span named ``bkjob <api>`` covers every attempt.
     """
+    limit = _Limit(deadline)
     found = tracer()
     if found is None:
-        return await _retrying(transport, protocol, request, retry, sleep, rng, None)
+        return await _retrying(transport, protocol, request, retry, sleep, rng, None, limit)
     attributes = api_attributes(protocol.flavor.value, request.method, _params(request))
     with found.start_as_current_span(
         f"bkjob {request.api}",
@@ -171,7 +180,7 @@ async def call(
         set_status_on_exception=False,
     ) as span:
         try:
-            return await _retrying(transport, protocol, request, retry, sleep, rng, span)
+            return await _retrying(transport, protocol, request, retry, sleep, rng, span, limit)
         except BaseException as exc:
             span.set_attribute("error.type", type(exc).__name__)
             if isinstance(exc, Exception):
@@ -187,6 +196,7 @@ async def _retrying(
     sleep: Sleep,
     rng: random.Random,
     span: Any,
+    limit: _Limit,
 ) -> Any:
     """The retry loop; with a ``span``, a ``retry`` event each time and ``bkjob.retries``."""
     send = sender(transport, protocol)
@@ -194,7 +204,10 @@ async def _retrying(
     try:
         while True:
             try:
-                response = await send(request)
+                if limit.seconds is None:
+                    response = await send(request)
+                else:
+                    response = await limit.send(send, request, attempt)
                 data = protocol.decipher(request, response, now=time.time())
                 if span is not None and isinstance(data, dict):  # a launch's new job, say
                     span.set_attributes(answer_attributes(data))
@@ -203,6 +216,15 @@ async def _retrying(
                 if attempt >= retry.max_attempts or not is_retryable(exc, request.idempotent):
                     raise
                 delay = retry.delay(attempt, getattr(exc, "retry_after", None), rng=rng)
+                if not limit.allows(delay):
+                    logger.info(
+                        "%s failed (%s: %s); no retry: the call's deadline (%g s) is near",
+                        request.api,
+                        type(exc).__name__,
+                        exc,
+                        limit.seconds,
+                    )
+                    raise
                 logger.info(
                     "%s failed (%s: %s); retry %d/%d in %.2f s",
                     request.api,
@@ -221,6 +243,32 @@ async def _retrying(
     finally:
         if span is not None:
             span.set_attribute("bkjob.retries", attempt - 1)
+
+
+class _Limit:
+    """One call's deadline (``Timeouts.call``) on the event loop's clock, from when it was made."""
+
+    __slots__ = ("end", "seconds")
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.end = 0.0 if seconds is None else anyio.current_time() + seconds
+
+    def allows(self, delay: float) -> bool:
+        """Tell whether a retry after ``delay`` seconds would start before the deadline."""
+        return self.seconds is None or anyio.current_time() + delay < self.end
+
+    async def send(
+        self, send: Callable[[Request], Awaitable[Response]], request: Request, attempt: int
+    ) -> Response:
+        """Send once within what is left of the deadline, or raise ``TimeoutError``."""
+        with anyio.move_on_after(self.end - anyio.current_time()):
+            return await send(request)
+        # Only the scope's own deadline gets here: a return leaves above, an error propagates.
+        raise CallTimeoutError(
+            f"{request.api}: no answer within the call's deadline of {self.seconds:g} s "
+            f"({attempt} attempt{'s' if attempt > 1 else ''}; Timeouts(call=...) sets it)"
+        )
 
 
 def _params(request: Request) -> Mapping[str, Any] | None:

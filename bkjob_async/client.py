@@ -165,6 +165,8 @@ class BkJobClient(anyio.abc.AsyncResource):
     :param flavor: ``"apigw-v3"`` (default), ``"esb-jobv3"`` or ``"esb-v2"``.
     :param username: the user to act as (the app must be whitelisted); or ``bk_token``, or
         ``access_token``.
+    :param timeouts: per attempt (``connect``, ``read``, ``total``) and per call (``call``,
+        30 s by default: one deadline across every attempt and retry of a call).
     :param retry: how reads retry transient failures; operations and launches retry only when
         the request never reached bk-job.
     :param server_tz: the zone of v2's offset-less time strings (default UTC+08:00).
@@ -216,6 +218,8 @@ class BkJobClient(anyio.abc.AsyncResource):
         if transport is not None and session is not None:
             raise ValueError("pass session= or transport=, not both")
         self.retry = retry
+        #: One deadline for each call, every attempt and wait included (``Timeouts.call``).
+        self.call_timeout = timeouts.call
         self.connection_limit = connection_limit
         self.transport: Transport = transport or AiohttpTransport(
             timeouts=timeouts,
@@ -269,6 +273,7 @@ class BkJobClient(anyio.abc.AsyncResource):
             retry=self.retry,
             sleep=self._sleep,
             rng=self._rng,
+            deadline=self.call_timeout,
         )
 
     async def _fetch(self, request: Request, cls: type[T]) -> T:

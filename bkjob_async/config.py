@@ -195,14 +195,22 @@ def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> Non
 
 @attrs.frozen
 class Timeouts:
-    """Per-request limits in seconds: ``connect`` (incl. pool wait), ``read`` (between bytes), ``total``.
+    """Limits in seconds: per attempt ``connect`` (incl. pool wait), ``read`` (between bytes) and
+    ``total``; and ``call``, one deadline for a whole client call, every retry and wait included.
 
-    bk-job's gateway gives up on the backend after 60 s, so the default ``total`` is just above that.
+    ``call`` (30 s) is what a caller waits at most: a web worker is killed at 30 s by default
+    (gunicorn's ``--timeout``), so a call from a view or a task ends before that with
+    ``bkjob_async.TimeoutError`` (or the last attempt's error) rather than after 4 attempts of a
+    full read timeout. ``None`` lifts it (a batch script). The per-attempt limits stay above
+    the 60 s after which bk-job's gateway gives up on its backend, so that a raised ``call``
+    can wait that long for one slow answer. The poller does not use ``call``: each poll has its
+    own bound (``PollPolicy.poll_timeout``) and a failed poll is retried on the next round.
     """
 
     connect: float | None = attrs.field(default=10.0, validator=_positive_or_none)
     read: float | None = attrs.field(default=65.0, validator=_positive_or_none)
     total: float | None = attrs.field(default=70.0, validator=_positive_or_none)
+    call: float | None = attrs.field(default=30.0, validator=_positive_or_none, kw_only=True)
 
 
 MAX_ATTEMPTS = 1000

@@ -163,7 +163,10 @@ def open_client(target: Target, credentials: Credentials) -> BkJobClient:
         tenant_id=target.tenant_id,
         language=target.language,
         timeouts=Timeouts(
-            connect=min(5.0, target.timeout), read=target.timeout, total=target.timeout
+            connect=min(5.0, target.timeout),
+            read=target.timeout,
+            total=target.timeout,
+            call=max(Timeouts().call or 0.0, target.timeout),  # (a longer --timeout is obeyed)
         ),
         app_code=credentials.app_code,
         app_secret=credentials.app_secret,
