@@ -3,16 +3,19 @@
 Layer: testing (the top); loaded by pytest from the package's ``pytest11`` entry point, or with
 ``-p bkjob_async.testing.pytest_plugin``. Async fixtures run under anyio's pytest plugin, so a
 test is an ``async def`` marked ``@pytest.mark.anyio`` (or any test under ``anyio_mode = "auto"``)
-on asyncio or trio.
+on asyncio or trio; ``bkjob_server`` and ``bkjob_sync_client`` serve plain ``def`` tests too.
 
 Fixtures:
 
 - ``bkjob_simulator``: a ``BkJobSimulator``, reached in memory (``bkjob_simulator.transport()``),
   not started; on virtual time when the test's marker says ``virtual_time=True``;
-- ``bkjob_server``: the same simulator served over HTTP on 127.0.0.1, port 0 (``.url``);
-  asyncio only (the server runs on asyncio), so a trio test that asks for it is skipped;
+- ``bkjob_server``: the same simulator served over HTTP on 127.0.0.1, port 0 (``.url``), from
+  an event loop in a thread of its own, so that a blocking client in a plain ``def`` test (or
+  a Django view it calls) gets its answers while the test's thread waits;
 - ``bkjob_client``: a ``BkJobClient`` bound to it: over HTTP when the test uses
-  ``bkjob_server``, in memory otherwise;
+  ``bkjob_server`` (asyncio only: aiohttp), in memory otherwise;
+- ``bkjob_sync_client``: a ``bkjob_async.sync.BkJobClient`` bound to ``bkjob_server``, for
+  plain ``def`` tests;
 - ``bkjob_scope``: the scope of the jobs the marker created (``Scope.biz(2)`` by default).
 
 The marker ``@pytest.mark.bkjob(jobs=..., hosts=..., faults=..., virtual_time=..., scope=...,
@@ -30,6 +33,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from anyio.from_thread import start_blocking_portal
 
 from ..client import BkJobClient
 from ..config import Scope
@@ -39,8 +43,9 @@ from ._simulator import BkJobSimulator
 from ._virtual import VirtualTimeLoop, loop_time
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping, Sequence
+    from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 
+    from .. import sync
     from ._mock import MockTransport
 
 # The fixtures are pytest's to call, not the user's: the module docstring lists them.
@@ -120,40 +125,73 @@ def bkjob_scope(request: pytest.FixtureRequest) -> Scope:
     return scope if isinstance(scope, Scope) else Scope.biz(int(scope))
 
 
+def _simulator(options: Mapping[str, Any], scope: Scope, *, virtual: bool) -> BkJobSimulator:
+    """The marker's simulator, with its jobs made and its faults injected; not started."""
+    simulator = {k: v for k, v in options.items() if k not in _OWN}
+    if virtual:
+        simulator.setdefault("virtual_clock", loop_time)
+    sim = BkJobSimulator(**simulator)
+    _jobs(sim, scope, options.get("jobs", 0), options.get("hosts", 2))
+    _inject(sim, options.get("faults", ()))
+    return sim
+
+
 @pytest.fixture
 async def bkjob_simulator(
     request: pytest.FixtureRequest, bkjob_scope: Scope, anyio_backend: Any
 ) -> AsyncIterator[BkJobSimulator]:
     """A simulated bk-job, as the test's ``bkjob`` marker configures it, reached in memory
-    (started on HTTP too when the test uses ``bkjob_server``)."""
+    (the very one ``bkjob_server`` serves when the test uses it)."""
+    if "bkjob_server" in request.fixturenames:
+        yield request.getfixturevalue("bkjob_server")
+        return
     options = _options(request.node)
     virtual = bool(options.get("virtual_time", False))
-    served = "bkjob_server" in request.fixturenames
-    if served and _backend_name(anyio_backend) != "asyncio":
-        pytest.skip("bkjob_server runs on asyncio (aiohttp); on trio use bkjob_client in memory")
-    if virtual and (served or not isinstance(asyncio.get_running_loop(), VirtualTimeLoop)):
-        raise RuntimeError(
-            "virtual_time=True needs an anyio test (it then runs on VirtualTimeLoop) that does"
-            " not use bkjob_server (a real socket answers in real time)"
-        )
-    simulator = {k: v for k, v in options.items() if k not in _OWN}
-    if virtual:
-        simulator.setdefault("virtual_clock", loop_time)
-    sim = BkJobSimulator(**simulator)
-    _jobs(sim, bkjob_scope, options.get("jobs", 0), options.get("hosts", 2))
-    _inject(sim, options.get("faults", ()))
+    if virtual and not isinstance(asyncio.get_running_loop(), VirtualTimeLoop):
+        raise RuntimeError(_VIRTUAL_ONLY)
+    sim = _simulator(options, bkjob_scope, virtual=virtual)
     try:
-        if served:
-            await sim.start()
         yield sim
     finally:
         await sim.aclose()
 
 
+_VIRTUAL_ONLY = (
+    "virtual_time=True needs an anyio test (it then runs on VirtualTimeLoop) that does"
+    " not use bkjob_server (a real socket answers in real time)"
+)
+
+
 @pytest.fixture
-def bkjob_server(bkjob_simulator: BkJobSimulator) -> BkJobSimulator:
-    """The test's simulator, served over HTTP on 127.0.0.1 (a free port): ``.url``."""
-    return bkjob_simulator
+def bkjob_server(request: pytest.FixtureRequest, bkjob_scope: Scope) -> Iterator[BkJobSimulator]:
+    """The test's simulator, served over HTTP on 127.0.0.1 (a free port): ``.url``.
+
+    It serves from an event loop in a thread of its own: a blocking call in the test's thread
+    (a sync client, a Django view) does not stop it. A sync or an async test alike.
+    """
+    options = _options(request.node)
+    if options.get("virtual_time"):
+        raise RuntimeError(_VIRTUAL_ONLY)
+    sim = _simulator(options, bkjob_scope, virtual=False)
+    with start_blocking_portal("asyncio") as portal:
+        portal.call(sim.start)
+        try:
+            yield sim
+        finally:
+            portal.call(sim.aclose)
+
+
+@pytest.fixture
+def bkjob_sync_client(bkjob_server: BkJobSimulator) -> Iterator[sync.BkJobClient]:
+    """A blocking client (``bkjob_async.sync.BkJobClient``) of ``bkjob_server``, for ``def`` tests."""
+    from .. import sync
+
+    code, secret, user = CREDENTIALS
+    client = sync.BkJobClient(bkjob_server.url, app_code=code, app_secret=secret, username=user)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 @pytest.fixture
@@ -162,6 +200,11 @@ async def bkjob_client(
 ) -> AsyncIterator[BkJobClient]:
     """A client of the test's simulator: over HTTP if the test uses ``bkjob_server``."""
     if "bkjob_server" in request.fixturenames:
+        if _backend_name(request.getfixturevalue("anyio_backend")) != "asyncio":
+            pytest.skip(
+                "bkjob_client over HTTP (bkjob_server) runs on asyncio (aiohttp); "
+                "on trio use bkjob_client in memory"
+            )
         client = _client(bkjob_simulator.url)
     else:
         memory = bkjob_simulator.transport()

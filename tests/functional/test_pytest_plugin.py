@@ -117,9 +117,52 @@ def test_bkjob_server_is_http_on_loopback_and_skips_on_trio(pytester: pytest.Pyt
     )
     if HAS_TRIO:
         result.assert_outcomes(passed=1, skipped=1)
-        result.stdout.fnmatch_lines(["*bkjob_server runs on asyncio*"])
+        result.stdout.fnmatch_lines(["*bkjob_client over HTTP (bkjob_server) runs on asyncio*"])
     else:
         result.assert_outcomes(passed=1)
+
+
+def test_a_plain_sync_test_calls_bkjob_server_with_a_blocking_client(
+    pytester: pytest.Pytester,
+) -> None:
+    """The server answers from its own thread while the test's thread blocks in a call."""
+    result = _run(
+        pytester,
+        """
+    import threading
+    import time
+
+    import pytest
+    from bkjob_async import NotFoundError, sync
+    from bkjob_async.testing import Fault
+
+    @pytest.mark.bkjob(jobs=2, hosts=3, faults=[Fault.http_status(503)])
+    def test_blocking(bkjob_server, bkjob_sync_client, bkjob_scope):
+        started = time.monotonic()
+        for job_id in bkjob_server.job_ids():  # the 503 is retried
+            status = bkjob_sync_client.get_job_instance_status(bkjob_scope, job_id)
+            assert len(status.steps[0].hosts) == 3
+        with pytest.raises(NotFoundError):
+            bkjob_sync_client.get_job_instance_status(bkjob_scope, 999999)
+        assert time.monotonic() - started < 10.0
+        assert bkjob_server.statistics().requests >= 4
+
+    @pytest.mark.bkjob(jobs=1)
+    def test_own_client_and_poller(bkjob_server, bkjob_scope):
+        (job_id,) = bkjob_server.job_ids()
+        with sync.BkJobClient(bkjob_server.url, app_code="a", app_secret="s", username="u") as c:
+            with sync.Poller(c) as poller:
+                final = poller.wait_finished(bkjob_scope, job_id, timeout=30)
+        assert final.job.status.is_finished
+        assert threading.current_thread() is threading.main_thread()
+
+    @pytest.mark.bkjob(virtual_time=True)
+    def test_no_sync_server_on_virtual_time(bkjob_server):
+        pass
+    """,
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*virtual_time=True needs an anyio test*"])
 
 
 def test_virtual_time_from_the_marker(pytester: pytest.Pytester) -> None:
@@ -168,17 +211,29 @@ def _python_blocks(text: str) -> list[str]:
 
 def test_the_docs_examples_run_as_written(pytester: pytest.Pytester) -> None:
     """The how-to's test files (each block after ``readme-test: skip (a pytest test file``)
-    pass as they are: the first on asyncio and trio (anyio's default backends), the second
-    (virtual time) on asyncio."""
+    pass as they are: the first (async) on asyncio and trio (anyio's default backends), a
+    plain sync one, a Django one, and the virtual-time one on asyncio."""
     text = DOCS.read_text()
     marker = "<!-- readme-test: skip (a pytest test file:"
     examples = [_python_blocks(part)[0] for part in text.split(marker)[1:]]
-    assert len(examples) == 2
+    assert len(examples) == 4
     first = [line for line in examples[0].splitlines() if line.strip()]
     assert len(first) <= 10  # "a user's test in ten lines"
-    pytester.makepyfile(test_example=examples[0], test_virtual=examples[1])
+    assert "async def" not in examples[1] + examples[2]
+    pytester.makepyfile(
+        test_example=examples[0],
+        test_sync=examples[1],
+        test_django=examples[2],
+        test_virtual=examples[3],
+    )
     result = pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider", "-v")
-    result.assert_outcomes(passed=3 if HAS_TRIO else 2)
+    result.assert_outcomes(passed=5 if HAS_TRIO else 4)
     if HAS_TRIO:
         result.stdout.fnmatch_lines(["*test_example.py::test_my_status_check?trio? PASSED*"])
-    result.stdout.fnmatch_lines(["*test_virtual.py::test_the_deploy_ends?virtual? PASSED*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_django.py::test_the_view PASSED*",
+            "*test_sync.py::test_blocking_status PASSED*",
+            "*test_virtual.py::test_the_deploy_ends?virtual? PASSED*",
+        ]
+    )
