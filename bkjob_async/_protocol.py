@@ -294,7 +294,7 @@ _CODE_CLASSES: dict[int, type[errors.ApiError]] = {
     **dict.fromkeys((1640001, 1640100, 1640101, 1640102, 1306401), errors.AuthenticationError),
     **dict.fromkeys(
         # + script, plan, script version and account not found (ErrorCode.java)
-        (1244006, 1244007, 1244012, 1243051, 1306404, 1640401, 1243001, 1243009, 1243047, 1244003),
+        (1244006, 1244007, 1244012, 1243051, 1243001, 1243009, 1243047, 1244003),
         errors.NotFoundError,
     ),
     **dict.fromkeys(
@@ -398,6 +398,22 @@ def _shared_cuts(cuts: tuple[int, ...]) -> tuple[int, ...]:
 
 #: The longest server message an ``ApiError`` keeps.
 _MAX_MESSAGE = 2000
+
+
+#: The gateway's API_NOT_FOUND and the ESB's "component not found": no such API at this URL.
+_ENDPOINT_CODES = frozenset({1640401, 1306404})
+
+
+def endpoint_missing(status: int, code: int | None, envelope: Mapping[str, Any]) -> bool:
+    """Tell whether an error answer says the URL or method is wrong rather than the data missing.
+
+    ``envelope`` is the decoded body when it is bk-job's envelope, else empty: a 404 or 405
+    without one is a web server's or a proxy's (a wrong base URL or flavor); so are the
+    gateway's and the ESB's codes for an API they do not have.
+    """
+    if code in _ENDPOINT_CODES:
+        return True
+    return status in (404, 405) and not envelope
 
 
 def parse_retry_after(value: str | None, wall: float | None) -> float | None:
@@ -1120,7 +1136,11 @@ class Protocol:
             message = message[:_MAX_MESSAGE] + "..."
         if not envelope and not message:
             message = f"HTTP {response.status}: {self._excerpt(response.body)}"
-        cls = _CODE_CLASSES.get(code or 0) or _STATUS_CLASSES.get(response.status)
+        cls = (
+            errors.EndpointNotFoundError
+            if endpoint_missing(response.status, code, envelope)
+            else _CODE_CLASSES.get(code or 0) or _STATUS_CLASSES.get(response.status)
+        )
         if _CREDENTIALS_REFUSED.search(message):  # the ESB's app check, whatever its code (§7.16)
             cls = errors.AuthenticationError
         if cls is None:

@@ -10,7 +10,9 @@ best-effort basis: ``bkjob_async._secrets`` states the contract.)
     │   ├── AuthenticationError     bad app code/secret or user identity (gateway 400/401, ESB 1306401,
     │   │                           or any ESB answer saying the app code or secret failed verification)
     │   ├── PermissionDeniedError   no permission (9900403 with .permission, ESB 1306402/3, gateway 403)
-    │   ├── NotFoundError           unknown job, step, plan or scope; gateway 404 (wrong path or method)
+    │   ├── NotFoundError           unknown job, step, plan, script or scope: data that does not exist
+    │   ├── EndpointNotFoundError   no such API at this URL: a 404/405 that is not bk-job's envelope,
+    │   │                           the gateway's API_NOT_FOUND, ESB 1306404 (wrong base URL or flavor)
     │   ├── InvalidRequestError     missing or invalid parameters (1241001/2/7, ESB 1306406, HTTP 400)
     │   │   └── OperationNotAllowedError   the instance's state forbids it (1241003, 1241015, 1244015)
     │   ├── RateLimitedError        ESB 1306429, gateway 429, running-job quota 1244032-4; .retry_after
@@ -39,6 +41,7 @@ __all__ = [
     "BkJobError",
     "ConnectError",
     "ConnectTimeoutError",
+    "EndpointNotFoundError",
     "InvalidRequestError",
     "NotFoundError",
     "OperationNotAllowedError",
@@ -110,7 +113,25 @@ class PermissionDeniedError(ApiError):
 
 
 class NotFoundError(ApiError):
-    """The job, step, plan, scope or API path does not exist."""
+    """The job, step, plan, script or scope does not exist."""
+
+
+class EndpointNotFoundError(ApiError):
+    """No such API at this URL: a wrong base URL, flavor or method, not missing data.
+
+    A 404 or 405 whose body is not bk-job's JSON envelope (a web server's or a proxy's page),
+    the API gateway's ``API_NOT_FOUND`` (1640401) or the ESB's "component not found" (1306404).
+    Not a ``NotFoundError``: ``except NotFoundError`` means "that job does not exist".
+    """
+
+    #: What its message adds: what to check.
+    hint = (
+        "no such API at this URL: check base_url and flavor (apigw-v3: the gateway stage URL, "
+        "https://bkapi.example.com/api/bk-job/prod; esb-jobv3 and esb-v2: the PaaS URL)"
+    )
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}; {self.hint}"
 
 
 class InvalidRequestError(ApiError):

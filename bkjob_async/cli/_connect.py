@@ -198,6 +198,8 @@ def explain(exc: errors.BkJobError, target: Target, *, api: str | None = None) -
     """Return what went wrong and what to check, for a person; never with a secret in it."""
     where = f"{target.shown_url} ({target.flavor.value})"
     text = str(exc)
+    if isinstance(exc, errors.EndpointNotFoundError):  # (the hint below is the flavor's own)
+        text = text.removesuffix(f"; {exc.hint}")
     if isinstance(exc, errors.ConnectError):
         return (
             f"cannot connect to {where}: {text}\n"
@@ -226,6 +228,7 @@ def explain(exc: errors.BkJobError, target: Target, *, api: str | None = None) -
             return f"not found in scope {target.scope}: {text}"
         if exc.code == 1243051:
             return f"scope {target.scope} does not exist on {where}: {text}"
+    if isinstance(exc, (errors.NotFoundError, errors.EndpointNotFoundError)):
         return (
             f"{where} has no such API: {text}\n"
             f"wrong --flavor or --url? {target.flavor.value} expects "

@@ -29,7 +29,7 @@ import anyio
 from .. import errors
 from ..models import JobStatusPage
 from ._schedule import WAITING
-from .events import JobFinished, WatchFailed, WatchTimedOut
+from .events import JobFinished, PollingResumed, PollingStalled, WatchFailed, WatchTimedOut
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,8 +49,8 @@ _WINDOW = _dt.timedelta(days=30) - _dt.timedelta(minutes=5)
 #: How far past now the window ends (the server's clock may be ahead of ours).
 _AHEAD = _dt.timedelta(minutes=2)
 _PAGE = 1000
-#: The events of a wait for a job's end only.
-_END = frozenset({JobFinished, WatchFailed, WatchTimedOut})
+#: The events of a wait for a job's end only (with those that tell of the watch itself).
+_END = frozenset({JobFinished, WatchFailed, WatchTimedOut, PollingStalled, PollingResumed})
 
 
 def coverage(subscribers: list[_Subscription], status: int | None) -> tuple[bool, bool, bool]:

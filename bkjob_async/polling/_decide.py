@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._failures import MALFORMED_LIMIT, STALL_AFTER, Kind, Outage, classify, job_backoff
+from ._failures import MALFORMED_LIMIT, STALL_AFTER, Kind, Outage, classify, job_backoff, timed_out
 from ._jobs import PolledJob, moved
 from ._schedule import (
     WAITING,
@@ -379,7 +379,7 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
     if failures >= STALL_AFTER and stalled is None:
         stalled = rules.wall()
         actions_.append(Stalled(stalled, error))
-    outage, began = health.outage.failed(now, failed.last_answer, rng)
+    outage, began = health.outage.failed(now, failed.last_answer, rng, waited=timed_out(error))
     if began:
         actions_.append(OutageBegan(error, stalled or rules.wall()))
     budget, quick = health.budget.withdraw(now, failed.requests)

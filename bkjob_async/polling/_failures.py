@@ -43,6 +43,7 @@ __all__ = [
     "Outage",
     "classify",
     "job_backoff",
+    "timed_out",
 ]
 
 #: Failures in a row after which a job's watches hear ``PollingStalled``.
@@ -58,9 +59,15 @@ _PERMANENT = (
     errors.AuthenticationError,
     errors.PermissionDeniedError,
     errors.NotFoundError,
+    errors.EndpointNotFoundError,
     errors.InvalidRequestError,
     errors.UnsupportedOperationError,
 )
+
+
+def timed_out(exc: errors.BkJobError) -> bool:
+    """Tell whether a failed poll waited its whole timeout (the server did not answer)."""
+    return isinstance(exc, errors.TimeoutError)
 
 
 class Kind(enum.Enum):
@@ -139,10 +146,15 @@ class Outage:
         """Record an answer after failures; return the next value and whether it ended an outage."""
         return Outage(self.cap, self.hold), self.down_since is not None
 
-    def failed(self, now: float, last_answer: float, rng: random.Random) -> tuple[Outage, bool]:
+    def failed(
+        self, now: float, last_answer: float, rng: random.Random, *, waited: bool = False
+    ) -> tuple[Outage, bool]:
         """Record a transient failure; return the next value and whether it began an outage.
 
         ``last_answer`` is when the driver last had an answer from bk-job (of any kind).
+        ``waited``: the poll timed out, so it alone is ``STALL_AFTER`` failures' worth: a
+        server that accepts and never answers (frozen, a hung gateway) begins an outage at its
+        first timeout, not after three (which take three poll timeouts, one job alone).
         """
         failures = 1 if last_answer != self.since else self.failures + 1
         counted = attrs.evolve(self, since=last_answer, failures=failures)
@@ -150,7 +162,7 @@ class Outage:
             if self.probing:  # the probe failed (or a poll sent before the outage began)
                 return counted._probe_later(now, rng), False
             return counted, False
-        if failures < STALL_AFTER or now - last_answer < OUTAGE_AFTER:
+        if (failures < STALL_AFTER and not waited) or now - last_answer < OUTAGE_AFTER:
             return counted, False
         return attrs.evolve(counted, down_since=now)._probe_later(now, rng), True
 

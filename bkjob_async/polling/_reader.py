@@ -140,8 +140,14 @@ class Reader:
             raise
 
     async def fetch(self, request: Request) -> Any:
-        """Send one request (a result group, the job list) and return its decoded ``data``."""
+        """Send one request (a result group, the job list) and return its decoded ``data``.
+
+        It has the poll timeout as every poll has: a frozen server costs it that long, not the
+        client's ``Timeouts``.
+        """
         self.requests += 1
+        if request.timeout is None and self._timeout is not None:
+            request = attrs.evolve(request, timeout=self._timeout)
         return self.decode(request, await self._send(request))
 
     def with_hosts(self, watched: Watched, hosts: bool) -> None:

@@ -317,3 +317,41 @@ async def test_the_live_view_through_an_outage() -> None:
     assert logged, raw[-2000:]  # the record reached the screen ...
     for at in logged:  # ... each after the console moved the cursor up over the view
         assert raw[:at].endswith("\x1b[2K"), repr(raw[at - 80 : at + 40])
+
+
+async def test_a_frozen_bk_job_is_one_outage_told_once_each_way() -> None:
+    """bk-job accepts connections and answers nothing (SIGSTOP, a hung gateway) mid-watch:
+    one ``polling_stalled`` line when the polls time out, one ``polling_resumed`` after."""
+    from .unplug import Unpluggable
+
+    out, err = io.StringIO(), io.StringIO()
+    async with BkJobSimulator(seed=5, host_duration=(120.0, 200.0), host_start_delay=0.0) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=2)]) for _ in range(3)]
+        argv = ["watch", *map(str, ids), "--interval", "0.1", "--max-interval", "0.4"]
+        argv += ["--timeout", "0.5"]
+        interrupt = anyio.Event()
+        async with Unpluggable(sim.url) as proxy, anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                env = make_env(proxy.url)
+                await amain(argv, stdout=out, stderr=err, env=env, interrupt=interrupt)
+
+            tg.start_soon(watch)
+            with anyio.fail_after(30):
+                while "host_transition" not in out.getvalue():
+                    await anyio.sleep(0.05)
+                proxy.freeze()
+                while "polling_stalled" not in out.getvalue():
+                    await anyio.sleep(0.05)
+                await anyio.sleep(2.0)  # frozen on: still one line
+                proxy.thaw()
+                while "polling_resumed" not in out.getvalue():
+                    await anyio.sleep(0.05)
+                await anyio.sleep(0.5)
+            interrupt.set()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    kinds = [line["event"] for line in lines if line["event"].startswith("polling_")]
+    assert kinds == ["polling_stalled", "polling_resumed"], (kinds, err.getvalue())
+    stalled = next(line for line in lines if line["event"] == "polling_stalled")
+    assert stalled["error"]["type"] == "TimeoutError", stalled
+    assert not [line for line in lines if line["event"] == "watch_failed"]

@@ -326,3 +326,12 @@ async def test_closed_stdout_ends_quietly(sim: BkJobSimulator, env) -> None:
     status = await amain(["watch", str(job), *FAST], stdout=Closed(), stderr=err, env=env)
     assert status == 141
     assert "Traceback" not in err.getvalue()
+
+
+async def test_a_wrong_base_url_is_told_from_a_missing_job(sim: BkJobSimulator) -> None:
+    """A web server's 404 page (not bk-job's envelope) is a wrong URL, never "job not found"."""
+    result = await run(["status", "10001"], make_env(sim.url + "/not-the-gateway-stage"))
+    assert result.status == 2
+    assert "has no such API" in result.err
+    assert "wrong --flavor or --url?" in result.err
+    assert "not found in scope" not in result.err

@@ -17,6 +17,7 @@ from bkjob_async import (
     BkJobClient,
     ConnectError,
     ConnectTimeoutError,
+    EndpointNotFoundError,
     FileSource,
     GlobalVar,
     HostStatus,
@@ -400,7 +401,7 @@ async def test_gateway_error_headers_without_json_body(
         content_type="text/plain",
     )
     async with client_for(make_client, server, "apigw-v3", retry=NO_RETRY) as client:
-        with pytest.raises(NotFoundError) as info:
+        with pytest.raises(EndpointNotFoundError) as info:
             await client.get_job_instance_status(BIZ, 1)
     assert (info.value.code, info.value.message, info.value.request_id) == (
         1640401,

@@ -14,6 +14,7 @@ from bkjob_async import (
     Account,
     AuthenticationError,
     ConnectError,
+    EndpointNotFoundError,
     InvalidRequestError,
     JobOperation,
     NotFoundError,
@@ -191,7 +192,7 @@ async def test_read_retries_a_timeout(
         ({"result": False, "code": 1241002}, InvalidRequestError),
         ({"status": 400, "result": False, "code": 1640001}, AuthenticationError),
         ({"status": 403, "result": False, "code": 1640301}, PermissionDeniedError),
-        ({"status": 404, "result": False, "code": 1640401}, NotFoundError),
+        ({"status": 404, "result": False, "code": 1640401}, EndpointNotFoundError),
         ({"data": {"finished": "??"}}, ResponseFormatError),
     ],
 )

@@ -1,7 +1,9 @@
 """A TCP proxy on 127.0.0.1 in front of the simulator, that a test unplugs and plugs back.
 
 Unplugged, it refuses connections and cuts the open ones, as a bk-job gone away does; plugged
-back, it listens on the same port again. The simulator behind it keeps its jobs running.
+back, it listens on the same port again. Frozen, it accepts connections and forwards nothing
+either way, as a bk-job stopped with SIGSTOP (or a hung gateway) does; thawed, what waited
+flows again. The simulator behind it keeps its jobs running.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ class Unpluggable:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def __aenter__(self) -> Unpluggable:
         await self.plug()
@@ -45,20 +49,35 @@ class Unpluggable:
         await self._server.wait_closed()
         self._server = None
 
+    def freeze(self) -> None:
+        """Accept connections, answer nothing, until ``thaw``."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
+        await self._flowing.wait()
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
+            self._open.discard(writer)
             writer.transport.abort()
             return
         self._open |= {writer, up_writer}
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        await asyncio.gather(
+            _pipe(reader, up_writer, self._flowing), _pipe(up_reader, writer, self._flowing)
+        )
         self._open -= {writer, up_writer}
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+) -> None:
     try:
         while data := await reader.read(65536):
+            await flowing.wait()
             writer.write(data)
             await writer.drain()
     except OSError:

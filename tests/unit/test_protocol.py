@@ -16,6 +16,7 @@ from bkjob_async import (
     ApiError,
     AuthenticationError,
     Credentials,
+    EndpointNotFoundError,
     FileSource,
     GlobalVar,
     HostStatus,
@@ -760,7 +761,7 @@ def test_decipher_gateway_rate_limit_sample() -> None:
         (1244007, NotFoundError),
         (1244012, NotFoundError),
         (1243051, NotFoundError),
-        (1306404, NotFoundError),
+        (1306404, EndpointNotFoundError),
         (1240003, InvalidRequestError),
         (1241001, InvalidRequestError),
         (1241002, InvalidRequestError),
@@ -828,15 +829,15 @@ def test_result_true_with_nonzero_code_is_an_error() -> None:
         (401, {"X-Bkapi-Error-Code": "1640101"}, AuthenticationError),
         (403, {"X-Bkapi-Error-Code": "1640301"}, PermissionDeniedError),
         (403, {"X-Bkapi-Error-Code": "1640302"}, PermissionDeniedError),
-        (404, {"X-Bkapi-Error-Code": "1640401"}, NotFoundError),
+        (404, {"X-Bkapi-Error-Code": "1640401"}, EndpointNotFoundError),
         (429, {"X-Bkapi-Error-Code": "1642904"}, RateLimitedError),
         (502, {"X-Bkapi-Error-Code": "1650201"}, ServerError),
         (504, {"X-Bkapi-Error-Code": "1650401"}, ServerError),
         (400, {}, InvalidRequestError),
         (401, {}, AuthenticationError),
         (403, {}, PermissionDeniedError),
-        (404, {}, NotFoundError),
-        (405, {}, NotFoundError),
+        (404, {}, EndpointNotFoundError),
+        (405, {}, EndpointNotFoundError),
         (413, {}, InvalidRequestError),
         (414, {}, InvalidRequestError),
         (429, {}, RateLimitedError),
@@ -870,7 +871,7 @@ def test_gateway_json_error_body() -> None:
         "result": False,
         "data": None,
     }
-    with pytest.raises(NotFoundError) as info:
+    with pytest.raises(EndpointNotFoundError) as info:
         proto.decipher(request, response(gateway, 404, {"X-Bkapi-Request-Id": "gw"}))
     assert (info.value.code, info.value.message, info.value.request_id) == (
         1640401,
@@ -1090,3 +1091,29 @@ def _job_status_type() -> Any:
     from bkjob_async import JobInstanceStatus
 
     return JobInstanceStatus
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "cls"),
+    [
+        (b"<html><body>404 Not Found</body></html>", 404, EndpointNotFoundError),  # nginx
+        (b"", 404, EndpointNotFoundError),
+        (b'{"detail": "Not Found"}', 404, EndpointNotFoundError),  # another JSON service
+        (b"404: Not Found", 405, EndpointNotFoundError),
+        ({"result": False, "code": 1244006, "message": "no such job"}, 200, NotFoundError),
+        ({"result": False, "code": 1244006, "message": "no such job"}, 404, NotFoundError),
+        ({"result": False, "code": 1243051, "message": "no such scope"}, 200, NotFoundError),
+    ],
+)
+def test_a_404_that_is_not_bk_jobs_envelope_is_a_wrong_url_not_a_missing_job(
+    body: Any, status: int, cls: type[ApiError]
+) -> None:
+    """Configuration (a wrong base URL, flavor or method) is told from data (no such job)."""
+    proto, request = job_request()
+    with pytest.raises(ApiError) as info:
+        proto.decipher(request, response(body, status))
+    assert type(info.value) is cls
+    assert not isinstance(info.value, NotFoundError) or cls is NotFoundError
+    if cls is EndpointNotFoundError:
+        assert "check base_url and flavor" in str(info.value)
+    assert info.value.http_status == status

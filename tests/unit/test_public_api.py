@@ -22,6 +22,7 @@ PUBLIC = [
     "ConnectError",
     "ConnectTimeoutError",
     "Credentials",
+    "EndpointNotFoundError",
     "ExecutionAccount",
     "FileLog",
     "FileLogMode",
