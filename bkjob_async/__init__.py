@@ -53,102 +53,109 @@ sharing one set of jobs, one rate budget and event streams on Redis;
 ``operate``, ``simulate``, ``worker``, ``submit``. The documentation (docs/, ``make docs``) has runnable examples of each.
 """
 
-from .client import BkJobClient
-from .config import ApiFlavor, Credentials, RetryPolicy, Scope, ScopeType, Timeouts
-from .errors import (
-    ApiError,
-    AuthenticationError,
-    BkJobError,
-    ConnectError,
-    ConnectTimeoutError,
-    EndpointNotFoundError,
-    InvalidRequestError,
-    NotFoundError,
-    OperationNotAllowedError,
-    PermissionDeniedError,
-    PollingError,
-    RateLimitedError,
-    ResponseFormatError,
-    ServerError,
-    StoreError,
-    TimeoutError,
-    TransportError,
-    UnsupportedOperationError,
-)
-from .models import (
-    AccountCategory,
-    AccountPage,
-    AccountType,
-    ExecutionAccount,
-    FileLog,
-    FileLogMode,
-    FileTaskStatus,
-    Host,
-    HostLog,
-    HostResult,
-    HostStatus,
-    HostStepLog,
-    JobInstance,
-    JobInstancePage,
-    JobInstanceStatus,
-    JobInstanceSummary,
-    JobLaunch,
-    JobOperation,
-    JobPlan,
-    JobPlanPage,
-    JobStatus,
-    JobStatusPage,
-    JobStatusRow,
-    JobVariables,
-    LaunchMode,
-    LogType,
-    PlanStep,
-    PlanVariable,
-    Script,
-    ScriptLanguage,
-    ScriptPage,
-    ScriptVersion,
-    ScriptVersionStatus,
-    StepInstance,
-    StepInstanceStatus,
-    StepLog,
-    StepOperation,
-    StepResultGroup,
-    StepStatus,
-    StepType,
-    StepVariables,
-    TaskType,
-    VariableType,
-    VariableValue,
-)
-from .models.requests import (
-    Account,
-    ConfigFile,
-    FileSource,
-    GlobalVar,
-    RollingConfig,
-    Targets,
-)
-from .polling import (
-    Callback,
-    CallbackBindError,
-    CallbackReceiver,
-    CallbackStatistics,
-    HostTransition,
-    JobFinished,
-    JobTransition,
-    MemoryStore,
-    Poller,
-    PollerStatistics,
-    PollingResumed,
-    PollingStalled,
-    PollPolicy,
-    SqliteStore,
-    StepTransition,
-    Watch,
-    WatchFailed,
-    WatchTimedOut,
-)
+# The names are imported when first used (PEP 562), so that ``import bkjob_async`` (and the
+# command line's start) costs what it needs only: the block below is for type checkers and
+# IDEs, and ``__getattr__`` reads it to find where each name lives (as lazy_loader's
+# ``attach_stub`` reads a stub). To add a public name, import it here and list it in __all__.
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .client import BkJobClient
+    from .config import ApiFlavor, Credentials, RetryPolicy, Scope, ScopeType, Timeouts
+    from .errors import (
+        ApiError,
+        AuthenticationError,
+        BkJobError,
+        ConnectError,
+        ConnectTimeoutError,
+        EndpointNotFoundError,
+        InvalidRequestError,
+        NotFoundError,
+        OperationNotAllowedError,
+        PermissionDeniedError,
+        PollingError,
+        RateLimitedError,
+        ResponseFormatError,
+        ServerError,
+        StoreError,
+        TimeoutError,
+        TransportError,
+        UnsupportedOperationError,
+    )
+    from .models import (
+        AccountCategory,
+        AccountPage,
+        AccountType,
+        ExecutionAccount,
+        FileLog,
+        FileLogMode,
+        FileTaskStatus,
+        Host,
+        HostLog,
+        HostResult,
+        HostStatus,
+        HostStepLog,
+        JobInstance,
+        JobInstancePage,
+        JobInstanceStatus,
+        JobInstanceSummary,
+        JobLaunch,
+        JobOperation,
+        JobPlan,
+        JobPlanPage,
+        JobStatus,
+        JobStatusPage,
+        JobStatusRow,
+        JobVariables,
+        LaunchMode,
+        LogType,
+        PlanStep,
+        PlanVariable,
+        Script,
+        ScriptLanguage,
+        ScriptPage,
+        ScriptVersion,
+        ScriptVersionStatus,
+        StepInstance,
+        StepInstanceStatus,
+        StepLog,
+        StepOperation,
+        StepResultGroup,
+        StepStatus,
+        StepType,
+        StepVariables,
+        TaskType,
+        VariableType,
+        VariableValue,
+    )
+    from .models.requests import (
+        Account,
+        ConfigFile,
+        FileSource,
+        GlobalVar,
+        RollingConfig,
+        Targets,
+    )
+    from .polling import (
+        Callback,
+        CallbackBindError,
+        CallbackReceiver,
+        CallbackStatistics,
+        HostTransition,
+        JobFinished,
+        JobTransition,
+        MemoryStore,
+        Poller,
+        PollerStatistics,
+        PollingResumed,
+        PollingStalled,
+        PollPolicy,
+        SqliteStore,
+        StepTransition,
+        Watch,
+        WatchFailed,
+        WatchTimedOut,
+    )
 
 __version__ = "0.1.0"
 
@@ -248,3 +255,44 @@ __all__ = [
     "WatchTimedOut",
     "__version__",
 ]
+
+
+if not TYPE_CHECKING:  # (hidden from type checkers: an unknown name stays an error there)
+
+    def __getattr__(name: str) -> object:
+        """Import a public name (or a submodule) on its first use."""
+        import importlib
+
+        module = _lazy_names().get(name)
+        if module is None:
+            try:
+                return importlib.import_module(f"{__name__}.{name}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{__name__}.{name}":
+                    raise
+                raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+        value = getattr(importlib.import_module(module, __name__), name)
+        globals()[name] = value  # (the next use is a plain attribute)
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})
+
+
+_LAZY: dict[str, str] = {}
+
+
+def _lazy_names() -> dict[str, str]:
+    """Return where each name of the ``TYPE_CHECKING`` block lives: ``{"Poller": ".polling"}``."""
+    if not _LAZY:
+        import ast
+        from pathlib import Path
+
+        tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+                for stmt in node.body:
+                    if isinstance(stmt, ast.ImportFrom) and stmt.level == 1:
+                        for alias in stmt.names:
+                            _LAZY[alias.asname or alias.name] = "." + (stmt.module or "")
+    return _LAZY

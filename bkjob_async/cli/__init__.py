@@ -27,8 +27,14 @@ __all__ = ["amain", "main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``bkjob-async`` with ``argv`` (default: the process arguments); return the status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:  # (what argparse would print, without building every parser)
+        from .. import __version__
+
+        print(f"bkjob-async {__version__}")
+        return 0
     try:
-        return anyio.run(_main_with_signals, list(sys.argv[1:] if argv is None else argv))
+        return anyio.run(_main_with_signals, args)
     except KeyboardInterrupt:  # before the handler was installed, or after it was removed
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -82,7 +88,7 @@ async def amain(
         args = build_parser(ctx).parse_args(list(argv))
     except ParserExit as exc:
         return exc.status
-    command = _COMMANDS[args.command]
+    command = _command(args.command)
     async with anyio.create_task_group() as tg:
 
         async def relay() -> None:
@@ -139,29 +145,30 @@ def _silence_stdout(ctx: Context) -> None:
         os.close(devnull)
 
 
-def _command_table() -> dict[str, Callable[[Context, argparse.Namespace], Awaitable[int]]]:
-    from ._catalog import run_plans, run_push_config, run_vars
-    from ._cluster import run_submit, run_worker
-    from ._commands import run_operate, run_simulate, run_status, run_watch
-    from ._demo import run_demo
-    from ._history import run_list, run_logs
-    from ._launch import run_launch
-
-    return {
-        "demo": run_demo,
-        "watch": run_watch,
-        "status": run_status,
-        "operate": run_operate,
-        "logs": run_logs,
-        "list": run_list,
-        "launch": run_launch,
-        "plans": run_plans,
-        "vars": run_vars,
-        "push-config": run_push_config,
-        "simulate": run_simulate,
-        "worker": run_worker,
-        "submit": run_submit,
-    }
+#: Each command's module and function, imported when that command runs (not at start).
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("._demo", "run_demo"),
+    "watch": ("._commands", "run_watch"),
+    "status": ("._commands", "run_status"),
+    "operate": ("._commands", "run_operate"),
+    "logs": ("._history", "run_logs"),
+    "list": ("._history", "run_list"),
+    "launch": ("._launch", "run_launch"),
+    "plans": ("._catalog", "run_plans"),
+    "vars": ("._catalog", "run_vars"),
+    "push-config": ("._catalog", "run_push_config"),
+    "simulate": ("._commands", "run_simulate"),
+    "worker": ("._cluster", "run_worker"),
+    "submit": ("._cluster", "run_submit"),
+}
 
 
-_COMMANDS = _command_table()
+def _command(name: str) -> Callable[[Context, argparse.Namespace], Awaitable[int]]:
+    """Return the function that runs command ``name``, importing its module now."""
+    import importlib
+
+    module, function = _COMMANDS[name]
+    found: Callable[[Context, argparse.Namespace], Awaitable[int]] = getattr(
+        importlib.import_module(module, __name__), function
+    )
+    return found
