@@ -141,6 +141,7 @@ if TYPE_CHECKING:
         CallbackBindError,
         CallbackReceiver,
         CallbackStatistics,
+        FailedHost,
         HostTransition,
         JobFinished,
         JobTransition,
@@ -154,7 +155,9 @@ if TYPE_CHECKING:
         StepTransition,
         Watch,
         WatchFailed,
+        WatchSummary,
         WatchTimedOut,
+        failed_hosts,
     )
 
 __version__ = "0.1.0"
@@ -179,6 +182,7 @@ __all__ = [
     "Credentials",
     "EndpointNotFoundError",
     "ExecutionAccount",
+    "FailedHost",
     "FileLog",
     "FileLogMode",
     "FileSource",
@@ -252,8 +256,10 @@ __all__ = [
     "VariableValue",
     "Watch",
     "WatchFailed",
+    "WatchSummary",
     "WatchTimedOut",
     "__version__",
+    "failed_hosts",
 ]
 
 

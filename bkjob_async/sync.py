@@ -42,6 +42,8 @@ from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
 from . import client as _client
 from .polling import poller as _poller
+from .polling._summary import FailedHost, Summarizer, WatchSummary
+from .polling._summary import failed_hosts as _failed_hosts
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -52,9 +54,9 @@ if TYPE_CHECKING:
     from .polling._watch import Completed as AsyncCompleted
     from .polling._watch import Watch as AsyncWatch
     from .polling.callbacks import Callback
-    from .polling.events import Event
+    from .polling.events import Event, JobFinished
 
-__all__ = ["BkJobClient", "Completed", "Poller", "Watch"]
+__all__ = ["BkJobClient", "Completed", "Poller", "Watch", "failed_hosts"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -317,6 +319,8 @@ class Watch:
         #: one event a trip: asking for the next acknowledges the last.
         self._read: deque[Event] = deque()
         self._then: BaseException | None = None
+        #: What this watch handed out, per job (``summary``).
+        self._told = Summarizer()
 
     def __repr__(self) -> str:
         return f"<sync Watch of {len(self._watch.jobs)} job(s)>"
@@ -337,7 +341,9 @@ class Watch:
                 raise StopIteration from None
             self._read += read
         if self._read:
-            return self._read.popleft()
+            event = self._read.popleft()
+            self._told.feed(event)
+            return event
         then, self._then = self._then, None
         if isinstance(then, StopAsyncIteration):
             raise StopIteration from None
@@ -354,6 +360,10 @@ class Watch:
     def jobs(self) -> tuple[int, ...]:
         """Every job the watch holds, finished or not, in the order added."""
         return self._watch.jobs
+
+    def summary(self) -> WatchSummary:
+        """What this watch has handed out so far (``bkjob_async.polling.Watch.summary``)."""
+        return self._told.summary(self._watch.jobs)
 
     @property
     def unfinished(self) -> frozenset[int]:
@@ -573,3 +583,18 @@ class Poller:
         """What the poller has done so far (``bkjob_async.Poller.statistics``)."""
         stats: PollerStatistics = self._wait(self._poller.statistics)
         return stats
+
+
+def failed_hosts(
+    client: BkJobClient,
+    scope: Scope,
+    ended: Iterable[JobFinished | JobInstanceStatus],
+    *,
+    at_once: int = 16,
+) -> tuple[FailedHost, ...]:
+    """Return the failed hosts of ended jobs (``bkjob_async.failed_hosts``, blocking)."""
+    portal, inner = client._loop()
+    found: tuple[FailedHost, ...] = _wait(
+        portal, functools.partial(_failed_hosts, inner, scope, list(ended), at_once=at_once)
+    )
+    return found

@@ -49,8 +49,10 @@ not written.
 from ._codec import open_jobs
 from ._schedule import PollPolicy
 from ._statistics import PollerStatistics
+from ._summary import FailedHost, WatchSummary, failed_hosts
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
 from .events import (
+    PERSON_WAITING,
     Event,
     HostTransition,
     JobFinished,
@@ -60,6 +62,7 @@ from .events import (
     StepTransition,
     WatchFailed,
     WatchTimedOut,
+    waits_for_a_person,
 )
 from .poller import Completed, Poller, Watch
 from .stores import Store, StoreStatistics, UnknownWatchError
@@ -67,12 +70,14 @@ from .stores.memory import MemoryStore
 from .stores.sqlite import SqliteStore
 
 __all__ = [
+    "PERSON_WAITING",
     "Callback",
     "CallbackBindError",
     "CallbackReceiver",
     "CallbackStatistics",
     "Completed",
     "Event",
+    "FailedHost",
     "HostTransition",
     "JobFinished",
     "JobTransition",
@@ -89,6 +94,9 @@ __all__ = [
     "UnknownWatchError",
     "Watch",
     "WatchFailed",
+    "WatchSummary",
     "WatchTimedOut",
+    "failed_hosts",
     "open_jobs",
+    "waits_for_a_person",
 ]

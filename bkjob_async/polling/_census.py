@@ -29,7 +29,14 @@ import anyio
 from .. import errors
 from ..models import JobStatusPage
 from ._schedule import WAITING
-from .events import JobFinished, PollingResumed, PollingStalled, WatchFailed, WatchTimedOut
+from .events import (
+    PERSON_WAITING,
+    JobFinished,
+    PollingResumed,
+    PollingStalled,
+    WatchFailed,
+    WatchTimedOut,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -160,7 +167,10 @@ class Census:
                 self._since.pop(scope, None)
         for watched in list(jobs):  # (a row may take its job off the list: it moved)
             row = None if rows is None else rows.get(watched.job.job_instance_id)
-            self._listed(watched, None if row is None else row[0])
+            status = None if row is None else row[0]
+            if status in PERSON_WAITING and status != watched.job.state.status:
+                status = None  # it now waits for a person: read once, so every watch hears it
+            self._listed(watched, status)
 
     async def _rows(
         self, scope: Scope, since: _dt.datetime, until: _dt.datetime

@@ -23,6 +23,7 @@ from .events import (
     PollingResumed,
     PollingStalled,
     StepTransition,
+    waits_for_a_person,
 )
 
 if TYPE_CHECKING:
@@ -200,12 +201,15 @@ class _Subscription:
         step, kinds = self.step_instance_id, self.kinds
         for event in events:
             if (
-                step is None
-                or (
-                    isinstance(event, (HostTransition, StepTransition))
-                    and event.step_instance_id == step
+                (
+                    step is None
+                    or (
+                        isinstance(event, (HostTransition, StepTransition))
+                        and event.step_instance_id == step
+                    )
                 )
-            ) and (kinds is None or type(event) in kinds):
+                and (kinds is None or type(event) in kinds)
+            ) or waits_for_a_person(event):
                 self.mailbox.put(event)
 
     def wanted(self, job_id: int, events: Sequence[Event]) -> list[Event]:
@@ -213,7 +217,9 @@ class _Subscription:
         if self.closed or job_id not in self.remaining:
             return []
         kinds = self.kinds
-        return list(events) if kinds is None else [e for e in events if type(e) in kinds]
+        if kinds is None:
+            return list(events)
+        return [e for e in events if type(e) in kinds or waits_for_a_person(e)]
 
     def fail(self, error: BaseException) -> None:
         """End the watch with ``error`` (its store could not be read): the consumer gets it."""

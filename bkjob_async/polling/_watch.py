@@ -17,9 +17,11 @@ import anyio.lowlevel
 from .. import errors
 from ..config import check_id
 from ._subscription import _Subscription, now_utc
+from ._summary import Summarizer, WatchSummary
 from .events import (
     Event,
     JobFinished,
+    JobTransition,
     WatchFailed,
     WatchTimedOut,
 )
@@ -43,6 +45,10 @@ if TYPE_CHECKING:
     CheckIds = Callable[[Iterable[int]], tuple[int, ...]]
 
 __all__ = ["Completed", "Snapshots", "Watch"]
+
+
+#: The events a summary is made of (host and step transitions are not).
+_TOLD = frozenset({JobTransition, JobFinished, WatchFailed, WatchTimedOut})
 
 
 class Watch(anyio.abc.AsyncResource):
@@ -83,6 +89,8 @@ class Watch(anyio.abc.AsyncResource):
         self._snapshot = snapshot
         self._join = join
         self._check_ids = check_ids
+        #: What the watch handed out, per job (``summary``).
+        self._told = Summarizer()
 
     def __len__(self) -> int:
         """How many jobs the watch holds (``jobs``)."""
@@ -170,6 +178,11 @@ class Watch(anyio.abc.AsyncResource):
         """Jobs of this watch that have not had their last event yet."""
         return frozenset(self._sub.remaining)
 
+    def summary(self) -> WatchSummary:
+        """Return what this watch has handed out so far, per job: jobs by status, the failed
+        hosts of those that ended, the jobs waiting for a person, those given up on."""
+        return self._told.summary(self._sub.job_instance_ids)
+
     def __aiter__(self) -> Watch:
         return self
 
@@ -181,7 +194,10 @@ class Watch(anyio.abc.AsyncResource):
         a named watch, asking for the next event acknowledges the previous one.
         """
         if self._journal is not None:
-            return await self._next_durable(self._journal)
+            told = await self._next_durable(self._journal)
+            if type(told) in _TOLD:
+                self._told.feed(told)
+            return told
         sub = self._sub
         while True:
             event = sub.mailbox.get_nowait()
@@ -190,6 +206,8 @@ class Watch(anyio.abc.AsyncResource):
                     self._end()
                     raise event.error
                 sub.handed_out.events += 1
+                if type(event) in _TOLD:
+                    self._told.feed(event)
                 return event
             if sub.closed or not sub.remaining:
                 self._end()

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = [
+    "PERSON_WAITING",
     "Event",
     "HostTransition",
     "JobFinished",
@@ -56,7 +57,14 @@ __all__ = [
     "StepTransition",
     "WatchFailed",
     "WatchTimedOut",
+    "waits_for_a_person",
 ]
+
+#: Job statuses in which only a person moves the job on: a confirmation step waits for its
+#: user (7), a rolling run waits between batches (15).
+PERSON_WAITING: frozenset[JobStatus] = frozenset(
+    {JobStatus.WAITING_USER, JobStatus.ROLLING_WAITING}
+)
 
 
 def _status(value: int | None) -> str:
@@ -354,3 +362,12 @@ Event = (
     | PollingResumed
 )
 TERMINAL_EVENTS = (JobFinished, WatchFailed, WatchTimedOut)
+
+
+def waits_for_a_person(event: object) -> bool:
+    """Tell whether ``event`` says its job now waits for a person (``PERSON_WAITING``).
+
+    The rule of every watch: such a ``JobTransition`` is delivered whatever the watch's
+    ``events=`` or step filter, so a wait never goes silent on a job nobody will move.
+    """
+    return type(event) is JobTransition and event.current in PERSON_WAITING

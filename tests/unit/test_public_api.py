@@ -24,6 +24,7 @@ PUBLIC = [
     "Credentials",
     "EndpointNotFoundError",
     "ExecutionAccount",
+    "FailedHost",
     "FileLog",
     "FileLogMode",
     "FileSource",
@@ -97,8 +98,10 @@ PUBLIC = [
     "VariableValue",
     "Watch",
     "WatchFailed",
+    "WatchSummary",
     "WatchTimedOut",
     "__version__",
+    "failed_hosts",
 ]
 
 

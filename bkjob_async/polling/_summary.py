@@ -1,0 +1,183 @@
+"""A watch's summary from the events it handed out: jobs by status, failed hosts, waiting jobs.
+
+``Summarizer`` is fed the events a watch hands out (``Watch.summary()`` keeps one);
+``WatchSummary`` is its frozen snapshot, JSON-ready with ``to_dict()``. A wait for ends only
+polls its jobs without host rows (the job list, or job-level polls), so the snapshot of a job
+that ended may have none: such a job is listed in ``hosts_unread``, never counted as a job
+without failed hosts, and ``failed_hosts(client, scope, ...)`` reads each such job once, whole.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import attrs
+
+from ..models import Host, HostStatus, JobInstanceStatus, JobStatus
+from .events import PERSON_WAITING, JobFinished, JobTransition, WatchFailed, WatchTimedOut
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ..client import BkJobClient
+    from ..config import Scope
+
+__all__ = ["FailedHost", "Summarizer", "WatchSummary", "failed_hosts"]
+
+#: The status name of a job the watch has not seen yet.
+UNSEEN = "UNSEEN"
+
+
+@attrs.frozen
+class FailedHost:
+    """A host that finished without success in a job's last round."""
+
+    job_instance_id: int
+    step_instance_id: int
+    host: Host
+    status: HostStatus
+    exit_code: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return it as plain JSON values (``status`` as an int, with ``status_name``)."""
+        return {
+            "job_instance_id": self.job_instance_id,
+            "step_instance_id": self.step_instance_id,
+            "host": attrs.asdict(self.host),
+            "status": int(self.status),
+            "status_name": self.status.name,
+            "exit_code": self.exit_code,
+        }
+
+
+@attrs.frozen
+class WatchSummary:
+    """What a watch has told so far, per job: an immutable snapshot (``Watch.summary()``)."""
+
+    #: Jobs the watch holds.
+    jobs: int
+    #: Jobs by their last known status name (``"UNSEEN"``: nothing heard of it yet).
+    statuses: Mapping[str, int]
+    #: Jobs that ended (``JobFinished``), and of those the ones that did not succeed.
+    finished: tuple[int, ...]
+    failed: tuple[int, ...]
+    #: The failed hosts of the ended jobs whose final snapshot has host rows.
+    failed_hosts: tuple[FailedHost, ...]
+    #: Jobs that ended without success and whose snapshot has no host rows (a wait for ends
+    #: only): ``failed_hosts(client, scope, ...)`` reads them.
+    hosts_unread: tuple[int, ...]
+    #: Jobs that wait for a person now (a confirmation, a rolling pause).
+    waiting: tuple[int, ...]
+    #: Jobs the watch gave up on: ``WatchFailed`` (the error) or ``WatchTimedOut``.
+    unwatched: Mapping[int, str]
+
+    @property
+    def done(self) -> bool:
+        """Whether every job has ended or been given up."""
+        return len(self.finished) + len(self.unwatched) >= self.jobs
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return it as one JSON object: every job and host listed, none cut."""
+        return {
+            "jobs": self.jobs,
+            "statuses": dict(self.statuses),
+            "finished": list(self.finished),
+            "failed": list(self.failed),
+            "failed_hosts": [host.to_dict() for host in self.failed_hosts],
+            "hosts_unread": list(self.hosts_unread),
+            "waiting": list(self.waiting),
+            "unwatched": {str(job): why for job, why in self.unwatched.items()},
+        }
+
+
+def _failed_in(snapshot: JobInstanceStatus) -> list[FailedHost] | None:
+    """Return a snapshot's failed hosts, or ``None`` when a step has no host rows."""
+    found = []
+    job = snapshot.job.job_instance_id
+    for step in snapshot.steps:
+        if step.hosts is None:
+            return None
+        for row in step.hosts:
+            if row.status.is_finished and not row.status.is_success:
+                found.append(
+                    FailedHost(job, step.step_instance_id, row.host, row.status, row.exit_code)
+                )
+    return found
+
+
+class Summarizer:
+    """Fed each event a watch hands out; ``summary(job_ids)`` returns the ``WatchSummary``."""
+
+    __slots__ = ("_hosts", "_status", "_unwatched")
+
+    def __init__(self) -> None:
+        self._status: dict[int, JobStatus] = {}
+        self._hosts: dict[int, list[FailedHost] | None] = {}
+        self._unwatched: dict[int, str] = {}
+
+    def feed(self, event: object) -> None:
+        """Take one event (those that are not about a job's status are ignored)."""
+        if isinstance(event, JobTransition):
+            self._status[event.job_instance_id] = event.current
+        elif isinstance(event, JobFinished):
+            self._status[event.job_instance_id] = event.status
+            if event.status.is_success:
+                self._hosts.pop(event.job_instance_id, None)
+            else:
+                self._hosts[event.job_instance_id] = _failed_in(event.snapshot)
+        elif isinstance(event, WatchFailed):
+            self._unwatched[event.job_instance_id] = f"{type(event.error).__name__}: {event.error}"
+        elif isinstance(event, WatchTimedOut):
+            self._unwatched[event.job_instance_id] = "timed out"
+
+    def summary(self, job_ids: Iterable[int]) -> WatchSummary:
+        """Return the summary of ``job_ids`` (the watch's jobs now) from what was fed."""
+        ids = tuple(job_ids)
+        status = self._status
+        counts = Counter(status[i].name if i in status else UNSEEN for i in ids)
+        finished = tuple(i for i in ids if i in status and status[i].is_finished)
+        failed = tuple(i for i in finished if not status[i].is_success)
+        hosts = self._hosts
+        return WatchSummary(
+            jobs=len(ids),
+            statuses=dict(sorted(counts.items())),
+            finished=finished,
+            failed=failed,
+            failed_hosts=tuple(h for i in failed for h in hosts.get(i) or ()),
+            hosts_unread=tuple(i for i in failed if i in hosts and hosts[i] is None),
+            waiting=tuple(i for i in ids if status.get(i) in PERSON_WAITING),
+            unwatched={i: self._unwatched[i] for i in ids if i in self._unwatched},
+        )
+
+
+async def failed_hosts(
+    client: BkJobClient,
+    scope: Scope,
+    ended: Iterable[JobFinished | JobInstanceStatus],
+    *,
+    at_once: int = 16,
+) -> tuple[FailedHost, ...]:
+    """Return the failed hosts of ended jobs, in the order given: what a report of failures lists.
+
+    Each item is a ``JobFinished`` or a job's status. One whose steps all have host rows is
+    read as it is; one without (a wait for ends only polls without them) is read once, whole
+    (``get_job_instance_status``), ``at_once`` jobs at a time, so the report is never
+    silently empty.
+    """
+    snapshots = [e.snapshot if isinstance(e, JobFinished) else e for e in ended]
+    found: list[list[FailedHost] | None] = [_failed_in(s) for s in snapshots]
+    limiter = anyio.CapacityLimiter(max(1, at_once))
+
+    async def read(n: int) -> None:
+        async with limiter:
+            job = snapshots[n].job.job_instance_id
+            found[n] = _failed_in(await client.get_job_instance_status(scope, job)) or []
+
+    async with anyio.create_task_group() as group:
+        for n, hosts in enumerate(found):
+            if hosts is None:
+                group.start_soon(read, n)
+    return tuple(host for hosts in found for host in hosts or ())
