@@ -112,4 +112,4 @@ def test_the_rule_is_the_same_for_every_filter() -> None:
     event = JobTransition(1, None, JobStatus.RUNNING, JobStatus.WAITING_USER)  # type: ignore[arg-type]
     assert waits_for_a_person(event)
     assert not waits_for_a_person(JobTransition(1, None, None, JobStatus.RUNNING))  # type: ignore[arg-type]
-    assert PERSON_WAITING == {JobStatus.WAITING_USER, JobStatus.ROLLING_WAITING}
+    assert {JobStatus.WAITING_USER, JobStatus.ROLLING_WAITING} == PERSON_WAITING
