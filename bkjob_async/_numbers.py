@@ -17,7 +17,7 @@ import attrs
 
 from .config import MAX_ID
 
-__all__ = ["ID", "PER_SECOND", "SECONDS", "Number", "number"]
+__all__ = ["ID", "IDS", "PER_SECOND", "SECONDS", "Number", "OrStdin", "number"]
 
 
 @attrs.frozen
@@ -57,6 +57,18 @@ def _shown(value: float) -> str:
 
 #: A job, step, host or plan id: bk-job's ids are Java longs.
 ID = number(int, 1, MAX_ID)
+
+
+@attrs.frozen
+class OrStdin(Number):
+    """A ``Number``, or ``-``: more of them on stdin (``cli._runtime.read_ids`` reads them)."""
+
+    def __call__(self, text: str) -> Any:
+        return text if text == "-" else super().__call__(text)
+
+
+#: Job ids on a command line that takes many: an id, or ``-`` for the ids on stdin.
+IDS = OrStdin(int, 1, MAX_ID)
 #: A duration: more than zero, at most 30 days.
 SECONDS = number(float, 0.0, 30 * 86_400.0, above=True)
 #: A rate of requests per second.

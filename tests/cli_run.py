@@ -90,12 +90,16 @@ async def run(
     *,
     tty: bool = False,
     interrupt: anyio.Event | None = None,
+    stdin: str | None = None,
 ) -> Result:
-    """Run one command in-process and capture its output."""
+    """Run one command in-process and capture its output (``stdin``: what it may read)."""
     out: io.StringIO = TerminalIO() if tty else io.StringIO()
     err = io.StringIO()
+    given = None if stdin is None else io.StringIO(stdin)
     with anyio.fail_after(45):
-        status = await amain(argv, stdout=out, stderr=err, env=env or {}, interrupt=interrupt)
+        status = await amain(
+            argv, stdout=out, stderr=err, env=env or {}, interrupt=interrupt, stdin=given
+        )
     result = Result(status, out.getvalue(), err.getvalue())
     result.assert_no_secret()
     return result

@@ -71,16 +71,19 @@ async def amain(
     stderr: TextIO | None = None,
     env: Mapping[str, str] | None = None,
     interrupt: anyio.Event | None = None,
+    stdin: TextIO | None = None,
 ) -> int:
     """Run one command in the current event loop (what tests call); return the exit status.
 
-    Setting ``interrupt`` acts as Ctrl-C does.
+    Setting ``interrupt`` acts as Ctrl-C does. ``stdin`` is where ``-`` among the job ids
+    reads more (the process's when ``stdout`` is not given either).
     """
     ctx = Context(
         stdout=stdout or sys.stdout,
         stderr=stderr or sys.stderr,
         env=os.environ if env is None else env,
         interrupt=interrupt,
+        stdin=sys.stdin if stdin is None and stdout is None else stdin,
     )
     from ._parser import ParserExit, build_parser
 

@@ -30,10 +30,19 @@ from ._connect import (
     open_client,
     target_from,
 )
+from ._filters import poller_kinds, shown_events, summary_object
 from ._follow import Mode, Shown, choose_mode, rich_available, show_summary, showing
 from ._format import clock, code_name, counted, status_lines
 from ._jsonl import dumps, error_to_dict, to_json
-from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError, Context
+from ._runtime import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Context,
+    read_ids,
+)
 from ._tally import Tally
 
 if TYPE_CHECKING:
@@ -43,7 +52,7 @@ if TYPE_CHECKING:
     from ..config import Credentials, Scope
     from ..metrics import PollerMetrics
     from ..models import JobInstanceStatus
-    from ..polling import PollerStatistics, Store
+    from ..polling import PollerStatistics, Store, WatchSummary
     from ..polling._tracker import JobState
     from ..polling.stores import StoredWatch
     from ._connect import Target
@@ -177,7 +186,7 @@ async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)
     policy_from(args, args.max_in_flight)  # a bad policy is refused before anything is sent
-    job_ids: list[int] = list(dict.fromkeys(args.job_ids))
+    job_ids: list[int] = read_ids(args.job_ids, ctx.stdin) if args.job_ids else []
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
     state, name = getattr(args, "state", None), getattr(args, "name", None)
     if state is None:
@@ -296,6 +305,7 @@ async def watch_jobs(
         return pollers[0].statistics() if pollers else None
 
     shown: Shown | None = None
+    told: WatchSummary | None = None
     with ctx.interruptible():
         async with (
             showing(
@@ -323,14 +333,19 @@ async def watch_jobs(
             if metrics is not None:
                 metrics.track(poller)
                 shown.observe = metrics.observe
+            kinds = poller_kinds(args)
             if durable is None:
-                watch = poller.watch_jobs(target.scope, job_ids)
+                watch = poller.watch_jobs(target.scope, job_ids, events=kinds)
             elif durable[2]:
-                watch = poller.watch_jobs(target.scope, job_ids, name=durable[1])
+                watch = poller.watch_jobs(target.scope, job_ids, name=durable[1], events=kinds)
             else:
                 watch = await poller.resume(durable[1])
+            shown.shows = shown_events(args)
             async with watch:
-                await shown.follow(watch, give_up_after=args.give_up_after)
+                try:
+                    await shown.follow(watch, give_up_after=args.give_up_after)
+                finally:
+                    told = watch.summary()
     summary = tally.summary(
         title=title,
         elapsed=time.monotonic() - started,
@@ -338,6 +353,8 @@ async def watch_jobs(
         interrupted=ctx.interrupted,
     )
     show_summary(ctx, summary, mode)
+    if mode is Mode.JSON and getattr(args, "json", False) and args.command == "watch":
+        ctx.out(dumps(summary_object(summary, told)))  # (--json: the stream's last object)
     return watch_status(ctx, tally, shown, target)
 
 
@@ -378,7 +395,7 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
     """Print each job's status once; exit 1 if any failed or could not be read."""
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)
-    job_ids: list[int] = list(dict.fromkeys(args.job_ids))
+    job_ids: list[int] = read_ids(args.job_ids, ctx.stdin)
     hosts = not args.no_hosts or args.failed
     results: dict[int, JobInstanceStatus | errors.BkJobError] = {}
     with ctx.interruptible(), connecting(ctx, target, json=args.json):

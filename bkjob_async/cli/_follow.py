@@ -105,6 +105,8 @@ class Shown:
         self.gave_up_since: _dt.datetime | None = None
         #: Called with every event (Prometheus counts them by type).
         self.observe: Callable[[Event], None] | None = None
+        #: Which events are shown (``watch --events/--status``; ``None``: all).
+        self.shows: Callable[[Event], bool] | None = None
         self._started = time.monotonic()
         self._meter = RateMeter()
 
@@ -166,6 +168,8 @@ class Shown:
                 self._outage_changed(before, event)  # before the event that ended it
             if isinstance(event, (PollingStalled, PollingResumed)):
                 pass  # told once per outage, above
+            elif self.shows is not None and not self.shows(event):
+                pass
             elif mode is Mode.JSON:
                 stream.write(dumps(event_to_dict(event)) + "\n")
                 if not watch.pending:

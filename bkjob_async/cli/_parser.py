@@ -13,15 +13,16 @@ import re
 import textwrap
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from .._numbers import ID, PER_SECOND, SECONDS, number
+from .._numbers import ID, IDS, PER_SECOND, SECONDS, number
 from ..config import ApiFlavor
+from ..models.enums import HostStatus, JobStatus
 from ._cluster import add_cluster_options
 from ._commands import JOB_OPERATIONS, STEP_OPERATIONS
 from ._connect import DEFAULT_TIMEOUT, ENV_VARS, LANGUAGES
 from ._runtime import EXIT_USAGE
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from ._runtime import Context
 
@@ -314,7 +315,13 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         + _EXIT,
         **common,
     )
-    watch.add_argument("job_ids", metavar="JOB_ID", type=ID, nargs="*")
+    watch.add_argument(
+        "job_ids",
+        metavar="JOB_ID",
+        type=IDS,
+        nargs="*",
+        help="job ids; - reads more from stdin (ids, or the JSON lines of list --json)",
+    )
     watch.add_argument(
         "--state",
         metavar="FILE",
@@ -333,6 +340,21 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         help="with --redis: go on after the JOB_IDs ended, until Ctrl-C (as without JOB_IDs)",
     )
     watch.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+    watch.add_argument(
+        "--events",
+        type=_names(EVENT_NAMES),
+        metavar="NAMES",
+        help="show only these events, by name, comma-separated (job_finished,watch_failed: a "
+        "wait for ends, polled cheaply); a job that comes to wait for a person and outages "
+        "are always shown",
+    )
+    watch.add_argument(
+        "--status",
+        type=_names(STATUS_NAMES),
+        metavar="NAMES",
+        help="show only the events that reach these statuses (FAIL,WAITING_USER, host "
+        "statuses too); events without a status are shown",
+    )
     watch.add_argument(
         "--metrics-port",
         type=_PORT,
@@ -361,7 +383,13 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "credentials or connection error",
         **common,
     )
-    status.add_argument("job_ids", metavar="JOB_ID", type=ID, nargs="+")
+    status.add_argument(
+        "job_ids",
+        metavar="JOB_ID",
+        type=IDS,
+        nargs="+",
+        help="job ids; - reads more from stdin (ids, or the JSON lines of list --json)",
+    )
     status.add_argument("--json", action="store_true", help="one JSON object per job")
     status.add_argument("--no-hosts", action="store_true", help="jobs and steps only")
     status.add_argument(
@@ -594,6 +622,37 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     )
     simulate.set_defaults(command="simulate")
     return parser
+
+
+#: The names ``watch --events`` takes (``cli._jsonl.EVENT_NAMES``'s, outages aside).
+EVENT_NAMES = (
+    "host_transition",
+    "step_transition",
+    "job_transition",
+    "job_finished",
+    "watch_failed",
+    "watch_timed_out",
+)
+#: The names ``watch --status`` takes: job, step and host statuses.
+STATUS_NAMES = tuple(dict.fromkeys([*JobStatus.__members__, *HostStatus.__members__]))
+
+
+def _names(known: tuple[str, ...]) -> Callable[[str], frozenset[str]]:
+    """Return the argparse type of a comma-separated list of ``known`` names (any case)."""
+
+    def names(text: str) -> frozenset[str]:
+        found = {word.strip() for word in text.split(",") if word.strip()}
+        lookup = {name.lower(): name for name in known}
+        wrong = sorted(word for word in found if word.lower() not in lookup)
+        if wrong or not found:
+            close = difflib.get_close_matches((wrong or [""])[0].lower(), list(lookup), 1)
+            hint = f" (did you mean {lookup[close[0]]}?)" if close else ""
+            raise argparse.ArgumentTypeError(
+                f"unknown name {', '.join(wrong) or repr(text)}{hint}; one of: {', '.join(known)}"
+            )
+        return frozenset(lookup[word.lower()] for word in found)
+
+    return names
 
 
 def _cluster_commands(

@@ -7,13 +7,17 @@ its exit status and a message a person can act on; only bugs end in a traceback.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import json
 from typing import TYPE_CHECKING, TextIO
 
 import anyio
 
+from .._numbers import ID
+
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator, Mapping, Sequence
 
 __all__ = [
     "EXIT_FAILED",
@@ -61,9 +65,12 @@ class Context:
         stderr: TextIO,
         env: Mapping[str, str],
         interrupt: anyio.Event | None = None,
+        stdin: TextIO | None = None,
     ) -> None:
         self.stdout = stdout
         self.stderr = stderr
+        #: Where ``-`` among the job ids reads more ids (``read_ids``).
+        self.stdin = stdin
         self.env = env
         self.interrupt = interrupt or anyio.Event()
         self._scopes: list[anyio.CancelScope] = []
@@ -107,3 +114,38 @@ class Context:
     def err(self, text: str) -> None:
         """Write a line to stderr."""
         print(text, file=self.stderr, flush=True)
+
+
+def read_ids(given: Sequence[int | str], stdin: TextIO | None) -> list[int]:
+    """Return the job ids of ``given``, where ``-`` stands for those read from ``stdin``.
+
+    Stdin holds ids separated by white space, or JSON lines with a ``job_instance_id`` (what
+    ``list --json`` and ``watch --json`` print); each id once, in the order first given.
+    """
+    ids: list[int] = []
+    for value in given:
+        if value != "-":
+            ids.append(int(value))
+            continue
+        if stdin is None:
+            raise CliError("'-' reads job ids from stdin, and there is none")
+        for number, line in enumerate(stdin, start=1):
+            text = line.strip()
+            if text.startswith("{"):
+                try:
+                    found = json.loads(text).get("job_instance_id")
+                except (ValueError, AttributeError):
+                    found = None
+                if found is None:
+                    continue  # (a line of another kind: a summary, a progress object)
+                words = [str(found)]
+            else:
+                words = text.split()
+            for word in words:
+                try:
+                    ids.append(ID(word))
+                except argparse.ArgumentTypeError as exc:
+                    raise CliError(f"stdin line {number}: {exc}") from None
+    if not ids:
+        raise CliError("no job id given (stdin had none)")
+    return list(dict.fromkeys(ids))

@@ -335,3 +335,56 @@ async def test_a_wrong_base_url_is_told_from_a_missing_job(sim: BkJobSimulator) 
     assert "has no such API" in result.err
     assert "wrong --flavor or --url?" in result.err
     assert "not found in scope" not in result.err
+
+
+# --- issue 49, point 5: the command line for scripts and bulk -------------------------------
+
+
+async def test_ids_from_stdin_as_list_json_prints_them(sim: BkJobSimulator, env) -> None:
+    """``list --json | watch -`` and ``status -``: the ids come from stdin, JSON lines or words."""
+    ids = [sim.create_job(SCOPE, [StepPlan(hosts=1)]) for _ in range(3)]
+    listed = await run(["list", "--json"], env)
+    assert listed.status == 0, listed.err
+    assert {line["job_instance_id"] for line in listed.lines} >= set(ids)
+    result = await run(["watch", "-", *FAST], env, stdin=listed.out)
+    assert result.status == 0, result.err
+    finished = {e["job_instance_id"] for e in result.lines if e["event"] == "job_finished"}
+    assert finished >= set(ids)
+    status = await run(["status", str(ids[0]), "-", "--json"], env, stdin=f"{ids[1]}\n{ids[2]}")
+    assert [line["job"]["job_instance_id"] for line in status.lines] == ids
+    bad = await run(["status", "-"], env, stdin="12 nope\n")
+    assert bad.status == 2
+    assert "stdin line 1" in bad.err
+
+
+async def test_events_and_status_filters_and_one_json_summary(sim: BkJobSimulator, env) -> None:
+    """An end-only ``--events`` shows ends only, plus the job that waits for a person; the
+    summary is one JSON object, every failed job and host listed, none cut."""
+    bad = [sim.create_job(SCOPE, FAILING) for _ in range(12)]
+    waiting = sim.create_job(SCOPE, CONFIRM)
+    good = sim.create_job(SCOPE, [StepPlan(hosts=2)])
+    argv = ["watch", *map(str, [*bad, waiting, good]), *FAST, "--deadline", "3", "--json"]
+    result = await run([*argv, "--events", "job_finished,watch_failed"], env)
+    kinds = {e["event"] for e in result.lines}
+    assert kinds <= {"job_finished", "job_transition", "watch_timed_out", "summary"}, kinds
+    said = [e for e in result.lines if e["event"] == "job_transition"]
+    assert {e["job_instance_id"] for e in said} == {waiting}  # waits for a person: said anyway
+    assert said[0]["current_name"] == "WAITING_USER"
+    (summary,) = [e for e in result.lines if e["event"] == "summary"]
+    assert result.lines[-1]["event"] == "summary"  # the last object of the stream
+    assert sorted(summary["failed_jobs"]) == sorted(bad)  # all 12: no "... and N more"
+    assert summary["watch"]["waiting"] == [waiting] or summary["timed_out_jobs"] == [waiting]
+    assert sorted(summary["watch"]["failed"]) == sorted(bad)
+    unread = set(summary["watch"]["hosts_unread"])
+    hosts = {h["job_instance_id"] for h in summary["watch"]["failed_hosts"]}
+    assert hosts | unread == set(bad)  # a failed job's hosts are listed or said to be unread
+    assert "more" not in json.dumps(summary)
+    only_fail = await run([*argv, "--status", "fail"], env)
+    shown = [e for e in only_fail.lines if e["event"] not in ("summary", "watch_timed_out")]
+    assert shown
+    for event in shown:
+        reached = event.get("current_name") or event.get("status_name")
+        assert reached in ("FAIL", "WAITING_USER"), event
+    wrong = await run([*argv, "--events", "job_finishd"], env)
+    assert wrong.status == 2
+    assert "did you mean job_finished?" in wrong.err

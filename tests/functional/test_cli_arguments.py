@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bkjob_async._numbers import ID, Number
+from bkjob_async._numbers import ID, IDS, Number
 from bkjob_async.cli._parser import build_parser
 
 from ..cli_run import make_env, run
@@ -34,7 +34,7 @@ def _commands(
 
 
 #: Typed arguments that are not numbers (checked by a type of their own).
-NOT_NUMBERS = {"simulate --app"}
+NOT_NUMBERS = {"simulate --app", "watch --events", "watch --status"}
 
 
 def _label(path: tuple[str, ...], action: argparse.Action) -> str:
@@ -64,7 +64,7 @@ def test_every_typed_argument_is_a_checked_number() -> None:
 
 
 def test_ids_are_java_longs() -> None:
-    ids = {_label(p, a) for p, a in NUMERIC if a.type == ID}
+    ids = {_label(p, a) for p, a in NUMERIC if a.type in (ID, IDS)}
     for expected in ("status job_ids", "watch job_ids", "operate job_id", "logs step_id"):
         assert expected in ids
 
