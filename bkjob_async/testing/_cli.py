@@ -46,7 +46,7 @@ _NUMBERS: tuple[tuple[str, Number, object, str, dict[str, Any]], ...] = (
         "--jobs",
         number(int, 0, 100_000),
         50,
-        "jobs to create at start, the README tour's three first (%(default)s)",
+        "jobs to create at start, the command-line tour's three first (%(default)s)",
         {},
     ),
     ("--hosts", number(int, 1, 100_000), 20, "hosts per step of those jobs (%(default)s)", {}),
@@ -131,14 +131,15 @@ def accepted_apps(options: argparse.Namespace) -> dict[str, str] | None:
     return apps
 
 
-#: What the README's command-line tour finds in a simulator started with its defaults.
+#: What the command-line tour (docs/howto/command-line.md) finds in a simulator started with its
+#: defaults.
 TOUR = (
     "10001 has succeeded, 10002 has failed (one host, exit code 1), 10003 waits for a confirmation"
 )
 
 
 def _tour(hosts: int) -> list[list[StepPlan]]:
-    """The first three jobs: ended or waiting within a second, as the README's tour needs.
+    """The first three jobs: ended or waiting within a second, as the command-line tour needs.
 
     10001 succeeds, 10002 fails on one host (exit code 1), 10003 waits at a confirmation
     from the start and then runs hosts that succeed; none of them fails at random.
@@ -218,7 +219,7 @@ async def serve(
         print(f"  ESB v2:     {sim.url}/api/c/compapi/v2/job/<api>/", file=out)
         print(f"  scope biz:{options.biz}; jobs {shown}; plans 1, 2, 3", file=out)
         if len(job_ids) >= 3 and job_ids[0] == 10001:
-            print(f"  the README's tour: {TOUR}", file=out)
+            print(f"  the tour of docs/howto/command-line.md: {TOUR}", file=out)
         print(
             '  auth: X-Bkapi-Authorization {"bk_app_code","bk_app_secret","bk_username"}', file=out
         )

@@ -194,7 +194,7 @@ def test_simulate_help_shows_every_default() -> None:
     text = " ".join(sub.format_help().split())
     for shown in (
         "--port PORT port to bind; 0: any free port (9000)",
-        "--jobs JOBS jobs to create at start, the README tour's three first (50)",
+        "--jobs JOBS jobs to create at start, the command-line tour's three first (50)",
         "--hosts HOSTS hosts per step of those jobs (20)",
         "--duration MIN MAX seconds a host runs (1 5)",
         "chance a host fails, 0..1 (0.01)",

@@ -98,6 +98,7 @@ DEBUG = False
 ALLOWED_HOSTS = ["testserver"]
 INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "jobs"]
 ROOT_URLCONF = "mysite.urls"
+MIDDLEWARE = ["django.middleware.csrf.CsrfViewMiddleware"]
 DATABASES = {}
 USE_TZ = True
 """
@@ -120,7 +121,7 @@ django.setup()
 from django.test import Client
 
 failed_job = int(sys.argv[1])
-web = Client()
+web = Client(enforce_csrf_checks=True)  # as a program's POST is: no CSRF token
 launched = web.post(
     "/jobs/", {"script": "echo hello", "host_ids": [101, 102], "name": "deploy"},
     content_type="application/json",
@@ -129,6 +130,7 @@ job = launched.json()["job_instance_id"]
 out = io.StringIO()
 call_command("watch_job", job, "--timeout", "30", stdout=out)
 seen = web.get(f"/jobs/{job}/")
+unknown = web.get("/jobs/987654321/")
 refused = web.post(
     "/jobs/", {"script": "echo", "host_ids": []}, content_type="application/json"
 )
@@ -140,7 +142,7 @@ except CommandError as exc:
 print(json.dumps({
     "launched": launched.status_code, "job": job, "watched": out.getvalue().splitlines(),
     "seen": seen.status_code, "status": seen.json(), "refused": refused.status_code,
-    "failure": failure,
+    "failure": failure, "unknown": unknown.status_code,
 }))
 """
 
@@ -182,6 +184,7 @@ def test_the_django_page_runs_in_a_django_project(served: Served, tmp_path: Path
     assert result["status"]["finished"] is True
     assert [h["status"] for h in result["status"]["hosts"]] == ["SUCCESS", "SUCCESS"]
     assert result["refused"] == 400  # no hosts: refused before sending, the view says why
+    assert result["unknown"] == 404  # an unknown job is not a server error
     assert result["failure"] == f"job {failed} ended FAIL"
     assert ENV["BKJOB_APP_SECRET"] not in done.stdout + done.stderr
     assert "nclosed" not in done.stderr  # (no session left open at exit)

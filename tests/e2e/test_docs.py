@@ -93,7 +93,10 @@ async def simulate() -> AsyncIterator[dict[str, str]]:
                     printed += chunk.decode()
                     if "bkjob-async watch 10001" in printed:
                         break
-            assert "the README's tour: 10001 has succeeded, 10002 has failed" in printed
+            assert (
+                "the tour of docs/howto/command-line.md: 10001 has succeeded, 10002 has failed"
+                in printed
+            )
             exports = dict(re.findall(r"(BKJOB_\w+)=(\S+)", printed))
             yield {**environment(exports["BKJOB_URL"]), **exports}
         finally:
@@ -138,6 +141,7 @@ async def test_the_tutorial_works_as_printed() -> None:
     """Every runnable block of the tutorial, top to bottom, against one ``simulate``."""
     steps = [b for b in blocks(TUTORIAL) if b.skip is None and b.lang in ("sh", "python")]
     assert [b.lang for b in steps] == ["sh", "python", "sh"]
+    assert 'Scope.parse(os.environ["BKJOB_SCOPE"])' in steps[1].body  # what it exports, read
     skipped = [b for b in blocks(TUTORIAL) if b.skip]
     assert any("bkjob-async simulate" in b.body for b in skipped)  # what the test starts
     async with simulate() as env:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 from bkjob_async.testing._cli import build_parser, main, serve
 
@@ -37,7 +38,8 @@ def test_the_module_prints_the_same_hint_as_the_command(capsys):
     assert main(["--port", "0", "--jobs", "3", "--run-for", "0.05", "--app", "me:pw"]) == 0
     out = capsys.readouterr().out
     assert "export BKJOB_APP_CODE=me BKJOB_APP_SECRET=pw BKJOB_USERNAME=admin" in out
-    assert "the README's tour: 10001 has succeeded" in out
+    assert "the tour of docs/howto/command-line.md: 10001 has succeeded" in out
+    assert (Path(__file__).parents[2] / "docs" / "howto" / "command-line.md").exists()
     argv = ["--port", "0", "--jobs", "1", "--run-for", "0.05", "--app", "myapp", "--secret", "s"]
     assert main(argv) == 0  # issue 28: the pair it accepts, however it was given
     assert "export BKJOB_APP_CODE=myapp BKJOB_APP_SECRET=s BKJOB_USERNAME=admin" in (
