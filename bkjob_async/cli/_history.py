@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -18,7 +18,7 @@ from ._commands import connecting, first_read
 from ._connect import credentials_from_env, explain, no_answer, open_client, target_from
 from ._format import code_name, table
 from ._jsonl import dumps, to_json
-from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, Context
+from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, Context, read_ids
 
 if TYPE_CHECKING:
     import argparse
@@ -93,43 +93,74 @@ def _pick_hosts(
 
 
 async def run_logs(ctx: Context, args: argparse.Namespace) -> int:
-    """Print the logs of a job's hosts: every step, one step, failed hosts, or named hosts."""
+    """Print the logs of jobs' hosts: every step, one step, failed hosts, or named hosts."""
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)
     wanted = [parse_host(text) for text in args.host or ()]
-    job_id: int = args.job_id
-    printed = 0
+    job_ids, step_id = _jobs_and_step(ctx, args)
+    printed, failed = 0, False
     with ctx.interruptible():
         async with open_client(target, credentials) as client:
             _check_api(client, target, "batch_get_job_instance_ip_log", "host logs")
-            with connecting(ctx, target, json=args.json):
-                status = await first_read(client, target, job_id, hosts=True)
-            if isinstance(status, errors.BkJobError):
-                raise CliError(explain(status, target), EXIT_FAILED)
-            steps = [s for s in status.steps if args.step_id in (None, s.step_instance_id)]
-            if not steps:
-                known = ", ".join(str(s.step_instance_id) for s in status.steps) or "none"
-                raise CliError(f"job {job_id} has no step {args.step_id}; its steps: {known}", 1)
-            for step in steps:
-                rows = _pick_hosts(step, failed=args.failed, wanted=wanted)
-                if not rows:
-                    continue
-                with anyio.move_on_after(target.timeout * 4):
-                    logs = await _logs(client, target, job_id, step.step_instance_id, rows)
-                    printed += _show_logs(ctx, args, job_id, step, rows, logs)
-                    continue
-                raise CliError(no_answer(target))
+            for job_id in job_ids:
+                try:
+                    printed += await _job_logs(ctx, args, client, target, job_id, step_id, wanted)
+                except CliError as exc:
+                    if len(job_ids) == 1 or exc.status != EXIT_FAILED:
+                        raise
+                    ctx.err(f"bkjob-async logs: {exc.message}")  # the other jobs go on
+                    failed = True
     if ctx.interrupted:
         ctx.err("interrupted")
         return EXIT_INTERRUPTED
+    if failed:
+        return EXIT_FAILED
     if not printed:
         which = "failed hosts" if args.failed else "hosts"
         which += " matching --host" if wanted else ""
-        ctx.err(
-            f"job {job_id}: no {which} with a log"
-            + (f" in step {args.step_id}" if args.step_id else "")
-        )
+        jobs = f"job {job_ids[0]}" if len(job_ids) == 1 else f"{len(job_ids)} jobs"
+        ctx.err(f"{jobs}: no {which} with a log" + (f" in step {step_id}" if step_id else ""))
     return EXIT_OK
+
+
+def _jobs_and_step(ctx: Context, args: argparse.Namespace) -> tuple[list[int], int | None]:
+    """Return the jobs and the step asked for; two ids alone are ``JOB_ID STEP_ID`` (as before)."""
+    given: list[int | str] = args.job_ids
+    if args.step is None and len(given) == 2 and "-" not in given:
+        ctx.err("note: 'logs JOB_ID STEP_ID' reads step STEP_ID of one job; write --step STEP_ID")
+        return [int(given[0])], int(given[1])
+    return read_ids(given, ctx.stdin), args.step
+
+
+async def _job_logs(
+    ctx: Context,
+    args: argparse.Namespace,
+    client: BkJobClient,
+    target: Target,
+    job_id: int,
+    step_id: int | None,
+    wanted: list[Any],
+) -> int:
+    """Print one job's logs; return how many were printed."""
+    printed = 0
+    with connecting(ctx, target, json=args.json):
+        status = await first_read(client, target, job_id, hosts=True)
+    if isinstance(status, errors.BkJobError):
+        raise CliError(explain(status, target), EXIT_FAILED)
+    steps = [s for s in status.steps if step_id in (None, s.step_instance_id)]
+    if not steps:
+        known = ", ".join(str(s.step_instance_id) for s in status.steps) or "none"
+        raise CliError(f"job {job_id} has no step {step_id}; its steps: {known}", 1)
+    for step in steps:
+        rows = _pick_hosts(step, failed=args.failed, wanted=wanted)
+        if not rows:
+            continue
+        with anyio.move_on_after(target.timeout * 4):
+            logs = await _logs(client, target, job_id, step.step_instance_id, rows)
+            printed += _show_logs(ctx, args, job_id, step, rows, logs)
+            continue
+        raise CliError(no_answer(target))
+    return printed
 
 
 async def _logs(

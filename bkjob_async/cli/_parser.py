@@ -435,15 +435,23 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         ),
         epilog=_examples(
             "bkjob-async logs 123 --failed               # why did it fail?",
-            "bkjob-async logs 123 456 --host 0:10.0.0.9  # one host of step 456",
+            "bkjob-async logs 123 --step 456 --host 0:10.0.0.9  # one host of step 456",
+            "bkjob-async list --json | bkjob-async logs - --failed  # every listed job",
             "bkjob-async logs 123 --failed --json | jq -r .log_content",
         )
         + "\n\nexit status: 0 read (even with no matching host); 1 no such job or step; 2 usage,\n"
         "  credentials or connection error, or a flavor without the API",
         **common,
     )
-    logs.add_argument("job_id", metavar="JOB_ID", type=ID)
-    logs.add_argument("step_id", metavar="STEP_ID", type=ID, nargs="?")
+    logs.add_argument(
+        "job_ids",
+        metavar="JOB_ID",
+        type=IDS,
+        nargs="+",
+        help="job ids; - reads more from stdin (ids, or the JSON lines of list --json). Two "
+        "ids alone read as JOB_ID STEP_ID, as before (deprecated: use --step)",
+    )
+    logs.add_argument("--step", type=ID, metavar="STEP_ID", help="only this step of each job")
     logs.add_argument("--failed", action="store_true", help="only hosts that failed")
     logs.add_argument(
         "--host",

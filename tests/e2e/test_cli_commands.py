@@ -50,6 +50,26 @@ async def test_logs_of_the_failed_hosts(sim: BkJobSimulator, env) -> None:
     assert all(e["log_type_name"] == "SCRIPT" for e in everything.lines)
 
 
+async def test_logs_of_many_jobs_in_one_run(sim: BkJobSimulator, env) -> None:
+    """Many ids, and ``-`` for more on stdin: one process reads every job's failed hosts."""
+    jobs = [sim.create_job(SCOPE, ONE_FAILS) for _ in range(4)]
+    for job in jobs:
+        await finished(sim, job)
+    result = await run(
+        ["logs", str(jobs[0]), "-", "--failed", "--json"], env, stdin=" ".join(map(str, jobs[1:]))
+    )
+    assert result.status == 0, result.err
+    assert [e["job_instance_id"] for e in result.lines] == jobs  # one failed host each
+    step = sim.job(jobs[0]).steps[0].step_instance_id
+    old = await run(["logs", str(jobs[0]), str(step), "--json"], env)  # JOB_ID STEP_ID
+    assert len(old.lines) == 3
+    assert "write --step STEP_ID" in old.err
+    by_step = await run(["logs", *map(str, jobs[:3]), "--step", str(step), "--json"], env)
+    assert {e["job_instance_id"] for e in by_step.lines} == {jobs[0]}
+    assert f"has no step {step}" in by_step.err  # the other jobs' steps have other ids
+    assert by_step.status == 1  # each job was tried; one (or more) could not be read
+
+
 async def test_logs_of_named_hosts(sim: BkJobSimulator, env) -> None:
     job = sim.create_job(SCOPE, ONE_FAILS)
     await finished(sim, job)
