@@ -238,8 +238,8 @@ def _version_detail(world: World, call: Call, public: bool) -> object:
         raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "version")
     script = world.catalog.scripts.get(str(script_id))
     row = next((v for v in script.versions if v.version == version), None) if script else None
-    if script is None or row is None or script.scope not in (None, scope):
-        raise fail(call, SCRIPT_NOT_EXIST)  # the DAO looks it up within the scope
+    if script is None or row is None or script.scope != scope:
+        raise fail(call, SCRIPT_NOT_EXIST)  # the DAO looks the pair up within the scope
     return _detail(script, row)
 
 
