@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
-from . import _api, _rules, _scripts
+from . import _api, _rules, _scripts, _scripts_v2
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, scope_of
 from ._catalog import MASK, Catalog
@@ -331,6 +331,6 @@ V2_ENDPOINTS: dict[str, Endpoint] = {
     "get_job_list": Endpoint(get_job_plan_list, None),
     "get_job_detail": Endpoint(get_job_plan_detail, None),
     "get_os_account": Endpoint(get_account_list, None),
-    **_scripts.V2_ENDPOINTS,
+    **_scripts_v2.V2_ENDPOINTS,
     **_rules.V2_ENDPOINTS,
 }

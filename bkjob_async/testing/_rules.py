@@ -24,7 +24,8 @@ from . import _api
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, scope_of
 from ._rulebook import SimRule, matches
-from ._scripts import DISABLED, DRAFT, LANGUAGES, SCRIPT_NOT_EXIST, decode, fail
+from ._script_texts import decode, fail
+from ._scripts import DISABLED, DRAFT, LANGUAGES, SCRIPT_NOT_EXIST
 
 if TYPE_CHECKING:
     from ._world import World

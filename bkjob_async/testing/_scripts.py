@@ -1,9 +1,7 @@
 """The simulated script library: scripts and public scripts through their lifecycle.
 
 Rule: as ``_api``, handlers see parameters, never HTTP. They follow ``EsbScriptResourceV3Impl``,
-``EsbPublicScriptResourceV3Impl`` and ``ScriptManagerImpl`` (v3), and v2's
-``EsbGetScriptListResourceImpl``, ``EsbGetPublicScriptListResourceImpl`` and
-``EsbGetScriptDetailResourceImpl``. A new script or version is a draft (0); publishing puts a
+``EsbPublicScriptResourceV3Impl`` and ``ScriptManagerImpl`` (v3; v2's reads are in ``_scripts_v2``). A new script or version is a draft (0); publishing puts a
 version online (1) and the script's previous online version offline (2); only an online or
 offline version can be disabled (3), and a disabled one cannot be published again; only a
 draft's content can be updated. Bean-validation failures are 1240003 with the validation
@@ -13,8 +11,6 @@ version for a script it does not have, the simulator refuses with 1243001.
 
 from __future__ import annotations
 
-import base64
-import datetime as _dt
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +19,7 @@ import attrs
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, scope_of
 from ._catalog import Catalog, SimScript, SimScriptVersion
-from ._render import v2_time
+from ._script_texts import decode, fail
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,7 +27,7 @@ if TYPE_CHECKING:
     from ..config import Scope
     from ._world import World
 
-__all__ = ["SCRIPT_MESSAGES", "V2_ENDPOINTS", "V3_ENDPOINTS", "decode", "fail"]
+__all__ = ["V3_ENDPOINTS", "find_version", "newest_first"]
 
 SCRIPT_NOT_EXIST = 1243001
 SCRIPT_NAME_DUPLICATE = 1243002
@@ -43,53 +39,6 @@ DRAFT, ONLINE, OFFLINE, DISABLED = 0, 1, 2, 3
 LANGUAGES = range(1, 7)
 _NAME = re.compile(r'^[^\\|/:*<>"?]+$')
 _VERSION = re.compile(r"^[A-Za-z0-9_\-#@.]+$")
-_UTC = _dt.timezone.utc
-
-#: bk-job's texts (``message*.properties``, ``ValidationMessages*.properties``): zh, en.
-SCRIPT_MESSAGES: dict[int | str, tuple[str, str]] = {
-    1241003: ("不支持的操作", "Unsupported operation"),
-    1243001: ("脚本不存在", "Script not exist"),
-    1243002: ("脚本名称已存在，请重新输入", "Script name already exists"),
-    1243004: ("脚本不属于该业务", "Script is not under this business"),
-    1243036: ("脚本版本已存在", "Script version already exist"),
-    1244018: ("脚本状态[{0}]，不支持执行", "Script status [{0}], cannot be executed"),
-    1244019: ("高危脚本，禁止执行", "Dangerous script, cannot be executed"),
-    "ScriptName_empty": ("脚本名称不能为空", "Script name cannot be empty"),
-    "ScriptName_outOfLength": (
-        "脚本名称不能超过60个字符",
-        "Script name can not exceed  60 characters",
-    ),
-    "ScriptName_illegal": ("脚本名称非法", "Illegal Script name"),
-    "ScriptType_empty": ("脚本类型不能为空", "script type cannot be empty"),
-    "ScriptType_illegal": ("脚本类型非法", "Illegal script type"),
-    "ScriptContent_empty": ("脚本内容不能为空", "Script content cannot be empty"),
-    "ScriptVersion_empty": ("脚本版本不能为空", "Script version cannot be empty"),
-    "ScriptVersion_outOfLength": (
-        "脚本版本不能超过60个字符",
-        "Script version name can not exceed  60 characters",
-    ),
-    "ScriptVersion_illegal": ("脚本版本非法", "Illegal script version"),
-    "ScriptVersionId_empty": ("脚本版本ID不能为空", "Script version id cannot be empty"),
-    "ScriptId_empty": ("脚本ID不能为空", "Script id cannot be empty"),
-}
-
-
-def fail(call: Call, code: int | str, *args: object) -> ApiFailure:
-    """Return bk-job's refusal: a code with its text, or (a validation key) 1240003."""
-    zh, en = SCRIPT_MESSAGES[code]
-    text = en if call.english else zh
-    for index, arg in enumerate(args):
-        text = text.replace(f"{{{index}}}", str(arg))
-    return ApiFailure(code if isinstance(code, int) else codes.BAD_REQUEST, message=text)
-
-
-def decode(value: str | None) -> str | None:
-    """Decode base64 as commons-codec does: leniently, ``None`` for empty (``Base64Util``)."""
-    if not value:
-        return None
-    cleaned = re.sub(r"[^A-Za-z0-9+/]", "", value.replace("-", "+").replace("_", "/"))
-    cleaned = cleaned[: len(cleaned) - len(cleaned) % 4 if len(cleaned) % 4 == 1 else None]
-    return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4)).decode("utf-8", "replace")
 
 
 def _scope(call: Call, public: bool) -> Scope | None:
@@ -101,7 +50,9 @@ def _visible(script: SimScript, scope: Scope | None) -> bool:
     return script.scope is None or script.scope == scope
 
 
-def _version(world: World, call: Call, scope: Scope | None, version_id: int | None) -> Any:
+def find_version(
+    world: World, call: Call, scope: Scope | None, version_id: int | None
+) -> tuple[SimScript, SimScriptVersion]:
     """``ScriptManagerImpl.getScriptVersion(appId, id)``: 1243001 if missing, 1243004 if
     another scope's."""
     found = None if version_id is None else world.catalog.versions.get(version_id)
@@ -185,7 +136,7 @@ def _list(world: World, call: Call, public: bool) -> object:
     length = 20 if length is None or length <= 0 else min(length, 1000)
     rows = [
         Catalog.script_v3(s)
-        for s in sorted(world.catalog.scripts_of(scope), key=_modified, reverse=True)
+        for s in sorted(world.catalog.scripts_of(scope), key=newest_first, reverse=True)
         if (not language or s.language == language) and (not name or name in s.name)
     ]
     return {
@@ -196,7 +147,7 @@ def _list(world: World, call: Call, public: bool) -> object:
     }
 
 
-def _modified(script: SimScript) -> tuple[int, str]:
+def newest_first(script: SimScript) -> tuple[int, str]:
     return script.modify_ms or script.create_ms, script.script_id
 
 
@@ -230,7 +181,7 @@ def _version_detail(world: World, call: Call, public: bool) -> object:
     params, scope = call.params, _scope(call, public)
     version_id = params.long("id")
     if version_id is not None and version_id > 0:
-        return _detail(*_version(world, call, scope, version_id))
+        return _detail(*find_version(world, call, scope, version_id))
     script_id, version = params.text("script_id"), params.text("version")
     if not (script_id or "").strip():
         raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_id")
@@ -313,7 +264,7 @@ def _update_version(world: World, call: Call, public: bool) -> object:
         call, params, "ScriptVersion_empty" if public else "ScriptVersionId_empty"
     )
     content = _check_content(call, params)
-    script, row = _version(world, call, scope, version_id)
+    script, row = find_version(world, call, scope, version_id)
     if row.status != DRAFT:
         raise fail(call, UNSUPPORTED_OPERATION)
     row = world.catalog.replace_version(
@@ -335,7 +286,7 @@ def _managed(world: World, call: Call, public: bool) -> tuple[SimScript, SimScri
     params, scope = call.params, _scope(call, public)
     script_id = _required_script_id(call, params)
     version_id = _required_id(call, params)
-    script, row = _version(world, call, scope, version_id)
+    script, row = find_version(world, call, scope, version_id)
     if script.script_id != script_id:
         raise fail(call, SCRIPT_NOT_EXIST)
     return script, row
@@ -384,72 +335,9 @@ def _delete_version(world: World, call: Call, public: bool) -> object:
     params = call.params
     _required_script_id(call, params)
     version_id = _required_id(call, params)
-    script, row = _version(world, call, _scope(call, public), version_id)
+    script, row = find_version(world, call, _scope(call, public), version_id)
     world.catalog.drop_version(script, row.id)
     return None
-
-
-# -- v2 ----------------------------------------------------------------------------------------
-
-
-def _v2_row(world: World, script: SimScript, row: SimScriptVersion, content: bool) -> Any:
-    """Render v2's ``EsbScriptDTO`` (times in UTC text, as ``DateUtils`` with ``UTC``)."""
-    scope = {} if script.scope is None else {"bk_biz_id": script.scope.id}
-    return {
-        **scope,
-        "id": row.id,
-        "name": script.name,
-        "public": script.scope is None,
-        "version": row.version,
-        "tag": None,
-        "type": script.language,
-        "creator": script.creator,
-        "create_time": v2_time(script.create_ms, _UTC),
-        "last_modify_user": row.modifier,
-        "last_modify_time": v2_time(row.modify_ms, _UTC),
-        "content": row.content if content else None,
-    }
-
-
-def _v2_list(world: World, call: Call, public: bool) -> object:
-    """Online versions as ``EsbPageData``; ``length`` 0 or absent means all, below 0 is 10."""
-    params = call.params
-    public = public or params.flag("is_public")
-    scope = None if public else scope_of(params)
-    kind = params.long("script_type")
-    if kind is not None and (
-        kind not in LANGUAGES if public else kind > 0 and kind not in LANGUAGES
-    ):
-        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "script_type")
-    name = params.text("script_name")
-    start, length = params.long("start"), params.long("length")
-    start = 0 if start is None or start < 0 else start
-    length = 2**31 - 1 if not length else (10 if length < 0 else length)
-    scripts = sorted(world.catalog.scripts_of(scope), key=_modified, reverse=True)
-    rows = [
-        (s, s.online)
-        for s in scripts
-        if (not kind or s.language == kind) and (not name or name in s.name)
-    ]
-    if not rows:
-        return {"start": 0, "page_size": 10, "total_record_size": 0, "data": []}
-    content = params.flag("return_script_content")
-    data = [_v2_row(world, s, v, content) for s, v in rows[start : start + length] if v]
-    return {"start": start, "page_size": length, "total_record_size": len(rows), "data": data}
-
-
-def _v2_detail(world: World, call: Call) -> object:
-    """``get_script_detail``: a version by ``id`` (1241007 if absent), no content."""
-    params = call.params
-    version_id = params.long("id")
-    if version_id is None or version_id < 1:
-        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "id")
-    given = params.text("bk_biz_id") or params.text("bk_scope_id")
-    scope = scope_of(params) if given else None
-    script, row = _version(world, call, scope, version_id)
-    if script.scope is not None and scope is None:
-        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "bk_biz_id")
-    return _v2_row(world, script, row, content=False)
 
 
 def _both(handler: Callable[[World, Call, bool], object]) -> tuple[Any, Any]:
@@ -478,9 +366,3 @@ def _table() -> dict[str, Endpoint]:
 
 
 V3_ENDPOINTS: dict[str, Endpoint] = _table()
-
-V2_ENDPOINTS: dict[str, Endpoint] = {
-    "get_script_list": Endpoint(lambda w, c: _v2_list(w, c, False), None),
-    "get_public_script_list": Endpoint(lambda w, c: _v2_list(w, c, True), None),
-    "get_script_detail": Endpoint(_v2_detail, None),
-}
