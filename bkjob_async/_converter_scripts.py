@@ -73,6 +73,9 @@ def scripts_v3(c: cattrs.Converter) -> None:
         )
 
     c.register_structure_hook(
+        Script, make_dict_structure_fn(Script, c, script_id=override(rename="id"))
+    )
+    c.register_structure_hook(
         ScriptVersionPage, _page(ScriptVersionPage, lambda d: version(d, ScriptVersion))
     )
     c.register_structure_hook(

@@ -297,17 +297,15 @@ def _state(script: SimScript, row: SimScriptVersion) -> dict[str, Any]:
 
 
 def _publish(world: World, call: Call, public: bool) -> object:
-    """Put a version online and the online one offline; a disabled one is 1241003."""
+    """Put a version online and the online one offline; a disabled one is 1241003. Only the
+    status changes (``ScriptDAOImpl.updateScriptVersionStatus``)."""
     script, row = _managed(world, call, public)
     if row.status == DISABLED:
         raise fail(call, UNSUPPORTED_OPERATION)
-    now = world.now_ms()
     for other in list(script.versions):
         if other.status == ONLINE and other.id != row.id:
             world.catalog.replace_version(script, attrs.evolve(other, status=OFFLINE))
-    row = world.catalog.replace_version(
-        script, attrs.evolve(row, status=ONLINE, modifier=call.username, modify_ms=now)
-    )
+    row = world.catalog.replace_version(script, attrs.evolve(row, status=ONLINE))
     return _state(script, row)
 
 
@@ -316,10 +314,7 @@ def _disable(world: World, call: Call, public: bool) -> object:
     script, row = _managed(world, call, public)
     if row.status not in (ONLINE, OFFLINE):
         raise fail(call, UNSUPPORTED_OPERATION)
-    row = world.catalog.replace_version(
-        script,
-        attrs.evolve(row, status=DISABLED, modifier=call.username, modify_ms=world.now_ms()),
-    )
+    row = world.catalog.replace_version(script, attrs.evolve(row, status=DISABLED))
     return _state(script, row)
 
 
