@@ -453,3 +453,40 @@ def test_the_sync_facade_has_them_too(sim):
         rule = c.create_dangerous_rule(expression="true", script_languages=[1], action=1)
         assert c.enable_dangerous_rule(rule.id).status is DangerousRuleStatus.ENABLED
         assert [f.match_content for f in c.check_script("true")] == ["true"]
+
+
+@pytest.mark.parametrize("flavor", V3)
+async def test_call_answers_typed_with_bk_jobs_own_parameters(sim, recorder, flavor):
+    sim.add_dangerous_rule("reboot", description="no reboot")
+    async with client(recorder, flavor) as c:
+        created = await c.call(
+            "create_script",
+            {
+                **SCOPE.params(flavor),
+                "name": "by call",
+                "script_language": 1,
+                "content": b64("reboot"),
+                "version": "1",
+            },
+        )
+        went(recorder, flavor, "create_script", "POST")
+        assert isinstance(created, ScriptVersion)
+        assert created.content == "reboot"
+        found = await c.call("check_script", {"script_language": 1, "content": b64("reboot")})
+        assert found == (
+            ScriptCheckItem(1, "reboot", "reboot", ScriptCheckLevel.FATAL, "no reboot"),
+        )
+        rules = await c.call("get_dangerous_rule_list", {})
+        assert [r.expression for r in rules] == ["reboot"]
+        assert all(isinstance(r, DangerousRule) for r in rules)
+
+
+async def test_call_speaks_v2s_script_reads(sim, recorder):
+    _, (version,) = sim.add_script(SCOPE, "deploy", "true")
+    async with client(recorder, V2) as c:
+        page = await c.call("get_script_list", {"bk_biz_id": 2, "script_name": "dep"})
+        detail = await c.call("get_script_detail", {"bk_biz_id": 2, "id": version})
+    assert isinstance(page, ScriptPage)
+    assert [s.online_script_version_id for s in page.items] == [version]
+    assert isinstance(detail, ScriptVersion)
+    assert detail.script_version_id == version
