@@ -169,7 +169,16 @@ class Protocol:
         secrets = getattr(params, "secrets", ())
         if wire.method == GET:
             query = {k: query_value(v) for k, v in params.items() if v is not None}
-            return Request(api, GET, url, self.headers, query=query, secrets=secrets, **traced)
+            return Request(
+                api,
+                GET,
+                url,
+                self.headers,
+                query=query,
+                idempotent=read,
+                secrets=secrets,
+                **traced,
+            )
         body = json.dumps({k: v for k, v in params.items() if v is not None}).encode()
         return Request(
             api,
