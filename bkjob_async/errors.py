@@ -14,7 +14,8 @@ best-effort basis: ``bkjob_async._secrets`` states the contract.)
     │   ├── EndpointNotFoundError   no such API at this URL: a 404/405 that is not bk-job's envelope,
     │   │                           the gateway's API_NOT_FOUND, ESB 1306404 (wrong base URL or flavor)
     │   ├── InvalidRequestError     missing or invalid parameters (1241001/2/7, ESB 1306406, HTTP 400)
-    │   │   └── OperationNotAllowedError   the instance's state forbids it (1241003, 1241015, 1244015)
+    │   │   └── OperationNotAllowedError   the instance's state forbids it (1241003, 1241015, 1244015),
+    │   │                           or a script's, or a dangerous-command rule (1244018, 1244019)
     │   ├── RateLimitedError        ESB 1306429, gateway 429, running-job quota 1244032-4; .retry_after
     │   └── ServerError             5xx, gateway 502/504, Job 1240001/1240002, ESB 1306000/1306201/2
     ├── TransportError              no usable HTTP response
