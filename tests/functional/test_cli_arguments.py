@@ -65,7 +65,13 @@ def test_every_typed_argument_is_a_checked_number() -> None:
 
 def test_ids_are_java_longs() -> None:
     ids = {_label(p, a) for p, a in NUMERIC if a.type in (ID, IDS)}
-    for expected in ("status job_ids", "watch job_ids", "operate job_id", "logs step_id"):
+    for expected in (
+        "status job_ids",
+        "watch job_ids",
+        "logs job_ids",
+        "operate job_id",
+        "logs --step",
+    ):
         assert expected in ids
 
 
