@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
-from . import _api
+from . import _api, _api_manage
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, scope_of
 from ._catalog import MASK, Catalog, SimScript
@@ -374,6 +374,7 @@ def get_account_list(world: World, call: Call) -> object:
 
 V3_ENDPOINTS: dict[str, Endpoint] = {
     **_api.V3_ENDPOINTS,
+    **_api_manage.V3_ENDPOINTS,
     "push_config_file": Endpoint(push_config_file, "POST"),
     "get_job_instance_global_var_value": Endpoint(get_job_instance_global_var_value, "GET"),
     "get_job_plan_list": Endpoint(get_job_plan_list, "GET"),
@@ -387,6 +388,7 @@ V3_ENDPOINTS: dict[str, Endpoint] = {
 
 V2_ENDPOINTS: dict[str, Endpoint] = {
     **_api.V2_ENDPOINTS,
+    **_api_manage.V2_ENDPOINTS,
     "push_config_file": Endpoint(push_config_file, None),
     "get_job_instance_global_var_value": Endpoint(get_job_instance_global_var_value, None),
     "get_job_list": Endpoint(get_job_plan_list, None),
