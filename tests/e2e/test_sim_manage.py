@@ -8,8 +8,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import anyio
 import pytest
 
+from bkjob_async import BkJobClient, JobStatus, Poller, StepType
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, SCOPE, V2, Wire
@@ -40,7 +42,8 @@ async def test_an_account_is_created_listed_and_deleted(wire: Wire, sim: BkJobSi
         "Windows",
         2,
     )
-    assert made["creator"] == "alice" and made["bk_scope_id"] == str(SCOPE.id)
+    assert made["creator"] == "alice"
+    assert made["bk_scope_id"] == str(SCOPE.id)
     assert sim._world.vault.passwords[made["id"]] == "Pa55-word"
     assert "Pa55-word" not in str(made)
     listed = await wire.data(flavor, "get_account_list", {"alias": "dep"})
@@ -58,7 +61,8 @@ async def test_an_account_is_created_listed_and_deleted(wire: Wire, sim: BkJobSi
 async def test_create_account_follows_bk_jobs_checks(wire: Wire, flavor):
     plain = {"account": "app", "type": 1, "category": 1}
     made = await wire.data(flavor, "create_account", plain)
-    assert made["alias"] == "app" and made["os"] == "Linux"  # a blank alias is the name
+    assert made["alias"] == "app"
+    assert made["os"] == "Linux"
     assert code_of(await wire.call(flavor, "create_account", plain)) == 1243007
     db = {"account": "dba", "type": 9, "category": 2}
     assert code_of(await wire.call(flavor, "create_account", db)) == 1243008
@@ -74,7 +78,8 @@ async def test_update_account_changes_only_what_is_given(wire: Wire, sim: BkJobS
     changed = await wire.data(
         GATEWAY, "update_account", {"id": made["id"], "description": "ops", "password": "new-pw"}
     )
-    assert changed["alias"] == "u1" and changed["description"] == "ops"
+    assert changed["alias"] == "u1"
+    assert changed["description"] == "ops"
     assert changed["last_modify_time"] == made["create_time"] + 5000
     assert sim._world.vault.passwords[made["id"]] == "new-pw"
     await wire.data(GATEWAY, "create_account", {"account": "u2", "type": 1, "category": 1})
@@ -116,13 +121,16 @@ async def test_a_credential_is_stored_and_never_answered(wire: Wire, sim: BkJobS
         "credential_password": "s3cret-pw",
     }
     made = await wire.data(flavor, "create_credential", params)
-    assert made["name"] == "repo" and len(made["id"]) == 32
+    assert made["name"] == "repo"
+    assert len(made["id"]) == 32
     stored = sim._world.vault.credentials[made["id"]]
     assert stored.values == ("admin", "s3cret-pw")
     assert "s3cret-pw" not in repr(stored)
     detail = await wire.data(GATEWAY, "get_credential_detail", {"id": made["id"]})
-    assert detail["type"] == "USERNAME_PASSWORD" and detail["creator"] == "alice"
-    assert "s3cret-pw" not in str(detail) and "admin" not in str(detail)
+    assert detail["type"] == "USERNAME_PASSWORD"
+    assert detail["creator"] == "alice"
+    assert "s3cret-pw" not in str(detail)
+    assert "admin" not in str(detail)
     assert code_of(await wire.call(flavor, "create_credential", params)) == 1243060
 
 
@@ -149,7 +157,10 @@ async def test_update_credential_replaces_and_keeps_the_placeholder(
     assert (await wire.data(JOBV3, "update_credential", update))["name"] == "ak2"
     assert sim._world.vault.credentials[made["id"]].values == ("AK2", "SK")
     assert (
-        code_of(await wire.call(JOBV3, "update_credential", {**update, "id": "f" * 32, "name": "new"})) == 1243048
+        code_of(
+            await wire.call(JOBV3, "update_credential", {**update, "id": "f" * 32, "name": "new"})
+        )
+        == 1243048
     )
     assert code_of(await wire.call(JOBV3, "update_credential", {**update, "name": ""})) == 1243060
     assert code_of(await wire.call(JOBV3, "update_credential", {**update, "id": " "})) == 1241010
@@ -159,7 +170,8 @@ async def test_update_credential_replaces_and_keeps_the_placeholder(
 
 async def test_credential_checks_and_the_scope_boundary(wire: Wire):
     reply = await wire.call(GATEWAY, "create_credential", {"name": " ", "type": "PASSWORD"})
-    assert code_of(reply) == 1241010 and "name" in reply.json["message"]
+    assert code_of(reply) == 1241010
+    assert "name" in reply.json["message"]
     made = await wire.data(
         GATEWAY, "create_credential", {"name": "p", "type": "PASSWORD", "credential_password": "x"}
     )
@@ -190,9 +202,9 @@ async def test_a_file_source_is_created_updated_and_read_back(
     updated = await wire.data(flavor, "update_file_source", {**SOURCE, "alias": "renamed"})
     assert updated == {"id": 1}
     detail = await wire.data(GATEWAY, "get_file_source_detail", {"code": "sops_repo"})
-    assert (
-        detail["alias"] == "renamed" and detail["enable"] is True and detail["is_public"] is False
-    )
+    assert detail["alias"] == "renamed"
+    assert detail["enable"] is True
+    assert detail["is_public"] is False
     assert detail["file_source_type_code"] == "BLUEKING_ARTIFACTORY"
     assert detail["last_modify_time"] == detail["create_time"] + 2000
     assert code_of(await wire.call(flavor, "create_file_source", SOURCE)) == 1260015
@@ -200,7 +212,8 @@ async def test_a_file_source_is_created_updated_and_read_back(
 
 async def test_file_source_checks(wire: Wire):
     missing = await wire.call(GATEWAY, "update_file_source", {**SOURCE, "code": "nope"})
-    assert code_of(missing) == 1260012 and "nope" in missing.json["message"]
+    assert code_of(missing) == 1260012
+    assert "nope" in missing.json["message"]
     unknown = await wire.call(GATEWAY, "create_file_source", {**SOURCE, "type": "FTP"})
     assert code_of(unknown) == 1241005
     for bad in (
@@ -225,10 +238,13 @@ async def test_templates_page_last_changed_first(wire: Wire, sim: BkJobSimulator
         page = await wire.data(flavor, "get_job_template_list", {"name": "deploy", "length": 1})
         assert (page["start"], page["length"], page["total"]) == (0, 1, 2)
         (row,) = page["data"]
-        assert row["id"] == second + 100_000 and row["name"] == "deploy db"
-        assert isinstance(row["create_time"], int) and row["create_time"] < 10**11  # seconds
+        assert row["id"] == second + 100_000
+        assert row["name"] == "deploy db"
+        assert isinstance(row["create_time"], int)
+        assert row["create_time"] < 10**11
     rest = await wire.data(GATEWAY, "get_job_template_list", {"start": 1, "name": "web"})
-    assert rest["total"] == 1 and rest["data"] == []
+    assert rest["total"] == 1
+    assert rest["data"] == []
     older = await wire.data(GATEWAY, "get_job_template_list", {"name": "web"})
     assert [row["id"] for row in older["data"]] == [first + 100_000]
     assert (await wire.call(V2, "get_job_template_list")).status == 404  # no v2 route
@@ -258,9 +274,12 @@ async def test_step_detail_shows_what_the_launch_said(wire: Wire, sim: BkJobSimu
         },
     )
     info = detail["script_info"]
-    assert detail["type"] == 1 and info["script_content"] == "echo hi"
-    assert info["script_param"] == "******" and info["is_param_sensitive"] == 1
-    assert info["script_timeout"] == 60 and info["account"]["name"] == "root"
+    assert detail["type"] == 1
+    assert info["script_content"] == "echo hi"
+    assert info["script_param"] == "******"
+    assert info["is_param_sensitive"] == 1
+    assert info["script_timeout"] == 60
+    assert info["account"]["name"] == "root"
     assert [h["bk_host_id"] for h in info["server"]["ip_list"]] == [1001]
     missing = {"job_instance_id": launched["job_instance_id"], "step_instance_id": 1}
     assert code_of(await wire.call(GATEWAY, "get_step_instance_detail", missing)) == 1244007
@@ -339,7 +358,8 @@ async def test_fast_execute_sql_checks(wire: Wire, flavor):
     no_script = await wire.call(flavor, "fast_execute_sql", {"db_account_id": db, **target})
     assert code_of(no_script) == 1241004
     no_account = await wire.call(flavor, "fast_execute_sql", {"script_content": content, **target})
-    assert code_of(no_account) == 1241004 and "db_account_id" in no_account.json["message"]
+    assert code_of(no_account) == 1241004
+    assert "db_account_id" in no_account.json["message"]
     root = 1001 if flavor is V2 else None
     system = await wire.call(
         flavor,
@@ -361,7 +381,8 @@ async def test_notify_config_lists_three_policies(wire: Wire):
     assert [p["trigger_type"] for p in policies] == ["PAGE_EXECUTE", "API_INVOKE", "TIMER_TASK"]
     channels = policies[0]["resource_status_channel_map"]
     assert set(channels) == {"SUCCESS", "FAIL", "READY"}
-    assert channels["FAIL"]["mail"] is True and channels["SUCCESS"]["mail"] is False
+    assert channels["FAIL"]["mail"] is True
+    assert channels["SUCCESS"]["mail"] is False
     assert (await wire.call(JOBV3, "get_notify_config")).status == 404
     assert code_of(await wire.call(GATEWAY, "get_notify_config", scoped=False)) == 1240003
 
@@ -373,12 +394,39 @@ async def test_service_version_and_upload_urls_are_esb_only(wire: Wire):
         JOBV3, "generate_local_file_upload_url", {"file_name_list": ["a.txt", "b.txt"]}
     )
     row = urls["url_map"]["a.txt"]
-    assert row["path"].startswith(f"{SCOPE.id}/") and row["path"].endswith("/alice/a.txt")
+    assert row["path"].startswith(f"{SCOPE.id}/")
+    assert row["path"].endswith("/alice/a.txt")
     url, token = row["upload_url"].split("?token=")
-    assert url.endswith("/" + row["path"]) and len(token) == 32
+    assert url.endswith("/" + row["path"])
+    assert len(token) == 32
     blank = await wire.call(JOBV3, "generate_local_file_upload_url", {"file_name_list": [" "]})
     assert code_of(blank) == 1241010
     assert code_of(await wire.call(JOBV3, "generate_local_file_upload_url")) == 1241010
     for api in ("get_latest_service_version", "generate_local_file_upload_url"):
         assert (await wire.call(GATEWAY, api, method="POST")).status == 404
         assert (await wire.call(V2, api)).status == 404
+
+
+@pytest.mark.sim(seed=3, host_duration=0.05, host_start_delay=0.0)
+@pytest.mark.parametrize("flavor", ALL_FLAVORS)
+async def test_the_poller_watches_a_sql_job_to_its_end(wire: Wire, sim: BkJobSimulator, flavor):
+    db = await _db_account(wire, flavor)
+    target: dict[str, Any] = (
+        {"ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.1"}]}
+        if flavor is V2
+        else {"target_server": {"host_id_list": [1001, 1002]}}
+    )
+    content = base64.b64encode(b"update t set x = 1;").decode()
+    launched = await wire.data(
+        flavor, "fast_execute_sql", {"script_content": content, "db_account_id": db, **target}
+    )
+    async with (
+        BkJobClient(
+            sim.url, app_code="a", app_secret="s", username="admin", flavor=flavor
+        ) as client,
+        Poller(client) as poller,
+    ):
+        with anyio.fail_after(10):
+            status = await poller.wait_finished(SCOPE, launched["job_instance_id"])
+    assert status.job.status is JobStatus.SUCCESS
+    assert [s.type for s in status.steps] == [StepType.SQL]

@@ -71,7 +71,7 @@ class Recorder:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[BkJobSimulator]:
-    yield BkJobSimulator(virtual_clock=True, seed=4, host_duration=2.0)
+    return BkJobSimulator(virtual_clock=True, seed=4, host_duration=2.0)
 
 
 @pytest.fixture
@@ -172,7 +172,8 @@ async def test_file_sources_are_created_updated_and_read(clients, recorder, flav
         FileSourceType.BLUEKING_ARTIFACTORY,
         True,
     )
-    assert detail.create_time is not None and detail.create_time.tzinfo is not None
+    assert detail.create_time is not None
+    assert detail.create_time.tzinfo is not None
     with pytest.raises(NotFoundError):
         await gateway.get_file_source_detail(SCOPE, "nope")
     with pytest.raises(InvalidRequestError):  # 1260015: the code is taken
@@ -214,7 +215,8 @@ async def test_credentials_are_stored_and_read_without_their_secret(clients, rec
     credential_id = await client.create_credential(
         SCOPE, name="repo", secret=secret, description="bk-repo"
     )
-    assert isinstance(credential_id, str) and len(credential_id) == 32
+    assert isinstance(credential_id, str)
+    assert len(credential_id) == 32
     assert recorder.last() == (
         "POST",
         path(flavor, "create_credential"),
@@ -348,7 +350,8 @@ async def test_the_account_lifecycle(clients, recorder, sim, flavor):
         "/api/v3/update_account",
         scoped(GATEWAY, id=made.id, description="ops"),
     )
-    assert changed.description == "ops" and changed.alias == "win-admin"
+    assert changed.description == "ops"
+    assert changed.alias == "win-admin"
     gone = await client.delete_account(SCOPE, made.id)
     assert recorder.last() == ("POST", path(flavor, "delete_account"), scoped(flavor, id=made.id))
     assert gone.id == made.id
@@ -383,7 +386,8 @@ async def test_account_input_is_checked_before_sending(clients, recorder):
 async def test_password_encryption_metadata(clients, recorder):
     meta = await clients(GATEWAY).get_account_password_encryption_metadata()
     assert recorder.last() == ("GET", "/api/v3/get_account_password_encryption_metadata", {})
-    assert isinstance(meta, PasswordEncryption) and meta.encrypt_algorithm == "RSA"
+    assert isinstance(meta, PasswordEncryption)
+    assert meta.encrypt_algorithm == "RSA"
 
 
 async def test_v2_own_db_accounts(clients, recorder, sim):
@@ -416,7 +420,8 @@ async def test_templates_page_and_iterate(clients, recorder, sim, flavor):
         path(flavor, "get_job_template_list"),
     )
     assert params == (as_query(expected) if flavor == GATEWAY else expected)
-    assert isinstance(page, JobTemplatePage) and page.total == 3
+    assert isinstance(page, JobTemplatePage)
+    assert page.total == 3
     assert [t.id for t in page.items] == [302 + 100_000]
     every = [t async for t in client.iter_job_templates(SCOPE, name="deploy", page_size=2)]
     assert [t.id for t in every] == [303 + 100_000, 302 + 100_000, 301 + 100_000]
@@ -449,10 +454,14 @@ async def test_step_detail_of_a_script_launch(clients, recorder):
             )
         ),
     )
-    assert isinstance(detail, StepDetail) and detail.type is StepType.SCRIPT
-    assert detail.script is not None and detail.script.content == "echo hi"
-    assert detail.script.param == "******" and detail.script.param_sensitive
-    assert detail.script.account is not None and detail.script.account.name == "root"
+    assert isinstance(detail, StepDetail)
+    assert detail.type is StepType.SCRIPT
+    assert detail.script is not None
+    assert detail.script.content == "echo hi"
+    assert detail.script.param == "******"
+    assert detail.script.param_sensitive
+    assert detail.script.account is not None
+    assert detail.script.account.name == "root"
     await unsupported(recorder, clients(JOBV3).get_step_instance_detail(SCOPE, 1, 2))
 
 
@@ -474,10 +483,12 @@ async def test_fast_execute_sql_launches_a_job_the_status_follows(clients, recor
     )
     method, where, params = recorder.last()
     assert (method, where) == ("POST", path(flavor, "fast_execute_sql"))
-    assert params["db_account_id"] == db and params["task_name"] == "q"
+    assert params["db_account_id"] == db
+    assert params["task_name"] == "q"
     assert params["script_content"] == "c2VsZWN0IDE7"  # base64
     assert params["script_timeout" if flavor == V2 else "timeout"] == 60
-    assert isinstance(launch, JobLaunch) and launch.job_instance_name == "q"
+    assert isinstance(launch, JobLaunch)
+    assert launch.job_instance_name == "q"
     assert launch.step_instance_id is None
     sim.advance(30)
     status = await client.get_job_instance_status(SCOPE, launch.job_instance_id)
@@ -529,7 +540,8 @@ async def test_service_version_and_upload_urls_on_the_esb(clients, recorder):
         path(JOBV3, "generate_local_file_upload_url"),
         scoped(JOBV3, file_name_list=["b.txt", "a.txt"]),
     )
-    assert isinstance(urls, UploadUrls) and [u.file_name for u in urls] == ["b.txt", "a.txt"]
+    assert isinstance(urls, UploadUrls)
+    assert [u.file_name for u in urls] == ["b.txt", "a.txt"]
     assert all(u.path.endswith("/alice/" + u.file_name) for u in urls)
     assert "token" not in repr(urls)
     with pytest.raises(TypeError):

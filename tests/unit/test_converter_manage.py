@@ -75,7 +75,8 @@ def test_file_source_detail_from_the_docs_example():
         "bkrepo-1",
         FileSourceType.BLUEKING_ARTIFACTORY,
     )
-    assert source.enabled is True and source.is_public is False
+    assert source.enabled is True
+    assert source.is_public is False
     with pytest.raises(ResponseFormatError):
         v3({**data, "id": "x"}, FileSourceDetail)
 
@@ -116,11 +117,16 @@ def test_step_detail_of_each_kind():
         },
         StepDetail,
     )
-    assert script.type is StepType.SCRIPT and script.file is None
+    assert script.type is StepType.SCRIPT
+    assert script.file is None
     info = script.script
-    assert info is not None and info.source is ScriptSource.SCOPE and info.language == 6
-    assert info.targets is not None and info.targets.ips == ((0, "127.0.0.1"),)
-    assert info.account is not None and info.account.name == "root"
+    assert info is not None
+    assert info.source is ScriptSource.SCOPE
+    assert info.language == 6
+    assert info.targets is not None
+    assert info.targets.ips == ((0, "127.0.0.1"),)
+    assert info.account is not None
+    assert info.account.name == "root"
     files = v3(
         {
             "id": 5,
@@ -150,10 +156,13 @@ def test_step_detail_of_each_kind():
         },
         StepDetail,
     )
-    assert files.file is not None and files.file.transfer_mode is TransferMode.FORCE
+    assert files.file is not None
+    assert files.file.transfer_mode is TransferMode.FORCE
     assert [s.file_source_id for s in files.file.sources] == [None, 7]
-    assert files.file.destination is not None and files.file.destination.path == "/tmp"
-    assert files.file.ignore_error is True and files.file.upload_speed_limit == 10
+    assert files.file.destination is not None
+    assert files.file.destination.path == "/tmp"
+    assert files.file.ignore_error is True
+    assert files.file.upload_speed_limit == 10
     approval = v3({"id": 6, "type": 3, "approval_info": {"approval_message": "Pass"}}, StepDetail)
     assert approval.approval_message == "Pass"
 
@@ -188,7 +197,8 @@ def test_notify_policies_and_encryption_metadata():
         ],
         tuple[NotifyPolicy, ...],
     )
-    assert policy.enabled("FAIL") == ("mail", "rtx") and policy.enabled("SUCCESS") == ()
+    assert policy.enabled("FAIL") == ("mail", "rtx")
+    assert policy.enabled("SUCCESS") == ()
     with pytest.raises(TypeError):
         policy.channels["FAIL"]["mail"] = False  # type: ignore[index]
     meta = v3({"public_key": "xxx", "encrypt_algorithm": "SM2"}, PasswordEncryption)
@@ -213,7 +223,8 @@ def test_accounts_of_each_generation():
         {"id": 70, "account": "Admin", "alias": "Admin", "category": 1, "type": 2, "os": "Windows"},
         ExecutionAccount,
     )
-    assert made.type is AccountType.WINDOWS and made.category is AccountCategory.SYSTEM
+    assert made.type is AccountType.WINDOWS
+    assert made.category is AccountCategory.SYSTEM
     rows = structure(
         [
             {
@@ -249,7 +260,8 @@ def test_accounts_of_each_generation():
 )
 def test_credential_secrets_never_show(secret, hidden):
     for value in hidden:
-        assert value not in repr(secret) and value not in str(secret)
+        assert value not in repr(secret)
+        assert value not in str(secret)
         assert value in secret.secrets()
 
 
