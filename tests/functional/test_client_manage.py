@@ -298,7 +298,7 @@ async def test_credential_input_is_checked_before_sending(clients, recorder):
     client = clients(GATEWAY)
     with pytest.raises(TypeError):
         await client.create_credential(SCOPE, name="n", secret="password")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="blank"):
         await client.create_credential(SCOPE, name=" ", secret=CredentialSecret.for_password("p"))
     assert recorder.seen == []
     await unsupported(
@@ -507,7 +507,7 @@ async def test_fast_execute_sql_input_is_checked_before_sending(clients, recorde
         )
     with pytest.raises((TypeError, ValueError)):
         await client.fast_execute_sql(SCOPE, targets=targets, db_account_id=0, script_content="x")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="timeout"):
         await client.fast_execute_sql(
             SCOPE, targets=targets, db_account_id=1, script_content="x", script_timeout=0
         )
