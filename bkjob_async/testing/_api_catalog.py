@@ -2,7 +2,7 @@
 
 Rule: as ``_api``, handlers see parameters, never HTTP; each follows the bk-job resource named
 in its docstring, its checks and its error codes. ``V3_ENDPOINTS`` and ``V2_ENDPOINTS`` here are
-the whole routing tables: ``_api``'s and these.
+the whole routing tables: ``_api``'s, ``_api_manage``'s and these.
 """
 
 from __future__ import annotations
