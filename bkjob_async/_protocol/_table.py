@@ -11,13 +11,23 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from ..config import ApiFlavor
-from . import catalog, jobs, launches, logs
+from . import accounts, catalog, files, jobs, launches, logs, settings, sql, templates
 from ._api import Api
 
 __all__ = ["FAMILIES", "TABLE", "V2_NAMES"]
 
 #: The family modules, each a handful of rows.
-FAMILIES: tuple[ModuleType, ...] = (jobs, launches, logs, catalog)
+FAMILIES: tuple[ModuleType, ...] = (
+    jobs,
+    launches,
+    sql,
+    logs,
+    catalog,
+    templates,
+    accounts,
+    files,
+    settings,
+)
 
 
 def _gather() -> dict[str, Api[Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bkjob_async import (
+    KEEP_SECRET,
     Account,
     AccountCategory,
     AccountType,
@@ -34,13 +35,12 @@ from bkjob_async import (
     PasswordEncryption,
     Scope,
     StepDetail,
-    StepPlan,
     StepType,
     Targets,
     UnsupportedOperationError,
     UploadUrls,
 )
-from bkjob_async.testing import BkJobSimulator, MockTransport, json_response
+from bkjob_async.testing import BkJobSimulator, MockTransport, StepPlan, json_response
 
 SCOPE = Scope.biz(2)
 GATEWAY, JOBV3, V2 = "apigw-v3", "esb-jobv3", "esb-v2"
@@ -231,16 +231,15 @@ async def test_credentials_are_stored_and_read_without_their_secret(clients, rec
     )
     assert SECRET not in repr(recorder.seen[-1])
     again = await client.update_credential(
-        SCOPE, credential_id, name="repo2", secret=CredentialSecret.for_password("******")
+        SCOPE,
+        credential_id,
+        name="repo2",
+        secret=CredentialSecret.for_username_password("admin2", KEEP_SECRET),
     )
     assert again == credential_id
     method, where, params = recorder.last()
-    assert (method, where, params["id"], params["type"]) == (
-        "POST",
-        path(flavor, "update_credential"),
-        credential_id,
-        "PASSWORD",
-    )
+    assert (method, where) == ("POST", path(flavor, "update_credential"))
+    assert (params["id"], params["credential_password"]) == (credential_id, KEEP_SECRET)
     detail = await clients(GATEWAY).get_credential_detail(SCOPE, credential_id)
     assert recorder.last() == (
         "GET",
@@ -248,8 +247,12 @@ async def test_credentials_are_stored_and_read_without_their_secret(clients, rec
         as_query(scoped(GATEWAY, id=credential_id)),
     )
     assert isinstance(detail, CredentialDetail)
-    assert (detail.name, detail.type, detail.creator) == ("repo2", CredentialType.PASSWORD, "alice")
-    assert sim._world.vault.credentials[credential_id].values == (SECRET, None)  # kept
+    assert (detail.name, detail.type, detail.creator) == (
+        "repo2",
+        CredentialType.USERNAME_PASSWORD,
+        "alice",
+    )
+    assert sim._world.vault.credentials[credential_id].values == ("admin2", SECRET)  # kept
     with pytest.raises(NotFoundError):  # 1243048
         await clients(GATEWAY).get_credential_detail(SCOPE, "f" * 32)
 
