@@ -11,7 +11,19 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from ..config import ApiFlavor
-from . import accounts, catalog, files, jobs, launches, logs, settings, sql, templates
+from . import (
+    accounts,
+    catalog,
+    files,
+    jobs,
+    launches,
+    logs,
+    rules,
+    scripts,
+    settings,
+    sql,
+    templates,
+)
 from ._api import Api
 
 __all__ = ["FAMILIES", "TABLE", "V2_NAMES"]
@@ -23,6 +35,8 @@ FAMILIES: tuple[ModuleType, ...] = (
     sql,
     logs,
     catalog,
+    scripts,
+    rules,
     templates,
     accounts,
     files,

@@ -64,6 +64,8 @@ from .logs import (
     JobStatusRow,
     LogType,
 )
+from .rules import DangerousRule, DangerousRuleAction, DangerousRuleState, DangerousRuleStatus
+from .scripts import ScriptCheckItem, ScriptCheckLevel, ScriptVersionPage, ScriptVersionState
 from .settings import (
     NotifyPolicy,
     PasswordEncryption,
@@ -91,6 +93,10 @@ __all__ = [
     "CredentialDetail",
     "CredentialSecret",
     "CredentialType",
+    "DangerousRule",
+    "DangerousRuleAction",
+    "DangerousRuleState",
+    "DangerousRuleStatus",
     "ExecutionAccount",
     "FileDestination",
     "FileLog",
@@ -126,11 +132,15 @@ __all__ = [
     "PlanStep",
     "PlanVariable",
     "Script",
+    "ScriptCheckItem",
+    "ScriptCheckLevel",
     "ScriptLanguage",
     "ScriptPage",
     "ScriptSource",
     "ScriptStepDetail",
     "ScriptVersion",
+    "ScriptVersionPage",
+    "ScriptVersionState",
     "ScriptVersionStatus",
     "StepDetail",
     "StepFileSource",

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from ._world import World
 
-__all__ = ["SERVICE_VERSION", "V2_ENDPOINTS", "V3_ENDPOINTS"]
+__all__ = ["SERVICE_VERSION", "V2_ENDPOINTS", "V3_ENDPOINTS", "recording"]
 
 #: What ``get_latest_service_version`` answers.
 SERVICE_VERSION = "3.11.4"
@@ -787,14 +787,26 @@ V3_ENDPOINTS: dict[str, Endpoint] = {
     "get_notify_config": Endpoint(get_notify_config, "GET", jobv3=False),
     "get_latest_service_version": Endpoint(get_latest_service_version, None),
     "generate_local_file_upload_url": Endpoint(generate_local_file_upload_url, None),
-    # The fast launches, noting what each said about its step.
-    "fast_execute_script": Endpoint(_recorded(_api.fast_execute_script, StepType.SCRIPT), "POST"),
-    "fast_transfer_file": Endpoint(_recorded(_api.fast_transfer_file, StepType.FILE), "POST"),
 }
 
 V2_ENDPOINTS: dict[str, Endpoint] = {
     "get_own_db_account_list": Endpoint(get_own_db_account_list, None),
     "fast_execute_sql": Endpoint(fast_execute_sql, None),
-    "fast_execute_script": Endpoint(_recorded(_api.fast_execute_script, StepType.SCRIPT), None),
-    "fast_push_file": Endpoint(_recorded(_api.fast_transfer_file, StepType.FILE), None),
 }
+
+#: The fast launches whose step ``get_step_instance_detail`` renders from what they said.
+_LAUNCHES = {
+    "fast_execute_script": StepType.SCRIPT,
+    "fast_transfer_file": StepType.FILE,
+    "fast_push_file": StepType.FILE,
+}
+
+
+def recording(table: dict[str, Endpoint]) -> dict[str, Endpoint]:
+    """Return ``table`` with its fast launches noting what each said about its step."""
+    return {
+        name: attrs.evolve(e, handler=_recorded(e.handler, _LAUNCHES[name]))
+        if name in _LAUNCHES
+        else e
+        for name, e in table.items()
+    }

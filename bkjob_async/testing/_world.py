@@ -21,6 +21,7 @@ from ._catalog import Catalog
 from ._engine import Defaults, Engine, Job, Step
 from ._hosts import Inventory, SimHost
 from ._manage import Vault
+from ._rulebook import RuleBook
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -142,6 +143,8 @@ class World:
         self.plans: dict[int, Plan] = {}
         #: Scripts and accounts (``_catalog``).
         self.catalog = Catalog()
+        #: Dangerous-command rules (``_rules``).
+        self.rules = RuleBook()
         #: Credentials, file sources, account passwords, step launches (``_manage``).
         self.vault = Vault()
         #: A plan job's global variables as launched: name -> (type, value).
