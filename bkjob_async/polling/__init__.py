@@ -49,6 +49,7 @@ not written.
 from ._codec import open_jobs
 from ._schedule import PollPolicy
 from ._statistics import PollerStatistics
+from ._tap import JobSeen, StepSeen, Tap
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
 from .events import (
     Event,
@@ -75,6 +76,7 @@ __all__ = [
     "Event",
     "HostTransition",
     "JobFinished",
+    "JobSeen",
     "JobTransition",
     "MemoryStore",
     "PollPolicy",
@@ -83,9 +85,11 @@ __all__ = [
     "PollingResumed",
     "PollingStalled",
     "SqliteStore",
+    "StepSeen",
     "StepTransition",
     "Store",
     "StoreStatistics",
+    "Tap",
     "UnknownWatchError",
     "Watch",
     "WatchFailed",
