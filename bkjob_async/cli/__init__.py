@@ -143,6 +143,7 @@ def _command_table() -> dict[str, Callable[[Context, argparse.Namespace], Awaita
     from ._catalog import run_plans, run_push_config, run_vars
     from ._cluster import run_submit, run_worker
     from ._commands import run_operate, run_simulate, run_status, run_watch
+    from ._dashboard import run_dashboard
     from ._demo import run_demo
     from ._history import run_list, run_logs
     from ._launch import run_launch
@@ -161,6 +162,7 @@ def _command_table() -> dict[str, Callable[[Context, argparse.Namespace], Awaita
         "simulate": run_simulate,
         "worker": run_worker,
         "submit": run_submit,
+        "dashboard": run_dashboard,
     }
 
 
