@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._numbers import ID, number
 from ._runtime import EXIT_OK, CliError, Context
 
 if TYPE_CHECKING:
@@ -49,23 +50,32 @@ def add_dashboard_command(
         epilog=examples,
         **common,
     )
-    dashboard.add_argument("job_ids", metavar="JOB_ID", type=int, nargs="*")
+    dashboard.add_argument("job_ids", metavar="JOB_ID", type=ID, nargs="*")
     dashboard.add_argument(
         "--simulate",
         action="store_true",
         help="watch jobs on an embedded simulator (no server, no credentials)",
     )
     dashboard.add_argument(
-        "--jobs", type=int, default=1000, help="with --simulate: jobs to run (1000)"
+        "--jobs",
+        type=number(int, 1, 10_000),
+        default=1000,
+        help="with --simulate: jobs to run (1000)",
     )
     dashboard.add_argument(
-        "--hosts", type=int, default=20, help="with --simulate: hosts per job (20)"
+        "--hosts",
+        type=number(int, 1, 1_000),
+        default=20,
+        help="with --simulate: hosts per job (20)",
     )
     dashboard.add_argument(
         "--bind", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)"
     )
     dashboard.add_argument(
-        "--port", type=int, default=8765, help="port to listen on (8765; 0: any free port)"
+        "--port",
+        type=number(int, 0, 65535),
+        default=8765,
+        help="port to listen on (8765; 0: any free port)",
     )
     dashboard.add_argument(
         "--allow-operations",

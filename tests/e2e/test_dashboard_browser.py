@@ -19,13 +19,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import io
 import json
 import os
 import pathlib
+import re
 import urllib.request
 
+import anyio
 import pytest
 
+from bkjob_async.cli import amain
 from bkjob_async.models import HostStatus
 from bkjob_async.testing import HostPlan, StepPlan
 
@@ -193,6 +197,7 @@ def test_the_jobs_table_filters_sorts_and_pages_on_the_server(
             "location.search.includes('status=failed') && location.search.includes('order=desc') && document.querySelectorAll('#rows tr.b-failed').length === 50"
         )
     )
+
     # The failed jobs: a tenth of the bulk, and any a test before made fail.
     def failed_jobs() -> int:
         return sum(not e.status.is_success for e in world.finished.values())
@@ -326,3 +331,34 @@ def test_operations_need_the_token_and_refuse_other_origins(world: World) -> Non
     assert post(**{"Content-Type": "text/plain", "X-Dashboard-Token": TOKEN}) == 415
     assert post(**json_type, **{"X-Dashboard-Token": TOKEN}) == 200
     poll_until(lambda: job_id in world.finished, timeout=30)
+
+
+def test_the_command_shows_a_thousand_simulated_jobs_live(world: World, page: Page) -> None:
+    err = io.StringIO()
+
+    async def start() -> tuple[asyncio.Task[int], anyio.Event]:
+        interrupt = anyio.Event()
+        argv = ["dashboard", "--simulate", "--jobs", "1000", "--hosts", "5", "--port", "0"]
+        task = asyncio.get_running_loop().create_task(
+            amain(argv, stdout=io.StringIO(), stderr=err, env={}, interrupt=interrupt)
+        )
+        return task, interrupt
+
+    task, interrupt = world.call(start())
+    try:
+        poll_until(lambda: "http://" in err.getvalue(), timeout=60)
+        url = re.search(r"http://127\.0\.0\.1:\d+/", err.getvalue())
+        assert url, err.getvalue()
+        world.call(page.goto(url[0]))
+        world.call(page.wait_for("document.body.innerText.includes('Jobs (1,000)')", timeout=20))
+        # Live: transitions arrive on the page as they happen.
+        world.call(page.wait_for("document.querySelectorAll('#recent tr').length >= 5", timeout=20))
+        world.call(page.wait_for("document.getElementById('live').textContent === 'live'"))
+        assert page.errors == []
+    finally:
+
+        async def stop() -> int:
+            interrupt.set()
+            return await task
+
+        assert world.call(stop()) == 0
