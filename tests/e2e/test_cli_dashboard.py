@@ -1,4 +1,8 @@
-"""``bkjob-async dashboard``: its refusals, and a watch of real jobs served until Ctrl-C."""
+"""``bkjob-async dashboard``: its refusals, and a watch of real jobs served until Ctrl-C.
+
+The shell blocks of ``docs/howto/dashboard.md`` that serve until Ctrl-C run here: a watch of
+job ids with ``--allow-operations`` and the token from ``$BKJOB_DASHBOARD_TOKEN``.
+"""
 
 from __future__ import annotations
 

@@ -5,13 +5,15 @@ aiohttp app served on 127.0.0.1 (port 0). Checked here: the tap is attached only
 looks (and closed ``grace`` after the last viewer); the feed resumes from ``Last-Event-ID``
 with nothing lost or repeated, and says ``reset`` for an id it does not hold; paging is capped;
 headers, the read-only default, the token, CSRF and secrets. The browser checks are in
-``test_dashboard_browser.py``.
+``test_dashboard_browser.py``. The mounting example of ``docs/howto/dashboard.md`` runs here
+as printed (its ``build_app`` behind its own authentication middleware).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import pathlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,6 +29,8 @@ from bkjob_async.polling.events import HostTransition
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 from bkjob_async.web import dashboard_app
 from bkjob_async.web._board import BOARD
+
+from .test_readme import blocks
 
 SCOPE = Scope.biz(2)
 SECRET = "sim-secret-never-shown"
@@ -237,3 +241,35 @@ def test_operations_without_a_token_are_refused_before_serving() -> None:
         dashboard_app(object.__new__(Poller), token=TOKEN)
     with pytest.raises(TypeError, match="Poller"):
         dashboard_app("poller")  # type: ignore[arg-type]
+
+
+@pytest.mark.sim(host_duration=(5.0, 5.0), apps={"dash": SECRET})
+async def test_the_docs_mounting_example_serves_behind_its_own_authentication(
+    sim: BkJobSimulator,
+) -> None:
+    page = pathlib.Path(__file__).resolve().parents[2] / "docs" / "howto" / "dashboard.md"
+    (block,) = [b for b in blocks(page) if b.lang == "python"]
+    example: dict[str, Any] = {"__name__": "dashboard_example"}
+    exec(compile(block.body, str(page), "exec"), example)  # (its main runs only as a script)
+    job = sim.create_job(SCOPE, [StepPlan(hosts=2)], name="deploy")
+    async with (
+        BkJobClient(sim.url, app_code="dash", app_secret=SECRET, username="admin") as client,
+        Poller(client) as poller,
+        poller.watch_jobs(SCOPE, [job]),
+    ):
+        runner = web.AppRunner(example["build_app"](poller), shutdown_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}/bk-job/"
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(base) as answer:
+                    assert answer.status == 401  # the app's own authentication first
+                user = {"X-Forwarded-User": "alice"}
+                async with http.get(base, headers=user) as answer:
+                    assert answer.status == 200
+                    assert 'data-root="/bk-job/"' in await answer.text()
+                async with http.get(base + "api/overview", headers=user) as answer:
+                    assert (await answer.json())["jobs_total"] == 1
+        finally:
+            await runner.cleanup()
