@@ -90,6 +90,8 @@ class World:
         self.bulk = bulk
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._sim_loop = asyncio.new_event_loop()
+        self._sim_thread = threading.Thread(target=self._sim_loop.run_forever, daemon=True)
         self._stop: asyncio.Event | None = None
         self._ready: asyncio.Future[None] | None = None
         self._main: Any = None
@@ -143,18 +145,40 @@ class World:
                 self._ready.set_exception(exc)
             raise
 
+    async def _on_sim(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on the simulator's loop (its thread), and return what it returned."""
+
+        async def run() -> T:
+            return work()
+
+        future = asyncio.run_coroutine_threadsafe(run(), self._sim_loop)
+        return await asyncio.wrap_future(future)
+
     async def _serve(self) -> None:
         assert self._ready is not None
         assert self._stop is not None
+        # bk-job is elsewhere: the simulator runs on a loop of its own, in its own thread, so
+        # its answers (10,000 rows of the job list, say) never hold up the dashboard's loop.
         sim = BkJobSimulator(host_duration=(1.0, 2.0), apps={"dash-app": SECRET})
-        async with sim:
+        self._sim_thread.start()
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(sim.start(), self._sim_loop))
+        try:
             self.sim = sim
             long = [StepPlan(hosts=[HostPlan(duration=3600)], name="long step")]
             done = [StepPlan(hosts=[HostPlan(duration=0.2)], name="quick step")]
             bad = [StepPlan(hosts=[HostPlan(duration=0.2, outcome=HostStatus.FAILED)])]
-            for n in range(self.bulk):
-                plan = bad if n % 10 == 1 else done if n % 10 == 2 else long
-                self.bulk_ids.append(sim.create_job(SCOPE, plan, name=f"bulk job {n}"))
+
+            def create() -> list[int]:
+                return [
+                    sim.create_job(
+                        SCOPE,
+                        bad if n % 10 == 1 else done if n % 10 == 2 else long,
+                        name=f"bulk job {n}",
+                    )
+                    for n in range(self.bulk)
+                ]
+
+            self.bulk_ids = await self._on_sim(create)
             policy = PollPolicy(interval=0.2, max_interval=1.0, max_in_flight=16)
             async with (
                 BkJobClient(
@@ -185,6 +209,14 @@ class World:
                 for w in self._watches:
                     await w.aclose()
                 tg.cancel_scope.cancel()
+        finally:
+            await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(sim.aclose(), self._sim_loop)
+            )
+            self._sim_loop.call_soon_threadsafe(self._sim_loop.stop)
+            self._sim_thread.join(10)
+            if not self._sim_thread.is_alive():
+                self._sim_loop.close()
 
     async def _drain(self, watch: Any) -> None:
         async with watch:
@@ -194,7 +226,7 @@ class World:
 
     async def launch(self, steps: list[StepPlan], name: str | None = None) -> int:
         """Create a job now and watch it (every event) on a watch of its own."""
-        job_id = self.sim.create_job(SCOPE, steps, name=name)
+        job_id = await self._on_sim(lambda: self.sim.create_job(SCOPE, steps, name=name))
         self.launched.append(job_id)
         watch = self.poller.watch_jobs(SCOPE, [job_id])
         self._watches.append(watch)

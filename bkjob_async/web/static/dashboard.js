@@ -46,7 +46,10 @@
 
   function jobHref(job) { return root + "job/" + job; }
 
-  function fmt(n) { return n === null || n === undefined ? "-" : Number(n).toLocaleString("en"); }
+  function fmt(n) {
+    if (n === null || n === undefined) return "-";
+    return typeof n === "number" ? n.toLocaleString("en") : String(n);
+  }
 
   function seconds(s) { return s === null || s === undefined ? "-" : (s * 1000).toFixed(0) + " ms"; }
 
@@ -222,6 +225,11 @@
           el("td", { text: host.error_code === null || host.error_code === undefined ? "-" : host.error_code }),
           el("td", {}, button, tail));
       }
+      function count(summary, grid) {
+        const counts = {};
+        for (const cell of grid.children) counts[cell.dataset.state] = (counts[cell.dataset.state] || 0) + 1;
+        summary.textContent = Object.entries(counts).map(([k, n]) => k + " " + n).join(" \u00b7 ") || "no hosts";
+      }
       for (const step of data.steps) {
         const grid = el("div", { class: "grid" });
         for (const host of step.hosts) {
@@ -230,12 +238,12 @@
           grid.append(cell);
           if (host.failed) failed.append(failedRow(step.step, host));
         }
-        const counts = {};
-        for (const host of step.hosts) counts[host.state] = (counts[host.state] || 0) + 1;
+        const summary = el("p", { class: "muted counts" });
         steps.append(el("section", { class: "step", "data-step": step.step },
           el("h2", {}, el("span", { class: "name", text: step.name === null ? "" : step.name }), " (step " + step.step + ", round " + (step.execute_count || 0) + ") ",
             el("span", { class: "step-status", text: step.status })),
-          el("p", { class: "muted", text: Object.entries(counts).map(([k, n]) => k + " " + n).join(" \u00b7 ") || "no hosts" }), grid));
+          summary, grid));
+        count(summary, grid);
       }
       const parts = [title, status];
       if (data.operations) parts.push(operations(path));
@@ -252,6 +260,8 @@
             cell.className = "host s-" + entry.state;
             cell.dataset.state = entry.state;
             cell.title = entry.label + ": " + entry.current;
+            const section = cell.closest("section");
+            count(section.querySelector(".counts"), cell.parentElement);
           } else {
             render();  // a host or a round not shown yet
             return;
