@@ -32,7 +32,7 @@ from ._board import BOARD, Board
 from ._names import NAMER, Namer
 from ._safety import check_operation, check_token, secure_headers
 from ._stream import stream
-from ._views import Dashboard, _job_id, _scope
+from ._views import Dashboard, _job_id, _scope, known
 
 if TYPE_CHECKING:
     from ..config import Scope
@@ -109,6 +109,7 @@ def _operations(board: Board, token: str | None) -> Any:
         check_operation(request, token)
         scope = _scope(request.match_info["scope"])
         job_id = _job_id(request.match_info["job"])
+        await known(board, scope, job_id)
         action = request.match_info["action"]
         client = board.poller.client
         try:

@@ -9,6 +9,7 @@ a host's log): never a list of every job.
 
 from __future__ import annotations
 
+import asyncio
 import html
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ PAGES = {
 MAX_PAGE = 200
 #: Characters of a host's log the page gets (its end).
 LOG_TAIL = 16_000
+#: Folds to wait for a job that is not on the board yet (a watch took it a moment ago).
+_JOIN_WAIT = 20
 
 
 def _scope(text: str) -> Scope:
@@ -204,11 +207,10 @@ class Dashboard:
 
     async def job(self, request: web.Request) -> web.Response:
         board = self.board
-        board.touch()
         scope = _scope(request.match_info["scope"])
         job_id = _job_id(request.match_info["job"])
+        row = await known(board, scope, job_id)
         mark = self._feed_mark()  # before the request: an event meanwhile comes on the stream
-        row = board.row(scope, job_id)
         try:
             status = await board.poller.client.get_job_instance_status(
                 scope, job_id, with_hosts=True
@@ -225,8 +227,7 @@ class Dashboard:
             {
                 "scope": scope_text(scope),
                 "job": job_id,
-                "watched": row is not None,
-                "bucket": None if row is None else row.bucket,
+                "bucket": row.bucket,
                 "operations": self.operations,
                 **_job_json(status),
                 **mark,
@@ -235,9 +236,9 @@ class Dashboard:
 
     async def log(self, request: web.Request) -> web.Response:
         board = self.board
-        board.touch()
         scope = _scope(request.match_info["scope"])
         job_id = _job_id(request.match_info["job"])
+        await known(board, scope, job_id)
         step = _int(request.query, "step", 0, 0, 2**63 - 1)
         host = host_from_text(request.query.get("host", ""))
         ref: int | Host = host.bk_host_id if host.bk_host_id is not None else host
@@ -255,6 +256,22 @@ class Dashboard:
         return web.json_response(
             {"tail": text[-LOG_TAIL:], "cut": len(text) > LOG_TAIL, "host": str(log.host)}
         )
+
+
+async def known(board: Board, scope: Scope, job_id: int) -> JobRow:
+    """Return the board's row of a job, or answer 404: the dashboard shows (and asks bk-job
+    about) only the jobs its poller watches or remembers, never any job of the scope.
+
+    A job a watch took a moment ago may not be on the board yet: it is waited for a little.
+    """
+    board.touch()
+    for _ in range(_JOIN_WAIT):
+        row = board.row(scope, job_id)
+        if row is not None:
+            return row
+        await asyncio.sleep(board.tick)
+        board.touch()
+    raise web.HTTPNotFound(text="this dashboard's poller does not watch that job")
 
 
 def _host_json(step: StepInstance) -> list[dict[str, Any]]:

@@ -198,6 +198,12 @@ async def test_headers_paging_and_no_secret_under_a_prefix(sim: BkJobSimulator) 
         async with http.get(url + f"api/job/biz:2/{ids[0]}") as answer:
             job = await answer.json()
         assert job["name"] == "<i>0</i>"  # data, shown as text by the page
+        # A job of the scope this poller does not watch: nothing about it is asked or shown.
+        other = sim.create_job(SCOPE, [StepPlan(hosts=1)], name="not watched here")
+        for path in (f"api/job/biz:2/{other}", f"api/job/biz:2/{other}/log?step=1&host=1"):
+            async with http.get(url + path) as answer:
+                assert answer.status == 404, path
+
         async with http.post(
             url + f"api/job/biz:2/{ids[0]}/terminate",
             json={},
@@ -211,7 +217,8 @@ async def test_headers_paging_and_no_secret_under_a_prefix(sim: BkJobSimulator) 
 async def test_operations_need_the_token_json_and_the_same_origin(sim: BkJobSimulator) -> None:
     job = sim.create_job(SCOPE, [StepPlan(hosts=2)])
     async with (
-        dashboard(sim, allow_operations=True, token=TOKEN) as (url, _, _),
+        dashboard(sim, allow_operations=True, token=TOKEN) as (url, poller, _),
+        poller.watch_jobs(SCOPE, [job]),
         aiohttp.ClientSession() as http,
     ):
         target = url + f"api/job/biz:2/{job}/terminate"

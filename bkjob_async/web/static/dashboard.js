@@ -204,7 +204,7 @@
       let data;
       try { data = await api(path); } catch (e) { main.replaceChildren(el("h1", { text: "Job " + id }), el("p", { class: "error", text: e.message })); return; }
       const title = el("h1", {}, "Job " + id + " ", el("span", { class: "name", id: "job-name", text: data.name === null ? "" : data.name }));
-      const status = el("p", {}, "status ", el("strong", { id: "job-status", text: data.status }), data.watched ? "" : " (not watched by this poller)");
+      const status = el("p", {}, "status ", el("strong", { id: "job-status", text: data.status }));
       const failed = el("tbody", { id: "failed" });
       const steps = el("div", { id: "steps" });
       const cells = new Map();
