@@ -2,11 +2,11 @@
 
 ``python benchmarks/_dashboard_loop.py MODE URL IDS_FILE SECONDS`` prints one JSON line:
 ``{"mode", "cpu_per_request", "requests", "events", "entries"}``. MODE ``alone``: the poller and
-its watch (as ``_loops.py engine``). MODE ``viewer``: the same, serving its dashboard
-(``bkjob_async.web``) on 127.0.0.1, with one viewer looking the whole time: a child process
-(``_dashboard_viewer.py``, on the simulator's core, so its own CPU is not counted here)
-reading the live feed and asking for the overview every second and a jobs page every two,
-as the browser's pages do. MODE ``mounted``: the dashboard served, nobody looking. The CPU
+its watch (as ``_loops.py engine``). MODE ``overview``, ``feed`` or ``jobs``: the same,
+serving its dashboard (``bkjob_async.web``) on 127.0.0.1, with one viewer looking at that
+page the whole time: a child process (``_dashboard_viewer.py``, on the simulator's core, so
+its own CPU is not counted here) asking what the browser's page asks. MODE ``mounted``: the
+dashboard served, nobody looking. The CPU
 measured is this process's: the poller's, and the dashboard's work for it.
 """
 

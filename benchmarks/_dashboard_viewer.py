@@ -1,8 +1,10 @@
-"""One dashboard viewer, as its browser pages load it: the live feed, the overview, a jobs page.
+"""One dashboard viewer, as a browser tab loads a page of it, until killed.
 
-``python benchmarks/_dashboard_viewer.py BASE_URL`` runs until killed, on the simulator's core
-(so the measured poller's core is left to the poller): it reads the feed's server-sent events
-as they come, asks for ``api/overview`` every second and for a jobs page every two.
+``python benchmarks/_dashboard_viewer.py BASE_URL PAGE`` runs on the simulator's core (the
+measured poller's core is left to the poller). PAGE ``overview`` (the landing page): the
+stream of the latest transitions (``tail=20``) and ``api/overview`` every second. ``feed``:
+every transition as it comes (the live feed page). ``jobs``: a jobs page every two seconds,
+sorted by the latest change (its rows' names are asked of bk-job).
 """
 
 from __future__ import annotations
@@ -45,4 +47,4 @@ async def main(base: str) -> None:
 if __name__ == "__main__":
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {SERVER_CORE})
-    anyio.run(main, sys.argv[1])
+    anyio.run(main, sys.argv[1], sys.argv[2])

@@ -27,7 +27,7 @@ from ..polling.events import (
     WatchFailed,
     WatchTimedOut,
 )
-from ._feed import Feed, entry_of, host_state, host_text
+from ._feed import Feed, host_state, host_text
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["BOARD", "BUCKETS", "Board", "JobRow", "bucket_of"]
 
 #: Job buckets, in display order.
+#: Hosts' change-to-event delays measured per fold, at most (a sample: see ``_fold``).
+SAMPLES = 20
 #: ``unfinished``: only the job's end is watched, and bk-job's job list says it has not come.
 BUCKETS = ("pending", "unfinished", "running", "waiting", "succeeded", "failed", "ended")
 
@@ -123,6 +125,7 @@ class Board:
         self._folds: deque[tuple[float, int]] = deque()
         self._tap: Tap | None = None
         self._dropped = 0
+        self._samples = SAMPLES
         self._viewers = 0
         self._last_seen = 0.0
         self._changed = asyncio.Event()
@@ -225,6 +228,7 @@ class Board:
             self.wake()
             return
         batches = tap.take()
+        self._samples = SAMPLES
         if not batches:
             return
         now = time.monotonic()
@@ -244,10 +248,15 @@ class Board:
 
     def _fold(self, row: JobRow, scope: Scope, event: Event) -> None:
         if isinstance(event, HostTransition):
-            row.set_host(event.step_instance_id, event.host.key, event.current, self.host_counts)
-            end = event.result.end_time
-            if end is not None and event.previous is not None and event.current.is_finished:
-                self.delays.append((event.observed_at - end).total_seconds())
+            current = event.current
+            row.set_host(event.step_instance_id, event.host_key, current, self.host_counts)
+            # The delay needs the host's end_time, which structures the event's host row:
+            # measured on a sample (``SAMPLES`` a fold), not on every host that ends.
+            if self._samples and event.previous is not None and current.is_finished:
+                self._samples -= 1
+                end = event.result.end_time
+                if end is not None:
+                    self.delays.append((event.observed_at - end).total_seconds())
         elif isinstance(event, (JobTransition, StepTransition)):
             if isinstance(event, JobTransition):
                 row.status = event.current
@@ -262,7 +271,7 @@ class Board:
             row.ended = "timed out"
         else:
             return
-        self.feed.add(entry_of(scope, event))
+        self.feed.add(scope, event)
 
     def _row(self, scope: Scope, job_id: int) -> JobRow:
         k = (scope.type.value, scope.id, job_id)

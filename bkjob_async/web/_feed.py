@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from .._json import dumps
+from .._json import dumps, quote
 from ..models import HostStatus
 from ..polling.events import (
     HostTransition,
@@ -20,7 +20,6 @@ from ..polling.events import (
     JobTransition,
     StepTransition,
     WatchFailed,
-    WatchTimedOut,
 )
 
 if TYPE_CHECKING:
@@ -28,10 +27,12 @@ if TYPE_CHECKING:
     from ..models import HostKey
     from ..polling.events import Event
 
-__all__ = ["Entry", "Feed", "entry_of", "host_state", "host_text", "scope_text"]
+__all__ = ["Entry", "Feed", "Held", "entry_of", "host_state", "host_text", "scope_text"]
 
 #: ``(event id, job key text, JSON of the entry)``.
 Entry = tuple[str, str, str]
+#: What the feed holds of an entry: the job's scope and the event.
+Held = tuple["Scope", "Event"]
 
 
 def scope_text(scope: Scope) -> str:
@@ -54,55 +55,85 @@ def host_state(status: HostStatus) -> str:
     return "succeeded" if status.is_success else "failed"
 
 
-def _name(value: Any) -> str | None:
-    return None if value is None else str(getattr(value, "name", value))
+def _status(value: Any) -> str:
+    """Return a status as a JSON string (its name; its number when bk-job sent an unknown one)."""
+    if value is None:
+        return "null"
+    name = getattr(value, "name", None)
+    return f'"{name}"' if name else f'"{int(value)}"'
+
+
+class _Times:
+    """The text of the last ``observed_at`` seen: every event of one poll shares it."""
+
+    __slots__ = ("at", "text")
+
+    def __init__(self) -> None:
+        self.at: Any = None
+        self.text = ""
+
+    def of(self, at: Any) -> str:
+        if at is not self.at:
+            self.at, self.text = at, quote(at.isoformat(timespec="milliseconds"))
+        return self.text
+
+
+_TIMES = _Times()
 
 
 def entry_of(scope: Scope, event: Event) -> Entry:
-    """Return the feed's entry of one event."""
-    job = f"{scope_text(scope)}/{event.job_instance_id}"
-    body: dict[str, Any] = {
-        "id": event.event_id,
-        "job": job,
-        "at": event.observed_at.isoformat(timespec="milliseconds"),
-    }
+    """Return the feed's entry of one event: its id, its job, and its JSON.
+
+    Built by hand, on the dashboard's hottest path: a host's transition is read from what the
+    poll decoded (``host_key``, ``current``) without structuring its host; the host's address,
+    exit code and error code are read (structured) only when the host failed.
+    """
+    event_id = event.event_id
+    job = f"{scope.type.value}:{scope.id}/{event.job_instance_id}"
+    head = f'{{"id":{quote(event_id)},"job":"{job}","at":{_TIMES.of(event.observed_at)},'
     if isinstance(event, HostTransition):
-        result = event.result
-        body.update(
-            kind="host",
-            step=event.step_instance_id,
-            host=host_text(event.host.key),
-            label=str(event.host),
-            previous=_name(event.previous),
-            current=_name(event.current),
-            status=int(event.current),
-            state=host_state(event.current),
-            exit_code=result.exit_code,
-            error_code=result.error_code,
+        current = event.current
+        state = host_state(current)
+        tail = ""
+        if state == "failed":
+            result = event.result
+            tail = (
+                f',"label":{quote(str(result.host))},"exit_code":{dumps(result.exit_code)}'
+                f',"error_code":{dumps(result.error_code)}'
+            )
+        body = (
+            f'{head}"kind":"host","step":{event.step_instance_id},'
+            f'"host":{quote(host_text(event.host_key))},"previous":{_status(event.previous)},'
+            f'"current":{_status(current)},"status":{int(current)},"state":"{state}"{tail}}}'
         )
     elif isinstance(event, StepTransition):
-        body.update(
-            kind="step",
-            step=event.step_instance_id,
-            previous=_name(event.previous),
-            current=_name(event.current),
+        body = (
+            f'{head}"kind":"step","step":{event.step_instance_id},'
+            f'"previous":{_status(event.previous)},"current":{_status(event.current)}}}'
         )
     elif isinstance(event, JobTransition):
-        body.update(kind="job", previous=_name(event.previous), current=_name(event.current))
+        body = (
+            f'{head}"kind":"job","previous":{_status(event.previous)},'
+            f'"current":{_status(event.current)}}}'
+        )
     elif isinstance(event, JobFinished):
-        body.update(kind="finished", current=_name(event.status))
+        body = f'{head}"kind":"finished","current":{_status(event.status)}}}'
     elif isinstance(event, WatchFailed):
-        body.update(kind="failed", current=type(event.error).__name__)
-    elif isinstance(event, WatchTimedOut):
-        body.update(kind="timed_out", current="timed out")
-    return event.event_id, job, dumps(body)
+        body = f'{head}"kind":"failed","current":{quote(type(event.error).__name__)}}}'
+    else:
+        body = f'{head}"kind":"timed_out","current":"timed out"}}'
+    return event_id, job, body
 
 
 class Feed:
-    """The latest ``size`` entries, numbered; a stream reads on from a number or an id."""
+    """The latest ``size`` events, numbered; a stream reads on from a number or an id.
+
+    It keeps the events themselves (``(scope, event)``): an entry's JSON is made only when a
+    stream sends it (``entry_of``), so what no page asks for costs nothing but its place.
+    """
 
     def __init__(self, size: int) -> None:
-        self._entries: deque[Entry] = deque(maxlen=size)
+        self._entries: deque[Held] = deque(maxlen=size)
         #: Entries ever added since the last restart: the next entry's number.
         self.end = 0
         #: Restarts so far: a stream that read an earlier generation starts over.
@@ -119,24 +150,24 @@ class Feed:
         self.end = 0
         self.generation += 1
 
-    def add(self, entry: Entry) -> None:
-        """Add one entry at the end."""
-        self._entries.append(entry)
+    def add(self, scope: Scope, event: Event) -> None:
+        """Add one event at the end."""
+        self._entries.append((scope, event))
         self.end += 1
 
     def after(self, event_id: str) -> int | None:
         """Return the number after the entry of ``event_id`` (``None``: not held)."""
         entries = self._entries
         for back in range(len(entries) - 1, -1, -1):
-            if entries[back][0] == event_id:
+            if entries[back][1].event_id == event_id:
                 return self.start + back + 1
         return None
 
     def last_id(self) -> str:
         """Return the id of the newest entry (``""``: none yet)."""
-        return self._entries[-1][0] if self._entries else ""
+        return self._entries[-1][1].event_id if self._entries else ""
 
-    def read(self, number: int, limit: int) -> list[Entry]:
+    def read(self, number: int, limit: int) -> list[Held]:
         """Return up to ``limit`` entries from ``number`` on (raise if it is no longer held)."""
         start = self.start
         if number < start:

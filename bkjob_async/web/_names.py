@@ -28,6 +28,8 @@ logger = logging.getLogger("bkjob_async.web")
 
 #: Names waiting to be asked, at most (a viewer paging fast asks for the newest).
 BACKLOG = 400
+#: Seconds each asker waits between two names (4 askers: about 40 names a second at most).
+PACE = 0.1
 
 
 class Namer:
@@ -64,6 +66,7 @@ class Namer:
                 continue
             if status.job.name is not None:
                 self.board.names[k] = status.job.name
+            await asyncio.sleep(PACE)  # names are a nicety: never a burst of requests
 
     async def aclose(self) -> None:
         """Stop asking."""

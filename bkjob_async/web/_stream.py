@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ._board import BOARD
+from ._feed import entry_of, scope_text
 
 if TYPE_CHECKING:
     from ._board import Board
@@ -42,10 +43,26 @@ def _start(board: Board, request: web.Request) -> int | None:
     return feed.after(last)
 
 
+def _job_filter(text: str | None) -> tuple[str, int] | None:
+    """Return ``(scope text, job id)`` of ``?job=biz:2/123`` (``None``: every job)."""
+    if text is None:
+        return None
+    scope, _, job = text.rpartition("/")
+    if not job.isdigit() or not scope:
+        raise web.HTTPBadRequest(text="job must be SCOPE/JOB_ID, e.g. biz:2/123")
+    return scope, int(job)
+
+
 async def stream(request: web.Request) -> web.StreamResponse:
-    """Send the feed's entries as they come (``?job=biz:2/123``: that job's only)."""
+    """Send the feed's entries as they come.
+
+    ``?job=biz:2/123``: that job's only. ``?tail=N``: at most the newest N of what came since
+    the last write (a page that shows the latest few, the overview, is not sent the rest).
+    """
     board = request.app[BOARD]
-    only = request.query.get("job")
+    only = _job_filter(request.query.get("job"))
+    tail = request.query.get("tail", "")
+    newest = int(tail) if tail.isdigit() and 0 < int(tail) <= CHUNK else None
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -63,15 +80,19 @@ async def stream(request: web.Request) -> web.StreamResponse:
             if number is None or feed.generation != generation or number < feed.start:
                 await response.write(b"event: reset\ndata: {}\n\n")
                 generation, number = feed.generation, feed.end
-            entries = feed.read(number, CHUNK)
-            if entries:
-                number += len(entries)
-                text = "".join(
-                    f"id: {event_id}\ndata: {data}\n\n"
-                    for event_id, job, data in entries
-                    if only is None or job == only
-                )
-                if text:
+            if newest is not None:
+                number = max(number, feed.end - newest)
+            held = feed.read(number, CHUNK)
+            if held:
+                number += len(held)
+                entries = [
+                    entry_of(scope, event)
+                    for scope, event in held
+                    if only is None
+                    or (event.job_instance_id == only[1] and scope_text(scope) == only[0])
+                ]
+                if entries:
+                    text = "".join(f"id: {i}\ndata: {data}\n\n" for i, _, data in entries)
                     await response.write(text.encode())
                 continue
             await board.changed(KEEPALIVE)

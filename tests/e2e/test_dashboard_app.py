@@ -148,7 +148,7 @@ async def test_the_feed_resumes_from_last_event_id_with_nothing_lost_or_twice(
         assert "reset" not in ids
         assert len(ids) == len(set(ids))
         feed = sub[BOARD].feed
-        held = [entry[0] for entry in feed.read(feed.start, 10**6)]
+        held = [event.event_id for _, event in feed.read(feed.start, 10**6)]
         start = held.index(ids[0])
         assert ids == held[start : start + len(ids)]  # in order, no gap
         # Each is one of the watch's own transitions (host ones), under the same id.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 
 import pytest
 
@@ -21,26 +22,31 @@ SCOPE = Scope.biz(2)
 AT = _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)
 
 
-def _entry(n: int) -> tuple[str, str, str]:
-    return (f"id{n}", "biz:2/1", f'{{"n":{n}}}')
+def _job(n: int) -> JobTransition:
+    """A job's transition with its own id (the job id tells them apart)."""
+    return JobTransition(n, AT, None, JobStatus.RUNNING)
+
+
+def _id(n: int) -> str:
+    return _job(n).event_id
 
 
 def test_the_feed_resumes_after_an_id_it_holds_and_says_when_it_does_not() -> None:
     feed = Feed(3)
     for n in range(5):
-        feed.add(_entry(n))
+        feed.add(SCOPE, _job(n))
     assert (feed.start, feed.end) == (2, 5)
-    assert feed.after("id3") == 4
-    assert [e[0] for e in feed.read(4, 10)] == ["id4"]
-    assert feed.after("id1") is None  # too old: no longer held
+    assert feed.after(_id(3)) == 4
+    assert [e.event_id for _, e in feed.read(4, 10)] == [_id(4)]
+    assert feed.after(_id(1)) is None  # too old: no longer held
     with pytest.raises(LookupError):
         feed.read(1, 10)
-    assert feed.last_id() == "id4"
+    assert feed.last_id() == _id(4)
     generation = feed.generation
     feed.restart()
     assert (feed.start, feed.end, feed.last_id()) == (0, 0, "")
     assert feed.generation == generation + 1
-    assert feed.after("id4") is None
+    assert feed.after(_id(4)) is None
 
 
 def test_an_entry_is_json_with_the_events_own_id() -> None:
@@ -48,7 +54,14 @@ def test_an_entry_is_json_with_the_events_own_id() -> None:
     event_id, job, data = entry_of(SCOPE, event)
     assert event_id == event.event_id
     assert job == "biz:2/10001"
-    assert '"kind":"job"' in data.replace(" ", "")
+    assert json.loads(data) == {
+        "id": event.event_id,
+        "job": "biz:2/10001",
+        "at": "2026-01-01T00:00:00.000+00:00",
+        "kind": "job",
+        "previous": "RUNNING",
+        "current": "FAIL",
+    }
     assert host_text(1002) == "1002"
     assert host_text((0, "10.0.0.1", None)) == "0/10.0.0.1/"
     assert [host_state(s) for s in (HostStatus.WAITING, HostStatus.RUNNING)] == [

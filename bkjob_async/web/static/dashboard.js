@@ -73,7 +73,7 @@
 
   function describe(entry) {
     const change = (entry.previous ? entry.previous + " \u2192 " : "") + (entry.current || "");
-    if (entry.kind === "host") return "host " + entry.label + " (step " + entry.step + "): " + change;
+    if (entry.kind === "host") return "host " + (entry.label || entry.host) + " (step " + entry.step + "): " + change;
     if (entry.kind === "step") return "step " + entry.step + ": " + change;
     if (entry.kind === "job") return "job: " + change;
     if (entry.kind === "finished") return "finished: " + change;
@@ -128,7 +128,7 @@
     const first = await refresh();
     setInterval(refresh, 1000);
     const mark = first || { after: "", generation: "" };
-    openStream({ after: mark.after, generation: mark.generation }, (entry) => {
+    openStream({ after: mark.after, generation: mark.generation, tail: 20 }, (entry) => {
       recent.prepend(feedRow(entry));
       while (recent.childElementCount > 20) recent.lastElementChild.remove();
     }, () => recent.replaceChildren());
@@ -259,7 +259,7 @@
           if (cell) {
             cell.className = "host s-" + entry.state;
             cell.dataset.state = entry.state;
-            cell.title = entry.label + ": " + entry.current;
+            cell.title = cell.title.split(": ")[0] + ": " + entry.current;
             const section = cell.closest("section");
             count(section.querySelector(".counts"), cell.parentElement);
           } else {
