@@ -52,9 +52,9 @@ async def main(mode: str, url: str, ids: list[int], seconds: float) -> dict:
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
             base = f"http://127.0.0.1:{runner.addresses[0][1]}/"
-            if mode == "viewer":
+            if mode != "mounted":
                 viewer = subprocess.Popen(
-                    [sys.executable, str(HERE / "_dashboard_viewer.py"), base]
+                    [sys.executable, str(HERE / "_dashboard_viewer.py"), base, mode]
                 )
 
         async def drain() -> None:

@@ -18,30 +18,29 @@ import anyio
 SERVER_CORE = 1
 
 
-async def main(base: str) -> None:
+async def main(base: str, page: str) -> None:
     async with aiohttp.ClientSession() as http:
 
-        async def feed() -> None:
-            async with http.get(
-                base + "api/stream", timeout=aiohttp.ClientTimeout(total=None)
-            ) as s:
-                async for _ in s.content.iter_any():
+        async def feed(query: str) -> None:
+            forever = aiohttp.ClientTimeout(total=None)
+            async with http.get(base + "api/stream" + query, timeout=forever) as stream:
+                async for _ in stream.content.iter_any():
                     pass
 
-        async def pages() -> None:
-            tick = 0
+        async def every(path: str, seconds: float) -> None:
             while True:
-                async with http.get(base + "api/overview") as answer:
+                async with http.get(base + path) as answer:
                     await answer.read()
-                if tick % 2 == 0:
-                    async with http.get(base + "api/jobs?sort=updated&order=desc") as answer:
-                        await answer.read()
-                tick += 1
-                await anyio.sleep(1.0)
+                await anyio.sleep(seconds)
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(feed)
-            tg.start_soon(pages)
+            if page == "overview":
+                tg.start_soon(feed, "?tail=20")
+                tg.start_soon(every, "api/overview", 1.0)
+            elif page == "feed":
+                tg.start_soon(feed, "")
+            else:
+                tg.start_soon(every, "api/jobs?sort=updated&order=desc", 2.0)
 
 
 if __name__ == "__main__":
