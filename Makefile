@@ -31,10 +31,11 @@ typecheck: $(STAMP)
 # order, and builds its module fixtures once (loadgroup would not group: xdist 3.8 renames
 # nodes through an attribute pytest 9 no longer reads). The long forms of the soak and crash
 # loops (marked ``slow``) are left to `make test-slow`; each has a short form `make test` runs.
-# ALONE: tests that drive a real terminal (tmux) against wall-clock deadlines and fail when
-# the other workers load the CPU; they run on their own, before the rest.
+# ALONE: tests that drive a real terminal (tmux) or a real browser (the dashboard's, a host's
+# change on the page within 1 s of its event) against wall-clock deadlines and fail when the
+# other workers load the CPU; they run on their own, before the rest.
 PYTEST_WORKERS ?= 4
-ALONE := tests/e2e/test_cli_terminal.py
+ALONE := tests/e2e/test_cli_terminal.py tests/e2e/test_dashboard_browser.py
 
 unit: $(STAMP) redis chromium
 	$(BIN)/pytest -q -m "not slow" $(ALONE)

@@ -163,6 +163,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("._commands", "run_simulate"),
     "worker": ("._cluster", "run_worker"),
     "submit": ("._cluster", "run_submit"),
+    "dashboard": ("._dashboard", "run_dashboard"),
 }
 
 

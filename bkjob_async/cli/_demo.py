@@ -8,6 +8,7 @@ summarizes, then retries the failed hosts of one failed job and watches that rou
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ from ._tally import JobRecord, Tally
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
 
     from ..testing import BkJobSimulator
     from ._tally import Summary
@@ -104,7 +105,10 @@ async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
                     + (f"; {confirm_job} will wait for a confirmation" if confirm_job else "")
                 )
                 tally = Tally(job_ids, expected_hosts=args.jobs * args.hosts)
-                async with Poller(client, policy=policy_for(args.host_duration)) as poller:
+                async with (
+                    Poller(client, policy=policy_for(args.host_duration)) as poller,
+                    _dashboard(ctx, args, poller, say),
+                ):
                     pollers.append(poller)
                     async with (
                         showing(
@@ -134,6 +138,21 @@ async def run_demo(ctx: Context, args: argparse.Namespace) -> int:
             show_summary(ctx, _summary(tally, title, started, partial, ctx), mode, failed=False)
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+@contextlib.asynccontextmanager
+async def _dashboard(
+    ctx: Context, args: argparse.Namespace, poller: Poller, say: Callable[[str], None]
+) -> AsyncIterator[None]:
+    """Serve the web dashboard of the demo's poller while it runs, and say where."""
+    if args.no_dashboard:
+        yield
+        return
+    from ._dashboard import serve_dashboard
+
+    async with serve_dashboard(ctx, poller, port=args.dashboard_port) as url:
+        say(f"dashboard: {url} (open it in a browser while the demo runs)")
+        yield
 
 
 async def _confirm(client: BkJobClient, tally: Tally, job_id: int, shown: Shown) -> None:

@@ -19,6 +19,7 @@ from ..models.enums import HostStatus, JobStatus
 from ._cluster import add_cluster_options
 from ._commands import JOB_OPERATIONS, STEP_OPERATIONS
 from ._connect import DEFAULT_TIMEOUT, ENV_VARS, LANGUAGES
+from ._dashboard import add_dashboard_command
 from ._runtime import EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -283,6 +284,14 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
     demo.add_argument(
+        "--dashboard-port",
+        type=_PORT,
+        default=0,
+        metavar="PORT",
+        help="serve the web dashboard on 127.0.0.1:PORT while the demo runs (0: any free port)",
+    )
+    demo.add_argument("--no-dashboard", action="store_true", help="do not serve the web dashboard")
+    demo.add_argument(
         "--workers",
         type=number(int, 2, 16),
         metavar="N",
@@ -364,6 +373,18 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     )
 
     _cluster_commands(commands, connection, polling, common)
+    add_dashboard_command(
+        commands,
+        [connection, polling],
+        common,
+        _examples(
+            "bkjob-async dashboard --simulate            # 1,000 simulated jobs, nothing to set up",
+            "bkjob-async dashboard 123 124 --url https://bkapi.example.com/api/bk-job/prod "
+            "--scope biz:2",
+            "BKJOB_DASHBOARD_TOKEN=$(openssl rand -hex 16) bkjob-async dashboard 123 "
+            "--allow-operations",
+        ),
+    )
 
     status = commands.add_parser(
         "status",

@@ -50,6 +50,7 @@ from ._codec import open_jobs
 from ._schedule import PollPolicy
 from ._statistics import PollerStatistics
 from ._summary import FailedHost, WatchSummary, failed_hosts
+from ._tap import JobSeen, StepSeen, Tap
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
 from .events import (
     PERSON_WAITING,
@@ -80,6 +81,7 @@ __all__ = [
     "FailedHost",
     "HostTransition",
     "JobFinished",
+    "JobSeen",
     "JobTransition",
     "MemoryStore",
     "PollPolicy",
@@ -88,9 +90,11 @@ __all__ = [
     "PollingResumed",
     "PollingStalled",
     "SqliteStore",
+    "StepSeen",
     "StepTransition",
     "Store",
     "StoreStatistics",
+    "Tap",
     "UnknownWatchError",
     "Watch",
     "WatchFailed",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ._decide import Deliver
     from ._jobs import Registry, Watched
     from ._journal import Journal
+    from ._tap import Tap
     from .events import WatchFailed
 
 __all__ = ["Delivery"]
@@ -32,7 +33,7 @@ logger = logging.getLogger("bkjob_async.polling")
 class Delivery:
     """Hand a job's events to its watches, once the journal has recorded them."""
 
-    __slots__ = ("events", "journal", "registry")
+    __slots__ = ("events", "journal", "registry", "taps")
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
@@ -40,6 +41,8 @@ class Delivery:
         self.registry: Registry | None = None
         #: Events observed, before each watch's filter (``statistics().events_observed``).
         self.events = 0
+        #: The open taps (``Poller.tap``): empty unless someone reads every event.
+        self.taps: tuple[Tap, ...] = ()
 
     def deliver(self, watched: Watched, what: Deliver) -> None:
         """Hand ``what.events`` to the job's watches; ``what.finished``: the job has ended so."""
@@ -47,6 +50,9 @@ class Delivery:
         job_id = watched.job.job_instance_id
         subscribers = tuple(watched.subscribers)  # (closed ones are skipped below)
         self.events += len(events)
+        if self.taps:
+            for tap in self.taps:
+                tap.offer(watched.job.scope, events, finished)
         ticket = 0
         if what.changed or finished is not None:
             ticket = self.journal.record(watched.job, events, finished, subscribers, what.data)
@@ -83,6 +89,9 @@ class Delivery:
     def give_up(self, watched: Watched, failed: WatchFailed) -> None:
         """End the job on every watch with ``failed``, and stop polling it."""
         job = watched.job
+        if self.taps:
+            for tap in self.taps:
+                tap.offer(job.scope, (), failed)
         self.journal.record(job, [], failed, tuple(watched.subscribers), None)
         for sub in watched.subscribers:
             sub.end_job(job.job_instance_id, failed)

@@ -201,6 +201,10 @@ class Registry:
     def __len__(self) -> int:
         return self.count
 
+    def remembered(self) -> list[tuple[Key, JobState]]:
+        """Return the remembered states of released jobs, oldest first (``Tap.jobs``)."""
+        return list(self._known.items())
+
     def with_id(self, job_id: int) -> Sequence[Watched]:
         """Return the records of the jobs of this id, in any scope."""
         same = self.by_id.get(job_id)

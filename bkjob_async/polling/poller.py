@@ -24,6 +24,7 @@ from ._named import NamedWatches
 from ._schedule import PollPolicy
 from ._statistics import PollerStatistics, RateMeter, collect
 from ._subscription import HandedOut, _Subscription
+from ._tap import Tap
 from ._watch import _FINAL_EVENTS, Completed, Snapshots, Watch, _ids, _kinds
 from .events import Event, JobFinished, WatchTimedOut
 from .stores import Store, StoredWatch
@@ -350,6 +351,16 @@ class Poller:
         """
         job_id = callback if isinstance(callback, int) else callback.job_instance_id
         self._driver.hint(job_id, self._driver.clock())
+
+    def tap(self, *, limit: int = 100_000) -> Tap:
+        """Return a tap of every event the polls observe, before any watch's filter.
+
+        For a reader of the whole poller (``bkjob_async.web``'s dashboard): ``with
+        poller.tap() as tap:`` attaches it, ``tap.jobs()`` reads every job as it is now and
+        ``tap.take()`` what came since. Closed, it costs the polls nothing; open, it keeps at
+        most ``limit`` events until they are taken (the oldest go first, ``tap.dropped``).
+        """
+        return Tap(self._delivery, self._driver.registry, limit)
 
     # --- statistics ---------------------------------------------------------------------------
 

@@ -154,9 +154,12 @@ def newest_first(script: SimScript) -> tuple[int, str]:
 def _version_list(world: World, call: Call, public: bool) -> object:
     """A script's versions, last modified first (``listPageScriptVersion``: ``start`` 0 and
     ``length`` 10 by default, no cap); content only with ``return_script_content``; a script
-    that is not the scope's lists nothing."""
+    that is not the scope's lists nothing. The gateway's GET requires ``script_id``
+    (``@RequestParam``): without it, 1240003."""
     params, scope = call.params, _scope(call, public)
     script_id = params.text("script_id")
+    if script_id is None and params.strict:
+        raise ApiFailure(codes.BAD_REQUEST)
     if not (script_id or "").strip():
         raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_id")
     script = world.catalog.scripts.get(str(script_id))

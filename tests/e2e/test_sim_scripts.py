@@ -319,3 +319,11 @@ async def test_only_an_online_or_offline_version_runs(sim, wire, flavor):
     assert (await wire.call(flavor, "fast_execute_script", by_script)).data["job_instance_id"]
     missing = {**base, "script_version_id": 99_999}
     assert code_of(await wire.call(flavor, "fast_execute_script", missing)) == 1243001
+
+
+@pytest.mark.parametrize(("flavor", "code"), [(GATEWAY, 1240003), (JOBV3, 1241005)])
+async def test_a_version_list_needs_its_script(sim, wire, flavor, code):
+    # the gateway's GET binds script_id as a required @RequestParam; the ESB's POST body
+    # reaches the resource's own check
+    reply = await wire.call(flavor, "get_script_version_list", {})
+    assert code_of(reply) == code

@@ -1,0 +1,49 @@
+"""One dashboard viewer, as a browser tab loads a page of it, until killed.
+
+``python benchmarks/_dashboard_viewer.py BASE_URL PAGE`` runs on the simulator's core (the
+measured poller's core is left to the poller). PAGE ``overview`` (the landing page): the
+stream of the latest transitions (``tail=20``) and ``api/overview`` every second. ``feed``:
+every transition as it comes (the live feed page). ``jobs``: a jobs page every two seconds,
+sorted by the latest change (its rows' names are asked of bk-job).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import aiohttp
+import anyio
+
+SERVER_CORE = 1
+
+
+async def main(base: str, page: str) -> None:
+    async with aiohttp.ClientSession() as http:
+
+        async def feed(query: str) -> None:
+            forever = aiohttp.ClientTimeout(total=None)
+            async with http.get(base + "api/stream" + query, timeout=forever) as stream:
+                async for _ in stream.content.iter_any():
+                    pass
+
+        async def every(path: str, seconds: float) -> None:
+            while True:
+                async with http.get(base + path) as answer:
+                    await answer.read()
+                await anyio.sleep(seconds)
+
+        async with anyio.create_task_group() as tg:
+            if page == "overview":
+                tg.start_soon(feed, "?tail=20")
+                tg.start_soon(every, "api/overview", 1.0)
+            elif page == "feed":
+                tg.start_soon(feed, "")
+            else:
+                tg.start_soon(every, "api/jobs?sort=updated&order=desc", 2.0)
+
+
+if __name__ == "__main__":
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {SERVER_CORE})
+    anyio.run(main, sys.argv[1], sys.argv[2])

@@ -1,0 +1,245 @@
+"""``bkjob-async dashboard``: a watch of its own, shown in the browser until Ctrl-C.
+
+Rule: the command imports ``bkjob_async.web`` (and the simulator) only when it runs; the
+parser part here imports nothing beyond argparse. It serves on 127.0.0.1 unless ``--bind``
+says otherwise, read-only unless ``--allow-operations`` with a token from
+``$BKJOB_DASHBOARD_TOKEN`` or ``--token-file`` (never from the command line, which others can
+read in the process list, and never printed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._numbers import ID, number
+from ._runtime import EXIT_OK, CliError, Context
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import AsyncIterator
+
+    from aiohttp import web
+
+    from ..polling import Poller
+
+__all__ = ["add_dashboard_command", "run_dashboard", "serve_dashboard"]
+
+TOKEN_ENV = "BKJOB_DASHBOARD_TOKEN"
+
+
+def add_dashboard_command(
+    commands: Any,
+    parents: list[argparse.ArgumentParser],
+    common: dict[str, Any],
+    examples: str,
+) -> None:
+    """Add ``dashboard`` to the command line's parser."""
+    dashboard = commands.add_parser(
+        "dashboard",
+        parents=parents,
+        help="watch jobs and show them live in the browser (a web dashboard)",
+        description=(
+            "Watch jobs (or, with --simulate, a simulated fleet) and serve a live web\n"
+            "dashboard of them until Ctrl-C: an overview, a jobs table, a page per job, a live\n"
+            "feed. It listens on 127.0.0.1 and is read-only unless told otherwise."
+        ),
+        epilog=examples,
+        **common,
+    )
+    dashboard.add_argument("job_ids", metavar="JOB_ID", type=ID, nargs="*")
+    dashboard.add_argument(
+        "--simulate",
+        action="store_true",
+        help="watch jobs on an embedded simulator (no server, no credentials)",
+    )
+    dashboard.add_argument(
+        "--jobs",
+        type=number(int, 1, 10_000),
+        default=1000,
+        help="with --simulate: jobs to run (1000)",
+    )
+    dashboard.add_argument(
+        "--hosts",
+        type=number(int, 1, 1_000),
+        default=20,
+        help="with --simulate: hosts per job (20)",
+    )
+    dashboard.add_argument(
+        "--bind", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)"
+    )
+    dashboard.add_argument(
+        "--port",
+        type=number(int, 0, 65535),
+        default=8765,
+        help="port to listen on (8765; 0: any free port)",
+    )
+    dashboard.add_argument(
+        "--allow-operations",
+        action="store_true",
+        help=f"let the page retry failed hosts and terminate jobs; needs a token (${TOKEN_ENV} "
+        "or --token-file) that each such request must carry",
+    )
+    dashboard.add_argument(
+        "--token-file", metavar="FILE", help="read the operations token from this file"
+    )
+
+
+def _token(ctx: Context, args: argparse.Namespace) -> str | None:
+    if not args.allow_operations:
+        if args.token_file is not None:
+            raise CliError("--token-file is for --allow-operations")
+        return None
+    if args.token_file is not None:
+        try:
+            token = pathlib.Path(args.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CliError(f"--token-file: cannot read it: {exc.strerror}") from None
+    else:
+        token = ctx.env.get(TOKEN_ENV, "").strip()
+    if len(token) < 16:
+        raise CliError(
+            f"--allow-operations needs a token of 16 characters or more, in ${TOKEN_ENV} or "
+            "--token-file (e.g. export BKJOB_DASHBOARD_TOKEN=$(openssl rand -hex 16))"
+        )
+    return token
+
+
+def _check(args: argparse.Namespace) -> None:
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"--port must be within 0..65535, got {args.port}")
+    if not 1 <= args.jobs <= 10_000:
+        raise CliError(f"--jobs must be within 1..10000, got {args.jobs}")
+    if not 1 <= args.hosts <= 1_000:
+        raise CliError(f"--hosts must be within 1..1000, got {args.hosts}")
+    if args.simulate == bool(args.job_ids):
+        raise CliError("give the JOB_IDs to watch, or --simulate (not both)")
+
+
+@contextlib.asynccontextmanager
+async def serve_dashboard(
+    ctx: Context,
+    poller: Poller,
+    *,
+    bind: str = "127.0.0.1",
+    port: int = 0,
+    allow_operations: bool = False,
+    token: str | None = None,
+) -> AsyncIterator[str]:
+    """Serve the dashboard of ``poller`` while the body runs; yield its URL."""
+    from aiohttp import web
+
+    from ..web import dashboard_app
+
+    app = dashboard_app(poller, allow_operations=allow_operations, token=token)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, bind, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise CliError(f"cannot listen on {bind}:{port}: {exc.strerror}") from None
+        host, bound = _address(runner)
+        yield f"http://{host}:{bound}/"
+    finally:
+        with anyio.CancelScope(shield=True):
+            await runner.cleanup()
+
+
+def _address(runner: web.AppRunner) -> tuple[str, int]:
+    address = runner.addresses[0]
+    host = str(address[0])
+    if ":" in host:
+        host = f"[{host}]"
+    return host, int(address[1])
+
+
+async def run_dashboard(ctx: Context, args: argparse.Namespace) -> int:
+    """Watch the jobs and serve their dashboard until Ctrl-C; exit 0."""
+    _check(args)
+    token = _token(ctx, args)
+    if args.simulate:
+        return await _simulated(ctx, args, token)
+    return await _real(ctx, args, token)
+
+
+async def _until_interrupted(ctx: Context, url: str, what: str) -> None:
+    ctx.err(f"dashboard of {what} at {url} (Ctrl-C to stop)")
+    await ctx.interrupt.wait()
+
+
+async def _simulated(ctx: Context, args: argparse.Namespace, token: str | None) -> int:
+    from ..client import BkJobClient
+    from ..config import Scope
+    from ..polling import Poller, PollPolicy
+    from ..testing import BkJobSimulator, StepPlan
+
+    scope = Scope.biz(2)
+    sim = BkJobSimulator(host_duration=(2.0, 40.0), host_start_delay=(0.0, 5.0), fail_rate=0.002)
+    async with sim:
+        names = ("deploy web", "rotate logs", "patch kernel", "restart cache")
+        ids = [
+            sim.create_job(
+                scope,
+                [StepPlan(hosts=args.hosts, name="prepare"), StepPlan(hosts=args.hosts)],
+                name=f"{names[n % len(names)]} #{n}",
+            )
+            for n in range(args.jobs)
+        ]
+        async with (
+            BkJobClient(sim.url, app_code="demo", app_secret="demo-only", username="admin") as c,
+            Poller(c, policy=PollPolicy(interval=0.5, max_interval=4.0)) as poller,
+            poller.watch_jobs(scope, ids) as watch,
+            serve_dashboard(
+                ctx,
+                poller,
+                bind=args.bind,
+                port=args.port,
+                allow_operations=args.allow_operations,
+                token=token,
+            ) as url,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(_drain, watch)
+            await _until_interrupted(ctx, url, f"{len(ids):,} simulated jobs")
+            tg.cancel_scope.cancel()
+    return EXIT_OK
+
+
+async def _real(ctx: Context, args: argparse.Namespace, token: str | None) -> int:
+    from ..polling import Poller
+    from ._commands import policy_from
+    from ._connect import credentials_from_env, open_client, target_from
+
+    target = target_from(args, ctx.env)
+    credentials = credentials_from_env(ctx.env)
+    policy = policy_from(args, args.max_in_flight)
+    ids = list(dict.fromkeys(args.job_ids))
+    async with (
+        open_client(target, credentials) as client,
+        Poller(client, policy=policy) as poller,
+        poller.watch_jobs(target.scope, ids) as watch,
+        serve_dashboard(
+            ctx,
+            poller,
+            bind=args.bind,
+            port=args.port,
+            allow_operations=args.allow_operations,
+            token=token,
+        ) as url,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(_drain, watch)
+        await _until_interrupted(ctx, url, f"{len(ids):,} jobs on {target.server}")
+        tg.cancel_scope.cancel()
+    return EXIT_OK
+
+
+async def _drain(watch: Any) -> None:
+    """Read the watch (the dashboard reads the poller; the watch only keeps jobs polled)."""
+    async for _ in watch:
+        pass

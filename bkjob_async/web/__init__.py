@@ -1,0 +1,141 @@
+"""A live web dashboard of a running ``Poller``: an ``aiohttp.web`` application, no other framework.
+
+``dashboard_app(poller)`` returns an ``aiohttp.web.Application``: serve it on its own, or mount
+it in your own aiohttp app under a prefix (``app.add_subapp("/jobs-dashboard/", ...)``) behind
+your own authentication. It shows an overview (jobs and hosts by status, transitions a second,
+the poll rate against its budget, the delay from a change to its event, errors and retries), a
+jobs table filtered, sorted and paged on the server, a page per job (steps, hosts by status,
+failed hosts with their exit codes and log tails) and a live feed of transitions over
+server-sent events that resumes from ``Last-Event-ID``.
+
+It costs the poller nothing while nobody looks: it reads the poller through ``Poller.tap``,
+opened by the first viewer and closed a little after the last one left. It is read-only unless
+made with ``allow_operations=True`` and a token (then a job can be terminated and its failed
+hosts retried). Every asset ships in the package; every page carries a strict
+Content-Security-Policy, and every string from bk-job is shown as text.
+
+Rule: this package imports aiohttp's server and the poller's public API; nothing below it
+imports this package (the CLI does, only for ``bkjob-async dashboard`` and the demo).
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .. import errors
+from ..models import JobOperation, JobStatus, StepOperation
+from ..polling import Poller
+from ._board import BOARD, Board
+from ._names import NAMER, Namer
+from ._safety import check_operation, check_token, secure_headers
+from ._stream import stream
+from ._views import Dashboard, _job_id, _scope, known
+
+if TYPE_CHECKING:
+    from ..config import Scope
+
+__all__ = ["dashboard_app"]
+
+STATIC = pathlib.Path(__file__).parent / "static"
+
+
+def dashboard_app(
+    source: Poller,
+    *,
+    allow_operations: bool = False,
+    token: str | None = None,
+    title: str = "bkjob-async dashboard",
+    grace: float = 10.0,
+) -> web.Application:
+    """Return the dashboard of a running ``source`` poller, as an ``aiohttp.web.Application``.
+
+    Serve it with ``aiohttp.web`` on the poller's event loop (``web.AppRunner``), or mount it:
+    ``app.add_subapp("/dashboard/", dashboard_app(poller))``. Its links are relative to where
+    it is mounted. ``grace``: seconds the dashboard keeps reading the poller after its last
+    viewer left (a reconnecting browser resumes its feed within it).
+
+    :param allow_operations: let the page terminate a job and retry its failed hosts; each
+        such request must carry ``token`` in its ``X-Dashboard-Token`` header.
+    :raises TypeError: ``source`` is not a ``Poller``.
+    :raises ValueError: operations without a token of 16 characters or more, or a token
+        without operations.
+    """
+    if not isinstance(source, Poller):
+        raise TypeError(f"source must be a Poller, not {type(source).__name__}")
+    check_token(allow_operations, token)
+    if grace < 0:
+        raise ValueError("grace cannot be negative")
+    board = Board(source, grace=grace)
+    app = web.Application()
+    app[BOARD] = board
+    app[NAMER] = namer = Namer(board)
+    views = Dashboard(board, namer, title=title, operations=allow_operations)
+    operate = _operations(board, token if allow_operations else None)
+    app.router.add_get("/", views.overview_page, name="overview")
+    app.router.add_get("/jobs", views.jobs_page, name="jobs")
+    app.router.add_get("/feed", views.feed_page, name="feed")
+    app.router.add_get("/job/{scope}/{job}", views.job_page, name="job")
+    app.router.add_get("/api/overview", views.overview)
+    app.router.add_get("/api/jobs", views.jobs)
+    app.router.add_get("/api/job/{scope}/{job}", views.job)
+    app.router.add_get("/api/job/{scope}/{job}/log", views.log)
+    app.router.add_post("/api/job/{scope}/{job}/{action}", operate)
+    app.router.add_get("/api/stream", stream)
+    app.router.add_static("/static", STATIC, name="static")
+    app.on_response_prepare.append(secure_headers)
+    app.on_shutdown.append(_stop)
+    app.on_cleanup.append(_close)
+    return app
+
+
+async def _stop(app: web.Application) -> None:
+    board = app[BOARD]
+    board.stopping = True
+    board.wake()
+
+
+async def _close(app: web.Application) -> None:
+    await app[NAMER].aclose()
+    await app[BOARD].aclose()
+
+
+def _operations(board: Board, token: str | None) -> Any:
+    """Return the handler of ``POST api/job/{scope}/{job}/{action}``."""
+
+    async def operate(request: web.Request) -> web.Response:
+        check_operation(request, token)
+        scope = _scope(request.match_info["scope"])
+        job_id = _job_id(request.match_info["job"])
+        await known(board, scope, job_id)
+        action = request.match_info["action"]
+        client = board.poller.client
+        try:
+            if action == "terminate":
+                await client.operate_job_instance(scope, job_id, JobOperation.TERMINATE)
+                return web.json_response({"done": "terminate", "job": job_id})
+            if action == "retry-failed":
+                steps = await _failed_steps(board, scope, job_id)
+                if not steps:
+                    return web.json_response({"error": "no failed step to retry"}, status=409)
+                for step in steps:
+                    await client.operate_step_instance(
+                        scope, job_id, step, StepOperation.RETRY_FAILED
+                    )
+                return web.json_response({"done": "retry-failed", "steps": steps})
+        except errors.OperationNotAllowedError as exc:
+            return web.json_response({"error": f"bk-job refused: {exc}"}, status=409)
+        except errors.BkJobError as exc:
+            return web.json_response(
+                {"error": f"bk-job did not answer: {type(exc).__name__}"}, status=502
+            )
+        raise web.HTTPNotFound(text="no such operation")
+
+    return operate
+
+
+async def _failed_steps(board: Board, scope: Scope, job_id: int) -> list[int]:
+    status = await board.poller.client.get_job_instance_status(scope, job_id)
+    return [s.step_instance_id for s in status.steps if s.status is JobStatus.FAIL]

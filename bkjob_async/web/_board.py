@@ -1,0 +1,371 @@
+"""What the dashboard shows of a poller: jobs, hosts, the feed; kept only while someone looks.
+
+Rule: the board reads the poller through its public tap (``Poller.tap``) and statistics, never
+its internals. With no viewer the tap is closed and the board holds nothing: a poll costs the
+poller one truth test more. The first viewer opens the tap and reads every job as it is now;
+the events that come after are folded in every ``tick`` seconds, in one place (``fold``). The
+last viewer gone, the board waits ``grace`` seconds (a reconnecting browser keeps its feed),
+then closes the tap and forgets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter, deque
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ..models import HostStatus, JobStatus
+from ..polling.events import (
+    HostTransition,
+    JobFinished,
+    JobTransition,
+    StepTransition,
+    WatchFailed,
+    WatchTimedOut,
+)
+from ._feed import Feed, host_state, host_text
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable, Sequence
+
+    from ..config import Scope
+    from ..models import HostKey
+    from ..polling import JobSeen, Poller, Tap
+    from ..polling.events import Event
+
+__all__ = ["BOARD", "BUCKETS", "Board", "JobRow", "bucket_of"]
+
+#: Job buckets, in display order.
+#: Hosts' change-to-event delays measured per fold, at most (a sample: see ``_fold``).
+SAMPLES = 20
+#: ``unfinished``: only the job's end is watched, and bk-job's job list says it has not come.
+BUCKETS = ("pending", "unfinished", "running", "waiting", "succeeded", "failed", "ended")
+
+
+def bucket_of(status: JobStatus | None, ended: str | None = None, listed: bool = False) -> str:
+    """Return the bucket a job's status falls in (``ended``: its watch ended otherwise)."""
+    if ended is not None:
+        return "ended"
+    if status is None and listed:
+        return "unfinished"
+    if status is None or status is JobStatus.BLANK:
+        return "pending"
+    if status is JobStatus.WAITING_USER:
+        return "waiting"
+    if status.is_finished:
+        return "succeeded" if status.is_success else "failed"
+    return "running"
+
+
+class JobRow:
+    """One job on the board: its status and its hosts' statuses, as far as the board knows."""
+
+    __slots__ = (
+        "bucket",
+        "ended",
+        "failed",
+        "finished",
+        "hosts",
+        "job_id",
+        "listed",
+        "scope",
+        "status",
+        "updated",
+    )
+
+    def __init__(self, scope: Scope, job_id: int) -> None:
+        self.scope, self.job_id = scope, job_id
+        self.status: JobStatus | None = None
+        #: ``(step id, host key) -> status`` of the step rounds seen.
+        self.hosts: dict[tuple[int, HostKey], HostStatus] = {}
+        self.finished = self.failed = 0
+        #: How its watch ended when not by a status (``watch failed``, ``timed out``).
+        self.ended: str | None = None
+        self.bucket = "pending"
+        self.updated = 0.0
+        #: The job list follows it (only its end is watched): not ended, status not kept.
+        self.listed = False
+
+    def set_host(self, step: int, host: HostKey, status: HostStatus, counts: Counter[int]) -> None:
+        """Record a host's status, keeping the job's and the board's counts."""
+        old = self.hosts.get((step, host))
+        if old is not None:
+            counts[old] -= 1
+            self.finished -= old.is_finished
+            self.failed -= old.is_finished and not old.is_success
+        self.hosts[(step, host)] = status
+        counts[status] += 1
+        self.finished += status.is_finished
+        self.failed += status.is_finished and not status.is_success
+
+
+class Board:
+    """The dashboard's picture of one poller, kept while anyone looks.
+
+    :param tick: seconds between two folds of what the tap took (the feed's delay, at most).
+    :param grace: seconds the board stays open after its last viewer left.
+    """
+
+    def __init__(
+        self, poller: Poller, *, tick: float = 0.1, grace: float = 10.0, feed: int = 20_000
+    ) -> None:
+        self.poller, self.tick, self.grace = poller, tick, grace
+        self.feed = Feed(feed)
+        self.jobs: dict[tuple[str, int, int], JobRow] = {}
+        self.names: dict[tuple[str, int, int], str] = {}
+        self.host_counts: Counter[int] = Counter()
+        self.buckets: Counter[str] = Counter()
+        #: Seconds from a host's end (bk-job's clock) to the event that told it, the latest.
+        self.delays: deque[float] = deque(maxlen=4096)
+        #: ``(monotonic time, events)`` of the folds of the last seconds.
+        self._folds: deque[tuple[float, int]] = deque()
+        self._tap: Tap | None = None
+        self._dropped = 0
+        self._samples = SAMPLES
+        self._viewers = 0
+        self._last_seen = 0.0
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        #: Times the board was opened (a viewer came after none) and resynced (the tap lost
+        #: events): what a test and the overview read.
+        self.opened = self.resyncs = 0
+        #: The app is shutting down: streams end.
+        self.stopping = False
+
+    # --- viewers ------------------------------------------------------------------------------
+
+    @property
+    def open(self) -> bool:
+        """Tell whether the tap is open (someone looks, or looked within ``grace``)."""
+        return self._tap is not None
+
+    def touch(self) -> None:
+        """A viewer asked for something: open the board if it was closed, keep it open."""
+        self._last_seen = time.monotonic()
+        if self._tap is None and not self.stopping:
+            self._start()
+
+    @contextlib.asynccontextmanager
+    async def viewing(self) -> AsyncIterator[None]:
+        """Hold the board open while a stream is connected."""
+        self._viewers += 1
+        self.touch()
+        try:
+            yield
+        finally:
+            self._viewers -= 1
+            self._last_seen = time.monotonic()
+
+    def _start(self) -> None:
+        tap = self.poller.tap()
+        tap.__enter__()
+        self._tap, self._dropped = tap, 0
+        self.opened += 1
+        self._load(tap.jobs())
+        self._task = asyncio.get_running_loop().create_task(self._run(tap))
+
+    def _load(self, jobs: Iterable[JobSeen]) -> None:
+        """Start over from the jobs as they are now."""
+        self.jobs.clear()
+        self.host_counts.clear()
+        self.buckets.clear()
+        self.feed.restart()
+        now = time.monotonic()
+        for seen in jobs:
+            row = self._row(seen.scope, seen.job_instance_id)
+            row.status, row.listed = seen.status, seen.listed
+            for step in seen.steps:
+                for host, status in step.hosts.items():
+                    row.set_host(step.step_instance_id, host, status, self.host_counts)
+            self._rebucket(row, now)
+
+    async def _run(self, tap: Tap) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.tick)
+                self.fold(tap)
+                if self._viewers == 0 and time.monotonic() - self._last_seen > self.grace:
+                    break
+        finally:
+            self.close()
+
+    async def aclose(self) -> None:
+        """Close the tap and stop folding (the app's cleanup); end the streams."""
+        self.stopping = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.close()
+
+    def close(self) -> None:
+        """Close the tap and forget everything (nobody looks)."""
+        tap, self._tap = self._tap, None
+        if tap is not None:
+            tap.close()
+        self.jobs.clear()
+        self.host_counts.clear()
+        self.buckets.clear()
+        self.delays.clear()
+        self._folds.clear()
+        self.feed.restart()
+        self.wake()
+
+    # --- folding ------------------------------------------------------------------------------
+
+    def fold(self, tap: Tap) -> None:
+        """Fold in what the tap took since the last fold; start over if it lost events."""
+        if tap.dropped != self._dropped:
+            self._dropped = tap.dropped
+            tap.take()
+            self.resyncs += 1
+            self._load(tap.jobs())
+            self.wake()
+            return
+        batches = tap.take()
+        self._samples = SAMPLES
+        if not batches:
+            return
+        now = time.monotonic()
+        count = 0
+        for scope, events, last in batches:
+            if not events and last is None:
+                continue
+            row = self._row(scope, (last or events[0]).job_instance_id)
+            for event in events:
+                self._fold(row, scope, event)
+            if last is not None:
+                self._fold(row, scope, last)
+            count += len(events) + (last is not None)
+            self._rebucket(row, now)
+        self._folds.append((now, count))
+        self.wake()
+
+    def _fold(self, row: JobRow, scope: Scope, event: Event) -> None:
+        if isinstance(event, HostTransition):
+            current = event.current
+            row.set_host(event.step_instance_id, event.host_key, current, self.host_counts)
+            # The delay needs the host's end_time, which structures the event's host row:
+            # measured on a sample (``SAMPLES`` a fold), not on every host that ends.
+            if self._samples and event.previous is not None and current.is_finished:
+                self._samples -= 1
+                end = event.result.end_time
+                if end is not None:
+                    self.delays.append((event.observed_at - end).total_seconds())
+        elif isinstance(event, (JobTransition, StepTransition)):
+            if isinstance(event, JobTransition):
+                row.status = event.current
+        elif isinstance(event, JobFinished):
+            row.status = event.status
+            name = event.snapshot.job.name
+            if name is not None:
+                self.names[(scope.type.value, scope.id, row.job_id)] = name
+        elif isinstance(event, WatchFailed):
+            row.ended = f"watch failed: {type(event.error).__name__}"
+        elif isinstance(event, WatchTimedOut):
+            row.ended = "timed out"
+        else:
+            return
+        self.feed.add(scope, event)
+
+    def _row(self, scope: Scope, job_id: int) -> JobRow:
+        k = (scope.type.value, scope.id, job_id)
+        row = self.jobs.get(k)
+        if row is None:
+            row = self.jobs[k] = JobRow(scope, job_id)
+            self.buckets["pending"] += 1
+        return row
+
+    def _rebucket(self, row: JobRow, now: float) -> None:
+        bucket = bucket_of(row.status, row.ended, row.listed)
+        if bucket != row.bucket:
+            self.buckets[row.bucket] -= 1
+            self.buckets[bucket] += 1
+            row.bucket = bucket
+        row.updated = now
+
+    def wake(self) -> None:
+        """Wake every stream waiting for a change."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def changed(self, timeout: float) -> None:
+        """Wait until the next fold that changed something, or ``timeout`` seconds."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def transitions_per_second(self, window: float = 5.0) -> float:
+        """Return the events folded per second over the last ``window`` seconds."""
+        now = time.monotonic()
+        folds = self._folds
+        while folds and folds[0][0] < now - window:
+            folds.popleft()
+        return sum(count for _, count in folds) / window
+
+    def name(self, row: JobRow) -> str | None:
+        """Return the job's name if the board has learnt it."""
+        return self.names.get((row.scope.type.value, row.scope.id, row.job_id))
+
+    def row(self, scope: Scope, job_id: int) -> JobRow | None:
+        """Return the board's row of a job, if it has one."""
+        return self.jobs.get((scope.type.value, scope.id, job_id))
+
+    def query(
+        self,
+        *,
+        text: str = "",
+        bucket: str = "",
+        sort: str = "id",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[int, list[JobRow]]:
+        """Return how many jobs match, and the page of them asked for."""
+        rows: Sequence[JobRow] = list(self.jobs.values())
+        if bucket:
+            rows = [r for r in rows if r.bucket == bucket]
+        if text:
+            needle = text.casefold()
+            rows = [
+                r
+                for r in rows
+                if needle in str(r.job_id) or needle in (self.name(r) or "").casefold()
+            ]
+        keys: dict[str, Any] = {
+            "id": lambda r: (r.job_id, r.scope.id),
+            "status": lambda r: (BUCKETS.index(r.bucket), r.job_id),
+            "failed": lambda r: (r.failed, r.job_id),
+            "hosts": lambda r: (len(r.hosts), r.job_id),
+            "updated": lambda r: (r.updated, r.job_id),
+            "name": lambda r: (self.name(r) or "", r.job_id),
+        }
+        ordered = sorted(rows, key=keys.get(sort, keys["id"]), reverse=descending)
+        return len(ordered), ordered[offset : offset + limit]
+
+    def percentiles(self) -> dict[str, float | None]:
+        """Return p50 and p99 of the change-to-event delays seen lately (seconds)."""
+        values = sorted(self.delays)
+        if not values:
+            return {"p50": None, "p99": None}
+
+        def at(q: float) -> float:
+            return values[min(len(values) - 1, int(q * len(values)))]
+
+        return {"p50": at(0.50), "p99": at(0.99)}
+
+    def hosts_of(self, row: JobRow) -> list[dict[str, Any]]:
+        """Return the job's hosts as the board knows them: step, host and status."""
+        return [
+            {"step": step, "host": host_text(host), "state": host_state(status)}
+            for (step, host), status in row.hosts.items()
+        ]
+
+
+BOARD = web.AppKey("bkjob_board", Board)

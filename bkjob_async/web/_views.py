@@ -1,0 +1,309 @@
+"""The dashboard's pages and its JSON: what each URL answers; no state of its own.
+
+Rule: a page is one HTML shell (the same for every page, escaped, no inline script or style)
+and the script fills it from the JSON below with ``textContent`` only: a name from bk-job is
+never markup. Everything a handler reads comes from the ``Board`` (kept while someone looks),
+the poller's ``statistics()``, or one request to bk-job the viewer asked for (a job's page,
+a host's log): never a list of every job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .. import errors
+from ..config import Scope
+from ..models import Host, JobStatus
+from ._board import BUCKETS
+from ._feed import host_state, host_text, scope_text
+
+if TYPE_CHECKING:
+    from ..models import JobInstanceStatus, StepInstance
+    from ._board import Board, JobRow
+    from ._names import Namer
+
+__all__ = ["PAGES", "Dashboard"]
+
+#: The pages: route name -> (path, title).
+PAGES = {
+    "overview": ("/", "Overview"),
+    "jobs": ("/jobs", "Jobs"),
+    "feed": ("/feed", "Live feed"),
+}
+#: Rows a jobs page may ask for at once.
+MAX_PAGE = 200
+#: Characters of a host's log the page gets (its end).
+LOG_TAIL = 16_000
+#: Folds to wait for a job that is not on the board yet (a watch took it a moment ago).
+_JOIN_WAIT = 20
+
+
+def _scope(text: str) -> Scope:
+    try:
+        return Scope.parse(text)
+    except ValueError:
+        raise web.HTTPNotFound(text="no such scope") from None
+
+
+def _job_id(text: str) -> int:
+    if not text.isdigit() or len(text) > 19:
+        raise web.HTTPNotFound(text="no such job")
+    return int(text)
+
+
+def _int(query: Any, name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name} must be a whole number") from None
+    return min(max(value, low), high)
+
+
+def host_from_text(text: str) -> Host:
+    """Return the host a page names (``host_text``): a ``bk_host_id`` or ``cloud/ip/ipv6``."""
+    if text.isdigit():
+        return Host(bk_host_id=int(text))
+    parts = text.split("/")
+    if len(parts) != 3 or not (parts[0] == "" or parts[0].isdigit()):
+        raise web.HTTPBadRequest(text="host must be a bk_host_id or cloud/ip/ipv6")
+    cloud, ip, ipv6 = parts
+    return Host(ip=ip or None, bk_cloud_id=int(cloud) if cloud else None, ipv6=ipv6 or None)
+
+
+def _status_name(status: JobStatus | None) -> str:
+    return "-" if status is None else status.name
+
+
+class Dashboard:
+    """The handlers of one dashboard over one board."""
+
+    def __init__(self, board: Board, namer: Namer, *, title: str, operations: bool) -> None:
+        self.board, self.namer, self.title, self.operations = board, namer, title, operations
+
+    # --- the HTML shell -----------------------------------------------------------------------
+
+    def shell(self, request: web.Request, page: str, **data: str) -> web.Response:
+        """Return the page's HTML shell: navigation, an empty main, the script."""
+        root = str(request.app.router["overview"].url_for())
+        e = html.escape
+        nav = "".join(
+            f'<a href="{e(root.rstrip("/") + path)}"'
+            f"{' aria-current=page' if name == page else ''}>{e(label)}</a>"
+            for name, (path, label) in PAGES.items()
+        )
+        attrs = "".join(f' data-{e(k)}="{e(v)}"' for k, v in data.items())
+        ops = "on" if self.operations else "off"
+        body = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(self.title)}</title>
+<link rel="stylesheet" href="{e(root)}static/dashboard.css">
+<link rel="icon" href="data:,">
+</head><body data-page="{e(page)}" data-root="{e(root)}" data-operations="{ops}"{attrs}>
+<header><strong>{e(self.title)}</strong><nav>{nav}</nav><span id="live" class="live">connecting</span></header>
+<main id="main"></main>
+<script src="{e(root)}static/dashboard.js" defer></script>
+</body></html>
+"""
+        return web.Response(text=body, content_type="text/html", charset="utf-8")
+
+    async def overview_page(self, request: web.Request) -> web.Response:
+        return self.shell(request, "overview")
+
+    async def jobs_page(self, request: web.Request) -> web.Response:
+        return self.shell(request, "jobs")
+
+    async def feed_page(self, request: web.Request) -> web.Response:
+        return self.shell(request, "feed")
+
+    async def job_page(self, request: web.Request) -> web.Response:
+        scope = _scope(request.match_info["scope"])
+        job_id = _job_id(request.match_info["job"])
+        return self.shell(request, "job", scope=scope_text(scope), job=str(job_id))
+
+    # --- JSON ---------------------------------------------------------------------------------
+
+    def _feed_mark(self) -> dict[str, Any]:
+        feed = self.board.feed
+        return {"after": feed.last_id(), "generation": feed.generation}
+
+    async def overview(self, request: web.Request) -> web.Response:
+        board = self.board
+        board.touch()
+        stats = board.poller.statistics()
+        policy = board.poller.policy
+        body = {
+            "jobs": {b: board.buckets.get(b, 0) for b in BUCKETS},
+            "jobs_total": len(board.jobs),
+            "hosts": {
+                s.name: n for s, n in sorted(board.host_counts.items()) if n and hasattr(s, "name")
+            },
+            "transitions_per_second": round(board.transitions_per_second(), 2),
+            "poll_rate": round(stats.current_rate, 2),
+            "rate_limit": stats.rate_limit,
+            "in_flight": stats.in_flight,
+            "max_in_flight": policy.max_in_flight,
+            "delay": board.percentiles(),
+            "requests": stats.requests,
+            "unchanged_polls": stats.unchanged_polls,
+            "retries": stats.retries,
+            "errors": stats.errors,
+            "stalled": stats.stalled,
+            "watches": stats.watches,
+            "instances_watched": stats.instances_watched,
+            "events_observed": stats.events_observed,
+            "resyncs": board.resyncs,
+            **self._feed_mark(),
+        }
+        return web.json_response(body)
+
+    def _row(self, row: JobRow) -> dict[str, Any]:
+        return {
+            "scope": scope_text(row.scope),
+            "job": row.job_id,
+            "name": self.board.name(row),
+            "status": "not ended (job list)"
+            if row.status is None and row.listed
+            else _status_name(row.status),
+            "bucket": row.bucket,
+            "ended": row.ended,
+            "hosts": len(row.hosts),
+            "finished": row.finished,
+            "failed": row.failed,
+        }
+
+    async def jobs(self, request: web.Request) -> web.Response:
+        board, query = self.board, request.query
+        board.touch()
+        bucket = query.get("status", "")
+        if bucket and bucket not in BUCKETS:
+            raise web.HTTPBadRequest(text=f"status must be one of {', '.join(BUCKETS)}")
+        limit = _int(query, "limit", 50, 1, MAX_PAGE)
+        offset = _int(query, "offset", 0, 0, 10**9)
+        total, rows = board.query(
+            text=query.get("q", "")[:200],
+            bucket=bucket,
+            sort=query.get("sort", "id"),
+            descending=query.get("order", "asc") == "desc",
+            offset=offset,
+            limit=limit,
+        )
+        self.namer.want([r for r in rows if board.name(r) is None])
+        body = {
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "rows": [self._row(r) for r in rows],
+            "buckets": list(BUCKETS),
+        }
+        return web.json_response(body)
+
+    async def job(self, request: web.Request) -> web.Response:
+        board = self.board
+        scope = _scope(request.match_info["scope"])
+        job_id = _job_id(request.match_info["job"])
+        row = await known(board, scope, job_id)
+        mark = self._feed_mark()  # before the request: an event meanwhile comes on the stream
+        try:
+            status = await board.poller.client.get_job_instance_status(
+                scope, job_id, with_hosts=True
+            )
+        except errors.NotFoundError:
+            raise web.HTTPNotFound(text="bk-job has no such job") from None
+        except errors.BkJobError as exc:
+            return web.json_response(
+                {"error": f"bk-job did not answer: {type(exc).__name__}", **mark}, status=502
+            )
+        if status.job.name is not None:
+            board.names[(scope.type.value, scope.id, job_id)] = status.job.name
+        return web.json_response(
+            {
+                "scope": scope_text(scope),
+                "job": job_id,
+                "bucket": row.bucket,
+                "operations": self.operations,
+                **_job_json(status),
+                **mark,
+            }
+        )
+
+    async def log(self, request: web.Request) -> web.Response:
+        board = self.board
+        scope = _scope(request.match_info["scope"])
+        job_id = _job_id(request.match_info["job"])
+        await known(board, scope, job_id)
+        step = _int(request.query, "step", 0, 0, 2**63 - 1)
+        host = host_from_text(request.query.get("host", ""))
+        ref: int | Host = host.bk_host_id if host.bk_host_id is not None else host
+        try:
+            log = await board.poller.client.get_job_instance_ip_log(scope, job_id, step, ref)
+        except errors.UnsupportedOperationError:
+            return web.json_response({"error": "this API generation has no log API"}, status=501)
+        except errors.BkJobError as exc:
+            return web.json_response(
+                {"error": f"bk-job did not answer: {type(exc).__name__}"}, status=502
+            )
+        text = log.log_content or ""
+        if log.file_logs:
+            text += "\n".join(str(f) for f in log.file_logs)
+        return web.json_response(
+            {"tail": text[-LOG_TAIL:], "cut": len(text) > LOG_TAIL, "host": str(log.host)}
+        )
+
+
+async def known(board: Board, scope: Scope, job_id: int) -> JobRow:
+    """Return the board's row of a job, or answer 404: the dashboard shows (and asks bk-job
+    about) only the jobs its poller watches or remembers, never any job of the scope.
+
+    A job a watch took a moment ago may not be on the board yet: it is waited for a little.
+    """
+    board.touch()
+    for _ in range(_JOIN_WAIT):
+        row = board.row(scope, job_id)
+        if row is not None:
+            return row
+        await asyncio.sleep(board.tick)
+        board.touch()
+    raise web.HTTPNotFound(text="this dashboard's poller does not watch that job")
+
+
+def _host_json(step: StepInstance) -> list[dict[str, Any]]:
+    return [
+        {
+            "host": host_text(r.host.key),
+            "label": str(r.host),
+            "status": int(r.status),
+            "status_name": getattr(r.status, "name", str(int(r.status))),
+            "state": host_state(r.status),
+            "exit_code": r.exit_code,
+            "error_code": r.error_code,
+            "failed": r.status.is_finished and not r.status.is_success,
+        }
+        for r in step.hosts or ()
+    ]
+
+
+def _job_json(status: JobInstanceStatus) -> dict[str, Any]:
+    job = status.job
+    return {
+        "name": job.name,
+        "status": job.status.name,
+        "finished": status.finished,
+        "steps": [
+            {
+                "step": s.step_instance_id,
+                "name": s.name,
+                "status": s.status.name,
+                "execute_count": s.execute_count,
+                "hosts": _host_json(s),
+            }
+            for s in status.steps
+        ],
+    }

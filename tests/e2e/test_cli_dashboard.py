@@ -1,0 +1,72 @@
+"""``bkjob-async dashboard``: its refusals, and a watch of real jobs served until Ctrl-C.
+
+The shell blocks of ``docs/howto/dashboard.md`` that serve until Ctrl-C run here: a watch of
+job ids with ``--allow-operations`` and the token from ``$BKJOB_DASHBOARD_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import aiohttp
+import anyio
+import pytest
+
+from bkjob_async.cli import amain
+from bkjob_async.config import Scope
+from bkjob_async.testing import BkJobSimulator, StepPlan
+
+from ..cli_run import APP_SECRET, make_env, run
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["dashboard"], "give the JOB_IDs to watch, or --simulate"),
+        (["dashboard", "1", "--simulate"], "give the JOB_IDs to watch, or --simulate"),
+        (["dashboard", "--simulate", "--allow-operations"], "token of 16 characters"),
+        (["dashboard", "--simulate", "--token-file", "x"], "--token-file is for"),
+    ],
+)
+async def test_refusals_before_anything_is_served(argv: list[str], message: str) -> None:
+    result = await run(argv)
+    assert result.status == 2
+    assert message in result.err
+
+
+@pytest.mark.sim(host_duration=(20.0, 20.0))
+async def test_it_serves_a_watch_of_real_jobs_until_interrupted(sim: BkJobSimulator) -> None:
+    ids = [sim.create_job(Scope.biz(2), [StepPlan(hosts=3)], name=f"job {n}") for n in range(4)]
+    token = "t" * 20
+    env = make_env(sim.url, BKJOB_DASHBOARD_TOKEN=token)
+    out, err = io.StringIO(), io.StringIO()
+    interrupt = anyio.Event()
+    argv = ["dashboard", *map(str, ids), "--port", "0", "--allow-operations"]
+    status: list[int] = []
+    async with anyio.create_task_group() as tg:
+
+        async def main() -> None:
+            status.append(await amain(argv, stdout=out, stderr=err, env=env, interrupt=interrupt))
+
+        tg.start_soon(main)
+        with anyio.fail_after(20):
+            while "http://" not in err.getvalue():
+                await anyio.sleep(0.05)
+        url = re.search(r"http://127\.0\.0\.1:\d+/", err.getvalue())
+        assert url, err.getvalue()
+        async with aiohttp.ClientSession() as http:
+            with anyio.fail_after(20):
+                while True:
+                    async with http.get(url[0] + "api/overview") as answer:
+                        body = await answer.json()
+                    if body["jobs"]["running"] == 4:
+                        break
+                    await anyio.sleep(0.1)
+            async with http.get(url[0] + f"job/biz:2/{ids[0]}") as answer:
+                page = await answer.text()
+            assert 'data-operations="on"' in page
+        interrupt.set()
+    assert status == [0]
+    for secret in (APP_SECRET, token):
+        assert secret not in out.getvalue() + err.getvalue() + page
