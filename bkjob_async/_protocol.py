@@ -1089,6 +1089,10 @@ class Protocol:
         """
         try:
             envelope = _json.loads(response.body)
+        except _json.TooDeep:
+            if response.status < 400:
+                raise _too_deep(request, response) from None
+            envelope = None
         except (ValueError, RecursionError):
             envelope = None
         if not isinstance(envelope, dict) or not ("result" in envelope or "code" in envelope):
@@ -1168,6 +1172,14 @@ class Protocol:
                 raise
             # The cause's message quotes the secret the server echoed: drop the chain.
             raise errors.ResponseFormatError(message) from None
+
+
+def _too_deep(request: Request, response: Response) -> errors.ResponseFormatError:
+    """The error of an answer nested past ``_json.MAX_DEPTH``: refused before anything reads it."""
+    return errors.ResponseFormatError(
+        f"{request.api}: HTTP {response.status} response nests arrays or objects deeper than "
+        f"{_json.MAX_DEPTH} levels ({len(response.body):,} bytes); refused unread"
+    )
 
 
 # --- helpers that spell request values -----------------------------------------------------

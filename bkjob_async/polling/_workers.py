@@ -2,7 +2,7 @@
 
 A worker takes a due job itself (``Due.take``) and parks when none is due, for the scheduler
 to wake. It polls through the reader and hands what came back to the driver (``apply``,
-``failed``). Changed answers are held back and folded several at a time (``_BATCH``): when
+``failed``; ``broke`` for an exception nothing expects, which fails that job alone). Changed answers are held back and folded several at a time (``_BATCH``): when
 ``_BATCH`` are held, when a worker finds nothing due, before a failed poll is counted, and at
 once during an outage (so the failure policy sees answers and failures in the order they
 came). An answer thus waits only while its worker has another poll to send: at most one
@@ -96,6 +96,8 @@ class Workers:
                 driver.failed(watched, exc, sent_at, permit)
                 if rounds is not None:
                     rounds.note(failed=True)
+            except Exception as exc:  # nothing expects it: this job fails, not the poller
+                driver.broke(watched, exc)
             else:
                 if rounds is not None:
                     rounds.note(changed=result is not None)
@@ -127,6 +129,9 @@ class Workers:
                     answer = finish(watched, unread)
                 except errors.BkJobError as exc:
                     driver.failed(watched, exc, sent_at, permit)
+                    continue
+                except Exception as exc:  # nothing expects it: this job fails, not the poller
+                    driver.broke(watched, exc)
                     continue
                 driver.apply(watched, answer)
             finally:

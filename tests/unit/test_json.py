@@ -276,6 +276,7 @@ SUITES = [
     "tests/unit/test_protocol.py",
     "tests/unit/test_protocol_logs.py",
     "tests/functional/test_malformed.py",
+    "tests/functional/test_hostile_answers.py",
     "tests/durable/test_sqlite.py",
 ]
 
