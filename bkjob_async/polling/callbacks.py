@@ -28,7 +28,6 @@ than POST 405; a sink that raises makes the answer 500 (bk-job then posts once m
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -37,6 +36,7 @@ import anyio.abc
 import attrs
 from aiohttp import web
 
+from .. import _json
 from .._checks import is_int
 from .._secrets import Redactor
 from ..errors import BkJobError
@@ -84,7 +84,9 @@ class Callback:
         steps); the key the documentation names, ``step_instance_list``, is read as well.
         """
         try:
-            data = json.loads(body)
+            data = _json.loads(body)
+        except _json.TooDeep as exc:
+            raise ValueError(str(exc)) from None
         except (ValueError, RecursionError):
             raise ValueError("the body is not JSON") from None
         if not isinstance(data, dict):
