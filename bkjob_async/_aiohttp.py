@@ -17,6 +17,7 @@ import weakref
 from typing import TYPE_CHECKING
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import errors
@@ -24,7 +25,7 @@ from ._protocol import Query, Request, Response
 from ._transport import log_sent, logger, masked_error
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from .config import Timeouts
 
@@ -143,7 +144,7 @@ class AiohttpTransport:
             mapped = _mapped(request, exc)
             if debug:
                 log_sent(request, type(mapped).__name__, started)
-            mapped.__cause__ = exc
+            mapped.__cause__ = _bare(exc)
             error = masked_error(mapped, self.redact)
             if error is None:
                 raise mapped from exc
@@ -227,6 +228,34 @@ def _too_large(request: Request, limit: int) -> errors.ResponseFormatError:
         f"{request.api}: the response body is larger than max_body_size ({limit:,} bytes); "
         "refused without reading it"
     )
+
+
+def _bare(exc: BaseException) -> BaseException:
+    """Return aiohttp's ``exc`` fit to keep as a cause: no credential header, no frames.
+
+    Its ``request_info`` (and the same in its ``args``) would hold the request's headers, the
+    ``X-Bkapi-Authorization`` one in clear, and its traceback's frames the headers as locals.
+    """
+    info = getattr(exc, "request_info", None)
+    if isinstance(info, aiohttp.RequestInfo):
+        masked = aiohttp.RequestInfo(
+            info.url, info.method, _masked_headers(info.headers), info.real_url
+        )
+        exc.args = tuple(masked if arg is info else arg for arg in exc.args)
+        exc.request_info = masked  # type: ignore[attr-defined]
+    return exc.with_traceback(None)
+
+
+def _masked_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
+    return CIMultiDictProxy(
+        CIMultiDict(
+            (k, "***" if k.lower() in _CREDENTIAL_HEADERS else v) for k, v in headers.items()
+        )
+    )
+
+
+#: Request headers that carry credentials (never kept on an error).
+_CREDENTIAL_HEADERS = frozenset({"x-bkapi-authorization", "authorization", "cookie"})
 
 
 def _mapped(request: Request, exc: BaseException) -> errors.TransportError:

@@ -30,6 +30,7 @@ from ._params import (
     check_count,
     check_length,
     check_operation,
+    check_script,
     check_targets,
     check_text,
     check_timeout,
@@ -475,10 +476,10 @@ class Protocol:
             "Accept": "application/json",
         }
         if tenant_id is not None:
-            headers["X-Bk-Tenant-Id"] = check_text(tenant_id, "tenant_id")
+            headers["X-Bk-Tenant-Id"] = _header_text(tenant_id, "tenant_id")
         if language is not None:
             # bk-job localises messages by this header: "en", "zh-cn" (its default) or "all".
-            headers["Blueking-Language"] = check_text(language, "language")
+            headers["Blueking-Language"] = _header_text(language, "language")
         self._headers = headers
         self._post_headers = {**headers, "Content-Type": "application/json"}
         self._urls: dict[str, str] = {}
@@ -660,7 +661,7 @@ class Protocol:
         language = ScriptLanguage(script_language)
         common = {
             "task_name": task_name,
-            "script_content": None if script_content is None else b64(script_content),
+            "script_content": None if script_content is None else b64(check_script(script_content)),
             "script_param": None
             if script_param is None
             else b64(check_text(script_param, "script_param")),
@@ -671,33 +672,39 @@ class Protocol:
             v2_only_scalars(
                 script_id=script_id, rolling_config=rolling_config, start_task=not start_task
             )
-            return self.request(
+            return _sensitive(
+                script_param if is_param_sensitive else None,
+                self.request(
+                    "fast_execute_script",
+                    self._scoped(
+                        scope,
+                        **common,
+                        **v2_targets(check_targets(targets)),
+                        script_id=script_version_id,
+                        script_type=int(language),
+                        script_timeout=timeout,
+                        account=v2_account(account),
+                        bk_callback_url=callback_url,
+                    ),
+                ),
+            )
+        return _sensitive(
+            script_param if is_param_sensitive else None,
+            self.request(
                 "fast_execute_script",
                 self._scoped(
                     scope,
                     **common,
-                    **v2_targets(check_targets(targets)),
-                    script_id=script_version_id,
-                    script_type=int(language),
-                    script_timeout=timeout,
-                    account=v2_account(account),
-                    bk_callback_url=callback_url,
+                    **v3_account(account),
+                    script_id=script_id,
+                    script_version_id=script_version_id,
+                    script_language=int(language),
+                    timeout=timeout,
+                    target_server=v3_server(check_targets(targets)),
+                    callback_url=callback_url,
+                    rolling_config=rolling(rolling_config),
+                    start_task=bool(start_task),
                 ),
-            )
-        return self.request(
-            "fast_execute_script",
-            self._scoped(
-                scope,
-                **common,
-                **v3_account(account),
-                script_id=script_id,
-                script_version_id=script_version_id,
-                script_language=int(language),
-                timeout=timeout,
-                target_server=v3_server(check_targets(targets)),
-                callback_url=callback_url,
-                rolling_config=rolling(rolling_config),
-                start_task=bool(start_task),
             ),
         )
 
@@ -1172,6 +1179,24 @@ class Protocol:
                 raise
             # The cause's message quotes the secret the server echoed: drop the chain.
             raise errors.ResponseFormatError(message) from None
+
+
+def _sensitive(param: str | None, request: Request) -> Request:
+    """Return ``request`` with ``param`` (a sensitive script parameter) among its secrets."""
+    return request if not param else attrs.evolve(request, secrets=(*request.secrets, param))
+
+
+def _header_text(value: object, name: str) -> str:
+    """Return ``value`` if it can be an HTTP header's value as is (visible ASCII), else raise.
+
+    Checked at construction: a CR or LF would otherwise fail every request later, in aiohttp.
+    """
+    text = check_text(value, name)
+    if not (text.isascii() and text.isprintable()):
+        raise ValueError(
+            f"{name} must be printable ASCII (it is sent as an HTTP header), got {text!r}"
+        )
+    return text
 
 
 def _too_deep(request: Request, response: Response) -> errors.ResponseFormatError:
