@@ -18,6 +18,7 @@ PUBLIC = [
     "CallbackBindError",
     "CallbackReceiver",
     "CallbackStatistics",
+    "CertificateError",
     "ConfigFile",
     "ConnectError",
     "ConnectTimeoutError",
