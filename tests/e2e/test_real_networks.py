@@ -10,7 +10,9 @@ certificate that fails ends a watch with ``WatchFailed`` at once, after one hand
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
+import sys
 import time
 import traceback
 from collections.abc import Iterator
@@ -39,6 +41,7 @@ from bkjob_async.config import Credentials, Timeouts
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from ..cli_run import make_env, run
+from .test_readme import ROOT, blocks, environment
 
 SECRET = "app-secret-0123456789"
 SCOPE = Scope.biz(2)
@@ -335,6 +338,49 @@ async def test_the_command_line_reaches_https_through_a_proxy_with_a_client_cert
         )
         assert result.status == 2
         assert "cannot read the CA bundle" in result.err
+
+
+PAGE = ROOT / "docs" / "howto" / "tls-and-proxies.md"
+
+
+async def test_the_how_to_page_tls_and_proxies_md_runs_as_printed(pki: Pki) -> None:
+    """Every block of ``docs/howto/tls-and-proxies.md``, its paths and proxy replaced by the
+    test's, against an HTTPS simulator asking for a client certificate (one that does not
+    for the block without one), through the test's proxy."""
+    found = [b for b in blocks(PAGE) if b.lang in ("python", "sh")]
+    assert len(found) == 4
+    async with (
+        BkJobSimulator(ssl=pki.server_context(), host_duration=(0.05, 0.1)) as mutual,
+        BkJobSimulator(ssl=pki.server_context(mutual=False), host_duration=(0.05, 0.1)) as plain,
+        ConnectProxy() as proxy,
+    ):
+        for sim in (mutual, plain):
+            assert sim.create_job(SCOPE, [StepPlan(hosts=1)]) == 10001
+        paths = {
+            "/etc/pki/bkjob/internal-ca.pem": pki.ca_bundle,
+            "/etc/pki/bkjob/client-cert.pem": pki.client_cert,
+            "/etc/pki/bkjob/client.key": pki.client_key,
+            "/etc/pki/bkjob/client.pem": pki.client_pem,
+            "http://proxy.internal:3128": proxy.url,
+        }
+        for block in found:
+            body = block.body
+            for printed, real in paths.items():
+                body = body.replace(printed, str(real))
+            sim = mutual if "client_cert" in body or "--client-cert" in body else plain
+            env = {
+                **{k: v for k, v in os.environ.items() if "proxy" not in k.lower()},
+                **environment(sim.url),
+                "HTTPS_PROXY": proxy.url,
+                "REQUESTS_CA_BUNDLE": str(pki.ca_bundle),
+            }
+            argv = [sys.executable, "-c", body] if block.lang == "python" else ["bash", "-c", body]
+            with anyio.fail_after(60):
+                done = await anyio.run_process(argv, env=env, check=False)
+            out, err = done.stdout.decode(), done.stderr.decode()
+            assert done.returncode == 0, f"{block}: {err}"
+            assert "10001" in out, f"{block}: {out}"
+    assert len(proxy.tunnels) >= 3  # the blocks with a proxy, and the one from HTTPS_PROXY
 
 
 async def test_a_failed_request_keeps_a_cause_without_frames() -> None:
