@@ -190,7 +190,12 @@ def host_ref(host: object) -> dict[str, Any]:
 
 def cloud_ip(cloud: object, ip: object) -> dict[str, Any]:
     cloud_id = check_count(cloud, "bk_cloud_id")
-    return {"bk_cloud_id": cloud_id, "ip": check_text(ip, "ip")}
+    text = check_text(ip, "ip")
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError(f"not an IPv4 or IPv6 address: {text!r}") from None
+    return {"bk_cloud_id": cloud_id, "ip": text}
 
 
 def check_targets(targets: Targets) -> Targets:

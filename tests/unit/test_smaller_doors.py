@@ -145,3 +145,9 @@ def test_the_aiohttp_cause_kept_holds_no_credential_header() -> None:
     assert bare.request_info.headers["X-Bkapi-Authorization"] == "***"  # type: ignore[attr-defined]
     assert bare.request_info.headers["Accept"] == "json"  # type: ignore[attr-defined]
     assert SECRET not in repr(bare.args)
+
+
+@pytest.mark.parametrize("ip", ["10.0.0.300", "x", "1.2.3.4 "])
+def test_the_ips_of_log_requests_are_validated(ip: str) -> None:
+    with pytest.raises(ValueError, match="IPv4 or IPv6"):
+        _protocol().ip_log(Scope.biz(1), 1, 2, (0, ip))
