@@ -229,6 +229,12 @@ def explain(exc: errors.BkJobError, target: Target, *, api: str | None = None) -
         )
     if isinstance(exc, errors.TimeoutError):
         return no_answer(target)
+    if isinstance(exc, errors.CertificateError):
+        return (
+            f"TLS failed with {where}: {text}\n"
+            "pass the CA that signed its certificate (--ca-bundle, BKJOB_CA_BUNDLE), a client "
+            "certificate (--client-cert), or check the host name in --url"
+        )
     if isinstance(exc, errors.TransportError):
         return f"cannot talk to {where}: {text}"
     if isinstance(exc, errors.ResponseFormatError):

@@ -332,7 +332,8 @@ async def test_the_command_line_reaches_https_through_a_proxy_with_a_client_cert
             ["status", str(job), "--client-cert", str(pki.client_pem)], make_env(sim.url)
         )
         assert result.status == 2
-        assert "certificate" in result.err
+        assert "TLS failed with https://127.0.0.1" in result.err
+        assert "--ca-bundle" in result.err
         result = await run(
             ["status", str(job), "--ca-bundle", "/nonexistent.pem"], make_env(sim.url)
         )
