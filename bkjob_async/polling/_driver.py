@@ -22,7 +22,6 @@ import typing
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from .. import errors
 from ._census import Census, coverage
 from ._decide import (
     HINT,
@@ -42,16 +41,17 @@ from ._decide import (
 )
 from ._failures import Kind, classify
 from ._heap import Due
+from ._isolate import fail_alone
 from ._jobs import Registry, Watched, key
 from ._schedule import census_round, joined_at, min_gap, rejoined_at
 from ._workers import Workers
-from .events import WatchFailed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from anyio.abc import TaskGroup
 
+    from .. import errors
     from .._protocol import Protocol
     from ._decide import Action, Outcome
     from ._delivery import Delivery
@@ -304,42 +304,16 @@ class Driver:
         return now
 
     def apply(self, watched: Watched, outcome: Outcome, now: float | None = None) -> None:
-        """Decide what follows ``outcome`` and apply it (every poll comes here).
-
-        What nothing expects (a bug, an answer no check foresaw) fails this job alone
-        (``broke``); a store that fails still fails the poller, as it would any job.
-        """
+        """Decide and apply what follows ``outcome``; what nothing expects fails this job alone."""
         try:
             self._apply(watched, outcome, now)
-        except errors.StoreError:
-            raise
         except Exception as exc:
             self.broke(watched, exc)
 
     def broke(self, watched: Watched, exc: Exception) -> None:
-        """End a job's watches with ``WatchFailed`` for an exception its processing did not expect.
-
-        The error is a ``PollingError`` naming the job and the exception, which it keeps as its
-        ``__cause__`` (unless the message had to mask a secret); the traceback is logged at
-        ERROR. The poller and every other job go on.
-        """
-        job_id = watched.job.job_instance_id
+        """End a job's watches for what its processing did not expect (``_isolate``)."""
         self.errors[type(exc).__name__] += 1
-        text = f"{type(exc).__name__}: {exc}"
-        masked = self.reader.redact(text)
-        error = errors.PollingError(
-            f"job {job_id}: the poller could not process it ({masked}); its watches end here"
-        )
-        error.__cause__ = exc if masked == text else None
-        logger.error(
-            "job %s: unexpected %s while processing it; its watches fail",
-            job_id,
-            type(exc).__name__,
-            exc_info=exc if masked == text else None,
-        )
-        if watched.active and watched.subscribers:
-            failed = WatchFailed(job_id, self.rules.wall(), error, occurrence=watched.job.state.seq)
-            self.delivery.give_up(watched, failed)
+        fail_alone(watched, exc, self.reader.redact, self.rules.wall(), self.delivery)
 
     def _apply(self, watched: Watched, outcome: Outcome, now: float | None) -> None:
         if now is None:

@@ -47,6 +47,7 @@ from .._checks import check_int, check_number, is_int
 from .._secrets import Redactor
 from ..errors import BkJobError
 from ..models.enums import JobStatus
+from ._callback_io import clean_prefix, mask_in_aiohttp_logs, read_bounded
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -70,8 +71,6 @@ DEFAULT_MAX_BODY = 64 * 1024
 DEFAULT_TIMEOUT = 60.0
 _INT_MAX = (1 << 63) - 1
 _CODE_MAX = (1 << 31) - 1
-#: The aiohttp loggers that may quote a request line (and so the token) in a mounted app.
-_AIOHTTP_LOGGERS = ("aiohttp.access", "aiohttp.server", "aiohttp.web")
 
 
 @attrs.frozen
@@ -151,45 +150,6 @@ class CallbackBindError(BkJobError, OSError):
     """
 
 
-class _TokenFilter(logging.Filter):
-    """Mask the tokens of live receivers in the records of the loggers it is attached to."""
-
-    def __init__(self) -> None:
-        super().__init__("bkjob_async.callbacks")
-        self.tokens: dict[int, str] = {}
-        self._redactor = Redactor(())
-
-    def update(self) -> None:
-        self._redactor = Redactor(self.tokens.values())
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.tokens:
-            return True
-        message = record.getMessage()
-        masked = self._redactor(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
-
-
-_FILTER = _TokenFilter()
-
-
-def _mask_in_aiohttp_logs(owner: int, token: str | None) -> None:
-    """Add (``token``) or remove (``None``) one receiver's token from the aiohttp log filter."""
-    if token is None:
-        _FILTER.tokens.pop(owner, None)
-    else:
-        _FILTER.tokens[owner] = token
-    _FILTER.update()
-    for name in _AIOHTTP_LOGGERS:
-        log = logging.getLogger(name)
-        if _FILTER.tokens and _FILTER not in log.filters:
-            log.addFilter(_FILTER)
-        elif not _FILTER.tokens:
-            log.removeFilter(_FILTER)
-
-
 class CallbackReceiver(anyio.abc.AsyncResource):
     """Answer bk-job's job-end callbacks and hand each accepted one to ``sink``.
 
@@ -237,7 +197,7 @@ class CallbackReceiver(anyio.abc.AsyncResource):
         self._sink = sink
         self._host, self._port = host, port
         self._base_url = base_url.rstrip("/") if base_url else None
-        self._prefix = _clean_prefix(prefix)
+        self._prefix = clean_prefix(prefix)
         self._max_body = max_body
         self._timeout = float(timeout)
         #: The connections of the own server whose request reached the handler, until their
@@ -295,14 +255,14 @@ class CallbackReceiver(anyio.abc.AsyncResource):
         lives (until ``aclose``).
         """
         if prefix is not None:
-            self._prefix = _clean_prefix(prefix)
+            self._prefix = clean_prefix(prefix)
         self._route(app)
         self._mounted = True
 
     def _route(self, app: web.Application) -> None:
         app.router.add_route("*", f"{self._prefix}/callback", self._handle)
         app.router.add_route("*", f"{self._prefix}/callback/{{token:.*}}", self._handle)
-        _mask_in_aiohttp_logs(id(self), self._token)
+        mask_in_aiohttp_logs(id(self), self._token)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -337,7 +297,7 @@ class CallbackReceiver(anyio.abc.AsyncResource):
             )
         except OSError as error:
             await runner.cleanup()
-            _mask_in_aiohttp_logs(id(self), None)
+            mask_in_aiohttp_logs(id(self), None)
             reason = error.strerror or str(error)
             raise CallbackBindError(
                 error.errno,
@@ -374,7 +334,7 @@ class CallbackReceiver(anyio.abc.AsyncResource):
             if runner is not None:
                 await runner.cleanup()
         finally:
-            _mask_in_aiohttp_logs(id(self), None)
+            mask_in_aiohttp_logs(id(self), None)
 
     # -- answering -----------------------------------------------------------------------------
 
@@ -396,7 +356,7 @@ class CallbackReceiver(anyio.abc.AsyncResource):
             self._counts["wrong_method"] += 1
             raise web.HTTPMethodNotAllowed(request.method, ["POST"])
         with anyio.move_on_after(self._timeout) as waited:
-            body = await _read_bounded(request, self._max_body)
+            body = await read_bounded(request, self._max_body)
         if waited.cancelled_caught:
             self._counts["timed_out"] += 1
             response = web.Response(status=408, text="408: Request Timeout")
@@ -423,27 +383,3 @@ class CallbackReceiver(anyio.abc.AsyncResource):
             return web.Response(status=500, text="500: Internal Server Error")
         self._counts["accepted"] += 1
         return web.Response(text="ok")
-
-
-async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
-    """Return the body, or ``None`` once it is known to exceed ``limit`` bytes."""
-    length = request.content_length
-    if length is not None and length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await request.content.read(limit + 1 - size)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return None
-
-
-def _clean_prefix(prefix: str) -> str:
-    prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
-    if "{" in prefix or "}" in prefix:
-        raise ValueError("the prefix cannot hold '{' or '}'")
-    return prefix
