@@ -41,7 +41,7 @@ from ._decide import (
 )
 from ._failures import Kind, classify
 from ._heap import Due
-from ._isolate import fail_alone
+from ._isolate import isolated
 from ._jobs import Registry, Watched, key
 from ._schedule import census_round, joined_at, min_gap, rejoined_at
 from ._workers import Workers
@@ -303,21 +303,10 @@ class Driver:
             governor.succeeded(now)
         return now
 
+    @isolated  # what nothing expects fails this job alone, never the poller (``_isolate``)
     def apply(self, watched: Watched, outcome: Outcome, now: float | None = None) -> None:
-        """Decide and apply what follows ``outcome``; what nothing expects fails this job alone."""
-        try:
-            self._apply(watched, outcome, now)
-        except Exception as exc:
-            self.broke(watched, exc)
-
-    def broke(self, watched: Watched, exc: Exception) -> None:
-        """End a job's watches for what its processing did not expect (``_isolate``)."""
-        self.errors[type(exc).__name__] += 1
-        fail_alone(watched, exc, self.reader.redact, self.rules.wall(), self.delivery)
-
-    def _apply(self, watched: Watched, outcome: Outcome, now: float | None) -> None:
-        if now is None:
-            now = self._answered()
+        """Decide what follows ``outcome`` and apply it (every poll comes here)."""
+        now = self._answered() if now is None else now
         old = watched.job
         job, health, poll_at, actions = decide(self.rules, old, self.health, outcome, now)
         watched.job = job
