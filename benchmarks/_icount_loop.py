@@ -20,6 +20,7 @@ import aiohttp
 import anyio
 
 from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
+from bkjob_async.polling._query import PollRequests
 from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 mode, url, ids_file, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -30,7 +31,8 @@ SCOPE = Scope.biz(2)
 
 async def raw(bare: bool, parse: bool):
     async with BkJobClient(url, app_code="a", app_secret="s", username="u") as c:
-        reqs = [c.protocol.job_instance_status(SCOPE, i, with_hosts=True) for i in ids]
+        polls = PollRequests(c.protocol)  # the poller's own requests
+        reqs = [polls.job(SCOPE, i, with_hosts=True) for i in ids]
     rot = itertools.cycle(reqs)
     left = [n]
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as s:

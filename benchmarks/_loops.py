@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _harness import pin_client
 
 from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
+from bkjob_async.polling._query import PollRequests
 from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 if os.environ.get("BENCH_OTEL_SPANS") == "1":  # spans on (test_tracing_cost.py): the SDK, kept
@@ -60,7 +61,8 @@ async def _measure(count, seconds: float) -> tuple[float, int]:
 async def raw(url: str, ids: list[int], seconds: float, parse: bool) -> dict:
     """Plain aiohttp sending the very requests the client builds."""
     async with _client(url) as client:
-        requests = [client.protocol.job_instance_status(SCOPE, i, with_hosts=True) for i in ids]
+        polls = PollRequests(client.protocol)  # the poller's own requests
+        requests = [polls.job(SCOPE, i, with_hosts=True) for i in ids]
     done = [0]
     rotation = itertools.cycle(requests)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:

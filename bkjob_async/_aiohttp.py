@@ -22,7 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import errors
-from ._protocol import Query, Request, Response
+from ._protocol import KeptQuery, Request, Response
 from ._secrets import Redactor
 from ._tls import ClientCert, SslOption, check_proxy, proxy_password, ssl_option
 from ._transport import log_sent, logger, masked_error
@@ -43,12 +43,12 @@ DEFAULT_KEPT_URLS = 1024
 def _url(request: Request) -> URL:
     """Return the URL ``request`` goes to, query included, as aiohttp's ``params=`` builds it.
 
-    A ``Query`` (a poll's) gives its text, the scope's part of it encoded once.
+    A ``KeptQuery`` (a poll's) gives its text, the scope's part of it encoded once.
     """
     try:
         url = URL(request.url)
         query = request.query
-        if isinstance(query, Query):
+        if isinstance(query, KeptQuery):
             return url.extend_query(query.text())
         return url.extend_query(query) if query else url
     except ValueError as exc:  # (aiohttp's own error for a URL it cannot read)
@@ -111,9 +111,9 @@ class AiohttpTransport:
         else:
             self.redact = redact
         self._max_body = max_body_size
-        #: Weak references to the requests alive whose URL is kept on them
-        #: (``Request.prepared``), by the reference's id: at most ``kept_urls``.
-        self._kept: dict[int, weakref.ref[Request]] = {}
+        #: Weak references to the queries alive whose request's URL is kept on them
+        #: (``KeptQuery.prepared``), by the reference's id: at most ``kept_urls``.
+        self._kept: dict[int, weakref.ref[KeptQuery]] = {}
         self._kept_urls = kept_urls
         self._closed = False
 
@@ -136,7 +136,8 @@ class AiohttpTransport:
         try:
             # Awaited and released by hand rather than ``async with``, as aiohttp documents:
             # the same release, without its five coroutines per request.
-            url = request.prepared
+            query = request.query
+            url = query.prepared if isinstance(query, KeptQuery) else None
             if not isinstance(url, URL):  # (a poll's request is sent again and again)
                 url = self._keep(request)
             response = await session.request(
@@ -177,26 +178,27 @@ class AiohttpTransport:
         raise error
 
     def _keep(self, request: Request) -> URL:
-        """Derive ``request``'s URL; keep it on the request if fewer than ``kept_urls`` are kept.
+        """Derive ``request``'s URL; keep it on its query if that is a ``KeptQuery`` (a poll's)
+        and fewer than ``kept_urls`` are kept.
 
         A kept URL spares the next send of the request what yarl does to encode the query and
         work out the parts aiohttp reads, and costs the memory of the URL and of those parts
         (``CHANGELOG.md``, benchmark history, "Scale without pauses"). That memory is bounded for the
-        transport, not paid per request: the first ``kept_urls`` requests alive keep theirs
+        transport, not paid per request: the first ``kept_urls`` poll requests alive keep theirs
         (a poll's request lives as long as its job is watched; a request that goes frees its
         place), and the URL of any other is derived at each send and dropped after it. None is
         ever taken back: a URL kept for a while then dropped would outlive the collector's
         young generations for nothing, and with more polled jobs than places every one would.
         """
         url = _url(request)
-        kept = self._kept
-        if len(kept) < self._kept_urls:
-            request.remember(url)
-            ref = weakref.ref(request, self._gone)
+        kept, query = self._kept, request.query
+        if isinstance(query, KeptQuery) and len(kept) < self._kept_urls:
+            query.prepared = url
+            ref = weakref.ref(query, self._gone)
             kept[id(ref)] = ref
         return url
 
-    def _gone(self, ref: weakref.ref[Request]) -> None:
+    def _gone(self, ref: weakref.ref[KeptQuery]) -> None:
         """A request that kept its URL is gone: its place is free."""
         self._kept.pop(id(ref), None)
 

@@ -72,24 +72,22 @@ def tracer() -> Any:
     return made
 
 
-_SCOPE_TYPES = {"1": "biz", "3": "biz_set", "biz": "biz", "biz_set": "biz_set"}
-
-
-def api_attributes(flavor: str, method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Return a call's span attributes: the flavor, the method, and from ``params`` (a request's
-    query or JSON body) the scope, job and step ids; nothing else of them is read."""
+def api_attributes(
+    flavor: str,
+    method: str,
+    scope: str | None,
+    job_instance_id: int | None,
+    step_instance_id: int | None,
+) -> dict[str, Any]:
+    """Return a call's span attributes: the flavor, the method, and the scope, job and step the
+    request concerns (``Request`` carries them from when it was built)."""
     attributes: dict[str, Any] = {"bkjob.flavor": flavor, "http.request.method": method}
-    if not params:
-        return attributes
-    kind, scope_id = params.get("bk_scope_type"), params.get("bk_scope_id")
-    if scope_id is None and params.get("bk_biz_id") is not None:
-        kind, scope_id = "biz", params.get("bk_biz_id")
-    if scope_id is not None:
-        attributes["bkjob.scope"] = f"{_SCOPE_TYPES.get(str(kind), 'biz')}:{_int_text(scope_id)}"
-    for key in ("job_instance_id", "step_instance_id"):
-        value = params.get(key)
-        if value is not None:
-            attributes[f"bkjob.{key}"] = _int_or_text(value)
+    if scope is not None:
+        attributes["bkjob.scope"] = scope
+    if job_instance_id is not None:
+        attributes["bkjob.job_instance_id"] = job_instance_id
+    if step_instance_id is not None:
+        attributes["bkjob.step_instance_id"] = step_instance_id
     return attributes
 
 
@@ -101,13 +99,6 @@ def answer_attributes(data: Mapping[str, Any]) -> dict[str, Any]:
         if value is not None:
             attributes[f"bkjob.{key}"] = _int_or_text(value)
     return attributes
-
-
-def _int_text(value: Any) -> str:
-    try:
-        return str(int(value))
-    except (TypeError, ValueError):
-        return "?"
 
 
 def _int_or_text(value: Any) -> int | str:

@@ -15,11 +15,10 @@ of these never sees a secret.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._tracing import answer_attributes, api_attributes, tracer
@@ -162,7 +161,13 @@ async def call(
     found = tracer()
     if found is None:
         return await _retrying(transport, protocol, request, retry, sleep, rng, None)
-    attributes = api_attributes(protocol.flavor.value, request.method, _params(request))
+    attributes = api_attributes(
+        protocol.flavor.value,
+        request.method,
+        request.scope,
+        request.job_instance_id,
+        request.step_instance_id,
+    )
     with found.start_as_current_span(
         f"bkjob {request.api}",
         kind=_client_kind(),
@@ -221,19 +226,6 @@ async def _retrying(
     finally:
         if span is not None:
             span.set_attribute("bkjob.retries", attempt - 1)
-
-
-def _params(request: Request) -> Mapping[str, Any] | None:
-    """The request's query, or its JSON body's top level: where its scope and ids are."""
-    if request.query:
-        return request.query
-    if request.body:
-        try:
-            data = json.loads(request.body)
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
-    return None
 
 
 def _client_kind() -> Any:

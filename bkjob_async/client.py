@@ -1,24 +1,41 @@
-"""The ``BkJobClient`` facade: one short ``async def`` per endpoint, nothing else.
+"""The ``BkJobClient`` facade: one explicit ``async def`` per bk-job API, and ``call``.
 
-Each method builds a request with the pure protocol, sends it through the transport seam (which
-retries what is safe to retry), and structures the answer into models.
+Each method is a signature, a docstring and one call into the endpoint table
+(``bkjob_async._protocol``): its row spells the request (checking the arguments before
+anything is sent), the transport seam sends it (retrying what is safe to retry), and the row
+reads the answer into models. ``call`` sends any API by bk-job's own name and parameters.
 """
 
 from __future__ import annotations
 
 import difflib
 import enum
+import functools
 import inspect
 import random
 import typing
 import warnings
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.abc
+import attrs
 
 from ._aiohttp import DEFAULT_MAX_BODY_SIZE, AiohttpTransport
-from ._protocol import Protocol, Request
+from ._protocol import (
+    CREDENTIAL_PARAMS,
+    TABLE,
+    Api,
+    Batches,
+    Protocol,
+    Request,
+    catalog,
+    jobs,
+    launches,
+    logs,
+)
+from ._protocol._table import V2_NAMES
 from ._transport import Sleep, Transport, call
 from .config import (
     DEFAULT_SERVER_TZ,
@@ -29,27 +46,11 @@ from .config import (
     Timeouts,
     check_id,
 )
-from .errors import ResponseFormatError
-from .models import (
-    AccountPage,
-    HostLog,
-    JobInstancePage,
-    JobInstanceStatus,
-    JobLaunch,
-    JobOperation,
-    JobPlan,
-    JobPlanPage,
-    JobVariables,
-    ScriptPage,
-    ScriptVersion,
-    StepInstanceStatus,
-    StepLog,
-    StepOperation,
-)
+from .models import ScriptLanguage
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
     import aiohttp
     from typing_extensions import Unpack
@@ -58,17 +59,39 @@ if TYPE_CHECKING:
     from ._tls import ClientCert, SslOption
     from .models import (
         AccountCategory,
+        AccountPage,
         ExecutionAccount,
+        HostLog,
+        HostStatus,
+        JobInstancePage,
+        JobInstanceStatus,
         JobInstanceSummary,
+        JobLaunch,
+        JobOperation,
+        JobPlan,
+        JobPlanPage,
+        JobVariables,
         Script,
-        ScriptLanguage,
+        ScriptPage,
+        ScriptVersion,
+        StepInstanceStatus,
+        StepLog,
+        StepOperation,
+    )
+    from .models.requests import (
+        Account,
+        ConfigFile,
+        FileSource,
+        GlobalVar,
+        RollingConfig,
+        Targets,
     )
 
 __all__ = ["BkJobClient"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
-P = ParamSpec("P")
+C = TypeVar("C", bound=type)
 
 
 class _State(enum.Enum):
@@ -77,82 +100,73 @@ class _State(enum.Enum):
     CLOSED = "closed"
 
 
-def _sends(
-    name: str,
-    build: Callable[Concatenate[Protocol, P], Request],
-    cls: type[T],
-    doc: str,
-    check: Callable[Concatenate[T, P], None] | None = None,
-) -> Callable[Concatenate[BkJobClient, P], Coroutine[Any, Any, T]]:
-    """Return the client method ``name``: build a request with ``build``, send it, read a ``cls``.
+def _hinted(cls: C) -> C:
+    """Give each public method of ``cls`` a ``TypeError`` that, for a keyword it does not take,
+    names the parameter most likely meant (``did you mean task_name=?``)."""
+    for name, value in list(vars(cls).items()):
+        if name.startswith("_"):
+            continue
+        if inspect.iscoroutinefunction(value):
+            setattr(cls, name, _hint_coroutine(value))
+        elif inspect.isasyncgenfunction(value):
+            setattr(cls, name, _hint_generator(value))
+    return cls
 
-    The method takes the builder's parameters, written once in ``_protocol``; type checkers,
-    IDEs and ``inspect.signature`` show each of them by name. ``check`` is given the answer
-    and the method's arguments, and raises if the answer does not fit them.
-    """
 
-    signature = inspect.signature(build).replace(return_annotation=cls.__name__)
-
-    async def method(self: BkJobClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+def _hint_coroutine(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(fn)
+    async def method(*args: Any, **kwargs: Any) -> Any:
         try:
-            request = build(self.protocol, *args, **kwargs)
-        except TypeError:
-            _check_call(method.__qualname__, signature, self, args, kwargs)
-            raise
-        answer = await self._fetch(request, cls)
-        if check is not None:
-            check(answer, *args, **kwargs)
-        return answer
+            running = fn(*args, **kwargs)  # (binds the arguments, runs nothing yet)
+        except TypeError as exc:
+            raise _hint(exc, fn, kwargs) from None
+        return await running
 
-    method.__name__ = name
-    method.__qualname__ = f"BkJobClient.{name}"
-    method.__doc__ = doc
-    method.__signature__ = signature  # type: ignore[attr-defined]
     return method
 
 
-def _check_call(
-    qualname: str, signature: inspect.Signature, owner: object, args: Any, kwargs: Any
-) -> None:
-    """Raise a ``TypeError`` naming the public method if its arguments do not fit it; for a
-    keyword it does not take, with the parameter it most likely meant."""
-    names = [p for p in signature.parameters if p != "self"]
+def _hint_generator(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+    @functools.wraps(fn)
+    def method(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        try:
+            return fn(*args, **kwargs)
+        except TypeError as exc:
+            raise _hint(exc, fn, kwargs) from None
+
+    return method
+
+
+def _hint(exc: TypeError, fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> TypeError:
+    """Return ``exc`` with the parameter a wrong keyword most likely meant."""
+    names = [p for p in inspect.signature(fn).parameters if p != "self"]
     for word in kwargs:
-        if word not in signature.parameters:
+        if word not in names:
             near = difflib.get_close_matches(word, names, n=1, cutoff=0.5)
             near = near or [n for n in names if word in n.split("_")][:1]
             hint = f" (did you mean {near[0]}=?)" if near else ""
-            raise TypeError(f"{qualname}() got an unexpected keyword argument {word!r}{hint}")
-    try:
-        signature.bind(owner, *args, **kwargs)
-    except TypeError as exc:
-        raise TypeError(f"{qualname}() {exc}") from None
+            return TypeError(
+                f"{fn.__qualname__}() got an unexpected keyword argument {word!r}{hint}"
+            )
+    return exc
 
 
-def _check_answer(kind: str, asked: int, answered: int) -> None:
-    """Refuse an answer about another job or step than the one asked for."""
-    if answered != asked:
-        raise ResponseFormatError(
-            f"asked for {kind} {asked}, the server answered about {kind} {answered}"
+def _call_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check ``call``'s parameters: a mapping of names, without credentials."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise TypeError(
+            f"params must be a mapping of bk-job's parameters, not {type(params).__name__}"
         )
-
-
-def _same_job(answer: JobInstanceStatus, scope: Scope, job_instance_id: int, **_: Any) -> None:
-    _check_answer("job", job_instance_id, answer.job.job_instance_id)
-
-
-def _same_step(
-    answer: StepInstanceStatus, scope: Scope, job_instance_id: int, step_instance_id: int, **_: Any
-) -> None:
-    _check_answer("step", step_instance_id, answer.step.step_instance_id)
-
-
-def _same_plan(answer: JobPlan, scope: Scope, job_plan_id: int, **_: Any) -> None:
-    _check_answer("plan", job_plan_id, answer.job_plan_id)
-
-
-def _same_job_vars(answer: JobVariables, scope: Scope, job_instance_id: int, **_: Any) -> None:
-    _check_answer("job", job_instance_id, answer.job_instance_id)
+    for key in params:
+        if not isinstance(key, str):
+            raise TypeError(f"parameter names are str, not {type(key).__name__}")
+        if key in CREDENTIAL_PARAMS:
+            raise ValueError(
+                f"{key} is a credential: the client sends its own in the X-Bkapi-Authorization "
+                "header; leave it out of params"
+            )
+    return dict(params)
 
 
 def _network_options(ssl: object, client_cert: object, proxy: object, trust_env: object) -> Any:
@@ -162,6 +176,7 @@ def _network_options(ssl: object, client_cert: object, proxy: object, trust_env:
     return {k: v for k, v in given.items() if v is not defaults[k]}
 
 
+@_hinted
 class BkJobClient(anyio.abc.AsyncResource):
     """An async client for one bk-job server, API flavor and identity.
 
@@ -298,23 +313,79 @@ class BkJobClient(anyio.abc.AsyncResource):
             rng=self._rng,
         )
 
-    async def _fetch(self, request: Request, cls: type[T]) -> T:
-        return self.protocol.parse(await self.send(request), cls)
+    async def call(
+        self,
+        api: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        method: str | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Call any bk-job API by its name, with bk-job's own parameter names.
+
+        ``params`` are as bk-job's docs (and the official SDK's ``client.jobv3.NAME({...})``)
+        take them, minus credentials (the client sends its own) and minus the scope's
+        spelling only if you leave it out on purpose. An API of the endpoint table goes as its
+        row says (the gateway's method, GET parameters in the query, POST ones in the JSON
+        body; the v2 name on ESB v2, where a v2 name is taken too) and returns the same typed
+        answer as its own method. Any other API goes with ``method`` (POST unless given) and
+        returns the envelope's ``data`` as decoded.
+
+        :param method: ``"GET"`` or ``"POST"``; for an API of the table it must be its method.
+        :param idempotent: whether a failed attempt may be sent again. An API of the table
+            follows its row unless this says otherwise; any other is never retried unless
+            this is ``True``.
+        :raises ValueError: a credential in ``params``, a method the row does not use, or a
+            malformed API name.
+        """
+        sent = _call_params(params)
+        verb = None if method is None else str(method).upper()
+        protocol = self.protocol
+        row = TABLE.get(api) or V2_NAMES.get(api) if isinstance(api, str) else None
+        if row is None or (row.name != api and protocol.flavor is not ApiFlavor.ESB_V2):
+            request = protocol.raw(api, sent, method=verb or "POST", idempotent=bool(idempotent))
+            return await self.send(request)
+        wire = protocol.wire(row)
+        if verb is not None and verb != wire.method:
+            raise ValueError(
+                f"{row.name} is sent with {wire.method} on {self.flavor.value}, not {verb}"
+            )
+        request = protocol.request(row, sent)
+        if idempotent is not None:
+            request = attrs.evolve(request, idempotent=bool(idempotent))
+        return protocol.answer(row, await self.send(request), sent)
+
+    async def _run(self, api: Api[T], /, *args: Any, **kwargs: Any) -> T:
+        """Spell ``api`` with the arguments (checked before anything is sent), send it, read it."""
+        protocol = self.protocol
+        params = protocol.spell(api, *args, **kwargs)
+        if isinstance(params, Batches):
+            requests = [protocol.request(api, p) for p in params]  # every one checked first
+            return protocol.answers(api, [await self.send(r) for r in requests], params)
+        return protocol.answer(api, await self.send(protocol.request(api, params)), params)
 
     # --- status -------------------------------------------------------------------------------
 
-    get_job_instance_status = _sends(
-        "get_job_instance_status",
-        Protocol.job_instance_status,
-        JobInstanceStatus,
-        """Return a job's status, its steps and (``with_hosts``) each host of the current round.""",
-        check=_same_job,
-    )
+    async def get_job_instance_status(
+        self, scope: Scope, job_instance_id: int, *, with_hosts: bool = True
+    ) -> JobInstanceStatus:
+        """Return a job's status, its steps and (``with_hosts``) each host of the current round."""
+        return await self._run(
+            jobs.GET_JOB_INSTANCE_STATUS, scope, job_instance_id, with_hosts=with_hosts
+        )
 
-    get_step_instance_status = _sends(
-        "get_step_instance_status",
-        Protocol.step_instance_status,
-        StepInstanceStatus,
+    async def get_step_instance_status(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        execute_count: int | None = None,
+        batch: int | None = None,
+        max_host_num_per_group: int | None = None,
+        status: HostStatus | int | None = None,
+        tag: str | None = None,
+    ) -> StepInstanceStatus:
         """Return a step's hosts grouped by result; ``execute_count`` reads an earlier round.
 
         :param batch: a rolling step's batch, numbered from 1. Left out, every batch of the step
@@ -326,9 +397,18 @@ class BkJobClient(anyio.abc.AsyncResource):
         and reports the others as empty. Those groups come back with ``host_size=None``,
         ``step.hosts`` is ``None`` and ``partial`` is true; never read their hosts as absent,
         and read every host's status from ``get_job_instance_status``.
-        """,
-        check=_same_step,
-    )
+        """
+        return await self._run(
+            jobs.GET_STEP_INSTANCE_STATUS,
+            scope,
+            job_instance_id,
+            step_instance_id,
+            execute_count=execute_count,
+            batch=batch,
+            max_host_num_per_group=max_host_num_per_group,
+            status=status,
+            tag=tag,
+        )
 
     # --- operations ---------------------------------------------------------------------------
 
@@ -336,59 +416,162 @@ class BkJobClient(anyio.abc.AsyncResource):
         self, scope: Scope, job_instance_id: int, step_instance_id: int, operation: StepOperation
     ) -> None:
         """Retry, skip, confirm or ignore a step; raise ``OperationNotAllowedError`` if refused."""
-        await self.send(
-            self.protocol.operate_step(scope, job_instance_id, step_instance_id, operation)
+        await self._run(
+            jobs.OPERATE_STEP_INSTANCE, scope, job_instance_id, step_instance_id, operation
         )
 
     async def operate_job_instance(
         self, scope: Scope, job_instance_id: int, operation: JobOperation
     ) -> None:
         """Terminate a running job, or start one created with ``start_task=False``."""
-        await self.send(self.protocol.operate_job(scope, job_instance_id, operation))
+        await self._run(jobs.OPERATE_JOB_INSTANCE, scope, job_instance_id, operation)
 
     # --- launches -----------------------------------------------------------------------------
 
-    fast_execute_script = _sends(
-        "fast_execute_script",
-        Protocol.fast_execute_script,
-        JobLaunch,
+    async def fast_execute_script(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        account: Account,
+        script_content: str | None = None,
+        script_id: str | None = None,
+        script_version_id: int | None = None,
+        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+        script_param: str | None = None,
+        is_param_sensitive: bool = False,
+        script_timeout: int | None = None,
+        task_name: str | None = None,
+        callback_url: str | None = None,
+        rolling_config: RollingConfig | None = None,
+        start_task: bool = True,
+    ) -> JobLaunch:
         """Run a script on ``targets``; pass its text, the client base64-encodes it.
 
+        Pass exactly one of ``script_content``, ``script_id`` or ``script_version_id``.
         ``script_timeout`` is 1..259200 seconds. ``targets`` are checked against what the
         flavor's server reads (see ``Targets``): a target bk-job would drop is a ``ValueError``.
-        """,
-    )
+        """
+        return await self._run(
+            launches.FAST_EXECUTE_SCRIPT,
+            scope,
+            targets=targets,
+            account=account,
+            script_content=script_content,
+            script_id=script_id,
+            script_version_id=script_version_id,
+            script_language=script_language,
+            script_param=script_param,
+            is_param_sensitive=is_param_sensitive,
+            script_timeout=script_timeout,
+            task_name=task_name,
+            callback_url=callback_url,
+            rolling_config=rolling_config,
+            start_task=start_task,
+        )
 
-    fast_transfer_file = _sends(
-        "fast_transfer_file",
-        Protocol.fast_transfer_file,
-        JobLaunch,
+    async def fast_transfer_file(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        account: Account,
+        file_target_path: str,
+        file_sources: Sequence[FileSource],
+        file_target_name: str | None = None,
+        task_name: str | None = None,
+        transfer_timeout: int | None = None,
+        transfer_mode: int | None = None,
+        download_speed_limit: int | None = None,
+        upload_speed_limit: int | None = None,
+        callback_url: str | None = None,
+        rolling_config: RollingConfig | None = None,
+        start_task: bool = True,
+    ) -> JobLaunch:
         """Copy files from ``file_sources`` to ``file_target_path`` on ``targets``.
 
         On ESB v2 (``fast_push_file``) bk-job does not report the step, so
         ``step_instance_id`` of the launch is ``None``; read it from ``get_job_instance_status``.
-        """,
-    )
+        """
+        return await self._run(
+            launches.FAST_TRANSFER_FILE,
+            scope,
+            targets=targets,
+            account=account,
+            file_target_path=file_target_path,
+            file_sources=file_sources,
+            file_target_name=file_target_name,
+            task_name=task_name,
+            transfer_timeout=transfer_timeout,
+            transfer_mode=transfer_mode,
+            download_speed_limit=download_speed_limit,
+            upload_speed_limit=upload_speed_limit,
+            callback_url=callback_url,
+            rolling_config=rolling_config,
+            start_task=start_task,
+        )
 
-    execute_job_plan = _sends(
-        "execute_job_plan",
-        Protocol.execute_job_plan,
-        JobLaunch,
-        """Launch a job plan with the given global variable values.""",
-    )
+    async def execute_job_plan(
+        self,
+        scope: Scope,
+        job_plan_id: int,
+        *,
+        global_vars: Sequence[GlobalVar] = (),
+        callback_url: str | None = None,
+        start_task: bool = True,
+    ) -> JobLaunch:
+        """Launch a job plan with the given global variable values."""
+        return await self._run(
+            launches.EXECUTE_JOB_PLAN,
+            scope,
+            job_plan_id,
+            global_vars=global_vars,
+            callback_url=callback_url,
+            start_task=start_task,
+        )
 
-    # --- logs and history (v3 only) -----------------------------------------------------------
+    async def push_config_file(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        account: Account,
+        file_target_path: str,
+        files: Sequence[ConfigFile],
+        task_name: str | None = None,
+        callback_url: str | None = None,
+    ) -> JobLaunch:
+        """Write config files (``ConfigFile``) into ``file_target_path`` on ``targets``.
+
+        bk-job runs it as a one-step file job: follow it like any other launch. Contents are
+        base64-encoded by the client and never logged. On ESB v2 only ``ips`` targets are
+        read by bk-job (others are refused here) and there is no ``callback_url``; no flavor
+        reports the step (``step_instance_id`` is ``None``).
+        """
+        return await self._run(
+            launches.PUSH_CONFIG_FILE,
+            scope,
+            targets=targets,
+            account=account,
+            file_target_path=file_target_path,
+            files=files,
+            task_name=task_name,
+            callback_url=callback_url,
+        )
+
+    # --- logs and history ---------------------------------------------------------------------
 
     async def get_job_instance_ip_log(
         self, scope: Scope, job_instance_id: int, step_instance_id: int, host: HostRef
     ) -> HostLog:
-        """Return one host's log in a step's current round.
+        """Return one host's log in a step's current round (v3 only).
 
         ``host`` is a ``bk_host_id``, a ``Host`` or a ``(bk_cloud_id, ip)`` pair; bk-job
         echoes it as asked, so a host given by id comes back without its ip.
         """
-        request = self.protocol.ip_log(scope, job_instance_id, step_instance_id, host)
-        return await self._fetch(request, HostLog)
+        return await self._run(
+            logs.GET_JOB_INSTANCE_IP_LOG, scope, job_instance_id, step_instance_id, host
+        )
 
     async def batch_get_job_instance_ip_log(
         self, scope: Scope, job_instance_id: int, step_instance_id: int, hosts: Sequence[HostRef]
@@ -399,18 +582,42 @@ class BkJobClient(anyio.abc.AsyncResource):
         are concatenated in request order. bk-job leaves out hosts it has no log for (or, for
         a file step, answers a row of nulls only, which is left out here too).
         """
-        requests = self.protocol.batch_ip_logs(scope, job_instance_id, step_instance_id, hosts)
-        logs: list[HostLog] = []
-        for request in requests:
-            logs += await self._fetch(request, tuple[HostLog, ...])
-        return tuple(logs)
+        return await self._run(
+            logs.BATCH_GET_JOB_INSTANCE_IP_LOG, scope, job_instance_id, step_instance_id, hosts
+        )
 
-    get_job_instance_list = _sends(
-        "get_job_instance_list",
-        Protocol.job_instance_list,
-        JobInstancePage,
-        """Return one page of the jobs created in an aware window of up to 30 days.""",
-    )
+    async def get_job_instance_log(self, scope: Scope, job_instance_id: int) -> tuple[StepLog, ...]:
+        """Return every step of a job with each host's status and log (ESB v2 only).
+
+        The v3 flavors have no such API (use ``batch_get_job_instance_ip_log``): there this
+        raises ``UnsupportedOperationError`` before any request.
+        """
+        return await self._run(logs.GET_JOB_INSTANCE_LOG, scope, job_instance_id)
+
+    async def get_job_instance_list(
+        self,
+        scope: Scope,
+        *,
+        created_from: _dt.datetime,
+        created_to: _dt.datetime,
+        start: int = 0,
+        length: int = 20,
+        **filters: Unpack[HistoryFilters],
+    ) -> JobInstancePage:
+        """Return one page of the jobs created in an aware window of up to 30 days (v3 only).
+
+        ``filters`` (``HistoryFilters``): ``job_instance_id``, ``job_cron_id``, ``operator``,
+        ``name``, ``launch_mode``, ``type``, ``status``, ``ip``; ``length`` is 1..1000.
+        """
+        return await self._run(
+            jobs.GET_JOB_INSTANCE_LIST,
+            scope,
+            created_from=created_from,
+            created_to=created_to,
+            start=start,
+            length=length,
+            **filters,
+        )
 
     async def iter_job_instances(
         self,
@@ -428,61 +635,29 @@ class BkJobClient(anyio.abc.AsyncResource):
         yielded is not yielded again. Some installs cap ``start`` (``startLimitEnabled``, 1000
         by default): past it the server answers ``InvalidRequestError``.
         """
-        seen: set[int] = set()
-        start = 0
-        while True:
-            page = await self.get_job_instance_list(
+        async for job in _paged(
+            lambda start: self.get_job_instance_list(
                 scope,
                 created_from=created_from,
                 created_to=created_to,
                 start=start,
                 length=page_size,
                 **filters,
-            )
-            for item in page.items:
-                if item.job_instance_id not in seen:
-                    seen.add(item.job_instance_id)
-                    yield item
-            start += len(page.items)
-            if not page.items or start >= page.total:
-                return
+            ),
+            lambda job: job.job_instance_id,
+        ):
+            yield job
 
-    # --- config files and variable values ----------------------------------------------------
-
-    push_config_file = _sends(
-        "push_config_file",
-        Protocol.push_config_file,
-        JobLaunch,
-        """Write config files (``ConfigFile``) into ``file_target_path`` on ``targets``.
-
-        bk-job runs it as a one-step file job: follow it like any other launch. Contents are
-        base64-encoded by the client and never logged. On ESB v2 only ``ips`` targets are
-        read by bk-job (others are refused here) and there is no ``callback_url``; no flavor
-        reports the step (``step_instance_id`` is ``None``).
-        """,
-    )
-
-    get_job_instance_global_var_value = _sends(
-        "get_job_instance_global_var_value",
-        Protocol.global_var_values,
-        JobVariables,
+    async def get_job_instance_global_var_value(
+        self, scope: Scope, job_instance_id: int
+    ) -> JobVariables:
         """Return the values a job's string variables held after each step (its outputs).
 
         bk-job reports string variables only; ``JobVariables.values()`` gives the latest.
-        """,
-        check=_same_job_vars,
-    )
-
-    async def get_job_instance_log(self, scope: Scope, job_instance_id: int) -> tuple[StepLog, ...]:
-        """Return every step of a job with each host's status and log (ESB v2 only).
-
-        The v3 flavors have no such API (use ``batch_get_job_instance_ip_log``): there this
-        raises ``UnsupportedOperationError`` before any request.
         """
-        request = self.protocol.job_instance_log(scope, job_instance_id)
-        return await self._fetch(request, tuple[StepLog, ...])
+        return await self._run(jobs.GET_JOB_INSTANCE_GLOBAL_VAR_VALUE, scope, job_instance_id)
 
-    # --- plans, scripts, accounts -------------------------------------------------------------
+    # --- plans ----------------------------------------------------------------------------------
 
     async def get_job_plan_list(
         self, scope: Scope, *, start: int = 0, length: int = 20, **filters: Unpack[PlanFilters]
@@ -492,8 +667,9 @@ class BkJobClient(anyio.abc.AsyncResource):
         ``filters``: ``name`` (a part of it), ``creator``, ``last_modify_user``,
         ``job_template_id`` (v3 only). On ESB v2 (``get_job_list``) the page has no ``total``.
         """
-        request = self.protocol.job_plan_list(scope, start=start, length=length, **filters)
-        return self.protocol.plan_page(await self.send(request), start, length)
+        return await self._run(
+            catalog.GET_JOB_PLAN_LIST, scope, start=start, length=length, **filters
+        )
 
     async def iter_job_plans(
         self, scope: Scope, *, page_size: int = 1000, **filters: Unpack[PlanFilters]
@@ -505,17 +681,15 @@ class BkJobClient(anyio.abc.AsyncResource):
         ):
             yield plan
 
-    get_job_plan_detail = _sends(
-        "get_job_plan_detail",
-        Protocol.job_plan_detail,
-        JobPlan,
+    async def get_job_plan_detail(self, scope: Scope, job_plan_id: int) -> JobPlan:
         """Return a plan with its enabled steps and its global variables (their defaults).
 
         A password variable's value is masked (``******``) by bk-job v3; ESB v2 sends it as
         stored. Either way it never shows in a ``repr``.
-        """,
-        check=_same_plan,
-    )
+        """
+        return await self._run(catalog.GET_JOB_PLAN_DETAIL, scope, job_plan_id)
+
+    # --- scripts --------------------------------------------------------------------------------
 
     async def get_script_list(
         self,
@@ -530,10 +704,35 @@ class BkJobClient(anyio.abc.AsyncResource):
 
         ``scope=None`` lists the public scripts (``get_public_script_list``).
         """
-        request = self.protocol.script_list(
-            scope, name=name, script_language=script_language, start=start, length=length
+        if scope is None:
+            return await self.get_public_script_list(
+                name=name, script_language=script_language, start=start, length=length
+            )
+        return await self._run(
+            catalog.GET_SCRIPT_LIST,
+            scope,
+            name=name,
+            script_language=script_language,
+            start=start,
+            length=length,
         )
-        return await self._fetch(request, ScriptPage)
+
+    async def get_public_script_list(
+        self,
+        *,
+        name: str | None = None,
+        script_language: ScriptLanguage | int | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> ScriptPage:
+        """Return one page of the public library's scripts that have an online version (v3)."""
+        return await self._run(
+            catalog.GET_PUBLIC_SCRIPT_LIST,
+            name=name,
+            script_language=script_language,
+            start=start,
+            length=length,
+        )
 
     async def iter_scripts(
         self,
@@ -543,7 +742,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         script_language: ScriptLanguage | int | None = None,
         page_size: int = 1000,
     ) -> AsyncIterator[Script]:
-        """Yield every script ``get_script_list`` matches, a page at a time."""
+        """Yield every script ``get_script_list`` matches (``scope=None``: the public ones)."""
         async for script in _paged(
             lambda start: self.get_script_list(
                 scope, name=name, script_language=script_language, start=start, length=page_size
@@ -563,13 +762,36 @@ class BkJobClient(anyio.abc.AsyncResource):
         """Return one script version with its text, ``None`` if bk-job has none (v3 only).
 
         Name it by ``script_version_id``, or by ``script_id`` and ``version``; ``scope=None``
-        reads the public library.
+        reads the public library (``get_public_script_version_detail``).
         """
-        request = self.protocol.script_version_detail(
-            scope, script_version_id=script_version_id, script_id=script_id, version=version
+        if scope is None:
+            return await self.get_public_script_version_detail(
+                script_version_id=script_version_id, script_id=script_id, version=version
+            )
+        return await self._run(
+            catalog.GET_SCRIPT_VERSION_DETAIL,
+            scope,
+            script_version_id=script_version_id,
+            script_id=script_id,
+            version=version,
         )
-        data = await self.send(request)
-        return None if data is None else self.protocol.parse(data, ScriptVersion)
+
+    async def get_public_script_version_detail(
+        self,
+        *,
+        script_version_id: int | None = None,
+        script_id: str | None = None,
+        version: str | None = None,
+    ) -> ScriptVersion | None:
+        """Return one public script version with its text, ``None`` if bk-job has none (v3)."""
+        return await self._run(
+            catalog.GET_PUBLIC_SCRIPT_VERSION_DETAIL,
+            script_version_id=script_version_id,
+            script_id=script_id,
+            version=version,
+        )
+
+    # --- accounts -------------------------------------------------------------------------------
 
     async def get_account_list(
         self,
@@ -585,10 +807,15 @@ class BkJobClient(anyio.abc.AsyncResource):
 
         On ESB v2 (``get_os_account``) every system account comes in one page.
         """
-        request = self.protocol.account_list(
-            scope, category=category, account=account, alias=alias, start=start, length=length
+        return await self._run(
+            catalog.GET_ACCOUNT_LIST,
+            scope,
+            category=category,
+            account=account,
+            alias=alias,
+            start=start,
+            length=length,
         )
-        return self.protocol.account_page(await self.send(request))
 
     async def iter_accounts(
         self,
@@ -605,6 +832,8 @@ class BkJobClient(anyio.abc.AsyncResource):
             lambda account: account.id,
         ):
             yield account
+
+    # --- helpers over several APIs -------------------------------------------------------------
 
     async def failed_host_logs(
         self,
@@ -626,23 +855,23 @@ class BkJobClient(anyio.abc.AsyncResource):
         :raises ValueError: ``status`` is another job's.
         """
         # Builds no request for no hosts, but checks the scope and that the flavor has the API.
-        self.protocol.batch_ip_logs(scope, job_instance_id, 1, ())
+        self.protocol.spell(logs.BATCH_GET_JOB_INSTANCE_IP_LOG, scope, job_instance_id, 1, ())
         if status is not None and status.job.job_instance_id != job_instance_id:
             raise ValueError(
                 f"status is job {status.job.job_instance_id}'s, not job {job_instance_id}'s"
             )
         if status is None or any(step.hosts is None for step in status.steps):
             status = await self.get_job_instance_status(scope, job_instance_id)
-        logs: dict[int, tuple[HostLog, ...]] = {}
+        found: dict[int, tuple[HostLog, ...]] = {}
         for step in status.steps:
             failed = [
                 r.host for r in step.hosts or () if r.status.is_finished and not r.status.is_success
             ]
             if failed:
-                logs[step.step_instance_id] = await self.batch_get_job_instance_ip_log(
+                found[step.step_instance_id] = await self.batch_get_job_instance_ip_log(
                     scope, job_instance_id, step.step_instance_id, failed
                 )
-        return logs
+        return found
 
 
 class _Page(typing.Protocol[T_co]):

@@ -263,6 +263,7 @@ class BkJobClient:
             _LOOP.release()
 
     send = _blocking(_client.BkJobClient.send)
+    call = _blocking(_client.BkJobClient.call)
     get_job_instance_status = _blocking(_client.BkJobClient.get_job_instance_status)
     get_step_instance_status = _blocking(_client.BkJobClient.get_step_instance_status)
     operate_step_instance = _blocking(_client.BkJobClient.operate_step_instance)
@@ -284,6 +285,10 @@ class BkJobClient:
     get_account_list = _blocking(_client.BkJobClient.get_account_list)
     get_script_list = _blocking(_client.BkJobClient.get_script_list)
     get_script_version_detail = _blocking(_client.BkJobClient.get_script_version_detail)
+    get_public_script_list = _blocking(_client.BkJobClient.get_public_script_list)
+    get_public_script_version_detail = _blocking(
+        _client.BkJobClient.get_public_script_version_detail
+    )
     iter_job_instances = _blocking_pages(_client.BkJobClient.iter_job_instances)
     iter_job_plans = _blocking_pages(_client.BkJobClient.iter_job_plans)
     iter_accounts = _blocking_pages(_client.BkJobClient.iter_accounts)

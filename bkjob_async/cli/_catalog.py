@@ -247,7 +247,7 @@ async def run_push_config(ctx: Context, args: argparse.Namespace) -> int:
                 "task_name": args.name,
             }
             try:
-                client.protocol.push_config_file(target.scope, **push)  # the checks, unsent
+                client.protocol.spell("push_config_file", target.scope, **push)  # checks, unsent
             except (TypeError, ValueError) as exc:
                 raise CliError(str(exc)) from None
             launched = await _ask(

@@ -38,14 +38,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def _check_api(client: BkJobClient, target: Target, api: str, what: str) -> None:
     """Say, before any request, that this flavor has no ``api``."""
     try:
-        if api == "batch_get_job_instance_ip_log":
-            client.protocol.batch_ip_logs(target.scope, 1, 1, ())
-        else:
-            client.protocol.job_instance_list(
-                target.scope,
-                created_from=_dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(hours=1),
-                created_to=_dt.datetime.now(_dt.timezone.utc),
-            )
+        client.protocol.wire(api)
     except errors.UnsupportedOperationError:
         raise CliError(
             f"bk-job's {target.flavor.value} API has no {what} ({api}); "

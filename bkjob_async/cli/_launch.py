@@ -107,7 +107,7 @@ async def _send(client: BkJobClient, target: Target, args: argparse.Namespace) -
     """
     if args.kind == "plan":
         pairs = _pairs(args.var)
-        client.protocol.execute_job_plan(target.scope, args.plan_id)  # the checks, nothing sent
+        client.protocol.spell("execute_job_plan", target.scope, args.plan_id)  # checks, unsent
         variables: list[GlobalVar] = []
         if pairs:
             plan = await client.get_job_plan_detail(target.scope, args.plan_id)

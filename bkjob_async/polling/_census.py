@@ -168,8 +168,13 @@ class Census:
         rows: dict[int, tuple[int, _dt.datetime | None]] = {}
         start = 0
         while True:
-            request = self._protocol.job_instance_list(
-                scope, created_from=since, created_to=until, start=start, length=_PAGE
+            request = self._protocol.build(
+                "get_job_instance_list",
+                scope,
+                created_from=since,
+                created_to=until,
+                start=start,
+                length=_PAGE,
             )
             while True:  # wait for the rate governor and the outage, as every poll does
                 wait = self._may_send()

@@ -21,10 +21,10 @@ import attrs
 
 from .._converter import converter
 from .._observe import JobObservation, observe_groups, observe_job
-from .._protocol import body_fingerprint
 from ..errors import RateLimitedError, ResponseFormatError
 from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
 from ._decide import Answer
+from ._query import PollRequests, body_fingerprint
 from ._rate import parse_retry_after
 from ._tracker import step_moves
 
@@ -80,6 +80,7 @@ class Reader:
         "_generation",
         "_governor",
         "_host_hook",
+        "_polls",
         "_protocol",
         "_send",
         "_threshold",
@@ -104,6 +105,7 @@ class Reader:
         self._send = send
         self._decipher = protocol.decipher
         self._protocol = protocol
+        self._polls = PollRequests(protocol)
         self._generation = protocol.generation
         self._host_hook = converter(protocol.generation, protocol.server_tz).get_structure_hook(
             HostResult
@@ -119,10 +121,9 @@ class Reader:
     def request(self, scope: Scope, job_id: int, **kwargs: Any) -> Request:
         """Return a poll request: ``get_job_instance_status`` with host rows, unless told."""
         if "step_instance_id" in kwargs:
-            request = self._protocol.step_instance_status(scope, job_id, **kwargs)
+            request = self._polls.step(scope, job_id, **kwargs)
         else:
-            with_hosts = kwargs.pop("with_hosts", True)
-            request = self._protocol.job_instance_status(scope, job_id, with_hosts=with_hosts)
+            request = self._polls.job(scope, job_id, with_hosts=kwargs.pop("with_hosts", True))
         return attrs.evolve(request, timeout=self._timeout)
 
     def redact(self, text: str) -> str:

@@ -1,5 +1,5 @@
-"""A request sent again (a poll's) goes out with the URL the transport derived the first time;
-the transport keeps the URLs of a bounded number of requests."""
+"""A poll's request sent again goes out with the URL the transport derived the first time (kept
+on its query, ``KeptQuery.prepared``); the transport keeps the URLs of a bounded number."""
 
 from __future__ import annotations
 
@@ -11,15 +11,21 @@ from yarl import URL
 
 from bkjob_async import BkJobClient, Scope
 from bkjob_async._aiohttp import AiohttpTransport
-from bkjob_async._protocol import Protocol, Request, Response
+from bkjob_async._protocol import Request, Response
 from bkjob_async.config import Timeouts
+from bkjob_async.polling._query import PollRequests, Query
 from bkjob_async.testing import json_response, serve
 
 pytestmark = pytest.mark.anyio
 
 
-def _protocol(url: str) -> Protocol:
-    return BkJobClient(url, app_code="a", app_secret="s", username="u").protocol
+def _protocol(url: str) -> PollRequests:
+    return PollRequests(BkJobClient(url, app_code="a", app_secret="s", username="u").protocol)
+
+
+def _prepared(request: Request) -> object:
+    assert isinstance(request.query, Query)
+    return request.query.prepared
 
 
 async def test_a_request_sent_again_keeps_its_url_and_sends_the_same_query() -> None:
@@ -30,17 +36,17 @@ async def test_a_request_sent_again_keeps_its_url_and_sends_the_same_query() -> 
         return json_response({"result": True, "code": 0, "data": {}})
 
     async with serve(handler) as server:
-        request = _protocol(server.url).job_instance_status(Scope.biz(2), 42, with_hosts=True)
-        assert request.prepared is None
+        request = _protocol(server.url).job(Scope.biz(2), 42, with_hosts=True)
+        assert _prepared(request) is None
         transport = AiohttpTransport(timeouts=Timeouts())
         try:
             await transport.send(request)
-            prepared = request.prepared
+            prepared = _prepared(request)
             await transport.send(request)
         finally:
             await transport.aclose()
     assert isinstance(prepared, URL)
-    assert request.prepared is prepared  # derived once, reused
+    assert _prepared(request) is prepared  # derived once, reused
     assert dict(prepared.query) == dict(request.query or {})
     assert seen[0] == seen[1]
     assert seen[0][1] == dict(request.query or {})
@@ -54,12 +60,12 @@ async def test_a_changed_request_derives_its_url_again() -> None:
         return json_response({"result": True, "code": 0, "data": {}})
 
     async with serve(handler) as server:
-        first = _protocol(server.url).job_instance_status(Scope.biz(2), 42, with_hosts=True)
+        first = _protocol(server.url).job(Scope.biz(2), 42, with_hosts=True)
         transport = AiohttpTransport(timeouts=Timeouts())
         try:
             await transport.send(first)
             second = attrs.evolve(first, query={**(first.query or {}), "job_instance_id": "43"})
-            assert second.prepared is None  # the memo never follows a changed request
+            assert not isinstance(second.query, Query)  # the memo never follows a changed query
             await transport.send(second)
         finally:
             await transport.aclose()
@@ -67,9 +73,10 @@ async def test_a_changed_request_derives_its_url_again() -> None:
 
 
 def test_the_memo_is_never_compared_or_shown() -> None:
-    request = _protocol("http://bkjob.test").job_instance_status(Scope.biz(2), 42)
-    twin = _protocol("http://bkjob.test").job_instance_status(Scope.biz(2), 42)
-    request.remember(URL("http://elsewhere.test/"))
+    request = _protocol("http://bkjob.test").job(Scope.biz(2), 42)
+    twin = _protocol("http://bkjob.test").job(Scope.biz(2), 42)
+    assert isinstance(request.query, Query)
+    request.query.prepared = URL("http://elsewhere.test/")
     assert request == twin
     assert "elsewhere" not in repr(request)
 
@@ -80,21 +87,21 @@ async def test_up_to_kept_urls_requests_alive_keep_their_url() -> None:
 
     async with serve(handler) as server:
         protocol = _protocol(server.url)
-        requests = [protocol.job_instance_status(Scope.biz(2), i) for i in (1, 2, 3)]
+        requests = [protocol.job(Scope.biz(2), i) for i in (1, 2, 3)]
         transport = AiohttpTransport(timeouts=Timeouts(), kept_urls=2)
         unkept = AiohttpTransport(timeouts=Timeouts(), kept_urls=0)
         try:
             for request in requests:
                 await transport.send(request)
-            first = [isinstance(r.prepared, URL) for r in requests]
+            first = [isinstance(_prepared(r), URL) for r in requests]
             await transport.send(requests[2])  # no place: sent again without keeping it
-            again = requests[2].prepared
+            again = _prepared(requests[2])
             third = requests.pop()
             del requests[0]  # a request that kept its URL goes: its place is free
             gc.collect()
             await transport.send(third)
-            freed = isinstance(third.prepared, URL)
-            fresh = protocol.job_instance_status(Scope.biz(2), 4)
+            freed = isinstance(_prepared(third), URL)
+            fresh = protocol.job(Scope.biz(2), 4)
             response = await unkept.send(fresh)
         finally:
             await transport.aclose()
@@ -103,4 +110,4 @@ async def test_up_to_kept_urls_requests_alive_keep_their_url() -> None:
     assert again is None
     assert freed
     assert response.status == 200
-    assert fresh.prepared is None
+    assert _prepared(fresh) is None

@@ -391,7 +391,7 @@ async def test_a_failed_request_keeps_a_cause_without_frames() -> None:
     protocol = Protocol(
         "http://127.0.0.1:9", flavor="apigw-v3", credentials=Credentials("a", SECRET, username="u")
     )
-    request = protocol.job_instance_status(Scope.biz(1), 1)
+    request = protocol.build("get_job_instance_status", Scope.biz(1), 1)
     try:
         with pytest.raises(TransportError) as caught:
             await transport.send(request)

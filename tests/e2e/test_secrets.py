@@ -71,7 +71,7 @@ ALL_SECRETS: dict[str, Any] = {
 async def test_reprs_hide_secrets(make_client: MakeClient, flavor: str) -> None:
     async with make_client(**ALL_SECRETS, flavor=flavor) as client:
         protocol = client.protocol
-        request = protocol.operate_job(BIZ, 1, JobOperation.START)
+        request = protocol.build("operate_job_instance", BIZ, 1, JobOperation.START)
         credentials = Credentials(
             "my-app", APP_SECRET, username="u", bk_token=BK_TOKEN, access_token=ACCESS_TOKEN
         )
@@ -151,7 +151,7 @@ def test_secrets_that_need_escaping_are_masked() -> None:
         flavor="apigw-v3",
         credentials=Credentials("my-app", ODD_SECRET, username="u"),
     )
-    request = protocol.job_instance_status(BIZ, 1, with_hosts=True)
+    request = protocol.build("get_job_instance_status", BIZ, 1, with_hosts=True)
     header = request.headers["X-Bkapi-Authorization"].encode()
     bodies = [
         (200, header),  # the header echoed verbatim: JSON-escaped

@@ -59,8 +59,8 @@ async def test_the_handler_sees_the_request_the_client_would_have_handed_its_tra
 
     async def send_two(c: BkJobClient) -> None:
         for request in (
-            c.protocol.job_instance_status(SCOPE, 7, with_hosts=True),
-            c.protocol.operate_job(SCOPE, 7, JobOperation.TERMINATE),
+            c.protocol.build("get_job_instance_status", SCOPE, 7, with_hosts=True),
+            c.protocol.build("operate_job_instance", SCOPE, 7, JobOperation.TERMINATE),
         ):
             answer = await c.transport.send(request)
             assert answer.status == 200

@@ -165,7 +165,7 @@ async def test_the_transport_itself_masks_a_parser_error_quoting_a_secret(
     )
 
     async with RawServer(answer) as raw, make_client(base_url=raw.url) as c:
-        request = c.protocol.job_instance_status(BIZ, 1, with_hosts=True)
+        request = c.protocol.build("get_job_instance_status", BIZ, 1, with_hosts=True)
         for send in (c.transport.send(request), send_once(c.transport, c.protocol, request)):
             with pytest.raises(TransportError) as info:
                 await send
@@ -183,7 +183,7 @@ async def test_send_once_masks_errors_of_any_transport(make_client: MakeClient) 
             return None
 
     async with make_client(transport=Echoing()) as c:
-        request = c.protocol.job_instance_status(BIZ, 1, with_hosts=True)
+        request = c.protocol.build("get_job_instance_status", BIZ, 1, with_hosts=True)
         with pytest.raises(TransportError) as info:
             await send_once(c.transport, c.protocol, request)
     assert not readable(full_text(info.value), APP_SECRET)
@@ -231,7 +231,7 @@ async def test_sender_sends_directly_only_to_a_transport_that_masks_with_this_pr
         other = AiohttpTransport(timeouts=Timeouts())  # masks nothing: wrapped
         assert sender(other, c.protocol) != other.send
         await other.aclose()
-        request = c.protocol.job_instance_status(BIZ, 1, with_hosts=True)
+        request = c.protocol.build("get_job_instance_status", BIZ, 1, with_hosts=True)
         with caplog.at_level(logging.DEBUG, logger="bkjob_async"), pytest.raises(ConnectError):
             await sender(c.transport, c.protocol)(request)
         # Logged once (by the transport itself), as send_once logs.
@@ -242,7 +242,7 @@ async def test_sender_sends_directly_only_to_a_transport_that_masks_with_this_pr
         send = sender(c.transport, c.protocol)
         assert send != c.transport.send
         with pytest.raises(TransportError) as info:
-            await send(c.protocol.job_instance_status(BIZ, 1, with_hosts=True))
+            await send(c.protocol.build("get_job_instance_status", BIZ, 1, with_hosts=True))
     assert not readable(full_text(info.value), APP_SECRET)
 
 

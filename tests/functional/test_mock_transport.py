@@ -139,7 +139,7 @@ async def test_faults_in_memory() -> None:
     sim.inject(Fault.reset(), api="get_job_instance_status", times=1)
     request = BkJobClient(
         "http://bkjob.test", app_code="a", app_secret="s", username="admin"
-    ).protocol.job_instance_status(SCOPE, job, with_hosts=True)
+    ).protocol.build("get_job_instance_status", SCOPE, job, with_hosts=True)
     with pytest.raises(TransportError, match="reset"):
         await transport.send(request)
 

@@ -54,12 +54,15 @@ async def test_the_command_line_refuses_what_the_library_refuses() -> None:
 
 def test_one_language_by_default_in_the_library_and_the_command_line() -> None:
     client = BkJobClient("http://127.0.0.1:9", app_code="a", app_secret="s", username="u")
-    request = client.protocol.job_instance_status(Scope.biz(2), 1)
+    request = client.protocol.build("get_job_instance_status", Scope.biz(2), 1)
     assert request.headers["Blueking-Language"] == "en"
     none = BkJobClient(
         "http://127.0.0.1:9", app_code="a", app_secret="s", username="u", language=None
     )
-    assert "Blueking-Language" not in none.protocol.job_instance_status(Scope.biz(2), 1).headers
+    assert (
+        "Blueking-Language"
+        not in none.protocol.build("get_job_instance_status", Scope.biz(2), 1).headers
+    )
 
 
 async def test_a_refused_resume_creates_no_file(tmp_path: Path) -> None:

@@ -114,7 +114,7 @@ def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, 
         return (SCOPE, failed, first, StepOperation.RETRY_FAILED)
 
     def status_request(client) -> tuple:
-        return (client.protocol.job_instance_status(SCOPE, job),)
+        return (client.protocol.build("get_job_instance_status", SCOPE, job),)
 
     return [
         ("send", Fresh(status_request), {}),
@@ -145,6 +145,11 @@ def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, 
         ("get_script_list", (SCOPE,), {"length": 5}),  # v3 only
         ("iter_scripts", (SCOPE,), {"page_size": 1}),
         ("get_script_version_detail", (SCOPE,), {"script_version_id": version}),
+        ("get_public_script_list", (), {"length": 5}),  # v3 only
+        ("get_public_script_version_detail", (), {"script_version_id": 1}),
+        ("call", ("get_job_instance_status", {**SCOPE.params(flavor), "job_instance_id": job}), {}),
+        ("call", ("get_job_plan_list", {**SCOPE.params(flavor), "length": 2}), {}),
+        ("call", ("get_no_such_api", {}), {"method": "GET"}),  # NotFoundError, both ways
         ("get_account_list", (SCOPE,), {"length": 5}),
         ("iter_accounts", (SCOPE,), {"page_size": 2}),
     ]  # fmt: skip
@@ -216,7 +221,8 @@ def test_every_method_answers_as_the_async_client_does(served: Served, flavor: A
     # job, refused on every flavor.
     not_on_v2 = {"get_job_instance_list", "iter_job_instances", "get_script_list", "iter_scripts",
                  "get_script_version_detail", "get_job_instance_ip_log", "failed_host_logs",
-                 "batch_get_job_instance_ip_log"}  # fmt: skip
+                 "batch_get_job_instance_ip_log", "get_public_script_list",
+                 "get_public_script_version_detail"}  # fmt: skip
     refused = {"operate_job_instance"} | (not_on_v2 if v2 else {"get_job_instance_log"})
     if flavor is ApiFlavor.ESB_JOBV3:
         refused.add("get_step_instance_status")

@@ -76,9 +76,9 @@ def test_every_sample_through_protocol_and_converter(name: str) -> None:
         "http://127.0.0.1:1", flavor=flavor, credentials=Credentials("a", "b", username="u")
     )
     if cls is JobInstanceStatus:
-        request = proto.job_instance_status(Scope.biz(1), 100, with_hosts=True)
+        request = proto.build("get_job_instance_status", Scope.biz(1), 100, with_hosts=True)
     else:
-        request = proto.step_instance_status(Scope.biz(1), 100, 75)
+        request = proto.build("get_step_instance_status", Scope.biz(1), 100, 75)
     raw = json.dumps(load_sample(name)).encode()
     model = proto.parse(proto.decipher(request, Response(200, {}, raw)), cls)
     assert isinstance(model, cls)
@@ -725,7 +725,7 @@ def test_decipher_only_raises_bkjob_errors(
     raw: bytes, status: int, headers: dict[str, str]
 ) -> None:
     proto = Protocol("http://x", flavor="apigw-v3", credentials=Credentials("a", "b", username="u"))
-    request = proto.job_instance_status(Scope.biz(1), 1, with_hosts=True)
+    request = proto.build("get_job_instance_status", Scope.biz(1), 1, with_hosts=True)
     with contextlib.suppress(BkJobError):
         proto.parse(proto.decipher(request, Response(status, headers, raw)), JobInstanceStatus)
 

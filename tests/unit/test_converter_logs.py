@@ -458,10 +458,15 @@ def test_through_the_protocol(flavor: str, payload: Any, cls: Any) -> None:
     proto = Protocol("http://x", flavor=flavor, credentials=Credentials("a", "b", username="u"))
     window = dt.datetime(2024, 5, 1, tzinfo=UTC)
     request = {
-        HostLog: lambda: proto.ip_log(Scope.biz(2), 100, 200, 101),
-        BATCH: lambda: proto.batch_ip_log(Scope.biz(2), 100, 200, [101, 102]),
-        JobInstancePage: lambda: proto.job_instance_list(
-            Scope.biz(2), created_from=window, created_to=window + dt.timedelta(days=1)
+        HostLog: lambda: proto.build("get_job_instance_ip_log", Scope.biz(2), 100, 200, 101),
+        BATCH: lambda: proto.build(
+            "batch_get_job_instance_ip_log", Scope.biz(2), 100, 200, [101, 102]
+        ),
+        JobInstancePage: lambda: proto.build(
+            "get_job_instance_list",
+            Scope.biz(2),
+            created_from=window,
+            created_to=window + dt.timedelta(days=1),
         ),
     }[JobInstancePage if cls is JobStatusPage else cls]()
     raw = {"result": True, "code": 0, "message": "", "data": payload, "job_request_id": "abc"}

@@ -39,8 +39,8 @@ def sent(request: Request) -> dict[str, Any]:
 
 
 def script(flavor: str, targets: Targets, **options: Any) -> Request:
-    return protocol(flavor).fast_execute_script(
-        BIZ, targets=targets, account=ROOT, script_content="ls", **options
+    return protocol(flavor).build(
+        "fast_execute_script", BIZ, targets=targets, account=ROOT, script_content="ls", **options
     )
 
 
@@ -54,12 +54,12 @@ def test_v3_refuses_host_ids_with_ips_wherever_targets_go(flavor: str) -> None:
     with pytest.raises(ValueError, match="host_id_list"):
         script(flavor, mixed)
     with pytest.raises(ValueError, match="host_id_list"):
-        build.fast_transfer_file(
+        build.build("fast_transfer_file",
             BIZ, targets=Targets(host_ids=[1]), account=ROOT, file_target_path="/t/",
             file_sources=[FileSource(["/a"], server=mixed)],
         )  # fmt: skip
     with pytest.raises(ValueError, match="host_id_list"):
-        build.execute_job_plan(BIZ, 1, global_vars=[GlobalVar(name="h", server=mixed)])
+        build.build("execute_job_plan", BIZ, 1, global_vars=[GlobalVar(name="h", server=mixed)])
 
 
 @pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3", "esb-v2"])
@@ -103,12 +103,14 @@ def test_v2_file_sources_and_host_variables_use_target_server_too() -> None:
     build = protocol("esb-v2")
     source = Targets(ips=["10.0.0.9"], dynamic_group_ids=["g"])
     push = sent(
-        build.fast_transfer_file(
+        build.build("fast_transfer_file",
             BIZ, targets=Targets(ips=["10.0.0.1"]), account=ROOT, file_target_path="/t/",
             file_sources=[FileSource(["/a"], server=source)],
         )
     )  # fmt: skip
-    plan = sent(build.execute_job_plan(BIZ, 1, global_vars=[GlobalVar(name="h", server=source)]))
+    plan = sent(
+        build.build("execute_job_plan", BIZ, 1, global_vars=[GlobalVar(name="h", server=source)])
+    )
     expected = {
         "ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.9"}],
         "dynamic_group_id_list": ["g"],
@@ -187,17 +189,17 @@ def test_v2_groups_that_a_server_does_fill_are_kept() -> None:
 
 def test_gateway_step_status_sends_batch_0_unless_a_batch_is_asked() -> None:
     build = protocol("apigw-v3")
-    every = build.step_instance_status(BIZ, 1, 2)
-    second = build.step_instance_status(BIZ, 1, 2, batch=2)
+    every = build.build("get_step_instance_status", BIZ, 1, 2)
+    second = build.build("get_step_instance_status", BIZ, 1, 2, batch=2)
     assert (every.query or {})["batch"] == "0"
     assert (second.query or {})["batch"] == "2"
     for bad in (0, -1):
         with pytest.raises(ValueError, match="numbered from 1"):
-            build.step_instance_status(BIZ, 1, 2, batch=bad)
+            build.build("get_step_instance_status", BIZ, 1, 2, batch=bad)
 
 
 def test_v2_step_status_sends_no_batch() -> None:
-    request = protocol("esb-v2").step_instance_status(BIZ, 1, 2)
+    request = protocol("esb-v2").build("get_step_instance_status", BIZ, 1, 2)
     assert "batch" not in sent(request)
 
 
@@ -217,7 +219,7 @@ def test_an_esb_app_check_failure_is_an_authentication_error(
     flavor: str, message: str, code: int | None
 ) -> None:
     build = protocol(flavor)
-    request = build.job_instance_status(BIZ, 1, with_hosts=True)
+    request = build.build("get_job_instance_status", BIZ, 1, with_hosts=True)
     envelope = {"result": False, "code": code, "data": None, "message": message}
     with pytest.raises(AuthenticationError) as caught:
         build.decipher(request, Response(200, {}, json.dumps(envelope).encode()))
@@ -226,7 +228,7 @@ def test_an_esb_app_check_failure_is_an_authentication_error(
 
 def test_other_esb_system_errors_stay_server_errors() -> None:
     build = protocol("esb-jobv3")
-    request = build.job_instance_status(BIZ, 1, with_hosts=True)
+    request = build.build("get_job_instance_status", BIZ, 1, with_hosts=True)
     envelope = {"result": False, "code": 1306000, "data": None, "message": "system error"}
     with pytest.raises(ServerError) as caught:
         build.decipher(request, Response(200, {}, json.dumps(envelope).encode()))

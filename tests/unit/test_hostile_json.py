@@ -206,7 +206,7 @@ def test_any_field_of_an_answer_made_hostile_raises_only_bkjob_errors(
     path = pick.choice(_paths(answer))
     body = _with(answer, path, value).encode()
     protocol = _protocol(flavor)
-    request = protocol.job_instance_status(Scope.biz(1), 1, with_hosts=True)
+    request = protocol.build("get_job_instance_status", Scope.biz(1), 1, with_hosts=True)
     error = _error_of(
         lambda: protocol.parse(protocol.decipher(request, Response(status, {}, body)), cls)
     )
@@ -266,7 +266,7 @@ def test_the_redactor_walks_any_depth() -> None:
 
 def test_an_error_answer_nested_past_the_limit_is_refused_whatever_its_status() -> None:
     protocol = _protocol("apigw-v3")
-    request = protocol.job_instance_status(Scope.biz(1), 1)
+    request = protocol.build("get_job_instance_status", Scope.biz(1), 1)
     body = b'{"result":false,"code":9900403,"permission":' + b"[" * 600 + b"]" * 600 + b"}"
     with pytest.raises(ResponseFormatError, match=f"deeper than {MAX_DEPTH} levels"):
         protocol.decipher(request, Response(200, {}, body))

@@ -6,7 +6,6 @@ import base64
 import email.utils
 import json
 import time
-import urllib.parse
 from typing import Any
 
 import pytest
@@ -34,7 +33,7 @@ from bkjob_async import (
     Targets,
     UnsupportedOperationError,
 )
-from bkjob_async._protocol import Protocol, Query, Request, Response, body_fingerprint
+from bkjob_async._protocol import Protocol, Request, Response
 from tests.conftest import ACCESS_TOKEN, APP_SECRET, BK_TOKEN, load_sample
 
 BASE = "https://bk.example.com/prefix/"
@@ -95,7 +94,7 @@ def test_url_per_flavor(flavor: str, api: str, url: str) -> None:
 
 
 def test_apigw_job_status_is_get_with_query_and_no_body() -> None:
-    request = protocol("apigw-v3").job_instance_status(BIZ, 100, with_hosts=True)
+    request = protocol("apigw-v3").build("get_job_instance_status", BIZ, 100, with_hosts=True)
     assert request.method == "GET"
     assert request.body is None
     assert request.query == {
@@ -108,43 +107,16 @@ def test_apigw_job_status_is_get_with_query_and_no_body() -> None:
     assert "Content-Type" not in request.headers
 
 
-def test_poll_requests_of_one_scope_share_all_but_the_job_id() -> None:
-    proto = protocol("apigw-v3")
-    first = proto.job_instance_status(BIZ, 100, with_hosts=True)
-    second = proto.job_instance_status(BIZ, 101, with_hosts=True)
-    assert first.url is second.url
-    assert first.headers is second.headers
-    assert isinstance(first.query, Query)
-    assert isinstance(second.query, Query)
-    assert first.query._common is second.query._common  # the scope's part, one dict
-    assert dict(second.query) == {**dict(first.query), "job_instance_id": "101"}
-    assert len(first.query) == 4
-    assert "job_instance_id" in first.query
-    with pytest.raises(KeyError):
-        first.query["bk_biz_id"]
-    assert repr(first.query) == repr(dict(first.query))
-    other_scope = proto.job_instance_status(Scope.biz_set(9991001), 100, with_hosts=True)
-    no_hosts = proto.job_instance_status(BIZ, 100, with_hosts=False)
-    assert other_scope.query is not None
-    assert no_hosts.query is not None
-    assert other_scope.query["bk_scope_type"] == "biz_set"
-    assert no_hosts.query["return_ip_result"] == "false"
-    assert first.query == {**dict(no_hosts.query), "return_ip_result": "true"}
-    # Its text, as a URL carries it, reads back as the same pairs.
-    assert dict(urllib.parse.parse_qsl(first.query.text())) == dict(first.query)
-    odd = Query(Query.common({"a": "b c"}, "name"), "x&y=z")
-    assert dict(urllib.parse.parse_qsl(odd.text())) == {"a": "b c", "name": "x&y=z"}
-    assert Query(Query.common({}, "id"), 7).text() == "id=7"
-
-
 def test_apigw_bool_false_is_spelled_false() -> None:
-    request = protocol("apigw-v3").job_instance_status(BIZ, 100, with_hosts=False)
+    request = protocol("apigw-v3").build("get_job_instance_status", BIZ, 100, with_hosts=False)
     assert request.query is not None
     assert request.query["return_ip_result"] == "false"
 
 
 def test_esb_jobv3_job_status_is_post_json() -> None:
-    request = protocol("esb-jobv3").job_instance_status(Scope.biz_set(9991001), 7, with_hosts=True)
+    request = protocol("esb-jobv3").build(
+        "get_job_instance_status", Scope.biz_set(9991001), 7, with_hosts=True
+    )
     assert request.method == "POST"
     assert request.query is None
     assert request.headers["Content-Type"] == "application/json"
@@ -158,7 +130,7 @@ def test_esb_jobv3_job_status_is_post_json() -> None:
 
 
 def test_esb_v2_job_status_uses_bk_biz_id() -> None:
-    request = protocol("esb-v2").job_instance_status(BIZ, 7, with_hosts=True)
+    request = protocol("esb-v2").build("get_job_instance_status", BIZ, 7, with_hosts=True)
     assert request.method == "POST"
     assert body(request) == {"bk_biz_id": 2, "job_instance_id": 7}
     assert request.idempotent
@@ -166,11 +138,12 @@ def test_esb_v2_job_status_uses_bk_biz_id() -> None:
 
 def test_esb_v2_rejects_business_sets() -> None:
     with pytest.raises(ValueError, match="business sets"):
-        protocol("esb-v2").job_instance_status(Scope.biz_set(5), 7, with_hosts=True)
+        protocol("esb-v2").build("get_job_instance_status", Scope.biz_set(5), 7, with_hosts=True)
 
 
 def test_apigw_step_status_query_with_filters() -> None:
-    request = protocol("apigw-v3").step_instance_status(
+    request = protocol("apigw-v3").build(
+        "get_step_instance_status",
         BIZ,
         1,
         2,
@@ -197,11 +170,11 @@ def test_apigw_step_status_query_with_filters() -> None:
 
 def test_step_status_unsupported_on_esb_jobv3() -> None:
     with pytest.raises(UnsupportedOperationError, match="esb-jobv3"):
-        protocol("esb-jobv3").step_instance_status(BIZ, 1, 2)
+        protocol("esb-jobv3").build("get_step_instance_status", BIZ, 1, 2)
 
 
 def test_v2_step_status_sends_ids_top_level() -> None:
-    request = protocol("esb-v2").step_instance_status(BIZ, 1, 2)
+    request = protocol("esb-v2").build("get_step_instance_status", BIZ, 1, 2)
     assert request.method == "POST"
     assert request.url == BASE + "api/c/compapi/v2/job/get_step_instance_status/"
     assert body(request) == {"bk_biz_id": 2, "job_instance_id": 1, "step_instance_id": 2}
@@ -209,7 +182,7 @@ def test_v2_step_status_sends_ids_top_level() -> None:
 
 def test_v2_step_status_has_no_filters() -> None:
     with pytest.raises(ValueError, match="execute_count"):
-        protocol("esb-v2").step_instance_status(BIZ, 1, 2, execute_count=1)
+        protocol("esb-v2").build("get_step_instance_status", BIZ, 1, 2, execute_count=1)
 
 
 @pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3", "esb-v2"])
@@ -217,8 +190,8 @@ def test_operations_are_post_and_not_idempotent(flavor: str) -> None:
     proto = protocol(flavor)
     v3 = {"bk_scope_type": "biz", "bk_scope_id": "2"}
     scope = v3 if proto.flavor.is_v3 else {"bk_biz_id": 2}
-    step = proto.operate_step(BIZ, 10, 20, StepOperation.RETRY_FAILED)
-    job = proto.operate_job(BIZ, 10, JobOperation.TERMINATE)
+    step = proto.build("operate_step_instance", BIZ, 10, 20, StepOperation.RETRY_FAILED)
+    job = proto.build("operate_job_instance", BIZ, 10, JobOperation.TERMINATE)
     for request in (step, job):
         assert request.method == "POST"
         assert not request.idempotent
@@ -234,23 +207,24 @@ def test_operations_are_post_and_not_idempotent(flavor: str) -> None:
 
 
 def test_operation_accepts_plain_int_code() -> None:
-    assert body(protocol().operate_step(BIZ, 1, 2, 13))["operation_code"] == 13
+    assert body(protocol().build("operate_step_instance", BIZ, 1, 2, 13))["operation_code"] == 13
 
 
 @pytest.mark.parametrize("code", [4, 5, 0, 99])
 def test_unknown_step_operation_is_value_error(code: int) -> None:
     with pytest.raises(ValueError, match="StepOperation"):
-        protocol().operate_step(BIZ, 1, 2, code)
+        protocol().build("operate_step_instance", BIZ, 1, 2, code)
 
 
 @pytest.mark.parametrize("code", [True, "2", 2.0, None])
 def test_non_int_operation_is_type_error(code: Any) -> None:
     with pytest.raises(TypeError):
-        protocol().operate_job(BIZ, 1, code)
+        protocol().build("operate_job_instance", BIZ, 1, code)
 
 
 def test_v3_fast_execute_script() -> None:
-    request = protocol("apigw-v3").fast_execute_script(
+    request = protocol("apigw-v3").build(
+        "fast_execute_script",
         BIZ,
         targets=Targets(ips=["1:10.0.0.1", (0, "10.0.0.2")], dynamic_group_ids=["g"]),
         account=Account(alias="root"),
@@ -288,7 +262,8 @@ def test_v3_fast_execute_script() -> None:
 
 def test_v3_fast_execute_script_by_id_and_topology() -> None:
     sent = body(
-        protocol("esb-jobv3").fast_execute_script(
+        protocol("esb-jobv3").build(
+            "fast_execute_script",
             BIZ,
             targets=Targets(dynamic_group_ids=["g1"], topo_nodes=[("module", 42)]),
             account=Account(id=7),
@@ -308,7 +283,8 @@ def test_v3_fast_execute_script_by_id_and_topology() -> None:
 
 
 def test_v2_fast_execute_script() -> None:
-    request = protocol("esb-v2").fast_execute_script(
+    request = protocol("esb-v2").build(
+        "fast_execute_script",
         BIZ,
         targets=Targets(ips=["10.0.0.2"], topo_nodes=[("module", 4)]),
         account=Account(alias="root"),
@@ -343,20 +319,29 @@ def test_v2_fast_execute_script() -> None:
 def test_v2_fast_execute_script_rejects_v3_only_options(extra: dict[str, Any]) -> None:
     kwargs: dict[str, Any] = {"script_content": "ls", **extra}
     with pytest.raises(ValueError, match="ESB v2"):
-        protocol("esb-v2").fast_execute_script(
-            BIZ, targets=Targets(ips=["10.0.0.1"]), account=Account(alias="root"), **kwargs
+        protocol("esb-v2").build(
+            "fast_execute_script",
+            BIZ,
+            targets=Targets(ips=["10.0.0.1"]),
+            account=Account(alias="root"),
+            **kwargs,
         )
 
 
 def test_v2_needs_account_alias() -> None:
     with pytest.raises(ValueError, match="alias"):
-        protocol("esb-v2").fast_execute_script(
-            BIZ, targets=Targets(ips=["10.0.0.1"]), account=Account(id=3), script_content="ls"
+        protocol("esb-v2").build(
+            "fast_execute_script",
+            BIZ,
+            targets=Targets(ips=["10.0.0.1"]),
+            account=Account(id=3),
+            script_content="ls",
         )
 
 
 def test_v3_fast_transfer_file() -> None:
-    request = protocol("apigw-v3").fast_transfer_file(
+    request = protocol("apigw-v3").build(
+        "fast_transfer_file",
         BIZ,
         targets=Targets(host_ids=[1]),
         account=Account(alias="root"),
@@ -398,7 +383,8 @@ def test_v3_fast_transfer_file() -> None:
 
 
 def test_v2_fast_push_file() -> None:
-    request = protocol("esb-v2").fast_transfer_file(
+    request = protocol("esb-v2").build(
+        "fast_transfer_file",
         BIZ,
         targets=Targets(ips=["0:10.0.0.1"]),
         account=Account(alias="root"),
@@ -426,7 +412,8 @@ def test_v2_fast_push_file() -> None:
 
 
 def test_v3_execute_job_plan() -> None:
-    request = protocol("esb-jobv3").execute_job_plan(
+    request = protocol("esb-jobv3").build(
+        "execute_job_plan",
         BIZ,
         1000,
         global_vars=[GlobalVar(name="a", value="1"), GlobalVar(id=3, server=Targets(host_ids=[7]))],
@@ -448,8 +435,8 @@ def test_v3_execute_job_plan() -> None:
 
 
 def test_v2_execute_job_uses_bk_job_id() -> None:
-    request = protocol("esb-v2").execute_job_plan(
-        BIZ, 1000, global_vars=[GlobalVar(id=1, value="v")]
+    request = protocol("esb-v2").build(
+        "execute_job_plan", BIZ, 1000, global_vars=[GlobalVar(id=1, value="v")]
     )
     assert request.url == BASE + "api/c/compapi/v2/job/execute_job/"
     assert not request.idempotent
@@ -477,9 +464,9 @@ def test_credentials_travel_only_in_the_auth_header(
 ) -> None:
     proto = protocol(flavor, credentials=Credentials("my-app", APP_SECRET, **identity))
     requests = [
-        proto.job_instance_status(BIZ, 1, with_hosts=True),
-        proto.operate_job(BIZ, 1, JobOperation.START),
-        proto.execute_job_plan(BIZ, 3),
+        proto.build("get_job_instance_status", BIZ, 1, with_hosts=True),
+        proto.build("operate_job_instance", BIZ, 1, JobOperation.START),
+        proto.build("execute_job_plan", BIZ, 3),
     ]
     for request in requests:
         auth = json.loads(request.headers["X-Bkapi-Authorization"])
@@ -490,9 +477,14 @@ def test_credentials_travel_only_in_the_auth_header(
 
 
 def test_tenant_header() -> None:
-    request = protocol(tenant_id="tenant-a").job_instance_status(BIZ, 1, with_hosts=False)
+    request = protocol(tenant_id="tenant-a").build(
+        "get_job_instance_status", BIZ, 1, with_hosts=False
+    )
     assert request.headers["X-Bk-Tenant-Id"] == "tenant-a"
-    assert "X-Bk-Tenant-Id" not in protocol().job_instance_status(BIZ, 1, with_hosts=False).headers
+    assert (
+        "X-Bk-Tenant-Id"
+        not in protocol().build("get_job_instance_status", BIZ, 1, with_hosts=False).headers
+    )
 
 
 # --- invalid input ---------------------------------------------------------------------------
@@ -501,16 +493,16 @@ def test_tenant_header() -> None:
 @pytest.mark.parametrize("bad", [0, -1, True, False, 1.0, "1", None])
 def test_bad_job_instance_id(bad: Any) -> None:
     with pytest.raises((TypeError, ValueError)):
-        protocol().job_instance_status(BIZ, bad, with_hosts=True)
+        protocol().build("get_job_instance_status", BIZ, bad, with_hosts=True)
 
 
 @pytest.mark.parametrize("bad", [0, -5, True, "2", 2.5])
 def test_bad_step_instance_id(bad: Any) -> None:
     for flavor in ("apigw-v3", "esb-v2"):
         with pytest.raises((TypeError, ValueError)):
-            protocol(flavor).step_instance_status(BIZ, 1, bad)
+            protocol(flavor).build("get_step_instance_status", BIZ, 1, bad)
         with pytest.raises((TypeError, ValueError)):
-            protocol(flavor).operate_step(BIZ, 1, bad, StepOperation.RETRY_ALL)
+            protocol(flavor).build("operate_step_instance", BIZ, 1, bad, StepOperation.RETRY_ALL)
 
 
 @pytest.mark.parametrize(
@@ -528,12 +520,12 @@ def test_bad_step_instance_id(bad: Any) -> None:
 )
 def test_bad_step_filters(filters: dict[str, Any]) -> None:
     with pytest.raises((TypeError, ValueError)):
-        protocol().step_instance_status(BIZ, 1, 2, **filters)
+        protocol().build("get_step_instance_status", BIZ, 1, 2, **filters)
 
 
 def test_scope_must_be_a_scope() -> None:
     with pytest.raises(TypeError, match="Scope"):
-        protocol().job_instance_status(2, 1, with_hosts=True)  # type: ignore[arg-type]
+        protocol().build("get_job_instance_status", 2, 1, with_hosts=True)  # type: ignore[arg-type]
 
 
 def test_unknown_flavor() -> None:
@@ -583,7 +575,7 @@ def script(flavor: str = "apigw-v3", **kwargs: Any) -> Request:
         "script_content": "ls",
     }
     options.update(kwargs)
-    return protocol(flavor).fast_execute_script(BIZ, **options)
+    return protocol(flavor).build("fast_execute_script", BIZ, **options)
 
 
 @pytest.mark.parametrize(
@@ -627,7 +619,7 @@ def transfer(flavor: str = "apigw-v3", **kwargs: Any) -> Request:
         "file_sources": [FileSource(["/a"], server=Targets(host_ids=[2]))],
     }
     options.update(kwargs)
-    return protocol(flavor).fast_transfer_file(BIZ, **options)
+    return protocol(flavor).build("fast_transfer_file", BIZ, **options)
 
 
 @pytest.mark.parametrize(
@@ -661,12 +653,12 @@ def test_v2_fast_push_file_rejects_v3_only_options(kwargs: dict[str, Any]) -> No
 @pytest.mark.parametrize("bad", [0, -1, True, "5"])
 def test_bad_job_plan_id(bad: Any) -> None:
     with pytest.raises((TypeError, ValueError)):
-        protocol().execute_job_plan(BIZ, bad)
+        protocol().build("execute_job_plan", BIZ, bad)
 
 
 def test_global_vars_must_be_global_vars() -> None:
     with pytest.raises(TypeError):
-        protocol().execute_job_plan(BIZ, 1, global_vars=[{"name": "a", "value": "1"}])  # type: ignore[list-item]
+        protocol().build("execute_job_plan", BIZ, 1, global_vars=[{"name": "a", "value": "1"}])  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize(
@@ -709,7 +701,7 @@ def test_targets_parse_ip_strings() -> None:
 
 def job_request(flavor: str = "apigw-v3") -> tuple[Protocol, Request]:
     proto = protocol(flavor)
-    return proto, proto.job_instance_status(BIZ, 100, with_hosts=True)
+    return proto, proto.build("get_job_instance_status", BIZ, 100, with_hosts=True)
 
 
 @pytest.mark.parametrize(
@@ -1024,54 +1016,6 @@ def test_esb_rate_limit_at_200_has_retry_after_from_headers() -> None:
 
 
 # --- misc ------------------------------------------------------------------------------------
-
-
-def test_body_fingerprint_ignores_request_ids() -> None:
-    a = json.dumps({**ok({"x": 1}), "request_id": "a", "job_request_id": "b"}).encode()
-    b = json.dumps({**ok({"x": 1}), "request_id": "c", "job_request_id": None}).encode()
-    c = json.dumps({**ok({"x": 2}), "request_id": "a", "job_request_id": "b"}).encode()
-    assert body_fingerprint(a)[0] == body_fingerprint(b)[0]
-    assert body_fingerprint(a)[0] != body_fingerprint(c)[0]
-    assert 0 <= body_fingerprint(a)[0] < 1 << 60
-
-
-def test_body_fingerprint_reuses_the_places_of_the_ids_only_where_they_still_are() -> None:
-    def body(x: int, rid: str, jrid: str, extra: dict[str, Any] | None = None) -> bytes:
-        data = {"x": x, **(extra or {})}
-        return json.dumps({**ok(data), "request_id": rid, "job_request_id": jrid}).encode()
-
-    first, cuts = body_fingerprint(body(1, "aaaa", "bbbb"))
-    assert len(cuts) == 2
-    # Same answer, new ids of the same length: the known places are used, same hash and places.
-    assert body_fingerprint(body(1, "cccc", "dddd"), cuts) == (first, cuts)
-    # New ids of another length: the places moved, the body is searched again; same hash.
-    moved = body_fingerprint(body(1, "cc", "dddddd"), cuts)
-    assert moved[0] == first
-    assert moved[1] != cuts
-    # Another answer: another hash, whatever places are passed.
-    assert body_fingerprint(body(2, "cccc", "dddd"), cuts)[0] != first
-    assert body_fingerprint(body(2, "cccc", "dddd"))[0] != first
-    # An id where none was (a key inside data): left in with the old places, so the body looks
-    # changed (decoded once, never skipped wrongly); a fresh search cuts all three.
-    extra = body(1, "cccc", "dddd", {"request_id": "eeee"})
-    assert body_fingerprint(extra, cuts)[0] != first
-    assert len(body_fingerprint(extra)[1]) == 3
-    # Places past the end of a shorter body, or not at an id: searched again.
-    assert body_fingerprint(b'{"request_id":"z"}', cuts) == body_fingerprint(b'{"request_id":"z"}')
-    assert body_fingerprint(b"{}", (5,)) == (hash(b"{}") & (1 << 60) - 1, ())
-
-
-def test_answers_with_their_ids_at_the_same_places_share_one_tuple_of_places() -> None:
-    def body(job: int, jrid: str) -> bytes:
-        return b'{"code":0,"result":true,"job_request_id":"%s","data":{"job":%d}}' % (
-            jrid.encode(),
-            job,
-        )
-
-    one, two = body_fingerprint(body(1, "aaaa")), body_fingerprint(body(22, "bbbb"))
-    assert one[1] == (body(1, "aaaa").find(b'request_id"'),)
-    assert one[1] is two[1]  # one tuple for every job
-    assert one[0] != two[0]
 
 
 def test_parse_uses_the_flavor_generation() -> None:

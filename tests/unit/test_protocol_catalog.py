@@ -67,17 +67,17 @@ def where(flavor: str, gateway: str, v2: str | None = None) -> str:
 # --- methods and paths (SF/resources.yaml; jobv3-confapis/job.yaml; Esb*Resource mappings) ---
 
 READS = [
-    ("global_var_values", (BIZ, 5), "get_job_instance_global_var_value", None),
-    ("job_plan_list", (BIZ,), "get_job_plan_list", "get_job_list"),
-    ("job_plan_detail", (BIZ, 7), "get_job_plan_detail", "get_job_detail"),
-    ("account_list", (BIZ,), "get_account_list", "get_os_account"),
+    ("get_job_instance_global_var_value", (BIZ, 5), "get_job_instance_global_var_value", None),
+    ("get_job_plan_list", (BIZ,), "get_job_plan_list", "get_job_list"),
+    ("get_job_plan_detail", (BIZ, 7), "get_job_plan_detail", "get_job_detail"),
+    ("get_account_list", (BIZ,), "get_account_list", "get_os_account"),
 ]
 
 
 @pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3", "esb-v2"])
 @pytest.mark.parametrize(("build", "args", "api", "v2"), READS)
 def test_reads_are_gateway_gets_and_esb_posts(flavor, build, args, api, v2):
-    request = getattr(protocol(flavor), build)(*args)
+    request = protocol(flavor).build(build, *args)
     assert request.url == where(flavor, api, v2)
     assert request.method == ("GET" if flavor == "apigw-v3" else "POST")
     assert request.idempotent
@@ -87,11 +87,11 @@ def test_reads_are_gateway_gets_and_esb_posts(flavor, build, args, api, v2):
 @pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3"])
 def test_script_reads_and_their_public_twins(flavor):
     p = protocol(flavor)
-    assert p.script_list(BIZ).url == where(flavor, "get_script_list")
-    assert p.script_list(None).url == where(flavor, "get_public_script_list")
-    detail = p.script_version_detail(BIZ, script_version_id=9)
+    assert p.build("get_script_list", BIZ).url == where(flavor, "get_script_list")
+    assert p.build("get_public_script_list").url == where(flavor, "get_public_script_list")
+    detail = p.build("get_script_version_detail", BIZ, script_version_id=9)
     assert detail.url == where(flavor, "get_script_version_detail")
-    public = p.script_version_detail(None, script_id="abc", version="1.0")
+    public = p.build("get_public_script_version_detail", script_id="abc", version="1.0")
     assert public.url == where(flavor, "get_public_script_version_detail")
     assert sent(public) == {"script_id": "abc", "version": "1.0"}  # no scope: public library
     assert sent(detail) == (
@@ -101,9 +101,14 @@ def test_script_reads_and_their_public_twins(flavor):
 
 def test_gateway_queries_spell_every_parameter():
     p = protocol()
-    assert sent(p.global_var_values(BIZ, 5)) == {**V3_SCOPE, "job_instance_id": "5"}
-    assert sent(p.job_plan_detail(BIZ, 7)) == {**V3_SCOPE, "job_plan_id": "7"}
-    assert sent(p.job_plan_list(BIZ, name="dep", creator="bob", job_template_id=3, length=50)) == {
+    assert sent(p.build("get_job_instance_global_var_value", BIZ, 5)) == {
+        **V3_SCOPE,
+        "job_instance_id": "5",
+    }
+    assert sent(p.build("get_job_plan_detail", BIZ, 7)) == {**V3_SCOPE, "job_plan_id": "7"}
+    assert sent(
+        p.build("get_job_plan_list", BIZ, name="dep", creator="bob", job_template_id=3, length=50)
+    ) == {
         **V3_SCOPE,
         "name": "dep",
         "creator": "bob",
@@ -111,14 +116,14 @@ def test_gateway_queries_spell_every_parameter():
         "start": "0",
         "length": "50",
     }
-    assert sent(p.script_list(BIZ, name="x", script_language=4, start=20)) == {
+    assert sent(p.build("get_script_list", BIZ, name="x", script_language=4, start=20)) == {
         **V3_SCOPE,
         "name": "x",
         "script_language": "4",
         "start": "20",
         "length": "20",
     }
-    assert sent(p.account_list(BIZ, category=AccountCategory.DB, alias="db")) == {
+    assert sent(p.build("get_account_list", BIZ, category=AccountCategory.DB, alias="db")) == {
         **V3_SCOPE,
         "category": "2",
         "alias": "db",
@@ -129,15 +134,17 @@ def test_gateway_queries_spell_every_parameter():
 
 def test_v2_names_and_spells_its_twins():
     p = protocol("esb-v2")
-    assert sent(p.job_plan_detail(BIZ, 7)) == {"bk_biz_id": 2, "bk_job_id": 7}
-    assert sent(p.job_plan_list(BIZ, name="dep")) == {
+    assert sent(p.build("get_job_plan_detail", BIZ, 7)) == {"bk_biz_id": 2, "bk_job_id": 7}
+    assert sent(p.build("get_job_plan_list", BIZ, name="dep")) == {
         "bk_biz_id": 2,
         "name": "dep",
         "start": 0,
         "length": 20,
     }
-    assert sent(p.account_list(BIZ)) == {"bk_biz_id": 2}  # get_os_account: no filter, no page
-    log = p.job_instance_log(BIZ, 5)
+    assert sent(p.build("get_account_list", BIZ)) == {
+        "bk_biz_id": 2
+    }  # get_os_account: no filter, no page
+    log = p.build("get_job_instance_log", BIZ, 5)
     assert (log.method, log.url) == ("POST", where("esb-v2", "get_job_instance_log"))
     assert sent(log) == {"bk_biz_id": 2, "job_instance_id": 5}
 
@@ -148,7 +155,8 @@ def test_v2_names_and_spells_its_twins():
 def test_push_config_file_v3_body():
     files = [ConfigFile("app.conf", "pw = 1\n"), ConfigFile("b.bin", b"\x00")]
     for flavor in ("apigw-v3", "esb-jobv3"):
-        request = protocol(flavor).push_config_file(
+        request = protocol(flavor).build(
+            "push_config_file",
             BIZ,
             targets=Targets(host_ids=[101]),
             account=Account(id=3),
@@ -175,7 +183,8 @@ def test_push_config_file_v3_body():
 
 
 def test_push_config_file_v2_reads_the_top_level_ip_list():
-    request = protocol("esb-v2").push_config_file(
+    request = protocol("esb-v2").build(
+        "push_config_file",
         BIZ,
         targets=Targets(ips=["1:10.0.0.1"]),
         account=Account(alias="root"),
@@ -215,7 +224,7 @@ def test_bad_pushes_fail_before_any_request(change, error, words):
         **change,
     }
     with pytest.raises(error, match=words):
-        protocol().push_config_file(BIZ, **arguments)
+        protocol().build("push_config_file", BIZ, **arguments)
 
 
 @pytest.mark.parametrize(
@@ -230,7 +239,8 @@ def test_bad_pushes_fail_before_any_request(change, error, words):
 )
 def test_v2_pushes_refuse_what_v2_drops(targets, account, extra, words):
     with pytest.raises(ValueError, match=words):
-        protocol("esb-v2").push_config_file(
+        protocol("esb-v2").build(
+            "push_config_file",
             BIZ,
             targets=targets,
             account=account,
@@ -261,19 +271,22 @@ def test_config_file_content_never_in_repr():
 @pytest.mark.parametrize(
     ("call", "error"),
     [
-        (lambda p: p.global_var_values(BIZ, 0), ValueError),
-        (lambda p: p.global_var_values(BIZ, 2**63), ValueError),
-        (lambda p: p.global_var_values(2, 5), TypeError),
-        (lambda p: p.job_plan_detail(BIZ, "7"), TypeError),
-        (lambda p: p.job_plan_list(BIZ, length=1001), ValueError),
-        (lambda p: p.job_plan_list(BIZ, length=0), ValueError),
-        (lambda p: p.job_plan_list(BIZ, start=-1), ValueError),
-        (lambda p: p.job_plan_list(BIZ, name=""), TypeError),
-        (lambda p: p.script_list(BIZ, script_language=9), ValueError),
-        (lambda p: p.script_version_detail(BIZ), ValueError),
-        (lambda p: p.script_version_detail(BIZ, script_id="a"), ValueError),
-        (lambda p: p.script_version_detail(BIZ, script_version_id=1, version="1"), ValueError),
-        (lambda p: p.account_list(BIZ, category=3), ValueError),
+        (lambda p: p.build("get_job_instance_global_var_value", BIZ, 0), ValueError),
+        (lambda p: p.build("get_job_instance_global_var_value", BIZ, 2**63), ValueError),
+        (lambda p: p.build("get_job_instance_global_var_value", 2, 5), TypeError),
+        (lambda p: p.build("get_job_plan_detail", BIZ, "7"), TypeError),
+        (lambda p: p.build("get_job_plan_list", BIZ, length=1001), ValueError),
+        (lambda p: p.build("get_job_plan_list", BIZ, length=0), ValueError),
+        (lambda p: p.build("get_job_plan_list", BIZ, start=-1), ValueError),
+        (lambda p: p.build("get_job_plan_list", BIZ, name=""), TypeError),
+        (lambda p: p.build("get_script_list", BIZ, script_language=9), ValueError),
+        (lambda p: p.build("get_script_version_detail", BIZ), ValueError),
+        (lambda p: p.build("get_script_version_detail", BIZ, script_id="a"), ValueError),
+        (
+            lambda p: p.build("get_script_version_detail", BIZ, script_version_id=1, version="1"),
+            ValueError,
+        ),
+        (lambda p: p.build("get_account_list", BIZ, category=3), ValueError),
     ],
 )
 def test_bad_input_fails_before_any_request(call, error):
@@ -284,9 +297,9 @@ def test_bad_input_fails_before_any_request(call, error):
 @pytest.mark.parametrize(
     "call",
     [
-        lambda p: p.job_plan_list(BIZ, job_template_id=3),
-        lambda p: p.account_list(BIZ, alias="root"),
-        lambda p: p.account_list(BIZ, start=20),
+        lambda p: p.build("get_job_plan_list", BIZ, job_template_id=3),
+        lambda p: p.build("get_account_list", BIZ, alias="root"),
+        lambda p: p.build("get_account_list", BIZ, start=20),
     ],
 )
 def test_v2_refuses_filters_it_does_not_have(call):
@@ -297,15 +310,15 @@ def test_v2_refuses_filters_it_does_not_have(call):
 @pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3"])
 def test_the_whole_job_log_is_v2_only(flavor):
     with pytest.raises(UnsupportedOperationError, match="esb-v2"):
-        protocol(flavor).job_instance_log(BIZ, 5)
+        protocol(flavor).build("get_job_instance_log", BIZ, 5)
 
 
 def test_scripts_are_v3_only():
     p = protocol("esb-v2")
     with pytest.raises(UnsupportedOperationError):
-        p.script_list(BIZ)
+        p.build("get_script_list", BIZ)
     with pytest.raises(UnsupportedOperationError):
-        p.script_version_detail(None, script_version_id=1)
+        p.build("get_public_script_version_detail", script_version_id=1)
 
 
 # --- secrets ---------------------------------------------------------------------------------
@@ -316,7 +329,7 @@ def test_a_password_variable_is_masked_in_repr_and_in_the_launchs_errors():
     assert "hunter2" not in repr(var)
     assert "hunter2" in repr(GlobalVar(name="x", value="hunter2-hunter2"))  # not a secret
     p = protocol()
-    request = p.execute_job_plan(BIZ, 7, global_vars=[var])
+    request = p.build("execute_job_plan", BIZ, 7, global_vars=[var])
     assert json.loads(request.body or b"")["global_var_list"] == [
         {"name": "db_password", "value": "hunter2-hunter2"}
     ]
@@ -329,7 +342,7 @@ def test_a_password_variable_is_masked_in_repr_and_in_the_launchs_errors():
 
 def test_new_not_found_codes():
     p = protocol()
-    request = p.job_plan_detail(BIZ, 7)
+    request = p.build("get_job_plan_detail", BIZ, 7)
     for code in (1243009, 1243001, 1243047, 1244003):
         envelope = {"result": False, "code": code, "message": "not found"}
         with pytest.raises(NotFoundError):
@@ -405,14 +418,17 @@ def test_reads_a_v2_plan_its_password_in_clear_but_not_in_repr():
 
 
 def test_v2_plan_list_is_a_bare_list_made_a_page():
-    page = protocol("esb-v2").plan_page([{"bk_job_id": 1}, {"bk_job_id": 2}], 40, 20)
+    sent = {"bk_biz_id": 2, "start": 40, "length": 20}
+    page = protocol("esb-v2").answer(
+        "get_job_plan_list", [{"bk_job_id": 1}, {"bk_job_id": 2}], sent
+    )
     assert (page.start, page.length, page.total) == (40, 20, None)
     assert [p.job_plan_id for p in page.items] == [1, 2]
 
 
 def test_v2_accounts_are_one_page_in_utc():
     rows = [{"id": 1, "account": "root", "alias": "root", "create_time": "2024-01-01 00:00:00"}]
-    page = protocol("esb-v2").account_page(rows)
+    page = protocol("esb-v2").answer("get_account_list", rows, {"bk_biz_id": 2})
     assert (page.start, page.length, page.total) == (0, 1, 1)
     (root,) = page.items
     assert root.create_time == dt.datetime(2024, 1, 1, tzinfo=UTC)  # UTC, not the server zone

@@ -20,6 +20,8 @@ from bkjob_async import (
     UnsupportedOperationError,
 )
 from bkjob_async._protocol import MAX_LOG_HOSTS, HistoryFilters, Protocol, Request
+from bkjob_async._protocol.jobs import job_list_v3
+from bkjob_async._protocol.logs import batch_log_v3
 from tests.conftest import APP_SECRET
 
 BASE = "https://bk.example.com/prefix/"
@@ -52,7 +54,7 @@ def sent(request: Request) -> dict[str, Any]:
 
 
 def test_apigw_ip_log_is_get_with_query() -> None:
-    request = protocol().ip_log(BIZ, 100, 200, 101)
+    request = protocol().build("get_job_instance_ip_log", BIZ, 100, 200, 101)
     assert (request.method, request.url) == ("GET", BASE + "api/v3/get_job_instance_ip_log")
     assert request.body is None
     assert request.idempotent
@@ -65,7 +67,9 @@ def test_apigw_ip_log_is_get_with_query() -> None:
 
 
 def test_jobv3_ip_log_is_post_json() -> None:
-    request = protocol("esb-jobv3").ip_log(Scope.biz_set(9991001), 100, 200, (1, "10.0.0.1"))
+    request = protocol("esb-jobv3").build(
+        "get_job_instance_ip_log", Scope.biz_set(9991001), 100, 200, (1, "10.0.0.1")
+    )
     assert request.method == "POST"
     assert request.url == BASE + "api/c/compapi/v2/jobv3/get_job_instance_ip_log/"
     assert request.headers["Content-Type"] == "application/json"
@@ -92,7 +96,7 @@ def test_jobv3_ip_log_is_post_json() -> None:
 )
 @pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3"])
 def test_ip_log_host_forms(flavor: str, host: Any, spelled: dict[str, Any]) -> None:
-    params = sent(protocol(flavor).ip_log(BIZ, 1, 2, host))
+    params = sent(protocol(flavor).build("get_job_instance_ip_log", BIZ, 1, 2, host))
     expected = {k: str(v) if flavor == "apigw-v3" else v for k, v in spelled.items()}
     assert {k: params[k] for k in params if k in ("bk_host_id", "bk_cloud_id", "ip")} == expected
 
@@ -105,7 +109,9 @@ def test_ip_log_host_forms(flavor: str, host: Any, spelled: dict[str, Any]) -> N
     ],
 )
 def test_batch_ip_log_is_a_post_that_reads(flavor: str, url: str) -> None:
-    request = protocol(flavor).batch_ip_log(BIZ, 100, 200, [101, 102, Host(bk_host_id=103)])
+    request = protocol(flavor).build(
+        "batch_get_job_instance_ip_log", BIZ, 100, 200, [101, 102, Host(bk_host_id=103)]
+    )
     assert (request.method, request.url) == ("POST", url)
     assert request.query is None
     # A read: the transport may retry it like a GET.
@@ -119,8 +125,12 @@ def test_batch_ip_log_is_a_post_that_reads(flavor: str, url: str) -> None:
 
 
 def test_batch_pairs_go_in_ip_list() -> None:
-    request = protocol().batch_ip_log(
-        BIZ, 1, 2, [(0, "10.0.0.1"), Host(ip="10.0.0.2", bk_cloud_id=1)]
+    request = protocol().build(
+        "batch_get_job_instance_ip_log",
+        BIZ,
+        1,
+        2,
+        [(0, "10.0.0.1"), Host(ip="10.0.0.2", bk_cloud_id=1)],
     )
     assert body(request)["ip_list"] == [
         {"bk_cloud_id": 0, "ip": "10.0.0.1"},
@@ -131,7 +141,9 @@ def test_batch_pairs_go_in_ip_list() -> None:
 
 def test_batch_mix_goes_in_ip_list_rows_that_name_host_ids() -> None:
     # bk-job reads only host_id_list when both lists come; ip_list rows may carry bk_host_id.
-    request = protocol("esb-jobv3").batch_ip_log(BIZ, 1, 2, [101, (0, "10.0.0.1")])
+    request = protocol("esb-jobv3").build(
+        "batch_get_job_instance_ip_log", BIZ, 1, 2, [101, (0, "10.0.0.1")]
+    )
     assert body(request)["ip_list"] == [{"bk_host_id": 101}, {"bk_cloud_id": 0, "ip": "10.0.0.1"}]
     assert "host_id_list" not in body(request)
 
@@ -139,42 +151,53 @@ def test_batch_mix_goes_in_ip_list_rows_that_name_host_ids() -> None:
 def test_batch_takes_exactly_up_to_500_hosts() -> None:
     hosts = list(range(1, MAX_LOG_HOSTS + 1))
     assert MAX_LOG_HOSTS == 500
-    assert len(body(protocol().batch_ip_log(BIZ, 1, 2, hosts))["host_id_list"]) == 500
+    assert (
+        len(
+            body(protocol().build("batch_get_job_instance_ip_log", BIZ, 1, 2, hosts))[
+                "host_id_list"
+            ]
+        )
+        == 500
+    )
+    # One request of the batches is spelled by logs.batch_log_v3 (the table splits a call).
     with pytest.raises(ValueError, match="1 to 500 hosts"):
-        protocol().batch_ip_log(BIZ, 1, 2, [*hosts, 501])
+        batch_log_v3(BIZ, 1, 2, [*hosts, 501])
     with pytest.raises(ValueError, match="not 0"):
-        protocol().batch_ip_log(BIZ, 1, 2, [])
+        batch_log_v3(BIZ, 1, 2, [])
 
 
 def test_batch_ip_logs_splits_in_order() -> None:
     hosts = list(range(1, 1202))
-    requests = protocol().batch_ip_logs(BIZ, 1, 2, hosts)
+    requests = protocol().builds("batch_get_job_instance_ip_log", BIZ, 1, 2, hosts)
     chunks = [body(r)["host_id_list"] for r in requests]
     assert [len(c) for c in chunks] == [500, 500, 201]
     assert [h for c in chunks for h in c] == hosts
-    assert protocol().batch_ip_logs(BIZ, 1, 2, []) == ()
-    assert len(protocol().batch_ip_logs(BIZ, 1, 2, list(range(1, 501)))) == 1
+    assert protocol().builds("batch_get_job_instance_ip_log", BIZ, 1, 2, []) == ()
+    assert (
+        len(protocol().builds("batch_get_job_instance_ip_log", BIZ, 1, 2, list(range(1, 501)))) == 1
+    )
 
 
 def test_batch_ip_logs_checks_every_host_before_building_any() -> None:
     hosts: list[Any] = list(range(1, 1202))
     hosts[1100] = "10.0.0.1"
     with pytest.raises(TypeError, match="not str"):
-        protocol().batch_ip_logs(BIZ, 1, 2, hosts)
+        protocol().builds("batch_get_job_instance_ip_log", BIZ, 1, 2, hosts)
 
 
 @pytest.mark.parametrize("hosts", [[], [1]])
 def test_batch_ip_logs_checks_ids_scope_and_flavor_even_without_hosts(hosts: list[int]) -> None:
     with pytest.raises(ValueError, match="job_instance_id"):
-        protocol().batch_ip_logs(BIZ, 0, 2, hosts)
+        protocol().builds("batch_get_job_instance_ip_log", BIZ, 0, 2, hosts)
     with pytest.raises(TypeError, match="scope"):
-        protocol().batch_ip_logs(2, 1, 2, hosts)  # type: ignore[arg-type]
+        protocol().builds("batch_get_job_instance_ip_log", 2, 1, 2, hosts)  # type: ignore[arg-type]
     with pytest.raises(UnsupportedOperationError):
-        protocol("esb-v2").batch_ip_logs(BIZ, 1, 2, hosts)
+        protocol("esb-v2").builds("batch_get_job_instance_ip_log", BIZ, 1, 2, hosts)
 
 
 def test_apigw_history_is_get_with_epoch_ms_query() -> None:
-    request = protocol().job_instance_list(
+    request = protocol().build(
+        "get_job_instance_list",
         BIZ,
         **WINDOW,
         job_instance_id=7,
@@ -208,7 +231,7 @@ def test_apigw_history_is_get_with_epoch_ms_query() -> None:
 
 
 def test_jobv3_history_is_post_and_leaves_out_unset_filters() -> None:
-    request = protocol("esb-jobv3").job_instance_list(BIZ, **WINDOW, type=0, status=3)
+    request = protocol("esb-jobv3").build("get_job_instance_list", BIZ, **WINDOW, type=0, status=3)
     assert request.method == "POST"
     assert request.url == BASE + "api/c/compapi/v2/jobv3/get_job_instance_list/"
     assert request.idempotent
@@ -225,7 +248,8 @@ def test_jobv3_history_is_post_and_leaves_out_unset_filters() -> None:
 
 def test_history_times_in_any_zone_and_below_a_millisecond() -> None:
     params = body(
-        protocol("esb-jobv3").job_instance_list(
+        protocol("esb-jobv3").build(
+            "get_job_instance_list",
             BIZ,
             created_from=dt.datetime(2024, 1, 1, 8, 0, 0, 999, tzinfo=CST),
             created_to=dt.datetime(2024, 1, 1, 0, 0, 1, 1999, tzinfo=UTC),
@@ -237,8 +261,8 @@ def test_history_times_in_any_zone_and_below_a_millisecond() -> None:
 
 def test_history_filters_are_the_builders_optional_keywords() -> None:
     # BkJobClient.iter_job_instances passes HistoryFilters on to the builder: same names, types.
-    builder = inspect.signature(Protocol.job_instance_list).parameters
-    types = typing.get_type_hints(Protocol.job_instance_list)
+    builder = inspect.signature(job_list_v3).parameters
+    types = typing.get_type_hints(job_list_v3)
     optional = {
         name: types[name]
         for name, param in builder.items()
@@ -250,25 +274,27 @@ def test_history_filters_are_the_builders_optional_keywords() -> None:
 
 def test_history_window_of_exactly_30_days_is_allowed() -> None:
     month = NEW_YEAR + dt.timedelta(days=30)
-    params = sent(protocol().job_instance_list(BIZ, created_from=NEW_YEAR, created_to=month))
+    params = sent(
+        protocol().build("get_job_instance_list", BIZ, created_from=NEW_YEAR, created_to=month)
+    )
     assert int(params["create_time_end"]) - int(params["create_time_start"]) == 30 * 86_400_000
 
 
 @pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3"])
 def test_every_log_and_history_call_exists_on_both_v3_flavors(flavor: str) -> None:
     proto = protocol(flavor)
-    proto.ip_log(BIZ, 1, 2, 3)
-    proto.batch_ip_log(BIZ, 1, 2, [3])
-    proto.job_instance_list(BIZ, **WINDOW)
+    proto.build("get_job_instance_ip_log", BIZ, 1, 2, 3)
+    proto.build("batch_get_job_instance_ip_log", BIZ, 1, 2, [3])
+    proto.build("get_job_instance_list", BIZ, **WINDOW)
 
 
 @pytest.mark.parametrize(
     "build",
     [
-        lambda p: p.ip_log(BIZ, 1, 2, 3),
-        lambda p: p.batch_ip_log(BIZ, 1, 2, [3]),
-        lambda p: p.batch_ip_logs(BIZ, 1, 2, [3]),
-        lambda p: p.job_instance_list(BIZ, **WINDOW),
+        lambda p: p.build("get_job_instance_ip_log", BIZ, 1, 2, 3),
+        lambda p: p.build("batch_get_job_instance_ip_log", BIZ, 1, 2, [3]),
+        lambda p: p.builds("batch_get_job_instance_ip_log", BIZ, 1, 2, [3]),
+        lambda p: p.build("get_job_instance_list", BIZ, **WINDOW),
     ],
 )
 def test_esb_v2_has_none_of_them(build: Any) -> None:
@@ -280,7 +306,7 @@ def test_esb_v2_has_none_of_them(build: Any) -> None:
 
 def test_step_status_on_jobv3_still_points_at_the_flavors_that_have_it() -> None:
     with pytest.raises(UnsupportedOperationError, match="use flavor 'apigw-v3' or 'esb-v2'"):
-        protocol("esb-jobv3").step_instance_status(BIZ, 1, 2)
+        protocol("esb-jobv3").build("get_step_instance_status", BIZ, 1, 2)
 
 
 # --- input checks ---------------------------------------------------------------------------
@@ -311,19 +337,19 @@ def test_step_status_on_jobv3_still_points_at_the_flavors_that_have_it() -> None
 )
 def test_bad_hosts(host: Any, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
-        protocol().ip_log(BIZ, 1, 2, host)
+        protocol().build("get_job_instance_ip_log", BIZ, 1, 2, host)
     with pytest.raises(error, match=match):
-        protocol().batch_ip_log(BIZ, 1, 2, [101, host])
+        protocol().build("batch_get_job_instance_ip_log", BIZ, 1, 2, [101, host])
 
 
 @pytest.mark.parametrize("hosts", ["10.0.0.1", b"x", 101, Host(bk_host_id=1), None, object()])
 def test_batch_needs_a_sequence_of_hosts(hosts: Any) -> None:
     with pytest.raises(TypeError, match="hosts must be a sequence"):
-        protocol().batch_ip_log(BIZ, 1, 2, hosts)
+        protocol().build("batch_get_job_instance_ip_log", BIZ, 1, 2, hosts)
 
 
 def test_batch_takes_any_iterable_of_hosts() -> None:
-    request = protocol().batch_ip_log(BIZ, 1, 2, (h for h in (5, 6)))  # type: ignore[arg-type]
+    request = protocol().build("batch_get_job_instance_ip_log", BIZ, 1, 2, (h for h in (5, 6)))  # type: ignore[arg-type]
     assert body(request)["host_id_list"] == [5, 6]
 
 
@@ -333,16 +359,16 @@ def test_batch_takes_any_iterable_of_hosts() -> None:
 )
 def test_step_ids_are_checked(ids: tuple[Any, Any], error: type[Exception]) -> None:
     with pytest.raises(error):
-        protocol().ip_log(BIZ, *ids, 101)
+        protocol().build("get_job_instance_ip_log", BIZ, *ids, 101)
     with pytest.raises(error):
-        protocol().batch_ip_log(BIZ, *ids, [101])
+        protocol().build("batch_get_job_instance_ip_log", BIZ, *ids, [101])
 
 
 def test_scope_is_checked() -> None:
     with pytest.raises(TypeError, match="scope"):
-        protocol().ip_log("biz:2", 1, 2, 3)  # type: ignore[arg-type]
+        protocol().build("get_job_instance_ip_log", "biz:2", 1, 2, 3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="scope"):
-        protocol().job_instance_list(2, **WINDOW)  # type: ignore[arg-type]
+        protocol().build("get_job_instance_list", 2, **WINDOW)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -376,12 +402,12 @@ def test_scope_is_checked() -> None:
 )
 def test_history_window_checks(window: dict[str, Any], error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
-        protocol().job_instance_list(BIZ, **{**WINDOW, **window})
+        protocol().build("get_job_instance_list", BIZ, **{**WINDOW, **window})
 
 
 def test_history_times_are_required() -> None:
     with pytest.raises(TypeError):
-        protocol().job_instance_list(BIZ, created_from=NEW_YEAR)  # type: ignore[call-arg]
+        protocol().build("get_job_instance_list", BIZ, created_from=NEW_YEAR)  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
@@ -411,13 +437,20 @@ def test_history_times_are_required() -> None:
 )
 def test_history_filter_checks(filters: dict[str, Any], error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
-        protocol().job_instance_list(BIZ, **WINDOW, **filters)
+        protocol().build("get_job_instance_list", BIZ, **WINDOW, **filters)
 
 
 def test_history_filters_take_plain_ints_and_bounds() -> None:
     params = body(
-        protocol("esb-jobv3").job_instance_list(
-            BIZ, **WINDOW, launch_mode=3, type=2, status=15, start=0, length=1
+        protocol("esb-jobv3").build(
+            "get_job_instance_list",
+            BIZ,
+            **WINDOW,
+            launch_mode=3,
+            type=2,
+            status=15,
+            start=0,
+            length=1,
         )
     )
     assert (params["launch_mode"], params["type"], params["status"]) == (3, 2, 15)

@@ -51,7 +51,7 @@ def test_good_header_values_are_kept() -> None:
     client = BkJobClient(
         "http://x", app_code="a", app_secret="b", username="u", tenant_id="system", language="zh-cn"
     )
-    request = client.protocol.job_instance_status(Scope.biz(1), 1)
+    request = client.protocol.build("get_job_instance_status", Scope.biz(1), 1)
     assert request.headers["X-Bk-Tenant-Id"] == "system"
     assert request.headers["Blueking-Language"] == "zh-cn"
 
@@ -100,7 +100,8 @@ def test_good_ips_and_cloud_pairs_are_taken() -> None:
 
 
 def _script(content: str, **kwargs):
-    return _protocol().fast_execute_script(
+    return _protocol().build(
+        "fast_execute_script",
         Scope.biz(1),
         targets=Targets(host_ids=[1]),
         account=Account(alias="root"),
@@ -150,4 +151,4 @@ def test_the_aiohttp_cause_kept_holds_no_credential_header() -> None:
 @pytest.mark.parametrize("ip", ["10.0.0.300", "x", "1.2.3.4 "])
 def test_the_ips_of_log_requests_are_validated(ip: str) -> None:
     with pytest.raises(ValueError, match="IPv4 or IPv6"):
-        _protocol().ip_log(Scope.biz(1), 1, 2, (0, ip))
+        _protocol().build("get_job_instance_ip_log", Scope.biz(1), 1, 2, (0, ip))

@@ -1,0 +1,38 @@
+"""The sans-I/O bk-job protocol: the endpoint table, requests, the envelope; no I/O here.
+
+- ``_api``: a row of the table (``Api``: names, methods, spellings, the answer's reader);
+- ``jobs``, ``launches``, ``logs``, ``catalog``: the families, each a few rows;
+- ``_table``: every row by name (``TABLE``);
+- ``_request``: ``Request``, ``Response``, URLs; ``_envelope``: answers into data or errors;
+- ``_core``: ``Protocol``, one server, flavor and identity over all of it.
+"""
+
+from __future__ import annotations
+
+from .._params import MAX_LOG_HOSTS, HostRef
+from ._api import Api, Batches, Params, Wire
+from ._core import CREDENTIAL_PARAMS, Protocol
+from ._envelope import parse_retry_after
+from ._request import KeptQuery, Request, Response
+from ._table import FAMILIES, TABLE
+from .catalog import PlanFilters
+from .jobs import HistoryFilters
+
+__all__ = [
+    "CREDENTIAL_PARAMS",
+    "FAMILIES",
+    "MAX_LOG_HOSTS",
+    "TABLE",
+    "Api",
+    "Batches",
+    "HistoryFilters",
+    "HostRef",
+    "KeptQuery",
+    "Params",
+    "PlanFilters",
+    "Protocol",
+    "Request",
+    "Response",
+    "Wire",
+    "parse_retry_after",
+]

@@ -1,0 +1,208 @@
+"""The endpoint table's row: one bk-job API, its wire per generation, and how to read its answer.
+
+Pure data and small pure functions. A row (``Api``) names the API (bk-job's v3 name, the name
+of the client's method), the gateway's HTTP method, whether it is a read (retried) or a write
+(never retried once it may have reached bk-job), and one ``Wire`` per flavor that serves it:
+the name there, the HTTP method there (the ESB takes every API by POST), the spelling (a pure
+function from the method's arguments to bk-job's parameters) and the answer's reader. The row
+picks the spelling: a builder never asks which flavor it speaks. The family modules
+(``jobs``, ``launches``, ``logs``, ``catalog``, ...) each hold a few rows; ``_table`` gathers
+them.
+
+A spelling checks what the caller passes and raises ``TypeError``/``ValueError`` before any
+request exists. A reader gets the parser (``Protocol.parse``), the answer's ``data`` and the
+parameters that were sent (bk-job's names), so it reads the same whether the request came from
+a typed method or from ``BkJobClient.call``.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from ..config import ApiFlavor, Scope
+from ..errors import ResponseFormatError
+
+__all__ = [
+    "GET",
+    "POST",
+    "Api",
+    "Batches",
+    "Params",
+    "Parse",
+    "Reader",
+    "Scoped",
+    "Secrets",
+    "Spelling",
+    "Wire",
+    "checked",
+    "model",
+    "nothing",
+    "optional",
+    "row",
+    "v2_scoped",
+    "v3_scoped",
+    "with_secrets",
+]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+X = TypeVar("X")
+
+GET = "GET"
+POST = "POST"
+
+#: bk-job's parameters for one request, by bk-job's names; ``None`` values are not sent.
+Params = dict[str, Any]
+#: Structure ``data`` into a class as the flavor's generation writes it (``Protocol.parse``).
+Parse = Callable[[Any, type[X]], X]
+#: A spelling: the client method's arguments in, bk-job's parameters out (or ``Batches``).
+Spelling = Callable[..., "Params | Batches"]
+
+
+class Reader(typing.Protocol[T_co]):
+    """Read an answer: ``parse``, the envelope's ``data``, and the parameters sent."""
+
+    def __call__(self, parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T_co: ...
+
+
+#: A spelling that takes the scope spelling of its generation (``v3_scoped``, ``v2_scoped``).
+Scoped = Callable[..., Params]
+
+
+class Secrets(dict[str, Any]):
+    """Parameters that carry secrets (password variables): ``secrets`` are masked in errors."""
+
+    secrets: tuple[str, ...] = ()
+
+
+def with_secrets(params: Params, secrets: tuple[str, ...]) -> Params:
+    """Return ``params`` marked as carrying ``secrets`` (the request masks them in its errors)."""
+    if not secrets:
+        return params
+    marked = Secrets(params)
+    marked.secrets = secrets
+    return marked
+
+
+class Batches(tuple[Params, ...]):
+    """Several requests for one call (bk-job caps a batch): sent in order, answers concatenated.
+
+    A call that needs none (an empty list of hosts) sends nothing and answers ``()``.
+    """
+
+    __slots__ = ()
+
+
+@attrs.frozen
+class Wire(Generic[T]):
+    """How one flavor serves an API: its name and method there, its spelling, its reader."""
+
+    name: str
+    method: str
+    spell: Spelling
+    read: Reader[T]
+
+
+@attrs.frozen
+class Api(Generic[T]):
+    """One bk-job API: a row of the endpoint table (see the module docstring)."""
+
+    #: bk-job's name for it (its v3 name), and the client's method's.
+    name: str
+    #: The gateway's HTTP method (``resources.yaml``); another is a 404 there.
+    method: str
+    #: Safe to send again (a read), or never once it may have reached bk-job (a write).
+    read: bool
+    #: What each flavor that serves it sends; a flavor missing here lacks the API.
+    wires: Mapping[ApiFlavor, Wire[T]] = attrs.field(repr=False)
+
+    def names(self) -> dict[ApiFlavor, str]:
+        """Return its name on each flavor that serves it."""
+        return {flavor: wire.name for flavor, wire in self.wires.items()}
+
+
+def row(
+    name: str,
+    method: str,
+    read: Reader[T],
+    *,
+    v3: Spelling | None = None,
+    v2: Spelling | None = None,
+    v2_name: str | None = None,
+    v2_read: Reader[T] | None = None,
+    gateway: bool = True,
+    esb: bool = True,
+    idempotent: bool | None = None,
+) -> Api[T]:
+    """Return a row: ``v3`` spells it on the gateway (``gateway``) and the ESB's jobv3
+    (``esb``), ``v2`` on the ESB v2 (named ``v2_name`` there, ``name`` by default)."""
+    wires: dict[ApiFlavor, Wire[T]] = {}
+    if v3 is not None and gateway:
+        wires[ApiFlavor.APIGW_V3] = Wire(name, method, v3, read)
+    if v3 is not None and esb:
+        wires[ApiFlavor.ESB_JOBV3] = Wire(name, POST, v3, read)
+    if v2 is not None:
+        wires[ApiFlavor.ESB_V2] = Wire(v2_name or name, POST, v2, v2_read or read)
+    read_only = method == GET if idempotent is None else idempotent
+    return Api(name, method, read_only, wires)
+
+
+def v3_scoped(scope: Scope, **params: Any) -> Params:
+    """Return ``params`` with ``scope`` as v3 spells it (``bk_scope_type``, ``bk_scope_id``)."""
+    return {**_check_scope(scope).params(ApiFlavor.ESB_JOBV3), **params}
+
+
+def v2_scoped(scope: Scope, **params: Any) -> Params:
+    """Return ``params`` with ``scope`` as v2 spells it (``bk_biz_id``; no business sets)."""
+    return {**_check_scope(scope).params(ApiFlavor.ESB_V2), **params}
+
+
+def _check_scope(scope: object) -> Scope:
+    if not isinstance(scope, Scope):
+        raise TypeError(f"scope must be a Scope (Scope.biz(id)), not {type(scope).__name__}")
+    return scope
+
+
+# --- readers -----------------------------------------------------------------------------------
+
+
+def model(cls: type[T]) -> Reader[T]:
+    """Read the answer as a ``cls``."""
+
+    def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T:
+        return parse(data, cls)  # type: ignore[no-any-return]
+
+    return read
+
+
+def optional(cls: type[T]) -> Reader[T | None]:
+    """Read the answer as a ``cls``, or ``None`` when bk-job answers ``null`` data."""
+
+    def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T | None:
+        return None if data is None else parse(data, cls)
+
+    return read
+
+
+def nothing(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> None:
+    """Read no answer (an operation's echo of its ids)."""
+    return None
+
+
+def checked(cls: type[T], kind: str, key: str, answered: Callable[[T], int]) -> Reader[T]:
+    """Read a ``cls`` and refuse it if it is about another ``kind`` than the ``key`` sent."""
+
+    def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T:
+        answer: T = parse(data, cls)
+        asked = sent.get(key)
+        if asked is not None and answered(answer) != int(asked):
+            raise ResponseFormatError(
+                f"asked for {kind} {asked}, the server answered about {kind} {answered(answer)}"
+            )
+        return answer
+
+    return read

@@ -1,0 +1,244 @@
+"""``Protocol``: one server, flavor and identity; build requests by the table, read answers.
+
+Pure and reusable: takes and returns plain values (``Request``, ``Response``, JSON data,
+models). A typed request is spelled by its row (``_api.Api``), which checks the caller's
+input before a request exists; an API the table lacks is sent as the caller says
+(``Protocol.raw``). ``decipher`` turns every answer into data or a typed error (``_envelope``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .. import errors
+from .._converter import Generation, structure
+from .._params import check_text
+from .._secrets import Redactor
+from ..config import DEFAULT_SERVER_TZ, ApiFlavor, Credentials
+from ._api import GET, Api, Batches, Params, Wire
+from ._envelope import Envelope
+from ._request import Request, check_base_url, query_value, trace_fields
+from ._table import TABLE
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = ["CREDENTIAL_PARAMS", "Protocol"]
+
+T = TypeVar("T")
+
+#: Parameters that carry credentials: the client sends them in a header, never as parameters.
+CREDENTIAL_PARAMS = frozenset(
+    {"bk_app_code", "app_code", "bk_app_secret", "app_secret", "bk_token", "access_token"}
+    | {"bk_username", "username"}
+)
+_API_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
+
+
+class Protocol:
+    """Build requests and read responses for one server, flavor and identity; pure and reusable."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        flavor: ApiFlavor | str,
+        credentials: Credentials,
+        server_tz: _dt.tzinfo = DEFAULT_SERVER_TZ,
+        tenant_id: str | None = None,
+        language: str | None = None,
+    ) -> None:
+        self.flavor = ApiFlavor.coerce(flavor)
+        self.generation = Generation.V3 if self.flavor.is_v3 else Generation.V2
+        if not isinstance(server_tz, _dt.tzinfo):
+            raise TypeError(
+                "server_tz must be a datetime.tzinfo such as zoneinfo.ZoneInfo('Asia/Shanghai'), "
+                f"not {type(server_tz).__name__}"
+            )
+        self.server_tz = server_tz
+        self._base = check_base_url(base_url).rstrip("/")
+        #: Masks this identity's secrets (see ``bkjob_async._secrets``).
+        self.redactor = Redactor(
+            s for s in (credentials.app_secret, credentials.bk_token, credentials.access_token) if s
+        )
+        self._envelope = Envelope(self.redactor)
+        self.decipher = self._envelope.decipher
+        headers = {
+            "X-Bkapi-Authorization": json.dumps(credentials.header_value(), separators=(",", ":")),
+            "Accept": "application/json",
+        }
+        if tenant_id is not None:
+            headers["X-Bk-Tenant-Id"] = _header_text(tenant_id, "tenant_id")
+        if language is not None:
+            # bk-job localises messages by this header: "en", "zh-cn" (its default) or "all".
+            headers["Blueking-Language"] = _header_text(language, "language")
+        #: The headers of a GET, and of a request with a JSON body.
+        self.headers = headers
+        self.post_headers = {**headers, "Content-Type": "application/json"}
+        self._urls: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"Protocol({self._base!r}, flavor={self.flavor.value!r})"
+
+    # --- building -------------------------------------------------------------------------
+
+    def url(self, name: str) -> str:
+        """Return the URL of the API this flavor calls ``name``; one string per API, shared."""
+        url = self._urls.get(name)
+        if url is None:
+            if self.flavor is ApiFlavor.APIGW_V3:
+                url = f"{self._base}/api/v3/{name}"
+            else:
+                group = "jobv3" if self.flavor is ApiFlavor.ESB_JOBV3 else "job"
+                url = f"{self._base}/api/c/compapi/v2/{group}/{name}/"
+            self._urls[name] = url
+        return url
+
+    def row(self, api: Api[T] | str) -> Api[T]:
+        """Return the row of ``api`` (a row, or bk-job's name for it).
+
+        :raises ValueError: an API the table lacks (``BkJobClient.call`` sends those).
+        """
+        if isinstance(api, Api):
+            return api
+        row = TABLE.get(api)
+        if row is None:
+            raise ValueError(f"unknown bk-job API {api!r}; expected one of {', '.join(TABLE)}")
+        return row
+
+    def wire(self, api: Api[T] | str) -> Wire[T]:
+        """Return how this flavor serves ``api``.
+
+        :raises ValueError: an API the table lacks.
+        :raises UnsupportedOperationError: this flavor lacks it.
+        """
+        row = self.row(api)
+        wire = row.wires.get(self.flavor)
+        if wire is None:
+            others = " or ".join(repr(f.value) for f in row.wires)
+            raise errors.UnsupportedOperationError(
+                f"{row.name} does not exist on the {self.flavor.value!r} API; use flavor {others}"
+            )
+        return wire
+
+    def spell(self, api: Api[T] | str, /, *args: Any, **kwargs: Any) -> Params | Batches:
+        """Check the arguments of a typed call of ``api``; return bk-job's parameters for it."""
+        return self.wire(api).spell(*args, **kwargs)
+
+    def build(self, api: Api[T] | str, /, *args: Any, **kwargs: Any) -> Request:
+        """Return the request of a typed call of ``api`` (one that needs a single request)."""
+        params = self.spell(api, *args, **kwargs)
+        if isinstance(params, Batches):
+            if len(params) != 1:
+                raise ValueError(f"this call of {self.row(api).name} takes {len(params)} requests")
+            params = params[0]
+        return self.request(api, params)
+
+    def builds(self, api: Api[T] | str, /, *args: Any, **kwargs: Any) -> tuple[Request, ...]:
+        """Return every request of a typed call of ``api``, in order (none, for an empty batch)."""
+        params = self.spell(api, *args, **kwargs)
+        batches = params if isinstance(params, Batches) else (params,)
+        return tuple(self.request(api, p) for p in batches)
+
+    def request(self, api: Api[T] | str, params: Mapping[str, Any]) -> Request:
+        """Return the request that sends ``params`` (bk-job's names) to ``api`` as its row says."""
+        row = self.row(api)
+        return self._request(row.name, self.wire(row), params, row.read)
+
+    def raw(
+        self,
+        name: str,
+        params: Mapping[str, Any],
+        *,
+        method: str = "POST",
+        idempotent: bool = False,
+    ) -> Request:
+        """Return a request for an API the table lacks: ``name`` sent with ``method``."""
+        if not isinstance(name, str) or not _API_NAME.fullmatch(name):
+            raise ValueError(f"a bk-job API name is lower case letters, digits and _, not {name!r}")
+        if method not in ("GET", "POST"):
+            raise ValueError(f"method must be 'GET' or 'POST', not {method!r}")
+        return self._request(name, Wire(name, method, _unspelled, _unread), params, idempotent)
+
+    def _request(self, api: str, wire: Wire[Any], params: Mapping[str, Any], read: bool) -> Request:
+        url = self.url(wire.name)
+        traced = trace_fields(params)
+        secrets = getattr(params, "secrets", ())
+        if wire.method == GET:
+            query = {k: query_value(v) for k, v in params.items() if v is not None}
+            return Request(
+                api,
+                GET,
+                url,
+                self.headers,
+                query=query,
+                idempotent=read,
+                secrets=secrets,
+                **traced,
+            )
+        body = json.dumps({k: v for k, v in params.items() if v is not None}).encode()
+        return Request(
+            api,
+            "POST",
+            url,
+            self.post_headers,
+            body=body,
+            idempotent=read,
+            secrets=secrets,
+            **traced,
+        )
+
+    # --- reading --------------------------------------------------------------------------
+
+    def answer(self, api: Api[T] | str, data: Any, sent: Mapping[str, Any]) -> T:
+        """Read ``data``, the answer to ``sent``, as ``api``'s row says (its typed answer)."""
+        return self.wire(api).read(self.parse, data, sent)
+
+    def answers(
+        self, api: Api[T] | str, data: Sequence[Any], sent: Sequence[Mapping[str, Any]]
+    ) -> T:
+        """Read the answers of a call's batches and join them (tuples, concatenated)."""
+        read = self.wire(api).read
+        joined: list[Any] = []
+        for one, params in zip(data, sent, strict=True):
+            joined += read(self.parse, one, params)  # type: ignore[arg-type]
+        return tuple(joined)  # type: ignore[return-value]
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every secret of these credentials masked (``_secrets`` says how)."""
+        return self.redactor(text)
+
+    def parse(self, data: Any, cls: type[T]) -> T:
+        """Structure ``data`` into ``cls`` as this flavor's generation writes it."""
+        try:
+            return structure(data, cls, self.generation, self.server_tz)
+        except errors.ResponseFormatError as exc:
+            message = self.redact(str(exc))
+            if message == str(exc):
+                raise
+            # The cause's message quotes the secret the server echoed: drop the chain.
+            raise errors.ResponseFormatError(message) from None
+
+
+def _unspelled(*args: Any, **kwargs: Any) -> Params:
+    raise TypeError("an API outside the table has no spelling: send its parameters as they are")
+
+
+def _unread(parse: Any, data: Any, sent: Mapping[str, Any], /) -> Any:
+    return data
+
+
+def _header_text(value: object, name: str) -> str:
+    """Return ``value`` if it can be an HTTP header's value as is (visible ASCII), else raise.
+
+    Checked at construction: a CR or LF would otherwise fail every request later, in aiohttp.
+    """
+    text = check_text(value, name)
+    if not (text.isascii() and text.isprintable()):
+        raise ValueError(
+            f"{name} must be printable ASCII (it is sent as an HTTP header), got {text!r}"
+        )
+    return text

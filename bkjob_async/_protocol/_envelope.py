@@ -1,0 +1,215 @@
+"""bk-job's envelope: read an answer into its ``data`` or the typed error it stands for.
+
+Pure: bytes and headers in, data or an ``ApiError`` out (spec §5: the codes by class, HTTP
+statuses when a code is unknown, ``Retry-After`` and the gateway's rate-limit reset). Secrets
+are masked in every message built here (``bkjob_async._secrets``). No clock is read: the
+caller passes ``now`` for a ``Retry-After`` given as a date.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import email.utils
+import math
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .. import _json, errors
+from .._secrets import Redactor
+
+if TYPE_CHECKING:
+    from ._request import Request, Response
+
+__all__ = ["Envelope", "parse_retry_after"]
+
+# Error codes by class (spec §5.2-5.4). HTTP status decides when the code is unknown.
+_CODE_CLASSES: dict[int, type[errors.ApiError]] = {
+    **dict.fromkeys(
+        (9900403, 1238001, 1306402, 1306403, 1244016, 1640301, 1640302),
+        errors.PermissionDeniedError,
+    ),
+    **dict.fromkeys((1640001, 1640100, 1640101, 1640102, 1306401), errors.AuthenticationError),
+    **dict.fromkeys(
+        # + script, plan, script version and account not found (ErrorCode.java)
+        (1244006, 1244007, 1244012, 1243051, 1306404, 1640401, 1243001, 1243009, 1243047, 1244003),
+        errors.NotFoundError,
+    ),
+    **dict.fromkeys(
+        (1240003, 1241001, 1241002, 1241004, 1241005, 1241007, 1306406, 1306209, 1244020),
+        errors.InvalidRequestError,
+    ),
+    **dict.fromkeys((1244036, 1244021, 1244022), errors.InvalidRequestError),
+    **dict.fromkeys((1241003, 1241015, 1244015, 1244025), errors.OperationNotAllowedError),
+    **dict.fromkeys(
+        (1306429, 1642901, 1642902, 1642903, 1642904, 1244032, 1244033, 1244034),
+        errors.RateLimitedError,
+    ),
+    **dict.fromkeys(
+        (1240001, 1240002, 1306000, 1306201, 1306202, 1650200, 1650201, 1650401),
+        errors.ServerError,
+    ),
+}
+# The ESB's AppSecretValidator / app code check: a credentials problem whatever the code.
+_CREDENTIALS_REFUSED = re.compile(
+    r"APP Secret verification failed|Invalid APP Code \[bk_app_code=", re.IGNORECASE
+)
+_STATUS_CLASSES: dict[int, type[errors.ApiError]] = {
+    400: errors.InvalidRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    405: errors.NotFoundError,
+    413: errors.InvalidRequestError,
+    414: errors.InvalidRequestError,
+    429: errors.RateLimitedError,
+}
+
+#: The longest server message an ``ApiError`` keeps.
+_MAX_MESSAGE = 2000
+
+
+def parse_retry_after(value: str | None, wall: float | None) -> float | None:
+    """Read a ``Retry-After`` value: seconds, or an HTTP date less ``wall`` (Unix time now).
+
+    Return ``None`` for no value, one that is neither, one not finite, or a date when ``wall``
+    is ``None``; never a negative number. A date's "-0000" zone is UTC. Reads no clock.
+    """
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        when = _http_date(value)
+        if when is None or wall is None:
+            return None
+        seconds = when - wall
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _http_date(value: str) -> float | None:
+    """Return an HTTP date as Unix time, ``None`` if ``value`` is not one."""
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC with no known source zone
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    return when.timestamp()
+
+
+def _retry_after(headers: Mapping[str, str], now: float | None) -> float | None:
+    """Read ``Retry-After``, else ``X-Bkapi-RateLimit-Reset`` (seconds, or HTTP dates).
+
+    A date is read against ``now`` (Unix time), else against the response's own ``Date``.
+    """
+    if now is None:
+        date = headers.get("Date")
+        now = None if date is None else _http_date(date)
+    for name in ("Retry-After", "X-Bkapi-RateLimit-Reset"):
+        seconds = parse_retry_after(headers.get(name), now)
+        if seconds is not None:
+            return seconds
+    return None
+
+
+class Envelope:
+    """Read answers for one identity: its ``redactor`` masks what the errors quote."""
+
+    __slots__ = ("redactor",)
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+
+    def decipher(self, request: Request, response: Response, *, now: float | None = None) -> Any:
+        """Return the envelope's ``data``, or raise the typed error the response stands for.
+
+        ``now`` (Unix time, the caller's clock) reads a ``Retry-After`` given as a date; without
+        it the response's ``Date`` header does. Nothing here reads a clock.
+        """
+        try:
+            envelope = _json.loads(response.body)
+        except _json.TooDeep:
+            if response.status < 400:
+                raise _too_deep(request, response) from None
+            envelope = None
+        except (ValueError, RecursionError):
+            envelope = None
+        if not isinstance(envelope, dict) or not ("result" in envelope or "code" in envelope):
+            return self._not_an_envelope(request, response, now)
+        result, code = envelope.get("result"), envelope.get("code")
+        if result is True and code in (0, "0", "00", None) and 200 <= response.status < 300:
+            return envelope.get("data")
+        raise self._api_error(request, response, envelope, now)
+
+    def _not_an_envelope(self, request: Request, response: Response, now: float | None) -> Any:
+        if response.status >= 400:
+            raise self._api_error(request, response, {}, now)
+        kind = "not JSON" if response.body[:1] not in (b"{", b"[") else "not a bk-job envelope"
+        raise errors.ResponseFormatError(
+            f"{request.api}: HTTP {response.status} response is {kind}: {self.excerpt(response.body)}"
+        )
+
+    def _api_error(
+        self, request: Request, response: Response, envelope: Mapping[str, Any], now: float | None
+    ) -> errors.ApiError:
+        headers = response.headers
+        code = _int_or_none(envelope.get("code", headers.get("X-Bkapi-Error-Code")))
+        message = envelope.get("message") or headers.get("X-Bkapi-Error-Message") or ""
+        if not isinstance(message, str):
+            message = str(message)
+        if len(message) > _MAX_MESSAGE:
+            # Cut before masking: what is left of a secret cut here is 8+ characters (masked)
+            # or fewer than 8 (unrecognisable); and masking a huge message would cost time.
+            message = message[:_MAX_MESSAGE] + "..."
+        if not envelope and not message:
+            message = f"HTTP {response.status}: {self.excerpt(response.body)}"
+        cls = _CODE_CLASSES.get(code or 0) or _STATUS_CLASSES.get(response.status)
+        if _CREDENTIALS_REFUSED.search(message):  # the ESB's app check, whatever its code (§7.16)
+            cls = errors.AuthenticationError
+        if cls is None:
+            cls = errors.ServerError if response.status >= 500 else errors.ApiError
+        permission = envelope.get("permission")
+        kwargs: dict[str, Any] = {
+            "code": code,
+            "http_status": response.status,
+            "request_id": self._str_or_none(
+                envelope.get("request_id") or headers.get("X-Bkapi-Request-Id")
+            ),
+            "job_request_id": self._str_or_none(envelope.get("job_request_id")),
+            "permission": self.redactor.data(permission)
+            if isinstance(permission, Mapping)
+            else None,
+            "api": request.api,
+        }
+        if cls is errors.RateLimitedError:
+            kwargs["retry_after"] = _retry_after(headers, now)
+        message = self.redactor(message)
+        if request.secrets:
+            message = Redactor(request.secrets)(message)
+        return cls(message, **kwargs)
+
+    def excerpt(self, body: bytes, limit: int = 200) -> str:
+        """Return the start of ``body``, masked, quoted, for a message."""
+        # Mask before cutting, so that a cut cannot leave the start of a secret unmasked; a
+        # secret the first cut splits keeps its first 8 characters within it, and so is masked.
+        text = self.redactor(body[: 8 * limit].decode("utf-8", "replace")).strip()
+        return repr(text[:limit] + ("..." if len(text) > limit else ""))
+
+    def _str_or_none(self, value: Any) -> str | None:
+        return None if value is None else self.redactor(str(value))
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None or isinstance(value, bool) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _too_deep(request: Request, response: Response) -> errors.ResponseFormatError:
+    """The error of an answer nested past ``_json.MAX_DEPTH``: refused before anything reads it."""
+    return errors.ResponseFormatError(
+        f"{request.api}: HTTP {response.status} response nests arrays or objects deeper than "
+        f"{_json.MAX_DEPTH} levels ({len(response.body):,} bytes); refused unread"
+    )

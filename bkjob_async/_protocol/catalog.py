@@ -1,0 +1,279 @@
+"""The catalog family: job plans, scripts (a scope's and the public library's), accounts.
+
+Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O. v2's lists have
+no paging or total: their readers make the bare list a page.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from .._params import (
+    MAX_PAGE_LENGTH,
+    check_count,
+    check_length,
+    check_text,
+    known_code,
+    optional_id,
+    v2_only_scalars,
+)
+from ..config import Scope, check_id
+from ..models import (
+    AccountCategory,
+    AccountPage,
+    ExecutionAccount,
+    JobPlan,
+    JobPlanPage,
+    ScriptLanguage,
+    ScriptPage,
+    ScriptVersion,
+)
+from ._api import GET, Params, Parse, checked, model, optional, row, v2_scoped, v3_scoped
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "GET_ACCOUNT_LIST",
+    "GET_JOB_PLAN_DETAIL",
+    "GET_JOB_PLAN_LIST",
+    "GET_PUBLIC_SCRIPT_LIST",
+    "GET_PUBLIC_SCRIPT_VERSION_DETAIL",
+    "GET_SCRIPT_LIST",
+    "GET_SCRIPT_VERSION_DETAIL",
+    "PlanFilters",
+]
+
+
+class PlanFilters(TypedDict, total=False):
+    """The optional filters of the plan list (``get_job_plan_list``), for the callers that pass
+    them on (``BkJobClient.iter_job_plans``); every one is ``None`` by default."""
+
+    name: str | None
+    creator: str | None
+    last_modify_user: str | None
+    job_template_id: int | None
+
+
+def texts(**values: str | None) -> dict[str, str | None]:
+    """Return optional text filters, each checked (``None`` or a non-empty str)."""
+    return {k: None if v is None else check_text(v, k) for k, v in values.items()}
+
+
+def paging(start: int, length: int) -> Params:
+    """Check a page's ``start`` and ``length`` (1..1000)."""
+    return {"start": check_count(start, "start"), "length": check_length(length, MAX_PAGE_LENGTH)}
+
+
+# --- plans ---------------------------------------------------------------------------------------
+
+
+def plan_list_v3(
+    scope: Scope,
+    *,
+    name: str | None = None,
+    creator: str | None = None,
+    last_modify_user: str | None = None,
+    job_template_id: int | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_job_plan_list``: one page of a scope's plans."""
+    filters = texts(name=name, creator=creator, last_modify_user=last_modify_user)
+    template = optional_id(job_template_id, "job_template_id")
+    return v3_scoped(scope, **filters, job_template_id=template, **paging(start, length))
+
+
+def plan_list_v2(
+    scope: Scope,
+    *,
+    name: str | None = None,
+    creator: str | None = None,
+    last_modify_user: str | None = None,
+    job_template_id: int | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell v2's ``get_job_list``: no template filter."""
+    filters = texts(name=name, creator=creator, last_modify_user=last_modify_user)
+    v2_only_scalars(job_template_id=optional_id(job_template_id, "job_template_id"))
+    return v2_scoped(scope, **filters, **paging(start, length))
+
+
+def plan_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> JobPlanPage:
+    """Read v2's bare plan list as a page (no total) with the ``start`` and ``length`` sent."""
+    items = parse(data, tuple[JobPlan, ...])
+    return JobPlanPage(int(sent.get("start", 0)), int(sent.get("length", 20)), None, items)
+
+
+GET_JOB_PLAN_LIST = row(
+    "get_job_plan_list",
+    GET,
+    model(JobPlanPage),
+    v3=plan_list_v3,
+    v2=plan_list_v2,
+    v2_name="get_job_list",
+    v2_read=plan_page_v2,
+)
+
+
+def plan_detail_v3(scope: Scope, job_plan_id: int) -> Params:
+    """Spell ``get_job_plan_detail``."""
+    return v3_scoped(scope, job_plan_id=check_id(job_plan_id, "job_plan_id"))
+
+
+def plan_detail_v2(scope: Scope, job_plan_id: int) -> Params:
+    """Spell v2's ``get_job_detail`` (the plan is ``bk_job_id``)."""
+    return v2_scoped(scope, bk_job_id=check_id(job_plan_id, "job_plan_id"))
+
+
+GET_JOB_PLAN_DETAIL = row(
+    "get_job_plan_detail",
+    GET,
+    checked(JobPlan, "plan", "job_plan_id", lambda a: a.job_plan_id),
+    v3=plan_detail_v3,
+    v2=plan_detail_v2,
+    v2_name="get_job_detail",
+    v2_read=checked(JobPlan, "plan", "bk_job_id", lambda a: a.job_plan_id),
+)
+
+# --- scripts -------------------------------------------------------------------------------------
+
+
+def _script_filters(
+    name: str | None, script_language: ScriptLanguage | int | None, start: int, length: int
+) -> Params:
+    language = None if script_language is None else int(ScriptLanguage(script_language))
+    return {**texts(name=name), "script_language": language, **paging(start, length)}
+
+
+def script_list_v3(
+    scope: Scope,
+    *,
+    name: str | None = None,
+    script_language: ScriptLanguage | int | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_script_list``: a scope's scripts that have an online version."""
+    return v3_scoped(scope, **_script_filters(name, script_language, start, length))
+
+
+def public_script_list_v3(
+    *,
+    name: str | None = None,
+    script_language: ScriptLanguage | int | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_public_script_list``: the public library's scripts with an online version."""
+    return _script_filters(name, script_language, start, length)
+
+
+GET_SCRIPT_LIST = row("get_script_list", GET, model(ScriptPage), v3=script_list_v3)
+GET_PUBLIC_SCRIPT_LIST = row(
+    "get_public_script_list", GET, model(ScriptPage), v3=public_script_list_v3
+)
+
+
+def _version(script_version_id: int | None, script_id: str | None, version: str | None) -> Params:
+    """Name a version by ``id``, or by ``script_id`` and ``version`` (bk-job ignores the pair
+    when the id is given, so both are refused)."""
+    if script_version_id is not None:
+        if script_id is not None or version is not None:
+            raise ValueError(
+                "give script_version_id, or script_id and version: bk-job ignores the "
+                "others when script_version_id is given"
+            )
+        return {"id": check_id(script_version_id, "script_version_id")}
+    if script_id is None or version is None:
+        raise ValueError("give script_version_id, or script_id and version")
+    return {
+        "script_id": check_text(script_id, "script_id"),
+        "version": check_text(version, "version"),
+    }
+
+
+def script_version_v3(
+    scope: Scope,
+    *,
+    script_version_id: int | None = None,
+    script_id: str | None = None,
+    version: str | None = None,
+) -> Params:
+    """Spell ``get_script_version_detail``."""
+    return v3_scoped(scope, **_version(script_version_id, script_id, version))
+
+
+def public_script_version_v3(
+    *,
+    script_version_id: int | None = None,
+    script_id: str | None = None,
+    version: str | None = None,
+) -> Params:
+    """Spell ``get_public_script_version_detail``."""
+    return _version(script_version_id, script_id, version)
+
+
+GET_SCRIPT_VERSION_DETAIL = row(
+    "get_script_version_detail", GET, optional(ScriptVersion), v3=script_version_v3
+)
+GET_PUBLIC_SCRIPT_VERSION_DETAIL = row(
+    "get_public_script_version_detail", GET, optional(ScriptVersion), v3=public_script_version_v3
+)
+
+# --- accounts ------------------------------------------------------------------------------------
+
+
+def account_list_v3(
+    scope: Scope,
+    *,
+    category: AccountCategory | int | None = None,
+    account: str | None = None,
+    alias: str | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_account_list``; ``length`` is 1..1000 (bk-job cuts a longer page)."""
+    filters = {
+        "category": known_code(category, AccountCategory, "category"),
+        **texts(account=account, alias=alias),
+    }
+    return v3_scoped(scope, **filters, **paging(start, length))
+
+
+def account_list_v2(
+    scope: Scope,
+    *,
+    category: AccountCategory | int | None = None,
+    account: str | None = None,
+    alias: str | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell v2's ``get_os_account``: no filter and no paging (every system account at once);
+    a filter or a ``start`` past 0 is refused."""
+    filters = {
+        "category": known_code(category, AccountCategory, "category"),
+        **texts(account=account, alias=alias),
+    }
+    page = paging(start, length)
+    v2_only_scalars(**filters, start=page["start"])
+    return v2_scoped(scope)
+
+
+def account_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> AccountPage:
+    """Read v2's bare account list as one page."""
+    items = parse(data, tuple[ExecutionAccount, ...])
+    return AccountPage(0, len(items), len(items), items)
+
+
+GET_ACCOUNT_LIST = row(
+    "get_account_list",
+    GET,
+    model(AccountPage),
+    v3=account_list_v3,
+    v2=account_list_v2,
+    v2_name="get_os_account",
+    v2_read=account_page_v2,
+)

@@ -1,0 +1,274 @@
+"""The job family: a job's status, a step's, operating them, the history list, variable values.
+
+Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt  # noqa: TC003 - read at run time (HistoryFilters' type hints)
+from typing import TypedDict
+
+from .._params import (
+    check_batch,
+    check_count,
+    check_length,
+    check_operation,
+    check_text,
+    history_window,
+    known_code,
+    optional_id,
+)
+from ..config import Scope, check_id
+from ..models import (
+    HostStatus,
+    JobInstancePage,
+    JobInstanceStatus,
+    JobOperation,
+    JobStatus,
+    JobVariables,
+    LaunchMode,
+    StepInstanceStatus,
+    StepOperation,
+    TaskType,
+)
+from ._api import (
+    GET,
+    POST,
+    Params,
+    Scoped,
+    Spelling,
+    checked,
+    model,
+    nothing,
+    row,
+    v2_scoped,
+    v3_scoped,
+)
+
+__all__ = [
+    "GET_JOB_INSTANCE_GLOBAL_VAR_VALUE",
+    "GET_JOB_INSTANCE_LIST",
+    "GET_JOB_INSTANCE_STATUS",
+    "GET_STEP_INSTANCE_STATUS",
+    "OPERATE_JOB_INSTANCE",
+    "OPERATE_STEP_INSTANCE",
+    "HistoryFilters",
+]
+
+
+class HistoryFilters(TypedDict, total=False):
+    """The optional filters of the history list (``get_job_instance_list``), for the callers
+    that pass them on (``BkJobClient.iter_job_instances``); every one is ``None`` by default."""
+
+    job_instance_id: int | None
+    job_cron_id: int | None
+    operator: str | None
+    name: str | None
+    launch_mode: LaunchMode | int | None
+    type: TaskType | int | None
+    status: JobStatus | int | None
+    ip: str | None
+
+
+# --- get_job_instance_status ---------------------------------------------------------------------
+
+
+def job_status_v3(scope: Scope, job_instance_id: int, *, with_hosts: bool = True) -> Params:
+    """Spell ``get_job_instance_status``: ``return_ip_result`` asks for the host rows."""
+    job_id = check_id(job_instance_id, "job_instance_id")
+    return v3_scoped(scope, job_instance_id=job_id, return_ip_result=bool(with_hosts))
+
+
+def job_status_v2(scope: Scope, job_instance_id: int, *, with_hosts: bool = True) -> Params:
+    """Spell v2's ``get_job_instance_status``: host statuses always come with it."""
+    return v2_scoped(scope, job_instance_id=check_id(job_instance_id, "job_instance_id"))
+
+
+GET_JOB_INSTANCE_STATUS = row(
+    "get_job_instance_status",
+    GET,
+    checked(JobInstanceStatus, "job", "job_instance_id", lambda a: a.job.job_instance_id),
+    v3=job_status_v3,
+    v2=job_status_v2,
+)
+
+# --- get_step_instance_status --------------------------------------------------------------------
+
+
+def _step_filters(
+    execute_count: int | None,
+    batch: int | None,
+    max_host_num_per_group: int | None,
+    status: HostStatus | int | None,
+    tag: str | None,
+    every_batch: int | None = None,
+) -> Params:
+    """Check the step status filters; return those given (``batch``: ``every_batch`` if not)."""
+    filters = {
+        "execute_count": None
+        if execute_count is None
+        else check_count(execute_count, "execute_count"),
+        "batch": every_batch if batch is None else check_batch(batch),
+        "max_host_num_per_group": None
+        if max_host_num_per_group is None
+        else check_count(max_host_num_per_group, "max_host_num_per_group", 1),
+        "status": None if status is None else int(check_count(status, "status")),
+        "tag": None if tag is None else check_text(tag, "tag"),
+    }
+    return {k: v for k, v in filters.items() if v is not None}
+
+
+def step_status_v3(
+    scope: Scope,
+    job_instance_id: int,
+    step_instance_id: int,
+    *,
+    execute_count: int | None = None,
+    batch: int | None = None,
+    max_host_num_per_group: int | None = None,
+    status: HostStatus | int | None = None,
+    tag: str | None = None,
+) -> Params:
+    """Spell ``get_step_instance_status``; §7.6: an omitted batch is the latest one only, so
+    the client sends 0 (every batch) unless one is asked."""
+    params = v3_scoped(
+        scope,
+        job_instance_id=check_id(job_instance_id, "job_instance_id"),
+        step_instance_id=check_id(step_instance_id, "step_instance_id"),
+    )
+    given = _step_filters(execute_count, batch, max_host_num_per_group, status, tag, 0)
+    return {**params, **given}
+
+
+def step_status_v2(
+    scope: Scope,
+    job_instance_id: int,
+    step_instance_id: int,
+    *,
+    execute_count: int | None = None,
+    batch: int | None = None,
+    max_host_num_per_group: int | None = None,
+    status: HostStatus | int | None = None,
+    tag: str | None = None,
+) -> Params:
+    """Spell v2's ``get_step_instance_status``: ids at the top level (3.x ignores v2's
+    documented ``params``), and no filters."""
+    params = v2_scoped(
+        scope,
+        job_instance_id=check_id(job_instance_id, "job_instance_id"),
+        step_instance_id=check_id(step_instance_id, "step_instance_id"),
+    )
+    given = _step_filters(execute_count, batch, max_host_num_per_group, status, tag)
+    if given:
+        raise ValueError(f"the ESB v2 step status API has no filters: {', '.join(given)}")
+    return params
+
+
+GET_STEP_INSTANCE_STATUS = row(
+    "get_step_instance_status",
+    GET,
+    checked(StepInstanceStatus, "step", "step_instance_id", lambda a: a.step.step_instance_id),
+    v3=step_status_v3,
+    v2=step_status_v2,
+    esb=False,  # not registered on the ESB's jobv3
+)
+
+# --- operations ----------------------------------------------------------------------------------
+
+
+def _operate_step(scoped: Scoped) -> Spelling:
+    def spell(
+        scope: Scope, job_instance_id: int, step_instance_id: int, operation: StepOperation | int
+    ) -> Params:
+        return scoped(
+            scope,
+            job_instance_id=check_id(job_instance_id, "job_instance_id"),
+            step_instance_id=check_id(step_instance_id, "step_instance_id"),
+            operation_code=int(check_operation(operation, StepOperation)),
+        )
+
+    return spell
+
+
+def _operate_job(scoped: Scoped) -> Spelling:
+    def spell(scope: Scope, job_instance_id: int, operation: JobOperation | int) -> Params:
+        return scoped(
+            scope,
+            job_instance_id=check_id(job_instance_id, "job_instance_id"),
+            operation_code=int(check_operation(operation, JobOperation)),
+        )
+
+    return spell
+
+
+OPERATE_STEP_INSTANCE = row(
+    "operate_step_instance",
+    POST,
+    nothing,
+    v3=_operate_step(v3_scoped),
+    v2=_operate_step(v2_scoped),
+)
+OPERATE_JOB_INSTANCE = row(
+    "operate_job_instance",
+    POST,
+    nothing,
+    v3=_operate_job(v3_scoped),
+    v2=_operate_job(v2_scoped),
+)
+
+# --- get_job_instance_list (v3) ------------------------------------------------------------------
+
+
+def job_list_v3(
+    scope: Scope,
+    *,
+    created_from: _dt.datetime,
+    created_to: _dt.datetime,
+    job_instance_id: int | None = None,
+    job_cron_id: int | None = None,
+    operator: str | None = None,
+    name: str | None = None,
+    launch_mode: LaunchMode | int | None = None,
+    type: TaskType | int | None = None,
+    status: JobStatus | int | None = None,
+    ip: str | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_job_instance_list`` for jobs created in an aware window of up to 30 days."""
+    begin, end = history_window(created_from, created_to)
+    filters = {
+        "job_instance_id": optional_id(job_instance_id, "job_instance_id"),
+        "job_cron_id": optional_id(job_cron_id, "job_cron_id"),
+        "operator": None if operator is None else check_text(operator, "operator"),
+        "name": None if name is None else check_text(name, "name"),
+        "launch_mode": known_code(launch_mode, LaunchMode, "launch_mode"),
+        "type": known_code(type, TaskType, "type"),
+        "status": known_code(status, JobStatus, "status"),
+        "ip": None if ip is None else check_text(ip, "ip"),
+        "start": check_count(start, "start"),
+        "length": check_length(length, 1000),
+    }
+    return v3_scoped(scope, create_time_start=begin, create_time_end=end, **filters)
+
+
+GET_JOB_INSTANCE_LIST = row("get_job_instance_list", GET, model(JobInstancePage), v3=job_list_v3)
+
+# --- get_job_instance_global_var_value -----------------------------------------------------------
+
+
+def _var_values(scoped: Scoped) -> Spelling:
+    def spell(scope: Scope, job_instance_id: int) -> Params:
+        job_id = check_id(job_instance_id, "job_instance_id")
+        return scoped(scope, job_instance_id=job_id)
+
+    return spell
+
+
+GET_JOB_INSTANCE_GLOBAL_VAR_VALUE = row(
+    "get_job_instance_global_var_value",
+    GET,
+    checked(JobVariables, "job", "job_instance_id", lambda a: a.job_instance_id),
+    v3=_var_values(v3_scoped),
+    v2=_var_values(v2_scoped),
+)

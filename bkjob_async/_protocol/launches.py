@@ -1,0 +1,407 @@
+"""The launch family: run a script, copy files, run a plan, push config files.
+
+Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O. Script text and
+parameters, and config files, are base64-encoded here; a password variable's value is marked
+as a secret of its request.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._params import (
+    b64,
+    b64_bytes,
+    check_script,
+    check_targets,
+    check_text,
+    check_timeout,
+    optional_count,
+    rolling,
+    v2_account,
+    v2_file_source,
+    v2_global_var,
+    v2_ip_list,
+    v2_only_scalars,
+    v2_targets,
+    v3_account,
+    v3_file_source,
+    v3_global_var,
+    v3_server,
+)
+from ..config import Scope, check_id
+from ..models import JobLaunch, ScriptLanguage
+from ..models.requests import Account, ConfigFile, FileSource, GlobalVar, RollingConfig, Targets
+from ._api import POST, Params, model, row, v2_scoped, v3_scoped, with_secrets
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = [
+    "EXECUTE_JOB_PLAN",
+    "FAST_EXECUTE_SCRIPT",
+    "FAST_TRANSFER_FILE",
+    "PUSH_CONFIG_FILE",
+]
+
+# --- fast_execute_script -------------------------------------------------------------------------
+
+
+def _script(
+    script_content: str | None,
+    script_id: str | None,
+    script_version_id: int | None,
+    script_param: str | None,
+    is_param_sensitive: bool,
+    task_name: str | None,
+) -> Params:
+    """Check the script's source (exactly one) and spell what both generations share."""
+    sources = [s for s in (script_content, script_id, script_version_id) if s is not None]
+    if len(sources) != 1:
+        raise ValueError("pass exactly one of script_content, script_id or script_version_id")
+    if script_content is not None and not isinstance(script_content, str):
+        raise TypeError("script_content must be a str (the client base64-encodes it)")
+    if script_id is not None:
+        check_text(script_id, "script_id")
+    if script_version_id is not None:
+        check_id(script_version_id, "script_version_id")
+    return {
+        "task_name": task_name,
+        "script_content": None if script_content is None else b64(check_script(script_content)),
+        "script_param": None
+        if script_param is None
+        else b64(check_text(script_param, "script_param")),
+        "is_param_sensitive": 1 if is_param_sensitive else 0,
+    }
+
+
+def script_v3(
+    scope: Scope,
+    *,
+    targets: Targets,
+    account: Account,
+    script_content: str | None = None,
+    script_id: str | None = None,
+    script_version_id: int | None = None,
+    script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+    script_param: str | None = None,
+    is_param_sensitive: bool = False,
+    script_timeout: int | None = None,
+    task_name: str | None = None,
+    callback_url: str | None = None,
+    rolling_config: RollingConfig | None = None,
+    start_task: bool = True,
+) -> Params:
+    """Spell ``fast_execute_script``."""
+    common = _script(
+        script_content, script_id, script_version_id, script_param, is_param_sensitive, task_name
+    )
+    language = ScriptLanguage(script_language)
+    timeout = check_timeout(script_timeout)
+    params = v3_scoped(
+        scope,
+        **common,
+        **v3_account(account),
+        script_id=script_id,
+        script_version_id=script_version_id,
+        script_language=int(language),
+        timeout=timeout,
+        target_server=v3_server(check_targets(targets)),
+        callback_url=callback_url,
+        rolling_config=rolling(rolling_config),
+        start_task=bool(start_task),
+    )
+    return with_secrets(params, _sensitive(script_param, is_param_sensitive))
+
+
+def script_v2(
+    scope: Scope,
+    *,
+    targets: Targets,
+    account: Account,
+    script_content: str | None = None,
+    script_id: str | None = None,
+    script_version_id: int | None = None,
+    script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+    script_param: str | None = None,
+    is_param_sensitive: bool = False,
+    script_timeout: int | None = None,
+    task_name: str | None = None,
+    callback_url: str | None = None,
+    rolling_config: RollingConfig | None = None,
+    start_task: bool = True,
+) -> Params:
+    """Spell v2's ``fast_execute_script``: its ``script_id`` is a version id."""
+    common = _script(
+        script_content, script_id, script_version_id, script_param, is_param_sensitive, task_name
+    )
+    language = ScriptLanguage(script_language)
+    timeout = check_timeout(script_timeout)
+    v2_only_scalars(script_id=script_id, rolling_config=rolling_config, start_task=not start_task)
+    params = v2_scoped(
+        scope,
+        **common,
+        **v2_targets(check_targets(targets)),
+        script_id=script_version_id,
+        script_type=int(language),
+        script_timeout=timeout,
+        account=v2_account(account),
+        bk_callback_url=callback_url,
+    )
+    return with_secrets(params, _sensitive(script_param, is_param_sensitive))
+
+
+def _sensitive(script_param: str | None, is_param_sensitive: bool) -> tuple[str, ...]:
+    """A parameter sent as sensitive is a secret of its request: masked in its errors."""
+    return (script_param,) if is_param_sensitive and script_param else ()
+
+
+FAST_EXECUTE_SCRIPT = row("fast_execute_script", POST, model(JobLaunch), v3=script_v3, v2=script_v2)
+
+# --- fast_transfer_file --------------------------------------------------------------------------
+
+
+def _transfer(
+    file_target_path: str,
+    file_sources: Sequence[FileSource],
+    transfer_mode: int | None,
+    task_name: str | None,
+    transfer_timeout: int | None,
+    download_speed_limit: int | None,
+    upload_speed_limit: int | None,
+) -> tuple[tuple[FileSource, ...], Params]:
+    """Check a transfer; return its sources and what both generations share."""
+    check_text(file_target_path, "file_target_path")
+    sources = tuple(file_sources)
+    if not sources or not all(isinstance(s, FileSource) for s in sources):
+        raise TypeError("file_sources must be a non-empty sequence of FileSource")
+    if transfer_mode not in (None, 1, 2):
+        raise ValueError("transfer_mode must be 1 (strict) or 2 (force)")
+    return sources, {
+        "task_name": task_name,
+        "file_target_path": file_target_path,
+        "timeout": check_timeout(transfer_timeout),
+        "download_speed_limit": optional_count(download_speed_limit, "download_speed_limit"),
+        "upload_speed_limit": optional_count(upload_speed_limit, "upload_speed_limit"),
+    }
+
+
+def transfer_v3(
+    scope: Scope,
+    *,
+    targets: Targets,
+    account: Account,
+    file_target_path: str,
+    file_sources: Sequence[FileSource],
+    file_target_name: str | None = None,
+    task_name: str | None = None,
+    transfer_timeout: int | None = None,
+    transfer_mode: int | None = None,
+    download_speed_limit: int | None = None,
+    upload_speed_limit: int | None = None,
+    callback_url: str | None = None,
+    rolling_config: RollingConfig | None = None,
+    start_task: bool = True,
+) -> Params:
+    """Spell ``fast_transfer_file``."""
+    sources, common = _transfer(
+        file_target_path,
+        file_sources,
+        transfer_mode,
+        task_name,
+        transfer_timeout,
+        download_speed_limit,
+        upload_speed_limit,
+    )
+    return v3_scoped(
+        scope,
+        **common,
+        **v3_account(account),
+        file_source_list=[v3_file_source(s) for s in sources],
+        file_target_name=file_target_name,
+        target_server=v3_server(check_targets(targets)),
+        transfer_mode=transfer_mode,
+        callback_url=callback_url,
+        rolling_config=rolling(rolling_config),
+        start_task=bool(start_task),
+    )
+
+
+def transfer_v2(
+    scope: Scope,
+    *,
+    targets: Targets,
+    account: Account,
+    file_target_path: str,
+    file_sources: Sequence[FileSource],
+    file_target_name: str | None = None,
+    task_name: str | None = None,
+    transfer_timeout: int | None = None,
+    transfer_mode: int | None = None,
+    download_speed_limit: int | None = None,
+    upload_speed_limit: int | None = None,
+    callback_url: str | None = None,
+    rolling_config: RollingConfig | None = None,
+    start_task: bool = True,
+) -> Params:
+    """Spell v2's ``fast_push_file``."""
+    sources, common = _transfer(
+        file_target_path,
+        file_sources,
+        transfer_mode,
+        task_name,
+        transfer_timeout,
+        download_speed_limit,
+        upload_speed_limit,
+    )
+    v2_only_scalars(
+        file_target_name=file_target_name,
+        transfer_mode=transfer_mode,
+        rolling_config=rolling_config,
+        start_task=not start_task,
+    )
+    return v2_scoped(
+        scope,
+        **common,
+        **v2_targets(check_targets(targets)),
+        file_source=[v2_file_source(s) for s in sources],
+        account=v2_account(account),
+        bk_callback_url=callback_url,
+    )
+
+
+FAST_TRANSFER_FILE = row(
+    "fast_transfer_file",
+    POST,
+    model(JobLaunch),
+    v3=transfer_v3,
+    v2=transfer_v2,
+    v2_name="fast_push_file",
+)
+
+# --- execute_job_plan ----------------------------------------------------------------------------
+
+
+def _variables(global_vars: Sequence[GlobalVar]) -> tuple[GlobalVar, ...]:
+    variables = tuple(global_vars)
+    if not all(isinstance(v, GlobalVar) for v in variables):
+        raise TypeError("global_vars must be GlobalVar values")
+    return variables
+
+
+def _secrets(variables: tuple[GlobalVar, ...]) -> tuple[str, ...]:
+    return tuple(v.value for v in variables if v.secret and v.value)
+
+
+def plan_v3(
+    scope: Scope,
+    job_plan_id: int,
+    *,
+    global_vars: Sequence[GlobalVar] = (),
+    callback_url: str | None = None,
+    start_task: bool = True,
+) -> Params:
+    """Spell ``execute_job_plan``; a password variable's value is a secret of the request."""
+    plan = check_id(job_plan_id, "job_plan_id")
+    variables = _variables(global_vars)
+    params = v3_scoped(
+        scope,
+        job_plan_id=plan,
+        global_var_list=[v3_global_var(v) for v in variables] or None,
+        callback_url=callback_url,
+        start_task=bool(start_task),
+    )
+    return with_secrets(params, _secrets(variables))
+
+
+def plan_v2(
+    scope: Scope,
+    job_plan_id: int,
+    *,
+    global_vars: Sequence[GlobalVar] = (),
+    callback_url: str | None = None,
+    start_task: bool = True,
+) -> Params:
+    """Spell v2's ``execute_job`` (the plan is ``bk_job_id``)."""
+    plan = check_id(job_plan_id, "job_plan_id")
+    variables = _variables(global_vars)
+    v2_only_scalars(start_task=not start_task)
+    params = v2_scoped(
+        scope,
+        bk_job_id=plan,
+        global_vars=[v2_global_var(v) for v in variables] or None,
+        bk_callback_url=callback_url,
+    )
+    return with_secrets(params, _secrets(variables))
+
+
+EXECUTE_JOB_PLAN = row(
+    "execute_job_plan", POST, model(JobLaunch), v3=plan_v3, v2=plan_v2, v2_name="execute_job"
+)
+
+# --- push_config_file ----------------------------------------------------------------------------
+
+
+def _config_files(file_target_path: str, files: Sequence[ConfigFile]) -> list[dict[str, Any]]:
+    check_text(file_target_path, "file_target_path")
+    configs = tuple(files)
+    if not configs or not all(isinstance(f, ConfigFile) for f in configs):
+        raise TypeError("files must be a non-empty sequence of ConfigFile")
+    names = [f.name for f in configs]
+    if len(set(names)) != len(names):
+        raise ValueError(
+            "two config files have the same name: the second would overwrite the first"
+        )
+    return [{"file_name": f.name, "content": b64_bytes(f.data)} for f in configs]
+
+
+def config_v3(
+    scope: Scope,
+    *,
+    targets: Targets,
+    account: Account,
+    file_target_path: str,
+    files: Sequence[ConfigFile],
+    task_name: str | None = None,
+    callback_url: str | None = None,
+) -> Params:
+    """Spell ``push_config_file``: ``target_server``, the account by id or alias."""
+    file_list = _config_files(file_target_path, files)
+    check_targets(targets)
+    return v3_scoped(
+        scope,
+        task_name=task_name,
+        file_target_path=file_target_path,
+        **v3_account(account),
+        target_server=v3_server(targets),
+        file_list=file_list,
+        callback_url=callback_url,
+    )
+
+
+def config_v2(
+    scope: Scope,
+    *,
+    targets: Targets,
+    account: Account,
+    file_target_path: str,
+    files: Sequence[ConfigFile],
+    task_name: str | None = None,
+    callback_url: str | None = None,
+) -> Params:
+    """Spell v2's ``push_config_file``: the top-level ``ip_list`` alone
+    (``EsbPushConfigFileResourceImpl``), an account alias, and no ``callback_url``."""
+    file_list = _config_files(file_target_path, files)
+    check_targets(targets)
+    v2_only_scalars(callback_url=callback_url)
+    return v2_scoped(
+        scope,
+        task_name=task_name,
+        file_target_path=file_target_path,
+        account=v2_account(account),
+        ip_list=v2_ip_list(targets),
+        file_list=file_list,
+    )
+
+
+PUSH_CONFIG_FILE = row("push_config_file", POST, model(JobLaunch), v3=config_v3, v2=config_v2)
