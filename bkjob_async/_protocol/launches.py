@@ -75,6 +75,14 @@ def _script(
     }
 
 
+def _runnable(script_language: ScriptLanguage | int) -> ScriptLanguage:
+    """Return the language of a script ``fast_execute_script`` runs (not SQL)."""
+    language = ScriptLanguage(script_language)
+    if language is ScriptLanguage.SQL:
+        raise ValueError("fast_execute_script runs no SQL script: use fast_execute_sql")
+    return language
+
+
 def script_v3(
     scope: Scope,
     *,
@@ -96,7 +104,7 @@ def script_v3(
     common = _script(
         script_content, script_id, script_version_id, script_param, is_param_sensitive, task_name
     )
-    language = ScriptLanguage(script_language)
+    language = _runnable(script_language)
     timeout = check_timeout(script_timeout)
     params = v3_scoped(
         scope,
@@ -135,7 +143,7 @@ def script_v2(
     common = _script(
         script_content, script_id, script_version_id, script_param, is_param_sensitive, task_name
     )
-    language = ScriptLanguage(script_language)
+    language = _runnable(script_language)
     timeout = check_timeout(script_timeout)
     v2_only_scalars(script_id=script_id, rolling_config=rolling_config, start_task=not start_task)
     params = v2_scoped(

@@ -54,12 +54,18 @@ from .logs import (
     JobStatusRow,
     LogType,
 )
+from .rules import DangerousRule, DangerousRuleAction, DangerousRuleState, DangerousRuleStatus
+from .scripts import ScriptCheckItem, ScriptCheckLevel, ScriptVersionPage, ScriptVersionState
 
 __all__ = [
     "FINISHED_JOB_STATUSES",
     "AccountCategory",
     "AccountPage",
     "AccountType",
+    "DangerousRule",
+    "DangerousRuleAction",
+    "DangerousRuleState",
+    "DangerousRuleStatus",
     "ExecutionAccount",
     "FileLog",
     "FileLogMode",
@@ -87,9 +93,13 @@ __all__ = [
     "PlanStep",
     "PlanVariable",
     "Script",
+    "ScriptCheckItem",
+    "ScriptCheckLevel",
     "ScriptLanguage",
     "ScriptPage",
     "ScriptVersion",
+    "ScriptVersionPage",
+    "ScriptVersionState",
     "ScriptVersionStatus",
     "StepInstance",
     "StepInstanceStatus",

@@ -20,6 +20,7 @@ from ..models.enums import JobStatus, LaunchMode, StepType, TaskType
 from ._catalog import Catalog
 from ._engine import Defaults, Engine, Job, Step
 from ._hosts import Inventory, SimHost
+from ._rulebook import RuleBook
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -141,6 +142,8 @@ class World:
         self.plans: dict[int, Plan] = {}
         #: Scripts and accounts (``_catalog``).
         self.catalog = Catalog()
+        #: Dangerous-command rules (``_rules``).
+        self.rules = RuleBook()
         #: A plan job's global variables as launched: name -> (type, value).
         self.job_vars: dict[int, dict[str, tuple[int, str]]] = {}
         #: Jobs with a ``callback_url`` to look at again: a heap of (when, job id), and when
