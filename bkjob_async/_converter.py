@@ -789,6 +789,9 @@ def converter(
     c = _base(detailed)
     c.register_structure_hook(_dt.datetime, _datetime_hook(server_tz))
     (_v3 if generation is Generation.V3 else _v2)(c)
+    from ._convert_manage import register  # (its readers use this module's)
+
+    register(c, generation)
     return c
 
 

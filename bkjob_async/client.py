@@ -30,12 +30,17 @@ from ._protocol import (
     Batches,
     Protocol,
     Request,
+    accounts,
     catalog,
+    files,
     jobs,
     launches,
     logs,
     rules,
     scripts,
+    settings,
+    sql,
+    templates,
 )
 from ._protocol._table import V2_NAMES
 from ._transport import Sleep, Transport, call
@@ -48,7 +53,7 @@ from .config import (
     Timeouts,
     check_id,
 )
-from .models import ScriptLanguage
+from .models import AccountCategory, FileSourceType, ScriptLanguage
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -60,12 +65,15 @@ if TYPE_CHECKING:
     from ._protocol import HistoryFilters, HostRef, PlanFilters
     from ._tls import ClientCert, SslOption
     from .models import (
-        AccountCategory,
         AccountPage,
+        AccountType,
+        CredentialDetail,
+        CredentialSecret,
         DangerousRule,
         DangerousRuleAction,
         DangerousRuleState,
         ExecutionAccount,
+        FileSourceDetail,
         HostLog,
         HostStatus,
         JobInstancePage,
@@ -75,16 +83,22 @@ if TYPE_CHECKING:
         JobOperation,
         JobPlan,
         JobPlanPage,
+        JobTemplate,
+        JobTemplatePage,
         JobVariables,
+        NotifyPolicy,
+        PasswordEncryption,
         Script,
         ScriptCheckItem,
         ScriptPage,
         ScriptVersion,
         ScriptVersionPage,
         ScriptVersionState,
+        StepDetail,
         StepInstanceStatus,
         StepLog,
         StepOperation,
+        UploadUrls,
     )
     from .models.requests import (
         Account,
@@ -1178,6 +1192,266 @@ class BkJobClient(anyio.abc.AsyncResource):
             lambda account: account.id,
         ):
             yield account
+
+    # --- file sources and credentials ---------------------------------------------------------
+
+    async def create_file_source(
+        self,
+        scope: Scope,
+        *,
+        code: str,
+        alias: str,
+        credential_id: str,
+        base_url: str | None = None,
+        type: FileSourceType | str = FileSourceType.BLUEKING_ARTIFACTORY,
+        access_params: Mapping[str, Any] | None = None,
+        file_prefix: str | None = None,
+    ) -> int:
+        """Create a file source (a bk-repo by default, at ``base_url``) and return its id.
+
+        ``code`` names it for good (a transfer's ``FileSource(file_source_code=...)``);
+        ``credential_id`` is a ``create_credential`` id; ``file_prefix`` ``"${UUID}"`` makes
+        bk-job prefix each file with a generated one.
+        """
+        return await self._run(
+            files.CREATE_FILE_SOURCE,
+            scope,
+            code=code,
+            alias=alias,
+            credential_id=credential_id,
+            base_url=base_url,
+            type=type,
+            access_params=access_params,
+            file_prefix=file_prefix,
+        )
+
+    async def update_file_source(
+        self,
+        scope: Scope,
+        *,
+        code: str,
+        alias: str,
+        credential_id: str,
+        base_url: str | None = None,
+        type: FileSourceType | str = FileSourceType.BLUEKING_ARTIFACTORY,
+        access_params: Mapping[str, Any] | None = None,
+        file_prefix: str | None = None,
+    ) -> int:
+        """Replace the file source ``code`` (every field, as ``create_file_source`` takes them);
+        return its id."""
+        return await self._run(
+            files.UPDATE_FILE_SOURCE,
+            scope,
+            code=code,
+            alias=alias,
+            credential_id=credential_id,
+            base_url=base_url,
+            type=type,
+            access_params=access_params,
+            file_prefix=file_prefix,
+        )
+
+    async def get_file_source_detail(self, scope: Scope, code: str) -> FileSourceDetail:
+        """Return the file source ``code`` of a scope (gateway only)."""
+        return await self._run(files.GET_FILE_SOURCE_DETAIL, scope, code)
+
+    async def create_credential(
+        self,
+        scope: Scope,
+        *,
+        name: str,
+        secret: CredentialSecret,
+        description: str | None = None,
+    ) -> str:
+        """Store a credential (``CredentialSecret.for_username_password(...)``, ...) and return
+        its id; the secret is masked in every error and never comes back."""
+        return await self._run(
+            files.CREATE_CREDENTIAL, scope, name=name, secret=secret, description=description
+        )
+
+    async def update_credential(
+        self,
+        scope: Scope,
+        credential_id: str,
+        *,
+        name: str,
+        secret: CredentialSecret,
+        description: str | None = None,
+    ) -> str:
+        """Replace a credential's name, secret and description (a secret value of
+        ``KEEP_SECRET`` keeps the stored one); return its id."""
+        return await self._run(
+            files.UPDATE_CREDENTIAL,
+            scope,
+            credential_id,
+            name=name,
+            secret=secret,
+            description=description,
+        )
+
+    async def get_credential_detail(self, scope: Scope, credential_id: str) -> CredentialDetail:
+        """Return a credential's name, type and history, never its secret (gateway only)."""
+        return await self._run(files.GET_CREDENTIAL_DETAIL, scope, credential_id)
+
+    async def generate_local_file_upload_url(
+        self, scope: Scope, file_names: Sequence[str]
+    ) -> UploadUrls:
+        """Return where to upload each local file, and the path a transfer then names (ESB only)."""
+        return await self._run(files.GENERATE_LOCAL_FILE_UPLOAD_URL, scope, file_names)
+
+    # --- accounts -------------------------------------------------------------------------------
+
+    async def create_account(
+        self,
+        scope: Scope,
+        *,
+        account: str,
+        type: AccountType | int,
+        category: AccountCategory | int = AccountCategory.SYSTEM,
+        password: str | None = None,
+        alias: str | None = None,
+        description: str | None = None,
+    ) -> ExecutionAccount:
+        """Create a system execution account (a Windows one with its ``password``) and return
+        it; ``alias`` defaults to the account name."""
+        return await self._run(
+            accounts.CREATE_ACCOUNT,
+            scope,
+            account=account,
+            type=type,
+            category=category,
+            password=password,
+            alias=alias,
+            description=description,
+        )
+
+    async def update_account(
+        self,
+        scope: Scope,
+        account_id: int,
+        *,
+        alias: str | None = None,
+        password: str | None = None,
+        description: str | None = None,
+    ) -> ExecutionAccount:
+        """Change an account's alias, password or description (``None`` keeps it); return it
+        (gateway only)."""
+        return await self._run(
+            accounts.UPDATE_ACCOUNT,
+            scope,
+            account_id,
+            alias=alias,
+            password=password,
+            description=description,
+        )
+
+    async def delete_account(self, scope: Scope, account_id: int) -> ExecutionAccount:
+        """Delete an account; return it as it was."""
+        return await self._run(accounts.DELETE_ACCOUNT, scope, account_id)
+
+    async def get_account_password_encryption_metadata(self) -> PasswordEncryption:
+        """Return the public key and algorithm bk-job wants passwords encrypted with (gateway
+        only)."""
+        return await self._run(accounts.GET_ACCOUNT_PASSWORD_ENCRYPTION_METADATA)
+
+    async def get_own_db_account_list(self, scope: Scope) -> tuple[ExecutionAccount, ...]:
+        """Return the DB accounts of a scope the caller may use (ESB v2 only)."""
+        return await self._run(accounts.GET_OWN_DB_ACCOUNT_LIST, scope)
+
+    # --- templates and step details -------------------------------------------------------------
+
+    async def get_job_template_list(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        creator: str | None = None,
+        last_modify_user: str | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> JobTemplatePage:
+        """Return one page of a scope's job templates, last changed first (``name``: a part)."""
+        return await self._run(
+            templates.GET_JOB_TEMPLATE_LIST,
+            scope,
+            name=name,
+            creator=creator,
+            last_modify_user=last_modify_user,
+            start=start,
+            length=length,
+        )
+
+    async def iter_job_templates(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        creator: str | None = None,
+        last_modify_user: str | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[JobTemplate]:
+        """Yield every job template ``get_job_template_list`` matches, a page at a time."""
+        async for template in _paged(
+            lambda start: self.get_job_template_list(
+                scope,
+                name=name,
+                creator=creator,
+                last_modify_user=last_modify_user,
+                start=start,
+                length=page_size,
+            ),
+            lambda template: template.id,
+        ):
+            yield template
+
+    async def get_step_instance_detail(
+        self, scope: Scope, job_instance_id: int, step_instance_id: int
+    ) -> StepDetail:
+        """Return what a step of a job was told to do: script, files or approval (gateway only)."""
+        return await self._run(
+            templates.GET_STEP_INSTANCE_DETAIL, scope, job_instance_id, step_instance_id
+        )
+
+    # --- the rest -------------------------------------------------------------------------------
+
+    async def fast_execute_sql(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        db_account_id: int,
+        script_content: str | None = None,
+        script_id: str | None = None,
+        script_version_id: int | None = None,
+        script_timeout: int | None = None,
+        task_name: str | None = None,
+        callback_url: str | None = None,
+        start_task: bool = True,
+    ) -> JobLaunch:
+        """Run a SQL script (one of ``script_content``, ``script_id``, ``script_version_id``)
+        on ``targets`` as a DB account; the launch names no step (read it from the status)."""
+        return await self._run(
+            sql.FAST_EXECUTE_SQL,
+            scope,
+            targets=targets,
+            db_account_id=db_account_id,
+            script_content=script_content,
+            script_id=script_id,
+            script_version_id=script_version_id,
+            script_timeout=script_timeout,
+            task_name=task_name,
+            callback_url=callback_url,
+            start_task=start_task,
+        )
+
+    async def get_notify_config(self, scope: Scope) -> tuple[NotifyPolicy, ...]:
+        """Return a scope's default notification policies, one per way of starting jobs
+        (gateway only)."""
+        return await self._run(settings.GET_NOTIFY_CONFIG, scope)
+
+    async def get_latest_service_version(self) -> str | None:
+        """Return the newest version any bk-job service runs (ESB jobv3 only)."""
+        return await self._run(settings.GET_LATEST_SERVICE_VERSION)
 
     # --- helpers over several APIs -------------------------------------------------------------
 

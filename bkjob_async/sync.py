@@ -289,6 +289,25 @@ class BkJobClient:
     get_public_script_version_detail = _blocking(
         _client.BkJobClient.get_public_script_version_detail
     )
+    create_file_source = _blocking(_client.BkJobClient.create_file_source)
+    update_file_source = _blocking(_client.BkJobClient.update_file_source)
+    get_file_source_detail = _blocking(_client.BkJobClient.get_file_source_detail)
+    create_credential = _blocking(_client.BkJobClient.create_credential)
+    update_credential = _blocking(_client.BkJobClient.update_credential)
+    get_credential_detail = _blocking(_client.BkJobClient.get_credential_detail)
+    generate_local_file_upload_url = _blocking(_client.BkJobClient.generate_local_file_upload_url)
+    create_account = _blocking(_client.BkJobClient.create_account)
+    update_account = _blocking(_client.BkJobClient.update_account)
+    delete_account = _blocking(_client.BkJobClient.delete_account)
+    get_account_password_encryption_metadata = _blocking(
+        _client.BkJobClient.get_account_password_encryption_metadata
+    )
+    get_own_db_account_list = _blocking(_client.BkJobClient.get_own_db_account_list)
+    get_job_template_list = _blocking(_client.BkJobClient.get_job_template_list)
+    get_step_instance_detail = _blocking(_client.BkJobClient.get_step_instance_detail)
+    fast_execute_sql = _blocking(_client.BkJobClient.fast_execute_sql)
+    get_notify_config = _blocking(_client.BkJobClient.get_notify_config)
+    get_latest_service_version = _blocking(_client.BkJobClient.get_latest_service_version)
     iter_job_instances = _blocking_pages(_client.BkJobClient.iter_job_instances)
     iter_job_plans = _blocking_pages(_client.BkJobClient.iter_job_plans)
     iter_accounts = _blocking_pages(_client.BkJobClient.iter_accounts)
@@ -320,6 +339,7 @@ class BkJobClient:
     disable_dangerous_rule = _blocking(_client.BkJobClient.disable_dangerous_rule)
     iter_scripts = _blocking_pages(_client.BkJobClient.iter_scripts)
     iter_script_versions = _blocking_pages(_client.BkJobClient.iter_script_versions)
+    iter_job_templates = _blocking_pages(_client.BkJobClient.iter_job_templates)
 
 
 def _iterate(

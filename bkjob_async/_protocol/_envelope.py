@@ -46,6 +46,15 @@ _CODE_CLASSES: dict[int, type[errors.ApiError]] = {
         errors.InvalidRequestError,
     ),
     **dict.fromkeys((1244036, 1244021, 1244022), errors.InvalidRequestError),
+    # Credentials, file sources, templates and accounts (ErrorCode.java): not found ...
+    **dict.fromkeys((1243048, 1260001, 1260012, 1243026), errors.NotFoundError),
+    # ... a name or code taken, a reason given, a DB account without its system account, a
+    # file source of another scope ...
+    **dict.fromkeys(
+        (1241010, 1243007, 1243008, 1243060, 1260015, 1260017), errors.InvalidRequestError
+    ),
+    # ... and an account a step or a DB account uses (deleting it is refused).
+    1243014: errors.OperationNotAllowedError,
     **dict.fromkeys((1241003, 1241015, 1244015, 1244025), errors.OperationNotAllowedError),
     **dict.fromkeys(
         (1306429, 1642901, 1642902, 1642903, 1642904, 1244032, 1244033, 1244034),

@@ -11,13 +11,37 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from ..config import ApiFlavor
-from . import catalog, jobs, launches, logs, rules, scripts
+from . import (
+    accounts,
+    catalog,
+    files,
+    jobs,
+    launches,
+    logs,
+    rules,
+    scripts,
+    settings,
+    sql,
+    templates,
+)
 from ._api import Api
 
 __all__ = ["FAMILIES", "TABLE", "V2_NAMES"]
 
 #: The family modules, each a handful of rows.
-FAMILIES: tuple[ModuleType, ...] = (jobs, launches, logs, catalog, scripts, rules)
+FAMILIES: tuple[ModuleType, ...] = (
+    jobs,
+    launches,
+    sql,
+    logs,
+    catalog,
+    scripts,
+    rules,
+    templates,
+    accounts,
+    files,
+    settings,
+)
 
 
 def _gather() -> dict[str, Api[Any]]:

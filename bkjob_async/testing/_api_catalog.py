@@ -2,8 +2,9 @@
 
 Rule: as ``_api``, handlers see parameters, never HTTP; each follows the bk-job resource named
 in its docstring, its checks and its error codes. ``V3_ENDPOINTS`` and ``V2_ENDPOINTS`` here are
-the whole routing tables: ``_api``'s, these, the script library's (``_scripts``) and the
-dangerous-command rules' (``_rules``, which also guards ``fast_execute_script``).
+the whole routing tables: ``_api``'s, these, the script library's (``_scripts``), the
+dangerous-command rules' (``_rules``, which also guards ``fast_execute_script``) and those of
+accounts, credentials, file sources, templates, step details and SQL (``_api_manage``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
-from . import _api, _rules, _scripts, _scripts_v2
+from . import _api, _api_manage, _rules, _scripts, _scripts_v2
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, scope_of
 from ._catalog import MASK, Catalog
@@ -313,24 +314,30 @@ def get_account_list(world: World, call: Call) -> object:
     return _paged(rows, start, length)
 
 
-V3_ENDPOINTS: dict[str, Endpoint] = {
-    **_api.V3_ENDPOINTS,
-    "push_config_file": Endpoint(push_config_file, "POST"),
-    "get_job_instance_global_var_value": Endpoint(get_job_instance_global_var_value, "GET"),
-    "get_job_plan_list": Endpoint(get_job_plan_list, "GET"),
-    "get_job_plan_detail": Endpoint(get_job_plan_detail, "GET"),
-    "get_account_list": Endpoint(get_account_list, "GET"),
-    **_scripts.V3_ENDPOINTS,
-    **_rules.V3_ENDPOINTS,
-}
+V3_ENDPOINTS: dict[str, Endpoint] = _api_manage.recording(
+    {
+        **_api.V3_ENDPOINTS,
+        **_api_manage.V3_ENDPOINTS,
+        "push_config_file": Endpoint(push_config_file, "POST"),
+        "get_job_instance_global_var_value": Endpoint(get_job_instance_global_var_value, "GET"),
+        "get_job_plan_list": Endpoint(get_job_plan_list, "GET"),
+        "get_job_plan_detail": Endpoint(get_job_plan_detail, "GET"),
+        "get_account_list": Endpoint(get_account_list, "GET"),
+        **_scripts.V3_ENDPOINTS,
+        **_rules.V3_ENDPOINTS,
+    }
+)
 
-V2_ENDPOINTS: dict[str, Endpoint] = {
-    **_api.V2_ENDPOINTS,
-    "push_config_file": Endpoint(push_config_file, None),
-    "get_job_instance_global_var_value": Endpoint(get_job_instance_global_var_value, None),
-    "get_job_list": Endpoint(get_job_plan_list, None),
-    "get_job_detail": Endpoint(get_job_plan_detail, None),
-    "get_os_account": Endpoint(get_account_list, None),
-    **_scripts_v2.V2_ENDPOINTS,
-    **_rules.V2_ENDPOINTS,
-}
+V2_ENDPOINTS: dict[str, Endpoint] = _api_manage.recording(
+    {
+        **_api.V2_ENDPOINTS,
+        **_api_manage.V2_ENDPOINTS,
+        "push_config_file": Endpoint(push_config_file, None),
+        "get_job_instance_global_var_value": Endpoint(get_job_instance_global_var_value, None),
+        "get_job_list": Endpoint(get_job_plan_list, None),
+        "get_job_detail": Endpoint(get_job_plan_detail, None),
+        "get_os_account": Endpoint(get_account_list, None),
+        **_scripts_v2.V2_ENDPOINTS,
+        **_rules.V2_ENDPOINTS,
+    }
+)

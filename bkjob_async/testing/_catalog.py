@@ -92,6 +92,11 @@ class SimAccount:
     creator: str = "admin"
     create_ms: int = 0
     description: str = ""
+    #: The system account a DB account runs as.
+    db_system_account_id: int | None = None
+    #: Who changed it last, and when (``None``: its creator, at creation).
+    modifier: str | None = None
+    modify_ms: int | None = None
 
 
 def launch_vars(
@@ -288,12 +293,14 @@ class Catalog:
             "alias": account.alias,
             "category": account.category,
             "type": account.type,
-            "db_system_account_id": None,
+            "db_system_account_id": account.db_system_account_id,
             "os": account.os,
             "creator": account.creator,
             "create_time": account.create_ms,
-            "last_modify_user": account.creator,
-            "last_modify_time": account.create_ms,
+            "last_modify_user": account.modifier or account.creator,
+            "last_modify_time": account.create_ms
+            if account.modify_ms is None
+            else account.modify_ms,
             "description": account.description,
         }
 

@@ -20,6 +20,7 @@ from ..models.enums import JobStatus, LaunchMode, StepType, TaskType
 from ._catalog import Catalog
 from ._engine import Defaults, Engine, Job, Step
 from ._hosts import Inventory, SimHost
+from ._manage import Vault
 from ._rulebook import RuleBook
 
 if TYPE_CHECKING:
@@ -144,6 +145,8 @@ class World:
         self.catalog = Catalog()
         #: Dangerous-command rules (``_rules``).
         self.rules = RuleBook()
+        #: Credentials, file sources, account passwords, step launches (``_manage``).
+        self.vault = Vault()
         #: A plan job's global variables as launched: name -> (type, value).
         self.job_vars: dict[int, dict[str, tuple[int, str]]] = {}
         #: Jobs with a ``callback_url`` to look at again: a heap of (when, job id), and when

@@ -126,6 +126,15 @@ def check_output(block: Block, out: str) -> None:
         and "sim.advance(10.0)" in block.body
     ):
         assert out == "FAIL ['FAILED']\n"
+    if "create_file_source" in block.body:
+        # The endpoints page: the credential's password never prints; the rest as shown there.
+        assert "s3cret-pw" not in out
+        assert "password='***'" in out.splitlines()[0]
+        assert out.splitlines()[1:] == [
+            "Build artifacts BLUEKING_ARTIFACTORY True",
+            "deploy Linux",
+            "ping the db SUCCESS",
+        ]
     if "SqliteStore" in block.body:
         # The durable example stops after two events, restarts, and resumes: the job still
         # ends once, with no event handled twice.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import os
 import signal
 import subprocess
@@ -29,8 +30,10 @@ from anyio.from_thread import start_blocking_portal
 
 from bkjob_async import (
     Account,
+    AccountType,
     ApiFlavor,
     ConfigFile,
+    CredentialSecret,
     FileSource,
     HostTransition,
     JobFinished,
@@ -90,8 +93,10 @@ class Fresh:
     """Arguments made anew for each side, just before its call: an operation that changes a
     job is made on a job of its own, so the second side finds what the first one found."""
 
-    def __init__(self, make) -> None:
+    def __init__(self, make, keywords=None) -> None:
         self.make = make
+        #: Keyword arguments made anew for each side (a name that must be new each time).
+        self.keywords = keywords or dict
 
 
 def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, dict]]:
@@ -229,10 +234,89 @@ def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, 
         ("call", ("get_no_such_api", {}), {"method": "GET"}),  # NotFoundError, both ways
         ("get_account_list", (SCOPE,), {"length": 5}),
         ("iter_accounts", (SCOPE,), {"page_size": 2}),
+        *_manage_calls(served, v2, targets, job, step),
     ]  # fmt: skip
 
 
-LAUNCHES = ("fast_execute_script", "fast_transfer_file", "execute_job_plan", "push_config_file")
+def _manage_calls(served: Served, v2: bool, targets: Targets, job: int, step: int) -> list:
+    """The account, credential, file source, template, step detail, SQL and settings calls; a
+    create makes a new name for each side, an update or delete acts on what each side made."""
+    world, n = served.sim._world, itertools.count()
+    repo = {"credential_id": "c" * 32, "base_url": "https://bkrepo.example.com"}
+    served.portal.call(
+        lambda: world.vault.add_file_source(
+            SCOPE,
+            code="shared",
+            alias="shared",
+            type="BLUEKING_ARTIFACTORY",
+            access_params=repo,
+            credential_id="c" * 32,
+            file_prefix="",
+            creator="admin",
+            create_ms=0,
+            modifier="admin",
+            modify_ms=0,
+        )
+    )
+    credential = served.portal.call(
+        lambda: world.vault.add_credential(
+            SCOPE, "shared", "PASSWORD", None, ("x", None), user="admin", now_ms=0
+        )
+    ).id
+    other = Scope.biz(3)  # accounts change there, not in the scope the lists read
+    accounts = served.portal.call(lambda: world.catalog.accounts_of(SCOPE, world.now_ms()))
+    mysql = next(a.id for a in accounts if a.category == 2)
+    root = served.portal.call(lambda: world.catalog.accounts_of(other, world.now_ms()))[0].id
+
+    def new_account(_) -> tuple:
+        return (other, served.portal.call(lambda: served.sim.add_account(other, f"gone{next(n)}")))
+
+    secret = CredentialSecret.for_password("pw-0123456789")
+    return [
+        ("create_file_source", Fresh(lambda _: (SCOPE,), lambda: {
+            "code": f"src{next(n)}", "alias": "a", **repo}), {}),
+        ("update_file_source", (SCOPE,), {"code": "shared", "alias": "b", **repo}),
+        ("get_file_source_detail", (SCOPE, "shared"), {}),
+        ("create_credential", Fresh(lambda _: (SCOPE,), lambda: {"name": f"cred{next(n)}"}),
+         {"secret": secret}),
+        ("update_credential", (SCOPE, credential), {"name": "shared", "secret": secret}),
+        ("get_credential_detail", (SCOPE, credential), {}),
+        ("generate_local_file_upload_url", (SCOPE, ["a.txt"]), {}),
+        ("create_account", Fresh(lambda _: (other,), lambda: {"account": f"user{next(n)}"}),
+         {"type": AccountType.LINUX}),
+        ("update_account", (other, root), {"description": "the root"}),
+        ("delete_account", Fresh(new_account), {}),
+        ("get_account_password_encryption_metadata", (), {}),
+        ("get_own_db_account_list", (SCOPE,), {}),
+        ("get_job_template_list", (SCOPE,), {"length": 5}),
+        ("iter_job_templates", (SCOPE,), {"page_size": 1}),
+        ("get_step_instance_detail", (SCOPE, job, step), {}),
+        ("fast_execute_sql", (SCOPE,), {"targets": targets, "db_account_id": mysql,
+                                         "script_content": "select 1;", "task_name": "q"}),
+        ("get_notify_config", (SCOPE,), {}),
+        ("get_latest_service_version", (), {}),
+    ]  # fmt: skip
+
+
+LAUNCHES = (
+    "fast_execute_script",
+    "fast_transfer_file",
+    "execute_job_plan",
+    "push_config_file",
+    "fast_execute_sql",
+)
+#: What the gateway alone serves (besides the v3 library and rules) ...
+GATEWAY_ONLY = {
+    "get_file_source_detail", "get_credential_detail", "update_account",
+    "get_account_password_encryption_metadata", "get_step_instance_detail", "get_notify_config",
+}  # fmt: skip
+#: ... what the ESB jobv3 alone serves ...
+JOBV3_ONLY = {"generate_local_file_upload_url", "get_latest_service_version"}
+#: ... and the rest of the file sources, credentials, accounts and templates (not on v2).
+V3_MANAGE = GATEWAY_ONLY | JOBV3_ONLY | {
+    "create_file_source", "update_file_source", "create_credential", "update_credential",
+    "create_account", "delete_account", "get_job_template_list", "iter_job_templates",
+}  # fmt: skip
 #: The script library's writes and lists, check_script and the rules: v3 only.
 V3_LIBRARY = {
     "get_script_version_list", "get_public_script_version_list", "iter_script_versions",
@@ -251,7 +335,9 @@ MADE = {
     "create_public_script_version", "update_script_basic", "update_public_script_basic",
     "update_script_version", "update_public_script_version", "disable_script_version",
     "disable_public_script_version", "get_dangerous_rule_list", "create_dangerous_rule",
-    "update_dangerous_rule",
+    "update_dangerous_rule", "create_file_source", "create_credential", "create_account",
+    "update_account", "delete_account", "generate_local_file_upload_url",
+    "get_file_source_detail", "get_credential_detail",
 }  # fmt: skip
 
 
@@ -284,7 +370,8 @@ def test_every_method_answers_as_the_async_client_does(served: Served, flavor: A
     options = {**CREDENTIALS, "flavor": flavor}
 
     def blocking_call(client, name, args, kwargs):
-        args = args.make(client) if isinstance(args, Fresh) else args
+        if isinstance(args, Fresh):
+            args, kwargs = args.make(client), {**kwargs, **args.keywords()}
         answer = getattr(client, name)(*args, **kwargs)
         return list(answer) if name.startswith("iter_") else answer
 
@@ -296,6 +383,7 @@ def test_every_method_answers_as_the_async_client_does(served: Served, flavor: A
             outcomes = []
             for name, args, kwargs in calls:
                 if isinstance(args, Fresh):
+                    kwargs = {**kwargs, **args.keywords()}
                     args = await anyio.to_thread.run_sync(args.make, client)
                 try:
                     if name.startswith("iter_"):
@@ -321,11 +409,13 @@ def test_every_method_answers_as_the_async_client_does(served: Served, flavor: A
     not_on_v2 = {"get_job_instance_list", "iter_job_instances",
                  "get_script_version_detail", "get_job_instance_ip_log", "failed_host_logs",
                  "batch_get_job_instance_ip_log",
-                 "get_public_script_version_detail"} | V3_LIBRARY  # fmt: skip
-    only_v2 = {"get_job_instance_log", "get_script_detail"}
+                 "get_public_script_version_detail"} | V3_LIBRARY | V3_MANAGE  # fmt: skip
+    only_v2 = {"get_job_instance_log", "get_script_detail", "get_own_db_account_list"}
     refused = {"operate_job_instance"} | (not_on_v2 if v2 else only_v2)
     if flavor is ApiFlavor.ESB_JOBV3:
-        refused.add("get_step_instance_status")
+        refused |= {"get_step_instance_status"} | GATEWAY_ONLY
+    if flavor is ApiFlavor.APIGW_V3:
+        refused |= JOBV3_ONLY
     assert {name for name, _, _ in calls} - answered == refused
     assert [kind for kind, _ in blocking] == [kind for kind, _ in awaited]
 

@@ -1,0 +1,57 @@
+"""The settings family: a scope's notification policies and the newest version bk-job runs.
+
+Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O.
+``callback_protocol`` is no row: bk-job documents there what it posts to a launch's
+``callback_url`` and serves no data (``bkjob_async.polling.Callback`` reads those posts).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ResponseFormatError
+from ..models.settings import NotifyPolicy
+from ._api import GET, POST, Params, Parse, row, v3_scoped
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..config import Scope
+
+__all__ = ["GET_LATEST_SERVICE_VERSION", "GET_NOTIFY_CONFIG"]
+
+
+def notify_config_v3(scope: Scope) -> Params:
+    """Spell ``get_notify_config`` (gateway only)."""
+    return v3_scoped(scope)
+
+
+def policies(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> tuple[NotifyPolicy, ...]:
+    """Read the policies, one per way of starting a job."""
+    return parse(data, tuple[NotifyPolicy, ...])  # type: ignore[no-any-return]
+
+
+GET_NOTIFY_CONFIG = row("get_notify_config", GET, policies, v3=notify_config_v3, esb=False)
+
+
+def service_version_v3() -> Params:
+    """Spell ``get_latest_service_version`` (ESB only): no parameters, no scope."""
+    return {}
+
+
+def version(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> str | None:
+    """Read the version text; ``None`` when bk-job knows no running service."""
+    if not isinstance(data, dict):
+        raise ResponseFormatError(f"the server answered no version: a {type(data).__name__}")
+    found = data.get("version")
+    return None if found is None else parse(found, str)
+
+
+GET_LATEST_SERVICE_VERSION = row(
+    "get_latest_service_version",
+    POST,
+    version,
+    v3=service_version_v3,
+    gateway=False,
+    idempotent=True,
+)

@@ -1,0 +1,47 @@
+"""Frozen shapes for a scope's and the platform's settings: notification policies and how bk-job
+wants account passwords encrypted; no wire knowledge here."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+
+import attrs
+
+__all__ = ["NotifyPolicy", "PasswordEncryption"]
+
+
+def _frozen_channels(
+    value: Mapping[str, Mapping[str, bool]],
+) -> Mapping[str, Mapping[str, bool]]:
+    return types.MappingProxyType({k: types.MappingProxyType(dict(v)) for k, v in value.items()})
+
+
+@attrs.frozen
+class NotifyPolicy:
+    """A scope's default notification policy for one way of starting jobs
+    (``EsbNotifyPolicyV3DTO``): ``trigger_type`` ``PAGE_EXECUTE``, ``API_INVOKE`` or
+    ``TIMER_TASK``; ``channels`` maps each end status (``SUCCESS``, ``FAIL``, ``READY``) to every
+    channel the platform offers and whether it notifies."""
+
+    trigger_type: str
+    resource_types: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    extra_observers: tuple[str, ...] = ()
+    channels: Mapping[str, Mapping[str, bool]] = attrs.field(
+        factory=dict, converter=_frozen_channels, hash=False
+    )
+
+    def enabled(self, status: str) -> tuple[str, ...]:
+        """Return the channels that notify of ``status`` (``"FAIL"``, ...), sorted."""
+        return tuple(sorted(k for k, on in self.channels.get(status, {}).items() if on))
+
+
+@attrs.frozen
+class PasswordEncryption:
+    """How bk-job wants an account password encrypted before it is sent
+    (``EsbAccountPasswordEncryptionMetadataV3DTO``): a base64 public key and the algorithm
+    (``RSA``, ``SM2``, ...)."""
+
+    public_key: str
+    encrypt_algorithm: str

@@ -1,0 +1,161 @@
+"""Frozen shapes for job templates and for what one step of a job was told to do; no wire here.
+
+A job template owns plans (``JobPlan.job_template_id``); ``get_job_template_list`` pages them.
+``StepDetail`` is ``get_step_instance_detail``'s answer (``EsbStepV3DTO``): a script step's
+script, account and targets, a file step's sources and destination, or an approval's message.
+A sensitive script parameter comes back masked by bk-job (``******``) and is masked in ``repr``
+too. Times are timezone-aware ``datetime``; a field the server did not send is ``None``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import attrs
+
+from .enums import StepType, _OpenIntEnum
+from .requests import Targets
+
+__all__ = [
+    "AccountRef",
+    "FileDestination",
+    "FileStepDetail",
+    "JobTemplate",
+    "JobTemplatePage",
+    "ScriptSource",
+    "ScriptStepDetail",
+    "StepDetail",
+    "StepFileSource",
+    "TransferMode",
+]
+
+
+@attrs.frozen
+class JobTemplate:
+    """A job template of a scope (``EsbTemplateBasicInfoV3DTO``)."""
+
+    id: int
+    name: str | None = None
+    description: str | None = None
+    creator: str | None = None
+    create_time: _dt.datetime | None = None
+    last_modify_user: str | None = None
+    last_modify_time: _dt.datetime | None = None
+
+
+@attrs.frozen
+class JobTemplatePage:
+    """One page of a scope's templates, last changed first; ``total`` counts every match."""
+
+    start: int
+    length: int
+    total: int
+    items: tuple[JobTemplate, ...]
+
+
+class ScriptSource(_OpenIntEnum):
+    """Where a script step's script comes from (``script_info.script_type``)."""
+
+    LOCAL = 1
+    SCOPE = 2
+    PUBLIC = 3
+
+
+class TransferMode(_OpenIntEnum):
+    """How a file step handles an existing or missing destination (``FileTransferModeEnum``)."""
+
+    STRICT = 1
+    FORCE = 2
+    SAFE = 3
+
+
+@attrs.frozen
+class AccountRef:
+    """The account a step ran as (``EsbAccountV3BasicDTO``)."""
+
+    id: int | None = None
+    name: str | None = None
+    alias: str | None = None
+
+
+#: What a sensitive parameter reads as in a ``repr``.
+_MASKED = "'******'"
+
+
+def _param_repr(self: ScriptStepDetail) -> str:
+    fields = []
+    for field in attrs.fields(ScriptStepDetail):
+        value = getattr(self, field.name)
+        masked = field.name == "param" and self.param_sensitive and value
+        fields.append(f"{field.name}={_MASKED if masked else repr(value)}")
+    return f"ScriptStepDetail({', '.join(fields)})"
+
+
+@attrs.frozen(repr=False)
+class ScriptStepDetail:
+    """A script step: its script (by id, version or text), parameters, account and targets."""
+
+    source: ScriptSource | None = None
+    script_id: str | None = None
+    script_version_id: int | None = None
+    content: str | None = None
+    #: ``ScriptLanguage`` code (6 is SQL).
+    language: int | None = None
+    param: str | None = None
+    #: Seconds.
+    timeout: int | None = None
+    account: AccountRef | None = None
+    targets: Targets | None = None
+    param_sensitive: bool = False
+    ignore_error: bool = False
+    windows_interpreter: str | None = None
+
+    __repr__ = _param_repr
+
+
+@attrs.frozen
+class StepFileSource:
+    """One source of a file step: ``file_type`` 1 files on hosts, 2 local (uploaded) files,
+    3 files of a file source (``file_source_id``)."""
+
+    file_type: int
+    files: tuple[str, ...] = ()
+    targets: Targets | None = None
+    account: AccountRef | None = None
+    file_source_id: int | None = None
+    file_source_code: str | None = None
+
+
+@attrs.frozen
+class FileDestination:
+    """Where a file step writes: a path on its target hosts, as an account."""
+
+    path: str | None = None
+    account: AccountRef | None = None
+    targets: Targets | None = None
+
+
+@attrs.frozen
+class FileStepDetail:
+    """A file step: sources, destination, timeout (seconds) and speed limits (MB/s)."""
+
+    sources: tuple[StepFileSource, ...] = ()
+    destination: FileDestination | None = None
+    timeout: int | None = None
+    upload_speed_limit: int | None = None
+    download_speed_limit: int | None = None
+    transfer_mode: TransferMode | None = None
+    ignore_error: bool = False
+
+
+@attrs.frozen
+class StepDetail:
+    """One step of a job as it was launched (``get_step_instance_detail``); exactly one of
+    ``script``, ``file`` and ``approval_message`` is set, by ``type``."""
+
+    id: int
+    type: StepType
+    name: str | None = None
+    script: ScriptStepDetail | None = None
+    file: FileStepDetail | None = None
+    approval_message: str | None = None
