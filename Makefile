@@ -49,7 +49,7 @@ test-slow: $(STAMP) redis
 PYENV_BINS := $(shell ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[0-9]*/bin 2>/dev/null | tr '\n' ':')
 
 test-matrix: $(STAMP) redis
-	PATH="$(PYENV_BINS)$$PATH" $(BIN)/nox -s tests
+	PATH="$(PYENV_BINS)$$PATH" $(BIN)/nox -s tests oldest_redis
 
 # The cluster tests start their own redis-server (never the system service). Installed here
 # when missing and we are root; anyone else is told what to do, and those tests skip (or, with

@@ -24,3 +24,18 @@ def tests(session: nox.Session) -> None:
     workers = session.env.get("PYTEST_WORKERS", "4")
     args = ["-n", workers, "--dist", "loadfile", f"--ignore={ALONE}"]
     session.run("pytest", "-q", "-m", "not slow", *args, *session.posargs)
+
+
+#: The oldest redis-py ``pyproject.toml`` allows (the ``redis`` extra), and the suites that
+#: depend on what it does: Redis TLS (host names checked, issue 46) and the cluster's commands.
+OLDEST_REDIS = "redis==5.0.1"
+
+
+@nox.session(python="3.11")
+def oldest_redis(session: nox.Session) -> None:
+    """Run the Redis TLS and cluster client suites with the oldest redis-py allowed."""
+    session.install("-e", ".[dev,cli]")
+    session.install(OLDEST_REDIS)
+    session.run("python", "-c", "import redis; assert redis.__version__ == '5.0.1'")
+    suites = ["tests/cluster/test_redis_tls.py", "tests/cluster/test_cluster.py"]
+    session.run("pytest", "-q", "-m", "not slow", *suites, *session.posargs)

@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 import weakref
 from typing import TYPE_CHECKING
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import errors
 from ._protocol import KeptQuery, Request, Response
+from ._secrets import Redactor
+from ._tls import ClientCert, SslOption, check_proxy, proxy_password, ssl_option
 from ._transport import log_sent, logger, masked_error
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from .config import Timeouts
 
@@ -70,6 +74,10 @@ class AiohttpTransport:
         redact: Callable[[str], str] = _unmasked,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         kept_urls: int = DEFAULT_KEPT_URLS,
+        ssl: SslOption = True,
+        client_cert: ClientCert | None = None,
+        proxy: str | None = None,
+        trust_env: bool = False,
     ) -> None:
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise TypeError(
@@ -81,10 +89,27 @@ class AiohttpTransport:
             total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.read
         )
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        if session is not None and (
+            ssl is not True or client_cert is not None or proxy is not None or trust_env
+        ):
+            raise ValueError(
+                "ssl=, client_cert=, proxy= and trust_env= configure the session the client "
+                "creates: with session=, configure that session instead"
+            )
+        if not isinstance(trust_env, bool):
+            raise TypeError(f"trust_env must be a bool, not {type(trust_env).__name__}")
+        self._ssl = ssl_option(ssl, client_cert, trust_env=trust_env)
+        self._proxy = check_proxy(proxy)
+        self._trust_env = trust_env
         self._session = session
         self._owns_session = session is None
         self._limit = limit
-        self.redact = redact
+        password = proxy_password(self._proxy)
+        if password:  # the proxy's password is masked like the client's secrets
+            proxy_redactor = Redactor([password])
+            self.redact = lambda text: proxy_redactor(redact(text))
+        else:
+            self.redact = redact
         self._max_body = max_body_size
         #: Weak references to the queries alive whose request's URL is kept on them
         #: (``KeptQuery.prepared``), by the reference's id: at most ``kept_urls``.
@@ -94,9 +119,9 @@ class AiohttpTransport:
 
     def _open(self) -> aiohttp.ClientSession:
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._limit),
+            connector=aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl),
             timeout=self._timeout,
-            trust_env=False,
+            trust_env=self._trust_env,
         )
         return self._session
 
@@ -124,6 +149,7 @@ class AiohttpTransport:
                 if request.timeout is None
                 else self._timeouts.get(request.timeout) or self._total(request.timeout),
                 allow_redirects=False,
+                proxy=self._proxy,
             )
             try:
                 length = response.content_length
@@ -144,7 +170,7 @@ class AiohttpTransport:
             mapped = _mapped(request, exc)
             if debug:
                 log_sent(request, type(mapped).__name__, started)
-            mapped.__cause__ = exc
+            mapped.__cause__ = _bare(exc)
             error = masked_error(mapped, self.redact)
             if error is None:
                 raise mapped from exc
@@ -231,9 +257,59 @@ def _too_large(request: Request, limit: int) -> errors.ResponseFormatError:
     )
 
 
+def _certificate_failure(exc: BaseException) -> str | None:
+    """Say what failed if ``exc`` is TLS failing on a certificate (ours or the server's)."""
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, aiohttp.ClientConnectorCertificateError):
+            error = error.certificate_error
+        if isinstance(error, ssl.SSLCertVerificationError):
+            why = getattr(error, "verify_message", None) or error.reason or error
+            return f"the server's certificate did not verify ({why})"
+        reason = getattr(error, "reason", None)
+        if isinstance(error, ssl.SSLError) and reason and "CERTIFICATE" in str(reason):
+            return f"the server refused the client certificate ({reason})"
+        error = getattr(error, "os_error", None) or error.__cause__ or error.__context__
+    return None
+
+
+def _bare(exc: BaseException) -> BaseException:
+    """Return aiohttp's ``exc`` fit to keep as a cause: no credential header, no frames.
+
+    Its ``request_info`` (and the same in its ``args``) would hold the request's headers, the
+    ``X-Bkapi-Authorization`` one in clear, and its traceback's frames the headers as locals.
+    """
+    info = getattr(exc, "request_info", None)
+    if isinstance(info, aiohttp.RequestInfo):
+        masked = aiohttp.RequestInfo(
+            info.url, info.method, _masked_headers(info.headers), info.real_url
+        )
+        exc.args = tuple(masked if arg is info else arg for arg in exc.args)
+        exc.request_info = masked  # type: ignore[attr-defined]
+    return exc.with_traceback(None)
+
+
+def _masked_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
+    return CIMultiDictProxy(
+        CIMultiDict(
+            (k, "***" if k.lower() in _CREDENTIAL_HEADERS else v) for k, v in headers.items()
+        )
+    )
+
+
+#: Request headers that carry credentials (never kept on an error).
+_CREDENTIAL_HEADERS = frozenset({"x-bkapi-authorization", "authorization", "cookie"})
+
+
 def _mapped(request: Request, exc: BaseException) -> errors.TransportError:
     """Return the ``TransportError`` that stands for an aiohttp or socket error."""
     where = f"{request.api}: {request.method} {request.url}"
+    certificate = _certificate_failure(exc)
+    if certificate is not None:
+        host = URL(request.url).host
+        return errors.CertificateError(f"{where}: TLS with {host}: {certificate}")
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return errors.ConnectTimeoutError(f"{where}: connect timed out")
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):

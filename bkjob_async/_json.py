@@ -25,18 +25,33 @@ does the work instead:
 
 The text ``dumps`` makes may spell a float differently (``1e-07`` or ``1e-7``): both read back
 to the same float.
+
+Depth: ``loads`` refuses a text whose arrays and objects nest deeper than ``MAX_DEPTH`` with
+``TooDeep`` (a ``ValueError``, as ``json.loads``'s errors are), before either parser reads it.
+No answer of bk-job nests past 10 levels; the bound keeps every reader of what ``loads`` gives
+(the redactor, ``repr``, cattrs, the stores) far from the interpreter's recursion limit,
+whichever stack it runs on, and the standard library's recursive parser too.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["SPEEDUPS", "dumps", "loads", "quote"]
+__all__ = ["MAX_DEPTH", "SPEEDUPS", "TooDeep", "dumps", "loads", "quote"]
+
+#: The deepest nesting of arrays and objects ``loads`` reads (the module docstring says why).
+MAX_DEPTH = 100
+
+
+class TooDeep(ValueError):
+    """A JSON text nests arrays and objects deeper than ``MAX_DEPTH``."""
+
 
 _std_loads = json.loads
 _std_encode = json.JSONEncoder(
@@ -71,6 +86,44 @@ def _may_hold_big_ints(data: bytes | bytearray | str) -> bool:
     return _RUN in raw.translate(_DIGITS)
 
 
+# A string (its escaped quotes gone) once all but brackets and quotes are dropped.
+_STRING = re.compile(rb'"[^"]*"')
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'[]{}"')))
+
+
+def _check_depth(data: bytes | bytearray | str) -> None:
+    """Raise ``TooDeep`` if ``data`` nests deeper than ``MAX_DEPTH``; no recursion, no parse.
+
+    Every step is a C pass over what is left. Escaped backslashes and quotes are dropped, then
+    everything but brackets and quotes: a text with at most ``MAX_DEPTH`` opening brackets is
+    shallow enough. Else the strings go: first each two adjacent quotes (an empty string, or
+    the end of one string and the start of the next: nothing between them either way, and the
+    quotes after them still alternate), then the few strings left, those that held brackets.
+    Last, innermost pairs of brackets are removed a round at a time: a valid text nested ``n``
+    deep is empty after ``n`` rounds. A text that stops shrinking is not JSON: short, the
+    parser says so (its recursion is bounded by what is left); long, it is refused as too deep.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) <= 2 * MAX_DEPTH:
+        return
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    left = raw.translate(None, _NOT_STRUCTURE)
+    if left.count(b"[") + left.count(b"{") <= MAX_DEPTH:
+        return
+    left = _STRING.sub(b"", left.replace(b'""', b""))
+    for _ in range(MAX_DEPTH):
+        size = len(left)
+        left = left.replace(b"[]", b"").replace(b"{}", b"")
+        if not left or (len(left) == size and size <= MAX_DEPTH):
+            return
+        if len(left) == size:
+            break
+    raise TooDeep(
+        f"the JSON text nests arrays or objects deeper than {MAX_DEPTH} levels (or is not JSON)"
+    )
+
+
 def _refuse(value: object) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
@@ -85,6 +138,7 @@ if _orjson is not None:
 
     def loads(data: bytes | bytearray | str) -> Any:
         """Return the value of JSON ``data`` (bytes or text), as ``json.loads`` does."""
+        _check_depth(data)
         if not _may_hold_big_ints(data):
             try:
                 return _o_loads(data)
@@ -114,6 +168,7 @@ else:
 
     def loads(data: bytes | bytearray | str) -> Any:
         """Return the value of JSON ``data`` (bytes or text), as ``json.loads`` does."""
+        _check_depth(data)
         return _std_loads(data)
 
     def dumps(value: Any) -> str:

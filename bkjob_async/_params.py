@@ -34,6 +34,10 @@ MAX_LOG_HOSTS = 500
 MAX_PAGE_LENGTH = 1000
 #: The widest ``get_job_instance_list`` window (``Consts.MAX_SEARCH_TASK_HISTORY_RANGE_MILLS``).
 MAX_HISTORY_WINDOW = _dt.timedelta(days=30)
+#: The largest script text sent (``script_content``), in UTF-8 bytes before base64: bk-job keeps
+#: a script in a MySQL ``MEDIUMTEXT`` column (16 MiB) after base64 and JSON; this client stops
+#: well below, so that a script read from the wrong file fails here with a clear message.
+MAX_SCRIPT_BYTES = 5 * 1024 * 1024
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 _MS = _dt.timedelta(milliseconds=1)
 
@@ -44,6 +48,17 @@ def b64(text: str) -> str:
 
 def b64_bytes(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def check_script(text: str) -> str:
+    """Return ``text`` if it fits ``MAX_SCRIPT_BYTES`` in UTF-8, else raise ``ValueError``."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_SCRIPT_BYTES:
+        raise ValueError(
+            f"script_content is {size:,} bytes; the most this client sends is "
+            f"{MAX_SCRIPT_BYTES:,} (5 MiB): put large payloads in a file transfer instead"
+        )
+    return text
 
 
 def check_count(value: object, name: str, minimum: int = 0) -> int:
@@ -175,7 +190,12 @@ def host_ref(host: object) -> dict[str, Any]:
 
 def cloud_ip(cloud: object, ip: object) -> dict[str, Any]:
     cloud_id = check_count(cloud, "bk_cloud_id")
-    return {"bk_cloud_id": cloud_id, "ip": check_text(ip, "ip")}
+    text = check_text(ip, "ip")
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise ValueError(f"not an IPv4 or IPv6 address: {text!r}") from None
+    return {"bk_cloud_id": cloud_id, "ip": text}
 
 
 def check_targets(targets: Targets) -> Targets:

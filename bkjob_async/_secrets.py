@@ -175,13 +175,35 @@ class Redactor:
         return _masked(text, spans) if spans else text
 
     def data(self, value: Any) -> Any:
-        """Return a JSON-like ``value`` with secrets masked in every string, keys included."""
+        """Return a JSON-like ``value`` with secrets masked in every string, keys included.
+
+        Mappings come back as dicts and tuples as lists. The walk is iterative: a value nested
+        however deep (a server's answer) costs no stack.
+        """
+        out = self._copy(value)
+        pending = [(value, out)] if isinstance(out, (dict, list)) else []
+        while pending:
+            source, copy = pending.pop()
+            if isinstance(copy, dict):
+                for key, item in source.items():
+                    copy[self(key) if isinstance(key, str) else key] = inner = self._copy(item)
+                    if isinstance(inner, (dict, list)):
+                        pending.append((item, inner))
+            else:
+                for item in source:
+                    copy.append(inner := self._copy(item))
+                    if isinstance(inner, (dict, list)):
+                        pending.append((item, inner))
+        return out
+
+    def _copy(self, value: Any) -> Any:
+        """Return ``value`` masked if a string, an empty container to fill if one, else itself."""
         if isinstance(value, str):
             return self(value)
         if isinstance(value, Mapping):
-            return {self.data(k): self.data(v) for k, v in value.items()}
+            return {}
         if isinstance(value, (list, tuple)):
-            return [self.data(v) for v in value]
+            return []
         return value
 
     def _spans(self, view: _View, *, identity: bool) -> list[tuple[int, int]]:

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from ._protocol import HistoryFilters, HostRef, PlanFilters
+    from ._tls import ClientCert, SslOption
     from .models import (
         AccountPage,
         AccountType,
@@ -190,6 +191,13 @@ def _call_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(params)
 
 
+def _network_options(ssl: object, client_cert: object, proxy: object, trust_env: object) -> Any:
+    """Return the TLS and proxy options given (not left at their defaults), by name."""
+    given = {"ssl": ssl, "client_cert": client_cert, "proxy": proxy, "trust_env": trust_env}
+    defaults = {"ssl": True, "client_cert": None, "proxy": None, "trust_env": False}
+    return {k: v for k, v in given.items() if v is not defaults[k]}
+
+
 @_hinted
 class BkJobClient(anyio.abc.AsyncResource):
     """An async client for one bk-job server, API flavor and identity.
@@ -214,6 +222,15 @@ class BkJobClient(anyio.abc.AsyncResource):
     :param connection_limit: the most connections open at once (an ``int`` >= 1).
     :param max_body_size: the largest response body read, in bytes (64 MiB by default); a
         larger one is refused with ``ResponseFormatError`` before it is read (built-in transport).
+    :param ssl: how the server's certificate is verified, as aiohttp's ``ssl=``: ``True`` (the
+        system's CAs), an ``ssl.SSLContext``, the path of a CA bundle (an internal CA), or
+        ``False`` (no verification: only when asked for by name). A certificate that fails
+        raises ``CertificateError``, never retried.
+    :param client_cert: a client certificate for mutual TLS: a PEM file with the key, or a
+        ``(certificate, key)`` pair of paths.
+    :param proxy: an ``http://`` proxy for every request (HTTPS tunnels through it).
+    :param trust_env: take proxies from ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` and the CA
+        bundle from ``REQUESTS_CA_BUNDLE``, as requests does (off by default).
 
     Every argument is checked here, before anything is sent: a wrong type or an out-of-range
     value raises ``TypeError`` or ``ValueError`` naming it. Secrets are masked in every error,
@@ -241,6 +258,10 @@ class BkJobClient(anyio.abc.AsyncResource):
         transport: Transport | None = None,
         sleep: Sleep = anyio.sleep,
         rng: random.Random | None = None,
+        ssl: SslOption = True,
+        client_cert: ClientCert | None = None,
+        proxy: str | None = None,
+        trust_env: bool = False,
     ) -> None:
         _check_arguments(timeouts, retry, connection_limit, max_body_size, transport, sleep, rng)
         credentials = Credentials(app_code, app_secret, username, bk_token, access_token)
@@ -254,6 +275,11 @@ class BkJobClient(anyio.abc.AsyncResource):
         )
         if transport is not None and session is not None:
             raise ValueError("pass session= or transport=, not both")
+        network = _network_options(ssl, client_cert, proxy, trust_env)
+        if transport is not None and network:
+            raise ValueError(
+                "ssl=, client_cert=, proxy= and trust_env= need the built-in transport"
+            )
         self.retry = retry
         #: One deadline for each call, every attempt and wait included (``Timeouts.call``).
         self.call_timeout = timeouts.call
@@ -264,6 +290,7 @@ class BkJobClient(anyio.abc.AsyncResource):
             limit=connection_limit,
             redact=self.protocol.redact,
             max_body_size=max_body_size,
+            **network,
         )
         self._sleep = sleep
         self._rng = rng or random.Random()

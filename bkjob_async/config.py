@@ -115,9 +115,15 @@ class Scope:
 
     @classmethod
     def parse(cls, text: str) -> Scope:
-        """Parse ``"biz:2"``, ``"biz_set:9991001"`` or a bare business id ``"2"``."""
+        """Parse ``"biz:2"``, ``"biz_set:9991001"`` or a bare business id ``"2"``.
+
+        The id is ASCII digits only (as bk-job reads it): no sign, no ``_``, no other script's
+        digits, which ``int()`` would take.
+        """
         kind, sep, number = text.strip().rpartition(":")
         try:
+            if not (number.isascii() and number.isdigit()):
+                raise ValueError(number)
             return cls(ScopeType(kind) if sep else ScopeType.BIZ, int(number))
         except ValueError:
             raise ValueError(

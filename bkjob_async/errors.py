@@ -21,7 +21,8 @@ best-effort basis: ``bkjob_async._secrets`` states the contract.)
     ├── TransportError              no usable HTTP response
     │   ├── ConnectError            the connection was never made: the request cannot have arrived
     │   ├── TimeoutError            also a builtin ``TimeoutError``
-    │   └── ConnectTimeoutError     both: connecting took too long, nothing was sent
+    │   ├── ConnectTimeoutError     both: connecting took too long, nothing was sent
+    │   └── CertificateError        TLS: a certificate failed verification or was refused
     ├── ResponseFormatError         not JSON, not bk-job's shape, over max_body_size, or another job's
     ├── UnsupportedOperationError   this API flavor has no such endpoint
     ├── PollingError                the poller could not watch an instance
@@ -40,6 +41,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "BkJobError",
+    "CertificateError",
     "ConnectError",
     "ConnectTimeoutError",
     "EndpointNotFoundError",
@@ -175,6 +177,18 @@ class TimeoutError(TransportError, builtins.TimeoutError):
 
 class ConnectTimeoutError(ConnectError, TimeoutError):
     """Connecting took too long; nothing was sent."""
+
+
+class CertificateError(TransportError):
+    """TLS failed on a certificate: the server's did not verify (unknown CA, wrong host name,
+    expired), or the server refused the client certificate (mutual TLS).
+
+    Not transient: trying again cannot help, so reads do not retry it and a watch ends with
+    ``WatchFailed`` at once. The message names the host and what failed; fix the CA bundle
+    (``ssl=``), the client certificate (``client_cert=``) or the URL.
+    """
+
+    transient = False
 
 
 class ResponseFormatError(BkJobError):

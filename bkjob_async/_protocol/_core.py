@@ -71,10 +71,10 @@ class Protocol:
             "Accept": "application/json",
         }
         if tenant_id is not None:
-            headers["X-Bk-Tenant-Id"] = check_text(tenant_id, "tenant_id")
+            headers["X-Bk-Tenant-Id"] = _header_text(tenant_id, "tenant_id")
         if language is not None:
             # bk-job localises messages by this header: "en", "zh-cn" (its default) or "all".
-            headers["Blueking-Language"] = check_text(language, "language")
+            headers["Blueking-Language"] = _header_text(language, "language")
         #: The headers of a GET, and of a request with a JSON body.
         self.headers = headers
         self.post_headers = {**headers, "Content-Type": "application/json"}
@@ -229,3 +229,16 @@ def _unspelled(*args: Any, **kwargs: Any) -> Params:
 
 def _unread(parse: Any, data: Any, sent: Mapping[str, Any], /) -> Any:
     return data
+
+
+def _header_text(value: object, name: str) -> str:
+    """Return ``value`` if it can be an HTTP header's value as is (visible ASCII), else raise.
+
+    Checked at construction: a CR or LF would otherwise fail every request later, in aiohttp.
+    """
+    text = check_text(value, name)
+    if not (text.isascii() and text.isprintable()):
+        raise ValueError(
+            f"{name} must be printable ASCII (it is sent as an HTTP header), got {text!r}"
+        )
+    return text

@@ -160,6 +160,10 @@ class Envelope:
         """
         try:
             envelope = _json.loads(response.body)
+        except _json.TooDeep:
+            if response.status < 400:
+                raise _too_deep(request, response) from None
+            envelope = None
         except (ValueError, RecursionError):
             envelope = None
         if not isinstance(envelope, dict) or not ("result" in envelope or "code" in envelope):
@@ -236,3 +240,11 @@ def _int_or_none(value: Any) -> int | None:
         return None if value is None or isinstance(value, bool) else int(value)
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _too_deep(request: Request, response: Response) -> errors.ResponseFormatError:
+    """The error of an answer nested past ``_json.MAX_DEPTH``: refused before anything reads it."""
+    return errors.ResponseFormatError(
+        f"{request.api}: HTTP {response.status} response nests arrays or objects deeper than "
+        f"{_json.MAX_DEPTH} levels ({len(response.body):,} bytes); refused unread"
+    )

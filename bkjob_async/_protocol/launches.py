@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .._params import (
     b64,
     b64_bytes,
+    check_script,
     check_targets,
     check_text,
     check_timeout,
@@ -66,7 +67,7 @@ def _script(
         check_id(script_version_id, "script_version_id")
     return {
         "task_name": task_name,
-        "script_content": None if script_content is None else b64(script_content),
+        "script_content": None if script_content is None else b64(check_script(script_content)),
         "script_param": None
         if script_param is None
         else b64(check_text(script_param, "script_param")),
@@ -105,7 +106,7 @@ def script_v3(
     )
     language = _runnable(script_language)
     timeout = check_timeout(script_timeout)
-    return v3_scoped(
+    params = v3_scoped(
         scope,
         **common,
         **v3_account(account),
@@ -118,6 +119,7 @@ def script_v3(
         rolling_config=rolling(rolling_config),
         start_task=bool(start_task),
     )
+    return with_secrets(params, _sensitive(script_param, is_param_sensitive))
 
 
 def script_v2(
@@ -144,7 +146,7 @@ def script_v2(
     language = _runnable(script_language)
     timeout = check_timeout(script_timeout)
     v2_only_scalars(script_id=script_id, rolling_config=rolling_config, start_task=not start_task)
-    return v2_scoped(
+    params = v2_scoped(
         scope,
         **common,
         **v2_targets(check_targets(targets)),
@@ -154,6 +156,12 @@ def script_v2(
         account=v2_account(account),
         bk_callback_url=callback_url,
     )
+    return with_secrets(params, _sensitive(script_param, is_param_sensitive))
+
+
+def _sensitive(script_param: str | None, is_param_sensitive: bool) -> tuple[str, ...]:
+    """A parameter sent as sensitive is a secret of its request: masked in its errors."""
+    return (script_param,) if is_param_sensitive and script_param else ()
 
 
 FAST_EXECUTE_SCRIPT = row("fast_execute_script", POST, model(JobLaunch), v3=script_v3, v2=script_v2)

@@ -19,7 +19,7 @@ from ._follow import Mode, choose_mode
 from ._format import table
 from ._jsonl import dumps, json_time
 from ._launch import targets_from
-from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context
+from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context, printable
 
 if TYPE_CHECKING:
     import argparse
@@ -153,9 +153,11 @@ def _show_plan(ctx: Context, plan: JobPlan, *, json: bool) -> None:
     if json:
         ctx.out(dumps(_plan_json(plan)))
         return
-    ctx.out(f"plan {plan.job_plan_id}: {plan.name or '-'} (template {plan.job_template_id})")
+    ctx.out(
+        f"plan {plan.job_plan_id}: {printable(plan.name or '-')} (template {plan.job_template_id})"
+    )
     for step in plan.steps or ():
-        ctx.out(f"  step {step.id}: {step.name or '-'} ({step.type.name.lower()})")
+        ctx.out(f"  step {step.id}: {printable(step.name or '-')} ({step.type.name.lower()})")
     variables = plan.variables or ()
     if not variables:
         ctx.out("no global variables")

@@ -69,6 +69,9 @@ class Target:
     timeout: float = DEFAULT_TIMEOUT
     #: bk-job's name of the language its messages should come in.
     language: str = "en"
+    #: TLS and proxy options (``--ca-bundle``, ``--client-cert``/``--client-key``, ``--proxy``,
+    #: ``--trust-env``), as ``BkJobClient`` takes them.
+    network: dict[str, Any] = attrs.field(factory=dict, eq=False)
 
     @property
     def server(self) -> str:
@@ -128,7 +131,27 @@ def target_from(args: argparse.Namespace, env: Mapping[str, str]) -> Target:
             f"the language must be en or zh, got {language!r} (--language, BKJOB_LANGUAGE)"
         )
     timeout = getattr(args, "timeout", None) or DEFAULT_TIMEOUT
-    return Target(url, flavor, scope, tenant, timeout, LANGUAGES[language])
+    return Target(url, flavor, scope, tenant, timeout, LANGUAGES[language], _network(args, env))
+
+
+def _network(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]:
+    """Return ``BkJobClient``'s TLS and proxy options from the flags and their variables."""
+    network: dict[str, Any] = {}
+    bundle = getattr(args, "ca_bundle", None) or _get(env, "BKJOB_CA_BUNDLE")
+    if bundle:
+        network["ssl"] = bundle
+    cert = getattr(args, "client_cert", None) or _get(env, "BKJOB_CLIENT_CERT")
+    key = getattr(args, "client_key", None)
+    if key and not cert:
+        raise CliError("--client-key needs --client-cert (or BKJOB_CLIENT_CERT)")
+    if cert:
+        network["client_cert"] = (cert, key) if key else cert
+    proxy = getattr(args, "proxy", None) or _get(env, "BKJOB_PROXY")
+    if proxy:
+        network["proxy"] = proxy
+    if getattr(args, "trust_env", False):
+        network["trust_env"] = True
+    return network
 
 
 def credentials_from_env(env: Mapping[str, str]) -> Credentials:
@@ -157,23 +180,27 @@ def open_client(target: Target, credentials: Credentials) -> BkJobClient:
 
     Connecting waits 5 s at most (an unreachable URL fails fast).
     """
-    return BkJobClient(
-        target.url,
-        flavor=target.flavor,
-        tenant_id=target.tenant_id,
-        language=target.language,
-        timeouts=Timeouts(
-            connect=min(5.0, target.timeout),
-            read=target.timeout,
-            total=target.timeout,
-            call=max(Timeouts().call or 0.0, target.timeout),  # (a longer --timeout is obeyed)
-        ),
-        app_code=credentials.app_code,
-        app_secret=credentials.app_secret,
-        username=credentials.username,
-        bk_token=credentials.bk_token,
-        access_token=credentials.access_token,
-    )
+    try:
+        return BkJobClient(
+            target.url,
+            flavor=target.flavor,
+            tenant_id=target.tenant_id,
+            language=target.language,
+            timeouts=Timeouts(
+                connect=min(5.0, target.timeout),
+                read=target.timeout,
+                total=target.timeout,
+                call=max(Timeouts().call or 0.0, target.timeout),  # (a longer --timeout is obeyed)
+            ),
+            app_code=credentials.app_code,
+            app_secret=credentials.app_secret,
+            username=credentials.username,
+            bk_token=credentials.bk_token,
+            access_token=credentials.access_token,
+            **target.network,
+        )
+    except (TypeError, ValueError) as exc:  # a CA bundle or certificate that cannot be read
+        raise CliError(str(exc)) from None
 
 
 def no_answer(target: Target) -> str:
@@ -207,6 +234,12 @@ def explain(exc: errors.BkJobError, target: Target, *, api: str | None = None) -
         )
     if isinstance(exc, errors.TimeoutError):
         return no_answer(target)
+    if isinstance(exc, errors.CertificateError):
+        return (
+            f"TLS failed with {where}: {text}\n"
+            "pass the CA that signed its certificate (--ca-bundle, BKJOB_CA_BUNDLE), a client "
+            "certificate (--client-cert), or check the host name in --url"
+        )
     if isinstance(exc, errors.TransportError):
         return f"cannot talk to {where}: {text}"
     if isinstance(exc, errors.ResponseFormatError):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..models import JobStatus
 from ..polling import events
+from ._runtime import printable
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -163,8 +164,8 @@ def job_counts_text(tally: Tally) -> str:
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[object]], indent: str = "") -> list[str]:
-    """Return an aligned plain table; numbers align right, text left."""
-    text_rows = [[str(cell) for cell in row] for row in rows]
+    """Return an aligned plain table; numbers align right, text left; cells on one line."""
+    text_rows = [[printable(str(cell)) for cell in row] for row in rows]
     all_rows = [list(header), *text_rows]
     widths = [max(len(row[i]) for row in all_rows) for i in range(len(header))]
     numeric = [
@@ -288,13 +289,13 @@ def status_lines(status: JobInstanceStatus, *, hosts: bool = True) -> list[str]:
     job = status.job
     lines = [
         f"job {job.job_instance_id}  {code_name(job.status)}  "
-        f"{'finished' if status.finished else 'not finished'}  {job.name or ''}".rstrip()
+        f"{'finished' if status.finished else 'not finished'}  {printable(job.name or '')}".rstrip()
     ]
     for step in status.steps:
         lines.append(
             f"  step {step.step_instance_id}  {code_name(step.status)}  "
             f"round {step.execute_count if step.execute_count is not None else '-'}  "
-            f"{step.name or ''}".rstrip()
+            f"{printable(step.name or '')}".rstrip()
         )
         hint = confirm_hint(job.job_instance_id, step)
         if hint:

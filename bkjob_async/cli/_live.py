@@ -36,6 +36,7 @@ from ._format import (
     resumed_note,
     short_event,
 )
+from ._runtime import printable
 from ._tally import JobRecord, RateMeter
 
 if TYPE_CHECKING:
@@ -457,13 +458,15 @@ def print_status(console: Console, status: JobInstanceStatus, *, hosts: bool = T
     heading = Text()
     heading.append(f"job {job.job_instance_id} ", style="bold")
     heading.append(code_name(job.status), style=_status_style(job.status))
-    heading.append(f"  {'finished' if status.finished else 'not finished'}  {job.name or ''}")
+    heading.append(
+        f"  {'finished' if status.finished else 'not finished'}  {printable(job.name or '')}"
+    )
     console.print(heading)
     for step in status.steps:
         line = Text(f"  step {step.step_instance_id} ")
         line.append(code_name(step.status), style=_status_style(step.status))
         count = step.execute_count if step.execute_count is not None else "-"
-        line.append(f"  round {count}  {step.name or ''}")
+        line.append(f"  round {count}  {printable(step.name or '')}")
         console.print(line)
         hint = confirm_hint(job.job_instance_id, step)
         if hint:

@@ -171,6 +171,29 @@ def _connection_options() -> argparse.ArgumentParser:
         choices=sorted(LANGUAGES),
         help="language of bk-job's messages (default: $BKJOB_LANGUAGE, else en)",
     )
+    group.add_argument(
+        "--ca-bundle",
+        metavar="PATH",
+        help="verify bk-job's certificate against this CA bundle, an internal CA "
+        "(default: $BKJOB_CA_BUNDLE, else the system's CAs)",
+    )
+    group.add_argument(
+        "--client-cert",
+        metavar="PATH",
+        help="client certificate for mutual TLS: a PEM file with its key, or the certificate "
+        "with --client-key (default: $BKJOB_CLIENT_CERT)",
+    )
+    group.add_argument(
+        "--client-key", metavar="PATH", help="the client certificate's key, if in its own file"
+    )
+    group.add_argument(
+        "--proxy", metavar="URL", help="an http:// proxy for every request (default: $BKJOB_PROXY)"
+    )
+    group.add_argument(
+        "--trust-env",
+        action="store_true",
+        help="take proxies from HTTP(S)_PROXY/NO_PROXY and the CA bundle from REQUESTS_CA_BUNDLE",
+    )
     return parent
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "EXIT_USAGE",
     "CliError",
     "Context",
+    "printable",
 ]
 
 #: Every job succeeded (or the one-shot command did what it was asked).
@@ -108,12 +109,34 @@ class Context:
             self._scopes.remove(scope)
 
     def out(self, text: str = "") -> None:
-        """Write a line to stdout."""
-        print(text, file=self.stdout, flush=True)
+        """Write a line to stdout, control characters escaped (``printable``)."""
+        print(printable(text, lines=True), file=self.stdout, flush=True)
 
     def err(self, text: str) -> None:
-        """Write a line to stderr."""
-        print(text, file=self.stderr, flush=True)
+        """Write a line to stderr, control characters escaped (``printable``)."""
+        print(printable(text, lines=True), file=self.stderr, flush=True)
+
+
+def _escapes(*, lines: bool) -> dict[int, str]:
+    codes = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]
+    codes += [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # bidirectional overrides
+    return {c: f"\\u{c:04x}" for c in codes if not (lines and c == 0x0A)}
+
+
+_LINES, _ONE_LINE = _escapes(lines=True), _escapes(lines=False)
+
+
+def printable(text: str, *, lines: bool = False) -> str:
+    """Return ``text`` with every control character escaped as ``\\uXXXX``.
+
+    A job, step or host name, a server's message or a log can hold escape sequences that
+    clear the screen, retitle the window or move the cursor to draw a fake line: every human
+    line the CLI prints goes through here (``Context.out``, ``err``; the live view's names).
+    C0 and C1 controls, DEL, the line and paragraph separators and the bidirectional overrides
+    are escaped; newlines too unless ``lines`` (the CLI's own line breaks). The escape is
+    JSON's, so a JSON line (which has none of them raw) stays valid JSON.
+    """
+    return text.translate(_LINES if lines else _ONE_LINE)
 
 
 def read_ids(given: Sequence[int | str], stdin: TextIO | None) -> list[int]:

@@ -17,8 +17,14 @@ Three deployments, one URL each (``rediss`` for TLS in every form):
   node.
 
 Sentinel and cluster URLs take these query options: ``ssl_ca_certs``, ``ssl_certfile``,
-``ssl_keyfile``, ``ssl_cert_reqs`` (``rediss`` only), and the sentinel ones above. ``redact``
-masks every password of a URL; no repr or message of this package shows one.
+``ssl_keyfile``, ``ssl_cert_reqs``, ``ssl_check_hostname`` (``rediss`` only), and the sentinel
+ones above. ``redact`` masks every password of a URL; no repr or message of this package
+shows one.
+
+TLS checks the server's host name on every URL form (``rediss://``, ``rediss+sentinel://``,
+``rediss+cluster://``), whatever redis-py's own default (before 6.0 it checked none, so a
+server with another host's certificate was given the password): ``ssl_check_hostname=false``
+turns it off by name, and ``ssl_cert_reqs=none`` (no verification at all) does too.
 """
 
 from __future__ import annotations
@@ -48,7 +54,13 @@ _SCHEMES = (
     "rediss+cluster",
 )
 
-_TLS_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs")
+_TLS_OPTIONS = (
+    "ssl_ca_certs",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_cert_reqs",
+    "ssl_check_hostname",
+)
 _SENTINEL_OPTIONS = ("sentinel_username", "sentinel_password")
 
 
@@ -89,7 +101,10 @@ class Connection:
         if self.kind == "redis":
             # Once, at once, and only when the connection broke (a stale pooled connection after
             # a Redis restart), never on a timeout: outages surface within ``timeout``.
-            self.redis: AnyRedis = aioredis.Redis.from_url(url, **options, **_retry_once())
+            url, checks = _single_tls(url)
+            self.redis: AnyRedis = aioredis.Redis.from_url(
+                url, **options, **checks, **_retry_once()
+            )
         elif self.kind == "sentinel":
             self.redis = self._sentinel_client(url, options)
         else:
@@ -190,12 +205,45 @@ def _hosts(parts: urllib.parse.SplitResult, default_port: int) -> list[tuple[str
 
 
 def _tls(scheme: str, query: dict[str, str]) -> dict[str, Any]:
-    given = {k: query.pop(k) for k in _TLS_OPTIONS if k in query}
+    given: dict[str, Any] = {k: query.pop(k) for k in _TLS_OPTIONS if k in query}
     if not scheme.startswith("rediss"):
         if given:
             raise ValueError(f"{', '.join(given)} need TLS: rediss+… instead of redis+…")
         return {}
+    given["ssl_check_hostname"] = _check_hostname(given)
     return {"ssl": True, **given}
+
+
+def _check_hostname(options: dict[str, Any]) -> bool:
+    """Return whether TLS checks the host name: yes unless turned off by name (or with all
+    verification, ``ssl_cert_reqs=none``); pops ``ssl_check_hostname`` from ``options``."""
+    verify = str(options.get("ssl_cert_reqs", "required")).lower() != "none"
+    text = options.pop("ssl_check_hostname", None)
+    if text is None:
+        return verify
+    flag = str(text).lower()
+    if flag not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"ssl_check_hostname must be true or false, got {text!r}")
+    check = flag in ("true", "1", "yes")
+    if check and not verify:
+        raise ValueError("ssl_check_hostname=true needs verification: drop ssl_cert_reqs=none")
+    return check
+
+
+def _single_tls(url: str) -> tuple[str, dict[str, Any]]:
+    """Return a ``rediss://`` URL without ``ssl_check_hostname`` and the check as an option.
+
+    Passed as an option, not left to redis-py's URL parser: redis-py before 6.0 checks no
+    host name by default, and an option in the URL would override this one.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "rediss":
+        return url, {}
+    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    options: dict[str, Any] = dict(pairs)
+    check = _check_hostname(options)
+    query = urllib.parse.urlencode([(k, v) for k, v in pairs if k != "ssl_check_hostname"])
+    return urllib.parse.urlunsplit(parts._replace(query=query)), {"ssl_check_hostname": check}
 
 
 def _db(text: str) -> int:

@@ -10,12 +10,12 @@ the one its data makes) is never misread: reading it raises ``StreamFormatError`
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import zoneinfo
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .. import _json
 from .._converter import Generation, structure
 from ..polling._codec import STORED, decode_event, encode_event
 from ..polling.events import Event, JobFinished, WatchFailed
@@ -75,7 +75,7 @@ def decode_entry(
     :raises StreamFormatError: the entry is not an event of this format.
     """
     try:
-        data = json.loads(fields["p"])
+        data = _json.loads(fields["p"])
         if not isinstance(data, dict) or "v" not in data:
             raise ValueError("written by an older bkjob-async (its payload has no format)")
         event = _decode(data)

@@ -8,12 +8,12 @@ A ``RedisStore`` keeps its jobs and pending events here; a ``Worker`` also its p
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import secrets
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from .. import _json
 from ..polling._codec import from_data
 from ._keys import job_member, state_field, version_field
 
@@ -225,7 +225,7 @@ def _stored_state(fields: dict[str, str], job: JobRef, watches: frozenset[str]) 
         if text is None:
             continue
         try:
-            state = from_data(json.loads(text))
+            state = from_data(_json.loads(text))
         except ValueError as exc:
             log.error("unreadable stored state of job %s in watch %r: %s", job, watch, exc)
             continue

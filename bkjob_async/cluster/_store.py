@@ -9,7 +9,6 @@ process's wall clock in ns, strictly increasing within a process).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import defaultdict
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .. import _json
 from ..errors import StoreError
 from ..polling.stores import JobKey, JsonValue, StoredEvent, StoredWatch, check_name
 from ..polling.stores._queue import QueuedStore, WriteQueue
@@ -166,11 +166,11 @@ class RedisStore(QueuedStore):
                 if field.startswith("s:"):
                     job, watch = parse_partition_member(field[2:])
                     if watch == name and job in states:
-                        states[job] = json.loads(value)
+                        states[job] = _json.loads(value)
                 elif field.startswith("e:"):
                     job, watch, event_id = parse_pending_field(field)
                     if watch == name and job in states:
-                        seq, payload = json.loads(value)
+                        seq, payload = _json.loads(value)
                         found.append((seq, StoredEvent(event_id, job, payload)))
         found.sort(key=lambda item: item[0])
         order = self.held.loaded(name, jobs, {e.event_id: e.job for _, e in found}, every)

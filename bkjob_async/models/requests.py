@@ -5,6 +5,7 @@ They carry no wire knowledge; ``bkjob_async._protocol`` spells them per API gene
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
@@ -53,6 +54,10 @@ def _cloud_ip(cloud_id: object, ip: object) -> tuple[int, str]:
         raise ValueError(f"a cloud area id must be an int in 0..2**63-1, got {cloud_id!r}")
     if not isinstance(ip, str) or not ip:
         raise ValueError(f"an ip must be a non-empty str, got {ip!r}")
+    try:
+        ipaddress.ip_address(ip)
+    except ValueError:
+        raise ValueError(f"not an IPv4 or IPv6 address: {ip!r}") from None
     return cloud_id, ip
 
 
@@ -62,7 +67,7 @@ def _ips(values: Iterable[tuple[int, str] | str]) -> tuple[tuple[int, str], ...]
     for value in _many(values, "ips"):
         if isinstance(value, str):
             cloud, sep, ip = value.rpartition(":") if value.count(":") == 1 else ("", "", value)
-            if sep and not cloud.isdigit():
+            if sep and not (cloud.isascii() and cloud.isdigit()):
                 raise ValueError(f"invalid host {value!r}; expected 'cloud:ip' or 'ip'")
             pairs.append(_cloud_ip(int(cloud) if sep else 0, ip))
         else:
@@ -120,6 +125,10 @@ class Account:
     def __attrs_post_init__(self) -> None:
         if (self.alias is None) == (self.id is None):
             raise ValueError("an Account needs exactly one of alias or id")
+        if self.alias is not None and not (
+            isinstance(self.alias, str) and self.alias.strip() and self.alias.isprintable()
+        ):
+            raise ValueError(f"an Account alias must be a non-blank printable str: {self.alias!r}")
 
 
 @attrs.frozen
@@ -186,11 +195,19 @@ class RollingConfig:
     mode: int = 1
 
 
+#: The longest file name, in UTF-8 bytes (Linux's ``NAME_MAX``, and Windows' 255 characters).
+MAX_FILE_NAME = 255
+
+
 def _config_name(_: object, __: object, name: str) -> None:
     if not isinstance(name, str) or not name.strip():  # (typed, but checked for callers)
         raise ValueError("a ConfigFile needs a non-empty file name")
-    if "/" in name or "\\" in name:
+    if "/" in name or "\\" in name or name in (".", ".."):
         raise ValueError(f"a ConfigFile name is a file name, not a path: {name!r}")
+    if not name.isprintable() or len(name.encode("utf-8", "surrogatepass")) > MAX_FILE_NAME:
+        raise ValueError(
+            f"a ConfigFile name must be printable and at most {MAX_FILE_NAME} bytes: {name!r}"
+        )
 
 
 def _config_content(_: object, __: object, content: str | bytes) -> None:

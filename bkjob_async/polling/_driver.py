@@ -41,6 +41,7 @@ from ._decide import (
 )
 from ._failures import Kind, classify
 from ._heap import Due
+from ._isolate import isolated
 from ._jobs import Registry, Watched, key
 from ._schedule import census_round, joined_at, min_gap, rejoined_at
 from ._workers import Workers
@@ -302,10 +303,10 @@ class Driver:
             governor.succeeded(now)
         return now
 
+    @isolated  # what nothing expects fails this job alone, never the poller (``_isolate``)
     def apply(self, watched: Watched, outcome: Outcome, now: float | None = None) -> None:
         """Decide what follows ``outcome`` and apply it (every poll comes here)."""
-        if now is None:
-            now = self._answered()
+        now = self._answered() if now is None else now
         old = watched.job
         job, health, poll_at, actions = decide(self.rules, old, self.health, outcome, now)
         watched.job = job

@@ -1,7 +1,8 @@
 """The failure policy: which errors end a watch, and how polling waits out an outage; pure.
 
 - **Permanent** errors end a job's watch with ``WatchFailed``: the server said the request can
-  never succeed (not found, no permission, invalid request, authentication).
+  never succeed (not found, no permission, invalid request, authentication), or TLS failed on
+  a certificate (``CertificateError``: a wrong CA bundle or host is not fixed by waiting).
 - **Throttles** (429, ESB 1306429, Job's running-job quota) go to the rate governor and are
   otherwise retried: they never end a watch.
 - **Malformed answers** (``ResponseFormatError``: a body that is not JSON, a field of the
@@ -62,6 +63,7 @@ _PERMANENT = (
     errors.EndpointNotFoundError,
     errors.InvalidRequestError,
     errors.UnsupportedOperationError,
+    errors.CertificateError,  # (a transport error, but no retry can fix a certificate)
 )
 
 

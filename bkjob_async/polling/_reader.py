@@ -126,6 +126,10 @@ class Reader:
             request = self._polls.job(scope, job_id, with_hosts=kwargs.pop("with_hosts", True))
         return attrs.evolve(request, timeout=self._timeout)
 
+    def redact(self, text: str) -> str:
+        """Return ``text`` with the client's secrets masked."""
+        return self._protocol.redact(text)
+
     def decode(self, request: Request, response: Response) -> Any:
         """Return the answer's ``data`` or raise its typed error; take the server's rate hints."""
         headers = response.headers

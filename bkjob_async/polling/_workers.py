@@ -2,7 +2,8 @@
 
 A worker takes a due job itself (``Due.take``) and parks when none is due, for the scheduler
 to wake. It polls through the reader and hands what came back to the driver (``apply``,
-``failed``). Changed answers are held back and folded several at a time (``_BATCH``): when
+``failed``; ``_isolate.fail_alone`` for an exception nothing expects: that job alone fails).
+Changed answers are held back and folded several at a time (``_BATCH``): when
 ``_BATCH`` are held, when a worker finds nothing due, before a failed poll is counted, and at
 once during an outage (so the failure policy sees answers and failures in the order they
 came). An answer thus waits only while its worker has another poll to send: at most one
@@ -18,6 +19,7 @@ from .. import errors
 from .._tracing import poll_rounds
 from ._decide import UNCHANGED
 from ._heap import Slot
+from ._isolate import fail_alone
 from ._reader import Unread
 
 if TYPE_CHECKING:
@@ -96,6 +98,8 @@ class Workers:
                 driver.failed(watched, exc, sent_at, permit)
                 if rounds is not None:
                     rounds.note(failed=True)
+            except Exception as exc:  # nothing expects it: this job fails, not the poller
+                fail_alone(driver, watched, exc)
             else:
                 if rounds is not None:
                     rounds.note(changed=result is not None)
@@ -127,6 +131,9 @@ class Workers:
                     answer = finish(watched, unread)
                 except errors.BkJobError as exc:
                     driver.failed(watched, exc, sent_at, permit)
+                    continue
+                except Exception as exc:  # nothing expects it: this job fails, not the poller
+                    fail_alone(driver, watched, exc)
                     continue
                 driver.apply(watched, answer)
             finally:

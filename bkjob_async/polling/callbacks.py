@@ -22,14 +22,19 @@ body is read, and the sink never sees it. The token is a secret like ``app_secre
 appears in a log record, repr or message of this package, and ``add_routes`` masks it in
 aiohttp's access and server logs (``aiohttp.access``, ``aiohttp.server``, ``aiohttp.web``).
 A body that is not such a JSON object is 400, one over ``max_body`` bytes 413, a method other
-than POST 405; a sink that raises makes the answer 500 (bk-job then posts once more).
+than POST 405, a body not received within ``timeout`` seconds 408; a sink that raises makes
+the answer 500 (bk-job then posts once more). On its own server a connection whose request
+line and headers take longer than ``timeout`` is closed, as is one idle that long after an
+answer (as nginx's 60 s ``client_header_timeout``, ``client_body_timeout`` and
+``keepalive_timeout``): slow clients cannot hold connections open. Mounted in an app, the headers are that server's business.
 ``receiver.statistics()`` counts each outcome.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
+import math
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -37,16 +42,21 @@ import anyio.abc
 import attrs
 from aiohttp import web
 
-from .._checks import is_int
+from .. import _json
+from .._checks import check_int, check_number, is_int
 from .._secrets import Redactor
 from ..errors import BkJobError
 from ..models.enums import JobStatus
+from ._callback_io import clean_prefix, mask_in_aiohttp_logs, read_bounded
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from aiohttp.web_protocol import RequestHandler
+
 __all__ = [
     "DEFAULT_MAX_BODY",
+    "DEFAULT_TIMEOUT",
     "Callback",
     "CallbackBindError",
     "CallbackReceiver",
@@ -57,10 +67,10 @@ logger = logging.getLogger("bkjob_async.polling.callbacks")
 
 #: The largest callback body accepted, in bytes (a job with a thousand steps fits in 64 KiB).
 DEFAULT_MAX_BODY = 64 * 1024
+#: Seconds a callback's headers, and then its body, may take to arrive (nginx's defaults).
+DEFAULT_TIMEOUT = 60.0
 _INT_MAX = (1 << 63) - 1
 _CODE_MAX = (1 << 31) - 1
-#: The aiohttp loggers that may quote a request line (and so the token) in a mounted app.
-_AIOHTTP_LOGGERS = ("aiohttp.access", "aiohttp.server", "aiohttp.web")
 
 
 @attrs.frozen
@@ -84,7 +94,9 @@ class Callback:
         steps); the key the documentation names, ``step_instance_list``, is read as well.
         """
         try:
-            data = json.loads(body)
+            data = _json.loads(body)
+        except _json.TooDeep as exc:
+            raise ValueError(str(exc)) from None
         except (ValueError, RecursionError):
             raise ValueError("the body is not JSON") from None
         if not isinstance(data, dict):
@@ -119,6 +131,7 @@ class CallbackStatistics:
     ``accepted``: handed to the sink (200). ``refused_token``: a wrong or missing token (404,
     body not read). ``malformed``: not a callback (400). ``too_large``: over ``max_body`` (413).
     ``wrong_method``: right token, not POST (405). ``sink_errors``: the sink raised (500).
+    ``timed_out``: the headers (connection closed) or the body (408) came too slowly.
     """
 
     accepted: int = 0
@@ -127,6 +140,7 @@ class CallbackStatistics:
     too_large: int = 0
     wrong_method: int = 0
     sink_errors: int = 0
+    timed_out: int = 0
 
 
 class CallbackBindError(BkJobError, OSError):
@@ -134,45 +148,6 @@ class CallbackBindError(BkJobError, OSError):
 
     An ``OSError`` too: ``errno`` is the one the bind failed with.
     """
-
-
-class _TokenFilter(logging.Filter):
-    """Mask the tokens of live receivers in the records of the loggers it is attached to."""
-
-    def __init__(self) -> None:
-        super().__init__("bkjob_async.callbacks")
-        self.tokens: dict[int, str] = {}
-        self._redactor = Redactor(())
-
-    def update(self) -> None:
-        self._redactor = Redactor(self.tokens.values())
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.tokens:
-            return True
-        message = record.getMessage()
-        masked = self._redactor(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
-
-
-_FILTER = _TokenFilter()
-
-
-def _mask_in_aiohttp_logs(owner: int, token: str | None) -> None:
-    """Add (``token``) or remove (``None``) one receiver's token from the aiohttp log filter."""
-    if token is None:
-        _FILTER.tokens.pop(owner, None)
-    else:
-        _FILTER.tokens[owner] = token
-    _FILTER.update()
-    for name in _AIOHTTP_LOGGERS:
-        log = logging.getLogger(name)
-        if _FILTER.tokens and _FILTER not in log.filters:
-            log.addFilter(_FILTER)
-        elif not _FILTER.tokens:
-            log.removeFilter(_FILTER)
 
 
 class CallbackReceiver(anyio.abc.AsyncResource):
@@ -197,6 +172,7 @@ class CallbackReceiver(anyio.abc.AsyncResource):
     :param max_body: the largest body accepted, in bytes (413 beyond)
     :param token: the secret path segment (default: ``secrets.token_urlsafe(32)``); give one
         only to keep a URL valid across restarts, and make it long and random
+    :param timeout: seconds the headers (own server), then the body, may take to arrive
     """
 
     def __init__(
@@ -209,16 +185,25 @@ class CallbackReceiver(anyio.abc.AsyncResource):
         prefix: str = "/bkjob",
         max_body: int = DEFAULT_MAX_BODY,
         token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        if max_body < 1:
+        if check_int(max_body, "max_body") < 1:
             raise ValueError("max_body must be >= 1")
+        if not (check_number(timeout, "timeout") > 0 and math.isfinite(timeout)):
+            raise ValueError(f"timeout must be a finite number of seconds > 0, got {timeout}")
+        check_int(port, "port")
         if token is not None and (len(token) < 16 or "/" in token):
             raise ValueError("a token needs 16 characters or more and no '/'")
         self._sink = sink
         self._host, self._port = host, port
         self._base_url = base_url.rstrip("/") if base_url else None
-        self._prefix = _clean_prefix(prefix)
+        self._prefix = clean_prefix(prefix)
         self._max_body = max_body
+        self._timeout = float(timeout)
+        #: The connections of the own server whose request reached the handler, until their
+        #: check (``_watch``): a connection is in it ``timeout`` seconds at most.
+        self._begun: set[RequestHandler] = set()
+        self._server: asyncio.AbstractServer | None = None
         self._token = token or secrets.token_urlsafe(32)
         self._redact = Redactor([self._token])
         self._runner: web.AppRunner | None = None
@@ -270,14 +255,14 @@ class CallbackReceiver(anyio.abc.AsyncResource):
         lives (until ``aclose``).
         """
         if prefix is not None:
-            self._prefix = _clean_prefix(prefix)
+            self._prefix = clean_prefix(prefix)
         self._route(app)
         self._mounted = True
 
     def _route(self, app: web.Application) -> None:
         app.router.add_route("*", f"{self._prefix}/callback", self._handle)
         app.router.add_route("*", f"{self._prefix}/callback/{{token:.*}}", self._handle)
-        _mask_in_aiohttp_logs(id(self), self._token)
+        mask_in_aiohttp_logs(id(self), self._token)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -294,20 +279,47 @@ class CallbackReceiver(anyio.abc.AsyncResource):
             raise RuntimeError("the receiver is already started")
         app = web.Application(client_max_size=self._max_body + 1)
         self._route(app)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        # After each answer, aiohttp closes a kept-alive connection idle for ``keepalive_timeout``
+        # (a next request's headers still incomplete included); ``_watch`` bounds the first.
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=0.5,
+            keepalive_timeout=self._timeout,
+        )
         await runner.setup()
+        server = runner.server
+        assert server is not None
         try:
-            await web.TCPSite(runner, self._host, self._port).start()
+            self._server = await asyncio.get_running_loop().create_server(
+                lambda: self._watch(server()), self._host, self._port
+            )
         except OSError as error:
             await runner.cleanup()
-            _mask_in_aiohttp_logs(id(self), None)
+            mask_in_aiohttp_logs(id(self), None)
             reason = error.strerror or str(error)
             raise CallbackBindError(
                 error.errno,
                 f"cannot listen for bk-job callbacks on {self._host}:{self._port}: {reason}",
             ) from None
         self._runner = runner
-        self._bound = int(runner.addresses[0][1])
+        self._bound = int(self._server.sockets[0].getsockname()[1])
+
+    def _watch(self, handler: RequestHandler) -> RequestHandler:
+        """Close the connection of ``handler`` if no request reaches ``_handle`` in time."""
+        asyncio.get_running_loop().call_later(self._timeout, self._expire, handler)
+        return handler
+
+    def _expire(self, handler: RequestHandler) -> None:
+        transport = handler.transport
+        if handler in self._begun or transport is None or transport.is_closing():
+            self._begun.discard(handler)
+            return
+        self._counts["timed_out"] += 1
+        logger.debug("a callback connection sent no complete request in time: closed")
+        handler.force_close()
+        transport.abort()
 
     async def aclose(self) -> None:
         """Stop the receiver's own server, if it runs, and stop masking its token in logs.
@@ -315,11 +327,14 @@ class CallbackReceiver(anyio.abc.AsyncResource):
         A mounted receiver keeps answering in its app; its token is no longer masked there.
         """
         runner, self._runner = self._runner, None
+        server, self._server = self._server, None
         try:
+            if server is not None:
+                server.close()
             if runner is not None:
                 await runner.cleanup()
         finally:
-            _mask_in_aiohttp_logs(id(self), None)
+            mask_in_aiohttp_logs(id(self), None)
 
     # -- answering -----------------------------------------------------------------------------
 
@@ -328,6 +343,11 @@ class CallbackReceiver(anyio.abc.AsyncResource):
         return CallbackStatistics(**self._counts)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self._server is not None:
+            self._begun.add(request.protocol)
+        return await self._answer(request)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         given = request.match_info.get("token", "")
         if not secrets.compare_digest(given.encode(), self._token.encode()):
             self._counts["refused_token"] += 1
@@ -335,7 +355,13 @@ class CallbackReceiver(anyio.abc.AsyncResource):
         if request.method != "POST":
             self._counts["wrong_method"] += 1
             raise web.HTTPMethodNotAllowed(request.method, ["POST"])
-        body = await _read_bounded(request, self._max_body)
+        with anyio.move_on_after(self._timeout) as waited:
+            body = await read_bounded(request, self._max_body)
+        if waited.cancelled_caught:
+            self._counts["timed_out"] += 1
+            response = web.Response(status=408, text="408: Request Timeout")
+            response.force_close()
+            return response
         if body is None:
             self._counts["too_large"] += 1
             return web.Response(status=413, text="413: Request Entity Too Large")
@@ -357,27 +383,3 @@ class CallbackReceiver(anyio.abc.AsyncResource):
             return web.Response(status=500, text="500: Internal Server Error")
         self._counts["accepted"] += 1
         return web.Response(text="ok")
-
-
-async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
-    """Return the body, or ``None`` once it is known to exceed ``limit`` bytes."""
-    length = request.content_length
-    if length is not None and length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await request.content.read(limit + 1 - size)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return None
-
-
-def _clean_prefix(prefix: str) -> str:
-    prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
-    if "{" in prefix or "}" in prefix:
-        raise ValueError("the prefix cannot hold '{' or '}'")
-    return prefix

@@ -22,6 +22,7 @@ from .._protocol import Request, Response
 from ..errors import TransportError
 
 if TYPE_CHECKING:
+    from ssl import SSLContext
     from types import TracebackType
 
     from ._mock import Handler
@@ -93,11 +94,13 @@ class HandlerServer(anyio.abc.AsyncResource):
         host: str = "127.0.0.1",
         port: int = 0,
         shutdown_timeout: float = 0.5,
+        ssl: SSLContext | None = None,
     ) -> None:
         if not callable(handler):
             raise TypeError(f"handler must be callable, not {type(handler).__name__}")
         self.handler = handler
         self._host, self._port, self._shutdown = host, port, shutdown_timeout
+        self._ssl = ssl
         self._runner: web.AppRunner | None = None
         self._bound: int | None = None
         #: The handler's own errors (not ``TransportError``), in order.
@@ -130,7 +133,7 @@ class HandlerServer(anyio.abc.AsyncResource):
         )
         await runner.setup()
         try:
-            await web.TCPSite(runner, self._host, self._port).start()
+            await web.TCPSite(runner, self._host, self._port, ssl_context=self._ssl).start()
         except BaseException:
             await runner.cleanup()
             raise
@@ -150,7 +153,7 @@ class HandlerServer(anyio.abc.AsyncResource):
         if self._bound is None:
             raise RuntimeError("the server is not started")
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._bound}"
+        return f"{'http' if self._ssl is None else 'https'}://{host}:{self._bound}"
 
     async def _serve(self, incoming: web.Request) -> web.StreamResponse:
         self.requests += 1

@@ -34,6 +34,7 @@ from ._world import Clock, World
 if TYPE_CHECKING:
     import datetime as _dt
     from collections.abc import Callable, Mapping, Sequence
+    from ssl import SSLContext
 
     from ._catalog import PlanVar
     from ._mock import MockTransport
@@ -103,6 +104,8 @@ class BkJobSimulator(anyio.abc.AsyncResource):
     :param host_duration: seconds a host runs, for hosts whose plan does not say
     :param host_start_delay: seconds a host waits (status 5) before it runs
     :param fail_rate: chance that a generated host fails, for steps whose plan does not say
+    :param ssl: serve HTTPS with this server-side ``ssl.SSLContext`` (``url`` is then
+        ``https://``): test internal CAs and mutual TLS (``verify_mode = CERT_REQUIRED``)
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class BkJobSimulator(anyio.abc.AsyncResource):
         host_start_delay: Span = (0.0, 0.5),
         fail_rate: float = 0.0,
         server_tz: _dt.tzinfo = DEFAULT_SERVER_TZ,
+        ssl: SSLContext | None = None,
     ) -> None:
         if not 0.0 <= fail_rate <= 1.0:
             raise ValueError("fail_rate must be within [0, 1]")
@@ -142,7 +146,7 @@ class BkJobSimulator(anyio.abc.AsyncResource):
         self._http = HttpLayer(
             self._world, self._faults, apps=dict(apps) if apps else None, seed=seed
         )
-        self._host, self._port = host, port
+        self._host, self._port, self._ssl = host, port, ssl
         self._server: HandlerServer | None = None
         self._url: str | None = None
         self._callbacks = CallbackSender(self._world)
@@ -159,7 +163,7 @@ class BkJobSimulator(anyio.abc.AsyncResource):
         """Start serving; the simulator can be started once."""
         if self._server is not None:
             raise RuntimeError("the simulator is already started")
-        server = HandlerServer(self._http, host=self._host, port=self._port)
+        server = HandlerServer(self._http, host=self._host, port=self._port, ssl=self._ssl)
         await server.start()
         self._server, self._url = server, server.url
         ready = asyncio.get_running_loop().create_future()

@@ -315,3 +315,52 @@ def test_parse_is_public_for_other_frameworks() -> None:
     assert Callback.parse(text(BODY).encode()) == EXPECTED
     with pytest.raises(ValueError, match="job_instance_id"):
         Callback.parse("{}")
+
+
+# --- hostile clients (issue 46, point 4) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"max_body": float("nan")}, TypeError),
+        ({"max_body": True}, TypeError),
+        ({"max_body": 0}, ValueError),
+        ({"timeout": float("nan")}, ValueError),
+        ({"timeout": float("inf")}, ValueError),
+        ({"timeout": 0}, ValueError),
+        ({"timeout": True}, TypeError),
+        ({"port": 80.5}, TypeError),
+    ],
+)
+def test_every_numeric_option_is_checked(options: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        CallbackReceiver(lambda callback: None, **options)
+
+
+async def test_slow_clients_cannot_hold_connections_open(received: list[Callback]) -> None:
+    """Connections whose headers never complete are closed after ``timeout``; a body that
+    stops coming is answered 408; a good callback still gets through meanwhile."""
+    async with CallbackReceiver(received.append, timeout=0.5) as receiver:
+        port = int(receiver.callback_url.split(":")[2].split("/")[0])
+        path = receiver.callback_url.split(str(port), 1)[1]
+        slow_headers = []
+        for _ in range(50):
+            stream = await anyio.connect_tcp("127.0.0.1", port)
+            await stream.send(b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n")  # no end
+            slow_headers.append(stream)
+        slow_body = await anyio.connect_tcp("127.0.0.1", port)
+        await slow_body.send(
+            b"POST " + path.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
+        )
+        assert await post(receiver.callback_url, text(BODY)) == 200
+        with anyio.fail_after(10):
+            for stream in slow_headers:
+                with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+                    await stream.receive()
+                await stream.aclose()
+            answer = await slow_body.receive()
+            await slow_body.aclose()
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert receiver.statistics().timed_out == 51
+        assert received == [EXPECTED]

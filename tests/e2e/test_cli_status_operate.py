@@ -173,3 +173,26 @@ async def test_operate_usage_errors(sim: BkJobSimulator, env) -> None:
     result = await run(["operate", "99999", "retry-failed"], env)
     assert result.status == 1
     assert "not found" in result.err
+
+
+HOSTILE_NAME = "deploy\x1b[2J\x1b]0;owned\x07\r\nall jobs succeeded\u202e\x9b"
+
+
+@pytest.mark.parametrize("tty", [False, True])
+async def test_status_escapes_control_characters_in_names(
+    sim: BkJobSimulator, env, tty: bool
+) -> None:
+    """A job or step name can clear the screen, retitle the window or draw a fake line: every
+    control character is shown escaped (issue 46, point 4); ``--json`` keeps the name whole."""
+    job = sim.create_job(SCOPE, [StepPlan(hosts=1, name=HOSTILE_NAME)], name=HOSTILE_NAME)
+    await wait_for(sim, job, JobStatus.SUCCESS)
+    result = await run(["status", str(job)], env, tty=tty)
+    assert result.status == 0, result.err
+    shown = "deploy\\u001b[2J\\u001b]0;owned\\u0007\\u000d\\u000aall jobs succeeded\\u202e\\u009b"
+    assert result.out.count(shown) == 2  # the job's name and the step's
+    for raw in ("\x1b[2J", "\x1b]0", "\x07", "\u202e", "\x9b", *(() if tty else ("\r",))):
+        assert raw not in result.out  # (on a terminal the live view draws with its own \r)
+    assert not any(line.startswith("all jobs") for line in result.out.splitlines())
+    if not tty:
+        data = await run(["status", str(job), "--json"], env)
+        assert data.lines[0]["job"]["name"] == HOSTILE_NAME

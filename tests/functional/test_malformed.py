@@ -90,7 +90,9 @@ def test_the_limit_counts_malformed_answers_in_a_row() -> None:
     assert isinstance(got[-1], JobFinished)
 
 
-_BAD_VALUES = [{"x": 1}, True, 2**70, "2024/01/01 00:00", "abc", [1]]
+# The last: a value nested past ``_json.MAX_DEPTH`` (written into the text, see ``send``).
+_DEEP = "<nested 3000 deep>"
+_BAD_VALUES = [{"x": 1}, True, 2**70, "2024/01/01 00:00", "abc", [1], _DEEP]
 
 
 class Mutating:
@@ -109,7 +111,8 @@ class Mutating:
             return response
         self._mutate(body["data"])
         self.mutated += 1
-        return response._replace(body=json.dumps(body).encode())
+        text = json.dumps(body).replace(json.dumps(_DEEP), "[" * 3000 + "]" * 3000)
+        return response._replace(body=text.encode())
 
     def _mutate(self, node) -> None:  # type: ignore[no-untyped-def]
         while True:

@@ -20,6 +20,7 @@ PUBLIC = [
     "CallbackBindError",
     "CallbackReceiver",
     "CallbackStatistics",
+    "CertificateError",
     "ConfigFile",
     "ConnectError",
     "ConnectTimeoutError",
