@@ -289,6 +289,12 @@ class BkJobClient:
     get_public_script_version_detail = _blocking(
         _client.BkJobClient.get_public_script_version_detail
     )
+    get_cron_list = _blocking(_client.BkJobClient.get_cron_list)
+    get_cron_detail = _blocking(_client.BkJobClient.get_cron_detail)
+    save_cron = _blocking(_client.BkJobClient.save_cron)
+    update_cron_status = _blocking(_client.BkJobClient.update_cron_status)
+    delete_cron = _blocking(_client.BkJobClient.delete_cron)
+    iter_crons = _blocking_pages(_client.BkJobClient.iter_crons)
     iter_job_instances = _blocking_pages(_client.BkJobClient.iter_job_instances)
     iter_job_plans = _blocking_pages(_client.BkJobClient.iter_job_plans)
     iter_accounts = _blocking_pages(_client.BkJobClient.iter_accounts)

@@ -35,12 +35,24 @@ _CODE_CLASSES: dict[int, type[errors.ApiError]] = {
         (1244006, 1244007, 1244012, 1243051, 1306404, 1640401, 1243001, 1243009, 1243047, 1244003),
         errors.NotFoundError,
     ),
+    # + cron job not found (ErrorCode.CRON_JOB_NOT_EXIST)
+    **dict.fromkeys((1245001,), errors.NotFoundError),
+    **dict.fromkeys(
+        # + a named parameter with a reason, a reason, missing or invalid (ErrorCode.java);
+        # a cron job's name taken in the scope (CRON_JOB_ALREADY_EXIST)
+        (1241006, 1241010, 1241012, 1245004),
+        errors.InvalidRequestError,
+    ),
     **dict.fromkeys(
         (1240003, 1241001, 1241002, 1241004, 1241005, 1241007, 1306406, 1306209, 1244020),
         errors.InvalidRequestError,
     ),
     **dict.fromkeys((1244036, 1244021, 1244022), errors.InvalidRequestError),
-    **dict.fromkeys((1241003, 1241015, 1244015, 1244025), errors.OperationNotAllowedError),
+    **dict.fromkeys(
+        # + a one-off cron job whose time passed cannot start (CRON_JOB_TIME_PASSED)
+        (1241003, 1241015, 1244015, 1244025, 1245006),
+        errors.OperationNotAllowedError,
+    ),
     **dict.fromkeys(
         (1306429, 1642901, 1642902, 1642903, 1642904, 1244032, 1244033, 1244034),
         errors.RateLimitedError,

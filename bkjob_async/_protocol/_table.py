@@ -1,7 +1,7 @@
 """The endpoint table: every row of every family, by bk-job's name for the API.
 
 Add an API by adding its row to its family module (``jobs``, ``launches``, ``logs``,
-``catalog``, ...) and to ``FAMILIES`` here if the family is new; ``docs/howto/develop.md``
+``catalog``, ``crons``, ...) and to ``FAMILIES`` here if the family is new; ``docs/howto/develop.md``
 says what else follows from the row.
 """
 
@@ -11,13 +11,13 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from ..config import ApiFlavor
-from . import catalog, jobs, launches, logs
+from . import catalog, crons, jobs, launches, logs
 from ._api import Api
 
 __all__ = ["FAMILIES", "TABLE", "V2_NAMES"]
 
 #: The family modules, each a handful of rows.
-FAMILIES: tuple[ModuleType, ...] = (jobs, launches, logs, catalog)
+FAMILIES: tuple[ModuleType, ...] = (jobs, launches, logs, catalog, crons)
 
 
 def _gather() -> dict[str, Api[Any]]:

@@ -140,6 +140,7 @@ def _silence_stdout(ctx: Context) -> None:
 
 
 def _command_table() -> dict[str, Callable[[Context, argparse.Namespace], Awaitable[int]]]:
+    from ._call import run_call, run_crons
     from ._catalog import run_plans, run_push_config, run_vars
     from ._cluster import run_submit, run_worker
     from ._commands import run_operate, run_simulate, run_status, run_watch
@@ -157,6 +158,8 @@ def _command_table() -> dict[str, Callable[[Context, argparse.Namespace], Awaita
         "launch": run_launch,
         "plans": run_plans,
         "vars": run_vars,
+        "call": run_call,
+        "crons": run_crons,
         "push-config": run_push_config,
         "simulate": run_simulate,
         "worker": run_worker,

@@ -20,6 +20,7 @@ from .catalog import (
     VariableType,
     VariableValue,
 )
+from .crons import CronJob, CronPage, CronStatus
 from .enums import (
     FINISHED_JOB_STATUSES,
     HostStatus,
@@ -60,6 +61,9 @@ __all__ = [
     "AccountCategory",
     "AccountPage",
     "AccountType",
+    "CronJob",
+    "CronPage",
+    "CronStatus",
     "ExecutionAccount",
     "FileLog",
     "FileLogMode",

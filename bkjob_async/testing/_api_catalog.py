@@ -2,7 +2,7 @@
 
 Rule: as ``_api``, handlers see parameters, never HTTP; each follows the bk-job resource named
 in its docstring, its checks and its error codes. ``V3_ENDPOINTS`` and ``V2_ENDPOINTS`` here are
-the whole routing tables: ``_api``'s and these.
+the whole routing tables: ``_api``'s, these and ``_api_crons``'.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
-from . import _api
+from . import _api, _api_crons
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, scope_of
 from ._catalog import MASK, Catalog, SimScript
@@ -383,6 +383,7 @@ V3_ENDPOINTS: dict[str, Endpoint] = {
     "get_script_version_detail": Endpoint(get_script_version_detail, "GET"),
     "get_public_script_version_detail": Endpoint(get_public_script_version_detail, "GET"),
     "get_account_list": Endpoint(get_account_list, "GET"),
+    **_api_crons.V3_ENDPOINTS,
 }
 
 V2_ENDPOINTS: dict[str, Endpoint] = {
@@ -392,4 +393,5 @@ V2_ENDPOINTS: dict[str, Endpoint] = {
     "get_job_list": Endpoint(get_job_plan_list, None),
     "get_job_detail": Endpoint(get_job_plan_detail, None),
     "get_os_account": Endpoint(get_account_list, None),
+    **_api_crons.V2_ENDPOINTS,
 }

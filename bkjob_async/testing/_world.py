@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..models.enums import JobStatus, LaunchMode, StepType, TaskType
 from ._catalog import Catalog
+from ._crons import CronStore
 from ._engine import Defaults, Engine, Job, Step
 from ._hosts import Inventory, SimHost
 
@@ -141,6 +142,8 @@ class World:
         self.plans: dict[int, Plan] = {}
         #: Scripts and accounts (``_catalog``).
         self.catalog = Catalog()
+        #: Cron jobs (``_crons``).
+        self.crons = CronStore()
         #: A plan job's global variables as launched: name -> (type, value).
         self.job_vars: dict[int, dict[str, tuple[int, str]]] = {}
         #: Jobs with a ``callback_url`` to look at again: a heap of (when, job id), and when
