@@ -524,10 +524,6 @@ def _targets(d: Any) -> Targets | None:
     return targets if targets else None
 
 
-def _optional_bool(value: Any) -> bool | None:
-    return None if value is None else _bool(value, None)
-
-
 def _page(cls: Any, item: Callable[[Any], Any]) -> Callable[[Any, object], Any]:
     """Read ``EsbPageDataV3``: ``{start, length, total, data}`` (``data`` may be null)."""
 

@@ -559,7 +559,6 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     call.add_argument(
         "--method",
         choices=["GET", "POST"],
-        type=str.upper,
         help="for an API the client does not type: how to send it (POST)",
     )
     call.add_argument(

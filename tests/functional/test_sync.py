@@ -31,6 +31,7 @@ from bkjob_async import (
     Account,
     ApiFlavor,
     ConfigFile,
+    CronStatus,
     FileSource,
     HostTransition,
     JobFinished,
@@ -147,6 +148,12 @@ def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, 
         ("get_script_version_detail", (SCOPE,), {"script_version_id": version}),
         ("get_public_script_list", (), {"length": 5}),  # v3 only
         ("get_public_script_version_detail", (), {"script_version_id": 1}),
+        ("get_cron_list", (SCOPE,), {"length": 5}),
+        ("iter_crons", (SCOPE,), {"page_size": 2}),
+        ("get_cron_detail", (SCOPE, 99999), {}),  # None (v3); no detail on ESB v2
+        ("save_cron", (SCOPE,), {"job_plan_id": 999, "name": "c", "expression": "0 1 * * *"}),
+        ("update_cron_status", (SCOPE, 99999, CronStatus.RUNNING), {}),  # NotFoundError
+        ("delete_cron", (SCOPE, 99999), {}),  # NotFoundError (v3); none on ESB v2
         ("call", ("get_job_instance_status", {**SCOPE.params(flavor), "job_instance_id": job}), {}),
         ("call", ("get_job_plan_list", {**SCOPE.params(flavor), "length": 2}), {}),
         ("call", ("get_no_such_api", {}), {"method": "GET"}),  # NotFoundError, both ways
@@ -223,7 +230,9 @@ def test_every_method_answers_as_the_async_client_does(served: Served, flavor: A
                  "get_script_version_detail", "get_job_instance_ip_log", "failed_host_logs",
                  "batch_get_job_instance_ip_log", "get_public_script_list",
                  "get_public_script_version_detail"}  # fmt: skip
-    refused = {"operate_job_instance"} | (not_on_v2 if v2 else {"get_job_instance_log"})
+    # (cron writes on what does not exist: NotFoundError everywhere; the detail not on v2)
+    refused = {"operate_job_instance", "save_cron", "update_cron_status", "delete_cron"}
+    refused |= (not_on_v2 | {"get_cron_detail"}) if v2 else {"get_job_instance_log"}
     if flavor is ApiFlavor.ESB_JOBV3:
         refused.add("get_step_instance_status")
     assert {name for name, _, _ in calls} - answered == refused
