@@ -365,6 +365,9 @@ def _v3(c: cattrs.Converter) -> None:
     _logs_v3(c)
     _history_v3(c)
     _catalog_v3(c)
+    from ._converter_scripts import scripts_v3  # (it imports this module)
+
+    scripts_v3(c)
 
 
 def _optional(value: Any, hook: Callable[[Any, object], T]) -> T | None:
@@ -805,6 +808,9 @@ def _v2(c: cattrs.Converter) -> None:
     c.register_structure_hook(JobInstanceStatus, job_status_v2)
     c.register_structure_hook(StepInstanceStatus, step_status_v2)
     _catalog_v2(c)
+    from ._converter_scripts import scripts_v2  # (it imports this module)
+
+    scripts_v2(c)
 
 
 @functools.lru_cache(maxsize=32)

@@ -35,6 +35,8 @@ from ._protocol import (
     jobs,
     launches,
     logs,
+    rules,
+    scripts,
 )
 from ._protocol._table import V2_NAMES
 from ._transport import Sleep, Transport, call
@@ -51,7 +53,7 @@ from .models import ScriptLanguage
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 
     import aiohttp
     from typing_extensions import Unpack
@@ -63,6 +65,9 @@ if TYPE_CHECKING:
         CronJob,
         CronPage,
         CronStatus,
+        DangerousRule,
+        DangerousRuleAction,
+        DangerousRuleState,
         ExecutionAccount,
         HostLog,
         HostStatus,
@@ -75,8 +80,11 @@ if TYPE_CHECKING:
         JobPlanPage,
         JobVariables,
         Script,
+        ScriptCheckItem,
         ScriptPage,
         ScriptVersion,
+        ScriptVersionPage,
+        ScriptVersionState,
         StepInstanceStatus,
         StepLog,
         StepOperation,
@@ -677,16 +685,18 @@ class BkJobClient(anyio.abc.AsyncResource):
         start: int = 0,
         length: int = 20,
     ) -> ScriptPage:
-        """Return one page of a scope's scripts that have an online version (v3 only).
+        """Return one page of a scope's scripts that have an online version.
 
-        ``scope=None`` lists the public scripts (``get_public_script_list``).
+        ``scope=None`` lists the public scripts (``get_public_script_list``). ESB v2 lists a
+        script by its online version: ``script_id`` is ``None`` there, ``version`` and
+        ``online_script_version_id`` are the online version's.
         """
         if scope is None:
             return await self.get_public_script_list(
                 name=name, script_language=script_language, start=start, length=length
             )
         return await self._run(
-            catalog.GET_SCRIPT_LIST,
+            scripts.GET_SCRIPT_LIST,
             scope,
             name=name,
             script_language=script_language,
@@ -702,9 +712,9 @@ class BkJobClient(anyio.abc.AsyncResource):
         start: int = 0,
         length: int = 20,
     ) -> ScriptPage:
-        """Return one page of the public library's scripts that have an online version (v3)."""
+        """Return one page of the public library's scripts that have an online version."""
         return await self._run(
-            catalog.GET_PUBLIC_SCRIPT_LIST,
+            scripts.GET_PUBLIC_SCRIPT_LIST,
             name=name,
             script_language=script_language,
             start=start,
@@ -724,7 +734,7 @@ class BkJobClient(anyio.abc.AsyncResource):
             lambda start: self.get_script_list(
                 scope, name=name, script_language=script_language, start=start, length=page_size
             ),
-            lambda script: script.script_id,
+            lambda script: script.script_id or script.online_script_version_id,
         ):
             yield script
 
@@ -736,17 +746,18 @@ class BkJobClient(anyio.abc.AsyncResource):
         script_id: str | None = None,
         version: str | None = None,
     ) -> ScriptVersion | None:
-        """Return one script version with its text, ``None`` if bk-job has none (v3 only).
+        """Return one script version with its text (v3 only; v2: ``get_script_detail``).
 
         Name it by ``script_version_id``, or by ``script_id`` and ``version``; ``scope=None``
-        reads the public library (``get_public_script_version_detail``).
+        reads the public library (``get_public_script_version_detail``). A version bk-job
+        lacks is a ``NotFoundError`` (bk-job 3.8 on; before, ``None``).
         """
         if scope is None:
             return await self.get_public_script_version_detail(
                 script_version_id=script_version_id, script_id=script_id, version=version
             )
         return await self._run(
-            catalog.GET_SCRIPT_VERSION_DETAIL,
+            scripts.GET_SCRIPT_VERSION_DETAIL,
             scope,
             script_version_id=script_version_id,
             script_id=script_id,
@@ -760,13 +771,348 @@ class BkJobClient(anyio.abc.AsyncResource):
         script_id: str | None = None,
         version: str | None = None,
     ) -> ScriptVersion | None:
-        """Return one public script version with its text, ``None`` if bk-job has none (v3)."""
+        """Return one public script version with its text (v3 only; as
+        ``get_script_version_detail``)."""
         return await self._run(
-            catalog.GET_PUBLIC_SCRIPT_VERSION_DETAIL,
+            scripts.GET_PUBLIC_SCRIPT_VERSION_DETAIL,
             script_version_id=script_version_id,
             script_id=script_id,
             version=version,
         )
+
+    async def get_script_version_list(
+        self,
+        scope: Scope,
+        script_id: str,
+        *,
+        return_script_content: bool = False,
+        start: int = 0,
+        length: int = 20,
+    ) -> ScriptVersionPage:
+        """Return one page of a script's versions, last changed first (v3 only).
+
+        Their text (``content``) comes only with ``return_script_content``.
+        """
+        return await self._run(
+            scripts.GET_SCRIPT_VERSION_LIST,
+            scope,
+            script_id,
+            return_script_content=return_script_content,
+            start=start,
+            length=length,
+        )
+
+    async def get_public_script_version_list(
+        self,
+        script_id: str,
+        *,
+        return_script_content: bool = False,
+        start: int = 0,
+        length: int = 20,
+    ) -> ScriptVersionPage:
+        """Return one page of a public script's versions, last changed first (v3 only)."""
+        return await self._run(
+            scripts.GET_PUBLIC_SCRIPT_VERSION_LIST,
+            script_id,
+            return_script_content=return_script_content,
+            start=start,
+            length=length,
+        )
+
+    async def iter_script_versions(
+        self,
+        scope: Scope | None,
+        script_id: str,
+        *,
+        return_script_content: bool = False,
+        page_size: int = 1000,
+    ) -> AsyncIterator[ScriptVersion]:
+        """Yield every version of a script (``scope=None``: a public one), a page at a time."""
+
+        def page(start: int) -> Awaitable[ScriptVersionPage]:
+            if scope is None:
+                return self.get_public_script_version_list(
+                    script_id,
+                    return_script_content=return_script_content,
+                    start=start,
+                    length=page_size,
+                )
+            return self.get_script_version_list(
+                scope,
+                script_id,
+                return_script_content=return_script_content,
+                start=start,
+                length=page_size,
+            )
+
+        async for version in _paged(page, lambda version: version.script_version_id):
+            yield version
+
+    async def get_script_detail(self, scope: Scope | None, script_version_id: int) -> ScriptVersion:
+        """Return one script version by id, without its text (ESB v2 only; on v3 use
+        ``get_script_version_detail``). ``scope=None`` reads a public script's version."""
+        return await self._run(scripts.GET_SCRIPT_DETAIL, scope, script_version_id)
+
+    async def create_script(
+        self,
+        scope: Scope,
+        *,
+        name: str,
+        content: str,
+        version: str,
+        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+        description: str | None = None,
+        version_desc: str | None = None,
+    ) -> ScriptVersion:
+        """Create a script in a scope's library with its first version, a draft (v3 only).
+
+        ``content`` is the text (the client base64-encodes it). ``name`` is at most 60
+        characters, none of ``\\ | / : * < > " ?``; ``version`` at most 60 of
+        ``A-Z a-z 0-9 _ - # @ .``. A name the scope has already is refused (1243002).
+        ``publish_script_version`` puts the version online.
+        """
+        return await self._run(
+            scripts.CREATE_SCRIPT,
+            scope,
+            name=name,
+            content=content,
+            version=version,
+            script_language=script_language,
+            description=description,
+            version_desc=version_desc,
+        )
+
+    async def create_public_script(
+        self,
+        *,
+        name: str,
+        content: str,
+        version: str,
+        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+        description: str | None = None,
+        version_desc: str | None = None,
+    ) -> ScriptVersion:
+        """Create a script in the public library, as ``create_script`` does (v3 only)."""
+        return await self._run(
+            scripts.CREATE_PUBLIC_SCRIPT,
+            name=name,
+            content=content,
+            version=version,
+            script_language=script_language,
+            description=description,
+            version_desc=version_desc,
+        )
+
+    async def create_script_version(
+        self,
+        scope: Scope,
+        script_id: str,
+        *,
+        content: str,
+        version: str,
+        version_desc: str | None = None,
+    ) -> ScriptVersion:
+        """Add a draft version to a script (v3 only); a version name it has is refused."""
+        return await self._run(
+            scripts.CREATE_SCRIPT_VERSION,
+            scope,
+            script_id,
+            content=content,
+            version=version,
+            version_desc=version_desc,
+        )
+
+    async def create_public_script_version(
+        self, script_id: str, *, content: str, version: str, version_desc: str | None = None
+    ) -> ScriptVersion:
+        """Add a draft version to a public script (v3 only)."""
+        return await self._run(
+            scripts.CREATE_PUBLIC_SCRIPT_VERSION,
+            script_id,
+            content=content,
+            version=version,
+            version_desc=version_desc,
+        )
+
+    async def update_script_basic(
+        self, scope: Scope, script_id: str, *, name: str, description: str | None = None
+    ) -> Script:
+        """Rename a script and (if given) describe it anew (v3 only).
+
+        bk-job answers the script's row without its online version
+        (``online_script_version_id`` is ``None``).
+        """
+        return await self._run(
+            scripts.UPDATE_SCRIPT_BASIC, scope, script_id, name=name, description=description
+        )
+
+    async def update_public_script_basic(
+        self, script_id: str, *, name: str, description: str | None = None
+    ) -> Script:
+        """Rename a public script and (if given) describe it anew (v3 only)."""
+        return await self._run(
+            scripts.UPDATE_PUBLIC_SCRIPT_BASIC, script_id, name=name, description=description
+        )
+
+    async def update_script_version(
+        self,
+        scope: Scope,
+        script_id: str,
+        script_version_id: int,
+        *,
+        content: str,
+        version_desc: str | None = None,
+    ) -> ScriptVersion:
+        """Replace a draft version's text (v3 only); any other version is refused (1241003)."""
+        return await self._run(
+            scripts.UPDATE_SCRIPT_VERSION,
+            scope,
+            script_id,
+            script_version_id,
+            content=content,
+            version_desc=version_desc,
+        )
+
+    async def update_public_script_version(
+        self,
+        script_id: str,
+        script_version_id: int,
+        *,
+        content: str,
+        version_desc: str | None = None,
+    ) -> ScriptVersion:
+        """Replace a public draft version's text (v3 only)."""
+        return await self._run(
+            scripts.UPDATE_PUBLIC_SCRIPT_VERSION,
+            script_id,
+            script_version_id,
+            content=content,
+            version_desc=version_desc,
+        )
+
+    async def publish_script_version(
+        self, scope: Scope, script_id: str, script_version_id: int
+    ) -> ScriptVersionState:
+        """Put a version online; the script's online one goes offline (v3 only).
+
+        A disabled version cannot be published (1241003).
+        """
+        return await self._run(scripts.PUBLISH_SCRIPT_VERSION, scope, script_id, script_version_id)
+
+    async def publish_public_script_version(
+        self, script_id: str, script_version_id: int
+    ) -> ScriptVersionState:
+        """Put a public script's version online (v3 only)."""
+        return await self._run(scripts.PUBLISH_PUBLIC_SCRIPT_VERSION, script_id, script_version_id)
+
+    async def disable_script_version(
+        self, scope: Scope, script_id: str, script_version_id: int
+    ) -> ScriptVersionState:
+        """Disable an online or offline version: it never runs again (v3 only)."""
+        return await self._run(scripts.DISABLE_SCRIPT_VERSION, scope, script_id, script_version_id)
+
+    async def disable_public_script_version(
+        self, script_id: str, script_version_id: int
+    ) -> ScriptVersionState:
+        """Disable a public script's version (v3 only)."""
+        return await self._run(scripts.DISABLE_PUBLIC_SCRIPT_VERSION, script_id, script_version_id)
+
+    async def delete_script(self, scope: Scope, script_id: str) -> None:
+        """Delete a script and every version of it (v3 only)."""
+        await self._run(scripts.DELETE_SCRIPT, scope, script_id)
+
+    async def delete_public_script(self, script_id: str) -> None:
+        """Delete a public script and every version of it (v3 only)."""
+        await self._run(scripts.DELETE_PUBLIC_SCRIPT, script_id)
+
+    async def delete_script_version(
+        self, scope: Scope, script_id: str, script_version_id: int
+    ) -> None:
+        """Delete one version; the script goes with its last (v3 only)."""
+        await self._run(scripts.DELETE_SCRIPT_VERSION, scope, script_id, script_version_id)
+
+    async def delete_public_script_version(self, script_id: str, script_version_id: int) -> None:
+        """Delete one version of a public script (v3 only)."""
+        await self._run(scripts.DELETE_PUBLIC_SCRIPT_VERSION, script_id, script_version_id)
+
+    async def check_script(
+        self, content: str, *, script_language: ScriptLanguage | int = ScriptLanguage.SHELL
+    ) -> tuple[ScriptCheckItem, ...]:
+        """Check a script's text against the enabled dangerous-command rules (v3 only).
+
+        ``content`` is the text (the client base64-encodes it); each finding names the line.
+        """
+        return await self._run(scripts.CHECK_SCRIPT, content, script_language=script_language)
+
+    # --- dangerous-command rules ------------------------------------------------------------------
+
+    async def get_dangerous_rule_list(
+        self,
+        *,
+        expression: str | None = None,
+        script_languages: Iterable[ScriptLanguage | int] | None = None,
+        description: str | None = None,
+        action: DangerousRuleAction | int | None = None,
+    ) -> tuple[DangerousRule, ...]:
+        """Return the dangerous-command rules by priority, or those that match (v3 only):
+        ``expression`` and ``description`` as substrings, any of ``script_languages``."""
+        return await self._run(
+            rules.GET_DANGEROUS_RULE_LIST,
+            expression=expression,
+            script_languages=script_languages,
+            description=description,
+            action=action,
+        )
+
+    async def create_dangerous_rule(
+        self,
+        *,
+        expression: str,
+        script_languages: Iterable[ScriptLanguage | int],
+        action: DangerousRuleAction | int,
+        description: str = "",
+    ) -> DangerousRule:
+        """Add a rule (v3 only): a regular expression (Java's dialect, at most 250 characters)
+        checked on each line of scripts in ``script_languages``. It starts disabled
+        (``enable_dangerous_rule``); ``INTERCEPT`` then refuses to launch a matching script."""
+        return await self._run(
+            rules.CREATE_DANGEROUS_RULE,
+            expression=expression,
+            script_languages=script_languages,
+            action=action,
+            description=description,
+        )
+
+    async def update_dangerous_rule(
+        self,
+        rule_id: int,
+        *,
+        expression: str,
+        script_languages: Iterable[ScriptLanguage | int],
+        action: DangerousRuleAction | int,
+        description: str = "",
+    ) -> DangerousRule:
+        """Replace a rule's fields; whether it is enabled stays (v3 only)."""
+        return await self._run(
+            rules.UPDATE_DANGEROUS_RULE,
+            rule_id,
+            expression=expression,
+            script_languages=script_languages,
+            action=action,
+            description=description,
+        )
+
+    async def delete_dangerous_rule(self, rule_id: int) -> None:
+        """Delete a rule (v3 only); bk-job answers success for a rule it does not have."""
+        await self._run(rules.DELETE_DANGEROUS_RULE, rule_id)
+
+    async def enable_dangerous_rule(self, rule_id: int) -> DangerousRuleState:
+        """Enable a rule (v3 only)."""
+        return await self._run(rules.ENABLE_DANGEROUS_RULE, rule_id)
+
+    async def disable_dangerous_rule(self, rule_id: int) -> DangerousRuleState:
+        """Disable a rule (v3 only)."""
+        return await self._run(rules.DISABLE_DANGEROUS_RULE, rule_id)
 
     # --- accounts -------------------------------------------------------------------------------
 

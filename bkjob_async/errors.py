@@ -12,7 +12,8 @@ best-effort basis: ``bkjob_async._secrets`` states the contract.)
     │   ├── PermissionDeniedError   no permission (9900403 with .permission, ESB 1306402/3, gateway 403)
     │   ├── NotFoundError           unknown job, step, plan or scope; gateway 404 (wrong path or method)
     │   ├── InvalidRequestError     missing or invalid parameters (1241001/2/7, ESB 1306406, HTTP 400)
-    │   │   └── OperationNotAllowedError   the instance's state forbids it (1241003, 1241015, 1244015)
+    │   │   └── OperationNotAllowedError   the instance's state forbids it (1241003, 1241015, 1244015),
+    │   │                           or a script's, or a dangerous-command rule (1244018, 1244019)
     │   ├── RateLimitedError        ESB 1306429, gateway 429, running-job quota 1244032-4; .retry_after
     │   └── ServerError             5xx, gateway 502/504, Job 1240001/1240002, ESB 1306000/1306201/2
     ├── TransportError              no usable HTTP response

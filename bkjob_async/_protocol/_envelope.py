@@ -43,6 +43,12 @@ _CODE_CLASSES: dict[int, type[errors.ApiError]] = {
         (1241006, 1241010, 1241012, 1245004),
         errors.InvalidRequestError,
     ),
+    # a script that is not the scope's (SCRIPT_NOT_IN_APP)
+    1243004: errors.NotFoundError,
+    # a script name, a version name, a dangerous rule that exists already
+    **dict.fromkeys((1243002, 1243036, 1243056), errors.InvalidRequestError),
+    # a referenced script; a disabled, draft or dangerous script launched (ErrorCode.java)
+    **dict.fromkeys((1243054, 1244014, 1244018, 1244019), errors.OperationNotAllowedError),
     **dict.fromkeys(
         (1240003, 1241001, 1241002, 1241004, 1241005, 1241007, 1306406, 1306209, 1244020),
         errors.InvalidRequestError,

@@ -11,13 +11,13 @@ from types import MappingProxyType, ModuleType
 from typing import Any
 
 from ..config import ApiFlavor
-from . import catalog, crons, jobs, launches, logs
+from . import catalog, crons, jobs, launches, logs, rules, scripts
 from ._api import Api
 
 __all__ = ["FAMILIES", "TABLE", "V2_NAMES"]
 
 #: The family modules, each a handful of rows.
-FAMILIES: tuple[ModuleType, ...] = (jobs, launches, logs, catalog, crons)
+FAMILIES: tuple[ModuleType, ...] = (jobs, launches, logs, catalog, scripts, rules, crons)
 
 
 def _gather() -> dict[str, Api[Any]]:

@@ -1,4 +1,4 @@
-"""The catalog family: job plans, scripts (a scope's and the public library's), accounts.
+"""The catalog family: job plans and accounts (scripts are the ``scripts`` family).
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O. v2's lists have
 no paging or total: their readers make the bare list a page.
@@ -24,11 +24,8 @@ from ..models import (
     ExecutionAccount,
     JobPlan,
     JobPlanPage,
-    ScriptLanguage,
-    ScriptPage,
-    ScriptVersion,
 )
-from ._api import GET, Params, Parse, checked, model, optional, row, v2_scoped, v3_scoped
+from ._api import GET, Params, Parse, checked, model, row, v2_scoped, v3_scoped
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -37,10 +34,6 @@ __all__ = [
     "GET_ACCOUNT_LIST",
     "GET_JOB_PLAN_DETAIL",
     "GET_JOB_PLAN_LIST",
-    "GET_PUBLIC_SCRIPT_LIST",
-    "GET_PUBLIC_SCRIPT_VERSION_DETAIL",
-    "GET_SCRIPT_LIST",
-    "GET_SCRIPT_VERSION_DETAIL",
     "PlanFilters",
 ]
 
@@ -135,91 +128,6 @@ GET_JOB_PLAN_DETAIL = row(
     v2=plan_detail_v2,
     v2_name="get_job_detail",
     v2_read=checked(JobPlan, "plan", "bk_job_id", lambda a: a.job_plan_id),
-)
-
-# --- scripts -------------------------------------------------------------------------------------
-
-
-def _script_filters(
-    name: str | None, script_language: ScriptLanguage | int | None, start: int, length: int
-) -> Params:
-    language = None if script_language is None else int(ScriptLanguage(script_language))
-    return {**texts(name=name), "script_language": language, **paging(start, length)}
-
-
-def script_list_v3(
-    scope: Scope,
-    *,
-    name: str | None = None,
-    script_language: ScriptLanguage | int | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell ``get_script_list``: a scope's scripts that have an online version."""
-    return v3_scoped(scope, **_script_filters(name, script_language, start, length))
-
-
-def public_script_list_v3(
-    *,
-    name: str | None = None,
-    script_language: ScriptLanguage | int | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell ``get_public_script_list``: the public library's scripts with an online version."""
-    return _script_filters(name, script_language, start, length)
-
-
-GET_SCRIPT_LIST = row("get_script_list", GET, model(ScriptPage), v3=script_list_v3)
-GET_PUBLIC_SCRIPT_LIST = row(
-    "get_public_script_list", GET, model(ScriptPage), v3=public_script_list_v3
-)
-
-
-def _version(script_version_id: int | None, script_id: str | None, version: str | None) -> Params:
-    """Name a version by ``id``, or by ``script_id`` and ``version`` (bk-job ignores the pair
-    when the id is given, so both are refused)."""
-    if script_version_id is not None:
-        if script_id is not None or version is not None:
-            raise ValueError(
-                "give script_version_id, or script_id and version: bk-job ignores the "
-                "others when script_version_id is given"
-            )
-        return {"id": check_id(script_version_id, "script_version_id")}
-    if script_id is None or version is None:
-        raise ValueError("give script_version_id, or script_id and version")
-    return {
-        "script_id": check_text(script_id, "script_id"),
-        "version": check_text(version, "version"),
-    }
-
-
-def script_version_v3(
-    scope: Scope,
-    *,
-    script_version_id: int | None = None,
-    script_id: str | None = None,
-    version: str | None = None,
-) -> Params:
-    """Spell ``get_script_version_detail``."""
-    return v3_scoped(scope, **_version(script_version_id, script_id, version))
-
-
-def public_script_version_v3(
-    *,
-    script_version_id: int | None = None,
-    script_id: str | None = None,
-    version: str | None = None,
-) -> Params:
-    """Spell ``get_public_script_version_detail``."""
-    return _version(script_version_id, script_id, version)
-
-
-GET_SCRIPT_VERSION_DETAIL = row(
-    "get_script_version_detail", GET, optional(ScriptVersion), v3=script_version_v3
-)
-GET_PUBLIC_SCRIPT_VERSION_DETAIL = row(
-    "get_public_script_version_detail", GET, optional(ScriptVersion), v3=public_script_version_v3
 )
 
 # --- accounts ------------------------------------------------------------------------------------

@@ -74,6 +74,14 @@ def _script(
     }
 
 
+def _runnable(script_language: ScriptLanguage | int) -> ScriptLanguage:
+    """Return the language of a script ``fast_execute_script`` runs (not SQL)."""
+    language = ScriptLanguage(script_language)
+    if language is ScriptLanguage.SQL:
+        raise ValueError("fast_execute_script runs no SQL script: use fast_execute_sql")
+    return language
+
+
 def script_v3(
     scope: Scope,
     *,
@@ -95,7 +103,7 @@ def script_v3(
     common = _script(
         script_content, script_id, script_version_id, script_param, is_param_sensitive, task_name
     )
-    language = ScriptLanguage(script_language)
+    language = _runnable(script_language)
     timeout = check_timeout(script_timeout)
     return v3_scoped(
         scope,
@@ -133,7 +141,7 @@ def script_v2(
     common = _script(
         script_content, script_id, script_version_id, script_param, is_param_sensitive, task_name
     )
-    language = ScriptLanguage(script_language)
+    language = _runnable(script_language)
     timeout = check_timeout(script_timeout)
     v2_only_scalars(script_id=script_id, rolling_config=rolling_config, start_task=not start_task)
     return v2_scoped(

@@ -55,6 +55,8 @@ from .logs import (
     JobStatusRow,
     LogType,
 )
+from .rules import DangerousRule, DangerousRuleAction, DangerousRuleState, DangerousRuleStatus
+from .scripts import ScriptCheckItem, ScriptCheckLevel, ScriptVersionPage, ScriptVersionState
 
 __all__ = [
     "FINISHED_JOB_STATUSES",
@@ -64,6 +66,10 @@ __all__ = [
     "CronJob",
     "CronPage",
     "CronStatus",
+    "DangerousRule",
+    "DangerousRuleAction",
+    "DangerousRuleState",
+    "DangerousRuleStatus",
     "ExecutionAccount",
     "FileLog",
     "FileLogMode",
@@ -91,9 +97,13 @@ __all__ = [
     "PlanStep",
     "PlanVariable",
     "Script",
+    "ScriptCheckItem",
+    "ScriptCheckLevel",
     "ScriptLanguage",
     "ScriptPage",
     "ScriptVersion",
+    "ScriptVersionPage",
+    "ScriptVersionState",
     "ScriptVersionStatus",
     "StepInstance",
     "StepInstanceStatus",

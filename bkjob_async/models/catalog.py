@@ -148,12 +148,14 @@ class ScriptVersionStatus(_OpenIntEnum):
 class Script:
     """A script of a scope's library (or the public library), as the script list reports it.
 
-    Launch its online version with ``fast_execute_script(script_version_id=...)``.
+    Launch its online version with ``fast_execute_script(script_version_id=...)``. ESB v2
+    lists a script by its online version: ``script_id`` is then ``None``, and ``version`` (and
+    ``content``, when asked for) are the online version's.
     """
 
-    script_id: str
+    script_id: str | None
     name: str | None = None
-    #: ``ScriptLanguage`` code: 1 shell, 2 bat, 3 perl, 4 python, 5 powershell.
+    #: ``ScriptLanguage`` code: 1 shell, 2 bat, 3 perl, 4 python, 5 powershell, 6 SQL.
     script_language: int | None = None
     online_script_version_id: int | None = None
     description: str | None = None
@@ -161,6 +163,8 @@ class Script:
     create_time: _dt.datetime | None = None
     last_modify_user: str | None = None
     last_modify_time: _dt.datetime | None = None
+    version: str | None = None
+    content: str | None = None
 
 
 @attrs.frozen
@@ -175,7 +179,10 @@ class ScriptPage:
 
 @attrs.frozen
 class ScriptVersion:
-    """One version of a script, with its text (``content``, as stored: not base64)."""
+    """One version of a script, with its text (``content``, as stored: not base64).
+
+    ``content`` is ``None`` where bk-job leaves it out (version lists unless asked for, v2's
+    ``get_script_detail``)."""
 
     script_version_id: int
     script_id: str | None = None

@@ -182,13 +182,17 @@ class LaunchMode(_OpenIntEnum):
 
 
 class ScriptLanguage(enum.IntEnum):
-    """``script_language`` (v2 ``script_type``) of ``fast_execute_script``."""
+    """A script's language (``ScriptTypeEnum``): ``script_language``, v2 ``script_type``.
+
+    ``SQL`` is for the script library and ``check_script``; ``fast_execute_script`` runs 1-5.
+    """
 
     SHELL = 1
     BAT = 2
     PERL = 3
     PYTHON = 4
     POWERSHELL = 5
+    SQL = 6
 
 
 class StepOperation(enum.IntEnum):

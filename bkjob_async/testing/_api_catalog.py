@@ -1,8 +1,10 @@
-"""The simulated endpoints for config files, variable values, plans, scripts and accounts.
+"""The simulated endpoints for config files, variable values, plans and accounts.
 
 Rule: as ``_api``, handlers see parameters, never HTTP; each follows the bk-job resource named
 in its docstring, its checks and its error codes. ``V3_ENDPOINTS`` and ``V2_ENDPOINTS`` here are
-the whole routing tables: ``_api``'s, these and ``_api_crons``'.
+the whole routing tables: ``_api``'s, these, the script library's (``_scripts``), the
+dangerous-command rules' (``_rules``, which also guards ``fast_execute_script``) and the cron
+jobs' (``_api_crons``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
-from . import _api, _api_crons
+from . import _api, _api_crons, _rules, _scripts, _scripts_v2
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, scope_of
-from ._catalog import MASK, Catalog, SimScript
+from ._catalog import MASK, Catalog
 from ._plan import StepPlan
 from ._render import v2_time
 
@@ -285,66 +287,6 @@ def get_job_plan_detail(world: World, call: Call) -> object:
     return _plan_detail(plan, scope, world, v2)
 
 
-# -- scripts -----------------------------------------------------------------------------------
-
-
-def _script_list(world: World, call: Call, scope: Scope | None) -> object:
-    """Online scripts, newest first (``EsbScriptResourceV3Impl``: ``adjustPageParam``; a
-    ``script_language`` past 5 is 1241005 ``type``, 0 means every language)."""
-    params = call.params
-    language, name = params.long("script_language"), params.text("name")
-    if language is not None and language > 5:
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "type")
-    start, length = _page(params, cap=True)
-    scripts = [
-        s
-        for s in reversed(world.catalog.scripts_of(scope))
-        if (not language or s.language == language) and (not name or name in s.name)
-    ]
-    return _paged([Catalog.script_v3(s) for s in scripts], start, length)
-
-
-def get_script_list(world: World, call: Call) -> object:
-    """A scope's scripts."""
-    return _script_list(world, call, scope_of(call.params))
-
-
-def get_public_script_list(world: World, call: Call) -> object:
-    """The public scripts (no scope)."""
-    return _script_list(world, call, None)
-
-
-def _script_version(world: World, call: Call, scope: Scope | None) -> object:
-    """One version by ``id``, else by ``script_id`` + ``version`` (1241005 naming the missing
-    one); ``null`` data when there is none (``getScriptVersionDetailUsingPost``)."""
-    params = call.params
-    version_id = params.long("id")
-    if version_id is not None and version_id > 0:
-        found = world.catalog.versions.get(version_id)
-    else:
-        script_id, version = params.text("script_id"), params.text("version")
-        if not (script_id or "").strip():
-            raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_id")
-        if not (version or "").strip():
-            raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "version")
-        script: SimScript | None = world.catalog.scripts.get(str(script_id))
-        row = next((v for v in script.versions if v.version == version), None) if script else None
-        found = None if script is None or row is None else (script, row)
-    if found is None or found[0].scope != scope:
-        return None
-    return Catalog.version_v3(*found)
-
-
-def get_script_version_detail(world: World, call: Call) -> object:
-    """A scope's script version."""
-    return _script_version(world, call, scope_of(call.params))
-
-
-def get_public_script_version_detail(world: World, call: Call) -> object:
-    """A public script version (no scope)."""
-    return _script_version(world, call, None)
-
-
 # -- accounts ----------------------------------------------------------------------------------
 
 
@@ -378,12 +320,10 @@ V3_ENDPOINTS: dict[str, Endpoint] = {
     "get_job_instance_global_var_value": Endpoint(get_job_instance_global_var_value, "GET"),
     "get_job_plan_list": Endpoint(get_job_plan_list, "GET"),
     "get_job_plan_detail": Endpoint(get_job_plan_detail, "GET"),
-    "get_script_list": Endpoint(get_script_list, "GET"),
-    "get_public_script_list": Endpoint(get_public_script_list, "GET"),
-    "get_script_version_detail": Endpoint(get_script_version_detail, "GET"),
-    "get_public_script_version_detail": Endpoint(get_public_script_version_detail, "GET"),
     "get_account_list": Endpoint(get_account_list, "GET"),
     **_api_crons.V3_ENDPOINTS,
+    **_scripts.V3_ENDPOINTS,
+    **_rules.V3_ENDPOINTS,
 }
 
 V2_ENDPOINTS: dict[str, Endpoint] = {
@@ -394,4 +334,6 @@ V2_ENDPOINTS: dict[str, Endpoint] = {
     "get_job_detail": Endpoint(get_job_plan_detail, None),
     "get_os_account": Endpoint(get_account_list, None),
     **_api_crons.V2_ENDPOINTS,
+    **_scripts_v2.V2_ENDPOINTS,
+    **_rules.V2_ENDPOINTS,
 }

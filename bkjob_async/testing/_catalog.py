@@ -52,6 +52,10 @@ class SimScriptVersion:
     #: 0 draft, 1 online, 2 offline, 3 disabled (``JobResourceStatusEnum``).
     status: int = 1
     create_ms: int = 0
+    desc: str | None = None
+    creator: str = "admin"
+    modifier: str = "admin"
+    modify_ms: int = 0
 
 
 @attrs.define
@@ -66,6 +70,8 @@ class SimScript:
     create_ms: int
     versions: list[SimScriptVersion] = attrs.Factory(list)
     description: str = ""
+    modifier: str = ""
+    modify_ms: int = 0
 
     @property
     def online(self) -> SimScriptVersion | None:
@@ -150,19 +156,62 @@ class Catalog:
     ) -> SimScript:
         """Add a script with ``versions`` (``(version, content)``); ``online`` is the version
         that is online (default: the last)."""
+        script = self.new_script(scope, name, language, creator, now_ms)
+        online = versions[-1][0] if online is None else online
+        for version, content in versions:
+            status = 1 if version == online else 2
+            self.add_version(script, version, content, status, f"version {version}", now_ms)
+        return script
+
+    def new_script(
+        self, scope: Scope | None, name: str, language: int, creator: str, now_ms: int
+    ) -> SimScript:
+        """Create a script without versions (``add_version`` gives it its first)."""
         script_id = f"{self._next_script:032x}"
         self._next_script += 1
         script = SimScript(script_id, name, language, scope, creator, now_ms)
-        online = versions[-1][0] if online is None else online
-        for version, content in versions:
-            row = SimScriptVersion(
-                self._next_version, version, content, 1 if version == online else 2, now_ms
-            )
-            self._next_version += 1
-            script.versions.append(row)
-            self.versions[row.id] = (script, row)
+        script.modifier, script.modify_ms = creator, now_ms
         self.scripts[script_id] = script
         return script
+
+    def add_version(
+        self,
+        script: SimScript,
+        version: str,
+        content: str,
+        status: int,
+        desc: str | None,
+        now_ms: int,
+        creator: str | None = None,
+    ) -> SimScriptVersion:
+        """Add a version to ``script``."""
+        by = creator or script.creator
+        row = SimScriptVersion(
+            self._next_version, version, content, status, now_ms, desc, by, by, now_ms
+        )
+        self._next_version += 1
+        script.versions.append(row)
+        self.versions[row.id] = (script, row)
+        return row
+
+    def replace_version(self, script: SimScript, row: SimScriptVersion) -> SimScriptVersion:
+        """Store ``row`` in place of the version with its id."""
+        script.versions[:] = [row if v.id == row.id else v for v in script.versions]
+        self.versions[row.id] = (script, row)
+        return row
+
+    def drop_version(self, script: SimScript, version_id: int) -> None:
+        """Delete one version; the script goes with its last one."""
+        script.versions[:] = [v for v in script.versions if v.id != version_id]
+        self.versions.pop(version_id, None)
+        if not script.versions:
+            self.scripts.pop(script.script_id, None)
+
+    def drop_script(self, script: SimScript) -> None:
+        """Delete a script and every version of it."""
+        for row in script.versions:
+            self.versions.pop(row.id, None)
+        self.scripts.pop(script.script_id, None)
 
     def scripts_of(self, scope: Scope | None) -> list[SimScript]:
         """Return the scripts of ``scope`` (``None``: the public ones) that are online."""
@@ -179,8 +228,8 @@ class Catalog:
             "script_language": script.language,
             "creator": script.creator,
             "create_time": script.create_ms,
-            "last_modify_user": script.creator,
-            "last_modify_time": script.create_ms,
+            "last_modify_user": script.modifier or script.creator,
+            "last_modify_time": script.modify_ms or script.create_ms,
             "online_script_version_id": None if online is None else online.id,
             "description": script.description,
         }
@@ -196,11 +245,11 @@ class Catalog:
             "version": version.version,
             "content": version.content,
             "status": version.status,
-            "version_desc": f"version {version.version}",
-            "creator": script.creator,
+            "version_desc": version.desc,
+            "creator": version.creator,
             "create_time": version.create_ms,
-            "last_modify_user": script.creator,
-            "last_modify_time": version.create_ms,
+            "last_modify_user": version.modifier,
+            "last_modify_time": version.modify_ms,
             "script_language": script.language,
             "description": script.description,
         }

@@ -287,6 +287,24 @@ class BkJobSimulator(anyio.abc.AsyncResource):
         )
         return script.script_id, tuple(v.id for v in script.versions)
 
+    def add_dangerous_rule(
+        self,
+        expression: str,
+        *,
+        languages: Sequence[int] = (1,),
+        action: int = 2,
+        description: str = "",
+        enabled: bool = True,
+    ) -> int:
+        """Add a dangerous-command rule (a regular expression checked per line of scripts in
+        ``languages``); ``action`` 1 scans (``check_script`` reports it), 2 also refuses a
+        launch of a matching script. Return its id."""
+        mask = sum(1 << (n - 1) for n in set(languages) if 0 < n <= 8)
+        world = self._world
+        rule = world.rules.add(expression, mask, description, action, "admin", world.now_ms())
+        rule.status = 1 if enabled else 0
+        return rule.id
+
     def add_account(
         self,
         scope: Scope | int,

@@ -21,6 +21,7 @@ from ._catalog import Catalog
 from ._crons import CronStore
 from ._engine import Defaults, Engine, Job, Step
 from ._hosts import Inventory, SimHost
+from ._rulebook import RuleBook
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -144,6 +145,8 @@ class World:
         self.catalog = Catalog()
         #: Cron jobs (``_crons``).
         self.crons = CronStore()
+        #: Dangerous-command rules (``_rules``).
+        self.rules = RuleBook()
         #: A plan job's global variables as launched: name -> (type, value).
         self.job_vars: dict[int, dict[str, tuple[int, str]]] = {}
         #: Jobs with a ``callback_url`` to look at again: a heap of (when, job id), and when

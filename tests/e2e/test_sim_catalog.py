@@ -185,7 +185,11 @@ async def test_scripts_and_their_versions(sim, client_for, flavor):
         public_detail = await client.get_script_version_detail(
             None, script_version_id=public_version
         )
-        missing = await client.get_script_version_detail(SCOPE, script_version_id=public_version)
+        public_from_scope = await client.get_script_version_detail(
+            SCOPE, script_version_id=public_version
+        )
+        with pytest.raises(NotFoundError):  # 1243001 (bk-job >= 3.8; null data before)
+            await client.get_script_version_detail(SCOPE, script_version_id=99_999)
         launched = await client.fast_execute_script(
             SCOPE, targets=IPS, account=Account(alias="root"), script_version_id=new
         )
@@ -206,17 +210,23 @@ async def test_scripts_and_their_versions(sim, client_for, flavor):
     )
     assert public_detail is not None
     assert public_detail.content == "df -h"
-    assert missing is None  # bk-job answers null data for a version it does not have
+    assert public_from_scope is not None  # checkScriptInApp lets a public script through
+    assert public_from_scope.script_id == public_id
     assert launched.job_instance_id in sim.job_ids()
 
 
-async def test_scripts_are_v3_only(sim, client_for):
+async def test_v2_reads_scripts_by_their_online_version_only(sim, client_for):
+    _, (old, new) = sim.add_script(SCOPE, "cleanup", [("1.0", "echo one"), ("2.0", "echo two")])
     async with client_for("esb-v2") as client:
-        with pytest.raises(UnsupportedOperationError):
-            await client.get_script_list(SCOPE)
+        page = await client.get_script_list(SCOPE)
+        detail = await client.get_script_detail(SCOPE, old)
         with pytest.raises(UnsupportedOperationError):
             await client.get_script_version_detail(None, script_version_id=1)
-    assert sim.request_count() == 0
+    assert [(s.script_id, s.online_script_version_id, s.version) for s in page.items] == [
+        (None, new, "2.0")
+    ]
+    assert (detail.script_version_id, detail.version) == (old, "1.0")
+    assert sim.request_count() == 2
 
 
 # --- accounts --------------------------------------------------------------------------------

@@ -117,6 +117,47 @@ def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, 
     def status_request(client) -> tuple:
         return (client.protocol.build("get_job_instance_status", SCOPE, job),)
 
+    script_id = served.scripts[0]
+    public_id, (public_version,) = served.portal.call(
+        lambda: served.sim.add_script(None, "public hello", "echo hi")
+    )
+    rule = served.portal.call(lambda: served.sim.add_dangerous_rule("reboot", enabled=False))
+    scopes = iter(range(500, 10_000))
+
+    def fresh_script(public: bool = False) -> tuple:
+        """A script of its own for each side (``(scope,) script_id, version_id``)."""
+        scope = None if public else Scope.biz(next(scopes))
+        made = served.portal.call(  # (offline: the lists of online scripts stay the same)
+            lambda: served.sim.add_script(scope, "made", "true", online="-")
+        )
+        return (made[0], made[1][0]) if scope is None else (scope, made[0], made[1][0])
+
+    def fresh_draft(public: bool = False) -> tuple:
+        """A script of its own with a draft version (``(scope,) script_id, draft_id``)."""
+
+        def make() -> tuple:
+            world = served.sim._world
+            made, _ = served.sim.add_script(None if public else SCOPE, "made", "true", online="-")
+            draft = world.catalog.add_version(
+                world.catalog.scripts[made], "2", "x", 0, None, world.now_ms()
+            )
+            return made, draft.id
+
+        made, draft = served.portal.call(make)
+        return (made, draft) if public else (SCOPE, made, draft)
+
+    def no_public_named(name: str) -> tuple:
+        catalog = served.sim._world.catalog
+        for script in [s for s in catalog.scripts.values() if s.scope is None and s.name == name]:
+            served.portal.call(lambda script=script: catalog.drop_script(script))
+        return ()
+
+    def no_rule(expression: str) -> tuple:
+        rules = served.sim._world.rules
+        for found in [r for r in rules.rules.values() if r.expression == expression]:
+            served.portal.call(lambda found=found: rules.remove(found.id))
+        return ()
+
     return [
         ("send", Fresh(status_request), {}),
         ("get_job_instance_status", (SCOPE, job), {}),
@@ -147,13 +188,49 @@ def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, 
         ("iter_scripts", (SCOPE,), {"page_size": 1}),
         ("get_script_version_detail", (SCOPE,), {"script_version_id": version}),
         ("get_public_script_list", (), {"length": 5}),  # v3 only
-        ("get_public_script_version_detail", (), {"script_version_id": 1}),
         ("get_cron_list", (SCOPE,), {"length": 5}),
         ("iter_crons", (SCOPE,), {"page_size": 2}),
         ("get_cron_detail", (SCOPE, 99999), {}),  # None (v3); no detail on ESB v2
         ("save_cron", (SCOPE,), {"job_plan_id": 999, "name": "c", "expression": "0 1 * * *"}),
         ("update_cron_status", (SCOPE, 99999, CronStatus.RUNNING), {}),  # NotFoundError
         ("delete_cron", (SCOPE, 99999), {}),  # NotFoundError (v3); none on ESB v2
+        ("get_public_script_version_detail", (), {"script_version_id": public_version}),
+        ("get_script_version_list", (SCOPE, script_id), {"return_script_content": True}),
+        ("get_public_script_version_list", (public_id,), {}),
+        ("iter_script_versions", (SCOPE, script_id), {"page_size": 1}),
+        ("get_script_detail", (SCOPE, version), {}),  # v2 only
+        ("create_script", Fresh(lambda _: (Scope.biz(next(scopes)),)),
+         {"name": "made", "content": "true", "version": "1"}),
+        ("create_public_script", Fresh(lambda _: no_public_named("made public")),
+         {"name": "made public", "content": "true", "version": "1"}),
+        ("create_script_version", Fresh(lambda _: fresh_script()[:2]),
+         {"content": "x", "version": "2"}),
+        ("create_public_script_version", Fresh(lambda _: fresh_script(True)[:1]),
+         {"content": "x", "version": "2"}),
+        ("update_script_basic", Fresh(lambda _: fresh_script()[:2]), {"name": "renamed"}),
+        ("update_public_script_basic",
+         Fresh(lambda _: no_public_named("renamed public") + fresh_script(True)[:1]),
+         {"name": "renamed public"}),
+        ("update_script_version", Fresh(lambda _: fresh_draft()), {"content": "y"}),
+        ("update_public_script_version", Fresh(lambda _: fresh_draft(public=True)),
+         {"content": "y"}),
+        ("publish_script_version", (SCOPE, script_id, version), {}),
+        ("publish_public_script_version", (public_id, public_version), {}),
+        ("disable_script_version", Fresh(lambda _: fresh_script()), {}),
+        ("disable_public_script_version", Fresh(lambda _: fresh_script(True)), {}),
+        ("delete_script", Fresh(lambda _: fresh_script()[:2]), {}),
+        ("delete_public_script", Fresh(lambda _: fresh_script(True)[:1]), {}),
+        ("delete_script_version", Fresh(lambda _: fresh_script()), {}),
+        ("delete_public_script_version", Fresh(lambda _: fresh_script(True)), {}),
+        ("check_script", ("reboot",), {}),
+        ("get_dangerous_rule_list", (), {}),
+        ("create_dangerous_rule", Fresh(lambda _: no_rule("halt")),
+         {"expression": "halt", "script_languages": [1], "action": 1}),
+        ("update_dangerous_rule", (rule,),
+         {"expression": "reboot", "script_languages": [1, 4], "action": 2}),
+        ("enable_dangerous_rule", (rule,), {}),
+        ("disable_dangerous_rule", (rule,), {}),
+        ("delete_dangerous_rule", (99_999,), {}),
         ("call", ("get_job_instance_status", {**SCOPE.params(flavor), "job_instance_id": job}), {}),
         ("call", ("get_job_plan_list", {**SCOPE.params(flavor), "length": 2}), {}),
         ("call", ("get_no_such_api", {}), {"method": "GET"}),  # NotFoundError, both ways
@@ -163,6 +240,26 @@ def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, 
 
 
 LAUNCHES = ("fast_execute_script", "fast_transfer_file", "execute_job_plan", "push_config_file")
+#: The script library's writes and lists, check_script and the rules: v3 only.
+V3_LIBRARY = {
+    "get_script_version_list", "get_public_script_version_list", "iter_script_versions",
+    "create_script", "create_public_script", "create_script_version",
+    "create_public_script_version", "update_script_basic", "update_public_script_basic",
+    "update_script_version", "update_public_script_version", "publish_script_version",
+    "publish_public_script_version", "disable_script_version", "disable_public_script_version",
+    "delete_script", "delete_public_script", "delete_script_version",
+    "delete_public_script_version", "check_script", "get_dangerous_rule_list",
+    "create_dangerous_rule", "update_dangerous_rule", "enable_dangerous_rule",
+    "disable_dangerous_rule", "delete_dangerous_rule",
+}  # fmt: skip
+#: Answers that carry what each side made anew (ids, times): compared by their type.
+MADE = {
+    "create_script", "create_public_script", "create_script_version",
+    "create_public_script_version", "update_script_basic", "update_public_script_basic",
+    "update_script_version", "update_public_script_version", "disable_script_version",
+    "disable_public_script_version", "get_dangerous_rule_list", "create_dangerous_rule",
+    "update_dangerous_rule",
+}  # fmt: skip
 
 
 def _outcome(call):
@@ -177,6 +274,8 @@ def _comparable(name: str, outcome):
     if kind == "ok" and name in LAUNCHES:
         name = value.job_instance_name  # (each launch is a new job; a default name has a time)
         return kind, type(value), name.rsplit("_", 1)[0]
+    if kind == "ok" and name in MADE:
+        return kind, type(value)
     if kind == "ok" and name == "get_job_instance_list":
         return kind, value.total >= 1
     if kind == "ok" and name == "iter_job_instances":  # (each side launches jobs of its own)
@@ -226,13 +325,14 @@ def test_every_method_answers_as_the_async_client_does(served: Served, flavor: A
     # What each flavor has not (v3 history, logs and the script library are not on ESB v2; it
     # alone has the job log; ESB jobv3 has no step status), and the operation on an ended
     # job, refused on every flavor.
-    not_on_v2 = {"get_job_instance_list", "iter_job_instances", "get_script_list", "iter_scripts",
+    not_on_v2 = {"get_job_instance_list", "iter_job_instances",
                  "get_script_version_detail", "get_job_instance_ip_log", "failed_host_logs",
-                 "batch_get_job_instance_ip_log", "get_public_script_list",
-                 "get_public_script_version_detail"}  # fmt: skip
+                 "batch_get_job_instance_ip_log",
+                 "get_public_script_version_detail", "get_cron_detail"} | V3_LIBRARY  # fmt: skip
+    only_v2 = {"get_job_instance_log", "get_script_detail"}
     # (cron writes on what does not exist: NotFoundError everywhere; the detail not on v2)
     refused = {"operate_job_instance", "save_cron", "update_cron_status", "delete_cron"}
-    refused |= (not_on_v2 | {"get_cron_detail"}) if v2 else {"get_job_instance_log"}
+    refused |= not_on_v2 if v2 else only_v2
     if flavor is ApiFlavor.ESB_JOBV3:
         refused.add("get_step_instance_status")
     assert {name for name, _, _ in calls} - answered == refused

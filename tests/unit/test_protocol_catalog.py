@@ -313,12 +313,21 @@ def test_the_whole_job_log_is_v2_only(flavor):
         protocol(flavor).build("get_job_instance_log", BIZ, 5)
 
 
-def test_scripts_are_v3_only():
+def test_v2_reads_scripts_by_their_own_names_and_no_more():
     p = protocol("esb-v2")
-    with pytest.raises(UnsupportedOperationError):
-        p.build("get_script_list", BIZ)
+    listed = p.build("get_script_list", BIZ, name="dep", script_language=4, length=5)
+    assert sent(listed) == {
+        "bk_biz_id": 2, "script_name": "dep", "script_type": 4, "start": 0, "length": 5,
+    }  # fmt: skip
+    assert sent(p.build("get_public_script_list")) == {"start": 0, "length": 20}
+    assert sent(p.build("get_script_detail", BIZ, 9)) == {"bk_biz_id": 2, "id": 9}
+    assert sent(p.build("get_script_detail", None, 9)) == {"id": 9}  # a public version
     with pytest.raises(UnsupportedOperationError):
         p.build("get_public_script_version_detail", script_version_id=1)
+    with pytest.raises(UnsupportedOperationError):
+        p.build("create_script", BIZ, name="n", content="c", version="1")
+    with pytest.raises(UnsupportedOperationError):
+        protocol("esb-jobv3").build("get_script_detail", BIZ, 9)
 
 
 # --- secrets ---------------------------------------------------------------------------------

@@ -1,0 +1,501 @@
+"""The scripts family: a scope's and the public library's scripts and their versions, and
+``check_script``.
+
+Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O. A script's text
+goes to bk-job base64-encoded (the spellings encode it); bk-job answers it decoded. bk-job
+validates a script's name (at most 60 characters, none of ``\\ | / : * < > " ?``) and a
+version's name (at most 60 of ``A-Z a-z 0-9 _ - # @ .``) with bean validation
+(``EsbCreateScriptV3Req``); the spellings check the same before sending. ESB v2 lists scripts by
+their online version (``get_script_list``, ``get_public_script_list``: ``script_type``,
+``script_name``) and reads one version by id (``get_script_detail``, v2 only).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from .._params import MAX_PAGE_LENGTH, b64, check_count, check_length, check_text
+from ..config import Scope, check_id
+from ..models import (
+    Script,
+    ScriptCheckItem,
+    ScriptLanguage,
+    ScriptPage,
+    ScriptVersion,
+    ScriptVersionPage,
+    ScriptVersionState,
+)
+from ._api import GET, POST, Params, checked, model, nothing, optional, row, v2_scoped, v3_scoped
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "CHECK_SCRIPT",
+    "CREATE_PUBLIC_SCRIPT",
+    "CREATE_PUBLIC_SCRIPT_VERSION",
+    "CREATE_SCRIPT",
+    "CREATE_SCRIPT_VERSION",
+    "DELETE_PUBLIC_SCRIPT",
+    "DELETE_PUBLIC_SCRIPT_VERSION",
+    "DELETE_SCRIPT",
+    "DELETE_SCRIPT_VERSION",
+    "DISABLE_PUBLIC_SCRIPT_VERSION",
+    "DISABLE_SCRIPT_VERSION",
+    "GET_PUBLIC_SCRIPT_LIST",
+    "GET_PUBLIC_SCRIPT_VERSION_DETAIL",
+    "GET_PUBLIC_SCRIPT_VERSION_LIST",
+    "GET_SCRIPT_DETAIL",
+    "GET_SCRIPT_LIST",
+    "GET_SCRIPT_VERSION_DETAIL",
+    "GET_SCRIPT_VERSION_LIST",
+    "PUBLISH_PUBLIC_SCRIPT_VERSION",
+    "PUBLISH_SCRIPT_VERSION",
+    "UPDATE_PUBLIC_SCRIPT_BASIC",
+    "UPDATE_PUBLIC_SCRIPT_VERSION",
+    "UPDATE_SCRIPT_BASIC",
+    "UPDATE_SCRIPT_VERSION",
+]
+
+#: ``EsbCreateScriptV3Req``'s patterns and limits.
+_NAME_FORBIDDEN = re.compile(r'[\\|/:*<>"?]')
+_VERSION_NAME = re.compile(r"[A-Za-z0-9_\-#@.]+")
+_MAX_NAME = 60
+
+
+def _paging(start: int, length: int) -> Params:
+    return {"start": check_count(start, "start"), "length": check_length(length, MAX_PAGE_LENGTH)}
+
+
+def _language(value: ScriptLanguage | int | None, name: str = "script_language") -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a ScriptLanguage, not {type(value).__name__}")
+    return int(ScriptLanguage(value))
+
+
+def _name(name: str) -> str:
+    check_text(name, "name")
+    if len(name) > _MAX_NAME:
+        raise ValueError(f"name must be at most {_MAX_NAME} characters, got {len(name)}")
+    if _NAME_FORBIDDEN.search(name):
+        raise ValueError('name must not contain any of \\ | / : * < > " ?')
+    return name
+
+
+def _version_name(version: str) -> str:
+    check_text(version, "version")
+    if len(version) > _MAX_NAME or not _VERSION_NAME.fullmatch(version):
+        raise ValueError(
+            f"version must be 1..{_MAX_NAME} of the characters A-Z a-z 0-9 _ - # @ ., "
+            f"got {version!r}"
+        )
+    return version
+
+
+def _content(content: str) -> str:
+    if not isinstance(content, str):
+        raise TypeError(
+            f"content must be a str (the client base64-encodes it), not {type(content).__name__}"
+        )
+    if not content:
+        raise ValueError("content must not be empty")
+    return b64(content)
+
+
+def _optional_text(value: str | None, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    return value
+
+
+def _script_id(script_id: str) -> str:
+    return check_text(script_id, "script_id")
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+
+def _filters(
+    name: str | None, script_language: ScriptLanguage | int | None, start: int, length: int
+) -> tuple[str | None, int | None, Params]:
+    text = None if name is None else check_text(name, "name")
+    return text, _language(script_language), _paging(start, length)
+
+
+def script_list_v3(
+    scope: Scope,
+    *,
+    name: str | None = None,
+    script_language: ScriptLanguage | int | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_script_list``: a scope's scripts that have an online version."""
+    text, language, page = _filters(name, script_language, start, length)
+    return v3_scoped(scope, name=text, script_language=language, **page)
+
+
+def script_list_v2(
+    scope: Scope,
+    *,
+    name: str | None = None,
+    script_language: ScriptLanguage | int | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell v2's ``get_script_list`` (``script_name``, ``script_type``)."""
+    text, language, page = _filters(name, script_language, start, length)
+    return v2_scoped(scope, script_name=text, script_type=language, **page)
+
+
+def public_script_list_v3(
+    *,
+    name: str | None = None,
+    script_language: ScriptLanguage | int | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_public_script_list``: the public library's scripts with an online version."""
+    text, language, page = _filters(name, script_language, start, length)
+    return {"name": text, "script_language": language, **page}
+
+
+def public_script_list_v2(
+    *,
+    name: str | None = None,
+    script_language: ScriptLanguage | int | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell v2's ``get_public_script_list`` (``script_name``, ``script_type``)."""
+    text, language, page = _filters(name, script_language, start, length)
+    return {"script_name": text, "script_type": language, **page}
+
+
+GET_SCRIPT_LIST = row(
+    "get_script_list", GET, model(ScriptPage), v3=script_list_v3, v2=script_list_v2
+)
+GET_PUBLIC_SCRIPT_LIST = row(
+    "get_public_script_list",
+    GET,
+    model(ScriptPage),
+    v3=public_script_list_v3,
+    v2=public_script_list_v2,
+)
+
+
+def version_list_v3(
+    scope: Scope,
+    script_id: str,
+    *,
+    return_script_content: bool = False,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_script_version_list``: a script's versions, text only if asked for."""
+    return v3_scoped(scope, **_version_list(script_id, return_script_content, start, length))
+
+
+def public_version_list_v3(
+    script_id: str, *, return_script_content: bool = False, start: int = 0, length: int = 20
+) -> Params:
+    """Spell ``get_public_script_version_list``."""
+    return _version_list(script_id, return_script_content, start, length)
+
+
+def _version_list(script_id: str, content: bool, start: int, length: int) -> Params:
+    if not isinstance(content, bool):
+        raise TypeError(f"return_script_content must be a bool, not {type(content).__name__}")
+    return {"script_id": _script_id(script_id), "return_script_content": content} | _paging(
+        start, length
+    )
+
+
+GET_SCRIPT_VERSION_LIST = row(
+    "get_script_version_list", GET, model(ScriptVersionPage), v3=version_list_v3
+)
+GET_PUBLIC_SCRIPT_VERSION_LIST = row(
+    "get_public_script_version_list", GET, model(ScriptVersionPage), v3=public_version_list_v3
+)
+
+# --- one version ---------------------------------------------------------------------------------
+
+
+def _version(script_version_id: int | None, script_id: str | None, version: str | None) -> Params:
+    """Name a version by ``id``, or by ``script_id`` and ``version`` (bk-job ignores the pair
+    when the id is given, so both are refused)."""
+    if script_version_id is not None:
+        if script_id is not None or version is not None:
+            raise ValueError(
+                "give script_version_id, or script_id and version: bk-job ignores the "
+                "others when script_version_id is given"
+            )
+        return {"id": check_id(script_version_id, "script_version_id")}
+    if script_id is None or version is None:
+        raise ValueError("give script_version_id, or script_id and version")
+    return {"script_id": _script_id(script_id), "version": check_text(version, "version")}
+
+
+def script_version_v3(
+    scope: Scope,
+    *,
+    script_version_id: int | None = None,
+    script_id: str | None = None,
+    version: str | None = None,
+) -> Params:
+    """Spell ``get_script_version_detail``."""
+    return v3_scoped(scope, **_version(script_version_id, script_id, version))
+
+
+def public_script_version_v3(
+    *,
+    script_version_id: int | None = None,
+    script_id: str | None = None,
+    version: str | None = None,
+) -> Params:
+    """Spell ``get_public_script_version_detail``."""
+    return _version(script_version_id, script_id, version)
+
+
+GET_SCRIPT_VERSION_DETAIL = row(
+    "get_script_version_detail", GET, optional(ScriptVersion), v3=script_version_v3
+)
+GET_PUBLIC_SCRIPT_VERSION_DETAIL = row(
+    "get_public_script_version_detail", GET, optional(ScriptVersion), v3=public_script_version_v3
+)
+
+
+def script_detail_v2(scope: Scope | None, script_version_id: int) -> Params:
+    """Spell v2's ``get_script_detail``: a version by id (``scope=None``: a public one)."""
+    version = {"id": check_id(script_version_id, "script_version_id")}
+    return version if scope is None else v2_scoped(scope, **version)
+
+
+GET_SCRIPT_DETAIL = row(
+    "get_script_detail",
+    GET,
+    checked(ScriptVersion, "script version", "id", lambda a: a.script_version_id),
+    v2=script_detail_v2,
+)
+
+# --- writes --------------------------------------------------------------------------------------
+
+
+def _new_script(
+    name: str,
+    content: str,
+    version: str,
+    script_language: ScriptLanguage | int,
+    description: str | None,
+    version_desc: str | None,
+) -> Params:
+    return {
+        "name": _name(name),
+        "description": _optional_text(description, "description"),
+        "script_language": _language(script_language),
+        "content": _content(content),
+        "version": _version_name(version),
+        "version_desc": _optional_text(version_desc, "version_desc"),
+    }
+
+
+def create_script_v3(
+    scope: Scope,
+    *,
+    name: str,
+    content: str,
+    version: str,
+    script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+    description: str | None = None,
+    version_desc: str | None = None,
+) -> Params:
+    """Spell ``create_script``: a script with its first version, a draft."""
+    fields = _new_script(name, content, version, script_language, description, version_desc)
+    return v3_scoped(scope, **fields)
+
+
+def create_public_script_v3(
+    *,
+    name: str,
+    content: str,
+    version: str,
+    script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+    description: str | None = None,
+    version_desc: str | None = None,
+) -> Params:
+    """Spell ``create_public_script``."""
+    return _new_script(name, content, version, script_language, description, version_desc)
+
+
+CREATE_SCRIPT = row("create_script", POST, model(ScriptVersion), v3=create_script_v3)
+CREATE_PUBLIC_SCRIPT = row(
+    "create_public_script", POST, model(ScriptVersion), v3=create_public_script_v3
+)
+
+
+def _new_version(script_id: str, content: str, version: str, version_desc: str | None) -> Params:
+    return {
+        "script_id": _script_id(script_id),
+        "content": _content(content),
+        "version": _version_name(version),
+        "version_desc": _optional_text(version_desc, "version_desc"),
+    }
+
+
+def create_version_v3(
+    scope: Scope, script_id: str, *, content: str, version: str, version_desc: str | None = None
+) -> Params:
+    """Spell ``create_script_version``: a new draft version of a script."""
+    return v3_scoped(scope, **_new_version(script_id, content, version, version_desc))
+
+
+def create_public_version_v3(
+    script_id: str, *, content: str, version: str, version_desc: str | None = None
+) -> Params:
+    """Spell ``create_public_script_version``."""
+    return _new_version(script_id, content, version, version_desc)
+
+
+CREATE_SCRIPT_VERSION = row(
+    "create_script_version", POST, model(ScriptVersion), v3=create_version_v3
+)
+CREATE_PUBLIC_SCRIPT_VERSION = row(
+    "create_public_script_version", POST, model(ScriptVersion), v3=create_public_version_v3
+)
+
+
+def _basic(script_id: str, name: str, description: str | None) -> Params:
+    return {
+        "script_id": _script_id(script_id),
+        "name": _name(name),
+        "description": _optional_text(description, "description"),
+    }
+
+
+def update_basic_v3(
+    scope: Scope, script_id: str, *, name: str, description: str | None = None
+) -> Params:
+    """Spell ``update_script_basic``: rename (and describe) a script."""
+    return v3_scoped(scope, **_basic(script_id, name, description))
+
+
+def update_public_basic_v3(script_id: str, *, name: str, description: str | None = None) -> Params:
+    """Spell ``update_public_script_basic``."""
+    return _basic(script_id, name, description)
+
+
+UPDATE_SCRIPT_BASIC = row("update_script_basic", POST, model(Script), v3=update_basic_v3)
+UPDATE_PUBLIC_SCRIPT_BASIC = row(
+    "update_public_script_basic", POST, model(Script), v3=update_public_basic_v3
+)
+
+
+def _ids(script_id: str, script_version_id: int) -> Params:
+    return {
+        "script_id": _script_id(script_id),
+        "script_version_id": check_id(script_version_id, "script_version_id"),
+    }
+
+
+def _new_text(
+    script_id: str, script_version_id: int, content: str, version_desc: str | None
+) -> Params:
+    return {
+        **_ids(script_id, script_version_id),
+        "content": _content(content),
+        "version_desc": _optional_text(version_desc, "version_desc"),
+    }
+
+
+def update_version_v3(
+    scope: Scope,
+    script_id: str,
+    script_version_id: int,
+    *,
+    content: str,
+    version_desc: str | None = None,
+) -> Params:
+    """Spell ``update_script_version``: a draft's new text."""
+    return v3_scoped(scope, **_new_text(script_id, script_version_id, content, version_desc))
+
+
+def update_public_version_v3(
+    script_id: str, script_version_id: int, *, content: str, version_desc: str | None = None
+) -> Params:
+    """Spell ``update_public_script_version``."""
+    return _new_text(script_id, script_version_id, content, version_desc)
+
+
+UPDATE_SCRIPT_VERSION = row(
+    "update_script_version",
+    POST,
+    checked(ScriptVersion, "script version", "script_version_id", lambda a: a.script_version_id),
+    v3=update_version_v3,
+)
+UPDATE_PUBLIC_SCRIPT_VERSION = row(
+    "update_public_script_version",
+    POST,
+    checked(ScriptVersion, "script version", "script_version_id", lambda a: a.script_version_id),
+    v3=update_public_version_v3,
+)
+
+
+def version_v3(scope: Scope, script_id: str, script_version_id: int) -> Params:
+    """Spell a scope's version operation (publish, disable, delete)."""
+    return v3_scoped(scope, **_ids(script_id, script_version_id))
+
+
+def public_version_v3(script_id: str, script_version_id: int) -> Params:
+    """Spell a public version's operation (publish, disable, delete)."""
+    return _ids(script_id, script_version_id)
+
+
+_STATE = checked(
+    ScriptVersionState, "script version", "script_version_id", lambda a: a.script_version_id
+)
+PUBLISH_SCRIPT_VERSION = row("publish_script_version", POST, _STATE, v3=version_v3)
+PUBLISH_PUBLIC_SCRIPT_VERSION = row(
+    "publish_public_script_version", POST, _STATE, v3=public_version_v3
+)
+DISABLE_SCRIPT_VERSION = row("disable_script_version", POST, _STATE, v3=version_v3)
+DISABLE_PUBLIC_SCRIPT_VERSION = row(
+    "disable_public_script_version", POST, _STATE, v3=public_version_v3
+)
+DELETE_SCRIPT_VERSION = row("delete_script_version", POST, nothing, v3=version_v3)
+DELETE_PUBLIC_SCRIPT_VERSION = row(
+    "delete_public_script_version", POST, nothing, v3=public_version_v3
+)
+
+
+def delete_v3(scope: Scope, script_id: str) -> Params:
+    """Spell ``delete_script``: the script and every version of it."""
+    return v3_scoped(scope, script_id=_script_id(script_id))
+
+
+def delete_public_v3(script_id: str) -> Params:
+    """Spell ``delete_public_script``."""
+    return {"script_id": _script_id(script_id)}
+
+
+DELETE_SCRIPT = row("delete_script", POST, nothing, v3=delete_v3)
+DELETE_PUBLIC_SCRIPT = row("delete_public_script", POST, nothing, v3=delete_public_v3)
+
+# --- check_script --------------------------------------------------------------------------------
+
+
+def check_script_v3(
+    content: str, *, script_language: ScriptLanguage | int = ScriptLanguage.SHELL
+) -> Params:
+    """Spell ``check_script``: the text's dangerous lines (no scope: the rules are global)."""
+    return {"script_language": _language(script_language), "content": _content(content)}
+
+
+def _findings(parse: Any, data: Any, sent: Mapping[str, Any], /) -> tuple[ScriptCheckItem, ...]:
+    return parse(data, tuple[ScriptCheckItem, ...])  # type: ignore[no-any-return]
+
+
+#: A check keeps no state: safe to send again.
+CHECK_SCRIPT = row("check_script", POST, _findings, v3=check_script_v3, idempotent=True)

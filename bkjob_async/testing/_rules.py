@@ -1,0 +1,258 @@
+"""The simulated dangerous-command rules, ``check_script``, and the launch check they drive.
+
+Rule: as ``_api``, handlers see parameters, never HTTP. ``RuleBook`` holds the rules (global,
+ordered by priority, in ``_rulebook``); the handlers follow ``EsbDangerousRuleV3ResourceImpl`` and
+``CurrentTenantDangerousRuleServiceImpl``: a new rule is disabled and last in priority, an
+expression already used for exactly the same languages is 1243056, updating, enabling or
+disabling a rule bk-job does not have fails inside bk-job (1240002, a null dereference there),
+deleting one succeeds. ``check_script`` reports each enabled rule's match per line
+(``DangerousRuleScriptChecker``: comment and blank lines skipped, level 3); bk-job's built-in
+shell checks (``bash -n``, its own dangerous-command list) are not simulated. A
+``fast_execute_script`` whose script (given inline or by id) matches an enabled rule whose
+action is to intercept is refused with 1244019 (``TaskExecuteServiceImpl``); a script launched
+by id must exist in the scope or the public library (1243001) and be online or offline
+(1244018).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from ..config import ApiFlavor
+from . import _api
+from . import _codes as codes
+from ._api import ApiFailure, Call, Endpoint, Params, scope_of
+from ._rulebook import SimRule, matches
+from ._script_texts import decode, fail
+from ._scripts import DISABLED, DRAFT, LANGUAGES, SCRIPT_NOT_EXIST
+
+if TYPE_CHECKING:
+    from ._world import World
+
+__all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS"]
+
+DANGEROUS_RULE_EXIST = 1243056
+DANGEROUS_SCRIPT_FORBIDDEN = 1244019
+SCRIPT_NOT_EXECUTABLE = 1244018
+SCAN, INTERCEPT = 1, 2
+
+_MESSAGES: dict[int | str, tuple[str, str]] = {
+    1243056: ("高危语句规则[{0}]已存在", "Dangerous rule [{0}] already exist"),
+    "Id_empty": ("高危语句规则ID不能为空", "High-risk statement rule id can not be empty"),
+    "Regex_empty": ("语法检测表达式不能为空", "High-risk statement regex can not be empty"),
+    "Regex_outOfLength": (
+        "语法检测表达式不能超过250个字符",
+        "High-risk statement regex can not exceed 250 characters",
+    ),
+    "Regex_wrongExpr": ("语法检测表达式错误", "Wrong High-risk statement regex"),
+    "ScriptTypeList_empty": ("脚本类型不能为空", "Script type cannot be empty"),
+    "Description_outOfLength": (
+        "规则说明不能超过1000个字符",
+        "High-risk explanation description can not exceed  1000 characters",
+    ),
+    "Action": ("非法的处理动作", "Invalid handle action"),
+}
+#: ``JobResourceStatusEnum``'s names, as 1244018 shows a status.
+_STATUS_NAMES = {0: ("未上线", "Draft"), 3: ("已禁用", "Disabled")}
+
+
+def _fail(call: Call, key: int | str, *args: object) -> ApiFailure:
+    zh, en = _MESSAGES[key]
+    text = (en if call.english else zh).replace("{0}", str(args[0]) if args else "{0}")
+    return ApiFailure(key if isinstance(key, int) else codes.BAD_REQUEST, message=text)
+
+
+def _mask(languages: object) -> int:
+    """``encodeScriptType``: bits for 1..8, anything else ignored."""
+    mask = 0
+    for value in languages if isinstance(languages, list) else ():
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ApiFailure(codes.BAD_REQUEST) from None
+        if 0 < number <= 8:
+            mask |= 1 << (number - 1)
+    return mask
+
+
+# -- rules -------------------------------------------------------------------------------------
+
+
+def _check_rule(call: Call, params: Params) -> tuple[str, int, str, int]:
+    """Validate ``EsbCreateDangerousRuleV3Req`` (and the update's same fields)."""
+    expression = params.text("expression")
+    if not expression:
+        raise _fail(call, "Regex_empty")
+    if len(expression) > 250:
+        raise _fail(call, "Regex_outOfLength")
+    try:
+        re.compile(expression)
+    except re.error:
+        raise _fail(call, "Regex_wrongExpr") from None
+    languages = params.raw("script_language_list")
+    if not isinstance(languages, list) or not languages:
+        raise _fail(call, "ScriptTypeList_empty")
+    description = params.text("description") or ""
+    if len(description) > 1000:
+        raise _fail(call, "Description_outOfLength")
+    action = params.long("action")
+    if action not in (SCAN, INTERCEPT):
+        raise _fail(call, "Action")
+    return expression, _mask(languages), description, action
+
+
+def _unique(world: World, call: Call, rule_id: int | None, expression: str, mask: int) -> None:
+    for rule in world.rules.rules.values():
+        if rule.id != rule_id and rule.expression == expression and rule.languages == mask:
+            raise _fail(call, DANGEROUS_RULE_EXIST, expression)
+
+
+def _rule_id(call: Call) -> int:
+    rule_id = call.params.long("id")
+    if rule_id is None:
+        raise _fail(call, "Id_empty")
+    return rule_id
+
+
+def _existing(world: World, rule_id: int) -> SimRule:
+    rule = world.rules.rules.get(rule_id)
+    if rule is None:  # bk-job dereferences the missing rule: its catch-all answers 1240002
+        raise ApiFailure(codes.INTERNAL_ERROR)
+    return rule
+
+
+def get_dangerous_rule_list(world: World, call: Call) -> object:
+    """Every rule by priority, filtered by ``expression``/``description`` (substrings),
+    ``script_language_list`` (any of them) and ``action``."""
+    params = call.params
+    expression = (params.text("expression") or "").strip() and params.text("expression")
+    description = (params.text("description") or "").strip() and params.text("description")
+    languages, action = params.raw("script_language_list"), params.long("action")
+    mask = None if languages is None else _mask(languages)
+    return [
+        rule.render()
+        for rule in world.rules.ordered()
+        if (not expression or expression in rule.expression)
+        and (not description or description in rule.description)
+        and (mask is None or rule.languages & mask)
+        and (action is None or rule.action == action)
+    ]
+
+
+def create_dangerous_rule(world: World, call: Call) -> object:
+    """Add a disabled rule."""
+    expression, mask, description, action = _check_rule(call, call.params)
+    _unique(world, call, None, expression, mask)
+    now = world.now_ms()
+    return world.rules.add(expression, mask, description, action, call.username, now).render()
+
+
+def update_dangerous_rule(world: World, call: Call) -> object:
+    """Replace a rule's expression, languages, description and action; status is kept."""
+    rule_id = _rule_id(call)
+    expression, mask, description, action = _check_rule(call, call.params)
+    rule = _existing(world, rule_id)
+    _unique(world, call, rule_id, expression, mask)
+    rule.expression, rule.languages, rule.description, rule.action = (
+        expression,
+        mask,
+        description,
+        action,
+    )
+    rule.modifier, rule.modify_ms = call.username, world.now_ms()
+    return rule.render()
+
+
+def delete_dangerous_rule(world: World, call: Call) -> object:
+    """Delete a rule (a missing one too: bk-job answers success)."""
+    world.rules.remove(_rule_id(call))
+    return None
+
+
+def _set_status(world: World, call: Call, status: int) -> object:
+    rule = _existing(world, _rule_id(call))
+    rule.status, rule.modifier, rule.modify_ms = status, call.username, world.now_ms()
+    return {"id": rule.id, "status": rule.status}
+
+
+def enable_dangerous_rule(world: World, call: Call) -> object:
+    """Enable a rule."""
+    return _set_status(world, call, 1)
+
+
+def disable_dangerous_rule(world: World, call: Call) -> object:
+    """Disable a rule."""
+    return _set_status(world, call, 0)
+
+
+# -- check_script and the launch check --------------------------------------------------------
+
+
+def check_script(world: World, call: Call) -> object:
+    """Check base64 ``content`` of ``script_language`` against the enabled rules."""
+    params = call.params
+    language = params.long("script_language")
+    if language is None:
+        raise fail(call, "ScriptType_empty")
+    if language not in LANGUAGES:
+        raise fail(call, "ScriptType_illegal")
+    content = params.text("content")
+    if not content:
+        raise fail(call, "ScriptContent_empty")
+    text = decode(content) or ""
+    if not text.strip():
+        return []
+    rows = list(matches(world.rules.enabled_for(language), language, text))
+    rows.sort(key=lambda row: row["line"])
+    return [{k: v for k, v in row.items() if k != "action"} for row in rows]
+
+
+def _launched_script(world: World, call: Call) -> tuple[int, str]:
+    """Return the language and text ``fast_execute_script`` would run, checking a script
+    named by id as ``checkAndSetScript`` does."""
+    params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
+    version_id = params.long("script_id" if v2 else "script_version_id")
+    script_id = None if v2 else params.text("script_id")
+    if version_id is not None and version_id > 0:
+        found = world.catalog.versions.get(version_id)
+    elif script_id:
+        script = world.catalog.scripts.get(script_id)
+        online = None if script is None else script.online
+        found = None if script is None or online is None else (script, online)
+    else:
+        language = params.long("script_type" if v2 else "script_language") or 1
+        return language, decode(params.text("script_content")) or ""
+    scope = scope_of(params)
+    if found is None or found[0].scope not in (None, scope):
+        raise fail(call, SCRIPT_NOT_EXIST)
+    script, row = found
+    if row.status in (DRAFT, DISABLED):
+        zh, en = _STATUS_NAMES[row.status]
+        raise fail(call, SCRIPT_NOT_EXECUTABLE, en if call.english else zh)
+    return script.language, row.content
+
+
+def fast_execute_script(world: World, call: Call) -> object:
+    """``_api.fast_execute_script`` after the script checks and the rules' interception."""
+    language, text = _launched_script(world, call)
+    found = matches(world.rules.enabled_for(language), language, text)
+    if any(row["action"] == INTERCEPT for row in found):
+        raise fail(call, DANGEROUS_SCRIPT_FORBIDDEN)
+    return _api.fast_execute_script(world, call)
+
+
+V3_ENDPOINTS: dict[str, Endpoint] = {
+    "get_dangerous_rule_list": Endpoint(get_dangerous_rule_list, "POST"),
+    "create_dangerous_rule": Endpoint(create_dangerous_rule, "POST"),
+    "update_dangerous_rule": Endpoint(update_dangerous_rule, "POST"),
+    "delete_dangerous_rule": Endpoint(delete_dangerous_rule, "POST"),
+    "enable_dangerous_rule": Endpoint(enable_dangerous_rule, "POST"),
+    "disable_dangerous_rule": Endpoint(disable_dangerous_rule, "POST"),
+    "check_script": Endpoint(check_script, "POST"),
+    "fast_execute_script": Endpoint(fast_execute_script, "POST"),
+}
+
+V2_ENDPOINTS: dict[str, Endpoint] = {
+    "fast_execute_script": Endpoint(fast_execute_script, None),
+}

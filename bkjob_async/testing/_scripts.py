@@ -1,0 +1,363 @@
+"""The simulated script library: scripts and public scripts through their lifecycle.
+
+Rule: as ``_api``, handlers see parameters, never HTTP. They follow ``EsbScriptResourceV3Impl``,
+``EsbPublicScriptResourceV3Impl`` and ``ScriptManagerImpl`` (v3; v2's reads are in ``_scripts_v2``). A new script or version is a draft (0); publishing puts a
+version online (1) and the script's previous online version offline (2); only an online or
+offline version can be disabled (3), and a disabled one cannot be published again; only a
+draft's content can be updated. Bean-validation failures are 1240003 with the validation
+message, as ``EsbExceptionControllerAdvice`` answers. Where bk-job would store an orphan
+version for a script it does not have, the simulator refuses with 1243001.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from . import _codes as codes
+from ._api import ApiFailure, Call, Endpoint, Params, scope_of
+from ._catalog import Catalog, SimScript, SimScriptVersion
+from ._script_texts import decode, fail
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..config import Scope
+    from ._world import World
+
+__all__ = ["V3_ENDPOINTS", "find_version", "newest_first"]
+
+SCRIPT_NOT_EXIST = 1243001
+SCRIPT_NAME_DUPLICATE = 1243002
+SCRIPT_NOT_IN_APP = 1243004
+SCRIPT_VERSION_NAME_EXIST = 1243036
+UNSUPPORTED_OPERATION = 1241003
+DRAFT, ONLINE, OFFLINE, DISABLED = 0, 1, 2, 3
+#: ``ScriptTypeEnum``: 1 shell ... 6 SQL.
+LANGUAGES = range(1, 7)
+_NAME = re.compile(r'^[^\\|/:*<>"?]+$')
+_VERSION = re.compile(r"^[A-Za-z0-9_\-#@.]+$")
+
+
+def _scope(call: Call, public: bool) -> Scope | None:
+    return None if public else scope_of(call.params)
+
+
+def _visible(script: SimScript, scope: Scope | None) -> bool:
+    """``checkScriptInApp``: a public script is visible from anywhere."""
+    return script.scope is None or script.scope == scope
+
+
+def find_version(
+    world: World, call: Call, scope: Scope | None, version_id: int | None
+) -> tuple[SimScript, SimScriptVersion]:
+    """``ScriptManagerImpl.getScriptVersion(appId, id)``: 1243001 if missing, 1243004 if
+    another scope's."""
+    found = None if version_id is None else world.catalog.versions.get(version_id)
+    if found is None:
+        raise fail(call, SCRIPT_NOT_EXIST)
+    if not _visible(found[0], scope):
+        raise fail(call, SCRIPT_NOT_IN_APP)
+    return found
+
+
+def _script(world: World, call: Call, scope: Scope | None, script_id: str | None) -> SimScript:
+    script = world.catalog.scripts.get(script_id or "")
+    if script is None:
+        raise fail(call, SCRIPT_NOT_EXIST)
+    if not _visible(script, scope):
+        raise fail(call, SCRIPT_NOT_IN_APP)
+    return script
+
+
+def _check_name(call: Call, name: str | None, *, pattern: bool) -> str:
+    if not name:
+        raise fail(call, "ScriptName_empty")
+    if len(name) > 60:
+        raise fail(call, "ScriptName_outOfLength")
+    if pattern and not _NAME.match(name):
+        raise fail(call, "ScriptName_illegal")
+    return name
+
+
+def _check_version_name(call: Call, version: str | None) -> str:
+    if not version:
+        raise fail(call, "ScriptVersion_empty")
+    if len(version) > 60:
+        raise fail(call, "ScriptVersion_outOfLength")
+    if not _VERSION.match(version):
+        raise fail(call, "ScriptVersion_illegal")
+    return version
+
+
+def _check_content(call: Call, params: Params) -> str:
+    content = params.text("content")
+    if not content:
+        raise fail(call, "ScriptContent_empty")
+    return decode(content) or ""
+
+
+def _required_id(call: Call, params: Params, key: str = "ScriptVersionId_empty") -> int:
+    value = params.long("script_version_id")
+    if value is None:
+        raise fail(call, key)
+    return value
+
+
+def _required_script_id(call: Call, params: Params) -> str:
+    script_id = params.text("script_id")
+    if not script_id:
+        raise fail(call, "ScriptId_empty")
+    return script_id
+
+
+def _detail(script: SimScript, row: SimScriptVersion) -> dict[str, Any]:
+    return Catalog.version_v3(script, row)
+
+
+def _touch(world: World, call: Call, script: SimScript) -> None:
+    script.modifier, script.modify_ms = call.username, world.now_ms()
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+def _list(world: World, call: Call, public: bool) -> object:
+    """Online scripts (``get_script_list``): ``start`` below 0 is 0, ``length`` 1..1000 (20 by
+    default); a ``script_language`` past 6 is 1241005 ``type``, 0 means every language."""
+    params, scope = call.params, _scope(call, public)
+    language, name = params.long("script_language"), params.text("name")
+    if language is not None and language > 0 and language not in LANGUAGES:
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "type")
+    start, length = params.long("start"), params.long("length")
+    start = 0 if start is None or start < 0 else start
+    length = 20 if length is None or length <= 0 else min(length, 1000)
+    rows = [
+        Catalog.script_v3(s)
+        for s in sorted(world.catalog.scripts_of(scope), key=newest_first, reverse=True)
+        if (not language or s.language == language) and (not name or name in s.name)
+    ]
+    return {
+        "start": start,
+        "length": length,
+        "total": len(rows),
+        "data": rows[start : start + length],
+    }
+
+
+def newest_first(script: SimScript) -> tuple[int, str]:
+    return script.modify_ms or script.create_ms, script.script_id
+
+
+def _version_list(world: World, call: Call, public: bool) -> object:
+    """A script's versions, last modified first (``listPageScriptVersion``: ``start`` 0 and
+    ``length`` 10 by default, no cap); content only with ``return_script_content``; a script
+    that is not the scope's lists nothing."""
+    params, scope = call.params, _scope(call, public)
+    script_id = params.text("script_id")
+    if not (script_id or "").strip():
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_id")
+    script = world.catalog.scripts.get(str(script_id))
+    rows = [] if script is None or script.scope != scope else list(script.versions)
+    rows.sort(key=lambda v: (v.modify_ms, v.id), reverse=True)
+    start, length = params.long("start"), params.long("length")
+    start = 0 if start is None or start < 0 else start
+    length = 10 if length is None or length <= 0 else length
+    content = params.flag("return_script_content")
+    data = []
+    for row in rows[start : start + length]:
+        item = _detail(script, row) if script is not None else {}
+        if not content:
+            item["content"] = None
+        data.append(item)
+    return {"start": start, "length": length, "total": len(rows), "data": data}
+
+
+def _version_detail(world: World, call: Call, public: bool) -> object:
+    """One version by ``id``, else by ``script_id`` + ``version`` (1241005 naming the missing
+    one); 1243001 when there is none, 1243004 when it is another scope's."""
+    params, scope = call.params, _scope(call, public)
+    version_id = params.long("id")
+    if version_id is not None and version_id > 0:
+        return _detail(*find_version(world, call, scope, version_id))
+    script_id, version = params.text("script_id"), params.text("version")
+    if not (script_id or "").strip():
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_id")
+    if not (version or "").strip():
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "version")
+    script = world.catalog.scripts.get(str(script_id))
+    row = next((v for v in script.versions if v.version == version), None) if script else None
+    if script is None or row is None or script.scope != scope:
+        raise fail(call, SCRIPT_NOT_EXIST)  # the DAO looks the pair up within the scope
+    return _detail(script, row)
+
+
+# -- writes ------------------------------------------------------------------------------------
+
+
+def _create(world: World, call: Call, public: bool) -> object:
+    """``createScript``: validate, refuse a name the library has (1243002), store a draft."""
+    params, scope = call.params, _scope(call, public)
+    name = _check_name(call, params.text("name"), pattern=True)
+    language = params.long("script_language")
+    if language is None:
+        raise fail(call, "ScriptType_empty")
+    if language not in LANGUAGES:
+        raise fail(call, "ScriptType_illegal")
+    content = _check_content(call, params)
+    version = _check_version_name(call, params.text("version"))
+    if any(s.name == name and s.scope == scope for s in world.catalog.scripts.values()):
+        raise fail(call, SCRIPT_NAME_DUPLICATE)
+    now = world.now_ms()
+    script = world.catalog.new_script(scope, name, language, call.username, now)
+    script.description = params.text("description") or ""
+    row = world.catalog.add_version(
+        script, version, content, DRAFT, params.text("version_desc"), now, call.username
+    )
+    return _detail(script, row)
+
+
+def _create_version(world: World, call: Call, public: bool) -> object:
+    """``createScriptVersion``: a new draft; a version name the script has is 1243036."""
+    params, scope = call.params, _scope(call, public)
+    script_id = _required_script_id(call, params)
+    content = _check_content(call, params)
+    version = _check_version_name(call, params.text("version"))
+    script = _script(world, call, scope, script_id)
+    if any(v.version == version for v in script.versions):
+        raise fail(call, SCRIPT_VERSION_NAME_EXIST)
+    now = world.now_ms()
+    row = world.catalog.add_version(
+        script, version, content, DRAFT, params.text("version_desc"), now, call.username
+    )
+    _touch(world, call, script)
+    return _detail(script, row)
+
+
+def _update_basic(world: World, call: Call, public: bool) -> object:
+    """``updateScriptName`` then (if given) ``updateScriptDesc``; the answer is the script's
+    row without its online version (bk-job reads the script table only). The name's pattern
+    is not checked here (bk-job validates it for creation only)."""
+    params, scope = call.params, _scope(call, public)
+    script_id = _required_script_id(call, params)
+    name = _check_name(call, params.text("name"), pattern=False)
+    script = _script(world, call, scope, script_id)
+    if name != script.name:
+        taken = (s for s in world.catalog.scripts.values() if s.scope == script.scope)
+        if any(s.name == name for s in taken):
+            raise fail(call, SCRIPT_NAME_DUPLICATE)
+        script.name = name
+    description = params.text("description")
+    if description:
+        script.description = description
+    _touch(world, call, script)
+    return {**Catalog.script_v3(script), "online_script_version_id": None}
+
+
+def _update_version(world: World, call: Call, public: bool) -> object:
+    """``updateScriptVersion``: only a draft's content and description (1241003 otherwise)."""
+    params, scope = call.params, _scope(call, public)
+    _required_script_id(call, params)
+    version_id = _required_id(
+        call, params, "ScriptVersion_empty" if public else "ScriptVersionId_empty"
+    )
+    content = _check_content(call, params)
+    script, row = find_version(world, call, scope, version_id)
+    if row.status != DRAFT:
+        raise fail(call, UNSUPPORTED_OPERATION)
+    row = world.catalog.replace_version(
+        script,
+        attrs.evolve(
+            row,
+            content=content,
+            desc=params.text("version_desc"),
+            modifier=call.username,
+            modify_ms=world.now_ms(),
+        ),
+    )
+    return _detail(script, row)
+
+
+def _managed(world: World, call: Call, public: bool) -> tuple[SimScript, SimScriptVersion]:
+    """The version ``publishScript``/``disableScript`` act on: it must exist in the scope and
+    belong to ``script_id`` (1243001 otherwise)."""
+    params, scope = call.params, _scope(call, public)
+    script_id = _required_script_id(call, params)
+    version_id = _required_id(call, params)
+    script, row = find_version(world, call, scope, version_id)
+    if script.script_id != script_id:
+        raise fail(call, SCRIPT_NOT_EXIST)
+    return script, row
+
+
+def _state(script: SimScript, row: SimScriptVersion) -> dict[str, Any]:
+    return {"id": row.id, "script_id": script.script_id, "status": row.status}
+
+
+def _publish(world: World, call: Call, public: bool) -> object:
+    """Put a version online and the online one offline; a disabled one is 1241003. Only the
+    status changes (``ScriptDAOImpl.updateScriptVersionStatus``)."""
+    script, row = _managed(world, call, public)
+    if row.status == DISABLED:
+        raise fail(call, UNSUPPORTED_OPERATION)
+    for other in list(script.versions):
+        if other.status == ONLINE and other.id != row.id:
+            world.catalog.replace_version(script, attrs.evolve(other, status=OFFLINE))
+    row = world.catalog.replace_version(script, attrs.evolve(row, status=ONLINE))
+    return _state(script, row)
+
+
+def _disable(world: World, call: Call, public: bool) -> object:
+    """Disable an online or offline version (1241003 for a draft or a disabled one)."""
+    script, row = _managed(world, call, public)
+    if row.status not in (ONLINE, OFFLINE):
+        raise fail(call, UNSUPPORTED_OPERATION)
+    row = world.catalog.replace_version(script, attrs.evolve(row, status=DISABLED))
+    return _state(script, row)
+
+
+def _delete(world: World, call: Call, public: bool) -> object:
+    """Delete a script and its versions (``deleteScript``)."""
+    script_id = _required_script_id(call, call.params)
+    world.catalog.drop_script(_script(world, call, _scope(call, public), script_id))
+    return None
+
+
+def _delete_version(world: World, call: Call, public: bool) -> object:
+    """Delete one version; the script goes with its last (``deleteScriptVersion``)."""
+    params = call.params
+    _required_script_id(call, params)
+    version_id = _required_id(call, params)
+    script, row = find_version(world, call, _scope(call, public), version_id)
+    world.catalog.drop_version(script, row.id)
+    return None
+
+
+def _both(handler: Callable[[World, Call, bool], object]) -> tuple[Any, Any]:
+    return (lambda w, c: handler(w, c, False)), (lambda w, c: handler(w, c, True))
+
+
+def _table() -> dict[str, Endpoint]:
+    table: dict[str, Endpoint] = {}
+    for name, handler, method in (
+        ("get_{}script_list", _list, "GET"),
+        ("get_{}script_version_list", _version_list, "GET"),
+        ("get_{}script_version_detail", _version_detail, "GET"),
+        ("create_{}script", _create, "POST"),
+        ("create_{}script_version", _create_version, "POST"),
+        ("update_{}script_basic", _update_basic, "POST"),
+        ("update_{}script_version", _update_version, "POST"),
+        ("publish_{}script_version", _publish, "POST"),
+        ("disable_{}script_version", _disable, "POST"),
+        ("delete_{}script", _delete, "POST"),
+        ("delete_{}script_version", _delete_version, "POST"),
+    ):
+        scoped, public = _both(handler)
+        table[name.format("")] = Endpoint(scoped, method)
+        table[name.format("public_")] = Endpoint(public, method)
+    return table
+
+
+V3_ENDPOINTS: dict[str, Endpoint] = _table()
