@@ -47,12 +47,18 @@ def _url(request: Request) -> URL:
     """
     try:
         url = URL(request.url)
-        query = request.query
-        if isinstance(query, KeptQuery):
-            return url.extend_query(query.text())
+        query, kept = request.query, _kept(request)
+        if kept is not None:
+            return url.extend_query(kept.text())
         return url.extend_query(query) if query else url
     except ValueError as exc:  # (aiohttp's own error for a URL it cannot read)
         raise aiohttp.InvalidUrlClientError(request.url) from exc
+
+
+def _kept(request: Request) -> KeptQuery | None:
+    """Return the request's query if it keeps what the transport derives (a poll's)."""
+    query: object = request.query
+    return query if isinstance(query, KeptQuery) else None
 
 
 def _unmasked(text: str) -> str:
@@ -136,8 +142,8 @@ class AiohttpTransport:
         try:
             # Awaited and released by hand rather than ``async with``, as aiohttp documents:
             # the same release, without its five coroutines per request.
-            query = request.query
-            url = query.prepared if isinstance(query, KeptQuery) else None
+            kept = _kept(request)
+            url = None if kept is None else kept.prepared
             if not isinstance(url, URL):  # (a poll's request is sent again and again)
                 url = self._keep(request)
             response = await session.request(
@@ -191,8 +197,8 @@ class AiohttpTransport:
         young generations for nothing, and with more polled jobs than places every one would.
         """
         url = _url(request)
-        kept, query = self._kept, request.query
-        if isinstance(query, KeptQuery) and len(kept) < self._kept_urls:
+        kept, query = self._kept, _kept(request)
+        if query is not None and len(kept) < self._kept_urls:
             query.prepared = url
             ref = weakref.ref(query, self._gone)
             kept[id(ref)] = ref

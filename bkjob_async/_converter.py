@@ -32,6 +32,9 @@ from .errors import ResponseFormatError
 from .models import (
     AccountCategory,
     AccountPage,
+    CronJob,
+    CronPage,
+    CronStatus,
     ExecutionAccount,
     FileLog,
     FileLogMode,
@@ -318,7 +321,14 @@ def _base(detailed: bool) -> cattrs.Converter:
     c.register_structure_hook(str, _str)
     # singledispatch: IntEnum is more specific than int, so open enums never take the int hook.
     c.register_structure_hook(enum.IntEnum, _open_enum)
+    c.register_structure_hook(CronStatus, _cron_status)
     return c
+
+
+def _cron_status(value: Any, _: object) -> CronStatus:
+    """bk-job says 0 for a paused cron in its lists and details, 2 when it saves one."""
+    code = read_code(value)
+    return CronStatus.PAUSED if code == 0 else CronStatus(code)
 
 
 def _v3(c: cattrs.Converter) -> None:
@@ -362,6 +372,26 @@ def _v3(c: cattrs.Converter) -> None:
 
 def _optional(value: Any, hook: Callable[[Any, object], T]) -> T | None:
     return None if value is None else hook(value, None)
+
+
+def _text(value: Any) -> str | None:
+    """Read an optional string."""
+    return _optional(value, _str)
+
+
+def _number(value: Any) -> int | None:
+    """Read an optional integer."""
+    return _optional(value, _int)
+
+
+def _times(c: cattrs.Converter) -> Callable[[Any], _dt.datetime | None]:
+    """Return the reader of an optional time as ``c``'s generation writes times."""
+    time = c.get_structure_hook(_dt.datetime)
+
+    def when(value: Any) -> _dt.datetime | None:
+        return None if value is None else time(value, _dt.datetime)
+
+    return when
 
 
 def _host(row: Mapping[str, Any]) -> Host:
@@ -497,10 +527,6 @@ def _targets(d: Any) -> Targets | None:
     return targets if targets else None
 
 
-def _optional_bool(value: Any) -> bool | None:
-    return None if value is None else _bool(value, None)
-
-
 def _page(cls: Any, item: Callable[[Any], Any]) -> Callable[[Any, object], Any]:
     """Read ``EsbPageDataV3``: ``{start, length, total, data}`` (``data`` may be null)."""
 
@@ -515,32 +541,55 @@ def _page(cls: Any, item: Callable[[Any], Any]) -> Callable[[Any, object], Any]:
     return page
 
 
+def _plan_variable(c: cattrs.Converter, *, v2: bool = False) -> Callable[[Any], PlanVariable]:
+    """Return the reader of a plan's variable (``EsbGlobalVarV3DTO``; v2 ``EsbGlobalVarDTO``
+    names its type ``category`` and spells its hosts in the row itself)."""
+    server = override(struct_hook=lambda value, _: _targets(value))
+    if not v2:
+        read = make_dict_structure_fn(PlanVariable, c, server=server)
+        return lambda d: read(d, PlanVariable)
+    read_v2 = make_dict_structure_fn(
+        PlanVariable, c, type=override(rename="category"), server=server
+    )
+    return lambda d: read_v2({**d, "server": d}, PlanVariable)
+
+
+def _crons(c: cattrs.Converter, *, v2: bool) -> None:
+    """Cron jobs: v3 ``EsbCronInfoV3DTO`` (times in epoch seconds, as plans'), v2
+    ``EsbCronInfoResponse`` (``cron_``-prefixed names, v2 time strings, no variables)."""
+    if v2:
+        cron = make_dict_structure_fn(
+            CronJob,
+            c,
+            id=override(rename="cron_id"),
+            name=override(rename="cron_name"),
+            job_plan_id=override(rename="bk_job_id"),
+            status=override(rename="cron_status"),
+            expression=override(rename="cron_expression"),
+        )
+    else:
+        variable = _plan_variable(c)
+        seconds = override(struct_hook=lambda v, _: _optional(v, lambda x, _: _epoch_seconds(x)))
+        cron = make_dict_structure_fn(
+            CronJob,
+            c,
+            global_vars=override(
+                rename="global_var_list",
+                struct_hook=lambda v, _: None if v is None else tuple(map(variable, _rows(v))),
+            ),
+            create_time=seconds,
+            last_modify_time=seconds,
+        )
+        c.register_structure_hook(CronPage, _page(CronPage, lambda d: cron(d, CronJob)))
+    c.register_structure_hook(CronJob, cron)
+
+
 def _catalog_v3(c: cattrs.Converter) -> None:
     """v3 plans (``EsbPlanInfoV3DTO``), scripts (``EsbScriptV3DTO``,
     ``EsbScriptVersionDetailV3DTO``), accounts (``EsbAccountV3DTO``) and variable values
     (``EsbJobInstanceGlobalVarValueV3DTO``)."""
-    time = c.get_structure_hook(_dt.datetime)
-
-    def when(value: Any) -> _dt.datetime | None:
-        return None if value is None else time(value, _dt.datetime)
-
-    def text(value: Any) -> str | None:
-        return _optional(value, _str)
-
-    def number(value: Any) -> int | None:
-        return _optional(value, _int)
-
-    def variable(d: Mapping[str, Any]) -> PlanVariable:
-        return PlanVariable(
-            _str(d["name"], None),
-            VariableType(read_code(d["type"])),
-            number(d.get("id")),
-            text(d.get("value")),
-            _targets(d.get("server")),
-            text(d.get("description")),
-            _optional_bool(d.get("required")),
-            _optional_bool(d.get("used")),
-        )
+    text, number = _text, _number
+    variable = _plan_variable(c)
 
     def plan(d: Mapping[str, Any]) -> JobPlan:
         steps, variables = d.get("step_list"), d.get("global_var_list")
@@ -587,6 +636,7 @@ def _catalog_v3(c: cattrs.Converter) -> None:
         AccountPage, _page(AccountPage, lambda d: account(d, ExecutionAccount))
     )
     c.register_structure_hook(JobVariables, values)
+    _crons(c, v2=False)
 
 
 def _value(d: Mapping[str, Any], type_key: str) -> VariableValue:
@@ -604,24 +654,9 @@ def _catalog_v2(c: cattrs.Converter) -> None:
     ``EsbJobDetailDTO``), accounts (``get_os_account``: ``EsbAccountDTO``), variable values
     (``EsbTaskInstanceGlobalVarValueDTO``) and the whole job's log
     (``EsbStepInstanceResultAndLog``). Lists come bare: no page, no total."""
-    time = c.get_structure_hook(_dt.datetime)
     span = c.get_structure_hook(_dt.timedelta)
-
-    def when(value: Any) -> _dt.datetime | None:
-        return None if value is None else time(value, _dt.datetime)
-
-    def text(value: Any) -> str | None:
-        return _optional(value, _str)
-
-    def variable(d: Mapping[str, Any]) -> PlanVariable:
-        return PlanVariable(
-            _str(d["name"], None),
-            VariableType(read_code(d["category"])),
-            _optional(d.get("id"), _int),
-            text(d.get("value")),
-            _targets(d),
-            text(d.get("description")),
-        )
+    when, text = _times(c), _text
+    variable = _plan_variable(c, v2=True)
 
     def plan(d: Mapping[str, Any], _: object) -> JobPlan:
         detail = "steps" in d or "global_vars" in d
@@ -703,6 +738,7 @@ def _catalog_v2(c: cattrs.Converter) -> None:
     c.register_structure_hook(ExecutionAccount, account)
     c.register_structure_hook(JobVariables, values)
     c.register_structure_hook(StepLog, step_log)
+    _crons(c, v2=True)
 
 
 def _utc_text(value: Any) -> _dt.datetime:

@@ -1,7 +1,7 @@
 """The sans-I/O bk-job protocol: the endpoint table, requests, the envelope; no I/O here.
 
 - ``_api``: a row of the table (``Api``: names, methods, spellings, the answer's reader);
-- ``jobs``, ``launches``, ``logs``, ``catalog``: the families, each a few rows;
+- ``jobs``, ``launches``, ``logs``, ``catalog``, ``crons``: the families, each a few rows;
 - ``_table``: every row by name (``TABLE``);
 - ``_request``: ``Request``, ``Response``, URLs; ``_envelope``: answers into data or errors;
 - ``_core``: ``Protocol``, one server, flavor and identity over all of it.
@@ -16,6 +16,7 @@ from ._envelope import parse_retry_after
 from ._request import KeptQuery, Request, Response
 from ._table import FAMILIES, TABLE
 from .catalog import PlanFilters
+from .crons import CronFilters
 from .jobs import HistoryFilters
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "TABLE",
     "Api",
     "Batches",
+    "CronFilters",
     "HistoryFilters",
     "HostRef",
     "KeptQuery",

@@ -35,6 +35,14 @@ _CODE_CLASSES: dict[int, type[errors.ApiError]] = {
         (1244006, 1244007, 1244012, 1243051, 1243001, 1243009, 1243047, 1244003),
         errors.NotFoundError,
     ),
+    # + cron job not found (ErrorCode.CRON_JOB_NOT_EXIST)
+    **dict.fromkeys((1245001,), errors.NotFoundError),
+    **dict.fromkeys(
+        # + a named parameter with a reason, a reason, missing or invalid (ErrorCode.java);
+        # a cron job's name taken in the scope (CRON_JOB_ALREADY_EXIST)
+        (1241006, 1241010, 1241012, 1245004),
+        errors.InvalidRequestError,
+    ),
     # a script that is not the scope's (SCRIPT_NOT_IN_APP)
     1243004: errors.NotFoundError,
     # a script name, a version name, a dangerous rule that exists already
@@ -55,7 +63,11 @@ _CODE_CLASSES: dict[int, type[errors.ApiError]] = {
     ),
     # ... and an account a step or a DB account uses (deleting it is refused).
     1243014: errors.OperationNotAllowedError,
-    **dict.fromkeys((1241003, 1241015, 1244015, 1244025), errors.OperationNotAllowedError),
+    **dict.fromkeys(
+        # + a one-off cron job whose time passed cannot start (CRON_JOB_TIME_PASSED)
+        (1241003, 1241015, 1244015, 1244025, 1245006),
+        errors.OperationNotAllowedError,
+    ),
     **dict.fromkeys(
         (1306429, 1642901, 1642902, 1642903, 1642904, 1244032, 1244033, 1244034),
         errors.RateLimitedError,

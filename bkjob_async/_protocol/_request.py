@@ -72,10 +72,15 @@ class Response(NamedTuple):
         return f"Response(status={self.status}, headers=<{len(self.headers)}>, body=<{len(self.body)} bytes>)"
 
 
-class KeptQuery(Mapping[str, str]):
+class KeptQuery:
     """A query sent again and again, that encodes itself (``text``) and keeps what a transport
     derived from its request (``prepared``: the aiohttp transport's URL), so a resend costs
-    neither. Mutable on purpose, unlike the frozen ``Request`` that carries it."""
+    neither. Mutable on purpose, unlike the frozen ``Request`` that carries it.
+
+    A plain class, not a ``Mapping``: the transport asks ``isinstance(query, KeptQuery)`` on
+    every send, which against an abstract class costs ten times as much. A subclass is a
+    ``Mapping`` too (``polling._query.Query``).
+    """
 
     __slots__ = ("__weakref__", "prepared")
 

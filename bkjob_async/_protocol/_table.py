@@ -1,7 +1,7 @@
 """The endpoint table: every row of every family, by bk-job's name for the API.
 
 Add an API by adding its row to its family module (``jobs``, ``launches``, ``logs``,
-``catalog``, ...) and to ``FAMILIES`` here if the family is new; ``docs/howto/develop.md``
+``catalog``, ``crons``, ...) and to ``FAMILIES`` here if the family is new; ``docs/howto/develop.md``
 says what else follows from the row.
 """
 
@@ -14,6 +14,7 @@ from ..config import ApiFlavor
 from . import (
     accounts,
     catalog,
+    crons,
     files,
     jobs,
     launches,
@@ -41,6 +42,7 @@ FAMILIES: tuple[ModuleType, ...] = (
     accounts,
     files,
     settings,
+    crons,
 )
 
 

@@ -159,6 +159,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "launch": ("._launch", "run_launch"),
     "plans": ("._catalog", "run_plans"),
     "vars": ("._catalog", "run_vars"),
+    "call": ("._call", "run_call"),
+    "crons": ("._call", "run_crons"),
     "push-config": ("._catalog", "run_push_config"),
     "simulate": ("._commands", "run_simulate"),
     "worker": ("._cluster", "run_worker"),

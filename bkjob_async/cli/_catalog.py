@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..models import JobPlan, PlanVariable, VariableValue
     from ._connect import Target
 
-__all__ = ["MASK", "run_plans", "run_push_config", "run_vars"]
+__all__ = ["MASK", "ask", "run_plans", "run_push_config", "run_vars"]
 
 #: What a password's value prints as.
 MASK = "******"
@@ -39,7 +39,7 @@ def _shown(variable: PlanVariable | VariableValue) -> str | None:
     return MASK if variable.is_secret and variable.value else variable.value
 
 
-async def _ask(
+async def ask(
     ctx: Context, target: Target, api: str, json: bool, call: Callable[[], Awaitable[Any]]
 ) -> Any:
     """Run one request within ``--timeout``; a bk-job error is one line, exit status 2."""
@@ -61,7 +61,7 @@ async def run_plans(ctx: Context, args: argparse.Namespace) -> int:
     with ctx.interruptible():
         async with open_client(target, credentials) as client:
             if args.plan_id is not None:
-                plan = await _ask(
+                plan = await ask(
                     ctx,
                     target,
                     "get_job_plan_detail",
@@ -70,7 +70,7 @@ async def run_plans(ctx: Context, args: argparse.Namespace) -> int:
                 )
                 _show_plan(ctx, plan, json=args.json)
                 return EXIT_OK
-            plans = await _ask(
+            plans = await ask(
                 ctx,
                 target,
                 "get_job_plan_list",
@@ -183,7 +183,7 @@ async def run_vars(ctx: Context, args: argparse.Namespace) -> int:
     credentials = credentials_from_env(ctx.env)
     with ctx.interruptible():
         async with open_client(target, credentials) as client:
-            values = await _ask(
+            values = await ask(
                 ctx,
                 target,
                 "get_job_instance_global_var_value",
@@ -250,7 +250,7 @@ async def run_push_config(ctx: Context, args: argparse.Namespace) -> int:
                 client.protocol.spell("push_config_file", target.scope, **push)  # checks, unsent
             except (TypeError, ValueError) as exc:
                 raise CliError(str(exc)) from None
-            launched = await _ask(
+            launched = await ask(
                 ctx,
                 target,
                 "push_config_file",

@@ -615,6 +615,65 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     )
     plans.add_argument("--json", action="store_true", help="one JSON object per plan")
 
+    call = commands.add_parser(
+        "call",
+        **with_connection,
+        help="send any bk-job API by its name, with key=value parameters; print JSON",
+        description=(
+            "Send one bk-job API by its own name, with its own parameter names, as bk-job's\n"
+            "docs spell them: key=value, where a value that reads as JSON is that value\n"
+            '(5, true, [1,2], {"a":1}) and any other is text. The scope (--scope or\n'
+            "BKJOB_SCOPE) is added unless given or --no-scope. An API the client types comes\n"
+            "back as its typed answer; any other as bk-job's data. A password never prints."
+        ),
+        epilog=_examples(
+            "bkjob-async call get_cron_list length=5",
+            "bkjob-async call get_job_plan_detail job_plan_id=42",
+            "bkjob-async call get_public_script_list --no-scope",
+            "bkjob-async call some_new_api --method GET key=value --idempotent",
+        ),
+        **common,
+    )
+    call.add_argument("api", metavar="API", help="bk-job's name of the API (get_cron_list)")
+    call.add_argument("params", metavar="KEY=VALUE", nargs="*", help="its parameters")
+    call.add_argument(
+        "--method",
+        choices=["GET", "POST"],
+        help="for an API the client does not type: how to send it (POST)",
+    )
+    call.add_argument(
+        "--idempotent",
+        action="store_true",
+        help="safe to send again: retry it on a failure that may have reached bk-job",
+    )
+    call.add_argument("--no-scope", action="store_true", help="add no scope parameters")
+    call.add_argument("--compact", action="store_true", help="one line of JSON")
+
+    cron_list = commands.add_parser(
+        "crons",
+        **with_connection,
+        help="list the scope's cron jobs, or pause or resume one",
+        description=(
+            "List the scope's cron jobs (last changed first), or pause or resume one: bk-job\n"
+            "launches a running cron job's plan on its schedule. A save pauses a cron job:\n"
+            "resume it after."
+        ),
+        epilog=_examples(
+            "bkjob-async crons --status running",
+            "bkjob-async crons pause 1000031",
+            "bkjob-async crons resume 1000031",
+        ),
+        **common,
+    )
+    cron_list.add_argument("action", nargs="?", choices=["list", "pause", "resume"], default="list")
+    cron_list.add_argument("cron_id", metavar="CRON_ID", type=ID, nargs="?")
+    cron_list.add_argument("--name", help="cron jobs whose name contains this")
+    cron_list.add_argument("--status", choices=["running", "paused"], help="only these")
+    cron_list.add_argument(
+        "--limit", type=number(int, 0, 10**9), default=100, help="at most this many (100; 0: all)"
+    )
+    cron_list.add_argument("--json", action="store_true", help="one JSON object per cron job")
+
     variables = commands.add_parser(
         "vars",
         **with_connection,

@@ -20,6 +20,7 @@ from .catalog import (
     VariableType,
     VariableValue,
 )
+from .crons import CronJob, CronPage, CronStatus
 from .enums import (
     FINISHED_JOB_STATUSES,
     HostStatus,
@@ -93,6 +94,9 @@ __all__ = [
     "CredentialDetail",
     "CredentialSecret",
     "CredentialType",
+    "CronJob",
+    "CronPage",
+    "CronStatus",
     "DangerousRule",
     "DangerousRuleAction",
     "DangerousRuleState",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .._protocol import Batches, KeptQuery, Request
@@ -18,7 +19,7 @@ from .._protocol.jobs import GET_JOB_INSTANCE_STATUS, GET_STEP_INSTANCE_STATUS
 from ..config import ApiFlavor, Scope
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator
     from typing import Any
 
     from .._protocol import Protocol
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["PollRequests", "Query", "body_fingerprint"]
 
 
-class Query(KeptQuery):
+class Query(KeptQuery, Mapping[str, str]):
     """A request's query kept small: pairs many requests share, then the request's own one.
 
     A poll request lives as long as its job is watched. Its scope's parameters and flags are

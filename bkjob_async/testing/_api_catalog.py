@@ -3,8 +3,9 @@
 Rule: as ``_api``, handlers see parameters, never HTTP; each follows the bk-job resource named
 in its docstring, its checks and its error codes. ``V3_ENDPOINTS`` and ``V2_ENDPOINTS`` here are
 the whole routing tables: ``_api``'s, these, the script library's (``_scripts``), the
-dangerous-command rules' (``_rules``, which also guards ``fast_execute_script``) and those of
-accounts, credentials, file sources, templates, step details and SQL (``_api_manage``).
+dangerous-command rules' (``_rules``, which also guards ``fast_execute_script``), those of
+accounts, credentials, file sources, templates, step details and SQL (``_api_manage``) and the
+cron jobs' (``_api_crons``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
-from . import _api, _api_manage, _rules, _scripts, _scripts_v2
+from . import _api, _api_crons, _api_manage, _rules, _scripts, _scripts_v2
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, scope_of
 from ._catalog import MASK, Catalog
@@ -323,6 +324,7 @@ V3_ENDPOINTS: dict[str, Endpoint] = _api_manage.recording(
         "get_job_plan_list": Endpoint(get_job_plan_list, "GET"),
         "get_job_plan_detail": Endpoint(get_job_plan_detail, "GET"),
         "get_account_list": Endpoint(get_account_list, "GET"),
+        **_api_crons.V3_ENDPOINTS,
         **_scripts.V3_ENDPOINTS,
         **_rules.V3_ENDPOINTS,
     }
@@ -337,6 +339,7 @@ V2_ENDPOINTS: dict[str, Endpoint] = _api_manage.recording(
         "get_job_list": Endpoint(get_job_plan_list, None),
         "get_job_detail": Endpoint(get_job_plan_detail, None),
         "get_os_account": Endpoint(get_account_list, None),
+        **_api_crons.V2_ENDPOINTS,
         **_scripts_v2.V2_ENDPOINTS,
         **_rules.V2_ENDPOINTS,
     }

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..models.enums import JobStatus, LaunchMode, StepType, TaskType
 from ._catalog import Catalog
+from ._crons import CronStore
 from ._engine import Defaults, Engine, Job, Step
 from ._hosts import Inventory, SimHost
 from ._manage import Vault
@@ -143,6 +144,8 @@ class World:
         self.plans: dict[int, Plan] = {}
         #: Scripts and accounts (``_catalog``).
         self.catalog = Catalog()
+        #: Cron jobs (``_crons``).
+        self.crons = CronStore()
         #: Dangerous-command rules (``_rules``).
         self.rules = RuleBook()
         #: Credentials, file sources, account passwords, step launches (``_manage``).

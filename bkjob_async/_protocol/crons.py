@@ -1,0 +1,335 @@
+"""The cron family (定时任务): list, read, save, start or pause, delete a scope's cron jobs.
+
+Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O. Read from
+bk-job's ``EsbCronJobV3Resource`` (v3) and ``EsbCronJobResource`` (v2: ``cron_``-prefixed
+names, a bare list, no detail and no delete); ``docs/reference/endpoints.md`` has the facts.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt  # noqa: TC003 - read at run time (CronFilters' type hints)
+import re
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from .._params import (
+    MAX_PAGE_LENGTH,
+    check_count,
+    check_length,
+    check_text,
+    epoch_ms,
+    optional_id,
+    v2_only_scalars,
+    v3_global_var,
+)
+from ..config import Scope, check_id
+from ..models import CronJob, CronPage, CronStatus
+from ..models.requests import GlobalVar
+from ._api import (
+    GET,
+    POST,
+    Params,
+    Parse,
+    model,
+    nothing,
+    optional,
+    row,
+    v2_scoped,
+    v3_scoped,
+    with_secrets,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+__all__ = [
+    "DELETE_CRON",
+    "GET_CRON_DETAIL",
+    "GET_CRON_LIST",
+    "SAVE_CRON",
+    "UPDATE_CRON_STATUS",
+    "CronFilters",
+    "check_expression",
+]
+
+#: The longest name bk-job takes (``EsbSaveCronV3Request``: ``@Length(max = 60)``).
+MAX_CRON_NAME = 60
+_FIELD = re.compile(r"[0-9A-Za-z*,/\-#L]+")
+
+
+class CronFilters(TypedDict, total=False):
+    """The optional filters of the cron list (``get_cron_list``), for the callers that pass
+    them on (``BkJobClient.iter_crons``); every one is ``None`` by default."""
+
+    name: str | None
+    cron_id: int | None
+    status: CronStatus | int | None
+    creator: str | None
+    created_from: _dt.datetime | None
+    created_to: _dt.datetime | None
+    last_modify_user: str | None
+    modified_from: _dt.datetime | None
+    modified_to: _dt.datetime | None
+
+
+def check_expression(expression: object) -> str:
+    """Return ``expression`` if it reads as bk-job's Unix cron: five fields (minute hour day
+    month weekday), no ``?`` (``CronCheckUtil``: bk-job answers 1241010 otherwise)."""
+    text = check_text(expression, "expression").strip()
+    fields = text.split()
+    if len(fields) != 5 or not all(_FIELD.fullmatch(f) for f in fields):
+        raise ValueError(
+            f"expression must be a 5-field Unix cron (minute hour day month weekday, like "
+            f"'0/5 * * * *'; '?' is not supported), got {text!r}"
+        )
+    return text
+
+
+def _status(status: CronStatus | int | None) -> CronStatus | None:
+    if status is None:
+        return None
+    try:
+        found = CronStatus(check_count(status, "status", 1))
+    except ValueError:
+        raise ValueError(f"status must be CronStatus.RUNNING or PAUSED, not {status!r}") from None
+    if found not in (CronStatus.RUNNING, CronStatus.PAUSED):
+        raise ValueError(f"status must be CronStatus.RUNNING or PAUSED, not {status!r}")
+    return found
+
+
+def _seconds(moment: _dt.datetime | None, name: str) -> int | None:
+    return None if moment is None else epoch_ms(moment, name) // 1000
+
+
+def _window(start: _dt.datetime | None, end: _dt.datetime | None, what: str) -> tuple[Any, Any]:
+    """bk-job filters by a window only when both ends come: refuse one alone."""
+    if (start is None) != (end is None):
+        raise ValueError(f"give both ends of the {what} window, or neither")
+    return _seconds(start, f"{what}_from"), _seconds(end, f"{what}_to")
+
+
+def _texts(**values: str | None) -> dict[str, str | None]:
+    return {k: None if v is None else check_text(v, k) for k, v in values.items()}
+
+
+# --- get_cron_list -------------------------------------------------------------------------------
+
+
+def cron_list_v3(
+    scope: Scope,
+    *,
+    name: str | None = None,
+    cron_id: int | None = None,
+    status: CronStatus | int | None = None,
+    creator: str | None = None,
+    created_from: _dt.datetime | None = None,
+    created_to: _dt.datetime | None = None,
+    last_modify_user: str | None = None,
+    modified_from: _dt.datetime | None = None,
+    modified_to: _dt.datetime | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_cron_list``. bk-job's v3 list reads a paused filter as 0 and drops the 2 its
+    docs give (``EsbGetCronListV3Request.validate``): the client sends 0."""
+    wanted = _status(status)
+    created = _window(created_from, created_to, "created")
+    modified = _window(modified_from, modified_to, "modified")
+    return v3_scoped(
+        scope,
+        **_texts(name=name, creator=creator, last_modify_user=last_modify_user),
+        id=optional_id(cron_id, "cron_id"),
+        status=None if wanted is None else (1 if wanted.is_running else 0),
+        create_time_start=created[0],
+        create_time_end=created[1],
+        last_modify_time_start=modified[0],
+        last_modify_time_end=modified[1],
+        start=check_count(start, "start"),
+        length=check_length(length, MAX_PAGE_LENGTH),
+    )
+
+
+def cron_list_v2(
+    scope: Scope,
+    *,
+    name: str | None = None,
+    cron_id: int | None = None,
+    status: CronStatus | int | None = None,
+    creator: str | None = None,
+    created_from: _dt.datetime | None = None,
+    created_to: _dt.datetime | None = None,
+    last_modify_user: str | None = None,
+    modified_from: _dt.datetime | None = None,
+    modified_to: _dt.datetime | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell v2's ``get_cron_list`` (``cron_name``, ``cron_id``, ``cron_status``); its time
+    filters are dates in the server's zone, so the client refuses them there."""
+    wanted = _status(status)
+    v2_only_scalars(
+        created_from=created_from,
+        created_to=created_to,
+        modified_from=modified_from,
+        modified_to=modified_to,
+    )
+    return v2_scoped(
+        scope,
+        cron_name=None if name is None else check_text(name, "name"),
+        cron_id=optional_id(cron_id, "cron_id"),
+        cron_status=None if wanted is None else int(wanted),
+        **_texts(creator=creator, last_modify_user=last_modify_user),
+        start=check_count(start, "start"),
+        length=check_length(length, MAX_PAGE_LENGTH),
+    )
+
+
+def cron_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> CronPage:
+    """Read v2's bare list as a page (no total) with the ``start`` and ``length`` sent."""
+    items = parse(data or [], tuple[CronJob, ...])
+    return CronPage(int(sent.get("start", 0)), int(sent.get("length", 10)), None, items)
+
+
+GET_CRON_LIST = row(
+    "get_cron_list",
+    GET,
+    model(CronPage),
+    v3=cron_list_v3,
+    v2=cron_list_v2,
+    v2_read=cron_page_v2,
+)
+
+# --- get_cron_detail (v3) ------------------------------------------------------------------------
+
+
+def cron_detail_v3(scope: Scope, cron_id: int) -> Params:
+    """Spell ``get_cron_detail``: a cron bk-job does not have is ``null`` data, not an error."""
+    return v3_scoped(scope, id=check_id(cron_id, "cron_id"))
+
+
+GET_CRON_DETAIL = row("get_cron_detail", GET, optional(CronJob), v3=cron_detail_v3)
+
+# --- save_cron ------------------------------------------------------------------------------------
+
+
+def _save_checks(
+    cron_id: int | None,
+    job_plan_id: int | None,
+    name: str | None,
+    expression: str | None,
+    execute_time: _dt.datetime | None,
+) -> tuple[int | None, int | None, str | None, str | None, int | None]:
+    """Check a save as bk-job does (``EsbSaveCronV3RequestSequenceProvider``): a new cron
+    needs a plan, a name and a schedule; an update at least one of them."""
+    cron = optional_id(cron_id, "cron_id")
+    plan = optional_id(job_plan_id, "job_plan_id")
+    if name is not None:
+        check_text(name, "name")
+        if len(name) > MAX_CRON_NAME or not name.strip():
+            raise ValueError(f"name must be 1 to {MAX_CRON_NAME} characters, not blank")
+    rule = None if expression is None else check_expression(expression)
+    when = _seconds(execute_time, "execute_time")
+    if when is not None and when < 1:
+        raise ValueError("execute_time must be after 1970-01-01")
+    if cron is None:
+        missing = [k for k, v in (("job_plan_id", plan), ("name", name)) if v is None]
+        if missing:
+            raise ValueError(f"a new cron job needs {' and '.join(missing)}")
+        if rule is None and when is None:
+            raise ValueError("a new cron job needs an expression or an execute_time")
+    elif plan is None and name is None and rule is None and when is None:
+        raise ValueError(
+            "give at least one of job_plan_id, name, expression or execute_time to update "
+            f"cron job {cron}"
+        )
+    return cron, plan, name, rule, when
+
+
+def save_cron_v3(
+    scope: Scope,
+    *,
+    job_plan_id: int | None = None,
+    name: str | None = None,
+    expression: str | None = None,
+    execute_time: _dt.datetime | None = None,
+    global_vars: Sequence[GlobalVar] = (),
+    execute_time_zone: str | None = None,
+    cron_id: int | None = None,
+) -> Params:
+    """Spell ``save_cron``: a new cron job, or (``cron_id``) a change to one."""
+    cron, plan, name, rule, when = _save_checks(
+        cron_id, job_plan_id, name, expression, execute_time
+    )
+    variables = tuple(global_vars)
+    if not all(isinstance(v, GlobalVar) for v in variables):
+        raise TypeError("global_vars must be GlobalVar values")
+    zone = None if execute_time_zone is None else check_text(execute_time_zone, "execute_time_zone")
+    params = v3_scoped(
+        scope,
+        id=cron,
+        job_plan_id=plan,
+        name=name,
+        expression=rule,
+        execute_time=when,
+        global_var_list=[v3_global_var(v) for v in variables] or None,
+        execute_time_zone=zone,
+    )
+    return with_secrets(params, tuple(v.value for v in variables if v.secret and v.value))
+
+
+def save_cron_v2(
+    scope: Scope,
+    *,
+    job_plan_id: int | None = None,
+    name: str | None = None,
+    expression: str | None = None,
+    execute_time: _dt.datetime | None = None,
+    global_vars: Sequence[GlobalVar] = (),
+    execute_time_zone: str | None = None,
+    cron_id: int | None = None,
+) -> Params:
+    """Spell v2's ``save_cron`` (``cron_id``, ``bk_job_id``, ``cron_name``,
+    ``cron_expression``): no one-off time, no variables, no zone there."""
+    v2_only_scalars(
+        execute_time=execute_time,
+        global_vars=tuple(global_vars),
+        execute_time_zone=execute_time_zone,
+    )
+    cron, plan, name, rule, _ = _save_checks(cron_id, job_plan_id, name, expression, None)
+    return v2_scoped(scope, cron_id=cron, bk_job_id=plan, cron_name=name, cron_expression=rule)
+
+
+SAVE_CRON = row("save_cron", POST, model(CronJob), v3=save_cron_v3, v2=save_cron_v2)
+
+# --- update_cron_status ------------------------------------------------------------------------
+
+
+def _checked_status(status: CronStatus | int) -> int:
+    found = _status(status)
+    if found is None:
+        raise TypeError("status must be CronStatus.RUNNING or CronStatus.PAUSED")
+    return int(found)
+
+
+def cron_status_v3(scope: Scope, cron_id: int, status: CronStatus | int) -> Params:
+    """Spell ``update_cron_status``: 1 starts the schedule, 2 pauses it."""
+    return v3_scoped(scope, id=check_id(cron_id, "cron_id"), status=_checked_status(status))
+
+
+def cron_status_v2(scope: Scope, cron_id: int, status: CronStatus | int) -> Params:
+    """Spell v2's ``update_cron_status`` (``cron_id``, ``cron_status``)."""
+    return v2_scoped(
+        scope, cron_id=check_id(cron_id, "cron_id"), cron_status=_checked_status(status)
+    )
+
+
+UPDATE_CRON_STATUS = row("update_cron_status", POST, nothing, v3=cron_status_v3, v2=cron_status_v2)
+
+# --- delete_cron (v3) ---------------------------------------------------------------------------
+
+
+def delete_cron_v3(scope: Scope, cron_id: int) -> Params:
+    """Spell ``delete_cron``."""
+    return v3_scoped(scope, id=check_id(cron_id, "cron_id"))
+
+
+DELETE_CRON = row("delete_cron", POST, nothing, v3=delete_cron_v3)
