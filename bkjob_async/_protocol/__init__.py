@@ -1,7 +1,8 @@
 """The sans-I/O bk-job protocol: the endpoint table, requests, the envelope; no I/O here.
 
 - ``_api``: a row of the table (``Api``: names, methods, spellings, the answer's reader);
-- ``jobs``, ``launches``, ``logs``, ``catalog``, ``crons``: the families, each a few rows;
+- ``jobs``, ``launches``, ``sql``, ``logs``, ``catalog``, ``scripts``, ``rules``, ``templates``,
+  ``accounts``, ``files``, ``settings``, ``crons``: the families, each a few rows;
 - ``_table``: every row by name (``TABLE``);
 - ``_request``: ``Request``, ``Response``, URLs; ``_envelope``: answers into data or errors;
 - ``_core``: ``Protocol``, one server, flavor and identity over all of it.
