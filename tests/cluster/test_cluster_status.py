@@ -56,7 +56,7 @@ async def two_workers_and_a_lagging_group(make_cluster):
 
 
 async def test_status_reports_members_leases_watches_and_group_lag(make_cluster):
-    cluster, keepers = await two_workers_and_a_lagging_group(make_cluster)
+    cluster, _ = await two_workers_and_a_lagging_group(make_cluster)
     before = await snapshot(cluster)
     status = await ClusterReader(make_cluster()).status()
     assert await snapshot(cluster) == before  # read only: no group, consumer, ack or key
@@ -155,13 +155,12 @@ async def test_cli_status_json_finds_every_partition_held_and_each_groups_lag(
 
 
 async def test_cli_status_groups_and_dead_letters_for_people(make_cluster, redis_server):
-    cluster, _ = await two_workers_and_a_lagging_group(make_cluster)
+    await two_workers_and_a_lagging_group(make_cluster)
     status, out, _ = await cli("cluster", "status", redis_server=redis_server)
     assert status == 0
     assert "64 partitions, 2 live workers, 0 partitions unheld, 0 jobs nobody polls" in out
-    assert any(
-        line.split()[:3] == ["w0", "live"] or line.startswith("w0 ") for line in out.splitlines()
-    )
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("w")}
+    assert (rows["w0"][1], rows["w0"][4], rows["w1"][1], rows["w1"][4]) == ("live", "32") * 2
     assert any(line.split()[:2] == ["deploys", "slow"] for line in out.splitlines())
     status, out, _ = await cli("cluster", "groups", "--watch", "deploys", redis_server=redis_server)
     assert status == 0
