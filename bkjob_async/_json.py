@@ -20,8 +20,8 @@ does the work instead:
   refuses them;
 - non-finite floats: ``orjson.dumps`` writes them as ``null`` where ``json`` raises
   ``ValueError``; so a text with a ``null`` in it is made by the standard library instead
-  (which also raises where it must). Values without ``None`` keep orjson's speed: a third of
-  the SQLite store's values on a poller's run (229 of 357 had a ``None``).
+  (which also raises where it must). Values without ``None`` keep orjson's speed (how many of
+  the SQLite store's values that is: ``docs/performance.md``, "With the speedups extra").
 
 The text ``dumps`` makes may spell a float differently (``1e-07`` or ``1e-7``): both read back
 to the same float.
@@ -76,7 +76,7 @@ SPEEDUPS = _orjson is not None
 
 # A number orjson would read as a float has 20 digits, or 19 after a minus sign (-2**63 - 1):
 # a text with a run of 19 digits goes to the standard library. Found by mapping every digit to
-# "0" and looking for 19 zeros (two C passes; a regular expression costs 7x that).
+# "0" and looking for 19 zeros (two C passes; cheaper than a regular expression).
 _DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _RUN = b"0" * 19
 
