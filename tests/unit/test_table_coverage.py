@@ -19,7 +19,7 @@ import pytest
 from bkjob_async import ApiFlavor, BkJobClient
 from bkjob_async import sync as sync_client
 from bkjob_async._protocol import TABLE
-from bkjob_async.testing._server import V2_ENDPOINTS, V3_ENDPOINTS
+from bkjob_async.testing._server import V2_ENDPOINTS, V3_ENDPOINTS, V4_ENDPOINTS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LIST = ROOT / "docs" / "reference" / "bkjob-api-list.md"
@@ -38,8 +38,6 @@ PENDING: dict[str, frozenset[ApiFlavor]] = {
     "get_script_task_context": frozenset({V4}),
     "get_user_authorized_scopes": frozenset({V4}),
 }
-#: Flavors whose simulator routes are not checked yet (the simulator learns v4 next).
-NOT_SIMULATED: frozenset[ApiFlavor] = frozenset({V4})
 
 
 def _bkjob_list() -> dict[str, dict[ApiFlavor, tuple[str, str]]]:
@@ -100,12 +98,10 @@ def test_every_row_has_its_blocking_twin_simulator_route_and_reference_line() ->
         assert twin is not None, f"sync.BkJobClient has no {name}"
         assert inspect.signature(twin) == inspect.signature(getattr(BkJobClient, name))
         for flavor, wire in row.wires.items():
-            if flavor in NOT_SIMULATED:
-                continue
-            routes = V2_ENDPOINTS if flavor is V2 else V3_ENDPOINTS
+            routes = {V2: V2_ENDPOINTS, V4: V4_ENDPOINTS}.get(flavor, V3_ENDPOINTS)
             route = routes.get(wire.name)
             assert route is not None, f"the simulator has no {wire.name} on {flavor.value}"
-            if flavor is GATEWAY:
+            if flavor.is_gateway:
                 assert route.gateway_method == wire.method, name
             if flavor is JOBV3:
                 assert route.jobv3, name
