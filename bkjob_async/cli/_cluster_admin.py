@@ -1,7 +1,8 @@
 """``bkjob-async cluster status|groups|dead-letters``: look at a cluster in Redis, read only.
 
 Rule: everything shown is read by ``bkjob_async.cluster.ClusterReader``, which joins no group and
-acknowledges nothing; like ``_cluster``, this module imports ``bkjob_async.cluster`` (and so
+acknowledges nothing; only ``groups --delete`` and ``dead-letters --replay|--drop`` write (through
+``bkjob_async.cluster``'s ``delete_group``, ``replay_dead_letters``, ``drop_dead_letters``). Like ``_cluster``, this module imports ``bkjob_async.cluster`` (and so
 redis-py) only when one of these commands runs. Human output on stdout (tables), ``--json``:
 one JSON object.
 """
@@ -104,6 +105,15 @@ def _near(group: GroupStatus, maxlen: dict[str, int]) -> bool:
 
 
 async def _groups(ctx: Context, args: argparse.Namespace, reader: Any) -> None:
+    if args.delete:
+        from ..cluster import delete_group
+
+        if not args.cluster_watch:
+            raise CliError("name the watch of the group to delete: --watch NAME")
+        deleted = await delete_group(reader.cluster, args.cluster_watch, args.delete)
+        said = "deleted" if deleted else "not found, nothing deleted"
+        ctx.err(f"group {args.delete!r} of watch {args.cluster_watch!r}: {said}")
+        return
     if args.cluster_watch:
         watches = [args.cluster_watch]
     else:
@@ -124,6 +134,9 @@ async def _dead_letters(ctx: Context, args: argparse.Namespace, reader: Any) -> 
     found: tuple[DeadLetter, ...] = await reader.dead_letters(
         args.cluster_watch, group=args.group, count=args.limit
     )
+    if args.replay or args.drop:
+        await _act_on(ctx, args, reader, found)
+        return
     if args.json:
         ctx.out(dumps({"dead_letters": [_dead_json(d) for d in found]}))
         return
@@ -133,6 +146,32 @@ async def _dead_letters(ctx: Context, args: argparse.Namespace, reader: Any) -> 
     rows = [(d.dead_id, d.group, d.deliveries, d.stream_id, _what(d)) for d in found]
     for line in table(("DEAD ID", "GROUP", "DELIVERIES", "STREAM ID", "EVENT"), rows):
         ctx.out(line)
+
+
+async def _act_on(
+    ctx: Context, args: argparse.Namespace, reader: Any, found: tuple[DeadLetter, ...]
+) -> None:
+    """Replay or drop the dead letters named by ``--id`` (all of those listed without it)."""
+    from ..cluster import drop_dead_letters, replay_dead_letters
+
+    listed = {d.dead_id for d in found}
+    ids = list(args.ids or listed)
+    unknown = [i for i in ids if i not in listed]
+    if unknown:
+        raise CliError(
+            f"no such dead letter in watch {args.cluster_watch!r}"
+            f"{'' if args.group is None else f' of group {args.group!r}'}: {', '.join(unknown)}"
+        )
+    watch = args.cluster_watch
+    if args.replay:
+        done = await replay_dead_letters(reader.cluster, watch, ids)
+        ctx.err(
+            f"{counted(done, 'dead letter')} of watch {watch!r} replayed: appended to its stream "
+            "again (every group is given them again; consumers dedupe by event_id)"
+        )
+    else:
+        done = await drop_dead_letters(reader.cluster, watch, ids)
+        ctx.err(f"{counted(done, 'dead letter')} of watch {watch!r} dropped")
 
 
 def _what(dead: DeadLetter) -> str:

@@ -16,6 +16,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "bkjob_async.cluster needs redis-py 5.0.1+: pip install 'bkjob-async[redis]'"
     ) from exc
 
+from ._admin import delete_group, drop_dead_letters, replay_dead_letters
 from ._client import Cluster
 from ._commit import Lease, NewEvent
 from ._entries import Delivery
@@ -69,6 +70,9 @@ __all__ = [
     "WatchStatus",
     "Worker",
     "WorkerStatistics",
+    "delete_group",
+    "drop_dead_letters",
     "partition_of",
     "read_history",
+    "replay_dead_letters",
 ]

@@ -387,6 +387,11 @@ def arrival(
             return n, (*rest, (who, at, tuple(sorted(tally.items()))))
     if not fresh:
         fresh, visits = _round_marked(visits, entity, round_, previous, host)
+    elif host and ((entity[0], None), round_, ()) in visits:
+        # A host that moved as its round was marked shows the last round's status (bk-job's
+        # retry lag) or a new one: either way its moves after it are counted from this one,
+        # so the real end of the round is not taken for a first arrival again.
+        return 1, (*visits, (entity, round_, ((current, 1),)))
     if host:
         was = 0 if fresh or previous is None else _HOST_RANK.get(previous, _HOST_LAST)
         if fresh or _HOST_RANK.get(current, _HOST_LAST) > was:
@@ -463,7 +468,8 @@ class _Changes:
         """A step's round changed (a retry): forget its last round's counts and mark the new
         round, which bk-job applies late (its retry lag: the step's status and its host rows
         may still show the last round's): the step leaving the last round's end, and every
-        move of its hosts, are first arrivals in it (``arrival``)."""
+        move of a host that came into the round unchanged, are first arrivals in it; a host
+        that moved as the round changed is counted from that move (``arrival``)."""
         visits = tuple(v for v in self.visits if _step_of(v[0]) != step_instance_id)
         self.visits = (*visits, ((step_instance_id, None), execute_count, ()))
 

@@ -10,7 +10,7 @@ import anyio
 
 from bkjob_async import Scope
 from bkjob_async.cli import amain
-from bkjob_async.cluster import ClusterReader, LeaseKeeper
+from bkjob_async.cluster import ClusterReader, LeaseKeeper, delete_group, replay_dead_letters
 
 from .test_events import a_lease, made, publish, take
 
@@ -200,3 +200,61 @@ async def test_status_reads_a_redis_cluster_too(make_cluster, redis_cluster):
     status = await ClusterReader(cluster).status()
     assert status.unheld == ()
     assert [(w.name, w.jobs, w.stream_length) for w in status.watches] == [("deploys", 2, 3)]
+
+
+async def a_dead_letter(make_cluster):
+    """Publish 2 events; group ``g`` gives event 0 up (delivered twice, max 1): return the
+    cluster and that event."""
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 2)
+    first = cluster.events("deploys", consumer="c1", group="g", block=0.1)
+    one, two = await take(first, 2)
+    await first.ack(two)
+    heir = make_cluster().events(
+        "deploys", consumer="c2", group="g", claim_idle=0.1, block=0.1, max_deliveries=1
+    )
+    with anyio.move_on_after(1.0):
+        await heir.__anext__()
+    return cluster, one
+
+
+async def test_a_replayed_dead_letter_is_given_to_the_group_again(make_cluster, redis_server):
+    cluster, one = await a_dead_letter(make_cluster)
+    (dead,) = await ClusterReader(cluster).dead_letters("deploys")
+    status, _, err = await cli(
+        "cluster", "dead-letters", "--watch", "deploys", "--replay", redis_server=redis_server
+    )
+    assert status == 0
+    assert "1 dead letter of watch 'deploys' replayed" in err
+    assert await ClusterReader(cluster).dead_letters("deploys") == ()
+    again = cluster.events("deploys", consumer="c3", group="g", block=0.1)
+    (event,) = await take(again, 1)
+    assert event == one
+    assert await replay_dead_letters(cluster, "deploys", [dead.dead_id]) == 0  # done already
+
+
+async def test_dead_letters_dropped_by_id_and_a_wrong_id_refused(make_cluster, redis_server):
+    cluster, _ = await a_dead_letter(make_cluster)
+    (dead,) = await ClusterReader(cluster).dead_letters("deploys")
+    base = ("cluster", "dead-letters", "--watch", "deploys", "--drop")
+    status, _, err = await cli(*base, "--id", "1-1", redis_server=redis_server)
+    assert status == 2
+    assert "no such dead letter in watch 'deploys': 1-1" in err
+    status, _, err = await cli(*base, "--id", dead.dead_id, redis_server=redis_server)
+    assert (status, await ClusterReader(cluster).dead_letters("deploys")) == (0, ())
+    assert "1 dead letter of watch 'deploys' dropped" in err
+    length = await cluster.redis.xlen(cluster.keys.events("deploys"))
+    assert length == 2  # dropping appends nothing
+
+
+async def test_a_group_is_deleted(make_cluster, redis_server):
+    cluster, _ = await a_dead_letter(make_cluster)
+    base = ("cluster", "groups", "--watch", "deploys", "--delete")
+    status, _, err = await cli(*base, "g", redis_server=redis_server)
+    assert (status, await ClusterReader(cluster).groups("deploys")) == (0, ())
+    assert "group 'g' of watch 'deploys': deleted" in err
+    status, _, err = await cli(*base, "g", redis_server=redis_server)
+    assert status == 0
+    assert "not found" in err
+    assert not await delete_group(cluster, "nowhere", "g")
