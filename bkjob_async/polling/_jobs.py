@@ -66,7 +66,7 @@ class PolledJob(NamedTuple):
     #: says so (``_decide.Listed``); never once a round.
     census: bool = False
     #: Its watches need its transitions, so the list stands for its polls only while it waits
-    #: for a person (``_schedule.WAITING``): ``census`` follows its status.
+    #: for a person (``_rules.WAITS_FOR_A_PERSON``): ``census`` follows its status.
     parks: bool = False
 
 

@@ -13,20 +13,8 @@ spans rounds and hosts copied unchanged into a retry round emit nothing; rows mi
 listing wins, in the place of the first (as for two rows of one host in ``bkjob_async._observe``).
 ``step_done`` and ``step_moves`` are the bk-job rules a watch needs about steps.
 
-**Visits.** Each transition says which arrival at its status it is, in its round (a host's and a
-step's round is the step's ``execute_count``; the job's, the sum of its steps'): ``visit`` 1 the
-first time the host, step or job reached that status in that round, 2 the second, ... This is
-what an ``event_id`` is made of (``events``), so that a transition derived again from an older or
-an empty state has the id it had. The counts cost nothing in the common case: a move forward
-(``_JOB_RANK``, ``_HOST_RANK``: waiting, running, waiting for a person, stopping, ended) cannot
-reach a status seen before in its round, so nothing is kept; the first move back or sideways
-starts an explicit count for that host, step or job and round (``JobState.visits``), seeded with
-what the forward path to where it was passed through (a job or step that reached a status it
-can leave again without being seen running is counted explicitly from then on, so that what is
-taken as passed was seen). After a rollback the counts are those of the older state, and every
-arrival seen since is a real one: a count can only be lower than what the ids handed out
-counted, and a lower count names an id already handed out, so a consumer drops it. Hosts are
-taken to wait, run and end once per round, as bk-job runs them (a retry is a new round).
+Each transition carries its ``visit`` (which arrival at its status in its round it is), from
+the explicit counts a state keeps (``JobState.visits``; ``_visits`` holds the rules).
 """
 
 from __future__ import annotations
@@ -41,6 +29,7 @@ import attrs
 
 from .._observe import JobObservation
 from ..models import HostKey, HostResult, HostStatus, JobStatus
+from ._visits import Visits, arrival, forget_job_round, new_step_round
 from .events import Event, HostRow, HostTransition, JobTransition, StepTransition
 
 if TYPE_CHECKING:
@@ -50,21 +39,12 @@ __all__ = [
     "EMPTY",
     "JobState",
     "StepState",
-    "Visits",
-    "arrival",
     "observe",
     "pack_codes",
     "pack_keys",
     "step_done",
     "step_moves",
-    "visit_of",
 ]
-
-
-#: Explicit arrival counts: ``(entity, round, ((status code, arrivals), ...))`` for each host,
-#: step or job whose status went back or sideways in its round (module doc). The entity is
-#: ``None`` for the job, a step id for a step, ``(step id, host key)`` for a host.
-Visits = tuple[tuple[Any, int, tuple[tuple[int, int], ...]], ...]
 
 
 class StepState(NamedTuple):
@@ -344,104 +324,6 @@ def _next_state(
     )
 
 
-# --- visits: which arrival at its status a transition is (the module doc) --------------------
-
-#: The ends of a job or step that nothing revives (bk-job's "irreversible" ends: success,
-#: skipped, error ignored, terminated, abandoned).
-_ENDS = frozenset({3, 5, 6, 8, 14})
-#: The statuses a job or step passes through without being counted: waiting to start, running,
-#: the ends nothing revives. Reaching any other (waiting for a person, between rolling batches,
-#: stopping, an end an operation revives, an unknown code) starts its explicit count.
-_PASSES = frozenset({1, 2, *_ENDS})
-#: A host waits, runs, then ends (any other code), once a round.
-_HOST_RANK = {5: 0, 7: 1}
-_HOST_LAST = 2
-#: What a host's path to each rank passed through, as (status, arrivals) pairs.
-_HOST_PASSED: tuple[tuple[tuple[int, int], ...], ...] = ((), ((5, 1),), ((5, 1), (7, 1)))
-
-
-def arrival(
-    visits: Visits,
-    entity: Any,
-    round_: int,
-    previous: int | None,
-    same_round: bool,
-    current: int,
-    *,
-    host: bool = False,
-) -> tuple[int, Visits]:
-    """Return which arrival at ``current`` in ``round_`` a move is, and the counts after it.
-
-    ``entity`` is ``None`` (the job), a step id or ``(step id, host key)``; ``previous`` its
-    status before (``None``: never seen), ``same_round`` whether that was in ``round_``.
-    """
-    fresh = previous is None or not same_round
-    for i, (who, at, counts) in enumerate(visits):
-        if who == entity:  # counted explicitly
-            rest = visits[:i] + visits[i + 1 :]
-            if fresh or at != round_:
-                visits = rest  # counts of a past round
-                break
-            tally = dict(counts)
-            tally[current] = n = tally.get(current, 0) + 1
-            return n, (*rest, (who, at, tuple(sorted(tally.items()))))
-    if not fresh:
-        fresh, visits = _round_marked(visits, entity, round_, previous, host)
-    elif host and ((entity[0], None), round_, ()) in visits:
-        # A host that moved as its round was marked shows the last round's status (bk-job's
-        # retry lag) or a new one: either way its moves after it are counted from this one,
-        # so the real end of the round is not taken for a first arrival again.
-        return 1, (*visits, (entity, round_, ((current, 1),)))
-    if host:
-        was = 0 if fresh or previous is None else _HOST_RANK.get(previous, _HOST_LAST)
-        if fresh or _HOST_RANK.get(current, _HOST_LAST) > was:
-            return 1, visits  # (waiting, running, ended: a status not reached before)
-        assert previous is not None  # a host back where it was: count from what it passed
-        tally = dict(_HOST_PASSED[was])
-        tally[previous] = tally.get(previous, 0) + 1
-    elif current in _PASSES and (fresh or previous == 1 or current in _ENDS):
-        return 1, visits  # (a job or step not yet where it may come back from)
-    else:  # a job or step reaching where it may come back from: count from here
-        tally = {} if fresh or previous is None else {previous: 1}
-        if previous not in _PASSES and not fresh:  # (a state stored without its counts)
-            tally[2] = 1  # it ran to get there
-    tally[current] = n = tally.get(current, 0) + 1
-    return n, (*visits, (entity, round_, tuple(sorted(tally.items()))))
-
-
-def _round_marked(
-    visits: Visits, entity: Any, round_: int, previous: int | None, host: bool
-) -> tuple[bool, Visits]:
-    """Whether a move is a first arrival in a round that began while the entity still showed
-    the last round's status (``new_round``, ``new_job_round``), and the counts after it.
-
-    The job's first move in such a round is; a host's every move is (it waits, runs and ends
-    once a round); a step leaving the last round's end is.
-    """
-    if entity is None:
-        mark = ((None, None), round_, ())
-        if mark in visits:
-            return True, tuple(v for v in visits if v != mark)
-        return False, visits
-    if host or previous not in _PASSES:
-        return ((entity[0] if host else entity, None), round_, ()) in visits, visits
-    return False, visits
-
-
-def _step_of(entity: Any) -> int | None:
-    """The step a count is about (``None``: the job's)."""
-    return entity if entity is None or isinstance(entity, int) else entity[0]
-
-
-def visit_of(state: JobState, status: int) -> int:
-    """Return which arrival of the job at ``status`` (its current one) its state records."""
-    round_ = state.round
-    for who, at, counts in state.visits:
-        if who is None and at == round_:
-            return dict(counts).get(status, 1)
-    return 1
-
-
 @attrs.define
 class _Changes:
     """The events of one observation, each with its visit and one time, read once."""
@@ -470,14 +352,12 @@ class _Changes:
         may still show the last round's): the step leaving the last round's end, and every
         move of a host that came into the round unchanged, are first arrivals in it; a host
         that moved as the round changed is counted from that move (``arrival``)."""
-        visits = tuple(v for v in self.visits if _step_of(v[0]) != step_instance_id)
-        self.visits = (*visits, ((step_instance_id, None), execute_count, ()))
+        self.visits = new_step_round(self.visits, step_instance_id, execute_count)
 
     def new_job_round(self, round_: int) -> None:
         """The job's round changed while its status did not move: forget its last round's
         counts, and take its next move as a first arrival (``arrival``)."""
-        visits = tuple(v for v in self.visits if v[0] is not None and v[0] != (None, None))
-        self.visits = (*visits, ((None, None), round_, ()))
+        self.visits = forget_job_round(self.visits, round_)
 
     def host(self, step: StepObservation, row: HostRow, was: int | None, same: bool) -> None:
         """Record a host's change (``was``: its old status code, ``None`` if not seen before)."""
