@@ -74,12 +74,15 @@ DOCS_PORT ?= 8000
 
 # Both languages, each as strictly: English into docs/_build/html, Chinese (the catalogs of
 # docs/locale/zh_CN) into its zh_CN/ folder, where the language switch of every page links.
+# Sphinx compiles each catalog (.po) to a .mo beside it when the .mo is older; they are
+# deleted first, as a checkout can leave a .mo that looks newer than the .po it lags.
 # Then the count of messages the Chinese site still shows in English (docs/_ext/catalogs.py):
 # it reports only, until the count is 0; then DOCS_I18N := --strict makes one an error.
 DOCS_LANGUAGES := zh_CN
 DOCS_I18N :=
 
 docs: $(STAMP)
+	find docs/locale -name '*.mo' -delete  # compiled again from the .po: never a stale one
 	$(BIN)/sphinx-build -E -W --keep-going -n -q -b html docs docs/_build/html
 	$(foreach lang,$(DOCS_LANGUAGES),$(BIN)/sphinx-build -E -W --keep-going -n -q -b html \
 	  -D language=$(lang) docs docs/_build/html/$(lang) &&) true
