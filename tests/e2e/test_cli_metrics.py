@@ -38,16 +38,19 @@ async def test_poller_figures_reach_prometheus(sim: BkJobSimulator) -> None:
     ids = [sim.create_job(SCOPE, [StepPlan(hosts=3)]) for _ in range(2)]
     sim.inject(Fault.http_status(502), api="get_job_instance_status", skip=2, times=1)
     credentials = {"app_code": "a", "app_secret": "s", "username": "admin"}
-    async with BkJobClient(sim.url, instruments=[metrics], **credentials) as client:
-        async with Poller(client, policy=PollPolicy(interval=0.02, max_interval=0.1)) as poller:
-            metrics.track(poller)
-            watched = []
-            async with poller.watch_jobs(SCOPE, ids) as watch:
-                async for event in watch:
-                    metrics.observe(event)
-                    watched.append(registry.get_sample_value("bkjob_poller_jobs_watched"))
-            assert max(watched) == 2  # while watching
-            stats = poller.statistics()
+    policy = PollPolicy(interval=0.02, max_interval=0.1)
+    async with (
+        BkJobClient(sim.url, instruments=[metrics], **credentials) as client,
+        Poller(client, policy=policy) as poller,
+    ):
+        metrics.track(poller)
+        watched = []
+        async with poller.watch_jobs(SCOPE, ids) as watch:
+            async for event in watch:
+                metrics.observe(event)
+                watched.append(registry.get_sample_value("bkjob_poller_jobs_watched"))
+        assert max(watched) == 2  # while watching
+        stats = poller.statistics()
     sample = registry.get_sample_value
     api = {"api": "get_job_instance_status"}
     ok = sample("bkjob_requests_total", {**api, "outcome": "2xx"})
