@@ -385,7 +385,7 @@ async def test_a_body_under_the_cap_is_read(
         ({"rng": 42}, TypeError, "rng"),
         ({"transport": object()}, TypeError, "transport"),
         ({"session": "s"}, TypeError, "session"),
-        ({"flavor": "apigw-v4"}, ValueError, "flavor"),
+        ({"flavor": "apigw-v9"}, ValueError, "flavor"),
         ({"tenant_id": 5}, TypeError, "tenant_id"),
     ],
 )
