@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
-from ._tracker import JobState, StepState, pack_codes, pack_keys
+from ._state import JobState, StepState, pack_codes, pack_keys
 from ._visits import Count, Visits
 from .events import (
     Event,

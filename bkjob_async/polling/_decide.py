@@ -44,6 +44,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._actions import (
+    Action,
+    Deliver,
+    GiveUp,
+    OutageBegan,
+    OutageEnded,
+    Resumed,
+    Retried,
+    Stalled,
+)
 from ._failures import MALFORMED_LIMIT, STALL_AFTER, Kind, Outage, classify, job_backoff, timed_out
 from ._jobs import PolledJob, moved
 from ._rules import NOT_OVER, WAITS_FOR_A_PERSON
@@ -68,7 +78,6 @@ if TYPE_CHECKING:
     from .. import errors
     from .._observe import JobObservation
     from ..models import HostKey, HostResult, JobInstanceStatus
-    from .events import Event
 
 __all__ = [
     "HINT",
@@ -192,56 +201,7 @@ class Listed(NamedTuple):
 Outcome = _Unchanged | Answer | Failed | _Hint | Listed
 
 
-# --- outputs ------------------------------------------------------------------------------------
-
-
-class Deliver(NamedTuple):
-    """Hand ``events`` to the job's watches; ``finished``: the job ended so (its watches end)."""
-
-    events: list[Event]
-    finished: JobFinished | None
-    data: Any
-    #: Whether the job's state changed (a named watch commits only then).
-    changed: bool
-
-
-class Stalled(NamedTuple):
-    """The job's polls keep failing: its watches hear ``PollingStalled``."""
-
-    since: _dt.datetime
-    error: errors.BkJobError
-
-
-class Resumed(NamedTuple):
-    """The stalled job answered again: its watches hear ``PollingResumed``."""
-
-    since: _dt.datetime
-    at: _dt.datetime
-
-
-class GiveUp(NamedTuple):
-    """The job can never be polled again: its watches end with ``failed``."""
-
-    failed: WatchFailed
-
-
-class OutageBegan(NamedTuple):
-    """bk-job is taken to be down: every job stalls, polls go one probe at a time."""
-
-    error: errors.BkJobError
-    at: _dt.datetime
-
-
-class OutageEnded(NamedTuple):
-    """bk-job answers again: every job is polled again within one interval (``rejoined_at``)."""
-
-
-class Retried(NamedTuple):
-    """A failed poll will be retried (counted in ``statistics().retries``)."""
-
-
-#: What the driver applies.
-Action = Deliver | Stalled | Resumed | GiveUp | OutageBegan | OutageEnded | Retried
+# --- outputs (``_actions``) ----------------------------------------------------------------------
 
 _NO_ACTIONS: tuple[Any, ...] = ()
 _RETRIED = Retried()

@@ -30,7 +30,7 @@ from ._rules import HOST_RUNNING, HOST_WAITING, STEP_RUNNING
 if TYPE_CHECKING:
     import random
 
-    from ._tracker import JobState
+    from ._state import JobState
 
 __all__ = [
     "PollPolicy",
