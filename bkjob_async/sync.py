@@ -320,6 +320,9 @@ class BkJobClient:
     execute_job_plan = _blocking(_client.BkJobClient.execute_job_plan)
     get_job_instance_ip_log = _blocking(_client.BkJobClient.get_job_instance_ip_log)
     batch_get_job_instance_ip_log = _blocking(_client.BkJobClient.batch_get_job_instance_ip_log)
+    batch_get_job_instance_execute_object_log = _blocking(
+        _client.BkJobClient.batch_get_job_instance_execute_object_log
+    )
     get_job_instance_list = _blocking(_client.BkJobClient.get_job_instance_list)
     failed_host_logs = _blocking(_client.BkJobClient.failed_host_logs)
     push_config_file = _blocking(_client.BkJobClient.push_config_file)
