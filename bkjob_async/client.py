@@ -44,7 +44,9 @@ from ._protocol import (
     templates,
 )
 from ._protocol._table import V2_NAMES
-from ._transport import Sleep, Transport, call
+from ._protocol.jobs import MAX_LENGTH_V4
+from ._tls import proxy_password
+from ._transport import Instrument, Sleep, Transport, call, wrapped
 from .config import (
     DEFAULT_SERVER_TZ,
     ApiFlavor,
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
         DangerousRule,
         DangerousRuleAction,
         DangerousRuleState,
+        ExecuteObjectLog,
         ExecutionAccount,
         FileSourceDetail,
         HostLog,
@@ -235,6 +238,9 @@ class BkJobClient(anyio.abc.AsyncResource):
     :param proxy: an ``http://`` proxy for every request (HTTPS tunnels through it).
     :param trust_env: take proxies from ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` and the CA
         bundle from ``REQUESTS_CA_BUNDLE``, as requests does (off by default).
+    :param instruments: what counts or times every request this client sends, each wrapping
+        its transport now, for the client's life and every ``Poller`` of it:
+        ``bkjob_async.metrics.PollerMetrics``, or any object with ``wrap(transport)``.
 
     Every argument is checked here, before anything is sent: a wrong type or an out-of-range
     value raises ``TypeError`` or ``ValueError`` naming it. Secrets are masked in every error,
@@ -266,6 +272,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         client_cert: ClientCert | None = None,
         proxy: str | None = None,
         trust_env: bool = False,
+        instruments: Iterable[Instrument] = (),
     ) -> None:
         _check_arguments(timeouts, retry, connection_limit, max_body_size, transport, sleep, rng)
         credentials = Credentials(app_code, app_secret, username, bk_token, access_token)
@@ -276,6 +283,7 @@ class BkJobClient(anyio.abc.AsyncResource):
             server_tz=server_tz,
             tenant_id=tenant_id,
             language=language,
+            secrets=[proxy_password(proxy)] if isinstance(proxy, str) else (),
         )
         if transport is not None and session is not None:
             raise ValueError("pass session= or transport=, not both")
@@ -288,13 +296,16 @@ class BkJobClient(anyio.abc.AsyncResource):
         #: One deadline for each call, every attempt and wait included (``Timeouts.call``).
         self.call_timeout = timeouts.call
         self.connection_limit = connection_limit
-        self.transport: Transport = transport or AiohttpTransport(
-            timeouts=timeouts,
-            session=session,
-            limit=connection_limit,
-            redact=self.protocol.redact,
-            max_body_size=max_body_size,
-            **network,
+        self.transport: Transport = wrapped(
+            transport
+            or AiohttpTransport(
+                timeouts=timeouts,
+                session=session,
+                limit=connection_limit,
+                max_body_size=max_body_size,
+                **network,
+            ),
+            instruments,
         )
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -617,6 +628,30 @@ class BkJobClient(anyio.abc.AsyncResource):
             logs.BATCH_GET_JOB_INSTANCE_IP_LOG, scope, job_instance_id, step_instance_id, hosts
         )
 
+    async def batch_get_job_instance_execute_object_log(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        hosts: Sequence[HostRef] = (),
+        container_ids: Sequence[int] = (),
+    ) -> tuple[ExecuteObjectLog, ...]:
+        """Return the logs of hosts or containers of a step, asked 50 at a time (gateway v4).
+
+        Give ``hosts`` (ids, ``Host`` values or ``(bk_cloud_id, ip)`` pairs) or
+        ``container_ids`` (each a ``Container.id``), not both: bk-job reads one list per
+        request. Every request is built before the first is sent; answers are concatenated.
+        """
+        return await self._run(
+            logs.BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG,
+            scope,
+            job_instance_id,
+            step_instance_id,
+            hosts=hosts,
+            container_ids=container_ids,
+        )
+
     async def get_job_instance_log(self, scope: Scope, job_instance_id: int) -> tuple[StepLog, ...]:
         """Return every step of a job with each host's status and log (ESB v2 only).
 
@@ -661,11 +696,14 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> AsyncIterator[JobInstanceSummary]:
         """Yield every job the history list matches, a page at a time, until ``total`` is reached.
 
+        On ``apigw-v4`` a page is 200 jobs at most (bk-job's cap there), whatever ``page_size``.
         ``filters`` are those of ``get_job_instance_list`` (``HistoryFilters``: ``status``,
         ``operator``, ``name``, ...). A job created while paging shifts the pages; one already
         yielded is not yielded again. Some installs cap ``start`` (``startLimitEnabled``, 1000
         by default): past it the server answers ``InvalidRequestError``.
         """
+        if self.flavor is ApiFlavor.APIGW_V4 and isinstance(page_size, int):
+            page_size = min(page_size, MAX_LENGTH_V4)  # v4's pages are 200 at most
         async for job in _paged(
             lambda start: self.get_job_instance_list(
                 scope,

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from ._tls import ClientCert, SslOption
-    from ._transport import Sleep, Transport
+    from ._transport import Instrument, Sleep, Transport
     from .config import Scope
     from .models import JobInstanceStatus
     from .polling._statistics import PollerStatistics
@@ -233,6 +233,7 @@ class BkJobClient:
         client_cert: ClientCert | None = None,
         proxy: str | None = None,
         trust_env: bool = False,
+        instruments: Iterable[Instrument] = (),
     ) -> None:
         _refuse_in_a_loop()
         kwargs = {k: v for k, v in locals().items() if k not in ("self", "base_url")}
@@ -320,6 +321,9 @@ class BkJobClient:
     execute_job_plan = _blocking(_client.BkJobClient.execute_job_plan)
     get_job_instance_ip_log = _blocking(_client.BkJobClient.get_job_instance_ip_log)
     batch_get_job_instance_ip_log = _blocking(_client.BkJobClient.batch_get_job_instance_ip_log)
+    batch_get_job_instance_execute_object_log = _blocking(
+        _client.BkJobClient.batch_get_job_instance_execute_object_log
+    )
     get_job_instance_list = _blocking(_client.BkJobClient.get_job_instance_list)
     failed_host_logs = _blocking(_client.BkJobClient.failed_host_logs)
     push_config_file = _blocking(_client.BkJobClient.push_config_file)
