@@ -279,9 +279,7 @@ async def test_an_entry_of_the_old_format_is_refused_by_name_never_misread(make_
         await stream.__anext__()
 
 
-async def test_a_group_near_stream_maxlen_is_warned_once_and_told_when_back(
-    make_cluster, caplog
-):
+async def test_a_group_near_stream_maxlen_is_warned_once_and_told_when_back(make_cluster, caplog):
     cluster = make_cluster(stream_maxlen=1000)
     lease = await a_lease(cluster)
     await publish(cluster, lease, 900)
