@@ -27,13 +27,12 @@ from ..polling.events import (
     WatchFailed,
     WatchTimedOut,
 )
-from ._feed import Feed, host_state, host_text
+from ._feed import Feed, job_text
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
 
     from ..config import Scope
-    from ..models import HostKey
     from ..polling import JobSeen, Poller, Tap
     from ..polling.events import Event
 
@@ -41,7 +40,7 @@ __all__ = ["BOARD", "BUCKETS", "Board", "JobRow", "bucket_of"]
 
 #: Job buckets, in display order.
 #: Hosts' change-to-event delays measured per fold, at most (a sample: see ``_fold``).
-SAMPLES = 20
+SAMPLES = 4
 #: ``unfinished``: only the job's end is watched, and bk-job's job list says it has not come.
 BUCKETS = ("pending", "unfinished", "running", "waiting", "succeeded", "failed", "ended")
 
@@ -62,7 +61,8 @@ def bucket_of(status: JobStatus | None, ended: str | None = None, listed: bool =
 
 
 class JobRow:
-    """One job on the board: its status and its hosts' statuses, as far as the board knows."""
+    """One job on the board: its status and how many of its hosts are done, as far as the
+    board knows (a host's own status is asked of bk-job on the job's page)."""
 
     __slots__ = (
         "bucket",
@@ -74,15 +74,17 @@ class JobRow:
         "listed",
         "scope",
         "status",
+        "text",
         "updated",
     )
 
     def __init__(self, scope: Scope, job_id: int) -> None:
         self.scope, self.job_id = scope, job_id
+        #: ``biz:2/123``: the job as entries and pages name it.
+        self.text = job_text(scope, job_id)
         self.status: JobStatus | None = None
-        #: ``(step id, host key) -> status`` of the step rounds seen.
-        self.hosts: dict[tuple[int, HostKey], HostStatus] = {}
-        self.finished = self.failed = 0
+        #: Hosts of the step rounds seen; those finished, those failed.
+        self.hosts = self.finished = self.failed = 0
         #: How its watch ended when not by a status (``watch failed``, ``timed out``).
         self.ended: str | None = None
         self.bucket = "pending"
@@ -90,34 +92,60 @@ class JobRow:
         #: The job list follows it (only its end is watched): not ended, status not kept.
         self.listed = False
 
-    def set_host(self, step: int, host: HostKey, status: HostStatus, counts: Counter[int]) -> None:
-        """Record a host's status, keeping the job's and the board's counts."""
-        old = self.hosts.get((step, host))
-        if old is not None:
-            counts[old] -= 1
-            self.finished -= old.is_finished
-            self.failed -= old.is_finished and not old.is_success
-        self.hosts[(step, host)] = status
-        counts[status] += 1
-        self.finished += status.is_finished
-        self.failed += status.is_finished and not status.is_success
+    def move(
+        self, previous: HostStatus | None, current: HostStatus, counts: dict[int, int]
+    ) -> tuple[int, int]:
+        """Count a host moving from ``previous`` (``None``: first seen) to ``current`` in the
+        job's and the board's counts; return ``weight(current)``."""
+        counts[current] = counts.get(current, 0) + 1
+        now = _WEIGHTS.get(current) or weight(current)
+        finished, failed = now
+        if previous is None:
+            self.hosts += 1
+        else:
+            counts[previous] = counts.get(previous, 0) - 1
+            was_finished, was_failed = _WEIGHTS.get(previous) or weight(previous)
+            finished -= was_finished
+            failed -= was_failed
+        self.finished += finished
+        self.failed += failed
+        return now
+
+
+def weight(status: HostStatus) -> tuple[int, int]:
+    """Return ``(finished, failed)`` of a host's status, 1 or 0 each."""
+    return int(status.is_finished), int(status.is_finished and not status.is_success)
+
+
+#: ``weight`` of every status bk-job lists: one lookup on the hot path.
+_WEIGHTS = {status: weight(status) for status in HostStatus}
 
 
 class Board:
     """The dashboard's picture of one poller, kept while anyone looks.
 
-    :param tick: seconds between two folds of what the tap took (the feed's delay, at most).
+    :param tick: seconds between two folds of what the tap took: short, so that the events
+        the tap holds meanwhile are few (each is a busy poller's, kept from being freed).
+    :param refresh: seconds between two wakes of the streams, at most one a fold that changed
+        something (the feed's delay, at most, with ``tick``).
     :param grace: seconds the board stays open after its last viewer left.
     """
 
     def __init__(
-        self, poller: Poller, *, tick: float = 0.1, grace: float = 10.0, feed: int = 20_000
+        self,
+        poller: Poller,
+        *,
+        tick: float = 0.02,
+        refresh: float = 0.1,
+        grace: float = 10.0,
+        feed: int = 20_000,
     ) -> None:
-        self.poller, self.tick, self.grace = poller, tick, grace
+        self.poller, self.tick, self.refresh, self.grace = poller, tick, refresh, grace
         self.feed = Feed(feed)
         self.jobs: dict[tuple[str, int, int], JobRow] = {}
         self.names: dict[tuple[str, int, int], str] = {}
-        self.host_counts: Counter[int] = Counter()
+        #: Hosts by status (a plain dict: counted in once per event).
+        self.host_counts: dict[int, int] = {}
         self.buckets: Counter[str] = Counter()
         #: Seconds from a host's end (bk-job's clock) to the event that told it, the latest.
         self.delays: deque[float] = deque(maxlen=4096)
@@ -129,6 +157,8 @@ class Board:
         self._viewers = 0
         self._last_seen = 0.0
         self._changed = asyncio.Event()
+        #: Folded changes no stream was woken for yet; when streams were last woken.
+        self._unseen, self._woken = False, 0.0
         self._task: asyncio.Task[None] | None = None
         #: Times the board was opened (a viewer came after none) and resynced (the tap lost
         #: events): what a test and the overview read.
@@ -179,8 +209,8 @@ class Board:
             row = self._row(seen.scope, seen.job_instance_id)
             row.status, row.listed = seen.status, seen.listed
             for step in seen.steps:
-                for host, status in step.hosts.items():
-                    row.set_host(step.step_instance_id, host, status, self.host_counts)
+                for status in step.hosts.values():
+                    row.move(None, status, self.host_counts)
             self._rebucket(row, now)
 
     async def _run(self, tap: Tap) -> None:
@@ -188,6 +218,8 @@ class Board:
             while True:
                 await asyncio.sleep(self.tick)
                 self.fold(tap)
+                if self._unseen and time.monotonic() - self._woken >= self.refresh:
+                    self.wake()
                 if self._viewers == 0 and time.monotonic() - self._last_seen > self.grace:
                     break
         finally:
@@ -233,33 +265,58 @@ class Board:
             return
         now = time.monotonic()
         count = 0
+        counts, add_host, samples = self.host_counts, self.feed.add_host, self._samples
         for scope, events, last in batches:
             if not events and last is None:
                 continue
             row = self._row(scope, (last or events[0]).job_instance_id)
+            # A host's transition, the many: counted in, and kept in the feed, written out
+            # here (``JobRow.move`` inline) as the dashboard's hottest path.
+            hosts = finished = failed = 0
             for event in events:
-                self._fold(row, scope, event)
+                if type(event) is not HostTransition:
+                    self._fold(row, scope, event)
+                    continue
+                previous, current = event.previous, event.current
+                counts[current] = counts.get(current, 0) + 1
+                now_finished, now_failed = _WEIGHTS.get(current) or weight(current)
+                finished += now_finished
+                failed += now_failed
+                if previous is None:
+                    hosts += 1
+                else:
+                    counts[previous] = counts.get(previous, 0) - 1
+                    was_finished, was_failed = _WEIGHTS.get(previous) or weight(previous)
+                    finished -= was_finished
+                    failed -= was_failed
+                    # The delay needs the host's end_time, which structures its row:
+                    # measured on a sample (``SAMPLES`` a fold), not on every host that ends.
+                    if now_finished and samples:
+                        samples -= 1
+                        end = event.result.end_time
+                        if end is not None:
+                            self.delays.append((event.observed_at - end).total_seconds())
+                add_host(row.text, event, now_failed == 1)
+            row.hosts += hosts
+            row.finished += finished
+            row.failed += failed
             if last is not None:
                 self._fold(row, scope, last)
             count += len(events) + (last is not None)
             self._rebucket(row, now)
+        self._samples = samples
         self._folds.append((now, count))
-        self.wake()
+        self._unseen = True
 
     def _fold(self, row: JobRow, scope: Scope, event: Event) -> None:
+        """Fold in any other event (a step's, the job's, a watch's end): a few a job."""
         if isinstance(event, HostTransition):
-            current = event.current
-            row.set_host(event.step_instance_id, event.host_key, current, self.host_counts)
-            # The delay needs the host's end_time, which structures the event's host row:
-            # measured on a sample (``SAMPLES`` a fold), not on every host that ends.
-            if self._samples and event.previous is not None and current.is_finished:
-                self._samples -= 1
-                end = event.result.end_time
-                if end is not None:
-                    self.delays.append((event.observed_at - end).total_seconds())
-        elif isinstance(event, (JobTransition, StepTransition)):
-            if isinstance(event, JobTransition):
-                row.status = event.current
+            self.feed.add_host(
+                row.text, event, row.move(event.previous, event.current, self.host_counts)[1] == 1
+            )
+            return
+        if isinstance(event, JobTransition):
+            row.status = event.current
         elif isinstance(event, JobFinished):
             row.status = event.status
             name = event.snapshot.job.name
@@ -269,9 +326,9 @@ class Board:
             row.ended = f"watch failed: {type(event.error).__name__}"
         elif isinstance(event, WatchTimedOut):
             row.ended = "timed out"
-        else:
+        elif not isinstance(event, StepTransition):
             return
-        self.feed.add(scope, event)
+        self.feed.add(row.text, scope, event)
 
     def _row(self, scope: Scope, job_id: int) -> JobRow:
         k = (scope.type.value, scope.id, job_id)
@@ -291,6 +348,7 @@ class Board:
 
     def wake(self) -> None:
         """Wake every stream waiting for a change."""
+        self._unseen, self._woken = False, time.monotonic()
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -342,7 +400,7 @@ class Board:
             "id": lambda r: (r.job_id, r.scope.id),
             "status": lambda r: (BUCKETS.index(r.bucket), r.job_id),
             "failed": lambda r: (r.failed, r.job_id),
-            "hosts": lambda r: (len(r.hosts), r.job_id),
+            "hosts": lambda r: (r.hosts, r.job_id),
             "updated": lambda r: (r.updated, r.job_id),
             "name": lambda r: (self.name(r) or "", r.job_id),
         }
@@ -359,13 +417,6 @@ class Board:
             return values[min(len(values) - 1, int(q * len(values)))]
 
         return {"p50": at(0.50), "p99": at(0.99)}
-
-    def hosts_of(self, row: JobRow) -> list[dict[str, Any]]:
-        """Return the job's hosts as the board knows them: step, host and status."""
-        return [
-            {"step": step, "host": host_text(host), "state": host_state(status)}
-            for (step, host), status in row.hosts.items()
-        ]
 
 
 BOARD = web.AppKey("bkjob_board", Board)

@@ -143,7 +143,9 @@ class Dashboard:
             "jobs": {b: board.buckets.get(b, 0) for b in BUCKETS},
             "jobs_total": len(board.jobs),
             "hosts": {
-                s.name: n for s, n in sorted(board.host_counts.items()) if n and hasattr(s, "name")
+                s.name: n
+                for s, n in sorted(board.host_counts.items())
+                if n > 0 and hasattr(s, "name")
             },
             "transitions_per_second": round(board.transitions_per_second(), 2),
             "poll_rate": round(stats.current_rate, 2),
@@ -174,7 +176,7 @@ class Dashboard:
             else _status_name(row.status),
             "bucket": row.bucket,
             "ended": row.ended,
-            "hosts": len(row.hosts),
+            "hosts": row.hosts,
             "finished": row.finished,
             "failed": row.failed,
         }
@@ -269,7 +271,7 @@ async def known(board: Board, scope: Scope, job_id: int) -> JobRow:
         row = board.row(scope, job_id)
         if row is not None:
             return row
-        await asyncio.sleep(board.tick)
+        await asyncio.sleep(board.refresh)
         board.touch()
     raise web.HTTPNotFound(text="this dashboard's poller does not watch that job")
 
