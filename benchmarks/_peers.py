@@ -557,7 +557,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         "refused": result.pop("refused", counters.refused),
         "errors": counters.errors,
         "finished": counters.finished,
-        "speedups": bkjob_async._json.SPEEDUPS,  # orjson or the stdlib (issue 40)
+        "speedups": bkjob_async._json.speedups(),  # orjson or the stdlib (issue 40)
     }
     if config.get("seen_file"):
         Path(config["seen_file"]).write_text(json.dumps(counters.seen))

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _harness import pin_client
 
 from bkjob_async import MemoryStore, Scope, SqliteStore
-from bkjob_async.polling.stores.sqlite._batch import _dumps
+from bkjob_async._json import dumps as _dumps
 
 SCOPE = Scope.biz(2)
 JOBS = 1000

@@ -69,7 +69,7 @@ def _best(call: Callable[[], Any], rounds: int = 7) -> float:
 def test_the_depth_check_costs_a_fraction_of_the_parse(hosts: int) -> None:
     body = _answer(hosts)
     parsers: list[tuple[str, Callable[[bytes], Any]]] = [("json", json.loads)]
-    if importlib.util.find_spec("orjson") is not None and _json.SPEEDUPS:
+    if importlib.util.find_spec("orjson") is not None and _json.speedups():
         import orjson
 
         parsers.insert(0, ("orjson", orjson.loads))

@@ -192,7 +192,7 @@ if TYPE_CHECKING:
         failed_hosts,
     )
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "KEEP_SECRET",

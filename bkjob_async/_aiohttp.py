@@ -189,7 +189,7 @@ class AiohttpTransport:
 
         A kept URL spares the next send of the request what yarl does to encode the query and
         work out the parts aiohttp reads, and costs the memory of the URL and of those parts
-        (``CHANGELOG.md``, benchmark history, "Scale without pauses"). That memory is bounded for the
+        (``benchmarks/HISTORY.md``, "Scale without pauses"). That memory is bounded for the
         transport, not paid per request: the first ``kept_urls`` poll requests alive keep theirs
         (a poll's request lives as long as its job is watched; a request that goes frees its
         place), and the URL of any other is derived at each send and dropped after it. None is

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import TYPE_CHECKING, Any
 
-from ._converter import (
+from ._readers import (
     Generation,
     _epoch_seconds,
     _optional,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from cattrs.gen import make_dict_structure_fn, override
 
-from ._converter import _optional, _page, _str, _utc_text, read_code, read_int, read_rows
+from ._readers import _optional, _page, _str, _utc_text, read_code, read_int, read_rows
 from .models import (
     DangerousRule,
     DangerousRuleAction,

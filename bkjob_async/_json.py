@@ -1,8 +1,10 @@
 """JSON for the package: ``orjson`` when installed (the ``speedups`` extra), else the stdlib; no I/O.
 
-Layer: the bottom (imports nothing of the package). The choice is made once, at import:
-``orjson`` if it imports and ``BKJOB_ASYNC_NO_SPEEDUPS`` is not set to a non-empty value other
-than ``0``, the standard library otherwise. ``SPEEDUPS`` says which.
+Layer: the bottom (imports nothing of the package). Importing it does nothing but define: the
+choice is made once, at the first ``loads``, ``dumps``, ``quote`` or ``speedups()``: ``orjson``
+if it imports and ``BKJOB_ASYNC_NO_SPEEDUPS`` is not set to a non-empty value other than ``0``,
+the standard library otherwise. ``speedups()`` says which; ``choose(speedups=...)`` makes the
+choice without the environment (before any use, or again in a test).
 
 Rule: the results are the standard library's, whichever is chosen. ``loads`` gives what
 ``json.loads`` gives (or raises what it raises); ``dumps`` gives text that ``loads`` reads back
@@ -20,8 +22,8 @@ does the work instead:
   refuses them;
 - non-finite floats: ``orjson.dumps`` writes them as ``null`` where ``json`` raises
   ``ValueError``; so a text with a ``null`` in it is made by the standard library instead
-  (which also raises where it must). Values without ``None`` keep orjson's speed: a third of
-  the SQLite store's values on a poller's run (229 of 357 had a ``None``).
+  (which also raises where it must). Values without ``None`` keep orjson's speed (how many of
+  the SQLite store's values that is: ``docs/performance.md``, "With the speedups extra").
 
 The text ``dumps`` makes may spell a float differently (``1e-07`` or ``1e-7``): both read back
 to the same float.
@@ -38,15 +40,20 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["MAX_DEPTH", "SPEEDUPS", "TooDeep", "dumps", "loads", "quote"]
+__all__ = ["MAX_DEPTH", "TooDeep", "choose", "dumps", "loads", "quote", "speedups"]
 
 #: The deepest nesting of arrays and objects ``loads`` reads (the module docstring says why).
 MAX_DEPTH = 100
+
+
+_Loads = Callable[[bytes | bytearray | str], Any]
+_Dumps = Callable[[Any], str]
 
 
 class TooDeep(ValueError):
@@ -59,9 +66,12 @@ _std_encode = json.JSONEncoder(
 ).encode
 
 
-def _speedups() -> ModuleType | None:
-    """Return ``orjson`` if it imports and ``BKJOB_ASYNC_NO_SPEEDUPS`` does not turn it off."""
-    if os.environ.get("BKJOB_ASYNC_NO_SPEEDUPS", "") not in ("", "0"):
+def _orjson_if(wanted: bool | None) -> ModuleType | None:
+    """Return ``orjson`` if it imports and is wanted (``None``: unless ``BKJOB_ASYNC_NO_SPEEDUPS``
+    turns it off)."""
+    if wanted is None:
+        wanted = os.environ.get("BKJOB_ASYNC_NO_SPEEDUPS", "") in ("", "0")
+    if not wanted:
         return None
     try:
         import orjson  # type: ignore[import-not-found,unused-ignore]
@@ -70,13 +80,9 @@ def _speedups() -> ModuleType | None:
     return orjson  # type: ignore[no-any-return,unused-ignore]
 
 
-_orjson = _speedups()
-#: Whether ``orjson`` does the work (the ``speedups`` extra installed, not turned off).
-SPEEDUPS = _orjson is not None
-
 # A number orjson would read as a float has 20 digits, or 19 after a minus sign (-2**63 - 1):
 # a text with a run of 19 digits goes to the standard library. Found by mapping every digit to
-# "0" and looking for 19 zeros (two C passes; a regular expression costs 7x that).
+# "0" and looking for 19 zeros (two C passes; cheaper than a regular expression).
 _DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _RUN = b"0" * 19
 
@@ -128,28 +134,26 @@ def _refuse(value: object) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-if _orjson is not None:
-    _o_loads, _o_dumps, _OError = _orjson.loads, _orjson.dumps, _orjson.JSONDecodeError
-    _OPTIONS = (
-        _orjson.OPT_PASSTHROUGH_SUBCLASS
-        | _orjson.OPT_PASSTHROUGH_DATACLASS
-        | _orjson.OPT_PASSTHROUGH_DATETIME
+def _with_orjson(orjson: ModuleType) -> tuple[_Loads, _Dumps, _Dumps]:
+    o_loads, o_dumps, o_error = orjson.loads, orjson.dumps, orjson.JSONDecodeError
+    options = (
+        orjson.OPT_PASSTHROUGH_SUBCLASS
+        | orjson.OPT_PASSTHROUGH_DATACLASS
+        | orjson.OPT_PASSTHROUGH_DATETIME
     )
 
     def loads(data: bytes | bytearray | str) -> Any:
-        """Return the value of JSON ``data`` (bytes or text), as ``json.loads`` does."""
         _check_depth(data)
         if not _may_hold_big_ints(data):
             try:
-                return _o_loads(data)
-            except _OError:  # NaN, 1e400, a lone surrogate, a BOM, UTF-16...: json reads them
+                return o_loads(data)
+            except o_error:  # NaN, 1e400, a lone surrogate, a BOM, UTF-16...: json reads them
                 pass
         return _std_loads(data)
 
     def dumps(value: Any) -> str:
-        """Return ``value`` as compact JSON text (UTF-8 as is, no NaN)."""
         try:
-            out: bytes = _o_dumps(value, default=_refuse, option=_OPTIONS)
+            out: bytes = o_dumps(value, default=_refuse, option=options)
         except TypeError:  # big ints, other keys, subclasses...: the stdlib's answer
             return _std_encode(value)
         if b"null" in out:  # a None, or a NaN or infinity orjson wrote as null: json decides
@@ -157,24 +161,68 @@ if _orjson is not None:
         return out.decode()
 
     def quote(text: str) -> str:
-        """Return ``text`` as a JSON string literal (what ``dumps`` makes of it)."""
         try:
-            out: bytes = _o_dumps(text, option=_OPTIONS)
+            out: bytes = o_dumps(text, option=options)
             return out.decode()
         except TypeError:  # a lone surrogate, or a subclass of str
             return _std_encode(text)
 
-else:
+    return loads, dumps, quote
 
-    def loads(data: bytes | bytearray | str) -> Any:
-        """Return the value of JSON ``data`` (bytes or text), as ``json.loads`` does."""
-        _check_depth(data)
-        return _std_loads(data)
 
-    def dumps(value: Any) -> str:
-        """Return ``value`` as compact JSON text (UTF-8 as is, no NaN)."""
-        return _std_encode(value)
+def _std_checked_loads(data: bytes | bytearray | str) -> Any:
+    _check_depth(data)
+    return _std_loads(data)
 
-    def quote(text: str) -> str:
-        """Return ``text`` as a JSON string literal (what ``dumps`` makes of it)."""
-        return _std_encode(text)
+
+_chosen: bool | None = None  # (None: not chosen yet; then whether orjson does the work)
+
+
+def choose(speedups: bool | None = None) -> bool:
+    """Choose the codec (``None``: from ``BKJOB_ASYNC_NO_SPEEDUPS``); return whether orjson was
+    chosen (``False`` when it is not installed)."""
+    global _chosen, _loads, _dumps, _quote
+    orjson = _orjson_if(speedups)
+    if orjson is None:
+        _loads, _dumps, _quote = _std_checked_loads, _std_encode, _std_encode
+    else:
+        _loads, _dumps, _quote = _with_orjson(orjson)
+    globals().update(loads=_loads, dumps=_dumps, quote=_quote)  # (later calls go straight)
+    _chosen = orjson is not None
+    return _chosen
+
+
+def speedups() -> bool:
+    """Return whether ``orjson`` does the work (the ``speedups`` extra installed, not turned off)."""
+    return choose() if _chosen is None else _chosen
+
+
+# Until the choice is made, ``loads``, ``dumps`` and ``quote`` make it; ``choose`` then puts the
+# chosen functions in their place, so ``_json.loads(...)`` costs nothing more. A name imported
+# before (``from ._json import loads``) keeps the function below: one call more.
+
+
+def loads(data: bytes | bytearray | str) -> Any:
+    """Return the value of JSON ``data`` (bytes or text), as ``json.loads`` does."""
+    if _chosen is None:
+        choose()
+    return _loads(data)
+
+
+def dumps(value: Any) -> str:
+    """Return ``value`` as compact JSON text (UTF-8 as is, no NaN)."""
+    if _chosen is None:
+        choose()
+    return _dumps(value)
+
+
+def quote(text: str) -> str:
+    """Return ``text`` as a JSON string literal (what ``dumps`` makes of it)."""
+    if _chosen is None:
+        choose()
+    return _quote(text)
+
+
+_loads: _Loads = loads
+_dumps: _Dumps = dumps
+_quote: _Dumps = quote

@@ -1,7 +1,6 @@
 """OpenTelemetry spans, when the ``otel`` extra is installed and a tracer provider is set.
 
-Layer: the bottom (imports nothing of the package at import; ``__version__`` once a tracer is
-made). ``opentelemetry-api`` is imported on first use, guarded: without it, or with no
+Layer: the bottom (imports only ``_version``). ``opentelemetry-api`` is imported on first use, guarded: without it, or with no
 tracer provider set (the API's proxy or no-op provider), ``tracer()`` is ``None`` and callers do
 nothing else: no span, no attribute, no clock read.
 
@@ -20,6 +19,8 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -65,7 +66,6 @@ def tracer() -> Any:
         return found[1]
     if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
         return None
-    from . import __version__
 
     made = provider.get_tracer(_NAME, __version__)
     _tracers[id(provider)] = (provider, made)

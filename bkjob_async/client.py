@@ -44,6 +44,7 @@ from ._protocol import (
     templates,
 )
 from ._protocol._table import V2_NAMES
+from ._protocol.jobs import MAX_LENGTH_V4
 from ._transport import Sleep, Transport, call
 from .config import (
     DEFAULT_SERVER_TZ,
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
         DangerousRule,
         DangerousRuleAction,
         DangerousRuleState,
+        ExecuteObjectLog,
         ExecutionAccount,
         FileSourceDetail,
         HostLog,
@@ -617,6 +619,30 @@ class BkJobClient(anyio.abc.AsyncResource):
             logs.BATCH_GET_JOB_INSTANCE_IP_LOG, scope, job_instance_id, step_instance_id, hosts
         )
 
+    async def batch_get_job_instance_execute_object_log(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        hosts: Sequence[HostRef] = (),
+        container_ids: Sequence[int] = (),
+    ) -> tuple[ExecuteObjectLog, ...]:
+        """Return the logs of hosts or containers of a step, asked 50 at a time (gateway v4).
+
+        Give ``hosts`` (ids, ``Host`` values or ``(bk_cloud_id, ip)`` pairs) or
+        ``container_ids`` (each a ``Container.id``), not both: bk-job reads one list per
+        request. Every request is built before the first is sent; answers are concatenated.
+        """
+        return await self._run(
+            logs.BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG,
+            scope,
+            job_instance_id,
+            step_instance_id,
+            hosts=hosts,
+            container_ids=container_ids,
+        )
+
     async def get_job_instance_log(self, scope: Scope, job_instance_id: int) -> tuple[StepLog, ...]:
         """Return every step of a job with each host's status and log (ESB v2 only).
 
@@ -661,11 +687,14 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> AsyncIterator[JobInstanceSummary]:
         """Yield every job the history list matches, a page at a time, until ``total`` is reached.
 
+        On ``apigw-v4`` a page is 200 jobs at most (bk-job's cap there), whatever ``page_size``.
         ``filters`` are those of ``get_job_instance_list`` (``HistoryFilters``: ``status``,
         ``operator``, ``name``, ...). A job created while paging shifts the pages; one already
         yielded is not yielded again. Some installs cap ``start`` (``startLimitEnabled``, 1000
         by default): past it the server answers ``InvalidRequestError``.
         """
+        if self.flavor is ApiFlavor.APIGW_V4 and isinstance(page_size, int):
+            page_size = min(page_size, MAX_LENGTH_V4)  # v4's pages are 200 at most
         async for job in _paged(
             lambda start: self.get_job_instance_list(
                 scope,

@@ -34,11 +34,17 @@ DEFAULT_SERVER_TZ = _dt.timezone(_dt.timedelta(hours=8), "UTC+08:00")
 
 
 class ApiFlavor(str, enum.Enum):
-    """The three generations of the bk-job HTTP API."""
+    """The generations of the bk-job HTTP API.
+
+    ``apigw-v4`` is the gateway's fourth generation (``/api/v4/*``: HTTP status codes, execute
+    objects that are hosts or Kubernetes containers) where bk-job serves an API on v4, and the
+    same gateway's v3 for the APIs v4 lacks: one stage URL serves both.
+    """
 
     APIGW_V3 = "apigw-v3"
     ESB_JOBV3 = "esb-jobv3"
     ESB_V2 = "esb-v2"
+    APIGW_V4 = "apigw-v4"
 
     @classmethod
     def coerce(cls, value: ApiFlavor | str) -> ApiFlavor:
@@ -53,6 +59,11 @@ class ApiFlavor(str, enum.Enum):
     def is_v3(self) -> bool:
         """Tell whether this flavor speaks the v3 data shapes (scopes, epoch milliseconds)."""
         return self is not ApiFlavor.ESB_V2
+
+    @property
+    def is_gateway(self) -> bool:
+        """Tell whether this flavor speaks to the API gateway (v3 or v4), not the ESB."""
+        return self is ApiFlavor.APIGW_V3 or self is ApiFlavor.APIGW_V4
 
 
 #: The largest id bk-job can hold (a Java ``long``).

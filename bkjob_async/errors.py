@@ -6,7 +6,8 @@ best-effort basis: ``bkjob_async._secrets`` states the contract.)
 ::
 
     BkJobError
-    ├── ApiError                    the server said no: result false, or a gateway error status
+    ├── ApiError                    the server said no: result false, a gateway error status, or
+    │   │                           a v4 error body (.code_name: INVALID_ARGUMENT, NO_PERMISSION, ...)
     │   ├── AuthenticationError     bad app code/secret or user identity (gateway 400/401, ESB 1306401,
     │   │                           or any ESB answer saying the app code or secret failed verification)
     │   ├── PermissionDeniedError   no permission (9900403 with .permission, ESB 1306402/3, gateway 403)
@@ -14,8 +15,10 @@ best-effort basis: ``bkjob_async._secrets`` states the contract.)
     │   ├── EndpointNotFoundError   no such API at this URL: a 404/405 that is not bk-job's envelope,
     │   │                           the gateway's API_NOT_FOUND, ESB 1306404 (wrong base URL or flavor)
     │   ├── InvalidRequestError     missing or invalid parameters (1241001/2/7, ESB 1306406, HTTP 400)
-    │   │   └── OperationNotAllowedError   the instance's state forbids it (1241003, 1241015, 1244015),
-    │   │                           or a script's, or a dangerous-command rule (1244018, 1244019)
+    │   │   ├── OperationNotAllowedError   the instance's state forbids it (1241003, 1241015, 1244015),
+    │   │   │                       or a script's, or a dangerous-command rule (1244018, 1244019);
+    │   │   │                       v4 FAILED_PRECONDITION
+    │   │   └── ConflictError       HTTP 409: the resource exists already, or a concurrent change
     │   ├── RateLimitedError        ESB 1306429, gateway 429, running-job quota 1244032-4; .retry_after
     │   └── ServerError             5xx, gateway 502/504, Job 1240001/1240002, ESB 1306000/1306201/2
     ├── TransportError              no usable HTTP response
@@ -42,6 +45,7 @@ __all__ = [
     "AuthenticationError",
     "BkJobError",
     "CertificateError",
+    "ConflictError",
     "ConnectError",
     "ConnectTimeoutError",
     "EndpointNotFoundError",
@@ -80,6 +84,7 @@ class ApiError(BkJobError):
         job_request_id: str | None = None,
         permission: Mapping[str, Any] | None = None,
         api: str | None = None,
+        code_name: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -89,10 +94,15 @@ class ApiError(BkJobError):
         self.job_request_id = job_request_id
         self.permission = permission
         self.api = api
+        #: The error's name: the gateway v4's ``error.code`` (``NO_PERMISSION``, ...) or the
+        #: gateway's own ``code_name`` (``API_NOT_FOUND``, ...); ``None`` when not given.
+        self.code_name = code_name
 
     def __str__(self) -> str:
         parts = [f"{self.api}: " if self.api else "", self.message or "error"]
         details = [f"code {self.code}"] if self.code is not None else []
+        if self.code_name:
+            details.insert(0, self.code_name)
         if self.http_status is not None and self.http_status != 200:
             details.append(f"HTTP {self.http_status}")
         if self.job_request_id:
@@ -143,6 +153,11 @@ class InvalidRequestError(ApiError):
 
 class OperationNotAllowedError(InvalidRequestError):
     """The operation does not apply to the instance in its current state."""
+
+
+class ConflictError(InvalidRequestError):
+    """HTTP 409: the resource exists already (v4 ``ALREADY_EXISTS``) or a concurrent change
+    won (``ABORTED``). An ``InvalidRequestError``, as v3's "name exists" codes are."""
 
 
 class RateLimitedError(ApiError):

@@ -38,17 +38,26 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+import anyio
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
 from . import client as _client
+from ._aiohttp import DEFAULT_MAX_BODY_SIZE
+from .config import DEFAULT_SERVER_TZ, ApiFlavor, RetryPolicy, Timeouts
 from .polling import poller as _poller
 from .polling._summary import FailedHost, Summarizer, WatchSummary
 from .polling._summary import failed_hosts as _failed_hosts
 
 if TYPE_CHECKING:
+    import datetime as _dt
+    import random
     from types import TracebackType
 
-    from .config import ApiFlavor, Scope
+    import aiohttp
+
+    from ._tls import ClientCert, SslOption
+    from ._transport import Sleep, Transport
+    from .config import Scope
     from .models import JobInstanceStatus
     from .polling._statistics import PollerStatistics
     from .polling._watch import Completed as AsyncCompleted
@@ -79,6 +88,18 @@ class _Loop:
         self._parents: list[object] = []
         self.provider = BlockingPortalProvider()
         self.pid, self.leases = os.getpid(), 0
+        self._hooked = False
+        self._hook_lock = threading.Lock()
+
+    def hook(self) -> None:
+        """Register the fork and exit hooks, once: at the first sync client, not at import."""
+        with self._hook_lock:
+            if self._hooked:
+                return
+            self._hooked = True
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self.after_fork)
+        atexit.register(self.stop)
 
     def keep(self, thing: object) -> None:
         """Keep ``thing`` (a parent's, tied to its loop) from the garbage collector: collected
@@ -108,9 +129,6 @@ class _Loop:
 
 
 _LOOP = _Loop()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_LOOP.after_fork)
-atexit.register(_LOOP.stop)
 
 
 def _refuse_in_a_loop() -> None:
@@ -190,10 +208,37 @@ class BkJobClient:
     in the calling thread, before any loop starts.
     """
 
-    def __init__(self, base_url: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        app_code: str,
+        app_secret: str,
+        username: str | None = None,
+        bk_token: str | None = None,
+        access_token: str | None = None,
+        flavor: ApiFlavor | str = ApiFlavor.APIGW_V3,
+        session: aiohttp.ClientSession | None = None,
+        timeouts: Timeouts = Timeouts(),
+        retry: RetryPolicy = RetryPolicy(),
+        server_tz: _dt.tzinfo = DEFAULT_SERVER_TZ,
+        tenant_id: str | None = None,
+        language: str | None = "en",
+        connection_limit: int = 100,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        transport: Transport | None = None,
+        sleep: Sleep = anyio.sleep,
+        rng: random.Random | None = None,
+        ssl: SslOption = True,
+        client_cert: ClientCert | None = None,
+        proxy: str | None = None,
+        trust_env: bool = False,
+    ) -> None:
         _refuse_in_a_loop()
+        kwargs = {k: v for k, v in locals().items() if k not in ("self", "base_url")}
         self._args = (base_url, kwargs)
         checked = _client.BkJobClient(base_url, **kwargs)  # (owns nothing until used)
+        _LOOP.hook()
         self.protocol = checked.protocol
         self._lock = threading.Lock()
         self._pid: int | None = None
@@ -275,6 +320,9 @@ class BkJobClient:
     execute_job_plan = _blocking(_client.BkJobClient.execute_job_plan)
     get_job_instance_ip_log = _blocking(_client.BkJobClient.get_job_instance_ip_log)
     batch_get_job_instance_ip_log = _blocking(_client.BkJobClient.batch_get_job_instance_ip_log)
+    batch_get_job_instance_execute_object_log = _blocking(
+        _client.BkJobClient.batch_get_job_instance_execute_object_log
+    )
     get_job_instance_list = _blocking(_client.BkJobClient.get_job_instance_list)
     failed_host_logs = _blocking(_client.BkJobClient.failed_host_logs)
     push_config_file = _blocking(_client.BkJobClient.push_config_file)

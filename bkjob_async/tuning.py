@@ -13,17 +13,17 @@ reads) into a new 256 KiB buffer. Under glibc's default malloc settings each suc
 a fresh ``mmap``, with page faults, an ``mremap`` and a ``munmap`` per receive, unless the
 process happened to free a larger block first (what start-up frees varies with the hash seed).
 This call frees one such block on purpose, so that later receive buffers come from the heap.
-The benchmark history in ``CHANGELOG.md`` ("The receive buffer") has what it saves.
+What it saves is in ``docs/performance.md`` ("Tuning").
 
 ``freeze_what_is_alive``: Python's cyclic garbage collector walks every container object it
 tracks when it runs a full pass, and a full pass holds the event loop for the whole walk. A
 poller keeps about 11 such objects per watched job (its record, its tracker state, its request)
 and makes none that outlive a poll, so with the default GC settings full passes come only when
 the program itself makes many lasting objects: watching a large batch of new jobs (a quarter
-more than the objects already old), or its own data. When one comes, it walks everything: 360
-ms at 50,000 watched jobs on the benchmark machine (``CHANGELOG.md``, benchmark history, "Scale without
-pauses"). Frozen objects are left out of every later pass: called once the program's watches
-are registered and polled once, the same forced pass took under 1 ms. What it costs: a frozen
+more than the objects already old), or its own data. When one comes, it walks everything, and
+the longer the more jobs are watched. Frozen objects are left out of every later pass: call it
+once the program's watches are registered and polled once (what a pass costs with and without
+it is in ``docs/performance.md``, "Tuning"). What it costs: a frozen
 object is still freed when its last reference goes, but frozen objects in a reference cycle
 are never collected (a client or poller closed later may stay in memory until
 ``gc.unfreeze()``; a job's state, replaced on every change, holds no cycle), and objects made

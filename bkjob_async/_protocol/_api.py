@@ -105,6 +105,9 @@ class Wire(Generic[T]):
     method: str
     spell: Spelling
     read: Reader[T]
+    #: Sent to the gateway's ``/api/v4/``, whose answers are HTTP statuses and ``{"data"}`` or
+    #: ``{"error"}`` bodies (``_envelope``), not ``result``/``code`` envelopes.
+    v4: bool = False
 
 
 @attrs.frozen
@@ -134,12 +137,16 @@ def row(
     v2: Spelling | None = None,
     v2_name: str | None = None,
     v2_read: Reader[T] | None = None,
+    v4: Spelling | None = None,
+    v4_read: Reader[T] | None = None,
     gateway: bool = True,
     esb: bool = True,
     idempotent: bool | None = None,
 ) -> Api[T]:
     """Return a row: ``v3`` spells it on the gateway (``gateway``) and the ESB's jobv3
-    (``esb``), ``v2`` on the ESB v2 (named ``v2_name`` there, ``name`` by default)."""
+    (``esb``), ``v2`` on the ESB v2 (named ``v2_name`` there, ``name`` by default), ``v4`` on
+    the gateway's v4 (read by ``v4_read``; same name and method). On ``apigw-v4`` a row
+    without ``v4`` is sent as the gateway's v3 (``Protocol.wire``)."""
     wires: dict[ApiFlavor, Wire[T]] = {}
     if v3 is not None and gateway:
         wires[ApiFlavor.APIGW_V3] = Wire(name, method, v3, read)
@@ -147,6 +154,8 @@ def row(
         wires[ApiFlavor.ESB_JOBV3] = Wire(name, POST, v3, read)
     if v2 is not None:
         wires[ApiFlavor.ESB_V2] = Wire(v2_name or name, POST, v2, v2_read or read)
+    if v4 is not None:
+        wires[ApiFlavor.APIGW_V4] = Wire(name, method, v4, v4_read or read, v4=True)
     read_only = method == GET if idempotent is None else idempotent
     return Api(name, method, read_only, wires)
 

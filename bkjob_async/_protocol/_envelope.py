@@ -1,7 +1,10 @@
 """bk-job's envelope: read an answer into its ``data`` or the typed error it stands for.
 
 Pure: bytes and headers in, data or an ``ApiError`` out (spec §5: the codes by class, HTTP
-statuses when a code is unknown, ``Retry-After`` and the gateway's rate-limit reset). Secrets
+statuses when a code is unknown, ``Retry-After`` and the gateway's rate-limit reset). The
+gateway's v4 (``Request.v4``) answers by HTTP status instead: any 2xx with ``{"data": ...}``
+(204 without a body), else ``{"error": {"code", "message", "data", "details"}}`` whose
+``code`` names the class (bk-job ``V4ErrorCodeEnum``, ``EsbV4ExceptionControllerAdvice``). Secrets
 are masked in every message built here (``bkjob_async._secrets``). No clock is read: the
 caller passes ``now`` for a ``Retry-After`` given as a date.
 """
@@ -87,10 +90,35 @@ _STATUS_CLASSES: dict[int, type[errors.ApiError]] = {
     403: errors.PermissionDeniedError,
     404: errors.NotFoundError,
     405: errors.NotFoundError,
+    406: errors.InvalidRequestError,
+    409: errors.ConflictError,
     413: errors.InvalidRequestError,
     414: errors.InvalidRequestError,
+    415: errors.InvalidRequestError,
     429: errors.RateLimitedError,
 }
+
+# The v4 protocol's error.code (bk-job ``V4ErrorCodeEnum``): the class, whatever the status.
+_V4_CLASSES: dict[str, type[errors.ApiError]] = {
+    "INVALID_ARGUMENT": errors.InvalidRequestError,
+    "OUT_OF_RANGE": errors.InvalidRequestError,
+    "FAILED_PRECONDITION": errors.OperationNotAllowedError,
+    "UNAUTHENTICATED": errors.AuthenticationError,
+    "NO_PERMISSION": errors.PermissionDeniedError,
+    "IAM_NO_PERMISSION": errors.PermissionDeniedError,
+    "NOT_FOUND": errors.NotFoundError,
+    "MEDIA_TYPE_NOT_ACCEPTABLE": errors.InvalidRequestError,
+    "Unsupported Media Type": errors.InvalidRequestError,
+    "ALREADY_EXISTS": errors.ConflictError,
+    "ABORTED": errors.ConflictError,
+    "RATELIMIT_EXCEED": errors.RateLimitedError,
+    "RESOURCE_EXHAUSTED": errors.RateLimitedError,
+    "INTERNAL": errors.ServerError,
+    "UNKNOWN": errors.ServerError,
+    "NOT_IMPLEMENTED": errors.ServerError,
+}
+#: bk-job's code when no handler has this method and path (``REQUEST_DOES_NOT_HAS_HANDLER``).
+_NO_HANDLER = 1241024
 
 #: The gateway's API_NOT_FOUND and the ESB's "component not found": no such API at this URL.
 _ENDPOINT_CODES = frozenset({1640401, 1306404})
@@ -178,12 +206,62 @@ class Envelope:
             envelope = None
         except (ValueError, RecursionError):
             envelope = None
+        if request.v4 and (isinstance(envelope, dict) or not response.body.strip()):
+            return self._v4(request, response, envelope, now)
         if not isinstance(envelope, dict) or not ("result" in envelope or "code" in envelope):
             return self._not_an_envelope(request, response, now)
         result, code = envelope.get("result"), envelope.get("code")
         if result is True and code in (0, "0", "00", None) and 200 <= response.status < 300:
             return envelope.get("data")
         raise self._api_error(request, response, envelope, now)
+
+    def _v4(
+        self, request: Request, response: Response, body: dict[str, Any] | None, now: float | None
+    ) -> Any:
+        """Read a v4 answer: 2xx is success (``data``; a 204 or an empty body is ``None``)."""
+        error = None if body is None else body.get("error")
+        if isinstance(error, Mapping):
+            raise self._v4_error(request, response, body or {}, error, now)
+        refused = body is not None and (body.get("result") is False or response.status >= 400)
+        if refused and body is not None and ("result" in body or "code" in body):
+            # The gateway's own refusal (auth, rate limit, no such resource) in its own body,
+            # even at 200 (a ``bk-status-rewrite`` plugin).
+            raise self._api_error(request, response, body, now)
+        if 200 <= response.status < 300:
+            if body is None:
+                return None
+            if "data" in body:
+                return body["data"]
+        return self._not_an_envelope(request, response, now)
+
+    def _v4_error(
+        self,
+        request: Request,
+        response: Response,
+        body: Mapping[str, Any],
+        error: Mapping[str, Any],
+        now: float | None,
+    ) -> errors.ApiError:
+        """The error of a v4 ``{"error": {...}}`` body: the class by ``code``, else by status."""
+        name = error.get("code")
+        name = name if isinstance(name, str) else None
+        details = error.get("details")
+        first = details[0] if isinstance(details, list) and details else None
+        job_code = _int_or_none(first.get("code")) if isinstance(first, Mapping) else None
+        cls = _V4_CLASSES.get(name or "") or _STATUS_CLASSES.get(response.status)
+        if response.status in (404, 405) and (job_code == _NO_HANDLER or name is None):
+            cls = errors.EndpointNotFoundError
+        if cls is None:
+            cls = errors.ServerError if response.status >= 500 else errors.ApiError
+        message = error.get("message") or ""
+        data = error.get("data")
+        envelope = {
+            "code": job_code,
+            "message": message if isinstance(message, str) else str(message),
+            "job_request_id": body.get("job_request_id"),
+            "permission": data if cls is errors.PermissionDeniedError else None,
+        }
+        return self._api_error(request, response, envelope, now, cls=cls, code_name=name)
 
     def _not_an_envelope(self, request: Request, response: Response, now: float | None) -> Any:
         if response.status >= 400:
@@ -194,10 +272,20 @@ class Envelope:
         )
 
     def _api_error(
-        self, request: Request, response: Response, envelope: Mapping[str, Any], now: float | None
+        self,
+        request: Request,
+        response: Response,
+        envelope: Mapping[str, Any],
+        now: float | None,
+        *,
+        cls: type[errors.ApiError] | None = None,
+        code_name: str | None = None,
     ) -> errors.ApiError:
         headers = response.headers
         code = _int_or_none(envelope.get("code", headers.get("X-Bkapi-Error-Code")))
+        if code_name is None:
+            found = envelope.get("code_name")
+            code_name = found if isinstance(found, str) else None
         message = envelope.get("message") or headers.get("X-Bkapi-Error-Message") or ""
         if not isinstance(message, str):
             message = str(message)
@@ -207,13 +295,14 @@ class Envelope:
             message = message[:_MAX_MESSAGE] + "..."
         if not envelope and not message:
             message = f"HTTP {response.status}: {self.excerpt(response.body)}"
-        cls = (
-            errors.EndpointNotFoundError
-            if endpoint_missing(response.status, code, envelope)
-            else _CODE_CLASSES.get(code or 0) or _STATUS_CLASSES.get(response.status)
-        )
-        if _CREDENTIALS_REFUSED.search(message):  # the ESB's app check, whatever its code (§7.16)
-            cls = errors.AuthenticationError
+        if cls is None:
+            cls = (
+                errors.EndpointNotFoundError
+                if endpoint_missing(response.status, code, envelope)
+                else _CODE_CLASSES.get(code or 0) or _STATUS_CLASSES.get(response.status)
+            )
+            if _CREDENTIALS_REFUSED.search(message):  # the ESB's app check, any code (§7.16)
+                cls = errors.AuthenticationError
         if cls is None:
             cls = errors.ServerError if response.status >= 500 else errors.ApiError
         permission = envelope.get("permission")
@@ -228,6 +317,7 @@ class Envelope:
             if isinstance(permission, Mapping)
             else None,
             "api": request.api,
+            "code_name": None if code_name is None else self.redactor(code_name[:100]),
         }
         if cls is errors.RateLimitedError:
             kwargs["retry_after"] = _retry_after(headers, now)

@@ -55,6 +55,8 @@ class Request:
     #: The job and step it concerns, for spans (``None``: not named, or not a number).
     job_instance_id: int | None = attrs.field(default=None, eq=False, repr=False)
     step_instance_id: int | None = attrs.field(default=None, eq=False, repr=False)
+    #: Answered by the gateway's v4 protocol (HTTP statuses, ``{"data"}``/``{"error"}``).
+    v4: bool = attrs.field(default=False, repr=False)
 
 
 class Response(NamedTuple):

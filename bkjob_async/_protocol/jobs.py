@@ -31,6 +31,7 @@ from ..models import (
     StepOperation,
     TaskType,
 )
+from . import _v4
 from ._api import (
     GET,
     POST,
@@ -84,12 +85,21 @@ def job_status_v2(scope: Scope, job_instance_id: int, *, with_hosts: bool = True
     return v2_scoped(scope, job_instance_id=check_id(job_instance_id, "job_instance_id"))
 
 
+def job_status_v4(scope: Scope, job_instance_id: int, *, with_hosts: bool = True) -> Params:
+    """Spell v4's ``get_job_instance_status``: ``return_execute_object_result`` asks for the
+    rows of every execute object, host or container."""
+    job_id = check_id(job_instance_id, "job_instance_id")
+    return v3_scoped(scope, job_instance_id=job_id, return_execute_object_result=bool(with_hosts))
+
+
 GET_JOB_INSTANCE_STATUS = row(
     "get_job_instance_status",
     GET,
     checked(JobInstanceStatus, "job", "job_instance_id", lambda a: a.job.job_instance_id),
     v3=job_status_v3,
     v2=job_status_v2,
+    v4=job_status_v4,
+    v4_read=_v4.job_status_v4,
 )
 
 # --- get_step_instance_status --------------------------------------------------------------------
@@ -252,7 +262,57 @@ def job_list_v3(
     return v3_scoped(scope, create_time_start=begin, create_time_end=end, **filters)
 
 
-GET_JOB_INSTANCE_LIST = row("get_job_instance_list", GET, model(JobInstancePage), v3=job_list_v3)
+#: v4's caps (``EsbGetJobInstanceListV4Resource``): ``offset`` 0..10000, ``length`` 1..200.
+MAX_OFFSET_V4, MAX_LENGTH_V4 = 10000, 200
+
+
+def job_list_v4(
+    scope: Scope,
+    *,
+    created_from: _dt.datetime,
+    created_to: _dt.datetime,
+    job_instance_id: int | None = None,
+    job_cron_id: int | None = None,
+    operator: str | None = None,
+    name: str | None = None,
+    launch_mode: LaunchMode | int | None = None,
+    type: TaskType | int | None = None,
+    status: JobStatus | int | None = None,
+    ip: str | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell v4's ``get_job_instance_list``: v3's filters, ``start`` sent as ``offset``
+    (0..10000) and ``length`` 1..200."""
+    params = job_list_v3(
+        scope,
+        created_from=created_from,
+        created_to=created_to,
+        job_instance_id=job_instance_id,
+        job_cron_id=job_cron_id,
+        operator=operator,
+        name=name,
+        launch_mode=launch_mode,
+        type=type,
+        status=status,
+        ip=ip,
+        start=start,
+        length=min(length, 1000) if isinstance(length, int) else length,
+    )
+    offset = params.pop("start")
+    if offset > MAX_OFFSET_V4:
+        raise ValueError(f"start must be 0..{MAX_OFFSET_V4} on the gateway v4, got {offset}")
+    return {**params, "offset": offset, "length": check_length(length, MAX_LENGTH_V4)}
+
+
+GET_JOB_INSTANCE_LIST = row(
+    "get_job_instance_list",
+    GET,
+    model(JobInstancePage),
+    v3=job_list_v3,
+    v4=job_list_v4,
+    v4_read=_v4.job_page_v4,
+)
 
 # --- get_job_instance_global_var_value -----------------------------------------------------------
 

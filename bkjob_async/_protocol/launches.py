@@ -33,6 +33,7 @@ from ..config import Scope, check_id
 from ..models import JobLaunch, ScriptLanguage
 from ..models.requests import Account, ConfigFile, FileSource, GlobalVar, RollingConfig, Targets
 from ._api import POST, Params, model, row, v2_scoped, v3_scoped, with_secrets
+from ._v4 import execute_target
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -101,6 +102,42 @@ def script_v3(
     start_task: bool = True,
 ) -> Params:
     """Spell ``fast_execute_script``."""
+    where = {"target_server": v3_server(check_targets(targets))}
+    return _script_v3(
+        scope,
+        where,
+        account,
+        script_content,
+        script_id,
+        script_version_id,
+        script_language,
+        script_param,
+        is_param_sensitive,
+        script_timeout,
+        task_name,
+        callback_url,
+        rolling_config,
+        start_task,
+    )
+
+
+def _script_v3(
+    scope: Scope,
+    where: Params,
+    account: Account,
+    script_content: str | None,
+    script_id: str | None,
+    script_version_id: int | None,
+    script_language: ScriptLanguage | int,
+    script_param: str | None,
+    is_param_sensitive: bool,
+    script_timeout: int | None,
+    task_name: str | None,
+    callback_url: str | None,
+    rolling_config: RollingConfig | None,
+    start_task: bool,
+) -> Params:
+    """Spell what v3 and v4 share of ``fast_execute_script``, targets ``where`` says."""
     common = _script(
         script_content, script_id, script_version_id, script_param, is_param_sensitive, task_name
     )
@@ -114,7 +151,7 @@ def script_v3(
         script_version_id=script_version_id,
         script_language=int(language),
         timeout=timeout,
-        target_server=v3_server(check_targets(targets)),
+        **where,
         callback_url=callback_url,
         rolling_config=rolling(rolling_config),
         start_task=bool(start_task),
@@ -164,7 +201,49 @@ def _sensitive(script_param: str | None, is_param_sensitive: bool) -> tuple[str,
     return (script_param,) if is_param_sensitive and script_param else ()
 
 
-FAST_EXECUTE_SCRIPT = row("fast_execute_script", POST, model(JobLaunch), v3=script_v3, v2=script_v2)
+def script_v4(
+    scope: Scope,
+    *,
+    targets: Targets,
+    account: Account,
+    script_content: str | None = None,
+    script_id: str | None = None,
+    script_version_id: int | None = None,
+    script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+    script_param: str | None = None,
+    is_param_sensitive: bool = False,
+    script_timeout: int | None = None,
+    task_name: str | None = None,
+    callback_url: str | None = None,
+    rolling_config: RollingConfig | None = None,
+    start_task: bool = True,
+) -> Params:
+    """Spell v4's ``fast_execute_script`` (``V4FastExecuteScriptRequest``): v3's fields, the
+    targets as ``execute_target`` and ``param_sensitive`` a boolean."""
+    params = _script_v3(
+        scope,
+        {"execute_target": execute_target(targets)},
+        account,
+        script_content,
+        script_id,
+        script_version_id,
+        script_language,
+        script_param,
+        is_param_sensitive,
+        script_timeout,
+        task_name,
+        callback_url,
+        rolling_config,
+        start_task,
+    )
+    sensitive = params.pop("is_param_sensitive")
+    params["param_sensitive"] = bool(sensitive)
+    return params
+
+
+FAST_EXECUTE_SCRIPT = row(
+    "fast_execute_script", POST, model(JobLaunch), v3=script_v3, v2=script_v2, v4=script_v4
+)
 
 # --- fast_transfer_file --------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The log family: one host's log, many hosts' (500 a request), and v2's whole-job log.
+"""The log family: one host's log, many hosts' (500 a request), v2's whole-job log, and v4's
+logs of execute objects, hosts or containers (50 a request).
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O.
 """
@@ -10,12 +11,18 @@ from typing import TYPE_CHECKING, Any
 from .._params import MAX_LOG_HOSTS, HostRef, host_ref, host_refs, step_ids
 from ..config import Scope, check_id
 from ..models import HostLog, StepLog
+from . import _v4
 from ._api import GET, POST, Batches, Params, Parse, model, row, v2_scoped, v3_scoped
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["BATCH_GET_JOB_INSTANCE_IP_LOG", "GET_JOB_INSTANCE_IP_LOG", "GET_JOB_INSTANCE_LOG"]
+__all__ = [
+    "BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG",
+    "BATCH_GET_JOB_INSTANCE_IP_LOG",
+    "GET_JOB_INSTANCE_IP_LOG",
+    "GET_JOB_INSTANCE_LOG",
+]
 
 
 def ip_log_v3(scope: Scope, job_instance_id: int, step_instance_id: int, host: HostRef) -> Params:
@@ -63,6 +70,84 @@ def _logs(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> tuple[Hos
 
 BATCH_GET_JOB_INSTANCE_IP_LOG = row(
     "batch_get_job_instance_ip_log", POST, _logs, v3=batch_logs_v3, idempotent=True
+)
+
+
+#: v4's cap on execute objects per log request (``V4BatchGetJobInstanceExecuteObjectLogRequest``).
+MAX_LOG_OBJECTS_V4 = 50
+
+
+def object_log_v4(
+    scope: Scope,
+    job_instance_id: int,
+    step_instance_id: int,
+    *,
+    hosts: Sequence[HostRef] = (),
+    container_ids: Sequence[int] = (),
+) -> Params:
+    """Spell one ``batch_get_job_instance_execute_object_log`` for 1 to 50 hosts or containers.
+
+    bk-job reads one list only (``host_id_list`` > ``ip_list`` > ``container_id_list``,
+    ``ExecuteObjectsLogGroupSequenceProvider``): hosts and containers in one call are refused.
+    """
+    refs = [host_ref(host) for host in host_refs(hosts)]
+    if isinstance(container_ids, (str, bytes)):
+        raise TypeError("container_ids must be a sequence of ints")
+    ids = [check_id(c, "container id") for c in container_ids]
+    if refs and ids:
+        raise ValueError(
+            "give hosts or container_ids, not both: bk-job reads one list of execute objects "
+            "per request (host_id_list, else ip_list, else container_id_list)"
+        )
+    count = len(refs) or len(ids)
+    if not count or count > MAX_LOG_OBJECTS_V4:
+        raise ValueError(f"give 1 to {MAX_LOG_OBJECTS_V4} execute objects per request, not {count}")
+    if ids:
+        lists: dict[str, Any] = {"container_id_list": ids}
+    elif all("bk_host_id" in ref for ref in refs):
+        lists = {"host_id_list": [ref["bk_host_id"] for ref in refs]}
+    elif not any("bk_host_id" in ref for ref in refs):
+        lists = {"ip_list": refs}
+    else:
+        raise ValueError(
+            "give every host by id or every host by (cloud, ip): bk-job reads host_id_list alone "
+            "when it is given and would drop the others"
+        )
+    return v3_scoped(scope, **step_ids(job_instance_id, step_instance_id), **lists)
+
+
+def object_logs_v4(
+    scope: Scope,
+    job_instance_id: int,
+    step_instance_id: int,
+    *,
+    hosts: Sequence[HostRef] = (),
+    container_ids: Sequence[int] = (),
+) -> Batches:
+    """Spell one request per 50 hosts or containers, in order; none for none."""
+    refs, ids = host_refs(hosts), tuple(container_ids)
+    v3_scoped(scope, **step_ids(job_instance_id, step_instance_id))
+    if refs and ids:
+        object_log_v4(scope, job_instance_id, step_instance_id, hosts=refs, container_ids=ids)
+    step = MAX_LOG_OBJECTS_V4
+    return Batches(
+        object_log_v4(
+            scope,
+            job_instance_id,
+            step_instance_id,
+            hosts=refs[i : i + step],
+            container_ids=ids[i : i + step],
+        )
+        for i in range(0, max(len(refs), len(ids)), step)
+    )
+
+
+BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG = row(
+    "batch_get_job_instance_execute_object_log",
+    POST,
+    _v4.object_logs_v4,
+    v4=object_logs_v4,
+    idempotent=True,
 )
 
 

@@ -165,6 +165,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("._commands", "run_simulate"),
     "worker": ("._cluster", "run_worker"),
     "submit": ("._cluster", "run_submit"),
+    "cluster": ("._cluster_admin", "run_cluster"),
     "dashboard": ("._dashboard", "run_dashboard"),
 }
 

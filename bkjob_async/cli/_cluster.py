@@ -18,10 +18,10 @@ import anyio
 import attrs
 
 from ..config import Scope
-from ._commands import policy_from
 from ._connect import credentials_from_env, open_client, target_from
 from ._follow import Mode, choose_mode, show_summary, showing
 from ._format import counted
+from ._policy import policy_from
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 from ._tally import Tally
 

@@ -19,7 +19,7 @@ import attrs
 from .. import errors
 from .._numbers import ID
 from ..models import JobOperation, JobStatus, StepOperation
-from ..polling import Poller, PollPolicy, SqliteStore, open_jobs
+from ..polling import Poller, SqliteStore, open_jobs
 from ..polling._codec import from_data
 from ..polling.stores import check_name
 from ._connect import (
@@ -34,6 +34,7 @@ from ._filters import poller_kinds, shown_events, summary_object
 from ._follow import Mode, Shown, choose_mode, rich_available, show_summary, showing
 from ._format import clock, code_name, counted, status_lines
 from ._jsonl import dumps, error_to_dict, to_json
+from ._policy import policy_from
 from ._runtime import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -65,7 +66,6 @@ __all__ = [
     "metrics_server",
     "only_failed",
     "parse_operation",
-    "policy_from",
     "run_operate",
     "run_simulate",
     "run_status",
@@ -92,20 +92,6 @@ JOB_OPERATIONS: dict[str, tuple[JobOperation, frozenset[int]]] = {
     "terminate": (JobOperation.TERMINATE, frozenset({2, 7})),
     "start": (JobOperation.START, frozenset({1})),
 }
-
-
-def policy_from(args: argparse.Namespace, connection_limit: int) -> PollPolicy:
-    """Return the poll policy of ``--interval``, ``--max-interval`` and ``--deadline``."""
-    given = {} if args.max_interval is None else {"max_interval": args.max_interval}
-    try:
-        return PollPolicy(
-            interval=args.interval,
-            deadline=args.deadline,
-            max_in_flight=min(args.max_in_flight, connection_limit),
-            **given,
-        )
-    except (TypeError, ValueError) as exc:
-        raise CliError(f"invalid polling option: {exc}") from None
 
 
 async def first_read(

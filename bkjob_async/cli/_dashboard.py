@@ -212,8 +212,8 @@ async def _simulated(ctx: Context, args: argparse.Namespace, token: str | None) 
 
 async def _real(ctx: Context, args: argparse.Namespace, token: str | None) -> int:
     from ..polling import Poller
-    from ._commands import policy_from
     from ._connect import credentials_from_env, open_client, target_from
+    from ._policy import policy_from
 
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)

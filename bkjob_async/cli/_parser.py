@@ -772,7 +772,8 @@ def _cluster_commands(
     polling: argparse.ArgumentParser,
     common: dict[str, Any],
 ) -> None:
-    """Add ``worker`` and ``submit`` (cluster mode on Redis; needs the redis extra)."""
+    """Add ``worker``, ``submit`` and ``cluster`` (cluster mode on Redis; needs the redis
+    extra)."""
     worker = commands.add_parser(
         "worker",
         parents=[connection, polling],
@@ -817,3 +818,63 @@ def _cluster_commands(
     submit.add_argument("--scope", help="biz:<id> or biz_set:<id> (default: $BKJOB_SCOPE)")
     submit.add_argument("--cancel", action="store_true", help="remove the jobs instead")
     add_cluster_options(submit, watch=True)
+    cluster = commands.add_parser(
+        "cluster",
+        help="look at a Redis cluster (workers, leases, watches, groups, dead letters)",
+        description=(
+            "Look at a cluster in Redis without joining it: nothing here joins a consumer\n"
+            "group or acknowledges an event. status: workers, the partitions each holds, jobs\n"
+            "nobody polls, watches, stream lengths, each group's lag and pending; groups: the\n"
+            "consumer groups (--delete one); dead-letters: events a group gave up on\n"
+            "(max_deliveries; --replay or --drop them). Only --delete, --replay and --drop write."
+        ),
+        epilog=_examples(
+            "bkjob-async cluster status --redis redis://127.0.0.1:6379/0 --cluster prod",
+            "bkjob-async cluster status --json | jq '.watches[].groups[] | {name, lag}'",
+            "bkjob-async cluster groups --watch deploys",
+            "bkjob-async cluster dead-letters --watch deploys --group cli",
+            "bkjob-async cluster dead-letters --watch deploys --group cli --replay",
+            "bkjob-async cluster groups --watch deploys --delete old-dashboard",
+        ),
+        **common,
+    )
+    actions = cluster.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, text in (
+        ("status", "workers, partitions, watches, streams, group lag and pending"),
+        ("groups", "the consumer groups of each watch (or of --watch); --delete one"),
+        ("dead-letters", "the events a group gave up on, of --watch; --replay or --drop them"),
+    ):
+        action = actions.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        add_cluster_options(action, watch=name != "status")
+        action.add_argument("--json", action="store_true", help="one JSON object on stdout")
+        if name == "groups":
+            action.add_argument(
+                "--delete",
+                metavar="GROUP",
+                help="delete this consumer group of --watch, with its pending events",
+            )
+        if name == "dead-letters":
+            action.add_argument("--group", help="only those of this consumer group")
+            what = action.add_mutually_exclusive_group()
+            what.add_argument(
+                "--replay",
+                action="store_true",
+                help="append them to the watch's stream again (every group is given them "
+                "again) and take them out of the dead letters",
+            )
+            what.add_argument("--drop", action="store_true", help="delete them")
+            action.add_argument(
+                "--id",
+                dest="ids",
+                action="append",
+                metavar="DEAD_ID",
+                help="with --replay or --drop: only this one (repeat for more; default: all "
+                "listed)",
+            )
+            action.add_argument(
+                "--limit",
+                type=number(int, 1, 1_000_000),
+                default=1000,
+                metavar="N",
+                help="show at most N, oldest first (1000)",
+            )

@@ -289,9 +289,11 @@ class Cluster(AsyncResource):
         count: int = 100,
         block: float = 1.0,
         max_deliveries: int | None = None,
+        retry: bool = True,
     ) -> EventStream:
         """Return an async iterator over ``watch``'s events for ``consumer`` of ``group``
-        (``EventStream``)."""
+        (``EventStream``; ``retry=False``: reading raises ``ClusterUnavailableError`` while
+        Redis is unavailable, instead of waiting for it)."""
         from ._events import EventStream
 
         return EventStream(
@@ -303,6 +305,7 @@ class Cluster(AsyncResource):
             count=count,
             block=block,
             max_deliveries=max_deliveries,
+            retry=retry,
         )
 
     # -- fenced writes --------------------------------------------------------------------

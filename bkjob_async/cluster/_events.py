@@ -13,6 +13,13 @@ The contract (Redis Streams consumer groups, at least once):
 - With ``max_deliveries``, an event delivered more often than that is moved to the watch's
   dead letters for the group (``dead_letters()``, logged at ERROR) instead.
 - If the stream or group vanished (Redis wiped), it is recreated and reading goes on.
+- While Redis is unreachable or failing over (``ClusterUnavailableError``), reading and
+  acknowledging retry with jittered backoff (50 ms doubling to 2 s), said in one WARNING when
+  the outage starts and one when it ends; ``retry=False`` raises instead. A failover to a
+  replica that lagged can lose acknowledgements and the group's position, so Redis gives
+  events again: an event this stream acknowledged already (one of the last 10,000) is
+  acknowledged again and not handed out, so a consumer that acknowledges each event before
+  reading the next sees none twice across a failover.
 
 It yields the engine's own events (decoded by ``_entries``); ``delivery(event)`` says where
 one came from. An entry it cannot read raises ``StreamFormatError`` in its place.
@@ -20,21 +27,26 @@ one came from. An entry it cannot read raises ``StreamFormatError`` in its place
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import random
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import redis.exceptions as rexc
 from anyio.abc import AsyncResource
 
 from .._params import check_count
 from ..config import check_seconds
 from ._entries import Delivery, decode_entry
-from ._errors import ClusterError, StreamFormatError
+from ._errors import ClusterError, ClusterUnavailableError, StreamFormatError
 from ._keys import check_name, check_watch
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from ..polling.events import Event
     from ._client import Cluster
 
@@ -42,15 +54,19 @@ __all__ = ["EventStream", "read_history"]
 
 log = logging.getLogger("bkjob_async.cluster")
 
-#: Acknowledged event ids an ``EventStream`` remembers (an ack again counts 0, not an error).
+#: Acknowledged event ids an ``EventStream`` remembers (an ack again counts 0, not an error;
+#: given again, they are acknowledged again and not handed out).
 _ACKED = 10_000
+#: Seconds of the first and the longest wait between two tries while Redis is unavailable.
+_RETRY_FIRST, _RETRY_MOST = 0.05, 2.0
 
 
 class EventStream(AsyncResource):
     """``async for event in stream`` over a watch's events; ``await stream.ack(event)``.
 
-    Made by ``Cluster.events``. Reading raises ``ClusterUnavailableError`` while Redis is
-    unreachable (iterating again retries); a read waits at most ``block`` seconds in Redis.
+    Made by ``Cluster.events``. While Redis is unreachable, reading and acknowledging retry
+    (``retry=False``: they raise ``ClusterUnavailableError``, and iterating again retries); a
+    read waits at most ``block`` seconds in Redis. ``outages`` counts the outages ridden out.
     """
 
     def __init__(
@@ -64,8 +80,16 @@ class EventStream(AsyncResource):
         count: int,
         block: float,
         max_deliveries: int | None = None,
+        retry: bool = True,
     ) -> None:
         self.cluster = cluster
+        if not isinstance(retry, bool):
+            raise TypeError(f"retry must be a bool, not {type(retry).__name__}")
+        self.retry = retry
+        #: Outages of Redis this stream waited through (``retry``).
+        self.outages = 0
+        #: Events given again after this stream acknowledged them, not handed out again.
+        self.dropped_repeats = 0
         self.watch = check_watch(watch)
         self.consumer = check_name(consumer, "consumer")
         self.group = check_name(group, "group")
@@ -101,13 +125,60 @@ class EventStream(AsyncResource):
         :raises StreamFormatError: the next entry cannot be read; it stays pending until
             ``skip`` (reading again goes on after it).
         """
-        while not self._buffer:
-            await self._fill()
-        item = self._buffer.popleft()
-        if isinstance(item, StreamFormatError):
-            raise item
-        self._unacked.setdefault(item.event.event_id, []).append(item)
-        return item.event
+        while True:
+            while not self._buffer:
+                await self._retrying(self._fill)
+            item = self._buffer.popleft()
+            if isinstance(item, StreamFormatError):
+                raise item
+            event_id = item.event.event_id
+            if event_id in self._acked and event_id not in self._unacked:
+                # Given again (an ack or the group's position lost in a failover, or the event
+                # written twice): acknowledged here already, so not handed out again.
+                self.dropped_repeats += 1
+                await self._retrying(functools.partial(self._xack, item.stream_id))
+                continue
+            self._unacked.setdefault(event_id, []).append(item)
+            return item.event
+
+    async def _xack(self, *stream_ids: str) -> int:
+        async with self.cluster.guard():
+            return int(await self.cluster.redis.xack(self.key, self.group, *stream_ids))
+
+    async def _retrying(self, call: Callable[[], Awaitable[int | None]]) -> int | None:
+        """Run ``call`` until Redis answers (only once unless ``retry``), with backoff; one
+        WARNING when an outage starts, one when it ends."""
+        failures = 0
+        started = 0.0
+        while True:
+            try:
+                result = await call()
+            except ClusterUnavailableError as exc:
+                if not self.retry:
+                    raise
+                failures += 1
+                if failures == 1:
+                    self.outages += 1
+                    started = self.cluster.clock()
+                    log.warning(
+                        "watch %r, group %r, consumer %r: %s; retrying",
+                        self.watch,
+                        self.group,
+                        self.consumer,
+                        exc,
+                    )
+                delay = min(_RETRY_MOST, _RETRY_FIRST * 2 ** min(failures - 1, 10))
+                await anyio.sleep(delay * random.uniform(0.5, 1.0))
+                continue
+            if failures:
+                log.warning(
+                    "watch %r, group %r, consumer %r: reading again after %.1f s",
+                    self.watch,
+                    self.group,
+                    self.consumer,
+                    self.cluster.clock() - started,
+                )
+            return result
 
     async def aclose(self) -> None:
         """Drop the events read and not yet handed out; the group's pending entries stay."""
@@ -139,8 +210,7 @@ class EventStream(AsyncResource):
             ids += [d.stream_id for d in deliveries or ()]
         done = 0
         if ids:
-            async with self.cluster.guard():
-                done = int(await self.cluster.redis.xack(self.key, self.group, *ids))
+            done = int(await self._retrying(functools.partial(self._xack, *ids)) or 0)
         for event_id in event_ids:  # only once Redis has them: a failed ack can be retried
             self._unacked.pop(event_id, None)
             self._acked[event_id] = None

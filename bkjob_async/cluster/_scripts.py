@@ -7,7 +7,7 @@ one clock for all workers; the workers' own clocks only bound how long they act 
 
 from __future__ import annotations
 
-__all__ = ["COMMIT", "HELLO", "PERMIT", "RELEASE", "SUBMIT", "THROTTLE", "TICK"]
+__all__ = ["COMMIT", "HELLO", "PERMIT", "RELEASE", "REPLAY", "SUBMIT", "THROTTLE", "TICK"]
 
 
 def _epoch(epoch: str, config: str, nonce: str, partitions: str) -> str:
@@ -329,3 +329,27 @@ redis.call('HSET', KEYS[1], 'rate', string.format('%.17g', rate), 'paused', f(pa
 return {1, tostring(rate)}
 """
 )
+
+# Put dead letters back in their watch's stream (as new entries: every group is given them again)
+# and take them out of the dead letters; an id no longer there is skipped. KEYS[1] dead:W,
+# KEYS[2] events:W. ARGV[1] the stream's MAXLEN (~), then the dead letters' ids. Returns how many.
+REPLAY = """
+local done = 0
+for i = 2, #ARGV do
+  local rows = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])
+  if #rows == 1 then
+    local fields, entry = rows[1][2], {}
+    for j = 1, #fields, 2 do
+      local name = fields[j]
+      if name == 'id' or name == 'p' or name == 'part' or name == 'tok' then
+        entry[#entry + 1] = name
+        entry[#entry + 1] = fields[j + 1]
+      end
+    end
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', unpack(entry))
+    redis.call('XDEL', KEYS[1], ARGV[i])
+    done = done + 1
+  end
+end
+return done
+"""

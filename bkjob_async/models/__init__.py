@@ -65,6 +65,16 @@ from .logs import (
     JobStatusRow,
     LogType,
 )
+from .objects import (
+    Container,
+    ContainerResult,
+    ExecuteObject,
+    ExecuteObjectFileLog,
+    ExecuteObjectLog,
+    ExecuteObjectType,
+    TaskContext,
+    TaskContextField,
+)
 from .rules import DangerousRule, DangerousRuleAction, DangerousRuleState, DangerousRuleStatus
 from .scripts import ScriptCheckItem, ScriptCheckLevel, ScriptVersionPage, ScriptVersionState
 from .settings import (
@@ -91,6 +101,8 @@ __all__ = [
     "AccountPage",
     "AccountRef",
     "AccountType",
+    "Container",
+    "ContainerResult",
     "CredentialDetail",
     "CredentialSecret",
     "CredentialType",
@@ -101,6 +113,10 @@ __all__ = [
     "DangerousRuleAction",
     "DangerousRuleState",
     "DangerousRuleStatus",
+    "ExecuteObject",
+    "ExecuteObjectFileLog",
+    "ExecuteObjectLog",
+    "ExecuteObjectType",
     "ExecutionAccount",
     "FileDestination",
     "FileLog",
@@ -156,6 +172,8 @@ __all__ = [
     "StepStatus",
     "StepType",
     "StepVariables",
+    "TaskContext",
+    "TaskContextField",
     "TaskType",
     "TransferMode",
     "UploadUrl",

@@ -14,6 +14,9 @@ import attrs
 from .enums import HostStatus, JobStatus, LaunchMode, StepStatus, StepType
 
 __all__ = [
+    "Container",
+    "ContainerKey",
+    "ContainerResult",
     "Host",
     "HostKey",
     "HostResult",
@@ -69,6 +72,46 @@ class HostResult:
     total_time: _dt.timedelta | None = None
 
 
+#: A container's identity in keys: ``("container", id)``, never equal to a host's key.
+ContainerKey = tuple[str, int]
+
+
+@attrs.frozen
+class Container:
+    """One Kubernetes container as bk-job's v4 names it (``OpenApiContainerDTO``).
+
+    ``id`` is the container's id in the CMDB (``container_id_list`` of the log API takes it);
+    ``container_id`` the runtime's (Docker's) id; ``node_host_id`` the host of its node.
+    """
+
+    id: int
+    container_id: str | None = None
+    name: str | None = None
+    node_host_id: int | None = None
+
+    @property
+    def key(self) -> ContainerKey:
+        """Return a hashable identity that no host's ``Host.key`` equals."""
+        return ("container", self.id)
+
+    def __str__(self) -> str:
+        label = self.name or self.container_id
+        return f"container {self.id}" if label is None else f"{label} (container {self.id})"
+
+
+@attrs.frozen
+class ContainerResult:
+    """How one container did in the current round of a step (v4 only)."""
+
+    container: Container
+    status: HostStatus
+    tag: str | None = None
+    exit_code: int | None = None
+    start_time: _dt.datetime | None = None
+    end_time: _dt.datetime | None = None
+    total_time: _dt.timedelta | None = None
+
+
 @attrs.frozen
 class StepInstance:
     """One step of a job instance, in its current round (``execute_count``, 0-based)."""
@@ -89,6 +132,9 @@ class StepInstance:
     operator: str | None = None
     #: Every target host, parsed from v2 ``target_ips`` (v2 step status only).
     target_hosts: tuple[Host, ...] | None = None
+    #: The containers a step ran on (gateway v4 only; ``hosts`` keeps its hosts). ``None``
+    #: when the server sent no execute objects, as ``hosts``.
+    containers: tuple[ContainerResult, ...] | None = None
 
 
 @attrs.frozen

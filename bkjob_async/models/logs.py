@@ -110,11 +110,12 @@ class JobInstanceSummary:
 
 @attrs.frozen
 class JobInstancePage:
-    """One page of the history list; ``total`` counts every match, not just this page."""
+    """One page of the history list; ``total`` counts every match, not just this page
+    (``None`` on the gateway v4, which does not count: a short page is the last)."""
 
     start: int
     length: int
-    total: int
+    total: int | None
     items: tuple[JobInstanceSummary, ...]
 
 

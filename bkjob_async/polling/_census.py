@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ..models import JobStatusPage
-from ._schedule import WAITING
+from ._rules import WAITS_FOR_A_PERSON
 from .events import (
     PERSON_WAITING,
     JobFinished,
@@ -65,14 +65,14 @@ def coverage(subscribers: list[_Subscription], status: int | None) -> tuple[bool
     ``end_only``: every watch of it waits for its end only (no host, step or job transition;
     a watch with no filter wants them all), so the list stands for its polls always, and it
     is read without host rows. ``parks``: its watches need its transitions, so the list
-    stands for its polls only while it waits for a person (``status`` in ``WAITING``).
+    stands for its polls only while it waits for a person (``status`` in ``_rules.WAITS_FOR_A_PERSON``).
     ``now``: the list stands for its polls now. A job with no watch has none of these.
     """
     end_only = bool(subscribers) and all(
         sub.kinds and sub.kinds <= _END and sub.step_instance_id is None for sub in subscribers
     )
     parks = not end_only and bool(subscribers)
-    return end_only or (parks and status in WAITING), parks, end_only
+    return end_only or (parks and status in WAITS_FOR_A_PERSON), parks, end_only
 
 
 class Census:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
-from ._tracker import JobState, StepState, Visits, pack_codes, pack_keys
+from ._state import JobState, StepState, pack_codes, pack_keys
+from ._visits import Count, Visits
 from .events import (
     Event,
     HostTransition,
@@ -291,7 +292,9 @@ def _visits(data: Any) -> Visits:
             if who is None or type(who) is int
             else (_int_or_none(who[0]), None if who[1] is None else _key(who[1]))
         )
-        visits.append((entity, _int(at), tuple((_int(status), _count(n)) for status, n in counts)))
+        visits.append(
+            Count(entity, _int(at), tuple((_int(status), _count(n)) for status, n in counts))
+        )
     return tuple(visits)
 
 

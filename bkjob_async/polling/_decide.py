@@ -44,10 +44,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._actions import (
+    Action,
+    Deliver,
+    GiveUp,
+    OutageBegan,
+    OutageEnded,
+    Resumed,
+    Retried,
+    Stalled,
+)
 from ._failures import MALFORMED_LIMIT, STALL_AFTER, Kind, Outage, classify, job_backoff, timed_out
 from ._jobs import PolledJob, moved
+from ._rules import NOT_OVER, WAITS_FOR_A_PERSON
 from ._schedule import (
-    WAITING,
     PollPolicy,
     RetryBudget,
     cap,
@@ -56,7 +66,8 @@ from ._schedule import (
     soon,
     turning,
 )
-from ._tracker import observe, visit_of
+from ._tracker import observe
+from ._visits import visit_of
 from .events import JobFinished, WatchFailed
 
 if TYPE_CHECKING:
@@ -67,7 +78,6 @@ if TYPE_CHECKING:
     from .. import errors
     from .._observe import JobObservation
     from ..models import HostKey, HostResult, JobInstanceStatus
-    from .events import Event
 
 __all__ = [
     "HINT",
@@ -191,56 +201,7 @@ class Listed(NamedTuple):
 Outcome = _Unchanged | Answer | Failed | _Hint | Listed
 
 
-# --- outputs ------------------------------------------------------------------------------------
-
-
-class Deliver(NamedTuple):
-    """Hand ``events`` to the job's watches; ``finished``: the job ended so (its watches end)."""
-
-    events: list[Event]
-    finished: JobFinished | None
-    data: Any
-    #: Whether the job's state changed (a named watch commits only then).
-    changed: bool
-
-
-class Stalled(NamedTuple):
-    """The job's polls keep failing: its watches hear ``PollingStalled``."""
-
-    since: _dt.datetime
-    error: errors.BkJobError
-
-
-class Resumed(NamedTuple):
-    """The stalled job answered again: its watches hear ``PollingResumed``."""
-
-    since: _dt.datetime
-    at: _dt.datetime
-
-
-class GiveUp(NamedTuple):
-    """The job can never be polled again: its watches end with ``failed``."""
-
-    failed: WatchFailed
-
-
-class OutageBegan(NamedTuple):
-    """bk-job is taken to be down: every job stalls, polls go one probe at a time."""
-
-    error: errors.BkJobError
-    at: _dt.datetime
-
-
-class OutageEnded(NamedTuple):
-    """bk-job answers again: every job is polled again within one interval (``rejoined_at``)."""
-
-
-class Retried(NamedTuple):
-    """A failed poll will be retried (counted in ``statistics().retries``)."""
-
-
-#: What the driver applies.
-Action = Deliver | Stalled | Resumed | GiveUp | OutageBegan | OutageEnded | Retried
+# --- outputs (``_actions``) ----------------------------------------------------------------------
 
 _NO_ACTIONS: tuple[Any, ...] = ()
 _RETRIED = Retried()
@@ -262,7 +223,7 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
         actions = _NO_ACTIONS
         if job.failures or job.stalled is not None or health.outage.down_since is not None:
             job, health, actions = _recovered(rules, job, health)
-        top = rules.waiting_cap if job.state.status in WAITING else rules.running_cap
+        top = rules.waiting_cap if job.state.status in WAITS_FOR_A_PERSON else rules.running_cap
         base, delay = next_interval(rules.policy, job.interval, 0.0, rules.rng, top)
         if base != job.interval:
             job = job._replace(interval=base)
@@ -316,9 +277,9 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
             status,
             snapshot,
             round=state.round,
-            visit=visit_of(state, int(status)),
+            visit=visit_of(state.visits, state.round, int(status)),
         )
-    top = rules.waiting_cap if state.status in WAITING else rules.running_cap
+    top = rules.waiting_cap if state.status in WAITS_FOR_A_PERSON else rules.running_cap
     after = 0.0
     if events:
         after = rules.policy.interval
@@ -335,7 +296,7 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
 def _park(job: PolledJob) -> PolledJob:
     """A job whose watches need its transitions: the job list stands for its polls while it
     waits for a person (not started, a confirmation, a rolling pause), and only then."""
-    waits = job.state.status in WAITING
+    waits = job.state.status in WAITS_FOR_A_PERSON
     return job if waits is job.census else job._replace(census=waits)
 
 
@@ -347,11 +308,7 @@ def _read_itself(listed: int | None) -> bool:
     not in the list at all (outside the window, or deleted: a per-job poll, never silence).
     A running row costs nothing: the list said all a wait for the end needs.
     """
-    return listed is None or listed not in _RUNNING
-
-
-#: Job statuses that are not an end (``_schedule.WAITING``, running, stopping).
-_RUNNING = frozenset({*WAITING, 2, 10})
+    return listed is None or listed not in NOT_OVER
 
 
 def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: float) -> Decision:

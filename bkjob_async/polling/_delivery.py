@@ -35,10 +35,10 @@ class Delivery:
 
     __slots__ = ("events", "journal", "registry", "taps")
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, registry: Registry) -> None:
         self.journal = journal
-        #: Set by the driver that owns the registry.
-        self.registry: Registry | None = None
+        #: The jobs polled (a job no open watch holds leaves it here).
+        self.registry = registry
         #: Events observed, before each watch's filter (``statistics().events_observed``).
         self.events = 0
         #: The open taps (``Poller.tap``): empty unless someone reads every event.
@@ -99,5 +99,4 @@ class Delivery:
         self._release(watched)
 
     def _release(self, watched: Watched) -> None:
-        assert self.registry is not None
         self.registry.release_if_unwatched(watched)

@@ -22,27 +22,13 @@ import typing
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from ._actions import Deliver, GiveUp, OutageBegan, Resumed, Retried, Stalled
 from ._census import Census, coverage
-from ._decide import (
-    HINT,
-    Deliver,
-    Failed,
-    GiveUp,
-    Health,
-    Listed,
-    OutageBegan,
-    Resumed,
-    Retried,
-    Rules,
-    Stalled,
-    decide,
-    outage_stalled,
-    stall,
-)
+from ._decide import HINT, Failed, Health, Listed, Rules, decide, outage_stalled, stall
 from ._failures import Kind, classify
 from ._heap import Due
 from ._isolate import isolated
-from ._jobs import Registry, Watched, key
+from ._jobs import Watched, key
 from ._schedule import census_round, joined_at, min_gap, rejoined_at
 from ._workers import Workers
 
@@ -53,12 +39,13 @@ if TYPE_CHECKING:
 
     from .. import errors
     from .._protocol import Protocol
-    from ._decide import Action, Outcome
+    from ._actions import Action
+    from ._decide import Outcome
     from ._delivery import Delivery
     from ._rate import RateGovernor
     from ._reader import Reader
+    from ._state import JobState
     from ._subscription import _Subscription
-    from ._tracker import JobState
 
 __all__ = ["Driver", "Permits", "loop_clock"]
 
@@ -97,34 +84,36 @@ class Driver:
         delivery: Delivery,
         clock: Callable[[], float],
         *,
+        protocol: Protocol | None = None,
         permits: Permits | None = None,
     ) -> None:
+        """``protocol``: the API the job list is read from (``None``: no census)."""
         policy = rules.policy
         self.rules, self.policy = rules, policy
         self.reader, self.governor, self.delivery = reader, governor, delivery
         self.clock = clock
         self.permits = permits
-        self.registry = Registry(policy.remember, self._released)
+        self.registry = delivery.registry
         self.health = Health.start(policy)
         self.due = Due(min_gap(policy), self)
         #: The job list as the status of end-only waits (``None``: no such API, ESB v2).
-        self.census: Census | None = None
+        self.census = None if protocol is None else self._census(protocol)
         self._tg: TaskGroup | None = None
-        self.answers = self.retries = self.stalled = self.hints = 0
+        self.answers = self.retries = self.hints = 0
         self.workers = Workers(self)
         self.last_answer = 0.0
         #: The error that began the outage in force (``None``: bk-job answers).
         self.outage_error: errors.BkJobError | None = None
         self.errors: Counter[str] = Counter()
 
-    def census_on(self, protocol: Protocol) -> None:
-        """Let the job list stand for the polls of end-only waits, where the API has one."""
+    def _census(self, protocol: Protocol) -> Census | None:
+        """The job list standing for the polls of end-only waits, where the API has one."""
         if not protocol.flavor.is_v3:
             logger.info("ESB v2 has no job list: every job is polled itself (no census)")
-            return
+            return None
         if self.delivery.journal.keeps_all or not self.policy.census:
-            return  # turned off, or its journal keeps every change of every job (the cluster)
-        self.census = Census(
+            return None  # turned off, or its journal keeps every change of every job (the cluster)
+        return Census(
             protocol,
             self.reader,
             self.listed,
@@ -240,11 +229,6 @@ class Driver:
         self.hints += moved
         return moved
 
-    def _released(self, watched: Watched) -> None:
-        if watched.job.stalled is not None:
-            watched.job = watched.job._replace(stalled=None)
-            self.stalled -= 1
-
     def may_send(self, now: float) -> bool:
         """Ask the governor and the outage whether a poll may go now (only when either acts)."""
         health = self.health
@@ -329,10 +313,10 @@ class Driver:
             elif isinstance(action, Retried):
                 self.retries += 1
             elif isinstance(action, Resumed):
-                self.stalled -= 1
+                self.registry.stalled -= 1
                 delivery.resume(watched, action.since, action.at)
             elif isinstance(action, Stalled):
-                self.stalled += 1
+                self.registry.stalled += 1
                 delivery.stall(watched, action.since, action.error)
             elif isinstance(action, GiveUp):
                 error = action.failed.error
@@ -346,7 +330,7 @@ class Driver:
 
     def _stall(self, watched: Watched, error: errors.BkJobError, since: Any) -> None:
         watched.job = stall(watched.job, since)
-        self.stalled += 1
+        self.registry.stalled += 1
         self.delivery.stall(watched, since, error)
 
     def _outage_began(self, began: OutageBegan) -> None:
@@ -372,7 +356,7 @@ class Driver:
             since = watched.job.stalled
             if since is not None and outage_stalled(watched.job):
                 watched.job = watched.job._replace(stalled=None)
-                self.stalled -= 1
+                self.registry.stalled -= 1
                 self.delivery.resume(watched, since, at)
         self._rephase(self.clock())
 

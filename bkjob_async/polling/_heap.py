@@ -16,7 +16,7 @@ one: every watched job has one. A tuple per entry would be tracked: ``(due, seq,
 entries were promoted to the oldest generation and, at 2,000 polls/s, made a full collection
 walking every job's state every minute or so; even tuples of numbers only (untracked at their
 first pass) piled up in the youngest generation between passes, one per job polled, and made
-its pass walk them all (``CHANGELOG.md``, benchmark history, "Scale without pauses"). An entry is stale
+its pass walk them all (``benchmarks/HISTORY.md``, "Scale without pauses"). An entry is stale
 unless it is its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds
 another job).
 
@@ -24,7 +24,7 @@ The scheduler is an asyncio timer and parked workers wait on bare asyncio future
 runs on asyncio only, as aiohttp does), not anyio Events and cancel scopes: at a few polls a
 second per worker nearly every poll came with a scheduler sleep that ran to its deadline (a
 cancel scope's timeout: a cancellation delivered, raised and caught), then a turn of the
-scheduler's task before the worker's (``CHANGELOG.md``, benchmark history, "CPU per job-hour"). Now a
+scheduler's task before the worker's (``benchmarks/HISTORY.md``, "CPU per job-hour"). Now a
 timer hands the job to the worker directly. Cancelling ``run``'s task stops the scheduler.
 """
 

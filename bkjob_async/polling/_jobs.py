@@ -19,7 +19,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, NamedTuple
 
 from ._heap import SHIFT
-from ._tracker import EMPTY, JobState
+from ._state import EMPTY, JobState
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -66,7 +66,7 @@ class PolledJob(NamedTuple):
     #: says so (``_decide.Listed``); never once a round.
     census: bool = False
     #: Its watches need its transitions, so the list stands for its polls only while it waits
-    #: for a person (``_schedule.WAITING``): ``census`` follows its status.
+    #: for a person (``_rules.WAITS_FOR_A_PERSON``): ``census`` follows its status.
     parks: bool = False
 
 
@@ -181,9 +181,9 @@ class Registry:
     record at its ``slot`` (``None``: free), for the due heap's entries of plain numbers.
     """
 
-    __slots__ = ("_free", "_known", "_on_release", "by_id", "count", "jobs", "remember", "slots")
+    __slots__ = ("_free", "_known", "by_id", "count", "jobs", "remember", "slots", "stalled")
 
-    def __init__(self, remember: int, on_release: Callable[[Watched], None]) -> None:
+    def __init__(self, remember: int) -> None:
         #: The jobs by key (``Jobs``: a view of ``by_id``).
         self.jobs = Jobs(self)
         #: The jobs by job id alone (a callback names no scope): a record, or a list of the
@@ -191,12 +191,12 @@ class Registry:
         self.by_id: dict[int, Watched | list[Watched]] = {}
         #: Records by slot; the list is never replaced (the due heap holds it).
         self.slots: list[Watched | None] = []
-        #: How many jobs are polled.
+        #: How many jobs are polled, and how many of them are stalled.
         self.count = 0
+        self.stalled = 0
         self._free: list[int] = []
         self._known: OrderedDict[Key, JobState] = OrderedDict()
         self.remember = remember
-        self._on_release = on_release
 
     def __len__(self) -> int:
         return self.count
@@ -283,7 +283,9 @@ class Registry:
         _HINTED.pop(watched, None)
         self.slots[watched.slot] = None
         self._free.append(watched.slot)
-        self._on_release(watched)
+        if watched.job.stalled is not None:  # (it leaves the stalled jobs too)
+            watched.job = watched.job._replace(stalled=None)
+            self.stalled -= 1
         self._known[watched.key] = watched.job.state
         while len(self._known) > self.remember:
             self._known.popitem(last=False)

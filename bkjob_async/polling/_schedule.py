@@ -2,7 +2,7 @@
 
 - Intervals are bound by ``latency``: a job that may change by itself (running, or not yet
   seen) is polled at most ``latency`` apart, so each of its transitions is seen within
-  ``latency``. A job that waits for a person (``WAITING``: not started, waiting for a
+  ``latency``. A job that waits for a person (``_rules.WAITS_FOR_A_PERSON``: not started, waiting for a
   confirmation, a rolling pause) backs off by ``growth`` per unchanged poll up to
   ``max_interval``. ``jitter`` only ever shortens a gap. A job a watch takes on is polled at
   once (a burst is spread by the rate limit and ``max_in_flight``, and the jitter of later gaps
@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._checks import check_int, check_number
+from ._rules import HOST_RUNNING, HOST_WAITING, STEP_RUNNING
 
 if TYPE_CHECKING:
     import random
 
-    from ._tracker import JobState
+    from ._state import JobState
 
 __all__ = [
-    "WAITING",
     "PollPolicy",
     "RetryBudget",
     "cap",
@@ -183,10 +183,6 @@ SOON = 0.2
 #: A step is nearly done when at most this many of its hosts, or this share, are left.
 FEW_LEFT = 2
 FEW_LEFT_SHARE = 0.1
-#: Step and host statuses the turn reads: a running step (2), a host waiting (5) or running (7).
-_STEP_RUNNING = 2
-_HOST_WAITING = 5
-_HOST_RUNNING = 7
 
 
 def soon(policy: PollPolicy) -> float:
@@ -211,22 +207,17 @@ def turning(state: JobState) -> bool:
     steps = state.steps
     last = len(steps) - 1
     for n, step in enumerate(steps):
-        if step.status != _STEP_RUNNING:
+        if step.status != STEP_RUNNING:
             continue
         codes = step.codes
         if not codes:
             return False
-        waiting = codes.count(_HOST_WAITING)
+        waiting = codes.count(HOST_WAITING)
         if waiting:
             return True
-        left = codes.count(_HOST_RUNNING)
+        left = codes.count(HOST_RUNNING)
         return n < last and (left <= FEW_LEFT or left <= FEW_LEFT_SHARE * len(codes))
     return False
-
-
-#: Job statuses in which a job cannot change without a person: not started (1), waiting for
-#: a user (7: a confirmation step), between rolling batches (15).
-WAITING = frozenset({1, 7, 15})
 
 
 def cap(policy: PollPolicy, waiting: bool) -> float:

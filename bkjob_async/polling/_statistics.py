@@ -73,7 +73,7 @@ def collect(driver: Driver, **poller: Any) -> PollerStatistics:
         events_observed=driver.delivery.events,
         rate_limit=driver.governor.rate,
         in_flight=driver.workers.in_flight,
-        stalled=driver.health.outage.down or driver.stalled > 0,
+        stalled=driver.health.outage.down or driver.registry.stalled > 0,
         refused_polls=driver.due.refused,
         hinted_polls=driver.hints,
         census=census is not None,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from ._delivery import Delivery
     from ._jobs import Registry
-    from ._tracker import JobState
+    from ._state import JobState
     from .events import Event
 
 __all__ = ["JobSeen", "StepSeen", "Tap"]

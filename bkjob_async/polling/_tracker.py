@@ -1,46 +1,30 @@
 """The transition tracker: ``observe(state, observation) -> (new state, events)``; pure.
 
-A job's state is a value (``JobState``): its status, whether bk-job calls it finished, and per
-step its status, round, and its hosts' keys and status codes as two compact sequences of plain
-numbers (``array``/``bytes``, tuples where a value does not fit), which the cyclic garbage
-collector never walks and which hold no object per host (``CHANGELOG.md``, benchmark history, "Scale without
-pauses"). ``observe`` never changes the state it is given; it returns a new one that shares every
-part that did not change. A poll that changes one host makes new codes for its step and shares
-the keys, not a copy of a map (``CHANGELOG.md``, benchmark history, "CPU per poll"); ``_codec`` turns a
-state into JSON-able data and back, for a store. Hosts are never forgotten, so a host's ``previous``
+A job's state is a value (``_state.JobState``, re-exported here): ``observe`` never changes the
+state it is given; it returns a new one that shares every part that did not change. A poll that
+changes one host makes new codes for its step and shares the keys, not a copy of a map
+(``benchmarks/HISTORY.md``, "CPU per poll"). Hosts are never forgotten, so a host's ``previous``
 spans rounds and hosts copied unchanged into a retry round emit nothing; rows missing from a poll
 (bk-job's retry lag) mean "no news". A step listed twice in one answer is one step: the last
 listing wins, in the place of the first (as for two rows of one host in ``bkjob_async._observe``).
 ``step_done`` and ``step_moves`` are the bk-job rules a watch needs about steps.
 
-**Visits.** Each transition says which arrival at its status it is, in its round (a host's and a
-step's round is the step's ``execute_count``; the job's, the sum of its steps'): ``visit`` 1 the
-first time the host, step or job reached that status in that round, 2 the second, ... This is
-what an ``event_id`` is made of (``events``), so that a transition derived again from an older or
-an empty state has the id it had. The counts cost nothing in the common case: a move forward
-(``_JOB_RANK``, ``_HOST_RANK``: waiting, running, waiting for a person, stopping, ended) cannot
-reach a status seen before in its round, so nothing is kept; the first move back or sideways
-starts an explicit count for that host, step or job and round (``JobState.visits``), seeded with
-what the forward path to where it was passed through (a job or step that reached a status it
-can leave again without being seen running is counted explicitly from then on, so that what is
-taken as passed was seen). After a rollback the counts are those of the older state, and every
-arrival seen since is a real one: a count can only be lower than what the ids handed out
-counted, and a lower count names an id already handed out, so a consumer drops it. Hosts are
-taken to wait, run and end once per round, as bk-job runs them (a retry is a new round).
+Each transition carries its ``visit`` (which arrival at its status in its round it is), from
+the explicit counts a state keeps (``JobState.visits``; ``_visits`` holds the rules).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from array import array
 from collections.abc import Callable, Sequence
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._observe import JobObservation
 from ..models import HostKey, HostResult, HostStatus, JobStatus
+from ._state import EMPTY, JobState, StepState, pack_codes, pack_keys
+from ._visits import Visits, arrival, forget_job_round, new_step_round
 from .events import Event, HostRow, HostTransition, JobTransition, StepTransition
 
 if TYPE_CHECKING:
@@ -50,150 +34,17 @@ __all__ = [
     "EMPTY",
     "JobState",
     "StepState",
-    "Visits",
-    "arrival",
     "observe",
     "pack_codes",
     "pack_keys",
     "step_done",
     "step_moves",
-    "visit_of",
 ]
 
 
-#: Explicit arrival counts: ``(entity, round, ((status code, arrivals), ...))`` for each host,
-#: step or job whose status went back or sideways in its round (module doc). The entity is
-#: ``None`` for the job, a step id for a step, ``(step id, host key)`` for a host.
-Visits = tuple[tuple[Any, int, tuple[tuple[int, int], ...]], ...]
-
-
-class StepState(NamedTuple):
-    """One step as last seen; its hosts are two sequences, never changed once in a state.
-
-    ``keys`` lists the step's hosts in the order first seen, ``codes`` their last statuses in
-    the same order. A change of statuses makes a new ``codes`` and shares ``keys``: a changed
-    poll keeps two small sequences per step, not a copy of a map. ``hosts`` is the map they
-    make. Host ids are kept as an ``array`` of 32-bit (or, if one needs it, 64-bit) ints and
-    codes as ``bytes`` (a tuple when one does not fit: a ``(cloud, ip, ipv6)`` key, a code above
-    255): 4 or 8 bytes per host id and one per code instead of an int object each, and nothing
-    for the garbage collector to walk (``pack_keys``, ``pack_codes``).
-    """
-
-    step_instance_id: int
-    status: int | None
-    execute_count: int
-    keys: Sequence[HostKey]
-    codes: Sequence[int]
-
-    @property
-    def hosts(self) -> dict[HostKey, int]:
-        """``{host key: status code}``: a new dict."""
-        return dict(zip(self.keys, self.codes, strict=True))
-
-
-class JobState(tuple[Any, ...]):
-    """One job as last seen: a value; ``steps`` (in the order first seen) is never changed.
-
-    ``seq`` counts the observations that changed something (which of two stored states is
-    newer); ``visits`` holds the explicit arrival counts (see the module doc; ``()``, shared,
-    in the common case). Built and read as a named tuple ``(status, finished, steps, seq,
-    visits)``, and kept as one tuple ``(status, finished, seq, visits, *steps)``: no second
-    tuple for the steps of every watched job. ``steps`` is a new tuple at each read.
-    """
-
-    __slots__ = ()
-
-    if TYPE_CHECKING:
-        status: int | None
-        finished: bool
-        seq: int
-        visits: Visits
-    else:
-        status = property(itemgetter(0), doc="The job's status code (``None``: never seen).")
-        finished = property(itemgetter(1), doc="Whether bk-job calls the job finished.")
-        seq = property(itemgetter(2), doc="Observations that changed something.")
-        visits = property(itemgetter(3), doc="Explicit arrival counts (module doc).")
-
-    def __new__(
-        cls,
-        status: int | None,
-        finished: bool,
-        steps: tuple[StepState, ...],
-        seq: int = 0,
-        visits: Visits = (),
-    ) -> JobState:
-        return tuple.__new__(cls, (status, finished, seq, visits, *steps))
-
-    @property
-    def steps(self) -> tuple[StepState, ...]:
-        """Every step seen, in the order first seen."""
-        return self[4:]
-
-    @property
-    def round(self) -> int:
-        """The job's round: the sum of its steps' ``execute_count`` (its retries so far)."""
-        return sum(step.execute_count for step in self[4:])
-
-    def step(self, step_instance_id: int) -> StepState | None:
-        """Return the state of one step, or ``None`` if it was never seen."""
-        for step in self[4:]:
-            if step.step_instance_id == step_instance_id:
-                return step  # type: ignore[no-any-return]
-        return None
-
-    def _replace(self, **changes: Any) -> JobState:
-        """Return this state with the fields named in ``changes`` replaced (as a named tuple)."""
-        return JobState(**{**self._asdict(), **changes})
-
-    def _asdict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "finished": self.finished,
-            "steps": self.steps,
-            "seq": self.seq,
-            "visits": self.visits,
-        }
-
-    def __getnewargs__(self) -> tuple[Any, ...]:  # (copy and pickle)
-        return (self.status, self.finished, self.steps, self.seq, self.visits)
-
-    def __repr__(self) -> str:
-        return (
-            f"JobState(status={self.status!r}, finished={self.finished!r}, "
-            f"steps={self.steps!r}, seq={self.seq!r}, visits={self.visits!r})"
-        )
-
-
-#: A job never seen.
-EMPTY = JobState(None, False, (), 0)
 _UNSEEN = StepState(0, None, -1, (), ())  # the old state of a step never seen
 _Keys = Sequence[HostKey]
 _Codes = Sequence[int]
-
-
-def pack_keys(keys: list[HostKey]) -> _Keys:
-    """Return host keys as an ``array`` of 32-bit unsigned ints, of 64-bit ints if one does not
-    fit, or a tuple if one is not such an int."""
-    if not keys:
-        return ()
-    try:
-        return array("I", keys)  # type: ignore[type-var]
-    except (TypeError, OverflowError):  # a (cloud, ip, ipv6) key, or an id past 32 bits
-        pass
-    try:
-        return array("q", keys)  # type: ignore[type-var]
-    except (TypeError, OverflowError):  # a (cloud, ip, ipv6) key, or an id past 64 bits
-        return tuple(keys)
-
-
-def pack_codes(codes: list[int]) -> _Codes:
-    """Return status codes as ``bytes``, or a tuple if one is outside 0-255."""
-    if not codes:
-        return ()  # (as a step never seen: equal states compare equal)
-    try:
-        return bytes(codes)
-    except ValueError:
-        return tuple(codes)
 
 
 def observe(
@@ -344,99 +195,6 @@ def _next_state(
     )
 
 
-# --- visits: which arrival at its status a transition is (the module doc) --------------------
-
-#: The ends of a job or step that nothing revives (bk-job's "irreversible" ends: success,
-#: skipped, error ignored, terminated, abandoned).
-_ENDS = frozenset({3, 5, 6, 8, 14})
-#: The statuses a job or step passes through without being counted: waiting to start, running,
-#: the ends nothing revives. Reaching any other (waiting for a person, between rolling batches,
-#: stopping, an end an operation revives, an unknown code) starts its explicit count.
-_PASSES = frozenset({1, 2, *_ENDS})
-#: A host waits, runs, then ends (any other code), once a round.
-_HOST_RANK = {5: 0, 7: 1}
-_HOST_LAST = 2
-#: What a host's path to each rank passed through, as (status, arrivals) pairs.
-_HOST_PASSED: tuple[tuple[tuple[int, int], ...], ...] = ((), ((5, 1),), ((5, 1), (7, 1)))
-
-
-def arrival(
-    visits: Visits,
-    entity: Any,
-    round_: int,
-    previous: int | None,
-    same_round: bool,
-    current: int,
-    *,
-    host: bool = False,
-) -> tuple[int, Visits]:
-    """Return which arrival at ``current`` in ``round_`` a move is, and the counts after it.
-
-    ``entity`` is ``None`` (the job), a step id or ``(step id, host key)``; ``previous`` its
-    status before (``None``: never seen), ``same_round`` whether that was in ``round_``.
-    """
-    fresh = previous is None or not same_round
-    for i, (who, at, counts) in enumerate(visits):
-        if who == entity:  # counted explicitly
-            rest = visits[:i] + visits[i + 1 :]
-            if fresh or at != round_:
-                visits = rest  # counts of a past round
-                break
-            tally = dict(counts)
-            tally[current] = n = tally.get(current, 0) + 1
-            return n, (*rest, (who, at, tuple(sorted(tally.items()))))
-    if not fresh:
-        fresh, visits = _round_marked(visits, entity, round_, previous, host)
-    if host:
-        was = 0 if fresh or previous is None else _HOST_RANK.get(previous, _HOST_LAST)
-        if fresh or _HOST_RANK.get(current, _HOST_LAST) > was:
-            return 1, visits  # (waiting, running, ended: a status not reached before)
-        assert previous is not None  # a host back where it was: count from what it passed
-        tally = dict(_HOST_PASSED[was])
-        tally[previous] = tally.get(previous, 0) + 1
-    elif current in _PASSES and (fresh or previous == 1 or current in _ENDS):
-        return 1, visits  # (a job or step not yet where it may come back from)
-    else:  # a job or step reaching where it may come back from: count from here
-        tally = {} if fresh or previous is None else {previous: 1}
-        if previous not in _PASSES and not fresh:  # (a state stored without its counts)
-            tally[2] = 1  # it ran to get there
-    tally[current] = n = tally.get(current, 0) + 1
-    return n, (*visits, (entity, round_, tuple(sorted(tally.items()))))
-
-
-def _round_marked(
-    visits: Visits, entity: Any, round_: int, previous: int | None, host: bool
-) -> tuple[bool, Visits]:
-    """Whether a move is a first arrival in a round that began while the entity still showed
-    the last round's status (``new_round``, ``new_job_round``), and the counts after it.
-
-    The job's first move in such a round is; a host's every move is (it waits, runs and ends
-    once a round); a step leaving the last round's end is.
-    """
-    if entity is None:
-        mark = ((None, None), round_, ())
-        if mark in visits:
-            return True, tuple(v for v in visits if v != mark)
-        return False, visits
-    if host or previous not in _PASSES:
-        return ((entity[0] if host else entity, None), round_, ()) in visits, visits
-    return False, visits
-
-
-def _step_of(entity: Any) -> int | None:
-    """The step a count is about (``None``: the job's)."""
-    return entity if entity is None or isinstance(entity, int) else entity[0]
-
-
-def visit_of(state: JobState, status: int) -> int:
-    """Return which arrival of the job at ``status`` (its current one) its state records."""
-    round_ = state.round
-    for who, at, counts in state.visits:
-        if who is None and at == round_:
-            return dict(counts).get(status, 1)
-    return 1
-
-
 @attrs.define
 class _Changes:
     """The events of one observation, each with its visit and one time, read once."""
@@ -463,15 +221,14 @@ class _Changes:
         """A step's round changed (a retry): forget its last round's counts and mark the new
         round, which bk-job applies late (its retry lag: the step's status and its host rows
         may still show the last round's): the step leaving the last round's end, and every
-        move of its hosts, are first arrivals in it (``arrival``)."""
-        visits = tuple(v for v in self.visits if _step_of(v[0]) != step_instance_id)
-        self.visits = (*visits, ((step_instance_id, None), execute_count, ()))
+        move of a host that came into the round unchanged, are first arrivals in it; a host
+        that moved as the round changed is counted from that move (``arrival``)."""
+        self.visits = new_step_round(self.visits, step_instance_id, execute_count)
 
     def new_job_round(self, round_: int) -> None:
         """The job's round changed while its status did not move: forget its last round's
         counts, and take its next move as a first arrival (``arrival``)."""
-        visits = tuple(v for v in self.visits if v[0] is not None and v[0] != (None, None))
-        self.visits = (*visits, ((None, None), round_, ()))
+        self.visits = forget_job_round(self.visits, round_)
 
     def host(self, step: StepObservation, row: HostRow, was: int | None, same: bool) -> None:
         """Record a host's change (``was``: its old status code, ``None`` if not seen before)."""

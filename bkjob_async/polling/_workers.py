@@ -8,7 +8,7 @@ Changed answers are held back and folded several at a time (``_BATCH``): when
 once during an outage (so the failure policy sees answers and failures in the order they
 came). An answer thus waits only while its worker has another poll to send: at most one
 poll's timeout. Decoding, tracking and delivering then run several times in a row, warm in
-the processor's caches (``CHANGELOG.md``, benchmark history, "CPU per poll").
+the processor's caches (``benchmarks/HISTORY.md``, "CPU per poll").
 """
 
 from __future__ import annotations

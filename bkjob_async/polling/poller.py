@@ -17,7 +17,6 @@ import anyio.lowlevel
 from .. import errors
 from ..config import Scope, check_id
 from ._assemble import build
-from ._delivery import Delivery
 from ._driver import Permits, loop_clock
 from ._journal import Journal, StoreJournal
 from ._named import NamedWatches
@@ -115,8 +114,7 @@ class Poller:
         self._journal: Journal = StoreJournal(self.store) if journal is None else journal
         self._outside = journal is not None
         self._clock_arg = clock
-        self._delivery = Delivery(self._journal)
-        self._driver = build(client, policy, self._delivery, rng=rng, permits=permits)
+        self._driver = build(client, policy, self._journal, rng=rng, permits=permits)
         self._tg: TaskGroup | None = None
         self._snapshots = Snapshots(client, policy.max_in_flight)
         self._open: set[_Subscription] = set()
@@ -360,7 +358,7 @@ class Poller:
         ``tap.take()`` what came since. Closed, it costs the polls nothing; open, it keeps at
         most ``limit`` events until they are taken (the oldest go first, ``tap.dropped``).
         """
-        return Tap(self._delivery, self._driver.registry, limit)
+        return Tap(self._driver.delivery, self._driver.registry, limit)
 
     # --- statistics ---------------------------------------------------------------------------
 

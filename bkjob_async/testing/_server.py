@@ -6,6 +6,9 @@ Rule: the only aiohttp code of the simulator. Three front doors share one simula
   one method per API (404 ``API_NOT_FOUND`` otherwise), auth from ``X-Bkapi-Authorization``
   only (400 ``INVALID_ARGS``), gateway errors with real statuses and ``X-Bkapi-Error-*``, the
   Job backend's body passed through as Jackson writes it, ``X-Bkapi-Request-Id`` on everything.
+* API gateway v4 ``/api/v4/<api>`` (the same stage): the gateway's door as above, and the Job
+  backend's v4 answers: HTTP statuses, ``{"data": ...}`` or ``{"error": {"code", "message",
+  "details", "data"}}`` (``_api_v4``).
 * ESB ``/api/c/compapi/v2/jobv3/<api>/`` and ``/api/c/compapi/v2/job/<api>/``: GET or POST, auth
   from the header or the parameters, its own errors at HTTP 200 (``1306xxx``), an unregistered
   component is the Django 404 page, and the Job body re-encoded by Python with ``request_id``.
@@ -34,6 +37,7 @@ from .._protocol import Request, Response
 from ..config import ApiFlavor
 from ._api import ApiFailure, Call, Encoded, Endpoint, Params
 from ._api_catalog import V2_ENDPOINTS, V3_ENDPOINTS
+from ._api_v4 import V4_ENDPOINTS, v4_status
 from ._codes import BAD_REQUEST, INTERNAL_ERROR, message
 from ._faults import Fault, FaultKind, FaultRules
 from ._render import encode_compact, encode_esb
@@ -46,7 +50,7 @@ __all__ = ["HttpLayer", "InMemory", "Incoming", "RateWindow"]
 
 _log = logging.getLogger("bkjob_async.testing")
 
-_GATEWAY_PATH = re.compile(r"^(?:/api/bk-job/[^/]+)?/api/v3/(?:system/)?(\w+)$")
+_GATEWAY_PATH = re.compile(r"^(?:/api/bk-job/[^/]+)?/api/(v3|v4)/(?:system/)?(\w+)$")
 _ESB_PATH = re.compile(r"^/api/c/compapi/v2/(job|jobv3)/(\w+)/?$")
 _JSON = "application/json"
 _GATEWAY_ERRORS: dict[int, tuple[int, str, str]] = {
@@ -239,10 +243,12 @@ class HttpLayer:
         path = request.path
         match = _GATEWAY_PATH.match(path)
         if match:
-            endpoint = V3_ENDPOINTS.get(match[1])
+            v4 = match[1] == "v4"
+            endpoint = (V4_ENDPOINTS if v4 else V3_ENDPOINTS).get(match[2])
             if endpoint is None or endpoint.gateway_method != request.method:
                 return self._gateway_error(404)
-            return await self._serve(request, ApiFlavor.APIGW_V3, match[1], endpoint)
+            flavor = ApiFlavor.APIGW_V4 if v4 else ApiFlavor.APIGW_V3
+            return await self._serve(request, flavor, match[2], endpoint)
         match = _ESB_PATH.match(path)
         if match:
             flavor = ApiFlavor.ESB_JOBV3 if match[1] == "jobv3" else ApiFlavor.ESB_V2
@@ -276,31 +282,34 @@ class HttpLayer:
         call = Call(
             flavor,
             api,
-            Params(values, strict=flavor is ApiFlavor.APIGW_V3 and request.method == "GET"),
+            Params(values, strict=flavor.is_gateway and request.method == "GET"),
             english,
             identity.username,
             identity.app_code,
         )
-        body = self._backend(endpoint, call, readable, fault)
-        return self._send(flavor, body, fault, extra_headers)
+        status, body = self._backend(endpoint, call, readable, fault)
+        return self._send(flavor, body, fault, extra_headers, status)
 
     def _backend(
         self, endpoint: Endpoint, call: Call, readable: bool, fault: Fault | None
-    ) -> bytes:
+    ) -> tuple[int, bytes]:
+        flavor = call.flavor
         try:
             if not readable:
                 raise ApiFailure(BAD_REQUEST)
             result = endpoint.handler(self.world, call)
         except ApiFailure as failure:
-            return self._job_error(call.flavor, failure.code, failure.text(call.english))
-        except Exception:  # like bk-job's catch-all advice: 1240002 at HTTP 200
+            text = failure.text(call.english)
+            return _error_status(flavor, failure.code), self._job_error(flavor, failure.code, text)
+        except Exception:  # like bk-job's catch-all advice: 1240002 at HTTP 200 (v4: 500)
             _log.exception("simulated backend failed on %s", call.api)
-            return self._job_error(
-                call.flavor, INTERNAL_ERROR, message(INTERNAL_ERROR, call.english)
+            text = message(INTERNAL_ERROR, call.english)
+            return _error_status(flavor, INTERNAL_ERROR), self._job_error(
+                flavor, INTERNAL_ERROR, text
             )
         if fault is not None and fault.kind is FaultKind.UNKNOWN_STATUS:
             result = _rewrite_statuses(result, fault)
-        return self._job_ok(call.flavor, result)
+        return 200, self._job_ok(flavor, result)
 
     def _send(
         self,
@@ -308,9 +317,10 @@ class HttpLayer:
         body: bytes,
         fault: Fault | None,
         extra_headers: dict[str, str],
+        status: int = 200,
     ) -> web.Response:
         headers = {"Content-Type": _JSON, **extra_headers}
-        if flavor is ApiFlavor.APIGW_V3:
+        if flavor.is_gateway:
             headers.update(_gateway_ids())
         if fault is not None and fault.kind is FaultKind.TRUNCATED:
             body = body[: len(body) // 2]
@@ -318,7 +328,7 @@ class HttpLayer:
             whole = Response(200, CIMultiDictProxy(CIMultiDict(headers)), body)
             message = f"{flavor.value}: the connection was reset mid-body"
             raise ResetMidBody(message, whole, len(body) // 2)
-        return web.Response(body=body, headers=headers)
+        return web.Response(status=status, body=body, headers=headers)
 
     # -- envelopes ------------------------------------------------------------------------------
 
@@ -326,8 +336,10 @@ class HttpLayer:
         if isinstance(result, Encoded):
             data = result.data
         else:
-            data = encode_compact(result) if flavor is ApiFlavor.APIGW_V3 else encode_esb(result)
+            data = encode_compact(result) if flavor.is_gateway else encode_esb(result)
         job_id = self._hex().encode()
+        if flavor is ApiFlavor.APIGW_V4:  # EsbV4Response: NON_NULL, data then job_request_id
+            return b'{"data":%s,"job_request_id":"%s"}' % (data, job_id)
         if flavor is ApiFlavor.APIGW_V3:
             return b'{"code":0,"result":true,"job_request_id":"%s","data":%s}' % (job_id, data)
         esb_id = self._hex().encode()
@@ -343,6 +355,13 @@ class HttpLayer:
         message: str,
         permission: Mapping[str, Any] | None = None,
     ) -> bytes:
+        if flavor is ApiFlavor.APIGW_V4:  # EsbV4RespError: bk-job's code in its details
+            error: dict[str, Any] = {"code": v4_status(code)[1], "message": message}
+            if permission is not None:
+                error["code"], error["data"] = "NO_PERMISSION", dict(permission)
+            else:
+                error["details"] = [{"code": str(code), "message": message}]
+            return encode_compact({"error": error, "job_request_id": self._hex()})
         envelope: dict[str, Any] = {
             "code": code,
             "result": False,
@@ -393,7 +412,7 @@ class HttpLayer:
         self, request: Incoming, flavor: ApiFlavor, values: Mapping[str, Any]
     ) -> _Identity:
         raw = request.headers.get("X-Bkapi-Authorization")
-        if flavor is ApiFlavor.APIGW_V3:
+        if flavor.is_gateway:
             found = self._identities.get(raw or "")
             if found is None:
                 found = self._gateway_identity(raw)
@@ -454,7 +473,7 @@ class HttpLayer:
             return {}
         allowed, remaining, reset = window.take()
         headers = {}
-        if flavor is ApiFlavor.APIGW_V3:
+        if flavor.is_gateway:
             headers = {
                 "X-Bkapi-RateLimit-Limit": str(window.limit),
                 "X-Bkapi-RateLimit-Remaining": str(remaining),
@@ -464,7 +483,7 @@ class HttpLayer:
         if allowed:
             return headers
         self.rate_limited += 1
-        if flavor is ApiFlavor.APIGW_V3:
+        if flavor.is_gateway:
             if self.retry_after:
                 headers["Retry-After"] = str(max(1, math.ceil(reset)))
             raise _Refusal(self._gateway_error(429, headers=headers))
@@ -478,7 +497,7 @@ class HttpLayer:
     def _fault_response(
         self, fault: Fault, flavor: ApiFlavor, api: str, request: Incoming
     ) -> web.Response:
-        gateway = flavor is ApiFlavor.APIGW_V3
+        gateway = flavor.is_gateway
         if fault.kind is FaultKind.NOT_JSON:
             return web.Response(
                 body=_NOT_JSON_PAGE, headers={"Content-Type": "text/html; charset=utf-8"}
@@ -488,7 +507,10 @@ class HttpLayer:
                 return self._esb_error(fault.code, fault.message)
             body = self._job_error(flavor, fault.code, fault.message, fault.permission)
             headers = {"Content-Type": _JSON, **(_gateway_ids() if gateway else {})}
-            return web.Response(body=body, headers=headers)
+            status = _error_status(flavor, fault.code)
+            if fault.permission is not None and flavor is ApiFlavor.APIGW_V4:
+                status = 403
+            return web.Response(status=status, body=body, headers=headers)
         if fault.kind is FaultKind.RATE_LIMITED:
             self.rate_limited += 1
             if not gateway:
@@ -545,17 +567,19 @@ async def _read_params(request: Incoming, flavor: ApiFlavor) -> tuple[dict[str, 
         return values, True
     raw = await request.read()
     if not raw.strip():
-        return {}, flavor is not ApiFlavor.APIGW_V3
-    if (
-        flavor is not ApiFlavor.APIGW_V3
-        and request.content_type == "application/x-www-form-urlencoded"
-    ):
+        return {}, not flavor.is_gateway
+    if not flavor.is_gateway and request.content_type == "application/x-www-form-urlencoded":
         return dict(parse_qsl(raw.decode(errors="replace"))), True
     try:
         parsed = json.loads(raw)
     except ValueError:
         return {}, False
     return (parsed, True) if isinstance(parsed, dict) else ({}, False)
+
+
+def _error_status(flavor: ApiFlavor, code: int) -> int:
+    """The HTTP status of a Job backend refusal: 200 but on the gateway v4."""
+    return v4_status(code)[0] if flavor is ApiFlavor.APIGW_V4 else 200
 
 
 def _gateway_ids() -> dict[str, str]:

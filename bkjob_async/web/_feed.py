@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._json import dumps, quote
+from .. import _json
 from ..models import HostStatus
 from ..polling.events import (
     HostTransition,
@@ -94,7 +94,7 @@ class _Times:
 
     def of(self, at: Any) -> str:
         if at is not self.at:
-            self.at, self.text = at, quote(at.isoformat(timespec="milliseconds"))
+            self.at, self.text = at, _json.quote(at.isoformat(timespec="milliseconds"))
         return self.text
 
 
@@ -110,7 +110,7 @@ def entry_of(scope: Scope, event: Event) -> Entry:
     """
     event_id = event.event_id
     job = f"{scope.type.value}:{scope.id}/{event.job_instance_id}"
-    head = f'{{"id":{quote(event_id)},"job":"{job}","at":{_TIMES.of(event.observed_at)},'
+    head = f'{{"id":{_json.quote(event_id)},"job":"{job}","at":{_TIMES.of(event.observed_at)},'
     if isinstance(event, HostTransition):
         current = event.current
         state = host_state(current)
@@ -118,12 +118,12 @@ def entry_of(scope: Scope, event: Event) -> Entry:
         if state == "failed":
             result = event.result
             tail = (
-                f',"label":{quote(str(result.host))},"exit_code":{dumps(result.exit_code)}'
-                f',"error_code":{dumps(result.error_code)}'
+                f',"label":{_json.quote(str(result.host))},"exit_code":{_json.dumps(result.exit_code)}'
+                f',"error_code":{_json.dumps(result.error_code)}'
             )
         body = (
             f'{head}"kind":"host","step":{event.step_instance_id},'
-            f'"host":{quote(host_text(event.host_key))},"previous":{_status(event.previous)},'
+            f'"host":{_json.quote(host_text(event.host_key))},"previous":{_status(event.previous)},'
             f'"current":{_status(current)},"status":{int(current)},"state":"{state}"{tail}}}'
         )
     elif isinstance(event, StepTransition):
@@ -139,7 +139,7 @@ def entry_of(scope: Scope, event: Event) -> Entry:
     elif isinstance(event, JobFinished):
         body = f'{head}"kind":"finished","current":{_status(event.status)}}}'
     elif isinstance(event, WatchFailed):
-        body = f'{head}"kind":"failed","current":{quote(type(event.error).__name__)}}}'
+        body = f'{head}"kind":"failed","current":{_json.quote(type(event.error).__name__)}}}'
     else:
         body = f'{head}"kind":"timed_out","current":"timed out"}}'
     return event_id, job, body

@@ -295,7 +295,7 @@ def test_the_core_imports_and_runs_without_opentelemetry_or_orjson() -> None:
 
         anyio.run(main)
         assert bkjob_async._tracing.tracer() is None
-        assert not bkjob_async._json.SPEEDUPS
+        assert not bkjob_async._json.speedups()
         assert not [m for m in sys.modules if m.split(".")[0] in ("opentelemetry", "orjson")]
         print("ok")
         """

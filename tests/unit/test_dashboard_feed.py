@@ -133,8 +133,9 @@ def test_buckets() -> None:
 
 
 def test_a_tap_is_attached_only_while_open_and_bounded() -> None:
-    delivery = Delivery(StoreJournal(MemoryStore()))
-    tap = Tap(delivery, Registry(10, lambda _: None), limit=5)
+    registry = Registry(10)
+    delivery = Delivery(StoreJournal(MemoryStore()), registry)
+    tap = Tap(delivery, registry, limit=5)
     assert delivery.taps == ()
     with tap:
         assert delivery.taps == (tap,)
@@ -150,4 +151,4 @@ def test_a_tap_is_attached_only_while_open_and_bounded() -> None:
     assert delivery.taps == ()
     assert tap.jobs() == []
     with pytest.raises(ValueError, match="limit"):
-        Tap(delivery, Registry(10, lambda _: None), limit=0)
+        Tap(delivery, Registry(10), limit=0)

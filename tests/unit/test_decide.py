@@ -20,21 +20,16 @@ from bkjob_async.models import (
     JobInstanceStatus,
     JobStatus,
 )
-from bkjob_async.polling._decide import (
-    UNCHANGED,
-    Answer,
+from bkjob_async.polling._actions import (
     Deliver,
-    Failed,
     GiveUp,
-    Health,
-    Listed,
     OutageBegan,
     OutageEnded,
     Resumed,
     Retried,
-    Rules,
     Stalled,
 )
+from bkjob_async.polling._decide import UNCHANGED, Answer, Failed, Health, Listed, Rules
 from bkjob_async.polling._decide import decide as decide_tuple
 from bkjob_async.polling._failures import MALFORMED_LIMIT, OUTAGE_AFTER, STALL_AFTER
 from bkjob_async.polling._jobs import PolledJob

@@ -242,3 +242,30 @@ def test_a_job_whose_round_changed_while_it_waited_counts_afresh() -> None:
     for back in (EMPTY, *states):
         _, again, _ = _run(back, history, [4], store=True)
         _check(history, [*handed, *again])
+
+
+def test_a_host_that_moved_in_the_retry_lag_ends_the_new_round_under_a_new_id() -> None:
+    # Host 101 is seen running in round 0, then (its failure unseen) failed in the lag row of
+    # round 1: that 11 is the round-0 failure, reported in round 1. When it really fails in
+    # round 1, that is its second arrival at 11 there, not a repeat of the first id.
+    def job(step: int, ec: int, hosts: tuple[int, int]) -> Snapshot:
+        return (2, {10: (step, ec, dict(zip(HOSTS, hosts, strict=True)))})
+
+    history = [
+        job(2, 0, (7, 7)),
+        job(4, 0, (9, 11)),  # (not seen)
+        job(4, 1, (9, 11)),  # the lag
+        job(2, 1, (9, 5)),
+        job(2, 1, (9, 7)),
+        job(4, 1, (9, 11)),
+    ]
+    seen = [0, 2, 3, 4, 5]
+    _, events, _ = _run(EMPTY, history, seen, store=True)
+    hosts = [e.event_id for _, e in events if isinstance(e, HostTransition)]
+    assert hosts[-1] == "1/10/1/h101/11#2"
+    assert len(hosts) == len(set(hosts))
+    for fault in range(1, len(seen) + 1):  # a rollback after the first holder saw seen[:fault]
+        _, handed, states = _run(EMPTY, history, seen[:fault], store=True)
+        for back in (EMPTY, *states):
+            _, again, _ = _run(back, history, seen[fault - 1 :], store=True)
+            _check(history, [*handed, *again])

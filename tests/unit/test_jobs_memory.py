@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import math
 from array import array
@@ -118,7 +119,7 @@ def _watched(registry: Registry, scope: Scope, job_id: int) -> Watched:
 
 
 def test_heap_entries_hold_numbers_only_and_hand_out_jobs_in_due_order() -> None:
-    registry = Registry(10, lambda w: None)
+    registry = Registry(10)
     due = Due(0.0, _Gate(registry))  # type: ignore[arg-type]
     jobs = [_watched(registry, Scope.biz(2), job_id) for job_id in (1, 2, 3)]
     for at, watched in zip((3.0, 1.0, 2.0), jobs, strict=True):
@@ -134,8 +135,7 @@ def test_heap_entries_hold_numbers_only_and_hand_out_jobs_in_due_order() -> None
 
 
 def test_an_id_in_two_scopes_is_found_in_both() -> None:
-    released: list[Watched] = []
-    registry = Registry(10, released.append)
+    registry = Registry(10)
     one = _watched(registry, Scope.biz(2), 7)
     assert registry.with_id(7) == (one,)
     other = _watched(registry, Scope.biz(3), 7)
@@ -147,12 +147,12 @@ def test_an_id_in_two_scopes_is_found_in_both() -> None:
     other.subscribers.clear()
     registry.release_if_unwatched(other)
     assert registry.with_id(7) == ()
-    assert released == [one, other]
+    assert (one.active, other.active, registry.count) == (False, False, 0)
     assert isinstance(one.job, PolledJob)
 
 
 def test_a_released_jobs_slot_is_reused_and_its_old_entries_are_stale() -> None:
-    registry = Registry(10, lambda w: None)
+    registry = Registry(10)
     due = Due(0.0, _Gate(registry))  # type: ignore[arg-type]
     first = _watched(registry, Scope.biz(2), 1)
     due.push(first, 1.0)
@@ -170,7 +170,7 @@ def test_a_released_jobs_slot_is_reused_and_its_old_entries_are_stale() -> None:
 
 
 def test_a_hint_time_is_kept_until_the_job_is_released() -> None:
-    registry = Registry(10, lambda w: None)
+    registry = Registry(10)
     hinted, other = _watched(registry, Scope.biz(2), 1), _watched(registry, Scope.biz(2), 2)
     assert hinted.hinted == -math.inf
     hinted.hinted = 5.0
@@ -182,3 +182,17 @@ def test_a_hint_time_is_kept_until_the_job_is_released() -> None:
     other.hinted = 7.0
     registry.close()
     assert other.hinted == -math.inf
+
+
+def test_a_stalled_job_that_leaves_is_no_longer_counted_stalled() -> None:
+    registry = Registry(10)
+    stalled, running = _watched(registry, Scope.biz(2), 7), _watched(registry, Scope.biz(2), 8)
+    stalled.job = stalled.job._replace(stalled=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    registry.stalled = 1
+    running.subscribers.clear()
+    registry.release_if_unwatched(running)
+    assert registry.stalled == 1
+    stalled.subscribers.clear()
+    registry.release_if_unwatched(stalled)
+    assert registry.stalled == 0
+    assert stalled.job.stalled is None

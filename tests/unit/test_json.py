@@ -1,6 +1,6 @@
 """``bkjob_async._json``: orjson (the ``speedups`` extra) or the standard library, same results.
 
-Both variants are loaded side by side from the module's file (the choice is made at import), and
+Both variants are loaded side by side from the module's file (each told its choice), and
 each is held to what ``json`` does. The codec, protocol, reader and store suites run under the
 standard library in a subprocess (``BKJOB_ASYNC_NO_SPEEDUPS=1``), and in this process with
 orjson when it is installed, so they pass under both.
@@ -31,21 +31,14 @@ ROOT = Path(bkjob_async.__file__).parent
 
 def _variant(speedups: bool) -> ModuleType:
     """Load a fresh copy of ``_json`` with or without orjson."""
-    saved = os.environ.get("BKJOB_ASYNC_NO_SPEEDUPS")
-    os.environ["BKJOB_ASYNC_NO_SPEEDUPS"] = "0" if speedups else "1"
-    try:
-        spec = importlib.util.spec_from_file_location(
-            f"_json_variant_{speedups}", bkjob_async._json.__file__
-        )
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        if saved is None:
-            del os.environ["BKJOB_ASYNC_NO_SPEEDUPS"]
-        else:
-            os.environ["BKJOB_ASYNC_NO_SPEEDUPS"] = saved
+    spec = importlib.util.spec_from_file_location(
+        f"_json_variant_{speedups}", bkjob_async._json.__file__
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.choose(speedups)
     return module
 
 
@@ -66,7 +59,7 @@ VARIANTS = [
 @pytest.fixture(params=VARIANTS)
 def variant(request: pytest.FixtureRequest) -> ModuleType:
     module = _variant(request.param)
-    assert module.SPEEDUPS is request.param
+    assert module.speedups() is request.param
     return module
 
 
@@ -296,7 +289,7 @@ def test_the_codec_reader_and_store_suites_pass_without_speedups() -> None:
     if not _has_orjson():
         pytest.skip("orjson is not installed: this process already ran them on the stdlib")
     env = {**os.environ, "BKJOB_ASYNC_NO_SPEEDUPS": "1"}
-    code = "import bkjob_async._json as j; assert not j.SPEEDUPS; print('stdlib')"
+    code = "import bkjob_async._json as j; assert not j.speedups(); print('stdlib')"
     check = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
     )

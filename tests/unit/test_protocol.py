@@ -531,7 +531,7 @@ def test_scope_must_be_a_scope() -> None:
 
 def test_unknown_flavor() -> None:
     with pytest.raises(ValueError, match="apigw-v3"):
-        protocol("apigw-v4")
+        protocol("apigw-v5")
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,8 @@ from collections import Counter
 import pytest
 
 from bkjob_async import PollPolicy
-from bkjob_async.models import JobStatus
 from bkjob_async.polling._failures import job_backoff
 from bkjob_async.polling._schedule import (
-    WAITING,
     RetryBudget,
     cap,
     first_delay,
@@ -172,15 +170,6 @@ def test_an_interval_above_the_latency_wins_and_no_latency_means_no_bound() -> N
     assert next_interval(slow, 30.0, 0.0, rng, cap(slow, False))[0] == 10.0
     unbound = PollPolicy(latency=None, interval=1.0, max_interval=15.0, jitter=0.0)
     assert next_interval(unbound, 15.0, 0.0, rng, cap(unbound, False))[0] == 15.0
-
-
-@pytest.mark.parametrize("status", sorted(WAITING))
-def test_waiting_statuses_are_the_ones_that_need_a_person(status: int) -> None:
-    assert JobStatus(status) in (
-        JobStatus.BLANK,
-        JobStatus.WAITING_USER,
-        JobStatus.ROLLING_WAITING,
-    )
 
 
 def test_first_polls_of_consecutive_ids_spread_evenly() -> None:

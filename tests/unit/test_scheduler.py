@@ -32,7 +32,7 @@ class _ClosedGate(_Gate):
 
 
 def _due(gate_type: type[_Gate] = _Gate) -> tuple[Due, Registry]:
-    registry = Registry(10, lambda w: None)
+    registry = Registry(10)
     return Due(0.0, gate_type(registry)), registry  # type: ignore[arg-type]
 
 

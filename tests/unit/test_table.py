@@ -44,7 +44,7 @@ def test_the_gateway_takes_the_rows_method_and_the_esb_post(flavor: ApiFlavor) -
         wire = api.wires.get(flavor)
         if wire is None:
             continue
-        if flavor is ApiFlavor.APIGW_V3:
+        if flavor.is_gateway:
             assert (wire.name, wire.method) == (api.name, api.method)
         else:
             assert wire.method == "POST", api.name
@@ -52,6 +52,26 @@ def test_the_gateway_takes_the_rows_method_and_the_esb_post(flavor: ApiFlavor) -
         assert request.method == wire.method
         assert request.url.rstrip("/").endswith("/" + wire.name)
         assert request.idempotent is api.read
+        assert request.v4 is (flavor is ApiFlavor.APIGW_V4)
+        assert ("/api/v4/" in request.url) is request.v4
+
+
+def test_apigw_v4_sends_v4_where_bk_job_has_it_and_the_gateways_v3_elsewhere() -> None:
+    proto = protocol(ApiFlavor.APIGW_V4)
+    scope = Scope.biz(2)
+    status = proto.build("get_job_instance_status", scope, 3)
+    assert status.url == "http://bk.test/api/v4/get_job_instance_status"
+    assert status.v4
+    assert status.query is not None
+    assert status.query["return_execute_object_result"] == "true"
+    operate = proto.build("operate_job_instance", scope, 3, 1)
+    assert operate.url == "http://bk.test/api/v3/operate_job_instance"
+    assert not operate.v4
+    assert proto.raw("query_agent_info", {}).url.endswith("/api/v3/query_agent_info")
+    from bkjob_async import UnsupportedOperationError
+
+    with pytest.raises(UnsupportedOperationError):  # ESB only: neither gateway serves it
+        proto.build("get_latest_service_version")
 
 
 @pytest.mark.parametrize("flavor", list(ApiFlavor), ids=lambda f: f.value)

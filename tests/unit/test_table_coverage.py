@@ -19,29 +19,35 @@ import pytest
 from bkjob_async import ApiFlavor, BkJobClient
 from bkjob_async import sync as sync_client
 from bkjob_async._protocol import TABLE
-from bkjob_async.testing._server import V2_ENDPOINTS, V3_ENDPOINTS
+from bkjob_async.testing._server import V2_ENDPOINTS, V3_ENDPOINTS, V4_ENDPOINTS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LIST = ROOT / "docs" / "reference" / "bkjob-api-list.md"
 REFERENCE = ROOT / "docs" / "reference" / "endpoints.md"
 GATEWAY, JOBV3, V2 = ApiFlavor.APIGW_V3, ApiFlavor.ESB_JOBV3, ApiFlavor.ESB_V2
+V4 = ApiFlavor.APIGW_V4
 
 #: Not typed yet, by API: the generations still to serve. ``callback_protocol`` is the shape of
 #: the callback bk-job POSTs to a caller's URL (the poller's ``CallbackReceiver`` reads it), not a
 #: request a client sends, so it has no row.
 PENDING: dict[str, frozenset[ApiFlavor]] = {
     "callback_protocol": frozenset({GATEWAY, JOBV3, V2}),
+    "create_job_plan": frozenset({V4}),
+    "get_file_task_context": frozenset({V4}),
+    "get_job_template_detail": frozenset({V4}),
+    "get_script_task_context": frozenset({V4}),
+    "get_user_authorized_scopes": frozenset({V4}),
 }
 
 
 def _bkjob_list() -> dict[str, dict[ApiFlavor, tuple[str, str]]]:
-    """Read the list: per API, each v2/v3 generation serving it -> (its name, its method)."""
+    """Read the list: per API, each generation serving it -> (its name, its method)."""
     apis: dict[str, dict[ApiFlavor, tuple[str, str]]] = {}
     for line in LIST.read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 5 or not cells[0].startswith("`"):
             continue
-        name, gateway, esb, v2, _v4 = (c.strip("`") for c in cells)
+        name, gateway, esb, v2, v4 = (c.strip("`") for c in cells)
         served: dict[ApiFlavor, tuple[str, str]] = {}
         if gateway != "-":
             served[GATEWAY] = (name, gateway)
@@ -49,6 +55,8 @@ def _bkjob_list() -> dict[str, dict[ApiFlavor, tuple[str, str]]]:
             served[JOBV3] = (name, "POST")
         if v2 != "-":
             served[V2] = (re.sub(r"`? \(v2 only\)$", "", v2), "POST")
+        if v4 != "-":
+            served[V4] = (name, v4)
         apis[name] = served
     return apis
 
@@ -61,6 +69,7 @@ def test_the_list_is_bk_jobs_whole_list() -> None:
     assert sum(GATEWAY in s for s in BKJOB.values()) == 64
     assert sum(JOBV3 in s for s in BKJOB.values()) == 58
     assert sum(V2 in s for s in BKJOB.values()) == 21
+    assert sum(V4 in s for s in BKJOB.values()) == 9
     assert not set(TABLE) - set(BKJOB), "a row for an API bk-job does not list"
 
 
@@ -89,10 +98,10 @@ def test_every_row_has_its_blocking_twin_simulator_route_and_reference_line() ->
         assert twin is not None, f"sync.BkJobClient has no {name}"
         assert inspect.signature(twin) == inspect.signature(getattr(BkJobClient, name))
         for flavor, wire in row.wires.items():
-            routes = V2_ENDPOINTS if flavor is V2 else V3_ENDPOINTS
+            routes = {V2: V2_ENDPOINTS, V4: V4_ENDPOINTS}.get(flavor, V3_ENDPOINTS)
             route = routes.get(wire.name)
             assert route is not None, f"the simulator has no {wire.name} on {flavor.value}"
-            if flavor is GATEWAY:
+            if flavor.is_gateway:
                 assert route.gateway_method == wire.method, name
             if flavor is JOBV3:
                 assert route.jobv3, name

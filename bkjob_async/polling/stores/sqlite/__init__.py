@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Literal
 
 import anyio
 
+from .... import _json
 from ...._checks import is_int
 from ....errors import StoreError
 from .. import StoredWatch, check_event_id, check_name
 from .._queue import QueuedStore, WriteQueue
 from ._batch import (
-    _dumps,
     _Hot,
     _Op,
     _Row,
@@ -237,12 +237,12 @@ class SqliteStore(QueuedStore):
         where = scope_text(scope)
         if (name, where, job_id) not in self._members:
             return self._queue.ticket  # not in the watch: nothing to write
-        text = _dumps(state)
+        text = _json.dumps(state)
         rows = []
         for event_id, payload in events:
             if type(event_id) is not str or not event_id:
                 check_event_id(event_id)
-            rows.append((event_id, _dumps(payload)))
+            rows.append((event_id, _json.dumps(payload)))
         known, queue = self._pending, self._queue
         with self._lock:
             hot = self._hot_segment()

@@ -29,10 +29,8 @@ _FOLD_SIZE = 20_000
 
 
 # Store values as JSON text: compact, UTF-8 as is, no NaN (``orjson`` with the ``speedups``
-# extra, the standard library otherwise: the same values either way, see ``_json``).
-_dumps = _json.dumps
-_loads = _json.loads
-_quote = _json.quote  # a str as JSON text (what ``_dumps`` makes of it)
+# extra, the standard library otherwise: the same values either way, see ``_json``), looked up
+# at each call (``_json`` chooses at its first use). ``_json.quote``: a str as JSON text.
 
 _Row = tuple[str, str, int]  # (watch, scope text, job id)
 
@@ -86,7 +84,7 @@ class _Hot:
         quoted: dict[tuple[str, str], tuple[str, str]] = {}
 
         def q(watch: str, scope: str) -> tuple[str, str]:
-            found = quoted[watch, scope] = (_quote(watch), _quote(scope))
+            found = quoted[watch, scope] = (_json.quote(watch), _json.quote(scope))
             return found
 
         out = []
@@ -97,7 +95,7 @@ class _Hot:
         out = []
         for n, w, i, s, j, p in self.events.values():
             qw, qs = quoted.get((w, s)) or q(w, s)
-            out.append(f"[{n},{qw},{_quote(i)},{qs},{j},{p}]")
+            out.append(f"[{n},{qw},{_json.quote(i)},{qs},{j},{p}]")
         events = ",".join(out)
         acked = ",".join(map(str, self.acked))
         return f"[[{states}],[{events}],[{acked}]]"
@@ -107,11 +105,11 @@ class _Hot:
         """Rebuild a batch from ``body`` (``ValueError`` if it is not such text)."""
         hot = cls()
         try:
-            states, events, acked = _loads(body)
+            states, events, acked = _json.loads(body)
             for watch, scope, job, state in states:
-                hot.states[(watch, scope, job)] = (_dumps(state), watch, scope, job)
+                hot.states[(watch, scope, job)] = (_json.dumps(state), watch, scope, job)
             for seq, watch, event_id, scope, job, payload in events:
-                hot.events[seq] = (seq, watch, event_id, scope, job, _dumps(payload))
+                hot.events[seq] = (seq, watch, event_id, scope, job, _json.dumps(payload))
             hot.acked = dict.fromkeys(acked)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"not a logged batch: {type(exc).__name__}: {exc}") from None

@@ -22,11 +22,12 @@ import socket
 import sqlite3
 from typing import TYPE_CHECKING
 
+from .... import _json
 from ...._checks import is_number
 from ....config import Scope
 from ....errors import StoreError
 from .. import StoredEvent, StoredWatch
-from ._batch import _Hot, _loads
+from ._batch import _Hot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -306,7 +307,7 @@ class Reads:
             if conn.execute("SELECT 1 FROM watches WHERE name = ?", (name,)).fetchone() is None:
                 return None
             jobs = {
-                (_scope(text), job): None if state is None else _loads(state)
+                (_scope(text), job): None if state is None else _json.loads(state)
                 for text, job, state in conn.execute(
                     "SELECT scope, job, state FROM jobs WHERE watch = ? ORDER BY added", (name,)
                 )
@@ -318,7 +319,7 @@ class Reads:
         for (watch, text, job), (state, *_) in logged.states.items():
             key = (_scope(text), job)
             if watch == name and key in jobs:
-                jobs[key] = _loads(state)
+                jobs[key] = _json.loads(state)
         if logged.acked:
             rows = [row for row in rows if row[0] not in logged.acked]
         rows += [
@@ -330,6 +331,6 @@ class Reads:
             key = (_scope(text), job)
             if event_id not in seen and key in jobs:  # the first of an id committed twice
                 seen.add(event_id)
-                pending.append(StoredEvent(event_id, key, _loads(payload)))
+                pending.append(StoredEvent(event_id, key, _json.loads(payload)))
                 seqs.append(seq)
         return StoredWatch(name, jobs, tuple(pending)), seqs

@@ -1,0 +1,242 @@
+"""The gateway v4's shapes: execute objects in, the library's models out; pure, no I/O.
+
+v4 names every target as an execute object ``{type, resource_id, host | container}``
+(``OpenApiExecuteObjectDTO``). Its readers give hosts the models v3 gives them (a ``HostResult``
+in ``StepInstance.hosts``, read by the v3 converter from the host's fields), so code written
+for v3 reads v4 unchanged, and containers their own (``StepInstance.containers``). An execute
+object of a type this library does not know (neither 1, host, nor 2, container) is left out.
+Every reader raises ``ResponseFormatError`` for data that does not fit, as ``Protocol.parse``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from .._converter import read_code, read_int, read_rows
+from .._params import _no_ipv6, check_targets
+from ..errors import ResponseFormatError
+from ..models import (
+    Container,
+    ContainerResult,
+    ExecuteObject,
+    ExecuteObjectFileLog,
+    ExecuteObjectLog,
+    ExecuteObjectType,
+    FileLogMode,
+    FileTaskStatus,
+    Host,
+    HostStatus,
+    JobInstancePage,
+    JobInstanceStatus,
+    JobInstanceSummary,
+    LogType,
+    StepInstance,
+)
+
+if TYPE_CHECKING:
+    from ._api import Parse, Reader
+
+__all__ = ["execute_target", "job_page_v4", "job_status_v4", "object_logs_v4", "read_object"]
+
+T = TypeVar("T")
+
+HOST, CONTAINER = 1, 2
+
+
+def _fits(read: Callable[[Parse[Any], Any, Mapping[str, Any]], T]) -> Reader[T]:
+    """Turn what a reader raises on data that does not fit into ``ResponseFormatError``."""
+
+    @functools.wraps(read)
+    def reader(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T:
+        try:
+            return read(parse, data, sent)
+        except ResponseFormatError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ResponseFormatError(
+                f"the server sent data that is not a v4 {read.__name__.removesuffix('_v4')} "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+
+    return reader
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _number(value: Any) -> int | None:
+    return None if value is None else read_int(value)
+
+
+def container(d: Mapping[str, Any]) -> Container:
+    """Read a container (``OpenApiContainerDTO``)."""
+    return Container(
+        read_int(d["id"]),
+        _text(d.get("container_id")),
+        _text(d.get("name")),
+        _number(d.get("node_host_id")),
+    )
+
+
+def host(d: Mapping[str, Any]) -> Host:
+    """Read a host (``OpenApiHostDTO``)."""
+    return Host(
+        _number(d.get("bk_host_id")),
+        _text(d.get("ip")),
+        _number(d.get("bk_cloud_id")),
+        _text(d.get("ipv6")),
+        _text(d.get("bk_agent_id")),
+    )
+
+
+def read_object(d: Mapping[str, Any] | None) -> ExecuteObject | None:
+    """Read an execute object; ``None`` for none, or for one of a type this library lacks."""
+    if d is None:
+        return None
+    kind = read_code(d["type"])
+    found_host, found_container = d.get("host"), d.get("container")
+    if kind == HOST and isinstance(found_host, Mapping):
+        return ExecuteObject(
+            ExecuteObjectType.HOST, str(d.get("resource_id")), host=host(found_host)
+        )
+    if kind == CONTAINER and isinstance(found_container, Mapping):
+        return ExecuteObject(
+            ExecuteObjectType.CONTAINER,
+            str(d.get("resource_id")),
+            container=container(found_container),
+        )
+    return None
+
+
+# --- get_job_instance_status ---------------------------------------------------------------------
+
+_RESULT_KEYS = ("status", "tag", "exit_code", "start_time", "end_time", "total_time")
+
+
+def _split(rows: Any) -> tuple[list[dict[str, Any]], list[Mapping[str, Any]]] | None:
+    """Split a step's execute object rows into v3 host rows and container rows."""
+    if rows is None:
+        return None
+    hosts: list[dict[str, Any]] = []
+    containers: list[Mapping[str, Any]] = []
+    for row in read_rows(rows):
+        target = row["execute_object"]
+        kind = read_code(target["type"])
+        if kind == HOST and isinstance(target.get("host"), Mapping):
+            hosts.append({**target["host"], **{k: row.get(k) for k in _RESULT_KEYS}})
+        elif kind == CONTAINER and isinstance(target.get("container"), Mapping):
+            containers.append(row)
+    return hosts, containers
+
+
+def _container_result(parse: Parse[Any], row: Mapping[str, Any]) -> ContainerResult:
+    get = row.get
+    start, end, total = get("start_time"), get("end_time"), get("total_time")
+    return ContainerResult(
+        container(row["execute_object"]["container"]),
+        HostStatus.of(read_code(row["status"])),
+        _text(get("tag")),
+        _number(get("exit_code")),
+        None if start is None else parse(start, _dt.datetime),
+        None if end is None else parse(end, _dt.datetime),
+        None if total is None else parse(total, _dt.timedelta),
+    )
+
+
+@_fits
+def job_status_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> JobInstanceStatus:
+    """Read v4's job status: hosts as v3 reads them, containers beside them."""
+    steps, containers = [], []
+    for step in read_rows(data.get("step_instance_list")):
+        split = _split(step.get("step_execute_object_result_list"))
+        steps.append({**step, "step_ip_result_list": None if split is None else split[0]})
+        containers.append(None if split is None else split[1])
+    status: JobInstanceStatus = parse({**data, "step_instance_list": steps}, JobInstanceStatus)
+    asked = sent.get("job_instance_id")
+    if asked is not None and status.job.job_instance_id != int(asked):
+        raise ResponseFormatError(
+            f"asked for job {asked}, the server answered about job {status.job.job_instance_id}"
+        )
+    read: list[StepInstance] = [
+        step
+        if rows is None
+        else attrs.evolve(step, containers=tuple(_container_result(parse, row) for row in rows))
+        for step, rows in zip(status.steps, containers, strict=True)
+    ]
+    return attrs.evolve(status, steps=tuple(read))
+
+
+# --- get_job_instance_list -----------------------------------------------------------------------
+
+
+@_fits
+def job_page_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> JobInstancePage:
+    """Read v4's history page: rows as v3's, and no ``total`` (v4 does not count)."""
+    rows = parse(list(read_rows(data.get("job_instance_list"))), tuple[JobInstanceSummary, ...])
+    return JobInstancePage(int(sent.get("offset", 0)), int(sent.get("length", 10)), None, rows)
+
+
+# --- batch_get_job_instance_execute_object_log ---------------------------------------------------
+
+
+def _file_log(row: Mapping[str, Any]) -> ExecuteObjectFileLog:
+    get = row.get
+    return ExecuteObjectFileLog(
+        FileLogMode.of(read_code(row["mode"])),
+        FileTaskStatus.of(read_code(row["status"])),
+        read_object(get("src_execute_object")),
+        _text(get("src_path")),
+        read_object(get("dest_execute_object")),
+        _text(get("dest_path")),
+        _text(get("log_content")),
+        _text(get("size")),
+        _text(get("speed")),
+        _text(get("process")),
+    )
+
+
+@_fits
+def object_logs_v4(
+    parse: Parse[Any], data: Any, sent: Mapping[str, Any]
+) -> tuple[ExecuteObjectLog, ...]:
+    """Read v4's batch of execute object logs, script or file rows."""
+    if "step_instance_id" not in data:  # always sent: tells a batch from any other object
+        raise ValueError("no step_instance_id")
+    log_type = None if data.get("log_type") is None else LogType.of(read_code(data["log_type"]))
+    logs = []
+    for row in read_rows(data.get("script_step_execute_object_logs")):
+        target = read_object(row.get("execute_object"))
+        if target is not None:
+            logs.append(ExecuteObjectLog(target, log_type, _text(row.get("log_content"))))
+    for row in read_rows(data.get("file_step_execute_object_logs")):
+        target = read_object(row.get("execute_object"))
+        if target is not None:
+            files = [*read_rows(row.get("upload_log")), *read_rows(row.get("download_log"))]
+            logs.append(
+                ExecuteObjectLog(target, log_type, None, tuple(_file_log(f) for f in files))
+            )
+    return tuple(logs)
+
+
+# --- spellings -----------------------------------------------------------------------------------
+
+
+def execute_target(targets: Any) -> dict[str, Any]:
+    """Spell v4's ``execute_target`` (``V4ExecuteTargetDTO``): each host by id or by
+    ``(cloud, ip)`` in ``host_list`` (v4 reads each row alone: no v3 ``ip_list`` rule to trip),
+    IPv4 only as v3 (``OpenApiV4HostDTO``'s pattern)."""
+    _no_ipv6(check_targets(targets), "target IPv6 hosts by host id (Targets(host_ids=...))")
+    hosts: list[dict[str, Any]] = [{"bk_host_id": host_id} for host_id in targets.host_ids]
+    hosts += [{"bk_cloud_id": cloud, "ip": ip} for cloud, ip in targets.ips]
+    spelled: dict[str, Any] = {
+        "host_list": hosts,
+        "dynamic_group_list": [{"id": g} for g in targets.dynamic_group_ids],
+        "topo_node_list": [{"id": i, "node_type": t} for t, i in targets.topo_nodes],
+    }
+    return {k: v for k, v in spelled.items() if v}

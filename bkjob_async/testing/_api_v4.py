@@ -1,0 +1,235 @@
+"""The simulated Job backend's gateway v4 endpoints: v4's spellings over the v3 handlers.
+
+Rule: handlers see parameters, never HTTP (as ``_api``). Each v4 API here takes v4's request
+(``V4FastExecuteScriptRequest``'s ``execute_target``, the list's ``offset``, the log's
+``container_id_list``), checks what bk-job's v4 validators check, runs the v3 handler of the
+same API and answers v4's shape (execute objects ``{type, resource_id, host}``). A refusal is
+an ``ApiFailure`` with bk-job's code; ``v4_status`` says which HTTP status and ``error.code``
+bk-job's ``EsbV4ExceptionControllerAdvice`` sends it with.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ..config import ApiFlavor
+from . import _codes as codes
+from ._api import ApiFailure, Call, Encoded, Endpoint, Params
+from ._api import batch_get_job_instance_ip_log as _v3_logs
+from ._api import fast_execute_script as _v3_script
+from ._api import get_job_instance_list as _v3_list
+from ._api import get_job_instance_status as _v3_status
+
+if TYPE_CHECKING:
+    from ._world import World
+
+__all__ = ["V4_ENDPOINTS", "v4_status"]
+
+#: ``V4BatchGetJobInstanceExecuteObjectLogRequest``: 1 to 50 execute objects a request.
+_MAX_LOG_OBJECTS = 50
+#: ``EsbGetJobInstanceListV4Resource``: ``offset`` 0..10000, ``length`` 1..200 (default 10).
+_MAX_OFFSET, _MAX_LENGTH = 10000, 200
+
+# bk-job's code -> the exception class it is thrown as, and so the v4 status and code name.
+_NOT_FOUND = frozenset({1244006, 1244007, 1244012, 1243009, 1243051, 1245001})
+_PRECONDITION = frozenset({1241003, 1241015, 1244015, 1244016, 1244025, 1245006})
+_PERMISSION = frozenset({9900403, 1238001})
+_EXHAUSTED = frozenset({1244032, 1244033, 1244034})
+
+
+def v4_status(code: int) -> tuple[int, str]:
+    """Return the HTTP status and ``error.code`` bk-job's v4 answers ``code`` with."""
+    if code in _NOT_FOUND:
+        return 404, "NOT_FOUND"
+    if code in _PRECONDITION:
+        return 400, "FAILED_PRECONDITION"
+    if code in _PERMISSION:
+        return 403, "NO_PERMISSION"
+    if code in _EXHAUSTED:
+        return 429, "RESOURCE_EXHAUSTED"
+    if code == codes.INTERNAL_ERROR or code in (1240001,):
+        return 500, "INTERNAL"
+    return 400, "INVALID_ARGUMENT"
+
+
+def _v3(call: Call, values: Mapping[str, Any]) -> Call:
+    """The same call as the gateway's v3 would take it, with ``values``."""
+    return attrs.evolve(call, flavor=ApiFlavor.APIGW_V3, params=Params(values, strict=True))
+
+
+def _data(answer: object) -> Any:
+    return json.loads(answer.data) if isinstance(answer, Encoded) else answer
+
+
+def _object(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An execute object for a host row of a v3 answer."""
+    host = {k: row[k] for k in ("bk_host_id", "ip", "bk_cloud_id") if row.get(k) is not None}
+    return {"type": 1, "resource_id": str(row.get("bk_host_id")), "host": host}
+
+
+# -- get_job_instance_status ------------------------------------------------------------------
+
+
+def get_job_instance_status(world: World, call: Call) -> object:
+    """v4's status: each host as an execute object, with no ``error_code`` (``V4JobInstanceStatusResp``)."""
+    values = dict(call.params.values)
+    values["return_ip_result"] = values.pop("return_execute_object_result", "false")
+    data = _data(_v3_status(world, _v3(call, values)))
+    for step in data.get("step_instance_list") or ():
+        rows = step.pop("step_ip_result_list", None)
+        if rows is not None:
+            step["step_execute_object_result_list"] = [
+                {
+                    "execute_object": _object(row),
+                    **{
+                        k: row.get(k)
+                        for k in ("status", "tag", "exit_code", "start_time", "end_time")
+                    },
+                    "total_time": row.get("total_time"),
+                }
+                for row in rows
+            ]
+    return data
+
+
+# -- get_job_instance_list --------------------------------------------------------------------
+
+
+def get_job_instance_list(world: World, call: Call) -> object:
+    """v4's history: ``offset``/``length`` bounds, ``{job_instance_list}`` with no total."""
+    params = call.params
+    offset = params.long("offset")
+    length = params.long("length")
+    offset = 0 if offset is None else offset
+    length = 10 if length is None else length
+    if not 0 <= offset <= _MAX_OFFSET:
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "offset")
+    if not 1 <= length <= _MAX_LENGTH:
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "length")
+    values = {k: v for k, v in params.values.items() if k != "offset"}
+    values |= {"start": offset, "length": length}
+    page = _data(_v3_list(world, _v3(call, values)))
+    return {"job_instance_list": page.get("data") or []}
+
+
+# -- fast_execute_script ----------------------------------------------------------------------
+
+
+def _execute_target(params: Params) -> dict[str, Any]:
+    """v4's ``execute_target`` as v3's ``target_server``; mixed or empty targets are refused
+    (``V4ExecuteTargetNotEmptyAndContainerSafely``)."""
+    target = params.raw("execute_target")
+    if not isinstance(target, Mapping):
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "execute_target")
+    hosts = target.get("host_list") or []
+    groups = target.get("dynamic_group_list") or []
+    nodes = target.get("topo_node_list") or []
+    containers = target.get("kube_container_filters") or []
+    if not (hosts or groups or nodes or containers):
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "execute_target")
+    if containers and (hosts or groups or nodes):
+        raise ApiFailure(
+            codes.BAD_REQUEST, message="Hosts and containers cannot be executed together"
+        )
+    if containers:
+        raise ApiFailure(
+            codes.BAD_REQUEST,
+            message="The simulator has no containers yet (kube_container_filters)",
+        )
+    if not all(isinstance(h, Mapping) for h in hosts):
+        raise ApiFailure(codes.BAD_REQUEST)
+    by_id = [h["bk_host_id"] for h in hosts if h.get("bk_host_id") is not None]
+    by_ip = [h for h in hosts if h.get("bk_host_id") is None]
+    server: dict[str, Any] = {"dynamic_group_list": groups, "topo_node_list": nodes}
+    if by_id and by_ip:
+        raise ApiFailure(
+            codes.BAD_REQUEST, message="The simulator takes hosts all by id or all by ip"
+        )
+    server["host_id_list" if by_id else "ip_list"] = by_id or by_ip
+    return server
+
+
+def fast_execute_script(world: World, call: Call) -> object:
+    """v4's script launch: ``execute_target`` and ``param_sensitive`` over v3's checks."""
+    values = {k: v for k, v in call.params.values.items() if k != "execute_target"}
+    values["target_server"] = _execute_target(call.params)
+    values["is_param_sensitive"] = 1 if call.params.flag("param_sensitive") else 0
+    values.pop("param_sensitive", None)
+    return _v3_script(world, _v3(call, values))
+
+
+# -- batch_get_job_instance_execute_object_log ------------------------------------------------
+
+
+def batch_get_job_instance_execute_object_log(world: World, call: Call) -> object:
+    """v4's logs: the first of ``host_id_list``, ``ip_list``, ``container_id_list`` given,
+    1 to 50 of them (``ExecuteObjectsLogGroupSequenceProvider``)."""
+    params = call.params
+    values = {
+        k: v
+        for k, v in params.values.items()
+        if k not in ("host_id_list", "ip_list", "container_id_list")
+    }
+    for key in ("host_id_list", "ip_list", "container_id_list"):
+        chosen = params.raw(key)
+        if chosen is not None:
+            break
+    else:
+        key, chosen = "host_id_list", None
+    if not isinstance(chosen, list) or not 1 <= len(chosen) <= _MAX_LOG_OBJECTS:
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, key)
+    if key == "container_id_list":  # no containers simulated yet: none has a log
+        data: dict[str, Any] = {
+            "job_instance_id": params.long("job_instance_id"),
+            "step_instance_id": params.long("step_instance_id"),
+            "log_type": 1,
+            "script_step_execute_object_logs": [],
+        }
+        return data
+    values[key] = chosen
+    answer = _data(_v3_logs(world, _v3(call, values)))
+    out = {k: answer.get(k) for k in ("job_instance_id", "step_instance_id", "log_type")}
+    scripts = answer.get("script_task_logs")
+    if scripts is not None:
+        out["script_step_execute_object_logs"] = [
+            {"execute_object": _object(row), "log_content": row.get("log_content")}
+            for row in scripts
+        ]
+    files = answer.get("file_task_logs")
+    if files is not None:
+        out["file_step_execute_object_logs"] = [
+            _file_row(row) for row in files if any(v is not None for v in row.values())
+        ]
+    return out
+
+
+def _file_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    upload: list[dict[str, Any]] = []
+    download: list[dict[str, Any]] = []
+    for log in row.get("file_logs") or ():
+        item = {k: v for k, v in log.items() if k not in ("src_ip", "dest_ip")}
+        if log.get("src_ip") is not None:
+            item["src_execute_object"] = _object(log["src_ip"])
+        if log.get("dest_ip") is not None:
+            item["dest_execute_object"] = _object(log["dest_ip"])
+        (upload if log.get("mode") == 0 else download).append(item)
+    out: dict[str, Any] = {"execute_object": _object(row)}
+    if upload:
+        out["upload_log"] = upload
+    if download:
+        out["download_log"] = download
+    return out
+
+
+V4_ENDPOINTS: dict[str, Endpoint] = {
+    "get_job_instance_status": Endpoint(get_job_instance_status, "GET", jobv3=False),
+    "get_job_instance_list": Endpoint(get_job_instance_list, "GET", jobv3=False),
+    "fast_execute_script": Endpoint(fast_execute_script, "POST", jobv3=False),
+    "batch_get_job_instance_execute_object_log": Endpoint(
+        batch_get_job_instance_execute_object_log, "POST", jobv3=False
+    ),
+}

@@ -1,0 +1,182 @@
+"""The package's import graph, read from its source: no arrow up the floors, no circle.
+
+The floors are the table of ``docs/explanation/architecture.md`` (layer 0 at the bottom): a
+module imports only from its own floor or lower ones, whether the import runs at module level,
+inside a function or only for type checkers. At run time (type checkers' imports left out, an
+import inside a function kept) no module reaches itself again through its imports.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import bkjob_async
+
+PACKAGE = Path(bkjob_async.__file__).parent
+TABLE = PACKAGE.parent / "docs" / "explanation" / "architecture.md"
+
+Edge = tuple[str, str, str]  # (importer, imported, "module" | "function" | "typing")
+
+
+def floors(table: str) -> dict[str, int]:
+    """Return each top-level module or package of the table (``""`` for ``__init__.py``)."""
+    found: dict[str, int] = {}
+    for number, cell in re.findall(r"^\| (\d+) [^|]*\| ([^|]*) \|", table, re.MULTILINE):
+        for name in re.findall(r"`([^`]+)`", cell):
+            top = "" if name == "__init__.py" else name.removesuffix(".py").removesuffix("/")
+            found[top] = int(number)
+    return found
+
+
+def modules(root: Path) -> dict[str, tuple[Path, bool]]:
+    """Return ``{dotted name: (file, is a package)}`` of every module under ``root``."""
+    found = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        package = parts[-1] == "__init__"
+        found[".".join(parts[:-1] if package else parts)] = (path, package)
+    return found
+
+
+def _targets(
+    name: str, package: bool, node: ast.Import | ast.ImportFrom, known: dict[str, object]
+) -> list[str]:
+    top = name.split(".")[0]
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name.split(".")[0] == top]
+    if node.level:
+        base = name.split(".") if package else name.split(".")[:-1]
+        base = base[: len(base) - (node.level - 1)]
+        source = ".".join(base + ([node.module] if node.module else []))
+    elif (node.module or "").split(".")[0] == top:
+        source = node.module or ""
+    else:
+        return []
+    # ``from pkg import sub`` imports the module ``pkg.sub``; ``from pkg import name``, ``pkg``.
+    return [f"{source}.{a.name}" if f"{source}.{a.name}" in known else source for a in node.names]
+
+
+def edges(root: Path) -> list[Edge]:
+    """Return every import of a module of ``root``'s package by another, with where it runs."""
+    known = modules(root)
+    found: list[Edge] = []
+    for name, (path, package) in known.items():
+
+        def visit(node: ast.AST, where: str, name: str = name, package: bool = package) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                    for inner in child.body:
+                        visit_one(inner, "typing", name, package)
+                    for inner in child.orelse:
+                        visit_one(inner, where, name, package)
+                else:
+                    visit_one(child, where, name, package)
+
+        def visit_one(child: ast.AST, where: str, name: str, package: bool) -> None:
+            if isinstance(child, (ast.Import, ast.ImportFrom)):
+                found.extend((name, t, where) for t in _targets(name, package, child, known))
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                visit(child, "function" if where == "module" else where)
+            else:
+                visit(child, where)
+
+        visit(ast.parse(path.read_text(encoding="utf-8")), "module")
+    return found
+
+
+def _floor(name: str, table: dict[str, int]) -> int:
+    parts = name.split(".")
+    return table[parts[1] if len(parts) > 1 else ""]
+
+
+def arrows_up(found: list[Edge], table: dict[str, int]) -> list[str]:
+    return [f"{s} -> {t} ({w})" for s, t, w in found if _floor(t, table) > _floor(s, table)]
+
+
+def circles(found: list[Edge]) -> list[list[str]]:
+    """Return each set of modules that reach each other at run time (Tarjan's components)."""
+    graph: dict[str, set[str]] = defaultdict(set)
+    for s, t, w in found:
+        if w != "typing" and s != t:
+            graph[s].add(t)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    group = []
+                    while True:
+                        member = stack.pop()
+                        group.append(member)
+                        if member == node:
+                            break
+                    if len(group) > 1:
+                        out.append(sorted(group))
+            elif child not in index:
+                index[child] = low[child] = len(index)
+                stack.append(child)
+                work.append((child, iter(sorted(graph[child]))))
+            elif child in stack:
+                low[node] = min(low[node], index[child])
+    return out
+
+
+@functools.cache
+def _package_edges() -> tuple[Edge, ...]:
+    return tuple(edges(PACKAGE))
+
+
+def test_every_module_of_the_package_is_on_a_floor_of_the_table() -> None:
+    table = floors(TABLE.read_text(encoding="utf-8"))
+    assert table[""] == max(table.values())  # (the package's names: the top floor)
+    tops = {n.split(".")[1] if "." in n else "" for n in modules(PACKAGE)}
+    assert sorted(tops - set(table)) == []
+
+
+def test_no_import_points_up_the_floors() -> None:
+    table = floors(TABLE.read_text(encoding="utf-8"))
+    found = list(_package_edges())
+    assert len(found) > 1000  # (the walk read the package)
+    assert arrows_up(found, table) == []
+
+
+def test_no_module_imports_itself_around_a_circle_at_run_time() -> None:
+    assert circles(list(_package_edges())) == []
+
+
+def test_the_checks_see_an_arrow_up_and_a_circle(tmp_path: Path) -> None:
+    root = tmp_path / "pkg"
+    (root / "low").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "low/__init__.py": "",
+        "low/a.py": "def f():\n    from ..high import g\n",  # up, and a circle at run time
+        "low/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .. import high\n",
+        "high.py": "from .low import a\n",
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    found = edges(root)
+    table = {"": 2, "low": 0, "high": 1}
+    assert sorted(arrows_up(found, table)) == [
+        "pkg.low.a -> pkg.high (function)",
+        "pkg.low.b -> pkg.high (typing)",
+    ]
+    assert circles(found) == [["pkg.high", "pkg.low.a"]]
