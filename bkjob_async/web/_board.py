@@ -3,7 +3,8 @@
 Rule: the board reads the poller through its public tap (``Poller.tap``) and statistics, never
 its internals. With no viewer the tap is closed and the board holds nothing: a poll costs the
 poller one truth test more. The first viewer opens the tap and reads every job as it is now;
-the events that come after are folded in every ``tick`` seconds, in one place (``fold``). The
+the events that come after are folded in as each poll hands them over (the tap's sink,
+``fold``: none is held past its poll), and the streams are woken every ``tick`` seconds. The
 last viewer gone, the board waits ``grace`` seconds (a reconnecting browser keeps its feed),
 then closes the tap and forgets.
 """
@@ -40,7 +41,7 @@ __all__ = ["BOARD", "BUCKETS", "Board", "JobRow", "bucket_of"]
 
 #: Job buckets, in display order.
 #: Hosts' change-to-event delays measured per fold, at most (a sample: see ``_fold``).
-SAMPLES = 4
+SAMPLES = 20
 #: ``unfinished``: only the job's end is watched, and bk-job's job list says it has not come.
 BUCKETS = ("pending", "unfinished", "running", "waiting", "succeeded", "failed", "ended")
 
@@ -124,23 +125,15 @@ _WEIGHTS = {status: weight(status) for status in HostStatus}
 class Board:
     """The dashboard's picture of one poller, kept while anyone looks.
 
-    :param tick: seconds between two folds of what the tap took: short, so that the events
-        the tap holds meanwhile are few (each is a busy poller's, kept from being freed).
-    :param refresh: seconds between two wakes of the streams, at most one a fold that changed
-        something (the feed's delay, at most, with ``tick``).
+    :param tick: seconds between two wakes of the streams when something changed (the feed's
+        delay, at most).
     :param grace: seconds the board stays open after its last viewer left.
     """
 
     def __init__(
-        self,
-        poller: Poller,
-        *,
-        tick: float = 0.02,
-        refresh: float = 0.1,
-        grace: float = 10.0,
-        feed: int = 20_000,
+        self, poller: Poller, *, tick: float = 0.1, grace: float = 10.0, feed: int = 20_000
     ) -> None:
-        self.poller, self.tick, self.refresh, self.grace = poller, tick, refresh, grace
+        self.poller, self.tick, self.grace = poller, tick, grace
         self.feed = Feed(feed)
         self.jobs: dict[tuple[str, int, int], JobRow] = {}
         self.names: dict[tuple[str, int, int], str] = {}
@@ -157,8 +150,8 @@ class Board:
         self._viewers = 0
         self._last_seen = 0.0
         self._changed = asyncio.Event()
-        #: Folded changes no stream was woken for yet; when streams were last woken.
-        self._unseen, self._woken = False, 0.0
+        #: Events folded in since the last tick (no stream was woken for them yet).
+        self._unseen = 0
         self._task: asyncio.Task[None] | None = None
         #: Times the board was opened (a viewer came after none) and resynced (the tap lost
         #: events): what a test and the overview read.
@@ -191,7 +184,7 @@ class Board:
             self._last_seen = time.monotonic()
 
     def _start(self) -> None:
-        tap = self.poller.tap()
+        tap = self.poller.tap(sink=self.fold)
         tap.__enter__()
         self._tap, self._dropped = tap, 0
         self.opened += 1
@@ -217,9 +210,15 @@ class Board:
         try:
             while True:
                 await asyncio.sleep(self.tick)
-                self.fold(tap)
-                if self._unseen and time.monotonic() - self._woken >= self.refresh:
+                if tap.dropped != self._dropped:  # (a fold failed: the sink lost a delivery)
+                    self._dropped = tap.dropped
+                    self.resyncs += 1
+                    self._load(tap.jobs())
                     self.wake()
+                elif self._unseen:
+                    self._folds.append((time.monotonic(), self._unseen))
+                    self.wake()
+                self._samples = SAMPLES
                 if self._viewers == 0 and time.monotonic() - self._last_seen > self.grace:
                     break
         finally:
@@ -250,63 +249,49 @@ class Board:
 
     # --- folding ------------------------------------------------------------------------------
 
-    def fold(self, tap: Tap) -> None:
-        """Fold in what the tap took since the last fold; start over if it lost events."""
-        if tap.dropped != self._dropped:
-            self._dropped = tap.dropped
-            tap.take()
-            self.resyncs += 1
-            self._load(tap.jobs())
-            self.wake()
+    def fold(self, scope: Scope, events: Sequence[Event], last: Event | None) -> None:
+        """Fold in one delivery of the poller's, as its poll hands it to the tap (the tap's
+        sink): at once, so that none of a busy poller's events is held past its poll.
+        """
+        if not events and last is None:
             return
-        batches = tap.take()
-        self._samples = SAMPLES
-        if not batches:
-            return
-        now = time.monotonic()
-        count = 0
         counts, add_host, samples = self.host_counts, self.feed.add_host, self._samples
-        for scope, events, last in batches:
-            if not events and last is None:
+        row = self._row(scope, (last or events[0]).job_instance_id)
+        # A host's transition, the many: counted in, and kept in the feed, written out
+        # here (``JobRow.move`` inline) as the dashboard's hottest path.
+        hosts = finished = failed = 0
+        for event in events:
+            if type(event) is not HostTransition:
+                self._fold(row, scope, event)
                 continue
-            row = self._row(scope, (last or events[0]).job_instance_id)
-            # A host's transition, the many: counted in, and kept in the feed, written out
-            # here (``JobRow.move`` inline) as the dashboard's hottest path.
-            hosts = finished = failed = 0
-            for event in events:
-                if type(event) is not HostTransition:
-                    self._fold(row, scope, event)
-                    continue
-                previous, current = event.previous, event.current
-                counts[current] = counts.get(current, 0) + 1
-                now_finished, now_failed = _WEIGHTS.get(current) or weight(current)
-                finished += now_finished
-                failed += now_failed
-                if previous is None:
-                    hosts += 1
-                else:
-                    counts[previous] = counts.get(previous, 0) - 1
-                    was_finished, was_failed = _WEIGHTS.get(previous) or weight(previous)
-                    finished -= was_finished
-                    failed -= was_failed
-                    # The delay needs the host's end_time, which structures its row:
-                    # measured on a sample (``SAMPLES`` a fold), not on every host that ends.
-                    if now_finished and samples:
-                        samples -= 1
-                        end = event.result.end_time
-                        if end is not None:
-                            self.delays.append((event.observed_at - end).total_seconds())
-                add_host(row.text, event, now_failed == 1)
-            row.hosts += hosts
-            row.finished += finished
-            row.failed += failed
-            if last is not None:
-                self._fold(row, scope, last)
-            count += len(events) + (last is not None)
-            self._rebucket(row, now)
+            previous, current = event.previous, event.current
+            counts[current] = counts.get(current, 0) + 1
+            now_finished, now_failed = _WEIGHTS.get(current) or weight(current)
+            finished += now_finished
+            failed += now_failed
+            if previous is None:
+                hosts += 1
+            else:
+                counts[previous] = counts.get(previous, 0) - 1
+                was_finished, was_failed = _WEIGHTS.get(previous) or weight(previous)
+                finished -= was_finished
+                failed -= was_failed
+                # The delay needs the host's end_time, which structures its row:
+                # measured on a sample (``SAMPLES`` a tick), not on every host that ends.
+                if now_finished and samples:
+                    samples -= 1
+                    end = event.result.end_time
+                    if end is not None:
+                        self.delays.append((event.observed_at - end).total_seconds())
+            add_host(row.text, event, now_failed == 1)
+        row.hosts += hosts
+        row.finished += finished
+        row.failed += failed
+        if last is not None:
+            self._fold(row, scope, last)
         self._samples = samples
-        self._folds.append((now, count))
-        self._unseen = True
+        self._unseen += len(events) + (last is not None)
+        self._rebucket(row, time.monotonic())
 
     def _fold(self, row: JobRow, scope: Scope, event: Event) -> None:
         """Fold in any other event (a step's, the job's, a watch's end): a few a job."""
@@ -348,7 +333,7 @@ class Board:
 
     def wake(self) -> None:
         """Wake every stream waiting for a change."""
-        self._unseen, self._woken = False, time.monotonic()
+        self._unseen = 0
         self._changed.set()
         self._changed = asyncio.Event()
 

@@ -169,12 +169,12 @@ def held_entry(held: Held) -> Entry:
     if extra is not None:
         label, exit_code, error_code = extra
         tail = (
-            f',"label":{quote(label)},"exit_code":{dumps(exit_code)}'
-            f',"error_code":{dumps(error_code)}'
+            f',"label":{_json.quote(label)},"exit_code":{_json.dumps(exit_code)}'
+            f',"error_code":{_json.dumps(error_code)}'
         )
     body = (
-        f'{{"id":{quote(event_id)},"job":"{job}","at":{_TIMES.of(at)},'
-        f'"kind":"host","step":{step},"host":{quote(host_text(key))},'
+        f'{{"id":{_json.quote(event_id)},"job":"{job}","at":{_TIMES.of(at)},'
+        f'"kind":"host","step":{step},"host":{_json.quote(host_text(key))},'
         f'"previous":{_status(previous)},'
         f'"current":{_status(status)},"status":{int(status)},"state":"{state}"{tail}}}'
     )

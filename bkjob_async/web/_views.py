@@ -271,7 +271,7 @@ async def known(board: Board, scope: Scope, job_id: int) -> JobRow:
         row = board.row(scope, job_id)
         if row is not None:
             return row
-        await asyncio.sleep(board.refresh)
+        await asyncio.sleep(board.tick)
         board.touch()
     raise web.HTTPNotFound(text="this dashboard's poller does not watch that job")
 

@@ -87,7 +87,7 @@ async def test_the_tap_is_open_only_while_someone_looks(sim: BkJobSimulator) -> 
     ids = [sim.create_job(SCOPE, [StepPlan(hosts=5)]) for _ in range(5)]
     async with dashboard(sim, grace=0.3) as (url, poller, sub):
         board = sub[BOARD]
-        delivery = poller._delivery
+        delivery = poller._driver.delivery
         async with poller.watch_jobs(SCOPE, ids) as watch:
             async for _ in watch:
                 break

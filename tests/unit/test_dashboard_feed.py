@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Sequence
 
 import pytest
 
@@ -13,7 +14,7 @@ from bkjob_async.polling._delivery import Delivery
 from bkjob_async.polling._jobs import Registry
 from bkjob_async.polling._journal import StoreJournal
 from bkjob_async.polling._tap import Tap
-from bkjob_async.polling.events import HostTransition, JobTransition, host_event_id
+from bkjob_async.polling.events import Event, HostTransition, JobTransition, host_event_id
 from bkjob_async.polling.stores.memory import MemoryStore
 from bkjob_async.web._board import bucket_of
 from bkjob_async.web._feed import (
@@ -152,3 +153,26 @@ def test_a_tap_is_attached_only_while_open_and_bounded() -> None:
     assert tap.jobs() == []
     with pytest.raises(ValueError, match="limit"):
         Tap(delivery, Registry(10), limit=0)
+
+
+def test_a_tap_with_a_sink_hands_each_delivery_over_at_once_and_survives_a_failing_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = Registry(10)
+    delivery = Delivery(StoreJournal(MemoryStore()), registry)
+    got: list[tuple[int, bool]] = []
+
+    def sink(scope: Scope, events: Sequence[Event], last: Event | None) -> None:
+        if len(events) == 3:
+            raise RuntimeError("a bug in the reader")
+        got.append((len(events), last is not None))
+
+    events = [JobTransition(1, AT, None, JobStatus.RUNNING)]
+    with Tap(delivery, registry, limit=5, sink=sink) as tap:
+        tap.offer(SCOPE, events * 2, None)
+        tap.offer(SCOPE, events * 3, _job(1))  # the sink raises: lost, counted, logged
+        tap.offer(SCOPE, (), _job(2))
+        assert got == [(2, False), (0, True)]
+        assert tap.dropped == 4
+        assert tap.take() == []  # nothing is kept when a sink takes the deliveries
+    assert "a tap's sink failed" in caplog.text
