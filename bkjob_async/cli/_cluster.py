@@ -128,11 +128,7 @@ async def run_worker(ctx: Context, args: argparse.Namespace) -> int:
     credentials = credentials_from_env(ctx.env)
     policy_from(args, args.max_in_flight)  # a bad policy is refused before anything is sent
     cluster = _cluster(args, ctx)
-    async with (
-        cluster,
-        open_client(target, credentials) as client,
-        contextlib.AsyncExitStack() as stack,
-    ):
+    async with cluster, contextlib.AsyncExitStack() as stack:
         registry = serve_metrics(ctx, stack, args.metrics_port)
         metrics = None
         if registry is not None:
@@ -140,8 +136,11 @@ async def run_worker(ctx: Context, args: argparse.Namespace) -> int:
             from ..metrics import ClusterMetrics, PollerMetrics
 
             poller_metrics = PollerMetrics(registry=registry)
-            poller_metrics.instrument(client)  # before the worker's poller is made
             metrics = ClusterMetrics(registry=registry)
+        instruments = () if registry is None else (poller_metrics,)
+        client = await stack.enter_async_context(
+            open_client(target, credentials, instruments=instruments)
+        )
         policy = policy_from(args, client.connection_limit)
         if args.rate_limit is not None:
             import attrs
