@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from ..client import BkJobClient
     from ..models import JobInstanceStatus
+    from ._tap import Sink
     from .callbacks import Callback
 
 __all__ = ["Completed", "Poller", "Watch"]
@@ -350,15 +351,16 @@ class Poller:
         job_id = callback if isinstance(callback, int) else callback.job_instance_id
         self._driver.hint(job_id, self._driver.clock())
 
-    def tap(self, *, limit: int = 100_000) -> Tap:
+    def tap(self, *, limit: int = 100_000, sink: Sink | None = None) -> Tap:
         """Return a tap of every event the polls observe, before any watch's filter.
 
         For a reader of the whole poller (``bkjob_async.web``'s dashboard): ``with
         poller.tap() as tap:`` attaches it, ``tap.jobs()`` reads every job as it is now and
         ``tap.take()`` what came since. Closed, it costs the polls nothing; open, it keeps at
-        most ``limit`` events until they are taken (the oldest go first, ``tap.dropped``).
+        most ``limit`` events until they are taken (the oldest go first, ``tap.dropped``), or
+        hands each delivery at once to ``sink(scope, events, last)`` (quick, never awaiting).
         """
-        return Tap(self._driver.delivery, self._driver.registry, limit)
+        return Tap(self._driver.delivery, self._driver.registry, limit, sink)
 
     # --- statistics ---------------------------------------------------------------------------
 
