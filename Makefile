@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-matrix lint typecheck unit bench check-live-view clean redis docs docs-serve chromium
+.PHONY: demo test test-slow test-matrix lint typecheck unit bench check-live-view clean redis docs docs-serve chromium promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ typecheck: $(STAMP)
 PYTEST_WORKERS ?= 4
 ALONE := tests/e2e/test_cli_terminal.py tests/e2e/test_dashboard_browser.py
 
-unit: $(STAMP) redis chromium
+unit: $(STAMP) redis chromium promtool
 	$(BIN)/pytest -q -m "not slow" $(ALONE)
 	$(BIN)/pytest -q -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile $(addprefix --ignore=,$(ALONE))
 
@@ -63,6 +63,19 @@ redis:
 	    echo "redis-server is missing and this is not root with apt-get: install Redis 6.2+ (e.g." \
 	      "'sudo apt-get install redis-server', 'brew install redis') so that redis-server is on" \
 	      "PATH; until then the cluster tests are skipped (and fail under CI=true)."; \
+	  fi; \
+	}
+
+# tests/cluster/test_cluster_metrics.py checks deploy/prometheus's rule file with promtool
+# (Debian's prometheus package), installed here when missing and we are root; without it the
+# rules are still parsed and checked against the metrics a real worker exports.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing promtool (apt-get install prometheus)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else \
+	    echo "promtool is missing and this is not root with apt-get: install Prometheus's promtool"; \
 	  fi; \
 	}
 

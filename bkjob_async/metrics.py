@@ -21,6 +21,24 @@ Metrics (``namespace`` prefix, ``bkjob`` by default):
   ``bkjob_poller_rate_limit``: the rate it holds itself to after 429s (absent when none);
   ``bkjob_poller_stalled``: 1 while bk-job cannot be reached, else 0.
 
+Cluster mode (``ClusterMetrics``; ``cluster`` prefix): a worker's own figures, and the
+cluster's as ``ClusterReader.status()`` last read them (``refresh``):
+
+- ``bkjob_cluster_partitions_held``, ``bkjob_cluster_jobs_polled``: what the worker holds now;
+  ``bkjob_cluster_takeovers_total`` (partitions taken from a worker no longer live),
+  ``bkjob_cluster_handovers_total`` (given by a live one to even the shares out),
+  ``bkjob_cluster_commits_total``, ``bkjob_cluster_refused_writes_total`` (fenced: the lease
+  was gone), ``bkjob_cluster_lease_rounds_failed_total``.
+- ``bkjob_cluster_redis_up``: 1 while Redis answers (the last lease round or status read).
+- ``bkjob_cluster_workers_live``, ``bkjob_cluster_partitions``,
+  ``bkjob_cluster_partitions_unheld``, ``bkjob_cluster_jobs_unheld`` (nobody polls them);
+  ``bkjob_cluster_watch_jobs{watch}``, ``bkjob_cluster_stream_length{watch}`` and
+  ``bkjob_cluster_stream_maxlen{watch}``, ``bkjob_cluster_dead_letters{watch}``;
+  ``bkjob_cluster_group_lag{watch, group}`` and ``bkjob_cluster_group_pending{watch, group}``;
+  ``bkjob_cluster_status_age_seconds``: since the status was read.
+- ``bkjob_cluster_consumer_outages_total``, ``bkjob_cluster_consumer_repeats_dropped_total``:
+  of the ``EventStream``s tracked (``track_stream``).
+
 Example::
 
     registry = prometheus_client.CollectorRegistry()
@@ -36,6 +54,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -53,10 +72,11 @@ if TYPE_CHECKING:
     from ._protocol import Request, Response
     from ._transport import Transport
     from .client import BkJobClient
+    from .cluster import ClusterReader, ClusterStatus, EventStream, Worker
     from .polling import Poller
     from .polling.events import Event
 
-__all__ = ["LATENCY_BUCKETS", "PollerMetrics"]
+__all__ = ["LATENCY_BUCKETS", "ClusterMetrics", "PollerMetrics"]
 
 #: Latency buckets in seconds: from a fast local answer to the gateway's 60 s limit.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -202,3 +222,136 @@ class PollerMetrics(Collector):
             "1 while bk-job cannot be reached (polls fail and are retried), else 0.",
             float(any(s.stalled for s in stats)),
         )
+
+
+log = logging.getLogger("bkjob_async.metrics")
+
+
+class ClusterMetrics(Collector):
+    """The figures of cluster mode for Prometheus: workers and streams tracked here, and the
+    cluster's status as last read (``refresh``, or ``run`` every few seconds).
+
+    :param registry: as ``PollerMetrics``'.
+    :param namespace: the prefix of every metric name (``bkjob``: ``bkjob_cluster_...``).
+    """
+
+    def __init__(
+        self, *, registry: CollectorRegistry | None = REGISTRY, namespace: str = "bkjob"
+    ) -> None:
+        self.namespace = namespace
+        self._workers: list[Worker] = []
+        self._streams: list[EventStream] = []
+        self._status: ClusterStatus | None = None
+        self._read_at: float | None = None
+        self._reader_up: bool | None = None
+        if registry is not None:
+            registry.register(self)
+
+    def track_worker(self, worker: Worker) -> None:
+        """Report ``worker``'s statistics at every scrape."""
+        if worker not in self._workers:
+            self._workers.append(worker)
+
+    def track_stream(self, stream: EventStream) -> None:
+        """Report ``stream``'s outages and repeats dropped at every scrape."""
+        if stream not in self._streams:
+            self._streams.append(stream)
+
+    async def refresh(self, reader: ClusterReader) -> None:
+        """Read the cluster's status now (its failure is reported as ``redis_up`` 0)."""
+        from .cluster import ClusterError
+
+        try:
+            self._status = await reader.status()
+        except ClusterError as exc:
+            if self._reader_up is not False:
+                log.warning("cluster metrics: cannot read the cluster's status: %s", exc)
+            self._reader_up = False
+        else:
+            self._reader_up = True
+            self._read_at = time.monotonic()
+
+    async def run(self, reader: ClusterReader, every: float = 10.0) -> None:
+        """``refresh`` every ``every`` seconds until cancelled."""
+        import anyio
+
+        while True:
+            await self.refresh(reader)
+            await anyio.sleep(every)
+
+    def describe(self) -> list[Metric]:
+        """Return nothing: the metrics' names depend on what is tracked (collected at scrape)."""
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        """Return every metric now (called by ``prometheus_client`` at each scrape)."""
+        name = f"{self.namespace}_cluster"
+
+        def family(suffix: str, text: str, labels: list[str]) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"{name}_{suffix}", text, labels=labels)
+
+        def one(kind: type, suffix: str, text: str, value: float) -> Metric:
+            made: Metric = kind(f"{name}_{suffix}", text, value=value)
+            return made
+
+        stats = [w.statistics() for w in self._workers]
+        if stats:
+            yield one(GaugeMetricFamily, "partitions_held", "Partitions whose lease this "
+                      "worker holds.", sum(s.partitions for s in stats))  # fmt: skip
+            yield one(GaugeMetricFamily, "jobs_polled", "Jobs this worker polls.",
+                      sum(s.jobs for s in stats))  # fmt: skip
+            for suffix, text, field in (
+                ("takeovers", "Partitions taken from a worker no longer live.", "takeovers"),
+                ("handovers", "Partitions given by a live worker evening shares.", "handovers"),
+                ("commits", "Fenced writes of changed jobs.", "commits"),
+                ("refused_writes", "Writes the fence refused (the lease was gone).", "refused"),
+                ("lease_rounds_failed", "Lease rounds Redis did not answer or refused.",
+                 "lease_rounds_failed"),
+            ):  # fmt: skip
+                yield one(CounterMetricFamily, suffix, text, sum(getattr(s, field) for s in stats))
+        ups = [s.redis_available for s in stats]
+        if self._reader_up is not None:
+            ups.append(self._reader_up)
+        if ups:
+            yield one(GaugeMetricFamily, "redis_up", "1 while Redis answers, else 0.",
+                      float(all(ups)))  # fmt: skip
+        if self._streams:
+            yield one(CounterMetricFamily, "consumer_outages", "Redis outages the event "
+                      "streams waited through.", sum(s.outages for s in self._streams))  # fmt: skip
+            yield one(CounterMetricFamily, "consumer_repeats_dropped", "Events given again "
+                      "after the stream acknowledged them, not handed out.",
+                      sum(s.dropped_repeats for s in self._streams))  # fmt: skip
+        status = self._status
+        if status is None or self._read_at is None:
+            return
+        yield one(GaugeMetricFamily, "status_age_seconds", "Seconds since the cluster's status "
+                  "was read.", time.monotonic() - self._read_at)  # fmt: skip
+        yield one(GaugeMetricFamily, "workers_live", "Workers whose heartbeat has not expired.",
+                  sum(m.alive for m in status.members))  # fmt: skip
+        yield one(GaugeMetricFamily, "partitions", "The cluster's partitions.", status.partitions)
+        yield one(GaugeMetricFamily, "partitions_unheld", "Partitions no worker holds.",
+                  len(status.unheld))  # fmt: skip
+        yield one(GaugeMetricFamily, "jobs_unheld", "Jobs in partitions no worker holds "
+                  "(nobody polls them).", status.unheld_jobs)  # fmt: skip
+        per_watch = {
+            "watch_jobs": ("Jobs in the watch.", "jobs"),
+            "stream_length": ("Events the watch's stream holds.", "stream_length"),
+            "stream_maxlen": ("About how many events the watch's stream keeps (MAXLEN ~).",
+                              "stream_maxlen"),
+            "dead_letters": ("Events a consumer group gave up on.", "dead_letters"),
+        }  # fmt: skip
+        for suffix, (text, field) in per_watch.items():
+            metric = family(suffix, text, ["watch"])
+            for watch in status.watches:
+                metric.add_metric([watch.name], float(getattr(watch, field)))
+            yield metric
+        lag = family("group_lag", "Events of the stream a consumer group "
+                     "has not been given yet.", ["watch", "group"])  # fmt: skip
+        pending = family("group_pending", "Events given to a consumer group "
+                         "and not acknowledged.", ["watch", "group"])  # fmt: skip
+        for watch in status.watches:
+            for group in watch.groups:
+                lag.add_metric([watch.name, group.name], group.lag)
+                pending.add_metric([watch.name, group.name], group.pending)
+        yield lag
+        yield pending

@@ -7,6 +7,7 @@ and only when one of these commands runs; the Redis URL comes from ``--redis`` o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -21,6 +22,7 @@ from ..config import Scope
 from ._connect import credentials_from_env, open_client, target_from
 from ._follow import Mode, choose_mode, show_summary, showing
 from ._format import counted
+from ._metrics import serve_metrics
 from ._policy import policy_from
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 from ._tally import Tally
@@ -48,6 +50,8 @@ _DEDUPE = 100_000
 _WORKERS_EVERY = 1.0
 #: The watch's job set is read again every this many rounds (jobs submitted or cancelled).
 _JOBS_EVERY = 5
+#: Seconds between two reads of the cluster's status for ``watch --redis --metrics-port``.
+_METRICS_EVERY = 5.0
 
 
 @attrs.frozen
@@ -124,7 +128,20 @@ async def run_worker(ctx: Context, args: argparse.Namespace) -> int:
     credentials = credentials_from_env(ctx.env)
     policy_from(args, args.max_in_flight)  # a bad policy is refused before anything is sent
     cluster = _cluster(args, ctx)
-    async with cluster, open_client(target, credentials) as client:
+    async with (
+        cluster,
+        open_client(target, credentials) as client,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        registry = serve_metrics(ctx, stack, args.metrics_port)
+        metrics = None
+        if registry is not None:
+            from ..cluster import ClusterReader
+            from ..metrics import ClusterMetrics, PollerMetrics
+
+            poller_metrics = PollerMetrics(registry=registry)
+            poller_metrics.instrument(client)  # before the worker's poller is made
+            metrics = ClusterMetrics(registry=registry)
         policy = policy_from(args, client.connection_limit)
         if args.rate_limit is not None:
             import attrs
@@ -135,6 +152,12 @@ async def run_worker(ctx: Context, args: argparse.Namespace) -> int:
         except ClusterError as exc:
             raise CliError(f"cannot use cluster {args.cluster!r}: {exc}") from None
         worker = Worker(client, cluster, policy=policy, worker_id=args.worker_id)
+        if metrics is not None:
+            poller_metrics.track(worker.poller)
+            metrics.track_worker(worker)
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(tg.cancel_scope.cancel)
+            tg.start_soon(metrics.run, ClusterReader(cluster), min(args.report_every, 10.0))
         with ctx.interruptible():
             async with worker:
                 ctx.err(
@@ -208,6 +231,7 @@ async def run_cluster_watch(ctx: Context, args: argparse.Namespace) -> int:
         with ctx.interruptible():
             try:
                 async with (
+                    contextlib.AsyncExitStack() as stack,
                     stream,
                     showing(
                         ctx,
@@ -223,6 +247,14 @@ async def run_cluster_watch(ctx: Context, args: argparse.Namespace) -> int:
                 ):
                     if mode is Mode.LIVE:
                         tg.start_soon(holders.run)
+                    registry = serve_metrics(ctx, stack, args.metrics_port)
+                    if registry is not None:
+                        from ..cluster import ClusterReader
+                        from ..metrics import ClusterMetrics
+
+                        metrics = ClusterMetrics(registry=registry)
+                        metrics.track_stream(stream)
+                        tg.start_soon(metrics.run, ClusterReader(cluster), _METRICS_EVERY)
                     shown.connected()
                     await shown.follow(events)  # type: ignore[arg-type]
                     tg.cancel_scope.cancel()

@@ -348,30 +348,14 @@ def metrics_server(
     ctx: Context, stack: contextlib.AsyncExitStack, port: int | None
 ) -> PollerMetrics | None:
     """Serve Prometheus metrics on 127.0.0.1:``port`` until ``stack`` closes (``None``: none)."""
-    if port is None:
+    from ._metrics import serve_metrics
+
+    registry = serve_metrics(ctx, stack, port)
+    if registry is None:
         return None
-    try:
-        from prometheus_client import CollectorRegistry, start_http_server
+    from ..metrics import PollerMetrics
 
-        from ..metrics import PollerMetrics
-    except ImportError:
-        raise CliError(
-            "--metrics-port needs prometheus-client: pip install 'bkjob-async[prometheus]'"
-        ) from None
-    registry = CollectorRegistry()
-    metrics = PollerMetrics(registry=registry)
-    try:
-        server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
-    except OSError as exc:
-        raise CliError(f"--metrics-port {port}: cannot serve: {exc.strerror}") from None
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-
-    stack.callback(stop)
-    ctx.err(f"metrics at http://127.0.0.1:{server.server_port}/metrics")
-    return metrics
+    return PollerMetrics(registry=registry)
 
 
 # --- status -----------------------------------------------------------------------------------

@@ -391,8 +391,9 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "--metrics-port",
         type=_PORT,
         metavar="PORT",
-        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics while watching (0: any free "
-        "port, printed); needs the prometheus extra",
+        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics while watching (with --redis: "
+        "the cluster's and this consumer's; 0: any free port, printed); needs the prometheus "
+        "extra",
     )
 
     _cluster_commands(commands, connection, polling, common)
@@ -802,6 +803,14 @@ def _cluster_commands(
     )
     worker.add_argument(
         "--report-every", type=SECONDS, default=10.0, help="seconds between status lines (10)"
+    )
+    worker.add_argument(
+        "--metrics-port",
+        type=_PORT,
+        metavar="PORT",
+        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics: the worker's and the "
+        "cluster's (partitions, takeovers, refused writes, lag, ...; 0: any free port, "
+        "printed); needs the prometheus extra",
     )
     submit = commands.add_parser(
         "submit",

@@ -18,7 +18,8 @@ key                              type    holds
 ``members``                      zset    worker id -> expiry of its heartbeat (server ms)
 ``caps``                         hash    worker id -> its ``max_partitions``, if it has one
 ``lease:P``                      string  ``WORKER:TOKEN`` with a TTL: who holds partition ``P``
-``fence``                        hash    ``P`` -> highest fencing token issued for ``P``
+``fence``                        hash    ``P`` -> highest fencing token issued for ``P``;
+                                         ``h:P`` -> the worker it was issued to
 ``state:P``                      hash    fenced state of partition ``P``, of each job ``J``
                                          (``TYPE:SCOPE:JOB``) in watch ``W``: ``s:J:W`` its
                                          tracker state, ``v:J:W`` its version (``COMMIT``),

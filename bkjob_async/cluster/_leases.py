@@ -65,6 +65,10 @@ class TickResult:
     :param now_ms: Redis ``TIME`` in ms during the round: one clock for every worker.
     :param behind: lost partitions whose fencing counter in Redis had gone back below the
         token held here -> by how much (Redis lost writes); the round set it back up.
+    :param taken_from: gained partitions last held by a worker no longer live -> its id: a
+        takeover (from a dead or stalled worker, or one that left).
+    :param handed_from: gained partitions last held by another live worker -> its id: it gave
+        them up to even the shares out.
     """
 
     gained: tuple[Lease, ...]
@@ -76,6 +80,8 @@ class TickResult:
     versions: Mapping[int, int]
     now_ms: int = 0
     behind: Mapping[int, int] = attrs.field(factory=dict)
+    taken_from: Mapping[int, str] = attrs.field(factory=dict)
+    handed_from: Mapping[int, str] = attrs.field(factory=dict)
 
 
 def default_worker_id() -> str:
@@ -116,6 +122,10 @@ class LeaseKeeper(AsyncResource):
             raise ValueError(f"max_partitions must be an int >= 0 or None, got {max_partitions!r}")
         self.max_partitions = max_partitions
         self.live_workers = 1
+        #: Lease rounds that failed (Redis unreachable or refusing), since the start.
+        self.failed_rounds = 0
+        #: Whether the last lease round reached Redis.
+        self.available = True
         self._held: dict[int, Lease] = {}
         self._offset = zlib.crc32(self.worker_id.encode()) % cluster.partitions
 
@@ -158,7 +168,11 @@ class LeaseKeeper(AsyncResource):
         if reply[0] == "config":
             cluster.check_config(reply[1])
             raise ClusterConfigError("unreachable")  # pragma: no cover - check_config raised
-        _, epoch, created, live, now_ms, kept, acquired, released, lost, versions, behind = reply
+        _, epoch, created, live, now_ms, kept, acquired, released, lost, versions, behind = reply[
+            :11
+        ]
+        extra = [*reply[11:13], [], []]  # (a script of before takeovers were named: none)
+        taken_from, handed_from = _holders(extra[0]), _holders(extra[1])
         resets = cluster.resets
         cluster.observe(str(epoch), bool(created))
         deadline = sent_at + self.ttl - self.margin
@@ -187,6 +201,8 @@ class LeaseKeeper(AsyncResource):
             versions=dict(_pairs(versions)),
             now_ms=int(now_ms),
             behind=back,
+            taken_from=taken_from,
+            handed_from=handed_from,
         )
 
     async def release(self) -> None:
@@ -216,6 +232,8 @@ class LeaseKeeper(AsyncResource):
                 raise
             except ClusterError as exc:  # unreachable, or refusing writes (OOM, read-only)
                 failures += 1
+                self.failed_rounds += 1
+                self.available = False
                 if failures == 1:
                     log.warning("worker %s: lease round failed: %s; retrying", self.worker_id, exc)
                 delay = min(period, 0.05 * 2 ** min(failures, 20)) * random.uniform(0.5, 1.0)
@@ -223,6 +241,7 @@ class LeaseKeeper(AsyncResource):
                 if failures:
                     log.warning("worker %s: lease rounds succeed again", self.worker_id)
                 failures = 0
+                self.available = True
                 if on_tick is not None:
                     on_tick(result)
                 delay = period
@@ -243,6 +262,10 @@ class LeaseKeeper(AsyncResource):
                         self.worker_id,
                         self.ttl,
                     )
+
+
+def _holders(flat: list[object]) -> dict[int, str]:
+    return {int(str(p)): str(w) for p, w in zip(flat[::2], flat[1::2], strict=True)}
 
 
 def _pairs(flat: list[object]) -> list[tuple[int, int]]:

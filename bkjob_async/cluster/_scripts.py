@@ -92,9 +92,11 @@ return changed
 # One lease round (``_leases``). KEYS: members, fence, epoch, config, caps, partver, then lease:P
 # for every P. ARGV: worker, ttl ms, nonce, partitions, cap (-1: none), scan offset, n held, n
 # (partition, token) pairs. Returns {'ok', epoch, created, live, now ms, kept{p, t...},
-# acquired{p, t...}, released{p...}, lost{p...}, versions{p, v...}, behind{p, by...}} or
-# {'config', partitions}; ``behind``: lost partitions whose fencing counter was below the token
-# held (set back up).
+# acquired{p, t...}, released{p...}, lost{p...}, versions{p, v...}, behind{p, by...},
+# from{p, worker...}, handed{p, worker...}} or {'config', partitions}; ``behind``: lost partitions
+# whose fencing counter was below the token held (set back up); ``from``: acquired partitions whose
+# last holder (field ``h:P`` of the fence hash) was another worker, no longer live (a takeover),
+# with its id; ``handed``: the same, from a live worker (it gave the partition up to rebalance).
 # The fair share: capped workers count for at most their cap; the rest split what is left between
 # lo = floor and hi = ceil; a worker takes up to hi, but only lo (and gives back down to lo) while
 # another live worker is below its own share (lo, or its cap).
@@ -119,6 +121,7 @@ local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local live = #members
 
 local kept, acquired, released, lost, lapsed, behind = {}, {}, {}, {}, {}, {}
+local from, handed = {}, {}
 local held = tonumber(ARGV[7])
 for i = 0, held - 1 do
   local p, token = tonumber(ARGV[8 + 2 * i]), ARGV[9 + 2 * i]
@@ -199,6 +202,14 @@ local function take(p)
   local token = math.max(tonumber(redis.call('HGET', KEYS[2], field) or '0') + 1, now)
   redis.call('HSET', KEYS[2], field, string.format('%.0f', token))
   redis.call('SET', key, worker .. ':' .. string.format('%.0f', token), 'PX', ttl)
+  local last = redis.call('HGET', KEYS[2], 'h:' .. field)
+  if last and last ~= worker then
+    local list = from
+    if counts[last] then list = handed end
+    list[#list + 1] = p
+    list[#list + 1] = last
+  end
+  redis.call('HSET', KEYS[2], 'h:' .. field, worker)
   acquired[#acquired + 1] = p
   acquired[#acquired + 1] = token
   count = count + 1
@@ -219,7 +230,8 @@ for _, list in ipairs({kept, acquired}) do
     versions[#versions + 1] = tonumber(redis.call('HGET', KEYS[6], tostring(list[i])) or '0')
   end
 end
-return {'ok', epoch, created, live, now, kept, acquired, released, lost, versions, behind}
+return {'ok', epoch, created, live, now, kept, acquired, released, lost, versions, behind, from,
+  handed}
 """
 )
 

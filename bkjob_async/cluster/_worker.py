@@ -54,7 +54,10 @@ class WorkerStatistics:
     """A snapshot of a ``Worker``: the ``partitions`` held and ``jobs`` polled now; since the
     start, partitions ``gained`` (first holds and takeovers) and ``dropped`` (lost, released or
     past their deadline), ``commits`` (one fenced write per watch of a changed job) and writes
-    ``refused`` because the lease was gone."""
+    ``refused`` because the lease was gone; partitions gained from a worker no longer live
+    (``takeovers``) and from a live one giving them up (``handovers``); ``lease_rounds_failed``
+    (Redis unreachable or refusing) and whether the last round reached Redis
+    (``redis_available``)."""
 
     partitions: int
     jobs: int
@@ -62,6 +65,10 @@ class WorkerStatistics:
     dropped: int
     commits: int
     refused: int
+    takeovers: int = 0
+    handovers: int = 0
+    lease_rounds_failed: int = 0
+    redis_available: bool = True
 
 
 class Worker(AsyncResource):
@@ -129,6 +136,8 @@ class Worker(AsyncResource):
         self._stack: contextlib.AsyncExitStack | None = None
         self._gained = 0
         self._dropped = 0
+        self._takeovers = 0
+        self._handovers = 0
 
     def __repr__(self) -> str:
         return f"Worker({self.worker_id!r}, {self.cluster!r})"
@@ -142,6 +151,10 @@ class Worker(AsyncResource):
             dropped=self._dropped,
             commits=self.journal.commits,
             refused=self.store.fence.refused,
+            takeovers=self._takeovers,
+            handovers=self._handovers,
+            lease_rounds_failed=self.keeper.failed_rounds,
+            redis_available=self.keeper.available,
         )
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -191,6 +204,22 @@ class Worker(AsyncResource):
     async def _apply(self, result: TickResult) -> None:
         if self.budget is not None:
             self.budget.share = result.live
+        self._takeovers += len(result.taken_from)
+        self._handovers += len(result.handed_from)
+        for verb, found in (("took over", result.taken_from), ("was handed", result.handed_from)):
+            by_worker: dict[str, list[int]] = {}
+            for part, previous in sorted(found.items()):
+                by_worker.setdefault(previous, []).append(part)
+            for previous, parts in sorted(by_worker.items()):
+                log.info(
+                    "worker %s: %s %d partition(s) from %s%s: %s",
+                    self.worker_id,
+                    verb,
+                    len(parts),
+                    previous,
+                    " (no longer live)" if found is result.taken_from else "",
+                    _ranges(parts),
+                )
         keep: set[int] = set()
         if result.reset or self._resets != self.cluster.resets:  # (retried until it went)
             keep = set(self.held.parts) & set(result.held)
@@ -318,3 +347,14 @@ class Worker(AsyncResource):
         if not any(member.ending for member in others):
             self.held.leave(job, part, reread=bool(others))
             self._unfollow([job])
+
+
+def _ranges(parts: list[int]) -> str:
+    """Return ``0-3, 7, 9-10`` for sorted partitions."""
+    spans: list[list[int]] = []
+    for part in parts:
+        if spans and part == spans[-1][1] + 1:
+            spans[-1][1] = part
+        else:
+            spans.append([part, part])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
