@@ -99,9 +99,7 @@ async def test_v3_code_runs_unchanged_on_v4() -> None:
                 account=Account(alias="root"),
                 script_content="echo hi",
             )
-            await client.operate_job_instance(
-                SCOPE, launch.job_instance_id, JobOperation.TERMINATE
-            )
+            await client.operate_job_instance(SCOPE, launch.job_instance_id, JobOperation.TERMINATE)
     assert "v4/get_job_instance_status" in seen
     assert "v3/batch_get_job_instance_ip_log" in seen
     assert "v4/batch_get_job_instance_execute_object_log" in seen
