@@ -1,19 +1,18 @@
 """The aiohttp transport: the only module that imports aiohttp, and where its errors are mapped.
 
-It borrows a caller's ``ClientSession`` (and never closes it) or creates one and owns it. Its
-errors are masked with the ``redact`` it is given (an aiohttp parser error can quote response
-bytes, and so an echoed secret), each request is logged at DEBUG as ``send_once`` would, and
-a body larger than ``max_body_size`` is refused unread. Given the protocol's ``redact`` (as
-``BkJobClient`` does), ``_transport.sender`` sends to it directly. It changes nothing
-process-wide: ``bkjob_async.tuning`` has what a program may opt into.
+It borrows a caller's ``ClientSession`` (and never closes it) or creates one and owns it. It
+maps aiohttp's errors to ``TransportError`` (keeping aiohttp's as the cause, without its
+credential header) and refuses a body larger than ``max_body_size`` unread; masking and logging
+are ``_transport.send_once``'s, the one path every request takes (an aiohttp parser error can
+quote response bytes, and so an echoed secret: the proxy's password is among the secrets the
+client's protocol masks). It changes nothing process-wide: ``bkjob_async.tuning`` has what a
+program may opt into.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
-import time
 import weakref
 from typing import TYPE_CHECKING
 
@@ -23,12 +22,10 @@ from yarl import URL
 
 from . import errors
 from ._protocol import KeptQuery, Request, Response
-from ._secrets import Redactor
-from ._tls import ClientCert, SslOption, check_proxy, proxy_password, ssl_option
-from ._transport import log_sent, logger, masked_error
+from ._tls import ClientCert, SslOption, check_proxy, ssl_option
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from .config import Timeouts
 
@@ -61,15 +58,8 @@ def _kept(request: Request) -> KeptQuery | None:
     return query if isinstance(query, KeptQuery) else None
 
 
-def _unmasked(text: str) -> str:
-    return text
-
-
 class AiohttpTransport:
     """Send requests over one aiohttp session with explicit timeouts."""
-
-    #: Masks its errors with ``redact`` and logs each request with ``log_sent`` (``sender``).
-    masks_and_logs = True
 
     def __init__(
         self,
@@ -77,7 +67,6 @@ class AiohttpTransport:
         timeouts: Timeouts,
         session: aiohttp.ClientSession | None = None,
         limit: int = 100,
-        redact: Callable[[str], str] = _unmasked,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         kept_urls: int = DEFAULT_KEPT_URLS,
         ssl: SslOption = True,
@@ -110,12 +99,6 @@ class AiohttpTransport:
         self._session = session
         self._owns_session = session is None
         self._limit = limit
-        password = proxy_password(self._proxy)
-        if password:  # the proxy's password is masked like the client's secrets
-            proxy_redactor = Redactor([password])
-            self.redact = lambda text: proxy_redactor(redact(text))
-        else:
-            self.redact = redact
         self._max_body = max_body_size
         #: Weak references to the queries alive whose request's URL is kept on them
         #: (``KeptQuery.prepared``), by the reference's id: at most ``kept_urls``.
@@ -137,8 +120,6 @@ class AiohttpTransport:
             # A retry after aclose() must not open a new session that nobody would close.
             raise RuntimeError("the transport is closed: its BkJobClient was closed")
         session = self._session or self._open()
-        debug = logger.isEnabledFor(logging.DEBUG)
-        started = time.perf_counter() if debug else 0.0
         try:
             # Awaited and released by hand rather than ``async with``, as aiohttp documents:
             # the same release, without its five coroutines per request.
@@ -169,19 +150,9 @@ class AiohttpTransport:
                     body = await self._capped(request, response, length)
             finally:
                 response.release()
-            if debug:
-                log_sent(request, f"HTTP {response.status}", started)
             return Response(response.status, response.headers, body)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            mapped = _mapped(request, exc)
-            if debug:
-                log_sent(request, type(mapped).__name__, started)
-            mapped.__cause__ = _bare(exc)
-            error = masked_error(mapped, self.redact)
-            if error is None:
-                raise mapped from exc
-        # Raised outside the handler: the aiohttp error it replaces may quote a secret.
-        raise error
+            raise _mapped(request, exc) from _bare(exc)
 
     def _keep(self, request: Request) -> URL:
         """Derive ``request``'s URL; keep it on its query if that is a ``KeptQuery`` (a poll's)

@@ -1,15 +1,15 @@
 """The transport seam: what a transport must do, and the one request path every request takes.
 
 A transport turns a ``Request`` into a ``Response`` or raises ``TransportError``; it knows
-nothing of bk-job. ``sender(transport, protocol)`` is the one way to send: a function that
-sends once, masks the secrets a transport error may quote (a garbled response can echo them;
-see ``bkjob_async._secrets``), and logs method, API, status and timing at DEBUG
-(``log_sent``), never headers or bodies. That function is ``send_once`` bound to the
-transport, or, for a transport that already does both itself with the protocol's ``redact``
-(the built-in one), the transport's own ``send``: one coroutine less on every poll. ``call``
-(the client's retry loop) deciphers on top of it; the poller deciphers what it must and
-applies its own failure policy. ``Protocol.decipher`` masks every error it raises, so a caller
-of these never sees a secret.
+nothing of bk-job, masks nothing and logs nothing. ``send_once`` is the one path every request
+takes, whatever the transport (``sender(transport, protocol)`` binds it): it sends once, masks
+the secrets a transport error may quote (a garbled response can echo them; see
+``bkjob_async._secrets``) with ``protocol.redact``, and logs method, API, status and timing at
+DEBUG (``log_sent``), never headers or bodies. ``call`` (the client's retry loop) deciphers on
+top of it; the poller deciphers what it must and applies its own failure policy.
+``Protocol.decipher`` masks every error it raises, so a caller of these never sees a secret.
+Instruments (``BkJobClient(instruments=...)``: metrics) wrap the transport when the client is
+made, under this path.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import functools
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .config import RetryPolicy
 
 __all__ = [
+    "Instrument",
     "Sleep",
     "Transport",
     "call",
@@ -43,6 +44,7 @@ __all__ = [
     "masked_error",
     "send_once",
     "sender",
+    "wrapped",
 ]
 
 logger = logging.getLogger("bkjob_async")
@@ -63,6 +65,26 @@ class Transport(Protocol):
     async def aclose(self) -> None:
         """Release connections the transport owns (never a session it borrowed)."""
         ...
+
+
+class Instrument(Protocol):
+    """What wraps a client's transport when the client is made (``PollerMetrics``, say)."""
+
+    def wrap(self, transport: Transport) -> Transport:
+        """Return a transport that passes every request on to ``transport``."""
+        ...
+
+
+def wrapped(transport: Transport, instruments: Iterable[Instrument]) -> Transport:
+    """Return ``transport`` wrapped by each of ``instruments`` in turn (the first innermost)."""
+    for instrument in instruments:
+        if not callable(getattr(instrument, "wrap", None)):
+            raise TypeError(
+                "instruments= takes objects with a wrap(transport) method (such as "
+                f"bkjob_async.metrics.PollerMetrics), not {type(instrument).__name__}"
+            )
+        transport = instrument.wrap(transport)
+    return transport
 
 
 def is_retryable(exc: BkJobError, idempotent: bool) -> bool:
@@ -111,16 +133,7 @@ def log_sent(request: Request, outcome: str, started: float) -> None:
 def sender(
     transport: Transport, protocol: BkJobProtocol
 ) -> Callable[[Request], Awaitable[Response]]:
-    """Return the function that sends one request through ``transport``, as ``send_once`` does.
-
-    A transport whose ``masks_and_logs`` is true and whose ``redact`` is ``protocol.redact``
-    masks its errors and calls ``log_sent`` itself: its own ``send`` is returned. Any other
-    transport is wrapped in ``send_once``.
-    """
-    if getattr(transport, "masks_and_logs", False) is True and (
-        getattr(transport, "redact", None) == protocol.redact
-    ):
-        return transport.send
+    """Return ``send_once`` bound to ``transport`` and ``protocol``: the one way to send."""
     return functools.partial(send_once, transport, protocol)
 
 

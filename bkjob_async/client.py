@@ -46,7 +46,8 @@ from ._protocol import (
 )
 from ._protocol._table import V2_NAMES
 from ._protocol.jobs import MAX_LENGTH_V4
-from ._transport import Sleep, Transport, call
+from ._tls import proxy_password
+from ._transport import Instrument, Sleep, Transport, call, wrapped
 from .config import (
     DEFAULT_SERVER_TZ,
     ApiFlavor,
@@ -243,6 +244,9 @@ class BkJobClient(anyio.abc.AsyncResource):
     :param proxy: an ``http://`` proxy for every request (HTTPS tunnels through it).
     :param trust_env: take proxies from ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` and the CA
         bundle from ``REQUESTS_CA_BUNDLE``, as requests does (off by default).
+    :param instruments: what counts or times every request this client sends, each wrapping
+        its transport now, for the client's life and every ``Poller`` of it:
+        ``bkjob_async.metrics.PollerMetrics``, or any object with ``wrap(transport)``.
 
     Every argument is checked here, before anything is sent: a wrong type or an out-of-range
     value raises ``TypeError`` or ``ValueError`` naming it. Secrets are masked in every error,
@@ -274,6 +278,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         client_cert: ClientCert | None = None,
         proxy: str | None = None,
         trust_env: bool = False,
+        instruments: Iterable[Instrument] = (),
     ) -> None:
         _check_arguments(timeouts, retry, connection_limit, max_body_size, transport, sleep, rng)
         credentials = Credentials(app_code, app_secret, username, bk_token, access_token)
@@ -284,6 +289,7 @@ class BkJobClient(anyio.abc.AsyncResource):
             server_tz=server_tz,
             tenant_id=tenant_id,
             language=language,
+            secrets=[proxy_password(proxy)] if isinstance(proxy, str) else (),
         )
         if transport is not None and session is not None:
             raise ValueError("pass session= or transport=, not both")
@@ -296,13 +302,16 @@ class BkJobClient(anyio.abc.AsyncResource):
         #: One deadline for each call, every attempt and wait included (``Timeouts.call``).
         self.call_timeout = timeouts.call
         self.connection_limit = connection_limit
-        self.transport: Transport = transport or AiohttpTransport(
-            timeouts=timeouts,
-            session=session,
-            limit=connection_limit,
-            redact=self.protocol.redact,
-            max_body_size=max_body_size,
-            **network,
+        self.transport: Transport = wrapped(
+            transport
+            or AiohttpTransport(
+                timeouts=timeouts,
+                session=session,
+                limit=connection_limit,
+                max_body_size=max_body_size,
+                **network,
+            ),
+            instruments,
         )
         self._sleep = sleep
         self._rng = rng or random.Random()

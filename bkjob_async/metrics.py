@@ -3,15 +3,16 @@
 Rule: this is the only module that imports ``prometheus_client`` (the ``prometheus`` extra:
 ``pip install 'bkjob-async[prometheus]'``); ``import bkjob_async`` never imports it. Figures
 are read from ``Poller.statistics()`` when Prometheus scrapes (nothing is added to a poll),
-except two that need every request: ``instrument(client)`` wraps the client's transport to
-count requests by outcome and time them.
+except two that need every request: given to a client when it is made
+(``BkJobClient(..., instruments=[metrics])``), the metrics wrap its transport to count requests
+by outcome and time them.
 
 Metrics (``namespace`` prefix, ``bkjob`` by default):
 
 - ``bkjob_requests_total{api, outcome}``: requests sent; outcome ``2xx``, ``4xx``, ``5xx`` or
-  the error's type (``ConnectError``, ``TimeoutError``, ...). Needs ``instrument(client)``.
+  the error's type (``ConnectError``, ``TimeoutError``, ...). Needs ``instruments=``.
 - ``bkjob_request_duration_seconds{api}``: a histogram of request latency, polls included
-  (``api="get_job_instance_status"``). Needs ``instrument(client)``.
+  (``api="get_job_instance_status"``). Needs ``instruments=``.
 - ``bkjob_poller_polls_total``, ``bkjob_poller_unchanged_polls_total``,
   ``bkjob_poller_retries_total``, ``bkjob_poller_errors_total{type}``: the poller's counters.
 - ``bkjob_poller_events_total``: events delivered to watches;
@@ -43,8 +44,7 @@ Example::
 
     registry = prometheus_client.CollectorRegistry()
     metrics = PollerMetrics(registry=registry)
-    metrics.instrument(client)          # before the Poller is made
-    async with Poller(client) as poller:
+    async with BkJobClient(url, ..., instruments=[metrics]) as client, Poller(client) as poller:
         metrics.track(poller)
         async with poller.watch_jobs(scope, job_ids) as watch:
             async for event in watch:
@@ -56,6 +56,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+import warnings
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -150,10 +151,25 @@ class PollerMetrics(Collector):
         if registry is not None:
             registry.register(self)
 
+    def wrap(self, transport: Transport) -> Transport:
+        """Return ``transport`` counting and timing every request it sends: what a client made
+        with ``instruments=[metrics]`` calls, once, when it is made."""
+        return _MeteredTransport(transport, self._requests, self._latency)
+
     def instrument(self, client: BkJobClient) -> None:
-        """Count and time every request ``client`` sends (do it before making its ``Poller``)."""
+        """Count and time every request ``client`` sends (before making its ``Poller``).
+
+        Deprecated: pass ``instruments=[metrics]`` when making the client instead; this swaps
+        the transport of a client already made, which a ``Poller`` made before never sees.
+        """
+        warnings.warn(
+            "PollerMetrics.instrument(client) is deprecated: make the client with "
+            "BkJobClient(..., instruments=[metrics])",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         if not isinstance(client.transport, _MeteredTransport):
-            client.transport = _MeteredTransport(client.transport, self._requests, self._latency)
+            client.transport = self.wrap(client.transport)
 
     def track(self, poller: Poller) -> None:
         """Report ``poller``'s statistics at every scrape (summed over the pollers tracked)."""

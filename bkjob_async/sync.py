@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from ._tls import ClientCert, SslOption
-    from ._transport import Sleep, Transport
+    from ._transport import Instrument, Sleep, Transport
     from .config import Scope
     from .models import JobInstanceStatus
     from .polling._statistics import PollerStatistics
@@ -233,6 +233,7 @@ class BkJobClient:
         client_cert: ClientCert | None = None,
         proxy: str | None = None,
         trust_env: bool = False,
+        instruments: Iterable[Instrument] = (),
     ) -> None:
         _refuse_in_a_loop()
         kwargs = {k: v for k, v in locals().items() if k not in ("self", "base_url")}

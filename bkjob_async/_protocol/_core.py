@@ -24,7 +24,7 @@ from ._request import Request, check_base_url, query_value, trace_fields
 from ._table import TABLE
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["CREDENTIAL_PARAMS", "Protocol"]
 
@@ -50,6 +50,7 @@ class Protocol:
         server_tz: _dt.tzinfo = DEFAULT_SERVER_TZ,
         tenant_id: str | None = None,
         language: str | None = None,
+        secrets: Iterable[str] = (),
     ) -> None:
         self.flavor = ApiFlavor.coerce(flavor)
         self.generation = Generation.V3 if self.flavor.is_v3 else Generation.V2
@@ -60,10 +61,10 @@ class Protocol:
             )
         self.server_tz = server_tz
         self._base = check_base_url(base_url).rstrip("/")
-        #: Masks this identity's secrets (see ``bkjob_async._secrets``).
-        self.redactor = Redactor(
-            s for s in (credentials.app_secret, credentials.bk_token, credentials.access_token) if s
-        )
+        #: Masks this identity's secrets, and ``secrets`` (a proxy's password, say: see
+        #: ``bkjob_async._secrets``).
+        known = (credentials.app_secret, credentials.bk_token, credentials.access_token)
+        self.redactor = Redactor(s for s in (*known, *secrets) if s)
         self._envelope = Envelope(self.redactor)
         self.decipher = self._envelope.decipher
         headers = {

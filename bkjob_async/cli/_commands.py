@@ -306,12 +306,13 @@ async def watch_jobs(
             contextlib.AsyncExitStack() as stack,
         ):
             metrics = metrics_server(ctx, stack, getattr(args, "metrics_port", None))
-            if client is None:
-                client = await stack.enter_async_context(open_client(target, credentials))
+            if client is None:  # (only ``watch`` takes --metrics-port, and it passes none)
+                instruments = () if metrics is None else (metrics,)
+                client = await stack.enter_async_context(
+                    open_client(target, credentials, instruments=instruments)
+                )
                 await first_read(client, target, job_ids[0], hosts=False)
                 shown.connected()
-            if metrics is not None:
-                metrics.instrument(client)
             policy = policy_from(args, client.connection_limit)
             store = None if durable is None else durable[0]
             poller = await stack.enter_async_context(Poller(client, policy=policy, store=store))

@@ -20,6 +20,9 @@ from ._runtime import CliError
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Iterable
+
+    from .._transport import Instrument
 
 __all__ = [
     "ENV_VARS",
@@ -175,10 +178,12 @@ def credentials_from_env(env: Mapping[str, str]) -> Credentials:
     return Credentials(**found)
 
 
-def open_client(target: Target, credentials: Credentials) -> BkJobClient:
+def open_client(
+    target: Target, credentials: Credentials, *, instruments: Iterable[Instrument] = ()
+) -> BkJobClient:
     """Return a client for ``target``: each request waits ``target.timeout`` at most.
 
-    Connecting waits 5 s at most (an unreachable URL fails fast).
+    Connecting waits 5 s at most (an unreachable URL fails fast). ``instruments``: metrics.
     """
     try:
         return BkJobClient(
@@ -197,6 +202,7 @@ def open_client(target: Target, credentials: Credentials) -> BkJobClient:
             username=credentials.username,
             bk_token=credentials.bk_token,
             access_token=credentials.access_token,
+            instruments=instruments,
             **target.network,
         )
     except (TypeError, ValueError) as exc:  # a CA bundle or certificate that cannot be read

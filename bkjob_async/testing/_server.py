@@ -198,6 +198,91 @@ class RateWindow:
         return True, self.limit - self.used, reset
 
 
+class _Envelopes:
+    """bk-job's answers around a result or an error, as each flavor writes them, with fresh
+    request ids (``ids``: seeded, so a run's ids repeat)."""
+
+    def __init__(self, ids: random.Random) -> None:
+        self._ids = ids
+
+    def _hex(self) -> str:
+        return f"{self._ids.getrandbits(128):032x}"
+
+    def job_ok(self, flavor: ApiFlavor, result: object) -> bytes:
+        if isinstance(result, Encoded):
+            data = result.data
+        else:
+            data = encode_compact(result) if flavor.is_gateway else encode_esb(result)
+        job_id = self._hex().encode()
+        if flavor is ApiFlavor.APIGW_V4:  # EsbV4Response: NON_NULL, data then job_request_id
+            return b'{"data":%s,"job_request_id":"%s"}' % (data, job_id)
+        if flavor is ApiFlavor.APIGW_V3:
+            return b'{"code":0,"result":true,"job_request_id":"%s","data":%s}' % (job_id, data)
+        esb_id = self._hex().encode()
+        return (
+            b'{"code": 0, "result": true, "job_request_id": "%s", "data": %s, '
+            b'"request_id": "%s", "message": ""}' % (job_id, data, esb_id)
+        )
+
+    def job_error(
+        self,
+        flavor: ApiFlavor,
+        code: int,
+        message: str,
+        permission: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        if flavor is ApiFlavor.APIGW_V4:  # EsbV4RespError: bk-job's code in its details
+            error: dict[str, Any] = {"code": v4_status(code)[1], "message": message}
+            if permission is not None:
+                error["code"], error["data"] = "NO_PERMISSION", dict(permission)
+            else:
+                error["details"] = [{"code": str(code), "message": message}]
+            return encode_compact({"error": error, "job_request_id": self._hex()})
+        envelope: dict[str, Any] = {
+            "code": code,
+            "result": False,
+            "job_request_id": self._hex(),
+            "message": message,
+        }
+        if permission is not None:
+            envelope["permission"] = dict(permission)
+        if flavor is ApiFlavor.APIGW_V3:
+            return encode_compact(envelope)
+        envelope["request_id"] = self._hex()
+        envelope["data"] = None
+        return encode_esb(envelope)
+
+    def esb_error(self, code: int, message: str, *, with_id: bool = True) -> web.Response:
+        envelope: dict[str, Any] = {"result": False, "code": code, "data": None, "message": message}
+        if with_id:
+            envelope["request_id"] = self._hex()
+        return web.Response(body=encode_esb(envelope), headers={"Content-Type": _JSON})
+
+    def gateway_error(
+        self, status: int, reason: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> web.Response:
+        code, code_name, message = _GATEWAY_ERRORS.get(
+            status, (1650070, "UNKNOWN_ERROR", "unknown error")
+        )
+        if reason:
+            message = f'{message} [reason="{reason}"]'
+        body = {
+            "code_name": code_name,
+            "message": message,
+            "result": False,
+            "data": None,
+            "code": code,
+        }
+        all_headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "X-Bkapi-Error-Code": str(code),
+            "X-Bkapi-Error-Message": message,
+            **_gateway_ids(),
+            **(headers or {}),
+        }
+        return web.Response(status=status, body=encode_compact(body), headers=all_headers)
+
+
 class HttpLayer:
     """Serve the three flavors of the bk-job API over one ``World``: a ``MockTransport``
     handler (``Request`` in, ``Response`` out), in memory or over HTTP with ``serve``."""
@@ -212,11 +297,12 @@ class HttpLayer:
         self.window: RateWindow | None = None
         #: Add ``Retry-After`` to the gateway's 429 (the real gateway does not, §7.11).
         self.retry_after = False
-        self._ids = random.Random(f"ids:{seed}")
+        self._envelopes = _Envelopes(random.Random(f"ids:{seed}"))
+        self._job_ok = self._envelopes.job_ok
+        self._job_error = self._envelopes.job_error
+        self._esb_error = self._envelopes.esb_error
+        self._gateway_error = self._envelopes.gateway_error
         self._identities: dict[str, _Identity | str] = {}
-
-    def _hex(self) -> str:
-        return f"{self._ids.getrandbits(128):032x}"
 
     # -- entry ----------------------------------------------------------------------------------
 
@@ -329,82 +415,6 @@ class HttpLayer:
             message = f"{flavor.value}: the connection was reset mid-body"
             raise ResetMidBody(message, whole, len(body) // 2)
         return web.Response(status=status, body=body, headers=headers)
-
-    # -- envelopes ------------------------------------------------------------------------------
-
-    def _job_ok(self, flavor: ApiFlavor, result: object) -> bytes:
-        if isinstance(result, Encoded):
-            data = result.data
-        else:
-            data = encode_compact(result) if flavor.is_gateway else encode_esb(result)
-        job_id = self._hex().encode()
-        if flavor is ApiFlavor.APIGW_V4:  # EsbV4Response: NON_NULL, data then job_request_id
-            return b'{"data":%s,"job_request_id":"%s"}' % (data, job_id)
-        if flavor is ApiFlavor.APIGW_V3:
-            return b'{"code":0,"result":true,"job_request_id":"%s","data":%s}' % (job_id, data)
-        esb_id = self._hex().encode()
-        return (
-            b'{"code": 0, "result": true, "job_request_id": "%s", "data": %s, '
-            b'"request_id": "%s", "message": ""}' % (job_id, data, esb_id)
-        )
-
-    def _job_error(
-        self,
-        flavor: ApiFlavor,
-        code: int,
-        message: str,
-        permission: Mapping[str, Any] | None = None,
-    ) -> bytes:
-        if flavor is ApiFlavor.APIGW_V4:  # EsbV4RespError: bk-job's code in its details
-            error: dict[str, Any] = {"code": v4_status(code)[1], "message": message}
-            if permission is not None:
-                error["code"], error["data"] = "NO_PERMISSION", dict(permission)
-            else:
-                error["details"] = [{"code": str(code), "message": message}]
-            return encode_compact({"error": error, "job_request_id": self._hex()})
-        envelope: dict[str, Any] = {
-            "code": code,
-            "result": False,
-            "job_request_id": self._hex(),
-            "message": message,
-        }
-        if permission is not None:
-            envelope["permission"] = dict(permission)
-        if flavor is ApiFlavor.APIGW_V3:
-            return encode_compact(envelope)
-        envelope["request_id"] = self._hex()
-        envelope["data"] = None
-        return encode_esb(envelope)
-
-    def _esb_error(self, code: int, message: str, *, with_id: bool = True) -> web.Response:
-        envelope: dict[str, Any] = {"result": False, "code": code, "data": None, "message": message}
-        if with_id:
-            envelope["request_id"] = self._hex()
-        return web.Response(body=encode_esb(envelope), headers={"Content-Type": _JSON})
-
-    def _gateway_error(
-        self, status: int, reason: str | None = None, headers: Mapping[str, str] | None = None
-    ) -> web.Response:
-        code, code_name, message = _GATEWAY_ERRORS.get(
-            status, (1650070, "UNKNOWN_ERROR", "unknown error")
-        )
-        if reason:
-            message = f'{message} [reason="{reason}"]'
-        body = {
-            "code_name": code_name,
-            "message": message,
-            "result": False,
-            "data": None,
-            "code": code,
-        }
-        all_headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "X-Bkapi-Error-Code": str(code),
-            "X-Bkapi-Error-Message": message,
-            **_gateway_ids(),
-            **(headers or {}),
-        }
-        return web.Response(status=status, body=encode_compact(body), headers=all_headers)
 
     # -- auth and quotas ------------------------------------------------------------------------
 

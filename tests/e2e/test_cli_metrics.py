@@ -37,17 +37,20 @@ async def test_poller_figures_reach_prometheus(sim: BkJobSimulator) -> None:
     metrics = PollerMetrics(registry=registry)
     ids = [sim.create_job(SCOPE, [StepPlan(hosts=3)]) for _ in range(2)]
     sim.inject(Fault.http_status(502), api="get_job_instance_status", skip=2, times=1)
-    async with BkJobClient(sim.url, app_code="a", app_secret="s", username="admin") as client:
-        metrics.instrument(client)
-        async with Poller(client, policy=PollPolicy(interval=0.02, max_interval=0.1)) as poller:
-            metrics.track(poller)
-            watched = []
-            async with poller.watch_jobs(SCOPE, ids) as watch:
-                async for event in watch:
-                    metrics.observe(event)
-                    watched.append(registry.get_sample_value("bkjob_poller_jobs_watched"))
-            assert max(watched) == 2  # while watching
-            stats = poller.statistics()
+    credentials = {"app_code": "a", "app_secret": "s", "username": "admin"}
+    policy = PollPolicy(interval=0.02, max_interval=0.1)
+    async with (
+        BkJobClient(sim.url, instruments=[metrics], **credentials) as client,
+        Poller(client, policy=policy) as poller,
+    ):
+        metrics.track(poller)
+        watched = []
+        async with poller.watch_jobs(SCOPE, ids) as watch:
+            async for event in watch:
+                metrics.observe(event)
+                watched.append(registry.get_sample_value("bkjob_poller_jobs_watched"))
+        assert max(watched) == 2  # while watching
+        stats = poller.statistics()
     sample = registry.get_sample_value
     api = {"api": "get_job_instance_status"}
     ok = sample("bkjob_requests_total", {**api, "outcome": "2xx"})
@@ -64,6 +67,18 @@ async def test_poller_figures_reach_prometheus(sim: BkJobSimulator) -> None:
     assert sample("bkjob_poller_request_rate") is not None
     text = prometheus_client.generate_latest(registry).decode()
     assert "# HELP bkjob_poller_stalled" in text
+
+
+async def test_instrument_on_a_live_client_still_counts_and_warns(sim: BkJobSimulator) -> None:
+    registry = prometheus_client.CollectorRegistry()
+    metrics = PollerMetrics(registry=registry)
+    job = sim.create_job(SCOPE, [StepPlan(hosts=1)])
+    async with BkJobClient(sim.url, app_code="a", app_secret="s", username="admin") as client:
+        with pytest.warns(DeprecationWarning, match=r"instruments=\[metrics\]"):
+            metrics.instrument(client)
+        await client.get_job_instance_status(SCOPE, job)
+    outcome = {"api": "get_job_instance_status", "outcome": "2xx"}
+    assert registry.get_sample_value("bkjob_requests_total", outcome) == 1
 
 
 async def test_watch_serves_metrics_while_it_runs(sim: BkJobSimulator, env) -> None:
