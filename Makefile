@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-matrix lint typecheck unit bench check-live-view clean redis docs docs-serve chromium promtool
+.PHONY: demo test test-slow test-matrix lint typecheck unit bench check-live-view clean redis docs docs-serve docs-catalogs chromium cjk-fonts promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,8 +85,33 @@ promtool:
 # so a warning is never hidden by a page left unchanged since the last build.
 DOCS_PORT ?= 8000
 
+# Both languages, each as strictly: English into docs/_build/html, Chinese (the catalogs of
+# docs/locale/zh_CN) into its zh_CN/ folder, where the language switch of every page links.
+# Sphinx compiles each catalog (.po) to a .mo beside it when the .mo is older; they are
+# deleted first, as a checkout can leave a .mo that looks newer than the .po it lags.
+# Then the count of messages the Chinese site still shows in English (docs/_ext/catalogs.py):
+# it reports only, until the count is 0; then DOCS_I18N := --strict makes one an error.
+DOCS_LANGUAGES := zh_CN
+DOCS_I18N :=
+
 docs: $(STAMP)
+	find docs/locale -name '*.mo' -delete  # compiled again from the .po: never a stale one
 	$(BIN)/sphinx-build -E -W --keep-going -n -q -b html docs docs/_build/html
+	$(foreach lang,$(DOCS_LANGUAGES),$(BIN)/sphinx-build -E -W --keep-going -n -q -b html \
+	  -D language=$(lang) docs docs/_build/html/$(lang) &&) true
+	$(foreach lang,$(DOCS_LANGUAGES),$(BIN)/python docs/_ext/catalogs.py --quiet \
+	  --language $(lang) $(DOCS_I18N) &&) true
+
+# After an edit of an English page: extract its messages (the gettext builder) and merge them
+# into each language's catalogs (sphinx-intl): a new message arrives untranslated, a changed
+# one fuzzy. The generated API reference has no catalogs (its docstrings stay English).
+docs-catalogs: $(STAMP)
+	rm -rf docs/_build/gettext
+	$(BIN)/sphinx-build -E -q -b gettext docs docs/_build/gettext
+	rm -rf docs/_build/gettext/reference/api
+	$(BIN)/sphinx-intl update -p docs/_build/gettext -d docs/locale -w 0 \
+	  $(addprefix -l ,$(DOCS_LANGUAGES))
+	$(BIN)/python docs/_ext/catalogs.py $(addprefix --language ,$(DOCS_LANGUAGES))
 
 docs-serve: docs
 	@echo "serving the docs at http://127.0.0.1:$(DOCS_PORT)/ (Ctrl-C to stop)"
@@ -94,8 +119,10 @@ docs-serve: docs
 
 # tests/e2e/test_docs_site.py opens the built docs in a real headless browser: Debian's
 # chromium, installed here when missing and we are root, as redis-server is; anyone else is
-# told what to do, and those tests skip (or, with CI=true, fail).
-chromium:
+# told what to do, and those tests skip (or, with CI=true, fail). The Chinese pages need a CJK
+# font, or the browser draws boxes (tofu) for every character: Debian's fonts-noto-cjk, the
+# same way (test_docs_i18n.py checks that the Chinese tutorial is drawn with one).
+chromium: cjk-fonts
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing chromium (apt-get)"; \
@@ -104,6 +131,18 @@ chromium:
 	    echo "chromium is missing and this is not root with apt-get: install Chromium (e.g." \
 	      "'sudo apt-get install chromium') so that chromium is on PATH; until then the" \
 	      "browser checks of the docs are skipped (and fail under CI=true)."; \
+	  fi; \
+	}
+
+cjk-fonts:
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing fonts-noto-cjk (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
+	  else \
+	    echo "no CJK font is installed and this is not root with apt-get: install one (e.g." \
+	      "'sudo apt-get install fonts-noto-cjk') so that the Chinese docs render in the" \
+	      "browser checks; until then those checks are skipped (and fail under CI=true)."; \
 	  fi; \
 	}
 

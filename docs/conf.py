@@ -4,6 +4,11 @@ Pages are MyST Markdown. The reference is generated from the docstrings by ``_ex
 (every name of every public module's ``__all__``; a public name without a docstring is a
 warning, so the strict build fails) and the command line's page from its argparse parser by
 ``_ext/cliref.py``. The build is nitpicky: every cross-reference must resolve.
+
+The site is built in English and in Chinese (``-D language=zh_CN``, ``make docs``): Sphinx's
+own gettext machinery, with one catalog a page under ``locale/zh_CN/LC_MESSAGES/`` kept by
+``sphinx-intl`` (``make docs-catalogs``), and a language switch on every page
+(``_ext/languages.py``). Code blocks are not messages: both languages show the same code.
 """
 
 from __future__ import annotations
@@ -28,11 +33,23 @@ extensions = [
     "sphinx.ext.autodoc",
     "apiref",
     "cliref",
+    "languages",
 ]
 
 source_suffix = {".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "_ext", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_ext", "_templates", "locale", "Thumbs.db", ".DS_Store"]
+templates_path = ["_templates"]
+
+# Translations: English is the source; ``-D language=zh_CN`` builds the Chinese site from the
+# catalogs (a message without a translation shows in English; ``docs/_ext/catalogs.py`` counts
+# them). One catalog a page (not one a folder), named as the page is, no uuids or locations
+# that would churn the catalogs at every edit of a page.
+language = "en"
+locale_dirs = ["locale/"]
+gettext_compact = False
+gettext_uuid = False
+gettext_location = False
 myst_enable_extensions = ["colon_fence", "deflist"]
 # Headings get anchors, so pages can link to a section: [text](page.md#section).
 myst_heading_anchors = 3
@@ -42,6 +59,18 @@ html_theme = "furo"
 html_title = f"bkjob-async {release}"
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.svg"  # (the browser asks for /favicon.ico without one)
+# furo's sidebar, with the language switch (_templates/sidebar/languages.html) under the search.
+html_sidebars = {
+    "**": [
+        "sidebar/scroll-start.html",
+        "sidebar/brand.html",
+        "sidebar/search.html",
+        "sidebar/languages.html",
+        "sidebar/navigation.html",
+        "sidebar/ethical-ads.html",
+        "sidebar/scroll-end.html",
+    ]
+}
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
