@@ -4,13 +4,15 @@ Rule: the delivery calls a tap only while one is open (``Poller.tap()``); with n
 delivery costs one truth test more, and nothing else. A tap never blocks a poll and never
 decides anything: it keeps references to the event lists the delivery hands out, bounded
 (``limit`` events: past it the oldest batches go and ``dropped`` counts their events), until
-its reader ``take``\\ s them. ``jobs`` reads every job the poller knows now (polled, or
+its reader ``take``\\ s them, or hands each delivery at once to its ``sink`` (a sink that
+raises loses that delivery, counted in ``dropped``, and is logged; the poll goes on). ``jobs`` reads every job the poller knows now (polled, or
 remembered after its watches ended) as plain values, so a reader starts from the present and
 follows it with the events that come after, without a gap: both happen between two awaits.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -20,7 +22,7 @@ from ..config import Scope
 from ..models import HostKey, HostStatus, JobStatus, StepStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from types import TracebackType
 
     from ._delivery import Delivery
@@ -61,6 +63,13 @@ class JobSeen:
 
 #: One delivery: the job's scope, its events, and its last event when it ended.
 Batch = tuple["Scope", "Sequence[Event]", "Event | None"]
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    #: What takes each delivery at once, when a tap has one.
+    Sink: TypeAlias = Callable[[Scope, Sequence[Event], Event | None], None]
+
+logger = logging.getLogger("bkjob_async.polling")
 
 
 def _seen(
@@ -93,12 +102,21 @@ class Tap:
     Events come before any watch's filter, in observation order per job. A reader that does
     not take for long loses the oldest batches past ``limit`` events (``dropped`` counts them:
     read ``jobs()`` again to start over).
+
+    With a ``sink``, nothing is kept: each delivery goes to ``sink(scope, events, last)`` as
+    it is made, inside the poll that made it, so the events are not held past it (a reader
+    that folds each into counts keeps a busy poller's events from piling up between its
+    reads). The sink must be quick and must not await; one that raises loses that delivery
+    (``dropped``).
     """
 
-    def __init__(self, delivery: Delivery, registry: Registry, limit: int) -> None:
+    def __init__(
+        self, delivery: Delivery, registry: Registry, limit: int, sink: Sink | None = None
+    ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         self._delivery, self._registry, self._limit = delivery, registry, limit
+        self._sink = sink
         self._batches: deque[Batch] = deque()
         self._held = 0
         #: Events lost because the reader did not take them in time.
@@ -129,7 +147,14 @@ class Tap:
             self._held = 0
 
     def offer(self, scope: Scope, events: Sequence[Event], last: Event | None) -> None:
-        """Keep one delivery (the delivery calls it); never blocks."""
+        """Keep one delivery, or hand it to the sink (the delivery calls it); never blocks."""
+        if self._sink is not None:
+            try:
+                self._sink(scope, events, last)
+            except Exception:
+                self.dropped += len(events) + (last is not None)
+                logger.exception("a tap's sink failed: %d events lost", self.dropped)
+            return
         self._batches.append((scope, events, last))
         self._held += len(events) + (last is not None)
         while self._held > self._limit and len(self._batches) > 1:

@@ -3,7 +3,8 @@
 Rule: the board reads the poller through its public tap (``Poller.tap``) and statistics, never
 its internals. With no viewer the tap is closed and the board holds nothing: a poll costs the
 poller one truth test more. The first viewer opens the tap and reads every job as it is now;
-the events that come after are folded in every ``tick`` seconds, in one place (``fold``). The
+the events that come after are folded in as each poll hands them over (the tap's sink,
+``fold``: none is held past its poll), and the streams are woken every ``tick`` seconds. The
 last viewer gone, the board waits ``grace`` seconds (a reconnecting browser keeps its feed),
 then closes the tap and forgets.
 """
@@ -27,13 +28,12 @@ from ..polling.events import (
     WatchFailed,
     WatchTimedOut,
 )
-from ._feed import Feed, host_state, host_text
+from ._feed import Feed, job_text
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
 
     from ..config import Scope
-    from ..models import HostKey
     from ..polling import JobSeen, Poller, Tap
     from ..polling.events import Event
 
@@ -62,7 +62,8 @@ def bucket_of(status: JobStatus | None, ended: str | None = None, listed: bool =
 
 
 class JobRow:
-    """One job on the board: its status and its hosts' statuses, as far as the board knows."""
+    """One job on the board: its status and how many of its hosts are done, as far as the
+    board knows (a host's own status is asked of bk-job on the job's page)."""
 
     __slots__ = (
         "bucket",
@@ -74,15 +75,17 @@ class JobRow:
         "listed",
         "scope",
         "status",
+        "text",
         "updated",
     )
 
     def __init__(self, scope: Scope, job_id: int) -> None:
         self.scope, self.job_id = scope, job_id
+        #: ``biz:2/123``: the job as entries and pages name it.
+        self.text = job_text(scope, job_id)
         self.status: JobStatus | None = None
-        #: ``(step id, host key) -> status`` of the step rounds seen.
-        self.hosts: dict[tuple[int, HostKey], HostStatus] = {}
-        self.finished = self.failed = 0
+        #: Hosts of the step rounds seen; those finished, those failed.
+        self.hosts = self.finished = self.failed = 0
         #: How its watch ended when not by a status (``watch failed``, ``timed out``).
         self.ended: str | None = None
         self.bucket = "pending"
@@ -90,23 +93,40 @@ class JobRow:
         #: The job list follows it (only its end is watched): not ended, status not kept.
         self.listed = False
 
-    def set_host(self, step: int, host: HostKey, status: HostStatus, counts: Counter[int]) -> None:
-        """Record a host's status, keeping the job's and the board's counts."""
-        old = self.hosts.get((step, host))
-        if old is not None:
-            counts[old] -= 1
-            self.finished -= old.is_finished
-            self.failed -= old.is_finished and not old.is_success
-        self.hosts[(step, host)] = status
-        counts[status] += 1
-        self.finished += status.is_finished
-        self.failed += status.is_finished and not status.is_success
+    def move(
+        self, previous: HostStatus | None, current: HostStatus, counts: dict[int, int]
+    ) -> tuple[int, int]:
+        """Count a host moving from ``previous`` (``None``: first seen) to ``current`` in the
+        job's and the board's counts; return ``weight(current)``."""
+        counts[current] = counts.get(current, 0) + 1
+        now = _WEIGHTS.get(current) or weight(current)
+        finished, failed = now
+        if previous is None:
+            self.hosts += 1
+        else:
+            counts[previous] = counts.get(previous, 0) - 1
+            was_finished, was_failed = _WEIGHTS.get(previous) or weight(previous)
+            finished -= was_finished
+            failed -= was_failed
+        self.finished += finished
+        self.failed += failed
+        return now
+
+
+def weight(status: HostStatus) -> tuple[int, int]:
+    """Return ``(finished, failed)`` of a host's status, 1 or 0 each."""
+    return int(status.is_finished), int(status.is_finished and not status.is_success)
+
+
+#: ``weight`` of every status bk-job lists: one lookup on the hot path.
+_WEIGHTS = {status: weight(status) for status in HostStatus}
 
 
 class Board:
     """The dashboard's picture of one poller, kept while anyone looks.
 
-    :param tick: seconds between two folds of what the tap took (the feed's delay, at most).
+    :param tick: seconds between two wakes of the streams when something changed (the feed's
+        delay, at most).
     :param grace: seconds the board stays open after its last viewer left.
     """
 
@@ -117,7 +137,8 @@ class Board:
         self.feed = Feed(feed)
         self.jobs: dict[tuple[str, int, int], JobRow] = {}
         self.names: dict[tuple[str, int, int], str] = {}
-        self.host_counts: Counter[int] = Counter()
+        #: Hosts by status (a plain dict: counted in once per event).
+        self.host_counts: dict[int, int] = {}
         self.buckets: Counter[str] = Counter()
         #: Seconds from a host's end (bk-job's clock) to the event that told it, the latest.
         self.delays: deque[float] = deque(maxlen=4096)
@@ -129,6 +150,8 @@ class Board:
         self._viewers = 0
         self._last_seen = 0.0
         self._changed = asyncio.Event()
+        #: Events folded in since the last tick (no stream was woken for them yet).
+        self._unseen = 0
         self._task: asyncio.Task[None] | None = None
         #: Times the board was opened (a viewer came after none) and resynced (the tap lost
         #: events): what a test and the overview read.
@@ -161,7 +184,7 @@ class Board:
             self._last_seen = time.monotonic()
 
     def _start(self) -> None:
-        tap = self.poller.tap()
+        tap = self.poller.tap(sink=self.fold)
         tap.__enter__()
         self._tap, self._dropped = tap, 0
         self.opened += 1
@@ -179,15 +202,23 @@ class Board:
             row = self._row(seen.scope, seen.job_instance_id)
             row.status, row.listed = seen.status, seen.listed
             for step in seen.steps:
-                for host, status in step.hosts.items():
-                    row.set_host(step.step_instance_id, host, status, self.host_counts)
+                for status in step.hosts.values():
+                    row.move(None, status, self.host_counts)
             self._rebucket(row, now)
 
     async def _run(self, tap: Tap) -> None:
         try:
             while True:
                 await asyncio.sleep(self.tick)
-                self.fold(tap)
+                if tap.dropped != self._dropped:  # (a fold failed: the sink lost a delivery)
+                    self._dropped = tap.dropped
+                    self.resyncs += 1
+                    self._load(tap.jobs())
+                    self.wake()
+                elif self._unseen:
+                    self._folds.append((time.monotonic(), self._unseen))
+                    self.wake()
+                self._samples = SAMPLES
                 if self._viewers == 0 and time.monotonic() - self._last_seen > self.grace:
                     break
         finally:
@@ -218,48 +249,59 @@ class Board:
 
     # --- folding ------------------------------------------------------------------------------
 
-    def fold(self, tap: Tap) -> None:
-        """Fold in what the tap took since the last fold; start over if it lost events."""
-        if tap.dropped != self._dropped:
-            self._dropped = tap.dropped
-            tap.take()
-            self.resyncs += 1
-            self._load(tap.jobs())
-            self.wake()
+    def fold(self, scope: Scope, events: Sequence[Event], last: Event | None) -> None:
+        """Fold in one delivery of the poller's, as its poll hands it to the tap (the tap's
+        sink): at once, so that none of a busy poller's events is held past its poll.
+        """
+        if not events and last is None:
             return
-        batches = tap.take()
-        self._samples = SAMPLES
-        if not batches:
-            return
-        now = time.monotonic()
-        count = 0
-        for scope, events, last in batches:
-            if not events and last is None:
-                continue
-            row = self._row(scope, (last or events[0]).job_instance_id)
-            for event in events:
+        counts, add_host, samples = self.host_counts, self.feed.add_host, self._samples
+        row = self._row(scope, (last or events[0]).job_instance_id)
+        # A host's transition, the many: counted in, and kept in the feed, written out
+        # here (``JobRow.move`` inline) as the dashboard's hottest path.
+        hosts = finished = failed = 0
+        for event in events:
+            if type(event) is not HostTransition:
                 self._fold(row, scope, event)
-            if last is not None:
-                self._fold(row, scope, last)
-            count += len(events) + (last is not None)
-            self._rebucket(row, now)
-        self._folds.append((now, count))
-        self.wake()
+                continue
+            previous, current = event.previous, event.current
+            counts[current] = counts.get(current, 0) + 1
+            now_finished, now_failed = _WEIGHTS.get(current) or weight(current)
+            finished += now_finished
+            failed += now_failed
+            if previous is None:
+                hosts += 1
+            else:
+                counts[previous] = counts.get(previous, 0) - 1
+                was_finished, was_failed = _WEIGHTS.get(previous) or weight(previous)
+                finished -= was_finished
+                failed -= was_failed
+                # The delay needs the host's end_time, which structures its row:
+                # measured on a sample (``SAMPLES`` a tick), not on every host that ends.
+                if now_finished and samples:
+                    samples -= 1
+                    end = event.result.end_time
+                    if end is not None:
+                        self.delays.append((event.observed_at - end).total_seconds())
+            add_host(row.text, event, now_failed == 1)
+        row.hosts += hosts
+        row.finished += finished
+        row.failed += failed
+        if last is not None:
+            self._fold(row, scope, last)
+        self._samples = samples
+        self._unseen += len(events) + (last is not None)
+        self._rebucket(row, time.monotonic())
 
     def _fold(self, row: JobRow, scope: Scope, event: Event) -> None:
+        """Fold in any other event (a step's, the job's, a watch's end): a few a job."""
         if isinstance(event, HostTransition):
-            current = event.current
-            row.set_host(event.step_instance_id, event.host_key, current, self.host_counts)
-            # The delay needs the host's end_time, which structures the event's host row:
-            # measured on a sample (``SAMPLES`` a fold), not on every host that ends.
-            if self._samples and event.previous is not None and current.is_finished:
-                self._samples -= 1
-                end = event.result.end_time
-                if end is not None:
-                    self.delays.append((event.observed_at - end).total_seconds())
-        elif isinstance(event, (JobTransition, StepTransition)):
-            if isinstance(event, JobTransition):
-                row.status = event.current
+            self.feed.add_host(
+                row.text, event, row.move(event.previous, event.current, self.host_counts)[1] == 1
+            )
+            return
+        if isinstance(event, JobTransition):
+            row.status = event.current
         elif isinstance(event, JobFinished):
             row.status = event.status
             name = event.snapshot.job.name
@@ -269,9 +311,9 @@ class Board:
             row.ended = f"watch failed: {type(event.error).__name__}"
         elif isinstance(event, WatchTimedOut):
             row.ended = "timed out"
-        else:
+        elif not isinstance(event, StepTransition):
             return
-        self.feed.add(scope, event)
+        self.feed.add(row.text, scope, event)
 
     def _row(self, scope: Scope, job_id: int) -> JobRow:
         k = (scope.type.value, scope.id, job_id)
@@ -291,6 +333,7 @@ class Board:
 
     def wake(self) -> None:
         """Wake every stream waiting for a change."""
+        self._unseen = 0
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -342,7 +385,7 @@ class Board:
             "id": lambda r: (r.job_id, r.scope.id),
             "status": lambda r: (BUCKETS.index(r.bucket), r.job_id),
             "failed": lambda r: (r.failed, r.job_id),
-            "hosts": lambda r: (len(r.hosts), r.job_id),
+            "hosts": lambda r: (r.hosts, r.job_id),
             "updated": lambda r: (r.updated, r.job_id),
             "name": lambda r: (self.name(r) or "", r.job_id),
         }
@@ -359,13 +402,6 @@ class Board:
             return values[min(len(values) - 1, int(q * len(values)))]
 
         return {"p50": at(0.50), "p99": at(0.99)}
-
-    def hosts_of(self, row: JobRow) -> list[dict[str, Any]]:
-        """Return the job's hosts as the board knows them: step, host and status."""
-        return [
-            {"step": step, "host": host_text(host), "state": host_state(status)}
-            for (step, host), status in row.hosts.items()
-        ]
 
 
 BOARD = web.AppKey("bkjob_board", Board)

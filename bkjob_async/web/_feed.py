@@ -9,7 +9,6 @@ stream says ``reset`` and the page reloads what it shows, never guessing.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .. import _json
@@ -20,6 +19,7 @@ from ..polling.events import (
     JobTransition,
     StepTransition,
     WatchFailed,
+    host_event_id,
 )
 
 if TYPE_CHECKING:
@@ -27,12 +27,27 @@ if TYPE_CHECKING:
     from ..models import HostKey
     from ..polling.events import Event
 
-__all__ = ["Entry", "Feed", "Held", "entry_of", "host_state", "host_text", "scope_text"]
+__all__ = [
+    "Entry",
+    "Feed",
+    "Held",
+    "entry_of",
+    "held_entry",
+    "held_id",
+    "held_job",
+    "host_state",
+    "host_text",
+    "job_text",
+    "scope_text",
+]
 
 #: ``(event id, job key text, JSON of the entry)``.
 Entry = tuple[str, str, str]
-#: What the feed holds of an entry: the job's scope and the event.
-Held = tuple["Scope", "Event"]
+#: An entry as the feed reads it out: ``(job text, job id, step, execute count, host key,
+#: previous status, current status, visit, observed at, extra)`` of a host's transition
+#: (``extra``: ``(label, exit code, error code)`` of a failed host, else ``None``); of any
+#: other event, ``(job text, job id, None, ..., (event id, JSON))``.
+Held = tuple[Any, ...]
 
 
 def scope_text(scope: Scope) -> str:
@@ -61,6 +76,11 @@ def _status(value: Any) -> str:
         return "null"
     name = getattr(value, "name", None)
     return f'"{name}"' if name else f'"{int(value)}"'
+
+
+def job_text(scope: Scope, job_instance_id: int) -> str:
+    """Return ``biz:2/123``: how an entry and a page's filter name a job."""
+    return f"{scope.type.value}:{scope.id}/{job_instance_id}"
 
 
 class _Times:
@@ -125,53 +145,144 @@ def entry_of(scope: Scope, event: Event) -> Entry:
     return event_id, job, body
 
 
+def held_job(held: Held) -> tuple[str, int]:
+    """Return ``(job text, job id)`` of a held entry."""
+    return held[0], held[1]
+
+
+def held_id(held: Held) -> str:
+    """Return the event id of a held entry."""
+    _, job_id, step, count, key, _, current, visit, _, extra = held
+    if step is None:
+        return str(extra[0])
+    return host_event_id(job_id, step, count, key, int(current), visit)
+
+
+def held_entry(held: Held) -> Entry:
+    """Return the entry of a held event, its JSON made now (a stream is sending it)."""
+    job, _, step, _, key, previous, status, _, at, extra = held
+    if step is None:
+        return extra[0], job, extra[1]
+    event_id = held_id(held)
+    state = host_state(status)
+    tail = ""
+    if extra is not None:
+        label, exit_code, error_code = extra
+        tail = (
+            f',"label":{_json.quote(label)},"exit_code":{_json.dumps(exit_code)}'
+            f',"error_code":{_json.dumps(error_code)}'
+        )
+    body = (
+        f'{{"id":{_json.quote(event_id)},"job":"{job}","at":{_TIMES.of(at)},'
+        f'"kind":"host","step":{step},"host":{_json.quote(host_text(key))},'
+        f'"previous":{_status(previous)},'
+        f'"current":{_status(status)},"status":{int(status)},"state":"{state}"{tail}}}'
+    )
+    return event_id, job, body
+
+
 class Feed:
     """The latest ``size`` events, numbered; a stream reads on from a number or an id.
 
-    It keeps the events themselves (``(scope, event)``): an entry's JSON is made only when a
-    stream sends it (``entry_of``), so what no page asks for costs nothing but its place.
+    It keeps plain values of each event in a ring of columns (``Held`` order), not the event:
+    adding one allocates nothing the garbage collector counts or walks (an event kept whole
+    holds its host's row; a tuple a host is one allocation more an event, each a step to the
+    next collection). A host's transition's JSON is made only when a stream sends it
+    (``held_entry``), so what no page asks for costs nothing but its place.
     """
 
     def __init__(self, size: int) -> None:
-        self._entries: deque[Held] = deque(maxlen=size)
+        if size < 1:
+            raise ValueError("a feed holds at least one entry")
+        self.size = size
+        self._restart()
         #: Entries ever added since the last restart: the next entry's number.
         self.end = 0
         #: Restarts so far: a stream that read an earlier generation starts over.
         self.generation = 0
 
+    def _restart(self) -> None:
+        size = self.size
+        self._job: list[Any] = [None] * size
+        self._job_id: list[Any] = [None] * size
+        self._step: list[Any] = [None] * size
+        self._count: list[Any] = [None] * size
+        self._key: list[Any] = [None] * size
+        self._previous: list[Any] = [None] * size
+        self._current: list[Any] = [None] * size
+        self._visit: list[Any] = [None] * size
+        self._at: list[Any] = [None] * size
+        self._extra: list[Any] = [None] * size
+
     @property
     def start(self) -> int:
         """Return the number of the oldest entry held."""
-        return self.end - len(self._entries)
+        return max(0, self.end - self.size)
 
     def restart(self) -> None:
         """Forget every entry: the board starts over (its ids no longer resume)."""
-        self._entries.clear()
+        self._restart()
         self.end = 0
         self.generation += 1
 
-    def add(self, scope: Scope, event: Event) -> None:
-        """Add one event at the end."""
-        self._entries.append((scope, event))
+    def add_host(self, job: str, event: HostTransition, failed: bool) -> None:
+        """Add a host's transition at the end (``failed``: the host failed; its address, exit
+        code and error code are read now, structuring its row, as for no other host)."""
+        end = self.end
+        i = end % self.size
+        self._job[i] = job
+        self._job_id[i] = event.job_instance_id
+        self._step[i] = event.step_instance_id
+        self._count[i] = event.execute_count
+        self._key[i] = event.host_key
+        self._previous[i] = event.previous
+        self._current[i] = event.current
+        self._visit[i] = event.visit
+        self._at[i] = event.observed_at
+        if failed:
+            result = event.result
+            self._extra[i] = (str(result.host), result.exit_code, result.error_code)
+        else:
+            self._extra[i] = None
+        self.end = end + 1
+
+    def add(self, job: str, scope: Scope, event: Event) -> None:
+        """Add any other event at the end: its id and its JSON, made now (a few a job)."""
+        event_id, _, body = entry_of(scope, event)
+        i = self.end % self.size
+        self._job[i], self._job_id[i], self._step[i] = job, event.job_instance_id, None
+        self._key[i] = self._previous[i] = self._current[i] = self._at[i] = None
+        self._extra[i] = (event_id, body)
         self.end += 1
+
+    def _held(self, number: int) -> Held:
+        i = number % self.size
+        return (
+            self._job[i],
+            self._job_id[i],
+            self._step[i],
+            self._count[i],
+            self._key[i],
+            self._previous[i],
+            self._current[i],
+            self._visit[i],
+            self._at[i],
+            self._extra[i],
+        )
 
     def after(self, event_id: str) -> int | None:
         """Return the number after the entry of ``event_id`` (``None``: not held)."""
-        entries = self._entries
-        for back in range(len(entries) - 1, -1, -1):
-            if entries[back][1].event_id == event_id:
-                return self.start + back + 1
+        for number in range(self.end - 1, self.start - 1, -1):
+            if held_id(self._held(number)) == event_id:
+                return number + 1
         return None
 
     def last_id(self) -> str:
         """Return the id of the newest entry (``""``: none yet)."""
-        return self._entries[-1][1].event_id if self._entries else ""
+        return held_id(self._held(self.end - 1)) if self.end else ""
 
     def read(self, number: int, limit: int) -> list[Held]:
         """Return up to ``limit`` entries from ``number`` on (raise if it is no longer held)."""
-        start = self.start
-        if number < start:
+        if number < self.start:
             raise LookupError(number)
-        first = number - start
-        entries = self._entries
-        return [entries[i] for i in range(first, min(len(entries), first + limit))]
+        return [self._held(n) for n in range(number, min(self.end, number + limit))]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ._board import BOARD
-from ._feed import entry_of, scope_text
+from ._feed import held_entry, held_job
 
 if TYPE_CHECKING:
     from ._board import Board
@@ -43,14 +43,14 @@ def _start(board: Board, request: web.Request) -> int | None:
     return feed.after(last)
 
 
-def _job_filter(text: str | None) -> tuple[str, int] | None:
-    """Return ``(scope text, job id)`` of ``?job=biz:2/123`` (``None``: every job)."""
+def _job_filter(text: str | None) -> str | None:
+    """Return ``biz:2/123`` of ``?job=biz:2/123`` as entries name it (``None``: every job)."""
     if text is None:
         return None
     scope, _, job = text.rpartition("/")
     if not job.isdigit() or not scope:
         raise web.HTTPBadRequest(text="job must be SCOPE/JOB_ID, e.g. biz:2/123")
-    return scope, int(job)
+    return f"{scope}/{int(job)}"
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -85,12 +85,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             held = feed.read(number, CHUNK)
             if held:
                 number += len(held)
-                entries = [
-                    entry_of(scope, event)
-                    for scope, event in held
-                    if only is None
-                    or (event.job_instance_id == only[1] and scope_text(scope) == only[0])
-                ]
+                entries = [held_entry(h) for h in held if only is None or held_job(h)[0] == only]
                 if entries:
                     text = "".join(f"id: {i}\ndata: {data}\n\n" for i, _, data in entries)
                     await response.write(text.encode())

@@ -143,7 +143,9 @@ class Dashboard:
             "jobs": {b: board.buckets.get(b, 0) for b in BUCKETS},
             "jobs_total": len(board.jobs),
             "hosts": {
-                s.name: n for s, n in sorted(board.host_counts.items()) if n and hasattr(s, "name")
+                s.name: n
+                for s, n in sorted(board.host_counts.items())
+                if n > 0 and hasattr(s, "name")
             },
             "transitions_per_second": round(board.transitions_per_second(), 2),
             "poll_rate": round(stats.current_rate, 2),
@@ -174,7 +176,7 @@ class Dashboard:
             else _status_name(row.status),
             "bucket": row.bucket,
             "ended": row.ended,
-            "hosts": len(row.hosts),
+            "hosts": row.hosts,
             "finished": row.finished,
             "failed": row.failed,
         }

@@ -29,6 +29,7 @@ from bkjob_async.polling.events import HostTransition
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 from bkjob_async.web import dashboard_app
 from bkjob_async.web._board import BOARD
+from bkjob_async.web._feed import held_id
 
 from .test_readme import blocks
 
@@ -86,7 +87,7 @@ async def test_the_tap_is_open_only_while_someone_looks(sim: BkJobSimulator) -> 
     ids = [sim.create_job(SCOPE, [StepPlan(hosts=5)]) for _ in range(5)]
     async with dashboard(sim, grace=0.3) as (url, poller, sub):
         board = sub[BOARD]
-        delivery = poller._delivery
+        delivery = poller._driver.delivery
         async with poller.watch_jobs(SCOPE, ids) as watch:
             async for _ in watch:
                 break
@@ -148,7 +149,7 @@ async def test_the_feed_resumes_from_last_event_id_with_nothing_lost_or_twice(
         assert "reset" not in ids
         assert len(ids) == len(set(ids))
         feed = sub[BOARD].feed
-        held = [event.event_id for _, event in feed.read(feed.start, 10**6)]
+        held = [held_id(h) for h in feed.read(feed.start, 10**6)]
         start = held.index(ids[0])
         assert ids == held[start : start + len(ids)]  # in order, no gap
         # Each is one of the watch's own transitions (host ones), under the same id.

@@ -32,7 +32,7 @@ import pytest
 from bkjob_async.cli import amain
 from bkjob_async.models import HostStatus
 from bkjob_async.testing import HostPlan, StepPlan
-from bkjob_async.web._feed import entry_of
+from bkjob_async.web._feed import held_entry
 
 from .browser import Browser, Page, chromium, launched
 from .dashboard_world import PREFIX, SCOPE, SECRET, TOKEN, XSS, World, poll_until
@@ -171,7 +171,7 @@ def test_a_hosts_change_shows_within_a_second_of_its_event(
 def _feed_entries(world: World, job: str | None = None) -> list[dict]:
     async def read() -> list[dict]:
         feed = world.board.feed
-        entries = [entry_of(scope, event) for scope, event in feed.read(feed.start, 10**9)]
+        entries = [held_entry(h) for h in feed.read(feed.start, 10**9)]
         return [json.loads(data) for _, key, data in entries if job is None or key == job]
 
     return world.call(read())

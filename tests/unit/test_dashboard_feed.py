@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Sequence
 
 import pytest
 
 from bkjob_async.config import Scope
-from bkjob_async.models import HostStatus, JobStatus
+from bkjob_async.models import Host, HostResult, HostStatus, JobStatus
 from bkjob_async.polling._delivery import Delivery
 from bkjob_async.polling._jobs import Registry
 from bkjob_async.polling._journal import StoreJournal
 from bkjob_async.polling._tap import Tap
-from bkjob_async.polling.events import JobTransition
+from bkjob_async.polling.events import Event, HostTransition, JobTransition, host_event_id
 from bkjob_async.polling.stores.memory import MemoryStore
 from bkjob_async.web._board import bucket_of
-from bkjob_async.web._feed import Feed, entry_of, host_state, host_text
+from bkjob_async.web._feed import (
+    Feed,
+    entry_of,
+    held_entry,
+    held_id,
+    host_state,
+    host_text,
+    job_text,
+)
 
 SCOPE = Scope.biz(2)
 AT = _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)
@@ -34,10 +43,10 @@ def _id(n: int) -> str:
 def test_the_feed_resumes_after_an_id_it_holds_and_says_when_it_does_not() -> None:
     feed = Feed(3)
     for n in range(5):
-        feed.add(SCOPE, _job(n))
+        feed.add(job_text(SCOPE, n), SCOPE, _job(n))
     assert (feed.start, feed.end) == (2, 5)
     assert feed.after(_id(3)) == 4
-    assert [e.event_id for _, e in feed.read(4, 10)] == [_id(4)]
+    assert [held_id(h) for h in feed.read(4, 10)] == [_id(4)]
     assert feed.after(_id(1)) is None  # too old: no longer held
     with pytest.raises(LookupError):
         feed.read(1, 10)
@@ -72,6 +81,48 @@ def test_an_entry_is_json_with_the_events_own_id() -> None:
     assert host_state(HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE) == "failed"
 
 
+def _host(
+    key: Host, previous: HostStatus | None, result: HostResult, visit: int = 1
+) -> HostTransition:
+    return HostTransition(10001, AT, 7, 2, key, previous, result.status, result, visit=visit)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [Host(bk_host_id=1002), Host(ip="10.0.0.1", bk_cloud_id=0), Host(ipv6="::1", bk_cloud_id=3)],
+)
+@pytest.mark.parametrize("visit", [1, 2])
+def test_a_hosts_transition_is_held_as_plain_values_and_sent_as_the_event_itself(
+    host: Host, visit: int
+) -> None:
+    """The feed keeps numbers and strings of a host's transition, not the event; what it sends
+    of them is what it would send of the event: the same id, the same JSON."""
+    ok = HostResult(host, HostStatus.SUCCESS, exit_code=0)
+    bad = HostResult(host, HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, exit_code=3, error_code=7)
+    feed = Feed(2)
+    ids = []
+    for event, failed in (
+        (_job(10001), False),
+        (_host(host, None, ok, visit), False),
+        (_host(host, HostStatus.RUNNING, bad, visit), True),
+    ):
+        if isinstance(event, HostTransition):
+            feed.add_host(job_text(SCOPE, 10001), event, failed)
+        else:
+            feed.add(job_text(SCOPE, 10001), SCOPE, event)
+        (held,) = feed.read(feed.end - 1, 1)
+        assert held_id(held) == feed.last_id() == event.event_id
+        assert held_entry(held) == entry_of(SCOPE, event)
+        ids.append(event.event_id)
+    assert json.loads(held_entry(held)[2])["exit_code"] == 3
+    # The ring went round: the job's entry is gone, the two hosts' are there in order.
+    assert (feed.start, feed.end) == (1, 3)
+    assert [held_id(h) for h in feed.read(1, 10)] == ids[1:]
+    assert feed.after(ids[0]) is None
+    assert feed.after(ids[1]) == 2
+    assert host_event_id(1, 2, 0, (None, "10.0.0.1", None), 9, 1) == "1/2/0/h|10.0.0.1|/9"
+
+
 def test_buckets() -> None:
     assert bucket_of(None) == "pending"
     assert bucket_of(None, listed=True) == "unfinished"
@@ -102,3 +153,26 @@ def test_a_tap_is_attached_only_while_open_and_bounded() -> None:
     assert tap.jobs() == []
     with pytest.raises(ValueError, match="limit"):
         Tap(delivery, Registry(10), limit=0)
+
+
+def test_a_tap_with_a_sink_hands_each_delivery_over_at_once_and_survives_a_failing_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = Registry(10)
+    delivery = Delivery(StoreJournal(MemoryStore()), registry)
+    got: list[tuple[int, bool]] = []
+
+    def sink(scope: Scope, events: Sequence[Event], last: Event | None) -> None:
+        if len(events) == 3:
+            raise RuntimeError("a bug in the reader")
+        got.append((len(events), last is not None))
+
+    events = [JobTransition(1, AT, None, JobStatus.RUNNING)]
+    with Tap(delivery, registry, limit=5, sink=sink) as tap:
+        tap.offer(SCOPE, events * 2, None)
+        tap.offer(SCOPE, events * 3, _job(1))  # the sink raises: lost, counted, logged
+        tap.offer(SCOPE, (), _job(2))
+        assert got == [(2, False), (0, True)]
+        assert tap.dropped == 4
+        assert tap.take() == []  # nothing is kept when a sink takes the deliveries
+    assert "a tap's sink failed" in caplog.text
