@@ -8,6 +8,7 @@ and only when one of these commands runs; the Redis URL comes from ``--redis`` o
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import time
@@ -22,6 +23,7 @@ from ..config import Scope
 from ._connect import credentials_from_env, open_client, target_from
 from ._follow import Mode, choose_mode, show_summary, showing
 from ._format import counted
+from ._logs import logging_to_stderr
 from ._metrics import serve_metrics
 from ._policy import policy_from
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
@@ -43,6 +45,8 @@ __all__ = [
     "run_submit",
     "run_worker",
 ]
+
+log = logging.getLogger("bkjob_async.cli.worker")
 
 #: Event ids a follower remembers to drop redeliveries.
 _DEDUPE = 100_000
@@ -119,7 +123,13 @@ def _watch_name(args: argparse.Namespace) -> str:
 
 
 async def run_worker(ctx: Context, args: argparse.Namespace) -> int:
-    """Join the cluster and poll a fair share of its jobs until interrupted."""
+    """Join the cluster and poll a fair share of its jobs until interrupted (Ctrl-C, SIGTERM),
+    then drain: stop taking partitions, write what is in flight, release the leases."""
+    with logging_to_stderr(ctx, args.log_level, args.log_format):
+        return await _run_worker(ctx, args)
+
+
+async def _run_worker(ctx: Context, args: argparse.Namespace) -> int:
     from ..cluster import ClusterError, Worker
 
     if not (args.scope or ctx.env.get("BKJOB_SCOPE")):
@@ -128,20 +138,20 @@ async def run_worker(ctx: Context, args: argparse.Namespace) -> int:
     credentials = credentials_from_env(ctx.env)
     policy_from(args, args.max_in_flight)  # a bad policy is refused before anything is sent
     cluster = _cluster(args, ctx)
-    async with (
-        cluster,
-        open_client(target, credentials) as client,
-        contextlib.AsyncExitStack() as stack,
-    ):
+    async with cluster, contextlib.AsyncExitStack() as stack:
         registry = serve_metrics(ctx, stack, args.metrics_port)
         metrics = None
+        instruments: tuple[Any, ...] = ()
         if registry is not None:
             from ..cluster import ClusterReader
             from ..metrics import ClusterMetrics, PollerMetrics
 
             poller_metrics = PollerMetrics(registry=registry)
-            poller_metrics.instrument(client)  # before the worker's poller is made
+            instruments = (poller_metrics,)
             metrics = ClusterMetrics(registry=registry)
+        client = await stack.enter_async_context(
+            open_client(target, credentials, instruments=instruments)
+        )
         policy = policy_from(args, client.connection_limit)
         if args.rate_limit is not None:
             import attrs
@@ -151,26 +161,60 @@ async def run_worker(ctx: Context, args: argparse.Namespace) -> int:
             await cluster.check_epoch()
         except ClusterError as exc:
             raise CliError(f"cannot use cluster {args.cluster!r}: {exc}") from None
-        worker = Worker(client, cluster, policy=policy, worker_id=args.worker_id)
+        worker = Worker(
+            client,
+            cluster,
+            policy=policy,
+            worker_id=args.worker_id,
+            lease_ttl=args.lease_ttl,
+        )
         if metrics is not None:
             poller_metrics.track(worker.poller)
             metrics.track_worker(worker)
             tg = await stack.enter_async_context(anyio.create_task_group())
             stack.callback(tg.cancel_scope.cancel)
             tg.start_soon(metrics.run, ClusterReader(cluster), min(args.report_every, 10.0))
-        with ctx.interruptible():
-            async with worker:
-                ctx.err(
-                    f"worker {worker.worker_id} joined cluster {args.cluster!r} at {cluster.url}"
-                )
+        async with worker:  # (its exit, the drain, runs after the interrupt, not cancelled)
+            log.info(
+                "worker %s joined cluster %r at %s", worker.worker_id, args.cluster, cluster.url
+            )
+            with ctx.interruptible():
                 while not ctx.interrupted:
                     await anyio.sleep(args.report_every)
                     s = worker.statistics()
-                    ctx.err(
-                        f"worker {worker.worker_id}: {counted(s.partitions, 'partition')}, "
-                        f"{counted(s.jobs, 'job')}, "
-                        f"{s.commits} changes written, {s.refused} refused"
+                    log.info(
+                        "worker %s: %s, %s, %d changes written, %d refused",
+                        worker.worker_id,
+                        counted(s.partitions, "partition"),
+                        counted(s.jobs, "job"),
+                        s.commits,
+                        s.refused,
                     )
+            held = worker.statistics().partitions
+            log.info(
+                "worker %s: draining: taking no more partitions, writing what is in flight, "
+                "then releasing %s",
+                worker.worker_id,
+                counted(held, "partition"),
+            )
+        released = worker.keeper.released
+        if released is None:
+            log.warning(
+                "worker %s left cluster %r; its leases could not be released: they expire "
+                "within %.1f s",
+                worker.worker_id,
+                args.cluster,
+                worker.keeper.ttl,
+            )
+        else:
+            log.info(
+                "worker %s left cluster %r: released %s; the other workers take them at "
+                "their next lease round (within %.1f s)",
+                worker.worker_id,
+                args.cluster,
+                counted(released, "partition"),
+                worker.keeper.ttl / 3,
+            )
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ from ._cluster import add_cluster_options
 from ._commands import JOB_OPERATIONS, STEP_OPERATIONS
 from ._connect import DEFAULT_TIMEOUT, ENV_VARS, LANGUAGES
 from ._dashboard import add_dashboard_command
+from ._logs import LEVELS
 from ._runtime import EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -782,7 +783,9 @@ def _cluster_commands(
         description=(
             "Join a cluster of workers sharing one Redis: hold a fair share of its partitions,\n"
             "poll their jobs, write every change to the watch's stream, and take over the\n"
-            "jobs of workers that die. Runs until Ctrl-C (or SIGTERM)."
+            "jobs of workers that die. Runs until Ctrl-C or SIGTERM, then drains: takes no\n"
+            "more partitions, writes what is in flight and releases its leases, so the other\n"
+            "workers take them at their next lease round."
         ),
         epilog=_examples(
             "export BKJOB_APP_CODE=my-app BKJOB_APP_SECRET=... BKJOB_USERNAME=admin",
@@ -803,6 +806,25 @@ def _cluster_commands(
     )
     worker.add_argument(
         "--report-every", type=SECONDS, default=10.0, help="seconds between status lines (10)"
+    )
+    worker.add_argument(
+        "--lease-ttl",
+        type=SECONDS,
+        metavar="SECONDS",
+        help="seconds a partition's lease lives unrenewed (renewed every third of it; "
+        "default: 0.6 x --interval, at least 0.3): a dead worker's jobs wait about this long",
+    )
+    worker.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        default="info",
+        help="log records shown on stderr, each with its UTC time and level (info)",
+    )
+    worker.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text lines, or one JSON object a line (time, level, logger, message)",
     )
     worker.add_argument(
         "--metrics-port",

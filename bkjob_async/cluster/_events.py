@@ -50,13 +50,17 @@ if TYPE_CHECKING:
     from ..polling.events import Event
     from ._client import Cluster
 
-__all__ = ["EventStream", "read_history"]
+__all__ = ["LAG_WARNING", "EventStream", "read_history"]
 
 log = logging.getLogger("bkjob_async.cluster")
 
 #: Acknowledged event ids an ``EventStream`` remembers (an ack again counts 0, not an error;
 #: given again, they are acknowledged again and not handed out).
 _ACKED = 10_000
+#: A group whose lag passes this share of ``stream_maxlen`` is about to lose events: warned.
+LAG_WARNING = 0.8
+#: Seconds between two looks at the group's lag.
+_LAG_EVERY = 30.0
 #: Seconds of the first and the longest wait between two tries while Redis is unavailable.
 _RETRY_FIRST, _RETRY_MOST = 0.05, 2.0
 
@@ -112,6 +116,10 @@ class EventStream(AsyncResource):
         self._own_cursor: str | None = "0-0"
         self._claim_cursor = "0-0"
         self._next_claim = -math.inf
+        #: The group's lag when last looked at (every 30 s; ``None``: not known).
+        self.lag: int | None = None
+        self._next_lag = -math.inf
+        self._lag_warned = False
 
     def __repr__(self) -> str:
         return f"EventStream({self.watch!r}, consumer={self.consumer!r}, group={self.group!r})"
@@ -250,6 +258,9 @@ class EventStream(AsyncResource):
             self._take(await self._screen([e for e in entries if e[1]]), redelivered=True)
             return
         now = cluster.clock()
+        if now >= self._next_lag:
+            self._next_lag = now + _LAG_EVERY
+            await self._look_at_lag()
         if now >= self._next_claim:
             async with cluster.guard():
                 reply = await cluster.redis.xautoclaim(
@@ -277,6 +288,42 @@ class EventStream(AsyncResource):
                 block=max(1, int(wait * 1000)),
             )
         self._take([e for e in _entries(reply) if e[1]], redelivered=False)
+
+    async def _look_at_lag(self) -> None:
+        """Read the group's lag; warn once when it passes ``LAG_WARNING`` of ``stream_maxlen``
+        (the oldest events would be trimmed before the group is given them), once when back."""
+        try:
+            async with self.cluster.guard():
+                groups = await self.cluster.redis.xinfo_groups(self.key)
+        except ClusterError as exc:
+            if not isinstance(exc.__cause__, rexc.ResponseError):
+                raise
+            groups = []  # the stream vanished (Redis wiped): made again by the next read
+        found = [g.get("lag") for g in groups if str(g.get("name")) == self.group]
+        self.lag = None if not found or found[0] is None else int(found[0])
+        if self.lag is None:
+            return
+        limit = self.cluster.stream_maxlen
+        near = self.lag >= LAG_WARNING * limit
+        if near and not self._lag_warned:
+            log.warning(
+                "watch %r, group %r: %d events behind, near the %d its stream keeps "
+                "(stream_maxlen): the oldest will be trimmed before the group reads them; "
+                "add consumers or raise stream_maxlen",
+                self.watch,
+                self.group,
+                self.lag,
+                limit,
+            )
+        elif not near and self._lag_warned:
+            log.warning(
+                "watch %r, group %r: %d events behind, under %d%% of stream_maxlen again",
+                self.watch,
+                self.group,
+                self.lag,
+                int(LAG_WARNING * 100),
+            )
+        self._lag_warned = near
 
     async def _screen(
         self, entries: list[tuple[str, dict[str, str]]]

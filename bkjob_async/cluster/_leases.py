@@ -126,6 +126,8 @@ class LeaseKeeper(AsyncResource):
         self.failed_rounds = 0
         #: Whether the last lease round reached Redis.
         self.available = True
+        #: Leases given up by the last ``release`` (``None``: none done, or it failed).
+        self.released: int | None = None
         self._held: dict[int, Lease] = {}
         self._offset = zlib.crc32(self.worker_id.encode()) % cluster.partitions
 
@@ -213,6 +215,7 @@ class LeaseKeeper(AsyncResource):
         await cluster.script(
             "RELEASE", keys, [self.worker_id, *(lease.token for lease in held.values())]
         )
+        self.released = len(held)
 
     async def run(
         self,
@@ -252,7 +255,9 @@ class LeaseKeeper(AsyncResource):
 
     async def aclose(self) -> None:
         """Release the leases held (best effort: they expire after ``ttl`` otherwise)."""
+        self.released = 0
         if self._held:
+            self.released = None
             with anyio.CancelScope(shield=True), anyio.move_on_after(self.cluster.timeout):
                 try:
                     await self.release()

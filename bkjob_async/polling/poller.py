@@ -12,11 +12,11 @@ import logging
 from typing import TYPE_CHECKING
 
 import anyio
-import anyio.lowlevel
 
 from .. import errors
 from ..config import Scope, check_id
 from ._assemble import build
+from ._attach import Attachments
 from ._driver import Permits, loop_clock
 from ._journal import Journal, StoreJournal
 from ._named import NamedWatches
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["Completed", "Poller", "Watch"]
 
 logger = logging.getLogger("bkjob_async.polling")
-
-_REGISTER_CHUNK = 500
 
 
 def _check_scope(scope: object) -> Scope:
@@ -108,14 +106,13 @@ class Poller:
         self.store: Store = MemoryStore() if store is None else store
         self._own_store = store is None
         self._named = NamedWatches(self.store, self._protocol)
-        #: Jobs polled for ``follow``, one subscription per scope.
-        self._follows: dict[Scope, _Subscription] = {}
         #: Where changes are recorded before delivery; an outside journal is waited for by
         #: every watch, the store's only by named ones.
         self._journal: Journal = StoreJournal(self.store) if journal is None else journal
         self._outside = journal is not None
         self._clock_arg = clock
         self._driver = build(client, policy, self._journal, rng=rng, permits=permits)
+        self._attachments = Attachments(self._driver)
         self._tg: TaskGroup | None = None
         self._snapshots = Snapshots(client, policy.max_in_flight)
         self._open: set[_Subscription] = set()
@@ -273,7 +270,7 @@ class Poller:
             scope, ids, step, self.policy.buffer_size, kinds, name, self._handed_out
         )
         if name is None:
-            tg.start_soon(self._subscribe, sub, ids)
+            tg.start_soon(self._attachments.subscribe, sub, ids)
         elif stored is not None:
             try:
                 self._named.restore(sub, stored)
@@ -281,42 +278,22 @@ class Poller:
                 self._named.release(name)
                 raise
             self._named.opened(name, sub)
-            tg.start_soon(self._subscribe, sub, sub.job_instance_ids)
+            tg.start_soon(self._attachments.subscribe, sub, sub.job_instance_ids)
         else:
             self._named.opened(name, sub)
-            tg.start_soon(self._named.open, sub, name, ids, self._subscribe)
+            tg.start_soon(self._named.open, sub, name, ids, self._attachments.subscribe)
         self._open.add(sub)
         return Watch(
             sub,
             single=single,
             deadline=self.policy.deadline,
-            leave=self._unsubscribe,
+            leave=self._attachments.unsubscribe,
             snapshot=self._snapshots,
-            join=None if single else self._subscribe,
+            join=None if single else self._attachments.subscribe,
             check_ids=None if single else _ids,
             store=self.store if name is not None else None,
             journal=self._journal if name is not None or self._outside else None,
         )
-
-    async def _subscribe(self, sub: _Subscription, ids: tuple[int, ...]) -> None:
-        """Attach ``sub`` to jobs in chunks, so a huge watch never stalls the loop."""
-        for start in range(0, len(ids), _REGISTER_CHUNK):
-            if sub.closed:
-                return
-            now = self._driver.clock()
-            for job_id in ids[start : start + _REGISTER_CHUNK]:
-                if job_id in sub.remaining:
-                    self._attach(sub, job_id, now)
-            await anyio.lowlevel.checkpoint()
-        sub.seeds = None
-
-    def _attach(self, sub: _Subscription, job_id: int, now: float) -> None:
-        seeds = sub.seeds
-        stored = None if seeds is None else seeds.get(job_id)
-        self._driver.attach(sub, job_id, now, stored)
-
-    def _unsubscribe(self, sub: _Subscription, job_ids: Iterable[int]) -> None:
-        self._driver.detach(sub, list(job_ids))
 
     # --- following ----------------------------------------------------------------------------
 
@@ -326,21 +303,15 @@ class Poller:
         """
         job_id, scope = check_id(job_instance_id, "job_instance_id"), _check_scope(scope)
         self._task_group()
-        sub = self._follows.get(scope)
-        if sub is None or sub.closed:
-            sub = self._follows[scope] = _Subscription(scope, (), None, 1, kinds=frozenset())
-        if sub.add((job_id,)):
-            self._attach(sub, job_id, self._driver.clock())
+        self._attachments.follow(scope, job_id)
 
     def unfollow(self, scope: Scope, job_instance_id: int) -> None:
         """Stop polling a job for ``follow`` (watches of it go on)."""
-        sub = self._follows.get(scope)
-        if sub is not None:
-            self._unsubscribe(sub, sub.remove((job_instance_id,)))
+        self._attachments.unfollow(scope, job_instance_id)
 
     def following(self, scope: Scope) -> frozenset[int]:
         """Return the jobs of ``scope`` followed now (those that have not ended)."""
-        return frozenset(sub.remaining) if (sub := self._follows.get(scope)) else frozenset()
+        return self._attachments.following(scope)
 
     def hint(self, callback: Callback | int) -> None:
         """Poll a watched job soon: a callback (``CallbackReceiver(poller.hint)``) said it ended.

@@ -23,6 +23,9 @@ The transitions follow bk-job (``JobListener``, ``GseStepEventHandler``,
   ``stop_delay`` after that; step and job 11. A step waiting at 7 or 15 goes straight to 11.
 * retry (2/8): ``retry_lag`` later the step goes 2 with a new round that copies the previous
   one and re-runs the failed (2) or all (8) hosts.
+
+Each step operation's check and later change are a table in ``_operations``; the engine holds
+the timeline they act on.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ..models.enums import HostStatus, JobStatus, StepOperation, StepType
+from ._operations import OPERATIONS, REPEAT_START, RETRYABLE, UNSUPPORTED, OpError
 from ._plan import HostPlan, RollingMode, StepPlan
 
 if TYPE_CHECKING:
@@ -48,26 +52,12 @@ __all__ = ["INF", "NO_EXIT", "Defaults", "Engine", "Job", "OpError", "Round", "S
 INF = 1 << 62
 NO_EXIT = -(1 << 31)
 _SUCCESS_CODES = frozenset({int(HostStatus.SUCCESS), int(HostStatus.LAST_SUCCESS)})
-_RETRYABLE = frozenset({JobStatus.FAIL, JobStatus.ABNORMAL_STATE, JobStatus.STOP_SUCCESS})
 _NEXT_STEP_WHEN = frozenset(
     {JobStatus.SUCCESS, JobStatus.SKIPPED, JobStatus.IGNORE_ERROR, JobStatus.ROLLING_WAITING}
 )
 _JOB_ENDS_WITH = frozenset({JobStatus.FAIL, JobStatus.ABNORMAL_STATE, JobStatus.ABANDONED})
 _ROUND_END, _RETRY, _STOP, _OPERATION, _TERMINATE, _NEXT_BATCH = 0, 1, 2, 3, 4, 5
 _ANY_GEN = -1  # an event that applies whatever happened to the step since (it re-checks)
-
-UNSUPPORTED = 1241003
-NOT_A_CONFIRMER = 1244016
-REPEAT_START = 1241015
-
-
-class OpError(Exception):
-    """An operation the job's state refuses: carries bk-job's error code and message arguments."""
-
-    def __init__(self, code: int, *args: object) -> None:
-        super().__init__(code, *args)
-        self.code = code
-        self.args_ = args
 
 
 class Defaults:
@@ -383,8 +373,8 @@ class Engine:
         ok = all(rnd.final[i] in _SUCCESS_CODES for i in step.batch_range())
         step.gen += 1
         if step.status is JobStatus.STOPPING:
-            self._finish_step(step, JobStatus.SUCCESS if ok else JobStatus.FAIL, t)
-            self._refresh(job, step, t)
+            self.finish_step(step, JobStatus.SUCCESS if ok else JobStatus.FAIL, t)
+            self.refresh(job, step, t)
             return
         forced, mode = step.plan.final_status, step.plan.rolling_mode
         more = forced is None and step.batch < step.batches
@@ -402,21 +392,21 @@ class Engine:
             status = JobStatus.SUCCESS
         else:
             status = JobStatus.IGNORE_ERROR if ignored else JobStatus.FAIL
-        self._finish_step(step, status, t)
-        self._refresh(job, step, t)
+        self.finish_step(step, status, t)
+        self.refresh(job, step, t)
 
     def _on_next_batch(self, job: Job, step: Step, t: int, _: int) -> None:
         if step.status is JobStatus.ROLLING_WAITING and job.status is JobStatus.RUNNING:
-            self._next_batch(job, step, t)
+            self.next_batch(job, step, t)
 
-    def _next_batch(self, job: Job, step: Step, t: int) -> None:
+    def next_batch(self, job: Job, step: Step, t: int) -> None:
         step.batch += 1
         step.status = JobStatus.RUNNING
         rnd = step.rounds[step.execute_count]
         self._run_hosts(job, step, rnd, step.batch_range(), t)
 
     def _on_retry(self, job: Job, step: Step, t: int, retry_all: int) -> None:
-        if step.status not in _RETRYABLE or step.type is StepType.MANUAL_CONFIRM:
+        if step.status not in RETRYABLE or step.type is StepType.MANUAL_CONFIRM:
             return  # GseStepEventHandler re-checks; the confirm handler ignores retries
         step.status, step.end, step.total = JobStatus.RUNNING, None, None
         job.status, job.end, job.total = JobStatus.RUNNING, None, None
@@ -439,34 +429,34 @@ class Engine:
             return
         waited = step.status is not JobStatus.STOPPING
         step.gen += 1
-        self._finish_step(step, JobStatus.STOP_SUCCESS, t, step.total if waited else None)
-        self._refresh(job, step, t)
+        self.finish_step(step, JobStatus.STOP_SUCCESS, t, step.total if waited else None)
+        self.refresh(job, step, t)
 
     # -- step and job transitions -------------------------------------------------------------
 
     @staticmethod
-    def _finish_step(step: Step, status: JobStatus, t: int, total: int | None = None) -> None:
+    def finish_step(step: Step, status: JobStatus, t: int, total: int | None = None) -> None:
         """End ``step`` at ``t`` with ``status``; a ``total`` bk-job already knows is kept."""
         step.status, step.end = status, t
         step.total = _cost(step.start, t, total)
 
-    def _refresh(self, job: Job, step: Step, t: int) -> None:
+    def refresh(self, job: Job, step: Step, t: int) -> None:
         """Move the job on after its current step changed (``JobListener.refreshJob``)."""
         if job.status is JobStatus.STOPPING:
             if step.status is not JobStatus.RUNNING:
-                self._finish_job(job, JobStatus.STOP_SUCCESS, t)
+                self.finish_job(job, JobStatus.STOP_SUCCESS, t)
         elif job.status is JobStatus.RUNNING:
             if step.status in _NEXT_STEP_WHEN:
                 following = step.index + 1
                 if following < len(job.steps):
                     self._start_step(job, job.steps[following], t)
                 else:
-                    self._finish_job(job, JobStatus.SUCCESS, t)
+                    self.finish_job(job, JobStatus.SUCCESS, t)
             elif step.status in _JOB_ENDS_WITH:
-                self._finish_job(job, step.status, t)
+                self.finish_job(job, step.status, t)
 
     @staticmethod
-    def _finish_job(job: Job, status: JobStatus, t: int) -> None:
+    def finish_job(job: Job, status: JobStatus, t: int) -> None:
         job.status, job.end = status, t
         job.total = _cost(job.start, t, job.total)
 
@@ -481,8 +471,9 @@ class Engine:
         changes when the queued operation is applied (``operation_lag`` later).
         """
         self.settle(job, t)
-        _STEP_OPERATIONS[operation](self, job, step, operator, t)
-        if operation in _APPLY:
+        check, apply = OPERATIONS[operation]
+        check(self, job, step, operator, t)
+        if apply is not None:
             self._schedule(job, t + self.lag_ms(job), _OPERATION, step, operation, any_gen=True)
         job.version += 1
 
@@ -510,7 +501,9 @@ class Engine:
             self._schedule(job, done, _STOP, step)
 
     def _on_operation(self, job: Job, step: Step, t: int, code: int) -> None:
-        _APPLY[StepOperation(code)](self, job, step, t)
+        apply = OPERATIONS[StepOperation(code)].apply
+        assert apply is not None  # (only operations with an apply are scheduled)
+        apply(self, job, step, t)
 
     def start(self, job: Job, t: int) -> None:
         """Apply ``operate_job_instance`` code 2 at ``t`` (allowed on jobs at 1 only)."""
@@ -519,87 +512,11 @@ class Engine:
             raise OpError(REPEAT_START, job.id)
         self.start_job(job, t)
 
-    def _retry(self, job: Job, step: Step, t: int, retry_all: bool) -> None:
-        if step.status not in _RETRYABLE:
-            raise OpError(UNSUPPORTED)
+    def retry(self, job: Job, step: Step, t: int, *, retry_all: bool) -> None:
+        """Begin a new round of ``step`` (its status is retryable): it runs ``retry_lag`` later."""
         job.status = JobStatus.RUNNING
         step.execute_count += 1
         self._schedule(job, t + self.retry_lag_ms, _RETRY, step, int(retry_all))
-
-    def _op_retry_failed(self, job: Job, step: Step, _: str, t: int) -> None:
-        self._retry(job, step, t, retry_all=False)
-
-    def _op_retry_all(self, job: Job, step: Step, _: str, t: int) -> None:
-        self._retry(job, step, t, retry_all=True)
-
-    # Each ``_op_*`` checks and answers now; its ``_apply_*`` changes the step later, if the
-    # step still allows it (bk-job's step event handlers re-check the status).
-
-    def _op_ignore_error(self, job: Job, step: Step, _: str, t: int) -> None:
-        _require(step.status in (JobStatus.FAIL, JobStatus.ABNORMAL_STATE))
-        _revive(job)
-
-    def _apply_ignore_error(self, job: Job, step: Step, t: int) -> None:
-        if step.status is JobStatus.FAIL:  # the step handler ignores an abnormal step (bk-job)
-            step.status = JobStatus.IGNORE_ERROR
-            self._refresh(job, step, t)
-
-    def _op_confirm_continue(self, job: Job, step: Step, operator: str, t: int) -> None:
-        _require(step.type is StepType.MANUAL_CONFIRM and step.status is JobStatus.WAITING_USER)
-        _check_confirmer(job, step, operator)
-        job.status = JobStatus.RUNNING
-
-    def _apply_confirm_continue(self, job: Job, step: Step, t: int) -> None:
-        if step.status is JobStatus.WAITING_USER:
-            self._finish_step(step, JobStatus.SUCCESS, t, step.total)
-            self._refresh(job, step, t)
-
-    def _op_confirm_terminate(self, job: Job, step: Step, operator: str, t: int) -> None:
-        _require(step.status is JobStatus.WAITING_USER and step.type is StepType.MANUAL_CONFIRM)
-        _check_confirmer(job, step, operator)
-
-    def _apply_confirm_terminate(self, job: Job, step: Step, t: int) -> None:
-        if step.status is JobStatus.WAITING_USER:
-            self._finish_step(step, JobStatus.CONFIRM_TERMINATED, t, step.total)
-            self._finish_job(job, JobStatus.CONFIRM_TERMINATED, t)
-
-    def _op_confirm_restart(self, job: Job, step: Step, _: str, t: int) -> None:
-        _require(
-            step.status is JobStatus.CONFIRM_TERMINATED and step.type is StepType.MANUAL_CONFIRM
-        )
-
-    def _apply_confirm_restart(self, job: Job, step: Step, t: int) -> None:
-        if step.status is JobStatus.CONFIRM_TERMINATED:
-            step.status, step.start, step.end, step.total = JobStatus.WAITING_USER, t, None, None
-            job.status, job.end, job.total = JobStatus.WAITING_USER, None, None
-
-    def _op_next_step(self, job: Job, step: Step, _: str, t: int) -> None:
-        _require(step.status is JobStatus.STOP_SUCCESS)
-        _revive(job)
-
-    def _apply_next_step(self, job: Job, step: Step, t: int) -> None:
-        if step.status is JobStatus.STOP_SUCCESS:
-            self._finish_step(step, JobStatus.SKIPPED, t, step.total)
-            self._refresh(job, step, t)
-
-    def _op_skip(self, job: Job, step: Step, _: str, t: int) -> None:
-        _require(step.status is JobStatus.STOPPING)
-
-    def _apply_skip(self, job: Job, step: Step, t: int) -> None:
-        if step.status is JobStatus.STOPPING:
-            step.gen += 1
-            step.status, step.end = JobStatus.SKIPPED, t
-            step.start = t if step.start is None else step.start
-            job.status = JobStatus.RUNNING
-            self._refresh(job, step, t)
-
-    def _op_rolling_continue(self, job: Job, step: Step, _: str, t: int) -> None:
-        _require(step.status is JobStatus.WAITING_USER and step.batches > 0)
-        job.status = JobStatus.RUNNING
-
-    def _apply_rolling_continue(self, job: Job, step: Step, t: int) -> None:
-        if step.status is JobStatus.WAITING_USER:
-            self._next_batch(job, step, t)
 
 
 _HANDLERS: dict[int, _Handler] = {
@@ -610,52 +527,6 @@ _HANDLERS: dict[int, _Handler] = {
     _TERMINATE: Engine._on_terminate,
     _NEXT_BATCH: Engine._on_next_batch,
 }
-
-_STEP_OPERATIONS: dict[StepOperation, Callable[[Engine, Job, Step, str, int], None]] = {
-    StepOperation.RETRY_FAILED: Engine._op_retry_failed,
-    StepOperation.IGNORE_ERROR: Engine._op_ignore_error,
-    StepOperation.CONFIRM_CONTINUE: Engine._op_confirm_continue,
-    StepOperation.RETRY_ALL: Engine._op_retry_all,
-    StepOperation.CONFIRM_TERMINATE: Engine._op_confirm_terminate,
-    StepOperation.CONFIRM_RESTART: Engine._op_confirm_restart,
-    StepOperation.NEXT_STEP: Engine._op_next_step,
-    StepOperation.SKIP: Engine._op_skip,
-    StepOperation.ROLLING_CONTINUE: Engine._op_rolling_continue,
-}
-
-#: The step changes that arrive ``operation_lag`` after the answer (§7.9).
-_APPLY: dict[StepOperation, Callable[[Engine, Job, Step, int], None]] = {
-    StepOperation.IGNORE_ERROR: Engine._apply_ignore_error,
-    StepOperation.CONFIRM_CONTINUE: Engine._apply_confirm_continue,
-    StepOperation.CONFIRM_TERMINATE: Engine._apply_confirm_terminate,
-    StepOperation.CONFIRM_RESTART: Engine._apply_confirm_restart,
-    StepOperation.NEXT_STEP: Engine._apply_next_step,
-    StepOperation.SKIP: Engine._apply_skip,
-    StepOperation.ROLLING_CONTINUE: Engine._apply_rolling_continue,
-}
-
-
-def _revive(job: Job) -> None:
-    """Set a job back to running, as the operation's response already shows it."""
-    job.status, job.end, job.total = JobStatus.RUNNING, None, None
-
-
-def _require(allowed: bool) -> None:
-    if not allowed:
-        raise OpError(UNSUPPORTED)
-
-
-#: The confirm role that lets the user who launched the job confirm (``JobRoleEnum``).
-TRIGGER_ROLE = "JOB_RESOURCE_TRIGGER_USER"
-
-
-def _check_confirmer(job: Job, step: Step, operator: str) -> None:
-    """Check like ``checkConfirmUser``: with no confirm role, any user may confirm (§7.14)."""
-    if operator in step.plan.confirm_users or not step.plan.confirm_roles:
-        return
-    if TRIGGER_ROLE in step.plan.confirm_roles and operator == job.operator:
-        return
-    raise OpError(NOT_A_CONFIRMER)  # the simulator knows no CMDB role members
 
 
 def _kill_hosts(rnd: Round, indices: Sequence[int], done: int) -> None:

@@ -277,3 +277,28 @@ async def test_an_entry_of_the_old_format_is_refused_by_name_never_misread(make_
     await cluster.redis.xadd(key, forged)
     with anyio.fail_after(5), pytest.raises(StreamFormatError, match="event_id"):
         await stream.__anext__()
+
+
+async def test_a_group_near_stream_maxlen_is_warned_once_and_told_when_back(make_cluster, caplog):
+    cluster = make_cluster(stream_maxlen=1000)
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 900)
+    now = [0.0]
+    reader = make_cluster(stream_maxlen=1000, clock=lambda: now[0])
+    stream = reader.events("deploys", consumer="c1", count=50, block=0.1)
+    await take(stream, 1)  # the first new read looks first: 900 events, none given yet
+    assert stream.lag == 900
+    warned = [r.getMessage() for r in caplog.records if "stream_maxlen" in r.getMessage()]
+    assert len(warned) == 1
+    assert "900 events behind, near the 1000 its stream keeps" in warned[0]
+    await take(stream, 99)  # no new look within 30 s
+    assert len([r for r in caplog.records if "stream_maxlen" in r.getMessage()]) == 1
+    for event in await take(stream, 800):
+        await stream.ack(event)
+    now[0] += 31  # the next read looks again: only the new one behind
+    await publish(cluster, lease, 1, prefix="late")
+    await take(stream, 1)
+    assert stream.lag == 1
+    said = [r.getMessage() for r in caplog.records if "stream_maxlen" in r.getMessage()]
+    assert len(said) == 2
+    assert "1 events behind, under 80% of stream_maxlen again" in said[1]
