@@ -235,3 +235,17 @@ def test_public_cli_and_metrics_names_have_docstrings() -> None:
                     if not inspect.getdoc(member):
                         missing.append(f"{module_name}.{name}.{attr}")
     assert not missing
+
+
+def test_the_chinese_readme_has_the_english_one_s_code_and_is_linked_from_its_top() -> None:
+    """README.zh-CN.md translates the prose only: its code blocks are the English README's,
+    byte for byte and skipped alike, so the blocks this module runs cover both."""
+    chinese = ROOT / "README.zh-CN.md"
+    english = {(b.lang, b.body, b.skip) for b in blocks()}
+    found = blocks(chinese)
+    assert len([b for b in found if b.lang == "python"]) >= 3
+    assert [str(b) for b in found if (b.lang, b.body, b.skip) not in english] == []
+    assert "[简体中文](README.zh-CN.md)" in "".join(
+        README.read_text(encoding="utf-8").splitlines(True)[:5]
+    )
+    assert "[English](README.md)" in chinese.read_text(encoding="utf-8")

@@ -1,0 +1,156 @@
+"""The Chinese site in a real browser: the tutorial drawn in a CJK font, the language switch.
+
+The site is built as ``make docs`` builds it, English at the root of a temporary folder and
+Chinese under its ``zh_CN/``, and served on 127.0.0.1 (port 0). Headless Chromium (``browser``:
+Debian's package, driven over DevTools) opens the Chinese tutorial: its heading is Chinese, the
+page says ``lang="zh-CN"``, and the fonts the browser drew the heading with (DevTools'
+``CSS.getPlatformFontsForNode``) include a CJK font installed on this machine, not a fallback
+that draws boxes. Then the switch: the English tutorial's "简体中文" link opens the Chinese
+tutorial, whose "English" link leads back. Code blocks are the same in both languages. Without
+Chromium, or without a CJK font (``make chromium`` installs both, as root), the tests skip
+(under ``CI=true`` they fail).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import http.server
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from .browser import Page, chromium, launched
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+pytestmark = pytest.mark.timeout(400)
+
+
+def _cjk_families() -> set[str]:
+    """Return the families of the fonts installed that cover Chinese (fontconfig's view)."""
+    reason = "no CJK font is installed: `make chromium` installs fonts-noto-cjk (root)"
+    fc_list = shutil.which("fc-list")
+    found = set()
+    if fc_list:
+        done = subprocess.run(
+            [fc_list, ":lang=zh", "family"], capture_output=True, text=True, check=False
+        )
+        for line in done.stdout.splitlines():
+            found.update(name.strip() for name in line.split(",") if name.strip())
+    if not found:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return found
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """Build both languages as ``make docs`` lays them out (not strictly: that is ``make docs``)."""
+    pytest.importorskip("sphinx")
+    chromium()  # skip before two builds no browser will see
+    out = tmp_path_factory.mktemp("site")
+    for extra, folder in (([], out), (["-D", "language=zh_CN"], out / "zh_CN")):
+        argv = [sys.executable, "-m", "sphinx", "-q", "-E", "-b", "html", *extra, str(DOCS)]
+        done = subprocess.run(
+            [*argv, str(folder)], capture_output=True, text=True, timeout=300, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def base(site: pathlib.Path):
+    """Serve the site on 127.0.0.1, a free port; yield its URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(site))
+    )
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+async def _follow(page: Page, selector: str) -> None:
+    """Click the link ``selector`` as a person would, and wait for the page it opens."""
+    page._loaded.clear()  # (Page.goto's own wait, for a navigation the page makes itself)
+    await page.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+    await asyncio.wait_for(page._loaded.wait(), 30)
+
+
+async def _fonts_of(page: Page, selector: str) -> list[dict[str, object]]:
+    """Return the platform fonts the browser drew the text of ``selector`` with."""
+    await page.send("DOM.enable")
+    await page.send("CSS.enable")
+    document = await page.send("DOM.getDocument", {"depth": 0})
+    node = await page.send(
+        "DOM.querySelector", {"nodeId": document["root"]["nodeId"], "selector": selector}
+    )
+    assert node["nodeId"], f"no {selector} on the page"
+    found = await page.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})
+    return list(found["fonts"])
+
+
+async def test_the_chinese_tutorial_is_drawn_in_a_cjk_font(base: str, tmp_path) -> None:
+    families = _cjk_families()
+    async with launched(tmp_path / "profile") as browser:
+        page = await browser.new_page()
+        await page.goto(f"{base}/zh_CN/tutorial.html")
+        assert await page.evaluate("document.documentElement.lang") == "zh-CN"
+        heading = await page.evaluate("document.querySelector('h1').textContent")
+        assert heading.startswith("教程：五分钟内实时监视"), heading
+        text = await page.evaluate("document.querySelector('article').innerText")
+        assert "在第一个终端中" in text
+        # The code is the code of the English page, untranslated.
+        assert "fast_execute_script" in text
+        assert 'Scope.parse(os.environ["BKJOB_SCOPE"])' in text
+        fonts = await _fonts_of(page, "h1")
+        used = {str(font["familyName"]) for font in fonts}
+        # Every Chinese character of the heading drawn in a font that covers Chinese: with
+        # none installed, Chromium falls back to a Latin font and draws boxes.
+        cjk_glyphs = sum(int(f["glyphCount"]) for f in fonts if f["familyName"] in families)
+        chinese = sum(1 for ch in heading if "\u4e00" <= ch <= "\u9fff")
+        assert used & families, f"drawn with {used}, none of the CJK fonts {sorted(families)}"
+        assert cjk_glyphs >= chinese, (fonts, chinese)
+        assert not page.errors, page.errors
+
+
+async def test_the_language_switch_leads_to_the_same_page_and_back(base: str, tmp_path) -> None:
+    async with launched(tmp_path / "profile") as browser:
+        page = await browser.new_page()
+        await page.goto(f"{base}/howto/census.html")
+        assert await page.evaluate("document.documentElement.lang") == "en"
+        current = await page.evaluate(
+            "document.querySelector('.sidebar-languages [aria-current=page]').textContent"
+        )
+        assert current == "English"
+        # A person's click on the visible link (furo shows the sidebar at this width).
+        assert await page.evaluate(
+            "document.querySelector('a.sidebar-language[hreflang=\"zh-CN\"]').offsetParent !== null"
+        )
+        await _follow(page, 'a.sidebar-language[hreflang="zh-CN"]')
+        assert await page.evaluate("location.pathname") == "/zh_CN/howto/census.html"
+        heading = await page.evaluate("document.querySelector('h1').textContent")
+        assert heading.startswith("等待成千上万个作业"), heading
+        assert await page.evaluate("document.documentElement.lang") == "zh-CN"
+        await _follow(page, 'a.sidebar-language[hreflang="en"]')
+        assert await page.evaluate("location.pathname") == "/howto/census.html"
+        heading = await page.evaluate("document.querySelector('h1').textContent")
+        assert heading.startswith("Wait for thousands of jobs"), heading
+        assert not page.errors, page.errors
