@@ -416,45 +416,13 @@ def _catalog_v3(c: cattrs.Converter) -> None:
     """v3 plans (``EsbPlanInfoV3DTO``), scripts (``EsbScriptV3DTO``,
     ``EsbScriptVersionDetailV3DTO``), accounts (``EsbAccountV3DTO``) and variable values
     (``EsbJobInstanceGlobalVarValueV3DTO``)."""
-    text, number = _text, _number
-    variable = _plan_variable(c)
-
-    def plan(d: Mapping[str, Any]) -> JobPlan:
-        steps, variables = d.get("step_list"), d.get("global_var_list")
-        detail = "step_list" in d or "global_var_list" in d
-        return JobPlan(
-            _int(d["id"], None),
-            text(d.get("name")),
-            number(d.get("job_template_id")),
-            text(d.get("creator")),
-            _optional(d.get("create_time"), lambda v, _: _epoch_seconds(v)),
-            text(d.get("last_modify_user")),
-            _optional(d.get("last_modify_time"), lambda v, _: _epoch_seconds(v)),
-            tuple(
-                PlanStep(_int(s["id"], None), text(s.get("name")), StepType(read_code(s["type"])))
-                for s in _rows(steps)
-            )
-            if detail
-            else None,
-            tuple(variable(v) for v in _rows(variables)) if detail else None,
-        )
+    seconds = functools.partial(_optional, hook=lambda v, _: _epoch_seconds(v))
+    plan = _plan_reader(_V3_PLAN, _plan_variable(c), seconds)
 
     # Scripts, versions and accounts name their fields as the models do, but for their ids.
     script = make_dict_structure_fn(Script, c, script_id=override(rename="id"))
     version = make_dict_structure_fn(ScriptVersion, c, script_version_id=override(rename="id"))
     account = c.get_structure_hook(ExecutionAccount)
-
-    def values(d: Mapping[str, Any], _: object) -> JobVariables:
-        return JobVariables(
-            _int(d["job_instance_id"], None),
-            tuple(
-                StepVariables(
-                    _int(step["step_instance_id"], None),
-                    tuple(_value(v, "type") for v in _rows(step.get("global_var_list"))),
-                )
-                for step in _rows(d.get("step_instance_var_list"))
-            ),
-        )
 
     c.register_structure_hook(JobPlan, lambda d, _: plan(d))
     c.register_structure_hook(JobPlanPage, _page(JobPlanPage, plan))
@@ -463,7 +431,7 @@ def _catalog_v3(c: cattrs.Converter) -> None:
     c.register_structure_hook(
         AccountPage, _page(AccountPage, lambda d: account(d, ExecutionAccount))
     )
-    c.register_structure_hook(JobVariables, values)
+    c.register_structure_hook(JobVariables, _values_reader(_V3_VALUES))
     _crons(c, v2=False)
 
 
@@ -477,6 +445,69 @@ def _value(d: Mapping[str, Any], type_key: str) -> VariableValue:
     )
 
 
+#: How each generation names a plan's fields that differ (``EsbPlanInfoV3DTO``;
+#: ``EsbJobBasicInfoDTO``/``EsbJobDetailDTO``): its id, its template's id, its steps, a step's
+#: id, its variables. The rest (``name``, ``creator``, times, ``last_modify_user``) is shared.
+_V3_PLAN = ("id", "job_template_id", "step_list", "id", "global_var_list")
+_V2_PLAN = ("bk_job_id", "template_id", "steps", "step_id", "global_vars")
+#: How each generation names a job's variable values: the steps, a step's values, a value's
+#: type (``EsbJobInstanceGlobalVarValueV3DTO``; ``EsbTaskInstanceGlobalVarValueDTO``).
+_V3_VALUES = ("step_instance_var_list", "global_var_list", "type")
+_V2_VALUES = ("job_instance_var_values", "step_instance_var_values", "category")
+
+
+def _plan_reader(
+    keys: tuple[str, str, str, str, str],
+    variable: Callable[[Any], PlanVariable],
+    time: Callable[[Any], _dt.datetime | None],
+) -> Callable[[Mapping[str, Any]], JobPlan]:
+    """Return the reader of a plan named as ``keys`` says; its steps and variables are ``None``
+    unless the answer has either (a list's row has neither, a detail both)."""
+    plan_id, template, steps, step_id, variables = keys
+
+    def plan(d: Mapping[str, Any]) -> JobPlan:
+        detail = steps in d or variables in d
+        return JobPlan(
+            _int(d[plan_id], None),
+            _text(d.get("name")),
+            _number(d.get(template)),
+            _text(d.get("creator")),
+            time(d.get("create_time")),
+            _text(d.get("last_modify_user")),
+            time(d.get("last_modify_time")),
+            tuple(
+                PlanStep(
+                    _int(s[step_id], None), _text(s.get("name")), StepType(read_code(s["type"]))
+                )
+                for s in _rows(d.get(steps))
+            )
+            if detail
+            else None,
+            tuple(variable(v) for v in _rows(d.get(variables))) if detail else None,
+        )
+
+    return plan
+
+
+def _values_reader(keys: tuple[str, str, str]) -> Callable[[Any, object], JobVariables]:
+    """Return the reader of a job's variable values named as ``keys`` says."""
+    steps, values, kind = keys
+
+    def read(d: Mapping[str, Any], _: object) -> JobVariables:
+        return JobVariables(
+            _int(d["job_instance_id"], None),
+            tuple(
+                StepVariables(
+                    _int(step["step_instance_id"], None),
+                    tuple(_value(v, kind) for v in _rows(step.get(values))),
+                )
+                for step in _rows(d.get(steps))
+            ),
+        )
+
+    return read
+
+
 def _catalog_v2(c: cattrs.Converter) -> None:
     """v2 plans (``get_job_list``/``get_job_detail``: ``EsbJobBasicInfoDTO``,
     ``EsbJobDetailDTO``), accounts (``get_os_account``: ``EsbAccountDTO``), variable values
@@ -484,28 +515,7 @@ def _catalog_v2(c: cattrs.Converter) -> None:
     (``EsbStepInstanceResultAndLog``). Lists come bare: no page, no total."""
     span = c.get_structure_hook(_dt.timedelta)
     when, text = _times(c), _text
-    variable = _plan_variable(c, v2=True)
-
-    def plan(d: Mapping[str, Any], _: object) -> JobPlan:
-        detail = "steps" in d or "global_vars" in d
-        return JobPlan(
-            _int(d["bk_job_id"], None),
-            text(d.get("name")),
-            _optional(d.get("template_id"), _int),
-            text(d.get("creator")),
-            when(d.get("create_time")),
-            text(d.get("last_modify_user")),
-            when(d.get("last_modify_time")),
-            tuple(
-                PlanStep(
-                    _int(s["step_id"], None), text(s.get("name")), StepType(read_code(s["type"]))
-                )
-                for s in _rows(d.get("steps"))
-            )
-            if detail
-            else None,
-            tuple(variable(v) for v in _rows(d.get("global_vars"))) if detail else None,
-        )
+    plan = _plan_reader(_V2_PLAN, _plan_variable(c, v2=True), when)
 
     def account(d: Mapping[str, Any], _: object) -> ExecutionAccount:
         created = d.get("create_time")  # EsbGetOSAccountResourceImpl formats it in UTC
@@ -517,20 +527,6 @@ def _catalog_v2(c: cattrs.Converter) -> None:
             os=text(d.get("os")),
             creator=text(d.get("creator")),
             create_time=None if created is None else _utc_text(created),
-        )
-
-    def values(d: Mapping[str, Any], _: object) -> JobVariables:
-        return JobVariables(
-            _int(d["job_instance_id"], None),
-            tuple(
-                StepVariables(
-                    _int(step["step_instance_id"], None),
-                    tuple(
-                        _value(v, "category") for v in _rows(step.get("step_instance_var_values"))
-                    ),
-                )
-                for step in _rows(d.get("job_instance_var_values"))
-            ),
         )
 
     def host_log(row: Mapping[str, Any], status: HostStatus, tag: str | None) -> HostStepLog:
@@ -562,9 +558,9 @@ def _catalog_v2(c: cattrs.Converter) -> None:
             tuple(hosts),
         )
 
-    c.register_structure_hook(JobPlan, plan)
+    c.register_structure_hook(JobPlan, lambda d, _: plan(d))
     c.register_structure_hook(ExecutionAccount, account)
-    c.register_structure_hook(JobVariables, values)
+    c.register_structure_hook(JobVariables, _values_reader(_V2_VALUES))
     c.register_structure_hook(StepLog, step_log)
     _crons(c, v2=True)
 

@@ -17,7 +17,7 @@ from ._commands import connecting, watch_jobs
 from ._connect import credentials_from_env, explain, no_answer, open_client, target_from
 from ._follow import Mode, choose_mode
 from ._format import table
-from ._jsonl import dumps, json_time
+from ._jsonl import dumps, job_launched, json_time
 from ._launch import targets_from
 from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context, printable
 
@@ -260,17 +260,7 @@ async def run_push_config(ctx: Context, args: argparse.Namespace) -> int:
             job_id = launched.job_instance_id
             names = ", ".join(f.name for f in files)
             if json:
-                ctx.out(
-                    dumps(
-                        {
-                            "event": "job_launched",
-                            "job_instance_id": job_id,
-                            "job_instance_name": launched.job_instance_name,
-                            "kind": "push-config",
-                            "files": [f.name for f in files],
-                        }
-                    )
-                )
+                ctx.out(job_launched(launched, "push-config", files=[f.name for f in files]))
             else:
                 ctx.out(f"pushing {names} to {args.dest}: job {job_id}; bkjob-async watch {job_id}")
             if args.watch:

@@ -22,7 +22,15 @@ from ..errors import ApiError, BkJobError, RateLimitedError
 from ..models import enums as _enums
 from ..polling import events
 
-__all__ = ["EVENT_NAMES", "dumps", "error_to_dict", "event_to_dict", "json_time", "to_json"]
+__all__ = [
+    "EVENT_NAMES",
+    "dumps",
+    "error_to_dict",
+    "event_to_dict",
+    "job_launched",
+    "json_time",
+    "to_json",
+]
 
 
 def json_time(value: _dt.datetime) -> str:
@@ -125,3 +133,17 @@ def event_to_dict(event: events.Event) -> dict[str, Any]:
 def dumps(obj: Any) -> str:
     """Encode one JSON line: compact, UTF-8 text kept as is."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def job_launched(launched: Any, kind: str, **more: Any) -> str:
+    """Return the ``job_launched`` line of a launch (``launch``, ``push-config``): its job's id
+    and name, the kind of launch, and ``more``."""
+    return dumps(
+        {
+            "event": "job_launched",
+            "job_instance_id": launched.job_instance_id,
+            "job_instance_name": launched.job_instance_name,
+            "kind": kind,
+            **more,
+        }
+    )

@@ -19,7 +19,7 @@ from ._commands import connecting, watch_jobs
 from ._connect import credentials_from_env, explain, no_answer, target_from
 from ._follow import Mode, choose_mode
 from ._history import parse_host
-from ._jsonl import dumps
+from ._jsonl import job_launched
 from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context
 
 if TYPE_CHECKING:
@@ -177,16 +177,7 @@ async def run_launch(ctx: Context, args: argparse.Namespace) -> int:
                 raise CliError(_unknown(target))
             job_id = launched.job_instance_id
             if json:
-                ctx.out(
-                    dumps(
-                        {
-                            "event": "job_launched",
-                            "job_instance_id": job_id,
-                            "job_instance_name": launched.job_instance_name,
-                            "kind": args.kind,
-                        }
-                    )
-                )
+                ctx.out(job_launched(launched, args.kind))
             else:
                 name = f" ({launched.job_instance_name})" if launched.job_instance_name else ""
                 ctx.out(f"launched job {job_id}{name}; follow it: bkjob-async watch {job_id}")
