@@ -31,6 +31,7 @@ from ._protocol import (
     Protocol,
     Request,
     accounts,
+    analysis,
     catalog,
     crons,
     files,
@@ -70,6 +71,8 @@ if TYPE_CHECKING:
     from .models import (
         AccountPage,
         AccountType,
+        AuthorizedScopePage,
+        CreatedJobPlan,
         CredentialDetail,
         CredentialSecret,
         CronJob,
@@ -80,6 +83,7 @@ if TYPE_CHECKING:
         DangerousRuleState,
         ExecuteObjectLog,
         ExecutionAccount,
+        FileLogMode,
         FileSourceDetail,
         HostLog,
         HostStatus,
@@ -91,6 +95,7 @@ if TYPE_CHECKING:
         JobPlan,
         JobPlanPage,
         JobTemplate,
+        JobTemplateDetail,
         JobTemplatePage,
         JobVariables,
         NotifyPolicy,
@@ -105,6 +110,7 @@ if TYPE_CHECKING:
         StepInstanceStatus,
         StepLog,
         StepOperation,
+        TaskContext,
         UploadUrls,
     )
     from .models.requests import (
@@ -1457,6 +1463,94 @@ class BkJobClient(anyio.abc.AsyncResource):
         """Return what a step of a job was told to do: script, files or approval (gateway only)."""
         return await self._run(
             templates.GET_STEP_INSTANCE_DETAIL, scope, job_instance_id, step_instance_id
+        )
+
+    async def get_job_template_detail(
+        self, scope: Scope, job_template_id: int
+    ) -> JobTemplateDetail:
+        """Return a job template with its steps and variables (gateway v4 only)."""
+        return await self._run(templates.GET_JOB_TEMPLATE_DETAIL, scope, job_template_id)
+
+    async def create_job_plan(
+        self,
+        scope: Scope,
+        job_template_id: int,
+        name: str,
+        *,
+        enable_steps: Sequence[int] | None = None,
+        variables: Sequence[GlobalVar] = (),
+        follow_template: Sequence[str] = (),
+    ) -> CreatedJobPlan:
+        """Create a plan from a template (gateway v4 only): ``name`` 1 to 60 characters, the
+        template's steps ``enable_steps`` (all if ``None``), ``variables`` by name (a text
+        ``value`` or hosts as ``server``; a ``GlobalVar.password`` stays out of errors), and the
+        names in ``follow_template`` keep the template's values."""
+        return await self._run(
+            templates.CREATE_JOB_PLAN,
+            scope,
+            job_template_id,
+            name,
+            enable_steps=enable_steps,
+            variables=variables,
+            follow_template=follow_template,
+        )
+
+    async def get_user_authorized_scopes(
+        self, *, start: int = 0, length: int = 10
+    ) -> AuthorizedScopePage:
+        """Return a page of the scopes the user may use (gateway v4 only; ``length`` 1..200)."""
+        return await self._run(settings.GET_USER_AUTHORIZED_SCOPES, start=start, length=length)
+
+    async def get_script_task_context(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        execute_count: int = 0,
+        host_id: int | None = None,
+        container_id: int | None = None,
+        batch: int | None = None,
+        content: str | None = None,
+    ) -> TaskContext:
+        """Return what bk-job gathers of one host's or container's script task for analysis:
+        script, parameters, error log (gateway v4 only). Give ``host_id`` or ``container_id``."""
+        return await self._run(
+            analysis.GET_SCRIPT_TASK_CONTEXT,
+            scope,
+            job_instance_id,
+            step_instance_id,
+            execute_count=execute_count,
+            host_id=host_id,
+            container_id=container_id,
+            batch=batch,
+            content=content,
+        )
+
+    async def get_file_task_context(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        mode: FileLogMode | int,
+        execute_count: int = 0,
+        host_id: int | None = None,
+        container_id: int | None = None,
+        batch: int | None = None,
+    ) -> TaskContext:
+        """Return what bk-job gathers of one host's or container's file task for analysis, its
+        upload (``mode`` 0) or download (1) side (gateway v4 only)."""
+        return await self._run(
+            analysis.GET_FILE_TASK_CONTEXT,
+            scope,
+            job_instance_id,
+            step_instance_id,
+            mode=mode,
+            execute_count=execute_count,
+            host_id=host_id,
+            container_id=container_id,
+            batch=batch,
         )
 
     # --- the rest -------------------------------------------------------------------------------

@@ -324,6 +324,11 @@ class BkJobClient:
     batch_get_job_instance_execute_object_log = _blocking(
         _client.BkJobClient.batch_get_job_instance_execute_object_log
     )
+    get_job_template_detail = _blocking(_client.BkJobClient.get_job_template_detail)
+    create_job_plan = _blocking(_client.BkJobClient.create_job_plan)
+    get_user_authorized_scopes = _blocking(_client.BkJobClient.get_user_authorized_scopes)
+    get_script_task_context = _blocking(_client.BkJobClient.get_script_task_context)
+    get_file_task_context = _blocking(_client.BkJobClient.get_file_task_context)
     get_job_instance_list = _blocking(_client.BkJobClient.get_job_instance_list)
     failed_host_logs = _blocking(_client.BkJobClient.failed_host_logs)
     push_config_file = _blocking(_client.BkJobClient.push_config_file)

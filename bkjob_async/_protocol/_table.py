@@ -13,6 +13,7 @@ from typing import Any
 from ..config import ApiFlavor
 from . import (
     accounts,
+    analysis,
     catalog,
     crons,
     files,
@@ -43,6 +44,7 @@ FAMILIES: tuple[ModuleType, ...] = (
     files,
     settings,
     crons,
+    analysis,
 )
 
 

@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
-from .._converter import read_code, read_int, read_rows
+from .._converter import read_bool, read_code, read_int, read_rows
 from .._params import _no_ipv6, check_targets
+from .._readers import _epoch_seconds
+from ..config import Scope
 from ..errors import ResponseFormatError
 from ..models import (
+    AuthorizedScope,
+    AuthorizedScopePage,
     Container,
     ContainerResult,
+    CreatedJobPlan,
     ExecuteObject,
     ExecuteObjectFileLog,
     ExecuteObjectLog,
@@ -34,14 +39,30 @@ from ..models import (
     JobInstancePage,
     JobInstanceStatus,
     JobInstanceSummary,
+    JobTemplateDetail,
     LogType,
     StepInstance,
+    StepType,
+    TaskContext,
+    TaskContextField,
+    TemplateStep,
+    TemplateVariable,
 )
 
 if TYPE_CHECKING:
     from ._api import Parse, Reader
 
-__all__ = ["execute_target", "job_page_v4", "job_status_v4", "object_logs_v4", "read_object"]
+__all__ = [
+    "created_plan_v4",
+    "execute_target",
+    "job_page_v4",
+    "job_status_v4",
+    "object_logs_v4",
+    "read_object",
+    "scope_page_v4",
+    "task_context_v4",
+    "template_detail_v4",
+]
 
 T = TypeVar("T")
 
@@ -240,3 +261,95 @@ def execute_target(targets: Any) -> dict[str, Any]:
         "topo_node_list": [{"id": i, "node_type": t} for t, i in targets.topo_nodes],
     }
     return {k: v for k, v in spelled.items() if v}
+
+
+# --- templates, plans, scopes, task contexts -----------------------------------------------------
+
+
+def _when(value: Any) -> _dt.datetime | None:
+    """Read a job-manage time: epoch seconds as bk-job stores them, milliseconds if larger."""
+    return None if value is None else _epoch_seconds(value)
+
+
+def _flag(value: Any) -> bool | None:
+    return None if value is None else read_bool(value)
+
+
+@_fits
+def template_detail_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> JobTemplateDetail:
+    """Read v4's template detail (``OpenApiV4JobTemplateDetailDTO``): steps and variables."""
+    variables = tuple(
+        TemplateVariable(
+            str(v["name"]),
+            _number(v.get("type")),
+            _text(v.get("description")),
+            bool(_number(v.get("required")) or 0),
+            _text(v.get("value")),
+        )
+        for v in read_rows(data.get("global_var_list"))
+    )
+    steps = tuple(
+        TemplateStep(
+            read_int(s["id"]),
+            _text(s.get("name")),
+            None if s.get("type") is None else StepType.of(read_code(s["type"])),
+        )
+        for s in read_rows(data.get("step_list"))
+    )
+    return JobTemplateDetail(
+        read_int(data["id"]),
+        _text(data.get("name")),
+        _text(data.get("description")),
+        _text(data.get("creator")),
+        _when(data.get("create_time")),
+        _text(data.get("last_modify_user")),
+        _when(data.get("last_modify_time")),
+        variables,
+        steps,
+    )
+
+
+@_fits
+def created_plan_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> CreatedJobPlan:
+    """Read the plan ``create_job_plan`` made (``OpenApiV4JobPlanDTO``)."""
+    return CreatedJobPlan(
+        read_int(data["job_plan_id"]),
+        _text(data.get("job_plan_name")),
+        _number(data.get("job_template_id")),
+        _text(data.get("creator")),
+        _when(data.get("create_time")),
+        _flag(data.get("need_update")),
+    )
+
+
+@_fits
+def scope_page_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> AuthorizedScopePage:
+    """Read a page of the user's scopes (``V4GetUserAuthorizedScopesResult``)."""
+    items = tuple(
+        AuthorizedScope(
+            Scope(str(s["bk_scope_type"]), int(str(s["bk_scope_id"]))),
+            _text(s.get("name")),
+            _flag(s.get("favor")),
+            _text(s.get("favor_time")),
+            _text(s.get("time_zone")),
+        )
+        for s in read_rows(data.get("scope_list"))
+    )
+    offset, length = (
+        data.get("offset", sent.get("offset", 0)),
+        data.get("length", sent.get("length", 10)),
+    )
+    return AuthorizedScopePage(
+        read_int(offset), read_int(length), _number(data.get("total")), items
+    )
+
+
+@_fits
+def task_context_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> TaskContext:
+    """Read a task's context (``TaskContextForSingleExecuteObjectDTO``)."""
+    return TaskContext(
+        tuple(
+            TaskContextField(str(f["name"]), _text(f.get("value")), _text(f.get("description")))
+            for f in read_rows(data.get("field_list"))
+        )
+    )

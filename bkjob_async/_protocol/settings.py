@@ -1,4 +1,5 @@
-"""The settings family: a scope's notification policies and the newest version bk-job runs.
+"""The settings family: a scope's notification policies, the newest version bk-job runs, and
+(gateway v4) the scopes a user may use.
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O.
 ``callback_protocol`` is no row: bk-job documents there what it posts to a launch's
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._params import check_count, check_length
 from ..errors import ResponseFormatError
 from ..models.settings import NotifyPolicy
+from . import _v4
 from ._api import GET, POST, Params, Parse, row, v3_scoped
 
 if TYPE_CHECKING:
@@ -18,7 +21,7 @@ if TYPE_CHECKING:
 
     from ..config import Scope
 
-__all__ = ["GET_LATEST_SERVICE_VERSION", "GET_NOTIFY_CONFIG"]
+__all__ = ["GET_LATEST_SERVICE_VERSION", "GET_NOTIFY_CONFIG", "GET_USER_AUTHORIZED_SCOPES"]
 
 
 def notify_config_v3(scope: Scope) -> Params:
@@ -55,3 +58,20 @@ GET_LATEST_SERVICE_VERSION = row(
     gateway=False,
     idempotent=True,
 )
+
+
+# --- get_user_authorized_scopes (the gateway v4) -------------------------------------------------
+
+#: ``OpenApiUserScopeV4Resource``: ``length`` 1..200 (default 10).
+MAX_SCOPES_LENGTH = 200
+
+
+def scopes_v4(*, start: int = 0, length: int = 10) -> Params:
+    """Spell v4's ``get_user_authorized_scopes``: the user's scopes, ``start`` sent as ``offset``."""
+    return {
+        "offset": check_count(start, "start"),
+        "length": check_length(length, MAX_SCOPES_LENGTH),
+    }
+
+
+GET_USER_AUTHORIZED_SCOPES = row("get_user_authorized_scopes", GET, _v4.scope_page_v4, v4=scopes_v4)

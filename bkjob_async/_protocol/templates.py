@@ -1,20 +1,32 @@
-"""The templates family: a scope's job templates, and what one step of a job was told to do.
+"""The templates family: a scope's job templates, what one step of a job was told to do, and
+the gateway v4's template detail and plans made from a template.
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._params import check_count, check_text, step_ids
+from ..config import check_id
+from ..models.requests import GlobalVar
 from ..models.templates import JobTemplatePage, StepDetail
-from ._api import GET, Params, checked, model, row, v3_scoped
+from . import _v4
+from ._api import GET, POST, Params, checked, model, row, v3_scoped, with_secrets
+from ._v4 import execute_target
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..config import Scope
 
-__all__ = ["GET_JOB_TEMPLATE_LIST", "GET_STEP_INSTANCE_DETAIL"]
+__all__ = [
+    "CREATE_JOB_PLAN",
+    "GET_JOB_TEMPLATE_DETAIL",
+    "GET_JOB_TEMPLATE_LIST",
+    "GET_STEP_INSTANCE_DETAIL",
+]
 
 
 def _text(value: str | None, name: str) -> str | None:
@@ -59,3 +71,75 @@ GET_STEP_INSTANCE_DETAIL = row(
     v3=step_detail_v3,
     esb=False,
 )
+
+
+# --- the gateway v4: a template's detail, a plan made from a template ----------------------------
+
+
+def template_detail_v4(scope: Scope, job_template_id: int) -> Params:
+    """Spell v4's ``get_job_template_detail`` (``OpenApiJobTemplateV4Resource``: ``id``)."""
+    return v3_scoped(scope, id=check_id(job_template_id, "job_template_id"))
+
+
+GET_JOB_TEMPLATE_DETAIL = row(
+    "get_job_template_detail", GET, _v4.template_detail_v4, v4=template_detail_v4
+)
+
+#: ``V4CreateJobPlanRequest``: a plan's name is at most 60 characters.
+MAX_PLAN_NAME = 60
+
+
+def create_plan_v4(
+    scope: Scope,
+    job_template_id: int,
+    name: str,
+    *,
+    enable_steps: Sequence[int] | None = None,
+    variables: Sequence[GlobalVar] = (),
+    follow_template: Sequence[str] = (),
+) -> Params:
+    """Spell v4's ``create_job_plan``: the template's steps to enable (all if ``None``), the
+    variables' values by name (a text ``value`` or hosts as ``server``), and the names of the
+    variables that keep following the template."""
+    check_text(name, "name")
+    if not name.strip() or len(name) > MAX_PLAN_NAME:
+        raise ValueError(f"a plan's name is 1 to {MAX_PLAN_NAME} characters, got {len(name)}")
+    steps = None
+    if enable_steps is not None:
+        steps = [check_id(s, "step id") for s in _many(enable_steps, "enable_steps")]
+        if not steps:
+            raise ValueError("enable_steps must name at least one step (or be None: all)")
+    items: list[dict[str, Any]] = []
+    secrets: list[str] = []
+    for var in _many(variables, "variables"):
+        if not isinstance(var, GlobalVar) or var.name is None:
+            raise TypeError("variables must be GlobalVar values with a name (v4 names them)")
+        item: dict[str, Any] = {"name": var.name}
+        if var.server is not None:
+            item["execute_target"] = execute_target(var.server)
+        else:
+            item["value"] = var.value
+            if var.secret and var.value:
+                secrets.append(var.value)
+        items.append(item)
+    items += [
+        {"name": check_text(n, "follow_template name"), "follow_template": True}
+        for n in _many(follow_template, "follow_template")
+    ]
+    params = v3_scoped(
+        scope,
+        job_template_id=check_id(job_template_id, "job_template_id"),
+        name=name,
+        enable_steps=steps,
+        variables=items or None,
+    )
+    return with_secrets(params, tuple(secrets))
+
+
+CREATE_JOB_PLAN = row("create_job_plan", POST, _v4.created_plan_v4, v4=create_plan_v4)
+
+
+def _many(values: Any, name: str) -> list[Any]:
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence, not a single {type(values).__name__}")
+    return list(values)

@@ -78,19 +78,25 @@ from .objects import (
 from .rules import DangerousRule, DangerousRuleAction, DangerousRuleState, DangerousRuleStatus
 from .scripts import ScriptCheckItem, ScriptCheckLevel, ScriptVersionPage, ScriptVersionState
 from .settings import (
+    AuthorizedScope,
+    AuthorizedScopePage,
     NotifyPolicy,
     PasswordEncryption,
 )
 from .templates import (
     AccountRef,
+    CreatedJobPlan,
     FileDestination,
     FileStepDetail,
     JobTemplate,
+    JobTemplateDetail,
     JobTemplatePage,
     ScriptSource,
     ScriptStepDetail,
     StepDetail,
     StepFileSource,
+    TemplateStep,
+    TemplateVariable,
     TransferMode,
 )
 
@@ -101,8 +107,11 @@ __all__ = [
     "AccountPage",
     "AccountRef",
     "AccountType",
+    "AuthorizedScope",
+    "AuthorizedScopePage",
     "Container",
     "ContainerResult",
+    "CreatedJobPlan",
     "CredentialDetail",
     "CredentialSecret",
     "CredentialType",
@@ -143,6 +152,7 @@ __all__ = [
     "JobStatusPage",
     "JobStatusRow",
     "JobTemplate",
+    "JobTemplateDetail",
     "JobTemplatePage",
     "JobVariables",
     "LaunchMode",
@@ -175,6 +185,8 @@ __all__ = [
     "TaskContext",
     "TaskContextField",
     "TaskType",
+    "TemplateStep",
+    "TemplateVariable",
     "TransferMode",
     "UploadUrl",
     "UploadUrls",

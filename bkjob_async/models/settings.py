@@ -1,5 +1,5 @@
-"""Frozen shapes for a scope's and the platform's settings: notification policies and how bk-job
-wants account passwords encrypted; no wire knowledge here."""
+"""Frozen shapes for a scope's and the platform's settings: notification policies, how bk-job
+wants account passwords encrypted, and the scopes a user may use; no wire knowledge here."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from collections.abc import Mapping
 
 import attrs
 
-__all__ = ["NotifyPolicy", "PasswordEncryption"]
+from ..config import Scope
+
+__all__ = ["AuthorizedScope", "AuthorizedScopePage", "NotifyPolicy", "PasswordEncryption"]
 
 
 def _frozen_channels(
@@ -45,3 +47,25 @@ class PasswordEncryption:
 
     public_key: str
     encrypt_algorithm: str
+
+
+@attrs.frozen
+class AuthorizedScope:
+    """A scope the user may use (v4 ``V4AuthorizedScopeDTO``): its name, whether the user marked
+    it a favourite (and when, as bk-job's text), and its time zone."""
+
+    scope: Scope
+    name: str | None = None
+    favor: bool | None = None
+    favor_time: str | None = None
+    time_zone: str | None = None
+
+
+@attrs.frozen
+class AuthorizedScopePage:
+    """A page of ``get_user_authorized_scopes``; ``total`` counts every scope."""
+
+    start: int
+    length: int
+    total: int | None
+    items: tuple[AuthorizedScope, ...]

@@ -18,14 +18,18 @@ from .requests import Targets
 
 __all__ = [
     "AccountRef",
+    "CreatedJobPlan",
     "FileDestination",
     "FileStepDetail",
     "JobTemplate",
+    "JobTemplateDetail",
     "JobTemplatePage",
     "ScriptSource",
     "ScriptStepDetail",
     "StepDetail",
     "StepFileSource",
+    "TemplateStep",
+    "TemplateVariable",
     "TransferMode",
 ]
 
@@ -159,3 +163,52 @@ class StepDetail:
     script: ScriptStepDetail | None = None
     file: FileStepDetail | None = None
     approval_message: str | None = None
+
+
+@attrs.frozen
+class TemplateVariable:
+    """A template's global variable as v4 reports it (``V4JobTemplateGlobalVarDTO``): ``type``
+    1 string, 2 namespace, 3 host list, 4 password, 5 associative and 6 index arrays."""
+
+    name: str
+    type: int | None = None
+    description: str | None = None
+    required: bool = False
+    value: str | None = None
+
+
+@attrs.frozen
+class TemplateStep:
+    """A template's step as v4 reports it (``V4JobTemplateStepDTO``): its id, name and type."""
+
+    id: int
+    name: str | None = None
+    type: StepType | None = None
+
+
+@attrs.frozen
+class JobTemplateDetail:
+    """A job template with its steps and variables (v4 ``get_job_template_detail``)."""
+
+    id: int
+    name: str | None = None
+    description: str | None = None
+    creator: str | None = None
+    create_time: _dt.datetime | None = None
+    last_modify_user: str | None = None
+    last_modify_time: _dt.datetime | None = None
+    variables: tuple[TemplateVariable, ...] = ()
+    steps: tuple[TemplateStep, ...] = ()
+
+
+@attrs.frozen
+class CreatedJobPlan:
+    """The plan ``create_job_plan`` made from a template (v4 ``OpenApiV4JobPlanDTO``)."""
+
+    job_plan_id: int
+    job_plan_name: str | None = None
+    job_template_id: int | None = None
+    creator: str | None = None
+    create_time: _dt.datetime | None = None
+    #: Whether the plan must be synchronised with a template changed since.
+    need_update: bool | None = None

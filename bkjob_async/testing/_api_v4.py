@@ -18,9 +18,10 @@ import attrs
 
 from ..config import ApiFlavor
 from . import _codes as codes
-from ._api import ApiFailure, Call, Encoded, Endpoint, Params
+from ._api import ApiFailure, Call, Encoded, Endpoint, Params, scope_of
 from ._api import batch_get_job_instance_ip_log as _v3_logs
 from ._api import fast_execute_script as _v3_script
+from ._api import get_job_instance_ip_log as _v3_ip_log
 from ._api import get_job_instance_list as _v3_list
 from ._api import get_job_instance_status as _v3_status
 
@@ -35,7 +36,7 @@ _MAX_LOG_OBJECTS = 50
 _MAX_OFFSET, _MAX_LENGTH = 10000, 200
 
 # bk-job's code -> the exception class it is thrown as, and so the v4 status and code name.
-_NOT_FOUND = frozenset({1244006, 1244007, 1244012, 1243009, 1243051, 1245001})
+_NOT_FOUND = frozenset({1244006, 1244007, 1244012, 1243009, 1243026, 1243051, 1245001})
 _PRECONDITION = frozenset({1241003, 1241015, 1244015, 1244016, 1244025, 1245006})
 _PERMISSION = frozenset({9900403, 1238001})
 _EXHAUSTED = frozenset({1244032, 1244033, 1244034})
@@ -225,7 +226,163 @@ def _file_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+# -- job-manage: a template's detail, a plan from a template, the user's scopes ---------------
+
+#: ``ErrorCode.TEMPLATE_NOT_EXIST``, thrown as a ``NotFoundException`` (404).
+_TEMPLATE_NOT_EXIST = 1243026
+_MAX_PLAN_NAME = 60
+
+
+def _template(world: World, params: Params, key: str) -> Any:
+    """The plan of the template ``params[key]`` names (every simulated plan has its own)."""
+    scope = scope_of(params)
+    template_id = params.ident(key, codes.MISSING_OR_ILLEGAL_NAMED)
+    for plan in world.plans.values():
+        if plan.template_id == template_id and plan.scope in (None, scope):
+            return scope, plan
+    raise ApiFailure(_TEMPLATE_NOT_EXIST, message="Job template does not exist")
+
+
+def get_job_template_detail(world: World, call: Call) -> object:
+    """A template's detail (``OpenApiV4JobTemplateDetailDTO``); times in epoch seconds."""
+    scope, plan = _template(world, call.params, "id")
+    variables = [
+        {
+            "name": v.name,
+            "type": v.type,
+            "description": v.description,
+            "required": 1 if v.required else 0,
+            "value": "" if v.type == 4 else v.value,  # bk-job hides a password's value
+        }
+        for v in plan.variables
+    ]
+    steps = [
+        {"id": plan.template_id * 100 + i, "name": f"step {i + 1}", "type": int(step.type)}
+        for i, step in enumerate(plan.steps)
+    ]
+    return {
+        "bk_scope_type": scope.type.value,
+        "bk_scope_id": str(scope.id),
+        "id": plan.template_id,
+        "name": plan.name,
+        "description": "",
+        "creator": plan.creator,
+        "create_time": plan.create_s,
+        "last_modify_user": plan.creator,
+        "last_modify_time": plan.create_s,
+        "global_var_list": variables,
+        "step_list": steps,
+    }
+
+
+def create_job_plan(world: World, call: Call) -> object:
+    """A new plan of a template's steps (``V4CreateJobPlanRequest``: a name of 1 to 60)."""
+    params = call.params
+    scope, template = _template(world, params, "job_template_id")
+    name = params.text("name")
+    if not name or not name.strip() or len(name) > _MAX_PLAN_NAME:
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "name")
+    enabled = params.raw("enable_steps")
+    steps = template.steps
+    if enabled is not None:
+        if not isinstance(enabled, list) or not enabled:
+            raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "enable_steps")
+        ids = {template.template_id * 100 + i: step for i, step in enumerate(template.steps)}
+        if any(i not in ids for i in enabled):
+            raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "enable_steps")
+        steps = tuple(ids[i] for i in enabled)
+    plan_id = max(world.plans, default=0) + 1
+    plan = world.add_plan(plan_id, steps, name, scope, variables=template.variables)
+    plan.creator, plan.create_s = call.username, world.now_ms() // 1000
+    plan.template_id = template.template_id
+    return {
+        "bk_scope_type": scope.type.value,
+        "bk_scope_id": str(scope.id),
+        "job_plan_id": plan_id,
+        "job_plan_name": name,
+        "job_template_id": template.template_id,
+        "creator": plan.creator,
+        "create_time": plan.create_s,
+        "need_update": False,
+    }
+
+
+def get_user_authorized_scopes(world: World, call: Call) -> object:
+    """Every scope the simulator knows of (its jobs' and plans'), by type and id; the user
+    may use them all (``OpenApiUserScopeV4Resource``: ``length`` 1..200, default 10)."""
+    params = call.params
+    offset, length = params.long("offset"), params.long("length")
+    offset, length = (offset or 0), (10 if length is None else length)
+    if offset < 0:
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "offset")
+    if not 1 <= length <= _MAX_LENGTH:
+        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "length")
+    found = {job.scope for job in world.jobs.values()}
+    found |= {plan.scope for plan in world.plans.values() if plan.scope is not None}
+    ordered = sorted(found, key=lambda s: (s.type.value, s.id))
+    rows = [
+        {
+            "bk_scope_type": s.type.value,
+            "bk_scope_id": str(s.id),
+            "name": f"{s.type.value} {s.id}",
+            "favor": False,
+            "time_zone": "Asia/Shanghai",
+        }
+        for s in ordered[offset : offset + length]
+    ]
+    return {"total": len(ordered), "offset": offset, "length": length, "scope_list": rows}
+
+
+# -- job-analysis: a task's context -------------------------------------------------------------
+
+
+def _context_target(call: Call) -> dict[str, Any]:
+    """The step and host a context names, as v3's ip log takes them (no containers yet)."""
+    params = call.params
+    values = {
+        k: params.raw(k)
+        for k in ("bk_scope_type", "bk_scope_id", "job_instance_id", "step_instance_id")
+    }
+    if params.long("execute_count") is None:
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "execute_count")
+    kind = params.long("execute_object_type")
+    if kind not in (1, 2):
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "execute_object_type")
+    values["bk_host_id"] = params.ident(
+        "execute_object_resource_id", codes.MISSING_OR_ILLEGAL_NAMED
+    )
+    return values
+
+
+def get_script_task_context(world: World, call: Call) -> object:
+    """A script task's context (``OpenApiGetTaskContextV4ResourceImpl``): the error log is the
+    caller's ``content``, else the task's log."""
+    values = _context_target(call)
+    content = call.params.text("content")
+    if not content:
+        log = _data(_v3_ip_log(world, _v3(call, values)))
+        content = log.get("log_content") or ""
+    fields = [("scriptType", "Shell"), ("scriptContent", ""), ("secureParam", "false")]
+    fields += [("scriptParams", ""), ("errorLog", content)]
+    return {"field_list": [{"name": n, "value": v, "description": n} for n, v in fields]}
+
+
+def get_file_task_context(world: World, call: Call) -> object:
+    """A file task's context: which side failed, and each side's error data."""
+    values = _context_target(call)
+    if call.params.long("mode") not in (0, 1):
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "mode")
+    _v3_ip_log(world, _v3(call, values))  # the step and host must exist
+    fields = [("errorSource", ""), ("uploadFileErrorData", ""), ("downloadFileErrorData", "")]
+    return {"field_list": [{"name": n, "value": v, "description": n} for n, v in fields]}
+
+
 V4_ENDPOINTS: dict[str, Endpoint] = {
+    "get_job_template_detail": Endpoint(get_job_template_detail, "GET", jobv3=False),
+    "create_job_plan": Endpoint(create_job_plan, "POST", jobv3=False),
+    "get_user_authorized_scopes": Endpoint(get_user_authorized_scopes, "GET", jobv3=False),
+    "get_script_task_context": Endpoint(get_script_task_context, "POST", jobv3=False),
+    "get_file_task_context": Endpoint(get_file_task_context, "POST", jobv3=False),
     "get_job_instance_status": Endpoint(get_job_instance_status, "GET", jobv3=False),
     "get_job_instance_list": Endpoint(get_job_instance_list, "GET", jobv3=False),
     "fast_execute_script": Endpoint(fast_execute_script, "POST", jobv3=False),

@@ -303,6 +303,11 @@ def _manage_calls(served: Served, v2: bool, targets: Targets, job: int, step: in
                                          "script_content": "select 1;", "task_name": "q"}),
         ("get_notify_config", (SCOPE,), {}),
         ("get_latest_service_version", (), {}),
+        ("get_job_template_detail", (SCOPE, 100011), {}),
+        ("create_job_plan", (other, 100011, "from the template"), {}),  # (not in SCOPE)
+        ("get_user_authorized_scopes", (), {"length": 5}),
+        ("get_script_task_context", (SCOPE, job, step), {"host_id": 1001}),
+        ("get_file_task_context", (SCOPE, job, step), {"host_id": 1001, "mode": 1}),
     ]  # fmt: skip
 
 
@@ -317,6 +322,11 @@ LAUNCHES = (
 GATEWAY_ONLY = {
     "get_file_source_detail", "get_credential_detail", "update_account",
     "get_account_password_encryption_metadata", "get_step_instance_detail", "get_notify_config",
+}  # fmt: skip
+#: What the gateway v4 alone serves.
+V4_ONLY = {
+    "batch_get_job_instance_execute_object_log", "get_job_template_detail", "create_job_plan",
+    "get_user_authorized_scopes", "get_script_task_context", "get_file_task_context",
 }  # fmt: skip
 #: ... what the ESB jobv3 alone serves ...
 JOBV3_ONLY = {"generate_local_file_upload_url", "get_latest_service_version"}
@@ -344,7 +354,7 @@ MADE = {
     "update_script_version", "update_public_script_version", "disable_script_version",
     "disable_public_script_version", "get_dangerous_rule_list", "create_dangerous_rule",
     "update_dangerous_rule", "create_file_source", "create_credential", "create_account",
-    "update_account", "delete_account", "generate_local_file_upload_url",
+    "update_account", "delete_account", "generate_local_file_upload_url", "create_job_plan",
     "get_file_source_detail", "get_credential_detail",
 }  # fmt: skip
 
@@ -427,7 +437,7 @@ def test_every_method_answers_as_the_async_client_does(served: Served, flavor: A
     if flavor.is_gateway:
         refused |= JOBV3_ONLY
     if flavor is not ApiFlavor.APIGW_V4:
-        refused |= {"batch_get_job_instance_execute_object_log"}  # the gateway v4's alone
+        refused |= V4_ONLY
     assert {name for name, _, _ in calls} - answered == refused
     assert [kind for kind, _ in blocking] == [kind for kind, _ in awaited]
 

@@ -12,7 +12,17 @@ import json
 
 import pytest
 
-from bkjob_async import Account, ApiFlavor, Credentials, HostStatus, Scope, Targets, errors
+from bkjob_async import (
+    Account,
+    ApiFlavor,
+    Credentials,
+    FileLogMode,
+    GlobalVar,
+    HostStatus,
+    Scope,
+    Targets,
+    errors,
+)
 from bkjob_async._protocol import Protocol
 from bkjob_async.models import Container, ExecuteObjectType, Host, LogType
 
@@ -216,3 +226,92 @@ def test_object_logs_read_script_and_file_rows() -> None:
     assert file_log.file_logs is not None
     assert file_log.file_logs[0].source is not None
     assert file_log.file_logs[0].source.host == Host(2, "10.0.0.2", 0)
+
+
+def test_templates_plans_and_scopes_are_spelled_and_read() -> None:
+    proto = protocol()
+    assert proto.spell("get_job_template_detail", SCOPE, 7) == {
+        **SCOPE.params(proto.flavor),
+        "id": 7,
+    }
+    detail = proto.answer(
+        "get_job_template_detail",
+        {
+            "id": 7,
+            "name": "t",
+            "create_time": 1700000000,
+            "global_var_list": [{"name": "v", "type": 1, "required": 1, "value": "x"}],
+            "step_list": [{"id": 70, "name": "s", "type": 1}],
+        },
+        {},
+    )
+    assert detail.create_time == _dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert detail.variables[0].required
+    assert detail.steps[0].id == 70
+    request = proto.build(
+        "create_job_plan",
+        SCOPE,
+        7,
+        "mine",
+        enable_steps=[70],
+        variables=[
+            GlobalVar.password("pw", "p4ssw0rd-secret"),
+            GlobalVar(name="h", server=Targets(host_ids=[1])),
+        ],
+        follow_template=["keep"],
+    )
+    body = json.loads(request.body or b"{}")
+    assert body["variables"] == [
+        {"name": "pw", "value": "p4ssw0rd-secret"},
+        {"name": "h", "execute_target": {"host_list": [{"bk_host_id": 1}]}},
+        {"name": "keep", "follow_template": True},
+    ]
+    assert request.secrets == ("p4ssw0rd-secret",)
+    assert not request.idempotent
+    with pytest.raises(ValueError, match="1 to 60"):
+        proto.build("create_job_plan", SCOPE, 7, "x" * 61)
+    with pytest.raises(ValueError, match="at least one step"):
+        proto.build("create_job_plan", SCOPE, 7, "x", enable_steps=[])
+    with pytest.raises(TypeError, match="with a name"):
+        proto.build("create_job_plan", SCOPE, 7, "x", variables=[GlobalVar(id=3, value="v")])
+    scopes = proto.build("get_user_authorized_scopes", start=20, length=200)
+    assert scopes.query == {"offset": "20", "length": "200"}
+    with pytest.raises(ValueError, match=r"1\.\.200"):
+        proto.build("get_user_authorized_scopes", length=201)
+    page = proto.answer(
+        "get_user_authorized_scopes",
+        {
+            "total": 3,
+            "offset": 0,
+            "length": 1,
+            "scope_list": [{"bk_scope_type": "biz_set", "bk_scope_id": "9"}],
+        },
+        {},
+    )
+    assert (page.total, page.items[0].scope) == (3, Scope.biz_set(9))
+
+
+def test_task_contexts_name_one_execute_object() -> None:
+    proto = protocol()
+    script = proto.build("get_script_task_context", SCOPE, 1, 2, container_id=5, execute_count=1)
+    assert json.loads(script.body or b"{}") == {
+        **SCOPE.params(proto.flavor),
+        "job_instance_id": 1,
+        "step_instance_id": 2,
+        "execute_count": 1,
+        "execute_object_type": 2,
+        "execute_object_resource_id": 5,
+    }
+    assert script.idempotent
+    with pytest.raises(ValueError, match="exactly one"):
+        proto.build("get_script_task_context", SCOPE, 1, 2)
+    with pytest.raises(ValueError, match="exactly one"):
+        proto.build("get_script_task_context", SCOPE, 1, 2, host_id=1, container_id=5)
+    with pytest.raises(ValueError, match="mode"):
+        proto.build("get_file_task_context", SCOPE, 1, 2, host_id=1, mode=3)
+    files = proto.build("get_file_task_context", SCOPE, 1, 2, host_id=1, mode=FileLogMode.DOWNLOAD)
+    assert json.loads(files.body or b"{}")["mode"] == 1
+    data = {"field_list": [{"name": "errorLog", "value": "boom", "description": "d"}]}
+    context = proto.answer("get_script_task_context", data, {})
+    assert context.get("errorLog") == "boom"
+    assert context.get("nothing") is None

@@ -32,11 +32,6 @@ V4 = ApiFlavor.APIGW_V4
 #: request a client sends, so it has no row.
 PENDING: dict[str, frozenset[ApiFlavor]] = {
     "callback_protocol": frozenset({GATEWAY, JOBV3, V2}),
-    "create_job_plan": frozenset({V4}),
-    "get_file_task_context": frozenset({V4}),
-    "get_job_template_detail": frozenset({V4}),
-    "get_script_task_context": frozenset({V4}),
-    "get_user_authorized_scopes": frozenset({V4}),
 }
 
 
