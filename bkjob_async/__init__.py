@@ -165,6 +165,8 @@ if TYPE_CHECKING:
         ConfigFile,
         FileSource,
         GlobalVar,
+        KubeContainerFilter,
+        LabelSelector,
         RollingConfig,
         Targets,
     )
@@ -260,6 +262,8 @@ __all__ = [
     "JobTemplatePage",
     "JobTransition",
     "JobVariables",
+    "KubeContainerFilter",
+    "LabelSelector",
     "LaunchMode",
     "LogType",
     "MemoryStore",

@@ -202,7 +202,9 @@ def check_targets(targets: Targets) -> Targets:
     if not isinstance(targets, Targets):
         raise TypeError(f"targets must be a Targets, not {type(targets).__name__}")
     if not targets:
-        raise ValueError("targets is empty: give host ids, ips, dynamic groups or topology nodes")
+        raise ValueError(
+            "targets is empty: give host ids, ips, dynamic groups, topology nodes or containers"
+        )
     return targets
 
 
@@ -226,12 +228,23 @@ def _no_ipv6(targets: Targets, alternative: str) -> None:
             )
 
 
+def no_containers(targets: Targets) -> Targets:
+    """Refuse Kubernetes containers: only the gateway v4 runs jobs in them."""
+    if targets.containers:
+        raise ValueError(
+            "containers (KubeContainerFilter) are execute objects of bk-job's gateway v4 only: "
+            "use flavor 'apigw-v4'"
+        )
+    return targets
+
+
 def v3_server(targets: Targets) -> dict[str, Any]:
     """Spell ``target_server`` (also a file source's ``server`` and a host variable's).
 
     bk-job reads ``ip_list`` only when ``host_id_list`` is empty, so a mix would silently
     run on the host ids alone: it is refused here, as is an IPv6 address in ``ips``.
     """
+    no_containers(targets)
     if targets.host_ids and targets.ips:
         raise ValueError(
             "targets has both host_ids and ips: bk-job v3 ignores ip_list when host_id_list is "
@@ -249,6 +262,7 @@ def v2_targets(targets: Targets) -> dict[str, Any]:
     v2 builds hosts from ``(bk_cloud_id, ip)`` alone and answers a row without ``ip`` with an
     internal error, so host ids are refused here; so is an IPv6 address (IPv4 only).
     """
+    no_containers(targets)
     if targets.host_ids:
         raise ValueError(
             "the ESB v2 API cannot target hosts by host id (bk-job fails such a launch with "
@@ -263,6 +277,7 @@ def v2_targets(targets: Targets) -> dict[str, Any]:
 def v2_ip_list(targets: Targets) -> list[dict[str, Any]]:
     """Spell v2 targets as the top-level ``ip_list``: the only targets v2's
     ``push_config_file`` reads (it passes no ``target_server`` on), so ``(cloud, ip)`` alone."""
+    no_containers(targets)
     if targets.host_ids or targets.dynamic_group_ids or targets.topo_nodes:
         raise ValueError(
             "ESB v2 push_config_file reads only ips=[(cloud, ip)] (bk-job ignores its "

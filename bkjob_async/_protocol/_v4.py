@@ -259,8 +259,42 @@ def execute_target(targets: Any) -> dict[str, Any]:
         "host_list": hosts,
         "dynamic_group_list": [{"id": g} for g in targets.dynamic_group_ids],
         "topo_node_list": [{"id": i, "node_type": t} for t, i in targets.topo_nodes],
+        "kube_container_filters": [container_filter(f) for f in targets.containers],
     }
     return {k: v for k, v in spelled.items() if v}
+
+
+def container_filter(f: Any) -> dict[str, Any]:
+    """Spell one ``kube_container_filter`` (``V4ContainerFilter``); empty filters left out."""
+    spelled: dict[str, Any] = {"kube_cluster_filter": {"cluster_uid_list": list(f.cluster_uids)}}
+    if f.namespaces:
+        spelled["kube_namespace_filter"] = {"namespace_name_list": list(f.namespaces)}
+    if f.workload_names:
+        spelled["kube_workload_filter"] = {
+            "kind": f.workload_kind,
+            "workload_name_list": list(f.workload_names),
+        }
+    pods: dict[str, Any] = {}
+    if f.pod_names:
+        pods["pod_name_list"] = list(f.pod_names)
+    if f.label_selectors:
+        pods["label_selector"] = [
+            {
+                "key": s.key,
+                "operator": s.operator,
+                **({"values": list(s.values)} if s.values else {}),
+            }
+            for s in f.label_selectors
+        ]
+    if f.label_selector_expr:
+        pods["label_selector_expr"] = f.label_selector_expr
+    if pods:
+        spelled["kube_pod_filter"] = pods
+    if f.container_names:
+        spelled["kube_container_prop_filter"] = {"container_name_list": list(f.container_names)}
+    if f.whole_cluster:
+        spelled["execute_in_whole_cluster"] = True
+    return spelled
 
 
 # --- templates, plans, scopes, task contexts -----------------------------------------------------

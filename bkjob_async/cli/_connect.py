@@ -39,7 +39,7 @@ __all__ = [
 #: Every variable the commands read, and what it holds (for ``--help``).
 ENV_VARS = {
     "BKJOB_URL": "the bk-job URL (or --url)",
-    "BKJOB_FLAVOR": "apigw-v3 (default), esb-jobv3 or esb-v2 (or --flavor)",
+    "BKJOB_FLAVOR": "apigw-v3 (default), apigw-v4, esb-jobv3 or esb-v2 (or --flavor)",
     "BKJOB_SCOPE": "biz:<id> or biz_set:<id> (or --scope)",
     "BKJOB_TENANT_ID": "tenant id on multi-tenant installs (or --tenant-id)",
     "BKJOB_APP_CODE": "the app code",
@@ -55,6 +55,7 @@ DEFAULT_TIMEOUT = 10.0
 
 _URL_HINTS = {
     ApiFlavor.APIGW_V3: "the gateway stage URL, e.g. https://bkapi.example.com/api/bk-job/prod",
+    ApiFlavor.APIGW_V4: "the gateway stage URL, e.g. https://bkapi.example.com/api/bk-job/prod",
     ApiFlavor.ESB_JOBV3: "the PaaS URL, e.g. https://paas.example.com",
     ApiFlavor.ESB_V2: "the PaaS URL, e.g. https://paas.example.com",
 }

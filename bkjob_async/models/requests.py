@@ -16,7 +16,16 @@ from ..config import MAX_ID, check_id
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["Account", "ConfigFile", "FileSource", "GlobalVar", "RollingConfig", "Targets"]
+__all__ = [
+    "Account",
+    "ConfigFile",
+    "FileSource",
+    "GlobalVar",
+    "KubeContainerFilter",
+    "LabelSelector",
+    "RollingConfig",
+    "Targets",
+]
 
 T = TypeVar("T")
 
@@ -88,6 +97,110 @@ def _optional_id(_: object, attribute: attrs.Attribute[int | None], value: int |
         check_id(value, attribute.name)
 
 
+#: ``LabelSelectorOperatorEnum``: the operators of a pod label selector.
+LABEL_OPERATORS = frozenset(
+    {"exists", "not_exists", "equals", "not_equals", "in", "not_in", "gt", "lt"}
+)
+#: Workload kinds bk-job's docs name (``kube_workload_filter.kind``).
+WORKLOAD_KINDS = frozenset({"deployment", "statefulSet", "daemonSet", "customResource"})
+
+
+def _names(values: Iterable[str]) -> tuple[str, ...]:
+    names = _many(values, "names")
+    if not all(isinstance(n, str) and n for n in names):
+        raise TypeError("names must be non-empty strings")
+    return names
+
+
+@attrs.frozen
+class LabelSelector:
+    """One pod label condition: ``key`` and ``operator`` (``equals``, ``in``, ``exists``, ...);
+    ``values`` for ``in``/``not_in`` (several) and the comparisons (one)."""
+
+    key: str
+    operator: str
+    values: tuple[str, ...] = attrs.field(default=(), converter=_names)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.key, str) or not self.key:
+            raise TypeError("a label selector's key must be a non-empty str")
+        if self.operator not in LABEL_OPERATORS:
+            raise ValueError(
+                f"unknown label operator {self.operator!r}; expected one of "
+                f"{', '.join(sorted(LABEL_OPERATORS))}"
+            )
+        if self.operator in ("in", "not_in") and not self.values:
+            raise ValueError(f"the {self.operator!r} operator needs values")
+        if self.operator in ("exists", "not_exists") and self.values:
+            raise ValueError(f"the {self.operator!r} operator takes no values")
+
+
+@attrs.frozen
+class KubeContainerFilter:
+    """Kubernetes containers to run on (gateway v4 ``kube_container_filter``): every container
+    of clusters ``cluster_uids`` that the other filters all match.
+
+    A filter names its clusters and narrows them by namespace, workload (``workload_kind``
+    with ``workload_names``), pod name or labels, and container name. bk-job refuses a filter
+    of clusters alone unless ``whole_cluster=True`` says to run in every container of them; and
+    it ignores the other filters when ``whole_cluster`` is set, so both together are refused
+    here (``V4ExecuteTargetNotEmptyAndContainerSafely``, ``V4ContainerFilter``).
+    """
+
+    cluster_uids: tuple[str, ...] = attrs.field(converter=_names)
+    namespaces: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    workload_kind: str | None = None
+    workload_names: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    pod_names: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    label_selectors: tuple[LabelSelector, ...] = attrs.field(default=(), converter=tuple)
+    label_selector_expr: str | None = None
+    container_names: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    whole_cluster: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if not self.cluster_uids:
+            raise ValueError("a KubeContainerFilter names at least one cluster (cluster_uids)")
+        if (self.workload_kind is None) != (not self.workload_names):
+            raise ValueError("give workload_kind and workload_names together")
+        if self.workload_kind is not None and self.workload_kind not in WORKLOAD_KINDS:
+            raise ValueError(
+                f"unknown workload kind {self.workload_kind!r}; expected one of "
+                f"{', '.join(sorted(WORKLOAD_KINDS))}"
+            )
+        if not all(isinstance(s, LabelSelector) for s in self.label_selectors):
+            raise TypeError("label_selectors must be LabelSelector values")
+        narrowed = self.narrowed
+        if self.whole_cluster and narrowed:
+            raise ValueError(
+                "whole_cluster=True runs in every container of the clusters and bk-job ignores "
+                "the other filters: give one or the other"
+            )
+        if not self.whole_cluster and not narrowed:
+            raise ValueError(
+                "a filter of clusters alone runs in every container of them: say so with "
+                "whole_cluster=True (bk-job refuses it otherwise), or narrow it"
+            )
+
+    @property
+    def narrowed(self) -> bool:
+        """Tell whether a filter besides the clusters is given."""
+        return bool(
+            self.namespaces
+            or self.workload_names
+            or self.pod_names
+            or self.label_selectors
+            or self.label_selector_expr
+            or self.container_names
+        )
+
+
+def _filters(values: Iterable[KubeContainerFilter]) -> tuple[KubeContainerFilter, ...]:
+    filters = _many(values, "containers")
+    if not all(isinstance(f, KubeContainerFilter) for f in filters):
+        raise TypeError("containers must be KubeContainerFilter values")
+    return filters
+
+
 @attrs.frozen
 class Targets:
     """Hosts to run on, by host id, ``(cloud, ip)``, CMDB dynamic group or topology node.
@@ -104,15 +217,32 @@ class Targets:
     * v2 (``esb-v2``): no host ids at all (bk-job builds v2 hosts from ``(cloud, ip)`` only);
       ``ips`` must be IPv4; every kind of target is sent in ``target_server``, the only place
       v2 reads when it is present.
+    * v4 (``apigw-v4``): hosts as on v3 (by id and by ip together too), or Kubernetes
+      ``containers`` (``KubeContainerFilter``), never both: bk-job refuses hosts and
+      containers in one request, and so does ``Targets`` (a ``ValueError`` when it is built).
+      Containers exist on the gateway v4 alone: another flavor refuses them.
     """
 
     host_ids: tuple[int, ...] = attrs.field(default=(), converter=_ints)
     ips: tuple[tuple[int, str], ...] = attrs.field(default=(), converter=_ips)
     dynamic_group_ids: tuple[str, ...] = attrs.field(default=(), converter=_texts)
     topo_nodes: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_nodes)
+    containers: tuple[KubeContainerFilter, ...] = attrs.field(default=(), converter=_filters)
+
+    def __attrs_post_init__(self) -> None:
+        if self.containers and self.hosts:
+            raise ValueError(
+                "hosts and containers cannot run in one job: bk-job refuses them together "
+                "(V4ExecuteTargetNotEmptyAndContainerSafely); launch one job for each"
+            )
+
+    @property
+    def hosts(self) -> bool:
+        """Tell whether any host is named (by id, ip, dynamic group or topology node)."""
+        return bool(self.host_ids or self.ips or self.dynamic_group_ids or self.topo_nodes)
 
     def __bool__(self) -> bool:
-        return bool(self.host_ids or self.ips or self.dynamic_group_ids or self.topo_nodes)
+        return self.hosts or bool(self.containers)
 
 
 @attrs.frozen

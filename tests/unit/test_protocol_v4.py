@@ -19,6 +19,8 @@ from bkjob_async import (
     FileLogMode,
     GlobalVar,
     HostStatus,
+    KubeContainerFilter,
+    LabelSelector,
     Scope,
     Targets,
     errors,
@@ -315,3 +317,75 @@ def test_task_contexts_name_one_execute_object() -> None:
     context = proto.answer("get_script_task_context", data, {})
     assert context.get("errorLog") == "boom"
     assert context.get("nothing") is None
+
+
+CLUSTER = KubeContainerFilter(
+    ["BCS-K8S-00001"],
+    namespaces=["bkjob"],
+    workload_kind="deployment",
+    workload_names=["bk-job-execute"],
+    label_selectors=[LabelSelector("app", "in", ["job"])],
+    container_names=["job-execute"],
+)
+
+
+def test_containers_are_spelled_as_kube_container_filters() -> None:
+    request = protocol().build(
+        "fast_execute_script",
+        SCOPE,
+        targets=Targets(containers=[CLUSTER, KubeContainerFilter(["c2"], whole_cluster=True)]),
+        account=Account(alias="root"),
+        script_content="echo hi",
+    )
+    body = json.loads(request.body or b"{}")
+    assert body["execute_target"] == {
+        "kube_container_filters": [
+            {
+                "kube_cluster_filter": {"cluster_uid_list": ["BCS-K8S-00001"]},
+                "kube_namespace_filter": {"namespace_name_list": ["bkjob"]},
+                "kube_workload_filter": {
+                    "kind": "deployment",
+                    "workload_name_list": ["bk-job-execute"],
+                },
+                "kube_pod_filter": {
+                    "label_selector": [{"key": "app", "operator": "in", "values": ["job"]}]
+                },
+                "kube_container_prop_filter": {"container_name_list": ["job-execute"]},
+            },
+            {"kube_cluster_filter": {"cluster_uid_list": ["c2"]}, "execute_in_whole_cluster": True},
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Targets(host_ids=[1], containers=[CLUSTER]), "cannot run in one job"),
+        (lambda: Targets(topo_nodes=[("set", 2)], containers=[CLUSTER]), "cannot run in one job"),
+        (lambda: KubeContainerFilter(["c"]), "whole_cluster=True"),
+        (
+            lambda: KubeContainerFilter(["c"], namespaces=["n"], whole_cluster=True),
+            "one or the other",
+        ),
+        (lambda: KubeContainerFilter([]), "at least one cluster"),
+        (lambda: KubeContainerFilter(["c"], workload_names=["w"]), "together"),
+        (lambda: KubeContainerFilter(["c"], workload_kind="pod", workload_names=["w"]), "kind"),
+        (lambda: LabelSelector("k", "in"), "needs values"),
+        (lambda: LabelSelector("k", "matches", ["x"]), "unknown label operator"),
+    ],
+)
+def test_bad_container_targets_are_refused_when_built(build: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("flavor", [ApiFlavor.APIGW_V3, ApiFlavor.ESB_JOBV3, ApiFlavor.ESB_V2])
+def test_containers_are_refused_before_any_request_off_v4(flavor: ApiFlavor) -> None:
+    with pytest.raises(ValueError, match="apigw-v4"):
+        protocol(flavor).build(
+            "fast_execute_script",
+            SCOPE,
+            targets=Targets(containers=[CLUSTER]),
+            account=Account(alias="root"),
+            script_content="x",
+        )

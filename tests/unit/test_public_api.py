@@ -70,6 +70,8 @@ PUBLIC = [
     "JobTemplatePage",
     "JobTransition",
     "JobVariables",
+    "KubeContainerFilter",
+    "LabelSelector",
     "LaunchMode",
     "LogType",
     "MemoryStore",
