@@ -1,10 +1,11 @@
-"""``bkjob-async dashboard``: a watch of its own, shown in the browser until Ctrl-C.
+"""``bkjob-async dashboard``: a watch of its own (or a cluster), shown in the browser until Ctrl-C.
 
 Rule: the command imports ``bkjob_async.web`` (and the simulator) only when it runs; the
 parser part here imports nothing beyond argparse. It serves on 127.0.0.1 unless ``--bind``
 says otherwise, read-only unless ``--allow-operations`` with a token from
 ``$BKJOB_DASHBOARD_TOKEN`` or ``--token-file`` (never from the command line, which others can
-read in the process list, and never printed).
+read in the process list, and never printed). ``--redis URL --cluster NAME`` shows a cluster
+instead (read only): its workers, leases, watches, lag and dead letters.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from aiohttp import web
 
+    from ..cluster import Cluster
     from ..polling import Poller
 
 __all__ = ["add_dashboard_command", "run_dashboard", "serve_dashboard"]
@@ -45,7 +47,9 @@ def add_dashboard_command(
         description=(
             "Watch jobs (or, with --simulate, a simulated fleet) and serve a live web\n"
             "dashboard of them until Ctrl-C: an overview, a jobs table, a page per job, a live\n"
-            "feed. It listens on 127.0.0.1 and is read-only unless told otherwise."
+            "feed. With --redis/--cluster it shows a cluster instead: its workers, leases,\n"
+            "watches, lag and dead letters. It listens on 127.0.0.1 and is read-only unless\n"
+            "told otherwise."
         ),
         epilog=examples,
         **common,
@@ -86,6 +90,14 @@ def add_dashboard_command(
     dashboard.add_argument(
         "--token-file", metavar="FILE", help="read the operations token from this file"
     )
+    cluster = dashboard.add_argument_group("a cluster instead of jobs (Redis)")
+    cluster.add_argument(
+        "--redis",
+        metavar="URL",
+        help="show the cluster at this Redis URL (redis://, rediss://, unix://, "
+        "redis+sentinel://..., redis+cluster://...; default with --cluster: $BKJOB_REDIS_URL)",
+    )
+    cluster.add_argument("--cluster", metavar="NAME", help="the cluster's name (prod)")
 
 
 def _token(ctx: Context, args: argparse.Namespace) -> str | None:
@@ -115,26 +127,40 @@ def _check(args: argparse.Namespace) -> None:
         raise CliError(f"--jobs must be within 1..10000, got {args.jobs}")
     if not 1 <= args.hosts <= 1_000:
         raise CliError(f"--hosts must be within 1..1000, got {args.hosts}")
-    if args.simulate == bool(args.job_ids):
+    if _shows_cluster(args):
+        if args.simulate or args.job_ids or args.allow_operations:
+            raise CliError(
+                "--redis/--cluster show a cluster (read only): no JOB_ID, --simulate or "
+                "--allow-operations with them"
+            )
+    elif args.simulate == bool(args.job_ids):
         raise CliError("give the JOB_IDs to watch, or --simulate (not both)")
+
+
+def _shows_cluster(args: argparse.Namespace) -> bool:
+    return args.redis is not None or args.cluster is not None
 
 
 @contextlib.asynccontextmanager
 async def serve_dashboard(
     ctx: Context,
-    poller: Poller,
+    source: Poller | Cluster,
     *,
     bind: str = "127.0.0.1",
     port: int = 0,
     allow_operations: bool = False,
     token: str | None = None,
 ) -> AsyncIterator[str]:
-    """Serve the dashboard of ``poller`` while the body runs; yield its URL."""
+    """Serve the dashboard of ``source`` (a poller or a cluster) while the body runs; yield
+    its URL."""
     from aiohttp import web
 
     from ..web import dashboard_app
 
-    app = dashboard_app(poller, allow_operations=allow_operations, token=token)
+    if allow_operations:
+        app = dashboard_app(source, allow_operations=allow_operations, token=token)
+    else:
+        app = dashboard_app(source)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:
@@ -162,9 +188,20 @@ async def run_dashboard(ctx: Context, args: argparse.Namespace) -> int:
     """Watch the jobs and serve their dashboard until Ctrl-C; exit 0."""
     _check(args)
     token = _token(ctx, args)
+    if _shows_cluster(args):
+        return await _cluster_board(ctx, args)
     if args.simulate:
         return await _simulated(ctx, args, token)
     return await _real(ctx, args, token)
+
+
+async def _cluster_board(ctx: Context, args: argparse.Namespace) -> int:
+    from ._cluster import _cluster as open_cluster
+
+    cluster = open_cluster(args, ctx)
+    async with cluster, serve_dashboard(ctx, cluster, bind=args.bind, port=args.port) as url:
+        await _until_interrupted(ctx, url, f"cluster {cluster.name!r}")
+    return EXIT_OK
 
 
 async def _until_interrupted(ctx: Context, url: str, what: str) -> None:

@@ -6,7 +6,9 @@ your own authentication. It shows an overview (jobs and hosts by status, transit
 the poll rate against its budget, the delay from a change to its event, errors and retries), a
 jobs table filtered, sorted and paged on the server, a page per job (steps, hosts by status,
 failed hosts with their exit codes and log tails) and a live feed of transitions over
-server-sent events that resumes from ``Last-Event-ID``.
+server-sent events that resumes from ``Last-Event-ID``. ``dashboard_app(cluster)`` shows a
+``bkjob_async.cluster.Cluster`` instead (its workers, partitions and leases, watches, consumer
+groups' lag, dead letters; read only), and ``dashboard_app(poller, cluster=cluster)`` both.
 
 It costs the poller nothing while nobody looks: it reads the poller through ``Poller.tap``,
 opened by the first viewer and closed a little after the last one left. It is read-only unless
@@ -32,9 +34,10 @@ from ._board import BOARD, Board
 from ._names import NAMER, Namer
 from ._safety import check_operation, check_token, secure_headers
 from ._stream import stream
-from ._views import Dashboard, _job_id, _scope, known
+from ._views import CLUSTER_PAGE, PAGES, Dashboard, _job_id, _scope, known, shell
 
 if TYPE_CHECKING:
+    from ..cluster import Cluster
     from ..config import Scope
 
 __all__ = ["dashboard_app"]
@@ -43,8 +46,9 @@ STATIC = pathlib.Path(__file__).parent / "static"
 
 
 def dashboard_app(
-    source: Poller,
+    source: Poller | Cluster,
     *,
+    cluster: Cluster | None = None,
     allow_operations: bool = False,
     token: str | None = None,
     title: str = "bkjob-async dashboard",
@@ -57,14 +61,24 @@ def dashboard_app(
     it is mounted. ``grace``: seconds the dashboard keeps reading the poller after its last
     viewer left (a reconnecting browser resumes its feed within it).
 
+    ``source`` may be a ``bkjob_async.cluster.Cluster`` instead: the dashboard is then its
+    cluster page alone (read only). With a poller, ``cluster`` adds that page (a worker's
+    poller and its cluster, say). The dashboard does not close the cluster: its owner does.
+
     :param allow_operations: let the page terminate a job and retry its failed hosts; each
         such request must carry ``token`` in its ``X-Dashboard-Token`` header.
-    :raises TypeError: ``source`` is not a ``Poller``.
+    :raises TypeError: ``source`` is not a ``Poller`` or a ``Cluster``, or ``cluster`` not a
+        ``Cluster``.
     :raises ValueError: operations without a token of 16 characters or more, or a token
-        without operations.
+        without operations; operations on a cluster's own dashboard.
     """
     if not isinstance(source, Poller):
-        raise TypeError(f"source must be a Poller, not {type(source).__name__}")
+        _check_cluster(source, "source must be a Poller or a Cluster")
+        if allow_operations or token is not None:
+            raise ValueError("a cluster's dashboard is read only: no operations, no token")
+        return _cluster_app(source, title)
+    if cluster is not None:
+        _check_cluster(cluster, "cluster must be a Cluster")
     check_token(allow_operations, token)
     if grace < 0:
         raise ValueError("grace cannot be negative")
@@ -72,7 +86,8 @@ def dashboard_app(
     app = web.Application()
     app[BOARD] = board
     app[NAMER] = namer = Namer(board)
-    views = Dashboard(board, namer, title=title, operations=allow_operations)
+    pages = PAGES if cluster is None else {**PAGES, "cluster": CLUSTER_PAGE}
+    views = Dashboard(board, namer, title=title, operations=allow_operations, pages=pages)
     operate = _operations(board, token if allow_operations else None)
     app.router.add_get("/", views.overview_page, name="overview")
     app.router.add_get("/jobs", views.jobs_page, name="jobs")
@@ -84,10 +99,45 @@ def dashboard_app(
     app.router.add_get("/api/job/{scope}/{job}/log", views.log)
     app.router.add_post("/api/job/{scope}/{job}/{action}", operate)
     app.router.add_get("/api/stream", stream)
+    if cluster is not None:
+        _add_cluster(app, cluster, CLUSTER_PAGE[0], lambda r: views.shell(r, "cluster"))
     app.router.add_static("/static", STATIC, name="static")
     app.on_response_prepare.append(secure_headers)
     app.on_shutdown.append(_stop)
     app.on_cleanup.append(_close)
+    return app
+
+
+def _check_cluster(value: object, message: str) -> None:
+    try:
+        from ..cluster import Cluster
+    except ImportError:  # (no ``redis`` extra: it cannot be one)
+        raise TypeError(f"{message}, not {type(value).__name__}") from None
+    if not isinstance(value, Cluster):
+        raise TypeError(f"{message}, not {type(value).__name__}")
+
+
+def _add_cluster(app: web.Application, cluster: Cluster, path: str, page: Any) -> None:
+    from ._cluster import ClusterPage
+
+    views = ClusterPage(cluster)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response: web.StreamResponse = page(request)
+        return response
+
+    app.router.add_get(path, handler, name="overview" if path == "/" else "cluster")
+    app.router.add_get("/api/cluster", views.status)
+    app.router.add_get("/api/cluster/dead-letters", views.dead_letters)
+
+
+def _cluster_app(cluster: Cluster, title: str) -> web.Application:
+    """Return a cluster's own dashboard: its cluster page alone, at the root."""
+    app = web.Application()
+    pages = {"overview": ("/", "Cluster")}
+    _add_cluster(app, cluster, "/", lambda r: shell(r, "cluster", title, pages))
+    app.router.add_static("/static", STATIC, name="static")
+    app.on_response_prepare.append(secure_headers)
     return app
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ._board import Board, JobRow
     from ._names import Namer
 
-__all__ = ["PAGES", "Dashboard"]
+__all__ = ["CLUSTER_PAGE", "PAGES", "Dashboard", "shell"]
 
 #: The pages: route name -> (path, title).
 PAGES = {
@@ -34,6 +34,8 @@ PAGES = {
     "jobs": ("/jobs", "Jobs"),
     "feed": ("/feed", "Live feed"),
 }
+#: The page of a cluster (``dashboard_app(..., cluster=)``, or a cluster's own dashboard).
+CLUSTER_PAGE = ("/cluster", "Cluster")
 #: Rows a jobs page may ask for at once.
 MAX_PAGE = 200
 #: Characters of a host's log the page gets (its end).
@@ -81,38 +83,60 @@ def _status_name(status: JobStatus | None) -> str:
     return "-" if status is None else status.name
 
 
+def shell(
+    request: web.Request,
+    page: str,
+    title: str,
+    pages: dict[str, tuple[str, str]],
+    operations: bool = False,
+    **data: str,
+) -> web.Response:
+    """Return a page's HTML shell: navigation (``pages``: route name -> (path, title)), an
+    empty main, the script, which fills it from the JSON."""
+    root = str(request.app.router["overview"].url_for())
+    e = html.escape
+    nav = "".join(
+        f'<a href="{e(root.rstrip("/") + path)}"'
+        f"{' aria-current=page' if name == page else ''}>{e(label)}</a>"
+        for name, (path, label) in pages.items()
+    )
+    attrs = "".join(f' data-{e(k)}="{e(v)}"' for k, v in data.items())
+    ops = "on" if operations else "off"
+    body = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(title)}</title>
+<link rel="stylesheet" href="{e(root)}static/dashboard.css">
+<link rel="icon" href="data:,">
+</head><body data-page="{e(page)}" data-root="{e(root)}" data-operations="{ops}"{attrs}>
+<header><strong>{e(title)}</strong><nav>{nav}</nav><span id="live" class="live">connecting</span></header>
+<main id="main"></main>
+<script src="{e(root)}static/dashboard.js" defer></script>
+</body></html>
+"""
+    return web.Response(text=body, content_type="text/html", charset="utf-8")
+
+
 class Dashboard:
     """The handlers of one dashboard over one board."""
 
-    def __init__(self, board: Board, namer: Namer, *, title: str, operations: bool) -> None:
+    def __init__(
+        self,
+        board: Board,
+        namer: Namer,
+        *,
+        title: str,
+        operations: bool,
+        pages: dict[str, tuple[str, str]] = PAGES,
+    ) -> None:
         self.board, self.namer, self.title, self.operations = board, namer, title, operations
+        self.pages = pages
 
     # --- the HTML shell -----------------------------------------------------------------------
 
     def shell(self, request: web.Request, page: str, **data: str) -> web.Response:
         """Return the page's HTML shell: navigation, an empty main, the script."""
-        root = str(request.app.router["overview"].url_for())
-        e = html.escape
-        nav = "".join(
-            f'<a href="{e(root.rstrip("/") + path)}"'
-            f"{' aria-current=page' if name == page else ''}>{e(label)}</a>"
-            for name, (path, label) in PAGES.items()
-        )
-        attrs = "".join(f' data-{e(k)}="{e(v)}"' for k, v in data.items())
-        ops = "on" if self.operations else "off"
-        body = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(self.title)}</title>
-<link rel="stylesheet" href="{e(root)}static/dashboard.css">
-<link rel="icon" href="data:,">
-</head><body data-page="{e(page)}" data-root="{e(root)}" data-operations="{ops}"{attrs}>
-<header><strong>{e(self.title)}</strong><nav>{nav}</nav><span id="live" class="live">connecting</span></header>
-<main id="main"></main>
-<script src="{e(root)}static/dashboard.js" defer></script>
-</body></html>
-"""
-        return web.Response(text=body, content_type="text/html", charset="utf-8")
+        return shell(request, page, self.title, self.pages, self.operations, **data)
 
     async def overview_page(self, request: web.Request) -> web.Response:
         return self.shell(request, "overview")

@@ -27,6 +27,8 @@ from ..cli_run import APP_SECRET, make_env, run
         (["dashboard", "1", "--simulate"], "give the JOB_IDs to watch, or --simulate"),
         (["dashboard", "--simulate", "--allow-operations"], "token of 16 characters"),
         (["dashboard", "--simulate", "--token-file", "x"], "--token-file is for"),
+        (["dashboard", "1", "--redis", "redis://127.0.0.1:1"], "show a cluster (read only)"),
+        (["dashboard", "--cluster", "prod", "--allow-operations"], "show a cluster (read only)"),
     ],
 )
 async def test_refusals_before_anything_is_served(argv: list[str], message: str) -> None:

@@ -312,7 +312,71 @@
     }, () => rows.prepend(el("tr", { class: "gap" }, el("td", { colspan: "4", text: "the feed started over: earlier transitions are not shown" }))));
   }
 
-  const pages = { overview: overview, jobs: jobs, job: job, feed: feed };
+  // --- cluster ------------------------------------------------------------------------------
+
+  function table(head, rows) {
+    return el("table", { class: "cluster" },
+      el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { text: h })))),
+      el("tbody", {}, ...rows));
+  }
+
+  async function cluster() {
+    const top = el("div", { class: "cards", id: "cluster-cards" });
+    const parts = el("div", { id: "cluster-parts" });
+    const dead = el("div", { id: "dead-letters" });
+    main.append(el("h1", { text: "Cluster" }), top, parts, dead);
+    async function showDead(watch) {
+      let data;
+      try { data = await api("api/cluster/dead-letters?" + new URLSearchParams({ watch: watch })); } catch (e) {
+        dead.replaceChildren(el("p", { class: "error", text: String(e) })); return;
+      }
+      dead.replaceChildren(el("h2", { text: "Dead letters of " + watch + " (" + data.dead_letters.length + ")" }),
+        table(["group", "dead id", "deliveries", "event", "job", "host", "error"], data.dead_letters.map((d) => el("tr", {},
+          el("td", { text: d.group }), el("td", { class: "muted", text: d.dead_id }), el("td", { text: fmt(d.deliveries) }),
+          el("td", { text: d.event_id }), el("td", { text: d.event ? fmt(d.event.job) : "-" }),
+          el("td", { text: d.event && d.event.host ? d.event.host : "-" }), el("td", { text: d.error || "" })))));
+    }
+    async function refresh() {
+      let data;
+      try { data = await api("api/cluster"); } catch (e) { setLive("no answer: " + e.message, "off"); return; }
+      setLive("live", "on");
+      if (!data.exists) {
+        top.replaceChildren(el("p", { class: "muted", text: "Redis holds no cluster named " + data.name + " (never used, or wiped)." }));
+        parts.replaceChildren();
+        return;
+      }
+      const alive = data.members.filter((m) => m.alive).length;
+      const groups = data.watches.reduce((n, w) => n + w.groups.length, 0);
+      const lag = data.watches.reduce((n, w) => n + w.groups.reduce((k, g) => k + g.lag, 0), 0);
+      const deadCount = data.watches.reduce((n, w) => n + w.dead_letters, 0);
+      top.replaceChildren(
+        card("Cluster " + data.name, pairs({ partitions: data.partitions, unheld: data.unheld.length, unheld_jobs: data.unheld_jobs })),
+        card("Workers", pairs({ alive: alive, silent: data.members.length - alive })),
+        card("Watches", pairs({ watches: data.watches.length, groups: groups, lag: lag, dead_letters: deadCount })));
+      const leases = el("div", { class: "grid", id: "leases" }, ...data.leases.map((l) =>
+        el("span", { class: "lease " + (l.holder === null ? "unheld" : "held"), "data-partition": l.partition,
+          title: "partition " + l.partition + ": " + (l.holder || "nobody holds it"), text: String(l.partition) })));
+      parts.replaceChildren(
+        el("h2", { text: "Workers" }),
+        table(["worker", "alive", "heartbeat", "partitions", "cap"], data.members.map((m) => el("tr", { class: m.alive ? "alive" : "silent", "data-worker": m.worker },
+          el("td", { text: m.worker }), el("td", { text: m.alive ? "yes" : "no" }),
+          el("td", { text: m.heartbeat_ms === null ? "-" : (m.heartbeat_ms / 1000).toFixed(1) + " s" }),
+          el("td", { text: m.partitions.join(", ") || "-" }), el("td", { text: fmt(m.max_partitions) })))),
+        el("h2", { text: "Leases (partition: holder)" }), leases,
+        el("h2", { text: "Watches and their groups" }),
+        table(["watch", "jobs", "stream", "group", "consumers", "pending", "lag", "dead letters"],
+          data.watches.flatMap((w) => (w.groups.length ? w.groups : [null]).map((g) => el("tr", { "data-watch": w.watch },
+            el("td", { text: w.watch }), el("td", { text: fmt(w.jobs) }),
+            el("td", { text: fmt(w.stream_length) + " / ~" + fmt(w.stream_maxlen) }),
+            el("td", { text: g ? g.group : "-" }), el("td", { text: g ? fmt(g.consumers) : "-" }),
+            el("td", { text: g ? fmt(g.pending) : "-" }), el("td", { text: g ? fmt(g.lag) + (g.lag_counted ? " (counted)" : "") : "-" }),
+            el("td", {}, w.dead_letters ? el("button", { type: "button", text: fmt(w.dead_letters), onclick: () => showDead(w.watch) }) : "0"))))));
+    }
+    await refresh();
+    setInterval(refresh, 2000);
+  }
+
+  const pages = { overview: overview, jobs: jobs, job: job, feed: feed, cluster: cluster };
   (pages[body.dataset.page] || overview)().catch((error) => {
     main.append(el("p", { class: "error", text: String(error) }));
   });
