@@ -311,7 +311,14 @@ def _targets(world: World, call: Call) -> list[SimHost]:
 
 
 def _names_hosts(server: Mapping[str, Any]) -> bool:
-    keys = ("host_id_list", "ip_list", "dynamic_group_list", "topo_node_list")
+    # (``kube_container_filters``: the gateway v4's, through ``_api_v4``)
+    keys = (
+        "host_id_list",
+        "ip_list",
+        "dynamic_group_list",
+        "topo_node_list",
+        "kube_container_filters",
+    )
     return any(server.get(key) for key in keys)
 
 

@@ -66,8 +66,12 @@ def _data(answer: object) -> Any:
     return json.loads(answer.data) if isinstance(answer, Encoded) else answer
 
 
-def _object(row: Mapping[str, Any]) -> dict[str, Any]:
-    """An execute object for a host row of a v3 answer."""
+def _object(row: Mapping[str, Any], world: World | None = None) -> dict[str, Any]:
+    """An execute object for a host row of a v3 answer: a container if the world says so."""
+    found = None if world is None else world.inventory.container_of(row.get("bk_host_id") or 0)
+    if found is not None:
+        container = found._asdict()
+        return {"type": 2, "resource_id": str(found.id), "container": container}
     host = {k: row[k] for k in ("bk_host_id", "ip", "bk_cloud_id") if row.get(k) is not None}
     return {"type": 1, "resource_id": str(row.get("bk_host_id")), "host": host}
 
@@ -85,7 +89,7 @@ def get_job_instance_status(world: World, call: Call) -> object:
         if rows is not None:
             step["step_execute_object_result_list"] = [
                 {
-                    "execute_object": _object(row),
+                    "execute_object": _object(row, world),
                     **{
                         k: row.get(k)
                         for k in ("status", "tag", "exit_code", "start_time", "end_time")
@@ -137,10 +141,9 @@ def _execute_target(params: Params) -> dict[str, Any]:
             codes.BAD_REQUEST, message="Hosts and containers cannot be executed together"
         )
     if containers:
-        raise ApiFailure(
-            codes.BAD_REQUEST,
-            message="The simulator has no containers yet (kube_container_filters)",
-        )
+        for item in containers:
+            _check_container_filter(item)
+        return {"kube_container_filters": containers}
     if not all(isinstance(h, Mapping) for h in hosts):
         raise ApiFailure(codes.BAD_REQUEST)
     by_id = [h["bk_host_id"] for h in hosts if h.get("bk_host_id") is not None]
@@ -152,6 +155,30 @@ def _execute_target(params: Params) -> dict[str, Any]:
         )
     server["host_id_list" if by_id else "ip_list"] = by_id or by_ip
     return server
+
+
+def _check_container_filter(item: Any) -> None:
+    """``V4ExecuteTargetNotEmptyAndContainerSafely``: clusters named; a filter of clusters
+    alone only with ``execute_in_whole_cluster``."""
+    if not isinstance(item, Mapping):
+        raise ApiFailure(codes.BAD_REQUEST)
+    clusters = (item.get("kube_cluster_filter") or {}).get("cluster_uid_list")
+    if not clusters:
+        raise ApiFailure(codes.BAD_REQUEST, message="Cluster filter is empty")
+    narrowed = any(
+        item.get(key)
+        for key in (
+            "kube_namespace_filter",
+            "kube_workload_filter",
+            "kube_pod_filter",
+            "kube_container_prop_filter",
+        )
+    )
+    if not narrowed and not item.get("execute_in_whole_cluster"):
+        raise ApiFailure(
+            codes.BAD_REQUEST,
+            message="Execute in the whole cluster must be set to target a cluster alone",
+        )
 
 
 def fast_execute_script(world: World, call: Call) -> object:
@@ -183,42 +210,36 @@ def batch_get_job_instance_execute_object_log(world: World, call: Call) -> objec
         key, chosen = "host_id_list", None
     if not isinstance(chosen, list) or not 1 <= len(chosen) <= _MAX_LOG_OBJECTS:
         raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, key)
-    if key == "container_id_list":  # no containers simulated yet: none has a log
-        data: dict[str, Any] = {
-            "job_instance_id": params.long("job_instance_id"),
-            "step_instance_id": params.long("step_instance_id"),
-            "log_type": 1,
-            "script_step_execute_object_logs": [],
-        }
-        return data
+    if key == "container_id_list":  # containers run in the engine under their own ids
+        key = "host_id_list"
     values[key] = chosen
     answer = _data(_v3_logs(world, _v3(call, values)))
     out = {k: answer.get(k) for k in ("job_instance_id", "step_instance_id", "log_type")}
     scripts = answer.get("script_task_logs")
     if scripts is not None:
         out["script_step_execute_object_logs"] = [
-            {"execute_object": _object(row), "log_content": row.get("log_content")}
+            {"execute_object": _object(row, world), "log_content": row.get("log_content")}
             for row in scripts
         ]
     files = answer.get("file_task_logs")
     if files is not None:
         out["file_step_execute_object_logs"] = [
-            _file_row(row) for row in files if any(v is not None for v in row.values())
+            _file_row(row, world) for row in files if any(v is not None for v in row.values())
         ]
     return out
 
 
-def _file_row(row: Mapping[str, Any]) -> dict[str, Any]:
+def _file_row(row: Mapping[str, Any], world: World) -> dict[str, Any]:
     upload: list[dict[str, Any]] = []
     download: list[dict[str, Any]] = []
     for log in row.get("file_logs") or ():
         item = {k: v for k, v in log.items() if k not in ("src_ip", "dest_ip")}
         if log.get("src_ip") is not None:
-            item["src_execute_object"] = _object(log["src_ip"])
+            item["src_execute_object"] = _object(log["src_ip"], world)
         if log.get("dest_ip") is not None:
-            item["dest_execute_object"] = _object(log["dest_ip"])
+            item["dest_execute_object"] = _object(log["dest_ip"], world)
         (upload if log.get("mode") == 0 else download).append(item)
-    out: dict[str, Any] = {"execute_object": _object(row)}
+    out: dict[str, Any] = {"execute_object": _object(row, world)}
     if upload:
         out["upload_log"] = upload
     if download:

@@ -2,16 +2,47 @@
 
 Host ``n`` of the inventory has ``bk_host_id = 1000 + n`` and the IPv4 address ``10.a.b.c``
 spelling ``n`` (offset by the seed), so ids and addresses map both ways without a table.
+Kubernetes containers (the gateway v4's execute objects) are ``SimHost`` values too, so the
+engine runs them as it runs hosts: their ``bk_host_id`` is the container's CMDB id (from
+``CONTAINER_ID_BASE``, apart from every host's), their address their node's, and
+``Inventory.container_of`` tells them apart.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import zlib
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-__all__ = ["HOST_ID_BASE", "Inventory", "SimHost", "cloud_name"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "CONTAINER_ID_BASE",
+    "HOST_ID_BASE",
+    "Inventory",
+    "SimContainer",
+    "SimHost",
+    "cloud_name",
+]
 
 HOST_ID_BASE = 1000
+#: The first container id: above every host id the inventory hands out.
+CONTAINER_ID_BASE = 100_000_000
+#: Containers a filter matches (two per container name, or two).
+_PER_NAME = 2
+
+
+class SimContainer(NamedTuple):
+    """A container as bk-job's v4 names it (``OpenApiContainerDTO``)."""
+
+    id: int
+    container_id: str
+    name: str
+    node_host_id: int
+
+
 _SPACE = 1 << 24
 
 
@@ -51,6 +82,31 @@ class Inventory:
     def __init__(self, seed: int) -> None:
         self._offset = zlib.crc32(f"hosts:{seed}".encode()) % (_SPACE // 2)
         self._cache: dict[int, SimHost] = {}
+        self._containers: dict[int, SimContainer] = {}
+
+    def containers(self, kube_filter: Mapping[str, Any]) -> list[SimHost]:
+        """Return the containers a ``kube_container_filter`` matches: the same ones for the
+        same filter, two per container name it names (or two), each on a node of its own."""
+        text = json.dumps(kube_filter, sort_keys=True, default=str)
+        n = zlib.crc32(text.encode()) % (1 << 20)
+        prop = kube_filter.get("kube_container_prop_filter")
+        names = list((prop or {}).get("container_name_list") or ()) or ["main"]
+        found = []
+        for i in range(len(names) * _PER_NAME):
+            container_id = CONTAINER_ID_BASE + n * 64 + i
+            node = self.host(n * 64 + i)
+            self._containers[container_id] = SimContainer(
+                container_id,
+                f"{zlib.crc32(f'{text}:{i}'.encode()):08x}{container_id:08x}",
+                str(names[i // _PER_NAME]),
+                node.bk_host_id,
+            )
+            found.append(SimHost(container_id, node.ip, node.bk_cloud_id))
+        return found
+
+    def container_of(self, bk_host_id: int) -> SimContainer | None:
+        """Return the container whose engine id this is, or ``None`` for a host."""
+        return self._containers.get(bk_host_id)
 
     def host(self, index: int) -> SimHost:
         """Return inventory host ``index`` (any non-negative integer)."""
@@ -58,7 +114,11 @@ class Inventory:
         return self._by_number(n)
 
     def by_id(self, bk_host_id: int) -> SimHost:
-        """Return the host with this ``bk_host_id``."""
+        """Return the host with this ``bk_host_id`` (or the container with this id)."""
+        container = self._containers.get(bk_host_id)
+        if container is not None:
+            node = self.by_id(container.node_host_id)
+            return SimHost(bk_host_id, node.ip, node.bk_cloud_id)
         n = bk_host_id - HOST_ID_BASE
         if 0 <= n < _SPACE:
             return self._by_number(n)

@@ -378,6 +378,8 @@ class World:
         for group in groups:
             seed = sum(ord(char) * 31**i for i, char in enumerate(str(group.get("id", ""))))
             hosts.extend(self.inventory.host(seed % (1 << 16) * 3 + i) for i in range(3))
+        for kube_filter in _dicts(target.get("kube_container_filters")):
+            hosts.extend(self.inventory.containers(kube_filter))
         unique = {host.bk_host_id: host for host in hosts}
         return list(unique.values())
 

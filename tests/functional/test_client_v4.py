@@ -14,7 +14,9 @@ from bkjob_async import (
     Account,
     BkJobClient,
     HostStatus,
+    InvalidRequestError,
     JobOperation,
+    KubeContainerFilter,
     NotFoundError,
     Scope,
     Targets,
@@ -143,3 +145,60 @@ async def test_v4_only_apis_are_refused_elsewhere_before_any_request() -> None:
             with pytest.raises(UnsupportedOperationError, match="apigw-v4"):
                 await client.get_user_authorized_scopes()
         assert sim.request_count() == 0
+
+
+async def test_a_script_in_containers_runs_to_its_end_container_by_container() -> None:
+    pods = KubeContainerFilter(
+        ["BCS-K8S-00001"],
+        namespaces=["bkjob"],
+        workload_kind="deployment",
+        workload_names=["bk-job-execute"],
+        container_names=["job-execute"],
+    )
+    async with BkJobSimulator(virtual_clock=True) as sim, _client(sim) as client:
+        launch = await client.fast_execute_script(
+            SCOPE,
+            targets=Targets(containers=[pods]),
+            account=Account(alias="root"),
+            script_content="echo hello",
+        )
+        seen: dict[int, list[HostStatus]] = {}
+        for _ in range(100):
+            status = await client.get_job_instance_status(SCOPE, launch.job_instance_id)
+            step = status.steps[0]
+            assert step.hosts == ()  # a container job has no hosts
+            for result in step.containers or ():
+                history = seen.setdefault(result.container.id, [])
+                if not history or history[-1] is not result.status:
+                    history.append(result.status)
+            if status.finished:
+                break
+            sim.advance(5)
+        assert status.finished
+        assert len(seen) == 2
+        assert all(history[-1] is HostStatus.SUCCESS for history in seen.values())
+        names = {r.container.name for r in status.steps[0].containers or ()}
+        assert names == {"job-execute"}
+        logs = await client.batch_get_job_instance_execute_object_log(
+            SCOPE, launch.job_instance_id, step.step_instance_id, container_ids=list(seen)
+        )
+        assert {log.execute_object.container.id for log in logs} == set(seen)  # type: ignore[union-attr]
+        context = await client.get_script_task_context(
+            SCOPE, launch.job_instance_id, step.step_instance_id, container_id=next(iter(seen))
+        )
+        assert context.get("errorLog") is not None
+
+
+async def test_the_simulator_refuses_what_bk_job_refuses_of_containers() -> None:
+    async with BkJobSimulator(virtual_clock=True) as sim, _client(sim) as client:
+        cluster_only = {"kube_cluster_filter": {"cluster_uid_list": ["c"]}}
+        mixed = {"host_list": [{"bk_host_id": 1001}], "kube_container_filters": [cluster_only]}
+        base = {**SCOPE.params(client.flavor), "script_content": "ZWNobw==", "script_language": 1}
+        base["account_alias"] = "root"
+        for target in (mixed, {"kube_container_filters": [cluster_only]}):
+            with pytest.raises(InvalidRequestError) as refused:
+                await client.call("fast_execute_script", {**base, "execute_target": target})
+            assert (refused.value.http_status, refused.value.code_name) == (
+                400,
+                "INVALID_ARGUMENT",
+            )
