@@ -41,9 +41,10 @@ def occurrence_is_visit(cls: type[_E]) -> type[_E]:
         init(self, *args, **kwargs)
 
     def occurrence(self: Any) -> int:
+        """Deprecated: ``visit``, its name since 0.2 (``occurrence`` goes in the next minor release)."""
         _occurrence_renamed(type(self).__name__)
         return self.visit  # type: ignore[no-any-return]
 
     setattr(cls, "__init__", __init__)  # noqa: B010 (mypy lets no method be assigned)
-    setattr(cls, "occurrence", property(occurrence, doc="Deprecated: ``visit``."))  # noqa: B010
+    setattr(cls, "occurrence", property(occurrence))  # noqa: B010
     return cls
