@@ -28,7 +28,9 @@ their ids count the poller's own observations of the job (``occurrence``).
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Any, NamedTuple
+import functools
+import warnings
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import attrs
 
@@ -141,6 +143,36 @@ def _resumed_id(event: PollingResumed) -> str:
     return f"{event.job_instance_id}/resumed/{event.since.isoformat()}"
 
 
+_E = TypeVar("_E")
+_NOT_GIVEN: Any = object()
+
+
+def _occurrence_renamed(cls_name: str) -> None:
+    warnings.warn(
+        f"{cls_name}.occurrence is deprecated, and goes in the next minor release: it is now "
+        "visit (which arrival at the status in its round the event is, as its event_id says)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def _takes_occurrence(cls: type[_E]) -> type[_E]:
+    """Let ``cls(..., occurrence=n)`` mean ``visit=n``, with a ``DeprecationWarning`` (0.1's name)."""
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, occurrence: Any = _NOT_GIVEN, **kwargs: Any) -> None:
+        if occurrence is not _NOT_GIVEN:
+            if "visit" in kwargs:
+                raise TypeError("give visit, not visit and its old name occurrence")
+            _occurrence_renamed(cls.__name__)
+            kwargs["visit"] = occurrence
+        init(self, *args, **kwargs)
+
+    setattr(cls, "__init__", __init__)  # noqa: B010 (a method, which mypy will not let us assign)
+    return cls
+
+
 class HostRow(NamedTuple):
     """A host's row, kept until its ``HostTransition``'s ``host`` or ``result`` is first read."""
 
@@ -150,6 +182,7 @@ class HostRow(NamedTuple):
     structure: Callable[[HostKey, int, dict[str, Any]], HostResult]
 
 
+@_takes_occurrence
 @attrs.frozen
 class HostTransition:
     """A host's status changed; ``previous`` is ``None`` the first time the poller sees it.
@@ -230,7 +263,14 @@ class HostTransition:
         """Stable identity: the same on every delivery of the same transition."""
         return self._id or _host_id(self)
 
+    @property
+    def occurrence(self) -> int:
+        """Deprecated: ``visit``, its name since 0.2 (``occurrence`` goes in the next minor release)."""
+        _occurrence_renamed(type(self).__name__)
+        return self.visit
 
+
+@_takes_occurrence
 @attrs.frozen
 class StepTransition:
     """A step's status changed (``previous`` is ``None`` on first sight)."""
@@ -251,7 +291,14 @@ class StepTransition:
         """Stable identity: the same on every delivery of the same transition."""
         return self._id or _step_id(self)
 
+    @property
+    def occurrence(self) -> int:
+        """Deprecated: ``visit``, its name since 0.2 (``occurrence`` goes in the next minor release)."""
+        _occurrence_renamed(type(self).__name__)
+        return self.visit
 
+
+@_takes_occurrence
 @attrs.frozen
 class JobTransition:
     """The job's status changed (``previous`` is ``None`` on first sight)."""
@@ -272,7 +319,14 @@ class JobTransition:
         """Stable identity: the same on every delivery of the same transition."""
         return self._id or _job_id(self)
 
+    @property
+    def occurrence(self) -> int:
+        """Deprecated: ``visit``, its name since 0.2 (``occurrence`` goes in the next minor release)."""
+        _occurrence_renamed(type(self).__name__)
+        return self.visit
 
+
+@_takes_occurrence
 @attrs.frozen
 class JobFinished:
     """The server reports the job finished; ``snapshot`` is its full final status.
@@ -295,6 +349,12 @@ class JobFinished:
     def event_id(self) -> str:
         """Stable identity: the same on every delivery of the same transition."""
         return self._id or _finished_id(self)
+
+    @property
+    def occurrence(self) -> int:
+        """Deprecated: ``visit``, its name since 0.2 (``occurrence`` goes in the next minor release)."""
+        _occurrence_renamed(type(self).__name__)
+        return self.visit
 
 
 @attrs.frozen
