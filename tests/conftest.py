@@ -73,6 +73,28 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+#: Seconds spent in each test file (setup, call and teardown of its tests), for the summary.
+_FILE_SECONDS: dict[str, float] = {}
+#: How many of the slowest files the summary names (``BKJOB_TEST_SLOWEST_FILES``, 0: none).
+_SLOWEST_FILES = int(os.environ.get("BKJOB_TEST_SLOWEST_FILES", "12") or 0)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    name = report.nodeid.split("::", 1)[0]
+    _FILE_SECONDS[name] = _FILE_SECONDS.get(name, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name the slowest test files (their tests' time summed; under xdist, each worker's)."""
+    if not _SLOWEST_FILES or not _FILE_SECONDS:
+        return
+    total = sum(_FILE_SECONDS.values())
+    slowest = sorted(_FILE_SECONDS.items(), key=lambda item: -item[1])[:_SLOWEST_FILES]
+    terminalreporter.write_sep("-", f"slowest test files (of {total:.0f} s in tests)")
+    for name, seconds in slowest:
+        terminalreporter.write_line(f"{seconds:7.1f} s  {100 * seconds / total:4.1f}%  {name}")
+
+
 def sample_names() -> list[str]:
     """Return the file names of every recorded sample."""
     return sorted(p.name for p in SAMPLES.glob("*.json"))
