@@ -257,6 +257,22 @@ async def run_cluster_watch(ctx: Context, args: argparse.Namespace) -> int:
     name = _watch_name(args)
     if args.state is not None:
         raise CliError("--state keeps a watch of bk-job; a cluster watch is kept in Redis")
+    ignored = [
+        flag
+        for flag, dest in (
+            ("--name", "name"),
+            ("--events", "events"),
+            ("--status", "status"),
+            ("--deadline", "deadline"),
+            ("--max-interval", "max_interval"),
+        )
+        if getattr(args, dest, None) is not None
+    ]
+    if ignored:  # never silently ignored: the workers poll, this command only reads
+        raise CliError(
+            f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to a "
+            "cluster watch (the workers poll; watch --redis shows every event of the watch)"
+        )
     args.cluster, args.group = args.cluster or "prod", args.group or "cli"
     job_ids: list[int] = list(dict.fromkeys(args.job_ids))
     forever = args.follow or not job_ids

@@ -141,3 +141,14 @@ async def test_worker_and_submit_take_a_sentinel_or_cluster_url(make_cluster, re
                     await anyio.sleep(0.1)
             interrupt.set()
     assert f"joined cluster 'cli' at {url}" in err.getvalue()
+
+
+async def test_watch_redis_refuses_the_flags_it_would_ignore(redis_server):
+    base = ["watch", "--redis", redis_server.url, "--cluster", "cli", "--watch", "deploys"]
+    for extra, said in (
+        (["--deadline", "60"], "--deadline does not apply to a cluster watch"),
+        (["--events", "job_finished", "--max-interval", "5"], "--events, --max-interval do"),
+    ):
+        err = io.StringIO()
+        assert await amain([*base, *extra], stderr=err, env={}) == 2
+        assert said in err.getvalue()

@@ -49,7 +49,9 @@ class Recording(Consumer):
         self.times: list[float] = []
 
     async def run(self) -> None:
-        stream = self.cluster.events(self.watch, consumer="c", claim_idle=1.0, block=0.2)
+        self.stream = stream = self.cluster.events(
+            self.watch, consumer="c", claim_idle=1.0, block=0.2
+        )
         while True:
             try:
                 async for event in stream:
@@ -135,6 +137,7 @@ async def fault_run(make_cluster, deployment, *, fault, seed: int, jobs: int = 3
             await anyio.sleep(1.0)  # any late duplicate would land now
             tg.cancel_scope.cancel()
         figures = consumer_view(consumer.events, sim, ids)
+        figures["dropped"] += consumer.repeats  # (those the stream dropped before the view)
         figures["new_tokens"] = fenced_in_order(consumer.deliveries)
         figures["read_after"] = no_write_under_a_lost_lease(consumer.deliveries, hit_ms)
     finally:
