@@ -30,23 +30,20 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import random
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import redis.exceptions as rexc
 from anyio.abc import AsyncResource
 
 from .._params import check_count
 from ..config import check_seconds
 from ._entries import Delivery, decode_entry
-from ._errors import ClusterError, ClusterUnavailableError, StreamFormatError
+from ._errors import ClusterError, StreamFormatError
+from ._health import LAG_WARNING, StreamHealth
 from ._keys import check_name, check_watch
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from ..polling.events import Event
     from ._client import Cluster
 
@@ -57,12 +54,8 @@ log = logging.getLogger("bkjob_async.cluster")
 #: Acknowledged event ids an ``EventStream`` remembers (an ack again counts 0, not an error;
 #: given again, they are acknowledged again and not handed out).
 _ACKED = 10_000
-#: A group whose lag passes this share of ``stream_maxlen`` is about to lose events: warned.
-LAG_WARNING = 0.8
 #: Seconds between two looks at the group's lag.
 _LAG_EVERY = 30.0
-#: Seconds of the first and the longest wait between two tries while Redis is unavailable.
-_RETRY_FIRST, _RETRY_MOST = 0.05, 2.0
 
 
 class EventStream(AsyncResource):
@@ -90,8 +83,6 @@ class EventStream(AsyncResource):
         if not isinstance(retry, bool):
             raise TypeError(f"retry must be a bool, not {type(retry).__name__}")
         self.retry = retry
-        #: Outages of Redis this stream waited through (``retry``).
-        self.outages = 0
         #: Events given again after this stream acknowledged them, not handed out again.
         self.dropped_repeats = 0
         self.watch = check_watch(watch)
@@ -116,10 +107,18 @@ class EventStream(AsyncResource):
         self._own_cursor: str | None = "0-0"
         self._claim_cursor = "0-0"
         self._next_claim = -math.inf
-        #: The group's lag when last looked at (every 30 s; ``None``: not known).
-        self.lag: int | None = None
         self._next_lag = -math.inf
-        self._lag_warned = False
+        self.health = StreamHealth(cluster, self.key, self.watch, self.group, consumer, retry)
+
+    @property
+    def outages(self) -> int:
+        """Outages of Redis this stream waited through (``retry``)."""
+        return self.health.outages
+
+    @property
+    def lag(self) -> int | None:
+        """The group's lag when last looked at (every 30 s; ``None``: not known)."""
+        return self.health.lag
 
     def __repr__(self) -> str:
         return f"EventStream({self.watch!r}, consumer={self.consumer!r}, group={self.group!r})"
@@ -135,7 +134,7 @@ class EventStream(AsyncResource):
         """
         while True:
             while not self._buffer:
-                await self._retrying(self._fill)
+                await self.health.retrying(self._fill)
             item = self._buffer.popleft()
             if isinstance(item, StreamFormatError):
                 raise item
@@ -144,7 +143,7 @@ class EventStream(AsyncResource):
                 # Given again (an ack or the group's position lost in a failover, or the event
                 # written twice): acknowledged here already, so not handed out again.
                 self.dropped_repeats += 1
-                await self._retrying(functools.partial(self._xack, item.stream_id))
+                await self.health.retrying(functools.partial(self._xack, item.stream_id))
                 continue
             self._unacked.setdefault(event_id, []).append(item)
             return item.event
@@ -152,41 +151,6 @@ class EventStream(AsyncResource):
     async def _xack(self, *stream_ids: str) -> int:
         async with self.cluster.guard():
             return int(await self.cluster.redis.xack(self.key, self.group, *stream_ids))
-
-    async def _retrying(self, call: Callable[[], Awaitable[int | None]]) -> int | None:
-        """Run ``call`` until Redis answers (only once unless ``retry``), with backoff; one
-        WARNING when an outage starts, one when it ends."""
-        failures = 0
-        started = 0.0
-        while True:
-            try:
-                result = await call()
-            except ClusterUnavailableError as exc:
-                if not self.retry:
-                    raise
-                failures += 1
-                if failures == 1:
-                    self.outages += 1
-                    started = self.cluster.clock()
-                    log.warning(
-                        "watch %r, group %r, consumer %r: %s; retrying",
-                        self.watch,
-                        self.group,
-                        self.consumer,
-                        exc,
-                    )
-                delay = min(_RETRY_MOST, _RETRY_FIRST * 2 ** min(failures - 1, 10))
-                await anyio.sleep(delay * random.uniform(0.5, 1.0))
-                continue
-            if failures:
-                log.warning(
-                    "watch %r, group %r, consumer %r: reading again after %.1f s",
-                    self.watch,
-                    self.group,
-                    self.consumer,
-                    self.cluster.clock() - started,
-                )
-            return result
 
     async def aclose(self) -> None:
         """Drop the events read and not yet handed out; the group's pending entries stay."""
@@ -218,7 +182,7 @@ class EventStream(AsyncResource):
             ids += [d.stream_id for d in deliveries or ()]
         done = 0
         if ids:
-            done = int(await self._retrying(functools.partial(self._xack, *ids)) or 0)
+            done = int(await self.health.retrying(functools.partial(self._xack, *ids)) or 0)
         for event_id in event_ids:  # only once Redis has them: a failed ack can be retried
             self._unacked.pop(event_id, None)
             self._acked[event_id] = None
@@ -260,7 +224,7 @@ class EventStream(AsyncResource):
         now = cluster.clock()
         if now >= self._next_lag:
             self._next_lag = now + _LAG_EVERY
-            await self._look_at_lag()
+            await self.health.look_at_lag()
         if now >= self._next_claim:
             async with cluster.guard():
                 reply = await cluster.redis.xautoclaim(
@@ -288,42 +252,6 @@ class EventStream(AsyncResource):
                 block=max(1, int(wait * 1000)),
             )
         self._take([e for e in _entries(reply) if e[1]], redelivered=False)
-
-    async def _look_at_lag(self) -> None:
-        """Read the group's lag; warn once when it passes ``LAG_WARNING`` of ``stream_maxlen``
-        (the oldest events would be trimmed before the group is given them), once when back."""
-        try:
-            async with self.cluster.guard():
-                groups = await self.cluster.redis.xinfo_groups(self.key)
-        except ClusterError as exc:
-            if not isinstance(exc.__cause__, rexc.ResponseError):
-                raise
-            groups = []  # the stream vanished (Redis wiped): made again by the next read
-        found = [g.get("lag") for g in groups if str(g.get("name")) == self.group]
-        self.lag = None if not found or found[0] is None else int(found[0])
-        if self.lag is None:
-            return
-        limit = self.cluster.stream_maxlen
-        near = self.lag >= LAG_WARNING * limit
-        if near and not self._lag_warned:
-            log.warning(
-                "watch %r, group %r: %d events behind, near the %d its stream keeps "
-                "(stream_maxlen): the oldest will be trimmed before the group reads them; "
-                "add consumers or raise stream_maxlen",
-                self.watch,
-                self.group,
-                self.lag,
-                limit,
-            )
-        elif not near and self._lag_warned:
-            log.warning(
-                "watch %r, group %r: %d events behind, under %d%% of stream_maxlen again",
-                self.watch,
-                self.group,
-                self.lag,
-                int(LAG_WARNING * 100),
-            )
-        self._lag_warned = near
 
     async def _screen(
         self, entries: list[tuple[str, dict[str, str]]]
