@@ -28,9 +28,7 @@ their ids count the poller's own observations of the job (``occurrence``).
 from __future__ import annotations
 
 import datetime as _dt
-import functools
-import warnings
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
@@ -44,6 +42,7 @@ from ..models import (
     JobStatus,
     StepStatus,
 )
+from ._renamed import occurrence_is_visit as _takes_occurrence
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -143,36 +142,6 @@ def _resumed_id(event: PollingResumed) -> str:
     return f"{event.job_instance_id}/resumed/{event.since.isoformat()}"
 
 
-_E = TypeVar("_E")
-_NOT_GIVEN: Any = object()
-
-
-def _occurrence_renamed(cls_name: str) -> None:
-    warnings.warn(
-        f"{cls_name}.occurrence is deprecated, and goes in the next minor release: it is now "
-        "visit (which arrival at the status in its round the event is, as its event_id says)",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-
-
-def _takes_occurrence(cls: type[_E]) -> type[_E]:
-    """Let ``cls(..., occurrence=n)`` mean ``visit=n``, with a ``DeprecationWarning`` (0.1's name)."""
-    init = cls.__init__
-
-    @functools.wraps(init)
-    def __init__(self: Any, *args: Any, occurrence: Any = _NOT_GIVEN, **kwargs: Any) -> None:
-        if occurrence is not _NOT_GIVEN:
-            if "visit" in kwargs:
-                raise TypeError("give visit, not visit and its old name occurrence")
-            _occurrence_renamed(cls.__name__)
-            kwargs["visit"] = occurrence
-        init(self, *args, **kwargs)
-
-    setattr(cls, "__init__", __init__)  # noqa: B010 (a method, which mypy will not let us assign)
-    return cls
-
-
 class HostRow(NamedTuple):
     """A host's row, kept until its ``HostTransition``'s ``host`` or ``result`` is first read."""
 
@@ -263,12 +232,6 @@ class HostTransition:
         """Stable identity: the same on every delivery of the same transition."""
         return self._id or _host_id(self)
 
-    @property
-    def occurrence(self) -> int:
-        """Deprecated: ``visit``, its name since 0.2 (``occurrence`` goes in the next minor release)."""
-        _occurrence_renamed(type(self).__name__)
-        return self.visit
-
 
 @_takes_occurrence
 @attrs.frozen
@@ -291,12 +254,6 @@ class StepTransition:
         """Stable identity: the same on every delivery of the same transition."""
         return self._id or _step_id(self)
 
-    @property
-    def occurrence(self) -> int:
-        """Deprecated: ``visit``, its name since 0.2 (``occurrence`` goes in the next minor release)."""
-        _occurrence_renamed(type(self).__name__)
-        return self.visit
-
 
 @_takes_occurrence
 @attrs.frozen
@@ -318,12 +275,6 @@ class JobTransition:
     def event_id(self) -> str:
         """Stable identity: the same on every delivery of the same transition."""
         return self._id or _job_id(self)
-
-    @property
-    def occurrence(self) -> int:
-        """Deprecated: ``visit``, its name since 0.2 (``occurrence`` goes in the next minor release)."""
-        _occurrence_renamed(type(self).__name__)
-        return self.visit
 
 
 @_takes_occurrence
@@ -349,12 +300,6 @@ class JobFinished:
     def event_id(self) -> str:
         """Stable identity: the same on every delivery of the same transition."""
         return self._id or _finished_id(self)
-
-    @property
-    def occurrence(self) -> int:
-        """Deprecated: ``visit``, its name since 0.2 (``occurrence`` goes in the next minor release)."""
-        _occurrence_renamed(type(self).__name__)
-        return self.visit
 
 
 @attrs.frozen

@@ -28,6 +28,7 @@ from ._mock import in_memory
 from ._plan import Span, StepPlan, to_span
 from ._serve import HandlerServer
 from ._server import HttpLayer, RateWindow
+from ._setup import CatalogSetup
 from ._views import JobView, job_view
 from ._world import Clock, World
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from ssl import SSLContext
 
-    from ._catalog import PlanVar
     from ._mock import MockTransport
 
 __all__ = ["BkJobSimulator", "SimulatorStats"]
@@ -66,7 +66,7 @@ class SimulatorStats:
     callbacks_dropped: int = 0
 
 
-class BkJobSimulator(anyio.abc.AsyncResource):
+class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
     """A faithful, embeddable bk-job server: gateway v3, ESB jobv3 and ESB v2 paths at once.
 
     Use it as an async context manager; ``url`` says where it listens. Or, with no socket at
@@ -241,90 +241,6 @@ class BkJobSimulator(anyio.abc.AsyncResource):
             scope, steps, name=name, start=start, operator=operator, callback_url=callback_url
         )
         return job.id
-
-    def add_plan(
-        self,
-        plan_id: int,
-        steps: Sequence[StepPlan],
-        *,
-        name: str | None = None,
-        scope: Scope | None = None,
-        variables: Sequence[PlanVar] = (),
-        outputs: Mapping[str, str] | None = None,
-    ) -> None:
-        """Register a job plan for ``execute_job_plan`` (v2 ``execute_job``); any scope if ``None``.
-
-        ``variables`` are its global variables (``PlanVar``); ``outputs`` the values its last
-        script step gives string variables when it succeeds, which
-        ``get_job_instance_global_var_value`` then reports.
-        """
-        self._world.add_plan(plan_id, steps, name, scope, variables=variables, outputs=outputs)
-
-    def add_script(
-        self,
-        scope: Scope | int | None,
-        name: str,
-        content: str | Sequence[tuple[str, str]],
-        *,
-        language: int = 1,
-        creator: str = "admin",
-        online: str | None = None,
-    ) -> tuple[str, tuple[int, ...]]:
-        """Add a script to a scope's library (``scope=None``: the public one).
-
-        ``content`` is the text of its one version ``"1.0"``, or ``(version, text)`` pairs;
-        ``online`` names the online version (the last by default; the others are offline).
-        Return the script's id and its versions' ids.
-        """
-        versions = [("1.0", content)] if isinstance(content, str) else list(content)
-        if not versions:
-            raise ValueError("a script needs at least one version")
-        scope = Scope.biz(scope) if isinstance(scope, int) else scope
-        script = self._world.catalog.add_script(
-            scope,
-            name,
-            versions,
-            language=language,
-            creator=creator,
-            now_ms=self._world.now_ms(),
-            online=online,
-        )
-        return script.script_id, tuple(v.id for v in script.versions)
-
-    def add_dangerous_rule(
-        self,
-        expression: str,
-        *,
-        languages: Sequence[int] = (1,),
-        action: int = 2,
-        description: str = "",
-        enabled: bool = True,
-    ) -> int:
-        """Add a dangerous-command rule (a regular expression checked per line of scripts in
-        ``languages``); ``action`` 1 scans (``check_script`` reports it), 2 also refuses a
-        launch of a matching script. Return its id."""
-        mask = sum(1 << (n - 1) for n in set(languages) if 0 < n <= 8)
-        world = self._world
-        rule = world.rules.add(expression, mask, description, action, "admin", world.now_ms())
-        rule.status = 1 if enabled else 0
-        return rule.id
-
-    def add_account(
-        self,
-        scope: Scope | int,
-        alias: str,
-        *,
-        account: str | None = None,
-        category: int = 1,
-        type: int = 1,
-        os: str = "Linux",
-    ) -> int:
-        """Add an execution account to a scope (besides ``root``, ``system`` and ``mysql``,
-        which every scope has); ``category`` 1 system or 2 DB. Return its id."""
-        scope = Scope.biz(scope) if isinstance(scope, int) else scope
-        catalog, now = self._world.catalog, self._world.now_ms()
-        catalog.accounts_of(scope, now)
-        return catalog.add_account(scope, alias, account or alias, category, type, os, now).id
 
     def job(self, job_id: int) -> JobView:
         """Return a snapshot of job ``job_id`` now, or raise ``KeyError``."""
