@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..models import HostStatus, JobStatus
 from ..polling.events import (
     HostTransition,
     JobFinished,
@@ -28,7 +27,8 @@ from ..polling.events import (
     WatchFailed,
     WatchTimedOut,
 )
-from ._feed import Feed, job_text
+from ._feed import Feed
+from ._rows import BUCKETS, WEIGHTS, JobRow, bucket_of, weight
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Sequence
@@ -39,87 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BOARD", "BUCKETS", "Board", "JobRow", "bucket_of"]
 
-#: Job buckets, in display order.
-#: Hosts' change-to-event delays measured per fold, at most (a sample: see ``_fold``).
+#: Hosts' change-to-event delays measured per tick, at most (a sample: see ``fold``).
 SAMPLES = 20
-#: ``unfinished``: only the job's end is watched, and bk-job's job list says it has not come.
-BUCKETS = ("pending", "unfinished", "running", "waiting", "succeeded", "failed", "ended")
-
-
-def bucket_of(status: JobStatus | None, ended: str | None = None, listed: bool = False) -> str:
-    """Return the bucket a job's status falls in (``ended``: its watch ended otherwise)."""
-    if ended is not None:
-        return "ended"
-    if status is None and listed:
-        return "unfinished"
-    if status is None or status is JobStatus.BLANK:
-        return "pending"
-    if status is JobStatus.WAITING_USER:
-        return "waiting"
-    if status.is_finished:
-        return "succeeded" if status.is_success else "failed"
-    return "running"
-
-
-class JobRow:
-    """One job on the board: its status and how many of its hosts are done, as far as the
-    board knows (a host's own status is asked of bk-job on the job's page)."""
-
-    __slots__ = (
-        "bucket",
-        "ended",
-        "failed",
-        "finished",
-        "hosts",
-        "job_id",
-        "listed",
-        "scope",
-        "status",
-        "text",
-        "updated",
-    )
-
-    def __init__(self, scope: Scope, job_id: int) -> None:
-        self.scope, self.job_id = scope, job_id
-        #: ``biz:2/123``: the job as entries and pages name it.
-        self.text = job_text(scope, job_id)
-        self.status: JobStatus | None = None
-        #: Hosts of the step rounds seen; those finished, those failed.
-        self.hosts = self.finished = self.failed = 0
-        #: How its watch ended when not by a status (``watch failed``, ``timed out``).
-        self.ended: str | None = None
-        self.bucket = "pending"
-        self.updated = 0.0
-        #: The job list follows it (only its end is watched): not ended, status not kept.
-        self.listed = False
-
-    def move(
-        self, previous: HostStatus | None, current: HostStatus, counts: dict[int, int]
-    ) -> tuple[int, int]:
-        """Count a host moving from ``previous`` (``None``: first seen) to ``current`` in the
-        job's and the board's counts; return ``weight(current)``."""
-        counts[current] = counts.get(current, 0) + 1
-        now = _WEIGHTS.get(current) or weight(current)
-        finished, failed = now
-        if previous is None:
-            self.hosts += 1
-        else:
-            counts[previous] = counts.get(previous, 0) - 1
-            was_finished, was_failed = _WEIGHTS.get(previous) or weight(previous)
-            finished -= was_finished
-            failed -= was_failed
-        self.finished += finished
-        self.failed += failed
-        return now
-
-
-def weight(status: HostStatus) -> tuple[int, int]:
-    """Return ``(finished, failed)`` of a host's status, 1 or 0 each."""
-    return int(status.is_finished), int(status.is_finished and not status.is_success)
-
-
-#: ``weight`` of every status bk-job lists: one lookup on the hot path.
-_WEIGHTS = {status: weight(status) for status in HostStatus}
 
 
 class Board:
@@ -266,14 +187,14 @@ class Board:
                 continue
             previous, current = event.previous, event.current
             counts[current] = counts.get(current, 0) + 1
-            now_finished, now_failed = _WEIGHTS.get(current) or weight(current)
+            now_finished, now_failed = WEIGHTS.get(current) or weight(current)
             finished += now_finished
             failed += now_failed
             if previous is None:
                 hosts += 1
             else:
                 counts[previous] = counts.get(previous, 0) - 1
-                was_finished, was_failed = _WEIGHTS.get(previous) or weight(previous)
+                was_finished, was_failed = WEIGHTS.get(previous) or weight(previous)
                 finished -= was_finished
                 failed -= was_failed
                 # The delay needs the host's end_time, which structures its row:
