@@ -253,7 +253,7 @@ class SentinelSet:
         replica = _client(self.replica.port, self.password)
         _wait(
             "the replica did not sync with the primary",
-            lambda: replica.info("replication")["master_link_status"] == "up",
+            lambda: replica.info("replication").get("master_link_status") == "up",
         )
         for port in self.sentinel_ports:
             where = self.directory / f"sentinel-{port}"
@@ -386,7 +386,7 @@ class ClusterNodes:
 
             def synced(port: int = node.port) -> bool:
                 info = _client(port).info("replication")
-                return bool(info["role"] == "master" or info["master_link_status"] == "up")
+                return bool(info["role"] == "master" or info.get("master_link_status") == "up")
 
             _wait(f"replica {node.port} did not sync", synced)
 
