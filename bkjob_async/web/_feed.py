@@ -104,29 +104,15 @@ _TIMES = _Times()
 def entry_of(scope: Scope, event: Event) -> Entry:
     """Return the feed's entry of one event: its id, its job, and its JSON.
 
-    Built by hand, on the dashboard's hottest path: a host's transition is read from what the
-    poll decoded (``host_key``, ``current``) without structuring its host; the host's address,
-    exit code and error code are read (structured) only when the host failed.
+    A host's transition goes as the feed sends what it holds of one (``held_entry``): read
+    from what the poll decoded, its host structured only when it failed.
     """
-    event_id = event.event_id
-    job = f"{scope.type.value}:{scope.id}/{event.job_instance_id}"
-    head = f'{{"id":{_json.quote(event_id)},"job":"{job}","at":{_TIMES.of(event.observed_at)},'
+    job = job_text(scope, event.job_instance_id)
     if isinstance(event, HostTransition):
-        current = event.current
-        state = host_state(current)
-        tail = ""
-        if state == "failed":
-            result = event.result
-            tail = (
-                f',"label":{_json.quote(str(result.host))},"exit_code":{_json.dumps(result.exit_code)}'
-                f',"error_code":{_json.dumps(result.error_code)}'
-            )
-        body = (
-            f'{head}"kind":"host","step":{event.step_instance_id},'
-            f'"host":{_json.quote(host_text(event.host_key))},"previous":{_status(event.previous)},'
-            f'"current":{_status(current)},"status":{int(current)},"state":"{state}"{tail}}}'
-        )
-    elif isinstance(event, StepTransition):
+        return held_entry(_held_host(job, event))
+    event_id = event.event_id
+    head = f'{{"id":{_json.quote(event_id)},"job":"{job}","at":{_TIMES.of(event.observed_at)},'
+    if isinstance(event, StepTransition):
         body = (
             f'{head}"kind":"step","step":{event.step_instance_id},'
             f'"previous":{_status(event.previous)},"current":{_status(event.current)}}}'
@@ -143,6 +129,26 @@ def entry_of(scope: Scope, event: Event) -> Entry:
     else:
         body = f'{head}"kind":"timed_out","current":"timed out"}}'
     return event_id, job, body
+
+
+def _held_host(job: str, event: HostTransition) -> Held:
+    """Return what ``Feed.add_host`` keeps of a host's transition, as one tuple."""
+    extra = None
+    if host_state(event.current) == "failed":
+        result = event.result
+        extra = (str(result.host), result.exit_code, result.error_code)
+    return (
+        job,
+        event.job_instance_id,
+        event.step_instance_id,
+        event.execute_count,
+        event.host_key,
+        event.previous,
+        event.current,
+        event.visit,
+        event.observed_at,
+        extra,
+    )
 
 
 def held_job(held: Held) -> tuple[str, int]:
