@@ -274,7 +274,8 @@ async def test_429_of_the_gateways_limit_and_of_bk_jobs_quota(
         with pytest.raises(RateLimitedError) as limited:
             await client.get_job_instance_status(SCOPE, job)
         assert limited.value.http_status == 429
-        assert limited.value.retry_after is not None and limited.value.retry_after >= 1
+        assert limited.value.retry_after is not None
+        assert limited.value.retry_after >= 1
         sim.set_rate_limit(None)
         sim.inject(Fault.business_error(1244032, "Too many running jobs"), flavor=V4)
         with pytest.raises(RateLimitedError) as quota:
