@@ -36,7 +36,7 @@ def _sliced(poller: Poller) -> Pace:
 
 
 def _server() -> tuple[VirtualBkJob, list[int]]:
-    server = VirtualBkJob({i: 1e9 for i in range(JOBS)})  # (none ends while watched)
+    server = VirtualBkJob(dict.fromkeys(range(JOBS), 1e9))  # (none ends while watched)
     return server, [server.job(i) for i in range(JOBS)]
 
 
@@ -163,14 +163,17 @@ def test_removing_many_jobs_lets_go_of_them_in_slices() -> None:
     server, ids = _server()
 
     async def main() -> None:
-        async with server.client() as client, Poller(client, policy=POLICY) as poller:
-            async with poller.watch_jobs(SCOPE, ids) as watch:
-                while poller.statistics().instances_watched < JOBS:
-                    await anyio.sleep(0.1)
-                pace = _sliced(poller)
-                await watch.remove(SCOPE, ids[: JOBS // 2])
-                assert pace.slices == JOBS // 2 // STRIDE - 1
-                assert poller.statistics().instances_watched == JOBS // 2
-                assert watch.jobs == tuple(ids[JOBS // 2 :])
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            poller.watch_jobs(SCOPE, ids) as watch,
+        ):
+            while poller.statistics().instances_watched < JOBS:
+                await anyio.sleep(0.1)
+            pace = _sliced(poller)
+            await watch.remove(SCOPE, ids[: JOBS // 2])
+            assert pace.slices == JOBS // 2 // STRIDE - 1
+            assert poller.statistics().instances_watched == JOBS // 2
+            assert watch.jobs == tuple(ids[JOBS // 2 :])
 
     run_virtual(main)
