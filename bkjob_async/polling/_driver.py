@@ -299,7 +299,7 @@ class Driver:
         if actions:
             self._act(watched, actions)
         if job.census is not old.census and self.census is not None:  # (parked, or not)
-            self.census.follow(watched, job.census)
+            self.census.follow(watched, job.census, soon=False)  # (just read: a round later)
         if poll_at is not None and watched.active:
             self.due.push(watched, poll_at)
 
