@@ -156,6 +156,16 @@ def check_length(value: int, maximum: int) -> int:
     return value
 
 
+def texts(**values: str | None) -> dict[str, str | None]:
+    """Return optional text filters, each checked (``None`` or a non-empty str)."""
+    return {k: None if v is None else check_text(v, k) for k, v in values.items()}
+
+
+def paging(start: int, length: int) -> dict[str, int]:
+    """Check a list's page: ``start`` >= 0 and ``length`` 1..1000 (``MAX_PAGE_LENGTH``)."""
+    return {"start": check_count(start, "start"), "length": check_length(length, MAX_PAGE_LENGTH)}
+
+
 def known_code(value: int | None, enum_type: type[T], name: str) -> int | None:
     """Return the code of a member of ``enum_type``; bk-job refuses codes it does not know."""
     if value is None:
