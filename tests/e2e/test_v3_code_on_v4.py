@@ -17,10 +17,14 @@ from bkjob_async import (
     Account,
     BkJobClient,
     HostStatus,
+    HostTransition,
+    JobFinished,
     JobInstanceStatus,
     JobStatus,
     NotFoundError,
     PermissionDeniedError,
+    Poller,
+    PollPolicy,
     Scope,
     StepOperation,
     Targets,
@@ -32,6 +36,7 @@ from ..cli_run import SIM
 pytestmark = pytest.mark.sim(**SIM)
 
 SCOPE = Scope.biz(2)
+STATUS = "get_job_instance_status"
 PERMISSION = {"system_id": "bk_job", "actions": [{"id": "view_history", "name": "view history"}]}
 
 
@@ -56,7 +61,9 @@ def _text(log: str | None) -> str:
     return re.sub(r"\[[^\]]*\]|_\d+", "", log or "")  # (times and the job's name stamp)
 
 
-async def v3_code(client: BkJobClient, failing: int, deny: Callable[[], object]) -> list[Any]:
+async def v3_code(
+    client: BkJobClient, failing: int, watched: int, deny: Callable[[], object]
+) -> list[Any]:
     """Written for v3: hosts, host logs, step result groups; nothing of v4. ``deny`` makes
     bk-job refuse the next status read (the test's fault)."""
     seen: list[Any] = []
@@ -98,6 +105,14 @@ async def v3_code(client: BkJobClient, failing: int, deny: Callable[[], object])
     listed = [j.job_instance_id async for j in client.iter_job_instances(SCOPE, **window)]
     seen.append({launch.job_instance_id, failing} <= set(listed))
 
+    async with Poller(client, policy=PollPolicy(interval=0.02, latency=None)) as poller:
+        with anyio.fail_after(10):
+            events = [e async for e in poller.watch_jobs(SCOPE, [watched])]
+    last = {e.host.bk_host_id: e.current for e in events if isinstance(e, HostTransition)}
+    finished = events[-1]
+    assert isinstance(finished, JobFinished)
+    seen.append(("watched", last, finished.status, _hosts(finished.snapshot)))
+
     try:
         await client.get_job_instance_status(SCOPE, 987654321)
     except NotFoundError as exc:
@@ -122,10 +137,11 @@ async def test_v3_code_gives_the_same_answers_on_apigw_v4(sim: BkJobSimulator) -
             ip="10.0.0.2",
         )
         failing = sim.create_job(SCOPE, [StepPlan(hosts=[ok, fails])])
+        watched = sim.create_job(SCOPE, [StepPlan(hosts=[ok, fails])])
         options = {"app_code": "a", "app_secret": "s", "username": "admin"}
         async with BkJobClient(sim.url, flavor=flavor, **options) as client:
             seen[flavor] = await v3_code(
-                client, failing, lambda: sim.inject(denied, api="get_job_instance_status")
+                client, failing, watched, lambda: sim.inject(denied, api=STATUS)
             )
     assert seen["apigw-v4"] == seen["apigw-v3"]
     assert seen["apigw-v4"][-1] == ("denied", PERMISSION)
@@ -135,6 +151,12 @@ async def test_v3_code_gives_the_same_answers_on_apigw_v4(sim: BkJobSimulator) -
     assert seen["apigw-v4"][3] == ("failing", JobStatus.FAIL, [(JobStatus.FAIL, [fine, fail])])
     assert seen["apigw-v4"][4] == [[1002]]  # the failed host's log
     assert seen["apigw-v4"][6][1] is JobStatus.SUCCESS  # retried
+    assert seen["apigw-v4"][8] == (
+        "watched",
+        {1001: HostStatus.SUCCESS, 1002: HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE},
+        JobStatus.FAIL,
+        [(JobStatus.FAIL, [fine, fail])],
+    )
     for api in ("fast_execute_script", "get_job_instance_status", "get_job_instance_list"):
         assert sim.request_count(api, "apigw-v4") > 0, api
     for api in ("get_step_instance_status", "batch_get_job_instance_ip_log"):
