@@ -277,7 +277,29 @@ def explain(exc: errors.BkJobError, target: Target, *, api: str | None = None) -
         )
     if isinstance(exc, errors.UnsupportedOperationError):
         return f"{text} (--flavor {target.flavor.value})"
-    return f"{api + ': ' if api and api not in text else ''}{text}"
+    text = f"{api + ': ' if api and api not in text else ''}{text}"
+    if _containers_unread(exc, target):
+        text += (
+            "\nif the job runs in Kubernetes containers: bk-job's v2 and v3 cannot read them "
+            "(code 1240002); only the gateway v4 can, with --flavor apigw-v4"
+        )
+    return text
+
+
+#: The reads of a job's hosts that bk-job's v2/v3 fail with 1240002 on a container job.
+_PER_HOST_READS = frozenset(
+    {"get_job_instance_status", "get_step_instance_status", "get_job_instance_log"}
+)
+
+
+def _containers_unread(exc: errors.BkJobError, target: Target) -> bool:
+    """Tell whether ``exc`` may be a v2/v3 per-host read of a job run in containers."""
+    return (
+        isinstance(exc, errors.ServerError)
+        and exc.code == 1240002
+        and exc.api in _PER_HOST_READS
+        and target.flavor is not ApiFlavor.APIGW_V4
+    )
 
 
 def permission_lines(permission: Mapping[str, Any] | None) -> list[str]:

@@ -203,3 +203,16 @@ async def test_failed_containers_in_status_and_logs(sim: BkJobSimulator) -> None
     assert logs.lines[0]["exit_code"] == 1
     by_name = await run(["logs", str(job), *V4, "--container", "app"], env)
     assert by_name.out.count("== job ") == 2
+
+
+async def test_reading_a_container_job_on_v3_says_to_use_v4(sim: BkJobSimulator) -> None:
+    ids = sim.containers(KubeContainerFilter(["BCS-K8S-00001"], container_names=["app"]))
+    job = sim.create_job(SCOPE, [StepPlan(hosts=[HostPlan(bk_host_id=i) for i in ids])])
+    await _ended(sim, job)
+    env = make_env(sim.url)
+    for argv in (["status", str(job)], ["logs", str(job)]):
+        result = await run([*argv, "--flavor", "apigw-v3"], env)
+        assert result.status == 2
+        assert "code 1240002" in result.err
+        assert "only the gateway v4 can, with --flavor apigw-v4" in result.err
+    assert (await run(["status", str(job), *V4], env)).status == 0
