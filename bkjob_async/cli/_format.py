@@ -98,6 +98,10 @@ def describe_event(event: events.Event, *, arrow: str = "->") -> str:
         where = f"{job} step {event.step_instance_id}#{event.execute_count} host {named}"
         change = f"{code_name(event.previous)} {arrow} {code_name(event.current)}"
         return f"{when} {where}  {change}{_exit_tail(event)}"
+    if isinstance(event, events.ContainerTransition):
+        where = f"{job} step {event.step_instance_id}#{event.execute_count} {event.container}"
+        change = f"{code_name(event.previous)} {arrow} {code_name(event.current)}"
+        return f"{when} {where}  {change}{_exit_tail(event)}"
     if isinstance(event, events.StepTransition):
         where = f"{job} step {event.step_instance_id}#{event.execute_count}"
         return f"{when} {where}  {code_name(event.previous)} {arrow} {code_name(event.current)}"
@@ -111,7 +115,7 @@ def describe_event(event: events.Event, *, arrow: str = "->") -> str:
     return f"{when} {job}  watch deadline passed"
 
 
-def _exit_tail(event: events.HostTransition) -> str:
+def _exit_tail(event: events.HostTransition | events.ContainerTransition) -> str:
     """Return `` exit N`` for a host that ended without success with an exit code, else ``""``."""
     exit_code = event.result.exit_code
     return f" exit {exit_code}" if exit_code and not event.current.is_success else ""
@@ -124,6 +128,10 @@ def short_event(event: events.Event) -> str:
     if isinstance(event, events.HostTransition):
         host = event.host
         name = host.ip or host.ipv6 or f"host {host.bk_host_id}"
+        change = f"{_name(event.previous)} → {event.current.name}"
+        return f"{when} {job} step {event.step_instance_id} {name} {change}{_exit_tail(event)}"
+    if isinstance(event, events.ContainerTransition):
+        name = event.container.name or f"container {event.container.id}"
         change = f"{_name(event.previous)} → {event.current.name}"
         return f"{when} {job} step {event.step_instance_id} {name} {change}{_exit_tail(event)}"
     if isinstance(event, events.StepTransition):

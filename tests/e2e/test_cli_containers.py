@@ -10,7 +10,7 @@ import pytest
 from bkjob_async import JobStatus
 from bkjob_async.testing import BkJobSimulator
 
-from ..cli_run import SIM, make_env, run
+from ..cli_run import FAST, SIM, make_env, run
 
 pytestmark = pytest.mark.sim(**SIM)
 
@@ -147,3 +147,38 @@ async def test_a_host_job_on_apigw_v4_runs_as_on_v3(sim: BkJobSimulator) -> None
     assert "started on 10.0.0.2" in v4_logs
     assert sim.request_count("get_job_instance_status", "apigw-v4") >= 2
     assert sim.request_count("fast_execute_script", "apigw-v4") == 1
+
+
+async def test_launch_watch_follows_each_container_to_its_end(sim: BkJobSimulator) -> None:
+    argv = ["launch", "script", *V4, *CONTAINERS, "--content", "echo hi", "--watch", *FAST]
+    result = await run(argv, make_env(sim.url))
+    assert result.status == 0, result.err
+    events = result.lines
+    last = {
+        e["container"]["id"]: e["current_name"]
+        for e in events
+        if e["event"] == "container_transition"
+    }
+    assert len(last) == 2
+    assert set(last.values()) == {"SUCCESS"}
+    assert not [e for e in events if e["event"] == "host_transition"]
+    finished = [e for e in events if e["event"] == "job_finished"]
+    assert [e["status_name"] for e in finished] == ["SUCCESS"]
+
+
+async def test_launch_watch_of_hosts_on_v4_shows_what_v3_shows(sim: BkJobSimulator) -> None:
+    ends = {}
+    for flavor in ("apigw-v3", "apigw-v4"):
+        argv = ["launch", "script", "--flavor", flavor, "--host-id", "1001", "--host-id", "1002"]
+        result = await run([*argv, "--content", "echo hi", "--watch", *FAST], make_env(sim.url))
+        assert result.status == 0, result.err
+        events = result.lines
+        ends[flavor] = (
+            {
+                e["host"]["bk_host_id"]: e["current_name"]
+                for e in events
+                if e["event"] == "host_transition"
+            },
+            [e["status_name"] for e in events if e["event"] == "job_finished"],
+        )
+    assert ends["apigw-v4"] == ends["apigw-v3"] == ({1001: "SUCCESS", 1002: "SUCCESS"}, ["SUCCESS"])
