@@ -96,6 +96,7 @@ DOCS_I18N :=
 
 docs: $(STAMP)
 	find docs/locale -name '*.mo' -delete  # compiled again from the .po: never a stale one
+	rm -rf docs/_build/html  # no page of an earlier build left: the browser tests read this one
 	$(BIN)/sphinx-build -E -W --keep-going -n -q -b html docs docs/_build/html
 	$(foreach lang,$(DOCS_LANGUAGES),$(BIN)/sphinx-build -E -W --keep-going -n -q -b html \
 	  -D language=$(lang) docs docs/_build/html/$(lang) &&) true
