@@ -13,6 +13,15 @@ host runs its step's quiet stretch ``Q`` plus up to ``BURST`` s (``Q`` log-unifo
 and ``600 / steps`` s, drawn per step): a step's hosts all end within a few seconds of each
 other, after a stretch in which nothing ends.
 
+Both mixes can have people in them (``persons``: the share of jobs, 0 by default): such a job
+has a manual confirmation (bk-job's step type 3) before one of its script steps, drawn at
+random (before the first: the job waits from its start), where the job waits at status 7
+until a person confirms, ``PERSON_SECONDS`` later (log-uniform, 30 s to 10 min;
+``person_wait``). Who waits and for how long is drawn apart from the rest of the job, so a
+job's script steps are the same with or without people, and the jobs with people at 10% are
+among those at 20%. The simulator does not confirm by itself: the benchmark's server process
+confirms each (``_simserver``).
+
 The census benchmark (issue 27) serves long deploys instead (``deploy_plan``): one script step
 on 10 hosts, launched within a minute (the job's hosts start 0-60 s after its creation), each
 host running 10 to 20 min.
@@ -22,7 +31,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any
+from typing import Any, NamedTuple
 
 from bkjob_async import HostStatus, StepType
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
@@ -31,14 +40,49 @@ FAILING_SHARE = 0.03
 START_DELAY = (0.0, 2.0)
 # The bursty mix: a step's hosts end within this many seconds of their quiet stretch's end.
 BURST = 4.0
+# The realistic share of jobs that wait for a person, and how long the person takes (log-uniform).
+PERSON_SHARE = 0.2
+PERSON_SECONDS = (30.0, 600.0)
 # Long deploys (the census benchmark): launched within a minute, hosts running 10-20 min.
 DEPLOY_HOSTS = 10
 DEPLOY_LAUNCH = (0.0, 60.0)
 DEPLOY_HOST_SECONDS = (600.0, 1200.0)
 
 
-def job_plan(seed: int, index: int) -> list[StepPlan]:
-    """Return the steps of job ``index`` of the mix."""
+class PersonWait(NamedTuple):
+    """A job's manual confirmation: before which script step it stands, and how many seconds
+    the person takes to confirm once the job waits there."""
+
+    before: int
+    seconds: float
+
+
+def person_wait(mix: str, seed: int, index: int, share: float, steps: int) -> PersonWait | None:
+    """Return the confirmation of job ``index`` (of ``steps`` script steps) in ``mix``
+    (``"peers"``, ``"bursts"``) if it has one: a share ``share`` of jobs do."""
+    rng = random.Random(f"person:{mix}:{seed}:{index}")
+    if rng.random() >= share:
+        return None
+    low, high = (math.log(x) for x in PERSON_SECONDS)
+    return PersonWait(rng.randrange(steps), math.exp(rng.uniform(low, high)))
+
+
+def _with_person(
+    mix: str, seed: int, index: int, share: float, plan: list[StepPlan]
+) -> list[StepPlan]:
+    wait = person_wait(mix, seed, index, share, len(plan))
+    if wait is None:
+        return plan
+    confirm = StepPlan(StepType.MANUAL_CONFIRM, name="confirm")
+    return [*plan[: wait.before], confirm, *plan[wait.before :]]
+
+
+def job_plan(seed: int, index: int, persons: float = 0.0) -> list[StepPlan]:
+    """Return the steps of job ``index`` of the mix (``persons``: the share with a person)."""
+    return _with_person("peers", seed, index, persons, _job_plan(seed, index))
+
+
+def _job_plan(seed: int, index: int) -> list[StepPlan]:
     rng = random.Random(f"peers:{seed}:{index}")
     steps, hosts = rng.randint(1, 3), rng.randint(10, 50)
     longest = math.exp(rng.uniform(math.log(30.0), math.log(600.0 / steps)))
@@ -60,9 +104,13 @@ def job_plan(seed: int, index: int) -> list[StepPlan]:
     return plan
 
 
-def burst_plan(seed: int, index: int) -> list[StepPlan]:
+def burst_plan(seed: int, index: int, persons: float = 0.0) -> list[StepPlan]:
     """Return the steps of job ``index`` of the bursty mix: each step's hosts run its quiet
-    stretch plus up to ``BURST`` s, so they end together."""
+    stretch plus up to ``BURST`` s, so they end together (``persons``: as in ``job_plan``)."""
+    return _with_person("bursts", seed, index, persons, _burst_plan(seed, index))
+
+
+def _burst_plan(seed: int, index: int) -> list[StepPlan]:
     rng = random.Random(f"bursts:{seed}:{index}")
     steps, hosts = rng.randint(1, 3), rng.randint(10, 50)
     fails = rng.random() < FAILING_SHARE

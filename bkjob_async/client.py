@@ -403,10 +403,16 @@ class BkJobClient(anyio.abc.AsyncResource):
             request = attrs.evolve(request, idempotent=bool(idempotent))
         return protocol.answer(row, await self.send(request), sent)
 
-    async def _run(self, api: Api[T], /, *args: Any, **kwargs: Any) -> T:
-        """Spell ``api`` with the arguments (checked before anything is sent), send it, read it."""
+    async def _run(self, api: Api[T], arguments: Mapping[str, Any], /) -> T:
+        """Spell ``api`` with a method's arguments, send it, read the answer.
+
+        ``arguments`` are the method's parameters by name: a method passes its ``locals()``
+        before it binds a name of its own (``self`` is left out here). The row's spellings take the same
+        parameters (``tests/unit/test_table.py`` holds each method's signature to its row's) and
+        check them before anything is sent.
+        """
         protocol = self.protocol
-        params = protocol.spell(api, *args, **kwargs)
+        params = protocol.spell(api, **{k: v for k, v in arguments.items() if k != "self"})
         if isinstance(params, Batches):
             requests = [protocol.request(api, p) for p in params]  # every one checked first
             return protocol.answers(api, [await self.send(r) for r in requests], params)
@@ -418,9 +424,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         self, scope: Scope, job_instance_id: int, *, with_hosts: bool = True
     ) -> JobInstanceStatus:
         """Return a job's status, its steps and (``with_hosts``) each host of the current round."""
-        return await self._run(
-            jobs.GET_JOB_INSTANCE_STATUS, scope, job_instance_id, with_hosts=with_hosts
-        )
+        return await self._run(jobs.GET_JOB_INSTANCE_STATUS, locals())
 
     async def get_step_instance_status(
         self,
@@ -446,17 +450,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         ``step.hosts`` is ``None`` and ``partial`` is true; never read their hosts as absent,
         and read every host's status from ``get_job_instance_status``.
         """
-        return await self._run(
-            jobs.GET_STEP_INSTANCE_STATUS,
-            scope,
-            job_instance_id,
-            step_instance_id,
-            execute_count=execute_count,
-            batch=batch,
-            max_host_num_per_group=max_host_num_per_group,
-            status=status,
-            tag=tag,
-        )
+        return await self._run(jobs.GET_STEP_INSTANCE_STATUS, locals())
 
     # --- operations ---------------------------------------------------------------------------
 
@@ -464,15 +458,13 @@ class BkJobClient(anyio.abc.AsyncResource):
         self, scope: Scope, job_instance_id: int, step_instance_id: int, operation: StepOperation
     ) -> None:
         """Retry, skip, confirm or ignore a step; raise ``OperationNotAllowedError`` if refused."""
-        await self._run(
-            jobs.OPERATE_STEP_INSTANCE, scope, job_instance_id, step_instance_id, operation
-        )
+        await self._run(jobs.OPERATE_STEP_INSTANCE, locals())
 
     async def operate_job_instance(
         self, scope: Scope, job_instance_id: int, operation: JobOperation
     ) -> None:
         """Terminate a running job, or start one created with ``start_task=False``."""
-        await self._run(jobs.OPERATE_JOB_INSTANCE, scope, job_instance_id, operation)
+        await self._run(jobs.OPERATE_JOB_INSTANCE, locals())
 
     # --- launches -----------------------------------------------------------------------------
 
@@ -500,23 +492,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         ``script_timeout`` is 1..259200 seconds. ``targets`` are checked against what the
         flavor's server reads (see ``Targets``): a target bk-job would drop is a ``ValueError``.
         """
-        return await self._run(
-            launches.FAST_EXECUTE_SCRIPT,
-            scope,
-            targets=targets,
-            account=account,
-            script_content=script_content,
-            script_id=script_id,
-            script_version_id=script_version_id,
-            script_language=script_language,
-            script_param=script_param,
-            is_param_sensitive=is_param_sensitive,
-            script_timeout=script_timeout,
-            task_name=task_name,
-            callback_url=callback_url,
-            rolling_config=rolling_config,
-            start_task=start_task,
-        )
+        return await self._run(launches.FAST_EXECUTE_SCRIPT, locals())
 
     async def fast_transfer_file(
         self,
@@ -541,23 +517,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         On ESB v2 (``fast_push_file``) bk-job does not report the step, so
         ``step_instance_id`` of the launch is ``None``; read it from ``get_job_instance_status``.
         """
-        return await self._run(
-            launches.FAST_TRANSFER_FILE,
-            scope,
-            targets=targets,
-            account=account,
-            file_target_path=file_target_path,
-            file_sources=file_sources,
-            file_target_name=file_target_name,
-            task_name=task_name,
-            transfer_timeout=transfer_timeout,
-            transfer_mode=transfer_mode,
-            download_speed_limit=download_speed_limit,
-            upload_speed_limit=upload_speed_limit,
-            callback_url=callback_url,
-            rolling_config=rolling_config,
-            start_task=start_task,
-        )
+        return await self._run(launches.FAST_TRANSFER_FILE, locals())
 
     async def execute_job_plan(
         self,
@@ -569,14 +529,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         start_task: bool = True,
     ) -> JobLaunch:
         """Launch a job plan with the given global variable values."""
-        return await self._run(
-            launches.EXECUTE_JOB_PLAN,
-            scope,
-            job_plan_id,
-            global_vars=global_vars,
-            callback_url=callback_url,
-            start_task=start_task,
-        )
+        return await self._run(launches.EXECUTE_JOB_PLAN, locals())
 
     async def push_config_file(
         self,
@@ -596,16 +549,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         read by bk-job (others are refused here) and there is no ``callback_url``; no flavor
         reports the step (``step_instance_id`` is ``None``).
         """
-        return await self._run(
-            launches.PUSH_CONFIG_FILE,
-            scope,
-            targets=targets,
-            account=account,
-            file_target_path=file_target_path,
-            files=files,
-            task_name=task_name,
-            callback_url=callback_url,
-        )
+        return await self._run(launches.PUSH_CONFIG_FILE, locals())
 
     # --- logs and history ---------------------------------------------------------------------
 
@@ -617,9 +561,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         ``host`` is a ``bk_host_id``, a ``Host`` or a ``(bk_cloud_id, ip)`` pair; bk-job
         echoes it as asked, so a host given by id comes back without its ip.
         """
-        return await self._run(
-            logs.GET_JOB_INSTANCE_IP_LOG, scope, job_instance_id, step_instance_id, host
-        )
+        return await self._run(logs.GET_JOB_INSTANCE_IP_LOG, locals())
 
     async def batch_get_job_instance_ip_log(
         self, scope: Scope, job_instance_id: int, step_instance_id: int, hosts: Sequence[HostRef]
@@ -630,9 +572,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         are concatenated in request order. bk-job leaves out hosts it has no log for (or, for
         a file step, answers a row of nulls only, which is left out here too).
         """
-        return await self._run(
-            logs.BATCH_GET_JOB_INSTANCE_IP_LOG, scope, job_instance_id, step_instance_id, hosts
-        )
+        return await self._run(logs.BATCH_GET_JOB_INSTANCE_IP_LOG, locals())
 
     async def batch_get_job_instance_execute_object_log(
         self,
@@ -649,14 +589,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         ``container_ids`` (each a ``Container.id``), not both: bk-job reads one list per
         request. Every request is built before the first is sent; answers are concatenated.
         """
-        return await self._run(
-            logs.BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG,
-            scope,
-            job_instance_id,
-            step_instance_id,
-            hosts=hosts,
-            container_ids=container_ids,
-        )
+        return await self._run(logs.BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG, locals())
 
     async def get_job_instance_log(self, scope: Scope, job_instance_id: int) -> tuple[StepLog, ...]:
         """Return every step of a job with each host's status and log (ESB v2 only).
@@ -664,7 +597,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         The v3 flavors have no such API (use ``batch_get_job_instance_ip_log``): there this
         raises ``UnsupportedOperationError`` before any request.
         """
-        return await self._run(logs.GET_JOB_INSTANCE_LOG, scope, job_instance_id)
+        return await self._run(logs.GET_JOB_INSTANCE_LOG, locals())
 
     async def get_job_instance_list(
         self,
@@ -681,14 +614,10 @@ class BkJobClient(anyio.abc.AsyncResource):
         ``filters`` (``HistoryFilters``): ``job_instance_id``, ``job_cron_id``, ``operator``,
         ``name``, ``launch_mode``, ``type``, ``status``, ``ip``; ``length`` is 1..1000.
         """
+        window = {"created_from": created_from, "created_to": created_to}
         return await self._run(
             jobs.GET_JOB_INSTANCE_LIST,
-            scope,
-            created_from=created_from,
-            created_to=created_to,
-            start=start,
-            length=length,
-            **filters,
+            {"scope": scope, **window, "start": start, "length": length, **filters},
         )
 
     async def iter_job_instances(
@@ -730,7 +659,7 @@ class BkJobClient(anyio.abc.AsyncResource):
 
         bk-job reports string variables only; ``JobVariables.values()`` gives the latest.
         """
-        return await self._run(jobs.GET_JOB_INSTANCE_GLOBAL_VAR_VALUE, scope, job_instance_id)
+        return await self._run(jobs.GET_JOB_INSTANCE_GLOBAL_VAR_VALUE, locals())
 
     # --- plans ----------------------------------------------------------------------------------
 
@@ -743,7 +672,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         ``job_template_id`` (v3 only). On ESB v2 (``get_job_list``) the page has no ``total``.
         """
         return await self._run(
-            catalog.GET_JOB_PLAN_LIST, scope, start=start, length=length, **filters
+            catalog.GET_JOB_PLAN_LIST, {"scope": scope, "start": start, "length": length, **filters}
         )
 
     async def iter_job_plans(
@@ -762,7 +691,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         A password variable's value is masked (``******``) by bk-job v3; ESB v2 sends it as
         stored. Either way it never shows in a ``repr``.
         """
-        return await self._run(catalog.GET_JOB_PLAN_DETAIL, scope, job_plan_id)
+        return await self._run(catalog.GET_JOB_PLAN_DETAIL, locals())
 
     # --- scripts --------------------------------------------------------------------------------
 
@@ -785,14 +714,7 @@ class BkJobClient(anyio.abc.AsyncResource):
             return await self.get_public_script_list(
                 name=name, script_language=script_language, start=start, length=length
             )
-        return await self._run(
-            scripts.GET_SCRIPT_LIST,
-            scope,
-            name=name,
-            script_language=script_language,
-            start=start,
-            length=length,
-        )
+        return await self._run(scripts.GET_SCRIPT_LIST, locals())  # (nothing bound above)
 
     async def get_public_script_list(
         self,
@@ -803,13 +725,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         length: int = 20,
     ) -> ScriptPage:
         """Return one page of the public library's scripts that have an online version."""
-        return await self._run(
-            scripts.GET_PUBLIC_SCRIPT_LIST,
-            name=name,
-            script_language=script_language,
-            start=start,
-            length=length,
-        )
+        return await self._run(scripts.GET_PUBLIC_SCRIPT_LIST, locals())
 
     async def iter_scripts(
         self,
@@ -846,13 +762,7 @@ class BkJobClient(anyio.abc.AsyncResource):
             return await self.get_public_script_version_detail(
                 script_version_id=script_version_id, script_id=script_id, version=version
             )
-        return await self._run(
-            scripts.GET_SCRIPT_VERSION_DETAIL,
-            scope,
-            script_version_id=script_version_id,
-            script_id=script_id,
-            version=version,
-        )
+        return await self._run(scripts.GET_SCRIPT_VERSION_DETAIL, locals())  # (none bound)
 
     async def get_public_script_version_detail(
         self,
@@ -863,12 +773,7 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> ScriptVersion | None:
         """Return one public script version with its text (v3 only; as
         ``get_script_version_detail``)."""
-        return await self._run(
-            scripts.GET_PUBLIC_SCRIPT_VERSION_DETAIL,
-            script_version_id=script_version_id,
-            script_id=script_id,
-            version=version,
-        )
+        return await self._run(scripts.GET_PUBLIC_SCRIPT_VERSION_DETAIL, locals())
 
     async def get_script_version_list(
         self,
@@ -883,14 +788,7 @@ class BkJobClient(anyio.abc.AsyncResource):
 
         Their text (``content``) comes only with ``return_script_content``.
         """
-        return await self._run(
-            scripts.GET_SCRIPT_VERSION_LIST,
-            scope,
-            script_id,
-            return_script_content=return_script_content,
-            start=start,
-            length=length,
-        )
+        return await self._run(scripts.GET_SCRIPT_VERSION_LIST, locals())
 
     async def get_public_script_version_list(
         self,
@@ -901,13 +799,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         length: int = 20,
     ) -> ScriptVersionPage:
         """Return one page of a public script's versions, last changed first (v3 only)."""
-        return await self._run(
-            scripts.GET_PUBLIC_SCRIPT_VERSION_LIST,
-            script_id,
-            return_script_content=return_script_content,
-            start=start,
-            length=length,
-        )
+        return await self._run(scripts.GET_PUBLIC_SCRIPT_VERSION_LIST, locals())
 
     async def iter_script_versions(
         self,
@@ -941,7 +833,7 @@ class BkJobClient(anyio.abc.AsyncResource):
     async def get_script_detail(self, scope: Scope | None, script_version_id: int) -> ScriptVersion:
         """Return one script version by id, without its text (ESB v2 only; on v3 use
         ``get_script_version_detail``). ``scope=None`` reads a public script's version."""
-        return await self._run(scripts.GET_SCRIPT_DETAIL, scope, script_version_id)
+        return await self._run(scripts.GET_SCRIPT_DETAIL, locals())
 
     async def create_script(
         self,
@@ -961,16 +853,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         ``A-Z a-z 0-9 _ - # @ .``. A name the scope has already is refused (1243002).
         ``publish_script_version`` puts the version online.
         """
-        return await self._run(
-            scripts.CREATE_SCRIPT,
-            scope,
-            name=name,
-            content=content,
-            version=version,
-            script_language=script_language,
-            description=description,
-            version_desc=version_desc,
-        )
+        return await self._run(scripts.CREATE_SCRIPT, locals())
 
     async def create_public_script(
         self,
@@ -983,15 +866,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         version_desc: str | None = None,
     ) -> ScriptVersion:
         """Create a script in the public library, as ``create_script`` does (v3 only)."""
-        return await self._run(
-            scripts.CREATE_PUBLIC_SCRIPT,
-            name=name,
-            content=content,
-            version=version,
-            script_language=script_language,
-            description=description,
-            version_desc=version_desc,
-        )
+        return await self._run(scripts.CREATE_PUBLIC_SCRIPT, locals())
 
     async def create_script_version(
         self,
@@ -1003,26 +878,13 @@ class BkJobClient(anyio.abc.AsyncResource):
         version_desc: str | None = None,
     ) -> ScriptVersion:
         """Add a draft version to a script (v3 only); a version name it has is refused."""
-        return await self._run(
-            scripts.CREATE_SCRIPT_VERSION,
-            scope,
-            script_id,
-            content=content,
-            version=version,
-            version_desc=version_desc,
-        )
+        return await self._run(scripts.CREATE_SCRIPT_VERSION, locals())
 
     async def create_public_script_version(
         self, script_id: str, *, content: str, version: str, version_desc: str | None = None
     ) -> ScriptVersion:
         """Add a draft version to a public script (v3 only)."""
-        return await self._run(
-            scripts.CREATE_PUBLIC_SCRIPT_VERSION,
-            script_id,
-            content=content,
-            version=version,
-            version_desc=version_desc,
-        )
+        return await self._run(scripts.CREATE_PUBLIC_SCRIPT_VERSION, locals())
 
     async def update_script_basic(
         self, scope: Scope, script_id: str, *, name: str, description: str | None = None
@@ -1032,17 +894,13 @@ class BkJobClient(anyio.abc.AsyncResource):
         bk-job answers the script's row without its online version
         (``online_script_version_id`` is ``None``).
         """
-        return await self._run(
-            scripts.UPDATE_SCRIPT_BASIC, scope, script_id, name=name, description=description
-        )
+        return await self._run(scripts.UPDATE_SCRIPT_BASIC, locals())
 
     async def update_public_script_basic(
         self, script_id: str, *, name: str, description: str | None = None
     ) -> Script:
         """Rename a public script and (if given) describe it anew (v3 only)."""
-        return await self._run(
-            scripts.UPDATE_PUBLIC_SCRIPT_BASIC, script_id, name=name, description=description
-        )
+        return await self._run(scripts.UPDATE_PUBLIC_SCRIPT_BASIC, locals())
 
     async def update_script_version(
         self,
@@ -1054,14 +912,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         version_desc: str | None = None,
     ) -> ScriptVersion:
         """Replace a draft version's text (v3 only); any other version is refused (1241003)."""
-        return await self._run(
-            scripts.UPDATE_SCRIPT_VERSION,
-            scope,
-            script_id,
-            script_version_id,
-            content=content,
-            version_desc=version_desc,
-        )
+        return await self._run(scripts.UPDATE_SCRIPT_VERSION, locals())
 
     async def update_public_script_version(
         self,
@@ -1072,13 +923,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         version_desc: str | None = None,
     ) -> ScriptVersion:
         """Replace a public draft version's text (v3 only)."""
-        return await self._run(
-            scripts.UPDATE_PUBLIC_SCRIPT_VERSION,
-            script_id,
-            script_version_id,
-            content=content,
-            version_desc=version_desc,
-        )
+        return await self._run(scripts.UPDATE_PUBLIC_SCRIPT_VERSION, locals())
 
     async def publish_script_version(
         self, scope: Scope, script_id: str, script_version_id: int
@@ -1087,43 +932,43 @@ class BkJobClient(anyio.abc.AsyncResource):
 
         A disabled version cannot be published (1241003).
         """
-        return await self._run(scripts.PUBLISH_SCRIPT_VERSION, scope, script_id, script_version_id)
+        return await self._run(scripts.PUBLISH_SCRIPT_VERSION, locals())
 
     async def publish_public_script_version(
         self, script_id: str, script_version_id: int
     ) -> ScriptVersionState:
         """Put a public script's version online (v3 only)."""
-        return await self._run(scripts.PUBLISH_PUBLIC_SCRIPT_VERSION, script_id, script_version_id)
+        return await self._run(scripts.PUBLISH_PUBLIC_SCRIPT_VERSION, locals())
 
     async def disable_script_version(
         self, scope: Scope, script_id: str, script_version_id: int
     ) -> ScriptVersionState:
         """Disable an online or offline version: it never runs again (v3 only)."""
-        return await self._run(scripts.DISABLE_SCRIPT_VERSION, scope, script_id, script_version_id)
+        return await self._run(scripts.DISABLE_SCRIPT_VERSION, locals())
 
     async def disable_public_script_version(
         self, script_id: str, script_version_id: int
     ) -> ScriptVersionState:
         """Disable a public script's version (v3 only)."""
-        return await self._run(scripts.DISABLE_PUBLIC_SCRIPT_VERSION, script_id, script_version_id)
+        return await self._run(scripts.DISABLE_PUBLIC_SCRIPT_VERSION, locals())
 
     async def delete_script(self, scope: Scope, script_id: str) -> None:
         """Delete a script and every version of it (v3 only)."""
-        await self._run(scripts.DELETE_SCRIPT, scope, script_id)
+        await self._run(scripts.DELETE_SCRIPT, locals())
 
     async def delete_public_script(self, script_id: str) -> None:
         """Delete a public script and every version of it (v3 only)."""
-        await self._run(scripts.DELETE_PUBLIC_SCRIPT, script_id)
+        await self._run(scripts.DELETE_PUBLIC_SCRIPT, locals())
 
     async def delete_script_version(
         self, scope: Scope, script_id: str, script_version_id: int
     ) -> None:
         """Delete one version; the script goes with its last (v3 only)."""
-        await self._run(scripts.DELETE_SCRIPT_VERSION, scope, script_id, script_version_id)
+        await self._run(scripts.DELETE_SCRIPT_VERSION, locals())
 
     async def delete_public_script_version(self, script_id: str, script_version_id: int) -> None:
         """Delete one version of a public script (v3 only)."""
-        await self._run(scripts.DELETE_PUBLIC_SCRIPT_VERSION, script_id, script_version_id)
+        await self._run(scripts.DELETE_PUBLIC_SCRIPT_VERSION, locals())
 
     async def check_script(
         self, content: str, *, script_language: ScriptLanguage | int = ScriptLanguage.SHELL
@@ -1132,7 +977,7 @@ class BkJobClient(anyio.abc.AsyncResource):
 
         ``content`` is the text (the client base64-encodes it); each finding names the line.
         """
-        return await self._run(scripts.CHECK_SCRIPT, content, script_language=script_language)
+        return await self._run(scripts.CHECK_SCRIPT, locals())
 
     # --- dangerous-command rules ------------------------------------------------------------------
 
@@ -1146,13 +991,7 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> tuple[DangerousRule, ...]:
         """Return the dangerous-command rules by priority, or those that match (v3 only):
         ``expression`` and ``description`` as substrings, any of ``script_languages``."""
-        return await self._run(
-            rules.GET_DANGEROUS_RULE_LIST,
-            expression=expression,
-            script_languages=script_languages,
-            description=description,
-            action=action,
-        )
+        return await self._run(rules.GET_DANGEROUS_RULE_LIST, locals())
 
     async def create_dangerous_rule(
         self,
@@ -1165,13 +1004,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         """Add a rule (v3 only): a regular expression (Java's dialect, at most 250 characters)
         checked on each line of scripts in ``script_languages``. It starts disabled
         (``enable_dangerous_rule``); ``INTERCEPT`` then refuses to launch a matching script."""
-        return await self._run(
-            rules.CREATE_DANGEROUS_RULE,
-            expression=expression,
-            script_languages=script_languages,
-            action=action,
-            description=description,
-        )
+        return await self._run(rules.CREATE_DANGEROUS_RULE, locals())
 
     async def update_dangerous_rule(
         self,
@@ -1183,26 +1016,19 @@ class BkJobClient(anyio.abc.AsyncResource):
         description: str = "",
     ) -> DangerousRule:
         """Replace a rule's fields; whether it is enabled stays (v3 only)."""
-        return await self._run(
-            rules.UPDATE_DANGEROUS_RULE,
-            rule_id,
-            expression=expression,
-            script_languages=script_languages,
-            action=action,
-            description=description,
-        )
+        return await self._run(rules.UPDATE_DANGEROUS_RULE, locals())
 
     async def delete_dangerous_rule(self, rule_id: int) -> None:
         """Delete a rule (v3 only); bk-job answers success for a rule it does not have."""
-        await self._run(rules.DELETE_DANGEROUS_RULE, rule_id)
+        await self._run(rules.DELETE_DANGEROUS_RULE, locals())
 
     async def enable_dangerous_rule(self, rule_id: int) -> DangerousRuleState:
         """Enable a rule (v3 only)."""
-        return await self._run(rules.ENABLE_DANGEROUS_RULE, rule_id)
+        return await self._run(rules.ENABLE_DANGEROUS_RULE, locals())
 
     async def disable_dangerous_rule(self, rule_id: int) -> DangerousRuleState:
         """Disable a rule (v3 only)."""
-        return await self._run(rules.DISABLE_DANGEROUS_RULE, rule_id)
+        return await self._run(rules.DISABLE_DANGEROUS_RULE, locals())
 
     # --- accounts -------------------------------------------------------------------------------
 
@@ -1220,15 +1046,7 @@ class BkJobClient(anyio.abc.AsyncResource):
 
         On ESB v2 (``get_os_account``) every system account comes in one page.
         """
-        return await self._run(
-            catalog.GET_ACCOUNT_LIST,
-            scope,
-            category=category,
-            account=account,
-            alias=alias,
-            start=start,
-            length=length,
-        )
+        return await self._run(catalog.GET_ACCOUNT_LIST, locals())
 
     async def iter_accounts(
         self,
@@ -1266,17 +1084,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         ``credential_id`` is a ``create_credential`` id; ``file_prefix`` ``"${UUID}"`` makes
         bk-job prefix each file with a generated one.
         """
-        return await self._run(
-            files.CREATE_FILE_SOURCE,
-            scope,
-            code=code,
-            alias=alias,
-            credential_id=credential_id,
-            base_url=base_url,
-            type=type,
-            access_params=access_params,
-            file_prefix=file_prefix,
-        )
+        return await self._run(files.CREATE_FILE_SOURCE, locals())
 
     async def update_file_source(
         self,
@@ -1292,21 +1100,11 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> int:
         """Replace the file source ``code`` (every field, as ``create_file_source`` takes them);
         return its id."""
-        return await self._run(
-            files.UPDATE_FILE_SOURCE,
-            scope,
-            code=code,
-            alias=alias,
-            credential_id=credential_id,
-            base_url=base_url,
-            type=type,
-            access_params=access_params,
-            file_prefix=file_prefix,
-        )
+        return await self._run(files.UPDATE_FILE_SOURCE, locals())
 
     async def get_file_source_detail(self, scope: Scope, code: str) -> FileSourceDetail:
         """Return the file source ``code`` of a scope (gateway only)."""
-        return await self._run(files.GET_FILE_SOURCE_DETAIL, scope, code)
+        return await self._run(files.GET_FILE_SOURCE_DETAIL, locals())
 
     async def create_credential(
         self,
@@ -1318,9 +1116,7 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> str:
         """Store a credential (``CredentialSecret.for_username_password(...)``, ...) and return
         its id; the secret is masked in every error and never comes back."""
-        return await self._run(
-            files.CREATE_CREDENTIAL, scope, name=name, secret=secret, description=description
-        )
+        return await self._run(files.CREATE_CREDENTIAL, locals())
 
     async def update_credential(
         self,
@@ -1333,24 +1129,17 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> str:
         """Replace a credential's name, secret and description (a secret value of
         ``KEEP_SECRET`` keeps the stored one); return its id."""
-        return await self._run(
-            files.UPDATE_CREDENTIAL,
-            scope,
-            credential_id,
-            name=name,
-            secret=secret,
-            description=description,
-        )
+        return await self._run(files.UPDATE_CREDENTIAL, locals())
 
     async def get_credential_detail(self, scope: Scope, credential_id: str) -> CredentialDetail:
         """Return a credential's name, type and history, never its secret (gateway only)."""
-        return await self._run(files.GET_CREDENTIAL_DETAIL, scope, credential_id)
+        return await self._run(files.GET_CREDENTIAL_DETAIL, locals())
 
     async def generate_local_file_upload_url(
         self, scope: Scope, file_names: Sequence[str]
     ) -> UploadUrls:
         """Return where to upload each local file, and the path a transfer then names (ESB only)."""
-        return await self._run(files.GENERATE_LOCAL_FILE_UPLOAD_URL, scope, file_names)
+        return await self._run(files.GENERATE_LOCAL_FILE_UPLOAD_URL, locals())
 
     # --- accounts -------------------------------------------------------------------------------
 
@@ -1367,16 +1156,7 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> ExecutionAccount:
         """Create a system execution account (a Windows one with its ``password``) and return
         it; ``alias`` defaults to the account name."""
-        return await self._run(
-            accounts.CREATE_ACCOUNT,
-            scope,
-            account=account,
-            type=type,
-            category=category,
-            password=password,
-            alias=alias,
-            description=description,
-        )
+        return await self._run(accounts.CREATE_ACCOUNT, locals())
 
     async def update_account(
         self,
@@ -1389,27 +1169,20 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> ExecutionAccount:
         """Change an account's alias, password or description (``None`` keeps it); return it
         (gateway only)."""
-        return await self._run(
-            accounts.UPDATE_ACCOUNT,
-            scope,
-            account_id,
-            alias=alias,
-            password=password,
-            description=description,
-        )
+        return await self._run(accounts.UPDATE_ACCOUNT, locals())
 
     async def delete_account(self, scope: Scope, account_id: int) -> ExecutionAccount:
         """Delete an account; return it as it was."""
-        return await self._run(accounts.DELETE_ACCOUNT, scope, account_id)
+        return await self._run(accounts.DELETE_ACCOUNT, locals())
 
     async def get_account_password_encryption_metadata(self) -> PasswordEncryption:
         """Return the public key and algorithm bk-job wants passwords encrypted with (gateway
         only)."""
-        return await self._run(accounts.GET_ACCOUNT_PASSWORD_ENCRYPTION_METADATA)
+        return await self._run(accounts.GET_ACCOUNT_PASSWORD_ENCRYPTION_METADATA, locals())
 
     async def get_own_db_account_list(self, scope: Scope) -> tuple[ExecutionAccount, ...]:
         """Return the DB accounts of a scope the caller may use (ESB v2 only)."""
-        return await self._run(accounts.GET_OWN_DB_ACCOUNT_LIST, scope)
+        return await self._run(accounts.GET_OWN_DB_ACCOUNT_LIST, locals())
 
     # --- templates and step details -------------------------------------------------------------
 
@@ -1424,15 +1197,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         length: int = 20,
     ) -> JobTemplatePage:
         """Return one page of a scope's job templates, last changed first (``name``: a part)."""
-        return await self._run(
-            templates.GET_JOB_TEMPLATE_LIST,
-            scope,
-            name=name,
-            creator=creator,
-            last_modify_user=last_modify_user,
-            start=start,
-            length=length,
-        )
+        return await self._run(templates.GET_JOB_TEMPLATE_LIST, locals())
 
     async def iter_job_templates(
         self,
@@ -1461,15 +1226,13 @@ class BkJobClient(anyio.abc.AsyncResource):
         self, scope: Scope, job_instance_id: int, step_instance_id: int
     ) -> StepDetail:
         """Return what a step of a job was told to do: script, files or approval (gateway only)."""
-        return await self._run(
-            templates.GET_STEP_INSTANCE_DETAIL, scope, job_instance_id, step_instance_id
-        )
+        return await self._run(templates.GET_STEP_INSTANCE_DETAIL, locals())
 
     async def get_job_template_detail(
         self, scope: Scope, job_template_id: int
     ) -> JobTemplateDetail:
         """Return a job template with its steps and variables (gateway v4 only)."""
-        return await self._run(templates.GET_JOB_TEMPLATE_DETAIL, scope, job_template_id)
+        return await self._run(templates.GET_JOB_TEMPLATE_DETAIL, locals())
 
     async def create_job_plan(
         self,
@@ -1485,21 +1248,13 @@ class BkJobClient(anyio.abc.AsyncResource):
         template's steps ``enable_steps`` (all if ``None``), ``variables`` by name (a text
         ``value`` or hosts as ``server``; a ``GlobalVar.password`` stays out of errors), and the
         names in ``follow_template`` keep the template's values."""
-        return await self._run(
-            templates.CREATE_JOB_PLAN,
-            scope,
-            job_template_id,
-            name,
-            enable_steps=enable_steps,
-            variables=variables,
-            follow_template=follow_template,
-        )
+        return await self._run(templates.CREATE_JOB_PLAN, locals())
 
     async def get_user_authorized_scopes(
         self, *, start: int = 0, length: int = 10
     ) -> AuthorizedScopePage:
         """Return a page of the scopes the user may use (gateway v4 only; ``length`` 1..200)."""
-        return await self._run(settings.GET_USER_AUTHORIZED_SCOPES, start=start, length=length)
+        return await self._run(settings.GET_USER_AUTHORIZED_SCOPES, locals())
 
     async def get_script_task_context(
         self,
@@ -1515,17 +1270,7 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> TaskContext:
         """Return what bk-job gathers of one host's or container's script task for analysis:
         script, parameters, error log (gateway v4 only). Give ``host_id`` or ``container_id``."""
-        return await self._run(
-            analysis.GET_SCRIPT_TASK_CONTEXT,
-            scope,
-            job_instance_id,
-            step_instance_id,
-            execute_count=execute_count,
-            host_id=host_id,
-            container_id=container_id,
-            batch=batch,
-            content=content,
-        )
+        return await self._run(analysis.GET_SCRIPT_TASK_CONTEXT, locals())
 
     async def get_file_task_context(
         self,
@@ -1541,17 +1286,7 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> TaskContext:
         """Return what bk-job gathers of one host's or container's file task for analysis, its
         upload (``mode`` 0) or download (1) side (gateway v4 only)."""
-        return await self._run(
-            analysis.GET_FILE_TASK_CONTEXT,
-            scope,
-            job_instance_id,
-            step_instance_id,
-            mode=mode,
-            execute_count=execute_count,
-            host_id=host_id,
-            container_id=container_id,
-            batch=batch,
-        )
+        return await self._run(analysis.GET_FILE_TASK_CONTEXT, locals())
 
     # --- the rest -------------------------------------------------------------------------------
 
@@ -1571,28 +1306,16 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> JobLaunch:
         """Run a SQL script (one of ``script_content``, ``script_id``, ``script_version_id``)
         on ``targets`` as a DB account; the launch names no step (read it from the status)."""
-        return await self._run(
-            sql.FAST_EXECUTE_SQL,
-            scope,
-            targets=targets,
-            db_account_id=db_account_id,
-            script_content=script_content,
-            script_id=script_id,
-            script_version_id=script_version_id,
-            script_timeout=script_timeout,
-            task_name=task_name,
-            callback_url=callback_url,
-            start_task=start_task,
-        )
+        return await self._run(sql.FAST_EXECUTE_SQL, locals())
 
     async def get_notify_config(self, scope: Scope) -> tuple[NotifyPolicy, ...]:
         """Return a scope's default notification policies, one per way of starting jobs
         (gateway only)."""
-        return await self._run(settings.GET_NOTIFY_CONFIG, scope)
+        return await self._run(settings.GET_NOTIFY_CONFIG, locals())
 
     async def get_latest_service_version(self) -> str | None:
         """Return the newest version any bk-job service runs (ESB jobv3 only)."""
-        return await self._run(settings.GET_LATEST_SERVICE_VERSION)
+        return await self._run(settings.GET_LATEST_SERVICE_VERSION, locals())
 
     # --- crons ----------------------------------------------------------------------------------
 
@@ -1611,7 +1334,9 @@ class BkJobClient(anyio.abc.AsyncResource):
         windows ``created_from``/``created_to`` and ``modified_from``/``modified_to`` (aware
         ``datetime``; both ends or neither; not on ESB v2). On ESB v2 the page has no ``total``.
         """
-        return await self._run(crons.GET_CRON_LIST, scope, start=start, length=length, **filters)
+        return await self._run(
+            crons.GET_CRON_LIST, {"scope": scope, "start": start, "length": length, **filters}
+        )
 
     async def iter_crons(
         self, scope: Scope, *, page_size: int = 1000, **filters: Unpack[CronFilters]
@@ -1625,7 +1350,7 @@ class BkJobClient(anyio.abc.AsyncResource):
 
     async def get_cron_detail(self, scope: Scope, cron_id: int) -> CronJob | None:
         """Return a cron job with its variable values, ``None`` if the scope has none (v3 only)."""
-        return await self._run(crons.GET_CRON_DETAIL, scope, cron_id)
+        return await self._run(crons.GET_CRON_DETAIL, locals())
 
     async def save_cron(
         self,
@@ -1649,17 +1374,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         job on every save**: start it with ``update_cron_status(..., CronStatus.RUNNING)``.
         ESB v2 takes no ``execute_time``, ``global_vars`` or ``execute_time_zone``.
         """
-        return await self._run(
-            crons.SAVE_CRON,
-            scope,
-            job_plan_id=job_plan_id,
-            name=name,
-            expression=expression,
-            execute_time=execute_time,
-            global_vars=global_vars,
-            execute_time_zone=execute_time_zone,
-            cron_id=cron_id,
-        )
+        return await self._run(crons.SAVE_CRON, locals())
 
     async def update_cron_status(
         self, scope: Scope, cron_id: int, status: CronStatus | int
@@ -1668,11 +1383,11 @@ class BkJobClient(anyio.abc.AsyncResource):
 
         A one-off cron job whose time has passed cannot start (``OperationNotAllowedError``).
         """
-        await self._run(crons.UPDATE_CRON_STATUS, scope, cron_id, status)
+        await self._run(crons.UPDATE_CRON_STATUS, locals())
 
     async def delete_cron(self, scope: Scope, cron_id: int) -> None:
         """Delete a cron job (v3 only); ``NotFoundError`` if the scope has none."""
-        await self._run(crons.DELETE_CRON, scope, cron_id)
+        await self._run(crons.DELETE_CRON, locals())
 
     # --- helpers over several APIs -------------------------------------------------------------
 

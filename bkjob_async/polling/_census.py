@@ -9,7 +9,9 @@ when its row says it ended (for its final snapshot) or it has no row (outside th
 a per-job poll, never silence). A job whose watches need its transitions (host, step, job) is
 left to the list only while it waits for a person (not started, a confirmation, a rolling
 pause: ``_decide``'s ``parks``): a row whose status differs from the job's own has it polled
-at once, and per job again until it waits again.
+at once, and per job again until it waits again. A job parked so has just been read by its
+own poll: the list reads it at its next round (a round after it parked if the list was idle),
+not at once, so parking costs no list read of its own.
 
 The window starts 30 days back (bk-job's limit) until the jobs were found once; then at the
 oldest of them. Paging while jobs are created shifts rows to later pages: a row read twice is
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
     from ._reader import Reader
     from ._subscription import _Subscription
 
-__all__ = ["Census", "coverage"]
+__all__ = ["BURST", "Census", "coverage"]
 
 logger = logging.getLogger("bkjob_async.polling")
 
@@ -55,6 +57,9 @@ _WINDOW = _dt.timedelta(days=30) - _dt.timedelta(minutes=5)
 #: How far past now the window ends (the server's clock may be ahead of ours).
 _AHEAD = _dt.timedelta(minutes=2)
 _PAGE = 1000
+#: Jobs are often added in a burst: a job to be read soon is read this many seconds after it
+#: was added, with those added meanwhile (at most a round).
+BURST = 0.05
 #: The events of a wait for a job's end only (with those that tell of the watch itself).
 _END = frozenset({JobFinished, WatchFailed, WatchTimedOut, PollingStalled, PollingResumed})
 
@@ -96,22 +101,29 @@ class Census:
         self._since: dict[Scope, _dt.datetime] = {}
         self.rounds = self.pages = self.failures = 0
         self._woken = anyio.Event()
+        #: A job waits to be read soon; the loop waits for its first job.
+        self._soon = self._idle = False
 
-    def add(self, watched: Watched) -> None:
+    def add(self, watched: Watched, soon: bool = True) -> None:
+        """Let the list follow a job; ``soon``: read it within moments (a job the list reads
+        first), else at the next round (a job parked just after its own poll read it)."""
         scope = watched.job.scope
         self.jobs.setdefault(scope, set()).add(watched)
         self._since.pop(scope, None)  # a job added may be older than the window: widen it
-        self._woken.set()
+        if soon:
+            self._soon = True
+        if soon or self._idle:
+            self._woken.set()
 
     def discard(self, watched: Watched) -> None:
         jobs = self.jobs.get(watched.job.scope)
         if jobs is not None:
             jobs.discard(watched)
 
-    def follow(self, watched: Watched, now: bool) -> None:
-        """Let the list stand for a job's polls (``now``), or stop."""
+    def follow(self, watched: Watched, now: bool, soon: bool = True) -> None:
+        """Let the list stand for a job's polls (``now``; ``soon``: see ``add``), or stop."""
         if now:
-            self.add(watched)
+            self.add(watched, soon)
         else:
             self.discard(watched)
 
@@ -119,22 +131,30 @@ class Census:
         """Read the list of every scope with jobs, once a round."""
         while True:
             if not any(self.jobs.values()):
-                self._woken = anyio.Event()
+                self._woken, self._idle = anyio.Event(), True
                 await self._woken.wait()
-                # Jobs are often added in a burst: one read for all, within a round.
-                await anyio.sleep(min(0.05, self.round))
+                self._idle = False
+                await self._between(anyio.current_time())
             started = anyio.current_time()
+            self._soon = False
             for scope, jobs in list(self.jobs.items()):
                 jobs = {w for w in jobs if w.active}
                 self.jobs[scope] = jobs
                 if jobs:
                     await self._read(scope, jobs)
             self.rounds += 1
-            # A job added meanwhile is read soon, not a round later (one read for a burst).
+            await self._between(started)
+
+    async def _between(self, started: float) -> None:
+        """Wait until the round begun at ``started`` is over. A job added to be read soon
+        (``add``) ends it early: one read for a burst of them, ``BURST`` s later."""
+        if not self._soon:
             self._woken = anyio.Event()
             with anyio.move_on_after(max(0.0, self.round - (anyio.current_time() - started))):
                 await self._woken.wait()
-                await anyio.sleep(min(0.05, self.round))
+            if not self._soon:
+                return
+        await anyio.sleep(min(BURST, self.round))
 
     async def _read(self, scope: Scope, jobs: set[Watched]) -> None:
         """Read one scope's window, every page; hand each job its row (``None``: none)."""

@@ -33,7 +33,7 @@ from ._schedule import census_round, joined_at, min_gap, rejoined_at
 from ._workers import Workers
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from anyio.abc import TaskGroup
 
@@ -192,10 +192,13 @@ class Driver:
             job_id = job.job_instance_id
             self.due.push(watched, joined_at(self.policy, job_id, now, watched.sent, None) or now)
 
-    def detach(self, sub: _Subscription, job_ids: list[int]) -> None:
+    def detach(self, sub: _Subscription, job_ids: Sequence[int]) -> None:
         """Take ``sub`` off these jobs; stop polling those no watch holds."""
-        registry, now = self.registry, self.clock()
+        registry = self.registry
         registry.detach(sub, job_ids)
+        if self.census is None:
+            return  # (``cover`` does nothing)
+        now = self.clock()
         for job_id in job_ids:
             watched = registry.jobs.get(key(sub.scope, job_id))
             if watched is not None:
@@ -299,7 +302,7 @@ class Driver:
         if actions:
             self._act(watched, actions)
         if job.census is not old.census and self.census is not None:  # (parked, or not)
-            self.census.follow(watched, job.census)
+            self.census.follow(watched, job.census, soon=False)  # (just read: a round later)
         if poll_at is not None and watched.active:
             self.due.push(watched, poll_at)
 

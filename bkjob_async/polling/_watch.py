@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     from ._journal import Journal
     from .stores import Store
 
-    #: Detach a subscription from some of its jobs (the poller stops polling unwatched jobs).
-    Leave = Callable[[_Subscription, list[int]], None]
+    #: Detach a subscription from some of its jobs (the poller stops polling unwatched jobs),
+    #: in slices, to the end even when cancelled.
+    Leave = Callable[[_Subscription, list[int]], Awaitable[None]]
     #: Read a job's status now, or ``None`` if it cannot be read.
     Snapshot = Callable[["Scope", int], Awaitable["JobInstanceStatus | None"]]
     #: Attach a subscription to more of its jobs (the poller starts polling them).
@@ -129,7 +130,7 @@ class Watch(anyio.abc.AsyncResource):
         job stops when its last watch lets go. A watch with no job left ends.
         """
         ids = self._checked(scope, job_instance_ids)
-        self._leave(self._sub, self._sub.remove(ids))
+        await self._leave(self._sub, self._sub.remove(ids))
         if self._store is not None and self._sub.name is not None:
             self._store.remove_jobs(self._sub.name, [(scope, i) for i in ids])
         await anyio.lowlevel.checkpoint()
@@ -203,14 +204,14 @@ class Watch(anyio.abc.AsyncResource):
             event = sub.mailbox.get_nowait()
             if event is not None:
                 if self._single and isinstance(event, WatchFailed):
-                    self._end()
+                    await self._end()
                     raise event.error
                 sub.handed_out.events += 1
                 if type(event) in _TOLD:
                     self._told.feed(event)
                 return event
             if sub.closed or not sub.remaining:
-                self._end()
+                await self._end()
                 raise StopAsyncIteration
             await self._wait(sub)
 
@@ -242,14 +243,14 @@ class Watch(anyio.abc.AsyncResource):
                 if store is not None:
                     self._unacked = event.event_id
                 if self._single and isinstance(event, WatchFailed):
-                    self._end()
+                    await self._end()
                     raise event.error
                 sub.handed_out.events += 1
                 return event
             if sub.closed or not sub.remaining:
                 if store is not None and name is not None and not sub.closed and sub.error is None:
                     store.drop(name)  # every job ended and every event was delivered
-                self._end()
+                await self._end()
                 raise StopAsyncIteration
             await self._wait(sub)
 
@@ -268,7 +269,7 @@ class Watch(anyio.abc.AsyncResource):
     async def _time_out(self) -> None:
         """End every unfinished job of this watch with ``WatchTimedOut`` and a fresh snapshot."""
         jobs = sorted(self._sub.remaining)
-        self._leave(self._sub, jobs)
+        await self._leave(self._sub, jobs)
         snapshots: dict[int, JobInstanceStatus | None] = {}
 
         async def fetch(job_id: int) -> None:
@@ -281,16 +282,23 @@ class Watch(anyio.abc.AsyncResource):
         for job_id in jobs:
             self._sub.end_job(job_id, WatchTimedOut(job_id, now, snapshots[job_id]))
 
-    def _end(self) -> None:
+    async def _end(self) -> None:
+        """Close the watch at once (nothing more reaches it), then let go of its jobs in
+        slices, to the end even when cancelled (``_attach.Attachments.unsubscribe``)."""
         sub = self._sub
-        if sub.remaining:
-            self._leave(sub, list(sub.remaining))
-            sub.remaining.clear()
+        left = list(sub.remaining)
+        sub.remaining.clear()
         sub.close()
+        if left:
+            await self._leave(sub, left)
 
     async def aclose(self) -> None:
-        """Stop watching; polling of a job stops when its last watch leaves."""
-        self._end()
+        """Stop watching; polling of a job stops when its last watch leaves.
+
+        Every job is let go of before it returns, even when it is cancelled; a large watch
+        lets go of its jobs in slices, letting other tasks run between them.
+        """
+        await self._end()
         await anyio.lowlevel.checkpoint()
 
     def __del__(self) -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import anyio.lowlevel
+
 from .. import errors
 from .._tracing import poll_rounds
 from ._decide import UNCHANGED
@@ -82,6 +84,7 @@ class Workers:
             watched = take(clock()) or await self._wait(slot)
             if not self._still_watched(watched):
                 watched.busy = False
+                await anyio.lowlevel.checkpoint()  # (a large watch closed: let others run)
                 continue
             sent_at = watched.sent  # (when the heap handed it out)
             permit = None

@@ -40,6 +40,11 @@ _NOT_FOUND = frozenset({1244006, 1244007, 1244012, 1243009, 1243026, 1243051, 12
 _PRECONDITION = frozenset({1241003, 1241015, 1244015, 1244016, 1244025, 1245006})
 _PERMISSION = frozenset({9900403, 1238001})
 _EXHAUSTED = frozenset({1244032, 1244033, 1244034})
+# Thrown as ``AlreadyExistsException``: a script, version, template, plan, credential, cron
+# job, dangerous rule, tag or account alias name taken.
+_EXISTS = frozenset(
+    {1243002, 1243007, 1243021, 1243036, 1243040, 1243042, 1243056, 1243060, 1245004}
+)
 
 
 def v4_status(code: int) -> tuple[int, str]:
@@ -52,14 +57,19 @@ def v4_status(code: int) -> tuple[int, str]:
         return 403, "NO_PERMISSION"
     if code in _EXHAUSTED:
         return 429, "RESOURCE_EXHAUSTED"
+    if code in _EXISTS:
+        return 409, "ALREADY_EXISTS"
     if code == codes.INTERNAL_ERROR or code in (1240001,):
         return 500, "INTERNAL"
     return 400, "INVALID_ARGUMENT"
 
 
 def _v3(call: Call, values: Mapping[str, Any]) -> Call:
-    """The same call as the gateway's v3 would take it, with ``values``."""
-    return attrs.evolve(call, flavor=ApiFlavor.APIGW_V3, params=Params(values, strict=True))
+    """The same call as the gateway's v3 would take it, with ``values``; its containers are
+    execute objects (``Call.objects``), not hosts v3 cannot read."""
+    return attrs.evolve(
+        call, flavor=ApiFlavor.APIGW_V3, params=Params(values, strict=True), objects=True
+    )
 
 
 def _data(answer: object) -> Any:
@@ -252,6 +262,8 @@ def _file_row(row: Mapping[str, Any], world: World) -> dict[str, Any]:
 #: ``ErrorCode.TEMPLATE_NOT_EXIST``, thrown as a ``NotFoundException`` (404).
 _TEMPLATE_NOT_EXIST = 1243026
 _MAX_PLAN_NAME = 60
+#: ``ErrorCode.PLAN_NAME_EXIST``: the template has a plan of this name (409 ``ALREADY_EXISTS``).
+_PLAN_NAME_EXIST = 1243042
 
 
 def _template(world: World, params: Params, key: str) -> Any:
@@ -303,6 +315,9 @@ def create_job_plan(world: World, call: Call) -> object:
     name = params.text("name")
     if not name or not name.strip() or len(name) > _MAX_PLAN_NAME:
         raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "name")
+    name = name.strip()
+    if any(p.template_id == template.template_id and p.name == name for p in world.plans.values()):
+        raise ApiFailure(_PLAN_NAME_EXIST, message="Plan name already exists")
     enabled = params.raw("enable_steps")
     steps = template.steps
     if enabled is not None:

@@ -669,7 +669,7 @@ def _rewrite(node: Any, fault: Fault) -> None:
 def _rewrite_hosts(step: dict[str, Any], host: int | None) -> None:
     if host is None:
         return
-    for key in ("step_ip_result_list", "step_ip_status"):
+    for key in ("step_ip_result_list", "step_ip_status", "step_execute_object_result_list"):
         for row in step.get(key) or ():
             row["status"] = host
     for group in step.get("step_result_group_list") or ():

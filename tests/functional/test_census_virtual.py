@@ -348,3 +348,29 @@ def test_a_parked_job_whose_row_lags_is_read_again_when_the_row_moves() -> None:
 
     started = run_virtual(main)
     assert 100.0 + 20.0 <= started <= 100.0 + 20.0 + POLICY.latency + 0.5
+
+
+def test_parking_a_job_costs_no_list_read_of_its_own() -> None:
+    # 40 jobs, watched one every 0.5 s, each parked at its first poll: the list is read once a
+    # round from the first park on, not again at each park.
+    waits = dict.fromkeys(range(1, 41), 100.0)
+    server = VirtualBkJob(dict.fromkeys(waits, 101.0), wait_until=waits)
+
+    async def watch(poller: Poller, name: int) -> None:
+        await anyio.sleep(0.5 * name)
+        async for _ in poller.watch_jobs(SCOPE, [server.job(name)]):
+            pass
+
+    async def main() -> None:
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            for name in waits:
+                tg.start_soon(server.confirm, name)
+                tg.start_soon(watch, poller, name)
+
+    run_virtual(main)
+    # Parked from the first job's first poll (0.5 s) until the round after 100 s.
+    assert server.lists <= 100.0 / census_round(POLICY) + 2

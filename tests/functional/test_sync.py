@@ -304,7 +304,8 @@ def _manage_calls(served: Served, v2: bool, targets: Targets, job: int, step: in
         ("get_notify_config", (SCOPE,), {}),
         ("get_latest_service_version", (), {}),
         ("get_job_template_detail", (SCOPE, 100011), {}),
-        ("create_job_plan", (other, 100011, "from the template"), {}),  # (not in SCOPE)
+        ("create_job_plan", Fresh(lambda _: (other, 100011, f"from the template {next(n)}")),
+         {}),  # (not in SCOPE; a template's plan names are unique: 409 ALREADY_EXISTS)
         ("get_user_authorized_scopes", (), {"length": 5}),
         ("get_script_task_context", (SCOPE, job, step), {"host_id": 1001}),
         ("get_file_task_context", (SCOPE, job, step), {"host_id": 1001, "mode": 1}),

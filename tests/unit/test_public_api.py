@@ -22,6 +22,7 @@ PUBLIC = [
     "CallbackStatistics",
     "CertificateError",
     "ConfigFile",
+    "ConflictError",
     "ConnectError",
     "ConnectTimeoutError",
     "CredentialDetail",

@@ -28,6 +28,27 @@ def test_every_row_is_a_typed_async_method_with_a_blocking_twin() -> None:
         assert inspect.signature(twin) == inspect.signature(method), name
 
 
+def _parameters(fn: object) -> list[tuple[str, object, object]]:
+    """A signature's parameters as (name, kind, default), ``self`` aside."""
+    return [
+        (p.name, p.kind, p.default)
+        for p in inspect.signature(fn).parameters.values()  # type: ignore[arg-type]
+        if p.name != "self"
+    ]
+
+
+def test_every_spelling_takes_its_methods_parameters() -> None:
+    """A method hands its arguments to its row by name (its ``locals()``): each spelling of the
+    row takes the same names, kinds and defaults (its annotations may be wider: it checks)."""
+    for name, api in TABLE.items():
+        method = inspect.unwrap(getattr(BkJobClient, name))
+        wanted = _parameters(method)
+        if any(kind is inspect.Parameter.VAR_KEYWORD for _, kind, _ in wanted):
+            continue  # (``**filters``: the method spells its arguments out)
+        for flavor, wire in api.wires.items():
+            assert _parameters(wire.spell) == wanted, f"{name} on {flavor.value}"
+
+
 def test_every_row_lives_in_a_family_and_names_itself() -> None:
     rows = [v for family in FAMILIES for v in vars(family).values() if isinstance(v, Api)]
     assert sorted(r.name for r in rows) == sorted(TABLE)

@@ -1,0 +1,102 @@
+"""``_slices.Pace``: work in strides, a checkpoint once a slice has run its budget; a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import anyio
+import pytest
+
+from bkjob_async.polling._slices import Pace
+
+
+class Ticks:
+    """A clock that moves ``step`` seconds each time it is read."""
+
+    def __init__(self, step: float) -> None:
+        self.step, self.now = step, 0.0
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+async def _run(pace: Pace, items: Sequence[int], stop=None) -> tuple[bool, list[list[int]], list]:
+    """Run ``pace`` over ``items``; return its answer, the strides, and what a task saw between."""
+    strides: list[list[int]] = []
+    seen: list[int] = []
+    done = False
+
+    async def watch_between() -> None:  # runs only when the work lets it (a checkpoint)
+        while not done:
+            seen.append(sum(map(len, strides)))
+            await anyio.lowlevel.checkpoint()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch_between)
+        await anyio.lowlevel.checkpoint()
+        finished = await pace.run(items, lambda chunk: strides.append(list(chunk)), stop)
+        done = True
+    return finished, strides, seen
+
+
+@pytest.mark.anyio
+async def test_items_go_in_strides_and_a_slice_ends_at_its_budget() -> None:
+    # Each read of the clock moves it 1 s: with a budget of 2.5 s a slice takes 3 strides
+    # (the clock is read at its start and after each stride).
+    pace = Pace(budget=2.5, stride=4, clock=Ticks(1.0))
+    finished, strides, seen = await _run(pace, list(range(30)))
+    assert finished
+    assert [len(s) for s in strides] == [4, 4, 4, 4, 4, 4, 4, 2]
+    assert [i for s in strides for i in s] == list(range(30))
+    assert pace.slices == 2
+    # The other task ran between slices, seeing 12 and 24 items done.
+    assert [n for n in seen if 0 < n < 30] == [12, 24]
+
+
+@pytest.mark.anyio
+async def test_work_within_its_budget_takes_no_checkpoint() -> None:
+    pace = Pace(budget=10.0, stride=4, clock=Ticks(0.0))
+    finished, strides, seen = await _run(pace, list(range(30)))
+    assert finished
+    assert len(strides) == 8
+    assert pace.slices == 0
+    assert [n for n in seen if 0 < n < 30] == []
+
+
+@pytest.mark.anyio
+async def test_stop_is_asked_after_each_checkpoint() -> None:
+    pace = Pace(budget=0.5, stride=3, clock=Ticks(1.0))  # a checkpoint after every stride
+    calls: list[int] = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) == 2
+
+    finished, strides, _ = await _run(pace, list(range(30)), stop)
+    assert not finished
+    assert [len(s) for s in strides] == [3, 3]
+    assert pace.slices == 2
+
+
+@pytest.mark.anyio
+async def test_cancelled_at_a_checkpoint_the_rest_is_not_handed_out() -> None:
+    pace = Pace(budget=0.5, stride=5, clock=Ticks(1.0))
+    strides: list[list[int]] = []
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await pace.run(list(range(20)), lambda chunk: strides.append(list(chunk)))
+    assert scope.cancelled_caught
+    assert strides == [[0, 1, 2, 3, 4]]  # the first stride ran before the first checkpoint
+
+
+@pytest.mark.anyio
+async def test_no_items_no_work() -> None:
+    pace = Pace(budget=0.0, clock=Ticks(1.0))
+    assert await pace.run([], lambda chunk: pytest.fail("called"))
+    assert pace.slices == 0
+
+
+def test_a_stride_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="stride"):
+        Pace(stride=0)
