@@ -134,11 +134,17 @@ _FLIPPED = b"9"
 
 
 def _install_flip() -> None:
-    """Wrap ``get_job_instance_status`` (internals: fail loudly if they move) to flip a host."""
-    from bkjob_async.testing import _api
+    """Wrap ``get_job_instance_status`` (internals: fail loudly if they move) to flip a host.
 
-    tables = (_api.V3_ENDPOINTS, _api.V2_ENDPOINTS)
-    original = _api.V3_ENDPOINTS["get_job_instance_status"].handler
+    The wrapper goes into the tables the server routes by (``_api_catalog``'s, merged from
+    ``_api``'s at import): one put into ``_api``'s own tables would never be called.
+    """
+    from bkjob_async.testing import _api, _api_catalog, _server
+
+    tables = (_api_catalog.V3_ENDPOINTS, _api_catalog.V2_ENDPOINTS)
+    if _server.V3_ENDPOINTS is not tables[0] or _server.V2_ENDPOINTS is not tables[1]:
+        raise RuntimeError("the simulator routes by other tables: update _install_flip")
+    original = tables[0]["get_job_instance_status"].handler
     answers: dict[object, int] = {}
 
     def flipped(world: object, call: _api.Call) -> object:

@@ -29,8 +29,8 @@ requests, and yields what changed as events::
             async for event in watch:  # HostTransition, StepTransition, JobTransition, ...
                 ...
 
-Events: ``HostTransition``, ``StepTransition``, ``JobTransition``, ``JobFinished`` (a job's
-last event, with its final snapshot), ``WatchFailed``, ``WatchTimedOut`` (``PollPolicy.
+Events: ``HostTransition`` (a container's: ``ContainerTransition``, gateway v4),
+``StepTransition``, ``JobTransition``, ``JobFinished`` (a job's last event, with its final snapshot), ``WatchFailed``, ``WatchTimedOut`` (``PollPolicy.
 deadline``), and ``PollingStalled``/``PollingResumed`` while bk-job cannot be reached (an
 outage, not a failure: the watch goes on). A watch ends when its ``async with`` block is
 left, on ``await watch.aclose()``, when all its jobs have ended, or on ``break`` out of an
@@ -176,6 +176,7 @@ if TYPE_CHECKING:
         CallbackBindError,
         CallbackReceiver,
         CallbackStatistics,
+        ContainerTransition,
         FailedHost,
         HostTransition,
         JobFinished,
@@ -218,6 +219,7 @@ __all__ = [
     "ConflictError",
     "ConnectError",
     "ConnectTimeoutError",
+    "ContainerTransition",
     "CredentialDetail",
     "CredentialSecret",
     "CredentialType",

@@ -29,6 +29,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from ._convert_manage import register as _register_manage
+from ._convert_objects import objects_step
 from ._converter_scripts import scripts_v2, scripts_v3
 from ._readers import (
     INT32,
@@ -218,13 +219,14 @@ def _v3(c: cattrs.Converter) -> None:
     c.register_structure_hook(_dt.timedelta, _ms_duration)
     hosts = _hosts_hook(c)
     step_v3 = make_dict_structure_fn(StepInstance, c, hosts=override(rename="step_ip_result_list"))
+    step = objects_step(c, step_v3)  # (v3's host rows, or v4's execute objects)
     job = c.get_structure_hook(JobInstance)
 
     def job_status_v3(d: Mapping[str, Any], _: object) -> JobInstanceStatus:
         return JobInstanceStatus(
             _bool(d["finished"], None),
             job(d["job_instance"], JobInstance),
-            tuple([step_v3(s, StepInstance) for s in _rows(d.get("step_instance_list"))]),
+            tuple([step(s, StepInstance) for s in _rows(d.get("step_instance_list"))]),
         )
 
     def group_v3(d: Mapping[str, Any], _: object) -> StepResultGroup:
@@ -242,7 +244,7 @@ def _v3(c: cattrs.Converter) -> None:
         instance = attrs.evolve(instance, hosts=tuple(h for g in groups for h in g.hosts))
         return StepInstanceStatus(instance.status.is_finished, instance, groups)
 
-    c.register_structure_hook(StepInstance, step_v3)
+    c.register_structure_hook(StepInstance, step)
     c.register_structure_hook(JobInstanceStatus, job_status_v3)
     c.register_structure_hook(StepInstanceStatus, step_status_v3)
     _logs_v3(c)

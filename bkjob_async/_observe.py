@@ -1,7 +1,8 @@
 """Read the few fields a poller compares from a job-status ``data`` object; pure, no models.
 
 Full structuring costs microseconds per host; a poll needs only statuses. This reads job, step
-and host statuses straight from the wire shape of either generation and leaves each host's row
+and host statuses straight from the wire shape of either generation (and the gateway v4's
+execute objects, hosts and containers, with ``_convert_objects``' readers) and leaves each row
 for the converter to structure only if it changed. It reads exactly as the converter does (its
 scalar readers and ``host_key`` are the converter's), so the two accept the same answers and see
 the same hosts, keys and statuses: ``tests/unit/test_wire_agreement.py`` checks it. Two rows for
@@ -15,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from ._convert_objects import CONTAINER, HOST, OBJECT_ROWS, container_key, kind_of
 from ._converter import Generation, host_key, read_bool, read_code, read_int
 from ._converter import read_rows as _rows
 from .errors import ResponseFormatError
@@ -22,7 +24,7 @@ from .models import HostKey, StepType
 
 __all__ = ["GroupKey", "JobObservation", "StepObservation", "observe_groups", "observe_job"]
 
-#: (key, status code, raw row) of one host.
+#: (key, status code, raw row) of one host, or of one container (v4: keyed ``Container.key``).
 HostRow = tuple[HostKey, int, dict[str, Any]]
 #: A result group of a step: (host status code, tag).
 GroupKey = tuple[int, "str | None"]
@@ -32,8 +34,10 @@ GroupKey = tuple[int, "str | None"]
 class StepObservation:
     """One step as seen in one poll: ``hosts`` is ``None`` when the server sent no host rows.
 
-    ``manual`` marks a manual-confirm step (v3 ``type`` 3): it has no hosts, and bk-job refuses
-    ``get_step_instance_status`` for it.
+    On the gateway v4 ``hosts`` holds its containers too, keyed ``("container", id)``.
+
+        ``manual`` marks a manual-confirm step (v3 ``type`` 3): it has no hosts, and bk-job refuses
+        ``get_step_instance_status`` for it.
     """
 
     step_instance_id: int
@@ -95,6 +99,28 @@ def _hosts(rows: Any) -> list[HostRow] | None:
     return list(hosts.values())
 
 
+def _objects(rows: Any) -> list[HostRow]:
+    """Read v4's execute object rows: a host keyed as v3 keys it, a container by
+    ``Container.key``; each keeps its v4 row (``host_row`` makes a host's v3 row of it)."""
+    objects: dict[Any, HostRow] = {}
+    small, negative = _SMALL, -_SMALL
+    listed: list[dict[str, Any]] = list(_rows(rows))  # type: ignore[arg-type]
+    for row in listed:
+        target = row["execute_object"]
+        kind = kind_of(target)
+        if kind == HOST:
+            host = target["host"]
+            key: Any = host.get("bk_host_id")
+            if type(key) is not int or key > small or key < negative:
+                key = host_key(host)
+        elif kind == CONTAINER:
+            key = container_key(target)
+        else:
+            continue
+        objects[key] = (key, _code(row["status"]), row)  # (the last wins, as for hosts)
+    return list(objects.values())
+
+
 _MANUAL_CONFIRM = int(StepType.MANUAL_CONFIRM)
 
 
@@ -114,7 +140,11 @@ def _step(step: Any, counts: tuple[str, ...], rows: str, typed: bool) -> StepObs
         if key in step:
             count = step[key]
             break
-    hosts = _hosts(step.get(rows))
+    listed = step.get(rows)
+    if listed is None and OBJECT_ROWS in step:  # (the gateway v4: execute objects)
+        hosts = None if step[OBJECT_ROWS] is None else _objects(step[OBJECT_ROWS])
+    else:
+        hosts = _hosts(listed)
     return StepObservation(
         step_id, status, _count(count), hosts, typed and step.get("type") == _MANUAL_CONFIRM
     )

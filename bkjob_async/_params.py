@@ -61,6 +61,32 @@ def check_script(text: str) -> str:
     return text
 
 
+def script_source(
+    script_content: str | None,
+    script_id: str | None,
+    script_version_id: int | None,
+    *,
+    sized: bool = True,
+) -> dict[str, Any]:
+    """Check that exactly one of the three names the script; return the three checked, the
+    text base64-encoded (and, ``sized``, within ``MAX_SCRIPT_BYTES``)."""
+    sources = [s for s in (script_content, script_id, script_version_id) if s is not None]
+    if len(sources) != 1:
+        raise ValueError("pass exactly one of script_content, script_id or script_version_id")
+    if script_content is not None and not isinstance(script_content, str):
+        raise TypeError("script_content must be a str (the client base64-encodes it)")
+    text = script_content
+    if text is not None and sized:
+        text = check_script(text)
+    return {
+        "script_content": None if text is None else b64(text),
+        "script_id": None if script_id is None else check_text(script_id, "script_id"),
+        "script_version_id": None
+        if script_version_id is None
+        else check_id(script_version_id, "script_version_id"),
+    }
+
+
 def check_count(value: object, name: str, minimum: int = 0) -> int:
     value = check_int(value, name)
     if value < minimum:
@@ -128,6 +154,16 @@ def check_length(value: int, maximum: int) -> int:
     if value > maximum:
         raise ValueError(f"length must be 1..{maximum}, got {value}")
     return value
+
+
+def texts(**values: str | None) -> dict[str, str | None]:
+    """Return optional text filters, each checked (``None`` or a non-empty str)."""
+    return {k: None if v is None else check_text(v, k) for k, v in values.items()}
+
+
+def paging(start: int, length: int) -> dict[str, int]:
+    """Check a list's page: ``start`` >= 0 and ``length`` 1..1000 (``MAX_PAGE_LENGTH``)."""
+    return {"start": check_count(start, "start"), "length": check_length(length, MAX_PAGE_LENGTH)}
 
 
 def known_code(value: int | None, enum_type: type[T], name: str) -> int | None:

@@ -84,6 +84,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 _EVENT_TYPES = {
     "HostTransition": "host_transition",
+    "ContainerTransition": "container_transition",
     "StepTransition": "step_transition",
     "JobTransition": "job_transition",
     "JobFinished": "job_finished",

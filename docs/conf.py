@@ -34,6 +34,7 @@ extensions = [
     "apiref",
     "cliref",
     "languages",
+    "untranslated",
 ]
 
 source_suffix = {".md": "markdown"}

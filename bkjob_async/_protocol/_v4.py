@@ -10,13 +10,12 @@ Every reader raises ``ResponseFormatError`` for data that does not fit, as ``Pro
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
-
+from .._convert_objects import CONTAINER, HOST
+from .._convert_objects import read_container as container
 from .._converter import read_bool, read_code, read_int, read_rows
 from .._params import _no_ipv6, check_targets
 from .._readers import _epoch_seconds
@@ -25,8 +24,6 @@ from ..errors import ResponseFormatError
 from ..models import (
     AuthorizedScope,
     AuthorizedScopePage,
-    Container,
-    ContainerResult,
     CreatedJobPlan,
     ExecuteObject,
     ExecuteObjectFileLog,
@@ -35,13 +32,11 @@ from ..models import (
     FileLogMode,
     FileTaskStatus,
     Host,
-    HostStatus,
     JobInstancePage,
     JobInstanceStatus,
     JobInstanceSummary,
     JobTemplateDetail,
     LogType,
-    StepInstance,
     StepType,
     TaskContext,
     TaskContextField,
@@ -50,6 +45,8 @@ from ..models import (
 )
 
 if TYPE_CHECKING:
+    import datetime as _dt
+
     from ._api import Parse, Reader
 
 __all__ = [
@@ -65,8 +62,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-HOST, CONTAINER = 1, 2
 
 
 def _fits(read: Callable[[Parse[Any], Any, Mapping[str, Any]], T]) -> Reader[T]:
@@ -93,16 +88,6 @@ def _text(value: Any) -> str | None:
 
 def _number(value: Any) -> int | None:
     return None if value is None else read_int(value)
-
-
-def container(d: Mapping[str, Any]) -> Container:
-    """Read a container (``OpenApiContainerDTO``)."""
-    return Container(
-        read_int(d["id"]),
-        _text(d.get("container_id")),
-        _text(d.get("name")),
-        _number(d.get("node_host_id")),
-    )
 
 
 def host(d: Mapping[str, Any]) -> Host:
@@ -137,60 +122,18 @@ def read_object(d: Mapping[str, Any] | None) -> ExecuteObject | None:
 
 # --- get_job_instance_status ---------------------------------------------------------------------
 
-_RESULT_KEYS = ("status", "tag", "exit_code", "start_time", "end_time", "total_time")
-
-
-def _split(rows: Any) -> tuple[list[dict[str, Any]], list[Mapping[str, Any]]] | None:
-    """Split a step's execute object rows into v3 host rows and container rows."""
-    if rows is None:
-        return None
-    hosts: list[dict[str, Any]] = []
-    containers: list[Mapping[str, Any]] = []
-    for row in read_rows(rows):
-        target = row["execute_object"]
-        kind = read_code(target["type"])
-        if kind == HOST and isinstance(target.get("host"), Mapping):
-            hosts.append({**target["host"], **{k: row.get(k) for k in _RESULT_KEYS}})
-        elif kind == CONTAINER and isinstance(target.get("container"), Mapping):
-            containers.append(row)
-    return hosts, containers
-
-
-def _container_result(parse: Parse[Any], row: Mapping[str, Any]) -> ContainerResult:
-    get = row.get
-    start, end, total = get("start_time"), get("end_time"), get("total_time")
-    return ContainerResult(
-        container(row["execute_object"]["container"]),
-        HostStatus.of(read_code(row["status"])),
-        _text(get("tag")),
-        _number(get("exit_code")),
-        None if start is None else parse(start, _dt.datetime),
-        None if end is None else parse(end, _dt.datetime),
-        None if total is None else parse(total, _dt.timedelta),
-    )
-
 
 @_fits
 def job_status_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> JobInstanceStatus:
-    """Read v4's job status: hosts as v3 reads them, containers beside them."""
-    steps, containers = [], []
-    for step in read_rows(data.get("step_instance_list")):
-        split = _split(step.get("step_execute_object_result_list"))
-        steps.append({**step, "step_ip_result_list": None if split is None else split[0]})
-        containers.append(None if split is None else split[1])
-    status: JobInstanceStatus = parse({**data, "step_instance_list": steps}, JobInstanceStatus)
+    """Read v4's job status: hosts as v3 reads them, containers beside them (the converter
+    reads both: ``_convert_objects``)."""
+    status: JobInstanceStatus = parse(data, JobInstanceStatus)
     asked = sent.get("job_instance_id")
     if asked is not None and status.job.job_instance_id != int(asked):
         raise ResponseFormatError(
             f"asked for job {asked}, the server answered about job {status.job.job_instance_id}"
         )
-    read: list[StepInstance] = [
-        step
-        if rows is None
-        else attrs.evolve(step, containers=tuple(_container_result(parse, row) for row in rows))
-        for step, rows in zip(status.steps, containers, strict=True)
-    ]
-    return attrs.evolve(status, steps=tuple(read))
+    return status
 
 
 # --- get_job_instance_list -----------------------------------------------------------------------

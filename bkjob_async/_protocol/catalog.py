@@ -8,15 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from .._params import (
-    MAX_PAGE_LENGTH,
-    check_count,
-    check_length,
-    check_text,
-    known_code,
-    optional_id,
-    v2_only_scalars,
-)
+from .._params import known_code, optional_id, paging, texts, v2_only_scalars
 from ..config import Scope, check_id
 from ..models import (
     AccountCategory,
@@ -25,7 +17,7 @@ from ..models import (
     JobPlan,
     JobPlanPage,
 )
-from ._api import GET, Params, Parse, checked, model, row, v2_scoped, v3_scoped
+from ._api import GET, Params, Parse, Spelling, checked, model, row, v2_scoped, v3_scoped
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -48,49 +40,31 @@ class PlanFilters(TypedDict, total=False):
     job_template_id: int | None
 
 
-def texts(**values: str | None) -> dict[str, str | None]:
-    """Return optional text filters, each checked (``None`` or a non-empty str)."""
-    return {k: None if v is None else check_text(v, k) for k, v in values.items()}
-
-
-def paging(start: int, length: int) -> Params:
-    """Check a page's ``start`` and ``length`` (1..1000)."""
-    return {"start": check_count(start, "start"), "length": check_length(length, MAX_PAGE_LENGTH)}
-
-
 # --- plans ---------------------------------------------------------------------------------------
 
 
-def plan_list_v3(
-    scope: Scope,
-    *,
-    name: str | None = None,
-    creator: str | None = None,
-    last_modify_user: str | None = None,
-    job_template_id: int | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell ``get_job_plan_list``: one page of a scope's plans."""
-    filters = texts(name=name, creator=creator, last_modify_user=last_modify_user)
-    template = optional_id(job_template_id, "job_template_id")
-    return v3_scoped(scope, **filters, job_template_id=template, **paging(start, length))
+def _plan_list(v2: bool) -> Spelling:
+    """Return the spelling of ``get_job_plan_list`` (one page of a scope's plans) for v3 or
+    (``v2``) v2's ``get_job_list``, which has no template filter."""
 
+    def spell(
+        scope: Scope,
+        *,
+        name: str | None = None,
+        creator: str | None = None,
+        last_modify_user: str | None = None,
+        job_template_id: int | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> Params:
+        filters = texts(name=name, creator=creator, last_modify_user=last_modify_user)
+        template = optional_id(job_template_id, "job_template_id")
+        if v2:
+            v2_only_scalars(job_template_id=template)
+            return v2_scoped(scope, **filters, **paging(start, length))
+        return v3_scoped(scope, **filters, job_template_id=template, **paging(start, length))
 
-def plan_list_v2(
-    scope: Scope,
-    *,
-    name: str | None = None,
-    creator: str | None = None,
-    last_modify_user: str | None = None,
-    job_template_id: int | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell v2's ``get_job_list``: no template filter."""
-    filters = texts(name=name, creator=creator, last_modify_user=last_modify_user)
-    v2_only_scalars(job_template_id=optional_id(job_template_id, "job_template_id"))
-    return v2_scoped(scope, **filters, **paging(start, length))
+    return spell
 
 
 def plan_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> JobPlanPage:
@@ -103,8 +77,8 @@ GET_JOB_PLAN_LIST = row(
     "get_job_plan_list",
     GET,
     model(JobPlanPage),
-    v3=plan_list_v3,
-    v2=plan_list_v2,
+    v3=_plan_list(v2=False),
+    v2=_plan_list(v2=True),
     v2_name="get_job_list",
     v2_read=plan_page_v2,
 )
@@ -133,41 +107,31 @@ GET_JOB_PLAN_DETAIL = row(
 # --- accounts ------------------------------------------------------------------------------------
 
 
-def account_list_v3(
-    scope: Scope,
-    *,
-    category: AccountCategory | int | None = None,
-    account: str | None = None,
-    alias: str | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell ``get_account_list``; ``length`` is 1..1000 (bk-job cuts a longer page)."""
-    filters = {
-        "category": known_code(category, AccountCategory, "category"),
-        **texts(account=account, alias=alias),
-    }
-    return v3_scoped(scope, **filters, **paging(start, length))
+def _account_list(v2: bool) -> Spelling:
+    """Return the spelling of ``get_account_list`` for v3 (``length`` 1..1000: bk-job cuts a
+    longer page) or (``v2``) v2's ``get_os_account``: no filter and no paging there (every
+    system account at once), so a filter or a ``start`` past 0 is refused."""
 
+    def spell(
+        scope: Scope,
+        *,
+        category: AccountCategory | int | None = None,
+        account: str | None = None,
+        alias: str | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> Params:
+        filters = {
+            "category": known_code(category, AccountCategory, "category"),
+            **texts(account=account, alias=alias),
+        }
+        page = paging(start, length)
+        if v2:
+            v2_only_scalars(**filters, start=page["start"])
+            return v2_scoped(scope)
+        return v3_scoped(scope, **filters, **page)
 
-def account_list_v2(
-    scope: Scope,
-    *,
-    category: AccountCategory | int | None = None,
-    account: str | None = None,
-    alias: str | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell v2's ``get_os_account``: no filter and no paging (every system account at once);
-    a filter or a ``start`` past 0 is refused."""
-    filters = {
-        "category": known_code(category, AccountCategory, "category"),
-        **texts(account=account, alias=alias),
-    }
-    page = paging(start, length)
-    v2_only_scalars(**filters, start=page["start"])
-    return v2_scoped(scope)
+    return spell
 
 
 def account_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> AccountPage:
@@ -180,8 +144,8 @@ GET_ACCOUNT_LIST = row(
     "get_account_list",
     GET,
     model(AccountPage),
-    v3=account_list_v3,
-    v2=account_list_v2,
+    v3=_account_list(v2=False),
+    v2=_account_list(v2=True),
     v2_name="get_os_account",
     v2_read=account_page_v2,
 )

@@ -12,12 +12,12 @@ import re
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._params import (
-    MAX_PAGE_LENGTH,
     check_count,
-    check_length,
     check_text,
     epoch_ms,
     optional_id,
+    paging,
+    texts,
     v2_only_scalars,
     v3_global_var,
 )
@@ -29,6 +29,7 @@ from ._api import (
     POST,
     Params,
     Parse,
+    Spelling,
     model,
     nothing,
     optional,
@@ -107,80 +108,64 @@ def _window(start: _dt.datetime | None, end: _dt.datetime | None, what: str) -> 
     return _seconds(start, f"{what}_from"), _seconds(end, f"{what}_to")
 
 
-def _texts(**values: str | None) -> dict[str, str | None]:
-    return {k: None if v is None else check_text(v, k) for k, v in values.items()}
-
-
 # --- get_cron_list -------------------------------------------------------------------------------
 
 
-def cron_list_v3(
-    scope: Scope,
-    *,
-    name: str | None = None,
-    cron_id: int | None = None,
-    status: CronStatus | int | None = None,
-    creator: str | None = None,
-    created_from: _dt.datetime | None = None,
-    created_to: _dt.datetime | None = None,
-    last_modify_user: str | None = None,
-    modified_from: _dt.datetime | None = None,
-    modified_to: _dt.datetime | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell ``get_cron_list``. bk-job's v3 list reads a paused filter as 0 and drops the 2 its
-    docs give (``EsbGetCronListV3Request.validate``): the client sends 0."""
-    wanted = _status(status)
-    created = _window(created_from, created_to, "created")
-    modified = _window(modified_from, modified_to, "modified")
-    return v3_scoped(
-        scope,
-        **_texts(name=name, creator=creator, last_modify_user=last_modify_user),
-        id=optional_id(cron_id, "cron_id"),
-        status=None if wanted is None else (1 if wanted.is_running else 0),
-        create_time_start=created[0],
-        create_time_end=created[1],
-        last_modify_time_start=modified[0],
-        last_modify_time_end=modified[1],
-        start=check_count(start, "start"),
-        length=check_length(length, MAX_PAGE_LENGTH),
-    )
+def _cron_list(v2: bool) -> Spelling:
+    """Return the spelling of ``get_cron_list`` for v3 or (``v2``) v2.
 
+    bk-job's v3 list reads a paused filter as 0 and drops the 2 its docs give
+    (``EsbGetCronListV3Request.validate``): the client sends 0. v2 names the filters
+    ``cron_name``, ``cron_id``, ``cron_status``; its time filters are dates in the server's
+    zone, so the client refuses them there.
+    """
 
-def cron_list_v2(
-    scope: Scope,
-    *,
-    name: str | None = None,
-    cron_id: int | None = None,
-    status: CronStatus | int | None = None,
-    creator: str | None = None,
-    created_from: _dt.datetime | None = None,
-    created_to: _dt.datetime | None = None,
-    last_modify_user: str | None = None,
-    modified_from: _dt.datetime | None = None,
-    modified_to: _dt.datetime | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell v2's ``get_cron_list`` (``cron_name``, ``cron_id``, ``cron_status``); its time
-    filters are dates in the server's zone, so the client refuses them there."""
-    wanted = _status(status)
-    v2_only_scalars(
-        created_from=created_from,
-        created_to=created_to,
-        modified_from=modified_from,
-        modified_to=modified_to,
-    )
-    return v2_scoped(
-        scope,
-        cron_name=None if name is None else check_text(name, "name"),
-        cron_id=optional_id(cron_id, "cron_id"),
-        cron_status=None if wanted is None else int(wanted),
-        **_texts(creator=creator, last_modify_user=last_modify_user),
-        start=check_count(start, "start"),
-        length=check_length(length, MAX_PAGE_LENGTH),
-    )
+    def spell(
+        scope: Scope,
+        *,
+        name: str | None = None,
+        cron_id: int | None = None,
+        status: CronStatus | int | None = None,
+        creator: str | None = None,
+        created_from: _dt.datetime | None = None,
+        created_to: _dt.datetime | None = None,
+        last_modify_user: str | None = None,
+        modified_from: _dt.datetime | None = None,
+        modified_to: _dt.datetime | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> Params:
+        wanted = _status(status)
+        if v2:
+            v2_only_scalars(
+                created_from=created_from,
+                created_to=created_to,
+                modified_from=modified_from,
+                modified_to=modified_to,
+            )
+            return v2_scoped(
+                scope,
+                cron_name=None if name is None else check_text(name, "name"),
+                cron_id=optional_id(cron_id, "cron_id"),
+                cron_status=None if wanted is None else int(wanted),
+                **texts(creator=creator, last_modify_user=last_modify_user),
+                **paging(start, length),
+            )
+        created = _window(created_from, created_to, "created")
+        modified = _window(modified_from, modified_to, "modified")
+        return v3_scoped(
+            scope,
+            **texts(name=name, creator=creator, last_modify_user=last_modify_user),
+            id=optional_id(cron_id, "cron_id"),
+            status=None if wanted is None else (1 if wanted.is_running else 0),
+            create_time_start=created[0],
+            create_time_end=created[1],
+            last_modify_time_start=modified[0],
+            last_modify_time_end=modified[1],
+            **paging(start, length),
+        )
+
+    return spell
 
 
 def cron_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> CronPage:
@@ -193,8 +178,8 @@ GET_CRON_LIST = row(
     "get_cron_list",
     GET,
     model(CronPage),
-    v3=cron_list_v3,
-    v2=cron_list_v2,
+    v3=_cron_list(v2=False),
+    v2=_cron_list(v2=True),
     v2_read=cron_page_v2,
 )
 
@@ -244,61 +229,57 @@ def _save_checks(
     return cron, plan, name, rule, when
 
 
-def save_cron_v3(
-    scope: Scope,
-    *,
-    job_plan_id: int | None = None,
-    name: str | None = None,
-    expression: str | None = None,
-    execute_time: _dt.datetime | None = None,
-    global_vars: Sequence[GlobalVar] = (),
-    execute_time_zone: str | None = None,
-    cron_id: int | None = None,
-) -> Params:
-    """Spell ``save_cron``: a new cron job, or (``cron_id``) a change to one."""
-    cron, plan, name, rule, when = _save_checks(
-        cron_id, job_plan_id, name, expression, execute_time
-    )
-    variables = tuple(global_vars)
-    if not all(isinstance(v, GlobalVar) for v in variables):
-        raise TypeError("global_vars must be GlobalVar values")
-    zone = None if execute_time_zone is None else check_text(execute_time_zone, "execute_time_zone")
-    params = v3_scoped(
-        scope,
-        id=cron,
-        job_plan_id=plan,
-        name=name,
-        expression=rule,
-        execute_time=when,
-        global_var_list=[v3_global_var(v) for v in variables] or None,
-        execute_time_zone=zone,
-    )
-    return with_secrets(params, tuple(v.value for v in variables if v.secret and v.value))
+def _save_cron(v2: bool) -> Spelling:
+    """Return the spelling of ``save_cron`` (a new cron job, or with ``cron_id`` a change to
+    one) for v3 or (``v2``) v2: ``cron_id``, ``bk_job_id``, ``cron_name``, ``cron_expression``
+    there, and no one-off time, variables or zone."""
+
+    def spell(
+        scope: Scope,
+        *,
+        job_plan_id: int | None = None,
+        name: str | None = None,
+        expression: str | None = None,
+        execute_time: _dt.datetime | None = None,
+        global_vars: Sequence[GlobalVar] = (),
+        execute_time_zone: str | None = None,
+        cron_id: int | None = None,
+    ) -> Params:
+        if v2:
+            v2_only_scalars(
+                execute_time=execute_time,
+                global_vars=tuple(global_vars),
+                execute_time_zone=execute_time_zone,
+            )
+            cron, plan, name, rule, _ = _save_checks(cron_id, job_plan_id, name, expression, None)
+            return v2_scoped(
+                scope, cron_id=cron, bk_job_id=plan, cron_name=name, cron_expression=rule
+            )
+        cron, plan, name, rule, when = _save_checks(
+            cron_id, job_plan_id, name, expression, execute_time
+        )
+        variables = tuple(global_vars)
+        if not all(isinstance(v, GlobalVar) for v in variables):
+            raise TypeError("global_vars must be GlobalVar values")
+        zone = None
+        if execute_time_zone is not None:
+            zone = check_text(execute_time_zone, "execute_time_zone")
+        params = v3_scoped(
+            scope,
+            id=cron,
+            job_plan_id=plan,
+            name=name,
+            expression=rule,
+            execute_time=when,
+            global_var_list=[v3_global_var(v) for v in variables] or None,
+            execute_time_zone=zone,
+        )
+        return with_secrets(params, tuple(v.value for v in variables if v.secret and v.value))
+
+    return spell
 
 
-def save_cron_v2(
-    scope: Scope,
-    *,
-    job_plan_id: int | None = None,
-    name: str | None = None,
-    expression: str | None = None,
-    execute_time: _dt.datetime | None = None,
-    global_vars: Sequence[GlobalVar] = (),
-    execute_time_zone: str | None = None,
-    cron_id: int | None = None,
-) -> Params:
-    """Spell v2's ``save_cron`` (``cron_id``, ``bk_job_id``, ``cron_name``,
-    ``cron_expression``): no one-off time, no variables, no zone there."""
-    v2_only_scalars(
-        execute_time=execute_time,
-        global_vars=tuple(global_vars),
-        execute_time_zone=execute_time_zone,
-    )
-    cron, plan, name, rule, _ = _save_checks(cron_id, job_plan_id, name, expression, None)
-    return v2_scoped(scope, cron_id=cron, bk_job_id=plan, cron_name=name, cron_expression=rule)
-
-
-SAVE_CRON = row("save_cron", POST, model(CronJob), v3=save_cron_v3, v2=save_cron_v2)
+SAVE_CRON = row("save_cron", POST, model(CronJob), v3=_save_cron(v2=False), v2=_save_cron(v2=True))
 
 # --- update_cron_status ------------------------------------------------------------------------
 

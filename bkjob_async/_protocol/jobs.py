@@ -6,7 +6,7 @@ Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O.
 from __future__ import annotations
 
 import datetime as _dt  # noqa: TC003 - read at run time (HistoryFilters' type hints)
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from .._params import (
     check_batch,
@@ -45,6 +45,9 @@ from ._api import (
     v2_scoped,
     v3_scoped,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "GET_JOB_INSTANCE_GLOBAL_VAR_VALUE",
@@ -128,58 +131,48 @@ def _step_filters(
     return {k: v for k, v in filters.items() if v is not None}
 
 
-def step_status_v3(
-    scope: Scope,
-    job_instance_id: int,
-    step_instance_id: int,
-    *,
-    execute_count: int | None = None,
-    batch: int | None = None,
-    max_host_num_per_group: int | None = None,
-    status: HostStatus | int | None = None,
-    tag: str | None = None,
-) -> Params:
-    """Spell ``get_step_instance_status``; §7.6: an omitted batch is the latest one only, so
-    the client sends 0 (every batch) unless one is asked."""
-    params = v3_scoped(
-        scope,
-        job_instance_id=check_id(job_instance_id, "job_instance_id"),
-        step_instance_id=check_id(step_instance_id, "step_instance_id"),
-    )
-    given = _step_filters(execute_count, batch, max_host_num_per_group, status, tag, 0)
-    return {**params, **given}
+def _step_status(scoped: Scoped, *, filters: bool) -> Spelling:
+    """Return the spelling of ``get_step_instance_status`` scoped by ``scoped``, with
+    ``filters`` (v3) or without (v2).
 
+    v3 (§7.6): an omitted batch is the latest one only, so the client sends 0 (every batch)
+    unless one is asked. v2 takes the ids at the top level (3.x ignores v2's documented
+    ``params``) and no filters.
+    """
 
-def step_status_v2(
-    scope: Scope,
-    job_instance_id: int,
-    step_instance_id: int,
-    *,
-    execute_count: int | None = None,
-    batch: int | None = None,
-    max_host_num_per_group: int | None = None,
-    status: HostStatus | int | None = None,
-    tag: str | None = None,
-) -> Params:
-    """Spell v2's ``get_step_instance_status``: ids at the top level (3.x ignores v2's
-    documented ``params``), and no filters."""
-    params = v2_scoped(
-        scope,
-        job_instance_id=check_id(job_instance_id, "job_instance_id"),
-        step_instance_id=check_id(step_instance_id, "step_instance_id"),
-    )
-    given = _step_filters(execute_count, batch, max_host_num_per_group, status, tag)
-    if given:
-        raise ValueError(f"the ESB v2 step status API has no filters: {', '.join(given)}")
-    return params
+    def spell(
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        execute_count: int | None = None,
+        batch: int | None = None,
+        max_host_num_per_group: int | None = None,
+        status: HostStatus | int | None = None,
+        tag: str | None = None,
+    ) -> Params:
+        params = scoped(
+            scope,
+            job_instance_id=check_id(job_instance_id, "job_instance_id"),
+            step_instance_id=check_id(step_instance_id, "step_instance_id"),
+        )
+        if filters:
+            given = _step_filters(execute_count, batch, max_host_num_per_group, status, tag, 0)
+            return {**params, **given}
+        given = _step_filters(execute_count, batch, max_host_num_per_group, status, tag)
+        if given:
+            raise ValueError(f"the ESB v2 step status API has no filters: {', '.join(given)}")
+        return params
+
+    return spell
 
 
 GET_STEP_INSTANCE_STATUS = row(
     "get_step_instance_status",
     GET,
     checked(StepInstanceStatus, "step", "step_instance_id", lambda a: a.step.step_instance_id),
-    v3=step_status_v3,
-    v2=step_status_v2,
+    v3=_step_status(v3_scoped, filters=True),
+    v2=_step_status(v2_scoped, filters=False),
     esb=False,  # not registered on the ESB's jobv3
 )
 
@@ -229,80 +222,61 @@ OPERATE_JOB_INSTANCE = row(
 # --- get_job_instance_list (v3) ------------------------------------------------------------------
 
 
-def job_list_v3(
-    scope: Scope,
-    *,
-    created_from: _dt.datetime,
-    created_to: _dt.datetime,
-    job_instance_id: int | None = None,
-    job_cron_id: int | None = None,
-    operator: str | None = None,
-    name: str | None = None,
-    launch_mode: LaunchMode | int | None = None,
-    type: TaskType | int | None = None,
-    status: JobStatus | int | None = None,
-    ip: str | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell ``get_job_instance_list`` for jobs created in an aware window of up to 30 days."""
-    begin, end = history_window(created_from, created_to)
-    filters = {
-        "job_instance_id": optional_id(job_instance_id, "job_instance_id"),
-        "job_cron_id": optional_id(job_cron_id, "job_cron_id"),
-        "operator": None if operator is None else check_text(operator, "operator"),
-        "name": None if name is None else check_text(name, "name"),
-        "launch_mode": known_code(launch_mode, LaunchMode, "launch_mode"),
-        "type": known_code(type, TaskType, "type"),
-        "status": known_code(status, JobStatus, "status"),
-        "ip": None if ip is None else check_text(ip, "ip"),
-        "start": check_count(start, "start"),
-        "length": check_length(length, 1000),
-    }
-    return v3_scoped(scope, create_time_start=begin, create_time_end=end, **filters)
-
-
 #: v4's caps (``EsbGetJobInstanceListV4Resource``): ``offset`` 0..10000, ``length`` 1..200.
 MAX_OFFSET_V4, MAX_LENGTH_V4 = 10000, 200
 
 
-def job_list_v4(
-    scope: Scope,
-    *,
-    created_from: _dt.datetime,
-    created_to: _dt.datetime,
-    job_instance_id: int | None = None,
-    job_cron_id: int | None = None,
-    operator: str | None = None,
-    name: str | None = None,
-    launch_mode: LaunchMode | int | None = None,
-    type: TaskType | int | None = None,
-    status: JobStatus | int | None = None,
-    ip: str | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell v4's ``get_job_instance_list``: v3's filters, ``start`` sent as ``offset``
-    (0..10000) and ``length`` 1..200."""
-    params = job_list_v3(
-        scope,
-        created_from=created_from,
-        created_to=created_to,
-        job_instance_id=job_instance_id,
-        job_cron_id=job_cron_id,
-        operator=operator,
-        name=name,
-        launch_mode=launch_mode,
-        type=type,
-        status=status,
-        ip=ip,
-        start=start,
-        length=min(length, 1000) if isinstance(length, int) else length,
-    )
-    offset = params.pop("start")
+def _page_v3(start: int, length: int) -> Params:
+    return {"start": check_count(start, "start"), "length": check_length(length, 1000)}
+
+
+def _page_v4(start: int, length: int) -> Params:
+    """v4 sends ``start`` as ``offset`` (0..10000) and takes ``length`` 1..200."""
+    offset = check_count(start, "start")
     if offset > MAX_OFFSET_V4:
         raise ValueError(f"start must be 0..{MAX_OFFSET_V4} on the gateway v4, got {offset}")
-    return {**params, "offset": offset, "length": check_length(length, MAX_LENGTH_V4)}
+    return {"offset": offset, "length": check_length(length, MAX_LENGTH_V4)}
+
+
+def _job_list(page: Callable[[int, int], Params]) -> Spelling:
+    """Return the spelling of ``get_job_instance_list`` (jobs created in an aware window of up
+    to 30 days) whose page is spelled by ``page``: v3's filters on v3 and v4 alike."""
+
+    def spell(
+        scope: Scope,
+        *,
+        created_from: _dt.datetime,
+        created_to: _dt.datetime,
+        job_instance_id: int | None = None,
+        job_cron_id: int | None = None,
+        operator: str | None = None,
+        name: str | None = None,
+        launch_mode: LaunchMode | int | None = None,
+        type: TaskType | int | None = None,
+        status: JobStatus | int | None = None,
+        ip: str | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> Params:
+        begin, end = history_window(created_from, created_to)
+        filters = {
+            "job_instance_id": optional_id(job_instance_id, "job_instance_id"),
+            "job_cron_id": optional_id(job_cron_id, "job_cron_id"),
+            "operator": None if operator is None else check_text(operator, "operator"),
+            "name": None if name is None else check_text(name, "name"),
+            "launch_mode": known_code(launch_mode, LaunchMode, "launch_mode"),
+            "type": known_code(type, TaskType, "type"),
+            "status": known_code(status, JobStatus, "status"),
+            "ip": None if ip is None else check_text(ip, "ip"),
+        }
+        paged = page(start, length)
+        return v3_scoped(scope, create_time_start=begin, create_time_end=end, **filters, **paged)
+
+    return spell
+
+
+job_list_v3 = _job_list(_page_v3)
+job_list_v4 = _job_list(_page_v4)
 
 
 GET_JOB_INSTANCE_LIST = row(

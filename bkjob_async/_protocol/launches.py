@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from .._params import (
     b64,
     b64_bytes,
-    check_script,
     check_targets,
     check_text,
     check_timeout,
     optional_count,
     rolling,
+    script_source,
     v2_account,
     v2_file_source,
     v2_global_var,
@@ -57,18 +57,10 @@ def _script(
     task_name: str | None,
 ) -> Params:
     """Check the script's source (exactly one) and spell what both generations share."""
-    sources = [s for s in (script_content, script_id, script_version_id) if s is not None]
-    if len(sources) != 1:
-        raise ValueError("pass exactly one of script_content, script_id or script_version_id")
-    if script_content is not None and not isinstance(script_content, str):
-        raise TypeError("script_content must be a str (the client base64-encodes it)")
-    if script_id is not None:
-        check_text(script_id, "script_id")
-    if script_version_id is not None:
-        check_id(script_version_id, "script_version_id")
+    source = script_source(script_content, script_id, script_version_id)
     return {
         "task_name": task_name,
-        "script_content": None if script_content is None else b64(check_script(script_content)),
+        "script_content": source["script_content"],
         "script_param": None
         if script_param is None
         else b64(check_text(script_param, "script_param")),

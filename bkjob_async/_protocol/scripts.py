@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .._params import MAX_PAGE_LENGTH, b64, check_count, check_length, check_text
+from .._params import b64, check_text, paging
 from ..config import Scope, check_id
 from ..models import (
     Script,
@@ -62,10 +62,6 @@ __all__ = [
 _NAME_FORBIDDEN = re.compile(r'[\\|/:*<>"?]')
 _VERSION_NAME = re.compile(r"[A-Za-z0-9_\-#@.]+")
 _MAX_NAME = 60
-
-
-def _paging(start: int, length: int) -> Params:
-    return {"start": check_count(start, "start"), "length": check_length(length, MAX_PAGE_LENGTH)}
 
 
 def _language(value: ScriptLanguage | int | None, name: str = "script_language") -> int | None:
@@ -122,7 +118,7 @@ def _filters(
     name: str | None, script_language: ScriptLanguage | int | None, start: int, length: int
 ) -> tuple[str | None, int | None, Params]:
     text = None if name is None else check_text(name, "name")
-    return text, _language(script_language), _paging(start, length)
+    return text, _language(script_language), paging(start, length)
 
 
 def script_list_v3(
@@ -209,7 +205,7 @@ def public_version_list_v3(
 def _version_list(script_id: str, content: bool, start: int, length: int) -> Params:
     if not isinstance(content, bool):
         raise TypeError(f"return_script_content must be a bool, not {type(content).__name__}")
-    return {"script_id": _script_id(script_id), "return_script_content": content} | _paging(
+    return {"script_id": _script_id(script_id), "return_script_content": content} | paging(
         start, length
     )
 

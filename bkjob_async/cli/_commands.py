@@ -30,6 +30,7 @@ from ._connect import (
     open_client,
     target_from,
 )
+from ._containers import pick_containers
 from ._filters import poller_kinds, shown_events, summary_object
 from ._follow import Mode, Shown, choose_mode, rich_available, show_summary, showing
 from ._format import clock, code_name, counted, status_lines
@@ -419,12 +420,14 @@ async def run_status(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def only_failed(status: JobInstanceStatus) -> JobInstanceStatus:
-    """Return ``status`` with only the steps that have failed hosts, and only those hosts."""
+    """Return ``status`` with only the steps that have failed hosts or containers, and only
+    those."""
     steps = []
     for step in status.steps:
         bad = tuple(h for h in step.hosts or () if h.status.is_finished and not h.status.is_success)
-        if bad:
-            steps.append(attrs.evolve(step, hosts=bad))
+        containers = pick_containers(step, failed=True, wanted=())
+        if bad or containers:
+            steps.append(attrs.evolve(step, hosts=bad, containers=tuple(containers)))
     return attrs.evolve(status, steps=tuple(steps))
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import enum
     from collections.abc import Iterable, Sequence
 
-    from ..models import JobInstanceStatus, StepInstance
+    from ..models import HostStatus, JobInstanceStatus, StepInstance
     from ..polling import PollerStatistics
     from ._tally import Summary, Tally
 
@@ -34,6 +34,7 @@ __all__ = [
     "millis",
     "outage_line",
     "progress_line",
+    "result_tables",
     "resumed_note",
     "short_event",
     "status_lines",
@@ -97,6 +98,10 @@ def describe_event(event: events.Event, *, arrow: str = "->") -> str:
         where = f"{job} step {event.step_instance_id}#{event.execute_count} host {named}"
         change = f"{code_name(event.previous)} {arrow} {code_name(event.current)}"
         return f"{when} {where}  {change}{_exit_tail(event)}"
+    if isinstance(event, events.ContainerTransition):
+        where = f"{job} step {event.step_instance_id}#{event.execute_count} {event.container}"
+        change = f"{code_name(event.previous)} {arrow} {code_name(event.current)}"
+        return f"{when} {where}  {change}{_exit_tail(event)}"
     if isinstance(event, events.StepTransition):
         where = f"{job} step {event.step_instance_id}#{event.execute_count}"
         return f"{when} {where}  {code_name(event.previous)} {arrow} {code_name(event.current)}"
@@ -110,7 +115,7 @@ def describe_event(event: events.Event, *, arrow: str = "->") -> str:
     return f"{when} {job}  watch deadline passed"
 
 
-def _exit_tail(event: events.HostTransition) -> str:
+def _exit_tail(event: events.HostTransition | events.ContainerTransition) -> str:
     """Return `` exit N`` for a host that ended without success with an exit code, else ``""``."""
     exit_code = event.result.exit_code
     return f" exit {exit_code}" if exit_code and not event.current.is_success else ""
@@ -123,6 +128,10 @@ def short_event(event: events.Event) -> str:
     if isinstance(event, events.HostTransition):
         host = event.host
         name = host.ip or host.ipv6 or f"host {host.bk_host_id}"
+        change = f"{_name(event.previous)} → {event.current.name}"
+        return f"{when} {job} step {event.step_instance_id} {name} {change}{_exit_tail(event)}"
+    if isinstance(event, events.ContainerTransition):
+        name = event.container.name or f"container {event.container.id}"
         change = f"{_name(event.previous)} → {event.current.name}"
         return f"{when} {job} step {event.step_instance_id} {name} {change}{_exit_tail(event)}"
     if isinstance(event, events.StepTransition):
@@ -300,19 +309,57 @@ def status_lines(status: JobInstanceStatus, *, hosts: bool = True) -> list[str]:
         hint = confirm_hint(job.job_instance_id, step)
         if hint:
             lines.append(f"    {hint}")
-        if hosts and step.hosts:
-            rows = [
-                (
-                    r.host.bk_host_id if r.host.bk_host_id is not None else "-",
-                    r.host.ip or r.host.ipv6 or "-",
-                    r.host.bk_cloud_id if r.host.bk_cloud_id is not None else "-",
-                    code_name(r.status),
-                    r.exit_code if r.exit_code is not None else "-",
-                    millis(r.total_time.total_seconds()) if r.total_time is not None else "-",
-                )
-                for r in step.hosts
-            ]
-            lines += table(
-                ("host_id", "ip", "cloud", "status", "exit", "time"), rows, indent="    "
-            )
+        for header, rows, _ in result_tables(step) if hosts else ():
+            lines += table(header, rows, indent="    ")
     return lines
+
+
+#: A table of a step's execute objects: its header, its rows of text, each row's status.
+ResultTable = tuple[tuple[str, ...], list[tuple[str, ...]], list["HostStatus"]]
+
+
+def result_tables(step: StepInstance) -> list[ResultTable]:
+    """Return a step's hosts, then its containers (gateway v4), each kind as a table whose
+    ``status`` column is the 4th; none for a kind the step does not have."""
+    found: list[ResultTable] = []
+    rows: list[tuple[str, ...]]
+    header: tuple[str, ...]
+    if step.hosts:
+        rows = [
+            (
+                _dash(r.host.bk_host_id),
+                r.host.ip or r.host.ipv6 or "-",
+                _dash(r.host.bk_cloud_id),
+                *_outcome(r.status, r.exit_code, r.total_time),
+            )
+            for r in step.hosts
+        ]
+        header = ("host_id", "ip", "cloud", "status", "exit", "time")
+        found.append((header, rows, [r.status for r in step.hosts]))
+    if step.containers:
+        rows = [
+            (
+                str(r.container.id),
+                printable(r.container.name or "-"),
+                _dash(r.container.node_host_id),
+                *_outcome(r.status, r.exit_code, r.total_time),
+            )
+            for r in step.containers
+        ]
+        header = ("container", "name", "node_host", "status", "exit", "time")
+        found.append((header, rows, [r.status for r in step.containers]))
+    return found
+
+
+def _dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _outcome(
+    status: HostStatus, exit_code: int | None, total: _dt.timedelta | None
+) -> tuple[str, str, str]:
+    return (
+        code_name(status),
+        _dash(exit_code),
+        millis(total.total_seconds()) if total is not None else "-",
+    )

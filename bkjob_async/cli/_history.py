@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .. import errors
+from ..config import ApiFlavor
 from ..models import Host, JobStatus
 from ._commands import connecting, first_read
 from ._connect import credentials_from_env, explain, no_answer, open_client, target_from
+from ._containers import container_entries, container_logs, parse_container, pick_containers
 from ._format import code_name, table
 from ._jsonl import dumps, to_json
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, Context, read_ids
@@ -25,7 +27,14 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ..client import BkJobClient
-    from ..models import HostLog, HostResult, JobInstanceSummary, StepInstance
+    from ..models import (
+        ContainerResult,
+        ExecuteObjectLog,
+        HostLog,
+        HostResult,
+        JobInstanceSummary,
+        StepInstance,
+    )
     from ._connect import Target
 
 __all__ = ["parse_host", "parse_since", "parse_status", "run_list", "run_logs"]
@@ -109,8 +118,10 @@ async def run_logs(ctx: Context, args: argparse.Namespace) -> int:
     if failed:
         return EXIT_FAILED
     if not printed:
-        which = "failed hosts" if args.failed else "hosts"
+        which = "hosts or containers" if target.flavor is ApiFlavor.APIGW_V4 else "hosts"
+        which = f"failed {which}" if args.failed else which
         which += " matching --host" if wanted else ""
+        which += " matching --container" if args.container else ""
         jobs = f"job {job_ids[0]}" if len(job_ids) == 1 else f"{len(job_ids)} jobs"
         ctx.err(f"{jobs}: no {which} with a log" + (f" in step {step_id}" if step_id else ""))
     return EXIT_OK
@@ -144,13 +155,23 @@ async def _job_logs(
     if not steps:
         known = ", ".join(str(s.step_instance_id) for s in status.steps) or "none"
         raise CliError(f"job {job_id} has no step {step_id}; its steps: {known}", 1)
+    named = [parse_container(text) for text in args.container or ()]
     for step in steps:
-        rows = _pick_hosts(step, failed=args.failed, wanted=wanted)
-        if not rows:
+        rows = [] if named and not wanted else _pick_hosts(step, failed=args.failed, wanted=wanted)
+        boxes = (
+            [] if wanted and not named else pick_containers(step, failed=args.failed, wanted=named)
+        )
+        if not rows and not boxes:
             continue
         with anyio.move_on_after(target.timeout * 4):
-            logs = await _logs(client, target, job_id, step.step_instance_id, rows)
-            printed += _show_logs(ctx, args, job_id, step, rows, logs)
+            entries: list[Any] = []
+            if rows:
+                logs = await _logs(client, target, job_id, step.step_instance_id, rows)
+                entries += _host_entries(rows, logs)
+            if boxes:
+                found = await container_logs(client, target, job_id, step.step_instance_id, boxes)
+                entries += container_entries(boxes, found)
+            printed += _show_logs(ctx, args, job_id, step, entries)
             continue
         raise CliError(no_answer(target))
     return printed
@@ -167,19 +188,29 @@ async def _logs(
         raise CliError(explain(exc, target, api="batch_get_job_instance_ip_log")) from None
 
 
+def _host_entries(
+    rows: list[HostResult], logs: tuple[HostLog, ...]
+) -> list[tuple[str, HostResult | None, HostLog]]:
+    """Pair each log with its host's result, under ``host ...`` for a heading."""
+    results = {r.host.key: r for r in rows}
+    entries = []
+    for log in logs:
+        result = results.get(log.host.key)
+        if result is None:  # echoed by ip alone: find the row by its address
+            result = next((r for r in rows if r.host.ip == log.host.ip), None)
+        entries.append((f"host {result.host if result else log.host}", result, log))
+    return entries
+
+
 def _show_logs(
     ctx: Context,
     args: argparse.Namespace,
     job_id: int,
     step: StepInstance,
-    rows: list[HostResult],
-    logs: tuple[HostLog, ...],
+    entries: Sequence[tuple[str, HostResult | ContainerResult | None, HostLog | ExecuteObjectLog]],
 ) -> int:
-    results = {r.host.key: r for r in rows}
-    for log in logs:
-        result = results.get(log.host.key)
-        if result is None:  # echoed by ip alone: find the row by its address
-            result = next((r for r in rows if r.host.ip == log.host.ip), None)
+    """Print each host's or container's log under a heading (``--json``: one object each)."""
+    for label, result, log in entries:
         if args.json:
             ctx.out(
                 dumps(
@@ -195,9 +226,8 @@ def _show_logs(
                 )
             )
             continue
-        host = result.host if result else log.host
         state = f"{code_name(result.status)}, exit {result.exit_code}" if result else "?"
-        ctx.out(f"== job {job_id} step {step.step_instance_id} host {host}: {state} ==")
+        ctx.out(f"== job {job_id} step {step.step_instance_id} {label}: {state} ==")
         if log.log_content:
             ctx.out(log.log_content.rstrip("\n"))
         for file_log in log.file_logs or ():
@@ -206,7 +236,7 @@ def _show_logs(
                 f"{file_log.dest_path or ''}  {file_log.status.name}  "
                 f"{(file_log.log_content or '').strip()}".rstrip()
             )
-    return len(logs)
+    return len(entries)
 
 
 # --- list -------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ def json_time(value: _dt.datetime) -> str:
 #: The ``"event"`` field of each event type.
 EVENT_NAMES: dict[type, str] = {
     events.HostTransition: "host_transition",
+    events.ContainerTransition: "container_transition",
     events.StepTransition: "step_transition",
     events.JobTransition: "job_transition",
     events.JobFinished: "job_finished",

@@ -17,6 +17,7 @@ from ..models import ScriptLanguage
 from ..models.requests import Account, FileSource, GlobalVar, Targets
 from ._commands import connecting, watch_jobs
 from ._connect import credentials_from_env, explain, no_answer, target_from
+from ._containers import container_targets
 from ._follow import Mode, choose_mode
 from ._history import parse_host
 from ._jsonl import job_launched
@@ -35,8 +36,11 @@ __all__ = ["LANGUAGES", "plan_variables", "run_launch", "targets_from"]
 LANGUAGES = {m.name.lower(): m for m in ScriptLanguage}
 
 
-def targets_from(host_ids: list[int] | None, hosts: list[str] | None, flag: str) -> Targets:
-    """Return the hosts of ``--host-id`` and ``--host`` (ids, ``CLOUD:IP`` or ``IP``)."""
+def targets_from(
+    host_ids: list[int] | None, hosts: list[str] | None, flag: str, more: str = ""
+) -> Targets:
+    """Return the hosts of ``--host-id`` and ``--host`` (ids, ``CLOUD:IP`` or ``IP``);
+    ``more`` tells, when there are none, what else could be given."""
     ids = list(host_ids or ())
     ips: list[tuple[int, str]] = []
     for text in hosts or ():
@@ -46,7 +50,7 @@ def targets_from(host_ids: list[int] | None, hosts: list[str] | None, flag: str)
         else:
             ips.append(ref)
     if not ids and not ips:
-        raise CliError(f"no target host: give {flag}-id ID or {flag} CLOUD:IP (repeatable)")
+        raise CliError(f"no target host: give {flag}-id ID or {flag} CLOUD:IP (repeatable){more}")
     return Targets(host_ids=ids, ips=ips)
 
 
@@ -116,7 +120,9 @@ async def _send(client: BkJobClient, target: Target, args: argparse.Namespace) -
     account = Account(alias=args.account)
     if args.kind == "script":
         source = _script_source(args)
-        targets = targets_from(args.host_id, args.host, "--host")
+        targets = container_targets(args, target.flavor) or targets_from(
+            args.host_id, args.host, "--host", "; or containers: --cluster UID and its filters"
+        )
         return await client.fast_execute_script(
             target.scope,
             targets=targets,

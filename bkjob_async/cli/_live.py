@@ -33,6 +33,7 @@ from ._format import (
     duration,
     millis,
     outage_line,
+    result_tables,
     resumed_note,
     short_event,
 )
@@ -471,22 +472,15 @@ def print_status(console: Console, status: JobInstanceStatus, *, hosts: bool = T
         hint = confirm_hint(job.job_instance_id, step)
         if hint:
             console.print(Text(f"    {hint}", style="magenta"))
-        if not hosts or not step.hosts:
-            continue
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
-        widest = max(len(code_name(r.status)) for r in step.hosts)
-        for name in ("host_id", "ip", "cloud", "status", "exit", "time"):
-            if name == "status":  # never cut: it is what the reader looks for
-                table.add_column(name, no_wrap=True, min_width=widest)
-            else:
-                table.add_column(name, justify="left" if name == "ip" else "right", overflow="fold")
-        for r in step.hosts:
-            table.add_row(
-                str(r.host.bk_host_id) if r.host.bk_host_id is not None else "-",
-                r.host.ip or r.host.ipv6 or "-",
-                str(r.host.bk_cloud_id) if r.host.bk_cloud_id is not None else "-",
-                Text(code_name(r.status), style=_status_style(r.status)),
-                str(r.exit_code) if r.exit_code is not None else "-",
-                millis(r.total_time.total_seconds()) if r.total_time is not None else "-",
-            )
-        console.print(table, style="", justify="left")
+        for header, rows, statuses in result_tables(step) if hosts else ():
+            table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+            widest = max(len(row[3]) for row in rows)
+            for name in header:
+                if name == "status":  # never cut: it is what the reader looks for
+                    table.add_column(name, no_wrap=True, min_width=widest)
+                else:
+                    left = name in ("ip", "name")
+                    table.add_column(name, justify="left" if left else "right", overflow="fold")
+            for row, state in zip(rows, statuses, strict=True):
+                table.add_row(*row[:3], Text(row[3], style=_status_style(state)), *row[4:])
+            console.print(table, style="", justify="left")

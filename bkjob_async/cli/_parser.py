@@ -19,6 +19,7 @@ from ..models.enums import HostStatus, JobStatus
 from ._cluster import add_cluster_options
 from ._commands import JOB_OPERATIONS, STEP_OPERATIONS
 from ._connect import DEFAULT_TIMEOUT, ENV_VARS, LANGUAGES
+from ._containers import add_container_arguments
 from ._dashboard import add_dashboard_command
 from ._logs import LEVELS
 from ._runtime import EXIT_USAGE
@@ -414,10 +415,11 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status",
         **with_connection,
-        help="print the status of jobs once, with per-host results",
+        help="print the status of jobs once, with per-host (or per-container) results",
         description=(
             "Print each job's status, steps and per-host results once: tables on a terminal,\n"
-            "plain aligned lines when piped, one JSON object per job with --json."
+            "plain aligned lines when piped, one JSON object per job with --json. A job run in\n"
+            "Kubernetes containers (--flavor apigw-v4) lists its containers instead."
         ),
         epilog=_examples(
             "bkjob-async status 123456 --scope biz:2",
@@ -437,9 +439,13 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         help="job ids; - reads more from stdin (ids, or the JSON lines of list --json)",
     )
     status.add_argument("--json", action="store_true", help="one JSON object per job")
-    status.add_argument("--no-hosts", action="store_true", help="jobs and steps only")
     status.add_argument(
-        "--failed", action="store_true", help="only the steps with failed hosts, only those hosts"
+        "--no-hosts", action="store_true", help="jobs and steps only (no hosts nor containers)"
+    )
+    status.add_argument(
+        "--failed",
+        action="store_true",
+        help="only the steps with failed hosts or containers, only those",
     )
 
     step_names = ", ".join(STEP_OPERATIONS)
@@ -473,11 +479,13 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     logs = commands.add_parser(
         "logs",
         **with_connection,
-        help="print the logs of a job's hosts (all, failed, or named)",
+        help="print the logs of a job's hosts or containers (all, failed, or named)",
         description=(
             "Print the logs of a job's hosts, step by step: every host, only the failed\n"
             "ones (--failed), or the ones named (--host). Asked 500 hosts per request.\n"
-            "Needs the v3 API (apigw-v3 or esb-jobv3): ESB v2 has no log API."
+            "A job in Kubernetes containers (--flavor apigw-v4): its containers, 50 a request\n"
+            "(--container names them). Needs the v3 API or later (apigw-v3, apigw-v4 or\n"
+            "esb-jobv3): ESB v2 has no log API."
         ),
         epilog=_examples(
             "bkjob-async logs 123 --failed               # why did it fail?",
@@ -498,12 +506,18 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "ids alone read as JOB_ID STEP_ID, as before (deprecated: use --step)",
     )
     logs.add_argument("--step", type=ID, metavar="STEP_ID", help="only this step of each job")
-    logs.add_argument("--failed", action="store_true", help="only hosts that failed")
+    logs.add_argument("--failed", action="store_true", help="only hosts (containers) that failed")
     logs.add_argument(
         "--host",
         action="append",
         metavar="HOST",
         help="a host id, CLOUD:IP or IP (repeatable)",
+    )
+    logs.add_argument(
+        "--container",
+        action="append",
+        metavar="CONTAINER",
+        help="a container's id or name (repeatable; gateway v4)",
     )
     logs.add_argument("--json", action="store_true", help="one JSON object per host log")
 
@@ -549,6 +563,8 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
             "bkjob-async launch file --host-id 1001 --from-host-id 1002 --source /etc/hosts "
             "--dest /tmp/",
             "bkjob-async launch plan 42 --var version=1.2.3 --watch",
+            "bkjob-async launch script --flavor apigw-v4 --cluster BCS-K8S-00001 "
+            "--namespace prod --workload deployment/api --container app --content 'uptime'",
         ),
         **common,
     )
@@ -557,7 +573,9 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "parents": [connection, polling],
         "formatter_class": formatter,
     }
-    script = kinds.add_parser("script", help="fast_execute_script on hosts", **launch_common)
+    script = kinds.add_parser(
+        "script", help="fast_execute_script on hosts or containers", **launch_common
+    )
     file = kinds.add_parser("file", help="fast_transfer_file to hosts", **launch_common)
     plan = kinds.add_parser("plan", help="execute_job_plan", **launch_common)
     for sub in (script, file):
@@ -576,6 +594,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         help="(shell)",
     )
     script.add_argument("--params", help="the script's parameters")
+    add_container_arguments(script)
     script.add_argument(
         "--script-timeout", type=_SCRIPT_TIMEOUT, help="seconds bk-job lets the script run"
     )
@@ -607,6 +626,8 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
             "bkjob-async plans --name deploy",
             "bkjob-async plans 42                        # its variables, then:",
             "bkjob-async launch plan 42 --var version=1.2.3 --watch",
+            "bkjob-async launch script --flavor apigw-v4 --cluster BCS-K8S-00001 "
+            "--namespace prod --workload deployment/api --container app --content 'uptime'",
         ),
         **common,
     )

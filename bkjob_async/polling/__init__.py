@@ -54,6 +54,7 @@ from ._tap import JobSeen, StepSeen, Tap
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
 from .events import (
     PERSON_WAITING,
+    ContainerTransition,
     Event,
     HostTransition,
     JobFinished,
@@ -77,6 +78,7 @@ __all__ = [
     "CallbackReceiver",
     "CallbackStatistics",
     "Completed",
+    "ContainerTransition",
     "Event",
     "FailedHost",
     "HostTransition",

@@ -54,7 +54,9 @@ def build(
         now,
         grouping=policy.group_threshold is not None and client.flavor is ApiFlavor.APIGW_V3,
     )
-    rules = Rules.of(policy, rng or random.Random(), now_utc, reader.host_result)
+    # The gateway v4 lists execute objects: hosts (read as v3's rows) and containers.
+    rows = reader.object_result if client.flavor is ApiFlavor.APIGW_V4 else reader.host_result
+    rules = Rules.of(policy, rng or random.Random(), now_utc, rows)
     driver = Driver(
         rules, reader, governor, delivery, time.monotonic, protocol=protocol, permits=permits
     )

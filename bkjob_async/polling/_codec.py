@@ -1,10 +1,10 @@
 """The one codec of stored events and tracker states: JSON data, and back, versioned; pure, no I/O.
 
 A stored event keeps everything its ``event_id`` is made of, plus what the consumer reads:
-``observed_at``, a host's ``HostResult`` fields, and for ``JobFinished`` the raw answer its
+``observed_at``, a host's ``HostResult`` fields (a container's ``ContainerResult``'s), and for ``JobFinished`` the raw answer its
 snapshot was parsed from (parsed again on the way back, by the same protocol); a stream's
 ``WatchFailed`` keeps its error's type and message. A state keeps its hosts' keys and codes as
-pairs, and its visit counts. Each says its format (``"v"``, ``FORMAT``; none: format 1); data of
+pairs (a container's key ``["container", id]``), and its visit counts. Each says its format (``"v"``, ``FORMAT``; none: format 1); data of
 a newer format is refused with a ``ValueError`` that says so, never misread.
 
 Format 1 (bkjob-async before event ids were made of visits) is read: its events keep the
@@ -19,10 +19,20 @@ import datetime as _dt
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
-from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
+from ..models import (
+    Container,
+    ContainerResult,
+    Host,
+    HostKey,
+    HostResult,
+    HostStatus,
+    JobInstanceStatus,
+    JobStatus,
+)
 from ._state import JobState, StepState, pack_codes, pack_keys
 from ._visits import Count, Visits
 from .events import (
+    ContainerTransition,
     Event,
     HostTransition,
     JobFinished,
@@ -51,7 +61,7 @@ __all__ = [
 FORMAT = 2
 
 #: The event classes a named watch commits to its store (the others are about this process).
-STORED = (HostTransition, StepTransition, JobTransition, JobFinished)
+STORED = (HostTransition, ContainerTransition, StepTransition, JobTransition, JobFinished)
 
 
 def open_jobs(stored: StoredWatch) -> tuple[int, ...]:
@@ -105,6 +115,24 @@ def encode_event(event: Event, raw: Any = None) -> dict[str, Any]:
                 _time(result.start_time),
                 _time(result.end_time),
                 None if result.total_time is None else result.total_time.total_seconds(),
+            ],
+        )
+    elif isinstance(event, ContainerTransition):
+        box, done = event.container, event.result
+        data.update(
+            k="c",
+            n=event.visit,
+            s=event.step_instance_id,
+            x=event.execute_count,
+            ct=[box.id, box.container_id, box.name, box.node_host_id],
+            p=_opt(event.previous),
+            c=int(event.current),
+            r=[
+                done.tag,
+                done.exit_code,
+                _time(done.start_time),
+                _time(done.end_time),
+                None if done.total_time is None else done.total_time.total_seconds(),
             ],
         )
     elif isinstance(event, StepTransition):
@@ -180,6 +208,8 @@ def _decode(data: dict[str, Any], parse: Callable[[Any, type[Any]], Any]) -> Eve
         event = HostTransition(
             job, at, data["s"], data["x"], host, previous, current, result, **marks
         )
+    elif kind == "c":
+        event = _container(job, at, data, marks)
     elif kind == "s":
         was = None if data["p"] is None else JobStatus(data["p"])
         event = StepTransition(job, at, data["s"], data["x"], was, JobStatus(data["c"]), **marks)
@@ -194,6 +224,25 @@ def _decode(data: dict[str, Any], parse: Callable[[Any, type[Any]], Any]) -> Eve
     if old:
         object.__setattr__(event, "_id", _format1_id(data))
     return event
+
+
+def _container(job: int, at: _dt.datetime, data: dict[str, Any], marks: Any) -> Event:
+    box_id, runtime, name, node = data["ct"]
+    tag, exit_code, start, end, total = data["r"]
+    current = HostStatus(data["c"])
+    result = ContainerResult(
+        Container(_int(box_id), runtime, name, node),
+        current,
+        tag,
+        exit_code,
+        _parse_time(start),
+        _parse_time(end),
+        None if total is None else _dt.timedelta(seconds=total),
+    )
+    previous = None if data["p"] is None else HostStatus(data["p"])
+    return ContainerTransition(
+        job, at, data["s"], data["x"], result.container, previous, current, result, **marks
+    )
 
 
 def _format1_id(data: dict[str, Any]) -> str:
@@ -311,6 +360,8 @@ def _key_data(key: HostKey) -> Any:
 def _key(value: Any) -> HostKey:
     if isinstance(value, list) and len(value) == 3:
         return (value[0], value[1], value[2])  # (bk_cloud_id, ip, ipv6)
+    if isinstance(value, list) and len(value) == 2 and value[0] == "container":
+        return ("container", _int(value[1]))  # type: ignore[return-value]  # (a container)
     return _int(value)
 
 

@@ -77,7 +77,7 @@ if TYPE_CHECKING:
 
     from .. import errors
     from .._observe import JobObservation
-    from ..models import HostKey, HostResult, JobInstanceStatus
+    from ..models import ContainerResult, HostKey, HostResult, JobInstanceStatus
 
 __all__ = [
     "HINT",
@@ -110,8 +110,9 @@ class Rules(NamedTuple):
     rng: random.Random
     #: The wall clock, aware (each event's ``observed_at``).
     wall: Callable[[], _dt.datetime]
-    #: Structure one host row (``observe`` calls it only for a host that changed).
-    host_result: Callable[[HostKey, int, dict[str, Any]], HostResult]
+    #: Structure one host row (``observe`` calls it only for a host that changed; on the
+    #: gateway v4, a container's row too, into a ``ContainerResult``).
+    host_result: Callable[[HostKey, int, dict[str, Any]], HostResult | ContainerResult]
     #: The longest gap of a job that may change by itself, and of one waiting for a person.
     running_cap: float
     waiting_cap: float
@@ -124,7 +125,7 @@ class Rules(NamedTuple):
         policy: PollPolicy,
         rng: random.Random,
         wall: Callable[[], _dt.datetime],
-        host_result: Callable[[HostKey, int, dict[str, Any]], HostResult],
+        host_result: Callable[[HostKey, int, dict[str, Any]], HostResult | ContainerResult],
     ) -> Rules:
         return cls(
             policy, rng, wall, host_result, cap(policy, False), cap(policy, True), soon(policy)

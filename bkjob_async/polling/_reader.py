@@ -19,10 +19,21 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
+from .._convert_objects import host_row
 from .._converter import converter
 from .._observe import JobObservation, observe_groups, observe_job
 from ..errors import RateLimitedError, ResponseFormatError
-from ..models import Host, HostKey, HostResult, HostStatus, JobInstanceStatus, JobStatus
+from ..models import (
+    Container,
+    ContainerResult,
+    Host,
+    HostKey,
+    HostResult,
+    HostStatus,
+    JobInstanceStatus,
+    JobStatus,
+)
+from ._containers import is_container
 from ._decide import Answer
 from ._query import PollRequests, body_fingerprint
 from ._rate import parse_retry_after
@@ -76,6 +87,7 @@ class Reader:
 
     __slots__ = (
         "_clock",
+        "_container_hook",
         "_decipher",
         "_generation",
         "_governor",
@@ -107,9 +119,9 @@ class Reader:
         self._protocol = protocol
         self._polls = PollRequests(protocol)
         self._generation = protocol.generation
-        self._host_hook = converter(protocol.generation, protocol.server_tz).get_structure_hook(
-            HostResult
-        )
+        hooks = converter(protocol.generation, protocol.server_tz)
+        self._host_hook = hooks.get_structure_hook(HostResult)
+        self._container_hook = hooks.get_structure_hook(ContainerResult)
         self._governor = governor
         self._clock = clock
         self._timeout = policy.poll_timeout
@@ -173,6 +185,24 @@ class Reader:
                 exc,
             )
             return HostResult(_host_from_key(key), HostStatus(code))
+
+    def object_result(
+        self, key: HostKey, code: int, row: dict[str, Any]
+    ) -> HostResult | ContainerResult:
+        """Structure a gateway v4 execute object's row that changed: a container's (its key
+        ``("container", id)``) as a ``ContainerResult``, a host's as ``host_result`` does."""
+        if not is_container(key):
+            return self.host_result(key, code, host_row(row))
+        try:
+            return self._container_hook(row, ContainerResult)  # type: ignore[no-any-return]
+        except Exception as exc:
+            logger.warning(
+                "%s: row not fully readable (%s: %s); keeping its status only",
+                key,
+                type(exc).__name__,
+                exc,
+            )
+            return ContainerResult(Container(key[1]), HostStatus.of(code))
 
     def wire(self, scope: Scope, job_id: int) -> Wire:
         """Return a new job's ``Wire``: its poll request, nothing read yet."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .events import (
+    ContainerTransition,
     Event,
     HostTransition,
     JobTransition,
@@ -45,6 +46,8 @@ def now_utc() -> _dt.datetime:
 def _event_key(event: Event) -> tuple[Any, ...]:
     if isinstance(event, HostTransition):
         return ("h", event.job_instance_id, event.step_instance_id, event.host_key)
+    if isinstance(event, ContainerTransition):
+        return ("h", event.job_instance_id, event.step_instance_id, event.container_key)
     if isinstance(event, StepTransition):
         return ("s", event.job_instance_id, event.step_instance_id)
     if isinstance(event, JobTransition):
@@ -108,7 +111,7 @@ class _Mailbox:
         assert self._merged is not None
         key = _event_key(event)
         old = self._merged.get(key)
-        if isinstance(old, (HostTransition, StepTransition, JobTransition)):
+        if isinstance(old, (HostTransition, ContainerTransition, StepTransition, JobTransition)):
             # A merged transition is a new one (``previous`` from the oldest): a new id too.
             event = attrs.evolve(event, previous=old.previous)  # type: ignore[arg-type]
         self._merged[key] = event
@@ -204,7 +207,7 @@ class _Subscription:
                 (
                     step is None
                     or (
-                        isinstance(event, (HostTransition, StepTransition))
+                        isinstance(event, (HostTransition, ContainerTransition, StepTransition))
                         and event.step_instance_id == step
                     )
                 )

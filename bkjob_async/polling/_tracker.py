@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._observe import JobObservation
-from ..models import HostKey, HostResult, HostStatus, JobStatus
+from ..models import ContainerResult, HostKey, HostResult, HostStatus, JobStatus
+from ._containers import ContainerTransition, is_container
 from ._state import EMPTY, JobState, StepState, pack_codes, pack_keys
 from ._visits import Visits, arrival, forget_job_round, new_step_round
 from .events import Event, HostRow, HostTransition, JobTransition, StepTransition
@@ -52,13 +53,14 @@ def observe(
     job_instance_id: int,
     observation: JobObservation,
     observed_at: Callable[[], _dt.datetime],
-    host_result: Callable[[HostKey, int, dict[str, Any]], HostResult],
+    host_result: Callable[[HostKey, int, dict[str, Any]], HostResult | ContainerResult],
 ) -> tuple[JobState, list[Event]]:
     """Fold ``observation`` into ``state``: return the new state and what changed.
 
     Events come hosts first, then steps, then the job. ``observed_at`` is called only if
     something changed; ``host_result`` structures the raw row of a host whose status changed
-    when its event's ``host`` or ``result`` is first read (``HostTransition.of_row``). Steps
+    when its event's ``host`` or ``result`` is first read (``HostTransition.of_row``); a
+    container's (gateway v4; its key ``("container", id)``) at once (``ContainerTransition``). Steps
     and hosts are matched by position first (the server lists them in the same order poll
     after poll), by key when the order differs.
     """
@@ -202,7 +204,7 @@ class _Changes:
     job_instance_id: int
     visits: Visits
     observed_at: Callable[[], _dt.datetime]
-    host_result: Callable[[HostKey, int, dict[str, Any]], HostResult]
+    host_result: Callable[[HostKey, int, dict[str, Any]], HostResult | ContainerResult]
     hosts: list[Event] = attrs.Factory(list)
     others: list[Event] = attrs.Factory(list)  # steps', then the job's
     at: _dt.datetime | None = None
@@ -241,6 +243,21 @@ class _Changes:
             row.code,
             host=True,
         )
+        key = row.key
+        if type(key) is tuple and is_container(key):  # (v4's: an event of their own)
+            self.hosts.append(
+                ContainerTransition.of_result(
+                    self.job_instance_id,
+                    self.now(),
+                    step.step_instance_id,
+                    step.execute_count,
+                    row.code,
+                    row.structure(row.key, row.code, row.row),  # (a container's key)
+                    None if was is None else HostStatus.of(was),
+                    visit,
+                )
+            )
+            return
         self.hosts.append(
             HostTransition.of_row(
                 self.job_instance_id,

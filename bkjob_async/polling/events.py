@@ -1,14 +1,14 @@
 """What a watch yields: frozen events, each naming its job and when the poller saw it.
 
-Per job, events come in observation order; within one observation, host transitions, then
-step transitions, then the job's; ``JobFinished``, ``WatchFailed`` or ``WatchTimedOut`` is
+Per job, events come in observation order; within one observation, host (or container:
+``ContainerTransition``, gateway v4) transitions, then step transitions, then the job's; ``JobFinished``, ``WatchFailed`` or ``WatchTimedOut`` is
 the last event of its job on a watch.
 
 Every event has an ``event_id``, made of what it says and nothing about who saw it or when:
 
 - a host's transition: job, step, round (``execute_count``), host, the status it reached, and
   ``visit``, which arrival at that status in that round it is (``10001/20001/0/h1002/9``; from the
-  second arrival on the visit follows a ``#``: ``.../s/2#2``);
+  second arrival on the visit follows a ``#``: ``.../s/2#2``); a container's has ``c`` and its id;
 - a step's: job, step, round, status reached, visit (``10001/20001/0/s/3``);
 - the job's (``JobTransition``, ``JobFinished``): job, status reached, ``round`` (the sum of its
   steps' ``execute_count``: a retried job ends anew under a new id) and visit
@@ -34,6 +34,7 @@ import attrs
 
 from ..errors import BkJobError
 from ..models import (
+    ContainerResult,
     Host,
     HostKey,
     HostResult,
@@ -42,6 +43,7 @@ from ..models import (
     JobStatus,
     StepStatus,
 )
+from ._containers import ContainerTransition
 from ._renamed import occurrence_is_visit as _takes_occurrence
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PERSON_WAITING",
+    "ContainerTransition",
     "Event",
     "HostTransition",
     "JobFinished",
@@ -67,10 +70,6 @@ __all__ = [
 PERSON_WAITING: frozenset[JobStatus] = frozenset(
     {JobStatus.WAITING_USER, JobStatus.ROLLING_WAITING}
 )
-
-
-def _status(value: int | None) -> str:
-    return "none" if value is None else str(int(value))
 
 
 def _visit(visit: int) -> str:
@@ -148,7 +147,7 @@ class HostRow(NamedTuple):
     key: HostKey
     code: int
     row: dict[str, Any]
-    structure: Callable[[HostKey, int, dict[str, Any]], HostResult]
+    structure: Callable[[HostKey, int, dict[str, Any]], HostResult | ContainerResult]
 
 
 @_takes_occurrence
@@ -376,6 +375,7 @@ class PollingResumed:
 #: Any event a watch yields: match on the classes (``case HostTransition(...)``).
 Event = (
     HostTransition
+    | ContainerTransition
     | StepTransition
     | JobTransition
     | JobFinished

@@ -1,4 +1,4 @@
-"""The simulator's catalog setup: plans, scripts, dangerous-command rules and accounts.
+"""The simulator's catalog setup: plans, scripts, dangerous-command rules, accounts, containers.
 
 Rule: what a test puts in the simulated bk-job's catalog before it runs, split from
 ``BkJobSimulator`` (which inherits it) by concern; no HTTP and no engine here.
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._protocol._v4 import container_filter
 from ..config import Scope
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from ..models.requests import KubeContainerFilter
     from ._catalog import PlanVar
     from ._plan import StepPlan
     from ._world import World
@@ -108,3 +110,13 @@ class CatalogSetup:
         catalog, now = self._world.catalog, self._world.now_ms()
         catalog.accounts_of(scope, now)
         return catalog.add_account(scope, alias, account or alias, category, type, os, now).id
+
+    def containers(self, kube_filter: KubeContainerFilter) -> list[int]:
+        """Return the ids of the Kubernetes containers ``kube_filter`` selects: those a launch
+        on ``Targets(containers=[kube_filter])`` runs in (two per container name it names, or
+        two). Give them to ``HostPlan(bk_host_id=...)`` to run a job in them as planned: its
+        rows are containers on the gateway v4; v2 and v3 cannot read them, as in bk-job (their
+        per-host status fails with 1240002, their logs find none)."""
+        return [
+            c.bk_host_id for c in self._world.inventory.containers(container_filter(kube_filter))
+        ]

@@ -2,10 +2,20 @@
 
 ``python docs/_ext/catalogs.py`` (``make docs`` runs it) reads every catalog under
 ``docs/locale/<language>/LC_MESSAGES`` and prints, page by page and in total, how many messages
-are translated, fuzzy (a translation of an older English text, which Sphinx does not use) and
-untranslated, and which pages have no catalog at all. It only reports; ``--strict`` makes any
-fuzzy or untranslated message, or a page without a catalog, an error (exit status 1), so that
-the two languages cannot drift apart once the count is 0.
+are translated, fuzzy (a translation of an older English text, which Sphinx does not use),
+untranslated, or "translated" but still English, and which pages have no catalog at all.
+``--strict`` (``make docs``) makes any of those an error (exit status 1), so that the two
+languages cannot drift apart.
+
+Still English: a message whose English has words of prose (not code, a link, a URL, a name
+such as ``TencentBlueKing/bk-job`` or ``jobv3``, nor a word that reads the same in Chinese text,
+such as ``bool`` or ``ms``) and whose translation has not one Chinese character, a copy of the
+English included. Some stay English on purpose (the glossary's column of our own words, a
+product's name): a translator comment ``# English on purpose: <why>`` above the entry says so,
+and the count reports them as kept. The command line's words stay English (issue 52), so a
+message that is only a command (``bkjob-async cluster status``) needs no comment.
+What the count cannot see, a page changed since its catalog was updated or a translation Sphinx
+drops, the zh_CN build itself warns of (``_ext/untranslated.py``).
 
 The generated API reference (``reference/api/``) has no catalogs: its docstrings stay English.
 """
@@ -14,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import re
 import sys
 
 import attrs
@@ -22,6 +33,30 @@ from babel.messages.pofile import read_po
 DOCS = pathlib.Path(__file__).resolve().parents[1]
 #: Pages that are not translated: generated ones, and what Sphinx never reads.
 UNTRANSLATED = ("_build", "_ext", "_templates", "locale", "reference/api")
+#: What carries no prose: code (``x``, `x`, a role's `x`), a link's target, a URL, {braces}.
+_NOT_PROSE = re.compile(
+    r"``.+?``|:[\w:-]+:`[^`]*`|`[^`]*`|\]\([^)]*\)|<?https?://[^\s>]*>?|\{[^}]*\}"
+)
+#: A word of prose: letters, all lower case after the first, not part of a path or a name.
+_WORD = re.compile(r"(?<![\w./\\-])[A-Za-z][a-z]+(?![\w./\\-])")
+#: Words that read the same in a Chinese text: types, literals, units.
+SAME_WORDS = frozenset({"bool", "int", "long", "string", "float", "null", "true", "false", "ms"})
+#: A message that is a command of the command line, whose words stay English.
+_COMMAND = re.compile(r"bkjob-async(?: [a-z][a-z-]*)*")
+#: The translator comment of a message kept in English on purpose.
+KEEP = "English on purpose:"
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def prose(text: str) -> list[str]:
+    """Return the words of prose in an English message (what a translation must not keep)."""
+    words = _WORD.findall(_NOT_PROSE.sub(" ", text))
+    return [word for word in words if word not in SAME_WORDS]
+
+
+def still_english(msgid: str, msgstr: str) -> bool:
+    """Whether a translation leaves prose English: words to translate, not one Chinese one."""
+    return bool(prose(msgid)) and not _COMMAND.fullmatch(msgid) and not _HAN.search(msgstr)
 
 
 @attrs.frozen
@@ -31,18 +66,24 @@ class Counts:
     translated: int = 0
     fuzzy: int = 0
     untranslated: int = 0
+    #: A translation that is still English (see ``still_english``), no comment saying why.
+    english: int = 0
+    #: Translated messages kept in English on purpose (a translator comment says why).
+    kept: int = 0
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
             self.translated + other.translated,
             self.fuzzy + other.fuzzy,
             self.untranslated + other.untranslated,
+            self.english + other.english,
+            self.kept + other.kept,
         )
 
     @property
     def left(self) -> int:
-        """How many messages the translated page shows in English."""
-        return self.fuzzy + self.untranslated
+        """How many messages the translated page shows in English (not on purpose)."""
+        return self.fuzzy + self.untranslated + self.english
 
 
 def count(po: pathlib.Path) -> Counts:
@@ -56,10 +97,14 @@ def count(po: pathlib.Path) -> Counts:
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         if message.fuzzy:
             counts += Counts(fuzzy=1)
-        elif all(strings):
-            counts += Counts(translated=1)
-        else:
+        elif not all(strings):
             counts += Counts(untranslated=1)
+        elif not any(still_english(message.id, string) for string in strings):
+            counts += Counts(translated=1)
+        elif any(comment.startswith(KEEP) for comment in message.user_comments):
+            counts += Counts(translated=1, kept=1)
+        else:
+            counts += Counts(english=1)
     return counts
 
 
@@ -99,13 +144,14 @@ def main(argv: list[str] | None = None) -> int:
             if c.left:
                 print(
                     f"  {page}: {c.translated} translated, {c.fuzzy} fuzzy, "
-                    f"{c.untranslated} untranslated"
+                    f"{c.untranslated} untranslated, {c.english} still English"
                 )
         for page in missing:
             print(f"  {page}: no catalog")
     print(
         f"{args.language}: {total.translated} messages translated, {total.fuzzy} fuzzy, "
-        f"{total.untranslated} untranslated; {len(counts)} pages with a catalog, "
+        f"{total.untranslated} untranslated, {total.english} still English "
+        f"({total.kept} kept English on purpose); {len(counts)} pages with a catalog, "
         f"{len(missing)} without"
     )
     if args.strict and (total.left or missing):

@@ -24,6 +24,7 @@ from bkjob_async import (
     RetryPolicy,
     Scope,
     ServerError,
+    TransportError,
 )
 from bkjob_async.testing import BkJobSimulator, Fault, StepPlan
 from tests.conftest import APP_SECRET, BK_TOKEN, SECRETS, FakeSleep
@@ -328,3 +329,17 @@ async def test_a_v4_fault_leaves_v3_alone_and_rewrites_v4s_statuses(
     rows = step["step_execute_object_result_list"]
     assert len(rows) == 2
     assert {row["status"] for row in rows} == {96}
+
+
+async def test_a_connection_reset_mid_body_on_v4_is_retried(
+    sim: BkJobSimulator, make_client: MakeClient
+) -> None:
+    job = _job(sim)
+    sim.inject(Fault.reset(), flavor=V4, api=STATUS, times=2)
+    sim.inject(Fault.delay(0.05), flavor=V4, api=STATUS)
+    async with _v4(make_client) as client:
+        assert (await client.get_job_instance_status(SCOPE, job)).job.job_instance_id == job
+        sim.inject(Fault.reset(), flavor=V4, api=STATUS, times=4)
+        with pytest.raises(TransportError):
+            await client.get_job_instance_status(SCOPE, job)
+    assert sim.request_count(STATUS, V4) == 7

@@ -8,9 +8,14 @@ import pytest
 
 from bkjob_async import Credentials, HostStatus
 from bkjob_async._protocol import Protocol
-from bkjob_async.models import Host, HostResult, JobStatus
+from bkjob_async.models import Container, ContainerResult, Host, HostResult, JobStatus
 from bkjob_async.polling._codec import FORMAT, decode_event, encode_event
-from bkjob_async.polling.events import HostTransition, JobTransition, StepTransition
+from bkjob_async.polling.events import (
+    ContainerTransition,
+    HostTransition,
+    JobTransition,
+    StepTransition,
+)
 
 PROTOCOL = Protocol("http://x", flavor="apigw-v3", credentials=Credentials("a", "b", username="u"))
 AT = dt.datetime(2026, 11, 23, 12, 0, 0, 250000, tzinfo=dt.timezone.utc)
@@ -28,8 +33,13 @@ def _events() -> list[object]:
         AT,
         dt.timedelta(seconds=3, milliseconds=5),
     )
+    box = Container(100123456, "d0c4e7", "job-execute", 7)
+    done = ContainerResult(box, HostStatus(104), "t", 3, AT, AT, dt.timedelta(seconds=1.5))
+    running = ContainerResult(Container(100123457), HostStatus(7))
     return [
         HostTransition(1, AT, 11, 2, HOST, HostStatus(7), HostStatus(9), result, visit=2),
+        ContainerTransition(1, AT, 11, 2, box, HostStatus(7), HostStatus(104), done, visit=2),
+        ContainerTransition(1, AT, 11, 0, running.container, None, HostStatus(7), running),
         StepTransition(1, AT, 11, 2, None, JobStatus(3)),
         JobTransition(1, AT, JobStatus(2), JobStatus(3), round=1, visit=2),
     ]

@@ -1,15 +1,20 @@
-"""The Chinese site's machinery: the message counter (docs/_ext/catalogs.py), and where the
-language switch (docs/_ext/languages.py) points, locally and on Read the Docs."""
+"""The Chinese site's machinery and its state: the message counter (docs/_ext/catalogs.py),
+the real catalogs (nothing left in English, markup kept), the zh_CN build's warning of a message
+it shows in English (docs/_ext/untranslated.py), and where the language switch
+(docs/_ext/languages.py) points, locally and on Read the Docs."""
 
 from __future__ import annotations
 
 import importlib
 import pathlib
+import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
-EXT = pathlib.Path(__file__).resolve().parents[2] / "docs" / "_ext"
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
+EXT = DOCS / "_ext"
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +91,161 @@ def test_the_switch_links_the_same_page_in_the_other_language(ext) -> None:
     # Read the Docs: /en/<version>/ and /zh-cn/<version>/, two projects side by side.
     assert languages.roots("en", readthedocs_version="latest")["zh_CN"] == "../../zh-cn/latest/"
     assert languages.roots("zh_CN", readthedocs_version="v1.2")["en"] == "../../en/v1.2/"
+
+
+STILL_ENGLISH = """\
+msgid ""
+msgstr ""
+"Language: zh_CN\\n"
+"Content-Type: text/plain; charset=utf-8\\n"
+
+msgid "Read or write"
+msgstr "Read or write"
+
+msgid "Run it"
+msgstr "Run this"
+
+msgid "Watch it"
+msgstr "监视它"
+
+msgid "`BkJobClient.call`"
+msgstr "`BkJobClient.call`"
+
+msgid "GET + POST"
+msgstr "GET + POST"
+
+msgid "ESB jobv3, `bk_biz_id`: bool"
+msgstr "ESB jobv3, `bk_biz_id`: bool"
+
+msgid "**BKDocs**: TencentBlueKing/BKDocs, 1,264 ms"
+msgstr "**BKDocs**: TencentBlueKing/BKDocs, 1,264 ms"
+
+msgid "bkjob-async cluster status"
+msgstr "bkjob-async cluster status"
+
+# English on purpose: Redis's own name for it
+msgid "Sentinel"
+msgstr "Sentinel"
+
+msgid "Redis Cluster"
+msgstr "Redis Cluster"
+"""
+
+
+def test_a_translation_that_is_still_english_prose_is_not_translated(ext, tmp_path) -> None:
+    catalogs, _ = ext
+    po = tmp_path / "page.po"
+    po.write_text(STILL_ENGLISH, encoding="utf-8")
+    # A copy of English prose, or English rewritten, is not a translation; identifiers, names,
+    # paths, types, units and a command of the command line read the same in Chinese; a
+    # translator comment keeps a name in English on purpose (and is counted as such).
+    assert catalogs.count(po) == catalogs.Counts(translated=7, english=3, kept=1)
+    assert catalogs.count(po).left == 3
+    assert catalogs.prose("`BkJobClient.call` (a `str`) in ``x`` or :py:obj:`y`") == ["in", "or"]
+    assert catalogs.prose("[the list](bkjob-api-list.md), https://bk.example/a b") == [
+        "the",
+        "list",
+    ]
+    assert catalogs.still_english("Here", "Here")
+    assert not catalogs.still_english("Here", "本库")
+    assert not catalogs.still_english("HTTP 429, ESB v2", "HTTP 429, ESB v2")
+
+
+def test_the_chinese_site_leaves_no_message_in_english(ext) -> None:
+    """The real catalogs: every page has one, with no untranslated, fuzzy or English entry."""
+    catalogs, _ = ext
+    counts, missing = catalogs.report("zh_CN")
+    assert missing == []
+    left = {page: c for page, c in counts.items() if c.left}
+    assert left == {}, "translate these (docs/locale/zh_CN/LC_MESSAGES/<page>.po)"
+    assert sum(counts.values(), catalogs.Counts()).translated > 2000
+
+
+def _markup(text: str) -> Counter[str]:
+    """Count the bold, emphasis, code and links of a message, as MyST's parser reads them."""
+    from markdown_it import MarkdownIt
+
+    found: Counter[str] = Counter()
+    for block in MarkdownIt("commonmark").parseInline(text):
+        for token in block.children or []:
+            if token.type in ("strong_open", "em_open", "code_inline", "link_open"):
+                found[token.type] += 1
+    return found
+
+
+def test_each_translation_keeps_the_markup_of_its_english(ext) -> None:
+    """Bold, emphasis, code and links survive translation (CommonMark's rules on CJK text:
+    ``**粗体。**后文`` is no bold, it shows its asterisks, where ``**粗体**。后文`` is)."""
+    pytest.importorskip("markdown_it")
+    from babel.messages.pofile import read_po
+
+    assert _markup("**Rolls back.** Then") == _markup("**回滚**。然后")
+    assert _markup("**Rolls back.** Then") != _markup("**回滚。**然后")
+    broken = []
+    for po in sorted((DOCS / "locale" / "zh_CN" / "LC_MESSAGES").rglob("*.po")):
+        with po.open("rb") as f:
+            for message in read_po(f):
+                translated = message.id and message.string and not message.fuzzy
+                if translated and _markup(message.id) != _markup(message.string):
+                    broken.append(f"{po.stem}: {message.string[:60]}")
+    assert broken == []
+
+
+PAGE = "# Install\n\n## 1. Start\n\nRun it.\n\nWatch it.\n"
+TRANSLATION = """\
+msgid ""
+msgstr ""
+"Language: zh_CN\\n"
+"Content-Type: text/plain; charset=utf-8\\n"
+
+msgid "Install"
+msgstr "安装"
+
+msgid "1. Start"
+msgstr "{start}"
+
+msgid "Run it."
+msgstr "运行它。"
+{watch}"""
+
+
+def _build_in_chinese(tmp_path: pathlib.Path, start: str, watch: str) -> str:
+    """Build a one-page site in zh_CN with the check of ``_ext/untranslated.py``; its warnings."""
+    pytest.importorskip("myst_parser")
+
+    src = tmp_path / "src"
+    (src / "locale" / "zh_CN" / "LC_MESSAGES").mkdir(parents=True, exist_ok=True)
+    (src / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(EXT)!r})\n"
+        "extensions = ['myst_parser', 'untranslated']\n"
+        "locale_dirs = ['locale/']\ngettext_compact = False\n",
+        encoding="utf-8",
+    )
+    (src / "index.md").write_text(PAGE, encoding="utf-8")
+    po = src / "locale" / "zh_CN" / "LC_MESSAGES" / "index.po"
+    po.write_text(TRANSLATION.format(start=start, watch=watch), encoding="utf-8")
+    for mo in po.parent.glob("*.mo"):
+        mo.unlink()
+    # A process of its own: Sphinx keeps the catalogs it loaded for the rest of a process.
+    argv = [sys.executable, "-m", "sphinx", "-q", "-E", "-b", "html", "-D", "language=zh_CN"]
+    done = subprocess.run(
+        [*argv, str(src), str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def test_the_chinese_build_warns_of_a_message_it_shows_in_english(ext, tmp_path) -> None:
+    # "Watch it." is new on the English page (no entry yet); "1. 开始" parses as a list, not
+    # a title, so Sphinx drops it and shows the English heading.
+    warned = _build_in_chinese(tmp_path / "a", start="1. 开始", watch="")
+    assert "'1. Start'" in warned
+    assert "'Watch it.'" in warned
+    assert "Run it" not in warned
+    assert "Install" not in warned
+    # Escaped, the heading is a title; with its entry the new message is translated too.
+    done = _build_in_chinese(
+        tmp_path / "b", start="1\\\\. 开始", watch='\nmsgid "Watch it."\nmsgstr "监视它。"\n'
+    )
+    assert "untranslated" not in done, done

@@ -1,7 +1,8 @@
 """Event ids survive a rollback: a transition derived again has the id a consumer already has.
 
 A job's true history is a walk of bk-job-like moves (confirmations, rolling pauses, retries with
-and without bk-job's lag, hosts that wait, run and end once per round). A first holder observes a
+and without bk-job's lag, hosts that wait, run and end once per round), on hosts or on the
+gateway v4's containers (``ContainerTransition``). A first holder observes a
 random part of it and hands its events to a consumer; then its state rolls back (to any state it
 had, as a Redis failover or a restored file does, or to nothing) and a second holder observes
 what happens after. The consumer dedupes by ``event_id`` and must never be told an entity reached
@@ -17,10 +18,11 @@ import hypothesis.strategies as st
 from hypothesis import given, settings
 
 from bkjob_async._observe import JobObservation, StepObservation
-from bkjob_async.models import Host, HostResult, HostStatus, JobStatus
+from bkjob_async.models import Container, ContainerResult, Host, HostResult, HostStatus, JobStatus
 from bkjob_async.polling._codec import from_data, to_data
 from bkjob_async.polling._tracker import EMPTY, JobState, observe
 from bkjob_async.polling.events import (
+    ContainerTransition,
     HostTransition,
     JobFinished,
     JobTransition,
@@ -30,6 +32,8 @@ from bkjob_async.polling.events import (
 NOW = dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc)
 STEPS = (10, 20)
 HOSTS = (100, 101)
+#: A container job's execute objects (the gateway v4): a history runs on hosts or containers.
+CONTAINERS = (("container", 100), ("container", 101))
 
 # Moves a job or a step makes within a round (bk-job's RunStatusEnum): start, run, wait for a
 # person or between rolling batches, stop, end; a confirmation rejected and asked again.
@@ -46,18 +50,21 @@ RETRIED = (4, 11)  # a step that ended so may be retried (a new round)
 HOST_MOVES = {5: (7, 9, 11), 7: (9, 11)}
 
 
-def _host_result(key: Any, code: int, row: dict[str, Any]) -> HostResult:
+def _host_result(key: Any, code: int, row: dict[str, Any]) -> HostResult | ContainerResult:
+    if isinstance(key, tuple):
+        return ContainerResult(Container(key[1]), HostStatus.of(code))
     return HostResult(Host(bk_host_id=key), HostStatus.of(code))
 
 
-# A snapshot: (job status, {step: (status, execute count, {host: code})}).
-Snapshot = tuple[int, dict[int, tuple[int, int, dict[int, int]]]]
+# A snapshot: (job status, {step: (status, execute count, {host or container: code})}).
+Snapshot = tuple[int, dict[int, tuple[int, int, dict[Any, int]]]]
 
 
 @st.composite
 def histories(draw: st.DrawFn) -> list[Snapshot]:
     job = 1
-    steps = {s: (1, 0, dict.fromkeys(HOSTS, 5)) for s in STEPS}
+    objects = draw(st.sampled_from([HOSTS, CONTAINERS]), label="run on")
+    steps = {s: (1, 0, dict.fromkeys(objects, 5)) for s in STEPS}
     history: list[Snapshot] = [(job, {s: (st_, ec, dict(h)) for s, (st_, ec, h) in steps.items()})]
     for _ in range(draw(st.integers(5, 30))):
         kind = draw(st.sampled_from(["job", "step", "host", "retry"]))
@@ -69,7 +76,7 @@ def histories(draw: st.DrawFn) -> list[Snapshot]:
             if status in MOVES:
                 steps[step] = (draw(st.sampled_from(MOVES[status])), ec, hosts)
         elif kind == "host":
-            step, host = draw(st.sampled_from(STEPS)), draw(st.sampled_from(HOSTS))
+            step, host = draw(st.sampled_from(STEPS)), draw(st.sampled_from(objects))
             status, ec, hosts = steps[step]
             if hosts[host] in HOST_MOVES:
                 hosts = {**hosts, host: draw(st.sampled_from(HOST_MOVES[hosts[host]]))}
@@ -102,6 +109,9 @@ def _entity(event: Any) -> tuple[Any, ...] | None:
     """(entity, round, status) an event reports; ``None`` for a ``JobFinished``."""
     if isinstance(event, HostTransition):
         entity = ("h", event.step_instance_id, event.host_key)
+        return entity, event.execute_count, int(event.current)
+    if isinstance(event, ContainerTransition):
+        entity = ("h", event.step_instance_id, event.container_key)
         return entity, event.execute_count, int(event.current)
     if isinstance(event, StepTransition):
         return ("s", event.step_instance_id), event.execute_count, int(event.current)

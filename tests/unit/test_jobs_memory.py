@@ -196,3 +196,17 @@ def test_a_stalled_job_that_leaves_is_no_longer_counted_stalled() -> None:
     registry.release_if_unwatched(stalled)
     assert registry.stalled == 0
     assert stalled.job.stalled is None
+
+
+def test_a_containers_key_is_kept_apart_from_every_host_key() -> None:
+    """A gateway v4 container's key ``("container", id)`` comes back as itself, never a host's."""
+    state, _ = _observe(EMPTY, job_body(1, 2, [(10, 2, 0, [5, 7])]))
+    data = to_data(state)
+    data["steps"][0][3][0][0] = ["container", 101]
+    data["visits"] = [[[10, ["container", 101]], 0, [[5, 2]]]]
+    mixed = from_data(data)
+    step = mixed.step(10)
+    assert step is not None
+    assert step.keys == (("container", 101), 101)  # (and host 101 beside it)
+    assert mixed.visits[0].entity == (10, ("container", 101))
+    assert from_data(to_data(mixed)) == mixed

@@ -25,6 +25,7 @@ PUBLIC = [
     "ConflictError",
     "ConnectError",
     "ConnectTimeoutError",
+    "ContainerTransition",
     "CredentialDetail",
     "CredentialSecret",
     "CredentialType",

@@ -1,6 +1,6 @@
 """The poller's fast path (``_observe``) and the converter read every job status alike.
 
-Both are fed the same generated answers, v2 and v3, with every spelling a server (or a broken
+Both are fed the same generated answers, v2, v3 and the gateway v4's execute objects, with every spelling a server (or a broken
 proxy) may use for ids, statuses and booleans, duplicate and aliased host rows, and answers about
 another job. Either both refuse (``ResponseFormatError``), or both see the same finished flag,
 job status, steps, host keys and host statuses. Fields the fast path does not read (a host's
@@ -85,12 +85,37 @@ def host_list(chaos: Chaos) -> Any:
     return chaos.value(st.sampled_from([rows, rows, rows, None]), ["", 0, {}, "x"])
 
 
+def object_row(chaos: Chaos) -> Any:
+    """A gateway v4 execute object row: a host, a container, or one of a type not known."""
+    kind = chaos.draw(st.sampled_from(["host", "container", "other"]))
+    target: dict[str, Any] = {"type": {"host": 1, "container": 2, "other": 3}[kind]}
+    target["type"] = chaos.value(st.sampled_from([target["type"], str(target["type"])]), NOT_CODES)
+    if kind == "host":
+        host = host_row(chaos)
+        if isinstance(host, dict):
+            host.pop("status", None)
+        target["host"] = host
+    elif kind == "container":
+        # Only the id is the key; the name is read when the container changed: well-formed.
+        target["container"] = chaos.value(
+            st.just({"id": chaos.spelled(1, 3, NOT_INTS), "name": "job-execute"}), [None, 5]
+        )
+    row = chaos.fields(execute_object=target, status=chaos.spelled(1, 9, NOT_CODES))
+    return chaos.value(st.just(row), [5, "row", []])
+
+
+def object_list(chaos: Chaos) -> Any:
+    rows = [object_row(chaos) for _ in range(chaos.draw(st.integers(0, 5)))]
+    return chaos.value(st.sampled_from([rows, rows, rows, None]), ["", 0, {}, "x"])
+
+
 def step(chaos: Chaos, hosts_key: str, v2: bool) -> Any:
+    v4 = hosts_key == "step_execute_object_result_list"
     fields = {
         "step_instance_id": chaos.spelled(1, 4, NOT_INTS),
         "status": chaos.spelled(1, 15, NOT_CODES),
         "execute_count": chaos.value(st.sampled_from([0, 1, "2", 1.0, None]), NOT_INTS),
-        hosts_key: host_list(chaos),
+        hosts_key: object_list(chaos) if v4 else host_list(chaos),
     }
     if v2 and chaos.draw(st.booleans()):
         fields["retry_count"] = chaos.value(st.sampled_from([0, 3]), ["x"])
@@ -99,7 +124,7 @@ def step(chaos: Chaos, hosts_key: str, v2: bool) -> Any:
 
 
 @st.composite
-def answers(draw: st.DrawFn, generation: Generation) -> Any:
+def answers(draw: st.DrawFn, generation: Generation, v4: bool = False) -> Any:
     chaos = Chaos(draw)
     v2 = generation is Generation.V2
     job = chaos.fields(
@@ -107,6 +132,8 @@ def answers(draw: st.DrawFn, generation: Generation) -> Any:
         status=chaos.spelled(1, 15, NOT_CODES),
     )
     hosts_key = "step_ip_status" if v2 else "step_ip_result_list"
+    if v4:
+        hosts_key = "step_execute_object_result_list"
     steps = [step(chaos, hosts_key, v2) for _ in range(draw(st.integers(0, 3)))]
     steps = chaos.value(st.just(steps), [None, "", 0, {}])
     data: dict[str, Any] = {
@@ -138,7 +165,10 @@ def via_converter(data: Any, generation: Generation, expected: int | None) -> An
                 s.step_instance_id,
                 int(s.status),
                 s.execute_count or 0,
-                None if s.hosts is None else [(h.host.key, int(h.status)) for h in s.hosts],
+                None
+                if s.hosts is None
+                else [(h.host.key, int(h.status)) for h in s.hosts]
+                + [(c.container.key, int(c.status)) for c in s.containers or ()],
             )
             for s in status.steps
         ],
@@ -172,6 +202,41 @@ def test_fast_path_and_converter_agree(generation: Generation, data: st.DataObje
     answer = data.draw(answers(generation))
     expected = data.draw(st.sampled_from([None, 7]))
     assert via_observe(answer, generation, expected) == via_converter(answer, generation, expected)
+
+
+def _by_key(seen: Any) -> Any:
+    """The same reading with each step's rows as a map (v4 lists hosts and containers mixed,
+    the converter each kind apart)."""
+    if seen == "refused":
+        return seen
+    finished, status, steps = seen
+    return finished, status, [(*s[:3], None if s[3] is None else dict(s[3])) for s in steps]
+
+
+@settings(max_examples=600, deadline=None)
+@given(data=st.data())
+def test_fast_path_and_converter_agree_on_v4_execute_objects(data: st.DataObject) -> None:
+    answer = data.draw(answers(Generation.V3, v4=True))
+    expected = data.draw(st.sampled_from([None, 7]))
+    seen = via_observe(answer, Generation.V3, expected)
+    assert _by_key(seen) == _by_key(via_converter(answer, Generation.V3, expected))
+
+
+def test_a_container_and_a_host_of_one_id_are_two_keys() -> None:
+    rows = [
+        {"execute_object": {"type": 1, "host": {"bk_host_id": 5}}, "status": 7},
+        {"execute_object": {"type": 2, "container": {"id": 5}}, "status": 9},
+        {"execute_object": {"type": 3, "pod": {"id": 5}}, "status": 3},
+    ]
+    answer = v3_answer()
+    answer["step_instance_list"][0] = {
+        "step_instance_id": 1,
+        "status": 2,
+        "step_execute_object_result_list": rows,
+    }
+    seen = via_observe(answer, Generation.V3, None)
+    assert seen[2][0][3] == [(5, 7), (("container", 5), 9)]
+    assert _by_key(seen) == _by_key(via_converter(answer, Generation.V3, None))
 
 
 # --- the disagreements the issue found, one by one -----------------------------------------

@@ -1,0 +1,145 @@
+"""The poller on ``flavor="apigw-v4"``: hosts as on v3, containers as ``ContainerTransition``.
+
+On virtual time with the simulator: a container job is watched to its end container by
+container; a host job yields on v4 the very events (ids and all) it yields on v3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bkjob_async import (
+    ContainerTransition,
+    HostStatus,
+    HostTransition,
+    JobFinished,
+    JobStatus,
+    KubeContainerFilter,
+    Poller,
+    PollPolicy,
+    Scope,
+)
+from bkjob_async.testing import HostPlan, StepPlan
+
+from ..virtual import VirtualBkJob, run_virtual
+
+SCOPE = Scope.biz(2)
+POLICY = PollPolicy(latency=1.0, interval=1.0, max_interval=1.0, jitter=0.0)
+PODS = KubeContainerFilter(
+    cluster_uids=["BCS-K8S-00001"], namespaces=["bkjob"], container_names=["execute", "sidecar"]
+)
+
+
+def container_job(server: VirtualBkJob) -> tuple[int, list[int]]:
+    """A job of two steps: four containers succeed, then one of two fails (exit code 3)."""
+    ids = server.sim.containers(PODS)
+    first = [HostPlan(duration=2.0 + i, bk_host_id=c) for i, c in enumerate(ids)]
+    second = [
+        HostPlan(duration=1.0, bk_host_id=ids[0]),
+        HostPlan(HostStatus.of(104), duration=3.0, exit_code=3, bk_host_id=ids[3]),
+    ]
+    job = server.sim.create_job(SCOPE, [StepPlan(hosts=first), StepPlan(hosts=second)])
+    return job, ids
+
+
+def watch(server: VirtualBkJob, job: int, flavor: str, **kwargs: Any) -> list[Any]:
+    async def main() -> list[Any]:
+        async with (
+            server.client(flavor=flavor) as client,
+            Poller(client, policy=POLICY) as poller,
+        ):
+            return [e async for e in poller.watch_jobs(SCOPE, [job], **kwargs)]
+
+    return run_virtual(main)
+
+
+def test_a_container_job_is_watched_to_its_end_container_by_container() -> None:
+    server = VirtualBkJob()
+    job, ids = container_job(server)
+    seen = watch(server, job, "apigw-v4")
+    assert not [e for e in seen if isinstance(e, HostTransition)]
+    assert len({e.event_id for e in seen}) == len(seen)  # (every transition once)
+    moves = [e for e in seen if isinstance(e, ContainerTransition)]
+    steps = sorted({e.step_instance_id for e in moves})
+    ends = {(e.step_instance_id, e.container.id): e.current for e in moves}
+    assert ends == {
+        **{(steps[0], c): HostStatus.SUCCESS for c in ids},
+        (steps[1], ids[0]): HostStatus.SUCCESS,
+        (steps[1], ids[3]): HostStatus.of(104),
+    }
+    for step, c in ends:
+        path = [
+            (e.previous, e.current)
+            for e in moves
+            if (e.step_instance_id, e.container.id) == (step, c)
+        ]
+        assert path == [(None, HostStatus.RUNNING), (HostStatus.RUNNING, ends[step, c])]
+    failed = next(e for e in moves if e.current == 104)
+    assert failed.container.id == ids[3]
+    assert (failed.result.exit_code, failed.container.name) == (3, "sidecar")
+    assert failed.event_id == f"{job}/{steps[1]}/0/c{ids[3]}/104"
+    end = seen[-1]
+    assert isinstance(end, JobFinished)
+    assert end.status is JobStatus.FAIL  # (a failed container fails its step, then the job)
+    containers = end.snapshot.step(steps[1]).containers
+    assert containers is not None
+    assert {r.container.id: r.status for r in containers} == {
+        ids[0]: HostStatus.SUCCESS,
+        ids[3]: HostStatus.of(104),
+    }
+
+
+def test_a_watch_of_containers_only_and_of_hosts_only() -> None:
+    """``events=`` picks the class: host code never meets a container."""
+    server = VirtualBkJob()
+    job, ids = container_job(server)
+    hosts_only = watch(server, job, "apigw-v4", events=(HostTransition, JobFinished))
+    assert [type(e) for e in hosts_only] == [JobFinished]
+    containers = watch(server, job, "apigw-v4", events=(ContainerTransition,))
+    assert {type(e) for e in containers} == {ContainerTransition}
+    assert {e.container.id for e in containers} == set(ids)
+
+
+def host_job(server: VirtualBkJob) -> int:
+    ok = HostPlan(duration=2.0, bk_host_id=1001, ip="10.0.0.1")
+    fails = HostPlan(HostStatus.of(104), duration=3.0, bk_host_id=1002, ip="10.0.0.2")
+    return server.sim.create_job(SCOPE, [StepPlan(hosts=[ok, fails]), StepPlan(hosts=[ok])])
+
+
+def test_host_code_written_for_v3_gets_the_same_events_on_v4() -> None:
+    on_v3, on_v4 = VirtualBkJob(seed=7), VirtualBkJob(seed=7)
+    v3 = watch(on_v3, host_job(on_v3), "apigw-v3")
+    v4 = watch(on_v4, host_job(on_v4), "apigw-v4")
+    assert [e.event_id for e in v4] == [e.event_id for e in v3]
+    assert [type(e) for e in v4] == [type(e) for e in v3]
+
+    def hosts(events: list[Any]) -> list[Any]:
+        # (v4 sends no error_code, and each simulator's times are its own)
+        return [
+            (e.host, e.previous, e.result.status, e.result.exit_code, e.result.tag)
+            for e in events
+            if isinstance(e, HostTransition)
+        ]
+
+    assert hosts(v4) == hosts(v3)
+    assert len(hosts(v4)) == 4  # (two hosts each to running and an end; the job then fails)
+
+
+def test_the_cli_writes_a_containers_transition_as_a_line_and_as_json() -> None:
+    from bkjob_async.cli._format import describe_event, short_event
+    from bkjob_async.cli._jsonl import event_to_dict
+
+    server = VirtualBkJob()
+    job, ids = container_job(server)
+    failed = next(
+        e
+        for e in watch(server, job, "apigw-v4")
+        if isinstance(e, ContainerTransition) and e.current == 104
+    )
+    assert f"sidecar (container {ids[3]})" in describe_event(failed)
+    assert describe_event(failed).endswith("exit 3")
+    assert "sidecar RUNNING → SCRIPT_NOT_ZERO_EXIT_CODE exit 3" in short_event(failed)
+    line = event_to_dict(failed)
+    assert (line["event"], line["event_id"]) == ("container_transition", failed.event_id)
+    assert line["container"]["id"] == ids[3]
+    assert line["result"]["exit_code"] == 3
