@@ -415,10 +415,11 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status",
         **with_connection,
-        help="print the status of jobs once, with per-host results",
+        help="print the status of jobs once, with per-host (or per-container) results",
         description=(
             "Print each job's status, steps and per-host results once: tables on a terminal,\n"
-            "plain aligned lines when piped, one JSON object per job with --json."
+            "plain aligned lines when piped, one JSON object per job with --json. A job run in\n"
+            "Kubernetes containers (--flavor apigw-v4) lists its containers instead."
         ),
         epilog=_examples(
             "bkjob-async status 123456 --scope biz:2",
@@ -438,9 +439,13 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         help="job ids; - reads more from stdin (ids, or the JSON lines of list --json)",
     )
     status.add_argument("--json", action="store_true", help="one JSON object per job")
-    status.add_argument("--no-hosts", action="store_true", help="jobs and steps only")
     status.add_argument(
-        "--failed", action="store_true", help="only the steps with failed hosts, only those hosts"
+        "--no-hosts", action="store_true", help="jobs and steps only (no hosts nor containers)"
+    )
+    status.add_argument(
+        "--failed",
+        action="store_true",
+        help="only the steps with failed hosts or containers, only those",
     )
 
     step_names = ", ".join(STEP_OPERATIONS)
@@ -501,7 +506,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "ids alone read as JOB_ID STEP_ID, as before (deprecated: use --step)",
     )
     logs.add_argument("--step", type=ID, metavar="STEP_ID", help="only this step of each job")
-    logs.add_argument("--failed", action="store_true", help="only hosts that failed")
+    logs.add_argument("--failed", action="store_true", help="only hosts (containers) that failed")
     logs.add_argument(
         "--host",
         action="append",

@@ -115,7 +115,8 @@ class CatalogSetup:
         """Return the ids of the Kubernetes containers ``kube_filter`` selects: those a launch
         on ``Targets(containers=[kube_filter])`` runs in (two per container name it names, or
         two). Give them to ``HostPlan(bk_host_id=...)`` to run a job in them as planned: its
-        rows are containers on the gateway v4 (hosts on the other flavors)."""
+        rows are containers on the gateway v4; v2 and v3 cannot read them, as in bk-job (their
+        per-host status fails with 1240002, their logs find none)."""
         return [
             c.bk_host_id for c in self._world.inventory.containers(container_filter(kube_filter))
         ]

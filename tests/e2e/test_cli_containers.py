@@ -7,10 +7,10 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from bkjob_async import JobStatus
-from bkjob_async.testing import BkJobSimulator
+from bkjob_async import HostStatus, JobStatus, KubeContainerFilter
+from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
-from ..cli_run import FAST, SIM, make_env, run
+from ..cli_run import FAST, SCOPE, SIM, make_env, run
 
 pytestmark = pytest.mark.sim(**SIM)
 
@@ -182,3 +182,24 @@ async def test_launch_watch_of_hosts_on_v4_shows_what_v3_shows(sim: BkJobSimulat
             [e["status_name"] for e in events if e["event"] == "job_finished"],
         )
     assert ends["apigw-v4"] == ends["apigw-v3"] == ({1001: "SUCCESS", 1002: "SUCCESS"}, ["SUCCESS"])
+
+
+async def test_failed_containers_in_status_and_logs(sim: BkJobSimulator) -> None:
+    pods = KubeContainerFilter(["BCS-K8S-00001"], container_names=["app"])
+    good, bad = sim.containers(pods)
+    fails = HostPlan(HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, bk_host_id=bad)
+    job = sim.create_job(SCOPE, [StepPlan(hosts=[HostPlan(bk_host_id=good), fails])])
+    await _ended(sim, job)
+    env = make_env(sim.url)
+    status = await run(["status", str(job), *V4, "--failed"], env)
+    assert status.status == 1  # the job failed
+    rows = [line.split() for line in status.out.splitlines()[3:]]
+    assert [(int(r[0]), r[1], r[3], r[4]) for r in rows] == [
+        (bad, "app", "SCRIPT_NOT_ZERO_EXIT_CODE(104)", "1")
+    ]
+    logs = await run(["logs", str(job), *V4, "--failed", "--json"], env)
+    assert logs.status == 0, logs.err
+    assert [line["execute_object"]["container"]["id"] for line in logs.lines] == [bad]
+    assert logs.lines[0]["exit_code"] == 1
+    by_name = await run(["logs", str(job), *V4, "--container", "app"], env)
+    assert by_name.out.count("== job ") == 2

@@ -249,3 +249,20 @@ def test_the_chinese_readme_has_the_english_one_s_code_and_is_linked_from_its_to
         README.read_text(encoding="utf-8").splitlines(True)[:5]
     )
     assert "[English](README.md)" in chinese.read_text(encoding="utf-8")
+
+
+def _prose(path: pathlib.Path) -> str:
+    """Return a README without its code blocks."""
+    return re.sub(r"^```.*?^```", "", path.read_text(encoding="utf-8"), flags=re.M | re.S)
+
+
+def test_the_chinese_readme_keeps_up_with_the_english_prose() -> None:
+    """What the English prose names the Chinese names too: every page it links (the language
+    switch aside) and every identifier in its code spans. A sentence added to README.md alone
+    (a new API generation, a new page) fails here until README.zh-CN.md says it too."""
+    english, chinese = _prose(README), _prose(ROOT / "README.zh-CN.md")
+    links = re.compile(r"\]\(([^)]+)\)")
+    code = re.compile(r"`([^`]+)`")
+    missing_links = set(links.findall(english)) - set(links.findall(chinese)) - {"README.zh-CN.md"}
+    assert missing_links == set()
+    assert set(code.findall(english)) - set(code.findall(chinese)) == set()
