@@ -37,6 +37,14 @@ typecheck: $(STAMP)
 PYTEST_WORKERS ?= 4
 ALONE := tests/e2e/test_cli_terminal.py tests/e2e/test_dashboard_browser.py
 
+# The suite starts hundreds of Python processes (its workers, the command line, the docs'
+# examples, worker processes): with bytecode not written (PYTHONDONTWRITEBYTECODE, as some
+# shells and images set it) each one compiles the package and pytest rewrites every test module
+# again, a third of a child's start and most of a worker's collection. The tests keep their
+# bytecode under .venv/pycache instead, never beside the sources.
+unit test-slow: export PYTHONDONTWRITEBYTECODE :=
+unit test-slow: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
+
 unit: $(STAMP) redis chromium promtool
 	$(BIN)/pytest -q -m "not slow" $(ALONE)
 	$(BIN)/pytest -q -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile $(addprefix --ignore=,$(ALONE))
@@ -97,6 +105,7 @@ DOCS_I18N := --strict
 
 docs: $(STAMP)
 	find docs/locale -name '*.mo' -delete  # compiled again from the .po: never a stale one
+	rm -rf docs/_build/html  # no page of an earlier build left: the browser tests read this one
 	$(BIN)/sphinx-build -E -W --keep-going -n -q -b html docs docs/_build/html
 	$(foreach lang,$(DOCS_LANGUAGES),$(BIN)/sphinx-build -E -W --keep-going -n -q -b html \
 	  -D language=$(lang) docs docs/_build/html/$(lang) &&) true

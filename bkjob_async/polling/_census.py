@@ -18,16 +18,20 @@ oldest of them. Paging while jobs are created shifts rows to later pages: a row 
 read twice, none is lost. The census's requests go through the reader and wait for the rate
 governor and the outage as every poll does. A round that fails is a round in which no job has
 a row: each is polled itself. ESB v2 has no job list; there the poller polls every job itself.
+The gateway v4's list pages 200 rows at most, up to offset 10,000, and says no total: a full
+page has the census read the next one.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._protocol.jobs import MAX_LENGTH_V4, MAX_OFFSET_V4
+from ..config import ApiFlavor
 from ..models import JobStatusPage
 from ._rules import WAITS_FOR_A_PERSON
 from .events import (
@@ -197,24 +201,41 @@ class Census:
         """Return ``{job id: (status, created)}`` of every job created in the window."""
         rows: dict[int, tuple[int, _dt.datetime | None]] = {}
         start = 0
+        v4 = self._protocol.flavor is ApiFlavor.APIGW_V4
+        length = MAX_LENGTH_V4 if v4 else _PAGE
         while True:
+            if v4 and start > MAX_OFFSET_V4:
+                return rows  # (v4 pages no further: the jobs past it are polled themselves)
             request = self._protocol.build(
                 "get_job_instance_list",
                 scope,
                 created_from=since,
                 created_to=until,
                 start=start,
-                length=_PAGE,
+                length=length,
             )
             while True:  # wait for the rate governor and the outage, as every poll does
                 wait = self._may_send()
                 if not wait:
                     break
                 await anyio.sleep(wait)
-            page = self._protocol.parse(await self._reader.fetch(request), JobStatusPage)
+            data = await self._reader.fetch(request)
+            if v4:
+                data = _v4_page(data, start, length)
+            page = self._protocol.parse(data, JobStatusPage)
             self.pages += 1
             for job_id, status, created in page.rows:
                 rows[job_id] = (status, created)
             start += len(page.rows)
             if not page.rows or start >= page.total:
                 return rows
+
+
+def _v4_page(data: Any, start: int, length: int) -> Any:
+    """Return v4's page (``{job_instance_list}``, no total) as v3's: a full page may have a
+    next one, one cut short is the last."""
+    listed = data.get("job_instance_list") if isinstance(data, dict) else None
+    if not isinstance(listed, list):
+        return data  # (not a page: refused by the parse)
+    more = 1 if len(listed) >= length else 0
+    return {"start": start, "total": start + len(listed) + more, "data": listed}

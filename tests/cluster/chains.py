@@ -1,12 +1,29 @@
 """Check a watch's stream after dedupe by ``event_id``: unbroken host chains ending in the true
-final status, and exactly one ``JobFinished`` per job."""
+final status, and exactly one ``JobFinished`` per job. A container (``ContainerTransition``, the
+gateway v4) is checked as a host: the simulator runs it as one, under its id."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from bkjob_async.cluster import read_history
-from bkjob_async.polling.events import HostTransition, JobFinished, JobTransition, StepTransition
+from bkjob_async.polling.events import (
+    ContainerTransition,
+    HostTransition,
+    JobFinished,
+    JobTransition,
+    StepTransition,
+)
+
+
+def object_id(event):
+    """Return the id the simulator runs a transition's host or container under (``None``: the
+    event is neither's)."""
+    if isinstance(event, HostTransition):
+        return event.host.bk_host_id
+    if isinstance(event, ContainerTransition):
+        return event.container.id
+    return None
 
 
 async def stream_events(cluster, watch):
@@ -30,8 +47,8 @@ def check_chains(events, simulator, job_ids):
     """Assert the guarantees; return how many host chains were checked."""
     last: dict[tuple[int, int, int | None], int | None] = {}
     for event in events:
-        if isinstance(event, HostTransition):
-            key = (event.job_instance_id, event.step_instance_id, event.host.bk_host_id)
+        if isinstance(event, (HostTransition, ContainerTransition)):
+            key = (event.job_instance_id, event.step_instance_id, object_id(event))
             previous = None if event.previous is None else int(event.previous)
             assert previous == last.get(key), (key, event, last.get(key))
             last[key] = int(event.current)
@@ -72,9 +89,9 @@ def consumer_view(events, simulator, job_ids):
     reached: dict[tuple, set[int]] = {}
     merges, problems = 0, []
     for event in kept:
-        if isinstance(event, HostTransition):
+        if isinstance(event, (HostTransition, ContainerTransition)):
             key = (event.job_instance_id, event.step_instance_id, event.execute_count)
-            key += (event.host.bk_host_id,)
+            key += (object_id(event),)
             rank = _rank
         elif isinstance(event, StepTransition):
             key, rank = (event.job_instance_id, event.step_instance_id, event.execute_count), int

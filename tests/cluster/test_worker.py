@@ -14,13 +14,17 @@ from bkjob_async.errors import NotFoundError
 from bkjob_async.polling.events import HostTransition, JobFinished, WatchFailed
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
+from ..objects import OBJECTS, flavor, steps
 from .chains import check_chains, finished_jobs, stream_events
 
 SCOPE = Scope.biz(2)
 
 
-def client_for(sim):
-    return BkJobClient(sim.url, app_code="app", app_secret="s", username="admin")
+def client_for(sim, objects="hosts"):
+    """A client of ``sim`` whose jobs run on ``objects`` (``tests/objects``)."""
+    return BkJobClient(
+        sim.url, app_code="app", app_secret="s", username="admin", flavor=flavor(objects)
+    )
 
 
 async def wait_for(predicate, timeout):
@@ -29,15 +33,16 @@ async def wait_for(predicate, timeout):
             await anyio.sleep(0.05)
 
 
-async def test_two_workers_share_the_jobs_and_publish_every_chain(make_cluster):
+@pytest.mark.parametrize("objects", OBJECTS)
+async def test_two_workers_share_the_jobs_and_publish_every_chain(make_cluster, objects):
     policy = PollPolicy(interval=0.2, max_interval=0.4)
     async with BkJobSimulator(seed=5, host_duration=(0.3, 1.5)) as sim:
-        ids = [sim.create_job(SCOPE, [StepPlan(hosts=3), StepPlan(hosts=2)]) for _ in range(30)]
+        ids = [sim.create_job(SCOPE, steps(sim, objects, 3, 2)) for _ in range(30)]
         submitter = make_cluster()
         await submitter.submit(SCOPE, ids, watch="deploys")
         async with (
-            client_for(sim) as c1,
-            client_for(sim) as c2,
+            client_for(sim, objects) as c1,
+            client_for(sim, objects) as c2,
             # Leases long enough for a busy machine (the default, 0.3 s at this interval, lapses
             # beside two busy loops and the shares move): this test is not about failover.
             Worker(c1, make_cluster(), policy=policy, worker_id="w1", lease_ttl=3.0) as w1,
@@ -111,7 +116,10 @@ async def test_a_job_that_cannot_be_watched_is_published_as_failed(make_cluster)
     assert not [e for e in events if e.job_instance_id == missing and e not in failed]
 
 
-async def test_a_refused_write_is_followed_again_from_redis_never_lost(make_cluster, monkeypatch):
+@pytest.mark.parametrize("objects", OBJECTS)
+async def test_a_refused_write_is_followed_again_from_redis_never_lost(
+    make_cluster, monkeypatch, objects
+):
     """A fenced write refused (the fence moved, as when the worker stalled past its lease):
     what it carried is not in Redis. The worker follows the job again from Redis' state, so
     a refused last frame still ends in exactly one JobFinished, and a refused middle frame
@@ -121,7 +129,7 @@ async def test_a_refused_write_is_followed_again_from_redis_never_lost(make_clus
 
     policy = PollPolicy(interval=0.1, max_interval=0.2)
     async with BkJobSimulator(seed=3, host_duration=(0.3, 1.2)) as sim:
-        ids = [sim.create_job(SCOPE, [StepPlan(hosts=2), StepPlan(hosts=2)]) for _ in range(8)]
+        ids = [sim.create_job(SCOPE, steps(sim, objects, 2, 2)) for _ in range(8)]
         submitter = make_cluster()
         await submitter.submit(SCOPE, ids, watch="deploys")
         cluster = make_cluster()
@@ -134,7 +142,7 @@ async def test_a_refused_write_is_followed_again_from_redis_never_lost(make_clus
                     payload = json.loads(body)
                     job, kind = payload["j"], payload["k"]
                     # Each job's first write of its end, and one write in its middle, refused.
-                    middle = kind == "h" and payload["c"] == 9
+                    middle = kind in ("h", "c") and payload["c"] == 9  # (a host, a container)
                     if (kind == "f" or middle) and (job, kind) not in refused:
                         refused.append((job, kind))
                         why = LeaseLostError(
@@ -146,7 +154,7 @@ async def test_a_refused_write_is_followed_again_from_redis_never_lost(make_clus
 
         monkeypatch.setattr(Fence, "send", send)
         async with (
-            client_for(sim) as client,
+            client_for(sim, objects) as client,
             Worker(client, cluster, policy=policy, worker_id="w1") as worker,
         ):
 

@@ -1,14 +1,25 @@
-"""The store contract, on every store: jobs, states, pending events, order, ack, membership."""
+"""The store contract, on every store: jobs, states, pending events, order, ack, membership.
+
+Payloads are opaque to a store; the real ones, a job's tracker states and events on hosts or on
+the gateway v4's containers (``tests/objects``), come back as they went in.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from bkjob_async import StoreError
+from bkjob_async._observe import JobObservation, StepObservation
+from bkjob_async.models import Container, ContainerResult, Host, HostResult, HostStatus
+from bkjob_async.polling._codec import decode_event, encode_event, from_data, to_data
+from bkjob_async.polling._tracker import EMPTY, observe
 from bkjob_async.polling.stores import Store, StoredEvent
 
+from ..objects import OBJECTS
 from .conftest import BIZ, BIZ_SET
 
 STATE = {"status": 2, "steps": {"101": {"status": 2, "round": 0, "hosts": {"0:10.0.0.1": 5}}}}
@@ -183,3 +194,55 @@ async def test_after_a_reopen_and_load_acks_and_commits_apply_to_stored_events(
     assert loaded is not None
     assert loaded.jobs == {(BIZ, 1): {"n": 2}}
     assert [(e.event_id, e.payload) for e in loaded.pending] == [("b", 2), ("d", 4)]
+
+
+def _result(key: Any, code: int, row: dict[str, Any]) -> HostResult | ContainerResult:
+    if isinstance(key, tuple):
+        return ContainerResult(Container(key[1], name="app"), HostStatus.of(code), exit_code=1)
+    return HostResult(Host(key, "10.0.0.1"), HostStatus.of(code), exit_code=1)
+
+
+def _job(objects: str) -> list[tuple[Any, list[tuple[str, Any]]]]:
+    """A job's real commits, as the poller makes them: its state and events after each poll
+    (two hosts or two containers running, one failing, retried, then both done)."""
+    keys: list[Any] = [101, 102] if objects == "hosts" else [("container", 101), ("container", 102)]
+    polls = [(2, 2, 0, (7, 7)), (2, 2, 0, (9, 104)), (2, 2, 1, (9, 7)), (3, 3, 1, (9, 9))]
+    state, commits = EMPTY, []
+    at = dt.datetime(2026, 11, 25, 11, 0, tzinfo=dt.timezone.utc)
+    for job, step, round_, codes in polls:
+        rows = [(key, code, {}) for key, code in zip(keys, codes, strict=True)]
+        seen = JobObservation(job == 3, job, [StepObservation(10, step, round_, rows)])
+        state, events = observe(state, 1, seen, lambda: at, _result)
+        commits.append((to_data(state), [(e.event_id, encode_event(e)) for e in events]))
+    return commits
+
+
+def _no_snapshot(raw: Any, cls: type[Any]) -> Any:
+    raise AssertionError("no JobFinished here")
+
+
+@pytest.mark.parametrize("objects", OBJECTS)
+async def test_a_jobs_states_and_events_come_back_as_committed(
+    make_store: Callable[[], Store], objects: str
+) -> None:
+    commits = _job(objects)
+    async with make_store() as store:
+        store.add_jobs("w", [(BIZ, 1)])
+        for state, events in commits:
+            store.commit("w", (BIZ, 1), state, events)
+        await store.flush()
+    async with make_store() as store:
+        loaded = await store.load("w")
+    assert loaded is not None
+    last = commits[-1][0]
+    assert loaded.jobs == {(BIZ, 1): last}
+    assert from_data(loaded.jobs[(BIZ, 1)]) == from_data(last)
+    sent = [event for _, events in commits for event in events]
+    back = [(e.event_id, decode_event(e.payload, _no_snapshot)) for e in loaded.pending]
+    assert [(i, encode_event(e)) for i, e in back] == sent
+    assert [e.event_id for _, e in back] == [i for i, _ in sent]  # (ids made anew agree)
+    kinds = {type(e).__name__ for _, e in back}
+    assert kinds == {"HostTransition" if objects == "hosts" else "ContainerTransition"} | {
+        "StepTransition",
+        "JobTransition",
+    }

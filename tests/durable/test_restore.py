@@ -5,7 +5,8 @@ from states older than what its consumer already read. The jobs are followed aga
 there, and what is derived again comes under the ids the consumer already has: after dedupe
 by ``event_id``, no status reached again under a new id, no step back, a chain broken only by
 a merge (from ``None`` or from a status passed before), one ``JobFinished`` per job, every
-host's true final status (``tests/cluster/chains.consumer_view``).
+host's true final status (``tests/cluster/chains.consumer_view``). On hosts (v3) and on the
+gateway v4's containers alike (``tests/objects``).
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ import anyio
 import pytest
 
 from bkjob_async import BkJobClient, Poller, PollPolicy, Scope, SqliteStore
-from bkjob_async.testing import BkJobSimulator, StepPlan
+from bkjob_async.testing import BkJobSimulator
 
 from ..cluster.chains import consumer_view
+from ..objects import OBJECTS, flavor, steps
 
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=0.05, max_interval=0.1)
 
 
-def _client(sim: BkJobSimulator) -> BkJobClient:
-    return BkJobClient(sim.url, app_code="a", app_secret="s", username="u")
+def _client(sim: BkJobSimulator, objects: str) -> BkJobClient:
+    return BkJobClient(sim.url, app_code="a", app_secret="s", username="u", flavor=flavor(objects))
 
 
 async def _consume(watch, seen: list) -> None:
@@ -43,18 +45,19 @@ async def _advance(sim: BkJobSimulator, seconds: float) -> None:
         await anyio.sleep(0.15)
 
 
+@pytest.mark.parametrize("objects", OBJECTS)
 @pytest.mark.parametrize("copied_at", [1.0, 3.0, 6.0])
 async def test_a_store_restored_from_an_older_copy_repeats_nothing_under_a_new_id(
-    tmp_path: Path, copied_at: float
+    tmp_path: Path, copied_at: float, objects: str
 ) -> None:
     path, backup = tmp_path / "watch.db", tmp_path / "backup.db"
     seen: list = []
     sim = BkJobSimulator(seed=int(copied_at * 10), host_duration=(1.0, 4.0), virtual_clock=True)
     async with sim:
-        ids = [sim.create_job(SCOPE, [StepPlan(hosts=3), StepPlan(hosts=2)]) for _ in range(20)]
+        ids = [sim.create_job(SCOPE, steps(sim, objects, 3, 2)) for _ in range(20)]
         async with (
             SqliteStore(path) as store,
-            _client(sim) as client,
+            _client(sim, objects) as client,
             Poller(client, policy=POLICY, store=store) as poller,
             anyio.create_task_group() as tg,
         ):
@@ -73,7 +76,7 @@ async def test_a_store_restored_from_an_older_copy_repeats_nothing_under_a_new_i
         shutil.copyfile(backup, path)
         async with (
             SqliteStore(path) as store,
-            _client(sim) as client,
+            _client(sim, objects) as client,
             Poller(client, policy=POLICY, store=store) as poller,
         ):
             with anyio.fail_after(30):

@@ -1,11 +1,11 @@
 """The Chinese site in a real browser: the tutorial drawn in a CJK font, the language switch.
 
-The site is built as ``make docs`` builds it, English at the root of a temporary folder and
-Chinese under its ``zh_CN/``, and served on 127.0.0.1 (port 0). Headless Chromium (``browser``:
-Debian's package, driven over DevTools) opens the Chinese tutorial: its heading is Chinese, the
-page says ``lang="zh-CN"``, and the fonts the browser drew the heading with (DevTools'
-``CSS.getPlatformFontsForNode``) include a CJK font installed on this machine, not a fallback
-that draws boxes. Then the switch: the English tutorial's "简体中文" link opens the Chinese
+The site is ``make docs``'s (``docs_build.py``: English at the root, Chinese under ``zh_CN/``;
+built once for the run when ``make docs`` has not built it since the last change), served on
+127.0.0.1 (port 0). Headless Chromium (``browser``: Debian's package, driven over DevTools)
+opens the Chinese tutorial: its heading is Chinese, the page says ``lang="zh-CN"``, and the
+fonts the browser drew the heading with (DevTools' ``CSS.getPlatformFontsForNode``) include a
+CJK font installed on this machine, not a fallback that draws boxes. Then the switch: the English tutorial's "简体中文" link opens the Chinese
 tutorial, whose "English" link leads back. Code blocks are the same in both languages. Without
 Chromium, or without a CJK font (``make chromium`` installs both, as root), the tests skip
 (under ``CI=true`` they fail).
@@ -21,15 +21,13 @@ import os
 import pathlib
 import shutil
 import subprocess
-import sys
 import threading
 
 import pytest
 
+from . import docs_build
 from .browser import Page, chromium, launched
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
 pytestmark = pytest.mark.timeout(400)
 
 
@@ -53,17 +51,9 @@ def _cjk_families() -> set[str]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    """Build both languages as ``make docs`` lays them out (not strictly: that is ``make docs``)."""
-    pytest.importorskip("sphinx")
-    chromium()  # skip before two builds no browser will see
-    out = tmp_path_factory.mktemp("site")
-    for extra, folder in (([], out), (["-D", "language=zh_CN"], out / "zh_CN")):
-        argv = [sys.executable, "-m", "sphinx", "-q", "-E", "-b", "html", *extra, str(DOCS)]
-        done = subprocess.run(
-            [*argv, str(folder)], capture_output=True, text=True, timeout=300, check=False
-        )
-        assert done.returncode == 0, done.stderr
-    return out
+    """The site as ``make docs`` lays it out (``docs_build.site``: its build, or the run's)."""
+    chromium()  # skip before building a site no browser will see
+    return docs_build.site(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,15 @@
 """The built documentation site renders in a real browser, and its links and images resolve.
 
-The site is built from ``docs/`` into a temporary directory and served on 127.0.0.1 (port 0).
-Headless Chromium (Debian's package: ``make chromium`` installs it) opens the index, the
-tutorial, a how-to guide, a reference page and the performance page; each must show its own
-heading and content, and every request the browser made for it (stylesheets, scripts, images)
-must have been answered 200. A link checker then reads every page of the site and resolves
-every internal link, anchor and image against the files built. Without Chromium the browser
-checks are skipped, saying why (under ``CI=true`` they fail: CI must install it); the link
-check needs no browser. The Chinese site is built beside it (``zh_CN/``, as ``make docs``
-does) and its links are checked the same way; ``test_docs_i18n.py`` opens it in the browser.
+The site is ``make docs``'s (``docs_build.py``: built once for the run when ``make docs`` has
+not built it since the last change), served on 127.0.0.1 (port 0). Headless Chromium (Debian's
+package: ``make chromium`` installs it) opens the index, the tutorial, a how-to guide, a
+reference page and the performance page; each must show its own heading and content, and every
+request the browser made for it (stylesheets, scripts, images) must have been answered 200. A
+link checker then reads every page of the site and resolves every internal link, anchor and
+image against the files built. Without Chromium the browser checks are skipped, saying why
+(under ``CI=true`` they fail: CI must install it); the link check needs no browser. The
+Chinese site is beside it (``zh_CN/``, as ``make docs`` lays it out) and its links are checked
+the same way; ``test_docs_i18n.py`` opens it in the browser.
 """
 
 from __future__ import annotations
@@ -20,31 +21,20 @@ import os
 import pathlib
 import shutil
 import subprocess
-import sys
 import threading
 import urllib.parse
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
-pytestmark = pytest.mark.timeout(400)  # two builds of the site, then a browser
+from . import docs_build
+
+pytestmark = pytest.mark.timeout(400)  # two builds (unless make docs ran), then a browser
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    """Build the site (the strict build is ``make docs``; here, what a reader gets): English at
-    the root and Chinese in ``zh_CN/``, as ``make docs`` lays them out, so that the language
-    switch of every page resolves and the Chinese pages' links are checked too."""
-    pytest.importorskip("sphinx")
-    out = tmp_path_factory.mktemp("site")
-    for extra, folder in (([], out), (["-D", "language=zh_CN"], out / "zh_CN")):
-        argv = [sys.executable, "-m", "sphinx", "-q", "-E", "-b", "html", *extra, str(DOCS)]
-        done = subprocess.run(
-            [*argv, str(folder)], capture_output=True, text=True, timeout=200, check=False
-        )
-        assert done.returncode == 0, done.stderr
-    return out
+    """The site as ``make docs`` lays it out (``docs_build.site``: its build, or the run's)."""
+    return docs_build.site(tmp_path_factory)
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
