@@ -51,7 +51,6 @@ from .polling._summary import failed_hosts as _failed_hosts
 if TYPE_CHECKING:
     import datetime as _dt
     import random
-    from types import TracebackType
 
     import aiohttp
 
@@ -256,12 +255,7 @@ class BkJobClient:
         self._loop()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
