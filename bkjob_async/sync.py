@@ -325,6 +325,7 @@ class BkJobClient:
     get_file_task_context = _blocking(_client.BkJobClient.get_file_task_context)
     get_job_instance_list = _blocking(_client.BkJobClient.get_job_instance_list)
     failed_host_logs = _blocking(_client.BkJobClient.failed_host_logs)
+    failed_container_logs = _blocking(_client.BkJobClient.failed_container_logs)
     push_config_file = _blocking(_client.BkJobClient.push_config_file)
     get_job_instance_global_var_value = _blocking(
         _client.BkJobClient.get_job_instance_global_var_value
