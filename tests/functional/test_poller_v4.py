@@ -143,3 +143,53 @@ def test_the_cli_writes_a_containers_transition_as_a_line_and_as_json() -> None:
     assert (line["event"], line["event_id"]) == ("container_transition", failed.event_id)
     assert line["container"]["id"] == ids[3]
     assert line["result"]["exit_code"] == 3
+
+
+def test_the_logs_of_failed_containers_after_a_watch_50_a_request() -> None:
+    """A watch's ``JobFinished`` names the failed containers; ``failed_container_logs`` reads
+    their logs without reading the job again, 50 containers a request (v4's limit). A snapshot
+    without containers (a watch of ends only reads the job list) makes it read the job."""
+    server = VirtualBkJob()
+    names = [f"c{i}" for i in range(30)]  # (two containers a name: 60)
+    ids = server.sim.containers(KubeContainerFilter(["BCS-K8S-00001"], container_names=names))
+    bad = HostStatus.of(104)
+    plans = [HostPlan(bad, duration=1.0, exit_code=3, bk_host_id=c) for c in ids[:55]]
+    plans += [HostPlan(duration=1.0, bk_host_id=c) for c in ids[55:]]
+    job = server.sim.create_job(SCOPE, [StepPlan(hosts=plans), StepPlan(hosts=plans[55:])])
+    sim = server.sim
+
+    async def main() -> tuple[list[Any], list[tuple[int, int]], list[dict[int, Any]]]:
+        async with server.client(flavor="apigw-v4") as client:
+            async with Poller(client, policy=POLICY) as poller:
+                seen = [e async for e in poller.watch_jobs(SCOPE, [job])]
+                ends = [e async for e in poller.watch_jobs(SCOPE, [job], events=(JobFinished,))]
+            found, counts = [], []
+            for end in (seen[-1], ends[-1]):
+                assert isinstance(end, JobFinished)
+                before = (
+                    sim.request_count("get_job_instance_status"),
+                    sim.request_count("batch_get_job_instance_execute_object_log"),
+                )
+                found.append(await client.failed_container_logs(SCOPE, job, status=end.snapshot))
+                counts.append(
+                    (
+                        sim.request_count("get_job_instance_status") - before[0],
+                        sim.request_count("batch_get_job_instance_execute_object_log") - before[1],
+                    )
+                )
+            found.append(await client.failed_container_logs(SCOPE, job))
+            assert await client.failed_host_logs(SCOPE, job, status=seen[-1].snapshot) == {}
+            return seen, counts, found
+
+    seen, counts, found = run_virtual(main)
+    assert counts == [(0, 2), (1, 2)]  # 50 + 5 containers; the job read for the bare snapshot
+    step = seen[-1].snapshot.steps[0].step_instance_id
+    assert found[0] == found[1] == found[2]
+    assert list(found[0]) == [step]  # the step with failed containers only
+    logs = found[0][step]
+    assert [log.execute_object.container.id for log in logs] == ids[:55]
+    failed = {
+        e.container.id for e in seen if isinstance(e, ContainerTransition) and e.current == bad
+    }
+    assert failed == set(ids[:55])
+    assert all("status 104, exit code 3" in (log.log_content or "") for log in logs)

@@ -176,6 +176,7 @@ def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, 
         ("get_job_instance_list", (SCOPE,), {**window, "length": 5}),
         ("iter_job_instances", (SCOPE,), {**window, "page_size": 2}),
         ("failed_host_logs", (SCOPE, job), {}),
+        ("failed_container_logs", (SCOPE, job), {}),
         ("operate_job_instance", (SCOPE, job, JobOperation.TERMINATE), {}),  # refused: ended
         ("operate_step_instance", Fresh(lambda _: failed_step()), {}),
         ("fast_execute_script", (SCOPE,), {"targets": targets, "account": root,
@@ -328,6 +329,7 @@ GATEWAY_ONLY = {
 V4_ONLY = {
     "batch_get_job_instance_execute_object_log", "get_job_template_detail", "create_job_plan",
     "get_user_authorized_scopes", "get_script_task_context", "get_file_task_context",
+    "failed_container_logs",
 }  # fmt: skip
 #: ... what the ESB jobv3 alone serves ...
 JOBV3_ONLY = {"generate_local_file_upload_url", "get_latest_service_version"}
@@ -641,6 +643,7 @@ def test_a_fork_and_an_interrupt_during_a_wait(served: Served) -> None:
 def test_every_public_method_of_the_async_client_is_here_with_its_signature() -> None:
     import inspect
 
+    assert inspect.signature(BkJobClient) == inspect.signature(AsyncClient)  # (the constructor)
     public = [n for n in dir(AsyncClient) if not n.startswith("_") and n != "aclose"]
     methods = [n for n in public if inspect.isfunction(getattr(AsyncClient, n))]
     assert len(methods) >= 20
