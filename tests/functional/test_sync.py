@@ -643,6 +643,7 @@ def test_a_fork_and_an_interrupt_during_a_wait(served: Served) -> None:
 def test_every_public_method_of_the_async_client_is_here_with_its_signature() -> None:
     import inspect
 
+    assert inspect.signature(BkJobClient) == inspect.signature(AsyncClient)  # (the constructor)
     public = [n for n in dir(AsyncClient) if not n.startswith("_") and n != "aclose"]
     methods = [n for n in public if inspect.isfunction(getattr(AsyncClient, n))]
     assert len(methods) >= 20
