@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -505,13 +506,20 @@ def test_32_threads_share_one_client_its_pool_and_one_loop_thread(served: Served
             most[0] = max(most[0], sum(state == "01" for state in now.values()))
             time.sleep(0.002)
 
+    # The first 32 calls meet before they send: the pool starts all its 32 threads (it starts
+    # one only when none is idle, and on a loaded machine a few could serve every call).
+    together = threading.Barrier(32)
+
+    def call(i: int) -> Any:
+        if i < 32:
+            together.wait(timeout=60)
+        return client.get_job_instance_status(SCOPE, job)
+
     sampler = threading.Thread(target=sample)
     with BkJobClient(served.url, connection_limit=8, **CREDENTIALS) as client:
         sampler.start()
         with ThreadPoolExecutor(32) as pool:
-            statuses = list(
-                pool.map(lambda _: client.get_job_instance_status(SCOPE, job), range(32 * 50))
-            )
+            statuses = list(pool.map(call, range(32 * 50)))
             during = threading.active_count()
         done.set()
         sampler.join()
