@@ -42,7 +42,8 @@ from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
 from . import client as _client
 from .polling import poller as _poller
-from .polling._summary import FailedHost, Summarizer, WatchSummary
+from .polling._summary import FailedContainer, FailedHost, Summarizer, WatchSummary
+from .polling._summary import failed_containers as _failed_containers
 from .polling._summary import failed_hosts as _failed_hosts
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from .polling.callbacks import Callback
     from .polling.events import Event, JobFinished
 
-__all__ = ["BkJobClient", "Completed", "Poller", "Watch", "failed_hosts"]
+__all__ = ["BkJobClient", "Completed", "Poller", "Watch", "failed_containers", "failed_hosts"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -676,8 +677,27 @@ def failed_hosts(
     at_once: int = 16,
 ) -> tuple[FailedHost, ...]:
     """Return the failed hosts of ended jobs (``bkjob_async.failed_hosts``, blocking)."""
+    return _read_failed(_failed_hosts, client, scope, ended, at_once)
+
+
+def failed_containers(
+    client: BkJobClient,
+    scope: Scope,
+    ended: Iterable[JobFinished | JobInstanceStatus],
+    *,
+    at_once: int = 16,
+) -> tuple[FailedContainer, ...]:
+    """Return the failed containers of ended jobs (``bkjob_async.failed_containers``, blocking)."""
+    return _read_failed(_failed_containers, client, scope, ended, at_once)
+
+
+def _read_failed(
+    read: Callable[..., Awaitable[T]],
+    client: BkJobClient,
+    scope: Scope,
+    ended: Iterable[JobFinished | JobInstanceStatus],
+    at_once: int,
+) -> T:
     portal, inner = client._loop()
-    found: tuple[FailedHost, ...] = _wait(
-        portal, functools.partial(_failed_hosts, inner, scope, list(ended), at_once=at_once)
-    )
+    found: T = _wait(portal, functools.partial(read, inner, scope, list(ended), at_once=at_once))
     return found

@@ -107,3 +107,19 @@ async def test_bk_job_messages_in_the_chosen_language(sim: BkJobSimulator, env) 
     assert not chinese.out.isascii()
     from_env = await run(["status", "99999"], {**env, "BKJOB_LANGUAGE": "zh"})
     assert not from_env.out.isascii()
+
+
+@pytest.mark.parametrize("command", ["launch", "push-config"])
+async def test_a_launch_without_an_answer_says_the_job_may_have_started(
+    silent_url, command, tmp_path
+) -> None:
+    conf = tmp_path / "app.conf"
+    conf.write_text("a=1\n")
+    argv = {
+        "launch": ["launch", "script", "--host-id", "1001", "--content", "echo hi"],
+        "push-config": ["push-config", "--host-id", "1001", "--dest", "/etc/", str(conf)],
+    }[command]
+    result = await run([*argv, "--timeout", "1"], make_env(silent_url))
+    assert result.status == 2, result.err
+    assert "the job may have started anyway" in result.err
+    assert result.out == ""

@@ -41,6 +41,7 @@ from bkjob_async import (
     JobFinished,
     JobOperation,
     JobStatus,
+    KubeContainerFilter,
     NotFoundError,
     Scope,
     StepOperation,
@@ -48,7 +49,7 @@ from bkjob_async import (
 )
 from bkjob_async import BkJobClient as AsyncClient
 from bkjob_async.models.enums import HostStatus
-from bkjob_async.sync import BkJobClient, Poller
+from bkjob_async.sync import BkJobClient, Poller, failed_containers, failed_hosts
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
 SCOPE = Scope.biz(2)
@@ -673,3 +674,23 @@ def test_a_single_job_watch_raises_its_error_after_its_events(served: Served) ->
     assert isinstance(
         events[-1] if events[-1].job_instance_id == ids[0] else events[-2], JobFinished
     )
+
+
+def test_the_failed_hosts_and_containers_of_ended_jobs_blocking(served: Served) -> None:
+    pods = KubeContainerFilter(["BCS-K8S-00001"], container_names=["app"])
+    good, bad = served.portal.call(lambda: served.sim.containers(pods))
+    fails = HostPlan(outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, exit_code=5, bk_host_id=bad)
+    in_pods = served.job([StepPlan(hosts=[HostPlan(bk_host_id=good), fails])])
+    on_hosts = served.job([StepPlan(hosts=[HostPlan(bk_host_id=1001), FAILS])])
+    for job in (in_pods, on_hosts):
+        served.wait_ended(job)
+    with BkJobClient(served.url, flavor="apigw-v4", **CREDENTIALS) as client:
+        ended = [client.get_job_instance_status(SCOPE, job) for job in (in_pods, on_hosts)]
+        (container,) = failed_containers(client, SCOPE, ended)
+        (host,) = failed_hosts(client, SCOPE, ended)
+        logs = client.failed_container_logs(SCOPE, in_pods, status=ended[0])
+    assert (container.job_instance_id, container.container.id) == (in_pods, bad)
+    assert (container.status, container.exit_code) == (HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, 5)
+    assert host.job_instance_id == on_hosts
+    (step,) = logs
+    assert [log.execute_object.container.id for log in logs[step]] == [bad]  # type: ignore[union-attr]
