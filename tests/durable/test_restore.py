@@ -38,7 +38,9 @@ async def _consume(watch, seen: list) -> None:
         seen.append(event)
 
 
-async def _advance(sim: BkJobSimulator, seconds: float, until_ended: tuple[int, ...] | list[int] = ()) -> None:
+async def _advance(
+    sim: BkJobSimulator, seconds: float, until_ended: tuple[int, ...] | list[int] = ()
+) -> None:
     """Move the simulator's clock ``seconds`` in half-second steps, polled in between (with
     ``until_ended``: no further than those jobs' end)."""
     for _ in range(int(seconds / 0.5)):
