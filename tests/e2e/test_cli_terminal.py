@@ -30,7 +30,9 @@ class Tmux:
         self.socket = f"bkjob-cli-test-{uuid.uuid4().hex[:8]}"
         self.width, self.height = width, height
         script = " ".join(_quote(part) for part in command) + "; echo EXIT=$?; sleep 60"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TMUX", "BKJOB_"))}
+        # The pane's size is tmux's: no COLUMNS or LINES (an xdist worker has 80 and 24).
+        skip = ("TMUX", "BKJOB_", "COLUMNS", "LINES")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
         env["TERM"] = "xterm-256color"
         size = ["-x", str(width), "-y", str(height)]
         self._tmux("new-session", "-d", "-s", "t", "-c", os.getcwd(), *size, script, env=env)
