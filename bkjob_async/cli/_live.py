@@ -42,7 +42,6 @@ from ._tally import JobRecord, RateMeter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import TracebackType
 
     from rich.console import RenderableType
 
@@ -182,16 +181,11 @@ class LiveView:
         self.refresh()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: Any) -> None:
         try:
             self.refresh()
         finally:
-            self._live.__exit__(exc_type, exc, tb)
+            self._live.__exit__(*exc)
 
     def refresh(self) -> None:
         """Redraw now."""

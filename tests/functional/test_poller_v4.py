@@ -10,6 +10,7 @@ from typing import Any
 
 from bkjob_async import (
     ContainerTransition,
+    FailedContainer,
     HostStatus,
     HostTransition,
     JobFinished,
@@ -18,6 +19,7 @@ from bkjob_async import (
     Poller,
     PollPolicy,
     Scope,
+    failed_containers,
 )
 from bkjob_async.testing import HostPlan, StepPlan
 
@@ -193,3 +195,34 @@ def test_the_logs_of_failed_containers_after_a_watch_50_a_request() -> None:
     }
     assert failed == set(ids[:55])
     assert all("status 104, exit code 3" in (log.log_content or "") for log in logs)
+
+
+def test_a_watchs_summary_lists_the_failed_containers_never_silently_none() -> None:
+    """``watch.summary()`` lists a container job's failed containers apart from hosts; a wait
+    for ends only has no rows (``hosts_unread``), and ``failed_containers`` reads the job."""
+    server = VirtualBkJob()
+    job, ids = container_job(server)
+
+    async def main() -> tuple[Any, Any, tuple[FailedContainer, ...]]:
+        async with (
+            server.client(flavor="apigw-v4") as client,
+            Poller(client, policy=POLICY) as poller,
+        ):
+            async with poller.watch_jobs(SCOPE, [job]) as watch:
+                seen = [e async for e in watch]
+                full = watch.summary()
+            async with poller.watch_jobs(SCOPE, [job], events=(JobFinished,)) as watch:
+                ends = [e async for e in watch]
+                bare = watch.summary()
+            return full, bare, await failed_containers(client, SCOPE, [*seen[-1:], *ends])
+
+    full, bare, read = run_virtual(main)
+    step = full.failed_containers[0].step_instance_id
+    failed = FailedContainer(job, step, full.failed_containers[0].container, HostStatus.of(104), 3)
+    assert full.failed_containers == (failed,)
+    assert failed.container.id == ids[3]
+    assert (full.failed, full.failed_hosts, full.hosts_unread) == ((job,), (), ())
+    assert full.to_dict()["failed_containers"] == [failed.to_dict()]
+    assert failed.to_dict()["container"]["name"] == "sidecar"
+    assert (bare.failed_containers, bare.hosts_unread) == ((), (job,))  # said, not left out
+    assert read == (failed, failed)  # from the snapshot, and from the job read again

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -40,6 +41,7 @@ from bkjob_async import (
     JobFinished,
     JobOperation,
     JobStatus,
+    KubeContainerFilter,
     NotFoundError,
     Scope,
     StepOperation,
@@ -47,7 +49,7 @@ from bkjob_async import (
 )
 from bkjob_async import BkJobClient as AsyncClient
 from bkjob_async.models.enums import HostStatus
-from bkjob_async.sync import BkJobClient, Poller
+from bkjob_async.sync import BkJobClient, Poller, failed_containers, failed_hosts
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
 SCOPE = Scope.biz(2)
@@ -496,21 +498,30 @@ def test_32_threads_share_one_client_its_pool_and_one_loop_thread(served: Served
     before = threading.active_count()
     seen: dict[int, str] = {}
     most, done = [0], threading.Event()
+    # Sockets of earlier tests on this server (closing, or in TIME_WAIT) are not this client's.
+    earlier = set(_connections_to(port))
 
     def sample() -> None:  # every connection the client opens, and the most open at once
         while not done.is_set():
-            now = _connections_to(port)
+            now = {p: state for p, state in _connections_to(port).items() if p not in earlier}
             seen.update(now)
             most[0] = max(most[0], sum(state == "01" for state in now.values()))
             time.sleep(0.002)
+
+    # The first 32 calls meet before they send: the pool starts all its 32 threads (it starts
+    # one only when none is idle, and on a loaded machine a few could serve every call).
+    together = threading.Barrier(32)
+
+    def call(i: int) -> Any:
+        if i < 32:
+            together.wait(timeout=60)
+        return client.get_job_instance_status(SCOPE, job)
 
     sampler = threading.Thread(target=sample)
     with BkJobClient(served.url, connection_limit=8, **CREDENTIALS) as client:
         sampler.start()
         with ThreadPoolExecutor(32) as pool:
-            statuses = list(
-                pool.map(lambda _: client.get_job_instance_status(SCOPE, job), range(32 * 50))
-            )
+            statuses = list(pool.map(call, range(32 * 50)))
             during = threading.active_count()
         done.set()
         sampler.join()
@@ -643,6 +654,7 @@ def test_a_fork_and_an_interrupt_during_a_wait(served: Served) -> None:
 def test_every_public_method_of_the_async_client_is_here_with_its_signature() -> None:
     import inspect
 
+    assert inspect.signature(BkJobClient) == inspect.signature(AsyncClient)  # (the constructor)
     public = [n for n in dir(AsyncClient) if not n.startswith("_") and n != "aclose"]
     methods = [n for n in public if inspect.isfunction(getattr(AsyncClient, n))]
     assert len(methods) >= 20
@@ -664,3 +676,23 @@ def test_a_single_job_watch_raises_its_error_after_its_events(served: Served) ->
     assert isinstance(
         events[-1] if events[-1].job_instance_id == ids[0] else events[-2], JobFinished
     )
+
+
+def test_the_failed_hosts_and_containers_of_ended_jobs_blocking(served: Served) -> None:
+    pods = KubeContainerFilter(["BCS-K8S-00001"], container_names=["app"])
+    good, bad = served.portal.call(lambda: served.sim.containers(pods))
+    fails = HostPlan(outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, exit_code=5, bk_host_id=bad)
+    in_pods = served.job([StepPlan(hosts=[HostPlan(bk_host_id=good), fails])])
+    on_hosts = served.job([StepPlan(hosts=[HostPlan(bk_host_id=1001), FAILS])])
+    for job in (in_pods, on_hosts):
+        served.wait_ended(job)
+    with BkJobClient(served.url, flavor="apigw-v4", **CREDENTIALS) as client:
+        ended = [client.get_job_instance_status(SCOPE, job) for job in (in_pods, on_hosts)]
+        (container,) = failed_containers(client, SCOPE, ended)
+        (host,) = failed_hosts(client, SCOPE, ended)
+        logs = client.failed_container_logs(SCOPE, in_pods, status=ended[0])
+    assert (container.job_instance_id, container.container.id) == (in_pods, bad)
+    assert (container.status, container.exit_code) == (HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, 5)
+    assert host.job_instance_id == on_hosts
+    (step,) = logs
+    assert [log.execute_object.container.id for log in logs[step]] == [bad]  # type: ignore[union-attr]
