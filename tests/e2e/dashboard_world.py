@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import anyio
 from aiohttp import web
 
-from bkjob_async import BkJobClient
+from bkjob_async import BkJobClient, KubeContainerFilter
 from bkjob_async.config import Scope
 from bkjob_async.models import HostStatus
 from bkjob_async.polling import Poller, PollPolicy
@@ -86,8 +86,8 @@ class Proxy:
 class World:
     """The simulator, the poller and the dashboard, on a loop of their own thread."""
 
-    def __init__(self, bulk: int) -> None:
-        self.bulk = bulk
+    def __init__(self, bulk: int, flavor: str = "apigw-v3") -> None:
+        self.bulk, self.flavor = bulk, flavor
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._sim_loop = asyncio.new_event_loop()
@@ -182,7 +182,11 @@ class World:
             policy = PollPolicy(interval=0.2, max_interval=1.0, max_in_flight=16)
             async with (
                 BkJobClient(
-                    sim.url, app_code="dash-app", app_secret=SECRET, username="admin"
+                    sim.url,
+                    app_code="dash-app",
+                    app_secret=SECRET,
+                    username="admin",
+                    flavor=self.flavor,
                 ) as client,
                 Poller(client, policy=policy) as poller,
                 anyio.create_task_group() as tg,
@@ -223,6 +227,10 @@ class World:
             async for event in watch:
                 if isinstance(event, JobFinished):
                     self.finished[event.job_instance_id] = event
+
+    async def containers(self, kube_filter: KubeContainerFilter) -> list[int]:
+        """Return the simulator's containers ``kube_filter`` selects (to plan a job in them)."""
+        return await self._on_sim(lambda: self.sim.containers(kube_filter))
 
     async def launch(self, steps: list[StepPlan], name: str | None = None) -> int:
         """Create a job now and watch it (every event) on a watch of its own."""
