@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ from bkjob_async.polling.events import JobFinished
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 from bkjob_async.web import dashboard_app
 from bkjob_async.web._board import BOARD, Board
+from bkjob_async.web._feed import held_entry
 
 T = TypeVar("T")
 
@@ -227,6 +229,30 @@ class World:
             async for event in watch:
                 if isinstance(event, JobFinished):
                     self.finished[event.job_instance_id] = event
+
+    async def watch_job_page(self, page: Any, job_id: int) -> None:
+        """Open a job's page and record when each cell changes, by the page's clock (the same
+        machine's wall clock): ``window.changes``, ``[step, host or container, state, ms]``."""
+        await page.goto(f"{self.base}job/{SCOPE.type.value}:{SCOPE.id}/{job_id}")
+        await page.wait_for("document.body.dataset.loaded === '1'")
+        await page.evaluate(
+            """window.changes = [];
+            new MutationObserver((list) => { for (const m of list) {
+              const c = m.target, d = c.dataset;
+              window.changes.push([d.step, d.host || d.container, d.state, Date.now()]);
+            } }).observe(document.getElementById('steps'), {subtree: true, attributes: true, attributeFilter: ['data-state']});
+            true"""
+        )
+
+    def feed_entries(self, job: str | None = None) -> list[dict[str, Any]]:
+        """Return the board's feed as the JSON it sends (``job``: that job's entries only)."""
+
+        async def read() -> list[dict[str, Any]]:
+            feed = self.board.feed
+            entries = [held_entry(h) for h in feed.read(feed.start, 10**9)]
+            return [json.loads(data) for _, key, data in entries if job is None or key == job]
+
+        return self.call(read())
 
     async def containers(self, kube_filter: KubeContainerFilter) -> list[int]:
         """Return the simulator's containers ``kube_filter`` selects (to plan a job in them)."""

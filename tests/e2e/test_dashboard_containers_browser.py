@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 
 import pytest
 
 from bkjob_async import HostStatus, KubeContainerFilter
 from bkjob_async.testing import HostPlan, StepPlan
-from bkjob_async.web._feed import held_entry
 
 from ..load import deadline, slowdown
 from .browser import Browser, Page, chromium, launched
@@ -67,17 +65,7 @@ def test_a_containers_change_shows_on_the_job_page_within_a_second(
 ) -> None:
     before = slowdown()
     job_id, ids = _pod_job(world, 2.0)
-    world.call(page.goto(f"{world.base}job/{SCOPE.type.value}:{SCOPE.id}/{job_id}"))
-    world.call(page.wait_for("document.body.dataset.loaded === '1'"))
-    world.call(
-        page.evaluate(
-            """window.changes = [];
-            new MutationObserver((list) => { for (const m of list) {
-              const c = m.target; window.changes.push([c.dataset.step, c.dataset.container, c.dataset.state, Date.now()]);
-            } }).observe(document.getElementById('steps'), {subtree: true, attributes: true, attributeFilter: ['data-state']});
-            true"""
-        )
-    )
+    world.call(world.watch_job_page(page, job_id))
     poll_until(lambda: world.finished.get(job_id) is not None, timeout=60)
     allowed = deadline(1.0, before, slowdown())
     world.call(page.wait_for("document.getElementById('job-status').textContent !== 'RUNNING'"))
@@ -91,7 +79,7 @@ def test_a_containers_change_shows_on_the_job_page_within_a_second(
         [[str(c), "succeeded"] for c in ids[:3]] + [[str(ids[3]), "failed"]]
     )
     assert world.call(page.evaluate("document.querySelectorAll('#steps .host').length")) == 0
-    feed = _feed_entries(world, f"{SCOPE.type.value}:{SCOPE.id}/{job_id}")
+    feed = world.feed_entries(f"{SCOPE.type.value}:{SCOPE.id}/{job_id}")
     ends = {
         (str(e["step"]), e["container"], e["state"]): e for e in feed if e["kind"] == "container"
     }
@@ -138,12 +126,3 @@ def test_the_overview_and_the_jobs_table_count_the_containers(world: World, page
     )
     assert shown == "4/4 containers"
     assert page.errors == []
-
-
-def _feed_entries(world: World, job: str) -> list[dict]:
-    async def read() -> list[dict]:
-        feed = world.board.feed
-        entries = [held_entry(h) for h in feed.read(feed.start, 10**9)]
-        return [json.loads(data) for _, key, data in entries if key == job]
-
-    return world.call(read())
