@@ -89,6 +89,7 @@ class RedisServer:
                 "--save", "",
                 "--appendonly", "yes" if persistent else "no",
                 "--appendfsync", "always",
+                "--repl-diskless-sync-delay", "0",  # a replica syncs at once, not after 5 s
                 "--dir", str(self.directory),
                 "--logfile", str(self.directory / "redis.log"),
                 "--daemonize", "no",
@@ -257,16 +258,28 @@ class SentinelSet:
             "the replica did not sync with the primary",
             lambda: replica.info("replication").get("master_link_status") == "up",
         )
+        # Each sentinel is told its own id, the replica and the other sentinels, as a
+        # sentinel's rewritten file records them: none waits for the others' hello messages
+        # (one each 2 s on the primary's channel) to know them.
+        ids = {port: os.urandom(20).hex() for port in self.sentinel_ports}
         for port in self.sentinel_ports:
             where = self.directory / f"sentinel-{port}"
             where.mkdir(parents=True, exist_ok=True)
             conf = where / "sentinel.conf"  # a sentinel rewrites its file: one each
+            others = "".join(
+                f"sentinel known-sentinel {self.SERVICE} 127.0.0.1 {other} {ids[other]}\n"
+                for other in self.sentinel_ports
+                if other != port
+            )
             conf.write_text(
                 f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {where}\n"
                 f"logfile {where / 'sentinel.log'}\n"
+                f"sentinel myid {ids[port]}\n"
                 f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.primary.port} 2\n"
                 f"sentinel down-after-milliseconds {self.SERVICE} 1000\n"
                 f"sentinel failover-timeout {self.SERVICE} 10000\n"
+                f"sentinel known-replica {self.SERVICE} 127.0.0.1 {self.replica.port}\n"
+                f"{others}"
             )
             if self.password:
                 conf.write_text(
@@ -282,9 +295,17 @@ class SentinelSet:
             sentinel = _client(port, self.sentinel_password)
 
             def known(sentinel: redis.Redis = sentinel) -> bool:
+                # Linked to the primary, the replica (read: its INFO says it is in sync)
+                # and the two other sentinels: ready to vote and to promote the replica.
                 master = sentinel.sentinel_master(self.SERVICE)
+                replicas = sentinel.sentinel_slaves(self.SERVICE)
+                others = sentinel.sentinel_sentinels(self.SERVICE)
+                linked = [master, *replicas, *others]
                 return bool(
-                    int(master["num-slaves"]) >= 1 and int(master["num-other-sentinels"]) >= 2
+                    len(replicas) >= 1
+                    and len(others) >= 2
+                    and not any(i["is_disconnected"] or i["is_sdown"] for i in linked)
+                    and all(r.get("master-link-status") == "ok" for r in replicas)
                 )
 
             _wait(f"sentinel {port} did not learn the deployment", known)

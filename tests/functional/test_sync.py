@@ -43,6 +43,7 @@ from bkjob_async import (
     JobStatus,
     KubeContainerFilter,
     NotFoundError,
+    PollPolicy,
     Scope,
     StepOperation,
     Targets,
@@ -55,6 +56,9 @@ from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 SCOPE = Scope.biz(2)
 ROOT = Path(__file__).resolve().parents[2]
 CREDENTIALS = {"app_code": "a", "app_secret": "s", "username": "admin"}
+#: For tests of the blocking plumbing, not of the pace: the default's first poll of a job
+#: comes up to 5 s after the watch starts (its phase), this one's within 50 ms.
+QUICK = PollPolicy(interval=0.05, max_interval=0.1)
 FAILS = HostPlan(outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, duration=0.05)
 
 
@@ -450,7 +454,7 @@ def test_every_method_answers_as_the_async_client_does(served: Served, flavor: A
 def test_iteration_and_the_poller_through_plain_iterators(served: Served) -> None:
     ids = [served.job([StepPlan(hosts=2)]) for _ in range(3)]
     now = dt.datetime.now(dt.timezone.utc)
-    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client) as poller:
+    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client, policy=QUICK) as poller:
         events = list(poller.watch_jobs(SCOPE, ids, timeout=10))
         assert {e.job_instance_id for e in events if isinstance(e, JobFinished)} == set(ids)
         assert sum(isinstance(e, HostTransition) for e in events) >= 6
@@ -546,7 +550,10 @@ def test_close_leaves_no_thread_and_no_file_descriptor(served: Served) -> None:
     job = served.job([StepPlan(hosts=1)])
     threads, fds = set(threading.enumerate()), _fds()
     for _ in range(3):
-        with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client) as poller:
+        with (
+            BkJobClient(served.url, **CREDENTIALS) as client,
+            Poller(client, policy=QUICK) as poller,
+        ):
             client.get_job_instance_status(SCOPE, job)
             poller.wait_finished(SCOPE, job, timeout=10)
         with pytest.raises(RuntimeError, match="closed"):
@@ -667,7 +674,7 @@ def test_every_public_method_of_the_async_client_is_here_with_its_signature() ->
 
 
 def test_a_single_job_watch_raises_its_error_after_its_events(served: Served) -> None:
-    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client) as poller:
+    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client, policy=QUICK) as poller:
         with pytest.raises(NotFoundError):
             list(poller.watch_job(SCOPE, 99999999, timeout=10))
         ids = [served.job([StepPlan(hosts=2)]), 99999999]
