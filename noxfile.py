@@ -13,16 +13,14 @@ nox.options.error_on_missing_interpreters = False
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-ALONE = "tests/e2e/test_cli_terminal.py"
 
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the suite (not ``slow``) on one interpreter."""
     session.install("-e", ".[dev,cli]")
-    session.run("pytest", "-q", "-m", "not slow", ALONE, *session.posargs)
     workers = session.env.get("PYTEST_WORKERS", "4")
-    args = ["-n", workers, "--dist", "loadfile", f"--ignore={ALONE}"]
+    args = ["-n", workers, "--dist", "loadfile"]
     session.run("pytest", "-q", "-m", "not slow", *args, *session.posargs)
 
 

@@ -17,9 +17,11 @@ Both mixes can have people in them (``persons``: the share of jobs, 0 by default
 has a manual confirmation (bk-job's step type 3) before one of its script steps, drawn at
 random (before the first: the job waits from its start), where the job waits at status 7
 until a person confirms, ``PERSON_SECONDS`` later (log-uniform, 30 s to 10 min;
-``person_wait``). Who waits and for how long is drawn apart from the rest of the job, so a
-job's script steps are the same with or without people, and the jobs with people at 10% are
-among those at 20%. The simulator does not confirm by itself: the benchmark's server process
+``person_wait``). Of a population of ``jobs``, exactly ``round(persons * jobs)`` wait (a
+sample drawn by the seed, not a coin per job: the peer benchmarks watch 18 jobs, where coins
+made 1 person of 18 on one mix and 4 on the other). Who waits and for how long is drawn apart
+from the rest of the job, so a job's script steps are the same with or without people, and
+the jobs with people at 10% are among those at 20%. The simulator does not confirm by itself: the benchmark's server process
 confirms each (``_simserver``).
 
 The census benchmark (issue 27) serves long deploys instead (``deploy_plan``): one script step
@@ -57,29 +59,33 @@ class PersonWait(NamedTuple):
     seconds: float
 
 
-def person_wait(mix: str, seed: int, index: int, share: float, steps: int) -> PersonWait | None:
-    """Return the confirmation of job ``index`` (of ``steps`` script steps) in ``mix``
-    (``"peers"``, ``"bursts"``) if it has one: a share ``share`` of jobs do."""
-    rng = random.Random(f"person:{mix}:{seed}:{index}")
-    if rng.random() >= share:
+def person_wait(
+    mix: str, seed: int, index: int, share: float, steps: int, jobs: int
+) -> PersonWait | None:
+    """Return the confirmation of job ``index`` (of ``steps`` script steps) of ``jobs`` in
+    ``mix`` (``"peers"``, ``"bursts"``) if it has one: ``round(share * jobs)`` of them do."""
+    order = random.Random(f"persons:{mix}:{seed}:{jobs}").sample(range(jobs), jobs)
+    if index not in order[: round(share * jobs)]:
         return None
+    rng = random.Random(f"person:{mix}:{seed}:{index}")
     low, high = (math.log(x) for x in PERSON_SECONDS)
     return PersonWait(rng.randrange(steps), math.exp(rng.uniform(low, high)))
 
 
 def _with_person(
-    mix: str, seed: int, index: int, share: float, plan: list[StepPlan]
+    mix: str, seed: int, index: int, share: float, jobs: int, plan: list[StepPlan]
 ) -> list[StepPlan]:
-    wait = person_wait(mix, seed, index, share, len(plan))
+    wait = person_wait(mix, seed, index, share, len(plan), jobs) if share else None
     if wait is None:
         return plan
     confirm = StepPlan(StepType.MANUAL_CONFIRM, name="confirm")
     return [*plan[: wait.before], confirm, *plan[wait.before :]]
 
 
-def job_plan(seed: int, index: int, persons: float = 0.0) -> list[StepPlan]:
-    """Return the steps of job ``index`` of the mix (``persons``: the share with a person)."""
-    return _with_person("peers", seed, index, persons, _job_plan(seed, index))
+def job_plan(seed: int, index: int, persons: float = 0.0, jobs: int = 1) -> list[StepPlan]:
+    """Return the steps of job ``index`` of the mix (``persons``: the share of its ``jobs``
+    with a person)."""
+    return _with_person("peers", seed, index, persons, jobs, _job_plan(seed, index))
 
 
 def _job_plan(seed: int, index: int) -> list[StepPlan]:
@@ -104,10 +110,11 @@ def _job_plan(seed: int, index: int) -> list[StepPlan]:
     return plan
 
 
-def burst_plan(seed: int, index: int, persons: float = 0.0) -> list[StepPlan]:
+def burst_plan(seed: int, index: int, persons: float = 0.0, jobs: int = 1) -> list[StepPlan]:
     """Return the steps of job ``index`` of the bursty mix: each step's hosts run its quiet
-    stretch plus up to ``BURST`` s, so they end together (``persons``: as in ``job_plan``)."""
-    return _with_person("bursts", seed, index, persons, _burst_plan(seed, index))
+    stretch plus up to ``BURST`` s, so they end together (``persons``, ``jobs``: as in
+    ``job_plan``)."""
+    return _with_person("bursts", seed, index, persons, jobs, _burst_plan(seed, index))
 
 
 def _burst_plan(seed: int, index: int) -> list[StepPlan]:
@@ -155,8 +162,9 @@ def timeline(sim: BkJobSimulator, job_ids: list[int] | None = None) -> dict[str,
     """Return every job's transitions on the simulator's clock (epoch ms), for the latency count.
 
     ``hosts`` rows are ``[step, bk_host_id, started, ended, final status]`` (``None`` where the
-    host never got there); ``finished`` is the job's end and final status. Only ``job_ids``
-    if given (the watched ones).
+    host never got there); ``steps`` rows ``[step, type, started, ended]`` in order (a manual
+    confirmation's end is when it was confirmed); ``end`` and ``status`` are the job's end and
+    final status. Only ``job_ids`` if given (the watched ones).
     """
     jobs = {}
     for job_id in sim.job_ids() if job_ids is None else job_ids:
@@ -171,5 +179,9 @@ def timeline(sim: BkJobSimulator, job_ids: list[int] | None = None) -> dict[str,
             "end": view.end_time,
             "status": int(view.status),
             "hosts": rows,
+            "steps": [
+                [step.step_instance_id, int(step.type), step.start_time, step.end_time]
+                for step in view.steps
+            ],
         }
     return jobs

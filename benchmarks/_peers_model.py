@@ -91,7 +91,7 @@ def draw(mix: str, repeats: int, persons: float = 0.0) -> list[list[Job]]:
         for index in range(JOBS):
             rng = random.Random(f"model:{r}:{index}")
             script = plan(1, index)
-            wait = person_wait(name, 1000 + r, index, persons, len(script))
+            wait = person_wait(name, 1000 + r, index, persons, len(script), JOBS)
             t, steps = 0.0, []
             for n, step in enumerate(script):
                 if wait is not None and n == wait.before:
@@ -108,6 +108,32 @@ def draw(mix: str, repeats: int, persons: float = 0.0) -> list[list[Job]]:
             batch.append(steps)
         batches.append(batch)
     return batches
+
+
+def jobs_of(timeline: dict[str, Any]) -> list[Job]:
+    """Return the jobs of a simulator's timeline (``_peers_mix.timeline``, times in epoch ms),
+    on one clock in seconds from the first job's start: what the oracle and the loop make of
+    the very jobs a real run watched."""
+    origin = min(job["start"] for job in timeline.values())
+    jobs = []
+    for job in timeline.values():
+        hosts: dict[int, list[tuple[float, float]]] = {}
+        for step, _, started, ended, _ in job["hosts"]:
+            hosts.setdefault(step, []).append(
+                ((started - origin) / 1000.0, (ended - origin) / 1000.0)
+            )
+        jobs.append(
+            [
+                Step(
+                    (start - origin) / 1000.0,
+                    (end - origin) / 1000.0,
+                    hosts.get(step, []),
+                    confirm=kind == CONFIRM,
+                )
+                for step, kind, start, end in job["steps"]
+            ]
+        )
+    return jobs
 
 
 def body(job: Job, t: float) -> dict[str, Any]:
@@ -220,6 +246,11 @@ def engine(policy: PollPolicy, oracle: bool = False) -> Schedule:
     return polls
 
 
+def oracle(policy: PollPolicy) -> Schedule:
+    """The engine under ``policy``, knowing when each change comes (the module's docstring)."""
+    return engine(policy, oracle=True)
+
+
 def fixed(gap: float, jitter: float = 0.0) -> Schedule:
     def polls(batch: list[Job], seed0: int) -> tuple[list[list[float]], list[float]]:
         out = []
@@ -271,7 +302,7 @@ SCHEDULES: dict[str, Schedule] = {
     "engine, 5 s fixed (latency=None, growth 1)": engine(
         PollPolicy(latency=None, interval=5.0, max_interval=5.0, growth=1.0)
     ),
-    "oracle (knows when each change comes)": engine(PollPolicy(), oracle=True),
+    "oracle (knows when each change comes)": oracle(PollPolicy()),
 }
 
 

@@ -6,7 +6,10 @@ By default jobs run on the virtual clock, which never advances here: every job s
 Usage: python benchmarks/_simserver.py --jobs N --steps S --hosts H [--duration A B] [--core C]
 
 The peer benchmarks add: ``--mix N`` serves N jobs of the realistic mix (``_peers_mix``)
-instead (with ``--bursts``, of the bursty mix: ``_peers_mix.burst_plan``); ``--speed F``
+instead (with ``--bursts``, of the bursty mix: ``_peers_mix.burst_plan``; with
+``--persons SHARE``, that share of them waits for a person at a manual confirmation, and this
+process confirms each ``_peers_mix.person_wait`` seconds of the clock after it began to wait,
+through the simulator's own API, as its operator would); ``--speed F``
 runs the clock F times faster than real time (a host planned to run 10 min takes 1/F of
 that), standing still until the parent writes ``start S`` on stdin: then it starts S seconds
 later and the simulator answers one line ``{"origin": ...}`` (clients
@@ -43,13 +46,13 @@ from pathlib import Path
 
 import anyio
 
-from bkjob_async import Scope, StepType
+from bkjob_async import BkJobClient, JobStatus, Scope, StepOperation, StepType
 from bkjob_async.testing import BkJobSimulator, StepPlan
 from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _peers_mix import burst_plan, deploy_plan, job_plan, timeline
+from _peers_mix import PersonWait, burst_plan, deploy_plan, job_plan, person_wait, timeline
 
 #: Simulator seconds between two wake-ups of the callback sender on a scaled clock.
 CALLBACK_TICK = 0.1
@@ -114,19 +117,54 @@ async def _tick_callbacks(sim: BkJobSimulator, speed: float) -> None:
         sender.wake()
 
 
-async def _create(sim: BkJobSimulator, args: argparse.Namespace) -> list[int]:
+async def _create(
+    sim: BkJobSimulator, args: argparse.Namespace, waits: dict[int, PersonWait]
+) -> list[int]:
+    """Create the jobs; put the mix's person-waits in ``waits`` (by job id)."""
     if args.deploys is not None:
         return await _create_deploys(sim, args)
     ids: list[int] = []
     count = args.mix if args.mix is not None else args.jobs
     plan = [StepPlan(StepType.SCRIPT, hosts=args.hosts) for _ in range(args.steps)]
+    mix, mixed = ("bursts", burst_plan) if args.bursts else ("peers", job_plan)
     for start in range(0, count, 1000):
         for index in range(start, min(count, start + 1000)):
-            mixed = burst_plan if args.bursts else job_plan
-            steps = mixed(1, index) if args.mix is not None else plan
+            steps = mixed(1, index, args.persons, count) if args.mix is not None else plan
             ids.append(sim.create_job(Scope.biz(2), steps))
+            scripts = sum(1 for step in steps if step.type is not StepType.MANUAL_CONFIRM)
+            if args.mix is not None and args.persons:
+                wait = person_wait(mix, 1, index, args.persons, scripts, count)
+                if wait is not None:
+                    waits[ids[-1]] = wait
         await anyio.sleep(0)
     return ids
+
+
+async def _confirm(sim: BkJobSimulator, clock: ScaledClock, waits: dict[int, PersonWait]) -> None:
+    """Be the people: confirm each waiting job's step its wait's seconds after it began,
+    looking every ``CALLBACK_TICK`` of the clock (the operation goes through the simulator's
+    API in memory, so it is no request the contenders' server counts)."""
+    client = BkJobClient(
+        "http://bkjob.invalid",
+        app_code="people",
+        app_secret="people-secret",
+        username="admin",
+        transport=sim.transport(),
+    )
+    async with client:
+        while waits:
+            await anyio.sleep(CALLBACK_TICK / clock.speed)
+            now = clock.now_ms()
+            for job_id, wait in list(waits.items()):
+                view = sim.job(job_id)
+                step = next(s for s in view.steps if s.type is StepType.MANUAL_CONFIRM)
+                if step.status != JobStatus.WAITING_USER or step.start_time is None:
+                    continue
+                if now >= step.start_time + wait.seconds * 1000:
+                    del waits[job_id]
+                    await client.operate_step_instance(
+                        view.scope, job_id, step.step_instance_id, StepOperation.CONFIRM_CONTINUE
+                    )
 
 
 #: The status the first host of a job reports on every other answer with ``--flip``.
@@ -185,7 +223,8 @@ async def main(args: argparse.Namespace) -> None:
         clock = _install_clock(sim, args.speed) if args.speed is not None else None
         if args.rate_limit is not None:
             sim.set_rate_limit(args.rate_limit)
-        ids = await _create(sim, args)
+        waits: dict[int, PersonWait] = {}
+        ids = await _create(sim, args, waits)
         info = {"url": sim.url, "job_ids": ids}
         if clock is not None:
             info |= {"epoch_ms": clock.epoch_ms, "speed": clock.speed}
@@ -193,6 +232,10 @@ async def main(args: argparse.Namespace) -> None:
         async with anyio.create_task_group() as tasks:
             if clock is not None and args.callback_url is not None:
                 tasks.start_soon(_tick_callbacks, sim, clock.speed)
+            if waits:
+                if clock is None:
+                    raise SystemExit("--persons needs --speed (a clock that runs)")
+                tasks.start_soon(_confirm, sim, clock, waits)
             while line := await anyio.to_thread.run_sync(sys.stdin.readline):  # until EOF
                 if clock is not None and line.startswith("start "):
                     clock.start(float(line.split()[1]))
@@ -219,6 +262,7 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, nargs=2, default=None)
     parser.add_argument("--mix", type=int, default=None)
     parser.add_argument("--bursts", action="store_true")
+    parser.add_argument("--persons", type=float, default=0.0)
     parser.add_argument("--speed", type=float, default=None)
     parser.add_argument("--rate-limit", type=float, default=None)
     parser.add_argument("--timeline", default=None)

@@ -177,6 +177,7 @@ if TYPE_CHECKING:
         CallbackReceiver,
         CallbackStatistics,
         ContainerTransition,
+        FailedContainer,
         FailedHost,
         HostTransition,
         JobFinished,
@@ -193,6 +194,7 @@ if TYPE_CHECKING:
         WatchFailed,
         WatchSummary,
         WatchTimedOut,
+        failed_containers,
         failed_hosts,
     )
 
@@ -233,6 +235,7 @@ __all__ = [
     "DangerousRuleStatus",
     "EndpointNotFoundError",
     "ExecutionAccount",
+    "FailedContainer",
     "FailedHost",
     "FileDestination",
     "FileLog",
@@ -331,6 +334,7 @@ __all__ = [
     "WatchSummary",
     "WatchTimedOut",
     "__version__",
+    "failed_containers",
     "failed_hosts",
 ]
 

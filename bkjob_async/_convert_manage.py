@@ -12,16 +12,18 @@ converter turns into ``ResponseFormatError``.
 
 from __future__ import annotations
 
-import datetime as _dt
 from typing import TYPE_CHECKING, Any
 
 from ._readers import (
     Generation,
-    _epoch_seconds,
-    _optional,
+    _audit,
+    _epoch_time,
+    _number,
     _page,
     _str,
     _targets,
+    _text,
+    _times,
     _utc_text,
     read_bool,
     read_code,
@@ -52,19 +54,11 @@ from .models.templates import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     import cattrs
 
 __all__ = ["register"]
-
-
-def _text(value: Any) -> str | None:
-    return _optional(value, _str)
-
-
-def _number(value: Any) -> int | None:
-    return None if value is None else read_int(value)
 
 
 def _flag(value: Any) -> bool:
@@ -184,10 +178,7 @@ def _upload_urls(d: Mapping[str, Any]) -> UploadUrls:
 
 
 def _v3(c: cattrs.Converter) -> None:
-    time = c.get_structure_hook(_dt.datetime)
-
-    def when(value: Any) -> _dt.datetime | None:
-        return None if value is None else time(value, _dt.datetime)
+    when = _times(c)
 
     def credential(d: Mapping[str, Any], _: object) -> CredentialDetail:
         return CredentialDetail(
@@ -195,10 +186,7 @@ def _v3(c: cattrs.Converter) -> None:
             _text(d.get("name")),
             _named(d.get("type"), CredentialType),
             _text(d.get("description")),
-            _text(d.get("creator")),
-            when(d.get("create_time")),
-            _text(d.get("last_modify_user")),
-            when(d.get("last_modify_time")),
+            *_audit(d, when),
         )
 
     def file_source(d: Mapping[str, Any], _: object) -> FileSourceDetail:
@@ -212,23 +200,12 @@ def _v3(c: cattrs.Converter) -> None:
             None if d.get("is_public") is None else read_bool(d["is_public"]),
             _text(d.get("credential_id")),
             None if enabled is None else read_bool(enabled),
-            _text(d.get("creator")),
-            when(d.get("create_time")),
-            _text(d.get("last_modify_user")),
-            when(d.get("last_modify_time")),
+            *_audit(d, when),
         )
 
     def template(d: Mapping[str, Any]) -> JobTemplate:
-        seconds: Callable[[Any, object], _dt.datetime] = lambda v, _: _epoch_seconds(v)  # noqa: E731
-        return JobTemplate(
-            read_int(d["id"]),
-            _text(d.get("name")),
-            _text(d.get("description")),
-            _text(d.get("creator")),
-            _optional(d.get("create_time"), seconds),
-            _text(d.get("last_modify_user")),
-            _optional(d.get("last_modify_time"), seconds),
-        )
+        name, description = _text(d.get("name")), _text(d.get("description"))
+        return JobTemplate(read_int(d["id"]), name, description, *_audit(d, _epoch_time))
 
     def encryption(d: Mapping[str, Any], _: object) -> PasswordEncryption:
         return PasswordEncryption(_str(d["public_key"], None), _str(d["encrypt_algorithm"], None))

@@ -36,11 +36,13 @@ from ._readers import (
     LONG,
     Generation,
     T,
+    _audit,
     _bool,
     _datetime_hook,
     _epoch_seconds,
     _int,
     _ms_duration,
+    _number,
     _open_enum,
     _optional,
     _page,
@@ -48,6 +50,8 @@ from ._readers import (
     _seconds_duration,
     _str,
     _targets,
+    _text,
+    _times,
     _utc_text,
     read_bool,
     read_code,
@@ -254,26 +258,6 @@ def _v3(c: cattrs.Converter) -> None:
     scripts_v3(c)
 
 
-def _text(value: Any) -> str | None:
-    """Read an optional string."""
-    return _optional(value, _str)
-
-
-def _number(value: Any) -> int | None:
-    """Read an optional integer."""
-    return _optional(value, _int)
-
-
-def _times(c: cattrs.Converter) -> Callable[[Any], _dt.datetime | None]:
-    """Return the reader of an optional time as ``c``'s generation writes times."""
-    time = c.get_structure_hook(_dt.datetime)
-
-    def when(value: Any) -> _dt.datetime | None:
-        return None if value is None else time(value, _dt.datetime)
-
-    return when
-
-
 def _host(row: Mapping[str, Any]) -> Host:
     """Build a Host from a row's identity fields; ``host_id`` is bk-job's compatible alias."""
     get = row.get
@@ -473,10 +457,7 @@ def _plan_reader(
             _int(d[plan_id], None),
             _text(d.get("name")),
             _number(d.get(template)),
-            _text(d.get("creator")),
-            time(d.get("create_time")),
-            _text(d.get("last_modify_user")),
-            time(d.get("last_modify_time")),
+            *_audit(d, time),
             tuple(
                 PlanStep(
                     _int(s[step_id], None), _text(s.get("name")), StepType(read_code(s["type"]))

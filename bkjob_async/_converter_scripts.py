@@ -10,12 +10,22 @@ follows ``EsbScriptVersionDetailV3DTO`` (pages of versions as ``EsbPageDataV3``)
 
 from __future__ import annotations
 
-import datetime as _dt
 from typing import TYPE_CHECKING, Any
 
 from cattrs.gen import make_dict_structure_fn, override
 
-from ._readers import _optional, _page, _str, _utc_text, read_code, read_int, read_rows
+from ._readers import (
+    _audit,
+    _number,
+    _optional,
+    _page,
+    _text,
+    _times,
+    _utc_text,
+    read_code,
+    read_int,
+    read_rows,
+)
 from .models import (
     DangerousRule,
     DangerousRuleAction,
@@ -30,6 +40,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
+    import datetime as _dt
     from collections.abc import Mapping
 
     import cattrs
@@ -40,22 +51,11 @@ _CHECK_ITEMS = tuple[ScriptCheckItem, ...]
 _RULES = tuple[DangerousRule, ...]
 
 
-def _text(value: Any) -> str | None:
-    return _optional(value, _str)
-
-
-def _number(value: Any) -> int | None:
-    return _optional(value, read_int)
-
-
 def scripts_v3(c: cattrs.Converter) -> None:
     """Register the v3 hooks (after the catalog's, whose ``ScriptVersion`` hook they reuse)."""
     version = c.get_structure_hook(ScriptVersion)
     check_item = c.get_structure_hook(ScriptCheckItem)
-    time = c.get_structure_hook(_dt.datetime)
-
-    def when(value: Any) -> _dt.datetime | None:
-        return None if value is None else time(value, _dt.datetime)
+    when = _times(c)
 
     def rule(d: Mapping[str, Any]) -> DangerousRule:
         action, status = d.get("action"), d.get("status")
@@ -66,10 +66,7 @@ def scripts_v3(c: cattrs.Converter) -> None:
             _text(d.get("description")),
             None if action is None else DangerousRuleAction(read_code(action)),
             None if status is None else DangerousRuleStatus(read_code(status)),
-            _text(d.get("creator")),
-            when(d.get("create_time")),
-            _text(d.get("last_modify_user")),
-            when(d.get("last_modify_time")),
+            *_audit(d, when),
         )
 
     c.register_structure_hook(

@@ -18,6 +18,8 @@ from .models.requests import Targets
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
+    import cattrs
+
 __all__ = ["INT32", "LONG", "Generation", "read_bool", "read_code", "read_int", "read_rows"]
 
 T = TypeVar("T")
@@ -166,6 +168,39 @@ def _optional(value: Any, hook: Callable[[Any, object], T]) -> T | None:
     return None if value is None else hook(value, None)
 
 
+def _text(value: Any) -> str | None:
+    """Read an optional string."""
+    return _optional(value, _str)
+
+
+def _number(value: Any) -> int | None:
+    """Read an optional integer."""
+    return None if value is None else read_int(value)
+
+
+def _times(c: cattrs.Converter) -> Callable[[Any], _dt.datetime | None]:
+    """Return the reader of an optional time as ``c``'s generation writes times."""
+    time = c.get_structure_hook(_dt.datetime)
+
+    def when(value: Any) -> _dt.datetime | None:
+        return None if value is None else time(value, _dt.datetime)
+
+    return when
+
+
+def _audit(
+    d: Mapping[str, Any], when: Callable[[Any], _dt.datetime | None]
+) -> tuple[str | None, _dt.datetime | None, str | None, _dt.datetime | None]:
+    """Read who made a row and when, and who changed it last and when, in the models' order
+    (``creator``, ``create_time``, ``last_modify_user``, ``last_modify_time``)."""
+    return (
+        _text(d.get("creator")),
+        when(d.get("create_time")),
+        _text(d.get("last_modify_user")),
+        when(d.get("last_modify_time")),
+    )
+
+
 #: Below this an epoch number is seconds, at or above it milliseconds (1e11 s is year 5138).
 _SECONDS_BELOW = 10**11
 
@@ -215,6 +250,11 @@ def _page(cls: Any, item: Callable[[Any], Any]) -> Callable[[Any, object], Any]:
         )
 
     return page
+
+
+def _epoch_time(value: Any) -> _dt.datetime | None:
+    """Read an optional epoch time as ``_epoch_seconds`` does (seconds, or milliseconds)."""
+    return None if value is None else _epoch_seconds(value)
 
 
 def _utc_text(value: Any) -> _dt.datetime:

@@ -38,26 +38,16 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-import anyio
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
 from . import client as _client
-from ._aiohttp import DEFAULT_MAX_BODY_SIZE
-from .config import DEFAULT_SERVER_TZ, ApiFlavor, RetryPolicy, Timeouts
 from .polling import poller as _poller
-from .polling._summary import FailedHost, Summarizer, WatchSummary
+from .polling._summary import FailedContainer, FailedHost, Summarizer, WatchSummary
+from .polling._summary import failed_containers as _failed_containers
 from .polling._summary import failed_hosts as _failed_hosts
 
 if TYPE_CHECKING:
-    import datetime as _dt
-    import random
-    from types import TracebackType
-
-    import aiohttp
-
-    from ._tls import ClientCert, SslOption
-    from ._transport import Instrument, Sleep, Transport
-    from .config import Scope
+    from .config import ApiFlavor, Scope
     from .models import JobInstanceStatus
     from .polling._statistics import PollerStatistics
     from .polling._watch import Completed as AsyncCompleted
@@ -65,7 +55,7 @@ if TYPE_CHECKING:
     from .polling.callbacks import Callback
     from .polling.events import Event, JobFinished
 
-__all__ = ["BkJobClient", "Completed", "Poller", "Watch", "failed_hosts"]
+__all__ = ["BkJobClient", "Completed", "Poller", "Watch", "failed_containers", "failed_hosts"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -166,6 +156,18 @@ async def _awaited(fn: Callable[..., Any], *args: Any) -> Any:
     return await result if isinstance(result, Awaitable) else result
 
 
+def _arguments_of(
+    init: Callable[Concatenate[_client.BkJobClient, P], None],
+) -> Callable[[Callable[..., None]], Callable[Concatenate[BkJobClient, P], None]]:
+    """Give the sync client's constructor the async one's parameters, for type checkers and
+    ``inspect.signature``: one list of them, written once (in ``client.py``)."""
+
+    def typed(mine: Callable[..., None]) -> Callable[Concatenate[BkJobClient, P], None]:
+        return functools.update_wrapper(mine, init, assigned=())
+
+    return typed
+
+
 def _blocking(
     method: Callable[Concatenate[_client.BkJobClient, P], Awaitable[T]],
 ) -> Callable[Concatenate[BkJobClient, P], T]:
@@ -208,35 +210,9 @@ class BkJobClient:
     in the calling thread, before any loop starts.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        app_code: str,
-        app_secret: str,
-        username: str | None = None,
-        bk_token: str | None = None,
-        access_token: str | None = None,
-        flavor: ApiFlavor | str = ApiFlavor.APIGW_V3,
-        session: aiohttp.ClientSession | None = None,
-        timeouts: Timeouts = Timeouts(),
-        retry: RetryPolicy = RetryPolicy(),
-        server_tz: _dt.tzinfo = DEFAULT_SERVER_TZ,
-        tenant_id: str | None = None,
-        language: str | None = "en",
-        connection_limit: int = 100,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-        transport: Transport | None = None,
-        sleep: Sleep = anyio.sleep,
-        rng: random.Random | None = None,
-        ssl: SslOption = True,
-        client_cert: ClientCert | None = None,
-        proxy: str | None = None,
-        trust_env: bool = False,
-        instruments: Iterable[Instrument] = (),
-    ) -> None:
+    @_arguments_of(_client.BkJobClient.__init__)
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
         _refuse_in_a_loop()
-        kwargs = {k: v for k, v in locals().items() if k not in ("self", "base_url")}
         self._args = (base_url, kwargs)
         checked = _client.BkJobClient(base_url, **kwargs)  # (owns nothing until used)
         _LOOP.hook()
@@ -256,12 +232,7 @@ class BkJobClient:
         self._loop()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
@@ -331,6 +302,7 @@ class BkJobClient:
     get_file_task_context = _blocking(_client.BkJobClient.get_file_task_context)
     get_job_instance_list = _blocking(_client.BkJobClient.get_job_instance_list)
     failed_host_logs = _blocking(_client.BkJobClient.failed_host_logs)
+    failed_container_logs = _blocking(_client.BkJobClient.failed_container_logs)
     push_config_file = _blocking(_client.BkJobClient.push_config_file)
     get_job_instance_global_var_value = _blocking(
         _client.BkJobClient.get_job_instance_global_var_value
@@ -705,8 +677,27 @@ def failed_hosts(
     at_once: int = 16,
 ) -> tuple[FailedHost, ...]:
     """Return the failed hosts of ended jobs (``bkjob_async.failed_hosts``, blocking)."""
+    return _read_failed(_failed_hosts, client, scope, ended, at_once)
+
+
+def failed_containers(
+    client: BkJobClient,
+    scope: Scope,
+    ended: Iterable[JobFinished | JobInstanceStatus],
+    *,
+    at_once: int = 16,
+) -> tuple[FailedContainer, ...]:
+    """Return the failed containers of ended jobs (``bkjob_async.failed_containers``, blocking)."""
+    return _read_failed(_failed_containers, client, scope, ended, at_once)
+
+
+def _read_failed(
+    read: Callable[..., Awaitable[T]],
+    client: BkJobClient,
+    scope: Scope,
+    ended: Iterable[JobFinished | JobInstanceStatus],
+    at_once: int,
+) -> T:
     portal, inner = client._loop()
-    found: tuple[FailedHost, ...] = _wait(
-        portal, functools.partial(_failed_hosts, inner, scope, list(ended), at_once=at_once)
-    )
+    found: T = _wait(portal, functools.partial(read, inner, scope, list(ended), at_once=at_once))
     return found

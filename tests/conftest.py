@@ -26,6 +26,7 @@ import json
 import os
 import pathlib
 import random
+import resource
 import socket
 import traceback
 from collections import deque
@@ -73,26 +74,57 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-#: Seconds spent in each test file (setup, call and teardown of its tests), for the summary.
-_FILE_SECONDS: dict[str, float] = {}
+#: Wall and CPU seconds spent in each test file (setup, call and teardown of its tests), for
+#: the summary. CPU is the test process's and its children's that ended (a daemon's, such as
+#: tmux's server, is not seen): a file whose wall time is far above its CPU time waits.
+_FILE_SECONDS: dict[str, list[float]] = {}
 #: How many of the slowest files the summary names (``BKJOB_TEST_SLOWEST_FILES``, 0: none).
 _SLOWEST_FILES = int(os.environ.get("BKJOB_TEST_SLOWEST_FILES", "12") or 0)
+_CPU_AT = pytest.StashKey[float]()
+
+
+def _cpu_seconds() -> float:
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_CPU_AT] = _cpu_seconds()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    now = _cpu_seconds()
+    # (a user property travels with the report from an xdist worker to the summary)
+    report.user_properties.append(("cpu_seconds", now - item.stash.get(_CPU_AT, now)))
+    item.stash[_CPU_AT] = now
+    return report
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    name = report.nodeid.split("::", 1)[0]
-    _FILE_SECONDS[name] = _FILE_SECONDS.get(name, 0.0) + report.duration
+    seconds = _FILE_SECONDS.setdefault(report.nodeid.split("::", 1)[0], [0.0, 0.0])
+    seconds[0] += report.duration
+    seconds[1] += sum(v for k, v in report.user_properties if k == "cpu_seconds")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Name the slowest test files (their tests' time summed; under xdist, each worker's)."""
+    """Name the slowest test files: their tests' wall time summed (under xdist, each
+    worker's) and the CPU time they took."""
     if not _SLOWEST_FILES or not _FILE_SECONDS:
         return
-    total = sum(_FILE_SECONDS.values())
-    slowest = sorted(_FILE_SECONDS.items(), key=lambda item: -item[1])[:_SLOWEST_FILES]
-    terminalreporter.write_sep("-", f"slowest test files (of {total:.0f} s in tests)")
-    for name, seconds in slowest:
-        terminalreporter.write_line(f"{seconds:7.1f} s  {100 * seconds / total:4.1f}%  {name}")
+    total = sum(wall for wall, _ in _FILE_SECONDS.values())
+    cpu = sum(cpu for _, cpu in _FILE_SECONDS.values())
+    slowest = sorted(_FILE_SECONDS.items(), key=lambda item: -item[1][0])[:_SLOWEST_FILES]
+    terminalreporter.write_sep(
+        "-", f"slowest test files (of {total:.0f} s in tests, {cpu:.0f} s of CPU)"
+    )
+    for name, (wall, cpu) in slowest:
+        share = 100 * wall / total
+        terminalreporter.write_line(f"{wall:7.1f} s  {share:4.1f}%  {cpu:6.1f} s CPU  {name}")
 
 
 def sample_names() -> list[str]:

@@ -13,12 +13,12 @@ import anyio
 
 from .. import errors
 from ..models.requests import Account, ConfigFile
-from ._commands import connecting, watch_jobs
+from ._commands import connecting
 from ._connect import credentials_from_env, explain, no_answer, open_client, target_from
 from ._follow import Mode, choose_mode
 from ._format import table
-from ._jsonl import dumps, job_launched, json_time
-from ._launch import targets_from
+from ._jsonl import dumps, json_time
+from ._launch import launch, show_launched, targets_from
 from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context, printable
 
 if TYPE_CHECKING:
@@ -237,6 +237,7 @@ async def run_push_config(ctx: Context, args: argparse.Namespace) -> int:
     targets = targets_from(args.host_id, args.host, "--host")
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
     json = args.json or mode is Mode.JSON
+    code = EXIT_INTERRUPTED
     with ctx.interruptible():
         async with open_client(target, credentials) as client:
             push: dict[str, Any] = {
@@ -246,26 +247,20 @@ async def run_push_config(ctx: Context, args: argparse.Namespace) -> int:
                 "files": files,
                 "task_name": args.name,
             }
-            try:
-                client.protocol.spell("push_config_file", target.scope, **push)  # checks, unsent
-            except (TypeError, ValueError) as exc:
-                raise CliError(str(exc)) from None
-            launched = await ask(
+            launched = await launch(
                 ctx,
                 target,
                 "push_config_file",
                 json,
                 lambda: client.push_config_file(target.scope, **push),
             )
-            job_id = launched.job_instance_id
-            names = ", ".join(f.name for f in files)
-            if json:
-                ctx.out(job_launched(launched, "push-config", files=[f.name for f in files]))
-            else:
-                ctx.out(f"pushing {names} to {args.dest}: job {job_id}; bkjob-async watch {job_id}")
-            if args.watch:
-                title = f"bkjob-async push-config: watch job {job_id}"
-                return await watch_jobs(
-                    ctx, args, target, credentials, [job_id], mode, title, client=client
+            if launched is not None:
+                job_id = launched.job_instance_id
+                names = ", ".join(f.name for f in files)
+                line = f"pushing {names} to {args.dest}: job {job_id}; bkjob-async watch {job_id}"
+                kind = ("push-config", "push-config")
+                more = {"files": [f.name for f in files]}
+                code = await show_launched(
+                    ctx, args, target, credentials, client, mode, launched, kind, line, **more
                 )
-    return EXIT_INTERRUPTED if ctx.interrupted else EXIT_OK
+    return code

@@ -231,19 +231,8 @@ async def _simulated(ctx: Context, args: argparse.Namespace, token: str | None) 
             BkJobClient(sim.url, app_code="demo", app_secret="demo-only", username="admin") as c,
             Poller(c, policy=PollPolicy(interval=0.5, max_interval=4.0)) as poller,
             poller.watch_jobs(scope, ids) as watch,
-            serve_dashboard(
-                ctx,
-                poller,
-                bind=args.bind,
-                port=args.port,
-                allow_operations=args.allow_operations,
-                token=token,
-            ) as url,
-            anyio.create_task_group() as tg,
         ):
-            tg.start_soon(_drain, watch)
-            await _until_interrupted(ctx, url, f"{len(ids):,} simulated jobs")
-            tg.cancel_scope.cancel()
+            await _serve(ctx, args, token, poller, watch, f"{len(ids):,} simulated jobs")
     return EXIT_OK
 
 
@@ -260,6 +249,16 @@ async def _real(ctx: Context, args: argparse.Namespace, token: str | None) -> in
         open_client(target, credentials) as client,
         Poller(client, policy=policy) as poller,
         poller.watch_jobs(target.scope, ids) as watch,
+    ):
+        await _serve(ctx, args, token, poller, watch, f"{len(ids):,} jobs on {target.server}")
+    return EXIT_OK
+
+
+async def _serve(
+    ctx: Context, args: argparse.Namespace, token: str | None, poller: Poller, watch: Any, what: str
+) -> None:
+    """Serve the dashboard of ``poller`` until Ctrl-C, reading ``watch`` meanwhile."""
+    async with (
         serve_dashboard(
             ctx,
             poller,
@@ -271,9 +270,8 @@ async def _real(ctx: Context, args: argparse.Namespace, token: str | None) -> in
         anyio.create_task_group() as tg,
     ):
         tg.start_soon(_drain, watch)
-        await _until_interrupted(ctx, url, f"{len(ids):,} jobs on {target.server}")
+        await _until_interrupted(ctx, url, what)
         tg.cancel_scope.cancel()
-    return EXIT_OK
 
 
 async def _drain(watch: Any) -> None:

@@ -74,6 +74,7 @@ def summary_object(summary: Summary, told: WatchSummary | None) -> dict[str, Any
         "waiting_jobs": [record.job_instance_id for record in summary.waiting_jobs],
         "timed_out_jobs": [record.job_instance_id for record in summary.timed_out_jobs],
         "hosts": summary.hosts,
+        "containers": summary.containers,
         "hosts_by_status": dict(summary.hosts_by_status),
         "hosts_unfinished": summary.hosts_unfinished,
         "polls": summary.polls,

@@ -149,7 +149,8 @@ def _name(status: enum.Enum | None) -> str:
 def progress_line(
     tally: Tally, statistics: PollerStatistics | None, elapsed: float, rate: float
 ) -> str:
-    """Return one plain progress line: hosts finished, jobs by state, requests per second."""
+    """Return one plain progress line: hosts (or containers) finished, jobs by state, requests
+    per second."""
     total, done = tally.hosts_total, tally.hosts_finished
     pct = f"{100 * done // total:3d}%" if total else "  -%"  # 100% only when all are
     job_text = job_counts_text(tally)
@@ -158,7 +159,8 @@ def progress_line(
         polls = f" | polls {statistics.requests:,} ({rate:.0f}/s)"
     since = tally.outage_since
     outage = f" | {outage_line(since)}" if since is not None else ""
-    line = f"[{duration(elapsed)}] hosts {done:,}/{total:,} {pct} | jobs: {job_text}{polls}"
+    where = tally.objects
+    line = f"[{duration(elapsed)}] {where} {done:,}/{total:,} {pct} | jobs: {job_text}{polls}"
     return line + outage
 
 
@@ -210,7 +212,7 @@ def summary_lines(summary: Summary) -> list[str]:
     if summary.ended_before:
         lines.append(f"  ({resumed_note(summary)})")
     lines.append("")
-    lines += table(("hosts by final status", "count"), _host_rows(summary), "  ")
+    lines += table((f"{summary.objects} by final status", "count"), _host_rows(summary), "  ")
     lines.append("")
     lines += table(("polling", "value"), _polling_rows(summary), "  ")
     attention = attention_lines(summary)
@@ -263,8 +265,14 @@ def failed_job_lines(summary: Summary, limit: int = 10) -> list[str]:
     """Return what failed and the command that retries it."""
     lines = ["  failed jobs:"]
     for record in summary.failed_jobs[:limit]:
-        steps = record.failed_hosts
-        detail = ", ".join(f"step {s}: {n} failed host{'s' if n != 1 else ''}" for s, n in steps)
+        detail = ", ".join(
+            f"step {s}: {counted(n, f'failed {kind}')}"
+            for kind, steps in (
+                ("host", record.failed_hosts),
+                ("container", record.failed_containers),
+            )
+            for s, n in steps
+        )
         if record.error is not None:
             detail = str(record.error)
         elif not detail and record.status is not None and not record.status.is_finished:
@@ -275,14 +283,18 @@ def failed_job_lines(summary: Summary, limit: int = 10) -> list[str]:
         )
     if len(summary.failed_jobs) > limit:
         lines.append(f"    ... and {len(summary.failed_jobs) - limit} more")
-    first = next((r for r in summary.failed_jobs if r.failed_hosts), None)
+    first = next((r for r in summary.failed_jobs if r.failed_hosts or r.failed_containers), None)
     if first is not None:
-        step = first.failed_hosts[0][0]
+        # Containers are read on the gateway v4 only: their commands say so.
+        kind, flavor = ("hosts", "") if first.failed_hosts else ("containers", " --flavor apigw-v4")
+        step = (first.failed_hosts or first.failed_containers)[0][0]
         lines.append(
-            f"  retry the failed hosts: bkjob-async operate {first.job_instance_id} {step} "
-            "retry-failed --watch"
+            f"  retry the failed {kind}: bkjob-async operate {first.job_instance_id} {step} "
+            f"retry-failed --watch{flavor}"
         )
-        lines.append(f"  their logs: bkjob-async logs {first.job_instance_id} {step} --failed")
+        lines.append(
+            f"  their logs: bkjob-async logs {first.job_instance_id} {step} --failed{flavor}"
+        )
     return lines
 
 

@@ -25,12 +25,14 @@ from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Awaitable, Callable
 
     from ..client import BkJobClient
+    from ..config import Credentials
     from ..models import JobLaunch, JobPlan
     from ._connect import Target
 
-__all__ = ["LANGUAGES", "plan_variables", "run_launch", "targets_from"]
+__all__ = ["LANGUAGES", "launch", "plan_variables", "run_launch", "show_launched", "targets_from"]
 
 #: ``--script-language`` choices.
 LANGUAGES = {m.name.lower(): m for m in ScriptLanguage}
@@ -157,6 +159,50 @@ def _unknown(target: Target) -> str:
     )
 
 
+async def launch(
+    ctx: Context, target: Target, what: str, json: bool, send: Callable[[], Awaitable[JobLaunch]]
+) -> JobLaunch | None:
+    """Send a launch within ``--timeout``; ``None`` if interrupted. A bad argument or a bk-job
+    error is one line (exit status 2), and so is no answer: the job may have started anyway."""
+    launched = None
+    with connecting(ctx, target, json=json), anyio.move_on_after(target.timeout):
+        try:
+            launched = await send()
+        except (TypeError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+        except errors.TimeoutError:
+            raise CliError(_unknown(target)) from None
+        except errors.BkJobError as exc:
+            raise CliError(explain(exc, target, api=what)) from None
+    if launched is None and not ctx.interrupted:
+        raise CliError(_unknown(target))
+    return launched
+
+
+async def show_launched(
+    ctx: Context,
+    args: argparse.Namespace,
+    target: Target,
+    credentials: Credentials,
+    client: BkJobClient,
+    mode: Mode,
+    launched: JobLaunch,
+    kind: tuple[str, str],
+    line: str,
+    **more: Any,
+) -> int:
+    """Print a launched job (``line``, or its ``job_launched`` JSON line of ``kind[0]`` and
+    ``more``); with ``--watch``, follow it (the view titled by the command ``kind[1]``)."""
+    job_id = launched.job_instance_id
+    ctx.out(job_launched(launched, kind[0], **more) if mode is Mode.JSON or args.json else line)
+    if args.watch:
+        title = f"bkjob-async {kind[1]}: watch job {job_id}"
+        return await watch_jobs(
+            ctx, args, target, credentials, [job_id], mode, title, client=client
+        )
+    return EXIT_INTERRUPTED if ctx.interrupted else EXIT_OK
+
+
 async def run_launch(ctx: Context, args: argparse.Namespace) -> int:
     """Launch a script, a file transfer or a plan; print the job id; ``--watch`` follows it."""
     target = target_from(args, ctx.env)
@@ -165,31 +211,18 @@ async def run_launch(ctx: Context, args: argparse.Namespace) -> int:
     json = args.json or mode is Mode.JSON
     from ._connect import open_client
 
+    code = EXIT_INTERRUPTED
     with ctx.interruptible():
         async with open_client(target, credentials) as client:
-            launched = None
-            with connecting(ctx, target, json=json), anyio.move_on_after(target.timeout):
-                try:
-                    launched = await _send(client, target, args)
-                except (TypeError, ValueError) as exc:
-                    raise CliError(str(exc)) from None
-                except errors.TimeoutError:
-                    raise CliError(_unknown(target)) from None
-                except errors.BkJobError as exc:
-                    raise CliError(explain(exc, target, api=f"launch {args.kind}")) from None
-            if launched is None:
-                if ctx.interrupted:
-                    return EXIT_INTERRUPTED
-                raise CliError(_unknown(target))
-            job_id = launched.job_instance_id
-            if json:
-                ctx.out(job_launched(launched, args.kind))
-            else:
+            launched = await launch(
+                ctx, target, f"launch {args.kind}", json, lambda: _send(client, target, args)
+            )
+            if launched is not None:
+                job_id = launched.job_instance_id
                 name = f" ({launched.job_instance_name})" if launched.job_instance_name else ""
-                ctx.out(f"launched job {job_id}{name}; follow it: bkjob-async watch {job_id}")
-            if args.watch:
-                title = f"bkjob-async launch {args.kind}: watch job {job_id}"
-                return await watch_jobs(
-                    ctx, args, target, credentials, [job_id], mode, title, client=client
+                line = f"launched job {job_id}{name}; follow it: bkjob-async watch {job_id}"
+                kind = (args.kind, f"launch {args.kind}")
+                code = await show_launched(
+                    ctx, args, target, credentials, client, mode, launched, kind, line
                 )
-    return EXIT_INTERRUPTED if ctx.interrupted else EXIT_OK
+    return code

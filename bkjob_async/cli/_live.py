@@ -42,7 +42,6 @@ from ._tally import JobRecord, RateMeter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import TracebackType
 
     from rich.console import RenderableType
 
@@ -182,16 +181,11 @@ class LiveView:
         self.refresh()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: Any) -> None:
         try:
             self.refresh()
         finally:
-            self._live.__exit__(exc_type, exc, tb)
+            self._live.__exit__(*exc)
 
     def refresh(self) -> None:
         """Redraw now."""
@@ -263,10 +257,11 @@ class LiveView:
         for status, count in sorted(tally.host_counts.items()):
             hosts.append(f"{status.name} ", style="dim")
             hosts.append(f"{count:,}  ", style=_status_style(status))
+        where = tally.objects.capitalize()  # "Hosts", "Containers" or "Execute objects"
         rows: list[tuple[str, RenderableType]] = [
-            ("Hosts", progress),
+            (where, progress),
             ("Jobs", _line(jobs)),
-            ("Host status", _line(hosts)),
+            (f"{where[:-1]} status", _line(hosts)),
         ]
         if stats is not None:
             rate = self._meter.update(time.monotonic(), stats.requests)
@@ -340,7 +335,8 @@ class LiveView:
 
     def _job_table(self, limit: int, workers: Workers | None = None) -> Table:
         table = Table(box=None, pad_edge=False, padding=(0, 2), header_style="bold dim")
-        for name in ("job", "status", "hosts finished", "failed hosts"):
+        where = self.tally.objects
+        for name in ("job", "status", f"{where} finished", f"failed {where}"):
             table.add_column(name, justify="right" if name != "status" else "left", no_wrap=True)
         if self._workers is not None:
             table.add_column("worker", no_wrap=True, overflow="ellipsis", max_width=32)
@@ -416,9 +412,12 @@ def print_summary(console: Console, summary: Summary) -> None:
     jobs.add_row("total", f"{summary.jobs:,}", style="bold")
     if summary.ended_before:
         jobs.caption = resumed_note(summary)
-    hosts = Table(title="Hosts by final status", box=box.ROUNDED, title_justify="left")
+    where = summary.objects
+    hosts = Table(
+        title=f"{where.capitalize()} by final status", box=box.ROUNDED, title_justify="left"
+    )
     hosts.add_column("status")
-    hosts.add_column("hosts", justify="right")
+    hosts.add_column(where, justify="right")
     for name, count in summary.hosts_by_status:
         hosts.add_row(name, f"{count:,}", style=_outcome_style(name.split(" ")[0], host=True))
     if summary.hosts_unfinished:

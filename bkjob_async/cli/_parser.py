@@ -761,6 +761,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
 #: The names ``watch --events`` takes (``cli._jsonl.EVENT_NAMES``'s, outages aside).
 EVENT_NAMES = (
     "host_transition",
+    "container_transition",
     "step_transition",
     "job_transition",
     "job_finished",

@@ -1,5 +1,8 @@
 """What a watch has shown so far, folded from its events; pure bookkeeping, no I/O, no clock.
 
+Hosts and the gateway v4's Kubernetes containers are counted alike (a container under its
+``Container.key``, never a host's); ``objects`` names what was counted, for the lines to say.
+
 Rule: the live view, the plain progress lines and the summaries all read a ``Tally``; only
 ``feed`` changes it, and every count it shows is kept up to date there (rendering never scans).
 """
@@ -12,17 +15,23 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ..errors import ApiError, BkJobError, TransportError
-from ..models import HostKey, HostStatus, JobInstanceStatus, JobStatus
+from ..models import HostStatus, JobInstanceStatus, JobStatus
 from ..polling import events
+from ..polling._containers import is_container
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
+    from ..models import ContainerResult, HostKey, HostResult, StepInstance
+    from ..models.instances import ContainerKey
     from ..polling import PollerStatistics
     from ..polling._tracker import JobState
 
-__all__ = ["JobRecord", "RateMeter", "Summary", "Tally", "percentile"]
+    #: A host's or a container's key in one step of one job.
+    ObjectKey = tuple[int, int, HostKey | ContainerKey]
+
+__all__ = ["JobRecord", "RateMeter", "Summary", "Tally", "objects_noun", "percentile"]
 
 #: How the end of a watch that was not a status is labelled.
 WATCH_FAILED = "WATCH_FAILED"
@@ -83,12 +92,22 @@ class JobRecord:
     @property
     def failed_hosts(self) -> list[tuple[int, int]]:
         """Return ``(step_instance_id, failed host count)`` of each step with failed hosts."""
+        return self._failed(lambda step: step.hosts)
+
+    @property
+    def failed_containers(self) -> list[tuple[int, int]]:
+        """Return ``(step_instance_id, count)`` of each step with failed containers (v4)."""
+        return self._failed(lambda step: step.containers)
+
+    def _failed(
+        self, rows: Callable[[StepInstance], Iterable[HostResult | ContainerResult] | None]
+    ) -> list[tuple[int, int]]:
         if self.snapshot is None:
             return []
         found = []
         for step in self.snapshot.steps:
             failed = sum(
-                1 for h in step.hosts or () if h.status.is_finished and not h.status.is_success
+                1 for r in rows(step) or () if r.status.is_finished and not r.status.is_success
             )
             if failed:
                 found.append((step.step_instance_id, failed))
@@ -108,7 +127,10 @@ class Tally:
     ) -> None:
         self.jobs: dict[int, JobRecord] = {i: JobRecord(i) for i in job_ids}
         self.expected_hosts = expected_hosts
-        self.hosts: dict[tuple[int, int, HostKey], HostStatus] = {}
+        #: Each host's and container's last status, by job, step and key.
+        self.hosts: dict[ObjectKey, HostStatus] = {}
+        #: How many of ``hosts`` are containers.
+        self.containers = 0
         self.host_counts: Counter[HostStatus] = Counter()
         self.hosts_finished = 0
         #: Per job: ``[hosts seen, finished, failed]``.
@@ -144,7 +166,7 @@ class Tally:
         if isinstance(event, events.PollingResumed):
             self.outage_since = self.outage_error = None
             return
-        if isinstance(event, events.HostTransition):
+        if isinstance(event, (events.HostTransition, events.ContainerTransition)):
             self._host(event)
             return
         record = self._record(event.job_instance_id)
@@ -176,10 +198,12 @@ class Tally:
         record = self._record(snapshot.job.job_instance_id)
         self._set_job(record, snapshot.job.status, ended=snapshot.finished)
         record.snapshot = snapshot
+        job = record.job_instance_id
         for step in snapshot.steps:
             for result in step.hosts or ():
-                key = (record.job_instance_id, step.step_instance_id, result.host.key)
-                self._set_host(key, result.status)
+                self._set_host((job, step.step_instance_id, result.host.key), result.status)
+            for row in step.containers or ():
+                self._set_host((job, step.step_instance_id, row.container.key), row.status)
 
     def seed_state(self, job_id: int, state: JobState) -> None:
         """Start from a job as a state file holds it (a resumed watch), adding no events.
@@ -233,21 +257,23 @@ class Tally:
             return "pending"
         return "waiting" if record.waiting else "running"
 
-    def _host(self, event: events.HostTransition) -> None:
+    def _host(self, event: events.HostTransition | events.ContainerTransition) -> None:
         new = event.current
-        old = self._set_host((event.job_instance_id, event.step_instance_id, event.host.key), new)
+        what = event.host.key if isinstance(event, events.HostTransition) else event.container_key
+        old = self._set_host((event.job_instance_id, event.step_instance_id, what), new)
         self.recent.append(event)
         end = event.result.end_time
         seen_running = event.previous is not None and not event.previous.is_finished
         if new.is_finished and seen_running and old is not None and end is not None:
             self.latencies.append((event.observed_at - end).total_seconds())
 
-    def _set_host(self, key: tuple[int, int, HostKey], new: HostStatus) -> HostStatus | None:
+    def _set_host(self, key: ObjectKey, new: HostStatus) -> HostStatus | None:
         old = self.hosts.get(key)
         self.hosts[key] = new
         per_job = self.per_job.setdefault(key[0], [0, 0, 0])
         if old is None:
             per_job[0] += 1
+            self.containers += is_container(key[2])
         else:
             self.host_counts[old] -= 1
             if not self.host_counts[old]:
@@ -265,8 +291,13 @@ class Tally:
 
     @property
     def hosts_total(self) -> int:
-        """Return all hosts: the known total, or every host seen so far if more."""
+        """Return all hosts (and containers): the known total, or every one seen so far if more."""
         return max(self.expected_hosts, len(self.hosts))
+
+    @property
+    def objects(self) -> str:
+        """Name what the jobs ran on: ``hosts``, ``containers`` or ``execute objects`` (both)."""
+        return objects_noun(self.hosts_total, self.containers)
 
     def job_counts(self) -> dict[str, int]:
         """Return jobs by bucket, in ``BUCKETS`` order (``timed_out`` apart from ``failed``)."""
@@ -342,6 +373,7 @@ class Tally:
             waiting_jobs=tuple(self.waiting_jobs()),
             timed_out_jobs=tuple(r for r in self.jobs.values() if r.outcome == TIMED_OUT),
             ended_before=self.ended_before,
+            containers=self.containers,
         )
 
 
@@ -360,6 +392,14 @@ class RateMeter:
             samples.popleft()
         then, before = samples[0]
         return (count - before) / (now - then) if now > then else 0.0
+
+
+def objects_noun(total: int, containers: int) -> str:
+    """Name ``total`` execute objects of which ``containers`` are containers: ``hosts``,
+    ``containers`` or, for both, bk-job's word for either, ``execute objects``."""
+    if not containers:
+        return "hosts"
+    return "containers" if containers >= total else "execute objects"
 
 
 def percentile(ordered: list[float], pct: float) -> float | None:
@@ -384,7 +424,7 @@ class Summary:
     jobs: int
     #: ``(outcome, count)``, most frequent first: a status name, or ``TIMED_OUT`` and the like.
     jobs_by_outcome: tuple[tuple[str, int], ...]
-    #: Hosts in all (known or seen).
+    #: Hosts in all (known or seen), containers included (``containers`` says how many).
     hosts: int
     #: ``("NAME (code)", count)`` of hosts in a final status only, most frequent first.
     hosts_by_status: tuple[tuple[str, int], ...]
@@ -411,3 +451,10 @@ class Summary:
     timed_out_jobs: tuple[JobRecord, ...] = ()
     #: Of ``jobs``, those that had ended before this run (read from a resumed watch's state).
     ended_before: int = 0
+    #: Of ``hosts``, the gateway v4's Kubernetes containers.
+    containers: int = 0
+
+    @property
+    def objects(self) -> str:
+        """Name what the jobs ran on: ``hosts``, ``containers`` or ``execute objects`` (both)."""
+        return objects_noun(self.hosts, self.containers)

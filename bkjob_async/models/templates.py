@@ -187,16 +187,9 @@ class TemplateStep:
 
 
 @attrs.frozen
-class JobTemplateDetail:
+class JobTemplateDetail(JobTemplate):
     """A job template with its steps and variables (v4 ``get_job_template_detail``)."""
 
-    id: int
-    name: str | None = None
-    description: str | None = None
-    creator: str | None = None
-    create_time: _dt.datetime | None = None
-    last_modify_user: str | None = None
-    last_modify_time: _dt.datetime | None = None
     variables: tuple[TemplateVariable, ...] = ()
     steps: tuple[TemplateStep, ...] = ()
 

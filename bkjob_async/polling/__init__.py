@@ -49,7 +49,7 @@ not written.
 from ._codec import open_jobs
 from ._schedule import PollPolicy
 from ._statistics import PollerStatistics
-from ._summary import FailedHost, WatchSummary, failed_hosts
+from ._summary import FailedContainer, FailedHost, WatchSummary, failed_containers, failed_hosts
 from ._tap import JobSeen, StepSeen, Tap
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
 from .events import (
@@ -80,6 +80,7 @@ __all__ = [
     "Completed",
     "ContainerTransition",
     "Event",
+    "FailedContainer",
     "FailedHost",
     "HostTransition",
     "JobFinished",
@@ -102,6 +103,7 @@ __all__ = [
     "WatchFailed",
     "WatchSummary",
     "WatchTimedOut",
+    "failed_containers",
     "failed_hosts",
     "open_jobs",
     "waits_for_a_person",

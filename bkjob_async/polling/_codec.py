@@ -83,12 +83,43 @@ def _time(value: _dt.datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def _times(result: HostResult | ContainerResult) -> list[Any]:
+    """Return a result's start, end and total time as JSON data (``_parse_times`` reads them)."""
+    total = result.total_time
+    return [
+        _time(result.start_time),
+        _time(result.end_time),
+        None if total is None else total.total_seconds(),
+    ]
+
+
+def _parse_times(
+    start: str | None, end: str | None, total: float | None
+) -> tuple[_dt.datetime | None, _dt.datetime | None, _dt.timedelta | None]:
+    return (
+        _parse_time(start),
+        _parse_time(end),
+        None if total is None else _dt.timedelta(seconds=total),
+    )
+
+
 def _parse_time(value: str | None) -> _dt.datetime | None:
     return None if value is None else _dt.datetime.fromisoformat(value)
 
 
 def _opt(value: int | None) -> int | None:
     return None if value is None else int(value)
+
+
+def _step_fields(event: HostTransition | ContainerTransition | StepTransition) -> dict[str, Any]:
+    """Return what a step's, a host's and a container's transition all write."""
+    return {
+        "n": event.visit,
+        "s": event.step_instance_id,
+        "x": event.execute_count,
+        "p": _opt(event.previous),
+        "c": int(event.current),
+    }
 
 
 def encode_event(event: Event, raw: Any = None) -> dict[str, Any]:
@@ -102,48 +133,20 @@ def encode_event(event: Event, raw: Any = None) -> dict[str, Any]:
         host, result = event.host, event.result
         data.update(
             k="h",
-            n=event.visit,
-            s=event.step_instance_id,
-            x=event.execute_count,
+            **_step_fields(event),
             host=[host.bk_host_id, host.ip, host.bk_cloud_id, host.ipv6, host.bk_agent_id],
-            p=_opt(event.previous),
-            c=int(event.current),
-            r=[
-                result.tag,
-                result.exit_code,
-                result.error_code,
-                _time(result.start_time),
-                _time(result.end_time),
-                None if result.total_time is None else result.total_time.total_seconds(),
-            ],
+            r=[result.tag, result.exit_code, result.error_code, *_times(result)],
         )
     elif isinstance(event, ContainerTransition):
         box, done = event.container, event.result
         data.update(
             k="c",
-            n=event.visit,
-            s=event.step_instance_id,
-            x=event.execute_count,
+            **_step_fields(event),
             ct=[box.id, box.container_id, box.name, box.node_host_id],
-            p=_opt(event.previous),
-            c=int(event.current),
-            r=[
-                done.tag,
-                done.exit_code,
-                _time(done.start_time),
-                _time(done.end_time),
-                None if done.total_time is None else done.total_time.total_seconds(),
-            ],
+            r=[done.tag, done.exit_code, *_times(done)],
         )
     elif isinstance(event, StepTransition):
-        data.update(
-            k="s",
-            n=event.visit,
-            s=event.step_instance_id,
-            x=event.execute_count,
-            p=_opt(event.previous),
-            c=int(event.current),
-        )
+        data.update(k="s", **_step_fields(event))
     elif isinstance(event, JobTransition):
         data.update(
             k="j", n=event.visit, rd=event.round, p=_opt(event.previous), c=int(event.current)
@@ -192,18 +195,9 @@ def _decode(data: dict[str, Any], parse: Callable[[Any, type[Any]], Any]) -> Eve
     if kind == "h":
         host_id, ip, cloud, ipv6, agent = data["host"]
         host = Host(bk_host_id=host_id, ip=ip, bk_cloud_id=cloud, ipv6=ipv6, bk_agent_id=agent)
-        tag, exit_code, error_code, start, end, total = data["r"]
+        tag, exit_code, error_code, *times = data["r"]
         current = HostStatus(data["c"])
-        result = HostResult(
-            host,
-            current,
-            tag,
-            exit_code,
-            error_code,
-            _parse_time(start),
-            _parse_time(end),
-            None if total is None else _dt.timedelta(seconds=total),
-        )
+        result = HostResult(host, current, tag, exit_code, error_code, *_parse_times(*times))
         previous = None if data["p"] is None else HostStatus(data["p"])
         event = HostTransition(
             job, at, data["s"], data["x"], host, previous, current, result, **marks
@@ -228,17 +222,10 @@ def _decode(data: dict[str, Any], parse: Callable[[Any, type[Any]], Any]) -> Eve
 
 def _container(job: int, at: _dt.datetime, data: dict[str, Any], marks: Any) -> Event:
     box_id, runtime, name, node = data["ct"]
-    tag, exit_code, start, end, total = data["r"]
+    tag, exit_code, *times = data["r"]
     current = HostStatus(data["c"])
-    result = ContainerResult(
-        Container(_int(box_id), runtime, name, node),
-        current,
-        tag,
-        exit_code,
-        _parse_time(start),
-        _parse_time(end),
-        None if total is None else _dt.timedelta(seconds=total),
-    )
+    box = Container(_int(box_id), runtime, name, node)
+    result = ContainerResult(box, current, tag, exit_code, *_parse_times(*times))
     previous = None if data["p"] is None else HostStatus(data["p"])
     return ContainerTransition(
         job, at, data["s"], data["x"], result.container, previous, current, result, **marks

@@ -292,8 +292,15 @@ class Driver:
 
     @isolated  # what nothing expects fails this job alone, never the poller (``_isolate``)
     def apply(self, watched: Watched, outcome: Outcome, now: float | None = None) -> None:
-        """Decide what follows ``outcome`` and apply it (every poll comes here)."""
-        now = self._answered() if now is None else now
+        """Decide what follows ``outcome`` and apply it (every poll comes here).
+
+        An answer (``now`` not given) is decided as of when its poll was sent: the gap the
+        schedule gives runs from send to send, as ``latency`` promises, however long the
+        answer took to come and be read.
+        """
+        if now is None:
+            self._answered()
+            now = watched.sent
         old = watched.job
         job, health, poll_at, actions = decide(self.rules, old, self.health, outcome, now)
         watched.job = job

@@ -175,16 +175,8 @@ class Reader:
 
     def host_result(self, key: HostKey, code: int, row: dict[str, Any]) -> HostResult:
         """Structure a host row that changed; a row not fully readable keeps its status only."""
-        try:
-            return self._host_hook(row, HostResult)  # type: ignore[no-any-return]
-        except Exception as exc:
-            logger.warning(
-                "host %r: row not fully readable (%s: %s); keeping its status only",
-                key,
-                type(exc).__name__,
-                exc,
-            )
-            return HostResult(_host_from_key(key), HostStatus(code))
+        found: HostResult | None = _readable(self._host_hook, row, HostResult, key)
+        return HostResult(_host_from_key(key), HostStatus(code)) if found is None else found
 
     def object_result(
         self, key: HostKey, code: int, row: dict[str, Any]
@@ -193,16 +185,8 @@ class Reader:
         ``("container", id)``) as a ``ContainerResult``, a host's as ``host_result`` does."""
         if not is_container(key):
             return self.host_result(key, code, host_row(row))
-        try:
-            return self._container_hook(row, ContainerResult)  # type: ignore[no-any-return]
-        except Exception as exc:
-            logger.warning(
-                "%s: row not fully readable (%s: %s); keeping its status only",
-                key,
-                type(exc).__name__,
-                exc,
-            )
-            return ContainerResult(Container(key[1]), HostStatus.of(code))
+        found: ContainerResult | None = _readable(self._container_hook, row, ContainerResult, key)
+        return ContainerResult(Container(key[1]), HostStatus.of(code)) if found is None else found
 
     def wire(self, scope: Scope, job_id: int) -> Wire:
         """Return a new job's ``Wire``: its poll request, nothing read yet."""
@@ -345,6 +329,21 @@ def _final_snapshot(snapshot: JobInstanceStatus) -> JobInstanceStatus:
 
 
 _KNOWN_STATUSES = frozenset(JobStatus)
+
+
+def _readable(hook: Callable[[Any, type[Any]], Any], row: Any, cls: type[Any], key: object) -> Any:
+    """Return ``row`` structured as a ``cls``, or ``None`` (logged) if it is not fully readable."""
+    try:
+        return hook(row, cls)
+    except Exception as exc:
+        logger.warning(
+            "%s %r: row not fully readable (%s: %s); keeping its status only",
+            cls.__name__,
+            key,
+            type(exc).__name__,
+            exc,
+        )
+        return None
 
 
 def _host_from_key(key: HostKey) -> Host:

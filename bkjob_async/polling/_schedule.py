@@ -4,14 +4,16 @@
   seen) is polled at most ``latency`` apart, so each of its transitions is seen within
   ``latency``. A job that waits for a person (``_rules.WAITS_FOR_A_PERSON``: not started, waiting for a
   confirmation, a rolling pause) backs off by ``growth`` per unchanged poll up to
-  ``max_interval``. ``jitter`` only ever shortens a gap. A job a watch takes on is polled at
-  once (a burst is spread by the rate limit and ``max_in_flight``, and the jitter of later gaps
-  keeps thousands from polling in lockstep); after an outage each job comes back at a phase
-  derived from its id, spread over one interval.
-- At a step's turn (``turning``: the running step has hosts still waiting to start, or only a
-  few hosts left to end and a step after it) a job is polled again ``soon`` (a fifth of the
-  bound), the gap growing by ``growth`` back to the bound: the next step's hosts start within
-  moments of its end, so many transitions come together there and are seen at once.
+  ``max_interval``. ``jitter`` only ever shortens a gap, and a gap repeated at the bound not
+  at all (a job that stays at the bound is polled every ``latency``, as a hand-written loop is).
+  A job a watch takes on is polled at once (a burst is spread by the rate limit and
+  ``max_in_flight``, and the jitter of its first gap and of every gap after a turn keeps
+  thousands from polling in lockstep); after an outage each job comes back at a phase derived
+  from its id, spread over one interval.
+- At a step's turn (``turning``: the running step has hosts still waiting to start) a job is
+  polled again ``soon`` (``SOON`` of the bound), the gap growing by ``growth`` back to the
+  bound: a step's hosts start within moments of it, so many transitions come together there
+  and are seen at once.
 - Failures: quick retries are paid from a process-wide ``RetryBudget`` (a share of recent
   requests plus a floor); without budget a failed job waits ``max_interval``. Which failures end
   a watch, and how outages are waited out, is ``_failures``; throttling is ``_rate``.
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._checks import check_int, check_number
-from ._rules import HOST_RUNNING, HOST_WAITING, STEP_RUNNING
+from ._rules import HOST_WAITING, STEP_RUNNING
 
 if TYPE_CHECKING:
     import random
@@ -81,16 +83,18 @@ class PollPolicy:
     :param latency: the bound on how late a change is seen: a job that may change by itself
         (running) is polled at most ``latency`` apart (``None``: no bound, ``interval`` grows
         to ``max_interval`` as for a waiting job). At a step's turn (its hosts waiting to
-        start, or a few left to end before the next step) the next poll comes after a fifth
-        of ``latency``, the gap growing back to it: changes come in bunches there.
+        start) the next poll comes after 0.4 of ``latency``, the gap growing back to it:
+        changes come in bunches there.
     :param interval: between polls of a job right after it changed, and the first gap of a
         job that waits for a person (an ``interval`` above ``latency`` wins: the job is polled
         every ``interval``).
     :param max_interval: the cap the gap of a waiting job grows to (default: 15 s, or
         ``interval`` if longer; shorter than ``interval`` is refused).
     :param growth: gap factor per unchanged poll (1 keeps it fixed).
-    :param jitter: each gap is shortened by a random share in ``[0, jitter)``; never
-        lengthened, so ``latency`` holds.
+    :param jitter: a gap is shortened by a random share in ``[0, jitter)``; never
+        lengthened, so ``latency`` holds. A gap repeated at ``latency`` is not jittered: a
+        job that stays at the bound is polled exactly ``latency`` apart (its first gap and
+        those after a turn are jittered, so jobs keep phases of their own).
     :param max_in_flight: requests at once; must not exceed the client's connection limit.
         It also bounds how many answers can land in one turn of the event loop, each costing
         a few hundred microseconds: keep it near polls per second x request latency (32 serves
@@ -178,16 +182,15 @@ def min_gap(policy: PollPolicy) -> float:
     return soon(policy) * min(1.0 - policy.jitter, 0.5)
 
 
-#: The gap at a step's turn, as a share of the bound (``soon``).
-SOON = 0.2
-#: A step is nearly done when at most this many of its hosts, or this share, are left.
-FEW_LEFT = 2
-FEW_LEFT_SHARE = 0.1
+#: The gap at a step's turn, as a share of the bound (``soon``): hosts start up to a few seconds
+#: after their step (0-2 s in bk-job's agents, in the mixes of ``benchmarks/``), so one poll 2 s
+#: after the one that saw them waiting sees most of them running.
+SOON = 0.4
 
 
 def soon(policy: PollPolicy) -> float:
-    """Return the gap after an answer at a step's turn (``turning``): a fifth of ``latency``
-    (``SOON``), never more than ``interval``; ``interval`` itself when there is no bound (``latency=None``:
+    """Return the gap after an answer at a step's turn (``turning``): ``SOON`` of ``latency``,
+    never more than ``interval``; ``interval`` itself when there is no bound (``latency=None``:
     the schedule of ``interval`` and ``growth`` alone) or it is below ``interval`` (which
     wins: the job is polled every ``interval``)."""
     latency = policy.latency
@@ -199,24 +202,15 @@ def soon(policy: PollPolicy) -> float:
 def turning(state: JobState) -> bool:
     """Whether a job is at a step's turn, where transitions come in bunches and soon.
 
-    Its running step has hosts still waiting to start (a step just began: they start within
-    moments), or it has a step after it and only ``FEW_LEFT`` hosts (or ``FEW_LEFT_SHARE`` of
-    them) left to end: when they end, the step ends and the next one's hosts all start. A step
-    whose hosts are not listed (none seen yet) tells nothing.
+    Its running step has hosts still waiting to start: a step just began, and they start
+    within moments. A step whose hosts are not listed (none seen yet) tells nothing. (A step
+    with only a few hosts left to end is no turn: in the mixes of ``benchmarks/`` its last
+    hosts end seconds to minutes apart, and polls there cost more than the loop saves
+    elsewhere.)
     """
-    steps = state.steps
-    last = len(steps) - 1
-    for n, step in enumerate(steps):
-        if step.status != STEP_RUNNING:
-            continue
-        codes = step.codes
-        if not codes:
-            return False
-        waiting = codes.count(HOST_WAITING)
-        if waiting:
-            return True
-        left = codes.count(HOST_RUNNING)
-        return n < last and (left <= FEW_LEFT or left <= FEW_LEFT_SHARE * len(codes))
+    for step in state.steps:
+        if step.status == STEP_RUNNING:
+            return HOST_WAITING in step.codes
     return False
 
 
@@ -238,7 +232,11 @@ def next_interval(
     ``growth`` of 1, back to ``interval``; a job not polled yet, or started from a stored state
     (``current == 0``, below any base an answer sets), starts at ``interval``. The base never exceeds ``top``, the job's
     ``cap``: ``latency`` for a job that may change by itself, ``max_interval`` for one waiting
-    for a person. Jitter only shortens the delay.
+    for a person. Jitter only shortens the delay, and only a delay that differs from the last
+    one (a job's first, after a change of gap, while it grows): a job that stays at the bound
+    (``latency``) is polled exactly that far apart, as a hand-written loop is, since shortening
+    every gap by up to ``jitter`` costs ``jitter / 2`` more requests for nothing. Its phase is
+    still its own: a share of its first gap, and of every gap after a turn, is drawn.
     """
     if after:
         base = after
@@ -249,7 +247,9 @@ def next_interval(
     if base > top:
         base = top
     jitter = policy.jitter
-    return base, base * (1.0 - jitter * rng.random()) if jitter else base
+    if not jitter or (base == current == top and policy.latency and top <= policy.latency):
+        return base, base  # (at the bound, as before: exact)
+    return base, base * (1.0 - jitter * rng.random())
 
 
 #: The least growth of a gap below ``interval`` (after a step's turn), per unchanged poll.

@@ -5,6 +5,8 @@
 polls its jobs without host rows (the job list, or job-level polls), so the snapshot of a job
 that ended may have none: such a job is listed in ``hosts_unread``, never counted as a job
 without failed hosts, and ``failed_hosts(client, scope, ...)`` reads each such job once, whole.
+A job in Kubernetes containers (the gateway v4) has its failed containers listed apart
+(``FailedContainer``, ``failed_containers``), read the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
-from ..models import Host, HostStatus, JobInstanceStatus, JobStatus
+from ..models import Container, Host, HostStatus, JobInstanceStatus, JobStatus
 from .events import PERSON_WAITING, JobFinished, JobTransition, WatchFailed, WatchTimedOut
 
 if TYPE_CHECKING:
@@ -25,7 +27,14 @@ if TYPE_CHECKING:
     from ..client import BkJobClient
     from ..config import Scope
 
-__all__ = ["FailedHost", "Summarizer", "WatchSummary", "failed_hosts"]
+__all__ = [
+    "FailedContainer",
+    "FailedHost",
+    "Summarizer",
+    "WatchSummary",
+    "failed_containers",
+    "failed_hosts",
+]
 
 #: The status name of a job the watch has not seen yet.
 UNSEEN = "UNSEEN"
@@ -43,14 +52,35 @@ class FailedHost:
 
     def to_dict(self) -> dict[str, Any]:
         """Return it as plain JSON values (``status`` as an int, with ``status_name``)."""
-        return {
-            "job_instance_id": self.job_instance_id,
-            "step_instance_id": self.step_instance_id,
-            "host": attrs.asdict(self.host),
-            "status": int(self.status),
-            "status_name": self.status.name,
-            "exit_code": self.exit_code,
-        }
+        return _row_dict(self, "host", self.host)
+
+
+@attrs.frozen
+class FailedContainer:
+    """A container that finished without success in a job's last round (the gateway v4)."""
+
+    job_instance_id: int
+    step_instance_id: int
+    container: Container
+    status: HostStatus
+    exit_code: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return it as plain JSON values (``status`` as an int, with ``status_name``)."""
+        return _row_dict(self, "container", self.container)
+
+
+def _row_dict(
+    row: FailedHost | FailedContainer, kind: str, what: Host | Container
+) -> dict[str, Any]:
+    return {
+        "job_instance_id": row.job_instance_id,
+        "step_instance_id": row.step_instance_id,
+        kind: attrs.asdict(what),
+        "status": int(row.status),
+        "status_name": row.status.name,
+        "exit_code": row.exit_code,
+    }
 
 
 @attrs.frozen
@@ -73,6 +103,8 @@ class WatchSummary:
     waiting: tuple[int, ...]
     #: Jobs the watch gave up on: ``WatchFailed`` (the error) or ``WatchTimedOut``.
     unwatched: Mapping[int, str]
+    #: The failed containers of the same jobs (the gateway v4; unread as their hosts are).
+    failed_containers: tuple[FailedContainer, ...] = ()
 
     @property
     def done(self) -> bool:
@@ -87,23 +119,33 @@ class WatchSummary:
             "finished": list(self.finished),
             "failed": list(self.failed),
             "failed_hosts": [host.to_dict() for host in self.failed_hosts],
+            "failed_containers": [row.to_dict() for row in self.failed_containers],
             "hosts_unread": list(self.hosts_unread),
             "waiting": list(self.waiting),
             "unwatched": {str(job): why for job, why in self.unwatched.items()},
         }
 
 
-def _failed_in(snapshot: JobInstanceStatus) -> list[FailedHost] | None:
-    """Return a snapshot's failed hosts, or ``None`` when a step has no host rows."""
-    found = []
+#: A failed host or container.
+Failed = FailedHost | FailedContainer
+
+
+def _failed_in(snapshot: JobInstanceStatus) -> list[Failed] | None:
+    """Return a snapshot's failed hosts and containers, or ``None`` when a step has no host rows
+    (v4 sends its containers with them; v3 never has containers)."""
+    found: list[Failed] = []
     job = snapshot.job.job_instance_id
     for step in snapshot.steps:
         if step.hosts is None:
             return None
+        step_id = step.step_instance_id
         for row in step.hosts:
             if row.status.is_finished and not row.status.is_success:
+                found.append(FailedHost(job, step_id, row.host, row.status, row.exit_code))
+        for one in step.containers or ():
+            if one.status.is_finished and not one.status.is_success:
                 found.append(
-                    FailedHost(job, step.step_instance_id, row.host, row.status, row.exit_code)
+                    FailedContainer(job, step_id, one.container, one.status, one.exit_code)
                 )
     return found
 
@@ -115,7 +157,7 @@ class Summarizer:
 
     def __init__(self) -> None:
         self._status: dict[int, JobStatus] = {}
-        self._hosts: dict[int, list[FailedHost] | None] = {}
+        self._hosts: dict[int, list[Failed] | None] = {}
         self._unwatched: dict[int, str] = {}
 
     def feed(self, event: object) -> None:
@@ -141,15 +183,17 @@ class Summarizer:
         finished = tuple(i for i in ids if i in status and status[i].is_finished)
         failed = tuple(i for i in finished if not status[i].is_success)
         hosts = self._hosts
+        rows = [row for i in failed for row in hosts.get(i) or ()]
         return WatchSummary(
             jobs=len(ids),
             statuses=dict(sorted(counts.items())),
             finished=finished,
             failed=failed,
-            failed_hosts=tuple(h for i in failed for h in hosts.get(i) or ()),
+            failed_hosts=tuple(row for row in rows if isinstance(row, FailedHost)),
             hosts_unread=tuple(i for i in failed if i in hosts and hosts[i] is None),
             waiting=tuple(i for i in ids if status.get(i) in PERSON_WAITING),
             unwatched={i: self._unwatched[i] for i in ids if i in self._unwatched},
+            failed_containers=tuple(row for row in rows if isinstance(row, FailedContainer)),
         )
 
 
@@ -165,10 +209,33 @@ async def failed_hosts(
     Each item is a ``JobFinished`` or a job's status. One whose steps all have host rows is
     read as it is; one without (a wait for ends only polls without them) is read once, whole
     (``get_job_instance_status``), ``at_once`` jobs at a time, so the report is never
-    silently empty.
+    silently empty. A job's containers (the gateway v4) are ``failed_containers``'s.
     """
+    found = await _failed_rows(client, scope, ended, at_once)
+    return tuple(row for row in found if isinstance(row, FailedHost))
+
+
+async def failed_containers(
+    client: BkJobClient,
+    scope: Scope,
+    ended: Iterable[JobFinished | JobInstanceStatus],
+    *,
+    at_once: int = 16,
+) -> tuple[FailedContainer, ...]:
+    """Return the failed containers of ended jobs (the gateway v4), read as ``failed_hosts``
+    reads hosts: a job whose snapshot has no rows is read once, whole."""
+    found = await _failed_rows(client, scope, ended, at_once)
+    return tuple(row for row in found if isinstance(row, FailedContainer))
+
+
+async def _failed_rows(
+    client: BkJobClient,
+    scope: Scope,
+    ended: Iterable[JobFinished | JobInstanceStatus],
+    at_once: int,
+) -> list[Failed]:
     snapshots = [e.snapshot if isinstance(e, JobFinished) else e for e in ended]
-    found: list[list[FailedHost] | None] = [_failed_in(s) for s in snapshots]
+    found: list[list[Failed] | None] = [_failed_in(s) for s in snapshots]
     limiter = anyio.CapacityLimiter(max(1, at_once))
 
     async def read(n: int) -> None:
@@ -177,7 +244,7 @@ async def failed_hosts(
             found[n] = _failed_in(await client.get_job_instance_status(scope, job)) or []
 
     async with anyio.create_task_group() as group:
-        for n, hosts in enumerate(found):
-            if hosts is None:
+        for n, rows in enumerate(found):
+            if rows is None:
                 group.start_soon(read, n)
-    return tuple(host for hosts in found for host in hosts or ())
+    return [row for rows in found for row in rows or ()]

@@ -23,7 +23,6 @@ from ..models import HostKey, HostStatus, JobStatus, StepStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from types import TracebackType
 
     from ._delivery import Delivery
     from ._jobs import Registry
@@ -130,12 +129,7 @@ class Tap:
         self._delivery.taps = (*self._delivery.taps, self)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:

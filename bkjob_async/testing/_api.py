@@ -168,6 +168,16 @@ def scope_of(params: Params) -> Scope:
     return Scope.biz_set(biz) if biz in _BIZ_SET_IDS else Scope.biz(biz)
 
 
+def paged(rows: list[Any], start: int, length: int) -> dict[str, Any]:
+    """Return ``EsbPageDataV3``: an empty page has ``total`` 0 and ``data`` [] (``from``)."""
+    return {
+        "start": start,
+        "length": length,
+        "total": len(rows),
+        "data": rows[start : start + length],
+    }
+
+
 def _job(world: World, job_id: int, scope: Scope) -> Job:
     job = world.jobs.get(job_id)
     if job is None or job.scope != scope:

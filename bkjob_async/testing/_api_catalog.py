@@ -19,7 +19,7 @@ from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
 from . import _api, _api_crons, _api_manage, _rules, _scripts, _scripts_v2
 from . import _codes as codes
-from ._api import ApiFailure, Call, Endpoint, Params, scope_of
+from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
 from ._catalog import MASK, Catalog
 from ._plan import StepPlan
 from ._render import v2_time
@@ -44,16 +44,6 @@ def _page(params: Params, *, cap: bool) -> tuple[int, int]:
     start = 0 if start is None or start < 0 else start
     length = _PAGE if length is None or length <= 0 else length
     return start, min(length, _MAX_PAGE) if cap else length
-
-
-def _paged(rows: list[Any], start: int, length: int) -> dict[str, Any]:
-    """Return ``EsbPageDataV3``: an empty page has ``total`` 0 and ``data`` [] (``from``)."""
-    return {
-        "start": start,
-        "length": length,
-        "total": len(rows),
-        "data": rows[start : start + length],
-    }
 
 
 # -- push_config_file ---------------------------------------------------------------------------
@@ -273,7 +263,7 @@ def get_job_plan_list(world: World, call: Call) -> object:
         start = params.long("start") or 0
         return rows[start : start + (params.long("length") or 0)]
     start, length = params.long("start") or 0, params.long("length") or _PAGE
-    return _paged(rows, start, length)
+    return paged(rows, start, length)
 
 
 def get_job_plan_detail(world: World, call: Call) -> object:
@@ -312,7 +302,7 @@ def get_account_list(world: World, call: Call) -> object:
         and (not alias or a.alias == alias)
     ]
     start, length = _page(params, cap=True)
-    return _paged(rows, start, length)
+    return paged(rows, start, length)
 
 
 V3_ENDPOINTS: dict[str, Endpoint] = _api_manage.recording(

@@ -24,7 +24,7 @@ from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
 from . import _api
 from . import _codes as codes
-from ._api import ApiFailure, Call, Endpoint, Params, scope_of
+from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
 from ._catalog import SimAccount, _scope_fields
 from ._manage import StepLaunch, Vault
 from ._plan import StepPlan
@@ -146,6 +146,16 @@ def _replace(world: World, scope: Scope, old: SimAccount, new: SimAccount | None
         rows[index] = new
 
 
+def _saved(world: World, call: Call, old: SimAccount, new: SimAccount) -> object:
+    """Put ``new`` in ``old``'s place, keep the password sent (if any) and answer ``new``."""
+    scope = scope_of(call.params)
+    _replace(world, scope, old, new)
+    password = call.params.text("password")
+    if password:
+        _vault(world).passwords[new.id] = password
+    return world.catalog.account_v3(scope, new)
+
+
 def create_account(world: World, call: Call) -> object:
     """Create a system account (``EsbAccountResourceV3Impl.createAccount``): a blank alias is
     the account name; an alias the scope's accounts of that category have is 1243007; a DB
@@ -171,11 +181,7 @@ def create_account(world: World, call: Call) -> object:
     os = "Windows" if kind == 2 else "Linux"
     row = world.catalog.add_account(scope, alias, name, category, kind, os, now)
     created = attrs.evolve(row, creator=call.username, description=params.text("description") or "")
-    _replace(world, scope, row, created)
-    password = params.text("password")
-    if password:
-        _vault(world).passwords[created.id] = password
-    return world.catalog.account_v3(scope, created)
+    return _saved(world, call, row, created)
 
 
 def update_account(world: World, call: Call) -> object:
@@ -201,11 +207,7 @@ def update_account(world: World, call: Call) -> object:
         modifier=call.username,
         modify_ms=now,
     )
-    _replace(world, scope, old, new)
-    password = params.text("password")
-    if password:
-        _vault(world).passwords[new.id] = password
-    return world.catalog.account_v3(scope, new)
+    return _saved(world, call, old, new)
 
 
 def delete_account(world: World, call: Call) -> object:
@@ -470,12 +472,7 @@ def get_job_template_list(world: World, call: Call) -> object:
     start = max(params.long("start") or 0, 0)
     length = params.long("length")
     length = 20 if length is None else length
-    return {
-        "start": start,
-        "length": length,
-        "total": len(rows),
-        "data": rows[start : start + length],
-    }
+    return paged(rows, start, length)
 
 
 def _server(hosts: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from . import _codes as codes
-from ._api import ApiFailure, Call, Endpoint, Params, scope_of
+from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
 from ._catalog import Catalog, SimScript, SimScriptVersion
 from ._script_texts import decode, fail
 
@@ -139,12 +139,7 @@ def _list(world: World, call: Call, public: bool) -> object:
         for s in sorted(world.catalog.scripts_of(scope), key=newest_first, reverse=True)
         if (not language or s.language == language) and (not name or name in s.name)
     ]
-    return {
-        "start": start,
-        "length": length,
-        "total": len(rows),
-        "data": rows[start : start + length],
-    }
+    return paged(rows, start, length)
 
 
 def newest_first(script: SimScript) -> tuple[int, str]:

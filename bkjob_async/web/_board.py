@@ -1,4 +1,4 @@
-"""What the dashboard shows of a poller: jobs, hosts, the feed; kept only while someone looks.
+"""What the dashboard shows of a poller: jobs, hosts, containers, the feed; kept while someone looks.
 
 Rule: the board reads the poller through its public tap (``Poller.tap``) and statistics, never
 its internals. With no viewer the tap is closed and the board holds nothing: a poll costs the
@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..polling._containers import is_container
 from ..polling.events import (
+    ContainerTransition,
     HostTransition,
     JobFinished,
     JobTransition,
@@ -39,7 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BOARD", "BUCKETS", "Board", "JobRow", "bucket_of"]
 
-#: Hosts' change-to-event delays measured per tick, at most (a sample: see ``fold``).
+#: Hosts' (and containers') change-to-event delays measured per tick, at most (a sample: see
+#: ``fold``).
 SAMPLES = 20
 
 
@@ -60,6 +63,8 @@ class Board:
         self.names: dict[tuple[str, int, int], str] = {}
         #: Hosts by status (a plain dict: counted in once per event).
         self.host_counts: dict[int, int] = {}
+        #: Containers by status (gateway v4's container jobs), as hosts.
+        self.container_counts: dict[int, int] = {}
         self.buckets: Counter[str] = Counter()
         #: Seconds from a host's end (bk-job's clock) to the event that told it, the latest.
         self.delays: deque[float] = deque(maxlen=4096)
@@ -116,6 +121,7 @@ class Board:
         """Start over from the jobs as they are now."""
         self.jobs.clear()
         self.host_counts.clear()
+        self.container_counts.clear()
         self.buckets.clear()
         self.feed.restart()
         now = time.monotonic()
@@ -123,8 +129,11 @@ class Board:
             row = self._row(seen.scope, seen.job_instance_id)
             row.status, row.listed = seen.status, seen.listed
             for step in seen.steps:
-                for status in step.hosts.values():
-                    row.move(None, status, self.host_counts)
+                for key, status in step.hosts.items():
+                    if is_container(key):
+                        row.move(None, status, self.container_counts, container=True)
+                    else:
+                        row.move(None, status, self.host_counts)
             self._rebucket(row, now)
 
     async def _run(self, tap: Tap) -> None:
@@ -162,6 +171,7 @@ class Board:
             tap.close()
         self.jobs.clear()
         self.host_counts.clear()
+        self.container_counts.clear()
         self.buckets.clear()
         self.delays.clear()
         self._folds.clear()
@@ -177,6 +187,7 @@ class Board:
         if not events and last is None:
             return
         counts, add_host, samples = self.host_counts, self.feed.add_host, self._samples
+        start = samples
         row = self._row(scope, (last or events[0]).job_instance_id)
         # A host's transition, the many: counted in, and kept in the feed, written out
         # here (``JobRow.move`` inline) as the dashboard's hottest path.
@@ -210,16 +221,26 @@ class Board:
         row.failed += failed
         if last is not None:
             self._fold(row, scope, last)
-        self._samples = samples
+        # (what ``_fold`` took for containers is gone too)
+        self._samples = max(0, self._samples - (start - samples))
         self._unseen += len(events) + (last is not None)
         self._rebucket(row, time.monotonic())
 
     def _fold(self, row: JobRow, scope: Scope, event: Event) -> None:
-        """Fold in any other event (a step's, the job's, a watch's end): a few a job."""
+        """Fold in any other event (a container's, a step's, the job's, a watch's end)."""
         if isinstance(event, HostTransition):
             self.feed.add_host(
                 row.text, event, row.move(event.previous, event.current, self.host_counts)[1] == 1
             )
+            return
+        if isinstance(event, ContainerTransition):
+            counts = self.container_counts
+            moved = row.move(event.previous, event.current, counts, container=True)
+            self.feed.add_host(row.text, event, moved[1] == 1)
+            end = event.result.end_time  # (sampled as a host's delay is, in ``fold``)
+            if moved[0] and event.previous is not None and self._samples and end is not None:
+                self._samples -= 1
+                self.delays.append((event.observed_at - end).total_seconds())
             return
         if isinstance(event, JobTransition):
             row.status = event.current
@@ -306,7 +327,7 @@ class Board:
             "id": lambda r: (r.job_id, r.scope.id),
             "status": lambda r: (BUCKETS.index(r.bucket), r.job_id),
             "failed": lambda r: (r.failed, r.job_id),
-            "hosts": lambda r: (r.hosts, r.job_id),
+            "hosts": lambda r: (r.hosts + r.containers, r.job_id),
             "updated": lambda r: (r.updated, r.job_id),
             "name": lambda r: (self.name(r) or "", r.job_id),
         }

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import _json
-from ..models import HostStatus
+from ..models import ContainerResult, HostStatus
+from ..polling._containers import container_event_id, is_container
 from ..polling.events import (
+    ContainerTransition,
     HostTransition,
     JobFinished,
     JobTransition,
@@ -32,6 +34,7 @@ __all__ = [
     "Feed",
     "Held",
     "entry_of",
+    "failed_extra",
     "held_entry",
     "held_id",
     "held_job",
@@ -44,9 +47,10 @@ __all__ = [
 #: ``(event id, job key text, JSON of the entry)``.
 Entry = tuple[str, str, str]
 #: An entry as the feed reads it out: ``(job text, job id, step, execute count, host key,
-#: previous status, current status, visit, observed at, extra)`` of a host's transition
-#: (``extra``: ``(label, exit code, error code)`` of a failed host, else ``None``); of any
-#: other event, ``(job text, job id, None, ..., (event id, JSON))``.
+#: previous status, current status, visit, observed at, extra)`` of a host's or a container's
+#: transition (its key ``Container.key``; ``extra``: ``(label, exit code, error code)`` of a
+#: failed one, else ``None``); of any other event, ``(job text, job id, None, ..., (event id,
+#: JSON))``.
 Held = tuple[Any, ...]
 
 
@@ -104,11 +108,11 @@ _TIMES = _Times()
 def entry_of(scope: Scope, event: Event) -> Entry:
     """Return the feed's entry of one event: its id, its job, and its JSON.
 
-    A host's transition goes as the feed sends what it holds of one (``held_entry``): read
-    from what the poll decoded, its host structured only when it failed.
+    A host's (or a container's) transition goes as the feed sends what it holds of one
+    (``held_entry``): read from what the poll decoded, its host structured only when it failed.
     """
     job = job_text(scope, event.job_instance_id)
-    if isinstance(event, HostTransition):
+    if isinstance(event, HostTransition | ContainerTransition):
         return held_entry(_held_host(job, event))
     event_id = event.event_id
     head = f'{{"id":{_json.quote(event_id)},"job":"{job}","at":{_TIMES.of(event.observed_at)},'
@@ -131,18 +135,25 @@ def entry_of(scope: Scope, event: Event) -> Entry:
     return event_id, job, body
 
 
-def _held_host(job: str, event: HostTransition) -> Held:
-    """Return what ``Feed.add_host`` keeps of a host's transition, as one tuple."""
-    extra = None
-    if host_state(event.current) == "failed":
-        result = event.result
-        extra = (str(result.host), result.exit_code, result.error_code)
+def failed_extra(event: HostTransition | ContainerTransition) -> tuple[str, Any, Any]:
+    """Return ``(label, exit code, error code)`` of a failed host or container (a container
+    has no error code)."""
+    result = event.result
+    if isinstance(result, ContainerResult):
+        return str(result.container), result.exit_code, None
+    return str(result.host), result.exit_code, result.error_code
+
+
+def _held_host(job: str, event: HostTransition | ContainerTransition) -> Held:
+    """Return what ``Feed.add_host`` keeps of a host's or container's transition, as one tuple."""
+    extra = failed_extra(event) if host_state(event.current) == "failed" else None
+    key = event.host_key if isinstance(event, HostTransition) else event.container_key
     return (
         job,
         event.job_instance_id,
         event.step_instance_id,
         event.execute_count,
-        event.host_key,
+        key,
         event.previous,
         event.current,
         event.visit,
@@ -161,6 +172,8 @@ def held_id(held: Held) -> str:
     _, job_id, step, count, key, _, current, visit, _, extra = held
     if step is None:
         return str(extra[0])
+    if is_container(key):
+        return container_event_id(job_id, step, count, key[1], int(current), visit)
     return host_event_id(job_id, step, count, key, int(current), visit)
 
 
@@ -178,9 +191,10 @@ def held_entry(held: Held) -> Entry:
             f',"label":{_json.quote(label)},"exit_code":{_json.dumps(exit_code)}'
             f',"error_code":{_json.dumps(error_code)}'
         )
+    kind, text = ("container", str(key[1])) if is_container(key) else ("host", host_text(key))
     body = (
         f'{{"id":{_json.quote(event_id)},"job":"{job}","at":{_TIMES.of(at)},'
-        f'"kind":"host","step":{step},"host":{_json.quote(host_text(key))},'
+        f'"kind":"{kind}","step":{step},"{kind}":{_json.quote(text)},'
         f'"previous":{_status(previous)},'
         f'"current":{_status(status)},"status":{int(status)},"state":"{state}"{tail}}}'
     )
@@ -231,25 +245,25 @@ class Feed:
         self.end = 0
         self.generation += 1
 
-    def add_host(self, job: str, event: HostTransition, failed: bool) -> None:
-        """Add a host's transition at the end (``failed``: the host failed; its address, exit
-        code and error code are read now, structuring its row, as for no other host)."""
+    def add_host(self, job: str, event: HostTransition | ContainerTransition, failed: bool) -> None:
+        """Add a host's (or a container's) transition at the end (``failed``: it failed; its
+        address, exit code and error code are read now, structuring its row, as for no other
+        host)."""
         end = self.end
         i = end % self.size
         self._job[i] = job
         self._job_id[i] = event.job_instance_id
         self._step[i] = event.step_instance_id
         self._count[i] = event.execute_count
-        self._key[i] = event.host_key
+        if isinstance(event, HostTransition):
+            self._key[i] = event.host_key
+        else:
+            self._key[i] = event.container_key
         self._previous[i] = event.previous
         self._current[i] = event.current
         self._visit[i] = event.visit
         self._at[i] = event.observed_at
-        if failed:
-            result = event.result
-            self._extra[i] = (str(result.host), result.exit_code, result.error_code)
-        else:
-            self._extra[i] = None
+        self._extra[i] = failed_extra(event) if failed else None
         self.end = end + 1
 
     def add(self, job: str, scope: Scope, event: Event) -> None:

@@ -1,4 +1,5 @@
-"""A job as the dashboard's board keeps it: its status, its bucket, how many of its hosts are done.
+"""A job as the dashboard's board keeps it: its status, its bucket, how many of its hosts (or
+containers) are done.
 
 Rule: plain values and counting only, no I/O and nothing of the poller's: the board (``_board``)
 folds each transition in through them, on its hottest path.
@@ -38,10 +39,13 @@ def bucket_of(status: JobStatus | None, ended: str | None = None, listed: bool =
 
 class JobRow:
     """One job on the board: its status and how many of its hosts are done, as far as the
-    board knows (a host's own status is asked of bk-job on the job's page)."""
+    board knows (a host's own status is asked of bk-job on the job's page). A job run in
+    Kubernetes containers (gateway v4) counts them in ``containers``; ``finished`` and
+    ``failed`` count either (bk-job never runs a job on both)."""
 
     __slots__ = (
         "bucket",
+        "containers",
         "ended",
         "failed",
         "finished",
@@ -61,6 +65,8 @@ class JobRow:
         self.status: JobStatus | None = None
         #: Hosts of the step rounds seen; those finished, those failed.
         self.hosts = self.finished = self.failed = 0
+        #: Containers of the step rounds seen (gateway v4's container jobs).
+        self.containers = 0
         #: How its watch ended when not by a status (``watch failed``, ``timed out``).
         self.ended: str | None = None
         self.bucket = "pending"
@@ -69,15 +75,22 @@ class JobRow:
         self.listed = False
 
     def move(
-        self, previous: HostStatus | None, current: HostStatus, counts: dict[int, int]
+        self,
+        previous: HostStatus | None,
+        current: HostStatus,
+        counts: dict[int, int],
+        container: bool = False,
     ) -> tuple[int, int]:
-        """Count a host moving from ``previous`` (``None``: first seen) to ``current`` in the
-        job's and the board's counts; return ``weight(current)``."""
+        """Count a host (a ``container``) moving from ``previous`` (``None``: first seen) to
+        ``current`` in the job's and the board's counts; return ``weight(current)``."""
         counts[current] = counts.get(current, 0) + 1
         now = WEIGHTS.get(current) or weight(current)
         finished, failed = now
         if previous is None:
-            self.hosts += 1
+            if container:
+                self.containers += 1
+            else:
+                self.hosts += 1
         else:
             counts[previous] = counts.get(previous, 0) - 1
             was_finished, was_failed = WEIGHTS.get(previous) or weight(previous)

@@ -17,11 +17,13 @@ from aiohttp import web
 
 from .. import errors
 from ..config import Scope
-from ..models import Host, JobStatus
+from ..models import Host, HostStatus, JobStatus
 from ._board import BUCKETS
 from ._feed import host_state, host_text, scope_text
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..models import JobInstanceStatus, StepInstance
     from ._board import Board, JobRow
     from ._names import Namer
@@ -166,11 +168,8 @@ class Dashboard:
         body = {
             "jobs": {b: board.buckets.get(b, 0) for b in BUCKETS},
             "jobs_total": len(board.jobs),
-            "hosts": {
-                s.name: n
-                for s, n in sorted(board.host_counts.items())
-                if n > 0 and hasattr(s, "name")
-            },
+            "hosts": _counts(board.host_counts),
+            "containers": _counts(board.container_counts),
             "transitions_per_second": round(board.transitions_per_second(), 2),
             "poll_rate": round(stats.current_rate, 2),
             "rate_limit": stats.rate_limit,
@@ -201,6 +200,7 @@ class Dashboard:
             "bucket": row.bucket,
             "ended": row.ended,
             "hosts": row.hosts,
+            "containers": row.containers,
             "finished": row.finished,
             "failed": row.failed,
         }
@@ -266,6 +266,8 @@ class Dashboard:
         job_id = _job_id(request.match_info["job"])
         await known(board, scope, job_id)
         step = _int(request.query, "step", 0, 0, 2**63 - 1)
+        if "container" in request.query:
+            return await self._container_log(scope, job_id, step, request.query["container"])
         host = host_from_text(request.query.get("host", ""))
         ref: int | Host = host.bk_host_id if host.bk_host_id is not None else host
         try:
@@ -276,12 +278,41 @@ class Dashboard:
             return web.json_response(
                 {"error": f"bk-job did not answer: {type(exc).__name__}"}, status=502
             )
-        text = log.log_content or ""
-        if log.file_logs:
-            text += "\n".join(str(f) for f in log.file_logs)
-        return web.json_response(
-            {"tail": text[-LOG_TAIL:], "cut": len(text) > LOG_TAIL, "host": str(log.host)}
-        )
+        return _tail(log.log_content, log.file_logs, host=str(log.host))
+
+    async def _container_log(
+        self, scope: Scope, job_id: int, step: int, container: str
+    ) -> web.Response:
+        """Answer a container's log (``?container=`` its ``Container.id``; gateway v4)."""
+        if not container.isdigit() or len(container) > 19:
+            raise web.HTTPBadRequest(text="container must be a container's id")
+        try:
+            logs = await self.board.poller.client.batch_get_job_instance_execute_object_log(
+                scope, job_id, step, container_ids=[int(container)]
+            )
+        except errors.UnsupportedOperationError:
+            return web.json_response({"error": "containers need the gateway v4"}, status=501)
+        except errors.BkJobError as exc:
+            return web.json_response(
+                {"error": f"bk-job did not answer: {type(exc).__name__}"}, status=502
+            )
+        if not logs:
+            return _tail(None, None, container=f"container {container}")
+        log = logs[0]
+        return _tail(log.log_content, log.file_logs, container=str(log.execute_object))
+
+
+def _tail(content: str | None, files: Sequence[object] | None, **who: str) -> web.Response:
+    """Answer the end of a log (its content, then its files' lines) and whose it is."""
+    text = content or ""
+    if files:
+        text += "\n".join(str(f) for f in files)
+    return web.json_response({"tail": text[-LOG_TAIL:], "cut": len(text) > LOG_TAIL, **who})
+
+
+def _counts(counts: dict[int, int]) -> dict[str, int]:
+    """Return hosts' (or containers') counts by status name, those of none left out."""
+    return {s.name: n for s, n in sorted(counts.items()) if n > 0 and hasattr(s, "name")}
 
 
 async def known(board: Board, scope: Scope, job_id: int) -> JobRow:
@@ -300,19 +331,37 @@ async def known(board: Board, scope: Scope, job_id: int) -> JobRow:
     raise web.HTTPNotFound(text="this dashboard's poller does not watch that job")
 
 
+def _object_json(
+    kind: str, key: str, label: str, status: HostStatus, exit_code: int | None, error: int | None
+) -> dict[str, Any]:
+    """Return a host's or a container's row of a job's page (``kind``: ``host``, ``container``)."""
+    return {
+        kind: key,
+        "label": label,
+        "status": int(status),
+        "status_name": getattr(status, "name", str(int(status))),
+        "state": host_state(status),
+        "exit_code": exit_code,
+        "error_code": error,
+        "failed": status.is_finished and not status.is_success,
+    }
+
+
 def _host_json(step: StepInstance) -> list[dict[str, Any]]:
     return [
-        {
-            "host": host_text(r.host.key),
-            "label": str(r.host),
-            "status": int(r.status),
-            "status_name": getattr(r.status, "name", str(int(r.status))),
-            "state": host_state(r.status),
-            "exit_code": r.exit_code,
-            "error_code": r.error_code,
-            "failed": r.status.is_finished and not r.status.is_success,
-        }
+        _object_json(
+            "host", host_text(r.host.key), str(r.host), r.status, r.exit_code, r.error_code
+        )
         for r in step.hosts or ()
+    ]
+
+
+def _container_json(step: StepInstance) -> list[dict[str, Any]]:
+    return [
+        _object_json(
+            "container", str(r.container.id), str(r.container), r.status, r.exit_code, None
+        )
+        for r in step.containers or ()
     ]
 
 
@@ -329,6 +378,7 @@ def _job_json(status: JobInstanceStatus) -> dict[str, Any]:
                 "status": s.status.name,
                 "execute_count": s.execute_count,
                 "hosts": _host_json(s),
+                "containers": _container_json(s),
             }
             for s in status.steps
         ],

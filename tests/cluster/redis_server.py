@@ -89,6 +89,7 @@ class RedisServer:
                 "--save", "",
                 "--appendonly", "yes" if persistent else "no",
                 "--appendfsync", "always",
+                "--repl-diskless-sync-delay", "0",  # a replica syncs at once, not after 5 s
                 "--dir", str(self.directory),
                 "--logfile", str(self.directory / "redis.log"),
                 "--daemonize", "no",
@@ -96,7 +97,7 @@ class RedisServer:
             ],
             python=False,
         )  # fmt: skip
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # (generous: ends on the first PONG)
         while time.monotonic() < deadline:
             if not self.process.alive:
                 log = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
@@ -104,10 +105,10 @@ class RedisServer:
             if self._pong():
                 return
             time.sleep(0.02)
-        raise RuntimeError("redis-server did not answer PING within 10 s")
+        raise RuntimeError("redis-server did not answer PING within 60 s")
 
     def _pong(self) -> bool:
-        # Generous: a busy machine is slow to answer, not down (start() retries until 10 s).
+        # Generous: a busy machine is slow to answer, not down (start() retries until 60 s).
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
                 sock.sendall(b"PING\r\n")
@@ -198,7 +199,9 @@ def _client(port: int, password: str | None = None) -> redis.Redis:
     )
 
 
-def _wait(what: str, ready: Callable[[], bool], timeout: float = 30.0) -> None:
+def _wait(what: str, ready: Callable[[], bool], timeout: float = 120.0) -> None:
+    """Return once ``ready()`` (the servers' own signal: polled every 50 ms); generous, as a
+    loaded machine only makes it later."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -255,16 +258,28 @@ class SentinelSet:
             "the replica did not sync with the primary",
             lambda: replica.info("replication").get("master_link_status") == "up",
         )
+        # Each sentinel is told its own id, the replica and the other sentinels, as a
+        # sentinel's rewritten file records them: none waits for the others' hello messages
+        # (one each 2 s on the primary's channel) to know them.
+        ids = {port: os.urandom(20).hex() for port in self.sentinel_ports}
         for port in self.sentinel_ports:
             where = self.directory / f"sentinel-{port}"
             where.mkdir(parents=True, exist_ok=True)
             conf = where / "sentinel.conf"  # a sentinel rewrites its file: one each
+            others = "".join(
+                f"sentinel known-sentinel {self.SERVICE} 127.0.0.1 {other} {ids[other]}\n"
+                for other in self.sentinel_ports
+                if other != port
+            )
             conf.write_text(
                 f"port {port}\nbind 127.0.0.1\ndaemonize no\ndir {where}\n"
                 f"logfile {where / 'sentinel.log'}\n"
+                f"sentinel myid {ids[port]}\n"
                 f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.primary.port} 2\n"
                 f"sentinel down-after-milliseconds {self.SERVICE} 1000\n"
                 f"sentinel failover-timeout {self.SERVICE} 10000\n"
+                f"sentinel known-replica {self.SERVICE} 127.0.0.1 {self.replica.port}\n"
+                f"{others}"
             )
             if self.password:
                 conf.write_text(
@@ -280,9 +295,17 @@ class SentinelSet:
             sentinel = _client(port, self.sentinel_password)
 
             def known(sentinel: redis.Redis = sentinel) -> bool:
+                # Linked to the primary, the replica (read: its INFO says it is in sync)
+                # and the two other sentinels: ready to vote and to promote the replica.
                 master = sentinel.sentinel_master(self.SERVICE)
+                replicas = sentinel.sentinel_slaves(self.SERVICE)
+                others = sentinel.sentinel_sentinels(self.SERVICE)
+                linked = [master, *replicas, *others]
                 return bool(
-                    int(master["num-slaves"]) >= 1 and int(master["num-other-sentinels"]) >= 2
+                    len(replicas) >= 1
+                    and len(others) >= 2
+                    and not any(i["is_disconnected"] or i["is_sdown"] for i in linked)
+                    and all(r.get("master-link-status") == "ok" for r in replicas)
                 )
 
             _wait(f"sentinel {port} did not learn the deployment", known)
@@ -305,7 +328,7 @@ class SentinelSet:
         """SIGKILL the primary (a crash): the sentinels fail over to the replica."""
         self.primary.stop()
 
-    def wait_failover(self, timeout: float = 30.0) -> None:
+    def wait_failover(self, timeout: float = 90.0) -> None:
         """Return once the sentinels name the replica as the primary and it accepts writes."""
         _wait(
             "the sentinels did not fail over to the replica",
@@ -325,21 +348,28 @@ class SentinelSet:
 
 
 class ClusterNodes:
-    """A Redis Cluster on 127.0.0.1, no persistence: three primaries sharing the 16384 slots
-    (``redis-cli --cluster create``, or ``CLUSTER ADDSLOTSRANGE`` and ``MEET`` without
-    redis-cli), each a real ``redis-server --cluster-enabled yes``. ``url`` is its
-    ``redis+cluster://`` URL."""
+    """A Redis Cluster on 127.0.0.1, no persistence: primaries sharing the 16384 slots, each a
+    real ``redis-server --cluster-enabled yes``, and ``replicas`` replicas of each
+    (``redis-cli --cluster create``). ``url`` is its ``redis+cluster://`` URL.
+
+    A node is failed when it has not answered the others for the node timeout: 2 s where a
+    test kills a primary and waits for its replica to take over (``replicas``), 15 s where
+    nothing fails over, so that a node starved of CPU on a loaded machine does not mark the
+    cluster failed while it starts or while a test uses it."""
 
     def __init__(self, binary: str, directory: Path, size: int = 3, replicas: int = 0) -> None:
         #: Replicas of each primary (``redis-cli --cluster create --cluster-replicas``).
         self.replicas = replicas
         self.nodes = [RedisServer(binary, directory / f"node{i}") for i in range(size)]
-        for node in self.nodes:
+        #: Each node's cluster bus port: not its port + 10000, which may be taken.
+        self.bus_ports = [free_port() for _ in self.nodes]
+        timeout = "2000" if replicas else "15000"
+        for node, bus in zip(self.nodes, self.bus_ports, strict=True):
             node.args = (
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", "2000",
-                "--cluster-port", str(free_port()),  # the bus: not port + 10000, maybe taken
+                "--cluster-node-timeout", timeout,
+                "--cluster-port", str(bus),
             )  # fmt: skip
 
     @property
@@ -347,30 +377,20 @@ class ClusterNodes:
         return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
 
     def start(self) -> None:
+        """Start the nodes and return once every node says the cluster is ok (``CLUSTER
+        INFO``: its own signal) and knows every other, and every replica is in sync."""
         for node in self.nodes:
             node.start()
-        cli = shutil.which("redis-cli")
-        addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
-        if cli is None and self.replicas:
-            pytest.skip("a Redis Cluster with replicas is made with redis-cli (redis-tools)")
-        if cli is not None:
-            subprocess.run(
-                [
-                    *(cli, "--cluster", "create", *addresses, "--cluster-yes"),
-                    *("--cluster-replicas", str(self.replicas)),
-                ],
-                check=True,
-                capture_output=True,
-                timeout=60,
-            )
-        else:
+        if self.replicas:
+            self._create_with_replicas()
+        else:  # (redis-cli would poll the nodes once a second: 3 to 5 s on its own)
             share = 16384 // len(self.nodes)
             for i, node in enumerate(self.nodes):
                 last = 16383 if i == len(self.nodes) - 1 else (i + 1) * share - 1
-                _client(node.port).execute_command("CLUSTER ADDSLOTSRANGE", i * share, last)
+                _client(node.port).execute_command("CLUSTER ADDSLOTS", *range(i * share, last + 1))
             first = _client(self.nodes[0].port)
-            for node in self.nodes[1:]:
-                first.execute_command("CLUSTER MEET", "127.0.0.1", node.port)
+            for node, bus in zip(self.nodes[1:], self.bus_ports[1:], strict=True):
+                first.execute_command("CLUSTER MEET", "127.0.0.1", node.port, bus)
         for node in self.nodes:
             client = _client(node.port)
 
@@ -390,6 +410,21 @@ class ClusterNodes:
 
             _wait(f"replica {node.port} did not sync", synced)
 
+    def _create_with_replicas(self) -> None:
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            pytest.skip("a Redis Cluster with replicas is made with redis-cli (redis-tools)")
+        addresses = [f"127.0.0.1:{n.port}" for n in self.nodes]
+        subprocess.run(
+            [
+                *(cli, "--cluster", "create", *addresses, "--cluster-yes"),
+                *("--cluster-replicas", str(self.replicas)),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
     def primary_of(self, key: str) -> RedisServer:
         """Return the node serving ``key``'s slot now (as a live node's slot map says)."""
         live = next(n for n in self.nodes if n.process is not None)
@@ -406,7 +441,7 @@ class ClusterNodes:
         old.stop()
         return old
 
-    def wait_promoted(self, key: str, old: RedisServer, timeout: float = 30.0) -> RedisServer:
+    def wait_promoted(self, key: str, old: RedisServer, timeout: float = 90.0) -> RedisServer:
         """Return the replica that serves ``key`` instead of ``old``, once the cluster promoted
         it and every live node says the cluster is ok again."""
 

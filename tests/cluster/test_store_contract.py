@@ -123,7 +123,8 @@ async def test_a_worker_taking_over_loads_the_last_fenced_state_and_the_old_one_
 ):
     """Store level of a takeover: B continues from what A wrote under its lease; A, paused
     past its lease, writes nothing more."""
-    old_keeper = LeaseKeeper(make_cluster(), worker_id="a", ttl=0.5, margin=0.05)
+    # A's lease lasts long enough for its writes on a loaded machine (0.5 s did not always).
+    old_keeper = LeaseKeeper(make_cluster(), worker_id="a", ttl=1.5, margin=0.05)
     await old_keeper.tick()
     old = RedisStore(old_keeper.cluster, old_keeper.lease)
     await old.open()
@@ -131,11 +132,17 @@ async def test_a_worker_taking_over_loads_the_last_fenced_state_and_the_old_one_
         old.add_jobs("w", [(BIZ, 1)])
         old.commit("w", (BIZ, 1), {"hosts": 7}, [("h-5-7", "5 -> 7")])
         await old.flush()
-        await anyio.sleep(0.6)  # A stalls past its lease: no renewal
+        # A stalls past its lease (no renewal): B takes the partition once Redis let the
+        # lease lapse, and A's own deadline (ttl less the margin from before its round) is
+        # earlier still.
         new_keeper = LeaseKeeper(make_cluster(), worker_id="b", ttl=30)
-        await new_keeper.tick()
         part = old.cluster.partition(BIZ, 1)
-        assert new_keeper.lease(part) is not None
+        with anyio.fail_after(30):
+            await new_keeper.tick()
+            while new_keeper.lease(part) is None:
+                await anyio.sleep(0.1)
+                await new_keeper.tick()
+        assert old_keeper.lease(part) is None
         async with RedisStore(new_keeper.cluster, new_keeper.lease) as new:
             loaded = await new.load("w")
             assert loaded.jobs == {(BIZ, 1): {"hosts": 7}}

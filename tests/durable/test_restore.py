@@ -38,9 +38,14 @@ async def _consume(watch, seen: list) -> None:
         seen.append(event)
 
 
-async def _advance(sim: BkJobSimulator, seconds: float) -> None:
-    """Move the simulator's clock ``seconds`` in half-second steps, polled in between."""
+async def _advance(
+    sim: BkJobSimulator, seconds: float, until_ended: tuple[int, ...] | list[int] = ()
+) -> None:
+    """Move the simulator's clock ``seconds`` in half-second steps, polled in between (with
+    ``until_ended``: no further than those jobs' end)."""
     for _ in range(int(seconds / 0.5)):
+        if until_ended and all(sim.job(i).status.is_finished for i in until_ended):
+            return
         sim.advance(0.5)
         await anyio.sleep(0.15)
 
@@ -68,7 +73,7 @@ async def test_a_store_restored_from_an_older_copy_repeats_nothing_under_a_new_i
             with closing(sqlite3.connect(path)) as live, closing(sqlite3.connect(backup)) as copy:
                 live.backup(copy)  # (a consistent copy of a live WAL database)
             copied = len(seen)
-            await _advance(sim, 20.0)  # every job ends; the watch with them
+            await _advance(sim, 20.0, ids)  # every job ends; the watch with them
         assert all(sim.job(i).status.is_finished for i in ids)
         read = len(seen)
         for suffix in ("", "-wal", "-shm"):

@@ -4,6 +4,8 @@ on v3."""
 
 from __future__ import annotations
 
+import re
+
 import anyio
 import pytest
 
@@ -216,3 +218,48 @@ async def test_reading_a_container_job_on_v3_says_to_use_v4(sim: BkJobSimulator)
         assert "code 1240002" in result.err
         assert "only the gateway v4 can, with --flavor apigw-v4" in result.err
     assert (await run(["status", str(job), *V4], env)).status == 0
+
+
+async def test_watch_lines_count_containers_not_hosts(sim: BkJobSimulator) -> None:
+    """``watch`` and ``launch --watch`` on a container job: the progress line, the summary and
+    its hints name containers (the commands that read them with the flavor that can)."""
+    pods = KubeContainerFilter(["BCS-K8S-00001"], container_names=["app", "sidecar"])
+    ids = sim.containers(pods)
+    fails = HostPlan(HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, exit_code=2, bk_host_id=ids[3])
+    plans = [HostPlan(duration=0.3, bk_host_id=i) for i in ids[:3]]
+    job = sim.create_job(SCOPE, [StepPlan(hosts=[*plans, fails])])
+    env = make_env(sim.url)
+    piped = await run(["watch", str(job), *V4, *FAST], env)
+    assert piped.status == 1  # the job failed
+    plain = await run(["watch", str(job), *V4, *FAST], {**env, "TERM": "dumb"}, tty=True)
+    assert plain.status == 1
+    progress = [line for line in plain.out.splitlines() if line.startswith("[")]
+    assert "] containers 4/4 100% | jobs: " in progress[-1], plain.out
+    for summary in (piped.err, plain.out):
+        assert re.search(r"(?m)^  containers by final status +count$", summary), summary
+        assert re.search(r"(?m)^  SCRIPT_NOT_ZERO_EXIT_CODE \(104\) +1$", summary)
+        assert (
+            f"job {job}: FAIL (step {sim.job(job).steps[0].step_instance_id}: 1 failed "
+            "container)" in summary
+        )
+        assert "host" not in summary.replace("node_host", "")
+        logs = re.search(r"their logs: (bkjob-async logs .+)$", summary, re.M)
+        assert logs is not None
+        assert logs[1].endswith("--failed --flavor apigw-v4")
+    hint = await run([*logs[1].split()[1:], "--json"], env)  # the hint, as printed, reads them
+    assert [line["execute_object"]["container"]["id"] for line in hint.lines] == [ids[3]]
+    live = await run(["watch", str(job), *V4, *FAST], env, tty=True)
+    text = live.text  # (the first frame, before any answer, knows nothing: "Hosts 0/0")
+    assert "│ Containers  " in text
+    assert "│ Container status " in text
+    assert "Containers by final status" in text
+    assert "Hosts by final status" not in text
+    events = ["--json", "--events", "container_transition,job_finished"]
+    told = await run(["watch", str(job), *V4, *FAST, *events], env)
+    summary = told.lines[-1]
+    assert (summary["event"], summary["hosts"], summary["containers"]) == ("summary", 4, 4)
+    launched = await run(["launch", "script", *V4, *CONTAINERS, "--content", "true", "--watch",
+                          *FAST], {**env, "TERM": "dumb"}, tty=True)  # fmt: skip
+    assert launched.status == 0, launched.err
+    assert "] containers 2/2 100% | jobs: " in launched.out
+    assert "host" not in launched.out.replace("node_host", "")

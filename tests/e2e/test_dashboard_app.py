@@ -22,10 +22,10 @@ import anyio
 import pytest
 from aiohttp import web
 
-from bkjob_async import BkJobClient
+from bkjob_async import BkJobClient, HostStatus, KubeContainerFilter
 from bkjob_async.config import Scope
 from bkjob_async.polling import Poller, PollPolicy
-from bkjob_async.polling.events import HostTransition
+from bkjob_async.polling.events import ContainerTransition, HostTransition
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 from bkjob_async.web import dashboard_app
 from bkjob_async.web._board import BOARD
@@ -41,11 +41,13 @@ PREFIX = "/tools/dash/"
 
 @contextlib.asynccontextmanager
 async def dashboard(
-    sim: BkJobSimulator, **options: Any
+    sim: BkJobSimulator, flavor: str = "apigw-v3", **options: Any
 ) -> AsyncIterator[tuple[str, Poller, web.Application]]:
     """Serve a poller's dashboard under ``PREFIX``; yield (its URL, the poller, the sub-app)."""
     async with (
-        BkJobClient(sim.url, app_code="dash", app_secret=SECRET, username="admin") as client,
+        BkJobClient(
+            sim.url, app_code="dash", app_secret=SECRET, username="admin", flavor=flavor
+        ) as client,
         Poller(client, policy=PollPolicy(interval=0.1, max_interval=0.5)) as poller,
     ):
         app = web.Application()
@@ -161,6 +163,79 @@ async def test_the_feed_resumes_from_last_event_id_with_nothing_lost_or_twice(
         async with http.get(url + "api/stream", headers={"Last-Event-ID": "no/such/id"}) as s:
             first = await _events(s, 1)
         assert first == [("reset", "{}")]
+
+
+@pytest.mark.sim(host_duration=(0.2, 0.5), apps={"dash": SECRET})
+async def test_a_container_job_shows_its_containers_as_a_host_job_its_hosts(
+    sim: BkJobSimulator,
+) -> None:
+    pods = KubeContainerFilter(cluster_uids=["BCS-K8S-00001"], container_names=["app", "cron"])
+    ids = sim.containers(pods)  # four: two a name
+    plans = [HostPlan(duration=0.3 + 0.2 * i, bk_host_id=c) for i, c in enumerate(ids[:3])]
+    plans.append(HostPlan(duration=0.5, outcome=HostStatus.FAILED, exit_code=3, bk_host_id=ids[3]))
+    pods_job = sim.create_job(SCOPE, [StepPlan(hosts=tuple(plans), name="in pods")])
+    host_job = sim.create_job(SCOPE, [StepPlan(hosts=2)])  # beside it, on the same v4 poller
+    async with (
+        dashboard(sim, flavor="apigw-v4") as (url, poller, sub),
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.get(url + "api/overview") as answer:
+            mark = await answer.json()  # the board opens: what comes next is folded in
+        moves: list[ContainerTransition] = []
+        sent: list[dict[str, Any]] = []
+        query = {"after": mark["after"], "generation": str(mark["generation"])}
+        async with (
+            poller.watch_jobs(SCOPE, [pods_job, host_job]) as watch,
+            http.get(url + "api/stream", params={**query, "job": f"biz:2/{pods_job}"}) as stream,
+        ):
+            async for event in watch:
+                if isinstance(event, ContainerTransition):
+                    moves.append(event)
+            while not sent or sent[-1]["kind"] != "finished":
+                sent += [json.loads(data) for _, data in await _events(stream, 1)]
+        # The feed sent each container's transition under the watch's own id, as a container.
+        assert [e["id"] for e in sent if e["kind"] == "container"] == [e.event_id for e in moves]
+        assert {e["container"] for e in sent if e["kind"] == "container"} == {str(c) for c in ids}
+        (failed,) = [e for e in sent if e.get("state") == "failed"]
+        assert (failed["container"], failed["exit_code"]) == (str(ids[3]), 3)
+        assert failed["label"].endswith(f"(container {ids[3]})")
+        assert "host" not in failed
+
+        async with http.get(url + "api/overview") as answer:
+            overview = await answer.json()
+        assert overview["containers"] == {"SUCCESS": 3, "FAILED": 1}
+        assert sum(overview["hosts"].values()) == 2  # the host job's only
+        async with http.get(url + "api/jobs") as answer:
+            rows = {r["job"]: r for r in (await answer.json())["rows"]}
+        assert rows[pods_job] | {"hosts": 0} == rows[pods_job]
+        assert (rows[pods_job]["containers"], rows[pods_job]["finished"]) == (4, 4)
+        assert rows[pods_job]["failed"] == 1
+        assert (rows[host_job]["hosts"], rows[host_job]["containers"]) == (2, 0)
+
+        async with http.get(url + f"api/job/biz:2/{pods_job}") as answer:
+            (step,) = (await answer.json())["steps"]
+        assert step["hosts"] == []
+        shown = {c["container"]: c for c in step["containers"]}
+        assert set(shown) == {str(c) for c in ids}
+        assert shown[str(ids[3])]["failed"]
+        assert shown[str(ids[3])]["exit_code"] == 3
+        assert [c["state"] for c in step["containers"]].count("succeeded") == 3
+        log = f"api/job/biz:2/{pods_job}/log?step={step['step']}&container={ids[3]}"
+        async with http.get(url + log) as answer:
+            tail = await answer.json()
+        assert answer.status == 200, tail
+        assert tail["container"].endswith(f"(container {ids[3]})")
+        assert "host" not in tail
+        assert tail["tail"]  # the simulator's log of it
+        async with http.get(url + log.replace(str(ids[3]), "x1")) as answer:
+            assert answer.status == 400
+        # A board opened now reads the containers from the poller's memory of the jobs.
+        board = sub[BOARD]
+        with poller.tap() as tap:
+            board._load(tap.jobs())
+        async with http.get(url + "api/overview") as answer:
+            assert (await answer.json())["containers"] == overview["containers"]
+        assert board.jobs[("biz", 2, pods_job)].containers == 4
 
 
 @pytest.mark.sim(host_duration=(0.2, 0.5), apps={"dash": SECRET})

@@ -5,7 +5,8 @@ for an hour, a tenth failed, a tenth succeeded) and the dashboard mounted under 
 user's own aiohttp app, behind a proxy the test can cut. Chromium (``browser``: Debian's
 package, driven over DevTools) opens its pages. Checked: each page loads with no console
 error and nothing refused by the Content-Security-Policy; a host's change shows within 1 s of
-its event; the jobs table filters and pages on the server; a job named
+its event (with a core to spare: scaled by the machine's measured slowdown, ``tests/load.py``);
+the jobs table filters and pages on the server; a job named
 ``<img src=x onerror=alert(1)>`` shows as text and runs nothing; a dropped connection resumes
 the feed from ``Last-Event-ID`` with no entry lost or shown twice; no secret reaches a page.
 
@@ -32,8 +33,8 @@ import pytest
 from bkjob_async.cli import amain
 from bkjob_async.models import HostStatus
 from bkjob_async.testing import HostPlan, StepPlan
-from bkjob_async.web._feed import held_entry
 
+from ..load import deadline, slowdown
 from .browser import Browser, Page, chromium, launched
 from .dashboard_world import PREFIX, SCOPE, SECRET, TOKEN, XSS, World, poll_until
 
@@ -120,25 +121,16 @@ def test_the_overview_loads_under_a_prefix_with_no_console_error(
 def test_a_hosts_change_shows_within_a_second_of_its_event(
     world: World, page: Page, pictures: pathlib.Path
 ) -> None:
+    before = slowdown()
     hosts = [HostPlan(duration=(2.0 + i * 0.4)) for i in range(12)]
     hosts += [HostPlan(duration=2.5, outcome=HostStatus.FAILED, exit_code=3)]
     job_id = world.call(world.launch([StepPlan(hosts=tuple(hosts), name="deploy")], name="deploy"))
-    world.call(page.goto(f"{world.base}job/{SCOPE.type.value}:{SCOPE.id}/{job_id}"))
-    world.call(page.wait_for("document.body.dataset.loaded === '1'"))
-    # Record when each cell changes, by the page's clock (the same machine's wall clock).
-    world.call(
-        page.evaluate(
-            """window.changes = [];
-            new MutationObserver((list) => { for (const m of list) {
-              const c = m.target; window.changes.push([c.dataset.step, c.dataset.host, c.dataset.state, Date.now()]);
-            } }).observe(document.getElementById('steps'), {subtree: true, attributes: true, attributeFilter: ['data-state']});
-            true"""
-        )
-    )
+    world.call(world.watch_job_page(page, job_id))
     poll_until(lambda: world.finished.get(job_id) is not None, timeout=60)
+    allowed = deadline(1.0, before, slowdown())  # (1 s with a core to spare)
     world.call(page.wait_for("document.getElementById('job-status').textContent !== 'RUNNING'"))
     changes = world.call(page.evaluate("window.changes"))
-    feed = _feed_entries(world, f"{SCOPE.type.value}:{SCOPE.id}/{job_id}")
+    feed = world.feed_entries(f"{SCOPE.type.value}:{SCOPE.id}/{job_id}")
     ends = {(str(e["step"]), e["host"], e["state"]): e for e in feed if e["kind"] == "host"}
     delays = []
     for step, host, state, shown_ms in changes:
@@ -148,7 +140,7 @@ def test_a_hosts_change_shows_within_a_second_of_its_event(
         seen = _dt.datetime.fromisoformat(event["at"]).timestamp()
         delays.append((shown_ms / 1000 - seen, event["id"], event["at"], shown_ms))
     assert len(delays) >= 10, (changes, len(ends))
-    assert max(delays)[0] < 1.0, sorted(delays)
+    assert max(delays)[0] < allowed, (allowed, sorted(delays))
     failed = world.call(page.wait_for("document.querySelectorAll('#failed tr').length"))
     assert failed == 1
     assert (
@@ -166,15 +158,6 @@ def test_a_hosts_change_shows_within_a_second_of_its_event(
     assert tail
     _shot(world, page, pictures, "job")
     assert page.errors == []
-
-
-def _feed_entries(world: World, job: str | None = None) -> list[dict]:
-    async def read() -> list[dict]:
-        feed = world.board.feed
-        entries = [held_entry(h) for h in feed.read(feed.start, 10**9)]
-        return [json.loads(data) for _, key, data in entries if job is None or key == job]
-
-    return world.call(read())
 
 
 def test_the_jobs_table_filters_sorts_and_pages_on_the_server(
@@ -281,7 +264,7 @@ def test_a_dropped_connection_resumes_the_feed_with_nothing_lost_or_twice(
     shown = world.call(
         page.evaluate("[...document.querySelectorAll('#feed tr')].map(r => r.dataset.id).reverse()")
     )
-    server = [e["id"] for e in _feed_entries(world)]
+    server = [e["id"] for e in world.feed_entries()]
     start = server.index(shown[0])
     # Every entry of the server's feed from the first shown on is shown once, in order.
     assert len(shown) == len(set(shown))

@@ -121,6 +121,17 @@ def check_output(block: Block, out: str) -> None:
         assert re.search(r"  step \d+ .*: .*exit code", out, re.DOTALL)
         assert re.search(r"\(first seen\) -> [A-Z_]+", out)
         assert not re.search(r"\b\d+ -> \d+\b", out)
+    if "failed_container_logs" in block.body:
+        # The containers how-to: the poller's ContainerTransitions follow each of the ten
+        # containers to its end (seed 5 fails one), then the failed ones' logs are printed.
+        ends = dict(re.findall(r"(?m)^(\S+ \(container \d+\)): .* -> ([A-Z_]+)$", out))
+        assert len(ends) == 10, out
+        assert "RUNNING" not in ends.values()
+        failed = sorted(c for c, status in ends.items() if status != "SUCCESS")
+        assert failed, out
+        assert re.search(r"(?m)^job \d+ finished: FAIL$", out)
+        logs = re.findall(r"(?m)^  step \d+ (.+):\n    .*\n    .*exit code 1$", out)
+        assert sorted(logs) == failed, out
     if (
         "BkJobSimulator(virtual_clock=True) as sim" in block.body
         and "sim.advance(10.0)" in block.body

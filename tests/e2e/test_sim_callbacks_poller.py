@@ -1,13 +1,16 @@
-"""bk-job's callbacks into the poller: a job's end is seen at once, not at its next poll."""
+"""bk-job's callbacks into the poller: a job's end is seen at once, not at its next poll, on
+hosts (the gateway v3) and on Kubernetes containers (the gateway v4)."""
 
 from __future__ import annotations
 
 import anyio
+import pytest
 
 from bkjob_async import (
     Account,
     CallbackReceiver,
     JobFinished,
+    KubeContainerFilter,
     Poller,
     PollPolicy,
     Scope,
@@ -16,24 +19,29 @@ from bkjob_async import (
 from bkjob_async.testing import BkJobSimulator
 
 from ..conftest import Clients
+from ..objects import OBJECTS, flavor
 
 SCOPE = Scope.biz(2)
+PODS = KubeContainerFilter(cluster_uids=["BCS-K8S-00001"], container_names=["app"])
 
 
+@pytest.mark.parametrize("objects", OBJECTS)
 async def test_a_callback_makes_the_end_visible_long_before_the_schedule(
-    make_client: Clients,
+    make_client: Clients, objects: str
 ) -> None:
     # Polled every 60 s at most: without the callback the end would wait up to a minute.
     policy = PollPolicy(latency=60.0, interval=60.0, max_interval=60.0, jitter=0.0)
     async with (
         BkJobSimulator(seed=3, host_duration=(0.5, 0.8), host_start_delay=0.0) as sim,
-        make_client(base_url=sim.url) as client,
+        make_client(base_url=sim.url, flavor=flavor(objects)) as client,
         Poller(client, policy=policy) as poller,
         CallbackReceiver(poller.hint, host="127.0.0.1", port=0) as receiver,
     ):
         launched = await client.fast_execute_script(
             SCOPE,
-            targets=Targets(host_ids=[1001, 1002]),
+            targets=Targets(host_ids=[1001, 1002])
+            if objects == "hosts"
+            else Targets(containers=[PODS]),
             account=Account(alias="root"),
             script_content="uptime",
             callback_url=receiver.callback_url,

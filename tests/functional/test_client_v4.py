@@ -137,13 +137,16 @@ async def test_templates_plans_scopes_and_contexts() -> None:
             assert given.get("errorLog") == "my log"
 
 
-async def test_v4_only_apis_are_refused_elsewhere_before_any_request() -> None:
+@pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3", "esb-v2"])
+async def test_v4_only_apis_are_refused_elsewhere_before_any_request(flavor: str) -> None:
     async with BkJobSimulator(virtual_clock=True) as sim:
         async with BkJobClient(
-            "http://bkjob.test", flavor="apigw-v3", transport=sim.transport(), **CREDENTIALS
+            "http://bkjob.test", flavor=flavor, transport=sim.transport(), **CREDENTIALS
         ) as client:
             with pytest.raises(UnsupportedOperationError, match="apigw-v4"):
                 await client.get_user_authorized_scopes()
+            with pytest.raises(UnsupportedOperationError, match="apigw-v4"):
+                await client.failed_container_logs(SCOPE, 10001)
         assert sim.request_count() == 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 
 import anyio
@@ -385,3 +386,21 @@ def test_a_watch_whose_last_stalled_job_ends_hears_that_it_resumed() -> None:
     sub.end_job(1, None)  # its deadline passed, say: job 2 goes on, nothing is stalled now
     kinds = [type(sub.mailbox.get_nowait()).__name__ for _ in range(len(sub.mailbox))]
     assert kinds == ["PollingStalled", "PollingResumed"]
+
+
+def test_a_running_job_is_polled_latency_apart_from_send_to_send_however_slow_its_answers() -> None:
+    """Answers take 1 s: a job at the bound (5 s) is still polled every 5 s, not every 6 s, so
+    a change right after a poll went out is seen within the bound (the answer's delay apart)."""
+    server = VirtualBkJob({1: 1000.0}, latency=1.0)
+
+    async def main() -> None:
+        async with server.client() as client, Poller(client) as poller:
+            with anyio.move_on_after(60):
+                async for _ in poller.watch_jobs(SCOPE, [server.job(1)]):
+                    pass
+
+    run_virtual(main)
+    polls = [t for t in server.sent if t > 10.0]  # (past the first poll's changes)
+    gaps = [b - a for a, b in itertools.pairwise(polls)]
+    assert len(gaps) >= 8
+    assert all(gap == pytest.approx(5.0, abs=0.01) for gap in gaps), gaps

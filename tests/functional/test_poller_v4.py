@@ -10,6 +10,7 @@ from typing import Any
 
 from bkjob_async import (
     ContainerTransition,
+    FailedContainer,
     HostStatus,
     HostTransition,
     JobFinished,
@@ -18,6 +19,7 @@ from bkjob_async import (
     Poller,
     PollPolicy,
     Scope,
+    failed_containers,
 )
 from bkjob_async.testing import HostPlan, StepPlan
 
@@ -143,3 +145,84 @@ def test_the_cli_writes_a_containers_transition_as_a_line_and_as_json() -> None:
     assert (line["event"], line["event_id"]) == ("container_transition", failed.event_id)
     assert line["container"]["id"] == ids[3]
     assert line["result"]["exit_code"] == 3
+
+
+def test_the_logs_of_failed_containers_after_a_watch_50_a_request() -> None:
+    """A watch's ``JobFinished`` names the failed containers; ``failed_container_logs`` reads
+    their logs without reading the job again, 50 containers a request (v4's limit). A snapshot
+    without containers (a watch of ends only reads the job list) makes it read the job."""
+    server = VirtualBkJob()
+    names = [f"c{i}" for i in range(30)]  # (two containers a name: 60)
+    ids = server.sim.containers(KubeContainerFilter(["BCS-K8S-00001"], container_names=names))
+    bad = HostStatus.of(104)
+    plans = [HostPlan(bad, duration=1.0, exit_code=3, bk_host_id=c) for c in ids[:55]]
+    plans += [HostPlan(duration=1.0, bk_host_id=c) for c in ids[55:]]
+    job = server.sim.create_job(SCOPE, [StepPlan(hosts=plans), StepPlan(hosts=plans[55:])])
+    sim = server.sim
+
+    async def main() -> tuple[list[Any], list[tuple[int, int]], list[dict[int, Any]]]:
+        async with server.client(flavor="apigw-v4") as client:
+            async with Poller(client, policy=POLICY) as poller:
+                seen = [e async for e in poller.watch_jobs(SCOPE, [job])]
+                ends = [e async for e in poller.watch_jobs(SCOPE, [job], events=(JobFinished,))]
+            found, counts = [], []
+            for end in (seen[-1], ends[-1]):
+                assert isinstance(end, JobFinished)
+                before = (
+                    sim.request_count("get_job_instance_status"),
+                    sim.request_count("batch_get_job_instance_execute_object_log"),
+                )
+                found.append(await client.failed_container_logs(SCOPE, job, status=end.snapshot))
+                counts.append(
+                    (
+                        sim.request_count("get_job_instance_status") - before[0],
+                        sim.request_count("batch_get_job_instance_execute_object_log") - before[1],
+                    )
+                )
+            found.append(await client.failed_container_logs(SCOPE, job))
+            assert await client.failed_host_logs(SCOPE, job, status=seen[-1].snapshot) == {}
+            return seen, counts, found
+
+    seen, counts, found = run_virtual(main)
+    assert counts == [(0, 2), (1, 2)]  # 50 + 5 containers; the job read for the bare snapshot
+    step = seen[-1].snapshot.steps[0].step_instance_id
+    assert found[0] == found[1] == found[2]
+    assert list(found[0]) == [step]  # the step with failed containers only
+    logs = found[0][step]
+    assert [log.execute_object.container.id for log in logs] == ids[:55]
+    failed = {
+        e.container.id for e in seen if isinstance(e, ContainerTransition) and e.current == bad
+    }
+    assert failed == set(ids[:55])
+    assert all("status 104, exit code 3" in (log.log_content or "") for log in logs)
+
+
+def test_a_watchs_summary_lists_the_failed_containers_never_silently_none() -> None:
+    """``watch.summary()`` lists a container job's failed containers apart from hosts; a wait
+    for ends only has no rows (``hosts_unread``), and ``failed_containers`` reads the job."""
+    server = VirtualBkJob()
+    job, ids = container_job(server)
+
+    async def main() -> tuple[Any, Any, tuple[FailedContainer, ...]]:
+        async with (
+            server.client(flavor="apigw-v4") as client,
+            Poller(client, policy=POLICY) as poller,
+        ):
+            async with poller.watch_jobs(SCOPE, [job]) as watch:
+                seen = [e async for e in watch]
+                full = watch.summary()
+            async with poller.watch_jobs(SCOPE, [job], events=(JobFinished,)) as watch:
+                ends = [e async for e in watch]
+                bare = watch.summary()
+            return full, bare, await failed_containers(client, SCOPE, [*seen[-1:], *ends])
+
+    full, bare, read = run_virtual(main)
+    step = full.failed_containers[0].step_instance_id
+    failed = FailedContainer(job, step, full.failed_containers[0].container, HostStatus.of(104), 3)
+    assert full.failed_containers == (failed,)
+    assert failed.container.id == ids[3]
+    assert (full.failed, full.failed_hosts, full.hosts_unread) == ((job,), (), ())
+    assert full.to_dict()["failed_containers"] == [failed.to_dict()]
+    assert failed.to_dict()["container"]["name"] == "sidecar"
+    assert (bare.failed_containers, bare.hosts_unread) == ((), (job,))  # said, not left out
+    assert read == (failed, failed)  # from the snapshot, and from the job read again

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -40,19 +41,24 @@ from bkjob_async import (
     JobFinished,
     JobOperation,
     JobStatus,
+    KubeContainerFilter,
     NotFoundError,
+    PollPolicy,
     Scope,
     StepOperation,
     Targets,
 )
 from bkjob_async import BkJobClient as AsyncClient
 from bkjob_async.models.enums import HostStatus
-from bkjob_async.sync import BkJobClient, Poller
+from bkjob_async.sync import BkJobClient, Poller, failed_containers, failed_hosts
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
 SCOPE = Scope.biz(2)
 ROOT = Path(__file__).resolve().parents[2]
 CREDENTIALS = {"app_code": "a", "app_secret": "s", "username": "admin"}
+#: For tests of the blocking plumbing, not of the pace: the default's first poll of a job
+#: comes up to 5 s after the watch starts (its phase), this one's within 50 ms.
+QUICK = PollPolicy(interval=0.05, max_interval=0.1)
 FAILS = HostPlan(outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, duration=0.05)
 
 
@@ -176,6 +182,7 @@ def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, 
         ("get_job_instance_list", (SCOPE,), {**window, "length": 5}),
         ("iter_job_instances", (SCOPE,), {**window, "page_size": 2}),
         ("failed_host_logs", (SCOPE, job), {}),
+        ("failed_container_logs", (SCOPE, job), {}),
         ("operate_job_instance", (SCOPE, job, JobOperation.TERMINATE), {}),  # refused: ended
         ("operate_step_instance", Fresh(lambda _: failed_step()), {}),
         ("fast_execute_script", (SCOPE,), {"targets": targets, "account": root,
@@ -328,6 +335,7 @@ GATEWAY_ONLY = {
 V4_ONLY = {
     "batch_get_job_instance_execute_object_log", "get_job_template_detail", "create_job_plan",
     "get_user_authorized_scopes", "get_script_task_context", "get_file_task_context",
+    "failed_container_logs",
 }  # fmt: skip
 #: ... what the ESB jobv3 alone serves ...
 JOBV3_ONLY = {"generate_local_file_upload_url", "get_latest_service_version"}
@@ -446,7 +454,7 @@ def test_every_method_answers_as_the_async_client_does(served: Served, flavor: A
 def test_iteration_and_the_poller_through_plain_iterators(served: Served) -> None:
     ids = [served.job([StepPlan(hosts=2)]) for _ in range(3)]
     now = dt.datetime.now(dt.timezone.utc)
-    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client) as poller:
+    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client, policy=QUICK) as poller:
         events = list(poller.watch_jobs(SCOPE, ids, timeout=10))
         assert {e.job_instance_id for e in events if isinstance(e, JobFinished)} == set(ids)
         assert sum(isinstance(e, HostTransition) for e in events) >= 6
@@ -494,21 +502,30 @@ def test_32_threads_share_one_client_its_pool_and_one_loop_thread(served: Served
     before = threading.active_count()
     seen: dict[int, str] = {}
     most, done = [0], threading.Event()
+    # Sockets of earlier tests on this server (closing, or in TIME_WAIT) are not this client's.
+    earlier = set(_connections_to(port))
 
     def sample() -> None:  # every connection the client opens, and the most open at once
         while not done.is_set():
-            now = _connections_to(port)
+            now = {p: state for p, state in _connections_to(port).items() if p not in earlier}
             seen.update(now)
             most[0] = max(most[0], sum(state == "01" for state in now.values()))
             time.sleep(0.002)
+
+    # The first 32 calls meet before they send: the pool starts all its 32 threads (it starts
+    # one only when none is idle, and on a loaded machine a few could serve every call).
+    together = threading.Barrier(32)
+
+    def call(i: int) -> Any:
+        if i < 32:
+            together.wait(timeout=60)
+        return client.get_job_instance_status(SCOPE, job)
 
     sampler = threading.Thread(target=sample)
     with BkJobClient(served.url, connection_limit=8, **CREDENTIALS) as client:
         sampler.start()
         with ThreadPoolExecutor(32) as pool:
-            statuses = list(
-                pool.map(lambda _: client.get_job_instance_status(SCOPE, job), range(32 * 50))
-            )
+            statuses = list(pool.map(call, range(32 * 50)))
             during = threading.active_count()
         done.set()
         sampler.join()
@@ -533,7 +550,10 @@ def test_close_leaves_no_thread_and_no_file_descriptor(served: Served) -> None:
     job = served.job([StepPlan(hosts=1)])
     threads, fds = set(threading.enumerate()), _fds()
     for _ in range(3):
-        with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client) as poller:
+        with (
+            BkJobClient(served.url, **CREDENTIALS) as client,
+            Poller(client, policy=QUICK) as poller,
+        ):
             client.get_job_instance_status(SCOPE, job)
             poller.wait_finished(SCOPE, job, timeout=10)
         with pytest.raises(RuntimeError, match="closed"):
@@ -641,6 +661,7 @@ def test_a_fork_and_an_interrupt_during_a_wait(served: Served) -> None:
 def test_every_public_method_of_the_async_client_is_here_with_its_signature() -> None:
     import inspect
 
+    assert inspect.signature(BkJobClient) == inspect.signature(AsyncClient)  # (the constructor)
     public = [n for n in dir(AsyncClient) if not n.startswith("_") and n != "aclose"]
     methods = [n for n in public if inspect.isfunction(getattr(AsyncClient, n))]
     assert len(methods) >= 20
@@ -653,7 +674,7 @@ def test_every_public_method_of_the_async_client_is_here_with_its_signature() ->
 
 
 def test_a_single_job_watch_raises_its_error_after_its_events(served: Served) -> None:
-    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client) as poller:
+    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client, policy=QUICK) as poller:
         with pytest.raises(NotFoundError):
             list(poller.watch_job(SCOPE, 99999999, timeout=10))
         ids = [served.job([StepPlan(hosts=2)]), 99999999]
@@ -662,3 +683,23 @@ def test_a_single_job_watch_raises_its_error_after_its_events(served: Served) ->
     assert isinstance(
         events[-1] if events[-1].job_instance_id == ids[0] else events[-2], JobFinished
     )
+
+
+def test_the_failed_hosts_and_containers_of_ended_jobs_blocking(served: Served) -> None:
+    pods = KubeContainerFilter(["BCS-K8S-00001"], container_names=["app"])
+    good, bad = served.portal.call(lambda: served.sim.containers(pods))
+    fails = HostPlan(outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, exit_code=5, bk_host_id=bad)
+    in_pods = served.job([StepPlan(hosts=[HostPlan(bk_host_id=good), fails])])
+    on_hosts = served.job([StepPlan(hosts=[HostPlan(bk_host_id=1001), FAILS])])
+    for job in (in_pods, on_hosts):
+        served.wait_ended(job)
+    with BkJobClient(served.url, flavor="apigw-v4", **CREDENTIALS) as client:
+        ended = [client.get_job_instance_status(SCOPE, job) for job in (in_pods, on_hosts)]
+        (container,) = failed_containers(client, SCOPE, ended)
+        (host,) = failed_hosts(client, SCOPE, ended)
+        logs = client.failed_container_logs(SCOPE, in_pods, status=ended[0])
+    assert (container.job_instance_id, container.container.id) == (in_pods, bad)
+    assert (container.status, container.exit_code) == (HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, 5)
+    assert host.job_instance_id == on_hosts
+    (step,) = logs
+    assert [log.execute_object.container.id for log in logs[step]] == [bad]  # type: ignore[union-attr]

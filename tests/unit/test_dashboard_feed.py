@@ -9,14 +9,20 @@ from collections.abc import Sequence
 import pytest
 
 from bkjob_async.config import Scope
-from bkjob_async.models import Host, HostResult, HostStatus, JobStatus
+from bkjob_async.models import Container, ContainerResult, Host, HostResult, HostStatus, JobStatus
 from bkjob_async.polling._delivery import Delivery
 from bkjob_async.polling._jobs import Registry
 from bkjob_async.polling._journal import StoreJournal
-from bkjob_async.polling._tap import Tap
-from bkjob_async.polling.events import Event, HostTransition, JobTransition, host_event_id
+from bkjob_async.polling._tap import JobSeen, StepSeen, Tap
+from bkjob_async.polling.events import (
+    ContainerTransition,
+    Event,
+    HostTransition,
+    JobTransition,
+    host_event_id,
+)
 from bkjob_async.polling.stores.memory import MemoryStore
-from bkjob_async.web._board import bucket_of
+from bkjob_async.web._board import SAMPLES, Board, bucket_of
 from bkjob_async.web._feed import (
     Feed,
     entry_of,
@@ -121,6 +127,73 @@ def test_a_hosts_transition_is_held_as_plain_values_and_sent_as_the_event_itself
     assert feed.after(ids[0]) is None
     assert feed.after(ids[1]) == 2
     assert host_event_id(1, 2, 0, (None, "10.0.0.1", None), 9, 1) == "1/2/0/h|10.0.0.1|/9"
+
+
+def test_a_containers_transition_is_held_and_sent_as_a_container_under_its_own_id() -> None:
+    pod = Container(100123456, container_id="abc", name="app", node_host_id=5)
+    bad = ContainerResult(pod, HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, exit_code=3)
+    feed = Feed(4)
+    for previous, result, visit in ((None, bad, 1), (HostStatus.RUNNING, bad, 2)):
+        event = ContainerTransition(
+            10001, AT, 7, 2, pod, previous, result.status, result, visit=visit
+        )
+        feed.add_host(job_text(SCOPE, 10001), event, True)
+        (held,) = feed.read(feed.end - 1, 1)
+        assert held_id(held) == feed.last_id() == event.event_id
+        assert held_entry(held) == entry_of(SCOPE, event)
+    sent = json.loads(held_entry(held)[2])
+    assert sent["id"] == "10001/7/2/c100123456/104#2"
+    assert (sent["kind"], sent["container"], sent["state"]) == ("container", "100123456", "failed")
+    assert (sent["label"], sent["exit_code"], sent["error_code"]) == (
+        "app (container 100123456)",
+        3,
+        None,
+    )
+    assert "host" not in sent
+    assert feed.after("10001/7/2/c100123456/104") == 1
+
+
+def test_the_board_counts_a_jobs_containers_apart_from_hosts() -> None:
+    """A board opened on a poller that already saw a container job and a host job."""
+    pods = StepSeen(
+        7, None, 0, {("container", 1): HostStatus.SUCCESS, ("container", 2): HostStatus.FAILED}
+    )
+    hosts = StepSeen(8, None, 0, {1002: HostStatus.RUNNING})
+    board = Board(None)  # type: ignore[arg-type]  # (``_load`` reads no poller)
+    board._load(
+        [
+            JobSeen(SCOPE, 1, None, False, (pods,), True),
+            JobSeen(SCOPE, 2, None, False, (hosts,), True),
+        ]
+    )
+    assert board.container_counts == {HostStatus.SUCCESS: 1, HostStatus.FAILED: 1}
+    assert board.host_counts == {HostStatus.RUNNING: 1}
+    pod_job, host_job = board.jobs.values()
+    assert (pod_job.containers, pod_job.hosts, pod_job.finished, pod_job.failed) == (2, 0, 2, 1)
+    assert (host_job.containers, host_job.hosts, host_job.finished, host_job.failed) == (0, 1, 0, 0)
+
+
+def test_the_board_folds_containers_in_with_their_change_to_event_delays() -> None:
+    """Containers' transitions count as containers, go to the feed, and give delays as hosts'
+    (at most ``SAMPLES`` a tick)."""
+    board = Board(None)  # type: ignore[arg-type]  # (``fold`` reads no poller)
+    ends = []
+    for n in range(SAMPLES + 5):
+        pod = Container(100 + n, name="app")
+        running = ContainerResult(pod, HostStatus.RUNNING)
+        done = ContainerResult(pod, HostStatus.SUCCESS, end_time=AT - _dt.timedelta(seconds=2))
+        ends += [
+            ContainerTransition(10001, AT, 7, 0, pod, None, HostStatus.RUNNING, running),
+            ContainerTransition(10001, AT, 7, 0, pod, HostStatus.RUNNING, HostStatus.SUCCESS, done),
+        ]
+    board.fold(SCOPE, ends[:2], None)
+    board.fold(SCOPE, ends[2:], None)
+    (row,) = board.jobs.values()
+    assert (row.containers, row.hosts, row.finished, row.failed) == (SAMPLES + 5, 0, SAMPLES + 5, 0)
+    assert board.container_counts[HostStatus.SUCCESS] == SAMPLES + 5
+    assert board.host_counts == {}
+    assert list(board.delays) == [2.0] * SAMPLES  # the tick's sample, no more
+    assert board.feed.end == len(ends)
 
 
 def test_buckets() -> None:

@@ -19,6 +19,7 @@ import bkjob_async
 PACKAGE = Path(bkjob_async.__file__).parent
 TABLE = PACKAGE.parent / "docs" / "explanation" / "architecture.md"
 
+_TYPING = ("TYPE_CHECKING", "typing.TYPE_CHECKING")  # (``if not TYPE_CHECKING:`` runs)
 Edge = tuple[str, str, str]  # (importer, imported, "module" | "function" | "typing")
 
 
@@ -65,12 +66,20 @@ def edges(root: Path) -> list[Edge]:
     known = modules(root)
     found: list[Edge] = []
     for name, (path, package) in known.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        lazy = any(
+            isinstance(n, ast.FunctionDef) and n.name == "__getattr__"
+            for top in tree.body
+            for n in ([top] if not isinstance(top, ast.If) else top.body)
+        )
 
-        def visit(node: ast.AST, where: str, name: str = name, package: bool = package) -> None:
+        def visit(
+            node: ast.AST, where: str, name: str = name, package: bool = package, lazy: bool = lazy
+        ) -> None:
             for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                if isinstance(child, ast.If) and ast.unparse(child.test) in _TYPING:
                     for inner in child.body:
-                        visit_one(inner, "typing", name, package)
+                        visit_one(inner, "function" if lazy else "typing", name, package)
                     for inner in child.orelse:
                         visit_one(inner, where, name, package)
                 else:
@@ -79,13 +88,28 @@ def edges(root: Path) -> list[Edge]:
         def visit_one(child: ast.AST, where: str, name: str, package: bool) -> None:
             if isinstance(child, (ast.Import, ast.ImportFrom)):
                 found.extend((name, t, where) for t in _targets(name, package, child, known))
+            elif isinstance(child, ast.Constant) and isinstance(child.value, str):
+                found.extend(
+                    (name, t, "function") for t in _named(name, package, child.value, known)
+                )
             elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 visit(child, "function" if where == "module" else where)
             else:
                 visit(child, where)
 
-        visit(ast.parse(path.read_text(encoding="utf-8")), "module")
+        visit(tree, "module")
     return found
+
+
+def _named(name: str, package: bool, text: str, known: dict[str, object]) -> list[str]:
+    """Return the module of the package that ``text`` names relative to ``name`` (or none)."""
+    rest = text.lstrip(".")
+    dots = len(text) - len(rest)
+    if not dots or not all(part.isidentifier() for part in rest.split(".")):
+        return []
+    base = name.split(".") if package else name.split(".")[:-1]
+    source = ".".join(base[: len(base) - (dots - 1)] + ([rest] if rest else []))
+    return [source] if source in known else []
 
 
 def _floor(name: str, table: dict[str, int]) -> int:
@@ -165,10 +189,13 @@ def test_the_checks_see_an_arrow_up_and_a_circle(tmp_path: Path) -> None:
     root = tmp_path / "pkg"
     (root / "low").mkdir(parents=True)
     files = {
-        "__init__.py": "",
+        # (the package's names, imported on first use by a module ``__getattr__``)
+        "__init__.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .low import b\n"
+        "def __getattr__(name):\n    pass\n",
         "low/__init__.py": "",
         "low/a.py": "def f():\n    from ..high import g\n",  # up, and a circle at run time
         "low/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .. import high\n",
+        "low/c.py": 'COMMANDS = {"go": ("..high", "g")}  # (for importlib.import_module)\nX = "..."\n',
         "high.py": "from .low import a\n",
     }
     for name, text in files.items():
@@ -178,5 +205,7 @@ def test_the_checks_see_an_arrow_up_and_a_circle(tmp_path: Path) -> None:
     assert sorted(arrows_up(found, table)) == [
         "pkg.low.a -> pkg.high (function)",
         "pkg.low.b -> pkg.high (typing)",
+        "pkg.low.c -> pkg.high (function)",
     ]
+    assert ("pkg", "pkg.low.b", "function") in found
     assert circles(found) == [["pkg.high", "pkg.low.a"]]

@@ -39,6 +39,7 @@ PUBLIC = [
     "DangerousRuleStatus",
     "EndpointNotFoundError",
     "ExecutionAccount",
+    "FailedContainer",
     "FailedHost",
     "FileDestination",
     "FileLog",
@@ -137,6 +138,7 @@ PUBLIC = [
     "WatchSummary",
     "WatchTimedOut",
     "__version__",
+    "failed_containers",
     "failed_hosts",
 ]
 

@@ -53,27 +53,15 @@ TURNS = [
     # a step just began: hosts still waiting to start
     ("hosts waiting to start", state((RUNNING, [WAIT, WAIT, RUN]), (NOT_STARTED, None)), True),
     ("the last step's hosts waiting", state((DONE, [OK, OK]), (RUNNING, [RUN, WAIT])), True),
-    # nearly done, a step after it: its end starts the next step's hosts
+    # nearly done, a step after it: no turn (its last hosts end seconds to minutes apart)
     (
         "2 of 30 left, a step after",
         state((RUNNING, [OK] * 28 + [RUN] * 2), (NOT_STARTED, None)),
-        True,
+        False,
     ),
-    (
-        "3 of 30 left (10%)",
-        state((RUNNING, [OK] * 27 + [RUN] * 3), (NOT_STARTED, None)),
-        True,
-    ),
-    ("4 of 30 left", state((RUNNING, [OK] * 26 + [RUN] * 4), (NOT_STARTED, None)), False),
-    ("10 of 100 left (10%)", state((RUNNING, [OK] * 90 + [RUN] * 10), (NOT_STARTED, None)), True),
-    ("11 of 100 left", state((RUNNING, [OK] * 89 + [RUN] * 11), (NOT_STARTED, None)), False),
-    (
-        "failed hosts count as ended",
-        state((RUNNING, [BAD] * 29 + [RUN]), (NOT_STARTED, None)),
-        True,
-    ),
-    # nothing follows the last step: its last hosts end as any other
+    ("1 left, a step after", state((RUNNING, [BAD] * 29 + [RUN]), (NOT_STARTED, None)), False),
     ("1 left in the last step", state((DONE, [OK]), (RUNNING, [OK] * 9 + [RUN])), False),
+    ("1 of 30 still waiting", state((RUNNING, [OK] * 29 + [WAIT]), (NOT_STARTED, None)), True),
     ("a step in its quiet stretch", state((RUNNING, [RUN] * 30), (NOT_STARTED, None)), False),
     ("no host listed yet", state((RUNNING, None), (NOT_STARTED, None)), False),
     ("no step running", state((DONE, [OK]), (NOT_STARTED, None)), False),
@@ -88,7 +76,7 @@ def test_turning(job: JobState, expected: bool) -> None:
 
 def test_turning_reads_codes_kept_as_tuples_too() -> None:
     # (a code above 255, or host keys that are not ints: the tracker keeps tuples)
-    job = state((RUNNING, [OK] * 28 + [RUN] * 2), (NOT_STARTED, None), packed=False)
+    job = state((RUNNING, [OK] * 28 + [RUN, WAIT]), (NOT_STARTED, None), packed=False)
     assert turning(job)
     assert not turning(state((RUNNING, [RUN] * 30), (NOT_STARTED, None), packed=False))
 
@@ -99,8 +87,8 @@ def test_turning_reads_codes_kept_as_tuples_too() -> None:
 @pytest.mark.parametrize(
     ("policy", "expected"),
     [
-        (PollPolicy(), 1.0),  # a fifth of the 5 s bound
-        (PollPolicy(latency=10.0, interval=10.0, max_interval=30.0), 2.0),
+        (PollPolicy(), 2.0),  # 0.4 of the 5 s bound
+        (PollPolicy(latency=10.0, interval=10.0, max_interval=30.0), 4.0),
         (PollPolicy(latency=60.0, interval=5.0, max_interval=60.0), 5.0),  # interval is less
         (PollPolicy(latency=1.0, interval=2.0), 2.0),  # an interval above the bound wins
         (PollPolicy(latency=None), 5.0),  # no bound: interval and growth alone
@@ -120,7 +108,7 @@ def test_after_a_turn_the_gap_grows_back_to_the_bound(growth: float) -> None:
     for _ in range(8):
         base, _ = next_interval(policy, base, 0.0, rng, top)
         bases.append(base)
-    assert bases[0] == 1.0
+    assert bases[0] == 2.0
     factor = max(growth, TURN_GROWTH)
     for before, after in itertools.pairwise(bases):
         assert after == min(before * factor, 5.0)  # never past the bound
@@ -200,7 +188,7 @@ def watch(timeline: Timeline, policy: PollPolicy, seed: int) -> list[float]:
         last = body
         if poll_at is None or now >= timeline.end:
             return polls
-        assert poll_at - now <= cap(policy, False)  # the bound holds
+        assert poll_at - now <= cap(policy, False) + 1e-9  # the bound holds (to rounding)
         assert poll_at - now >= min_gap(policy)  # never a poll the driver would refuse
         now = poll_at
 
@@ -229,8 +217,9 @@ def test_the_next_steps_hosts_are_seen_starting_soon_and_every_change_within_the
     assert max(starts["turn"] + ends["turn"]) <= turn.latency  # every change within the bound
     median = sorted(starts["turn"])[len(starts["turn"]) // 2]
     fixed_median = sorted(starts["fixed"])[len(starts["fixed"]) // 2]
-    assert median < fixed_median / 2  # the next step's hosts: seen starting soon
+    assert median < fixed_median * 0.6  # the next step's hosts: seen starting soon
     assert median <= soon(turn)
-    # Host ends are seen as with the fixed loop; the polls at the turns cost a few more.
+    # Host ends are seen as with the fixed loop (at the bound, no jitter: the loop's gap); the
+    # polls at the turns cost no more than the jitter of the loop's gaps saves.
     assert sum(ends["turn"]) <= sum(ends["fixed"]) * 1.1
-    assert polls["turn"] <= polls["fixed"] * 1.25
+    assert polls["turn"] <= polls["fixed"]

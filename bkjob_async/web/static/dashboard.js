@@ -73,7 +73,7 @@
 
   function describe(entry) {
     const change = (entry.previous ? entry.previous + " \u2192 " : "") + (entry.current || "");
-    if (entry.kind === "host") return "host " + (entry.label || entry.host) + " (step " + entry.step + "): " + change;
+    if (entry.kind === "host" || entry.kind === "container") return entry.kind + " " + (entry.label || entry[entry.kind]) + " (step " + entry.step + "): " + change;
     if (entry.kind === "step") return "step " + entry.step + ": " + change;
     if (entry.kind === "job") return "job: " + change;
     if (entry.kind === "finished") return "finished: " + change;
@@ -116,6 +116,7 @@
       cards.replaceChildren(
         card("Jobs (" + fmt(data.jobs_total) + ")", pairs(data.jobs, "b-")),
         card("Hosts", pairs(data.hosts)),
+        Object.keys(data.containers).length ? card("Containers", pairs(data.containers)) : null,
         card("Transitions", el("p", { class: "big", id: "tps", text: data.transitions_per_second.toFixed(1) + "/s" })),
         card("Polls", el("p", { class: "big", id: "rate", text: data.poll_rate.toFixed(1) + "/s" }),
           el("p", { text: "budget " + budget + " \u00b7 " + fmt(data.in_flight) + "/" + fmt(data.max_in_flight) + " in flight" })),
@@ -172,7 +173,7 @@
         el("td", {}, el("a", { href: jobHref(r.scope + "/" + r.job), text: r.job })),
         el("td", { class: "name", text: r.name === null ? "" : r.name }),
         el("td", { text: r.ended || r.status }),
-        el("td", { text: fmt(r.finished) + "/" + fmt(r.hosts) }),
+        el("td", { text: r.containers ? fmt(r.finished) + "/" + fmt(r.containers) + " containers" : fmt(r.finished) + "/" + fmt(r.hosts) }),
         el("td", { text: fmt(r.failed) }))));
       const first = data.total ? data.offset + 1 : 0;
       range.textContent = fmt(first) + "\u2013" + fmt(data.offset + data.rows.length) + " of " + fmt(data.total);
@@ -208,18 +209,19 @@
       const failed = el("tbody", { id: "failed" });
       const steps = el("div", { id: "steps" });
       const cells = new Map();
-      function failedRow(step, host) {
+      // A host or a container ("kind"): its key is host.host or host.container.
+      function failedRow(step, kind, host) {
         const tail = el("pre", { class: "log", hidden: "hidden" });
         const button = el("button", { type: "button", text: "log tail" });
         button.addEventListener("click", async () => {
           button.disabled = true;
           try {
-            const log = await api(path + "/log?" + new URLSearchParams({ step: step, host: host.host }).toString());
+            const log = await api(path + "/log?" + new URLSearchParams({ step: step, [kind]: host[kind] }).toString());
             tail.textContent = log.tail || "(empty log)";
           } catch (e) { tail.textContent = e.message; }
           tail.hidden = false;
         });
-        return el("tr", { "data-host": host.host, "data-step": step },
+        return el("tr", { ["data-" + kind]: host[kind], "data-step": step },
           el("td", { text: host.label }), el("td", { text: step }), el("td", { text: host.status_name || host.current }),
           el("td", { text: host.exit_code === null || host.exit_code === undefined ? "-" : host.exit_code }),
           el("td", { text: host.error_code === null || host.error_code === undefined ? "-" : host.error_code }),
@@ -230,13 +232,15 @@
         for (const cell of grid.children) counts[cell.dataset.state] = (counts[cell.dataset.state] || 0) + 1;
         summary.textContent = Object.entries(counts).map(([k, n]) => k + " " + n).join(" \u00b7 ") || "no hosts";
       }
+      const objects = (step) => step.hosts.map((h) => ["host", h]).concat((step.containers || []).map((c) => ["container", c]));
+      const kindShown = data.steps.some((step) => (step.containers || []).length) ? "containers" : "hosts";
       for (const step of data.steps) {
         const grid = el("div", { class: "grid" });
-        for (const host of step.hosts) {
-          const cell = el("span", { class: "host s-" + host.state, title: host.label + ": " + host.status_name, "data-host": host.host, "data-step": step.step, "data-state": host.state });
-          cells.set(step.step + " " + host.host, cell);
+        for (const [kind, host] of objects(step)) {
+          const cell = el("span", { class: kind + " s-" + host.state, title: host.label + ": " + host.status_name, ["data-" + kind]: host[kind], "data-step": step.step, "data-state": host.state });
+          cells.set(step.step + " " + kind + " " + host[kind], cell);
           grid.append(cell);
-          if (host.failed) failed.append(failedRow(step.step, host));
+          if (host.failed) failed.append(failedRow(step.step, kind, host));
         }
         const summary = el("p", { class: "muted counts" });
         steps.append(el("section", { class: "step", "data-step": step.step },
@@ -247,17 +251,18 @@
       }
       const parts = [title, status];
       if (data.operations) parts.push(operations(path));
-      parts.push(steps, el("h2", { text: "Failed hosts" }),
-        el("table", { class: "failed" }, el("thead", {}, el("tr", {}, ...["host", "step", "status", "exit code", "error code", ""].map((h) => el("th", { text: h })))), failed));
+      parts.push(steps, el("h2", { text: "Failed " + kindShown }),
+        el("table", { class: "failed" }, el("thead", {}, el("tr", {}, ...[kindShown.slice(0, -1), "step", "status", "exit code", "error code", ""].map((h) => el("th", { text: h })))), failed));
       main.replaceChildren(...parts);
       body.dataset.loaded = "1";
       if (source) source.close();
       stats.shown.clear();
       source = openStream({ job: scope + "/" + id, after: data.after, generation: data.generation }, (entry) => {
-        if (entry.kind === "host") {
-          const cell = cells.get(entry.step + " " + entry.host);
+        if (entry.kind === "host" || entry.kind === "container") {
+          const kind = entry.kind;
+          const cell = cells.get(entry.step + " " + kind + " " + entry[kind]);
           if (cell) {
-            cell.className = "host s-" + entry.state;
+            cell.className = kind + " s-" + entry.state;
             cell.dataset.state = entry.state;
             cell.title = cell.title.split(": ")[0] + ": " + entry.current;
             const section = cell.closest("section");
@@ -266,9 +271,9 @@
             render();  // a host or a round not shown yet
             return;
           }
-          const old = failed.querySelector('tr[data-step="' + CSS.escape(String(entry.step)) + '"][data-host="' + CSS.escape(entry.host) + '"]');
+          const old = failed.querySelector('tr[data-step="' + CSS.escape(String(entry.step)) + '"][data-' + kind + '="' + CSS.escape(entry[kind]) + '"]');
           if (old) old.remove();
-          if (entry.state === "failed") failed.append(failedRow(entry.step, entry));
+          if (entry.state === "failed") failed.append(failedRow(entry.step, kind, entry));
         } else if (entry.kind === "job" || entry.kind === "finished") {
           document.getElementById("job-status").textContent = entry.current;
         } else if (entry.kind === "step") {
