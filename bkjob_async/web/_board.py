@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["BOARD", "BUCKETS", "Board", "JobRow", "bucket_of"]
 
-#: Hosts' change-to-event delays measured per tick, at most (a sample: see ``fold``).
+#: Hosts' (and containers') change-to-event delays measured per tick, at most (a sample: see
+#: ``fold``).
 SAMPLES = 20
 
 
@@ -186,6 +187,7 @@ class Board:
         if not events and last is None:
             return
         counts, add_host, samples = self.host_counts, self.feed.add_host, self._samples
+        start = samples
         row = self._row(scope, (last or events[0]).job_instance_id)
         # A host's transition, the many: counted in, and kept in the feed, written out
         # here (``JobRow.move`` inline) as the dashboard's hottest path.
@@ -219,7 +221,8 @@ class Board:
         row.failed += failed
         if last is not None:
             self._fold(row, scope, last)
-        self._samples = samples
+        # (what ``_fold`` took for containers is gone too)
+        self._samples = max(0, self._samples - (start - samples))
         self._unseen += len(events) + (last is not None)
         self._rebucket(row, time.monotonic())
 
@@ -234,6 +237,10 @@ class Board:
             counts = self.container_counts
             moved = row.move(event.previous, event.current, counts, container=True)
             self.feed.add_host(row.text, event, moved[1] == 1)
+            end = event.result.end_time  # (sampled as a host's delay is, in ``fold``)
+            if moved[0] and event.previous is not None and self._samples and end is not None:
+                self._samples -= 1
+                self.delays.append((event.observed_at - end).total_seconds())
             return
         if isinstance(event, JobTransition):
             row.status = event.current

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 import anyio
 from aiohttp import web
 
-from bkjob_async import BkJobClient
+from bkjob_async import BkJobClient, KubeContainerFilter
 from bkjob_async.config import Scope
 from bkjob_async.models import HostStatus
 from bkjob_async.polling import Poller, PollPolicy
@@ -27,6 +28,7 @@ from bkjob_async.polling.events import JobFinished
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 from bkjob_async.web import dashboard_app
 from bkjob_async.web._board import BOARD, Board
+from bkjob_async.web._feed import held_entry
 
 T = TypeVar("T")
 
@@ -86,8 +88,8 @@ class Proxy:
 class World:
     """The simulator, the poller and the dashboard, on a loop of their own thread."""
 
-    def __init__(self, bulk: int) -> None:
-        self.bulk = bulk
+    def __init__(self, bulk: int, flavor: str = "apigw-v3") -> None:
+        self.bulk, self.flavor = bulk, flavor
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._sim_loop = asyncio.new_event_loop()
@@ -182,7 +184,11 @@ class World:
             policy = PollPolicy(interval=0.2, max_interval=1.0, max_in_flight=16)
             async with (
                 BkJobClient(
-                    sim.url, app_code="dash-app", app_secret=SECRET, username="admin"
+                    sim.url,
+                    app_code="dash-app",
+                    app_secret=SECRET,
+                    username="admin",
+                    flavor=self.flavor,
                 ) as client,
                 Poller(client, policy=policy) as poller,
                 anyio.create_task_group() as tg,
@@ -223,6 +229,34 @@ class World:
             async for event in watch:
                 if isinstance(event, JobFinished):
                     self.finished[event.job_instance_id] = event
+
+    async def watch_job_page(self, page: Any, job_id: int) -> None:
+        """Open a job's page and record when each cell changes, by the page's clock (the same
+        machine's wall clock): ``window.changes``, ``[step, host or container, state, ms]``."""
+        await page.goto(f"{self.base}job/{SCOPE.type.value}:{SCOPE.id}/{job_id}")
+        await page.wait_for("document.body.dataset.loaded === '1'")
+        await page.evaluate(
+            """window.changes = [];
+            new MutationObserver((list) => { for (const m of list) {
+              const c = m.target, d = c.dataset;
+              window.changes.push([d.step, d.host || d.container, d.state, Date.now()]);
+            } }).observe(document.getElementById('steps'), {subtree: true, attributes: true, attributeFilter: ['data-state']});
+            true"""
+        )
+
+    def feed_entries(self, job: str | None = None) -> list[dict[str, Any]]:
+        """Return the board's feed as the JSON it sends (``job``: that job's entries only)."""
+
+        async def read() -> list[dict[str, Any]]:
+            feed = self.board.feed
+            entries = [held_entry(h) for h in feed.read(feed.start, 10**9)]
+            return [json.loads(data) for _, key, data in entries if job is None or key == job]
+
+        return self.call(read())
+
+    async def containers(self, kube_filter: KubeContainerFilter) -> list[int]:
+        """Return the simulator's containers ``kube_filter`` selects (to plan a job in them)."""
+        return await self._on_sim(lambda: self.sim.containers(kube_filter))
 
     async def launch(self, steps: list[StepPlan], name: str | None = None) -> int:
         """Create a job now and watch it (every event) on a watch of its own."""

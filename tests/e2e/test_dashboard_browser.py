@@ -33,7 +33,6 @@ import pytest
 from bkjob_async.cli import amain
 from bkjob_async.models import HostStatus
 from bkjob_async.testing import HostPlan, StepPlan
-from bkjob_async.web._feed import held_entry
 
 from ..load import deadline, slowdown
 from .browser import Browser, Page, chromium, launched
@@ -126,23 +125,12 @@ def test_a_hosts_change_shows_within_a_second_of_its_event(
     hosts = [HostPlan(duration=(2.0 + i * 0.4)) for i in range(12)]
     hosts += [HostPlan(duration=2.5, outcome=HostStatus.FAILED, exit_code=3)]
     job_id = world.call(world.launch([StepPlan(hosts=tuple(hosts), name="deploy")], name="deploy"))
-    world.call(page.goto(f"{world.base}job/{SCOPE.type.value}:{SCOPE.id}/{job_id}"))
-    world.call(page.wait_for("document.body.dataset.loaded === '1'"))
-    # Record when each cell changes, by the page's clock (the same machine's wall clock).
-    world.call(
-        page.evaluate(
-            """window.changes = [];
-            new MutationObserver((list) => { for (const m of list) {
-              const c = m.target; window.changes.push([c.dataset.step, c.dataset.host, c.dataset.state, Date.now()]);
-            } }).observe(document.getElementById('steps'), {subtree: true, attributes: true, attributeFilter: ['data-state']});
-            true"""
-        )
-    )
+    world.call(world.watch_job_page(page, job_id))
     poll_until(lambda: world.finished.get(job_id) is not None, timeout=60)
     allowed = deadline(1.0, before, slowdown())  # (1 s with a core to spare)
     world.call(page.wait_for("document.getElementById('job-status').textContent !== 'RUNNING'"))
     changes = world.call(page.evaluate("window.changes"))
-    feed = _feed_entries(world, f"{SCOPE.type.value}:{SCOPE.id}/{job_id}")
+    feed = world.feed_entries(f"{SCOPE.type.value}:{SCOPE.id}/{job_id}")
     ends = {(str(e["step"]), e["host"], e["state"]): e for e in feed if e["kind"] == "host"}
     delays = []
     for step, host, state, shown_ms in changes:
@@ -170,15 +158,6 @@ def test_a_hosts_change_shows_within_a_second_of_its_event(
     assert tail
     _shot(world, page, pictures, "job")
     assert page.errors == []
-
-
-def _feed_entries(world: World, job: str | None = None) -> list[dict]:
-    async def read() -> list[dict]:
-        feed = world.board.feed
-        entries = [held_entry(h) for h in feed.read(feed.start, 10**9)]
-        return [json.loads(data) for _, key, data in entries if job is None or key == job]
-
-    return world.call(read())
 
 
 def test_the_jobs_table_filters_sorts_and_pages_on_the_server(
@@ -285,7 +264,7 @@ def test_a_dropped_connection_resumes_the_feed_with_nothing_lost_or_twice(
     shown = world.call(
         page.evaluate("[...document.querySelectorAll('#feed tr')].map(r => r.dataset.id).reverse()")
     )
-    server = [e["id"] for e in _feed_entries(world)]
+    server = [e["id"] for e in world.feed_entries()]
     start = server.index(shown[0])
     # Every entry of the server's feed from the first shown on is shown once, in order.
     assert len(shown) == len(set(shown))

@@ -22,7 +22,7 @@ from bkjob_async.polling.events import (
     host_event_id,
 )
 from bkjob_async.polling.stores.memory import MemoryStore
-from bkjob_async.web._board import Board, bucket_of
+from bkjob_async.web._board import SAMPLES, Board, bucket_of
 from bkjob_async.web._feed import (
     Feed,
     entry_of,
@@ -171,6 +171,29 @@ def test_the_board_counts_a_jobs_containers_apart_from_hosts() -> None:
     pod_job, host_job = board.jobs.values()
     assert (pod_job.containers, pod_job.hosts, pod_job.finished, pod_job.failed) == (2, 0, 2, 1)
     assert (host_job.containers, host_job.hosts, host_job.finished, host_job.failed) == (0, 1, 0, 0)
+
+
+def test_the_board_folds_containers_in_with_their_change_to_event_delays() -> None:
+    """Containers' transitions count as containers, go to the feed, and give delays as hosts'
+    (at most ``SAMPLES`` a tick)."""
+    board = Board(None)  # type: ignore[arg-type]  # (``fold`` reads no poller)
+    ends = []
+    for n in range(SAMPLES + 5):
+        pod = Container(100 + n, name="app")
+        running = ContainerResult(pod, HostStatus.RUNNING)
+        done = ContainerResult(pod, HostStatus.SUCCESS, end_time=AT - _dt.timedelta(seconds=2))
+        ends += [
+            ContainerTransition(10001, AT, 7, 0, pod, None, HostStatus.RUNNING, running),
+            ContainerTransition(10001, AT, 7, 0, pod, HostStatus.RUNNING, HostStatus.SUCCESS, done),
+        ]
+    board.fold(SCOPE, ends[:2], None)
+    board.fold(SCOPE, ends[2:], None)
+    (row,) = board.jobs.values()
+    assert (row.containers, row.hosts, row.finished, row.failed) == (SAMPLES + 5, 0, SAMPLES + 5, 0)
+    assert board.container_counts[HostStatus.SUCCESS] == SAMPLES + 5
+    assert board.host_counts == {}
+    assert list(board.delays) == [2.0] * SAMPLES  # the tick's sample, no more
+    assert board.feed.end == len(ends)
 
 
 def test_buckets() -> None:
