@@ -131,7 +131,7 @@ async def main(url: str, every: list[int], window: float) -> dict[str, object]:
             go.set()
             left_at = time.perf_counter()
             await ref().add(SCOPE, spare)  # type: ignore[union-attr]
-            await _until(lambda: ref() is None and watched() == 0, 2 * interval + 10)
+            await _until(lambda: ref() is None and watched() == 0, 3 * interval + 30)
             leave_took = time.perf_counter() - left_at
             await anyio.sleep(1.0)
             probe.phase(None)
