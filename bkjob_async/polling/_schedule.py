@@ -5,7 +5,8 @@
   ``latency``. A job that waits for a person (``_rules.WAITS_FOR_A_PERSON``: not started, waiting for a
   confirmation, a rolling pause) backs off by ``growth`` per unchanged poll up to
   ``max_interval``. ``jitter`` only ever shortens a gap, and a gap repeated at the bound not
-  at all (a job that stays at the bound is polled every ``latency``, as a hand-written loop is).
+  at all (a job that stays at the bound is polled every ``latency`` less ``SEEN_MARGIN``, the
+  moment an answer takes to be read, as a hand-written loop polls every 5 s).
   A job a watch takes on is polled at once (a burst is spread by the rate limit and
   ``max_in_flight``, and the jitter of its first gap and of every gap after a turn keeps
   thousands from polling in lockstep); after an outage each job comes back at a phase derived
@@ -93,8 +94,9 @@ class PollPolicy:
     :param growth: gap factor per unchanged poll (1 keeps it fixed).
     :param jitter: a gap is shortened by a random share in ``[0, jitter)``; never
         lengthened, so ``latency`` holds. A gap repeated at ``latency`` is not jittered: a
-        job that stays at the bound is polled exactly ``latency`` apart (its first gap and
-        those after a turn are jittered, so jobs keep phases of their own).
+        job that stays at the bound is polled ``latency`` apart, less 2% for reading the
+        answer (its first gap and those after a turn are jittered, so jobs keep phases of
+        their own).
     :param max_in_flight: requests at once; must not exceed the client's connection limit.
         It also bounds how many answers can land in one turn of the event loop, each costing
         a few hundred microseconds: keep it near polls per second x request latency (32 serves
@@ -234,9 +236,10 @@ def next_interval(
     ``cap``: ``latency`` for a job that may change by itself, ``max_interval`` for one waiting
     for a person. Jitter only shortens the delay, and only a delay that differs from the last
     one (a job's first, after a change of gap, while it grows): a job that stays at the bound
-    (``latency``) is polled exactly that far apart, as a hand-written loop is, since shortening
-    every gap by up to ``jitter`` costs ``jitter / 2`` more requests for nothing. Its phase is
-    still its own: a share of its first gap, and of every gap after a turn, is drawn.
+    (``latency``) is polled that far apart less ``SEEN_MARGIN``, as a hand-written loop polls
+    every 5 s, since shortening every gap by up to ``jitter`` costs ``jitter / 2`` more
+    requests for nothing. Its phase is still its own: a share of its first gap, and of every
+    gap after a turn, is drawn.
     """
     if after:
         base = after
@@ -246,10 +249,19 @@ def next_interval(
             base = _regrown(policy, current)
     if base > top:
         base = top
+    bound = policy.latency is not None and top <= policy.latency
+    cut = base * (1.0 - SEEN_MARGIN) if bound and base == top else base
     jitter = policy.jitter
-    if not jitter or (base == current == top and policy.latency and top <= policy.latency):
-        return base, base  # (at the bound, as before: exact)
-    return base, base * (1.0 - jitter * rng.random())
+    if not jitter or (bound and base == current == top):
+        return base, cut  # (at the bound, as before: no jitter)
+    delay = base * (1.0 - jitter * rng.random())
+    return base, delay if delay < cut else cut
+
+
+#: The share of the bound a gap at the bound leaves for seeing an answer: a change is seen
+#: when the answer to the next request is read, a moment after the request went out (100 ms
+#: of a 5 s bound; the job's next request counts from this one's sending).
+SEEN_MARGIN = 0.02
 
 
 #: The least growth of a gap below ``interval`` (after a step's turn), per unchanged poll.
