@@ -46,6 +46,11 @@ ALONE ?=
 unit test-slow: export PYTHONDONTWRITEBYTECODE :=
 unit test-slow: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
 
+# Each run keeps every test file's seconds (.venv/test-durations.json), and the next run hands
+# the longest files to the workers first (tests/conftest.py), so no long file starts last and
+# runs on alone at the end; the end of the run names the slowest files, with their CPU time.
+unit: export BKJOB_TEST_DURATIONS := $(abspath $(VENV))/test-durations.json
+
 unit: $(STAMP) redis chromium promtool
 	$(if $(strip $(ALONE)),$(BIN)/pytest -q -m "not slow" $(ALONE))
 	$(BIN)/pytest -q -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile $(addprefix --ignore=,$(ALONE))

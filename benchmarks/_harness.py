@@ -113,6 +113,82 @@ class LoopLag:
         )
 
 
+class StallProbe:
+    """Loop stalls, per phase: a task sleeps ``period`` (1 ms) over and over and records how
+    late it wakes, on the wall clock and on the loop thread's CPU clock.
+
+    Late on the wall clock is what a user of the loop sees; on a machine shared with other
+    processes it also holds the time this one waited for a core. Late on the thread's CPU clock
+    is the work the loop ran meanwhile: the stall the process makes itself, the one a change of
+    code moves. A full pass of the garbage collector (generation 2) walks every object the
+    process tracks, the program's as much as the poller's: the stalls it makes are told apart
+    (``work``: the CPU lateness of samples without one). ``phase(name)`` files the samples that
+    follow under ``name`` (``None``: nowhere); ``figures()`` gives each phase's figures.
+    """
+
+    def __init__(self, period: float = 0.001) -> None:
+        self.period = period
+        #: Per phase: (wall lateness, CPU lateness, CPU lateness without a full pass, longest
+        #: pass of each generation in CPU seconds).
+        self.phases: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {}
+        self._current: tuple[list[float], list[float], list[float], list[float]] | None = None
+        self._started = 0.0
+        self._full = False
+
+    def phase(self, name: str | None) -> None:
+        if name is None:
+            self._current = None
+        else:
+            self._current = self.phases.setdefault(name, ([], [], [], [0.0, 0.0, 0.0]))
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:  # (a ``gc.callbacks`` entry)
+        if phase == "start":
+            self._started = time.thread_time()
+            return
+        generation = info["generation"]
+        self._full = self._full or generation == 2
+        if self._current is not None:
+            passes = self._current[3]
+            passes[generation] = max(passes[generation], time.thread_time() - self._started)
+
+    async def run(self) -> None:
+        period, wall, cpu = self.period, time.perf_counter, time.thread_time
+        gc.callbacks.append(self)
+        try:
+            while True:
+                start, start_cpu, self._full = wall(), cpu(), False
+                await anyio.sleep(period)
+                if self._current is not None:
+                    late, late_cpu, work, _ = self._current
+                    late.append(max(0.0, wall() - start - period))
+                    late_cpu.append(max(0.0, cpu() - start_cpu - period))
+                    if not self._full:
+                        work.append(late_cpu[-1])
+        finally:
+            gc.callbacks.remove(self)
+
+    def figures(self) -> dict[str, dict[str, float]]:
+        """Per phase: ``max``/``p99`` (wall), ``cpu_max``/``cpu_p99``, ``work_max`` (CPU,
+        samples without a full pass), ``gc2`` (the longest full pass, CPU), ``samples``."""
+
+        def top(samples: list[float], q: float = 1.0) -> float:
+            ordered = sorted(samples) or [0.0]
+            return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+        return {
+            name: {
+                "max": top(late),
+                "p99": top(late, 0.99),
+                "cpu_max": top(late_cpu),
+                "cpu_p99": top(late_cpu, 0.99),
+                "work_max": top(work),
+                "gc2": passes[2],
+                "samples": len(late),
+            }
+            for name, (late, late_cpu, work, passes) in self.phases.items()
+        }
+
+
 def take_turns(procs: list[subprocess.Popen[str]], turn: float = 0.1) -> None:
     """Run ``procs`` (already started) one at a time, ``turn`` seconds each, until all exit.
 

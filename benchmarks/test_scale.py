@@ -4,19 +4,27 @@ Targets (issue 4): p99 event-loop lag <= 50 ms with 10,000 jobs watched at once;
 <= 4 KB per job of 10 hosts with 50,000 registered in one process (RSS growth per job).
 Targets (issue 26, point 5), one ``Poller`` watching N unchanged jobs of 3 steps x 10 hosts at a
 fixed interval asking ~2,250 polls/s, Python's default GC settings: at 50,000 jobs loop lag p99
-<= 5 ms and max <= 50 ms, RSS <= 1.5 KB per job (asserted from 50,000 jobs on), CPU per poll no
-worse than before. Printed at 10,000, 50,000 and 100,000 jobs (``BENCH_SCALE_JOBS``,
-comma-separated, changes the list; ``BENCH_SCALE_WINDOW`` the seconds measured, 60 by default).
-Run together, a later N reuses memory the earlier one freed and shows less RSS per job than
-alone.
+<= 5 ms and max <= 50 ms, CPU per poll no worse than before. Printed at 10,000, 50,000 and
+100,000 jobs (``BENCH_SCALE_JOBS``, comma-separated, changes the list; ``BENCH_SCALE_WINDOW``
+the seconds measured, 60 by default). Run together, a later N reuses memory the earlier one
+freed: its RSS per job is printed, not asserted (the figure that counts is the next one's).
+Targets (issue 53, points 2 and 3), one 50,000-job watch in a fresh process
+(``_scale_watch.py``): registering it, closing it, cancelling its reader and leaving it with
+``break`` each stall the event loop at most 20 ms at a time; at most 1.5 KB of RSS per job,
+the RSS growth from before the client to the end of the steady state over the jobs.
 The simulator runs in another process on the other core.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import anyio
 import pytest
@@ -228,7 +236,7 @@ async def test_unchanged_jobs_watched_without_pauses(jobs: int) -> None:
             f"{pauses.summary()}; longest full pass {pauses.longest[2] * 1000:.0f} ms",
             f"a full pass forced after the window: {full * 1000:.0f} ms; "
             f"after gc.freeze(): {frozen * 1000:.1f} ms",
-            f"RSS {rss_per_job:.0f} bytes per job (target <= 1536); tracked objects "
+            f"RSS {rss_per_job:.0f} bytes per job (after the runs before it); tracked objects "
             f"{(objects1 - objects0) / jobs:.1f} per job, "
             f"{(g1 - g0) * gc.get_threshold()[0] / polls:.1f} net tracked allocations per poll, "
             f"{left:.2f} tracked objects a poll leaves in the youngest generation",
@@ -241,5 +249,65 @@ async def test_unchanged_jobs_watched_without_pauses(jobs: int) -> None:
     # lasts for the collector (in-flight requests only), and no full pass came from polling.
     assert left <= 0.5
     assert pauses.count[2] == 0
-    if jobs >= 50_000:  # (issue 26's goal; fewer jobs share the transport's kept URLs less)
-        assert rss_per_job <= 1536
+    # (RSS per job: asserted on its own process in ``test_a_large_watch_never_stalls_the_loop``)
+
+
+#: The phases of ``_scale_watch.py`` whose stalls are asserted, and the most each may last.
+STALL_PHASES = ("register", "close", "cancel", "leave")
+STALL_TARGET = 0.020
+RSS_TARGET = 1536
+
+
+def _ms(seconds: object) -> str:
+    assert isinstance(seconds, float)
+    return f"{seconds * 1000:.1f}"
+
+
+@pytest.mark.timeout(900)
+async def test_a_large_watch_never_stalls_the_loop() -> None:
+    """50,000 unchanged jobs (3 steps x 10 hosts) at ~2,250 polls/s, one watch's whole life in
+    a fresh process: the longest loop stalls while it registers, polls, closes, is cancelled and
+    is left; RSS per job."""
+    jobs = 50_000
+    window = float(os.environ.get("BENCH_SCALE_WINDOW", "60"))
+    with simulator(jobs + 1, steps=3, hosts=10) as sim, tempfile.TemporaryDirectory() as tmp:
+        ids_file = Path(tmp) / "ids.json"
+        ids_file.write_text(json.dumps(sim.job_ids))
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).parent / "_scale_watch.py"),
+                sim.url,
+                str(ids_file),
+                str(window),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=800,
+            check=True,
+        )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    phases = result["phases"]
+    lines = [
+        f"== one watch of {jobs} unchanged jobs (3 steps x 10 hosts), one poll each "
+        f"{result['interval']:.1f} s, in its own process (load {os.getloadavg()[0]:.2f})",
+        "phase         stall: wall max / p99   CPU max / p99   CPU max without a full GC pass"
+        "   longest full pass (CPU)",
+    ]
+    for name, f in phases.items():
+        lines.append(
+            f"{name:12s}  {_ms(f['max']):>8} / {_ms(f['p99']):>5} ms  {_ms(f['cpu_max']):>7} / "
+            f"{_ms(f['cpu_p99']):>5} ms  {_ms(f['work_max']):>7} ms"
+            f"{_ms(f['gc2']):>30} ms  ({f['samples']} samples)"
+        )
+    lines += [
+        f"close returned in {result['close_took'] * 1000:.0f} ms; a left watch let go of every "
+        f"job in {result['leave_took']:.1f} s",
+        f"RSS {result['rss_mb'][0]:.0f} MB before the client, {result['rss_mb'][1]:.0f} MB after "
+        f"{window:.0f} s of steady state: {result['rss_per_job']:.0f} bytes per job "
+        f"(target <= {RSS_TARGET})",
+    ]
+    report(lines)
+    for name in STALL_PHASES:
+        assert phases[name]["work_max"] <= STALL_TARGET, name
+    assert result["rss_per_job"] <= RSS_TARGET

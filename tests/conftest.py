@@ -111,6 +111,40 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     seconds[1] += sum(v for k, v in report.user_properties if k == "cpu_seconds")
 
 
+#: Where ``make unit`` keeps each file's wall seconds from the runs before
+#: (``BKJOB_TEST_DURATIONS``, a JSON file under .venv; unset: none kept, the order as collected).
+_DURATIONS = os.environ.get("BKJOB_TEST_DURATIONS", "")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first, by the seconds they took before: xdist hands files to its
+    workers in this order, so that a long one does not start last and finish alone. (A
+    stable sort: each file's tests stay together and in their order; files not timed yet
+    keep theirs, after the rest.)"""
+    try:
+        seconds = json.loads(pathlib.Path(_DURATIONS).read_text()) if _DURATIONS else {}
+    except (OSError, ValueError):
+        return
+    if isinstance(seconds, dict) and seconds:
+        items.sort(key=lambda item: -float(seconds.get(item.nodeid.split("::", 1)[0], 0.0)))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Keep this run's seconds per file for the next run's order (the main process only)."""
+    if not _DURATIONS or not _FILE_SECONDS or hasattr(session.config, "workerinput"):
+        return
+    path = pathlib.Path(_DURATIONS)
+    try:
+        known = json.loads(path.read_text()) if path.exists() else {}
+        known = known if isinstance(known, dict) else {}
+        known.update({name: round(wall, 2) for name, (wall, _) in _FILE_SECONDS.items()})
+        path.with_suffix(".tmp").write_text(json.dumps(known, indent=0, sort_keys=True))
+        path.with_suffix(".tmp").replace(path)
+    except OSError:
+        pass  # (an order, not a result)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Name the slowest test files: their tests' wall time summed (under xdist, each
     worker's) and the CPU time they took."""

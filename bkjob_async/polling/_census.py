@@ -44,7 +44,7 @@ from .events import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from .._protocol import Protocol
     from ..config import Scope
@@ -68,7 +68,7 @@ BURST = 0.05
 _END = frozenset({JobFinished, WatchFailed, WatchTimedOut, PollingStalled, PollingResumed})
 
 
-def coverage(subscribers: list[_Subscription], status: int | None) -> tuple[bool, bool, bool]:
+def coverage(subscribers: Sequence[_Subscription], status: int | None) -> tuple[bool, bool, bool]:
     """Return how the job list can stand for a job's polls: ``(now, parks, end_only)``.
 
     ``end_only``: every watch of it waits for its end only (no host, step or job transition;

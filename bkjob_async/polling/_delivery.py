@@ -48,7 +48,7 @@ class Delivery:
         """Hand ``what.events`` to the job's watches; ``what.finished``: the job has ended so."""
         events, finished = what.events, what.finished
         job_id = watched.job.job_instance_id
-        subscribers = tuple(watched.subscribers)  # (closed ones are skipped below)
+        subscribers = watched.subscribers  # (closed ones are skipped below)
         self.events += len(events)
         if self.taps:
             for tap in self.taps:
@@ -73,7 +73,7 @@ class Delivery:
                 sub.end_job(job_id, None)
             else:
                 continue
-            watched.subscribers.remove(sub)
+            watched.subscribers = tuple(s for s in watched.subscribers if s is not sub)
         self._release(watched)
 
     def stall(self, watched: Watched, since: _dt.datetime, error: errors.BkJobError) -> None:
@@ -92,10 +92,10 @@ class Delivery:
         if self.taps:
             for tap in self.taps:
                 tap.offer(job.scope, (), failed)
-        self.journal.record(job, [], failed, tuple(watched.subscribers), None)
+        self.journal.record(job, [], failed, watched.subscribers, None)
         for sub in watched.subscribers:
             sub.end_job(job.job_instance_id, failed)
-        watched.subscribers.clear()
+        watched.subscribers = ()
         self._release(watched)
 
     def _release(self, watched: Watched) -> None:

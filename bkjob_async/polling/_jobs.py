@@ -111,8 +111,9 @@ class Watched:
         self.job = job
         #: The reader's memory of the job's last answer.
         self.wire = wire
-        #: The watches holding the job (the registry's).
-        self.subscribers: list[_Subscription] = []
+        #: The watches holding the job (the registry's): a tuple, replaced on each change (a
+        #: list of one costs twice the memory, for every watched job).
+        self.subscribers: tuple[_Subscription, ...] = ()
         #: Registered; cleared when its last watch leaves.
         self.active = True
         #: Its live entry in the due heap (``_heap``: its due time), ``None`` when it has none.
@@ -246,9 +247,9 @@ class Registry:
                     same.append(watched)
                 else:
                     self.by_id[job_id] = [same, watched]
-            watched.subscribers = [sub]  # (a list of one: no room for three more)
+            watched.subscribers = (sub,)
         else:
-            watched.subscribers.append(sub)
+            watched.subscribers += (sub,)
         watched.wire.needs_decode = True
         return watched, created
 
@@ -257,7 +258,7 @@ class Registry:
         for job_id in job_ids:
             watched = self.jobs.get(key(sub.scope, job_id))
             if watched is not None and sub in watched.subscribers:
-                watched.subscribers.remove(sub)
+                watched.subscribers = tuple(s for s in watched.subscribers if s is not sub)
                 self.release_if_unwatched(watched)
 
     def release_if_unwatched(self, watched: Watched) -> None:
@@ -265,7 +266,7 @@ class Registry:
         subscribers = watched.subscribers
         for sub in subscribers:
             if sub.closed:  # a dropped watch: rebuild (rare; every poll comes through here)
-                subscribers = watched.subscribers = [s for s in subscribers if not s.closed]
+                subscribers = watched.subscribers = tuple(s for s in subscribers if not s.closed)
                 break
         if subscribers or not watched.active:
             return

@@ -6,8 +6,10 @@ to wake. It polls through the reader and hands what came back to the driver (``a
 Changed answers are held back and folded several at a time (``_BATCH``): when
 ``_BATCH`` are held, when a worker finds nothing due, before a failed poll is counted, and at
 once during an outage (so the failure policy sees answers and failures in the order they
-came). An answer thus waits only while its worker has another poll to send: at most one
-poll's timeout. Decoding, tracking and delivering then run several times in a row, warm in
+came), or when fewer than ``_BATCH`` requests are in flight (answers then come one by one: the
+batch would not fill before the worker's next poll comes back, and the answer would wait for
+that poll, a request's time, or its timeout). An answer thus waits only while many requests
+are in flight, for at most ``_BATCH`` others. Decoding, tracking and delivering then run several times in a row, warm in
 the processor's caches (``benchmarks/HISTORY.md``, "CPU per poll").
 """
 
@@ -118,7 +120,11 @@ class Workers:
                 self.in_flight -= 1
                 if not held:
                     watched.busy = False
-            if held and (len(self._held) >= _BATCH or driver.health.outage.down_since is not None):
+            if held and (
+                len(self._held) >= _BATCH
+                or self.in_flight < _BATCH
+                or driver.health.outage.down_since is not None
+            ):
                 self._fold()  # (during an outage every answer counts at once: it may end it)
 
     def _fold(self) -> None:

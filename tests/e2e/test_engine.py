@@ -392,6 +392,22 @@ async def test_an_answer_waits_for_no_other_when_nothing_is_due(
         assert scripted.polls[42] == 1
 
 
+async def test_an_answer_waits_for_no_poll_when_few_are_in_flight(
+    scripted: ScriptedServer, client
+) -> None:
+    """With fewer than a batch of requests in flight, answers come one by one: an answer is
+    folded at once, not held while its worker's next poll (which may hang) is out."""
+    scripted.script(42, job_body(42, 2, [(1, 2, 0, [7])]))
+    scripted.script(43, Hang())
+    scripted.script(44, Hang())
+    policy = PollPolicy(interval=2.0, max_interval=2.0, jitter=0.0, max_in_flight=2)
+    async with Poller(client, policy=policy) as poller:
+        with anyio.fail_after(3):  # (held, it would wait for 44's poll: 10 s, its timeout)
+            async for event in poller.watch_jobs(SCOPE, [42, 43, 44]):
+                assert event.job_instance_id == 42
+                break
+
+
 async def test_answers_folded_together_keep_every_jobs_order(
     scripted: ScriptedServer, client
 ) -> None:

@@ -3,8 +3,8 @@
 Python blocks run as programs with ``BKJOB_*`` pointing at a simulator this test starts.
 ``text`` blocks are output, not code. A block preceded by
 ``<!-- readme-test: skip (reason) -->`` is not run: it needs a real bk-job, or it is the
-suite itself; there must be few. ``tests/e2e/test_docs.py`` runs the blocks of ``docs/`` with
-this module's machinery (``blocks``, ``sim``, ``run``, ``check_output``).
+suite itself; there must be few. ``tests/e2e/test_docs.py`` and ``test_docs_shell.py`` run the
+blocks of ``docs/`` with this module's machinery (``blocks``, ``sim``, ``run``, ``check_output``).
 """
 
 from __future__ import annotations
@@ -60,14 +60,14 @@ def runnable(lang: str, path: pathlib.Path = README) -> list[Block]:
 def test_every_block_is_tagged_and_few_are_skipped() -> None:
     found = blocks()
     # The landing page: the two commands, the environment, and one example each of a call,
-    # a watch and a test (the rest of the tour is in docs/, run by test_docs.py).
+    # a watch and a test (the rest of the tour is in docs/, run by test_docs_shell.py).
     assert len(found) >= 5
     assert len(runnable("python")) >= 3
     assert {b.lang for b in found} <= {"python", "sh", "text"}, [str(b) for b in found]
     assert len([b for b in found if b.skip]) <= 2
     assert all(b.lang != "text" for b in found if b.skip)
     # No runnable shell block: the command-line tour lives in docs/howto/command-line.md,
-    # where test_docs.py runs it; a new one here needs a test of its own.
+    # where test_docs_shell.py runs it; a new one here needs a test of its own.
     assert runnable("sh") == []
 
 

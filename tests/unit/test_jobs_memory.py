@@ -141,10 +141,10 @@ def test_an_id_in_two_scopes_is_found_in_both() -> None:
     other = _watched(registry, Scope.biz(3), 7)
     assert list(registry.with_id(7)) == [one, other]
     assert registry.with_id(8) == ()
-    one.subscribers.clear()
+    one.subscribers = ()
     registry.release_if_unwatched(one)
     assert registry.with_id(7) == (other,)
-    other.subscribers.clear()
+    other.subscribers = ()
     registry.release_if_unwatched(other)
     assert registry.with_id(7) == ()
     assert (one.active, other.active, registry.count) == (False, False, 0)
@@ -156,7 +156,7 @@ def test_a_released_jobs_slot_is_reused_and_its_old_entries_are_stale() -> None:
     due = Due(0.0, _Gate(registry))  # type: ignore[arg-type]
     first = _watched(registry, Scope.biz(2), 1)
     due.push(first, 1.0)
-    first.subscribers.clear()
+    first.subscribers = ()
     registry.release_if_unwatched(first)
     second = _watched(registry, Scope.biz(2), 2)
     assert second.slot == first.slot  # the freed place
@@ -176,7 +176,7 @@ def test_a_hint_time_is_kept_until_the_job_is_released() -> None:
     hinted.hinted = 5.0
     assert hinted.hinted == 5.0
     assert other.hinted == -math.inf
-    hinted.subscribers.clear()
+    hinted.subscribers = ()
     registry.release_if_unwatched(hinted)
     assert hinted.hinted == -math.inf  # nothing kept for a released job
     other.hinted = 7.0
@@ -189,10 +189,10 @@ def test_a_stalled_job_that_leaves_is_no_longer_counted_stalled() -> None:
     stalled, running = _watched(registry, Scope.biz(2), 7), _watched(registry, Scope.biz(2), 8)
     stalled.job = stalled.job._replace(stalled=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
     registry.stalled = 1
-    running.subscribers.clear()
+    running.subscribers = ()
     registry.release_if_unwatched(running)
     assert registry.stalled == 1
-    stalled.subscribers.clear()
+    stalled.subscribers = ()
     registry.release_if_unwatched(stalled)
     assert registry.stalled == 0
     assert stalled.job.stalled is None

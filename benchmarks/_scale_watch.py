@@ -1,0 +1,157 @@
+"""One large watch's life in its own process: loop stalls while it registers, runs, ends.
+
+``python benchmarks/_scale_watch.py URL IDS_FILE WINDOW``; one JSON line out.
+
+A probe task sleeps 1 ms over and over and records how late it wakes, per phase:
+``register`` (``watch_jobs`` of every job until each is registered), ``steady`` (``WINDOW``
+seconds once every job was polled twice), ``close`` (``aclose()``, then a second), then two
+more watches of the same jobs, each registered and polled once: ``cancel`` (the task reading
+it in ``async with`` is cancelled) and ``leave`` (``break`` out of an inline ``async for``),
+each until no job is polled any more, then a second. RSS per job is the process's RSS growth
+from before the client was made to the end of ``steady``, over the jobs: the client's buffers
+and everything the watch holds included, in a fresh process (nothing freed earlier reused).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import time
+import weakref
+from pathlib import Path
+
+import anyio
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _harness import StallProbe, pin_client, rss_bytes
+
+from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
+from bkjob_async.tuning import keep_receive_buffers_on_heap
+
+SCOPE = Scope.biz(2)
+#: Polls per second asked for: the interval is the number of jobs over this (0.4 of a core).
+RATE = 2250.0
+
+
+async def _until(check, limit: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + limit
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the watch did not get there in time")
+        await anyio.sleep(0.05)
+
+
+async def main(url: str, every: list[int], window: float) -> dict[str, object]:
+    ids, spare = every[:-1], every[-1:]  # (the last job is first watched to leave at once)
+    jobs = len(ids)
+    interval = jobs / RATE
+    policy = PollPolicy(latency=None, interval=interval, max_interval=interval, growth=1.0)
+    gc.collect()
+    rss0 = rss_bytes()
+    probe = StallProbe()
+    client = BkJobClient(
+        url, app_code="bench", app_secret="secret", username="admin", connection_limit=32
+    )
+    async with client, Poller(client, policy=policy) as poller:
+        stats = poller.statistics
+
+        def watched() -> int:
+            return stats().instances_watched
+
+        def polled_since(start: int) -> bool:
+            return stats().requests - start >= jobs
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(probe.run)
+            await anyio.sleep(0.2)
+
+            # 1. register, run, close.
+            probe.phase("register")
+            watch = poller.watch_jobs(SCOPE, ids)
+            events = [0]
+
+            async def drain() -> None:
+                async for _ in watch:
+                    events[0] += 1
+
+            tg.start_soon(drain)
+            await _until(lambda: watched() == jobs, 120)
+            probe.phase("first polls")
+            await _until(lambda: stats().unchanged_polls >= jobs, 4 * interval + 60)
+            probe.phase("steady")
+            await anyio.sleep(window)
+            probe.phase(None)  # (a full pass forced here holds the loop: not the watch's)
+            gc.collect()
+            rss1 = rss_bytes()
+            requests = stats().requests
+            await anyio.sleep(0.05)
+            probe.phase("close")
+            started = time.perf_counter()
+            await watch.aclose()
+            close_took = time.perf_counter() - started
+            await anyio.sleep(1.0)
+            probe.phase(None)
+            await _until(lambda: watched() == 0, 10)
+
+            # 2. a watch whose reader is cancelled, in ``async with``.
+            start = stats().requests
+            scope = anyio.CancelScope()
+
+            async def read_until_cancelled() -> None:
+                with scope:
+                    async with poller.watch_jobs(SCOPE, ids) as held:
+                        async for _ in held:
+                            pass
+
+            tg.start_soon(read_until_cancelled)
+            await _until(lambda: polled_since(start), 2 * interval + 60)
+            probe.phase("cancel")
+            scope.cancel()
+            await _until(lambda: watched() == 0, 10)
+            await anyio.sleep(1.0)
+            probe.phase(None)
+
+            # 3. a watch left with ``break`` out of an inline ``async for`` at its first event
+            # after ``go`` (the last job, added then): dropped, never closed.
+            start = stats().requests
+            box = [poller.watch_jobs(SCOPE, ids)]
+            ref = weakref.ref(box[0])
+            go = anyio.Event()
+
+            async def leave() -> None:
+                async for _ in box.pop():
+                    if go.is_set():
+                        break
+
+            tg.start_soon(leave)
+            await _until(lambda: polled_since(start), 2 * interval + 60)
+            probe.phase("leave")
+            go.set()
+            left_at = time.perf_counter()
+            await ref().add(SCOPE, spare)  # type: ignore[union-attr]
+            await _until(lambda: ref() is None and watched() == 0, 3 * interval + 30)
+            leave_took = time.perf_counter() - left_at
+            await anyio.sleep(1.0)
+            probe.phase(None)
+            tg.cancel_scope.cancel()
+    return {
+        "jobs": jobs,
+        "interval": interval,
+        "rss_per_job": (rss1 - rss0) / jobs,
+        "rss_mb": [rss0 / 2**20, rss1 / 2**20],
+        "requests": requests,
+        "events": events[0],
+        "close_took": close_took,
+        "leave_took": leave_took,
+        "phases": probe.figures(),
+    }
+
+
+if __name__ == "__main__":
+    keep_receive_buffers_on_heap()
+    pin_client()
+    url, ids_file, window = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    job_ids = json.loads(Path(ids_file).read_text())
+    print(json.dumps(anyio.run(main, url, job_ids, window, backend="asyncio")))

@@ -1,0 +1,106 @@
+"""The shell blocks of ``docs/``, the command-line tour and the tutorial run as printed.
+
+Beside ``test_docs.py`` (its Python blocks; this file is the other half of that page-by-page
+check, on a worker of its own). Shell blocks run line by line with ``bash`` against
+``bkjob-async simulate`` started as a user starts it, with the ``export`` lines it prints; a
+line may exit 0 or 1 (1: a job it shows has failed, as documented), never with a usage or
+connection error or a traceback. The command-line tour runs in order with the exit status and
+a line of output checked for each command, and the tutorial runs from top to bottom against
+one ``simulate``, as a newcomer follows it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+import pytest
+
+from tests.e2e.test_docs import TUTORIAL, runnable
+from tests.e2e.test_readme import TOUR, Block, blocks, commands, environment, is_tour
+
+
+@asynccontextmanager
+async def simulate() -> AsyncIterator[dict[str, str]]:
+    """``bkjob-async simulate`` on a free port; yield the environment its export lines make."""
+    argv = [sys.executable, "-m", "bkjob_async.cli", "simulate", "--port", "0"]
+    async with await anyio.open_process(argv, env=environment("unused")) as proc:
+        assert proc.stdout is not None
+        printed = ""
+        try:
+            with anyio.fail_after(20):
+                async for chunk in proc.stdout:
+                    printed += chunk.decode()
+                    if "bkjob-async watch 10001" in printed:
+                        break
+            assert (
+                "the tour of docs/howto/command-line.md: 10001 has succeeded, 10002 has failed"
+                in printed
+            )
+            exports = dict(re.findall(r"(BKJOB_\w+)=(\S+)", printed))
+            yield {**environment(exports["BKJOB_URL"]), **exports}
+        finally:
+            proc.terminate()
+
+
+async def bash(line: str, env: dict[str, str]) -> tuple[int, str]:
+    with anyio.fail_after(60):
+        done = await anyio.run_process(["bash", "-o", "pipefail", "-c", line], env=env, check=False)
+    return done.returncode, done.stdout.decode() + done.stderr.decode()
+
+
+SHELL = [b for b in runnable("sh") + runnable("sh", tutorial=True) if not is_tour(b)]
+
+
+@pytest.mark.parametrize("block", SHELL, ids=str)
+async def test_shell_block_runs_against_simulate(block: Block) -> None:
+    async with simulate() as env:
+        for line in commands(block):
+            status, output = await bash(line, env)
+            assert status in (0, 1), f"{block}: {line!r} exited {status}:\n{output}"
+            assert "Traceback" not in output, output
+            assert "usage:" not in output, output
+
+
+async def test_the_command_line_tour_runs_in_order_against_simulate() -> None:
+    """The tour, as a new user runs it: ``bkjob-async simulate`` with its defaults, the
+    ``export`` lines it prints, then each command of the page in order."""
+    (tour,) = [b for b in runnable("sh") if is_tour(b)]
+    lines = commands(tour)
+    assert [next(k for k in TOUR if line.startswith(k)) for line in lines] == list(TOUR)
+    async with simulate() as env:
+        for line in lines:
+            status, pattern = next(v for k, v in TOUR.items() if line.startswith(k))
+            code, output = await bash(line, env)
+            assert code == status, f"{line!r} exited {code}:\n{output}"
+            assert re.search(pattern, output), f"{line!r} printed:\n{output}"
+            assert "Traceback" not in output
+
+
+async def test_the_tutorial_works_as_printed() -> None:
+    """Every runnable block of the tutorial, top to bottom, against one ``simulate``."""
+    steps = [b for b in blocks(TUTORIAL) if b.skip is None and b.lang in ("sh", "python")]
+    assert [b.lang for b in steps] == ["sh", "python", "sh"]
+    assert 'Scope.parse(os.environ["BKJOB_SCOPE"])' in steps[1].body  # what it exports, read
+    skipped = [b for b in blocks(TUTORIAL) if b.skip]
+    assert any("bkjob-async simulate" in b.body for b in skipped)  # what the test starts
+    async with simulate() as env:
+        for block in steps:
+            if block.lang == "sh":
+                for line in commands(block):
+                    status, output = await bash(line, env)
+                    assert status in (0, 1), f"{line!r} exited {status}:\n{output}"
+                    assert "Traceback" not in output
+                continue
+            with anyio.fail_after(60):
+                done = await anyio.run_process(
+                    [sys.executable, "-c", block.body], env=env, check=False
+                )
+            out, err = done.stdout.decode(), done.stderr.decode()
+            assert done.returncode == 0, err
+            assert re.match(r"launched \[\d+, \d+, \d+\]\n", out), out
+            assert len(re.findall(r"^job \d+ finished: SUCCESS$", out, re.MULTILINE)) == 3
+            assert re.search(r"^job \d+ .*\(host 1001\): RUNNING$", out, re.MULTILINE), out
