@@ -6,7 +6,8 @@ together, as ``test_peers.py`` watches them), each host's start and end as the s
 them (0-2 s start delay, a run in the plan's span, a step starting when the last host of the
 one before ends), with or without people: a share of jobs (``PERSON_SHARES``) waits at a
 manual confirmation before one of its steps until a person confirms, 30 s to 10 min later
-(``_peers_mix.person_wait``, drawn per batch). It polls every job by a schedule and counts
+(``_peers_mix.person_wait``: exactly that share of each batch, rounded, drawn per batch;
+``jobs_of`` reads the jobs of a real run's timeline instead). It polls every job by a schedule and counts
 what ``test_peers.py`` counts: requests per job (polls until the job's end is seen, and the
 job list's reads), p50/p99 latency over host starts and ends and confirmations after the
 first 10 s, and the share later than 5 s. Schedules:
