@@ -39,7 +39,7 @@ async def _until(check, limit: float) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + limit
     while not check():
         if time.monotonic() > deadline:
-            raise TimeoutError("the watch did not get there in time")
+            raise TimeoutError(f"not there after {limit:.0f} s (the machine too loaded?)")
         await anyio.sleep(0.05)
 
 
@@ -77,9 +77,9 @@ async def main(url: str, every: list[int], window: float) -> dict[str, object]:
                     events[0] += 1
 
             tg.start_soon(drain)
-            await _until(lambda: watched() == jobs, 120)
+            await _until(lambda: watched() == jobs, 300)
             probe.phase("first polls")
-            await _until(lambda: stats().unchanged_polls >= jobs, 4 * interval + 60)
+            await _until(lambda: stats().unchanged_polls >= jobs, 8 * interval + 120)
             probe.phase("steady")
             await anyio.sleep(window)
             probe.phase(None)  # (a full pass forced here holds the loop: not the watch's)
@@ -93,7 +93,7 @@ async def main(url: str, every: list[int], window: float) -> dict[str, object]:
             close_took = time.perf_counter() - started
             await anyio.sleep(1.0)
             probe.phase(None)
-            await _until(lambda: watched() == 0, 10)
+            await _until(lambda: watched() == 0, 60)
 
             # 2. a watch whose reader is cancelled, in ``async with``.
             start = stats().requests
@@ -106,10 +106,10 @@ async def main(url: str, every: list[int], window: float) -> dict[str, object]:
                             pass
 
             tg.start_soon(read_until_cancelled)
-            await _until(lambda: polled_since(start), 2 * interval + 60)
+            await _until(lambda: polled_since(start), 6 * interval + 120)
             probe.phase("cancel")
             scope.cancel()
-            await _until(lambda: watched() == 0, 10)
+            await _until(lambda: watched() == 0, 60)
             await anyio.sleep(1.0)
             probe.phase(None)
 
@@ -126,12 +126,12 @@ async def main(url: str, every: list[int], window: float) -> dict[str, object]:
                         break
 
             tg.start_soon(leave)
-            await _until(lambda: polled_since(start), 2 * interval + 60)
+            await _until(lambda: polled_since(start), 6 * interval + 120)
             probe.phase("leave")
             go.set()
             left_at = time.perf_counter()
             await ref().add(SCOPE, spare)  # type: ignore[union-attr]
-            await _until(lambda: ref() is None and watched() == 0, 3 * interval + 30)
+            await _until(lambda: ref() is None and watched() == 0, 6 * interval + 60)
             leave_took = time.perf_counter() - left_at
             await anyio.sleep(1.0)
             probe.phase(None)

@@ -263,7 +263,7 @@ def _ms(seconds: object) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1600)
 async def test_a_large_watch_never_stalls_the_loop() -> None:
     """50,000 unchanged jobs (3 steps x 10 hosts) at ~2,250 polls/s, one watch's whole life in
     a fresh process: the longest loop stalls while it registers, polls, closes, is cancelled and
@@ -283,9 +283,9 @@ async def test_a_large_watch_never_stalls_the_loop() -> None:
             ],
             capture_output=True,
             text=True,
-            timeout=800,
-            check=True,
+            timeout=1500,
         )
+    assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     phases = result["phases"]
     lines = [

@@ -22,7 +22,7 @@ __all__ = ["Pace"]
 T = TypeVar("T")
 
 #: Seconds a slice runs before the next checkpoint: well below the 20 ms a stall may last.
-BUDGET = 0.004
+BUDGET = 0.002
 #: Items between two looks at the clock (a stride of joins or leaves takes well under 1 ms).
 STRIDE = 64
 

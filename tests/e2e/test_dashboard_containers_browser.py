@@ -99,6 +99,8 @@ def test_a_containers_change_shows_on_the_job_page_within_a_second(
     )
     heading = world.call(page.evaluate("[...document.querySelectorAll('h2')].at(-1).textContent"))
     assert heading == "Failed containers"
+    retry = world.call(page.evaluate("document.getElementById('retry').textContent"))
+    assert retry == "retry failed containers"
     world.call(page.evaluate(f"{failed}.querySelector('button').click()"))
     pre = f"{failed}.querySelector('pre')"
     assert world.call(page.wait_for(f"!{pre}.hidden && {pre}.textContent"))

@@ -250,7 +250,7 @@
         count(summary, grid);
       }
       const parts = [title, status];
-      if (data.operations) parts.push(operations(path));
+      if (data.operations) parts.push(operations(path, kindShown));
       parts.push(steps, el("h2", { text: "Failed " + kindShown }),
         el("table", { class: "failed" }, el("thead", {}, el("tr", {}, ...[kindShown.slice(0, -1), "step", "status", "exit code", "error code", ""].map((h) => el("th", { text: h })))), failed));
       main.replaceChildren(...parts);
@@ -285,7 +285,7 @@
     await render();
   }
 
-  function operations(path) {
+  function operations(path, kind) {
     const token = el("input", { type: "password", id: "token", placeholder: "operations token", autocomplete: "off" });
     token.value = sessionStorage.getItem("bkjob-token") || "";
     const said = el("span", { id: "op-result" });
@@ -298,7 +298,7 @@
       } catch (e) { said.textContent = e.message; }
     }
     return el("form", { class: "controls ops", onsubmit: (e) => e.preventDefault() }, token,
-      el("button", { type: "button", id: "retry", onclick: () => operate("retry-failed"), text: "retry failed hosts" }),
+      el("button", { type: "button", id: "retry", onclick: () => operate("retry-failed"), text: "retry failed " + kind }),
       el("button", { type: "button", id: "terminate", onclick: () => { if (confirm("Terminate this job?")) operate("terminate"); }, text: "terminate job" }),
       said);
   }
