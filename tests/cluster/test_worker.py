@@ -57,6 +57,12 @@ async def test_two_workers_share_the_jobs_and_publish_every_chain(make_cluster, 
                 return len(finished_jobs(events)) >= len(ids)
 
             await wait_for(all_finished, 30)
+
+            async def shared():  # (a handover under way holds a partition by neither: seen
+                # in a make unit at a load of 5, when the jobs ended before the shares settled)
+                return w1.statistics().partitions + w2.statistics().partitions == 64
+
+            await wait_for(shared, 30)
             s1, s2 = w1.statistics(), w2.statistics()
         assert s1.partitions + s2.partitions == 64
         assert s1.partitions >= 16
