@@ -189,7 +189,8 @@ def _api(api: Api[P, T], doc: str) -> Callable[Concatenate[BkJobClient, P], Coro
     Its parameters are the row's (its spellings' signature, stated once there), its return
     the row's reader's; ``inspect.signature``, autodoc and the blocking twin (``sync``) read
     them from ``__signature__``, ``mypy`` from ``P`` and ``T``. A call the parameters do not
-    bind is refused as a wrong call of the method (``_hinted``), before anything is sent.
+    bind is refused as a wrong call of the method (with ``_hint``'s guess), before anything
+    is sent.
     """
     spell = api.signature
     shape = inspect.signature(spell)
@@ -217,6 +218,7 @@ def _api(api: Api[P, T], doc: str) -> Callable[Concatenate[BkJobClient, P], Coro
         **{n: p.annotation for n, p in shape.parameters.items()},
         "return": returns,
     }
+    # The spelling's source, where autodoc reads the defaults as written (ScriptLanguage.SHELL).
     method.__wrapped__ = getattr(spell, "func", spell)  # type: ignore[attr-defined]
     return method
 
