@@ -26,8 +26,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict bkjob_async
 
-# Most of the suite waits (on sockets, child processes, redis-server), so four workers share
-# the two cores well (pytest-xdist). --dist loadfile: each test file runs on one worker, in
+# Most of the suite waits (on sockets, child processes, redis-server), so six workers share
+# the two cores well (pytest-xdist; measured on two cores at a load of 4-7 from other work:
+# 286 s with six, 333 s with four, for the same CPU time give or take a worker's collection). --dist loadfile: each test file runs on one worker, in
 # order, and builds its module fixtures once (loadgroup would not group: xdist 3.8 renames
 # nodes through an attribute pytest 9 no longer reads). The long forms of the soak and crash
 # loops (marked ``slow``) are left to `make test-slow`; each has a short form `make test` runs,
@@ -36,7 +37,7 @@ typecheck: $(STAMP)
 # 2 s, the dashboard's change on the page within 1 s of its event) scale it by the machine's
 # measured slowdown (tests/load.py), so they run among the others. ALONE="FILES" runs those
 # files on their own first instead (the suite's wall time grows by theirs).
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 6
 ALONE ?=
 
 # The suite starts hundreds of Python processes (its workers, the command line, the docs'
