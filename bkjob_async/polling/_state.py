@@ -11,7 +11,8 @@ that did not change, and ``_codec`` turns one into JSON-able data and back, for 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -51,15 +52,12 @@ class StepState(NamedTuple):
 #: A ``JobState``'s own fields come first, then each step's five fields (``StepState``'s order).
 _FIRST = 4
 _WIDTH = len(StepState._fields)
-_EXECUTE_COUNT = StepState._fields.index("execute_count")
+_STATUS, _EXECUTE_COUNT, _CODES = map(StepState._fields.index, ("status", "execute_count", "codes"))
 
 
-def _step(fields: tuple[Any, ...]) -> StepState:
-    """Return one step's five fields, read from a ``JobState``, as a ``StepState``.
-
-    ``tuple.__new__`` in C: ``StepState(*fields)`` is a Python call, at twice the cost.
-    """
-    return tuple.__new__(StepState, fields)
+#: Return one step's five fields, read from a ``JobState``, as a ``StepState``: in C
+#: (``StepState(*fields)`` is a Python call, at twice the cost).
+_step: Callable[[Iterable[Any]], StepState] = partial(tuple.__new__, StepState)
 
 
 class JobState(tuple[Any, ...]):
@@ -101,7 +99,7 @@ class JobState(tuple[Any, ...]):
     @property
     def steps(self) -> tuple[StepState, ...]:
         """Every step seen, in the order first seen."""
-        return tuple([_step(self[i : i + _WIDTH]) for i in range(_FIRST, len(self), _WIDTH)])
+        return tuple(map(_step, zip(*[iter(self[_FIRST:])] * _WIDTH, strict=True)))
 
     @property
     def round(self) -> int:
@@ -113,6 +111,14 @@ class JobState(tuple[Any, ...]):
         for i in range(_FIRST, len(self), _WIDTH):
             if self[i] == step_instance_id:
                 return _step(self[i : i + _WIDTH])
+        return None
+
+    def codes_of_first(self, status: int) -> Sequence[int] | None:
+        """Return the host codes of the first step in ``status``, ``None`` if none is (read in
+        place: no ``StepState`` made)."""
+        for i in range(_FIRST + _STATUS, len(self), _WIDTH):
+            if self[i] == status:
+                return self[i + _CODES - _STATUS]  # type: ignore[no-any-return]
         return None
 
     def __getnewargs__(self) -> tuple[Any, ...]:  # (copy and pickle)
