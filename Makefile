@@ -26,16 +26,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict bkjob_async
 
-# Most of the suite waits (on sockets, child processes, redis-server), so four workers share
-# the two cores well (pytest-xdist). --dist loadfile: each test file runs on one worker, in
+# Most of the suite waits (on sockets, child processes, redis-server), so six workers share
+# the two cores well (pytest-xdist; measured on two cores at a load of 4-7 from other work:
+# 286 s with six, 333 s with four, for the same CPU time give or take a worker's collection). --dist loadfile: each test file runs on one worker, in
 # order, and builds its module fixtures once (loadgroup would not group: xdist 3.8 renames
 # nodes through an attribute pytest 9 no longer reads). The long forms of the soak and crash
-# loops (marked ``slow``) are left to `make test-slow`; each has a short form `make test` runs.
+# loops (marked ``slow``) are left to `make test-slow`; each has a short form `make test` runs,
+# as are the property tests' full counts of examples.
 # The tests that hold a promise to a wall-clock deadline (a real terminal's first frame within
 # 2 s, the dashboard's change on the page within 1 s of its event) scale it by the machine's
 # measured slowdown (tests/load.py), so they run among the others. ALONE="FILES" runs those
 # files on their own first instead (the suite's wall time grows by theirs).
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 6
 ALONE ?=
 
 # The suite starts hundreds of Python processes (its workers, the command line, the docs'
@@ -51,12 +53,17 @@ unit test-slow: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
 # runs on alone at the end; the end of the run names the slowest files, with their CPU time.
 unit: export BKJOB_TEST_DURATIONS := $(abspath $(VENV))/test-durations.json
 
+# Each property test draws a quarter of its examples here (Hypothesis profile ``quick``,
+# tests/properties.py), every one of them in `make test-slow` (``full``).
+UNIT_ARGS := -q -m "not slow" --hypothesis-profile=quick
+
 unit: $(STAMP) redis chromium promtool
-	$(if $(strip $(ALONE)),$(BIN)/pytest -q -m "not slow" $(ALONE))
-	$(BIN)/pytest -q -m "not slow" -n $(PYTEST_WORKERS) --dist loadfile $(addprefix --ignore=,$(ALONE))
+	$(if $(strip $(ALONE)),$(BIN)/pytest $(UNIT_ARGS) $(ALONE))
+	$(BIN)/pytest $(UNIT_ARGS) -n $(PYTEST_WORKERS) --dist loadfile $(addprefix --ignore=,$(ALONE))
 
 test-slow: $(STAMP) redis
 	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -m "not slow" -k "hypothesis or pass_without_speedups" --hypothesis-profile=full
 
 # The suite on every supported CPython found (on PATH, and in pyenv's versions folder): one
 # virtualenv each under .nox/ (noxfile.py); a version not found is skipped, and nox says so.

@@ -19,9 +19,11 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 def tests(session: nox.Session) -> None:
     """Run the suite (not ``slow``) on one interpreter."""
     session.install("-e", ".[dev,cli]")
-    workers = session.env.get("PYTEST_WORKERS", "4")
+    workers = session.env.get("PYTEST_WORKERS", "6")
     args = ["-n", workers, "--dist", "loadfile"]
-    session.run("pytest", "-q", "-m", "not slow", *args, *session.posargs)
+    session.run(
+        "pytest", "-q", "-m", "not slow", "--hypothesis-profile=quick", *args, *session.posargs
+    )
 
 
 #: The oldest redis-py ``pyproject.toml`` allows (the ``redis`` extra), and the suites that

@@ -1,9 +1,11 @@
-"""The ``BkJobClient`` facade: one explicit ``async def`` per bk-job API, and ``call``.
+"""The ``BkJobClient`` facade: one typed ``async`` method per bk-job API, and ``call``.
 
-Each method is a signature, a docstring and one call into the endpoint table
-(``bkjob_async._protocol``): its row spells the request (checking the arguments before
-anything is sent), the transport seam sends it (retrying what is safe to retry), and the row
-reads the answer into models. ``call`` sends any API by bk-job's own name and parameters.
+Each method is made from its row of the endpoint table (``bkjob_async._protocol``) and a
+docstring (``_api``): the row's spellings state its parameters, once, and its reader its
+answer; the row spells the request (checking the arguments before anything is sent), the
+transport seam sends it (retrying what is safe to retry), and the row reads the answer into
+models. A method that does more (paging, a public twin, several APIs) is an ``async def`` of
+its own. ``call`` sends any API by bk-job's own name and parameters.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import random
 import typing
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 import anyio.abc
@@ -57,77 +59,43 @@ from .config import (
     Timeouts,
     check_id,
 )
-from .models import AccountCategory, FileSourceType, ScriptLanguage
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 
     import aiohttp
     from typing_extensions import Unpack
 
-    from ._protocol import CronFilters, HistoryFilters, HostRef, PlanFilters
+    from ._protocol import CronFilters, HistoryFilters, PlanFilters
     from ._tls import ClientCert, SslOption
     from .models import (
-        AccountPage,
-        AccountType,
-        AuthorizedScopePage,
+        AccountCategory,
         ContainerResult,
-        CreatedJobPlan,
-        CredentialDetail,
-        CredentialSecret,
         CronJob,
         CronPage,
-        CronStatus,
-        DangerousRule,
-        DangerousRuleAction,
-        DangerousRuleState,
         ExecuteObjectLog,
         ExecutionAccount,
-        FileLogMode,
-        FileSourceDetail,
         HostLog,
         HostResult,
-        HostStatus,
         JobInstancePage,
         JobInstanceStatus,
         JobInstanceSummary,
-        JobLaunch,
-        JobOperation,
         JobPlan,
         JobPlanPage,
         JobTemplate,
-        JobTemplateDetail,
-        JobTemplatePage,
-        JobVariables,
-        NotifyPolicy,
-        PasswordEncryption,
         Script,
-        ScriptCheckItem,
+        ScriptLanguage,
         ScriptPage,
         ScriptVersion,
         ScriptVersionPage,
-        ScriptVersionState,
-        StepDetail,
         StepInstance,
-        StepInstanceStatus,
-        StepLog,
-        StepOperation,
-        TaskContext,
-        UploadUrls,
-    )
-    from .models.requests import (
-        Account,
-        ConfigFile,
-        FileSource,
-        GlobalVar,
-        RollingConfig,
-        Targets,
     )
 
 __all__ = ["BkJobClient"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 T_co = TypeVar("T_co", covariant=True)
 R = TypeVar("R", "HostResult", "ContainerResult")
 C = TypeVar("C", bound=type)
@@ -213,6 +181,46 @@ def _network_options(ssl: object, client_cert: object, proxy: object, trust_env:
     given = {"ssl": ssl, "client_cert": client_cert, "proxy": proxy, "trust_env": trust_env}
     defaults = {"ssl": True, "client_cert": None, "proxy": None, "trust_env": False}
     return {k: v for k, v in given.items() if v is not defaults[k]}
+
+
+def _api(api: Api[P, T], doc: str) -> Callable[Concatenate[BkJobClient, P], Coroutine[Any, Any, T]]:
+    """Return the client's method for the row ``api``, documented by ``doc``.
+
+    Its parameters are the row's (its spellings' signature, stated once there), its return
+    the row's reader's; ``inspect.signature``, autodoc and the blocking twin (``sync``) read
+    them from ``__signature__``, ``mypy`` from ``P`` and ``T``. A call the parameters do not
+    bind is refused as a wrong call of the method (with ``_hint``'s guess), before anything
+    is sent.
+    """
+    spell = api.signature
+    shape = inspect.signature(spell)
+    returns = inspect.signature(next(iter(api.wires.values())).read).return_annotation
+    self_ = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    signature = shape.replace(
+        parameters=[self_, *shape.parameters.values()], return_annotation=returns
+    )
+
+    async def method(self: BkJobClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await self._run(api, *args, **kwargs)
+        except TypeError:
+            try:
+                signature.bind(self, *args, **kwargs)
+            except TypeError as wrong:
+                raise _hint(TypeError(f"{method.__qualname__}() {wrong}"), method, kwargs) from None
+            raise
+
+    method.__name__ = api.name
+    method.__qualname__ = f"BkJobClient.{api.name}"
+    method.__doc__ = doc
+    method.__signature__ = signature  # type: ignore[attr-defined]
+    method.__annotations__ = {
+        **{n: p.annotation for n, p in shape.parameters.items()},
+        "return": returns,
+    }
+    # The spelling's source, where autodoc reads the defaults as written (ScriptLanguage.SHELL).
+    method.__wrapped__ = getattr(spell, "func", spell)  # type: ignore[attr-defined]
+    return method
 
 
 @_hinted
@@ -407,16 +415,14 @@ class BkJobClient(anyio.abc.AsyncResource):
             request = attrs.evolve(request, idempotent=bool(idempotent))
         return protocol.answer(row, await self.send(request), sent)
 
-    async def _run(self, api: Api[T], arguments: Mapping[str, Any], /) -> T:
+    async def _run(self, api: Api[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Spell ``api`` with a method's arguments, send it, read the answer.
 
-        ``arguments`` are the method's parameters by name: a method passes its ``locals()``
-        before it binds a name of its own (``self`` is left out here). The row's spellings take the same
-        parameters (``tests/unit/test_table.py`` holds each method's signature to its row's) and
-        check them before anything is sent.
+        The row's spellings check the arguments before anything is sent; a call that needs
+        several requests (``Batches``) builds every one before the first is sent.
         """
         protocol = self.protocol
-        params = protocol.spell(api, **{k: v for k, v in arguments.items() if k != "self"})
+        params = protocol.spell(api, *args, **kwargs)
         if isinstance(params, Batches):
             requests = [protocol.request(api, p) for p in params]  # every one checked first
             return protocol.answers(api, [await self.send(r) for r in requests], params)
@@ -424,24 +430,13 @@ class BkJobClient(anyio.abc.AsyncResource):
 
     # --- status -------------------------------------------------------------------------------
 
-    async def get_job_instance_status(
-        self, scope: Scope, job_instance_id: int, *, with_hosts: bool = True
-    ) -> JobInstanceStatus:
-        """Return a job's status, its steps and (``with_hosts``) each host of the current round."""
-        return await self._run(jobs.GET_JOB_INSTANCE_STATUS, locals())
+    get_job_instance_status = _api(
+        jobs.GET_JOB_INSTANCE_STATUS,
+        """Return a job's status, its steps and (``with_hosts``) each host of the current round.""",
+    )
 
-    async def get_step_instance_status(
-        self,
-        scope: Scope,
-        job_instance_id: int,
-        step_instance_id: int,
-        *,
-        execute_count: int | None = None,
-        batch: int | None = None,
-        max_host_num_per_group: int | None = None,
-        status: HostStatus | int | None = None,
-        tag: str | None = None,
-    ) -> StepInstanceStatus:
+    get_step_instance_status = _api(
+        jobs.GET_STEP_INSTANCE_STATUS,
         """Return a step's hosts grouped by result; ``execute_count`` reads an earlier round.
 
         :param batch: a rolling step's batch, numbered from 1. Left out, every batch of the step
@@ -453,155 +448,97 @@ class BkJobClient(anyio.abc.AsyncResource):
         and reports the others as empty. Those groups come back with ``host_size=None``,
         ``step.hosts`` is ``None`` and ``partial`` is true; never read their hosts as absent,
         and read every host's status from ``get_job_instance_status``.
-        """
-        return await self._run(jobs.GET_STEP_INSTANCE_STATUS, locals())
+        """,
+    )
 
     # --- operations ---------------------------------------------------------------------------
 
-    async def operate_step_instance(
-        self, scope: Scope, job_instance_id: int, step_instance_id: int, operation: StepOperation
-    ) -> None:
-        """Retry, skip, confirm or ignore a step; raise ``OperationNotAllowedError`` if refused."""
-        await self._run(jobs.OPERATE_STEP_INSTANCE, locals())
+    operate_step_instance = _api(
+        jobs.OPERATE_STEP_INSTANCE,
+        """Retry, skip, confirm or ignore a step; raise ``OperationNotAllowedError`` if refused.""",
+    )
 
-    async def operate_job_instance(
-        self, scope: Scope, job_instance_id: int, operation: JobOperation
-    ) -> None:
-        """Terminate a running job, or start one created with ``start_task=False``."""
-        await self._run(jobs.OPERATE_JOB_INSTANCE, locals())
+    operate_job_instance = _api(
+        jobs.OPERATE_JOB_INSTANCE,
+        """Terminate a running job, or start one created with ``start_task=False``.""",
+    )
 
     # --- launches -----------------------------------------------------------------------------
 
-    async def fast_execute_script(
-        self,
-        scope: Scope,
-        *,
-        targets: Targets,
-        account: Account,
-        script_content: str | None = None,
-        script_id: str | None = None,
-        script_version_id: int | None = None,
-        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
-        script_param: str | None = None,
-        is_param_sensitive: bool = False,
-        script_timeout: int | None = None,
-        task_name: str | None = None,
-        callback_url: str | None = None,
-        rolling_config: RollingConfig | None = None,
-        start_task: bool = True,
-    ) -> JobLaunch:
+    fast_execute_script = _api(
+        launches.FAST_EXECUTE_SCRIPT,
         """Run a script on ``targets``; pass its text, the client base64-encodes it.
 
         Pass exactly one of ``script_content``, ``script_id`` or ``script_version_id``.
         ``script_timeout`` is 1..259200 seconds. ``targets`` are checked against what the
         flavor's server reads (see ``Targets``): a target bk-job would drop is a ``ValueError``.
-        """
-        return await self._run(launches.FAST_EXECUTE_SCRIPT, locals())
+        """,
+    )
 
-    async def fast_transfer_file(
-        self,
-        scope: Scope,
-        *,
-        targets: Targets,
-        account: Account,
-        file_target_path: str,
-        file_sources: Sequence[FileSource],
-        file_target_name: str | None = None,
-        task_name: str | None = None,
-        transfer_timeout: int | None = None,
-        transfer_mode: int | None = None,
-        download_speed_limit: int | None = None,
-        upload_speed_limit: int | None = None,
-        callback_url: str | None = None,
-        rolling_config: RollingConfig | None = None,
-        start_task: bool = True,
-    ) -> JobLaunch:
+    fast_transfer_file = _api(
+        launches.FAST_TRANSFER_FILE,
         """Copy files from ``file_sources`` to ``file_target_path`` on ``targets``.
 
         On ESB v2 (``fast_push_file``) bk-job does not report the step, so
         ``step_instance_id`` of the launch is ``None``; read it from ``get_job_instance_status``.
-        """
-        return await self._run(launches.FAST_TRANSFER_FILE, locals())
+        """,
+    )
 
-    async def execute_job_plan(
-        self,
-        scope: Scope,
-        job_plan_id: int,
-        *,
-        global_vars: Sequence[GlobalVar] = (),
-        callback_url: str | None = None,
-        start_task: bool = True,
-    ) -> JobLaunch:
-        """Launch a job plan with the given global variable values."""
-        return await self._run(launches.EXECUTE_JOB_PLAN, locals())
+    execute_job_plan = _api(
+        launches.EXECUTE_JOB_PLAN,
+        """Launch a job plan with the given global variable values.""",
+    )
 
-    async def push_config_file(
-        self,
-        scope: Scope,
-        *,
-        targets: Targets,
-        account: Account,
-        file_target_path: str,
-        files: Sequence[ConfigFile],
-        task_name: str | None = None,
-        callback_url: str | None = None,
-    ) -> JobLaunch:
+    push_config_file = _api(
+        launches.PUSH_CONFIG_FILE,
         """Write config files (``ConfigFile``) into ``file_target_path`` on ``targets``.
 
         bk-job runs it as a one-step file job: follow it like any other launch. Contents are
         base64-encoded by the client and never logged. On ESB v2 only ``ips`` targets are
         read by bk-job (others are refused here) and there is no ``callback_url``; no flavor
         reports the step (``step_instance_id`` is ``None``).
-        """
-        return await self._run(launches.PUSH_CONFIG_FILE, locals())
+        """,
+    )
 
     # --- logs and history ---------------------------------------------------------------------
 
-    async def get_job_instance_ip_log(
-        self, scope: Scope, job_instance_id: int, step_instance_id: int, host: HostRef
-    ) -> HostLog:
+    get_job_instance_ip_log = _api(
+        logs.GET_JOB_INSTANCE_IP_LOG,
         """Return one host's log in a step's current round (v3 only).
 
         ``host`` is a ``bk_host_id``, a ``Host`` or a ``(bk_cloud_id, ip)`` pair; bk-job
         echoes it as asked, so a host given by id comes back without its ip.
-        """
-        return await self._run(logs.GET_JOB_INSTANCE_IP_LOG, locals())
+        """,
+    )
 
-    async def batch_get_job_instance_ip_log(
-        self, scope: Scope, job_instance_id: int, step_instance_id: int, hosts: Sequence[HostRef]
-    ) -> tuple[HostLog, ...]:
+    batch_get_job_instance_ip_log = _api(
+        logs.BATCH_GET_JOB_INSTANCE_IP_LOG,
         """Return the logs of any number of hosts, asked 500 at a time (bk-job's limit).
 
         Every request is built, and every host checked, before the first is sent; the answers
         are concatenated in request order. bk-job leaves out hosts it has no log for (or, for
         a file step, answers a row of nulls only, which is left out here too).
-        """
-        return await self._run(logs.BATCH_GET_JOB_INSTANCE_IP_LOG, locals())
+        """,
+    )
 
-    async def batch_get_job_instance_execute_object_log(
-        self,
-        scope: Scope,
-        job_instance_id: int,
-        step_instance_id: int,
-        *,
-        hosts: Sequence[HostRef] = (),
-        container_ids: Sequence[int] = (),
-    ) -> tuple[ExecuteObjectLog, ...]:
+    batch_get_job_instance_execute_object_log = _api(
+        logs.BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG,
         """Return the logs of hosts or containers of a step, asked 50 at a time (gateway v4).
 
         Give ``hosts`` (ids, ``Host`` values or ``(bk_cloud_id, ip)`` pairs) or
         ``container_ids`` (each a ``Container.id``), not both: bk-job reads one list per
         request. Every request is built before the first is sent; answers are concatenated.
-        """
-        return await self._run(logs.BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG, locals())
+        """,
+    )
 
-    async def get_job_instance_log(self, scope: Scope, job_instance_id: int) -> tuple[StepLog, ...]:
+    get_job_instance_log = _api(
+        logs.GET_JOB_INSTANCE_LOG,
         """Return every step of a job with each host's status and log (ESB v2 only).
 
         The v3 flavors have no such API (use ``batch_get_job_instance_ip_log``): there this
         raises ``UnsupportedOperationError`` before any request.
-        """
-        return await self._run(logs.GET_JOB_INSTANCE_LOG, locals())
+        """,
+    )
 
     async def get_job_instance_list(
         self,
@@ -620,8 +557,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         """
         window = {"created_from": created_from, "created_to": created_to}
         return await self._run(
-            jobs.GET_JOB_INSTANCE_LIST,
-            {"scope": scope, **window, "start": start, "length": length, **filters},
+            jobs.GET_JOB_INSTANCE_LIST, scope, **window, start=start, length=length, **filters
         )
 
     async def iter_job_instances(
@@ -656,14 +592,13 @@ class BkJobClient(anyio.abc.AsyncResource):
         ):
             yield job
 
-    async def get_job_instance_global_var_value(
-        self, scope: Scope, job_instance_id: int
-    ) -> JobVariables:
+    get_job_instance_global_var_value = _api(
+        jobs.GET_JOB_INSTANCE_GLOBAL_VAR_VALUE,
         """Return the values a job's string variables held after each step (its outputs).
 
         bk-job reports string variables only; ``JobVariables.values()`` gives the latest.
-        """
-        return await self._run(jobs.GET_JOB_INSTANCE_GLOBAL_VAR_VALUE, locals())
+        """,
+    )
 
     # --- plans ----------------------------------------------------------------------------------
 
@@ -676,7 +611,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         ``job_template_id`` (v3 only). On ESB v2 (``get_job_list``) the page has no ``total``.
         """
         return await self._run(
-            catalog.GET_JOB_PLAN_LIST, {"scope": scope, "start": start, "length": length, **filters}
+            catalog.GET_JOB_PLAN_LIST, scope, start=start, length=length, **filters
         )
 
     async def iter_job_plans(
@@ -689,13 +624,14 @@ class BkJobClient(anyio.abc.AsyncResource):
         ):
             yield plan
 
-    async def get_job_plan_detail(self, scope: Scope, job_plan_id: int) -> JobPlan:
+    get_job_plan_detail = _api(
+        catalog.GET_JOB_PLAN_DETAIL,
         """Return a plan with its enabled steps and its global variables (their defaults).
 
         A password variable's value is masked (``******``) by bk-job v3; ESB v2 sends it as
         stored. Either way it never shows in a ``repr``.
-        """
-        return await self._run(catalog.GET_JOB_PLAN_DETAIL, locals())
+        """,
+    )
 
     # --- scripts --------------------------------------------------------------------------------
 
@@ -718,18 +654,19 @@ class BkJobClient(anyio.abc.AsyncResource):
             return await self.get_public_script_list(
                 name=name, script_language=script_language, start=start, length=length
             )
-        return await self._run(scripts.GET_SCRIPT_LIST, locals())  # (nothing bound above)
+        return await self._run(
+            scripts.GET_SCRIPT_LIST,
+            scope,
+            name=name,
+            script_language=script_language,
+            start=start,
+            length=length,
+        )
 
-    async def get_public_script_list(
-        self,
-        *,
-        name: str | None = None,
-        script_language: ScriptLanguage | int | None = None,
-        start: int = 0,
-        length: int = 20,
-    ) -> ScriptPage:
-        """Return one page of the public library's scripts that have an online version."""
-        return await self._run(scripts.GET_PUBLIC_SCRIPT_LIST, locals())
+    get_public_script_list = _api(
+        scripts.GET_PUBLIC_SCRIPT_LIST,
+        """Return one page of the public library's scripts that have an online version.""",
+    )
 
     async def iter_scripts(
         self,
@@ -766,44 +703,32 @@ class BkJobClient(anyio.abc.AsyncResource):
             return await self.get_public_script_version_detail(
                 script_version_id=script_version_id, script_id=script_id, version=version
             )
-        return await self._run(scripts.GET_SCRIPT_VERSION_DETAIL, locals())  # (none bound)
+        return await self._run(
+            scripts.GET_SCRIPT_VERSION_DETAIL,
+            scope,
+            script_version_id=script_version_id,
+            script_id=script_id,
+            version=version,
+        )
 
-    async def get_public_script_version_detail(
-        self,
-        *,
-        script_version_id: int | None = None,
-        script_id: str | None = None,
-        version: str | None = None,
-    ) -> ScriptVersion | None:
+    get_public_script_version_detail = _api(
+        scripts.GET_PUBLIC_SCRIPT_VERSION_DETAIL,
         """Return one public script version with its text (v3 only; as
-        ``get_script_version_detail``)."""
-        return await self._run(scripts.GET_PUBLIC_SCRIPT_VERSION_DETAIL, locals())
+        ``get_script_version_detail``).""",
+    )
 
-    async def get_script_version_list(
-        self,
-        scope: Scope,
-        script_id: str,
-        *,
-        return_script_content: bool = False,
-        start: int = 0,
-        length: int = 20,
-    ) -> ScriptVersionPage:
+    get_script_version_list = _api(
+        scripts.GET_SCRIPT_VERSION_LIST,
         """Return one page of a script's versions, last changed first (v3 only).
 
         Their text (``content``) comes only with ``return_script_content``.
-        """
-        return await self._run(scripts.GET_SCRIPT_VERSION_LIST, locals())
+        """,
+    )
 
-    async def get_public_script_version_list(
-        self,
-        script_id: str,
-        *,
-        return_script_content: bool = False,
-        start: int = 0,
-        length: int = 20,
-    ) -> ScriptVersionPage:
-        """Return one page of a public script's versions, last changed first (v3 only)."""
-        return await self._run(scripts.GET_PUBLIC_SCRIPT_VERSION_LIST, locals())
+    get_public_script_version_list = _api(
+        scripts.GET_PUBLIC_SCRIPT_VERSION_LIST,
+        """Return one page of a public script's versions, last changed first (v3 only).""",
+    )
 
     async def iter_script_versions(
         self,
@@ -834,223 +759,157 @@ class BkJobClient(anyio.abc.AsyncResource):
         async for version in _paged(page, lambda version: version.script_version_id):
             yield version
 
-    async def get_script_detail(self, scope: Scope | None, script_version_id: int) -> ScriptVersion:
+    get_script_detail = _api(
+        scripts.GET_SCRIPT_DETAIL,
         """Return one script version by id, without its text (ESB v2 only; on v3 use
-        ``get_script_version_detail``). ``scope=None`` reads a public script's version."""
-        return await self._run(scripts.GET_SCRIPT_DETAIL, locals())
+        ``get_script_version_detail``). ``scope=None`` reads a public script's version.""",
+    )
 
-    async def create_script(
-        self,
-        scope: Scope,
-        *,
-        name: str,
-        content: str,
-        version: str,
-        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
-        description: str | None = None,
-        version_desc: str | None = None,
-    ) -> ScriptVersion:
+    create_script = _api(
+        scripts.CREATE_SCRIPT,
         """Create a script in a scope's library with its first version, a draft (v3 only).
 
         ``content`` is the text (the client base64-encodes it). ``name`` is at most 60
         characters, none of ``\\ | / : * < > " ?``; ``version`` at most 60 of
         ``A-Z a-z 0-9 _ - # @ .``. A name the scope has already is refused (1243002).
         ``publish_script_version`` puts the version online.
-        """
-        return await self._run(scripts.CREATE_SCRIPT, locals())
+        """,
+    )
 
-    async def create_public_script(
-        self,
-        *,
-        name: str,
-        content: str,
-        version: str,
-        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
-        description: str | None = None,
-        version_desc: str | None = None,
-    ) -> ScriptVersion:
-        """Create a script in the public library, as ``create_script`` does (v3 only)."""
-        return await self._run(scripts.CREATE_PUBLIC_SCRIPT, locals())
+    create_public_script = _api(
+        scripts.CREATE_PUBLIC_SCRIPT,
+        """Create a script in the public library, as ``create_script`` does (v3 only).""",
+    )
 
-    async def create_script_version(
-        self,
-        scope: Scope,
-        script_id: str,
-        *,
-        content: str,
-        version: str,
-        version_desc: str | None = None,
-    ) -> ScriptVersion:
-        """Add a draft version to a script (v3 only); a version name it has is refused."""
-        return await self._run(scripts.CREATE_SCRIPT_VERSION, locals())
+    create_script_version = _api(
+        scripts.CREATE_SCRIPT_VERSION,
+        """Add a draft version to a script (v3 only); a version name it has is refused.""",
+    )
 
-    async def create_public_script_version(
-        self, script_id: str, *, content: str, version: str, version_desc: str | None = None
-    ) -> ScriptVersion:
-        """Add a draft version to a public script (v3 only)."""
-        return await self._run(scripts.CREATE_PUBLIC_SCRIPT_VERSION, locals())
+    create_public_script_version = _api(
+        scripts.CREATE_PUBLIC_SCRIPT_VERSION,
+        """Add a draft version to a public script (v3 only).""",
+    )
 
-    async def update_script_basic(
-        self, scope: Scope, script_id: str, *, name: str, description: str | None = None
-    ) -> Script:
+    update_script_basic = _api(
+        scripts.UPDATE_SCRIPT_BASIC,
         """Rename a script and (if given) describe it anew (v3 only).
 
         bk-job answers the script's row without its online version
         (``online_script_version_id`` is ``None``).
-        """
-        return await self._run(scripts.UPDATE_SCRIPT_BASIC, locals())
+        """,
+    )
 
-    async def update_public_script_basic(
-        self, script_id: str, *, name: str, description: str | None = None
-    ) -> Script:
-        """Rename a public script and (if given) describe it anew (v3 only)."""
-        return await self._run(scripts.UPDATE_PUBLIC_SCRIPT_BASIC, locals())
+    update_public_script_basic = _api(
+        scripts.UPDATE_PUBLIC_SCRIPT_BASIC,
+        """Rename a public script and (if given) describe it anew (v3 only).""",
+    )
 
-    async def update_script_version(
-        self,
-        scope: Scope,
-        script_id: str,
-        script_version_id: int,
-        *,
-        content: str,
-        version_desc: str | None = None,
-    ) -> ScriptVersion:
-        """Replace a draft version's text (v3 only); any other version is refused (1241003)."""
-        return await self._run(scripts.UPDATE_SCRIPT_VERSION, locals())
+    update_script_version = _api(
+        scripts.UPDATE_SCRIPT_VERSION,
+        """Replace a draft version's text (v3 only); any other version is refused (1241003).""",
+    )
 
-    async def update_public_script_version(
-        self,
-        script_id: str,
-        script_version_id: int,
-        *,
-        content: str,
-        version_desc: str | None = None,
-    ) -> ScriptVersion:
-        """Replace a public draft version's text (v3 only)."""
-        return await self._run(scripts.UPDATE_PUBLIC_SCRIPT_VERSION, locals())
+    update_public_script_version = _api(
+        scripts.UPDATE_PUBLIC_SCRIPT_VERSION,
+        """Replace a public draft version's text (v3 only).""",
+    )
 
-    async def publish_script_version(
-        self, scope: Scope, script_id: str, script_version_id: int
-    ) -> ScriptVersionState:
+    publish_script_version = _api(
+        scripts.PUBLISH_SCRIPT_VERSION,
         """Put a version online; the script's online one goes offline (v3 only).
 
         A disabled version cannot be published (1241003).
-        """
-        return await self._run(scripts.PUBLISH_SCRIPT_VERSION, locals())
+        """,
+    )
 
-    async def publish_public_script_version(
-        self, script_id: str, script_version_id: int
-    ) -> ScriptVersionState:
-        """Put a public script's version online (v3 only)."""
-        return await self._run(scripts.PUBLISH_PUBLIC_SCRIPT_VERSION, locals())
+    publish_public_script_version = _api(
+        scripts.PUBLISH_PUBLIC_SCRIPT_VERSION,
+        """Put a public script's version online (v3 only).""",
+    )
 
-    async def disable_script_version(
-        self, scope: Scope, script_id: str, script_version_id: int
-    ) -> ScriptVersionState:
-        """Disable an online or offline version: it never runs again (v3 only)."""
-        return await self._run(scripts.DISABLE_SCRIPT_VERSION, locals())
+    disable_script_version = _api(
+        scripts.DISABLE_SCRIPT_VERSION,
+        """Disable an online or offline version: it never runs again (v3 only).""",
+    )
 
-    async def disable_public_script_version(
-        self, script_id: str, script_version_id: int
-    ) -> ScriptVersionState:
-        """Disable a public script's version (v3 only)."""
-        return await self._run(scripts.DISABLE_PUBLIC_SCRIPT_VERSION, locals())
+    disable_public_script_version = _api(
+        scripts.DISABLE_PUBLIC_SCRIPT_VERSION,
+        """Disable a public script's version (v3 only).""",
+    )
 
-    async def delete_script(self, scope: Scope, script_id: str) -> None:
-        """Delete a script and every version of it (v3 only)."""
-        await self._run(scripts.DELETE_SCRIPT, locals())
+    delete_script = _api(
+        scripts.DELETE_SCRIPT,
+        """Delete a script and every version of it (v3 only).""",
+    )
 
-    async def delete_public_script(self, script_id: str) -> None:
-        """Delete a public script and every version of it (v3 only)."""
-        await self._run(scripts.DELETE_PUBLIC_SCRIPT, locals())
+    delete_public_script = _api(
+        scripts.DELETE_PUBLIC_SCRIPT,
+        """Delete a public script and every version of it (v3 only).""",
+    )
 
-    async def delete_script_version(
-        self, scope: Scope, script_id: str, script_version_id: int
-    ) -> None:
-        """Delete one version; the script goes with its last (v3 only)."""
-        await self._run(scripts.DELETE_SCRIPT_VERSION, locals())
+    delete_script_version = _api(
+        scripts.DELETE_SCRIPT_VERSION,
+        """Delete one version; the script goes with its last (v3 only).""",
+    )
 
-    async def delete_public_script_version(self, script_id: str, script_version_id: int) -> None:
-        """Delete one version of a public script (v3 only)."""
-        await self._run(scripts.DELETE_PUBLIC_SCRIPT_VERSION, locals())
+    delete_public_script_version = _api(
+        scripts.DELETE_PUBLIC_SCRIPT_VERSION,
+        """Delete one version of a public script (v3 only).""",
+    )
 
-    async def check_script(
-        self, content: str, *, script_language: ScriptLanguage | int = ScriptLanguage.SHELL
-    ) -> tuple[ScriptCheckItem, ...]:
+    check_script = _api(
+        scripts.CHECK_SCRIPT,
         """Check a script's text against the enabled dangerous-command rules (v3 only).
 
         ``content`` is the text (the client base64-encodes it); each finding names the line.
-        """
-        return await self._run(scripts.CHECK_SCRIPT, locals())
+        """,
+    )
 
     # --- dangerous-command rules ------------------------------------------------------------------
 
-    async def get_dangerous_rule_list(
-        self,
-        *,
-        expression: str | None = None,
-        script_languages: Iterable[ScriptLanguage | int] | None = None,
-        description: str | None = None,
-        action: DangerousRuleAction | int | None = None,
-    ) -> tuple[DangerousRule, ...]:
+    get_dangerous_rule_list = _api(
+        rules.GET_DANGEROUS_RULE_LIST,
         """Return the dangerous-command rules by priority, or those that match (v3 only):
-        ``expression`` and ``description`` as substrings, any of ``script_languages``."""
-        return await self._run(rules.GET_DANGEROUS_RULE_LIST, locals())
+        ``expression`` and ``description`` as substrings, any of ``script_languages``.""",
+    )
 
-    async def create_dangerous_rule(
-        self,
-        *,
-        expression: str,
-        script_languages: Iterable[ScriptLanguage | int],
-        action: DangerousRuleAction | int,
-        description: str = "",
-    ) -> DangerousRule:
+    create_dangerous_rule = _api(
+        rules.CREATE_DANGEROUS_RULE,
         """Add a rule (v3 only): a regular expression (Java's dialect, at most 250 characters)
         checked on each line of scripts in ``script_languages``. It starts disabled
-        (``enable_dangerous_rule``); ``INTERCEPT`` then refuses to launch a matching script."""
-        return await self._run(rules.CREATE_DANGEROUS_RULE, locals())
+        (``enable_dangerous_rule``); ``INTERCEPT`` then refuses to launch a matching script.""",
+    )
 
-    async def update_dangerous_rule(
-        self,
-        rule_id: int,
-        *,
-        expression: str,
-        script_languages: Iterable[ScriptLanguage | int],
-        action: DangerousRuleAction | int,
-        description: str = "",
-    ) -> DangerousRule:
-        """Replace a rule's fields; whether it is enabled stays (v3 only)."""
-        return await self._run(rules.UPDATE_DANGEROUS_RULE, locals())
+    update_dangerous_rule = _api(
+        rules.UPDATE_DANGEROUS_RULE,
+        """Replace a rule's fields; whether it is enabled stays (v3 only).""",
+    )
 
-    async def delete_dangerous_rule(self, rule_id: int) -> None:
-        """Delete a rule (v3 only); bk-job answers success for a rule it does not have."""
-        await self._run(rules.DELETE_DANGEROUS_RULE, locals())
+    delete_dangerous_rule = _api(
+        rules.DELETE_DANGEROUS_RULE,
+        """Delete a rule (v3 only); bk-job answers success for a rule it does not have.""",
+    )
 
-    async def enable_dangerous_rule(self, rule_id: int) -> DangerousRuleState:
-        """Enable a rule (v3 only)."""
-        return await self._run(rules.ENABLE_DANGEROUS_RULE, locals())
+    enable_dangerous_rule = _api(
+        rules.ENABLE_DANGEROUS_RULE,
+        """Enable a rule (v3 only).""",
+    )
 
-    async def disable_dangerous_rule(self, rule_id: int) -> DangerousRuleState:
-        """Disable a rule (v3 only)."""
-        return await self._run(rules.DISABLE_DANGEROUS_RULE, locals())
+    disable_dangerous_rule = _api(
+        rules.DISABLE_DANGEROUS_RULE,
+        """Disable a rule (v3 only).""",
+    )
 
     # --- accounts -------------------------------------------------------------------------------
 
-    async def get_account_list(
-        self,
-        scope: Scope,
-        *,
-        category: AccountCategory | int | None = None,
-        account: str | None = None,
-        alias: str | None = None,
-        start: int = 0,
-        length: int = 20,
-    ) -> AccountPage:
+    get_account_list = _api(
+        catalog.GET_ACCOUNT_LIST,
         """Return one page of a scope's execution accounts (``ExecutionAccount.ref`` launches).
 
         On ESB v2 (``get_os_account``) every system account comes in one page.
-        """
-        return await self._run(catalog.GET_ACCOUNT_LIST, locals())
+        """,
+    )
 
     async def iter_accounts(
         self,
@@ -1070,138 +929,85 @@ class BkJobClient(anyio.abc.AsyncResource):
 
     # --- file sources and credentials ---------------------------------------------------------
 
-    async def create_file_source(
-        self,
-        scope: Scope,
-        *,
-        code: str,
-        alias: str,
-        credential_id: str,
-        base_url: str | None = None,
-        type: FileSourceType | str = FileSourceType.BLUEKING_ARTIFACTORY,
-        access_params: Mapping[str, Any] | None = None,
-        file_prefix: str | None = None,
-    ) -> int:
+    create_file_source = _api(
+        files.CREATE_FILE_SOURCE,
         """Create a file source (a bk-repo by default, at ``base_url``) and return its id.
 
         ``code`` names it for good (a transfer's ``FileSource(file_source_code=...)``);
         ``credential_id`` is a ``create_credential`` id; ``file_prefix`` ``"${UUID}"`` makes
         bk-job prefix each file with a generated one.
-        """
-        return await self._run(files.CREATE_FILE_SOURCE, locals())
+        """,
+    )
 
-    async def update_file_source(
-        self,
-        scope: Scope,
-        *,
-        code: str,
-        alias: str,
-        credential_id: str,
-        base_url: str | None = None,
-        type: FileSourceType | str = FileSourceType.BLUEKING_ARTIFACTORY,
-        access_params: Mapping[str, Any] | None = None,
-        file_prefix: str | None = None,
-    ) -> int:
+    update_file_source = _api(
+        files.UPDATE_FILE_SOURCE,
         """Replace the file source ``code`` (every field, as ``create_file_source`` takes them);
-        return its id."""
-        return await self._run(files.UPDATE_FILE_SOURCE, locals())
+        return its id.""",
+    )
 
-    async def get_file_source_detail(self, scope: Scope, code: str) -> FileSourceDetail:
-        """Return the file source ``code`` of a scope (gateway only)."""
-        return await self._run(files.GET_FILE_SOURCE_DETAIL, locals())
+    get_file_source_detail = _api(
+        files.GET_FILE_SOURCE_DETAIL,
+        """Return the file source ``code`` of a scope (gateway only).""",
+    )
 
-    async def create_credential(
-        self,
-        scope: Scope,
-        *,
-        name: str,
-        secret: CredentialSecret,
-        description: str | None = None,
-    ) -> str:
+    create_credential = _api(
+        files.CREATE_CREDENTIAL,
         """Store a credential (``CredentialSecret.for_username_password(...)``, ...) and return
-        its id; the secret is masked in every error and never comes back."""
-        return await self._run(files.CREATE_CREDENTIAL, locals())
+        its id; the secret is masked in every error and never comes back.""",
+    )
 
-    async def update_credential(
-        self,
-        scope: Scope,
-        credential_id: str,
-        *,
-        name: str,
-        secret: CredentialSecret,
-        description: str | None = None,
-    ) -> str:
+    update_credential = _api(
+        files.UPDATE_CREDENTIAL,
         """Replace a credential's name, secret and description (a secret value of
-        ``KEEP_SECRET`` keeps the stored one); return its id."""
-        return await self._run(files.UPDATE_CREDENTIAL, locals())
+        ``KEEP_SECRET`` keeps the stored one); return its id.""",
+    )
 
-    async def get_credential_detail(self, scope: Scope, credential_id: str) -> CredentialDetail:
-        """Return a credential's name, type and history, never its secret (gateway only)."""
-        return await self._run(files.GET_CREDENTIAL_DETAIL, locals())
+    get_credential_detail = _api(
+        files.GET_CREDENTIAL_DETAIL,
+        """Return a credential's name, type and history, never its secret (gateway only).""",
+    )
 
-    async def generate_local_file_upload_url(
-        self, scope: Scope, file_names: Sequence[str]
-    ) -> UploadUrls:
-        """Return where to upload each local file, and the path a transfer then names (ESB only)."""
-        return await self._run(files.GENERATE_LOCAL_FILE_UPLOAD_URL, locals())
+    generate_local_file_upload_url = _api(
+        files.GENERATE_LOCAL_FILE_UPLOAD_URL,
+        """Return where to upload each local file, and the path a transfer then names (ESB only).""",
+    )
 
     # --- accounts -------------------------------------------------------------------------------
 
-    async def create_account(
-        self,
-        scope: Scope,
-        *,
-        account: str,
-        type: AccountType | int,
-        category: AccountCategory | int = AccountCategory.SYSTEM,
-        password: str | None = None,
-        alias: str | None = None,
-        description: str | None = None,
-    ) -> ExecutionAccount:
+    create_account = _api(
+        accounts.CREATE_ACCOUNT,
         """Create a system execution account (a Windows one with its ``password``) and return
-        it; ``alias`` defaults to the account name."""
-        return await self._run(accounts.CREATE_ACCOUNT, locals())
+        it; ``alias`` defaults to the account name.""",
+    )
 
-    async def update_account(
-        self,
-        scope: Scope,
-        account_id: int,
-        *,
-        alias: str | None = None,
-        password: str | None = None,
-        description: str | None = None,
-    ) -> ExecutionAccount:
+    update_account = _api(
+        accounts.UPDATE_ACCOUNT,
         """Change an account's alias, password or description (``None`` keeps it); return it
-        (gateway only)."""
-        return await self._run(accounts.UPDATE_ACCOUNT, locals())
+        (gateway only).""",
+    )
 
-    async def delete_account(self, scope: Scope, account_id: int) -> ExecutionAccount:
-        """Delete an account; return it as it was."""
-        return await self._run(accounts.DELETE_ACCOUNT, locals())
+    delete_account = _api(
+        accounts.DELETE_ACCOUNT,
+        """Delete an account; return it as it was.""",
+    )
 
-    async def get_account_password_encryption_metadata(self) -> PasswordEncryption:
+    get_account_password_encryption_metadata = _api(
+        accounts.GET_ACCOUNT_PASSWORD_ENCRYPTION_METADATA,
         """Return the public key and algorithm bk-job wants passwords encrypted with (gateway
-        only)."""
-        return await self._run(accounts.GET_ACCOUNT_PASSWORD_ENCRYPTION_METADATA, locals())
+        only).""",
+    )
 
-    async def get_own_db_account_list(self, scope: Scope) -> tuple[ExecutionAccount, ...]:
-        """Return the DB accounts of a scope the caller may use (ESB v2 only)."""
-        return await self._run(accounts.GET_OWN_DB_ACCOUNT_LIST, locals())
+    get_own_db_account_list = _api(
+        accounts.GET_OWN_DB_ACCOUNT_LIST,
+        """Return the DB accounts of a scope the caller may use (ESB v2 only).""",
+    )
 
     # --- templates and step details -------------------------------------------------------------
 
-    async def get_job_template_list(
-        self,
-        scope: Scope,
-        *,
-        name: str | None = None,
-        creator: str | None = None,
-        last_modify_user: str | None = None,
-        start: int = 0,
-        length: int = 20,
-    ) -> JobTemplatePage:
-        """Return one page of a scope's job templates, last changed first (``name``: a part)."""
-        return await self._run(templates.GET_JOB_TEMPLATE_LIST, locals())
+    get_job_template_list = _api(
+        templates.GET_JOB_TEMPLATE_LIST,
+        """Return one page of a scope's job templates, last changed first (``name``: a part).""",
+    )
 
     async def iter_job_templates(
         self,
@@ -1226,100 +1032,59 @@ class BkJobClient(anyio.abc.AsyncResource):
         ):
             yield template
 
-    async def get_step_instance_detail(
-        self, scope: Scope, job_instance_id: int, step_instance_id: int
-    ) -> StepDetail:
-        """Return what a step of a job was told to do: script, files or approval (gateway only)."""
-        return await self._run(templates.GET_STEP_INSTANCE_DETAIL, locals())
+    get_step_instance_detail = _api(
+        templates.GET_STEP_INSTANCE_DETAIL,
+        """Return what a step of a job was told to do: script, files or approval (gateway only).""",
+    )
 
-    async def get_job_template_detail(
-        self, scope: Scope, job_template_id: int
-    ) -> JobTemplateDetail:
-        """Return a job template with its steps and variables (gateway v4 only)."""
-        return await self._run(templates.GET_JOB_TEMPLATE_DETAIL, locals())
+    get_job_template_detail = _api(
+        templates.GET_JOB_TEMPLATE_DETAIL,
+        """Return a job template with its steps and variables (gateway v4 only).""",
+    )
 
-    async def create_job_plan(
-        self,
-        scope: Scope,
-        job_template_id: int,
-        name: str,
-        *,
-        enable_steps: Sequence[int] | None = None,
-        variables: Sequence[GlobalVar] = (),
-        follow_template: Sequence[str] = (),
-    ) -> CreatedJobPlan:
+    create_job_plan = _api(
+        templates.CREATE_JOB_PLAN,
         """Create a plan from a template (gateway v4 only): ``name`` 1 to 60 characters, the
         template's steps ``enable_steps`` (all if ``None``), ``variables`` by name (a text
         ``value`` or hosts as ``server``; a ``GlobalVar.password`` stays out of errors), and the
-        names in ``follow_template`` keep the template's values."""
-        return await self._run(templates.CREATE_JOB_PLAN, locals())
+        names in ``follow_template`` keep the template's values.""",
+    )
 
-    async def get_user_authorized_scopes(
-        self, *, start: int = 0, length: int = 10
-    ) -> AuthorizedScopePage:
-        """Return a page of the scopes the user may use (gateway v4 only; ``length`` 1..200)."""
-        return await self._run(settings.GET_USER_AUTHORIZED_SCOPES, locals())
+    get_user_authorized_scopes = _api(
+        settings.GET_USER_AUTHORIZED_SCOPES,
+        """Return a page of the scopes the user may use (gateway v4 only; ``length`` 1..200).""",
+    )
 
-    async def get_script_task_context(
-        self,
-        scope: Scope,
-        job_instance_id: int,
-        step_instance_id: int,
-        *,
-        execute_count: int = 0,
-        host_id: int | None = None,
-        container_id: int | None = None,
-        batch: int | None = None,
-        content: str | None = None,
-    ) -> TaskContext:
+    get_script_task_context = _api(
+        analysis.GET_SCRIPT_TASK_CONTEXT,
         """Return what bk-job gathers of one host's or container's script task for analysis:
-        script, parameters, error log (gateway v4 only). Give ``host_id`` or ``container_id``."""
-        return await self._run(analysis.GET_SCRIPT_TASK_CONTEXT, locals())
+        script, parameters, error log (gateway v4 only). Give ``host_id`` or ``container_id``.""",
+    )
 
-    async def get_file_task_context(
-        self,
-        scope: Scope,
-        job_instance_id: int,
-        step_instance_id: int,
-        *,
-        mode: FileLogMode | int,
-        execute_count: int = 0,
-        host_id: int | None = None,
-        container_id: int | None = None,
-        batch: int | None = None,
-    ) -> TaskContext:
+    get_file_task_context = _api(
+        analysis.GET_FILE_TASK_CONTEXT,
         """Return what bk-job gathers of one host's or container's file task for analysis, its
-        upload (``mode`` 0) or download (1) side (gateway v4 only)."""
-        return await self._run(analysis.GET_FILE_TASK_CONTEXT, locals())
+        upload (``mode`` 0) or download (1) side (gateway v4 only).""",
+    )
 
     # --- the rest -------------------------------------------------------------------------------
 
-    async def fast_execute_sql(
-        self,
-        scope: Scope,
-        *,
-        targets: Targets,
-        db_account_id: int,
-        script_content: str | None = None,
-        script_id: str | None = None,
-        script_version_id: int | None = None,
-        script_timeout: int | None = None,
-        task_name: str | None = None,
-        callback_url: str | None = None,
-        start_task: bool = True,
-    ) -> JobLaunch:
+    fast_execute_sql = _api(
+        sql.FAST_EXECUTE_SQL,
         """Run a SQL script (one of ``script_content``, ``script_id``, ``script_version_id``)
-        on ``targets`` as a DB account; the launch names no step (read it from the status)."""
-        return await self._run(sql.FAST_EXECUTE_SQL, locals())
+        on ``targets`` as a DB account; the launch names no step (read it from the status).""",
+    )
 
-    async def get_notify_config(self, scope: Scope) -> tuple[NotifyPolicy, ...]:
+    get_notify_config = _api(
+        settings.GET_NOTIFY_CONFIG,
         """Return a scope's default notification policies, one per way of starting jobs
-        (gateway only)."""
-        return await self._run(settings.GET_NOTIFY_CONFIG, locals())
+        (gateway only).""",
+    )
 
-    async def get_latest_service_version(self) -> str | None:
-        """Return the newest version any bk-job service runs (ESB jobv3 only)."""
-        return await self._run(settings.GET_LATEST_SERVICE_VERSION, locals())
+    get_latest_service_version = _api(
+        settings.GET_LATEST_SERVICE_VERSION,
+        """Return the newest version any bk-job service runs (ESB jobv3 only).""",
+    )
 
     # --- crons ----------------------------------------------------------------------------------
 
@@ -1338,9 +1103,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         windows ``created_from``/``created_to`` and ``modified_from``/``modified_to`` (aware
         ``datetime``; both ends or neither; not on ESB v2). On ESB v2 the page has no ``total``.
         """
-        return await self._run(
-            crons.GET_CRON_LIST, {"scope": scope, "start": start, "length": length, **filters}
-        )
+        return await self._run(crons.GET_CRON_LIST, scope, start=start, length=length, **filters)
 
     async def iter_crons(
         self, scope: Scope, *, page_size: int = 1000, **filters: Unpack[CronFilters]
@@ -1352,22 +1115,13 @@ class BkJobClient(anyio.abc.AsyncResource):
         ):
             yield cron
 
-    async def get_cron_detail(self, scope: Scope, cron_id: int) -> CronJob | None:
-        """Return a cron job with its variable values, ``None`` if the scope has none (v3 only)."""
-        return await self._run(crons.GET_CRON_DETAIL, locals())
+    get_cron_detail = _api(
+        crons.GET_CRON_DETAIL,
+        """Return a cron job with its variable values, ``None`` if the scope has none (v3 only).""",
+    )
 
-    async def save_cron(
-        self,
-        scope: Scope,
-        *,
-        job_plan_id: int | None = None,
-        name: str | None = None,
-        expression: str | None = None,
-        execute_time: _dt.datetime | None = None,
-        global_vars: Sequence[GlobalVar] = (),
-        execute_time_zone: str | None = None,
-        cron_id: int | None = None,
-    ) -> CronJob:
+    save_cron = _api(
+        crons.SAVE_CRON,
         """Create a cron job, or (``cron_id``) change one; return it as bk-job stored it.
 
         A new one needs ``job_plan_id``, ``name`` (up to 60 characters) and a schedule: an
@@ -1377,21 +1131,21 @@ class BkJobClient(anyio.abc.AsyncResource):
         ``execute_time_zone`` is an IANA zone (default: the business's). bk-job **pauses a cron
         job on every save**: start it with ``update_cron_status(..., CronStatus.RUNNING)``.
         ESB v2 takes no ``execute_time``, ``global_vars`` or ``execute_time_zone``.
-        """
-        return await self._run(crons.SAVE_CRON, locals())
+        """,
+    )
 
-    async def update_cron_status(
-        self, scope: Scope, cron_id: int, status: CronStatus | int
-    ) -> None:
+    update_cron_status = _api(
+        crons.UPDATE_CRON_STATUS,
         """Start (``CronStatus.RUNNING``) or pause (``CronStatus.PAUSED``) a cron job.
 
         A one-off cron job whose time has passed cannot start (``OperationNotAllowedError``).
-        """
-        await self._run(crons.UPDATE_CRON_STATUS, locals())
+        """,
+    )
 
-    async def delete_cron(self, scope: Scope, cron_id: int) -> None:
-        """Delete a cron job (v3 only); ``NotFoundError`` if the scope has none."""
-        await self._run(crons.DELETE_CRON, locals())
+    delete_cron = _api(
+        crons.DELETE_CRON,
+        """Delete a cron job (v3 only); ``NotFoundError`` if the scope has none.""",
+    )
 
     # --- helpers over several APIs -------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from bkjob_async import ApiError, BkJobClient, Poller, RetryPolicy
 from bkjob_async.testing import BkJobSimulator, MockTransport, Request, Response, serve
 from bkjob_async.testing._mock import Handler
 
+from . import properties
 from .scripted import FAST, ScriptedServer
 
 SAMPLES = pathlib.Path(__file__).parent / "unit" / "samples"
@@ -65,6 +66,11 @@ SIM_DEFAULTS: dict[str, Any] = {
     "host_duration": 2.0,
     "host_start_delay": 0.5,
 }
+
+
+#: Hypothesis' profiles ``quick`` and ``full`` (``tests/properties.py``), registered before its
+#: plugin loads the one ``--hypothesis-profile`` names.
+properties.register()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -17,9 +17,10 @@ a typed method or from ``BkJobClient.call``.
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import attrs
 
@@ -38,6 +39,8 @@ __all__ = [
     "Secrets",
     "Spelling",
     "Wire",
+    "answering",
+    "bound",
     "checked",
     "model",
     "nothing",
@@ -51,6 +54,9 @@ __all__ = [
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 X = TypeVar("X")
+A = TypeVar("A")
+F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
 
 GET = "GET"
 POST = "POST"
@@ -111,8 +117,12 @@ class Wire(Generic[T]):
 
 
 @attrs.frozen
-class Api(Generic[T]):
-    """One bk-job API: a row of the endpoint table (see the module docstring)."""
+class Api(Generic[P, T]):
+    """One bk-job API: a row of the endpoint table (see the module docstring).
+
+    ``P`` is its parameters: every spelling of the row takes them, and the client's method
+    for it is made from them (``BkJobClient``); ``T`` is what its reader answers.
+    """
 
     #: bk-job's name for it (its v3 name), and the client's method's.
     name: str
@@ -127,22 +137,27 @@ class Api(Generic[T]):
         """Return its name on each flavor that serves it."""
         return {flavor: wire.name for flavor, wire in self.wires.items()}
 
+    @property
+    def signature(self) -> Spelling:
+        """Its first spelling: its parameters (every spelling takes the same) and answer."""
+        return next(iter(self.wires.values())).spell
+
 
 def row(
     name: str,
     method: str,
     read: Reader[T],
     *,
-    v3: Spelling | None = None,
-    v2: Spelling | None = None,
+    v3: Callable[P, Params | Batches] | None = None,
+    v2: Callable[P, Params | Batches] | None = None,
     v2_name: str | None = None,
     v2_read: Reader[T] | None = None,
-    v4: Spelling | None = None,
+    v4: Callable[P, Params | Batches] | None = None,
     v4_read: Reader[T] | None = None,
     gateway: bool = True,
     esb: bool = True,
     idempotent: bool | None = None,
-) -> Api[T]:
+) -> Api[P, T]:
     """Return a row: ``v3`` spells it on the gateway (``gateway``) and the ESB's jobv3
     (``esb``), ``v2`` on the ESB v2 (named ``v2_name`` there, ``name`` by default), ``v4`` on
     the gateway's v4 (read by ``v4_read``; same name and method). On ``apigw-v4`` a row
@@ -158,6 +173,12 @@ def row(
         wires[ApiFlavor.APIGW_V4] = Wire(name, method, v4, v4_read or read, v4=True)
     read_only = method == GET if idempotent is None else idempotent
     return Api(name, method, read_only, wires)
+
+
+def bound(spell: Callable[Concatenate[A, P], X], how: A, /) -> Callable[P, X]:
+    """Return ``spell`` with its first argument, ``how`` it spells (a generation, a scope
+    spelling...), given: a spelling of the row's parameters."""
+    return functools.partial(spell, how)
 
 
 def v3_scoped(scope: Scope, **params: Any) -> Params:
@@ -185,7 +206,7 @@ def model(cls: type[T]) -> Reader[T]:
     def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T:
         return parse(data, cls)  # type: ignore[no-any-return]
 
-    return read
+    return answering(read, cls.__name__)
 
 
 def optional(cls: type[T]) -> Reader[T | None]:
@@ -194,7 +215,7 @@ def optional(cls: type[T]) -> Reader[T | None]:
     def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T | None:
         return None if data is None else parse(data, cls)
 
-    return read
+    return answering(read, f"{cls.__name__} | None")
 
 
 def nothing(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> None:
@@ -214,4 +235,10 @@ def checked(cls: type[T], kind: str, key: str, answered: Callable[[T], int]) -> 
             )
         return answer
 
+    return answering(read, cls.__name__)
+
+
+def answering(read: F, answer: str) -> F:
+    """Return ``read``, its return annotation the class it reads (the method's, in the docs)."""
+    read.__annotations__["return"] = answer
     return read

@@ -102,7 +102,7 @@ class Protocol:
             self._urls[key] = url
         return url
 
-    def row(self, api: Api[T] | str) -> Api[T]:
+    def row(self, api: Api[..., T] | str) -> Api[..., T]:
         """Return the row of ``api`` (a row, or bk-job's name for it).
 
         :raises ValueError: an API the table lacks (``BkJobClient.call`` sends those).
@@ -114,7 +114,7 @@ class Protocol:
             raise ValueError(f"unknown bk-job API {api!r}; expected one of {', '.join(TABLE)}")
         return row
 
-    def wire(self, api: Api[T] | str) -> Wire[T]:
+    def wire(self, api: Api[..., T] | str) -> Wire[T]:
         """Return how this flavor serves ``api``.
 
         :raises ValueError: an API the table lacks.
@@ -133,11 +133,11 @@ class Protocol:
             )
         return wire
 
-    def spell(self, api: Api[T] | str, /, *args: Any, **kwargs: Any) -> Params | Batches:
+    def spell(self, api: Api[..., T] | str, /, *args: Any, **kwargs: Any) -> Params | Batches:
         """Check the arguments of a typed call of ``api``; return bk-job's parameters for it."""
         return self.wire(api).spell(*args, **kwargs)
 
-    def build(self, api: Api[T] | str, /, *args: Any, **kwargs: Any) -> Request:
+    def build(self, api: Api[..., T] | str, /, *args: Any, **kwargs: Any) -> Request:
         """Return the request of a typed call of ``api`` (one that needs a single request)."""
         params = self.spell(api, *args, **kwargs)
         if isinstance(params, Batches):
@@ -146,13 +146,13 @@ class Protocol:
             params = params[0]
         return self.request(api, params)
 
-    def builds(self, api: Api[T] | str, /, *args: Any, **kwargs: Any) -> tuple[Request, ...]:
+    def builds(self, api: Api[..., T] | str, /, *args: Any, **kwargs: Any) -> tuple[Request, ...]:
         """Return every request of a typed call of ``api``, in order (none, for an empty batch)."""
         params = self.spell(api, *args, **kwargs)
         batches = params if isinstance(params, Batches) else (params,)
         return tuple(self.request(api, p) for p in batches)
 
-    def request(self, api: Api[T] | str, params: Mapping[str, Any]) -> Request:
+    def request(self, api: Api[..., T] | str, params: Mapping[str, Any]) -> Request:
         """Return the request that sends ``params`` (bk-job's names) to ``api`` as its row says."""
         row = self.row(api)
         return self._request(row.name, self.wire(row), params, row.read)
@@ -207,12 +207,12 @@ class Protocol:
 
     # --- reading --------------------------------------------------------------------------
 
-    def answer(self, api: Api[T] | str, data: Any, sent: Mapping[str, Any]) -> T:
+    def answer(self, api: Api[..., T] | str, data: Any, sent: Mapping[str, Any]) -> T:
         """Read ``data``, the answer to ``sent``, as ``api``'s row says (its typed answer)."""
         return self.wire(api).read(self.parse, data, sent)
 
     def answers(
-        self, api: Api[T] | str, data: Sequence[Any], sent: Sequence[Mapping[str, Any]]
+        self, api: Api[..., T] | str, data: Sequence[Any], sent: Sequence[Mapping[str, Any]]
     ) -> T:
         """Read the answers of a call's batches and join them (tuples, concatenated)."""
         read = self.wire(api).read

@@ -48,8 +48,8 @@ FAMILIES: tuple[ModuleType, ...] = (
 )
 
 
-def _gather() -> dict[str, Api[Any]]:
-    table: dict[str, Api[Any]] = {}
+def _gather() -> dict[str, Api[..., Any]]:
+    table: dict[str, Api[..., Any]] = {}
     for family in FAMILIES:
         for value in vars(family).values():
             if isinstance(value, Api):
@@ -60,11 +60,11 @@ def _gather() -> dict[str, Api[Any]]:
 
 
 #: Every row, by bk-job's (v3) name.
-TABLE: MappingProxyType[str, Api[Any]] = MappingProxyType(_gather())
+TABLE: MappingProxyType[str, Api[..., Any]] = MappingProxyType(_gather())
 
 
-def _v2_names() -> dict[str, Api[Any]]:
-    names: dict[str, Api[Any]] = {}
+def _v2_names() -> dict[str, Api[..., Any]]:
+    names: dict[str, Api[..., Any]] = {}
     for api in TABLE.values():
         wire = api.wires.get(ApiFlavor.ESB_V2)
         if wire is not None and wire.name != api.name:
@@ -73,4 +73,4 @@ def _v2_names() -> dict[str, Api[Any]]:
 
 
 #: The rows whose v2 name differs from their own, by that v2 name (``fast_push_file``, ...).
-V2_NAMES: MappingProxyType[str, Api[Any]] = MappingProxyType(_v2_names())
+V2_NAMES: MappingProxyType[str, Api[..., Any]] = MappingProxyType(_v2_names())

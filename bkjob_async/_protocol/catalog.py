@@ -17,7 +17,7 @@ from ..models import (
     JobPlan,
     JobPlanPage,
 )
-from ._api import GET, Params, Parse, Spelling, checked, model, row, v2_scoped, v3_scoped
+from ._api import GET, Params, Parse, bound, checked, model, row, v2_scoped, v3_scoped
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -43,28 +43,26 @@ class PlanFilters(TypedDict, total=False):
 # --- plans ---------------------------------------------------------------------------------------
 
 
-def _plan_list(v2: bool) -> Spelling:
-    """Return the spelling of ``get_job_plan_list`` (one page of a scope's plans) for v3 or
+def _plan_list(
+    v2: bool,
+    /,
+    scope: Scope,
+    *,
+    name: str | None = None,
+    creator: str | None = None,
+    last_modify_user: str | None = None,
+    job_template_id: int | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_job_plan_list`` (one page of a scope's plans) for v3 or
     (``v2``) v2's ``get_job_list``, which has no template filter."""
-
-    def spell(
-        scope: Scope,
-        *,
-        name: str | None = None,
-        creator: str | None = None,
-        last_modify_user: str | None = None,
-        job_template_id: int | None = None,
-        start: int = 0,
-        length: int = 20,
-    ) -> Params:
-        filters = texts(name=name, creator=creator, last_modify_user=last_modify_user)
-        template = optional_id(job_template_id, "job_template_id")
-        if v2:
-            v2_only_scalars(job_template_id=template)
-            return v2_scoped(scope, **filters, **paging(start, length))
-        return v3_scoped(scope, **filters, job_template_id=template, **paging(start, length))
-
-    return spell
+    filters = texts(name=name, creator=creator, last_modify_user=last_modify_user)
+    template = optional_id(job_template_id, "job_template_id")
+    if v2:
+        v2_only_scalars(job_template_id=template)
+        return v2_scoped(scope, **filters, **paging(start, length))
+    return v3_scoped(scope, **filters, job_template_id=template, **paging(start, length))
 
 
 def plan_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> JobPlanPage:
@@ -77,8 +75,8 @@ GET_JOB_PLAN_LIST = row(
     "get_job_plan_list",
     GET,
     model(JobPlanPage),
-    v3=_plan_list(v2=False),
-    v2=_plan_list(v2=True),
+    v3=bound(_plan_list, False),
+    v2=bound(_plan_list, True),
     v2_name="get_job_list",
     v2_read=plan_page_v2,
 )
@@ -107,31 +105,29 @@ GET_JOB_PLAN_DETAIL = row(
 # --- accounts ------------------------------------------------------------------------------------
 
 
-def _account_list(v2: bool) -> Spelling:
-    """Return the spelling of ``get_account_list`` for v3 (``length`` 1..1000: bk-job cuts a
+def _account_list(
+    v2: bool,
+    /,
+    scope: Scope,
+    *,
+    category: AccountCategory | int | None = None,
+    account: str | None = None,
+    alias: str | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_account_list`` for v3 (``length`` 1..1000: bk-job cuts a
     longer page) or (``v2``) v2's ``get_os_account``: no filter and no paging there (every
     system account at once), so a filter or a ``start`` past 0 is refused."""
-
-    def spell(
-        scope: Scope,
-        *,
-        category: AccountCategory | int | None = None,
-        account: str | None = None,
-        alias: str | None = None,
-        start: int = 0,
-        length: int = 20,
-    ) -> Params:
-        filters = {
-            "category": known_code(category, AccountCategory, "category"),
-            **texts(account=account, alias=alias),
-        }
-        page = paging(start, length)
-        if v2:
-            v2_only_scalars(**filters, start=page["start"])
-            return v2_scoped(scope)
-        return v3_scoped(scope, **filters, **page)
-
-    return spell
+    filters = {
+        "category": known_code(category, AccountCategory, "category"),
+        **texts(account=account, alias=alias),
+    }
+    page = paging(start, length)
+    if v2:
+        v2_only_scalars(**filters, start=page["start"])
+        return v2_scoped(scope)
+    return v3_scoped(scope, **filters, **page)
 
 
 def account_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> AccountPage:
@@ -144,8 +140,8 @@ GET_ACCOUNT_LIST = row(
     "get_account_list",
     GET,
     model(AccountPage),
-    v3=_account_list(v2=False),
-    v2=_account_list(v2=True),
+    v3=bound(_account_list, False),
+    v2=bound(_account_list, True),
     v2_name="get_os_account",
     v2_read=account_page_v2,
 )

@@ -29,7 +29,7 @@ from ._api import (
     POST,
     Params,
     Parse,
-    Spelling,
+    bound,
     model,
     nothing,
     optional,
@@ -111,61 +111,59 @@ def _window(start: _dt.datetime | None, end: _dt.datetime | None, what: str) -> 
 # --- get_cron_list -------------------------------------------------------------------------------
 
 
-def _cron_list(v2: bool) -> Spelling:
-    """Return the spelling of ``get_cron_list`` for v3 or (``v2``) v2.
+def _cron_list(
+    v2: bool,
+    /,
+    scope: Scope,
+    *,
+    name: str | None = None,
+    cron_id: int | None = None,
+    status: CronStatus | int | None = None,
+    creator: str | None = None,
+    created_from: _dt.datetime | None = None,
+    created_to: _dt.datetime | None = None,
+    last_modify_user: str | None = None,
+    modified_from: _dt.datetime | None = None,
+    modified_to: _dt.datetime | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_cron_list`` for v3 or (``v2``) v2.
 
     bk-job's v3 list reads a paused filter as 0 and drops the 2 its docs give
     (``EsbGetCronListV3Request.validate``): the client sends 0. v2 names the filters
     ``cron_name``, ``cron_id``, ``cron_status``; its time filters are dates in the server's
     zone, so the client refuses them there.
     """
-
-    def spell(
-        scope: Scope,
-        *,
-        name: str | None = None,
-        cron_id: int | None = None,
-        status: CronStatus | int | None = None,
-        creator: str | None = None,
-        created_from: _dt.datetime | None = None,
-        created_to: _dt.datetime | None = None,
-        last_modify_user: str | None = None,
-        modified_from: _dt.datetime | None = None,
-        modified_to: _dt.datetime | None = None,
-        start: int = 0,
-        length: int = 20,
-    ) -> Params:
-        wanted = _status(status)
-        if v2:
-            v2_only_scalars(
-                created_from=created_from,
-                created_to=created_to,
-                modified_from=modified_from,
-                modified_to=modified_to,
-            )
-            return v2_scoped(
-                scope,
-                cron_name=None if name is None else check_text(name, "name"),
-                cron_id=optional_id(cron_id, "cron_id"),
-                cron_status=None if wanted is None else int(wanted),
-                **texts(creator=creator, last_modify_user=last_modify_user),
-                **paging(start, length),
-            )
-        created = _window(created_from, created_to, "created")
-        modified = _window(modified_from, modified_to, "modified")
-        return v3_scoped(
+    wanted = _status(status)
+    if v2:
+        v2_only_scalars(
+            created_from=created_from,
+            created_to=created_to,
+            modified_from=modified_from,
+            modified_to=modified_to,
+        )
+        return v2_scoped(
             scope,
-            **texts(name=name, creator=creator, last_modify_user=last_modify_user),
-            id=optional_id(cron_id, "cron_id"),
-            status=None if wanted is None else (1 if wanted.is_running else 0),
-            create_time_start=created[0],
-            create_time_end=created[1],
-            last_modify_time_start=modified[0],
-            last_modify_time_end=modified[1],
+            cron_name=None if name is None else check_text(name, "name"),
+            cron_id=optional_id(cron_id, "cron_id"),
+            cron_status=None if wanted is None else int(wanted),
+            **texts(creator=creator, last_modify_user=last_modify_user),
             **paging(start, length),
         )
-
-    return spell
+    created = _window(created_from, created_to, "created")
+    modified = _window(modified_from, modified_to, "modified")
+    return v3_scoped(
+        scope,
+        **texts(name=name, creator=creator, last_modify_user=last_modify_user),
+        id=optional_id(cron_id, "cron_id"),
+        status=None if wanted is None else (1 if wanted.is_running else 0),
+        create_time_start=created[0],
+        create_time_end=created[1],
+        last_modify_time_start=modified[0],
+        last_modify_time_end=modified[1],
+        **paging(start, length),
+    )
 
 
 def cron_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> CronPage:
@@ -178,8 +176,8 @@ GET_CRON_LIST = row(
     "get_cron_list",
     GET,
     model(CronPage),
-    v3=_cron_list(v2=False),
-    v2=_cron_list(v2=True),
+    v3=bound(_cron_list, False),
+    v2=bound(_cron_list, True),
     v2_read=cron_page_v2,
 )
 
@@ -229,57 +227,55 @@ def _save_checks(
     return cron, plan, name, rule, when
 
 
-def _save_cron(v2: bool) -> Spelling:
-    """Return the spelling of ``save_cron`` (a new cron job, or with ``cron_id`` a change to
+def _save_cron(
+    v2: bool,
+    /,
+    scope: Scope,
+    *,
+    job_plan_id: int | None = None,
+    name: str | None = None,
+    expression: str | None = None,
+    execute_time: _dt.datetime | None = None,
+    global_vars: Sequence[GlobalVar] = (),
+    execute_time_zone: str | None = None,
+    cron_id: int | None = None,
+) -> Params:
+    """Spell ``save_cron`` (a new cron job, or with ``cron_id`` a change to
     one) for v3 or (``v2``) v2: ``cron_id``, ``bk_job_id``, ``cron_name``, ``cron_expression``
     there, and no one-off time, variables or zone."""
-
-    def spell(
-        scope: Scope,
-        *,
-        job_plan_id: int | None = None,
-        name: str | None = None,
-        expression: str | None = None,
-        execute_time: _dt.datetime | None = None,
-        global_vars: Sequence[GlobalVar] = (),
-        execute_time_zone: str | None = None,
-        cron_id: int | None = None,
-    ) -> Params:
-        if v2:
-            v2_only_scalars(
-                execute_time=execute_time,
-                global_vars=tuple(global_vars),
-                execute_time_zone=execute_time_zone,
-            )
-            cron, plan, name, rule, _ = _save_checks(cron_id, job_plan_id, name, expression, None)
-            return v2_scoped(
-                scope, cron_id=cron, bk_job_id=plan, cron_name=name, cron_expression=rule
-            )
-        cron, plan, name, rule, when = _save_checks(
-            cron_id, job_plan_id, name, expression, execute_time
+    if v2:
+        v2_only_scalars(
+            execute_time=execute_time,
+            global_vars=tuple(global_vars),
+            execute_time_zone=execute_time_zone,
         )
-        variables = tuple(global_vars)
-        if not all(isinstance(v, GlobalVar) for v in variables):
-            raise TypeError("global_vars must be GlobalVar values")
-        zone = None
-        if execute_time_zone is not None:
-            zone = check_text(execute_time_zone, "execute_time_zone")
-        params = v3_scoped(
-            scope,
-            id=cron,
-            job_plan_id=plan,
-            name=name,
-            expression=rule,
-            execute_time=when,
-            global_var_list=[v3_global_var(v) for v in variables] or None,
-            execute_time_zone=zone,
-        )
-        return with_secrets(params, tuple(v.value for v in variables if v.secret and v.value))
+        cron, plan, name, rule, _ = _save_checks(cron_id, job_plan_id, name, expression, None)
+        return v2_scoped(scope, cron_id=cron, bk_job_id=plan, cron_name=name, cron_expression=rule)
+    cron, plan, name, rule, when = _save_checks(
+        cron_id, job_plan_id, name, expression, execute_time
+    )
+    variables = tuple(global_vars)
+    if not all(isinstance(v, GlobalVar) for v in variables):
+        raise TypeError("global_vars must be GlobalVar values")
+    zone = None
+    if execute_time_zone is not None:
+        zone = check_text(execute_time_zone, "execute_time_zone")
+    params = v3_scoped(
+        scope,
+        id=cron,
+        job_plan_id=plan,
+        name=name,
+        expression=rule,
+        execute_time=when,
+        global_var_list=[v3_global_var(v) for v in variables] or None,
+        execute_time_zone=zone,
+    )
+    return with_secrets(params, tuple(v.value for v in variables if v.secret and v.value))
 
-    return spell
 
-
-SAVE_CRON = row("save_cron", POST, model(CronJob), v3=_save_cron(v2=False), v2=_save_cron(v2=True))
+SAVE_CRON = row(
+    "save_cron", POST, model(CronJob), v3=bound(_save_cron, False), v2=bound(_save_cron, True)
+)
 
 # --- update_cron_status ------------------------------------------------------------------------
 

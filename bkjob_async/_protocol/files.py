@@ -8,7 +8,7 @@ source's code, alias, type and credential id (``@NotContainSpecialChar``): refus
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._params import check_text
 from ..errors import ResponseFormatError
@@ -19,7 +19,18 @@ from ..models.files import (
     FileSourceType,
     UploadUrls,
 )
-from ._api import GET, POST, Params, Parse, model, row, v3_scoped, with_secrets
+from ._api import (
+    GET,
+    POST,
+    Params,
+    Parse,
+    Reader,
+    answering,
+    model,
+    row,
+    v3_scoped,
+    with_secrets,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -35,6 +46,8 @@ __all__ = [
     "UPDATE_CREDENTIAL",
     "UPDATE_FILE_SOURCE",
 ]
+
+T = TypeVar("T")
 
 #: ``IllegalCharChecker.DEFAULT_PATTERN``: what bk-job refuses in a file source's names.
 _ILLEGAL = frozenset('\\|/:*<>"?')
@@ -53,15 +66,15 @@ def plain(value: object, name: str) -> str:
     return text
 
 
-def id_of(kind: type[int] | type[str]) -> Any:
+def id_of(kind: type[T]) -> Reader[T]:
     """Read an answer that names what it made by ``id`` (``{"id": ...}``)."""
 
-    def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> Any:
+    def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T:
         if not isinstance(data, dict) or data.get("id") is None:
             raise ResponseFormatError(f"the server answered no id: a {type(data).__name__}")
-        return parse(data["id"], kind)
+        return parse(data["id"], kind)  # type: ignore[no-any-return]
 
-    return read
+    return answering(read, kind.__name__)
 
 
 # --- file sources --------------------------------------------------------------------------------

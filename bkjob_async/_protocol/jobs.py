@@ -6,7 +6,8 @@ Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O.
 from __future__ import annotations
 
 import datetime as _dt  # noqa: TC003 - read at run time (HistoryFilters' type hints)
-from typing import TYPE_CHECKING, TypedDict
+from collections.abc import Callable  # noqa: TC003 - read at run time (_job_list's hints)
+from typing import TypedDict
 
 from .._params import (
     check_batch,
@@ -37,7 +38,7 @@ from ._api import (
     POST,
     Params,
     Scoped,
-    Spelling,
+    bound,
     checked,
     model,
     nothing,
@@ -45,9 +46,6 @@ from ._api import (
     v2_scoped,
     v3_scoped,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 __all__ = [
     "GET_JOB_INSTANCE_GLOBAL_VAR_VALUE",
@@ -131,92 +129,91 @@ def _step_filters(
     return {k: v for k, v in filters.items() if v is not None}
 
 
-def _step_status(scoped: Scoped, *, filters: bool) -> Spelling:
-    """Return the spelling of ``get_step_instance_status`` scoped by ``scoped``, with
-    ``filters`` (v3) or without (v2).
+def _step_status(
+    scoped: Scoped,
+    /,
+    scope: Scope,
+    job_instance_id: int,
+    step_instance_id: int,
+    *,
+    execute_count: int | None = None,
+    batch: int | None = None,
+    max_host_num_per_group: int | None = None,
+    status: HostStatus | int | None = None,
+    tag: str | None = None,
+) -> Params:
+    """Spell ``get_step_instance_status`` scoped by ``scoped``: with filters (v3) or without
+    (v2).
 
     v3 (§7.6): an omitted batch is the latest one only, so the client sends 0 (every batch)
     unless one is asked. v2 takes the ids at the top level (3.x ignores v2's documented
     ``params``) and no filters.
     """
-
-    def spell(
-        scope: Scope,
-        job_instance_id: int,
-        step_instance_id: int,
-        *,
-        execute_count: int | None = None,
-        batch: int | None = None,
-        max_host_num_per_group: int | None = None,
-        status: HostStatus | int | None = None,
-        tag: str | None = None,
-    ) -> Params:
-        params = scoped(
-            scope,
-            job_instance_id=check_id(job_instance_id, "job_instance_id"),
-            step_instance_id=check_id(step_instance_id, "step_instance_id"),
-        )
-        if filters:
-            given = _step_filters(execute_count, batch, max_host_num_per_group, status, tag, 0)
-            return {**params, **given}
-        given = _step_filters(execute_count, batch, max_host_num_per_group, status, tag)
-        if given:
-            raise ValueError(f"the ESB v2 step status API has no filters: {', '.join(given)}")
-        return params
-
-    return spell
+    params = scoped(
+        scope,
+        job_instance_id=check_id(job_instance_id, "job_instance_id"),
+        step_instance_id=check_id(step_instance_id, "step_instance_id"),
+    )
+    if scoped is v3_scoped:
+        given = _step_filters(execute_count, batch, max_host_num_per_group, status, tag, 0)
+        return {**params, **given}
+    given = _step_filters(execute_count, batch, max_host_num_per_group, status, tag)
+    if given:
+        raise ValueError(f"the ESB v2 step status API has no filters: {', '.join(given)}")
+    return params
 
 
 GET_STEP_INSTANCE_STATUS = row(
     "get_step_instance_status",
     GET,
     checked(StepInstanceStatus, "step", "step_instance_id", lambda a: a.step.step_instance_id),
-    v3=_step_status(v3_scoped, filters=True),
-    v2=_step_status(v2_scoped, filters=False),
+    v3=bound(_step_status, v3_scoped),
+    v2=bound(_step_status, v2_scoped),
     esb=False,  # not registered on the ESB's jobv3
 )
 
 # --- operations ----------------------------------------------------------------------------------
 
 
-def _operate_step(scoped: Scoped) -> Spelling:
-    def spell(
-        scope: Scope, job_instance_id: int, step_instance_id: int, operation: StepOperation | int
-    ) -> Params:
-        return scoped(
-            scope,
-            job_instance_id=check_id(job_instance_id, "job_instance_id"),
-            step_instance_id=check_id(step_instance_id, "step_instance_id"),
-            operation_code=int(check_operation(operation, StepOperation)),
-        )
+def _operate_step(
+    scoped: Scoped,
+    /,
+    scope: Scope,
+    job_instance_id: int,
+    step_instance_id: int,
+    operation: StepOperation,
+) -> Params:
+    return scoped(
+        scope,
+        job_instance_id=check_id(job_instance_id, "job_instance_id"),
+        step_instance_id=check_id(step_instance_id, "step_instance_id"),
+        operation_code=int(check_operation(operation, StepOperation)),
+    )
 
-    return spell
 
-
-def _operate_job(scoped: Scoped) -> Spelling:
-    def spell(scope: Scope, job_instance_id: int, operation: JobOperation | int) -> Params:
-        return scoped(
-            scope,
-            job_instance_id=check_id(job_instance_id, "job_instance_id"),
-            operation_code=int(check_operation(operation, JobOperation)),
-        )
-
-    return spell
+def _operate_job(
+    scoped: Scoped, /, scope: Scope, job_instance_id: int, operation: JobOperation
+) -> Params:
+    return scoped(
+        scope,
+        job_instance_id=check_id(job_instance_id, "job_instance_id"),
+        operation_code=int(check_operation(operation, JobOperation)),
+    )
 
 
 OPERATE_STEP_INSTANCE = row(
     "operate_step_instance",
     POST,
     nothing,
-    v3=_operate_step(v3_scoped),
-    v2=_operate_step(v2_scoped),
+    v3=bound(_operate_step, v3_scoped),
+    v2=bound(_operate_step, v2_scoped),
 )
 OPERATE_JOB_INSTANCE = row(
     "operate_job_instance",
     POST,
     nothing,
-    v3=_operate_job(v3_scoped),
-    v2=_operate_job(v2_scoped),
+    v3=bound(_operate_job, v3_scoped),
+    v2=bound(_operate_job, v2_scoped),
 )
 
 # --- get_job_instance_list (v3) ------------------------------------------------------------------
@@ -238,45 +235,43 @@ def _page_v4(start: int, length: int) -> Params:
     return {"offset": offset, "length": check_length(length, MAX_LENGTH_V4)}
 
 
-def _job_list(page: Callable[[int, int], Params]) -> Spelling:
-    """Return the spelling of ``get_job_instance_list`` (jobs created in an aware window of up
-    to 30 days) whose page is spelled by ``page``: v3's filters on v3 and v4 alike."""
-
-    def spell(
-        scope: Scope,
-        *,
-        created_from: _dt.datetime,
-        created_to: _dt.datetime,
-        job_instance_id: int | None = None,
-        job_cron_id: int | None = None,
-        operator: str | None = None,
-        name: str | None = None,
-        launch_mode: LaunchMode | int | None = None,
-        type: TaskType | int | None = None,
-        status: JobStatus | int | None = None,
-        ip: str | None = None,
-        start: int = 0,
-        length: int = 20,
-    ) -> Params:
-        begin, end = history_window(created_from, created_to)
-        filters = {
-            "job_instance_id": optional_id(job_instance_id, "job_instance_id"),
-            "job_cron_id": optional_id(job_cron_id, "job_cron_id"),
-            "operator": None if operator is None else check_text(operator, "operator"),
-            "name": None if name is None else check_text(name, "name"),
-            "launch_mode": known_code(launch_mode, LaunchMode, "launch_mode"),
-            "type": known_code(type, TaskType, "type"),
-            "status": known_code(status, JobStatus, "status"),
-            "ip": None if ip is None else check_text(ip, "ip"),
-        }
-        paged = page(start, length)
-        return v3_scoped(scope, create_time_start=begin, create_time_end=end, **filters, **paged)
-
-    return spell
+def _job_list(
+    page: Callable[[int, int], Params],
+    /,
+    scope: Scope,
+    *,
+    created_from: _dt.datetime,
+    created_to: _dt.datetime,
+    job_instance_id: int | None = None,
+    job_cron_id: int | None = None,
+    operator: str | None = None,
+    name: str | None = None,
+    launch_mode: LaunchMode | int | None = None,
+    type: TaskType | int | None = None,
+    status: JobStatus | int | None = None,
+    ip: str | None = None,
+    start: int = 0,
+    length: int = 20,
+) -> Params:
+    """Spell ``get_job_instance_list`` (jobs created in an aware window of up to 30 days)
+    with its page spelled by ``page``: v3's filters on v3 and v4 alike."""
+    begin, end = history_window(created_from, created_to)
+    filters = {
+        "job_instance_id": optional_id(job_instance_id, "job_instance_id"),
+        "job_cron_id": optional_id(job_cron_id, "job_cron_id"),
+        "operator": None if operator is None else check_text(operator, "operator"),
+        "name": None if name is None else check_text(name, "name"),
+        "launch_mode": known_code(launch_mode, LaunchMode, "launch_mode"),
+        "type": known_code(type, TaskType, "type"),
+        "status": known_code(status, JobStatus, "status"),
+        "ip": None if ip is None else check_text(ip, "ip"),
+    }
+    paged = page(start, length)
+    return v3_scoped(scope, create_time_start=begin, create_time_end=end, **filters, **paged)
 
 
-job_list_v3 = _job_list(_page_v3)
-job_list_v4 = _job_list(_page_v4)
+job_list_v3 = bound(_job_list, _page_v3)
+job_list_v4 = bound(_job_list, _page_v4)
 
 
 GET_JOB_INSTANCE_LIST = row(
@@ -291,18 +286,14 @@ GET_JOB_INSTANCE_LIST = row(
 # --- get_job_instance_global_var_value -----------------------------------------------------------
 
 
-def _var_values(scoped: Scoped) -> Spelling:
-    def spell(scope: Scope, job_instance_id: int) -> Params:
-        job_id = check_id(job_instance_id, "job_instance_id")
-        return scoped(scope, job_instance_id=job_id)
-
-    return spell
+def _var_values(scoped: Scoped, /, scope: Scope, job_instance_id: int) -> Params:
+    return scoped(scope, job_instance_id=check_id(job_instance_id, "job_instance_id"))
 
 
 GET_JOB_INSTANCE_GLOBAL_VAR_VALUE = row(
     "get_job_instance_global_var_value",
     GET,
     checked(JobVariables, "job", "job_instance_id", lambda a: a.job_instance_id),
-    v3=_var_values(v3_scoped),
-    v2=_var_values(v2_scoped),
+    v3=bound(_var_values, v3_scoped),
+    v2=bound(_var_values, v2_scoped),
 )

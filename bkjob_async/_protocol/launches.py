@@ -7,7 +7,7 @@ as a secret of its request.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from .._params import (
     b64,
@@ -32,7 +32,7 @@ from .._params import (
 from ..config import Scope, check_id
 from ..models import JobLaunch, ScriptLanguage
 from ..models.requests import Account, ConfigFile, FileSource, GlobalVar, RollingConfig, Targets
-from ._api import POST, Params, Spelling, model, row, v2_scoped, v3_scoped, with_secrets
+from ._api import POST, Params, bound, model, row, v2_scoped, v3_scoped, with_secrets
 from ._v4 import execute_target
 
 if TYPE_CHECKING:
@@ -81,76 +81,74 @@ def _sensitive(script_param: str | None, is_param_sensitive: bool) -> tuple[str,
     return (script_param,) if is_param_sensitive and script_param else ()
 
 
-def _fast_script(generation: Literal["v2", "v3", "v4"]) -> Spelling:
-    """Return the spelling of ``fast_execute_script`` on ``generation``: ``"v3"``, ``"v2"``
+def _fast_script(
+    generation: str,
+    /,
+    scope: Scope,
+    *,
+    targets: Targets,
+    account: Account,
+    script_content: str | None = None,
+    script_id: str | None = None,
+    script_version_id: int | None = None,
+    script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+    script_param: str | None = None,
+    is_param_sensitive: bool = False,
+    script_timeout: int | None = None,
+    task_name: str | None = None,
+    callback_url: str | None = None,
+    rolling_config: RollingConfig | None = None,
+    start_task: bool = True,
+) -> Params:
+    """Spell ``fast_execute_script`` on ``generation``: ``"v3"``, ``"v2"``
     (its ``script_id`` is a version id) or ``"v4"`` (``V4FastExecuteScriptRequest``: v3's
     fields, the targets as ``execute_target`` and ``param_sensitive`` a boolean)."""
-
-    def spell(
-        scope: Scope,
-        *,
-        targets: Targets,
-        account: Account,
-        script_content: str | None = None,
-        script_id: str | None = None,
-        script_version_id: int | None = None,
-        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
-        script_param: str | None = None,
-        is_param_sensitive: bool = False,
-        script_timeout: int | None = None,
-        task_name: str | None = None,
-        callback_url: str | None = None,
-        rolling_config: RollingConfig | None = None,
-        start_task: bool = True,
-    ) -> Params:
-        where = _where(generation, targets)
-        common = _script(
-            script_content,
-            script_id,
-            script_version_id,
-            script_param,
-            is_param_sensitive,
-            task_name,
+    where = _where(generation, targets)
+    common = _script(
+        script_content,
+        script_id,
+        script_version_id,
+        script_param,
+        is_param_sensitive,
+        task_name,
+    )
+    language = _runnable(script_language)
+    timeout = check_timeout(script_timeout)
+    secrets = _sensitive(script_param, is_param_sensitive)
+    if generation == "v2":
+        v2_only_scalars(
+            script_id=script_id, rolling_config=rolling_config, start_task=not start_task
         )
-        language = _runnable(script_language)
-        timeout = check_timeout(script_timeout)
-        secrets = _sensitive(script_param, is_param_sensitive)
-        if generation == "v2":
-            v2_only_scalars(
-                script_id=script_id, rolling_config=rolling_config, start_task=not start_task
-            )
-            params = v2_scoped(
-                scope,
-                **common,
-                **v2_targets(check_targets(targets)),
-                script_id=script_version_id,
-                script_type=int(language),
-                script_timeout=timeout,
-                account=v2_account(account),
-                bk_callback_url=callback_url,
-            )
-            return with_secrets(params, secrets)
-        params = v3_scoped(
+        params = v2_scoped(
             scope,
             **common,
-            **v3_account(account),
-            script_id=script_id,
-            script_version_id=script_version_id,
-            script_language=int(language),
-            timeout=timeout,
-            **where,
-            callback_url=callback_url,
-            rolling_config=rolling(rolling_config),
-            start_task=bool(start_task),
+            **v2_targets(check_targets(targets)),
+            script_id=script_version_id,
+            script_type=int(language),
+            script_timeout=timeout,
+            account=v2_account(account),
+            bk_callback_url=callback_url,
         )
-        if generation == "v4":
-            params["param_sensitive"] = bool(params.pop("is_param_sensitive"))
         return with_secrets(params, secrets)
+    params = v3_scoped(
+        scope,
+        **common,
+        **v3_account(account),
+        script_id=script_id,
+        script_version_id=script_version_id,
+        script_language=int(language),
+        timeout=timeout,
+        **where,
+        callback_url=callback_url,
+        rolling_config=rolling(rolling_config),
+        start_task=bool(start_task),
+    )
+    if generation == "v4":
+        params["param_sensitive"] = bool(params.pop("is_param_sensitive"))
+    return with_secrets(params, secrets)
 
-    return spell
 
-
-def _where(generation: Literal["v2", "v3", "v4"], targets: Targets) -> Params:
+def _where(generation: str, targets: Targets) -> Params:
     """Return the targets of a v3 or v4 launch, checked first (v2 spells them later)."""
     if generation == "v4":
         return {"execute_target": execute_target(targets)}
@@ -163,9 +161,9 @@ FAST_EXECUTE_SCRIPT = row(
     "fast_execute_script",
     POST,
     model(JobLaunch),
-    v3=_fast_script("v3"),
-    v2=_fast_script("v2"),
-    v4=_fast_script("v4"),
+    v3=bound(_fast_script, "v3"),
+    v2=bound(_fast_script, "v2"),
+    v4=bound(_fast_script, "v4"),
 )
 
 # --- fast_transfer_file --------------------------------------------------------------------------
@@ -196,73 +194,71 @@ def _transfer(
     }
 
 
-def _fast_transfer(v2: bool) -> Spelling:
-    """Return the spelling of ``fast_transfer_file``, or (``v2``) of v2's ``fast_push_file``:
+def _fast_transfer(
+    v2: bool,
+    /,
+    scope: Scope,
+    *,
+    targets: Targets,
+    account: Account,
+    file_target_path: str,
+    file_sources: Sequence[FileSource],
+    file_target_name: str | None = None,
+    task_name: str | None = None,
+    transfer_timeout: int | None = None,
+    transfer_mode: int | None = None,
+    download_speed_limit: int | None = None,
+    upload_speed_limit: int | None = None,
+    callback_url: str | None = None,
+    rolling_config: RollingConfig | None = None,
+    start_task: bool = True,
+) -> Params:
+    """Spell ``fast_transfer_file``, or (``v2``) of v2's ``fast_push_file``:
     no target name, transfer mode, rolling or unstarted job there."""
-
-    def spell(
-        scope: Scope,
-        *,
-        targets: Targets,
-        account: Account,
-        file_target_path: str,
-        file_sources: Sequence[FileSource],
-        file_target_name: str | None = None,
-        task_name: str | None = None,
-        transfer_timeout: int | None = None,
-        transfer_mode: int | None = None,
-        download_speed_limit: int | None = None,
-        upload_speed_limit: int | None = None,
-        callback_url: str | None = None,
-        rolling_config: RollingConfig | None = None,
-        start_task: bool = True,
-    ) -> Params:
-        sources, common = _transfer(
-            file_target_path,
-            file_sources,
-            transfer_mode,
-            task_name,
-            transfer_timeout,
-            download_speed_limit,
-            upload_speed_limit,
+    sources, common = _transfer(
+        file_target_path,
+        file_sources,
+        transfer_mode,
+        task_name,
+        transfer_timeout,
+        download_speed_limit,
+        upload_speed_limit,
+    )
+    if v2:
+        v2_only_scalars(
+            file_target_name=file_target_name,
+            transfer_mode=transfer_mode,
+            rolling_config=rolling_config,
+            start_task=not start_task,
         )
-        if v2:
-            v2_only_scalars(
-                file_target_name=file_target_name,
-                transfer_mode=transfer_mode,
-                rolling_config=rolling_config,
-                start_task=not start_task,
-            )
-            return v2_scoped(
-                scope,
-                **common,
-                **v2_targets(check_targets(targets)),
-                file_source=[v2_file_source(s) for s in sources],
-                account=v2_account(account),
-                bk_callback_url=callback_url,
-            )
-        return v3_scoped(
+        return v2_scoped(
             scope,
             **common,
-            **v3_account(account),
-            file_source_list=[v3_file_source(s) for s in sources],
-            file_target_name=file_target_name,
-            target_server=v3_server(check_targets(targets)),
-            transfer_mode=transfer_mode,
-            callback_url=callback_url,
-            rolling_config=rolling(rolling_config),
-            start_task=bool(start_task),
+            **v2_targets(check_targets(targets)),
+            file_source=[v2_file_source(s) for s in sources],
+            account=v2_account(account),
+            bk_callback_url=callback_url,
         )
-
-    return spell
+    return v3_scoped(
+        scope,
+        **common,
+        **v3_account(account),
+        file_source_list=[v3_file_source(s) for s in sources],
+        file_target_name=file_target_name,
+        target_server=v3_server(check_targets(targets)),
+        transfer_mode=transfer_mode,
+        callback_url=callback_url,
+        rolling_config=rolling(rolling_config),
+        start_task=bool(start_task),
+    )
 
 
 FAST_TRANSFER_FILE = row(
     "fast_transfer_file",
     POST,
     model(JobLaunch),
-    v3=_fast_transfer(v2=False),
-    v2=_fast_transfer(v2=True),
+    v3=bound(_fast_transfer, False),
+    v2=bound(_fast_transfer, True),
     v2_name="fast_push_file",
 )
 
@@ -280,48 +276,46 @@ def _secrets(variables: tuple[GlobalVar, ...]) -> tuple[str, ...]:
     return tuple(v.value for v in variables if v.secret and v.value)
 
 
-def _plan(v2: bool) -> Spelling:
-    """Return the spelling of ``execute_job_plan``, or (``v2``) of v2's ``execute_job`` (the
+def _plan(
+    v2: bool,
+    /,
+    scope: Scope,
+    job_plan_id: int,
+    *,
+    global_vars: Sequence[GlobalVar] = (),
+    callback_url: str | None = None,
+    start_task: bool = True,
+) -> Params:
+    """Spell ``execute_job_plan``, or (``v2``) of v2's ``execute_job`` (the
     plan is ``bk_job_id``; the job always starts); a password variable's value is a secret
     of the request."""
-
-    def spell(
-        scope: Scope,
-        job_plan_id: int,
-        *,
-        global_vars: Sequence[GlobalVar] = (),
-        callback_url: str | None = None,
-        start_task: bool = True,
-    ) -> Params:
-        plan = check_id(job_plan_id, "job_plan_id")
-        variables = _variables(global_vars)
-        if v2:
-            v2_only_scalars(start_task=not start_task)
-            params = v2_scoped(
-                scope,
-                bk_job_id=plan,
-                global_vars=[v2_global_var(v) for v in variables] or None,
-                bk_callback_url=callback_url,
-            )
-        else:
-            params = v3_scoped(
-                scope,
-                job_plan_id=plan,
-                global_var_list=[v3_global_var(v) for v in variables] or None,
-                callback_url=callback_url,
-                start_task=bool(start_task),
-            )
-        return with_secrets(params, _secrets(variables))
-
-    return spell
+    plan = check_id(job_plan_id, "job_plan_id")
+    variables = _variables(global_vars)
+    if v2:
+        v2_only_scalars(start_task=not start_task)
+        params = v2_scoped(
+            scope,
+            bk_job_id=plan,
+            global_vars=[v2_global_var(v) for v in variables] or None,
+            bk_callback_url=callback_url,
+        )
+    else:
+        params = v3_scoped(
+            scope,
+            job_plan_id=plan,
+            global_var_list=[v3_global_var(v) for v in variables] or None,
+            callback_url=callback_url,
+            start_task=bool(start_task),
+        )
+    return with_secrets(params, _secrets(variables))
 
 
 EXECUTE_JOB_PLAN = row(
     "execute_job_plan",
     POST,
     model(JobLaunch),
-    v3=_plan(v2=False),
-    v2=_plan(v2=True),
+    v3=bound(_plan, False),
+    v2=bound(_plan, True),
     v2_name="execute_job",
 )
 
@@ -341,46 +335,44 @@ def _config_files(file_target_path: str, files: Sequence[ConfigFile]) -> list[di
     return [{"file_name": f.name, "content": b64_bytes(f.data)} for f in configs]
 
 
-def _config(v2: bool) -> Spelling:
-    """Return the spelling of ``push_config_file``: ``target_server`` and the account by id or
+def _config(
+    v2: bool,
+    /,
+    scope: Scope,
+    *,
+    targets: Targets,
+    account: Account,
+    file_target_path: str,
+    files: Sequence[ConfigFile],
+    task_name: str | None = None,
+    callback_url: str | None = None,
+) -> Params:
+    """Spell ``push_config_file``: ``target_server`` and the account by id or
     alias; or (``v2``) v2's: the top-level ``ip_list`` alone (``EsbPushConfigFileResourceImpl``),
     an account alias, and no ``callback_url``."""
-
-    def spell(
-        scope: Scope,
-        *,
-        targets: Targets,
-        account: Account,
-        file_target_path: str,
-        files: Sequence[ConfigFile],
-        task_name: str | None = None,
-        callback_url: str | None = None,
-    ) -> Params:
-        file_list = _config_files(file_target_path, files)
-        check_targets(targets)
-        if v2:
-            v2_only_scalars(callback_url=callback_url)
-            return v2_scoped(
-                scope,
-                task_name=task_name,
-                file_target_path=file_target_path,
-                account=v2_account(account),
-                ip_list=v2_ip_list(targets),
-                file_list=file_list,
-            )
-        return v3_scoped(
+    file_list = _config_files(file_target_path, files)
+    check_targets(targets)
+    if v2:
+        v2_only_scalars(callback_url=callback_url)
+        return v2_scoped(
             scope,
             task_name=task_name,
             file_target_path=file_target_path,
-            **v3_account(account),
-            target_server=v3_server(targets),
+            account=v2_account(account),
+            ip_list=v2_ip_list(targets),
             file_list=file_list,
-            callback_url=callback_url,
         )
-
-    return spell
+    return v3_scoped(
+        scope,
+        task_name=task_name,
+        file_target_path=file_target_path,
+        **v3_account(account),
+        target_server=v3_server(targets),
+        file_list=file_list,
+        callback_url=callback_url,
+    )
 
 
 PUSH_CONFIG_FILE = row(
-    "push_config_file", POST, model(JobLaunch), v3=_config(v2=False), v2=_config(v2=True)
+    "push_config_file", POST, model(JobLaunch), v3=bound(_config, False), v2=bound(_config, True)
 )

@@ -77,15 +77,11 @@ BATCH_GET_JOB_INSTANCE_IP_LOG = row(
 MAX_LOG_OBJECTS_V4 = 50
 
 
-def object_log_v4(
-    scope: Scope,
-    job_instance_id: int,
-    step_instance_id: int,
-    *,
-    hosts: Sequence[HostRef] = (),
-    container_ids: Sequence[int] = (),
+def _object_log(
+    scope: Scope, step: Params, hosts: Sequence[HostRef], container_ids: Sequence[int]
 ) -> Params:
-    """Spell one ``batch_get_job_instance_execute_object_log`` for 1 to 50 hosts or containers.
+    """Spell one ``batch_get_job_instance_execute_object_log`` for 1 to 50 hosts or containers
+    of ``step`` (its ``step_ids``).
 
     bk-job reads one list only (``host_id_list`` > ``ip_list`` > ``container_id_list``,
     ``ExecuteObjectsLogGroupSequenceProvider``): hosts and containers in one call are refused.
@@ -113,7 +109,7 @@ def object_log_v4(
             "give every host by id or every host by (cloud, ip): bk-job reads host_id_list alone "
             "when it is given and would drop the others"
         )
-    return v3_scoped(scope, **step_ids(job_instance_id, step_instance_id), **lists)
+    return v3_scoped(scope, **step, **lists)
 
 
 def object_logs_v4(
@@ -126,19 +122,14 @@ def object_logs_v4(
 ) -> Batches:
     """Spell one request per 50 hosts or containers, in order; none for none."""
     refs, ids = host_refs(hosts), tuple(container_ids)
-    v3_scoped(scope, **step_ids(job_instance_id, step_instance_id))
+    step = step_ids(job_instance_id, step_instance_id)
+    v3_scoped(scope, **step)
     if refs and ids:
-        object_log_v4(scope, job_instance_id, step_instance_id, hosts=refs, container_ids=ids)
-    step = MAX_LOG_OBJECTS_V4
+        _object_log(scope, step, refs, ids)  # (refuses the mix)
+    most = MAX_LOG_OBJECTS_V4
     return Batches(
-        object_log_v4(
-            scope,
-            job_instance_id,
-            step_instance_id,
-            hosts=refs[i : i + step],
-            container_ids=ids[i : i + step],
-        )
-        for i in range(0, max(len(refs), len(ids)), step)
+        _object_log(scope, step, refs[i : i + most], ids[i : i + most])
+        for i in range(0, max(len(refs), len(ids)), most)
     )
 
 

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..models import CronJob, CronStatus
-from ._catalog import MASK, ask
+from ._catalog import MASK, ask, listing
 from ._connect import credentials_from_env, open_client, target_from
-from ._format import table
 from ._jsonl import dumps, to_json
 from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context
 
@@ -128,13 +127,8 @@ async def run_crons(ctx: Context, args: argparse.Namespace) -> int:
             )
     if ctx.interrupted:
         return EXIT_INTERRUPTED
-    if args.json:
-        for cron in crons:
-            ctx.out(dumps(shown(cron)))
-    elif not crons:
-        ctx.err("no cron job" + (f" named like {args.name!r}" if args.name else ""))
-    else:
-        ctx.out("\n".join(table(("cron", "name", "status", "schedule", "plan"), _rows(crons))))
+    header = ("cron", "name", "status", "schedule", "plan")
+    listing(ctx, args, "cron job", [shown(c) for c in crons], header, _rows(crons))
     return EXIT_OK
 
 

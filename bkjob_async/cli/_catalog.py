@@ -23,7 +23,7 @@ from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context, printable
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from ..client import BkJobClient
     from ..models import JobPlan, PlanVariable, VariableValue
@@ -79,18 +79,37 @@ async def run_plans(ctx: Context, args: argparse.Namespace) -> int:
             )
     if ctx.interrupted:
         return EXIT_INTERRUPTED
-    if args.json:
-        for plan in plans:
-            ctx.out(dumps(_plan_json(plan)))
-    elif not plans:
-        ctx.err("no plan" + (f" named like {args.name!r}" if args.name else ""))
-    else:
-        rows = [
-            (p.job_plan_id, p.name or "-", p.creator or "-", _when(p.last_modify_time))
-            for p in plans
-        ]
-        ctx.out("\n".join(table(("plan", "name", "creator", "changed"), rows)))
+    rows = [
+        (p.job_plan_id, p.name or "-", p.creator or "-", _when(p.last_modify_time)) for p in plans
+    ]
+    listing(
+        ctx,
+        args,
+        "plan",
+        [_plan_json(p) for p in plans],
+        ("plan", "name", "creator", "changed"),
+        rows,
+    )
     return EXIT_OK
+
+
+def listing(
+    ctx: Context,
+    args: argparse.Namespace,
+    noun: str,
+    shown: Sequence[object],
+    header: Sequence[str],
+    rows: Sequence[Sequence[object]],
+) -> None:
+    """Print a list command's items: ``shown`` one JSON object a line (``--json``), else
+    ``rows`` as a table under ``header``, or that there is no ``noun`` (named like ``--name``)."""
+    if args.json:
+        for item in shown:
+            ctx.out(dumps(item))
+    elif not rows:
+        ctx.err(f"no {noun}" + (f" named like {args.name!r}" if args.name else ""))
+    else:
+        ctx.out("\n".join(table(header, rows)))
 
 
 async def _first_plans(

@@ -121,12 +121,7 @@ def _token(ctx: Context, args: argparse.Namespace) -> str | None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    if not 0 <= args.port <= 65535:
-        raise CliError(f"--port must be within 0..65535, got {args.port}")
-    if not 1 <= args.jobs <= 10_000:
-        raise CliError(f"--jobs must be within 1..10000, got {args.jobs}")
-    if not 1 <= args.hosts <= 1_000:
-        raise CliError(f"--hosts must be within 1..1000, got {args.hosts}")
+    """Refuse a mix of modes (the numbers' ranges are their parser types': ``_numbers``)."""
     if _shows_cluster(args):
         if args.simulate or args.job_ids or args.allow_operations:
             raise CliError(

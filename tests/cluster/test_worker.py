@@ -57,6 +57,12 @@ async def test_two_workers_share_the_jobs_and_publish_every_chain(make_cluster, 
                 return len(finished_jobs(events)) >= len(ids)
 
             await wait_for(all_finished, 30)
+
+            async def shared():  # (a handover under way holds a partition by neither: seen
+                # in a make unit at a load of 5, when the jobs ended before the shares settled)
+                return w1.statistics().partitions + w2.statistics().partitions == 64
+
+            await wait_for(shared, 30)
             s1, s2 = w1.statistics(), w2.statistics()
         assert s1.partitions + s2.partitions == 64
         assert s1.partitions >= 16
@@ -234,21 +240,32 @@ async def job_keys(cluster):
     return found
 
 
-# 1,000 jobs on a real clock take ~17 s here alone and over 60 s beside two busy loops and the
-# other test workers (issue 24, point 4), over 180 s at a load of 15 on two cores: the waits
-# are generous and scaled by the machine's slowdown, the outcome is the assertion.
+# 1,000 jobs (the long form: 9 s of CPU, 300 take 3.5) on a real clock take ~17 s here alone
+# and over 60 s beside two busy loops and the other test workers (issue 24, point 4), over
+# 180 s at a load of 15 on two cores: the waits are generous and scaled by the machine's
+# slowdown, the outcome is the assertion.
 @pytest.mark.timeout(900)
-async def test_ends_and_cancels_leave_nothing_of_their_jobs_in_redis(make_cluster):
+@pytest.mark.parametrize(
+    "size",
+    # 300 jobs put 4 or 5 on each of the 64 partitions, across the 3 workers: every partition
+    # sees ends, cancels and a second watch; the long form is the size issue 25 was seen at.
+    [pytest.param(300, id="short"), pytest.param(1000, id="long", marks=pytest.mark.slow)],
+)
+async def test_ends_and_cancels_leave_nothing_of_their_jobs_in_redis(make_cluster, size):
     """Issue 25: a job's state stayed in Redis after its end, and after a cancel unless the
-    cancelling process held its partition. 1,000 jobs across 3 workers: 700 end (100 of them
-    in two watches), 300 are cancelled while polled by whoever holds them; nothing is left."""
+    cancelling process held its partition. ``size`` jobs across 3 workers: 70% end (a tenth
+    of them in two watches), 30% are cancelled while polled by whoever holds them; nothing is
+    left."""
     policy = PollPolicy(interval=0.3, max_interval=1.0)
     async with BkJobSimulator(seed=11, host_duration=(0.2, 0.6)) as sim:
-        ending = [sim.create_job(SCOPE, [StepPlan(hosts=1)]) for _ in range(700)]
-        long = [sim.create_job(SCOPE, [StepPlan(hosts=1, duration=(900, 900))]) for _ in range(300)]
+        ending = [sim.create_job(SCOPE, [StepPlan(hosts=1)]) for _ in range(size * 7 // 10)]
+        long = [
+            sim.create_job(SCOPE, [StepPlan(hosts=1, duration=(900, 900))])
+            for _ in range(size * 3 // 10)
+        ]
         submitter = make_cluster()
         await submitter.submit(SCOPE, ending + long, watch="deploys")
-        await submitter.submit(SCOPE, ending[:100], watch="audit")
+        await submitter.submit(SCOPE, ending[: size // 10], watch="audit")
         async with (
             client_for(sim) as c1,
             client_for(sim) as c2,
@@ -284,7 +301,7 @@ async def test_ends_and_cancels_leave_nothing_of_their_jobs_in_redis(make_cluste
         finished = [
             e for e in await stream_events(submitter, "audit") if isinstance(e, JobFinished)
         ]
-        assert sorted(e.job_instance_id for e in finished) == sorted(ending[:100])
+        assert sorted(e.job_instance_id for e in finished) == sorted(ending[: size // 10])
 
 
 async def test_a_job_submitted_again_after_its_end_is_followed_again(make_cluster):
@@ -323,6 +340,8 @@ async def test_a_job_submitted_again_after_its_end_is_followed_again(make_cluste
     assert {e.execute_count for e in events[second:] if isinstance(e, HostTransition)} == {1}
 
 
+# (the waits below add up past the default 60 s when scaled on a loaded machine)
+@pytest.mark.timeout(300)
 async def test_a_stall_with_writes_on_their_way_follows_the_jobs_again_from_what_landed(
     make_cluster, monkeypatch
 ):
@@ -351,7 +370,10 @@ async def test_a_stall_with_writes_on_their_way_follows_the_jobs_again_from_what
         monkeypatch.setattr(Fence, "send", send)
         async with (
             client_for(sim) as client,
-            Worker(client, make_cluster(), policy=policy, worker_id="w1") as worker,
+            # Leases of 2 s, not the default 0.3 s: a loaded machine (a 60 s timeout in one
+            # `make test` at a load of 5 on two cores) lets 0.3 s ones lapse on its own, and
+            # the worker drops its jobs before the stall this test makes.
+            Worker(client, make_cluster(), policy=policy, worker_id="w1", lease_ttl=2.0) as worker,
         ):
 
             async def polling():
@@ -359,12 +381,12 @@ async def test_a_stall_with_writes_on_their_way_follows_the_jobs_again_from_what
 
             await wait_for(polling, 15)
             armed = True
-            with anyio.fail_after(15):
+            with anyio.fail_after(deadline(15, slowdown())):
                 await held_back.wait()
                 while len(worker.store.writer) < 3:  # and more writes queued behind it
                     await anyio.sleep(0.01)
-            time.sleep(0.6)  # the whole process stalls: its leases (0.3 s) lapse
-            with anyio.fail_after(15):
+            time.sleep(2.6)  # the whole process stalls: its leases (2 s) lapse
+            with anyio.fail_after(deadline(15, slowdown())):
                 while worker.held.jobs:  # dropped with their partitions
                     await anyio.sleep(0.01)
             with anyio.move_on_after(2.0):  # (before the fix: the partitions read meanwhile)

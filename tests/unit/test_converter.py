@@ -35,6 +35,7 @@ from bkjob_async._converter import Generation, parse_target_ips, structure
 from bkjob_async._protocol import Protocol, Response
 from bkjob_async.config import DEFAULT_SERVER_TZ
 from tests.conftest import load_sample, sample_names
+from tests.properties import examples
 
 UTC = dt.timezone.utc
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -686,7 +687,7 @@ def _structure_or_format_error(value: Any, cls: type[Any], generation: Generatio
         assert when.utcoffset() is not None
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=json_values, which=st.sampled_from(MODELS))
 def test_arbitrary_json_only_raises_response_format_error(
     value: Any, which: tuple[type[Any], Generation]
@@ -694,7 +695,7 @@ def test_arbitrary_json_only_raises_response_format_error(
     _structure_or_format_error(value, *which)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_samples_only_raise_response_format_error(draw: st.DataObject) -> None:
     name = draw.draw(st.sampled_from(sorted(SAMPLE_KINDS)))
@@ -703,7 +704,7 @@ def test_mutated_samples_only_raise_response_format_error(draw: st.DataObject) -
     _structure_or_format_error(draw.draw(mutated(data(name))), cls, generation)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     raw=st.binary(max_size=200)
     | json_values.map(lambda v: json.dumps(v).encode())

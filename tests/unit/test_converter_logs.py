@@ -36,6 +36,7 @@ from bkjob_async import (
 from bkjob_async._converter import Generation, structure
 from bkjob_async._protocol import Protocol, Response
 from bkjob_async.config import DEFAULT_SERVER_TZ
+from tests.properties import examples
 from tests.unit.test_converter import _structure_or_format_error, mutated
 
 UTC = dt.timezone.utc
@@ -477,7 +478,7 @@ def test_through_the_protocol(flavor: str, payload: Any, cls: Any) -> None:
 # --- properties -----------------------------------------------------------------------------
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_payloads_only_raise_response_format_error(draw: st.DataObject) -> None:
     payload, cls = draw.draw(st.sampled_from(PAYLOADS))

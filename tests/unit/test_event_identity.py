@@ -28,6 +28,7 @@ from bkjob_async.polling.events import (
     JobTransition,
     StepTransition,
 )
+from tests.properties import examples
 
 NOW = dt.datetime(2026, 11, 24, tzinfo=dt.timezone.utc)
 STEPS = (10, 20)
@@ -148,7 +149,7 @@ def _run(
     return state, events, states
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(histories(), st.data())
 def test_a_consumer_that_dedupes_never_sees_a_repeat_after_a_rollback(
     history: list[Snapshot], data: st.DataObject
@@ -188,7 +189,7 @@ def _check(history: list[Snapshot], delivered: list[tuple[int, Any]]) -> None:
         told[entity] = (index, round_, status)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(histories(), st.data())
 def test_without_a_fault_every_transition_has_its_own_id(
     history: list[Snapshot], data: st.DataObject

@@ -33,6 +33,7 @@ from bkjob_async._protocol import Protocol, Response
 from bkjob_async._secrets import Redactor
 from bkjob_async.config import Credentials
 from tests.conftest import load_sample
+from tests.properties import examples
 
 from .test_json import VARIANTS, _variant
 
@@ -98,7 +99,7 @@ def _dumps_deep(value: Any) -> str:
 
 
 @pytest.mark.parametrize("speedups", VARIANTS)
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=deep_values(), as_bytes=st.booleans())
 def test_loads_refuses_exactly_what_nests_past_the_limit(
     speedups: bool, value: Any, as_bytes: bool
@@ -191,7 +192,7 @@ def _with(answer: Any, path: tuple[Any, ...], value: Any) -> str:
     return text
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(sorted(SAMPLES)),
     pick=st.randoms(use_true_random=False),
@@ -239,7 +240,7 @@ def _recursive_data(redactor: Redactor, value: Any) -> Any:
     return value
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     value=st.recursive(
         st.none() | st.integers() | st.text(alphabet=SECRET + "x\\%", max_size=30),

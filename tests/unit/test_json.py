@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 import bkjob_async
 import bkjob_async._json
+from tests.properties import examples
 
 ROOT = Path(bkjob_async.__file__).parent
 
@@ -112,7 +113,7 @@ values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(values)
 def test_round_trips_give_the_standard_librarys_values(value: Any) -> None:
     expected = json.loads(_std_dumps(value))
@@ -122,7 +123,7 @@ def test_round_trips_give_the_standard_librarys_values(value: Any) -> None:
         assert _same(module.loads(text.encode("utf-8", "surrogatepass")), expected)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(values)
 def test_loads_reads_the_standard_librarys_text_as_it_does(value: Any) -> None:
     for spelled in (_std_dumps(value), json.dumps(value)):  # UTF-8 as is, and \u escapes
@@ -303,6 +304,8 @@ def test_the_codec_reader_and_store_suites_pass_without_speedups() -> None:
             "-x",
             "-p",
             "no:randomly",
+            # (the properties draw as many examples as this run's do)
+            f"--hypothesis-profile={settings.get_current_profile_name()}",
             *SUITES,
             "-k",
             "not pass_without_speedups",

@@ -262,7 +262,7 @@ def test_history_times_in_any_zone_and_below_a_millisecond() -> None:
 def test_history_filters_are_the_builders_optional_keywords() -> None:
     # BkJobClient.iter_job_instances passes HistoryFilters on to the builder: same names, types.
     builder = inspect.signature(job_list_v3).parameters
-    types = typing.get_type_hints(job_list_v3)
+    types = typing.get_type_hints(job_list_v3.func)  # (the spelling, its page bound)
     optional = {
         name: types[name]
         for name, param in builder.items()

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from bkjob_async._secrets import MASK, Redactor
 from tests.conftest import APP_SECRET
+from tests.properties import examples
 
 #: A long secret that JSON, repr and URLs all escape, non-ASCII included.
 ODD = "p\"a\\ss/wörd'\t+x y&z€"
@@ -102,7 +103,7 @@ def test_json_values_are_masked_keys_included() -> None:
     assert redact.data(value) == {"action": [{"id": MASK, MASK: 1}], "n": 3, "none": None}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     secret=st.text(min_size=8, max_size=40).filter(lambda s: not s.isspace()),
     before=st.text(max_size=30),

@@ -41,7 +41,7 @@ def test_every_spelling_takes_its_methods_parameters() -> None:
     """A method hands its arguments to its row by name (its ``locals()``): each spelling of the
     row takes the same names, kinds and defaults (its annotations may be wider: it checks)."""
     for name, api in TABLE.items():
-        method = inspect.unwrap(getattr(BkJobClient, name))
+        method = getattr(BkJobClient, name)
         wanted = _parameters(method)
         if any(kind is inspect.Parameter.VAR_KEYWORD for _, kind, _ in wanted):
             continue  # (``**filters``: the method spells its arguments out)

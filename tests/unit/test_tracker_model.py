@@ -19,6 +19,7 @@ from bkjob_async._observe import JobObservation, StepObservation
 from bkjob_async.models import Host, HostResult, HostStatus
 from bkjob_async.polling._codec import from_data, to_data
 from bkjob_async.polling._tracker import EMPTY, JobState, observe
+from tests.properties import examples
 
 from ..scripted import describe
 
@@ -102,7 +103,7 @@ def _as_model(state: JobState) -> Model:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(observations, st.data())
 def test_the_tracker_reports_what_the_model_does(seen: list[Any], data: st.DataObject) -> None:
     state, model = EMPTY, EMPTY_MODEL

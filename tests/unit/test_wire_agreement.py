@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from bkjob_async import JobInstanceStatus, ResponseFormatError
 from bkjob_async._converter import Generation, structure
 from bkjob_async._observe import observe_job
+from tests.properties import examples
 
 UTC = _dt.timezone.utc
 ABSENT = object()
@@ -196,7 +197,7 @@ def via_observe(data: Any, generation: Generation, expected: int | None) -> Any:
 
 
 @pytest.mark.parametrize("generation", list(Generation))
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(data=st.data())
 def test_fast_path_and_converter_agree(generation: Generation, data: st.DataObject) -> None:
     answer = data.draw(answers(generation))
@@ -213,7 +214,7 @@ def _by_key(seen: Any) -> Any:
     return finished, status, [(*s[:3], None if s[3] is None else dict(s[3])) for s in steps]
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(data=st.data())
 def test_fast_path_and_converter_agree_on_v4_execute_objects(data: st.DataObject) -> None:
     answer = data.draw(answers(Generation.V3, v4=True))
