@@ -17,7 +17,7 @@ What it saves is in ``docs/performance.md`` ("Tuning").
 
 ``freeze_what_is_alive``: Python's cyclic garbage collector walks every container object it
 tracks when it runs a full pass, and a full pass holds the event loop for the whole walk. A
-poller keeps about 11 such objects per watched job (its record, its tracker state, its request)
+poller keeps about 7 such objects per watched job (its record, its tracker state, its request)
 and makes none that outlive a poll, so with the default GC settings full passes come only when
 the program itself makes many lasting objects: watching a large batch of new jobs (a quarter
 more than the objects already old), or its own data. When one comes, it walks everything, and

@@ -182,7 +182,17 @@ class Registry:
     record at its ``slot`` (``None``: free), for the due heap's entries of plain numbers.
     """
 
-    __slots__ = ("_free", "_known", "by_id", "count", "jobs", "remember", "slots", "stalled")
+    __slots__ = (
+        "_alone",
+        "_free",
+        "_known",
+        "by_id",
+        "count",
+        "jobs",
+        "remember",
+        "slots",
+        "stalled",
+    )
 
     def __init__(self, remember: int) -> None:
         #: The jobs by key (``Jobs``: a view of ``by_id``).
@@ -198,6 +208,9 @@ class Registry:
         self._free: list[int] = []
         self._known: OrderedDict[Key, JobState] = OrderedDict()
         self.remember = remember
+        #: ``(sub,)`` of the latest subscription attached: the ``subscribers`` of every job it
+        #: alone holds (one tuple, not one per job); let go once it is closed.
+        self._alone: tuple[_Subscription] | None = None
 
     def __len__(self) -> int:
         return self.count
@@ -247,7 +260,10 @@ class Registry:
                     same.append(watched)
                 else:
                     self.by_id[job_id] = [same, watched]
-            watched.subscribers = (sub,)
+            alone = self._alone
+            if alone is None or alone[0] is not sub:
+                alone = self._alone = (sub,)
+            watched.subscribers = alone
         else:
             watched.subscribers += (sub,)
         watched.wire.needs_decode = True
@@ -272,6 +288,8 @@ class Registry:
             return
         watched.active = False
         self.count -= 1
+        if self._alone is not None and self._alone[0].closed:
+            self._alone = None
         job_id = watched.job.job_instance_id
         same = self.by_id[job_id]
         if isinstance(same, list):
@@ -299,6 +317,7 @@ class Registry:
             for sub in watched.subscribers:
                 sub.close()
         self.count = 0
+        self._alone = None
         self.by_id.clear()
         self.slots[:] = [None] * len(self.slots)  # (the same list: the due heap holds it)
         self._free[:] = range(len(self.slots) - 1, -1, -1)

@@ -210,10 +210,8 @@ def turning(state: JobState) -> bool:
     hosts end seconds to minutes apart, and polls there cost more than the loop saves
     elsewhere.)
     """
-    for step in state.steps:
-        if step.status == STEP_RUNNING:
-            return HOST_WAITING in step.codes
-    return False
+    codes = state.codes_of_first(STEP_RUNNING)
+    return codes is not None and HOST_WAITING in codes
 
 
 def cap(policy: PollPolicy, waiting: bool) -> float:

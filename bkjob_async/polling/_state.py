@@ -11,7 +11,9 @@ that did not change, and ``_codec`` turns one into JSON-able data and back, for 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -47,16 +49,28 @@ class StepState(NamedTuple):
         return dict(zip(self.keys, self.codes, strict=True))
 
 
+#: A ``JobState``'s own fields come first, then each step's five fields (``StepState``'s order).
+_FIRST = 4
+_WIDTH = len(StepState._fields)
+_STATUS, _EXECUTE_COUNT, _CODES = map(StepState._fields.index, ("status", "execute_count", "codes"))
+
+
+#: Return one step's five fields, read from a ``JobState``, as a ``StepState``: in C
+#: (``StepState(*fields)`` is a Python call, at twice the cost).
+_step: Callable[[Iterable[Any]], StepState] = partial(tuple.__new__, StepState)
+
+
 class JobState(tuple[Any, ...]):
     """One job as last seen: a value; ``steps`` (in the order first seen) is never changed.
 
     ``seq`` counts the observations that changed something (which of two stored states is
     newer); ``visits`` holds the explicit arrival counts (see the module doc; ``()``, shared,
     in the common case). Built and read by name, ``JobState(status, finished, steps, seq,
-    visits)``, and kept as one tuple ``(status, finished, seq, visits, *steps)``: no second
-    tuple for the steps of every watched job (a named tuple with a ``steps`` field costs 45
-    bytes more per job of 3 steps). ``steps`` is a new tuple at each read; a changed state is
-    a new ``JobState``, never a copy with fields replaced.
+    visits)``, and kept as one flat tuple ``(status, finished, seq, visits, *fields of each
+    step)``: no tuple per step for each watched job (a step kept as a ``StepState`` of its own
+    costs 48 bytes more: its object's header, and a pointer to it). ``steps`` makes the
+    ``StepState``s anew at each read (a changed poll reads them once); a changed state is a new
+    ``JobState``, never a copy with fields replaced.
     """
 
     __slots__ = ()
@@ -76,27 +90,35 @@ class JobState(tuple[Any, ...]):
         cls,
         status: int | None,
         finished: bool,
-        steps: tuple[StepState, ...],
+        steps: Iterable[StepState],
         seq: int = 0,
         visits: Visits = (),
     ) -> JobState:
-        return tuple.__new__(cls, (status, finished, seq, visits, *steps))
+        return tuple.__new__(cls, (status, finished, seq, visits, *chain.from_iterable(steps)))
 
     @property
     def steps(self) -> tuple[StepState, ...]:
         """Every step seen, in the order first seen."""
-        return self[4:]
+        return tuple(map(_step, zip(*[iter(self[_FIRST:])] * _WIDTH, strict=True)))
 
     @property
     def round(self) -> int:
         """The job's round: the sum of its steps' ``execute_count`` (its retries so far)."""
-        return sum(step.execute_count for step in self[4:])
+        return sum(self[_FIRST + _EXECUTE_COUNT :: _WIDTH])
 
     def step(self, step_instance_id: int) -> StepState | None:
         """Return the state of one step, or ``None`` if it was never seen."""
-        for step in self[4:]:
-            if step.step_instance_id == step_instance_id:
-                return step  # type: ignore[no-any-return]
+        for i in range(_FIRST, len(self), _WIDTH):
+            if self[i] == step_instance_id:
+                return _step(self[i : i + _WIDTH])
+        return None
+
+    def codes_of_first(self, status: int) -> Sequence[int] | None:
+        """Return the host codes of the first step in ``status``, ``None`` if none is (read in
+        place: no ``StepState`` made)."""
+        for i in range(_FIRST + _STATUS, len(self), _WIDTH):
+            if self[i] == status:
+                return self[i + _CODES - _STATUS]  # type: ignore[no-any-return]
         return None
 
     def __getnewargs__(self) -> tuple[Any, ...]:  # (copy and pickle)
@@ -130,11 +152,28 @@ def pack_keys(keys: list[HostKey]) -> _Keys:
         return tuple(keys)
 
 
+#: Codes of up to ``_SHARED_UP_TO`` hosts, one ``bytes`` for every step that has them: most
+#: steps' hosts share a few patterns (all waiting, all done), so thousands of watched jobs
+#: keep one object, not one each. Bounded: emptied when it holds ``_SHARED_AT_MOST``.
+_SHARED_CODES: dict[bytes, bytes] = {}
+_SHARED_UP_TO = 256
+_SHARED_AT_MOST = 4096
+
+
 def pack_codes(codes: list[int]) -> _Codes:
-    """Return status codes as ``bytes``, or a tuple if one is outside 0-255."""
+    """Return status codes as ``bytes`` (an equal one shared, ``_SHARED_CODES``), or a tuple if
+    one is outside 0-255."""
     if not codes:
         return ()  # (as a step never seen: equal states compare equal)
     try:
-        return bytes(codes)
+        packed = bytes(codes)
     except ValueError:
         return tuple(codes)
+    if len(packed) > _SHARED_UP_TO:
+        return packed
+    shared = _SHARED_CODES.get(packed)
+    if shared is None:
+        if len(_SHARED_CODES) >= _SHARED_AT_MOST:
+            _SHARED_CODES.clear()
+        shared = _SHARED_CODES[packed] = packed
+    return shared

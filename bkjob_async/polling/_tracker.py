@@ -88,7 +88,7 @@ def observe(
         changes.job(state.status, observation.status, now_round, was_round == now_round)
     elif now_round != was_round and state.status is not None:
         changes.new_job_round(now_round)
-    return _next_state(state, observation, steps, changes), changes.events()
+    return _next_state(state, old_steps, observation, steps, changes), changes.events()
 
 
 def _places(old_steps: tuple[StepState, ...], seen: list[StepObservation]) -> list[int] | None:
@@ -177,9 +177,14 @@ def _observe_hosts(
 
 
 def _next_state(
-    state: JobState, observation: JobObservation, steps: list[StepState] | None, changes: _Changes
+    state: JobState,
+    old_steps: tuple[StepState, ...],
+    observation: JobObservation,
+    steps: list[StepState] | None,
+    changes: _Changes,
 ) -> JobState:
-    """Return the state after ``observation``: ``state`` itself if nothing changed."""
+    """Return the state after ``observation``: ``state`` itself if nothing changed
+    (``old_steps``: its steps, read once)."""
     changed = bool(changes.hosts or changes.others)  # (a job whose status changed has one)
     if (
         steps is None
@@ -191,7 +196,7 @@ def _next_state(
     return JobState(
         observation.status,
         observation.finished,
-        state.steps if steps is None else tuple(steps),
+        old_steps if steps is None else steps,
         state.seq + 1 if changed else state.seq,
         changes.visits,
     )
