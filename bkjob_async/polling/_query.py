@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from .._protocol import Batches, KeptQuery, Request
 from .._protocol._request import query_value, trace_fields
 from .._protocol.jobs import GET_JOB_INSTANCE_STATUS, GET_STEP_INSTANCE_STATUS
 from ..config import ApiFlavor, Scope
+from ._state import keeper
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -168,18 +169,7 @@ def body_fingerprint(body: bytes, known: tuple[int, ...] = ()) -> tuple[int, tup
     return hash(b"".join(kept)) & _BITS, _shared_cuts(tuple(cuts))
 
 
-#: Places of request ids seen, each tuple kept once (``_shared_cuts``).
-_CUTS: dict[tuple[int, ...], tuple[int, ...]] = {}
-_MAX_CUTS = 4096
-
-
-def _shared_cuts(cuts: tuple[int, ...]) -> tuple[int, ...]:
-    """Return the one kept tuple equal to ``cuts``: every watched job remembers the places of
-    its last answer's ids, and on the gateway those places are the same in every answer
-    (``job_request_id`` comes before ``data``), so all jobs hold one tuple, not one each."""
-    shared = _CUTS.get(cuts)
-    if shared is None:
-        if len(_CUTS) >= _MAX_CUTS:
-            _CUTS.clear()
-        shared = _CUTS[cuts] = cuts
-    return shared
+#: The one kept tuple equal to a job's places of request ids: every watched job remembers the
+#: places of its last answer's ids, and on the gateway those places are the same in every
+#: answer (``job_request_id`` comes before ``data``), so all jobs hold one tuple, not one each.
+_shared_cuts: Callable[[tuple[int, ...]], tuple[int, ...]] = keeper({}, 4096)

@@ -15,14 +15,17 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from itertools import chain
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..models import HostKey
 
 if TYPE_CHECKING:
     from ._visits import Visits
 
-__all__ = ["EMPTY", "JobState", "StepState", "pack_codes", "pack_keys"]
+__all__ = ["EMPTY", "JobState", "StepState", "keeper", "pack_codes", "pack_keys"]
+
+#: A value ``keeper`` keeps (hashable).
+K = TypeVar("K")
 
 
 class StepState(NamedTuple):
@@ -152,16 +155,30 @@ def pack_keys(keys: list[HostKey]) -> _Keys:
         return tuple(keys)
 
 
+def keeper(kept: dict[K, K], most: int) -> Callable[[K], K]:
+    """Return ``keep``: ``keep(value)`` is the one object kept in ``kept`` equal to ``value``
+    (``value`` itself the first time), so that thousands of watched jobs holding equal values
+    hold one object, not one each. Bounded: the kept ones are let go when ``most`` are kept."""
+
+    def keep(value: K) -> K:
+        shared = kept.get(value)
+        if shared is None:
+            if len(kept) >= most:
+                kept.clear()
+            shared = kept[value] = value
+        return shared
+
+    return keep
+
+
 #: Codes of up to ``_SHARED_UP_TO`` hosts, one ``bytes`` for every step that has them: most
-#: steps' hosts share a few patterns (all waiting, all done), so thousands of watched jobs
-#: keep one object, not one each. Bounded: emptied when it holds ``_SHARED_AT_MOST``.
-_SHARED_CODES: dict[bytes, bytes] = {}
+#: steps' hosts share a few patterns (all waiting, all done).
 _SHARED_UP_TO = 256
-_SHARED_AT_MOST = 4096
+_shared_codes: Callable[[bytes], bytes] = keeper({}, 4096)
 
 
 def pack_codes(codes: list[int]) -> _Codes:
-    """Return status codes as ``bytes`` (an equal one shared, ``_SHARED_CODES``), or a tuple if
+    """Return status codes as ``bytes`` (an equal one shared, ``_shared_codes``), or a tuple if
     one is outside 0-255."""
     if not codes:
         return ()  # (as a step never seen: equal states compare equal)
@@ -169,11 +186,4 @@ def pack_codes(codes: list[int]) -> _Codes:
         packed = bytes(codes)
     except ValueError:
         return tuple(codes)
-    if len(packed) > _SHARED_UP_TO:
-        return packed
-    shared = _SHARED_CODES.get(packed)
-    if shared is None:
-        if len(_SHARED_CODES) >= _SHARED_AT_MOST:
-            _SHARED_CODES.clear()
-        shared = _SHARED_CODES[packed] = packed
-    return shared
+    return packed if len(packed) > _SHARED_UP_TO else _shared_codes(packed)
