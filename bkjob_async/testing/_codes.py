@@ -18,6 +18,7 @@ __all__ = [
     "STEP_NOT_EXIST",
     "TASK_NOT_EXIST",
     "host_status_text",
+    "localized",
     "message",
 ]
 
@@ -48,9 +49,16 @@ _MESSAGES: dict[int, tuple[str, str]] = {
         "不支持的操作，请勿重复启动作业,job_instance_id={0}",
         "Unsupported operation,do not repeat start the job,job_instance_id={0}",
     ),
+    1243001: ("脚本不存在", "Script not exist"),
+    1243007: ("账号别名已存在", "The account alias already exists"),
+    1243008: ("DB依赖的系统账号不合法", "DB dependency system account is illegal"),
     1243009: ("执行方案不存在", "Job plan does not exist"),
+    1243014: ("账号被引用，禁止删除", "Account is referenced and cannot be deleted"),
+    1243048: ("凭证不存在", "Credential not exist"),
     1243051: ("资源范围不存在：{0}", "Scope not exist: {0}"),
+    1243060: ("凭证名称[{0}]已存在", "Credential name [{0}] already exists"),
     1244001: ("主机为空", "Host is empty"),
+    1244003: ("账号[{0}]不存在", "Account [{0}] does not exist"),
     1244006: ("作业实例不存在", "Task instance does not exist"),
     1244007: ("作业步骤实例不存在", "Task step instance does not exist"),
     1244012: ("执行方案不存在", "Job plan does not exist"),
@@ -62,6 +70,8 @@ _MESSAGES: dict[int, tuple[str, str]] = {
         "作业执行历史查询时间范围必须小于30天",
         "The job execution history query time range must be less than 30 days",
     ),
+    1260012: ("无法根据标识{0}找到文件源", "Cannot find file source by code:{0}"),
+    1260015: ("文件源标识已存在：{0}", "FileSource code already exists:{0}"),
 }
 
 _HOST_STATUS: dict[int, tuple[str, str]] = {
@@ -100,13 +110,19 @@ _HOST_STATUS: dict[int, tuple[str, str]] = {
 }
 
 
-def message(code: int, english: bool, *args: object) -> str:
-    """Return bk-job's message for ``code`` with ``{0}``-style arguments filled in."""
-    zh, en = _MESSAGES.get(code, (str(code), str(code)))
+def localized(texts: tuple[str, str], english: bool, *args: object) -> str:
+    """Return the English or the Chinese of ``texts`` (zh, en) with ``{0}``-style arguments
+    filled in."""
+    zh, en = texts
     text = en if english else zh
     for index, arg in enumerate(args):
         text = text.replace(f"{{{index}}}", str(arg))
     return text
+
+
+def message(code: int, english: bool, *args: object) -> str:
+    """Return bk-job's message for ``code`` with ``{0}``-style arguments filled in."""
+    return localized(_MESSAGES.get(code, (str(code), str(code))), english, *args)
 
 
 def host_status_text(status: int, english: bool) -> str:

@@ -58,9 +58,7 @@ _STATUS_NAMES = {0: ("未上线", "Draft"), 3: ("已禁用", "Disabled")}
 
 
 def _fail(call: Call, key: int | str, *args: object) -> ApiFailure:
-    zh, en = _MESSAGES[key]
-    text = (en if call.english else zh).replace("{0}", str(args[0]) if args else "{0}")
-    return ApiFailure(key if isinstance(key, int) else codes.BAD_REQUEST, message=text)
+    return fail(call, key, *args, texts=_MESSAGES)
 
 
 def _mask(languages: object) -> int:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import base64
 import re
+from typing import TYPE_CHECKING
 
 from . import _codes as codes
 from ._api import ApiFailure, Call
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["SCRIPT_MESSAGES", "decode", "fail"]
 
@@ -44,12 +48,15 @@ SCRIPT_MESSAGES: dict[int | str, tuple[str, str]] = {
 }
 
 
-def fail(call: Call, code: int | str, *args: object) -> ApiFailure:
-    """Return bk-job's refusal: a code with its text, or (a validation key) 1240003."""
-    zh, en = SCRIPT_MESSAGES[code]
-    text = en if call.english else zh
-    for index, arg in enumerate(args):
-        text = text.replace(f"{{{index}}}", str(arg))
+def fail(
+    call: Call,
+    code: int | str,
+    *args: object,
+    texts: Mapping[int | str, tuple[str, str]] = SCRIPT_MESSAGES,
+) -> ApiFailure:
+    """Return bk-job's refusal: a code with its text in ``texts``, or (a validation key)
+    1240003."""
+    text = codes.localized(texts[code], call.english, *args)
     return ApiFailure(code if isinstance(code, int) else codes.BAD_REQUEST, message=text)
 
 
