@@ -39,14 +39,11 @@ __all__ = ["SERVICE_VERSION", "V2_ENDPOINTS", "V3_ENDPOINTS", "recording"]
 #: What ``get_latest_service_version`` answers.
 SERVICE_VERSION = "3.11.4"
 #: ``ErrorCode`` values these APIs refuse with (their texts are in ``_codes``).
-ILLEGAL_PARAM_REASON = 1241010
 ACCOUNT_ALIAS_EXIST = 1243007
 DB_SYSTEM_ACCOUNT_IS_INVALID = 1243008
 DELETE_REF_ACCOUNT_FORBIDDEN = 1243014
 CREDENTIAL_NOT_EXIST = 1243048
 CREDENTIAL_NAME_EXIST = 1243060
-ACCOUNT_NOT_EXIST = 1244003
-SCRIPT_NOT_EXIST = 1243001
 FAIL_TO_FIND_FILE_SOURCE_BY_CODE = 1260012
 FILE_SOURCE_CODE_ALREADY_EXISTS = 1260015
 
@@ -94,7 +91,7 @@ def _account(world: World, scope: Scope, account_id: int) -> SimAccount:
         (a for a in world.catalog.accounts_of(scope, world.now_ms()) if a.id == account_id), None
     )
     if found is None:
-        raise ApiFailure(ACCOUNT_NOT_EXIST, account_id)
+        raise ApiFailure(codes.ACCOUNT_NOT_EXIST, account_id)
     return found
 
 
@@ -242,9 +239,9 @@ def create_credential(world: World, call: Call) -> object:
     scope = scope_of(params)
     name, kind = params.text("name"), params.text("type")
     if not (name or "").strip():
-        raise ApiFailure(ILLEGAL_PARAM_REASON, "name", "name cannot be null or blank")
+        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "name", "name cannot be null or blank")
     if not (kind or "").strip():
-        raise ApiFailure(ILLEGAL_PARAM_REASON, "type", "type cannot be null or blank")
+        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "type", "type cannot be null or blank")
     values = _credential_values(params, str(kind))
     if vault.credential_named(scope, str(name)) is not None:
         raise ApiFailure(CREDENTIAL_NAME_EXIST, name)
@@ -268,7 +265,7 @@ def update_credential(world: World, call: Call) -> object:
     scope = scope_of(params)
     credential_id = params.text("id")
     if not (credential_id or "").strip():
-        raise ApiFailure(ILLEGAL_PARAM_REASON, "id", "id cannot be null or blank")
+        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "id", "id cannot be null or blank")
     kind = params.text("type")
     if kind is None:
         raise ApiFailure(codes.INTERNAL_ERROR)  # CredentialTypeEnum.valueOf(null)
@@ -565,13 +562,13 @@ def _sql_script(world: World, scope: Scope, params: Params, v2: bool) -> StepLau
     if version_id is not None:
         found = world.catalog.versions.get(version_id)
         if found is None or found[0].scope not in (None, scope):
-            raise ApiFailure(SCRIPT_NOT_EXIST)
+            raise ApiFailure(codes.SCRIPT_NOT_EXIST)
         return StepLaunch(_SQL_LANGUAGE, found[1].content, script_version_id=version_id)
     if script_id:
         script = world.catalog.scripts.get(script_id)
         online = None if script is None or script.scope not in (None, scope) else script.online
         if online is None:
-            raise ApiFailure(SCRIPT_NOT_EXIST)
+            raise ApiFailure(codes.SCRIPT_NOT_EXIST)
         return StepLaunch(_SQL_LANGUAGE, online.content, script_id=script_id)
     return StepLaunch(_SQL_LANGUAGE, _decoded(params.text("script_content")))
 
@@ -591,7 +588,7 @@ def fast_execute_sql(world: World, call: Call) -> object:
         (a for a in world.catalog.accounts_of(scope, world.now_ms()) if a.id == db_id), None
     )
     if account is None or account.category != 2:
-        raise ApiFailure(ACCOUNT_NOT_EXIST, f"ID={db_id}")
+        raise ApiFailure(codes.ACCOUNT_NOT_EXIST, f"ID={db_id}")
     script = _sql_script(world, scope, params, v2)
     name = params.text("task_name") or _api._default_name(world, _SQL_NAMES, call.english)
     job = world.create_job(
@@ -709,13 +706,13 @@ def generate_local_file_upload_url(world: World, call: Call) -> object:
     names = params.raw("file_name_list")
     what = "fileName in file_name_list"
     if not isinstance(names, list):
-        raise ApiFailure(ILLEGAL_PARAM_REASON, "file_name_list", f"{what} cannot be null")
+        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "file_name_list", f"{what} cannot be null")
     for name in names:
         if not isinstance(name, str) or not name.strip():
-            raise ApiFailure(ILLEGAL_PARAM_REASON, what, f"{what} cannot be null or blank")
+            raise ApiFailure(codes.ILLEGAL_PARAM_REASON, what, f"{what} cannot be null or blank")
         if len(name) > 1024:
             raise ApiFailure(
-                ILLEGAL_PARAM_REASON, what, f"{what} length cannot be longer than 1024"
+                codes.ILLEGAL_PARAM_REASON, what, f"{what} length cannot be longer than 1024"
             )
     urls = {}
     for name in names:

@@ -25,7 +25,7 @@ from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, scope_of
 from ._rulebook import SimRule, matches
 from ._script_texts import decode, fail
-from ._scripts import DISABLED, DRAFT, LANGUAGES, SCRIPT_NOT_EXIST
+from ._scripts import DISABLED, DRAFT, LANGUAGES
 
 if TYPE_CHECKING:
     from ._world import World
@@ -203,7 +203,7 @@ def _launched_script(world: World, call: Call) -> tuple[int, str]:
         return language, decode(params.text("script_content")) or ""
     scope = scope_of(params)
     if found is None or found[0].scope not in (None, scope):
-        raise fail(call, SCRIPT_NOT_EXIST)
+        raise fail(call, codes.SCRIPT_NOT_EXIST)
     script, row = found
     if row.status in (DRAFT, DISABLED):
         zh, en = _STATUS_NAMES[row.status]
