@@ -6,7 +6,12 @@ messages stay those the callers have always given.
 
 from __future__ import annotations
 
-from typing import TypeGuard
+from typing import TYPE_CHECKING, TypeGuard, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+T = TypeVar("T")
 
 #: The longest watch name, in characters (a single process's named watches and the cluster's).
 MAX_WATCH_NAME = 200
@@ -34,6 +39,13 @@ def check_number(value: object, name: str, kind: str = "a number") -> int | floa
     if not is_number(value):
         raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
     return value
+
+
+def check_many(values: Iterable[T], name: str) -> tuple[T, ...]:
+    """Return ``values`` as a tuple; a lone ``str`` is refused, not split into characters."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence, not a single {type(values).__name__}")
+    return tuple(values)
 
 
 def check_watch(value: object) -> str:

@@ -98,35 +98,28 @@ def _v2_language(d: Mapping[str, Any]) -> int | None:
     return _optional(d.get("type"), read_code)
 
 
+def _v2_dto(d: Mapping[str, Any]) -> dict[str, Any]:
+    """Read what an ``EsbScriptDTO`` says of a script and of a version alike."""
+    return {
+        "name": _text(d.get("name")),
+        "version": _text(d.get("version")),
+        "content": _text(d.get("content")),
+        "script_language": _v2_language(d),
+        "creator": _text(d.get("creator")),
+        "create_time": _v2_when(d.get("create_time")),
+        "last_modify_user": _text(d.get("last_modify_user")),
+        "last_modify_time": _v2_when(d.get("last_modify_time")),
+    }
+
+
 def _v2_script(d: Mapping[str, Any]) -> Script:
     """Read one ``EsbScriptDTO`` row of v2's script lists: a script by its online version."""
-    return Script(
-        None,
-        name=_text(d.get("name")),
-        script_language=_v2_language(d),
-        online_script_version_id=_number(d.get("id")),
-        creator=_text(d.get("creator")),
-        create_time=_v2_when(d.get("create_time")),
-        last_modify_user=_text(d.get("last_modify_user")),
-        last_modify_time=_v2_when(d.get("last_modify_time")),
-        version=_text(d.get("version")),
-        content=_text(d.get("content")),
-    )
+    return Script(None, online_script_version_id=_number(d.get("id")), **_v2_dto(d))
 
 
 def _v2_version(d: Mapping[str, Any], _: object) -> ScriptVersion:
     """Read v2's ``get_script_detail`` (``EsbScriptDTO``; no content, no status)."""
-    return ScriptVersion(
-        read_int(d["id"]),
-        name=_text(d.get("name")),
-        version=_text(d.get("version")),
-        content=_text(d.get("content")),
-        script_language=_v2_language(d),
-        creator=_text(d.get("creator")),
-        create_time=_v2_when(d.get("create_time")),
-        last_modify_user=_text(d.get("last_modify_user")),
-        last_modify_time=_v2_when(d.get("last_modify_time")),
-    )
+    return ScriptVersion(read_int(d["id"]), **_v2_dto(d))
 
 
 def _v2_page(d: Mapping[str, Any], _: object) -> ScriptPage:

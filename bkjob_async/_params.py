@@ -102,6 +102,12 @@ def check_text(value: object, name: str) -> str:
     return value
 
 
+def optional_text(value: str | None, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
+    return value
+
+
 def check_operation(value: object, enum_type: type[T]) -> T:
     check_int(value, "operation", f"a {enum_type.__name__}")
     try:

@@ -155,6 +155,13 @@ class Scope:
         return f"{self.type.value}:{self.id}"
 
 
+def check_scope(value: object) -> Scope:
+    """Return ``value`` if it is a ``Scope``; raise ``TypeError`` otherwise."""
+    if not isinstance(value, Scope):
+        raise TypeError(f"scope must be a Scope (Scope.biz(id)), not {type(value).__name__}")
+    return value
+
+
 def _secret_repr(value: str | None) -> str:
     return "None" if value is None else "'***'"
 

@@ -24,7 +24,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import attrs
 
-from ..config import ApiFlavor, Scope
+from ..config import ApiFlavor, Scope, check_scope
 from ..errors import ResponseFormatError
 
 __all__ = [
@@ -183,18 +183,12 @@ def bound(spell: Callable[Concatenate[A, P], X], how: A, /) -> Callable[P, X]:
 
 def v3_scoped(scope: Scope, **params: Any) -> Params:
     """Return ``params`` with ``scope`` as v3 spells it (``bk_scope_type``, ``bk_scope_id``)."""
-    return {**_check_scope(scope).params(ApiFlavor.ESB_JOBV3), **params}
+    return {**check_scope(scope).params(ApiFlavor.ESB_JOBV3), **params}
 
 
 def v2_scoped(scope: Scope, **params: Any) -> Params:
     """Return ``params`` with ``scope`` as v2 spells it (``bk_biz_id``; no business sets)."""
-    return {**_check_scope(scope).params(ApiFlavor.ESB_V2), **params}
-
-
-def _check_scope(scope: object) -> Scope:
-    if not isinstance(scope, Scope):
-        raise TypeError(f"scope must be a Scope (Scope.biz(id)), not {type(scope).__name__}")
-    return scope
+    return {**check_scope(scope).params(ApiFlavor.ESB_V2), **params}
 
 
 # --- readers -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from .._convert_objects import CONTAINER, HOST
 from .._convert_objects import read_container as container
 from .._converter import read_bool, read_code, read_int, read_rows
 from .._params import _no_ipv6, check_targets
-from .._readers import _epoch_seconds
+from .._readers import _epoch_time, _number
 from ..config import Scope
 from ..errors import ResponseFormatError
 from ..models import (
@@ -45,8 +45,6 @@ from ..models import (
 )
 
 if TYPE_CHECKING:
-    import datetime as _dt
-
     from ._api import Parse, Reader
 
 __all__ = [
@@ -84,10 +82,6 @@ def _fits(read: Callable[[Parse[Any], Any, Mapping[str, Any]], T]) -> Reader[T]:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _number(value: Any) -> int | None:
-    return None if value is None else read_int(value)
 
 
 def host(d: Mapping[str, Any]) -> Host:
@@ -243,11 +237,6 @@ def container_filter(f: Any) -> dict[str, Any]:
 # --- templates, plans, scopes, task contexts -----------------------------------------------------
 
 
-def _when(value: Any) -> _dt.datetime | None:
-    """Read a job-manage time: epoch seconds as bk-job stores them, milliseconds if larger."""
-    return None if value is None else _epoch_seconds(value)
-
-
 def _flag(value: Any) -> bool | None:
     return None if value is None else read_bool(value)
 
@@ -278,9 +267,9 @@ def template_detail_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) ->
         _text(data.get("name")),
         _text(data.get("description")),
         _text(data.get("creator")),
-        _when(data.get("create_time")),
+        _epoch_time(data.get("create_time")),
         _text(data.get("last_modify_user")),
-        _when(data.get("last_modify_time")),
+        _epoch_time(data.get("last_modify_time")),
         variables,
         steps,
     )
@@ -294,7 +283,7 @@ def created_plan_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> Cr
         _text(data.get("job_plan_name")),
         _number(data.get("job_template_id")),
         _text(data.get("creator")),
-        _when(data.get("create_time")),
+        _epoch_time(data.get("create_time")),
         _flag(data.get("need_update")),
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._params import check_text
+from .._params import check_text, optional_text
 from ..errors import ResponseFormatError
 from ..models.files import (
     CredentialDetail,
@@ -146,12 +146,6 @@ def _secret(secret: CredentialSecret) -> Params:
     }
 
 
-def _description(description: str | None) -> str | None:
-    if description is not None and not isinstance(description, str):
-        raise TypeError(f"description must be a str or None, not {type(description).__name__}")
-    return description
-
-
 def create_credential_v3(
     scope: Scope, *, name: str, secret: CredentialSecret, description: str | None = None
 ) -> Params:
@@ -159,7 +153,9 @@ def create_credential_v3(
     name = check_text(name, "name")
     if not name.strip():
         raise ValueError("name must not be blank")
-    params = v3_scoped(scope, name=name, description=_description(description), **_secret(secret))
+    params = v3_scoped(
+        scope, name=name, description=optional_text(description, "description"), **_secret(secret)
+    )
     return with_secrets(params, secret.secrets())
 
 

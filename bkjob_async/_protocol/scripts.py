@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .._params import b64, check_text, paging
+from .._params import b64, check_text, optional_text, paging
 from ..config import Scope, check_id
 from ..models import (
     Script,
@@ -99,12 +99,6 @@ def _content(content: str) -> str:
     if not content:
         raise ValueError("content must not be empty")
     return b64(content)
-
-
-def _optional_text(value: str | None, name: str) -> str | None:
-    if value is not None and not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
-    return value
 
 
 def _script_id(script_id: str) -> str:
@@ -290,11 +284,11 @@ def _new_script(
 ) -> Params:
     return {
         "name": _name(name),
-        "description": _optional_text(description, "description"),
+        "description": optional_text(description, "description"),
         "script_language": _language(script_language),
         "content": _content(content),
         "version": _version_name(version),
-        "version_desc": _optional_text(version_desc, "version_desc"),
+        "version_desc": optional_text(version_desc, "version_desc"),
     }
 
 
@@ -337,7 +331,7 @@ def _new_version(script_id: str, content: str, version: str, version_desc: str |
         "script_id": _script_id(script_id),
         "content": _content(content),
         "version": _version_name(version),
-        "version_desc": _optional_text(version_desc, "version_desc"),
+        "version_desc": optional_text(version_desc, "version_desc"),
     }
 
 
@@ -367,7 +361,7 @@ def _basic(script_id: str, name: str, description: str | None) -> Params:
     return {
         "script_id": _script_id(script_id),
         "name": _name(name),
-        "description": _optional_text(description, "description"),
+        "description": optional_text(description, "description"),
     }
 
 
@@ -402,7 +396,7 @@ def _new_text(
     return {
         **_ids(script_id, script_version_id),
         "content": _content(content),
-        "version_desc": _optional_text(version_desc, "version_desc"),
+        "version_desc": optional_text(version_desc, "version_desc"),
     }
 
 

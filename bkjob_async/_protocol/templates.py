@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._checks import check_many
 from .._params import check_count, check_text, step_ids
 from ..config import check_id
 from ..models.requests import GlobalVar
@@ -106,12 +107,12 @@ def create_plan_v4(
         raise ValueError(f"a plan's name is 1 to {MAX_PLAN_NAME} characters, got {len(name)}")
     steps = None
     if enable_steps is not None:
-        steps = [check_id(s, "step id") for s in _many(enable_steps, "enable_steps")]
+        steps = [check_id(s, "step id") for s in check_many(enable_steps, "enable_steps")]
         if not steps:
             raise ValueError("enable_steps must name at least one step (or be None: all)")
     items: list[dict[str, Any]] = []
     secrets: list[str] = []
-    for var in _many(variables, "variables"):
+    for var in check_many(variables, "variables"):
         if not isinstance(var, GlobalVar) or var.name is None:
             raise TypeError("variables must be GlobalVar values with a name (v4 names them)")
         item: dict[str, Any] = {"name": var.name}
@@ -124,7 +125,7 @@ def create_plan_v4(
         items.append(item)
     items += [
         {"name": check_text(n, "follow_template name"), "follow_template": True}
-        for n in _many(follow_template, "follow_template")
+        for n in check_many(follow_template, "follow_template")
     ]
     params = v3_scoped(
         scope,
@@ -137,9 +138,3 @@ def create_plan_v4(
 
 
 CREATE_JOB_PLAN = row("create_job_plan", POST, _v4.created_plan_v4, v4=create_plan_v4)
-
-
-def _many(values: Any, name: str) -> list[Any]:
-    if isinstance(values, (str, bytes)):
-        raise TypeError(f"{name} must be a sequence, not a single {type(values).__name__}")
-    return list(values)

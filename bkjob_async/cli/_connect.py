@@ -53,12 +53,12 @@ LANGUAGES = {"en": "en", "zh": "zh-cn"}
 #: that a person at a terminal is not left wondering.
 DEFAULT_TIMEOUT = 10.0
 
-_URL_HINTS = {
-    ApiFlavor.APIGW_V3: "the gateway stage URL, e.g. https://bkapi.example.com/api/bk-job/prod",
-    ApiFlavor.APIGW_V4: "the gateway stage URL, e.g. https://bkapi.example.com/api/bk-job/prod",
-    ApiFlavor.ESB_JOBV3: "the PaaS URL, e.g. https://paas.example.com",
-    ApiFlavor.ESB_V2: "the PaaS URL, e.g. https://paas.example.com",
-}
+
+def _url_hint(flavor: ApiFlavor) -> str:
+    """Return which URL ``flavor`` wants: the gateway's stage, or the ESB's PaaS."""
+    if flavor.is_gateway:
+        return "the gateway stage URL, e.g. https://bkapi.example.com/api/bk-job/prod"
+    return "the PaaS URL, e.g. https://paas.example.com"
 
 
 @attrs.frozen
@@ -111,7 +111,7 @@ def target_from(args: argparse.Namespace, env: Mapping[str, str]) -> Target:
     url = args.url or _get(env, "BKJOB_URL")
     if not url:
         raise CliError(
-            f"no bk-job URL: pass --url or set BKJOB_URL ({flavor.value}: {_URL_HINTS[flavor]})"
+            f"no bk-job URL: pass --url or set BKJOB_URL ({flavor.value}: {_url_hint(flavor)})"
         )
     if not url.startswith(("http://", "https://")):
         raise CliError(f"the URL must start with http:// or https://, got {redact_url(url)!r}")
@@ -252,7 +252,7 @@ def explain(exc: errors.BkJobError, target: Target, *, api: str | None = None) -
     if isinstance(exc, errors.ResponseFormatError):
         return (
             f"{where} does not answer like bk-job: {text}\n"
-            f"check --url ({target.flavor.value}: {_URL_HINTS[target.flavor]}) and --flavor"
+            f"check --url ({target.flavor.value}: {_url_hint(target.flavor)}) and --flavor"
         )
     if isinstance(exc, errors.AuthenticationError):
         return (
@@ -272,7 +272,7 @@ def explain(exc: errors.BkJobError, target: Target, *, api: str | None = None) -
         return (
             f"{where} has no such API: {text}\n"
             f"wrong --flavor or --url? {target.flavor.value} expects "
-            f"{_URL_HINTS[target.flavor]}; the other flavors are "
+            f"{_url_hint(target.flavor)}; the other flavors are "
             + ", ".join(f.value for f in ApiFlavor if f is not target.flavor)
         )
     if isinstance(exc, errors.UnsupportedOperationError):

@@ -147,6 +147,41 @@ def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
+def _job_ids(command: argparse.ArgumentParser, nargs: str, more: str = "") -> None:
+    """Add the ``JOB_ID`` arguments: ids, or ``-`` to read more from stdin."""
+    command.add_argument(
+        "job_ids",
+        metavar="JOB_ID",
+        type=IDS,
+        nargs=nargs,
+        help="job ids; - reads more from stdin (ids, or the JSON lines of list --json)" + more,
+    )
+
+
+def _limit(command: argparse.ArgumentParser, default: int, what: str = "") -> None:
+    """Add ``--limit``: at most this many rows of a list, 0 for all."""
+    command.add_argument(
+        "--limit",
+        type=number(int, 0, 10**9),
+        default=default,
+        help=f"at most this many{what} ({default}; 0: all)",
+    )
+
+
+def _launch_options(command: argparse.ArgumentParser) -> None:
+    """Add where a launch runs (hosts by id or address), as whom, and the job's name."""
+    command.add_argument("--host-id", type=ID, action="append", metavar="ID", help="target host id")
+    command.add_argument("--host", action="append", metavar="HOST", help="target CLOUD:IP or IP")
+    command.add_argument("--account", default="root", help="execution account alias (root)")
+    command.add_argument("--name", help="the job's name")
+
+
+def _then_watch(command: argparse.ArgumentParser) -> None:
+    """Add ``--watch`` and ``--json`` to a command that starts a job."""
+    command.add_argument("--watch", action="store_true", help="then watch the job to its end")
+    command.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+
+
 def _connection_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("connection (credentials come from the environment only)")
@@ -349,13 +384,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         + _EXIT,
         **common,
     )
-    watch.add_argument(
-        "job_ids",
-        metavar="JOB_ID",
-        type=IDS,
-        nargs="*",
-        help="job ids; - reads more from stdin (ids, or the JSON lines of list --json)",
-    )
+    _job_ids(watch, "*")
     watch.add_argument(
         "--state",
         metavar="FILE",
@@ -431,13 +460,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "credentials or connection error",
         **common,
     )
-    status.add_argument(
-        "job_ids",
-        metavar="JOB_ID",
-        type=IDS,
-        nargs="+",
-        help="job ids; - reads more from stdin (ids, or the JSON lines of list --json)",
-    )
+    _job_ids(status, "+")
     status.add_argument("--json", action="store_true", help="one JSON object per job")
     status.add_argument(
         "--no-hosts", action="store_true", help="jobs and steps only (no hosts nor containers)"
@@ -497,13 +520,8 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         "  credentials or connection error, or a flavor without the API",
         **common,
     )
-    logs.add_argument(
-        "job_ids",
-        metavar="JOB_ID",
-        type=IDS,
-        nargs="+",
-        help="job ids; - reads more from stdin (ids, or the JSON lines of list --json). Two "
-        "ids alone read as JOB_ID STEP_ID, as before (deprecated: use --step)",
+    _job_ids(
+        logs, "+", ". Two ids alone read as JOB_ID STEP_ID, as before (deprecated: use --step)"
     )
     logs.add_argument("--step", type=ID, metavar="STEP_ID", help="only this step of each job")
     logs.add_argument("--failed", action="store_true", help="only hosts (containers) that failed")
@@ -542,12 +560,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     history.add_argument("--status", help="a job status name (FAIL, RUNNING, ...) or code")
     history.add_argument("--name", help="jobs whose name contains this")
     history.add_argument("--operator", help="jobs started by this user")
-    history.add_argument(
-        "--limit",
-        type=number(int, 0, 10**9),
-        default=50,
-        help="at most this many jobs (50; 0: all)",
-    )
+    _limit(history, 50, " jobs")
     history.add_argument(
         "--page-size", type=number(int, 1, 1000), default=100, help="jobs per request (100)"
     )
@@ -579,10 +592,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     file = kinds.add_parser("file", help="fast_transfer_file to hosts", **launch_common)
     plan = kinds.add_parser("plan", help="execute_job_plan", **launch_common)
     for sub in (script, file):
-        sub.add_argument("--host-id", type=ID, action="append", metavar="ID", help="target host id")
-        sub.add_argument("--host", action="append", metavar="HOST", help="target CLOUD:IP or IP")
-        sub.add_argument("--account", default="root", help="execution account alias (root)")
-        sub.add_argument("--name", help="the job's name")
+        _launch_options(sub)
     script.add_argument("--content", help="the script text")
     script.add_argument("--file", help="a file holding the script")
     script.add_argument("--script-id", help="a script of the scope's library: its online version")
@@ -610,8 +620,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
         help="a global variable (the plan is read first: names are checked, passwords masked)",
     )
     for sub in (script, file, plan):
-        sub.add_argument("--watch", action="store_true", help="then watch the job to its end")
-        sub.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+        _then_watch(sub)
     launch.set_defaults(command="launch")
 
     plans = commands.add_parser(
@@ -633,9 +642,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     )
     plans.add_argument("plan_id", metavar="PLAN_ID", type=ID, nargs="?")
     plans.add_argument("--name", help="plans whose name contains this")
-    plans.add_argument(
-        "--limit", type=number(int, 0, 10**9), default=100, help="at most this many (100; 0: all)"
-    )
+    _limit(plans, 100)
     plans.add_argument("--json", action="store_true", help="one JSON object per plan")
 
     call = commands.add_parser(
@@ -692,9 +699,7 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     cron_list.add_argument("cron_id", metavar="CRON_ID", type=ID, nargs="?")
     cron_list.add_argument("--name", help="cron jobs whose name contains this")
     cron_list.add_argument("--status", choices=["running", "paused"], help="only these")
-    cron_list.add_argument(
-        "--limit", type=number(int, 0, 10**9), default=100, help="at most this many (100; 0: all)"
-    )
+    _limit(cron_list, 100)
     cron_list.add_argument("--json", action="store_true", help="one JSON object per cron job")
 
     variables = commands.add_parser(
@@ -726,12 +731,8 @@ def build_parser(context: Context | None = None) -> argparse.ArgumentParser:
     )
     push.add_argument("files", metavar="FILE", nargs="+", help="a local file to push")
     push.add_argument("--dest", required=True, help="the target directory")
-    push.add_argument("--host-id", type=ID, action="append", metavar="ID", help="target host id")
-    push.add_argument("--host", action="append", metavar="HOST", help="target CLOUD:IP or IP")
-    push.add_argument("--account", default="root", help="execution account alias (root)")
-    push.add_argument("--name", help="the job's name")
-    push.add_argument("--watch", action="store_true", help="then watch the job to its end")
-    push.add_argument("--json", action="store_true", help="JSON lines even on a terminal")
+    _launch_options(push)
+    _then_watch(push)
 
     from ..testing._cli import build_parser as simulator_parser
 

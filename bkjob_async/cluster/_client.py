@@ -30,7 +30,7 @@ from redis.asyncio.sentinel import MasterNotFoundError
 
 from .._checks import check_int
 from .._params import check_count
-from ..config import check_seconds
+from ..config import check_scope, check_seconds
 from . import _scripts
 from ._commit import Fenced, Lease, NewEvent, checked_write, commit_request, read_reply
 from ._connect import AnyRedis, connect, redact
@@ -41,7 +41,6 @@ from ._keys import (
     JobRef,
     Keys,
     check_name,
-    check_scope,
     check_watch,
     job_ids,
     job_member,

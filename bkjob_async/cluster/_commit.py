@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ..config import check_scope
 from ._errors import JobGoneError, LeaseLostError
 from ._holdings import Member
-from ._keys import JobRef, check_scope, check_watch, job_member
+from ._keys import JobRef, check_watch, job_member
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

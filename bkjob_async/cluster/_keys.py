@@ -44,7 +44,6 @@ __all__ = [
     "JobRef",
     "Keys",
     "check_name",
-    "check_scope",
     "check_watch",
     "job_ids",
     "job_member",
@@ -75,13 +74,6 @@ def check_name(value: object, what: str) -> str:
         raise ValueError(
             f"{what} must be 1-100 characters of letters, digits, '_', '.' or '-', got {value!r}"
         )
-    return value
-
-
-def check_scope(value: object) -> Scope:
-    """Return ``value`` if it is a ``Scope``, else raise."""
-    if not isinstance(value, Scope):
-        raise TypeError(f"scope must be a bkjob_async.Scope, not {type(value).__name__}")
     return value
 
 

@@ -18,7 +18,14 @@ import anyio
 
 from .. import _json
 from ..errors import StoreError
-from ..polling.stores import JobKey, JsonValue, StoredEvent, StoredWatch, check_name
+from ..polling.stores import (
+    JobKey,
+    JsonValue,
+    StoredEvent,
+    StoredWatch,
+    check_name,
+    check_state,
+)
 from ..polling.stores._queue import QueuedStore, WriteQueue
 from ._commit import Fenced, check_event_id, dumps
 from ._errors import ClusterError
@@ -233,8 +240,7 @@ class RedisStore(QueuedStore):
         its state instead."""
         if end and self._keep_pending:
             raise ValueError("end=True is for a store without pending events (a Worker's)")
-        if state is None:
-            raise ValueError("a committed state cannot be None (None means 'no state yet')")
+        check_state(state)
         body = dumps(state)
         pending = self.held.pending.setdefault(name, {})
         new: dict[str, str] = {}

@@ -14,6 +14,7 @@ import datetime as _dt
 
 import attrs
 
+from ._masked import masked_repr
 from .enums import HostStatus, StepStatus, StepType, _OpenIntEnum
 from .instances import Host
 from .requests import Account, Targets
@@ -39,9 +40,6 @@ __all__ = [
     "VariableValue",
 ]
 
-#: What a secret value reads as in a ``repr``.
-_MASKED = "'******'"
-
 
 class VariableType(_OpenIntEnum):
     """The type of a plan's global variable (``TaskVariableTypeEnum``)."""
@@ -61,12 +59,7 @@ class VariableType(_OpenIntEnum):
 
 def _secret_repr(self: PlanVariable | VariableValue) -> str:
     """Return the ``repr`` of a variable, its value masked when the variable is a password."""
-    fields = []
-    for field in attrs.fields(type(self)):
-        value = getattr(self, field.name)
-        shown = _MASKED if field.name == "value" and self.is_secret and value else repr(value)
-        fields.append(f"{field.name}={shown}")
-    return f"{type(self).__name__}({', '.join(fields)})"
+    return masked_repr(self, "value", self.is_secret)
 
 
 @attrs.frozen(repr=False)

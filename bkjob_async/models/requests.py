@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
-from .._checks import is_int
+from .._checks import check_many, is_int
 from ..config import MAX_ID, check_id
 
 if TYPE_CHECKING:
@@ -30,19 +30,12 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _many(values: Iterable[T], name: str) -> tuple[T, ...]:
-    """Return ``values`` as a tuple; a lone ``str`` is refused, not split into characters."""
-    if isinstance(values, (str, bytes)):
-        raise TypeError(f"{name} must be a sequence, not a single {type(values).__name__}")
-    return tuple(values)
-
-
 def _ints(values: Iterable[int]) -> tuple[int, ...]:
-    return tuple(check_id(v, "host id") for v in _many(values, "host_ids"))
+    return tuple(check_id(v, "host id") for v in check_many(values, "host_ids"))
 
 
 def _texts(values: Iterable[str]) -> tuple[str, ...]:
-    texts = _many(values, "dynamic_group_ids")
+    texts = check_many(values, "dynamic_group_ids")
     if not all(isinstance(t, str) and t for t in texts):
         raise TypeError("dynamic_group_ids must be non-empty strings")
     return texts
@@ -50,7 +43,7 @@ def _texts(values: Iterable[str]) -> tuple[str, ...]:
 
 def _nodes(values: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
     nodes = []
-    for node in _many(values, "topo_nodes"):
+    for node in check_many(values, "topo_nodes"):
         node_type, node_id = node
         if not isinstance(node_type, str) or not node_type:
             raise TypeError("a topology node type must be a non-empty str such as 'module'")
@@ -73,7 +66,7 @@ def _cloud_ip(cloud_id: object, ip: object) -> tuple[int, str]:
 def _ips(values: Iterable[tuple[int, str] | str]) -> tuple[tuple[int, str], ...]:
     """Accept ``(cloud_id, ip)`` pairs or ``"cloud:ip"`` / ``"ip"`` strings (cloud 0)."""
     pairs = []
-    for value in _many(values, "ips"):
+    for value in check_many(values, "ips"):
         if isinstance(value, str):
             cloud, sep, ip = value.rpartition(":") if value.count(":") == 1 else ("", "", value)
             if sep and not (cloud.isascii() and cloud.isdigit()):
@@ -86,7 +79,7 @@ def _ips(values: Iterable[tuple[int, str] | str]) -> tuple[tuple[int, str], ...]
 
 
 def _files(values: Iterable[str]) -> tuple[str, ...]:
-    files = _many(values, "files")
+    files = check_many(values, "files")
     if not files or not all(isinstance(f, str) and f for f in files):
         raise ValueError("files must be a non-empty sequence of non-empty paths")
     return files
@@ -106,7 +99,7 @@ WORKLOAD_KINDS = frozenset({"deployment", "statefulSet", "daemonSet", "customRes
 
 
 def _names(values: Iterable[str]) -> tuple[str, ...]:
-    names = _many(values, "names")
+    names = check_many(values, "names")
     if not all(isinstance(n, str) and n for n in names):
         raise TypeError("names must be non-empty strings")
     return names
@@ -195,7 +188,7 @@ class KubeContainerFilter:
 
 
 def _filters(values: Iterable[KubeContainerFilter]) -> tuple[KubeContainerFilter, ...]:
-    filters = _many(values, "containers")
+    filters = check_many(values, "containers")
     if not all(isinstance(f, KubeContainerFilter) for f in filters):
         raise TypeError("containers must be KubeContainerFilter values")
     return filters

@@ -13,6 +13,7 @@ import datetime as _dt
 
 import attrs
 
+from ._masked import masked_repr
 from .enums import StepType, _OpenIntEnum
 from .requests import Targets
 
@@ -82,17 +83,8 @@ class AccountRef:
     alias: str | None = None
 
 
-#: What a sensitive parameter reads as in a ``repr``.
-_MASKED = "'******'"
-
-
 def _param_repr(self: ScriptStepDetail) -> str:
-    fields = []
-    for field in attrs.fields(ScriptStepDetail):
-        value = getattr(self, field.name)
-        masked = field.name == "param" and self.param_sensitive and value
-        fields.append(f"{field.name}={_MASKED if masked else repr(value)}")
-    return f"ScriptStepDetail({', '.join(fields)})"
+    return masked_repr(self, "param", self.param_sensitive)
 
 
 @attrs.frozen(repr=False)

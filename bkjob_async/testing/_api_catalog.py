@@ -29,10 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS"]
 
-#: ``ErrorCode``: script, plan, script version, account not found.
-SCRIPT_NOT_EXIST = 1243001
-TASK_PLAN_NOT_EXIST = 1243009
-ACCOUNT_NOT_EXIST = 1244003
 _STRING, _HOSTS, _PASSWORD = 1, 3, 4
 #: ``EsbJobReq.DEFAULT_PAGE_LENGTH`` and its limit.
 _PAGE, _MAX_PAGE = 20, 1000
@@ -73,7 +69,7 @@ def push_config_file(world: World, call: Call) -> object:
         alias = str(params.text("account"))
         system = [a for a in world.catalog.accounts_of(scope, world.now_ms()) if a.category == 1]
         if not any(a.alias == alias for a in system):
-            raise ApiFailure(ACCOUNT_NOT_EXIST, alias)
+            raise ApiFailure(codes.ACCOUNT_NOT_EXIST, alias)
         hosts = world.hosts_from_target(_api._v2_target(params.raw("ip_list"), None))
     else:
         hosts = _api._targets(world, call)
@@ -274,7 +270,7 @@ def get_job_plan_detail(world: World, call: Call) -> object:
     plan_id = params.ident("bk_job_id" if v2 else "job_plan_id", codes.MISSING_OR_ILLEGAL_NAMED)
     plan = world.plans.get(plan_id)
     if plan is None or plan.scope not in (None, scope):
-        raise ApiFailure(TASK_PLAN_NOT_EXIST)
+        raise ApiFailure(codes.TASK_PLAN_NOT_EXIST)
     return _plan_detail(plan, scope, world, v2)
 
 

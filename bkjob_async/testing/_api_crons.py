@@ -26,8 +26,6 @@ __all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS"]
 CRON_JOB_NOT_EXIST = 1245001
 CRON_JOB_ALREADY_EXIST = 1245004
 CRON_JOB_TIME_PASSED = 1245006
-TASK_PLAN_NOT_EXIST = 1243009
-NAMED_WITH_REASON = 1241010
 _MAX_NAME = 60
 _FIELD = re.compile(r"[0-9A-Za-z*,/\-#L]+")
 _PASSWORD = 4
@@ -38,7 +36,7 @@ def _check_expression(expression: str) -> None:
     fields = expression.split()
     if len(fields) != 5 or not all(_FIELD.fullmatch(f) for f in fields):
         raise ApiFailure(
-            NAMED_WITH_REASON,
+            codes.ILLEGAL_PARAM_REASON,
             "expression",
             "cronExpression is invalid, should be 5-char Linux cron, like 0/5 * * * *(? not supported)",
         )
@@ -172,25 +170,29 @@ def save_cron(world: World, call: Call) -> object:
     execute_time = None if v2 else params.long("execute_time")
     if cron_id is not None and cron_id <= 0 and not (not v2 and cron_id == -1):
         raise ApiFailure(
-            NAMED_WITH_REASON if v2 else codes.BAD_REQUEST, keys[0], "must be positive"
+            codes.ILLEGAL_PARAM_REASON if v2 else codes.BAD_REQUEST, keys[0], "must be positive"
         )
     creating = cron_id is None or cron_id == -1
     if creating:
         if not v2 and expression is None and not (execute_time and execute_time > 0):
             raise ApiFailure(
-                NAMED_WITH_REASON,
+                codes.ILLEGAL_PARAM_REASON,
                 "expression/execute_time",
                 "expression/execute_time cannot both be null or invalid",
             )
         if plan_id is None or plan_id <= 0:
-            raise ApiFailure(NAMED_WITH_REASON if v2 else codes.BAD_REQUEST, keys[1], "required")
+            raise ApiFailure(
+                codes.ILLEGAL_PARAM_REASON if v2 else codes.BAD_REQUEST, keys[1], "required"
+            )
         if name is None:
-            raise ApiFailure(NAMED_WITH_REASON if v2 else codes.BAD_REQUEST, keys[2], "required")
+            raise ApiFailure(
+                codes.ILLEGAL_PARAM_REASON if v2 else codes.BAD_REQUEST, keys[2], "required"
+            )
         if v2 and expression is None:
-            raise ApiFailure(NAMED_WITH_REASON, keys[3], "cannot be blank")
+            raise ApiFailure(codes.ILLEGAL_PARAM_REASON, keys[3], "cannot be blank")
     elif not any((plan_id and plan_id > 0, name, expression, execute_time and execute_time > 0)):
         raise ApiFailure(
-            NAMED_WITH_REASON,
+            codes.ILLEGAL_PARAM_REASON,
             "/".join(keys[1:]),
             f"at least one must be given to update cron {cron_id}",
         )
@@ -219,7 +221,7 @@ def _stored(
     plan_id = plan_id or (old.plan_id if old else None)
     plan = None if plan_id is None else world.plans.get(plan_id)
     if plan is None or plan.scope not in (None, scope):
-        raise ApiFailure(TASK_PLAN_NOT_EXIST)
+        raise ApiFailure(codes.TASK_PLAN_NOT_EXIST)
     now = world.now_ms() // 1000
     variables = None if v2 else _variables(plan, params.raw("global_var_list"), old)
     if old is None:
@@ -295,9 +297,9 @@ def update_cron_status(world: World, call: Call) -> object:
         if cron_id is None or cron_id <= 0 or status not in (0, 1, 2):
             raise ApiFailure(codes.ILLEGAL_PARAM)
     elif cron_id is None or cron_id <= 0:
-        raise ApiFailure(NAMED_WITH_REASON, "id", "id must be a positive integer")
+        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "id", "id must be a positive integer")
     elif status is None or status < 0:
-        raise ApiFailure(NAMED_WITH_REASON, "status", "status must >= 0")
+        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "status", "status must >= 0")
     cron = world.crons.of(scope, cron_id)
     if cron is None:
         raise ApiFailure(CRON_JOB_NOT_EXIST)

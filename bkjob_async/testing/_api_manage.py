@@ -38,46 +38,15 @@ __all__ = ["SERVICE_VERSION", "V2_ENDPOINTS", "V3_ENDPOINTS", "recording"]
 
 #: What ``get_latest_service_version`` answers.
 SERVICE_VERSION = "3.11.4"
-#: ``ErrorCode`` values these APIs refuse with.
-ILLEGAL_PARAM_REASON = 1241010
+#: ``ErrorCode`` values these APIs refuse with (their texts are in ``_codes``).
 ACCOUNT_ALIAS_EXIST = 1243007
 DB_SYSTEM_ACCOUNT_IS_INVALID = 1243008
 DELETE_REF_ACCOUNT_FORBIDDEN = 1243014
 CREDENTIAL_NOT_EXIST = 1243048
 CREDENTIAL_NAME_EXIST = 1243060
-ACCOUNT_NOT_EXIST = 1244003
-SCRIPT_NOT_EXIST = 1243001
 FAIL_TO_FIND_FILE_SOURCE_BY_CODE = 1260012
 FILE_SOURCE_CODE_ALREADY_EXISTS = 1260015
 
-#: bk-job's i18n texts for those codes (``message_zh_CN``/``message_en`` properties).
-_MESSAGES: dict[int, tuple[str, str]] = {
-    ILLEGAL_PARAM_REASON: (
-        "请求参数[{0}]不合法，原因：{1}",
-        "Invalid request parameter [{0}], reason: {1}",
-    ),
-    ACCOUNT_ALIAS_EXIST: ("账号别名已存在", "The account alias already exists"),
-    DB_SYSTEM_ACCOUNT_IS_INVALID: (
-        "DB依赖的系统账号不合法",
-        "DB dependency system account is illegal",
-    ),
-    DELETE_REF_ACCOUNT_FORBIDDEN: (
-        "账号被引用，禁止删除",
-        "Account is referenced and cannot be deleted",
-    ),
-    CREDENTIAL_NOT_EXIST: ("凭证不存在", "Credential not exist"),
-    CREDENTIAL_NAME_EXIST: ("凭证名称[{0}]已存在", "Credential name [{0}] already exists"),
-    ACCOUNT_NOT_EXIST: ("账号[{0}]不存在", "Account [{0}] does not exist"),
-    SCRIPT_NOT_EXIST: ("脚本不存在", "Script not exist"),
-    FAIL_TO_FIND_FILE_SOURCE_BY_CODE: (
-        "无法根据标识{0}找到文件源",
-        "Cannot find file source by code:{0}",
-    ),
-    FILE_SOURCE_CODE_ALREADY_EXISTS: (
-        "文件源标识已存在：{0}",
-        "FileSource code already exists:{0}",
-    ),
-}
 #: ``AccountTypeEnum`` and ``AccountCategoryEnum`` codes.
 _ACCOUNT_TYPES, _ACCOUNT_CATEGORIES = (1, 2, 9, 10, 11), (1, 2)
 #: ``CredentialTypeEnum`` names, and which request fields fill ``value1``/``value2``.
@@ -95,17 +64,6 @@ _FILE_SOURCE_TYPES = ("BLUEKING_ARTIFACTORY", "TENCENT_CLOUD_COS")
 _ILLEGAL_CHARS = frozenset('\\|/:*<>"?')
 _SQL_NAMES = ("快速执行SQL", "SQL Script")
 _SQL_LANGUAGE = 6
-
-
-class Refusal(ApiFailure):
-    """A refusal with one of this module's codes, in both of bk-job's languages."""
-
-    def text(self, english: bool) -> str:
-        zh, en = _MESSAGES[self.code]
-        text = en if english else zh
-        for index, arg in enumerate(self.args_):
-            text = text.replace(f"{{{index}}}", str(arg))
-        return text
 
 
 def _bad() -> ApiFailure:
@@ -133,7 +91,7 @@ def _account(world: World, scope: Scope, account_id: int) -> SimAccount:
         (a for a in world.catalog.accounts_of(scope, world.now_ms()) if a.id == account_id), None
     )
     if found is None:
-        raise Refusal(ACCOUNT_NOT_EXIST, account_id)
+        raise ApiFailure(codes.ACCOUNT_NOT_EXIST, account_id)
     return found
 
 
@@ -175,9 +133,9 @@ def create_account(world: World, call: Call) -> object:
     alias = alias if alias and alias.strip() else name
     accounts = world.catalog.accounts_of(scope, now)
     if any(a.category == category and a.alias == alias for a in accounts):
-        raise Refusal(ACCOUNT_ALIAS_EXIST)
+        raise ApiFailure(ACCOUNT_ALIAS_EXIST)
     if category == 2:
-        raise Refusal(DB_SYSTEM_ACCOUNT_IS_INVALID)
+        raise ApiFailure(DB_SYSTEM_ACCOUNT_IS_INVALID)
     os = "Windows" if kind == 2 else "Linux"
     row = world.catalog.add_account(scope, alias, name, category, kind, os, now)
     created = attrs.evolve(row, creator=call.username, description=params.text("description") or "")
@@ -198,7 +156,7 @@ def update_account(world: World, call: Call) -> object:
     alias = params.text("alias") or old.alias
     others = world.catalog.accounts_of(scope, now)
     if any(a.category == old.category and a.alias == alias and a.id != old.id for a in others):
-        raise Refusal(ACCOUNT_ALIAS_EXIST)
+        raise ApiFailure(ACCOUNT_ALIAS_EXIST)
     new = attrs.evolve(
         old,
         alias=alias,
@@ -220,7 +178,7 @@ def delete_account(world: World, call: Call) -> object:
         raise _bad()
     old = _account(world, scope, account_id)
     if any(a.db_system_account_id == old.id for a in world.catalog.accounts[scope]):
-        raise Refusal(DELETE_REF_ACCOUNT_FORBIDDEN)
+        raise ApiFailure(DELETE_REF_ACCOUNT_FORBIDDEN)
     _replace(world, scope, old, None)
     _vault(world).passwords.pop(old.id, None)
     return world.catalog.account_v3(scope, old)
@@ -281,12 +239,12 @@ def create_credential(world: World, call: Call) -> object:
     scope = scope_of(params)
     name, kind = params.text("name"), params.text("type")
     if not (name or "").strip():
-        raise Refusal(ILLEGAL_PARAM_REASON, "name", "name cannot be null or blank")
+        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "name", "name cannot be null or blank")
     if not (kind or "").strip():
-        raise Refusal(ILLEGAL_PARAM_REASON, "type", "type cannot be null or blank")
+        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "type", "type cannot be null or blank")
     values = _credential_values(params, str(kind))
     if vault.credential_named(scope, str(name)) is not None:
-        raise Refusal(CREDENTIAL_NAME_EXIST, name)
+        raise ApiFailure(CREDENTIAL_NAME_EXIST, name)
     row = vault.add_credential(
         scope,
         str(name),
@@ -307,7 +265,7 @@ def update_credential(world: World, call: Call) -> object:
     scope = scope_of(params)
     credential_id = params.text("id")
     if not (credential_id or "").strip():
-        raise Refusal(ILLEGAL_PARAM_REASON, "id", "id cannot be null or blank")
+        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "id", "id cannot be null or blank")
     kind = params.text("type")
     if kind is None:
         raise ApiFailure(codes.INTERNAL_ERROR)  # CredentialTypeEnum.valueOf(null)
@@ -315,10 +273,10 @@ def update_credential(world: World, call: Call) -> object:
     name = params.text("name")
     taken = vault.credential_named(scope, name) if name else None
     if not (name or "").strip() or (taken is not None and taken.id != credential_id):
-        raise Refusal(CREDENTIAL_NAME_EXIST, name)
+        raise ApiFailure(CREDENTIAL_NAME_EXIST, name)
     row = vault.credential(scope, str(credential_id))
     if row is None:
-        raise Refusal(CREDENTIAL_NOT_EXIST)
+        raise ApiFailure(CREDENTIAL_NOT_EXIST)
     row.values = (
         row.values[0] if values[0] == _KEEP else values[0],
         row.values[1] if values[1] == _KEEP else values[1],
@@ -337,7 +295,7 @@ def get_credential_detail(world: World, call: Call) -> object:
         raise _bad()  # @NotBlankField
     row = _vault(world).credential(scope, credential_id)
     if row is None:
-        raise Refusal(CREDENTIAL_NOT_EXIST)
+        raise ApiFailure(CREDENTIAL_NOT_EXIST)
     return Vault.credential_v3(row)
 
 
@@ -393,7 +351,7 @@ def create_file_source(world: World, call: Call) -> object:
     _check_type(params, access)
     code = str(params.text("code"))
     if vault.file_source(scope, code) is not None:
-        raise Refusal(FILE_SOURCE_CODE_ALREADY_EXISTS, code)
+        raise ApiFailure(FILE_SOURCE_CODE_ALREADY_EXISTS, code)
     row = vault.add_file_source(
         scope,
         code=code,
@@ -415,7 +373,7 @@ def update_file_source(world: World, call: Call) -> object:
     code = str(params.text("code"))
     row = vault.file_source(scope, code)
     if row is None:
-        raise Refusal(FAIL_TO_FIND_FILE_SOURCE_BY_CODE, code)
+        raise ApiFailure(FAIL_TO_FIND_FILE_SOURCE_BY_CODE, code)
     _check_type(params, access)
     for name, value in _source_fields(params, access).items():
         setattr(row, name, value)
@@ -432,7 +390,7 @@ def get_file_source_detail(world: World, call: Call) -> object:
         raise _bad()
     row = _vault(world).file_source(scope, str(code))
     if row is None:
-        raise Refusal(FAIL_TO_FIND_FILE_SOURCE_BY_CODE, code)
+        raise ApiFailure(FAIL_TO_FIND_FILE_SOURCE_BY_CODE, code)
     return Vault.file_source_v3(row)
 
 
@@ -604,13 +562,13 @@ def _sql_script(world: World, scope: Scope, params: Params, v2: bool) -> StepLau
     if version_id is not None:
         found = world.catalog.versions.get(version_id)
         if found is None or found[0].scope not in (None, scope):
-            raise Refusal(SCRIPT_NOT_EXIST)
+            raise ApiFailure(codes.SCRIPT_NOT_EXIST)
         return StepLaunch(_SQL_LANGUAGE, found[1].content, script_version_id=version_id)
     if script_id:
         script = world.catalog.scripts.get(script_id)
         online = None if script is None or script.scope not in (None, scope) else script.online
         if online is None:
-            raise Refusal(SCRIPT_NOT_EXIST)
+            raise ApiFailure(codes.SCRIPT_NOT_EXIST)
         return StepLaunch(_SQL_LANGUAGE, online.content, script_id=script_id)
     return StepLaunch(_SQL_LANGUAGE, _decoded(params.text("script_content")))
 
@@ -630,7 +588,7 @@ def fast_execute_sql(world: World, call: Call) -> object:
         (a for a in world.catalog.accounts_of(scope, world.now_ms()) if a.id == db_id), None
     )
     if account is None or account.category != 2:
-        raise Refusal(ACCOUNT_NOT_EXIST, f"ID={db_id}")
+        raise ApiFailure(codes.ACCOUNT_NOT_EXIST, f"ID={db_id}")
     script = _sql_script(world, scope, params, v2)
     name = params.text("task_name") or _api._default_name(world, _SQL_NAMES, call.english)
     job = world.create_job(
@@ -748,12 +706,14 @@ def generate_local_file_upload_url(world: World, call: Call) -> object:
     names = params.raw("file_name_list")
     what = "fileName in file_name_list"
     if not isinstance(names, list):
-        raise Refusal(ILLEGAL_PARAM_REASON, "file_name_list", f"{what} cannot be null")
+        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "file_name_list", f"{what} cannot be null")
     for name in names:
         if not isinstance(name, str) or not name.strip():
-            raise Refusal(ILLEGAL_PARAM_REASON, what, f"{what} cannot be null or blank")
+            raise ApiFailure(codes.ILLEGAL_PARAM_REASON, what, f"{what} cannot be null or blank")
         if len(name) > 1024:
-            raise Refusal(ILLEGAL_PARAM_REASON, what, f"{what} length cannot be longer than 1024")
+            raise ApiFailure(
+                codes.ILLEGAL_PARAM_REASON, what, f"{what} length cannot be longer than 1024"
+            )
     urls = {}
     for name in names:
         path = f"{scope.id}/{uuid.uuid4()}/{call.username}/{name}"

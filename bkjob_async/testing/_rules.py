@@ -25,7 +25,7 @@ from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, scope_of
 from ._rulebook import SimRule, matches
 from ._script_texts import decode, fail
-from ._scripts import DISABLED, DRAFT, LANGUAGES, SCRIPT_NOT_EXIST
+from ._scripts import DISABLED, DRAFT, LANGUAGES
 
 if TYPE_CHECKING:
     from ._world import World
@@ -37,30 +37,8 @@ DANGEROUS_SCRIPT_FORBIDDEN = 1244019
 SCRIPT_NOT_EXECUTABLE = 1244018
 SCAN, INTERCEPT = 1, 2
 
-_MESSAGES: dict[int | str, tuple[str, str]] = {
-    1243056: ("高危语句规则[{0}]已存在", "Dangerous rule [{0}] already exist"),
-    "Id_empty": ("高危语句规则ID不能为空", "High-risk statement rule id can not be empty"),
-    "Regex_empty": ("语法检测表达式不能为空", "High-risk statement regex can not be empty"),
-    "Regex_outOfLength": (
-        "语法检测表达式不能超过250个字符",
-        "High-risk statement regex can not exceed 250 characters",
-    ),
-    "Regex_wrongExpr": ("语法检测表达式错误", "Wrong High-risk statement regex"),
-    "ScriptTypeList_empty": ("脚本类型不能为空", "Script type cannot be empty"),
-    "Description_outOfLength": (
-        "规则说明不能超过1000个字符",
-        "High-risk explanation description can not exceed  1000 characters",
-    ),
-    "Action": ("非法的处理动作", "Invalid handle action"),
-}
 #: ``JobResourceStatusEnum``'s names, as 1244018 shows a status.
 _STATUS_NAMES = {0: ("未上线", "Draft"), 3: ("已禁用", "Disabled")}
-
-
-def _fail(call: Call, key: int | str, *args: object) -> ApiFailure:
-    zh, en = _MESSAGES[key]
-    text = (en if call.english else zh).replace("{0}", str(args[0]) if args else "{0}")
-    return ApiFailure(key if isinstance(key, int) else codes.BAD_REQUEST, message=text)
 
 
 def _mask(languages: object) -> int:
@@ -83,35 +61,35 @@ def _check_rule(call: Call, params: Params) -> tuple[str, int, str, int]:
     """Validate ``EsbCreateDangerousRuleV3Req`` (and the update's same fields)."""
     expression = params.text("expression")
     if not expression:
-        raise _fail(call, "Regex_empty")
+        raise fail(call, "Regex_empty")
     if len(expression) > 250:
-        raise _fail(call, "Regex_outOfLength")
+        raise fail(call, "Regex_outOfLength")
     try:
         re.compile(expression)
     except re.error:
-        raise _fail(call, "Regex_wrongExpr") from None
+        raise fail(call, "Regex_wrongExpr") from None
     languages = params.raw("script_language_list")
     if not isinstance(languages, list) or not languages:
-        raise _fail(call, "ScriptTypeList_empty")
+        raise fail(call, "ScriptTypeList_empty")
     description = params.text("description") or ""
     if len(description) > 1000:
-        raise _fail(call, "Description_outOfLength")
+        raise fail(call, "Description_outOfLength")
     action = params.long("action")
     if action not in (SCAN, INTERCEPT):
-        raise _fail(call, "Action")
+        raise fail(call, "Action")
     return expression, _mask(languages), description, action
 
 
 def _unique(world: World, call: Call, rule_id: int | None, expression: str, mask: int) -> None:
     for rule in world.rules.rules.values():
         if rule.id != rule_id and rule.expression == expression and rule.languages == mask:
-            raise _fail(call, DANGEROUS_RULE_EXIST, expression)
+            raise fail(call, DANGEROUS_RULE_EXIST, expression)
 
 
 def _rule_id(call: Call) -> int:
     rule_id = call.params.long("id")
     if rule_id is None:
-        raise _fail(call, "Id_empty")
+        raise fail(call, "Id_empty")
     return rule_id
 
 
@@ -225,7 +203,7 @@ def _launched_script(world: World, call: Call) -> tuple[int, str]:
         return language, decode(params.text("script_content")) or ""
     scope = scope_of(params)
     if found is None or found[0].scope not in (None, scope):
-        raise fail(call, SCRIPT_NOT_EXIST)
+        raise fail(call, codes.SCRIPT_NOT_EXIST)
     script, row = found
     if row.status in (DRAFT, DISABLED):
         zh, en = _STATUS_NAMES[row.status]

@@ -1,8 +1,8 @@
-"""bk-job's texts for the script library's refusals, and how bk-job decodes a script; data only.
+"""The refusals of the script library and the dangerous rules, and decoding a script; pure.
 
-The codes' texts are ``message*.properties``; the validation keys' texts
-``ValidationMessages*.properties`` (a failed bean validation is 1240003 with its text, as
-``EsbExceptionControllerAdvice`` answers).
+The texts are ``_codes``'s: the codes' as ``message*.properties`` spells them, the validation
+keys' as ``ValidationMessages*.properties`` does (a failed bean validation is 1240003 with its
+text, as ``EsbExceptionControllerAdvice`` answers).
 """
 
 from __future__ import annotations
@@ -13,44 +13,16 @@ import re
 from . import _codes as codes
 from ._api import ApiFailure, Call
 
-__all__ = ["SCRIPT_MESSAGES", "decode", "fail"]
-
-#: bk-job's texts (``message*.properties``, ``ValidationMessages*.properties``): zh, en.
-SCRIPT_MESSAGES: dict[int | str, tuple[str, str]] = {
-    1241003: ("不支持的操作", "Unsupported operation"),
-    1243001: ("脚本不存在", "Script not exist"),
-    1243002: ("脚本名称已存在，请重新输入", "Script name already exists"),
-    1243004: ("脚本不属于该业务", "Script is not under this business"),
-    1243036: ("脚本版本已存在", "Script version already exist"),
-    1244018: ("脚本状态[{0}]，不支持执行", "Script status [{0}], cannot be executed"),
-    1244019: ("高危脚本，禁止执行", "Dangerous script, cannot be executed"),
-    "ScriptName_empty": ("脚本名称不能为空", "Script name cannot be empty"),
-    "ScriptName_outOfLength": (
-        "脚本名称不能超过60个字符",
-        "Script name can not exceed  60 characters",
-    ),
-    "ScriptName_illegal": ("脚本名称非法", "Illegal Script name"),
-    "ScriptType_empty": ("脚本类型不能为空", "script type cannot be empty"),
-    "ScriptType_illegal": ("脚本类型非法", "Illegal script type"),
-    "ScriptContent_empty": ("脚本内容不能为空", "Script content cannot be empty"),
-    "ScriptVersion_empty": ("脚本版本不能为空", "Script version cannot be empty"),
-    "ScriptVersion_outOfLength": (
-        "脚本版本不能超过60个字符",
-        "Script version name can not exceed  60 characters",
-    ),
-    "ScriptVersion_illegal": ("脚本版本非法", "Illegal script version"),
-    "ScriptVersionId_empty": ("脚本版本ID不能为空", "Script version id cannot be empty"),
-    "ScriptId_empty": ("脚本ID不能为空", "Script id cannot be empty"),
-}
+__all__ = ["decode", "fail"]
 
 
-def fail(call: Call, code: int | str, *args: object) -> ApiFailure:
-    """Return bk-job's refusal: a code with its text, or (a validation key) 1240003."""
-    zh, en = SCRIPT_MESSAGES[code]
-    text = en if call.english else zh
-    for index, arg in enumerate(args):
-        text = text.replace(f"{{{index}}}", str(arg))
-    return ApiFailure(code if isinstance(code, int) else codes.BAD_REQUEST, message=text)
+def fail(call: Call, key: int | str, *args: object) -> ApiFailure:
+    """Return bk-job's refusal: a code (its text is ``_codes``'s), or a failed bean validation,
+    1240003 with the text of its key (``codes.VALIDATION``)."""
+    if isinstance(key, int):
+        return ApiFailure(key, *args)
+    text = codes.localized(codes.VALIDATION[key], call.english, *args)
+    return ApiFailure(codes.BAD_REQUEST, message=text)
 
 
 def decode(value: str | None) -> str | None:

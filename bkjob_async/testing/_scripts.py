@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["V3_ENDPOINTS", "find_version", "newest_first"]
 
-SCRIPT_NOT_EXIST = 1243001
 SCRIPT_NAME_DUPLICATE = 1243002
 SCRIPT_NOT_IN_APP = 1243004
 SCRIPT_VERSION_NAME_EXIST = 1243036
@@ -57,7 +56,7 @@ def find_version(
     another scope's."""
     found = None if version_id is None else world.catalog.versions.get(version_id)
     if found is None:
-        raise fail(call, SCRIPT_NOT_EXIST)
+        raise fail(call, codes.SCRIPT_NOT_EXIST)
     if not _visible(found[0], scope):
         raise fail(call, SCRIPT_NOT_IN_APP)
     return found
@@ -66,7 +65,7 @@ def find_version(
 def _script(world: World, call: Call, scope: Scope | None, script_id: str | None) -> SimScript:
     script = world.catalog.scripts.get(script_id or "")
     if script is None:
-        raise fail(call, SCRIPT_NOT_EXIST)
+        raise fail(call, codes.SCRIPT_NOT_EXIST)
     if not _visible(script, scope):
         raise fail(call, SCRIPT_NOT_IN_APP)
     return script
@@ -188,7 +187,7 @@ def _version_detail(world: World, call: Call, public: bool) -> object:
     script = world.catalog.scripts.get(str(script_id))
     row = next((v for v in script.versions if v.version == version), None) if script else None
     if script is None or row is None or script.scope != scope:
-        raise fail(call, SCRIPT_NOT_EXIST)  # the DAO looks the pair up within the scope
+        raise fail(call, codes.SCRIPT_NOT_EXIST)  # the DAO looks the pair up within the scope
     return _detail(script, row)
 
 
@@ -286,7 +285,7 @@ def _managed(world: World, call: Call, public: bool) -> tuple[SimScript, SimScri
     version_id = _required_id(call, params)
     script, row = find_version(world, call, scope, version_id)
     if script.script_id != script_id:
-        raise fail(call, SCRIPT_NOT_EXIST)
+        raise fail(call, codes.SCRIPT_NOT_EXIST)
     return script, row
 
 

@@ -41,7 +41,6 @@ __all__ = [
     "host_state",
     "host_text",
     "job_text",
-    "scope_text",
 ]
 
 #: ``(event id, job key text, JSON of the entry)``.
@@ -52,11 +51,6 @@ Entry = tuple[str, str, str]
 #: failed one, else ``None``); of any other event, ``(job text, job id, None, ..., (event id,
 #: JSON))``.
 Held = tuple[Any, ...]
-
-
-def scope_text(scope: Scope) -> str:
-    """Return ``biz:2`` for a scope: how URLs and pages name it."""
-    return f"{scope.type.value}:{scope.id}"
 
 
 def host_text(key: HostKey) -> str:

@@ -19,7 +19,7 @@ from .. import errors
 from ..config import Scope
 from ..models import Host, HostStatus, JobStatus
 from ._board import BUCKETS
-from ._feed import host_state, host_text, scope_text
+from ._feed import host_state, host_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -152,7 +152,7 @@ class Dashboard:
     async def job_page(self, request: web.Request) -> web.Response:
         scope = _scope(request.match_info["scope"])
         job_id = _job_id(request.match_info["job"])
-        return self.shell(request, "job", scope=scope_text(scope), job=str(job_id))
+        return self.shell(request, "job", scope=str(scope), job=str(job_id))
 
     # --- JSON ---------------------------------------------------------------------------------
 
@@ -191,7 +191,7 @@ class Dashboard:
 
     def _row(self, row: JobRow) -> dict[str, Any]:
         return {
-            "scope": scope_text(row.scope),
+            "scope": str(row.scope),
             "job": row.job_id,
             "name": self.board.name(row),
             "status": "not ended (job list)"
@@ -251,7 +251,7 @@ class Dashboard:
             board.names[(scope.type.value, scope.id, job_id)] = status.job.name
         return web.json_response(
             {
-                "scope": scope_text(scope),
+                "scope": str(scope),
                 "job": job_id,
                 "bucket": row.bucket,
                 "operations": self.operations,

@@ -98,6 +98,12 @@ class StoreStatistics:
     failed_transactions: int
 
 
+def check_state(state: JsonValue) -> None:
+    """Raise ``ValueError`` if a committed ``state`` is ``None`` (which means "no state yet")."""
+    if state is None:
+        raise ValueError("a committed state cannot be None (None means 'no state yet')")
+
+
 def check_event_id(event_id: object) -> None:
     """Raise ``ValueError``/``TypeError`` unless ``event_id`` is a non-empty string."""
     if not isinstance(event_id, str) or not event_id:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...errors import StoreError
-from . import Store, StoredEvent, StoredWatch, StoreStatistics, check_event_id, check_name
+from . import (
+    Store,
+    StoredEvent,
+    StoredWatch,
+    StoreStatistics,
+    check_event_id,
+    check_name,
+    check_state,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -92,8 +100,7 @@ class MemoryStore(Store):
         events: Sequence[tuple[str, JsonValue]] = (),
     ) -> int:
         ticket = self._next()
-        if state is None:
-            raise ValueError("a committed state cannot be None (None means 'no state yet')")
+        check_state(state)
         watch = self._watches.get(name)
         if watch is None or job not in watch.jobs:
             return ticket

@@ -24,7 +24,7 @@ import anyio
 from .... import _json
 from ...._checks import is_int
 from ....errors import StoreError
-from .. import StoredWatch, check_event_id, check_name
+from .. import StoredWatch, check_event_id, check_name, check_state
 from .._queue import QueuedStore, WriteQueue
 from ._batch import (
     _Hot,
@@ -231,8 +231,7 @@ class SqliteStore(QueuedStore):
     ) -> int:
         if self._state != "open":
             self._check_open()
-        if state is None:
-            raise ValueError("a committed state cannot be None (None means 'no state yet')")
+        check_state(state)
         scope, job_id = job
         where = scope_text(scope)
         if (name, where, job_id) not in self._members:

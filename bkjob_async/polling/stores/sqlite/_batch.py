@@ -37,8 +37,9 @@ _Row = tuple[str, str, int]  # (watch, scope text, job id)
 
 @functools.lru_cache(maxsize=4096)
 def scope_text(scope: Scope) -> str:
-    """Return ``scope`` as the store writes it (``"1:2"``); cached: every commit asks."""
-    return f"{scope.type.value}:{scope.id}"
+    """Return ``scope`` as the store writes it (``str(scope)``, ``"biz:2"``); cached: every
+    commit asks."""
+    return str(scope)
 
 
 class _Hot:
