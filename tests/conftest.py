@@ -120,19 +120,32 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 #: Where ``make unit`` keeps each file's wall seconds from the runs before
 #: (``BKJOB_TEST_DURATIONS``, a JSON file under .venv; unset: none kept, the order as collected).
 _DURATIONS = os.environ.get("BKJOB_TEST_DURATIONS", "")
+#: The seconds of every file above one, as committed: the order of a run with none kept yet
+#: (a clean clone, CI), under those kept. `make test-durations` writes it from the kept ones.
+_SEED = pathlib.Path(__file__).with_name("durations.json")
+
+
+def _file_seconds() -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    for path in (_SEED, pathlib.Path(_DURATIONS)):
+        try:
+            known = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(known, dict):
+            seconds.update(known)
+    return seconds
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The longest files first, by the seconds they took before: xdist hands files to its
-    workers in this order, so that a long one does not start last and finish alone. (A
-    stable sort: each file's tests stay together and in their order; files not timed yet
-    keep theirs, after the rest.)"""
-    try:
-        seconds = json.loads(pathlib.Path(_DURATIONS).read_text()) if _DURATIONS else {}
-    except (OSError, ValueError):
-        return
-    if isinstance(seconds, dict) and seconds:
+    workers in this order (`make unit` passes ``--no-loadscope-reorder``, or xdist would hand
+    out the files with the most tests first), so that a long one does not start last and
+    finish alone. (A stable sort: each file's tests stay together and in their order; files
+    not timed yet keep theirs, after the rest.)"""
+    seconds = _file_seconds() if _DURATIONS else {}
+    if seconds:
         items.sort(key=lambda item: -float(seconds.get(item.nodeid.split("::", 1)[0], 0.0)))
 
 
