@@ -18,6 +18,7 @@ A public module is one of ``bkjob_async``'s modules whose dotted path has no par
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import inspect
 import pathlib
@@ -93,9 +94,10 @@ def data_doc(module_name: str, name: str) -> str | None:
     return None
 
 
-def _all_modules() -> set[str]:
+@functools.cache  # (the package's modules do not change during a build: looked up per reference)
+def _all_modules() -> frozenset[str]:
     package = importlib.import_module(PACKAGE)
-    return {info.name for info in pkgutil.walk_packages(package.__path__, PACKAGE + ".")}
+    return frozenset(info.name for info in pkgutil.walk_packages(package.__path__, PACKAGE + "."))
 
 
 def undocumented() -> list[str]:
