@@ -21,6 +21,7 @@ import ast
 import functools
 import importlib
 import inspect
+import os
 import pathlib
 import pkgutil
 import re
@@ -150,7 +151,10 @@ def write_pages(app: Sphinx) -> None:
     for filename, text in wanted.items():
         path = out / filename
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+            # (whole or not at all: builds of two languages at once read each other's pages)
+            temporary = path.with_name(f".{filename}.{os.getpid()}")
+            temporary.write_text(text, encoding="utf-8")
+            temporary.replace(path)
     for name in undocumented():
         logger.warning(
             "public name without a docstring: %s (every name in a public module's __all__, "
