@@ -43,6 +43,7 @@ from bkjob_async.testing import BkJobSimulator, MockTransport, Request, Response
 from bkjob_async.testing._mock import Handler
 
 from . import properties
+from .e2e import docs_build
 from .scripted import FAST, ScriptedServer
 
 SAMPLES = pathlib.Path(__file__).parent / "unit" / "samples"
@@ -73,11 +74,24 @@ SIM_DEFAULTS: dict[str, Any] = {
 properties.register()
 
 
+#: The background build of the docs site (``docs_build.start``), if one was started.
+_DOCS_BUILD = pytest.StashKey[Any]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "sim(**options): the BkJobSimulator options of the `sim` fixture (replacing its defaults)",
     )
+    if not hasattr(config, "workerinput"):  # (the main process: once a run)
+        # The docs site the browser checks read, built from now on when it is not fresh.
+        config.stash[_DOCS_BUILD] = docs_build.start(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    build = config.stash.get(_DOCS_BUILD, None)
+    if build is not None:
+        docs_build.stop(build)
 
 
 #: Wall and CPU seconds spent in each test file (setup, call and teardown of its tests), for
