@@ -112,6 +112,8 @@ def site() -> pathlib.Path:
 def start(config: pytest.Config) -> subprocess.Popen[bytes] | None:
     """Start building the suite's site in the background, when the run has the browser
     checks and no fresh site is there; return the build's process (``None``: none started)."""
+    if config.option.collectonly:
+        return None
     checks = [pathlib.Path(__file__).with_name(f"test_docs_{n}.py") for n in ("site", "i18n")]
     paths = [pathlib.Path(arg.split("::", 1)[0]).resolve() for arg in config.args]
     if not any(check.is_relative_to(path) for check in checks for path in paths):
