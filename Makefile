@@ -58,7 +58,8 @@ unit test-slow: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
 # order, where xdist would put the files with the most tests first), so no long file starts
 # last and runs on alone at the end; the end of the run names the slowest files, with their CPU
 # time. A first run (a clean clone, CI) orders them by tests/durations.json, the seconds of
-# every file above one as committed: `make test-durations` writes it from the last run's.
+# every file above one as committed: `make test-durations` writes it from the last run's
+# (take a second run's: on a first one the docs' browser checks may wait for the site's build).
 unit: export BKJOB_TEST_DURATIONS := $(abspath $(VENV))/test-durations.json
 
 # Each property test draws a quarter of its examples here (Hypothesis profile ``quick``,
