@@ -78,6 +78,9 @@ class _Loop:
         self._parents: list[object] = []
         self.provider = BlockingPortalProvider()
         self.pid, self.leases = os.getpid(), 0
+        #: Sync pollers made in this process and not closed: closed at exit (the loop thread
+        #: would wait for their polling forever).
+        self.pollers: set[Poller] = set()
         self._hooked = False
         self._hook_lock = threading.Lock()
 
@@ -100,6 +103,7 @@ class _Loop:
         self._parents.append(self.provider)
         self.provider = BlockingPortalProvider()
         self.pid, self.leases = os.getpid(), 0
+        self.pollers = set()  # (the parent's, polling in the parent's loop thread)
 
     def lease(self) -> BlockingPortal:
         if os.getpid() != self.pid:  # (forked where os.register_at_fork is missing)
@@ -113,8 +117,13 @@ class _Loop:
         self.provider.__exit__(None, None, None)
 
     def stop(self) -> None:
-        """At exit: stop the loop of clients never closed (while its thread still runs)."""
-        while os.getpid() == self.pid and self.leases > 0:
+        """At exit: close the pollers and stop the loop of clients never closed (while its
+        thread still runs)."""
+        if os.getpid() != self.pid:
+            return
+        for poller in list(self.pollers):
+            poller.close()
+        while self.leases > 0:
             self.release()
 
 
@@ -553,6 +562,7 @@ class Poller:
         self._poller: _poller.Poller = self._context.__enter__()
         self._closed = False
         client._pollers.add(self)
+        _LOOP.pollers.add(self)
 
     def __repr__(self) -> str:
         return f"<sync Poller{' closed' if self._closed else ''}>"
@@ -583,6 +593,7 @@ class Poller:
         if self._closed or os.getpid() != self._pid:
             return
         self._closed = True
+        _LOOP.pollers.discard(self)
         self._context.__exit__(None, None, None)
 
     def watch_job(

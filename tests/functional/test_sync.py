@@ -703,3 +703,27 @@ def test_the_failed_hosts_and_containers_of_ended_jobs_blocking(served: Served) 
     assert host.job_instance_id == on_hosts
     (step,) = logs
     assert [log.execute_object.container.id for log in logs[step]] == [bad]  # type: ignore[union-attr]
+
+
+NEVER_CLOSED = """
+import sys
+from bkjob_async import Scope
+from bkjob_async.sync import BkJobClient, Poller
+client = BkJobClient(sys.argv[1], app_code="a", app_secret="s", username="admin")
+poller = Poller(client)  # neither closed, nor left by ``with``: the watch below still polls
+watch = poller.watch_jobs(Scope.biz(2), [int(sys.argv[2])])
+print("leaving", flush=True)
+"""
+
+
+def test_a_program_that_never_closes_its_poller_still_exits(served: Served) -> None:
+    slow = served.job([StepPlan(hosts=[HostPlan(duration=60.0)])])
+    out = subprocess.run(
+        [sys.executable, "-c", NEVER_CLOSED, served.url, str(slow)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["leaving"]
