@@ -43,6 +43,7 @@ from bkjob_async.testing import BkJobSimulator, MockTransport, Request, Response
 from bkjob_async.testing._mock import Handler
 
 from . import properties
+from .e2e import docs_build
 from .scripted import FAST, ScriptedServer
 
 SAMPLES = pathlib.Path(__file__).parent / "unit" / "samples"
@@ -73,11 +74,24 @@ SIM_DEFAULTS: dict[str, Any] = {
 properties.register()
 
 
+#: The background build of the docs site (``docs_build.start``), if one was started.
+_DOCS_BUILD = pytest.StashKey[Any]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "sim(**options): the BkJobSimulator options of the `sim` fixture (replacing its defaults)",
     )
+    if not hasattr(config, "workerinput"):  # (the main process: once a run)
+        # The docs site the browser checks read, built from now on when it is not fresh.
+        config.stash[_DOCS_BUILD] = docs_build.start(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    build = config.stash.get(_DOCS_BUILD, None)
+    if build is not None:
+        docs_build.stop(build)
 
 
 #: Wall and CPU seconds spent in each test file (setup, call and teardown of its tests), for
@@ -120,19 +134,32 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 #: Where ``make unit`` keeps each file's wall seconds from the runs before
 #: (``BKJOB_TEST_DURATIONS``, a JSON file under .venv; unset: none kept, the order as collected).
 _DURATIONS = os.environ.get("BKJOB_TEST_DURATIONS", "")
+#: The seconds of every file above one, as committed: the order of a run with none kept yet
+#: (a clean clone, CI), under those kept. `make test-durations` writes it from the kept ones.
+_SEED = pathlib.Path(__file__).with_name("durations.json")
+
+
+def _file_seconds() -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    for path in (_SEED, pathlib.Path(_DURATIONS)):
+        try:
+            known = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(known, dict):
+            seconds.update(known)
+    return seconds
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The longest files first, by the seconds they took before: xdist hands files to its
-    workers in this order, so that a long one does not start last and finish alone. (A
-    stable sort: each file's tests stay together and in their order; files not timed yet
-    keep theirs, after the rest.)"""
-    try:
-        seconds = json.loads(pathlib.Path(_DURATIONS).read_text()) if _DURATIONS else {}
-    except (OSError, ValueError):
-        return
-    if isinstance(seconds, dict) and seconds:
+    workers in this order (`make unit` passes ``--no-loadscope-reorder``, or xdist would hand
+    out the files with the most tests first), so that a long one does not start last and
+    finish alone. (A stable sort: each file's tests stay together and in their order; files
+    not timed yet keep theirs, after the rest.)"""
+    seconds = _file_seconds() if _DURATIONS else {}
+    if seconds:
         items.sort(key=lambda item: -float(seconds.get(item.nodeid.split("::", 1)[0], 0.0)))
 
 

@@ -18,8 +18,10 @@ A public module is one of ``bkjob_async``'s modules whose dotted path has no par
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import inspect
+import os
 import pathlib
 import pkgutil
 import re
@@ -93,9 +95,10 @@ def data_doc(module_name: str, name: str) -> str | None:
     return None
 
 
-def _all_modules() -> set[str]:
+@functools.cache  # (the package's modules do not change during a build: looked up per reference)
+def _all_modules() -> frozenset[str]:
     package = importlib.import_module(PACKAGE)
-    return {info.name for info in pkgutil.walk_packages(package.__path__, PACKAGE + ".")}
+    return frozenset(info.name for info in pkgutil.walk_packages(package.__path__, PACKAGE + "."))
 
 
 def undocumented() -> list[str]:
@@ -148,7 +151,10 @@ def write_pages(app: Sphinx) -> None:
     for filename, text in wanted.items():
         path = out / filename
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+            # (whole or not at all: builds of two languages at once read each other's pages)
+            temporary = path.with_name(f".{filename}.{os.getpid()}")
+            temporary.write_text(text, encoding="utf-8")
+            temporary.replace(path)
     for name in undocumented():
         logger.warning(
             "public name without a docstring: %s (every name in a public module's __all__, "

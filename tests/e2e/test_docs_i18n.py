@@ -50,10 +50,10 @@ def _cjk_families() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+def site() -> pathlib.Path:
     """The site as ``make docs`` lays it out (``docs_build.site``: its build, or the run's)."""
     chromium()  # skip before building a site no browser will see
-    return docs_build.site(tmp_path_factory)
+    return docs_build.site()
 
 
 @pytest.fixture(scope="module")

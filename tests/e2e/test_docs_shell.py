@@ -65,6 +65,9 @@ async def test_shell_block_runs_against_simulate(block: Block) -> None:
             assert "usage:" not in output, output
 
 
+# The tour and the tutorial are a dozen commands each, in one test: 16 s on a quiet machine, past
+# pytest's 60 s at a load of 9 (each command has its own 60 s limit, so none hangs unseen).
+@pytest.mark.timeout(240)
 async def test_the_command_line_tour_runs_in_order_against_simulate() -> None:
     """The tour, as a new user runs it: ``bkjob-async simulate`` with its defaults, the
     ``export`` lines it prints, then each command of the page in order."""
@@ -80,6 +83,7 @@ async def test_the_command_line_tour_runs_in_order_against_simulate() -> None:
             assert "Traceback" not in output
 
 
+@pytest.mark.timeout(240)
 async def test_the_tutorial_works_as_printed() -> None:
     """Every runnable block of the tutorial, top to bottom, against one ``simulate``."""
     steps = [b for b in blocks(TUTORIAL) if b.skip is None and b.lang in ("sh", "python")]

@@ -32,9 +32,9 @@ pytestmark = pytest.mark.timeout(400)  # two builds (unless make docs ran), then
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+def site() -> pathlib.Path:
     """The site as ``make docs`` lays it out (``docs_build.site``: its build, or the run's)."""
-    return docs_build.site(tmp_path_factory)
+    return docs_build.site()
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
