@@ -34,7 +34,7 @@ class Attachments:
     def __init__(self, driver: Driver, pace: Pace | None = None) -> None:
         self._driver = driver
         #: How long a slice of attaching or detaching may hold the event loop.
-        self.pace = Pace() if pace is None else pace
+        self.pace = Pace(turn=driver.turn) if pace is None else pace
         #: Jobs polled for ``follow``, one subscription per scope.
         self._follows: dict[Scope, _Subscription] = {}
 

@@ -30,6 +30,7 @@ from ._heap import Due
 from ._isolate import isolated
 from ._jobs import Watched, key
 from ._schedule import census_round, joined_at, min_gap, rejoined_at
+from ._slices import Turn
 from ._workers import Workers
 
 if TYPE_CHECKING:
@@ -100,6 +101,9 @@ class Driver:
         self.census = None if protocol is None else self._census(protocol)
         self._tg: TaskGroup | None = None
         self.answers = self.retries = self.hints = 0
+        #: How long the poller's work has held the event loop's current turn (shared by the
+        #: workers and the attach slices).
+        self.turn = Turn()
         self.workers = Workers(self)
         self.last_answer = 0.0
         #: The error that began the outage in force (``None``: bk-job answers).

@@ -9,12 +9,21 @@ once during an outage (so the failure policy sees answers and failures in the or
 came), or when fewer than ``_BATCH`` requests are in flight (answers then come one by one: the
 batch would not fill before the worker's next poll comes back, and the answer would wait for
 that poll, a request's time, or its timeout). An answer thus waits only while many requests
-are in flight, for at most ``_BATCH`` others. Decoding, tracking and delivering then run several times in a row, warm in
+are in flight, for at most ``_BATCH`` others (and for the next turns of the loop when answers
+come faster than they are folded, below). Decoding, tracking and delivering then run several times in a row, warm in
 the processor's caches (``benchmarks/HISTORY.md``, "CPU per poll").
+
+The workers share the driver's ``Turn`` of the event loop. One worker at a time folds the held
+answers, a turn's budget at a time; a worker sends its next poll once the turn has budget left
+and no batch is held while that one folds. When answers come faster than they are folded (the
+first polls of a large watch, every one a change), fewer polls go out, and each turn reads a
+few answers instead of one turn reading every answer that landed: no long stall.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import anyio.lowlevel
@@ -47,7 +56,11 @@ class Workers:
         #: The poll rounds' spans (``_tracing``), or ``None``: spans off (checked at start).
         self.rounds: PollRounds | None = None
         #: Answers held back to be folded together: (job, answer, sent at, permit).
-        self._held: list[tuple[Watched, Unread, float, Any]] = []
+        self._held: deque[tuple[Watched, Unread, float, Any]] = deque()
+        #: A worker folds the held answers now (over several turns of the loop).
+        self._folding = False
+        #: Workers waiting for the held answers to fall under a batch (``_room``).
+        self._waiting: list[asyncio.Future[None]] = []
         #: Requests in flight now.
         self.in_flight = 0
 
@@ -61,7 +74,7 @@ class Workers:
         due, so none waits for more to come), then park until the scheduler hands one over."""
         driver = self.driver
         if self._held:
-            self._fold()
+            await self._fold()
             watched = driver.due.take(driver.clock())
             if watched is not None:
                 return watched
@@ -70,7 +83,7 @@ class Workers:
         while True:
             watched = await driver.due.park(slot)
             if watched is None and self._held:
-                self._fold()
+                await self._fold()
             if watched is None:
                 watched = driver.due.take(driver.clock())
             if watched is not None:
@@ -81,8 +94,12 @@ class Workers:
         slot = Slot()
         driver = self.driver
         read, apply, take, clock = driver.reader.read, driver.apply, driver.due.take, driver.clock
-        rounds = self.rounds
+        rounds, spent = self.rounds, driver.turn.spent
         while True:
+            if self._folding and len(self._held) >= _BATCH:
+                await self._room()  # (answers come faster than they are folded)
+            elif spent():  # (this turn has run the poller's budget: go on in the next)
+                await anyio.lowlevel.checkpoint()
             watched = take(clock()) or await self._wait(slot)
             if not self._still_watched(watched):
                 watched.busy = False
@@ -99,7 +116,7 @@ class Workers:
                 result = await read(watched)
             except errors.BkJobError as exc:
                 if self._held:  # answers that came before this failure count first
-                    self._fold()
+                    self._fold_all()
                 driver.failed(watched, exc, sent_at, permit)
                 if rounds is not None:
                     rounds.note(failed=True)
@@ -120,33 +137,69 @@ class Workers:
                 self.in_flight -= 1
                 if not held:
                     watched.busy = False
-            if held and (
-                len(self._held) >= _BATCH
-                or self.in_flight < _BATCH
-                or driver.health.outage.down_since is not None
-            ):
-                self._fold()  # (during an outage every answer counts at once: it may end it)
+            if held:
+                if driver.health.outage.down_since is not None:
+                    self._fold_all()  # (during an outage every answer counts at once: it may end it)
+                elif len(self._held) >= _BATCH or self.in_flight < _BATCH:
+                    await self._fold()
 
-    def _fold(self) -> None:
-        """Decode and track the answers held back, in the order they came."""
-        held, self._held = self._held, []
+    async def _fold(self) -> None:
+        """Decode and track the held answers in the order they came, a turn's budget at a
+        time; answers held meanwhile are folded too. One worker folds at a time: another
+        finds it folding and goes on."""
+        if self._folding:
+            return
+        self._folding = True
+        held, spent, fold = self._held, self.driver.turn.spent, self._fold_one
+        try:
+            while held:
+                if spent():
+                    await anyio.lowlevel.checkpoint()
+                    spent()  # (counts this turn's work from here)
+                    if not held:  # (folded at once meanwhile: a failure, an outage)
+                        break
+                fold(*held.popleft())
+                if self._waiting and len(held) < _BATCH:
+                    self._let_send()
+        finally:
+            self._folding = False
+            self._let_send()
+
+    async def _room(self) -> None:
+        """Wait until the folding worker has folded all but less than a batch."""
+        ready = asyncio.get_running_loop().create_future()
+        self._waiting.append(ready)
+        await ready
+
+    def _let_send(self) -> None:
+        """Wake the workers waiting in ``_room``."""
+        waiting, self._waiting = self._waiting, []
+        for ready in waiting:
+            if not ready.done():  # (a cancelled worker's is)
+                ready.set_result(None)
+
+    def _fold_all(self) -> None:
+        """Fold every held answer now, in the order they came (before a failure counts)."""
+        held, fold = self._held, self._fold_one
+        while held:
+            fold(*held.popleft())
+
+    def _fold_one(self, watched: Watched, unread: Unread, sent_at: float, permit: Any) -> None:
         driver = self.driver
-        finish = driver.reader.finish
-        for watched, unread, sent_at, permit in held:
+        try:
+            if not watched.active:  # released while held
+                return
             try:
-                if not watched.active:  # released while held
-                    continue
-                try:
-                    answer = finish(watched, unread)
-                except errors.BkJobError as exc:
-                    driver.failed(watched, exc, sent_at, permit)
-                    continue
-                except Exception as exc:  # nothing expects it: this job fails, not the poller
-                    fail_alone(driver, watched, exc)
-                    continue
-                driver.apply(watched, answer)
-            finally:
-                watched.busy = False
+                answer = driver.reader.finish(watched, unread)
+            except errors.BkJobError as exc:
+                driver.failed(watched, exc, sent_at, permit)
+                return
+            except Exception as exc:  # nothing expects it: this job fails, not the poller
+                fail_alone(driver, watched, exc)
+                return
+            driver.apply(watched, answer)
+        finally:
+            watched.busy = False
 
     def _still_watched(self, watched: Watched) -> bool:
         if not watched.active:  # released while a parked worker was waking up

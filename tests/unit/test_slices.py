@@ -1,4 +1,5 @@
-"""``_slices.Pace``: work in strides, a checkpoint once a slice has run its budget; a fake clock."""
+"""``_slices.Pace``: work in strides, a checkpoint once a slice has run its budget; ``Turn``:
+the budget one turn of the event loop shares among tasks. Fake clocks."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 import anyio
 import pytest
 
-from bkjob_async.polling._slices import Pace
+from bkjob_async.polling._slices import Pace, Turn
 
 
 class Ticks:
@@ -100,3 +101,32 @@ async def test_no_items_no_work() -> None:
 def test_a_stride_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="stride"):
         Pace(stride=0)
+
+
+@pytest.mark.anyio
+async def test_a_turn_is_spent_at_its_budget_and_the_next_turn_starts_afresh() -> None:
+    turn = Turn(budget=2.5, clock=Ticks(1.0))  # each read of the clock moves it 1 s
+    # Opened at 1 s; then 1, 2 and 3 s after it.
+    assert [turn.spent() for _ in range(4)] == [False, False, False, True]
+    assert turn.turns == 1
+    await anyio.lowlevel.checkpoint()  # the event loop's next turn
+    assert turn.spent() is False
+    assert turn.turns == 2
+    await anyio.lowlevel.checkpoint()
+    await anyio.lowlevel.checkpoint()  # (a turn with none of the poller's work counts none)
+    assert turn.spent() is False
+    assert turn.turns == 3
+
+
+@pytest.mark.anyio
+async def test_a_pace_on_a_shared_turn_ends_its_slice_once_the_turn_is_spent() -> None:
+    # The turn's clock moves 1 s a read, its budget 1.5 s: two strides a turn, whatever the
+    # pace's own budget (the turn's is shared with the poller's other tasks).
+    turn = Turn(budget=1.5, clock=Ticks(1.0))
+    pace = Pace(budget=1000.0, stride=4, clock=Ticks(0.0), turn=turn)
+    finished, strides, seen = await _run(pace, list(range(20)))
+    assert [len(s) for s in strides] == [4] * 5
+    assert finished
+    assert pace.slices == 2
+    assert [n for n in seen if 0 < n < 20] == [8, 16]
+    assert turn.turns == 3
