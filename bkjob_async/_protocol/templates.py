@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._checks import check_many
-from .._params import check_count, check_text, step_ids
+from .._params import check_count, check_text, step_ids, texts
 from ..config import check_id
 from ..models.requests import GlobalVar
 from ..models.templates import JobTemplatePage, StepDetail
@@ -30,10 +30,6 @@ __all__ = [
 ]
 
 
-def _text(value: str | None, name: str) -> str | None:
-    return None if value is None else check_text(value, name)
-
-
 def template_list_v3(
     scope: Scope,
     *,
@@ -47,9 +43,7 @@ def template_list_v3(
     bk-job does not cap ``length``."""
     return v3_scoped(
         scope,
-        name=_text(name, "name"),
-        creator=_text(creator, "creator"),
-        last_modify_user=_text(last_modify_user, "last_modify_user"),
+        **texts(name=name, creator=creator, last_modify_user=last_modify_user),
         start=check_count(start, "start"),
         length=check_count(length, "length", 1),
     )

@@ -84,6 +84,15 @@ def outage_line(since: _dt.datetime) -> str:
     return f"bk-job unreachable since {clock(since)}, retrying"
 
 
+#: The events that tell a status change (``previous`` to ``current``).
+_TRANSITIONS = (
+    events.HostTransition,
+    events.ContainerTransition,
+    events.StepTransition,
+    events.JobTransition,
+)
+
+
 def describe_event(event: events.Event, *, arrow: str = "->") -> str:
     """Return one event as a line: time, job, step, host and the status change."""
     when = event.observed_at.astimezone().strftime("%H:%M:%S.%f")[:-3]
@@ -92,21 +101,18 @@ def describe_event(event: events.Event, *, arrow: str = "->") -> str:
         return f"{when} {job}  {outage_line(event.since)}: {event.error}"
     if isinstance(event, events.PollingResumed):
         return f"{when} {job}  bk-job answers again (unreachable since {clock(event.since)})"
-    if isinstance(event, events.HostTransition):
-        host = event.host  # known by its id alone (a cluster's events): "host 8424895"
-        named = host if host.ip or host.ipv6 or host.bk_host_id is None else host.bk_host_id
-        where = f"{job} step {event.step_instance_id}#{event.execute_count} host {named}"
+    if isinstance(event, _TRANSITIONS):
         change = f"{code_name(event.previous)} {arrow} {code_name(event.current)}"
-        return f"{when} {where}  {change}{_exit_tail(event)}"
-    if isinstance(event, events.ContainerTransition):
-        where = f"{job} step {event.step_instance_id}#{event.execute_count} {event.container}"
-        change = f"{code_name(event.previous)} {arrow} {code_name(event.current)}"
-        return f"{when} {where}  {change}{_exit_tail(event)}"
-    if isinstance(event, events.StepTransition):
+        if isinstance(event, events.JobTransition):
+            return f"{when} {job}  {change}"
         where = f"{job} step {event.step_instance_id}#{event.execute_count}"
-        return f"{when} {where}  {code_name(event.previous)} {arrow} {code_name(event.current)}"
-    if isinstance(event, events.JobTransition):
-        return f"{when} {job}  {code_name(event.previous)} {arrow} {code_name(event.current)}"
+        if isinstance(event, events.HostTransition):
+            host = event.host  # known by its id alone (a cluster's events): "host 8424895"
+            named = host if host.ip or host.ipv6 or host.bk_host_id is None else host.bk_host_id
+            return f"{when} {where} host {named}  {change}{_exit_tail(event)}"
+        if isinstance(event, events.ContainerTransition):
+            return f"{when} {where} {event.container}  {change}{_exit_tail(event)}"
+        return f"{when} {where}  {change}"
     if isinstance(event, events.JobFinished):
         return f"{when} {job}  finished {code_name(event.status)}"
     if isinstance(event, events.WatchFailed):
@@ -125,21 +131,20 @@ def short_event(event: events.Event) -> str:
     """Return one event in at most ~70 columns: time, ids, host and the change, without codes."""
     when = event.observed_at.astimezone().strftime("%H:%M:%S")
     job = f"job {event.job_instance_id}"
+    if not isinstance(event, _TRANSITIONS):
+        return describe_event(event)
+    change = f"{_name(event.previous)} → {event.current.name}"
+    if isinstance(event, events.JobTransition):
+        return f"{when} {job} {change}"
+    where = f"{when} {job} step {event.step_instance_id}"
     if isinstance(event, events.HostTransition):
         host = event.host
         name = host.ip or host.ipv6 or f"host {host.bk_host_id}"
-        change = f"{_name(event.previous)} → {event.current.name}"
-        return f"{when} {job} step {event.step_instance_id} {name} {change}{_exit_tail(event)}"
+        return f"{where} {name} {change}{_exit_tail(event)}"
     if isinstance(event, events.ContainerTransition):
         name = event.container.name or f"container {event.container.id}"
-        change = f"{_name(event.previous)} → {event.current.name}"
-        return f"{when} {job} step {event.step_instance_id} {name} {change}{_exit_tail(event)}"
-    if isinstance(event, events.StepTransition):
-        change = f"{_name(event.previous)} → {event.current.name}"
-        return f"{when} {job} step {event.step_instance_id} {change}"
-    if isinstance(event, events.JobTransition):
-        return f"{when} {job} {_name(event.previous)} → {event.current.name}"
-    return describe_event(event)
+        return f"{where} {name} {change}{_exit_tail(event)}"
+    return f"{where} {change}"
 
 
 def _name(status: enum.Enum | None) -> str:
