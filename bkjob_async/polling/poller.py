@@ -144,7 +144,15 @@ class Poller:
         self._tg.cancel_scope.cancel()
         try:
             if exc is None or not isinstance(exc, Exception):
-                return await self._tg.__aexit__(exc_type, exc, tb)
+                try:
+                    return await self._tg.__aexit__(exc_type, exc, tb)
+                except BaseException as raised:
+                    if raised is not exc:
+                        raise
+                    # What it was handed (a cancel) goes on from the caller, never raised
+                    # again here: an ``AsyncExitStack`` chains an exception an exit raises
+                    # again to itself, and anyio's task groups walk that chain forever.
+                    return False
             # The body raised: let its exception out as itself, not in an ExceptionGroup. The
             # task group only has its own (cancelled) tasks left to wait for.
             await self._tg.__aexit__(None, None, None)
