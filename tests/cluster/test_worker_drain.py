@@ -92,10 +92,12 @@ async def test_json_logs_and_a_takeover_line_naming_the_worker(make_cluster, red
     records = [json.loads(line) for line in w2.err.getvalue().splitlines()]
     assert all(set(r) == {"time", "level", "logger", "message"} for r in records)
     messages = [r["message"] for r in records if r["level"] == "INFO"]
+    # 64 each on a machine with a core to spare; at a load of 8 on two cores these 0.9 s leases
+    # lapse and move between the two before w1 leaves, and the counts with them.
     assert any(
-        re.fullmatch(r"worker w2: took over 64 partition\(s\) from w1 \(no longer live\): .+", m)
+        re.fullmatch(r"worker w2: took over \d+ partition\(s\) from w1 \(no longer live\): .+", m)
         for m in messages
     ), messages
     assert any(
-        re.fullmatch(r"worker w2: was handed 64 partition\(s\) from w1: .+", m) for m in messages
-    )
+        re.fullmatch(r"worker w2: was handed \d+ partition\(s\) from w1: .+", m) for m in messages
+    ), messages
