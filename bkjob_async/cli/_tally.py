@@ -148,6 +148,8 @@ class Tally:
         self.outage_error: BkJobError | None = None
         #: Outages seen so far (a watch that never reports one may be filtered).
         self.outages = 0
+        #: Jobs whose reads fail alone now (``JobPollFailing``, until it answers or ends).
+        self.failing: set[int] = set()
         self._job_counts: Counter[str] = Counter(pending=len(self.jobs))
         #: Jobs that had ended before this run (a resumed watch's state file says so).
         self.ended_before = 0
@@ -166,6 +168,14 @@ class Tally:
         if isinstance(event, events.PollingResumed):
             self.outage_since = self.outage_error = None
             return
+        if isinstance(event, events.JobPollFailing):
+            self.failing.add(event.job_instance_id)
+            self.recent.append(event)
+            return
+        if isinstance(event, events.JobPollRecovered):
+            self.failing.discard(event.job_instance_id)
+            self.recent.append(event)
+            return
         if isinstance(event, (events.HostTransition, events.ContainerTransition)):
             self._host(event)
             return
@@ -181,6 +191,7 @@ class Tally:
             record.snapshot = event.snapshot
             self._set_job(record, event.status, ended=True)
         elif isinstance(event, events.WatchFailed):
+            self.failing.discard(event.job_instance_id)
             record.error = event.error
             outcome = UNREACHABLE if is_outage(event.error) else WATCH_FAILED
             self._set_job(record, record.status, ended=True, outcome=outcome)

@@ -1,4 +1,4 @@
-"""The due jobs: a heap of due times, the guard against polls too soon, and parked workers.
+"""The due jobs: heaps of due times, the guard against polls too soon, and parked workers.
 
 No task exists per job: a job is an entry in a heap of due times. Workers take due jobs
 themselves (``take``) and park when none is due; the scheduler (``_tick``, a timer callback
@@ -19,6 +19,11 @@ first pass) piled up in the youngest generation between passes, one per job poll
 its pass walk them all (``benchmarks/HISTORY.md``, "Scale without pauses"). An entry is stale
 unless it is its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds
 another job).
+
+Jobs whose reads fail alone (``PolledJob.failures``) wait in a heap of their own and hold at
+most ``share`` of the requests in flight (``_failures.failing_share``): a hung or failing job
+never holds a healthy job's poll. A due healthy job goes first when both are due at once in an
+outage, so the outage's probe is a failing job only when no other is due.
 
 The scheduler is an asyncio timer and parked workers wait on bare asyncio futures (the client
 runs on asyncio only, as aiohttp does), not anyio Events and cancel scopes: at a few polls a
@@ -93,23 +98,31 @@ class Due:
 
     __slots__ = (
         "_clock",
+        "_failing",
         "_gap",
         "_gate",
         "_heap",
         "_idle",
         "_loop",
         "_running",
+        "_share",
         "_slots",
         "_soon",
         "_timer",
+        "failing_out",
         "refused",
     )
 
-    def __init__(self, gap: float, gate: Gate) -> None:
+    def __init__(self, gap: float, gate: Gate, share: int = 1) -> None:
         self._gap = gap
         self._gate = gate
-        #: ints: due time and slot (module docstring); the collector tracks none.
+        #: ints: due time and slot (module docstring); the collector tracks none. The jobs
+        #: failing alone have their own, and hold at most ``share`` polls in flight (taken,
+        #: not yet ``done``: ``failing_out``).
         self._heap: list[int] = []
+        self._failing: list[int] = []
+        self._share = share
+        self.failing_out = 0
         #: The registry's records by slot (the registry's list, never replaced).
         self._slots = gate.registry.slots
         #: While ``run`` runs: its task's future (``_tick`` fails it on a bug), the loop and
@@ -126,23 +139,33 @@ class Due:
     def push(self, watched: Watched, due: float) -> None:
         """(Re)schedule a job's next poll at ``due``."""
         watched.entry = entry = ((int(due * 1e3) + 1) << SHIFT) | watched.slot  # (_entry)
-        heap = self._heap
+        heap = self._failing if watched.job.failures else self._heap
         heapq.heappush(heap, entry)
         if heap[0] == entry:
             self.wake()
 
     def replace(self, due: list[tuple[float, Watched]]) -> None:
         """Reschedule every job at once (after an outage): ``(due, job)`` pairs."""
-        heap = []
+        heap: list[int] = []
+        failing: list[int] = []
         for at, watched in due:
             watched.entry = entry = _entry(at, watched.slot)
-            heap.append(entry)
+            (failing if watched.job.failures else heap).append(entry)
         heapq.heapify(heap)
+        heapq.heapify(failing)
         self._heap[:] = heap
+        self._failing[:] = failing
         self.wake()
 
     def clear(self) -> None:
         self._heap.clear()
+        self._failing.clear()
+
+    def done(self) -> None:
+        """A failing job's poll came back: its share of the requests in flight is free."""
+        self.failing_out -= 1
+        if self._failing:
+            self.wake()
 
     def wake(self) -> None:
         """Have the scheduler look again soon (polls may go again, say)."""
@@ -151,8 +174,27 @@ class Due:
             self._loop.call_soon(self._tick)
 
     def take(self, now: float) -> Watched | None:
-        """Pop the earliest due job, if one is due and polls may go now; mark it sent."""
-        heap, gap, gate, slots = self._heap, self._gap, self._gate, self._slots
+        """Pop the earliest due job, if one is due and polls may go now; mark it sent.
+
+        A failing job goes when it is due first and the failing jobs' share of the requests
+        in flight has room; in an outage, only when no healthy job is due (module docstring).
+        """
+        failing = self._failing
+        if failing and self.failing_out < self._share:
+            bound = (int(now * 1e3) + 1) << SHIFT
+            if failing[0] < bound:
+                top = self._heap[0] if self._heap else bound
+                down = self._gate.health.server.down_since is not None
+                if top >= bound or (failing[0] < top and not down):
+                    watched = self._take(failing, now)
+                    if watched is not None:
+                        self.failing_out += 1
+                        return watched
+        return self._take(self._heap, now)
+
+    def _take(self, heap: list[int], now: float) -> Watched | None:
+        """Pop the earliest due job of ``heap`` (``take``)."""
+        gap, gate, slots = self._gap, self._gate, self._slots
         bound = (int(now * 1e3) + 1) << SHIFT  # entries below are due: at most ``now``
         while heap and heap[0] < bound:
             entry = heapq.heappop(heap)
@@ -166,7 +208,7 @@ class Due:
             if (
                 governor.rate is not None
                 or now < governor.paused_until
-                or gate.health.outage.down_since is not None
+                or gate.health.server.down_since is not None
             ) and not gate.may_send(now):
                 heapq.heappush(heap, entry)
                 return None
@@ -175,6 +217,15 @@ class Due:
             watched.sent = now
             return watched
         return None
+
+    def _next(self) -> float:
+        """When the next poll that may go is due: the earliest entry, of a failing job only
+        while their share has room (``inf``: none)."""
+        heap, failing = self._heap, self._failing
+        due = (heap[0] >> SHIFT) / 1e3 if heap else math.inf  # (the entry's due)
+        if failing and self.failing_out < self._share:
+            return min(due, (failing[0] >> SHIFT) / 1e3)
+        return due
 
     def _refuse(self, watched: Watched, now: float) -> None:
         """Put off a poll that came too soon after the job's last one, and count it.
@@ -239,17 +290,16 @@ class Due:
 
     def _hand_out(self, now: float) -> float:
         """Hand the jobs due at ``now`` to parked workers; return how long to sleep."""
-        heap = self._heap
-        while self._idle and heap and (heap[0] >> SHIFT) / 1e3 <= now:  # (the entry's due)
+        while self._idle and self._next() <= now:
             watched = self.take(now)
             if watched is None:
                 break
             slot = self._idle.pop()
             slot.watched = watched
             _wake(slot.ready)
-        due = (heap[0] >> SHIFT) / 1e3 if heap else math.inf  # (stale ones popped)
+        due = self._next()  # (stale ones popped)
         if due <= now:
             # Held back (rate, outage): wait until polls may go. Or no worker is free: the
             # first to park wakes us (busy ones take due jobs themselves).
             return max(self._gate.hold(now), _TICK) if self._idle else math.inf
-        return max(due - now, _TICK) if heap else math.inf
+        return max(due - now, _TICK) if due < math.inf else math.inf
