@@ -4,9 +4,11 @@
 sockets, or hand it to ``MockTransport`` on virtual time). Each job runs on the handler's clock
 (the running loop's, so virtual time works too): it is RUNNING until ``ends_at`` seconds after
 ``start()``, then SUCCESS. What its reads get is its ``JobFaults``: hung (never answered until
-the test ends), malformed (a body nested deeper than the client reads, or one of the wrong
-shape), or 502 on chosen reads. ``gateway_down`` makes every read fail at once (an outage of
-bk-job itself). It records when each job ended and each read it answered.
+the test ends, or on virtual time until ``timeout`` passes: then it raises the
+``TimeoutError`` a client's read timeout would), malformed (a body nested deeper than the
+client reads, or one of the wrong shape), 502 or 429 on chosen reads. ``down`` makes every read
+fail at once with 502 (an outage of bk-job itself). It records when each job ended and each
+read it answered.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from urllib.parse import urlsplit
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from bkjob_async import errors
 from bkjob_async.testing import Request, Response
 
 from .scripted import job_body
@@ -39,21 +42,32 @@ WRONG_SHAPE = json.dumps(
 class JobFaults:
     """What one job's reads get: ``hung``, ``body`` (a malformed body for every read), or
     502 on the reads numbered in ``bad_gateway`` (1 is the first read), and on the first
-    ``bad_gateway_at_end`` reads after it ended (the reads that would have seen its end)."""
+    ``bad_gateway_at_end`` reads after it ended (the reads that would have seen its end), 429
+    on the reads numbered in ``throttled``."""
 
     hung: bool = False
     body: bytes | None = None
     bad_gateway: frozenset[int] = frozenset()
     bad_gateway_at_end: int = 0
+    throttled: frozenset[int] = frozenset()
 
 
 class FaultyBkJob:
     """Jobs that end at set times, each with its own faults (module docstring)."""
 
-    def __init__(self, ends_at: dict[int, float], faults: dict[int, JobFaults] | None = None):
+    def __init__(
+        self,
+        ends_at: dict[int, float],
+        faults: dict[int, JobFaults] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> None:
         self.ends_at = dict(ends_at)
         self.faults = dict(faults or {})
+        self.timeout = timeout
         self.reads: Counter[int] = Counter()
+        #: Loop time of each read of each job, answered or not.
+        self.read_at: dict[int, list[float]] = {}
         #: Loop time of each answered read, per job.
         self.answered: dict[int, list[float]] = {}
         self.started = 0.0
@@ -78,6 +92,7 @@ class FaultyBkJob:
         now = asyncio.get_running_loop().time()
         job_id = int((request.query or {})["job_instance_id"])
         self.reads[job_id] += 1
+        self.read_at.setdefault(job_id, []).append(now)
         faults = self.faults.get(job_id, JobFaults())
         done = now >= self.ended(job_id)
         at_end = done and self.failed_at_end[job_id] < faults.bad_gateway_at_end
@@ -85,7 +100,12 @@ class FaultyBkJob:
             self.failed_at_end[job_id] += 1
         if self.down or at_end or self.reads[job_id] in faults.bad_gateway:
             return Response(502, _TEXT, b"<html><body>502 Bad Gateway</body></html>")
+        if self.reads[job_id] in faults.throttled:
+            return Response(429, _TEXT, b"too many requests")
         if faults.hung:
+            if self.timeout is not None:  # (on virtual time: the client's read timeout)
+                await asyncio.sleep(self.timeout)
+                raise errors.TimeoutError(f"{request.api}: timed out")
             await self.released.wait()
             return Response(503, _TEXT, b"released at teardown")
         if faults.body is not None:

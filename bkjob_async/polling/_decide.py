@@ -30,9 +30,12 @@ permanent            give up: the job's watches end with ``WatchFailed``
 any other failure    counted in bk-job's window (``_failures.Server``), which may begin an
                      outage; then, unless bk-job is down, spends the job's budget: retried
                      after ``job_backoff`` (its cap when the process-wide retry budget is
-                     spent), ``JobPollFailing`` at ``FAILING_AFTER`` in a row, give up
+                     spent), ``JobPollFailing`` once ``FAILING_AFTER`` in a row have
+                     failed over ``OUTAGE_AFTER`` (sooner, an outage's start could not be
+                     told from it), give up
                      when the budget is spent (``max_failures`` in a row over at least
-                     ``max_failing_time``; or two refused bodies, or ``SAME_FORMAT_LIMIT``
+                     ``max_failing_time``, and over ``OUTAGE_AFTER`` if the last says bk-job
+                     is unreachable; or two refused bodies, or ``SAME_FORMAT_LIMIT``
                      alike, in a row). While bk-job
                      is down the job spends nothing and waits for the probes
 listed (job list)    poll the job itself when its row says it ended, or it has no row;
@@ -46,6 +49,7 @@ listed (job list)    poll the job itself when its row says it ended, or it has n
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import errors
@@ -61,6 +65,7 @@ from ._actions import (
 )
 from ._failures import (
     FAILING_AFTER,
+    OUTAGE_AFTER,
     SAME_FORMAT_LIMIT,
     Kind,
     Server,
@@ -84,7 +89,6 @@ from ._visits import visit_of
 from .events import JobFinished, WatchFailed
 
 if TYPE_CHECKING:
-    import datetime as _dt
     import random
     from collections.abc import Callable
 
@@ -237,7 +241,7 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
     """Return what follows ``outcome`` for ``job`` at ``now`` (see the module's table)."""
     if outcome is UNCHANGED:
         actions = _NO_ACTIONS
-        if job.failing is not None or health.server.down_since is not None:
+        if job.failing_since is not None or health.server.down_since is not None:
             job, health, actions = _recovered(rules, job, health)
         top = rules.waiting_cap if job.state.status in WAITS_FOR_A_PERSON else rules.running_cap
         base, delay = next_interval(rules.policy, job.interval, 0.0, rules.rng, top)
@@ -270,8 +274,8 @@ def _recovered(
     if ended:
         actions.append(_OUTAGE_ENDED)
         health = health._replace(server=server)
-    if job.failing is not None:
-        if job.failures >= FAILING_AFTER:
+    if job.failing_since is not None:
+        if job.failing is not None:  # its watches heard it failing
             actions.append(Recovered(job.failing, rules.wall()))
         job = job._replace(failures=0, malformed=0, error=None, failing=None, failing_since=None)
     return job, health, tuple(actions)
@@ -280,7 +284,7 @@ def _recovered(
 def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now: float) -> Decision:
     """A changed answer: track it, deliver its events, and schedule by whether it moved."""
     actions = _NO_ACTIONS
-    if job.failing is not None or health.server.down_since is not None:
+    if job.failing_since is not None or health.server.down_since is not None:
         job, health, actions = _recovered(rules, job, health)
     old = job.state
     state, events = observe(
@@ -337,7 +341,7 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
     kind = classify(error)
     if kind is Kind.THROTTLED or kind is Kind.PERMANENT:  # bk-job answered
         actions = _NO_ACTIONS
-        if job.failing is not None or health.server.down_since is not None:
+        if job.failing_since is not None or health.server.down_since is not None:
             job, health, actions = _recovered(rules, job, health)
         if kind is Kind.PERMANENT:
             return job, health, None, (*actions, _give_up(rules, job, error))
@@ -353,7 +357,7 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
         failed.answers,
         rng,
         silent=silent,
-        first=job.failing is None,
+        first=job.failing_since is None,
         waited=waited,
         job=job.job_instance_id,
         jobs=failed.jobs,
@@ -362,13 +366,10 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
         actions_.append(OutageBegan(error, rules.wall()))
     budget, quick = health.budget.withdraw(now, failed.requests)
     health = Health(server, budget)
-    failing, since = job.failing, job.failing_since
-    if failing is None or since is None:  # its spell of failures begins
-        failing, since = rules.wall(), failed.sent_at
+    since = failed.sent_at if job.failing_since is None else job.failing_since
     if server.down_since is not None:  # bk-job is down: the job spends none of its budget
         delay = job_backoff(max(job.failures, 1) if quick else 64, policy, rng)
-        job = job._replace(error=error, failing=failing, failing_since=since)
-        return job, health, now + delay, tuple(actions_)
+        return job._replace(error=error, failing_since=since), health, now + delay, tuple(actions_)
     failures = job.failures + 1
     malformed = 0
     if kind is Kind.MALFORMED:
@@ -382,17 +383,30 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
             (count is not None or time is not None)
             and (count is None or failures >= count)
             and (time is None or now - since >= time)
+            # (a failure saying bk-job is not answering ends a job only once the job has
+            # failed for as long as an outage takes to be told: it may be an outage's first)
+            and (not _unreachable(error) or now - since >= OUTAGE_AFTER)
         )
     )
+    failing = job.failing
+    if failing is None and failures >= FAILING_AFTER and now - since >= OUTAGE_AFTER and not spent:
+        # Failing alone for as long as an outage takes to be told: say so (once a spell).
+        failing = rules.wall() - _dt.timedelta(seconds=now - since)
+        actions_.append(Failing(failing, error, failures))
     job = job._replace(
         failures=failures, error=error, malformed=malformed, failing=failing, failing_since=since
     )
     if spent:
         return job, health, None, (*actions_, _give_up(rules, job, error))
-    if failures == FAILING_AFTER:
-        actions_.append(Failing(failing, error, failures))
     delay = job_backoff(failures if quick else 64, policy, rng)
     return job, health, now + delay, tuple(actions_)
+
+
+def _unreachable(error: errors.BkJobError | None) -> bool:
+    """Whether ``error`` says bk-job (or the way to it) did not answer: no connection, a 5xx."""
+    return isinstance(error, (errors.TransportError, errors.ServerError)) and not isinstance(
+        error, errors.TimeoutError
+    )
 
 
 def _give_up(rules: Rules, job: PolledJob, error: errors.BkJobError) -> GiveUp:

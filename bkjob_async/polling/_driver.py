@@ -27,7 +27,7 @@ from ._actions import Deliver, Failing, GiveUp, OutageBegan, Recovered, Retried
 from ._census import Census, coverage
 from ._decide import HINT, Failed, Health, Listed, Rules, decide, stall
 from ._failures import Kind, classify, failing_share, server_level
-from ._heap import Due
+from ._heap import Due, hangs
 from ._isolate import isolated
 from ._jobs import PolledJob, Watched, key
 from ._schedule import census_round, joined_at, min_gap, rejoined_at
@@ -402,6 +402,12 @@ class Driver:
         self.outage_error = error
         self.down_since = self.clock()
         for other in self.registry.jobs.values():
+            job = other.job
+            if job.failures and job.failing is None:  # not yet known to fail alone: the outage
+                self.registry.failing -= 1  # explains its failures, which it gives back
+                other.job = job._replace(failures=0, malformed=0)
+                if other.entry is not None and hangs(job):  # (to the others' heap)
+                    self.due.push(other, other.due)
             if other.job.stalled is None:
                 self._stall(other, error, began.at)
 

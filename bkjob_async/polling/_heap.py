@@ -20,10 +20,9 @@ its pass walk them all (``benchmarks/HISTORY.md``, "Scale without pauses"). An e
 unless it is its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds
 another job).
 
-Jobs whose reads fail alone (``PolledJob.failures``) wait in a heap of their own and hold at
-most ``share`` of the requests in flight (``_failures.failing_share``): a hung or failing job
-never holds a healthy job's poll. A due healthy job goes first when both are due at once in an
-outage, so the outage's probe is a failing job only when no other is due.
+Jobs whose reads time out alone (``_jobs.hangs``) wait in a heap of their own and hold at most
+``share`` of the requests in flight (``_failures.failing_share``): a hung job never holds a
+healthy job's poll. In an outage the probe is a job failing alone only when no other is due.
 
 The scheduler is an asyncio timer and parked workers wait on bare asyncio futures (the client
 runs on asyncio only, as aiohttp does), not anyio Events and cancel scopes: at a few polls a
@@ -45,10 +44,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._decide import Health
-    from ._jobs import Registry, Watched
+    from ._jobs import PolledJob, Registry, Watched
     from ._rate import RateGovernor
 
-__all__ = ["SHIFT", "Due", "Slot"]
+__all__ = ["SHIFT", "Due", "Slot", "hangs"]
 
 logger = logging.getLogger("bkjob_async.polling")
 
@@ -64,6 +63,13 @@ def _entry(due: float, slot: int) -> int:
     ``int(due * 1e3) + 1``: up to a millisecond late, never early (``push`` spells it inline).
     """
     return ((int(due * 1e3) + 1) << SHIFT) | slot
+
+
+def hangs(job: PolledJob) -> bool:
+    """Whether a job fails alone with timeouts: each of its polls holds a request for a whole
+    read timeout, so the failing jobs' share of the requests in flight bounds them (``_heap``).
+    A job that fails fast (a 502, a malformed body) holds one no longer than a healthy one."""
+    return job.failures > 0 and isinstance(job.error, TimeoutError)
 
 
 class Gate(Protocol):
@@ -139,7 +145,7 @@ class Due:
     def push(self, watched: Watched, due: float) -> None:
         """(Re)schedule a job's next poll at ``due``."""
         watched.entry = entry = ((int(due * 1e3) + 1) << SHIFT) | watched.slot  # (_entry)
-        heap = self._failing if watched.job.failures else self._heap
+        heap = self._failing if hangs(watched.job) else self._heap
         heapq.heappush(heap, entry)
         if heap[0] == entry:
             self.wake()
@@ -150,7 +156,7 @@ class Due:
         failing: list[int] = []
         for at, watched in due:
             watched.entry = entry = _entry(at, watched.slot)
-            (failing if watched.job.failures else heap).append(entry)
+            (failing if hangs(watched.job) else heap).append(entry)
         heapq.heapify(heap)
         heapq.heapify(failing)
         self._heap[:] = heap
@@ -205,10 +211,14 @@ class Due:
                 self._refuse(watched, now)  # (a hint since the last poll asked for this one)
                 continue
             governor = gate.governor
+            down = gate.health.server.down_since is not None
+            if down and watched.job.failing is not None:  # a probe: not a job failing alone
+                other = self._other_probe(heap, bound, now)
+                if other is not None:
+                    heapq.heappush(heap, entry)
+                    entry, watched = other
             if (
-                governor.rate is not None
-                or now < governor.paused_until
-                or gate.health.server.down_since is not None
+                governor.rate is not None or now < governor.paused_until or down
             ) and not gate.may_send(now):
                 heapq.heappush(heap, entry)
                 return None
@@ -217,6 +227,23 @@ class Due:
             watched.sent = now
             return watched
         return None
+
+    def _other_probe(self, heap: list[int], bound: int, now: float) -> tuple[int, Watched] | None:
+        """Pop the earliest due entry of a job not failing alone, if any (an outage's probe)."""
+        held: list[int] = []
+        found = None
+        while heap and heap[0] < bound:
+            entry = heapq.heappop(heap)
+            watched = self._slots[entry & _SLOT]
+            if watched is None or watched.entry != entry or not watched.active:
+                continue
+            if watched.job.failing is None and now >= watched.sent + self._gap:
+                found = (entry, watched)
+                break
+            held.append(entry)
+        for entry in held:
+            heapq.heappush(heap, entry)
+        return found
 
     def _next(self) -> float:
         """When the next poll that may go is due: the earliest entry, of a failing job only

@@ -68,8 +68,9 @@ class PolledJob(NamedTuple):
     #: Its watches need its transitions, so the list stands for its polls only while it waits
     #: for a person (``_rules.WAITS_FOR_A_PERSON``): ``census`` follows its status.
     parks: bool = False
-    #: When its first failed read of the current spell was sent: the wall clock (for events)
-    #: and the driver's (for the failure budget's time); ``None`` while its reads succeed.
+    #: When its first failed read of the current spell was sent, on the wall clock, once its
+    #: watches heard ``JobPollFailing`` (``None`` before); and on the driver's clock, for the
+    #: failure budget's time (``None`` while its reads succeed).
     failing: _dt.datetime | None = None
     failing_since: float | None = None
 

@@ -31,7 +31,7 @@ import anyio.lowlevel
 from .. import errors
 from .._tracing import poll_rounds
 from ._decide import UNCHANGED
-from ._heap import Slot
+from ._heap import Slot, hangs
 from ._isolate import fail_alone
 from ._reader import Unread
 
@@ -101,7 +101,7 @@ class Workers:
             elif spent():  # (this turn has run the poller's budget: go on in the next)
                 await anyio.lowlevel.checkpoint()
             watched = take(clock()) or await self._wait(slot)
-            failing = watched.job.failures > 0  # (taken from the failing jobs' share: ``_heap``)
+            failing = hangs(watched.job)  # (taken from the failing jobs' share: ``_heap``)
             if not self._still_watched(watched):
                 watched.busy = False
                 if failing:

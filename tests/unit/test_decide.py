@@ -200,9 +200,12 @@ def test_a_job_failing_alone_backs_off_alone_and_says_so_once() -> None:
     decisions = run_failures(TRANSIENT, FAILING_AFTER + 3)
     assert all(Retried in kinds(d.actions) for d in decisions)
     failing = [i for i, d in enumerate(decisions) if Failing in kinds(d.actions)]
-    assert failing == [FAILING_AFTER - 1]  # the second failure in a row, once
-    notice = decisions[FAILING_AFTER - 1].actions[-1]
-    assert (notice.since, notice.error, notice.failures) == (WALL, TRANSIENT, FAILING_AFTER)
+    # Once: the first failure in a row past the second, OUTAGE_AFTER after the first (sooner
+    # an outage's start could not be told from it).
+    assert failing == [2]
+    notice = decisions[2].actions[-1]
+    first_sent = WALL - dt.timedelta(seconds=12.0 - 9.9)  # (the wall clock here stands still)
+    assert (notice.since, notice.error, notice.failures) == (first_sent, TRANSIENT, 3)
     last = decisions[-1]
     assert last.job.failures == FAILING_AFTER + 3
     assert last.job.failing_since == 10.0 - 0.1  # when its first failed read was sent
@@ -215,10 +218,10 @@ def test_a_job_failing_alone_backs_off_alone_and_says_so_once() -> None:
 
 
 def test_an_answer_after_failing_says_it_recovered_and_resets() -> None:
-    failing = run_failures(TRANSIENT, FAILING_AFTER)[-1]
+    failing = run_failures(TRANSIENT, FAILING_AFTER + 1)[-1]
     d = decide(rules(), failing.job, failing.health, UNCHANGED, 20.0)
     assert kinds(d.actions) == [Recovered]
-    assert d.actions[0].since == WALL
+    assert d.actions[0].since == failing.job.failing
     assert (d.job.failures, d.job.error, d.job.failing, d.job.failing_since) == (
         0,
         None,
@@ -302,7 +305,7 @@ def test_a_permanent_failure_gives_up_at_once() -> None:
 
 
 def test_a_permanent_failure_of_a_failing_job_says_it_recovered_first() -> None:
-    failing = run_failures(TRANSIENT, FAILING_AFTER)[-1]
+    failing = run_failures(TRANSIENT, FAILING_AFTER + 1)[-1]
     d = decide(rules(), failing.job, failing.health, failed(PERMANENT, now=30.0), 30.0)
     assert kinds(d.actions) == [Recovered, GiveUp]
 
