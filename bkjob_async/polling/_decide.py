@@ -34,8 +34,8 @@ any other failure    counted in bk-job's window (``_failures.Server``), which ma
                      failed over ``OUTAGE_AFTER`` (sooner, an outage's start could not be
                      told from it), give up
                      when the budget is spent (``max_failures`` in a row over at least
-                     ``max_failing_time``, and over ``OUTAGE_AFTER`` if the last says bk-job
-                     is unreachable; or two refused bodies, or ``SAME_FORMAT_LIMIT``
+                     ``max_failing_time``, the last not one saying bk-job is unreachable;
+                     or two refused bodies, or ``SAME_FORMAT_LIMIT``
                      alike, in a row). While bk-job
                      is down the job spends nothing and waits for the probes
 listed (job list)    poll the job itself when its row says it ended, or it has no row;
@@ -72,6 +72,7 @@ from ._failures import (
     classify,
     job_backoff,
     server_level,
+    unreachable,
 )
 from ._jobs import PolledJob, moved
 from ._rules import NOT_OVER, WAITS_FOR_A_PERSON
@@ -383,9 +384,9 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
             (count is not None or time is not None)
             and (count is None or failures >= count)
             and (time is None or now - since >= time)
-            # (a failure saying bk-job is not answering ends a job only once the job has
-            # failed for as long as an outage takes to be told: it may be an outage's first)
-            and (not _unreachable(error) or now - since >= OUTAGE_AFTER)
+            # (a failure saying bk-job is unreachable never ends a job: it may be an
+            # outage's first, not yet told as one; the job's next failure of its own does)
+            and not unreachable(error)
         )
     )
     failing = job.failing
@@ -400,13 +401,6 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
         return job, health, None, (*actions_, _give_up(rules, job, error))
     delay = job_backoff(failures if quick else 64, policy, rng)
     return job, health, now + delay, tuple(actions_)
-
-
-def _unreachable(error: errors.BkJobError | None) -> bool:
-    """Whether ``error`` says bk-job (or the way to it) did not answer: no connection, a 5xx."""
-    return isinstance(error, (errors.TransportError, errors.ServerError)) and not isinstance(
-        error, errors.TimeoutError
-    )
 
 
 def _give_up(rules: Rules, job: PolledJob, error: errors.BkJobError) -> GiveUp:

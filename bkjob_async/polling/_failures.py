@@ -36,8 +36,9 @@ running-job quota      a failure, never an outage
 body refused unread    refused: ``REFUSED_LIMIT`` in a row end the job     (it answered)
 format error           malformed: ``SAME_FORMAT_LIMIT`` alike end the job  (it answered)
 another error code     transient, the job's                                (it answered)
-connection refused,    transient                                           not answering
-reset, DNS; 5xx, 502
+connection refused,    transient; never spends the last of a job's budget  not answering
+reset, DNS; a gateway  (an outage's first failures look the same)
+5xx, 502
 timeout                transient                                           not answering
                                                                            when none did
 =====================  ==================================================  ================
@@ -81,6 +82,7 @@ __all__ = [
     "failing_share",
     "job_backoff",
     "server_level",
+    "unreachable",
 ]
 
 #: Failed reads of one job in a row after which its watches hear ``JobPollFailing``.
@@ -148,7 +150,18 @@ def server_level(
     """
     if isinstance(exc, errors.TimeoutError):
         return known and last_answer <= sent_at
-    return isinstance(exc, (errors.TransportError, errors.ServerError))
+    return unreachable(exc)
+
+
+def unreachable(exc: errors.BkJobError | None) -> bool:
+    """Tell whether ``exc`` says bk-job, or the way to it, gave no answer of its own: no
+    connection, a reset, a gateway's 5xx. (bk-job's own error code, even an internal error at
+    HTTP 200, is an answer; a timeout is ``server_level``'s to tell.)"""
+    if isinstance(exc, errors.TimeoutError):
+        return False
+    if isinstance(exc, errors.TransportError):
+        return True
+    return isinstance(exc, errors.ServerError) and (exc.http_status or 200) >= 500
 
 
 def failing_share(policy: PollPolicy) -> int:

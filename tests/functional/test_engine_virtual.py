@@ -210,7 +210,7 @@ def test_a_job_alone_failing_is_that_jobs_and_no_outage() -> None:
     assert "JobPollRecovered" in names1
     failing = got[1][0][1]
     assert isinstance(failing.error, ConnectError)
-    assert failing.failures == 2
+    assert failing.failures >= 2  # (at its second failure or later: OUTAGE_AFTER on)
     recovered_at = next(t for t, e in got[1] if isinstance(e, JobPollRecovered))
     assert 20.0 <= recovered_at <= 20.0 + 4 * 4.0  # within its backoff's cap of the fix
     assert names1[-1] == "WatchTimedOut"  # only the deadline ended it: the budget held

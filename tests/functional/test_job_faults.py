@@ -191,7 +191,11 @@ def _check(mix: Mix) -> None:
         assert len(stalled) == 1, (stalled, mix)
         assert len(resumed) == 1, (resumed, mix)
         assert down[0] <= stalled[0] <= down[0] + TIMEOUT + 3.0, (stalled, mix)
-        assert down_end <= resumed[0] <= down_end + POLICY.max_interval + 2.0, (resumed, mix)  # type: ignore[operator]
+        # The first probe after bk-job's return finds it, unless it lands on a flaky job's own
+        # 502 (then the next, a probe's gap later).
+        probes = 2 if mix.flaky else 1
+        late = down_end + probes * POLICY.max_interval + 2.0  # type: ignore[operator]
+        assert down_end <= resumed[0] <= late, (resumed, mix)  # type: ignore[operator]
     for t, e in seen:  # a job is never said failing alone while bk-job is said down
         if isinstance(e, JobPollFailing) and stalled:
             assert not stalled[0] <= t < resumed[0], (t, e, mix)

@@ -96,10 +96,12 @@ def failed(
     )
 
 
-TRANSIENT = errors.ServerError("502 from the gateway")
+TRANSIENT = errors.ServerError("502 from the gateway", http_status=502)
 MALFORMED = errors.ResponseFormatError("field 'status': not an int")
 REFUSED = errors.ResponseRefusedError("nested deeper than 100 levels; refused unread")
 TIMEOUT = errors.TimeoutError("read timed out")
+#: bk-job's own error code about the job: an answer, the job's failure.
+ERROR_CODE = errors.ApiError("the job's data cannot be read", code=1249999)
 PERMANENT = errors.NotFoundError("no such job")
 THROTTLED = errors.RateLimitedError("slow down")
 
@@ -250,7 +252,7 @@ def test_the_failure_budget_ends_the_job_after_max_failures() -> None:
 
 def test_the_failure_budget_ends_the_job_after_max_failing_time() -> None:
     policy = PollPolicy(interval=1.0, max_interval=15.0, max_failing_time=3.5, max_failures=None)
-    decisions = run_failures(TRANSIENT, 10, policy=policy)
+    decisions = run_failures(ERROR_CODE, 10, policy=policy)
     ended = [i for i, d in enumerate(decisions) if GiveUp in kinds(d.actions)]
     assert ended[0] == 4  # sent at 9.9, failed again at 14.0: 4.1 s without a good answer
     assert decisions[4].poll_at is None  # (run_failures goes on feeding it failures)
@@ -258,9 +260,19 @@ def test_the_failure_budget_ends_the_job_after_max_failing_time() -> None:
 
 def test_the_budget_needs_both_its_count_and_its_time() -> None:
     policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=3, max_failing_time=6.5)
-    decisions = run_failures(TRANSIENT, 10, policy=policy)
+    decisions = run_failures(ERROR_CODE, 10, policy=policy)
     ended = [i for i, d in enumerate(decisions) if GiveUp in kinds(d.actions)]
     assert ended[0] == 7  # three reads failed by 12.0, but 6.5 s without an answer at 17.0
+
+
+def test_a_gateway_error_never_spends_the_last_of_a_budget() -> None:
+    # The first failures of an outage look like this before it is told: the job's next
+    # failure of its own ends it.
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=3, max_failing_time=None)
+    decisions = run_failures([TRANSIENT] * 6 + [ERROR_CODE], 7, policy=policy)
+    ended = [i for i, d in enumerate(decisions) if GiveUp in kinds(d.actions)]
+    assert ended == [6]
+    assert decisions[6].actions[-1].failed.error is ERROR_CODE
 
 
 def test_no_budget_means_retried_for_as_long_as_the_watch_lasts() -> None:

@@ -54,6 +54,7 @@ def test_each_error_has_its_kind(exc: errors.BkJobError, kind: Kind) -> None:
         (errors.ConnectError("refused"), True),
         (errors.TransportError("reset mid-body"), True),
         (errors.ServerError("502", http_status=502), True),
+        (errors.ServerError("internal", code=1240002, http_status=200), False),  # bk-job's own
         (errors.ResponseFormatError("html"), False),
         (errors.ResponseRefusedError("too deep"), False),
         (errors.ApiError("unknown code", code=123), False),
