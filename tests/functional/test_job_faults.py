@@ -165,9 +165,9 @@ def _check(mix: Mix) -> None:
             # (the rate governor, ``_rate``: bk-job's gateway limits the app, not one job).
             slack = LATENCY if mix.throttled else 0.0
             bound = ended + LATENCY + TIMEOUT + 2.0 + slack
-            if resumed and down is not None and down[0] - LATENCY - slack <= ended <= resumed[0]:
-                # Its read fell in the outage: every job is polled again within an interval
-                # of bk-job's return.
+            if resumed and down is not None and down[0] - (bound - ended) <= ended <= resumed[0]:
+                # Its read, or the retry of a failed one, fell in the outage: every job is
+                # polled again within an interval of bk-job's return.
                 bound = max(bound, resumed[0] + POLICY.interval + TIMEOUT + 2.0 + slack)
             assert t <= bound, (job, round(t, 2), round(ended, 2), mix)
             continue
