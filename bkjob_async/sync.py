@@ -281,13 +281,12 @@ class BkJobClient:
         access_token: str | None = None,
         language: str | None = None,
     ) -> BkJobClient:
-        """Return this client acting as another user (``bkjob_async.BkJobClient.as_user``):
-        a view over the same session and loop that owns nothing (its ``close()`` does
-        nothing; closing this client ends it)."""
         if self._closed:
             raise RuntimeError("this BkJobClient is closed; create a new one")
         identity = {"username": username, "bk_token": bk_token, "access_token": access_token}
         return _View(self, identity, language)
+
+    as_user.__doc__ = _client.BkJobClient.as_user.__doc__
 
     def close(self) -> None:
         """End the client's pollers and their watches, close its session, and stop the loop
