@@ -292,6 +292,21 @@ class BkJobClient:
             assert self._async is not None
             return self._portal, self._async
 
+    def as_user(
+        self,
+        username: str | None = None,
+        *,
+        bk_token: str | None = None,
+        access_token: str | None = None,
+        language: str | None = None,
+    ) -> BkJobClient:
+        if self._closed:
+            raise RuntimeError("this BkJobClient is closed; create a new one")
+        identity = {"username": username, "bk_token": bk_token, "access_token": access_token}
+        return _View(self, identity, language)
+
+    as_user.__doc__ = _client.BkJobClient.as_user.__doc__
+
     def close(self) -> None:
         """End the client's pollers and their watches, close its session, and stop the loop
         thread if no other client uses it. Calls after this raise ``RuntimeError``."""
@@ -414,6 +429,44 @@ def _iterate(
         except StopAsyncIteration:
             return
         yield item
+
+
+class _View(BkJobClient):
+    """A sync client acting as another user over another's session (``BkJobClient.as_user``)."""
+
+    def __init__(
+        self, root: BkJobClient, identity: dict[str, str | None], language: str | None
+    ) -> None:
+        root = getattr(root, "_of", root)
+        #: The client that owns the session, and the identity this view sends.
+        self._of, self._identity, self._language = root, identity, language
+        self.protocol = _client.acting(root.protocol, **identity, language=language)
+        self._made: tuple[_client.BkJobClient, _client.BkJobClient] | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        who = _client._identity_text(self.protocol.credentials)
+        return f"<sync BkJobClient {self.protocol.url('')!r} {self.flavor.value} {state} as {who}>"
+
+    @property
+    def closed(self) -> bool:
+        """Whether the client this view acts through was closed."""
+        return self._of.closed
+
+    @property
+    def _pollers(self) -> weakref.WeakSet[Poller]:  # type: ignore[override]
+        return self._of._pollers
+
+    def _loop(self) -> tuple[BlockingPortal, _client.BkJobClient]:
+        portal, inner = self._of._loop()
+        made = self._made
+        if made is None or made[0] is not inner:  # (first use, or a new client after a fork)
+            view = inner.as_user(**self._identity, language=self._language)
+            made = self._made = (inner, view)
+        return portal, made[1]
+
+    def close(self) -> None:
+        """Do nothing: a view owns nothing (close the client it was made from)."""
 
 
 class Watch:
