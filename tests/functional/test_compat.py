@@ -153,9 +153,9 @@ async def test_a_nodeman_v2_call_and_its_unread_key_said_once_per_client(
 
 
 async def test_task_name_on_a_plan_is_said_to_be_ignored(sim: BkJobSimulator) -> None:
-    client, wire = client_for(sim)
+    client, _ = client_for(sim)
     async with client:
-        with pytest.warns(SdkParameterWarning, match="execute_job_plan .* 'task_name'"):
+        with pytest.warns(SdkParameterWarning, match=r"execute_job_plan .* 'task_name'"):
             answer = await client.compat.jobv3.execute_job_plan(
                 {"bk_scope_type": "biz", "bk_scope_id": "2", "job_plan_id": 42, "task_name": "x"}
             )
@@ -170,7 +170,7 @@ async def test_host_dicts_in_host_id_list_are_said_before_sending(sim: BkJobSimu
     async with client:
         with warnings.catch_warnings():
             warnings.simplefilter("error", SdkParameterWarning)
-            with pytest.raises(SdkParameterWarning, match="host_id_list takes host ids .* dicts"):
+            with pytest.raises(SdkParameterWarning, match=r"host_id_list takes host ids .* dicts"):
                 await client.compat.jobv3.fast_execute_script(params)
     assert wire.sent == []  # (said before anything was sent)
     client, wire = client_for(sim)
@@ -189,7 +189,7 @@ async def test_credential_keys_the_sdk_took(sim: BkJobSimulator) -> None:
         )
         with pytest.raises(ValueError, match="another app"):
             client.compat.jobv3.get_job_plan_list(bk_app_code="nodeman", bk_biz_id=2)
-        with pytest.raises(UnsupportedOperationError, match="compat.jobv3"):
+        with pytest.raises(UnsupportedOperationError, match=r"compat\.jobv3"):
             client.compat.job.get_job_list({"bk_biz_id": 2})
         with pytest.raises(AttributeError, match="did you mean get_job_plan_list"):
             client.compat.jobv3.get_job_plan_lists  # noqa: B018
@@ -209,7 +209,8 @@ async def test_reads_retry_and_what_never_reached_bk_job_raises() -> None:
         transport=server.transport(), sleep=lambda s: anyio.sleep(0),
     ) as client:  # fmt: skip
         answer = await client.compat.jobv3.get_job_plan_list(bk_biz_id=2)
-    assert answer["result"] is True and len(server.requests) == 2
+    assert answer["result"] is True
+    assert len(server.requests) == 2
 
     def unreachable(request: Request) -> Response:
         raise ConnectError("refused")
@@ -233,7 +234,7 @@ def test_the_groups_are_the_endpoint_tables_rows() -> None:
     public = lambda group: {n for n in dir(group) if not n.startswith("_")}  # noqa: E731
     assert public(client.compat.jobv3) == public(client.compat.api) == v3
     assert public(client.compat.job) == v2 | {"get_job_instance_status"}  # (same name on v2)
-    assert "fast_push_file" in v2 and "execute_job" in v2
+    assert {"fast_push_file", "execute_job"} <= v2
     # What bk-job reads: what the client spells, and v3's deprecated bk_biz_id beside the scope.
     row = TABLE["fast_execute_script"]
     assert {"bk_biz_id", "bk_scope_type", "script_param", "timeout"} <= reads(
