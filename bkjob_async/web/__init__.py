@@ -39,6 +39,7 @@ from ._board import BOARD, Board
 from ._names import NAMER, Namer
 from ._safety import (
     LOOPBACK_HOSTS,
+    USER,
     BasicLogin,
     HeaderLogin,
     Login,
@@ -217,7 +218,7 @@ def _operations(board: Board, token: str | None) -> Any:
             "dashboard: %s on job %s (by %s)",
             action,
             job_id,
-            request.get("bkjob_user", "the token's holder"),
+            request.get(USER, "the token's holder"),
         )
         board.follow(scope, job_id)  # its table row and the overview follow what comes next
         return web.json_response(done)

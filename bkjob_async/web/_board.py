@@ -322,11 +322,13 @@ class Board:
             )
             self.series.append((now, events, polls, errors + hosts))
         self.watches, self.watched = watches, watched
-        if watches or watched:
+        ran = last is not None and counters[0] > last[0]  # (a run shorter than a second)
+        if watches or watched or (ran and self.started is None):
             if self.started is None or self.ended is not None:
-                self.started = now  # (a run, or a job followed again after it)
+                # A run, or a job followed again after it: it began within the last second.
+                self.started = now - (1000 if ran else 0)
             self.ended = None
-        elif self.started is not None and self.ended is None:
+        if not (watches or watched) and self.started is not None and self.ended is None:
             self.ended = now
 
     def transitions_per_second(self) -> float:
@@ -346,7 +348,8 @@ class Board:
         task.add_done_callback(self._follows.discard)
 
     async def _follow(self, scope: Scope, job_id: int) -> None:
-        async with self.poller.watch_jobs(scope, [job_id], events=(JobFinished,)) as watch:
+        # Every event (no filter): a watch of its end alone would not read its hosts.
+        async with self.poller.watch_jobs(scope, [job_id]) as watch:
             async for _ in watch:
                 pass
 

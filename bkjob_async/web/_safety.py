@@ -33,6 +33,7 @@ __all__ = [
     "CSP",
     "LOOPBACK_HOSTS",
     "TOKEN_HEADER",
+    "USER",
     "BasicLogin",
     "HeaderLogin",
     "Login",
@@ -113,8 +114,10 @@ def host_of(header: str) -> str:
 
 def check_hosts(allowed: Iterable[str]) -> tuple[str, ...]:
     """Return the allow-list as it is matched; raise ``ValueError`` for an empty or bad one."""
-    names = tuple(host_of(h) if h != "*" else "*" for h in allowed)
-    if not names or any(not n or "/" in n or " " in n for n in names):
+    given = list(allowed)
+    names = tuple(host_of(h) if h != "*" else "*" for h in given if isinstance(h, str))
+    bad = any(not isinstance(h, str) or any(c in h for c in "/@ \t") for h in given)
+    if bad or not names or len(names) != len(given) or not all(names):
         raise ValueError(
             "allowed_hosts: give host names (dash.example.com), addresses, '.example.com' "
             "for a domain and its subdomains, or '*' for any"
@@ -203,15 +206,30 @@ class HeaderLogin:
 
 #: What checks a request's login: its user's name, or ``None`` (refused).
 Login = Callable[[web.Request], Awaitable["str | None"]]
+#: Where a request keeps its user's name (``request[USER]``).
+USER: Any
+try:
+    USER = web.RequestKey("bkjob_user", str)  # type: ignore[attr-defined,unused-ignore]
+except AttributeError:  # (aiohttp before 3.12)
+    USER = "bkjob_user"
 
 
 def guard(allowed: tuple[str, ...], login: Login | None) -> Any:
     """Return the middleware that answers only allowed ``Host`` names and logged-in users."""
 
+    warned: set[str] = set()
+
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-        if not host_allowed(request.headers.get("Host", ""), allowed):
-            logger.warning("a request for another host name was refused (DNS rebinding?)")
+        host = request.headers.get("Host", "")
+        if not host_allowed(host, allowed):
+            if len(warned) < 100 and host not in warned:  # (once a name: no log flood)
+                warned.add(host)
+                logger.warning(
+                    "a request for host %r was refused: not in allowed_hosts (DNS rebinding, "
+                    "or a name to allow)",
+                    host[:100],
+                )
             raise web.HTTPForbidden(
                 text="this dashboard does not answer to that host name: add it to "
                 "allowed_hosts (bkjob-async dashboard --allow-host NAME)"
@@ -222,7 +240,7 @@ def guard(allowed: tuple[str, ...], login: Login | None) -> Any:
                 challenge = getattr(login, "challenge", None)
                 headers = challenge() if challenge is not None else None
                 raise web.HTTPUnauthorized(text="log in first", headers=headers)
-            request["bkjob_user"] = user
+            request[USER] = user
         response: web.StreamResponse = await handler(request)
         return response
 

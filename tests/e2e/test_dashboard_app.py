@@ -115,9 +115,8 @@ async def test_the_tap_is_open_only_while_someone_looks(sim: BkJobSimulator) -> 
             assert len(board.jobs) == 5
             kept = board.feed.end
             assert kept > 0
-            async with aiohttp.ClientSession() as http:
-                async with http.get(url + "api/overview") as answer:
-                    body = await answer.json()
+            async with aiohttp.ClientSession() as http, http.get(url + "api/overview") as answer:
+                body = await answer.json()
             assert board.opened == 2
             assert body["jobs_total"] == 5
             # The feed kept its entries, then a gap: nobody looked for a while.
@@ -285,7 +284,9 @@ async def test_headers_paging_and_no_secret_under_a_prefix(sim: BkJobSimulator) 
             assert answer.headers["X-Frame-Options"] == "DENY"
             assert SECRET.encode() not in body
             if path == "":
-                assert re.search(rb'href="' + PREFIX.encode() + rb'static/dashboard\.[0-9a-f]{12}\.css"', body)
+                assert re.search(
+                    rb'href="' + PREFIX.encode() + rb'static/dashboard\.[0-9a-f]{12}\.css"', body
+                )
                 assert b"<script>" not in body  # no inline script
         async with http.get(url + "api/jobs", params={"limit": "100000"}) as answer:
             page = await answer.json()
