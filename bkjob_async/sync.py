@@ -2,10 +2,14 @@
 
 For Django views, Celery tasks, management commands and scripts::
 
+    from bkjob_async import Account, Scope, Targets
     from bkjob_async.sync import BkJobClient, Poller
 
+    scope, targets = Scope.biz(2), Targets(host_ids=[1001])
     with BkJobClient(url, app_code="app", app_secret=secret, username="admin") as client:
-        launch = client.fast_execute_script(scope, script_content="echo hi", targets=targets)
+        launch = client.fast_execute_script(
+            scope, targets=targets, account=Account(alias="root"), script_content="echo hi"
+        )
         with Poller(client) as poller:
             status = poller.wait_finished(scope, launch.job_instance_id, timeout=600)
 
@@ -31,7 +35,9 @@ import asyncio
 import atexit
 import concurrent.futures
 import functools
+import inspect
 import os
+import re
 import threading
 import weakref
 from collections import deque
@@ -207,6 +213,19 @@ def _blocking_pages(
 
     functools.update_wrapper(pages, method)
     pages.__qualname__ = f"BkJobClient.{name}"
+    # Its return is a plain iterator of the same items, not the async method's AsyncIterator:
+    # say so where ``inspect.signature``, ``typing.get_type_hints`` and the docs read it.
+    returned = str(method.__annotations__.get("return", "AsyncIterator[Any]"))
+    pages.__annotations__ = {
+        **method.__annotations__,
+        "return": re.sub(
+            r"^(?:collections\.abc\.|typing\.)?AsyncIterator\[", "Iterator[", returned
+        ),
+    }
+    signature = inspect.signature(method)
+    pages.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        return_annotation=pages.__annotations__["return"]
+    )
     return pages
 
 
@@ -272,6 +291,21 @@ class BkJobClient:
             assert self._portal is not None
             assert self._async is not None
             return self._portal, self._async
+
+    def as_user(
+        self,
+        username: str | None = None,
+        *,
+        bk_token: str | None = None,
+        access_token: str | None = None,
+        language: str | None = None,
+    ) -> BkJobClient:
+        if self._closed:
+            raise RuntimeError("this BkJobClient is closed; create a new one")
+        identity = {"username": username, "bk_token": bk_token, "access_token": access_token}
+        return _View(self, identity, language)
+
+    as_user.__doc__ = _client.BkJobClient.as_user.__doc__
 
     def close(self) -> None:
         """End the client's pollers and their watches, close its session, and stop the loop
@@ -395,6 +429,44 @@ def _iterate(
         except StopAsyncIteration:
             return
         yield item
+
+
+class _View(BkJobClient):
+    """A sync client acting as another user over another's session (``BkJobClient.as_user``)."""
+
+    def __init__(
+        self, root: BkJobClient, identity: dict[str, str | None], language: str | None
+    ) -> None:
+        root = getattr(root, "_of", root)
+        #: The client that owns the session, and the identity this view sends.
+        self._of, self._identity, self._language = root, identity, language
+        self.protocol = _client.acting(root.protocol, **identity, language=language)
+        self._made: tuple[_client.BkJobClient, _client.BkJobClient] | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        who = _client._identity_text(self.protocol.credentials)
+        return f"<sync BkJobClient {self.protocol.url('')!r} {self.flavor.value} {state} as {who}>"
+
+    @property
+    def closed(self) -> bool:
+        """Whether the client this view acts through was closed."""
+        return self._of.closed
+
+    @property
+    def _pollers(self) -> weakref.WeakSet[Poller]:  # type: ignore[override]
+        return self._of._pollers
+
+    def _loop(self) -> tuple[BlockingPortal, _client.BkJobClient]:
+        portal, inner = self._of._loop()
+        made = self._made
+        if made is None or made[0] is not inner:  # (first use, or a new client after a fork)
+            view = inner.as_user(**self._identity, language=self._language)
+            made = self._made = (inner, view)
+        return portal, made[1]
+
+    def close(self) -> None:
+        """Do nothing: a view owns nothing (close the client it was made from)."""
 
 
 class Watch:

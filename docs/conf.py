@@ -35,6 +35,7 @@ extensions = [
     "cliref",
     "languages",
     "untranslated",
+    "zhsearch",
 ]
 
 source_suffix = {".md": "markdown"}
@@ -51,6 +52,12 @@ locale_dirs = ["locale/"]
 gettext_compact = False
 gettext_uuid = False
 gettext_location = False
+# Search in Chinese (_ext/zhsearch.py): Sphinx splits the Chinese text into words with jieba (a
+# docs dependency, pyproject's dev extra), and the zh_CN build sets html_search_options to
+# {"dict": <a file of the glossary's Chinese terms>}, so that 作业实例 or 执行方案 is one word
+# of the index, not two. It also carries Sphinx's fix of Chinese search (sphinx-doc/sphinx#14229)
+# until a Sphinx release has it.
+html_search_options: dict[str, str] = {}
 myst_enable_extensions = ["colon_fence", "deflist"]
 # Headings get anchors, so pages can link to a section: [text](page.md#section).
 myst_heading_anchors = 3
