@@ -28,6 +28,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
+from ._convert_manage import plan_step_v2, plan_step_v3
 from ._convert_manage import register as _register_manage
 from ._convert_objects import objects_step
 from ._converter_scripts import scripts_v2, scripts_v3
@@ -94,7 +95,6 @@ from .models import (
     StepLog,
     StepResultGroup,
     StepStatus,
-    StepType,
     StepVariables,
     VariableType,
     VariableValue,
@@ -403,7 +403,7 @@ def _catalog_v3(c: cattrs.Converter) -> None:
     ``EsbScriptVersionDetailV3DTO``), accounts (``EsbAccountV3DTO``) and variable values
     (``EsbJobInstanceGlobalVarValueV3DTO``)."""
     seconds = functools.partial(_optional, hook=lambda v, _: _epoch_seconds(v))
-    plan = _plan_reader(_V3_PLAN, _plan_variable(c), seconds)
+    plan = _plan_reader(_V3_PLAN, plan_step_v3, _plan_variable(c), seconds)
 
     # Scripts, versions and accounts name their fields as the models do, but for their ids.
     script = make_dict_structure_fn(Script, c, script_id=override(rename="id"))
@@ -432,10 +432,11 @@ def _value(d: Mapping[str, Any], type_key: str) -> VariableValue:
 
 
 #: How each generation names a plan's fields that differ (``EsbPlanInfoV3DTO``;
-#: ``EsbJobBasicInfoDTO``/``EsbJobDetailDTO``): its id, its template's id, its steps, a step's
-#: id, its variables. The rest (``name``, ``creator``, times, ``last_modify_user``) is shared.
-_V3_PLAN = ("id", "job_template_id", "step_list", "id", "global_var_list")
-_V2_PLAN = ("bk_job_id", "template_id", "steps", "step_id", "global_vars")
+#: ``EsbJobBasicInfoDTO``/``EsbJobDetailDTO``): its id, its template's id, its steps, its
+#: variables. The rest (``name``, ``creator``, times, ``last_modify_user``) is shared; a step
+#: is read by ``plan_step_v3`` or ``plan_step_v2``.
+_V3_PLAN = ("id", "job_template_id", "step_list", "global_var_list")
+_V2_PLAN = ("bk_job_id", "template_id", "steps", "global_vars")
 #: How each generation names a job's variable values: the steps, a step's values, a value's
 #: type (``EsbJobInstanceGlobalVarValueV3DTO``; ``EsbTaskInstanceGlobalVarValueDTO``).
 _V3_VALUES = ("step_instance_var_list", "global_var_list", "type")
@@ -443,13 +444,14 @@ _V2_VALUES = ("job_instance_var_values", "step_instance_var_values", "category")
 
 
 def _plan_reader(
-    keys: tuple[str, str, str, str, str],
+    keys: tuple[str, str, str, str],
+    step: Callable[[Mapping[str, Any]], PlanStep],
     variable: Callable[[Any], PlanVariable],
     time: Callable[[Any], _dt.datetime | None],
 ) -> Callable[[Mapping[str, Any]], JobPlan]:
     """Return the reader of a plan named as ``keys`` says; its steps and variables are ``None``
     unless the answer has either (a list's row has neither, a detail both)."""
-    plan_id, template, steps, step_id, variables = keys
+    plan_id, template, steps, variables = keys
 
     def plan(d: Mapping[str, Any]) -> JobPlan:
         detail = steps in d or variables in d
@@ -458,14 +460,7 @@ def _plan_reader(
             _text(d.get("name")),
             _number(d.get(template)),
             *_audit(d, time),
-            tuple(
-                PlanStep(
-                    _int(s[step_id], None), _text(s.get("name")), StepType(read_code(s["type"]))
-                )
-                for s in _rows(d.get(steps))
-            )
-            if detail
-            else None,
+            tuple(step(s) for s in _rows(d.get(steps))) if detail else None,
             tuple(variable(v) for v in _rows(d.get(variables))) if detail else None,
         )
 
@@ -498,7 +493,7 @@ def _catalog_v2(c: cattrs.Converter) -> None:
     (``EsbStepInstanceResultAndLog``). Lists come bare: no page, no total."""
     span = c.get_structure_hook(_dt.timedelta)
     when, text = _times(c), _text
-    plan = _plan_reader(_V2_PLAN, _plan_variable(c, v2=True), when)
+    plan = _plan_reader(_V2_PLAN, plan_step_v2, _plan_variable(c, v2=True), when)
 
     def account(d: Mapping[str, Any], _: object) -> ExecutionAccount:
         created = d.get("create_time")  # EsbGetOSAccountResourceImpl formats it in UTC

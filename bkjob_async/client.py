@@ -1177,12 +1177,18 @@ class BkJobClient(anyio.abc.AsyncResource):
         length: int = 20,
         **filters: Unpack[CronFilters],
     ) -> CronPage:
-        """Return one page of a scope's cron jobs, last changed first.
+        """Return one page of a scope's cron jobs: running ones first, then paused ones, each
+        last changed first (bk-job's order, ``CronJobDAOImpl``).
 
         ``filters`` (``CronFilters``): ``name`` (a part of it), ``cron_id`` (then the others are
         ignored), ``status`` (``CronStatus``), ``creator``, ``last_modify_user``, and the
         windows ``created_from``/``created_to`` and ``modified_from``/``modified_to`` (aware
-        ``datetime``; both ends or neither; not on ESB v2). On ESB v2 the page has no ``total``.
+        ``datetime``; both ends or neither; not on ESB v2). **bk-job ignores the two windows**
+        (at 588f99bb it reads them and never applies them): the page holds crons of any time;
+        filter on ``create_time``/``last_modify_time`` yourself. A ``cron_id`` the scope lacks:
+        an empty page on ESB v2 (bk-job answers ``[null]``); on v3 bk-job fails inside
+        (``ServerError``, 1240002): ask ``get_cron_detail``, which answers ``None``. On ESB v2
+        the page has no ``total``.
         """
         return await self._run(crons.GET_CRON_LIST, scope, start=start, length=length, **filters)
 
@@ -1208,7 +1214,9 @@ class BkJobClient(anyio.abc.AsyncResource):
         A new one needs ``job_plan_id``, ``name`` (up to 60 characters) and a schedule: an
         ``expression`` (Unix cron, 5 fields: minute hour day month weekday; no ``?``) or a
         one-off ``execute_time``; a change needs at least one of them. ``global_vars`` set the
-        plan's variables for every launch (a password's value is a secret of the request);
+        plan's variables for every launch (a password's value is a secret of the request;
+        bk-job resolves them against the ``job_plan_id`` of the request, so a change of
+        variables names the plan again: refused here without one);
         ``execute_time_zone`` is an IANA zone (default: the business's). bk-job **pauses a cron
         job on every save**: start it with ``update_cron_status(..., CronStatus.RUNNING)``.
         ESB v2 takes no ``execute_time``, ``global_vars`` or ``execute_time_zone``.

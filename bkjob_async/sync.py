@@ -2,10 +2,14 @@
 
 For Django views, Celery tasks, management commands and scripts::
 
+    from bkjob_async import Account, Scope, Targets
     from bkjob_async.sync import BkJobClient, Poller
 
+    scope, targets = Scope.biz(2), Targets(host_ids=[1001])
     with BkJobClient(url, app_code="app", app_secret=secret, username="admin") as client:
-        launch = client.fast_execute_script(scope, script_content="echo hi", targets=targets)
+        launch = client.fast_execute_script(
+            scope, targets=targets, account=Account(alias="root"), script_content="echo hi"
+        )
         with Poller(client) as poller:
             status = poller.wait_finished(scope, launch.job_instance_id, timeout=600)
 
@@ -31,7 +35,9 @@ import asyncio
 import atexit
 import concurrent.futures
 import functools
+import inspect
 import os
+import re
 import threading
 import weakref
 from collections import deque
@@ -210,6 +216,19 @@ def _blocking_pages(
 
     functools.update_wrapper(pages, method)
     pages.__qualname__ = f"BkJobClient.{name}"
+    # Its return is a plain iterator of the same items, not the async method's AsyncIterator:
+    # say so where ``inspect.signature``, ``typing.get_type_hints`` and the docs read it.
+    returned = str(method.__annotations__.get("return", "AsyncIterator[Any]"))
+    pages.__annotations__ = {
+        **method.__annotations__,
+        "return": re.sub(
+            r"^(?:collections\.abc\.|typing\.)?AsyncIterator\[", "Iterator[", returned
+        ),
+    }
+    signature = inspect.signature(method)
+    pages.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        return_annotation=pages.__annotations__["return"]
+    )
     return pages
 
 
