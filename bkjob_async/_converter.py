@@ -28,6 +28,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
+from ._convert_manage import plan_step_v2, plan_step_v3
 from ._convert_manage import register as _register_manage
 from ._convert_objects import objects_step
 from ._converter_scripts import scripts_v2, scripts_v3
@@ -94,7 +95,6 @@ from .models import (
     StepLog,
     StepResultGroup,
     StepStatus,
-    StepType,
     StepVariables,
     VariableType,
     VariableValue,
@@ -234,9 +234,10 @@ def _v3(c: cattrs.Converter) -> None:
         )
 
     def group_v3(d: Mapping[str, Any], _: object) -> StepResultGroup:
+        size = d.get("host_size", 0)
         return StepResultGroup(
             HostStatus.of(_int(d["result_type"], None)),
-            _int(d.get("host_size", 0), None),
+            None if size is None else _int(size, None),  # (null: not known)
             hosts(d.get("host_result_list")),
             c.structure(d.get("tag"), str | None),  # type: ignore[arg-type]
             c.structure(d.get("result_type_desc"), str | None),  # type: ignore[arg-type]
@@ -394,8 +395,15 @@ def _crons(c: cattrs.Converter, *, v2: bool) -> None:
             create_time=seconds,
             last_modify_time=seconds,
         )
-        c.register_structure_hook(CronPage, _page(CronPage, lambda d: cron(d, CronJob)))
-    c.register_structure_hook(CronJob, cron)
+    # A cron's name and plan are boxed in bk-job's DTOs: left out, they read as None.
+    absent = dict.fromkeys(("cron_name", "bk_job_id") if v2 else ("name", "job_plan_id"))
+
+    def read(d: Mapping[str, Any], cls: object) -> CronJob:
+        return cron({**absent, **d}, cls)
+
+    if not v2:
+        c.register_structure_hook(CronPage, _page(CronPage, lambda d: read(d, CronJob)))
+    c.register_structure_hook(CronJob, read)
 
 
 def _catalog_v3(c: cattrs.Converter) -> None:
@@ -403,10 +411,14 @@ def _catalog_v3(c: cattrs.Converter) -> None:
     ``EsbScriptVersionDetailV3DTO``), accounts (``EsbAccountV3DTO``) and variable values
     (``EsbJobInstanceGlobalVarValueV3DTO``)."""
     seconds = functools.partial(_optional, hook=lambda v, _: _epoch_seconds(v))
-    plan = _plan_reader(_V3_PLAN, _plan_variable(c), seconds)
+    plan = _plan_reader(_V3_PLAN, plan_step_v3, _plan_variable(c), seconds)
 
     # Scripts, versions and accounts name their fields as the models do, but for their ids.
-    script = make_dict_structure_fn(Script, c, script_id=override(rename="id"))
+    script_row = make_dict_structure_fn(Script, c, script_id=override(rename="id"))
+
+    def script(d: Mapping[str, Any], cls: object) -> Script:
+        return script_row({"id": None, **d}, cls)  # (a boxed id: left out, None)
+
     version = make_dict_structure_fn(ScriptVersion, c, script_version_id=override(rename="id"))
     account = c.get_structure_hook(ExecutionAccount)
 
@@ -432,10 +444,11 @@ def _value(d: Mapping[str, Any], type_key: str) -> VariableValue:
 
 
 #: How each generation names a plan's fields that differ (``EsbPlanInfoV3DTO``;
-#: ``EsbJobBasicInfoDTO``/``EsbJobDetailDTO``): its id, its template's id, its steps, a step's
-#: id, its variables. The rest (``name``, ``creator``, times, ``last_modify_user``) is shared.
-_V3_PLAN = ("id", "job_template_id", "step_list", "id", "global_var_list")
-_V2_PLAN = ("bk_job_id", "template_id", "steps", "step_id", "global_vars")
+#: ``EsbJobBasicInfoDTO``/``EsbJobDetailDTO``): its id, its template's id, its steps, its
+#: variables. The rest (``name``, ``creator``, times, ``last_modify_user``) is shared; a step
+#: is read by ``plan_step_v3`` or ``plan_step_v2``.
+_V3_PLAN = ("id", "job_template_id", "step_list", "global_var_list")
+_V2_PLAN = ("bk_job_id", "template_id", "steps", "global_vars")
 #: How each generation names a job's variable values: the steps, a step's values, a value's
 #: type (``EsbJobInstanceGlobalVarValueV3DTO``; ``EsbTaskInstanceGlobalVarValueDTO``).
 _V3_VALUES = ("step_instance_var_list", "global_var_list", "type")
@@ -443,13 +456,14 @@ _V2_VALUES = ("job_instance_var_values", "step_instance_var_values", "category")
 
 
 def _plan_reader(
-    keys: tuple[str, str, str, str, str],
+    keys: tuple[str, str, str, str],
+    step: Callable[[Mapping[str, Any]], PlanStep],
     variable: Callable[[Any], PlanVariable],
     time: Callable[[Any], _dt.datetime | None],
 ) -> Callable[[Mapping[str, Any]], JobPlan]:
     """Return the reader of a plan named as ``keys`` says; its steps and variables are ``None``
     unless the answer has either (a list's row has neither, a detail both)."""
-    plan_id, template, steps, step_id, variables = keys
+    plan_id, template, steps, variables = keys
 
     def plan(d: Mapping[str, Any]) -> JobPlan:
         detail = steps in d or variables in d
@@ -458,14 +472,7 @@ def _plan_reader(
             _text(d.get("name")),
             _number(d.get(template)),
             *_audit(d, time),
-            tuple(
-                PlanStep(
-                    _int(s[step_id], None), _text(s.get("name")), StepType(read_code(s["type"]))
-                )
-                for s in _rows(d.get(steps))
-            )
-            if detail
-            else None,
+            tuple(step(s) for s in _rows(d.get(steps))) if detail else None,
             tuple(variable(v) for v in _rows(d.get(variables))) if detail else None,
         )
 
@@ -498,7 +505,7 @@ def _catalog_v2(c: cattrs.Converter) -> None:
     (``EsbStepInstanceResultAndLog``). Lists come bare: no page, no total."""
     span = c.get_structure_hook(_dt.timedelta)
     when, text = _times(c), _text
-    plan = _plan_reader(_V2_PLAN, _plan_variable(c, v2=True), when)
+    plan = _plan_reader(_V2_PLAN, plan_step_v2, _plan_variable(c, v2=True), when)
 
     def account(d: Mapping[str, Any], _: object) -> ExecutionAccount:
         created = d.get("create_time")  # EsbGetOSAccountResourceImpl formats it in UTC
@@ -582,7 +589,8 @@ def _v2(c: cattrs.Converter) -> None:
     def group_v2(d: Mapping[str, Any], first: bool) -> StepResultGroup:
         status = HostStatus.of(_int(d["result_type"], None))
         rows = [{**row, "status": status} for row in _rows(d.get("ip_list"))]
-        size: int | None = _int(d.get("count", len(rows)), None)
+        count = d.get("count")
+        size: int | None = len(rows) if count is None else _int(count, None)
         if not first and not rows and not size:  # emptied by bk-job 3.x: size unknown (§7.5)
             size = None
         return StepResultGroup(

@@ -51,6 +51,8 @@ from ._protocol._table import V2_NAMES
 from ._protocol.jobs import MAX_LENGTH_V4
 from ._tls import proxy_password
 from ._transport import Instrument, Sleep, Transport, call, wrapped
+from .compat import Compat
+from .compat import send as compat_send
 from .config import (
     DEFAULT_SERVER_TZ,
     ApiFlavor,
@@ -428,10 +430,7 @@ class BkJobClient(anyio.abc.AsyncResource):
 
     async def send(self, request: Request) -> Any:
         """Send a prepared request with this client's retries; return the envelope's ``data``."""
-        root = self._root
-        if root._state is _State.CLOSED:
-            raise RuntimeError("this BkJobClient is closed")
-        root._state = _State.OPENED
+        self._opened()
         return await call(
             self.transport,
             self.protocol,
@@ -441,6 +440,19 @@ class BkJobClient(anyio.abc.AsyncResource):
             rng=self._rng,
             deadline=self.call_timeout,
         )
+
+    def _opened(self) -> None:
+        """Raise ``RuntimeError`` if the client is closed; else count it open (it sends)."""
+        root = self._root
+        if root._state is _State.CLOSED:
+            raise RuntimeError("this BkJobClient is closed")
+        root._state = _State.OPENED
+
+    @property
+    def compat(self) -> Compat[Awaitable[dict[str, Any]]]:
+        """The official SDK's shape of this client: ``await client.compat.jobv3.NAME(params)``
+        takes the SDK's dictionary and answers its envelope (``bkjob_async.compat``)."""
+        return Compat(self, compat_send)
 
     async def call(
         self,
@@ -1165,12 +1177,18 @@ class BkJobClient(anyio.abc.AsyncResource):
         length: int = 20,
         **filters: Unpack[CronFilters],
     ) -> CronPage:
-        """Return one page of a scope's cron jobs, last changed first.
+        """Return one page of a scope's cron jobs: running ones first, then paused ones, each
+        last changed first (bk-job's order, ``CronJobDAOImpl``).
 
         ``filters`` (``CronFilters``): ``name`` (a part of it), ``cron_id`` (then the others are
         ignored), ``status`` (``CronStatus``), ``creator``, ``last_modify_user``, and the
         windows ``created_from``/``created_to`` and ``modified_from``/``modified_to`` (aware
-        ``datetime``; both ends or neither; not on ESB v2). On ESB v2 the page has no ``total``.
+        ``datetime``; both ends or neither; not on ESB v2). **bk-job ignores the two windows**
+        (at 588f99bb it reads them and never applies them): the page holds crons of any time;
+        filter on ``create_time``/``last_modify_time`` yourself. A ``cron_id`` the scope lacks:
+        an empty page on ESB v2 (bk-job answers ``[null]``); on v3 bk-job fails inside
+        (``ServerError``, 1240002): ask ``get_cron_detail``, which answers ``None``. On ESB v2
+        the page has no ``total``.
         """
         return await self._run(crons.GET_CRON_LIST, scope, start=start, length=length, **filters)
 
@@ -1196,7 +1214,9 @@ class BkJobClient(anyio.abc.AsyncResource):
         A new one needs ``job_plan_id``, ``name`` (up to 60 characters) and a schedule: an
         ``expression`` (Unix cron, 5 fields: minute hour day month weekday; no ``?``) or a
         one-off ``execute_time``; a change needs at least one of them. ``global_vars`` set the
-        plan's variables for every launch (a password's value is a secret of the request);
+        plan's variables for every launch (a password's value is a secret of the request;
+        bk-job resolves them against the ``job_plan_id`` of the request, so a change of
+        variables names the plan again: refused here without one);
         ``execute_time_zone`` is an IANA zone (default: the business's). bk-job **pauses a cron
         job on every save**: start it with ``update_cron_status(..., CronStatus.RUNNING)``.
         ESB v2 takes no ``execute_time``, ``global_vars`` or ``execute_time_zone``.

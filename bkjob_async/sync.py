@@ -2,10 +2,14 @@
 
 For Django views, Celery tasks, management commands and scripts::
 
+    from bkjob_async import Account, Scope, Targets
     from bkjob_async.sync import BkJobClient, Poller
 
+    scope, targets = Scope.biz(2), Targets(host_ids=[1001])
     with BkJobClient(url, app_code="app", app_secret=secret, username="admin") as client:
-        launch = client.fast_execute_script(scope, script_content="echo hi", targets=targets)
+        launch = client.fast_execute_script(
+            scope, targets=targets, account=Account(alias="root"), script_content="echo hi"
+        )
         with Poller(client) as poller:
             status = poller.wait_finished(scope, launch.job_instance_id, timeout=600)
 
@@ -31,7 +35,9 @@ import asyncio
 import atexit
 import concurrent.futures
 import functools
+import inspect
 import os
+import re
 import threading
 import weakref
 from collections import deque
@@ -41,12 +47,15 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
 from . import client as _client
+from . import compat as _compat
+from .compat import Compat
 from .polling import poller as _poller
 from .polling._summary import FailedContainer, FailedHost, Summarizer, WatchSummary
 from .polling._summary import failed_containers as _failed_containers
 from .polling._summary import failed_hosts as _failed_hosts
 
 if TYPE_CHECKING:
+    from ._protocol import Request
     from .config import ApiFlavor, Scope
     from .models import JobInstanceStatus
     from .polling._statistics import PollerStatistics
@@ -207,6 +216,19 @@ def _blocking_pages(
 
     functools.update_wrapper(pages, method)
     pages.__qualname__ = f"BkJobClient.{name}"
+    # Its return is a plain iterator of the same items, not the async method's AsyncIterator:
+    # say so where ``inspect.signature``, ``typing.get_type_hints`` and the docs read it.
+    returned = str(method.__annotations__.get("return", "AsyncIterator[Any]"))
+    pages.__annotations__ = {
+        **method.__annotations__,
+        "return": re.sub(
+            r"^(?:collections\.abc\.|typing\.)?AsyncIterator\[", "Iterator[", returned
+        ),
+    }
+    signature = inspect.signature(method)
+    pages.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        return_annotation=pages.__annotations__["return"]
+    )
     return pages
 
 
@@ -287,6 +309,16 @@ class BkJobClient:
         return _View(self, identity, language)
 
     as_user.__doc__ = _client.BkJobClient.as_user.__doc__
+
+    @property
+    def compat(self) -> Compat[dict[str, Any]]:
+        """The official SDK's shape of this client: ``client.compat.jobv3.NAME(params)``
+        takes the SDK's dictionary and returns its envelope (``bkjob_async.compat``)."""
+        return Compat(self, _send_sdk_shaped)
+
+    @property
+    def _root(self) -> BkJobClient:
+        return self
 
     def close(self) -> None:
         """End the client's pollers and their watches, close its session, and stop the loop
@@ -412,6 +444,13 @@ def _iterate(
         yield item
 
 
+def _send_sdk_shaped(client: BkJobClient, request: Request) -> dict[str, Any]:
+    """Send an SDK-shaped request (``bkjob_async.compat``) through ``client``; block for it."""
+    portal, inner = client._loop()
+    envelope: dict[str, Any] = _wait(portal, _compat.send, inner, request)
+    return envelope
+
+
 class _View(BkJobClient):
     """A sync client acting as another user over another's session (``BkJobClient.as_user``)."""
 
@@ -433,6 +472,10 @@ class _View(BkJobClient):
     def closed(self) -> bool:
         """Whether the client this view acts through was closed."""
         return self._of.closed
+
+    @property
+    def _root(self) -> BkJobClient:
+        return self._of
 
     @property
     def _pollers(self) -> weakref.WeakSet[Poller]:  # type: ignore[override]

@@ -46,22 +46,31 @@ def _id(n: int) -> str:
     return _job(n).event_id
 
 
-def test_the_feed_resumes_after_an_id_it_holds_and_says_when_it_does_not() -> None:
+def test_the_feed_resumes_from_a_cursor_it_holds_and_says_when_it_does_not() -> None:
     feed = Feed(3)
     for n in range(5):
         feed.add(job_text(SCOPE, n), SCOPE, _job(n))
     assert (feed.start, feed.end) == (2, 5)
-    assert feed.after(_id(3)) == 4
+    assert feed.number_of(feed.cursor(4)) == 4
     assert [held_id(h) for h in feed.read(4, 10)] == [_id(4)]
-    assert feed.after(_id(1)) is None  # too old: no longer held
+    assert feed.number_of(feed.cursor(1)) is None  # too old: no longer held
+    assert feed.number_of(feed.cursor(6)) is None  # not there yet
+    assert feed.number_of(Feed(3).cursor(4)) is None  # another feed's (another process's)
+    assert feed.number_of("4") is None
     with pytest.raises(LookupError):
         feed.read(1, 10)
+    assert feed.last_id() == _id(4)
+    # Missed events: the entries stay, no cursor of before resumes.
+    cursor = feed.cursor(5)
+    feed.forget_cursors()
+    assert feed.number_of(cursor) is None
+    assert feed.number_of(feed.cursor(5)) == 5
     assert feed.last_id() == _id(4)
     generation = feed.generation
     feed.restart()
     assert (feed.start, feed.end, feed.last_id()) == (0, 0, "")
     assert feed.generation == generation + 1
-    assert feed.after(_id(4)) is None
+    assert feed.number_of(cursor) is None
 
 
 def test_an_entry_is_json_with_the_events_own_id() -> None:
@@ -124,8 +133,6 @@ def test_a_hosts_transition_is_held_as_plain_values_and_sent_as_the_event_itself
     # The ring went round: the job's entry is gone, the two hosts' are there in order.
     assert (feed.start, feed.end) == (1, 3)
     assert [held_id(h) for h in feed.read(1, 10)] == ids[1:]
-    assert feed.after(ids[0]) is None
-    assert feed.after(ids[1]) == 2
     assert host_event_id(1, 2, 0, (None, "10.0.0.1", None), 9, 1) == "1/2/0/h|10.0.0.1|/9"
 
 
@@ -150,7 +157,7 @@ def test_a_containers_transition_is_held_and_sent_as_a_container_under_its_own_i
         None,
     )
     assert "host" not in sent
-    assert feed.after("10001/7/2/c100123456/104") == 1
+    assert held_id(feed.read(0, 1)[0]) == "10001/7/2/c100123456/104"
 
 
 def test_the_board_counts_a_jobs_containers_apart_from_hosts() -> None:
