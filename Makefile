@@ -4,11 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-<<<<<<< HEAD
-.PHONY: demo test test-slow test-durations test-matrix lint typecheck unit bench check-live-view clean redis docs docs-serve docs-catalogs docs-review chromium cjk-fonts promtool
-=======
-.PHONY: demo test test-slow test-durations test-matrix lint typecheck unit bench check-live-view clean redis docs docs-serve docs-catalogs api-keys chromium cjk-fonts promtool
->>>>>>> main
+.PHONY: demo test test-slow test-durations test-matrix lint typecheck unit bench check-live-view clean redis docs docs-serve docs-catalogs docs-review api-keys chromium cjk-fonts promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
