@@ -51,6 +51,8 @@ from ._protocol._table import V2_NAMES
 from ._protocol.jobs import MAX_LENGTH_V4
 from ._tls import proxy_password
 from ._transport import Instrument, Sleep, Transport, call, wrapped
+from .compat import Compat
+from .compat import send as compat_send
 from .config import (
     DEFAULT_SERVER_TZ,
     ApiFlavor,
@@ -428,10 +430,7 @@ class BkJobClient(anyio.abc.AsyncResource):
 
     async def send(self, request: Request) -> Any:
         """Send a prepared request with this client's retries; return the envelope's ``data``."""
-        root = self._root
-        if root._state is _State.CLOSED:
-            raise RuntimeError("this BkJobClient is closed")
-        root._state = _State.OPENED
+        self._opened()
         return await call(
             self.transport,
             self.protocol,
@@ -441,6 +440,19 @@ class BkJobClient(anyio.abc.AsyncResource):
             rng=self._rng,
             deadline=self.call_timeout,
         )
+
+    def _opened(self) -> None:
+        """Raise ``RuntimeError`` if the client is closed; else count it open (it sends)."""
+        root = self._root
+        if root._state is _State.CLOSED:
+            raise RuntimeError("this BkJobClient is closed")
+        root._state = _State.OPENED
+
+    @property
+    def compat(self) -> Compat[Awaitable[dict[str, Any]]]:
+        """The official SDK's shape of this client: ``await client.compat.jobv3.NAME(params)``
+        takes the SDK's dictionary and answers its envelope (``bkjob_async.compat``)."""
+        return Compat(self, compat_send)
 
     async def call(
         self,

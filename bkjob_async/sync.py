@@ -47,12 +47,15 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
 from . import client as _client
+from . import compat as _compat
+from .compat import Compat
 from .polling import poller as _poller
 from .polling._summary import FailedContainer, FailedHost, Summarizer, WatchSummary
 from .polling._summary import failed_containers as _failed_containers
 from .polling._summary import failed_hosts as _failed_hosts
 
 if TYPE_CHECKING:
+    from ._protocol import Request
     from .config import ApiFlavor, Scope
     from .models import JobInstanceStatus
     from .polling._statistics import PollerStatistics
@@ -307,6 +310,16 @@ class BkJobClient:
 
     as_user.__doc__ = _client.BkJobClient.as_user.__doc__
 
+    @property
+    def compat(self) -> Compat[dict[str, Any]]:
+        """The official SDK's shape of this client: ``client.compat.jobv3.NAME(params)``
+        takes the SDK's dictionary and returns its envelope (``bkjob_async.compat``)."""
+        return Compat(self, _send_sdk_shaped)
+
+    @property
+    def _root(self) -> BkJobClient:
+        return self
+
     def close(self) -> None:
         """End the client's pollers and their watches, close its session, and stop the loop
         thread if no other client uses it. Calls after this raise ``RuntimeError``."""
@@ -431,6 +444,13 @@ def _iterate(
         yield item
 
 
+def _send_sdk_shaped(client: BkJobClient, request: Request) -> dict[str, Any]:
+    """Send an SDK-shaped request (``bkjob_async.compat``) through ``client``; block for it."""
+    portal, inner = client._loop()
+    envelope: dict[str, Any] = _wait(portal, _compat.send, inner, request)
+    return envelope
+
+
 class _View(BkJobClient):
     """A sync client acting as another user over another's session (``BkJobClient.as_user``)."""
 
@@ -452,6 +472,10 @@ class _View(BkJobClient):
     def closed(self) -> bool:
         """Whether the client this view acts through was closed."""
         return self._of.closed
+
+    @property
+    def _root(self) -> BkJobClient:
+        return self._of
 
     @property
     def _pollers(self) -> weakref.WeakSet[Poller]:  # type: ignore[override]

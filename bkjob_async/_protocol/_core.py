@@ -178,10 +178,25 @@ class Protocol:
         batches = params if isinstance(params, Batches) else (params,)
         return tuple(self.request(api, p) for p in batches)
 
-    def request(self, api: Api[..., T] | str, params: Mapping[str, Any]) -> Request:
-        """Return the request that sends ``params`` (bk-job's names) to ``api`` as its row says."""
+    def request(
+        self,
+        api: Api[..., T] | str,
+        params: Mapping[str, Any],
+        *,
+        flavor: ApiFlavor | None = None,
+    ) -> Request:
+        """Return the request that sends ``params`` (bk-job's names) to ``api`` as its row says.
+
+        ``flavor`` picks another wire of the row than this flavor's (the gateway's v3 from an
+        ``apigw-v4`` protocol, say): sent to this server with this identity.
+        """
         row = self.row(api)
-        return self._request(row.name, self.wire(row), params, row.read)
+        wire = self.wire(row) if flavor is None else row.wires.get(flavor)
+        if wire is None:
+            raise errors.UnsupportedOperationError(
+                f"{row.name} does not exist on the {flavor.value!r} API"  # type: ignore[union-attr]
+            )
+        return self._request(row.name, wire, params, row.read)
 
     def raw(
         self,
