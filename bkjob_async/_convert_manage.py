@@ -115,7 +115,7 @@ def _script_step(d: Mapping[str, Any]) -> ScriptStepDetail:
 def _file_step(d: Mapping[str, Any]) -> FileStepDetail:
     sources = tuple(
         StepFileSource(
-            read_code(s.get("file_type", 1)),
+            read_code(s.get("file_type") or 1),  # (null: files on hosts, as bk-job reads it)
             _texts(s.get("file_list")),
             _targets(s.get("server")),
             _account_ref(s.get("account")),
@@ -233,8 +233,10 @@ def _policy(d: Mapping[str, Any]) -> NotifyPolicy:
     raw = d.get("resource_status_channel_map") or {}
     if not isinstance(raw, dict):
         raise ValueError(f"expected a map of channels, got {type(raw).__name__}")
-    channels = {
-        _str(status, None): {_str(k, None): read_bool(v) for k, v in (row or {}).items()}
+    channels = {  # (a channel whose Boolean is null says nothing: left out)
+        _str(status, None): {
+            _str(k, None): read_bool(v) for k, v in (row or {}).items() if v is not None
+        }
         for status, row in raw.items()
     }
     return NotifyPolicy(

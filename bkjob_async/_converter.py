@@ -236,9 +236,10 @@ def _v3(c: cattrs.Converter) -> None:
         )
 
     def group_v3(d: Mapping[str, Any], _: object) -> StepResultGroup:
+        size = d.get("host_size", 0)
         return StepResultGroup(
             HostStatus.of(_int(d["result_type"], None)),
-            _int(d.get("host_size", 0), None),
+            None if size is None else _int(size, None),  # (null: not known)
             hosts(d.get("host_result_list")),
             c.structure(d.get("tag"), str | None),  # type: ignore[arg-type]
             c.structure(d.get("result_type_desc"), str | None),  # type: ignore[arg-type]
@@ -396,8 +397,15 @@ def _crons(c: cattrs.Converter, *, v2: bool) -> None:
             create_time=seconds,
             last_modify_time=seconds,
         )
-        c.register_structure_hook(CronPage, _page(CronPage, lambda d: cron(d, CronJob)))
-    c.register_structure_hook(CronJob, cron)
+    # A cron's name and plan are boxed in bk-job's DTOs: left out, they read as None.
+    absent = dict.fromkeys(("cron_name", "bk_job_id") if v2 else ("name", "job_plan_id"))
+
+    def read(d: Mapping[str, Any], cls: object) -> CronJob:
+        return cron({**absent, **d}, cls)
+
+    if not v2:
+        c.register_structure_hook(CronPage, _page(CronPage, lambda d: read(d, CronJob)))
+    c.register_structure_hook(CronJob, read)
 
 
 def _catalog_v3(c: cattrs.Converter) -> None:
@@ -408,7 +416,11 @@ def _catalog_v3(c: cattrs.Converter) -> None:
     plan = _plan_reader(_V3_PLAN, plan_step_v3, _plan_variable(c), seconds)
 
     # Scripts, versions and accounts name their fields as the models do, but for their ids.
-    script = make_dict_structure_fn(Script, c, script_id=override(rename="id"))
+    script_row = make_dict_structure_fn(Script, c, script_id=override(rename="id"))
+
+    def script(d: Mapping[str, Any], cls: object) -> Script:
+        return script_row({"id": None, **d}, cls)  # (a boxed id: left out, None)
+
     version = make_dict_structure_fn(ScriptVersion, c, script_version_id=override(rename="id"))
     account = c.get_structure_hook(ExecutionAccount)
 
@@ -579,7 +591,8 @@ def _v2(c: cattrs.Converter) -> None:
     def group_v2(d: Mapping[str, Any], first: bool) -> StepResultGroup:
         status = HostStatus.of(_int(d["result_type"], None))
         rows = [{**row, "status": status} for row in _rows(d.get("ip_list"))]
-        size: int | None = _int(d.get("count", len(rows)), None)
+        count = d.get("count")
+        size: int | None = len(rows) if count is None else _int(count, None)
         if not first and not rows and not size:  # emptied by bk-job 3.x: size unknown (§7.5)
             size = None
         return StepResultGroup(

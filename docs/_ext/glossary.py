@@ -35,7 +35,7 @@ except ModuleNotFoundError:  # Python 3.10 (tomli: pytest's and mypy's dependenc
 
 if TYPE_CHECKING:
     import pathlib
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator, Sequence
 
 ROOT = DOCS.parent
 PAGE = DOCS / "reference" / "glossary.md"
@@ -47,7 +47,7 @@ _FENCED = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 _README_NOT_PROSE = re.compile(r"<!--.*?-->|" + _NOT_PROSE.pattern, re.DOTALL)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Term:
     """One concept: its words here, bk-job's Chinese spellings, the spellings that drift."""
 
@@ -57,6 +57,8 @@ class Term:
     source: str
     where: str = ""
     en: tuple[str, ...] = ()
+    #: English words a translation must not keep bare (the ``en`` words, unless given).
+    bare: tuple[str, ...] | None = None
     drift: tuple[str, ...] = ()
 
     def chinese_terms(self) -> tuple[str, ...]:
@@ -66,12 +68,21 @@ class Term:
     @functools.cached_property
     def english(self) -> re.Pattern[str] | None:
         """The ``en`` words as a pattern: whole words, any case, plural or -ing forms too."""
-        if not self.en:
-            return None
-        words = "|".join(
-            r"[\s-]+".join(map(re.escape, word.split())) for word in sorted(self.en, key=len)[::-1]
-        )
-        return re.compile(rf"(?<![\w-])(?:{words})(?:s|es|ing|er|ers)?(?![\w-])", re.IGNORECASE)
+        return _words(self.en)
+
+    @functools.cached_property
+    def left_english(self) -> re.Pattern[str] | None:
+        """The English words a translation must not keep (``bare``, else ``en``)."""
+        return _words(self.en if self.bare is None else self.bare)
+
+
+def _words(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    either = "|".join(
+        r"[\s-]+".join(map(re.escape, word.split())) for word in sorted(words, key=len)[::-1]
+    )
+    return re.compile(rf"(?<![\w-])(?:{either})(?:s|es|ing|er|ers)?(?![\w-])", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -115,39 +126,51 @@ def load(language: str = "zh_CN") -> list[Term]:
     return load_all(language)[1]
 
 
-#: A name in double quotes (bk-job's ESB component "job"): not a word of prose.
-_QUOTED_NAME = re.compile(r'"[A-Za-z_.-]+"')
+#: A quotation in double quotes, with no Chinese in it (bk-job's ESB component "job", an
+#: English error message it sends, a column of the command line's output): not prose.
+_QUOTED_NAME = re.compile(r'"[^"\u3400-\u9fff]*"|“[^”\u3400-\u9fff]*”')
 
 
 def _prose(text: str) -> str:
-    """Return a message's text without code, link targets, URLs and quoted names."""
+    """Return a message's text without code, link targets, URLs and quotations."""
     return _QUOTED_NAME.sub(" ", _NOT_PROSE.sub(" ", text))
 
 
-def _others(terms: Iterable[Term], term: Term) -> re.Pattern[str] | None:
+@functools.lru_cache(maxsize=512)
+def _others(terms: tuple[Term, ...], term: Term) -> re.Pattern[str] | None:
     """The longer English phrases of the other terms (``cron job``, ``job list``), taken out
     of a message before ``term``'s words are looked for in it (``job``)."""
     phrases = [p for t in terms if t is not term for p in t.en if " " in p or "-" in p]
     return Term("", "", (), "", en=tuple(phrases)).english if phrases else None
 
 
-def check_message(terms: list[Term], msgid: str, msgstr: str, *, exempt: bool) -> list[str]:
+def check_message(terms: Sequence[Term], msgid: str, msgstr: str, *, exempt: bool) -> list[str]:
     """Return what is wrong with one translation, as the glossary sees it: a drifting
     spelling (unless the English quotes it), and unless ``exempt``, a concept of the English
     translated without the glossary's word or left in English."""
     found = []
     said = _prose(msgstr)
     english = _prose(msgid)
+    terms = tuple(terms)
     for term in terms:
         for drift in term.drift:
             if drift in said and drift not in msgid:
                 found.append(f"{drift!r} drifts: write {' / '.join(term.zh)} ({term.here})")
-        if term.english is None or exempt or any(word in msgstr for word in term.zh):
+        if exempt or any(word in msgstr for word in term.zh):
+            continue
+        bare = term.left_english.search(said) if term.left_english else None
+        named = term.english.search(english) if term.english else None
+        if not (bare or named):
             continue
         others = _others(terms, term)
-        if bare := term.english.search(said if others is None else others.sub(" ", said)):
+        if others is not None:  # (their longer phrases taken out first: "cron job", "job list")
+            if bare and term.left_english:
+                bare = term.left_english.search(others.sub(" ", said))
+            if named and term.english:
+                named = term.english.search(others.sub(" ", english))
+        if bare:
             found.append(f"{bare[0]!r} left in English: write {' / '.join(term.zh)} ({term.here})")
-        elif named := term.english.search(english if others is None else others.sub(" ", english)):
+        elif named:
             found.append(
                 f"{named[0]!r} is not translated with the glossary's "
                 f"{' / '.join(term.zh)} ({term.here})"
@@ -199,7 +222,7 @@ def check_readme(terms: list[Term], readme: pathlib.Path) -> list[Problem]:
             for drift in term.drift:
                 if drift in prose:
                     problems.append(Problem(f"{readme.name}:{number}", f"{drift!r} drifts"))
-            bare = term.english.search(prose) if term.english else None
+            bare = term.left_english.search(prose) if term.left_english else None
             if bare and not any(word in line for word in term.zh):
                 problems.append(Problem(f"{readme.name}:{number}", f"{bare[0]!r} left in English"))
     return problems

@@ -94,7 +94,10 @@ class World:
         flavor: str = "apigw-v3",
         plans: Callable[[int], list[StepPlan]] | None = None,
         policy: PollPolicy | None = None,
+        every_event: bool = False,
     ) -> None:
+        #: Watch the bulk's every event (hosts read), not only its jobs' ends (the job list).
+        self.every_event = every_event
         self.bulk, self.flavor, self.plans = bulk, flavor, plans
         self.policy = policy or PollPolicy(interval=0.2, max_interval=1.0, max_in_flight=16)
         self.loop = asyncio.new_event_loop()
@@ -213,7 +216,8 @@ class World:
                 self.proxy = Proxy(port)
                 await self.proxy.start()
                 self.base = f"http://127.0.0.1:{self.proxy.port}{PREFIX}"
-                watch = poller.watch_jobs(SCOPE, self.bulk_ids, events=(JobFinished,))
+                ends = None if self.every_event else (JobFinished,)
+                watch = poller.watch_jobs(SCOPE, self.bulk_ids, events=ends)
                 tg.start_soon(self._drain, watch)
                 self._ready.set_result(None)
                 await self._stop.wait()

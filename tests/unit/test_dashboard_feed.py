@@ -256,3 +256,31 @@ def test_a_tap_with_a_sink_hands_each_delivery_over_at_once_and_survives_a_faili
         assert tap.dropped == 4
         assert tap.take() == []  # nothing is kept when a sink takes the deliveries
     assert "a tap's sink failed" in caplog.text
+
+
+def test_the_transitions_rate_is_right_from_the_first_second_and_the_run_has_an_end() -> None:
+    """The rate is what the polls observed a second over the seconds sampled, not that count
+    spread over five seconds the board was not there for (it read 22/s for 1,500/s)."""
+    now = [1_000.0]
+    board = Board(None, clock=lambda: now[0])  # type: ignore[arg-type]  # (reads no poller)
+    assert board.transitions_per_second() == 0.0
+    board.sample((0, 0, 0, 0), 2, 10, None)  # the first reading: no second to tell yet
+    assert (board.started, board.ended, list(board.series)) == (1_000_000, None, [])
+    now[0] += 1
+    board.sample((1_500, 40, 1, 2), 2, 10, (0, 0, 0, 0))
+    assert board.transitions_per_second() == 1_500.0
+    assert list(board.series) == [(1_001_000, 1_500, 40, 3)]
+    for n in range(2, 8):
+        now[0] += 1
+        board.sample((1_500 * n, 40 * n, 1, 2), 2, 10, (1_500 * (n - 1), 40 * (n - 1), 1, 2))
+    assert board.transitions_per_second() == 1_500.0
+    # The watches end: the run ended then; a job followed again starts another.
+    now[0] += 1
+    board.sample((10_500, 280, 1, 2), 0, 0, (10_500, 280, 1, 2))
+    assert board.ended == 1_008_000
+    now[0] += 1
+    board.sample((10_500, 280, 1, 2), 0, 0, (10_500, 280, 1, 2))
+    assert board.ended == 1_008_000
+    now[0] += 1
+    board.sample((10_600, 281, 1, 2), 1, 1, (10_500, 280, 1, 2))
+    assert (board.started, board.ended) == (1_009_000, None)
