@@ -8,7 +8,8 @@ warning, so the strict build fails) and the command line's page from its argpars
 The site is built in English and in Chinese (``-D language=zh_CN``, ``make docs``): Sphinx's
 own gettext machinery, with one catalog a page under ``locale/zh_CN/LC_MESSAGES/`` kept by
 ``sphinx-intl`` (``make docs-catalogs``), and a language switch on every page
-(``_ext/languages.py``). Code blocks are not messages: both languages show the same code.
+(``_ext/languages.py``). Code blocks are not messages, their comments are
+(``_ext/codecomments.py``): both languages show the same code, commented in their language.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ extensions = [
     "apiref",
     "cliref",
     "languages",
+    "codecomments",
     "untranslated",
     "zhsearch",
 ]

@@ -82,7 +82,7 @@ def _words(words: tuple[str, ...]) -> re.Pattern[str] | None:
     either = "|".join(
         r"[\s-]+".join(map(re.escape, word.split())) for word in sorted(words, key=len)[::-1]
     )
-    return re.compile(rf"(?<![\w-])(?:{either})(?:s|es|ing|er|ers)?(?![\w-])", re.IGNORECASE)
+    return re.compile(rf"(?<![\w/.-])(?:{either})(?:s|es|ing|er|ers)?(?![\w/-])", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -144,6 +144,13 @@ def _others(terms: tuple[Term, ...], term: Term) -> re.Pattern[str] | None:
     return Term("", "", (), "", en=tuple(phrases)).english if phrases else None
 
 
+def _lower(pattern: re.Pattern[str] | None, text: str) -> re.Match[str] | None:
+    """The first word of ``pattern`` in a translation written in lower case: a capitalised
+    one there is a name (the class ``Poller``, the product ``Job``), not a word left English."""
+    found = pattern.finditer(text) if pattern else ()
+    return next((m for m in found if not m[0][0].isupper()), None)
+
+
 def check_message(terms: Sequence[Term], msgid: str, msgstr: str, *, exempt: bool) -> list[str]:
     """Return what is wrong with one translation, as the glossary sees it: a drifting
     spelling (unless the English quotes it), and unless ``exempt``, a concept of the English
@@ -158,14 +165,14 @@ def check_message(terms: Sequence[Term], msgid: str, msgstr: str, *, exempt: boo
                 found.append(f"{drift!r} drifts: write {' / '.join(term.zh)} ({term.here})")
         if exempt or any(word in msgstr for word in term.zh):
             continue
-        bare = term.left_english.search(said) if term.left_english else None
+        bare = _lower(term.left_english, said)
         named = term.english.search(english) if term.english else None
         if not (bare or named):
             continue
         others = _others(terms, term)
         if others is not None:  # (their longer phrases taken out first: "cron job", "job list")
             if bare and term.left_english:
-                bare = term.left_english.search(others.sub(" ", said))
+                bare = _lower(term.left_english, others.sub(" ", said))
             if named and term.english:
                 named = term.english.search(others.sub(" ", english))
         if bare:
