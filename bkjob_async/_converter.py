@@ -17,10 +17,12 @@ value (it may be an echoed secret, and the poller logs them).
 
 from __future__ import annotations
 
+import collections.abc
 import datetime as _dt
 import enum
 import functools
 import re
+import sys
 import typing
 from typing import TYPE_CHECKING, Any
 
@@ -680,3 +682,166 @@ def _first_field(group: cattrs.BaseValidationError) -> str:
         if isinstance(sub, cattrs.BaseValidationError):
             return _first_field(sub)
     return ""
+
+
+# --- the JSON-ready form: any model to JSON's builtins, and back ------------------------------
+#
+# Not the wire's form (each generation's names, epoch milliseconds, "YYYY-MM-DD HH:mm:ss"):
+# one form for every model, its attribute names as keys. A time is an ISO-8601 string with its
+# offset (``datetime.isoformat()``), a duration float seconds, an enum its value (an int; a
+# ``str`` for a ``str`` enum), a tuple a list, a mapping an object with ``str`` keys; ``None``
+# stays ``null``. What ``to_json`` gives, ``json.dumps`` writes unchanged and ``from_json`` reads.
+
+
+@functools.cache
+def json_converter() -> cattrs.Converter:
+    """Return the converter of the JSON-ready form (``to_json``, ``from_json``)."""
+    c = cattrs.Converter(unstruct_collection_overrides={tuple: list})
+    c.register_unstructure_hook(_dt.datetime, _dt.datetime.isoformat)
+    c.register_structure_hook(_dt.datetime, _json_time)
+    c.register_unstructure_hook(_dt.timedelta, _dt.timedelta.total_seconds)
+    c.register_structure_hook(_dt.timedelta, _json_duration)
+    c.register_unstructure_hook(BaseException, _no_json)
+    c.register_unstructure_hook(bytes, _no_json)
+    for kind in (bool, int, float, str):
+        c.register_structure_hook(kind, _json_scalar)
+    # singledispatch: an IntEnum is an int first; both enum hooks are more specific than int's.
+    c.register_structure_hook(enum.IntEnum, _json_enum)
+    c.register_structure_hook(enum.Enum, _json_enum)
+    c.register_unstructure_hook_factory(_is_mapping, lambda t: _json_mapping(c, t))
+    c.register_unstructure_hook_factory(_is_named_tuple, lambda t: _json_row(c, t))
+    c.register_structure_hook_factory(_is_named_tuple, lambda t: _json_row_back(c, t))
+    c.register_structure_hook_func(_is_enum_or_text, _json_enum_or_text)
+    return c
+
+
+def _json_time(value: Any, _: object) -> _dt.datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"a time is an ISO-8601 string, not a {type(value).__name__}")
+    return _dt.datetime.fromisoformat(value)
+
+
+def _json_duration(value: Any, _: object) -> _dt.timedelta:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"a duration is a number of seconds, not a {type(value).__name__}")
+    return _dt.timedelta(seconds=value)
+
+
+def _json_scalar(value: Any, cls: type[Any]) -> Any:
+    """Take a JSON scalar of ``cls`` as it is (an int for a float too); refuse another."""
+    fits = type(value) is cls or (cls is float and type(value) is int)
+    if not fits:
+        raise TypeError(f"expected a {cls.__name__}, got a {type(value).__name__}")
+    return value
+
+
+def _json_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
+    """Read an enum's value (an int, or a str for a str enum); an open enum keeps one it lacks."""
+    kind = int if issubclass(cls, int) else str
+    if type(value) is not kind:
+        raise TypeError(
+            f"expected a {cls.__name__} ({kind.__name__}), got a {type(value).__name__}"
+        )
+    return cls(value)
+
+
+def _no_json(value: Any) -> Any:
+    raise TypeError(f"a {type(value).__name__} has no JSON-ready form")
+
+
+def _is_mapping(cls: Any) -> bool:
+    origin = typing.get_origin(cls) or cls
+    return isinstance(origin, type) and issubclass(origin, collections.abc.Mapping)
+
+
+def _json_mapping(c: cattrs.Converter, cls: Any) -> Callable[[Any], dict[str, Any]]:
+    """Unstructure a mapping to an object: keys as ``str`` (an int key as its digits)."""
+    args = typing.get_args(cls)
+    value = c.get_unstructure_hook(args[1]) if len(args) == 2 else c.unstructure
+    return lambda m: {k if isinstance(k, str) else str(k): value(v) for k, v in m.items()}
+
+
+def _is_named_tuple(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")
+
+
+def _json_row(c: cattrs.Converter, cls: Any) -> Callable[[Any], dict[str, Any]]:
+    """Unstructure a named tuple (``JobStatusRow``) as a model: an object of its fields."""
+    hooks = {name: c.get_unstructure_hook(kind) for name, kind in _fields(cls).items()}
+    return lambda row: {name: hook(getattr(row, name)) for name, hook in hooks.items()}
+
+
+def _json_row_back(c: cattrs.Converter, cls: Any) -> Callable[[Any, Any], Any]:
+    fields = _fields(cls)
+
+    def structure(data: Any, _: object) -> Any:
+        if not isinstance(data, collections.abc.Mapping):
+            raise TypeError(f"a {cls.__name__} is an object, not a {type(data).__name__}")
+        return cls(**{name: c.structure(data[name], kind) for name, kind in fields.items()})
+
+    return structure
+
+
+def _fields(cls: Any) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
+    return {name: hints[name] for name in cls._fields}
+
+
+def _is_enum_or_text(cls: Any) -> bool:
+    """Tell whether ``cls`` is ``SomeEnum | str`` (with ``None`` or not): bk-job's open names."""
+    args = set(typing.get_args(cls)) - {type(None)}
+    enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
+    return str in args and len(enums) == 1 and len(args) == 2
+
+
+def _json_enum_or_text(value: Any, cls: Any) -> Any:
+    if value is None and type(None) in typing.get_args(cls):
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"expected a str, got a {type(value).__name__}")
+    (kind,) = [a for a in typing.get_args(cls) if isinstance(a, type) and issubclass(a, enum.Enum)]
+    try:
+        return kind(value)
+    except ValueError:
+        return value
+
+
+def to_json(value: Any) -> Any:
+    """Return a model (or a tuple, list or dict of them) as JSON-ready builtins.
+
+    The form: attribute names as keys; times as ISO-8601 strings with their offset
+    (``"2025-01-01T08:00:00+08:00"``); durations as float seconds; enums as their values
+    (``HostStatus.SUCCESS`` is ``9``); tuples as lists; mappings as objects with ``str``
+    keys. ``json.dumps`` writes it as it is; ``from_json(type(model), data)`` reads it back
+    into an equal model. Secrets a model holds (a variable's password) are in it: it is data.
+
+    :raises TypeError: a value with no JSON form (an event's error, bytes).
+    """
+    return json_converter().unstructure(value)
+
+
+def from_json(cls: type[T] | Any, data: Any) -> T:
+    """Return the model ``cls`` (or ``tuple[Model, ...]``, ...) that ``to_json`` gave ``data`` for.
+
+    :raises ValueError: ``data`` is not the JSON form of a ``cls`` (the message names the
+        first field that does not fit).
+    """
+    try:
+        found: T = json_converter().structure(data, cls)
+    except cattrs.BaseValidationError as exc:
+        where = _first_field(exc)
+        raise ValueError(
+            f"not the JSON form of a {_type_name(cls)} ({where}{_cause(exc)})"
+        ) from exc
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise ValueError(
+            f"not the JSON form of a {_type_name(cls)} ({type(exc).__name__}: {exc})"
+        ) from exc
+    return found
+
+
+def _cause(group: BaseException) -> str:
+    """Return the first leaf error of a cattrs error group as ``Type: message``."""
+    while getattr(group, "exceptions", None):
+        group = group.exceptions[0]  # type: ignore[attr-defined]
+    return f"{type(group).__name__}: {group}"

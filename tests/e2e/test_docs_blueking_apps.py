@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
-PAGES = ["howto/per-user-calls.md", "howto/sdk-shaped-calls.md"]
+PAGES = ["howto/per-user-calls.md", "howto/sdk-shaped-calls.md", "howto/json-models.md"]
 BLOCK = re.compile(r"^```(?P<lang>[a-z]*)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
