@@ -53,8 +53,8 @@ from .polling import poller as _poller
 from .polling._summary import FailedContainer, FailedHost, Summarizer, WatchSummary
 from .polling._summary import failed_containers as _failed_containers
 from .polling._summary import failed_hosts as _failed_hosts
-from .polling.check import Check
-from .polling.check import check_job as _check_job
+from .polling.checks import Check
+from .polling.checks import check_job as _check_job
 
 if TYPE_CHECKING:
     from ._protocol import Request

@@ -52,7 +52,7 @@ from ._statistics import PollerStatistics
 from ._summary import FailedContainer, FailedHost, WatchSummary, failed_containers, failed_hosts
 from ._tap import JobSeen, StepSeen, Tap
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
-from .check import Check, check, check_job
+from .checks import Check, check, check_job
 from .events import (
     PERSON_WAITING,
     ContainerTransition,

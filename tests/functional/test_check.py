@@ -1,4 +1,4 @@
-"""One-shot checks (``bkjob_async.polling.check``): a poller's events, a visit at a time.
+"""One-shot checks (``bkjob_async.polling.checks``): a poller's events, a visit at a time.
 
 The answers a poller read while it watched a job, replayed one visit each through ``check``
 with the state stored as JSON between visits, give the poller's own events: the same classes,
