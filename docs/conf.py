@@ -48,6 +48,8 @@ templates_path = ["_templates"]
 # them). One catalog a page (not one a folder), named as the page is, no uuids or locations
 # that would churn the catalogs at every edit of a page.
 language = "en"
+# The theme's own words (furo's "On this page", "Previous", "Next"...) come from Sphinx's "sphinx"
+# catalog: locale/zh_CN/LC_MESSAGES/sphinx.po has furo's, read before Sphinx's own.
 locale_dirs = ["locale/"]
 gettext_compact = False
 gettext_uuid = False

@@ -208,7 +208,8 @@ async def test_the_command_warns_beyond_loopback_without_a_login_and_asks_for_on
     err, status = await _serve(simulate, {})
     assert "warning" not in err
     env = {"BKJOB_DASHBOARD_USER": "ops", "BKJOB_DASHBOARD_PASSWORD": "pw-for-the-test"}
-    err, status = await _serve([*simulate, "--bind", "0.0.0.0", "--login", "basic"], env)
+    bind = ["--bind", "0.0.0.0", "--allow-host", "ops.example.com", "--login", "basic"]
+    err, status = await _serve([*simulate, *bind], env)
     assert "warning" not in err
     assert status == "401"
     assert "pw-for-the-test" not in err

@@ -125,6 +125,31 @@ async def test_the_chinese_tutorial_is_drawn_in_a_cjk_font(base: str, tmp_path) 
         assert not page.errors, page.errors
 
 
+#: furo's own words on every page, and what the Chinese site says instead (its sphinx.po).
+THEME = {
+    "Skip to content": "跳到正文",
+    "On this page": "本页目录",
+    "Previous": "上一页",
+    "Next": "下一页",
+    "Back to top": "回到顶部",
+}
+
+
+async def test_the_theme_speaks_chinese_on_the_chinese_site(base: str, tmp_path) -> None:
+    async with launched(tmp_path / "profile") as browser:
+        page = await browser.new_page()
+        await page.goto(f"{base}/zh_CN/howto/census.html")  # (a previous and a next page)
+        # The page's whole text, hidden parts too (the skip link, the back-to-top button).
+        text = await page.evaluate("document.body.textContent")
+        for english, chinese in THEME.items():
+            assert chinese in text, (english, chinese)
+            assert english not in text, english
+        await page.goto(f"{base}/howto/census.html")
+        text = await page.evaluate("document.body.textContent")
+        assert all(english in text for english in THEME), "the English site keeps them"
+        assert not page.errors, page.errors
+
+
 async def test_the_language_switch_leads_to_the_same_page_and_back(base: str, tmp_path) -> None:
     async with launched(tmp_path / "profile") as browser:
         page = await browser.new_page()
