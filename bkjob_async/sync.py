@@ -41,7 +41,7 @@ import re
 import threading
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
@@ -53,6 +53,8 @@ from .polling import poller as _poller
 from .polling._summary import FailedContainer, FailedHost, Summarizer, WatchSummary
 from .polling._summary import failed_containers as _failed_containers
 from .polling._summary import failed_hosts as _failed_hosts
+from .polling.checks import Check
+from .polling.checks import check_job as _check_job
 
 if TYPE_CHECKING:
     from ._protocol import Request
@@ -64,7 +66,15 @@ if TYPE_CHECKING:
     from .polling.callbacks import Callback
     from .polling.events import Event, JobFinished
 
-__all__ = ["BkJobClient", "Completed", "Poller", "Watch", "failed_containers", "failed_hosts"]
+__all__ = [
+    "BkJobClient",
+    "Completed",
+    "Poller",
+    "Watch",
+    "check_job",
+    "failed_containers",
+    "failed_hosts",
+]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -796,6 +806,19 @@ def failed_containers(
 ) -> tuple[FailedContainer, ...]:
     """Return the failed containers of ended jobs (``bkjob_async.failed_containers``, blocking)."""
     return _read_failed(_failed_containers, client, scope, ended, at_once)
+
+
+def check_job(
+    client: BkJobClient,
+    scope: Scope,
+    job_instance_id: int,
+    state: Mapping[str, Any] | None = None,
+) -> Check:
+    """Read a job's status and ``check`` it against ``state`` (``bkjob_async.polling.check_job``,
+    blocking): the events since the state stored last time, and the state to store."""
+    portal, inner = client._loop()
+    found: Check = _wait(portal, _check_job, inner, scope, job_instance_id, state)
+    return found
 
 
 def _read_failed(

@@ -52,6 +52,7 @@ from ._statistics import PollerStatistics
 from ._summary import FailedContainer, FailedHost, WatchSummary, failed_containers, failed_hosts
 from ._tap import JobSeen, StepSeen, Tap
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
+from .checks import Check, check, check_job
 from .events import (
     PERSON_WAITING,
     ContainerTransition,
@@ -77,6 +78,7 @@ __all__ = [
     "CallbackBindError",
     "CallbackReceiver",
     "CallbackStatistics",
+    "Check",
     "Completed",
     "ContainerTransition",
     "Event",
@@ -103,6 +105,8 @@ __all__ = [
     "WatchFailed",
     "WatchSummary",
     "WatchTimedOut",
+    "check",
+    "check_job",
     "failed_containers",
     "failed_hosts",
     "open_jobs",

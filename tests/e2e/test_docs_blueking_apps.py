@@ -15,7 +15,12 @@ import anyio
 import pytest
 
 DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
-PAGES = ["howto/per-user-calls.md", "howto/sdk-shaped-calls.md", "howto/json-models.md"]
+PAGES = [
+    "howto/per-user-calls.md",
+    "howto/sdk-shaped-calls.md",
+    "howto/json-models.md",
+    "howto/one-shot-checks.md",
+]
 BLOCK = re.compile(r"^```(?P<lang>[a-z]*)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
