@@ -199,19 +199,18 @@ async def test_a_search_on_the_chinese_site_finds_the_pages_that_use_a_word(
     async with launched(tmp_path / "profile") as browser:
         page = await browser.new_page()
         await page.goto(f"{base}/zh_CN/search.html?q={urllib.parse.quote(word)}")
-        # The search ends with a summary (Sphinx's "found N pages"), and every result shown.
+        # The search ends with a summary (Sphinx's "found N pages") once every result is shown,
+        # each with a summary read from its page, one after another: on two loaded cores
+        # (Sphinx builds beside it) that took more than a minute.
         await page.wait_for(
             "typeof Search !== 'undefined' && Search._pulse_status === -1"
             " && Search.status !== undefined && /\\d/.test(Search.status.innerText)",
-            timeout=60,
+            timeout=240,
         )
         status = await page.evaluate("Search.status.innerText")
         shown = int(re.search(r"\d+", status)[0])
-        # (Each result's summary is the page itself, fetched one after another: give a slow
-        # machine time.)
         await page.wait_for(
-            f"document.querySelectorAll('#search-results ul.search > li').length >= {shown}",
-            timeout=120,
+            f"document.querySelectorAll('#search-results ul.search > li').length >= {shown}"
         )
         links = await page.evaluate(
             "[...document.querySelectorAll('#search-results ul.search > li > a')]"
