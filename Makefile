@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-durations test-matrix lint typecheck unit bench check-live-view clean redis docs docs-serve docs-catalogs chromium cjk-fonts promtool
+.PHONY: demo test test-slow test-durations test-matrix lint typecheck unit bench check-live-view clean redis docs docs-serve docs-catalogs docs-review api-keys chromium cjk-fonts promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -131,6 +131,9 @@ DOCS_PORT ?= 8000
 # Then the count of messages the Chinese site still shows in English (docs/_ext/catalogs.py):
 # with --strict (the count reached 0) an untranslated or fuzzy message, or a page without a
 # catalog, fails the build. DOCS_I18N= (empty) makes it report only, while a large page is translated.
+# And the glossary (docs/_ext/glossary.py, its data docs/locale/<lang>/glossary.toml): with
+# --strict a concept spelled two ways, a term outside it, an English word left bare, or the
+# glossary page's tables out of date fail the build.
 DOCS_LANGUAGES := zh_CN
 DOCS_I18N := --strict
 
@@ -142,10 +145,17 @@ docs: $(STAMP)
 	  -D language=$(lang) docs docs/_build/html/$(lang) &&) true
 	$(foreach lang,$(DOCS_LANGUAGES),$(BIN)/python docs/_ext/catalogs.py --quiet \
 	  --language $(lang) $(DOCS_I18N) &&) true
+	$(foreach lang,$(DOCS_LANGUAGES),$(BIN)/python docs/_ext/glossary.py \
+	  --language $(lang) $(DOCS_I18N) &&) true
 
 # After an edit of an English page: extract its messages (the gettext builder) and merge them
 # into each language's catalogs (sphinx-intl): a new message arrives untranslated, a changed
 # one fuzzy. The generated API reference has no catalogs (its docstrings stay English).
+# The keys each API's spelling sends (bkjob_async/_protocol/_keys.py), for the SDK-shaped calls;
+# tests/unit/test_api_keys.py fails until this is run after a spelling changes its keys.
+api-keys: $(STAMP)
+	$(BIN)/python scripts/gen_api_keys.py
+
 docs-catalogs: $(STAMP)
 	rm -rf docs/_build/gettext
 	$(BIN)/sphinx-build -E -q -b gettext docs docs/_build/gettext
@@ -153,6 +163,14 @@ docs-catalogs: $(STAMP)
 	$(BIN)/sphinx-intl update -p docs/_build/gettext -d docs/locale -w 0 \
 	  $(addprefix -l ,$(DOCS_LANGUAGES))
 	$(BIN)/python docs/_ext/catalogs.py $(addprefix --language ,$(DOCS_LANGUAGES))
+
+# What a Chinese reader should review in a change: every message new or retranslated since
+# REVIEW_BASE (main: a branch's change; on main, say REVIEW_BASE=HEAD~5), English beside Chinese.
+REVIEW_BASE ?= main
+
+docs-review: $(STAMP)
+	$(foreach lang,$(DOCS_LANGUAGES),$(BIN)/python docs/_ext/catalogs.py \
+	  --language $(lang) --review $(REVIEW_BASE) &&) true
 
 docs-serve: docs
 	@echo "serving the docs at http://127.0.0.1:$(DOCS_PORT)/ (Ctrl-C to stop)"

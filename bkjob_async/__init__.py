@@ -61,6 +61,7 @@ sharing one set of jobs, one rate budget and event streams on Redis;
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ._converter import from_json, to_json
     from .client import BkJobClient
     from .config import ApiFlavor, Credentials, RetryPolicy, Scope, ScopeType, Timeouts
     from .errors import (
@@ -343,6 +344,8 @@ __all__ = [
     "__version__",
     "failed_containers",
     "failed_hosts",
+    "from_json",
+    "to_json",
 ]
 
 

@@ -12,7 +12,11 @@ converter turns into ``ResponseFormatError``.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from ._readers import (
     Generation,
@@ -30,7 +34,7 @@ from ._readers import (
     read_int,
     read_rows,
 )
-from .models import AccountCategory, ExecutionAccount, StepType
+from .models import AccountCategory, ExecutionAccount, PlanStep, StepType
 from .models.files import (
     CredentialDetail,
     CredentialType,
@@ -58,7 +62,7 @@ if TYPE_CHECKING:
 
     import cattrs
 
-__all__ = ["register"]
+__all__ = ["plan_step_v2", "plan_step_v3", "register"]
 
 
 def _flag(value: Any) -> bool:
@@ -111,7 +115,7 @@ def _script_step(d: Mapping[str, Any]) -> ScriptStepDetail:
 def _file_step(d: Mapping[str, Any]) -> FileStepDetail:
     sources = tuple(
         StepFileSource(
-            read_code(s.get("file_type", 1)),
+            read_code(s.get("file_type") or 1),  # (null: files on hosts, as bk-job reads it)
             _texts(s.get("file_list")),
             _targets(s.get("server")),
             _account_ref(s.get("account")),
@@ -150,12 +154,89 @@ def _step(d: Mapping[str, Any]) -> StepDetail:
     )
 
 
+def _text_of(value: str | None) -> str | None:
+    """Return the text a plan's detail sends in base64 (``Base64Util.encodeContentToStr``);
+    a value that is not base64 of UTF-8 is kept as sent."""
+    if value is None:
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return value
+
+
+def plan_step_v3(d: Mapping[str, Any]) -> PlanStep:
+    """Read a plan's step (``EsbStepV3DTO`` as ``TaskStepDTO.toEsbStepV3`` fills it): a
+    script's text and parameters in base64 (read as text), its account by id only."""
+    step = _step(d)
+    script = step.script
+    if script is not None:
+        script = attrs.evolve(
+            script, content=_text_of(script.content), param=_text_of(script.param)
+        )
+    return PlanStep(step.id, step.name, step.type, script, step.file, step.approval_message)
+
+
+def plan_step_v2(d: Mapping[str, Any]) -> PlanStep:
+    """Read v2's plan step (``EsbStepDTO``): the fields of every kind side by side, texts as
+    stored (no base64), accounts by alias.
+
+    bk-job writes a script step's script source over its ``type`` (1 local, 2 the scope's,
+    3 public: ``EsbGetJobDetailResourceImpl.buildScriptStep``), so a step that carries a
+    script (a timeout, a text or a script version) and no file source is a script step
+    whatever its ``type`` says, and that ``type`` is its ``script.source``.
+    """
+    get = d.get
+    code, account = read_code(d["type"]), _text(get("account"))
+    ref = AccountRef(_number(get("account_id")), None, account)
+    sources = get("file_source")
+    scripted = any(get(k) is not None for k in ("script_timeout", "script_content", "script_id"))
+    if sources is None and scripted:
+        script = ScriptStepDetail(
+            None if code not in (1, 2, 3) else ScriptSource(code),
+            None,
+            _number(get("script_id")),  # (v2's script_id is a version id)
+            _text(get("script_content")),
+            None,
+            _text(get("script_param")),
+            _number(get("script_timeout")),
+            ref,
+            _targets(d),
+            _flag(get("is_param_sensitive")),
+        )
+        return PlanStep(read_int(d["step_id"]), _text(get("name")), StepType.SCRIPT, script)
+    kind = StepType(code)
+    files = None
+    if sources is not None:
+        rows = tuple(
+            StepFileSource(
+                read_code(row.get("file_type") or 1),
+                _texts(row.get("files")),
+                _targets(row),
+                AccountRef(None, None, _text(row.get("account"))),
+                _number(row.get("file_source_id")),
+            )
+            for row in read_rows(sources)
+        )
+        where = FileDestination(_text(get("file_target_path")), ref, _targets(d))
+        files = FileStepDetail(rows, where)
+    return PlanStep(
+        read_int(d["step_id"]),
+        _text(get("name")),
+        kind,
+        file=files,
+        approval_message=_text(get("confirm_message")),
+    )
+
+
 def _policy(d: Mapping[str, Any]) -> NotifyPolicy:
     raw = d.get("resource_status_channel_map") or {}
     if not isinstance(raw, dict):
         raise ValueError(f"expected a map of channels, got {type(raw).__name__}")
-    channels = {
-        _str(status, None): {_str(k, None): read_bool(v) for k, v in (row or {}).items()}
+    channels = {  # (a channel whose Boolean is null says nothing: left out)
+        _str(status, None): {
+            _str(k, None): read_bool(v) for k, v in (row or {}).items() if v is not None
+        }
         for status, row in raw.items()
     }
     return NotifyPolicy(

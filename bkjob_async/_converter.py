@@ -17,10 +17,12 @@ value (it may be an echoed secret, and the poller logs them).
 
 from __future__ import annotations
 
+import collections.abc
 import datetime as _dt
 import enum
 import functools
 import re
+import sys
 import typing
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
+from ._convert_manage import plan_step_v2, plan_step_v3
 from ._convert_manage import register as _register_manage
 from ._convert_objects import objects_step
 from ._converter_scripts import scripts_v2, scripts_v3
@@ -94,7 +97,6 @@ from .models import (
     StepLog,
     StepResultGroup,
     StepStatus,
-    StepType,
     StepVariables,
     VariableType,
     VariableValue,
@@ -234,9 +236,10 @@ def _v3(c: cattrs.Converter) -> None:
         )
 
     def group_v3(d: Mapping[str, Any], _: object) -> StepResultGroup:
+        size = d.get("host_size", 0)
         return StepResultGroup(
             HostStatus.of(_int(d["result_type"], None)),
-            _int(d.get("host_size", 0), None),
+            None if size is None else _int(size, None),  # (null: not known)
             hosts(d.get("host_result_list")),
             c.structure(d.get("tag"), str | None),  # type: ignore[arg-type]
             c.structure(d.get("result_type_desc"), str | None),  # type: ignore[arg-type]
@@ -394,8 +397,15 @@ def _crons(c: cattrs.Converter, *, v2: bool) -> None:
             create_time=seconds,
             last_modify_time=seconds,
         )
-        c.register_structure_hook(CronPage, _page(CronPage, lambda d: cron(d, CronJob)))
-    c.register_structure_hook(CronJob, cron)
+    # A cron's name and plan are boxed in bk-job's DTOs: left out, they read as None.
+    absent = dict.fromkeys(("cron_name", "bk_job_id") if v2 else ("name", "job_plan_id"))
+
+    def read(d: Mapping[str, Any], cls: object) -> CronJob:
+        return cron({**absent, **d}, cls)
+
+    if not v2:
+        c.register_structure_hook(CronPage, _page(CronPage, lambda d: read(d, CronJob)))
+    c.register_structure_hook(CronJob, read)
 
 
 def _catalog_v3(c: cattrs.Converter) -> None:
@@ -403,10 +413,14 @@ def _catalog_v3(c: cattrs.Converter) -> None:
     ``EsbScriptVersionDetailV3DTO``), accounts (``EsbAccountV3DTO``) and variable values
     (``EsbJobInstanceGlobalVarValueV3DTO``)."""
     seconds = functools.partial(_optional, hook=lambda v, _: _epoch_seconds(v))
-    plan = _plan_reader(_V3_PLAN, _plan_variable(c), seconds)
+    plan = _plan_reader(_V3_PLAN, plan_step_v3, _plan_variable(c), seconds)
 
     # Scripts, versions and accounts name their fields as the models do, but for their ids.
-    script = make_dict_structure_fn(Script, c, script_id=override(rename="id"))
+    script_row = make_dict_structure_fn(Script, c, script_id=override(rename="id"))
+
+    def script(d: Mapping[str, Any], cls: object) -> Script:
+        return script_row({"id": None, **d}, cls)  # (a boxed id: left out, None)
+
     version = make_dict_structure_fn(ScriptVersion, c, script_version_id=override(rename="id"))
     account = c.get_structure_hook(ExecutionAccount)
 
@@ -432,10 +446,11 @@ def _value(d: Mapping[str, Any], type_key: str) -> VariableValue:
 
 
 #: How each generation names a plan's fields that differ (``EsbPlanInfoV3DTO``;
-#: ``EsbJobBasicInfoDTO``/``EsbJobDetailDTO``): its id, its template's id, its steps, a step's
-#: id, its variables. The rest (``name``, ``creator``, times, ``last_modify_user``) is shared.
-_V3_PLAN = ("id", "job_template_id", "step_list", "id", "global_var_list")
-_V2_PLAN = ("bk_job_id", "template_id", "steps", "step_id", "global_vars")
+#: ``EsbJobBasicInfoDTO``/``EsbJobDetailDTO``): its id, its template's id, its steps, its
+#: variables. The rest (``name``, ``creator``, times, ``last_modify_user``) is shared; a step
+#: is read by ``plan_step_v3`` or ``plan_step_v2``.
+_V3_PLAN = ("id", "job_template_id", "step_list", "global_var_list")
+_V2_PLAN = ("bk_job_id", "template_id", "steps", "global_vars")
 #: How each generation names a job's variable values: the steps, a step's values, a value's
 #: type (``EsbJobInstanceGlobalVarValueV3DTO``; ``EsbTaskInstanceGlobalVarValueDTO``).
 _V3_VALUES = ("step_instance_var_list", "global_var_list", "type")
@@ -443,13 +458,14 @@ _V2_VALUES = ("job_instance_var_values", "step_instance_var_values", "category")
 
 
 def _plan_reader(
-    keys: tuple[str, str, str, str, str],
+    keys: tuple[str, str, str, str],
+    step: Callable[[Mapping[str, Any]], PlanStep],
     variable: Callable[[Any], PlanVariable],
     time: Callable[[Any], _dt.datetime | None],
 ) -> Callable[[Mapping[str, Any]], JobPlan]:
     """Return the reader of a plan named as ``keys`` says; its steps and variables are ``None``
     unless the answer has either (a list's row has neither, a detail both)."""
-    plan_id, template, steps, step_id, variables = keys
+    plan_id, template, steps, variables = keys
 
     def plan(d: Mapping[str, Any]) -> JobPlan:
         detail = steps in d or variables in d
@@ -458,14 +474,7 @@ def _plan_reader(
             _text(d.get("name")),
             _number(d.get(template)),
             *_audit(d, time),
-            tuple(
-                PlanStep(
-                    _int(s[step_id], None), _text(s.get("name")), StepType(read_code(s["type"]))
-                )
-                for s in _rows(d.get(steps))
-            )
-            if detail
-            else None,
+            tuple(step(s) for s in _rows(d.get(steps))) if detail else None,
             tuple(variable(v) for v in _rows(d.get(variables))) if detail else None,
         )
 
@@ -498,7 +507,7 @@ def _catalog_v2(c: cattrs.Converter) -> None:
     (``EsbStepInstanceResultAndLog``). Lists come bare: no page, no total."""
     span = c.get_structure_hook(_dt.timedelta)
     when, text = _times(c), _text
-    plan = _plan_reader(_V2_PLAN, _plan_variable(c, v2=True), when)
+    plan = _plan_reader(_V2_PLAN, plan_step_v2, _plan_variable(c, v2=True), when)
 
     def account(d: Mapping[str, Any], _: object) -> ExecutionAccount:
         created = d.get("create_time")  # EsbGetOSAccountResourceImpl formats it in UTC
@@ -582,7 +591,8 @@ def _v2(c: cattrs.Converter) -> None:
     def group_v2(d: Mapping[str, Any], first: bool) -> StepResultGroup:
         status = HostStatus.of(_int(d["result_type"], None))
         rows = [{**row, "status": status} for row in _rows(d.get("ip_list"))]
-        size: int | None = _int(d.get("count", len(rows)), None)
+        count = d.get("count")
+        size: int | None = len(rows) if count is None else _int(count, None)
         if not first and not rows and not size:  # emptied by bk-job 3.x: size unknown (§7.5)
             size = None
         return StepResultGroup(
@@ -672,3 +682,166 @@ def _first_field(group: cattrs.BaseValidationError) -> str:
         if isinstance(sub, cattrs.BaseValidationError):
             return _first_field(sub)
     return ""
+
+
+# --- the JSON-ready form: any model to JSON's builtins, and back ------------------------------
+#
+# Not the wire's form (each generation's names, epoch milliseconds, "YYYY-MM-DD HH:mm:ss"):
+# one form for every model, its attribute names as keys. A time is an ISO-8601 string with its
+# offset (``datetime.isoformat()``), a duration float seconds, an enum its value (an int; a
+# ``str`` for a ``str`` enum), a tuple a list, a mapping an object with ``str`` keys; ``None``
+# stays ``null``. What ``to_json`` gives, ``json.dumps`` writes unchanged and ``from_json`` reads.
+
+
+@functools.cache
+def json_converter() -> cattrs.Converter:
+    """Return the converter of the JSON-ready form (``to_json``, ``from_json``)."""
+    c = cattrs.Converter(unstruct_collection_overrides={tuple: list})
+    c.register_unstructure_hook(_dt.datetime, _dt.datetime.isoformat)
+    c.register_structure_hook(_dt.datetime, _json_time)
+    c.register_unstructure_hook(_dt.timedelta, _dt.timedelta.total_seconds)
+    c.register_structure_hook(_dt.timedelta, _json_duration)
+    c.register_unstructure_hook(BaseException, _no_json)
+    c.register_unstructure_hook(bytes, _no_json)
+    for kind in (bool, int, float, str):
+        c.register_structure_hook(kind, _json_scalar)
+    # singledispatch: an IntEnum is an int first; both enum hooks are more specific than int's.
+    c.register_structure_hook(enum.IntEnum, _json_enum)
+    c.register_structure_hook(enum.Enum, _json_enum)
+    c.register_unstructure_hook_factory(_is_mapping, lambda t: _json_mapping(c, t))
+    c.register_unstructure_hook_factory(_is_named_tuple, lambda t: _json_row(c, t))
+    c.register_structure_hook_factory(_is_named_tuple, lambda t: _json_row_back(c, t))
+    c.register_structure_hook_func(_is_enum_or_text, _json_enum_or_text)
+    return c
+
+
+def _json_time(value: Any, _: object) -> _dt.datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"a time is an ISO-8601 string, not a {type(value).__name__}")
+    return _dt.datetime.fromisoformat(value)
+
+
+def _json_duration(value: Any, _: object) -> _dt.timedelta:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"a duration is a number of seconds, not a {type(value).__name__}")
+    return _dt.timedelta(seconds=value)
+
+
+def _json_scalar(value: Any, cls: type[Any]) -> Any:
+    """Take a JSON scalar of ``cls`` as it is (an int for a float too); refuse another."""
+    fits = type(value) is cls or (cls is float and type(value) is int)
+    if not fits:
+        raise TypeError(f"expected a {cls.__name__}, got a {type(value).__name__}")
+    return value
+
+
+def _json_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
+    """Read an enum's value (an int, or a str for a str enum); an open enum keeps one it lacks."""
+    kind = int if issubclass(cls, int) else str
+    if type(value) is not kind:
+        raise TypeError(
+            f"expected a {cls.__name__} ({kind.__name__}), got a {type(value).__name__}"
+        )
+    return cls(value)
+
+
+def _no_json(value: Any) -> Any:
+    raise TypeError(f"a {type(value).__name__} has no JSON-ready form")
+
+
+def _is_mapping(cls: Any) -> bool:
+    origin = typing.get_origin(cls) or cls
+    return isinstance(origin, type) and issubclass(origin, collections.abc.Mapping)
+
+
+def _json_mapping(c: cattrs.Converter, cls: Any) -> Callable[[Any], dict[str, Any]]:
+    """Unstructure a mapping to an object: keys as ``str`` (an int key as its digits)."""
+    args = typing.get_args(cls)
+    value = c.get_unstructure_hook(args[1]) if len(args) == 2 else c.unstructure
+    return lambda m: {k if isinstance(k, str) else str(k): value(v) for k, v in m.items()}
+
+
+def _is_named_tuple(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")
+
+
+def _json_row(c: cattrs.Converter, cls: Any) -> Callable[[Any], dict[str, Any]]:
+    """Unstructure a named tuple (``JobStatusRow``) as a model: an object of its fields."""
+    hooks = {name: c.get_unstructure_hook(kind) for name, kind in _fields(cls).items()}
+    return lambda row: {name: hook(getattr(row, name)) for name, hook in hooks.items()}
+
+
+def _json_row_back(c: cattrs.Converter, cls: Any) -> Callable[[Any, Any], Any]:
+    fields = _fields(cls)
+
+    def structure(data: Any, _: object) -> Any:
+        if not isinstance(data, collections.abc.Mapping):
+            raise TypeError(f"a {cls.__name__} is an object, not a {type(data).__name__}")
+        return cls(**{name: c.structure(data[name], kind) for name, kind in fields.items()})
+
+    return structure
+
+
+def _fields(cls: Any) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
+    return {name: hints[name] for name in cls._fields}
+
+
+def _is_enum_or_text(cls: Any) -> bool:
+    """Tell whether ``cls`` is ``SomeEnum | str`` (with ``None`` or not): bk-job's open names."""
+    args = set(typing.get_args(cls)) - {type(None)}
+    enums = [a for a in args if isinstance(a, type) and issubclass(a, enum.Enum)]
+    return str in args and len(enums) == 1 and len(args) == 2
+
+
+def _json_enum_or_text(value: Any, cls: Any) -> Any:
+    if value is None and type(None) in typing.get_args(cls):
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"expected a str, got a {type(value).__name__}")
+    (kind,) = [a for a in typing.get_args(cls) if isinstance(a, type) and issubclass(a, enum.Enum)]
+    try:
+        return kind(value)
+    except ValueError:
+        return value
+
+
+def to_json(value: Any) -> Any:
+    """Return a model (or a tuple, list or dict of them) as JSON-ready builtins.
+
+    The form: attribute names as keys; times as ISO-8601 strings with their offset
+    (``"2025-01-01T08:00:00+08:00"``); durations as float seconds; enums as their values
+    (``HostStatus.SUCCESS`` is ``9``); tuples as lists; mappings as objects with ``str``
+    keys. ``json.dumps`` writes it as it is; ``from_json(type(model), data)`` reads it back
+    into an equal model. Secrets a model holds (a variable's password) are in it: it is data.
+
+    :raises TypeError: a value with no JSON form (an event's error, bytes).
+    """
+    return json_converter().unstructure(value)
+
+
+def from_json(cls: type[T] | Any, data: Any) -> T:
+    """Return the model ``cls`` (or ``tuple[Model, ...]``, ...) that ``to_json`` gave ``data`` for.
+
+    :raises ValueError: ``data`` is not the JSON form of a ``cls`` (the message names the
+        first field that does not fit).
+    """
+    try:
+        found: T = json_converter().structure(data, cls)
+    except cattrs.BaseValidationError as exc:
+        where = _first_field(exc)
+        raise ValueError(
+            f"not the JSON form of a {_type_name(cls)} ({where}{_cause(exc)})"
+        ) from exc
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise ValueError(
+            f"not the JSON form of a {_type_name(cls)} ({type(exc).__name__}: {exc})"
+        ) from exc
+    return found
+
+
+def _cause(group: BaseException) -> str:
+    """Return the first leaf error of a cattrs error group as ``Type: message``."""
+    while getattr(group, "exceptions", None):
+        group = group.exceptions[0]  # type: ignore[attr-defined]
+    return f"{type(group).__name__}: {group}"

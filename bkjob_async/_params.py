@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import ipaddress
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -102,6 +103,30 @@ def check_text(value: object, name: str) -> str:
     return value
 
 
+#: A global variable in a path (``${name}``): bk-job takes such a path whatever its form.
+_PATH_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_-]*\}")
+#: A Windows path from a drive's root (``C:\``, ``C:/``).
+_DRIVE_ROOT = re.compile(r"[A-Za-z]:[/\\]")
+
+
+def check_path(value: object, name: str) -> str:
+    """Return ``value`` if bk-job can take it as a file path on a host: absolute (``/...``, or
+    ``C:\\...`` on Windows) or naming a ``${variable}``.
+
+    bk-job refuses any other path (``FilePathValidateUtil``) with an error that names its own
+    field (``file_target_path``, ``file_source.file_list``); refused here first, named as the
+    caller wrote it. bk-job's finer rules (``/..``, characters a Windows name cannot hold) are
+    left to it.
+    """
+    path = check_text(value, name).strip()
+    if path.startswith("/") or _DRIVE_ROOT.match(path) or _PATH_VARIABLE.search(path):
+        return str(value)
+    raise ValueError(
+        f"{name} must be an absolute path (/data/app, or C:\\data on Windows) or name a "
+        f"${{variable}}: bk-job refuses the relative path {path!r}"
+    )
+
+
 def optional_text(value: str | None, name: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise TypeError(f"{name} must be a str or None, not {type(value).__name__}")
@@ -119,13 +144,17 @@ def check_operation(value: object, enum_type: type[T]) -> T:
         ) from None
 
 
-def check_timeout(timeout: int | None) -> int | None:
-    """Check a timeout in seconds: 1..259200 (72 h); a scope may configure a lower cap."""
+def check_timeout(timeout: int | None, name: str) -> int | None:
+    """Check a timeout in seconds: 1..259200 (72 h); a scope may configure a lower cap.
+
+    ``name`` is the caller's argument (``script_timeout``, ``transfer_timeout``), named in the
+    error: the wire's ``timeout`` is not a name the caller wrote.
+    """
     if timeout is None:
         return None
-    check_int(timeout, "timeout")
+    check_int(timeout, name)
     if not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
-        raise ValueError(f"timeout must be 1..{MAX_TIMEOUT_SECONDS} seconds (72 h), got {timeout}")
+        raise ValueError(f"{name} must be 1..{MAX_TIMEOUT_SECONDS} seconds (72 h), got {timeout}")
     return timeout
 
 
@@ -353,8 +382,22 @@ def v2_account(account: Account) -> str:
     return account.alias
 
 
+def _host_files(source: FileSource, v2: bool) -> list[str]:
+    """Return a source's files; files on hosts are paths there, absolute (``check_path``).
+
+    v3 checks the paths of files on hosts (``file_type`` 1) only; v2 checks every file's.
+    """
+    if v2 or source.file_type == 1:
+        for path in source.files:
+            check_path(path, "a FileSource's files")
+    return list(source.files)
+
+
 def v3_file_source(source: FileSource) -> dict[str, Any]:
-    spelled: dict[str, Any] = {"file_list": list(source.files), "file_type": source.file_type}
+    spelled: dict[str, Any] = {
+        "file_list": _host_files(source, False),
+        "file_type": source.file_type,
+    }
     if source.server is not None:
         spelled["server"] = v3_server(check_targets(source.server))
     if source.account is not None:
@@ -371,7 +414,7 @@ def v3_file_source(source: FileSource) -> dict[str, Any]:
 
 
 def v2_file_source(source: FileSource) -> dict[str, Any]:
-    spelled: dict[str, Any] = {"files": list(source.files), "file_type": source.file_type}
+    spelled: dict[str, Any] = {"files": _host_files(source, True), "file_type": source.file_type}
     if source.server is not None:
         spelled.update({k: v for k, v in v2_targets(check_targets(source.server)).items() if v})
     if source.account is not None:

@@ -223,10 +223,12 @@ def _targets(d: Any) -> Targets | None:
     ids = [_int(i, None) for i in _rows(d.get("host_id_list"))]
     ips = []
     for row in _rows(d.get("ip_list")):
-        if row.get("ip"):
-            ips.append((_int(row.get("bk_cloud_id", 0), None), _str(row["ip"], None)))
-        elif row.get("bk_host_id") is not None:
-            ids.append(_int(row["bk_host_id"], None))
+        cloud, host_id = row.get("bk_cloud_id"), row.get("bk_host_id")
+        if row.get("ip") and (cloud is not None or host_id is None):
+            # (a null cloud area beside no host id: bk-job's default area, 0)
+            ips.append((0 if cloud is None else _int(cloud, None), _str(row["ip"], None)))
+        elif host_id is not None:
+            ids.append(_int(host_id, None))
     groups = [
         _str(g["id"] if isinstance(g, dict) else g, None)
         for g in _rows(d.get("dynamic_group_list") or d.get("custom_query_id"))

@@ -10,6 +10,7 @@ its own. ``call`` sends any API by bk-job's own name and parameters.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import enum
 import functools
@@ -50,6 +51,8 @@ from ._protocol._table import V2_NAMES
 from ._protocol.jobs import MAX_LENGTH_V4
 from ._tls import proxy_password
 from ._transport import Instrument, Sleep, Transport, call, wrapped
+from .compat import Compat
+from .compat import send as compat_send
 from .config import (
     DEFAULT_SERVER_TZ,
     ApiFlavor,
@@ -155,6 +158,37 @@ def _hint(exc: TypeError, fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> 
                 f"{fn.__qualname__}() got an unexpected keyword argument {word!r}{hint}"
             )
     return exc
+
+
+def acting(
+    protocol: Protocol,
+    username: str | None,
+    bk_token: str | None,
+    access_token: str | None,
+    language: str | None,
+) -> Protocol:
+    """Return ``protocol`` acting as the identity given, in ``language`` (``None``: its own)."""
+    credentials = Credentials(
+        protocol.credentials.app_code,
+        protocol.credentials.app_secret,
+        username,
+        bk_token,
+        access_token,
+    )
+    return protocol.with_identity(
+        credentials, language=protocol.language if language is None else language
+    )
+
+
+def _identity_text(credentials: Credentials) -> str:
+    """Say who ``credentials`` act as, their tokens masked."""
+    parts = [] if credentials.username is None else [f"user {credentials.username!r}"]
+    parts += [
+        f"{name}=***"
+        for name in ("bk_token", "access_token")
+        if getattr(credentials, name) is not None
+    ]
+    return ", ".join(parts)
 
 
 def _call_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -328,6 +362,8 @@ class BkJobClient(anyio.abc.AsyncResource):
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._state = _State.UNOPENED
+        #: The client that owns the session: this one, or the one ``as_user`` was called on.
+        self._root = self
 
     @property
     def flavor(self) -> ApiFlavor:
@@ -335,23 +371,57 @@ class BkJobClient(anyio.abc.AsyncResource):
         return self.protocol.flavor
 
     def __repr__(self) -> str:
-        return f"<BkJobClient {self.protocol.url('')!r} {self.flavor.value} {self._state.value}>"
+        state = self._root._state.value
+        acting = "" if self._root is self else f" as {_identity_text(self.protocol.credentials)}"
+        return f"<BkJobClient {self.protocol.url('')!r} {self.flavor.value} {state}{acting}>"
+
+    def as_user(
+        self,
+        username: str | None = None,
+        *,
+        bk_token: str | None = None,
+        access_token: str | None = None,
+        language: str | None = None,
+    ) -> BkJobClient:
+        """Return this client acting as another user: a view over the same session.
+
+        Every method and ``call`` of the view sends the identity given here (a ``username``
+        for an app whitelisted to name users, or a user's ``bk_token``, or an
+        ``access_token``) in place of this client's, in ``language`` (``None``: this client's).
+        The view shares this client's session and connection pool, timeouts, retries and
+        instruments; it owns nothing: closing it (or leaving its ``async with``) does nothing,
+        and closing this client ends it too. Make one per call if need be (it costs a few
+        dictionaries), as the official SDK's ``get_client_by_user(username)`` is made: bk-job
+        then checks that user's permissions. Its ``repr`` and errors mask its tokens.
+
+        :raises ValueError: no identity, or a ``language`` that cannot be a header.
+        :raises TypeError: an identity that is not a non-empty ``str``.
+        """
+        if self._root._state is _State.CLOSED:
+            raise RuntimeError("this BkJobClient is closed")
+        view = copy.copy(self)
+        view.protocol = acting(self.protocol, username, bk_token, access_token, language)
+        return view
 
     async def __aenter__(self) -> BkJobClient:
-        if self._state is _State.CLOSED:
+        root = self._root
+        if root._state is _State.CLOSED:
             raise RuntimeError("a closed BkJobClient cannot be reopened; create a new one")
-        self._state = _State.OPENED
+        root._state = _State.OPENED
         return self
 
     async def aclose(self) -> None:
-        """Close the session if the client owns it; calls after this raise ``RuntimeError``."""
-        if self._state is not _State.CLOSED:
+        """Close the session if the client owns it; calls after this raise ``RuntimeError``.
+
+        A view (``as_user``) owns nothing: closing it leaves its client open.
+        """
+        if self._root is self and self._state is not _State.CLOSED:
             self._state = _State.CLOSED
             with anyio.CancelScope(shield=True):
                 await self.transport.aclose()
 
     def __del__(self, _warn: Any = warnings.warn) -> None:
-        if getattr(self, "_state", _State.CLOSED) is _State.OPENED:
+        if getattr(self, "_root", None) is self and self._state is _State.OPENED:
             _warn(
                 f"unclosed {self!r}; use 'async with' or 'await client.aclose()'",
                 ResourceWarning,
@@ -360,9 +430,7 @@ class BkJobClient(anyio.abc.AsyncResource):
 
     async def send(self, request: Request) -> Any:
         """Send a prepared request with this client's retries; return the envelope's ``data``."""
-        if self._state is _State.CLOSED:
-            raise RuntimeError("this BkJobClient is closed")
-        self._state = _State.OPENED
+        self._opened()
         return await call(
             self.transport,
             self.protocol,
@@ -372,6 +440,19 @@ class BkJobClient(anyio.abc.AsyncResource):
             rng=self._rng,
             deadline=self.call_timeout,
         )
+
+    def _opened(self) -> None:
+        """Raise ``RuntimeError`` if the client is closed; else count it open (it sends)."""
+        root = self._root
+        if root._state is _State.CLOSED:
+            raise RuntimeError("this BkJobClient is closed")
+        root._state = _State.OPENED
+
+    @property
+    def compat(self) -> Compat[Awaitable[dict[str, Any]]]:
+        """The official SDK's shape of this client: ``await client.compat.jobv3.NAME(params)``
+        takes the SDK's dictionary and answers its envelope (``bkjob_async.compat``)."""
+        return Compat(self, compat_send)
 
     async def call(
         self,
@@ -1096,12 +1177,18 @@ class BkJobClient(anyio.abc.AsyncResource):
         length: int = 20,
         **filters: Unpack[CronFilters],
     ) -> CronPage:
-        """Return one page of a scope's cron jobs, last changed first.
+        """Return one page of a scope's cron jobs: running ones first, then paused ones, each
+        last changed first (bk-job's order, ``CronJobDAOImpl``).
 
         ``filters`` (``CronFilters``): ``name`` (a part of it), ``cron_id`` (then the others are
         ignored), ``status`` (``CronStatus``), ``creator``, ``last_modify_user``, and the
         windows ``created_from``/``created_to`` and ``modified_from``/``modified_to`` (aware
-        ``datetime``; both ends or neither; not on ESB v2). On ESB v2 the page has no ``total``.
+        ``datetime``; both ends or neither; not on ESB v2). **bk-job ignores the two windows**
+        (at 588f99bb it reads them and never applies them): the page holds crons of any time;
+        filter on ``create_time``/``last_modify_time`` yourself. A ``cron_id`` the scope lacks:
+        an empty page on ESB v2 (bk-job answers ``[null]``); on v3 bk-job fails inside
+        (``ServerError``, 1240002): ask ``get_cron_detail``, which answers ``None``. On ESB v2
+        the page has no ``total``.
         """
         return await self._run(crons.GET_CRON_LIST, scope, start=start, length=length, **filters)
 
@@ -1127,7 +1214,9 @@ class BkJobClient(anyio.abc.AsyncResource):
         A new one needs ``job_plan_id``, ``name`` (up to 60 characters) and a schedule: an
         ``expression`` (Unix cron, 5 fields: minute hour day month weekday; no ``?``) or a
         one-off ``execute_time``; a change needs at least one of them. ``global_vars`` set the
-        plan's variables for every launch (a password's value is a secret of the request);
+        plan's variables for every launch (a password's value is a secret of the request;
+        bk-job resolves them against the ``job_plan_id`` of the request, so a change of
+        variables names the plan again: refused here without one);
         ``execute_time_zone`` is an IANA zone (default: the business's). bk-job **pauses a cron
         job on every save**: start it with ``update_cron_status(..., CronStatus.RUNNING)``.
         ESB v2 takes no ``execute_time``, ``global_vars`` or ``execute_time_zone``.

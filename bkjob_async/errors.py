@@ -14,7 +14,8 @@ best-effort basis: ``bkjob_async._secrets`` states the contract.)
     │   ├── NotFoundError           unknown job, step, plan, script or scope: data that does not exist
     │   ├── EndpointNotFoundError   no such API at this URL: a 404/405 that is not bk-job's envelope,
     │   │                           the gateway's API_NOT_FOUND, ESB 1306404 (wrong base URL or flavor)
-    │   ├── InvalidRequestError     missing or invalid parameters (1241001/2/7, ESB 1306406, HTTP 400)
+    │   ├── InvalidRequestError     missing or invalid parameters (1241001/2/7, ESB 1306406, HTTP 400),
+    │   │                           targets naming no host (1244001, "Host is empty")
     │   │   ├── OperationNotAllowedError   the instance's state forbids it (1241003, 1241015, 1244015),
     │   │   │                       or a script's, or a dangerous-command rule (1244018, 1244019);
     │   │   │                       v4 FAILED_PRECONDITION

@@ -2,10 +2,14 @@
 
 For Django views, Celery tasks, management commands and scripts::
 
+    from bkjob_async import Account, Scope, Targets
     from bkjob_async.sync import BkJobClient, Poller
 
+    scope, targets = Scope.biz(2), Targets(host_ids=[1001])
     with BkJobClient(url, app_code="app", app_secret=secret, username="admin") as client:
-        launch = client.fast_execute_script(scope, script_content="echo hi", targets=targets)
+        launch = client.fast_execute_script(
+            scope, targets=targets, account=Account(alias="root"), script_content="echo hi"
+        )
         with Poller(client) as poller:
             status = poller.wait_finished(scope, launch.job_instance_id, timeout=600)
 
@@ -31,22 +35,29 @@ import asyncio
 import atexit
 import concurrent.futures
 import functools
+import inspect
 import os
+import re
 import threading
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
 from . import client as _client
+from . import compat as _compat
+from .compat import Compat
 from .polling import poller as _poller
 from .polling._summary import FailedContainer, FailedHost, Summarizer, WatchSummary
 from .polling._summary import failed_containers as _failed_containers
 from .polling._summary import failed_hosts as _failed_hosts
+from .polling.checks import Check
+from .polling.checks import check_job as _check_job
 
 if TYPE_CHECKING:
+    from ._protocol import Request
     from .config import ApiFlavor, Scope
     from .models import JobInstanceStatus
     from .polling._statistics import PollerStatistics
@@ -55,7 +66,15 @@ if TYPE_CHECKING:
     from .polling.callbacks import Callback
     from .polling.events import Event, JobFinished
 
-__all__ = ["BkJobClient", "Completed", "Poller", "Watch", "failed_containers", "failed_hosts"]
+__all__ = [
+    "BkJobClient",
+    "Completed",
+    "Poller",
+    "Watch",
+    "check_job",
+    "failed_containers",
+    "failed_hosts",
+]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -207,6 +226,19 @@ def _blocking_pages(
 
     functools.update_wrapper(pages, method)
     pages.__qualname__ = f"BkJobClient.{name}"
+    # Its return is a plain iterator of the same items, not the async method's AsyncIterator:
+    # say so where ``inspect.signature``, ``typing.get_type_hints`` and the docs read it.
+    returned = str(method.__annotations__.get("return", "AsyncIterator[Any]"))
+    pages.__annotations__ = {
+        **method.__annotations__,
+        "return": re.sub(
+            r"^(?:collections\.abc\.|typing\.)?AsyncIterator\[", "Iterator[", returned
+        ),
+    }
+    signature = inspect.signature(method)
+    pages.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        return_annotation=pages.__annotations__["return"]
+    )
     return pages
 
 
@@ -272,6 +304,31 @@ class BkJobClient:
             assert self._portal is not None
             assert self._async is not None
             return self._portal, self._async
+
+    def as_user(
+        self,
+        username: str | None = None,
+        *,
+        bk_token: str | None = None,
+        access_token: str | None = None,
+        language: str | None = None,
+    ) -> BkJobClient:
+        if self._closed:
+            raise RuntimeError("this BkJobClient is closed; create a new one")
+        identity = {"username": username, "bk_token": bk_token, "access_token": access_token}
+        return _View(self, identity, language)
+
+    as_user.__doc__ = _client.BkJobClient.as_user.__doc__
+
+    @property
+    def compat(self) -> Compat[dict[str, Any]]:
+        """The official SDK's shape of this client: ``client.compat.jobv3.NAME(params)``
+        takes the SDK's dictionary and returns its envelope (``bkjob_async.compat``)."""
+        return Compat(self, _send_sdk_shaped)
+
+    @property
+    def _root(self) -> BkJobClient:
+        return self
 
     def close(self) -> None:
         """End the client's pollers and their watches, close its session, and stop the loop
@@ -395,6 +452,55 @@ def _iterate(
         except StopAsyncIteration:
             return
         yield item
+
+
+def _send_sdk_shaped(client: BkJobClient, request: Request) -> dict[str, Any]:
+    """Send an SDK-shaped request (``bkjob_async.compat``) through ``client``; block for it."""
+    portal, inner = client._loop()
+    envelope: dict[str, Any] = _wait(portal, _compat.send, inner, request)
+    return envelope
+
+
+class _View(BkJobClient):
+    """A sync client acting as another user over another's session (``BkJobClient.as_user``)."""
+
+    def __init__(
+        self, root: BkJobClient, identity: dict[str, str | None], language: str | None
+    ) -> None:
+        root = getattr(root, "_of", root)
+        #: The client that owns the session, and the identity this view sends.
+        self._of, self._identity, self._language = root, identity, language
+        self.protocol = _client.acting(root.protocol, **identity, language=language)
+        self._made: tuple[_client.BkJobClient, _client.BkJobClient] | None = None
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        who = _client._identity_text(self.protocol.credentials)
+        return f"<sync BkJobClient {self.protocol.url('')!r} {self.flavor.value} {state} as {who}>"
+
+    @property
+    def closed(self) -> bool:
+        """Whether the client this view acts through was closed."""
+        return self._of.closed
+
+    @property
+    def _root(self) -> BkJobClient:
+        return self._of
+
+    @property
+    def _pollers(self) -> weakref.WeakSet[Poller]:  # type: ignore[override]
+        return self._of._pollers
+
+    def _loop(self) -> tuple[BlockingPortal, _client.BkJobClient]:
+        portal, inner = self._of._loop()
+        made = self._made
+        if made is None or made[0] is not inner:  # (first use, or a new client after a fork)
+            view = inner.as_user(**self._identity, language=self._language)
+            made = self._made = (inner, view)
+        return portal, made[1]
+
+    def close(self) -> None:
+        """Do nothing: a view owns nothing (close the client it was made from)."""
 
 
 class Watch:
@@ -700,6 +806,19 @@ def failed_containers(
 ) -> tuple[FailedContainer, ...]:
     """Return the failed containers of ended jobs (``bkjob_async.failed_containers``, blocking)."""
     return _read_failed(_failed_containers, client, scope, ended, at_once)
+
+
+def check_job(
+    client: BkJobClient,
+    scope: Scope,
+    job_instance_id: int,
+    state: Mapping[str, Any] | None = None,
+) -> Check:
+    """Read a job's status and ``check`` it against ``state`` (``bkjob_async.polling.check_job``,
+    blocking): the events since the state stored last time, and the state to store."""
+    portal, inner = client._loop()
+    found: Check = _wait(portal, _check_job, inner, scope, job_instance_id, state)
+    return found
 
 
 def _read_failed(

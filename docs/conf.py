@@ -8,7 +8,8 @@ warning, so the strict build fails) and the command line's page from its argpars
 The site is built in English and in Chinese (``-D language=zh_CN``, ``make docs``): Sphinx's
 own gettext machinery, with one catalog a page under ``locale/zh_CN/LC_MESSAGES/`` kept by
 ``sphinx-intl`` (``make docs-catalogs``), and a language switch on every page
-(``_ext/languages.py``). Code blocks are not messages: both languages show the same code.
+(``_ext/languages.py``). Code blocks are not messages, their comments are
+(``_ext/codecomments.py``): both languages show the same code, commented in their language.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ extensions = [
     "apiref",
     "cliref",
     "languages",
+    "codecomments",
     "untranslated",
+    "zhsearch",
 ]
 
 source_suffix = {".md": "markdown"}
@@ -47,10 +50,18 @@ templates_path = ["_templates"]
 # them). One catalog a page (not one a folder), named as the page is, no uuids or locations
 # that would churn the catalogs at every edit of a page.
 language = "en"
+# The theme's own words (furo's "On this page", "Previous", "Next"...) come from Sphinx's "sphinx"
+# catalog: locale/zh_CN/LC_MESSAGES/sphinx.po has furo's, read before Sphinx's own.
 locale_dirs = ["locale/"]
 gettext_compact = False
 gettext_uuid = False
 gettext_location = False
+# Search in Chinese (_ext/zhsearch.py): Sphinx splits the Chinese text into words with jieba (a
+# docs dependency, pyproject's dev extra), and the zh_CN build sets html_search_options to
+# {"dict": <a file of the glossary's Chinese terms>}, so that 作业实例 or 执行方案 is one word
+# of the index, not two. It also carries Sphinx's fix of Chinese search (sphinx-doc/sphinx#14229)
+# until a Sphinx release has it.
+html_search_options: dict[str, str] = {}
 myst_enable_extensions = ["colon_fence", "deflist"]
 # Headings get anchors, so pages can link to a section: [text](page.md#section).
 myst_heading_anchors = 3

@@ -8,6 +8,7 @@ input before a request exists; an API the table lacks is sent as the caller says
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import json
 import re
@@ -61,25 +62,50 @@ class Protocol:
             )
         self.server_tz = server_tz
         self._base = check_base_url(base_url).rstrip("/")
-        #: Masks this identity's secrets, and ``secrets`` (a proxy's password, say: see
-        #: ``bkjob_async._secrets``).
+        self._tenant = None if tenant_id is None else _header_text(tenant_id, "tenant_id")
+        self._extra = tuple(s for s in secrets if s)
+        self._set_identity(credentials, language)
+        self._urls: dict[str, str] = {}
+
+    def _set_identity(self, credentials: Credentials, language: str | None) -> None:
+        """Make the headers, and the masking, of ``credentials`` speaking ``language``."""
+        #: The identity every request carries (secrets masked in its ``repr``).
+        self.credentials = credentials
+        #: The ``Blueking-Language`` sent (``None``: none).
+        self.language = None if language is None else _header_text(language, "language")
         known = (credentials.app_secret, credentials.bk_token, credentials.access_token)
-        self.redactor = Redactor(s for s in (*known, *secrets) if s)
-        self._envelope = Envelope(self.redactor)
-        self.decipher = self._envelope.decipher
+        secrets = frozenset(s for s in (*known, *self._extra) if s)
+        if secrets != getattr(self, "_secrets", None):
+            #: Masks this identity's secrets, and ``secrets`` (a proxy's password, say: see
+            #: ``bkjob_async._secrets``).
+            self.redactor = Redactor(secrets)
+            self._secrets = secrets
+            self._envelope = Envelope(self.redactor)
+            self.decipher = self._envelope.decipher
         headers = {
             "X-Bkapi-Authorization": json.dumps(credentials.header_value(), separators=(",", ":")),
             "Accept": "application/json",
         }
-        if tenant_id is not None:
-            headers["X-Bk-Tenant-Id"] = _header_text(tenant_id, "tenant_id")
-        if language is not None:
+        if self._tenant is not None:
+            headers["X-Bk-Tenant-Id"] = self._tenant
+        if self.language is not None:
             # bk-job localises messages by this header: "en", "zh-cn" (its default) or "all".
-            headers["Blueking-Language"] = _header_text(language, "language")
+            headers["Blueking-Language"] = self.language
         #: The headers of a GET, and of a request with a JSON body.
         self.headers = headers
         self.post_headers = {**headers, "Content-Type": "application/json"}
-        self._urls: dict[str, str] = {}
+
+    def with_identity(self, credentials: Credentials, *, language: str | None) -> Protocol:
+        """Return this protocol for another identity and language, sharing the rest.
+
+        The copy shares the server, flavor, zone and URLs; only the headers (and, for other
+        secrets, the masking) are its own. Cheap: made for one call if need be.
+        """
+        if not isinstance(credentials, Credentials):
+            raise TypeError(f"credentials must be Credentials, not {type(credentials).__name__}")
+        view = copy.copy(self)
+        view._set_identity(credentials, language)
+        return view
 
     def __repr__(self) -> str:
         return f"Protocol({self._base!r}, flavor={self.flavor.value!r})"
@@ -152,10 +178,25 @@ class Protocol:
         batches = params if isinstance(params, Batches) else (params,)
         return tuple(self.request(api, p) for p in batches)
 
-    def request(self, api: Api[..., T] | str, params: Mapping[str, Any]) -> Request:
-        """Return the request that sends ``params`` (bk-job's names) to ``api`` as its row says."""
+    def request(
+        self,
+        api: Api[..., T] | str,
+        params: Mapping[str, Any],
+        *,
+        flavor: ApiFlavor | None = None,
+    ) -> Request:
+        """Return the request that sends ``params`` (bk-job's names) to ``api`` as its row says.
+
+        ``flavor`` picks another wire of the row than this flavor's (the gateway's v3 from an
+        ``apigw-v4`` protocol, say): sent to this server with this identity.
+        """
         row = self.row(api)
-        return self._request(row.name, self.wire(row), params, row.read)
+        wire = self.wire(row) if flavor is None else row.wires.get(flavor)
+        if wire is None:
+            raise errors.UnsupportedOperationError(
+                f"{row.name} does not exist on the {flavor.value!r} API"  # type: ignore[union-attr]
+            )
+        return self._request(row.name, wire, params, row.read)
 
     def raw(
         self,

@@ -57,6 +57,9 @@ _CODE_CLASSES: dict[int, type[errors.ApiError]] = {
         errors.InvalidRequestError,
     ),
     **dict.fromkeys((1244036, 1244021, 1244022), errors.InvalidRequestError),
+    # targets that name no host (SERVER_EMPTY, "Host is empty"): v3 ``host_id_list`` rows sent
+    # as objects, a topology node or dynamic group with no host, a host variable left empty
+    1244001: errors.InvalidRequestError,
     # Credentials, file sources, templates and accounts (ErrorCode.java): not found ...
     **dict.fromkeys((1243048, 1260001, 1260012, 1243026), errors.NotFoundError),
     # ... a name or code taken, a reason given, a DB account without its system account, a

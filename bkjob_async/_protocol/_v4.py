@@ -237,6 +237,13 @@ def container_filter(f: Any) -> dict[str, Any]:
 # --- templates, plans, scopes, task contexts -----------------------------------------------------
 
 
+def _name(value: Any) -> str:
+    """Read a name that identifies a row (a variable's): a string, never null."""
+    if not isinstance(value, str):
+        raise ValueError(f"not a name: a {type(value).__name__}")
+    return value
+
+
 def _flag(value: Any) -> bool | None:
     return None if value is None else read_bool(value)
 
@@ -246,7 +253,7 @@ def template_detail_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) ->
     """Read v4's template detail (``OpenApiV4JobTemplateDetailDTO``): steps and variables."""
     variables = tuple(
         TemplateVariable(
-            str(v["name"]),
+            _name(v["name"]),
             _number(v.get("type")),
             _text(v.get("description")),
             bool(_number(v.get("required")) or 0),
@@ -301,10 +308,9 @@ def scope_page_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> Auth
         )
         for s in read_rows(data.get("scope_list"))
     )
-    offset, length = (
-        data.get("offset", sent.get("offset", 0)),
-        data.get("length", sent.get("length", 10)),
-    )
+    offset, length = data.get("offset"), data.get("length")
+    offset = sent.get("offset", 0) if offset is None else offset
+    length = sent.get("length", 10) if length is None else length
     return AuthorizedScopePage(
         read_int(offset), read_int(length), _number(data.get("total")), items
     )

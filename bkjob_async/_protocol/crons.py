@@ -59,7 +59,12 @@ _FIELD = re.compile(r"[0-9A-Za-z*,/\-#L]+")
 
 class CronFilters(TypedDict, total=False):
     """The optional filters of the cron list (``get_cron_list``), for the callers that pass
-    them on (``BkJobClient.iter_crons``); every one is ``None`` by default."""
+    them on (``BkJobClient.iter_crons``); every one is ``None`` by default.
+
+    bk-job ignores the time windows (``created_*``, ``modified_*``): ``CronJobDAOImpl``'s
+    ``buildConditionList`` never reads them (checked at 588f99bb); they are sent as bk-job's
+    API documents them, and filter nothing.
+    """
 
     name: str | None
     cron_id: int | None
@@ -167,8 +172,15 @@ def _cron_list(
 
 
 def cron_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> CronPage:
-    """Read v2's bare list as a page (no total) with the ``start`` and ``length`` sent."""
-    items = parse(data or [], tuple[CronJob, ...])
+    """Read v2's bare list as a page (no total) with the ``start`` and ``length`` sent.
+
+    A ``cron_id`` the scope lacks is ``[null]`` (``EsbCronJobResourceImpl`` lists the missing
+    cron it looked up): no cron, an empty page.
+    """
+    rows = data or []
+    if isinstance(rows, list):
+        rows = [row for row in rows if row is not None]
+    items = parse(rows, tuple[CronJob, ...])
     return CronPage(int(sent.get("start", 0)), int(sent.get("length", 10)), None, items)
 
 
@@ -257,6 +269,13 @@ def _save_cron(
     variables = tuple(global_vars)
     if not all(isinstance(v, GlobalVar) for v in variables):
         raise TypeError("global_vars must be GlobalVar values")
+    if variables and plan is None:
+        # checkAndFillGlobalVar looks each variable up in the request's plan: none, on a
+        # change without job_plan_id (bk-job then fails inside, 1240002).
+        raise ValueError(
+            f"give job_plan_id with global_vars to change cron job {cron}: bk-job resolves "
+            "the variables against the plan named in the request, not the cron's own"
+        )
     zone = None
     if execute_time_zone is not None:
         zone = check_text(execute_time_zone, "execute_time_zone")

@@ -92,14 +92,24 @@ def file_source_v3(
     file_prefix: str | None = None,
 ) -> Params:
     """Spell ``create_file_source`` and ``update_file_source`` (bk-job finds the one to update by
-    ``code`` and replaces every field)."""
+    ``code`` and replaces every field).
+
+    ``access_params``, when not empty, must hold an http(s) ``base_url``, whatever the type
+    (``@ValidFileSourceInfo``, bk-job 3.10 and later); a ``BLUEKING_ARTIFACTORY`` source
+    needs one in any case. bk-job 3.10.x and 3.11.x also refuse a ``base_url`` with a path
+    (``http://bkrepo.example.com`` only); 3.12 and later take one (a sub-path deployment);
+    3.9 and earlier check the Artifactory URL only.
+    """
     kind = type.value if isinstance(type, FileSourceType) else plain(type, "type")
     access = dict(access_params or {})
     if base_url is not None:
         access["base_url"] = check_text(base_url, "base_url")
     url = access.get("base_url")
-    if kind == FileSourceType.BLUEKING_ARTIFACTORY.value and url is None:
-        raise ValueError("a BLUEKING_ARTIFACTORY file source needs base_url (its bk-repo root)")
+    if url is None and (access or kind == FileSourceType.BLUEKING_ARTIFACTORY.value):
+        raise ValueError(
+            f"a {kind} file source needs base_url (the root URL of its storage): bk-job refuses "
+            "access_params without an http(s) base_url"
+        )
     if url is not None and (
         not isinstance(url, str) or not url.startswith(("http://", "https://"))
     ):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .._params import (
     b64,
     b64_bytes,
+    check_path,
     check_targets,
     check_text,
     check_timeout,
@@ -113,7 +114,7 @@ def _fast_script(
         task_name,
     )
     language = _runnable(script_language)
-    timeout = check_timeout(script_timeout)
+    timeout = check_timeout(script_timeout, "script_timeout")
     secrets = _sensitive(script_param, is_param_sensitive)
     if generation == "v2":
         v2_only_scalars(
@@ -179,7 +180,7 @@ def _transfer(
     upload_speed_limit: int | None,
 ) -> tuple[tuple[FileSource, ...], Params]:
     """Check a transfer; return its sources and what both generations share."""
-    check_text(file_target_path, "file_target_path")
+    check_path(file_target_path, "file_target_path")
     sources = tuple(file_sources)
     if not sources or not all(isinstance(s, FileSource) for s in sources):
         raise TypeError("file_sources must be a non-empty sequence of FileSource")
@@ -188,7 +189,7 @@ def _transfer(
     return sources, {
         "task_name": task_name,
         "file_target_path": file_target_path,
-        "timeout": check_timeout(transfer_timeout),
+        "timeout": check_timeout(transfer_timeout, "transfer_timeout"),
         "download_speed_limit": optional_count(download_speed_limit, "download_speed_limit"),
         "upload_speed_limit": optional_count(upload_speed_limit, "upload_speed_limit"),
     }

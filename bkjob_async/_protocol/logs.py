@@ -40,7 +40,8 @@ def batch_log_v3(
 
     Host ids travel in ``host_id_list`` and ``(cloud, ip)`` pairs in ``ip_list``. bk-job
     reads only ``host_id_list`` when both are given, so a mix travels in ``ip_list``, whose
-    rows may name a ``bk_host_id`` (``ExecuteObjectCompositeKeyUtils.fromEsbHostParams``).
+    rows may name a ``bk_host_id`` (``ExecuteObjectCompositeKeyUtils.fromEsbHostParams``). A
+    host by ``(cloud, ip)`` must have an IPv4 address (``_ipv4_only``).
     """
     refs = [host_ref(host) for host in host_refs(hosts)]
     if not refs or len(refs) > MAX_LOG_HOSTS:
@@ -48,8 +49,20 @@ def batch_log_v3(
     if all("bk_host_id" in ref for ref in refs):
         lists: dict[str, Any] = {"host_id_list": [ref["bk_host_id"] for ref in refs]}
     else:
-        lists = {"ip_list": refs}
+        lists = {"ip_list": _ipv4_only(refs)}
     return v3_scoped(scope, **step_ids(job_instance_id, step_instance_id), **lists)
+
+
+def _ipv4_only(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return ``ip_list`` rows; one by ``(cloud, ip)`` must be IPv4 (``OpenApiHostDTO``, v4's
+    ``OpenApiV4HostDTO``: an IPv4 pattern on ``ip``; bk-job refuses the request, 1240003)."""
+    for one in rows:
+        if "bk_host_id" not in one and ":" in one["ip"]:
+            raise ValueError(
+                f"{one['bk_cloud_id']}:{one['ip']} is an IPv6 address; bk-job's batch log APIs "
+                "take only IPv4 addresses by (cloud, ip): name an IPv6 host by its bk_host_id"
+            )
+    return rows
 
 
 def batch_logs_v3(
@@ -84,7 +97,8 @@ def _object_log(
     of ``step`` (its ``step_ids``).
 
     bk-job reads one list only (``host_id_list`` > ``ip_list`` > ``container_id_list``,
-    ``ExecuteObjectsLogGroupSequenceProvider``): hosts and containers in one call are refused.
+    ``ExecuteObjectsLogGroupSequenceProvider``): hosts and containers in one call are refused,
+    and so is an IPv6 address by ``(cloud, ip)`` (``_ipv4_only``).
     """
     refs = [host_ref(host) for host in host_refs(hosts)]
     if isinstance(container_ids, (str, bytes)):
@@ -103,7 +117,7 @@ def _object_log(
     elif all("bk_host_id" in ref for ref in refs):
         lists = {"host_id_list": [ref["bk_host_id"] for ref in refs]}
     elif not any("bk_host_id" in ref for ref in refs):
-        lists = {"ip_list": refs}
+        lists = {"ip_list": _ipv4_only(refs)}
     else:
         raise ValueError(
             "give every host by id or every host by (cloud, ip): bk-job reads host_id_list alone "

@@ -49,7 +49,7 @@ def _sql(
     script = script_source(script_content, script_id, script_version_id, sized=False)
     task = None if task_name is None else check_text(task_name, "task_name")
     account = check_id(db_account_id, "db_account_id")
-    timeout = check_timeout(script_timeout)
+    timeout = check_timeout(script_timeout, "script_timeout")
     callback = None if callback_url is None else check_text(callback_url, "callback_url")
     if not v2:
         return v3_scoped(

@@ -56,12 +56,18 @@ async def _main_with_signals(argv: list[str]) -> int:
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for _ in signals:
                     if ctx_interrupt.is_set():  # a second Ctrl-C: stop waiting for cleanup
-                        raise KeyboardInterrupt
+                        # (cancelled, not KeyboardInterrupt: raised in a task group, that
+                        # escaped ``main`` as an exception group's traceback)
+                        tg.cancel_scope.cancel()
+                        return
                     ctx_interrupt.set()
 
         tg.start_soon(on_signal, interrupt)
         tg.start_soon(run)
-    return result[0] if result else EXIT_INTERRUPTED
+    if not result:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return result[0]
 
 
 async def amain(

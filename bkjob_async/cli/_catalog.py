@@ -147,7 +147,7 @@ def _plan_json(plan: JobPlan) -> dict[str, Any]:
             {
                 "id": v.id,
                 "name": v.name,
-                "type": v.type.name,
+                "type": None if v.type is None else v.type.name,
                 "value": _shown(v),
                 "hosts": None if v.server is None else _hosts_text(v),
                 "required": v.required,
@@ -184,7 +184,7 @@ def _show_plan(ctx: Context, plan: JobPlan, *, json: bool) -> None:
     rows = [
         (
             v.name,
-            v.type.name.lower(),
+            "-" if v.type is None else v.type.name.lower(),
             "yes" if v.required else "no",
             _hosts_text(v) if v.server is not None else (_shown(v) or ""),
         )

@@ -137,6 +137,13 @@ async def _run_worker(ctx: Context, args: argparse.Namespace) -> int:
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)
     policy_from(args, args.max_in_flight)  # a bad policy is refused before anything is sent
+    if args.worker_id is not None:
+        from ..cluster._keys import check_name
+
+        try:
+            check_name(args.worker_id, "--worker-id")
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
     cluster = _cluster(args, ctx)
     async with cluster, contextlib.AsyncExitStack() as stack:
         registry = serve_metrics(ctx, stack, args.metrics_port)

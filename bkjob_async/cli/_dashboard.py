@@ -5,13 +5,18 @@ parser part here imports nothing beyond argparse. It serves on 127.0.0.1 unless 
 says otherwise, read-only unless ``--allow-operations`` with a token from
 ``$BKJOB_DASHBOARD_TOKEN`` or ``--token-file`` (never from the command line, which others can
 read in the process list, and never printed). ``--redis URL --cluster NAME`` shows a cluster
-instead (read only): its workers, leases, watches, lag and dead letters.
+instead (read only): its workers, leases, watches, lag and dead letters. It answers only the
+host names it is reached by (``--allow-host``; loopback's by default), and with ``--login
+basic`` (``$BKJOB_DASHBOARD_USER``, ``$BKJOB_DASHBOARD_PASSWORD``) or ``--login-header NAME``
+(a reverse proxy's) only logged-in users; served beyond loopback without a login, it warns.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import pathlib
+import socket
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -31,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["add_dashboard_command", "run_dashboard", "serve_dashboard"]
 
 TOKEN_ENV = "BKJOB_DASHBOARD_TOKEN"
+USER_ENV = "BKJOB_DASHBOARD_USER"
+PASSWORD_ENV = "BKJOB_DASHBOARD_PASSWORD"
 
 
 def add_dashboard_command(
@@ -90,6 +97,35 @@ def add_dashboard_command(
     dashboard.add_argument(
         "--token-file", metavar="FILE", help="read the operations token from this file"
     )
+    dashboard.add_argument(
+        "--allow-host",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a host name (or address) people reach the dashboard by; repeat for more; "
+        "'.example.com': a domain and its subdomains; '*': any (default: this machine's "
+        "loopback names, and with --bind beyond loopback its own address and host name)",
+    )
+    dashboard.add_argument(
+        "--login",
+        choices=("basic",),
+        help=f"require a login: basic: HTTP Basic, the user and password in ${USER_ENV} "
+        f"and ${PASSWORD_ENV}",
+    )
+    dashboard.add_argument(
+        "--login-header",
+        metavar="NAME",
+        help="require a login done by a reverse proxy in front (oauth2-proxy, BlueKing's "
+        "PaaS login): the user's name in this header (e.g. X-Forwarded-User), believed only "
+        "from --trusted-proxy addresses",
+    )
+    dashboard.add_argument(
+        "--trusted-proxy",
+        metavar="ADDRESS",
+        action="append",
+        default=[],
+        help="with --login-header: the proxy's address; repeat for more (default: loopback)",
+    )
     cluster = dashboard.add_argument_group("a cluster instead of jobs (Redis)")
     cluster.add_argument(
         "--redis",
@@ -120,6 +156,53 @@ def _token(ctx: Context, args: argparse.Namespace) -> str | None:
     return token
 
 
+def _login(ctx: Context, args: argparse.Namespace) -> Any:
+    """Return the login the options ask for (``None``: none)."""
+    from ..web import BasicLogin, HeaderLogin
+
+    if args.login is not None and args.login_header is not None:
+        raise CliError("--login basic or --login-header, not both")
+    if args.trusted_proxy and args.login_header is None:
+        raise CliError("--trusted-proxy is for --login-header")
+    if args.login == "basic":
+        user, password = ctx.env.get(USER_ENV, ""), ctx.env.get(PASSWORD_ENV, "")
+        if not user or not password or ":" in user:
+            raise CliError(f"--login basic needs ${USER_ENV} (no ':') and ${PASSWORD_ENV} set")
+        return BasicLogin({user: password})
+    if args.login_header is not None:
+        try:
+            return HeaderLogin(
+                args.login_header, trusted=args.trusted_proxy or ("127.0.0.1", "::1")
+            )
+        except ValueError as exc:
+            raise CliError(f"--login-header/--trusted-proxy: {exc}") from None
+    return None
+
+
+def _loopback(bind: str) -> bool:
+    if bind == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bind).is_loopback
+    except ValueError:
+        return False
+
+
+def _hosts(args: argparse.Namespace) -> list[str]:
+    """Return the host names the dashboard answers (``--allow-host``, or what ``--bind``
+    makes likely)."""
+    from ..web import LOOPBACK_HOSTS
+
+    if args.allow_host:
+        return [*LOOPBACK_HOSTS, *args.allow_host]
+    hosts = list(LOOPBACK_HOSTS)
+    if not _loopback(args.bind):
+        if args.bind not in ("0.0.0.0", "::", ""):
+            hosts.append(args.bind)
+        hosts += [socket.gethostname(), socket.getfqdn()]
+    return list(dict.fromkeys(hosts))
+
+
 def _check(args: argparse.Namespace) -> None:
     """Refuse a mix of modes (the numbers' ranges are their parser types': ``_numbers``)."""
     if _shows_cluster(args):
@@ -145,17 +228,35 @@ async def serve_dashboard(
     port: int = 0,
     allow_operations: bool = False,
     token: str | None = None,
+    allowed_hosts: list[str] | None = None,
+    login: Any = None,
 ) -> AsyncIterator[str]:
     """Serve the dashboard of ``source`` (a poller or a cluster) while the body runs; yield
     its URL."""
     from aiohttp import web
 
-    from ..web import dashboard_app
+    from ..web import LOOPBACK_HOSTS, dashboard_app
 
-    if allow_operations:
-        app = dashboard_app(source, allow_operations=allow_operations, token=token)
-    else:
-        app = dashboard_app(source)
+    hosts = allowed_hosts or list(LOOPBACK_HOSTS)
+    try:
+        if allow_operations:
+            app = dashboard_app(
+                source,
+                allow_operations=allow_operations,
+                token=token,
+                allowed_hosts=hosts,
+                login=login,
+            )
+        else:
+            app = dashboard_app(source, allowed_hosts=hosts, login=login)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if not _loopback(bind) and login is None:
+        ctx.err(
+            f"warning: the dashboard listens on {bind} with no login: anyone who reaches it "
+            "sees your jobs and their hosts' logs. Add --login basic or --login-header NAME "
+            "(a reverse proxy's login), or keep it on 127.0.0.1 behind your own proxy."
+        )
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:
@@ -174,6 +275,7 @@ async def serve_dashboard(
 def _address(runner: web.AppRunner) -> tuple[str, int]:
     address = runner.addresses[0]
     host = str(address[0])
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # (a URL that works here)
     if ":" in host:
         host = f"[{host}]"
     return host, int(address[1])
@@ -183,6 +285,7 @@ async def run_dashboard(ctx: Context, args: argparse.Namespace) -> int:
     """Watch the jobs and serve their dashboard until Ctrl-C; exit 0."""
     _check(args)
     token = _token(ctx, args)
+    args.login_check = _login(ctx, args)
     if _shows_cluster(args):
         return await _cluster_board(ctx, args)
     if args.simulate:
@@ -194,7 +297,17 @@ async def _cluster_board(ctx: Context, args: argparse.Namespace) -> int:
     from ._cluster import _cluster as open_cluster
 
     cluster = open_cluster(args, ctx)
-    async with cluster, serve_dashboard(ctx, cluster, bind=args.bind, port=args.port) as url:
+    async with (
+        cluster,
+        serve_dashboard(
+            ctx,
+            cluster,
+            bind=args.bind,
+            port=args.port,
+            allowed_hosts=_hosts(args),
+            login=args.login_check,
+        ) as url,
+    ):
         await _until_interrupted(ctx, url, f"cluster {cluster.name!r}")
     return EXIT_OK
 
@@ -261,6 +374,8 @@ async def _serve(
             port=args.port,
             allow_operations=args.allow_operations,
             token=token,
+            allowed_hosts=_hosts(args),
+            login=args.login_check,
         ) as url,
         anyio.create_task_group() as tg,
     ):

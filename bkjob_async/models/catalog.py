@@ -18,6 +18,7 @@ from ._masked import masked_repr
 from .enums import HostStatus, StepStatus, StepType, _OpenIntEnum
 from .instances import Host
 from .requests import Account, Targets
+from .templates import FileStepDetail, ScriptStepDetail
 
 __all__ = [
     "AccountCategory",
@@ -57,7 +58,7 @@ class VariableType(_OpenIntEnum):
         return self is VariableType.PASSWORD
 
 
-def _secret_repr(self: PlanVariable | VariableValue) -> str:
+def _secret_repr(self: VariableValue) -> str:
     """Return the ``repr`` of a variable, its value masked when the variable is a password."""
     return masked_repr(self, "value", self.is_secret)
 
@@ -66,10 +67,15 @@ def _secret_repr(self: PlanVariable | VariableValue) -> str:
 class PlanVariable:
     """A plan's global variable as the plan defines it: its default ``value``, or for a host
     list its default ``server``. A password's value is masked by bk-job (``******``) and in
-    this ``repr``."""
+    this ``repr``.
+
+    ``type`` is ``None`` when bk-job leaves it out, as a cron's variable may (bk-job's own
+    ``get_cron_detail`` example): such a value may be a password's, so its ``repr`` masks
+    it too (``is_secret`` stays ``False``: the type is not known).
+    """
 
     name: str
-    type: VariableType
+    type: VariableType | None = None
     id: int | None = None
     value: str | None = None
     server: Targets | None = None
@@ -81,18 +87,32 @@ class PlanVariable:
     @property
     def is_secret(self) -> bool:
         """Tell whether the variable is a password."""
-        return self.type.is_secret
+        return self.type is not None and self.type.is_secret
 
-    __repr__ = _secret_repr
+    def __repr__(self) -> str:
+        return masked_repr(self, "value", self.type is None or self.type.is_secret)
 
 
 @attrs.frozen
 class PlanStep:
-    """One enabled step of a plan: 1 script, 2 file, 3 manual confirmation (approval)."""
+    """One step of a plan: 1 script, 2 file, 3 manual confirmation (approval), with what it
+    runs: ``script`` (its text or script, parameters, account, targets), ``file`` (sources,
+    destination) or ``approval_message``, by ``type`` (``StepDetail``'s shapes).
+
+    v3's ``get_job_plan_detail`` lists **every** step of the plan, disabled ones too, and does
+    not say which are disabled (``TaskPlanInfoDTO.toEsbPlanInfoV3`` at 588f99bb); ESB v2's
+    ``get_job_detail`` lists the enabled steps only. A plan's script step names its account
+    by id only (``account.id``) on v3; its text and parameters arrive in base64 and are read
+    here as text. A sensitive parameter is not masked by bk-job in a plan's detail: it shows
+    in ``script.param`` (and never in a ``repr``).
+    """
 
     id: int
     name: str | None
     type: StepType
+    script: ScriptStepDetail | None = None
+    file: FileStepDetail | None = None
+    approval_message: str | None = None
 
 
 @attrs.frozen

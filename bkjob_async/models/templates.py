@@ -37,7 +37,13 @@ __all__ = [
 
 @attrs.frozen
 class JobTemplate:
-    """A job template of a scope (``EsbTemplateBasicInfoV3DTO``)."""
+    """A job template of a scope (``EsbTemplateBasicInfoV3DTO``).
+
+    ``description`` is always ``None`` in ``get_job_template_list``: the DTO has the field and
+    bk-job never sets it (``EsbTemplateV3ResourceImpl.convertToEsbTemplateBasicInfo`` at
+    588f99bb). v4's ``get_job_template_detail`` (``JobTemplateDetail``) sends it (``""`` for
+    none).
+    """
 
     id: int
     name: str | None = None

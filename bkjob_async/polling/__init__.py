@@ -53,6 +53,7 @@ from ._statistics import PollerStatistics
 from ._summary import FailedContainer, FailedHost, WatchSummary, failed_containers, failed_hosts
 from ._tap import JobSeen, StepSeen, Tap
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
+from .checks import Check, check, check_job
 from .events import (
     PERSON_WAITING,
     ContainerTransition,
@@ -80,6 +81,7 @@ __all__ = [
     "CallbackBindError",
     "CallbackReceiver",
     "CallbackStatistics",
+    "Check",
     "Completed",
     "ContainerTransition",
     "Event",
@@ -108,6 +110,8 @@ __all__ = [
     "WatchFailed",
     "WatchSummary",
     "WatchTimedOut",
+    "check",
+    "check_job",
     "failed_containers",
     "failed_hosts",
     "open_jobs",

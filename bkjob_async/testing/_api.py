@@ -523,14 +523,15 @@ def fast_transfer_file(world: World, call: Call) -> object:
     if not isinstance(sources, list) or not sources:
         raise ApiFailure(codes.MISSING_PARAM_NAMED, sources_key)
     _check_launch(call, timeout=params.long("timeout"))
-    server_files = [
-        path
-        for item in _maps(sources)
-        if item.get("file_type", 1) in (1, "1")  # files on hosts, not in a file source
-        for path in item.get("files" if v2 else "file_list") or ()
-    ]
-    if not all(_absolute(path) for path in (target_path, *server_files)):
-        raise ApiFailure(codes.BAD_REQUEST)  # FilePathValidateUtil: absolute paths only
+    # FilePathValidateUtil: absolute paths only, each refusal naming its field
+    # (EsbFastTransferFileV3ResourceImpl, v2 EsbFastPushFileResourceImpl)
+    if not _absolute(target_path if v2 else target_path.strip()):  # (v3 trims it)
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "file_target_path")
+    files_key = "files" if v2 else "file_list"
+    for item in _maps(sources):
+        on_hosts = v2 or item.get("file_type", 1) in (1, "1", None)  # v3: files on hosts only
+        if on_hosts and not all(_absolute(path) for path in item.get(files_key) or ()):
+            raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, f"file_source.{files_key}")
     hosts = _targets(world, call)
     return _launch(world, call, hosts, TaskType.FAST_FILE, _source_hosts(world, call, sources))
 
@@ -706,9 +707,12 @@ def _wanted_hosts(step: Step, params: Params) -> list[int]:
     if isinstance(host_ids, list) and host_ids:
         refs = [(Params({"id": item}, strict=False).long("id"), None, None) for item in host_ids]
     elif isinstance(ip_list, list) and ip_list:
-        # A row names its host by bk_host_id first, else by bk_cloud_id + ip (OpenApiHostDTO).
+        # A row names its host by bk_host_id first, else by bk_cloud_id + ip (OpenApiHostDTO,
+        # v4 OpenApiV4HostDTO), whose ip is validated as IPv4: an IPv6 address is 1240003.
         rows = [Params(item, strict=False) for item in ip_list if isinstance(item, Mapping)]
         refs = [(row.long("bk_host_id"), row.long("bk_cloud_id"), row.text("ip")) for row in rows]
+        if any(host_id is None and _is_ipv6(str(ip or "").strip()) for host_id, _, ip in refs):
+            raise ApiFailure(codes.BAD_REQUEST)
     if not refs or len(refs) > _MAX_BATCH_LOG_HOSTS:
         raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "host_id_list|ip_list")
     found = (_host_index(step, *ref) for ref in refs)

@@ -204,16 +204,84 @@ def _server_of(value: str) -> dict[str, Any]:
     return {"ip_list": rows}
 
 
+def _plan_hosts(step: StepPlan) -> list[dict[str, Any]]:
+    """The hosts a plan's step names: its ``HostPlan`` rows that say who they are (generated
+    hosts are drawn anew for each job, so a plan names none)."""
+    rows = () if isinstance(step.hosts, int) else step.hosts
+    return [
+        {"bk_host_id": row.bk_host_id, "bk_cloud_id": row.bk_cloud_id, "ip": row.ip}
+        for row in rows
+        if row.bk_host_id is not None or row.ip is not None
+    ]
+
+
+def _b64(text: str | None) -> str | None:
+    """``Base64Util.encodeContentToStr`` of a non-blank text; a blank one is left out."""
+    return base64.b64encode(text.encode()).decode() if text and text.strip() else None
+
+
+def _plan_step(step: StepPlan, step_id: int, name: str, account: Any, v2: bool) -> dict[str, Any]:
+    """One step of a plan's detail: ``TaskStepDTO.toEsbStepV3`` (a script's text and
+    parameters in base64, its account by id; ``is_ignore_error`` not set) or v2's
+    ``EsbGetJobDetailResourceImpl.buildStep`` (texts as stored, the account's alias, and the
+    script's source, 1 local, written over ``type``)."""
+    kind, hosts = _plan_step_type(step), _plan_hosts(step)
+    row: dict[str, Any] = {"name": name, "type": kind}
+    if v2:
+        row["step_id"] = step_id
+        if kind == 1:
+            row.update(
+                script_id=None, script_content=step.script_content, script_param=step.script_param,
+                script_timeout=7200, is_param_sensitive=0, account=account.alias,
+                account_id=account.id, ip_list=hosts, custom_query_id=None,
+            )  # fmt: skip
+        elif kind == 2:
+            row.update(file_source=[], file_target_path=None, account=account.alias, ip_list=hosts)
+        else:
+            row["confirm_message"] = ""
+        return row
+    row["id"] = step_id
+    if kind == 1:
+        row["script_info"] = {
+            "script_type": 1,
+            "script_id": None,
+            "script_version_id": None,
+            "script_content": _b64(step.script_content),
+            "script_language": 1,
+            "script_param": _b64(step.script_param),
+            "windows_interpreter": None,
+            "script_timeout": 7200,
+            "account": {"id": account.id, "name": None, "alias": None},
+            "server": {"ip_list": hosts} if hosts else None,
+            "is_param_sensitive": 0,
+            "is_ignore_error": None,
+        }
+    elif kind == 2:
+        row["file_info"] = {
+            "file_source_list": None,
+            "file_destination": {
+                "path": None,
+                "account": {"id": account.id, "name": None, "alias": None},
+                "server": {"ip_list": hosts} if hosts else None,
+            },
+            "timeout": 7200,
+            "transfer_mode": 2,
+        }
+    else:
+        row["approval_info"] = {"approval_message": ""}
+    return row
+
+
 def _plan_detail(plan: Plan, scope: Scope, world: World, v2: bool) -> dict[str, Any]:
     """``EsbPlanInfoV3DTO`` (a password's value masked; ``used`` true for every variable) or
-    v2's ``EsbJobDetailDTO`` (the default value as stored, password or not)."""
+    v2's ``EsbJobDetailDTO`` (the default value as stored, password or not). A step runs as
+    the scope's first account, as a step a plan made does (``get_step_instance_detail``)."""
     detail = _plan_basic(plan, scope, world, v2)
+    account = world.catalog.accounts_of(scope, world.now_ms())[0]
     steps = [
-        {"name": step.name or f"step {i + 1}", "type": _plan_step_type(step)}
+        _plan_step(step, plan.plan_id * 100 + i + 1, step.name or f"step {i + 1}", account, v2)
         for i, step in enumerate(plan.steps)
     ]
-    for i, step in enumerate(steps):
-        step["step_id" if v2 else "id"] = plan.plan_id * 100 + i + 1
     variables = []
     for i, var in enumerate(plan.variables):
         row: dict[str, Any] = {

@@ -86,12 +86,15 @@ def _row_v2(cron: SimCron, world: World) -> dict[str, Any]:
 
 
 def get_cron_list(world: World, call: Call) -> object:
-    """A page of a scope's cron jobs (v3) or a bare list (v2), last changed first.
+    """A page of a scope's cron jobs (v3) or a bare list (v2): running ones first, each group
+    last changed first (``CronJobDAOImpl``).
 
     v3 reads ``status`` 1 (running) or 0 (paused) and drops any other value, the 2 its docs
-    give included (``EsbGetCronListV3Request.validate``); v2 reads ``cron_status`` 2 as 0. An
-    ``id`` ignores every other filter; v3 breaks on an id it lacks (1240002: the resource
-    dereferences the missing cron).
+    give included (``EsbGetCronListV3Request.validate``); v2 reads ``cron_status`` 2 as 0. The
+    ``create_time_*`` and ``last_modify_time_*`` windows are read and never applied
+    (``buildConditionList`` does not use them). An ``id`` ignores every other filter; v3
+    breaks on an id it lacks (1240002: the resource dereferences the missing cron), v2 lists
+    it as ``[null]``.
     """
     params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
     scope = scope_of(params)
@@ -125,11 +128,6 @@ def _matches(cron: SimCron, params: Params, prefix: str, v2: bool) -> bool:
     if status not in (0, 1):
         status = None
     creator, modifier = params.text("creator"), params.text("last_modify_user")
-    windows = [("create_time", cron.create_s), ("last_modify_time", cron.modify_s)]
-    for key, value in windows if not v2 else ():
-        begin, end = params.long(f"{key}_start"), params.long(f"{key}_end")
-        if begin is not None and end is not None and not begin <= value <= end:
-            return False
     return (
         (not name or name in cron.name)
         and (status is None or cron.enabled == (status == 1))
@@ -213,6 +211,10 @@ def _stored(
     expression: str | None,
 ) -> object:
     params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
+    if not v2 and plan_id is None and params.raw("global_var_list") is not None:
+        # checkAndFillGlobalVar resolves each variable in the request's plan: a change
+        # without job_plan_id looks them up under a null plan id and fails inside.
+        raise ApiFailure(codes.INTERNAL_ERROR)
     old = None if cron_id is None else world.crons.of(scope, cron_id)
     if cron_id is not None and old is None:
         raise ApiFailure(CRON_JOB_NOT_EXIST)

@@ -451,14 +451,16 @@ def _account_row(world: World, scope: Scope, launch: StepLaunch) -> dict[str, An
 def get_step_instance_detail(world: World, call: Call) -> object:
     """One step as launched (``EsbGetStepInstanceDetailV3ResourceImpl``, ``EsbStepV3DTO``): a
     SQL step is a script step of language 6; a sensitive parameter reads ``******``. A step a
-    plan made renders the defaults bk-job stores (shell, 7200 s, the scope's first account)."""
+    plan made renders its ``StepPlan``'s script text and parameters and the defaults bk-job
+    stores (shell, 7200 s, the scope's first account)."""
     params = call.params
     scope = scope_of(params)
     job_id = params.ident("job_instance_id", codes.ILLEGAL_PARAM_NAMED)
     step = _api._step(
         world, job_id, params.ident("step_instance_id", codes.ILLEGAL_PARAM_NAMED), scope
     )
-    launch = _vault(world).launches.get(step.id, StepLaunch())
+    planned = StepLaunch(content=step.plan.script_content, param=step.plan.script_param)
+    launch = _vault(world).launches.get(step.id, planned)
     kind = {StepType.FILE: 2, StepType.MANUAL_CONFIRM: 3}.get(step.type, 1)
     detail: dict[str, Any] = {"id": step.id, "name": step.name, "type": kind}
     if kind == 1:

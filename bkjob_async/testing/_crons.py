@@ -52,9 +52,11 @@ class CronStore:
         return cron if cron is not None and cron.scope == scope else None
 
     def in_scope(self, scope: Scope) -> list[SimCron]:
-        """Return the scope's cron jobs, last changed first (newest id first among equals)."""
+        """Return the scope's cron jobs as bk-job lists them: running first, each group last
+        changed first (``CronJobDAOImpl``: ``is_enable`` then ``last_modify_time``, both
+        descending); the newest id first among equals."""
         rows = [c for c in self.crons.values() if c.scope == scope]
-        return sorted(rows, key=lambda c: (c.modify_s, c.id), reverse=True)
+        return sorted(rows, key=lambda c: (c.enabled, c.modify_s, c.id), reverse=True)
 
     def named(self, scope: Scope, name: str, but: int | None = None) -> SimCron | None:
         """Return another cron job of the scope with this name (``checkCronJobName``)."""

@@ -124,6 +124,8 @@ class StepPlan:
     ``JOB_RESOURCE_TRIGGER_USER`` admits the job's operator; no other role has members here).
     ``final_status`` forces the step's end status (9 abnormal, 14
     abandoned) whatever its hosts did. ``rolling_batch_size`` splits the hosts into batches.
+    ``script_content`` and ``script_param`` are what a plan's script step says it runs (its
+    detail, ``get_job_plan_detail``, and its jobs' ``get_step_instance_detail`` show them).
     """
 
     type: StepType = attrs.field(default=StepType.SCRIPT, converter=StepType)
@@ -145,6 +147,8 @@ class StepPlan:
     final_status: JobStatus | None = attrs.field(default=None, converter=_optional_status)
     confirm_users: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     confirm_roles: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    script_content: str | None = None
+    script_param: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.rolling_batch_size is not None and self.rolling_batch_size < 1:

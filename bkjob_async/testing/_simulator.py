@@ -81,8 +81,9 @@ class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
 
     It is as strict and as slow as bk-job (spec §7): v3 ignores ``ip_list`` when
     ``host_id_list`` is non-empty; v2 reads ``target_server`` alone when present and fails a row
-    without ``ip`` (1240002); IPv6 in ``ip_list``, timeouts over 259200 s, relative file paths
-    and callback URLs that are not http(s) or carry user info are 1240003; operations answer
+    without ``ip`` (1240002); IPv6 in ``ip_list``, timeouts over 259200 s and callback URLs
+    that are not http(s) or carry user info are 1240003; a relative file path is 1241007
+    naming ``file_target_path`` (1241005 naming the source's files); operations answer
     before the step changes (``operation_lag``); rolling steps report 15 between batches; file
     hosts fail with file statuses (202 by default); a gateway 429 carries no ``Retry-After``
     unless ``set_rate_limit(..., retry_after=True)``.

@@ -1,24 +1,28 @@
-"""What the dashboard shows of a poller: jobs, hosts, containers, the feed; kept while someone looks.
+"""What the dashboard shows of a poller: jobs, hosts, containers, the feed; kept after the run.
 
 Rule: the board reads the poller through its public tap (``Poller.tap``) and statistics, never
-its internals. With no viewer the tap is closed and the board holds nothing: a poll costs the
-poller one truth test more. The first viewer opens the tap and reads every job as it is now;
-the events that come after are folded in as each poll hands them over (the tap's sink,
-``fold``: none is held past its poll), and the streams are woken every ``tick`` seconds. The
-last viewer gone, the board waits ``grace`` seconds (a reconnecting browser keeps its feed),
-then closes the tap and forgets.
+its internals. With no viewer the tap is closed: a poll costs the poller one truth test more.
+The first viewer opens the tap and reads every job as it is now; the events that come after
+are folded in as each poll hands them over (the tap's sink, ``fold``: none is held past its
+poll), and the streams are woken every ``tick`` seconds. The last viewer gone, the board
+waits ``grace`` seconds (a reconnecting browser keeps its feed), then closes the tap and
+keeps what it showed (the feed, failed hosts, names, times): whoever comes after the run
+reads it. A monitor reads the poller's statistics once a second, viewer or not (a frozen
+snapshot: no poll waits for it): the rates over the last minutes, and when the run ended.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as _dt
 import time
 from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .. import _json
 from ..polling._containers import is_container
 from ..polling.events import (
     ContainerTransition,
@@ -29,56 +33,139 @@ from ..polling.events import (
     WatchFailed,
     WatchTimedOut,
 )
-from ._feed import Feed
+from ._feed import Feed, failed_extra, host_text
 from ._rows import BUCKETS, WEIGHTS, JobRow, bucket_of, weight
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Sequence
+    from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 
     from ..config import Scope
+    from ..models import HostStatus, JobInstanceStatus
     from ..polling import JobSeen, Poller, Tap
     from ..polling.events import Event
 
-__all__ = ["BOARD", "BUCKETS", "Board", "JobRow", "bucket_of"]
+__all__ = ["BOARD", "BUCKETS", "Board", "Failure", "JobRow", "bucket_of"]
 
 #: Hosts' (and containers') change-to-event delays measured per tick, at most (a sample: see
 #: ``fold``).
 SAMPLES = 20
+#: Seconds of rates the board keeps (one sample a second).
+SERIES = 900
+#: Failed hosts the board keeps, at most (the oldest go first).
+MAX_FAILED = 50_000
+#: Jobs followed after an operation at once, at most.
+MAX_FOLLOWS = 64
+#: Seconds over which the transitions' rate is told.
+RATE_WINDOW = 5
+
+#: A key of a job: ``(scope type, scope id, job id)``.
+Key = tuple[str, int, int]
+
+
+def _ms(at: _dt.datetime | None) -> int | None:
+    """Return an aware time as milliseconds since the epoch (what a browser's ``Date`` takes)."""
+    return None if at is None else int(at.timestamp() * 1000)
+
+
+class Failure:
+    """One failed host (or container) of a job, as the failed-hosts view lists it."""
+
+    __slots__ = ("at", "error_code", "exit_code", "host", "job", "kind", "label", "status", "step")
+
+    def __init__(self, job: JobRow, step: int, kind: str, host: str, status: HostStatus) -> None:
+        self.job, self.step, self.kind, self.host = job, step, kind, host
+        self.label = host
+        self.status = status
+        self.exit_code: int | None = None
+        self.error_code: int | None = None
+        #: When the failure was seen (``None``: it had failed before the board opened).
+        self.at: _dt.datetime | None = None
+
+    @property
+    def error(self) -> str:
+        """Return why it failed, as the view's filter matches it."""
+        name = getattr(self.status, "name", str(int(self.status)))
+        parts = [name]
+        if self.exit_code is not None:
+            parts.append(f"exit {self.exit_code}")
+        if self.error_code:
+            parts.append(f"error {self.error_code}")
+        return " ".join(parts)
+
+    def json(self) -> dict[str, Any]:
+        row = self.job
+        return {
+            "job": row.job_id,
+            "scope": str(row.scope),
+            "job_text": row.text,
+            "step": self.step,
+            "kind": self.kind,
+            self.kind: self.host,
+            "label": self.label,
+            "status": getattr(self.status, "name", str(int(self.status))),
+            "exit_code": self.exit_code,
+            "error_code": self.error_code,
+            "error": self.error,
+            "at": _ms(self.at),
+        }
 
 
 class Board:
-    """The dashboard's picture of one poller, kept while anyone looks.
+    """The dashboard's picture of one poller, kept while anyone looks and after.
 
     :param tick: seconds between two wakes of the streams when something changed (the feed's
         delay, at most).
-    :param grace: seconds the board stays open after its last viewer left.
+    :param grace: seconds the tap stays open after its last viewer left.
+    :param clock: the wall clock (seconds since the epoch): the times the page shows.
     """
 
     def __init__(
-        self, poller: Poller, *, tick: float = 0.1, grace: float = 10.0, feed: int = 20_000
+        self,
+        poller: Poller,
+        *,
+        tick: float = 0.1,
+        grace: float = 10.0,
+        feed: int = 20_000,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self.poller, self.tick, self.grace = poller, tick, grace
+        self.poller, self.tick, self.grace, self.clock = poller, tick, grace, clock
         self.feed = Feed(feed)
-        self.jobs: dict[tuple[str, int, int], JobRow] = {}
-        self.names: dict[tuple[str, int, int], str] = {}
+        self.jobs: dict[Key, JobRow] = {}
+        self.names: dict[Key, str] = {}
+        #: A job's start and end (ms since the epoch), as bk-job said.
+        self.times: dict[Key, tuple[int | None, int | None]] = {}
         #: Hosts by status (a plain dict: counted in once per event).
         self.host_counts: dict[int, int] = {}
         #: Containers by status (gateway v4's container jobs), as hosts.
         self.container_counts: dict[int, int] = {}
         self.buckets: Counter[str] = Counter()
+        #: Failed hosts and containers by ``(job text, step, kind, host)``, oldest first.
+        self.failures: dict[tuple[str, int, str, str], Failure] = {}
+        #: Jobs' changes of status: ``(ms, job text, previous, current)``, the latest.
+        self.changes: deque[tuple[int, str, str | None, str]] = deque(maxlen=2000)
         #: Seconds from a host's end (bk-job's clock) to the event that told it, the latest.
         self.delays: deque[float] = deque(maxlen=4096)
-        #: ``(monotonic time, events)`` of the folds of the last seconds.
-        self._folds: deque[tuple[float, int]] = deque()
+        #: One sample a second: ``(ms, transitions, polls, failures)`` in that second.
+        self.series: deque[tuple[int, int, int, int]] = deque(maxlen=SERIES)
+        #: Hosts that failed (while the tap was open), counted for the series.
+        self.host_failures = 0
+        #: When the watches began, and ended (ms; ``ended``: none is open now).
+        self.started: int | None = None
+        self.ended: int | None = None
+        #: Watches and jobs watched, as the monitor last read them.
+        self.watches = self.watched = 0
         self._tap: Tap | None = None
         self._dropped = 0
         self._samples = SAMPLES
         self._viewers = 0
         self._last_seen = 0.0
+        self._closed_at: int | None = None
         self._changed = asyncio.Event()
         #: Events folded in since the last tick (no stream was woken for them yet).
         self._unseen = 0
         self._task: asyncio.Task[None] | None = None
+        self._monitor: asyncio.Task[None] | None = None
+        self._follows: set[asyncio.Task[None]] = set()
         #: Times the board was opened (a viewer came after none) and resynced (the tap lost
         #: events): what a test and the overview read.
         self.opened = self.resyncs = 0
@@ -91,6 +178,10 @@ class Board:
     def open(self) -> bool:
         """Tell whether the tap is open (someone looks, or looked within ``grace``)."""
         return self._tap is not None
+
+    def now(self) -> int:
+        """Return the wall clock in ms."""
+        return int(self.clock() * 1000)
 
     def touch(self) -> None:
         """A viewer asked for something: open the board if it was closed, keep it open."""
@@ -118,23 +209,42 @@ class Board:
         self._task = asyncio.get_running_loop().create_task(self._run(tap))
 
     def _load(self, jobs: Iterable[JobSeen]) -> None:
-        """Start over from the jobs as they are now."""
+        """Start over from the jobs as they are now (the feed keeps what it had, marked)."""
+        if self.feed.end:
+            self._gap()
         self.jobs.clear()
         self.host_counts.clear()
         self.container_counts.clear()
         self.buckets.clear()
-        self.feed.restart()
+        failures, self.failures = self.failures, {}
         now = time.monotonic()
         for seen in jobs:
             row = self._row(seen.scope, seen.job_instance_id)
             row.status, row.listed = seen.status, seen.listed
             for step in seen.steps:
                 for key, status in step.hosts.items():
-                    if is_container(key):
-                        row.move(None, status, self.container_counts, container=True)
-                    else:
-                        row.move(None, status, self.host_counts)
+                    container = is_container(key)
+                    counts = self.container_counts if container else self.host_counts
+                    if row.move(None, status, counts, container=container)[1]:
+                        kind, text = _named(key)
+                        k = (row.text, step.step_instance_id, kind, text)
+                        old = failures.get(k)
+                        if old is None or old.status != status:
+                            old = Failure(row, step.step_instance_id, kind, text, status)
+                        old.job = row
+                        self.failures[k] = old
             self._rebucket(row, now)
+
+    def _gap(self) -> None:
+        """Mark the feed: what comes next follows a time the board did not look."""
+        self.feed.forget_cursors()
+        since = self._closed_at
+        now = self.now()
+        body = (
+            f'{{"id":"gap-{now}","job":"","at":{_json.quote(_iso(now))},"kind":"gap",'
+            f'"from":{_json.dumps(since)},"to":{now}}}'
+        )
+        self.feed.note("", f"gap-{now}", body)
 
     async def _run(self, tap: Tap) -> None:
         try:
@@ -143,10 +253,10 @@ class Board:
                 if tap.dropped != self._dropped:  # (a fold failed: the sink lost a delivery)
                     self._dropped = tap.dropped
                     self.resyncs += 1
+                    self._closed_at = self.now()
                     self._load(tap.jobs())
                     self.wake()
                 elif self._unseen:
-                    self._folds.append((time.monotonic(), self._unseen))
                     self.wake()
                 self._samples = SAMPLES
                 if self._viewers == 0 and time.monotonic() - self._last_seen > self.grace:
@@ -157,26 +267,91 @@ class Board:
     async def aclose(self) -> None:
         """Close the tap and stop folding (the app's cleanup); end the streams."""
         self.stopping = True
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        tasks = [self._task, self._monitor, *self._follows]
+        self._task = self._monitor = None
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+        for task in tasks:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self.close()
 
     def close(self) -> None:
-        """Close the tap and forget everything (nobody looks)."""
+        """Close the tap (nobody looks); keep what the board shows, for whoever comes next."""
         tap, self._tap = self._tap, None
         if tap is not None:
             tap.close()
-        self.jobs.clear()
-        self.host_counts.clear()
-        self.container_counts.clear()
-        self.buckets.clear()
-        self.delays.clear()
-        self._folds.clear()
-        self.feed.restart()
+            self._closed_at = self.now()
         self.wake()
+
+    # --- the monitor: rates and the run's end, viewer or not ---------------------------------
+
+    def start_monitor(self) -> None:
+        """Read the poller's statistics once a second from now on (the app's startup)."""
+        if self._monitor is None:
+            self._monitor = asyncio.get_running_loop().create_task(self._watch_statistics())
+
+    async def _watch_statistics(self) -> None:
+        last: tuple[int, int, int, int] | None = None
+        while True:
+            stats = self.poller.statistics()
+            counters = (
+                stats.events_observed,
+                stats.requests,
+                sum(stats.errors.values()),
+                self.host_failures,
+            )
+            self.sample(counters, stats.watches, stats.instances_watched, last)
+            last = counters
+            await asyncio.sleep(1.0)
+
+    def sample(
+        self,
+        counters: tuple[int, int, int, int],
+        watches: int,
+        watched: int,
+        last: tuple[int, int, int, int] | None,
+    ) -> None:
+        """Take one second's sample: the counters' growth since ``last``, the run's state."""
+        now = self.now()
+        if last is not None:
+            events, polls, errors, hosts = (
+                max(0, a - b) for a, b in zip(counters, last, strict=False)
+            )
+            self.series.append((now, events, polls, errors + hosts))
+        self.watches, self.watched = watches, watched
+        ran = last is not None and counters[0] > last[0]  # (a run shorter than a second)
+        if watches or watched or (ran and self.started is None):
+            if self.started is None or self.ended is not None:
+                # A run, or a job followed again after it: it began within the last second.
+                self.started = now - (1000 if ran else 0)
+            self.ended = None
+        if not (watches or watched) and self.started is not None and self.ended is None:
+            self.ended = now
+
+    def transitions_per_second(self) -> float:
+        """Return the events the polls observed a second, over the last few seconds."""
+        recent = list(self.series)[-RATE_WINDOW:]
+        return sum(s[1] for s in recent) / len(recent) if recent else 0.0
+
+    # --- after an operation: follow the job again ------------------------------------------
+
+    def follow(self, scope: Scope, job_id: int) -> None:
+        """Poll a job again until it ends (after a retry or a confirmation, say), so that the
+        board (its bucket, its counts) follows what bk-job does next."""
+        if len(self._follows) >= MAX_FOLLOWS or self.stopping:
+            return
+        task = asyncio.get_running_loop().create_task(self._follow(scope, job_id))
+        self._follows.add(task)
+        task.add_done_callback(self._follows.discard)
+
+    async def _follow(self, scope: Scope, job_id: int) -> None:
+        # Every event (no filter): a watch of its end alone would not read its hosts.
+        async with self.poller.watch_jobs(scope, [job_id]) as watch:
+            async for _ in watch:
+                pass
 
     # --- folding ------------------------------------------------------------------------------
 
@@ -208,6 +383,8 @@ class Board:
                 was_finished, was_failed = WEIGHTS.get(previous) or weight(previous)
                 finished -= was_finished
                 failed -= was_failed
+                if was_failed:
+                    self._recovered(row, event)
                 # The delay needs the host's end_time, which structures its row:
                 # measured on a sample (``SAMPLES`` a tick), not on every host that ends.
                 if now_finished and samples:
@@ -215,6 +392,8 @@ class Board:
                     end = event.result.end_time
                     if end is not None:
                         self.delays.append((event.observed_at - end).total_seconds())
+            if now_failed:
+                self._failed(row, event)
             add_host(row.text, event, now_failed == 1)
         row.hosts += hosts
         row.finished += finished
@@ -226,36 +405,87 @@ class Board:
         self._unseen += len(events) + (last is not None)
         self._rebucket(row, time.monotonic())
 
+    def _failed(self, row: JobRow, event: HostTransition | ContainerTransition) -> None:
+        """Keep a host (or container) that failed, with why."""
+        kind, text = _named(_key(event))
+        k = (row.text, event.step_instance_id, kind, text)
+        failure = Failure(row, event.step_instance_id, kind, text, event.current)
+        failure.label, failure.exit_code, failure.error_code = failed_extra(event)
+        failure.at = event.observed_at
+        self.failures.pop(k, None)
+        self.failures[k] = failure
+        self.host_failures += 1
+        if len(self.failures) > MAX_FAILED:
+            self.failures.pop(next(iter(self.failures)))
+
+    def _recovered(self, row: JobRow, event: HostTransition | ContainerTransition) -> None:
+        """A failed host (or container) runs again (its failed hosts were retried)."""
+        kind, text = _named(_key(event))
+        self.failures.pop((row.text, event.step_instance_id, kind, text), None)
+
     def _fold(self, row: JobRow, scope: Scope, event: Event) -> None:
         """Fold in any other event (a container's, a step's, the job's, a watch's end)."""
-        if isinstance(event, HostTransition):
-            self.feed.add_host(
-                row.text, event, row.move(event.previous, event.current, self.host_counts)[1] == 1
-            )
-            return
-        if isinstance(event, ContainerTransition):
-            counts = self.container_counts
-            moved = row.move(event.previous, event.current, counts, container=True)
+        if isinstance(event, HostTransition | ContainerTransition):
+            container = isinstance(event, ContainerTransition)
+            counts = self.container_counts if container else self.host_counts
+            previous = event.previous
+            moved = row.move(previous, event.current, counts, container=container)
+            if previous is not None and (WEIGHTS.get(previous) or weight(previous))[1]:
+                self._recovered(row, event)
+            if moved[1]:
+                self._failed(row, event)
             self.feed.add_host(row.text, event, moved[1] == 1)
             end = event.result.end_time  # (sampled as a host's delay is, in ``fold``)
-            if moved[0] and event.previous is not None and self._samples and end is not None:
+            if container and moved[0] and previous is not None and self._samples and end:
                 self._samples -= 1
                 self.delays.append((event.observed_at - end).total_seconds())
             return
+        k = (scope.type.value, scope.id, row.job_id)
         if isinstance(event, JobTransition):
+            was = None if event.previous is None else event.previous.name
+            self.changes.append((_ms(event.observed_at) or 0, row.text, was, event.current.name))
             row.status = event.current
         elif isinstance(event, JobFinished):
             row.status = event.status
-            name = event.snapshot.job.name
-            if name is not None:
-                self.names[(scope.type.value, scope.id, row.job_id)] = name
+            job = event.snapshot.job
+            if job.name is not None:
+                self.names[k] = job.name
+            self.times[k] = (_ms(job.start_time), _ms(job.end_time or event.observed_at))
         elif isinstance(event, WatchFailed):
             row.ended = f"watch failed: {type(event.error).__name__}"
+            self.changes.append((_ms(event.observed_at) or 0, row.text, None, row.ended))
         elif isinstance(event, WatchTimedOut):
             row.ended = "timed out"
+            self.changes.append((_ms(event.observed_at) or 0, row.text, None, row.ended))
         elif not isinstance(event, StepTransition):
             return
         self.feed.add(row.text, scope, event)
+
+    def learn(self, scope: Scope, job_id: int, status: JobInstanceStatus) -> None:
+        """Keep what an answer of bk-job's tells of a watched job: its name, its times, why
+        its failed hosts failed (an answer with hosts)."""
+        k = (scope.type.value, scope.id, job_id)
+        job = status.job
+        if job.name is not None:
+            self.names[k] = job.name
+        self.times[k] = (_ms(job.start_time), _ms(job.end_time))
+        row = self.jobs.get(k)
+        if row is None:
+            return
+        for step in status.steps:
+            for result in step.hosts or ():
+                failure = self.failures.get(
+                    (row.text, step.step_instance_id, "host", host_text(result.host.key))
+                )
+                if failure is not None:
+                    failure.label = str(result.host)
+                    failure.exit_code, failure.error_code = result.exit_code, result.error_code
+            for pod in step.containers or ():
+                failure = self.failures.get(
+                    (row.text, step.step_instance_id, "container", str(pod.container.id))
+                )
+                if failure is not None:
+                    failure.label, failure.exit_code = str(pod.container), pod.exit_code
 
     def _row(self, scope: Scope, job_id: int) -> JobRow:
         k = (scope.type.value, scope.id, job_id)
@@ -286,17 +516,13 @@ class Board:
 
     # --- reading ------------------------------------------------------------------------------
 
-    def transitions_per_second(self, window: float = 5.0) -> float:
-        """Return the events folded per second over the last ``window`` seconds."""
-        now = time.monotonic()
-        folds = self._folds
-        while folds and folds[0][0] < now - window:
-            folds.popleft()
-        return sum(count for _, count in folds) / window
-
     def name(self, row: JobRow) -> str | None:
         """Return the job's name if the board has learnt it."""
         return self.names.get((row.scope.type.value, row.scope.id, row.job_id))
+
+    def job_times(self, row: JobRow) -> tuple[int | None, int | None]:
+        """Return the job's start and end (ms) if the board has learnt them."""
+        return self.times.get((row.scope.type.value, row.scope.id, row.job_id), (None, None))
 
     def row(self, scope: Scope, job_id: int) -> JobRow | None:
         """Return the board's row of a job, if it has one."""
@@ -312,9 +538,14 @@ class Board:
         offset: int = 0,
         limit: int = 50,
     ) -> tuple[int, list[JobRow]]:
-        """Return how many jobs match, and the page of them asked for."""
+        """Return how many jobs match, and the page of them asked for.
+
+        ``bucket="failed"`` takes the jobs with a failed host too, whatever their status.
+        """
         rows: Sequence[JobRow] = list(self.jobs.values())
-        if bucket:
+        if bucket == "failed":
+            rows = [r for r in rows if r.bucket == bucket or r.failed > 0]
+        elif bucket:
             rows = [r for r in rows if r.bucket == bucket]
         if text:
             needle = text.casefold()
@@ -330,9 +561,30 @@ class Board:
             "hosts": lambda r: (r.hosts + r.containers, r.job_id),
             "updated": lambda r: (r.updated, r.job_id),
             "name": lambda r: (self.name(r) or "", r.job_id),
+            "started": lambda r: (self.job_times(r)[0] or 0, r.job_id),
+            "duration": lambda r: (_duration(self.job_times(r), self.now()), r.job_id),
         }
         ordered = sorted(rows, key=keys.get(sort, keys["id"]), reverse=descending)
         return len(ordered), ordered[offset : offset + limit]
+
+    def failed_hosts(
+        self, *, job: str = "", error: str = "", offset: int = 0, limit: int = 50
+    ) -> tuple[int, list[Failure], list[tuple[str, int]]]:
+        """Return how many failed hosts match, the page of them (newest first), and the
+        errors of all the failed hosts with how many each (the most first)."""
+        every = list(reversed(self.failures.values()))
+        errors = Counter(f.error for f in every).most_common(20)
+        if job:
+            needle = job.casefold()
+            every = [
+                f
+                for f in every
+                if needle in f.job.text or needle in (self.name(f.job) or "").casefold()
+            ]
+        if error:
+            needle = error.casefold()
+            every = [f for f in every if needle in f.error.casefold()]
+        return len(every), every[offset : offset + limit], errors
 
     def percentiles(self) -> dict[str, float | None]:
         """Return p50 and p99 of the change-to-event delays seen lately (seconds)."""
@@ -344,6 +596,28 @@ class Board:
             return values[min(len(values) - 1, int(q * len(values)))]
 
         return {"p50": at(0.50), "p99": at(0.99)}
+
+
+def _key(event: HostTransition | ContainerTransition) -> Any:
+    return event.host_key if isinstance(event, HostTransition) else event.container_key
+
+
+def _named(key: Any) -> tuple[str, str]:
+    """Return ``(kind, text)`` of a host's or a container's key."""
+    if is_container(key):
+        return "container", str(key[1])
+    return "host", host_text(key)
+
+
+def _duration(times: tuple[int | None, int | None], now: int) -> int:
+    start, end = times
+    return 0 if start is None else (end or now) - start
+
+
+def _iso(ms: int) -> str:
+    return _dt.datetime.fromtimestamp(ms / 1000, _dt.timezone.utc).isoformat(
+        timespec="milliseconds"
+    )
 
 
 BOARD = web.AppKey("bkjob_board", Board)

@@ -1,14 +1,18 @@
-"""The live feed: the latest transitions in order, each under its stable event id; no I/O.
+"""The live feed: the latest transitions in order, each numbered, each with its event's id; no I/O.
 
-Rule: an entry is numbered in the order it came (``seq``) and named by the event's own
-``event_id``, the ``id:`` of its server-sent event. A stream that reconnects with the last id
-it had (``Last-Event-ID``) goes on right after that entry: nothing lost, nothing twice. An id
-the feed no longer holds (too old, or the board started over) is told as such (``None``): the
-stream says ``reset`` and the page reloads what it shows, never guessing.
+Rule: an entry is numbered in the order it came and carries the event's own ``event_id`` in
+its JSON. Its server-sent event's ``id:`` is a cursor, ``<feed>-<generation>.<number after
+it>``: a stream that reconnects with the last cursor it had (``Last-Event-ID``) goes on right
+after that entry, nothing lost, nothing twice. A cursor of another feed (the dashboard
+restarted: a bk-job event id is the same in every process, a cursor is not), of an earlier
+generation (the board started over, or was closed a while and missed events) or too old is
+told as such (``None``): the stream says ``reset`` and the page reloads what it shows, never
+guessing.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from .. import _json
@@ -209,6 +213,8 @@ class Feed:
         if size < 1:
             raise ValueError("a feed holds at least one entry")
         self.size = size
+        #: This feed's own name: a cursor of another process's feed is never taken for one of it.
+        self.boot = secrets.token_hex(4)
         self._restart()
         #: Entries ever added since the last restart: the next entry's number.
         self.end = 0
@@ -284,15 +290,32 @@ class Feed:
             self._extra[i],
         )
 
-    def after(self, event_id: str) -> int | None:
-        """Return the number after the entry of ``event_id`` (``None``: not held)."""
-        for number in range(self.end - 1, self.start - 1, -1):
-            if held_id(self._held(number)) == event_id:
-                return number + 1
-        return None
+    def cursor(self, number: int) -> str:
+        """Return the cursor a stream resumes from to read entry ``number`` next."""
+        return f"{self.boot}-{self.generation}.{number}"
+
+    def number_of(self, cursor: str) -> int | None:
+        """Return the number a ``cursor`` resumes from (``None``: not one of this feed's now)."""
+        head, _, tail = cursor.rpartition(".")
+        if head != f"{self.boot}-{self.generation}" or not tail.isdigit():
+            return None
+        number = int(tail)
+        return number if self.start <= number <= self.end else None
+
+    def forget_cursors(self) -> None:
+        """Keep the entries, but resume no stream across this point (events were missed)."""
+        self.generation += 1
+
+    def note(self, job: str, note_id: str, body: str) -> None:
+        """Add an entry of the dashboard's own (``body``: its JSON), e.g. a gap."""
+        i = self.end % self.size
+        self._job[i], self._job_id[i], self._step[i] = job, 0, None
+        self._key[i] = self._previous[i] = self._current[i] = self._at[i] = None
+        self._extra[i] = (note_id, body)
+        self.end += 1
 
     def last_id(self) -> str:
-        """Return the id of the newest entry (``""``: none yet)."""
+        """Return the event id of the newest entry (``""``: none yet)."""
         return held_id(self._held(self.end - 1)) if self.end else ""
 
     def read(self, number: int, limit: int) -> list[Held]:

@@ -1,9 +1,11 @@
-"""Job names for the rows a viewer is shown: asked of bk-job a few at a time, never all.
+"""Job names and times for the rows a viewer is shown: asked of bk-job a few at a time, never all.
 
-Rule: the poller's answers are read without names (what a poll needs is statuses), so the
-board learns a name from a job's end (``JobFinished.snapshot``), from its page, or here: the
-rows of the jobs page a viewer asked for whose names are not known are asked for, without
-their hosts, ``concurrency`` at a time, while the board is open. A name is asked once.
+Rule: the poller's answers are read without names or times (what a poll needs is statuses),
+so the board learns them from a job's end (``JobFinished.snapshot``), from its page, or here:
+the rows of the jobs page a viewer asked for whose names (or, once ended, end times) are not
+known are asked for, without their hosts, ``concurrency`` at a time, while the board is open;
+the jobs of the failed hosts a viewer is shown whose exit codes are not known (they failed
+before the board looked), with their hosts. Each is asked once for each of those reasons.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ logger = logging.getLogger("bkjob_async.web")
 
 #: Names waiting to be asked, at most (a viewer paging fast asks for the newest).
 BACKLOG = 400
+#: Buckets of jobs that ended: their end time is asked once they are in one.
+ENDED = frozenset({"succeeded", "failed", "ended"})
 #: Seconds each asker waits between two names (4 askers: about 40 names a second at most).
 PACE = 0.1
 
@@ -37,14 +41,17 @@ class Namer:
 
     def __init__(self, board: Board, *, concurrency: int = 4) -> None:
         self.board, self.concurrency = board, concurrency
-        self._wanted: dict[tuple[str, int, int], JobRow] = {}
-        self._asked: set[tuple[str, int, int]] = set()
+        #: ``(scope type, scope id, job id, with hosts, ended)``: asked once each.
+        self._wanted: dict[tuple[str, int, int, bool, bool], JobRow] = {}
+        self._asked: set[tuple[str, int, int, bool, bool]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def want(self, rows: Iterable[JobRow]) -> None:
-        """Ask for these rows' names soon (those not asked for yet)."""
+    def want(self, rows: Iterable[JobRow], *, hosts: bool = False) -> None:
+        """Ask for these rows' names and times soon (those not asked for yet; ``hosts``: with
+        their hosts, for why their failed hosts failed)."""
         for row in rows:
-            k = (row.scope.type.value, row.scope.id, row.job_id)
+            ended = row.bucket in ENDED
+            k = (row.scope.type.value, row.scope.id, row.job_id, hosts, ended)
             if k not in self._asked:
                 self._wanted[k] = row
         while len(self._wanted) > BACKLOG:
@@ -60,12 +67,13 @@ class Namer:
             k, row = self._wanted.popitem()
             self._asked.add(k)
             try:
-                status = await client.get_job_instance_status(row.scope, row.job_id)
+                status = await client.get_job_instance_status(
+                    row.scope, row.job_id, with_hosts=k[3]
+                )
             except errors.BkJobError as exc:
                 logger.debug("no name for job %s: %s", row.job_id, type(exc).__name__)
                 continue
-            if status.job.name is not None:
-                self.board.names[k] = status.job.name
+            self.board.learn(row.scope, row.job_id, status)
             await asyncio.sleep(PACE)  # names are a nicety: never a burst of requests
 
     async def aclose(self) -> None:

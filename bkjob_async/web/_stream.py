@@ -1,10 +1,11 @@
 """The live feed as server-sent events: every entry once, in order, resumed by its id.
 
-Rule: a stream starts right after the entry its page last read (``after`` and ``generation``
-from the page's JSON), or, when the browser reconnects, after its ``Last-Event-ID``. Each
-entry goes as ``id: <event id>`` and ``data: <JSON>``; a start the feed cannot find (the id
-is too old, or the board started over) goes as one ``reset`` event, and the page reloads
-what it shows. The stream holds the board open (``Board.viewing``) while it is connected.
+Rule: a stream starts right after the entry its page last read (``after``, a cursor from the
+page's JSON), or, when the browser reconnects, after its ``Last-Event-ID``. Each entry goes as
+``id: <cursor>`` and ``data: <JSON>`` (the JSON holds the event's own id); a start the feed
+cannot find (too old, the board started over or missed events, or another process's cursor:
+the dashboard restarted) goes as one ``reset`` event, and the page reloads what it shows. The
+stream holds the board open (``Board.viewing``) while it is connected.
 """
 
 from __future__ import annotations
@@ -30,17 +31,18 @@ RETRY_MS = 1000
 
 
 def _start(board: Board, request: web.Request) -> int | None:
-    """Return the number of the first entry to send (``None``: the stream must reset)."""
+    """Return the number of the first entry to send (``None``: the stream must reset).
+
+    ``?backlog=N`` (no cursor): begin with the newest N entries the feed holds.
+    """
     feed = board.feed
-    last = request.headers.get("Last-Event-ID")
-    if last is None:
-        last = request.query.get("after")
-        generation = request.query.get("generation")
-        if generation is not None and generation != str(feed.generation):
-            return None
-        if not last:
-            return feed.start if generation is not None else feed.end
-    return feed.after(last)
+    last = request.headers.get("Last-Event-ID") or request.query.get("after")
+    if last:
+        return feed.number_of(last)
+    backlog = request.query.get("backlog", "")
+    if backlog.isdigit():
+        return max(feed.start, feed.end - min(int(backlog), feed.size))
+    return feed.end
 
 
 def _job_filter(text: str | None) -> str | None:
@@ -73,8 +75,8 @@ async def stream(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     await response.write(f"retry: {RETRY_MS}\n\n".encode())
     async with board.viewing():
-        generation = board.feed.generation
         number = _start(board, request)
+        generation = board.feed.generation
         while True:
             feed = board.feed
             if number is None or feed.generation != generation or number < feed.start:
@@ -84,10 +86,17 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 number = max(number, feed.end - newest)
             held = feed.read(number, CHUNK)
             if held:
+                first = number
                 number += len(held)
-                entries = [held_entry(h) for h in held if only is None or held_job(h)[0] == only]
-                if entries:
-                    text = "".join(f"id: {i}\ndata: {data}\n\n" for i, _, data in entries)
+                chosen = [
+                    (first + n, h)
+                    for n, h in enumerate(held)
+                    if only is None or held_job(h)[0] == only
+                ]
+                if chosen:
+                    text = "".join(
+                        f"id: {feed.cursor(n + 1)}\ndata: {held_entry(h)[2]}\n\n" for n, h in chosen
+                    )
                     await response.write(text.encode())
                 continue
             await board.changed(KEEPALIVE)

@@ -17,9 +17,11 @@ from aiohttp import web
 
 from .. import errors
 from ..config import Scope
-from ..models import Host, HostStatus, JobStatus
+from ..models import Host, HostStatus, JobStatus, StepOperation
 from ._board import BUCKETS
 from ._feed import host_state, host_text
+from ._names import ENDED
+from ._static import ASSETS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -28,14 +30,28 @@ if TYPE_CHECKING:
     from ._board import Board, JobRow
     from ._names import Namer
 
-__all__ = ["CLUSTER_PAGE", "PAGES", "Dashboard", "shell"]
+__all__ = ["CLUSTER_PAGE", "PAGES", "STEP_ACTIONS", "Dashboard", "shell"]
 
 #: The pages: route name -> (path, title).
 PAGES = {
     "overview": ("/", "Overview"),
     "jobs": ("/jobs", "Jobs"),
+    "failed": ("/failed", "Failed hosts"),
     "feed": ("/feed", "Live feed"),
 }
+#: What a job's page offers on a step, by name: the operation, and the step statuses bk-job
+#: allows it in (``StepOperationEnum``'s rules, as ``bkjob-async operate`` knows them).
+STEP_ACTIONS: dict[str, tuple[StepOperation, frozenset[JobStatus]]] = {
+    "confirm": (StepOperation.CONFIRM_CONTINUE, frozenset({JobStatus.WAITING_USER})),
+    "refuse": (StepOperation.CONFIRM_TERMINATE, frozenset({JobStatus.WAITING_USER})),
+    "skip": (StepOperation.SKIP, frozenset({JobStatus.STOPPING})),
+    "ignore-error": (
+        StepOperation.IGNORE_ERROR,
+        frozenset({JobStatus.FAIL, JobStatus.ABNORMAL_STATE}),
+    ),
+}
+#: The job statuses bk-job lets a job be terminated in.
+TERMINABLE = frozenset({JobStatus.RUNNING, JobStatus.WAITING_USER})
 #: The page of a cluster (``dashboard_app(..., cluster=)``, or a cluster's own dashboard).
 CLUSTER_PAGE = ("/cluster", "Cluster")
 #: Rows a jobs page may ask for at once.
@@ -108,12 +124,12 @@ def shell(
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{e(title)}</title>
-<link rel="stylesheet" href="{e(root)}static/dashboard.css">
+<link rel="stylesheet" href="{e(root)}static/{ASSETS["dashboard.css"].hashed}">
 <link rel="icon" href="data:,">
 </head><body data-page="{e(page)}" data-root="{e(root)}" data-operations="{ops}"{attrs}>
 <header><strong>{e(title)}</strong><nav>{nav}</nav><span id="live" class="live">connecting</span></header>
 <main id="main"></main>
-<script src="{e(root)}static/dashboard.js" defer></script>
+<script src="{e(root)}static/{ASSETS["dashboard.js"].hashed}" defer></script>
 </body></html>
 """
     return web.Response(text=body, content_type="text/html", charset="utf-8")
@@ -149,6 +165,9 @@ class Dashboard:
     async def feed_page(self, request: web.Request) -> web.Response:
         return self.shell(request, "feed")
 
+    async def failed_page(self, request: web.Request) -> web.Response:
+        return self.shell(request, "failed")
+
     async def job_page(self, request: web.Request) -> web.Response:
         scope = _scope(request.match_info["scope"])
         job_id = _job_id(request.match_info["job"])
@@ -158,18 +177,31 @@ class Dashboard:
 
     def _feed_mark(self) -> dict[str, Any]:
         feed = self.board.feed
-        return {"after": feed.last_id(), "generation": feed.generation}
+        return {"after": feed.cursor(feed.end)}
 
     async def overview(self, request: web.Request) -> web.Response:
         board = self.board
         board.touch()
         stats = board.poller.statistics()
         policy = board.poller.policy
+        since = _int(request.query, "since", 0, 0, 2**53)
+        now = board.now()
         body = {
+            "now": now,
+            "run": {
+                "started": board.started,
+                "ended": board.ended,
+                "watches": stats.watches,
+                "jobs_watched": stats.instances_watched,
+            },
             "jobs": {b: board.buckets.get(b, 0) for b in BUCKETS},
             "jobs_total": len(board.jobs),
+            "jobs_with_failed_hosts": sum(1 for r in board.jobs.values() if r.failed),
+            "failed_hosts": len(board.failures),
             "hosts": _counts(board.host_counts),
             "containers": _counts(board.container_counts),
+            "series": [list(s) for s in board.series if s[0] > since],
+            "last_minute": _last_minute(board, now),
             "transitions_per_second": round(board.transitions_per_second(), 2),
             "poll_rate": round(stats.current_rate, 2),
             "rate_limit": stats.rate_limit,
@@ -190,7 +222,10 @@ class Dashboard:
         return web.json_response(body)
 
     def _row(self, row: JobRow) -> dict[str, Any]:
+        start, end = self.board.job_times(row)
         return {
+            "start": start,
+            "end": end,
             "scope": str(row.scope),
             "job": row.job_id,
             "name": self.board.name(row),
@@ -221,7 +256,13 @@ class Dashboard:
             offset=offset,
             limit=limit,
         )
-        self.namer.want([r for r in rows if board.name(r) is None])
+        self.namer.want(
+            [
+                r
+                for r in rows
+                if board.name(r) is None or (r.bucket in ENDED and board.job_times(r)[1] is None)
+            ]
+        )
         body = {
             "total": total,
             "offset": offset,
@@ -247,18 +288,48 @@ class Dashboard:
             return web.json_response(
                 {"error": f"bk-job did not answer: {type(exc).__name__}", **mark}, status=502
             )
-        if status.job.name is not None:
-            board.names[(scope.type.value, scope.id, job_id)] = status.job.name
+        board.learn(scope, job_id, status)
+        if not status.finished and row.bucket in ENDED:
+            # bk-job runs it again (retried elsewhere, say): follow it, so that the jobs
+            # table and the overview agree with this page.
+            board.follow(scope, job_id)
         return web.json_response(
             {
                 "scope": str(scope),
                 "job": job_id,
                 "bucket": row.bucket,
                 "operations": self.operations,
+                "start": _ms(status.job.start_time),
+                "end": _ms(status.job.end_time),
+                "terminable": status.job.status in TERMINABLE,
                 **_job_json(status),
                 **mark,
             }
         )
+
+    async def failed(self, request: web.Request) -> web.Response:
+        """``GET api/failed``: failed hosts across jobs, newest first (``job``, ``error``:
+        filters; ``offset``, ``limit``: the page)."""
+        board, query = self.board, request.query
+        board.touch()
+        limit = _int(query, "limit", 50, 1, MAX_PAGE)
+        offset = _int(query, "offset", 0, 0, 10**9)
+        total, rows, errors_seen = board.failed_hosts(
+            job=query.get("job", "")[:200],
+            error=query.get("error", "")[:200],
+            offset=offset,
+            limit=limit,
+        )
+        # Those that failed before the board looked: why, asked of bk-job (a few jobs at once).
+        self.namer.want({id(f.job): f.job for f in rows if f.at is None}.values(), hosts=True)
+        body = {
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "rows": [{**f.json(), "name": board.name(f.job)} for f in rows],
+            "errors": [{"error": e, "hosts": n} for e, n in errors_seen],
+        }
+        return web.json_response(body)
 
     async def log(self, request: web.Request) -> web.Response:
         board = self.board
@@ -308,6 +379,34 @@ def _tail(content: str | None, files: Sequence[object] | None, **who: str) -> we
     if files:
         text += "\n".join(str(f) for f in files)
     return web.json_response({"tail": text[-LOG_TAIL:], "cut": len(text) > LOG_TAIL, **who})
+
+
+def _ms(at: Any) -> int | None:
+    return None if at is None else int(at.timestamp() * 1000)
+
+
+def _last_minute(board: Board, now: int) -> dict[str, Any]:
+    """Return what changed in the last minute: counts, and the jobs' changes (newest first)."""
+    since = now - 60_000
+    recent = [s for s in board.series if s[0] > since]
+    changes = [c for c in reversed(board.changes) if c[0] > since]
+    ends = [c for c in changes if c[3] in _ENDS]
+    return {
+        "transitions": sum(s[1] for s in recent),
+        "polls": sum(s[2] for s in recent),
+        "failures": sum(s[3] for s in recent),
+        "jobs_changed": len({c[1] for c in changes}),
+        "jobs_ended": len(ends),
+        "jobs_failed": sum(1 for c in ends if c[3] not in _SUCCESSES),
+        "changes": [
+            {"at": at, "job": job, "previous": previous, "current": current}
+            for at, job, previous, current in changes[:15]
+        ],
+    }
+
+
+_ENDS = frozenset(s.name for s in JobStatus if s.is_finished) | {"timed out"}
+_SUCCESSES = frozenset(s.name for s in JobStatus if s.is_success)
 
 
 def _counts(counts: dict[int, int]) -> dict[str, int]:
@@ -377,9 +476,25 @@ def _job_json(status: JobInstanceStatus) -> dict[str, Any]:
                 "name": s.name,
                 "status": s.status.name,
                 "execute_count": s.execute_count,
+                "start": _ms(s.start_time),
+                "end": _ms(s.end_time),
+                "actions": [a for a, (_, when) in STEP_ACTIONS.items() if s.status in when],
+                "hint": _hint(job.job_instance_id, s),
                 "hosts": _host_json(s),
                 "containers": _container_json(s),
             }
             for s in status.steps
         ],
     }
+
+
+def _hint(job_id: int, step: StepInstance) -> str | None:
+    """Return what a person can do for a step that waits for one (as the CLI's live view)."""
+    if step.status is JobStatus.WAITING_USER:
+        return (
+            "waits for a person: confirm to go on, refuse to end the job here (or "
+            f"bkjob-async operate {job_id} {step.step_instance_id} confirm)"
+        )
+    if step.status is JobStatus.STOPPING:
+        return "stopping: skip it to end it now"
+    return None

@@ -18,13 +18,20 @@ What the count cannot see, a page changed since its catalog was updated or a tra
 drops, the zh_CN build itself warns of (``_ext/untranslated.py``).
 
 The generated API reference (``reference/api/``) has no catalogs: its docstrings stay English.
+
+``--review REF`` (``make docs-review``) prints what a Chinese reader should read in a change:
+every message of the working tree's catalogs that is new since the git revision ``REF``
+(``main`` by default), or whose translation changed, with its English and its Chinese, page by
+page.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import pathlib
 import re
+import subprocess
 import sys
 
 import attrs
@@ -131,12 +138,65 @@ def report(language: str, docs: pathlib.Path = DOCS) -> tuple[dict[str, Counts],
     return counts, missing
 
 
+def _messages(data: bytes) -> dict[str, str]:
+    """Return the translated messages of a catalog's text: English -> Chinese."""
+    found = {}
+    for message in read_po(io.BytesIO(data)):
+        if message.id and not message.fuzzy:
+            msgid = message.id if isinstance(message.id, str) else message.id[0]
+            string = message.string if isinstance(message.string, str) else message.string[0]
+            found[msgid] = string
+    return found
+
+
+def review(language: str, ref: str, docs: pathlib.Path = DOCS) -> dict[str, list[tuple[str, str]]]:
+    """Return, page by page, the messages (English, Chinese) new or retranslated since the git
+    revision ``ref``: what a reviewer of the change reads."""
+    folder = docs / "locale" / language / "LC_MESSAGES"
+    root = pathlib.Path(
+        subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=docs, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    )  # fmt: skip
+    changed: dict[str, list[tuple[str, str]]] = {}
+    for po in sorted(folder.rglob("*.po")):
+        path = po.resolve().relative_to(root.resolve()).as_posix()
+        before = subprocess.run(
+            ["git", "show", f"{ref}:{path}"], cwd=root, capture_output=True, check=False
+        )
+        old = _messages(before.stdout) if before.returncode == 0 else {}
+        new = _messages(po.read_bytes())
+        rows = [(en, zh) for en, zh in new.items() if old.get(en) != zh]
+        if rows:
+            changed[po.relative_to(folder).with_suffix("").as_posix()] = rows
+    return changed
+
+
+def print_review(language: str, ref: str) -> None:
+    changed = review(language, ref)
+    for page, rows in changed.items():
+        print(f"## {page} ({len(rows)})\n")
+        for english, chinese in rows:
+            print(f"EN: {english}\n{language}: {chinese}\n")
+    total = sum(len(rows) for rows in changed.values())
+    print(f"{language}: {total} messages new or retranslated since {ref}, on {len(changed)} pages")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--language", default="zh_CN")
     parser.add_argument("--strict", action="store_true", help="exit 1 unless all is translated")
     parser.add_argument("--quiet", action="store_true", help="print the totals only")
+    parser.add_argument(
+        "--review",
+        metavar="REF",
+        help="print the messages new or retranslated since the git revision REF, to review",
+    )
     args = parser.parse_args(argv)
+    if args.review:
+        print_review(args.language, args.review)
+        return 0
     counts, missing = report(args.language)
     total = sum(counts.values(), Counts())
     if not args.quiet:

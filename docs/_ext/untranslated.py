@@ -9,14 +9,16 @@ the English one without a word). Sphinx marks each message of a page that has a 
 of each one that is not, naming the page and the message. A translation equal to its English
 (an identifier, a name) counts as translated here; ``catalogs.py`` judges those. Sphinx never
 marks an image's alt text or a toctree (it translates them aside): a toctree's caption is
-checked here by its text, an alt text only by the count. Pages without a catalog (the generated
-API reference) have no marks and are left alone.
+checked here by its text, an alt text only by the count; a code comment
+(``codecomments.py``) by what its node kept. Pages without a catalog (the generated API
+reference) have no marks and are left alone.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from codecomments import commented_code
 from docutils import nodes
 from sphinx import addnodes
 from sphinx.transforms import SphinxTransform
@@ -39,6 +41,8 @@ class Untranslated(SphinxTransform):
             return
         page = self.env.current_document.docname
         left: list[tuple[nodes.Element, str]] = []
+        for code in self.document.findall(commented_code):
+            left.extend((code, f"# {comment}") for comment in code.untranslated())
         for node in NodeMatcher(nodes.Element, translated=False).findall(self.document):
             if isinstance(node, addnodes.toctree):
                 if node.get("rawcaption") and node["caption"] == node["rawcaption"]:

@@ -88,8 +88,18 @@ class Proxy:
 class World:
     """The simulator, the poller and the dashboard, on a loop of their own thread."""
 
-    def __init__(self, bulk: int, flavor: str = "apigw-v3") -> None:
-        self.bulk, self.flavor = bulk, flavor
+    def __init__(
+        self,
+        bulk: int,
+        flavor: str = "apigw-v3",
+        plans: Callable[[int], list[StepPlan]] | None = None,
+        policy: PollPolicy | None = None,
+        every_event: bool = False,
+    ) -> None:
+        #: Watch the bulk's every event (hosts read), not only its jobs' ends (the job list).
+        self.every_event = every_event
+        self.bulk, self.flavor, self.plans = bulk, flavor, plans
+        self.policy = policy or PollPolicy(interval=0.2, max_interval=1.0, max_in_flight=16)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._sim_loop = asyncio.new_event_loop()
@@ -170,18 +180,18 @@ class World:
             done = [StepPlan(hosts=[HostPlan(duration=0.2)], name="quick step")]
             bad = [StepPlan(hosts=[HostPlan(duration=0.2, outcome=HostStatus.FAILED)])]
 
+            def plan(n: int) -> list[StepPlan]:
+                if self.plans is not None:
+                    return self.plans(n)
+                return bad if n % 10 == 1 else done if n % 10 == 2 else long
+
             def create() -> list[int]:
                 return [
-                    sim.create_job(
-                        SCOPE,
-                        bad if n % 10 == 1 else done if n % 10 == 2 else long,
-                        name=f"bulk job {n}",
-                    )
-                    for n in range(self.bulk)
+                    sim.create_job(SCOPE, plan(n), name=f"bulk job {n}") for n in range(self.bulk)
                 ]
 
             self.bulk_ids = await self._on_sim(create)
-            policy = PollPolicy(interval=0.2, max_interval=1.0, max_in_flight=16)
+            policy = self.policy
             async with (
                 BkJobClient(
                     sim.url,
@@ -206,7 +216,8 @@ class World:
                 self.proxy = Proxy(port)
                 await self.proxy.start()
                 self.base = f"http://127.0.0.1:{self.proxy.port}{PREFIX}"
-                watch = poller.watch_jobs(SCOPE, self.bulk_ids, events=(JobFinished,))
+                ends = None if self.every_event else (JobFinished,)
+                watch = poller.watch_jobs(SCOPE, self.bulk_ids, events=ends)
                 tg.start_soon(self._drain, watch)
                 self._ready.set_result(None)
                 await self._stop.wait()

@@ -72,3 +72,55 @@ async def test_it_serves_a_watch_of_real_jobs_until_interrupted(sim: BkJobSimula
     assert status == [0]
     for secret in (APP_SECRET, token):
         assert secret not in out.getvalue() + err.getvalue() + page
+
+
+def test_a_second_signal_ends_it_without_a_traceback() -> None:
+    """Ctrl-C twice (or SIGTERM twice, as ``timeout`` and a supervisor send) while it starts or
+    serves: exit 130 (or, when the second comes after its handler was removed at the very
+    end, the signal's own end), never an exception group's traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for wait in (0.3, 2.0):
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bkjob_async.cli",
+                "dashboard",
+                "--simulate",
+                "--jobs",
+                "3",
+                "--hosts",
+                "1",
+                "--port",
+                "0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        time.sleep(wait)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode in (130, -signal.SIGTERM), err
+        assert "Traceback" not in err, err
+        assert "ExceptionGroup" not in err, err
+
+
+async def test_a_bad_worker_id_is_one_line() -> None:
+    result = await run(
+        ["worker", "--worker-id", "bad id!", "--redis", "redis://127.0.0.1:1", "--cluster", "x"],
+        env=make_env("http://127.0.0.1:1"),
+    )
+    assert result.status == 2
+    assert result.err.strip().splitlines() == [
+        "bkjob-async worker: --worker-id must be 1-100 characters of letters, digits, '_', '.' "
+        "or '-', got 'bad id!'"
+    ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import pathlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,7 +30,7 @@ from bkjob_async.polling.events import ContainerTransition, HostTransition
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 from bkjob_async.web import dashboard_app
 from bkjob_async.web._board import BOARD
-from bkjob_async.web._feed import held_id
+from bkjob_async.web._feed import held_entry, held_id
 
 from .test_readme import blocks
 
@@ -109,8 +110,18 @@ async def test_the_tap_is_open_only_while_someone_looks(sim: BkJobSimulator) -> 
                 while delivery.taps:
                     await anyio.sleep(0.05)
             assert not board.open
-            assert board.jobs == {}
             assert board.opened == 1
+            # What it showed stays, for whoever comes after (the tap is closed: nothing folds).
+            assert len(board.jobs) == 5
+            kept = board.feed.end
+            assert kept > 0
+            async with aiohttp.ClientSession() as http, http.get(url + "api/overview") as answer:
+                body = await answer.json()
+            assert board.opened == 2
+            assert body["jobs_total"] == 5
+            # The feed kept its entries, then a gap: nobody looked for a while.
+            gap = json.loads(held_entry(board.feed.read(kept, 1)[0])[2])
+            assert (gap["kind"], gap["to"] >= gap["from"]) == ("gap", True)
 
 
 @pytest.mark.sim(host_duration=(0.2, 4.0), apps={"dash": SECRET})
@@ -135,7 +146,7 @@ async def test_the_feed_resumes_from_last_event_id_with_nothing_lost_or_twice(
             tg.start_soon(drain)
             async with http.get(url + "api/overview") as answer:
                 mark = await answer.json()
-            query = {"after": mark["after"], "generation": str(mark["generation"])}
+            query = {"after": mark["after"]}
             got: list[tuple[str, str]] = []
             async with http.get(url + "api/stream", params=query) as stream:
                 got += await _events(stream, 15)
@@ -147,22 +158,32 @@ async def test_the_feed_resumes_from_last_event_id_with_nothing_lost_or_twice(
                 got += await _events(stream, 40)
             await anyio.sleep(0.5)  # the watch's consumer catches up
             tg.cancel_scope.cancel()
-        ids = [name for name, _ in got]
-        assert "reset" not in ids
+        cursors = [name for name, _ in got]
+        assert "reset" not in cursors
+        assert len(cursors) == len(set(cursors))
+        ids = [json.loads(data)["id"] for _, data in got]
         assert len(ids) == len(set(ids))
         feed = sub[BOARD].feed
         held = [held_id(h) for h in feed.read(feed.start, 10**6)]
         start = held.index(ids[0])
         assert ids == held[start : start + len(ids)]  # in order, no gap
+        # Each cursor names the number after its entry, in this feed.
+        assert [feed.number_of(c) for c in cursors] == list(
+            range(feed.start + start + 1, feed.start + start + 1 + len(ids))
+        )
         # Each is one of the watch's own transitions (host ones), under the same id.
         host_ids = {e.event_id for e in seen}
         hosts_sent = [json.loads(data) for _, data in got if json.loads(data)["kind"] == "host"]
         assert hosts_sent
         assert {h["id"] for h in hosts_sent} <= host_ids
-        # An id the feed does not hold: the stream says so, once, and goes on.
-        async with http.get(url + "api/stream", headers={"Last-Event-ID": "no/such/id"}) as s:
-            first = await _events(s, 1)
-        assert first == [("reset", "{}")]
+        # A cursor the feed does not hold: the stream says so, once, and goes on. Among them
+        # a cursor of another process's feed, with a number this one holds (a dashboard that
+        # restarted: its event ids are the same as before, its cursors are not).
+        other = cursors[-1].replace(feed.boot, "0badf00d")
+        for cursor in ("no/such/id", other):
+            async with http.get(url + "api/stream", headers={"Last-Event-ID": cursor}) as s:
+                first = await _events(s, 1)
+            assert first == [("reset", "{}")]
 
 
 @pytest.mark.sim(host_duration=(0.2, 0.5), apps={"dash": SECRET})
@@ -183,7 +204,7 @@ async def test_a_container_job_shows_its_containers_as_a_host_job_its_hosts(
             mark = await answer.json()  # the board opens: what comes next is folded in
         moves: list[ContainerTransition] = []
         sent: list[dict[str, Any]] = []
-        query = {"after": mark["after"], "generation": str(mark["generation"])}
+        query = {"after": mark["after"]}
         async with (
             poller.watch_jobs(SCOPE, [pods_job, host_job]) as watch,
             http.get(url + "api/stream", params={**query, "job": f"biz:2/{pods_job}"}) as stream,
@@ -263,7 +284,9 @@ async def test_headers_paging_and_no_secret_under_a_prefix(sim: BkJobSimulator) 
             assert answer.headers["X-Frame-Options"] == "DENY"
             assert SECRET.encode() not in body
             if path == "":
-                assert f'href="{PREFIX}static/dashboard.css"'.encode() in body
+                assert re.search(
+                    rb'href="' + PREFIX.encode() + rb'static/dashboard\.[0-9a-f]{12}\.css"', body
+                )
                 assert b"<script>" not in body  # no inline script
         async with http.get(url + "api/jobs", params={"limit": "100000"}) as answer:
             page = await answer.json()

@@ -6,7 +6,8 @@ built once for the run when ``make docs`` has not built it since the last change
 opens the Chinese tutorial: its heading is Chinese, the page says ``lang="zh-CN"``, and the
 fonts the browser drew the heading with (DevTools' ``CSS.getPlatformFontsForNode``) include a
 CJK font installed on this machine, not a fallback that draws boxes. Then the switch: the English tutorial's "简体中文" link opens the Chinese
-tutorial, whose "English" link leads back. Code blocks are the same in both languages. Without
+tutorial, whose "English" link leads back. Code blocks are the same in both languages. And the
+Chinese site's search: 轮询, 定时任务 and 作业实例 each find every page whose Chinese says it. Without
 Chromium, or without a CJK font (``make chromium`` installs both, as root), the tests skip
 (under ``CI=true`` they fail).
 """
@@ -19,11 +20,14 @@ import http.server
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import threading
+import urllib.parse
 
 import pytest
+from babel.messages.pofile import read_po
 
 from . import docs_build
 from .browser import Page, chromium, launched
@@ -121,6 +125,31 @@ async def test_the_chinese_tutorial_is_drawn_in_a_cjk_font(base: str, tmp_path) 
         assert not page.errors, page.errors
 
 
+#: furo's own words on every page, and what the Chinese site says instead (its sphinx.po).
+THEME = {
+    "Skip to content": "跳到正文",
+    "On this page": "本页目录",
+    "Previous": "上一页",
+    "Next": "下一页",
+    "Back to top": "回到顶部",
+}
+
+
+async def test_the_theme_speaks_chinese_on_the_chinese_site(base: str, tmp_path) -> None:
+    async with launched(tmp_path / "profile") as browser:
+        page = await browser.new_page()
+        await page.goto(f"{base}/zh_CN/howto/census.html")  # (a previous and a next page)
+        # The page's whole text, hidden parts too (the skip link, the back-to-top button).
+        text = await page.evaluate("document.body.textContent")
+        for english, chinese in THEME.items():
+            assert chinese in text, (english, chinese)
+            assert english not in text, english
+        await page.goto(f"{base}/howto/census.html")
+        text = await page.evaluate("document.body.textContent")
+        assert all(english in text for english in THEME), "the English site keeps them"
+        assert not page.errors, page.errors
+
+
 async def test_the_language_switch_leads_to_the_same_page_and_back(base: str, tmp_path) -> None:
     async with launched(tmp_path / "profile") as browser:
         page = await browser.new_page()
@@ -144,3 +173,49 @@ async def test_the_language_switch_leads_to_the_same_page_and_back(base: str, tm
         heading = await page.evaluate("document.querySelector('h1').textContent")
         assert heading.startswith("Wait for thousands of jobs"), heading
         assert not page.errors, page.errors
+
+
+def _pages_that_say(word: str) -> set[str]:
+    """Return the pages whose Chinese text holds ``word``, read from their catalogs (not from
+    the search index the test checks): ``howto/census`` for ``howto/census.po``."""
+    folder = docs_build.DOCS / "locale" / "zh_CN" / "LC_MESSAGES"
+    found = set()
+    for po in folder.rglob("*.po"):
+        with po.open("rb") as f:
+            catalog = read_po(f)
+        if any(word in str(m.string) for m in catalog if m.id and not m.fuzzy):
+            found.add(po.relative_to(folder).with_suffix("").as_posix())
+    return found
+
+
+@pytest.mark.parametrize("word", ["轮询", "定时任务", "作业实例"])
+async def test_a_search_on_the_chinese_site_finds_the_pages_that_use_a_word(
+    base: str, word: str, tmp_path
+) -> None:
+    # Sphinx splits the Chinese text into words with jieba and a dictionary of the glossary's
+    # terms (docs/_ext/zhsearch.py); the page's search runs in the browser, on its index.
+    expected = _pages_that_say(word)
+    assert expected, f"no page says {word}"
+    async with launched(tmp_path / "profile") as browser:
+        page = await browser.new_page()
+        await page.goto(f"{base}/zh_CN/search.html?q={urllib.parse.quote(word)}")
+        # The search ends with a summary (Sphinx's "found N pages") once every result is shown,
+        # each with a summary read from its page, one after another: on two loaded cores
+        # (Sphinx builds beside it) that took more than a minute.
+        await page.wait_for(
+            "typeof Search !== 'undefined' && Search._pulse_status === -1"
+            " && Search.status !== undefined && /\\d/.test(Search.status.innerText)",
+            timeout=240,
+        )
+        status = await page.evaluate("Search.status.innerText")
+        shown = int(re.search(r"\d+", status)[0])
+        await page.wait_for(
+            f"document.querySelectorAll('#search-results ul.search > li').length >= {shown}"
+        )
+        links = await page.evaluate(
+            "[...document.querySelectorAll('#search-results ul.search > li > a')]"
+            ".map(a => new URL(a.href).pathname)"
+        )
+        assert not page.errors, page.errors  # (Sphinx 9.0.4: "ChineseStemmer is not defined")
+    found = {path.removeprefix("/zh_CN/").removesuffix(".html") for path in links}
+    assert expected <= found, (word, sorted(expected - found), status)

@@ -9,7 +9,8 @@ link checker then reads every page of the site and resolves every internal link,
 image against the files built. Without Chromium the browser checks are skipped, saying why
 (under ``CI=true`` they fail: CI must install it); the link check needs no browser. The
 Chinese site is beside it (``zh_CN/``, as ``make docs`` lays it out) and its links are checked
-the same way; ``test_docs_i18n.py`` opens it in the browser.
+the same way, and its code is the English code with the comments in Chinese;
+``test_docs_i18n.py`` opens it in the browser.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ import html.parser
 import http.server
 import os
 import pathlib
+import re
 import shutil
 import subprocess
+import sys
 import threading
 import urllib.parse
 
@@ -221,3 +224,80 @@ def test_every_internal_link_anchor_and_image_resolves(site: pathlib.Path) -> No
                 broken.append(f"{page.relative_to(site)}: <{tag}> {link}: no such anchor")
     assert checked > 1000
     assert not broken, "\n".join(broken[:50])
+
+
+class _Code(html.parser.HTMLParser):
+    """The text of each highlighted code block of a page, and its language."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks: list[tuple[str, str]] = []
+        self._language: str | None = None
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = (dict(attrs).get("class") or "").split()
+        language = next((c[10:] for c in classes if c.startswith("highlight-")), None)
+        if tag == "div" and language and self._language is None:
+            self._language, self._depth = language, 0
+            self.blocks.append((language, ""))
+        elif tag == "div" and self._language is not None:
+            self._depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div" and self._language is not None:
+            if self._depth == 0:
+                self._language = None
+            else:
+                self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._language is not None:
+            language, text = self.blocks[-1]
+            self.blocks[-1] = (language, text + data)
+
+
+def _codecomments():
+    sys.path.insert(0, str(docs_build.DOCS / "_ext"))
+    try:
+        import codecomments
+    finally:
+        sys.path.remove(str(docs_build.DOCS / "_ext"))
+    return codecomments
+
+
+def _uncommented(language: str, code: str) -> str:
+    """Return the code without its comments (what ``docs/_ext/codecomments.py`` may change)."""
+    lines = code.split("\n")
+    for line, column, _ in _codecomments().every_comment(code, language):
+        lines[line] = lines[line][:column]
+    return "\n".join(lines)
+
+
+def test_the_chinese_pages_run_the_english_code_commented_in_chinese(site: pathlib.Path) -> None:
+    """Each code block of a Chinese page is its English page's, but for the comments
+    (``codecomments.py`` makes each a message): the code the docs' tests run, and no English
+    comment left where a Chinese reader reads."""
+    compared = translated = 0
+    for english in sorted(site.glob("**/*.html")):
+        relative = english.relative_to(site)
+        if relative.parts[0] in docs_build.LANGUAGES or relative.parts[0].startswith("_"):
+            continue
+        chinese = site / "zh_CN" / relative
+        if not chinese.exists() or relative.parts[:2] == ("reference", "api"):
+            continue
+        # (the command line's --help, generated: its words stay English, issue 52)
+        english_help = relative.as_posix() == "reference/cli.html"
+        parsers = [_Code(), _Code()]
+        for parser, path in zip(parsers, (english, chinese), strict=True):
+            parser.feed(path.read_text(encoding="utf-8"))
+        assert len(parsers[0].blocks) == len(parsers[1].blocks), relative
+        for (language, en), (_, zh) in zip(parsers[0].blocks, parsers[1].blocks, strict=True):
+            compared += 1
+            assert _uncommented(language, zh) == _uncommented(language, en), relative
+            translated += zh != en
+            # A comment in English words (a message) with no Chinese is one the catalog left.
+            left = [] if english_help else _codecomments().comments(zh, language)
+            assert [c for c in left if not re.search("[\u4e00-\u9fff]", c[2])] == [], relative
+    assert compared > 100
+    assert translated > 30

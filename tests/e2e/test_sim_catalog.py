@@ -106,7 +106,8 @@ async def test_v2_push_config_file_to_an_unknown_account_is_not_found(sim, clien
 
 @pytest.mark.parametrize("flavor", ALL)
 async def test_plan_list_and_detail(sim, client_for, flavor):
-    sim.add_plan(7, [StepPlan(), StepPlan(StepType.FILE)], name="deploy", variables=VARIABLES)
+    steps = [StepPlan(script_content="echo $1", script_param="v1 --fast"), StepPlan(StepType.FILE)]
+    sim.add_plan(7, steps, name="deploy", variables=VARIABLES)
     sim.add_plan(8, [StepPlan()], name="rollback")
     sim.add_plan(9, [StepPlan()], name="elsewhere", scope=SCOPE.biz(99))
     async with client_for(flavor) as client:
@@ -116,6 +117,7 @@ async def test_plan_list_and_detail(sim, client_for, flavor):
         plan = await client.get_job_plan_detail(SCOPE, 7)
         with pytest.raises(NotFoundError):
             await client.get_job_plan_detail(SCOPE, 9)
+        accounts = await client.get_account_list(SCOPE)
     assert sorted(p.job_plan_id for p in page.items) == [7, 8]
     assert page.total == (None if flavor == "esb-v2" else 2)
     assert [p.name for p in named.items] == ["deploy"]
@@ -128,6 +130,11 @@ async def test_plan_list_and_detail(sim, client_for, flavor):
     assert plan.create_time is not None
     assert abs(plan.create_time - now) < dt.timedelta(seconds=2)
     assert [s.type for s in plan.steps or ()] == [StepType.SCRIPT, StepType.FILE]
+    script = (plan.steps or ())[0].script
+    assert script is not None  # v3 sends it in base64, v2 as stored: the same text here
+    assert (script.content, script.param, script.timeout) == ("echo $1", "v1 --fast", 7200)
+    assert script.account is not None
+    assert script.account.id == accounts.items[0].id  # the scope's first, as a plan's step
     names = {v.name: v for v in plan.variables or ()}
     assert names["version"].value == "1.0"
     assert names["version"].type is VariableType.STRING

@@ -353,8 +353,10 @@ async def test_file_paths_must_be_absolute(sim, wire, flavor, target_path, sourc
         }
     reply = (await wire.call(flavor, api, body)).json
     assert reply["result"] is ok
-    if not ok:
-        assert reply["code"] == 1240003
+    if not ok:  # (FilePathValidateUtil's refusals name their field)
+        files = "file_source.files" if flavor is V2 else "file_source.file_list"
+        code, field = (1241007, "file_target_path") if target_path == "tmp/" else (1241005, files)
+        assert (reply["code"], field in reply["message"]) == (code, True)
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
@@ -457,6 +459,22 @@ async def test_a_blank_script_log_is_null(sim, wire, flavor):
     )
     assert one["log_content"] is None
     assert [row["log_content"] for row in batch["script_task_logs"]] == [None, None]
+
+
+@pytest.mark.parametrize("flavor", V3_FLAVORS)
+async def test_a_batch_log_takes_ipv4_addresses_only_by_cloud_and_ip(sim, wire, flavor):
+    job_id = sim.create_job(SCOPE, [StepPlan(hosts=[HostPlan(ip="10.0.0.7", ipv6="fe80::7")])])
+    step = sim.job(job_id).steps[0]
+    ids = {"job_instance_id": job_id, "step_instance_id": step.step_instance_id}
+    by_ipv4 = [{"bk_cloud_id": 0, "ip": "10.0.0.7"}]
+    data = await wire.data(flavor, "batch_get_job_instance_ip_log", {**ids, "ip_list": by_ipv4})
+    assert [row["ip"] for row in data["script_task_logs"]] == ["10.0.0.7"]
+    by_ipv6 = [{"bk_cloud_id": 0, "ip": "fe80::7"}]
+    reply = await wire.call(flavor, "batch_get_job_instance_ip_log", {**ids, "ip_list": by_ipv6})
+    assert (reply.json["result"], reply.json["code"]) == (False, 1240003)  # OpenApiHostDTO
+    by_id = [{"bk_host_id": step.hosts[0].bk_host_id, "ip": "fe80::7"}]  # (ip not read)
+    data = await wire.data(flavor, "batch_get_job_instance_ip_log", {**ids, "ip_list": by_id})
+    assert len(data["script_task_logs"]) == 1
 
 
 async def test_v2_job_log_of_a_waiting_host_is_null(sim, wire):

@@ -195,12 +195,30 @@ async def test_file_source_input_is_checked_before_sending(clients, recorder):
         ({"alias": "  "}, ValueError),
         ({"base_url": "ftp://r"}, ValueError),
         ({"base_url": None}, ValueError),  # an Artifactory source needs its root URL
+        # @ValidFileSourceInfo: any access_params need an http(s) base_url, whatever the type
+        (
+            {"base_url": None, "type": "TENCENT_CLOUD_COS", "access_params": {"region": "gz"}},
+            ValueError,
+        ),
+        (
+            {
+                "base_url": None,
+                "type": "TENCENT_CLOUD_COS",
+                "access_params": {"base_url": "cos.example.com"},
+            },
+            ValueError,
+        ),
         ({"credential_id": 7}, TypeError),
         ({"file_prefix": 3}, TypeError),
     ):
         with pytest.raises(error):
             await client.create_file_source(SCOPE, **{**good, **bad})
     assert recorder.seen == []
+    bare = {**good, "base_url": None, "type": "TENCENT_CLOUD_COS"}
+    assert (
+        await client.create_file_source(SCOPE, **bare) == 1
+    )  # (no access_params: checked by none)
+    assert recorder.last()[2]["access_params"] == {}
     await unsupported(recorder, clients(V2).create_file_source(SCOPE, **good))
     await unsupported(recorder, clients(JOBV3).get_file_source_detail(SCOPE, "c1"))
 

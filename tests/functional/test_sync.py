@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -392,7 +393,10 @@ def _comparable(name: str, outcome):
 @pytest.mark.parametrize("flavor", list(ApiFlavor), ids=lambda f: f.value)
 def test_every_method_answers_as_the_async_client_does(served: Served, flavor: ApiFlavor) -> None:
     calls, v2 = _calls(served, flavor), flavor is ApiFlavor.ESB_V2
-    public = {n for n in dir(AsyncClient) if not n.startswith("_") and n != "aclose"}
+    # (as_user makes a view, whose calls tests/e2e/test_as_user.py compares)
+    public = {
+        n for n in dir(AsyncClient) if not n.startswith("_") and n not in ("aclose", "as_user")
+    }
     assert {n for n, _, _ in calls} == {n for n in public if callable(getattr(AsyncClient, n))}
     options = {**CREDENTIALS, "flavor": flavor}
 
@@ -671,6 +675,29 @@ def test_every_public_method_of_the_async_client_is_here_with_its_signature() ->
         ours, theirs = inspect.signature(mine), inspect.signature(getattr(AsyncClient, name))
         assert list(ours.parameters) == list(theirs.parameters), name
         assert mine.__doc__ == getattr(AsyncClient, name).__doc__, name
+
+
+def test_the_paging_methods_say_they_return_plain_iterators() -> None:
+    import inspect
+
+    paging = [n for n in dir(AsyncClient) if n.startswith("iter_")]
+    assert len(paging) >= 7
+    for name in paging:
+        theirs = inspect.signature(getattr(AsyncClient, name)).return_annotation
+        ours = inspect.signature(getattr(BkJobClient, name)).return_annotation
+        assert theirs.startswith("AsyncIterator["), name
+        assert ours == theirs.replace("AsyncIterator[", "Iterator[", 1), name
+        assert getattr(BkJobClient, name).__annotations__["return"] == ours
+
+
+def test_the_module_docstring_example_runs(served: Served) -> None:
+    import bkjob_async.sync
+
+    after = bkjob_async.sync.__doc__.split("::\n")[1].splitlines()
+    example = "\n".join(itertools.takewhile(lambda line: not line or line[0] == " ", after))
+    names: dict[str, Any] = {"url": served.url, "secret": CREDENTIALS["app_secret"]}
+    exec(textwrap.dedent(example), names)
+    assert names["status"].job.status is JobStatus.SUCCESS
 
 
 def test_a_single_job_watch_raises_its_error_after_its_events(served: Served) -> None:

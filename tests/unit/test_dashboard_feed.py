@@ -46,22 +46,31 @@ def _id(n: int) -> str:
     return _job(n).event_id
 
 
-def test_the_feed_resumes_after_an_id_it_holds_and_says_when_it_does_not() -> None:
+def test_the_feed_resumes_from_a_cursor_it_holds_and_says_when_it_does_not() -> None:
     feed = Feed(3)
     for n in range(5):
         feed.add(job_text(SCOPE, n), SCOPE, _job(n))
     assert (feed.start, feed.end) == (2, 5)
-    assert feed.after(_id(3)) == 4
+    assert feed.number_of(feed.cursor(4)) == 4
     assert [held_id(h) for h in feed.read(4, 10)] == [_id(4)]
-    assert feed.after(_id(1)) is None  # too old: no longer held
+    assert feed.number_of(feed.cursor(1)) is None  # too old: no longer held
+    assert feed.number_of(feed.cursor(6)) is None  # not there yet
+    assert feed.number_of(Feed(3).cursor(4)) is None  # another feed's (another process's)
+    assert feed.number_of("4") is None
     with pytest.raises(LookupError):
         feed.read(1, 10)
+    assert feed.last_id() == _id(4)
+    # Missed events: the entries stay, no cursor of before resumes.
+    cursor = feed.cursor(5)
+    feed.forget_cursors()
+    assert feed.number_of(cursor) is None
+    assert feed.number_of(feed.cursor(5)) == 5
     assert feed.last_id() == _id(4)
     generation = feed.generation
     feed.restart()
     assert (feed.start, feed.end, feed.last_id()) == (0, 0, "")
     assert feed.generation == generation + 1
-    assert feed.after(_id(4)) is None
+    assert feed.number_of(cursor) is None
 
 
 def test_an_entry_is_json_with_the_events_own_id() -> None:
@@ -124,8 +133,6 @@ def test_a_hosts_transition_is_held_as_plain_values_and_sent_as_the_event_itself
     # The ring went round: the job's entry is gone, the two hosts' are there in order.
     assert (feed.start, feed.end) == (1, 3)
     assert [held_id(h) for h in feed.read(1, 10)] == ids[1:]
-    assert feed.after(ids[0]) is None
-    assert feed.after(ids[1]) == 2
     assert host_event_id(1, 2, 0, (None, "10.0.0.1", None), 9, 1) == "1/2/0/h|10.0.0.1|/9"
 
 
@@ -150,7 +157,7 @@ def test_a_containers_transition_is_held_and_sent_as_a_container_under_its_own_i
         None,
     )
     assert "host" not in sent
-    assert feed.after("10001/7/2/c100123456/104") == 1
+    assert held_id(feed.read(0, 1)[0]) == "10001/7/2/c100123456/104"
 
 
 def test_the_board_counts_a_jobs_containers_apart_from_hosts() -> None:
@@ -249,3 +256,31 @@ def test_a_tap_with_a_sink_hands_each_delivery_over_at_once_and_survives_a_faili
         assert tap.dropped == 4
         assert tap.take() == []  # nothing is kept when a sink takes the deliveries
     assert "a tap's sink failed" in caplog.text
+
+
+def test_the_transitions_rate_is_right_from_the_first_second_and_the_run_has_an_end() -> None:
+    """The rate is what the polls observed a second over the seconds sampled, not that count
+    spread over five seconds the board was not there for (it read 22/s for 1,500/s)."""
+    now = [1_000.0]
+    board = Board(None, clock=lambda: now[0])  # type: ignore[arg-type]  # (reads no poller)
+    assert board.transitions_per_second() == 0.0
+    board.sample((0, 0, 0, 0), 2, 10, None)  # the first reading: no second to tell yet
+    assert (board.started, board.ended, list(board.series)) == (1_000_000, None, [])
+    now[0] += 1
+    board.sample((1_500, 40, 1, 2), 2, 10, (0, 0, 0, 0))
+    assert board.transitions_per_second() == 1_500.0
+    assert list(board.series) == [(1_001_000, 1_500, 40, 3)]
+    for n in range(2, 8):
+        now[0] += 1
+        board.sample((1_500 * n, 40 * n, 1, 2), 2, 10, (1_500 * (n - 1), 40 * (n - 1), 1, 2))
+    assert board.transitions_per_second() == 1_500.0
+    # The watches end: the run ended then; a job followed again starts another.
+    now[0] += 1
+    board.sample((10_500, 280, 1, 2), 0, 0, (10_500, 280, 1, 2))
+    assert board.ended == 1_008_000
+    now[0] += 1
+    board.sample((10_500, 280, 1, 2), 0, 0, (10_500, 280, 1, 2))
+    assert board.ended == 1_008_000
+    now[0] += 1
+    board.sample((10_600, 281, 1, 2), 1, 1, (10_500, 280, 1, 2))
+    assert (board.started, board.ended) == (1_009_000, None)

@@ -607,6 +607,19 @@ def test_bad_fast_execute_script(kwargs: dict[str, Any]) -> None:
         script(**kwargs)
 
 
+@pytest.mark.parametrize("flavor", ["apigw-v3", "esb-v2", "apigw-v4"])
+@pytest.mark.parametrize("bad", [0, 259201, 1.5])
+def test_a_bad_timeout_is_named_as_the_caller_wrote_it(flavor: str, bad: Any) -> None:
+    with pytest.raises((TypeError, ValueError), match=r"^script_timeout must be"):
+        script(flavor, script_timeout=bad)
+    if flavor != "apigw-v4":
+        with pytest.raises((TypeError, ValueError), match=r"^transfer_timeout must be"):
+            transfer(flavor, transfer_timeout=bad)
+        sql = {"targets": Targets(host_ids=[1]), "db_account_id": 1, "script_content": "x"}
+        with pytest.raises((TypeError, ValueError), match=r"^script_timeout must be"):
+            protocol(flavor).build("fast_execute_sql", BIZ, **sql, script_timeout=bad)
+
+
 def test_script_timeout_bounds_are_inclusive() -> None:
     assert body(script(script_timeout=1))["timeout"] == 1
     assert body(script(script_timeout=86400))["timeout"] == 86400
@@ -640,6 +653,36 @@ def transfer(flavor: str = "apigw-v3", **kwargs: Any) -> Request:
 def test_bad_fast_transfer_file(kwargs: dict[str, Any]) -> None:
     with pytest.raises((TypeError, ValueError)):
         transfer(**kwargs)
+
+
+BY_IP = Targets(ips=[(0, "10.0.0.2")])
+
+
+@pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3", "esb-v2"])
+@pytest.mark.parametrize("path", ["tmp", "./tmp", "data/app", " tmp/x", "C:data", "~/x"])
+def test_a_relative_path_is_refused_naming_the_argument(flavor: str, path: str) -> None:
+    with pytest.raises(ValueError, match=r"^file_target_path must be an absolute path"):
+        transfer(flavor, targets=BY_IP, file_target_path=path)
+    on_host = FileSource([path], server=BY_IP, account=Account("root"))
+    with pytest.raises(ValueError, match=r"^a FileSource's files must be an absolute path"):
+        transfer(flavor, targets=BY_IP, file_sources=[on_host])
+
+
+@pytest.mark.parametrize(
+    "path", ["/tmp", "/", "C:\\data", "d:/data", "${dir}", "logs/${name}/x", "/data/[FILESRCIP]"]
+)
+def test_an_absolute_path_or_one_naming_a_variable_is_sent(path: str) -> None:
+    assert body(transfer(file_target_path=path))["file_target_path"] == path
+    source = FileSource([path], server=BY_IP, account=Account("root"))
+    sent = body(transfer("esb-v2", targets=BY_IP, file_sources=[source]))
+    assert sent["file_source"][0]["files"] == [path]
+
+
+def test_a_file_source_s_paths_are_bk_job_s_on_v3() -> None:
+    stored = FileSource(["pkg/app.tar.gz"], file_type=3, file_source_code="repo")
+    assert body(transfer(file_sources=[stored]))["file_source_list"][0]["file_list"] == [
+        "pkg/app.tar.gz"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -762,6 +805,7 @@ def test_decipher_gateway_rate_limit_sample() -> None:
         (1306209, InvalidRequestError),
         (1244020, InvalidRequestError),
         (1244021, InvalidRequestError),
+        (1244001, InvalidRequestError),
         (1241003, OperationNotAllowedError),
         (1241015, OperationNotAllowedError),
         (1244015, OperationNotAllowedError),

@@ -14,8 +14,11 @@ import pytest
 from bkjob_async import (
     Account,
     AccountCategory,
+    AccountRef,
     ConfigFile,
     Credentials,
+    CronJob,
+    FileDestination,
     GlobalVar,
     HostStatus,
     InvalidRequestError,
@@ -23,10 +26,13 @@ from bkjob_async import (
     JobVariables,
     NotFoundError,
     Scope,
+    ScriptSource,
+    ScriptStepDetail,
     ScriptVersion,
     ScriptVersionStatus,
     StepLog,
     StepStatus,
+    StepType,
     Targets,
     UnsupportedOperationError,
     VariableType,
@@ -402,6 +408,98 @@ def test_reads_a_v3_plan():
     assert hosts.server == Targets(host_ids=[5], ips=["0:10.0.0.1"])
 
 
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_reads_what_each_v3_plan_step_runs():
+    steps = [  # TaskStepDTO.toEsbStepV3: texts in base64, the account by id, disabled steps too
+        {
+            "id": 701,
+            "name": "run",
+            "type": 1,
+            "script_info": {
+                "script_type": 1,
+                "script_content": b64("echo 部署 $1"),
+                "script_language": 1,
+                "script_param": b64("--env prod"),
+                "script_timeout": 600,
+                "account": {"id": 3, "name": None, "alias": None},
+                "server": {"host_id_list": [5]},
+                "is_param_sensitive": 1,
+            },
+        },
+        {
+            "id": 702,
+            "type": 2,
+            "file_info": {
+                "file_source_list": [
+                    {"file_list": ["/a"], "file_type": 1, "account": {"id": 3}, "server": None}
+                ],
+                "file_destination": {"path": "/tmp/", "account": {"id": 3}},
+                "transfer_mode": 2,
+            },
+        },
+        {"id": 703, "name": "ok?", "type": 3, "approval_info": {"approval_message": "go"}},
+        {"id": 704, "name": "cited", "type": 1, "script_info": {"script_type": 2,
+                                                                 "script_version_id": 88}},
+    ]  # fmt: skip
+    plan = protocol().parse({**PLAN_V3, "step_list": steps}, JobPlan)
+    run, copy, confirm, cited = plan.steps or ()
+    assert run.script is not None
+    assert (run.script.content, run.script.param, run.script.timeout) == (
+        "echo 部署 $1",
+        "--env prod",
+        600,
+    )
+    assert (run.script.account, run.script.targets) == (AccountRef(id=3), Targets(host_ids=[5]))
+    assert "--env prod" not in repr(plan)  # a sensitive parameter: shown only when asked for
+    assert copy.file is not None
+    assert copy.file.destination == FileDestination("/tmp/", AccountRef(id=3))
+    assert copy.file.sources[0].files == ("/a",)
+    assert (confirm.type, confirm.approval_message) == (StepType.MANUAL_CONFIRM, "go")
+    assert cited.script == ScriptStepDetail(ScriptSource.SCOPE, script_version_id=88)
+
+
+def test_a_v2_script_step_is_a_script_step_whatever_its_type_says():
+    common = {"script_content": "echo hi", "script_param": "x y", "script_timeout": 60,
+              "account": "root", "account_id": 3, "ip_list": [{"bk_cloud_id": 0, "ip": "1.2.3.4"}],
+              "file_source": None, "is_param_sensitive": 0}  # fmt: skip
+    steps = [  # buildScriptStep writes the script's source (1, 2, 3) over the step's type
+        {"step_id": 1, "name": "local", "type": 1, **common},
+        {"step_id": 2, "name": "from the scope", "type": 2, "script_id": 55, **common},
+        {"step_id": 3, "name": "public", "type": 3, **common},
+        {"step_id": 4, "name": "copy", "type": 2, "file_target_path": "/tmp/", "account": "root",
+         "file_source": [{"files": ["/a"], "file_type": 1, "account": "root",
+                          "ip_list": [{"bk_cloud_id": 0, "ip": "1.2.3.5"}]}]},
+        {"step_id": 5, "name": "ok?", "type": 3, "confirm_message": "go"},
+    ]  # fmt: skip
+    plan = protocol("esb-v2").parse({"bk_job_id": 7, "steps": steps}, JobPlan)
+    types = [(s.type, s.script.source if s.script else None) for s in plan.steps or ()]
+    assert types == [
+        (StepType.SCRIPT, ScriptSource.LOCAL),
+        (StepType.SCRIPT, ScriptSource.SCOPE),
+        (StepType.SCRIPT, ScriptSource.PUBLIC),
+        (StepType.FILE, None),
+        (StepType.MANUAL_CONFIRM, None),
+    ]
+    local, cited, _, copy, confirm = plan.steps or ()
+    assert local.script is not None
+    assert (local.script.content, local.script.param, local.script.account) == (
+        "echo hi",
+        "x y",
+        AccountRef(id=3, alias="root"),
+    )
+    assert local.script.targets == Targets(ips=["0:1.2.3.4"])
+    assert cited.script is not None
+    assert cited.script.script_version_id == 55
+    assert copy.file is not None
+    assert copy.file.destination is not None
+    assert copy.file.destination.path == "/tmp/"
+    assert copy.file.sources[0].targets == Targets(ips=["0:1.2.3.5"])
+    assert confirm.approval_message == "go"
+
+
 def test_reads_a_v2_plan_its_password_in_clear_but_not_in_repr():
     data = {
         "bk_biz_id": 2,
@@ -541,3 +639,54 @@ def test_reads_a_script_version_and_the_v2_job_log():
     )
     assert host.total_time == dt.timedelta(seconds=1.5)
     assert host.start_time == dt.datetime(2024, 1, 1, tzinfo=UTC)
+
+
+#: bk-job's own get_cron_detail example (support-files/bk-api-gateway/v3/apidocs/en/
+#: get_cron_detail.md.j2 at 588f99bb): its variables carry no ``type``.
+CRON_DETAIL_EXAMPLE = {
+    "bk_scope_type": "biz",
+    "bk_scope_id": "1",
+    "job_plan_id": 100,
+    "id": 1,
+    "name": "test",
+    "status": 1,
+    "expression": "0/5 * * * ?",
+    "execute_time_zone": "Asia/Shanghai",
+    "global_var_list": [
+        {
+            "id": 436,
+            "name": "ip",
+            "server": {
+                "dynamic_group_list": [{"id": "blo8gojho0skft7pr5q0"}],
+                "ip_list": [{"bk_host_id": 101, "bk_cloud_id": 0, "ip": "127.0.0.1"}],
+                "topo_node_list": [{"id": 1000, "node_type": "module"}],
+            },
+        },
+        {"id": 437, "name": "text", "value": "new String value"},
+    ],
+    "creator": "admin",
+    "create_time": 1546272000000,
+    "last_modify_user": "admin",
+    "last_modify_time": 1577807999999,
+}
+
+
+def test_a_cron_variable_without_a_type_parses_and_its_value_stays_out_of_reprs():
+    cron = protocol().parse(CRON_DETAIL_EXAMPLE, CronJob)
+    hosts, text = cron.global_vars or ()
+    assert (hosts.name, hosts.type, hosts.server) == (
+        "ip",
+        None,
+        Targets(
+            ips=["0:127.0.0.1"],
+            dynamic_group_ids=["blo8gojho0skft7pr5q0"],
+            topo_nodes=[("module", 1000)],
+        ),
+    )
+    assert (text.name, text.type, text.value, text.is_secret) == (
+        "text",
+        None,
+        "new String value",
+        False,
+    )
+    assert "new String value" not in repr(cron)  # (of no known type: it may be a password)

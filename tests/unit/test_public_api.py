@@ -143,6 +143,8 @@ PUBLIC = [
     "__version__",
     "failed_containers",
     "failed_hosts",
+    "from_json",
+    "to_json",
 ]
 
 

@@ -1,0 +1,83 @@
+"""The Chinese site's search (docs/_ext/zhsearch.py): the fix of Sphinx's stemmer line it carries
+(sphinx-doc/sphinx#14229), and the words it indexes. The browser's search of the built site is
+``tests/e2e/test_docs_i18n.py``."""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+import sys
+
+import pytest
+
+EXT = pathlib.Path(__file__).resolve().parents[2] / "docs" / "_ext"
+
+
+@pytest.fixture(scope="module")
+def zhsearch():
+    pytest.importorskip("sphinx")
+    sys.path.insert(0, str(EXT))
+    try:
+        yield importlib.import_module("zhsearch")
+    finally:
+        sys.path.remove(str(EXT))
+
+
+def test_the_stemmer_line_names_the_class_its_script_defines(zhsearch) -> None:
+    broken = "var BaseStemmer=function(){};\nvar EnglishStemmer=function(){};\n"
+    fixed = zhsearch._fixed(broken + "window.Stemmer = ChineseStemmer;")
+    assert fixed == broken + "window.Stemmer = EnglishStemmer;"
+    # A Sphinx with the fix (or a language whose class is its own) is left as it is.
+    assert zhsearch._fixed(broken + "window.Stemmer = EnglishStemmer;") is None
+
+
+def test_the_search_sphinx_gets_defines_the_stemmer_it_hands_the_page(zhsearch) -> None:
+    from sphinx.search import IndexBuilder, languages
+
+    class App:
+        def __init__(self) -> None:
+            self.added: list[type] = []
+
+        def add_search_language(self, cls: type) -> None:
+            self.added.append(cls)
+
+        def connect(self, *args: object) -> None:
+            pass
+
+    app = App()
+    saved = languages.get("zh")
+    try:
+        zhsearch.setup(app)
+    finally:
+        languages["zh"] = saved
+    (language,) = app.added
+    assert language.lang == "zh"
+    probe = type("Probe", (), {"lang": language.__new__(language)})()
+    code = IndexBuilder.get_js_stemmer_code(probe)
+    assigned = code.rsplit("window.Stemmer = ", 1)[1].rstrip(";\n ")
+    assert f"var {assigned}=" in code.replace(" = ", "=")
+
+
+def test_a_term_inside_a_longer_word_is_indexed_too(zhsearch) -> None:
+    jieba = pytest.importorskip("jieba")
+    terms = ("作业实例", "作业实例列表", "定时任务")
+    for term in terms:  # (what the build's dictionary does: html_search_options["dict"])
+        jieba.add_word(term, 100000)
+    search = zhsearch.ChineseSearch.__new__(zhsearch.ChineseSearch)
+    search.latin_terms = set()
+    search.latin1_letters = zhsearch.ChineseSearch.latin1_letters
+    words = search.split("读取作业实例列表")
+    assert "作业实例列表" in words
+    assert "作业实例" not in words  # jieba alone: the longer word, never the term inside it
+    search.terms = terms
+    words = search.split("读取作业实例列表")
+    assert "作业实例" in words
+    assert "定时任务" not in words
+
+
+def test_the_dictionary_holds_the_glossarys_chinese_words_once(zhsearch, tmp_path) -> None:
+    path = zhsearch.write_dictionary(tmp_path / "d" / "terms.txt", ["作业实例", "轮询"])
+    assert path.read_text(encoding="utf-8") == "作业实例 100000\n轮询 100000\n"
+    words = {w for t in zhsearch.load() for w in t.chinese_terms()}
+    assert {"作业实例", "定时任务", "执行方案", "轮询"} <= words
+    assert not any(" " in w for w in words)  # (jieba's dictionary: one word a line, no spaces)
