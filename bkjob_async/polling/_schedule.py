@@ -132,10 +132,11 @@ class PollPolicy:
 
     Failures are one job's or bk-job's. A job whose reads fail while bk-job answers others
     (its answer malformed, its read timing out, an error code) backs off alone, from a tenth
-    of its latency bound to four times it, and holds at most a quarter of ``max_in_flight``
-    with the other such jobs; its watches hear ``JobPollFailing`` at its second failure in a
-    row and ``JobPollRecovered`` when it answers again. A body refused unread twice in a row,
-    or the same format error three times, spends its budget at once. Permanent errors (not
+    of its latency bound to four times it; jobs whose reads time out alone hold at most a
+    quarter of ``max_in_flight`` between them. Its watches hear ``JobPollFailing`` once two
+    reads in a row have failed over two seconds, and ``JobPollRecovered`` when it answers
+    again. A body refused unread twice in a row, or the same format error three times, spends
+    its budget at once. Permanent errors (not
     found, permission, invalid request, authentication) end its watches at once; throttling
     never does. bk-job is taken as down only when nothing answers at all, or when most polls
     fail across jobs: the watches hear ``PollingStalled``, the poller probes bk-job with one
