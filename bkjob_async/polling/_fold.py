@@ -247,9 +247,18 @@ class Fold:
             handler(self, event)
 
     def feed_all(self, events: Iterable[Event]) -> None:
-        """Fold events in, in order (one job's delivery is the cheapest)."""
+        """Fold events in, in order (a host's transition the cheapest: written out here)."""
+        jobs, move, record = self._jobs, self._move, None
         for event in events:
-            self.feed(event)
+            if type(event) is not HostTransition:
+                self.feed(event)
+                continue
+            self._events += 1
+            job = event.job_instance_id
+            if record is None or record.id != job:
+                record = jobs.get(job) or self._job(job)
+            step, previous, current = event.step_instance_id, event.previous, event.current
+            move(record, step, None, previous, current, None, event, False)
 
     def seed(self, job: JobInstanceStatus | JobSeen) -> None:
         """Start from a job as it is known (a status read, or a tap's ``JobSeen``): its status,
@@ -258,12 +267,14 @@ class Fold:
             record, status, ended = self._job(job.job_instance_id), job.status, job.finished
             for seen in job.steps:
                 for key, code in seen.hosts.items():
-                    self._move(record, seen.step_instance_id, key, None, code, None, None)
+                    step_id = seen.step_instance_id
+                    self._move(record, step_id, key, None, code, None, None, is_container(key))
         else:
             record, status, ended = self._job(job.job.job_instance_id), job.job.status, job.finished
             for step in job.steps:
                 for key, row in _rows_of(step):
-                    self._move(record, step.step_instance_id, key, None, row.status, row, None)
+                    step_id, code = step.step_instance_id, row.status
+                    self._move(record, step_id, key, None, code, row, None, is_container(key))
         self._set(record, status, status.name if ended and status is not None else None)
         if not isinstance(job, JobSeen):
             record.waiting_step = record.waiting_step or _waiting_step(job)
@@ -295,78 +306,79 @@ class Fold:
             record.bucket = bucket
 
     def _on_object(self, event: HostTransition | ContainerTransition) -> None:
-        record = self._job(event.job_instance_id)
-        if type(event) is HostTransition:
-            key: Any = event.host_key
-        else:
-            assert isinstance(event, ContainerTransition)
-            key = event.container_key
-        previous = event.previous
-        old = self._move(record, event.step_instance_id, key, previous, event.current, None, event)
-        budget = self.budget
-        if (
-            old is not None
-            and previous is not None
-            and not previous.is_finished
-            and event.current.is_finished
-            and budget != 0
-        ):
-            end = event.result.end_time
-            if end is not None:
-                self._latencies.append((event.observed_at - end).total_seconds())
-                if budget is not None:
-                    self.budget = budget - 1
+        record = self._jobs.get(event.job_instance_id) or self._job(event.job_instance_id)
+        container = type(event) is ContainerTransition
+        key = event.container_key if container else None  # type: ignore[union-attr]
+        step, previous, current = event.step_instance_id, event.previous, event.current
+        self._move(record, step, key, previous, current, None, event, container)
 
     def _move(
         self,
         record: _Job,
         step: int,
-        key: HostKey | tuple[str, int],
+        key: HostKey | tuple[str, int] | None,
         previous: HostStatus | None,
         current: HostStatus,
         row: Any,
         event: HostTransition | ContainerTransition | None,
-    ) -> HostStatus | None:
-        """Count one host (or container) moving to ``current``; return its status before."""
-        place = (record.id, step, key)
-        objects = self._objects
+        container: bool,
+    ) -> None:
+        """Count one host (or container) moving to ``current``: the fold's hottest path. A host's
+        ``key`` (``None``: its event's) is read only where it is needed: a failure, or
+        ``objects``."""
+        objects, old = self._objects, previous
         if objects is not None:
-            previous = objects.get(place)
-            objects[place] = current
-        container = is_container(key)
+            key = _key(event) if key is None else key
+            old = objects.get((record.id, step, key))
+            objects[record.id, step, key] = current
         counts = self._containers if container else self._hosts
         counts[current] = counts.get(current, 0) + 1
-        finished, failed = _weight(current)
-        if previous is None:
+        finished, failed = now = _WEIGHTS.get(current) or _weight(current)
+        if old is None:
             self._seen += 1
             if container:
                 record.containers += 1
             else:
                 record.hosts += 1
         else:
-            left = counts[previous] = counts.get(previous, 0) - 1
+            left = counts[old] = counts.get(old, 0) - 1
             if not left:
-                del counts[previous]
-            was_finished, was_failed = _weight(previous)
-            finished -= was_finished
-            failed -= was_failed
+                del counts[old]
+            was_finished, was_failed = _WEIGHTS.get(old) or _weight(old)
             if was_failed:
-                self._failed.pop(place, None)
-        self._finished += finished
-        self._failed_now += failed
+                key = _key(event) if key is None else key
+                self._failed.pop((record.id, step, key), None)
+                failed -= 1
+            if was_finished:
+                finished -= 1
+            elif finished and event is not None and previous is not None and self.budget != 0:
+                self._latency(event, previous)
+        if finished:
+            self._finished += finished
+            record.finished += finished
         if failed:
+            self._failed_now += failed
             had = record.failed
-            record.failed += failed
-            self._jobs_failed += (had == 0) - (record.failed == 0)
-        record.finished += finished
-        if current.is_finished and not current.is_success:
-            rows = self._failed
+            record.failed = had + failed
+            self._jobs_failed += (had == 0) - (had + failed == 0)
+        if now[1]:
+            key = _key(event) if key is None else key
+            rows, place = self._failed, (record.id, step, key)
             rows.pop(place, None)
             rows[place] = _failed(record.id, step, key, current, row, event)
             self._failures += event is not None
             if self._keep is not None and len(rows) > self._keep:
                 del rows[next(iter(rows))]
-        return previous
+
+    def _latency(self, event: HostTransition | ContainerTransition, previous: HostStatus) -> None:
+        """Measure how late the end of a host seen unfinished was seen (its row is read)."""
+        if previous.is_finished:
+            return
+        end = event.result.end_time
+        if end is not None:
+            self._latencies.append((event.observed_at - end).total_seconds())
+            if self.budget is not None:
+                self.budget -= 1
 
     def _on_step(self, event: StepTransition) -> None:
         record = self._job(event.job_instance_id)
@@ -521,6 +533,12 @@ class Fold:
             unwatched=unwatched,
             failed_containers=tuple(row for row in rows if isinstance(row, FailedContainer)),
         )
+
+
+def _key(event: HostTransition | ContainerTransition | None) -> Any:
+    """Return the key of a host's (or a container's) event."""
+    assert event is not None  # (a key is given where there is no event)
+    return event.host_key if type(event) is HostTransition else event.container_key  # type: ignore[union-attr]
 
 
 def _waiting_step(status: JobInstanceStatus) -> int | None:
