@@ -191,6 +191,7 @@ class _Job:
 
 
 def _bucket(status: JobStatus | None, outcome: str | None) -> str:
+    """Return where a job stands (one of ``BUCKETS``)."""
     if outcome is not None:
         by = _BY_OUTCOME.get(outcome)
         if by is not None:
@@ -199,6 +200,10 @@ def _bucket(status: JobStatus | None, outcome: str | None) -> str:
     if status is None or status is JobStatus.BLANK:
         return "pending"
     return "waiting" if status is JobStatus.WAITING_USER else "running"
+
+
+#: ``_bucket`` of every status bk-job lists, for a job not ended: one lookup a transition.
+_LIVE: dict[JobStatus | None, str] = {s: _bucket(s, None) for s in (None, *JobStatus)}
 
 
 class Fold:
@@ -299,10 +304,13 @@ class Fold:
         record.status, record.outcome = status, outcome
         if outcome is None:
             record.error = None
-        bucket = _bucket(status, outcome)
+            bucket = _LIVE.get(status) or _bucket(status, None)
+        else:
+            bucket = _bucket(status, outcome)
         if bucket != record.bucket:
-            self._buckets[record.bucket] -= 1
-            self._buckets[bucket] += 1
+            buckets = self._buckets
+            buckets[record.bucket] -= 1
+            buckets[bucket] += 1
             record.bucket = bucket
 
     def _on_object(self, event: HostTransition | ContainerTransition) -> None:
@@ -388,7 +396,7 @@ class Fold:
             record.waiting_step = None
 
     def _on_job(self, event: JobTransition) -> None:
-        record = self._job(event.job_instance_id)
+        record = self._jobs.get(event.job_instance_id) or self._job(event.job_instance_id)
         current = event.current  # (a job revived: its watch goes on)
         ended = record.outcome is not None and current.is_finished
         self._set(record, current, current.name if ended else None)
