@@ -101,4 +101,4 @@ def test_every_row_has_its_blocking_twin_simulator_route_and_resource() -> None:
             if flavor is JOBV3:
                 assert route.jobv3, name
         assert row.resource.startswith(("`", "v2 `", "v4 `")), f"{name}: its row's resource="
-    assert "```{bkjob-endpoints}" in reference  # (the table of every row, from the rows)
+    assert ":::{bkjob-endpoints}" in reference  # (the table of every row, from the rows)
