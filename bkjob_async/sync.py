@@ -49,7 +49,8 @@ from . import client as _client
 from . import compat as _compat
 from .compat import Compat
 from .polling import poller as _poller
-from .polling._summary import FailedContainer, FailedHost, Summarizer, WatchSummary
+from .polling._fold import Fold
+from .polling._summary import FailedContainer, FailedHost, WatchSummary
 from .polling._summary import failed_containers as _failed_containers
 from .polling._summary import failed_hosts as _failed_hosts
 from .polling.checks import Check
@@ -1781,7 +1782,7 @@ class Watch:
         self._read: deque[Event] = deque()
         self._then: BaseException | None = None
         #: What this watch handed out, per job (``summary``).
-        self._told = Summarizer()
+        self._told = Fold(objects=False)
 
     def __repr__(self) -> str:
         return f"<sync Watch of {len(self._watch.jobs)} job(s)>"
