@@ -334,7 +334,7 @@ async def watch_jobs(
                     await shown.follow(watch, give_up_after=args.give_up_after)
                 finally:
                     told = watch.summary()
-    summary = tally.summary(
+    summary = tally.report(
         title=title,
         elapsed=time.monotonic() - started,
         statistics=statistics(),

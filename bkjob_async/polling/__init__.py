@@ -47,6 +47,7 @@ not written.
 """
 
 from ._codec import open_jobs
+from ._fold import Fold, FoldCounts, FoldedJob
 from ._schedule import PollPolicy
 from ._statistics import PollerStatistics
 from ._summary import FailedContainer, FailedHost, WatchSummary, failed_containers, failed_hosts
@@ -84,6 +85,9 @@ __all__ = [
     "Event",
     "FailedContainer",
     "FailedHost",
+    "Fold",
+    "FoldCounts",
+    "FoldedJob",
     "HostTransition",
     "JobFinished",
     "JobSeen",

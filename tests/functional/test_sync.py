@@ -721,7 +721,11 @@ def test_every_public_method_of_the_async_client_is_here_with_its_signature() ->
         assert mine is not None, f"bkjob_async.sync.BkJobClient has no {name}"
         ours, theirs = inspect.signature(mine), inspect.signature(getattr(AsyncClient, name))
         assert list(ours.parameters) == list(theirs.parameters), name
-        assert mine.__doc__ == getattr(AsyncClient, name).__doc__, name
+        if inspect.iscoroutinefunction(getattr(AsyncClient, name)):  # (a generated twin)
+            assert mine.__doc__ == getattr(AsyncClient, name).__doc__, name
+        else:  # (written by hand: ``as_user``)
+            first = inspect.getdoc(getattr(AsyncClient, name)).splitlines()[0]
+            assert inspect.getdoc(mine).splitlines()[0] == first, name
 
 
 def test_the_paging_methods_say_they_return_plain_iterators() -> None:
