@@ -18,6 +18,7 @@ a typed method or from ``BkJobClient.call``.
 from __future__ import annotations
 
 import functools
+import inspect
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
@@ -132,6 +133,10 @@ class Api(Generic[P, T]):
     read: bool
     #: What each flavor that serves it sends; a flavor missing here lacks the API.
     wires: Mapping[ApiFlavor, Wire[T]] = attrs.field(repr=False)
+    #: The client method's docstring (``scripts/gen_facades.py`` writes the method with it).
+    doc: str = attrs.field(default="", repr=False)
+    #: bk-job's Java resources that serve it (the reference's table of every typed API).
+    resource: str = attrs.field(default="", repr=False)
 
     def names(self) -> dict[ApiFlavor, str]:
         """Return its name on each flavor that serves it."""
@@ -157,11 +162,14 @@ def row(
     gateway: bool = True,
     esb: bool = True,
     idempotent: bool | None = None,
+    doc: str = "",
+    resource: str = "",
 ) -> Api[P, T]:
     """Return a row: ``v3`` spells it on the gateway (``gateway``) and the ESB's jobv3
     (``esb``), ``v2`` on the ESB v2 (named ``v2_name`` there, ``name`` by default), ``v4`` on
     the gateway's v4 (read by ``v4_read``; same name and method). On ``apigw-v4`` a row
-    without ``v4`` is sent as the gateway's v3 (``Protocol.wire``)."""
+    without ``v4`` is sent as the gateway's v3 (``Protocol.wire``). ``doc`` is the client
+    method's docstring, ``resource`` bk-job's Java resources that serve the API."""
     wires: dict[ApiFlavor, Wire[T]] = {}
     if v3 is not None and gateway:
         wires[ApiFlavor.APIGW_V3] = Wire(name, method, v3, read)
@@ -172,7 +180,7 @@ def row(
     if v4 is not None:
         wires[ApiFlavor.APIGW_V4] = Wire(name, method, v4, v4_read or read, v4=True)
     read_only = method == GET if idempotent is None else idempotent
-    return Api(name, method, read_only, wires)
+    return Api(name, method, read_only, wires, inspect.cleandoc(doc), resource)
 
 
 def bound(spell: Callable[Concatenate[A, P], X], how: A, /) -> Callable[P, X]:
