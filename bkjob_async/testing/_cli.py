@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from .._numbers import Number, number
+from ..cli._numbers import Number, number
 from ..config import Scope
 from ..models.enums import HostStatus, JobStatus, StepType
 from ._plan import HostPlan, StepPlan
