@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import contextlib
 import functools
 import os
 import threading
@@ -43,6 +44,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from anyio import CancelScope
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
 from . import client as _client
@@ -221,21 +223,50 @@ def _wait(
     """
     if timeout is not None and not timeout >= 0:
         raise ValueError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
-    future = portal.start_task_soon(_awaited, fn, *args)
+    work = _Work(fn, args)
     try:
-        return future.result(timeout)
-    except (TimeoutError, concurrent.futures.TimeoutError):
-        if not future.cancel() and future.done():
-            return future.result()  # (it finished as the wait ended)
-        raise TimeoutError(f"not done within {timeout} s (cancelled)") from None
+        # (It waits for the loop to take the task: an interrupt there leaves no future to
+        # cancel, and the work would go on in the loop; ``work.cancel()`` reaches it anyway.)
+        future = portal.start_task_soon(work.run)
+        try:
+            return future.result(timeout)
+        except (TimeoutError, concurrent.futures.TimeoutError):
+            if not future.cancel() and future.done():
+                return future.result()  # (it finished as the wait ended)
+            raise TimeoutError(f"not done within {timeout} s (cancelled)") from None
     except BaseException:
-        future.cancel()
+        work.cancel()
         raise
 
 
-async def _awaited(fn: Callable[..., Any], *args: Any) -> Any:
-    result = fn(*args)
-    return await result if isinstance(result, Awaitable) else result
+class _Work:
+    """One call's work in the loop, which the calling thread can cancel at any moment: before
+    the loop has started it, or while it runs."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self._fn, self._args = fn, args
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._cancel: Callable[[], object] | None = None
+
+    def cancel(self) -> None:
+        """Cancel it, from any thread: now if it runs, at its start if it has not started."""
+        with self._lock:
+            self._cancelled, cancel = True, self._cancel
+        if cancel is not None:
+            with contextlib.suppress(RuntimeError):  # (the loop has stopped: nothing runs)
+                cancel()
+
+    async def run(self) -> Any:
+        loop = asyncio.get_running_loop()
+        with CancelScope() as scope:
+            with self._lock:
+                if self._cancelled:
+                    return None
+                self._cancel = functools.partial(loop.call_soon_threadsafe, scope.cancel)
+            result = self._fn(*self._args)
+            return await result if isinstance(result, Awaitable) else result
+        return None  # (cancelled: the caller has stopped waiting)
 
 
 def _arguments_of(
