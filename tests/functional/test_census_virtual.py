@@ -452,7 +452,8 @@ def test_the_lists_answer_ends_an_outage_and_its_failure_is_a_failed_probe() -> 
             )
 
     still_down, probing, down_after, next_probe_in, failures = run_virtual(main)
-    assert still_down and not probing  # a failed probe: the next one later, not after its hold
+    assert still_down  # a failed probe: the next one later, not after its hold
+    assert not probing
     # (after its hold, the granted probe would be poll_timeout + 1 s after it was granted)
     assert 0.0 < next_probe_in < POLICY.poll_timeout  # type: ignore[operator]
     assert not down_after  # the list's answer ended the outage
