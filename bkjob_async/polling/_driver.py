@@ -23,10 +23,26 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
-from ._actions import Deliver, Failing, GiveUp, OutageBegan, Recovered, Retried
 from ._census import Census, coverage
-from ._decide import HINT, Failed, Health, Listed, Rules, decide, stall
-from ._failures import Kind, classify, failing_share, server_level
+from ._decide import (
+    HINT,
+    Deliver,
+    Failed,
+    Failing,
+    GiveUp,
+    Health,
+    Kind,
+    Listed,
+    OutageBegan,
+    Recovered,
+    Retried,
+    Rules,
+    classify,
+    decide,
+    failing_share,
+    server_level,
+    stall,
+)
 from ._heap import Due, hangs
 from ._isolate import isolated
 from ._jobs import PolledJob, Watched, key
@@ -40,8 +56,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from .._protocol import Protocol
-    from ._actions import Action
-    from ._decide import Outcome
+    from ._decide import Action, Outcome
     from ._delivery import Delivery
     from ._rate import RateGovernor
     from ._reader import Reader

@@ -17,7 +17,7 @@
   and are seen at once.
 - Failures: quick retries are paid from a process-wide ``RetryBudget`` (a share of recent
   requests plus a floor); without budget a failed job waits its backoff's cap. How a job backs
-  off, which failures end a watch, and how outages are waited out, is ``_failures``;
+  off, which failures end a watch, and how outages are waited out, is ``_decide``'s failure policy;
   throttling is ``_rate``.
 """
 
