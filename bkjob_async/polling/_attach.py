@@ -1,7 +1,7 @@
 """Subscriptions onto the driver's jobs: a watch's jobs in slices, a followed job one at a time.
 
 A watch attaches and detaches its jobs in slices of a time budget with a checkpoint between
-two (``_slices``), so a watch of a hundred thousand jobs never stalls the event loop, and a
+two (``_driver``), so a watch of a hundred thousand jobs never stalls the event loop, and a
 detach runs to its end even when cancelled (a closed watch leaves no job polled for it);
 ``follow`` attaches one job to
 the scope's follow subscription (a subscription that hands out nothing: the journal and other
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ._slices import Pace
+from ._driver import Pace
 from ._subscription import _Subscription
 
 if TYPE_CHECKING:

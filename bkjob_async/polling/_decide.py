@@ -59,17 +59,8 @@ import attrs
 from .. import errors
 from ._jobs import PolledJob, moved
 from ._rules import NOT_OVER, WAITS_FOR_A_PERSON
-from ._schedule import (
-    PollPolicy,
-    RetryBudget,
-    cap,
-    min_gap,
-    next_interval,
-    soon,
-    turning,
-)
-from ._tracker import observe
-from ._visits import visit_of
+from ._schedule import PollPolicy, RetryBudget, cap, min_gap, next_interval, soon, turning
+from ._tracker import observe, visit_of
 from .events import JobFinished, WatchFailed
 
 if TYPE_CHECKING:
@@ -229,7 +220,7 @@ Action = Deliver | Failing | Recovered | GiveUp | OutageBegan | OutageEnded | Re
 # answered before (or no poll ever was): a job that hangs from its first read, among jobs that
 # were answered a moment before, is that job's. Only failures that say bk-job is not answering
 # count toward "nothing answers". A job failing alone while others answer is thus the job's problem (Envoy's
-# outlier detection), and the driver (``_heap``) gives such jobs at most a share of the requests
+# outlier detection), and the driver (``_jobs``) gives such jobs at most a share of the requests
 # in flight (``failing_share``), so they never hold a healthy job's poll.
 
 #: Failed reads of one job in a row after which its watches hear ``JobPollFailing``.
