@@ -285,7 +285,7 @@ class Watch(anyio.abc.AsyncResource):
 
     async def _end(self) -> None:
         """Close the watch at once (nothing more reaches it), then let go of its jobs in
-        slices, to the end even when cancelled (``_attach.Attachments.unsubscribe``)."""
+        slices, to the end even when cancelled (``poller.Attachments.unsubscribe``)."""
         sub = self._sub
         left = list(sub.remaining)
         sub.remaining.clear()
