@@ -102,6 +102,10 @@ def describe_event(event: events.Event, *, arrow: str = "->") -> str:
         return f"{when} {job}  {outage_line(event.since)}: {event.error}"
     if isinstance(event, events.PollingResumed):
         return f"{when} {job}  bk-job answers again (unreachable since {clock(event.since)})"
+    if isinstance(event, events.JobPollFailing):
+        return f"{when} {job}  reads fail ({event.failures} in a row), retrying: {event.error}"
+    if isinstance(event, events.JobPollRecovered):
+        return f"{when} {job}  read again (its reads failed since {clock(event.since)})"
     if isinstance(event, _TRANSITIONS):
         change = f"{code_name(event.previous)} {arrow} {code_name(event.current)}"
         if isinstance(event, events.JobTransition):
@@ -166,9 +170,16 @@ def progress_line(
         polls = f" | polls {statistics.requests:,} ({rate:.0f}/s)"
     since = counts.outage_since
     outage = f" | {outage_line(since)}" if since is not None else ""
+    if since is None and counts.failing:
+        outage = f" | {failing_line(counts.failing)}"
     where = objects_noun(total, sum(counts.containers.values()))
     line = f"[{duration(elapsed)}] {where} {done:,}/{total:,} {pct} | jobs: {job_text}{polls}"
     return line + outage
+
+
+def failing_line(jobs: int) -> str:
+    """Return what the live view and the progress line say of jobs whose reads fail alone."""
+    return f"{jobs:,} job{'s' if jobs != 1 else ''} failing to read, retrying alone"
 
 
 #: Buckets shown even when empty.

@@ -31,6 +31,7 @@ from ._format import (
     counted,
     describe_event,
     duration,
+    failing_line,
     millis,
     outage_line,
     result_tables,
@@ -237,6 +238,8 @@ class LiveView:
             # A watch that does not tell of outages (its events filtered, say); one that does
             # is believed, so the line goes at the first answer, not once every job answered.
             return "bk-job", _line("bk-job unreachable, retrying", "bold red")
+        if counts.failing:  # bk-job answers: these jobs' reads fail alone
+            return "bk-job", _line(failing_line(counts.failing), "yellow")
         if not self.connected:
             return self.server_label, _line(f"connecting to {self.server} ...", "yellow")
         return self.server_label, _line(self.server, "dim")

@@ -32,6 +32,8 @@ from .events import (
     PERSON_WAITING,
     HostTransition,
     JobFinished,
+    JobPollFailing,
+    JobPollRecovered,
     JobTransition,
     PollingResumed,
     PollingStalled,
@@ -236,7 +238,7 @@ class Fold:
         self._keep, self._failures = failed, 0
         self._latencies: deque[float] = deque(maxlen=latencies)
         self._outage: tuple[_dt.datetime, BkJobError] | None = None
-        self._outages = self._events = 0
+        self._outages = self._events = self._failing = 0
         #: Latencies still to be measured (``None``: every one); each costs a host's row.
         self.budget: int | None = None
         for job_id in job_ids:
@@ -404,7 +406,7 @@ class Fold:
     def _on_finished(self, event: JobFinished) -> None:
         record = self._job(event.job_instance_id)
         self._set(record, event.status, event.status.name)
-        record.failing = None
+        self._set_failing(record, None)
         record.unread = False
         if not event.status.is_success:
             self._rows(record, event.snapshot)
@@ -431,12 +433,13 @@ class Fold:
         record = self._job(event.job_instance_id)
         outcome = UNREACHABLE if is_outage(event.error) else WATCH_FAILED
         self._set(record, record.status, outcome)
-        record.error, record.failing = event.error, None
+        record.error = event.error
+        self._set_failing(record, None)
 
     def _on_timed_out(self, event: WatchTimedOut) -> None:
         record = self._job(event.job_instance_id)
         snapshot = event.snapshot
-        record.failing = None
+        self._set_failing(record, None)
         if snapshot is None:
             self._set(record, record.status, TIMED_OUT)
             return
@@ -452,6 +455,18 @@ class Fold:
 
     def _on_resumed(self, event: PollingResumed) -> None:
         self._outage = None
+
+    def _on_poll_failing(self, event: JobPollFailing) -> None:
+        self._set_failing(self._job(event.job_instance_id), event.since)
+
+    def _on_poll_recovered(self, event: JobPollRecovered) -> None:
+        self._set_failing(self._job(event.job_instance_id), None)
+
+    def _set_failing(self, record: _Job, since: _dt.datetime | None) -> None:
+        """Note since when a job's reads fail alone (``None``: they do not), and the count."""
+        if (record.failing is None) is not (since is None):
+            self._failing += 1 if since is not None else -1
+        record.failing = since
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -484,7 +499,6 @@ class Fold:
     def counts(self) -> FoldCounts:
         """Return the figures for all jobs now."""
         outage = self._outage
-        failing = sum(1 for r in self._jobs.values() if r.failing is not None)
         return FoldCounts(
             jobs=len(self._jobs),
             buckets={b: self._buckets[b] for b in BUCKETS},
@@ -495,7 +509,7 @@ class Fold:
             failed=self._failed_now,
             jobs_with_failed=self._jobs_failed,
             failures=self._failures,
-            failing=failing,
+            failing=self._failing,
             outage_since=None if outage is None else outage[0],
             outage_error=None if outage is None else outage[1],
             outages=self._outages,
@@ -602,4 +616,6 @@ _HANDLERS: dict[type, Callable[[Fold, Any], None]] = {
     WatchTimedOut: Fold._on_timed_out,
     PollingStalled: Fold._on_stalled,
     PollingResumed: Fold._on_resumed,
+    JobPollFailing: Fold._on_poll_failing,
+    JobPollRecovered: Fold._on_poll_recovered,
 }

@@ -119,6 +119,25 @@ def test_the_plain_progress_line_and_the_live_view_show_the_outage() -> None:
     assert "unreachable" not in progress_line(tally, None, 5.0, 0.0)
 
 
+def test_jobs_failing_alone_are_shown_apart_from_an_outage() -> None:
+    from bkjob_async import JobPollFailing, JobPollRecovered
+
+    tally = Tally([1, 2])
+    tally.feed(JobTransition(1, NOW, None, JobStatus.RUNNING))
+    tally.feed(JobPollFailing(2, NOW, NOW, TimeoutError("read timed out"), 2))
+    line = progress_line(tally, None, 5.0, 0.0)
+    assert "1 job failing to read, retrying alone" in line
+    assert "unreachable" not in line
+    console = Console(file=io.StringIO(), width=80, height=24, color_system=None)
+    view = LiveView(console, tally, title="t", statistics=lambda: None, server="x")
+    console.print(view.render())
+    screen = console.file.getvalue()
+    assert "1 job failing to read, retrying alone" in screen
+    assert "reads fail (2 in a row), retrying" in screen  # the latest transitions
+    tally.feed(JobPollRecovered(2, NOW, NOW))
+    assert "failing" not in progress_line(tally, None, 5.0, 0.0)
+
+
 async def test_give_up_after_ends_the_watch_with_one_message_and_exit_2() -> None:
     ids = [1, 2, 3, 4, 5]
     tally, ctx = Tally(ids), context()

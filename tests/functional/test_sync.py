@@ -152,8 +152,8 @@ def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, 
         def make() -> tuple:
             world = served.sim._world
             made, _ = served.sim.add_script(None if public else SCOPE, "made", "true", online="-")
-            draft = world.catalog.add_version(
-                world.catalog.scripts[made], "2", "x", 0, None, world.now_ms()
+            draft = world.store.add_version(
+                world.store.scripts[made], "2", "x", 0, None, world.now_ms()
             )
             return made, draft.id
 
@@ -161,15 +161,15 @@ def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, 
         return (made, draft) if public else (SCOPE, made, draft)
 
     def no_public_named(name: str) -> tuple:
-        catalog = served.sim._world.catalog
-        for script in [s for s in catalog.scripts.values() if s.scope is None and s.name == name]:
-            served.portal.call(lambda script=script: catalog.drop_script(script))
+        store = served.sim._world.store
+        for script in [s for s in store.scripts.values() if s.scope is None and s.name == name]:
+            served.portal.call(lambda script=script: store.drop_script(script))
         return ()
 
     def no_rule(expression: str) -> tuple:
-        rules = served.sim._world.rules
-        for found in [r for r in rules.rules.values() if r.expression == expression]:
-            served.portal.call(lambda found=found: rules.remove(found.id))
+        store = served.sim._world.store
+        for found in [r for r in store.rules.values() if r.expression == expression]:
+            served.portal.call(lambda found=found: store.remove_rule(found.id))
         return ()
 
     return [
@@ -262,7 +262,7 @@ def _manage_calls(served: Served, v2: bool, targets: Targets, job: int, step: in
     world, n = served.sim._world, itertools.count()
     repo = {"credential_id": "c" * 32, "base_url": "https://bkrepo.example.com"}
     served.portal.call(
-        lambda: world.vault.add_file_source(
+        lambda: world.store.add_file_source(
             SCOPE,
             code="shared",
             alias="shared",
@@ -277,14 +277,14 @@ def _manage_calls(served: Served, v2: bool, targets: Targets, job: int, step: in
         )
     )
     credential = served.portal.call(
-        lambda: world.vault.add_credential(
+        lambda: world.store.add_credential(
             SCOPE, "shared", "PASSWORD", None, ("x", None), user="admin", now_ms=0
         )
     ).id
     other = Scope.biz(3)  # accounts change there, not in the scope the lists read
-    accounts = served.portal.call(lambda: world.catalog.accounts_of(SCOPE, world.now_ms()))
+    accounts = served.portal.call(lambda: world.store.accounts_of(SCOPE, world.now_ms()))
     mysql = next(a.id for a in accounts if a.category == 2)
-    root = served.portal.call(lambda: world.catalog.accounts_of(other, world.now_ms()))[0].id
+    root = served.portal.call(lambda: world.store.accounts_of(other, world.now_ms()))[0].id
 
     def new_account(_) -> tuple:
         return (other, served.portal.call(lambda: served.sim.add_account(other, f"gone{next(n)}")))

@@ -19,6 +19,8 @@ from bkjob_async import (
     JobFinished,
     JobInstance,
     JobInstanceStatus,
+    JobPollFailing,
+    JobPollRecovered,
     JobStatus,
     JobTransition,
     PermissionDeniedError,
@@ -174,6 +176,22 @@ def test_outages_and_steps_waiting_for_a_person() -> None:
     assert fold.job(1).waiting_step == 30  # type: ignore[union-attr]
     fold.feed(StepTransition(1, T0, 30, 0, JobStatus.WAITING_USER, JobStatus.SUCCESS))
     assert fold.job(1).waiting_step is None  # type: ignore[union-attr]
+
+
+def test_jobs_failing_alone_are_counted_apart_from_outages() -> None:
+    fold = Fold([1, 2, 3])
+    timeout = TimeoutError("read timed out")
+    for job in (1, 2, 3):
+        fold.feed(JobPollFailing(job, LATER, T0, timeout, 2))
+    fold.feed(JobPollFailing(1, LATER, T0, timeout, 3))  # (said again: counted once)
+    counts = fold.counts()
+    assert (counts.failing, counts.outages, counts.outage_since) == (3, 0, None)
+    assert fold.job(1).failing_since == T0  # type: ignore[union-attr]
+    fold.feed(JobPollRecovered(1, LATER, T0))
+    fold.feed(WatchFailed(2, LATER, ConnectError("its budget spent")))
+    fold.feed(JobFinished(3, LATER, JobStatus.SUCCESS, final(3, JobStatus.SUCCESS, [])))
+    assert fold.counts().failing == 0
+    assert fold.job(1).failing_since is None  # type: ignore[union-attr]
 
 
 def test_seeded_from_a_status_read_or_a_tap_and_adopting_what_was_seen() -> None:
