@@ -486,10 +486,10 @@ class BkJobClient(anyio.abc.AsyncResource):
         if row is None or (row.name != api and protocol.flavor is not ApiFlavor.ESB_V2):
             request = protocol.raw(api, sent, method=verb or "POST", idempotent=bool(idempotent))
             return await self.send(request)
-        wire = protocol.wire(row)
-        if verb is not None and verb != wire.method:
+        binding = protocol.binding(row)
+        if verb is not None and verb != binding.method:
             raise ValueError(
-                f"{row.name} is sent with {wire.method} on {self.flavor.value}, not {verb}"
+                f"{row.name} is sent with {binding.method} on {self.flavor.value}, not {verb}"
             )
         request = protocol.request(row, sent)
         if idempotent is not None:

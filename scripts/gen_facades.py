@@ -215,7 +215,7 @@ def _row_method(family: Any, const: str, api: Any, needed: set[str], runtime: se
         raise SystemExit(f"{api.name}: its row has no doc= (the method's docstring)")
     spell = api.signature
     parameters = inspect.signature(spell).parameters.values()
-    read = next(iter(api.wires.values())).read
+    read = next(iter(api.bindings.values())).read
     returns = inspect.signature(read).return_annotation
     if not isinstance(returns, str):
         raise SystemExit(f"{api.name}: its reader's return annotation is not a string")
@@ -285,7 +285,7 @@ def render_client(text: str) -> str:
         places = [
             family.__name__,
             getattr(spell, "func", spell).__module__,
-            next(iter(api.wires.values())).read.__module__,
+            next(iter(api.bindings.values())).read.__module__,
         ]
         for name in needed | runtime:
             if name in imports and (imports[name][2] or name not in runtime):

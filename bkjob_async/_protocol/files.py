@@ -22,9 +22,9 @@ from ..models.files import (
 from ._api import (
     GET,
     POST,
+    AnswerReader,
     Params,
     Parse,
-    Reader,
     answering,
     model,
     row,
@@ -66,7 +66,7 @@ def plain(value: object, name: str) -> str:
     return text
 
 
-def id_of(kind: type[T]) -> Reader[T]:
+def id_of(kind: type[T]) -> AnswerReader[T]:
     """Read an answer that names what it made by ``id`` (``{"id": ...}``)."""
 
     def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T:

@@ -129,6 +129,7 @@ class Driver:
             self.census_gate,
             self.rules.wall,
             census_round(self.policy),
+            self.census_read,
         )
 
     def start(self, tg: TaskGroup) -> None:
@@ -217,6 +218,22 @@ class Driver:
         """Apply a job's row in the job list (``None``: it has none)."""
         if watched.active and not watched.busy and watched.job.census:
             self.apply(watched, Listed(status), self.clock())
+
+    def census_read(self, error: BaseException | None) -> None:
+        """Count a read of the job list in bk-job's health: an answer (``None``) ends an
+        outage, as a poll's does; a failure while down is a failed probe."""
+        now, server = self.clock(), self.health.server
+        if error is None:
+            self.last_answer = now
+            if server.down_since is not None:
+                self.health = self.health._replace(server=server.answered()[0])
+                self._outage_ended()
+        elif server.down_since is not None and isinstance(error, errors.BkJobError):
+            self.server_failures += 1
+            server, _ = server.failed(
+                now, self.last_answer, self.answers, self.rules.rng, silent=True, first=False
+            )
+            self.health = self.health._replace(server=server)
 
     def census_gate(self) -> float:
         """Return 0 if a census request may go now, else how long to wait first."""

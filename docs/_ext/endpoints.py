@@ -49,7 +49,7 @@ def rows() -> list[tuple[str, ...]]:
 
     lines = []
     for name, row in TABLE.items():
-        wires = row.wires
+        wires = row.bindings
         v2 = wires.get(ApiFlavor.ESB_V2)
         lines.append(
             (

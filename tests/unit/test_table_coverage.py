@@ -72,7 +72,7 @@ def test_the_list_is_bk_jobs_whole_list() -> None:
 def test_every_public_api_has_its_row_on_every_generation_that_serves_it(api: str) -> None:
     pending = PENDING.get(api, frozenset())
     row = TABLE.get(api)
-    served = {} if row is None else row.wires
+    served = {} if row is None else row.bindings
     for flavor, (name, method) in BKJOB[api].items():
         if flavor in pending:
             assert flavor not in served, f"{api} on {flavor.value} is typed: take it off PENDING"
@@ -92,7 +92,7 @@ def test_every_row_has_its_blocking_twin_simulator_route_and_resource() -> None:
         twin = getattr(sync_client.BkJobClient, name, None)
         assert twin is not None, f"sync.BkJobClient has no {name}"
         assert inspect.signature(twin) == inspect.signature(getattr(BkJobClient, name))
-        for flavor, wire in row.wires.items():
+        for flavor, wire in row.bindings.items():
             routes = {V2: V2_ENDPOINTS, V4: V4_ENDPOINTS}.get(flavor, V3_ENDPOINTS)
             route = routes.get(wire.name)
             assert route is not None, f"the simulator has no {wire.name} on {flavor.value}"
