@@ -91,6 +91,7 @@ class Counters:
 
     def __init__(self) -> None:
         self.sent = self.refused = self.errors = 0
+        self.events = 0  # (the engine's, of every kind)
         self.seen: list[tuple[int, int, int, int, float]] = []
         self.finished = 0
 
@@ -324,6 +325,7 @@ async def _record(watch: Any, jobs: int, counters: Counters) -> None:
     seen, left = counters.seen, jobs
     async with watch:
         async for event in watch:
+            counters.events += 1
             if isinstance(event, HostTransition):
                 # ``host_key`` (``bk_host_id`` on v3) reads the row, as the loops above do; the
                 # event's ``host`` and ``result`` would structure it (what a consumer that wants
@@ -454,7 +456,8 @@ async def _warm_up_async(config: dict[str, Any]) -> None:
         return
     counters, pollers = Counters(), []
     task = asyncio.create_task(engine(config["url"], [job.job_id], {}, counters, pollers))
-    while not counters.seen and not task.done():
+    # Until its first event of any kind (a job waiting for a person has no host to report).
+    while not counters.events and not task.done():
         await asyncio.sleep(0.01)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)

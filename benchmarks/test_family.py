@@ -164,11 +164,7 @@ def _table(seeds: list[dict[str, Any]]) -> list[str]:
 
 @pytest.mark.timeout(7200)
 def test_family_of_mixes() -> None:
-    seeds = []
-    with scratch() as tmp:
-        for seed in SCALE.seeds:
-            seeds.append(_run_seed(seed, tmp))
-            report(_table(seeds[-1:])[2:3])  # (a line as each seed ends)
+    seeds: list[dict[str, Any]] = []
     results = {
         "jobs": list(SCALE.jobs),
         "host_runs": SCALE.host_runs,
@@ -177,7 +173,11 @@ def test_family_of_mixes() -> None:
         "seeds": seeds,
     }
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / FAMILY_RESULTS.name).write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    with scratch() as tmp:
+        for seed in SCALE.seeds:
+            seeds.append(_run_seed(seed, tmp))
+            report(_table(seeds[-1:])[2:3])  # (a line as each seed ends, and the file so far)
+            (OUT / FAMILY_RESULTS.name).write_text(json.dumps(results, indent=1) + "\n")
     print(f"plot: {draw_family(results, OUT / 'family-ratios.png')}")
     report(_table(seeds))
     failed = [key for key, *_, met in _verdicts(seeds) if not met]
