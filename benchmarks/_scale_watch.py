@@ -18,7 +18,10 @@ growth of ``gc.get_objects()`` over the same span, each after a full collection.
 
 Between ``steady`` and ``close``, ``beside raw`` (``WINDOW`` seconds, the probe stopped: its
 wake-ups cost CPU): ``_loops.py raw-paced`` sends the same requests at the same rate from its
-own process on the same core, and each counts its CPU per request over the same window.
+own process on the same core, and each counts its CPU per request over the same window. (The
+two together ask the simulator for twice ``RATE``: where it serves less, both get about the
+same share, and the ratio compares them at that rate. One after the other, the simulator's
+pace moved between the windows by more than the figure compared.)
 """
 
 from __future__ import annotations
@@ -124,7 +127,9 @@ async def main(url: str, ids_file: str, window: float) -> dict[str, object]:
             probe.phase("first polls")
             await _until(lambda: stats().unchanged_polls >= jobs, 8 * interval + 120)
             probe.phase("steady")
+            n0, w0 = stats().requests, time.perf_counter()
             await anyio.sleep(window)
+            steady_rate = (stats().requests - n0) / (time.perf_counter() - w0)
             probe.phase(None)  # (a full pass forced here holds the loop: not the watch's)
             gc.collect()
             rss1, objects1 = rss_bytes(), len(gc.get_objects())
@@ -194,6 +199,7 @@ async def main(url: str, ids_file: str, window: float) -> dict[str, object]:
         "rss_mb": [rss0 / 2**20, rss1 / 2**20],
         "objects_per_job": (objects1 - objects0) / jobs,
         "beside_raw": beside,
+        "steady_rate": steady_rate,
         "watch": probe.together(WATCH_PHASES),
         "requests": requests,
         "events": events[0],
