@@ -3,8 +3,8 @@
 ``python benchmarks/_profile_family.py SEED [CONTENDER [OUT_DIR]]`` (CONTENDER ``engine``, the
 defaults, or ``naive``, the 5 s loop) serves the seed's mix as ``test_family.py`` does, at its
 full scale (``BENCH_FAMILY_SPEED`` to change the clock, 10 by default), runs the one contender
-with ``py-spy record`` attached (250 samples a second, idle time left out: every sample is the
-process on a core) and prints the functions that take the most of its samples, by their own
+with ``py-spy record --gil`` attached (250 samples a second of the thread holding the GIL: a
+loop waiting in ``epoll_wait`` has let go of it, so every sample is Python code running) and prints the functions that take the most of its samples, by their own
 time and with what they call, and the modules' shares. The raw stacks are kept in
 ``OUT_DIR/profile-SEED-CONTENDER.txt``. Needs ``py-spy`` (``pip install py-spy``; not in the
 dev extra: a profile is a look, not a benchmark) and the right to trace the process (root, or
@@ -89,7 +89,8 @@ def main(seed: int, contender: str, out: Path) -> None:
     spies: list[subprocess.Popen[bytes]] = []
 
     def attach(name: str, proc: subprocess.Popen[str]) -> None:
-        args = [spy, "record", "--pid", str(proc.pid), "-r", str(RATE), "-f", "raw", "-o", str(raw)]
+        args = [spy, "record", "--pid", str(proc.pid), "--gil", "-r", str(RATE), "-f", "raw"]
+        args += ["-o", str(raw)]
         spies.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     workload = ["--mix", str(jobs), "--family", str(seed)]
