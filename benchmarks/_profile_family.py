@@ -62,20 +62,37 @@ def summary(raw: Path, top: int = 25) -> list[str]:
     lines += [f"  {n / total:6.1%}  {name}" for name, n in inclusive.most_common(top)]
     lines.append("own time by module:")
     lines += [f"  {n / total:6.1%}  {name}" for name, n in modules.most_common(top)]
+    layers: collections.Counter[str] = collections.Counter()
+    for name, n in modules.items():
+        layers[_layer(name)] += n
+    lines.append("own time by layer:")
+    lines += [f"  {n / total:6.1%}  {name}" for name, n in layers.most_common()]
     return lines
 
 
+def _layer(module: str) -> str:
+    for prefix, layer in (
+        ("bkjob_async.polling", "the poll engine (bkjob_async.polling)"),
+        ("bkjob_async", "the client below it (transport, readers, JSON, converter, models)"),
+        ("aiohttp", "aiohttp"),
+        ("asyncio", "the event loop (asyncio, selectors)"),
+        ("selectors", "the event loop (asyncio, selectors)"),
+        ("anyio", "anyio"),
+        ("benchmarks", "the benchmark's own loop"),
+    ):
+        if module.startswith(prefix):
+            return layer
+    return "other (stdlib, typing, attrs, ...)"
+
+
 def _module(path: str) -> str:
-    """A frame's module, as a dotted name where it can be told (its package otherwise)."""
-    for marker in ("site-packages/", "/bkjob_async/", "/lib/python3"):
-        if marker in path:
-            tail = path.rsplit(marker, 1)[-1]
-            if marker == "/bkjob_async/":
-                tail = "bkjob_async/" + tail
-            elif marker == "/lib/python3":
-                tail = "stdlib/" + tail.split("/", 1)[-1]
-            return tail.removesuffix(".py").replace("/", ".")
-    return path
+    """A frame's module as a dotted name (py-spy shows paths under site-packages and the
+    standard library short: ``aiohttp/client.py``, ``asyncio/events.py``)."""
+    for marker in ("site-packages/", "/lib/python3.11/", "/lib/python3.12/", "/lib/python3.10/"):
+        path = path.rsplit(marker, 1)[-1]
+    if "/bkjob_async/" in path:
+        path = "bkjob_async/" + path.rsplit("/bkjob_async/", 1)[-1]
+    return path.removesuffix(".py").replace("/", ".")
 
 
 def main(seed: int, contender: str, out: Path) -> None:

@@ -34,6 +34,8 @@ import pytest
 from ._harness import report
 from ._peers_bench import MixServer, load, mix_server, run_contenders, scratch
 from ._peers_family import jobs_for, mix_jobs, shape
+from ._peers_model import CONFIRM, Step, fixed, measure
+from ._peers_model import engine as engine_schedule
 from ._peers_plots import FAMILY_RESULTS, PLOTS, draw_family
 from .test_peers import DEFAULTS, SETTLE, _contender, _engine_policy, _mix_figures
 
@@ -74,6 +76,33 @@ def _timeline_from_launch(server: MixServer, launch: list[float]) -> None:
     for job_id, at in zip(server.job_ids, launch, strict=True):
         job = server.timeline[str(job_id)]
         job["start"] = max(job["start"], server.epoch_ms + round(at * 1000))
+
+
+def model_ratios(server: MixServer, launch: list[float]) -> dict[str, float]:
+    """The engine's schedule against the fixed 5 s loop's on virtual time (``_peers_model``),
+    on the run's very jobs, each from its launch: requests per job, p50 and p99, as ratios.
+    What the schedule does alone, without the machine (no answer takes time there)."""
+    jobs = []
+    for job_id, at in zip(server.job_ids, launch, strict=True):
+        job = server.timeline[str(job_id)]
+        origin = server.epoch_ms + at * 1000
+
+        def since(ms: float, origin: float = origin) -> float:
+            return max(0.0, (ms - origin) / 1000)
+
+        hosts: dict[int, list[tuple[float, float]]] = {}
+        for step, _, started, ended, _ in job["hosts"]:
+            if started is not None and ended is not None:
+                hosts.setdefault(step, []).append((since(started), since(ended)))
+        jobs.append(
+            [  # (the steps that ran: a failed step ends its job)
+                Step(since(start), since(end), hosts.get(step, []), kind == CONFIRM)
+                for step, kind, start, end in job["steps"]
+                if start is not None and end is not None
+            ]
+        )
+    loop, ours = (measure([jobs], s) for s in (fixed(LOOP_INTERVAL), engine_schedule(DEFAULTS)))
+    return {key: ours[key] / loop[key] for key in ("requests_per_job", "p50", "p99")}
 
 
 def _run_seed(seed: int, tmp: Path) -> dict[str, Any]:
@@ -121,6 +150,7 @@ def _run_seed(seed: int, tmp: Path) -> dict[str, Any]:
         "load": load(),
         "contenders": rows,
         "ratios": {key: rows["engine"][key] / rows["naive"][key] for key in FIGURES},
+        "model": model_ratios(server, launch),
     }
 
 
