@@ -59,7 +59,12 @@ if os.environ.get("BENCH_FAMILY_SEEDS"):
     _chosen = tuple(int(s) for s in os.environ["BENCH_FAMILY_SEEDS"].split(","))
     _scale = dataclasses.replace(_scale, seeds=_chosen)
 SCALE = _scale
-OUT = Path(os.environ.get("BENCH_FAMILY_OUT") or (PLOTS if IS_FULL else tempfile.mkdtemp()))
+
+
+def _out() -> Path:
+    """Where the results and the plot go (a new temporary directory for the quick form)."""
+    return Path(os.environ.get("BENCH_FAMILY_OUT") or (PLOTS if IS_FULL else tempfile.mkdtemp()))
+
 
 #: The loop issue 64 measures against: the hand-written aiohttp loop, every 5 s.
 LOOP_INTERVAL = 5.0
@@ -202,13 +207,14 @@ def test_family_of_mixes() -> None:
         "settle": SETTLE,
         "seeds": seeds,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = _out()
+    out.mkdir(parents=True, exist_ok=True)
     with scratch() as tmp:
         for seed in SCALE.seeds:
             seeds.append(_run_seed(seed, tmp))
             report(_table(seeds[-1:])[2:3])  # (a line as each seed ends, and the file so far)
-            (OUT / FAMILY_RESULTS.name).write_text(json.dumps(results, indent=1) + "\n")
-    print(f"plot: {draw_family(results, OUT / 'family-ratios.png')}")
+            (out / FAMILY_RESULTS.name).write_text(json.dumps(results, indent=1) + "\n")
+    print(f"plot: {draw_family(results, out / 'family-ratios.png')}")
     report(_table(seeds))
     failed = [key for key, *_, met in _verdicts(seeds) if not met]
     assert not failed, f"the engine is behind the loop on: {', '.join(failed)}"
