@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-durations test-matrix lint typecheck unit bench check-live-view clean redis docs docs-serve docs-catalogs docs-review api-keys chromium cjk-fonts promtool
+.PHONY: demo test test-slow test-durations test-matrix lint typecheck unit bench check-live-view clean redis docs docs-serve docs-catalogs docs-review api-keys facades chromium cjk-fonts promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -155,6 +155,11 @@ docs: $(STAMP)
 # tests/unit/test_api_keys.py fails until this is run after a spelling changes its keys.
 api-keys: $(STAMP)
 	$(BIN)/python scripts/gen_api_keys.py
+
+# The facades' generated methods (bkjob_async/client.py, bkjob_async/sync.py) from the endpoint
+# table; tests/unit/test_facades.py fails until this is run after a row changes.
+facades: $(STAMP)
+	$(BIN)/python scripts/gen_facades.py
 
 docs-catalogs: $(STAMP)
 	rm -rf docs/_build/gettext

@@ -31,8 +31,9 @@ requests, and yields what changed as events::
 
 Events: ``HostTransition`` (a container's: ``ContainerTransition``, gateway v4),
 ``StepTransition``, ``JobTransition``, ``JobFinished`` (a job's last event, with its final snapshot), ``WatchFailed``, ``WatchTimedOut`` (``PollPolicy.
-deadline``), and ``PollingStalled``/``PollingResumed`` while bk-job cannot be reached (an
-outage, not a failure: the watch goes on). A watch ends when its ``async with`` block is
+deadline``), ``PollingStalled``/``PollingResumed`` while bk-job cannot be reached (an
+outage, not a failure: the watch goes on), and ``JobPollFailing``/``JobPollRecovered`` while
+one job's reads fail alone (that job backs off alone; its failure budget may end it). A watch ends when its ``async with`` block is
 left, on ``await watch.aclose()``, when all its jobs have ended, or on ``break`` out of an
 inline ``async for event in poller.watch_jobs(...)`` (not of a watch kept in a variable).
 ``poller.wait_finished(scope, job_id)`` waits for one job; ``poller.statistics()`` returns a
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
         PollingError,
         RateLimitedError,
         ResponseFormatError,
+        ResponseRefusedError,
         ServerError,
         StoreError,
         TimeoutError,
@@ -180,8 +182,13 @@ if TYPE_CHECKING:
         ContainerTransition,
         FailedContainer,
         FailedHost,
+        Fold,
+        FoldCounts,
+        FoldedJob,
         HostTransition,
         JobFinished,
+        JobPollFailing,
+        JobPollRecovered,
         JobTransition,
         MemoryStore,
         Poller,
@@ -246,6 +253,9 @@ __all__ = [
     "FileSourceType",
     "FileStepDetail",
     "FileTaskStatus",
+    "Fold",
+    "FoldCounts",
+    "FoldedJob",
     "GlobalVar",
     "Host",
     "HostLog",
@@ -263,6 +273,8 @@ __all__ = [
     "JobOperation",
     "JobPlan",
     "JobPlanPage",
+    "JobPollFailing",
+    "JobPollRecovered",
     "JobStatus",
     "JobStatusPage",
     "JobStatusRow",
@@ -290,6 +302,7 @@ __all__ = [
     "PollingStalled",
     "RateLimitedError",
     "ResponseFormatError",
+    "ResponseRefusedError",
     "RetryPolicy",
     "RollingConfig",
     "Scope",

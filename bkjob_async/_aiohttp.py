@@ -227,8 +227,8 @@ class AiohttpTransport:
             await session.close()
 
 
-def _too_large(request: Request, limit: int) -> errors.ResponseFormatError:
-    return errors.ResponseFormatError(
+def _too_large(request: Request, limit: int) -> errors.ResponseRefusedError:
+    return errors.ResponseRefusedError(
         f"{request.api}: the response body is larger than max_body_size ({limit:,} bytes); "
         "refused without reading it"
     )

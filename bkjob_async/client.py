@@ -1,11 +1,13 @@
 """The ``BkJobClient`` facade: one typed ``async`` method per bk-job API, and ``call``.
 
-Each method is made from its row of the endpoint table (``bkjob_async._protocol``) and a
-docstring (``_api``): the row's spellings state its parameters, once, and its reader its
-answer; the row spells the request (checking the arguments before anything is sent), the
-transport seam sends it (retrying what is safe to retry), and the row reads the answer into
-models. A method that does more (paging, a public twin, several APIs) is an ``async def`` of
-its own. ``call`` sends any API by bk-job's own name and parameters.
+Rule: a method that only sends its row is generated, never edited. The lines between the
+``generated`` markers are written by ``scripts/gen_facades.py`` (``make facades``) from the
+endpoint table (``bkjob_async._protocol``): each method's parameters are its row's spellings',
+its return its reader's, its docstring the row's ``doc``; the row spells the request (checking
+the arguments before anything is sent), the transport seam sends it (retrying what is safe to
+retry), and the row reads the answer into models. A method that does more (paging, filters,
+several APIs) is written by hand outside them. ``call`` sends any API by bk-job's own name and
+parameters.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import random
 import typing
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio
 import anyio.abc
@@ -65,7 +67,7 @@ from .config import (
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
     import aiohttp
     from typing_extensions import Unpack
@@ -73,7 +75,6 @@ if TYPE_CHECKING:
     from ._protocol import CronFilters, HistoryFilters, PlanFilters
     from ._tls import ClientCert, SslOption
     from .models import (
-        AccountCategory,
         ContainerResult,
         CronJob,
         CronPage,
@@ -88,12 +89,47 @@ if TYPE_CHECKING:
         JobPlanPage,
         JobTemplate,
         Script,
-        ScriptLanguage,
         ScriptPage,
         ScriptVersion,
         ScriptVersionPage,
         StepInstance,
     )
+
+# --- generated imports (scripts/gen_facades.py, `make facades`): do not edit ---
+from .models import AccountCategory, ScriptLanguage
+from .models.files import FileSourceType
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ._params import HostRef
+    from .models import (
+        AccountPage,
+        AccountType,
+        AuthorizedScopePage,
+        CreatedJobPlan,
+        CronStatus,
+        DangerousRule,
+        DangerousRuleAction,
+        DangerousRuleState,
+        FileLogMode,
+        HostStatus,
+        JobLaunch,
+        JobOperation,
+        JobTemplateDetail,
+        JobVariables,
+        ScriptCheckItem,
+        ScriptVersionState,
+        StepInstanceStatus,
+        StepLog,
+        StepOperation,
+        TaskContext,
+    )
+    from .models.files import CredentialDetail, CredentialSecret, FileSourceDetail, UploadUrls
+    from .models.requests import Account, ConfigFile, FileSource, GlobalVar, RollingConfig, Targets
+    from .models.settings import NotifyPolicy, PasswordEncryption
+    from .models.templates import JobTemplatePage, StepDetail
+# --- end of generated imports ---
 
 __all__ = ["BkJobClient"]
 
@@ -118,8 +154,8 @@ def _hinted(cls: C) -> C:
             continue
         if inspect.iscoroutinefunction(value):
             setattr(cls, name, _hint_coroutine(value))
-        elif inspect.isasyncgenfunction(value):
-            setattr(cls, name, _hint_generator(value))
+        elif inspect.isfunction(value):
+            setattr(cls, name, _hint_function(value))
     return cls
 
 
@@ -135,13 +171,17 @@ def _hint_coroutine(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
     return method
 
 
-def _hint_generator(fn: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+def _hint_function(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
-    def method(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+    def method(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except TypeError as exc:
-            raise _hint(exc, fn, kwargs) from None
+            try:
+                inspect.signature(fn).bind(*args, **kwargs)
+            except TypeError:
+                raise _hint(exc, fn, kwargs) from None
+            raise  # (raised inside: not a wrong call)
 
     return method
 
@@ -215,46 +255,6 @@ def _network_options(ssl: object, client_cert: object, proxy: object, trust_env:
     given = {"ssl": ssl, "client_cert": client_cert, "proxy": proxy, "trust_env": trust_env}
     defaults = {"ssl": True, "client_cert": None, "proxy": None, "trust_env": False}
     return {k: v for k, v in given.items() if v is not defaults[k]}
-
-
-def _api(api: Api[P, T], doc: str) -> Callable[Concatenate[BkJobClient, P], Coroutine[Any, Any, T]]:
-    """Return the client's method for the row ``api``, documented by ``doc``.
-
-    Its parameters are the row's (its spellings' signature, stated once there), its return
-    the row's reader's; ``inspect.signature``, autodoc and the blocking twin (``sync``) read
-    them from ``__signature__``, ``mypy`` from ``P`` and ``T``. A call the parameters do not
-    bind is refused as a wrong call of the method (with ``_hint``'s guess), before anything
-    is sent.
-    """
-    spell = api.signature
-    shape = inspect.signature(spell)
-    returns = inspect.signature(next(iter(api.wires.values())).read).return_annotation
-    self_ = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    signature = shape.replace(
-        parameters=[self_, *shape.parameters.values()], return_annotation=returns
-    )
-
-    async def method(self: BkJobClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await self._run(api, *args, **kwargs)
-        except TypeError:
-            try:
-                signature.bind(self, *args, **kwargs)
-            except TypeError as wrong:
-                raise _hint(TypeError(f"{method.__qualname__}() {wrong}"), method, kwargs) from None
-            raise
-
-    method.__name__ = api.name
-    method.__qualname__ = f"BkJobClient.{api.name}"
-    method.__doc__ = doc
-    method.__signature__ = signature  # type: ignore[attr-defined]
-    method.__annotations__ = {
-        **{n: p.annotation for n, p in shape.parameters.items()},
-        "return": returns,
-    }
-    # The spelling's source, where autodoc reads the defaults as written (ScriptLanguage.SHELL).
-    method.__wrapped__ = getattr(spell, "func", spell)  # type: ignore[attr-defined]
-    return method
 
 
 @_hinted
@@ -486,17 +486,17 @@ class BkJobClient(anyio.abc.AsyncResource):
         if row is None or (row.name != api and protocol.flavor is not ApiFlavor.ESB_V2):
             request = protocol.raw(api, sent, method=verb or "POST", idempotent=bool(idempotent))
             return await self.send(request)
-        wire = protocol.wire(row)
-        if verb is not None and verb != wire.method:
+        binding = protocol.binding(row)
+        if verb is not None and verb != binding.method:
             raise ValueError(
-                f"{row.name} is sent with {wire.method} on {self.flavor.value}, not {verb}"
+                f"{row.name} is sent with {binding.method} on {self.flavor.value}, not {verb}"
             )
         request = protocol.request(row, sent)
         if idempotent is not None:
             request = attrs.evolve(request, idempotent=bool(idempotent))
         return protocol.answer(row, await self.send(request), sent)
 
-    async def _run(self, api: Api[..., T], /, *args: Any, **kwargs: Any) -> T:
+    async def _run(self, api: Api[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Spell ``api`` with a method's arguments, send it, read the answer.
 
         The row's spellings check the arguments before anything is sent; a call that needs
@@ -509,15 +509,29 @@ class BkJobClient(anyio.abc.AsyncResource):
             return protocol.answers(api, [await self.send(r) for r in requests], params)
         return protocol.answer(api, await self.send(protocol.request(api, params)), params)
 
-    # --- status -------------------------------------------------------------------------------
+    # --- generated methods (scripts/gen_facades.py, `make facades`): do not edit ---
+    # --- jobs -------------------------------------------------------------------------------------
 
-    get_job_instance_status = _api(
-        jobs.GET_JOB_INSTANCE_STATUS,
-        """Return a job's status, its steps and (``with_hosts``) each host of the current round.""",
-    )
+    async def get_job_instance_status(
+        self, scope: Scope, job_instance_id: int, *, with_hosts: bool = True
+    ) -> JobInstanceStatus:
+        """Return a job's status, its steps and (``with_hosts``) each host of the current round."""
+        return await self._run(
+            jobs.GET_JOB_INSTANCE_STATUS, scope, job_instance_id, with_hosts=with_hosts
+        )
 
-    get_step_instance_status = _api(
-        jobs.GET_STEP_INSTANCE_STATUS,
+    async def get_step_instance_status(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        execute_count: int | None = None,
+        batch: int | None = None,
+        max_host_num_per_group: int | None = None,
+        status: HostStatus | int | None = None,
+        tag: str | None = None,
+    ) -> StepInstanceStatus:
         """Return a step's hosts grouped by result; ``execute_count`` reads an earlier round.
 
         :param batch: a rolling step's batch, numbered from 1. Left out, every batch of the step
@@ -529,97 +543,1005 @@ class BkJobClient(anyio.abc.AsyncResource):
         and reports the others as empty. Those groups come back with ``host_size=None``,
         ``step.hosts`` is ``None`` and ``partial`` is true; never read their hosts as absent,
         and read every host's status from ``get_job_instance_status``.
-        """,
-    )
+        """
+        return await self._run(
+            jobs.GET_STEP_INSTANCE_STATUS,
+            scope,
+            job_instance_id,
+            step_instance_id,
+            execute_count=execute_count,
+            batch=batch,
+            max_host_num_per_group=max_host_num_per_group,
+            status=status,
+            tag=tag,
+        )
 
-    # --- operations ---------------------------------------------------------------------------
+    async def operate_step_instance(
+        self, scope: Scope, job_instance_id: int, step_instance_id: int, operation: StepOperation
+    ) -> None:
+        """Retry, skip, confirm or ignore a step; raise ``OperationNotAllowedError`` if refused."""
+        return await self._run(
+            jobs.OPERATE_STEP_INSTANCE, scope, job_instance_id, step_instance_id, operation
+        )
 
-    operate_step_instance = _api(
-        jobs.OPERATE_STEP_INSTANCE,
-        """Retry, skip, confirm or ignore a step; raise ``OperationNotAllowedError`` if refused.""",
-    )
+    async def operate_job_instance(
+        self, scope: Scope, job_instance_id: int, operation: JobOperation
+    ) -> None:
+        """Terminate a running job, or start one created with ``start_task=False``."""
+        return await self._run(jobs.OPERATE_JOB_INSTANCE, scope, job_instance_id, operation)
 
-    operate_job_instance = _api(
-        jobs.OPERATE_JOB_INSTANCE,
-        """Terminate a running job, or start one created with ``start_task=False``.""",
-    )
+    async def get_job_instance_global_var_value(
+        self, scope: Scope, job_instance_id: int
+    ) -> JobVariables:
+        """Return the values a job's string variables held after each step (its outputs).
 
-    # --- launches -----------------------------------------------------------------------------
+        bk-job reports string variables only; ``JobVariables.values()`` gives the latest.
+        """
+        return await self._run(jobs.GET_JOB_INSTANCE_GLOBAL_VAR_VALUE, scope, job_instance_id)
 
-    fast_execute_script = _api(
-        launches.FAST_EXECUTE_SCRIPT,
+    # --- launches ---------------------------------------------------------------------------------
+
+    async def fast_execute_script(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        account: Account,
+        script_content: str | None = None,
+        script_id: str | None = None,
+        script_version_id: int | None = None,
+        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+        script_param: str | None = None,
+        is_param_sensitive: bool = False,
+        script_timeout: int | None = None,
+        task_name: str | None = None,
+        callback_url: str | None = None,
+        rolling_config: RollingConfig | None = None,
+        start_task: bool = True,
+    ) -> JobLaunch:
         """Run a script on ``targets``; pass its text, the client base64-encodes it.
 
         Pass exactly one of ``script_content``, ``script_id`` or ``script_version_id``.
         ``script_timeout`` is 1..259200 seconds. ``targets`` are checked against what the
         flavor's server reads (see ``Targets``): a target bk-job would drop is a ``ValueError``.
-        """,
-    )
+        """
+        return await self._run(
+            launches.FAST_EXECUTE_SCRIPT,
+            scope,
+            targets=targets,
+            account=account,
+            script_content=script_content,
+            script_id=script_id,
+            script_version_id=script_version_id,
+            script_language=script_language,
+            script_param=script_param,
+            is_param_sensitive=is_param_sensitive,
+            script_timeout=script_timeout,
+            task_name=task_name,
+            callback_url=callback_url,
+            rolling_config=rolling_config,
+            start_task=start_task,
+        )
 
-    fast_transfer_file = _api(
-        launches.FAST_TRANSFER_FILE,
+    async def fast_transfer_file(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        account: Account,
+        file_target_path: str,
+        file_sources: Sequence[FileSource],
+        file_target_name: str | None = None,
+        task_name: str | None = None,
+        transfer_timeout: int | None = None,
+        transfer_mode: int | None = None,
+        download_speed_limit: int | None = None,
+        upload_speed_limit: int | None = None,
+        callback_url: str | None = None,
+        rolling_config: RollingConfig | None = None,
+        start_task: bool = True,
+    ) -> JobLaunch:
         """Copy files from ``file_sources`` to ``file_target_path`` on ``targets``.
 
         On ESB v2 (``fast_push_file``) bk-job does not report the step, so
         ``step_instance_id`` of the launch is ``None``; read it from ``get_job_instance_status``.
-        """,
-    )
+        """
+        return await self._run(
+            launches.FAST_TRANSFER_FILE,
+            scope,
+            targets=targets,
+            account=account,
+            file_target_path=file_target_path,
+            file_sources=file_sources,
+            file_target_name=file_target_name,
+            task_name=task_name,
+            transfer_timeout=transfer_timeout,
+            transfer_mode=transfer_mode,
+            download_speed_limit=download_speed_limit,
+            upload_speed_limit=upload_speed_limit,
+            callback_url=callback_url,
+            rolling_config=rolling_config,
+            start_task=start_task,
+        )
 
-    execute_job_plan = _api(
-        launches.EXECUTE_JOB_PLAN,
-        """Launch a job plan with the given global variable values.""",
-    )
+    async def execute_job_plan(
+        self,
+        scope: Scope,
+        job_plan_id: int,
+        *,
+        global_vars: Sequence[GlobalVar] = (),
+        callback_url: str | None = None,
+        start_task: bool = True,
+    ) -> JobLaunch:
+        """Launch a job plan with the given global variable values."""
+        return await self._run(
+            launches.EXECUTE_JOB_PLAN,
+            scope,
+            job_plan_id,
+            global_vars=global_vars,
+            callback_url=callback_url,
+            start_task=start_task,
+        )
 
-    push_config_file = _api(
-        launches.PUSH_CONFIG_FILE,
+    async def push_config_file(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        account: Account,
+        file_target_path: str,
+        files: Sequence[ConfigFile],
+        task_name: str | None = None,
+        callback_url: str | None = None,
+    ) -> JobLaunch:
         """Write config files (``ConfigFile``) into ``file_target_path`` on ``targets``.
 
         bk-job runs it as a one-step file job: follow it like any other launch. Contents are
         base64-encoded by the client and never logged. On ESB v2 only ``ips`` targets are
         read by bk-job (others are refused here) and there is no ``callback_url``; no flavor
         reports the step (``step_instance_id`` is ``None``).
-        """,
-    )
+        """
+        return await self._run(
+            launches.PUSH_CONFIG_FILE,
+            scope,
+            targets=targets,
+            account=account,
+            file_target_path=file_target_path,
+            files=files,
+            task_name=task_name,
+            callback_url=callback_url,
+        )
 
-    # --- logs and history ---------------------------------------------------------------------
+    # --- sql --------------------------------------------------------------------------------------
 
-    get_job_instance_ip_log = _api(
-        logs.GET_JOB_INSTANCE_IP_LOG,
+    async def fast_execute_sql(
+        self,
+        scope: Scope,
+        *,
+        targets: Targets,
+        db_account_id: int,
+        script_content: str | None = None,
+        script_id: str | None = None,
+        script_version_id: int | None = None,
+        script_timeout: int | None = None,
+        task_name: str | None = None,
+        callback_url: str | None = None,
+        start_task: bool = True,
+    ) -> JobLaunch:
+        """Run a SQL script (one of ``script_content``, ``script_id``, ``script_version_id``)
+        on ``targets`` as a DB account; the launch names no step (read it from the status).
+        """
+        return await self._run(
+            sql.FAST_EXECUTE_SQL,
+            scope,
+            targets=targets,
+            db_account_id=db_account_id,
+            script_content=script_content,
+            script_id=script_id,
+            script_version_id=script_version_id,
+            script_timeout=script_timeout,
+            task_name=task_name,
+            callback_url=callback_url,
+            start_task=start_task,
+        )
+
+    # --- logs -------------------------------------------------------------------------------------
+
+    async def get_job_instance_ip_log(
+        self, scope: Scope, job_instance_id: int, step_instance_id: int, host: HostRef
+    ) -> HostLog:
         """Return one host's log in a step's current round (v3 only).
 
         ``host`` is a ``bk_host_id``, a ``Host`` or a ``(bk_cloud_id, ip)`` pair; bk-job
         echoes it as asked, so a host given by id comes back without its ip.
-        """,
-    )
+        """
+        return await self._run(
+            logs.GET_JOB_INSTANCE_IP_LOG, scope, job_instance_id, step_instance_id, host
+        )
 
-    batch_get_job_instance_ip_log = _api(
-        logs.BATCH_GET_JOB_INSTANCE_IP_LOG,
+    async def batch_get_job_instance_ip_log(
+        self, scope: Scope, job_instance_id: int, step_instance_id: int, hosts: Sequence[HostRef]
+    ) -> tuple[HostLog, ...]:
         """Return the logs of any number of hosts, asked 500 at a time (bk-job's limit).
 
         Every request is built, and every host checked, before the first is sent; the answers
         are concatenated in request order. bk-job leaves out hosts it has no log for (or, for
         a file step, answers a row of nulls only, which is left out here too).
-        """,
-    )
+        """
+        return await self._run(
+            logs.BATCH_GET_JOB_INSTANCE_IP_LOG, scope, job_instance_id, step_instance_id, hosts
+        )
 
-    batch_get_job_instance_execute_object_log = _api(
-        logs.BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG,
+    async def batch_get_job_instance_execute_object_log(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        hosts: Sequence[HostRef] = (),
+        container_ids: Sequence[int] = (),
+    ) -> tuple[ExecuteObjectLog, ...]:
         """Return the logs of hosts or containers of a step, asked 50 at a time (gateway v4).
 
         Give ``hosts`` (ids, ``Host`` values or ``(bk_cloud_id, ip)`` pairs) or
         ``container_ids`` (each a ``Container.id``), not both: bk-job reads one list per
         request. Every request is built before the first is sent; answers are concatenated.
-        """,
-    )
+        """
+        return await self._run(
+            logs.BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG,
+            scope,
+            job_instance_id,
+            step_instance_id,
+            hosts=hosts,
+            container_ids=container_ids,
+        )
 
-    get_job_instance_log = _api(
-        logs.GET_JOB_INSTANCE_LOG,
+    async def get_job_instance_log(self, scope: Scope, job_instance_id: int) -> tuple[StepLog, ...]:
         """Return every step of a job with each host's status and log (ESB v2 only).
 
         The v3 flavors have no such API (use ``batch_get_job_instance_ip_log``): there this
         raises ``UnsupportedOperationError`` before any request.
-        """,
-    )
+        """
+        return await self._run(logs.GET_JOB_INSTANCE_LOG, scope, job_instance_id)
+
+    # --- catalog ----------------------------------------------------------------------------------
+
+    async def get_job_plan_detail(self, scope: Scope, job_plan_id: int) -> JobPlan:
+        """Return a plan with its enabled steps and its global variables (their defaults).
+
+        A password variable's value is masked (``******``) by bk-job v3; ESB v2 sends it as
+        stored. Either way it never shows in a ``repr``.
+        """
+        return await self._run(catalog.GET_JOB_PLAN_DETAIL, scope, job_plan_id)
+
+    async def get_account_list(
+        self,
+        scope: Scope,
+        *,
+        category: AccountCategory | int | None = None,
+        account: str | None = None,
+        alias: str | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> AccountPage:
+        """Return one page of a scope's execution accounts (``ExecutionAccount.ref`` launches).
+
+        On ESB v2 (``get_os_account``) every system account comes in one page.
+        """
+        return await self._run(
+            catalog.GET_ACCOUNT_LIST,
+            scope,
+            category=category,
+            account=account,
+            alias=alias,
+            start=start,
+            length=length,
+        )
+
+    # --- scripts ----------------------------------------------------------------------------------
+
+    async def get_public_script_list(
+        self,
+        *,
+        name: str | None = None,
+        script_language: ScriptLanguage | int | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> ScriptPage:
+        """Return one page of the public library's scripts that have an online version."""
+        return await self._run(
+            scripts.GET_PUBLIC_SCRIPT_LIST,
+            name=name,
+            script_language=script_language,
+            start=start,
+            length=length,
+        )
+
+    async def get_script_version_list(
+        self,
+        scope: Scope,
+        script_id: str,
+        *,
+        return_script_content: bool = False,
+        start: int = 0,
+        length: int = 20,
+    ) -> ScriptVersionPage:
+        """Return one page of a script's versions, last changed first (v3 only).
+
+        Their text (``content``) comes only with ``return_script_content``.
+        """
+        return await self._run(
+            scripts.GET_SCRIPT_VERSION_LIST,
+            scope,
+            script_id,
+            return_script_content=return_script_content,
+            start=start,
+            length=length,
+        )
+
+    async def get_public_script_version_list(
+        self,
+        script_id: str,
+        *,
+        return_script_content: bool = False,
+        start: int = 0,
+        length: int = 20,
+    ) -> ScriptVersionPage:
+        """Return one page of a public script's versions, last changed first (v3 only)."""
+        return await self._run(
+            scripts.GET_PUBLIC_SCRIPT_VERSION_LIST,
+            script_id,
+            return_script_content=return_script_content,
+            start=start,
+            length=length,
+        )
+
+    async def get_public_script_version_detail(
+        self,
+        *,
+        script_version_id: int | None = None,
+        script_id: str | None = None,
+        version: str | None = None,
+    ) -> ScriptVersion | None:
+        """Return one public script version with its text (v3 only; as
+        ``get_script_version_detail``).
+        """
+        return await self._run(
+            scripts.GET_PUBLIC_SCRIPT_VERSION_DETAIL,
+            script_version_id=script_version_id,
+            script_id=script_id,
+            version=version,
+        )
+
+    async def get_script_detail(self, scope: Scope | None, script_version_id: int) -> ScriptVersion:
+        """Return one script version by id, without its text (ESB v2 only; on v3 use
+        ``get_script_version_detail``). ``scope=None`` reads a public script's version.
+        """
+        return await self._run(scripts.GET_SCRIPT_DETAIL, scope, script_version_id)
+
+    async def create_script(
+        self,
+        scope: Scope,
+        *,
+        name: str,
+        content: str,
+        version: str,
+        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+        description: str | None = None,
+        version_desc: str | None = None,
+    ) -> ScriptVersion:
+        """Create a script in a scope's library with its first version, a draft (v3 only).
+
+        ``content`` is the text (the client base64-encodes it). ``name`` is at most 60
+        characters, none of ``\\ | / : * < > " ?``; ``version`` at most 60 of
+        ``A-Z a-z 0-9 _ - # @ .``. A name the scope has already is refused (1243002).
+        ``publish_script_version`` puts the version online.
+        """
+        return await self._run(
+            scripts.CREATE_SCRIPT,
+            scope,
+            name=name,
+            content=content,
+            version=version,
+            script_language=script_language,
+            description=description,
+            version_desc=version_desc,
+        )
+
+    async def create_public_script(
+        self,
+        *,
+        name: str,
+        content: str,
+        version: str,
+        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+        description: str | None = None,
+        version_desc: str | None = None,
+    ) -> ScriptVersion:
+        """Create a script in the public library, as ``create_script`` does (v3 only)."""
+        return await self._run(
+            scripts.CREATE_PUBLIC_SCRIPT,
+            name=name,
+            content=content,
+            version=version,
+            script_language=script_language,
+            description=description,
+            version_desc=version_desc,
+        )
+
+    async def create_script_version(
+        self,
+        scope: Scope,
+        script_id: str,
+        *,
+        content: str,
+        version: str,
+        version_desc: str | None = None,
+    ) -> ScriptVersion:
+        """Add a draft version to a script (v3 only); a version name it has is refused."""
+        return await self._run(
+            scripts.CREATE_SCRIPT_VERSION,
+            scope,
+            script_id,
+            content=content,
+            version=version,
+            version_desc=version_desc,
+        )
+
+    async def create_public_script_version(
+        self, script_id: str, *, content: str, version: str, version_desc: str | None = None
+    ) -> ScriptVersion:
+        """Add a draft version to a public script (v3 only)."""
+        return await self._run(
+            scripts.CREATE_PUBLIC_SCRIPT_VERSION,
+            script_id,
+            content=content,
+            version=version,
+            version_desc=version_desc,
+        )
+
+    async def update_script_basic(
+        self, scope: Scope, script_id: str, *, name: str, description: str | None = None
+    ) -> Script:
+        """Rename a script and (if given) describe it anew (v3 only).
+
+        bk-job answers the script's row without its online version
+        (``online_script_version_id`` is ``None``).
+        """
+        return await self._run(
+            scripts.UPDATE_SCRIPT_BASIC, scope, script_id, name=name, description=description
+        )
+
+    async def update_public_script_basic(
+        self, script_id: str, *, name: str, description: str | None = None
+    ) -> Script:
+        """Rename a public script and (if given) describe it anew (v3 only)."""
+        return await self._run(
+            scripts.UPDATE_PUBLIC_SCRIPT_BASIC, script_id, name=name, description=description
+        )
+
+    async def update_script_version(
+        self,
+        scope: Scope,
+        script_id: str,
+        script_version_id: int,
+        *,
+        content: str,
+        version_desc: str | None = None,
+    ) -> ScriptVersion:
+        """Replace a draft version's text (v3 only); any other version is refused (1241003)."""
+        return await self._run(
+            scripts.UPDATE_SCRIPT_VERSION,
+            scope,
+            script_id,
+            script_version_id,
+            content=content,
+            version_desc=version_desc,
+        )
+
+    async def update_public_script_version(
+        self,
+        script_id: str,
+        script_version_id: int,
+        *,
+        content: str,
+        version_desc: str | None = None,
+    ) -> ScriptVersion:
+        """Replace a public draft version's text (v3 only)."""
+        return await self._run(
+            scripts.UPDATE_PUBLIC_SCRIPT_VERSION,
+            script_id,
+            script_version_id,
+            content=content,
+            version_desc=version_desc,
+        )
+
+    async def publish_script_version(
+        self, scope: Scope, script_id: str, script_version_id: int
+    ) -> ScriptVersionState:
+        """Put a version online; the script's online one goes offline (v3 only).
+
+        A disabled version cannot be published (1241003).
+        """
+        return await self._run(scripts.PUBLISH_SCRIPT_VERSION, scope, script_id, script_version_id)
+
+    async def publish_public_script_version(
+        self, script_id: str, script_version_id: int
+    ) -> ScriptVersionState:
+        """Put a public script's version online (v3 only)."""
+        return await self._run(scripts.PUBLISH_PUBLIC_SCRIPT_VERSION, script_id, script_version_id)
+
+    async def disable_script_version(
+        self, scope: Scope, script_id: str, script_version_id: int
+    ) -> ScriptVersionState:
+        """Disable an online or offline version: it never runs again (v3 only)."""
+        return await self._run(scripts.DISABLE_SCRIPT_VERSION, scope, script_id, script_version_id)
+
+    async def disable_public_script_version(
+        self, script_id: str, script_version_id: int
+    ) -> ScriptVersionState:
+        """Disable a public script's version (v3 only)."""
+        return await self._run(scripts.DISABLE_PUBLIC_SCRIPT_VERSION, script_id, script_version_id)
+
+    async def delete_script_version(
+        self, scope: Scope, script_id: str, script_version_id: int
+    ) -> None:
+        """Delete one version; the script goes with its last (v3 only)."""
+        return await self._run(scripts.DELETE_SCRIPT_VERSION, scope, script_id, script_version_id)
+
+    async def delete_public_script_version(self, script_id: str, script_version_id: int) -> None:
+        """Delete one version of a public script (v3 only)."""
+        return await self._run(scripts.DELETE_PUBLIC_SCRIPT_VERSION, script_id, script_version_id)
+
+    async def delete_script(self, scope: Scope, script_id: str) -> None:
+        """Delete a script and every version of it (v3 only)."""
+        return await self._run(scripts.DELETE_SCRIPT, scope, script_id)
+
+    async def delete_public_script(self, script_id: str) -> None:
+        """Delete a public script and every version of it (v3 only)."""
+        return await self._run(scripts.DELETE_PUBLIC_SCRIPT, script_id)
+
+    async def check_script(
+        self, content: str, *, script_language: ScriptLanguage | int = ScriptLanguage.SHELL
+    ) -> tuple[ScriptCheckItem, ...]:
+        """Check a script's text against the enabled dangerous-command rules (v3 only).
+
+        ``content`` is the text (the client base64-encodes it); each finding names the line.
+        """
+        return await self._run(scripts.CHECK_SCRIPT, content, script_language=script_language)
+
+    # --- rules ------------------------------------------------------------------------------------
+
+    async def get_dangerous_rule_list(
+        self,
+        *,
+        expression: str | None = None,
+        script_languages: Iterable[ScriptLanguage | int] | None = None,
+        description: str | None = None,
+        action: DangerousRuleAction | int | None = None,
+    ) -> tuple[DangerousRule, ...]:
+        """Return the dangerous-command rules by priority, or those that match (v3 only):
+        ``expression`` and ``description`` as substrings, any of ``script_languages``.
+        """
+        return await self._run(
+            rules.GET_DANGEROUS_RULE_LIST,
+            expression=expression,
+            script_languages=script_languages,
+            description=description,
+            action=action,
+        )
+
+    async def create_dangerous_rule(
+        self,
+        *,
+        expression: str,
+        script_languages: Iterable[ScriptLanguage | int],
+        action: DangerousRuleAction | int,
+        description: str = "",
+    ) -> DangerousRule:
+        """Add a rule (v3 only): a regular expression (Java's dialect, at most 250 characters)
+        checked on each line of scripts in ``script_languages``. It starts disabled
+        (``enable_dangerous_rule``); ``INTERCEPT`` then refuses to launch a matching script.
+        """
+        return await self._run(
+            rules.CREATE_DANGEROUS_RULE,
+            expression=expression,
+            script_languages=script_languages,
+            action=action,
+            description=description,
+        )
+
+    async def update_dangerous_rule(
+        self,
+        rule_id: int,
+        *,
+        expression: str,
+        script_languages: Iterable[ScriptLanguage | int],
+        action: DangerousRuleAction | int,
+        description: str = "",
+    ) -> DangerousRule:
+        """Replace a rule's fields; whether it is enabled stays (v3 only)."""
+        return await self._run(
+            rules.UPDATE_DANGEROUS_RULE,
+            rule_id,
+            expression=expression,
+            script_languages=script_languages,
+            action=action,
+            description=description,
+        )
+
+    async def delete_dangerous_rule(self, rule_id: int) -> None:
+        """Delete a rule (v3 only); bk-job answers success for a rule it does not have."""
+        return await self._run(rules.DELETE_DANGEROUS_RULE, rule_id)
+
+    async def enable_dangerous_rule(self, rule_id: int) -> DangerousRuleState:
+        """Enable a rule (v3 only)."""
+        return await self._run(rules.ENABLE_DANGEROUS_RULE, rule_id)
+
+    async def disable_dangerous_rule(self, rule_id: int) -> DangerousRuleState:
+        """Disable a rule (v3 only)."""
+        return await self._run(rules.DISABLE_DANGEROUS_RULE, rule_id)
+
+    # --- templates --------------------------------------------------------------------------------
+
+    async def get_job_template_list(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        creator: str | None = None,
+        last_modify_user: str | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> JobTemplatePage:
+        """Return one page of a scope's job templates, last changed first (``name``: a part)."""
+        return await self._run(
+            templates.GET_JOB_TEMPLATE_LIST,
+            scope,
+            name=name,
+            creator=creator,
+            last_modify_user=last_modify_user,
+            start=start,
+            length=length,
+        )
+
+    async def get_step_instance_detail(
+        self, scope: Scope, job_instance_id: int, step_instance_id: int
+    ) -> StepDetail:
+        """Return what a step of a job was told to do: script, files or approval (gateway only)."""
+        return await self._run(
+            templates.GET_STEP_INSTANCE_DETAIL, scope, job_instance_id, step_instance_id
+        )
+
+    async def get_job_template_detail(
+        self, scope: Scope, job_template_id: int
+    ) -> JobTemplateDetail:
+        """Return a job template with its steps and variables (gateway v4 only)."""
+        return await self._run(templates.GET_JOB_TEMPLATE_DETAIL, scope, job_template_id)
+
+    async def create_job_plan(
+        self,
+        scope: Scope,
+        job_template_id: int,
+        name: str,
+        *,
+        enable_steps: Sequence[int] | None = None,
+        variables: Sequence[GlobalVar] = (),
+        follow_template: Sequence[str] = (),
+    ) -> CreatedJobPlan:
+        """Create a plan from a template (gateway v4 only): ``name`` 1 to 60 characters, the
+        template's steps ``enable_steps`` (all if ``None``), ``variables`` by name (a text
+        ``value`` or hosts as ``server``; a ``GlobalVar.password`` stays out of errors), and the
+        names in ``follow_template`` keep the template's values.
+        """
+        return await self._run(
+            templates.CREATE_JOB_PLAN,
+            scope,
+            job_template_id,
+            name,
+            enable_steps=enable_steps,
+            variables=variables,
+            follow_template=follow_template,
+        )
+
+    # --- accounts ---------------------------------------------------------------------------------
+
+    async def create_account(
+        self,
+        scope: Scope,
+        *,
+        account: str,
+        type: AccountType | int,
+        category: AccountCategory | int = AccountCategory.SYSTEM,
+        password: str | None = None,
+        alias: str | None = None,
+        description: str | None = None,
+    ) -> ExecutionAccount:
+        """Create a system execution account (a Windows one with its ``password``) and return
+        it; ``alias`` defaults to the account name.
+        """
+        return await self._run(
+            accounts.CREATE_ACCOUNT,
+            scope,
+            account=account,
+            type=type,
+            category=category,
+            password=password,
+            alias=alias,
+            description=description,
+        )
+
+    async def update_account(
+        self,
+        scope: Scope,
+        account_id: int,
+        *,
+        alias: str | None = None,
+        password: str | None = None,
+        description: str | None = None,
+    ) -> ExecutionAccount:
+        """Change an account's alias, password or description (``None`` keeps it); return it
+        (gateway only).
+        """
+        return await self._run(
+            accounts.UPDATE_ACCOUNT,
+            scope,
+            account_id,
+            alias=alias,
+            password=password,
+            description=description,
+        )
+
+    async def delete_account(self, scope: Scope, account_id: int) -> ExecutionAccount:
+        """Delete an account; return it as it was."""
+        return await self._run(accounts.DELETE_ACCOUNT, scope, account_id)
+
+    async def get_account_password_encryption_metadata(self) -> PasswordEncryption:
+        """Return the public key and algorithm bk-job wants passwords encrypted with (gateway
+        only).
+        """
+        return await self._run(accounts.GET_ACCOUNT_PASSWORD_ENCRYPTION_METADATA)
+
+    async def get_own_db_account_list(self, scope: Scope) -> tuple[ExecutionAccount, ...]:
+        """Return the DB accounts of a scope the caller may use (ESB v2 only)."""
+        return await self._run(accounts.GET_OWN_DB_ACCOUNT_LIST, scope)
+
+    # --- files ------------------------------------------------------------------------------------
+
+    async def create_file_source(
+        self,
+        scope: Scope,
+        *,
+        code: str,
+        alias: str,
+        credential_id: str,
+        base_url: str | None = None,
+        type: FileSourceType | str = FileSourceType.BLUEKING_ARTIFACTORY,
+        access_params: Mapping[str, Any] | None = None,
+        file_prefix: str | None = None,
+    ) -> int:
+        """Create a file source (a bk-repo by default, at ``base_url``) and return its id.
+
+        ``code`` names it for good (a transfer's ``FileSource(file_source_code=...)``);
+        ``credential_id`` is a ``create_credential`` id; ``file_prefix`` ``"${UUID}"`` makes
+        bk-job prefix each file with a generated one.
+        """
+        return await self._run(
+            files.CREATE_FILE_SOURCE,
+            scope,
+            code=code,
+            alias=alias,
+            credential_id=credential_id,
+            base_url=base_url,
+            type=type,
+            access_params=access_params,
+            file_prefix=file_prefix,
+        )
+
+    async def update_file_source(
+        self,
+        scope: Scope,
+        *,
+        code: str,
+        alias: str,
+        credential_id: str,
+        base_url: str | None = None,
+        type: FileSourceType | str = FileSourceType.BLUEKING_ARTIFACTORY,
+        access_params: Mapping[str, Any] | None = None,
+        file_prefix: str | None = None,
+    ) -> int:
+        """Replace the file source ``code`` (every field, as ``create_file_source`` takes them);
+        return its id.
+        """
+        return await self._run(
+            files.UPDATE_FILE_SOURCE,
+            scope,
+            code=code,
+            alias=alias,
+            credential_id=credential_id,
+            base_url=base_url,
+            type=type,
+            access_params=access_params,
+            file_prefix=file_prefix,
+        )
+
+    async def get_file_source_detail(self, scope: Scope, code: str) -> FileSourceDetail:
+        """Return the file source ``code`` of a scope (gateway only)."""
+        return await self._run(files.GET_FILE_SOURCE_DETAIL, scope, code)
+
+    async def create_credential(
+        self, scope: Scope, *, name: str, secret: CredentialSecret, description: str | None = None
+    ) -> str:
+        """Store a credential (``CredentialSecret.for_username_password(...)``, ...) and return
+        its id; the secret is masked in every error and never comes back.
+        """
+        return await self._run(
+            files.CREATE_CREDENTIAL, scope, name=name, secret=secret, description=description
+        )
+
+    async def update_credential(
+        self,
+        scope: Scope,
+        credential_id: str,
+        *,
+        name: str,
+        secret: CredentialSecret,
+        description: str | None = None,
+    ) -> str:
+        """Replace a credential's name, secret and description (a secret value of
+        ``KEEP_SECRET`` keeps the stored one); return its id.
+        """
+        return await self._run(
+            files.UPDATE_CREDENTIAL,
+            scope,
+            credential_id,
+            name=name,
+            secret=secret,
+            description=description,
+        )
+
+    async def get_credential_detail(self, scope: Scope, credential_id: str) -> CredentialDetail:
+        """Return a credential's name, type and history, never its secret (gateway only)."""
+        return await self._run(files.GET_CREDENTIAL_DETAIL, scope, credential_id)
+
+    async def generate_local_file_upload_url(
+        self, scope: Scope, file_names: Sequence[str]
+    ) -> UploadUrls:
+        """Return where to upload each local file, and the path a transfer then names (ESB only)."""
+        return await self._run(files.GENERATE_LOCAL_FILE_UPLOAD_URL, scope, file_names)
+
+    # --- settings ---------------------------------------------------------------------------------
+
+    async def get_notify_config(self, scope: Scope) -> tuple[NotifyPolicy, ...]:
+        """Return a scope's default notification policies, one per way of starting jobs
+        (gateway only).
+        """
+        return await self._run(settings.GET_NOTIFY_CONFIG, scope)
+
+    async def get_latest_service_version(self) -> str | None:
+        """Return the newest version any bk-job service runs (ESB jobv3 only)."""
+        return await self._run(settings.GET_LATEST_SERVICE_VERSION)
+
+    async def get_user_authorized_scopes(
+        self, *, start: int = 0, length: int = 10
+    ) -> AuthorizedScopePage:
+        """Return a page of the scopes the user may use (gateway v4 only; ``length`` 1..200)."""
+        return await self._run(settings.GET_USER_AUTHORIZED_SCOPES, start=start, length=length)
+
+    # --- crons ------------------------------------------------------------------------------------
+
+    async def get_cron_detail(self, scope: Scope, cron_id: int) -> CronJob | None:
+        """Return a cron job with its variable values, ``None`` if the scope has none (v3 only)."""
+        return await self._run(crons.GET_CRON_DETAIL, scope, cron_id)
+
+    async def save_cron(
+        self,
+        scope: Scope,
+        *,
+        job_plan_id: int | None = None,
+        name: str | None = None,
+        expression: str | None = None,
+        execute_time: _dt.datetime | None = None,
+        global_vars: Sequence[GlobalVar] = (),
+        execute_time_zone: str | None = None,
+        cron_id: int | None = None,
+    ) -> CronJob:
+        """Create a cron job, or (``cron_id``) change one; return it as bk-job stored it.
+
+        A new one needs ``job_plan_id``, ``name`` (up to 60 characters) and a schedule: an
+        ``expression`` (Unix cron, 5 fields: minute hour day month weekday; no ``?``) or a
+        one-off ``execute_time``; a change needs at least one of them. ``global_vars`` set the
+        plan's variables for every launch (a password's value is a secret of the request;
+        bk-job resolves them against the ``job_plan_id`` of the request, so a change of
+        variables names the plan again: refused here without one);
+        ``execute_time_zone`` is an IANA zone (default: the business's). bk-job **pauses a cron
+        job on every save**: start it with ``update_cron_status(..., CronStatus.RUNNING)``.
+        ESB v2 takes no ``execute_time``, ``global_vars`` or ``execute_time_zone``.
+        """
+        return await self._run(
+            crons.SAVE_CRON,
+            scope,
+            job_plan_id=job_plan_id,
+            name=name,
+            expression=expression,
+            execute_time=execute_time,
+            global_vars=global_vars,
+            execute_time_zone=execute_time_zone,
+            cron_id=cron_id,
+        )
+
+    async def update_cron_status(
+        self, scope: Scope, cron_id: int, status: CronStatus | int
+    ) -> None:
+        """Start (``CronStatus.RUNNING``) or pause (``CronStatus.PAUSED``) a cron job.
+
+        A one-off cron job whose time has passed cannot start (``OperationNotAllowedError``).
+        """
+        return await self._run(crons.UPDATE_CRON_STATUS, scope, cron_id, status)
+
+    async def delete_cron(self, scope: Scope, cron_id: int) -> None:
+        """Delete a cron job (v3 only); ``NotFoundError`` if the scope has none."""
+        return await self._run(crons.DELETE_CRON, scope, cron_id)
+
+    # --- analysis ---------------------------------------------------------------------------------
+
+    async def get_script_task_context(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        execute_count: int = 0,
+        host_id: int | None = None,
+        container_id: int | None = None,
+        batch: int | None = None,
+        content: str | None = None,
+    ) -> TaskContext:
+        """Return what bk-job gathers of one host's or container's script task for analysis:
+        script, parameters, error log (gateway v4 only). Give ``host_id`` or ``container_id``.
+        """
+        return await self._run(
+            analysis.GET_SCRIPT_TASK_CONTEXT,
+            scope,
+            job_instance_id,
+            step_instance_id,
+            execute_count=execute_count,
+            host_id=host_id,
+            container_id=container_id,
+            batch=batch,
+            content=content,
+        )
+
+    async def get_file_task_context(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        step_instance_id: int,
+        *,
+        mode: FileLogMode | int,
+        execute_count: int = 0,
+        host_id: int | None = None,
+        container_id: int | None = None,
+        batch: int | None = None,
+    ) -> TaskContext:
+        """Return what bk-job gathers of one host's or container's file task for analysis, its
+        upload (``mode`` 0) or download (1) side (gateway v4 only).
+        """
+        return await self._run(
+            analysis.GET_FILE_TASK_CONTEXT,
+            scope,
+            job_instance_id,
+            step_instance_id,
+            mode=mode,
+            execute_count=execute_count,
+            host_id=host_id,
+            container_id=container_id,
+            batch=batch,
+        )
+
+    # --- end of generated methods ---
+
+    # --- by hand: methods that page, take filters, or read several APIs ---
 
     async def get_job_instance_list(
         self,
@@ -673,16 +1595,6 @@ class BkJobClient(anyio.abc.AsyncResource):
         ):
             yield job
 
-    get_job_instance_global_var_value = _api(
-        jobs.GET_JOB_INSTANCE_GLOBAL_VAR_VALUE,
-        """Return the values a job's string variables held after each step (its outputs).
-
-        bk-job reports string variables only; ``JobVariables.values()`` gives the latest.
-        """,
-    )
-
-    # --- plans ----------------------------------------------------------------------------------
-
     async def get_job_plan_list(
         self, scope: Scope, *, start: int = 0, length: int = 20, **filters: Unpack[PlanFilters]
     ) -> JobPlanPage:
@@ -704,17 +1616,6 @@ class BkJobClient(anyio.abc.AsyncResource):
             lambda plan: plan.job_plan_id,
         ):
             yield plan
-
-    get_job_plan_detail = _api(
-        catalog.GET_JOB_PLAN_DETAIL,
-        """Return a plan with its enabled steps and its global variables (their defaults).
-
-        A password variable's value is masked (``******``) by bk-job v3; ESB v2 sends it as
-        stored. Either way it never shows in a ``repr``.
-        """,
-    )
-
-    # --- scripts --------------------------------------------------------------------------------
 
     async def get_script_list(
         self,
@@ -743,11 +1644,6 @@ class BkJobClient(anyio.abc.AsyncResource):
             start=start,
             length=length,
         )
-
-    get_public_script_list = _api(
-        scripts.GET_PUBLIC_SCRIPT_LIST,
-        """Return one page of the public library's scripts that have an online version.""",
-    )
 
     async def iter_scripts(
         self,
@@ -792,25 +1688,6 @@ class BkJobClient(anyio.abc.AsyncResource):
             version=version,
         )
 
-    get_public_script_version_detail = _api(
-        scripts.GET_PUBLIC_SCRIPT_VERSION_DETAIL,
-        """Return one public script version with its text (v3 only; as
-        ``get_script_version_detail``).""",
-    )
-
-    get_script_version_list = _api(
-        scripts.GET_SCRIPT_VERSION_LIST,
-        """Return one page of a script's versions, last changed first (v3 only).
-
-        Their text (``content``) comes only with ``return_script_content``.
-        """,
-    )
-
-    get_public_script_version_list = _api(
-        scripts.GET_PUBLIC_SCRIPT_VERSION_LIST,
-        """Return one page of a public script's versions, last changed first (v3 only).""",
-    )
-
     async def iter_script_versions(
         self,
         scope: Scope | None,
@@ -840,158 +1717,6 @@ class BkJobClient(anyio.abc.AsyncResource):
         async for version in _paged(page, lambda version: version.script_version_id):
             yield version
 
-    get_script_detail = _api(
-        scripts.GET_SCRIPT_DETAIL,
-        """Return one script version by id, without its text (ESB v2 only; on v3 use
-        ``get_script_version_detail``). ``scope=None`` reads a public script's version.""",
-    )
-
-    create_script = _api(
-        scripts.CREATE_SCRIPT,
-        """Create a script in a scope's library with its first version, a draft (v3 only).
-
-        ``content`` is the text (the client base64-encodes it). ``name`` is at most 60
-        characters, none of ``\\ | / : * < > " ?``; ``version`` at most 60 of
-        ``A-Z a-z 0-9 _ - # @ .``. A name the scope has already is refused (1243002).
-        ``publish_script_version`` puts the version online.
-        """,
-    )
-
-    create_public_script = _api(
-        scripts.CREATE_PUBLIC_SCRIPT,
-        """Create a script in the public library, as ``create_script`` does (v3 only).""",
-    )
-
-    create_script_version = _api(
-        scripts.CREATE_SCRIPT_VERSION,
-        """Add a draft version to a script (v3 only); a version name it has is refused.""",
-    )
-
-    create_public_script_version = _api(
-        scripts.CREATE_PUBLIC_SCRIPT_VERSION,
-        """Add a draft version to a public script (v3 only).""",
-    )
-
-    update_script_basic = _api(
-        scripts.UPDATE_SCRIPT_BASIC,
-        """Rename a script and (if given) describe it anew (v3 only).
-
-        bk-job answers the script's row without its online version
-        (``online_script_version_id`` is ``None``).
-        """,
-    )
-
-    update_public_script_basic = _api(
-        scripts.UPDATE_PUBLIC_SCRIPT_BASIC,
-        """Rename a public script and (if given) describe it anew (v3 only).""",
-    )
-
-    update_script_version = _api(
-        scripts.UPDATE_SCRIPT_VERSION,
-        """Replace a draft version's text (v3 only); any other version is refused (1241003).""",
-    )
-
-    update_public_script_version = _api(
-        scripts.UPDATE_PUBLIC_SCRIPT_VERSION,
-        """Replace a public draft version's text (v3 only).""",
-    )
-
-    publish_script_version = _api(
-        scripts.PUBLISH_SCRIPT_VERSION,
-        """Put a version online; the script's online one goes offline (v3 only).
-
-        A disabled version cannot be published (1241003).
-        """,
-    )
-
-    publish_public_script_version = _api(
-        scripts.PUBLISH_PUBLIC_SCRIPT_VERSION,
-        """Put a public script's version online (v3 only).""",
-    )
-
-    disable_script_version = _api(
-        scripts.DISABLE_SCRIPT_VERSION,
-        """Disable an online or offline version: it never runs again (v3 only).""",
-    )
-
-    disable_public_script_version = _api(
-        scripts.DISABLE_PUBLIC_SCRIPT_VERSION,
-        """Disable a public script's version (v3 only).""",
-    )
-
-    delete_script = _api(
-        scripts.DELETE_SCRIPT,
-        """Delete a script and every version of it (v3 only).""",
-    )
-
-    delete_public_script = _api(
-        scripts.DELETE_PUBLIC_SCRIPT,
-        """Delete a public script and every version of it (v3 only).""",
-    )
-
-    delete_script_version = _api(
-        scripts.DELETE_SCRIPT_VERSION,
-        """Delete one version; the script goes with its last (v3 only).""",
-    )
-
-    delete_public_script_version = _api(
-        scripts.DELETE_PUBLIC_SCRIPT_VERSION,
-        """Delete one version of a public script (v3 only).""",
-    )
-
-    check_script = _api(
-        scripts.CHECK_SCRIPT,
-        """Check a script's text against the enabled dangerous-command rules (v3 only).
-
-        ``content`` is the text (the client base64-encodes it); each finding names the line.
-        """,
-    )
-
-    # --- dangerous-command rules ------------------------------------------------------------------
-
-    get_dangerous_rule_list = _api(
-        rules.GET_DANGEROUS_RULE_LIST,
-        """Return the dangerous-command rules by priority, or those that match (v3 only):
-        ``expression`` and ``description`` as substrings, any of ``script_languages``.""",
-    )
-
-    create_dangerous_rule = _api(
-        rules.CREATE_DANGEROUS_RULE,
-        """Add a rule (v3 only): a regular expression (Java's dialect, at most 250 characters)
-        checked on each line of scripts in ``script_languages``. It starts disabled
-        (``enable_dangerous_rule``); ``INTERCEPT`` then refuses to launch a matching script.""",
-    )
-
-    update_dangerous_rule = _api(
-        rules.UPDATE_DANGEROUS_RULE,
-        """Replace a rule's fields; whether it is enabled stays (v3 only).""",
-    )
-
-    delete_dangerous_rule = _api(
-        rules.DELETE_DANGEROUS_RULE,
-        """Delete a rule (v3 only); bk-job answers success for a rule it does not have.""",
-    )
-
-    enable_dangerous_rule = _api(
-        rules.ENABLE_DANGEROUS_RULE,
-        """Enable a rule (v3 only).""",
-    )
-
-    disable_dangerous_rule = _api(
-        rules.DISABLE_DANGEROUS_RULE,
-        """Disable a rule (v3 only).""",
-    )
-
-    # --- accounts -------------------------------------------------------------------------------
-
-    get_account_list = _api(
-        catalog.GET_ACCOUNT_LIST,
-        """Return one page of a scope's execution accounts (``ExecutionAccount.ref`` launches).
-
-        On ESB v2 (``get_os_account``) every system account comes in one page.
-        """,
-    )
-
     async def iter_accounts(
         self,
         scope: Scope,
@@ -1007,88 +1732,6 @@ class BkJobClient(anyio.abc.AsyncResource):
             lambda account: account.id,
         ):
             yield account
-
-    # --- file sources and credentials ---------------------------------------------------------
-
-    create_file_source = _api(
-        files.CREATE_FILE_SOURCE,
-        """Create a file source (a bk-repo by default, at ``base_url``) and return its id.
-
-        ``code`` names it for good (a transfer's ``FileSource(file_source_code=...)``);
-        ``credential_id`` is a ``create_credential`` id; ``file_prefix`` ``"${UUID}"`` makes
-        bk-job prefix each file with a generated one.
-        """,
-    )
-
-    update_file_source = _api(
-        files.UPDATE_FILE_SOURCE,
-        """Replace the file source ``code`` (every field, as ``create_file_source`` takes them);
-        return its id.""",
-    )
-
-    get_file_source_detail = _api(
-        files.GET_FILE_SOURCE_DETAIL,
-        """Return the file source ``code`` of a scope (gateway only).""",
-    )
-
-    create_credential = _api(
-        files.CREATE_CREDENTIAL,
-        """Store a credential (``CredentialSecret.for_username_password(...)``, ...) and return
-        its id; the secret is masked in every error and never comes back.""",
-    )
-
-    update_credential = _api(
-        files.UPDATE_CREDENTIAL,
-        """Replace a credential's name, secret and description (a secret value of
-        ``KEEP_SECRET`` keeps the stored one); return its id.""",
-    )
-
-    get_credential_detail = _api(
-        files.GET_CREDENTIAL_DETAIL,
-        """Return a credential's name, type and history, never its secret (gateway only).""",
-    )
-
-    generate_local_file_upload_url = _api(
-        files.GENERATE_LOCAL_FILE_UPLOAD_URL,
-        """Return where to upload each local file, and the path a transfer then names (ESB only).""",
-    )
-
-    # --- accounts -------------------------------------------------------------------------------
-
-    create_account = _api(
-        accounts.CREATE_ACCOUNT,
-        """Create a system execution account (a Windows one with its ``password``) and return
-        it; ``alias`` defaults to the account name.""",
-    )
-
-    update_account = _api(
-        accounts.UPDATE_ACCOUNT,
-        """Change an account's alias, password or description (``None`` keeps it); return it
-        (gateway only).""",
-    )
-
-    delete_account = _api(
-        accounts.DELETE_ACCOUNT,
-        """Delete an account; return it as it was.""",
-    )
-
-    get_account_password_encryption_metadata = _api(
-        accounts.GET_ACCOUNT_PASSWORD_ENCRYPTION_METADATA,
-        """Return the public key and algorithm bk-job wants passwords encrypted with (gateway
-        only).""",
-    )
-
-    get_own_db_account_list = _api(
-        accounts.GET_OWN_DB_ACCOUNT_LIST,
-        """Return the DB accounts of a scope the caller may use (ESB v2 only).""",
-    )
-
-    # --- templates and step details -------------------------------------------------------------
-
-    get_job_template_list = _api(
-        templates.GET_JOB_TEMPLATE_LIST,
-        """Return one page of a scope's job templates, last changed first (``name``: a part).""",
-    )
 
     async def iter_job_templates(
         self,
@@ -1112,62 +1755,6 @@ class BkJobClient(anyio.abc.AsyncResource):
             lambda template: template.id,
         ):
             yield template
-
-    get_step_instance_detail = _api(
-        templates.GET_STEP_INSTANCE_DETAIL,
-        """Return what a step of a job was told to do: script, files or approval (gateway only).""",
-    )
-
-    get_job_template_detail = _api(
-        templates.GET_JOB_TEMPLATE_DETAIL,
-        """Return a job template with its steps and variables (gateway v4 only).""",
-    )
-
-    create_job_plan = _api(
-        templates.CREATE_JOB_PLAN,
-        """Create a plan from a template (gateway v4 only): ``name`` 1 to 60 characters, the
-        template's steps ``enable_steps`` (all if ``None``), ``variables`` by name (a text
-        ``value`` or hosts as ``server``; a ``GlobalVar.password`` stays out of errors), and the
-        names in ``follow_template`` keep the template's values.""",
-    )
-
-    get_user_authorized_scopes = _api(
-        settings.GET_USER_AUTHORIZED_SCOPES,
-        """Return a page of the scopes the user may use (gateway v4 only; ``length`` 1..200).""",
-    )
-
-    get_script_task_context = _api(
-        analysis.GET_SCRIPT_TASK_CONTEXT,
-        """Return what bk-job gathers of one host's or container's script task for analysis:
-        script, parameters, error log (gateway v4 only). Give ``host_id`` or ``container_id``.""",
-    )
-
-    get_file_task_context = _api(
-        analysis.GET_FILE_TASK_CONTEXT,
-        """Return what bk-job gathers of one host's or container's file task for analysis, its
-        upload (``mode`` 0) or download (1) side (gateway v4 only).""",
-    )
-
-    # --- the rest -------------------------------------------------------------------------------
-
-    fast_execute_sql = _api(
-        sql.FAST_EXECUTE_SQL,
-        """Run a SQL script (one of ``script_content``, ``script_id``, ``script_version_id``)
-        on ``targets`` as a DB account; the launch names no step (read it from the status).""",
-    )
-
-    get_notify_config = _api(
-        settings.GET_NOTIFY_CONFIG,
-        """Return a scope's default notification policies, one per way of starting jobs
-        (gateway only).""",
-    )
-
-    get_latest_service_version = _api(
-        settings.GET_LATEST_SERVICE_VERSION,
-        """Return the newest version any bk-job service runs (ESB jobv3 only).""",
-    )
-
-    # --- crons ----------------------------------------------------------------------------------
 
     async def get_cron_list(
         self,
@@ -1201,42 +1788,6 @@ class BkJobClient(anyio.abc.AsyncResource):
             lambda cron: cron.id,
         ):
             yield cron
-
-    get_cron_detail = _api(
-        crons.GET_CRON_DETAIL,
-        """Return a cron job with its variable values, ``None`` if the scope has none (v3 only).""",
-    )
-
-    save_cron = _api(
-        crons.SAVE_CRON,
-        """Create a cron job, or (``cron_id``) change one; return it as bk-job stored it.
-
-        A new one needs ``job_plan_id``, ``name`` (up to 60 characters) and a schedule: an
-        ``expression`` (Unix cron, 5 fields: minute hour day month weekday; no ``?``) or a
-        one-off ``execute_time``; a change needs at least one of them. ``global_vars`` set the
-        plan's variables for every launch (a password's value is a secret of the request;
-        bk-job resolves them against the ``job_plan_id`` of the request, so a change of
-        variables names the plan again: refused here without one);
-        ``execute_time_zone`` is an IANA zone (default: the business's). bk-job **pauses a cron
-        job on every save**: start it with ``update_cron_status(..., CronStatus.RUNNING)``.
-        ESB v2 takes no ``execute_time``, ``global_vars`` or ``execute_time_zone``.
-        """,
-    )
-
-    update_cron_status = _api(
-        crons.UPDATE_CRON_STATUS,
-        """Start (``CronStatus.RUNNING``) or pause (``CronStatus.PAUSED``) a cron job.
-
-        A one-off cron job whose time has passed cannot start (``OperationNotAllowedError``).
-        """,
-    )
-
-    delete_cron = _api(
-        crons.DELETE_CRON,
-        """Delete a cron job (v3 only); ``NotFoundError`` if the scope has none.""",
-    )
-
-    # --- helpers over several APIs -------------------------------------------------------------
 
     async def failed_host_logs(
         self,

@@ -96,12 +96,12 @@ def reads(api: Api[..., Any], flavor: ApiFlavor) -> frozenset[str]:
 def _rows(group: str) -> dict[str, Api[..., Any]]:
     """Return a group's APIs by the name the group calls them."""
     if group == "job":
-        v2 = {n: a for n, a in TABLE.items() if ApiFlavor.ESB_V2 in a.wires}
-        return {a.wires[ApiFlavor.ESB_V2].name: a for a in v2.values()} | dict(V2_NAMES)
+        v2 = {n: a for n, a in TABLE.items() if ApiFlavor.ESB_V2 in a.bindings}
+        return {a.bindings[ApiFlavor.ESB_V2].name: a for a in v2.values()} | dict(V2_NAMES)
     return {
         n: a
         for n, a in TABLE.items()
-        if ApiFlavor.ESB_JOBV3 in a.wires or ApiFlavor.APIGW_V3 in a.wires
+        if ApiFlavor.ESB_JOBV3 in a.bindings or ApiFlavor.APIGW_V3 in a.bindings
     }
 
 
@@ -262,7 +262,7 @@ def _flavor(flavor: ApiFlavor, group: str, row: Api[..., Any]) -> ApiFlavor:
             f"compat.{group} speaks bk-job's v3, and this client speaks {flavor.value!r}: use "
             "compat.job (or a client with flavor='esb-jobv3' or 'apigw-v3')"
         )
-    if wire not in row.wires:
+    if wire not in row.bindings:
         raise UnsupportedOperationError(f"{row.name} does not exist on the {wire.value!r} API")
     return wire
 

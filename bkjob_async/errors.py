@@ -27,7 +27,8 @@ best-effort basis: ``bkjob_async._secrets`` states the contract.)
     │   ├── TimeoutError            also a builtin ``TimeoutError``
     │   ├── ConnectTimeoutError     both: connecting took too long, nothing was sent
     │   └── CertificateError        TLS: a certificate failed verification or was refused
-    ├── ResponseFormatError         not JSON, not bk-job's shape, over max_body_size, or another job's
+    ├── ResponseFormatError         not JSON, not bk-job's shape, or about another job
+    │   └── ResponseRefusedError    refused unread: over max_body_size, or nested too deep
     ├── UnsupportedOperationError   this API flavor has no such endpoint
     ├── PollingError                the poller could not watch an instance
     └── StoreError                  a state store is locked, unreadable, corrupt, too new or closed
@@ -57,6 +58,7 @@ __all__ = [
     "PollingError",
     "RateLimitedError",
     "ResponseFormatError",
+    "ResponseRefusedError",
     "ServerError",
     "StoreError",
     "TimeoutError",
@@ -217,6 +219,17 @@ class ResponseFormatError(BkJobError):
     """
 
     transient = True
+
+
+class ResponseRefusedError(ResponseFormatError):
+    """The response body was refused unread: larger than the client's ``max_body_size``, or
+    nested deeper than the client reads JSON.
+
+    Not transient: the same request gets the same body, so reads do not retry it, and a poll
+    that gets it twice in a row ends that job's watch (``PollPolicy``'s failure budget).
+    """
+
+    transient = False
 
 
 class UnsupportedOperationError(BkJobError):

@@ -20,7 +20,11 @@ Metrics (``namespace`` prefix, ``bkjob`` by default):
 - ``bkjob_poller_jobs_watched``, ``bkjob_poller_watches``, ``bkjob_poller_in_flight``:
   what it is doing now; ``bkjob_poller_request_rate``: requests per second lately;
   ``bkjob_poller_rate_limit``: the rate it holds itself to after 429s (absent when none);
-  ``bkjob_poller_stalled``: 1 while bk-job cannot be reached, else 0.
+  ``bkjob_poller_stalled``: 1 while bk-job cannot be reached (an outage), else 0;
+  ``bkjob_poller_failing_jobs``: jobs whose reads fail alone now, bk-job answering the others;
+  ``bkjob_poller_failures_total{blame}``: failed polls, ``blame="job"`` (one job's: a
+  malformed answer, a read timing out while others are answered) or ``"server"`` (bk-job's:
+  no connection, a 5xx, nothing answering).
 
 Cluster mode (``ClusterMetrics``; ``cluster`` prefix): a worker's own figures, and the
 cluster's as ``ClusterReader.status()`` last read them (``refresh``):
@@ -92,6 +96,8 @@ _EVENT_TYPES = {
     "WatchTimedOut": "watch_timed_out",
     "PollingStalled": "polling_stalled",
     "PollingResumed": "polling_resumed",
+    "JobPollFailing": "job_poll_failing",
+    "JobPollRecovered": "job_poll_recovered",
 }
 
 
@@ -236,9 +242,22 @@ class PollerMetrics(Collector):
             yield gauge("rate_limit", "Requests per second allowed after 429 answers.", sum(limits))
         yield gauge(
             "stalled",
-            "1 while bk-job cannot be reached (polls fail and are retried), else 0.",
+            "1 while bk-job cannot be reached (an outage: polls probe it), else 0.",
             float(any(s.stalled for s in stats)),
         )
+        yield gauge(
+            "failing_jobs",
+            "Jobs whose reads fail alone now (bk-job answers others; retried per job).",
+            sum(s.failing_jobs for s in stats),
+        )
+        failures = CounterMetricFamily(
+            f"{name}_failures",
+            "Failed polls, by whose failure they were: one job's, or bk-job's.",
+            labels=["blame"],
+        )
+        failures.add_metric(["job"], sum(s.job_failures for s in stats))
+        failures.add_metric(["server"], sum(s.server_failures for s in stats))
+        yield failures
 
 
 log = logging.getLogger("bkjob_async.metrics")

@@ -2,8 +2,9 @@
 
 Pages are MyST Markdown. The reference is generated from the docstrings by ``_ext/apiref.py``
 (every name of every public module's ``__all__``; a public name without a docstring is a
-warning, so the strict build fails) and the command line's page from its argparse parser by
-``_ext/cliref.py``. The build is nitpicky: every cross-reference must resolve.
+warning, so the strict build fails), the command line's page from its argparse parser by
+``_ext/cliref.py``, and the table of every typed API from the endpoint table by
+``_ext/endpoints.py``. The build is nitpicky: every cross-reference must resolve.
 
 The site is built in English and in Chinese (``-D language=zh_CN``, ``make docs``): Sphinx's
 own gettext machinery, with one catalog a page under ``locale/zh_CN/LC_MESSAGES/`` kept by
@@ -34,6 +35,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "apiref",
     "cliref",
+    "endpoints",
     "languages",
     "codecomments",
     "untranslated",

@@ -214,7 +214,7 @@ def table() -> dict[str, dict[str, frozenset[str]]]:
 
     known = samples()
     return {
-        name: {flavor.value: spelled(wire.spell, known) for flavor, wire in row.wires.items()}
+        name: {flavor.value: spelled(wire.spell, known) for flavor, wire in row.bindings.items()}
         for name, row in TABLE.items()
     }
 

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from .._params import MAX_LOG_HOSTS, HostRef
-from ._api import Api, Batches, Params, Wire
+from ._api import Api, Batches, Binding, Params
 from ._core import CREDENTIAL_PARAMS, Protocol
 from ._envelope import parse_retry_after
 from ._request import KeptQuery, Request, Response
@@ -27,6 +27,7 @@ __all__ = [
     "TABLE",
     "Api",
     "Batches",
+    "Binding",
     "CronFilters",
     "HistoryFilters",
     "HostRef",
@@ -36,6 +37,5 @@ __all__ = [
     "Protocol",
     "Request",
     "Response",
-    "Wire",
     "parse_retry_after",
 ]

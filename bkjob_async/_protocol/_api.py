@@ -1,8 +1,8 @@
-"""The endpoint table's row: one bk-job API, its wire per generation, and how to read its answer.
+"""The endpoint table's row: one bk-job API, its binding per generation, and how to read its answer.
 
 Pure data and small pure functions. A row (``Api``) names the API (bk-job's v3 name, the name
 of the client's method), the gateway's HTTP method, whether it is a read (retried) or a write
-(never retried once it may have reached bk-job), and one ``Wire`` per flavor that serves it:
+(never retried once it may have reached bk-job), and one ``Binding`` per flavor that serves it:
 the name there, the HTTP method there (the ESB takes every API by POST), the spelling (a pure
 function from the method's arguments to bk-job's parameters) and the answer's reader. The row
 picks the spelling: a builder never asks which flavor it speaks. The family modules
@@ -18,6 +18,7 @@ a typed method or from ``BkJobClient.call``.
 from __future__ import annotations
 
 import functools
+import inspect
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
@@ -30,15 +31,15 @@ from ..errors import ResponseFormatError
 __all__ = [
     "GET",
     "POST",
+    "AnswerReader",
     "Api",
     "Batches",
+    "Binding",
     "Params",
     "Parse",
-    "Reader",
     "Scoped",
     "Secrets",
     "Spelling",
-    "Wire",
     "answering",
     "bound",
     "checked",
@@ -69,7 +70,7 @@ Parse = Callable[[Any, type[X]], X]
 Spelling = Callable[..., "Params | Batches"]
 
 
-class Reader(typing.Protocol[T_co]):
+class AnswerReader(typing.Protocol[T_co]):
     """Read an answer: ``parse``, the envelope's ``data``, and the parameters sent."""
 
     def __call__(self, parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T_co: ...
@@ -104,13 +105,13 @@ class Batches(tuple[Params, ...]):
 
 
 @attrs.frozen
-class Wire(Generic[T]):
+class Binding(Generic[T]):
     """How one flavor serves an API: its name and method there, its spelling, its reader."""
 
     name: str
     method: str
     spell: Spelling
-    read: Reader[T]
+    read: AnswerReader[T]
     #: Sent to the gateway's ``/api/v4/``, whose answers are HTTP statuses and ``{"data"}`` or
     #: ``{"error"}`` bodies (``_envelope``), not ``result``/``code`` envelopes.
     v4: bool = False
@@ -131,48 +132,55 @@ class Api(Generic[P, T]):
     #: Safe to send again (a read), or never once it may have reached bk-job (a write).
     read: bool
     #: What each flavor that serves it sends; a flavor missing here lacks the API.
-    wires: Mapping[ApiFlavor, Wire[T]] = attrs.field(repr=False)
+    bindings: Mapping[ApiFlavor, Binding[T]] = attrs.field(repr=False)
+    #: The client method's docstring (``scripts/gen_facades.py`` writes the method with it).
+    doc: str = attrs.field(default="", repr=False)
+    #: bk-job's Java resources that serve it (the reference's table of every typed API).
+    resource: str = attrs.field(default="", repr=False)
 
     def names(self) -> dict[ApiFlavor, str]:
         """Return its name on each flavor that serves it."""
-        return {flavor: wire.name for flavor, wire in self.wires.items()}
+        return {flavor: binding.name for flavor, binding in self.bindings.items()}
 
     @property
     def signature(self) -> Spelling:
         """Its first spelling: its parameters (every spelling takes the same) and answer."""
-        return next(iter(self.wires.values())).spell
+        return next(iter(self.bindings.values())).spell
 
 
 def row(
     name: str,
     method: str,
-    read: Reader[T],
+    read: AnswerReader[T],
     *,
     v3: Callable[P, Params | Batches] | None = None,
     v2: Callable[P, Params | Batches] | None = None,
     v2_name: str | None = None,
-    v2_read: Reader[T] | None = None,
+    v2_read: AnswerReader[T] | None = None,
     v4: Callable[P, Params | Batches] | None = None,
-    v4_read: Reader[T] | None = None,
+    v4_read: AnswerReader[T] | None = None,
     gateway: bool = True,
     esb: bool = True,
     idempotent: bool | None = None,
+    doc: str = "",
+    resource: str = "",
 ) -> Api[P, T]:
     """Return a row: ``v3`` spells it on the gateway (``gateway``) and the ESB's jobv3
     (``esb``), ``v2`` on the ESB v2 (named ``v2_name`` there, ``name`` by default), ``v4`` on
     the gateway's v4 (read by ``v4_read``; same name and method). On ``apigw-v4`` a row
-    without ``v4`` is sent as the gateway's v3 (``Protocol.wire``)."""
-    wires: dict[ApiFlavor, Wire[T]] = {}
+    without ``v4`` is sent as the gateway's v3 (``Protocol.binding``). ``doc`` is the client
+    method's docstring, ``resource`` bk-job's Java resources that serve the API."""
+    bindings: dict[ApiFlavor, Binding[T]] = {}
     if v3 is not None and gateway:
-        wires[ApiFlavor.APIGW_V3] = Wire(name, method, v3, read)
+        bindings[ApiFlavor.APIGW_V3] = Binding(name, method, v3, read)
     if v3 is not None and esb:
-        wires[ApiFlavor.ESB_JOBV3] = Wire(name, POST, v3, read)
+        bindings[ApiFlavor.ESB_JOBV3] = Binding(name, POST, v3, read)
     if v2 is not None:
-        wires[ApiFlavor.ESB_V2] = Wire(v2_name or name, POST, v2, v2_read or read)
+        bindings[ApiFlavor.ESB_V2] = Binding(v2_name or name, POST, v2, v2_read or read)
     if v4 is not None:
-        wires[ApiFlavor.APIGW_V4] = Wire(name, method, v4, v4_read or read, v4=True)
+        bindings[ApiFlavor.APIGW_V4] = Binding(name, method, v4, v4_read or read, v4=True)
     read_only = method == GET if idempotent is None else idempotent
-    return Api(name, method, read_only, wires)
+    return Api(name, method, read_only, bindings, inspect.cleandoc(doc), resource)
 
 
 def bound(spell: Callable[Concatenate[A, P], X], how: A, /) -> Callable[P, X]:
@@ -194,7 +202,7 @@ def v2_scoped(scope: Scope, **params: Any) -> Params:
 # --- readers -----------------------------------------------------------------------------------
 
 
-def model(cls: type[T]) -> Reader[T]:
+def model(cls: type[T]) -> AnswerReader[T]:
     """Read the answer as a ``cls``."""
 
     def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T:
@@ -203,7 +211,7 @@ def model(cls: type[T]) -> Reader[T]:
     return answering(read, cls.__name__)
 
 
-def optional(cls: type[T]) -> Reader[T | None]:
+def optional(cls: type[T]) -> AnswerReader[T | None]:
     """Read the answer as a ``cls``, or ``None`` when bk-job answers ``null`` data."""
 
     def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T | None:
@@ -217,7 +225,7 @@ def nothing(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> None:
     return None
 
 
-def checked(cls: type[T], kind: str, key: str, answered: Callable[[T], int]) -> Reader[T]:
+def checked(cls: type[T], kind: str, key: str, answered: Callable[[T], int]) -> AnswerReader[T]:
     """Read a ``cls`` and refuse it if it is about another ``kind`` than the ``key`` sent."""
 
     def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T:

@@ -19,7 +19,7 @@ from .._converter import Generation, structure
 from .._params import check_text
 from .._secrets import Redactor
 from ..config import DEFAULT_SERVER_TZ, ApiFlavor, Credentials
-from ._api import GET, Api, Batches, Params, Wire
+from ._api import GET, Api, Batches, Binding, Params
 from ._envelope import Envelope
 from ._request import Request, check_base_url, query_value, trace_fields
 from ._table import TABLE
@@ -140,7 +140,7 @@ class Protocol:
             raise ValueError(f"unknown bk-job API {api!r}; expected one of {', '.join(TABLE)}")
         return row
 
-    def wire(self, api: Api[..., T] | str) -> Wire[T]:
+    def binding(self, api: Api[..., T] | str) -> Binding[T]:
         """Return how this flavor serves ``api``.
 
         :raises ValueError: an API the table lacks.
@@ -148,20 +148,20 @@ class Protocol:
             gateway's v3 both lack it).
         """
         row = self.row(api)
-        wire = row.wires.get(self.flavor)
-        if wire is None and self.flavor is ApiFlavor.APIGW_V4:
+        binding = row.bindings.get(self.flavor)
+        if binding is None and self.flavor is ApiFlavor.APIGW_V4:
             # The gateway serves v3 beside v4 at the same stage: an API v4 lacks is sent as v3.
-            wire = row.wires.get(ApiFlavor.APIGW_V3)
-        if wire is None:
-            others = " or ".join(repr(f.value) for f in row.wires)
+            binding = row.bindings.get(ApiFlavor.APIGW_V3)
+        if binding is None:
+            others = " or ".join(repr(f.value) for f in row.bindings)
             raise errors.UnsupportedOperationError(
                 f"{row.name} does not exist on the {self.flavor.value!r} API; use flavor {others}"
             )
-        return wire
+        return binding
 
     def spell(self, api: Api[..., T] | str, /, *args: Any, **kwargs: Any) -> Params | Batches:
         """Check the arguments of a typed call of ``api``; return bk-job's parameters for it."""
-        return self.wire(api).spell(*args, **kwargs)
+        return self.binding(api).spell(*args, **kwargs)
 
     def build(self, api: Api[..., T] | str, /, *args: Any, **kwargs: Any) -> Request:
         """Return the request of a typed call of ``api`` (one that needs a single request)."""
@@ -187,16 +187,16 @@ class Protocol:
     ) -> Request:
         """Return the request that sends ``params`` (bk-job's names) to ``api`` as its row says.
 
-        ``flavor`` picks another wire of the row than this flavor's (the gateway's v3 from an
+        ``flavor`` picks another binding of the row than this flavor's (the gateway's v3 from an
         ``apigw-v4`` protocol, say): sent to this server with this identity.
         """
         row = self.row(api)
-        wire = self.wire(row) if flavor is None else row.wires.get(flavor)
-        if wire is None:
+        binding = self.binding(row) if flavor is None else row.bindings.get(flavor)
+        if binding is None:
             raise errors.UnsupportedOperationError(
                 f"{row.name} does not exist on the {flavor.value!r} API"  # type: ignore[union-attr]
             )
-        return self._request(row.name, wire, params, row.read)
+        return self._request(row.name, binding, params, row.read)
 
     def raw(
         self,
@@ -214,15 +214,17 @@ class Protocol:
             raise ValueError(f"a bk-job API name is lower case letters, digits and _, not {name!r}")
         if method not in ("GET", "POST"):
             raise ValueError(f"method must be 'GET' or 'POST', not {method!r}")
-        return self._request(name, Wire(name, method, _unspelled, _unread), params, idempotent)
+        return self._request(name, Binding(name, method, _unspelled, _unread), params, idempotent)
 
-    def _request(self, api: str, wire: Wire[Any], params: Mapping[str, Any], read: bool) -> Request:
-        url = self.url(wire.name, v4=wire.v4)
+    def _request(
+        self, api: str, binding: Binding[Any], params: Mapping[str, Any], read: bool
+    ) -> Request:
+        url = self.url(binding.name, v4=binding.v4)
         traced = trace_fields(params)
-        if wire.v4:
+        if binding.v4:
             traced["v4"] = True
         secrets = getattr(params, "secrets", ())
-        if wire.method == GET:
+        if binding.method == GET:
             query = {k: query_value(v) for k, v in params.items() if v is not None}
             return Request(
                 api,
@@ -250,13 +252,13 @@ class Protocol:
 
     def answer(self, api: Api[..., T] | str, data: Any, sent: Mapping[str, Any]) -> T:
         """Read ``data``, the answer to ``sent``, as ``api``'s row says (its typed answer)."""
-        return self.wire(api).read(self.parse, data, sent)
+        return self.binding(api).read(self.parse, data, sent)
 
     def answers(
         self, api: Api[..., T] | str, data: Sequence[Any], sent: Sequence[Mapping[str, Any]]
     ) -> T:
         """Read the answers of a call's batches and join them (tuples, concatenated)."""
-        read = self.wire(api).read
+        read = self.binding(api).read
         joined: list[Any] = []
         for one, params in zip(data, sent, strict=True):
             joined += read(self.parse, one, params)  # type: ignore[arg-type]

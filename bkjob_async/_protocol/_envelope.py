@@ -347,9 +347,9 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def _too_deep(request: Request, response: Response) -> errors.ResponseFormatError:
+def _too_deep(request: Request, response: Response) -> errors.ResponseRefusedError:
     """The error of an answer nested past ``_json.MAX_DEPTH``: refused before anything reads it."""
-    return errors.ResponseFormatError(
+    return errors.ResponseRefusedError(
         f"{request.api}: HTTP {response.status} response nests arrays or objects deeper than "
         f"{_json.MAX_DEPTH} levels ({len(response.body):,} bytes); refused unread"
     )

@@ -66,9 +66,9 @@ TABLE: MappingProxyType[str, Api[..., Any]] = MappingProxyType(_gather())
 def _v2_names() -> dict[str, Api[..., Any]]:
     names: dict[str, Api[..., Any]] = {}
     for api in TABLE.values():
-        wire = api.wires.get(ApiFlavor.ESB_V2)
-        if wire is not None and wire.name != api.name:
-            names[wire.name] = api
+        binding = api.bindings.get(ApiFlavor.ESB_V2)
+        if binding is not None and binding.name != api.name:
+            names[binding.name] = api
     return names
 
 

@@ -45,7 +45,7 @@ from ..models import (
 )
 
 if TYPE_CHECKING:
-    from ._api import Parse, Reader
+    from ._api import AnswerReader, Parse
 
 __all__ = [
     "created_plan_v4",
@@ -62,7 +62,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _fits(read: Callable[[Parse[Any], Any, Mapping[str, Any]], T]) -> Reader[T]:
+def _fits(read: Callable[[Parse[Any], Any, Mapping[str, Any]], T]) -> AnswerReader[T]:
     """Turn what a reader raises on data that does not fit into ``ResponseFormatError``."""
 
     @functools.wraps(read)

@@ -105,9 +105,35 @@ def _account(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> Execut
     return parse(data, ExecutionAccount)  # type: ignore[no-any-return]
 
 
-CREATE_ACCOUNT = row("create_account", POST, _account, v3=create_account_v3)
-UPDATE_ACCOUNT = row("update_account", POST, _account, v3=update_account_v3, esb=False)
-DELETE_ACCOUNT = row("delete_account", POST, _account, v3=delete_account_v3)
+CREATE_ACCOUNT = row(
+    "create_account",
+    POST,
+    _account,
+    v3=create_account_v3,
+    doc="""Create a system execution account (a Windows one with its ``password``) and return
+    it; ``alias`` defaults to the account name.
+    """,
+    resource="`EsbAccountV3Resource`",
+)
+UPDATE_ACCOUNT = row(
+    "update_account",
+    POST,
+    _account,
+    v3=update_account_v3,
+    esb=False,
+    doc="""Change an account's alias, password or description (``None`` keeps it); return it
+    (gateway only).
+    """,
+    resource="`EsbAccountV3Resource`",
+)
+DELETE_ACCOUNT = row(
+    "delete_account",
+    POST,
+    _account,
+    v3=delete_account_v3,
+    doc="""Delete an account; return it as it was.""",
+    resource="`EsbAccountV3Resource`",
+)
 
 
 def encryption_v3() -> Params:
@@ -121,6 +147,10 @@ GET_ACCOUNT_PASSWORD_ENCRYPTION_METADATA = row(
     model(PasswordEncryption),
     v3=encryption_v3,
     esb=False,
+    doc="""Return the public key and algorithm bk-job wants passwords encrypted with (gateway
+    only).
+    """,
+    resource="`EsbAccountV3Resource`",
 )
 
 
@@ -137,5 +167,11 @@ def own_db_accounts(
 
 
 GET_OWN_DB_ACCOUNT_LIST = row(
-    "get_own_db_account_list", POST, own_db_accounts, v2=own_db_accounts_v2, idempotent=True
+    "get_own_db_account_list",
+    POST,
+    own_db_accounts,
+    v2=own_db_accounts_v2,
+    idempotent=True,
+    doc="""Return the DB accounts of a scope the caller may use (ESB v2 only).""",
+    resource="v2 `EsbGetDBAccountListResource`",
 )

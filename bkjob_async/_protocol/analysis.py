@@ -96,8 +96,24 @@ def file_context_v4(
 
 
 GET_SCRIPT_TASK_CONTEXT = row(
-    "get_script_task_context", POST, _v4.task_context_v4, v4=script_context_v4, idempotent=True
+    "get_script_task_context",
+    POST,
+    _v4.task_context_v4,
+    v4=script_context_v4,
+    idempotent=True,
+    doc="""Return what bk-job gathers of one host's or container's script task for analysis:
+    script, parameters, error log (gateway v4 only). Give ``host_id`` or ``container_id``.
+    """,
+    resource="v4 `OpenApiGetTaskContextV4Resource` (`V4GetScriptTaskContextRequest`)",
 )
 GET_FILE_TASK_CONTEXT = row(
-    "get_file_task_context", POST, _v4.task_context_v4, v4=file_context_v4, idempotent=True
+    "get_file_task_context",
+    POST,
+    _v4.task_context_v4,
+    v4=file_context_v4,
+    idempotent=True,
+    doc="""Return what bk-job gathers of one host's or container's file task for analysis, its
+    upload (``mode`` 0) or download (1) side (gateway v4 only).
+    """,
+    resource="v4 `OpenApiGetTaskContextV4Resource` (`V4GetFileTaskContextRequest`)",
 )

@@ -79,6 +79,7 @@ GET_JOB_PLAN_LIST = row(
     v2=bound(_plan_list, True),
     v2_name="get_job_list",
     v2_read=plan_page_v2,
+    resource="`EsbPlanV3Resource`; v2 `EsbGetJobListResource`",
 )
 
 
@@ -100,6 +101,12 @@ GET_JOB_PLAN_DETAIL = row(
     v2=plan_detail_v2,
     v2_name="get_job_detail",
     v2_read=checked(JobPlan, "plan", "bk_job_id", lambda a: a.job_plan_id),
+    doc="""Return a plan with its enabled steps and its global variables (their defaults).
+
+    A password variable's value is masked (``******``) by bk-job v3; ESB v2 sends it as
+    stored. Either way it never shows in a ``repr``.
+    """,
+    resource="`EsbPlanV3Resource`; v2 `EsbGetJobDetailResource`",
 )
 
 # --- accounts ------------------------------------------------------------------------------------
@@ -144,4 +151,9 @@ GET_ACCOUNT_LIST = row(
     v2=bound(_account_list, True),
     v2_name="get_os_account",
     v2_read=account_page_v2,
+    doc="""Return one page of a scope's execution accounts (``ExecutionAccount.ref`` launches).
+
+    On ESB v2 (``get_os_account``) every system account comes in one page.
+    """,
+    resource="`EsbAccountV3Resource`; v2 `EsbGetOSAccountResource`",
 )

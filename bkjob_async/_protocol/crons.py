@@ -191,6 +191,7 @@ GET_CRON_LIST = row(
     v3=bound(_cron_list, False),
     v2=bound(_cron_list, True),
     v2_read=cron_page_v2,
+    resource="`EsbCronJobV3Resource`; v2 `EsbCronJobResource`",
 )
 
 # --- get_cron_detail (v3) ------------------------------------------------------------------------
@@ -201,7 +202,14 @@ def cron_detail_v3(scope: Scope, cron_id: int) -> Params:
     return v3_scoped(scope, id=check_id(cron_id, "cron_id"))
 
 
-GET_CRON_DETAIL = row("get_cron_detail", GET, optional(CronJob), v3=cron_detail_v3)
+GET_CRON_DETAIL = row(
+    "get_cron_detail",
+    GET,
+    optional(CronJob),
+    v3=cron_detail_v3,
+    doc="""Return a cron job with its variable values, ``None`` if the scope has none (v3 only).""",
+    resource="`EsbCronJobV3Resource`",
+)
 
 # --- save_cron ------------------------------------------------------------------------------------
 
@@ -293,7 +301,24 @@ def _save_cron(
 
 
 SAVE_CRON = row(
-    "save_cron", POST, model(CronJob), v3=bound(_save_cron, False), v2=bound(_save_cron, True)
+    "save_cron",
+    POST,
+    model(CronJob),
+    v3=bound(_save_cron, False),
+    v2=bound(_save_cron, True),
+    doc="""Create a cron job, or (``cron_id``) change one; return it as bk-job stored it.
+
+    A new one needs ``job_plan_id``, ``name`` (up to 60 characters) and a schedule: an
+    ``expression`` (Unix cron, 5 fields: minute hour day month weekday; no ``?``) or a
+    one-off ``execute_time``; a change needs at least one of them. ``global_vars`` set the
+    plan's variables for every launch (a password's value is a secret of the request;
+    bk-job resolves them against the ``job_plan_id`` of the request, so a change of
+    variables names the plan again: refused here without one);
+    ``execute_time_zone`` is an IANA zone (default: the business's). bk-job **pauses a cron
+    job on every save**: start it with ``update_cron_status(..., CronStatus.RUNNING)``.
+    ESB v2 takes no ``execute_time``, ``global_vars`` or ``execute_time_zone``.
+    """,
+    resource="`EsbCronJobV3Resource`; v2 `EsbCronJobResource`",
 )
 
 # --- update_cron_status ------------------------------------------------------------------------
@@ -318,7 +343,18 @@ def cron_status_v2(scope: Scope, cron_id: int, status: CronStatus | int) -> Para
     )
 
 
-UPDATE_CRON_STATUS = row("update_cron_status", POST, nothing, v3=cron_status_v3, v2=cron_status_v2)
+UPDATE_CRON_STATUS = row(
+    "update_cron_status",
+    POST,
+    nothing,
+    v3=cron_status_v3,
+    v2=cron_status_v2,
+    doc="""Start (``CronStatus.RUNNING``) or pause (``CronStatus.PAUSED``) a cron job.
+
+    A one-off cron job whose time has passed cannot start (``OperationNotAllowedError``).
+    """,
+    resource="`EsbCronJobV3Resource`; v2 `EsbCronJobResource`",
+)
 
 # --- delete_cron (v3) ---------------------------------------------------------------------------
 
@@ -328,4 +364,11 @@ def delete_cron_v3(scope: Scope, cron_id: int) -> Params:
     return v3_scoped(scope, id=check_id(cron_id, "cron_id"))
 
 
-DELETE_CRON = row("delete_cron", POST, nothing, v3=delete_cron_v3)
+DELETE_CRON = row(
+    "delete_cron",
+    POST,
+    nothing,
+    v3=delete_cron_v3,
+    doc="""Delete a cron job (v3 only); ``NotFoundError`` if the scope has none.""",
+    resource="`EsbCronJobV3Resource`",
+)

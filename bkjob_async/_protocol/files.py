@@ -22,9 +22,9 @@ from ..models.files import (
 from ._api import (
     GET,
     POST,
+    AnswerReader,
     Params,
     Parse,
-    Reader,
     answering,
     model,
     row,
@@ -66,7 +66,7 @@ def plain(value: object, name: str) -> str:
     return text
 
 
-def id_of(kind: type[T]) -> Reader[T]:
+def id_of(kind: type[T]) -> AnswerReader[T]:
     """Read an answer that names what it made by ``id`` (``{"id": ...}``)."""
 
     def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T:
@@ -132,10 +132,37 @@ def file_source_detail_v3(scope: Scope, code: str) -> Params:
     return v3_scoped(scope, code=plain(code, "code"))
 
 
-CREATE_FILE_SOURCE = row("create_file_source", POST, id_of(int), v3=file_source_v3)
-UPDATE_FILE_SOURCE = row("update_file_source", POST, id_of(int), v3=file_source_v3)
+CREATE_FILE_SOURCE = row(
+    "create_file_source",
+    POST,
+    id_of(int),
+    v3=file_source_v3,
+    doc="""Create a file source (a bk-repo by default, at ``base_url``) and return its id.
+
+    ``code`` names it for good (a transfer's ``FileSource(file_source_code=...)``);
+    ``credential_id`` is a ``create_credential`` id; ``file_prefix`` ``"${UUID}"`` makes
+    bk-job prefix each file with a generated one.
+    """,
+    resource="`EsbFileSourceV3Resource`",
+)
+UPDATE_FILE_SOURCE = row(
+    "update_file_source",
+    POST,
+    id_of(int),
+    v3=file_source_v3,
+    doc="""Replace the file source ``code`` (every field, as ``create_file_source`` takes them);
+    return its id.
+    """,
+    resource="`EsbFileSourceV3Resource`",
+)
 GET_FILE_SOURCE_DETAIL = row(
-    "get_file_source_detail", GET, model(FileSourceDetail), v3=file_source_detail_v3, esb=False
+    "get_file_source_detail",
+    GET,
+    model(FileSourceDetail),
+    v3=file_source_detail_v3,
+    esb=False,
+    doc="""Return the file source ``code`` of a scope (gateway only).""",
+    resource="`EsbFileSourceV3Resource`",
 )
 
 # --- credentials ---------------------------------------------------------------------------------
@@ -189,10 +216,34 @@ def credential_detail_v3(scope: Scope, credential_id: str) -> Params:
     return v3_scoped(scope, id=check_text(credential_id, "credential_id"))
 
 
-CREATE_CREDENTIAL = row("create_credential", POST, id_of(str), v3=create_credential_v3)
-UPDATE_CREDENTIAL = row("update_credential", POST, id_of(str), v3=update_credential_v3)
+CREATE_CREDENTIAL = row(
+    "create_credential",
+    POST,
+    id_of(str),
+    v3=create_credential_v3,
+    doc="""Store a credential (``CredentialSecret.for_username_password(...)``, ...) and return
+    its id; the secret is masked in every error and never comes back.
+    """,
+    resource="`EsbCredentialV3Resource`",
+)
+UPDATE_CREDENTIAL = row(
+    "update_credential",
+    POST,
+    id_of(str),
+    v3=update_credential_v3,
+    doc="""Replace a credential's name, secret and description (a secret value of
+    ``KEEP_SECRET`` keeps the stored one); return its id.
+    """,
+    resource="`EsbCredentialV3Resource`",
+)
 GET_CREDENTIAL_DETAIL = row(
-    "get_credential_detail", GET, model(CredentialDetail), v3=credential_detail_v3, esb=False
+    "get_credential_detail",
+    GET,
+    model(CredentialDetail),
+    v3=credential_detail_v3,
+    esb=False,
+    doc="""Return a credential's name, type and history, never its secret (gateway only).""",
+    resource="`EsbCredentialV3Resource`",
 )
 
 # --- local files ---------------------------------------------------------------------------------
@@ -223,4 +274,6 @@ GENERATE_LOCAL_FILE_UPLOAD_URL = row(
     v3=upload_url_v3,
     gateway=False,
     idempotent=True,
+    doc="""Return where to upload each local file, and the path a transfer then names (ESB only).""",
+    resource="`EsbLocalFileV3Resource`",
 )

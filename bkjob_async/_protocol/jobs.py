@@ -101,6 +101,8 @@ GET_JOB_INSTANCE_STATUS = row(
     v2=job_status_v2,
     v4=job_status_v4,
     v4_read=_v4.job_status_v4,
+    doc="""Return a job's status, its steps and (``with_hosts``) each host of the current round.""",
+    resource="`EsbGetJobInstanceStatusV3Resource`; v2 `EsbGetJobInstanceStatusResource`; v4 `OpenApiGetJobInstanceStatusV4Resource`",
 )
 
 # --- get_step_instance_status --------------------------------------------------------------------
@@ -169,7 +171,20 @@ GET_STEP_INSTANCE_STATUS = row(
     checked(StepInstanceStatus, "step", "step_instance_id", lambda a: a.step.step_instance_id),
     v3=bound(_step_status, v3_scoped),
     v2=bound(_step_status, v2_scoped),
-    esb=False,  # not registered on the ESB's jobv3
+    esb=False,
+    doc="""Return a step's hosts grouped by result; ``execute_count`` reads an earlier round.
+
+    :param batch: a rolling step's batch, numbered from 1. Left out, every batch of the step
+        is returned (the client sends ``batch=0``: the gateway alone would answer the
+        latest batch only). ESB v2 has no filters and always answers every batch.
+    :raises ValueError: ``batch`` below 1, or a filter on ESB v2.
+
+    On ESB v2 the answer is partial: bk-job lists the hosts of the first result group only
+    and reports the others as empty. Those groups come back with ``host_size=None``,
+    ``step.hosts`` is ``None`` and ``partial`` is true; never read their hosts as absent,
+    and read every host's status from ``get_job_instance_status``.
+    """,
+    resource="`EsbGetStepInstanceStatusV3Resource`; v2 `EsbGetStepInstanceStatusResource`",  # not registered on the ESB's jobv3
 )
 
 # --- operations ----------------------------------------------------------------------------------
@@ -207,6 +222,8 @@ OPERATE_STEP_INSTANCE = row(
     nothing,
     v3=bound(_operate_step, v3_scoped),
     v2=bound(_operate_step, v2_scoped),
+    doc="""Retry, skip, confirm or ignore a step; raise ``OperationNotAllowedError`` if refused.""",
+    resource="`EsbOperateStepInstanceV3Resource`; v2 `EsbOperateStepInstanceResource`",
 )
 OPERATE_JOB_INSTANCE = row(
     "operate_job_instance",
@@ -214,6 +231,8 @@ OPERATE_JOB_INSTANCE = row(
     nothing,
     v3=bound(_operate_job, v3_scoped),
     v2=bound(_operate_job, v2_scoped),
+    doc="""Terminate a running job, or start one created with ``start_task=False``.""",
+    resource="`EsbOperateJobInstanceV3Resource`; v2 `EsbOperateJobInstanceResource`",
 )
 
 # --- get_job_instance_list (v3) ------------------------------------------------------------------
@@ -281,6 +300,7 @@ GET_JOB_INSTANCE_LIST = row(
     v3=job_list_v3,
     v4=job_list_v4,
     v4_read=_v4.job_page_v4,
+    resource="`EsbGetJobInstanceListV3Resource`; v4 `EsbGetJobInstanceListV4Resource`",
 )
 
 # --- get_job_instance_global_var_value -----------------------------------------------------------
@@ -296,4 +316,9 @@ GET_JOB_INSTANCE_GLOBAL_VAR_VALUE = row(
     checked(JobVariables, "job", "job_instance_id", lambda a: a.job_instance_id),
     v3=bound(_var_values, v3_scoped),
     v2=bound(_var_values, v2_scoped),
+    doc="""Return the values a job's string variables held after each step (its outputs).
+
+    bk-job reports string variables only; ``JobVariables.values()`` gives the latest.
+    """,
+    resource="`EsbGetJobInstanceGlobalVarValueV3Resource`; v2 `EsbGetJobInstanceGlobalVarValueResource`",
 )

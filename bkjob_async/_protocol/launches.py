@@ -165,6 +165,13 @@ FAST_EXECUTE_SCRIPT = row(
     v3=bound(_fast_script, "v3"),
     v2=bound(_fast_script, "v2"),
     v4=bound(_fast_script, "v4"),
+    doc="""Run a script on ``targets``; pass its text, the client base64-encodes it.
+
+    Pass exactly one of ``script_content``, ``script_id`` or ``script_version_id``.
+    ``script_timeout`` is 1..259200 seconds. ``targets`` are checked against what the
+    flavor's server reads (see ``Targets``): a target bk-job would drop is a ``ValueError``.
+    """,
+    resource="`EsbFastExecuteScriptV3Resource`; v2 `EsbFastExecuteScriptResource`; v4 `OpenApiFastExecuteScriptV4Resource`",
 )
 
 # --- fast_transfer_file --------------------------------------------------------------------------
@@ -261,6 +268,12 @@ FAST_TRANSFER_FILE = row(
     v3=bound(_fast_transfer, False),
     v2=bound(_fast_transfer, True),
     v2_name="fast_push_file",
+    doc="""Copy files from ``file_sources`` to ``file_target_path`` on ``targets``.
+
+    On ESB v2 (``fast_push_file``) bk-job does not report the step, so
+    ``step_instance_id`` of the launch is ``None``; read it from ``get_job_instance_status``.
+    """,
+    resource="`EsbFastTransferFileV3Resource`; v2 `EsbFastPushFileResource`",
 )
 
 # --- execute_job_plan ----------------------------------------------------------------------------
@@ -318,6 +331,8 @@ EXECUTE_JOB_PLAN = row(
     v3=bound(_plan, False),
     v2=bound(_plan, True),
     v2_name="execute_job",
+    doc="""Launch a job plan with the given global variable values.""",
+    resource="`EsbExecuteJobPlanV3Resource`; v2 `EsbExecuteTaskResource`",
 )
 
 # --- push_config_file ----------------------------------------------------------------------------
@@ -375,5 +390,17 @@ def _config(
 
 
 PUSH_CONFIG_FILE = row(
-    "push_config_file", POST, model(JobLaunch), v3=bound(_config, False), v2=bound(_config, True)
+    "push_config_file",
+    POST,
+    model(JobLaunch),
+    v3=bound(_config, False),
+    v2=bound(_config, True),
+    doc="""Write config files (``ConfigFile``) into ``file_target_path`` on ``targets``.
+
+    bk-job runs it as a one-step file job: follow it like any other launch. Contents are
+    base64-encoded by the client and never logged. On ESB v2 only ``ips`` targets are
+    read by bk-job (others are refused here) and there is no ``callback_url``; no flavor
+    reports the step (``step_instance_id`` is ``None``).
+    """,
+    resource="`EsbPushConfigFileV3Resource`; v2 `EsbPushConfigFileResource`",
 )

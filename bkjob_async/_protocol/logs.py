@@ -30,7 +30,18 @@ def ip_log_v3(scope: Scope, job_instance_id: int, step_instance_id: int, host: H
     return v3_scoped(scope, **step_ids(job_instance_id, step_instance_id), **host_ref(host))
 
 
-GET_JOB_INSTANCE_IP_LOG = row("get_job_instance_ip_log", GET, model(HostLog), v3=ip_log_v3)
+GET_JOB_INSTANCE_IP_LOG = row(
+    "get_job_instance_ip_log",
+    GET,
+    model(HostLog),
+    v3=ip_log_v3,
+    doc="""Return one host's log in a step's current round (v3 only).
+
+    ``host`` is a ``bk_host_id``, a ``Host`` or a ``(bk_cloud_id, ip)`` pair; bk-job
+    echoes it as asked, so a host given by id comes back without its ip.
+    """,
+    resource="`EsbGetJobInstanceIpLogV3Resource`",
+)
 
 
 def batch_log_v3(
@@ -82,7 +93,18 @@ def _logs(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> tuple[Hos
 
 
 BATCH_GET_JOB_INSTANCE_IP_LOG = row(
-    "batch_get_job_instance_ip_log", POST, _logs, v3=batch_logs_v3, idempotent=True
+    "batch_get_job_instance_ip_log",
+    POST,
+    _logs,
+    v3=batch_logs_v3,
+    idempotent=True,
+    doc="""Return the logs of any number of hosts, asked 500 at a time (bk-job's limit).
+
+    Every request is built, and every host checked, before the first is sent; the answers
+    are concatenated in request order. bk-job leaves out hosts it has no log for (or, for
+    a file step, answers a row of nulls only, which is left out here too).
+    """,
+    resource="`EsbBatchGetJobInstanceIpLogV3Resource`",
 )
 
 
@@ -153,6 +175,13 @@ BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG = row(
     _v4.object_logs_v4,
     v4=object_logs_v4,
     idempotent=True,
+    doc="""Return the logs of hosts or containers of a step, asked 50 at a time (gateway v4).
+
+    Give ``hosts`` (ids, ``Host`` values or ``(bk_cloud_id, ip)`` pairs) or
+    ``container_ids`` (each a ``Container.id``), not both: bk-job reads one list per
+    request. Every request is built before the first is sent; answers are concatenated.
+    """,
+    resource="v4 `OpenApiBatchGetJobInstanceExecuteObjectLogV4Resource`",
 )
 
 
@@ -165,4 +194,15 @@ def _step_logs(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> tupl
     return parse(data, tuple[StepLog, ...])  # type: ignore[no-any-return]
 
 
-GET_JOB_INSTANCE_LOG = row("get_job_instance_log", GET, _step_logs, v2=job_log_v2)
+GET_JOB_INSTANCE_LOG = row(
+    "get_job_instance_log",
+    GET,
+    _step_logs,
+    v2=job_log_v2,
+    doc="""Return every step of a job with each host's status and log (ESB v2 only).
+
+    The v3 flavors have no such API (use ``batch_get_job_instance_ip_log``): there this
+    raises ``UnsupportedOperationError`` before any request.
+    """,
+    resource="v2 `EsbGetJobInstanceLogResource`",
+)

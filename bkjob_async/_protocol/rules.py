@@ -116,7 +116,15 @@ def _rules(parse: Any, data: Any, sent: Mapping[str, Any], /) -> tuple[Dangerous
 
 #: A list is a read, though the gateway routes it by POST.
 GET_DANGEROUS_RULE_LIST = row(
-    "get_dangerous_rule_list", POST, _rules, v3=rule_list_v3, idempotent=True
+    "get_dangerous_rule_list",
+    POST,
+    _rules,
+    v3=rule_list_v3,
+    idempotent=True,
+    doc="""Return the dangerous-command rules by priority, or those that match (v3 only):
+    ``expression`` and ``description`` as substrings, any of ``script_languages``.
+    """,
+    resource="`EsbDangerousRuleV3Resource`",
 )
 
 
@@ -131,7 +139,17 @@ def create_rule_v3(
     return _rule(expression, script_languages, description, action)
 
 
-CREATE_DANGEROUS_RULE = row("create_dangerous_rule", POST, model(DangerousRule), v3=create_rule_v3)
+CREATE_DANGEROUS_RULE = row(
+    "create_dangerous_rule",
+    POST,
+    model(DangerousRule),
+    v3=create_rule_v3,
+    doc="""Add a rule (v3 only): a regular expression (Java's dialect, at most 250 characters)
+    checked on each line of scripts in ``script_languages``. It starts disabled
+    (``enable_dangerous_rule``); ``INTERCEPT`` then refuses to launch a matching script.
+    """,
+    resource="`EsbDangerousRuleV3Resource`",
+)
 
 
 def update_rule_v3(
@@ -154,6 +172,8 @@ UPDATE_DANGEROUS_RULE = row(
     POST,
     checked(DangerousRule, "rule", "id", lambda a: a.id),
     v3=update_rule_v3,
+    doc="""Replace a rule's fields; whether it is enabled stays (v3 only).""",
+    resource="`EsbDangerousRuleV3Resource`",
 )
 
 
@@ -163,6 +183,27 @@ def rule_v3(rule_id: int) -> Params:
 
 
 _STATE = checked(DangerousRuleState, "rule", "id", lambda a: a.id)
-DELETE_DANGEROUS_RULE = row("delete_dangerous_rule", POST, nothing, v3=rule_v3)
-ENABLE_DANGEROUS_RULE = row("enable_dangerous_rule", POST, _STATE, v3=rule_v3)
-DISABLE_DANGEROUS_RULE = row("disable_dangerous_rule", POST, _STATE, v3=rule_v3)
+DELETE_DANGEROUS_RULE = row(
+    "delete_dangerous_rule",
+    POST,
+    nothing,
+    v3=rule_v3,
+    doc="""Delete a rule (v3 only); bk-job answers success for a rule it does not have.""",
+    resource="`EsbDangerousRuleV3Resource`",
+)
+ENABLE_DANGEROUS_RULE = row(
+    "enable_dangerous_rule",
+    POST,
+    _STATE,
+    v3=rule_v3,
+    doc="""Enable a rule (v3 only).""",
+    resource="`EsbDangerousRuleV3Resource`",
+)
+DISABLE_DANGEROUS_RULE = row(
+    "disable_dangerous_rule",
+    POST,
+    _STATE,
+    v3=rule_v3,
+    doc="""Disable a rule (v3 only).""",
+    resource="`EsbDangerousRuleV3Resource`",
+)

@@ -166,7 +166,12 @@ def public_script_list_v2(
 
 
 GET_SCRIPT_LIST = row(
-    "get_script_list", GET, model(ScriptPage), v3=script_list_v3, v2=script_list_v2
+    "get_script_list",
+    GET,
+    model(ScriptPage),
+    v3=script_list_v3,
+    v2=script_list_v2,
+    resource="`EsbScriptV3Resource`; v2 `EsbGetScriptListResource`",
 )
 GET_PUBLIC_SCRIPT_LIST = row(
     "get_public_script_list",
@@ -174,6 +179,8 @@ GET_PUBLIC_SCRIPT_LIST = row(
     model(ScriptPage),
     v3=public_script_list_v3,
     v2=public_script_list_v2,
+    doc="""Return one page of the public library's scripts that have an online version.""",
+    resource="`EsbPublicScriptV3Resource`; v2 `EsbGetPublicScriptListResource`",
 )
 
 
@@ -205,10 +212,23 @@ def _version_list(script_id: str, content: bool, start: int, length: int) -> Par
 
 
 GET_SCRIPT_VERSION_LIST = row(
-    "get_script_version_list", GET, model(ScriptVersionPage), v3=version_list_v3
+    "get_script_version_list",
+    GET,
+    model(ScriptVersionPage),
+    v3=version_list_v3,
+    doc="""Return one page of a script's versions, last changed first (v3 only).
+
+    Their text (``content``) comes only with ``return_script_content``.
+    """,
+    resource="`EsbScriptV3Resource`",
 )
 GET_PUBLIC_SCRIPT_VERSION_LIST = row(
-    "get_public_script_version_list", GET, model(ScriptVersionPage), v3=public_version_list_v3
+    "get_public_script_version_list",
+    GET,
+    model(ScriptVersionPage),
+    v3=public_version_list_v3,
+    doc="""Return one page of a public script's versions, last changed first (v3 only).""",
+    resource="`EsbPublicScriptV3Resource`",
 )
 
 # --- one version ---------------------------------------------------------------------------------
@@ -251,10 +271,21 @@ def public_script_version_v3(
 
 
 GET_SCRIPT_VERSION_DETAIL = row(
-    "get_script_version_detail", GET, optional(ScriptVersion), v3=script_version_v3
+    "get_script_version_detail",
+    GET,
+    optional(ScriptVersion),
+    v3=script_version_v3,
+    resource="`EsbScriptV3Resource`",
 )
 GET_PUBLIC_SCRIPT_VERSION_DETAIL = row(
-    "get_public_script_version_detail", GET, optional(ScriptVersion), v3=public_script_version_v3
+    "get_public_script_version_detail",
+    GET,
+    optional(ScriptVersion),
+    v3=public_script_version_v3,
+    doc="""Return one public script version with its text (v3 only; as
+    ``get_script_version_detail``).
+    """,
+    resource="`EsbPublicScriptV3Resource`",
 )
 
 
@@ -269,6 +300,10 @@ GET_SCRIPT_DETAIL = row(
     GET,
     checked(ScriptVersion, "script version", "id", lambda a: a.script_version_id),
     v2=script_detail_v2,
+    doc="""Return one script version by id, without its text (ESB v2 only; on v3 use
+    ``get_script_version_detail``). ``scope=None`` reads a public script's version.
+    """,
+    resource="v2 `EsbGetScriptDetailResource`",
 )
 
 # --- writes --------------------------------------------------------------------------------------
@@ -320,9 +355,27 @@ def create_public_script_v3(
     return _new_script(name, content, version, script_language, description, version_desc)
 
 
-CREATE_SCRIPT = row("create_script", POST, model(ScriptVersion), v3=create_script_v3)
+CREATE_SCRIPT = row(
+    "create_script",
+    POST,
+    model(ScriptVersion),
+    v3=create_script_v3,
+    doc="""Create a script in a scope's library with its first version, a draft (v3 only).
+
+    ``content`` is the text (the client base64-encodes it). ``name`` is at most 60
+    characters, none of ``\\ | / : * < > " ?``; ``version`` at most 60 of
+    ``A-Z a-z 0-9 _ - # @ .``. A name the scope has already is refused (1243002).
+    ``publish_script_version`` puts the version online.
+    """,
+    resource="`EsbScriptV3Resource`",
+)
 CREATE_PUBLIC_SCRIPT = row(
-    "create_public_script", POST, model(ScriptVersion), v3=create_public_script_v3
+    "create_public_script",
+    POST,
+    model(ScriptVersion),
+    v3=create_public_script_v3,
+    doc="""Create a script in the public library, as ``create_script`` does (v3 only).""",
+    resource="`EsbPublicScriptV3Resource`",
 )
 
 
@@ -350,10 +403,20 @@ def create_public_version_v3(
 
 
 CREATE_SCRIPT_VERSION = row(
-    "create_script_version", POST, model(ScriptVersion), v3=create_version_v3
+    "create_script_version",
+    POST,
+    model(ScriptVersion),
+    v3=create_version_v3,
+    doc="""Add a draft version to a script (v3 only); a version name it has is refused.""",
+    resource="`EsbScriptV3Resource`",
 )
 CREATE_PUBLIC_SCRIPT_VERSION = row(
-    "create_public_script_version", POST, model(ScriptVersion), v3=create_public_version_v3
+    "create_public_script_version",
+    POST,
+    model(ScriptVersion),
+    v3=create_public_version_v3,
+    doc="""Add a draft version to a public script (v3 only).""",
+    resource="`EsbPublicScriptV3Resource`",
 )
 
 
@@ -377,9 +440,25 @@ def update_public_basic_v3(script_id: str, *, name: str, description: str | None
     return _basic(script_id, name, description)
 
 
-UPDATE_SCRIPT_BASIC = row("update_script_basic", POST, model(Script), v3=update_basic_v3)
+UPDATE_SCRIPT_BASIC = row(
+    "update_script_basic",
+    POST,
+    model(Script),
+    v3=update_basic_v3,
+    doc="""Rename a script and (if given) describe it anew (v3 only).
+
+    bk-job answers the script's row without its online version
+    (``online_script_version_id`` is ``None``).
+    """,
+    resource="`EsbScriptV3Resource`",
+)
 UPDATE_PUBLIC_SCRIPT_BASIC = row(
-    "update_public_script_basic", POST, model(Script), v3=update_public_basic_v3
+    "update_public_script_basic",
+    POST,
+    model(Script),
+    v3=update_public_basic_v3,
+    doc="""Rename a public script and (if given) describe it anew (v3 only).""",
+    resource="`EsbPublicScriptV3Resource`",
 )
 
 
@@ -424,12 +503,16 @@ UPDATE_SCRIPT_VERSION = row(
     POST,
     checked(ScriptVersion, "script version", "script_version_id", lambda a: a.script_version_id),
     v3=update_version_v3,
+    doc="""Replace a draft version's text (v3 only); any other version is refused (1241003).""",
+    resource="`EsbScriptV3Resource`",
 )
 UPDATE_PUBLIC_SCRIPT_VERSION = row(
     "update_public_script_version",
     POST,
     checked(ScriptVersion, "script version", "script_version_id", lambda a: a.script_version_id),
     v3=update_public_version_v3,
+    doc="""Replace a public draft version's text (v3 only).""",
+    resource="`EsbPublicScriptV3Resource`",
 )
 
 
@@ -446,17 +529,56 @@ def public_version_v3(script_id: str, script_version_id: int) -> Params:
 _STATE = checked(
     ScriptVersionState, "script version", "script_version_id", lambda a: a.script_version_id
 )
-PUBLISH_SCRIPT_VERSION = row("publish_script_version", POST, _STATE, v3=version_v3)
+PUBLISH_SCRIPT_VERSION = row(
+    "publish_script_version",
+    POST,
+    _STATE,
+    v3=version_v3,
+    doc="""Put a version online; the script's online one goes offline (v3 only).
+
+    A disabled version cannot be published (1241003).
+    """,
+    resource="`EsbScriptV3Resource`",
+)
 PUBLISH_PUBLIC_SCRIPT_VERSION = row(
-    "publish_public_script_version", POST, _STATE, v3=public_version_v3
+    "publish_public_script_version",
+    POST,
+    _STATE,
+    v3=public_version_v3,
+    doc="""Put a public script's version online (v3 only).""",
+    resource="`EsbPublicScriptV3Resource`",
 )
-DISABLE_SCRIPT_VERSION = row("disable_script_version", POST, _STATE, v3=version_v3)
+DISABLE_SCRIPT_VERSION = row(
+    "disable_script_version",
+    POST,
+    _STATE,
+    v3=version_v3,
+    doc="""Disable an online or offline version: it never runs again (v3 only).""",
+    resource="`EsbScriptV3Resource`",
+)
 DISABLE_PUBLIC_SCRIPT_VERSION = row(
-    "disable_public_script_version", POST, _STATE, v3=public_version_v3
+    "disable_public_script_version",
+    POST,
+    _STATE,
+    v3=public_version_v3,
+    doc="""Disable a public script's version (v3 only).""",
+    resource="`EsbPublicScriptV3Resource`",
 )
-DELETE_SCRIPT_VERSION = row("delete_script_version", POST, nothing, v3=version_v3)
+DELETE_SCRIPT_VERSION = row(
+    "delete_script_version",
+    POST,
+    nothing,
+    v3=version_v3,
+    doc="""Delete one version; the script goes with its last (v3 only).""",
+    resource="`EsbScriptV3Resource`",
+)
 DELETE_PUBLIC_SCRIPT_VERSION = row(
-    "delete_public_script_version", POST, nothing, v3=public_version_v3
+    "delete_public_script_version",
+    POST,
+    nothing,
+    v3=public_version_v3,
+    doc="""Delete one version of a public script (v3 only).""",
+    resource="`EsbPublicScriptV3Resource`",
 )
 
 
@@ -470,8 +592,22 @@ def delete_public_v3(script_id: str) -> Params:
     return {"script_id": _script_id(script_id)}
 
 
-DELETE_SCRIPT = row("delete_script", POST, nothing, v3=delete_v3)
-DELETE_PUBLIC_SCRIPT = row("delete_public_script", POST, nothing, v3=delete_public_v3)
+DELETE_SCRIPT = row(
+    "delete_script",
+    POST,
+    nothing,
+    v3=delete_v3,
+    doc="""Delete a script and every version of it (v3 only).""",
+    resource="`EsbScriptV3Resource`",
+)
+DELETE_PUBLIC_SCRIPT = row(
+    "delete_public_script",
+    POST,
+    nothing,
+    v3=delete_public_v3,
+    doc="""Delete a public script and every version of it (v3 only).""",
+    resource="`EsbPublicScriptV3Resource`",
+)
 
 # --- check_script --------------------------------------------------------------------------------
 
@@ -488,4 +624,15 @@ def _findings(parse: Any, data: Any, sent: Mapping[str, Any], /) -> tuple[Script
 
 
 #: A check keeps no state: safe to send again.
-CHECK_SCRIPT = row("check_script", POST, _findings, v3=check_script_v3, idempotent=True)
+CHECK_SCRIPT = row(
+    "check_script",
+    POST,
+    _findings,
+    v3=check_script_v3,
+    idempotent=True,
+    doc="""Check a script's text against the enabled dangerous-command rules (v3 only).
+
+    ``content`` is the text (the client base64-encodes it); each finding names the line.
+    """,
+    resource="`EsbScriptV3Resource`",
+)

@@ -34,7 +34,17 @@ def policies(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> tuple[
     return parse(data, tuple[NotifyPolicy, ...])  # type: ignore[no-any-return]
 
 
-GET_NOTIFY_CONFIG = row("get_notify_config", GET, policies, v3=notify_config_v3, esb=False)
+GET_NOTIFY_CONFIG = row(
+    "get_notify_config",
+    GET,
+    policies,
+    v3=notify_config_v3,
+    esb=False,
+    doc="""Return a scope's default notification policies, one per way of starting jobs
+    (gateway only).
+    """,
+    resource="`EsbNotifyConfigV3Resource`",
+)
 
 
 def service_version_v3() -> Params:
@@ -57,6 +67,8 @@ GET_LATEST_SERVICE_VERSION = row(
     v3=service_version_v3,
     gateway=False,
     idempotent=True,
+    doc="""Return the newest version any bk-job service runs (ESB jobv3 only).""",
+    resource="`EsbServiceInfoV3Resource`",
 )
 
 
@@ -74,4 +86,11 @@ def scopes_v4(*, start: int = 0, length: int = 10) -> Params:
     }
 
 
-GET_USER_AUTHORIZED_SCOPES = row("get_user_authorized_scopes", GET, _v4.scope_page_v4, v4=scopes_v4)
+GET_USER_AUTHORIZED_SCOPES = row(
+    "get_user_authorized_scopes",
+    GET,
+    _v4.scope_page_v4,
+    v4=scopes_v4,
+    doc="""Return a page of the scopes the user may use (gateway v4 only; ``length`` 1..200).""",
+    resource="v4 `OpenApiUserScopeV4Resource` (`V4GetUserAuthorizedScopesResult`)",
+)

@@ -76,5 +76,13 @@ def _sql(
 
 
 FAST_EXECUTE_SQL = row(
-    "fast_execute_sql", POST, model(JobLaunch), v3=bound(_sql, False), v2=bound(_sql, True)
+    "fast_execute_sql",
+    POST,
+    model(JobLaunch),
+    v3=bound(_sql, False),
+    v2=bound(_sql, True),
+    doc="""Run a SQL script (one of ``script_content``, ``script_id``, ``script_version_id``)
+    on ``targets`` as a DB account; the launch names no step (read it from the status).
+    """,
+    resource="`EsbFastExecuteSQLV3Resource`; v2 `EsbFastExecuteSQLResource`",
 )

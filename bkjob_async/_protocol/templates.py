@@ -50,7 +50,12 @@ def template_list_v3(
 
 
 GET_JOB_TEMPLATE_LIST = row(
-    "get_job_template_list", GET, model(JobTemplatePage), v3=template_list_v3
+    "get_job_template_list",
+    GET,
+    model(JobTemplatePage),
+    v3=template_list_v3,
+    doc="""Return one page of a scope's job templates, last changed first (``name``: a part).""",
+    resource="`EsbTemplateV3Resource`",
 )
 
 
@@ -65,6 +70,8 @@ GET_STEP_INSTANCE_DETAIL = row(
     checked(StepDetail, "step", "step_instance_id", lambda a: a.id),
     v3=step_detail_v3,
     esb=False,
+    doc="""Return what a step of a job was told to do: script, files or approval (gateway only).""",
+    resource="`EsbGetStepInstanceDetailV3Resource`",
 )
 
 
@@ -77,7 +84,12 @@ def template_detail_v4(scope: Scope, job_template_id: int) -> Params:
 
 
 GET_JOB_TEMPLATE_DETAIL = row(
-    "get_job_template_detail", GET, _v4.template_detail_v4, v4=template_detail_v4
+    "get_job_template_detail",
+    GET,
+    _v4.template_detail_v4,
+    v4=template_detail_v4,
+    doc="""Return a job template with its steps and variables (gateway v4 only).""",
+    resource="v4 `OpenApiJobTemplateV4Resource` (`OpenApiV4JobTemplateDetailDTO`)",
 )
 
 #: ``V4CreateJobPlanRequest``: a plan's name is at most 60 characters.
@@ -131,4 +143,15 @@ def create_plan_v4(
     return with_secrets(params, tuple(secrets))
 
 
-CREATE_JOB_PLAN = row("create_job_plan", POST, _v4.created_plan_v4, v4=create_plan_v4)
+CREATE_JOB_PLAN = row(
+    "create_job_plan",
+    POST,
+    _v4.created_plan_v4,
+    v4=create_plan_v4,
+    doc="""Create a plan from a template (gateway v4 only): ``name`` 1 to 60 characters, the
+    template's steps ``enable_steps`` (all if ``None``), ``variables`` by name (a text
+    ``value`` or hosts as ``server``; a ``GlobalVar.password`` stays out of errors), and the
+    names in ``follow_template`` keep the template's values.
+    """,
+    resource="v4 `OpenApiJobPlanV4Resource` (`V4CreateJobPlanRequest`)",
+)

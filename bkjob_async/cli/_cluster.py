@@ -327,8 +327,8 @@ async def run_cluster_watch(ctx: Context, args: argparse.Namespace) -> int:
                     tg.cancel_scope.cancel()
             except ClusterError as exc:
                 raise CliError(f"cannot follow watch {name!r}: {exc}") from None
-    if tally.jobs:  # without JOB_IDs: the jobs its events told of, as ``watch`` sums up
-        summary = tally.summary(
+    if len(tally):  # without JOB_IDs: the jobs its events told of, as ``watch`` sums up
+        summary = tally.report(
             title=title,
             elapsed=time.monotonic() - started,
             statistics=None,
@@ -387,7 +387,7 @@ class _Holders:
         read = self.workers
         if read is None:
             return None
-        key = (id(read), tuple(self.tally.job_counts().values()))
+        key = (id(read), tuple(self.tally.counts().buckets.values()))
         if self._shown[0] != key:
             self._shown = (key, _open_only(read, self.tally))
         return self._shown[1]
@@ -402,8 +402,7 @@ class _Holders:
                 if rounds % _JOBS_EVERY == 0:
                     found = await self.cluster.jobs(self.watch)
                     refs = [r for r in found if not self.jobs or r[1] in self.jobs]
-                records = self.tally.jobs
-                refs = [r for r in refs if not (r[1] in records and records[r[1]].ended)]
+                refs = [r for r in refs if not _ended(self.tally, r[1])]
                 self.workers = await read_workers(self.cluster, refs)
             except ClusterError:
                 pass  # the event stream says so, and ends the command
@@ -411,11 +410,14 @@ class _Holders:
             await anyio.sleep(_WORKERS_EVERY)
 
 
-def _open_only(workers: Workers, tally: Tally) -> Workers:
-    records = tally.jobs
+def _ended(tally: Tally, job_id: int) -> bool:
+    job = tally.job(job_id)
+    return job is not None and job.ended
 
+
+def _open_only(workers: Workers, tally: Tally) -> Workers:
     def open_jobs(jobs: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(job for job in jobs if not (job in records and records[job].ended))
+        return tuple(job for job in jobs if not _ended(tally, job))
 
     held = {worker: open_jobs(jobs) for worker, jobs in workers.held.items()}
     return Workers(held, workers.silent, open_jobs(workers.unheld))

@@ -17,7 +17,6 @@ import anyio
 import attrs
 
 from .. import errors
-from .._numbers import ID
 from ..models import JobOperation, JobStatus, StepOperation
 from ..polling import Poller, SqliteStore, open_jobs
 from ..polling._codec import from_data
@@ -35,6 +34,7 @@ from ._filters import poller_kinds, shown_events, summary_object
 from ._follow import Mode, Shown, choose_mode, rich_available, show_summary, showing
 from ._format import clock, code_name, counted, status_lines
 from ._jsonl import dumps, error_to_dict, to_json
+from ._numbers import ID
 from ._policy import policy_from
 from ._runtime import (
     EXIT_FAILED,
@@ -334,7 +334,7 @@ async def watch_jobs(
                     await shown.follow(watch, give_up_after=args.give_up_after)
                 finally:
                     told = watch.summary()
-    summary = tally.summary(
+    summary = tally.report(
         title=title,
         elapsed=time.monotonic() - started,
         statistics=statistics(),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._numbers import ID, number
+from ._numbers import ID, number
 from ._runtime import EXIT_OK, CliError, Context
 
 if TYPE_CHECKING:

@@ -16,14 +16,14 @@ import anyio
 
 from ..client import BkJobClient
 from ..config import Scope
-from ..models import StepOperation, StepType
+from ..models import JobStatus, StepOperation, StepType
 from ..models.requests import Account, Targets
-from ..polling import Poller, PollerStatistics, PollPolicy
+from ..polling import FoldedJob, Poller, PollerStatistics, PollPolicy
 from ._commands import wait_for_effect
 from ._follow import Mode, Shown, choose_mode, show_summary, showing, statistics_since
 from ._format import code_name, counted
 from ._runtime import EXIT_INTERRUPTED, EXIT_OK, CliError, Context
-from ._tally import JobRecord, Tally
+from ._tally import Tally
 
 if TYPE_CHECKING:
     import argparse
@@ -152,13 +152,14 @@ async def _dashboard(
 
 async def _confirm(client: BkJobClient, tally: Tally, job_id: int, shown: Shown) -> None:
     """Give the confirmation the plan job waits for, a moment after it starts to wait."""
-    record = tally.jobs[job_id]
-    while not (record.waiting and record.confirm_step is not None):
-        if record.ended:
+    while True:
+        record = tally.job(job_id)
+        if record is None or record.ended:
             return
+        step_id = record.waiting_step
+        if record.status is JobStatus.WAITING_USER and step_id is not None:
+            break
         await anyio.sleep(0.1)
-    step_id = record.confirm_step
-    assert step_id is not None
     shown.note(
         f"job {job_id} waits for a confirmation (step {step_id}); the demo gives it in "
         f"{CONFIRM_AFTER:g} s"
@@ -170,7 +171,7 @@ async def _confirm(client: BkJobClient, tally: Tally, job_id: int, shown: Shown)
 def _summary(
     tally: Tally, title: str, started: float, stats: PollerStatistics | None, ctx: Context
 ) -> Summary:
-    return tally.summary(
+    return tally.report(
         title=title,
         elapsed=time.monotonic() - started,
         statistics=stats,
@@ -232,13 +233,20 @@ async def _retry_round(
     say: Callable[[str], None],
 ) -> None:
     """Retry the failed hosts of one failed job and watch the new round."""
-    record = next((r for r in tally.failed_jobs() if r.failed_hosts and r.snapshot), None)
+    failed_jobs = tally.jobs_in("failed")
+    record = next(
+        (
+            r
+            for r in failed_jobs
+            if _failed_hosts(tally, r) and r.job_instance_id in tally.snapshots
+        ),
+        None,
+    )
     if record is None:
         say("no job has failed hosts: nothing to retry")
         return
-    assert record.snapshot is not None
     job_id = record.job_instance_id
-    step_id, failed = record.failed_hosts[0]
+    step_id, failed = _failed_hosts(tally, record)[0]
     say(
         f"\noperations: retrying the {failed} failed host{'s' if failed != 1 else ''} of job "
         f"{job_id} step {step_id} (operate_step_instance, {StepOperation.RETRY_FAILED.name}) "
@@ -247,7 +255,7 @@ async def _retry_round(
     await client.operate_step_instance(SCOPE, job_id, step_id, StepOperation.RETRY_FAILED)
     # bk-job applies an operation a moment after answering: watch once it shows.
     with anyio.move_on_after(10.0):
-        await wait_for_effect(client, SCOPE, record.snapshot)
+        await wait_for_effect(client, SCOPE, tally.snapshots[job_id])
     # The round's hosts are the retried ones: hosts copied unchanged into it say nothing.
     retry = Tally([job_id], expected_hosts=failed)
     before = poller.statistics()
@@ -270,20 +278,26 @@ async def _retry_round(
         poller.watch_jobs(SCOPE, [job_id]) as watch,
     ):
         await shown.follow(watch, echo=True)
-    summary = retry.summary(
+    summary = retry.report(
         title=title,
         elapsed=time.monotonic() - started,
         statistics=statistics_since(before, poller.statistics()),
         interrupted=ctx.interrupted,
     )
     show_summary(ctx, summary, mode, failed=False)
-    say(_verdict(record, retry.jobs[job_id]))
+    after = retry.job(job_id)
+    assert after is not None
+    say(_verdict(record, after, sum(n for _, n in _failed_hosts(retry, after))))
 
 
-def _verdict(before: JobRecord, after: JobRecord) -> str:
+def _failed_hosts(tally: Tally, job: FoldedJob) -> list[tuple[int, int]]:
+    """Return ``(step_instance_id, count)`` of the steps of ``job`` with failed hosts."""
+    return [(s, n) for kind, s, n in tally.failed_steps(job.job_instance_id) if kind == "host"]
+
+
+def _verdict(before: FoldedJob, after: FoldedJob, left: int) -> str:
     was = before.outcome or "?"
     now = after.outcome or code_name(after.status)
-    left = sum(n for _, n in after.failed_hosts)
     tail = (
         "every host succeeded"
         if not left

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["poller_kinds", "shown_events", "summary_object"]
 
-#: What the command needs whatever is shown: each job's end, and outages.
+#: What the command needs whatever is shown: each job's end, outages, and jobs failing alone.
 _NEEDED = frozenset(
     {
         events.JobFinished,
@@ -30,6 +30,8 @@ _NEEDED = frozenset(
         events.WatchTimedOut,
         events.PollingStalled,
         events.PollingResumed,
+        events.JobPollFailing,
+        events.JobPollRecovered,
     }
 )
 

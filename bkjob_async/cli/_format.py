@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..models import JobStatus
 from ..polling import events
 from ._runtime import printable
+from ._tally import confirm_command, job_counts, objects_noun
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from ..models import HostStatus, JobInstanceStatus, StepInstance
-    from ..polling import PollerStatistics
+    from ..polling import FoldCounts, PollerStatistics
     from ._tally import Summary, Tally
 
 __all__ = [
@@ -101,6 +102,10 @@ def describe_event(event: events.Event, *, arrow: str = "->") -> str:
         return f"{when} {job}  {outage_line(event.since)}: {event.error}"
     if isinstance(event, events.PollingResumed):
         return f"{when} {job}  bk-job answers again (unreachable since {clock(event.since)})"
+    if isinstance(event, events.JobPollFailing):
+        return f"{when} {job}  reads fail ({event.failures} in a row), retrying: {event.error}"
+    if isinstance(event, events.JobPollRecovered):
+        return f"{when} {job}  read again (its reads failed since {clock(event.since)})"
     if isinstance(event, _TRANSITIONS):
         change = f"{code_name(event.previous)} {arrow} {code_name(event.current)}"
         if isinstance(event, events.JobTransition):
@@ -156,27 +161,35 @@ def progress_line(
 ) -> str:
     """Return one plain progress line: hosts (or containers) finished, jobs by state, requests
     per second."""
-    total, done = tally.hosts_total, tally.hosts_finished
+    counts = tally.counts()
+    total, done = tally.hosts_total(counts), counts.finished
     pct = f"{100 * done // total:3d}%" if total else "  -%"  # 100% only when all are
-    job_text = job_counts_text(tally)
+    job_text = job_counts_text(counts)
     polls = ""
     if statistics is not None:
         polls = f" | polls {statistics.requests:,} ({rate:.0f}/s)"
-    since = tally.outage_since
+    since = counts.outage_since
     outage = f" | {outage_line(since)}" if since is not None else ""
-    where = tally.objects
+    if since is None and counts.failing:
+        outage = f" | {failing_line(counts.failing)}"
+    where = objects_noun(total, sum(counts.containers.values()))
     line = f"[{duration(elapsed)}] {where} {done:,}/{total:,} {pct} | jobs: {job_text}{polls}"
     return line + outage
+
+
+def failing_line(jobs: int) -> str:
+    """Return what the live view and the progress line say of jobs whose reads fail alone."""
+    return f"{jobs:,} job{'s' if jobs != 1 else ''} failing to read, retrying alone"
 
 
 #: Buckets shown even when empty.
 _ALWAYS = ("running", "succeeded", "failed")
 
 
-def job_counts_text(tally: Tally) -> str:
+def job_counts_text(counts: FoldCounts) -> str:
     """Return ``running 3, waiting 1, succeeded 5, failed 1`` (empty rare buckets left out)."""
-    counts = tally.job_counts()
-    return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items() if v or k in _ALWAYS)
+    by = job_counts(counts)
+    return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in by.items() if v or k in _ALWAYS)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[object]], indent: str = "") -> list[str]:
@@ -249,7 +262,7 @@ def _polling_rows(summary: Summary) -> list[tuple[str, str]]:
 def attention_lines(summary: Summary, limit: int = 10) -> list[str]:
     """Return what failed, timed out or waits for a person, and the commands that move them on."""
     lines = failed_job_lines(summary, limit) if summary.failed_jobs else []
-    timed_out = [r for r in summary.timed_out_jobs if not r.waiting]
+    timed_out = [r for r in summary.timed_out_jobs if r.status is not JobStatus.WAITING_USER]
     if timed_out:
         lines.append("  deadline passed (not a failure: the job may still end well):")
         lines += [
@@ -258,7 +271,7 @@ def attention_lines(summary: Summary, limit: int = 10) -> list[str]:
     if summary.waiting_jobs:
         lines.append("  waiting for a person:")
         for record in summary.waiting_jobs[:limit]:
-            command = record.confirm_command
+            command = confirm_command(record)
             lines.append(
                 f"    job {record.job_instance_id}: WAITING_USER"
                 + (f"; to go on: {command}" if command else "")
@@ -269,14 +282,14 @@ def attention_lines(summary: Summary, limit: int = 10) -> list[str]:
 def failed_job_lines(summary: Summary, limit: int = 10) -> list[str]:
     """Return what failed and the command that retries it."""
     lines = ["  failed jobs:"]
+    steps = summary.failed_steps
     for record in summary.failed_jobs[:limit]:
+        found = steps.get(record.job_instance_id, ())
         detail = ", ".join(
             f"step {s}: {counted(n, f'failed {kind}')}"
-            for kind, steps in (
-                ("host", record.failed_hosts),
-                ("container", record.failed_containers),
-            )
-            for s, n in steps
+            for want in ("host", "container")
+            for kind, s, n in found
+            if kind == want
         )
         if record.error is not None:
             detail = str(record.error)
@@ -288,18 +301,18 @@ def failed_job_lines(summary: Summary, limit: int = 10) -> list[str]:
         )
     if len(summary.failed_jobs) > limit:
         lines.append(f"    ... and {len(summary.failed_jobs) - limit} more")
-    first = next((r for r in summary.failed_jobs if r.failed_hosts or r.failed_containers), None)
+    first = next(
+        (r.job_instance_id for r in summary.failed_jobs if steps.get(r.job_instance_id)), None
+    )
     if first is not None:
         # Containers are read on the gateway v4 only: their commands say so.
-        kind, flavor = ("hosts", "") if first.failed_hosts else ("containers", " --flavor apigw-v4")
-        step = (first.failed_hosts or first.failed_containers)[0][0]
+        kind, step, _ = sorted(steps[first], key=lambda row: row[0] != "host")[0]
+        flavor = "" if kind == "host" else " --flavor apigw-v4"
         lines.append(
-            f"  retry the failed {kind}: bkjob-async operate {first.job_instance_id} {step} "
+            f"  retry the failed {kind}s: bkjob-async operate {first} {step} "
             f"retry-failed --watch{flavor}"
         )
-        lines.append(
-            f"  their logs: bkjob-async logs {first.job_instance_id} {step} --failed{flavor}"
-        )
+        lines.append(f"  their logs: bkjob-async logs {first} {step} --failed{flavor}")
     return lines
 
 

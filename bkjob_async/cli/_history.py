@@ -47,7 +47,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 def _check_api(client: BkJobClient, target: Target, api: str, what: str) -> None:
     """Say, before any request, that this flavor has no ``api``."""
     try:
-        client.protocol.wire(api)
+        client.protocol.binding(api)
     except errors.UnsupportedOperationError:
         raise CliError(
             f"bk-job's {target.flavor.value} API has no {what} ({api}); "

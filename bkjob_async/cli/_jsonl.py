@@ -51,6 +51,8 @@ EVENT_NAMES: dict[type, str] = {
     events.WatchTimedOut: "watch_timed_out",
     events.PollingStalled: "polling_stalled",
     events.PollingResumed: "polling_resumed",
+    events.JobPollFailing: "job_poll_failing",
+    events.JobPollRecovered: "job_poll_recovered",
 }
 
 

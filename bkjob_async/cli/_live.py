@@ -31,6 +31,7 @@ from ._format import (
     counted,
     describe_event,
     duration,
+    failing_line,
     millis,
     outage_line,
     result_tables,
@@ -38,7 +39,7 @@ from ._format import (
     short_event,
 )
 from ._runtime import printable
-from ._tally import JobRecord, RateMeter
+from ._tally import RateMeter, bucket, confirm_command, job_counts, objects_noun
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from ..models import JobInstanceStatus
-    from ..polling import PollerStatistics
+    from ..polling import FoldCounts, FoldedJob, PollerStatistics
     from ..polling.events import Event
     from ._cluster import Workers
     from ._tally import Summary, Tally
@@ -201,7 +202,12 @@ class LiveView:
         """Return the current frame, no taller than the terminal (less one line) and no wider."""
         width, height = self.console.size
         room = max(height - 1, 12) - 2  # the panel's top and bottom borders
-        rows = [self._server_row(), *self._figures(wide=width >= 100), *self._waiting_rows()]
+        counts = self.tally.counts()
+        rows = [
+            self._server_row(counts),
+            *self._figures(counts, wide=width >= 100),
+            *self._waiting_rows(),
+        ]
         workers = self._workers() if self._workers is not None else None
         if self._workers is not None:
             rows += self._worker_rows(workers, height >= _TALL)
@@ -212,34 +218,36 @@ class LiveView:
             grid.add_row(label, value)
         room -= len(rows) + 1  # the grid, and the rule above the transitions
         parts: list[RenderableType] = [grid]
-        table_rows = min(len(self.tally.jobs), (room - _MIN_TRANSITIONS) // 2 - 1)
-        if table_rows >= min(len(self.tally.jobs), 2):
-            parts.append(self._job_table(table_rows, workers))
+        table_rows = min(len(self.tally), (room - _MIN_TRANSITIONS) // 2 - 1)
+        if table_rows >= min(len(self.tally), 2):
+            parts.append(self._job_table(table_rows, counts, workers))
             room -= table_rows + 1
         parts.append(Rule("Latest transitions", align="left", style="dim"))
         parts.append(self._transitions(max(room, 1), wide=width >= _WIDE))
         title = _line(self.title, "bold")
         return Panel(Group(*parts), title=title, title_align="left", box=box.ROUNDED)
 
-    def _server_row(self) -> tuple[str, RenderableType]:
-        since = self.tally.outage_since
+    def _server_row(self, counts: FoldCounts) -> tuple[str, RenderableType]:
+        since = counts.outage_since
         if since is not None:
-            error = self.tally.outage_error
+            error = counts.outage_error
             text = outage_line(since) + (f" ({type(error).__name__})" if error else "")
             return "bk-job", _line(text, "bold red")
         stats = self._statistics()
-        if stats is not None and stats.stalled and not self.tally.outages:
+        if stats is not None and stats.stalled and not counts.outages:
             # A watch that does not tell of outages (its events filtered, say); one that does
             # is believed, so the line goes at the first answer, not once every job answered.
             return "bk-job", _line("bk-job unreachable, retrying", "bold red")
+        if counts.failing:  # bk-job answers: these jobs' reads fail alone
+            return "bk-job", _line(failing_line(counts.failing), "yellow")
         if not self.connected:
             return self.server_label, _line(f"connecting to {self.server} ...", "yellow")
         return self.server_label, _line(self.server, "dim")
 
-    def _figures(self, *, wide: bool) -> list[tuple[str, RenderableType]]:
-        tally, stats = self.tally, self._statistics()
+    def _figures(self, counts: FoldCounts, *, wide: bool) -> list[tuple[str, RenderableType]]:
+        stats = self._statistics()
         elapsed = time.monotonic() - self._started
-        total, done = tally.hosts_total, tally.hosts_finished
+        total, done = self.tally.hosts_total(counts), counts.finished
         pct = f"{100 * done // total}%" if total else "-"  # 100% only when all are
         progress = Table.grid(padding=(0, 1), expand=True)
         progress.add_column(ratio=1)
@@ -249,15 +257,18 @@ class LiveView:
             f"{done:,}/{total:,} finished {pct} {duration(elapsed)}",
         )
         jobs = Text()
-        for name, count in tally.job_counts().items():
+        for name, count in job_counts(counts).items():
             if count or name in ("running", "succeeded", "failed"):
                 jobs.append(f"{name.replace('_', ' ')} ", style="dim")
                 jobs.append(f"{count:,}  ", style=_BUCKET_STYLES[name])
         hosts = Text()
-        for status, count in sorted(tally.host_counts.items()):
+        by_status = dict(counts.hosts)
+        for status, n in counts.containers.items():
+            by_status[status] = by_status.get(status, 0) + n
+        for status, count in sorted(by_status.items()):
             hosts.append(f"{status.name} ", style="dim")
             hosts.append(f"{count:,}  ", style=_status_style(status))
-        where = tally.objects.capitalize()  # "Hosts", "Containers" or "Execute objects"
+        where = objects_noun(total, sum(counts.containers.values())).capitalize()
         rows: list[tuple[str, RenderableType]] = [
             (where, progress),
             ("Jobs", _line(jobs)),
@@ -282,7 +293,7 @@ class LiveView:
         waiting = [r for r in self.tally.waiting_jobs() if not r.ended]
         rows: list[tuple[str, RenderableType]] = []
         for record in waiting[:_MAX_WAITING]:
-            command = record.confirm_command or "bkjob-async status " + str(record.job_instance_id)
+            command = confirm_command(record) or f"bkjob-async status {record.job_instance_id}"
             text = Text(f"job {record.job_instance_id}: ", style="magenta")
             text.append(command, style="bold")
             rows.append(("Waiting" if not rows else "", _line(text)))
@@ -333,33 +344,33 @@ class LiveView:
             line.append_text(text)
         return [("Workers", _line(line))]
 
-    def _job_table(self, limit: int, workers: Workers | None = None) -> Table:
+    def _job_table(self, limit: int, counts: FoldCounts, workers: Workers | None = None) -> Table:
         table = Table(box=None, pad_edge=False, padding=(0, 2), header_style="bold dim")
-        where = self.tally.objects
+        where = objects_noun(self.tally.hosts_total(counts), sum(counts.containers.values()))
         for name in ("job", "status", f"{where} finished", f"failed {where}"):
             table.add_column(name, justify="right" if name != "status" else "left", no_wrap=True)
         if self._workers is not None:
             table.add_column("worker", no_wrap=True, overflow="ellipsis", max_width=32)
-        per_job = self.tally.per_job
 
-        def key(record: JobRecord) -> tuple[int, int]:
-            rank = _TABLE_ORDER[self.tally.bucket(record)]
-            if (
-                rank == _TABLE_ORDER["running"]
-                and per_job.get(record.job_instance_id, (0, 0, 0))[2]
-            ):
+        def key(record: FoldedJob) -> tuple[int, int]:
+            rank = _TABLE_ORDER[bucket(record)]
+            if rank == _TABLE_ORDER["running"] and record.failed:
                 rank -= 1  # running, with failed hosts already
             return rank, record.job_instance_id
 
-        records = sorted(self.tally.jobs.values(), key=key)
+        records = sorted(self.tally.jobs(), key=key)
         shown = records if len(records) <= limit else records[: limit - 1]
         for record in shown:
-            seen, finished, failed = self.tally.per_job.get(record.job_instance_id, (0, 0, 0))
-            if record.ended and record.outcome:
+            seen, finished, failed = (
+                record.hosts + record.containers,
+                record.finished,
+                record.failed,
+            )
+            if record.outcome:
                 label = record.outcome
             else:
                 label = code_name(record.status) if record.status is not None else "PENDING"
-            style = _BUCKET_STYLES[self.tally.bucket(record)]
+            style = _BUCKET_STYLES[bucket(record)]
             cells: list[RenderableType] = [
                 str(record.job_instance_id),
                 Text(label, style=style),
@@ -374,7 +385,7 @@ class LiveView:
         return table
 
     @staticmethod
-    def _worker_cell(record: JobRecord, workers: Workers | None) -> Text:
+    def _worker_cell(record: FoldedJob, workers: Workers | None) -> Text:
         if record.ended or workers is None:
             return Text("")
         holder = workers.holders.get(record.job_instance_id)

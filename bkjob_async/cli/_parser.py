@@ -13,7 +13,6 @@ import re
 import textwrap
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from .._numbers import ID, IDS, PER_SECOND, SECONDS, number
 from ..config import ApiFlavor
 from ..models.enums import HostStatus, JobStatus
 from ._cluster import add_cluster_options
@@ -22,6 +21,7 @@ from ._connect import DEFAULT_TIMEOUT, ENV_VARS, LANGUAGES
 from ._containers import add_container_arguments
 from ._dashboard import add_dashboard_command
 from ._logs import LEVELS
+from ._numbers import ID, IDS, PER_SECOND, SECONDS, number
 from ._runtime import EXIT_USAGE
 
 if TYPE_CHECKING:

@@ -24,8 +24,9 @@ Delivery on a named watch is *at least once*, and exactly this:
 - A consumer dedupes by ``event_id``: remember the ids since your last ack (or all of them)
   and skip one you have seen. An id names one transition: the same transition delivered again
   has the same id, two different transitions never share one.
-- Events about this process (``PollingStalled``/``PollingResumed``, ``WatchFailed``,
-  ``WatchTimedOut``) are not stored: they are said again if they still hold.
+- Events about this process (``PollingStalled``/``PollingResumed``,
+  ``JobPollFailing``/``JobPollRecovered``, ``WatchFailed``, ``WatchTimedOut``) are not stored:
+  they are said again if they still hold.
 - A named watch never coalesces its buffer (``buffer_size`` does not apply): every event it
   hands out is the one stored.
 - Once every job has ended and every event was delivered (the iteration stops), the watch is
@@ -47,6 +48,7 @@ not written.
 """
 
 from ._codec import open_jobs
+from ._fold import Fold, FoldCounts, FoldedJob
 from ._schedule import PollPolicy
 from ._statistics import PollerStatistics
 from ._summary import FailedContainer, FailedHost, WatchSummary, failed_containers, failed_hosts
@@ -59,6 +61,8 @@ from .events import (
     Event,
     HostTransition,
     JobFinished,
+    JobPollFailing,
+    JobPollRecovered,
     JobTransition,
     PollingResumed,
     PollingStalled,
@@ -84,8 +88,13 @@ __all__ = [
     "Event",
     "FailedContainer",
     "FailedHost",
+    "Fold",
+    "FoldCounts",
+    "FoldedJob",
     "HostTransition",
     "JobFinished",
+    "JobPollFailing",
+    "JobPollRecovered",
     "JobSeen",
     "JobTransition",
     "MemoryStore",

@@ -1,7 +1,7 @@
 """What a decision asks the driver to do, as values (``_decide.decide`` returns them); no I/O.
 
-Each action is a small frozen value the driver applies: deliver events, stall or resume a job's
-watches, give up on a job, begin or end an outage, count a retry.
+Each action is a small frozen value the driver applies: deliver events, say that a job's reads
+fail alone or answer again, give up on a job, begin or end an outage, count a retry.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ if TYPE_CHECKING:
 __all__ = [
     "Action",
     "Deliver",
+    "Failing",
     "GiveUp",
     "OutageBegan",
     "OutageEnded",
-    "Resumed",
+    "Recovered",
     "Retried",
-    "Stalled",
 ]
 
 
@@ -36,15 +36,16 @@ class Deliver(NamedTuple):
     changed: bool
 
 
-class Stalled(NamedTuple):
-    """The job's polls keep failing: its watches hear ``PollingStalled``."""
+class Failing(NamedTuple):
+    """The job's reads fail while bk-job answers others: its watches hear ``JobPollFailing``."""
 
     since: _dt.datetime
     error: errors.BkJobError
+    failures: int
 
 
-class Resumed(NamedTuple):
-    """The stalled job answered again: its watches hear ``PollingResumed``."""
+class Recovered(NamedTuple):
+    """The failing job answered again: its watches hear ``JobPollRecovered``."""
 
     since: _dt.datetime
     at: _dt.datetime
@@ -57,14 +58,16 @@ class GiveUp(NamedTuple):
 
 
 class OutageBegan(NamedTuple):
-    """bk-job is taken to be down: every job stalls, polls go one probe at a time."""
+    """bk-job is taken to be down: every job stalls (its watches hear ``PollingStalled``), polls
+    go one probe at a time."""
 
     error: errors.BkJobError
     at: _dt.datetime
 
 
 class OutageEnded(NamedTuple):
-    """bk-job answers again: every job is polled again within one interval (``rejoined_at``)."""
+    """bk-job answers again: every stalled job resumes (``PollingResumed``), and every job is
+    polled again within one interval (``rejoined_at``)."""
 
 
 class Retried(NamedTuple):
@@ -72,4 +75,4 @@ class Retried(NamedTuple):
 
 
 #: What the driver applies.
-Action = Deliver | Stalled | Resumed | GiveUp | OutageBegan | OutageEnded | Retried
+Action = Deliver | Failing | Recovered | GiveUp | OutageBegan | OutageEnded | Retried

@@ -20,17 +20,24 @@ unchanged answer     next poll after the last gap grown by ``growth``, capped at
 changed answer       the tracker's events are delivered; next poll at ``interval`` if any
                      event came (``soon`` at a step's turn: ``_schedule.turning``), else as
                      unchanged; a final answer ends the job's watches
-any answer           after failures: the job's failures reset, a stalled job resumes, an
-                     outage ends (every job is then polled again within one interval, and
-                     the jobs the outage alone stalled resume at once: ``outage_stalled``)
+any answer           after failures: the job's failures reset (``JobPollRecovered`` if it
+                     heard ``JobPollFailing``), an outage ends (the driver then resumes
+                     every stalled job and polls every job again within one interval)
 hint (a callback)    poll now (asked for: the smallest gap does not apply)
 throttled            no failure counted; next poll after the governor's pause, plus up to
                      one ``interval`` of jitter, never sooner than the smallest gap
 permanent            give up: the job's watches end with ``WatchFailed``
-malformed            retried as transient; ``MALFORMED_LIMIT`` in a row give up
-transient            retried with backoff while the budget lasts, else after
-                     ``max_interval``; ``STALL_AFTER`` in a row stall the job; failures with
-                     no answer for ``OUTAGE_AFTER`` seconds begin an outage
+any other failure    counted in bk-job's window (``_failures.Server``), which may begin an
+                     outage; then, unless bk-job is down, spends the job's budget: retried
+                     after ``job_backoff`` (its cap when the process-wide retry budget is
+                     spent), ``JobPollFailing`` once ``FAILING_AFTER`` in a row have
+                     failed over ``OUTAGE_AFTER`` (sooner, an outage's start could not be
+                     told from it), give up
+                     when the budget is spent (``max_failures`` in a row over at least
+                     ``max_failing_time``, the last not one saying bk-job is unreachable;
+                     or two refused bodies, or ``SAME_FORMAT_LIMIT``
+                     alike, in a row). While bk-job
+                     is down the job spends nothing and waits for the probes
 listed (job list)    poll the job itself when its row says it ended, or it has no row;
                      else nothing (a job the list follows, ``census``, has no next poll
                      after an answer either: its rows say when to read it). A job whose
@@ -42,19 +49,31 @@ listed (job list)    poll the job itself when its row says it ended, or it has n
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .. import errors
 from ._actions import (
     Action,
     Deliver,
+    Failing,
     GiveUp,
     OutageBegan,
     OutageEnded,
-    Resumed,
+    Recovered,
     Retried,
-    Stalled,
 )
-from ._failures import MALFORMED_LIMIT, STALL_AFTER, Kind, Outage, classify, job_backoff, timed_out
+from ._failures import (
+    FAILING_AFTER,
+    OUTAGE_AFTER,
+    SAME_FORMAT_LIMIT,
+    Kind,
+    Server,
+    classify,
+    job_backoff,
+    server_level,
+    unreachable,
+)
 from ._jobs import PolledJob, moved
 from ._rules import NOT_OVER, WAITS_FOR_A_PERSON
 from ._schedule import (
@@ -71,11 +90,9 @@ from ._visits import visit_of
 from .events import JobFinished, WatchFailed
 
 if TYPE_CHECKING:
-    import datetime as _dt
     import random
     from collections.abc import Callable
 
-    from .. import errors
     from .._observe import JobObservation
     from ..models import ContainerResult, HostKey, HostResult, JobInstanceStatus
 
@@ -86,16 +103,15 @@ __all__ = [
     "Decision",
     "Deliver",
     "Failed",
+    "Failing",
     "GiveUp",
     "Health",
     "Listed",
     "OutageBegan",
     "OutageEnded",
-    "Resumed",
+    "Recovered",
     "Rules",
-    "Stalled",
     "decide",
-    "outage_stalled",
     "stall",
 ]
 
@@ -137,15 +153,16 @@ class Rules(NamedTuple):
 
 
 class Health(NamedTuple):
-    """The poller's health across jobs: whether bk-job is down, and the quick-retry budget."""
+    """bk-job's health across jobs (``_failures.Server``: its failure window, whether it is
+    down), and the quick-retry budget."""
 
-    outage: Outage
+    server: Server
     budget: RetryBudget
 
     @classmethod
     def start(cls, policy: PollPolicy) -> Health:
         hold = (policy.poll_timeout or 30.0) + 1.0
-        return cls(Outage(policy.max_interval, hold), RetryBudget(policy.retry_budget))
+        return cls(Server(policy.max_interval, hold), RetryBudget(policy.retry_budget))
 
 
 class _Unchanged:
@@ -178,6 +195,9 @@ class Failed(NamedTuple):
     requests: int
     #: Until when the rate governor pauses polls (after a throttle answer).
     paused_until: float = 0.0
+    #: bk-job's good answers so far, to any poll; how many jobs are polled.
+    answers: int = 0
+    jobs: int = 1
 
 
 class _Hint:
@@ -222,7 +242,7 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
     """Return what follows ``outcome`` for ``job`` at ``now`` (see the module's table)."""
     if outcome is UNCHANGED:
         actions = _NO_ACTIONS
-        if job.failures or job.stalled is not None or health.outage.down_since is not None:
+        if job.failing_since is not None or health.server.down_since is not None:
             job, health, actions = _recovered(rules, job, health)
         top = rules.waiting_cap if job.state.status in WAITS_FOR_A_PERSON else rules.running_cap
         base, delay = next_interval(rules.policy, job.interval, 0.0, rules.rng, top)
@@ -248,21 +268,24 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
 def _recovered(
     rules: Rules, job: PolledJob, health: Health
 ) -> tuple[PolledJob, Health, tuple[Any, ...]]:
-    """A job answered after failing: end its stall, and the outage if there was one."""
+    """bk-job answered the job after failures: end the outage if there was one, and the job's
+    spell of failures (its watches hear it recovered if they heard it failing)."""
     actions: list[Any] = []
-    outage, ended = health.outage.succeeded()
+    server, ended = health.server.answered()
     if ended:
         actions.append(_OUTAGE_ENDED)
-    if job.stalled is not None:
-        actions.append(Resumed(job.stalled, rules.wall()))
-    job = job._replace(failures=0, malformed=0, error=None, stalled=None)
-    return job, health._replace(outage=outage), tuple(actions)
+        health = health._replace(server=server)
+    if job.failing_since is not None:
+        if job.failing is not None:  # its watches heard it failing
+            actions.append(Recovered(job.failing, rules.wall()))
+        job = job._replace(failures=0, malformed=0, error=None, failing=None, failing_since=None)
+    return job, health, tuple(actions)
 
 
 def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now: float) -> Decision:
     """A changed answer: track it, deliver its events, and schedule by whether it moved."""
     actions = _NO_ACTIONS
-    if job.failures or job.stalled is not None or health.outage.down_since is not None:
+    if job.failing_since is not None or health.server.down_since is not None:
         job, health, actions = _recovered(rules, job, health)
     old = job.state
     state, events = observe(
@@ -313,50 +336,75 @@ def _read_itself(listed: int | None) -> bool:
 
 
 def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: float) -> Decision:
-    """A failed poll: throttled, permanent, malformed or transient (``_failures``)."""
+    """A failed poll: throttled, permanent, or one that bk-job's window and then the job's
+    budget count (``_failures``)."""
     policy, rng, error = rules.policy, rules.rng, failed.error
     kind = classify(error)
-    recovers = job.failures or job.stalled is not None or health.outage.down_since is not None
-    if kind is Kind.THROTTLED:  # bk-job (or its gateway) answered: slow down, no failure
+    if kind is Kind.THROTTLED or kind is Kind.PERMANENT:  # bk-job answered
         actions = _NO_ACTIONS
-        if recovers:
+        if job.failing_since is not None or health.server.down_since is not None:
             job, health, actions = _recovered(rules, job, health)
-        start = max(now, failed.paused_until, failed.sent_at + rules.gap)
+        if kind is Kind.PERMANENT:
+            return job, health, None, (*actions, _give_up(rules, job, error))
+        start = max(now, failed.paused_until, failed.sent_at + rules.gap)  # slow down
         return job, health, start + rng.uniform(0, policy.interval), actions
-    if kind is Kind.PERMANENT:
-        actions = _NO_ACTIONS
-        if recovers:
-            job, health, actions = _recovered(rules, job, health)
-        return job, health, None, (*actions, _give_up(rules, job, error))
-    malformed = job.malformed + 1 if kind is Kind.MALFORMED else job.malformed
-    if malformed >= MALFORMED_LIMIT:
-        return job, health, None, (_give_up(rules, job, error),)
     actions_: list[Any] = [_RETRIED]
-    failures = job.failures + 1
-    stalled = job.stalled
-    if failures >= STALL_AFTER and stalled is None:
-        stalled = rules.wall()
-        actions_.append(Stalled(stalled, error))
-    outage, began = health.outage.failed(now, failed.last_answer, rng, waited=timed_out(error))
+    known = job.interval > 0 or failed.answers == 0  # (answered before, or nothing ever was)
+    silent = server_level(error, failed.sent_at, failed.last_answer, known=known)
+    waited = silent and isinstance(error, errors.TimeoutError)
+    server, began = health.server.failed(
+        now,
+        failed.last_answer,
+        failed.answers,
+        rng,
+        silent=silent,
+        first=job.failing_since is None,
+        waited=waited,
+        job=job.job_instance_id,
+        jobs=failed.jobs,
+    )
     if began:
-        actions_.append(OutageBegan(error, stalled or rules.wall()))
+        actions_.append(OutageBegan(error, rules.wall()))
     budget, quick = health.budget.withdraw(now, failed.requests)
-    if quick:
-        delay = job_backoff(failures, policy.interval, policy.max_interval, rng)
-    else:
-        delay = policy.max_interval * (1.0 + rng.random() * policy.jitter)
-    job = job._replace(failures=failures, error=error, malformed=malformed, stalled=stalled)
-    return job, Health(outage, budget), now + delay, tuple(actions_)
+    health = Health(server, budget)
+    since = failed.sent_at if job.failing_since is None else job.failing_since
+    if server.down_since is not None:  # bk-job is down: the job spends none of its budget
+        delay = job_backoff(max(job.failures, 1) if quick else 64, policy, rng)
+        return job._replace(error=error, failing_since=since), health, now + delay, tuple(actions_)
+    failures = job.failures + 1
+    malformed = 0
+    if kind is Kind.MALFORMED:
+        alike = isinstance(job.error, errors.ResponseFormatError) and str(job.error) == str(error)
+        malformed = job.malformed + 1 if alike else 1
+    count, time = policy.max_failures, policy.max_failing_time
+    spent = (
+        (kind is Kind.REFUSED and isinstance(job.error, errors.ResponseRefusedError))
+        or malformed >= SAME_FORMAT_LIMIT
+        or (
+            (count is not None or time is not None)
+            and (count is None or failures >= count)
+            and (time is None or now - since >= time)
+            # (a failure saying bk-job is unreachable never ends a job: it may be an
+            # outage's first, not yet told as one; the job's next failure of its own does)
+            and not unreachable(error)
+        )
+    )
+    failing = job.failing
+    if failing is None and failures >= FAILING_AFTER and now - since >= OUTAGE_AFTER and not spent:
+        # Failing alone for as long as an outage takes to be told: say so (once a spell).
+        failing = rules.wall() - _dt.timedelta(seconds=now - since)
+        actions_.append(Failing(failing, error, failures))
+    job = job._replace(
+        failures=failures, error=error, malformed=malformed, failing=failing, failing_since=since
+    )
+    if spent:
+        return job, health, None, (*actions_, _give_up(rules, job, error))
+    delay = job_backoff(failures if quick else 64, policy, rng)
+    return job, health, now + delay, tuple(actions_)
 
 
 def _give_up(rules: Rules, job: PolledJob, error: errors.BkJobError) -> GiveUp:
     return GiveUp(WatchFailed(job.job_instance_id, rules.wall(), error, occurrence=job.state.seq))
-
-
-def outage_stalled(job: PolledJob) -> bool:
-    """Whether a stalled job was stalled by an outage alone (fewer than ``STALL_AFTER`` of
-    its own polls failed in a row): it resumes when the outage ends, not at its next poll."""
-    return job.stalled is not None and job.failures < STALL_AFTER
 
 
 def stall(job: PolledJob, since: _dt.datetime) -> PolledJob:

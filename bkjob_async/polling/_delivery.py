@@ -1,7 +1,7 @@
 """Delivery: a polled job's events to the watches that hold it, after the journal has them.
 
-The driver calls it with what ``decide`` said (``Deliver``, ``Stalled``, ``Resumed``,
-``GiveUp``). It decides nothing about polling; it knows which watch wants which event (a
+The driver calls it with what ``decide`` said (``Deliver``, ``Failing``, ``Recovered``,
+``GiveUp``) and with an outage's stalls and resumes. It decides nothing about polling; it knows which watch wants which event (a
 watch's filter, its step), which watches a job's end ends, and that a change is recorded in
 the poller's journal (``_journal``) first: each watch it reaches holds the journal's ticket,
 and hands nothing out before that ticket is settled. A job no open watch holds any more
@@ -13,12 +13,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from ._subscription import now_utc
 from ._tracker import step_done
+from .events import JobPollFailing, JobPollRecovered
 
 if TYPE_CHECKING:
     import datetime as _dt
 
     from .. import errors
+    from ._actions import Failing
     from ._decide import Deliver
     from ._jobs import Registry, Watched
     from ._journal import Journal
@@ -77,14 +80,28 @@ class Delivery:
         self._release(watched)
 
     def stall(self, watched: Watched, since: _dt.datetime, error: errors.BkJobError) -> None:
-        """Tell the job's watches its polls keep failing."""
+        """Tell the job's watches bk-job cannot be reached (an outage)."""
         for sub in watched.subscribers:
             sub.stall(watched.job.job_instance_id, since, error)
 
     def resume(self, watched: Watched, since: _dt.datetime, at: _dt.datetime) -> None:
-        """Tell the job's watches it answers again."""
+        """Tell the job's watches bk-job answers again."""
         for sub in watched.subscribers:
             sub.resume(watched.job.job_instance_id, at, since)
+
+    def failing(self, watched: Watched, failing: Failing) -> None:
+        """Tell the job's watches its reads fail alone (``JobPollFailing``)."""
+        event = JobPollFailing(
+            watched.job.job_instance_id, now_utc(), failing.since, failing.error, failing.failures
+        )
+        for sub in watched.subscribers:
+            sub.notice(event)
+
+    def recovered(self, watched: Watched, since: _dt.datetime, at: _dt.datetime) -> None:
+        """Tell the job's watches it answers again (``JobPollRecovered``)."""
+        event = JobPollRecovered(watched.job.job_instance_id, at, since)
+        for sub in watched.subscribers:
+            sub.notice(event)
 
     def give_up(self, watched: Watched, failed: WatchFailed) -> None:
         """End the job on every watch with ``failed``, and stop polling it."""

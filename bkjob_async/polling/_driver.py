@@ -22,13 +22,14 @@ import typing
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from ._actions import Deliver, GiveUp, OutageBegan, Resumed, Retried, Stalled
+from .. import errors
+from ._actions import Deliver, Failing, GiveUp, OutageBegan, Recovered, Retried
 from ._census import Census, coverage
-from ._decide import HINT, Failed, Health, Listed, Rules, decide, outage_stalled, stall
-from ._failures import Kind, classify
-from ._heap import Due
+from ._decide import HINT, Failed, Health, Listed, Rules, decide, stall
+from ._failures import Kind, classify, failing_share, server_level
+from ._heap import Due, hangs
 from ._isolate import isolated
-from ._jobs import Watched, key
+from ._jobs import PolledJob, Watched, key
 from ._schedule import census_round, joined_at, min_gap, rejoined_at
 from ._slices import Turn
 from ._workers import Workers
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup
 
-    from .. import errors
     from .._protocol import Protocol
     from ._actions import Action
     from ._decide import Outcome
@@ -96,18 +96,23 @@ class Driver:
         self.permits = permits
         self.registry = delivery.registry
         self.health = Health.start(policy)
-        self.due = Due(min_gap(policy), self)
+        self.due = Due(min_gap(policy), self, failing_share(policy))
         #: The job list as the status of end-only waits (``None``: no such API, ESB v2).
         self.census = None if protocol is None else self._census(protocol)
         self._tg: TaskGroup | None = None
         self.answers = self.retries = self.hints = 0
+        #: bk-job's answers that were failures of one job (a malformed body, an error code:
+        #: ``answers`` counts the good ones), and the failed polls that were one job's or
+        #: bk-job's (``statistics()``).
+        self.replies = self.job_failures = self.server_failures = 0
         #: How long the poller's work has held the event loop's current turn (shared by the
         #: workers and the attach slices).
         self.turn = Turn()
         self.workers = Workers(self)
         self.last_answer = 0.0
-        #: The error that began the outage in force (``None``: bk-job answers).
+        #: The error that began the outage in force (``None``: bk-job answers), and when.
         self.outage_error: errors.BkJobError | None = None
+        self.down_since = 0.0
         self.errors: Counter[str] = Counter()
 
     def _census(self, protocol: Protocol) -> Census | None:
@@ -124,6 +129,7 @@ class Driver:
             self.census_gate,
             self.rules.wall,
             census_round(self.policy),
+            self.census_read,
         )
 
     def start(self, tg: TaskGroup) -> None:
@@ -173,7 +179,7 @@ class Driver:
             error = job.error or self.outage_error
             if error is not None:
                 sub.stall(job_id, job.stalled, error)
-        elif self.health.outage.down and self.outage_error is not None:
+        elif self.health.server.down and self.outage_error is not None:
             self._stall(watched, self.outage_error, self.rules.wall())  # joined in an outage
 
     def cover(self, watched: Watched, now: float) -> None:
@@ -213,6 +219,22 @@ class Driver:
         if watched.active and not watched.busy and watched.job.census:
             self.apply(watched, Listed(status), self.clock())
 
+    def census_read(self, error: BaseException | None) -> None:
+        """Count a read of the job list in bk-job's health: an answer (``None``) ends an
+        outage, as a poll's does; a failure while down is a failed probe."""
+        now, server = self.clock(), self.health.server
+        if error is None:
+            self.last_answer = now
+            if server.down_since is not None:
+                self.health = self.health._replace(server=server.answered()[0])
+                self._outage_ended()
+        elif server.down_since is not None and isinstance(error, errors.BkJobError):
+            self.server_failures += 1
+            server, _ = server.failed(
+                now, self.last_answer, self.answers, self.rules.rng, silent=True, first=False
+            )
+            self.health = self.health._replace(server=server)
+
     def census_gate(self) -> float:
         """Return 0 if a census request may go now, else how long to wait first."""
         now = self.clock()
@@ -239,19 +261,19 @@ class Driver:
     def may_send(self, now: float) -> bool:
         """Ask the governor and the outage whether a poll may go now (only when either acts)."""
         health = self.health
-        if health.outage.down_since is not None and health.outage.wait(now) > 0.0:
+        if health.server.down_since is not None and health.server.wait(now) > 0.0:
             return False
         governor = self.governor
         if (governor.rate is not None or now < governor.paused_until) and not governor.take(now):
             return False
-        outage, allowed = health.outage.allows(now)
-        if outage is not health.outage:
-            self.health = health._replace(outage=outage)
+        server, allowed = health.server.allows(now)
+        if server is not health.server:
+            self.health = health._replace(server=server)
         return allowed
 
     def hold(self, now: float) -> float:
         """Return how long the governor or the outage holds due polls back."""
-        return max(self.governor.wait(now), self.health.outage.wait(now))
+        return max(self.governor.wait(now), self.health.server.wait(now))
 
     def failed(self, watched: Watched, exc: errors.BkJobError, sent_at: float, permit: Any) -> None:
         self.errors[type(exc).__name__] += 1
@@ -269,7 +291,24 @@ class Driver:
             if now >= governor.sample_due:
                 governor.sample(now, requests, self.answers)
             governor.throttled(now, sent_at, self.answers, requests=requests)
-        failed = Failed(exc, sent_at, self.last_answer, requests, self.governor.paused_until)
+        if _an_answer(exc):  # bk-job answered, with a failure of this job's
+            self.replies += 1
+            self.last_answer = now
+        if not throttled:
+            known = watched.job.interval > 0 or not self.answers
+            if server_level(exc, sent_at, self.last_answer, known=known):
+                self.server_failures += 1
+            else:
+                self.job_failures += 1
+        failed = Failed(
+            exc,
+            sent_at,
+            self.last_answer,
+            requests,
+            self.governor.paused_until,
+            self.answers,
+            self.registry.count,
+        )
         self.due.wake()
         self.apply(watched, failed, now)
 
@@ -308,6 +347,8 @@ class Driver:
         old = watched.job
         job, health, poll_at, actions = decide(self.rules, old, self.health, outcome, now)
         watched.job = job
+        if job.failures != old.failures:
+            self._count_failure(old, job)
         if health is not self.health:
             self.health = health
         if actions:
@@ -326,16 +367,29 @@ class Driver:
                 delivery.deliver(watched, action)
             elif isinstance(action, Retried):
                 self.retries += 1
-            elif isinstance(action, Resumed):
-                self.registry.stalled -= 1
-                delivery.resume(watched, action.since, action.at)
-            elif isinstance(action, Stalled):
-                self.registry.stalled += 1
-                delivery.stall(watched, action.since, action.error)
+            elif isinstance(action, Failing):
+                job_id = watched.job.job_instance_id
+                error = action.error
+                logger.info(
+                    "job %s: %d reads in a row failed (%s: %s) while bk-job answers others; "
+                    "retrying it alone",
+                    job_id,
+                    action.failures,
+                    type(error).__name__,
+                    self.reader.redact(str(error)),
+                )
+                delivery.failing(watched, action)
+            elif isinstance(action, Recovered):
+                delivery.recovered(watched, action.since, action.at)
             elif isinstance(action, GiveUp):
                 error = action.failed.error
                 job_id = watched.job.job_instance_id
-                logger.info("job %s: giving up (%s: %s)", job_id, type(error).__name__, error)
+                logger.warning(
+                    "job %s: giving up (%s: %s)",
+                    job_id,
+                    type(error).__name__,
+                    self.reader.redact(str(error)),
+                )
                 delivery.give_up(watched, action.failed)
             elif isinstance(action, OutageBegan):
                 self._outage_began(action)
@@ -347,32 +401,53 @@ class Driver:
         self.registry.stalled += 1
         self.delivery.stall(watched, since, error)
 
+    def _count_failure(self, old: PolledJob, job: PolledJob) -> None:
+        """Keep the count of jobs failing alone (``statistics().failing_jobs``)."""
+        if old.failures and not job.failures:
+            self.registry.failing -= 1
+        elif job.failures and not old.failures:
+            self.registry.failing += 1
+
     def _outage_began(self, began: OutageBegan) -> None:
         error = began.error
         logger.warning(
             "bk-job cannot be reached (%s: %s); probing it every %g s at most",
             type(error).__name__,
-            error,
+            self.reader.redact(str(error)),
             self.policy.max_interval,
         )
         self.outage_error = error
+        self.down_since = self.clock()
         for other in self.registry.jobs.values():
+            job = other.job
+            if job.failures and job.failing is None:  # not yet known to fail alone: the outage
+                self.registry.failing -= 1  # explains its failures, which it gives back
+                other.job = job._replace(failures=0, malformed=0)
+                if other.entry is not None and hangs(job):  # (to the others' heap)
+                    self.due.push(other, other.due)
             if other.job.stalled is None:
                 self._stall(other, error, began.at)
 
     def _outage_ended(self) -> None:
-        """bk-job answers again: the jobs stalled by the outage alone resume now (their
-        watches hear ``PollingResumed`` at the first answer), and every job is polled again."""
+        """bk-job answers again: every stalled job resumes now (its watches hear
+        ``PollingResumed``), the time a failing job's budget counts leaves the outage out, and
+        every job is polled again within one interval."""
         self.outage_error = None
         logger.info("bk-job answers again; polling every job again")
-        at = self.rules.wall()
+        at, now = self.rules.wall(), self.clock()
+        lasted = max(0.0, now - self.down_since)
         for watched in self.registry.jobs.values():
-            since = watched.job.stalled
-            if since is not None and outage_stalled(watched.job):
-                watched.job = watched.job._replace(stalled=None)
+            job = watched.job
+            since = job.stalled
+            if job.failing_since is not None:
+                job = job._replace(failing_since=job.failing_since + lasted)
+            if since is not None:
+                job = job._replace(stalled=None)
                 self.registry.stalled -= 1
+            watched.job = job
+            if since is not None:
                 self.delivery.resume(watched, since, at)
-        self._rephase(self.clock())
+        self._rephase(now)
 
     def _rephase(self, now: float) -> None:
         """After an outage, poll every job again within one interval, spread by its phase."""
@@ -384,3 +459,10 @@ class Driver:
                 if not w.busy
             ]
         )
+
+
+def _an_answer(exc: errors.BkJobError) -> bool:
+    """Whether a failed poll was answered by bk-job (a body it sent, a code it chose)."""
+    if isinstance(exc, errors.ResponseFormatError):
+        return True
+    return isinstance(exc, errors.ApiError) and not isinstance(exc, errors.ServerError)

@@ -1,4 +1,4 @@
-"""The due jobs: a heap of due times, the guard against polls too soon, and parked workers.
+"""The due jobs: heaps of due times, the guard against polls too soon, and parked workers.
 
 No task exists per job: a job is an entry in a heap of due times. Workers take due jobs
 themselves (``take``) and park when none is due; the scheduler (``_tick``, a timer callback
@@ -20,6 +20,10 @@ its pass walk them all (``benchmarks/HISTORY.md``, "Scale without pauses"). An e
 unless it is its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds
 another job).
 
+Jobs whose reads time out alone (``_jobs.hangs``) wait in a heap of their own and hold at most
+``share`` of the requests in flight (``_failures.failing_share``): a hung job never holds a
+healthy job's poll. In an outage the probe is a job failing alone only when no other is due.
+
 The scheduler is an asyncio timer and parked workers wait on bare asyncio futures (the client
 runs on asyncio only, as aiohttp does), not anyio Events and cancel scopes: at a few polls a
 second per worker nearly every poll came with a scheduler sleep that ran to its deadline (a
@@ -40,10 +44,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._decide import Health
-    from ._jobs import Registry, Watched
+    from ._jobs import PolledJob, Registry, Watched
     from ._rate import RateGovernor
 
-__all__ = ["SHIFT", "Due", "Slot"]
+__all__ = ["SHIFT", "Due", "Slot", "hangs"]
 
 logger = logging.getLogger("bkjob_async.polling")
 
@@ -59,6 +63,13 @@ def _entry(due: float, slot: int) -> int:
     ``int(due * 1e3) + 1``: up to a millisecond late, never early (``push`` spells it inline).
     """
     return ((int(due * 1e3) + 1) << SHIFT) | slot
+
+
+def hangs(job: PolledJob) -> bool:
+    """Whether a job fails alone with timeouts: each of its polls holds a request for a whole
+    read timeout, so the failing jobs' share of the requests in flight bounds them (``_heap``).
+    A job that fails fast (a 502, a malformed body) holds one no longer than a healthy one."""
+    return job.failures > 0 and isinstance(job.error, TimeoutError)
 
 
 class Gate(Protocol):
@@ -93,23 +104,31 @@ class Due:
 
     __slots__ = (
         "_clock",
+        "_failing",
         "_gap",
         "_gate",
         "_heap",
         "_idle",
         "_loop",
         "_running",
+        "_share",
         "_slots",
         "_soon",
         "_timer",
+        "failing_out",
         "refused",
     )
 
-    def __init__(self, gap: float, gate: Gate) -> None:
+    def __init__(self, gap: float, gate: Gate, share: int = 1) -> None:
         self._gap = gap
         self._gate = gate
-        #: ints: due time and slot (module docstring); the collector tracks none.
+        #: ints: due time and slot (module docstring); the collector tracks none. The jobs
+        #: failing alone have their own, and hold at most ``share`` polls in flight (taken,
+        #: not yet ``done``: ``failing_out``).
         self._heap: list[int] = []
+        self._failing: list[int] = []
+        self._share = share
+        self.failing_out = 0
         #: The registry's records by slot (the registry's list, never replaced).
         self._slots = gate.registry.slots
         #: While ``run`` runs: its task's future (``_tick`` fails it on a bug), the loop and
@@ -126,23 +145,33 @@ class Due:
     def push(self, watched: Watched, due: float) -> None:
         """(Re)schedule a job's next poll at ``due``."""
         watched.entry = entry = ((int(due * 1e3) + 1) << SHIFT) | watched.slot  # (_entry)
-        heap = self._heap
+        heap = self._failing if hangs(watched.job) else self._heap
         heapq.heappush(heap, entry)
         if heap[0] == entry:
             self.wake()
 
     def replace(self, due: list[tuple[float, Watched]]) -> None:
         """Reschedule every job at once (after an outage): ``(due, job)`` pairs."""
-        heap = []
+        heap: list[int] = []
+        failing: list[int] = []
         for at, watched in due:
             watched.entry = entry = _entry(at, watched.slot)
-            heap.append(entry)
+            (failing if hangs(watched.job) else heap).append(entry)
         heapq.heapify(heap)
+        heapq.heapify(failing)
         self._heap[:] = heap
+        self._failing[:] = failing
         self.wake()
 
     def clear(self) -> None:
         self._heap.clear()
+        self._failing.clear()
+
+    def done(self) -> None:
+        """A failing job's poll came back: its share of the requests in flight is free."""
+        self.failing_out -= 1
+        if self._failing:
+            self.wake()
 
     def wake(self) -> None:
         """Have the scheduler look again soon (polls may go again, say)."""
@@ -151,8 +180,27 @@ class Due:
             self._loop.call_soon(self._tick)
 
     def take(self, now: float) -> Watched | None:
-        """Pop the earliest due job, if one is due and polls may go now; mark it sent."""
-        heap, gap, gate, slots = self._heap, self._gap, self._gate, self._slots
+        """Pop the earliest due job, if one is due and polls may go now; mark it sent.
+
+        A failing job goes when it is due first and the failing jobs' share of the requests
+        in flight has room; in an outage, only when no healthy job is due (module docstring).
+        """
+        failing = self._failing
+        if failing and self.failing_out < self._share:
+            bound = (int(now * 1e3) + 1) << SHIFT
+            if failing[0] < bound:
+                top = self._heap[0] if self._heap else bound
+                down = self._gate.health.server.down_since is not None
+                if top >= bound or (failing[0] < top and not down):
+                    watched = self._take(failing, now)
+                    if watched is not None:
+                        self.failing_out += 1
+                        return watched
+        return self._take(self._heap, now)
+
+    def _take(self, heap: list[int], now: float) -> Watched | None:
+        """Pop the earliest due job of ``heap`` (``take``)."""
+        gap, gate, slots = self._gap, self._gate, self._slots
         bound = (int(now * 1e3) + 1) << SHIFT  # entries below are due: at most ``now``
         while heap and heap[0] < bound:
             entry = heapq.heappop(heap)
@@ -163,10 +211,14 @@ class Due:
                 self._refuse(watched, now)  # (a hint since the last poll asked for this one)
                 continue
             governor = gate.governor
+            down = gate.health.server.down_since is not None
+            if down and watched.job.failing is not None:  # a probe: not a job failing alone
+                other = self._other_probe(heap, bound, now)
+                if other is not None:
+                    heapq.heappush(heap, entry)
+                    entry, watched = other
             if (
-                governor.rate is not None
-                or now < governor.paused_until
-                or gate.health.outage.down_since is not None
+                governor.rate is not None or now < governor.paused_until or down
             ) and not gate.may_send(now):
                 heapq.heappush(heap, entry)
                 return None
@@ -175,6 +227,32 @@ class Due:
             watched.sent = now
             return watched
         return None
+
+    def _other_probe(self, heap: list[int], bound: int, now: float) -> tuple[int, Watched] | None:
+        """Pop the earliest due entry of a job not failing alone, if any (an outage's probe)."""
+        held: list[int] = []
+        found = None
+        while heap and heap[0] < bound:
+            entry = heapq.heappop(heap)
+            watched = self._slots[entry & _SLOT]
+            if watched is None or watched.entry != entry or not watched.active:
+                continue
+            if watched.job.failing is None and now >= watched.sent + self._gap:
+                found = (entry, watched)
+                break
+            held.append(entry)
+        for entry in held:
+            heapq.heappush(heap, entry)
+        return found
+
+    def _next(self) -> float:
+        """When the next poll that may go is due: the earliest entry, of a failing job only
+        while their share has room (``inf``: none)."""
+        heap, failing = self._heap, self._failing
+        due = (heap[0] >> SHIFT) / 1e3 if heap else math.inf  # (the entry's due)
+        if failing and self.failing_out < self._share:
+            return min(due, (failing[0] >> SHIFT) / 1e3)
+        return due
 
     def _refuse(self, watched: Watched, now: float) -> None:
         """Put off a poll that came too soon after the job's last one, and count it.
@@ -239,17 +317,16 @@ class Due:
 
     def _hand_out(self, now: float) -> float:
         """Hand the jobs due at ``now`` to parked workers; return how long to sleep."""
-        heap = self._heap
-        while self._idle and heap and (heap[0] >> SHIFT) / 1e3 <= now:  # (the entry's due)
+        while self._idle and self._next() <= now:
             watched = self.take(now)
             if watched is None:
                 break
             slot = self._idle.pop()
             slot.watched = watched
             _wake(slot.ready)
-        due = (heap[0] >> SHIFT) / 1e3 if heap else math.inf  # (stale ones popped)
+        due = self._next()  # (stale ones popped)
         if due <= now:
             # Held back (rate, outage): wait until polls may go. Or no worker is free: the
             # first to park wakes us (busy ones take due jobs themselves).
             return max(self._gate.hold(now), _TICK) if self._idle else math.inf
-        return max(due - now, _TICK) if heap else math.inf
+        return max(due - now, _TICK) if due < math.inf else math.inf

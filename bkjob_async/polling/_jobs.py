@@ -55,12 +55,12 @@ class PolledJob(NamedTuple):
     state: JobState = EMPTY
     #: The schedule's base interval (0: not polled since it was attached).
     interval: float = 0.0
-    #: Failed polls in a row, and the latest failure.
+    #: Failed reads in a row that spent its failure budget (``_failures``), and the latest.
     failures: int = 0
     error: BkJobError | None = None
-    #: Malformed answers in a row.
+    #: The same format error in a row.
     malformed: int = 0
-    #: When the job's polls stalled (wall clock, for events), or ``None``.
+    #: When an outage of bk-job stalled its polls (wall clock, for events), or ``None``.
     stalled: _dt.datetime | None = None
     #: Its status comes from the job list (``_census``) now: it is polled only when its row
     #: says so (``_decide.Listed``); never once a round.
@@ -68,6 +68,11 @@ class PolledJob(NamedTuple):
     #: Its watches need its transitions, so the list stands for its polls only while it waits
     #: for a person (``_rules.WAITS_FOR_A_PERSON``): ``census`` follows its status.
     parks: bool = False
+    #: When its first failed read of the current spell was sent, on the wall clock, once its
+    #: watches heard ``JobPollFailing`` (``None`` before); and on the driver's clock, for the
+    #: failure budget's time (``None`` while its reads succeed).
+    failing: _dt.datetime | None = None
+    failing_since: float | None = None
 
 
 def moved(job: PolledJob, state: JobState, interval: float) -> PolledJob:
@@ -87,6 +92,8 @@ def moved(job: PolledJob, state: JobState, interval: float) -> PolledJob:
         job.stalled,
         job.census,
         job.parks,
+        job.failing,
+        job.failing_since,
     )
 
 
@@ -188,6 +195,7 @@ class Registry:
         "_known",
         "by_id",
         "count",
+        "failing",
         "jobs",
         "remember",
         "slots",
@@ -202,9 +210,11 @@ class Registry:
         self.by_id: dict[int, Watched | list[Watched]] = {}
         #: Records by slot; the list is never replaced (the due heap holds it).
         self.slots: list[Watched | None] = []
-        #: How many jobs are polled, and how many of them are stalled.
+        #: How many jobs are polled, how many of them an outage stalled, and how many of
+        #: them fail alone (``failures``: the driver keeps the count).
         self.count = 0
         self.stalled = 0
+        self.failing = 0
         self._free: list[int] = []
         self._known: OrderedDict[Key, JobState] = OrderedDict()
         self.remember = remember
@@ -305,6 +315,8 @@ class Registry:
         if watched.job.stalled is not None:  # (it leaves the stalled jobs too)
             watched.job = watched.job._replace(stalled=None)
             self.stalled -= 1
+        if watched.job.failures:  # (and the failing ones)
+            self.failing -= 1
         self._known[watched.key] = watched.job.state
         while len(self._known) > self.remember:
             self._known.popitem(last=False)
@@ -316,7 +328,7 @@ class Registry:
             _HINTED.pop(watched, None)
             for sub in watched.subscribers:
                 sub.close()
-        self.count = 0
+        self.count = self.stalled = self.failing = 0
         self._alone = None
         self.by_id.clear()
         self.slots[:] = [None] * len(self.slots)  # (the same list: the due heap holds it)

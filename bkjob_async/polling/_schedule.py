@@ -16,8 +16,9 @@
   bound: a step's hosts start within moments of it, so many transitions come together there
   and are seen at once.
 - Failures: quick retries are paid from a process-wide ``RetryBudget`` (a share of recent
-  requests plus a floor); without budget a failed job waits ``max_interval``. Which failures end
-  a watch, and how outages are waited out, is ``_failures``; throttling is ``_rate``.
+  requests plus a floor); without budget a failed job waits its backoff's cap. How a job backs
+  off, which failures end a watch, and how outages are waited out, is ``_failures``;
+  throttling is ``_rate``.
 """
 
 from __future__ import annotations
@@ -122,12 +123,26 @@ class PollPolicy:
     Every value is checked here (type, range, finite): ``interval=float("inf")`` is a
     ``ValueError``, ``interval="1"`` a ``TypeError``.
 
-    Transient failures (connection refused or reset, timeouts, 5xx, throttling) never end a
-    watch; only permanent ones (not found, permission, invalid request, authentication) and
-    ``deadline`` do. ``max_retries`` is gone for that reason (passing it is a ``TypeError``):
-    bound a watch with ``deadline``. During an outage the poller probes bk-job with one request
-    at a time, at most every ``max_interval``, and polls every job again within
-    ``max_interval * (1 + jitter)`` of its return.
+    :param max_failures: a job's failure budget, with ``max_failing_time``: once one job has
+        failed this many reads in a row (``None``: any number) and gone ``max_failing_time``
+        seconds without a good answer (``None``: any time), while bk-job answered, its watches
+        end with ``WatchFailed`` and the last error; the rest of the watch goes on. ``None``
+        for both: never. An outage of bk-job itself spends none of it.
+    :param max_failing_time: see ``max_failures``.
+
+    Failures are one job's or bk-job's. A job whose reads fail while bk-job answers others
+    (its answer malformed, its read timing out, an error code) backs off alone, from a tenth
+    of its latency bound to four times it; jobs whose reads time out alone hold at most a
+    quarter of ``max_in_flight`` between them. Its watches hear ``JobPollFailing`` once two
+    reads in a row have failed over two seconds, and ``JobPollRecovered`` when it answers
+    again. A body refused unread twice in a row, or the same format error three times, spends
+    its budget at once. Permanent errors (not
+    found, permission, invalid request, authentication) end its watches at once; throttling
+    never does. bk-job is taken as down only when nothing answers at all, or when most polls
+    fail across jobs: the watches hear ``PollingStalled``, the poller probes bk-job with one
+    request at a time, at most every ``max_interval``, and polls every job again within
+    ``max_interval * (1 + jitter)`` of its return (``PollingResumed``). ``max_retries`` is
+    gone (passing it is a ``TypeError``): the budget above and ``deadline`` bound a watch.
     """
 
     latency: float | None = attrs.field(default=5.0, validator=_positive, kw_only=True)
@@ -147,6 +162,8 @@ class PollPolicy:
     group_threshold: int | None = attrs.field(default=500, validator=_at_least_one)
     remember: int = attrs.field(default=10_000, validator=_count)
     census: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    max_failures: int | None = attrs.field(default=10, validator=_at_least_one, kw_only=True)
+    max_failing_time: float | None = attrs.field(default=60.0, validator=_positive, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         if self.max_interval < self.interval:
@@ -177,9 +194,9 @@ def min_gap(policy: PollPolicy) -> float:
     """Return the least time the schedule ever puts between two polls of one job.
 
     An answer is followed by at least ``soon(policy) * (1 - jitter)`` (``next_interval``: no
-    base is below ``soon``, which is at most ``interval``), a failure by at least ``interval / 2`` (``job_backoff``'s first
-    quick retry). The driver refuses a poll sooner than this after the job's last one (see
-    ``_heap``).
+    base is below ``soon``, which is at most ``interval``), a failure by at least this
+    (``_failures.job_backoff`` never waits less). The driver refuses a poll sooner than this
+    after the job's last one (see ``_heap``).
     """
     return soon(policy) * min(1.0 - policy.jitter, 0.5)
 

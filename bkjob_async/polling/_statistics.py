@@ -39,7 +39,7 @@ class PollerStatistics:
     rate_limit: float | None
     #: Requests in flight now.
     in_flight: int
-    #: Some watched job's polls fail with transient errors (bk-job unreachable, say).
+    #: bk-job itself cannot be reached (an outage: the watches heard ``PollingStalled``).
     stalled: bool = False
     #: Events the polls observed, before each watch's filter (``events=``, a step, ended
     #: jobs) and coalescing: ``as_completed`` of 1,000 jobs observes every host's changes
@@ -59,6 +59,13 @@ class PollerStatistics:
     #: The state store's writes and health (``healthy is False``: writes fail, the poller
     #: goes on from memory and the store retries; see ``StoreStatistics``).
     store: StoreStatistics | None = None
+    #: Jobs whose reads fail alone now (bk-job answers others; ``JobPollFailing``).
+    failing_jobs: int = 0
+    #: Failed polls so far, by whose they were: one job's (a malformed answer, a read that
+    #: timed out while others were answered, an error code), or bk-job's (no connection, a
+    #: 5xx, a timeout while nothing answered). Throttles are neither (``errors`` has them).
+    job_failures: int = 0
+    server_failures: int = 0
 
 
 def collect(driver: Driver, **poller: Any) -> PollerStatistics:
@@ -73,7 +80,10 @@ def collect(driver: Driver, **poller: Any) -> PollerStatistics:
         events_observed=driver.delivery.events,
         rate_limit=driver.governor.rate,
         in_flight=driver.workers.in_flight,
-        stalled=driver.health.outage.down or driver.registry.stalled > 0,
+        stalled=driver.health.server.down,
+        failing_jobs=driver.registry.failing,
+        job_failures=driver.job_failures,
+        server_failures=driver.server_failures,
         refused_polls=driver.due.refused,
         hinted_polls=driver.hints,
         census=census is not None,

@@ -20,6 +20,8 @@ from .events import (
     ContainerTransition,
     Event,
     HostTransition,
+    JobPollFailing,
+    JobPollRecovered,
     JobTransition,
     PollingResumed,
     PollingStalled,
@@ -56,6 +58,8 @@ def _event_key(event: Event) -> tuple[Any, ...]:
         return ("stalled",)
     if isinstance(event, PollingResumed):
         return ("resumed",)
+    if isinstance(event, (JobPollFailing, JobPollRecovered)):  # (the newer says it all)
+        return ("poll", event.job_instance_id)
     return ("end", event.job_instance_id)
 
 
@@ -264,6 +268,11 @@ class _Subscription:
             self.stalled, self.stalled_since = set(), since
             self._put(PollingStalled(job_id, now_utc(), since, error))
         self.stalled.add(job_id)
+
+    def notice(self, event: JobPollFailing | JobPollRecovered) -> None:
+        """Hand out a notice about one of the watch's jobs, if it is still open there."""
+        if not self.closed and event.job_instance_id in self.remaining:
+            self._put(event)
 
     def resume(self, job_id: int, now: _dt.datetime, since: _dt.datetime) -> None:
         """Note a job answering again; the last stalled one tells the watch (``PollingResumed``)."""

@@ -1,6 +1,6 @@
 """A watch's summary from the events it handed out: jobs by status, failed hosts, waiting jobs.
 
-``Summarizer`` is fed the events a watch hands out (``Watch.summary()`` keeps one);
+A ``Fold`` (``_fold``) is fed the events a watch hands out (``Watch.summary()`` keeps one);
 ``WatchSummary`` is its frozen snapshot, JSON-ready with ``to_dict()``. A wait for ends only
 polls its jobs without host rows (the job list, or job-level polls), so the snapshot of a job
 that ended may have none: such a job is listed in ``hosts_unread``, never counted as a job
@@ -11,15 +11,15 @@ A job in Kubernetes containers (the gateway v4) has its failed containers listed
 
 from __future__ import annotations
 
-from collections import Counter
+import datetime as _dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
 
-from ..models import Container, Host, HostStatus, JobInstanceStatus, JobStatus
-from .events import PERSON_WAITING, JobFinished, JobTransition, WatchFailed, WatchTimedOut
+from ..models import Container, Host, HostStatus, JobInstanceStatus
+from .events import JobFinished
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = [
     "FailedContainer",
     "FailedHost",
-    "Summarizer",
     "WatchSummary",
     "failed_containers",
     "failed_hosts",
@@ -49,6 +48,11 @@ class FailedHost:
     host: Host
     status: HostStatus
     exit_code: int | None = None
+    #: bk-job's error code for the host (``HostResult.error_code``), when known; this and
+    #: ``observed_at`` are not compared (nor in ``to_dict``): the same failure, however read.
+    error_code: int | None = attrs.field(default=None, kw_only=True, eq=False)
+    #: When the watch saw it fail (``None``: read from a status, not seen to fail).
+    observed_at: _dt.datetime | None = attrs.field(default=None, kw_only=True, eq=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return it as plain JSON values (``status`` as an int, with ``status_name``)."""
@@ -64,6 +68,8 @@ class FailedContainer:
     container: Container
     status: HostStatus
     exit_code: int | None = None
+    #: When the watch saw it fail (``None``: read from a status, not seen to fail).
+    observed_at: _dt.datetime | None = attrs.field(default=None, kw_only=True, eq=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return it as plain JSON values (``status`` as an int, with ``status_name``)."""
@@ -148,53 +154,6 @@ def _failed_in(snapshot: JobInstanceStatus) -> list[Failed] | None:
                     FailedContainer(job, step_id, one.container, one.status, one.exit_code)
                 )
     return found
-
-
-class Summarizer:
-    """Fed each event a watch hands out; ``summary(job_ids)`` returns the ``WatchSummary``."""
-
-    __slots__ = ("_hosts", "_status", "_unwatched")
-
-    def __init__(self) -> None:
-        self._status: dict[int, JobStatus] = {}
-        self._hosts: dict[int, list[Failed] | None] = {}
-        self._unwatched: dict[int, str] = {}
-
-    def feed(self, event: object) -> None:
-        """Take one event (those that are not about a job's status are ignored)."""
-        if isinstance(event, JobTransition):
-            self._status[event.job_instance_id] = event.current
-        elif isinstance(event, JobFinished):
-            self._status[event.job_instance_id] = event.status
-            if event.status.is_success:
-                self._hosts.pop(event.job_instance_id, None)
-            else:
-                self._hosts[event.job_instance_id] = _failed_in(event.snapshot)
-        elif isinstance(event, WatchFailed):
-            self._unwatched[event.job_instance_id] = f"{type(event.error).__name__}: {event.error}"
-        elif isinstance(event, WatchTimedOut):
-            self._unwatched[event.job_instance_id] = "timed out"
-
-    def summary(self, job_ids: Iterable[int]) -> WatchSummary:
-        """Return the summary of ``job_ids`` (the watch's jobs now) from what was fed."""
-        ids = tuple(job_ids)
-        status = self._status
-        counts = Counter(status[i].name if i in status else UNSEEN for i in ids)
-        finished = tuple(i for i in ids if i in status and status[i].is_finished)
-        failed = tuple(i for i in finished if not status[i].is_success)
-        hosts = self._hosts
-        rows = [row for i in failed for row in hosts.get(i) or ()]
-        return WatchSummary(
-            jobs=len(ids),
-            statuses=dict(sorted(counts.items())),
-            finished=finished,
-            failed=failed,
-            failed_hosts=tuple(row for row in rows if isinstance(row, FailedHost)),
-            hosts_unread=tuple(i for i in failed if i in hosts and hosts[i] is None),
-            waiting=tuple(i for i in ids if status.get(i) in PERSON_WAITING),
-            unwatched={i: self._unwatched[i] for i in ids if i in self._unwatched},
-            failed_containers=tuple(row for row in rows if isinstance(row, FailedContainer)),
-        )
 
 
 async def failed_hosts(

@@ -16,8 +16,8 @@ import anyio.lowlevel
 
 from .. import errors
 from ..config import MAX_ID, check_id
+from ._fold import Fold
 from ._subscription import _Subscription, now_utc
-from ._summary import Summarizer, WatchSummary
 from .events import (
     Event,
     JobFinished,
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ..config import Scope
     from ..models import JobInstanceStatus
     from ._journal import Journal
+    from ._summary import WatchSummary
     from .stores import Store
 
     #: Detach a subscription from some of its jobs (the poller stops polling unwatched jobs),
@@ -91,7 +92,7 @@ class Watch(anyio.abc.AsyncResource):
         self._join = join
         self._check_ids = check_ids
         #: What the watch handed out, per job (``summary``).
-        self._told = Summarizer()
+        self._told = Fold(objects=False)
 
     def __len__(self) -> int:
         """How many jobs the watch holds (``jobs``)."""

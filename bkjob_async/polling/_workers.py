@@ -31,7 +31,7 @@ import anyio.lowlevel
 from .. import errors
 from .._tracing import poll_rounds
 from ._decide import UNCHANGED
-from ._heap import Slot
+from ._heap import Slot, hangs
 from ._isolate import fail_alone
 from ._reader import Unread
 
@@ -101,8 +101,11 @@ class Workers:
             elif spent():  # (this turn has run the poller's budget: go on in the next)
                 await anyio.lowlevel.checkpoint()
             watched = take(clock()) or await self._wait(slot)
+            failing = hangs(watched.job)  # (taken from the failing jobs' share: ``_heap``)
             if not self._still_watched(watched):
                 watched.busy = False
+                if failing:
+                    driver.due.done()
                 await anyio.lowlevel.checkpoint()  # (a large watch closed: let others run)
                 continue
             sent_at = watched.sent  # (when the heap handed it out)
@@ -135,10 +138,12 @@ class Workers:
                         apply(watched, result)
             finally:
                 self.in_flight -= 1
+                if failing:
+                    driver.due.done()
                 if not held:
                     watched.busy = False
             if held:
-                if driver.health.outage.down_since is not None:
+                if driver.health.server.down_since is not None:
                     self._fold_all()  # (during an outage every answer counts at once: it may end it)
                 elif len(self._held) >= _BATCH or self.in_flight < _BATCH:
                     await self._fold()

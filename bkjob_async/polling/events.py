@@ -55,6 +55,8 @@ __all__ = [
     "Event",
     "HostTransition",
     "JobFinished",
+    "JobPollFailing",
+    "JobPollRecovered",
     "JobTransition",
     "PollingResumed",
     "PollingStalled",
@@ -139,6 +141,14 @@ def _stalled_id(event: PollingStalled) -> str:
 
 def _resumed_id(event: PollingResumed) -> str:
     return f"{event.job_instance_id}/resumed/{event.since.isoformat()}"
+
+
+def _failing_id(event: JobPollFailing) -> str:
+    return f"{event.job_instance_id}/pollfailing/{event.since.isoformat()}"
+
+
+def _recovered_id(event: JobPollRecovered) -> str:
+    return f"{event.job_instance_id}/pollrecovered/{event.since.isoformat()}"
 
 
 class HostRow(NamedTuple):
@@ -335,13 +345,14 @@ class WatchTimedOut:
 
 @attrs.frozen
 class PollingStalled:
-    """bk-job cannot be reached for this job: polls fail with transient errors and are retried.
+    """bk-job itself cannot be reached: polls fail and are retried one probe at a time.
 
-    Sent once per outage to each watch of the job; the watch goes on. A watch of many jobs
-    hears it once, for the first of its jobs to stall, however many stall with it (an outage
-    stalls them all). ``since`` is when the job stalled, ``error`` the failure that stalled it.
-    A job stalls after three failed polls in a row, or at once when no poll of any job has
-    succeeded for two seconds (bk-job is down).
+    Sent once per outage to each watch; the watch goes on, and no job's failure budget is
+    spent meanwhile. A watch of many jobs hears it once, naming the first of its jobs (an
+    outage stalls them all). ``since`` is when the outage began, ``error`` the failure that
+    began it. An outage begins when nothing answers at all (connection refused, 5xx, timeouts
+    with no answer to any poll for two seconds), or when most polls fail across jobs; one
+    job's failures alone are that job's (``JobPollFailing``), never an outage.
     """
 
     job_instance_id: int
@@ -372,6 +383,44 @@ class PollingResumed:
         return _resumed_id(self)
 
 
+@attrs.frozen
+class JobPollFailing:
+    """This job's reads fail while bk-job answers the others; they are being retried.
+
+    Its answer is malformed, its read times out while other reads are answered, or bk-job
+    refuses it with an error that may pass. Sent once a spell, at its second failed read in a
+    row (``failures``); ``JobPollRecovered`` follows when it answers again, or ``WatchFailed``
+    with the last error when its failure budget is spent (``PollPolicy.max_failures``,
+    ``max_failing``). ``since`` is when its first failed read of the spell was seen. About
+    this process, as ``PollingStalled`` is: never stored.
+    """
+
+    job_instance_id: int
+    observed_at: _dt.datetime
+    since: _dt.datetime
+    error: BkJobError
+    failures: int
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity of this event (job and ``since``)."""
+        return _failing_id(self)
+
+
+@attrs.frozen
+class JobPollRecovered:
+    """This job answers again after a ``JobPollFailing``; ``since`` is that event's."""
+
+    job_instance_id: int
+    observed_at: _dt.datetime
+    since: _dt.datetime
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity of this event (job and ``since``)."""
+        return _recovered_id(self)
+
+
 #: Any event a watch yields: match on the classes (``case HostTransition(...)``).
 Event = (
     HostTransition
@@ -383,6 +432,8 @@ Event = (
     | WatchTimedOut
     | PollingStalled
     | PollingResumed
+    | JobPollFailing
+    | JobPollRecovered
 )
 TERMINAL_EVENTS = (JobFinished, WatchFailed, WatchTimedOut)
 

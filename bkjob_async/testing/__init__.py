@@ -12,10 +12,9 @@ virtual time (``VirtualTimeLoop``; the simulator follows it with ``virtual_clock
 an hour of polling in a moment. Nothing here is imported by the client.
 """
 
-from ._catalog import PlanVar
 from ._faults import Fault, FaultKind, FaultRule
 from ._mock import MockTransport, Request, Response, json_response
-from ._plan import HostPlan, RollingMode, Span, StepPlan
+from ._plan import HostPlan, PlanVar, RollingMode, Span, StepPlan
 from ._serve import HandlerServer, ResetMidBody, serve
 from ._simulator import BkJobSimulator, SimulatorStats
 from ._views import HostView, JobView, StepView

@@ -24,10 +24,9 @@ import attrs
 from ..config import ApiFlavor, Scope, ScopeType
 from ..models.enums import HostStatus, StepOperation, StepType, TaskType
 from . import _codes as codes
-from ._catalog import launch_vars
 from ._engine import Job, OpError, Step
 from ._fastwire import job_status_body
-from ._plan import RollingMode, StepPlan
+from ._plan import RollingMode, StepPlan, launch_vars
 from ._render import (
     StepQuery,
     file_logs,

@@ -20,8 +20,7 @@ from ..models.enums import StepType, TaskType
 from . import _api, _api_crons, _api_manage, _rules, _scripts, _scripts_v2
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
-from ._catalog import MASK, Catalog
-from ._plan import StepPlan
+from ._plan import MASK, StepPlan
 from ._render import v2_time
 
 if TYPE_CHECKING:
@@ -67,7 +66,7 @@ def push_config_file(world: World, call: Call) -> object:
         raise ApiFailure(codes.BAD_REQUEST)
     if v2:
         alias = str(params.text("account"))
-        system = [a for a in world.catalog.accounts_of(scope, world.now_ms()) if a.category == 1]
+        system = [a for a in world.store.accounts_of(scope, world.now_ms()) if a.category == 1]
         if not any(a.alias == alias for a in system):
             raise ApiFailure(codes.ACCOUNT_NOT_EXIST, alias)
         hosts = world.hosts_from_target(_api._v2_target(params.raw("ip_list"), None))
@@ -277,7 +276,7 @@ def _plan_detail(plan: Plan, scope: Scope, world: World, v2: bool) -> dict[str, 
     v2's ``EsbJobDetailDTO`` (the default value as stored, password or not). A step runs as
     the scope's first account, as a step a plan made does (``get_step_instance_detail``)."""
     detail = _plan_basic(plan, scope, world, v2)
-    account = world.catalog.accounts_of(scope, world.now_ms())[0]
+    account = world.store.accounts_of(scope, world.now_ms())[0]
     steps = [
         _plan_step(step, plan.plan_id * 100 + i + 1, step.name or f"step {i + 1}", account, v2)
         for i, step in enumerate(plan.steps)
@@ -351,15 +350,15 @@ def get_account_list(world: World, call: Call) -> object:
     account, no paging."""
     params = call.params
     scope = scope_of(params)
-    accounts = world.catalog.accounts_of(scope, world.now_ms())
+    accounts = world.store.accounts_of(scope, world.now_ms())
     if call.flavor is ApiFlavor.ESB_V2:
-        return [Catalog.account_v2(scope, a) for a in accounts if a.category == 1]
+        return [a.render_v2() for a in accounts if a.category == 1]
     category = params.long("category")
     if category is not None and category not in (1, 2):
         raise ApiFailure(codes.BAD_REQUEST)  # @CheckEnum: a validation failure
     name, alias = params.text("account"), params.text("alias")
     rows = [
-        Catalog.account_v3(scope, a)
+        a.render()
         for a in accounts
         if (category is None or a.category == category)
         and (not name or a.account == name)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from ..config import ApiFlavor
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, scope_of
-from ._crons import SimCron
 from ._render import v2_time
+from ._store import SimCron
 
 if TYPE_CHECKING:
     from ..config import Scope
@@ -104,7 +104,7 @@ def get_cron_list(world: World, call: Call) -> object:
     length = (10 if v2 else 20) if length is None or length < 0 else length
     cron_id = params.long(f"{prefix}id")
     if cron_id is not None and cron_id > 0:
-        found = world.crons.of(scope, cron_id)
+        found = world.store.crons.get_in(scope, cron_id)
         if found is None:
             if v2:
                 return [None]
@@ -113,7 +113,7 @@ def get_cron_list(world: World, call: Call) -> object:
             return [_row_v2(found, world)]
         rows = [_row_v3(found, saved=False, with_vars=False)] if start == 0 else []
         return {"start": start, "length": length, "total": 1, "data": rows}
-    crons = [c for c in world.crons.in_scope(scope) if _matches(c, params, prefix, v2)]
+    crons = [c for c in world.store.crons_of(scope) if _matches(c, params, prefix, v2)]
     page = crons[start : start + length]
     if v2:
         return [_row_v2(c, world) for c in page]
@@ -144,7 +144,7 @@ def get_cron_detail(world: World, call: Call) -> object:
     cron_id = params.long("id")
     if cron_id is None or cron_id <= 0:
         raise ApiFailure(codes.ILLEGAL_PARAM)
-    found = world.crons.of(scope, cron_id)
+    found = world.store.crons.get_in(scope, cron_id)
     return None if found is None else _row_v3(found, saved=False, with_vars=True)
 
 
@@ -215,11 +215,12 @@ def _stored(
         # checkAndFillGlobalVar resolves each variable in the request's plan: a change
         # without job_plan_id looks them up under a null plan id and fails inside.
         raise ApiFailure(codes.INTERNAL_ERROR)
-    old = None if cron_id is None else world.crons.of(scope, cron_id)
+    crons = world.store.crons
+    old = None if cron_id is None else crons.get_in(scope, cron_id)
     if cron_id is not None and old is None:
         raise ApiFailure(CRON_JOB_NOT_EXIST)
-    if name is not None and world.crons.named(scope, name, but=cron_id) is not None:
-        raise ApiFailure(CRON_JOB_ALREADY_EXIST, name)
+    if name is not None and any(c.name == name and c.id != cron_id for c in crons.of(scope)):
+        raise ApiFailure(CRON_JOB_ALREADY_EXIST, name)  # (checkCronJobName)
     plan_id = plan_id or (old.plan_id if old else None)
     plan = None if plan_id is None else world.plans.get(plan_id)
     if plan is None or plan.scope not in (None, scope):
@@ -227,13 +228,12 @@ def _stored(
     now = world.now_ms() // 1000
     variables = None if v2 else _variables(plan, params.raw("global_var_list"), old)
     if old is None:
-        cron = SimCron(
-            world.crons.new_id(), scope, plan.plan_id, str(name), expression,
+        cron = crons.add(SimCron(
+            crons.number(), scope, plan.plan_id, str(name), expression,
             None if v2 else params.long("execute_time"),
             params.text("execute_time_zone") or "Asia/Shanghai", variables,
             call.username, now, call.username, now,
-        )  # fmt: skip
-        world.crons.crons[cron.id] = cron
+        ))  # fmt: skip
     else:
         cron = old
         cron.plan_id, cron.modifier, cron.modify_s = plan.plan_id, call.username, now
@@ -302,7 +302,7 @@ def update_cron_status(world: World, call: Call) -> object:
         raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "id", "id must be a positive integer")
     elif status is None or status < 0:
         raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "status", "status must >= 0")
-    cron = world.crons.of(scope, cron_id)
+    cron = world.store.crons.get_in(scope, cron_id)
     if cron is None:
         raise ApiFailure(CRON_JOB_NOT_EXIST)
     start = status == 1
@@ -320,9 +320,9 @@ def delete_cron(world: World, call: Call) -> object:
     cron_id = params.long("id")
     if cron_id is None or cron_id < 1:
         raise ApiFailure(codes.BAD_REQUEST)
-    if world.crons.of(scope, cron_id) is None:
+    if world.store.crons.get_in(scope, cron_id) is None:
         raise ApiFailure(CRON_JOB_NOT_EXIST)
-    del world.crons.crons[cron_id]
+    del world.store.crons[cron_id]
     return None
 
 

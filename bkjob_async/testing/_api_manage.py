@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as _dt
 import hashlib
 import uuid
 from collections.abc import Mapping
@@ -25,9 +24,8 @@ from ..models.enums import StepType, TaskType
 from . import _api
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
-from ._catalog import SimAccount, _scope_fields
-from ._manage import StepLaunch, Vault
 from ._plan import StepPlan
+from ._store import SimAccount, StepLaunch, scope_fields, utc_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -78,40 +76,25 @@ def _too_long(params: Params, **limits: int) -> None:
             raise _bad()
 
 
-def _vault(world: World) -> Vault:
-    return world.vault
-
-
 # -- accounts ----------------------------------------------------------------------------------
 
 
 def _account(world: World, scope: Scope, account_id: int) -> SimAccount:
     """``AccountServiceImpl.getAccount(appId, id)``: 1244003 naming the id if not the scope's."""
     found = next(
-        (a for a in world.catalog.accounts_of(scope, world.now_ms()) if a.id == account_id), None
+        (a for a in world.store.accounts_of(scope, world.now_ms()) if a.id == account_id), None
     )
     if found is None:
         raise ApiFailure(codes.ACCOUNT_NOT_EXIST, account_id)
     return found
 
 
-def _replace(world: World, scope: Scope, old: SimAccount, new: SimAccount | None) -> None:
-    rows = world.catalog.accounts[scope]
-    index = rows.index(old)
-    if new is None:
-        del rows[index]
-    else:
-        rows[index] = new
-
-
-def _saved(world: World, call: Call, old: SimAccount, new: SimAccount) -> object:
-    """Put ``new`` in ``old``'s place, keep the password sent (if any) and answer ``new``."""
-    scope = scope_of(call.params)
-    _replace(world, scope, old, new)
+def _saved(world: World, call: Call, row: SimAccount) -> object:
+    """Keep the password sent (if any) and answer the account."""
     password = call.params.text("password")
     if password:
-        _vault(world).passwords[new.id] = password
-    return world.catalog.account_v3(scope, new)
+        world.store.passwords[row.id] = password
+    return row.render()
 
 
 def create_account(world: World, call: Call) -> object:
@@ -131,15 +114,15 @@ def create_account(world: World, call: Call) -> object:
         raise ApiFailure(codes.INTERNAL_ERROR)  # AccountTypeEnum.valueOf(null)
     alias = params.text("alias")
     alias = alias if alias and alias.strip() else name
-    accounts = world.catalog.accounts_of(scope, now)
+    accounts = world.store.accounts_of(scope, now)
     if any(a.category == category and a.alias == alias for a in accounts):
         raise ApiFailure(ACCOUNT_ALIAS_EXIST)
     if category == 2:
         raise ApiFailure(DB_SYSTEM_ACCOUNT_IS_INVALID)
     os = "Windows" if kind == 2 else "Linux"
-    row = world.catalog.add_account(scope, alias, name, category, kind, os, now)
-    created = attrs.evolve(row, creator=call.username, description=params.text("description") or "")
-    return _saved(world, call, row, created)
+    row = world.store.add_account(scope, alias, name, category, kind, os, now)
+    row.creator, row.description = call.username, params.text("description") or ""
+    return _saved(world, call, row)
 
 
 def update_account(world: World, call: Call) -> object:
@@ -152,36 +135,30 @@ def update_account(world: World, call: Call) -> object:
     if account_id is None:
         raise _bad()
     _too_long(params, password=255, alias=255, description=1024)
-    old = _account(world, scope, account_id)
-    alias = params.text("alias") or old.alias
-    others = world.catalog.accounts_of(scope, now)
-    if any(a.category == old.category and a.alias == alias and a.id != old.id for a in others):
+    row = _account(world, scope, account_id)
+    alias = params.text("alias") or row.alias
+    others = world.store.accounts_of(scope, now)
+    if any(a.category == row.category and a.alias == alias and a.id != row.id for a in others):
         raise ApiFailure(ACCOUNT_ALIAS_EXIST)
-    new = attrs.evolve(
-        old,
-        alias=alias,
-        description=params.text("description") or old.description,
-        db_system_account_id=None,
-        modifier=call.username,
-        modify_ms=now,
-    )
-    return _saved(world, call, old, new)
+    row.alias, row.description = alias, params.text("description") or row.description
+    row.db_system_account_id, row.modifier, row.modify_ms = None, call.username, now
+    return _saved(world, call, row)
 
 
 def delete_account(world: World, call: Call) -> object:
     """Delete an account and answer it as it was (``deleteAccountUsingPost``); a system account
     a DB account runs as is 1243014."""
-    params = call.params
+    params, store = call.params, world.store
     scope = scope_of(params)
     account_id = params.long("id")
     if account_id is None:
         raise _bad()
     old = _account(world, scope, account_id)
-    if any(a.db_system_account_id == old.id for a in world.catalog.accounts[scope]):
+    if any(a.db_system_account_id == old.id for a in store.accounts.of(scope)):
         raise ApiFailure(DELETE_REF_ACCOUNT_FORBIDDEN)
-    _replace(world, scope, old, None)
-    _vault(world).passwords.pop(old.id, None)
-    return world.catalog.account_v3(scope, old)
+    del store.accounts[old.id]
+    store.passwords.pop(old.id, None)
+    return old.render()
 
 
 #: A fixed RSA public key's base64 text (``GseConstants.publicKeyPermBase64`` is one too).
@@ -201,22 +178,18 @@ def get_own_db_account_list(world: World, call: Call) -> object:
     """v2: the scope's DB accounts (``EsbGetDBAccountListResourceImpl``: ``start`` and
     ``length`` are read and not applied; every account without grantees is the caller's)."""
     scope = scope_of(call.params)
-    rows = []
-    for account in world.catalog.accounts_of(scope, world.now_ms()):
-        if account.category != 2:
-            continue
-        created = _dt.datetime.fromtimestamp(account.create_ms / 1000, _dt.timezone.utc)
-        rows.append(
-            {
-                **_scope_fields(scope),
-                "db_account_id": account.id,
-                "account": account.account,
-                "creator": account.creator,
-                "db_alias": account.alias,
-                "create_time": created.strftime("%Y-%m-%d %H:%M:%S"),
-            }
-        )
-    return rows
+    return [
+        {
+            **scope_fields(scope),
+            "db_account_id": account.id,
+            "account": account.account,
+            "creator": account.creator,
+            "db_alias": account.alias,
+            "create_time": utc_text(account.create_ms),
+        }
+        for account in world.store.accounts_of(scope, world.now_ms())
+        if account.category == 2
+    ]
 
 
 # -- credentials -------------------------------------------------------------------------------
@@ -235,7 +208,7 @@ def _credential_values(params: Params, kind: str) -> tuple[str | None, str | Non
 def create_credential(world: World, call: Call) -> object:
     """Store a credential (``EsbCredentialResourceV3Impl.createCredential``); answers its id
     and name (``EsbCredentialSimpleInfoV3DTO``)."""
-    params, vault = call.params, _vault(world)
+    params, store = call.params, world.store
     scope = scope_of(params)
     name, kind = params.text("name"), params.text("type")
     if not (name or "").strip():
@@ -243,9 +216,9 @@ def create_credential(world: World, call: Call) -> object:
     if not (kind or "").strip():
         raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "type", "type cannot be null or blank")
     values = _credential_values(params, str(kind))
-    if vault.credential_named(scope, str(name)) is not None:
+    if store.credentials.find(scope, name=str(name)) is not None:
         raise ApiFailure(CREDENTIAL_NAME_EXIST, name)
-    row = vault.add_credential(
+    row = store.add_credential(
         scope,
         str(name),
         str(kind),
@@ -261,7 +234,7 @@ def update_credential(world: World, call: Call) -> object:
     """Replace a credential's name, type, description and values (``updateCredential``): a
     value of ``******`` keeps the stored one; a blank or taken name is 1243060; an unknown id
     1243048."""
-    params, vault = call.params, _vault(world)
+    params, credentials = call.params, world.store.credentials
     scope = scope_of(params)
     credential_id = params.text("id")
     if not (credential_id or "").strip():
@@ -271,10 +244,10 @@ def update_credential(world: World, call: Call) -> object:
         raise ApiFailure(codes.INTERNAL_ERROR)  # CredentialTypeEnum.valueOf(null)
     values = _credential_values(params, kind)
     name = params.text("name")
-    taken = vault.credential_named(scope, name) if name else None
+    taken = credentials.find(scope, name=name) if name else None
     if not (name or "").strip() or (taken is not None and taken.id != credential_id):
         raise ApiFailure(CREDENTIAL_NAME_EXIST, name)
-    row = vault.credential(scope, str(credential_id))
+    row = credentials.get_in(scope, str(credential_id))
     if row is None:
         raise ApiFailure(CREDENTIAL_NOT_EXIST)
     row.values = (
@@ -293,10 +266,10 @@ def get_credential_detail(world: World, call: Call) -> object:
     credential_id = params.text("id")
     if not credential_id:
         raise _bad()  # @NotBlankField
-    row = _vault(world).credential(scope, credential_id)
+    row = world.store.credentials.get_in(scope, credential_id)
     if row is None:
         raise ApiFailure(CREDENTIAL_NOT_EXIST)
-    return Vault.credential_v3(row)
+    return row.render()
 
 
 # -- file sources ------------------------------------------------------------------------------
@@ -345,14 +318,14 @@ def _check_type(params: Params, access: Mapping[str, Any]) -> None:
 def create_file_source(world: World, call: Call) -> object:
     """Create a private, enabled file source (``EsbFileSourceV3ResourceImpl.createFileSource``):
     an unknown type is 1241005, a code the scope has 1260015."""
-    params, vault, now = call.params, _vault(world), world.now_ms()
+    params, store, now = call.params, world.store, world.now_ms()
     scope = scope_of(params)
     access = _check_file_source(params)
     _check_type(params, access)
     code = str(params.text("code"))
-    if vault.file_source(scope, code) is not None:
+    if store.file_sources.find(scope, code=code) is not None:
         raise ApiFailure(FILE_SOURCE_CODE_ALREADY_EXISTS, code)
-    row = vault.add_file_source(
+    row = store.add_file_source(
         scope,
         code=code,
         **_source_fields(params, access),
@@ -367,11 +340,11 @@ def create_file_source(world: World, call: Call) -> object:
 def update_file_source(world: World, call: Call) -> object:
     """Replace a file source found by ``code`` (``updateFileSource``: the request's ``id`` is
     not read); a code the scope lacks is 1260012."""
-    params, vault = call.params, _vault(world)
+    params = call.params
     scope = scope_of(params)
     access = _check_file_source(params)
     code = str(params.text("code"))
-    row = vault.file_source(scope, code)
+    row = world.store.file_sources.find(scope, code=code)
     if row is None:
         raise ApiFailure(FAIL_TO_FIND_FILE_SOURCE_BY_CODE, code)
     _check_type(params, access)
@@ -388,10 +361,10 @@ def get_file_source_detail(world: World, call: Call) -> object:
     code = params.text("code")
     if not _plain(code):
         raise _bad()
-    row = _vault(world).file_source(scope, str(code))
+    row = world.store.file_sources.find(scope, code=str(code))
     if row is None:
         raise ApiFailure(FAIL_TO_FIND_FILE_SOURCE_BY_CODE, code)
-    return Vault.file_source_v3(row)
+    return row.render()
 
 
 # -- templates and step details ----------------------------------------------------------------
@@ -413,7 +386,7 @@ def get_job_template_list(world: World, call: Call) -> object:
     )
     rows = [
         {
-            **_scope_fields(scope),
+            **scope_fields(scope),
             "id": plan.template_id,
             "name": plan.name,
             "creator": plan.creator,
@@ -443,7 +416,7 @@ def _server(hosts: Any) -> dict[str, Any]:
 
 def _account_row(world: World, scope: Scope, launch: StepLaunch) -> dict[str, Any]:
     if launch.account_id is None and launch.account_name is None:
-        root = world.catalog.accounts_of(scope, world.now_ms())[0]
+        root = world.store.accounts_of(scope, world.now_ms())[0]
         return {"id": root.id, "name": root.account}
     return {"id": launch.account_id, "name": launch.account_name}
 
@@ -460,7 +433,7 @@ def get_step_instance_detail(world: World, call: Call) -> object:
         world, job_id, params.ident("step_instance_id", codes.ILLEGAL_PARAM_NAMED), scope
     )
     planned = StepLaunch(content=step.plan.script_content, param=step.plan.script_param)
-    launch = _vault(world).launches.get(step.id, planned)
+    launch = world.store.launches.get(step.id, planned)
     kind = {StepType.FILE: 2, StepType.MANUAL_CONFIRM: 3}.get(step.type, 1)
     detail: dict[str, Any] = {"id": step.id, "name": step.name, "type": kind}
     if kind == 1:
@@ -509,7 +482,7 @@ def get_step_instance_detail(world: World, call: Call) -> object:
 def _named_account(
     world: World, scope: Scope, params: Params, *names: str
 ) -> tuple[int | None, str | None]:
-    accounts = world.catalog.accounts_of(scope, world.now_ms())
+    accounts = world.store.accounts_of(scope, world.now_ms())
     account_id = params.long(names[0])
     alias = params.text(names[1]) if len(names) > 1 else None
     for row in accounts:
@@ -562,12 +535,12 @@ def _sql_script(world: World, scope: Scope, params: Params, v2: bool) -> StepLau
     version_id = params.long("script_id" if v2 else "script_version_id")
     script_id = None if v2 else params.text("script_id")
     if version_id is not None:
-        found = world.catalog.versions.get(version_id)
-        if found is None or found[0].scope not in (None, scope):
+        found = world.store.versions.get(version_id)
+        if found is None or found.scope not in (None, scope):
             raise ApiFailure(codes.SCRIPT_NOT_EXIST)
-        return StepLaunch(_SQL_LANGUAGE, found[1].content, script_version_id=version_id)
+        return StepLaunch(_SQL_LANGUAGE, found.content, script_version_id=version_id)
     if script_id:
-        script = world.catalog.scripts.get(script_id)
+        script = world.store.scripts.get(script_id)
         online = None if script is None or script.scope not in (None, scope) else script.online
         if online is None:
             raise ApiFailure(codes.SCRIPT_NOT_EXIST)
@@ -587,7 +560,7 @@ def fast_execute_sql(world: World, call: Call) -> object:
     hosts = _api._targets(world, call)
     db_id = int(params.long("db_account_id") or 0)
     account = next(
-        (a for a in world.catalog.accounts_of(scope, world.now_ms()) if a.id == db_id), None
+        (a for a in world.store.accounts_of(scope, world.now_ms()) if a.id == db_id), None
     )
     if account is None or account.category != 2:
         raise ApiFailure(codes.ACCOUNT_NOT_EXIST, f"ID={db_id}")
@@ -608,7 +581,7 @@ def fast_execute_sql(world: World, call: Call) -> object:
     launch = attrs.evolve(
         script, timeout=timeout, account_id=account.id, account_name=account.account
     )
-    _vault(world).launches[job.steps[0].id] = launch
+    world.store.launches[job.steps[0].id] = launch
     launched: dict[str, Any] = {"job_instance_id": job.id, "job_instance_name": name}
     if not v2:
         launched["step_instance_id"] = None
@@ -625,7 +598,7 @@ def _recorded(
         job_id = result.get("job_instance_id") if isinstance(result, Mapping) else None
         job = world.jobs.get(job_id) if isinstance(job_id, int) else None
         if job is not None:
-            _vault(world).launches[job.steps[0].id] = _launch_of(world, job.scope, call, kind)
+            world.store.launches[job.steps[0].id] = _launch_of(world, job.scope, call, kind)
         return result
 
     launch.__doc__ = handler.__doc__

@@ -2,7 +2,8 @@
 
 ``main(argv)`` prints where the simulator listens, how to authenticate and which jobs and plans
 exist, then serves until interrupted (or for ``--run-for`` seconds). ``bkjob-async simulate``
-uses the same parser, ``serve`` and ``export_hint``; nothing here imports ``cli/``.
+uses the same parser, ``serve`` and ``export_hint``; of ``cli/`` this imports only its
+argparse number types (``cli/_numbers.py``), never a command.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from .._numbers import Number, number
+from ..cli._numbers import Number, number
 from ..config import Scope
 from ..models.enums import HostStatus, JobStatus, StepType
 from ._plan import HostPlan, StepPlan

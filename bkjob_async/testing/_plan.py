@@ -1,12 +1,14 @@
 """Frozen plan values that script what the simulator's hosts and steps will do; no behaviour here.
 
 A span of seconds is either a fixed number or a ``(min, max)`` pair sampled uniformly. ``None``
-in a plan means "use the simulator's default".
+in a plan means "use the simulator's default". ``PlanVar`` is how a test gives a plan its
+global variables (``BkJobSimulator.add_plan``).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
 import attrs
@@ -16,7 +18,16 @@ from ..models.enums import HostStatus, JobStatus, StepType
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["HostPlan", "RollingMode", "Span", "StepPlan", "to_span"]
+__all__ = [
+    "MASK",
+    "HostPlan",
+    "PlanVar",
+    "RollingMode",
+    "Span",
+    "StepPlan",
+    "launch_vars",
+    "to_span",
+]
 
 #: Seconds: a fixed value, or a ``(min, max)`` range sampled uniformly.
 Span: TypeAlias = "float | tuple[float, float]"
@@ -169,3 +180,52 @@ class StepPlan:
     def is_rolling(self) -> bool:
         """Tell whether the step runs its hosts in batches."""
         return self.rolling_batch_size is not None and self.type is not StepType.MANUAL_CONFIRM
+
+
+#: bk-job's ``TaskVariableTypeEnum``: 1 string, 2 namespace, 3 hosts, 4 password, 5/6 arrays.
+_VARIABLE_TYPES = range(1, 7)
+#: ``JobConstants.SENSITIVE_FIELD_PLACEHOLDER``: how v3 shows a password's value.
+MASK = "******"
+
+
+def _variable_type(_: object, __: object, value: int) -> None:
+    if value not in _VARIABLE_TYPES:
+        raise ValueError(f"a variable type is 1..6 (TaskVariableTypeEnum), got {value}")
+
+
+@attrs.frozen
+class PlanVar:
+    """A plan's global variable: ``type`` 1 string, 2 namespace, 3 host list (``value`` then
+    names hosts as ``"cloud:ip,cloud:ip"``), 4 password, 5/6 arrays; ``value`` its default."""
+
+    name: str
+    value: str = ""
+    type: int = attrs.field(default=1, validator=_variable_type)
+    required: bool = False
+    description: str = ""
+
+
+def launch_vars(
+    plan_id: int, variables: Sequence[PlanVar], given: object
+) -> dict[str, tuple[int, str]]:
+    """Return a plan job's variables, name -> (type, value): the plan's defaults, then the
+    launch's values (``global_var_list`` rows by ``id`` or ``name``). A variable's id is
+    ``plan_id * 1000 + its position`` (from 1)."""
+    values = {v.name: (v.type, v.value) for v in variables}
+    by_id = {plan_id * 1000 + i + 1: v.name for i, v in enumerate(variables)}
+    for item in given if isinstance(given, list) else ():
+        if not isinstance(item, Mapping) or item.get("value") is None:
+            continue
+        name = item.get("name")
+        if item.get("id") is not None:
+            name = by_id.get(_int(item["id"]), name)
+        if name in values:
+            values[str(name)] = (values[str(name)][0], str(item["value"]))
+    return values
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return -1

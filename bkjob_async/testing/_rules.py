@@ -1,7 +1,7 @@
 """The simulated dangerous-command rules, ``check_script``, and the launch check they drive.
 
-Rule: as ``_api``, handlers see parameters, never HTTP. ``RuleBook`` holds the rules (global,
-ordered by priority, in ``_rulebook``); the handlers follow ``EsbDangerousRuleV3ResourceImpl`` and
+Rule: as ``_api``, handlers see parameters, never HTTP. The store holds the rules (global,
+ordered by priority, in ``_store``); the handlers follow ``EsbDangerousRuleV3ResourceImpl`` and
 ``CurrentTenantDangerousRuleServiceImpl``: a new rule is disabled and last in priority, an
 expression already used for exactly the same languages is 1243056, updating, enabling or
 disabling a rule bk-job does not have fails inside bk-job (1240002, a null dereference there),
@@ -23,9 +23,9 @@ from ..config import ApiFlavor
 from . import _api
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, scope_of
-from ._rulebook import SimRule, matches
 from ._script_texts import decode, fail
 from ._scripts import DISABLED, DRAFT, LANGUAGES
+from ._store import SimRule, matches
 
 if TYPE_CHECKING:
     from ._world import World
@@ -81,7 +81,7 @@ def _check_rule(call: Call, params: Params) -> tuple[str, int, str, int]:
 
 
 def _unique(world: World, call: Call, rule_id: int | None, expression: str, mask: int) -> None:
-    for rule in world.rules.rules.values():
+    for rule in world.store.rules.values():
         if rule.id != rule_id and rule.expression == expression and rule.languages == mask:
             raise fail(call, DANGEROUS_RULE_EXIST, expression)
 
@@ -94,7 +94,7 @@ def _rule_id(call: Call) -> int:
 
 
 def _existing(world: World, rule_id: int) -> SimRule:
-    rule = world.rules.rules.get(rule_id)
+    rule = world.store.rules.get(rule_id)
     if rule is None:  # bk-job dereferences the missing rule: its catch-all answers 1240002
         raise ApiFailure(codes.INTERNAL_ERROR)
     return rule
@@ -110,7 +110,7 @@ def get_dangerous_rule_list(world: World, call: Call) -> object:
     mask = None if languages is None else _mask(languages)
     return [
         rule.render()
-        for rule in world.rules.ordered()
+        for rule in world.store.ordered_rules()
         if (not expression or expression in rule.expression)
         and (not description or description in rule.description)
         and (mask is None or rule.languages & mask)
@@ -123,7 +123,7 @@ def create_dangerous_rule(world: World, call: Call) -> object:
     expression, mask, description, action = _check_rule(call, call.params)
     _unique(world, call, None, expression, mask)
     now = world.now_ms()
-    return world.rules.add(expression, mask, description, action, call.username, now).render()
+    return world.store.add_rule(expression, mask, description, action, call.username, now).render()
 
 
 def update_dangerous_rule(world: World, call: Call) -> object:
@@ -144,7 +144,7 @@ def update_dangerous_rule(world: World, call: Call) -> object:
 
 def delete_dangerous_rule(world: World, call: Call) -> object:
     """Delete a rule (a missing one too: bk-job answers success)."""
-    world.rules.remove(_rule_id(call))
+    world.store.remove_rule(_rule_id(call))
     return None
 
 
@@ -181,7 +181,7 @@ def check_script(world: World, call: Call) -> object:
     text = decode(content) or ""
     if not text.strip():
         return []
-    rows = list(matches(world.rules.enabled_for(language), language, text))
+    rows = list(matches(world.store.rules_for(language), language, text))
     rows.sort(key=lambda row: row["line"])
     return [{k: v for k, v in row.items() if k != "action"} for row in rows]
 
@@ -193,28 +193,26 @@ def _launched_script(world: World, call: Call) -> tuple[int, str]:
     version_id = params.long("script_id" if v2 else "script_version_id")
     script_id = None if v2 else params.text("script_id")
     if version_id is not None and version_id > 0:
-        found = world.catalog.versions.get(version_id)
+        found = world.store.versions.get(version_id)
     elif script_id:
-        script = world.catalog.scripts.get(script_id)
-        online = None if script is None else script.online
-        found = None if script is None or online is None else (script, online)
+        script = world.store.scripts.get(script_id)
+        found = None if script is None else script.online
     else:
         language = params.long("script_type" if v2 else "script_language") or 1
         return language, decode(params.text("script_content")) or ""
     scope = scope_of(params)
-    if found is None or found[0].scope not in (None, scope):
+    if found is None or found.scope not in (None, scope):
         raise fail(call, codes.SCRIPT_NOT_EXIST)
-    script, row = found
-    if row.status in (DRAFT, DISABLED):
-        zh, en = _STATUS_NAMES[row.status]
+    if found.status in (DRAFT, DISABLED):
+        zh, en = _STATUS_NAMES[found.status]
         raise fail(call, SCRIPT_NOT_EXECUTABLE, en if call.english else zh)
-    return script.language, row.content
+    return found.script.language, found.content
 
 
 def fast_execute_script(world: World, call: Call) -> object:
     """``_api.fast_execute_script`` after the script checks and the rules' interception."""
     language, text = _launched_script(world, call)
-    found = matches(world.rules.enabled_for(language), language, text)
+    found = matches(world.store.rules_for(language), language, text)
     if any(row["action"] == INTERCEPT for row in found):
         raise fail(call, DANGEROUS_SCRIPT_FORBIDDEN)
     return _api.fast_execute_script(world, call)

@@ -14,17 +14,15 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
-from ._catalog import Catalog, SimScript, SimScriptVersion
 from ._script_texts import decode, fail
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ..config import Scope
+    from ._store import SimScript, SimScriptVersion
     from ._world import World
 
 __all__ = ["V3_ENDPOINTS", "find_version", "newest_first"]
@@ -51,19 +49,19 @@ def _visible(script: SimScript, scope: Scope | None) -> bool:
 
 def find_version(
     world: World, call: Call, scope: Scope | None, version_id: int | None
-) -> tuple[SimScript, SimScriptVersion]:
+) -> SimScriptVersion:
     """``ScriptManagerImpl.getScriptVersion(appId, id)``: 1243001 if missing, 1243004 if
     another scope's."""
-    found = None if version_id is None else world.catalog.versions.get(version_id)
+    found = None if version_id is None else world.store.versions.get(version_id)
     if found is None:
         raise fail(call, codes.SCRIPT_NOT_EXIST)
-    if not _visible(found[0], scope):
+    if not _visible(found.script, scope):
         raise fail(call, SCRIPT_NOT_IN_APP)
     return found
 
 
 def _script(world: World, call: Call, scope: Scope | None, script_id: str | None) -> SimScript:
-    script = world.catalog.scripts.get(script_id or "")
+    script = world.store.scripts.get(script_id or "")
     if script is None:
         raise fail(call, codes.SCRIPT_NOT_EXIST)
     if not _visible(script, scope):
@@ -112,10 +110,6 @@ def _required_script_id(call: Call, params: Params) -> str:
     return script_id
 
 
-def _detail(script: SimScript, row: SimScriptVersion) -> dict[str, Any]:
-    return Catalog.version_v3(script, row)
-
-
 def _touch(world: World, call: Call, script: SimScript) -> None:
     script.modifier, script.modify_ms = call.username, world.now_ms()
 
@@ -134,15 +128,15 @@ def _list(world: World, call: Call, public: bool) -> object:
     start = 0 if start is None or start < 0 else start
     length = 20 if length is None or length <= 0 else min(length, 1000)
     rows = [
-        Catalog.script_v3(s)
-        for s in sorted(world.catalog.scripts_of(scope), key=newest_first, reverse=True)
+        s.render()
+        for s in sorted(world.store.scripts_of(scope), key=newest_first, reverse=True)
         if (not language or s.language == language) and (not name or name in s.name)
     ]
     return paged(rows, start, length)
 
 
 def newest_first(script: SimScript) -> tuple[int, str]:
-    return script.modify_ms or script.create_ms, script.script_id
+    return script.modify_ms or script.create_ms, script.id
 
 
 def _version_list(world: World, call: Call, public: bool) -> object:
@@ -156,7 +150,7 @@ def _version_list(world: World, call: Call, public: bool) -> object:
         raise ApiFailure(codes.BAD_REQUEST)
     if not (script_id or "").strip():
         raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_id")
-    script = world.catalog.scripts.get(str(script_id))
+    script = world.store.scripts.get(str(script_id))
     rows = [] if script is None or script.scope != scope else list(script.versions)
     rows.sort(key=lambda v: (v.modify_ms, v.id), reverse=True)
     start, length = params.long("start"), params.long("length")
@@ -165,7 +159,7 @@ def _version_list(world: World, call: Call, public: bool) -> object:
     content = params.flag("return_script_content")
     data = []
     for row in rows[start : start + length]:
-        item = _detail(script, row) if script is not None else {}
+        item = row.render()
         if not content:
             item["content"] = None
         data.append(item)
@@ -178,17 +172,17 @@ def _version_detail(world: World, call: Call, public: bool) -> object:
     params, scope = call.params, _scope(call, public)
     version_id = params.long("id")
     if version_id is not None and version_id > 0:
-        return _detail(*find_version(world, call, scope, version_id))
+        return find_version(world, call, scope, version_id).render()
     script_id, version = params.text("script_id"), params.text("version")
     if not (script_id or "").strip():
         raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_id")
     if not (version or "").strip():
         raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "version")
-    script = world.catalog.scripts.get(str(script_id))
+    script = world.store.scripts.get(str(script_id))
     row = next((v for v in script.versions if v.version == version), None) if script else None
     if script is None or row is None or script.scope != scope:
         raise fail(call, codes.SCRIPT_NOT_EXIST)  # the DAO looks the pair up within the scope
-    return _detail(script, row)
+    return row.render()
 
 
 # -- writes ------------------------------------------------------------------------------------
@@ -205,15 +199,15 @@ def _create(world: World, call: Call, public: bool) -> object:
         raise fail(call, "ScriptType_illegal")
     content = _check_content(call, params)
     version = _check_version_name(call, params.text("version"))
-    if any(s.name == name and s.scope == scope for s in world.catalog.scripts.values()):
+    if world.store.scripts.find(scope, name=name) is not None:
         raise fail(call, SCRIPT_NAME_DUPLICATE)
     now = world.now_ms()
-    script = world.catalog.new_script(scope, name, language, call.username, now)
+    script = world.store.new_script(scope, name, language, call.username, now)
     script.description = params.text("description") or ""
-    row = world.catalog.add_version(
+    row = world.store.add_version(
         script, version, content, DRAFT, params.text("version_desc"), now, call.username
     )
-    return _detail(script, row)
+    return row.render()
 
 
 def _create_version(world: World, call: Call, public: bool) -> object:
@@ -226,11 +220,11 @@ def _create_version(world: World, call: Call, public: bool) -> object:
     if any(v.version == version for v in script.versions):
         raise fail(call, SCRIPT_VERSION_NAME_EXIST)
     now = world.now_ms()
-    row = world.catalog.add_version(
+    row = world.store.add_version(
         script, version, content, DRAFT, params.text("version_desc"), now, call.username
     )
     _touch(world, call, script)
-    return _detail(script, row)
+    return row.render()
 
 
 def _update_basic(world: World, call: Call, public: bool) -> object:
@@ -242,15 +236,14 @@ def _update_basic(world: World, call: Call, public: bool) -> object:
     name = _check_name(call, params.text("name"), pattern=False)
     script = _script(world, call, scope, script_id)
     if name != script.name:
-        taken = (s for s in world.catalog.scripts.values() if s.scope == script.scope)
-        if any(s.name == name for s in taken):
+        if world.store.scripts.find(script.scope, name=name) is not None:
             raise fail(call, SCRIPT_NAME_DUPLICATE)
         script.name = name
     description = params.text("description")
     if description:
         script.description = description
     _touch(world, call, script)
-    return {**Catalog.script_v3(script), "online_script_version_id": None}
+    return {**script.render(), "online_script_version_id": None}
 
 
 def _update_version(world: World, call: Call, public: bool) -> object:
@@ -261,64 +254,56 @@ def _update_version(world: World, call: Call, public: bool) -> object:
         call, params, "ScriptVersion_empty" if public else "ScriptVersionId_empty"
     )
     content = _check_content(call, params)
-    script, row = find_version(world, call, scope, version_id)
+    row = find_version(world, call, scope, version_id)
     if row.status != DRAFT:
         raise fail(call, UNSUPPORTED_OPERATION)
-    row = world.catalog.replace_version(
-        script,
-        attrs.evolve(
-            row,
-            content=content,
-            desc=params.text("version_desc"),
-            modifier=call.username,
-            modify_ms=world.now_ms(),
-        ),
-    )
-    return _detail(script, row)
+    row.content, row.desc = content, params.text("version_desc")
+    row.modifier, row.modify_ms = call.username, world.now_ms()
+    return row.render()
 
 
-def _managed(world: World, call: Call, public: bool) -> tuple[SimScript, SimScriptVersion]:
+def _managed(world: World, call: Call, public: bool) -> SimScriptVersion:
     """The version ``publishScript``/``disableScript`` act on: it must exist in the scope and
     belong to ``script_id`` (1243001 otherwise)."""
     params, scope = call.params, _scope(call, public)
     script_id = _required_script_id(call, params)
     version_id = _required_id(call, params)
-    script, row = find_version(world, call, scope, version_id)
-    if script.script_id != script_id:
+    row = find_version(world, call, scope, version_id)
+    if row.script.id != script_id:
         raise fail(call, codes.SCRIPT_NOT_EXIST)
-    return script, row
+    return row
 
 
-def _state(script: SimScript, row: SimScriptVersion) -> dict[str, Any]:
-    return {"id": row.id, "script_id": script.script_id, "status": row.status}
+def _state(row: SimScriptVersion) -> dict[str, Any]:
+    return {"id": row.id, "script_id": row.script.id, "status": row.status}
 
 
 def _publish(world: World, call: Call, public: bool) -> object:
     """Put a version online and the online one offline; a disabled one is 1241003. Only the
     status changes (``ScriptDAOImpl.updateScriptVersionStatus``)."""
-    script, row = _managed(world, call, public)
+    row = _managed(world, call, public)
     if row.status == DISABLED:
         raise fail(call, UNSUPPORTED_OPERATION)
-    for other in list(script.versions):
-        if other.status == ONLINE and other.id != row.id:
-            world.catalog.replace_version(script, attrs.evolve(other, status=OFFLINE))
-    row = world.catalog.replace_version(script, attrs.evolve(row, status=ONLINE))
-    return _state(script, row)
+    for other in row.script.versions:
+        if other.status == ONLINE and other is not row:
+            other.status = OFFLINE
+    row.status = ONLINE
+    return _state(row)
 
 
 def _disable(world: World, call: Call, public: bool) -> object:
     """Disable an online or offline version (1241003 for a draft or a disabled one)."""
-    script, row = _managed(world, call, public)
+    row = _managed(world, call, public)
     if row.status not in (ONLINE, OFFLINE):
         raise fail(call, UNSUPPORTED_OPERATION)
-    row = world.catalog.replace_version(script, attrs.evolve(row, status=DISABLED))
-    return _state(script, row)
+    row.status = DISABLED
+    return _state(row)
 
 
 def _delete(world: World, call: Call, public: bool) -> object:
     """Delete a script and its versions (``deleteScript``)."""
     script_id = _required_script_id(call, call.params)
-    world.catalog.drop_script(_script(world, call, _scope(call, public), script_id))
+    world.store.drop_script(_script(world, call, _scope(call, public), script_id))
     return None
 
 
@@ -327,8 +312,7 @@ def _delete_version(world: World, call: Call, public: bool) -> object:
     params = call.params
     _required_script_id(call, params)
     version_id = _required_id(call, params)
-    script, row = find_version(world, call, _scope(call, public), version_id)
-    world.catalog.drop_version(script, row.id)
+    world.store.drop_version(find_version(world, call, _scope(call, public), version_id))
     return None
 
 

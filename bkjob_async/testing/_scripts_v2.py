@@ -17,7 +17,7 @@ from ._render import v2_time
 from ._scripts import LANGUAGES, find_version, newest_first
 
 if TYPE_CHECKING:
-    from ._catalog import SimScript, SimScriptVersion
+    from ._store import SimScript, SimScriptVersion
     from ._world import World
 
 __all__ = ["V2_ENDPOINTS"]
@@ -58,7 +58,7 @@ def _v2_list(world: World, call: Call, public: bool) -> object:
     start, length = params.long("start"), params.long("length")
     start = 0 if start is None or start < 0 else start
     length = 2**31 - 1 if not length else (10 if length < 0 else length)
-    scripts = sorted(world.catalog.scripts_of(scope), key=newest_first, reverse=True)
+    scripts = sorted(world.store.scripts_of(scope), key=newest_first, reverse=True)
     rows = [
         (s, s.online)
         for s in scripts
@@ -79,10 +79,10 @@ def _v2_detail(world: World, call: Call) -> object:
         raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "id")
     given = params.text("bk_biz_id") or params.text("bk_scope_id")
     scope = scope_of(params) if given else None
-    script, row = find_version(world, call, scope, version_id)
-    if script.scope is not None and scope is None:
+    row = find_version(world, call, scope, version_id)
+    if row.scope is not None and scope is None:
         raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "bk_biz_id")
-    return _v2_row(world, script, row, content=False)
+    return _v2_row(world, row.script, row, content=False)
 
 
 V2_ENDPOINTS: dict[str, Endpoint] = {

@@ -15,8 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from ..models.requests import KubeContainerFilter
-    from ._catalog import PlanVar
-    from ._plan import StepPlan
+    from ._plan import PlanVar, StepPlan
     from ._world import World
 
 __all__ = ["CatalogSetup"]
@@ -65,7 +64,7 @@ class CatalogSetup:
         if not versions:
             raise ValueError("a script needs at least one version")
         scope = Scope.biz(scope) if isinstance(scope, int) else scope
-        script = self._world.catalog.add_script(
+        script = self._world.store.add_script(
             scope,
             name,
             versions,
@@ -90,7 +89,7 @@ class CatalogSetup:
         launch of a matching script. Return its id."""
         mask = sum(1 << (n - 1) for n in set(languages) if 0 < n <= 8)
         world = self._world
-        rule = world.rules.add(expression, mask, description, action, "admin", world.now_ms())
+        rule = world.store.add_rule(expression, mask, description, action, "admin", world.now_ms())
         rule.status = 1 if enabled else 0
         return rule.id
 
@@ -107,9 +106,9 @@ class CatalogSetup:
         """Add an execution account to a scope (besides ``root``, ``system`` and ``mysql``,
         which every scope has); ``category`` 1 system or 2 DB. Return its id."""
         scope = Scope.biz(scope) if isinstance(scope, int) else scope
-        catalog, now = self._world.catalog, self._world.now_ms()
-        catalog.accounts_of(scope, now)
-        return catalog.add_account(scope, alias, account or alias, category, type, os, now).id
+        store, now = self._world.store, self._world.now_ms()
+        store.accounts_of(scope, now)
+        return store.add_account(scope, alias, account or alias, category, type, os, now).id
 
     def containers(self, kube_filter: KubeContainerFilter) -> list[int]:
         """Return the ids of the Kubernetes containers ``kube_filter`` selects: those a launch

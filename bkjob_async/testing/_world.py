@@ -17,19 +17,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..models.enums import JobStatus, LaunchMode, StepType, TaskType
-from ._catalog import Catalog
-from ._crons import CronStore
 from ._engine import Defaults, Engine, Job, Step
 from ._hosts import Inventory, SimHost
-from ._manage import Vault
-from ._rulebook import RuleBook
+from ._store import Store
 
 if TYPE_CHECKING:
     import datetime as _dt
 
     from ..config import Scope
-    from ._catalog import PlanVar
-    from ._plan import HostPlan, StepPlan
+    from ._plan import HostPlan, PlanVar, StepPlan
 
 __all__ = ["VIRTUAL_EPOCH_MS", "Clock", "Plan", "World"]
 
@@ -142,14 +138,9 @@ class World:
         #: never goes back), so a creation window is two bisections.
         self.by_scope: dict[Scope, list[Job]] = {}
         self.plans: dict[int, Plan] = {}
-        #: Scripts and accounts (``_catalog``).
-        self.catalog = Catalog()
-        #: Cron jobs (``_crons``).
-        self.crons = CronStore()
-        #: Dangerous-command rules (``_rules``).
-        self.rules = RuleBook()
-        #: Credentials, file sources, account passwords, step launches (``_manage``).
-        self.vault = Vault()
+        #: Scripts, accounts, credentials, file sources, cron jobs, dangerous-command rules,
+        #: account passwords and step launches (``_store``).
+        self.store = Store()
         #: A plan job's global variables as launched: name -> (type, value).
         self.job_vars: dict[int, dict[str, tuple[int, str]]] = {}
         #: Jobs with a ``callback_url`` to look at again: a heap of (when, job id), and when
@@ -162,6 +153,11 @@ class World:
         self._next_job_id = 10_001
         self._next_step_id = 20_001
         self.cache_hits = self.cache_misses = 0
+
+    @property
+    def vault(self) -> Store:
+        """Return the store under its earlier name (tests read its passwords, credentials)."""
+        return self.store
 
     def now_ms(self) -> int:
         """Return the simulated time in epoch milliseconds."""

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .. import _json
-from ..polling._containers import is_container
+from ..models import HostStatus
+from ..polling import FailedHost, Fold
+from ..polling._fold import percentile
 from ..polling.events import (
     ContainerTransition,
     HostTransition,
@@ -33,21 +35,21 @@ from ..polling.events import (
     WatchFailed,
     WatchTimedOut,
 )
-from ._feed import Feed, failed_extra, host_text
-from ._rows import BUCKETS, WEIGHTS, JobRow, bucket_of, weight
+from ._feed import Feed, host_text
+from ._rows import BUCKETS, JobRow, bucket_of
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+    from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
     from ..config import Scope
-    from ..models import HostStatus, JobInstanceStatus
-    from ..polling import JobSeen, Poller, Tap
+    from ..models import JobInstanceStatus
+    from ..polling import FailedContainer, JobSeen, Poller, Tap
     from ..polling.events import Event
 
 __all__ = ["BOARD", "BUCKETS", "Board", "Failure", "JobRow", "bucket_of"]
 
-#: Hosts' (and containers') change-to-event delays measured per tick, at most (a sample: see
-#: ``fold``).
+#: Hosts' (and containers') change-to-event delays measured per tick, at most (a sample: each
+#: costs the structuring of a host's row).
 SAMPLES = 20
 #: Seconds of rates the board keeps (one sample a second).
 SERIES = 900
@@ -60,6 +62,8 @@ RATE_WINDOW = 5
 
 #: A key of a job: ``(scope type, scope id, job id)``.
 Key = tuple[str, int, int]
+#: Host statuses that are failures (a host in one is a failed host).
+_FAILED = frozenset(s for s in HostStatus if s.is_finished and not s.is_success)
 
 
 def _ms(at: _dt.datetime | None) -> int | None:
@@ -68,18 +72,24 @@ def _ms(at: _dt.datetime | None) -> int | None:
 
 
 class Failure:
-    """One failed host (or container) of a job, as the failed-hosts view lists it."""
+    """One failed host (or container) of a job, as the failed-hosts view lists it: the fold's
+    record, with what an answer of bk-job's told of it since (``Board.learn``)."""
 
     __slots__ = ("at", "error_code", "exit_code", "host", "job", "kind", "label", "status", "step")
 
-    def __init__(self, job: JobRow, step: int, kind: str, host: str, status: HostStatus) -> None:
-        self.job, self.step, self.kind, self.host = job, step, kind, host
-        self.label = host
-        self.status = status
-        self.exit_code: int | None = None
-        self.error_code: int | None = None
+    def __init__(self, job: JobRow, row: FailedHost | FailedContainer, learnt: Any) -> None:
+        self.job, self.step, self.status = job, row.step_instance_id, row.status
+        if isinstance(row, FailedHost):
+            self.kind, self.host, self.label = "host", host_text(row.host.key), str(row.host)
+            self.error_code = row.error_code
+        else:
+            self.kind, self.host = "container", str(row.container.id)
+            self.label, self.error_code = str(row.container), None
+        self.exit_code = row.exit_code
+        if learnt is not None:
+            self.label, self.exit_code, self.error_code = learnt
         #: When the failure was seen (``None``: it had failed before the board opened).
-        self.at: _dt.datetime | None = None
+        self.at = row.observed_at
 
     @property
     def error(self) -> str:
@@ -130,25 +140,21 @@ class Board:
     ) -> None:
         self.poller, self.tick, self.grace, self.clock = poller, tick, grace, clock
         self.feed = Feed(feed)
+        #: The events folded in, by scope (``(scope type, scope id)``): the counts.
+        self.folds: dict[tuple[str, int], Fold] = {}
         self.jobs: dict[Key, JobRow] = {}
         self.names: dict[Key, str] = {}
         #: A job's start and end (ms since the epoch), as bk-job said.
         self.times: dict[Key, tuple[int | None, int | None]] = {}
-        #: Hosts by status (a plain dict: counted in once per event).
-        self.host_counts: dict[int, int] = {}
-        #: Containers by status (gateway v4's container jobs), as hosts.
-        self.container_counts: dict[int, int] = {}
-        self.buckets: Counter[str] = Counter()
-        #: Failed hosts and containers by ``(job text, step, kind, host)``, oldest first.
-        self.failures: dict[tuple[str, int, str, str], Failure] = {}
+        #: What answers of bk-job's told of failed hosts: ``(label, exit code, error code)``
+        #: by ``(job text, step, kind, host)``.
+        self.learnt: dict[tuple[str, int, str, str], tuple[str, Any, Any]] = {}
+        #: Jobs the job list follows whose end has not come (the ``unfinished`` bucket).
+        self._unfinished = 0
         #: Jobs' changes of status: ``(ms, job text, previous, current)``, the latest.
         self.changes: deque[tuple[int, str, str | None, str]] = deque(maxlen=2000)
-        #: Seconds from a host's end (bk-job's clock) to the event that told it, the latest.
-        self.delays: deque[float] = deque(maxlen=4096)
         #: One sample a second: ``(ms, transitions, polls, failures)`` in that second.
         self.series: deque[tuple[int, int, int, int]] = deque(maxlen=SERIES)
-        #: Hosts that failed (while the tap was open), counted for the series.
-        self.host_failures = 0
         #: When the watches began, and ended (ms; ``ended``: none is open now).
         self.started: int | None = None
         self.ended: int | None = None
@@ -156,7 +162,6 @@ class Board:
         self.watches = self.watched = 0
         self._tap: Tap | None = None
         self._dropped = 0
-        self._samples = SAMPLES
         self._viewers = 0
         self._last_seen = 0.0
         self._closed_at: int | None = None
@@ -212,28 +217,19 @@ class Board:
         """Start over from the jobs as they are now (the feed keeps what it had, marked)."""
         if self.feed.end:
             self._gap()
+        old, self.folds = self.folds, {}
         self.jobs.clear()
-        self.host_counts.clear()
-        self.container_counts.clear()
-        self.buckets.clear()
-        failures, self.failures = self.failures, {}
+        self._unfinished = 0
         now = time.monotonic()
         for seen in jobs:
+            fold = self._fold_of(seen.scope)
+            fold.seed(seen)
             row = self._row(seen.scope, seen.job_instance_id)
-            row.status, row.listed = seen.status, seen.listed
-            for step in seen.steps:
-                for key, status in step.hosts.items():
-                    container = is_container(key)
-                    counts = self.container_counts if container else self.host_counts
-                    if row.move(None, status, counts, container=container)[1]:
-                        kind, text = _named(key)
-                        k = (row.text, step.step_instance_id, kind, text)
-                        old = failures.get(k)
-                        if old is None or old.status != status:
-                            old = Failure(row, step.step_instance_id, kind, text, status)
-                        old.job = row
-                        self.failures[k] = old
-            self._rebucket(row, now)
+            row.job, row.listed, row.updated = fold.job(row.job_id) or row.job, seen.listed, now
+            self._unfinished += row.bucket == "unfinished"
+        for scope, fold in self.folds.items():
+            if scope in old:
+                fold.adopt(old[scope])  # (a failure seen before keeps when it was seen)
 
     def _gap(self) -> None:
         """Mark the feed: what comes next follows a time the board did not look."""
@@ -258,7 +254,8 @@ class Board:
                     self.wake()
                 elif self._unseen:
                     self.wake()
-                self._samples = SAMPLES
+                for fold in self.folds.values():
+                    fold.budget = SAMPLES
                 if self._viewers == 0 and time.monotonic() - self._last_seen > self.grace:
                     break
         finally:
@@ -301,7 +298,7 @@ class Board:
                 stats.events_observed,
                 stats.requests,
                 sum(stats.errors.values()),
-                self.host_failures,
+                sum(fold.counts().failures for fold in self.folds.values()),
             )
             self.sample(counters, stats.watches, stats.instances_watched, last)
             last = counters
@@ -361,102 +358,43 @@ class Board:
         """
         if not events and last is None:
             return
-        counts, add_host, samples = self.host_counts, self.feed.add_host, self._samples
-        start = samples
+        fold = self._fold_of(scope)
+        fold.feed_all(events)
         row = self._row(scope, (last or events[0]).job_instance_id)
-        # A host's transition, the many: counted in, and kept in the feed, written out
-        # here (``JobRow.move`` inline) as the dashboard's hottest path.
-        hosts = finished = failed = 0
+        add_host, text = self.feed.add_host, row.text
         for event in events:
-            if type(event) is not HostTransition:
-                self._fold(row, scope, event)
-                continue
-            previous, current = event.previous, event.current
-            counts[current] = counts.get(current, 0) + 1
-            now_finished, now_failed = WEIGHTS.get(current) or weight(current)
-            finished += now_finished
-            failed += now_failed
-            if previous is None:
-                hosts += 1
+            kind = type(event)
+            if kind is HostTransition or kind is ContainerTransition:
+                add_host(text, event, event.current in _FAILED)  # type: ignore[arg-type,operator,union-attr]
             else:
-                counts[previous] = counts.get(previous, 0) - 1
-                was_finished, was_failed = WEIGHTS.get(previous) or weight(previous)
-                finished -= was_finished
-                failed -= was_failed
-                if was_failed:
-                    self._recovered(row, event)
-                # The delay needs the host's end_time, which structures its row:
-                # measured on a sample (``SAMPLES`` a tick), not on every host that ends.
-                if now_finished and samples:
-                    samples -= 1
-                    end = event.result.end_time
-                    if end is not None:
-                        self.delays.append((event.observed_at - end).total_seconds())
-            if now_failed:
-                self._failed(row, event)
-            add_host(row.text, event, now_failed == 1)
-        row.hosts += hosts
-        row.finished += finished
-        row.failed += failed
+                self._note(row, scope, event)
         if last is not None:
-            self._fold(row, scope, last)
-        # (what ``_fold`` took for containers is gone too)
-        self._samples = max(0, self._samples - (start - samples))
+            fold.feed(last)
+            self._note(row, scope, last)
+        unfinished = row.listed and row.bucket == "unfinished"
+        row.job = fold.job(row.job_id) or row.job
+        self._unfinished += (row.listed and row.bucket == "unfinished") - unfinished
+        row.updated = time.monotonic()
         self._unseen += len(events) + (last is not None)
-        self._rebucket(row, time.monotonic())
 
-    def _failed(self, row: JobRow, event: HostTransition | ContainerTransition) -> None:
-        """Keep a host (or container) that failed, with why."""
-        kind, text = _named(_key(event))
-        k = (row.text, event.step_instance_id, kind, text)
-        failure = Failure(row, event.step_instance_id, kind, text, event.current)
-        failure.label, failure.exit_code, failure.error_code = failed_extra(event)
-        failure.at = event.observed_at
-        self.failures.pop(k, None)
-        self.failures[k] = failure
-        self.host_failures += 1
-        if len(self.failures) > MAX_FAILED:
-            self.failures.pop(next(iter(self.failures)))
-
-    def _recovered(self, row: JobRow, event: HostTransition | ContainerTransition) -> None:
-        """A failed host (or container) runs again (its failed hosts were retried)."""
-        kind, text = _named(_key(event))
-        self.failures.pop((row.text, event.step_instance_id, kind, text), None)
-
-    def _fold(self, row: JobRow, scope: Scope, event: Event) -> None:
-        """Fold in any other event (a container's, a step's, the job's, a watch's end)."""
-        if isinstance(event, HostTransition | ContainerTransition):
-            container = isinstance(event, ContainerTransition)
-            counts = self.container_counts if container else self.host_counts
-            previous = event.previous
-            moved = row.move(previous, event.current, counts, container=container)
-            if previous is not None and (WEIGHTS.get(previous) or weight(previous))[1]:
-                self._recovered(row, event)
-            if moved[1]:
-                self._failed(row, event)
-            self.feed.add_host(row.text, event, moved[1] == 1)
-            end = event.result.end_time  # (sampled as a host's delay is, in ``fold``)
-            if container and moved[0] and previous is not None and self._samples and end:
-                self._samples -= 1
-                self.delays.append((event.observed_at - end).total_seconds())
-            return
+    def _note(self, row: JobRow, scope: Scope, event: Event) -> None:
+        """Keep what any other event tells (a step's, the job's, a watch's end) in the feed."""
         k = (scope.type.value, scope.id, row.job_id)
         if isinstance(event, JobTransition):
             was = None if event.previous is None else event.previous.name
             self.changes.append((_ms(event.observed_at) or 0, row.text, was, event.current.name))
-            row.status = event.current
         elif isinstance(event, JobFinished):
-            row.status = event.status
             job = event.snapshot.job
             if job.name is not None:
                 self.names[k] = job.name
             self.times[k] = (_ms(job.start_time), _ms(job.end_time or event.observed_at))
-        elif isinstance(event, WatchFailed):
-            row.ended = f"watch failed: {type(event.error).__name__}"
-            self.changes.append((_ms(event.observed_at) or 0, row.text, None, row.ended))
-        elif isinstance(event, WatchTimedOut):
-            row.ended = "timed out"
-            self.changes.append((_ms(event.observed_at) or 0, row.text, None, row.ended))
+        elif isinstance(event, WatchFailed | WatchTimedOut):
+            ended = (
+                "timed out"
+                if isinstance(event, WatchTimedOut)
+                else f"watch failed: {type(event.error).__name__}"
+            )
+            self.changes.append((_ms(event.observed_at) or 0, row.text, None, ended))
         elif not isinstance(event, StepTransition):
             return
         self.feed.add(row.text, scope, event)
@@ -470,38 +408,33 @@ class Board:
             self.names[k] = job.name
         self.times[k] = (_ms(job.start_time), _ms(job.end_time))
         row = self.jobs.get(k)
-        if row is None:
+        if row is None or not row.failed:
             return
         for step in status.steps:
             for result in step.hosts or ():
-                failure = self.failures.get(
-                    (row.text, step.step_instance_id, "host", host_text(result.host.key))
-                )
-                if failure is not None:
-                    failure.label = str(result.host)
-                    failure.exit_code, failure.error_code = result.exit_code, result.error_code
+                if result.status in _FAILED:
+                    place = (row.text, step.step_instance_id, "host", host_text(result.host.key))
+                    found = (str(result.host), result.exit_code, result.error_code)
+                    self.learnt[place] = found
             for pod in step.containers or ():
-                failure = self.failures.get(
-                    (row.text, step.step_instance_id, "container", str(pod.container.id))
-                )
-                if failure is not None:
-                    failure.label, failure.exit_code = str(pod.container), pod.exit_code
+                if pod.status in _FAILED:
+                    place = (row.text, step.step_instance_id, "container", str(pod.container.id))
+                    self.learnt[place] = (str(pod.container), pod.exit_code, None)
 
     def _row(self, scope: Scope, job_id: int) -> JobRow:
         k = (scope.type.value, scope.id, job_id)
         row = self.jobs.get(k)
         if row is None:
             row = self.jobs[k] = JobRow(scope, job_id)
-            self.buckets["pending"] += 1
         return row
 
-    def _rebucket(self, row: JobRow, now: float) -> None:
-        bucket = bucket_of(row.status, row.ended, row.listed)
-        if bucket != row.bucket:
-            self.buckets[row.bucket] -= 1
-            self.buckets[bucket] += 1
-            row.bucket = bucket
-        row.updated = now
+    def _fold_of(self, scope: Scope) -> Fold:
+        k = (scope.type.value, scope.id)
+        fold = self.folds.get(k)
+        if fold is None:  # (it keeps no host's status: the poller has them)
+            fold = self.folds[k] = Fold(objects=False, latencies=4096, failed=MAX_FAILED)
+            fold.budget = SAMPLES
+        return fold
 
     def wake(self) -> None:
         """Wake every stream waiting for a change."""
@@ -515,6 +448,48 @@ class Board:
             await asyncio.wait_for(self._changed.wait(), timeout)
 
     # --- reading ------------------------------------------------------------------------------
+
+    @property
+    def buckets(self) -> dict[str, int]:
+        """Return how many jobs each bucket has (``BUCKETS``)."""
+        found = dict.fromkeys(BUCKETS, 0)
+        for fold in self.folds.values():
+            for name, n in fold.counts().buckets.items():
+                found[bucket_of_fold(name)] += n
+        found["pending"] -= self._unfinished
+        found["unfinished"] = self._unfinished
+        return found
+
+    @property
+    def host_counts(self) -> dict[HostStatus, int]:
+        """Return hosts by status now."""
+        return _merged(fold.counts().hosts for fold in self.folds.values())
+
+    @property
+    def container_counts(self) -> dict[HostStatus, int]:
+        """Return containers by status now (the gateway v4's container jobs)."""
+        return _merged(fold.counts().containers for fold in self.folds.values())
+
+    @property
+    def delays(self) -> list[float]:
+        """Return the change-to-event delays kept (seconds), ascending."""
+        return sorted(d for fold in self.folds.values() for d in fold.latencies())
+
+    @property
+    def failures(self) -> list[Failure]:
+        """Return the failed hosts (and containers) now, newest first."""
+        learnt = self.learnt
+        return [
+            Failure(row, record, learnt.get((row.text, record.step_instance_id, *_named(record))))
+            for (scope_type, scope_id), fold in self.folds.items()
+            for record in reversed(fold.failed())
+            for row in (self.jobs[scope_type, scope_id, record.job_instance_id],)
+        ]
+
+    def failed_count(self) -> tuple[int, int]:
+        """Return the failed hosts (and containers) now, and the jobs that have any."""
+        counts = [fold.counts() for fold in self.folds.values()]
+        return sum(c.failed for c in counts), sum(c.jobs_with_failed for c in counts)
 
     def name(self, row: JobRow) -> str | None:
         """Return the job's name if the board has learnt it."""
@@ -572,7 +547,7 @@ class Board:
     ) -> tuple[int, list[Failure], list[tuple[str, int]]]:
         """Return how many failed hosts match, the page of them (newest first), and the
         errors of all the failed hosts with how many each (the most first)."""
-        every = list(reversed(self.failures.values()))
+        every = self.failures
         errors = Counter(f.error for f in every).most_common(20)
         if job:
             needle = job.casefold()
@@ -588,25 +563,28 @@ class Board:
 
     def percentiles(self) -> dict[str, float | None]:
         """Return p50 and p99 of the change-to-event delays seen lately (seconds)."""
-        values = sorted(self.delays)
-        if not values:
-            return {"p50": None, "p99": None}
-
-        def at(q: float) -> float:
-            return values[min(len(values) - 1, int(q * len(values)))]
-
-        return {"p50": at(0.50), "p99": at(0.99)}
+        values = self.delays
+        return {"p50": percentile(values, 50), "p99": percentile(values, 99)}
 
 
-def _key(event: HostTransition | ContainerTransition) -> Any:
-    return event.host_key if isinstance(event, HostTransition) else event.container_key
+def bucket_of_fold(name: str) -> str:
+    """Return the board's bucket of a fold's (``Fold`` buckets ``BUCKETS`` of its own)."""
+    return "ended" if name in ("timed_out", "unreachable", "unwatched") else name
 
 
-def _named(key: Any) -> tuple[str, str]:
-    """Return ``(kind, text)`` of a host's or a container's key."""
-    if is_container(key):
-        return "container", str(key[1])
-    return "host", host_text(key)
+def _merged(counts: Iterable[Mapping[HostStatus, int]]) -> dict[HostStatus, int]:
+    found: dict[HostStatus, int] = {}
+    for each in counts:
+        for status, n in each.items():
+            found[status] = found.get(status, 0) + n
+    return found
+
+
+def _named(row: FailedHost | FailedContainer) -> tuple[str, str]:
+    """Return ``(kind, text)`` of a failed host or container."""
+    if isinstance(row, FailedHost):
+        return "host", host_text(row.host.key)
+    return "container", str(row.container.id)
 
 
 def _duration(times: tuple[int | None, int | None], now: int) -> int:

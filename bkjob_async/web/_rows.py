@@ -1,110 +1,91 @@
-"""A job as the dashboard's board keeps it: its status, its bucket, how many of its hosts (or
-containers) are done.
+"""A job as the dashboard's board shows it: where it is, its bucket, the fold's figures of it.
 
-Rule: plain values and counting only, no I/O and nothing of the poller's: the board (``_board``)
-folds each transition in through them, on its hottest path.
+Rule: plain values, no I/O and no counting: the board's ``Fold`` counts, and a row holds the
+frozen figures of its job as of the job's last delivery.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..models import HostStatus, JobStatus
+from ..polling import FoldedJob
 from ._feed import job_text
 
 if TYPE_CHECKING:
     from ..config import Scope
+    from ..models import JobStatus
 
-__all__ = ["BUCKETS", "WEIGHTS", "JobRow", "bucket_of", "weight"]
+__all__ = ["BUCKETS", "JobRow", "bucket_of"]
 
 #: Job buckets, in display order.
 #: ``unfinished``: only the job's end is watched, and bk-job's job list says it has not come.
+#: ``ended``: its watch ended otherwise than by the job's end (it failed, or timed out).
 BUCKETS = ("pending", "unfinished", "running", "waiting", "succeeded", "failed", "ended")
+#: The fold's buckets of a watch that ended otherwise than by the job's end.
+_ENDED = frozenset({"timed_out", "unreachable", "unwatched"})
 
 
-def bucket_of(status: JobStatus | None, ended: str | None = None, listed: bool = False) -> str:
-    """Return the bucket a job's status falls in (``ended``: its watch ended otherwise)."""
-    if ended is not None:
+def bucket_of(job: FoldedJob, listed: bool = False) -> str:
+    """Return the bucket a job falls in (``listed``: the job list follows it)."""
+    if job.bucket in _ENDED:
         return "ended"
-    if status is None and listed:
+    if job.bucket == "pending" and listed and job.status is None:
         return "unfinished"
-    if status is None or status is JobStatus.BLANK:
-        return "pending"
-    if status is JobStatus.WAITING_USER:
-        return "waiting"
-    if status.is_finished:
-        return "succeeded" if status.is_success else "failed"
-    return "running"
+    return job.bucket
 
 
 class JobRow:
-    """One job on the board: its status and how many of its hosts are done, as far as the
-    board knows (a host's own status is asked of bk-job on the job's page). A job run in
-    Kubernetes containers (gateway v4) counts them in ``containers``; ``finished`` and
-    ``failed`` count either (bk-job never runs a job on both)."""
+    """One job on the board: where it is, and the fold's figures of it as of its last change
+    (``job``: a frozen ``FoldedJob``). A job run in Kubernetes containers (gateway v4) counts
+    them in ``containers``; ``finished`` and ``failed`` count either (bk-job never runs a job
+    on both)."""
 
-    __slots__ = (
-        "bucket",
-        "containers",
-        "ended",
-        "failed",
-        "finished",
-        "hosts",
-        "job_id",
-        "listed",
-        "scope",
-        "status",
-        "text",
-        "updated",
-    )
+    __slots__ = ("job", "job_id", "listed", "scope", "text", "updated")
 
     def __init__(self, scope: Scope, job_id: int) -> None:
         self.scope, self.job_id = scope, job_id
         #: ``biz:2/123``: the job as entries and pages name it.
         self.text = job_text(scope, job_id)
-        self.status: JobStatus | None = None
-        #: Hosts of the step rounds seen; those finished, those failed.
-        self.hosts = self.finished = self.failed = 0
-        #: Containers of the step rounds seen (gateway v4's container jobs).
-        self.containers = 0
-        #: How its watch ended when not by a status (``watch failed``, ``timed out``).
-        self.ended: str | None = None
-        self.bucket = "pending"
+        self.job = FoldedJob(job_id, None, "pending", None, None, 0, 0, 0, 0, None, None)
         self.updated = 0.0
         #: The job list follows it (only its end is watched): not ended, status not kept.
         self.listed = False
 
-    def move(
-        self,
-        previous: HostStatus | None,
-        current: HostStatus,
-        counts: dict[int, int],
-        container: bool = False,
-    ) -> tuple[int, int]:
-        """Count a host (a ``container``) moving from ``previous`` (``None``: first seen) to
-        ``current`` in the job's and the board's counts; return ``weight(current)``."""
-        counts[current] = counts.get(current, 0) + 1
-        now = WEIGHTS.get(current) or weight(current)
-        finished, failed = now
-        if previous is None:
-            if container:
-                self.containers += 1
-            else:
-                self.hosts += 1
-        else:
-            counts[previous] = counts.get(previous, 0) - 1
-            was_finished, was_failed = WEIGHTS.get(previous) or weight(previous)
-            finished -= was_finished
-            failed -= was_failed
-        self.finished += finished
-        self.failed += failed
-        return now
+    @property
+    def status(self) -> JobStatus | None:
+        """Return the job's last status seen."""
+        return self.job.status
 
+    @property
+    def hosts(self) -> int:
+        """Return the hosts of the step rounds seen."""
+        return self.job.hosts
 
-def weight(status: HostStatus) -> tuple[int, int]:
-    """Return ``(finished, failed)`` of a host's status, 1 or 0 each."""
-    return int(status.is_finished), int(status.is_finished and not status.is_success)
+    @property
+    def containers(self) -> int:
+        """Return the containers of the step rounds seen."""
+        return self.job.containers
 
+    @property
+    def finished(self) -> int:
+        """Return the hosts (or containers) finished."""
+        return self.job.finished
 
-#: ``weight`` of every status bk-job lists: one lookup on the hot path.
-WEIGHTS = {status: weight(status) for status in HostStatus}
+    @property
+    def failed(self) -> int:
+        """Return the hosts (or containers) failed now."""
+        return self.job.failed
+
+    @property
+    def bucket(self) -> str:
+        """Return the job's bucket (one of ``BUCKETS``)."""
+        return bucket_of(self.job, self.listed)
+
+    @property
+    def ended(self) -> str | None:
+        """Say how its watch ended when not by a status (``watch failed``, ``timed out``)."""
+        job = self.job
+        if job.bucket not in _ENDED:
+            return None
+        error = job.error
+        return "timed out" if error is None else f"watch failed: {type(error).__name__}"

@@ -186,6 +186,7 @@ class Dashboard:
         policy = board.poller.policy
         since = _int(request.query, "since", 0, 0, 2**53)
         now = board.now()
+        failed_hosts, failed_jobs = board.failed_count()
         body = {
             "now": now,
             "run": {
@@ -194,10 +195,10 @@ class Dashboard:
                 "watches": stats.watches,
                 "jobs_watched": stats.instances_watched,
             },
-            "jobs": {b: board.buckets.get(b, 0) for b in BUCKETS},
+            "jobs": board.buckets,
             "jobs_total": len(board.jobs),
-            "jobs_with_failed_hosts": sum(1 for r in board.jobs.values() if r.failed),
-            "failed_hosts": len(board.failures),
+            "jobs_with_failed_hosts": failed_jobs,
+            "failed_hosts": failed_hosts,
             "hosts": _counts(board.host_counts),
             "containers": _counts(board.container_counts),
             "series": [list(s) for s in board.series if s[0] > since],
@@ -213,6 +214,9 @@ class Dashboard:
             "retries": stats.retries,
             "errors": stats.errors,
             "stalled": stats.stalled,
+            "failing_jobs": stats.failing_jobs,
+            "job_failures": stats.job_failures,
+            "server_failures": stats.server_failures,
             "watches": stats.watches,
             "instances_watched": stats.instances_watched,
             "events_observed": stats.events_observed,
@@ -409,7 +413,7 @@ _ENDS = frozenset(s.name for s in JobStatus if s.is_finished) | {"timed out"}
 _SUCCESSES = frozenset(s.name for s in JobStatus if s.is_success)
 
 
-def _counts(counts: dict[int, int]) -> dict[str, int]:
+def _counts(counts: dict[HostStatus, int]) -> dict[str, int]:
     """Return hosts' (or containers') counts by status name, those of none left out."""
     return {s.name: n for s, n in sorted(counts.items()) if n > 0 and hasattr(s, "name")}
 

@@ -34,7 +34,7 @@ from bkjob_async.cli._follow import Mode, Shown
 from bkjob_async.cli._format import progress_line
 from bkjob_async.cli._live import LiveView
 from bkjob_async.cli._runtime import Context
-from bkjob_async.cli._tally import Tally
+from bkjob_async.cli._tally import Tally, job_counts
 from bkjob_async.config import ApiFlavor, Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
@@ -96,7 +96,7 @@ async def test_json_lines_tell_an_outage_once_not_per_job() -> None:
     assert stalled["since"] == NOW.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds")
     assert stalled["error"]["type"] == "ConnectError"
     assert back["message"] == "bk-job answers again after 0:30"
-    counts = tally.job_counts()
+    counts = job_counts(tally.counts())
     assert (counts["running"], counts["failed"]) == (3, 0)  # an outage fails no job
 
 
@@ -119,6 +119,25 @@ def test_the_plain_progress_line_and_the_live_view_show_the_outage() -> None:
     assert "unreachable" not in progress_line(tally, None, 5.0, 0.0)
 
 
+def test_jobs_failing_alone_are_shown_apart_from_an_outage() -> None:
+    from bkjob_async import JobPollFailing, JobPollRecovered
+
+    tally = Tally([1, 2])
+    tally.feed(JobTransition(1, NOW, None, JobStatus.RUNNING))
+    tally.feed(JobPollFailing(2, NOW, NOW, TimeoutError("read timed out"), 2))
+    line = progress_line(tally, None, 5.0, 0.0)
+    assert "1 job failing to read, retrying alone" in line
+    assert "unreachable" not in line
+    console = Console(file=io.StringIO(), width=80, height=24, color_system=None)
+    view = LiveView(console, tally, title="t", statistics=lambda: None, server="x")
+    console.print(view.render())
+    screen = console.file.getvalue()
+    assert "1 job failing to read, retrying alone" in screen
+    assert "reads fail (2 in a row), retrying" in screen  # the latest transitions
+    tally.feed(JobPollRecovered(2, NOW, NOW))
+    assert "failing" not in progress_line(tally, None, 5.0, 0.0)
+
+
 async def test_give_up_after_ends_the_watch_with_one_message_and_exit_2() -> None:
     ids = [1, 2, 3, 4, 5]
     tally, ctx = Tally(ids), context()
@@ -134,7 +153,7 @@ async def test_give_up_after_ends_the_watch_with_one_message_and_exit_2() -> Non
     assert err.count("unreachable") == 1  # once, not once per job
     assert f"unreachable since {local(since)}: gave up" in err
     assert "check --url / BKJOB_URL" in err
-    assert tally.job_counts()["failed"] == 0
+    assert job_counts(tally.counts())["failed"] == 0
 
 
 async def test_a_short_outage_does_not_give_up() -> None:
@@ -151,9 +170,9 @@ def test_watches_ended_by_connection_errors_are_unreachable_not_failed() -> None
     tally, ctx = Tally(ids), context()
     for j in ids:
         tally.feed(WatchFailed(j, NOW, ConnectError("Cannot connect to host")))
-    assert tally.job_counts()["failed"] == 0
-    assert tally.job_counts()["unreachable"] == 3
-    summary = tally.summary(title="t", elapsed=1.0, statistics=None)
+    assert job_counts(tally.counts())["failed"] == 0
+    assert job_counts(tally.counts())["unreachable"] == 3
+    summary = tally.report(title="t", elapsed=1.0, statistics=None)
     assert summary.failed_jobs == ()
     shown = Shown(ctx, tally, mode=Mode.JSON, statistics=lambda: None)
     assert watch_status(ctx, tally, shown, TARGET) == 2  # the README: connection errors exit 2
@@ -215,7 +234,7 @@ def test_an_outage_is_the_watchs_not_a_jobs() -> None:
     assert tally.outage_since == NOW
     tally.feed(PollingResumed(1, NOW + dt.timedelta(seconds=30), NOW))
     assert tally.outage_since is None
-    assert tally.outage_error is None
+    assert tally.counts().outage_error is None
 
 
 async def test_json_lines_pair_each_stalled_with_a_resumed() -> None:

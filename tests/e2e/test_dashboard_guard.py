@@ -6,7 +6,8 @@ name, a domain's subdomain and ``*`` are answered; with ``BasicLogin`` or ``Head
 page, asset, API or stream answers without a login, and a wrong one is refused; a proxy's
 header is believed only from its address; assets are named by their content's hash, cached for
 good and gzipped; ``bkjob-async dashboard`` warns when it listens beyond loopback without a
-login, and its ``--login basic`` asks for one.
+login, and its ``--login basic`` asks for one. The shell block of ``docs/howto/dashboard.md``
+that serves beyond loopback with a host name and a login runs here, as printed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 import base64
 import gzip
 import io
+import pathlib
 import re
+import shlex
 
 import aiohttp
 import anyio
@@ -26,7 +29,9 @@ from bkjob_async.web import BasicLogin, HeaderLogin, dashboard_app
 from bkjob_async.web._static import ASSETS
 
 from .test_dashboard_app import PREFIX, SCOPE, SECRET, TOKEN, dashboard
+from .test_readme import blocks
 
+PAGE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "howto" / "dashboard.md"
 ROUTES = ("", "jobs", "feed", "failed", "api/overview", "api/jobs", "api/failed")
 
 
@@ -208,8 +213,9 @@ async def test_the_command_warns_beyond_loopback_without_a_login_and_asks_for_on
     err, status = await _serve(simulate, {})
     assert "warning" not in err
     env = {"BKJOB_DASHBOARD_USER": "ops", "BKJOB_DASHBOARD_PASSWORD": "pw-for-the-test"}
-    bind = ["--bind", "0.0.0.0", "--allow-host", "ops.example.com", "--login", "basic"]
-    err, status = await _serve([*simulate, *bind], env)
+    (printed,) = [b.body for b in blocks(PAGE) if b.lang == "sh" and "--login basic" in b.body]
+    assert shlex.split(printed)[:4] == ["bkjob-async", "dashboard", "--simulate", "--bind"]
+    err, status = await _serve([*shlex.split(printed)[1:], *simulate[2:]], env)
     assert "warning" not in err
     assert status == "401"
     assert "pw-for-the-test" not in err

@@ -68,8 +68,8 @@ def test_each_sdk_call_maps_to_the_method_that_sends_it(call: str) -> None:
 
 
 def test_the_v2_table_names_every_v2_name_of_the_table() -> None:
-    v2 = {row.wires[ApiFlavor.ESB_V2].name: name for name, row in TABLE.items()
-          if ApiFlavor.ESB_V2 in row.wires}  # fmt: skip
+    v2 = {row.bindings[ApiFlavor.ESB_V2].name: name for name, row in TABLE.items()
+          if ApiFlavor.ESB_V2 in row.bindings}  # fmt: skip
     assert v2 == V2_ROWS
 
 

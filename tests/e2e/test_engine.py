@@ -9,13 +9,13 @@ import anyio
 import pytest
 
 from bkjob_async import (
+    ApiError,
     BkJobClient,
     HostTransition,
     JobFinished,
     NotFoundError,
     Poller,
     PollPolicy,
-    ServerError,
     Timeouts,
     WatchFailed,
     WatchTimedOut,
@@ -216,21 +216,40 @@ async def test_transient_faults_are_retried_and_nothing_is_lost(
     assert stats.retries == 2  # rate limits slow the engine down; they are not retries
 
 
-async def test_transient_failures_never_end_a_watch(scripted: ScriptedServer, client) -> None:
-    # Forty 503s in a row (the old default gave up after ten), then the job finishes.
-    scripted.script(11, *([Fault(503, "down")] * 40), job_body(11, 3, [(1, 3, 0, [9])]))
+async def test_failed_reads_within_the_budget_end_no_watch(
+    scripted: ScriptedServer, client
+) -> None:
+    # Five 503s in a row (within moments: neither an outage nor a job failing alone), then the
+    # job finishes.
+    scripted.script(11, *([Fault(503, "down")] * 5), job_body(11, 3, [(1, 3, 0, [9])]))
     policy = PollPolicy(interval=0.001, max_interval=0.002, max_in_flight=4)
     async with Poller(client, policy=policy) as poller:
         events = await collect(poller.watch_jobs(SCOPE, [11]))
+        stats = poller.statistics()
+    assert (stats.server_failures, stats.job_failures, stats.failing_jobs) == (5, 0, 0)
     names = [type(e).__name__ for e in events]
-    assert names[0] == "PollingStalled"
-    assert names[1] == "PollingResumed"
     assert names[-1] == "JobFinished"
-    assert "WatchFailed" not in names
-    assert scripted.polls[11] >= 41
-    stalled, resumed = events[0], events[1]
-    assert isinstance(stalled.error, ServerError)
-    assert resumed.since == stalled.since
+    assert not {"WatchFailed", "PollingStalled", "JobPollFailing"} & set(names)
+    assert scripted.polls[11] == 6
+
+
+async def test_a_budget_spent_ends_that_job_alone(scripted: ScriptedServer, client) -> None:
+    # An error code bk-job keeps answering for one job (not one of its own failures, 5xx).
+    scripted.script(12, *([Fault.envelope(1249999, "job 12 is broken")] * 50))
+    scripted.script(13, job_body(13, 2, [(1, 2, 0, [7])]), job_body(13, 3, [(1, 3, 0, [9])]))
+    policy = PollPolicy(
+        interval=0.001, max_interval=0.002, max_in_flight=4, max_failures=4, max_failing_time=None
+    )
+    async with Poller(client, policy=policy) as poller:
+        events = await collect(poller.watch_jobs(SCOPE, [12, 13]))
+        stats = poller.statistics()
+    ends = {e.job_instance_id: e for e in events if isinstance(e, (JobFinished, WatchFailed))}
+    assert isinstance(ends[12], WatchFailed)
+    assert type(ends[12].error) is ApiError
+    assert ends[12].error.code == 1249999
+    assert scripted.polls[12] == 4
+    assert stats.job_failures == 4
+    assert isinstance(ends[13], JobFinished)
 
 
 async def test_unchanged_polls_are_counted_and_skip_decoding(
@@ -348,7 +367,12 @@ async def test_a_hung_server_costs_each_poll_its_timeout_and_others_go_on(
             job_id, job_body(job_id, 2, [(1, 2, 0, [7])]), job_body(job_id, 3, [(1, 3, 0, [9])])
         )
     policy = PollPolicy(
-        interval=0.01, max_interval=0.05, max_in_flight=2, poll_timeout=poll_timeout
+        interval=0.01,
+        max_interval=0.05,
+        max_in_flight=2,
+        poll_timeout=poll_timeout,
+        max_failures=3,
+        max_failing_time=None,
     )
     async with (
         BkJobClient(
@@ -357,19 +381,24 @@ async def test_a_hung_server_costs_each_poll_its_timeout_and_others_go_on(
         Poller(client, policy=policy) as poller,
     ):
         finished: set[int] = set()
+        ends: dict[int, object] = {}
         started = anyio.current_time()
         with anyio.fail_after(5):
             async for event in poller.watch_jobs(SCOPE, [31, *ids]):
                 if isinstance(event, JobFinished):
                     finished.add(event.job_instance_id)
-                if finished == set(ids) and len(scripted.arrivals.get(31, ())) >= 3:
-                    break
+                if isinstance(event, (JobFinished, WatchFailed)):
+                    ends[event.job_instance_id] = event
         elapsed = anyio.current_time() - started
         stats = poller.statistics()
     assert finished == set(ids)  # one of two workers held by the hung job: the rest go on
-    assert stats.errors.get("TimeoutError", 0) >= 2
+    assert stats.errors.get("TimeoutError", 0) == 3
+    assert not stats.stalled  # bk-job answered the others: the job's fault, not an outage
+    hung = ends[31]  # its failure budget (3 reads) spent: it ends alone, with its cause
+    assert isinstance(hung, WatchFailed)
+    assert isinstance(hung.error, TimeoutError)
     gaps = [b - a for a, b in itertools.pairwise(scripted.arrivals[31])]
-    assert all(0.25 <= gap <= 1.0 for gap in gaps[:2]), gaps  # 0.3 s each, plus a backoff
+    assert all(0.25 <= gap <= 1.0 for gap in gaps), gaps  # 0.3 s each, plus a backoff
     assert elapsed < 3.0
 
 

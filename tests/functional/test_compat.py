@@ -226,10 +226,14 @@ async def test_reads_retry_and_what_never_reached_bk_job_raises() -> None:
 def test_the_groups_are_the_endpoint_tables_rows() -> None:
     client = BkJobClient("http://x.invalid", app_code="a", app_secret="s", username="u")
     v3 = {
-        n for n, row in TABLE.items() if {ApiFlavor.APIGW_V3, ApiFlavor.ESB_JOBV3} & set(row.wires)
+        n
+        for n, row in TABLE.items()
+        if {ApiFlavor.APIGW_V3, ApiFlavor.ESB_JOBV3} & set(row.bindings)
     }
     v2 = {
-        row.wires[ApiFlavor.ESB_V2].name for row in TABLE.values() if ApiFlavor.ESB_V2 in row.wires
+        row.bindings[ApiFlavor.ESB_V2].name
+        for row in TABLE.values()
+        if ApiFlavor.ESB_V2 in row.bindings
     }
     public = lambda group: {n for n in dir(group) if not n.startswith("_")}  # noqa: E731
     assert public(client.compat.jobv3) == public(client.compat.api) == v3

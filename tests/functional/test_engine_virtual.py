@@ -12,6 +12,8 @@ import pytest
 from bkjob_async import (
     ConnectError,
     JobFinished,
+    JobPollFailing,
+    JobPollRecovered,
     NotFoundError,
     Poller,
     PollingResumed,
@@ -175,8 +177,8 @@ def test_a_ten_minute_outage_ends_no_watch_and_costs_few_requests() -> None:
     assert len(while_down) / 590.0 <= 1.0
 
 
-def test_a_job_alone_failing_stalls_only_its_watch() -> None:
-    server = VirtualBkJob({1: 1e9, 2: 5.0})
+def test_a_job_alone_failing_is_that_jobs_and_no_outage() -> None:
+    server = VirtualBkJob({1: 1e9, 2: 30.0})
     got: dict[int, list] = {1: [], 2: []}
 
     async def flaky(request):  # type: ignore[no-untyped-def]
@@ -191,19 +193,28 @@ def test_a_job_alone_failing_stalls_only_its_watch() -> None:
 
             async def read(name: int) -> None:
                 async for event in poller.watch_jobs(SCOPE, [server.job(name)]):
-                    got[name].append(event)
+                    got[name].append((now(), event))
+                    if name == 1 and isinstance(event, JobPollFailing):
+                        assert poller.statistics().failing_jobs == 1
+                        assert not poller.statistics().stalled
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(read, 1)
                 tg.start_soon(read, 2)
 
     run_virtual(main)
-    names1 = [type(e).__name__ for e in got[1]]
-    names2 = [type(e).__name__ for e in got[2]]
-    assert names1[0] == "PollingStalled"
-    assert "PollingResumed" in names1
-    assert names1[-1] == "WatchTimedOut"  # only the deadline ended it
-    assert "PollingStalled" not in names2
+    names1 = [type(e).__name__ for _, e in got[1]]
+    names2 = [type(e).__name__ for _, e in got[2]]
+    assert names1[0] == "JobPollFailing"
+    assert names1.count("JobPollFailing") == 1
+    assert "JobPollRecovered" in names1
+    failing = got[1][0][1]
+    assert isinstance(failing.error, ConnectError)
+    assert failing.failures >= 2  # (at its second failure or later: OUTAGE_AFTER on)
+    recovered_at = next(t for t, e in got[1] if isinstance(e, JobPollRecovered))
+    assert 20.0 <= recovered_at <= 20.0 + 4 * 4.0  # within its backoff's cap of the fix
+    assert names1[-1] == "WatchTimedOut"  # only the deadline ended it: the budget held
+    assert "PollingStalled" not in names1 + names2  # bk-job answered job 2 all along
     assert names2[-1] == "JobFinished"
 
 

@@ -27,6 +27,7 @@ from bkjob_async import (
     PollingError,
     PollPolicy,
     ResponseFormatError,
+    ResponseRefusedError,
     WatchFailed,
 )
 from bkjob_async._json import MAX_DEPTH
@@ -61,15 +62,17 @@ def _error(**fields: str) -> bytes:
 #: What the issue found, and more of its kind: name -> (answer body, the error its watch ends with).
 HOSTILE: dict[str, tuple[bytes, type[BkJobError]]] = {
     # 3.6 KB: raised a bare RecursionError from the redactor and ended every watch.
-    "permission 600 deep": (_error(permission=_permission(600)), ResponseFormatError),
-    "request_id 990 deep": (_error(request_id=_nested(990, '"r"')), ResponseFormatError),
+    # Refused unread (``ResponseRefusedError``, a ``ResponseFormatError``): two in a row end
+    # the job's watch within seconds (issue 61).
+    "permission 600 deep": (_error(permission=_permission(600)), ResponseRefusedError),
+    "request_id 990 deep": (_error(request_id=_nested(990, '"r"')), ResponseRefusedError),
     "data 5000 deep": (
         f'{{"result":true,"code":0,"data":{_nested(5000, "1")}}}'.encode(),
-        ResponseFormatError,
+        ResponseRefusedError,
     ),
     "message 3000 deep": (
         b'{"result":false,"code":1240001,"message":' + b"{" + b'"m":{' * 3000 + b"}" * 3001 + b"}",
-        ResponseFormatError,
+        ResponseRefusedError,
     ),
     # Just within the limit: read, masked, and a permanent refusal as bk-job means it.
     "permission at the limit": (
@@ -146,7 +149,7 @@ def test_each_hostile_answer_fails_only_the_jobs_that_got_it() -> None:
         assert type(end.error) is HOSTILE[kind][1], (kind, end.error)
         assert SECRET not in str(end.error)
         assert SECRET not in repr(end.error.__dict__)
-        if HOSTILE[kind][1] is ResponseFormatError:
+        if issubclass(HOSTILE[kind][1], ResponseFormatError):
             assert f"deeper than {MAX_DEPTH} levels" in str(end.error), end.error
         else:
             permission = end.error.permission  # type: ignore[attr-defined]

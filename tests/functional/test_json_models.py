@@ -61,7 +61,7 @@ from bkjob_async.models import (
     VariableType,
     VariableValue,
 )
-from bkjob_async.polling.events import PollingResumed, WatchTimedOut
+from bkjob_async.polling.events import JobPollRecovered, PollingResumed, WatchTimedOut
 from bkjob_async.sync import BkJobClient, Poller
 from bkjob_async.testing import HostPlan, StepPlan
 from tests.functional.test_sync import (  # noqa: F401  (``served``: the simulator, in a thread)
@@ -74,7 +74,7 @@ from tests.functional.test_sync import (  # noqa: F401  (``served``: the simulat
 )
 
 #: Events that carry an error (no JSON form: ``to_json`` refuses them).
-WITH_ERRORS = {"WatchFailed", "PollingStalled"}
+WITH_ERRORS = {"WatchFailed", "PollingStalled", "JobPollFailing"}
 
 
 def public_models() -> set[type]:
@@ -186,6 +186,7 @@ def made() -> list[Any]:
         TemplateVariable("ver", 1, "the version", True, "1.0"),
         VariableValue("ver", "1.2", VariableType.STRING),
         PollingResumed(9, at, at - dt.timedelta(minutes=2)),
+        JobPollRecovered(9, at, at - dt.timedelta(seconds=30)),
         WatchTimedOut(9, at, None, occurrence=1),
     ]
 

@@ -1,9 +1,9 @@
-"""A malformed answer is a failed poll, not the end of a watch (issue 23, point 6).
+"""A malformed answer is a failed poll, not the end of a watch (issue 23, point 6; issue 61).
 
 A proxy glitch or a half-deployed server sends a time that is a dict, a number past a Java
 long, a time in another format: such an answer is retried with backoff and never taken as the
-job's state. Only answers that stay malformed (``MALFORMED_LIMIT`` in a row) end a watch, with
-the field named.
+job's state. An answer that stays malformed alike (``SAME_FORMAT_LIMIT`` in a row) will not
+heal, and ends that job's watch within seconds, with the field named.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from bkjob_async import (
 from bkjob_async._aiohttp import AiohttpTransport
 from bkjob_async._protocol import Response
 from bkjob_async.config import Timeouts
-from bkjob_async.polling._failures import MALFORMED_LIMIT
+from bkjob_async.polling._failures import SAME_FORMAT_LIMIT
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from ..virtual import VirtualBkJob, run_virtual
@@ -65,28 +65,31 @@ def _watch(server: VirtualBkJob) -> list:
 
 
 def test_a_malformed_last_answer_is_retried_and_the_watch_ends_as_the_job_did() -> None:
-    server = BadTimes(bad=3)
+    server = BadTimes(bad=SAME_FORMAT_LIMIT - 1)
     got = _watch(server)
     assert isinstance(got[-1], JobFinished)
     assert got[-1].status == 3
-    assert server.bad == 0  # the three bad answers were read, and not taken as the end
+    assert server.bad == 0  # the bad answers were read, and not taken as the end
     assert not [e for e in got if isinstance(e, WatchFailed)]
     # The end's transitions are reported once, from the answer that was read.
     assert [int(e.current) for e in got if isinstance(e, HostTransition)] == [7, 9]
 
 
-def test_answers_that_stay_malformed_end_the_watch_naming_the_field() -> None:
-    got = _watch(BadTimes(bad=10_000))
+def test_answers_that_stay_malformed_end_the_watch_naming_the_field_within_seconds() -> None:
+    server = BadTimes(bad=10_000)
+    got = _watch(server)
     failed = got[-1]
     assert isinstance(failed, WatchFailed)
     assert isinstance(failed.error, ResponseFormatError)
     assert "JobInstance.start_time" in str(failed.error)
     assert not [e for e in got if isinstance(e, JobFinished)]
+    assert server.bad == 10_000 - SAME_FORMAT_LIMIT  # read that many times, no more
+    assert server.answered[-1] <= 2.0 + 10.0  # its end, then seconds of backoff
 
 
-def test_the_limit_counts_malformed_answers_in_a_row() -> None:
+def test_the_limit_counts_alike_malformed_answers_in_a_row() -> None:
     # One short of the limit, then a readable answer: the job ends normally.
-    got = _watch(BadTimes(bad=MALFORMED_LIMIT - 1))
+    got = _watch(BadTimes(bad=SAME_FORMAT_LIMIT - 1))
     assert isinstance(got[-1], JobFinished)
 
 
@@ -101,17 +104,28 @@ class Mutating:
     def __init__(self, inner: AiohttpTransport, rng: random.Random, share: float) -> None:
         self.inner, self.rng, self.share = inner, rng, share
         self.mutated = 0
+        #: The jobs whose last answer was nested too deep: never twice in a row (two are a
+        #: body that will not heal, and end the job's watch: ``test_engine_faults``).
+        self.deep: set[str] = set()
 
     async def send(self, request):  # type: ignore[no-untyped-def]
         response = await self.inner.send(request)
+        job = (request.query or {}).get("job_instance_id", "")
         if response.status != 200 or self.rng.random() >= self.share:
+            self.deep.discard(job)
             return response
         body = json.loads(response.body)
         if not isinstance(body.get("data"), dict):
             return response
         self._mutate(body["data"])
         self.mutated += 1
-        text = json.dumps(body).replace(json.dumps(_DEEP), "[" * 3000 + "]" * 3000)
+        text = json.dumps(body)
+        if json.dumps(_DEEP) in text and job not in self.deep:
+            self.deep.add(job)
+            text = text.replace(json.dumps(_DEEP), "[" * 3000 + "]" * 3000)
+        else:
+            self.deep.discard(job)
+            text = text.replace(json.dumps(_DEEP), json.dumps("not deep this time"))
         return response._replace(body=text.encode())
 
     def _mutate(self, node) -> None:  # type: ignore[no-untyped-def]

@@ -35,6 +35,6 @@ def test_the_generated_module_is_current() -> None:
 def test_every_row_and_flavor_has_its_keys() -> None:
     assert set(SPELLED) == set(TABLE)
     for name, row in TABLE.items():
-        assert set(SPELLED[name]) == {flavor.value for flavor in row.wires}, name
+        assert set(SPELLED[name]) == {flavor.value for flavor in row.bindings}, name
     assert "script_param" in SPELLED["fast_execute_script"]["esb-jobv3"]
     assert "bk_job_id" in SPELLED["execute_job_plan"]["esb-v2"]

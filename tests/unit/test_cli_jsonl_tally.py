@@ -24,7 +24,7 @@ from bkjob_async import (
     WatchTimedOut,
 )
 from bkjob_async.cli._jsonl import dumps, event_to_dict, to_json
-from bkjob_async.cli._tally import RateMeter, Tally, percentile
+from bkjob_async.cli._tally import RateMeter, Tally, job_counts, percentile
 
 T0 = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
 HOST = Host(bk_host_id=1001, ip="10.0.0.1", bk_cloud_id=0)
@@ -108,7 +108,7 @@ def test_every_event_type_has_a_name() -> None:
 
 def test_tally_counts_jobs_and_hosts() -> None:
     tally = Tally([1, 2, 3], expected_hosts=6)
-    assert tally.job_counts() == {
+    assert job_counts(tally.counts()) == {
         "pending": 3,
         "running": 0,
         "waiting": 0,
@@ -122,28 +122,31 @@ def test_tally_counts_jobs_and_hosts() -> None:
     tally.feed(host_event(1, HostStatus.SUCCESS, HostStatus.RUNNING, ended=T0))
     other = Host(bk_host_id=1002)
     tally.feed(host_event(1, HostStatus.SCRIPT_FAILED, None, host=other, ended=T0))
-    assert tally.hosts_finished == 2
-    assert tally.hosts_total == 6
-    assert tally.host_counts == {HostStatus.SUCCESS: 1, HostStatus.SCRIPT_FAILED: 1}
-    assert tally.per_job[1] == [2, 2, 1]
-    assert tally.latencies == [2.0]  # the host seen failed at once tells no latency
+    counts = tally.counts()
+    assert counts.finished == 2
+    assert tally.hosts_total(counts) == 6
+    assert counts.hosts == {HostStatus.SUCCESS: 1, HostStatus.SCRIPT_FAILED: 1}
+    job = tally.job(1)
+    assert job is not None
+    assert (job.hosts, job.finished, job.failed) == (2, 2, 1)
+    assert tally.latencies() == (2.0,)  # the host seen failed at once tells no latency
     tally.feed(JobTransition(1, T0, JobStatus.RUNNING, JobStatus.FAIL))
-    assert tally.job_counts()["running"] == 1  # not ended until JobFinished
+    assert job_counts(tally.counts())["running"] == 1  # not ended until JobFinished
     tally.feed(
         JobFinished(1, T0, JobStatus.FAIL, snapshot(1, JobStatus.FAIL, [HostStatus.SUCCESS]))
     )
     tally.feed(WatchFailed(2, T0, PermissionDeniedError("no")))
     tally.feed(JobFinished(3, T0, JobStatus.SUCCESS, snapshot(3, JobStatus.SUCCESS, [])))
-    counts = tally.job_counts()
-    assert (counts["pending"], counts["running"], counts["succeeded"], counts["failed"]) == (
-        0,
-        0,
-        1,
-        2,
-    )
+    counts_now = job_counts(tally.counts())
+    assert (
+        counts_now["pending"],
+        counts_now["running"],
+        counts_now["succeeded"],
+        counts_now["failed"],
+    ) == (0, 0, 1, 2)
     assert tally.done
     assert not tally.all_succeeded
-    summary = tally.summary(title="t", elapsed=1.0, statistics=None)
+    summary = tally.report(title="t", elapsed=1.0, statistics=None)
     assert dict(summary.jobs_by_outcome) == {"FAIL": 1, "WATCH_FAILED": 1, "SUCCESS": 1}
     assert [r.job_instance_id for r in summary.failed_jobs] == [1, 2]
 
@@ -151,19 +154,20 @@ def test_tally_counts_jobs_and_hosts() -> None:
 def test_tally_follows_a_revived_job_from_its_snapshot() -> None:
     tally = Tally([7])
     tally.seed(snapshot(7, JobStatus.FAIL, [HostStatus.SUCCESS, HostStatus.FAILED]))
-    assert tally.job_counts()["failed"] == 1
-    assert tally.hosts_finished == 2
-    assert tally.jobs[7].failed_hosts == [(20, 1)]
-    assert tally.events == 0
+    assert job_counts(tally.counts())["failed"] == 1
+    assert tally.counts().finished == 2
+    assert tally.failed_steps(7) == [("host", 20, 1)]
+    assert tally.counts().events == 0
     tally.feed(JobTransition(7, T0, JobStatus.FAIL, JobStatus.RUNNING))
-    assert tally.job_counts()["running"] == 1
+    assert job_counts(tally.counts())["running"] == 1
     failed_host = Host(bk_host_id=1001)
     tally.feed(host_event(7, HostStatus.WAITING, HostStatus.FAILED, host=failed_host))
-    assert tally.hosts_finished == 1
+    assert tally.counts().finished == 1
+    assert tally.failed_steps(7) == []
     tally.feed(host_event(7, HostStatus.SUCCESS, HostStatus.WAITING, host=failed_host, ended=T0))
     tally.feed(JobFinished(7, T0, JobStatus.SUCCESS, snapshot(7, JobStatus.SUCCESS, [9, 9])))
     assert tally.all_succeeded
-    assert tally.host_counts == {HostStatus.SUCCESS: 2}
+    assert tally.counts().hosts == {HostStatus.SUCCESS: 2}
 
 
 def test_percentile_is_nearest_rank() -> None:

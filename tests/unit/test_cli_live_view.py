@@ -204,7 +204,7 @@ def test_counts_say_one_retry_and_use_one_number_format() -> None:
     tally = Tally(list(range(1, 3001)))
     for job in range(1, 3001):
         tally.feed(JobFinished(job, T0, JobStatus.SUCCESS, snapshot(job, JobStatus.SUCCESS, [])))
-    text = "\n".join(summary_lines(tally.summary(title="t", elapsed=1.0, statistics=None)))
+    text = "\n".join(summary_lines(tally.report(title="t", elapsed=1.0, statistics=None)))
     row = next(line for line in text.splitlines() if line.strip().startswith("SUCCESS"))
     assert row.split() == ["SUCCESS", "3,000"]
 
@@ -241,7 +241,7 @@ def test_a_cluster_watch_shows_its_workers_and_their_jobs(width: int, height: in
     from bkjob_async.cli._cluster import Workers
 
     tally = busy_tally()
-    open_jobs = [job for job, record in tally.jobs.items() if not record.ended]
+    open_jobs = [job.job_instance_id for job in tally.jobs() if not job.ended]
     workers = Workers(
         {
             "alpha-1": tuple(open_jobs[:8]),
@@ -272,7 +272,8 @@ def test_a_cluster_watch_shows_its_workers_and_their_jobs(width: int, height: in
     assert table
     by_job = {int(row[0]): row[-1] for row in table}
     for job, worker in by_job.items():  # the table says which worker polls each open job
-        record = tally.jobs[job]
+        record = tally.job(job)
+        assert record is not None
         if record.ended:
             assert not worker.endswith(("-1", "-2", "-4", "none"))
         elif job in workers.holders:

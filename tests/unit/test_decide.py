@@ -22,16 +22,22 @@ from bkjob_async.models import (
 )
 from bkjob_async.polling._actions import (
     Deliver,
+    Failing,
     GiveUp,
     OutageBegan,
     OutageEnded,
-    Resumed,
+    Recovered,
     Retried,
-    Stalled,
 )
 from bkjob_async.polling._decide import UNCHANGED, Answer, Failed, Health, Listed, Rules
 from bkjob_async.polling._decide import decide as decide_tuple
-from bkjob_async.polling._failures import MALFORMED_LIMIT, OUTAGE_AFTER, STALL_AFTER
+from bkjob_async.polling._failures import (
+    FAILING_AFTER,
+    OUTAGE_AFTER,
+    SAME_FORMAT_LIMIT,
+    SERVER_FAILURES,
+    job_backoff,
+)
 from bkjob_async.polling._jobs import PolledJob
 from bkjob_async.polling._schedule import joined_at, min_gap, rejoined_at
 from bkjob_async.polling.events import JobFinished, WatchFailed
@@ -78,13 +84,24 @@ def answer(job_status: int, hosts: list[int] | None = None) -> Answer:
 
 
 def failed(
-    error: errors.BkJobError, *, now: float = 10.0, last_answer: float = 9.9, requests: int = 100
+    error: errors.BkJobError,
+    *,
+    now: float = 10.0,
+    last_answer: float = 9.9,
+    requests: int = 100,
+    answers: int = 1000,
 ) -> Failed:
-    return Failed(error, sent_at=now - 0.1, last_answer=last_answer, requests=requests)
+    return Failed(
+        error, sent_at=now - 0.1, last_answer=last_answer, requests=requests, answers=answers
+    )
 
 
-TRANSIENT = errors.ServerError("502 from the gateway")
+TRANSIENT = errors.ServerError("502 from the gateway", http_status=502)
 MALFORMED = errors.ResponseFormatError("field 'status': not an int")
+REFUSED = errors.ResponseRefusedError("nested deeper than 100 levels; refused unread")
+TIMEOUT = errors.TimeoutError("read timed out")
+#: bk-job's own error code about the job: an answer, the job's failure.
+ERROR_CODE = errors.ApiError("the job's data cannot be read", code=1249999)
 PERMANENT = errors.NotFoundError("no such job")
 THROTTLED = errors.RateLimitedError("slow down")
 
@@ -165,52 +182,132 @@ def test_a_final_answer_ends_the_job_with_its_snapshot() -> None:
 # --- failures -----------------------------------------------------------------------------------
 
 
-def run_failures(error: errors.BkJobError, count: int, seed: int = 1) -> list[Any]:
-    """Fail ``count`` polls in a row, 1 s apart, with answers elsewhere (no outage)."""
-    r, h, job, out = rules(seed), health(), JOB, []
+def run_failures(
+    error: errors.BkJobError | list[errors.BkJobError], count: int, seed: int = 1, **kw: Any
+) -> list[Any]:
+    """Fail ``count`` polls of one job in a row, 1 s apart, while bk-job answers others."""
+    r, h, job, out = rules(seed, **kw), health(**kw), JOB._replace(interval=1.0), []
     for i in range(count):
         now = 10.0 + i
-        d = decide(r, job, h, failed(error, now=now, last_answer=now - 0.1), now)
+        this = error[i % len(error)] if isinstance(error, list) else error
+        d = decide(
+            r, job, h, failed(this, now=now, last_answer=now - 0.01, answers=1000 + 50 * i), now
+        )
         out.append(d)
         job, h = d.job, d.health
     return out
 
 
-def test_transient_failures_back_off_and_stall_once() -> None:
-    decisions = run_failures(TRANSIENT, STALL_AFTER + 2)
+def test_a_job_failing_alone_backs_off_alone_and_says_so_once() -> None:
+    decisions = run_failures(TRANSIENT, FAILING_AFTER + 3)
     assert all(Retried in kinds(d.actions) for d in decisions)
-    stalls = [i for i, d in enumerate(decisions) if Stalled in kinds(d.actions)]
-    assert stalls == [STALL_AFTER - 1]  # the third failure in a row, once
-    assert decisions[-1].job.failures == STALL_AFTER + 2
-    assert decisions[-1].job.stalled == WALL
-    assert all(d.poll_at is not None for d in decisions)
-
-
-def test_an_answer_after_a_stall_resumes_and_resets() -> None:
-    stalled = run_failures(TRANSIENT, STALL_AFTER)[-1]
-    d = decide(rules(), stalled.job, stalled.health, UNCHANGED, 20.0)
-    assert kinds(d.actions) == [Resumed]
-    assert d.actions[0].since == WALL
-    assert (d.job.failures, d.job.stalled, d.job.error) == (0, None, None)
-
-
-def test_malformed_answers_are_retried_until_the_limit() -> None:
-    decisions = run_failures(MALFORMED, MALFORMED_LIMIT)
-    assert all(Retried in kinds(d.actions) for d in decisions[:-1])
+    failing = [i for i, d in enumerate(decisions) if Failing in kinds(d.actions)]
+    # Once: the first failure in a row past the second, OUTAGE_AFTER after the first (sooner
+    # an outage's start could not be told from it).
+    assert failing == [2]
+    notice = decisions[2].actions[-1]
+    first_sent = WALL - dt.timedelta(seconds=12.0 - 9.9)  # (the wall clock here stands still)
+    assert (notice.since, notice.error, notice.failures) == (first_sent, TRANSIENT, 3)
     last = decisions[-1]
-    assert kinds(last.actions) == [GiveUp]
+    assert last.job.failures == FAILING_AFTER + 3
+    assert last.job.failing_since == 10.0 - 0.1  # when its first failed read was sent
+    assert last.job.stalled is None  # bk-job answers others: no outage, no stall
+    assert not last.health.server.down
+    assert not [a for d in decisions for a in d.actions if isinstance(a, OutageBegan)]
+    for i, d in enumerate(decisions):  # its own backoff, from the time it failed
+        assert d.poll_at is not None
+        assert min_gap(POLICY) <= d.poll_at - (10.0 + i) <= 4.0 * POLICY.latency
+
+
+def test_an_answer_after_failing_says_it_recovered_and_resets() -> None:
+    failing = run_failures(TRANSIENT, FAILING_AFTER + 1)[-1]
+    d = decide(rules(), failing.job, failing.health, UNCHANGED, 20.0)
+    assert kinds(d.actions) == [Recovered]
+    assert d.actions[0].since == failing.job.failing
+    assert (d.job.failures, d.job.error, d.job.failing, d.job.failing_since) == (
+        0,
+        None,
+        None,
+        None,
+    )
+
+
+def test_one_failure_and_an_answer_say_nothing() -> None:
+    blip = run_failures(TRANSIENT, 1)[-1]
+    assert kinds(blip.actions) == [Retried]
+    d = decide(rules(), blip.job, blip.health, UNCHANGED, 20.0)
+    assert d.actions == ()
+    assert d.job.failures == 0
+
+
+def test_the_failure_budget_ends_the_job_after_max_failures() -> None:
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=4, max_failing_time=None)
+    decisions = run_failures(TIMEOUT, 4, policy=policy)
+    assert all(GiveUp not in kinds(d.actions) for d in decisions[:-1])
+    last = decisions[-1]
+    assert kinds(last.actions)[-1] is GiveUp
     assert last.poll_at is None
-    failed_event = last.actions[0].failed
+    assert last.actions[-1].failed.error is TIMEOUT
+
+
+def test_the_failure_budget_ends_the_job_after_max_failing_time() -> None:
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failing_time=3.5, max_failures=None)
+    decisions = run_failures(ERROR_CODE, 10, policy=policy)
+    ended = [i for i, d in enumerate(decisions) if GiveUp in kinds(d.actions)]
+    assert ended[0] == 4  # sent at 9.9, failed again at 14.0: 4.1 s without a good answer
+    assert decisions[4].poll_at is None  # (run_failures goes on feeding it failures)
+
+
+def test_the_budget_needs_both_its_count_and_its_time() -> None:
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=3, max_failing_time=6.5)
+    decisions = run_failures(ERROR_CODE, 10, policy=policy)
+    ended = [i for i, d in enumerate(decisions) if GiveUp in kinds(d.actions)]
+    assert ended[0] == 7  # three reads failed by 12.0, but 6.5 s without an answer at 17.0
+
+
+def test_a_gateway_error_never_spends_the_last_of_a_budget() -> None:
+    # The first failures of an outage look like this before it is told: the job's next
+    # failure of its own ends it.
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=3, max_failing_time=None)
+    decisions = run_failures([TRANSIENT] * 6 + [ERROR_CODE], 7, policy=policy)
+    ended = [i for i, d in enumerate(decisions) if GiveUp in kinds(d.actions)]
+    assert ended == [6]
+    assert decisions[6].actions[-1].failed.error is ERROR_CODE
+
+
+def test_no_budget_means_retried_for_as_long_as_the_watch_lasts() -> None:
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=None, max_failing_time=None)
+    decisions = run_failures(TRANSIENT, 50, policy=policy)
+    assert all(GiveUp not in kinds(d.actions) for d in decisions)
+
+
+def test_a_body_refused_twice_in_a_row_ends_the_job_at_once() -> None:
+    decisions = run_failures(REFUSED, 2)
+    assert kinds(decisions[0].actions) == [Retried]
+    assert kinds(decisions[1].actions)[-1] is GiveUp
+    assert decisions[1].actions[-1].failed.error is REFUSED
+
+
+def test_a_refused_body_between_other_failures_does_not_end_the_job() -> None:
+    decisions = run_failures([REFUSED, TRANSIENT], 6)
+    assert all(GiveUp not in kinds(d.actions) for d in decisions)
+
+
+def test_the_same_format_error_three_times_ends_the_job() -> None:
+    decisions = run_failures(MALFORMED, SAME_FORMAT_LIMIT)
+    assert all(GiveUp not in kinds(d.actions) for d in decisions[:-1])
+    last = decisions[-1]
+    assert kinds(last.actions)[-1] is GiveUp
+    failed_event = last.actions[-1].failed
     assert isinstance(failed_event, WatchFailed)
     assert failed_event.error is MALFORMED
 
 
-def test_a_transient_failure_between_malformed_ones_does_not_reset_them() -> None:
-    r, h, job = rules(), health(), JOB
-    for i, error in enumerate([MALFORMED, TRANSIENT, MALFORMED]):
-        d = decide(r, job, h, failed(error, now=10.0 + i, last_answer=9.9 + i), 10.0 + i)
-        job, h = d.job, d.health
-    assert job.malformed == 2
+def test_format_errors_that_differ_spend_the_budget_as_any_failure() -> None:
+    other = errors.ResponseFormatError("field 'steps': not a list")
+    decisions = run_failures([MALFORMED, other], 9)
+    assert all(GiveUp not in kinds(d.actions) for d in decisions)
+    assert decisions[-1].job.malformed == 1
 
 
 def test_a_permanent_failure_gives_up_at_once() -> None:
@@ -219,10 +316,10 @@ def test_a_permanent_failure_gives_up_at_once() -> None:
     assert d.poll_at is None
 
 
-def test_a_permanent_failure_of_a_stalled_job_resumes_it_first() -> None:
-    stalled = run_failures(TRANSIENT, STALL_AFTER)[-1]
-    d = decide(rules(), stalled.job, stalled.health, failed(PERMANENT, now=30.0), 30.0)
-    assert kinds(d.actions) == [Resumed, GiveUp]
+def test_a_permanent_failure_of_a_failing_job_says_it_recovered_first() -> None:
+    failing = run_failures(TRANSIENT, FAILING_AFTER + 1)[-1]
+    d = decide(rules(), failing.job, failing.health, failed(PERMANENT, now=30.0), 30.0)
+    assert kinds(d.actions) == [Recovered, GiveUp]
 
 
 def test_a_throttle_waits_for_the_pause_and_counts_no_failure() -> None:
@@ -239,34 +336,58 @@ def test_a_throttle_never_comes_sooner_than_the_smallest_gap() -> None:
     assert d.poll_at >= 9.9 + min_gap(POLICY)  # type: ignore[operator]
 
 
-def test_without_budget_a_failed_job_waits_max_interval() -> None:
+def test_without_the_retry_budget_a_failed_job_waits_its_backoffs_cap() -> None:
     h = health()
     spent = h._replace(budget=attrs.evolve(h.budget, tokens=0.0, last=10.0, requests=100))
     d = decide(rules(), JOB, spent, failed(TRANSIENT, now=10.0, requests=100), 10.0)
-    top = POLICY.max_interval * (1 + POLICY.jitter)
-    assert 10.0 + POLICY.max_interval <= d.poll_at <= 10.0 + top  # type: ignore[operator]
+    assert 10.0 + 2.0 * POLICY.latency <= d.poll_at <= 10.0 + 4.0 * POLICY.latency  # type: ignore[operator]
     quick = decide(rules(), JOB, h, failed(TRANSIENT, now=10.0, requests=100), 10.0)
-    assert quick.poll_at < 10.0 + POLICY.interval  # type: ignore[operator]
+    assert quick.poll_at <= 10.0 + job_backoff(1, POLICY, random.Random(1)) * 2  # type: ignore[operator]
+    assert quick.poll_at < 10.0 + 2.0  # type: ignore[operator]
 
 
 # --- outages ------------------------------------------------------------------------------------
 
 
 def test_failures_with_no_answer_begin_an_outage_and_an_answer_ends_it() -> None:
-    r, h, job = rules(), health(), JOB
+    r, h, job = rules(), health(), JOB._replace(interval=1.0)
     began = []
-    for i in range(STALL_AFTER + 1):
+    for i in range(SERVER_FAILURES + 1):
         now = OUTAGE_AFTER + 1.0 + i
         d = decide(r, job, h, failed(TRANSIENT, now=now, last_answer=0.0), now)
         began += [a for a in d.actions if isinstance(a, OutageBegan)]
         job, h = d.job, d.health
     assert len(began) == 1
     assert began[0].error is TRANSIENT
-    assert h.outage.down
+    assert h.server.down
+    assert job.failures < SERVER_FAILURES  # failures once bk-job is down spend no budget
     d = decide(r, job, h, UNCHANGED, 100.0)
     assert OutageEnded in kinds(d.actions)
-    assert Resumed in kinds(d.actions)
-    assert not d.health.outage.down
+    assert not d.health.server.down
+
+
+def test_while_bk_job_is_down_no_job_spends_its_budget() -> None:
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=3)
+    r, h, job = rules(policy=policy), health(policy), JOB._replace(interval=1.0)
+    for i in range(50):  # a long outage: nothing answers at all
+        now = OUTAGE_AFTER + 1.0 + i
+        d = decide(r, job, h, failed(errors.ConnectError("refused"), now=now, last_answer=0.0), now)
+        assert GiveUp not in kinds(d.actions)
+        job, h = d.job, d.health
+    assert h.server.down
+
+
+def test_a_hung_job_among_answered_ones_is_no_outage_from_its_first_read() -> None:
+    # Its first read times out; other jobs were answered just before it was sent, none since.
+    first = Failed(TIMEOUT, sent_at=10.0, last_answer=9.95, requests=100, answers=500)
+    d = decide(rules(), JOB, health(), first, 12.0)
+    assert not d.health.server.down
+    assert d.job.failures == 1
+    # A job that was answered before, timing out while nothing answered: bk-job hangs.
+    known = JOB._replace(interval=1.0)
+    d = decide(rules(), known, health(), first, 12.0)
+    assert d.health.server.down
+    assert OutageBegan in kinds(d.actions)
 
 
 # --- purity -------------------------------------------------------------------------------------
@@ -364,7 +485,7 @@ def test_a_parked_job_is_read_when_its_row_differs_from_its_own_status(
 def test_moved_keeps_every_field_but_the_state_and_interval() -> None:
     from bkjob_async.polling._jobs import moved
 
-    job = PolledJob(SCOPE, 7, JOB.state, 1.0, 2, TRANSIENT, 3, WALL, True, True)
+    job = PolledJob(SCOPE, 7, JOB.state, 1.0, 2, TRANSIENT, 3, WALL, True, True, WALL, 4.0)
     assert all(getattr(job, f) != getattr(JOB, f) for f in PolledJob._fields[2:] if f != "state")
     new_state = decide(rules(), JOB, health(), answer(2, None), 0.0).job.state
     after = moved(job, new_state, 9.0)

@@ -162,7 +162,8 @@ def test_the_chinese_site_leaves_no_message_in_english(ext) -> None:
 
 
 def _markup(text: str) -> Counter[str]:
-    """Count the bold, emphasis, code and links of a message, as MyST's parser reads them."""
+    """Count the bold, emphasis, code and links of a message, as MyST's parser reads them,
+    and each code span's text and each link's target."""
     from markdown_it import MarkdownIt
 
     found: Counter[str] = Counter()
@@ -170,6 +171,11 @@ def _markup(text: str) -> Counter[str]:
         for token in block.children or []:
             if token.type in ("strong_open", "em_open", "code_inline", "link_open"):
                 found[token.type] += 1
+            # What a code span says and where a link goes are not translated either.
+            if token.type == "code_inline":
+                found[f"`{token.content}`"] += 1
+            elif token.type == "link_open":
+                found[f"({token.attrs.get('href')})"] += 1
     return found
 
 

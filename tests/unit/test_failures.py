@@ -1,4 +1,4 @@
-"""The failure policy: what ends a watch, job backoff, and the outage's probes; pure."""
+"""The failure policy: what each failure says, a job's backoff, bk-job's window and probes; pure."""
 
 from __future__ import annotations
 
@@ -6,15 +6,22 @@ import random
 
 import pytest
 
-from bkjob_async import errors
+from bkjob_async import PollPolicy, errors
 from bkjob_async.polling._failures import (
+    MIN_CALLS,
     OUTAGE_AFTER,
-    STALL_AFTER,
+    OUTAGE_RATE,
+    RETRY_CAP,
+    SERVER_FAILURES,
+    WINDOW,
     Kind,
-    Outage,
+    Server,
     classify,
+    failing_share,
     job_backoff,
+    server_level,
 )
+from bkjob_async.polling._schedule import min_gap
 
 
 @pytest.mark.parametrize(
@@ -25,82 +32,193 @@ from bkjob_async.polling._failures import (
         (errors.InvalidRequestError("bad"), Kind.PERMANENT),
         (errors.OperationNotAllowedError("bad"), Kind.PERMANENT),
         (errors.AuthenticationError("who"), Kind.PERMANENT),
+        (errors.CertificateError("ca"), Kind.PERMANENT),
         (errors.RateLimitedError("slow", code=1306429), Kind.THROTTLED),
         (errors.RateLimitedError("quota", code=1244032), Kind.THROTTLED),
         (errors.ServerError("503", http_status=503), Kind.TRANSIENT),
         (errors.ConnectError("refused"), Kind.TRANSIENT),
         (errors.TimeoutError("read"), Kind.TRANSIENT),
         (errors.TransportError("reset"), Kind.TRANSIENT),
-        (errors.ResponseFormatError("html"), Kind.MALFORMED),  # retried, up to a limit
+        (errors.ResponseFormatError("html"), Kind.MALFORMED),
+        (errors.ResponseRefusedError("too deep"), Kind.REFUSED),
         (errors.ApiError("unknown code", code=123), Kind.TRANSIENT),
     ],
 )
-def test_only_permanent_errors_end_a_watch(exc: errors.BkJobError, kind: Kind) -> None:
+def test_each_error_has_its_kind(exc: errors.BkJobError, kind: Kind) -> None:
     assert classify(exc) is kind
 
 
-def test_job_backoff_grows_jittered_and_capped() -> None:
+@pytest.mark.parametrize(
+    ("exc", "says"),
+    [
+        (errors.ConnectError("refused"), True),
+        (errors.TransportError("reset mid-body"), True),
+        (errors.ServerError("502", http_status=502), True),
+        (errors.ServerError("internal", code=1240002, http_status=200), False),  # bk-job's own
+        (errors.ResponseFormatError("html"), False),
+        (errors.ResponseRefusedError("too deep"), False),
+        (errors.ApiError("unknown code", code=123), False),
+    ],
+)
+def test_what_says_nothing_answers(exc: errors.BkJobError, says: bool) -> None:
+    assert server_level(exc, 10.0, 11.0, known=True) is says
+    assert server_level(exc, 10.0, 9.0, known=False) is says
+
+
+def test_a_timeout_is_bk_jobs_only_when_nothing_answered_during_it_and_the_job_was_known() -> None:
+    timeout = errors.TimeoutError("read")
+    assert server_level(timeout, 10.0, 9.0, known=True)  # nothing answered while it waited
+    assert not server_level(timeout, 10.0, 10.5, known=True)  # others were answered meanwhile
+    # A job that hangs from its first read, answers having come just before: the job's.
+    assert not server_level(timeout, 10.0, 9.0, known=False)
+
+
+def test_a_job_backs_off_alone_from_a_tenth_of_its_bound_to_a_few_times_it() -> None:
     rng = random.Random(1)
+    policy = PollPolicy()  # latency 5 s
+    first = max(min_gap(policy), 0.5)
     for failures in range(1, 40):
-        top = min(15.0, 1.0 * 2 ** (failures - 1))
-        delays = [job_backoff(failures, 1.0, 15.0, rng) for _ in range(200)]
-        assert all(top / 2 <= d <= top for d in delays)
-    assert len({round(job_backoff(5, 1.0, 15.0, rng), 6) for _ in range(50)}) > 40
+        top = min(RETRY_CAP * 5.0, first * 2 ** (failures - 1))
+        delays = [job_backoff(failures, policy, rng) for _ in range(200)]
+        assert all(max(top / 2, min_gap(policy)) <= d <= top for d in delays)
+    assert job_backoff(1, policy, rng) <= 2.0  # read again within a couple of seconds
+    fast = PollPolicy(interval=0.1, max_interval=0.3)  # bound 0.3 s
+    assert all(job_backoff(n, fast, rng) <= RETRY_CAP * 0.3 for n in range(1, 20))
+    assert len({round(job_backoff(5, policy, rng), 6) for _ in range(50)}) > 40
 
 
-def test_a_few_failures_are_not_an_outage() -> None:
-    outage = Outage(cap=15.0, hold=11.0)
-    rng = random.Random(1)
-    # Failures within OUTAGE_AFTER of the last answer: bk-job still answers other polls.
-    for i in range(10):
-        outage, began = outage.failed(0.1 * i, 0.0, rng)
+def test_failing_jobs_hold_a_quarter_of_the_requests_in_flight_at_most() -> None:
+    assert failing_share(PollPolicy(max_in_flight=32)) == 8
+    assert failing_share(PollPolicy(max_in_flight=8)) == 2
+    assert failing_share(PollPolicy(max_in_flight=1)) == 1
+
+
+def server() -> Server:
+    return Server(cap=15.0, hold=11.0)
+
+
+def fail(
+    value: Server,
+    now: float,
+    *,
+    last_answer: float = 0.0,
+    answers: int = 0,
+    silent: bool = True,
+    first: bool = True,
+    waited: bool = False,
+) -> tuple[Server, bool]:
+    return value.failed(
+        now, last_answer, answers, random.Random(1), silent=silent, first=first, waited=waited
+    )
+
+
+def test_failures_that_say_nothing_answers_begin_an_outage_after_a_run_of_them() -> None:
+    value = server()
+    for i in range(SERVER_FAILURES - 1):  # too few in a row, however long the silence
+        value, began = fail(value, 100.0 + i)
         assert not began
-    assert not outage.down
-    # Many failures with no answer for OUTAGE_AFTER seconds: bk-job is down.
-    outage, began = outage.failed(OUTAGE_AFTER + 0.5, 0.0, rng)
+    value, began = fail(value, 100.0 + SERVER_FAILURES)
     assert began
-    assert outage.down
+    assert value.down
 
 
-def test_fewer_than_stall_after_failures_are_never_an_outage() -> None:
-    outage = Outage(cap=15.0, hold=11.0)
-    rng = random.Random(1)
-    for i in range(STALL_AFTER - 1):
-        outage, began = outage.failed(100.0 + i, 0.0, rng)
+def test_failures_within_outage_after_of_an_answer_are_no_outage() -> None:
+    value = server()
+    for i in range(10):
+        value, began = fail(value, 0.1 * i, last_answer=0.0)
+        assert not began
+    assert not value.down
+
+
+def test_a_whole_timeout_with_no_answer_is_an_outage_at_once() -> None:
+    _, began = fail(server(), OUTAGE_AFTER + 0.5, waited=True)
+    assert began
+
+
+def test_an_answer_starts_the_run_of_silent_failures_again() -> None:
+    value = server()
+    for i in range(SERVER_FAILURES - 1):
+        value, _ = fail(value, 10.0 + i, last_answer=0.0)
+    value, began = fail(value, 20.0, last_answer=15.0)  # answered since: a run of one
+    assert not began
+    assert value.silent == 1
+
+
+def test_jobs_failing_while_bk_job_answers_most_polls_are_no_outage() -> None:
+    value, answers = server(), 0
+    for i in range(200):  # one job in ten begins to fail; the other nine are answered
+        answers += 9
+        value, began = fail(value, i * 0.1, last_answer=i * 0.1, answers=answers, silent=False)
         assert not began
 
 
-def test_an_outage_is_a_value() -> None:
-    outage = Outage(cap=15.0, hold=11.0)
-    after, _ = outage.failed(10.0, 0.0, random.Random(1))
-    assert outage == Outage(cap=15.0, hold=11.0)  # the old value is unchanged
-    assert after.failures == 1
+def test_a_few_jobs_failing_again_and_again_never_dominate() -> None:
+    value, answers = server(), 0
+    for i in range(1000):  # twelve hung jobs time out over and over; the others are done
+        first = i < 12
+        value, began = fail(
+            value, i * 0.5, last_answer=0.0, answers=answers, silent=False, first=first
+        )
+        assert not began
 
 
-def _down(rng: random.Random) -> Outage:
-    outage = Outage(cap=15.0, hold=11.0)
-    for i in range(STALL_AFTER):
-        outage, _ = outage.failed(10.0 + i, 0.0, rng)
-    assert outage.down
-    return outage
+def test_failures_that_dominate_across_jobs_begin_an_outage() -> None:
+    value, answers, began_at = server(), 0, None
+    for i in range(100):  # every poll fails from t=0, each of another job; answers stopped
+        value, began = fail(value, i * 0.05, last_answer=-1.0, answers=answers, silent=False)
+        if began:
+            began_at = i
+            break
+    assert began_at is not None
+    assert MIN_CALLS - 1 <= began_at <= MIN_CALLS + 2  # the least count (decaying), rate 1
+    assert value.down
+
+
+def test_the_window_forgets_old_answers() -> None:
+    value = server()
+    value, _ = fail(value, 0.0, answers=1000, silent=False)  # 1,000 answers, long ago
+    value, began = fail(value, 10 * WINDOW, answers=1000, silent=False)
+    assert value.good < 1.0
+    # Past the least count at the rate, with the old answers forgotten.
+    began_any = False
+    for i in range(MIN_CALLS):
+        value, began = fail(value, 10 * WINDOW + i * 0.01, answers=1000, silent=False)
+        began_any |= began
+    assert began_any
+    assert value.bad >= OUTAGE_RATE * (value.bad + value.good)
+
+
+def test_a_server_value_is_never_changed_in_place() -> None:
+    value = server()
+    after, _ = fail(value, 10.0)
+    assert value == server()
+    assert after.silent == 1
+
+
+def _down(rng: random.Random) -> Server:
+    value = server()
+    for i in range(SERVER_FAILURES):
+        value, _ = value.failed(10.0 + i, 0.0, 0, rng, silent=True, first=True)
+    assert value.down
+    return value
 
 
 def test_an_outage_lets_one_probe_through_at_a_time_with_capped_backoff() -> None:
     rng = random.Random(3)
-    outage = _down(rng)
+    value = _down(rng)
     now = 12.0
     gaps = []
     for _ in range(12):
-        wait = outage.wait(now)
+        wait = value.wait(now)
         assert wait > 0
-        assert not outage.allows(now)[1]
+        assert not value.allows(now)[1]
         now += wait
-        outage, allowed = outage.allows(now)
+        value, allowed = value.allows(now)
         assert allowed  # the probe
-        assert not outage.allows(now)[1]  # and no other poll while it is out
+        assert not value.allows(now)[1]  # and no other poll while it is out
         gaps.append(wait)
         now += 0.01
-        outage, _ = outage.failed(now, 0.0, rng)
+        value, _ = value.failed(now, 0.0, 0, rng, silent=True, first=False)
     assert gaps[0] <= 2.0
     assert all(g <= 15.0 for g in gaps)
     assert gaps[-1] >= 7.5  # grown to the cap (jittered down to half at most)
@@ -108,20 +226,19 @@ def test_an_outage_lets_one_probe_through_at_a_time_with_capped_backoff() -> Non
 
 
 def test_a_lost_probe_frees_the_next_one_after_its_hold() -> None:
-    rng = random.Random(3)
-    outage = _down(rng)
+    value = _down(random.Random(3))
     now = 20.0
-    outage, allowed = outage.allows(now)
+    value, allowed = value.allows(now)
     assert allowed
-    assert not outage.allows(now + 10.0)[1]
-    assert outage.allows(now + 11.0)[1]
+    assert not value.allows(now + 10.0)[1]
+    assert value.allows(now + 11.0)[1]
 
 
-def test_an_answer_ends_the_outage() -> None:
-    rng = random.Random(3)
-    outage = _down(rng)
-    outage, ended = outage.succeeded()
+def test_a_good_answer_ends_the_outage_and_starts_the_window_afresh() -> None:
+    value = _down(random.Random(3))
+    value, ended = value.answered()
     assert ended
-    assert not outage.down
-    assert outage.allows(0.0)[1]
-    assert not outage.succeeded()[1]
+    assert not value.down
+    assert (value.bad, value.good) == (0.0, 0.0)
+    assert value.allows(0.0)[1]
+    assert value.answered() == (value, False)

@@ -23,7 +23,10 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_simulator_and_its_command_line_never_load_the_cli_package() -> None:
+def test_the_simulator_and_its_command_line_load_only_the_cli_s_argparse_types() -> None:
+    """The simulator's command line takes its numbers' argparse types from ``cli/_numbers.py``
+    (issue 63): that module and the package's light ``__init__`` (with ``_runtime``), never a
+    command, the parser or anything that imports ``testing/`` back."""
     done = _run(
         """
         import contextlib, importlib, io, pkgutil, sys
@@ -43,7 +46,8 @@ def test_the_simulator_and_its_command_line_never_load_the_cli_package() -> None
         """
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["--help 0", "--jobs 2", "--secret 2", "[]"]
+    loaded = ["bkjob_async.cli", "bkjob_async.cli._numbers", "bkjob_async.cli._runtime"]
+    assert done.stdout.splitlines() == ["--help 0", "--jobs 2", "--secret 2", str(loaded)]
 
 
 def test_import_bkjob_async_loads_what_a_name_needs_when_it_is_used() -> None:

@@ -92,7 +92,7 @@ class _Gate:
         paused_until = -math.inf
 
     class health:
-        class outage:
+        class server:
             down_since = None
 
     def __init__(self, registry: Registry) -> None:

@@ -120,7 +120,7 @@ def test_min_gap_bounds_every_delay_the_schedule_gives(jitter: float) -> None:
         for ch in (0, 1)
         for waiting in (False, True)
     ] * 50
-    retries = [job_backoff(n, 2.0, 30.0, rng) for n in range(1, 8)] * 50
+    retries = [job_backoff(n, policy, rng) for n in range(1, 8)] * 50
     assert min(answers + retries) >= gap
     assert gap == soon(policy) * min(1 - jitter, 0.5)
 

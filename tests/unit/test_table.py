@@ -45,7 +45,7 @@ def test_every_spelling_takes_its_methods_parameters() -> None:
         wanted = _parameters(method)
         if any(kind is inspect.Parameter.VAR_KEYWORD for _, kind, _ in wanted):
             continue  # (``**filters``: the method spells its arguments out)
-        for flavor, wire in api.wires.items():
+        for flavor, wire in api.bindings.items():
             assert _parameters(wire.spell) == wanted, f"{name} on {flavor.value}"
 
 
@@ -53,7 +53,7 @@ def test_every_row_lives_in_a_family_and_names_itself() -> None:
     rows = [v for family in FAMILIES for v in vars(family).values() if isinstance(v, Api)]
     assert sorted(r.name for r in rows) == sorted(TABLE)
     for api in TABLE.values():
-        assert api.wires, f"{api.name} is served nowhere"
+        assert api.bindings, f"{api.name} is served nowhere"
         assert api.method in ("GET", "POST")
         if api.method == "GET":
             assert api.read, f"{api.name}: a GET is a read"
@@ -62,7 +62,7 @@ def test_every_row_lives_in_a_family_and_names_itself() -> None:
 @pytest.mark.parametrize("flavor", list(ApiFlavor), ids=lambda f: f.value)
 def test_the_gateway_takes_the_rows_method_and_the_esb_post(flavor: ApiFlavor) -> None:
     for api in TABLE.values():
-        wire = api.wires.get(flavor)
+        wire = api.bindings.get(flavor)
         if wire is None:
             continue
         if flavor.is_gateway:

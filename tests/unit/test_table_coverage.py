@@ -5,7 +5,7 @@
 on a generation has a row serving that generation with bk-job's name and the gateway's method,
 or is listed in ``PENDING`` below (not typed yet: flip it by adding its row). An API bk-job
 adds shows up here as a missing row. Every row has its blocking twin, its simulator route on
-each flavor that serves it, and its line on the reference page.
+each flavor that serves it, and bk-job's resource for the reference page's table.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_the_list_is_bk_jobs_whole_list() -> None:
 def test_every_public_api_has_its_row_on_every_generation_that_serves_it(api: str) -> None:
     pending = PENDING.get(api, frozenset())
     row = TABLE.get(api)
-    served = {} if row is None else row.wires
+    served = {} if row is None else row.bindings
     for flavor, (name, method) in BKJOB[api].items():
         if flavor in pending:
             assert flavor not in served, f"{api} on {flavor.value} is typed: take it off PENDING"
@@ -86,13 +86,13 @@ def test_every_public_api_has_its_row_on_every_generation_that_serves_it(api: st
         assert row.method == BKJOB[api][GATEWAY][1], f"{api}: the gateway's method"
 
 
-def test_every_row_has_its_blocking_twin_simulator_route_and_reference_line() -> None:
+def test_every_row_has_its_blocking_twin_simulator_route_and_resource() -> None:
     reference = REFERENCE.read_text(encoding="utf-8")
     for name, row in TABLE.items():
         twin = getattr(sync_client.BkJobClient, name, None)
         assert twin is not None, f"sync.BkJobClient has no {name}"
         assert inspect.signature(twin) == inspect.signature(getattr(BkJobClient, name))
-        for flavor, wire in row.wires.items():
+        for flavor, wire in row.bindings.items():
             routes = {V2: V2_ENDPOINTS, V4: V4_ENDPOINTS}.get(flavor, V3_ENDPOINTS)
             route = routes.get(wire.name)
             assert route is not None, f"the simulator has no {wire.name} on {flavor.value}"
@@ -100,4 +100,5 @@ def test_every_row_has_its_blocking_twin_simulator_route_and_reference_line() ->
                 assert route.gateway_method == wire.method, name
             if flavor is JOBV3:
                 assert route.jobv3, name
-        assert f"`{name}`" in reference, f"docs/reference/endpoints.md does not name {name}"
+        assert row.resource.startswith(("`", "v2 `", "v4 `")), f"{name}: its row's resource="
+    assert ":::{bkjob-endpoints}" in reference  # (the table of every row, from the rows)

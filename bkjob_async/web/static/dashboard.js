@@ -275,7 +275,9 @@
         card("Change to event", el("p", { class: "big", text: "p50 " + seconds(data.delay.p50) }),
           el("p", { text: "p99 " + seconds(data.delay.p99) })),
         card("Errors and retries", pairs(Object.assign({ retries: data.retries, requests: data.requests,
-          unchanged: data.unchanged_polls, stalled: data.stalled ? "yes" : "no" }, data.errors))),
+          unchanged: data.unchanged_polls, "bk-job down": data.stalled ? "yes" : "no",
+          "jobs failing alone": data.failing_jobs, "failures: jobs'": data.job_failures,
+          "failures: bk-job's": data.server_failures }, data.errors))),
       ]);
       fill(rates, [chart(samples, series), el("p", { class: "legend" }, ...series.map((s) => el("span", { class: "key " + s.name, text: s.label })))]);
       const m = data.last_minute;

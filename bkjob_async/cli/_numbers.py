@@ -1,11 +1,9 @@
-"""The command lines' numbers: one argparse ``type`` for every numeric argument; no I/O.
+"""Rule: a number the command line takes is checked here, as argparse parses it; no I/O.
 
-Layer: below everything but ``config``; ``cli/`` and ``testing/`` (the simulator's command line)
-both import it, so neither imports the other for it.
-
-Rule: a number the command line takes is checked here, as it is parsed, so a bad one is a
-usage error (one line, exit status 2) before anything is started or sent: never a traceback
-from deeper down. ``bkjob-async`` and ``python -m bkjob_async.testing`` share it.
+The command lines' numbers: one argparse ``type`` for every numeric argument, so a bad one is a
+usage error (one line, exit status 2) before anything is started or sent, never a traceback
+from deeper down. ``bkjob-async`` and ``python -m bkjob_async.testing`` (the simulator's
+command line, which imports this module) share it.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from .config import MAX_ID
+from ..config import MAX_ID
 
 __all__ = ["ID", "IDS", "PER_SECOND", "SECONDS", "Number", "OrStdin", "number"]
 

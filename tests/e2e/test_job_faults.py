@@ -1,0 +1,166 @@
+"""One job's fault stays that job's, over real sockets (issue 61): the issue's cases, scaled.
+
+A ``FaultyBkJob`` served on 127.0.0.1 (``tests/faulty.py``): jobs whose status reads hang until
+the client's read timeout, whose answers are nested too deep or of the wrong shape, whose reads
+that would see their end get a 502; and bk-job down for a few seconds. The healthy jobs' ends
+are seen on time, each faulty job ends alone with its typed cause, and only bk-job's own
+outage is said to be one. (The issue's exact figures: ``benchmarks/test_job_faults.py``.)
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import anyio
+import pytest
+
+from bkjob_async import (
+    BkJobClient,
+    JobFinished,
+    JobPollFailing,
+    Poller,
+    PollingResumed,
+    PollingStalled,
+    PollPolicy,
+    ResponseFormatError,
+    ResponseRefusedError,
+    Scope,
+    Timeouts,
+    WatchFailed,
+)
+from bkjob_async import errors as bk_errors
+from bkjob_async.testing import serve
+
+from ..faulty import DEEP, WRONG_SHAPE, FaultyBkJob, JobFaults
+
+SCOPE = Scope.biz(2)
+
+
+async def _watch(
+    server: FaultyBkJob,
+    policy: PollPolicy,
+    timeouts: Timeouts,
+    *,
+    outage: tuple[float, float] | None = None,
+) -> tuple[list[tuple[float, Any]], Any]:
+    """Watch every job of ``server`` to its end; return ``(seconds after start, event)`` pairs."""
+    seen: list[tuple[float, Any]] = []
+    async with serve(server, shutdown_timeout=0.1) as http:
+        server.url = http.url
+        async with (
+            BkJobClient(
+                http.url,
+                app_code="app",
+                app_secret="s3cret-faulty",
+                username="u",
+                timeouts=timeouts,
+            ) as client,
+            Poller(client, policy=policy) as poller,
+            anyio.create_task_group() as tg,
+        ):
+
+            async def down() -> None:
+                if outage is not None:
+                    await anyio.sleep(outage[0])
+                    server.down = True
+                    await anyio.sleep(outage[1] - outage[0])
+                    server.down = False
+
+            server.start()
+            tg.start_soon(down)
+            try:
+                with anyio.fail_after(100):
+                    async for event in poller.watch_jobs(SCOPE, list(server.ends_at)):
+                        seen.append((anyio.current_time() - server.started, event))
+            finally:
+                server.released.set()
+            stats = poller.statistics()
+    return seen, stats
+
+
+def _ends(seen: list[tuple[float, Any]]) -> dict[int, tuple[float, Any]]:
+    return {e.job_instance_id: (t, e) for t, e in seen if isinstance(e, (JobFinished, WatchFailed))}
+
+
+@pytest.mark.timeout(120)
+async def test_hung_jobs_hold_no_healthy_jobs_poll_and_end_alone() -> None:
+    # 12 of 52 jobs never answer a status read; the 40 others end 2-3 s in.
+    rng = random.Random(61)
+    ends = {job: rng.uniform(2.0, 3.0) for job in range(1, 41)}
+    ends.update(dict.fromkeys(range(41, 53), 1e9))
+    server = FaultyBkJob(ends, {job: JobFaults(hung=True) for job in range(41, 53)})
+    policy = PollPolicy(
+        interval=0.1, max_interval=0.3, max_in_flight=8, max_failures=2, max_failing_time=None
+    )
+    seen, stats = await _watch(server, policy, Timeouts(connect=1.0, read=1.0, total=1.5))
+    got = _ends(seen)
+    for job in range(1, 41):
+        t, end = got[job]
+        assert isinstance(end, JobFinished), end
+        assert t - server.ended(job) + server.started <= 1.5, (job, t)  # the issue: 6-12 s
+    for job in range(41, 53):
+        _, end = got[job]
+        assert isinstance(end, WatchFailed), end
+        assert isinstance(end.error, bk_errors.TimeoutError), end.error
+        assert server.reads[job] == 2  # its budget: two failed reads, no more
+    assert not [e for _, e in seen if isinstance(e, PollingStalled)]  # bk-job answered
+    assert not stats.stalled
+    assert stats.job_failures == 24
+
+
+async def test_malformed_answers_end_their_jobs_within_seconds() -> None:
+    # 2 of 20 jobs answer 600 deep (refused unread), 1 of the wrong shape; 17 end 1-2 s in.
+    rng = random.Random(62)
+    ends = {job: rng.uniform(1.0, 2.0) for job in range(1, 21)}
+    faults = {19: JobFaults(body=DEEP), 20: JobFaults(body=DEEP), 18: JobFaults(body=WRONG_SHAPE)}
+    seen, _ = await _watch(server := FaultyBkJob(ends, faults), PollPolicy(), Timeouts())
+    got = _ends(seen)
+    for job in (19, 20):
+        t, end = got[job]
+        assert isinstance(end.error, ResponseRefusedError), end
+        second = server.read_at[job][1] - server.started
+        assert t <= second + 1.0, (t, second)  # at the second refused answer, not minutes on
+    t, end = got[18]
+    assert isinstance(end.error, ResponseFormatError), end
+    assert server.reads[18] == 3  # the same format error three times
+    assert t <= 10.0
+    assert all(isinstance(got[job][1], JobFinished) for job in range(1, 18))
+    names = {type(e).__name__ for _, e in seen}
+    assert "PollingStalled" not in names  # nothing says bk-job cannot be reached
+
+
+async def test_502s_on_the_reads_that_would_see_an_end_cost_one_quick_retry() -> None:
+    rng = random.Random(63)
+    ends = {job: rng.uniform(1.0, 6.0) for job in range(1, 41)}
+    faults = {job: JobFaults(bad_gateway_at_end=1) for job in rng.sample(sorted(ends), 3)}
+    server = FaultyBkJob(ends, faults)
+    seen, stats = await _watch(server, PollPolicy(latency=2.0, interval=1.0), Timeouts())
+    got = _ends(seen)
+    for job in ends:
+        t, end = got[job]
+        assert isinstance(end, JobFinished), end
+        late = t - (server.ended(job) - server.started)
+        assert late <= 2.0 + 1.5, (job, late)  # the bound, plus a retry within a second or so
+    assert sum(server.failed_at_end.values()) == 3
+    assert not stats.stalled
+    assert not [e for _, e in seen if isinstance(e, (PollingStalled, JobPollFailing))]
+
+
+async def test_an_outage_of_bk_job_is_one_stall_and_one_resume_and_loses_nothing() -> None:
+    rng = random.Random(64)
+    ends = {job: rng.uniform(1.0, 9.0) for job in range(1, 21)}
+    server = FaultyBkJob(ends)
+    policy = PollPolicy(interval=0.2, max_interval=1.0, max_failures=2, max_failing_time=None)
+    seen, _ = await _watch(server, policy, Timeouts(), outage=(2.0, 6.0))
+    got = _ends(seen)
+    assert all(isinstance(got[job][1], JobFinished) for job in ends)  # no budget spent
+    stalled = [t for t, e in seen if isinstance(e, PollingStalled)]
+    resumed = [t for t, e in seen if isinstance(e, PollingResumed)]
+    assert len(stalled) == len(resumed) == 1
+    assert 2.0 <= stalled[0] <= 2.0 + 3.0
+    assert 6.0 <= resumed[0] <= 6.0 + 1.0 + 0.5
+    for job in ends:  # an end in the outage is seen within an interval of its return
+        t, _ = got[job]
+        ended = server.ended(job) - server.started
+        assert t <= max(ended, resumed[0]) + 2.0 + 0.5, (job, t, ended)

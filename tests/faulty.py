@@ -1,0 +1,117 @@
+"""A bk-job whose faults belong to single jobs: hung, malformed or failing reads of one job.
+
+``FaultyBkJob`` is a ``MockTransport`` handler (serve it over HTTP with ``serve`` for real
+sockets, or hand it to ``MockTransport`` on virtual time). Each job runs on the handler's clock
+(the running loop's, so virtual time works too): it is RUNNING until ``ends_at`` seconds after
+``start()``, then SUCCESS. What its reads get is its ``JobFaults``: hung (never answered until
+the test ends, or on virtual time until ``timeout`` passes: then it raises the
+``TimeoutError`` a client's read timeout would), malformed (a body nested deeper than the
+client reads, or one of the wrong shape), 502 or 429 on chosen reads. ``down`` makes every read
+fail at once with 502 (an outage of bk-job itself). It records when each job ended and each
+read it answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from bkjob_async import errors
+from bkjob_async.testing import Request, Response
+
+from .scripted import job_body
+
+_STATUS_PATH = "/api/v3/get_job_instance_status"
+_JSON = CIMultiDictProxy(CIMultiDict({"Content-Type": "application/json; charset=utf-8"}))
+_TEXT = CIMultiDictProxy(CIMultiDict({"Content-Type": "text/html; charset=utf-8"}))
+#: A body nested 600 deep: the client's depth bound refuses it unread.
+DEEP = b'{"result": true, "code": 0, "data": ' + b"[" * 600 + b"]" * 600 + b"}"
+#: A body of bk-job's envelope whose data has the wrong shape: a format error every time.
+WRONG_SHAPE = json.dumps(
+    {"result": True, "code": 0, "data": {"job_instance": "not an object"}}
+).encode()
+
+
+@attrs.frozen
+class JobFaults:
+    """What one job's reads get: ``hung``, ``body`` (a malformed body for every read), or
+    502 on the reads numbered in ``bad_gateway`` (1 is the first read), and on the first
+    ``bad_gateway_at_end`` reads after it ended (the reads that would have seen its end), 429
+    on the reads numbered in ``throttled``."""
+
+    hung: bool = False
+    body: bytes | None = None
+    bad_gateway: frozenset[int] = frozenset()
+    bad_gateway_at_end: int = 0
+    throttled: frozenset[int] = frozenset()
+
+
+class FaultyBkJob:
+    """Jobs that end at set times, each with its own faults (module docstring)."""
+
+    def __init__(
+        self,
+        ends_at: dict[int, float],
+        faults: dict[int, JobFaults] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        self.ends_at = dict(ends_at)
+        self.faults = dict(faults or {})
+        self.timeout = timeout
+        self.reads: Counter[int] = Counter()
+        #: Loop time of each read of each job, answered or not.
+        self.read_at: dict[int, list[float]] = {}
+        #: Loop time of each answered read, per job.
+        self.answered: dict[int, list[float]] = {}
+        self.started = 0.0
+        self.down = False
+        #: Reads answered 502 after each job's end so far.
+        self.failed_at_end: Counter[int] = Counter()
+        #: Set at teardown: hung reads end then.
+        self.released = asyncio.Event()
+        self.url = ""
+
+    def start(self) -> None:
+        """Start the jobs' clocks now."""
+        self.started = asyncio.get_running_loop().time()
+
+    def ended(self, job_id: int) -> float:
+        """Return the loop time at which ``job_id`` ended."""
+        return self.started + self.ends_at[job_id]
+
+    async def __call__(self, request: Request) -> Response:
+        if urlsplit(request.url).path != _STATUS_PATH:
+            return Response(404, _TEXT, b"not found")
+        now = asyncio.get_running_loop().time()
+        job_id = int((request.query or {})["job_instance_id"])
+        self.reads[job_id] += 1
+        self.read_at.setdefault(job_id, []).append(now)
+        faults = self.faults.get(job_id, JobFaults())
+        done = now >= self.ended(job_id)
+        at_end = done and self.failed_at_end[job_id] < faults.bad_gateway_at_end
+        if at_end:
+            self.failed_at_end[job_id] += 1
+        if self.down or at_end or self.reads[job_id] in faults.bad_gateway:
+            return Response(502, _TEXT, b"<html><body>502 Bad Gateway</body></html>")
+        if self.reads[job_id] in faults.throttled:
+            return Response(429, _TEXT, b"too many requests")
+        if faults.hung:
+            if self.timeout is not None:  # (on virtual time: the client's read timeout)
+                await asyncio.sleep(self.timeout)
+                raise errors.TimeoutError(f"{request.api}: timed out")
+            await self.released.wait()
+            return Response(503, _TEXT, b"released at teardown")
+        if faults.body is not None:
+            return Response(200, _JSON, faults.body)
+        self.answered.setdefault(job_id, []).append(now)
+        status = 3 if done else 2
+        body = job_body(job_id, status, [(job_id * 10, status, 0, [3 if done else 7])])
+        envelope: dict[str, Any] = {"result": True, "code": 0, "data": body}
+        return Response(200, _JSON, json.dumps(envelope).encode())
