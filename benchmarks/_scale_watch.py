@@ -10,7 +10,7 @@ was polled twice), ``close`` (``aclose()``, then a second), then two more watche
 jobs, each registered and polled once: ``cancel`` (the task reading it in ``async with`` is
 cancelled) and ``leave`` (``break`` out of an inline ``async for``), each until no job is
 polled any more, then a second (``leave_took`` is ``None`` if the left watch still holds its
-jobs a minute later: a watch of jobs the poller remembers, fewer than ``PollPolicy.remember``,
+jobs six intervals and a minute later: a watch of jobs the poller remembers, fewer than ``PollPolicy.remember``,
 may see no event to leave at). RSS per job is the process's RSS growth from before the client
 was made to the end of ``steady``, over the jobs: the client's buffers and everything the watch
 holds included, in a fresh process (nothing freed earlier reused); tracked objects per job the
