@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _harness import pin_client
 
 from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
-from bkjob_async.polling._query import PollRequests
+from bkjob_async.polling._reader import PollRequests
 from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 if os.environ.get("BENCH_OTEL_SPANS") == "1":  # spans on (test_tracing_cost.py): the SDK, kept
