@@ -26,6 +26,7 @@ pace moved between the windows by more than the figure compared.)
 
 from __future__ import annotations
 
+import collections
 import gc
 import json
 import subprocess
@@ -48,6 +49,8 @@ SCOPE = Scope.biz(2)
 RATE = 2250.0
 #: The phases of the watch's own life whose stalls together are issue 64's figures.
 WATCH_PHASES = ("register", "first polls", "steady")
+#: The types of tracked objects the result lists (the most per job first).
+TYPES_SHOWN = 10
 
 
 async def _until(check, limit: float) -> None:  # type: ignore[no-untyped-def]
@@ -82,6 +85,13 @@ async def _beside_raw(
     }
 
 
+def _tracked() -> collections.Counter[str]:
+    """The objects the collector tracks now, by type (after a collection: the caller's)."""
+    return collections.Counter(
+        f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects()
+    )
+
+
 async def main(url: str, ids_file: str, window: float) -> dict[str, object]:
     every = json.loads(Path(ids_file).read_text())
     ids, spare = every[:-1], every[-1:]  # (the last job is first watched to leave at once)
@@ -89,7 +99,7 @@ async def main(url: str, ids_file: str, window: float) -> dict[str, object]:
     interval = jobs / RATE
     policy = PollPolicy(latency=None, interval=interval, max_interval=interval, growth=1.0)
     gc.collect()
-    rss0, objects0 = rss_bytes(), len(gc.get_objects())
+    rss0, objects0 = rss_bytes(), _tracked()
     probe = StallProbe()
     client = BkJobClient(
         url, app_code="bench", app_secret="secret", username="admin", connection_limit=32
@@ -132,7 +142,7 @@ async def main(url: str, ids_file: str, window: float) -> dict[str, object]:
             steady_rate = (stats().requests - n0) / (time.perf_counter() - w0)
             probe.phase(None)  # (a full pass forced here holds the loop: not the watch's)
             gc.collect()
-            rss1, objects1 = rss_bytes(), len(gc.get_objects())
+            rss1, objects1 = rss_bytes(), _tracked()
             requests = stats().requests
             probing.cancel()
             beside = await _beside_raw(url, ids_file, window, lambda: stats().requests)
@@ -197,7 +207,10 @@ async def main(url: str, ids_file: str, window: float) -> dict[str, object]:
         "interval": interval,
         "rss_per_job": (rss1 - rss0) / jobs,
         "rss_mb": [rss0 / 2**20, rss1 / 2**20],
-        "objects_per_job": (objects1 - objects0) / jobs,
+        "objects_per_job": (objects1.total() - objects0.total()) / jobs,
+        "objects_by_type": {
+            name: n / jobs for name, n in (objects1 - objects0).most_common(TYPES_SHOWN)
+        },
         "beside_raw": beside,
         "steady_rate": steady_rate,
         "watch": probe.together(WATCH_PHASES),

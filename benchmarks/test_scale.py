@@ -321,7 +321,8 @@ async def test_a_large_watch_never_stalls_the_loop() -> None:
         f"RSS {result['rss_mb'][0]:.0f} MB before the client, {result['rss_mb'][1]:.0f} MB after "
         f"{window:.0f} s of steady state: {result['rss_per_job']:.0f} bytes per job "
         f"(target <= {RSS_TARGET}); {result['objects_per_job']:.2f} objects tracked by the "
-        "collector per job",
+        "collector per job: "
+        + ", ".join(f"{name} {n:.2f}" for name, n in result["objects_by_type"].items()),
         f"the watch (register, first polls, steady), full collections included: loop lag on the"
         f" loop thread's CPU clock max {_ms(watch['cpu_max'])} ms (target <= "
         f"{LAG_MAX * 1000:g}), p99 {_ms(watch['cpu_p99'])} ms (target <= {LAG_P99 * 1000:g});"
