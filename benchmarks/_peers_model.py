@@ -54,9 +54,17 @@ from bkjob_async.models import (
     JobInstanceStatus,
     JobStatus,
 )
-from bkjob_async.polling._decide import UNCHANGED, Answer, Health, Listed, Rules, decide
+from bkjob_async.polling._decide import (
+    UNCHANGED,
+    Answer,
+    Health,
+    Listed,
+    Rules,
+    census_round,
+    decide,
+    first_delay,
+)
 from bkjob_async.polling._jobs import PolledJob
-from bkjob_async.polling._schedule import census_round, first_delay
 
 SETTLE = 10.0
 JOBS = 18

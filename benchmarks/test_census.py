@@ -43,7 +43,7 @@ from typing import Any
 import pytest
 
 from bkjob_async import PollPolicy
-from bkjob_async.polling._schedule import census_round
+from bkjob_async.polling._decide import census_round
 
 from ._harness import report
 from ._peers_bench import (

@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..polling._codec import to_data
-from ..polling._journal import StoreJournal
+from ..polling._delivery import StoreJournal
 from ..polling._tracker import EMPTY
 from ..polling.events import WatchFailed
 from ._entries import encode_entry, kept

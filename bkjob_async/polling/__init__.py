@@ -49,7 +49,7 @@ not written.
 
 from ._codec import open_jobs
 from ._fold import Fold, FoldCounts, FoldedJob
-from ._schedule import PollPolicy
+from ._policy import PollPolicy
 from ._summary import FailedContainer, FailedHost, WatchSummary, failed_containers, failed_hosts
 from ._tap import JobSeen, StepSeen, Tap
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics

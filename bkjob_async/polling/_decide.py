@@ -16,9 +16,9 @@ outcome              decision
 ===================  ======================================================================
 unchanged answer     next poll after the last gap grown by ``growth``, capped at ``latency``
                      for a job that may change by itself, at ``max_interval`` for one
-                     waiting for a person (``_schedule.next_interval``)
+                     waiting for a person (``next_interval``)
 changed answer       the tracker's events are delivered; next poll at ``interval`` if any
-                     event came (``soon`` at a step's turn: ``_schedule.turning``), else as
+                     event came (``soon`` at a step's turn: ``turning``), else as
                      unchanged; a final answer ends the job's watches
 any answer           after failures: the job's failures reset (``JobPollRecovered`` if it
                      heard ``JobPollFailing``), an outage ends (the driver then resumes
@@ -58,8 +58,8 @@ import attrs
 
 from .. import errors
 from ._jobs import PolledJob, moved
-from ._rules import NOT_OVER, WAITS_FOR_A_PERSON
-from ._schedule import PollPolicy, RetryBudget, cap, min_gap, next_interval, soon, turning
+from ._policy import PollPolicy
+from ._rules import HOST_WAITING, NOT_OVER, STEP_RUNNING, WAITS_FOR_A_PERSON
 from ._tracker import observe, visit_of
 from .events import JobFinished, WatchFailed
 
@@ -69,7 +69,8 @@ if TYPE_CHECKING:
 
     from .._observe import JobObservation
     from ..models import ContainerResult, HostKey, HostResult, JobInstanceStatus
-    from ._schedule import PollPolicy
+    from ._policy import PollPolicy
+    from ._tracker import JobState
     from .events import Event
 
 __all__ = [
@@ -97,24 +98,228 @@ __all__ = [
     "OutageEnded",
     "Recovered",
     "Retried",
+    "RetryBudget",
     "Rules",
     "Server",
+    "cap",
+    "census_round",
     "classify",
     "decide",
     "failing_share",
+    "first_delay",
     "job_backoff",
+    "joined_at",
+    "min_gap",
+    "next_interval",
+    "rejoined_at",
     "server_level",
+    "soon",
     "stall",
+    "turning",
     "unreachable",
 ]
 
 
-# --- what a decision asks the driver to do (actions) ---------------------------------------------
+# --- schedule ------------------------------------------------------------------------------------
 #
-# What a decision asks the driver to do, as values (``_decide.decide`` returns them); no I/O.
+# When to poll next, as data and pure arithmetic; every function takes ``now``, none reads a clock.
 #
-# Each action is a small frozen value the driver applies: deliver events, say that a job's reads
-# fail alone or answer again, give up on a job, begin or end an outage, count a retry.
+# - Intervals are bound by ``latency``: a job that may change by itself (running, or not yet
+#   seen) is polled at most ``latency`` apart, so each of its transitions is seen within
+#   ``latency``. A job that waits for a person (``_rules.WAITS_FOR_A_PERSON``: not started, waiting for a
+#   confirmation, a rolling pause) backs off by ``growth`` per unchanged poll up to
+#   ``max_interval``. ``jitter`` only ever shortens a gap, and a gap repeated at the bound not
+#   at all (a job that stays at the bound is polled every ``latency`` less ``SEEN_MARGIN``, the
+#   moment an answer takes to be read, as a hand-written loop polls every 5 s).
+#   A job a watch takes on is polled at once (a burst is spread by the rate limit and
+#   ``max_in_flight``, and the jitter of its first gap and of every gap after a turn keeps
+#   thousands from polling in lockstep); after an outage each job comes back at a phase derived
+#   from its id, spread over one interval.
+# - At a step's turn (``turning``: the running step has hosts still waiting to start) a job is
+#   polled again ``soon`` (``SOON`` of the bound), the gap growing by ``growth`` back to the
+#   bound: a step's hosts start within moments of it, so many transitions come together there
+#   and are seen at once.
+# - Failures: quick retries are paid from a process-wide ``RetryBudget`` (a share of recent
+#   requests plus a floor); without budget a failed job waits its backoff's cap. How a job backs
+#   off, which failures end a watch, and how outages are waited out, is ``_decide``'s failure policy;
+#   throttling is the rate governor's (``_driver.RateGovernor``).
+
+
+def first_delay(policy: PollPolicy, job_instance_id: int) -> float:
+    """Return the offset of a job's first poll: a fixed phase in ``[0, interval)`` from its id.
+
+    Fibonacci hashing spreads consecutive ids evenly and is stable across restarts.
+    """
+    phase = ((job_instance_id * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) / 2.0**64
+    return phase * policy.interval
+
+
+def min_gap(policy: PollPolicy) -> float:
+    """Return the least time the schedule ever puts between two polls of one job.
+
+    An answer is followed by at least ``soon(policy) * (1 - jitter)`` (``next_interval``: no
+    base is below ``soon``, which is at most ``interval``), a failure by at least this
+    (``_decide.job_backoff`` never waits less). The driver refuses a poll sooner than this
+    after the job's last one (see ``_jobs``).
+    """
+    return soon(policy) * min(1.0 - policy.jitter, 0.5)
+
+
+#: The gap at a step's turn, as a share of the bound (``soon``): hosts start up to a few seconds
+#: after their step (0-2 s in bk-job's agents, in the mixes of ``benchmarks/``), so one poll 2 s
+#: after the one that saw them waiting sees most of them running.
+SOON = 0.4
+
+
+def soon(policy: PollPolicy) -> float:
+    """Return the gap after an answer at a step's turn (``turning``): ``SOON`` of ``latency``,
+    never more than ``interval``; ``interval`` itself when there is no bound (``latency=None``:
+    the schedule of ``interval`` and ``growth`` alone) or it is below ``interval`` (which
+    wins: the job is polled every ``interval``)."""
+    latency = policy.latency
+    if latency is None or latency < policy.interval:
+        return policy.interval
+    return min(policy.interval, latency * SOON)
+
+
+def turning(state: JobState) -> bool:
+    """Whether a job is at a step's turn, where transitions come in bunches and soon.
+
+    Its running step has hosts still waiting to start: a step just began, and they start
+    within moments. A step whose hosts are not listed (none seen yet) tells nothing. (A step
+    with only a few hosts left to end is no turn: in the mixes of ``benchmarks/`` its last
+    hosts end seconds to minutes apart, and polls there cost more than the loop saves
+    elsewhere.)
+    """
+    codes = state.codes_of_first(STEP_RUNNING)
+    return codes is not None and HOST_WAITING in codes
+
+
+def cap(policy: PollPolicy, waiting: bool) -> float:
+    """Return the longest gap between two polls of a job (``waiting``: for a person)."""
+    if waiting or policy.latency is None or policy.latency >= policy.max_interval:
+        return policy.max_interval
+    return policy.latency if policy.latency > policy.interval else policy.interval
+
+
+def next_interval(
+    policy: PollPolicy, current: float, after: float, rng: random.Random, top: float
+) -> tuple[float, float]:
+    """Return ``(new base gap, jittered delay)`` after a successful poll (every poll).
+
+    ``after`` is the base a change sets (``interval``, or ``soon`` at a step's turn), ``0`` for
+    an answer that changed nothing: then the base is ``current`` grown by ``growth``. A base
+    below ``interval`` (after a turn) grows at least by ``TURN_GROWTH``, even with a fixed
+    ``growth`` of 1, back to ``interval``; a job not polled yet, or started from a stored state
+    (``current == 0``, below any base an answer sets), starts at ``interval``. The base never exceeds ``top``, the job's
+    ``cap``: ``latency`` for a job that may change by itself, ``max_interval`` for one waiting
+    for a person. Jitter only shortens the delay, and only a delay that differs from the last
+    one (a job's first, after a change of gap, while it grows): a job that stays at the bound
+    (``latency``) is polled that far apart less ``SEEN_MARGIN``, as a hand-written loop polls
+    every 5 s, since shortening every gap by up to ``jitter`` costs ``jitter / 2`` more
+    requests for nothing. Its phase is still its own: a share of its first gap, and of every
+    gap after a turn, is drawn.
+    """
+    if after:
+        base = after
+    else:  # (no min()/max(): every poll comes here)
+        base = current * policy.growth
+        if base < policy.interval:  # (rare: back from a turn, or not polled yet)
+            base = _regrown(policy, current)
+    if base > top:
+        base = top
+    bound = policy.latency is not None and top <= policy.latency
+    cut = base * (1.0 - SEEN_MARGIN) if bound and base == top else base
+    jitter = policy.jitter
+    if not jitter or (bound and base == current == top):
+        return base, cut  # (at the bound, as before: no jitter)
+    delay = base * (1.0 - jitter * rng.random())
+    return base, delay if delay < cut else cut
+
+
+#: The share of the bound a gap at the bound leaves for seeing an answer: a change is seen
+#: when the answer to the next request is read, a moment after the request went out (100 ms
+#: of a 5 s bound; the job's next request counts from this one's sending).
+SEEN_MARGIN = 0.02
+
+
+#: The least growth of a gap below ``interval`` (after a step's turn), per unchanged poll.
+TURN_GROWTH = 1.5
+
+
+def _regrown(policy: PollPolicy, current: float) -> float:
+    """Return the next base after ``current`` below ``interval``: grown, but not past it;
+    ``interval`` after a ``current`` that no answer set (below ``soon``: 0, not polled yet)."""
+    if current < soon(policy):
+        return policy.interval
+    return min(policy.interval, current * max(policy.growth, TURN_GROWTH))
+
+
+#: The least share of the bound a census round leaves for the list's read and the job's own
+#: poll (the jitter's share when larger).
+CENSUS_MARGIN = 0.05
+
+
+def census_round(policy: PollPolicy) -> float:
+    """Return how often the job list is read: a round of the latency bound, less the jitter's
+    share and at least ``CENSUS_MARGIN`` of it (a job ends anywhere in a round, then the list's
+    pages and the job's own poll take a moment: the round leaves that moment within
+    ``latency``, with no jitter too)."""
+    return cap(policy, False) * (1.0 - max(policy.jitter, CENSUS_MARGIN))
+
+
+def joined_at(
+    policy: PollPolicy, job_id: int, now: float, sent: float, due: float | None
+) -> float | None:
+    """Return when to poll a job a watch just joined, or ``None`` to keep its schedule.
+
+    A new job (``due is None``), or one whose next poll is more than one ``interval`` away,
+    is polled at once (the rate limit and ``max_in_flight`` spread a burst; the jitter of
+    the polls after it keeps thousands of jobs from polling in lockstep); never sooner than
+    the smallest gap after its last poll.
+    """
+    if due is not None and due <= now + policy.interval:
+        return None
+    return max(now, sent + min_gap(policy))
+
+
+def rejoined_at(policy: PollPolicy, job_id: int, now: float, sent: float) -> float:
+    """Return when to poll a job after an outage: within one interval, spread by its phase."""
+    spread = min(1.0, policy.max_interval * policy.jitter / policy.interval)
+    return max(now + spread * first_delay(policy, job_id), sent + min_gap(policy))
+
+
+@attrs.frozen
+class RetryBudget:
+    """A process-wide allowance for quick retries, so an outage cannot become a retry storm: a value.
+
+    Each request earns ``ratio`` tokens and each quick retry spends one; ``floor`` tokens per
+    second keep a trickle of retries going when traffic is low. Tokens cap at ``10 * floor``.
+    Requests are counted by the caller and passed in, so the hot path pays nothing for this.
+    """
+
+    ratio: float
+    floor: float = 10.0
+    tokens: float = attrs.field(default=attrs.Factory(lambda self: self.floor, takes_self=True))
+    last: float | None = None
+    requests: int = 0
+
+    def withdraw(self, now: float, requests: int) -> tuple[RetryBudget, bool]:
+        """Spend a token for one retry if there is one; ``requests`` made so far earn tokens.
+
+        Return the next value and whether the retry may go now.
+        """
+        earned = (requests - self.requests) * self.ratio
+        if self.last is not None:
+            earned += (now - self.last) * self.floor
+        tokens = min(self.tokens + earned, 10.0 * self.floor)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        return attrs.evolve(self, tokens=tokens, last=now, requests=requests), allowed
+
+
+# --- decide --------------------------------------------------------------------------------------
 
 
 class Deliver(NamedTuple):
@@ -168,60 +373,6 @@ class Retried(NamedTuple):
 #: What the driver applies.
 Action = Deliver | Failing | Recovered | GiveUp | OutageBegan | OutageEnded | Retried
 
-
-# --- the failure policy: one job's health, and bk-job's ------------------------------------------
-#
-# Rule: one job's fault stays that job's; bk-job is down only when failures dominate across jobs.
-#
-# Pure: values in, values out, no clock. Two healths are kept apart:
-#
-# - **Each job's own** (in ``_jobs.PolledJob``): a failed read backs that job off alone
-#   (``job_backoff``: full jitter, from a tenth of its latency bound, at least the smallest gap,
-#   doubling to ``RETRY_CAP`` times the bound) and spends its failure budget: after
-#   ``PollPolicy.max_failures`` failed reads in a row over at least
-#   ``PollPolicy.max_failing_time`` seconds without a good answer, its watches end with
-#   ``WatchFailed`` and the last error. The rest of
-#   the watch goes on. Errors that no retry heals spend it at once: a body refused unread
-#   (``ResponseRefusedError``: over ``max_body_size`` or nested too deep) twice in a row
-#   (``REFUSED_LIMIT``), the same format error ``SAME_FORMAT_LIMIT`` times in a row.
-# - **bk-job's** (``Server``, one value for the poller): an outage is taken to begin when
-#   nothing answers at all (``SERVER_FAILURES`` failures that say so in a row, or a whole
-#   timeout during which nothing answered, with no answer for ``OUTAGE_AFTER`` seconds, and of
-#   as many jobs as are polled up to ``SERVER_FAILURES``: one job whose connections are reset
-#   while bk-job answers another is that job's),
-#   or when failures dominate across jobs: over the last ``WINDOW`` seconds, jobs that began to
-#   fail were at least ``OUTAGE_RATE`` of those and the good answers together, counting at least
-#   ``MIN_CALLS`` (a failure rate over a sliding window with a minimum count, as resilience4j
-#   and Hystrix open a circuit; a job failing again counts once, so a few jobs that keep
-#   failing never dominate). While down, one probe goes at a time (never a job failing alone,
-#   while another is due), at most every ``max_interval``; failures then spend no job's budget.
-#   A good answer ends it.
-#
-# Which failure says what (``classify``, ``server_level``):
-#
-# =====================  ==================================================  ================
-# failure                kind                                                says bk-job is
-# =====================  ==================================================  ================
-# not found, permission  permanent: the job's watches end at once (also a    (it answered)
-# invalid, auth, TLS     certificate refused: waiting cannot fix it)
-# 429, ESB 1306429,      throttled: the rate governor's (``_rate``); never   (it answered)
-# running-job quota      a failure, never an outage
-# body refused unread    refused: ``REFUSED_LIMIT`` in a row end the job     (it answered)
-# format error           malformed: ``SAME_FORMAT_LIMIT`` alike end the job  (it answered)
-# another error code     transient, the job's                                (it answered)
-# connection refused,    transient; never spends the last of a job's budget  not answering
-# reset, DNS; a gateway  (an outage's first failures look the same)
-# 5xx, 502
-# timeout                transient                                           not answering
-#                                                                            when none did
-# =====================  ==================================================  ================
-#
-# A timeout says nothing answers when no poll was answered while it waited, and the job had
-# answered before (or no poll ever was): a job that hangs from its first read, among jobs that
-# were answered a moment before, is that job's. Only failures that say bk-job is not answering
-# count toward "nothing answers". A job failing alone while others answer is thus the job's problem (Envoy's
-# outlier detection), and the driver (``_jobs``) gives such jobs at most a share of the requests
-# in flight (``failing_share``), so they never hold a healthy job's poll.
 
 #: Failed reads of one job in a row after which its watches hear ``JobPollFailing``.
 FAILING_AFTER = 2
@@ -458,9 +609,6 @@ class Server:
         )
 
 
-# --- the decision ------------------------------------------------------------------------------
-
-
 class Rules(NamedTuple):
     """What ``decide`` takes as given: the policy, its random draws, the wall clock for events."""
 
@@ -474,7 +622,7 @@ class Rules(NamedTuple):
     #: The longest gap of a job that may change by itself, and of one waiting for a person.
     running_cap: float
     waiting_cap: float
-    #: The gap after an answer at a step's turn (``_schedule.soon``).
+    #: The gap after an answer at a step's turn (``soon``).
     soon: float
 
     @classmethod

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import time
 import typing
 from collections import Counter, deque
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import anyio.lowlevel
 
 from .. import errors
+from .._protocol import parse_retry_after  # (the one reader of Retry-After, for the engine)
 from .._tracing import poll_rounds
 from ._census import Census, coverage
 from ._decide import (
@@ -44,15 +46,18 @@ from ._decide import (
     Recovered,
     Retried,
     Rules,
+    census_round,
     classify,
     decide,
     failing_share,
+    joined_at,
+    min_gap,
+    rejoined_at,
     server_level,
     stall,
 )
 from ._jobs import Due, PolledJob, Slot, Watched, hangs, key
 from ._reader import Unread
-from ._schedule import census_round, joined_at, min_gap, rejoined_at
 from .events import WatchFailed
 
 if TYPE_CHECKING:
@@ -65,29 +70,304 @@ if TYPE_CHECKING:
     from ._decide import Action, Outcome
     from ._delivery import Delivery
     from ._jobs import Watched
-    from ._rate import RateGovernor
     from ._reader import Reader
     from ._subscription import _Subscription
     from ._tracker import JobState
 
-__all__ = ["Driver", "Pace", "Permits", "Turn", "Workers", "fail_alone", "isolated", "loop_clock"]
+__all__ = [
+    "BETA",
+    "MIN_RATE",
+    "RECOVER",
+    "Driver",
+    "Pace",
+    "Permits",
+    "RateGovernor",
+    "Turn",
+    "Workers",
+    "fail_alone",
+    "isolated",
+    "loop_clock",
+    "parse_retry_after",
+]
 
 
-# --- slices --------------------------------------------------------------------------------------
+# --- rate ----------------------------------------------------------------------------------------
 #
-# Work on the event loop in slices of a time budget, a checkpoint between two.
+# Rate control that converges: a paced token bucket cut on throttling and probed back up; pure.
 #
-# A watch of 50,000 jobs joins and leaves the poller job by job: done at once, that holds the
-# event loop for a fifth of a second. ``Pace.run`` hands the items to the work ``stride`` at a
-# time and, once a slice has run ``budget`` seconds, lets the other tasks run (a checkpoint)
-# before the next stride.
+# Every method takes ``now``; nothing here reads a clock or sleeps, so tests drive it on any
+# timeline. The rules, from TCP (RFC 5681, RFC 9002 §7.3.2, RFC 9438) and botocore's adaptive mode:
 #
-# The poller's tasks share one ``Turn``: how long their work has held the event loop's current
-# turn (the callbacks it runs between two looks for I/O). Each task alone stays short, but when
-# 32 answers land at once, 32 tasks run in the same turn: past the turn's budget, each waits for
-# the next turn (``Turn.spent``), so no turn holds the loop much longer than the budget however
-# many answers came. The clocks are the wall clock, not the thread's CPU time: a slice whose
-# process was preempted ends sooner, as the event loop saw it stall. No policy and no I/O here.
+# - Off until the first throttle (or on from the start at ``PollPolicy.rate_limit``).
+# - A throttle (HTTP 429, ESB 1306429, Job's quota) cuts the rate to ``BETA`` (0.7) of the
+#   goodput (answers that were not throttles, per second, measured over the last second or so),
+#   **at most once per round trip**: a 429 cuts only if its request was sent after the last cut,
+#   so a burst of 429s from requests already in flight is one signal. A rate already below that
+#   stays: the rest of a spent window refusing round after round does not compound the cut,
+#   while a server that goes on refusing makes the goodput, and so the rate, fall sample by
+#   sample (to ``MIN_RATE`` at least).
+# - Then the rate grows back on a cubic curve: to the rate it was cut from in ``RECOVER``
+#   seconds (concave, quick at first), then beyond it (convex, probing slowly at first). Growth is
+#   capped at twice the measured send rate, so an idle poller does not build up a rate it never
+#   used, and by ``rate_limit``.
+# - Server hints: ``Retry-After`` pauses every request until it passes. ``X-Bkapi-RateLimit-
+#   Remaining``/``-Reset`` cap the rate at what the window still admits. The gateway rounds
+#   ``Reset`` up to whole seconds, so the window ends somewhere in ``(Reset - 1, Reset]``: the cap
+#   is ``Remaining / (Reset - 1)`` while that window lasts, and a ``Reset`` of 1 caps nothing.
+#   ``-Limit`` says nothing about the rate without the window's length, which is not sent.
+
+
+#: The factor of each cut (CUBIC's beta).
+BETA = 0.7
+
+
+#: Seconds for the rate to grow back to where it was cut from.
+RECOVER = 2.0
+
+
+#: The lowest rate a cut leads to, in requests per second.
+MIN_RATE = 1.0
+
+
+#: Length of one sample of the measured send rate.
+_SAMPLE = 0.5
+
+
+#: Longest pause a ``Retry-After`` can impose.
+MAX_PAUSE = 60.0
+
+
+_EPOCH_LIKE = 1e9  # a Reset this large is a Unix time, not a number of seconds
+
+
+class RateGovernor:
+    """Decide when the next request may go: a token bucket at ``rate`` (``None``: no limit).
+
+    The driver counts requests and answers itself and hands the totals to ``sample`` once per
+    ``sample_due`` (so each poll pays one comparison); ``take`` spends the allowance of one
+    request; ``throttled``, ``succeeded`` and ``hint`` feed back what the server said.
+    """
+
+    __slots__ = (
+        "_answered",
+        "_ceiling",
+        "_ceiling_until",
+        "_cut_from",
+        "_epoch",
+        "_good",
+        "_last",
+        "_last_cut",
+        "_mark",
+        "_marks",
+        "_sent",
+        "_start",
+        "_tokens",
+        "cuts",
+        "limit",
+        "paused_until",
+        "rate",
+        "sample_due",
+    )
+
+    def __init__(self, limit: float | None, now: float = 0.0) -> None:
+        self.limit = limit
+        self.rate = limit
+        self.paused_until = -math.inf
+        #: How many times the rate was cut.
+        self.cuts = 0
+        #: When ``sample`` next wants the totals.
+        self.sample_due = now + _SAMPLE
+        self._tokens = 1.0
+        self._answered = False
+        self._last: float | None = None
+        self._last_cut = -math.inf
+        self._cut_from = 0.0
+        self._start = 0.0
+        self._epoch = -math.inf
+        self._ceiling = math.inf
+        self._ceiling_until = -math.inf
+        self._mark = now
+        self._marks = (0, 0)
+        self._sent = -1.0  # no full sample yet
+        self._good = 0.0
+
+    def start(self, now: float) -> None:
+        """Begin measuring at ``now`` (the driver's clock starts when it enters its loop)."""
+        self._mark = now
+        self.sample_due = now + _SAMPLE
+
+    # --- measuring ----------------------------------------------------------------------------
+
+    def sample(self, now: float, sent: int, good: int) -> None:
+        """Take the driver's totals of requests sent and of answers that were not throttles."""
+        elapsed = now - self._mark
+        if elapsed <= 0.0:
+            return
+        sent_rate = (sent - self._marks[0]) / elapsed
+        good_rate = (good - self._marks[1]) / elapsed
+        if self._sent < 0.0:
+            self._sent, self._good = sent_rate, good_rate
+        else:  # half-weight smoothing: two samples (a second) follow a change
+            self._sent = 0.5 * (self._sent + sent_rate)
+            self._good = 0.5 * (self._good + good_rate)
+        self._mark, self._marks = now, (sent, good)
+        self.sample_due = now + _SAMPLE
+
+    def _sent_rate(self, now: float, requests: int | None) -> float:
+        if self._sent >= 0.0:
+            return self._sent
+        if requests is None or now <= self._mark:
+            return 0.0
+        return (requests - self._marks[0]) / (now - self._mark)
+
+    def measured(self) -> float:
+        """Return the measured send rate (requests per second; 0 before the first sample)."""
+        return max(self._sent, 0.0)
+
+    def goodput(self) -> float:
+        """Return the measured rate of answers that were not throttles."""
+        return self._good
+
+    # --- pacing -------------------------------------------------------------------------------
+
+    def _refill(self, now: float) -> None:
+        rate = self.rate
+        if self._last is not None and rate is not None and now > self._last:
+            burst = max(1.0, rate / 20.0)
+            self._tokens = min(burst, self._tokens + (now - self._last) * rate)
+        if self._last is None or now > self._last:
+            self._last = now
+
+    def wait(self, now: float) -> float:
+        """Return how long until one request may be sent (0: now)."""
+        if now < self.paused_until:
+            return self.paused_until - now
+        if self.rate is None:
+            return 0.0
+        self._refill(now)
+        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
+
+    def take(self, now: float) -> bool:
+        """Spend the allowance of one request if it may be sent now."""
+        if now < self.paused_until:
+            return False
+        if self.rate is None:
+            return True
+        self._refill(now)
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+    # --- feedback -----------------------------------------------------------------------------
+
+    def pause(self, now: float, seconds: float) -> None:
+        """Hold every request for ``seconds`` (a ``Retry-After``; at most ``MAX_PAUSE``)."""
+        if seconds > 0:
+            self.paused_until = max(self.paused_until, now + min(seconds, MAX_PAUSE))
+
+    def throttled(
+        self,
+        now: float,
+        sent_at: float,
+        answers: int,
+        retry_after: float | None = None,
+        *,
+        requests: int | None = None,
+    ) -> bool:
+        """Record a throttle of a request sent at ``sent_at``; return whether it cut the rate.
+
+        ``answers`` and ``requests`` are the driver's totals of answers that were not throttles
+        and of requests sent (read when no sample was taken yet); ``retry_after`` (the server's
+        ``Retry-After``) pauses every request until it passes.
+        """
+        if retry_after is not None:
+            self.pause(now, retry_after)
+        if sent_at <= self._last_cut:
+            return False  # sent before the last cut: part of the burst that caused it
+        # The curve aims back at what the server admitted (goodput), not at what was sent, so
+        # a spent window that keeps refusing for many round trips cannot drag the target down.
+        good = self._good
+        if self._sent < 0.0 and now > self._mark:  # throttled within the first sample
+            good = (answers - self._marks[1]) / (now - self._mark)
+        current = self._current(now)
+        # Cut to BETA of the goodput, or keep a rate already below that: further refusals from
+        # the same spent window do not compound; a server that keeps refusing makes the goodput,
+        # and so the rate, fall sample by sample.
+        start = BETA * good if current is None else min(current, BETA * good)
+        # The target (CUBIC's W_max) falls by BETA per cut at most, and only if something got
+        # through since the last cut (the rate it reached was still too high). Refusals and
+        # nothing else since the last cut (a window spent, a burst of throttling) lower the
+        # rate, not the target: once they stop, the rate is back at the target in RECOVER s.
+        if self._epoch == -math.inf and good <= 0.0:
+            # Refused before anything got through: nothing says what the server admits, so aim
+            # back at what was being sent (the first answers will cut it if it is too much).
+            target = self._sent_rate(now, requests)
+        elif self._answered or self._epoch == -math.inf:
+            target = max(good, BETA * self._cut_from)
+        else:
+            target = max(good, self._cut_from)
+        self._cut_from = max(MIN_RATE, target)
+        self._answered = False
+        self._start = max(MIN_RATE, start)
+        self._epoch = self._last_cut = now
+        self.rate = self._start
+        self.cuts += 1
+        self._tokens = min(self._tokens, 1.0)
+        self._last = max(now, self.paused_until)
+        return True
+
+    def succeeded(self, now: float) -> None:
+        """Record an answer that was not a throttle: let the rate grow along its curve."""
+        self._answered = True
+        rate = self._current(now)
+        if rate != self.rate:
+            self._refill(now)
+            self.rate = rate
+
+    def _current(self, now: float) -> float | None:
+        """Return the rate the curve, the caps and the server's ceiling allow at ``now``."""
+        if self._epoch == -math.inf:
+            rate = self.limit
+        else:
+            # Cubic around W_max (``_cut_from``): concave from the cut up to W_max at RECOVER,
+            # then convex beyond it, as fast as the concave part at the same distance.
+            t = (now - self._epoch) / RECOVER - 1.0
+            top = self._cut_from
+            if t < 0.0:
+                rate = top + (top - self._start) * t**3
+            else:
+                rate = top * (1.0 + (1.0 - BETA) * t**3)
+            rate = min(rate, max(2.0 * self._sent, BETA * self._cut_from))
+            if self.limit is not None:
+                rate = min(rate, self.limit)
+            rate = max(rate, MIN_RATE)
+        if now < self._ceiling_until:
+            rate = self._ceiling if rate is None else min(rate, self._ceiling)
+        return rate
+
+    def hint(self, now: float, remaining: str | None, reset: str | None, wall: float) -> None:
+        """Apply ``X-Bkapi-RateLimit-Remaining``/``-Reset`` as a ceiling (see the module doc).
+
+        ``wall`` is the Unix time now, for a ``Reset`` sent as an epoch time.
+        """
+        try:
+            left, seconds = float(remaining or ""), float(reset or "")
+        except ValueError:
+            return
+        if seconds > _EPOCH_LIKE:
+            seconds -= wall
+        if not (math.isfinite(left) and math.isfinite(seconds)) or seconds <= 1.0 or left < 0:
+            return
+        window = seconds - 1.0
+        self._ceiling = max(MIN_RATE, left / window)
+        self._ceiling_until = now + window
+        if self.rate is None or self.rate > self._ceiling:
+            self._refill(now)
+            self.rate = self._ceiling
+
+
+# --- driver --------------------------------------------------------------------------------------
 
 
 T = TypeVar("T")
@@ -194,19 +474,6 @@ class Turn:
         self._open = False
 
 
-# --- isolate -------------------------------------------------------------------------------------
-#
-# An exception nothing expects in one job's processing ends that job's watches, never the poller.
-#
-# The driver's ``apply`` (wrapped by ``isolated``) and the workers' reads hand what is not a
-# ``BkJobError`` (a bug, an answer no check foresaw) to ``fail_alone``: the job's watches end
-# with ``WatchFailed``, whose error is a ``PollingError`` naming the job and the exception and
-# keeping it as ``__cause__`` (unless its message had to mask a secret: then neither the cause
-# nor its traceback is kept). The traceback is logged at ERROR. The poller and every other job
-# go on. A ``StoreError`` is raised again: a store that fails, fails the poller, as it would any
-# job.
-
-
 F = TypeVar("F", bound="Callable[..., None]")
 
 
@@ -250,30 +517,6 @@ def fail_alone(driver: Driver, watched: Watched, exc: Exception) -> None:
     if watched.active and watched.subscribers:
         failed = WatchFailed(job_id, driver.rules.wall(), error, occurrence=job.state.seq)
         driver.delivery.give_up(watched, failed)
-
-
-# --- workers -------------------------------------------------------------------------------------
-#
-# The workers: ``max_in_flight`` tasks, each polling the earliest due job, back to back.
-#
-# A worker takes a due job itself (``Due.take``) and parks when none is due, for the scheduler
-# to wake. It polls through the reader and hands what came back to the driver (``apply``,
-# ``failed``; ``fail_alone`` for an exception nothing expects: that job alone fails).
-# Changed answers are held back and folded several at a time (``_BATCH``): when
-# ``_BATCH`` are held, when a worker finds nothing due, before a failed poll is counted, and at
-# once during an outage (so the failure policy sees answers and failures in the order they
-# came), or when fewer than ``_BATCH`` requests are in flight (answers then come one by one: the
-# batch would not fill before the worker's next poll comes back, and the answer would wait for
-# that poll, a request's time, or its timeout). An answer thus waits only while many requests
-# are in flight, for at most ``_BATCH`` others (and for the next turns of the loop when answers
-# come faster than they are folded, below). Decoding, tracking and delivering then run several times in a row, warm in
-# the processor's caches (``benchmarks/HISTORY.md``, "CPU per poll").
-#
-# The workers share the driver's ``Turn`` of the event loop. One worker at a time folds the held
-# answers, a turn's budget at a time; a worker sends its next poll once the turn has budget left
-# and no batch is held while that one folds. When answers come faster than they are folded (the
-# first polls of a large watch, every one a change), fewer polls go out, and each turn reads a
-# few answers instead of one turn reading every answer that landed: no long stall.
 
 
 #: Changed answers held back at most, to be folded together (``Workers._fold``).
@@ -446,9 +689,6 @@ class Workers:
                 self.driver.registry.release_if_unwatched(watched)
                 return watched.active
         return True
-
-
-# --- driver --------------------------------------------------------------------------------------
 
 
 class Permits(typing.Protocol):
@@ -761,7 +1001,7 @@ class Driver:
         delivery = self.delivery
         for action in actions:
             if isinstance(action, Deliver):
-                self.reader.decoded(watched.wire, action.changed)
+                watched.wire.decoded(action.changed)
                 delivery.deliver(watched, action)
             elif isinstance(action, Retried):
                 self.retries += 1

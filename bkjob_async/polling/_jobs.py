@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from .._protocol import Request
     from ..config import Scope
     from ..errors import BkJobError
-    from ._rate import RateGovernor
     from ._subscription import _Subscription
 
 __all__ = [
@@ -139,6 +138,14 @@ class Wire:
         self.needs_decode = True
         #: Large steps followed by result groups (``None``: the job is polled whole).
         self.groups: dict[int, GroupCounts] | None = None
+
+    def decoded(self, changed: bool) -> None:
+        """Note that an answer was decoded and tracked (``changed``: it moved the state)."""
+        self.needs_decode = False
+        if not changed:
+            # The answer looked changed but nothing in it was: maybe a request id where the
+            # reused places do not look. Search the next answer whole (``body_fingerprint``).
+            self.cuts = ()
 
 
 class GroupCounts:
@@ -470,6 +477,14 @@ class _Server(Protocol):
     def down_since(self) -> float | None: ...
 
 
+class _Governor(Protocol):
+    @property
+    def rate(self) -> float | None: ...
+
+    @property
+    def paused_until(self) -> float: ...
+
+
 class _Health(Protocol):
     @property
     def server(self) -> _Server: ...
@@ -478,8 +493,10 @@ class _Health(Protocol):
 class Gate(Protocol):
     """What may hold due polls back: the rate governor and an outage (the driver)."""
 
-    governor: RateGovernor
     registry: Registry
+
+    @property
+    def governor(self) -> _Governor: ...
 
     @property
     def health(self) -> _Health: ...

@@ -19,35 +19,27 @@ from __future__ import annotations
 import logging
 import re
 import time
+import typing
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
-from .._convert_objects import host_row
 from .._converter import converter
 from .._observe import JobObservation, observe_groups, observe_job
-from .._protocol import Batches, KeptQuery, Request
+from .._protocol import Batches, KeptQuery, Request, parse_retry_after
 from .._protocol._request import query_value, trace_fields
 from .._protocol.jobs import GET_JOB_INSTANCE_STATUS, GET_STEP_INSTANCE_STATUS
 from ..config import ApiFlavor, Scope
 from ..errors import RateLimitedError, ResponseFormatError
 from ..models import (
-    Container,
-    ContainerResult,
-    Host,
-    HostKey,
-    HostResult,
-    HostStatus,
     JobInstanceStatus,
     JobStatus,
 )
 from ._decide import Answer
 from ._jobs import GroupCounts, Wire
-from ._rate import parse_retry_after
-from ._tracker import keeper, step_moves
-from .events import is_container
+from ._tracker import Rows, keeper, step_moves
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
@@ -56,8 +48,7 @@ if TYPE_CHECKING:
     from .._protocol import Protocol, Response
     from ..config import Scope
     from ._jobs import Watched
-    from ._rate import RateGovernor
-    from ._schedule import PollPolicy
+    from ._policy import PollPolicy
 
 __all__ = ["PollRequests", "Query", "Reader", "Unread", "body_fingerprint"]
 
@@ -241,16 +232,22 @@ class Unread(NamedTuple):
     fingerprint: int | None
 
 
+class _Governor(typing.Protocol):
+    """What the reader tells the rate governor (``_driver.RateGovernor``) of a rate limit."""
+
+    def hint(self, now: float, remaining: Any, reset: Any, wall: float) -> None: ...
+
+    def pause(self, now: float, seconds: float) -> None: ...
+
+
 class Reader:
     """Read jobs through one ``send`` and one ``decode``; count the requests it sends."""
 
     __slots__ = (
         "_clock",
-        "_container_hook",
         "_decipher",
         "_generation",
         "_governor",
-        "_host_hook",
         "_polls",
         "_protocol",
         "_send",
@@ -258,6 +255,7 @@ class Reader:
         "_timeout",
         "grouping",
         "requests",
+        "rows",
         "unchanged",
     )
 
@@ -266,7 +264,7 @@ class Reader:
         protocol: Protocol,
         send: Callable[[Request], Awaitable[Response]],
         policy: PollPolicy,
-        governor: RateGovernor,
+        governor: _Governor,
         clock: Callable[[], float],
         *,
         grouping: bool,
@@ -278,9 +276,9 @@ class Reader:
         self._protocol = protocol
         self._polls = PollRequests(protocol)
         self._generation = protocol.generation
-        hooks = converter(protocol.generation, protocol.server_tz)
-        self._host_hook = hooks.get_structure_hook(HostResult)
-        self._container_hook = hooks.get_structure_hook(ContainerResult)
+        #: A changed host's row into its ``HostResult`` (on the gateway v4, a container's into
+        #: its ``ContainerResult``), on first read of its transition's ``host``/``result``.
+        self.rows = Rows(converter(protocol.generation, protocol.server_tz))
         self._governor = governor
         self._clock = clock
         self._timeout = policy.poll_timeout
@@ -331,21 +329,6 @@ class Reader:
         job = watched.job
         watched.wire.request = self.request(job.scope, job.job_instance_id, with_hosts=hosts)
         watched.wire.needs_decode = True
-
-    def host_result(self, key: HostKey, code: int, row: dict[str, Any]) -> HostResult:
-        """Structure a host row that changed; a row not fully readable keeps its status only."""
-        found: HostResult | None = _readable(self._host_hook, row, HostResult, key)
-        return HostResult(_host_from_key(key), HostStatus(code)) if found is None else found
-
-    def object_result(
-        self, key: HostKey, code: int, row: dict[str, Any]
-    ) -> HostResult | ContainerResult:
-        """Structure a gateway v4 execute object's row that changed: a container's (its key
-        ``("container", id)``) as a ``ContainerResult``, a host's as ``host_result`` does."""
-        if not is_container(key):
-            return self.host_result(key, code, host_row(row))
-        found: ContainerResult | None = _readable(self._container_hook, row, ContainerResult, key)
-        return ContainerResult(Container(key[1]), HostStatus.of(code)) if found is None else found
 
     def wire(self, scope: Scope, job_id: int) -> Wire:
         """Return a new job's ``Wire``: its poll request, nothing read yet."""
@@ -403,14 +386,6 @@ class Reader:
             wire.fingerprint = None
             raise
         return Answer(data, observation, snapshot)
-
-    def decoded(self, wire: Wire, changed: bool) -> None:
-        """Note that an answer was decoded and tracked (``changed``: it moved the state)."""
-        wire.needs_decode = False
-        if not changed:
-            # The answer looked changed but nothing in it was: maybe a request id where the
-            # reused places do not look. Search the next answer whole (``body_fingerprint``).
-            wire.cuts = ()
 
     # --- large steps: result groups instead of every host row ---------------------------------
 
@@ -488,29 +463,3 @@ def _final_snapshot(snapshot: JobInstanceStatus) -> JobInstanceStatus:
 
 
 _KNOWN_STATUSES = frozenset(JobStatus)
-
-
-def _readable(hook: Callable[[Any, type[Any]], Any], row: Any, cls: type[Any], key: object) -> Any:
-    """Return ``row`` structured as a ``cls``, or ``None`` (logged) if it is not fully readable."""
-    try:
-        return hook(row, cls)
-    except Exception as exc:
-        logger.warning(
-            "%s %r: row not fully readable (%s: %s); keeping its status only",
-            cls.__name__,
-            key,
-            type(exc).__name__,
-            exc,
-        )
-        return None
-
-
-def _host_from_key(key: HostKey) -> Host:
-    if isinstance(key, int):
-        return Host(bk_host_id=key)
-    cloud, ip, ipv6 = key
-    return Host(
-        ip=ip if isinstance(ip, str) else None,
-        bk_cloud_id=cloud if isinstance(cloud, int) else None,
-        ipv6=ipv6 if isinstance(ipv6, str) else None,
-    )

@@ -29,7 +29,7 @@ ROLLING_WAITING        15    x      x                 between rolling batches, f
 =====================  ====  =====  ========  ======  =====================================
 
 - **waits** (``WAITS_FOR_A_PERSON``): the job cannot change without a person; the schedule
-  backs off to ``max_interval`` and the job list may stand for its polls (``_schedule``,
+  backs off to ``max_interval`` and the job list may stand for its polls (``_decide``,
   ``_census``, ``_decide``).
 - **not over** (``NOT_OVER``): a job list row at such a status needs no poll of the job
   itself; any other row (an end, an unknown code) does (``_decide``).

@@ -2,14 +2,13 @@
 
 Workers put events in a ``_Mailbox`` and never block. The poller holds a ``_Subscription``,
 never the caller's ``Watch`` (``_watch``), so dropping a watch ends it. A consumer waits on a
-bare asyncio future, as parked workers do (``_heap``): no anyio Event made per wait and set
+bare asyncio future, as parked workers do (``_jobs.Due``): no anyio Event made per wait and set
 per event.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
 import sys
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
@@ -26,23 +25,18 @@ from .events import (
     PollingResumed,
     PollingStalled,
     StepTransition,
+    now_utc,
     waits_for_a_person,
 )
 
 if TYPE_CHECKING:
+    import datetime as _dt
     from collections.abc import Sequence
 
     from ..config import Scope
     from ..errors import BkJobError
 
-__all__ = ["HandedOut", "now_utc"]
-
-_UTC = _dt.timezone.utc
-
-
-def now_utc() -> _dt.datetime:
-    """Return the current time, aware, in UTC: every event's ``observed_at``."""
-    return _dt.datetime.now(_UTC)
+__all__ = ["HandedOut"]
 
 
 def _event_key(event: Event) -> tuple[Any, ...]:

@@ -18,6 +18,7 @@ the explicit counts a state keeps (``JobState.visits``; their rules are below).
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
@@ -27,8 +28,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import attrs
 
+from .._convert_objects import host_row
 from .._observe import JobObservation
-from ..models import ContainerResult, HostKey, HostResult, HostStatus, JobStatus
+from ..models import Container, ContainerResult, Host, HostKey, HostResult, HostStatus, JobStatus
 from ._rules import (
     ENDS_FOR_GOOD,
     HOST_ENDED,
@@ -55,6 +57,7 @@ __all__ = [
     "EMPTY",
     "Count",
     "JobState",
+    "Rows",
     "StepState",
     "Visits",
     "arrival",
@@ -69,6 +72,8 @@ __all__ = [
     "step_moves",
     "visit_of",
 ]
+
+logger = logging.getLogger("bkjob_async.polling")
 
 
 # --- state ---------------------------------------------------------------------------------------
@@ -703,3 +708,57 @@ def step_moves(state: JobState, step: StepObservation) -> bool:
     if known is None or known.status != step.status or known.execute_count != step.execute_count:
         return True
     return not JobStatus.of(step.status).is_finished
+
+
+# --- a changed host's row, structured on first read ----------------------------------------------
+
+
+class Rows:
+    """Structure a changed host's row (a v4 container's) into its typed result, when a
+    transition's ``host`` or ``result`` is first read (``events.HostRow``); the client's
+    converter hooks of its API generation."""
+
+    __slots__ = ("_container", "_host")
+
+    def __init__(self, hooks: Any) -> None:
+        self._host = hooks.get_structure_hook(HostResult)
+        self._container = hooks.get_structure_hook(ContainerResult)
+
+    def host(self, key: HostKey, code: int, row: dict[str, Any]) -> HostResult:
+        """Structure a host row; a row not fully readable keeps its status only."""
+        found: HostResult | None = _readable(self._host, row, HostResult, key)
+        return HostResult(_host_from_key(key), HostStatus(code)) if found is None else found
+
+    def object(self, key: HostKey, code: int, row: dict[str, Any]) -> HostResult | ContainerResult:
+        """Structure a gateway v4 execute object's row: a container's (its key
+        ``("container", id)``) as a ``ContainerResult``, a host's as ``host`` does."""
+        if not is_container(key):
+            return self.host(key, code, host_row(row))
+        found: ContainerResult | None = _readable(self._container, row, ContainerResult, key)
+        return ContainerResult(Container(key[1]), HostStatus.of(code)) if found is None else found
+
+
+def _readable(hook: Callable[[Any, type[Any]], Any], row: Any, cls: type[Any], key: object) -> Any:
+    """Return ``row`` structured as a ``cls``, or ``None`` (logged) if it is not fully readable."""
+    try:
+        return hook(row, cls)
+    except Exception as exc:
+        logger.warning(
+            "%s %r: row not fully readable (%s: %s); keeping its status only",
+            cls.__name__,
+            key,
+            type(exc).__name__,
+            exc,
+        )
+        return None
+
+
+def _host_from_key(key: HostKey) -> Host:
+    if isinstance(key, int):
+        return Host(bk_host_id=key)
+    cloud, ip, ipv6 = key
+    return Host(
+        ip=ip if isinstance(ip, str) else None,
+        bk_cloud_id=cloud if isinstance(cloud, int) else None,
+        ipv6=ipv6 if isinstance(ipv6, str) else None,
+    )

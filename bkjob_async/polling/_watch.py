@@ -19,13 +19,13 @@ import anyio.lowlevel
 from .. import errors
 from ..config import MAX_ID, check_id
 from ._fold import Fold
-from ._subscription import _Subscription, now_utc
 from .events import (
     Event,
     JobFinished,
     JobTransition,
     WatchFailed,
     WatchTimedOut,
+    now_utc,
 )
 
 if TYPE_CHECKING:
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from ..client import BkJobClient
     from ..config import Scope
     from ..models import JobInstanceStatus
-    from ._journal import Journal
+    from ._delivery import Journal
+    from ._subscription import _Subscription
     from ._summary import WatchSummary
     from .stores import Store
 

@@ -229,6 +229,14 @@ PERSON_WAITING: frozenset[JobStatus] = frozenset(
 )
 
 
+_UTC = _dt.timezone.utc
+
+
+def now_utc() -> _dt.datetime:
+    """Return the current time, aware, in UTC: every event's ``observed_at``."""
+    return _dt.datetime.now(_UTC)
+
+
 def _visit(visit: int) -> str:
     return "" if visit == 1 else f"#{visit}"
 

@@ -23,17 +23,15 @@ from .._transport import sender
 from ..config import ApiFlavor, Scope, check_id
 from ._codec import decode_event, from_data, open_jobs
 from ._decide import Rules
-from ._delivery import Delivery
-from ._driver import Driver, Pace, Permits, loop_clock
+from ._delivery import Delivery, Journal, StoreJournal
+from ._driver import Driver, Pace, Permits, RateGovernor, loop_clock
 from ._jobs import Registry
-from ._journal import Journal, StoreJournal
-from ._rate import RateGovernor
+from ._policy import PollPolicy
 from ._reader import Reader
-from ._schedule import PollPolicy
-from ._subscription import HandedOut, _Subscription, now_utc
+from ._subscription import HandedOut, _Subscription
 from ._tap import Tap
 from ._watch import _FINAL_EVENTS, Completed, Snapshots, Watch, _ids, _kinds
-from .events import Event, JobFinished, WatchTimedOut
+from .events import Event, JobFinished, WatchTimedOut, now_utc
 from .stores import Store, StoredWatch, StoreStatistics, UnknownWatchError, check_name
 from .stores.memory import MemoryStore
 
@@ -46,8 +44,8 @@ if TYPE_CHECKING:
     from .._protocol import Protocol
     from ..client import BkJobClient
     from ..models import JobInstanceStatus
+    from ._delivery import Journal
     from ._driver import Permits
-    from ._journal import Journal
     from ._tap import Sink
     from .callbacks import Callback
     from .stores import StoredWatch
@@ -194,7 +192,7 @@ def build(
         grouping=policy.group_threshold is not None and client.flavor is ApiFlavor.APIGW_V3,
     )
     # The gateway v4 lists execute objects: hosts (read as v3's rows) and containers.
-    rows = reader.object_result if client.flavor is ApiFlavor.APIGW_V4 else reader.host_result
+    rows = reader.rows.object if client.flavor is ApiFlavor.APIGW_V4 else reader.rows.host
     rules = Rules.of(policy, rng or random.Random(), now_utc, rows)
     driver = Driver(
         rules, reader, governor, delivery, time.monotonic, protocol=protocol, permits=permits
@@ -414,7 +412,7 @@ class Poller:
     first. The body's exception propagates as itself; a bug of the poller's own tasks, as an
     ``ExceptionGroup``. ``clock``: the clock of the loop's timers (a virtual-time test loop's).
     ``journal``: where a caller that keeps job states elsewhere (the cluster worker) records
-    every change before it is handed out, and seeds new jobs from (``_journal.Journal``); the
+    every change before it is handed out, and seeds new jobs from (``_delivery.Journal``); the
     default is the store's journal, for named watches. ``permits`` is an outside rate budget
     asked before each poll.
     """

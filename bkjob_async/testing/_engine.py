@@ -24,7 +24,7 @@ The transitions follow bk-job (``JobListener``, ``GseStepEventHandler``,
 * retry (2/8): ``retry_lag`` later the step goes 2 with a new round that copies the previous
   one and re-runs the failed (2) or all (8) hosts.
 
-Each step operation's check and later change are a table in ``_operations``; the engine holds
+Each step operation's check and later change are a table (``OPERATIONS``, below); the engine holds
 the timeline they act on.
 """
 

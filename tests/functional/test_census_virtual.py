@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from bkjob_async import HostTransition, JobFinished, Poller, PollPolicy, Scope
-from bkjob_async.polling._schedule import census_round
+from bkjob_async.polling._decide import census_round
 from bkjob_async.testing import Fault, Request, Response
 
 from ..virtual import VirtualBkJob, now, run_virtual

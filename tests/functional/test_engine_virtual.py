@@ -22,7 +22,7 @@ from bkjob_async import (
     Scope,
     WatchFailed,
 )
-from bkjob_async.polling._schedule import SEEN_MARGIN
+from bkjob_async.polling._decide import SEEN_MARGIN
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, MockTransport, StepPlan
 
 from ..virtual import VirtualBkJob, now, run_virtual

@@ -20,9 +20,8 @@ from bkjob_async.models import (
     JobStatus,
 )
 from bkjob_async.polling import Fold
-from bkjob_async.polling._delivery import Delivery
+from bkjob_async.polling._delivery import Delivery, StoreJournal
 from bkjob_async.polling._jobs import Registry
-from bkjob_async.polling._journal import StoreJournal
 from bkjob_async.polling._tap import JobSeen, StepSeen, Tap
 from bkjob_async.polling.events import (
     ContainerTransition,

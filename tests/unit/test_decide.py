@@ -39,10 +39,12 @@ from bkjob_async.polling._decide import (
     Retried,
     Rules,
     job_backoff,
+    joined_at,
+    min_gap,
+    rejoined_at,
 )
 from bkjob_async.polling._decide import decide as decide_tuple
 from bkjob_async.polling._jobs import PolledJob
-from bkjob_async.polling._schedule import joined_at, min_gap, rejoined_at
 from bkjob_async.polling.events import JobFinished, WatchFailed
 
 from ..scripted import SCOPE, job_body

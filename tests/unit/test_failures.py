@@ -19,9 +19,9 @@ from bkjob_async.polling._decide import (
     classify,
     failing_share,
     job_backoff,
+    min_gap,
     server_level,
 )
-from bkjob_async.polling._schedule import min_gap
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ from collections import Counter
 import pytest
 
 from bkjob_async import PollPolicy
-from bkjob_async.polling._decide import job_backoff
-from bkjob_async.polling._schedule import (
+from bkjob_async.polling._decide import (
     RetryBudget,
     cap,
     first_delay,
+    job_backoff,
     min_gap,
     next_interval,
     soon,

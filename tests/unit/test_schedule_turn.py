@@ -14,17 +14,21 @@ from bkjob_async import PollPolicy
 from bkjob_async._converter import Generation
 from bkjob_async._observe import observe_job
 from bkjob_async.models import Host, HostResult, HostStatus, JobInstance, JobInstanceStatus
-from bkjob_async.polling._decide import UNCHANGED, Answer, Health, Rules, decide
-from bkjob_async.polling._jobs import PolledJob
-from bkjob_async.polling._schedule import (
+from bkjob_async.polling._decide import (
     TURN_GROWTH,
+    UNCHANGED,
+    Answer,
+    Health,
+    Rules,
     cap,
     census_round,
+    decide,
     min_gap,
     next_interval,
     soon,
     turning,
 )
+from bkjob_async.polling._jobs import PolledJob
 from bkjob_async.polling._tracker import EMPTY, JobState, StepState
 
 from ..scripted import SCOPE, job_body

@@ -1,0 +1,146 @@
+"""Rule: a policy is a frozen value, every field checked when it is made (type, range, finite).
+
+``PollPolicy`` says how a ``Poller`` polls: its schedule (``_decide`` reads it), its failure
+budget, its concurrency, its deadlines.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+from .._checks import check_int, check_number
+
+__all__ = ["PollPolicy"]
+
+
+def _number(name: str, value: Any) -> float:
+    """Return ``value`` if it is a finite real number (not a bool); raise ``TypeError``/``ValueError``."""
+    value = check_number(value, name)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not _number(attribute.name, value) > 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+
+
+def _count(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and check_int(value, attribute.name) < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+def _at_least_one(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and check_int(value, attribute.name) < 1:
+        raise ValueError(f"{attribute.name} must be >= 1, got {value!r}")
+
+
+def _unit(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    _number(attribute.name, value)
+
+
+@attrs.frozen
+class PollPolicy:
+    """How a ``Poller`` polls. Times are seconds.
+
+    :param latency: the bound on how late a change is seen: a job that may change by itself
+        (running) is polled at most ``latency`` apart (``None``: no bound, ``interval`` grows
+        to ``max_interval`` as for a waiting job). At a step's turn (its hosts waiting to
+        start) the next poll comes after 0.4 of ``latency``, the gap growing back to it:
+        changes come in bunches there.
+    :param interval: between polls of a job right after it changed, and the first gap of a
+        job that waits for a person (an ``interval`` above ``latency`` wins: the job is polled
+        every ``interval``).
+    :param max_interval: the cap the gap of a waiting job grows to (default: 15 s, or
+        ``interval`` if longer; shorter than ``interval`` is refused).
+    :param growth: gap factor per unchanged poll (1 keeps it fixed).
+    :param jitter: a gap is shortened by a random share in ``[0, jitter)``; never
+        lengthened, so ``latency`` holds. A gap repeated at ``latency`` is not jittered: a
+        job that stays at the bound is polled ``latency`` apart, less 2% for reading the
+        answer (its first gap and those after a turn are jittered, so jobs keep phases of
+        their own).
+    :param max_in_flight: requests at once; must not exceed the client's connection limit.
+        It also bounds how many answers can land in one turn of the event loop, each costing
+        a few hundred microseconds: keep it near polls per second x request latency (32 serves
+        2,000 polls/s with a p99 loop lag of a few ms; 64 let lag spikes reach 80 ms).
+    :param rate_limit: requests per second for the whole poller, or ``None``.
+    :param deadline: per watch; then each unfinished job ends with ``WatchTimedOut``.
+    :param poll_timeout: per poll request: the smaller of this and the client's
+        ``Timeouts`` bounds it (connect, read and total alike). A server that accepts and never
+        answers costs a poll this long, and holds one of ``max_in_flight`` workers meanwhile.
+    :param retry_budget: retries allowed as a share of requests (plus 10 per second).
+    :param buffer_size: events a watch holds before it coalesces per host, step and job.
+    :param remember: jobs whose last known state the poller keeps after their last watch
+        ends, so that watching one again (after a retry, say) reports only what changed; the
+        least recently released are forgotten first.
+    :param census: on the v3 APIs, let bk-job's job list stand for the polls of waits for a
+        job's end only (``as_completed``, ``wait_finished``, a watch of ``JobFinished``): one
+        list request a round per 1,000 jobs, and one read of each job's end (``False``: poll
+        each job every round, as for host events).
+    :param group_threshold: on the API gateway, a job with a step of more hosts than this is
+        polled without host rows, plus each running step's result-group counts, plus the rows
+        of only the groups that grew (``None``: always poll every host row).
+
+    Every value is checked here (type, range, finite): ``interval=float("inf")`` is a
+    ``ValueError``, ``interval="1"`` a ``TypeError``.
+
+    :param max_failures: a job's failure budget, with ``max_failing_time``: once one job has
+        failed this many reads in a row (``None``: any number) and gone ``max_failing_time``
+        seconds without a good answer (``None``: any time), while bk-job answered, its watches
+        end with ``WatchFailed`` and the last error; the rest of the watch goes on. ``None``
+        for both: never. An outage of bk-job itself spends none of it.
+    :param max_failing_time: see ``max_failures``.
+
+    Failures are one job's or bk-job's. A job whose reads fail while bk-job answers others
+    (its answer malformed, its read timing out, an error code) backs off alone, from a tenth
+    of its latency bound to four times it; jobs whose reads time out alone hold at most a
+    quarter of ``max_in_flight`` between them. Its watches hear ``JobPollFailing`` once two
+    reads in a row have failed over two seconds, and ``JobPollRecovered`` when it answers
+    again. A body refused unread twice in a row, or the same format error three times, spends
+    its budget at once. Permanent errors (not
+    found, permission, invalid request, authentication) end its watches at once; throttling
+    never does. bk-job is taken as down only when nothing answers at all, or when most polls
+    fail across jobs: the watches hear ``PollingStalled``, the poller probes bk-job with one
+    request at a time, at most every ``max_interval``, and polls every job again within
+    ``max_interval * (1 + jitter)`` of its return (``PollingResumed``). ``max_retries`` is
+    gone (passing it is a ``TypeError``): the budget above and ``deadline`` bound a watch.
+    """
+
+    latency: float | None = attrs.field(default=5.0, validator=_positive, kw_only=True)
+    interval: float = attrs.field(default=5.0, validator=_positive)
+    max_interval: float = attrs.field(
+        default=attrs.Factory(lambda self: max(15.0, self.interval), takes_self=True),
+        validator=_positive,
+    )
+    growth: float = attrs.field(default=1.5, validator=_unit)
+    jitter: float = attrs.field(default=0.1, validator=_unit)
+    max_in_flight: int = attrs.field(default=32, validator=_at_least_one)
+    rate_limit: float | None = attrs.field(default=None, validator=_positive)
+    deadline: float | None = attrs.field(default=None, validator=_positive)
+    poll_timeout: float | None = attrs.field(default=10.0, validator=_positive)
+    retry_budget: float = attrs.field(default=0.2, validator=_unit)
+    buffer_size: int = attrs.field(default=10_000, validator=_at_least_one)
+    group_threshold: int | None = attrs.field(default=500, validator=_at_least_one)
+    remember: int = attrs.field(default=10_000, validator=_count)
+    census: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    max_failures: int | None = attrs.field(default=10, validator=_at_least_one, kw_only=True)
+    max_failing_time: float | None = attrs.field(default=60.0, validator=_positive, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_interval < self.interval:
+            default = "; 5 s when not given" if self.interval == 5.0 else ""
+            raise ValueError(
+                f"max_interval ({self.max_interval:g} s) must be >= interval "
+                f"({self.interval:g} s{default}): pass a shorter interval too, or a longer "
+                "max_interval"
+            )
+        if not self.growth >= 1:
+            raise ValueError("growth must be >= 1")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("jitter must be in [0, 1)")
+        if not 0 <= self.retry_budget <= 1:
+            raise ValueError("retry_budget must be in [0, 1]")

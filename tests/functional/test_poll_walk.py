@@ -1,0 +1,89 @@
+"""One poll, one straight line (issue 63, point 2): the modules of ``polling/`` a changed poll
+visits, from the due heap handing its job to a worker to the consumer reading the transition's
+``host`` and ``result``, are at most ten, and always the same ten."""
+
+from __future__ import annotations
+
+import sys
+from types import FrameType
+from typing import Any
+
+from bkjob_async import BkJobClient, HostTransition, Poller, PollPolicy, Scope
+from bkjob_async.testing import MockTransport, run_virtual
+
+from ..scripted import ScriptedServer, job_body
+
+SCOPE = Scope.biz(2)
+#: The path, in order of first visit (``docs/explanation/architecture.md`` says it).
+WALK = [
+    "_jobs",
+    "_driver",
+    "_reader",
+    "_decide",
+    "_tracker",
+    "events",
+    "_delivery",
+    "_subscription",
+    "_watch",
+    "_fold",
+]
+
+
+def _walk() -> list[str]:
+    """Return the modules of ``polling/`` entered, in order, during the second changed poll."""
+    entered: list[str] = []
+
+    def profile(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "call":
+            name = frame.f_globals.get("__name__", "")
+            if name.startswith("bkjob_async.polling.") and (not entered or entered[-1] != name):
+                entered.append(name.removeprefix("bkjob_async.polling."))
+
+    async def main() -> None:
+        server = ScriptedServer()
+        server.script(
+            1,
+            job_body(1, 2, [(10, 2, 0, [5])]),
+            job_body(1, 2, [(10, 2, 0, [7])]),
+            job_body(1, 3, [(10, 3, 0, [9])]),
+        )
+        client = BkJobClient(
+            "http://bkjob.invalid",
+            app_code="app",
+            app_secret="s3cret-walk",
+            username="u",
+            transport=MockTransport(server),
+        )
+        policy = PollPolicy(interval=1.0, max_interval=2.0, latency=2.0)
+        async with client, Poller(client, policy=policy) as poller:
+            transitions = 0
+            async for event in poller.watch_jobs(SCOPE, [1]):
+                if isinstance(event, HostTransition):
+                    transitions += 1
+                    if transitions == 1:
+                        sys.setprofile(profile)  # the next poll, to its event's host read
+                    else:
+                        assert event.host.bk_host_id == 100
+                        assert event.result.status == 7
+                        sys.setprofile(None)
+                        break
+
+    try:
+        run_virtual(main)
+    finally:
+        sys.setprofile(None)
+    return entered
+
+
+def test_a_changed_poll_visits_ten_modules_in_a_line() -> None:
+    entered = _walk()
+    entered = entered[entered.index("_jobs") :]  # (from the heap: the consumer waited before)
+    first_visits = list(dict.fromkeys(entered))
+    # The rate governor's module is the driver's: a poll that samples the rate stays there.
+    assert set(first_visits) <= set(WALK), first_visits
+    assert len(first_visits) <= 10
+    assert first_visits[:5] == WALK[:5], first_visits  # heap, worker, read, decide, track
+    # Once decided, no module before the decision is entered again but the heap's and the
+    # driver's, which apply it (the reader is not called back, an event reads no reader).
+    decided = entered.index("_decide")
+    assert "_reader" not in entered[decided:], entered
