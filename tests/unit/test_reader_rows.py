@@ -9,7 +9,7 @@ import pytest
 from bkjob_async._converter import converter
 from bkjob_async.config import DEFAULT_SERVER_TZ
 from bkjob_async.models import HostResult
-from bkjob_async.polling._reader import _readable
+from bkjob_async.polling._tracker import _readable
 
 
 def test_a_readable_row_is_structured_and_an_unreadable_one_is_none_with_a_warning(
