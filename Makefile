@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-durations test-matrix lint typecheck unit bench check-live-view \
+.PHONY: demo test test-slow test-durations coverage test-matrix lint typecheck unit bench check-live-view \
 	clean redis docs docs-serve docs-catalogs docs-review api-keys facades chromium cjk-fonts promtool
 
 # pip first: it installs the test tools' dependency group (pyproject's [dependency-groups]).
@@ -29,13 +29,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict bkjob_async
 
 # The suite but its `slow` tests, on PYTEST_WORKERS workers (a test file each, longest first by
-# .venv/test-durations.json, else tests/durations.json), with branch coverage and its floor
-# (pyproject's [tool.coverage.report]). ALONE="FILES" runs those files first, on their own.
-# Bytecode goes under .venv/pycache, written once before the workers start.
+# .venv/test-durations.json, else tests/durations.json). ALONE="FILES" runs those files first,
+# on their own. Bytecode goes under .venv/pycache, written once before the workers start.
+# `make coverage`: the same with branch coverage (pyproject's [tool.coverage.*]).
 PYTEST_WORKERS ?= 6
 ALONE ?=
 UNIT_ARGS := -q -m "not slow" --hypothesis-profile=quick
-COVERAGE := --cov --cov-report=term:skip-covered
+COVERAGE ?=
+
+coverage: COVERAGE := --cov --cov-report=term:skip-covered
+coverage: unit
 
 unit test-slow: export PYTHONDONTWRITEBYTECODE :=
 unit test-slow: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
