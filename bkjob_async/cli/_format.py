@@ -31,9 +31,12 @@ __all__ = [
     "describe_event",
     "duration",
     "failed_job_lines",
+    "host_rows",
     "job_counts_text",
+    "job_rows",
     "millis",
     "outage_line",
+    "polling_rows",
     "progress_line",
     "result_tables",
     "resumed_note",
@@ -219,34 +222,35 @@ def summary_lines(summary: Summary) -> list[str]:
     """Return the summary as plain lines."""
     head = f"{summary.title}: {'interrupted after' if summary.interrupted else 'done in'}"
     lines = [f"{head} {duration(summary.elapsed)}", ""]
-    lines += table(
-        ("jobs by final status", "count"),
-        [
-            *((name, f"{n:,}") for name, n in summary.jobs_by_outcome),
-            ("total", f"{summary.jobs:,}"),
-        ],
-        "  ",
-    )
+    lines += table(("jobs by final status", "count"), job_rows(summary), "  ")
     if summary.ended_before:
         lines.append(f"  ({resumed_note(summary)})")
     lines.append("")
-    lines += table((f"{summary.objects} by final status", "count"), _host_rows(summary), "  ")
+    lines += table((f"{summary.objects} by final status", "count"), host_rows(summary), "  ")
     lines.append("")
-    lines += table(("polling", "value"), _polling_rows(summary), "  ")
+    lines += table(("polling", "value"), polling_rows(summary), "  ")
     attention = attention_lines(summary)
     if attention:
         lines += ["", *attention]
     return lines
 
 
-def _host_rows(summary: Summary) -> list[tuple[str, str]]:
+def job_rows(summary: Summary) -> list[tuple[str, str]]:
+    """Return the summary's jobs by final status, and their total, as text rows."""
+    rows = [(name, f"{n:,}") for name, n in summary.jobs_by_outcome]
+    return [*rows, ("total", f"{summary.jobs:,}")]
+
+
+def host_rows(summary: Summary) -> list[tuple[str, str]]:
+    """Return the summary's hosts (or containers) by final status, and their total."""
     rows = [(name, f"{n:,}") for name, n in summary.hosts_by_status]
     if summary.hosts_unfinished:
         rows.append(("(not finished)", f"{summary.hosts_unfinished:,}"))
     return [*rows, ("total", f"{summary.hosts:,}")]
 
 
-def _polling_rows(summary: Summary) -> list[tuple[str, str]]:
+def polling_rows(summary: Summary) -> list[tuple[str, str]]:
+    """Return the summary's polling figures as text rows."""
     rows = [
         ("polls made", f"{summary.polls:,}"),
         ("unchanged polls", f"{summary.unchanged_polls:,}"),

@@ -32,8 +32,10 @@ from ._format import (
     describe_event,
     duration,
     failing_line,
-    millis,
+    host_rows,
+    job_rows,
     outage_line,
+    polling_rows,
     result_tables,
     resumed_note,
     short_event,
@@ -49,8 +51,7 @@ if TYPE_CHECKING:
     from ..models import JobInstanceStatus
     from ..polling import FoldCounts, FoldedJob, PollerStatistics
     from ..polling.events import Event
-    from ._cluster import Workers
-    from ._tally import Summary, Tally
+    from ._tally import Summary, Tally, Workers
 
 __all__ = ["LiveView", "above", "make_console", "print_status", "print_summary"]
 
@@ -412,47 +413,38 @@ class LiveView:
 
 
 def print_summary(console: Console, summary: Summary) -> None:
-    """Print the end-of-run summary as tables."""
+    """Print the end-of-run summary as tables (the rows ``summary_lines`` prints)."""
     state = "interrupted after" if summary.interrupted else "done in"
     console.print(Text(f"{summary.title}: {state} {duration(summary.elapsed)}", style="bold"))
-    jobs = Table(title="Jobs by final status", box=box.ROUNDED, title_justify="left")
-    jobs.add_column("status")
-    jobs.add_column("jobs", justify="right")
-    for name, count in summary.jobs_by_outcome:
-        jobs.add_row(name, f"{count:,}", style=_outcome_style(name))
-    jobs.add_row("total", f"{summary.jobs:,}", style="bold")
+    where, tables = summary.objects, []
+    for kind, title, column, rows in (
+        ("jobs", "Jobs by final status", ("status", "jobs"), job_rows(summary)),
+        ("hosts", f"{where.capitalize()} by final status", ("status", where), host_rows(summary)),
+        ("polling", "Polling", ("measure", "value"), polling_rows(summary)),
+    ):
+        table = Table(title=title, box=box.ROUNDED, title_justify="left", min_width=len(title) + 4)
+        table.add_column(column[0])
+        table.add_column(column[1], justify="right")
+        for name, value in rows:
+            table.add_row(name, value, style=_row_style(kind, name))
+        tables.append(table)
     if summary.ended_before:
-        jobs.caption = resumed_note(summary)
-    where = summary.objects
-    hosts = Table(
-        title=f"{where.capitalize()} by final status", box=box.ROUNDED, title_justify="left"
-    )
-    hosts.add_column("status")
-    hosts.add_column(where, justify="right")
-    for name, count in summary.hosts_by_status:
-        hosts.add_row(name, f"{count:,}", style=_outcome_style(name.split(" ")[0], host=True))
-    if summary.hosts_unfinished:
-        hosts.add_row("(not finished)", f"{summary.hosts_unfinished:,}", style="dim")
-    hosts.add_row("total", f"{summary.hosts:,}", style="bold")
-    polling = Table(title="Polling", box=box.ROUNDED, title_justify="left")
-    polling.add_column("measure")
-    polling.add_column("value", justify="right")
-    polling.add_row("polls made", f"{summary.polls:,}")
-    polling.add_row("unchanged polls", f"{summary.unchanged_polls:,}")
-    polling.add_row("retries", f"{summary.retries:,}")
-    polling.add_row("events", f"{summary.events:,}")
-    polling.add_row(
-        f"transition latency p50 (n={summary.latency_samples:,})", millis(summary.latency_p50)
-    )
-    polling.add_row("transition latency p99", millis(summary.latency_p99))
-    for name, count in summary.errors:
-        polling.add_row(f"errors: {name}", f"{count:,}", style="red")
-    for table in (jobs, hosts, polling):
-        table.min_width = len(str(table.title)) + 4
-    console.print(Columns([jobs, hosts, polling], padding=(0, 2)))
+        tables[0].caption = resumed_note(summary)
+    console.print(Columns(tables, padding=(0, 2)))
     attention = attention_lines(summary)
     if attention:
         console.print(Text("\n".join(attention), style="red" if summary.failed_jobs else "yellow"))
+
+
+def _row_style(kind: str, name: str) -> str | None:
+    """Return how a summary table's row is drawn: totals bold, statuses by their outcome."""
+    if name == "total":
+        return "bold"
+    if kind == "polling":
+        return "red" if name.startswith("errors: ") else None
+    if name == "(not finished)":
+        return "dim"
+    return _outcome_style(name.split(" ")[0], host=kind == "hosts")
 
 
 def _outcome_style(name: str, *, host: bool = False) -> str:

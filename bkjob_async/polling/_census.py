@@ -95,9 +95,13 @@ class Census:
         may_send: Callable[[], float],
         wall: Callable[[], _dt.datetime],
         round_: float,
+        outcome: Callable[[BaseException | None], None] = lambda error: None,
     ) -> None:
+        """``outcome`` hears of each read of the list: ``None`` when bk-job answered it, else
+        the error (bk-job's health counts it, as a poll's)."""
         self._protocol, self._reader = protocol, reader
         self._listed, self._may_send, self._wall = listed, may_send, wall
+        self._outcome = outcome
         self.round = round_
         #: The jobs the list follows, by scope.
         self.jobs: dict[Scope, set[Watched]] = {}
@@ -170,7 +174,9 @@ class Census:
         rows: dict[int, tuple[int, _dt.datetime | None]] | None = {}
         try:
             rows = await self._rows(scope, since, until)
+            self._outcome(None)
         except Exception as exc:  # (one nothing expects too: the jobs are polled themselves)
+            self._outcome(exc)
             self.failures += 1
             if self.failures == 1 or self.failures % 100 == 0:
                 logger.warning(

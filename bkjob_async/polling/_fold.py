@@ -25,11 +25,11 @@ import attrs
 
 from ..errors import ApiError, BkJobError, TransportError
 from ..models import Container, Host, HostStatus, JobInstanceStatus, JobStatus
-from ._containers import ContainerTransition, is_container
 from ._summary import UNSEEN, FailedContainer, FailedHost, WatchSummary
 from ._tap import JobSeen
 from .events import (
     PERSON_WAITING,
+    ContainerTransition,
     HostTransition,
     JobFinished,
     JobPollFailing,
@@ -40,6 +40,7 @@ from .events import (
     StepTransition,
     WatchFailed,
     WatchTimedOut,
+    is_container,
 )
 
 if TYPE_CHECKING:
@@ -161,6 +162,7 @@ class _Job:
         "outcome",
         "status",
         "unread",
+        "view",
         "waiting_step",
     )
 
@@ -175,9 +177,13 @@ class _Job:
         self.failing: _dt.datetime | None = None
         #: It ended without success and its final status had no host rows.
         self.unread = False
+        #: Its frozen figures as last read (``None``: changed since).
+        self.view: FoldedJob | None = None
 
     def frozen(self) -> FoldedJob:
-        return FoldedJob(
+        if self.view is not None:
+            return self.view
+        self.view = FoldedJob(
             self.id,
             self.status,
             self.bucket,
@@ -190,6 +196,7 @@ class _Job:
             self.waiting_step,
             self.failing,
         )
+        return self.view
 
 
 def _bucket(status: JobStatus | None, outcome: str | None) -> str:
@@ -303,7 +310,7 @@ class Fold:
         return record
 
     def _set(self, record: _Job, status: JobStatus | None, outcome: str | None) -> None:
-        record.status, record.outcome = status, outcome
+        record.status, record.outcome, record.view = status, outcome, None
         if outcome is None:
             record.error = None
             bucket = _LIVE.get(status) or _bucket(status, None)
@@ -337,6 +344,7 @@ class Fold:
         ``key`` (``None``: its event's) is read only where it is needed: a failure, or
         ``objects``."""
         objects, old = self._objects, previous
+        record.view = None
         if objects is not None:
             key = _key(event) if key is None else key
             old = objects.get((record.id, step, key))
@@ -392,6 +400,7 @@ class Fold:
 
     def _on_step(self, event: StepTransition) -> None:
         record = self._job(event.job_instance_id)
+        record.view = None
         if event.current is JobStatus.WAITING_USER:
             record.waiting_step = event.step_instance_id
         elif record.waiting_step == event.step_instance_id:
@@ -466,7 +475,7 @@ class Fold:
         """Note since when a job's reads fail alone (``None``: they do not), and the count."""
         if (record.failing is None) is not (since is None):
             self._failing += 1 if since is not None else -1
-        record.failing = since
+        record.failing, record.view = since, None
 
     # --- reading ------------------------------------------------------------------------------
 

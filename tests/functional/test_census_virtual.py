@@ -378,3 +378,83 @@ def test_parking_a_job_costs_no_list_read_of_its_own() -> None:
     run_virtual(main)
     # Parked from the first job's first poll (0.5 s) until the round after 100 s.
     assert server.lists <= 100.0 / census_round(POLICY) + 2
+
+
+def test_an_outage_of_an_end_only_wait_ends_at_the_lists_first_answer() -> None:
+    """The job list's reads follow the outage's rules as polls do: a failed one while bk-job is
+    down is a failed probe, its first answer ends the outage (issue 61)."""
+    server = VirtualBkJob(long_deploys(200))
+    jobs = list(server.ids.values())
+    down: list[tuple[float, bool]] = []
+
+    async def main() -> list[int]:
+        ended = []
+        policy = PollPolicy(max_interval=15.0)
+        async with (
+            server.client() as client,
+            Poller(client, policy=policy) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(server.outage, 100.0, 160.0)
+
+            async def sample() -> None:
+                while True:
+                    stalled = poller.statistics().stalled
+                    if not down or down[-1][1] is not stalled:
+                        down.append((now(), stalled))
+                    await anyio.sleep(0.1)
+
+            tg.start_soon(sample)
+            with anyio.fail_after(2000):
+                async with poller.as_completed(SCOPE, jobs) as finished:
+                    async for status in finished:
+                        ended.append(status.job.job_instance_id)
+            tg.cancel_scope.cancel()
+        return ended
+
+    assert sorted(run_virtual(main)) == jobs
+    changes = [t for t, _ in down[1:]]
+    assert len(changes) == 2, down  # down once, up once
+    assert 100.0 <= changes[0] <= 100.0 + 2 * POLICY.latency  # type: ignore[operator]
+    assert 160.0 <= changes[1] <= 160.0 + 15.0 + 1.0, down  # a probe's gap, list read or poll
+    failed = [t for t in server.failed if 110.0 <= t < 160.0]
+    assert len(failed) / 50.0 <= 1.0  # probes, not rounds of the list
+
+
+def test_the_lists_answer_ends_an_outage_and_its_failure_is_a_failed_probe() -> None:
+    from bkjob_async import ConnectError, ServerError
+
+    server = VirtualBkJob({1: 1e9})
+
+    async def main() -> tuple[bool, bool, bool, float, float]:
+        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+            driver = poller._driver
+            health = driver.health
+            now_ = driver.clock()
+            down, _ = health.server.failed(
+                now_, now_ - 10.0, 0, driver.rules.rng, silent=True, first=True, waited=True
+            )
+            assert down.down
+            driver.health = health._replace(server=down)
+            probing, granted = down.allows(down.probe_at)
+            assert granted
+            driver.health = health._replace(server=probing)
+            driver.census_read(ServerError("502", http_status=502))  # the list, as the probe
+            failed = driver.health.server
+            driver.census_read(ConnectError("refused"))
+            driver.census_read(None)  # then it answers
+            return (
+                failed.down,
+                failed.probing,
+                driver.health.server.down,
+                failed.probe_at - now_,
+                driver.server_failures,
+            )
+
+    still_down, probing, down_after, next_probe_in, failures = run_virtual(main)
+    assert still_down  # a failed probe: the next one later, not after its hold
+    assert not probing
+    # (after its hold, the granted probe would be poll_timeout + 1 s after it was granted)
+    assert 0.0 < next_probe_in < POLICY.poll_timeout  # type: ignore[operator]
+    assert not down_after  # the list's answer ended the outage
+    assert failures == 2
