@@ -174,23 +174,39 @@ class StallProbe:
     def figures(self) -> dict[str, dict[str, float]]:
         """Per phase: ``max``/``p99`` (wall), ``cpu_max``/``cpu_p99``, ``work_max`` (CPU,
         samples without a full pass), ``gc2`` (the longest full pass, CPU), ``samples``."""
+        return {name: _stalls(*samples) for name, samples in self.phases.items()}
 
-        def top(samples: array[float], q: float = 1.0) -> float:
-            ordered = sorted(samples) or [0.0]
-            return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    def together(self, names: tuple[str, ...]) -> dict[str, float]:
+        """The figures of ``figures`` over the samples of the phases ``names`` taken as one."""
+        parts = [self.phases[name] for name in names if name in self.phases]
+        joined: tuple[array[float], array[float], array[float]] = (
+            array("d"),
+            array("d"),
+            array("d"),
+        )
+        for part in parts:
+            for into, samples in zip(joined, part[:3], strict=True):
+                into.extend(samples)
+        passes = [max((part[3][g] for part in parts), default=0.0) for g in range(3)]
+        return _stalls(*joined, passes)
 
-        return {
-            name: {
-                "max": top(late),
-                "p99": top(late, 0.99),
-                "cpu_max": top(late_cpu),
-                "cpu_p99": top(late_cpu, 0.99),
-                "work_max": top(work),
-                "gc2": passes[2],
-                "samples": len(late),
-            }
-            for name, (late, late_cpu, work, passes) in self.phases.items()
-        }
+
+def _stalls(
+    late: array[float], late_cpu: array[float], work: array[float], passes: list[float]
+) -> dict[str, float]:
+    def top(samples: array[float], q: float = 1.0) -> float:
+        ordered = sorted(samples) or [0.0]
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "max": top(late),
+        "p99": top(late, 0.99),
+        "cpu_max": top(late_cpu),
+        "cpu_p99": top(late_cpu, 0.99),
+        "work_max": top(work),
+        "gc2": passes[2],
+        "samples": len(late),
+    }
 
 
 def take_turns(procs: list[subprocess.Popen[str]], turn: float = 0.1) -> None:

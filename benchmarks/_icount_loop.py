@@ -20,7 +20,7 @@ import aiohttp
 import anyio
 
 from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
-from bkjob_async.polling._query import PollRequests
+from bkjob_async.polling._reader import PollRequests
 from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 mode, url, ids_file, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])

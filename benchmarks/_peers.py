@@ -21,6 +21,8 @@ in a status. Modes:
   so every poll reports one transition (the mode only names the comparison);
 - ``watch``: follow every job at ``interval`` until each is seen finished (or ``seconds``
   pass), recording each host status and each job end with the ``time.monotonic()`` it was seen;
+  with ``"launch"`` (seconds from the start, one per job; the naive loop and the engine) each
+  job is followed from its launch on (the family of mixes, ``_peers_family``);
 - ``memory``: poll every job once, then report resident memory grown since before the watch.
 """
 
@@ -89,6 +91,7 @@ class Counters:
 
     def __init__(self) -> None:
         self.sent = self.refused = self.errors = 0
+        self.events = 0  # (the engine's, of every kind)
         self.seen: list[tuple[int, int, int, int, float]] = []
         self.finished = 0
 
@@ -211,8 +214,13 @@ async def naive(
     finished: asyncio.Event,
     *,
     decode: bool = True,
+    launch: list[float] | None = None,
 ) -> None:
     """One task per job: GET, ``json.loads``, compare hosts, sleep ``interval``, again.
+
+    ``launch`` (seconds from the start, one per job) starts each job's task then, as a program
+    that launches it there would; its first poll comes a random phase of ``phase`` later, as
+    the first poll of a job there from the start.
 
     ``decode=False`` (contender ``aiohttp-alone``) skips ``json.loads`` and the comparison and
     only looks for the job's end in the body: what the requests themselves cost at this
@@ -247,7 +255,11 @@ async def naive(
             finished.set()
 
     async with aiohttp.ClientSession() as session:
-        tasks = [asyncio.create_task(follow(session, job, rng.uniform(0, phase))) for job in jobs]
+        starts = launch or [0.0] * len(jobs)
+        tasks = [
+            asyncio.create_task(follow(session, job, at + rng.uniform(0, phase)))
+            for job, at in zip(jobs, starts, strict=True)
+        ]
         try:
             await finished.wait()
         finally:
@@ -272,15 +284,48 @@ def _engine_client(url: str, policy: PollPolicy) -> BkJobClient:
 
 
 async def engine(
-    url: str, ids: list[int], policy: dict[str, Any], counters: Counters, poller_out: list[Any]
+    url: str,
+    ids: list[int],
+    policy: dict[str, Any],
+    counters: Counters,
+    poller_out: list[Any],
+    launch: list[float] | None = None,
 ) -> None:
-    """Watch every job with ``bkjob_async.Poller``; record host transitions and job ends."""
+    """Watch every job with ``bkjob_async.Poller``; record host transitions and job ends.
+
+    ``launch`` (seconds from the start, one per job): the jobs launched at one moment are
+    watched from then on, on a watch of their own (``watch_jobs`` once per launch, as a
+    program that launches a batch and watches it).
+    """
     chosen = PollPolicy(**policy)
     client = _engine_client(url, chosen)
     async with client, Poller(client, policy=chosen) as poller:
         poller_out.append(poller)
-        seen, left = counters.seen, len(ids)
-        async for event in poller.watch_jobs(Scope.biz(2), ids):
+        if launch is None:
+            await _record(poller.watch_jobs(Scope.biz(2), ids), len(ids), counters)
+            return
+        batches: dict[float, list[int]] = {}
+        for job_id, at in zip(ids, launch, strict=True):
+            batches.setdefault(at, []).append(job_id)
+        start, watches = time.monotonic(), []
+        try:
+            for at, batch in sorted(batches.items()):
+                await asyncio.sleep(max(0.0, start + at - time.monotonic()))
+                watch = poller.watch_jobs(Scope.biz(2), batch)
+                watches.append(asyncio.create_task(_record(watch, len(batch), counters)))
+            await asyncio.gather(*watches)
+        finally:
+            for task in watches:
+                task.cancel()
+            await asyncio.gather(*watches, return_exceptions=True)
+
+
+async def _record(watch: Any, jobs: int, counters: Counters) -> None:
+    """Record one watch's host transitions and job ends until its ``jobs`` jobs ended."""
+    seen, left = counters.seen, jobs
+    async with watch:
+        async for event in watch:
+            counters.events += 1
             if isinstance(event, HostTransition):
                 # ``host_key`` (``bk_host_id`` on v3) reads the row, as the loops above do; the
                 # event's ``host`` and ``result`` would structure it (what a consumer that wants
@@ -411,7 +456,8 @@ async def _warm_up_async(config: dict[str, Any]) -> None:
         return
     counters, pollers = Counters(), []
     task = asyncio.create_task(engine(config["url"], [job.job_id], {}, counters, pollers))
-    while not counters.seen and not task.done():
+    # Until its first event of any kind (a job waiting for a person has no host to report).
+    while not counters.events and not task.done():
         await asyncio.sleep(0.01)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -424,13 +470,16 @@ async def _run_async(config: dict[str, Any], counters: Counters) -> dict[str, An
     sampler = Sampler(lambda: _engine_counts(pollers[0] if pollers else None, counters))
     finished = asyncio.Event()
     interval = config.get("interval", 0.0)
+    launch = config.get("launch")  # (real seconds from the start, one per job)
     if config["contender"] in ("naive", "aiohttp-alone"):
         jobs = [Job(i) for i in ids]
         phase = interval
         if mode == "memory":
             interval, phase = 3600.0, 1.0
         decode = config["contender"] == "naive"
-        work = naive(config["url"], jobs, interval, phase, counters, finished, decode=decode)
+        work = naive(
+            config["url"], jobs, interval, phase, counters, finished, decode=decode, launch=launch
+        )
     elif config.get("wait") == "completed":
         policy, callback = config["policy"], config.get("callback")
         work = engine_completed(config["url"], ids, policy, counters, pollers, callback)
@@ -438,7 +487,7 @@ async def _run_async(config: dict[str, Any], counters: Counters) -> dict[str, An
         policy = dict(config["policy"])
         if mode == "memory":
             policy |= {"interval": 1.0, "max_interval": 3600.0}
-        work = engine(config["url"], ids, policy, counters, pollers)
+        work = engine(config["url"], ids, policy, counters, pollers, launch)
     await _warm_up_async(config)
     rss0 = rss_bytes()
     _start_time(config)

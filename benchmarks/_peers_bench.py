@@ -159,17 +159,21 @@ def run_contenders(
     configs: list[dict[str, Any]],
     tmp: Path,
     start: Callable[[], float | dict[str, float]] | None = None,
+    spawned: Callable[[str, subprocess.Popen[str]], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Start every contender; once all are ready, start them together; return their figures.
 
     ``start`` starts the clock(s) and returns the common start (a ``time.monotonic()``
     reading), or one per contender name; by default they start ``START_DELAY`` s after all
-    are ready.
+    are ready. ``spawned`` is called with each contender's name and process once started (a
+    profiler attaches there: ``_profile_family.py``).
     """
     procs = []
     try:
         for config in configs:
             procs.append((config["name"], _spawn(config, tmp)))
+            if spawned is not None:
+                spawned(*procs[-1])
         for name, proc in procs:
             assert proc.stdout is not None
             if proc.stdout.readline().strip() != "ready":

@@ -1,7 +1,8 @@
 """Draw the peer benchmarks' plots from their results file (matplotlib, Agg backend).
 
 ``python benchmarks/_peers_plots.py [RESULTS_JSON [OUT_DIR]]`` redraws every plot from a
-results file without measuring again; ``test_peers.py`` calls ``draw`` after each test.
+results file without measuring again (and the family's, from ``family-results.json`` beside
+it); ``test_peers.py`` calls ``draw`` after each test, ``test_family.py`` ``draw_family``.
 """
 
 from __future__ import annotations
@@ -279,8 +280,50 @@ def _rate_limit(rate: dict[str, Any], path: Path) -> Path:
     return path
 
 
+#: The family's ratios (``test_family.py``): each figure's key, label and marker.
+FAMILY_RATIOS = (
+    ("requests_per_job", "requests per job", "o"),
+    ("p50", "p50 delay to a change's sight", "s"),
+    ("p99", "p99 delay", "^"),
+    ("cpu_ms_per_job_hour", "client CPU per job-hour", "D"),
+)
+FAMILY_RESULTS = PLOTS / "family-results.json"
+
+
+def draw_family(results: dict[str, Any], path: Path) -> Path:
+    """Plot every seed's ratios of the engine to the 5 s loop (``test_family.py``'s results)."""
+    seeds = results["seeds"]
+    fig, ax = plt.subplots(figsize=(11, 4.8), layout="constrained")
+    xs = list(range(len(seeds)))
+    for k, (key, label, marker) in enumerate(FAMILY_RATIOS):
+        shift = (k - 1.5) * 0.12
+        ratios = [seed["ratios"][key] for seed in seeds]
+        ax.plot([x + shift for x in xs], ratios, marker, label=label, markersize=7)
+    ax.axhline(
+        1.0, color="black", linewidth=1, label="the loop's (goal: at or under, 9 seeds in 10)"
+    )
+    ax.axhline(1.05, color="#d62728", linestyle="--", linewidth=1, label="never over 1.05x")
+    ax.set_xticks(xs, [f"{seed['seed']}\n{seed['label']}" for seed in seeds], fontsize=7)
+    ax.set_ylabel("engine (defaults) / hand-written 5 s aiohttp loop")
+    ax.set_xlabel("seed of the family (durations, launches)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    fig.suptitle(
+        f"A family of mixes: {results['jobs'][0]}-{results['jobs'][1]} jobs a seed, clock"
+        f" x{results['speed']:g},"
+        " side by side in one run per seed",
+        fontsize=11,
+    )
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 if __name__ == "__main__":
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS
     target = Path(sys.argv[2]) if len(sys.argv) > 2 else source.parent
     for written in draw(json.loads(source.read_text()), target):
         print(written)
+    family = source.parent / FAMILY_RESULTS.name
+    if family.exists():
+        print(draw_family(json.loads(family.read_text()), target / "family-ratios.png"))

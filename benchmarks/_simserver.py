@@ -6,7 +6,8 @@ By default jobs run on the virtual clock, which never advances here: every job s
 Usage: python benchmarks/_simserver.py --jobs N --steps S --hosts H [--duration A B] [--core C]
 
 The peer benchmarks add: ``--mix N`` serves N jobs of the realistic mix (``_peers_mix``)
-instead (with ``--bursts``, of the bursty mix: ``_peers_mix.burst_plan``; with
+instead (with ``--bursts``, of the bursty mix: ``_peers_mix.burst_plan``; with ``--family
+SEED``, the jobs of that seed's mix of the family, ``_peers_family``, its people included; with
 ``--persons SHARE``, that share of them waits for a person at a manual confirmation, and this
 process confirms each ``_peers_mix.person_wait`` seconds of the clock after it began to wait,
 through the simulator's own API, as its operator would); ``--speed F``
@@ -52,6 +53,7 @@ from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from _peers_family import mix_jobs
 from _peers_mix import PersonWait, burst_plan, deploy_plan, job_plan, person_wait, timeline
 
 #: Simulator seconds between two wake-ups of the callback sender on a scaled clock.
@@ -123,6 +125,8 @@ async def _create(
     """Create the jobs; put the mix's person-waits in ``waits`` (by job id)."""
     if args.deploys is not None:
         return await _create_deploys(sim, args)
+    if args.family is not None:
+        return await _create_family(sim, args, waits)
     ids: list[int] = []
     count = args.mix if args.mix is not None else args.jobs
     plan = [StepPlan(StepType.SCRIPT, hosts=args.hosts) for _ in range(args.steps)]
@@ -136,6 +140,19 @@ async def _create(
                 wait = person_wait(mix, 1, index, args.persons, scripts, count)
                 if wait is not None:
                     waits[ids[-1]] = wait
+        await anyio.sleep(0)
+    return ids
+
+
+async def _create_family(
+    sim: BkJobSimulator, args: argparse.Namespace, waits: dict[int, PersonWait]
+) -> list[int]:
+    """Create the ``--mix`` jobs of the family's seed ``--family`` (``_peers_family``)."""
+    ids: list[int] = []
+    for job in mix_jobs(args.family, args.mix):
+        ids.append(sim.create_job(Scope.biz(2), job.plan))
+        if job.person is not None:
+            waits[ids[-1]] = job.person
         await anyio.sleep(0)
     return ids
 
@@ -262,6 +279,7 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, nargs=2, default=None)
     parser.add_argument("--mix", type=int, default=None)
     parser.add_argument("--bursts", action="store_true")
+    parser.add_argument("--family", type=int, default=None)
     parser.add_argument("--persons", type=float, default=0.0)
     parser.add_argument("--speed", type=float, default=None)
     parser.add_argument("--rate-limit", type=float, default=None)

@@ -12,6 +12,11 @@ Targets (issue 53, points 2 and 3), one 50,000-job watch in a fresh process
 (``_scale_watch.py``): registering it, closing it, cancelling its reader and leaving it with
 ``break`` each stall the event loop at most 20 ms at a time; at most 1.5 KB of RSS per job,
 the RSS growth from before the client to the end of the steady state over the jobs.
+Targets (issue 64, point 3), the same watch at the defaults (no ``gc.freeze()``, no tuning
+call): over its registration, first polls and steady state, full collections included, loop
+lag max <= 50 ms and p99 <= 5 ms (the loop thread's CPU clock); CPU per poll <= 1.1x that of
+raw aiohttp sending the same requests at the same rate beside it; tracked objects per job
+printed. Every goal missed is named in the one failure.
 The simulator runs in another process on the other core.
 """
 
@@ -256,6 +261,10 @@ async def test_unchanged_jobs_watched_without_pauses(jobs: int) -> None:
 STALL_PHASES = ("register", "close", "cancel", "leave")
 STALL_TARGET = 0.020
 RSS_TARGET = 1536
+#: Issue 64: the watch's loop lag, full collections included (on the loop thread's CPU clock:
+#: the stall the process makes itself; the wall clock's, printed beside, also holds the time it
+#: waited for a core on a shared machine), and its CPU per poll against raw aiohttp's.
+LAG_MAX, LAG_P99, CPU_RATIO = 0.050, 0.005, 1.1
 
 
 def _ms(seconds: object) -> str:
@@ -268,7 +277,7 @@ async def test_a_large_watch_never_stalls_the_loop() -> None:
     """50,000 unchanged jobs (3 steps x 10 hosts) at ~2,250 polls/s, one watch's whole life in
     a fresh process: the longest loop stalls while it registers, polls, closes, is cancelled and
     is left; RSS per job."""
-    jobs = 50_000
+    jobs = int(os.environ.get("BENCH_SCALE_WATCH_JOBS", "50000"))
     window = float(os.environ.get("BENCH_SCALE_WINDOW", "60"))
     with simulator(jobs + 1, steps=3, hosts=10) as sim, tempfile.TemporaryDirectory() as tmp:
         ids_file = Path(tmp) / "ids.json"
@@ -300,14 +309,43 @@ async def test_a_large_watch_never_stalls_the_loop() -> None:
             f"{_ms(f['cpu_p99']):>5} ms  {_ms(f['work_max']):>7} ms"
             f"{_ms(f['gc2']):>30} ms  ({f['samples']} samples)"
         )
+    watch, beside = result["watch"], result["beside_raw"]
+    ratio = beside["cpu_per_poll"] / beside["raw_cpu_per_request"]
     lines += [
         f"close returned in {result['close_took'] * 1000:.0f} ms; a left watch let go of every "
-        f"job in {result['leave_took']:.1f} s",
+        + (
+            f"job in {result['leave_took']:.1f} s"
+            if result["leave_took"] is not None
+            else "job: NOT within six intervals and a minute"
+        ),
         f"RSS {result['rss_mb'][0]:.0f} MB before the client, {result['rss_mb'][1]:.0f} MB after "
         f"{window:.0f} s of steady state: {result['rss_per_job']:.0f} bytes per job "
-        f"(target <= {RSS_TARGET})",
+        f"(target <= {RSS_TARGET}); {result['objects_per_job']:.2f} objects tracked by the "
+        "collector per job: "
+        + ", ".join(f"{name} {n:.2f}" for name, n in result["objects_by_type"].items()),
+        f"the watch (register, first polls, steady), full collections included: loop lag on the"
+        f" loop thread's CPU clock max {_ms(watch['cpu_max'])} ms (target <= "
+        f"{LAG_MAX * 1000:g}), p99 {_ms(watch['cpu_p99'])} ms (target <= {LAG_P99 * 1000:g});"
+        f" on the wall clock max {_ms(watch['max'])} ms, p99 {_ms(watch['p99'])} ms; longest"
+        f" full pass {_ms(watch['gc2'])} ms; without full passes max {_ms(watch['work_max'])} ms",
+        f"steady state alone {result['steady_rate']:.0f} polls/s (asked: {SCALE_RATE:g});"
+        f" beside raw aiohttp asking the same rate ({window:.0f} s, same core): CPU per poll"
+        f" {beside['cpu_per_poll'] * 1e6:.0f} us at {beside['rate']:.0f}/s, raw"
+        f" {beside['raw_cpu_per_request'] * 1e6:.0f} us at {beside['raw_rate']:.0f}/s:"
+        f" {ratio:.3f}x (target <= {CPU_RATIO:g}x)",
     ]
     report(lines)
-    for name in STALL_PHASES:
-        assert phases[name]["work_max"] <= STALL_TARGET, name
-    assert result["rss_per_job"] <= RSS_TARGET
+    goals = {
+        **{
+            f"{name} stall {_ms(phases[name]['work_max'])} ms": phases[name]["work_max"]
+            <= STALL_TARGET
+            for name in STALL_PHASES
+        },
+        f"RSS {result['rss_per_job']:.0f} B a job": result["rss_per_job"] <= RSS_TARGET,
+        f"lag max {_ms(watch['cpu_max'])} ms": watch["cpu_max"] <= LAG_MAX,
+        f"lag p99 {_ms(watch['cpu_p99'])} ms": watch["cpu_p99"] <= LAG_P99,
+        f"CPU per poll {ratio:.3f}x raw aiohttp's": ratio <= CPU_RATIO,
+        "a left watch let go of its jobs": result["leave_took"] is not None,
+    }
+    missed = [goal for goal, met in goals.items() if not met]
+    assert not missed, "not met: " + "; ".join(missed)

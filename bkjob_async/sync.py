@@ -62,11 +62,11 @@ if TYPE_CHECKING:
     from ._protocol import Request
     from .config import ApiFlavor, Scope
     from .models import JobInstanceStatus
-    from .polling._statistics import PollerStatistics
     from .polling._watch import Completed as AsyncCompleted
     from .polling._watch import Watch as AsyncWatch
     from .polling.callbacks import Callback
     from .polling.events import Event, JobFinished
+    from .polling.poller import PollerStatistics
 
 # --- generated imports (scripts/gen_facades.py, `make facades`): do not edit ---
 from .models import AccountCategory, ScriptLanguage

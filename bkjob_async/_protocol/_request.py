@@ -3,7 +3,7 @@
 A ``Request`` is frozen and carries what the transport's spans report of it (the scope, job
 and step it concerns), read from its parameters once when it is built: nothing later decodes
 its body again. ``KeptQuery`` is the one kind of query a transport may keep derived state on
-(a poll's, sent again and again: ``bkjob_async.polling._query``).
+(a poll's, sent again and again: ``bkjob_async.polling._reader``).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class KeptQuery:
 
     A plain class, not a ``Mapping``: the transport asks ``isinstance(query, KeptQuery)`` on
     every send, which against an abstract class costs ten times as much. A subclass is a
-    ``Mapping`` too (``polling._query.Query``).
+    ``Mapping`` too (``polling._reader.Query``).
     """
 
     __slots__ = ("__weakref__", "prepared")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from ..config import Scope
-    from ..polling._state import JobState
+    from ..polling._tracker import JobState
     from ._keys import JobRef
 
 __all__ = ["Holdings", "Member", "writes_back"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..polling._codec import to_data
 from ..polling._journal import StoreJournal
-from ..polling._state import EMPTY
+from ..polling._tracker import EMPTY
 from ..polling.events import WatchFailed
 from ._entries import encode_entry, kept
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from ..config import Scope
     from ..polling._jobs import PolledJob
-    from ..polling._state import JobState
+    from ..polling._tracker import JobState
     from ..polling.events import Event
     from ._keys import JobRef
     from ._store import RedisStore

@@ -29,7 +29,7 @@ import attrs
 from anyio.abc import AsyncResource
 
 from ..polling import Poller, PollPolicy
-from ..polling._state import EMPTY
+from ..polling._tracker import EMPTY
 from ._entries import wire_of
 from ._errors import ClusterError
 from ._journal import ClusterJournal

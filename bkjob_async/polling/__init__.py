@@ -50,7 +50,6 @@ not written.
 from ._codec import open_jobs
 from ._fold import Fold, FoldCounts, FoldedJob
 from ._schedule import PollPolicy
-from ._statistics import PollerStatistics
 from ._summary import FailedContainer, FailedHost, WatchSummary, failed_containers, failed_hosts
 from ._tap import JobSeen, StepSeen, Tap
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
@@ -71,7 +70,7 @@ from .events import (
     WatchTimedOut,
     waits_for_a_person,
 )
-from .poller import Completed, Poller, Watch
+from .poller import Completed, Poller, PollerStatistics, Watch
 from .stores import Store, StoreStatistics, UnknownWatchError
 from .stores.memory import MemoryStore
 from .stores.sqlite import SqliteStore

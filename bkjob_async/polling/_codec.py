@@ -29,8 +29,7 @@ from ..models import (
     JobInstanceStatus,
     JobStatus,
 )
-from ._state import JobState, StepState, pack_codes, pack_keys
-from ._visits import Count, Visits
+from ._tracker import Count, JobState, StepState, Visits, pack_codes, pack_keys
 from .events import (
     ContainerTransition,
     Event,

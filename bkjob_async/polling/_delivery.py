@@ -21,8 +21,7 @@ if TYPE_CHECKING:
     import datetime as _dt
 
     from .. import errors
-    from ._actions import Failing
-    from ._decide import Deliver
+    from ._decide import Deliver, Failing
     from ._jobs import Registry, Watched
     from ._journal import Journal
     from ._tap import Tap

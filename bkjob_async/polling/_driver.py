@@ -1,9 +1,11 @@
-"""The driver: it applies what ``_decide.decide`` returns, and holds no policy.
+"""Rule: the driver applies what ``_decide.decide`` returns, and holds no policy.
 
-Every outcome (a poll's answer or failure from the workers, ``_workers``; a row of the job
+Here are the driver, its workers (which poll due jobs back to back), the isolation of one
+job's unexpected exception, and the budget of the event loop's turns its tasks share. Every
+outcome (a poll's answer or failure from the workers, below; a row of the job
 list, ``_census``; a callback's hint) goes through ``apply``: ``decide`` returns the job's
 new value, the new health, its next poll and its actions; the driver puts the value in the
-job's record, the next poll in the heap (``_heap``), and hands each action to the delivery
+job's record, the next poll in the heap (``_jobs``), and hands each action to the delivery
 (``_delivery``) or applies it to every job (an outage begins or ends). Joining (``attach``,
 ``detach``) asks ``_decide`` when to poll, and whether the job list follows the job.
 
@@ -16,23 +18,42 @@ time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import typing
-from collections import Counter
-from typing import TYPE_CHECKING, Any
+from collections import Counter, deque
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import anyio.lowlevel
 
 from .. import errors
-from ._actions import Deliver, Failing, GiveUp, OutageBegan, Recovered, Retried
+from .._tracing import poll_rounds
 from ._census import Census, coverage
-from ._decide import HINT, Failed, Health, Listed, Rules, decide, stall
-from ._failures import Kind, classify, failing_share, server_level
-from ._heap import Due, hangs
-from ._isolate import isolated
-from ._jobs import PolledJob, Watched, key
+from ._decide import (
+    HINT,
+    UNCHANGED,
+    Deliver,
+    Failed,
+    Failing,
+    GiveUp,
+    Health,
+    Kind,
+    Listed,
+    OutageBegan,
+    Recovered,
+    Retried,
+    Rules,
+    classify,
+    decide,
+    failing_share,
+    server_level,
+    stall,
+)
+from ._jobs import Due, PolledJob, Slot, Watched, hangs, key
+from ._reader import Unread
 from ._schedule import census_round, joined_at, min_gap, rejoined_at
-from ._slices import Turn
-from ._workers import Workers
+from .events import WatchFailed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -40,17 +61,394 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from .._protocol import Protocol
-    from ._actions import Action
-    from ._decide import Outcome
+    from .._tracing import PollRounds
+    from ._decide import Action, Outcome
     from ._delivery import Delivery
+    from ._jobs import Watched
     from ._rate import RateGovernor
     from ._reader import Reader
-    from ._state import JobState
     from ._subscription import _Subscription
+    from ._tracker import JobState
 
-__all__ = ["Driver", "Permits", "loop_clock"]
+__all__ = ["Driver", "Pace", "Permits", "Turn", "Workers", "fail_alone", "isolated", "loop_clock"]
+
+
+# --- slices --------------------------------------------------------------------------------------
+#
+# Work on the event loop in slices of a time budget, a checkpoint between two.
+#
+# A watch of 50,000 jobs joins and leaves the poller job by job: done at once, that holds the
+# event loop for a fifth of a second. ``Pace.run`` hands the items to the work ``stride`` at a
+# time and, once a slice has run ``budget`` seconds, lets the other tasks run (a checkpoint)
+# before the next stride.
+#
+# The poller's tasks share one ``Turn``: how long their work has held the event loop's current
+# turn (the callbacks it runs between two looks for I/O). Each task alone stays short, but when
+# 32 answers land at once, 32 tasks run in the same turn: past the turn's budget, each waits for
+# the next turn (``Turn.spent``), so no turn holds the loop much longer than the budget however
+# many answers came. The clocks are the wall clock, not the thread's CPU time: a slice whose
+# process was preempted ends sooner, as the event loop saw it stall. No policy and no I/O here.
+
+
+T = TypeVar("T")
+
+
+#: Seconds a slice runs before the next checkpoint: well below the 20 ms a stall may last.
+BUDGET = 0.002
+
+
+#: Seconds of the poller's work in one turn of the event loop, after which its tasks wait for
+#: the next turn: with the callbacks that read the answers' bytes (not counted), a turn stays
+#: well under the 20 ms a stall may last.
+TURN_BUDGET = 0.002
+
+
+#: Items between two looks at the clock (a stride of joins or leaves takes well under 1 ms).
+STRIDE = 16
+
+
+class Pace:
+    """How long a slice of work may hold the event loop, and how often the clock is read."""
+
+    __slots__ = ("budget", "clock", "slices", "stride", "turn")
+
+    def __init__(
+        self,
+        budget: float = BUDGET,
+        stride: int = STRIDE,
+        clock: Callable[[], float] = time.perf_counter,
+        turn: Turn | None = None,
+    ) -> None:
+        """``turn``: the loop's turn shared with other tasks; a slice then ends once the turn
+        is ``spent`` (its budget, not this one's, and the other tasks' work counted too)."""
+        if stride < 1:
+            raise ValueError(f"stride must be at least 1, got {stride!r}")
+        self.budget = budget
+        self.stride = stride
+        self.clock = clock
+        self.turn = turn
+        #: Checkpoints taken between slices so far (what the tests count).
+        self.slices = 0
+
+    async def run(
+        self,
+        items: Sequence[T],
+        work: Callable[[Sequence[T]], object],
+        stop: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Call ``work`` on ``items``, ``stride`` at a time, with a checkpoint whenever a slice
+        has run ``budget`` seconds; ``stop`` is asked after each checkpoint (true: stop there).
+
+        Return whether every item was handed to ``work``. Cancellation reaches the caller at a
+        checkpoint, with the items after it not handed out: a caller that must finish shields.
+        """
+        clock, budget, stride, turn = self.clock, self.budget, self.stride, self.turn
+        start = clock()
+        if turn is not None:
+            turn.spent()  # (counts this turn's work from here, if none counted it yet)
+        for first in range(0, len(items), stride):
+            if first and (clock() - start >= budget if turn is None else turn.spent()):
+                self.slices += 1
+                await anyio.lowlevel.checkpoint()
+                if stop is not None and stop():
+                    return False
+                start = clock()
+                if turn is not None:
+                    turn.spent()  # (counts this turn's work from here)
+            work(items[first : first + stride])
+        return True
+
+
+class Turn:
+    """How long the poller's work has held the event loop's current turn.
+
+    The first ``spent()`` of a turn notes the time and schedules a callback for the next turn
+    (``call_soon``), which marks that turn new; each later ``spent()`` compares. A turn that
+    runs none of the poller's work costs nothing.
+    """
+
+    __slots__ = ("_open", "budget", "clock", "start", "turns")
+
+    def __init__(
+        self, budget: float = TURN_BUDGET, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self.budget = budget
+        self.clock = clock
+        #: When the poller's work in this turn began (on ``clock``).
+        self.start = 0.0
+        #: Turns that ran the poller's work so far (what the tests count).
+        self.turns = 0
+        self._open = False
+
+    def spent(self) -> bool:
+        """Whether the poller's work has run ``budget`` seconds in this turn of the loop."""
+        if self._open:
+            return self.clock() - self.start >= self.budget
+        self._open = True
+        self.turns += 1
+        self.start = self.clock()
+        asyncio.get_running_loop().call_soon(self._close)
+        return False
+
+    def _close(self) -> None:
+        self._open = False
+
+
+# --- isolate -------------------------------------------------------------------------------------
+#
+# An exception nothing expects in one job's processing ends that job's watches, never the poller.
+#
+# The driver's ``apply`` (wrapped by ``isolated``) and the workers' reads hand what is not a
+# ``BkJobError`` (a bug, an answer no check foresaw) to ``fail_alone``: the job's watches end
+# with ``WatchFailed``, whose error is a ``PollingError`` naming the job and the exception and
+# keeping it as ``__cause__`` (unless its message had to mask a secret: then neither the cause
+# nor its traceback is kept). The traceback is logged at ERROR. The poller and every other job
+# go on. A ``StoreError`` is raised again: a store that fails, fails the poller, as it would any
+# job.
+
+
+F = TypeVar("F", bound="Callable[..., None]")
+
 
 logger = logging.getLogger("bkjob_async.polling")
+
+
+def isolated(apply: F) -> F:
+    """Wrap ``Driver.apply``: an exception it does not expect fails that job (``fail_alone``)."""
+
+    @functools.wraps(apply)
+    def guarded(
+        driver: Driver, watched: Watched, outcome: Outcome, now: float | None = None
+    ) -> None:
+        try:
+            apply(driver, watched, outcome, now)
+        except Exception as exc:
+            fail_alone(driver, watched, exc)
+
+    return cast("F", guarded)
+
+
+def fail_alone(driver: Driver, watched: Watched, exc: Exception) -> None:
+    """End ``watched``'s watches with ``WatchFailed`` for ``exc``; log it (module docstring)."""
+    if isinstance(exc, errors.StoreError):
+        raise exc
+    driver.errors[type(exc).__name__] += 1
+    job = watched.job
+    job_id = job.job_instance_id
+    text = f"{type(exc).__name__}: {exc}"
+    masked = driver.reader.redact(text)
+    error = errors.PollingError(
+        f"job {job_id}: the poller could not process it ({masked}); its watches end here"
+    )
+    error.__cause__ = exc if masked == text else None
+    logger.error(
+        "job %s: unexpected %s while processing it; its watches fail",
+        job_id,
+        type(exc).__name__,
+        exc_info=exc if masked == text else None,
+    )
+    if watched.active and watched.subscribers:
+        failed = WatchFailed(job_id, driver.rules.wall(), error, occurrence=job.state.seq)
+        driver.delivery.give_up(watched, failed)
+
+
+# --- workers -------------------------------------------------------------------------------------
+#
+# The workers: ``max_in_flight`` tasks, each polling the earliest due job, back to back.
+#
+# A worker takes a due job itself (``Due.take``) and parks when none is due, for the scheduler
+# to wake. It polls through the reader and hands what came back to the driver (``apply``,
+# ``failed``; ``fail_alone`` for an exception nothing expects: that job alone fails).
+# Changed answers are held back and folded several at a time (``_BATCH``): when
+# ``_BATCH`` are held, when a worker finds nothing due, before a failed poll is counted, and at
+# once during an outage (so the failure policy sees answers and failures in the order they
+# came), or when fewer than ``_BATCH`` requests are in flight (answers then come one by one: the
+# batch would not fill before the worker's next poll comes back, and the answer would wait for
+# that poll, a request's time, or its timeout). An answer thus waits only while many requests
+# are in flight, for at most ``_BATCH`` others (and for the next turns of the loop when answers
+# come faster than they are folded, below). Decoding, tracking and delivering then run several times in a row, warm in
+# the processor's caches (``benchmarks/HISTORY.md``, "CPU per poll").
+#
+# The workers share the driver's ``Turn`` of the event loop. One worker at a time folds the held
+# answers, a turn's budget at a time; a worker sends its next poll once the turn has budget left
+# and no batch is held while that one folds. When answers come faster than they are folded (the
+# first polls of a large watch, every one a change), fewer polls go out, and each turn reads a
+# few answers instead of one turn reading every answer that landed: no long stall.
+
+
+#: Changed answers held back at most, to be folded together (``Workers._fold``).
+_BATCH = 16
+
+
+class Workers:
+    """The driver's workers, and the changed answers they hold back."""
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+        #: The poll rounds' spans (``_tracing``), or ``None``: spans off (checked at start).
+        self.rounds: PollRounds | None = None
+        #: Answers held back to be folded together: (job, answer, sent at, permit).
+        self._held: deque[tuple[Watched, Unread, float, Any]] = deque()
+        #: A worker folds the held answers now (over several turns of the loop).
+        self._folding = False
+        #: Workers waiting for the held answers to fall under a batch (``_room``).
+        self._waiting: list[asyncio.Future[None]] = []
+        #: Requests in flight now.
+        self.in_flight = 0
+
+    def start(self, tg: TaskGroup) -> None:
+        self.rounds = poll_rounds()
+        for _ in range(self.driver.policy.max_in_flight):
+            tg.start_soon(self._worker)
+
+    async def _wait(self, slot: Slot) -> Watched:
+        """Return the next due job once there is one: fold the held answers first (nothing is
+        due, so none waits for more to come), then park until the scheduler hands one over."""
+        driver = self.driver
+        if self._held:
+            await self._fold()
+            watched = driver.due.take(driver.clock())
+            if watched is not None:
+                return watched
+        if self.rounds is not None:  # nothing due: the round is over
+            self.rounds.end()
+        while True:
+            watched = await driver.due.park(slot)
+            if watched is None and self._held:
+                await self._fold()
+            if watched is None:
+                watched = driver.due.take(driver.clock())
+            if watched is not None:
+                return watched
+
+    async def _worker(self) -> None:
+        """Poll due jobs back to back; park when none is due, for the scheduler to wake."""
+        slot = Slot()
+        driver = self.driver
+        read, apply, take, clock = driver.reader.read, driver.apply, driver.due.take, driver.clock
+        rounds, spent = self.rounds, driver.turn.spent
+        while True:
+            if self._folding and len(self._held) >= _BATCH:
+                await self._room()  # (answers come faster than they are folded)
+            elif spent():  # (this turn has run the poller's budget: go on in the next)
+                await anyio.lowlevel.checkpoint()
+            watched = take(clock()) or await self._wait(slot)
+            failing = hangs(watched.job)  # (taken from the failing jobs' share: ``_jobs``)
+            if not self._still_watched(watched):
+                watched.busy = False
+                if failing:
+                    driver.due.done()
+                await anyio.lowlevel.checkpoint()  # (a large watch closed: let others run)
+                continue
+            sent_at = watched.sent  # (when the heap handed it out)
+            permit = None
+            if driver.permits is not None:
+                permit = await driver.permits.acquire()
+                sent_at = driver.clock()
+            self.in_flight += 1
+            held = False
+            try:
+                result = await read(watched)
+            except errors.BkJobError as exc:
+                if self._held:  # answers that came before this failure count first
+                    self._fold_all()
+                driver.failed(watched, exc, sent_at, permit)
+                if rounds is not None:
+                    rounds.note(failed=True)
+            except Exception as exc:  # nothing expects it: this job fails, not the poller
+                fail_alone(driver, watched, exc)
+            else:
+                if rounds is not None:
+                    rounds.note(changed=result is not None)
+                if watched.active:
+                    if result is None:
+                        apply(watched, UNCHANGED)
+                    elif isinstance(result, Unread):  # held back, the job busy until folded
+                        self._held.append((watched, result, sent_at, permit))
+                        held = True
+                    else:  # read by result groups: decoded already
+                        apply(watched, result)
+            finally:
+                self.in_flight -= 1
+                if failing:
+                    driver.due.done()
+                if not held:
+                    watched.busy = False
+            if held:
+                if driver.health.server.down_since is not None:
+                    self._fold_all()  # (during an outage every answer counts at once: it may end it)
+                elif len(self._held) >= _BATCH or self.in_flight < _BATCH:
+                    await self._fold()
+
+    async def _fold(self) -> None:
+        """Decode and track the held answers in the order they came, a turn's budget at a
+        time; answers held meanwhile are folded too. One worker folds at a time: another
+        finds it folding and goes on."""
+        if self._folding:
+            return
+        self._folding = True
+        held, spent, fold = self._held, self.driver.turn.spent, self._fold_one
+        try:
+            while held:
+                if spent():
+                    await anyio.lowlevel.checkpoint()
+                    spent()  # (counts this turn's work from here)
+                    if not held:  # (folded at once meanwhile: a failure, an outage)
+                        break
+                fold(*held.popleft())
+                if self._waiting and len(held) < _BATCH:
+                    self._let_send()
+        finally:
+            self._folding = False
+            self._let_send()
+
+    async def _room(self) -> None:
+        """Wait until the folding worker has folded all but less than a batch."""
+        ready = asyncio.get_running_loop().create_future()
+        self._waiting.append(ready)
+        await ready
+
+    def _let_send(self) -> None:
+        """Wake the workers waiting in ``_room``."""
+        waiting, self._waiting = self._waiting, []
+        for ready in waiting:
+            if not ready.done():  # (a cancelled worker's is)
+                ready.set_result(None)
+
+    def _fold_all(self) -> None:
+        """Fold every held answer now, in the order they came (before a failure counts)."""
+        held, fold = self._held, self._fold_one
+        while held:
+            fold(*held.popleft())
+
+    def _fold_one(self, watched: Watched, unread: Unread, sent_at: float, permit: Any) -> None:
+        driver = self.driver
+        try:
+            if not watched.active:  # released while held
+                return
+            try:
+                answer = driver.reader.finish(watched, unread)
+            except errors.BkJobError as exc:
+                driver.failed(watched, exc, sent_at, permit)
+                return
+            except Exception as exc:  # nothing expects it: this job fails, not the poller
+                fail_alone(driver, watched, exc)
+                return
+            driver.apply(watched, answer)
+        finally:
+            watched.busy = False
+
+    def _still_watched(self, watched: Watched) -> bool:
+        if not watched.active:  # released while a parked worker was waking up
+            return False
+        for sub in watched.subscribers:
+            if sub.closed:  # a watch was dropped: let go of it first (and of the job, if last)
+                self.driver.registry.release_if_unwatched(watched)
+                return watched.active
+        return True
+
+
+# --- driver --------------------------------------------------------------------------------------
 
 
 class Permits(typing.Protocol):
@@ -333,7 +731,7 @@ class Driver:
             governor.succeeded(now)
         return now
 
-    @isolated  # what nothing expects fails this job alone, never the poller (``_isolate``)
+    @isolated  # what nothing expects fails this job alone, never the poller (``fail_alone``)
     def apply(self, watched: Watched, outcome: Outcome, now: float | None = None) -> None:
         """Decide what follows ``outcome`` and apply it (every poll comes here).
 

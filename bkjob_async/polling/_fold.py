@@ -25,11 +25,11 @@ import attrs
 
 from ..errors import ApiError, BkJobError, TransportError
 from ..models import Container, Host, HostStatus, JobInstanceStatus, JobStatus
-from ._containers import ContainerTransition, is_container
 from ._summary import UNSEEN, FailedContainer, FailedHost, WatchSummary
 from ._tap import JobSeen
 from .events import (
     PERSON_WAITING,
+    ContainerTransition,
     HostTransition,
     JobFinished,
     JobPollFailing,
@@ -40,6 +40,7 @@ from .events import (
     StepTransition,
     WatchFailed,
     WatchTimedOut,
+    is_container,
 )
 
 if TYPE_CHECKING:

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
     from ..config import Scope
     from ._jobs import PolledJob
-    from ._state import JobState
     from ._subscription import _Subscription
+    from ._tracker import JobState
     from .stores import Store
 
 __all__ = ["Journal", "StoreJournal"]

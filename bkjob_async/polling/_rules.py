@@ -33,7 +33,7 @@ ROLLING_WAITING        15    x      x                 between rolling batches, f
   ``_census``, ``_decide``).
 - **not over** (``NOT_OVER``): a job list row at such a status needs no poll of the job
   itself; any other row (an end, an unknown code) does (``_decide``).
-- **passes** (``PASSES``): a job or step reaches it without being counted (``_visits``): it
+- **passes** (``PASSES``): a job or step reaches it without being counted (``_tracker``): it
   never comes back to it in a round, or only by way of a status that is counted.
   ``ENDS_FOR_GOOD`` are the ends among them (bk-job's irreversible ends).
 

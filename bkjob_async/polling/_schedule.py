@@ -17,7 +17,7 @@
   and are seen at once.
 - Failures: quick retries are paid from a process-wide ``RetryBudget`` (a share of recent
   requests plus a floor); without budget a failed job waits its backoff's cap. How a job backs
-  off, which failures end a watch, and how outages are waited out, is ``_failures``;
+  off, which failures end a watch, and how outages are waited out, is ``_decide``'s failure policy;
   throttling is ``_rate``.
 """
 
@@ -34,7 +34,7 @@ from ._rules import HOST_WAITING, STEP_RUNNING
 if TYPE_CHECKING:
     import random
 
-    from ._state import JobState
+    from ._tracker import JobState
 
 __all__ = [
     "PollPolicy",
@@ -195,8 +195,8 @@ def min_gap(policy: PollPolicy) -> float:
 
     An answer is followed by at least ``soon(policy) * (1 - jitter)`` (``next_interval``: no
     base is below ``soon``, which is at most ``interval``), a failure by at least this
-    (``_failures.job_backoff`` never waits less). The driver refuses a poll sooner than this
-    after the job's last one (see ``_heap``).
+    (``_decide.job_backoff`` never waits less). The driver refuses a poll sooner than this
+    after the job's last one (see ``_jobs``).
     """
     return soon(policy) * min(1.0 - policy.jitter, 0.5)
 

@@ -13,6 +13,7 @@ follows it with the events that come after, without a gap: both happen between t
 from __future__ import annotations
 
 import logging
+import typing
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -24,9 +25,8 @@ from ..models import HostKey, HostStatus, JobStatus, StepStatus
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from ._delivery import Delivery
     from ._jobs import Registry
-    from ._state import JobState
+    from ._tracker import JobState
     from .events import Event
 
 __all__ = ["JobSeen", "StepSeen", "Tap"]
@@ -87,6 +87,12 @@ def _seen(
     return JobSeen(scope, job_id, status, state.finished, steps, polled, listed)
 
 
+class _Taps(typing.Protocol):
+    """Where a tap attaches: the delivery's open taps."""
+
+    taps: tuple[Tap, ...]
+
+
 class Tap:
     """Every event the poller's polls observe, kept for one reader while the tap is open.
 
@@ -110,7 +116,7 @@ class Tap:
     """
 
     def __init__(
-        self, delivery: Delivery, registry: Registry, limit: int, sink: Sink | None = None
+        self, delivery: _Taps, registry: Registry, limit: int, sink: Sink | None = None
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")

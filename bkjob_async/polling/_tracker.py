@@ -1,6 +1,8 @@
-"""The transition tracker: ``observe(state, observation) -> (new state, events)``; pure.
+"""Rule: a job's state is a value, and ``observe(state, observation) -> (state, events)`` is pure.
 
-A job's state is a value (``_state.JobState``, re-exported here): ``observe`` never changes the
+Here are the state (``JobState``, its ``StepState``s and their packed hosts), the visit counts
+(which arrival at its status in its round a transition is) and the tracker. ``observe`` never
+changes the
 state it is given; it returns a new one that shares every part that did not change. A poll that
 changes one host makes new codes for its step and shares the keys, not a copy of a map
 (``benchmarks/HISTORY.md``, "CPU per poll"). Hosts are never forgotten, so a host's ``previous``
@@ -10,42 +12,409 @@ listing wins, in the place of the first (as for two rows of one host in ``bkjob_
 ``step_done`` and ``step_moves`` are the bk-job rules a watch needs about steps.
 
 Each transition carries its ``visit`` (which arrival at its status in its round it is), from
-the explicit counts a state keeps (``JobState.visits``; ``_visits`` holds the rules).
+the explicit counts a state keeps (``JobState.visits``; their rules are below).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from itertools import chain
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import attrs
 
 from .._observe import JobObservation
 from ..models import ContainerResult, HostKey, HostResult, HostStatus, JobStatus
-from ._containers import ContainerTransition, is_container
-from ._state import EMPTY, JobState, StepState, pack_codes, pack_keys
-from ._visits import Visits, arrival, forget_job_round, new_step_round
-from .events import Event, HostRow, HostTransition, JobTransition, StepTransition
+from ._rules import (
+    ENDS_FOR_GOOD,
+    HOST_ENDED,
+    HOST_PASSED,
+    HOST_RANK,
+    PASSES,
+    STARTING,
+    STEP_RUNNING,
+)
+from .events import (
+    ContainerTransition,
+    Event,
+    HostRow,
+    HostTransition,
+    JobTransition,
+    StepTransition,
+    is_container,
+)
 
 if TYPE_CHECKING:
     from .._observe import StepObservation
 
 __all__ = [
     "EMPTY",
+    "Count",
     "JobState",
     "StepState",
+    "Visits",
+    "arrival",
+    "forget_job_round",
+    "keeper",
+    "new_step_round",
     "observe",
     "pack_codes",
     "pack_keys",
+    "round_mark",
     "step_done",
     "step_moves",
+    "visit_of",
 ]
 
 
-_UNSEEN = StepState(0, None, -1, (), ())  # the old state of a step never seen
+# --- state ---------------------------------------------------------------------------------------
+#
+# A watched job's state as a value: ``JobState``, its steps (``StepState``) and their packed hosts.
+#
+# A state holds the job's status, whether bk-job calls it finished, and per step its status,
+# round, and its hosts' keys and status codes as two compact sequences of plain numbers
+# (``array``/``bytes``, tuples where a value does not fit), which the cyclic garbage collector
+# never walks and which hold no object per host (``benchmarks/HISTORY.md``, "Scale without
+# pauses"). A state is never changed: ``_tracker.observe`` makes a new one that shares every part
+# that did not change, and ``_codec`` turns one into JSON-able data and back, for a store.
+
+
+#: A value ``keeper`` keeps (hashable).
+K = TypeVar("K")
+
+
+class StepState(NamedTuple):
+    """One step as last seen; its hosts are two sequences, never changed once in a state.
+
+    ``keys`` lists the step's hosts in the order first seen, ``codes`` their last statuses in
+    the same order. A change of statuses makes a new ``codes`` and shares ``keys``: a changed
+    poll keeps two small sequences per step, not a copy of a map. ``hosts`` is the map they
+    make. Host ids are kept as an ``array`` of 32-bit (or, if one needs it, 64-bit) ints and
+    codes as ``bytes`` (a tuple when one does not fit: a ``(cloud, ip, ipv6)`` key, a code above
+    255): 4 or 8 bytes per host id and one per code instead of an int object each, and nothing
+    for the garbage collector to walk (``pack_keys``, ``pack_codes``).
+    """
+
+    step_instance_id: int
+    status: int | None
+    execute_count: int
+    keys: Sequence[HostKey]
+    codes: Sequence[int]
+
+    @property
+    def hosts(self) -> dict[HostKey, int]:
+        """``{host key: status code}``: a new dict."""
+        return dict(zip(self.keys, self.codes, strict=True))
+
+
+#: A ``JobState``'s own fields come first, then each step's five fields (``StepState``'s order).
+_FIRST = 4
+
+
+_WIDTH = len(StepState._fields)
+
+
+_STATUS, _EXECUTE_COUNT, _CODES = map(StepState._fields.index, ("status", "execute_count", "codes"))
+
+
+#: Return one step's five fields, read from a ``JobState``, as a ``StepState``: in C
+#: (``StepState(*fields)`` is a Python call, at twice the cost).
+_step: Callable[[Iterable[Any]], StepState] = partial(tuple.__new__, StepState)
+
+
+class JobState(tuple[Any, ...]):
+    """One job as last seen: a value; ``steps`` (in the order first seen) is never changed.
+
+    ``seq`` counts the observations that changed something (which of two stored states is
+    newer); ``visits`` holds the explicit arrival counts (see the module doc; ``()``, shared,
+    in the common case). Built and read by name, ``JobState(status, finished, steps, seq,
+    visits)``, and kept as one flat tuple ``(status, finished, seq, visits, *fields of each
+    step)``: no tuple per step for each watched job (a step kept as a ``StepState`` of its own
+    costs 48 bytes more: its object's header, and a pointer to it). ``steps`` makes the
+    ``StepState``s anew at each read (a changed poll reads them once); a changed state is a new
+    ``JobState``, never a copy with fields replaced.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        status: int | None
+        finished: bool
+        seq: int
+        visits: Visits
+    else:
+        status = property(itemgetter(0), doc="The job's status code (``None``: never seen).")
+        finished = property(itemgetter(1), doc="Whether bk-job calls the job finished.")
+        seq = property(itemgetter(2), doc="Observations that changed something.")
+        visits = property(itemgetter(3), doc="Explicit arrival counts (module doc).")
+
+    def __new__(
+        cls,
+        status: int | None,
+        finished: bool,
+        steps: Iterable[StepState],
+        seq: int = 0,
+        visits: Visits = (),
+    ) -> JobState:
+        return tuple.__new__(cls, (status, finished, seq, visits, *chain.from_iterable(steps)))
+
+    @property
+    def steps(self) -> tuple[StepState, ...]:
+        """Every step seen, in the order first seen."""
+        return tuple(map(_step, zip(*[iter(self[_FIRST:])] * _WIDTH, strict=True)))
+
+    @property
+    def round(self) -> int:
+        """The job's round: the sum of its steps' ``execute_count`` (its retries so far)."""
+        return sum(self[_FIRST + _EXECUTE_COUNT :: _WIDTH])
+
+    def step(self, step_instance_id: int) -> StepState | None:
+        """Return the state of one step, or ``None`` if it was never seen."""
+        for i in range(_FIRST, len(self), _WIDTH):
+            if self[i] == step_instance_id:
+                return _step(self[i : i + _WIDTH])
+        return None
+
+    def codes_of_first(self, status: int) -> Sequence[int] | None:
+        """Return the host codes of the first step in ``status``, ``None`` if none is (read in
+        place: no ``StepState`` made)."""
+        for i in range(_FIRST + _STATUS, len(self), _WIDTH):
+            if self[i] == status:
+                return self[i + _CODES - _STATUS]  # type: ignore[no-any-return]
+        return None
+
+    def __getnewargs__(self) -> tuple[Any, ...]:  # (copy and pickle)
+        return (self.status, self.finished, self.steps, self.seq, self.visits)
+
+    def __repr__(self) -> str:
+        return (
+            f"JobState(status={self.status!r}, finished={self.finished!r}, "
+            f"steps={self.steps!r}, seq={self.seq!r}, visits={self.visits!r})"
+        )
+
+
+#: A job never seen.
+EMPTY = JobState(None, False, (), 0)
+
+
 _Keys = Sequence[HostKey]
+
+
 _Codes = Sequence[int]
+
+
+def pack_keys(keys: list[HostKey]) -> _Keys:
+    """Return host keys as an ``array`` of 32-bit unsigned ints, of 64-bit ints if one does not
+    fit, or a tuple if one is not such an int."""
+    if not keys:
+        return ()
+    try:
+        return array("I", keys)  # type: ignore[type-var]
+    except (TypeError, OverflowError):  # a (cloud, ip, ipv6) key, or an id past 32 bits
+        pass
+    try:
+        return array("q", keys)  # type: ignore[type-var]
+    except (TypeError, OverflowError):  # a (cloud, ip, ipv6) key, or an id past 64 bits
+        return tuple(keys)
+
+
+def keeper(kept: dict[K, K], most: int) -> Callable[[K], K]:
+    """Return ``keep``: ``keep(value)`` is the one object kept in ``kept`` equal to ``value``
+    (``value`` itself the first time), so that thousands of watched jobs holding equal values
+    hold one object, not one each. Bounded: the kept ones are let go when ``most`` are kept."""
+
+    def keep(value: K) -> K:
+        shared = kept.get(value)
+        if shared is None:
+            if len(kept) >= most:
+                kept.clear()
+            shared = kept[value] = value
+        return shared
+
+    return keep
+
+
+#: Codes of up to ``_SHARED_UP_TO`` hosts, one ``bytes`` for every step that has them: most
+#: steps' hosts share a few patterns (all waiting, all done).
+_SHARED_UP_TO = 256
+
+
+_shared_codes: Callable[[bytes], bytes] = keeper({}, 4096)
+
+
+def pack_codes(codes: list[int]) -> _Codes:
+    """Return status codes as ``bytes`` (an equal one shared, ``_shared_codes``), or a tuple if
+    one is outside 0-255."""
+    if not codes:
+        return ()  # (as a step never seen: equal states compare equal)
+    try:
+        packed = bytes(codes)
+    except ValueError:
+        return tuple(codes)
+    return packed if len(packed) > _SHARED_UP_TO else _shared_codes(packed)
+
+
+# --- visits --------------------------------------------------------------------------------------
+#
+# Visits: which arrival at its status, in its round, a transition is; pure, no I/O.
+#
+# Each transition says which arrival at its status it is, in its round (a host's and a step's
+# round is the step's ``execute_count``; the job's, the sum of its steps'): ``visit`` 1 the first
+# time the host, step or job reached that status in that round, 2 the second, ... This is what an
+# ``event_id`` is made of (``events``), so that a transition derived again from an older or an
+# empty state has the id it had.
+#
+# The counts cost nothing in the common case: a move forward (``_rules``: a job or step through
+# what it ``PASSES``, a host up its ``HOST_RANK``: waiting, running, ended) cannot reach a status
+# seen before in its round, so nothing is kept; the first move back or sideways starts an explicit
+# count (a ``Count``) for that host, step or job and round, seeded with what the forward path to
+# where it was passed through (a job or step that reached a status it can leave again without
+# being seen running is counted explicitly from then on, so that what is taken as passed was
+# seen). A round that begins while its step still shows the last round's status (bk-job's retry
+# lag) is marked (``round_mark``): the step leaving the last round's end, and every move of a
+# host that came into the round unchanged, are first arrivals in it; a host that moved as the
+# round began is counted from that move. After a rollback the counts are those of the older
+# state, and every arrival seen since is a real one: a count can only be lower than what the ids
+# handed out counted, and a lower count names an id already handed out, so a consumer drops it.
+# Hosts are taken to wait, run and end once per round, as bk-job runs them (a retry is a new
+# round).
+
+
+#: Whose count: ``None`` the job, a step id a step, ``(step id, host key)`` a host; a round's
+#: mark is ``(step id, None)`` (a step's round) or ``(None, None)`` (the job's).
+Entity = Any
+
+
+class Count(NamedTuple):
+    """An explicit count: how many times ``entity`` arrived at each status in ``round``.
+
+    A tuple (the codec stores it as a list; a state's counts compare as tuples). A round's mark
+    is a ``Count`` with an empty tally (``round_mark``).
+    """
+
+    entity: Entity
+    round: int
+    #: ``(status code, arrivals)`` pairs, by status.
+    tally: tuple[tuple[int, int], ...]
+
+
+#: The explicit counts of a job's state: ``()``, shared, in the common case.
+Visits = tuple[Count, ...]
+
+
+def round_mark(step_instance_id: int | None, round_: int) -> Count:
+    """The mark of a round that began while ``step_instance_id`` (``None``: the job) still
+    showed the last round's status."""
+    return Count((step_instance_id, None), round_, ())
+
+
+_JOB_MARK = (None, None)
+
+
+def arrival(
+    visits: Visits,
+    entity: Entity,
+    round_: int,
+    previous: int | None,
+    same_round: bool,
+    current: int,
+    *,
+    host: bool = False,
+) -> tuple[int, Visits]:
+    """Return which arrival at ``current`` in ``round_`` a move is, and the counts after it.
+
+    ``entity`` is ``None`` (the job), a step id or ``(step id, host key)``; ``previous`` its
+    status before (``None``: never seen), ``same_round`` whether that was in ``round_``.
+    """
+    fresh = previous is None or not same_round
+    for i, (who, at, tally_) in enumerate(visits):
+        if who == entity:  # counted explicitly
+            rest = visits[:i] + visits[i + 1 :]
+            if fresh or at != round_:
+                visits = rest  # counts of a past round
+                break
+            tally = dict(tally_)
+            tally[current] = n = tally.get(current, 0) + 1
+            return n, (*rest, Count(who, at, tuple(sorted(tally.items()))))
+    if not fresh:
+        fresh, visits = _round_marked(visits, entity, round_, previous, host)
+    elif host and round_mark(entity[0], round_) in visits:
+        # A host that moved as its round was marked shows the last round's status (bk-job's
+        # retry lag) or a new one: either way its moves after it are counted from this one,
+        # so the real end of the round is not taken for a first arrival again.
+        return 1, (*visits, Count(entity, round_, ((current, 1),)))
+    if host:
+        was = 0 if fresh or previous is None else HOST_RANK.get(previous, HOST_ENDED)
+        if fresh or HOST_RANK.get(current, HOST_ENDED) > was:
+            return 1, visits  # (waiting, running, ended: a status not reached before)
+        assert previous is not None  # a host back where it was: count from what it passed
+        tally = dict(HOST_PASSED[was])
+        tally[previous] = tally.get(previous, 0) + 1
+    elif current in PASSES and (fresh or previous == STARTING or current in ENDS_FOR_GOOD):
+        return 1, visits  # (a job or step not yet where it may come back from)
+    else:  # a job or step reaching where it may come back from: count from here
+        tally = {} if fresh or previous is None else {previous: 1}
+        if previous not in PASSES and not fresh:  # (a state stored without its counts)
+            tally[STEP_RUNNING] = 1  # it ran to get there
+    tally[current] = n = tally.get(current, 0) + 1
+    return n, (*visits, Count(entity, round_, tuple(sorted(tally.items()))))
+
+
+def _round_marked(
+    visits: Visits, entity: Entity, round_: int, previous: int | None, host: bool
+) -> tuple[bool, Visits]:
+    """Whether a move is a first arrival in a round that began while the entity still showed
+    the last round's status (``new_step_round``, ``forget_job_round``), and the counts after it.
+
+    The job's first move in such a round is; a host's every move is (it waits, runs and ends
+    once a round); a step leaving the last round's end is.
+    """
+    if entity is None:
+        mark = round_mark(None, round_)
+        if mark in visits:
+            return True, tuple(v for v in visits if v != mark)
+        return False, visits
+    if host or previous not in PASSES:
+        return round_mark(entity[0] if host else entity, round_) in visits, visits
+    return False, visits
+
+
+def _step_of(entity: Entity) -> int | None:
+    """The step a count is about (``None``: the job's)."""
+    return entity if entity is None or isinstance(entity, int) else entity[0]
+
+
+def new_step_round(visits: Visits, step_instance_id: int, execute_count: int) -> Visits:
+    """A step's round changed (a retry): forget its last round's counts and mark the new
+    round, which bk-job applies late (its retry lag: the step's status and its host rows may
+    still show the last round's)."""
+    kept = tuple(v for v in visits if _step_of(v.entity) != step_instance_id)
+    return (*kept, round_mark(step_instance_id, execute_count))
+
+
+def forget_job_round(visits: Visits, round_: int) -> Visits:
+    """The job's round changed while its status did not move: forget its last round's counts,
+    and take its next move as a first arrival."""
+    kept = tuple(v for v in visits if v.entity is not None and v.entity != _JOB_MARK)
+    return (*kept, round_mark(None, round_))
+
+
+def visit_of(visits: Visits, round_: int, status: int) -> int:
+    """Return which arrival of the job at ``status`` in ``round_`` the counts record."""
+    for who, at, tally in visits:
+        if who is None and at == round_:
+            return dict(tally).get(status, 1)
+    return 1
+
+
+# --- tracker -------------------------------------------------------------------------------------
+
+
+_UNSEEN = StepState(0, None, -1, (), ())  # the old state of a step never seen
 
 
 def observe(
@@ -305,9 +674,6 @@ class _Changes:
                 visit=visit,
             )
         )
-
-
-# --- bk-job's step rules ----------------------------------------------------------------------
 
 
 def step_done(state: JobState, step_instance_id: int) -> bool:

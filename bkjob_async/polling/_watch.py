@@ -1,7 +1,9 @@
-"""The consumer side of watching: ``Watch``, a plain async iterator over a subscription's mailbox.
+"""Rule: a watch is a plain async iterator over a mailbox the poller puts into without blocking.
 
-A ``Watch`` reads the mailbox of a ``_subscription._Subscription`` (PEP 789: no generator here
-owns a task group); ``Completed`` reads a watch for final statuses only.
+What the poller holds of a watch is a ``_subscription._Subscription`` (its jobs, its filter,
+its mailbox), never the caller's ``Watch``, so dropping a watch ends it. A ``Watch`` reads the
+mailbox (PEP 789: no generator here owns a task group); ``Completed`` reads a watch for final
+statuses only.
 """
 
 from __future__ import annotations
@@ -36,17 +38,15 @@ if TYPE_CHECKING:
     from ._summary import WatchSummary
     from .stores import Store
 
-    #: Detach a subscription from some of its jobs (the poller stops polling unwatched jobs),
-    #: in slices, to the end even when cancelled.
     Leave = Callable[[_Subscription, list[int]], Awaitable[None]]
-    #: Read a job's status now, or ``None`` if it cannot be read.
     Snapshot = Callable[["Scope", int], Awaitable["JobInstanceStatus | None"]]
-    #: Attach a subscription to more of its jobs (the poller starts polling them).
     Join = Callable[[_Subscription, tuple[int, ...]], Awaitable[None]]
-    #: Check job ids and return them as a tuple (or raise before anything changes).
     CheckIds = Callable[[Iterable[int]], tuple[int, ...]]
 
 __all__ = ["Completed", "Snapshots", "Watch"]
+
+
+# --- watch ---------------------------------------------------------------------------------------
 
 
 #: The events a summary is made of (host and step transitions are not).
@@ -285,7 +285,7 @@ class Watch(anyio.abc.AsyncResource):
 
     async def _end(self) -> None:
         """Close the watch at once (nothing more reaches it), then let go of its jobs in
-        slices, to the end even when cancelled (``_attach.Attachments.unsubscribe``)."""
+        slices, to the end even when cancelled (``poller.Attachments.unsubscribe``)."""
         sub = self._sub
         left = list(sub.remaining)
         sub.remaining.clear()
@@ -322,6 +322,8 @@ def _ids(job_instance_ids: Iterable[int]) -> tuple[int, ...]:
 
 
 _EVENT_CLASSES = frozenset(typing.get_args(Event))
+
+
 _FINAL_EVENTS = (JobFinished, WatchFailed, WatchTimedOut)
 
 

@@ -5,7 +5,7 @@ on a timer: neither keeps a ``Poller`` open between two visits. Each visit makes
 (``check_job``, or your own ``get_job_instance_status``) and folds the answer into the state it
 stored the visit before (``check``): the answer is the transitions since then and the state to
 store for the next visit. ``check`` is pure: the poller's own tracker (``_tracker.observe``) on
-the poller's state (``_state.JobState``) in the poller's stored form (``_codec.to_data``), so it
+the poller's state (``_tracker.JobState``) in the poller's stored form (``_codec.to_data``), so it
 gives the same ``HostTransition``, ``ContainerTransition``, ``StepTransition``,
 ``JobTransition`` and ``JobFinished`` events, with the same ``event_id``, as a poller that saw
 the same answers: dedupe on them across visits as a watch's consumer does.
@@ -23,9 +23,7 @@ from .._observe import JobObservation, StepObservation
 from ..models import JobInstanceStatus, StepType
 from ._codec import from_data, to_data
 from ._reader import _final_snapshot
-from ._state import EMPTY
-from ._tracker import observe
-from ._visits import visit_of
+from ._tracker import EMPTY, observe, visit_of
 from .events import Event, JobFinished
 
 if TYPE_CHECKING:

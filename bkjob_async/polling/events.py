@@ -28,12 +28,15 @@ their ids count the poller's own observations of the job (``occurrence``).
 from __future__ import annotations
 
 import datetime as _dt
-from typing import TYPE_CHECKING, Any, NamedTuple
+import functools
+import warnings
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard, TypeVar
 
 import attrs
 
 from ..errors import BkJobError
 from ..models import (
+    Container,
     ContainerResult,
     Host,
     HostKey,
@@ -43,11 +46,11 @@ from ..models import (
     JobStatus,
     StepStatus,
 )
-from ._containers import ContainerTransition
-from ._renamed import occurrence_is_visit as _takes_occurrence
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from ..models.instances import ContainerKey
 
 __all__ = [
     "PERSON_WAITING",
@@ -66,6 +69,158 @@ __all__ = [
     "host_event_id",
     "waits_for_a_person",
 ]
+
+
+# --- renamed -------------------------------------------------------------------------------------
+#
+# Event names renamed since the last release, kept for one release with a ``DeprecationWarning``.
+#
+# ``occurrence`` of ``HostTransition``, ``StepTransition``, ``JobTransition`` and ``JobFinished``
+# is ``visit`` since event ids are made of visits: ``occurrence_is_visit`` lets such a class take
+# ``occurrence=`` and read ``.occurrence`` as ``visit``, each with a warning. Type checkers see
+# only ``visit``, so they flag the old name.
+
+
+_E = TypeVar("_E")
+
+
+_NOT_GIVEN: Any = object()
+
+
+def _occurrence_renamed(cls_name: str) -> None:
+    warnings.warn(
+        f"{cls_name}.occurrence is deprecated, and goes in the next minor release: it is now "
+        "visit (which arrival at the status in its round the event is, as its event_id says)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def occurrence_is_visit(cls: type[_E]) -> type[_E]:
+    """Let ``cls(..., occurrence=n)`` mean ``visit=n``, and ``.occurrence`` read ``visit``."""
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, occurrence: Any = _NOT_GIVEN, **kwargs: Any) -> None:
+        if occurrence is not _NOT_GIVEN:
+            if "visit" in kwargs:
+                raise TypeError("give visit, not visit and its old name occurrence")
+            _occurrence_renamed(cls.__name__)
+            kwargs["visit"] = occurrence
+        init(self, *args, **kwargs)
+
+    def occurrence(self: Any) -> int:
+        """Deprecated: ``visit``, its name since 0.2 (``occurrence`` goes in the next minor release)."""
+        _occurrence_renamed(type(self).__name__)
+        return self.visit  # type: ignore[no-any-return]
+
+    setattr(cls, "__init__", __init__)  # noqa: B010 (mypy lets no method be assigned)
+    setattr(cls, "occurrence", property(occurrence))  # noqa: B010
+    return cls
+
+
+# --- containers ----------------------------------------------------------------------------------
+#
+# A container's transition, the event of the gateway v4's container execute objects; pure values.
+#
+# A job bk-job runs in Kubernetes containers (``flavor="apigw-v4"``, ``Targets(containers=...)``)
+# reports each container's status as a host's (``HostStatus``). The poller tracks a container as
+# it tracks a host, under its key ``("container", id)`` (``Container.key``, which never equals a
+# host's), and hands each change out as a ``ContainerTransition``: an event of its own, not a
+# ``HostTransition``, so that code written for hosts (``event.host.bk_host_id``, ``events=
+# (HostTransition,)``) never meets a container, and code for containers reads a ``Container``
+# (``docs/explanation/execute-objects.md`` says why). Its ``event_id`` is made as a host's, with
+# ``c`` and the container's id where a host's has ``h`` and its key:
+# ``10001/20001/0/c100123456/9``.
+
+
+def is_container(key: object) -> TypeGuard[ContainerKey]:
+    """Tell whether a tracked key is a container's (``Container.key``), not a host's."""
+    return type(key) is tuple and key[0] == "container"
+
+
+def container_event_id(
+    job_instance_id: int,
+    step_instance_id: int,
+    execute_count: int,
+    container_id: int,
+    status: int,
+    visit: int,
+) -> str:
+    """Return the ``event_id`` of a container's transition from its parts."""
+    shown = "" if visit == 1 else f"#{visit}"
+    return f"{job_instance_id}/{step_instance_id}/{execute_count}/c{container_id}/{status}{shown}"
+
+
+@attrs.frozen
+class ContainerTransition:
+    """A container's status changed; ``previous`` is ``None`` the first time the poller sees it.
+
+    As a host's: ``previous`` is the container's last status in that step in any round,
+    ``visit`` which arrival at ``current`` in this round it is (``events`` says how ids are
+    made of it), and the same transition has the same ``event_id`` however often and by
+    whichever process it is derived.
+    """
+
+    job_instance_id: int
+    observed_at: _dt.datetime
+    step_instance_id: int
+    execute_count: int
+    container: Container
+    previous: HostStatus | None
+    current: HostStatus
+    result: ContainerResult
+    #: Which arrival of the container at ``current`` in this round this is: 1, 2, ...
+    visit: int = attrs.field(default=1, kw_only=True)
+
+    @property
+    def container_key(self) -> ContainerKey:
+        """The container's identity (``Container.key``)."""
+        return self.container.key
+
+    @property
+    def event_id(self) -> str:
+        """Stable identity: the same on every delivery of the same transition."""
+        return container_event_id(
+            self.job_instance_id,
+            self.step_instance_id,
+            self.execute_count,
+            self.container.id,
+            int(self.current),
+            self.visit,
+        )
+
+    @classmethod
+    def of_result(
+        cls,
+        job_instance_id: int,
+        observed_at: _dt.datetime,
+        step_instance_id: int,
+        execute_count: int,
+        code: int,
+        result: Any,
+        previous: HostStatus | None,
+        visit: int,
+    ) -> ContainerTransition:
+        """Return the transition to status ``code`` that a container's row, structured as
+        ``result``, reports."""
+        if not isinstance(result, ContainerResult):
+            raise TypeError(f"a container's row read as {type(result).__name__}")
+        return cls(
+            job_instance_id,
+            observed_at,
+            step_instance_id,
+            execute_count,
+            result.container,
+            previous,
+            HostStatus.of(code),
+            result,
+            visit=visit,
+        )
+
+
+# --- events --------------------------------------------------------------------------------------
+
 
 #: Job statuses in which only a person moves the job on: a confirmation step waits for its
 #: user (7), a rolling run waits between batches (15).
@@ -160,7 +315,7 @@ class HostRow(NamedTuple):
     structure: Callable[[HostKey, int, dict[str, Any]], HostResult | ContainerResult]
 
 
-@_takes_occurrence
+@occurrence_is_visit
 @attrs.frozen
 class HostTransition:
     """A host's status changed; ``previous`` is ``None`` the first time the poller sees it.
@@ -242,7 +397,7 @@ class HostTransition:
         return self._id or _host_id(self)
 
 
-@_takes_occurrence
+@occurrence_is_visit
 @attrs.frozen
 class StepTransition:
     """A step's status changed (``previous`` is ``None`` on first sight)."""
@@ -264,7 +419,7 @@ class StepTransition:
         return self._id or _step_id(self)
 
 
-@_takes_occurrence
+@occurrence_is_visit
 @attrs.frozen
 class JobTransition:
     """The job's status changed (``previous`` is ``None`` on first sight)."""
@@ -286,7 +441,7 @@ class JobTransition:
         return self._id or _job_id(self)
 
 
-@_takes_occurrence
+@occurrence_is_visit
 @attrs.frozen
 class JobFinished:
     """The server reports the job finished; ``snapshot`` is its full final status.
@@ -435,6 +590,8 @@ Event = (
     | JobPollFailing
     | JobPollRecovered
 )
+
+
 TERMINAL_EVENTS = (JobFinished, WatchFailed, WatchTimedOut)
 
 

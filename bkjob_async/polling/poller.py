@@ -1,6 +1,8 @@
-"""The public ``Poller``: lifecycle, watches, named watches, ``follow``, statistics; no policy.
+"""Rule: the ``Poller`` polls nothing itself and holds no policy: it assembles, attaches, counts.
 
-The ``Poller`` polls nothing itself: ``_driver.Driver`` polls the jobs its watches hold and
+Here are the ``Poller`` (lifecycle, watches, named watches, ``follow``), how its parts are put
+together, how subscriptions attach to the driver's jobs in slices, named watches from its
+store, and its statistics. The ``Poller`` polls nothing itself: ``_driver.Driver`` polls the jobs its watches hold and
 applies what ``_decide.decide`` returns, and ``_delivery.Delivery`` hands events to the
 watches. The ``Poller`` makes watches, opens and restores named ones from its store, and owns
 the task group every task of the poller runs in.
@@ -9,39 +11,370 @@ the task group every task of the poller runs in.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import random
+import time
+from typing import TYPE_CHECKING, Any
 
 import anyio
+import attrs
 
 from .. import errors
-from ..config import Scope, check_id
-from ._assemble import build
-from ._attach import Attachments
-from ._driver import Permits, loop_clock
+from .._transport import sender
+from ..config import ApiFlavor, Scope, check_id
+from ._codec import decode_event, from_data, open_jobs
+from ._decide import Rules
+from ._delivery import Delivery
+from ._driver import Driver, Pace, Permits, loop_clock
+from ._jobs import Registry
 from ._journal import Journal, StoreJournal
-from ._named import NamedWatches
+from ._rate import RateGovernor
+from ._reader import Reader
 from ._schedule import PollPolicy
-from ._statistics import PollerStatistics, RateMeter, collect
-from ._subscription import HandedOut, _Subscription
+from ._subscription import HandedOut, _Subscription, now_utc
 from ._tap import Tap
 from ._watch import _FINAL_EVENTS, Completed, Snapshots, Watch, _ids, _kinds
 from .events import Event, JobFinished, WatchTimedOut
-from .stores import Store, StoredWatch
+from .stores import Store, StoredWatch, StoreStatistics, UnknownWatchError, check_name
 from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
-    import random
-    from collections.abc import Callable, Iterable
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
     from types import TracebackType
 
     from anyio.abc import TaskGroup
 
+    from .._protocol import Protocol
     from ..client import BkJobClient
     from ..models import JobInstanceStatus
+    from ._driver import Permits
+    from ._journal import Journal
     from ._tap import Sink
     from .callbacks import Callback
+    from .stores import StoredWatch
 
-__all__ = ["Completed", "Poller", "Watch"]
+__all__ = ["Completed", "Poller", "PollerStatistics", "Watch"]
+
+
+# --- statistics ----------------------------------------------------------------------------------
+#
+# What a ``Poller`` has done so far, as one frozen snapshot (``Poller.statistics()``).
+
+
+@attrs.frozen
+class PollerStatistics:
+    """A snapshot of what a ``Poller`` has done so far."""
+
+    #: Jobs being polled now (each once, however many watches hold it).
+    instances_watched: int
+    #: Watches open now: made and not yet ended (a watch ends when its last job does, or on
+    #: ``aclose()``, leaving ``async with``, or being dropped).
+    watches: int
+    #: Requests sent, retries and result-group reads included.
+    requests: int
+    #: Polls whose answer had not changed (skipped by fingerprint, never decoded).
+    unchanged_polls: int
+    #: Polls retried after a transient failure.
+    retries: int
+    #: Failed polls by error class name.
+    errors: dict[str, int]
+    #: Events the watches handed out to their consumers (what ``async for`` received).
+    events_emitted: int
+    #: Requests per second, measured over the last second or so.
+    current_rate: float
+    #: The rate the governor allows now (``None``: no limit in force).
+    rate_limit: float | None
+    #: Requests in flight now.
+    in_flight: int
+    #: bk-job itself cannot be reached (an outage: the watches heard ``PollingStalled``).
+    stalled: bool = False
+    #: Events the polls observed, before each watch's filter (``events=``, a step, ended
+    #: jobs) and coalescing: ``as_completed`` of 1,000 jobs observes every host's changes
+    #: and hands out 1,000.
+    events_observed: int = 0
+    #: Polls the driver refused because they came sooner than the policy's smallest gap
+    #: after the job's last poll (``min_gap``): a scheduling bug, never bk-job's doing. Each
+    #: refused poll is put off until the gap has passed; the first is logged at WARNING.
+    refused_polls: int = 0
+    #: Polls a callback brought forward (``Poller.hint``).
+    hinted_polls: int = 0
+    #: Whether bk-job's job list stands for the polls of end-only waits (``False`` on ESB v2,
+    #: which has no job list), the jobs it follows now, and its requests so far (pages).
+    census: bool = False
+    census_jobs: int = 0
+    census_requests: int = 0
+    #: The state store's writes and health (``healthy is False``: writes fail, the poller
+    #: goes on from memory and the store retries; see ``StoreStatistics``).
+    store: StoreStatistics | None = None
+    #: Jobs whose reads fail alone now (bk-job answers others; ``JobPollFailing``).
+    failing_jobs: int = 0
+    #: Failed polls so far, by whose they were: one job's (a malformed answer, a read that
+    #: timed out while others were answered, an error code), or bk-job's (no connection, a
+    #: 5xx, a timeout while nothing answered). Throttles are neither (``errors`` has them).
+    job_failures: int = 0
+    server_failures: int = 0
+
+
+def collect(driver: Driver, **poller: Any) -> PollerStatistics:
+    """Return the counters of ``driver``, with the ``poller``'s own (watches, store)."""
+    census = driver.census
+    return PollerStatistics(
+        instances_watched=len(driver.registry),
+        requests=driver.reader.requests,
+        unchanged_polls=driver.reader.unchanged,
+        retries=driver.retries,
+        errors=dict(driver.errors),
+        events_observed=driver.delivery.events,
+        rate_limit=driver.governor.rate,
+        in_flight=driver.workers.in_flight,
+        stalled=driver.health.server.down,
+        failing_jobs=driver.registry.failing,
+        job_failures=driver.job_failures,
+        server_failures=driver.server_failures,
+        refused_polls=driver.due.refused,
+        hinted_polls=driver.hints,
+        census=census is not None,
+        census_jobs=0 if census is None else sum(map(len, census.jobs.values())),
+        census_requests=0 if census is None else census.pages,
+        **poller,
+    )
+
+
+class RateMeter:
+    """Requests per second, measured over the last second or so."""
+
+    __slots__ = ("_mark", "_rate")
+
+    def __init__(self) -> None:
+        self._mark = (0.0, 0)
+        self._rate = 0.0
+
+    def start(self, now: float) -> None:
+        self._mark = (now, 0)
+
+    def read(self, now: float, requests: int) -> float:
+        """Return the rate since the last reading (kept if it was less than a second ago)."""
+        since, count = self._mark
+        if now - since >= 1.0:
+            self._rate = (requests - count) / (now - since)
+            self._mark = (now, requests)
+        return self._rate
+
+
+# --- assemble ------------------------------------------------------------------------------------
+#
+# How a poller's parts are put together: the registry, delivery, reader, rules and driver.
+#
+# Each part gets what it uses in its constructor, in the order they depend on one another; nothing
+# is set on a part after it is built. The one late binding is the clock: the reader reads the
+# driver's, which the poller sets to the event loop's when it is entered.
+
+
+def build(
+    client: BkJobClient,
+    policy: PollPolicy,
+    journal: Journal,
+    *,
+    rng: random.Random | None,
+    permits: Permits | None,
+) -> Driver:
+    """Return the driver of a poller of ``client`` recording in ``journal``, and its parts."""
+    protocol = client.protocol
+    governor = RateGovernor(policy.rate_limit)
+    delivery = Delivery(journal, Registry(policy.remember))
+
+    def now() -> float:  # the driver's clock (the event loop's once the poller is entered)
+        return driver.clock()
+
+    reader = Reader(
+        protocol,
+        sender(client.transport, protocol),
+        policy,
+        governor,
+        now,
+        grouping=policy.group_threshold is not None and client.flavor is ApiFlavor.APIGW_V3,
+    )
+    # The gateway v4 lists execute objects: hosts (read as v3's rows) and containers.
+    rows = reader.object_result if client.flavor is ApiFlavor.APIGW_V4 else reader.host_result
+    rules = Rules.of(policy, rng or random.Random(), now_utc, rows)
+    driver = Driver(
+        rules, reader, governor, delivery, time.monotonic, protocol=protocol, permits=permits
+    )
+    return driver
+
+
+# --- attach --------------------------------------------------------------------------------------
+#
+# Subscriptions onto the driver's jobs: a watch's jobs in slices, a followed job one at a time.
+#
+# A watch attaches and detaches its jobs in slices of a time budget with a checkpoint between
+# two (``_driver``), so a watch of a hundred thousand jobs never stalls the event loop, and a
+# detach runs to its end even when cancelled (a closed watch leaves no job polled for it);
+# ``follow`` attaches one job to
+# the scope's follow subscription (a subscription that hands out nothing: the journal and other
+# watches of the job see its changes). No policy and no I/O here: the driver polls.
+
+
+class Attachments:
+    """Attach subscriptions to the driver's jobs, and detach them."""
+
+    __slots__ = ("_driver", "_follows", "pace")
+
+    def __init__(self, driver: Driver, pace: Pace | None = None) -> None:
+        self._driver = driver
+        #: How long a slice of attaching or detaching may hold the event loop.
+        self.pace = Pace(turn=driver.turn) if pace is None else pace
+        #: Jobs polled for ``follow``, one subscription per scope.
+        self._follows: dict[Scope, _Subscription] = {}
+
+    async def subscribe(self, sub: _Subscription, ids: Sequence[int]) -> None:
+        """Attach ``sub`` to jobs in slices; stop once it is closed."""
+
+        def attach(chunk: Sequence[int]) -> None:
+            now, remaining = self._driver.clock(), sub.remaining
+            for job_id in chunk:
+                if job_id in remaining:
+                    self._attach(sub, job_id, now)
+
+        if not sub.closed and await self.pace.run(ids, attach, stop=lambda: sub.closed):
+            sub.seeds = None
+
+    def _attach(self, sub: _Subscription, job_id: int, now: float) -> None:
+        seeds = sub.seeds
+        stored = None if seeds is None else seeds.get(job_id)
+        self._driver.attach(sub, job_id, now, stored)
+
+    async def unsubscribe(self, sub: _Subscription, job_ids: Sequence[int]) -> None:
+        """Detach ``sub`` from ``job_ids`` in slices (a job no subscription holds is no longer
+        polled); shielded: cancelled, it still detaches every one before the caller hears it."""
+        with anyio.CancelScope(shield=True):
+            await self.pace.run(job_ids, lambda chunk: self._driver.detach(sub, chunk))
+
+    def follow(self, scope: Scope, job_instance_id: int) -> None:
+        """Poll a job for its scope's follow subscription (twice is once)."""
+        sub = self._follows.get(scope)
+        if sub is None or sub.closed:
+            sub = self._follows[scope] = _Subscription(scope, (), None, 1, kinds=frozenset())
+        if sub.add((job_instance_id,)):
+            self._attach(sub, job_instance_id, self._driver.clock())
+
+    def unfollow(self, scope: Scope, job_instance_id: int) -> None:
+        """Stop polling a job for ``follow``."""
+        sub = self._follows.get(scope)
+        if sub is not None:
+            self._driver.detach(sub, sub.remove((job_instance_id,)))
+
+    def following(self, scope: Scope) -> frozenset[int]:
+        """The jobs of ``scope`` followed now (those that have not ended)."""
+        return frozenset(sub.remaining) if (sub := self._follows.get(scope)) else frozenset()
+
+
+# --- named ---------------------------------------------------------------------------------------
+#
+# Named (durable) watches: which names are open here, and a watch's jobs and events from the store.
+#
+# A name is claimed while its watch is being opened and held while it is open (one open watch
+# per name and poller). Opening loads the stored watch, if any, into the new subscription (its
+# jobs, their stored states, its undelivered events first) and makes the job set durable before
+# the first poll.
+
+
+logger = logging.getLogger("bkjob_async.polling")
+
+
+class NamedWatches:
+    """The named watches of one poller, and the store they live in."""
+
+    __slots__ = ("_open", "_protocol", "store")
+
+    def __init__(self, store: Store, protocol: Protocol) -> None:
+        self.store = store
+        self._protocol = protocol
+        #: Named watches open in this poller, by name (``None``: being opened).
+        self._open: dict[str, _Subscription | None] = {}
+
+    def claim(self, name: str) -> str:
+        """Reserve ``name`` for a watch being opened (one open watch per name and poller)."""
+        name = check_name(name)
+        if name in self._open:
+            held = self._open[name]
+            if held is None or not held.closed:
+                raise RuntimeError(f"the watch {name!r} is open already in this poller")
+        self._open[name] = None
+        return name
+
+    def release(self, name: str) -> None:
+        """Give back a claimed name (its watch could not be opened)."""
+        self._open.pop(name, None)
+
+    def opened(self, name: str, sub: _Subscription) -> None:
+        self._open[name] = sub
+
+    async def load(self, name: str) -> StoredWatch:
+        """Return the stored watch ``name`` to resume; raise ``UnknownWatchError`` if none."""
+        stored = await self.store.load(name)
+        if stored is None:
+            raise UnknownWatchError(f"no watch named {name!r} in {self.store!r}")
+        if not stored.jobs:
+            self.store.drop(name)
+            raise UnknownWatchError(f"the watch {name!r} holds no job any more")
+        return stored
+
+    async def open(
+        self,
+        sub: _Subscription,
+        name: str,
+        ids: tuple[int, ...],
+        subscribe: Callable[[_Subscription, tuple[int, ...]], Awaitable[None]],
+    ) -> None:
+        """Load (or create) a named watch, make its job set durable, then poll its jobs."""
+        store = self.store
+        try:
+            stored = await store.load(name)
+            if stored is not None:
+                self.restore(sub, stored)
+                new = sub.add(ids)
+            else:
+                new = ids
+            if new:
+                await store.wait_settled(store.add_jobs(name, [(sub.scope, i) for i in new]))
+        except Exception as exc:  # a StoreError, or stored data this version cannot read
+            logger.error("watch %r: cannot open it in %r (%s)", name, store, exc)
+            sub.fail(exc)
+            return
+        await subscribe(sub, sub.job_instance_ids)
+
+    def restore(self, sub: _Subscription, stored: StoredWatch) -> None:
+        """Give ``sub`` a stored watch's jobs, states and pending events (queued first)."""
+        ids: list[int] = []
+        seeds: dict[int, Any] = {}
+        try:
+            for (scope, job_id), data in stored.jobs.items():
+                if scope != sub.scope:
+                    raise errors.StoreError(
+                        f"the watch {stored.name!r} holds jobs of {scope}, not only of {sub.scope}"
+                    )
+                ids.append(job_id)
+                if data is not None:
+                    seeds[job_id] = from_data(data)
+            events = [decode_event(e.payload, self._protocol.parse) for e in stored.pending]
+        except ValueError as exc:  # (a state or an event this version cannot read)
+            raise errors.StoreError(
+                f"the watch {stored.name!r} in {self.store!r} cannot be read: {exc}"
+            ) from None
+        ended = set(ids) - set(open_jobs(stored))
+        sub.job_instance_ids = tuple(dict.fromkeys((*ids, *sub.job_instance_ids)))
+        sub.remaining = set(sub.job_instance_ids) - ended
+        sub.seeds = seeds
+        for event in events:
+            if isinstance(event, JobFinished):
+                # Its job ends when it is delivered: put it as the job's last event.
+                sub.end_job(event.job_instance_id, event)
+            else:
+                sub.mailbox.put(event)
+
+
+# --- poller --------------------------------------------------------------------------------------
+
 
 logger = logging.getLogger("bkjob_async.polling")
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _json
 from ..models import ContainerResult, HostStatus
-from ..polling._containers import container_event_id, is_container
 from ..polling.events import (
     ContainerTransition,
     HostTransition,
@@ -25,7 +24,9 @@ from ..polling.events import (
     JobTransition,
     StepTransition,
     WatchFailed,
+    container_event_id,
     host_event_id,
+    is_container,
 )
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from bkjob_async import BkJobClient, Scope
 from bkjob_async._aiohttp import AiohttpTransport
 from bkjob_async._protocol import Request, Response
 from bkjob_async.config import Timeouts
-from bkjob_async.polling._query import PollRequests, Query
+from bkjob_async.polling._reader import PollRequests, Query
 from bkjob_async.testing import json_response, serve
 
 pytestmark = pytest.mark.anyio

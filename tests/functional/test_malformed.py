@@ -26,7 +26,7 @@ from bkjob_async import (
 from bkjob_async._aiohttp import AiohttpTransport
 from bkjob_async._protocol import Response
 from bkjob_async.config import Timeouts
-from bkjob_async.polling._failures import SAME_FORMAT_LIMIT
+from bkjob_async.polling._decide import SAME_FORMAT_LIMIT
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from ..virtual import VirtualBkJob, run_virtual

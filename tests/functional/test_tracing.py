@@ -257,7 +257,7 @@ def test_no_provider_set_means_no_tracer() -> None:
         """
         import opentelemetry.trace
         from bkjob_async import _tracing
-        from bkjob_async.polling import _workers
+        from bkjob_async.polling import _driver
         assert _tracing.tracer() is None
         assert _tracing.poll_rounds() is None
         print("off")

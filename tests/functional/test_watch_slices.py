@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from bkjob_async import Poller, PollPolicy, Scope
-from bkjob_async.polling._slices import Pace
+from bkjob_async.polling._driver import Pace
 
 from ..virtual import VirtualBkJob, run_virtual
 

@@ -20,24 +20,27 @@ from bkjob_async.models import (
     JobInstanceStatus,
     JobStatus,
 )
-from bkjob_async.polling._actions import (
-    Deliver,
-    Failing,
-    GiveUp,
-    OutageBegan,
-    OutageEnded,
-    Recovered,
-    Retried,
-)
-from bkjob_async.polling._decide import UNCHANGED, Answer, Failed, Health, Listed, Rules
-from bkjob_async.polling._decide import decide as decide_tuple
-from bkjob_async.polling._failures import (
+from bkjob_async.polling._decide import (
     FAILING_AFTER,
     OUTAGE_AFTER,
     SAME_FORMAT_LIMIT,
     SERVER_FAILURES,
+    UNCHANGED,
+    Answer,
+    Deliver,
+    Failed,
+    Failing,
+    GiveUp,
+    Health,
+    Listed,
+    OutageBegan,
+    OutageEnded,
+    Recovered,
+    Retried,
+    Rules,
     job_backoff,
 )
+from bkjob_async.polling._decide import decide as decide_tuple
 from bkjob_async.polling._jobs import PolledJob
 from bkjob_async.polling._schedule import joined_at, min_gap, rejoined_at
 from bkjob_async.polling.events import JobFinished, WatchFailed

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from bkjob_async import PollPolicy, errors
-from bkjob_async.polling._failures import (
+from bkjob_async.polling._decide import (
     MIN_CALLS,
     OUTAGE_AFTER,
     OUTAGE_RATE,

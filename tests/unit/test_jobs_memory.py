@@ -12,9 +12,7 @@ from bkjob_async._converter import Generation
 from bkjob_async._observe import observe_job
 from bkjob_async.models import Host, HostResult, HostStatus
 from bkjob_async.polling._codec import from_data, to_data
-from bkjob_async.polling._heap import Due
-from bkjob_async.polling._jobs import PolledJob, Registry, Watched
-from bkjob_async.polling._reader import Wire
+from bkjob_async.polling._jobs import Due, PolledJob, Registry, Watched, Wire
 from bkjob_async.polling._tracker import (
     EMPTY,
     JobState,

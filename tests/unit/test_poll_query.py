@@ -1,4 +1,4 @@
-"""The poller's speed code (``polling._query``): poll requests that share their scope's query,
+"""The poller's speed code (``polling._reader``): poll requests that share their scope's query,
 and the fingerprint that tells an unchanged answer without decoding it."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from bkjob_async import Scope
 from bkjob_async._protocol import Protocol
-from bkjob_async.polling._query import PollRequests, Query, body_fingerprint
+from bkjob_async.polling._reader import PollRequests, Query, body_fingerprint
 from tests.conftest import APP_SECRET
 
 BIZ = Scope.biz(2)

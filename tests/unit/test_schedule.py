@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from bkjob_async import PollPolicy
-from bkjob_async.polling._failures import job_backoff
+from bkjob_async.polling._decide import job_backoff
 from bkjob_async.polling._schedule import (
     RetryBudget,
     cap,

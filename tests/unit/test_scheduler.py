@@ -1,4 +1,4 @@
-"""The scheduler of due jobs (``polling._heap.Due``): a timer that hands jobs to parked workers."""
+"""The scheduler of due jobs (``polling._jobs.Due``): a timer that hands jobs to parked workers."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import anyio
 import pytest
 
 from bkjob_async import Scope
-from bkjob_async.polling._heap import Due, Slot
-from bkjob_async.polling._jobs import Registry
+from bkjob_async.polling._jobs import Due, Registry, Slot
 
 from .test_jobs_memory import _Gate, _watched
 

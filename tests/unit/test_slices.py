@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import anyio
 import pytest
 
-from bkjob_async.polling._slices import Pace, Turn
+from bkjob_async.polling._driver import Pace, Turn
 
 
 class Ticks:
