@@ -13,11 +13,9 @@ import os
 import socket
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import attrs
 
 from ..config import Scope
 from ._connect import credentials_from_env, open_client, target_from
@@ -27,7 +25,7 @@ from ._logs import logging_to_stderr
 from ._metrics import serve_metrics
 from ._policy import policy_from
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
-from ._tally import Tally
+from ._tally import Tally, Workers
 
 if TYPE_CHECKING:
     import argparse
@@ -56,29 +54,6 @@ _WORKERS_EVERY = 1.0
 _JOBS_EVERY = 5
 #: Seconds between two reads of the cluster's status for ``watch --redis --metrics-port``.
 _METRICS_EVERY = 5.0
-
-
-@attrs.frozen
-class Workers:
-    """Who polls a cluster watch's open jobs, as Redis said at one moment (heartbeats, leases).
-
-    :param held: each worker with the open jobs of the partitions it holds a lease on; every
-        live worker is listed, with no job if it holds none of them.
-    :param silent: workers that hold a lease but whose heartbeat expired (a stalled or dead
-        process): their jobs wait until the lease lapses and another worker takes it.
-    :param unheld: open jobs whose partition no worker holds (no worker runs, or a lapsed
-        lease is not taken again yet).
-    """
-
-    held: Mapping[str, tuple[int, ...]]
-    silent: frozenset[str] = frozenset()
-    unheld: tuple[int, ...] = ()
-    #: Job id -> the worker polling it.
-    holders: Mapping[int, str] = attrs.field(init=False, eq=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        by_job = {job: worker for worker, jobs in self.held.items() for job in jobs}
-        object.__setattr__(self, "holders", by_job)
 
 
 def add_cluster_options(parser: argparse.ArgumentParser, *, watch: bool) -> None:

@@ -30,10 +30,9 @@ if TYPE_CHECKING:
 
     from ..polling import PollerStatistics, Watch
     from ..polling.events import Event
-    from ._cluster import Workers
     from ._live import LiveView
     from ._runtime import Context
-    from ._tally import Summary, Tally
+    from ._tally import Summary, Tally, Workers
 
 __all__ = [
     "Mode",

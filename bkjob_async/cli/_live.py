@@ -51,8 +51,7 @@ if TYPE_CHECKING:
     from ..models import JobInstanceStatus
     from ..polling import FoldCounts, FoldedJob, PollerStatistics
     from ..polling.events import Event
-    from ._cluster import Workers
-    from ._tally import Summary, Tally
+    from ._tally import Summary, Tally, Workers
 
 __all__ = ["LiveView", "above", "make_console", "print_status", "print_summary"]
 

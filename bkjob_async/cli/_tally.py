@@ -25,7 +25,15 @@ if TYPE_CHECKING:
     from ..polling import FoldCounts, JobSeen, PollerStatistics
     from ..polling._tracker import JobState
 
-__all__ = ["RateMeter", "Summary", "Tally", "job_counts", "objects_noun", "percentile"]
+__all__ = [
+    "RateMeter",
+    "Summary",
+    "Tally",
+    "Workers",
+    "job_counts",
+    "objects_noun",
+    "percentile",
+]
 
 #: The job-count buckets, in display order (a watch that failed counts as failed).
 BUCKETS = ("pending", "running", "waiting", "succeeded", "failed", "timed_out", "unreachable")
@@ -264,3 +272,26 @@ class Summary:
     def objects(self) -> str:
         """Name what the jobs ran on: ``hosts``, ``containers`` or ``execute objects`` (both)."""
         return objects_noun(self.hosts, self.containers)
+
+
+@attrs.frozen
+class Workers:
+    """Who polls a cluster watch's open jobs, as Redis said at one moment (heartbeats, leases).
+
+    :param held: each worker with the open jobs of the partitions it holds a lease on; every
+        live worker is listed, with no job if it holds none of them.
+    :param silent: workers that hold a lease but whose heartbeat expired (a stalled or dead
+        process): their jobs wait until the lease lapses and another worker takes it.
+    :param unheld: open jobs whose partition no worker holds (no worker runs, or a lapsed
+        lease is not taken again yet).
+    """
+
+    held: Mapping[str, tuple[int, ...]]
+    silent: frozenset[str] = frozenset()
+    unheld: tuple[int, ...] = ()
+    #: Job id -> the worker polling it.
+    holders: Mapping[int, str] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        by_job = {job: worker for worker, jobs in self.held.items() for job in jobs}
+        object.__setattr__(self, "holders", by_job)

@@ -19,7 +19,7 @@ from ._keys import JobRef, check_watch, job_member
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from ._client import Cluster
+    from ._connect import Plumbing
 
 __all__ = [
     "MAX_EVENT_ID",
@@ -91,7 +91,7 @@ class Fenced:
     settled: bool = attrs.field(default=False, init=False)
 
 
-def commit_request(cluster: Cluster, lease: Lease, write: Fenced) -> tuple[list[str], list[Any]]:
+def commit_request(cluster: Plumbing, lease: Lease, write: Fenced) -> tuple[list[str], list[Any]]:
     """Return the keys and arguments of the ``COMMIT`` script for ``write`` under ``lease``."""
     k = cluster.keys
     streams: dict[str, int] = {}

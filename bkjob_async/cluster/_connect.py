@@ -30,7 +30,7 @@ turns it off by name, and ``ssl_cert_reqs=none`` (no verification at all) does t
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis.asyncio as aioredis
 import redis.exceptions as rexc
@@ -39,7 +39,13 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 
-__all__ = ["AnyRedis", "Connection", "connect", "redact"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractAsyncContextManager
+
+    from ._keys import Keys
+
+__all__ = ["AnyRedis", "Connection", "Plumbing", "connect", "redact"]
 
 #: What a cluster talks to: one Redis (alone or a Sentinel's primary) or a Redis Cluster.
 AnyRedis = aioredis.Redis | RedisCluster
@@ -266,3 +272,28 @@ def connect(url: str, timeout: float) -> Connection:
         if redact(url) not in message:
             message = f"invalid redis_url {redact(url)!r}: {message}"
         raise ValueError(message.replace(url, redact(url))) from None
+
+
+class Plumbing(Protocol):
+    """What a cluster's parts (leases, commits, streams, health) read of it: ``Cluster`` is one.
+
+    Its Redis, its keys and settings, and how a command is run (``guard``, ``script``); typed
+    so, the parts import nothing of the ``Cluster`` that imports them.
+    """
+
+    name: str
+    partitions: int
+    stream_maxlen: int
+    timeout: float
+    keys: Keys
+    clock: Callable[[], float]
+    resets: int
+    redis: AnyRedis
+
+    def guard(self) -> AbstractAsyncContextManager[None]: ...
+
+    async def script(self, name: str, keys: list[str], args: list[Any]) -> Any: ...
+
+    def check_config(self, partitions: object) -> None: ...
+
+    def observe(self, epoch: str, created: bool) -> None: ...

@@ -45,7 +45,7 @@ from ._keys import check_name, check_watch
 
 if TYPE_CHECKING:
     from ..polling.events import Event
-    from ._client import Cluster
+    from ._connect import Plumbing
 
 __all__ = ["LAG_WARNING", "EventStream", "read_history"]
 
@@ -68,7 +68,7 @@ class EventStream(AsyncResource):
 
     def __init__(
         self,
-        cluster: Cluster,
+        cluster: Plumbing,
         watch: str,
         *,
         consumer: str,
@@ -321,7 +321,7 @@ class EventStream(AsyncResource):
             self._buffer.append(item)
 
 
-async def read_history(cluster: Cluster, watch: str) -> list[Delivery]:
+async def read_history(cluster: Plumbing, watch: str) -> list[Delivery]:
     """Return every event ``watch``'s stream holds, in stream order, as written (an event
     written twice is there twice); read only, outside any consumer group.
 

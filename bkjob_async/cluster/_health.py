@@ -20,7 +20,7 @@ from ._errors import ClusterError, ClusterUnavailableError
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from ._client import Cluster
+    from ._connect import Plumbing
 
 __all__ = ["LAG_WARNING", "StreamHealth"]
 
@@ -36,7 +36,7 @@ class StreamHealth:
     """The outages and the lag of one group's reading of one watch's stream."""
 
     def __init__(
-        self, cluster: Cluster, key: str, watch: str, group: str, consumer: str, retry: bool
+        self, cluster: Plumbing, key: str, watch: str, group: str, consumer: str, retry: bool
     ) -> None:
         self.cluster, self.key, self.retry = cluster, key, retry
         self.watch, self.group, self.consumer = watch, group, consumer

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskStatus
     from anyio.streams.memory import MemoryObjectSendStream
 
-    from ._client import Cluster
+    from ._connect import Plumbing
 
 __all__ = ["Holders", "LeaseKeeper", "TickResult", "read_holders", "ticks_to"]
 
@@ -102,7 +102,7 @@ class LeaseKeeper(AsyncResource):
 
     def __init__(
         self,
-        cluster: Cluster,
+        cluster: Plumbing,
         *,
         worker_id: str | None = None,
         ttl: float = 10.0,
@@ -303,7 +303,7 @@ class Holders:
     leases: Mapping[int, str | None]
 
 
-async def read_holders(cluster: Cluster, partitions: Iterable[int]) -> Holders:
+async def read_holders(cluster: Plumbing, partitions: Iterable[int]) -> Holders:
     """Return the live workers and who holds each of ``partitions``, in one round trip."""
     parts = sorted(set(partitions))
     async with cluster.guard():

@@ -10,15 +10,12 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.lowlevel
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .._protocol import Request, Response
-
-if TYPE_CHECKING:
-    from ._server import HttpLayer
 
 __all__ = ["Handler", "MockTransport", "Request", "Response", "in_memory", "json_response"]
 
@@ -86,6 +83,7 @@ def json_response(
     return Response(status, CIMultiDictProxy(all_headers), json.dumps(payload).encode())
 
 
-def in_memory(http: HttpLayer) -> MockTransport:
-    """Return a ``MockTransport`` that hands each request to the simulator's ``http`` layer."""
+def in_memory(http: Handler) -> MockTransport:
+    """Return a ``MockTransport`` that hands each request to the simulator's ``http`` layer
+    (``_server.HttpLayer``: a handler)."""
     return MockTransport(http)
