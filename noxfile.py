@@ -1,7 +1,8 @@
 """`make test-matrix`: the suite on every supported CPython found; those not found are skipped.
 
-Each session makes its own virtualenv (under ``.nox/``) with the ``dev`` and ``cli`` extras and
-runs what ``make test``'s ``unit`` step runs (not ``slow``). The Makefile puts pyenv's
+Each session makes its own virtualenv (under ``.nox/``) with the ``cli`` extra and the ``dev``
+dependency group (pyproject's ``[dependency-groups]``), and runs what ``make test``'s ``unit``
+step runs (not ``slow``). The Makefile puts pyenv's
 interpreters on ``PATH``; nox says which versions it could not find and skips them.
 """
 
@@ -12,13 +13,16 @@ import nox
 nox.options.error_on_missing_interpreters = False
 nox.options.reuse_existing_virtualenvs = True
 
+#: The test tools (PEP 735's ``dev`` group), read from pyproject.toml.
+DEV = nox.project.dependency_groups(nox.project.load_toml("pyproject.toml"), "dev")
+
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the suite (not ``slow``) on one interpreter."""
-    session.install("-e", ".[dev,cli]")
+    session.install("-e", ".[cli]", *DEV)
     workers = session.env.get("PYTEST_WORKERS", "6")
     args = ["-n", workers, "--dist", "loadfile"]
     session.run(
@@ -34,7 +38,7 @@ OLDEST_REDIS = "redis==5.0.1"
 @nox.session(python="3.11")
 def oldest_redis(session: nox.Session) -> None:
     """Run the Redis TLS and cluster client suites with the oldest redis-py allowed."""
-    session.install("-e", ".[dev,cli]")
+    session.install("-e", ".[cli]", *DEV)
     session.install(OLDEST_REDIS)
     session.run("python", "-c", "import redis; assert redis.__version__ == '5.0.1'")
     suites = ["tests/cluster/test_redis_tls.py", "tests/cluster/test_cluster.py"]

@@ -59,7 +59,7 @@ gettext_compact = False
 gettext_uuid = False
 gettext_location = False
 # Search in Chinese (_ext/zhsearch.py): Sphinx splits the Chinese text into words with jieba (a
-# docs dependency, pyproject's dev extra), and the zh_CN build sets html_search_options to
+# docs dependency, pyproject's dev dependency group), and the zh_CN build sets html_search_options to
 # {"dict": <a file of the glossary's Chinese terms>}, so that 作业实例 or 执行方案 is one word
 # of the index, not two. It also carries Sphinx's fix of Chinese search (sphinx-doc/sphinx#14229)
 # until a Sphinx release has it.

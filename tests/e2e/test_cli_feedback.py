@@ -78,14 +78,18 @@ async def test_status_on_a_terminal_says_connecting(silent_url) -> None:
 
 async def test_silent_server_through_a_pipe(silent_url) -> None:
     argv = [*cli_command(), "watch", "10001", "--timeout", "1"]
+    before = slowdown()
     started = time.monotonic()
-    with anyio.fail_after(20):
+    with anyio.fail_after(50):  # (a hang; the promise is checked below)
         done = await anyio.run_process(argv, env=subprocess_env(silent_url), check=False)
     assert done.returncode == 2
     assert done.stdout == b""
     assert b"no answer from" in done.stderr
     assert b"Traceback" not in done.stderr
-    assert time.monotonic() - started < 10.0  # 1 s of waiting plus interpreter start-up
+    elapsed = time.monotonic() - started
+    # 1 s of waiting plus interpreter start-up: 10 s with a core to spare, scaled under load.
+    allowed = deadline(10.0, before, slowdown())
+    assert elapsed < allowed, (elapsed, allowed)
 
 
 async def test_timeout_and_language_are_checked(sim: BkJobSimulator, env) -> None:

@@ -231,6 +231,7 @@ def _log_lines(worker: Child, pattern: str, timeout: float = 30.0) -> list[str]:
     raise worker.failure(f"the worker never logged {pattern!r}")
 
 
+@pytest.mark.timeout(180)  # a worker's start (30 s at most), then 40 s and 50 s of waits
 def test_the_celery_page_runs_in_a_prefork_worker(
     served: Served, tmp_path: Path, redis_server
 ) -> None:

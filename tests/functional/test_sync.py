@@ -609,8 +609,11 @@ def test_bad_arguments_are_refused_in_the_calling_thread() -> None:
             Poller(AsyncClient("http://127.0.0.1:9", **CREDENTIALS))  # type: ignore[arg-type]
 
 
+# (Ctrl-C raises KeyboardInterrupt even when this was started with SIGINT ignored, as a shell
+# starts a background job: Python then leaves SIGINT ignored.)
 CHILD = """
 import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from bkjob_async import Scope
 from bkjob_async.sync import BkJobClient, Poller
 from bkjob_async.testing import StepPlan

@@ -242,6 +242,7 @@ def _build_in_chinese(tmp_path: pathlib.Path, start: str, watch: str) -> str:
     return done.stderr
 
 
+@pytest.mark.timeout(300)  # two Sphinx builds, processes of their own: 120 s each at most
 def test_the_chinese_build_warns_of_a_message_it_shows_in_english(ext, tmp_path) -> None:
     # "Watch it." is new on the English page (no entry yet); "1. 开始" parses as a list, not
     # a title, so Sphinx drops it and shows the English heading.

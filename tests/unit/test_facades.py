@@ -87,7 +87,9 @@ def test_jedi_shows_every_public_method_with_its_signature_and_docstring(
 ) -> None:
     monkeypatch.setattr(jedi.settings, "cache_directory", str(tmp_path))  # (not ~/.cache)
     code = f"from {facade.__module__} import BkJobClient\nc: BkJobClient\nc."
-    script = jedi.Script(code, path=ROOT / "probe.py", project=jedi.Project(ROOT))
+    project = jedi.Project(ROOT)
+    environment = jedi.InterpreterEnvironment()  # (in this process: no subprocess left behind)
+    script = jedi.Script(code, path=ROOT / "probe.py", project=project, environment=environment)
     shown = {c.name: c for c in script.complete(3, 2)}
     public = [n for n in dir(facade) if not n.startswith("_")]
     assert len(public) > 85
