@@ -33,7 +33,6 @@ import difflib
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
-import random
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from . import _json
@@ -45,6 +44,8 @@ from .config import ApiFlavor
 from .errors import ApiError, UnsupportedOperationError
 
 if TYPE_CHECKING:
+    import random
+
     from ._protocol import Protocol as BkJobProtocol
     from ._protocol import Request, Response
     from ._transport import Sleep, Transport
