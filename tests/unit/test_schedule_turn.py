@@ -282,3 +282,44 @@ def test_a_rolling_steps_later_batches_waiting_are_no_turn() -> None:
     assert polls["turn"] <= polls["fixed"] * 1.08
     median = sorted(starts["turn"])[len(starts["turn"]) // 2]
     assert median < sorted(starts["fixed"])[len(starts["fixed"]) // 2] * 0.8  # batches: sooner
+
+
+def _gap_after(body: dict[str, Any], interval: float, seen: dict[str, Any] | None = None) -> float:
+    """The gap ``decide`` gives after a changed answer ``body`` (``seen``: the answer before)."""
+    policy = PollPolicy(jitter=0.0)
+    wall = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
+    rules = Rules.of(policy, random.Random(0), lambda: wall, _host)
+    job, health = PolledJob(SCOPE, 7), Health.start(policy)
+    if seen is not None:
+        observation = observe_job(seen, Generation.V3, expected_job_instance_id=7)
+        job, health, *_ = decide(rules, job, health, Answer(seen, observation, None), 0.0)
+    job = job._replace(interval=interval)
+    observation = observe_job(body, Generation.V3, expected_job_instance_id=7)
+    _, _, poll_at, _ = decide(rules, job, health, Answer(body, observation, None), 10.0)
+    assert poll_at is not None
+    return poll_at - 10.0
+
+
+#: A changed answer, by what came before it, and the gap after it (no jitter): ``soon`` (2 s)
+#: at a turn, the bound less ``SEEN_MARGIN`` (4.9 s) elsewhere. ``interval`` 0: the job's first
+#: answer since a watch took it on (polled at once: the early look was that poll).
+FIRST_ANSWERS = [
+    ("first answer, hosts waiting", None, [WAIT, WAIT, RUN], 0.0, 4.9),
+    ("later answer, hosts waiting", [WAIT, WAIT, WAIT], [WAIT, WAIT, RUN], 5.0, 2.0),
+    ("later answer, between two batches", [OK, RUN, WAIT], [OK, OK, WAIT], 5.0, 2.0),
+    ("later answer, a batch at work", [RUN, RUN, WAIT], [OK, RUN, WAIT], 5.0, 4.9),
+    ("first answer, all running", None, [RUN, RUN, RUN], 0.0, 4.9),
+]
+
+
+@pytest.mark.parametrize(
+    ("before", "hosts", "interval", "gap"),
+    [t[1:] for t in FIRST_ANSWERS],
+    ids=[t[0] for t in FIRST_ANSWERS],
+)
+def test_the_gap_after_a_changed_answer(
+    before: list[int] | None, hosts: list[int], interval: float, gap: float
+) -> None:
+    seen = None if before is None else job_body(7, RUNNING, [(1, RUNNING, 0, before)])
+    body = job_body(7, RUNNING, [(1, RUNNING, 0, hosts)])
+    assert _gap_after(body, interval, seen) == pytest.approx(gap)
