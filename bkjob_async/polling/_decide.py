@@ -18,9 +18,7 @@ unchanged answer     next poll after the last gap grown by ``growth``, capped at
                      for a job that may change by itself, at ``max_interval`` for one
                      waiting for a person (``next_interval``)
 changed answer       the tracker's events are delivered; next poll at ``interval`` if any
-                     event came (``soon`` at a step's turn: ``turning``, but for a job's
-                     first answer: polled at once when a watch took it on, that poll was
-                     the early look), else as
+                     event came (``soon`` at a step's turn: ``turning``), else as
                      unchanged; a final answer ends the job's watches
 any answer           after failures: the job's failures reset (``JobPollRecovered`` if it
                      heard ``JobPollFailing``), an outage ends (the driver then resumes
@@ -811,7 +809,7 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
     after = 0.0
     if events:
         after = rules.policy.interval
-        if rules.soon < after and job.interval and turning(state):
+        if rules.soon < after and turning(state):
             after = rules.soon
     base, delay = next_interval(rules.policy, job.interval, after, rules.rng, top)
     job = moved(job, state, base)

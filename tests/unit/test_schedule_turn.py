@@ -302,9 +302,9 @@ def _gap_after(body: dict[str, Any], interval: float, seen: dict[str, Any] | Non
 
 #: A changed answer, by what came before it, and the gap after it (no jitter): ``soon`` (2 s)
 #: at a turn, the bound less ``SEEN_MARGIN`` (4.9 s) elsewhere. ``interval`` 0: the job's first
-#: answer since a watch took it on (polled at once: the early look was that poll).
+#: answer since a watch took it on (a turn too: a job just launched has its hosts start soon).
 FIRST_ANSWERS = [
-    ("first answer, hosts waiting", None, [WAIT, WAIT, RUN], 0.0, 4.9),
+    ("first answer, hosts waiting", None, [WAIT, WAIT, RUN], 0.0, 2.0),
     ("later answer, hosts waiting", [WAIT, WAIT, WAIT], [WAIT, WAIT, RUN], 5.0, 2.0),
     ("later answer, between two batches", [OK, RUN, WAIT], [OK, OK, WAIT], 5.0, 2.0),
     ("later answer, a batch at work", [RUN, RUN, WAIT], [OK, RUN, WAIT], 5.0, 4.9),
