@@ -798,7 +798,7 @@ class Driver:
         """Poll a job for ``sub``: from ``stored`` (or the journal's seed) if it is new here."""
         reader = self.reader
         watched, created = self.registry.attach(
-            sub, job_id, lambda: reader.wire(sub.scope, job_id), stored
+            sub, job_id, lambda: reader.request(sub.scope, job_id), stored
         )
         if created and stored is None:
             seeded = self.delivery.journal.seed(sub.scope, job_id)
@@ -1001,7 +1001,7 @@ class Driver:
         delivery = self.delivery
         for action in actions:
             if isinstance(action, Deliver):
-                watched.wire.decoded(action.changed)
+                watched.decoded(action.changed)
                 delivery.deliver(watched, action)
             elif isinstance(action, Retried):
                 self.retries += 1
