@@ -72,4 +72,3 @@ def test_a_watched_job_holds_few_objects_the_collector_tracks() -> None:
     per_job = {name: round(n / JOBS, 2) for name, n in engine.items() if n / JOBS >= 0.05}
     assert per_job == PER_JOB
     assert "wire" not in Watched.__slots__  # (the reader's part: slots of the record)
-
