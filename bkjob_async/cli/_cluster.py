@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Workers",
-    "add_cluster_options",
     "read_workers",
     "run_cluster_watch",
     "run_submit",
@@ -54,25 +53,6 @@ _WORKERS_EVERY = 1.0
 _JOBS_EVERY = 5
 #: Seconds between two reads of the cluster's status for ``watch --redis --metrics-port``.
 _METRICS_EVERY = 5.0
-
-
-def add_cluster_options(parser: argparse.ArgumentParser, *, watch: bool) -> None:
-    """Add ``--redis``, ``--cluster`` (and ``--watch NAME``) to ``parser``."""
-    group = parser.add_argument_group("cluster (Redis)")
-    group.add_argument(
-        "--redis",
-        metavar="URL",
-        help="Redis URL of the cluster: redis://, rediss://, unix://, "
-        "redis+sentinel://HOST:PORT[,...]/SERVICE[/DB] or redis+cluster://HOST:PORT[,...] "
-        "(default: $BKJOB_REDIS_URL)",
-    )
-    # No default here: ``watch`` refuses a cluster flag without a cluster watch; "prod" is
-    # filled in by ``_cluster`` (and ``run_cluster_watch``).
-    group.add_argument("--cluster", metavar="NAME", help="cluster name (prod)")
-    if watch:
-        group.add_argument(
-            "--watch", dest="cluster_watch", metavar="NAME", help="the cluster watch's name"
-        )
 
 
 def _cluster(args: argparse.Namespace, ctx: Context) -> Any:
