@@ -91,14 +91,8 @@ async def test_worker_polls_submitted_jobs_until_interrupted(make_cluster, redis
         await cluster.submit(SCOPE, ids, watch="deploys")
         err, interrupt = io.StringIO(), anyio.Event()
         argv = ["worker", "--redis", redis_server.url, "--cluster", "cli", "--url", sim.url]
-        argv += [
-            "--interval",
-            "0.2",
-            "--rate-limit",
-            "50",
-            "--report-every",
-            "0.1",
-        ]  # (before the jobs end)
+        # (a status line every 0.1 s: one comes before the jobs end)
+        argv += ["--interval", "0.2", "--rate-limit", "50", "--report-every", "0.1"]
         async with anyio.create_task_group() as tg:
 
             async def work():
