@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ApiFlavor
 from . import _codes as codes
-from ._api import ApiFailure, Call, Endpoint, Params, scope_of
+from ._api import ApiFailure, Call, Params, scope_of
 from ._render import v2_time
 from ._store import SimCron
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..config import Scope
     from ._world import World
 
-__all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS"]
+__all__ = ["delete_cron", "get_cron_detail", "get_cron_list", "save_cron", "update_cron_status"]
 
 CRON_JOB_NOT_EXIST = 1245001
 CRON_JOB_ALREADY_EXIST = 1245004
@@ -324,18 +324,3 @@ def delete_cron(world: World, call: Call) -> object:
         raise ApiFailure(CRON_JOB_NOT_EXIST)
     del world.store.crons[cron_id]
     return None
-
-
-V3_ENDPOINTS: dict[str, Endpoint] = {
-    "get_cron_list": Endpoint(get_cron_list, "GET"),
-    "get_cron_detail": Endpoint(get_cron_detail, "GET"),
-    "save_cron": Endpoint(save_cron, "POST"),
-    "update_cron_status": Endpoint(update_cron_status, "POST"),
-    "delete_cron": Endpoint(delete_cron, "POST"),
-}
-
-V2_ENDPOINTS: dict[str, Endpoint] = {
-    "get_cron_list": Endpoint(get_cron_list, None),
-    "save_cron": Endpoint(save_cron, None),
-    "update_cron_status": Endpoint(update_cron_status, None),
-}

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from ._world import World
 
-__all__ = ["SERVICE_VERSION", "V2_ENDPOINTS", "V3_ENDPOINTS", "recording"]
+__all__ = ["SERVICE_VERSION", "recording"]  # and the handlers, routed by name
 
 #: What ``get_latest_service_version`` answers.
 SERVICE_VERSION = "3.11.4"
@@ -699,32 +699,6 @@ def generate_local_file_upload_url(world: World, call: Call) -> object:
         }
     return {"url_map": urls}
 
-
-V3_ENDPOINTS: dict[str, Endpoint] = {
-    "create_account": Endpoint(create_account, "POST"),
-    "update_account": Endpoint(update_account, "POST", jobv3=False),
-    "delete_account": Endpoint(delete_account, "POST"),
-    "get_account_password_encryption_metadata": Endpoint(
-        get_account_password_encryption_metadata, "GET", jobv3=False
-    ),
-    "create_credential": Endpoint(create_credential, "POST"),
-    "update_credential": Endpoint(update_credential, "POST"),
-    "get_credential_detail": Endpoint(get_credential_detail, "GET", jobv3=False),
-    "create_file_source": Endpoint(create_file_source, "POST"),
-    "update_file_source": Endpoint(update_file_source, "POST"),
-    "get_file_source_detail": Endpoint(get_file_source_detail, "GET", jobv3=False),
-    "get_job_template_list": Endpoint(get_job_template_list, "GET"),
-    "get_step_instance_detail": Endpoint(get_step_instance_detail, "GET", jobv3=False),
-    "fast_execute_sql": Endpoint(fast_execute_sql, "POST"),
-    "get_notify_config": Endpoint(get_notify_config, "GET", jobv3=False),
-    "get_latest_service_version": Endpoint(get_latest_service_version, None),
-    "generate_local_file_upload_url": Endpoint(generate_local_file_upload_url, None),
-}
-
-V2_ENDPOINTS: dict[str, Endpoint] = {
-    "get_own_db_account_list": Endpoint(get_own_db_account_list, None),
-    "fast_execute_sql": Endpoint(fast_execute_sql, None),
-}
 
 #: The fast launches whose step ``get_step_instance_detail`` renders from what they said.
 _LAUNCHES = {

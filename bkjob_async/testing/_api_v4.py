@@ -18,7 +18,7 @@ import attrs
 
 from ..config import ApiFlavor
 from . import _codes as codes
-from ._api import ApiFailure, Call, Encoded, Endpoint, Params, scope_of
+from ._api import ApiFailure, Call, Encoded, Params, scope_of
 from ._api import batch_get_job_instance_ip_log as _v3_logs
 from ._api import fast_execute_script as _v3_script
 from ._api import get_job_instance_ip_log as _v3_ip_log
@@ -28,7 +28,7 @@ from ._api import get_job_instance_status as _v3_status
 if TYPE_CHECKING:
     from ._world import World
 
-__all__ = ["V4_ENDPOINTS", "v4_status"]
+__all__ = ["v4_status"]
 
 #: ``V4BatchGetJobInstanceExecuteObjectLogRequest``: 1 to 50 execute objects a request.
 _MAX_LOG_OBJECTS = 50
@@ -411,18 +411,3 @@ def get_file_task_context(world: World, call: Call) -> object:
     _v3_ip_log(world, _v3(call, values))  # the step and host must exist
     fields = [("errorSource", ""), ("uploadFileErrorData", ""), ("downloadFileErrorData", "")]
     return {"field_list": [{"name": n, "value": v, "description": n} for n, v in fields]}
-
-
-V4_ENDPOINTS: dict[str, Endpoint] = {
-    "get_job_template_detail": Endpoint(get_job_template_detail, "GET", jobv3=False),
-    "create_job_plan": Endpoint(create_job_plan, "POST", jobv3=False),
-    "get_user_authorized_scopes": Endpoint(get_user_authorized_scopes, "GET", jobv3=False),
-    "get_script_task_context": Endpoint(get_script_task_context, "POST", jobv3=False),
-    "get_file_task_context": Endpoint(get_file_task_context, "POST", jobv3=False),
-    "get_job_instance_status": Endpoint(get_job_instance_status, "GET", jobv3=False),
-    "get_job_instance_list": Endpoint(get_job_instance_list, "GET", jobv3=False),
-    "fast_execute_script": Endpoint(fast_execute_script, "POST", jobv3=False),
-    "batch_get_job_instance_execute_object_log": Endpoint(
-        batch_get_job_instance_execute_object_log, "POST", jobv3=False
-    ),
-}

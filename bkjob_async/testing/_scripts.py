@@ -11,11 +11,12 @@ version for a script it does not have, the simulator refuses with 1243001.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
 from . import _codes as codes
-from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
+from ._api import ApiFailure, Call, Params, paged, scope_of
 from ._script_texts import decode, fail
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from ._store import SimScript, SimScriptVersion
     from ._world import World
 
-__all__ = ["V3_ENDPOINTS", "find_version", "newest_first"]
+__all__ = ["HANDLERS", "find_version", "newest_first"]
 
 SCRIPT_NAME_DUPLICATE = 1243002
 SCRIPT_NOT_IN_APP = 1243004
@@ -316,29 +317,21 @@ def _delete_version(world: World, call: Call, public: bool) -> object:
     return None
 
 
-def _both(handler: Callable[[World, Call, bool], object]) -> tuple[Any, Any]:
-    return (lambda w, c: handler(w, c, False)), (lambda w, c: handler(w, c, True))
-
-
-def _table() -> dict[str, Endpoint]:
-    table: dict[str, Endpoint] = {}
-    for name, handler, method in (
-        ("get_{}script_list", _list, "GET"),
-        ("get_{}script_version_list", _version_list, "GET"),
-        ("get_{}script_version_detail", _version_detail, "GET"),
-        ("create_{}script", _create, "POST"),
-        ("create_{}script_version", _create_version, "POST"),
-        ("update_{}script_basic", _update_basic, "POST"),
-        ("update_{}script_version", _update_version, "POST"),
-        ("publish_{}script_version", _publish, "POST"),
-        ("disable_{}script_version", _disable, "POST"),
-        ("delete_{}script", _delete, "POST"),
-        ("delete_{}script_version", _delete_version, "POST"),
-    ):
-        scoped, public = _both(handler)
-        table[name.format("")] = Endpoint(scoped, method)
-        table[name.format("public_")] = Endpoint(public, method)
-    return table
-
-
-V3_ENDPOINTS: dict[str, Endpoint] = _table()
+#: The handlers by API name: each serves a scope's library and, as ``*_public_*``, the public one.
+HANDLERS: dict[str, Callable[[World, Call], object]] = {
+    name.format(prefix): functools.partial(handler, public=bool(prefix))
+    for name, handler in (
+        ("get_{}script_list", _list),
+        ("get_{}script_version_list", _version_list),
+        ("get_{}script_version_detail", _version_detail),
+        ("create_{}script", _create),
+        ("create_{}script_version", _create_version),
+        ("update_{}script_basic", _update_basic),
+        ("update_{}script_version", _update_version),
+        ("publish_{}script_version", _publish),
+        ("disable_{}script_version", _disable),
+        ("delete_{}script", _delete),
+        ("delete_{}script_version", _delete_version),
+    )
+    for prefix in ("", "public_")
+}

@@ -9,10 +9,11 @@ Rule: as ``_api``, handlers see parameters, never HTTP. They follow
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from typing import TYPE_CHECKING, Any
 
 from . import _codes as codes
-from ._api import ApiFailure, Call, Endpoint, scope_of
+from ._api import ApiFailure, Call, scope_of
 from ._render import v2_time
 from ._scripts import LANGUAGES, find_version, newest_first
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ._store import SimScript, SimScriptVersion
     from ._world import World
 
-__all__ = ["V2_ENDPOINTS"]
+__all__ = ["V2_HANDLERS"]
 
 _UTC = _dt.timezone.utc
 
@@ -85,8 +86,9 @@ def _v2_detail(world: World, call: Call) -> object:
     return _v2_row(world, row.script, row, content=False)
 
 
-V2_ENDPOINTS: dict[str, Endpoint] = {
-    "get_script_list": Endpoint(lambda w, c: _v2_list(w, c, False), None),
-    "get_public_script_list": Endpoint(lambda w, c: _v2_list(w, c, True), None),
-    "get_script_detail": Endpoint(_v2_detail, None),
+#: The v2 handlers by v2's name.
+V2_HANDLERS = {
+    "get_script_list": functools.partial(_v2_list, public=False),
+    "get_public_script_list": functools.partial(_v2_list, public=True),
+    "get_script_detail": _v2_detail,
 }
