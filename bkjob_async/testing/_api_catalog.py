@@ -24,6 +24,7 @@ from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
 from ._plan import MASK, StepPlan
 from ._render import v2_time
+from ._store import dto, scope_fields
 
 if TYPE_CHECKING:
     from ._world import Plan, World
@@ -164,32 +165,11 @@ def _plans(world: World, scope: Scope) -> list[Plan]:
 
 
 def _plan_basic(plan: Plan, scope: Scope, world: World, v2: bool) -> dict[str, Any]:
-    scoped = {
-        "bk_scope_type": scope.type.value,
-        "bk_scope_id": str(scope.id),
-        "bk_biz_id": scope.id,
-    }
-    if v2:
-        when = v2_time(plan.create_s * 1000, world.tz)
-        return {
-            **scoped,
-            "bk_job_id": plan.plan_id,
-            "name": plan.name,
-            "creator": plan.creator,
-            "create_time": when,
-            "last_modify_user": plan.creator,
-            "last_modify_time": when,
-        }
-    return {
-        **scoped,
-        "id": plan.plan_id,
-        "job_template_id": plan.template_id,
-        "name": plan.name,
-        "creator": plan.creator,
-        "create_time": plan.create_s,  # seconds: TaskPlanDAOImpl stores currentTimeSeconds
-        "last_modify_user": plan.creator,
-        "last_modify_time": plan.create_s,
-    }
+    # v3 in seconds: TaskPlanDAOImpl stores currentTimeSeconds
+    when = v2_time(plan.create_s * 1000, world.tz) if v2 else plan.create_s
+    spec = "bk_job_id=plan_id" if v2 else "id=plan_id job_template_id=template_id"
+    spec += " name creator create_time last_modify_user=creator last_modify_time"
+    return {**scope_fields(scope), **dto(plan, spec, create_time=when, last_modify_time=when)}
 
 
 def _plan_step_type(step: StepPlan) -> int:

@@ -25,7 +25,7 @@ from . import _api
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
 from ._plan import StepPlan
-from ._store import SimAccount, StepLaunch, scope_fields, utc_text
+from ._store import SimAccount, StepLaunch, dto, scope_fields, utc_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -178,17 +178,11 @@ def get_own_db_account_list(world: World, call: Call) -> object:
     """v2: the scope's DB accounts (``EsbGetDBAccountListResourceImpl``: ``start`` and
     ``length`` are read and not applied; every account without grantees is the caller's)."""
     scope = scope_of(call.params)
+    spec = "db_account_id=id account creator db_alias=alias create_time"
     return [
-        {
-            **scope_fields(scope),
-            "db_account_id": account.id,
-            "account": account.account,
-            "creator": account.creator,
-            "db_alias": account.alias,
-            "create_time": utc_text(account.create_ms),
-        }
-        for account in world.store.accounts_of(scope, world.now_ms())
-        if account.category == 2
+        {**scope_fields(scope), **dto(row, spec, create_time=utc_text(row.create_ms))}
+        for row in world.store.accounts_of(scope, world.now_ms())
+        if row.category == 2
     ]
 
 

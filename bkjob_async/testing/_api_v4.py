@@ -24,6 +24,7 @@ from ._api import fast_execute_script as _v3_script
 from ._api import get_job_instance_ip_log as _v3_ip_log
 from ._api import get_job_instance_list as _v3_list
 from ._api import get_job_instance_status as _v3_status
+from ._store import dto, scope_fields
 
 if TYPE_CHECKING:
     from ._world import World
@@ -293,19 +294,15 @@ def get_job_template_detail(world: World, call: Call) -> object:
         {"id": plan.template_id * 100 + i, "name": f"step {i + 1}", "type": int(step.type)}
         for i, step in enumerate(plan.steps)
     ]
-    return {
-        "bk_scope_type": scope.type.value,
-        "bk_scope_id": str(scope.id),
-        "id": plan.template_id,
-        "name": plan.name,
-        "description": "",
-        "creator": plan.creator,
-        "create_time": plan.create_s,
-        "last_modify_user": plan.creator,
-        "last_modify_time": plan.create_s,
-        "global_var_list": variables,
-        "step_list": steps,
-    }
+    spec = "id=template_id name description creator create_time=create_s last_modify_user=creator"
+    row = dto(
+        plan,
+        f"{spec} last_modify_time=create_s global_var_list step_list",
+        description="",
+        global_var_list=variables,
+        step_list=steps,
+    )
+    return {**scope_fields(scope, biz=False), **row}
 
 
 def create_job_plan(world: World, call: Call) -> object:
@@ -331,16 +328,9 @@ def create_job_plan(world: World, call: Call) -> object:
     plan = world.add_plan(plan_id, steps, name, scope, variables=template.variables)
     plan.creator, plan.create_s = call.username, world.now_ms() // 1000
     plan.template_id = template.template_id
-    return {
-        "bk_scope_type": scope.type.value,
-        "bk_scope_id": str(scope.id),
-        "job_plan_id": plan_id,
-        "job_plan_name": name,
-        "job_template_id": template.template_id,
-        "creator": plan.creator,
-        "create_time": plan.create_s,
-        "need_update": False,
-    }
+    spec = "job_plan_id=plan_id job_plan_name=name job_template_id=template_id creator"
+    row = dto(plan, f"{spec} create_time=create_s need_update", need_update=False)
+    return {**scope_fields(scope, biz=False), **row}
 
 
 def get_user_authorized_scopes(world: World, call: Call) -> object:

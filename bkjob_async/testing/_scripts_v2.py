@@ -16,6 +16,7 @@ from . import _codes as codes
 from ._api import ApiFailure, Call, scope_of
 from ._render import v2_time
 from ._scripts import LANGUAGES, find_version, newest_first
+from ._store import dto
 
 if TYPE_CHECKING:
     from ._store import SimScript, SimScriptVersion
@@ -29,19 +30,19 @@ _UTC = _dt.timezone.utc
 def _v2_row(world: World, script: SimScript, row: SimScriptVersion, content: bool) -> Any:
     """Render v2's ``EsbScriptDTO`` (times in UTC text, as ``DateUtils`` with ``UTC``)."""
     scope = {} if script.scope is None else {"bk_biz_id": script.scope.id}
+    spec = "id name=script.name public version tag type=script.language creator=script.creator"
+    spec += " create_time last_modify_user=modifier last_modify_time content"
     return {
         **scope,
-        "id": row.id,
-        "name": script.name,
-        "public": script.scope is None,
-        "version": row.version,
-        "tag": None,
-        "type": script.language,
-        "creator": script.creator,
-        "create_time": v2_time(script.create_ms, _UTC),
-        "last_modify_user": row.modifier,
-        "last_modify_time": v2_time(row.modify_ms, _UTC),
-        "content": row.content if content else None,
+        **dto(
+            row,
+            spec,
+            public=script.scope is None,
+            tag=None,
+            create_time=v2_time(script.create_ms, _UTC),
+            last_modify_time=v2_time(row.modify_ms, _UTC),
+            content=row.content if content else None,
+        ),
     }
 
 
