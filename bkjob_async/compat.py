@@ -33,7 +33,7 @@ import difflib
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from . import _json
 from ._protocol import TABLE, Api
@@ -44,8 +44,12 @@ from .config import ApiFlavor
 from .errors import ApiError, UnsupportedOperationError
 
 if TYPE_CHECKING:
-    from ._protocol import Protocol, Request, Response
-    from .client import BkJobClient
+    import random
+
+    from ._protocol import Protocol as BkJobProtocol
+    from ._protocol import Request, Response
+    from ._transport import Sleep, Transport
+    from .config import RetryPolicy
 
 __all__ = ["Compat", "SdkGroup", "SdkParameterWarning"]
 
@@ -53,6 +57,29 @@ __all__ = ["Compat", "SdkGroup", "SdkParameterWarning"]
 Envelope = dict[str, Any]
 #: What a group's call returns: an awaitable of the envelope, or (sync) the envelope.
 R = TypeVar("R")
+
+
+class _Client(Protocol):
+    """What this module uses of a ``BkJobClient`` (it sits below ``client``, which imports it)."""
+
+    protocol: BkJobProtocol
+    transport: Transport
+    retry: RetryPolicy
+    call_timeout: float | None
+    _sleep: Sleep
+    _rng: random.Random
+    _root: Any
+
+    def _opened(self) -> None: ...
+
+    def as_user(
+        self,
+        username: str | None = None,
+        *,
+        bk_token: str | None = None,
+        access_token: str | None = None,
+        language: str | None = None,
+    ) -> Any: ...
 
 
 class SdkParameterWarning(UserWarning):
@@ -199,7 +226,7 @@ def prepare(
     return sender, sender.protocol.request(row, sent, flavor=flavor)
 
 
-async def send(client: BkJobClient, request: Request) -> Envelope:
+async def send(client: _Client, request: Request) -> Envelope:
     """Send a prepared SDK-shaped request with the client's retries and deadline; return the
     envelope (``result: false`` included); raise what is not an answer of bk-job's."""
     client._opened()
@@ -231,7 +258,7 @@ async def send(client: BkJobClient, request: Request) -> Envelope:
 class _Whole:
     """A protocol whose ``decipher`` answers the whole envelope (its errors raised as ever)."""
 
-    def __init__(self, protocol: Protocol) -> None:
+    def __init__(self, protocol: BkJobProtocol) -> None:
         self._protocol = protocol
         self.flavor = protocol.flavor
         self.redact = protocol.redact
@@ -267,7 +294,7 @@ def _flavor(flavor: ApiFlavor, group: str, row: Api[..., Any]) -> ApiFlavor:
     return wire
 
 
-def _identity(client: BkJobClient, sent: dict[str, Any]) -> BkJobClient:
+def _identity(client: _Client, sent: dict[str, Any]) -> _Client:
     """Take the SDK's credential keys out of ``sent``; return the client that acts as them."""
     credentials = client.protocol.credentials
     for keys, mine in ((_APP_CODE, credentials.app_code), (_APP_SECRET, credentials.app_secret)):

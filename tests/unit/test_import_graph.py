@@ -121,11 +121,12 @@ def arrows_up(found: list[Edge], table: dict[str, int]) -> list[str]:
     return [f"{s} -> {t} ({w})" for s, t, w in found if _floor(t, table) > _floor(s, table)]
 
 
-def circles(found: list[Edge]) -> list[list[str]]:
-    """Return each set of modules that reach each other at run time (Tarjan's components)."""
+def circles(found: list[Edge], *, typing: bool = False) -> list[list[str]]:
+    """Return each set of modules that reach each other (Tarjan's components): at run time,
+    or with ``typing`` through type checkers' imports too."""
     graph: dict[str, set[str]] = defaultdict(set)
     for s, t, w in found:
-        if w != "typing" and s != t:
+        if (typing or w != "typing") and s != t:
             graph[s].add(t)
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -185,6 +186,10 @@ def test_no_module_imports_itself_around_a_circle_at_run_time() -> None:
     assert circles(list(_package_edges())) == []
 
 
+def test_no_module_imports_itself_around_a_circle_for_type_checkers_either() -> None:
+    assert circles(list(_package_edges()), typing=True) == []
+
+
 def test_the_checks_see_an_arrow_up_and_a_circle(tmp_path: Path) -> None:
     root = tmp_path / "pkg"
     (root / "low").mkdir(parents=True)
@@ -196,7 +201,7 @@ def test_the_checks_see_an_arrow_up_and_a_circle(tmp_path: Path) -> None:
         "low/a.py": "def f():\n    from ..high import g\n",  # up, and a circle at run time
         "low/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .. import high\n",
         "low/c.py": 'COMMANDS = {"go": ("..high", "g")}  # (for importlib.import_module)\nX = "..."\n',
-        "high.py": "from .low import a\n",
+        "high.py": "from .low import a, b\n",  # (and b back to high for type checkers)
     }
     for name, text in files.items():
         (root / name).write_text(text)
@@ -209,3 +214,4 @@ def test_the_checks_see_an_arrow_up_and_a_circle(tmp_path: Path) -> None:
     ]
     assert ("pkg", "pkg.low.b", "function") in found
     assert circles(found) == [["pkg.high", "pkg.low.a"]]
+    assert circles(found, typing=True) == [["pkg.high", "pkg.low.a", "pkg.low.b"]]
