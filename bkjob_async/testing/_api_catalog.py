@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .._protocol import TABLE
 from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
-from . import _api, _api_crons, _api_manage, _api_v4, _rules, _scripts, _scripts_v2
+from . import _api, _api_crons, _api_manage, _api_v4, _rules, _scripts
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
 from ._plan import MASK, StepPlan
@@ -370,5 +370,5 @@ def _routes(flavor: ApiFlavor, *modules: Any) -> dict[str, Endpoint]:
 
 _V3 = (_api, _api_manage, _api_crons, _scripts.HANDLERS, _rules, sys.modules[__name__])
 V3_ENDPOINTS = _api_manage.recording(_routes(ApiFlavor.ESB_JOBV3, *_V3))
-V2_ENDPOINTS = _api_manage.recording(_routes(ApiFlavor.ESB_V2, *_V3, _scripts_v2.V2_HANDLERS))
+V2_ENDPOINTS = _api_manage.recording(_routes(ApiFlavor.ESB_V2, *_V3, _scripts.V2_HANDLERS))
 V4_ENDPOINTS = _routes(ApiFlavor.APIGW_V4, _api_v4)

@@ -23,8 +23,7 @@ from ..config import ApiFlavor
 from . import _api
 from . import _codes as codes
 from ._api import ApiFailure, Call, Params, scope_of
-from ._script_texts import decode, fail
-from ._scripts import DISABLED, DRAFT, LANGUAGES
+from ._scripts import DISABLED, DRAFT, LANGUAGES, decode, fail
 from ._store import SimRule, matches
 
 if TYPE_CHECKING:
