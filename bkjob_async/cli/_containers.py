@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTAINER_FLAGS",
-    "add_container_arguments",
     "container_entries",
     "container_logs",
     "container_targets",
@@ -46,35 +45,6 @@ CONTAINER_FLAGS = (
     "whole_cluster",
 )
 _NARROWING = ("--namespace", "--workload", "--pod", "--label-selector", "--container")
-
-
-def add_container_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the container target flags to ``launch script``."""
-    group = parser.add_argument_group(
-        "containers (gateway v4: --flavor apigw-v4)",
-        "run in Kubernetes containers instead of hosts: --cluster, then what narrows it (all of "
-        "them must match), or --whole-cluster",
-    )
-    group.add_argument(
-        "--cluster", action="append", metavar="UID", help="a cluster (BCS-K8S-00001; repeatable)"
-    )
-    group.add_argument("--namespace", action="append", metavar="NAME", help="a namespace")
-    group.add_argument(
-        "--workload",
-        action="append",
-        metavar="KIND/NAME",
-        help=f"a workload, one kind for all ({', '.join(sorted(WORKLOAD_KINDS))})",
-    )
-    group.add_argument("--pod", action="append", metavar="NAME", help="a pod name")
-    group.add_argument(
-        "--label-selector", metavar="EXPR", help="pods whose labels match (app=api,tier!=db)"
-    )
-    group.add_argument("--container", action="append", metavar="NAME", help="a container name")
-    group.add_argument(
-        "--whole-cluster",
-        action="store_true",
-        help="every container of the clusters (and nothing narrows them)",
-    )
 
 
 def _given(args: argparse.Namespace) -> list[str]:

@@ -1,7 +1,7 @@
 """``bkjob-async dashboard``: a watch of its own (or a cluster), shown in the browser until Ctrl-C.
 
-Rule: the command imports ``bkjob_async.web`` (and the simulator) only when it runs; the
-parser part here imports nothing beyond argparse. It serves on 127.0.0.1 unless ``--bind``
+Rule: the command imports ``bkjob_async.web`` (and the simulator) only when it runs (the
+parser takes the names of its variables from here). It serves on 127.0.0.1 unless ``--bind``
 says otherwise, read-only unless ``--allow-operations`` with a token from
 ``$BKJOB_DASHBOARD_TOKEN`` or ``--token-file`` (never from the command line, which others can
 read in the process list, and never printed). ``--redis URL --cluster NAME`` shows a cluster
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ._numbers import ID, number
 from ._runtime import EXIT_OK, CliError, Context
 
 if TYPE_CHECKING:
@@ -33,107 +32,11 @@ if TYPE_CHECKING:
     from ..cluster import Cluster
     from ..polling import Poller
 
-__all__ = ["add_dashboard_command", "run_dashboard", "serve_dashboard"]
+__all__ = ["run_dashboard", "serve_dashboard"]
 
 TOKEN_ENV = "BKJOB_DASHBOARD_TOKEN"
 USER_ENV = "BKJOB_DASHBOARD_USER"
 PASSWORD_ENV = "BKJOB_DASHBOARD_PASSWORD"
-
-
-def add_dashboard_command(
-    commands: Any,
-    parents: list[argparse.ArgumentParser],
-    common: dict[str, Any],
-    examples: str,
-) -> None:
-    """Add ``dashboard`` to the command line's parser."""
-    dashboard = commands.add_parser(
-        "dashboard",
-        parents=parents,
-        help="watch jobs and show them live in the browser (a web dashboard)",
-        description=(
-            "Watch jobs (or, with --simulate, a simulated fleet) and serve a live web\n"
-            "dashboard of them until Ctrl-C: an overview, a jobs table, a page per job, a live\n"
-            "feed. With --redis/--cluster it shows a cluster instead: its workers, leases,\n"
-            "watches, lag and dead letters. It listens on 127.0.0.1 and is read-only unless\n"
-            "told otherwise."
-        ),
-        epilog=examples,
-        **common,
-    )
-    dashboard.add_argument("job_ids", metavar="JOB_ID", type=ID, nargs="*")
-    dashboard.add_argument(
-        "--simulate",
-        action="store_true",
-        help="watch jobs on an embedded simulator (no server, no credentials)",
-    )
-    dashboard.add_argument(
-        "--jobs",
-        type=number(int, 1, 10_000),
-        default=1000,
-        help="with --simulate: jobs to run (1000)",
-    )
-    dashboard.add_argument(
-        "--hosts",
-        type=number(int, 1, 1_000),
-        default=20,
-        help="with --simulate: hosts per job (20)",
-    )
-    dashboard.add_argument(
-        "--bind", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)"
-    )
-    dashboard.add_argument(
-        "--port",
-        type=number(int, 0, 65535),
-        default=8765,
-        help="port to listen on (8765; 0: any free port)",
-    )
-    dashboard.add_argument(
-        "--allow-operations",
-        action="store_true",
-        help=f"let the page retry failed hosts and terminate jobs; needs a token (${TOKEN_ENV} "
-        "or --token-file) that each such request must carry",
-    )
-    dashboard.add_argument(
-        "--token-file", metavar="FILE", help="read the operations token from this file"
-    )
-    dashboard.add_argument(
-        "--allow-host",
-        metavar="NAME",
-        action="append",
-        default=[],
-        help="a host name (or address) people reach the dashboard by; repeat for more; "
-        "'.example.com': a domain and its subdomains; '*': any (default: this machine's "
-        "loopback names, and with --bind beyond loopback its own address and host name)",
-    )
-    dashboard.add_argument(
-        "--login",
-        choices=("basic",),
-        help=f"require a login: basic: HTTP Basic, the user and password in ${USER_ENV} "
-        f"and ${PASSWORD_ENV}",
-    )
-    dashboard.add_argument(
-        "--login-header",
-        metavar="NAME",
-        help="require a login done by a reverse proxy in front (oauth2-proxy, BlueKing's "
-        "PaaS login): the user's name in this header (e.g. X-Forwarded-User), believed only "
-        "from --trusted-proxy addresses",
-    )
-    dashboard.add_argument(
-        "--trusted-proxy",
-        metavar="ADDRESS",
-        action="append",
-        default=[],
-        help="with --login-header: the proxy's address; repeat for more (default: loopback)",
-    )
-    cluster = dashboard.add_argument_group("a cluster instead of jobs (Redis)")
-    cluster.add_argument(
-        "--redis",
-        metavar="URL",
-        help="show the cluster at this Redis URL (redis://, rediss://, unix://, "
-        "redis+sentinel://..., redis+cluster://...; default with --cluster: $BKJOB_REDIS_URL)",
-    )
-    cluster.add_argument("--cluster", metavar="NAME", help="the cluster's name (prod)")
 
 
 def _token(ctx: Context, args: argparse.Namespace) -> str | None:
@@ -346,8 +249,7 @@ async def _simulated(ctx: Context, args: argparse.Namespace, token: str | None) 
 
 async def _real(ctx: Context, args: argparse.Namespace, token: str | None) -> int:
     from ..polling import Poller
-    from ._connect import credentials_from_env, open_client, target_from
-    from ._policy import policy_from
+    from ._connect import credentials_from_env, open_client, policy_from, target_from
 
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)
