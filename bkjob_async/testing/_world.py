@@ -154,11 +154,6 @@ class World:
         self._next_step_id = 20_001
         self.cache_hits = self.cache_misses = 0
 
-    @property
-    def vault(self) -> Store:
-        """Return the store under its earlier name (tests read its passwords, credentials)."""
-        return self.store
-
     def now_ms(self) -> int:
         """Return the simulated time in epoch milliseconds."""
         return self.clock.now_ms()
@@ -190,7 +185,7 @@ class World:
         job_id, now = self._next_job_id, self.now_ms()
         self._next_job_id += 1
         job = Job(
-            job_id=job_id,
+            id=job_id,
             scope=scope,
             name=name or (plan.name if plan else f"sim-job-{job_id}"),
             operator=operator,
@@ -303,12 +298,12 @@ class World:
         step_id = self._next_step_id
         self._next_step_id += 1
         return Step(
-            job,
+            owner=job,
             index=index,
-            step_instance_id=step_id,
+            id=step_id,
             plan=plan,
-            hosts=hosts,
-            host_plans=rows,
+            hosts=tuple(hosts),
+            host_plans=tuple(rows),
             name=plan.name or f"{_DEFAULT_STEP_NAMES.get(plan.type, 'Step')} {index + 1}",
             create=job.create,
             operator=job.operator,
