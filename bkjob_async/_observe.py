@@ -2,7 +2,7 @@
 
 Full structuring costs microseconds per host; a poll needs only statuses. This reads job, step
 and host statuses straight from the wire shape of either generation (and the gateway v4's
-execute objects, hosts and containers, with ``_convert_objects``' readers) and leaves each row
+execute objects, hosts and containers, with ``_converter._v4``' readers) and leaves each row
 for the converter to structure only if it changed. It reads exactly as the converter does (its
 scalar readers and ``host_key`` are the converter's), so the two accept the same answers and see
 the same hosts, keys and statuses: ``tests/unit/test_wire_agreement.py`` checks it. Two rows for
@@ -16,9 +16,9 @@ from typing import Any
 
 import attrs
 
-from ._convert_objects import CONTAINER, HOST, OBJECT_ROWS, container_key, kind_of
 from ._converter import Generation, host_key, read_bool, read_code, read_int
 from ._converter import read_rows as _rows
+from ._converter._v4 import CONTAINER, HOST, OBJECT_ROWS, container_key, kind_of
 from .errors import ResponseFormatError
 from .models import HostKey, StepType
 

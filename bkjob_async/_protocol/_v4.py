@@ -14,11 +14,11 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._convert_objects import CONTAINER, HOST
-from .._convert_objects import read_container as container
 from .._converter import read_bool, read_code, read_int, read_rows
+from .._converter._readers import _epoch_time, _number
+from .._converter._v4 import CONTAINER, HOST
+from .._converter._v4 import read_container as container
 from .._params import _no_ipv6, check_targets
-from .._readers import _epoch_time, _number
 from ..config import Scope
 from ..errors import ResponseFormatError
 from ..models import (
@@ -120,7 +120,7 @@ def read_object(d: Mapping[str, Any] | None) -> ExecuteObject | None:
 @_fits
 def job_status_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> JobInstanceStatus:
     """Read v4's job status: hosts as v3 reads them, containers beside them (the converter
-    reads both: ``_convert_objects``)."""
+    reads both: ``_converter._v4``)."""
     status: JobInstanceStatus = parse(data, JobInstanceStatus)
     asked = sent.get("job_instance_id")
     if asked is not None and status.job.job_instance_id != int(asked):

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import attrs
 
-from .._convert_objects import host_row
+from .._converter._v4 import host_row
 from .._observe import JobObservation
 from ..models import Container, ContainerResult, Host, HostKey, HostResult, HostStatus, JobStatus
 from ._rules import (

@@ -12,8 +12,8 @@ import enum
 import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._checks import is_int, is_number
-from .models.requests import Targets
+from .._checks import is_int, is_number
+from ..models.requests import Targets
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -171,6 +171,14 @@ def _optional(value: Any, hook: Callable[[Any, object], T]) -> T | None:
 def _text(value: Any) -> str | None:
     """Read an optional string."""
     return _optional(value, _str)
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of str, got {type(value).__name__}")
+    return tuple(_str(v, None) for v in value)
 
 
 def _number(value: Any) -> int | None:

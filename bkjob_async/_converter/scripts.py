@@ -1,6 +1,6 @@
 """The converter's hooks for the script library, ``check_script`` and dangerous-command rules.
 
-Rule: hooks only, registered by ``_converter`` on its per-generation converters; no I/O. v3
+Rule: hooks only, registered by ``_core`` on its per-generation converters; no I/O. v3
 follows ``EsbScriptVersionDetailV3DTO`` (pages of versions as ``EsbPageDataV3``),
 ``EsbScriptVersionStatusV3DTO``, ``EsbCheckScriptV3DTO``, ``EsbDangerousRuleV3DTO`` and
 ``EsbDangerousRuleStatusV3DTO``. ESB v2 lists and details a script by its online version
@@ -14,6 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from cattrs.gen import make_dict_structure_fn, override
 
+from ..models import (
+    DangerousRule,
+    DangerousRuleAction,
+    DangerousRuleState,
+    DangerousRuleStatus,
+    Script,
+    ScriptCheckItem,
+    ScriptPage,
+    ScriptVersion,
+    ScriptVersionPage,
+    ScriptVersionState,
+)
 from ._readers import (
     _audit,
     _number,
@@ -25,18 +37,6 @@ from ._readers import (
     read_code,
     read_int,
     read_rows,
-)
-from .models import (
-    DangerousRule,
-    DangerousRuleAction,
-    DangerousRuleState,
-    DangerousRuleStatus,
-    Script,
-    ScriptCheckItem,
-    ScriptPage,
-    ScriptVersion,
-    ScriptVersionPage,
-    ScriptVersionState,
 )
 
 if TYPE_CHECKING:

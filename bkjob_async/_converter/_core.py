@@ -8,11 +8,11 @@ Host logs and the history list exist on v3 only; the whole job's log on v2 only.
 accounts and variable values (``_catalog_v3``, ``_catalog_v2``) follow bk-job's DTOs, cited
 there. Structuring never raises anything but ``ResponseFormatError``.
 
-The scalar readers (``_readers``, shared with the family modules ``_converter_scripts`` and
-``_convert_manage``, which this module imports) and ``host_key`` below are the one reading of
-the wire: the poller's fast path (``_observe``) reads statuses, ids, ``finished`` and host keys
-with these same functions, so the two never disagree on an answer. Their messages name the type of a bad value, never the
-value (it may be an echoed secret, and the poller logs them).
+The scalar readers (``_readers``, shared with the family modules) and ``host_key`` below are
+the one reading of the wire: the poller's fast path (``bkjob_async._observe``) reads statuses,
+ids, ``finished`` and host keys with these same functions, so the two never disagree on an
+answer. Their messages name the type of a bad value, never the value (it may be an echoed
+secret, and the poller logs them).
 """
 
 from __future__ import annotations
@@ -30,39 +30,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
-from ._convert_manage import plan_step_v2, plan_step_v3
-from ._convert_manage import register as _register_manage
-from ._convert_objects import objects_step
-from ._converter_scripts import scripts_v2, scripts_v3
-from ._readers import (
-    INT32,
-    LONG,
-    Generation,
-    T,
-    _audit,
-    _bool,
-    _datetime_hook,
-    _epoch_seconds,
-    _int,
-    _ms_duration,
-    _number,
-    _open_enum,
-    _optional,
-    _page,
-    _rows,
-    _seconds_duration,
-    _str,
-    _targets,
-    _text,
-    _times,
-    _utc_text,
-    read_bool,
-    read_code,
-    read_int,
-    read_rows,
-)
-from .errors import ResponseFormatError
-from .models import (
+from ..errors import ResponseFormatError
+from ..models import (
     AccountCategory,
     AccountPage,
     CronJob,
@@ -101,11 +70,42 @@ from .models import (
     VariableType,
     VariableValue,
 )
+from . import accounts, files, settings, templates
+from ._readers import (
+    INT32,
+    LONG,
+    Generation,
+    T,
+    _audit,
+    _bool,
+    _datetime_hook,
+    _epoch_seconds,
+    _int,
+    _ms_duration,
+    _number,
+    _open_enum,
+    _optional,
+    _page,
+    _rows,
+    _seconds_duration,
+    _str,
+    _targets,
+    _text,
+    _times,
+    _utc_text,
+    read_bool,
+    read_code,
+    read_int,
+    read_rows,
+)
+from ._v4 import objects_step
+from .scripts import scripts_v2, scripts_v3
+from .templates import plan_step_v2, plan_step_v3
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from .models import HostKey
+    from ..models import HostKey
 
 __all__ = [
     "INT32",
@@ -636,7 +636,8 @@ def converter(
     c = _base(detailed)
     c.register_structure_hook(_dt.datetime, _datetime_hook(server_tz))
     (_v3 if generation is Generation.V3 else _v2)(c)
-    _register_manage(c, generation)
+    for family in (accounts, files, settings, templates):
+        family.register(c, generation)
     return c
 
 

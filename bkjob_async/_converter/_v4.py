@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ..models import Container, ContainerResult, HostStatus, StepInstance
 from ._readers import _optional, _str, read_code, read_int, read_rows
-from .models import Container, ContainerResult, HostStatus, StepInstance
 
 if TYPE_CHECKING:
     import cattrs
 
-    from .models.instances import ContainerKey
+    from ..models.instances import ContainerKey
 
 __all__ = [
     "CONTAINER",

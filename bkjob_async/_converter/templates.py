@@ -1,13 +1,9 @@
-"""Converter hooks for what bk-job's job-manage and file-gateway keep, and for a step's detail.
+"""The templates family's hooks: a template, a step's detail, a plan's steps (v3 and v2); no I/O.
 
-Accounts created, updated or deleted (``EsbAccountV3DTO``, read by the catalog's hook), v2's
-own DB accounts (``EsbDBAccountDTO``: ``db_account_id``, ``db_alias``, a UTC time text),
-credentials (``EsbCredentialV3DTO``), file sources (``EsbFileSourceV3DTO``), templates
-(``EsbTemplateBasicInfoV3DTO``: epoch **seconds**, as plans), a step's detail
-(``EsbStepV3DTO``), notification policies (``EsbNotifyPolicyV3DTO``), the password encryption
-metadata and local-file upload URLs (``EsbUploadUrlV3DTO``). ``register`` adds them to one
-generation's converter (``_converter.converter``); every reader here raises only what the
-converter turns into ``ResponseFormatError``.
+Templates (``EsbTemplateBasicInfoV3DTO``: epoch **seconds**, as plans), a step's detail
+(``EsbStepV3DTO``) and a plan's steps (``plan_step_v3``, ``plan_step_v2``, read by the catalog's
+hooks in ``_core``). ``register`` adds them to one generation's converter; every reader here
+raises only what the converter turns into ``ResponseFormatError``.
 """
 
 from __future__ import annotations
@@ -18,33 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._readers import (
-    Generation,
-    _audit,
-    _epoch_time,
-    _number,
-    _page,
-    _str,
-    _targets,
-    _text,
-    _times,
-    _utc_text,
-    read_bool,
-    read_code,
-    read_int,
-    read_rows,
-)
-from .models import AccountCategory, ExecutionAccount, PlanStep, StepType
-from .models.files import (
-    CredentialDetail,
-    CredentialType,
-    FileSourceDetail,
-    FileSourceType,
-    UploadUrl,
-    UploadUrls,
-)
-from .models.settings import NotifyPolicy, PasswordEncryption
-from .models.templates import (
+from ..models import PlanStep, StepType
+from ..models.templates import (
     AccountRef,
     FileDestination,
     FileStepDetail,
@@ -55,6 +26,20 @@ from .models.templates import (
     StepDetail,
     StepFileSource,
     TransferMode,
+)
+from ._readers import (
+    Generation,
+    _audit,
+    _epoch_time,
+    _number,
+    _page,
+    _targets,
+    _text,
+    _texts,
+    read_bool,
+    read_code,
+    read_int,
+    read_rows,
 )
 
 if TYPE_CHECKING:
@@ -67,25 +52,6 @@ __all__ = ["plan_step_v2", "plan_step_v3", "register"]
 
 def _flag(value: Any) -> bool:
     return value is not None and read_bool(value)
-
-
-def _texts(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list of str, got {type(value).__name__}")
-    return tuple(_str(v, None) for v in value)
-
-
-def _named(value: Any, known: type[CredentialType] | type[FileSourceType]) -> Any:
-    """Return the enum member spelled ``value``; an unknown name stays the text bk-job sent."""
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        return known(text)
-    except ValueError:
-        return text
 
 
 def _account_ref(d: Any) -> AccountRef | None:
@@ -229,99 +195,17 @@ def plan_step_v2(d: Mapping[str, Any]) -> PlanStep:
     )
 
 
-def _policy(d: Mapping[str, Any]) -> NotifyPolicy:
-    raw = d.get("resource_status_channel_map") or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"expected a map of channels, got {type(raw).__name__}")
-    channels = {  # (a channel whose Boolean is null says nothing: left out)
-        _str(status, None): {
-            _str(k, None): read_bool(v) for k, v in (row or {}).items() if v is not None
-        }
-        for status, row in raw.items()
-    }
-    return NotifyPolicy(
-        _str(d["trigger_type"], None),
-        _texts(d.get("resource_type_list")),
-        _texts(d.get("role_list")),
-        _texts(d.get("extra_observer_list")),
-        channels,
-    )
-
-
-def _upload_urls(d: Mapping[str, Any]) -> UploadUrls:
-    found = d.get("url_map") or {}
-    if not isinstance(found, dict):
-        raise ValueError(f"expected a map of URLs, got {type(found).__name__}")
-    return UploadUrls(
-        UploadUrl(_str(name, None), _str(row["upload_url"], None), _str(row["path"], None))
-        for name, row in found.items()
-    )
-
-
 def _v3(c: cattrs.Converter) -> None:
-    when = _times(c)
-
-    def credential(d: Mapping[str, Any], _: object) -> CredentialDetail:
-        return CredentialDetail(
-            _str(d["id"], None),
-            _text(d.get("name")),
-            _named(d.get("type"), CredentialType),
-            _text(d.get("description")),
-            *_audit(d, when),
-        )
-
-    def file_source(d: Mapping[str, Any], _: object) -> FileSourceDetail:
-        enabled = d.get("enable")
-        return FileSourceDetail(
-            read_int(d["id"]),
-            _text(d.get("code")),
-            _text(d.get("alias")),
-            _number(d.get("status")),
-            _named(d.get("file_source_type_code"), FileSourceType),
-            None if d.get("is_public") is None else read_bool(d["is_public"]),
-            _text(d.get("credential_id")),
-            None if enabled is None else read_bool(enabled),
-            *_audit(d, when),
-        )
-
     def template(d: Mapping[str, Any]) -> JobTemplate:
         name, description = _text(d.get("name")), _text(d.get("description"))
         return JobTemplate(read_int(d["id"]), name, description, *_audit(d, _epoch_time))
 
-    def encryption(d: Mapping[str, Any], _: object) -> PasswordEncryption:
-        return PasswordEncryption(_str(d["public_key"], None), _str(d["encrypt_algorithm"], None))
-
-    c.register_structure_hook(CredentialDetail, credential)
-    c.register_structure_hook(FileSourceDetail, file_source)
     c.register_structure_hook(JobTemplate, lambda d, _: template(d))
     c.register_structure_hook(JobTemplatePage, _page(JobTemplatePage, template))
     c.register_structure_hook(StepDetail, lambda d, _: _step(d))
-    c.register_structure_hook(NotifyPolicy, lambda d, _: _policy(d))
-    c.register_structure_hook(PasswordEncryption, encryption)
-    c.register_structure_hook(UploadUrls, lambda d, _: _upload_urls(d))
-
-
-def _v2(c: cattrs.Converter) -> None:
-    """v2 reads ``get_os_account`` rows (``id``) and ``get_own_db_account_list`` rows
-    (``db_account_id``) into the one ``ExecutionAccount``."""
-    system = c.get_structure_hook(ExecutionAccount)
-
-    def account(d: Mapping[str, Any], cls: object) -> ExecutionAccount:
-        if "db_account_id" not in d:
-            return system(d, cls)  # type: ignore[no-any-return]
-        created = d.get("create_time")  # EsbGetDBAccountListResourceImpl formats it in UTC
-        return ExecutionAccount(
-            read_int(d["db_account_id"]),
-            _text(d.get("account")),
-            _text(d.get("db_alias")),
-            AccountCategory.DB,
-            creator=_text(d.get("creator")),
-            create_time=None if created is None else _utc_text(created),
-        )
-
-    c.register_structure_hook(ExecutionAccount, account)
 
 
 def register(c: cattrs.Converter, generation: Generation) -> None:
-    """Add this module's hooks to ``generation``'s converter ``c``."""
-    (_v3 if generation is Generation.V3 else _v2)(c)
+    """Add this module's hooks to ``generation``'s converter ``c`` (v3 only: v2 reads plan steps)."""
+    if generation is Generation.V3:
+        _v3(c)
