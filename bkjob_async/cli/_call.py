@@ -1,4 +1,6 @@
-"""``call`` and ``crons``: any bk-job API by its name, and a scope's cron jobs.
+"""Rule: ``call`` and ``crons`` print JSON and never a password variable's value.
+
+``call`` and ``crons``: any bk-job API by its name, and a scope's cron jobs.
 
 Rule: output is JSON (``call``: the answer, one document; ``crons --json``: one object per
 cron); a password variable's value is never printed (``******``). Bad input is one line and

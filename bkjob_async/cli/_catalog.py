@@ -1,4 +1,6 @@
-"""``plans``, ``vars`` and ``push-config``: what a scope keeps, a job's outputs, config files.
+"""Rule: ``plans``, ``vars`` and ``push-config`` never print a password or a config file.
+
+``plans``, ``vars`` and ``push-config``: what a scope keeps, a job's outputs, config files.
 
 Rule: a password variable's value is never printed, as text or JSON (``******``); config file
 contents are never printed. Bad input is one line and exit status 2, before any request.

@@ -1,4 +1,6 @@
-"""Cluster commands: ``worker``, ``submit`` and ``watch --redis`` (a cluster watch's events).
+"""Rule: the only CLI commands that import ``bkjob_async.cluster``, and only when they run.
+
+Cluster commands: ``worker``, ``submit`` and ``watch --redis`` (a cluster watch's events).
 
 Rule: these are the only CLI modules that import ``bkjob_async.cluster`` (and so redis-py),
 and only when one of these commands runs; the Redis URL comes from ``--redis`` or

@@ -1,4 +1,6 @@
-"""The commands that talk to a real bk-job: ``watch``, ``status``, ``operate``; and ``simulate``.
+"""Rule: a whole-run error ends a command with status 2, a job's own error fails only that job.
+
+The commands that talk to a real bk-job: ``watch``, ``status``, ``operate``; and ``simulate``.
 
 Rule: each command is ``async def run_<name>(ctx, args) -> int``. Errors that concern the whole
 run (credentials, URL, flavor, scope, permission on the first request) end it with exit status

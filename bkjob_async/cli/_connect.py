@@ -1,4 +1,6 @@
-"""Where to connect and as whom, from flags and the environment; and errors told as actions.
+"""Rule: secrets come only from the environment, and no message here contains one.
+
+Where to connect and as whom, from flags and the environment; and errors told as actions.
 
 Rule: secrets come only from the environment (``BKJOB_APP_SECRET``, ``BKJOB_BK_TOKEN``,
 ``BKJOB_ACCESS_TOKEN``), never from a flag, and no message here ever contains one: a message

@@ -1,4 +1,6 @@
-"""``bkjob-async dashboard``: a watch of its own (or a cluster), shown in the browser until Ctrl-C.
+"""Rule: ``dashboard`` imports ``bkjob_async.web`` only when it runs, and is read-only by default.
+
+``bkjob-async dashboard``: a watch of its own (or a cluster), shown in the browser until Ctrl-C.
 
 Rule: the command imports ``bkjob_async.web`` (and the simulator) only when it runs; the
 module imports nothing heavy at start (the parser takes its constants). It serves on 127.0.0.1 unless ``--bind``

@@ -1,4 +1,6 @@
-"""``bkjob-async demo --workers N``: cluster mode on a local Redis, with a worker killed mid-run.
+"""Rule: the cluster demo uses only public parts, and checks every host's chain at its end.
+
+``bkjob-async demo --workers N``: cluster mode on a local Redis, with a worker killed mid-run.
 
 Rule: like the single-process demo, it uses only public parts (``Cluster``, the ``worker``
 command, the simulator); it starts a private ``redis-server`` (persistence off, 127.0.0.1, a

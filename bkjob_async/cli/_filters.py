@@ -1,4 +1,6 @@
-"""``watch --events/--status`` as the poller's filter and a predicate, and the summary as JSON.
+"""Rule: a filter narrows what is shown, never what the command needs to end and to judge.
+
+``watch --events/--status`` as the poller's filter and a predicate, and the summary as JSON.
 
 Rule: a filter narrows what is shown, never what the command needs to end and to judge: job
 ends and outages always reach it (an end-only ``--events`` lets the poller read the job list

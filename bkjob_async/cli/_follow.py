@@ -1,4 +1,6 @@
-"""Drain a watch into a ``Tally`` while showing it: live view, JSON lines, or plain lines.
+"""Rule: one loop drains a watch for every command that watches; the output mode is chosen once.
+
+Drain a watch into a ``Tally`` while showing it: live view, JSON lines, or plain lines.
 
 Rule: one loop for every command that watches. The output mode is chosen once per command
 (``choose_mode``): a terminal gets the live view (when ``rich`` is installed), ``--json`` or a

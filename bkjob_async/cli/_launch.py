@@ -1,4 +1,6 @@
-"""``launch script|file|plan``: start a job, say its id, and (``--watch``) follow it to its end.
+"""Rule: a launch is sent once, and a timeout never says the job did not start.
+
+``launch script|file|plan``: start a job, say its id, and (``--watch``) follow it to its end.
 
 Rule: a launch is sent once (the client retries it only when it provably never reached bk-job);
 when no answer comes within ``--timeout``, the message says the job may have started anyway and

@@ -1,4 +1,6 @@
-"""Log records of a long-running command (``worker``) on stderr: UTC time, level, logger, message.
+"""Rule: only the ``bkjob_async`` loggers get the stderr handler, and only while a command runs.
+
+Log records of a long-running command (``worker``) on stderr: UTC time, level, logger, message.
 
 Rule: only the ``bkjob_async`` loggers get the handler, only while the command runs, and it is
 removed after; ``--log-format json`` writes one JSON object a line (``time``, ``level``,

@@ -1,4 +1,6 @@
-"""``--metrics-port``: serve a Prometheus registry on 127.0.0.1 while a command runs.
+"""Rule: ``prometheus_client`` is imported only when ``--metrics-port`` is given.
+
+``--metrics-port``: serve a Prometheus registry on 127.0.0.1 while a command runs.
 
 Rule: imports ``prometheus_client`` only when a port is given (the ``prometheus`` extra), and
 refuses with a ``CliError`` saying what to install when it is missing.

@@ -1,4 +1,6 @@
-"""The poll policy of the command line's options, shared by the commands that watch.
+"""Rule: the one poll policy of the command line, taken from below by every watch command.
+
+The poll policy of the command line's options, shared by the commands that watch.
 
 Rule: a module of its own so that the watch commands (``_commands``, ``_cluster``,
 ``_dashboard``) take it from below, not from each other.

@@ -1,4 +1,6 @@
-"""What a watch has shown so far: the library's ``Fold``, and what the command shows besides.
+"""Rule: every view reads a ``Tally``, and only ``feed`` changes it.
+
+What a watch has shown so far: the library's ``Fold``, and what the command shows besides.
 
 Rule: the live view, the plain progress lines and the summaries all read a ``Tally``; only
 ``feed`` changes it. The fold keeps every count (rendering never scans the events); a tally

@@ -1,4 +1,6 @@
-"""Delivery: a polled job's events to the watches that hold it, after the journal has them.
+"""Rule: a change reaches a watch only after the journal has it; delivery decides no polling.
+
+Delivery: a polled job's events to the watches that hold it, after the journal has them.
 
 The driver calls it with what ``decide`` said (``Deliver``, ``Failing``, ``Recovered``,
 ``GiveUp``) and with an outage's stalls and resumes. It decides nothing about polling; it knows which watch wants which event (a

@@ -373,17 +373,17 @@ class RateGovernor:
 T = TypeVar("T")
 
 
-#: Seconds a slice runs before the next checkpoint: well below the 20 ms a stall may last.
+#: Seconds a slice runs before the next checkpoint: well below what counts as a loop stall.
 BUDGET = 0.002
 
 
 #: Seconds of the poller's work in one turn of the event loop, after which its tasks wait for
 #: the next turn: with the callbacks that read the answers' bytes (not counted), a turn stays
-#: well under the 20 ms a stall may last.
+#: well under what counts as a loop stall (``benchmarks/README.md``).
 TURN_BUDGET = 0.002
 
 
-#: Items between two looks at the clock (a stride of joins or leaves takes well under 1 ms).
+#: Items between two looks at the clock (a stride of joins or leaves stays well under ``BUDGET``).
 STRIDE = 16
 
 

@@ -1,4 +1,6 @@
-"""The simulated script library: scripts and public scripts through their lifecycle.
+"""Rule: as ``_api``, the script library's endpoints see parameters, never HTTP.
+
+The simulated script library: scripts and public scripts through their lifecycle.
 
 Rule: as ``_api``, handlers see parameters, never HTTP. They follow ``EsbScriptResourceV3Impl``,
 ``EsbPublicScriptResourceV3Impl`` and ``ScriptManagerImpl`` (v3; v2's reads are in ``_scripts_v2``). A new script or version is a draft (0); publishing puts a

@@ -1,4 +1,6 @@
-"""The simulated script library as ESB v2 reads it: a script by its online version.
+"""Rule: as ``_api``, v2's script endpoints see parameters, never HTTP.
+
+The simulated script library as ESB v2 reads it: a script by its online version.
 
 Rule: as ``_api``, handlers see parameters, never HTTP. They follow
 ``EsbGetScriptListResourceImpl``, ``EsbGetPublicScriptListResourceImpl`` and

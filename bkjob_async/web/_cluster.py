@@ -1,4 +1,6 @@
-"""The cluster page: a cluster's workers, partitions and leases, watches, lag and dead letters.
+"""Rule: the cluster page reads only, at most once a ``refresh`` whoever asks.
+
+The cluster page: a cluster's workers, partitions and leases, watches, lag and dead letters.
 
 Rule: read only, through ``bkjob_async.cluster.ClusterReader`` (which writes nothing to Redis),
 at most once a ``refresh`` seconds however many viewers ask (one status read serves them all).
