@@ -165,13 +165,13 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "launch": ("._launch", "run_launch"),
     "plans": ("._catalog", "run_plans"),
     "vars": ("._catalog", "run_vars"),
-    "call": ("._call", "run_call"),
-    "crons": ("._call", "run_crons"),
+    "call": ("._catalog", "run_call"),
+    "crons": ("._catalog", "run_crons"),
     "push-config": ("._catalog", "run_push_config"),
     "simulate": ("._commands", "run_simulate"),
     "worker": ("._cluster", "run_worker"),
     "submit": ("._cluster", "run_submit"),
-    "cluster": ("._cluster_admin", "run_cluster"),
+    "cluster": ("._cluster", "run_cluster"),
     "dashboard": ("._dashboard", "run_dashboard"),
 }
 

@@ -4,7 +4,10 @@ The commands that talk to a real bk-job: ``watch``, ``status``, ``operate``; and
 
 Rule: each command is ``async def run_<name>(ctx, args) -> int``. Errors that concern the whole
 run (credentials, URL, flavor, scope, permission on the first request) end it with exit status
-2 and an explanation; errors about one job count that job as failed (exit status 1).
+2 and an explanation; errors about one job count that job as failed (exit status 1). A
+``watch --events/--status`` filter narrows what is shown, never what the command needs to end
+and to judge: job ends and outages always reach it (an end-only ``--events`` lets the poller
+read the job list instead of each job), and a job that comes to wait for a person is shown.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import attrs
 
 from .. import errors
 from ..models import JobOperation, JobStatus, StepOperation
-from ..polling import Poller, SqliteStore, open_jobs
+from ..polling import Poller, SqliteStore, events, open_jobs
 from ..polling._codec import from_data
+from ..polling.events import waits_for_a_person
 from ..polling.stores import check_name
 from ._connect import (
     credentials_from_env,
@@ -29,15 +33,15 @@ from ._connect import (
     is_job_level,
     no_answer,
     open_client,
+    policy_from,
+    serve_metrics,
     target_from,
 )
 from ._containers import pick_containers
-from ._filters import poller_kinds, shown_events, summary_object
 from ._follow import Mode, Shown, choose_mode, rich_available, show_summary, showing
 from ._format import clock, code_name, counted, status_lines
-from ._jsonl import dumps, error_to_dict, to_json
+from ._jsonl import EVENT_NAMES, dumps, error_to_dict, to_json
 from ._numbers import ID
-from ._policy import policy_from
 from ._runtime import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -50,7 +54,7 @@ from ._runtime import (
 from ._tally import Tally
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from ..client import BkJobClient
     from ..config import Credentials, Scope
@@ -60,6 +64,7 @@ if TYPE_CHECKING:
     from ..polling._tracker import JobState
     from ..polling.stores import StoredWatch
     from ._connect import Target
+    from ._tally import Summary
 
 __all__ = [
     "JOB_OPERATIONS",
@@ -69,10 +74,13 @@ __all__ = [
     "metrics_server",
     "only_failed",
     "parse_operation",
+    "poller_kinds",
     "run_operate",
     "run_simulate",
     "run_status",
     "run_watch",
+    "shown_events",
+    "summary_object",
     "wait_for_effect",
     "watch_jobs",
     "watch_status",
@@ -352,8 +360,6 @@ def metrics_server(
     ctx: Context, stack: contextlib.AsyncExitStack, port: int | None
 ) -> PollerMetrics | None:
     """Serve Prometheus metrics on 127.0.0.1:``port`` until ``stack`` closes (``None``: none)."""
-    from ._metrics import serve_metrics
-
     registry = serve_metrics(ctx, stack, port)
     if registry is None:
         return None
@@ -613,3 +619,69 @@ async def run_simulate(ctx: Context, args: argparse.Namespace) -> int:
     if ctx.interrupted:
         ctx.out("simulator stopped")
     return EXIT_OK
+
+
+#: What the command needs whatever is shown: each job's end, outages, and jobs failing alone.
+_NEEDED = frozenset(
+    {
+        events.JobFinished,
+        events.WatchFailed,
+        events.WatchTimedOut,
+        events.PollingStalled,
+        events.PollingResumed,
+        events.JobPollFailing,
+        events.JobPollRecovered,
+    }
+)
+
+
+def poller_kinds(args: argparse.Namespace) -> frozenset[type] | None:
+    """Return the event classes to ask the poller for (``None``: every event)."""
+    names: frozenset[str] | None = getattr(args, "events", None)
+    if not names:
+        return None
+    return _NEEDED | {cls for cls, name in EVENT_NAMES.items() if name in names}
+
+
+def shown_events(args: argparse.Namespace) -> Callable[[events.Event], bool] | None:
+    """Return which events to show, or ``None`` for all."""
+    names: frozenset[str] | None = getattr(args, "events", None)
+    statuses: frozenset[str] | None = getattr(args, "status", None)
+    if not names and not statuses:
+        return None
+
+    def shows(event: events.Event) -> bool:
+        if waits_for_a_person(event):
+            return True
+        if names and EVENT_NAMES[type(event)] not in names:
+            return False
+        status = getattr(event, "current", None) or getattr(event, "status", None)
+        return not statuses or status is None or status.name in statuses
+
+    return shows
+
+
+def summary_object(summary: Summary, told: WatchSummary | None) -> dict[str, Any]:
+    """Return the final summary as one JSON object: every job and host, nothing cut."""
+    ids = [record.job_instance_id for record in summary.failed_jobs]
+    return {
+        "event": "summary",
+        "title": summary.title,
+        "elapsed": round(summary.elapsed, 3),
+        "interrupted": summary.interrupted,
+        "jobs": summary.jobs,
+        "jobs_by_outcome": dict(summary.jobs_by_outcome),
+        "failed_jobs": ids,
+        "waiting_jobs": [record.job_instance_id for record in summary.waiting_jobs],
+        "timed_out_jobs": [record.job_instance_id for record in summary.timed_out_jobs],
+        "hosts": summary.hosts,
+        "containers": summary.containers,
+        "hosts_by_status": dict(summary.hosts_by_status),
+        "hosts_unfinished": summary.hosts_unfinished,
+        "polls": summary.polls,
+        "unchanged_polls": summary.unchanged_polls,
+        "retries": summary.retries,
+        "errors": dict(summary.errors),
+        "events": summary.events,
+        "watch": None if told is None else told.to_dict(),
+    }

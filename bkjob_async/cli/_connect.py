@@ -1,10 +1,13 @@
 """Rule: secrets come only from the environment, and no message here contains one.
 
-Where to connect and as whom, from flags and the environment; and errors told as actions.
+Where to connect, as whom and how to poll, from flags and the environment; errors as actions.
 
 Rule: secrets come only from the environment (``BKJOB_APP_SECRET``, ``BKJOB_BK_TOKEN``,
 ``BKJOB_ACCESS_TOKEN``), never from a flag, and no message here ever contains one: a message
-names the variable to fix, never its value.
+names the variable to fix, never its value. The watch commands (``_commands``, ``_cluster``,
+``_dashboard``) take the poll policy and ``--metrics-port`` from here, not from each other;
+``prometheus_client`` is imported only when a port is given, and its absence is a
+``CliError`` saying what to install.
 """
 
 from __future__ import annotations
@@ -18,13 +21,18 @@ import attrs
 from .. import errors
 from ..client import BkJobClient
 from ..config import ApiFlavor, Credentials, Scope, Timeouts
+from ..polling import PollPolicy
 from ._runtime import CliError
 
 if TYPE_CHECKING:
     import argparse
+    import contextlib
     from collections.abc import Iterable
 
+    from prometheus_client import CollectorRegistry
+
     from .._transport import Instrument
+    from ._runtime import Context
 
 __all__ = [
     "ENV_VARS",
@@ -35,6 +43,8 @@ __all__ = [
     "no_answer",
     "open_client",
     "permission_lines",
+    "policy_from",
+    "serve_metrics",
     "target_from",
 ]
 
@@ -340,3 +350,45 @@ def _resource_names(types: Any) -> list[str]:
             ]
             names.append(f"{type_name} {'/'.join(labels)}" if labels else str(type_name))
     return names
+
+
+def policy_from(args: argparse.Namespace, connection_limit: int) -> PollPolicy:
+    """Return the poll policy of ``--interval``, ``--max-interval`` and ``--deadline``."""
+    given = {} if args.max_interval is None else {"max_interval": args.max_interval}
+    try:
+        return PollPolicy(
+            interval=args.interval,
+            deadline=args.deadline,
+            max_in_flight=min(args.max_in_flight, connection_limit),
+            **given,
+        )
+    except (TypeError, ValueError) as exc:
+        raise CliError(f"invalid polling option: {exc}") from None
+
+
+def serve_metrics(
+    ctx: Context, stack: contextlib.AsyncExitStack, port: int | None
+) -> CollectorRegistry | None:
+    """Serve a new registry's metrics on 127.0.0.1:``port`` until ``stack`` closes; return the
+    registry (``None``: no port given)."""
+    if port is None:
+        return None
+    try:
+        from prometheus_client import CollectorRegistry, start_http_server
+    except ImportError:
+        raise CliError(
+            "--metrics-port needs prometheus-client: pip install 'bkjob-async[prometheus]'"
+        ) from None
+    registry = CollectorRegistry()
+    try:
+        server, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
+    except OSError as exc:
+        raise CliError(f"--metrics-port {port}: cannot serve: {exc.strerror}") from None
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    stack.callback(stop)
+    ctx.err(f"metrics at http://127.0.0.1:{server.server_port}/metrics")
+    return registry

@@ -2,8 +2,8 @@
 
 ``bkjob-async dashboard``: a watch of its own (or a cluster), shown in the browser until Ctrl-C.
 
-Rule: the command imports ``bkjob_async.web`` (and the simulator) only when it runs; the
-module imports nothing heavy at start (the parser takes its constants). It serves on 127.0.0.1 unless ``--bind``
+Rule: the command imports ``bkjob_async.web`` (and the simulator) only when it runs (the
+parser takes the names of its variables from here). It serves on 127.0.0.1 unless ``--bind``
 says otherwise, read-only unless ``--allow-operations`` with a token from
 ``$BKJOB_DASHBOARD_TOKEN`` or ``--token-file`` (never from the command line, which others can
 read in the process list, and never printed). ``--redis URL --cluster NAME`` shows a cluster
@@ -251,8 +251,7 @@ async def _simulated(ctx: Context, args: argparse.Namespace, token: str | None) 
 
 async def _real(ctx: Context, args: argparse.Namespace, token: str | None) -> int:
     from ..polling import Poller
-    from ._connect import credentials_from_env, open_client, target_from
-    from ._policy import policy_from
+    from ._connect import credentials_from_env, open_client, policy_from, target_from
 
     target = target_from(args, ctx.env)
     credentials = credentials_from_env(ctx.env)

@@ -18,10 +18,10 @@ import attrs
 from ..config import ApiFlavor
 from ..models.enums import HostStatus, JobStatus
 from ..models.requests import WORKLOAD_KINDS
+from ._cluster import LEVELS
 from ._commands import JOB_OPERATIONS, STEP_OPERATIONS
 from ._connect import DEFAULT_TIMEOUT, ENV_VARS, LANGUAGES
 from ._dashboard import PASSWORD_ENV, TOKEN_ENV, USER_ENV
-from ._logs import LEVELS
 from ._numbers import ID, IDS, PER_SECOND, SECONDS, number
 from ._runtime import EXIT_USAGE
 

@@ -91,7 +91,8 @@ async def test_worker_polls_submitted_jobs_until_interrupted(make_cluster, redis
         await cluster.submit(SCOPE, ids, watch="deploys")
         err, interrupt = io.StringIO(), anyio.Event()
         argv = ["worker", "--redis", redis_server.url, "--cluster", "cli", "--url", sim.url]
-        argv += ["--interval", "0.2", "--rate-limit", "50", "--report-every", "0.5"]
+        # (a status line every 0.1 s: one comes before the jobs end)
+        argv += ["--interval", "0.2", "--rate-limit", "50", "--report-every", "0.1"]
         async with anyio.create_task_group() as tg:
 
             async def work():
@@ -126,7 +127,16 @@ async def test_worker_and_submit_take_a_sentinel_or_cluster_url(make_cluster, re
         argv = ["submit", *map(str, ids), *base, "--watch", "deploys", "--scope", "biz:2"]
         assert await amain(argv, env={}) == 0
         err, interrupt = io.StringIO(), anyio.Event()
-        argv = ["worker", *base, "--url", sim.url, "--interval", "0.2", "--report-every", "0.5"]
+        argv = [
+            "worker",
+            *base,
+            "--url",
+            sim.url,
+            "--interval",
+            "0.2",
+            "--report-every",
+            "0.1",
+        ]  # (before the jobs end)
         async with anyio.create_task_group() as tg:
 
             async def work():

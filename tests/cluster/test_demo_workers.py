@@ -55,7 +55,7 @@ async def test_a_job_that_never_ends_is_named_with_what_the_cluster_knows(make_c
     import datetime as dt
 
     from bkjob_async import JobStatus
-    from bkjob_async.cli._demo_workers import SCOPE, WATCH, _missing
+    from bkjob_async.cli._demo import SCOPE, WATCH, _missing
     from bkjob_async.cluster import LeaseKeeper, NewEvent
     from bkjob_async.cluster._entries import encode_entry, wire_of
     from bkjob_async.models import JobInstanceStatus
