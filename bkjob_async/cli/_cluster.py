@@ -26,10 +26,8 @@ import anyio
 from ..config import Scope
 from ._connect import credentials_from_env, open_client, policy_from, serve_metrics, target_from
 from ._follow import Mode, choose_mode, show_summary, showing
-from ._format import counted, table
-from ._jsonl import dumps, event_to_dict, to_json
+from ._format import Tally, Workers, counted, dumps, event_to_dict, table, to_json
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, printable
-from ._tally import Tally, Workers
 
 if TYPE_CHECKING:
     import argparse
@@ -40,16 +38,7 @@ if TYPE_CHECKING:
     from ..polling.events import Event
     from ._runtime import Context
 
-__all__ = [
-    "LEVELS",
-    "Workers",
-    "logging_to_stderr",
-    "read_workers",
-    "run_cluster",
-    "run_cluster_watch",
-    "run_submit",
-    "run_worker",
-]
+__all__ = ["LEVELS", "Workers", "run_cluster", "run_cluster_watch", "run_submit", "run_worker"]
 
 log = logging.getLogger("bkjob_async.cli.worker")
 

@@ -37,8 +37,17 @@ from ._connect import (
 )
 from ._containers import pick_containers
 from ._follow import Mode, Shown, choose_mode, rich_available, show_summary, showing
-from ._format import clock, code_name, counted, status_lines
-from ._jsonl import EVENT_NAMES, dumps, error_to_dict, to_json
+from ._format import (
+    EVENT_NAMES,
+    Tally,
+    clock,
+    code_name,
+    counted,
+    dumps,
+    error_to_dict,
+    status_lines,
+    to_json,
+)
 from ._numbers import ID
 from ._runtime import (
     EXIT_FAILED,
@@ -49,7 +58,6 @@ from ._runtime import (
     Context,
     read_ids,
 )
-from ._tally import Tally
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -62,23 +70,17 @@ if TYPE_CHECKING:
     from ..polling._tracker import JobState
     from ..polling.stores import StoredWatch
     from ._connect import Target
-    from ._tally import Summary
+    from ._format import Summary
 
 __all__ = [
     "JOB_OPERATIONS",
     "STEP_OPERATIONS",
     "connecting",
     "first_read",
-    "metrics_server",
-    "only_failed",
-    "parse_operation",
-    "poller_kinds",
     "run_operate",
     "run_simulate",
     "run_status",
     "run_watch",
-    "shown_events",
-    "summary_object",
     "wait_for_effect",
     "watch_jobs",
     "watch_status",

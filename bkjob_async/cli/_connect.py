@@ -40,7 +40,6 @@ __all__ = [
     "is_job_level",
     "no_answer",
     "open_client",
-    "permission_lines",
     "policy_from",
     "serve_metrics",
     "target_from",
