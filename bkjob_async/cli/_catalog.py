@@ -15,7 +15,7 @@ import datetime as _dt
 import json
 import pathlib
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import attrs
@@ -25,7 +25,7 @@ from ..config import ApiFlavor
 from ..models import CronJob, CronStatus, Host, JobStatus, ScriptLanguage
 from ..models.requests import Account, ConfigFile, FileSource, GlobalVar, Targets
 from ._commands import connecting, first_read, watch_jobs
-from ._connect import credentials_from_env, explain, no_answer, open_client, target_from
+from ._connect import connection, explain, no_answer, open_client
 from ._containers import (
     container_entries,
     container_logs,
@@ -39,7 +39,7 @@ from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, Context,
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
     from ..client import BkJobClient
     from ..config import Credentials
@@ -69,6 +69,7 @@ __all__ = [
     "run_vars",
 ]
 
+T = TypeVar("T")
 #: What a password's value prints as.
 MASK = "******"
 
@@ -94,8 +95,7 @@ async def ask(
 
 async def run_plans(ctx: Context, args: argparse.Namespace) -> int:
     """List a scope's plans, or show one plan with its steps and global variables."""
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     with ctx.interruptible():
         async with open_client(target, credentials) as client:
             if args.plan_id is not None:
@@ -113,7 +113,12 @@ async def run_plans(ctx: Context, args: argparse.Namespace) -> int:
                 target,
                 "get_job_plan_list",
                 args.json,
-                lambda: _first_plans(client, target, args.name, args.limit),
+                lambda: _first(
+                    lambda size: client.iter_job_plans(
+                        target.scope, name=args.name, page_size=size
+                    ),
+                    args.limit,
+                ),
             )
     if ctx.interrupted:
         return EXIT_INTERRUPTED
@@ -150,13 +155,11 @@ def listing(
         ctx.out("\n".join(table(header, rows)))
 
 
-async def _first_plans(
-    client: BkJobClient, target: Target, name: str | None, limit: int
-) -> list[JobPlan]:
-    found: list[JobPlan] = []
-    size = min(limit, 1000) if limit else 1000
-    async for plan in client.iter_job_plans(target.scope, name=name, page_size=size):
-        found.append(plan)
+async def _first(pages: Callable[[int], AsyncIterator[T]], limit: int) -> list[T]:
+    """Return the first ``limit`` items (0: all) of ``pages(page_size)``."""
+    found: list[T] = []
+    async for item in pages(min(limit, 1000) if limit else 1000):
+        found.append(item)
         if limit and len(found) >= limit:
             break
     return found
@@ -236,8 +239,7 @@ def _show_plan(ctx: Context, plan: JobPlan, *, json: bool) -> None:
 
 async def run_vars(ctx: Context, args: argparse.Namespace) -> int:
     """Print the values a job's string variables held after each step (its outputs)."""
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     with ctx.interruptible():
         async with open_client(target, credentials) as client:
             values = await ask(
@@ -288,8 +290,7 @@ def _config_files(paths: list[str]) -> list[ConfigFile]:
 
 async def run_push_config(ctx: Context, args: argparse.Namespace) -> int:
     """Write config files to hosts (``push_config_file``); print the job; ``--watch`` it."""
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     files = _config_files(args.files)
     targets = targets_from(args.host_id, args.host, "--host")
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
@@ -365,8 +366,7 @@ def _masked(value: Any) -> Any:
 
 async def run_call(ctx: Context, args: argparse.Namespace) -> int:
     """Send one bk-job API by its name with ``key=value`` parameters; print the answer as JSON."""
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     params = parse_pairs(args.params)
     if not args.no_scope and not _SCOPE_KEYS & params.keys():
         params = {**target.scope.params(target.flavor), **params}
@@ -393,8 +393,7 @@ async def run_call(ctx: Context, args: argparse.Namespace) -> int:
 
 async def run_crons(ctx: Context, args: argparse.Namespace) -> int:
     """List a scope's cron jobs, or pause or resume one."""
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     if args.action in ("pause", "resume") and args.cron_id is None:
         raise CliError(f"crons {args.action} needs a CRON_ID")
     if args.action == "list" and args.cron_id is not None:
@@ -419,7 +418,7 @@ async def run_crons(ctx: Context, args: argparse.Namespace) -> int:
                 target,
                 "get_cron_list",
                 args.json,
-                lambda: _first_crons(client, target, args),
+                lambda: _crons(client, target, args),
             )
     if ctx.interrupted:
         return EXIT_INTERRUPTED
@@ -441,20 +440,12 @@ def _rows(crons: list[CronJob]) -> list[tuple[object, ...]]:
     ]
 
 
-async def _first_crons(
-    client: BkJobClient, target: Target, args: argparse.Namespace
-) -> list[CronJob]:
-    found: list[CronJob] = []
-    limit = args.limit
-    size = min(limit, 1000) if limit else 1000
+def _crons(client: BkJobClient, target: Target, args: argparse.Namespace) -> Any:
     status = None if args.status is None else CronStatus[args.status.upper()]
-    async for cron in client.iter_crons(
-        target.scope, name=args.name, status=status, page_size=size
-    ):
-        found.append(cron)
-        if limit and len(found) >= limit:
-            break
-    return found
+    return _first(
+        lambda size: client.iter_crons(target.scope, name=args.name, status=status, page_size=size),
+        args.limit,
+    )
 
 
 #: ``--script-language`` choices.
@@ -628,8 +619,7 @@ async def show_launched(
 
 async def run_launch(ctx: Context, args: argparse.Namespace) -> int:
     """Launch a script, a file transfer or a plan; print the job id; ``--watch`` follows it."""
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
     json = args.json or mode is Mode.JSON
     from ._connect import open_client
@@ -708,8 +698,7 @@ def _pick_hosts(
 
 async def run_logs(ctx: Context, args: argparse.Namespace) -> int:
     """Print the logs of jobs' hosts: every step, one step, failed hosts, or named hosts."""
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     wanted = [parse_host(text) for text in args.host or ()]
     job_ids, step_id = _jobs_and_step(ctx, args)
     printed, failed = 0, False
@@ -881,8 +870,7 @@ def parse_status(text: str) -> JobStatus:
 
 async def run_list(ctx: Context, args: argparse.Namespace) -> int:
     """Print the jobs created in a window (24 h by default), newest first, a page at a time."""
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     now = _dt.datetime.now(_dt.timezone.utc)
     since = parse_since(args.since, now)
     if now - since > MAX_WINDOW:

@@ -26,14 +26,13 @@ from ..polling._codec import from_data
 from ..polling.events import waits_for_a_person
 from ..polling.stores import check_name
 from ._connect import (
-    credentials_from_env,
+    connection,
     explain,
     is_job_level,
     no_answer,
     open_client,
     policy_from,
     serve_metrics,
-    target_from,
 )
 from ._containers import pick_containers
 from ._follow import Mode, Shown, choose_mode, rich_available, show_summary, showing
@@ -180,8 +179,7 @@ async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
             f"{' and '.join(given)} {verb} for a cluster watch: add --watch NAME (and --redis "
             f"URL or $BKJOB_REDIS_URL), or leave {it} out to watch bk-job itself"
         )
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     policy_from(args, args.max_in_flight)  # a bad policy is refused before anything is sent
     job_ids: list[int] = read_ids(args.job_ids, ctx.stdin) if args.job_ids else []
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
@@ -373,8 +371,7 @@ def metrics_server(
 
 async def run_status(ctx: Context, args: argparse.Namespace) -> int:
     """Print each job's status once; exit 1 if any failed or could not be read."""
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     job_ids: list[int] = read_ids(args.job_ids, ctx.stdin)
     hosts = not args.no_hosts or args.failed
     results: dict[int, JobInstanceStatus | errors.BkJobError] = {}
@@ -479,8 +476,7 @@ def _statuses(codes: frozenset[int]) -> str:
 async def run_operate(ctx: Context, args: argparse.Namespace) -> int:
     """Send one operation; with ``--watch`` follow the job until it ends again."""
     step_id, name = parse_operation(args.words)
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     job_id: int = args.job_id
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
     # Piped with --watch, every line is JSON: the acceptance too.
