@@ -1,24 +1,36 @@
-"""What the web dashboard costs the poller (issue 51, point 4): nothing unseen, <= 5% seen.
+"""What the web dashboard costs the poller (issues 51 and 65): nothing unseen, <= 5% seen.
 
 A poller watching 10,000 jobs of 10 hosts back to back (1-2 ms intervals, 32 in flight)
-against a simulator on the real clock whose hosts start within a second and run 5 to 60 s:
-thousands of transitions a second, each an event the dashboard folds in (a fresh pair of
-simulators per measurement, so each loop sees the same timeline; the harness's ``flip=True``
-simulator no longer yields changed polls on this tree), measured in turns
-(``_harness.take_turns``) in the same run: ``alone``; ``mounted`` (its dashboard served,
-nobody looking: the tap stays closed); and one viewer looking the whole time at one page
-(``BENCH_DASHBOARD_PAGES``, by default ``overview``, the landing page: the latest
-transitions and the overview every second; ``feed``: every transition as it comes; ``jobs``:
-a jobs page every two seconds); the viewer's own CPU is another process's. The figure is this
-process's CPU per poll against ``alone``: the median of ``ROUNDS`` rounds, which alternate
-which loop goes first. Goals: ``mounted`` 1.00x (within the rounds' scatter), one viewer at
-most 1.05x.
+against a simulator on the real clock whose hosts start within a second and run for seconds
+to minutes: hundreds to thousands of transitions a second, each an event the dashboard folds
+in while someone looks.
+
+``test_viewers_cost_the_poller_little``: **one process, in phases taken in turns**
+(``_dashboard_phases.py``): nobody looking (A: the dashboard served, its tap closed) and one
+viewer on each page of ``BENCH_DASHBOARD_PAGES`` (B: by default ``overview``, the landing page:
+the latest transitions and the overview every second; ``feed``: every transition as it comes;
+``jobs``: a jobs page every two seconds, sorted by the latest change), A B, B A, A B, ...
+(``BENCH_DASHBOARD_PAIRS`` pairs of ``BENCH_DASHBOARD_SECONDS`` each). The figure is the
+poller's process's CPU per poll in B over its A of the same pair: the median of the pairs,
+with their spread and the load average the phases saw. The viewers' CPU is theirs (other
+processes, on the simulator's core). Goal: at most 1.05x.
+
+``test_the_dashboard_costs_nothing_unseen``: the poller with its dashboard mounted (nobody
+looking) against the same watch without it, two processes in turns (``_harness.take_turns``)
+against simulators of their own, ``BENCH_DASHBOARD_ROUNDS`` rounds. Goal: 1.00x (within the
+rounds' scatter, <= 1.02x).
+
+Earlier runs compared a viewer's process with a process alone in turns, a fresh pair of
+simulators per round: at a load of 2 to 25 on this shared 2-core machine they gave 1.03x to
+1.82x, the two processes' own differences (memory layout, their simulators' timelines) as
+large as the cost measured. One process in phases has none of those.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,16 +41,20 @@ import pytest
 from ._harness import HERE, median, report, simulator, take_turns
 
 ROUNDS = int(os.environ.get("BENCH_DASHBOARD_ROUNDS", "5"))
-SECONDS = float(os.environ.get("BENCH_DASHBOARD_SECONDS", "6"))
+SECONDS = float(os.environ.get("BENCH_DASHBOARD_SECONDS", "2.5"))
+PAIRS = int(os.environ.get("BENCH_DASHBOARD_PAIRS", "10"))
 JOBS = 10_000
-PAGES = os.environ.get("BENCH_DASHBOARD_PAGES", "overview").split(",")
-#: Seconds a host runs (it starts within a second of its job's creation).
-HOSTS_RUN = (5.0, 60.0)
+PAGES = os.environ.get("BENCH_DASHBOARD_PAGES", "overview,feed,jobs")
+#: Seconds a host runs (it starts within a second of its job's creation): the phases' run
+#: (about a minute) sees them end throughout.
+HOSTS_RUN = (5.0, 120.0)
+#: The in-turns comparison's window (each round a fresh pair of simulators).
+TURNS_SECONDS = 6.0
 
 
 def _loop(mode: str, url: str, ids_file: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, str(HERE / "_dashboard_loop.py"), mode, url, ids_file, str(SECONDS)],
+        [sys.executable, str(HERE / "_dashboard_loop.py"), mode, url, ids_file, str(TURNS_SECONDS)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -55,54 +71,100 @@ def _pair(modes: tuple[str, str], urls: tuple[str, str], ids_file: str, first: i
     return results
 
 
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    if len(ordered) < 4:
+        return ordered[0], ordered[-1]
+    q = statistics.quantiles(ordered, n=4)
+    return q[0], q[2]
+
+
+@pytest.mark.timeout(1800)
+def test_viewers_cost_the_poller_little() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        ids_file = str(Path(tmp) / "ids.json")
+        with simulator(JOBS, steps=1, hosts=10, duration=HOSTS_RUN) as sim:
+            Path(ids_file).write_text(json.dumps(sim.job_ids))
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(HERE / "_dashboard_phases.py"),
+                    sim.url,
+                    ids_file,
+                    PAGES,
+                    str(PAIRS),
+                    str(SECONDS),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            out, _ = proc.communicate(timeout=1500)
+    assert proc.returncode == 0
+    phases = json.loads(out.strip().splitlines()[-1])["phases"]
+    assert len(phases) == 2 * PAIRS
+    for p in phases:
+        assert p["requests"] > 100
+        if p["seen"]:
+            # The board followed the events: one feed entry per event (and one per job's end).
+            assert p["entries"] > 0.8 * p["events"] > 0
+        else:
+            assert p["entries"] == 0  # nobody looking: the tap is closed
+    ratios = []
+    per_poll: dict[bool, list[float]] = {False: [], True: []}
+    for a, b in zip(phases[::2], phases[1::2], strict=True):
+        seen, unseen = (a, b) if a["seen"] else (b, a)
+        cost = {x["seen"]: x["cpu"] / x["requests"] for x in (seen, unseen)}
+        ratios.append(cost[True] / cost[False])
+        for key, value in cost.items():
+            per_poll[key].append(value)
+    low, high = _quartiles(ratios)
+    loads = [p["load"] for p in phases]
+    events = median([p["events"] / p["requests"] for p in phases])
+    verdict = "met" if median(ratios) <= 1.05 else "NOT met"
+    report(
+        [
+            f"== the dashboard's cost to the poller, {JOBS:,} jobs of busy hosts, one viewer on"
+            f" each of {PAGES}: {PAIRS} pairs of {SECONDS:g} s phases in one process, A B B A ...",
+            f"per poll: {median(per_poll[True]) * 1e6:.1f} us seen vs "
+            f"{median(per_poll[False]) * 1e6:.1f} us unseen (medians); {events:.2f} events a poll",
+            f"seen/unseen: median {median(ratios):.3f}x (goal <= 1.05x: {verdict}); quartiles "
+            f"{low:.3f}-{high:.3f}, range {min(ratios):.3f}-{max(ratios):.3f}; pairs "
+            + " ".join(f"{r:.3f}" for r in ratios),
+            f"load average during the phases: {min(loads):.2f}-{max(loads):.2f}",
+        ]
+    )
+
+
 @pytest.mark.timeout(3600)
-def test_the_dashboard_costs_nothing_unseen_and_little_seen() -> None:
-    ratios: dict[str, list[float]] = {}
-    costs: dict[str, list[tuple[float, float]]] = {}
-    entries: list[int] = []
+def test_the_dashboard_costs_nothing_unseen() -> None:
+    ratios: list[float] = []
+    costs: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         ids_file = str(Path(tmp) / "ids.json")
         for n in range(ROUNDS):
-            for mode in (*PAGES, "mounted"):
-                with (
-                    simulator(JOBS, steps=1, hosts=10, duration=HOSTS_RUN) as sim_a,
-                    simulator(JOBS, steps=1, hosts=10, duration=HOSTS_RUN) as sim_b,
-                ):
-                    assert sim_a.job_ids == sim_b.job_ids
-                    Path(ids_file).write_text(json.dumps(sim_a.job_ids))
-                    measured, alone = _pair(
-                        (mode, "alone"), (sim_a.url, sim_b.url), ids_file, n % 2
-                    )
-                assert measured["requests"] > 300
-                assert alone["requests"] > 300
-                assert alone["events"] > 0.5 * alone["requests"]  # busy hosts, as meant
-                if mode != "mounted":
-                    assert measured["board_open"] == 1
-                    # The board followed the events: the feed took one entry per event (and
-                    # one per job's end, which statistics do not count as observed events).
-                    assert measured["entries"] > 0.8 * measured["events"]
-                    entries.append(measured["entries"])
-                else:
-                    assert measured["board_open"] == 0
-                    assert measured["entries"] == 0
-                ratio = measured["cpu_per_request"] / alone["cpu_per_request"]
-                ratios.setdefault(mode, []).append(ratio)
-                costs.setdefault(mode, []).append(
-                    (measured["cpu_per_request"], alone["cpu_per_request"])
+            with (
+                simulator(JOBS, steps=1, hosts=10, duration=HOSTS_RUN) as sim_a,
+                simulator(JOBS, steps=1, hosts=10, duration=HOSTS_RUN) as sim_b,
+            ):
+                assert sim_a.job_ids == sim_b.job_ids
+                Path(ids_file).write_text(json.dumps(sim_a.job_ids))
+                measured, alone = _pair(
+                    ("mounted", "alone"), (sim_a.url, sim_b.url), ids_file, n % 2
                 )
-    lines = [
-        f"== the dashboard's cost to the poller, {JOBS:,} jobs of busy hosts, in turns "
-        f"({ROUNDS} rounds; load {os.getloadavg()[0]:.2f})"
-    ]
-    goals = dict.fromkeys(PAGES, 1.05) | {"mounted": 1.02}
-    for mode, values in ratios.items():
-        us = costs[mode]
-        verdict = "met" if median(values) <= goals[mode] else "NOT met"
-        lines.append(
-            f"{mode:8} {median([m for m, _ in us]) * 1e6:6.1f} us vs alone "
-            f"{median([b for _, b in us]) * 1e6:6.1f} us per poll: median {median(values):.3f}x "
-            f"(goal <= {goals[mode]:.2f}x: {verdict}); rounds "
-            + " ".join(f"{r:.3f}" for r in values)
-        )
-    lines.append(f"events the board folded in per round, with a viewer: {entries}")
-    report(lines)
+            assert measured["requests"] > 300
+            assert alone["requests"] > 300
+            assert measured["board_open"] == 0
+            assert measured["entries"] == 0
+            ratios.append(measured["cpu_per_request"] / alone["cpu_per_request"])
+            costs.append((measured["cpu_per_request"], alone["cpu_per_request"]))
+    verdict = "met" if median(ratios) <= 1.02 else "NOT met"
+    report(
+        [
+            f"== the dashboard mounted, nobody looking, {JOBS:,} jobs, in turns ({ROUNDS} rounds;"
+            f" load {os.getloadavg()[0]:.2f})",
+            f"mounted {median([m for m, _ in costs]) * 1e6:6.1f} us vs alone "
+            f"{median([b for _, b in costs]) * 1e6:6.1f} us per poll: median "
+            f"{median(ratios):.3f}x (goal <= 1.02x: {verdict}); rounds "
+            + " ".join(f"{r:.3f}" for r in ratios),
+        ]
+    )

@@ -10,6 +10,7 @@ holding the cluster's keys), the clock heartbeats and leases expire by.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ import attrs
 
 from .._params import check_count
 from ..polling.events import Event
-from ._entries import decode_entry
+from ._entries import Delivery, decode_entry
 from ._errors import StreamFormatError
 from ._keys import check_name, check_watch
 
@@ -299,6 +300,22 @@ class ClusterReader:
             )
             if len(found) >= count:
                 break
+        return tuple(found)
+
+    async def recent(self, watch: str, *, count: int = 20) -> tuple[Delivery, ...]:
+        """Return the newest ``count`` events of ``watch``'s stream, newest first (an entry
+        this version cannot read is left out). A stream stays after its watch ended, up to
+        ``stream_maxlen`` events: what the watch did is read here after a restart."""
+        check_watch(watch)
+        count = check_count(count, "count", 1)
+        key = self.cluster.keys.events(watch)
+        async with self.cluster.guard():
+            rows = await self.cluster.redis.xrevrange(key, count=count)
+        found = []
+        for stream_id, raw in rows or ():
+            fields = {str(f): str(v) for f, v in (raw or {}).items()}
+            with contextlib.suppress(StreamFormatError):
+                found.append(decode_entry(watch, key, str(stream_id), fields))
         return tuple(found)
 
     async def _group(self, watch: str, length: int, info: Mapping[str, Any]) -> GroupStatus:

@@ -536,6 +536,8 @@ class Workers:
         self._folding = False
         #: Workers waiting for the held answers to fall under a batch (``_room``).
         self._waiting: list[asyncio.Future[None]] = []
+        #: Polls that came back, none of them held, since the held answers were last folded.
+        self._passed = 0
         #: Requests in flight now.
         self.in_flight = 0
 
@@ -622,6 +624,13 @@ class Workers:
                     self._fold_all()  # (during an outage every answer counts at once: it may end it)
                 elif len(self._held) >= _BATCH or self.in_flight < _BATCH:
                     await self._fold()
+            elif self._held and not self._folding:
+                # Answers held while every worker stays busy with unchanged polls: fold them
+                # once a batch of polls came back since, or none ever would (no batch fills,
+                # no worker goes idle) and their watches would hear nothing.
+                self._passed += 1
+                if self._passed >= _BATCH:
+                    await self._fold()
 
     async def _fold(self) -> None:
         """Decode and track the held answers in the order they came, a turn's budget at a
@@ -630,6 +639,7 @@ class Workers:
         if self._folding:
             return
         self._folding = True
+        self._passed = 0
         held, spent, fold = self._held, self.driver.turn.spent, self._fold_one
         try:
             while held:
@@ -798,7 +808,7 @@ class Driver:
         """Poll a job for ``sub``: from ``stored`` (or the journal's seed) if it is new here."""
         reader = self.reader
         watched, created = self.registry.attach(
-            sub, job_id, lambda: reader.wire(sub.scope, job_id), stored
+            sub, job_id, lambda: reader.request(sub.scope, job_id), stored
         )
         if created and stored is None:
             seeded = self.delivery.journal.seed(sub.scope, job_id)
@@ -1001,7 +1011,7 @@ class Driver:
         delivery = self.delivery
         for action in actions:
             if isinstance(action, Deliver):
-                watched.wire.decoded(action.changed)
+                watched.decoded(action.changed)
                 delivery.deliver(watched, action)
             elif isinstance(action, Retried):
                 self.retries += 1

@@ -8,6 +8,7 @@ its reader ``take``\\ s them, or hands each delivery at once to its ``sink`` (a 
 raises loses that delivery, counted in ``dropped``, and is logged; the poll goes on). ``jobs`` reads every job the poller knows now (polled, or
 remembered after its watches ended) as plain values, so a reader starts from the present and
 follows it with the events that come after, without a gap: both happen between two awaits.
+``past`` reads what the poller's store kept of earlier runs (``Store.history``) the same way.
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ import attrs
 
 from ..config import Scope
 from ..models import HostKey, HostStatus, JobStatus, StepStatus
+from .events import Event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from typing import Any
 
     from ._jobs import Registry
     from ._tracker import JobState
-    from .events import Event
+    from .stores import StoredHistory
 
-__all__ = ["JobSeen", "StepSeen", "Tap"]
+__all__ = ["History", "JobSeen", "PastWatch", "StepSeen", "Tap", "past"]
 
 
 @attrs.frozen
@@ -85,6 +88,49 @@ def _seen(
     )
     status = None if state.status is None else JobStatus(state.status)
     return JobSeen(scope, job_id, status, state.finished, steps, polled, listed)
+
+
+@attrs.frozen
+class PastWatch:
+    """A watch the store dropped when it ended: when (seconds since the epoch), and its jobs as
+    last seen (``polled`` false)."""
+
+    name: str
+    ended_at: float
+    jobs: tuple[JobSeen, ...]
+
+
+@attrs.frozen
+class History:
+    """What a poller's store kept of the past (``Poller.history``): the watches it dropped
+    lately, oldest first, and the latest events committed, in order, with their jobs'
+    scopes."""
+
+    ended: tuple[PastWatch, ...] = ()
+    recent: tuple[tuple[Scope, Event], ...] = ()
+
+
+def past(stored: StoredHistory, parse: Callable[[Any, type[Any]], Any]) -> History:
+    """Decode a store's history (what this version cannot read is left out)."""
+    from ._codec import decode_event, from_data
+
+    ended = []
+    for watch in stored.ended:
+        jobs = []
+        for (scope, job_id), data in watch.jobs.items():
+            if data is not None:
+                try:
+                    jobs.append(_seen(scope, job_id, from_data(data), False))
+                except ValueError:
+                    continue
+        ended.append(PastWatch(watch.name, watch.ended_at, tuple(jobs)))
+    recent = []
+    for _, stored_event in stored.recent:
+        try:
+            recent.append((stored_event.job[0], decode_event(stored_event.payload, parse)))
+        except ValueError:
+            continue
+    return History(tuple(ended), tuple(recent))
 
 
 class _Taps(typing.Protocol):

@@ -29,7 +29,7 @@ from ._jobs import Registry
 from ._policy import PollPolicy
 from ._reader import Reader
 from ._subscription import HandedOut, _Subscription
-from ._tap import Tap
+from ._tap import History, Tap, past
 from ._watch import _FINAL_EVENTS, Completed, Snapshots, Watch, _ids, _kinds
 from .events import Event, JobFinished, WatchTimedOut, now_utc
 from .stores import Store, StoredWatch, StoreStatistics, UnknownWatchError, check_name
@@ -660,6 +660,13 @@ class Poller:
         """
         job_id = callback if isinstance(callback, int) else callback.job_instance_id
         self._driver.hint(job_id, self._driver.clock())
+
+    async def history(self) -> History:
+        """Return what the poller's store kept of earlier runs (``Store.history``), decoded:
+        the watches it dropped when they ended, with their jobs as last seen, and the latest
+        events. A ``SqliteStore`` keeps them across restarts; a ``MemoryStore`` keeps none.
+        """
+        return past(await self.store.history(), self._protocol.parse)
 
     def tap(self, *, limit: int = 100_000, sink: Sink | None = None) -> Tap:
         """Return a tap of every event the polls observe, before any watch's filter.

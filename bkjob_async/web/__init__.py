@@ -177,7 +177,12 @@ def _cluster_app(
 
 
 async def _begin(app: web.Application) -> None:
-    app[BOARD].start_monitor()
+    board = app[BOARD]
+    try:
+        board.remember(await board.poller.history())
+    except errors.BkJobError as exc:  # (a store that cannot be read: the board starts empty)
+        logger.warning("dashboard: the store's history cannot be read: %s", exc)
+    board.start_monitor()
 
 
 async def _stop(app: web.Application) -> None:

@@ -9,6 +9,9 @@ waits ``grace`` seconds (a reconnecting browser keeps its feed), then closes the
 keeps what it showed (the feed, failed hosts, names, times): whoever comes after the run
 reads it. A monitor reads the poller's statistics once a second, viewer or not (a frozen
 snapshot: no poll waits for it): the rates over the last minutes, and when the run ended.
+At its start the board reads what the poller's store kept of earlier runs (``remember``:
+``Poller.history``; a ``SqliteStore`` keeps it across restarts): the jobs of the watches that
+ended, as last seen, the latest transitions, and when the last one ended.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
     from ..config import Scope
     from ..models import JobInstanceStatus
     from ..polling import FailedContainer, JobSeen, Poller, Tap
+    from ..polling._tap import History
     from ..polling.events import Event
 
 __all__ = ["BOARD", "BUCKETS", "Board", "Failure", "JobRow", "bucket_of"]
@@ -160,6 +164,8 @@ class Board:
         self.ended: int | None = None
         #: Watches and jobs watched, as the monitor last read them.
         self.watches = self.watched = 0
+        #: The jobs of earlier runs' watches, as the poller's store kept them (``remember``).
+        self.past: dict[Key, JobSeen] = {}
         self._tap: Tap | None = None
         self._dropped = 0
         self._viewers = 0
@@ -221,6 +227,10 @@ class Board:
         self.jobs.clear()
         self._unfinished = 0
         now = time.monotonic()
+        jobs = list(jobs)
+        if self.past:
+            known = {(j.scope.type.value, j.scope.id, j.job_instance_id) for j in jobs}
+            jobs += [seen for k, seen in self.past.items() if k not in known]
         for seen in jobs:
             fold = self._fold_of(seen.scope)
             fold.seed(seen)
@@ -230,6 +240,31 @@ class Board:
         for scope, fold in self.folds.items():
             if scope in old:
                 fold.adopt(old[scope])  # (a failure seen before keeps when it was seen)
+
+    def remember(self, history: History) -> None:
+        """Start from what the poller's store kept of earlier runs: the jobs of the watches that
+        ended (the latest of each), the latest transitions, and when the last watch ended."""
+        for watch in history.ended:
+            for seen in watch.jobs:
+                self.past[seen.scope.type.value, seen.scope.id, seen.job_instance_id] = seen
+        if self.past and self._tap is None:
+            self._load(())
+        for scope, event in history.recent:
+            row = self._row(scope, event.job_instance_id)
+            if isinstance(event, HostTransition | ContainerTransition):
+                failed = event.current in _FAILED
+                self.feed.add_host(row.text, event, failed)
+                if failed and isinstance(event, HostTransition):  # (why it failed)
+                    place = (row.text, event.step_instance_id, "host", host_text(event.host.key))
+                    result = event.result
+                    self.learnt[place] = (str(event.host), result.exit_code, result.error_code)
+            else:
+                self._note(row, scope, event)
+        if history.ended and self.started is None:
+            self.ended = int(history.ended[-1].ended_at * 1000)
+            times = [_ms(e.observed_at) for _, e in history.recent]
+            self.started = min([t for t in times if t is not None], default=self.ended)
+            self._closed_at = self.ended
 
     def _gap(self) -> None:
         """Mark the feed: what comes next follows a time the board did not look."""

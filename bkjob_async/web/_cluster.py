@@ -1,4 +1,6 @@
-"""The cluster page: a cluster's workers, partitions and leases, watches, lag and dead letters.
+"""The cluster page: a cluster's workers, partitions and leases, watches, lag and dead letters,
+and the latest transitions as the watches' streams hold them (they stay after a watch ended,
+so a dashboard started again shows what the cluster did).
 
 Rule: read only, through ``bkjob_async.cluster.ClusterReader`` (which writes nothing to Redis),
 at most once a ``refresh`` seconds however many viewers ask (one status read serves them all).
@@ -16,16 +18,47 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .. import errors
-from ..polling.events import HostTransition
+from ..polling.events import ContainerTransition, HostTransition
 from ._feed import host_text
 
 if TYPE_CHECKING:
     from ..cluster import Cluster, ClusterStatus, DeadLetter
+    from ..cluster._entries import Delivery
 
 __all__ = ["ClusterPage", "status_json"]
 
 #: Dead letters one request shows, at most.
 MAX_DEAD_LETTERS = 200
+#: The latest transitions the page shows (of each watch read, and in all), and the watches read.
+RECENT = 20
+RECENT_WATCHES = 20
+
+
+def _recent_json(watch: str, delivery: Delivery) -> dict[str, Any]:
+    event = delivery.event
+    row: dict[str, Any] = {
+        "watch": watch,
+        "id": delivery.stream_id,
+        "at": _stream_ms(delivery.stream_id),
+        "kind": type(event).__name__,
+        "job": event.job_instance_id,
+        "host": None,
+        "previous": None,
+        "current": None,
+    }
+    if isinstance(event, HostTransition):
+        row["host"] = host_text(event.host_key)
+    elif isinstance(event, ContainerTransition):
+        row["host"] = str(event.container.id)
+    for name in ("previous", "current"):
+        value = getattr(event, name, None)
+        row[name] = getattr(value, "name", None if value is None else str(value))
+    return row
+
+
+def _stream_ms(stream_id: str) -> int:
+    """Return when Redis added an entry (ms since the epoch), from its id."""
+    return int(stream_id.split("-", 1)[0])
 
 
 def status_json(status: ClusterStatus) -> dict[str, Any]:
@@ -117,11 +150,29 @@ class ClusterPage:
             last = self._last
             if last is None or time.monotonic() - last[0] >= self.refresh:
                 try:
-                    body = status_json(await self.reader.status())
+                    status = await self.reader.status()
+                    body = status_json(status)
+                    await self._add_recent(body)
                 except errors.BkJobError as exc:
                     return _unavailable(exc)
                 self._last = last = (time.monotonic(), body)
         return web.json_response(last[1])
+
+    async def _add_recent(self, body: dict[str, Any]) -> None:
+        """Add each watch's last event (``last_event``, ms) and the latest transitions of all
+        (``recent``, newest first), read from the streams (of the first ``RECENT_WATCHES``)."""
+        rows: list[dict[str, Any]] = []
+        for n, watch in enumerate(body["watches"]):
+            found = []
+            if n < RECENT_WATCHES and watch["stream_length"]:
+                found = [
+                    _recent_json(watch["watch"], d)
+                    for d in await self.reader.recent(watch["watch"], count=RECENT)
+                ]
+            watch["last_event"] = found[0]["at"] if found else None
+            rows += found
+        rows.sort(key=lambda r: (r["at"], int(r["id"].split("-")[-1])), reverse=True)
+        body["recent"] = rows[:RECENT]
 
     async def dead_letters(self, request: web.Request) -> web.Response:
         """``GET api/cluster/dead-letters?watch=W[&group=G]``: the oldest of a watch's."""

@@ -26,7 +26,7 @@ from bkjob_async.web import dashboard_app
 from tests.e2e.browser import chromium, launched
 
 from .test_cluster_status import snapshot, two_workers_and_a_lagging_group
-from .test_events import made, take
+from .test_events import a_lease, made, publish, take
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -191,3 +191,38 @@ async def test_the_command_serves_a_clusters_page_until_interrupted(make_cluster
         interrupt.set()
     assert (code, [m["worker"] for m in body["members"]]) == (200, ["w0", "w1"])
     assert status == [0]
+
+
+@pytest.mark.timeout(120)
+async def test_a_cluster_dashboard_started_again_shows_what_the_streams_hold(
+    make_cluster, tmp_path
+):
+    cluster = make_cluster()
+    lease = await a_lease(cluster)
+    await publish(cluster, lease, 30)  # a watch's events; its jobs all ended (none left)
+    newest = [made(i).job_instance_id for i in range(29, 9, -1)]
+    async with served(dashboard_app(cluster)) as url, aiohttp.ClientSession() as http:
+        status, first = await get(http, url + "api/cluster")
+    assert status == 200
+    assert [r["job"] for r in first["recent"]] == newest
+    # -- the dashboard stopped; another, on a new connection to the same Redis ----------
+    async with served(dashboard_app(make_cluster())) as url, aiohttp.ClientSession() as http:
+        status, body = await get(http, url + "api/cluster")
+        assert status == 200
+        assert body["recent"] == first["recent"]
+        (watch,) = body["watches"]
+        assert (watch["watch"], watch["jobs"], watch["stream_length"]) == ("deploys", 0, 30)
+        assert watch["last_event"] == body["recent"][0]["at"]
+        assert body["recent"][0]["kind"] == "JobTransition"
+        assert (body["recent"][0]["previous"], body["recent"][0]["current"]) == (None, "RUNNING")
+        chromium()
+        async with launched(tmp_path / "profile") as browser:
+            page = await browser.new_page()
+            await page.goto(url)
+            rows = await page.wait_for("document.querySelectorAll('tr.recent').length")
+            assert rows == 20
+            text = await page.evaluate("document.body.innerText")
+            assert "Latest transitions" in text
+            assert "ended, last at" in text
+            assert str(newest[0]) in text
+            assert page.errors == []

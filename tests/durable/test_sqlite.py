@@ -147,7 +147,7 @@ async def test_the_file_is_wal_with_a_versioned_schema(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     async with SqliteStore(path):
         pass
-    assert _read(path, "PRAGMA user_version") == _sqlite.SCHEMA_VERSION == 2
+    assert _read(path, "PRAGMA user_version") == _sqlite.SCHEMA_VERSION == 3
     assert _read(path, "PRAGMA application_id") == _sqlite.APPLICATION_ID
     assert _read(path, "PRAGMA journal_mode") == "wal"
 
@@ -160,16 +160,16 @@ async def test_an_older_schema_is_migrated_in_place(
         store.add_jobs("w", [(BIZ, 1)])
         store.commit("w", (BIZ, 1), {"n": 1}, [("e", 1)])
 
-    def to_v3(conn: sqlite3.Connection) -> None:
+    def to_v4(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE watches ADD COLUMN note TEXT")
 
-    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", 3)
-    monkeypatch.setitem(_sqlite._MIGRATIONS, 2, to_v3)
+    monkeypatch.setattr(_sqlite, "SCHEMA_VERSION", 4)
+    monkeypatch.setitem(_sqlite._MIGRATIONS, 3, to_v4)
     async with SqliteStore(path) as store:
         loaded = await store.load("w")
     assert loaded is not None
     assert loaded.jobs == {(BIZ, 1): {"n": 1}}
-    assert _read(path, "PRAGMA user_version") == 3
+    assert _read(path, "PRAGMA user_version") == 4
     assert _read(path, "SELECT count(note) FROM watches") == 0
 
 

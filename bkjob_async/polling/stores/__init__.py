@@ -23,6 +23,12 @@ state; an ``event_id`` already pending keeps its first place. A watch is loaded 
 engine commits or acks for it: a durable store may know only the pending ids of this process.
 ``open()`` refuses a store it cannot use with ``StoreError``; a write call on a closed store
 raises ``StoreError``.
+
+**History** (``history()``, optional: nothing by default). A durable store may keep, for
+whoever looks after a restart (the dashboard), the latest events committed, acknowledged or
+not, and each dropped watch's jobs with their last states and when it was dropped: a watch is
+dropped when it ended. It is best effort, written off the hot path (``SqliteStore``: at each
+fold of its log, about once a second), and never read by the engine.
 """
 
 from __future__ import annotations
@@ -42,11 +48,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
 __all__ = [
+    "EndedWatch",
     "JobKey",
     "JsonValue",
     "Store",
     "StoreStatistics",
     "StoredEvent",
+    "StoredHistory",
     "StoredWatch",
     "UnknownWatchError",
     "check_name",
@@ -80,6 +88,25 @@ class StoredWatch:
     name: str
     jobs: Mapping[JobKey, JsonValue]
     pending: tuple[StoredEvent, ...]
+
+
+@attrs.frozen
+class EndedWatch:
+    """A watch the store dropped (it ended): its name, when (seconds since the epoch), and its
+    jobs (in add order) with the states of their last committed observations."""
+
+    name: str
+    ended_at: float
+    jobs: Mapping[JobKey, JsonValue]
+
+
+@attrs.frozen
+class StoredHistory:
+    """What ``history`` returns: the watches dropped lately (oldest first) and the latest
+    events committed (``(watch name, event)`` in commit order, acknowledged or not)."""
+
+    ended: tuple[EndedWatch, ...] = ()
+    recent: tuple[tuple[str, StoredEvent], ...] = ()
 
 
 @attrs.frozen
@@ -124,6 +151,10 @@ class Store(AsyncResource):
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Write what is queued (log what cannot be), then release the store."""
+
+    async def history(self) -> StoredHistory:
+        """Return what the store kept of the past (module docstring): nothing by default."""
+        return StoredHistory()
 
     @abc.abstractmethod
     async def watch_names(self) -> list[str]:

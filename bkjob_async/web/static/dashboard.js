@@ -623,13 +623,19 @@
           el("td", { "data-label": "partitions", text: m.partitions.join(", ") || "-" }), el("td", { "data-label": "cap", text: fmt(m.max_partitions) })))),
         el("h2", { text: "Leases (partition: holder)" }), leases,
         el("h2", { text: "Watches and their groups" }),
-        table(["watch", "jobs", "stream", "group", "consumers", "pending", "lag", "dead letters"],
+        table(["watch", "jobs", "last event", "stream", "group", "consumers", "pending", "lag", "dead letters"],
           data.watches.flatMap((w) => (w.groups.length ? w.groups : [null]).map((g) => el("tr", { "data-watch": w.watch },
             el("td", { "data-label": "watch", text: w.watch }), el("td", { "data-label": "jobs", text: fmt(w.jobs) }),
+            el("td", { "data-label": "last event", class: w.jobs === 0 && w.last_event ? "ended" : "", text: w.last_event ? (w.jobs === 0 ? "ended, last at " : "") + timeOf(w.last_event) : "-" }),
             el("td", { "data-label": "stream", text: fmt(w.stream_length) + " / ~" + fmt(w.stream_maxlen) }),
             el("td", { "data-label": "group", text: g ? g.group : "-" }), el("td", { "data-label": "consumers", text: g ? fmt(g.consumers) : "-" }),
             el("td", { "data-label": "pending", text: g ? fmt(g.pending) : "-" }), el("td", { "data-label": "lag", text: g ? fmt(g.lag) + (g.lag_counted ? " (counted)" : "") : "-" }),
-            el("td", { "data-label": "dead letters" }, w.dead_letters ? el("button", { type: "button", text: fmt(w.dead_letters), onclick: () => showDead(w.watch, w.dead_letters) }) : "0")))))]);
+            el("td", { "data-label": "dead letters" }, w.dead_letters ? el("button", { type: "button", text: fmt(w.dead_letters), onclick: () => showDead(w.watch, w.dead_letters) }) : "0"))))),
+        el("h2", { text: "Latest transitions (from the watches' streams)" }),
+        table(["time", "watch", "job", "what"], (data.recent || []).map((r) => el("tr", { class: "recent", "data-id": r.id },
+          el("td", { "data-label": "time", text: timeOf(r.at) }), el("td", { "data-label": "watch", text: r.watch }),
+          el("td", { "data-label": "job", text: String(r.job) }),
+          el("td", { "data-label": "what", text: r.kind + (r.host ? " " + r.host : "") + (r.current ? ": " + (r.previous || "-") + " \u2192 " + r.current : "") }))))]);
     }
     await refresh();
     setInterval(refresh, 2000);

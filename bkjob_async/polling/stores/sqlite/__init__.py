@@ -24,7 +24,7 @@ import anyio
 from .... import _json
 from ...._checks import is_int
 from ....errors import StoreError
-from .. import StoredWatch, check_event_id, check_name, check_state
+from .. import StoredHistory, StoredWatch, check_event_id, check_name, check_state
 from .._queue import QueuedStore, WriteQueue
 from ._batch import (
     _Hot,
@@ -176,6 +176,13 @@ class SqliteStore(QueuedStore):
             self._pending.setdefault((name, event.event_id), (seq, scope_text(scope), job))
         return watch
 
+    async def history(self) -> StoredHistory:
+        """Return the watches this file dropped lately (they ended), with their jobs' last
+        states, and the latest 2,000 events committed (folded in: up to ``fold_interval``
+        seconds behind, and a crash loses the last fold's)."""
+        await self._readable()
+        return await anyio.to_thread.run_sync(self._reads.history, limiter=self._limiter)
+
     async def _readable(self) -> None:
         self._check_open()
         await self.flush()
@@ -251,7 +258,8 @@ class SqliteStore(QueuedStore):
                 if key not in known:
                     seq = self._seq = self._seq + 1
                     known[key] = (seq, where, job_id)
-                    hot.events[seq] = (seq, name, event_id, where, job_id, payload_text)
+                    hot.events[seq] = row = (seq, name, event_id, where, job_id, payload_text)
+                    hot.recent.append(row)
             self._queued += 1
             ticket = queue.ticket = queue.ticket + 1
         if self._queued >= self._max_batch or not self._writer.wake.is_set():

@@ -7,6 +7,8 @@ an ``_Op`` is a rare call (add, remove, drop). Values are JSON text already when
 from __future__ import annotations
 
 import functools
+import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 from .... import _json
@@ -21,6 +23,16 @@ _INSERT_EVENT = (
     "INSERT INTO events (seq, watch, event_id, scope, job, payload) VALUES (?, ?, ?, ?, ?, ?)"
 )
 _DELETE_EVENT = "DELETE FROM events WHERE seq = ?"
+_INSERT_RECENT = (
+    "INSERT OR IGNORE INTO recent (seq, watch, event_id, scope, job, payload)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+_TRIM_RECENT = (
+    "DELETE FROM recent WHERE seq <= (SELECT seq FROM recent ORDER BY seq DESC LIMIT 1 OFFSET ?)"
+)
+#: Events the history keeps (``recent``, store-wide), and watches dropped (``ended``).
+RECENT = 2000
+ENDED = 20
 _INSERT_LOG = "INSERT INTO log (body) VALUES (?)"
 #: Fold the log when it has this many rows or bytes, or its net this many states and events.
 _FOLD_ROWS = 1000
@@ -44,9 +56,11 @@ def scope_text(scope: Scope) -> str:
 
 class _Hot:
     """Commits and acks between two rarer calls, net: the latest state of each job, the events
-    not acknowledged since, and the acks of events committed before (``_writer``)."""
+    not acknowledged since, and the acks of events committed before (``_writer``); and the
+    latest events committed, acknowledged or not, for the history (written when folded, not
+    logged: a crash loses the last fold's)."""
 
-    __slots__ = ("acked", "events", "states")
+    __slots__ = ("acked", "events", "recent", "states")
 
     def __init__(self) -> None:
         # (watch, scope, job) -> (state, watch, scope, job): the latest state wins.
@@ -55,6 +69,8 @@ class _Hot:
         self.events: dict[int, tuple[int, str, str, str, int, str]] = {}
         # seqs of acknowledged events committed before this one's events
         self.acked: dict[int, None] = {}
+        # the latest events committed, as in ``events``, acknowledged or not
+        self.recent: deque[tuple[int, str, str, str, int, str]] = deque(maxlen=RECENT)
 
     def __bool__(self) -> bool:
         return bool(self.states or self.events or self.acked)
@@ -66,6 +82,7 @@ class _Hot:
         """Merge ``later`` into this one (sequence numbers keep every event distinct)."""
         self.states.update(later.states)
         self.events.update(later.events)
+        self.recent.extend(later.recent)
         events, acked = self.events, self.acked
         for seq in later.acked:
             if events.pop(seq, None) is None:
@@ -78,6 +95,9 @@ class _Hot:
             conn.executemany(_INSERT_EVENT, self.events.values())
         if self.acked:
             conn.executemany(_DELETE_EVENT, [(seq,) for seq in self.acked])
+        if self.recent:
+            conn.executemany(_INSERT_RECENT, self.recent)
+            conn.execute(_TRIM_RECENT, (RECENT,))
 
     def body(self) -> str:
         """Return this batch as the JSON text of a ``log`` row (values are JSON text already)."""
@@ -120,10 +140,11 @@ class _Hot:
 class _Op:
     """A rare call (add, remove, drop): a barrier between two ``_Hot`` batches."""
 
-    __slots__ = ("jobs", "kind", "name")
+    __slots__ = ("at", "jobs", "kind", "name")
 
     def __init__(self, kind: str, name: str, jobs: list[tuple[str, int, int]]) -> None:
         self.kind, self.name, self.jobs = kind, name, jobs
+        self.at = time.time()
 
     def apply(self, conn: sqlite3.Connection) -> None:
         name = self.name
@@ -141,8 +162,27 @@ class _Op:
             seqs = [(seq,) for seq, scope, job in found.fetchall() if (scope, job) in gone]
             conn.executemany(_DELETE_EVENT, seqs)
         else:
+            self._keep_ended(conn)
             for table, column in (("events", "watch"), ("jobs", "watch"), ("watches", "name")):
                 conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
+
+    def _keep_ended(self, conn: sqlite3.Connection) -> None:
+        """Keep a dropped watch's jobs and their last states in ``ended`` (the history)."""
+        rows = conn.execute(
+            "SELECT scope, job, state FROM jobs WHERE watch = ? ORDER BY added", (self.name,)
+        ).fetchall()
+        if not rows:
+            return
+        jobs = ",".join(f"[{_json.quote(s)},{j},{t or 'null'}]" for s, j, t in rows)
+        conn.execute(
+            "INSERT OR REPLACE INTO ended (watch, at, jobs) VALUES (?, ?, ?)",
+            (self.name, self.at, f"[{jobs}]"),
+        )
+        conn.execute(
+            "DELETE FROM ended WHERE watch NOT IN"
+            " (SELECT watch FROM ended ORDER BY at DESC LIMIT ?)",
+            (ENDED,),
+        )
 
 
 _Segment = _Hot | _Op

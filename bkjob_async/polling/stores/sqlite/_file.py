@@ -26,7 +26,7 @@ from .... import _json
 from ...._checks import is_number
 from ....config import Scope
 from ....errors import StoreError
-from .. import StoredEvent, StoredWatch
+from .. import EndedWatch, StoredEvent, StoredHistory, StoredWatch
 from ._batch import _Hot
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ try:
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: ``PRAGMA application_id`` of a bkjob-async store: "bkja".
 APPLICATION_ID = 0x626B6A61
 _HEADER = b"SQLite format 3\x00"
@@ -59,8 +59,21 @@ def _add_log(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE TABLE log (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)")
 
 
+def _add_history(conn: sqlite3.Connection) -> None:
+    """Schema 2 -> 3: the history (``Store.history``): the latest events committed, and the
+    watches dropped lately with their jobs' last states (``_batch``)."""
+    conn.execute(
+        "CREATE TABLE recent (seq INTEGER PRIMARY KEY, watch TEXT NOT NULL, event_id TEXT"
+        " NOT NULL, scope TEXT NOT NULL, job INTEGER NOT NULL, payload TEXT NOT NULL)"
+    )
+    conn.execute(
+        "CREATE TABLE ended (watch TEXT PRIMARY KEY, at REAL NOT NULL, jobs TEXT NOT NULL)"
+        " WITHOUT ROWID"
+    )
+
+
 #: ``_MIGRATIONS[v]`` upgrades a store from schema ``v`` to ``v + 1`` inside a transaction.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_log}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _add_log, 2: _add_history}
 
 #: ``Scope.parse``, cached: a load parses the same few scopes for every row.
 _scope = functools.lru_cache(maxsize=4096)(Scope.parse)
@@ -298,6 +311,30 @@ class Reads:
         """Return the names of the stored watches, sorted."""
         rows = self._connection().execute("SELECT name FROM watches ORDER BY name")
         return [name for (name,) in rows]
+
+    def history(self) -> StoredHistory:
+        """Return the watches dropped lately (oldest first) and the latest events folded in."""
+        conn = self._connection()
+        with conn:  # one read transaction: a consistent snapshot
+            conn.execute("BEGIN")
+            ended = conn.execute("SELECT watch, at, jobs FROM ended ORDER BY at").fetchall()
+            recent = conn.execute(
+                "SELECT watch, event_id, scope, job, payload FROM recent ORDER BY seq"
+            ).fetchall()
+        return StoredHistory(
+            tuple(
+                EndedWatch(
+                    name,
+                    at,
+                    {(_scope(text), job): state for text, job, state in _json.loads(jobs)},
+                )
+                for name, at, jobs in ended
+            ),
+            tuple(
+                (name, StoredEvent(event_id, (_scope(text), job), _json.loads(payload)))
+                for name, event_id, text, job, payload in recent
+            ),
+        )
 
     def load(self, name: str) -> tuple[StoredWatch, list[int]] | None:
         """Return watch ``name`` and the sequence numbers of its pending events, or ``None``."""

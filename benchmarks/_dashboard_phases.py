@@ -1,0 +1,124 @@
+"""The poller with its dashboard served, in turns nobody looking (A) and viewers looking (B):
+this process's CPU per poll in each phase.
+
+``python benchmarks/_dashboard_phases.py URL IDS_FILE PAGES PAIRS SECONDS`` prints one JSON
+line: ``{"phases": [{"seen", "cpu", "requests", "events", "entries", "load"}, ...]}``. One
+poller watches every job back to back (as ``_dashboard_loop.py``), its dashboard served on
+127.0.0.1 the whole run (``grace`` 0.3 s). ``PAIRS`` pairs of phases of ``SECONDS`` each, A
+then B, then B then A, and so on (the drift of the machine and of the run falls on both
+alike); before each phase, the viewers of B are started (one ``_dashboard_viewer.py`` per
+page of ``PAGES``, on the simulator's core: their CPU is theirs) or stopped, and the phase
+begins once the board opened (or closed) and ``SETTLE`` seconds passed, so a viewer's first
+read of every job is not in it. The CPU counted is this process's: the poller's, and what the
+dashboard does for it. ``load`` is the 1-minute load average at the phase's end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _harness import HERE, pin_client
+
+from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
+from bkjob_async.tuning import keep_receive_buffers_on_heap
+from bkjob_async.web import dashboard_app
+from bkjob_async.web._board import BOARD
+
+CONCURRENCY = 32
+WARMUP = 2.0
+SETTLE = 0.75
+SCOPE = Scope.biz(2)
+
+
+async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: float) -> dict:
+    policy = PollPolicy(
+        interval=0.001, max_interval=0.002, jitter=0.0, max_in_flight=CONCURRENCY, census=False
+    )
+    client = BkJobClient(
+        url, app_code="bench", app_secret="secret", username="admin", connection_limit=CONCURRENCY
+    )
+    phases: list[dict] = []
+    async with client, Poller(client, policy=policy) as poller:
+        watch = poller.watch_jobs(SCOPE, ids)
+        app = dashboard_app(poller, grace=0.3)
+        board = app[BOARD]
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        base = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+
+        async def drain() -> None:
+            async for _ in watch:
+                pass
+
+        async def phase(seen: bool) -> None:
+            viewers = []
+            if seen:
+                opened = board.opened
+                viewers = [
+                    subprocess.Popen([sys.executable, str(HERE / "_dashboard_viewer.py"), base, p])
+                    for p in pages
+                ]
+                while board.opened == opened:
+                    await anyio.sleep(0.02)
+            else:
+                while board.open:
+                    await anyio.sleep(0.02)
+            await anyio.sleep(SETTLE)
+            n0, e0 = poller._requests, poller.statistics().events_observed
+            f0, c0 = board.feed.end, time.process_time()
+            await anyio.sleep(seconds)
+            c1, n1 = time.process_time(), poller._requests
+            e1, f1 = poller.statistics().events_observed, board.feed.end
+            for viewer in viewers:
+                viewer.terminate()
+                viewer.wait()
+            phases.append(
+                {
+                    "seen": seen,
+                    "cpu": c1 - c0,
+                    "requests": n1 - n0,
+                    "events": e1 - e0,
+                    "entries": f1 - f0,
+                    "load": os.getloadavg()[0],
+                }
+            )
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(drain)
+                while poller._requests < len(ids):  # every job's first poll is done
+                    await anyio.sleep(0.05)
+                await anyio.sleep(WARMUP)
+                for n in range(pairs):
+                    for seen in (False, True) if n % 2 == 0 else (True, False):
+                        await phase(seen)
+                tg.cancel_scope.cancel()
+        finally:
+            await runner.cleanup()
+    return {"phases": phases}
+
+
+if __name__ == "__main__":
+    pin_client()
+    keep_receive_buffers_on_heap()
+    url_, ids_file, pages_, pairs_, seconds_ = sys.argv[1:6]
+    result = anyio.run(
+        main,
+        url_,
+        json.loads(Path(ids_file).read_text()),
+        pages_.split(","),
+        int(pairs_),
+        float(seconds_),
+    )
+    print(json.dumps(result), flush=True)
