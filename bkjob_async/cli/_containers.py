@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from ._connect import Target
 
 __all__ = [
-    "CONTAINER_FLAGS",
     "container_entries",
     "container_logs",
     "container_targets",

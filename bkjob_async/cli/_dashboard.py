@@ -251,10 +251,9 @@ async def _simulated(ctx: Context, args: argparse.Namespace, token: str | None) 
 
 async def _real(ctx: Context, args: argparse.Namespace, token: str | None) -> int:
     from ..polling import Poller
-    from ._connect import credentials_from_env, open_client, policy_from, target_from
+    from ._connect import connection, open_client, policy_from
 
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     policy = policy_from(args, args.max_in_flight)
     ids = list(dict.fromkeys(args.job_ids))
     async with (
