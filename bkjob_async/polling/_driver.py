@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from .._protocol import Protocol
     from .._tracing import PollRounds
     from ._decide import Action, Outcome
-    from ._delivery import Delivery
+    from ._delivery import Dispatcher
     from ._jobs import Watched
     from ._reader import Reader
     from ._subscription import _Subscription
@@ -730,7 +730,7 @@ class Driver:
         rules: Rules,
         reader: Reader,
         governor: RateGovernor,
-        delivery: Delivery,
+        delivery: Dispatcher,
         clock: Callable[[], float],
         *,
         protocol: Protocol | None = None,
