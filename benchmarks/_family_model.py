@@ -115,4 +115,6 @@ if __name__ == "__main__":
     print(f"{'seed':>4} {'requests':>9} {'p50':>6} {'p99':>6}")
     for seed_ in chosen:
         r = ratios(run_seed(seed_, runs))
-        print(f"{seed_:4d} {r['requests_per_job']:9.3f} {r['p50']:6.3f} {r['p99']:6.3f}", flush=True)
+        print(
+            f"{seed_:4d} {r['requests_per_job']:9.3f} {r['p50']:6.3f} {r['p99']:6.3f}", flush=True
+        )
