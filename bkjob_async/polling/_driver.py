@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from .._protocol import Protocol
     from .._tracing import PollRounds
     from ._decide import Action, Outcome
-    from ._delivery import Delivery
+    from ._delivery import Dispatcher
     from ._jobs import Watched
     from ._reader import Reader
     from ._subscription import _Subscription
@@ -373,17 +373,17 @@ class RateGovernor:
 T = TypeVar("T")
 
 
-#: Seconds a slice runs before the next checkpoint: well below the 20 ms a stall may last.
+#: Seconds a slice runs before the next checkpoint: well below what counts as a loop stall.
 BUDGET = 0.002
 
 
 #: Seconds of the poller's work in one turn of the event loop, after which its tasks wait for
 #: the next turn: with the callbacks that read the answers' bytes (not counted), a turn stays
-#: well under the 20 ms a stall may last.
+#: well under what counts as a loop stall (``benchmarks/README.md``).
 TURN_BUDGET = 0.002
 
 
-#: Items between two looks at the clock (a stride of joins or leaves takes well under 1 ms).
+#: Items between two looks at the clock (a stride of joins or leaves stays well under ``BUDGET``).
 STRIDE = 16
 
 
@@ -730,7 +730,7 @@ class Driver:
         rules: Rules,
         reader: Reader,
         governor: RateGovernor,
-        delivery: Delivery,
+        delivery: Dispatcher,
         clock: Callable[[], float],
         *,
         protocol: Protocol | None = None,

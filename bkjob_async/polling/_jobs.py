@@ -424,8 +424,8 @@ class Registry:
 # or-ed with the job's ``slot`` (its place in ``Registry.slots``, below 2**24). Such an int stays
 # below 2**60 for 795 days of the monotonic clock, so it takes 32 bytes, not the 48 of a larger
 # one: every watched job has one. A tuple per entry would be tracked: ``(due, seq, job)``
-# entries were promoted to the oldest generation and, at 2,000 polls/s, made a full collection
-# walking every job's state every minute or so; even tuples of numbers only (untracked at their
+# entries were promoted to the oldest generation and, at a high poll rate, made frequent full
+# collections walking every job's state; even tuples of numbers only (untracked at their
 # first pass) piled up in the youngest generation between passes, one per job polled, and made
 # its pass walk them all (``benchmarks/HISTORY.md``, "Scale without pauses"). An entry is stale
 # unless it is its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds

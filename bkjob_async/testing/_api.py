@@ -1,4 +1,6 @@
-"""The simulated Job backend's endpoints: validate parameters, act on the world, return data.
+"""Rule: the simulated endpoints see parameters, never HTTP, and refuse with bk-job's codes.
+
+The simulated Job backend's endpoints: validate parameters, act on the world, return data.
 
 Rule: handlers see parameters, never HTTP. They return a JSON-ready object, or ``Encoded``
 bytes for the cached job status, and raise ``ApiFailure`` with bk-job's code for a refusal. The

@@ -1,4 +1,6 @@
-"""The simulated endpoints for config files, variable values, plans and accounts.
+"""Rule: as ``_api``, the catalog's simulated endpoints see parameters, never HTTP.
+
+The simulated endpoints for config files, variable values, plans and accounts.
 
 Rule: as ``_api``, handlers see parameters, never HTTP; each follows the bk-job resource named
 in its docstring, its checks and its error codes. ``V3_ENDPOINTS`` and ``V2_ENDPOINTS`` here are

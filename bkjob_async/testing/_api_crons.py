@@ -1,4 +1,6 @@
-"""The simulated cron endpoints: list, detail, save, start or pause, delete.
+"""Rule: as ``_api``, the cron endpoints see parameters, never HTTP, and answer bk-job's codes.
+
+The simulated cron endpoints: list, detail, save, start or pause, delete.
 
 Rule: as ``_api``, handlers see parameters, never HTTP; each follows the bk-job resource named
 in its docstring (``EsbCronJobV3ResourceImpl``, v2 ``EsbCronJobResourceImpl``), its checks and

@@ -1,4 +1,6 @@
-"""The simulated endpoints for accounts, credentials, file sources, templates, step details, SQL
+"""Rule: as ``_api``, the management endpoints see parameters, never HTTP.
+
+The simulated endpoints for accounts, credentials, file sources, templates, step details, SQL
 launches, notification settings, the service version and local-file upload URLs.
 
 Rule: as ``_api``, handlers see parameters, never HTTP; each follows the bk-job resource named in

@@ -1,4 +1,6 @@
-"""The simulated Job backend's gateway v4 endpoints: v4's spellings over the v3 handlers.
+"""Rule: the gateway v4's simulated endpoints are v4's spellings over the v3 handlers.
+
+The simulated Job backend's gateway v4 endpoints: v4's spellings over the v3 handlers.
 
 Rule: handlers see parameters, never HTTP (as ``_api``). Each v4 API here takes v4's request
 (``V4FastExecuteScriptRequest``'s ``execute_target``, the list's ``offset``, the log's

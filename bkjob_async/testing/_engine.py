@@ -1,4 +1,6 @@
-"""The execution model: jobs whose steps run host rounds on a lazily evaluated per-job timeline.
+"""Rule: the execution model has no I/O and no clock; a job changes only when settled.
+
+The execution model: jobs whose steps run host rounds on a lazily evaluated per-job timeline.
 
 Rule: no I/O and no clock in here. Every entry point takes the time as epoch milliseconds, and a
 job changes only in ``Engine.settle`` (its due events, in time order) and in the operations,

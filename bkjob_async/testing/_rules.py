@@ -1,4 +1,6 @@
-"""The simulated dangerous-command rules, ``check_script``, and the launch check they drive.
+"""Rule: as ``_api``, the dangerous-rule endpoints see parameters, never HTTP.
+
+The simulated dangerous-command rules, ``check_script``, and the launch check they drive.
 
 Rule: as ``_api``, handlers see parameters, never HTTP. The store holds the rules (global,
 ordered by priority, in ``_store``); the handlers follow ``EsbDangerousRuleV3ResourceImpl`` and

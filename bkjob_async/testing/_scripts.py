@@ -1,4 +1,6 @@
-"""The simulated script library: scripts and public scripts through their lifecycle.
+"""Rule: as ``_api``, the script library's endpoints see parameters, never HTTP.
+
+The simulated script library: scripts and public scripts through their lifecycle.
 
 Rule: as ``_api``, handlers see parameters, never HTTP. They follow ``EsbScriptResourceV3Impl``,
 ``EsbPublicScriptResourceV3Impl`` and ``ScriptManagerImpl``, and v2's reads

@@ -1,4 +1,6 @@
-"""The simulator's HTTP face: routing, auth, rate limit, envelopes and faults, per API flavor.
+"""Rule: the only aiohttp code of the simulator: routing, auth, rate limit, envelopes, faults.
+
+The simulator's HTTP face: routing, auth, rate limit, envelopes and faults, per API flavor.
 
 Rule: the only aiohttp code of the simulator. Three front doors share one simulated Job backend:
 
