@@ -50,8 +50,8 @@ class PollPolicy:
     :param latency: the bound on how late a change is seen: a job that may change by itself
         (running) is polled at most ``latency`` apart (``None``: no bound, ``interval`` grows
         to ``max_interval`` as for a waiting job). At a step's turn (its hosts waiting to
-        start) the next poll comes after 0.4 of ``latency``, the gap growing back to it:
-        changes come in bunches there.
+        start, none ended; or a rolling step between two batches) the next poll comes after
+        0.4 of ``latency``, the gap growing back to it: changes come in bunches there.
     :param interval: between polls of a job right after it changed, and the first gap of a
         job that waits for a person (an ``interval`` above ``latency`` wins: the job is polled
         every ``interval``).
