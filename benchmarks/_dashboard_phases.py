@@ -4,7 +4,8 @@ this process's CPU per poll in each phase.
 ``python benchmarks/_dashboard_phases.py URL IDS_FILE PAGES PAIRS SECONDS`` prints one JSON
 line: ``{"phases": [{"seen", "cpu", "requests", "events", "entries", "load"}, ...]}``. One
 poller watches every job back to back (as ``_dashboard_loop.py``), its dashboard served on
-127.0.0.1 the whole run (``grace`` 0.3 s). ``PAIRS`` pairs of phases of ``SECONDS`` each, A
+127.0.0.1 the whole run (``grace`` 2.5 s: longer than the jobs page's
+refresh, so a viewer of it alone holds the board open). ``PAIRS`` pairs of phases of ``SECONDS`` each, A
 then B, then B then A, and so on (the drift of the machine and of the run falls on both
 alike); before each phase, the viewers of B are started (one ``_dashboard_viewer.py`` per
 page of ``PAGES``, on the simulator's core: their CPU is theirs) or stopped, and the phase
@@ -50,7 +51,7 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
     phases: list[dict] = []
     async with client, Poller(client, policy=policy) as poller:
         watch = poller.watch_jobs(SCOPE, ids)
-        app = dashboard_app(poller, grace=0.3)
+        app = dashboard_app(poller, grace=2.5)
         board = app[BOARD]
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
