@@ -1,4 +1,4 @@
-"""bkjob-async: an asyncio client and concurrent status poller for Tencent BlueKing Job (bk-job).
+"""bkjob-async, an asyncio client and poller for bk-job: each public name is imported on first use.
 
 The client, ``BkJobClient``, speaks all three API generations (``flavor="apigw-v3"``, the API
 gateway, by default; ``"esb-jobv3"`` and ``"esb-v2"`` with the PaaS URL) and returns the same

@@ -1,4 +1,6 @@
-"""TLS and proxy options as users give them, checked and turned into what aiohttp takes; no I/O
+"""Rule: TLS and proxy options are checked when given; no I/O but reading the files they name.
+
+TLS and proxy options as users give them, checked and turned into what aiohttp takes; no I/O
 beyond reading the certificate files named.
 
 ``ssl=`` keeps aiohttp's meanings, plus a path: ``True`` (the default) verifies against the

@@ -1,4 +1,6 @@
-"""OpenTelemetry spans, when the ``otel`` extra is installed and a tracer provider is set.
+"""Rule: a span carries only the fields listed here, and nothing happens without a provider.
+
+OpenTelemetry spans, when the ``otel`` extra is installed and a tracer provider is set.
 
 Layer: the bottom (imports only ``_version``). ``opentelemetry-api`` is imported on first use, guarded: without it, or with no
 tracer provider set (the API's proxy or no-op provider), ``tracer()`` is ``None`` and callers do

@@ -1,4 +1,6 @@
-"""The official SDK's shape over the client: its dictionaries in, its envelope out.
+"""Rule: the official SDK's dictionaries are sent as given, and answered in its envelope.
+
+The official SDK's shape over the client: its dictionaries in, its envelope out.
 
 ``client.compat.jobv3.NAME(params)`` (and ``client.compat.api.NAME``, the gateway SDK's
 spelling) takes the dictionary code written for the official SDK passes to

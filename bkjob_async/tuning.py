@@ -1,4 +1,6 @@
-"""Opt-in, process-wide tuning for a program that receives many answers; call it yourself.
+"""Rule: nothing changes process-wide behaviour unless the program calls it here, once.
+
+Opt-in, process-wide tuning for a program that receives many answers; call it yourself.
 
 Nothing in ``bkjob_async`` changes process-wide behaviour on import or when a client, a poller
 or a simulator is built: what is worth doing for the whole process is a call here, made once

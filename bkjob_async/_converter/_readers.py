@@ -1,4 +1,6 @@
-"""The wire's scalars and shapes, read one way for every reader: the converter, its family
+"""Rule: the wire's scalars are read here, one way for every reader; no I/O, no converter here.
+
+The wire's scalars and shapes, read one way for every reader: the converter, its family
 modules and the poller's fast path; no I/O, no converter here.
 
 Layer: models (imports only ``_checks`` and ``models``). Messages name the type of a bad value,

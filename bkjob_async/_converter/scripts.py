@@ -1,4 +1,6 @@
-"""The converter's hooks for the script library, ``check_script`` and dangerous-command rules.
+"""Rule: the script and dangerous-rule families' hooks only, added by ``_core``; no I/O.
+
+The converter's hooks for the script library, ``check_script`` and dangerous-command rules.
 
 Rule: hooks only, registered by ``_core`` on its per-generation converters; no I/O. v3
 follows ``EsbScriptVersionDetailV3DTO`` (pages of versions as ``EsbPageDataV3``),

@@ -1,4 +1,6 @@
-"""bk-job's envelope: read an answer into its ``data`` or the typed error it stands for.
+"""Rule: every answer becomes its ``data`` or the typed error it stands for; pure, no clock read.
+
+bk-job's envelope: read an answer into its ``data`` or the typed error it stands for.
 
 Pure: bytes and headers in, data or an ``ApiError`` out (spec §5: the codes by class, HTTP
 statuses when a code is unknown, ``Retry-After`` and the gateway's rate-limit reset). The

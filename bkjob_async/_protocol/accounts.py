@@ -1,4 +1,6 @@
-"""The accounts family: create, update and delete execution accounts; how bk-job wants their
+"""Rule: the accounts family's rows refuse what bk-job would, before a request; pure, no I/O.
+
+The accounts family: create, update and delete execution accounts; how bk-job wants their
 passwords encrypted; v2's own DB accounts (the list is ``catalog.GET_ACCOUNT_LIST``).
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O. A password is a

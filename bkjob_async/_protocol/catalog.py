@@ -1,4 +1,6 @@
-"""The catalog family: job plans and accounts (scripts are the ``scripts`` family).
+"""Rule: the catalog family's rows (plans, accounts) check before any request; pure, no I/O.
+
+The catalog family: job plans and accounts (scripts are the ``scripts`` family).
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O. v2's lists have
 no paging or total: their readers make the bare list a page.

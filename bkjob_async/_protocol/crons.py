@@ -1,4 +1,6 @@
-"""The cron family (定时任务): list, read, save, start or pause, delete a scope's cron jobs.
+"""Rule: the cron family's rows check a cron before any request; pure, no I/O.
+
+The cron family (定时任务): list, read, save, start or pause, delete a scope's cron jobs.
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O. Read from
 bk-job's ``EsbCronJobV3Resource`` (v3) and ``EsbCronJobResource`` (v2: ``cron_``-prefixed

@@ -1,4 +1,6 @@
-"""The files family: file sources, the credentials they use, and local-file upload URLs.
+"""Rule: the files family's rows mark secrets and refuse bad names before a request; no I/O.
+
+The files family: file sources, the credentials they use, and local-file upload URLs.
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O. A credential's
 secret values (and an account's password, ``accounts``) are marked as secrets of their request,

@@ -1,4 +1,6 @@
-"""The job family: a job's status, a step's, operating them, the history list, variable values.
+"""Rule: the job family's rows check ids and filters before any request; pure, no I/O.
+
+The job family: a job's status, a step's, operating them, the history list, variable values.
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O.
 """

@@ -1,4 +1,6 @@
-"""The launch family: run a script, copy files, run a plan, push config files.
+"""Rule: the launch family's rows check and encode a launch before any request; pure, no I/O.
+
+The launch family: run a script, copy files, run a plan, push config files.
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O. Script text and
 parameters, and config files, are base64-encoded here; a password variable's value is marked

@@ -1,4 +1,6 @@
-"""The log family: one host's log, many hosts' (500 a request), v2's whole-job log, and v4's
+"""Rule: the log family's rows check hosts and batch sizes before any request; pure, no I/O.
+
+The log family: one host's log, many hosts' (500 a request), v2's whole-job log, and v4's
 logs of execute objects, hosts or containers (50 a request).
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O.

@@ -1,4 +1,6 @@
-"""The rules family: bk-job's dangerous-command rules (高危语句规则), global to the tenant.
+"""Rule: the rules family's rows send every field of a rule, checked first; pure, no I/O.
+
+The rules family: bk-job's dangerous-command rules (高危语句规则), global to the tenant.
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O. A rule is a
 regular expression (at most 250 characters, Java's dialect: bk-job compiles it, the client

@@ -1,4 +1,6 @@
-"""The scripts family: a scope's and the public library's scripts and their versions, and
+"""Rule: the scripts family's rows check names as bk-job does, before a request; pure, no I/O.
+
+The scripts family: a scope's and the public library's scripts and their versions, and
 ``check_script``.
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O. A script's text

@@ -1,4 +1,6 @@
-"""The settings family: a scope's notification policies, the newest version bk-job runs, and
+"""Rule: the settings family's rows check before any request; pure, no I/O.
+
+The settings family: a scope's notification policies, the newest version bk-job runs, and
 (gateway v4) the scopes a user may use.
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O.

@@ -1,4 +1,6 @@
-"""The SQL launch: ``fast_execute_sql`` runs a SQL script on hosts as a scope's DB account.
+"""Rule: the SQL launch's row checks and encodes the script before any request; pure, no I/O.
+
+The SQL launch: ``fast_execute_sql`` runs a SQL script on hosts as a scope's DB account.
 
 A row of the endpoint table (``_api.Api``) with its spellings; pure, no I/O. The script's text
 is base64-encoded here. v3 names the script by version id, by script id (its online version)

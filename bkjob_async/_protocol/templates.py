@@ -1,4 +1,6 @@
-"""The templates family: a scope's job templates, what one step of a job was told to do, and
+"""Rule: the templates family's rows check ids before any request; pure, no I/O.
+
+The templates family: a scope's job templates, what one step of a job was told to do, and
 the gateway v4's template detail and plans made from a template.
 
 Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O.

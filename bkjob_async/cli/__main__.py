@@ -1,4 +1,4 @@
-"""``python -m bkjob_async.cli``: the same as the ``bkjob-async`` console script."""
+"""``python -m bkjob_async.cli``: only the ``bkjob-async`` console script, nothing of its own."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Cluster commands: ``worker``, ``submit``, ``watch --redis``, ``cluster ACTION`` (Redis).
+"""Rule: the only CLI module that imports ``bkjob_async.cluster``, and only when it runs.
+
+Cluster commands: ``worker``, ``submit``, ``watch --redis``, ``cluster ACTION`` (Redis).
 
 Rule: this is the only CLI module that imports ``bkjob_async.cluster`` (and so redis-py), and
 only when one of these commands runs; the Redis URL comes from ``--redis`` or
@@ -24,12 +26,15 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ..config import Scope
-from ._connect import credentials_from_env, open_client, policy_from, serve_metrics, target_from
+from ._connect import (
+    connection,
+    open_client,
+    policy_from,
+    serve_metrics,
+)
 from ._follow import Mode, choose_mode, show_summary, showing
-from ._format import counted, table
-from ._jsonl import dumps, event_to_dict, to_json
+from ._format import Tally, Workers, counted, dumps, event_to_dict, table, to_json
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, printable
-from ._tally import Tally, Workers
 
 if TYPE_CHECKING:
     import argparse
@@ -40,16 +45,7 @@ if TYPE_CHECKING:
     from ..polling.events import Event
     from ._runtime import Context
 
-__all__ = [
-    "LEVELS",
-    "Workers",
-    "logging_to_stderr",
-    "read_workers",
-    "run_cluster",
-    "run_cluster_watch",
-    "run_submit",
-    "run_worker",
-]
+__all__ = ["LEVELS", "Workers", "run_cluster", "run_cluster_watch", "run_submit", "run_worker"]
 
 log = logging.getLogger("bkjob_async.cli.worker")
 
@@ -97,8 +93,7 @@ async def _run_worker(ctx: Context, args: argparse.Namespace) -> int:
 
     if not (args.scope or ctx.env.get("BKJOB_SCOPE")):
         args.scope = "biz:1"  # unused: a worker polls each job in the scope it was submitted in
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     policy_from(args, args.max_in_flight)  # a bad policy is refused before anything is sent
     if args.worker_id is not None:
         from ..cluster._keys import check_name

@@ -1,4 +1,6 @@
-"""The commands that talk to a real bk-job: ``watch``, ``status``, ``operate``; and ``simulate``.
+"""Rule: a whole-run error ends a command with status 2, a job's own error fails only that job.
+
+The commands that talk to a real bk-job: ``watch``, ``status``, ``operate``; and ``simulate``.
 
 Rule: each command is ``async def run_<name>(ctx, args) -> int``. Errors that concern the whole
 run (credentials, URL, flavor, scope, permission on the first request) end it with exit status
@@ -26,19 +28,27 @@ from ..polling._codec import from_data
 from ..polling.events import waits_for_a_person
 from ..polling.stores import check_name
 from ._connect import (
-    credentials_from_env,
+    connection,
     explain,
     is_job_level,
     no_answer,
     open_client,
     policy_from,
     serve_metrics,
-    target_from,
 )
 from ._containers import pick_containers
 from ._follow import Mode, Shown, choose_mode, rich_available, show_summary, showing
-from ._format import clock, code_name, counted, status_lines
-from ._jsonl import EVENT_NAMES, dumps, error_to_dict, to_json
+from ._format import (
+    EVENT_NAMES,
+    Tally,
+    clock,
+    code_name,
+    counted,
+    dumps,
+    error_to_dict,
+    status_lines,
+    to_json,
+)
 from ._numbers import ID
 from ._runtime import (
     EXIT_FAILED,
@@ -49,7 +59,6 @@ from ._runtime import (
     Context,
     read_ids,
 )
-from ._tally import Tally
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -62,23 +71,17 @@ if TYPE_CHECKING:
     from ..polling._tracker import JobState
     from ..polling.stores import StoredWatch
     from ._connect import Target
-    from ._tally import Summary
+    from ._format import Summary
 
 __all__ = [
     "JOB_OPERATIONS",
     "STEP_OPERATIONS",
     "connecting",
     "first_read",
-    "metrics_server",
-    "only_failed",
-    "parse_operation",
-    "poller_kinds",
     "run_operate",
     "run_simulate",
     "run_status",
     "run_watch",
-    "shown_events",
-    "summary_object",
     "wait_for_effect",
     "watch_jobs",
     "watch_status",
@@ -178,8 +181,7 @@ async def run_watch(ctx: Context, args: argparse.Namespace) -> int:
             f"{' and '.join(given)} {verb} for a cluster watch: add --watch NAME (and --redis "
             f"URL or $BKJOB_REDIS_URL), or leave {it} out to watch bk-job itself"
         )
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     policy_from(args, args.max_in_flight)  # a bad policy is refused before anything is sent
     job_ids: list[int] = read_ids(args.job_ids, ctx.stdin) if args.job_ids else []
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
@@ -371,8 +373,7 @@ def metrics_server(
 
 async def run_status(ctx: Context, args: argparse.Namespace) -> int:
     """Print each job's status once; exit 1 if any failed or could not be read."""
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     job_ids: list[int] = read_ids(args.job_ids, ctx.stdin)
     hosts = not args.no_hosts or args.failed
     results: dict[int, JobInstanceStatus | errors.BkJobError] = {}
@@ -477,8 +478,7 @@ def _statuses(codes: frozenset[int]) -> str:
 async def run_operate(ctx: Context, args: argparse.Namespace) -> int:
     """Send one operation; with ``--watch`` follow the job until it ends again."""
     step_id, name = parse_operation(args.words)
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     job_id: int = args.job_id
     mode = choose_mode(ctx, json=args.json, piped=Mode.JSON)
     # Piped with --watch, every line is JSON: the acceptance too.

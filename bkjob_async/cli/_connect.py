@@ -1,4 +1,6 @@
-"""Where to connect, as whom and how to poll, from flags and the environment; errors as actions.
+"""Rule: secrets come only from the environment, and no message here contains one.
+
+Where to connect, as whom and how to poll, from flags and the environment; errors as actions.
 
 Rule: secrets come only from the environment (``BKJOB_APP_SECRET``, ``BKJOB_BK_TOKEN``,
 ``BKJOB_ACCESS_TOKEN``), never from a flag, and no message here ever contains one: a message
@@ -35,12 +37,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ENV_VARS",
     "Target",
+    "connection",
     "credentials_from_env",
     "explain",
     "is_job_level",
     "no_answer",
     "open_client",
-    "permission_lines",
     "policy_from",
     "serve_metrics",
     "target_from",
@@ -166,6 +168,11 @@ def _network(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, Any]
     if getattr(args, "trust_env", False):
         network["trust_env"] = True
     return network
+
+
+def connection(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Target, Credentials]:
+    """Return ``target_from`` and ``credentials_from_env``, checked in that order."""
+    return target_from(args, env), credentials_from_env(env)
 
 
 def credentials_from_env(env: Mapping[str, str]) -> Credentials:

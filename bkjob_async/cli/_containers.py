@@ -1,4 +1,6 @@
-"""Kubernetes containers on the command line: ``launch script``'s container targets, and the
+"""Rule: a container target is checked whole before any request; a refusal names the flags.
+
+Kubernetes containers on the command line: ``launch script``'s container targets, and the
 containers of a job for ``status`` and ``logs`` (bk-job's gateway v4 only).
 
 Rule: a container target is checked whole before any request (a cluster named, no host beside
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
     from ._connect import Target
 
 __all__ = [
-    "CONTAINER_FLAGS",
     "container_entries",
     "container_logs",
     "container_targets",

@@ -1,4 +1,6 @@
-"""``bkjob-async dashboard``: a watch of its own (or a cluster), shown in the browser until Ctrl-C.
+"""Rule: ``dashboard`` imports ``bkjob_async.web`` only when it runs, and is read-only by default.
+
+``bkjob-async dashboard``: a watch of its own (or a cluster), shown in the browser until Ctrl-C.
 
 Rule: the command imports ``bkjob_async.web`` (and the simulator) only when it runs (the
 parser takes the names of its variables from here). It serves on 127.0.0.1 unless ``--bind``
@@ -249,10 +251,9 @@ async def _simulated(ctx: Context, args: argparse.Namespace, token: str | None) 
 
 async def _real(ctx: Context, args: argparse.Namespace, token: str | None) -> int:
     from ..polling import Poller
-    from ._connect import credentials_from_env, open_client, policy_from, target_from
+    from ._connect import connection, open_client, policy_from
 
-    target = target_from(args, ctx.env)
-    credentials = credentials_from_env(ctx.env)
+    target, credentials = connection(args, ctx.env)
     policy = policy_from(args, args.max_in_flight)
     ids = list(dict.fromkeys(args.job_ids))
     async with (

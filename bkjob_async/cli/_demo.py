@@ -34,9 +34,8 @@ from ..polling import FoldedJob, Poller, PollerStatistics, PollPolicy
 from ..polling.events import Event, HostTransition, JobFinished
 from ._commands import wait_for_effect
 from ._follow import Mode, Shown, choose_mode, show_summary, showing, statistics_since
-from ._format import code_name, counted
+from ._format import Tally, code_name, counted
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, Context
-from ._tally import Tally
 
 if TYPE_CHECKING:
     import argparse
@@ -44,10 +43,10 @@ if TYPE_CHECKING:
 
     from ..cluster import Cluster
     from ..testing import BkJobSimulator
+    from ._format import Summary
     from ._runtime import Context
-    from ._tally import Summary
 
-__all__ = ["run_demo", "run_demo_workers"]
+__all__ = ["run_demo"]
 
 SCOPE = Scope.biz(2)
 SCRIPT = '#!/bin/bash\necho "hello from $(hostname)"\n'

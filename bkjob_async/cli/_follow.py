@@ -1,4 +1,6 @@
-"""Drain a watch into a ``Tally`` while showing it: live view, JSON lines, or plain lines.
+"""Rule: one loop drains a watch for every command that watches; the output mode is chosen once.
+
+Drain a watch into a ``Tally`` while showing it: live view, JSON lines, or plain lines.
 
 Rule: one loop for every command that watches. The output mode is chosen once per command
 (``choose_mode``): a terminal gets the live view (when ``rich`` is installed), ``--json`` or a
@@ -21,18 +23,27 @@ import anyio
 import attrs
 
 from ..polling.events import PollingResumed, PollingStalled
-from ._format import describe_event, duration, outage_line, progress_line, summary_lines
-from ._jsonl import dumps, error_to_dict, event_to_dict, json_time
-from ._tally import RateMeter
+from ._format import (
+    RateMeter,
+    describe_event,
+    dumps,
+    duration,
+    error_to_dict,
+    event_to_dict,
+    json_time,
+    outage_line,
+    progress_line,
+    summary_lines,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
 
     from ..polling import PollerStatistics, Watch
     from ..polling.events import Event
+    from ._format import Summary, Tally, Workers
     from ._live import LiveView
     from ._runtime import Context
-    from ._tally import Summary, Tally, Workers
 
 __all__ = [
     "Mode",

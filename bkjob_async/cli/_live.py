@@ -25,15 +25,20 @@ from rich.text import Text
 from ..models import HostStatus, JobStatus
 from ..polling.events import HostTransition, JobTransition, StepTransition
 from ._format import (
+    RateMeter,
     attention_lines,
+    bucket,
     code_name,
+    confirm_command,
     confirm_hint,
     counted,
     describe_event,
     duration,
     failing_line,
     host_rows,
+    job_counts,
     job_rows,
+    objects_noun,
     outage_line,
     polling_rows,
     result_tables,
@@ -41,7 +46,6 @@ from ._format import (
     short_event,
 )
 from ._runtime import printable
-from ._tally import RateMeter, bucket, confirm_command, job_counts, objects_noun
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,7 +55,7 @@ if TYPE_CHECKING:
     from ..models import JobInstanceStatus
     from ..polling import FoldCounts, FoldedJob, PollerStatistics
     from ..polling.events import Event
-    from ._tally import Summary, Tally, Workers
+    from ._format import Summary, Tally, Workers
 
 __all__ = ["LiveView", "above", "make_console", "print_status", "print_summary"]
 

@@ -15,7 +15,7 @@ import attrs
 
 from ..config import MAX_ID
 
-__all__ = ["ID", "IDS", "PER_SECOND", "SECONDS", "Number", "OrStdin", "number"]
+__all__ = ["ID", "IDS", "PER_SECOND", "SECONDS", "Number", "number"]
 
 
 @attrs.frozen

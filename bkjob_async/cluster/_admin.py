@@ -1,4 +1,6 @@
-"""An operator's writes to a cluster's streams: delete a consumer group, replay or drop dead letters.
+"""Rule: an operator's writes are atomic, safe twice, and never touch leases or fenced state.
+
+An operator's writes to a cluster's streams: delete a consumer group, replay or drop dead letters.
 
 Each is one atomic round trip and safe to run twice (a dead letter replayed or dropped already
 is skipped). They never touch leases, fenced state or the watch set: the workers go on as before.

@@ -1,4 +1,6 @@
-"""``EventStream``: one consumer's view of a watch's Redis Stream through a consumer group, as typed events.
+"""Rule: ``EventStream`` hands every event to one consumer of each group, at least once.
+
+``EventStream``: one consumer's view of a watch's Redis Stream through a consumer group, as typed events.
 
 The contract (Redis Streams consumer groups, at least once):
 

@@ -1,4 +1,6 @@
-"""An event stream's health: Redis outages ridden out, and its group's lag watched.
+"""Rule: a stream's health is read, never written; an outage is told when it starts and ends.
+
+An event stream's health: Redis outages ridden out, and its group's lag watched.
 
 Rule: only an ``EventStream`` uses it, for one group's reading of one watch's stream. It reads
 (``XINFO GROUPS``) and waits; it never writes to Redis. Each outage is told once when it starts

@@ -1,4 +1,6 @@
-"""The cluster's journal: a worker's job changes as fenced Redis writes, before anything else sees them.
+"""Rule: a worker's job changes are fenced Redis writes, made before anything else sees them.
+
+The cluster's journal: a worker's job changes as fenced Redis writes, before anything else sees them.
 
 A ``Worker``'s poller records every change of every job it polls here (``Poller(journal=...)``):
 the new state and the events go to each watch the job is held in (``Holdings``) in one fenced

@@ -1,4 +1,6 @@
-"""``LeaseKeeper``: a worker's partition leases with fencing tokens and a fair share.
+"""Rule: ``LeaseKeeper`` holds a fair share of partitions, each fenced, in one round trip a round.
+
+``LeaseKeeper``: a worker's partition leases with fencing tokens and a fair share.
 
 - One round trip per round (``tick``, the ``TICK`` script): heartbeat, epoch check, renewal of
   every held lease, release of a surplus over the fair share, acquisition of free partitions

@@ -1,4 +1,6 @@
-"""The Redis store's writes: sent in call order (``Writer``), each fenced by a lease (``Fence``).
+"""Rule: the Redis store's writes go in call order (``Writer``), each fenced by a lease.
+
+The Redis store's writes: sent in call order (``Writer``), each fenced by a lease (``Fence``).
 
 Fenced writes (a job's change, an ack) queued one after another go to Redis as one pipeline of
 ``COMMIT`` scripts (up to ``_BATCH`` a round trip); a rare write (a submit, a cancel) is a

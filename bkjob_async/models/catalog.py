@@ -1,4 +1,6 @@
-"""Frozen shapes for what a scope keeps: job plans and their variables, scripts, accounts; and
+"""Rule: frozen shapes of what a scope keeps, with no wire knowledge; a password never shows in a repr.
+
+Frozen shapes for what a scope keeps: job plans and their variables, scripts, accounts; and
 the values a job's steps left in its variables. No wire knowledge here.
 
 The enums follow bk-job's ``TaskVariableTypeEnum``, ``AccountCategoryEnum``,

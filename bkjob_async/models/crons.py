@@ -1,4 +1,6 @@
-"""Frozen shapes of bk-job's cron jobs (定时任务): a plan launched on a schedule. No wire
+"""Rule: frozen shapes of bk-job's cron jobs (定时任务), with no wire knowledge.
+
+Frozen shapes of bk-job's cron jobs (定时任务): a plan launched on a schedule. No wire
 knowledge here.
 
 bk-job answers a cron's state as 1 (running) and 2 (paused) when it saves one, but as 0 for

@@ -1,4 +1,6 @@
-"""Frozen values a caller builds to launch jobs: targets, file sources, config files, variables.
+"""Rule: frozen values a caller builds to launch jobs, checked when built; no wire knowledge.
+
+Frozen values a caller builds to launch jobs: targets, file sources, config files, variables.
 
 They carry no wire knowledge; ``bkjob_async._protocol`` spells them per API generation.
 """

@@ -1,4 +1,6 @@
-"""Frozen shapes for a scope's and the platform's settings: notification policies, how bk-job
+"""Rule: frozen shapes of a scope's and the platform's settings, with no wire knowledge.
+
+Frozen shapes for a scope's and the platform's settings: notification policies, how bk-job
 wants account passwords encrypted, and the scopes a user may use; no wire knowledge here."""
 
 from __future__ import annotations

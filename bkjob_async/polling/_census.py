@@ -1,4 +1,6 @@
-"""The census: bk-job's job list, read per scope on its own schedule, as the status of many jobs.
+"""Rule: the job list, read per scope once a round, is the status of jobs that wait only for an end.
+
+The census: bk-job's job list, read per scope on its own schedule, as the status of many jobs.
 
 A wait that needs only a job's end (``as_completed``, ``wait_finished``, a watch filtered to
 ``JobFinished``) does not need one status request per job per round: one list request returns

@@ -1,4 +1,6 @@
-"""Delivery: a polled job's events to the watches that hold it, after the journal has them.
+"""Rule: a change reaches a watch only after the journal has it; delivery decides no polling.
+
+The dispatcher: a polled job's events to the watches that hold it, after the journal has them.
 
 The driver calls it with what ``decide`` said (``Deliver``, ``Failing``, ``Recovered``,
 ``GiveUp``) and with an outage's stalls and resumes. It decides nothing about polling; it knows which watch wants which event (a
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from .events import WatchFailed
     from .stores import Store
 
-__all__ = ["Delivery", "Journal", "StoreJournal"]
+__all__ = ["Dispatcher", "Journal", "StoreJournal"]
 
 
 # --- journal -------------------------------------------------------------------------------------
@@ -139,7 +141,7 @@ class StoreJournal:
 logger = logging.getLogger("bkjob_async.polling")
 
 
-class Delivery:
+class Dispatcher:
     """Hand a job's events to its watches, once the journal has recorded them."""
 
     __slots__ = ("events", "journal", "registry", "taps")

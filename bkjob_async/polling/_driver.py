@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from .._protocol import Protocol
     from .._tracing import PollRounds
     from ._decide import Action, Outcome
-    from ._delivery import Delivery
+    from ._delivery import Dispatcher
     from ._jobs import Watched
     from ._reader import Reader
     from ._subscription import _Subscription
@@ -373,17 +373,17 @@ class RateGovernor:
 T = TypeVar("T")
 
 
-#: Seconds a slice runs before the next checkpoint: well below the 20 ms a stall may last.
+#: Seconds a slice runs before the next checkpoint: well below what counts as a loop stall.
 BUDGET = 0.002
 
 
 #: Seconds of the poller's work in one turn of the event loop, after which its tasks wait for
 #: the next turn: with the callbacks that read the answers' bytes (not counted), a turn stays
-#: well under the 20 ms a stall may last.
+#: well under what counts as a loop stall (``benchmarks/README.md``).
 TURN_BUDGET = 0.002
 
 
-#: Items between two looks at the clock (a stride of joins or leaves takes well under 1 ms).
+#: Items between two looks at the clock (a stride of joins or leaves stays well under ``BUDGET``).
 STRIDE = 16
 
 
@@ -536,6 +536,8 @@ class Workers:
         self._folding = False
         #: Workers waiting for the held answers to fall under a batch (``_room``).
         self._waiting: list[asyncio.Future[None]] = []
+        #: Polls that came back, none of them held, since the held answers were last folded.
+        self._passed = 0
         #: Requests in flight now.
         self.in_flight = 0
 
@@ -622,6 +624,13 @@ class Workers:
                     self._fold_all()  # (during an outage every answer counts at once: it may end it)
                 elif len(self._held) >= _BATCH or self.in_flight < _BATCH:
                     await self._fold()
+            elif self._held and not self._folding:
+                # Answers held while every worker stays busy with unchanged polls: fold them
+                # once a batch of polls came back since, or none ever would (no batch fills,
+                # no worker goes idle) and their watches would hear nothing.
+                self._passed += 1
+                if self._passed >= _BATCH:
+                    await self._fold()
 
     async def _fold(self) -> None:
         """Decode and track the held answers in the order they came, a turn's budget at a
@@ -630,6 +639,7 @@ class Workers:
         if self._folding:
             return
         self._folding = True
+        self._passed = 0
         held, spent, fold = self._held, self.driver.turn.spent, self._fold_one
         try:
             while held:
@@ -720,7 +730,7 @@ class Driver:
         rules: Rules,
         reader: Reader,
         governor: RateGovernor,
-        delivery: Delivery,
+        delivery: Dispatcher,
         clock: Callable[[], float],
         *,
         protocol: Protocol | None = None,
@@ -798,7 +808,7 @@ class Driver:
         """Poll a job for ``sub``: from ``stored`` (or the journal's seed) if it is new here."""
         reader = self.reader
         watched, created = self.registry.attach(
-            sub, job_id, lambda: reader.wire(sub.scope, job_id), stored
+            sub, job_id, lambda: reader.request(sub.scope, job_id), stored
         )
         if created and stored is None:
             seeded = self.delivery.journal.seed(sub.scope, job_id)
@@ -1001,7 +1011,7 @@ class Driver:
         delivery = self.delivery
         for action in actions:
             if isinstance(action, Deliver):
-                watched.wire.decoded(action.changed)
+                watched.decoded(action.changed)
                 delivery.deliver(watched, action)
             elif isinstance(action, Retried):
                 self.retries += 1

@@ -9,8 +9,11 @@ new one and the driver puts it in the job's ``Watched`` record, the one place it
 
 A ``Watched`` record is the registry's entry for a job being polled: the job value, the
 watches that hold it (the registry's), the job's place in the schedule (the driver's) and
-what the reader remembers of its last answer (``_reader.Wire``, the reader's). Each part has
-one owner. A job is polled while a subscription holds it; when the last one lets go, its
+what the reader remembers of its last answer (its poll request, fingerprint and result
+groups: the reader's). Each part has one owner. The reader's part is slots of the record,
+not an object of its own: every object a watched job holds that the cyclic garbage collector
+tracks is one more for each full collection to walk (``benchmarks/HISTORY.md``, "The
+50,000-job watch at the defaults"). A job is polled while a subscription holds it; when the last one lets go, its
 state moves to a bounded memory (``remember``), so watching it again reports only what
 changed since.
 """
@@ -46,7 +49,6 @@ __all__ = [
     "Registry",
     "Slot",
     "Watched",
-    "Wire",
     "hangs",
     "key",
     "moved",
@@ -123,31 +125,6 @@ def moved(job: PolledJob, state: JobState, interval: float) -> PolledJob:
     )
 
 
-class Wire:
-    """What the reader remembers of one job's answers; only the reader changes it."""
-
-    __slots__ = ("cuts", "fingerprint", "groups", "needs_decode", "request")
-
-    def __init__(self, request: Request) -> None:
-        self.request = request
-        #: The last decoded answer's fingerprint, and where its request ids were
-        #: (``body_fingerprint``'s ``known``).
-        self.fingerprint: int | None = None
-        self.cuts: tuple[int, ...] = ()
-        #: Decode the next answer even if unchanged (a watch joined: it must hear the state).
-        self.needs_decode = True
-        #: Large steps followed by result groups (``None``: the job is polled whole).
-        self.groups: dict[int, GroupCounts] | None = None
-
-    def decoded(self, changed: bool) -> None:
-        """Note that an answer was decoded and tracked (``changed``: it moved the state)."""
-        self.needs_decode = False
-        if not changed:
-            # The answer looked changed but nothing in it was: maybe a request id where the
-            # reused places do not look. Search the next answer whole (``body_fingerprint``).
-            self.cuts = ()
-
-
 class GroupCounts:
     """How many hosts a large step had in each result group, to fetch only groups that grew.
 
@@ -176,21 +153,23 @@ class Watched:
     __slots__ = (
         "active",
         "busy",
+        "cuts",
         "entry",
+        "fingerprint",
+        "groups",
         "job",
+        "needs_decode",
+        "request",
         "sent",
         "slot",
         "subscribers",
-        "wire",
     )
 
-    def __init__(self, job: PolledJob, wire: Wire, slot: int = -1) -> None:
+    def __init__(self, job: PolledJob, request: Request, slot: int = -1) -> None:
         #: Its place in ``Registry.slots``: the due heap names it so (below).
         self.slot = slot
         #: The job's value: replaced by the driver after each decision.
         self.job = job
-        #: The reader's memory of the job's last answer.
-        self.wire = wire
         #: The watches holding the job (the registry's): a tuple, replaced on each change (a
         #: list of one costs twice the memory, for every watched job).
         self.subscribers: tuple[_Subscription, ...] = ()
@@ -202,6 +181,25 @@ class Watched:
         self.sent = _NEVER
         #: A poll is in flight: never poll one job twice at once (answers could cross).
         self.busy = False
+        # The reader's part (``_reader.Reader``; only the reader changes it): the job's poll
+        # request, sent again and again;
+        self.request = request
+        #: the last decoded answer's fingerprint, and where its request ids were
+        #: (``body_fingerprint``'s ``known``);
+        self.fingerprint: int | None = None
+        self.cuts: tuple[int, ...] = ()
+        #: decode the next answer even if unchanged (a watch joined: it must hear the state);
+        self.needs_decode = True
+        #: large steps followed by result groups (``None``: the job is polled whole).
+        self.groups: dict[int, GroupCounts] | None = None
+
+    def decoded(self, changed: bool) -> None:
+        """Note that an answer was decoded and tracked (``changed``: it moved the state)."""
+        self.needs_decode = False
+        if not changed:
+            # The answer looked changed but nothing in it was: maybe a request id where the
+            # reused places do not look. Search the next answer whole (``body_fingerprint``).
+            self.cuts = ()
 
     @property
     def hinted(self) -> float:
@@ -313,11 +311,12 @@ class Registry:
         self,
         sub: _Subscription,
         job_id: int,
-        wire: Callable[[], Wire],
+        request: Callable[[], Request],
         state: JobState | None = None,
     ) -> tuple[Watched, bool]:
         """Add ``sub`` to a job's subscribers; return the job's record and whether it is new.
 
+        ``request`` makes a new job's poll request (the reader's).
         ``state`` (a stored state) starts a job not polled yet, in place of what is
         remembered of it; a job polled already keeps its newer state.
         """
@@ -331,7 +330,7 @@ class Registry:
             slot = self._free.pop() if self._free else len(slots)
             if slot >> SHIFT:
                 raise OverflowError(f"a poller watches at most {1 << SHIFT:,} jobs at once")
-            watched = Watched(job, wire(), slot)
+            watched = Watched(job, request(), slot)
             self.count += 1
             if slot == len(slots):
                 slots.append(watched)
@@ -349,7 +348,7 @@ class Registry:
             watched.subscribers = alone
         else:
             watched.subscribers += (sub,)
-        watched.wire.needs_decode = True
+        watched.needs_decode = True
         return watched, created
 
     def detach(self, sub: _Subscription, job_ids: Iterable[int]) -> None:
@@ -425,8 +424,8 @@ class Registry:
 # or-ed with the job's ``slot`` (its place in ``Registry.slots``, below 2**24). Such an int stays
 # below 2**60 for 795 days of the monotonic clock, so it takes 32 bytes, not the 48 of a larger
 # one: every watched job has one. A tuple per entry would be tracked: ``(due, seq, job)``
-# entries were promoted to the oldest generation and, at 2,000 polls/s, made a full collection
-# walking every job's state every minute or so; even tuples of numbers only (untracked at their
+# entries were promoted to the oldest generation and, at a high poll rate, made frequent full
+# collections walking every job's state; even tuples of numbers only (untracked at their
 # first pass) piled up in the youngest generation between passes, one per job polled, and made
 # its pass walk them all (``benchmarks/HISTORY.md``, "Scale without pauses"). An entry is stale
 # unless it is its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds

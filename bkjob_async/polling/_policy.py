@@ -50,8 +50,8 @@ class PollPolicy:
     :param latency: the bound on how late a change is seen: a job that may change by itself
         (running) is polled at most ``latency`` apart (``None``: no bound, ``interval`` grows
         to ``max_interval`` as for a waiting job). At a step's turn (its hosts waiting to
-        start) the next poll comes after 0.4 of ``latency``, the gap growing back to it:
-        changes come in bunches there.
+        start, none ended; or a rolling step between two batches) the next poll comes after
+        0.4 of ``latency``, the gap growing back to it: changes come in bunches there.
     :param interval: between polls of a job right after it changed, and the first gap of a
         job that waits for a person (an ``interval`` above ``latency`` wins: the job is polled
         every ``interval``).
@@ -64,9 +64,9 @@ class PollPolicy:
         answer (its first gap and those after a turn are jittered, so jobs keep phases of
         their own).
     :param max_in_flight: requests at once; must not exceed the client's connection limit.
-        It also bounds how many answers can land in one turn of the event loop, each costing
-        a few hundred microseconds: keep it near polls per second x request latency (32 serves
-        2,000 polls/s with a p99 loop lag of a few ms; 64 let lag spikes reach 80 ms).
+        It also bounds how many answers can land in one turn of the event loop: keep it near
+        polls per second x request latency (the performance page's "Scale" has the loop lag
+        it costs).
     :param rate_limit: requests per second for the whole poller, or ``None``.
     :param deadline: per watch; then each unfinished job ends with ``WatchTimedOut``.
     :param poll_timeout: per poll request: the smaller of this and the client's

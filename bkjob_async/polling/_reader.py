@@ -11,7 +11,8 @@ path. What the server says about its rate limit on the way goes to the rate gove
 A changed answer read whole comes back ``Unread``: the driver decodes it with ``finish`` later,
 together with other answers (``_driver._BATCH``), so that decoding runs several times in a row.
 What the reader remembers of a job's answers (its request, the last fingerprint, its result
-groups) is the job's ``Wire``, which only the reader changes.
+groups) is the reader's part of the job's record (``_jobs.Watched``), which only the reader
+changes.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from ..models import (
     JobStatus,
 )
 from ._decide import Answer
-from ._jobs import GroupCounts, Wire
+from ._jobs import GroupCounts
 from ._tracker import Rows, keeper, step_moves
 
 if TYPE_CHECKING:
@@ -327,12 +328,8 @@ class Reader:
     def with_hosts(self, watched: Watched, hosts: bool) -> None:
         """Poll a job with its host rows or without (a job-level wait needs none)."""
         job = watched.job
-        watched.wire.request = self.request(job.scope, job.job_instance_id, with_hosts=hosts)
-        watched.wire.needs_decode = True
-
-    def wire(self, scope: Scope, job_id: int) -> Wire:
-        """Return a new job's ``Wire``: its poll request, nothing read yet."""
-        return Wire(self.request(scope, job_id))
+        watched.request = self.request(job.scope, job.job_instance_id, with_hosts=hosts)
+        watched.needs_decode = True
 
     async def read(self, watched: Watched) -> Answer | Unread | None:
         """Poll a job once; return ``None`` if its answer has not changed.
@@ -341,17 +338,16 @@ class Reader:
         any other comes back decoded. Raise ``BkJobError`` for a failed poll (an HTTP error
         status at once; an error in a 200's envelope from ``finish``).
         """
-        wire = watched.wire
-        if wire.groups is not None:
+        if watched.groups is not None:
             return await self._read_in_groups(watched)
         self.requests += 1
-        request = wire.request
+        request = watched.request
         response = await self._send(request)
         if response.status == 200:
-            fingerprint, cuts = body_fingerprint(response.body, wire.cuts)
-            if cuts != wire.cuts:  # (the same as a rule: keep the old tuple, let the new go
-                wire.cuts = cuts  # at once, not pile up in the collector's youngest generation)
-            if fingerprint == wire.fingerprint and not wire.needs_decode:
+            fingerprint, cuts = body_fingerprint(response.body, watched.cuts)
+            if cuts != watched.cuts:  # (the same as a rule: keep the old tuple, let the new go
+                watched.cuts = cuts  # at once, not pile up in the collector's youngest generation)
+            if fingerprint == watched.fingerprint and not watched.needs_decode:
                 self.unchanged += 1
                 return None
             return Unread(request, response, fingerprint)
@@ -359,19 +355,18 @@ class Reader:
 
     def finish(self, watched: Watched, unread: Unread) -> Answer:
         """Decode an answer ``read`` returned ``Unread``; raise ``BkJobError`` as ``read``."""
-        wire = watched.wire
         data = self.decode(unread.request, unread.response)
         observation = observe_job(
             data, self._generation, expected_job_instance_id=watched.job.job_instance_id
         )
-        wire.fingerprint = unread.fingerprint
-        if self.grouping and wire.groups is None:
+        watched.fingerprint = unread.fingerprint
+        if self.grouping and watched.groups is None:
             self._maybe_group(watched, observation)
         if not observation.finished:  # (most answers: no snapshot to read)
             return Answer(data, observation, None)
-        return self._answer(wire, data, observation)
+        return self._answer(watched, data, observation)
 
-    def _answer(self, wire: Wire, data: Any, observation: JobObservation) -> Answer:
+    def _answer(self, watched: Watched, data: Any, observation: JobObservation) -> Answer:
         """Return the answer, with the job's final snapshot if it ended.
 
         The last word must be readable and whole, or it is none: an unreadable one raises
@@ -383,7 +378,7 @@ class Reader:
         try:
             snapshot = _final_snapshot(self._protocol.parse(data, JobInstanceStatus))
         except ResponseFormatError:
-            wire.fingerprint = None
+            watched.fingerprint = None
             raise
         return Answer(data, observation, snapshot)
 
@@ -398,7 +393,7 @@ class Reader:
             return
         large = [s.step_instance_id for s in observation.steps if len(s.hosts or ()) > threshold]
         if large:
-            watched.wire.groups = {step_id: GroupCounts() for step_id in large}
+            watched.groups = {step_id: GroupCounts() for step_id in large}
             logger.debug(
                 "job %s: following steps %s by result groups", watched.job.job_instance_id, large
             )
@@ -411,7 +406,7 @@ class Reader:
         the job finishes, one full poll is read too, so no final state is missed, and becomes
         the snapshot.
         """
-        job, wire = watched.job, watched.wire
+        job = watched.job
         scope, job_id = job.scope, job.job_instance_id
         data = await self.fetch(self.request(scope, job_id, with_hosts=False))
         observation = observe_job(data, self._generation, expected_job_instance_id=job_id)
@@ -419,12 +414,12 @@ class Reader:
             if step_moves(job.state, step):
                 step.hosts = await self._step_rows(watched, step.step_instance_id)
         if observation.finished:
-            data = await self.fetch(wire.request)
+            data = await self.fetch(watched.request)
             observation = observe_job(data, self._generation, expected_job_instance_id=job_id)
-        return self._answer(wire, data, observation)
+        return self._answer(watched, data, observation)
 
     async def _step_rows(self, watched: Watched, step_id: int) -> list[Any]:
-        groups = watched.wire.groups
+        groups = watched.groups
         assert groups is not None
         scope, job_id = watched.job.scope, watched.job.job_instance_id
         counts = groups.get(step_id)

@@ -1,4 +1,6 @@
-"""A watch's summary from the events it handed out: jobs by status, failed hosts, waiting jobs.
+"""Rule: a summary counts only the events its watch handed out; a job without host rows is unread.
+
+A watch's summary from the events it handed out: jobs by status, failed hosts, waiting jobs.
 
 A ``Fold`` (``_fold``) is fed the events a watch hands out (``Watch.summary()`` keeps one);
 ``WatchSummary`` is its frozen snapshot, JSON-ready with ``to_dict()``. A wait for ends only

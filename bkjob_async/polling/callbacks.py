@@ -1,4 +1,6 @@
-"""Receive bk-job's job-end callbacks: a hint that a job ended, handed to a sink as it arrives.
+"""Rule: a bk-job callback is only a hint that a job ended, handed to a sink as it arrives.
+
+Receive bk-job's job-end callbacks: a hint that a job ended, handed to a sink as it arrives.
 
 Every launch takes a ``callback_url``; when the job ends, bk-job POSTs to it the JSON
 ``{"job_instance_id": ..., "status": ..., "step_instances": [{"step_instance_id": ...,

@@ -1,4 +1,6 @@
-"""What a watch yields: frozen events, each naming its job and when the poller saw it.
+"""Rule: events are frozen, in observation order per job, with ids made of what they say.
+
+What a watch yields: frozen events, each naming its job and when the poller saw it.
 
 Per job, events come in observation order; within one observation, host (or container:
 ``ContainerTransition``, gateway v4) transitions, then step transitions, then the job's; ``JobFinished``, ``WatchFailed`` or ``WatchTimedOut`` is

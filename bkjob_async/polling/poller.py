@@ -3,7 +3,7 @@
 Here are the ``Poller`` (lifecycle, watches, named watches, ``follow``), how its parts are put
 together, how subscriptions attach to the driver's jobs in slices, named watches from its
 store, and its statistics. The ``Poller`` polls nothing itself: ``_driver.Driver`` polls the jobs its watches hold and
-applies what ``_decide.decide`` returns, and ``_delivery.Delivery`` hands events to the
+applies what ``_decide.decide`` returns, and ``_delivery.Dispatcher`` hands events to the
 watches. The ``Poller`` makes watches, opens and restores named ones from its store, and owns
 the task group every task of the poller runs in.
 """
@@ -23,7 +23,7 @@ from .._transport import sender
 from ..config import ApiFlavor, Scope, check_id
 from ._codec import decode_event, from_data, open_jobs
 from ._decide import Rules
-from ._delivery import Delivery, Journal, StoreJournal
+from ._delivery import Dispatcher, Journal, StoreJournal
 from ._driver import Driver, Pace, Permits, RateGovernor, loop_clock
 from ._jobs import Registry
 from ._policy import PollPolicy
@@ -178,7 +178,7 @@ def build(
     """Return the driver of a poller of ``client`` recording in ``journal``, and its parts."""
     protocol = client.protocol
     governor = RateGovernor(policy.rate_limit)
-    delivery = Delivery(journal, Registry(policy.remember))
+    delivery = Dispatcher(journal, Registry(policy.remember))
 
     def now() -> float:  # the driver's clock (the event loop's once the poller is entered)
         return driver.clock()

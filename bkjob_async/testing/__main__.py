@@ -1,4 +1,4 @@
-"""``python -m bkjob_async.testing``: serve a simulated bk-job (see ``_cli.main``)."""
+"""``python -m bkjob_async.testing``: only ``_cli.main``, nothing of its own."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The simulated Job backend's endpoints: validate parameters, act on the world, return data.
+"""Rule: the simulated endpoints see parameters, never HTTP, and refuse with bk-job's codes.
+
+The simulated Job backend's endpoints: validate parameters, act on the world, return data.
 
 Rule: handlers see parameters, never HTTP. They return a JSON-ready object, or ``Encoded``
 bytes for the cached job status, and raise ``ApiFailure`` with bk-job's code for a refusal. The
@@ -41,7 +43,7 @@ from ._world import World
 if TYPE_CHECKING:
     from ._hosts import SimHost
 
-__all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS", "ApiFailure", "Call", "Encoded", "Endpoint", "Params"]
+__all__ = ["ApiFailure", "Call", "Encoded", "Endpoint", "Params"]
 
 _BIZ_SET_IDS = range(8_000_000, 10_000_000)
 _MAX_HISTORY_MS = 30 * 24 * 3600 * 1000
@@ -853,28 +855,3 @@ def _v2_ip_log(world: World, step: Step, index: int, host: SimHost, now: int) ->
         "total_time": None if start is None or end is None else (end - start) / 1000.0,
         "log_content": log_text(step, rnd, index, now) or None,
     }
-
-
-V3_ENDPOINTS: dict[str, Endpoint] = {
-    "get_job_instance_status": Endpoint(get_job_instance_status, "GET"),
-    "get_step_instance_status": Endpoint(get_step_instance_status, "GET", jobv3=False),
-    "operate_step_instance": Endpoint(operate_step_instance, "POST"),
-    "operate_job_instance": Endpoint(operate_job_instance, "POST"),
-    "get_job_instance_ip_log": Endpoint(get_job_instance_ip_log, "GET"),
-    "batch_get_job_instance_ip_log": Endpoint(batch_get_job_instance_ip_log, "POST"),
-    "get_job_instance_list": Endpoint(get_job_instance_list, "GET"),
-    "fast_execute_script": Endpoint(fast_execute_script, "POST"),
-    "fast_transfer_file": Endpoint(fast_transfer_file, "POST"),
-    "execute_job_plan": Endpoint(execute_job_plan, "POST"),
-}
-
-V2_ENDPOINTS: dict[str, Endpoint] = {
-    "get_job_instance_status": Endpoint(get_job_instance_status, None),
-    "get_step_instance_status": Endpoint(get_step_instance_status, None),
-    "operate_step_instance": Endpoint(operate_step_instance, None),
-    "operate_job_instance": Endpoint(operate_job_instance, None),
-    "fast_execute_script": Endpoint(fast_execute_script, None),
-    "fast_push_file": Endpoint(fast_transfer_file, None),
-    "execute_job": Endpoint(execute_job_plan, None),
-    "get_job_instance_log": Endpoint(get_job_instance_log, None),
-}

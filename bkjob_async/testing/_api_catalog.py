@@ -1,4 +1,6 @@
-"""The simulated endpoints for config files, variable values, plans and accounts.
+"""Rule: as ``_api``, the catalog's simulated endpoints see parameters, never HTTP.
+
+The simulated endpoints for config files, variable values, plans and accounts.
 
 Rule: as ``_api``, handlers see parameters, never HTTP; each follows the bk-job resource named
 in its docstring, its checks and its error codes. ``V3_ENDPOINTS`` and ``V2_ENDPOINTS`` here are
@@ -12,21 +14,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._protocol import TABLE
 from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
-from . import _api, _api_crons, _api_manage, _rules, _scripts, _scripts_v2
+from . import _api, _api_crons, _api_manage, _api_v4, _rules, _scripts
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
 from ._plan import MASK, StepPlan
 from ._render import v2_time
+from ._store import dto, scope_fields
 
 if TYPE_CHECKING:
     from ._world import Plan, World
 
-__all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS"]
+__all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS", "V4_ENDPOINTS"]
 
 _STRING, _HOSTS, _PASSWORD = 1, 3, 4
 #: ``EsbJobReq.DEFAULT_PAGE_LENGTH`` and its limit.
@@ -162,32 +167,11 @@ def _plans(world: World, scope: Scope) -> list[Plan]:
 
 
 def _plan_basic(plan: Plan, scope: Scope, world: World, v2: bool) -> dict[str, Any]:
-    scoped = {
-        "bk_scope_type": scope.type.value,
-        "bk_scope_id": str(scope.id),
-        "bk_biz_id": scope.id,
-    }
-    if v2:
-        when = v2_time(plan.create_s * 1000, world.tz)
-        return {
-            **scoped,
-            "bk_job_id": plan.plan_id,
-            "name": plan.name,
-            "creator": plan.creator,
-            "create_time": when,
-            "last_modify_user": plan.creator,
-            "last_modify_time": when,
-        }
-    return {
-        **scoped,
-        "id": plan.plan_id,
-        "job_template_id": plan.template_id,
-        "name": plan.name,
-        "creator": plan.creator,
-        "create_time": plan.create_s,  # seconds: TaskPlanDAOImpl stores currentTimeSeconds
-        "last_modify_user": plan.creator,
-        "last_modify_time": plan.create_s,
-    }
+    # v3 in seconds: TaskPlanDAOImpl stores currentTimeSeconds
+    when = v2_time(plan.create_s * 1000, world.tz) if v2 else plan.create_s
+    spec = "bk_job_id=plan_id" if v2 else "id=plan_id job_template_id=template_id"
+    spec += " name creator create_time last_modify_user=creator last_modify_time"
+    return {**scope_fields(scope), **dto(plan, spec, create_time=when, last_modify_time=when)}
 
 
 def _plan_step_type(step: StepPlan) -> int:
@@ -368,32 +352,25 @@ def get_account_list(world: World, call: Call) -> object:
     return paged(rows, start, length)
 
 
-V3_ENDPOINTS: dict[str, Endpoint] = _api_manage.recording(
-    {
-        **_api.V3_ENDPOINTS,
-        **_api_manage.V3_ENDPOINTS,
-        "push_config_file": Endpoint(push_config_file, "POST"),
-        "get_job_instance_global_var_value": Endpoint(get_job_instance_global_var_value, "GET"),
-        "get_job_plan_list": Endpoint(get_job_plan_list, "GET"),
-        "get_job_plan_detail": Endpoint(get_job_plan_detail, "GET"),
-        "get_account_list": Endpoint(get_account_list, "GET"),
-        **_api_crons.V3_ENDPOINTS,
-        **_scripts.V3_ENDPOINTS,
-        **_rules.V3_ENDPOINTS,
-    }
-)
+def _routes(flavor: ApiFlavor, *modules: Any) -> dict[str, Endpoint]:
+    """Route each row of the endpoint table that ``flavor`` serves (``ESB_JOBV3``: the v3 rows,
+    of the gateway or the ESB) to its handler: the function named as ``flavor`` names the API,
+    else as the row, in the last of ``modules`` (or dicts) that has one."""
+    handlers: dict[str, Any] = {}
+    for module in modules:
+        handlers.update(module if isinstance(module, dict) else vars(module))
+    routes = {}
+    for name, row in TABLE.items():
+        gateway = row.bindings.get(ApiFlavor.APIGW_V3 if flavor is ApiFlavor.ESB_JOBV3 else flavor)
+        wire = gateway or row.bindings.get(flavor)
+        handler = wire and (handlers.get(wire.name) or handlers.get(name))
+        if wire is not None and callable(handler):
+            method = None if flavor is ApiFlavor.ESB_V2 else getattr(gateway, "method", None)
+            routes[wire.name] = Endpoint(handler, method, ApiFlavor.ESB_JOBV3 in row.bindings)
+    return routes
 
-V2_ENDPOINTS: dict[str, Endpoint] = _api_manage.recording(
-    {
-        **_api.V2_ENDPOINTS,
-        **_api_manage.V2_ENDPOINTS,
-        "push_config_file": Endpoint(push_config_file, None),
-        "get_job_instance_global_var_value": Endpoint(get_job_instance_global_var_value, None),
-        "get_job_list": Endpoint(get_job_plan_list, None),
-        "get_job_detail": Endpoint(get_job_plan_detail, None),
-        "get_os_account": Endpoint(get_account_list, None),
-        **_api_crons.V2_ENDPOINTS,
-        **_scripts_v2.V2_ENDPOINTS,
-        **_rules.V2_ENDPOINTS,
-    }
-)
+
+_V3 = (_api, _api_manage, _api_crons, _scripts.HANDLERS, _rules, sys.modules[__name__])
+V3_ENDPOINTS = _api_manage.recording(_routes(ApiFlavor.ESB_JOBV3, *_V3))
+V2_ENDPOINTS = _api_manage.recording(_routes(ApiFlavor.ESB_V2, *_V3, _scripts.V2_HANDLERS))
+V4_ENDPOINTS = _routes(ApiFlavor.APIGW_V4, _api_v4)

@@ -1,4 +1,6 @@
-"""The simulated cron endpoints: list, detail, save, start or pause, delete.
+"""Rule: as ``_api``, the cron endpoints see parameters, never HTTP, and answer bk-job's codes.
+
+The simulated cron endpoints: list, detail, save, start or pause, delete.
 
 Rule: as ``_api``, handlers see parameters, never HTTP; each follows the bk-job resource named
 in its docstring (``EsbCronJobV3ResourceImpl``, v2 ``EsbCronJobResourceImpl``), its checks and
@@ -13,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import ApiFlavor
 from . import _codes as codes
-from ._api import ApiFailure, Call, Endpoint, Params, scope_of
+from ._api import ApiFailure, Call, Params, scope_of
 from ._render import v2_time
-from ._store import SimCron
+from ._store import SimCron, dto, scope_fields
 
 if TYPE_CHECKING:
     from ..config import Scope
     from ._world import World
 
-__all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS"]
+__all__ = ["delete_cron", "get_cron_detail", "get_cron_list", "save_cron", "update_cron_status"]
 
 CRON_JOB_NOT_EXIST = 1245001
 CRON_JOB_ALREADY_EXIST = 1245004
@@ -42,44 +44,32 @@ def _check_expression(expression: str) -> None:
         )
 
 
-def _scoped(scope: Scope) -> dict[str, Any]:
-    return {"bk_scope_type": scope.type.value, "bk_scope_id": str(scope.id), "bk_biz_id": scope.id}
-
-
 def _row_v3(cron: SimCron, *, saved: bool, with_vars: bool) -> dict[str, Any]:
     """``toEsbCronInfoV3`` (lists and details: paused is 0) or ``toEsbCronInfoV3Response``
     (a save's answer: paused is 2)."""
     variables = cron.variables if with_vars else None
-    return {
-        **_scoped(cron.scope),
-        "job_plan_id": cron.plan_id,
-        "id": cron.id,
-        "name": cron.name,
-        "status": 1 if cron.enabled else (2 if saved else 0),
-        "expression": cron.expression,
-        "global_var_list": variables if (saved or variables) else None,
-        "creator": cron.creator,
-        "create_time": cron.create_s,
-        "last_modify_user": cron.modifier,
-        "last_modify_time": cron.modify_s,
-        "execute_time_zone": cron.zone,
-    }
+    spec = "job_plan_id=plan_id id name status expression global_var_list creator"
+    spec += " create_time=create_s last_modify_user=modifier last_modify_time=modify_s"
+    row = dto(
+        cron,
+        f"{spec} execute_time_zone=zone",
+        status=1 if cron.enabled else (2 if saved else 0),
+        global_var_list=variables if (saved or variables) else None,
+    )
+    return {**scope_fields(cron.scope), **row}
 
 
 def _row_v2(cron: SimCron, world: World) -> dict[str, Any]:
     """``toEsbCronInfo``: ``cron_``-prefixed names, paused is 2, times as v2 strings."""
-    return {
-        **_scoped(cron.scope),
-        "bk_job_id": cron.plan_id,
-        "cron_id": cron.id,
-        "cron_name": cron.name,
-        "cron_status": 1 if cron.enabled else 2,
-        "cron_expression": cron.expression,
-        "creator": cron.creator,
-        "create_time": v2_time(cron.create_s * 1000, world.tz),
-        "last_modify_user": cron.modifier,
-        "last_modify_time": v2_time(cron.modify_s * 1000, world.tz),
-    }
+    spec = "bk_job_id=plan_id cron_id=id cron_name=name cron_status cron_expression=expression"
+    row = dto(
+        cron,
+        f"{spec} creator create_time last_modify_user=modifier last_modify_time",
+        cron_status=1 if cron.enabled else 2,
+        create_time=v2_time(cron.create_s * 1000, world.tz),
+        last_modify_time=v2_time(cron.modify_s * 1000, world.tz),
+    )
+    return {**scope_fields(cron.scope), **row}
 
 
 # -- get_cron_list / get_cron_detail ------------------------------------------------------------
@@ -324,18 +314,3 @@ def delete_cron(world: World, call: Call) -> object:
         raise ApiFailure(CRON_JOB_NOT_EXIST)
     del world.store.crons[cron_id]
     return None
-
-
-V3_ENDPOINTS: dict[str, Endpoint] = {
-    "get_cron_list": Endpoint(get_cron_list, "GET"),
-    "get_cron_detail": Endpoint(get_cron_detail, "GET"),
-    "save_cron": Endpoint(save_cron, "POST"),
-    "update_cron_status": Endpoint(update_cron_status, "POST"),
-    "delete_cron": Endpoint(delete_cron, "POST"),
-}
-
-V2_ENDPOINTS: dict[str, Endpoint] = {
-    "get_cron_list": Endpoint(get_cron_list, None),
-    "save_cron": Endpoint(save_cron, None),
-    "update_cron_status": Endpoint(update_cron_status, None),
-}

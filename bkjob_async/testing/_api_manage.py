@@ -1,4 +1,6 @@
-"""The simulated endpoints for accounts, credentials, file sources, templates, step details, SQL
+"""Rule: as ``_api``, the management endpoints see parameters, never HTTP.
+
+The simulated endpoints for accounts, credentials, file sources, templates, step details, SQL
 launches, notification settings, the service version and local-file upload URLs.
 
 Rule: as ``_api``, handlers see parameters, never HTTP; each follows the bk-job resource named in
@@ -25,14 +27,14 @@ from . import _api
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
 from ._plan import StepPlan
-from ._store import SimAccount, StepLaunch, scope_fields, utc_text
+from ._store import SimAccount, StepLaunch, dto, scope_fields, utc_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._world import World
 
-__all__ = ["SERVICE_VERSION", "V2_ENDPOINTS", "V3_ENDPOINTS", "recording"]
+__all__ = ["SERVICE_VERSION", "recording"]  # and the handlers, routed by name
 
 #: What ``get_latest_service_version`` answers.
 SERVICE_VERSION = "3.11.4"
@@ -178,17 +180,11 @@ def get_own_db_account_list(world: World, call: Call) -> object:
     """v2: the scope's DB accounts (``EsbGetDBAccountListResourceImpl``: ``start`` and
     ``length`` are read and not applied; every account without grantees is the caller's)."""
     scope = scope_of(call.params)
+    spec = "db_account_id=id account creator db_alias=alias create_time"
     return [
-        {
-            **scope_fields(scope),
-            "db_account_id": account.id,
-            "account": account.account,
-            "creator": account.creator,
-            "db_alias": account.alias,
-            "create_time": utc_text(account.create_ms),
-        }
-        for account in world.store.accounts_of(scope, world.now_ms())
-        if account.category == 2
+        {**scope_fields(scope), **dto(row, spec, create_time=utc_text(row.create_ms))}
+        for row in world.store.accounts_of(scope, world.now_ms())
+        if row.category == 2
     ]
 
 
@@ -699,32 +695,6 @@ def generate_local_file_upload_url(world: World, call: Call) -> object:
         }
     return {"url_map": urls}
 
-
-V3_ENDPOINTS: dict[str, Endpoint] = {
-    "create_account": Endpoint(create_account, "POST"),
-    "update_account": Endpoint(update_account, "POST", jobv3=False),
-    "delete_account": Endpoint(delete_account, "POST"),
-    "get_account_password_encryption_metadata": Endpoint(
-        get_account_password_encryption_metadata, "GET", jobv3=False
-    ),
-    "create_credential": Endpoint(create_credential, "POST"),
-    "update_credential": Endpoint(update_credential, "POST"),
-    "get_credential_detail": Endpoint(get_credential_detail, "GET", jobv3=False),
-    "create_file_source": Endpoint(create_file_source, "POST"),
-    "update_file_source": Endpoint(update_file_source, "POST"),
-    "get_file_source_detail": Endpoint(get_file_source_detail, "GET", jobv3=False),
-    "get_job_template_list": Endpoint(get_job_template_list, "GET"),
-    "get_step_instance_detail": Endpoint(get_step_instance_detail, "GET", jobv3=False),
-    "fast_execute_sql": Endpoint(fast_execute_sql, "POST"),
-    "get_notify_config": Endpoint(get_notify_config, "GET", jobv3=False),
-    "get_latest_service_version": Endpoint(get_latest_service_version, None),
-    "generate_local_file_upload_url": Endpoint(generate_local_file_upload_url, None),
-}
-
-V2_ENDPOINTS: dict[str, Endpoint] = {
-    "get_own_db_account_list": Endpoint(get_own_db_account_list, None),
-    "fast_execute_sql": Endpoint(fast_execute_sql, None),
-}
 
 #: The fast launches whose step ``get_step_instance_detail`` renders from what they said.
 _LAUNCHES = {

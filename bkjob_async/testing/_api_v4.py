@@ -1,4 +1,6 @@
-"""The simulated Job backend's gateway v4 endpoints: v4's spellings over the v3 handlers.
+"""Rule: the gateway v4's simulated endpoints are v4's spellings over the v3 handlers.
+
+The simulated Job backend's gateway v4 endpoints: v4's spellings over the v3 handlers.
 
 Rule: handlers see parameters, never HTTP (as ``_api``). Each v4 API here takes v4's request
 (``V4FastExecuteScriptRequest``'s ``execute_target``, the list's ``offset``, the log's
@@ -18,17 +20,18 @@ import attrs
 
 from ..config import ApiFlavor
 from . import _codes as codes
-from ._api import ApiFailure, Call, Encoded, Endpoint, Params, scope_of
+from ._api import ApiFailure, Call, Encoded, Params, scope_of
 from ._api import batch_get_job_instance_ip_log as _v3_logs
 from ._api import fast_execute_script as _v3_script
 from ._api import get_job_instance_ip_log as _v3_ip_log
 from ._api import get_job_instance_list as _v3_list
 from ._api import get_job_instance_status as _v3_status
+from ._store import dto, scope_fields
 
 if TYPE_CHECKING:
     from ._world import World
 
-__all__ = ["V4_ENDPOINTS", "v4_status"]
+__all__ = ["v4_status"]
 
 #: ``V4BatchGetJobInstanceExecuteObjectLogRequest``: 1 to 50 execute objects a request.
 _MAX_LOG_OBJECTS = 50
@@ -293,19 +296,15 @@ def get_job_template_detail(world: World, call: Call) -> object:
         {"id": plan.template_id * 100 + i, "name": f"step {i + 1}", "type": int(step.type)}
         for i, step in enumerate(plan.steps)
     ]
-    return {
-        "bk_scope_type": scope.type.value,
-        "bk_scope_id": str(scope.id),
-        "id": plan.template_id,
-        "name": plan.name,
-        "description": "",
-        "creator": plan.creator,
-        "create_time": plan.create_s,
-        "last_modify_user": plan.creator,
-        "last_modify_time": plan.create_s,
-        "global_var_list": variables,
-        "step_list": steps,
-    }
+    spec = "id=template_id name description creator create_time=create_s last_modify_user=creator"
+    row = dto(
+        plan,
+        f"{spec} last_modify_time=create_s global_var_list step_list",
+        description="",
+        global_var_list=variables,
+        step_list=steps,
+    )
+    return {**scope_fields(scope, biz=False), **row}
 
 
 def create_job_plan(world: World, call: Call) -> object:
@@ -331,16 +330,9 @@ def create_job_plan(world: World, call: Call) -> object:
     plan = world.add_plan(plan_id, steps, name, scope, variables=template.variables)
     plan.creator, plan.create_s = call.username, world.now_ms() // 1000
     plan.template_id = template.template_id
-    return {
-        "bk_scope_type": scope.type.value,
-        "bk_scope_id": str(scope.id),
-        "job_plan_id": plan_id,
-        "job_plan_name": name,
-        "job_template_id": template.template_id,
-        "creator": plan.creator,
-        "create_time": plan.create_s,
-        "need_update": False,
-    }
+    spec = "job_plan_id=plan_id job_plan_name=name job_template_id=template_id creator"
+    row = dto(plan, f"{spec} create_time=create_s need_update", need_update=False)
+    return {**scope_fields(scope, biz=False), **row}
 
 
 def get_user_authorized_scopes(world: World, call: Call) -> object:
@@ -411,18 +403,3 @@ def get_file_task_context(world: World, call: Call) -> object:
     _v3_ip_log(world, _v3(call, values))  # the step and host must exist
     fields = [("errorSource", ""), ("uploadFileErrorData", ""), ("downloadFileErrorData", "")]
     return {"field_list": [{"name": n, "value": v, "description": n} for n, v in fields]}
-
-
-V4_ENDPOINTS: dict[str, Endpoint] = {
-    "get_job_template_detail": Endpoint(get_job_template_detail, "GET", jobv3=False),
-    "create_job_plan": Endpoint(create_job_plan, "POST", jobv3=False),
-    "get_user_authorized_scopes": Endpoint(get_user_authorized_scopes, "GET", jobv3=False),
-    "get_script_task_context": Endpoint(get_script_task_context, "POST", jobv3=False),
-    "get_file_task_context": Endpoint(get_file_task_context, "POST", jobv3=False),
-    "get_job_instance_status": Endpoint(get_job_instance_status, "GET", jobv3=False),
-    "get_job_instance_list": Endpoint(get_job_instance_list, "GET", jobv3=False),
-    "fast_execute_script": Endpoint(fast_execute_script, "POST", jobv3=False),
-    "batch_get_job_instance_execute_object_log": Endpoint(
-        batch_get_job_instance_execute_object_log, "POST", jobv3=False
-    ),
-}

@@ -1,4 +1,6 @@
-"""The simulator's job-end callbacks, sent as bk-job's ``CallbackListener`` sends them.
+"""Rule: the simulator sends job-end callbacks exactly as bk-job's ``CallbackListener`` does.
+
+The simulator's job-end callbacks, sent as bk-job's ``CallbackListener`` sends them.
 
 When a job with a ``callback_url`` ends, POST ``{"job_instance_id", "status",
 "step_instances": [{"step_instance_id", "status"}]}`` with ``Content-Type: application/json``;

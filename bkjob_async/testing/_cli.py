@@ -1,4 +1,6 @@
-"""Run the simulator by hand: ``python -m bkjob_async.testing --port 9000 --jobs 50 --hosts 20``.
+"""Rule: the simulator's command line imports only ``cli``'s number types, never a command.
+
+Run the simulator by hand: ``python -m bkjob_async.testing --port 9000 --jobs 50 --hosts 20``.
 
 ``main(argv)`` prints where the simulator listens, how to authenticate and which jobs and plans
 exist, then serves until interrupted (or for ``--run-for`` seconds). ``bkjob-async simulate``

@@ -1,4 +1,6 @@
-"""The execution model: jobs whose steps run host rounds on a lazily evaluated per-job timeline.
+"""Rule: the execution model has no I/O and no clock; a job changes only when settled.
+
+The execution model: jobs whose steps run host rounds on a lazily evaluated per-job timeline.
 
 Rule: no I/O and no clock in here. Every entry point takes the time as epoch milliseconds, and a
 job changes only in ``Engine.settle`` (its due events, in time order) and in the operations,
@@ -39,14 +41,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import attrs
 
+from ..config import Scope
 from ..models.enums import HostStatus, JobStatus, StepOperation, StepType
+from ._hosts import SimHost
 from ._plan import HostPlan, RollingMode, StepPlan
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    from ..config import Scope
-    from ._hosts import SimHost
 
 __all__ = [
     "INF",
@@ -79,20 +80,11 @@ __all__ = [
 # bk-job's step event handlers re-check the status (``TaskExecuteServiceImpl``,
 # ``GseStepEventHandler``, ``ConfirmStepEventHandler``).
 
-
 UNSUPPORTED = 1241003
-
-
 NOT_A_CONFIRMER = 1244016
-
-
 REPEAT_START = 1241015
-
-
 #: The step statuses a retry (failed hosts or all) is allowed from.
 RETRYABLE = frozenset({JobStatus.FAIL, JobStatus.ABNORMAL_STATE, JobStatus.STOP_SUCCESS})
-
-
 #: The confirm role that lets the user who launched the job confirm (``JobRoleEnum``).
 TRIGGER_ROLE = "JOB_RESOURCE_TRIGGER_USER"
 
@@ -238,28 +230,14 @@ OPERATIONS: dict[StepOperation, Operation] = {
 
 
 # --- engine --------------------------------------------------------------------------------------
-
-
 INF = 1 << 62
-
-
 NO_EXIT = -(1 << 31)
-
-
 _SUCCESS_CODES = frozenset({int(HostStatus.SUCCESS), int(HostStatus.LAST_SUCCESS)})
-
-
 _NEXT_STEP_WHEN = frozenset(
     {JobStatus.SUCCESS, JobStatus.SKIPPED, JobStatus.IGNORE_ERROR, JobStatus.ROLLING_WAITING}
 )
-
-
 _JOB_ENDS_WITH = frozenset({JobStatus.FAIL, JobStatus.ABNORMAL_STATE, JobStatus.ABANDONED})
-
-
 _ROUND_END, _RETRY, _STOP, _OPERATION, _TERMINATE, _NEXT_BATCH = 0, 1, 2, 3, 4, 5
-
-
 _ANY_GEN = -1  # an event that applies whatever happened to the step since (it re-checks)
 
 
@@ -314,57 +292,30 @@ class Round:
         self.last_change = times[-1] if times else -1
 
 
+@attrs.define(kw_only=True, eq=False)
 class Step:
     """One step instance: its plan, targets, status and rounds keyed by ``execute_count``."""
 
-    __slots__ = (
-        "batch",
-        "create",
-        "end",
-        "execute_count",
-        "gen",
-        "host_plans",
-        "hosts",
-        "id",
-        "index",
-        "name",
-        "operator",
-        "owner",
-        "plan",
-        "rounds",
-        "sources",
-        "start",
-        "status",
-        "step_id",
-        "total",
-    )
-
-    def __init__(
-        self,
-        owner: Job,
-        *,
-        index: int,
-        step_instance_id: int,
-        plan: StepPlan,
-        hosts: Sequence[SimHost],
-        host_plans: Sequence[HostPlan | None],
-        name: str,
-        create: int,
-        operator: str,
-        step_id: int,
-    ) -> None:
-        self.owner, self.index, self.id = owner, index, step_instance_id
-        self.plan, self.name = plan, name
-        self.hosts, self.host_plans = tuple(hosts), tuple(host_plans)
-        self.create, self.operator, self.step_id = create, operator, step_id
-        self.status = JobStatus.BLANK
-        self.execute_count = self.batch = self.gen = 0
-        self.start: int | None = None
-        self.end: int | None = None
-        self.total: int | None = None
-        self.rounds: dict[int, Round] = {}
-        #: The hosts a file step's files come from (none known: one generated source host).
-        self.sources: tuple[SimHost, ...] = ()
+    owner: Job = attrs.field(repr=False)
+    index: int
+    id: int
+    plan: StepPlan
+    hosts: tuple[SimHost, ...]
+    host_plans: tuple[HostPlan | None, ...]
+    name: str
+    create: int
+    operator: str
+    step_id: int
+    status: JobStatus = JobStatus.BLANK
+    execute_count: int = 0
+    batch: int = 0
+    gen: int = 0
+    start: int | None = None
+    end: int | None = None
+    total: int | None = None
+    rounds: dict[int, Round] = attrs.Factory(dict)
+    #: The hosts a file step's files come from (none known: one generated source host).
+    sources: tuple[SimHost, ...] = ()
 
     @property
     def type(self) -> StepType:
@@ -398,65 +349,33 @@ class Step:
         return self.rounds.get(self.execute_count)
 
 
+@attrs.define(kw_only=True, eq=False)
 class Job:
     """One job instance: identity, status, steps, pending events and the rendered-body cache."""
 
-    __slots__ = (
-        "app_code",
-        "cache",
-        "callback_url",
-        "create",
-        "current",
-        "end",
-        "events",
-        "id",
-        "launch_mode",
-        "live",
-        "name",
-        "operator",
-        "plan_id",
-        "rng",
-        "scope",
-        "seq",
-        "start",
-        "status",
-        "steps",
-        "task_type",
-        "template_id",
-        "total",
-        "version",
-    )
-
-    def __init__(
-        self,
-        *,
-        job_id: int,
-        scope: Scope,
-        name: str,
-        operator: str,
-        create: int,
-        rng: random.Random,
-        launch_mode: int = 2,
-        task_type: int = 0,
-        plan_id: int = -1,
-        template_id: int = -1,
-        app_code: str = "",
-        callback_url: str | None = None,
-    ) -> None:
-        self.id, self.scope, self.name, self.operator = job_id, scope, name, operator
-        self.create, self.rng, self.app_code = create, rng, app_code
-        self.launch_mode, self.task_type = launch_mode, task_type
-        self.plan_id, self.template_id, self.callback_url = plan_id, template_id, callback_url
-        self.status = JobStatus.BLANK
-        self.start: int | None = None
-        self.end: int | None = None
-        self.total: int | None = None
-        self.current = -1
-        self.steps: list[Step] = []
-        self.events: list[tuple[int, int, int, int, int, int]] = []
-        self.seq = self.version = 0
-        self.live: list[Round] = []
-        self.cache: dict[object, tuple[object, bytes]] = {}
+    id: int
+    scope: Scope
+    name: str
+    operator: str
+    create: int
+    rng: random.Random = attrs.field(repr=False)
+    launch_mode: int = 2
+    task_type: int = 0
+    plan_id: int = -1
+    template_id: int = -1
+    app_code: str = ""
+    callback_url: str | None = None
+    status: JobStatus = JobStatus.BLANK
+    start: int | None = None
+    end: int | None = None
+    total: int | None = None
+    current: int = -1
+    steps: list[Step] = attrs.Factory(list)
+    events: list[tuple[int, int, int, int, int, int]] = attrs.Factory(list)
+    seq: int = 0
+    version: int = 0
+    live: list[Round] = attrs.Factory(list)
+    cache: dict[object, tuple[object, bytes]] = attrs.field(factory=dict, repr=False)
 
     @property
     def current_step_instance_id(self) -> int:

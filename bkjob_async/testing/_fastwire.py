@@ -1,4 +1,6 @@
-"""The job status body, with host rows formatted as text: the simulator's hottest answer.
+"""Rule: the job status body's bytes are exactly what ``_render``'s dicts encode to.
+
+The job status body, with host rows formatted as text: the simulator's hottest answer.
 
 Rule: the bytes are exactly what ``_render``'s dicts encode to (``encode_compact`` for the
 gateway, ``encode_esb`` for the ESB); tests compare the two. Only the host rows, the bulk of

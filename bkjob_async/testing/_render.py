@@ -18,6 +18,7 @@ from ..models.enums import HostStatus, JobStatus
 from ._codes import host_status_text
 from ._engine import NO_EXIT, Job, Round, Step
 from ._hosts import SimHost, cloud_name
+from ._store import dto
 
 if TYPE_CHECKING:
     from ..config import Scope
@@ -184,14 +185,14 @@ def job_status_v2(job: Job, now: int, tz: _dt.tzinfo, rows: bool = True) -> Obj:
 
 def _v2_progress(step: Step, tz: _dt.tzinfo) -> Obj:
     """The fields both v2 step answers spell alike: who ran the step, its status and times."""
-    return {
-        "operator": step.operator,
-        "status": int(step.status),
-        "execute_count": step.execute_count,
-        "start_time": v2_time(step.start, tz),
-        "end_time": v2_time(step.end, tz),
-        "total_time": _seconds(step.total),
-    }
+    return dto(
+        step,
+        "operator status execute_count start_time end_time total_time",
+        status=int(step.status),
+        start_time=v2_time(step.start, tz),
+        end_time=v2_time(step.end, tz),
+        total_time=_seconds(step.total),
+    )
 
 
 def _step_v2(step: Step, now: int, tz: _dt.tzinfo, rows: bool) -> Obj:
@@ -388,21 +389,15 @@ def step_status_v2(step: Step, now: int, tz: _dt.tzinfo, english: bool) -> Obj:
         if rows:
             entry["ip_list"] = [_v2_ip(step.hosts[i]) for i in rows]
         analyse.append(entry)
+    unknown = ("total_ip_num", "abnormal_agent_ip_num", "running_ip_num", "fail_ip_num")
     detail = {
         **_scope(step.owner.scope),
-        "step_instance_id": step.id,
-        "step_id": step.step_id,
-        "job_instance_id": step.owner.id,
-        "name": step.name,
+        **dto(step, "step_instance_id=id step_id job_instance_id=owner.id name"),
         "type": int(step.type),
         "target_ips": ",".join(host.cloud_ip for host in step.hosts),
         "abnormal_agent_ips": None,
         **_v2_progress(step, tz),
-        "total_ip_num": None,
-        "abnormal_agent_ip_num": None,
-        "running_ip_num": None,
-        "fail_ip_num": None,
-        "success_ip_num": None,
+        **dict.fromkeys((*unknown, "success_ip_num")),
     }
     return {
         "is_finished": step.status.is_finished,
@@ -412,15 +407,8 @@ def step_status_v2(step: Step, now: int, tz: _dt.tzinfo, english: bool) -> Obj:
 
 
 def _v2_ip(host: SimHost) -> Obj:
-    return {
-        "bk_host_id": host.bk_host_id,
-        "bk_cloud_id": host.bk_cloud_id,
-        "bk_cloud_name": None,
-        "ip": host.ip,
-        "ipv6": None,
-        "bk_agent_id": None,
-        "alive": None,
-    }
+    none = dict.fromkeys(("bk_cloud_name", "ipv6", "bk_agent_id", "alive"))
+    return dto(host, "bk_host_id bk_cloud_id bk_cloud_name ip ipv6 bk_agent_id alive", **none)
 
 
 # -- logs and history ---------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""The simulated dangerous-command rules, ``check_script``, and the launch check they drive.
+"""Rule: as ``_api``, the dangerous-rule endpoints see parameters, never HTTP.
+
+The simulated dangerous-command rules, ``check_script``, and the launch check they drive.
 
 Rule: as ``_api``, handlers see parameters, never HTTP. The store holds the rules (global,
 ordered by priority, in ``_store``); the handlers follow ``EsbDangerousRuleV3ResourceImpl`` and
@@ -22,15 +24,14 @@ from typing import TYPE_CHECKING
 from ..config import ApiFlavor
 from . import _api
 from . import _codes as codes
-from ._api import ApiFailure, Call, Endpoint, Params, scope_of
-from ._script_texts import decode, fail
-from ._scripts import DISABLED, DRAFT, LANGUAGES
+from ._api import ApiFailure, Call, Params, scope_of
+from ._scripts import DISABLED, DRAFT, LANGUAGES, decode, fail
 from ._store import SimRule, matches
 
 if TYPE_CHECKING:
     from ._world import World
 
-__all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS"]
+__all__ = ["check_script", "fast_execute_script"]  # and the rules' handlers, routed by name
 
 DANGEROUS_RULE_EXIST = 1243056
 DANGEROUS_SCRIPT_FORBIDDEN = 1244019
@@ -216,19 +217,3 @@ def fast_execute_script(world: World, call: Call) -> object:
     if any(row["action"] == INTERCEPT for row in found):
         raise fail(call, DANGEROUS_SCRIPT_FORBIDDEN)
     return _api.fast_execute_script(world, call)
-
-
-V3_ENDPOINTS: dict[str, Endpoint] = {
-    "get_dangerous_rule_list": Endpoint(get_dangerous_rule_list, "POST"),
-    "create_dangerous_rule": Endpoint(create_dangerous_rule, "POST"),
-    "update_dangerous_rule": Endpoint(update_dangerous_rule, "POST"),
-    "delete_dangerous_rule": Endpoint(delete_dangerous_rule, "POST"),
-    "enable_dangerous_rule": Endpoint(enable_dangerous_rule, "POST"),
-    "disable_dangerous_rule": Endpoint(disable_dangerous_rule, "POST"),
-    "check_script": Endpoint(check_script, "POST"),
-    "fast_execute_script": Endpoint(fast_execute_script, "POST"),
-}
-
-V2_ENDPOINTS: dict[str, Endpoint] = {
-    "fast_execute_script": Endpoint(fast_execute_script, None),
-}

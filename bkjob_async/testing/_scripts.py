@@ -1,22 +1,31 @@
-"""The simulated script library: scripts and public scripts through their lifecycle.
+"""Rule: as ``_api``, the script library's endpoints see parameters, never HTTP.
+
+The simulated script library: scripts and public scripts through their lifecycle.
 
 Rule: as ``_api``, handlers see parameters, never HTTP. They follow ``EsbScriptResourceV3Impl``,
-``EsbPublicScriptResourceV3Impl`` and ``ScriptManagerImpl`` (v3; v2's reads are in ``_scripts_v2``). A new script or version is a draft (0); publishing puts a
-version online (1) and the script's previous online version offline (2); only an online or
-offline version can be disabled (3), and a disabled one cannot be published again; only a
-draft's content can be updated. Bean-validation failures are 1240003 with the validation
-message, as ``EsbExceptionControllerAdvice`` answers. Where bk-job would store an orphan
-version for a script it does not have, the simulator refuses with 1243001.
+``EsbPublicScriptResourceV3Impl`` and ``ScriptManagerImpl``, and v2's reads
+(``EsbGetScriptListResourceImpl``, ``EsbGetPublicScriptListResourceImpl``,
+``EsbGetScriptDetailResourceImpl``: a script by its online version, ``EsbScriptDTO``). A new
+script or version is a draft (0); publishing puts a version online (1) and the script's
+previous online version offline (2); only an online or offline version can be disabled (3),
+and a disabled one cannot be published again; only a draft's content can be updated. A failed
+bean validation is 1240003 with its text (``fail``), as ``EsbExceptionControllerAdvice``
+answers. Where bk-job would store an orphan version for a script it does not have, the
+simulator refuses with 1243001.
 """
 
 from __future__ import annotations
 
+import base64
+import datetime as _dt
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
 from . import _codes as codes
-from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
-from ._script_texts import decode, fail
+from ._api import ApiFailure, Call, Params, paged, scope_of
+from ._render import v2_time
+from ._store import dto
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,7 +34,7 @@ if TYPE_CHECKING:
     from ._store import SimScript, SimScriptVersion
     from ._world import World
 
-__all__ = ["V3_ENDPOINTS", "find_version", "newest_first"]
+__all__ = ["HANDLERS", "V2_HANDLERS", "decode", "fail", "find_version"]
 
 SCRIPT_NAME_DUPLICATE = 1243002
 SCRIPT_NOT_IN_APP = 1243004
@@ -36,6 +45,24 @@ DRAFT, ONLINE, OFFLINE, DISABLED = 0, 1, 2, 3
 LANGUAGES = range(1, 7)
 _NAME = re.compile(r'^[^\\|/:*<>"?]+$')
 _VERSION = re.compile(r"^[A-Za-z0-9_\-#@.]+$")
+
+
+def fail(call: Call, key: int | str, *args: object) -> ApiFailure:
+    """Return bk-job's refusal: a code (its text is ``_codes``'s), or a failed bean validation,
+    1240003 with the text of its key (``codes.VALIDATION``)."""
+    if isinstance(key, int):
+        return ApiFailure(key, *args)
+    text = codes.localized(codes.VALIDATION[key], call.english, *args)
+    return ApiFailure(codes.BAD_REQUEST, message=text)
+
+
+def decode(value: str | None) -> str | None:
+    """Decode base64 as commons-codec does: leniently, ``None`` for empty (``Base64Util``)."""
+    if not value:
+        return None
+    cleaned = re.sub(r"[^A-Za-z0-9+/]", "", value.replace("-", "+").replace("_", "/"))
+    cleaned = cleaned[: len(cleaned) - len(cleaned) % 4 if len(cleaned) % 4 == 1 else None]
+    return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4)).decode("utf-8", "replace")
 
 
 def _scope(call: Call, public: bool) -> Scope | None:
@@ -316,29 +343,94 @@ def _delete_version(world: World, call: Call, public: bool) -> object:
     return None
 
 
-def _both(handler: Callable[[World, Call, bool], object]) -> tuple[Any, Any]:
-    return (lambda w, c: handler(w, c, False)), (lambda w, c: handler(w, c, True))
+#: The handlers by API name: each serves a scope's library and, as ``*_public_*``, the public one.
+HANDLERS: dict[str, Callable[[World, Call], object]] = {
+    name.format(prefix): functools.partial(handler, public=bool(prefix))
+    for name, handler in (
+        ("get_{}script_list", _list),
+        ("get_{}script_version_list", _version_list),
+        ("get_{}script_version_detail", _version_detail),
+        ("create_{}script", _create),
+        ("create_{}script_version", _create_version),
+        ("update_{}script_basic", _update_basic),
+        ("update_{}script_version", _update_version),
+        ("publish_{}script_version", _publish),
+        ("disable_{}script_version", _disable),
+        ("delete_{}script", _delete),
+        ("delete_{}script_version", _delete_version),
+    )
+    for prefix in ("", "public_")
+}
 
 
-def _table() -> dict[str, Endpoint]:
-    table: dict[str, Endpoint] = {}
-    for name, handler, method in (
-        ("get_{}script_list", _list, "GET"),
-        ("get_{}script_version_list", _version_list, "GET"),
-        ("get_{}script_version_detail", _version_detail, "GET"),
-        ("create_{}script", _create, "POST"),
-        ("create_{}script_version", _create_version, "POST"),
-        ("update_{}script_basic", _update_basic, "POST"),
-        ("update_{}script_version", _update_version, "POST"),
-        ("publish_{}script_version", _publish, "POST"),
-        ("disable_{}script_version", _disable, "POST"),
-        ("delete_{}script", _delete, "POST"),
-        ("delete_{}script_version", _delete_version, "POST"),
+# -- v2 -----------------------------------------------------------------------------------------
+
+_UTC = _dt.timezone.utc
+
+
+def _v2_row(world: World, script: SimScript, row: SimScriptVersion, content: bool) -> Any:
+    """Render v2's ``EsbScriptDTO`` (times in UTC text, as ``DateUtils`` with ``UTC``)."""
+    scope = {} if script.scope is None else {"bk_biz_id": script.scope.id}
+    spec = "id name=script.name public version tag type=script.language creator=script.creator"
+    spec += " create_time last_modify_user=modifier last_modify_time content"
+    return {
+        **scope,
+        **dto(
+            row,
+            spec,
+            public=script.scope is None,
+            tag=None,
+            create_time=v2_time(script.create_ms, _UTC),
+            last_modify_time=v2_time(row.modify_ms, _UTC),
+            content=row.content if content else None,
+        ),
+    }
+
+
+def _v2_list(world: World, call: Call, public: bool) -> object:
+    """Online versions as ``EsbPageData``; ``length`` 0 or absent means all, below 0 is 10."""
+    params = call.params
+    public = public or params.flag("is_public")
+    scope = None if public else scope_of(params)
+    kind = params.long("script_type")
+    if kind is not None and (
+        kind not in LANGUAGES if public else kind > 0 and kind not in LANGUAGES
     ):
-        scoped, public = _both(handler)
-        table[name.format("")] = Endpoint(scoped, method)
-        table[name.format("public_")] = Endpoint(public, method)
-    return table
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "script_type")
+    name = params.text("script_name")
+    start, length = params.long("start"), params.long("length")
+    start = 0 if start is None or start < 0 else start
+    length = 2**31 - 1 if not length else (10 if length < 0 else length)
+    scripts = sorted(world.store.scripts_of(scope), key=newest_first, reverse=True)
+    rows = [
+        (s, s.online)
+        for s in scripts
+        if (not kind or s.language == kind) and (not name or name in s.name)
+    ]
+    if not rows:
+        return {"start": 0, "page_size": 10, "total_record_size": 0, "data": []}
+    content = params.flag("return_script_content")
+    data = [_v2_row(world, s, v, content) for s, v in rows[start : start + length] if v]
+    return {"start": start, "page_size": length, "total_record_size": len(rows), "data": data}
 
 
-V3_ENDPOINTS: dict[str, Endpoint] = _table()
+def _v2_detail(world: World, call: Call) -> object:
+    """``get_script_detail``: a version by ``id`` (1241007 if absent), no content."""
+    params = call.params
+    version_id = params.long("id")
+    if version_id is None or version_id < 1:
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "id")
+    given = params.text("bk_biz_id") or params.text("bk_scope_id")
+    scope = scope_of(params) if given else None
+    row = find_version(world, call, scope, version_id)
+    if row.scope is not None and scope is None:
+        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "bk_biz_id")
+    return _v2_row(world, row.script, row, content=False)
+
+
+#: The v2 handlers by v2's name.
+V2_HANDLERS = {
+    "get_script_list": functools.partial(_v2_list, public=False),
+    "get_public_script_list": functools.partial(_v2_list, public=True),
+    "get_script_detail": _v2_detail,
+}

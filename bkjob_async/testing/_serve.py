@@ -1,4 +1,6 @@
-"""``serve(handler)``: any ``MockTransport`` handler over real HTTP, on 127.0.0.1 port 0 by default.
+"""Rule: the one aiohttp server of ``testing``; it knows nothing of bk-job beyond its paths.
+
+``serve(handler)``: any ``MockTransport`` handler over real HTTP, on 127.0.0.1 port 0 by default.
 
 Rule: the one aiohttp server of ``testing`` (the simulator is served by it too). An incoming
 request becomes the ``Request`` the client would have handed ``MockTransport``; the handler's

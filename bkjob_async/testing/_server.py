@@ -1,4 +1,6 @@
-"""The simulator's HTTP face: routing, auth, rate limit, envelopes and faults, per API flavor.
+"""Rule: the only aiohttp code of the simulator: routing, auth, rate limit, envelopes, faults.
+
+The simulator's HTTP face: routing, auth, rate limit, envelopes and faults, per API flavor.
 
 Rule: the only aiohttp code of the simulator. Three front doors share one simulated Job backend:
 
@@ -36,8 +38,8 @@ from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from .._protocol import Request, Response
 from ..config import ApiFlavor
 from ._api import ApiFailure, Call, Encoded, Endpoint, Params
-from ._api_catalog import V2_ENDPOINTS, V3_ENDPOINTS
-from ._api_v4 import V4_ENDPOINTS, v4_status
+from ._api_catalog import V2_ENDPOINTS, V3_ENDPOINTS, V4_ENDPOINTS
+from ._api_v4 import v4_status
 from ._codes import BAD_REQUEST, INTERNAL_ERROR, message
 from ._faults import Fault, FaultKind, FaultRules
 from ._render import encode_compact, encode_esb

@@ -1,4 +1,6 @@
-"""The simulator's catalog setup: plans, scripts, dangerous-command rules, accounts, containers.
+"""Rule: the simulator's catalog setup only; no HTTP and no engine here.
+
+The simulator's catalog setup: plans, scripts, dangerous-command rules, accounts, containers.
 
 Rule: what a test puts in the simulated bk-job's catalog before it runs, split from
 ``BkJobSimulator`` (which inherits it) by concern; no HTTP and no engine here.

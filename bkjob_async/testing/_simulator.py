@@ -1,4 +1,6 @@
-"""``BkJobSimulator``: the public facade that owns the world, the faults and the HTTP server.
+"""Rule: ``BkJobSimulator`` runs no background task per job; jobs advance when looked at.
+
+``BkJobSimulator``: the public facade that owns the world, the faults and the HTTP server.
 
 Rule: no background task per job. Every job advances lazily when a request (or ``job()``)
 looks at it, from the simulator clock. Besides its HTTP server (``serve`` of its HTTP layer,

@@ -13,9 +13,11 @@ change the store. Every scope has the accounts ``root`` (Linux), ``system`` (Win
 from __future__ import annotations
 
 import datetime as _dt
+import functools
+import operator
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
@@ -51,13 +53,20 @@ def scope_fields(scope: Scope | None, *, biz: bool = True) -> dict[str, Any]:
     return {**fields, "bk_biz_id": scope.id} if biz else fields
 
 
-def _stamps(creator: str, create: int, modifier: str, modify: int) -> dict[str, Any]:
-    return {
-        "creator": creator,
-        "create_time": create,
-        "last_modify_user": modifier,
-        "last_modify_time": modify,
-    }
+@functools.cache
+def _fields(spec: str) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    pairs = (item.partition("=")[::2] for item in spec.split())
+    return tuple((wire, operator.attrgetter(path or wire)) for wire, path in pairs)
+
+
+def dto(source: object, spec: str, **values: Any) -> dict[str, Any]:
+    """Return a DTO as data: ``spec`` names its fields in the DTO's order, each ``wire`` or
+    ``wire=attribute`` (dotted for deeper) of ``source``; ``values`` gives a field outright."""
+    return {w: values[w] if w in values else get(source) for w, get in _fields(spec)}
+
+
+#: Who made a row and when, who changed it last and when (``BaseDTO``'s four fields).
+STAMPS = "creator create_time=create_ms last_modify_user=modifier last_modify_time=modify_ms"
 
 
 class Table(dict[Any, R], Generic[R]):
@@ -117,20 +126,9 @@ class SimScriptVersion:
 
     def render(self) -> dict[str, Any]:
         """Render ``EsbScriptVersionDetailV3DTO`` (public scripts carry no scope)."""
-        script = self.script
-        return {
-            **scope_fields(script.scope),
-            "id": self.id,
-            "script_id": script.id,
-            "name": script.name,
-            "version": self.version,
-            "content": self.content,
-            "status": self.status,
-            "version_desc": self.desc,
-            **_stamps(self.creator, self.create_ms, self.modifier, self.modify_ms),
-            "script_language": script.language,
-            "description": script.description,
-        }
+        spec = "id script_id=script.id name=script.name version content status version_desc=desc"
+        spec += f" {STAMPS} script_language=script.language description=script.description"
+        return {**scope_fields(self.script.scope), **dto(self, spec)}
 
 
 @attrs.define
@@ -161,16 +159,14 @@ class SimScript:
     def render(self) -> dict[str, Any]:
         """Render ``EsbScriptV3DTO``."""
         online = self.online
-        modifier, modified = self.modifier or self.creator, self.modify_ms or self.create_ms
-        return {
-            **scope_fields(self.scope),
-            "id": self.id,
-            "name": self.name,
-            "script_language": self.language,
-            **_stamps(self.creator, self.create_ms, modifier, modified),
-            "online_script_version_id": None if online is None else online.id,
-            "description": self.description,
-        }
+        row = dto(
+            self,
+            f"id name script_language=language {STAMPS} online_script_version_id description",
+            last_modify_user=self.modifier or self.creator,
+            last_modify_time=self.modify_ms or self.create_ms,
+            online_script_version_id=None if online is None else online.id,
+        )
+        return {**scope_fields(self.scope), **row}
 
 
 @attrs.define
@@ -195,31 +191,19 @@ class SimAccount:
 
     def render(self) -> dict[str, Any]:
         """Render ``EsbAccountV3DTO``."""
+        spec = f"id account alias category type db_system_account_id os {STAMPS} description"
         modified = self.create_ms if self.modify_ms is None else self.modify_ms
-        return {
-            **scope_fields(self.scope),
-            "id": self.id,
-            "account": self.account,
-            "alias": self.alias,
-            "category": self.category,
-            "type": self.type,
-            "db_system_account_id": self.db_system_account_id,
-            "os": self.os,
-            **_stamps(self.creator, self.create_ms, self.modifier or self.creator, modified),
-            "description": self.description,
-        }
+        row = dto(
+            self, spec, last_modify_user=self.modifier or self.creator, last_modify_time=modified
+        )
+        return {**scope_fields(self.scope), **row}
 
     def render_v2(self) -> dict[str, Any]:
         """Render v2's ``EsbAccountDTO`` (``create_time`` in UTC text, as bk-job does)."""
-        return {
-            **scope_fields(self.scope),
-            "id": self.id,
-            "account": self.account,
-            "creator": self.creator,
-            "os": self.os,
-            "alias": self.alias,
-            "create_time": utc_text(self.create_ms),
-        }
+        row = dto(
+            self, "id account creator os alias create_time", create_time=utc_text(self.create_ms)
+        )
+        return {**scope_fields(self.scope), **row}
 
 
 def utc_text(ms: int) -> str:
@@ -246,11 +230,7 @@ class SimCredential:
         """Render ``EsbCredentialV3DTO`` (no secret)."""
         return {
             **scope_fields(self.scope, biz=False),
-            "id": self.id,
-            "name": self.name,
-            "type": self.type,
-            "description": self.description,
-            **_stamps(self.creator, self.create_ms, self.modifier, self.modify_ms),
+            **dto(self, f"id name type description {STAMPS}"),
         }
 
 
@@ -275,18 +255,9 @@ class SimFileSource:
 
     def render(self) -> dict[str, Any]:
         """Render ``EsbFileSourceV3DTO`` (``FileSourceDTO.toEsbFileSourceV3DTO``)."""
-        return {
-            **scope_fields(self.scope, biz=False),
-            "id": self.id,
-            "code": self.code,
-            "alias": self.alias,
-            "status": self.status,
-            "file_source_type_code": self.type,
-            "is_public": False,
-            "credential_id": self.credential_id,
-            "enable": self.enable,
-            **_stamps(self.creator, self.create_ms, self.modifier, self.modify_ms),
-        }
+        spec = "id code alias status file_source_type_code=type is_public credential_id enable"
+        row = dto(self, f"{spec} {STAMPS}", is_public=False)
+        return {**scope_fields(self.scope, biz=False), **row}
 
 
 @attrs.define
@@ -328,15 +299,9 @@ class SimRule:
 
     def render(self) -> dict[str, Any]:
         """Render ``EsbDangerousRuleV3DTO`` (its languages ascending: ``decodeScriptType``)."""
-        return {
-            "id": self.id,
-            "expression": self.expression,
-            "script_language_list": [n + 1 for n in range(8) if self.languages & (1 << n)],
-            "description": self.description,
-            "action": self.action,
-            "status": self.status,
-            **_stamps(self.creator, self.create_ms, self.modifier, self.modify_ms),
-        }
+        languages = [n + 1 for n in range(8) if self.languages & (1 << n)]
+        spec = f"id expression script_language_list description action status {STAMPS}"
+        return dto(self, spec, script_language_list=languages)
 
 
 @attrs.frozen

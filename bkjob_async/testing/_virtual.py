@@ -1,4 +1,6 @@
-"""Virtual time for tests: an asyncio loop whose clock jumps to the next timer when idle.
+"""Rule: under virtual time nothing may wait on the network; the clock jumps when idle.
+
+Virtual time for tests: an asyncio loop whose clock jumps to the next timer when idle.
 
 ``run_virtual(main)`` runs ``main`` like ``anyio.run``, on ``VirtualTimeLoop``: whenever
 nothing is ready to run, the clock jumps to the next timer instead of sleeping, so an hour of

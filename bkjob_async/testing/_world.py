@@ -16,16 +16,19 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
+from ..config import Scope
 from ..models.enums import JobStatus, LaunchMode, StepType, TaskType
 from ._engine import Defaults, Engine, Job, Step
 from ._hosts import Inventory, SimHost
+from ._plan import PlanVar, StepPlan
 from ._store import Store
 
 if TYPE_CHECKING:
     import datetime as _dt
 
-    from ..config import Scope
-    from ._plan import HostPlan, PlanVar, StepPlan
+    from ._plan import HostPlan
 
 __all__ = ["VIRTUAL_EPOCH_MS", "Clock", "Plan", "World"]
 
@@ -73,6 +76,7 @@ class Clock:
         self._offset_ms += round(seconds * 1000)
 
 
+@attrs.define(eq=False)
 class Plan:
     """A registered job plan that ``execute_job_plan`` (v2 ``execute_job``) instantiates.
 
@@ -80,34 +84,19 @@ class Plan:
     when it succeeds. bk-job keeps a plan's times in epoch seconds (``create_s``).
     """
 
-    __slots__ = (
-        "create_s",
-        "creator",
-        "name",
-        "outputs",
-        "plan_id",
-        "scope",
-        "steps",
-        "template_id",
-        "variables",
-    )
+    plan_id: int
+    steps: tuple[StepPlan, ...]
+    name: str
+    scope: Scope | None
+    variables: tuple[PlanVar, ...] = attrs.field(default=(), kw_only=True)
+    outputs: dict[str, str] = attrs.field(factory=dict, kw_only=True)
+    creator: str = attrs.field(default="admin", kw_only=True)
+    create_s: int = attrs.field(default=0, kw_only=True)
+    template_id: int = attrs.field(kw_only=True)
 
-    def __init__(
-        self,
-        plan_id: int,
-        steps: Sequence[StepPlan],
-        name: str,
-        scope: Scope | None,
-        *,
-        variables: Sequence[PlanVar] = (),
-        outputs: Mapping[str, str] | None = None,
-        creator: str = "admin",
-        create_s: int = 0,
-    ) -> None:
-        self.plan_id, self.steps, self.name, self.scope = plan_id, tuple(steps), name, scope
-        self.template_id = plan_id + 100_000
-        self.variables, self.outputs = tuple(variables), dict(outputs or {})
-        self.creator, self.create_s = creator, create_s
+    @template_id.default
+    def _template_id(self) -> int:
+        return self.plan_id + 100_000
 
 
 class World:
@@ -154,11 +143,6 @@ class World:
         self._next_step_id = 20_001
         self.cache_hits = self.cache_misses = 0
 
-    @property
-    def vault(self) -> Store:
-        """Return the store under its earlier name (tests read its passwords, credentials)."""
-        return self.store
-
     def now_ms(self) -> int:
         """Return the simulated time in epoch milliseconds."""
         return self.clock.now_ms()
@@ -190,7 +174,7 @@ class World:
         job_id, now = self._next_job_id, self.now_ms()
         self._next_job_id += 1
         job = Job(
-            job_id=job_id,
+            id=job_id,
             scope=scope,
             name=name or (plan.name if plan else f"sim-job-{job_id}"),
             operator=operator,
@@ -303,12 +287,12 @@ class World:
         step_id = self._next_step_id
         self._next_step_id += 1
         return Step(
-            job,
+            owner=job,
             index=index,
-            step_instance_id=step_id,
+            id=step_id,
             plan=plan,
-            hosts=hosts,
-            host_plans=rows,
+            hosts=tuple(hosts),
+            host_plans=tuple(rows),
             name=plan.name or f"{_DEFAULT_STEP_NAMES.get(plan.type, 'Step')} {index + 1}",
             create=job.create,
             operator=job.operator,
@@ -349,11 +333,11 @@ class World:
             raise ValueError("two plan variables have the same name")
         plan = self.plans[plan_id] = Plan(
             plan_id,
-            steps,
+            tuple(steps),
             name or f"sim-plan-{plan_id}",
             scope,
-            variables=variables,
-            outputs=outputs,
+            variables=tuple(variables),
+            outputs=dict(outputs or {}),
             create_s=self.now_ms() // 1000,
         )
         return plan

@@ -1,4 +1,6 @@
-"""A pytest plugin: a simulated bk-job and a client bound to it, per test (entry point ``pytest11``).
+"""Rule: each test that asks gets its own simulated bk-job and a client bound to it.
+
+A pytest plugin: a simulated bk-job and a client bound to it, per test (entry point ``pytest11``).
 
 Layer: testing (the top); loaded by pytest from the package's ``pytest11`` entry point, or with
 ``-p bkjob_async.testing.pytest_plugin``. Async fixtures run under anyio's pytest plugin, so a

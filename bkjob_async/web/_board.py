@@ -1,4 +1,6 @@
-"""What the dashboard shows of a poller: jobs, hosts, containers, the feed; kept after the run.
+"""Rule: the board reads the poller only through its public tap and statistics.
+
+What the dashboard shows of a poller: jobs, hosts, containers, the feed; kept after the run.
 
 Rule: the board reads the poller through its public tap (``Poller.tap``) and statistics, never
 its internals. With no viewer the tap is closed: a poll costs the poller one truth test more.

@@ -1,4 +1,6 @@
-"""The cluster page: a cluster's workers, partitions and leases, watches, lag and dead letters,
+"""Rule: the cluster page reads only, at most once a ``refresh`` whoever asks.
+
+The cluster page: a cluster's workers, partitions and leases, watches, lag and dead letters,
 and the latest transitions as the watches' streams hold them (they stay after a watch ended,
 so a dashboard started again shows what the cluster did).
 

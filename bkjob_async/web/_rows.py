@@ -1,4 +1,6 @@
-"""A job as the dashboard's board shows it: where it is, its bucket, the fold's figures of it.
+"""Rule: a board row is a plain value: no I/O and no counting.
+
+A job as the dashboard's board shows it: where it is, its bucket, the fold's figures of it.
 
 Rule: plain values, no I/O and no counting: the board's ``Fold`` counts, and a row holds the
 frozen figures of its job as of the job's last delivery.

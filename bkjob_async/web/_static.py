@@ -1,4 +1,6 @@
-"""The dashboard's script and stylesheet: named by their content's hash, cached for good, gzipped.
+"""Rule: the dashboard's files are read once; a hashed URL's content never changes.
+
+The dashboard's script and stylesheet: named by their content's hash, cached for good, gzipped.
 
 Rule: the files are read and compressed once (they ship in the package). A page links each as
 ``static/<name>.<hash>.<ext>``: that URL's content never changes, so it is sent with

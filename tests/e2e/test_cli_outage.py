@@ -31,10 +31,9 @@ from bkjob_async.cli import amain
 from bkjob_async.cli._commands import watch_status
 from bkjob_async.cli._connect import Target
 from bkjob_async.cli._follow import Mode, Shown
-from bkjob_async.cli._format import progress_line
+from bkjob_async.cli._format import Tally, job_counts, progress_line
 from bkjob_async.cli._live import LiveView
 from bkjob_async.cli._runtime import Context
-from bkjob_async.cli._tally import Tally, job_counts
 from bkjob_async.config import ApiFlavor, Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
 

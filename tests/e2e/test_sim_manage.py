@@ -44,14 +44,14 @@ async def test_an_account_is_created_listed_and_deleted(wire: Wire, sim: BkJobSi
     )
     assert made["creator"] == "alice"
     assert made["bk_scope_id"] == str(SCOPE.id)
-    assert sim._world.vault.passwords[made["id"]] == "Pa55-word"
+    assert sim._world.store.passwords[made["id"]] == "Pa55-word"
     assert "Pa55-word" not in str(made)
     listed = await wire.data(flavor, "get_account_list", {"alias": "dep"})
     assert [row["id"] for row in listed["data"]] == [made["id"]]
     gone = await wire.data(flavor, "delete_account", {"id": made["id"]})
     assert gone["id"] == made["id"]
     assert (await wire.data(flavor, "get_account_list", {"alias": "dep"}))["data"] == []
-    assert made["id"] not in sim._world.vault.passwords
+    assert made["id"] not in sim._world.store.passwords
     again = await wire.call(flavor, "delete_account", {"id": made["id"]})
     assert code_of(again) == 1244003
     assert str(made["id"]) in again.json["message"]
@@ -81,7 +81,7 @@ async def test_update_account_changes_only_what_is_given(wire: Wire, sim: BkJobS
     assert changed["alias"] == "u1"
     assert changed["description"] == "ops"
     assert changed["last_modify_time"] == made["create_time"] + 5000
-    assert sim._world.vault.passwords[made["id"]] == "new-pw"
+    assert sim._world.store.passwords[made["id"]] == "new-pw"
     await wire.data(GATEWAY, "create_account", {"account": "u2", "type": 1, "category": 1})
     clash = await wire.call(GATEWAY, "update_account", {"id": made["id"], "alias": "u2"})
     assert code_of(clash) == 1243007
@@ -123,7 +123,7 @@ async def test_a_credential_is_stored_and_never_answered(wire: Wire, sim: BkJobS
     made = await wire.data(flavor, "create_credential", params)
     assert made["name"] == "repo"
     assert len(made["id"]) == 32
-    stored = sim._world.vault.credentials[made["id"]]
+    stored = sim._world.store.credentials[made["id"]]
     assert stored.values == ("admin", "s3cret-pw")
     assert "s3cret-pw" not in repr(stored)
     detail = await wire.data(GATEWAY, "get_credential_detail", {"id": made["id"]})
@@ -155,7 +155,7 @@ async def test_update_credential_replaces_and_keeps_the_placeholder(
         "credential_secret_key": "******",
     }
     assert (await wire.data(JOBV3, "update_credential", update))["name"] == "ak2"
-    assert sim._world.vault.credentials[made["id"]].values == ("AK2", "SK")
+    assert sim._world.store.credentials[made["id"]].values == ("AK2", "SK")
     assert (
         code_of(
             await wire.call(JOBV3, "update_credential", {**update, "id": "f" * 32, "name": "new"})

@@ -270,7 +270,7 @@ async def test_credentials_are_stored_and_read_without_their_secret(clients, rec
         CredentialType.USERNAME_PASSWORD,
         "alice",
     )
-    assert sim._world.vault.credentials[credential_id].values == ("admin2", SECRET)  # kept
+    assert sim._world.store.credentials[credential_id].values == ("admin2", SECRET)  # kept
     with pytest.raises(NotFoundError):  # 1243048
         await clients(GATEWAY).get_credential_detail(SCOPE, "f" * 32)
 

@@ -128,8 +128,7 @@ def test_host_code_written_for_v3_gets_the_same_events_on_v4() -> None:
 
 
 def test_the_cli_writes_a_containers_transition_as_a_line_and_as_json() -> None:
-    from bkjob_async.cli._format import describe_event, short_event
-    from bkjob_async.cli._jsonl import event_to_dict
+    from bkjob_async.cli._format import describe_event, event_to_dict, short_event
 
     server = VirtualBkJob()
     job, ids = container_job(server)

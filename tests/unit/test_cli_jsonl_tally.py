@@ -23,8 +23,15 @@ from bkjob_async import (
     WatchFailed,
     WatchTimedOut,
 )
-from bkjob_async.cli._jsonl import dumps, event_to_dict, to_json
-from bkjob_async.cli._tally import RateMeter, Tally, job_counts, percentile
+from bkjob_async.cli._format import (
+    RateMeter,
+    Tally,
+    dumps,
+    event_to_dict,
+    job_counts,
+    percentile,
+    to_json,
+)
 
 T0 = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
 HOST = Host(bk_host_id=1001, ip="10.0.0.1", bk_cloud_id=0)

@@ -31,8 +31,8 @@ from bkjob_async import (
     StepTransition,
     WatchTimedOut,
 )
+from bkjob_async.cli._format import Tally
 from bkjob_async.cli._live import LiveView, print_status
-from bkjob_async.cli._tally import Tally
 
 T0 = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
 URL = "https://bkapi.example.com/api/bk-job/prod (biz:2, apigw-v3)"
@@ -238,7 +238,7 @@ def test_the_job_table_lists_what_needs_a_person_first(width: int, height: int) 
 @pytest.mark.parametrize(("width", "height"), [(80, 24), (200, 50)])
 def test_a_cluster_watch_shows_its_workers_and_their_jobs(width: int, height: int) -> None:
     """Issue 28: ``watch --redis`` draws ``watch``'s view, with the workers and their jobs."""
-    from bkjob_async.cli._tally import Workers
+    from bkjob_async.cli._format import Workers
 
     tally = busy_tally()
     open_jobs = [job.job_instance_id for job in tally.jobs() if not job.ended]
@@ -285,7 +285,7 @@ def test_a_cluster_watch_shows_its_workers_and_their_jobs(width: int, height: in
 def test_a_cluster_watch_before_the_first_read_of_its_workers() -> None:
     lines = draw(Tally([1]), 80, 24, statistics=lambda: None, workers=lambda: None)
     assert any("Workers" in line and "reading the workers' leases" in line for line in lines)
-    from bkjob_async.cli._tally import Workers
+    from bkjob_async.cli._format import Workers
 
     lines = draw(
         Tally([1]), 80, 24, statistics=lambda: None, workers=lambda: Workers({}, unheld=(1,))

@@ -20,7 +20,7 @@ from bkjob_async.models import (
     JobStatus,
 )
 from bkjob_async.polling import Fold
-from bkjob_async.polling._delivery import Delivery, StoreJournal
+from bkjob_async.polling._delivery import Dispatcher, StoreJournal
 from bkjob_async.polling._jobs import Registry
 from bkjob_async.polling._tap import JobSeen, StepSeen, Tap
 from bkjob_async.polling.events import (
@@ -236,7 +236,7 @@ def test_buckets() -> None:
 
 def test_a_tap_is_attached_only_while_open_and_bounded() -> None:
     registry = Registry(10)
-    delivery = Delivery(StoreJournal(MemoryStore()), registry)
+    delivery = Dispatcher(StoreJournal(MemoryStore()), registry)
     tap = Tap(delivery, registry, limit=5)
     assert delivery.taps == ()
     with tap:
@@ -260,7 +260,7 @@ def test_a_tap_with_a_sink_hands_each_delivery_over_at_once_and_survives_a_faili
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     registry = Registry(10)
-    delivery = Delivery(StoreJournal(MemoryStore()), registry)
+    delivery = Dispatcher(StoreJournal(MemoryStore()), registry)
     got: list[tuple[int, bool]] = []
 
     def sink(scope: Scope, events: Sequence[Event], last: Event | None) -> None:

@@ -12,7 +12,7 @@ from bkjob_async._converter import Generation
 from bkjob_async._observe import observe_job
 from bkjob_async.models import Host, HostResult, HostStatus
 from bkjob_async.polling._codec import from_data, to_data
-from bkjob_async.polling._jobs import Due, PolledJob, Registry, Watched, Wire
+from bkjob_async.polling._jobs import Due, PolledJob, Registry, Watched
 from bkjob_async.polling._tracker import (
     EMPTY,
     JobState,
@@ -112,7 +112,7 @@ def _watched(registry: Registry, scope: Scope, job_id: int) -> Watched:
 
     sub = Sub()
     sub.scope = scope  # type: ignore[attr-defined]
-    watched, _ = registry.attach(sub, job_id, lambda: Wire(None))  # type: ignore[arg-type]
+    watched, _ = registry.attach(sub, job_id, lambda: None)  # type: ignore[arg-type]
     return watched
 
 

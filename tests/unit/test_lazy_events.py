@@ -10,7 +10,7 @@ import pytest
 
 from bkjob_async._converter import Generation
 from bkjob_async._observe import observe_job
-from bkjob_async.cli._jsonl import to_json
+from bkjob_async.cli._format import to_json
 from bkjob_async.models import Host, HostResult, HostStatus
 from bkjob_async.polling._subscription import _Mailbox
 from bkjob_async.polling._tracker import EMPTY, observe

@@ -66,6 +66,15 @@ TURNS = [
     ("1 left, a step after", state((RUNNING, [BAD] * 29 + [RUN]), (NOT_STARTED, None)), False),
     ("1 left in the last step", state((DONE, [OK]), (RUNNING, [OK] * 9 + [RUN])), False),
     ("1 of 30 still waiting", state((RUNNING, [OK] * 29 + [WAIT]), (NOT_STARTED, None)), True),
+    # a rolling step: its first batch starting is a turn, so is the gap between two batches;
+    # a batch at work (some of its hosts ended, others run) beside later batches is none
+    ("a first batch starting", state((RUNNING, [RUN, WAIT] + [WAIT] * 8)), True),
+    ("a first batch at work", state((RUNNING, [RUN] * 5 + [WAIT] * 5)), True),
+    ("a batch ending, the next waits", state((RUNNING, [OK] * 3 + [RUN] * 2 + [WAIT] * 5)), False),
+    ("a failed host in a batch at work", state((RUNNING, [BAD, RUN] + [WAIT] * 8)), False),
+    ("between two batches", state((RUNNING, [OK] * 5 + [WAIT] * 5)), True),
+    # (the price: a later batch half started is no turn either, its last hosts seen at the bound)
+    ("a later batch half started", state((RUNNING, [OK] * 8 + [RUN, WAIT])), False),
     ("a step in its quiet stretch", state((RUNNING, [RUN] * 30), (NOT_STARTED, None)), False),
     ("no host listed yet", state((RUNNING, None), (NOT_STARTED, None)), False),
     ("no step running", state((DONE, [OK]), (NOT_STARTED, None)), False),
@@ -80,8 +89,10 @@ def test_turning(job: JobState, expected: bool) -> None:
 
 def test_turning_reads_codes_kept_as_tuples_too() -> None:
     # (a code above 255, or host keys that are not ints: the tracker keeps tuples)
-    job = state((RUNNING, [OK] * 28 + [RUN, WAIT]), (NOT_STARTED, None), packed=False)
+    job = state((RUNNING, [RUN] * 28 + [WAIT, WAIT]), (NOT_STARTED, None), packed=False)
     assert turning(job)
+    assert turning(state((RUNNING, [OK] * 28 + [WAIT, WAIT]), packed=False))
+    assert not turning(state((RUNNING, [RUN] * 27 + [OK, WAIT, WAIT]), packed=False))
     assert not turning(state((RUNNING, [RUN] * 30), (NOT_STARTED, None), packed=False))
 
 
@@ -227,3 +238,88 @@ def test_the_next_steps_hosts_are_seen_starting_soon_and_every_change_within_the
     # polls at the turns cost no more than the jitter of the loop's gaps saves.
     assert sum(ends["turn"]) <= sum(ends["fixed"]) * 1.1
     assert polls["turn"] <= polls["fixed"]
+
+
+class Rolling(Timeline):
+    """A rolling step of ``batches`` batches of ``hosts``: a batch starts 1 s after the one
+    before ended, its hosts 0-2 s later, each ending on its own (one by one)."""
+
+    def __init__(self, seed: int, hosts: int = 10, batches: int = 4) -> None:
+        rng = random.Random(seed)
+        longest = rng.uniform(30.0, 120.0)
+        start, rows = 0.0, []
+        for _ in range(batches):
+            runs = [start + rng.uniform(0.0, 2.0) for _ in range(hosts)]
+            batch = [(run, run + rng.uniform(longest / 3, longest)) for run in runs]
+            rows += batch
+            start = max(e for _, e in batch) + 1.0
+        self.starts = [start for start, _ in rows]
+        self.steps = [(0.0, max(e for _, e in rows), rows)]
+        self.end = self.steps[0][1]
+
+    def changes(self) -> list[tuple[str, float]]:
+        """Every host start (the first batch's too) and every host end: (kind, when)."""
+        rows = self.steps[0][2]
+        return [("end", done) for _, done in rows] + [("start", run) for run, _ in rows]
+
+
+def test_a_rolling_steps_later_batches_waiting_are_no_turn() -> None:
+    # While a batch's hosts end one by one, the batches after it wait: polled ``soon`` on each
+    # of those changes, the step cost more requests than the 5 s loop (issue 64's family).
+    turn = PollPolicy()
+    fixed = PollPolicy(growth=1.0, jitter=0.0, latency=None, interval=5.0, max_interval=5.0)
+    polls = {"turn": 0, "fixed": 0}
+    starts = {"turn": [], "fixed": []}  # type: dict[str, list[float]]
+    for seed in range(48):
+        timeline = Rolling(seed)
+        for name, policy in (("turn", turn), ("fixed", fixed)):
+            seen = watch(timeline, policy, seed)
+            polls[name] += len(seen)
+            starts[name] += latencies(timeline, seen, "start")
+            assert max(latencies(timeline, seen, "end")) <= 5.0  # every end within the bound
+    # As a 5 s loop but for the bound's margin (``SEEN_MARGIN``) and a poll ``soon`` per batch
+    # (1.06x here); ``soon`` on every change while batches wait made it 1.44x.
+    assert polls["turn"] <= polls["fixed"] * 1.08
+    median = sorted(starts["turn"])[len(starts["turn"]) // 2]
+    assert median < sorted(starts["fixed"])[len(starts["fixed"]) // 2] * 0.8  # batches: sooner
+
+
+def _gap_after(body: dict[str, Any], interval: float, seen: dict[str, Any] | None = None) -> float:
+    """The gap ``decide`` gives after a changed answer ``body`` (``seen``: the answer before)."""
+    policy = PollPolicy(jitter=0.0)
+    wall = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
+    rules = Rules.of(policy, random.Random(0), lambda: wall, _host)
+    job, health = PolledJob(SCOPE, 7), Health.start(policy)
+    if seen is not None:
+        observation = observe_job(seen, Generation.V3, expected_job_instance_id=7)
+        job, health, *_ = decide(rules, job, health, Answer(seen, observation, None), 0.0)
+    job = job._replace(interval=interval)
+    observation = observe_job(body, Generation.V3, expected_job_instance_id=7)
+    _, _, poll_at, _ = decide(rules, job, health, Answer(body, observation, None), 10.0)
+    assert poll_at is not None
+    return poll_at - 10.0
+
+
+#: A changed answer, by what came before it, and the gap after it (no jitter): ``soon`` (2 s)
+#: at a turn, the bound less ``SEEN_MARGIN`` (4.9 s) elsewhere. ``interval`` 0: the job's first
+#: answer since a watch took it on (a turn too: a job just launched has its hosts start soon).
+FIRST_ANSWERS = [
+    ("first answer, hosts waiting", None, [WAIT, WAIT, RUN], 0.0, 2.0),
+    ("later answer, hosts waiting", [WAIT, WAIT, WAIT], [WAIT, WAIT, RUN], 5.0, 2.0),
+    ("later answer, between two batches", [OK, RUN, WAIT], [OK, OK, WAIT], 5.0, 2.0),
+    ("later answer, a batch at work", [RUN, RUN, WAIT], [OK, RUN, WAIT], 5.0, 4.9),
+    ("first answer, all running", None, [RUN, RUN, RUN], 0.0, 4.9),
+]
+
+
+@pytest.mark.parametrize(
+    ("before", "hosts", "interval", "gap"),
+    [t[1:] for t in FIRST_ANSWERS],
+    ids=[t[0] for t in FIRST_ANSWERS],
+)
+def test_the_gap_after_a_changed_answer(
+    before: list[int] | None, hosts: list[int], interval: float, gap: float
+) -> None:
+    seen = None if before is None else job_body(7, RUNNING, [(1, RUNNING, 0, before)])
+    body = job_body(7, RUNNING, [(1, RUNNING, 0, hosts)])
+    assert _gap_after(body, interval, seen) == pytest.approx(gap)

@@ -47,6 +47,9 @@ def test_the_simulator_does_not_use_the_clients_wire_code():
         text = source.read_text(encoding="utf-8")
         if source.name in ("_mock.py", "_serve.py", "_server.py"):  # the seam's two data types
             text = text.replace("from .._protocol import Request, Response\n", "")
+        if source.name == "_api_catalog.py":  # routes by the table's rows (names, methods),
+            # which test_table_coverage holds against bk-job's own list of APIs
+            text = text.replace("from .._protocol import TABLE\n", "")
         for forbidden in ("_converter", "_protocol", "_transport", "_aiohttp", "client"):
             assert f"import {forbidden}" not in text, source
             assert f".{forbidden} import" not in text, source

@@ -1,0 +1,120 @@
+"""The family's schedules on virtual time: each seed's jobs run on a simulator whose clock only
+``advance`` moves, then ``_peers_model`` polls them by a schedule; no server, no machine.
+
+``python benchmarks/_family_model.py [SEEDS [HOST_RUNS]]`` (``SEEDS``: ``0-9`` or ``3,7``;
+``HOST_RUNS`` as ``test_family.py``'s full run, 2,000) prints, per seed, the engine's defaults
+against the fixed 5 s loop on the same jobs (requests per job, p50, p99, as ratios), as
+``test_family.model_ratios`` does on a real run's timeline: what the schedule does alone. The
+jobs progress as the simulator makes them (``seed=1``, as ``_simserver.py``), each from its
+launch; a person confirms each wait its seconds after it began (looked at every ``TICK``).
+Timelines are kept in ``BENCH_FAMILY_CACHE`` (a directory) when it is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import anyio
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _peers_family import jobs_for, mix_jobs
+from _peers_mix import timeline
+
+from bkjob_async import BkJobClient, JobStatus, Scope, StepOperation, StepType
+from bkjob_async.testing import BkJobSimulator
+
+#: Simulator seconds between two looks of the people (and steps of the clock).
+TICK = 0.1
+
+
+async def _run(seed: int, jobs: int) -> dict[str, Any]:
+    """Run the seed's jobs to their ends on virtual time; return the timeline and launches."""
+    drawn = mix_jobs(seed, jobs)
+    async with BkJobSimulator(virtual_clock=True, seed=1) as sim:
+        epoch = sim.now_ms()
+        ids = [sim.create_job(Scope.biz(2), job.plan) for job in drawn]
+        waits = {i: job.person for i, job in zip(ids, drawn, strict=True) if job.person}
+        client = BkJobClient(
+            "http://bkjob.invalid",
+            app_code="people",
+            app_secret="people-secret",
+            username="admin",
+            transport=sim.transport(),
+        )
+        horizon = max(job.horizon for job in drawn) + 60.0
+        async with client:
+            ticks = 0
+            while sim.now() < horizon:
+                sim.advance(TICK)
+                ticks += 1
+                now = sim.now_ms()
+                for job_id, wait in list(waits.items()):
+                    view = sim.job(job_id)
+                    step = next(s for s in view.steps if s.type is StepType.MANUAL_CONFIRM)
+                    if step.status != JobStatus.WAITING_USER or step.start_time is None:
+                        continue
+                    if now >= step.start_time + wait.seconds * 1000:
+                        del waits[job_id]
+                        await client.operate_step_instance(
+                            view.scope,
+                            job_id,
+                            step.step_instance_id,
+                            StepOperation.CONFIRM_CONTINUE,
+                        )
+                done = ticks % 100 == 0 and not waits  # (every 10 s: a view costs its hosts)
+                if done and all(sim.job(i).end_time is not None for i in ids):
+                    break
+        return {
+            "epoch_ms": epoch,
+            "job_ids": ids,
+            "launch": [job.launch for job in drawn],
+            "timeline": timeline(sim, ids),
+        }
+
+
+def run_seed(seed: int, host_runs: int = 2000) -> dict[str, Any]:
+    """Return the seed's timeline on virtual time (from the cache if there is one)."""
+    jobs = jobs_for(seed, host_runs, 40, 120)
+    cache = os.environ.get("BENCH_FAMILY_CACHE")
+    path = Path(cache) / f"family-{seed}-{jobs}.json" if cache else None
+    if path is not None and path.exists():
+        return dict(json.loads(path.read_text()))
+    out = anyio.run(_run, seed, jobs)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out))
+    return out
+
+
+def ratios(run: dict[str, Any]) -> dict[str, float]:
+    """The engine's defaults against the 5 s loop on the run's jobs (``model_ratios``)."""
+    from benchmarks.test_family import _timeline_from_launch, model_ratios
+
+    server = SimpleNamespace(**run)
+    _timeline_from_launch(server, run["launch"])  # type: ignore[arg-type]
+    return model_ratios(server, run["launch"])  # type: ignore[arg-type]
+
+
+def _seeds(text: str) -> list[int]:
+    if "-" in text:
+        low, high = text.split("-")
+        return list(range(int(low), int(high) + 1))
+    return [int(s) for s in text.split(",")]
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent.parent))
+    chosen = _seeds(sys.argv[1]) if len(sys.argv) > 1 else list(range(10))
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    print(f"{'seed':>4} {'requests':>9} {'p50':>6} {'p99':>6}")
+    for seed_ in chosen:
+        r = ratios(run_seed(seed_, runs))
+        print(
+            f"{seed_:4d} {r['requests_per_job']:9.3f} {r['p50']:6.3f} {r['p99']:6.3f}", flush=True
+        )

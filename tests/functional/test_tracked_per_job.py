@@ -1,0 +1,74 @@
+"""What the cyclic garbage collector tracks per watched job (issue 64, point 3): each full
+collection walks every one, so the engine keeps a job in few objects. The census here is
+pinned: a new object per job fails it (``benchmarks/HISTORY.md``, "The 50,000-job watch")."""
+
+from __future__ import annotations
+
+import collections
+import gc
+
+import anyio
+
+from bkjob_async import BkJobClient, JobTransition, Poller, PollPolicy, Scope
+from bkjob_async.polling._jobs import Watched
+from bkjob_async.testing import MockTransport, run_virtual
+
+from ..scripted import ScriptedServer, job_body
+
+SCOPE = Scope.biz(2)
+JOBS = 2000
+#: Per watched job of one step, now: its record, its value and its tracker state (with its
+#: hosts' ids), its poll request and query, and the watch's fold of it. Nothing else of the
+#: engine's comes to 0.05 a job.
+PER_JOB = {
+    "bkjob_async.polling._jobs.Watched": 1,
+    "bkjob_async.polling._jobs.PolledJob": 1,
+    "bkjob_async.polling._tracker.JobState": 1,
+    "array.array": 1,
+    "bkjob_async._protocol._request.Request": 1,
+    "bkjob_async.polling._reader.Query": 1,
+    "bkjob_async.polling._fold._Job": 1,
+}
+
+
+def _tracked() -> collections.Counter[str]:
+    return collections.Counter(
+        f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects()
+    )
+
+
+def test_a_watched_job_holds_few_objects_the_collector_tracks() -> None:
+    async def main() -> collections.Counter[str]:
+        server = ScriptedServer()
+        for job_id in range(1, JOBS + 1):
+            server.script(job_id, job_body(job_id, 2, [(10, 2, 0, [3, 2, 1])]))
+        client = BkJobClient(
+            "http://bkjob.invalid",
+            app_code="app",
+            app_secret="s3cret-census",
+            username="u",
+            transport=MockTransport(server),
+        )
+        policy = PollPolicy(interval=1.0, max_interval=1.0, growth=1.0, latency=None)
+        async with client, Poller(client, policy=policy) as poller:
+            gc.collect()
+            before = _tracked()
+            watch = poller.watch_jobs(SCOPE, range(1, JOBS + 1))
+            seen = 0
+            async for event in watch:
+                seen += isinstance(event, JobTransition)
+                if seen == JOBS:
+                    break
+            while poller.statistics().unchanged_polls < 2 * JOBS:
+                await anyio.sleep(0.5)  # (virtual time)
+            gc.collect()
+            grown = _tracked() - before
+            await watch.aclose()
+        return grown
+
+    grown = run_virtual(main)
+    # (the engine's own types: the scripted server keeps a list of arrivals per job)
+    engine = {name: n for name, n in grown.items() if name.startswith(("bkjob_async.", "array."))}
+    per_job = {name: round(n / JOBS, 2) for name, n in engine.items() if n / JOBS >= 0.05}
+    assert per_job == PER_JOB
+    assert "wire" not in Watched.__slots__  # (the reader's part: slots of the record)
