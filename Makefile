@@ -31,11 +31,13 @@ typecheck: $(STAMP)
 # The suite but its `slow` tests, on PYTEST_WORKERS workers (a test file each, longest first by
 # .venv/test-durations.json, else tests/durations.json). ALONE="FILES" runs those files first,
 # on their own. Bytecode goes under .venv/pycache, written once before the workers start.
-# `make coverage`: the same with branch coverage (pyproject's [tool.coverage.*]).
+# Two passes: the tests not marked `untraced` under branch coverage (pyproject's
+# [tool.coverage.*], its floor; the total on one line), then the `untraced` ones untraced.
+# `make coverage`: the same with the report by module; COVERAGE= turns the tracer off.
 PYTEST_WORKERS ?= 6
 ALONE ?=
-UNIT_ARGS := -q -m "not slow" --hypothesis-profile=quick
-COVERAGE ?=
+UNIT_ARGS := -q --hypothesis-profile=quick
+COVERAGE ?= --cov --cov-report=
 
 coverage: COVERAGE := --cov --cov-report=term:skip-covered
 coverage: unit
@@ -48,8 +50,10 @@ unit: $(STAMP) redis chromium promtool
 	@test -d $(VENV)/pycache || { echo "compiling the bytecode of the suite (first run)"; \
 	  $(BIN)/python -m compileall -q -j 0 bkjob_async >/dev/null; \
 	  $(BIN)/pytest -q --collect-only -p no:cacheprovider $(UNIT_ARGS) >/dev/null || true; }
-	$(if $(strip $(ALONE)),$(BIN)/pytest $(UNIT_ARGS) $(ALONE))
-	$(BIN)/pytest $(UNIT_ARGS) $(COVERAGE) -n $(PYTEST_WORKERS) --dist loadfile \
+	$(if $(strip $(ALONE)),$(BIN)/pytest $(UNIT_ARGS) -m "not slow" $(ALONE))
+	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and not untraced" $(COVERAGE) -n $(PYTEST_WORKERS) \
+	  --dist loadfile --no-loadscope-reorder $(addprefix --ignore=,$(ALONE))
+	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and untraced" -n $(PYTEST_WORKERS) --dist loadfile \
 	  --no-loadscope-reorder $(addprefix --ignore=,$(ALONE))
 
 # tests/durations.json, the seconds of every test file above one, from the last run.

@@ -4,17 +4,20 @@ this process's CPU per poll in each phase.
 ``python benchmarks/_dashboard_phases.py URL IDS_FILE PAGES PAIRS SECONDS`` prints one JSON
 line: ``{"phases": [{"seen", "cpu", "requests", "events", "entries", "load"}, ...]}``. One
 poller watches every job back to back (as ``_dashboard_loop.py``), its dashboard served on
-127.0.0.1 the whole run (``grace`` 0.3 s). ``PAIRS`` pairs of phases of ``SECONDS`` each, A
+127.0.0.1 the whole run (``grace`` 5 s: well over the jobs page's
+refresh, so a viewer of it alone holds the board open). ``PAIRS`` pairs of phases of ``SECONDS`` each, A
 then B, then B then A, and so on (the drift of the machine and of the run falls on both
 alike); before each phase, the viewers of B are started (one ``_dashboard_viewer.py`` per
 page of ``PAGES``, on the simulator's core: their CPU is theirs) or stopped, and the phase
-begins once the board opened (or closed) and ``SETTLE`` seconds passed, so a viewer's first
-read of every job is not in it. The CPU counted is this process's: the poller's, and what the
+begins once the board opened (or closed), ``SETTLE`` seconds passed and a full collection
+ran, so a viewer's first read of every job (and the garbage collections it would set off) is
+not in it: the phase measures what a viewer costs while it looks. The CPU counted is this process's: the poller's, and what the
 dashboard does for it. ``load`` is the 1-minute load average at the phase's end.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -50,7 +53,7 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
     phases: list[dict] = []
     async with client, Poller(client, policy=policy) as poller:
         watch = poller.watch_jobs(SCOPE, ids)
-        app = dashboard_app(poller, grace=0.3)
+        app = dashboard_app(poller, grace=5.0)
         board = app[BOARD]
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -63,6 +66,8 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
 
         async def phase(seen: bool) -> None:
             viewers = []
+            while board.open:  # (after a B, the board closes first: each B opens it)
+                await anyio.sleep(0.02)
             if seen:
                 opened = board.opened
                 viewers = [
@@ -71,15 +76,15 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
                 ]
                 while board.opened == opened:
                     await anyio.sleep(0.02)
-            else:
-                while board.open:
-                    await anyio.sleep(0.02)
             await anyio.sleep(SETTLE)
+            gc.collect()  # (what opening or closing the board left is not this phase's)
+            g0 = gc.get_stats()[2]["collections"]
             n0, e0 = poller._requests, poller.statistics().events_observed
             f0, c0 = board.feed.end, time.process_time()
             await anyio.sleep(seconds)
             c1, n1 = time.process_time(), poller._requests
             e1, f1 = poller.statistics().events_observed, board.feed.end
+            g1 = gc.get_stats()[2]["collections"]
             for viewer in viewers:
                 viewer.terminate()
                 viewer.wait()
@@ -91,6 +96,7 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
                     "events": e1 - e0,
                     "entries": f1 - f0,
                     "load": os.getloadavg()[0],
+                    "full_collections": g1 - g0,
                 }
             )
 

@@ -151,6 +151,17 @@ def _file_seconds() -> dict[str, float]:
     return seconds
 
 
+#: The test directories whose tests are all ``untraced``: real servers, Redis, crash loops.
+_UNTRACED_DIRS = frozenset({"e2e", "cluster", "durable"})
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark every test of an ``_UNTRACED_DIRS`` directory ``untraced`` (before ``-m`` selects)."""
+    parts = pathlib.PurePosixPath(item.nodeid.split("::", 1)[0]).parts
+    if len(parts) > 2 and parts[1] in _UNTRACED_DIRS:
+        item.add_marker(pytest.mark.untraced)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The longest files first, by the seconds they took before: xdist hands files to its

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import heapq
 import time
 from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
@@ -576,7 +577,11 @@ class Board:
             "started": lambda r: (self.job_times(r)[0] or 0, r.job_id),
             "duration": lambda r: (_duration(self.job_times(r), self.now()), r.job_id),
         }
-        ordered = sorted(rows, key=keys.get(sort, keys["id"]), reverse=descending)
+        key, wanted = keys.get(sort, keys["id"]), offset + limit
+        if wanted * 4 < len(rows):  # (a page of many: its rows alone, not the whole sort)
+            pick = heapq.nlargest if descending else heapq.nsmallest
+            return len(rows), pick(wanted, rows, key=key)[offset:]
+        ordered = sorted(rows, key=key, reverse=descending)
         return len(ordered), ordered[offset : offset + limit]
 
     def failed_hosts(

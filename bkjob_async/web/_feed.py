@@ -207,7 +207,8 @@ class Feed:
     adding one allocates nothing the garbage collector counts or walks (an event kept whole
     holds its host's row; a tuple a host is one allocation more an event, each a step to the
     next collection). A host's transition's JSON is made only when a stream sends it
-    (``held_entry``), so what no page asks for costs nothing but its place.
+    (``held_entry``), once however many streams send it (``texts``), so what no page asks
+    for costs nothing but its place.
     """
 
     def __init__(self, size: int) -> None:
@@ -234,6 +235,8 @@ class Feed:
         self._visit: list[Any] = [None] * size
         self._at: list[Any] = [None] * size
         self._extra: list[Any] = [None] * size
+        #: Each entry's JSON once a stream made it (``texts``): made once for every stream.
+        self._text: list[str | None] = [None] * size
 
     @property
     def start(self) -> int:
@@ -265,6 +268,7 @@ class Feed:
         self._visit[i] = event.visit
         self._at[i] = event.observed_at
         self._extra[i] = failed_extra(event) if failed else None
+        self._text[i] = None
         self.end = end + 1
 
     def add(self, job: str, scope: Scope, event: Event) -> None:
@@ -274,6 +278,7 @@ class Feed:
         self._job[i], self._job_id[i], self._step[i] = job, event.job_instance_id, None
         self._key[i] = self._previous[i] = self._current[i] = self._at[i] = None
         self._extra[i] = (event_id, body)
+        self._text[i] = body
         self.end += 1
 
     def _held(self, number: int) -> Held:
@@ -313,6 +318,7 @@ class Feed:
         self._job[i], self._job_id[i], self._step[i] = job, 0, None
         self._key[i] = self._previous[i] = self._current[i] = self._at[i] = None
         self._extra[i] = (note_id, body)
+        self._text[i] = body
         self.end += 1
 
     def last_id(self) -> str:
@@ -324,3 +330,19 @@ class Feed:
         if number < self.start:
             raise LookupError(number)
         return [self._held(n) for n in range(number, min(self.end, number + limit))]
+
+    def texts(self, number: int, limit: int) -> list[tuple[str, str]]:
+        """Return up to ``limit`` entries from ``number`` on as ``(job text, JSON)``; an
+        entry's JSON is made by the first stream that sends it, and kept for the others
+        (raise if ``number`` is no longer held)."""
+        if number < self.start:
+            raise LookupError(number)
+        found = []
+        size, jobs, text = self.size, self._job, self._text
+        for n in range(number, min(self.end, number + limit)):
+            i = n % size
+            body = text[i]
+            if body is None:
+                body = text[i] = held_entry(self._held(n))[2]
+            found.append((jobs[i], body))
+        return found

@@ -32,14 +32,16 @@ logger = logging.getLogger("bkjob_async.web")
 BACKLOG = 400
 #: Buckets of jobs that ended: their end time is asked once they are in one.
 ENDED = frozenset({"succeeded", "failed", "ended"})
-#: Seconds each asker waits between two names (4 askers: about 40 names a second at most).
-PACE = 0.1
+#: Seconds each asker waits between two names (2 askers: about 10 names a second at most,
+#: each a request of the poller's client: a jobs page sorted by the latest change shows new
+#: rows at every refresh, and its names must not cost the poller more than its polls).
+PACE = 0.2
 
 
 class Namer:
     """Ask bk-job for the names of the jobs a viewer sees."""
 
-    def __init__(self, board: Board, *, concurrency: int = 4) -> None:
+    def __init__(self, board: Board, *, concurrency: int = 2) -> None:
         self.board, self.concurrency = board, concurrency
         #: ``(scope type, scope id, job id, with hosts, ended)``: asked once each.
         self._wanted: dict[tuple[str, int, int, bool, bool], JobRow] = {}

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ._board import BOARD
-from ._feed import held_entry, held_job
 
 if TYPE_CHECKING:
     from ._board import Board
@@ -84,19 +83,17 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 generation, number = feed.generation, feed.end
             if newest is not None:
                 number = max(number, feed.end - newest)
-            held = feed.read(number, CHUNK)
+            held = feed.texts(number, CHUNK)
             if held:
                 first = number
                 number += len(held)
-                chosen = [
-                    (first + n, h)
-                    for n, h in enumerate(held)
-                    if only is None or held_job(h)[0] == only
-                ]
-                if chosen:
-                    text = "".join(
-                        f"id: {feed.cursor(n + 1)}\ndata: {held_entry(h)[2]}\n\n" for n, h in chosen
-                    )
+                head = feed.cursor(0)[:-1]  # (``<feed>-<generation>.``, then the number)
+                text = "".join(
+                    f"id: {head}{first + n + 1}\ndata: {body}\n\n"
+                    for n, (job, body) in enumerate(held)
+                    if only is None or job == only
+                )
+                if text:
                     await response.write(text.encode())
                 continue
             await board.changed(KEEPALIVE)

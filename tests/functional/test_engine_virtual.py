@@ -27,6 +27,9 @@ from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, MockTransport, 
 
 from ..virtual import VirtualBkJob, now, run_virtual
 
+#: Virtual time: CPU-bound polls under a 60 s timeout, too slow under coverage's tracer.
+pytestmark = pytest.mark.untraced
+
 SCOPE = Scope.biz(2)
 
 

@@ -53,7 +53,7 @@ def client(big: BkJobSimulator, make_client: Clients) -> BkJobClient:
     return make_client(transport=big.transport(), **CREDENTIALS)
 
 
-@pytest.mark.no_cover  # (a wall-clock budget: coverage's tracing doubles the CPU)
+@pytest.mark.untraced  # (a wall-clock budget: coverage's tracing doubles the CPU)
 async def test_paging_30000_jobs_reads_each_once_newest_first_and_fast(
     big: BkJobSimulator, client: BkJobClient
 ) -> None:

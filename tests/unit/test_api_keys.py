@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 
+import pytest
+
 from bkjob_async._protocol import TABLE
 from bkjob_async._protocol._keys import SPELLED
 
@@ -27,6 +29,7 @@ def generator():
     return module
 
 
+@pytest.mark.untraced  # (CPU-bound: tracing the generator overruns the 60 s timeout)
 def test_the_generated_module_is_current() -> None:
     written = (ROOT / "bkjob_async" / "_protocol" / "_keys.py").read_text(encoding="utf-8")
     assert written == generator().render(), "run `make api-keys`"

@@ -305,3 +305,37 @@ def test_the_transitions_rate_is_right_from_the_first_second_and_the_run_has_an_
     now[0] += 1
     board.sample((10_600, 281, 1, 2), 1, 1, (10_500, 280, 1, 2))
     assert (board.started, board.ended) == (1_009_000, None)
+
+
+def test_an_entrys_json_is_made_once_for_every_stream_and_never_outlives_its_place() -> None:
+    host = Host(bk_host_id=7)
+    ok = HostResult(host, HostStatus.SUCCESS, exit_code=0)
+    feed = Feed(2)
+    text = job_text(SCOPE, 10001)
+    first = _host(host, None, ok, 1)
+    feed.add_host(text, first, False)
+    (made,) = feed.texts(0, 10)
+    assert made == (text, entry_of(SCOPE, first)[2])
+    (again,) = feed.texts(0, 10)
+    assert again[1] is made[1]  # the second stream sends what the first one made
+    feed.add(text, SCOPE, _job(10001))
+    later = _host(host, HostStatus.RUNNING, ok, 2)
+    feed.add_host(text, later, False)  # (in the first one's place: the ring went round)
+    assert feed.texts(1, 10) == [
+        (text, entry_of(SCOPE, _job(10001))[2]),
+        (text, entry_of(SCOPE, later)[2]),
+    ]
+    with pytest.raises(LookupError):
+        feed.texts(0, 1)
+
+
+@pytest.mark.parametrize("sort", ["id", "updated", "hosts", "status"])
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_page_of_many_rows_is_the_page_of_the_whole_sort(sort: str, descending: bool) -> None:
+    board = Board(object())  # type: ignore[arg-type]
+    for n in range(400):
+        board._row(SCOPE, 10_000 + (n * 7919) % 400).updated = float(n % 13)
+    total, page = board.query(sort=sort, descending=descending, offset=20, limit=30)
+    whole, every = board.query(sort=sort, descending=descending, offset=0, limit=400)
+    assert total == whole == 400
+    assert [r.job_id for r in page] == [r.job_id for r in every[20:50]]
