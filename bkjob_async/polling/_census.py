@@ -35,7 +35,7 @@ import anyio
 from .._protocol.jobs import MAX_LENGTH_V4, MAX_OFFSET_V4
 from ..config import ApiFlavor
 from ..models import JobStatusPage
-from ._rules import WAITS_FOR_A_PERSON
+from ._statuses import WAITS_FOR_A_PERSON
 from .events import (
     PERSON_WAITING,
     JobFinished,
@@ -76,7 +76,7 @@ def coverage(subscribers: Sequence[_Subscription], status: int | None) -> tuple[
     ``end_only``: every watch of it waits for its end only (no host, step or job transition;
     a watch with no filter wants them all), so the list stands for its polls always, and it
     is read without host rows. ``parks``: its watches need its transitions, so the list
-    stands for its polls only while it waits for a person (``status`` in ``_rules.WAITS_FOR_A_PERSON``).
+    stands for its polls only while it waits for a person (``status`` in ``_statuses.WAITS_FOR_A_PERSON``).
     ``now``: the list stands for its polls now. A job with no watch has none of these.
     """
     end_only = bool(subscribers) and all(

@@ -59,7 +59,7 @@ import attrs
 from .. import errors
 from ._jobs import PolledJob, moved
 from ._policy import PollPolicy
-from ._rules import HOST_RUNNING, HOST_WAITING, NOT_OVER, STEP_RUNNING, WAITS_FOR_A_PERSON
+from ._statuses import HOST_RUNNING, HOST_WAITING, NOT_OVER, STEP_RUNNING, WAITS_FOR_A_PERSON
 from ._tracker import observe, visit_of
 from .events import JobFinished, WatchFailed
 
@@ -126,7 +126,7 @@ __all__ = [
 #
 # - Intervals are bound by ``latency``: a job that may change by itself (running, or not yet
 #   seen) is polled at most ``latency`` apart, so each of its transitions is seen within
-#   ``latency``. A job that waits for a person (``_rules.WAITS_FOR_A_PERSON``: not started, waiting for a
+#   ``latency``. A job that waits for a person (``_statuses.WAITS_FOR_A_PERSON``: not started, waiting for a
 #   confirmation, a rolling pause) backs off by ``growth`` per unchanged poll up to
 #   ``max_interval``. ``jitter`` only ever shortens a gap, and a gap repeated at the bound not
 #   at all (a job that stays at the bound is polled every ``latency`` less ``SEEN_MARGIN``, the

@@ -94,7 +94,7 @@ class PolledJob(NamedTuple):
     #: says so (``_decide.Listed``); never once a round.
     census: bool = False
     #: Its watches need its transitions, so the list stands for its polls only while it waits
-    #: for a person (``_rules.WAITS_FOR_A_PERSON``): ``census`` follows its status.
+    #: for a person (``_statuses.WAITS_FOR_A_PERSON``): ``census`` follows its status.
     parks: bool = False
     #: When its first failed read of the current spell was sent, on the wall clock, once its
     #: watches heard ``JobPollFailing`` (``None`` before); and on the driver's clock, for the

@@ -31,7 +31,7 @@ import attrs
 from .._converter._v4 import host_row
 from .._observe import JobObservation
 from ..models import Container, ContainerResult, Host, HostKey, HostResult, HostStatus, JobStatus
-from ._rules import (
+from ._statuses import (
     ENDS_FOR_GOOD,
     HOST_ENDED,
     HOST_PASSED,
@@ -273,7 +273,7 @@ def pack_codes(codes: list[int]) -> _Codes:
 # ``event_id`` is made of (``events``), so that a transition derived again from an older or an
 # empty state has the id it had.
 #
-# The counts cost nothing in the common case: a move forward (``_rules``: a job or step through
+# The counts cost nothing in the common case: a move forward (``_statuses``: a job or step through
 # what it ``PASSES``, a host up its ``HOST_RANK``: waiting, running, ended) cannot reach a status
 # seen before in its round, so nothing is kept; the first move back or sideways starts an explicit
 # count (a ``Count``) for that host, step or job and round, seeded with what the forward path to

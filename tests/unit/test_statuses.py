@@ -1,9 +1,9 @@
-"""The engine's status rules: the table in ``_rules``' docstring is the sets, and agrees with bk-job."""
+"""The engine's status rules: the table in ``_statuses``' docstring is the sets, and agrees with bk-job."""
 
 from __future__ import annotations
 
 from bkjob_async.models import FINISHED_JOB_STATUSES, HostStatus, JobStatus
-from bkjob_async.polling import _rules
+from bkjob_async.polling import _statuses as _rules
 from bkjob_async.polling.events import PERSON_WAITING
 
 COLUMNS = {"waits": "WAITS_FOR_A_PERSON", "not over": "NOT_OVER", "passes": "PASSES"}

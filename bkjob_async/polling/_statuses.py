@@ -4,7 +4,7 @@ The tracker, the decision and the schedule compare raw status codes (a state kee
 ``_tracker``), so each rule is a ``frozenset`` of ``int`` built from ``JobStatus`` and
 ``HostStatus`` members (an ``IntEnum`` member hashes and compares as its code; plain ints
 make the membership test one hash and one int comparison). The table below is the theory;
-``tests/unit/test_rules.py`` holds it against the sets, and every known status against
+``tests/unit/test_statuses.py`` holds it against the sets, and every known status against
 bk-job's own ``finished`` set.
 
 Job and step statuses (bk-job's ``RunStatusEnum``: a step's statuses are the job's):
