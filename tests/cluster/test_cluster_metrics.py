@@ -79,6 +79,9 @@ class Running:
 def worker_argv(redis_server, sim, worker_id: str) -> list[str]:
     argv = ["worker", "--redis", redis_server.url, "--cluster", "test", "--url", sim.url]
     argv += ["--worker-id", worker_id, "--interval", "1.0", "--report-every", "0.5"]
+    # (leases of 3 s, renewed every second: the default at this interval, 0.6 s, lapses on a
+    # loaded machine and moves partitions between the workers before the test moves them)
+    argv += ["--lease-ttl", "3"]
     return [*argv, "--metrics-port", "0"]
 
 
@@ -111,8 +114,8 @@ async def test_a_workers_metrics_show_partitions_moving_and_the_takeover_counted
             while await held(url2) != 128.0:
                 await anyio.sleep(0.1)
         after = await scrape(url2)
-        # 64 on a machine with a core to spare; on a loaded one the leases (0.6 s at this
-        # interval) can lapse and move between the two before w1 leaves, and the count with them.
+        # 64 on a machine with a core to spare; on a very loaded one the leases (3 s here) can
+        # lapse and move between the two before w1 leaves, and the count with them.
         assert 0 < value(after, "bkjob_cluster_takeovers_total") <= 128
         assert value(after, "bkjob_cluster_jobs_polled") == len(ids)
         # The cluster's status, read by the worker too: every partition held, no job unpolled.

@@ -25,6 +25,9 @@ async def _with_a_worker(redis_url: str, sim: BkJobSimulator, body, worker_id: s
     argv = ["worker", "--redis", redis_url, "--cluster", "cli", "--url", sim.url]
     argv += ["--worker-id", worker_id] if worker_id else []
     argv += ["--interval", "0.1", "--max-interval", "0.3", "--report-every", "60"]
+    # (a lease of 3 s, renewed every second: the default at this interval, 0.3 s, lapses on a
+    # loaded machine, and the worker drops and takes back its jobs in the middle of a test)
+    argv += ["--lease-ttl", "3"]
     async with anyio.create_task_group() as tg:
 
         async def work() -> None:
