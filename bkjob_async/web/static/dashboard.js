@@ -421,6 +421,8 @@
     const id = body.dataset.job;
     const path = "api/job/" + scope + "/" + id;
     let source = null;
+    // The log tails opened, by step, kind and host: a refresh draws them open again.
+    const opened = new Map();
     async function render() {
       let data;
       try { data = await api(path); } catch (e) { fill(main, [el("h1", { text: "Job " + id }), el("p", { class: "error", text: e.message })]); return; }
@@ -432,15 +434,22 @@
       const cells = new Map();
       // A host or a container ("kind"): its key is host.host or host.container.
       function failedRow(step, kind, host) {
-        const tail = el("pre", { class: "log", hidden: "hidden" });
+        const key = step + " " + kind + " " + host[kind];
+        const tail = el("pre", { class: "log", hidden: "hidden", "data-key": key });
         const button = el("button", { type: "button", text: "log tail" });
+        if (opened.has(key)) { tail.textContent = opened.get(key); tail.hidden = false; }
         button.addEventListener("click", async () => {
           button.disabled = true;
+          let text;
           try {
             const log = await api(path + "/log?" + new URLSearchParams({ step: step, [kind]: host[kind] }).toString());
-            tail.textContent = log.tail || "(empty log)";
-          } catch (e) { tail.textContent = e.message; }
-          tail.hidden = false;
+            text = log.tail || "(empty log)";
+          } catch (e) { text = e.message; }
+          opened.set(key, text);
+          // (this row, or the one a refresh drew in its place meanwhile)
+          for (const shown of [tail, ...document.querySelectorAll("#failed pre.log")]) {
+            if (shown.dataset.key === key) { shown.textContent = text; shown.hidden = false; }
+          }
         });
         return el("tr", { ["data-" + kind]: host[kind], "data-step": step },
           el("td", { "data-label": kind, text: host.label }), el("td", { "data-label": "step", text: step }), el("td", { "data-label": "status", text: host.status_name || host.current }),
