@@ -118,12 +118,14 @@ async def test_a_workers_metrics_show_partitions_moving_and_the_takeover_counted
         # lapse and move between the two before w1 leaves, and the count with them.
         assert 0 < value(after, "bkjob_cluster_takeovers_total") <= 128
         assert value(after, "bkjob_cluster_jobs_polled") == len(ids)
-        # The cluster's status, read by the worker too: every partition held, no job unpolled.
+        # The cluster's status, read by the worker too: every partition held, no job unpolled
+        # (once the status read comes after w2's lease round: one read may fall between w1's
+        # release and w2's take, and show w1's partitions unheld).
+        settled = ("bkjob_cluster_workers_live", "bkjob_cluster_partitions_unheld")
         with anyio.fail_after(20):
-            while value(after, "bkjob_cluster_workers_live") != 1:
+            while tuple(value(after, name) for name in settled) != (1, 0):
                 await anyio.sleep(0.2)
                 after = await scrape(url2)
-        assert value(after, "bkjob_cluster_partitions_unheld") == 0
         assert value(after, "bkjob_cluster_jobs_unheld") == 0
         assert value(after, "bkjob_poller_jobs_watched") == len(ids)
         await w2.stop()
