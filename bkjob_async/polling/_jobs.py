@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ._subscription import _Subscription
 
 __all__ = [
+    "KEPT_REQUESTS",
     "SHIFT",
     "Due",
     "GroupCounts",
@@ -59,6 +60,11 @@ __all__ = [
 
 
 Key = tuple[str, int, int]
+
+
+#: The records in the first slots that keep their poll request (``Watched.request``): as
+#: many as the transport keeps URLs for (``_aiohttp.DEFAULT_KEPT_URLS``).
+KEPT_REQUESTS = 1024
 
 
 _NEVER = -math.inf  # (one float for every record: ``-math.inf`` makes a new one each time)
@@ -157,6 +163,7 @@ class Watched:
         "entry",
         "fingerprint",
         "groups",
+        "hosts",
         "job",
         "needs_decode",
         "request",
@@ -165,7 +172,7 @@ class Watched:
         "subscribers",
     )
 
-    def __init__(self, job: PolledJob, request: Request, slot: int = -1) -> None:
+    def __init__(self, job: PolledJob, request: Request | None, slot: int = -1) -> None:
         #: Its place in ``Registry.slots``: the due heap names it so (below).
         self.slot = slot
         #: The job's value: replaced by the driver after each decision.
@@ -182,8 +189,10 @@ class Watched:
         #: A poll is in flight: never poll one job twice at once (answers could cross).
         self.busy = False
         # The reader's part (``_reader.Reader``; only the reader changes it): the job's poll
-        # request, sent again and again;
+        # request, sent again and again, kept in the first ``KEPT_REQUESTS`` slots only
+        # (``None``: made at each send, ``Reader.poll_of``), and whether it reads host rows;
         self.request = request
+        self.hosts = True
         #: the last decoded answer's fingerprint, and where its request ids were
         #: (``body_fingerprint``'s ``known``);
         self.fingerprint: int | None = None
@@ -316,7 +325,8 @@ class Registry:
     ) -> tuple[Watched, bool]:
         """Add ``sub`` to a job's subscribers; return the job's record and whether it is new.
 
-        ``request`` makes a new job's poll request (the reader's).
+        ``request`` makes a new job's poll request (the reader's), kept by the records of the
+        first ``KEPT_REQUESTS`` slots only.
         ``state`` (a stored state) starts a job not polled yet, in place of what is
         remembered of it; a job polled already keeps its newer state.
         """
@@ -330,7 +340,7 @@ class Registry:
             slot = self._free.pop() if self._free else len(slots)
             if slot >> SHIFT:
                 raise OverflowError(f"a poller watches at most {1 << SHIFT:,} jobs at once")
-            watched = Watched(job, request(), slot)
+            watched = Watched(job, request() if slot < KEPT_REQUESTS else None, slot)
             self.count += 1
             if slot == len(slots):
                 slots.append(watched)
