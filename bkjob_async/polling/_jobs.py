@@ -25,7 +25,8 @@ import heapq
 import logging
 import math
 from collections import OrderedDict
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ._tracker import EMPTY, JobState
 
@@ -51,6 +52,7 @@ __all__ = [
     "Slot",
     "Watched",
     "hangs",
+    "held",
     "key",
     "moved",
 ]
@@ -85,8 +87,10 @@ class PolledJob(NamedTuple):
 
     scope: Scope
     job_instance_id: int
-    #: The tracker's state: every status seen, and the job's event sequence.
-    state: JobState = EMPTY
+    #: The tracker's state (``state``) as a plain tuple: a ``JobState`` is a tuple subclass,
+    #: which the cyclic garbage collector tracks for as long as it lives, while a plain tuple
+    #: of plain values it stops tracking after its first pass (``held``).
+    held: tuple[Any, ...] = EMPTY
     #: The schedule's base interval (0: not polled since it was attached).
     interval: float = 0.0
     #: Failed reads in a row that spent its failure budget (``_decide``), and the latest.
@@ -108,9 +112,25 @@ class PolledJob(NamedTuple):
     failing: _dt.datetime | None = None
     failing_since: float | None = None
 
+    @property
+    def state(self) -> JobState:
+        """The tracker's state: every status seen, and the job's event sequence (made anew at
+        each read, from ``held``)."""
+        return _as_state(self.held)
 
-def moved(job: PolledJob, state: JobState, interval: float) -> PolledJob:
-    """Return ``job`` with a new tracker state and interval: what every changed poll makes.
+
+#: Return a state held as a plain tuple as a ``JobState``, in C.
+_as_state: Callable[[Iterable[Any]], JobState] = partial(tuple.__new__, JobState)
+
+
+def held(state: JobState) -> tuple[Any, ...]:
+    """Return ``state`` as a ``PolledJob`` holds it: a plain tuple."""
+    return tuple(state)
+
+
+def moved(job: PolledJob, state: JobState | None, interval: float) -> PolledJob:
+    """Return ``job`` with a new tracker state (``None``: the same) and interval: what every
+    changed poll makes.
 
     The constructor, field by field: ``job._replace`` costs twice as much (``_make`` and a
     ``map``), on the path every changed answer takes (``benchmarks/test_instructions.py``).
@@ -118,7 +138,7 @@ def moved(job: PolledJob, state: JobState, interval: float) -> PolledJob:
     return PolledJob(
         job.scope,
         job.job_instance_id,
-        state,
+        job.held if state is None else tuple(state),
         interval,
         job.failures,
         job.error,
@@ -335,7 +355,7 @@ class Registry:
         created = watched is None
         if watched is None:
             known = self._known.pop(k, EMPTY) if self._known else EMPTY
-            job = PolledJob(sub.scope, job_id, known if state is None else state)
+            job = PolledJob(sub.scope, job_id, held(known if state is None else state))
             slots = self.slots
             slot = self._free.pop() if self._free else len(slots)
             if slot >> SHIFT:
