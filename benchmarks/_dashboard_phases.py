@@ -17,6 +17,7 @@ dashboard does for it. ``load`` is the 1-minute load average at the phase's end.
 
 from __future__ import annotations
 
+import cProfile
 import gc
 import json
 import os
@@ -41,6 +42,9 @@ CONCURRENCY = 32
 WARMUP = 2.0
 SETTLE = 0.75
 SCOPE = Scope.biz(2)
+#: A directory: each kind of phase's windows are profiled (``cProfile``) into ``seen.prof``
+#: and ``unseen.prof`` there (what a viewer costs, function by function).
+PROFILE = os.environ.get("BENCH_DASHBOARD_PROFILE", "")
 
 
 async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: float) -> dict:
@@ -51,6 +55,7 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
         url, app_code="bench", app_secret="secret", username="admin", connection_limit=CONCURRENCY
     )
     phases: list[dict] = []
+    profiles = {seen: cProfile.Profile() for seen in (False, True)}
     async with client, Poller(client, policy=policy) as poller:
         watch = poller.watch_jobs(SCOPE, ids)
         app = dashboard_app(poller, grace=5.0)
@@ -81,7 +86,11 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
             g0 = gc.get_stats()[2]["collections"]
             n0, e0 = poller._requests, poller.statistics().events_observed
             f0, c0 = board.feed.end, time.process_time()
+            if PROFILE:
+                profiles[seen].enable()
             await anyio.sleep(seconds)
+            if PROFILE:
+                profiles[seen].disable()
             c1, n1 = time.process_time(), poller._requests
             e1, f1 = poller.statistics().events_observed, board.feed.end
             g1 = gc.get_stats()[2]["collections"]
@@ -112,6 +121,9 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
                 tg.cancel_scope.cancel()
         finally:
             await runner.cleanup()
+    if PROFILE:
+        for seen, profile in profiles.items():
+            profile.dump_stats(str(Path(PROFILE) / f"{'seen' if seen else 'unseen'}.prof"))
     return {"phases": phases}
 
 

@@ -2,7 +2,8 @@
 
 ``python benchmarks/_dashboard_viewer.py BASE_URL PAGE`` runs on the simulator's core (the
 measured poller's core is left to the poller). PAGE ``overview`` (the landing page): the
-stream of the latest transitions (``tail=20``) and ``api/overview`` every second. ``feed``:
+stream of the latest transitions (``tail=20``) and ``api/overview`` every second (the samples
+after the last it had, as the page asks). ``feed``:
 every transition as it comes (the live feed page). ``jobs``: a jobs page every two seconds,
 sorted by the latest change (its rows' names are asked of bk-job).
 """
@@ -33,10 +34,18 @@ async def main(base: str, page: str) -> None:
                     await answer.read()
                 await anyio.sleep(seconds)
 
+        async def overview() -> None:
+            since = 0  # (as the page asks: the samples after the last it has)
+            while True:
+                async with http.get(base + f"api/overview?since={since}") as answer:
+                    series = (await answer.json())["series"]
+                since = series[-1][0] if series else since
+                await anyio.sleep(1.0)
+
         async with anyio.create_task_group() as tg:
             if page == "overview":
                 tg.start_soon(feed, "?tail=20")
-                tg.start_soon(every, "api/overview", 1.0)
+                tg.start_soon(overview)
             elif page == "feed":
                 tg.start_soon(feed, "")
             else:

@@ -29,10 +29,12 @@ in a status. Modes:
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import gc
 import heapq
 import itertools
 import json
+import os
 import random
 import re
 import resource
@@ -505,6 +507,7 @@ async def _window(
 ) -> dict[str, Any]:
     """Wait as the mode says while sampling; return CPU and requests over the measured part."""
     mode, n = config["mode"], len(config["ids"])
+    profile = _profiler()
     start, cpu = time.monotonic(), Cpu()
     if mode.startswith("poll"):
         await asyncio.sleep(config["warmup"])
@@ -522,6 +525,9 @@ async def _window(
         await asyncio.sleep(SAMPLE_EVERY)
     sampler.sample()
     figures, wall = cpu.figures(), time.monotonic() - start
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(f"{os.environ['BENCH_CPROFILE']}-{config['name']}")
     _raise_if_failed(config, task)
     sent, refused, _ = sampler.read()
     return {
@@ -531,6 +537,15 @@ async def _window(
         "refused": refused,
         "samples": sampler.samples,
     }
+
+
+def _profiler() -> cProfile.Profile | None:
+    """``BENCH_CPROFILE=PREFIX``: profile the measured window (cProfile), into PREFIX-NAME."""
+    if not os.environ.get("BENCH_CPROFILE"):
+        return None
+    profile = cProfile.Profile()
+    profile.enable()
+    return profile
 
 
 def _raise_if_failed(config: dict[str, Any], task: asyncio.Task[Any]) -> None:

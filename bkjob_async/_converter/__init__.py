@@ -24,7 +24,7 @@ from ._core import (
     structure,
     to_json,
 )
-from ._readers import Generation, read_bool, read_code, read_int, read_rows
+from ._readers import Generation, read_bool, read_code, read_epoch_ms, read_int, read_rows
 
 __all__ = [
     "INT32",
@@ -37,6 +37,7 @@ __all__ = [
     "parse_target_ips",
     "read_bool",
     "read_code",
+    "read_epoch_ms",
     "read_int",
     "read_rows",
     "structure",

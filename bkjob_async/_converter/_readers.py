@@ -22,7 +22,16 @@ if TYPE_CHECKING:
 
     import cattrs
 
-__all__ = ["INT32", "LONG", "Generation", "read_bool", "read_code", "read_int", "read_rows"]
+__all__ = [
+    "INT32",
+    "LONG",
+    "Generation",
+    "read_bool",
+    "read_code",
+    "read_epoch_ms",
+    "read_int",
+    "read_rows",
+]
 
 T = TypeVar("T")
 _UTC = _dt.timezone.utc
@@ -99,9 +108,13 @@ def _open_enum(value: Any, cls: type[T]) -> T:
 
 
 def _epoch_ms(value: Any) -> _dt.datetime:
+    """Read epoch milliseconds as a UTC ``datetime``."""
     if not is_number(value):
         raise ValueError(f"not epoch milliseconds: a {type(value).__name__}")
     return _EPOCH + _dt.timedelta(milliseconds=value)
+
+
+read_epoch_ms = _epoch_ms
 
 
 # v2 times: "2018-03-15 12:56:35", "2018-03-15 12:56:35 +0800" (old docs), ISO 8601 variants.

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .._converter import read_epoch_ms
+from .._observe import observe_job_list
 from .._protocol.jobs import MAX_LENGTH_V4, MAX_OFFSET_V4
 from ..config import ApiFlavor
 from ..models import JobStatusPage
@@ -46,7 +48,7 @@ from .events import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from .._protocol import Protocol
     from ..config import Scope
@@ -68,6 +70,9 @@ _PAGE = 1000
 BURST = 0.05
 #: The events of a wait for a job's end only (with those that tell of the watch itself).
 _END = frozenset({JobFinished, WatchFailed, WatchTimedOut, PollingStalled, PollingResumed})
+#: A job's creation time as the list read it: a ``datetime``, epoch milliseconds (the common
+#: form, ``observe_job_list``: made a ``datetime`` only where read), or ``None`` (none sent).
+_Created = _dt.datetime | int | None
 
 
 def coverage(subscribers: Sequence[_Subscription], status: int | None) -> tuple[bool, bool, bool]:
@@ -173,7 +178,7 @@ class Census:
         since = self._since.get(scope)
         if since is None or not until - _WINDOW <= since < until:  # (clocks that disagree)
             since = until - _WINDOW
-        rows: dict[int, tuple[int, _dt.datetime | None]] | None = {}
+        rows: dict[int, tuple[int, _Created]] | None = {}
         try:
             rows = await self._rows(scope, since, until)
             self._outcome(None)
@@ -193,7 +198,7 @@ class Census:
             found = [rows[i][1] for i in wanted if i in rows]
             times = [t for t in found if t is not None]
             if len(found) == len(wanted) and times:
-                self._since[scope] = min(times) - _dt.timedelta(seconds=1)
+                self._since[scope] = _earliest(times) - _dt.timedelta(seconds=1)
             else:
                 self._since.pop(scope, None)
         for watched in list(jobs):  # (a row may take its job off the list: it moved)
@@ -205,9 +210,9 @@ class Census:
 
     async def _rows(
         self, scope: Scope, since: _dt.datetime, until: _dt.datetime
-    ) -> dict[int, tuple[int, _dt.datetime | None]]:
+    ) -> dict[int, tuple[int, _Created]]:
         """Return ``{job id: (status, created)}`` of every job created in the window."""
-        rows: dict[int, tuple[int, _dt.datetime | None]] = {}
+        rows: dict[int, tuple[int, _Created]] = {}
         start = 0
         v4 = self._protocol.flavor is ApiFlavor.APIGW_V4
         length = MAX_LENGTH_V4 if v4 else _PAGE
@@ -230,13 +235,28 @@ class Census:
             data = await self._reader.fetch(request)
             if v4:
                 data = _v4_page(data, start, length)
-            page = self._protocol.parse(data, JobStatusPage)
+            # (each row's time kept as sent: few are read)
+            read: tuple[int, int, Mapping[int, tuple[int, _Created]]] | None
+            read = observe_job_list(data)
+            if read is None:  # (a value not in its common form: the converter reads the page)
+                page = self._protocol.parse(data, JobStatusPage)
+                read = len(page.rows), page.total, {i: (s, t) for i, s, t in page.rows}
+            count, total, listed = read
             self.pages += 1
-            for job_id, status, created in page.rows:
-                rows[job_id] = (status, created)
-            start += len(page.rows)
-            if not page.rows or start >= page.total:
+            rows.update(listed)
+            start += count
+            if not count or start >= total:
                 return rows
+
+
+def _earliest(times: list[_dt.datetime | int]) -> _dt.datetime:
+    """Return the earliest of creation times, each a ``datetime`` or epoch milliseconds (as
+    ``observe_job_list`` keeps them: only the earliest of those is made a ``datetime``)."""
+    ms = [t for t in times if isinstance(t, int)]
+    dates = [t for t in times if isinstance(t, _dt.datetime)]
+    if ms:
+        dates.append(read_epoch_ms(min(ms)))
+    return min(dates)
 
 
 def _v4_page(data: Any, start: int, length: int) -> Any:

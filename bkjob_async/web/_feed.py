@@ -176,11 +176,32 @@ def held_id(held: Held) -> str:
     return host_event_id(job_id, step, count, key, int(current), visit)
 
 
+#: ``"previous":...`` and ``"current":...,"status":...,"state":...`` of each host status an
+#: entry names: one lookup each (an unknown code's are made as it comes).
+_PREVIOUS: dict[HostStatus | None, str] = {
+    None: '"previous":null',
+    **{s: f'"previous":"{s.name}"' for s in HostStatus},
+}
+_CURRENT = {
+    s: f'"current":"{s.name}","status":{int(s)},"state":"{host_state(s)}"' for s in HostStatus
+}
+
+
 def held_entry(held: Held) -> Entry:
     """Return the entry of a held event, its JSON made now (a stream is sending it)."""
-    job, _, step, _, key, previous, status, _, at, extra = held
+    job, job_id, step, count, key, previous, status, visit, at, extra = held
     if step is None:
         return extra[0], job, extra[1]
+    if type(key) is int and extra is None:  # (a host by its bk_host_id: the most, written out)
+        before, now = _PREVIOUS.get(previous), _CURRENT.get(status)
+        if before is not None and now is not None:
+            again = "" if visit == 1 else f"#{visit}"  # (``host_event_id``, written out)
+            event_id = f"{job_id}/{step}/{count}/h{key}/{int(status)}{again}"
+            body = (
+                f'{{"id":"{event_id}","job":"{job}","at":{_TIMES.of(at)},'
+                f'"kind":"host","step":{step},"host":"{key}",{before},{now}}}'
+            )
+            return event_id, job, body
     event_id = held_id(held)
     state = host_state(status)
     tail = ""

@@ -17,9 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bkjob_async import JobInstanceStatus, ResponseFormatError
-from bkjob_async._converter import Generation, structure
-from bkjob_async._observe import observe_job
+from bkjob_async import JobInstanceStatus, JobStatusPage, ResponseFormatError
+from bkjob_async._converter import Generation, read_epoch_ms, structure
+from bkjob_async._observe import observe_job, observe_job_list
+from bkjob_async.polling._census import _earliest
 from tests.properties import examples
 
 UTC = _dt.timezone.utc
@@ -299,3 +300,78 @@ def test_refusals_never_quote_the_value() -> None:
         observe_job(answer, Generation.V3)
     assert secret not in str(info.value)
     assert info.value.__cause__ is None
+
+
+# --- the job list's rows, read by the census -------------------------------------------------
+
+
+#: Epoch milliseconds around the ends of what a ``datetime`` holds (outside them: refused).
+EDGE_MS = [-62_135_596_800_001, -62_135_596_800_000, 253_402_300_799_999, 253_402_300_800_000]
+
+
+@st.composite
+def job_lists(draw: st.DrawFn) -> Any:
+    """A page of the job list: rows of every spelling of ids, codes and times, broken or not."""
+    chaos = Chaos(draw)
+    times = st.sampled_from([1_764_000_000_000, 0, -5, 1.5e12, "2026-11-26 09:00:00", *EDGE_MS])
+    rows = [
+        chaos.value(
+            st.just(
+                chaos.fields(
+                    job_instance_id=chaos.spelled(1, 4, NOT_INTS),
+                    status=chaos.spelled(1, 15, NOT_CODES),
+                    create_time=chaos.value(times, [True, "soon", [], float("nan"), None]),
+                    name="job",
+                )
+            ),
+            [5, "row", []],
+        )
+        for _ in range(draw(st.integers(0, 6)))
+    ]
+    page = chaos.fields(
+        start=chaos.spelled(0, 3, NOT_INTS),
+        total=chaos.spelled(0, 9, NOT_INTS),
+        data=chaos.value(st.sampled_from([rows, rows, None]), ["", 0, {}, "x"]),
+        length=20,
+    )
+    return chaos.value(st.just(page), [None, [], "page"])
+
+
+@settings(max_examples=examples(600), deadline=None)
+@given(page=job_lists())
+def test_the_census_reads_the_job_list_as_the_converter_does(page: Any) -> None:
+    # ``observe_job_list`` reads a page only where the converter reads it alike; else it says
+    # ``None`` and the census has the converter read (or refuse) the page.
+    fast = observe_job_list(page)
+    try:
+        whole = structure(page, JobStatusPage, Generation.V3, UTC)
+    except ResponseFormatError:
+        assert fast is None
+        return
+    if fast is None:  # (only for a value not in its common form: a time not an int)
+        times = [row.get("create_time") for row in page["data"]]
+        assert any(t is not None and type(t) is not int for t in times)
+        return
+    count, total, rows = fast
+    assert (count, total) == (len(whole.rows), whole.total)
+    assert {i: (s, None if t is None else read_epoch_ms(t)) for i, (s, t) in rows.items()} == {
+        row.job_instance_id: (row.status, row.create_time) for row in whole.rows
+    }
+
+
+def test_the_census_reads_a_common_page_itself() -> None:
+    rows = [
+        {"job_instance_id": 5, "status": 3, "create_time": 1_764_000_000_000},
+        {"job_instance_id": 6, "status": "2", "create_time": None},
+        {"job_instance_id": 5, "status": 4, "create_time": 1_764_000_000_001},
+    ]
+    page = {"start": 0, "length": 20, "total": 3, "data": rows}
+    assert observe_job_list(page) == (3, 3, {5: (4, 1_764_000_000_001), 6: (2, None)})
+
+
+def test_the_census_takes_the_earliest_time_of_either_form() -> None:
+    # A page the converter read keeps its times as datetimes, one read fast as epoch ms.
+    dated = read_epoch_ms(2_000)
+    assert _earliest([5_000, dated, 3_000]) == dated
+    assert _earliest([1_000, dated]) == read_epoch_ms(1_000)
+    assert _earliest([dated]) is dated
