@@ -120,7 +120,9 @@ class PollRequests:
     def __init__(self, protocol: Protocol) -> None:
         self._protocol = protocol
         #: The shared part of each scope's poll query, and the scope's trace text.
-        self._shared: dict[tuple[Scope, bool], tuple[tuple[Mapping[str, str], str, str], str]] = {}
+        self._shared: dict[
+            tuple[str, int, bool], tuple[tuple[Mapping[str, str], str, str], str]
+        ] = {}
 
     def job(
         self,
@@ -136,7 +138,8 @@ class PollRequests:
         one ``Query`` (made at each send for most jobs of a large watch: ``Reader.poll_of``).
         """
         protocol = self._protocol
-        shared = self._shared.get((scope, with_hosts))
+        key = (scope.type.value, scope.id, with_hosts)  # (a ``Scope`` hashes in Python)
+        shared = self._shared.get(key)
         if shared is None:
             params = protocol.spell(
                 GET_JOB_INSTANCE_STATUS, scope, job_instance_id, with_hosts=with_hosts
@@ -148,7 +151,7 @@ class PollRequests:
             params.pop("job_instance_id")
             pairs = {k: query_value(v) for k, v in params.items() if v is not None}
             common = Query.common(pairs, "job_instance_id")
-            shared = self._shared[scope, with_hosts] = (common, trace_fields(params)["scope"])
+            shared = self._shared[key] = (common, trace_fields(params)["scope"])
         return Request(
             "get_job_instance_status",
             "GET",
