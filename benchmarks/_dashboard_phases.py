@@ -9,8 +9,9 @@ refresh, so a viewer of it alone holds the board open). ``PAIRS`` pairs of phase
 then B, then B then A, and so on (the drift of the machine and of the run falls on both
 alike); before each phase, the viewers of B are started (one ``_dashboard_viewer.py`` per
 page of ``PAGES``, on the simulator's core: their CPU is theirs) or stopped, and the phase
-begins once the board opened (or closed), ``SETTLE`` seconds passed and a full collection
-ran, so a viewer's first read of every job (and the garbage collections it would set off) is
+begins once every viewer's page had its first answers (each viewer's start, an interpreter's,
+is over: on the simulator's core it slows the simulator) or the board closed, ``SETTLE``
+seconds passed and a full collection ran, so a viewer's first read of every job (and the garbage collections it would set off) is
 not in it: the phase measures what a viewer costs while it looks. The CPU counted is this process's: the poller's, and what the
 dashboard does for it. ``load`` is the 1-minute load average at the phase's end.
 """
@@ -76,11 +77,17 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
             if seen:
                 opened = board.opened
                 viewers = [
-                    subprocess.Popen([sys.executable, str(HERE / "_dashboard_viewer.py"), base, p])
+                    subprocess.Popen(
+                        [sys.executable, str(HERE / "_dashboard_viewer.py"), base, p],
+                        stdout=subprocess.PIPE,
+                        text=True,
+                    )
                     for p in pages
                 ]
-                while board.opened == opened:
-                    await anyio.sleep(0.02)
+                for viewer in viewers:  # (each started, and its page's first answers came)
+                    assert viewer.stdout is not None
+                    assert await anyio.to_thread.run_sync(viewer.stdout.readline) == "ready\n"
+                assert board.opened == opened + 1
             await anyio.sleep(SETTLE)
             gc.collect()  # (what opening or closing the board left is not this phase's)
             g0 = gc.get_stats()[2]["collections"]

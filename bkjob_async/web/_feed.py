@@ -16,7 +16,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from .. import _json
-from ..models import ContainerResult, HostStatus
+from ..models import ContainerResult, HostStatus, JobStatus
 from ..polling.events import (
     ContainerTransition,
     HostTransition,
@@ -77,8 +77,19 @@ def _status(value: Any) -> str:
     """Return a status as a JSON string (its name; its number when bk-job sent an unknown one)."""
     if value is None:
         return "null"
+    known = _NAMED.get(type(value))
+    text = None if known is None else known.get(value)
+    if text is not None:
+        return text
     name = getattr(value, "name", None)
     return f'"{name}"' if name else f'"{int(value)}"'
+
+
+#: ``_status`` of each status bk-job lists, by its enum (one lookup; an enum's ``name`` is a
+#: property, and the two enums' numbers overlap).
+_NAMED: dict[type, dict[Any, str]] = {
+    kind: {s: f'"{s.name}"' for s in kind} for kind in (JobStatus, HostStatus)
+}
 
 
 def job_text(scope: Scope, job_instance_id: int) -> str:
@@ -96,8 +107,8 @@ class _Times:
         self.text = ""
 
     def of(self, at: Any) -> str:
-        if at is not self.at:
-            self.at, self.text = at, _json.quote(at.isoformat(timespec="milliseconds"))
+        if at is not self.at:  # (an ISO time's characters need no escaping)
+            self.at, self.text = at, f'"{at.isoformat(timespec="milliseconds")}"'
         return self.text
 
 
@@ -359,11 +370,28 @@ class Feed:
         if number < self.start:
             raise LookupError(number)
         found = []
-        size, jobs, text = self.size, self._job, self._text
+        size, jobs, text, keys, extras = self.size, self._job, self._text, self._key, self._extra
+        ids, steps, counts, visits = self._job_id, self._step, self._count, self._visit
+        previous, current, ats, times = self._previous, self._current, self._at, _TIMES.of
         for n in range(number, min(self.end, number + limit)):
             i = n % size
             body = text[i]
             if body is None:
-                body = text[i] = held_entry(self._held(n))[2]
+                key, step = keys[i], steps[i]
+                if type(key) is int and extras[i] is None and step is not None:
+                    # (``held_entry`` of a host by its bk_host_id, the most, written out)
+                    before, status = _PREVIOUS.get(previous[i]), current[i]
+                    now = _CURRENT.get(status)
+                    if before is not None and now is not None:
+                        visit = visits[i]
+                        again = "" if visit == 1 else f"#{visit}"
+                        body = (
+                            f'{{"id":"{ids[i]}/{step}/{counts[i]}/h{key}/{int(status)}{again}",'
+                            f'"job":"{jobs[i]}","at":{times(ats[i])},"kind":"host",'
+                            f'"step":{step},"host":"{key}",{before},{now}}}'
+                        )
+                if body is None:
+                    body = held_entry(self._held(n))[2]
+                text[i] = body
             found.append((jobs[i], body))
         return found
