@@ -120,7 +120,9 @@ class PollRequests:
     def __init__(self, protocol: Protocol) -> None:
         self._protocol = protocol
         #: The shared part of each scope's poll query, and the scope's trace text.
-        self._shared: dict[tuple[Scope, bool], tuple[tuple[Mapping[str, str], str, str], str]] = {}
+        self._shared: dict[
+            tuple[str, int, bool], tuple[tuple[Mapping[str, str], str, str], str]
+        ] = {}
 
     def job(
         self,
@@ -136,28 +138,30 @@ class PollRequests:
         one ``Query`` (made at each send for most jobs of a large watch: ``Reader.poll_of``).
         """
         protocol = self._protocol
-        shared = self._shared.get((scope, with_hosts))
-        if shared is None:
-            params = protocol.spell(
-                GET_JOB_INSTANCE_STATUS, scope, job_instance_id, with_hosts=with_hosts
-            )
+        key = (scope.type.value, scope.id, with_hosts)  # (a ``Scope`` hashes in Python)
+        shared = self._shared.get(key)
+        job_id: Any = job_instance_id
+        if shared is None or type(job_id) is not int or job_id <= 0:
+            # Spelled whole: the scope's first, and any id but a plain one (checked there).
+            params = protocol.spell(GET_JOB_INSTANCE_STATUS, scope, job_id, with_hosts=with_hosts)
             assert not isinstance(params, Batches)
             if protocol.flavor is not ApiFlavor.APIGW_V3:
                 request = protocol.request(GET_JOB_INSTANCE_STATUS, params)
                 return request if timeout is None else attrs.evolve(request, timeout=timeout)
-            params.pop("job_instance_id")
-            pairs = {k: query_value(v) for k, v in params.items() if v is not None}
-            common = Query.common(pairs, "job_instance_id")
-            shared = self._shared[scope, with_hosts] = (common, trace_fields(params)["scope"])
+            job_id = params.pop("job_instance_id")
+            if shared is None:
+                pairs = {k: query_value(v) for k, v in params.items() if v is not None}
+                common = Query.common(pairs, "job_instance_id")
+                shared = self._shared[key] = (common, trace_fields(params)["scope"])
         return Request(
             "get_job_instance_status",
             "GET",
             protocol.url("get_job_instance_status"),
             protocol.headers,
-            query=Query(shared[0], job_instance_id),
+            query=Query(shared[0], job_id),
             timeout=timeout,
             scope=shared[1],
-            job_instance_id=job_instance_id,
+            job_instance_id=job_id,
         )
 
     def step(self, scope: Scope, job_instance_id: int, **filters: Any) -> Request:
