@@ -9,14 +9,16 @@ refresh, so a viewer of it alone holds the board open). ``PAIRS`` pairs of phase
 then B, then B then A, and so on (the drift of the machine and of the run falls on both
 alike); before each phase, the viewers of B are started (one ``_dashboard_viewer.py`` per
 page of ``PAGES``, on the simulator's core: their CPU is theirs) or stopped, and the phase
-begins once the board opened (or closed), ``SETTLE`` seconds passed and a full collection
-ran, so a viewer's first read of every job (and the garbage collections it would set off) is
+begins once every viewer's page had its first answers (each viewer's start, an interpreter's,
+is over: on the simulator's core it slows the simulator) or the board closed, ``SETTLE``
+seconds passed and a full collection ran, so a viewer's first read of every job (and the garbage collections it would set off) is
 not in it: the phase measures what a viewer costs while it looks. The CPU counted is this process's: the poller's, and what the
 dashboard does for it. ``load`` is the 1-minute load average at the phase's end.
 """
 
 from __future__ import annotations
 
+import cProfile
 import gc
 import json
 import os
@@ -41,6 +43,9 @@ CONCURRENCY = 32
 WARMUP = 2.0
 SETTLE = 0.75
 SCOPE = Scope.biz(2)
+#: A directory: each kind of phase's windows are profiled (``cProfile``) into ``seen.prof``
+#: and ``unseen.prof`` there (what a viewer costs, function by function).
+PROFILE = os.environ.get("BENCH_DASHBOARD_PROFILE", "")
 
 
 async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: float) -> dict:
@@ -51,6 +56,7 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
         url, app_code="bench", app_secret="secret", username="admin", connection_limit=CONCURRENCY
     )
     phases: list[dict] = []
+    profiles = {seen: cProfile.Profile() for seen in (False, True)}
     async with client, Poller(client, policy=policy) as poller:
         watch = poller.watch_jobs(SCOPE, ids)
         app = dashboard_app(poller, grace=5.0)
@@ -71,17 +77,27 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
             if seen:
                 opened = board.opened
                 viewers = [
-                    subprocess.Popen([sys.executable, str(HERE / "_dashboard_viewer.py"), base, p])
+                    subprocess.Popen(
+                        [sys.executable, str(HERE / "_dashboard_viewer.py"), base, p],
+                        stdout=subprocess.PIPE,
+                        text=True,
+                    )
                     for p in pages
                 ]
-                while board.opened == opened:
-                    await anyio.sleep(0.02)
+                for viewer in viewers:  # (each started, and its page's first answers came)
+                    assert viewer.stdout is not None
+                    assert await anyio.to_thread.run_sync(viewer.stdout.readline) == "ready\n"
+                assert board.opened == opened + 1
             await anyio.sleep(SETTLE)
             gc.collect()  # (what opening or closing the board left is not this phase's)
             g0 = gc.get_stats()[2]["collections"]
             n0, e0 = poller._requests, poller.statistics().events_observed
             f0, c0 = board.feed.end, time.process_time()
+            if PROFILE:
+                profiles[seen].enable()
             await anyio.sleep(seconds)
+            if PROFILE:
+                profiles[seen].disable()
             c1, n1 = time.process_time(), poller._requests
             e1, f1 = poller.statistics().events_observed, board.feed.end
             g1 = gc.get_stats()[2]["collections"]
@@ -112,6 +128,9 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
                 tg.cancel_scope.cancel()
         finally:
             await runner.cleanup()
+    if PROFILE:
+        for seen, profile in profiles.items():
+            profile.dump_stats(str(Path(PROFILE) / f"{'seen' if seen else 'unseen'}.prof"))
     return {"phases": phases}
 
 

@@ -812,7 +812,7 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
         if rules.soon < after and turning(state):
             after = rules.soon
     base, delay = next_interval(rules.policy, job.interval, after, rules.rng, top)
-    job = moved(job, state, base)
+    job = moved(job, None if state is old else state, base)
     if job.parks:
         job = _park(job)
     deliver = Deliver(events, finished, answer.data, state is not old)

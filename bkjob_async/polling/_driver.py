@@ -56,7 +56,7 @@ from ._decide import (
     server_level,
     stall,
 )
-from ._jobs import Due, PolledJob, Slot, Watched, hangs, key
+from ._jobs import Due, PolledJob, Slot, Watched, hangs, held, key
 from ._reader import Unread
 from .events import WatchFailed
 
@@ -813,7 +813,7 @@ class Driver:
         if created and stored is None:
             seeded = self.delivery.journal.seed(sub.scope, job_id)
             if seeded is not None:
-                watched.job = watched.job._replace(state=seeded)
+                watched.job = watched.job._replace(held=held(seeded))
         self.cover(watched, now)
         if created and watched.job.census:
             pass  # the job list reads it first (``_census``)

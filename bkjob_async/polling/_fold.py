@@ -147,8 +147,14 @@ class FoldCounts:
     events: int
 
 
-class _Job:
-    """A job's figures, changed by the fold alone."""
+class _Jobs:
+    """The fold's jobs, a list per figure and a row per job (``Fold._row``), changed by the
+    fold alone.
+
+    Columns, not an object a job: a watch keeps its fold as long as it runs, and every object a
+    watched job holds that the cyclic garbage collector tracks is one more for each full
+    collection to walk (``benchmarks/HISTORY.md``, "The 50,000-job watch at the defaults").
+    """
 
     __slots__ = (
         "bucket",
@@ -160,43 +166,66 @@ class _Job:
         "hosts",
         "id",
         "outcome",
+        "row",
         "status",
         "unread",
         "view",
         "waiting_step",
     )
 
-    def __init__(self, job_id: int) -> None:
-        self.id = job_id
-        self.status: JobStatus | None = None
-        self.bucket = "pending"
-        self.outcome: str | None = None
-        self.error: BkJobError | None = None
-        self.hosts = self.containers = self.finished = self.failed = 0
-        self.waiting_step: int | None = None
-        self.failing: _dt.datetime | None = None
+    def __init__(self) -> None:
+        #: Each job's row, by id.
+        self.row: dict[int, int] = {}
+        self.id: list[int] = []
+        self.status: list[JobStatus | None] = []
+        self.bucket: list[str] = []
+        self.outcome: list[str | None] = []
+        self.error: list[BkJobError | None] = []
+        self.hosts: list[int] = []
+        self.containers: list[int] = []
+        self.finished: list[int] = []
+        self.failed: list[int] = []
+        self.waiting_step: list[int | None] = []
+        self.failing: list[_dt.datetime | None] = []
         #: It ended without success and its final status had no host rows.
-        self.unread = False
+        self.unread: list[bool] = []
         #: Its frozen figures as last read (``None``: changed since).
-        self.view: FoldedJob | None = None
+        self.view: list[FoldedJob | None] = []
 
-    def frozen(self) -> FoldedJob:
-        if self.view is not None:
-            return self.view
-        self.view = FoldedJob(
-            self.id,
-            self.status,
-            self.bucket,
-            self.outcome,
-            self.error,
-            self.hosts,
-            self.containers,
-            self.finished,
-            self.failed,
-            self.waiting_step,
-            self.failing,
+    def add(self, job_id: int) -> int:
+        """Add a job not heard of yet; return its row."""
+        self.row[job_id] = row = len(self.id)
+        self.id.append(job_id)
+        self.status.append(None)
+        self.bucket.append("pending")
+        self.outcome.append(None)
+        self.error.append(None)
+        for counts in (self.hosts, self.containers, self.finished, self.failed):
+            counts.append(0)
+        self.waiting_step.append(None)
+        self.failing.append(None)
+        self.unread.append(False)
+        self.view.append(None)
+        return row
+
+    def frozen(self, row: int) -> FoldedJob:
+        view = self.view[row]
+        if view is not None:
+            return view
+        view = self.view[row] = FoldedJob(
+            self.id[row],
+            self.status[row],
+            self.bucket[row],
+            self.outcome[row],
+            self.error[row],
+            self.hosts[row],
+            self.containers[row],
+            self.finished[row],
+            self.failed[row],
+            self.waiting_step[row],
+            self.failing[row],
         )
-        return self.view
+        return view
 
 
 def _bucket(status: JobStatus | None, outcome: str | None) -> str:
@@ -234,7 +263,7 @@ class Fold:
         latencies: int | None = None,
         failed: int | None = None,
     ) -> None:
-        self._jobs: dict[int, _Job] = {}
+        self._jobs = _Jobs()
         self._buckets: Counter[str] = Counter()
         self._objects: dict[tuple[int, int, Any], HostStatus] | None = {} if objects else None
         self._hosts: dict[HostStatus, int] = {}
@@ -262,15 +291,18 @@ class Fold:
 
     def feed_all(self, events: Iterable[Event]) -> None:
         """Fold events in, in order (a host's transition the cheapest: written out here)."""
-        jobs, move, record = self._jobs, self._move, None
+        rows, move, job, record = self._jobs.row, self._move, None, -1
         for event in events:
             if type(event) is not HostTransition:
                 self.feed(event)
+                job = None
                 continue
             self._events += 1
-            job = event.job_instance_id
-            if record is None or record.id != job:
-                record = jobs.get(job) or self._job(job)
+            if job != event.job_instance_id:
+                job = event.job_instance_id
+                record = rows.get(job, -1)
+                if record < 0:
+                    record = self._job(job)
             step, previous, current = event.step_instance_id, event.previous, event.current
             move(record, step, None, previous, current, None, event, False)
 
@@ -291,7 +323,8 @@ class Fold:
                     self._move(record, step_id, key, None, code, row, None, is_container(key))
         self._set(record, status, status.name if ended and status is not None else None)
         if not isinstance(job, JobSeen):
-            record.waiting_step = record.waiting_step or _waiting_step(job)
+            waiting = self._jobs.waiting_step
+            waiting[record] = waiting[record] or _waiting_step(job)
 
     def adopt(self, other: Fold) -> None:
         """Keep ``other``'s records of the hosts this fold has failed in the same status (when
@@ -302,28 +335,31 @@ class Fold:
             if mine is not None and mine.status == row.status:
                 failed[key] = row
 
-    def _job(self, job_id: int) -> _Job:
-        record = self._jobs.get(job_id)
+    def _job(self, job_id: int) -> int:
+        """Return a job's row, the job added if it is new."""
+        record = self._jobs.row.get(job_id)
         if record is None:
-            record = self._jobs[job_id] = _Job(job_id)
+            record = self._jobs.add(job_id)
             self._buckets["pending"] += 1
         return record
 
-    def _set(self, record: _Job, status: JobStatus | None, outcome: str | None) -> None:
-        record.status, record.outcome, record.view = status, outcome, None
+    def _set(self, record: int, status: JobStatus | None, outcome: str | None) -> None:
+        jobs = self._jobs
+        jobs.status[record], jobs.outcome[record], jobs.view[record] = status, outcome, None
         if outcome is None:
-            record.error = None
+            jobs.error[record] = None
             bucket = _LIVE.get(status) or _bucket(status, None)
         else:
             bucket = _bucket(status, outcome)
-        if bucket != record.bucket:
+        was = jobs.bucket[record]
+        if bucket != was:
             buckets = self._buckets
-            buckets[record.bucket] -= 1
+            buckets[was] -= 1
             buckets[bucket] += 1
-            record.bucket = bucket
+            jobs.bucket[record] = bucket
 
     def _on_object(self, event: HostTransition | ContainerTransition) -> None:
-        record = self._jobs.get(event.job_instance_id) or self._job(event.job_instance_id)
+        record = self._job(event.job_instance_id)
         container = type(event) is ContainerTransition
         key = event.container_key if container else None  # type: ignore[union-attr]
         step, previous, current = event.step_instance_id, event.previous, event.current
@@ -331,7 +367,7 @@ class Fold:
 
     def _move(
         self,
-        record: _Job,
+        record: int,
         step: int,
         key: HostKey | tuple[str, int] | None,
         previous: HostStatus | None,
@@ -343,21 +379,22 @@ class Fold:
         """Count one host (or container) moving to ``current``: the fold's hottest path. A host's
         ``key`` (``None``: its event's) is read only where it is needed: a failure, or
         ``objects``."""
-        objects, old = self._objects, previous
-        record.view = None
+        objects, old, jobs = self._objects, previous, self._jobs
+        job = jobs.id[record]
+        jobs.view[record] = None
         if objects is not None:
             key = _key(event) if key is None else key
-            old = objects.get((record.id, step, key))
-            objects[record.id, step, key] = current
+            old = objects.get((job, step, key))
+            objects[job, step, key] = current
         counts = self._containers if container else self._hosts
         counts[current] = counts.get(current, 0) + 1
         finished, failed = now = _WEIGHTS.get(current) or _weight(current)
         if old is None:
             self._seen += 1
             if container:
-                record.containers += 1
+                jobs.containers[record] += 1
             else:
-                record.hosts += 1
+                jobs.hosts[record] += 1
         else:
             left = counts[old] = counts.get(old, 0) - 1
             if not left:
@@ -365,7 +402,7 @@ class Fold:
             was_finished, was_failed = _WEIGHTS.get(old) or _weight(old)
             if was_failed:
                 key = _key(event) if key is None else key
-                self._failed.pop((record.id, step, key), None)
+                self._failed.pop((job, step, key), None)
                 failed -= 1
             if was_finished:
                 finished -= 1
@@ -373,17 +410,17 @@ class Fold:
                 self._latency(event, previous)
         if finished:
             self._finished += finished
-            record.finished += finished
+            jobs.finished[record] += finished
         if failed:
             self._failed_now += failed
-            had = record.failed
-            record.failed = had + failed
+            had = jobs.failed[record]
+            jobs.failed[record] = had + failed
             self._jobs_failed += (had == 0) - (had + failed == 0)
         if now[1]:
             key = _key(event) if key is None else key
-            rows, place = self._failed, (record.id, step, key)
+            rows, place = self._failed, (job, step, key)
             rows.pop(place, None)
-            rows[place] = _failed(record.id, step, key, current, row, event)
+            rows[place] = _failed(job, step, key, current, row, event)
             self._failures += event is not None
             if self._keep is not None and len(rows) > self._keep:
                 del rows[next(iter(rows))]
@@ -399,50 +436,50 @@ class Fold:
                 self.budget -= 1
 
     def _on_step(self, event: StepTransition) -> None:
-        record = self._job(event.job_instance_id)
-        record.view = None
+        record, jobs = self._job(event.job_instance_id), self._jobs
+        jobs.view[record] = None
         if event.current is JobStatus.WAITING_USER:
-            record.waiting_step = event.step_instance_id
-        elif record.waiting_step == event.step_instance_id:
-            record.waiting_step = None
+            jobs.waiting_step[record] = event.step_instance_id
+        elif jobs.waiting_step[record] == event.step_instance_id:
+            jobs.waiting_step[record] = None
 
     def _on_job(self, event: JobTransition) -> None:
-        record = self._jobs.get(event.job_instance_id) or self._job(event.job_instance_id)
+        record = self._job(event.job_instance_id)
         current = event.current  # (a job revived: its watch goes on)
-        ended = record.outcome is not None and current.is_finished
+        ended = self._jobs.outcome[record] is not None and current.is_finished
         self._set(record, current, current.name if ended else None)
 
     def _on_finished(self, event: JobFinished) -> None:
         record = self._job(event.job_instance_id)
         self._set(record, event.status, event.status.name)
         self._set_failing(record, None)
-        record.unread = False
+        self._jobs.unread[record] = False
         if not event.status.is_success:
             self._rows(record, event.snapshot)
 
-    def _rows(self, record: _Job, snapshot: JobInstanceStatus) -> None:
+    def _rows(self, record: int, snapshot: JobInstanceStatus) -> None:
         """Take a job's failed hosts from its final status (``unread`` when it has no rows)."""
-        failed = self._failed
+        failed, job = self._failed, self._jobs.id[record]
         for step in snapshot.steps:
             if step.hosts is None:
-                record.unread = True
+                self._jobs.unread[record] = True
                 return
         for step in snapshot.steps:
             step_id = step.step_instance_id
             for key, row in _rows_of(step):
-                place, status = (record.id, step_id, key), row.status
+                place, status = (job, step_id, key), row.status
                 if status.is_finished and not status.is_success:
                     mine = failed.get(place)
                     if mine is None or mine.status != status:
-                        failed[place] = _failed(record.id, step_id, key, status, row, None)
+                        failed[place] = _failed(job, step_id, key, status, row, None)
                 else:
                     failed.pop(place, None)
 
     def _on_failed(self, event: WatchFailed) -> None:
         record = self._job(event.job_instance_id)
         outcome = UNREACHABLE if is_outage(event.error) else WATCH_FAILED
-        self._set(record, record.status, outcome)
-        record.error = event.error
+        self._set(record, self._jobs.status[record], outcome)
+        self._jobs.error[record] = event.error
         self._set_failing(record, None)
 
     def _on_timed_out(self, event: WatchTimedOut) -> None:
@@ -450,10 +487,11 @@ class Fold:
         snapshot = event.snapshot
         self._set_failing(record, None)
         if snapshot is None:
-            self._set(record, record.status, TIMED_OUT)
+            self._set(record, self._jobs.status[record], TIMED_OUT)
             return
         self._set(record, snapshot.job.status, TIMED_OUT)
-        record.waiting_step = record.waiting_step or _waiting_step(snapshot)
+        waiting = self._jobs.waiting_step
+        waiting[record] = waiting[record] or _waiting_step(snapshot)
 
     def _on_stalled(self, event: PollingStalled) -> None:
         if self._outage is None:
@@ -471,28 +509,29 @@ class Fold:
     def _on_poll_recovered(self, event: JobPollRecovered) -> None:
         self._set_failing(self._job(event.job_instance_id), None)
 
-    def _set_failing(self, record: _Job, since: _dt.datetime | None) -> None:
+    def _set_failing(self, record: int, since: _dt.datetime | None) -> None:
         """Note since when a job's reads fail alone (``None``: they do not), and the count."""
-        if (record.failing is None) is not (since is None):
+        jobs = self._jobs
+        if (jobs.failing[record] is None) is not (since is None):
             self._failing += 1 if since is not None else -1
-        record.failing, record.view = since, None
+        jobs.failing[record], jobs.view[record] = since, None
 
     # --- reading ------------------------------------------------------------------------------
 
     def job(self, job_id: int) -> FoldedJob | None:
         """Return a job as the fold has it, or ``None`` if it never heard of it."""
-        record = self._jobs.get(job_id)
-        return None if record is None else record.frozen()
+        record = self._jobs.row.get(job_id)
+        return None if record is None else self._jobs.frozen(record)
 
     def jobs(self) -> list[FoldedJob]:
         """Return every job as the fold has it, in the order first heard of."""
-        return [record.frozen() for record in self._jobs.values()]
+        return list(map(self._jobs.frozen, range(len(self._jobs.id))))
 
     def __len__(self) -> int:
-        return len(self._jobs)
+        return len(self._jobs.id)
 
     def __contains__(self, job_id: object) -> bool:
-        return job_id in self._jobs
+        return job_id in self._jobs.row
 
     @property
     def done(self) -> bool:
@@ -509,7 +548,7 @@ class Fold:
         """Return the figures for all jobs now."""
         outage = self._outage
         return FoldCounts(
-            jobs=len(self._jobs),
+            jobs=len(self._jobs.id),
             buckets={b: self._buckets[b] for b in BUCKETS},
             hosts=dict(self._hosts),
             containers=dict(self._containers),
@@ -539,19 +578,22 @@ class Fold:
         """Return the ``WatchSummary`` of ``job_ids`` (a watch's jobs now)."""
         ids = tuple(job_ids)
         jobs = self._jobs
-        records = [jobs.get(i) for i in ids]
-        status = {i: r.status for i, r in zip(ids, records, strict=True) if r and r.status}
+        where = jobs.row
+        records = {i: where[i] for i in ids if i in where}
+        status = {i: st for i, r in records.items() for st in (jobs.status[r],) if st}
         counts = Counter(status[i].name if i in status else UNSEEN for i in ids)
         finished = tuple(i for i in ids if i in status and status[i].is_finished)
         failed = tuple(i for i in finished if not status[i].is_success)
         by_job: dict[int, list[Failed]] = {}
         for (job, _, _), row in self._failed.items():
             by_job.setdefault(job, []).append(row)
-        rows = [row for i in failed if not jobs[i].unread for row in by_job.get(i, ())]
+        unread = jobs.unread
+        rows = [row for i in failed if not unread[where[i]] for row in by_job.get(i, ())]
         unwatched = {
-            r.id: (f"{type(r.error).__name__}: {r.error}" if r.error else "timed out")
-            for r in records
-            if r is not None and r.outcome in (TIMED_OUT, UNREACHABLE, WATCH_FAILED)
+            i: (f"{type(error).__name__}: {error}" if error else "timed out")
+            for i, r in records.items()
+            if jobs.outcome[r] in (TIMED_OUT, UNREACHABLE, WATCH_FAILED)
+            for error in (jobs.error[r],)
         }
         return WatchSummary(
             jobs=len(ids),
@@ -559,7 +601,7 @@ class Fold:
             finished=finished,
             failed=failed,
             failed_hosts=tuple(row for row in rows if isinstance(row, FailedHost)),
-            hosts_unread=tuple(i for i in failed if jobs[i].unread),
+            hosts_unread=tuple(i for i in failed if unread[where[i]]),
             waiting=tuple(i for i in ids if status.get(i) in PERSON_WAITING),
             unwatched=unwatched,
             failed_containers=tuple(row for row in rows if isinstance(row, FailedContainer)),

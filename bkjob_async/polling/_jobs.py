@@ -25,7 +25,8 @@ import heapq
 import logging
 import math
 from collections import OrderedDict
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ._tracker import EMPTY, JobState
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from ._subscription import _Subscription
 
 __all__ = [
+    "KEPT_REQUESTS",
     "SHIFT",
     "Due",
     "GroupCounts",
@@ -50,6 +52,7 @@ __all__ = [
     "Slot",
     "Watched",
     "hangs",
+    "held",
     "key",
     "moved",
 ]
@@ -59,6 +62,11 @@ __all__ = [
 
 
 Key = tuple[str, int, int]
+
+
+#: The records in the first slots that keep their poll request (``Watched.request``): as
+#: many as the transport keeps URLs for (``_aiohttp.DEFAULT_KEPT_URLS``).
+KEPT_REQUESTS = 1024
 
 
 _NEVER = -math.inf  # (one float for every record: ``-math.inf`` makes a new one each time)
@@ -79,8 +87,10 @@ class PolledJob(NamedTuple):
 
     scope: Scope
     job_instance_id: int
-    #: The tracker's state: every status seen, and the job's event sequence.
-    state: JobState = EMPTY
+    #: The tracker's state (``state``) as a plain tuple: a ``JobState`` is a tuple subclass,
+    #: which the cyclic garbage collector tracks for as long as it lives, while a plain tuple
+    #: of plain values it stops tracking after its first pass (``held``).
+    held: tuple[Any, ...] = EMPTY
     #: The schedule's base interval (0: not polled since it was attached).
     interval: float = 0.0
     #: Failed reads in a row that spent its failure budget (``_decide``), and the latest.
@@ -102,9 +112,25 @@ class PolledJob(NamedTuple):
     failing: _dt.datetime | None = None
     failing_since: float | None = None
 
+    @property
+    def state(self) -> JobState:
+        """The tracker's state: every status seen, and the job's event sequence (made anew at
+        each read, from ``held``)."""
+        return _as_state(self.held)
 
-def moved(job: PolledJob, state: JobState, interval: float) -> PolledJob:
-    """Return ``job`` with a new tracker state and interval: what every changed poll makes.
+
+#: Return a state held as a plain tuple as a ``JobState``, in C.
+_as_state: Callable[[Iterable[Any]], JobState] = partial(tuple.__new__, JobState)
+
+
+def held(state: JobState) -> tuple[Any, ...]:
+    """Return ``state`` as a ``PolledJob`` holds it: a plain tuple."""
+    return tuple(state)
+
+
+def moved(job: PolledJob, state: JobState | None, interval: float) -> PolledJob:
+    """Return ``job`` with a new tracker state (``None``: the same) and interval: what every
+    changed poll makes.
 
     The constructor, field by field: ``job._replace`` costs twice as much (``_make`` and a
     ``map``), on the path every changed answer takes (``benchmarks/test_instructions.py``).
@@ -112,7 +138,7 @@ def moved(job: PolledJob, state: JobState, interval: float) -> PolledJob:
     return PolledJob(
         job.scope,
         job.job_instance_id,
-        state,
+        job.held if state is None else tuple(state),
         interval,
         job.failures,
         job.error,
@@ -157,6 +183,7 @@ class Watched:
         "entry",
         "fingerprint",
         "groups",
+        "hosts",
         "job",
         "needs_decode",
         "request",
@@ -165,7 +192,7 @@ class Watched:
         "subscribers",
     )
 
-    def __init__(self, job: PolledJob, request: Request, slot: int = -1) -> None:
+    def __init__(self, job: PolledJob, request: Request | None, slot: int = -1) -> None:
         #: Its place in ``Registry.slots``: the due heap names it so (below).
         self.slot = slot
         #: The job's value: replaced by the driver after each decision.
@@ -182,8 +209,10 @@ class Watched:
         #: A poll is in flight: never poll one job twice at once (answers could cross).
         self.busy = False
         # The reader's part (``_reader.Reader``; only the reader changes it): the job's poll
-        # request, sent again and again;
+        # request, sent again and again, kept in the first ``KEPT_REQUESTS`` slots only
+        # (``None``: made at each send, ``Reader.poll_of``), and whether it reads host rows;
         self.request = request
+        self.hosts = True
         #: the last decoded answer's fingerprint, and where its request ids were
         #: (``body_fingerprint``'s ``known``);
         self.fingerprint: int | None = None
@@ -316,7 +345,8 @@ class Registry:
     ) -> tuple[Watched, bool]:
         """Add ``sub`` to a job's subscribers; return the job's record and whether it is new.
 
-        ``request`` makes a new job's poll request (the reader's).
+        ``request`` makes a new job's poll request (the reader's), kept by the records of the
+        first ``KEPT_REQUESTS`` slots only.
         ``state`` (a stored state) starts a job not polled yet, in place of what is
         remembered of it; a job polled already keeps its newer state.
         """
@@ -325,12 +355,12 @@ class Registry:
         created = watched is None
         if watched is None:
             known = self._known.pop(k, EMPTY) if self._known else EMPTY
-            job = PolledJob(sub.scope, job_id, known if state is None else state)
+            job = PolledJob(sub.scope, job_id, held(known if state is None else state))
             slots = self.slots
             slot = self._free.pop() if self._free else len(slots)
             if slot >> SHIFT:
                 raise OverflowError(f"a poller watches at most {1 << SHIFT:,} jobs at once")
-            watched = Watched(job, request(), slot)
+            watched = Watched(job, request() if slot < KEPT_REQUESTS else None, slot)
             self.count += 1
             if slot == len(slots):
                 slots.append(watched)

@@ -120,30 +120,46 @@ class PollRequests:
     def __init__(self, protocol: Protocol) -> None:
         self._protocol = protocol
         #: The shared part of each scope's poll query, and the scope's trace text.
-        self._shared: dict[tuple[Scope, bool], tuple[tuple[Mapping[str, str], str, str], str]] = {}
+        self._shared: dict[
+            tuple[str, int, bool], tuple[tuple[Mapping[str, str], str, str], str]
+        ] = {}
 
-    def job(self, scope: Scope, job_instance_id: int, *, with_hosts: bool = True) -> Request:
-        """Return the poll of a job: ``get_job_instance_status`` (with host rows unless told)."""
+    def job(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        with_hosts: bool = True,
+        timeout: float | None = None,
+    ) -> Request:
+        """Return the poll of a job: ``get_job_instance_status`` (with host rows unless told).
+
+        On the gateway v3 a scope's request is spelled once: a job's costs one ``Request`` and
+        one ``Query`` (made at each send for most jobs of a large watch: ``Reader.poll_of``).
+        """
         protocol = self._protocol
-        params = protocol.spell(
-            GET_JOB_INSTANCE_STATUS, scope, job_instance_id, with_hosts=with_hosts
-        )
-        assert not isinstance(params, Batches)
-        if protocol.flavor is not ApiFlavor.APIGW_V3:
-            return protocol.request(GET_JOB_INSTANCE_STATUS, params)
-        job_id = params.pop("job_instance_id")
-        key = (scope, bool(with_hosts))
+        key = (scope.type.value, scope.id, with_hosts)  # (a ``Scope`` hashes in Python)
         shared = self._shared.get(key)
-        if shared is None:
-            pairs = {k: query_value(v) for k, v in params.items() if v is not None}
-            common = Query.common(pairs, "job_instance_id")
-            shared = self._shared[key] = (common, trace_fields(params)["scope"])
+        job_id: Any = job_instance_id
+        if shared is None or type(job_id) is not int or job_id <= 0:
+            # Spelled whole: the scope's first, and any id but a plain one (checked there).
+            params = protocol.spell(GET_JOB_INSTANCE_STATUS, scope, job_id, with_hosts=with_hosts)
+            assert not isinstance(params, Batches)
+            if protocol.flavor is not ApiFlavor.APIGW_V3:
+                request = protocol.request(GET_JOB_INSTANCE_STATUS, params)
+                return request if timeout is None else attrs.evolve(request, timeout=timeout)
+            job_id = params.pop("job_instance_id")
+            if shared is None:
+                pairs = {k: query_value(v) for k, v in params.items() if v is not None}
+                common = Query.common(pairs, "job_instance_id")
+                shared = self._shared[key] = (common, trace_fields(params)["scope"])
         return Request(
             "get_job_instance_status",
             "GET",
             protocol.url("get_job_instance_status"),
             protocol.headers,
             query=Query(shared[0], job_id),
+            timeout=timeout,
             scope=shared[1],
             job_instance_id=job_id,
         )
@@ -292,9 +308,24 @@ class Reader:
         """Return a poll request: ``get_job_instance_status`` with host rows, unless told."""
         if "step_instance_id" in kwargs:
             request = self._polls.step(scope, job_id, **kwargs)
-        else:
-            request = self._polls.job(scope, job_id, with_hosts=kwargs.pop("with_hosts", True))
-        return attrs.evolve(request, timeout=self._timeout)
+            return attrs.evolve(request, timeout=self._timeout)
+        hosts = kwargs.pop("with_hosts", True)
+        return self._polls.job(scope, job_id, with_hosts=hosts, timeout=self._timeout)
+
+    def poll_of(self, watched: Watched) -> Request:
+        """Return a job's poll request: the one its record keeps, or one made now.
+
+        Only the records of the first ``KEPT_REQUESTS`` slots keep theirs (``_jobs``): a
+        request and its query are two objects the cyclic garbage collector tracks, and one
+        made at a send costs about 2 us, less than the URL the transport derives for it then.
+        """
+        request = watched.request
+        if request is None:
+            job = watched.job
+            request = self._polls.job(
+                job.scope, job.job_instance_id, with_hosts=watched.hosts, timeout=self._timeout
+            )
+        return request
 
     def redact(self, text: str) -> str:
         """Return ``text`` with the client's secrets masked."""
@@ -327,8 +358,10 @@ class Reader:
 
     def with_hosts(self, watched: Watched, hosts: bool) -> None:
         """Poll a job with its host rows or without (a job-level wait needs none)."""
-        job = watched.job
-        watched.request = self.request(job.scope, job.job_instance_id, with_hosts=hosts)
+        watched.hosts = hosts
+        if watched.request is not None:
+            job = watched.job
+            watched.request = self.request(job.scope, job.job_instance_id, with_hosts=hosts)
         watched.needs_decode = True
 
     async def read(self, watched: Watched) -> Answer | Unread | None:
@@ -341,7 +374,7 @@ class Reader:
         if watched.groups is not None:
             return await self._read_in_groups(watched)
         self.requests += 1
-        request = watched.request
+        request = self.poll_of(watched)
         response = await self._send(request)
         if response.status == 200:
             fingerprint, cuts = body_fingerprint(response.body, watched.cuts)
@@ -418,7 +451,7 @@ class Reader:
             if step_moves(job.state, step):
                 step.hosts = await self._step_rows(watched, step.step_instance_id)
         if observation.finished:
-            data = await self.fetch(watched.request)
+            data = await self.fetch(self.poll_of(watched))
             observation = observe_job(data, self._generation, expected_job_instance_id=job_id)
         return self._answer(watched, data, observation)
 

@@ -57,11 +57,13 @@ __all__ = [
     "EMPTY",
     "Count",
     "JobState",
+    "PackedKeys",
     "Rows",
     "StepState",
     "Visits",
     "arrival",
     "forget_job_round",
+    "host_keys",
     "keeper",
     "new_step_round",
     "observe",
@@ -88,6 +90,10 @@ logger = logging.getLogger("bkjob_async.polling")
 # that did not change, and ``_codec`` turns one into JSON-able data and back, for a store.
 
 
+#: A step's host keys as a state keeps them (``pack_keys``; read with ``host_keys``).
+PackedKeys = bytes | tuple[HostKey, ...]
+
+
 #: A value ``keeper`` keeps (hashable).
 K = TypeVar("K")
 
@@ -96,19 +102,25 @@ class StepState(NamedTuple):
     """One step as last seen; its hosts are two sequences, never changed once in a state.
 
     ``keys`` lists the step's hosts in the order first seen, ``codes`` their last statuses in
-    the same order. A change of statuses makes a new ``codes`` and shares ``keys``: a changed
-    poll keeps two small sequences per step, not a copy of a map. ``hosts`` is the map they
-    make. Host ids are kept as an ``array`` of 32-bit (or, if one needs it, 64-bit) ints and
-    codes as ``bytes`` (a tuple when one does not fit: a ``(cloud, ip, ipv6)`` key, a code above
-    255): 4 or 8 bytes per host id and one per code instead of an int object each, and nothing
-    for the garbage collector to walk (``pack_keys``, ``pack_codes``).
+    the same order. A change of statuses makes a new ``codes`` and shares ``packed_keys``: a
+    changed poll keeps two small sequences per step, not a copy of a map. ``hosts`` is the map
+    they make. Host ids are kept packed in ``bytes`` as 32-bit (or, if one needs it, 64-bit)
+    ints and codes as ``bytes`` (a tuple when one does not fit: a ``(cloud, ip, ipv6)`` key, a
+    code above 255): 4 or 8 bytes per host id and one per code instead of an int object each,
+    and nothing the garbage collector tracks (an ``array`` is tracked: one more object a step
+    for every full collection to walk; ``pack_keys``, ``pack_codes``).
     """
 
     step_instance_id: int
     status: int | None
     execute_count: int
-    keys: Sequence[HostKey]
+    packed_keys: PackedKeys
     codes: Sequence[int]
+
+    @property
+    def keys(self) -> Sequence[HostKey]:
+        """The step's host keys, in the order first seen (a view of ``packed_keys``)."""
+        return host_keys(self.packed_keys)
 
     @property
     def hosts(self) -> dict[HostKey, int]:
@@ -116,8 +128,8 @@ class StepState(NamedTuple):
         return dict(zip(self.keys, self.codes, strict=True))
 
 
-#: A ``JobState``'s own fields come first, then each step's five fields (``StepState``'s order).
-_FIRST = 4
+#: Where a ``JobState`` keeps its steps' fields: five a step (``StepState``'s order), flat.
+_STEPS = 4
 
 
 _WIDTH = len(StepState._fields)
@@ -137,11 +149,14 @@ class JobState(tuple[Any, ...]):
     ``seq`` counts the observations that changed something (which of two stored states is
     newer); ``visits`` holds the explicit arrival counts (see the module doc; ``()``, shared,
     in the common case). Built and read by name, ``JobState(status, finished, steps, seq,
-    visits)``, and kept as one flat tuple ``(status, finished, seq, visits, *fields of each
-    step)``: no tuple per step for each watched job (a step kept as a ``StepState`` of its own
-    costs 48 bytes more: its object's header, and a pointer to it). ``steps`` makes the
-    ``StepState``s anew at each read (a changed poll reads them once); a changed state is a new
-    ``JobState``, never a copy with fields replaced.
+    visits)``, and kept as ``(status, finished, seq, visits, fields)``, ``fields`` one plain
+    tuple of each step's five fields in turn: no tuple per step for each watched job (a step
+    kept as a ``StepState`` of its own costs 48 bytes more: its object's header, and a pointer
+    to it), and, being a tuple of plain values (numbers, ``bytes``, ``None``), one the cyclic
+    garbage collector stops tracking after its first pass: a full collection walks five fields
+    of a state, not five a step (``benchmarks/HISTORY.md``, "The 50,000-job watch at the
+    defaults"). ``steps`` makes the ``StepState``s anew at each read (a changed poll reads them
+    once); a changed state is a new ``JobState``, never a copy with fields replaced.
     """
 
     __slots__ = ()
@@ -165,31 +180,33 @@ class JobState(tuple[Any, ...]):
         seq: int = 0,
         visits: Visits = (),
     ) -> JobState:
-        return tuple.__new__(cls, (status, finished, seq, visits, *chain.from_iterable(steps)))
+        return tuple.__new__(cls, (status, finished, seq, visits, (*chain.from_iterable(steps),)))
 
     @property
     def steps(self) -> tuple[StepState, ...]:
         """Every step seen, in the order first seen."""
-        return tuple(map(_step, zip(*[iter(self[_FIRST:])] * _WIDTH, strict=True)))
+        return tuple(map(_step, zip(*[iter(self[_STEPS])] * _WIDTH, strict=True)))
 
     @property
     def round(self) -> int:
         """The job's round: the sum of its steps' ``execute_count`` (its retries so far)."""
-        return sum(self[_FIRST + _EXECUTE_COUNT :: _WIDTH])
+        return sum(self[_STEPS][_EXECUTE_COUNT::_WIDTH])
 
     def step(self, step_instance_id: int) -> StepState | None:
         """Return the state of one step, or ``None`` if it was never seen."""
-        for i in range(_FIRST, len(self), _WIDTH):
-            if self[i] == step_instance_id:
-                return _step(self[i : i + _WIDTH])
+        fields = self[_STEPS]
+        for i in range(0, len(fields), _WIDTH):
+            if fields[i] == step_instance_id:
+                return _step(fields[i : i + _WIDTH])
         return None
 
     def codes_of_first(self, status: int) -> Sequence[int] | None:
         """Return the host codes of the first step in ``status``, ``None`` if none is (read in
         place: no ``StepState`` made)."""
-        for i in range(_FIRST + _STATUS, len(self), _WIDTH):
-            if self[i] == status:
-                return self[i + _CODES - _STATUS]  # type: ignore[no-any-return]
+        fields = self[_STEPS]
+        for i in range(_STATUS, len(fields), _WIDTH):
+            if fields[i] == status:
+                return fields[i + _CODES - _STATUS]  # type: ignore[no-any-return]
         return None
 
     def __getnewargs__(self) -> tuple[Any, ...]:  # (copy and pickle)
@@ -206,25 +223,33 @@ class JobState(tuple[Any, ...]):
 EMPTY = JobState(None, False, (), 0)
 
 
-_Keys = Sequence[HostKey]
-
-
 _Codes = Sequence[int]
 
 
-def pack_keys(keys: list[HostKey]) -> _Keys:
-    """Return host keys as an ``array`` of 32-bit unsigned ints, of 64-bit ints if one does not
-    fit, or a tuple if one is not such an int."""
+def pack_keys(keys: list[HostKey]) -> PackedKeys:
+    """Return host keys packed: ``bytes`` of an ``array`` format letter then the ids, as 32-bit
+    unsigned ints, as 64-bit ints if one does not fit; a tuple if one is not such an int."""
     if not keys:
         return ()
     try:
-        return array("I", keys)  # type: ignore[type-var]
+        return b"I" + array("I", keys).tobytes()  # type: ignore[type-var]
     except (TypeError, OverflowError):  # a (cloud, ip, ipv6) key, or an id past 32 bits
         pass
     try:
-        return array("q", keys)  # type: ignore[type-var]
+        return b"q" + array("q", keys).tobytes()  # type: ignore[type-var]
     except (TypeError, OverflowError):  # a (cloud, ip, ipv6) key, or an id past 64 bits
         return tuple(keys)
+
+
+def host_keys(packed: PackedKeys) -> Sequence[HostKey]:
+    """Return the host keys ``pack_keys`` packed, as a sequence read in place."""
+    if type(packed) is not bytes:
+        return packed
+    view = memoryview(packed)[1:]
+    return view.cast("I") if packed[0] == _LETTER_I else view.cast("q")
+
+
+_LETTER_I = ord("I")
 
 
 def keeper(kept: dict[K, K], most: int) -> Callable[[K], K]:
@@ -494,19 +519,19 @@ def _observe_step(
     hosts = (
         None
         if step.hosts is None
-        else _observe_hosts(was.keys, was.codes, step, same_round, changes)
+        else _observe_hosts(was.packed_keys, was.codes, step, same_round, changes)
     )
     if was.status != step.status:
         changes.step(step, was.status, same_round)
     elif hosts is None and same_round:
         return None
-    keys, codes = (was.keys, was.codes) if hosts is None else hosts
+    keys, codes = (was.packed_keys, was.codes) if hosts is None else hosts
     return StepState(step.step_instance_id, step.status, step.execute_count, keys, codes)
 
 
 def _observe_hosts(
-    keys: _Keys, codes: _Codes, step: StepObservation, same_round: bool, changes: _Changes
-) -> tuple[_Keys, _Codes] | None:
+    packed: PackedKeys, codes: _Codes, step: StepObservation, same_round: bool, changes: _Changes
+) -> tuple[PackedKeys, _Codes] | None:
     """Fold a step's host rows into its keys and codes; return new ones, ``None`` if unchanged.
 
     A host listed twice (rows of several result groups, read while it moved) compares with its
@@ -521,6 +546,7 @@ def _observe_hosts(
     new_codes: list[int] | None = None  # copied on the first change
     new_keys: list[HostKey] | None = None  # copied when a host is added
     index: dict[HostKey, int] | None = None  # key -> position, once the order differs
+    keys = host_keys(packed)
     count = len(keys)
     for j, (key, code, row) in enumerate(rows):
         at = j if places is None else places[j]  # (only the rows that moved: their places)
@@ -553,7 +579,7 @@ def _observe_hosts(
         changes.host(step, HostRow(key, code, row, changes.host_result), previous, same_round)
     if new_codes is None:
         return None
-    return (keys if new_keys is None else pack_keys(new_keys)), pack_codes(new_codes)
+    return (packed if new_keys is None else pack_keys(new_keys)), pack_codes(new_codes)
 
 
 def _next_state(

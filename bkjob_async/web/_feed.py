@@ -16,7 +16,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from .. import _json
-from ..models import ContainerResult, HostStatus
+from ..models import ContainerResult, HostStatus, JobStatus
 from ..polling.events import (
     ContainerTransition,
     HostTransition,
@@ -77,8 +77,19 @@ def _status(value: Any) -> str:
     """Return a status as a JSON string (its name; its number when bk-job sent an unknown one)."""
     if value is None:
         return "null"
+    known = _NAMED.get(type(value))
+    text = None if known is None else known.get(value)
+    if text is not None:
+        return text
     name = getattr(value, "name", None)
     return f'"{name}"' if name else f'"{int(value)}"'
+
+
+#: ``_status`` of each status bk-job lists, by its enum (one lookup; an enum's ``name`` is a
+#: property, and the two enums' numbers overlap).
+_NAMED: dict[type, dict[Any, str]] = {
+    kind: {s: f'"{s.name}"' for s in kind} for kind in (JobStatus, HostStatus)
+}
 
 
 def job_text(scope: Scope, job_instance_id: int) -> str:
@@ -96,8 +107,8 @@ class _Times:
         self.text = ""
 
     def of(self, at: Any) -> str:
-        if at is not self.at:
-            self.at, self.text = at, _json.quote(at.isoformat(timespec="milliseconds"))
+        if at is not self.at:  # (an ISO time's characters need no escaping)
+            self.at, self.text = at, f'"{at.isoformat(timespec="milliseconds")}"'
         return self.text
 
 
@@ -176,11 +187,32 @@ def held_id(held: Held) -> str:
     return host_event_id(job_id, step, count, key, int(current), visit)
 
 
+#: ``"previous":...`` and ``"current":...,"status":...,"state":...`` of each host status an
+#: entry names: one lookup each (an unknown code's are made as it comes).
+_PREVIOUS: dict[HostStatus | None, str] = {
+    None: '"previous":null',
+    **{s: f'"previous":"{s.name}"' for s in HostStatus},
+}
+_CURRENT = {
+    s: f'"current":"{s.name}","status":{int(s)},"state":"{host_state(s)}"' for s in HostStatus
+}
+
+
 def held_entry(held: Held) -> Entry:
     """Return the entry of a held event, its JSON made now (a stream is sending it)."""
-    job, _, step, _, key, previous, status, _, at, extra = held
+    job, job_id, step, count, key, previous, status, visit, at, extra = held
     if step is None:
         return extra[0], job, extra[1]
+    if type(key) is int and extra is None:  # (a host by its bk_host_id: the most, written out)
+        before, now = _PREVIOUS.get(previous), _CURRENT.get(status)
+        if before is not None and now is not None:
+            again = "" if visit == 1 else f"#{visit}"  # (``host_event_id``, written out)
+            event_id = f"{job_id}/{step}/{count}/h{key}/{int(status)}{again}"
+            body = (
+                f'{{"id":"{event_id}","job":"{job}","at":{_TIMES.of(at)},'
+                f'"kind":"host","step":{step},"host":"{key}",{before},{now}}}'
+            )
+            return event_id, job, body
     event_id = held_id(held)
     state = host_state(status)
     tail = ""
@@ -338,11 +370,28 @@ class Feed:
         if number < self.start:
             raise LookupError(number)
         found = []
-        size, jobs, text = self.size, self._job, self._text
+        size, jobs, text, keys, extras = self.size, self._job, self._text, self._key, self._extra
+        ids, steps, counts, visits = self._job_id, self._step, self._count, self._visit
+        previous, current, ats, times = self._previous, self._current, self._at, _TIMES.of
         for n in range(number, min(self.end, number + limit)):
             i = n % size
             body = text[i]
             if body is None:
-                body = text[i] = held_entry(self._held(n))[2]
+                key, step = keys[i], steps[i]
+                if type(key) is int and extras[i] is None and step is not None:
+                    # (``held_entry`` of a host by its bk_host_id, the most, written out)
+                    before, status = _PREVIOUS.get(previous[i]), current[i]
+                    now = _CURRENT.get(status)
+                    if before is not None and now is not None:
+                        visit = visits[i]
+                        again = "" if visit == 1 else f"#{visit}"
+                        body = (
+                            f'{{"id":"{ids[i]}/{step}/{counts[i]}/h{key}/{int(status)}{again}",'
+                            f'"job":"{jobs[i]}","at":{times(ats[i])},"kind":"host",'
+                            f'"step":{step},"host":"{key}",{before},{now}}}'
+                        )
+                if body is None:
+                    body = held_entry(self._held(n))[2]
+                text[i] = body
             found.append((jobs[i], body))
         return found

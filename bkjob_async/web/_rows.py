@@ -3,7 +3,8 @@
 A job as the dashboard's board shows it: where it is, its bucket, the fold's figures of it.
 
 Rule: plain values, no I/O and no counting: the board's ``Fold`` counts, and a row holds the
-frozen figures of its job as of the job's last delivery.
+frozen figures of its job as of the job's last delivery (read from the fold when the row is
+next read, not at each delivery: most deliveries' rows are never shown).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ._feed import job_text
 if TYPE_CHECKING:
     from ..config import Scope
     from ..models import JobStatus
+    from ..polling import Fold
 
 __all__ = ["BUCKETS", "JobRow", "bucket_of"]
 
@@ -42,16 +44,36 @@ class JobRow:
     them in ``containers``; ``finished`` and ``failed`` count either (bk-job never runs a job
     on both)."""
 
-    __slots__ = ("job", "job_id", "listed", "scope", "text", "updated")
+    __slots__ = ("_changed", "_job", "job_id", "listed", "scope", "text", "updated")
 
     def __init__(self, scope: Scope, job_id: int) -> None:
         self.scope, self.job_id = scope, job_id
         #: ``biz:2/123``: the job as entries and pages name it.
         self.text = job_text(scope, job_id)
-        self.job = FoldedJob(job_id, None, "pending", None, None, 0, 0, 0, 0, None, None)
+        self._job = FoldedJob(job_id, None, "pending", None, None, 0, 0, 0, 0, None, None)
+        #: The fold that changed the job since its figures were last read (``None``: none).
+        self._changed: Fold | None = None
         self.updated = 0.0
         #: The job list follows it (only its end is watched): not ended, status not kept.
         self.listed = False
+
+    @property
+    def job(self) -> FoldedJob:
+        """Return the fold's figures of the job as of its last delivery."""
+        fold = self._changed
+        if fold is not None:
+            self._changed = None
+            self._job = fold.job(self.job_id) or self._job
+        return self._job
+
+    @job.setter
+    def job(self, job: FoldedJob) -> None:
+        self._job, self._changed = job, None
+
+    def changed(self, fold: Fold) -> None:
+        """Say that ``fold`` folded a delivery of the job in: its figures are read from it when
+        the row is next read (the fold's figures of a job change only with its deliveries)."""
+        self._changed = fold
 
     @property
     def status(self) -> JobStatus | None:

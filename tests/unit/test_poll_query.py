@@ -124,3 +124,12 @@ def test_a_gateway_poll_carries_its_scope_and_job_for_spans() -> None:
     poll = PollRequests(protocol()).job(Scope.biz_set(9), 7)
     assert (poll.scope, poll.job_instance_id, poll.step_instance_id) == ("biz_set:9", 7, None)
     assert poll == protocol().build("get_job_instance_status", Scope.biz_set(9), 7)
+
+
+@pytest.mark.parametrize("bad", [0, -1, "7", True, None])
+def test_a_poll_of_a_bad_id_is_refused_after_its_scope_was_spelled(bad: Any) -> None:
+    proto = PollRequests(protocol("apigw-v3"))
+    proto.job(BIZ, 100)  # (the scope's part spelled and kept)
+    with pytest.raises((TypeError, ValueError), match="job_instance_id"):
+        proto.job(BIZ, bad)
+    assert proto.job(BIZ, 101).job_instance_id == 101

@@ -134,7 +134,7 @@ def test_a_change_shares_what_did_not_change() -> None:
     step(tracker, job_body(1, 2, [(10, 2, 0, [9, 7]), (11, 2, 0, [5])]))
     # (a state keeps its steps' fields, not a ``StepState`` each: the same objects)
     assert all(a is b for a, b in zip(tracker.state.step(11), before.step(11), strict=True))
-    assert tracker.state.step(10).keys is before.step(10).keys  # the hosts did not change
+    assert tracker.state.step(10).packed_keys is before.step(10).packed_keys  # hosts unchanged
     assert tracker.state.step(10).hosts == {100: 9, 101: 7}
     assert before.step(10).hosts == {100: 5, 101: 7}
 
