@@ -540,7 +540,9 @@ def _observe_hosts(
     """
     rows, places = step.hosts, step.places
     against = step.against
-    if against is not None and (against.keys is not keys or against.codes is not codes):
+    if against is not None and not (
+        isinstance(against, StepState) and against.packed_keys is packed and against.codes is codes
+    ):
         rows, places = step.every(), None  # (read against other hosts than these: read all)
     assert rows is not None
     new_codes: list[int] | None = None  # copied on the first change
