@@ -13,7 +13,8 @@ begins once every viewer's page had its first answers (each viewer's start, an i
 is over: on the simulator's core it slows the simulator) or the board closed, ``SETTLE``
 seconds passed and a full collection ran, so a viewer's first read of every job (and the garbage collections it would set off) is
 not in it: the phase measures what a viewer costs while it looks. The CPU counted is this process's: the poller's, and what the
-dashboard does for it. ``load`` is the 1-minute load average at the phase's end.
+dashboard does for it. ``load`` is the 1-minute load average at the phase's end;
+``viewers_cpu`` the CPU seconds B's viewers took in the phase (on the simulator's core).
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ SCOPE = Scope.biz(2)
 #: A directory: each kind of phase's windows are profiled (``cProfile``) into ``seen.prof``
 #: and ``unseen.prof`` there (what a viewer costs, function by function).
 PROFILE = os.environ.get("BENCH_DASHBOARD_PROFILE", "")
+
+
+def _cpu(pid: int) -> float:
+    """Return the CPU seconds a process used so far (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: float) -> dict:
@@ -92,6 +102,7 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
             gc.collect()  # (what opening or closing the board left is not this phase's)
             g0 = gc.get_stats()[2]["collections"]
             n0, e0 = poller._requests, poller.statistics().events_observed
+            v0 = sum(_cpu(v.pid) for v in viewers)
             f0, c0 = board.feed.end, time.process_time()
             if PROFILE:
                 profiles[seen].enable()
@@ -101,9 +112,12 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
             c1, n1 = time.process_time(), poller._requests
             e1, f1 = poller.statistics().events_observed, board.feed.end
             g1 = gc.get_stats()[2]["collections"]
+            viewers_cpu = sum(_cpu(v.pid) for v in viewers) - v0
             for viewer in viewers:
                 viewer.terminate()
                 viewer.wait()
+                if viewer.stdout is not None:
+                    viewer.stdout.close()
             phases.append(
                 {
                     "seen": seen,
@@ -113,6 +127,7 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
                     "entries": f1 - f0,
                     "load": os.getloadavg()[0],
                     "full_collections": g1 - g0,
+                    "viewers_cpu": viewers_cpu,
                 }
             )
 

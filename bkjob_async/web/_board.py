@@ -176,7 +176,8 @@ class Board:
         self._viewers = 0
         self._last_seen = 0.0
         self._closed_at: int | None = None
-        self._changed = asyncio.Event()
+        #: Done at the next wake (made by the first stream that waits for it).
+        self._next: asyncio.Future[None] | None = None
         #: Events folded in since the last tick (no stream was woken for them yet).
         self._unseen = 0
         self._task: asyncio.Task[None] | None = None
@@ -493,13 +494,16 @@ class Board:
     def wake(self) -> None:
         """Wake every stream waiting for a change."""
         self._unseen = 0
-        self._changed.set()
-        self._changed = asyncio.Event()
+        waiting, self._next = self._next, None
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
 
     async def changed(self, timeout: float) -> None:
         """Wait until the next fold that changed something, or ``timeout`` seconds."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), timeout)
+        waiting = self._next
+        if waiting is None:
+            waiting = self._next = asyncio.get_running_loop().create_future()
+        await asyncio.wait((waiting,), timeout=timeout)  # (no task made, unlike ``wait_for``)
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -108,7 +108,11 @@ class _Times:
 
     def of(self, at: Any) -> str:
         if at is not self.at:  # (an ISO time's characters need no escaping)
-            self.at, self.text = at, f'"{at.isoformat(timespec="milliseconds")}"'
+            # ``isoformat(timespec="milliseconds")`` (truncated), in half its time: the
+            # fraction's last 3 digits cut, or ``.000`` put in where there is none.
+            text = at.isoformat()
+            text = text[:23] + text[26:] if at.microsecond else f"{text[:19]}.000{text[19:]}"
+            self.at, self.text = at, f'"{text}"'
         return self.text
 
 
