@@ -35,27 +35,24 @@ __all__ = ["DEFAULT_KEPT_URLS", "DEFAULT_MAX_BODY_SIZE", "AiohttpTransport"]
 DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 #: How many requests keep the URL derived for them by default (``AiohttpTransport``).
 DEFAULT_KEPT_URLS = 1024
+#: How many URLs without their queries the transport keeps to derive poll URLs from.
+_BASES = 64
 
 
-def _url(request: Request) -> URL:
+def _url(request: Request, base: URL | None = None) -> URL:
     """Return the URL ``request`` goes to, query included, as aiohttp's ``params=`` builds it.
 
-    A ``KeptQuery`` (a poll's) gives its text, the scope's part of it encoded once.
+    A ``KeptQuery`` (a poll's) gives its text, the scope's part of it encoded once. ``base``:
+    ``URL(request.url)``, parsed already (``AiohttpTransport._keep``).
     """
     try:
-        url = URL(request.url)
-        query, kept = request.query, _kept(request)
-        if kept is not None:
-            return url.extend_query(kept.text())
-        return url.extend_query(query) if query else url
+        url = URL(request.url) if base is None else base
+        query: object = request.query
+        if isinstance(query, KeptQuery):
+            return url.extend_query(query.text())
+        return url.extend_query(request.query) if query else url
     except ValueError as exc:  # (aiohttp's own error for a URL it cannot read)
         raise aiohttp.InvalidUrlClientError(request.url) from exc
-
-
-def _kept(request: Request) -> KeptQuery | None:
-    """Return the request's query if it keeps what the transport derives (a poll's)."""
-    query: object = request.query
-    return query if isinstance(query, KeptQuery) else None
 
 
 class AiohttpTransport:
@@ -104,6 +101,8 @@ class AiohttpTransport:
         #: (``KeptQuery.prepared``), by the reference's id: at most ``kept_urls``.
         self._kept: dict[int, weakref.ref[KeptQuery]] = {}
         self._kept_urls = kept_urls
+        #: The URLs poll requests go to, without their queries (``_keep``), by text.
+        self._bases: dict[str, URL] = {}
         self._closed = False
 
     def _open(self) -> aiohttp.ClientSession:
@@ -123,8 +122,8 @@ class AiohttpTransport:
         try:
             # Awaited and released by hand rather than ``async with``, as aiohttp documents:
             # the same release, without its five coroutines per request.
-            kept = _kept(request)
-            url = None if kept is None else kept.prepared
+            query: object = request.query
+            url = query.prepared if isinstance(query, KeptQuery) else None
             if not isinstance(url, URL):  # (a poll's request is sent again and again)
                 url = self._keep(request)
             response = await session.request(
@@ -167,9 +166,19 @@ class AiohttpTransport:
         ever taken back: a URL kept for a while then dropped would outlive the collector's
         young generations for nothing, and with more polled jobs than places every one would.
         """
-        url = _url(request)
-        kept, query = self._kept, _kept(request)
-        if query is not None and len(kept) < self._kept_urls:
+        query: object = request.query
+        if not isinstance(query, KeptQuery):
+            return _url(request)
+        # (the few URLs polls go to, parsed once: a poll's own URL is derived from its base)
+        base = self._bases.get(request.url)
+        if base is None:
+            url = _url(request)  # (raises for a URL aiohttp cannot read)
+            if len(self._bases) < _BASES:
+                self._bases[request.url] = URL(request.url)
+        else:
+            url = _url(request, base)
+        kept = self._kept
+        if len(kept) < self._kept_urls:
             query.prepared = url
             ref = weakref.ref(query, self._gone)
             kept[id(ref)] = ref

@@ -22,6 +22,7 @@ import functools
 import logging
 import math
 import time
+import types
 import typing
 from collections import Counter, deque
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -61,7 +62,7 @@ from ._reader import Unread
 from .events import WatchFailed
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Generator, Sequence
 
     from anyio.abc import TaskGroup
 
@@ -474,6 +475,18 @@ class Turn:
         self._open = False
 
 
+@types.coroutine
+def next_turn() -> Generator[None, None, None]:
+    """Let the event loop's other callbacks run, then go on in its next turn.
+
+    ``asyncio.sleep(0)`` without its two coroutines, and without anyio's lookup of its
+    backend: a worker whose turn is spent waits here before its next poll, under load once
+    in a few polls (the poller runs on asyncio only, as aiohttp does). A cancellation is
+    delivered here as at any checkpoint.
+    """
+    yield
+
+
 F = TypeVar("F", bound="Callable[..., None]")
 
 
@@ -576,7 +589,7 @@ class Workers:
             if self._folding and len(self._held) >= _BATCH:
                 await self._room()  # (answers come faster than they are folded)
             elif spent():  # (this turn has run the poller's budget: go on in the next)
-                await anyio.lowlevel.checkpoint()
+                await next_turn()
             watched = take(clock()) or await self._wait(slot)
             failing = hangs(watched.job)  # (taken from the failing jobs' share: ``_jobs``)
             if not self._still_watched(watched):
@@ -644,7 +657,7 @@ class Workers:
         try:
             while held:
                 if spent():
-                    await anyio.lowlevel.checkpoint()
+                    await next_turn()
                     spent()  # (counts this turn's work from here)
                     if not held:  # (folded at once meanwhile: a failure, an outage)
                         break

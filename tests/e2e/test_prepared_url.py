@@ -111,3 +111,28 @@ async def test_up_to_kept_urls_requests_alive_keep_their_url() -> None:
     assert freed
     assert response.status == 200
     assert _prepared(fresh) is None
+
+
+async def test_polls_not_kept_are_derived_from_their_parsed_base_url_each_their_own() -> None:
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    def handler(request: Request) -> Response:
+        seen.append((request.url, dict(request.query or {})))
+        return json_response({"result": True, "code": 0, "data": {}})
+
+    async with serve(handler) as server:
+        protocol = _protocol(server.url)
+        polls = [protocol.job(Scope.biz(2), i) for i in (7, 8, 7)] + [
+            protocol.job(Scope.biz_set(3), 9, with_hosts=False)
+        ]
+        transport = AiohttpTransport(timeouts=Timeouts(), kept_urls=0)
+        try:
+            for request in polls:
+                await transport.send(request)
+        finally:
+            await transport.aclose()
+    assert [_prepared(r) for r in polls] == [None] * 4
+    assert [query for _, query in seen] == [dict(r.query or {}) for r in polls]
+    assert [query["job_instance_id"] for _, query in seen] == ["7", "8", "7", "9"]
+    assert seen[3][1]["bk_scope_type"] == "biz_set"
+    assert len({url for url, _ in seen}) == 1
