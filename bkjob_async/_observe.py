@@ -12,7 +12,8 @@ one host: the last wins. An answer about another job than expected is refused. E
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import attrs
 
@@ -37,6 +38,17 @@ HostRow = tuple[HostKey, int, dict[str, Any]]
 GroupKey = tuple[int, "str | None"]
 
 
+class KnownHosts(Protocol):
+    """A step's hosts as a poller last saw them: their keys, and their status codes in the same
+    order (the poller's ``StepState``)."""
+
+    @property
+    def keys(self) -> Sequence[Any]: ...
+
+    @property
+    def codes(self) -> Sequence[int]: ...
+
+
 @attrs.define(eq=False)
 class StepObservation:
     """One step as seen in one poll: ``hosts`` is ``None`` when the server sent no host rows.
@@ -45,6 +57,10 @@ class StepObservation:
 
         ``manual`` marks a manual-confirm step (v3 ``type`` 3): it has no hosts, and bk-job refuses
         ``get_step_instance_status`` for it.
+
+    When the server listed exactly the hosts ``against`` knew, in its order (``observe_job``'s
+    ``known``), ``hosts`` holds only the rows whose status differs from ``against``'s and
+    ``places`` their positions there; ``rows`` are every row listed, which ``every`` reads.
     """
 
     step_instance_id: int
@@ -52,6 +68,17 @@ class StepObservation:
     execute_count: int
     hosts: list[HostRow] | None
     manual: bool = False
+    against: KnownHosts | None = None
+    places: list[int] | None = None
+    rows: list[dict[str, Any]] | None = None
+
+    def every(self) -> list[HostRow] | None:
+        """Return every host row listed: ``hosts``, or all of ``rows`` if it holds the moved."""
+        return self.hosts if self.against is None else _hosts(self.rows)
+
+    def listed(self) -> int:
+        """Return how many hosts the server listed."""
+        return len(self.hosts or ()) if self.rows is None else len(self.rows)
 
 
 @attrs.define(eq=False)
@@ -106,6 +133,34 @@ def _hosts(rows: Any) -> list[HostRow] | None:
     return list(hosts.values())
 
 
+def _moved(rows: Any, known: KnownHosts) -> list[int] | None:
+    """Return the positions of the rows whose status is not ``known``'s, if ``rows`` list
+    ``known``'s hosts in its order, each keyed by an int ``bk_host_id`` and with an int status
+    (the common form, which ``_hosts`` reads alike); else ``None``: ``_hosts`` reads them."""
+    keys, codes = known.keys, known.codes
+    if type(rows) is not list or len(rows) != len(keys):
+        return None
+    moved = []
+    small, negative = _SMALL, -_SMALL
+    j = -1
+    try:
+        for row, key, code in zip(rows, keys, codes, strict=True):
+            j += 1
+            got = row.get("bk_host_id")
+            if got != key or type(got) is not int:  # (a known key is a readable one)
+                return None
+            status = row["status"]
+            if type(status) is not int:
+                return None
+            if status != code:
+                if status > small or status < negative:
+                    return None
+                moved.append(j)
+    except (AttributeError, KeyError):  # (not a host row: ``_hosts`` refuses it)
+        return None
+    return moved
+
+
 def _objects(rows: Any) -> list[HostRow]:
     """Read v4's execute object rows: a host keyed as v3 keys it, a container by
     ``Container.key``; each keeps its v4 row (``host_row`` makes a host's v3 row of it)."""
@@ -139,7 +194,17 @@ def _job(data: dict[str, Any], finished: Any, expected: int | None) -> tuple[boo
     return (finished if type(finished) is bool else read_bool(finished)), _code(job["status"])
 
 
-def _step(step: Any, counts: tuple[str, ...], rows: str, typed: bool) -> StepObservation:
+#: Steps of fewer hosts are read whole: comparing them first saves less than it costs.
+_FEW = 8
+
+
+#: A step's known hosts by its id (``None``: none known).
+Known = Callable[[int], "KnownHosts | None"]
+
+
+def _step(
+    step: Any, counts: tuple[str, ...], rows: str, typed: bool, known: Known | None
+) -> StepObservation:
     """Read one step row: its round is the first of ``counts`` it has, its hosts are ``rows``."""
     step_id, status = _int(step["step_instance_id"]), _code(step["status"])
     count = None
@@ -147,30 +212,41 @@ def _step(step: Any, counts: tuple[str, ...], rows: str, typed: bool) -> StepObs
         if key in step:
             count = step[key]
             break
+    manual = typed and step.get("type") == _MANUAL_CONFIRM
     listed = step.get(rows)
     if listed is None and OBJECT_ROWS in step:  # (the gateway v4: execute objects)
         hosts = None if step[OBJECT_ROWS] is None else _objects(step[OBJECT_ROWS])
     else:
+        few = type(listed) is not list or len(listed) < _FEW
+        against = None if known is None or few else known(step_id)
+        moved = None if against is None else _moved(listed, against)
+        if moved is not None:  # (only the rows that moved are read: the others are known)
+            hosts = [_row(listed[j]) for j in moved]
+            return StepObservation(
+                step_id, status, _count(count), hosts, manual, against, moved, listed
+            )
         hosts = _hosts(listed)
-    return StepObservation(
-        step_id, status, _count(count), hosts, typed and step.get("type") == _MANUAL_CONFIRM
-    )
+    return StepObservation(step_id, status, _count(count), hosts, manual)
 
 
-def _v3(data: dict[str, Any], expected: int | None) -> JobObservation:
+def _row(row: dict[str, Any]) -> HostRow:
+    return row["bk_host_id"], row["status"], row
+
+
+def _v3(data: dict[str, Any], expected: int | None, known: Known | None) -> JobObservation:
     finished, status = _job(data, data["finished"], expected)
     steps = [
-        _step(step, ("execute_count",), "step_ip_result_list", typed=True)
+        _step(step, ("execute_count",), "step_ip_result_list", True, known)
         for step in _rows(data.get("step_instance_list"))
     ]
     return JobObservation(finished, status, steps)
 
 
-def _v2(data: dict[str, Any], expected: int | None) -> JobObservation:
+def _v2(data: dict[str, Any], expected: int | None, known: Known | None) -> JobObservation:
     finished, status = _job(data, data["is_finished"], expected)
     steps = [
         # 3.x sends execute_count, the v2 docs retry_count (as the converter reads it).
-        _step(step, ("execute_count", "retry_count"), "step_ip_status", typed=False)
+        _step(step, ("execute_count", "retry_count"), "step_ip_status", False, known)
         for block in _rows(data.get("blocks"))
         for step in _rows(block.get("step_instances"))
     ]
@@ -178,14 +254,22 @@ def _v2(data: dict[str, Any], expected: int | None) -> JobObservation:
 
 
 def observe_job(
-    data: Any, generation: Generation, *, expected_job_instance_id: int | None = None
+    data: Any,
+    generation: Generation,
+    *,
+    expected_job_instance_id: int | None = None,
+    known: Known | None = None,
 ) -> JobObservation:
     """Read statuses from ``get_job_instance_status`` data; raise ``ResponseFormatError``.
 
-    With ``expected_job_instance_id``, an answer about another job is refused too.
+    With ``expected_job_instance_id``, an answer about another job is refused too. With
+    ``known`` (a step's hosts as last seen, by step id), a step whose rows list its known hosts
+    in their order has only the rows that moved read (``StepObservation``): a changed answer
+    of a large step moves a few hosts.
     """
     try:
-        return (_v3 if generation is Generation.V3 else _v2)(data, expected_job_instance_id)
+        read = _v3 if generation is Generation.V3 else _v2
+        return read(data, expected_job_instance_id, known)
     except _OtherJob as exc:
         error = ResponseFormatError(f"the server sent the status of another job: {exc}")
     except Exception as exc:

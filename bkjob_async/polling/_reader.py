@@ -390,8 +390,12 @@ class Reader:
     def finish(self, watched: Watched, unread: Unread) -> Answer:
         """Decode an answer ``read`` returned ``Unread``; raise ``BkJobError`` as ``read``."""
         data = self.decode(unread.request, unread.response)
+        job = watched.job
         observation = observe_job(
-            data, self._generation, expected_job_instance_id=watched.job.job_instance_id
+            data,
+            self._generation,
+            expected_job_instance_id=job.job_instance_id,
+            known=job.state.step,
         )
         watched.fingerprint = unread.fingerprint
         if self.grouping and watched.groups is None:
@@ -421,11 +425,11 @@ class Reader:
     def _maybe_group(self, watched: Watched, observation: JobObservation) -> None:
         threshold = self._threshold
         for step in observation.steps:  # (a loop: every changed poll comes here)
-            if step.hosts is not None and len(step.hosts) > threshold:
+            if step.listed() > threshold:
                 break
         else:
             return
-        large = [s.step_instance_id for s in observation.steps if len(s.hosts or ()) > threshold]
+        large = [s.step_instance_id for s in observation.steps if s.listed() > threshold]
         if large:
             watched.groups = {step_id: GroupCounts() for step_id in large}
             logger.debug(

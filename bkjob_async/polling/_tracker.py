@@ -535,20 +535,28 @@ def _observe_hosts(
     """Fold a step's host rows into its keys and codes; return new ones, ``None`` if unchanged.
 
     A host listed twice (rows of several result groups, read while it moved) compares with its
-    earlier row, as rows read one after the other.
+    earlier row, as rows read one after the other. A step whose rows were compared with these
+    keys and codes already holds only the rows that moved (``StepObservation.against``).
     """
-    assert step.hosts is not None
+    rows, places = step.hosts, step.places
+    against = step.against
+    if against is not None and not (
+        isinstance(against, StepState) and against.packed_keys is packed and against.codes is codes
+    ):
+        rows, places = step.every(), None  # (read against other hosts than these: read all)
+    assert rows is not None
     new_codes: list[int] | None = None  # copied on the first change
     new_keys: list[HostKey] | None = None  # copied when a host is added
     index: dict[HostKey, int] | None = None  # key -> position, once the order differs
     keys = host_keys(packed)
     count = len(keys)
-    for j, (key, code, row) in enumerate(step.hosts):
-        if j < count and keys[j] == key:  # (every host of a changed poll comes here)
-            previous: int | None = codes[j] if new_codes is None else new_codes[j]
+    for j, (key, code, row) in enumerate(rows):
+        at = j if places is None else places[j]  # (only the rows that moved: their places)
+        if at < count and keys[at] == key:  # (every host of a changed poll comes here)
+            previous: int | None = codes[at] if new_codes is None else new_codes[at]
             if previous == code:
                 continue
-            pos = j
+            pos = at
         else:
             if index is None:
                 index = {k: p for p, k in enumerate(keys)}
