@@ -148,12 +148,13 @@ class FoldCounts:
 
 
 class _Jobs:
-    """The fold's jobs, a list per figure and a row per job (``Fold._row``), changed by the
-    fold alone.
+    """The fold's jobs, a list per figure and a row per job (``row``: by job id), changed by
+    the fold alone.
 
     Columns, not an object a job: a watch keeps its fold as long as it runs, and every object a
     watched job holds that the cyclic garbage collector tracks is one more for each full
-    collection to walk (``benchmarks/HISTORY.md``, "The 50,000-job watch at the defaults").
+    collection to walk (``benchmarks/HISTORY.md``, "The 50,000-job watch in two tracked
+    objects a job").
     """
 
     __slots__ = (
@@ -295,7 +296,6 @@ class Fold:
         for event in events:
             if type(event) is not HostTransition:
                 self.feed(event)
-                job = None
                 continue
             self._events += 1
             if job != event.job_instance_id:

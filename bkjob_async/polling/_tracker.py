@@ -154,8 +154,8 @@ class JobState(tuple[Any, ...]):
     kept as a ``StepState`` of its own costs 48 bytes more: its object's header, and a pointer
     to it), and, being a tuple of plain values (numbers, ``bytes``, ``None``), one the cyclic
     garbage collector stops tracking after its first pass: a full collection walks five fields
-    of a state, not five a step (``benchmarks/HISTORY.md``, "The 50,000-job watch at the
-    defaults"). ``steps`` makes the ``StepState``s anew at each read (a changed poll reads them
+    of a state, not five a step (``benchmarks/HISTORY.md``, "The 50,000-job watch in two
+    tracked objects a job"). ``steps`` makes the ``StepState``s anew at each read (a changed poll reads them
     once); a changed state is a new ``JobState``, never a copy with fields replaced.
     """
 
