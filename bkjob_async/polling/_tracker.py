@@ -84,7 +84,7 @@ logger = logging.getLogger("bkjob_async.polling")
 #
 # A state holds the job's status, whether bk-job calls it finished, and per step its status,
 # round, and its hosts' keys and status codes as two compact sequences of plain numbers
-# (``array``/``bytes``, tuples where a value does not fit), which the cyclic garbage collector
+# (``bytes``, tuples where a value does not fit), which the cyclic garbage collector
 # never walks and which hold no object per host (``benchmarks/HISTORY.md``, "Scale without
 # pauses"). A state is never changed: ``_tracker.observe`` makes a new one that shares every part
 # that did not change, and ``_codec`` turns one into JSON-able data and back, for a store.
@@ -155,8 +155,9 @@ class JobState(tuple[Any, ...]):
     to it), and, being a tuple of plain values (numbers, ``bytes``, ``None``), one the cyclic
     garbage collector stops tracking after its first pass: a full collection walks five fields
     of a state, not five a step (``benchmarks/HISTORY.md``, "The 50,000-job watch in two
-    tracked objects a job"). ``steps`` makes the ``StepState``s anew at each read (a changed poll reads them
-    once); a changed state is a new ``JobState``, never a copy with fields replaced.
+    tracked objects a job"). ``steps`` makes the ``StepState``s anew at each read (a changed
+    poll reads them once); a changed state is a new ``JobState``, never a copy with fields
+    replaced.
     """
 
     __slots__ = ()
