@@ -204,7 +204,7 @@ class Census:
         for watched in list(jobs):  # (a row may take its job off the list: it moved)
             row = None if rows is None else rows.get(watched.job.job_instance_id)
             status = None if row is None else row[0]
-            if status in PERSON_WAITING and status != watched.job.state.status:
+            if status in PERSON_WAITING and status != watched.job.status:
                 status = None  # it now waits for a person: read once, so every watch hears it
             self._listed(watched, status)
 

@@ -746,7 +746,7 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
         actions = _NO_ACTIONS
         if job.failing_since is not None or health.server.down_since is not None:
             job, health, actions = _recovered(rules, job, health)
-        top = rules.waiting_cap if job.state.status in WAITS_FOR_A_PERSON else rules.running_cap
+        top = rules.waiting_cap if job.status in WAITS_FOR_A_PERSON else rules.running_cap
         base, delay = next_interval(rules.policy, job.interval, 0.0, rules.rng, top)
         if base != job.interval:
             job = job._replace(interval=base)
@@ -759,7 +759,7 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
         return job, health, now, _NO_ACTIONS
     if isinstance(outcome, Listed):
         if job.parks:  # parked while it waits: read it when its row says it moved
-            if outcome.status is not None and outcome.status == job.state.status:
+            if outcome.status is not None and outcome.status == job.status:
                 return job, health, None, _NO_ACTIONS
             return job._replace(census=False), health, now, _NO_ACTIONS
         return job, health, now if _read_itself(outcome.status) else None, _NO_ACTIONS
@@ -822,7 +822,7 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
 def _park(job: PolledJob) -> PolledJob:
     """A job whose watches need its transitions: the job list stands for its polls while it
     waits for a person (not started, a confirmation, a rolling pause), and only then."""
-    waits = job.state.status in WAITS_FOR_A_PERSON
+    waits = job.status in WAITS_FOR_A_PERSON
     return job if waits is job.census else job._replace(census=waits)
 
 

@@ -850,7 +850,7 @@ class Driver:
         census, job = self.census, watched.job
         if census is None:
             return
-        covered, parks, end_only = coverage(watched.subscribers, job.state.status)
+        covered, parks, end_only = coverage(watched.subscribers, job.status)
         if covered is job.census and parks is job.parks:
             return
         if end_only is not (job.census and not job.parks):

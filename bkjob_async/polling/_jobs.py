@@ -118,6 +118,12 @@ class PolledJob(NamedTuple):
         each read, from ``held``)."""
         return _as_state(self.held)
 
+    @property
+    def status(self) -> int | None:
+        """The job's status code as last seen (``state.status``, read in place: no ``JobState``
+        made on the path every poll takes)."""
+        return self.held[0]  # type: ignore[no-any-return]
+
 
 #: Return a state held as a plain tuple as a ``JobState``, in C.
 _as_state: Callable[[Iterable[Any]], JobState] = partial(tuple.__new__, JobState)
