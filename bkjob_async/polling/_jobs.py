@@ -5,7 +5,8 @@ Here are the polled job (``PolledJob``), the registry of watched jobs (``Registr
 
 A ``PolledJob`` is what the policy knows of one job (its tracker state, its interval, its
 failures, whether it is stalled). It is never changed in place: ``_decide.decide`` returns a
-new one and the driver puts it in the job's ``Watched`` record, the one place it lives.
+new one and the driver puts it in the job's ``Watched`` record, the one place it lives (as a
+plain tuple, which the collector stops tracking: ``Watched.job`` makes the value when read).
 
 A ``Watched`` record is the registry's entry for a job being polled: the job value, the
 watches that hold it (the registry's), the job's place in the schedule (the driver's) and
@@ -71,6 +72,9 @@ KEPT_REQUESTS = 1024
 
 _NEVER = -math.inf  # (one float for every record: ``-math.inf`` makes a new one each time)
 
+#: A new record's ``Watched._at``: no entry, never sent, no fingerprint.
+_NOT_YET: tuple[None, float, None] = (None, _NEVER, None)
+
 
 #: ``Watched.hinted`` of the records a hint reached, until they are released: few jobs are
 #: hinted, so the time is not a slot of every record.
@@ -82,6 +86,10 @@ def key(scope: Scope, job_id: int) -> Key:
     return (scope.type.value, scope.id, job_id)
 
 
+#: A job not seen yet (``EMPTY``), as a ``PolledJob`` holds it (``held``).
+_UNSEEN: tuple[Any, ...] = tuple(EMPTY)
+
+
 class PolledJob(NamedTuple):
     """What the policy knows of one polled job; replaced, never changed in place."""
 
@@ -90,7 +98,7 @@ class PolledJob(NamedTuple):
     #: The tracker's state (``state``) as a plain tuple: a ``JobState`` is a tuple subclass,
     #: which the cyclic garbage collector tracks for as long as it lives, while a plain tuple
     #: of plain values it stops tracking after its first pass (``held``).
-    held: tuple[Any, ...] = EMPTY
+    held: tuple[Any, ...] = _UNSEEN
     #: The schedule's base interval (0: not polled since it was attached).
     interval: float = 0.0
     #: Failed reads in a row that spent its failure budget (``_decide``), and the latest.
@@ -127,6 +135,10 @@ class PolledJob(NamedTuple):
 
 #: Return a state held as a plain tuple as a ``JobState``, in C.
 _as_state: Callable[[Iterable[Any]], JobState] = partial(tuple.__new__, JobState)
+
+
+#: Return a ``PolledJob`` of a plain tuple of its fields, in C (``Watched.job``).
+_as_job: Callable[[Iterable[Any]], PolledJob] = partial(tuple.__new__, PolledJob)
 
 
 def held(state: JobState) -> tuple[Any, ...]:
@@ -180,20 +192,27 @@ class GroupCounts:
 
 
 class Watched:
-    """The registry's record of a job being polled: its value and who owns what of it."""
+    """The registry's record of a job being polled: its value and who owns what of it.
+
+    Only the record itself is an object the cyclic garbage collector tracks. The job's value
+    is held as a plain tuple of plain values without its scope (``job`` makes the
+    ``PolledJob`` when read), and the times and fingerprint as one plain tuple (``entry``,
+    ``sent``, ``fingerprint``): the collector stops tracking both after their first pass, and
+    a full pass then touches two objects of a job's, not seven (``benchmarks/HISTORY.md``,
+    "A full pass at 50,000 jobs: what it touches").
+    """
 
     __slots__ = (
+        "_at",
+        "_job",
         "active",
         "busy",
         "cuts",
-        "entry",
-        "fingerprint",
         "groups",
         "hosts",
-        "job",
         "needs_decode",
         "request",
-        "sent",
+        "scope",
         "slot",
         "subscribers",
     )
@@ -201,17 +220,19 @@ class Watched:
     def __init__(self, job: PolledJob, request: Request | None, slot: int = -1) -> None:
         #: Its place in ``Registry.slots``: the due heap names it so (below).
         self.slot = slot
-        #: The job's value: replaced by the driver after each decision.
-        self.job = job
+        #: The job's scope, and the rest of its value (``job``): replaced by the driver after
+        #: each decision.
+        self.scope: Scope = job[0]
+        self._job: tuple[Any, ...] = job[1:]
         #: The watches holding the job (the registry's): a tuple, replaced on each change (a
         #: list of one costs twice the memory, for every watched job).
         self.subscribers: tuple[_Subscription, ...] = ()
         #: Registered; cleared when its last watch leaves.
         self.active = True
-        #: Its live entry in the due heap (below: its due time), ``None`` when it has none.
-        self.entry: int | None = None
-        #: When its last poll was taken (the driver's clock).
-        self.sent = _NEVER
+        #: Its live entry in the due heap (below: its due time), ``None`` when it has none;
+        #: when its last poll was taken (the driver's clock); and the reader's fingerprint of
+        #: its last decoded answer (``fingerprint``): ``(entry, sent, fingerprint)``.
+        self._at: tuple[int | None, float, int | None] = _NOT_YET
         #: A poll is in flight: never poll one job twice at once (answers could cross).
         self.busy = False
         # The reader's part (``_reader.Reader``; only the reader changes it): the job's poll
@@ -219,14 +240,56 @@ class Watched:
         # (``None``: made at each send, ``Reader.poll_of``), and whether it reads host rows;
         self.request = request
         self.hosts = True
-        #: the last decoded answer's fingerprint, and where its request ids were
-        #: (``body_fingerprint``'s ``known``);
-        self.fingerprint: int | None = None
+        #: where the last decoded answer's request ids were (``body_fingerprint``'s ``known``);
         self.cuts: tuple[int, ...] = ()
         #: decode the next answer even if unchanged (a watch joined: it must hear the state);
         self.needs_decode = True
         #: large steps followed by result groups (``None``: the job is polled whole).
         self.groups: dict[int, GroupCounts] | None = None
+
+    @property
+    def job(self) -> PolledJob:
+        """The job's value (``PolledJob``), made when read: never changed in place."""
+        return _as_job((self.scope,) + self._job)  # noqa: RUF005 (2.5x the unpacking)
+
+    @job.setter
+    def job(self, job: PolledJob) -> None:
+        self._job = job[1:]
+
+    @property
+    def entry(self) -> int | None:
+        """Its live entry in the due heap, ``None`` when it has none (``Due``)."""
+        return self._at[0]
+
+    @entry.setter
+    def entry(self, entry: int | None) -> None:
+        at = self._at
+        self._at = (entry, at[1], at[2])
+
+    @property
+    def sent(self) -> float:
+        """When its last poll was taken (the driver's clock; ``-inf``: never)."""
+        return self._at[1]
+
+    @sent.setter
+    def sent(self, sent: float) -> None:
+        at = self._at
+        self._at = (at[0], sent, at[2])
+
+    @property
+    def fingerprint(self) -> int | None:
+        """The reader's: the last decoded answer's fingerprint (``None``: decode the next)."""
+        return self._at[2]
+
+    @fingerprint.setter
+    def fingerprint(self, fingerprint: int | None) -> None:
+        at = self._at
+        self._at = (at[0], at[1], fingerprint)
+
+    def taken(self, now: float) -> None:
+        """Mark it handed out for a poll at ``now``: no heap entry, busy, sent now."""
+        self._at = (None, now, self._at[2])
+        self.busy = True
 
     def decoded(self, changed: bool) -> None:
         """Note that an answer was decoded and tracked (``changed``: it moved the state)."""
@@ -322,7 +385,9 @@ class Registry:
         self.stalled = 0
         self.failing = 0
         self._free: list[int] = []
-        self._known: OrderedDict[Key, JobState] = OrderedDict()
+        #: Released jobs' states, as plain tuples (``PolledJob.held``): the collector stops
+        #: tracking them after their first pass.
+        self._known: OrderedDict[Key, tuple[Any, ...]] = OrderedDict()
         self.remember = remember
         #: ``(sub,)`` of the latest subscription attached: the ``subscribers`` of every job it
         #: alone holds (one tuple, not one per job); let go once it is closed.
@@ -333,7 +398,7 @@ class Registry:
 
     def remembered(self) -> list[tuple[Key, JobState]]:
         """Return the remembered states of released jobs, oldest first (``Tap.jobs``)."""
-        return list(self._known.items())
+        return [(k, _as_state(state)) for k, state in self._known.items()]
 
     def with_id(self, job_id: int) -> Sequence[Watched]:
         """Return the records of the jobs of this id, in any scope."""
@@ -360,8 +425,8 @@ class Registry:
         watched = self.jobs.get(k)
         created = watched is None
         if watched is None:
-            known = self._known.pop(k, EMPTY) if self._known else EMPTY
-            job = PolledJob(sub.scope, job_id, held(known if state is None else state))
+            known = self._known.pop(k, _UNSEEN) if self._known else _UNSEEN
+            job = PolledJob(sub.scope, job_id, known if state is None else held(state))
             slots = self.slots
             slot = self._free.pop() if self._free else len(slots)
             if slot >> SHIFT:
@@ -425,7 +490,7 @@ class Registry:
             self.stalled -= 1
         if watched.job.failures:  # (and the failing ones)
             self.failing -= 1
-        self._known[watched.key] = watched.job.state
+        self._known[watched.key] = watched.job.held
         while len(self._known) > self.remember:
             self._known.popitem(last=False)
 
@@ -679,9 +744,7 @@ class Due:
             ) and not gate.may_send(now):
                 heapq.heappush(heap, entry)
                 return None
-            watched.entry = None
-            watched.busy = True
-            watched.sent = now
+            watched.taken(now)
             return watched
         return None
 

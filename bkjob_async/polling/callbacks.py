@@ -42,7 +42,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.abc
 import attrs
-from aiohttp import web
 
 from .. import _json
 from .._checks import check_int, check_number, is_int
@@ -53,6 +52,7 @@ from ..models.enums import JobStatus
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from aiohttp import web
     from aiohttp.web_protocol import RequestHandler
 
 __all__ = [
@@ -362,6 +362,8 @@ class CallbackReceiver(anyio.abc.AsyncResource):
         """
         if self._runner is not None:
             raise RuntimeError("the receiver is already started")
+        from aiohttp import web  # (here: the poller's process needs no server)
+
         app = web.Application(client_max_size=self._max_body + 1)
         self._route(app)
         # After each answer, aiohttp closes a kept-alive connection idle for ``keepalive_timeout``
@@ -433,6 +435,8 @@ class CallbackReceiver(anyio.abc.AsyncResource):
         return await self._answer(request)
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+
         given = request.match_info.get("token", "")
         if not secrets.compare_digest(given.encode(), self._token.encode()):
             self._counts["refused_token"] += 1
