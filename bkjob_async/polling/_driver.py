@@ -57,7 +57,7 @@ from ._decide import (
     server_level,
     stall,
 )
-from ._jobs import Due, PolledJob, Slot, Watched, hangs, held, key
+from ._jobs import SENT, Due, PolledJob, Slot, Watched, hangs, held, key
 from ._reader import Unread
 from .events import WatchFailed
 
@@ -591,14 +591,14 @@ class Workers:
             elif spent():  # (this turn has run the poller's budget: go on in the next)
                 await next_turn()
             watched = take(clock()) or await self._wait(slot)
-            failing = hangs(watched.job)  # (taken from the failing jobs' share: ``_jobs``)
+            failing = watched.hangs()  # (taken from the failing jobs' share: ``_jobs``)
             if not self._still_watched(watched):
                 watched.busy = False
                 if failing:
                     driver.due.done()
                 await anyio.lowlevel.checkpoint()  # (a large watch closed: let others run)
                 continue
-            sent_at = watched.sent  # (when the heap handed it out)
+            sent_at = watched.at[SENT]  # (when the heap handed it out)
             permit = None
             if driver.permits is not None:
                 permit = await driver.permits.acquire()
@@ -1004,10 +1004,11 @@ class Driver:
         """
         if now is None:
             self._answered()
-            now = watched.sent
+            now = watched.at[SENT]
         old = watched.job
         job, health, poll_at, actions = decide(self.rules, old, self.health, outcome, now)
-        watched.job = job
+        if job is not old:  # (an unchanged poll's decision mostly keeps the job)
+            watched.job = job
         if job.failures != old.failures:
             self._count_failure(old, job)
         if health is not self.health:

@@ -27,7 +27,7 @@ import logging
 import math
 from collections import OrderedDict
 from functools import partial
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from ._tracker import EMPTY, JobState
 
@@ -42,7 +42,10 @@ if TYPE_CHECKING:
     from ._subscription import _Subscription
 
 __all__ = [
+    "ENTRY",
+    "FINGERPRINT",
     "KEPT_REQUESTS",
+    "SENT",
     "SHIFT",
     "Due",
     "GroupCounts",
@@ -72,8 +75,13 @@ KEPT_REQUESTS = 1024
 
 _NEVER = -math.inf  # (one float for every record: ``-math.inf`` makes a new one each time)
 
-#: A new record's ``Watched._at``: no entry, never sent, no fingerprint.
+#: A new record's ``Watched.at``: no entry, never sent, no fingerprint.
 _NOT_YET: tuple[None, float, None] = (None, _NEVER, None)
+
+#: Where ``Watched.at`` keeps its heap entry, its last send and its fingerprint.
+ENTRY: Final = 0
+SENT: Final = 1
+FINGERPRINT: Final = 2
 
 
 #: ``Watched.hinted`` of the records a hint reached, until they are released: few jobs are
@@ -131,6 +139,11 @@ class PolledJob(NamedTuple):
         """The job's status code as last seen (``state.status``, read in place: no ``JobState``
         made on the path every poll takes)."""
         return self.held[0]  # type: ignore[no-any-return]
+
+
+#: Where ``Watched._job`` (a ``PolledJob`` without its scope and id) keeps these fields.
+_FAILURES = PolledJob._fields.index("failures") - 2
+_ERROR = PolledJob._fields.index("error") - 2
 
 
 #: Return a state held as a plain tuple as a ``JobState``, in C.
@@ -195,21 +208,23 @@ class Watched:
     """The registry's record of a job being polled: its value and who owns what of it.
 
     Only the record itself is an object the cyclic garbage collector tracks. The job's value
-    is held as a plain tuple of plain values without its scope (``job`` makes the
-    ``PolledJob`` when read), and the times and fingerprint as one plain tuple (``entry``,
-    ``sent``, ``fingerprint``): the collector stops tracking both after their first pass, and
-    a full pass then touches two objects of a job's, not seven (``benchmarks/HISTORY.md``,
-    "A full pass at 50,000 jobs: what it touches").
+    is held as a plain tuple of plain values without its scope and id (``job`` makes the
+    ``PolledJob`` when read), and its heap entry, last send and fingerprint as one plain tuple
+    (``at``): the collector stops tracking both after their first pass, and a full pass then
+    touches two objects of a job's, not seven (``benchmarks/HISTORY.md``, "The 50,000-job
+    watch in one tracked object a job"). The path every poll takes reads ``at`` by index
+    (``ENTRY``, ``SENT``, ``FINGERPRINT``) and makes the job once: a property is a call.
     """
 
     __slots__ = (
-        "_at",
         "_job",
         "active",
+        "at",
         "busy",
         "cuts",
         "groups",
         "hosts",
+        "job_id",
         "needs_decode",
         "request",
         "scope",
@@ -220,19 +235,20 @@ class Watched:
     def __init__(self, job: PolledJob, request: Request | None, slot: int = -1) -> None:
         #: Its place in ``Registry.slots``: the due heap names it so (below).
         self.slot = slot
-        #: The job's scope, and the rest of its value (``job``): replaced by the driver after
-        #: each decision.
+        #: The job's scope and id, and the rest of its value (``job``): replaced by the driver
+        #: after each decision.
         self.scope: Scope = job[0]
-        self._job: tuple[Any, ...] = job[1:]
+        self.job_id: int = job[1]
+        self._job: tuple[Any, ...] = job[2:]
         #: The watches holding the job (the registry's): a tuple, replaced on each change (a
         #: list of one costs twice the memory, for every watched job).
         self.subscribers: tuple[_Subscription, ...] = ()
         #: Registered; cleared when its last watch leaves.
         self.active = True
-        #: Its live entry in the due heap (below: its due time), ``None`` when it has none;
-        #: when its last poll was taken (the driver's clock); and the reader's fingerprint of
-        #: its last decoded answer (``fingerprint``): ``(entry, sent, fingerprint)``.
-        self._at: tuple[int | None, float, int | None] = _NOT_YET
+        #: ``(entry, sent, fingerprint)``, replaced whole: its live entry in the due heap
+        #: (below: its due time), ``None`` when it has none; when its last poll was taken (the
+        #: driver's clock); and the reader's fingerprint of its last decoded answer.
+        self.at: tuple[int | None, float, int | None] = _NOT_YET
         #: A poll is in flight: never poll one job twice at once (answers could cross).
         self.busy = False
         # The reader's part (``_reader.Reader``; only the reader changes it): the job's poll
@@ -250,46 +266,46 @@ class Watched:
     @property
     def job(self) -> PolledJob:
         """The job's value (``PolledJob``), made when read: never changed in place."""
-        return _as_job((self.scope,) + self._job)  # noqa: RUF005 (2.5x the unpacking)
+        return _as_job((self.scope, self.job_id) + self._job)  # noqa: RUF005 (faster)
 
     @job.setter
     def job(self, job: PolledJob) -> None:
-        self._job = job[1:]
+        self._job = job[2:]
 
     @property
     def entry(self) -> int | None:
         """Its live entry in the due heap, ``None`` when it has none (``Due``)."""
-        return self._at[0]
+        return self.at[ENTRY]
 
     @entry.setter
     def entry(self, entry: int | None) -> None:
-        at = self._at
-        self._at = (entry, at[1], at[2])
+        at = self.at
+        self.at = (entry, at[SENT], at[FINGERPRINT])
 
     @property
     def sent(self) -> float:
         """When its last poll was taken (the driver's clock; ``-inf``: never)."""
-        return self._at[1]
+        return self.at[SENT]
 
     @sent.setter
     def sent(self, sent: float) -> None:
-        at = self._at
-        self._at = (at[0], sent, at[2])
+        at = self.at
+        self.at = (at[ENTRY], sent, at[FINGERPRINT])
 
     @property
     def fingerprint(self) -> int | None:
         """The reader's: the last decoded answer's fingerprint (``None``: decode the next)."""
-        return self._at[2]
+        return self.at[FINGERPRINT]
 
     @fingerprint.setter
     def fingerprint(self, fingerprint: int | None) -> None:
-        at = self._at
-        self._at = (at[0], at[1], fingerprint)
+        at = self.at
+        self.at = (at[ENTRY], at[SENT], fingerprint)
 
-    def taken(self, now: float) -> None:
-        """Mark it handed out for a poll at ``now``: no heap entry, busy, sent now."""
-        self._at = (None, now, self._at[2])
-        self.busy = True
+    def hangs(self) -> bool:
+        """``hangs(self.job)``, without making the job (every poll asks)."""
+        rest = self._job
+        return rest[_FAILURES] > 0 and isinstance(rest[_ERROR], TimeoutError)
 
     def decoded(self, changed: bool) -> None:
         """Note that an answer was decoded and tracked (``changed``: it moved the state)."""
@@ -311,8 +327,7 @@ class Watched:
     @property
     def key(self) -> Key:
         """The job's key (``key``): made when asked, not kept per job."""
-        job = self.job
-        return key(job.scope, job.job_instance_id)
+        return key(self.scope, self.job_id)
 
     @property
     def due(self) -> float:
@@ -666,8 +681,10 @@ class Due:
 
     def push(self, watched: Watched, due: float) -> None:
         """(Re)schedule a job's next poll at ``due``."""
-        watched.entry = entry = ((int(due * 1e3) + 1) << SHIFT) | watched.slot  # (_entry)
-        heap = self._failing if hangs(watched.job) else self._heap
+        entry = ((int(due * 1e3) + 1) << SHIFT) | watched.slot  # (_entry)
+        at = watched.at
+        watched.at = (entry, at[SENT], at[FINGERPRINT])
+        heap = self._failing if watched.hangs() else self._heap
         heapq.heappush(heap, entry)
         if heap[0] == entry:
             self.wake()
@@ -678,7 +695,7 @@ class Due:
         failing: list[int] = []
         for at, watched in due:
             watched.entry = entry = _entry(at, watched.slot)
-            (failing if hangs(watched.job) else heap).append(entry)
+            (failing if watched.hangs() else heap).append(entry)
         heapq.heapify(heap)
         heapq.heapify(failing)
         self._heap[:] = heap
@@ -727,9 +744,10 @@ class Due:
         while heap and heap[0] < bound:
             entry = heapq.heappop(heap)
             watched = slots[entry & _SLOT]
-            if watched is None or watched.entry != entry or not watched.active:
+            if watched is None or watched.at[ENTRY] != entry or not watched.active:
                 continue  # rescheduled, taken or unwatched since: a stale entry
-            if now < watched.sent + gap and watched.hinted <= watched.sent:
+            sent = watched.at[SENT]
+            if now < sent + gap and watched.hinted <= sent:
                 self._refuse(watched, now)  # (a hint since the last poll asked for this one)
                 continue
             governor = gate.governor
@@ -744,7 +762,8 @@ class Due:
             ) and not gate.may_send(now):
                 heapq.heappush(heap, entry)
                 return None
-            watched.taken(now)
+            watched.at = (None, now, watched.at[FINGERPRINT])
+            watched.busy = True
             return watched
         return None
 

@@ -39,7 +39,7 @@ from ..models import (
     JobStatus,
 )
 from ._decide import Answer
-from ._jobs import GroupCounts
+from ._jobs import FINGERPRINT, GroupCounts
 from ._tracker import Rows, keeper, step_moves
 
 if TYPE_CHECKING:
@@ -322,9 +322,8 @@ class Reader:
         """
         request = watched.request
         if request is None:
-            job = watched.job
             request = self._polls.job(
-                job.scope, job.job_instance_id, with_hosts=watched.hosts, timeout=self._timeout
+                watched.scope, watched.job_id, with_hosts=watched.hosts, timeout=self._timeout
             )
         return request
 
@@ -381,7 +380,7 @@ class Reader:
             fingerprint, cuts = body_fingerprint(response.body, watched.cuts)
             if cuts != watched.cuts:  # (the same as a rule: keep the old tuple, let the new go
                 watched.cuts = cuts  # at once, not pile up in the collector's youngest generation)
-            if fingerprint == watched.fingerprint and not watched.needs_decode:
+            if fingerprint == watched.at[FINGERPRINT] and not watched.needs_decode:
                 self.unchanged += 1
                 return None
             return Unread(request, response, fingerprint)
