@@ -16,7 +16,8 @@ next phase need not wait the grace out). Each phase begins once ``SETTLE`` secon
 full collection ran, so a viewer's first read of every job (and the garbage collections it
 would set off) is not in it: the phase measures what a viewer costs while it looks. The CPU counted is this process's: the poller's, and what the
 dashboard does for it. ``load`` is the 1-minute load average at the phase's end;
-``viewers_cpu`` the CPU seconds B's viewers took in the phase (on the simulator's core).
+``viewers_cpu`` the CPU seconds B's viewers took in the phase (on the simulator's core);
+``gc_runs`` and ``gc_cpu`` the garbage collections in it by generation and their CPU seconds.
 """
 
 from __future__ import annotations
@@ -60,6 +61,19 @@ def _cpu(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+#: Garbage collections so far, and the CPU seconds they took, by generation.
+GC_RUNS, GC_CPU = [0, 0, 0], [0.0, 0.0, 0.0]
+_GC_START = [0.0]
+
+
+def _collected(phase: str, info: dict) -> None:
+    if phase == "start":
+        _GC_START[0] = time.process_time()
+    else:
+        GC_RUNS[info["generation"]] += 1
+        GC_CPU[info["generation"]] += time.process_time() - _GC_START[0]
 
 
 async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: float) -> dict:
@@ -116,6 +130,7 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
             g0 = gc.get_stats()[2]["collections"]
             n0, e0 = poller._requests, poller.statistics().events_observed
             v0 = sum(_cpu(v.pid) for v in viewers)
+            runs0, cpu0 = list(GC_RUNS), list(GC_CPU)
             f0, c0 = board.feed.end, time.process_time()
             if PROFILE:
                 profiles[seen].enable()
@@ -142,6 +157,8 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
                     "load": os.getloadavg()[0],
                     "full_collections": g1 - g0,
                     "viewers_cpu": viewers_cpu,
+                    "gc_runs": [a - b for a, b in zip(GC_RUNS, runs0, strict=True)],
+                    "gc_cpu": [a - b for a, b in zip(GC_CPU, cpu0, strict=True)],
                 }
             )
 
@@ -172,6 +189,7 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
 if __name__ == "__main__":
     pin_client()
     keep_receive_buffers_on_heap()
+    gc.callbacks.append(_collected)
     url_, ids_file, pages_, pairs_, seconds_ = sys.argv[1:6]
     result = anyio.run(
         main,

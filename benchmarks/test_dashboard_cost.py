@@ -54,6 +54,8 @@ PAIRS = int(os.environ.get("BENCH_DASHBOARD_PAIRS", "14"))
 #: minutes: a run holds 14 pairs of 1.5 s phases), their pairs taken together.
 RUNS = int(os.environ.get("BENCH_DASHBOARD_RUNS", "3"))
 JOBS = 10_000
+#: A file the phases are written to (JSON), if set.
+SAVE = os.environ.get("BENCH_DASHBOARD_SAVE", "")
 PAGES = os.environ.get("BENCH_DASHBOARD_PAGES", "overview,feed,jobs")
 #: Seconds a host runs (it starts within a second of its job's creation): the phases' run
 #: (about a minute) sees them end throughout.
@@ -128,6 +130,8 @@ def test_viewers_cost_the_poller_little() -> None:
     for _ in range(RUNS):
         phases += _phases()
     assert len(phases) == 2 * PAIRS * RUNS
+    if SAVE:  # (every phase as measured, to read again)
+        Path(SAVE).write_text(json.dumps(phases))
     for p in phases:
         assert p["requests"] > 100
         if p["seen"]:
@@ -170,6 +174,13 @@ def test_viewers_cost_the_poller_little() -> None:
         if p["seen"]
     ]
     viewers = median([p["viewers_cpu"] / SECONDS for p in phases if p["seen"]])
+    # What the viewers cost the poller's process a second, whatever its polls a second: B's
+    # CPU beyond what its polls would cost at A's CPU a poll (per pair).
+    spent = [
+        (seen["cpu"] - seen["requests"] * unseen["cpu"] / unseen["requests"]) / SECONDS
+        for a, b in zip(phases[::2], phases[1::2], strict=True)
+        for seen, unseen in [(a, b) if a["seen"] else (b, a)]
+    ]
     bottom, top = _interval(ratios)
     pooled = (
         sum(p["cpu"] for p in phases if p["seen"]) / sum(p["requests"] for p in phases if p["seen"])
@@ -196,6 +207,9 @@ def test_viewers_cost_the_poller_little() -> None:
             f"load average during the phases: {min(loads):.2f}-{max(loads):.2f}; full"
             f" collections in them: {full[True]} seen, {full[False]} unseen; the viewers' CPU"
             f" (on the simulator's core) {viewers * 1e3:.1f} ms a second (median of B's)",
+            f"the viewers' cost to the poller's process: {median(spent) * 1e3:.1f} ms of CPU a"
+            f" second (median of the pairs; quartiles {_quartiles(spent)[0] * 1e3:.1f}-"
+            f"{_quartiles(spent)[1] * 1e3:.1f})",
             f"at B's events a poll (A: {fit.intercept * 1e6:.1f} us a poll + "
             f"{fit.slope * 1e6:.1f} us an event found): median {median(adjusted):.3f}x, range "
             f"{min(adjusted):.3f}-{max(adjusted):.3f}",
