@@ -7,14 +7,17 @@ poller watches every job back to back (as ``_dashboard_loop.py``), its dashboard
 127.0.0.1 the whole run (``grace`` 5 s: well over the jobs page's
 refresh, so a viewer of it alone holds the board open). ``PAIRS`` pairs of phases of ``SECONDS`` each, A
 then B, then B then A, and so on (the drift of the machine and of the run falls on both
-alike); before each phase, the viewers of B are started (one ``_dashboard_viewer.py`` per
-page of ``PAGES``, on the simulator's core: their CPU is theirs) or stopped, and the phase
-begins once every viewer's page had its first answers (each viewer's start, an interpreter's,
-is over: on the simulator's core it slows the simulator) or the board closed, ``SETTLE``
-seconds passed and a full collection ran, so a viewer's first read of every job (and the garbage collections it would set off) is
-not in it: the phase measures what a viewer costs while it looks. The CPU counted is this process's: the poller's, and what the
+alike). The viewers (one ``_dashboard_viewer.py --switched`` per page of ``PAGES``, on the
+simulator's core: their CPU is theirs) are started once, before the warm-up (an interpreter's
+start on the simulator's core slows the simulator), and switched: before a B each loads its
+page, and B begins once every page had its first answers; after it each leaves its page, and
+the board is closed as its grace would close it, at once (``grace`` 0 until it is closed: the
+next phase need not wait the grace out). Each phase begins once ``SETTLE`` seconds passed and a
+full collection ran, so a viewer's first read of every job (and the garbage collections it
+would set off) is not in it: the phase measures what a viewer costs while it looks. The CPU counted is this process's: the poller's, and what the
 dashboard does for it. ``load`` is the 1-minute load average at the phase's end;
-``viewers_cpu`` the CPU seconds B's viewers took in the phase (on the simulator's core).
+``viewers_cpu`` the CPU seconds B's viewers took in the phase (on the simulator's core);
+``gc_runs`` and ``gc_cpu`` the garbage collections in it by generation and their CPU seconds.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from bkjob_async.web._board import BOARD
 CONCURRENCY = 32
 WARMUP = 2.0
 SETTLE = 0.75
+#: The board's grace while viewers look (well over the jobs page's refresh of two seconds).
+GRACE = 5.0
 SCOPE = Scope.biz(2)
 #: A directory: each kind of phase's windows are profiled (``cProfile``) into ``seen.prof``
 #: and ``unseen.prof`` there (what a viewer costs, function by function).
@@ -58,6 +63,19 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+#: Garbage collections so far, and the CPU seconds they took, by generation.
+GC_RUNS, GC_CPU = [0, 0, 0], [0.0, 0.0, 0.0]
+_GC_START = [0.0]
+
+
+def _collected(phase: str, info: dict) -> None:
+    if phase == "start":
+        _GC_START[0] = time.process_time()
+    else:
+        GC_RUNS[info["generation"]] += 1
+        GC_CPU[info["generation"]] += time.process_time() - _GC_START[0]
+
+
 async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: float) -> dict:
     policy = PollPolicy(
         interval=0.001, max_interval=0.002, jitter=0.0, max_in_flight=CONCURRENCY, census=False
@@ -69,7 +87,7 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
     profiles = {seen: cProfile.Profile() for seen in (False, True)}
     async with client, Poller(client, policy=policy) as poller:
         watch = poller.watch_jobs(SCOPE, ids)
-        app = dashboard_app(poller, grace=5.0)
+        app = dashboard_app(poller, grace=GRACE)
         board = app[BOARD]
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -80,29 +98,39 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
             async for _ in watch:
                 pass
 
+        every = [
+            subprocess.Popen(
+                [sys.executable, str(HERE / "_dashboard_viewer.py"), base, p, "--switched"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for p in pages
+        ]
+
+        async def switch(on: bool) -> None:
+            """Have every viewer load its page (``on``) or leave it; wait until each did."""
+            for viewer in every:
+                assert viewer.stdin is not None
+                viewer.stdin.write("on\n" if on else "off\n")
+                viewer.stdin.flush()
+            for viewer in every:
+                assert viewer.stdout is not None
+                line = await anyio.to_thread.run_sync(viewer.stdout.readline)
+                assert line == ("ready\n" if on else "off\n"), line
+
         async def phase(seen: bool) -> None:
-            viewers = []
-            while board.open:  # (after a B, the board closes first: each B opens it)
-                await anyio.sleep(0.02)
+            viewers = every if seen else []
             if seen:
                 opened = board.opened
-                viewers = [
-                    subprocess.Popen(
-                        [sys.executable, str(HERE / "_dashboard_viewer.py"), base, p],
-                        stdout=subprocess.PIPE,
-                        text=True,
-                    )
-                    for p in pages
-                ]
-                for viewer in viewers:  # (each started, and its page's first answers came)
-                    assert viewer.stdout is not None
-                    assert await anyio.to_thread.run_sync(viewer.stdout.readline) == "ready\n"
-                assert board.opened == opened + 1
+                await switch(True)
+                assert board.opened == opened + 1  # (each B opens the board anew)
             await anyio.sleep(SETTLE)
             gc.collect()  # (what opening or closing the board left is not this phase's)
             g0 = gc.get_stats()[2]["collections"]
             n0, e0 = poller._requests, poller.statistics().events_observed
             v0 = sum(_cpu(v.pid) for v in viewers)
+            runs0, cpu0 = list(GC_RUNS), list(GC_CPU)
             f0, c0 = board.feed.end, time.process_time()
             if PROFILE:
                 profiles[seen].enable()
@@ -113,11 +141,12 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
             e1, f1 = poller.statistics().events_observed, board.feed.end
             g1 = gc.get_stats()[2]["collections"]
             viewers_cpu = sum(_cpu(v.pid) for v in viewers) - v0
-            for viewer in viewers:
-                viewer.terminate()
-                viewer.wait()
-                if viewer.stdout is not None:
-                    viewer.stdout.close()
+            if seen:
+                await switch(False)
+                board.grace = 0.0  # (nobody looks: closed at its next tick, as after its grace)
+                while board.open:
+                    await anyio.sleep(0.02)
+                board.grace = GRACE
             phases.append(
                 {
                     "seen": seen,
@@ -128,6 +157,8 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
                     "load": os.getloadavg()[0],
                     "full_collections": g1 - g0,
                     "viewers_cpu": viewers_cpu,
+                    "gc_runs": [a - b for a, b in zip(GC_RUNS, runs0, strict=True)],
+                    "gc_cpu": [a - b for a, b in zip(GC_CPU, cpu0, strict=True)],
                 }
             )
 
@@ -142,6 +173,12 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
                         await phase(seen)
                 tg.cancel_scope.cancel()
         finally:
+            for viewer in every:
+                viewer.terminate()
+                viewer.wait()
+                for pipe in (viewer.stdin, viewer.stdout):
+                    if pipe is not None:
+                        pipe.close()
             await runner.cleanup()
     if PROFILE:
         for seen, profile in profiles.items():
@@ -152,6 +189,7 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
 if __name__ == "__main__":
     pin_client()
     keep_receive_buffers_on_heap()
+    gc.callbacks.append(_collected)
     url_, ids_file, pages_, pairs_, seconds_ = sys.argv[1:6]
     result = anyio.run(
         main,

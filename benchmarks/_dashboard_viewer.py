@@ -8,6 +8,10 @@ every transition as it comes (the live feed page). ``jobs``: a jobs page every t
 sorted by the latest change (its rows' names are asked of bk-job). It prints ``ready`` once
 its page's first answers came (its start, an interpreter importing aiohttp on the simulator's
 core, is then over).
+
+``--switched``: it starts off and reads its standard input: ``on`` loads its page as above
+(``ready`` once its first answers came), ``off`` leaves it (its connections closed; ``off``
+printed once they are): one process for every phase of a run, its start outside them.
 """
 
 from __future__ import annotations
@@ -21,7 +25,24 @@ import anyio
 SERVER_CORE = 1
 
 
-async def main(base: str, page: str) -> None:
+async def main(base: str, page: str, switched: bool = False) -> None:
+    if not switched:
+        await view(base, page)
+        return
+    lines = await anyio.to_thread.run_sync(sys.stdin.readline)
+    while lines:
+        if lines.strip() == "on":
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(view, base, page)
+                lines = await anyio.to_thread.run_sync(sys.stdin.readline)
+                tg.cancel_scope.cancel()
+            print("off", flush=True)
+        else:
+            lines = await anyio.to_thread.run_sync(sys.stdin.readline)
+
+
+async def view(base: str, page: str) -> None:
+    """Load the page and keep it loaded (until cancelled)."""
     left = [2 if page == "overview" else 1]
 
     def answered() -> None:
@@ -70,4 +91,4 @@ async def main(base: str, page: str) -> None:
 if __name__ == "__main__":
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {SERVER_CORE})
-    anyio.run(main, sys.argv[1], sys.argv[2])
+    anyio.run(main, sys.argv[1], sys.argv[2], "--switched" in sys.argv[3:])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -27,10 +28,12 @@ mode, url, ids_file, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 keep_receive_buffers_on_heap()  # the opt-in a program polling many jobs makes (README)
 ids = json.loads(Path(ids_file).read_text())
 SCOPE = Scope.biz(2)
+#: The API flavor both loops speak (``BENCH_ICOUNT_FLAVOR``; the gateway's v3 by default).
+FLAVOR = os.environ.get("BENCH_ICOUNT_FLAVOR", "apigw-v3")
 
 
 async def raw(bare: bool, parse: bool):
-    async with BkJobClient(url, app_code="a", app_secret="s", username="u") as c:
+    async with BkJobClient(url, app_code="a", app_secret="s", username="u", flavor=FLAVOR) as c:
         polls = PollRequests(c.protocol)  # the poller's own requests
         reqs = [polls.job(SCOPE, i, with_hosts=True) for i in ids]
     rot = itertools.cycle(reqs)
@@ -61,7 +64,9 @@ async def raw(bare: bool, parse: bool):
 async def engine():
     policy = PollPolicy(interval=0.001, max_interval=0.002, jitter=0.0, max_in_flight=32)
     async with (
-        BkJobClient(url, app_code="a", app_secret="s", username="u", connection_limit=32) as c,
+        BkJobClient(
+            url, app_code="a", app_secret="s", username="u", connection_limit=32, flavor=FLAVOR
+        ) as c,
         Poller(c, policy=policy) as p,
     ):
         w = p.watch_jobs(SCOPE, ids)

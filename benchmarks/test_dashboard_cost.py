@@ -13,8 +13,13 @@ the latest transitions and the overview every second; ``feed``: every transition
 (``BENCH_DASHBOARD_PAIRS`` pairs of ``BENCH_DASHBOARD_SECONDS`` each; ``BENCH_DASHBOARD_RUNS``
 runs of them, each against a fresh simulator, their pairs pooled). The figure is the
 poller's process's CPU per poll in B over its A of the same pair: the median of the pairs,
-with their spread and the load average the phases saw. The viewers' CPU is theirs (other
-processes, on the simulator's core). Goal: at most 1.05x.
+with their spread, a 90% interval of that median (the pairs resampled) and the load average
+the phases saw; beside it, all B's CPU per poll over all A's (pooled). The viewers' CPU is
+theirs (other processes, on the simulator's core). Goal: at most 1.05x, shown when the
+interval's top is at most 1.05x. The viewers are started once and switched on and off, and a
+B's board is closed at once after it (not after its grace): a pair takes some 5 s, not 18, so
+a run of two minutes of hosts holds 14 pairs, not 6 (``benchmarks/HISTORY.md``, "A viewer's
+cost per event, and a figure that can be read").
 
 ``test_the_dashboard_costs_nothing_unseen``: the poller with its dashboard mounted (nobody
 looking) against the same watch without it, two processes in turns (``_harness.take_turns``)
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -42,12 +48,14 @@ import pytest
 from ._harness import HERE, median, report, simulator, take_turns
 
 ROUNDS = int(os.environ.get("BENCH_DASHBOARD_ROUNDS", "5"))
-SECONDS = float(os.environ.get("BENCH_DASHBOARD_SECONDS", "2.5"))
-PAIRS = int(os.environ.get("BENCH_DASHBOARD_PAIRS", "6"))
+SECONDS = float(os.environ.get("BENCH_DASHBOARD_SECONDS", "1.5"))
+PAIRS = int(os.environ.get("BENCH_DASHBOARD_PAIRS", "14"))
 #: Runs of ``PAIRS`` pairs, each against a simulator of its own (the hosts' runs end within two
-#: minutes: a run holds 6 pairs of 2.5 s phases at most), their pairs taken together.
-RUNS = int(os.environ.get("BENCH_DASHBOARD_RUNS", "2"))
+#: minutes: a run holds 14 pairs of 1.5 s phases), their pairs taken together.
+RUNS = int(os.environ.get("BENCH_DASHBOARD_RUNS", "3"))
 JOBS = 10_000
+#: A file the phases are written to (JSON), if set.
+SAVE = os.environ.get("BENCH_DASHBOARD_SAVE", "")
 PAGES = os.environ.get("BENCH_DASHBOARD_PAGES", "overview,feed,jobs")
 #: Seconds a host runs (it starts within a second of its job's creation): the phases' run
 #: (about a minute) sees them end throughout.
@@ -83,6 +91,14 @@ def _quartiles(values: list[float]) -> tuple[float, float]:
     return q[0], q[2]
 
 
+def _interval(values: list[float], share: float = 0.9, draws: int = 4000) -> tuple[float, float]:
+    """Return the middle ``share`` of the medians of ``values`` resampled (a bootstrap)."""
+    rnd = random.Random(65)
+    medians = sorted(statistics.median(rnd.choices(values, k=len(values))) for _ in range(draws))
+    cut = int(draws * (1 - share) / 2)
+    return medians[cut], medians[-cut - 1]
+
+
 def _phases() -> list[dict]:
     """Run the phases once, against a simulator of their own; return them."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,6 +130,8 @@ def test_viewers_cost_the_poller_little() -> None:
     for _ in range(RUNS):
         phases += _phases()
     assert len(phases) == 2 * PAIRS * RUNS
+    if SAVE:  # (every phase as measured, to read again)
+        Path(SAVE).write_text(json.dumps(phases))
     for p in phases:
         assert p["requests"] > 100
         if p["seen"]:
@@ -156,7 +174,23 @@ def test_viewers_cost_the_poller_little() -> None:
         if p["seen"]
     ]
     viewers = median([p["viewers_cpu"] / SECONDS for p in phases if p["seen"]])
-    verdict = "met" if median(ratios) <= 1.05 else "NOT met"
+    # What the viewers cost the poller's process a second, whatever its polls a second: B's
+    # CPU beyond what its polls would cost at A's CPU a poll (per pair).
+    spent = [
+        (seen["cpu"] - seen["requests"] * unseen["cpu"] / unseen["requests"]) / SECONDS
+        for a, b in zip(phases[::2], phases[1::2], strict=True)
+        for seen, unseen in [(a, b) if a["seen"] else (b, a)]
+    ]
+    bottom, top = _interval(ratios)
+    pooled = (
+        sum(p["cpu"] for p in phases if p["seen"]) / sum(p["requests"] for p in phases if p["seen"])
+    ) / (
+        sum(p["cpu"] for p in phases if not p["seen"])
+        / sum(p["requests"] for p in phases if not p["seen"])
+    )
+    verdict = (
+        "shown met" if top <= 1.05 else "met, not shown" if median(ratios) <= 1.05 else "NOT met"
+    )
     report(
         [
             f"== the dashboard's cost to the poller, {JOBS:,} jobs of busy hosts, one viewer on"
@@ -166,12 +200,16 @@ def test_viewers_cost_the_poller_little() -> None:
             f"{median(per_poll[False]) * 1e6:.1f} us unseen (medians); events a poll"
             f" {events[True]:.2f} seen, {events[False]:.2f} unseen; polls a second"
             f" {rate[True]:,.0f} seen, {rate[False]:,.0f} unseen",
-            f"seen/unseen: median {median(ratios):.3f}x (goal <= 1.05x: {verdict}); quartiles "
-            f"{low:.3f}-{high:.3f}, range {min(ratios):.3f}-{max(ratios):.3f}; pairs "
+            f"seen/unseen: median {median(ratios):.3f}x, 90% interval {bottom:.3f}-{top:.3f}"
+            f" (goal <= 1.05x: {verdict}); quartiles {low:.3f}-{high:.3f}, range"
+            f" {min(ratios):.3f}-{max(ratios):.3f}; pooled {pooled:.3f}x; pairs "
             + " ".join(f"{r:.3f}" for r in ratios),
             f"load average during the phases: {min(loads):.2f}-{max(loads):.2f}; full"
             f" collections in them: {full[True]} seen, {full[False]} unseen; the viewers' CPU"
             f" (on the simulator's core) {viewers * 1e3:.1f} ms a second (median of B's)",
+            f"the viewers' cost to the poller's process: {median(spent) * 1e3:.1f} ms of CPU a"
+            f" second (median of the pairs; quartiles {_quartiles(spent)[0] * 1e3:.1f}-"
+            f"{_quartiles(spent)[1] * 1e3:.1f})",
             f"at B's events a poll (A: {fit.intercept * 1e6:.1f} us a poll + "
             f"{fit.slope * 1e6:.1f} us an event found): median {median(adjusted):.3f}x, range "
             f"{min(adjusted):.3f}-{max(adjusted):.3f}",

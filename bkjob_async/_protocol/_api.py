@@ -3,7 +3,9 @@
 Pure data and small pure functions. A row (``Api``) names the API (bk-job's v3 name, the name
 of the client's method), the gateway's HTTP method, whether it is a read (retried) or a write
 (never retried once it may have reached bk-job), and one ``Binding`` per flavor that serves it:
-the name there, the HTTP method there (the ESB takes every API by POST), the spelling (a pure
+the name there, the HTTP method there (the ESB takes GET with a query or POST with JSON from a
+caller and forwards both as POST: a row sends POST there unless it says ``esb_method=GET``), the
+spelling (a pure
 function from the method's arguments to bk-job's parameters) and the answer's reader. The row
 picks the spelling: a builder never asks which flavor it speaks. The family modules
 (``jobs``, ``launches``, ``logs``, ``catalog``, ...) each hold a few rows; ``_table`` gathers
@@ -161,6 +163,7 @@ def row(
     v4_read: AnswerReader[T] | None = None,
     gateway: bool = True,
     esb: bool = True,
+    esb_method: str = POST,
     idempotent: bool | None = None,
     doc: str = "",
     resource: str = "",
@@ -168,15 +171,19 @@ def row(
     """Return a row: ``v3`` spells it on the gateway (``gateway``) and the ESB's jobv3
     (``esb``), ``v2`` on the ESB v2 (named ``v2_name`` there, ``name`` by default), ``v4`` on
     the gateway's v4 (read by ``v4_read``; same name and method). On ``apigw-v4`` a row
-    without ``v4`` is sent as the gateway's v3 (``Protocol.binding``). ``doc`` is the client
+    without ``v4`` is sent as the gateway's v3 (``Protocol.binding``). ``esb_method`` is the
+    method of both ESB bindings: the ESB reads a GET's query or a POST's JSON alike and
+    forwards either as POST with JSON (legacy-bk-paas ``esb/common/base_utils.py``
+    ``get_request_params``, ``esb/components/component.py`` ``ConfComponent``); a status
+    read sent again and again goes as GET, as the ESB v2 component suggests. ``doc`` is the client
     method's docstring, ``resource`` bk-job's Java resources that serve the API."""
     bindings: dict[ApiFlavor, Binding[T]] = {}
     if v3 is not None and gateway:
         bindings[ApiFlavor.APIGW_V3] = Binding(name, method, v3, read)
     if v3 is not None and esb:
-        bindings[ApiFlavor.ESB_JOBV3] = Binding(name, POST, v3, read)
+        bindings[ApiFlavor.ESB_JOBV3] = Binding(name, esb_method, v3, read)
     if v2 is not None:
-        bindings[ApiFlavor.ESB_V2] = Binding(v2_name or name, POST, v2, v2_read or read)
+        bindings[ApiFlavor.ESB_V2] = Binding(v2_name or name, esb_method, v2, v2_read or read)
     if v4 is not None:
         bindings[ApiFlavor.APIGW_V4] = Binding(name, method, v4, v4_read or read, v4=True)
     read_only = method == GET if idempotent is None else idempotent

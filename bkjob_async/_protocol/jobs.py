@@ -103,6 +103,7 @@ GET_JOB_INSTANCE_STATUS = row(
     v2=job_status_v2,
     v4=job_status_v4,
     v4_read=_v4.job_status_v4,
+    esb_method=GET,  # a poll: a query string, as ESB v2 suggests (spec §1.1)
     doc="""Return a job's status, its steps and (``with_hosts``) each host of the current round.""",
     resource="`EsbGetJobInstanceStatusV3Resource`; v2 `EsbGetJobInstanceStatusResource`; v4 `OpenApiGetJobInstanceStatusV4Resource`",
 )

@@ -71,6 +71,8 @@ TIMED_OUT, UNREACHABLE, WATCH_FAILED = "TIMED_OUT", "UNREACHABLE", "WATCH_FAILED
 _BY_OUTCOME = {TIMED_OUT: "timed_out", UNREACHABLE: "unreachable", WATCH_FAILED: "unwatched"}
 #: ``(finished, failed)`` of each host status, 1 or 0: one lookup a transition.
 _WEIGHTS = {s: (int(s.is_finished), int(s.is_finished and not s.is_success)) for s in HostStatus}
+#: Host statuses that are not finished (a host leaving one has no failure to forget).
+_OPEN = frozenset(s for s in HostStatus if not s.is_finished)
 
 
 def _weight(status: HostStatus) -> tuple[int, int]:
@@ -291,8 +293,15 @@ class Fold:
             handler(self, event)
 
     def feed_all(self, events: Iterable[Event]) -> None:
-        """Fold events in, in order (a host's transition the cheapest: written out here)."""
-        rows, move, job, record = self._jobs.row, self._move, None, -1
+        """Fold events in, in order (a host's transition the cheapest: written out here).
+
+        With ``objects=False`` (each ``previous`` trusted), a host first seen, or leaving a
+        status that is not finished, for one that has not failed (most of a run's: waiting,
+        running, succeeded) is counted in place, as ``_move`` counts it, in the same order.
+        """
+        jobs = self._jobs
+        rows, move, job, record = jobs.row, self._move, None, -1
+        trusted, counts, view = self._objects is None, self._hosts, jobs.view
         for event in events:
             if type(event) is not HostTransition:
                 self.feed(event)
@@ -304,7 +313,24 @@ class Fold:
                 if record < 0:
                     record = self._job(job)
             step, previous, current = event.step_instance_id, event.previous, event.current
-            move(record, step, None, previous, current, None, event, False)
+            now = _WEIGHTS.get(current) if trusted else None
+            if now is None or now[1] or not (previous is None or previous in _OPEN):
+                move(record, step, None, previous, current, None, event, False)
+                continue
+            view[record] = None
+            counts[current] = counts.get(current, 0) + 1
+            if previous is None:
+                self._seen += 1
+                jobs.hosts[record] += 1
+            else:
+                left = counts[previous] = counts.get(previous, 0) - 1
+                if not left:
+                    del counts[previous]
+                if now[0] and self.budget != 0:
+                    self._latency(event, previous)
+            if now[0]:
+                self._finished += 1
+                jobs.finished[record] += 1
 
     def seed(self, job: JobInstanceStatus | JobSeen) -> None:
         """Start from a job as it is known (a status read, or a tap's ``JobSeen``): its status,

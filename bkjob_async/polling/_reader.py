@@ -32,7 +32,7 @@ from .._observe import JobObservation, observe_groups, observe_job
 from .._protocol import Batches, KeptQuery, Request, parse_retry_after
 from .._protocol._request import query_value, trace_fields
 from .._protocol.jobs import GET_JOB_INSTANCE_STATUS, GET_STEP_INSTANCE_STATUS
-from ..config import ApiFlavor, Scope
+from ..config import Scope
 from ..errors import RateLimitedError, ResponseFormatError
 from ..models import (
     JobInstanceStatus,
@@ -115,10 +115,15 @@ class PollRequests:
     """Build the poller's requests for one ``Protocol``: a job's status (on the gateway with a
     shared ``Query`` per scope), a step's result groups."""
 
-    __slots__ = ("_protocol", "_shared")
+    __slots__ = ("_protocol", "_queried", "_shared", "_url")
 
     def __init__(self, protocol: Protocol) -> None:
         self._protocol = protocol
+        binding = protocol.binding(GET_JOB_INSTANCE_STATUS)
+        #: A job's status is a GET with a query here, not v4's (its own parameters), and its
+        #: URL, one string for every poll.
+        self._queried = binding.method == "GET" and not binding.v4
+        self._url = protocol.url(binding.name, v4=binding.v4)
         #: The shared part of each scope's poll query, and the scope's trace text.
         self._shared: dict[
             tuple[str, int, bool], tuple[tuple[Mapping[str, str], str, str], str]
@@ -134,8 +139,9 @@ class PollRequests:
     ) -> Request:
         """Return the poll of a job: ``get_job_instance_status`` (with host rows unless told).
 
-        On the gateway v3 a scope's request is spelled once: a job's costs one ``Request`` and
-        one ``Query`` (made at each send for most jobs of a large watch: ``Reader.poll_of``).
+        Where it is a GET with a query (the gateway v3, the ESB jobv3 and v2) a scope's request
+        is spelled once: a job's costs one ``Request`` and one ``Query`` (made at each send for
+        most jobs of a large watch: ``Reader.poll_of``), and the transport may keep its URL.
         """
         protocol = self._protocol
         key = (scope.type.value, scope.id, with_hosts)  # (a ``Scope`` hashes in Python)
@@ -145,7 +151,7 @@ class PollRequests:
             # Spelled whole: the scope's first, and any id but a plain one (checked there).
             params = protocol.spell(GET_JOB_INSTANCE_STATUS, scope, job_id, with_hosts=with_hosts)
             assert not isinstance(params, Batches)
-            if protocol.flavor is not ApiFlavor.APIGW_V3:
+            if not self._queried:
                 request = protocol.request(GET_JOB_INSTANCE_STATUS, params)
                 return request if timeout is None else attrs.evolve(request, timeout=timeout)
             job_id = params.pop("job_instance_id")
@@ -156,7 +162,7 @@ class PollRequests:
         return Request(
             "get_job_instance_status",
             "GET",
-            protocol.url("get_job_instance_status"),
+            self._url,
             protocol.headers,
             query=Query(shared[0], job_id),
             timeout=timeout,

@@ -236,3 +236,39 @@ def test_a_fold_is_cheap_to_read(objects: bool) -> None:
     assert len(fold) == 1000
     assert 5 in fold
     assert 5000 not in fold
+
+
+@pytest.mark.parametrize("objects", [True, False])
+def test_deliveries_fold_as_their_events_one_by_one(objects: bool) -> None:
+    """``feed_all`` (a delivery at once; with ``objects=False`` most hosts counted in place)
+    leaves every figure as ``feed`` of each event does, the counts' order included."""
+    import random
+
+    statuses = [
+        *(HostStatus.WAITING, HostStatus.RUNNING, HostStatus.SUCCESS, HostStatus.FAILED),
+        *(HostStatus.LAST_SUCCESS, HostStatus.SCRIPT_FAILED, HostStatus.of(77)),
+    ]
+    for seed in range(40):
+        rnd = random.Random(seed)
+        deliveries = []
+        for _ in range(60):
+            job = rnd.randrange(5)
+            events = []
+            for _ in range(rnd.randrange(1, 4)):
+                current = rnd.choice(statuses)
+                previous = rnd.choice([None, None, *statuses])
+                events.append(host(job, rnd.randrange(6), current, previous, end_time=T0))
+            if rnd.random() < 0.1:
+                events.append(JobTransition(job, LATER, JobStatus.RUNNING, None))
+            deliveries.append(events)
+        one, each = Fold(range(3), objects=objects), Fold(range(3), objects=objects)
+        one.budget = each.budget = 5
+        for events in deliveries:
+            one.feed_all(events)
+            for event in events:
+                each.feed(event)
+        assert one.counts() == each.counts()
+        assert list(one.counts().hosts.items()) == list(each.counts().hosts.items())
+        assert one.jobs() == each.jobs()
+        assert one.failed() == each.failed()
+        assert (one.latencies(), one.budget) == (each.latencies(), each.budget)

@@ -114,10 +114,27 @@ def test_answers_with_their_ids_at_the_same_places_share_one_tuple_of_places() -
 @pytest.mark.parametrize("flavor", ["esb-jobv3", "esb-v2"])
 def test_the_esb_polls_are_the_tables_request(flavor: str) -> None:
     proto = protocol(flavor)
-    poll = PollRequests(proto).job(BIZ, 100)
+    polls = PollRequests(proto)
+    poll = polls.job(BIZ, 100)
     assert poll == proto.build("get_job_instance_status", BIZ, 100)
     assert poll.job_instance_id == 100
     assert poll.scope == "biz:2"
+    # A GET there too (the row's ESB method): the scope's query shared, the URL one string.
+    assert (poll.method, poll.body) == ("GET", None)
+    assert isinstance(poll.query, Query)
+    other = polls.job(BIZ, 101)
+    assert isinstance(other.query, Query)
+    assert other.url is poll.url
+    assert other.query._common is poll.query._common
+    assert other == proto.build("get_job_instance_status", BIZ, 101)
+
+
+def test_a_v4_poll_is_the_tables_request() -> None:
+    proto = protocol("apigw-v4")
+    poll = PollRequests(proto).job(BIZ, 100)
+    assert poll == proto.build("get_job_instance_status", BIZ, 100)
+    assert poll.v4
+    assert not isinstance(poll.query, Query)
 
 
 def test_a_gateway_poll_carries_its_scope_and_job_for_spans() -> None:

@@ -114,27 +114,39 @@ def test_apigw_bool_false_is_spelled_false() -> None:
     assert request.query["return_ip_result"] == "false"
 
 
-def test_esb_jobv3_job_status_is_post_json() -> None:
+def test_esb_jobv3_job_status_is_a_get_with_a_query() -> None:
+    # The ESB reads a GET's query as it reads a POST's JSON and forwards either as POST (spec
+    # §1): a poll goes as the hand loop's and the component SDK's GET, no body to write.
     request = protocol("esb-jobv3").build(
         "get_job_instance_status", Scope.biz_set(9991001), 7, with_hosts=True
     )
-    assert request.method == "POST"
-    assert request.query is None
-    assert request.headers["Content-Type"] == "application/json"
-    assert body(request) == {
+    assert request.method == "GET"
+    assert request.body is None
+    assert "Content-Type" not in request.headers
+    assert dict(request.query or {}) == {
         "bk_scope_type": "biz_set",
         "bk_scope_id": "9991001",
-        "job_instance_id": 7,
-        "return_ip_result": True,
+        "job_instance_id": "7",
+        "return_ip_result": "true",  # (spec §2.1: on GET the string true)
     }
+    assert request.url.endswith("/api/c/compapi/v2/jobv3/get_job_instance_status/")
     assert request.idempotent
 
 
 def test_esb_v2_job_status_uses_bk_biz_id() -> None:
     request = protocol("esb-v2").build("get_job_instance_status", BIZ, 7, with_hosts=True)
-    assert request.method == "POST"
-    assert body(request) == {"bk_biz_id": 2, "job_instance_id": 7}
+    assert request.method == "GET"  # ESB v2's job.yaml suggests GET for it
+    assert request.body is None
+    assert dict(request.query or {}) == {"bk_biz_id": "2", "job_instance_id": "7"}
     assert request.idempotent
+
+
+def test_esb_v2_step_status_stays_a_post_with_json() -> None:
+    # v2's job.yaml suggests POST for the step's status (spec §2.5): its row says nothing else.
+    request = protocol("esb-v2").build("get_step_instance_status", BIZ, 7, 8)
+    assert request.method == "POST"
+    assert request.query is None
+    assert body(request) == {"bk_biz_id": 2, "job_instance_id": 7, "step_instance_id": 8}
 
 
 def test_esb_v2_rejects_business_sets() -> None:

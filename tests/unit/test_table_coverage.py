@@ -35,6 +35,11 @@ PENDING: dict[str, frozenset[ApiFlavor]] = {
 }
 
 
+#: The ESB's reads sent by GET with a query (its job.yaml suggests POST, or GET on v2; the ESB
+#: takes either): the poll's status read.
+ESB_GETS = frozenset({"get_job_instance_status"})
+
+
 def _bkjob_list() -> dict[str, dict[ApiFlavor, tuple[str, str]]]:
     """Read the list: per API, each generation serving it -> (its name, its method)."""
     apis: dict[str, dict[ApiFlavor, tuple[str, str]]] = {}
@@ -79,7 +84,11 @@ def test_every_public_api_has_its_row_on_every_generation_that_serves_it(api: st
             continue
         assert flavor in served, f"{api} on {flavor.value}: no row (or mark it PENDING)"
         wire = served[flavor]
-        assert (wire.name, wire.method) == (name, method), f"{api} on {flavor.value}"
+        assert wire.name == name, f"{api} on {flavor.value}"
+        if flavor.is_gateway or api not in ESB_GETS:
+            assert wire.method == method, f"{api} on {flavor.value}"
+        else:  # the ESB takes GET or POST from a caller and forwards either as POST (spec §1)
+            assert wire.method == "GET", f"{api} on {flavor.value}"
     for flavor in served:
         assert flavor in BKJOB[api], f"{api}: bk-job does not serve it on {flavor.value}"
     if row is not None and GATEWAY in BKJOB[api]:
