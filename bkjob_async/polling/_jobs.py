@@ -211,8 +211,9 @@ class Watched:
     is held as a plain tuple of plain values without its scope and id (``job`` makes the
     ``PolledJob`` when read), and its heap entry, last send and fingerprint as one plain tuple
     (``at``): the collector stops tracking both after their first pass, and a full pass then
-    touches two objects of a job's, not seven (``benchmarks/HISTORY.md``, "The 50,000-job
-    watch in one tracked object a job"). The path every poll takes reads ``at`` by index
+    walks the record and touches its two tuples, where it walked a value as well and touched
+    an int or a float for each number (``benchmarks/HISTORY.md``, "The 50,000-job watch in
+    one tracked object a job"). The path every poll takes reads ``at`` by index
     (``ENTRY``, ``SENT``, ``FINGERPRINT``) and makes the job once: a property is a call.
     """
 
@@ -270,7 +271,7 @@ class Watched:
 
     @job.setter
     def job(self, job: PolledJob) -> None:
-        self._job = job[2:]
+        self._job = job[2:]  # (a job's scope and id never change: the record keeps them)
 
     @property
     def entry(self) -> int | None:
