@@ -37,11 +37,24 @@ def find_redis_server() -> str:
     return path
 
 
+#: The ports ``free_port`` gave already in this process.
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port on 127.0.0.1 that was free a moment ago, and never one this process was
+    given before: the system may hand out the same port twice in a row, and a sentinel set once
+    got one port for two of its three sentinels (the second could not bind it, and the set never
+    came up)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _GIVEN:
+            if len(_GIVEN) > 10_000:  # (a long session: the oldest are long closed)
+                _GIVEN.clear()
+            _GIVEN.add(port)
+            return port
 
 
 def sigstop(pid: int) -> None:
