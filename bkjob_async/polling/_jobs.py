@@ -285,13 +285,9 @@ class Watched:
 
     @property
     def sent(self) -> float:
-        """When its last poll was taken (the driver's clock; ``-inf``: never)."""
+        """When its last poll was taken (the driver's clock; ``-inf``: never). Only ``Due``
+        sets it, with the rest of ``at`` as it hands the job out."""
         return self.at[SENT]
-
-    @sent.setter
-    def sent(self, sent: float) -> None:
-        at = self.at
-        self.at = (at[ENTRY], sent, at[FINGERPRINT])
 
     @property
     def fingerprint(self) -> int | None:
