@@ -2,11 +2,20 @@
 
 Spent at every look (a budget of 0 s), each folded answer and each poll waits for a turn of
 its own, and the workers wait for room while a batch is held: the watch must see what it sees
-with the default budget, event for event (the budget moves work between turns, never drops or
-reorders a job's events). What a turn costs is timed in ``benchmarks/test_scale.py``.
+when no turn is ever spent, event for event (the budget moves work between turns, never drops
+or reorders a job's events), and so must a watch whose turns are spent now and then; each
+makes the same polls. Nothing here depends on chance: the policy has no jitter (its draws come
+from an unseeded generator, in the order jobs are decided, which the budget changes) and the
+turn's clock is the loop's virtual one or a counter (a budget of real time is spent or not as
+the machine's load has it); before both, a loaded CI run once saw one poll more on one side.
+What a turn costs is timed in ``benchmarks/test_scale.py``.
 """
 
 from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
 
 import anyio
 
@@ -15,13 +24,16 @@ from bkjob_async import Poller, PollPolicy, Scope
 from ..virtual import VirtualBkJob, run_virtual
 
 SCOPE = Scope.biz(2)
-POLICY = PollPolicy(interval=1.0, max_interval=2.0, max_in_flight=32)
+POLICY = PollPolicy(interval=1.0, max_interval=2.0, max_in_flight=32, jitter=0.0)
 JOBS = 120
 
 
-def _watched(budget: float | None) -> tuple[list[tuple[int, str]], int, int]:
+def _watched(
+    budget: float | None, clock: Callable[[], float] | None = None
+) -> tuple[list[tuple[int, str]], int, int]:
     """Watch ``JOBS`` jobs that end at different times; return each event as (job, kind) in
-    the order delivered, the turns that ran the poller's work, and the polls answered."""
+    the order delivered, the turns that ran the poller's work, and the polls answered. The
+    turn's clock is ``clock``, or the loop's (virtual: no time passes within a turn)."""
     server = VirtualBkJob({i: 3.0 + i % 7 for i in range(JOBS)})
     ids = [server.job(i) for i in range(JOBS)]
     seen: list[tuple[int, str]] = []
@@ -30,6 +42,7 @@ def _watched(budget: float | None) -> tuple[list[tuple[int, str]], int, int]:
     async def main() -> None:
         async with server.client() as client, Poller(client, policy=POLICY) as poller:
             turn = poller._driver.turn
+            turn.clock = clock or asyncio.get_running_loop().time
             if budget is not None:
                 turn.budget = budget
             with anyio.fail_after(300):
@@ -51,3 +64,14 @@ def test_every_event_comes_as_it_does_when_every_turn_is_spent() -> None:
     assert sorted(spent) == sorted(default)
     assert spent_polls == polls  # (the same polls, at the same virtual times)
     assert turns > default_turns  # (the budget was felt: the work spread over more turns)
+
+
+def test_turns_spent_now_and_then_move_work_never_events() -> None:
+    never, never_turns, never_polls = _watched(None)
+    ticks = itertools.count()  # (a clock that moves 1 ms at each look: a turn is spent at its
+    spent, turns, polls = _watched(0.005, lambda: next(ticks) / 1000)  # sixth look)
+    for job in {job for job, _ in never}:
+        assert [e for j, e in spent if j == job] == [e for j, e in never if j == job]
+    assert sorted(spent) == sorted(never)
+    assert polls == never_polls
+    assert never_turns < turns < _watched(0.0)[1]  # (spent now and then: between the two)
