@@ -39,7 +39,7 @@ cpu = time.thread_time
 
 
 class Look:
-    """The collector's passes and the loop's turns, filed under the phase that is ``on``."""
+    """The collector's passes and the loop's turns, filed under ``phase`` (``None``: not kept)."""
 
     def __init__(self, moved: bool) -> None:
         self.moved = moved
