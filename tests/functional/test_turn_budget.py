@@ -14,8 +14,10 @@ What a turn costs is timed in ``benchmarks/test_scale.py``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 
@@ -55,23 +57,31 @@ def _watched(
     return seen, turns[0], sum(server.polls.values())
 
 
+@functools.cache
+def _extreme(budget: float | None) -> tuple[list[tuple[int, str]], int, int]:
+    """``_watched`` with no turn ever spent (``None``) or every one (``0.0``), run once each."""
+    return _watched(budget)
+
+
+def _same(watched: tuple[list[tuple[int, str]], int, int], never: tuple[Any, ...]) -> None:
+    """Check that ``watched`` saw each job's events in the order ``never`` did, and polled
+    as often (the same polls, at the same virtual times)."""
+    events, _, polls = watched
+    for job in {job for job, _ in never[0]}:  # each job's events, in order, the same
+        assert [e for j, e in events if j == job] == [e for j, e in never[0] if j == job]
+    assert sorted(events) == sorted(never[0])
+    assert polls == never[2]
+
+
 def test_every_event_comes_as_it_does_when_every_turn_is_spent() -> None:
-    default, default_turns, polls = _watched(None)
-    spent, turns, spent_polls = _watched(0.0)
-    assert len({job for job, _ in default}) == JOBS
-    for job in {job for job, _ in default}:  # each job's events, in order, the same
-        assert [e for j, e in spent if j == job] == [e for j, e in default if j == job]
-    assert sorted(spent) == sorted(default)
-    assert spent_polls == polls  # (the same polls, at the same virtual times)
-    assert turns > default_turns  # (the budget was felt: the work spread over more turns)
+    never, spent = _extreme(None), _extreme(0.0)
+    assert len({job for job, _ in never[0]}) == JOBS
+    _same(spent, never)
+    assert spent[1] > never[1]  # (the budget was felt: the work spread over more turns)
 
 
 def test_turns_spent_now_and_then_move_work_never_events() -> None:
-    never, never_turns, never_polls = _watched(None)
     ticks = itertools.count()  # (a clock that moves 1 ms at each look: a turn is spent at its
-    spent, turns, polls = _watched(0.005, lambda: next(ticks) / 1000)  # sixth look)
-    for job in {job for job, _ in never}:
-        assert [e for j, e in spent if j == job] == [e for j, e in never if j == job]
-    assert sorted(spent) == sorted(never)
-    assert polls == never_polls
-    assert never_turns < turns < _watched(0.0)[1]  # (spent now and then: between the two)
+    spent = _watched(0.005, lambda: next(ticks) / 1000)  # sixth look)
+    _same(spent, _extreme(None))
+    assert _extreme(None)[1] < spent[1] < _extreme(0.0)[1]  # (spent now and then: between)
