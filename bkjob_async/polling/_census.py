@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
     from .._protocol import Protocol
     from ..config import Scope
-    from ._jobs import Watched
+    from ._jobs import Registry, Watched
     from ._reader import Reader
     from ._subscription import _Subscription
 
@@ -110,8 +110,10 @@ class Census:
         self._listed, self._may_send, self._wall = listed, may_send, wall
         self._outcome = outcome
         self.round = round_
-        #: The jobs the list follows, by scope.
-        self.jobs: dict[Scope, set[Watched]] = {}
+        #: The jobs the list follows, by scope: each one's slot and generation in the
+        #: registry (``_jobs.Watched``: plain ints, no object per job), and the registry.
+        self.jobs: dict[Scope, dict[int, int]] = {}
+        self._registry: Registry | None = None
         #: Where each scope's window starts (``None``: 30 days back).
         self._since: dict[Scope, _dt.datetime] = {}
         self.rounds = self.pages = self.failures = 0
@@ -122,8 +124,9 @@ class Census:
     def add(self, watched: Watched, soon: bool = True) -> None:
         """Let the list follow a job; ``soon``: read it within moments (a job the list reads
         first), else at the next round (a job parked just after its own poll read it)."""
-        scope = watched.job.scope
-        self.jobs.setdefault(scope, set()).add(watched)
+        scope = watched.scope
+        self._registry = watched.registry
+        self.jobs.setdefault(scope, {})[watched.slot] = watched.gen
         self._since.pop(scope, None)  # a job added may be older than the window: widen it
         if soon:
             self._soon = True
@@ -131,9 +134,9 @@ class Census:
             self._woken.set()
 
     def discard(self, watched: Watched) -> None:
-        jobs = self.jobs.get(watched.job.scope)
-        if jobs is not None:
-            jobs.discard(watched)
+        jobs = self.jobs.get(watched.scope)
+        if jobs is not None and jobs.get(watched.slot) == watched.gen:
+            del jobs[watched.slot]
 
     def follow(self, watched: Watched, now: bool, soon: bool = True) -> None:
         """Let the list stand for a job's polls (``now``; ``soon``: see ``add``), or stop."""
@@ -152,11 +155,14 @@ class Census:
                 await self._between(anyio.current_time())
             started = anyio.current_time()
             self._soon = False
+            registry = self._registry
+            assert registry is not None  # (set by the first ``add``)
             for scope, jobs in list(self.jobs.items()):
-                jobs = {w for w in jobs if w.active}
+                gens = registry.gens  # (a slot released since has a new generation)
+                jobs = {slot: gen for slot, gen in jobs.items() if gens[slot] == gen}
                 self.jobs[scope] = jobs
                 if jobs:
-                    await self._read(scope, jobs)
+                    await self._read(scope, registry.handles(jobs))
             self.rounds += 1
             await self._between(started)
 
@@ -171,7 +177,7 @@ class Census:
                 return
         await anyio.sleep(min(BURST, self.round))
 
-    async def _read(self, scope: Scope, jobs: set[Watched]) -> None:
+    async def _read(self, scope: Scope, jobs: list[Watched]) -> None:
         """Read one scope's window, every page; hand each job its row (``None``: none)."""
         wanted = {w.job.job_instance_id for w in jobs}
         until = self._wall() + _AHEAD
@@ -201,7 +207,7 @@ class Census:
                 self._since[scope] = _earliest(times) - _dt.timedelta(seconds=1)
             else:
                 self._since.pop(scope, None)
-        for watched in list(jobs):  # (a row may take its job off the list: it moved)
+        for watched in jobs:  # (a handle released meanwhile reads ``active`` false)
             row = None if rows is None else rows.get(watched.job.job_instance_id)
             status = None if row is None else row[0]
             if status in PERSON_WAITING and status != watched.job.status:

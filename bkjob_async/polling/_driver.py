@@ -5,8 +5,8 @@ job's unexpected exception, and the budget of the event loop's turns its tasks s
 outcome (a poll's answer or failure from the workers, below; a row of the job
 list, ``_census``; a callback's hint) goes through ``apply``: ``decide`` returns the job's
 new value, the new health, its next poll and its actions; the driver puts the value in the
-job's record, the next poll in the heap (``_jobs``), and hands each action to the delivery
-(``_delivery``) or applies it to every job (an outage begins or ends). Joining (``attach``,
+job's row of the registry, the next poll in the heap (``_jobs``), and hands each action to the
+delivery (``_delivery``) or applies it to every job (an outage begins or ends). Joining (``attach``,
 ``detach``) asks ``_decide`` when to poll, and whether the job list follows the job.
 
 It also owns rate control: the local ``RateGovernor``, an outside budget through
@@ -57,7 +57,7 @@ from ._decide import (
     server_level,
     stall,
 )
-from ._jobs import SENT, Due, PolledJob, Slot, Watched, hangs, held, key
+from ._jobs import Due, PolledJob, Slot, hangs, held, key
 from ._reader import Unread
 from .events import WatchFailed
 
@@ -585,6 +585,9 @@ class Workers:
         driver = self.driver
         read, apply, take, clock = driver.reader.read, driver.apply, driver.due.take, driver.clock
         rounds, spent = self.rounds, driver.turn.spent
+        # A job's row is read in place here (the registry's columns at its slot, while its
+        # handle's generation is the slot's): ``Watched``'s properties are calls, every poll.
+        gens, sents = driver.registry.gens, driver.registry.sents
         while True:
             if self._folding and len(self._held) >= _BATCH:
                 await self._room()  # (answers come faster than they are folded)
@@ -598,7 +601,7 @@ class Workers:
                     driver.due.done()
                 await anyio.lowlevel.checkpoint()  # (a large watch closed: let others run)
                 continue
-            sent_at = watched.at[SENT]  # (when the heap handed it out)
+            sent_at = sents[watched.slot]  # (when the heap handed it out)
             permit = None
             if driver.permits is not None:
                 permit = await driver.permits.acquire()
@@ -618,7 +621,7 @@ class Workers:
             else:
                 if rounds is not None:
                     rounds.note(changed=result is not None)
-                if watched.active:
+                if gens[watched.slot] == watched.gen:  # (``watched.active``)
                     if result is None:
                         apply(watched, UNCHANGED)
                     elif isinstance(result, Unread):  # held back, the job busy until folded
@@ -705,9 +708,10 @@ class Workers:
             watched.busy = False
 
     def _still_watched(self, watched: Watched) -> bool:
-        if not watched.active:  # released while a parked worker was waking up
+        registry, slot = watched.registry, watched.slot  # (its row in place: ``_worker``)
+        if registry.gens[slot] != watched.gen:  # released while a parked worker was waking up
             return False
-        for sub in watched.subscribers:
+        for sub in registry.subscribers[slot]:
             if sub.closed:  # a watch was dropped: let go of it first (and of the job, if last)
                 self.driver.registry.release_if_unwatched(watched)
                 return watched.active
@@ -1004,7 +1008,7 @@ class Driver:
         """
         if now is None:
             self._answered()
-            now = watched.at[SENT]
+            now = watched.registry.sents[watched.slot]  # (``watched.sent``, in place)
         old = watched.job
         job, health, poll_at, actions = decide(self.rules, old, self.health, outcome, now)
         if job is not old:  # (an unchanged poll's decision mostly keeps the job)
@@ -1017,7 +1021,7 @@ class Driver:
             self._act(watched, actions)
         if job.census is not old.census and self.census is not None:  # (parked, or not)
             self.census.follow(watched, job.census, soon=False)  # (just read: a round later)
-        if poll_at is not None and watched.active:
+        if poll_at is not None:  # (not if it was released: ``push`` checks)
             self.due.push(watched, poll_at)
 
     def _act(self, watched: Watched, actions: tuple[Action, ...]) -> None:

@@ -1,22 +1,22 @@
-"""Rule: a polled job is a value, kept in one record, due at a time in a heap of plain ints.
+"""Rule: a polled job is a value in a row of columns, due at a time in a heap of plain ints.
 
-Here are the polled job (``PolledJob``), the registry of watched jobs (``Registry``, records
+Here are the polled job (``PolledJob``), the registry of watched jobs (``Registry``, handles
 ``Watched``) and the heap of when each is due (``Due``), which parked workers wait on.
 
 A ``PolledJob`` is what the policy knows of one job (its tracker state, its interval, its
 failures, whether it is stalled). It is never changed in place: ``_decide.decide`` returns a
-new one and the driver puts it in the job's ``Watched`` record, the one place it lives (as a
+new one and the driver puts it in the job's row of the registry, the one place it lives (as a
 plain tuple, which the collector stops tracking: ``Watched.job`` makes the value when read).
 
-A ``Watched`` record is the registry's entry for a job being polled: the job value, the
-watches that hold it (the registry's), the job's place in the schedule (the driver's) and
-what the reader remembers of its last answer (its poll request, fingerprint and result
-groups: the reader's). Each part has one owner. The reader's part is slots of the record,
-not an object of its own: every object a watched job holds that the cyclic garbage collector
-tracks is one more for each full collection to walk (``benchmarks/HISTORY.md``, "The
-50,000-job watch at the defaults"). A job is polled while a subscription holds it; when the last one lets go, its
-state moves to a bounded memory (``remember``), so watching it again reports only what
-changed since.
+A job's row holds the job value, the watches that hold it (the registry's), the job's place
+in the schedule (the driver's) and what the reader remembers of its last answer (its poll
+request, fingerprint and result groups: the reader's). Each part has one owner. The row is
+columns by slot, not an object per job: every object a watched job holds that the cyclic
+garbage collector tracks is one more for each full collection to walk, and a column of
+numbers is none (``benchmarks/HISTORY.md``, "The registry's columns"). Code names a job by a
+``Watched`` handle, made when needed. A job is polled while a subscription holds it; when the
+last one lets go, its state moves to a bounded memory (``remember``), so watching it again
+reports only what changed since.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ import asyncio
 import heapq
 import logging
 import math
+from array import array
 from collections import OrderedDict
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol, cast
 
 from ._tracker import EMPTY, JobState
 
@@ -42,10 +43,7 @@ if TYPE_CHECKING:
     from ._subscription import _Subscription
 
 __all__ = [
-    "ENTRY",
-    "FINGERPRINT",
     "KEPT_REQUESTS",
-    "SENT",
     "SHIFT",
     "Due",
     "GroupCounts",
@@ -68,25 +66,19 @@ __all__ = [
 Key = tuple[str, int, int]
 
 
-#: The records in the first slots that keep their poll request (``Watched.request``): as
+#: The jobs in the first slots that keep their poll request (``Watched.request``): as
 #: many as the transport keeps URLs for (``_aiohttp.DEFAULT_KEPT_URLS``).
 KEPT_REQUESTS = 1024
 
 
-_NEVER = -math.inf  # (one float for every record: ``-math.inf`` makes a new one each time)
+_NEVER = -math.inf  # (one float for every job: ``-math.inf`` makes a new one each time)
 
-#: A new record's ``Watched.at``: no entry, never sent, no fingerprint.
-_NOT_YET: tuple[None, float, None] = (None, _NEVER, None)
+#: ``Registry.entries`` of a job with no live entry in the due heap, and ``Registry.prints``
+#: of one whose next answer is decoded whatever it is (fingerprints keep 60 bits: never < 0).
+_NONE: Final = -1
 
-#: Where ``Watched.at`` keeps its heap entry, its last send and its fingerprint.
-ENTRY: Final = 0
-SENT: Final = 1
-FINGERPRINT: Final = 2
-
-
-#: ``Watched.hinted`` of the records a hint reached, until they are released: few jobs are
-#: hinted, so the time is not a slot of every record.
-_HINTED: dict[Watched, float] = {}
+#: ``Registry.scopes`` of a slot no job ever held (a free slot's scope is never read).
+_NO_SCOPE: Final = cast("Scope", None)
 
 
 def key(scope: Scope, job_id: int) -> Key:
@@ -204,104 +196,197 @@ class GroupCounts:
         return [key for key, size in counts.items() if size > old.get(key, 0)]
 
 
-class Watched:
-    """The registry's record of a job being polled: its value and who owns what of it.
+#: Make a ``Watched`` of ``(registry, slot, gen)``, in C (a handle is made at every poll).
+_handle: Callable[[tuple[Registry, int, int]], Watched]
 
-    Only the record itself is an object the cyclic garbage collector tracks. The job's value
-    is held as a plain tuple of plain values without its scope and id (``job`` makes the
-    ``PolledJob`` when read), and its heap entry, last send and fingerprint as one plain tuple
-    (``at``): the collector stops tracking both after their first pass, and a full pass then
-    walks the record and touches its two tuples, where it walked a value as well and touched
-    an int or a float for each number (``benchmarks/HISTORY.md``, "The 50,000-job watch in
-    one tracked object a job"). The path every poll takes reads ``at`` by index
-    (``ENTRY``, ``SENT``, ``FINGERPRINT``) and makes the job once: a property is a call.
+
+class Watched(NamedTuple):
+    """A handle on a job the registry polls: its slot in the registry's columns, and the
+    generation of the slot it was made in.
+
+    The registry keeps no object per job. A job is a row across its columns, at its slot
+    (``Registry``): numbers in arrays, flags in byte arrays, and plain tuples in lists, which
+    the collector stops tracking after their first pass. So a full collection walks a column
+    in C, not one object per job (``benchmarks/HISTORY.md``, "The registry's columns"). A
+    handle is made when the job is attached, found (``Registry.with_id``, ``Registry.jobs``) or
+    handed out by the due heap; it dies with the poll that holds it.
+
+    Releasing a job gives its slot a new generation: an older handle reads ``active`` false
+    and every write through it goes nowhere. The slot is reused only once the poll in flight
+    is done (``busy`` cleared), so a worker's handle never reaches another job.
     """
 
-    __slots__ = (
-        "_job",
-        "active",
-        "at",
-        "busy",
-        "cuts",
-        "groups",
-        "hosts",
-        "job_id",
-        "needs_decode",
-        "request",
-        "scope",
-        "slot",
-        "subscribers",
-    )
+    registry: Registry
+    slot: int
+    gen: int
 
-    def __init__(self, job: PolledJob, request: Request | None, slot: int = -1) -> None:
-        #: Its place in ``Registry.slots``: the due heap names it so (below).
-        self.slot = slot
-        #: The job's scope and id, and the rest of its value (``job``): replaced by the driver
-        #: after each decision.
-        self.scope: Scope = job[0]
-        self.job_id: int = job[1]
-        self._job: tuple[Any, ...] = job[2:]
-        #: The watches holding the job (the registry's): a tuple, replaced on each change (a
-        #: list of one costs twice the memory, for every watched job).
-        self.subscribers: tuple[_Subscription, ...] = ()
-        #: Registered; cleared when its last watch leaves.
-        self.active = True
-        #: ``(entry, sent, fingerprint)``, replaced whole: its live entry in the due heap
-        #: (below: its due time), ``None`` when it has none; when its last poll was taken (the
-        #: driver's clock); and the reader's fingerprint of its last decoded answer.
-        self.at: tuple[int | None, float, int | None] = _NOT_YET
-        #: A poll is in flight: never poll one job twice at once (answers could cross).
-        self.busy = False
-        # The reader's part (``_reader.Reader``; only the reader changes it): the job's poll
-        # request, sent again and again, kept in the first ``KEPT_REQUESTS`` slots only
-        # (``None``: made at each send, ``Reader.poll_of``), and whether it reads host rows;
-        self.request = request
-        self.hosts = True
-        #: where the last decoded answer's request ids were (``body_fingerprint``'s ``known``);
-        self.cuts: tuple[int, ...] = ()
-        #: decode the next answer even if unchanged (a watch joined: it must hear the state);
-        self.needs_decode = True
-        #: large steps followed by result groups (``None``: the job is polled whole).
-        self.groups: dict[int, GroupCounts] | None = None
+    def __repr__(self) -> str:
+        return f"Watched(slot={self.slot}, gen={self.gen}, job_id={self.job_id})"
+
+    @property
+    def active(self) -> bool:
+        """Registered; false once its last watch left (``Registry.release_if_unwatched``)."""
+        return self.registry.gens[self.slot] == self.gen
+
+    @property
+    def scope(self) -> Scope:
+        return self.registry.scopes[self.slot]
+
+    @property
+    def job_id(self) -> int:
+        return self.registry.ids[self.slot]
 
     @property
     def job(self) -> PolledJob:
-        """The job's value (``PolledJob``), made when read: never changed in place."""
-        return _as_job((self.scope, self.job_id) + self._job)  # noqa: RUF005 (faster)
+        """The job's value (``PolledJob``), made when read: never changed in place. Replaced
+        by the driver after each decision."""
+        registry, slot = self.registry, self.slot
+        return _as_job((registry.scopes[slot], registry.ids[slot]) + registry.values[slot])
 
     @job.setter
     def job(self, job: PolledJob) -> None:
-        self._job = job[2:]  # (a job's scope and id never change: the record keeps them)
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] == self.gen:
+            registry.values[slot] = job[2:]  # (a job's scope and id never change)
+
+    @property
+    def subscribers(self) -> tuple[_Subscription, ...]:
+        """The watches holding the job (the registry's): a tuple, replaced on each change, and
+        shared by every job only the latest watch holds (``Registry.attach``)."""
+        return self.registry.subscribers[self.slot]
+
+    @subscribers.setter
+    def subscribers(self, subscribers: tuple[_Subscription, ...]) -> None:
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] == self.gen:
+            registry.subscribers[slot] = subscribers
+
+    @property
+    def busy(self) -> bool:
+        """A poll is in flight: never poll one job twice at once (answers could cross)."""
+        return bool(self.registry.busy[self.slot])
+
+    @busy.setter
+    def busy(self, busy: bool) -> None:
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] == self.gen:
+            registry.busy[slot] = busy
+        elif not busy:
+            registry.drained(slot, self.gen)  # (released in flight: the slot is free now)
 
     @property
     def entry(self) -> int | None:
         """Its live entry in the due heap, ``None`` when it has none (``Due``)."""
-        return self.at[ENTRY]
+        entry = self.registry.entries[self.slot]
+        return None if entry == _NONE else entry
 
     @entry.setter
     def entry(self, entry: int | None) -> None:
-        at = self.at
-        self.at = (entry, at[SENT], at[FINGERPRINT])
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] == self.gen:
+            registry.entries[slot] = _NONE if entry is None else entry
 
     @property
     def sent(self) -> float:
         """When its last poll was taken (the driver's clock; ``-inf``: never). Only ``Due``
-        sets it, with the rest of ``at`` as it hands the job out."""
-        return self.at[SENT]
+        sets it, as it hands the job out."""
+        return self.registry.sents[self.slot]
+
+    @property
+    def due(self) -> float:
+        """When its next poll is due (the driver's clock), read from its heap entry; ``inf``
+        when it has none. Up to a millisecond later than asked (``Due``)."""
+        entry = self.registry.entries[self.slot]
+        return math.inf if entry == _NONE else (entry >> SHIFT) / 1e3
+
+    # The reader's part (``_reader.Reader``; only the reader changes it).
 
     @property
     def fingerprint(self) -> int | None:
-        """The reader's: the last decoded answer's fingerprint (``None``: decode the next)."""
-        return self.at[FINGERPRINT]
+        """The last decoded answer's fingerprint (``None``: decode the next)."""
+        fingerprint = self.registry.prints[self.slot]
+        return None if fingerprint == _NONE else fingerprint
 
     @fingerprint.setter
     def fingerprint(self, fingerprint: int | None) -> None:
-        at = self.at
-        self.at = (at[ENTRY], at[SENT], fingerprint)
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] == self.gen:
+            registry.prints[slot] = _NONE if fingerprint is None else fingerprint
+
+    @property
+    def request(self) -> Request | None:
+        """Its poll request, sent again and again, kept in the first ``KEPT_REQUESTS`` slots
+        only (``None``: made at each send, ``Reader.poll_of``)."""
+        return self.registry.requests[self.slot]
+
+    @request.setter
+    def request(self, request: Request | None) -> None:
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] == self.gen:
+            registry.requests[slot] = request
+
+    @property
+    def hosts(self) -> bool:
+        """Whether its polls read host rows."""
+        return bool(self.registry.hosts[self.slot])
+
+    @hosts.setter
+    def hosts(self, hosts: bool) -> None:
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] == self.gen:
+            registry.hosts[slot] = hosts
+
+    @property
+    def cuts(self) -> tuple[int, ...]:
+        """Where the last decoded answer's request ids were (``body_fingerprint``'s ``known``)."""
+        return self.registry.cuts[self.slot]
+
+    @cuts.setter
+    def cuts(self, cuts: tuple[int, ...]) -> None:
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] == self.gen:
+            registry.cuts[slot] = cuts
+
+    @property
+    def needs_decode(self) -> bool:
+        """Decode the next answer even if unchanged (a watch joined: it must hear the state)."""
+        return bool(self.registry.fresh[self.slot])
+
+    @needs_decode.setter
+    def needs_decode(self, needs: bool) -> None:
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] == self.gen:
+            registry.fresh[slot] = needs
+
+    @property
+    def groups(self) -> dict[int, GroupCounts] | None:
+        """Large steps followed by result groups (``None``: the job is polled whole)."""
+        return self.registry.groups.get(self.slot)
+
+    @groups.setter
+    def groups(self, groups: dict[int, GroupCounts] | None) -> None:
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] != self.gen:
+            return
+        if groups is None:
+            registry.groups.pop(slot, None)
+        else:
+            registry.groups[slot] = groups
+
+    @property
+    def hinted(self) -> float:
+        """When a hint (a callback) last brought its poll forward (``-inf``: never)."""
+        return self.registry.hinted.get(self.slot, _NEVER)
+
+    @hinted.setter
+    def hinted(self, at: float) -> None:
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] == self.gen:
+            registry.hinted[slot] = at
 
     def hangs(self) -> bool:
         """``hangs(self.job)``, without making the job (every poll asks)."""
-        rest = self._job
+        rest = self.registry.values[self.slot]
         return rest[_FAILURES] > 0 and isinstance(rest[_ERROR], TimeoutError)
 
     def decoded(self, changed: bool) -> None:
@@ -313,29 +398,16 @@ class Watched:
             self.cuts = ()
 
     @property
-    def hinted(self) -> float:
-        """When a hint (a callback) last brought its poll forward (``-inf``: never)."""
-        return _HINTED.get(self, _NEVER)
-
-    @hinted.setter
-    def hinted(self, at: float) -> None:
-        _HINTED[self] = at
-
-    @property
     def key(self) -> Key:
         """The job's key (``key``): made when asked, not kept per job."""
         return key(self.scope, self.job_id)
 
-    @property
-    def due(self) -> float:
-        """When its next poll is due (the driver's clock), read from its heap entry; ``inf``
-        when it has none. Up to a millisecond later than asked (below)."""
-        entry = self.entry
-        return math.inf if entry is None else (entry >> SHIFT) / 1e3
+
+_handle = partial(tuple.__new__, Watched)
 
 
 class Jobs:
-    """The registry's records by key (``Registry.jobs``), found through ``Registry.by_id``.
+    """The registry's jobs by key (``Registry.jobs``), found through ``Registry.by_id``.
 
     A dict by key would hold an entry and a key tuple per watched job for what only a detach
     and an outage look up.
@@ -347,56 +419,94 @@ class Jobs:
         self._registry = registry
 
     def get(self, k: Key) -> Watched | None:
-        """Return the record of the job of key ``k``, ``None`` if it is not polled."""
+        """Return a handle on the job of key ``k``, ``None`` if it is not polled."""
         for watched in self._registry.with_id(k[2]):
             if watched.key == k:
                 return watched
         return None
 
     def values(self) -> list[Watched]:
-        """Return every record, in a new list (the caller may release jobs meanwhile)."""
-        return [watched for watched in self._registry.slots if watched is not None]
+        """Return a handle on every job, in slot order, in a new list (the caller may release
+        jobs meanwhile)."""
+        registry = self._registry
+        return [_handle((registry, slot, gen)) for slot, gen in enumerate(registry.gens) if gen & 1]
 
     def __len__(self) -> int:
         return self._registry.count
 
 
 class Registry:
-    """Jobs being polled, found by id (``by_id``) or by key (``jobs``), and the remembered
-    states of released ones.
+    """Jobs being polled, as columns by slot; found by id (``by_id``) or by key (``jobs``);
+    and the remembered states of released ones.
 
-    ``by_id`` holds a job's record itself, a list only for an id watched in several scopes:
-    no container per job for the collector to walk (``with_id`` reads it). ``slots`` holds each
-    record at its ``slot`` (``None``: free), for the due heap's entries of plain numbers.
+    A job's slot is its row in every column (``Watched`` reads and writes them). ``gens``
+    holds each slot's generation: odd while a job holds it, even while it is free. ``by_id``
+    holds a job's slot, a list only for an id watched in several scopes: no object per job for
+    the collector to walk (``with_id`` reads it). The due heap's entries name a job by slot.
     """
 
     __slots__ = (
         "_alone",
+        "_draining",
         "_free",
         "_known",
+        "busy",
         "by_id",
         "count",
+        "cuts",
+        "entries",
         "failing",
+        "fresh",
+        "gens",
+        "groups",
+        "hinted",
+        "hosts",
+        "ids",
         "jobs",
+        "prints",
         "remember",
-        "slots",
+        "requests",
+        "scopes",
+        "sents",
         "stalled",
+        "subscribers",
+        "values",
     )
 
     def __init__(self, remember: int) -> None:
         #: The jobs by key (``Jobs``: a view of ``by_id``).
         self.jobs = Jobs(self)
-        #: The jobs by job id alone (a callback names no scope): a record, or a list of the
-        #: records of one id in several scopes.
-        self.by_id: dict[int, Watched | list[Watched]] = {}
-        #: Records by slot; the list is never replaced (the due heap holds it).
-        self.slots: list[Watched | None] = []
+        #: The jobs' slots by job id alone (a callback names no scope): a slot, or a list of
+        #: the slots of one id in several scopes.
+        self.by_id: dict[int, int | list[int]] = {}
+        # The columns, one row a slot (``Watched`` says what each holds). Numbers and flags
+        # are in arrays, which hold no object; the lists hold shared or plain tuples.
+        self.gens = array("q")
+        self.scopes: list[Scope] = []
+        self.ids = array("q")
+        #: The job's value (``PolledJob``) without its scope and id: a plain tuple.
+        self.values: list[tuple[Any, ...]] = []
+        self.entries = array("q")
+        self.sents = array("d")
+        self.prints = array("q")
+        self.busy = bytearray()
+        self.hosts = bytearray()
+        self.fresh = bytearray()
+        self.subscribers: list[tuple[_Subscription, ...]] = []
+        self.cuts: list[tuple[int, ...]] = []
+        self.requests: list[Request | None] = []
+        # The rare ones, by slot: few jobs are hinted or have large steps.
+        self.groups: dict[int, dict[int, GroupCounts]] = {}
+        self.hinted: dict[int, float] = {}
         #: How many jobs are polled, how many of them an outage stalled, and how many of
         #: them fail alone (``failures``: the driver keeps the count).
         self.count = 0
         self.stalled = 0
         self.failing = 0
         self._free: list[int] = []
+        #: The slots of jobs released while a poll of theirs was in flight, and the generation
+        #: they had: free once it is done (``drained``).
+        self._draining: dict[int, int] = {}
         #: Released jobs' states, as plain tuples (``PolledJob.held``): the collector stops
         #: tracking them after their first pass.
         self._known: OrderedDict[Key, tuple[Any, ...]] = OrderedDict()
@@ -413,11 +523,18 @@ class Registry:
         return [(k, _as_state(state)) for k, state in self._known.items()]
 
     def with_id(self, job_id: int) -> Sequence[Watched]:
-        """Return the records of the jobs of this id, in any scope."""
+        """Return handles on the jobs of this id, in any scope."""
         same = self.by_id.get(job_id)
         if same is None:
             return ()
-        return same if isinstance(same, list) else (same,)
+        gens = self.gens
+        if isinstance(same, list):
+            return [_handle((self, slot, gens[slot])) for slot in same]
+        return (_handle((self, same, gens[same])),)
+
+    def handles(self, slots: dict[int, int]) -> list[Watched]:
+        """Return handles on the jobs of ``{slot: generation}`` (``_census``)."""
+        return [_handle((self, slot, gen)) for slot, gen in slots.items()]
 
     def attach(
         self,
@@ -426,43 +543,67 @@ class Registry:
         request: Callable[[], Request],
         state: JobState | None = None,
     ) -> tuple[Watched, bool]:
-        """Add ``sub`` to a job's subscribers; return the job's record and whether it is new.
+        """Add ``sub`` to a job's subscribers; return a handle on the job and whether it is new.
 
-        ``request`` makes a new job's poll request (the reader's), kept by the records of the
-        first ``KEPT_REQUESTS`` slots only.
+        ``request`` makes a new job's poll request (the reader's), kept in the first
+        ``KEPT_REQUESTS`` slots only.
         ``state`` (a stored state) starts a job not polled yet, in place of what is
         remembered of it; a job polled already keeps its newer state.
         """
         k = key(sub.scope, job_id)
         watched = self.jobs.get(k)
-        created = watched is None
-        if watched is None:
-            known = self._known.pop(k, _UNSEEN) if self._known else _UNSEEN
-            job = PolledJob(sub.scope, job_id, known if state is None else held(state))
-            slots = self.slots
-            slot = self._free.pop() if self._free else len(slots)
-            if slot >> SHIFT:
-                raise OverflowError(f"a poller watches at most {1 << SHIFT:,} jobs at once")
-            watched = Watched(job, request() if slot < KEPT_REQUESTS else None, slot)
-            self.count += 1
-            if slot == len(slots):
-                slots.append(watched)
-            else:
-                slots[slot] = watched
-            same = self.by_id.setdefault(job_id, watched)
-            if same is not watched:  # the id in another scope too
-                if isinstance(same, list):
-                    same.append(watched)
-                else:
-                    self.by_id[job_id] = [same, watched]
-            alone = self._alone
-            if alone is None or alone[0] is not sub:
-                alone = self._alone = (sub,)
-            watched.subscribers = alone
-        else:
+        if watched is not None:
             watched.subscribers += (sub,)
-        watched.needs_decode = True
-        return watched, created
+            watched.needs_decode = True
+            return watched, False
+        known = self._known.pop(k, _UNSEEN) if self._known else _UNSEEN
+        job = PolledJob(sub.scope, job_id, known if state is None else held(state))
+        slot = self._slot()
+        self.gens[slot] += 1  # (odd: held)
+        self.scopes[slot] = sub.scope
+        self.ids[slot] = job_id
+        self.values[slot] = job[2:]
+        self.requests[slot] = request() if slot < KEPT_REQUESTS else None
+        alone = self._alone
+        if alone is None or alone[0] is not sub:
+            alone = self._alone = (sub,)
+        self.subscribers[slot] = alone
+        self.count += 1
+        same = self.by_id.setdefault(job_id, slot)
+        if same != slot:  # the id in another scope too
+            if isinstance(same, list):
+                same.append(slot)
+            else:
+                self.by_id[job_id] = [same, slot]
+        return _handle((self, slot, self.gens[slot])), True
+
+    def _slot(self) -> int:
+        """Return a free slot, its row as a new job's (every column grows by one if none)."""
+        if self._free:
+            slot = self._free.pop()
+            self.entries[slot] = self.prints[slot] = _NONE
+            self.sents[slot] = _NEVER
+            self.busy[slot] = 0
+            self.hosts[slot] = self.fresh[slot] = 1
+            self.cuts[slot] = ()
+            return slot
+        slot = len(self.gens)
+        if slot >> SHIFT:
+            raise OverflowError(f"a poller watches at most {1 << SHIFT:,} jobs at once")
+        self.gens.append(0)
+        self.scopes.append(_NO_SCOPE)
+        self.ids.append(0)
+        self.values.append(())
+        self.entries.append(_NONE)
+        self.sents.append(_NEVER)
+        self.prints.append(_NONE)
+        self.busy.append(0)
+        self.hosts.append(1)
+        self.fresh.append(1)
+        self.subscribers.append(())
+        self.cuts.append(())
+        self.requests.append(None)
+        return slot
 
     def detach(self, sub: _Subscription, job_ids: Iterable[int]) -> None:
         """Remove ``sub`` from these jobs; release the jobs no one watches any more."""
@@ -481,43 +622,60 @@ class Registry:
                 break
         if subscribers or not watched.active:
             return
-        watched.active = False
+        slot = watched.slot
         self.count -= 1
         if self._alone is not None and self._alone[0].closed:
             self._alone = None
-        job_id = watched.job.job_instance_id
-        same = self.by_id[job_id]
+        job = watched.job
+        same = self.by_id[job.job_instance_id]
         if isinstance(same, list):
-            same.remove(watched)
+            same.remove(slot)
             if len(same) == 1:
-                self.by_id[job_id] = same[0]
+                self.by_id[job.job_instance_id] = same[0]
         else:
-            del self.by_id[job_id]
-        watched.entry = None
-        _HINTED.pop(watched, None)
-        self.slots[watched.slot] = None
-        self._free.append(watched.slot)
-        if watched.job.stalled is not None:  # (it leaves the stalled jobs too)
-            watched.job = watched.job._replace(stalled=None)
+            del self.by_id[job.job_instance_id]
+        if job.stalled is not None:  # (it leaves the stalled jobs too)
+            self.values[slot] = job._replace(stalled=None)[2:]
             self.stalled -= 1
-        if watched.job.failures:  # (and the failing ones)
+        if job.failures:  # (and the failing ones)
             self.failing -= 1
-        self._known[watched.key] = watched.job.held
+        self._known[watched.key] = job.held
         while len(self._known) > self.remember:
             self._known.popitem(last=False)
+        self._vacate(slot)
+        if self.busy[slot]:
+            self._draining[slot] = watched.gen  # (free once its poll is done: ``drained``)
+        else:
+            self._free.append(slot)
+
+    def _vacate(self, slot: int) -> None:
+        """Let go of what a released job's row holds; a new generation stales its handles."""
+        self.gens[slot] += 1  # (even: free)
+        self.entries[slot] = _NONE
+        self.subscribers[slot] = ()
+        self.requests[slot] = None
+        self.groups.pop(slot, None)
+        self.hinted.pop(slot, None)
+
+    def drained(self, slot: int, gen: int) -> None:
+        """The poll in flight of the job released from ``slot`` at ``gen`` is done: free it."""
+        if self._draining.get(slot) == gen:
+            del self._draining[slot]
+            self.busy[slot] = 0
+            self._free.append(slot)
 
     def close(self) -> None:
         """Let go of every job and close every subscription (the poller is leaving)."""
         for watched in self.jobs.values():
-            watched.active = False
-            _HINTED.pop(watched, None)
             for sub in watched.subscribers:
                 sub.close()
+            self._vacate(watched.slot)
         self.count = self.stalled = self.failing = 0
         self._alone = None
         self.by_id.clear()
-        self.slots[:] = [None] * len(self.slots)  # (the same list: the due heap holds it)
-        self._free[:] = range(len(self.slots) - 1, -1, -1)
+        self._draining.clear()
+        self.busy[:] = bytes(len(self.busy))
+        self._free[:] = range(len(self.gens) - 1, -1, -1)
 
 
 # --- heap ----------------------------------------------------------------------------------------
@@ -644,9 +802,9 @@ class Due:
         "_heap",
         "_idle",
         "_loop",
+        "_registry",
         "_running",
         "_share",
-        "_slots",
         "_soon",
         "_timer",
         "failing_out",
@@ -663,8 +821,8 @@ class Due:
         self._failing: list[int] = []
         self._share = share
         self.failing_out = 0
-        #: The registry's records by slot (the registry's list, never replaced).
-        self._slots = gate.registry.slots
+        #: The registry, whose columns the entries name a job's row of by slot.
+        self._registry = gate.registry
         #: While ``run`` runs: its task's future (``_tick`` fails it on a bug), the loop and
         #: the clock; the timer for the next due time, and whether a tick is scheduled soon.
         self._running: asyncio.Future[None] | None = None
@@ -678,10 +836,14 @@ class Due:
 
     def push(self, watched: Watched, due: float) -> None:
         """(Re)schedule a job's next poll at ``due``."""
-        entry = ((int(due * 1e3) + 1) << SHIFT) | watched.slot  # (_entry)
-        at = watched.at
-        watched.at = (entry, at[SENT], at[FINGERPRINT])
-        heap = self._failing if watched.hangs() else self._heap
+        registry, slot = self._registry, watched.slot
+        if registry.gens[slot] != watched.gen:
+            return  # (released)
+        entry = ((int(due * 1e3) + 1) << SHIFT) | slot  # (_entry)
+        registry.entries[slot] = entry
+        rest = registry.values[slot]  # (``Watched.hangs``, in place: every poll comes here)
+        hung = rest[_FAILURES] > 0 and isinstance(rest[_ERROR], TimeoutError)
+        heap = self._failing if hung else self._heap
         heapq.heappush(heap, entry)
         if heap[0] == entry:
             self.wake()
@@ -736,15 +898,17 @@ class Due:
 
     def _take(self, heap: list[int], now: float) -> Watched | None:
         """Pop the earliest due job of ``heap`` (``take``)."""
-        gap, gate, slots = self._gap, self._gate, self._slots
+        gap, gate, registry = self._gap, self._gate, self._registry
+        entries, sents = registry.entries, registry.sents
         bound = (int(now * 1e3) + 1) << SHIFT  # entries below are due: at most ``now``
         while heap and heap[0] < bound:
             entry = heapq.heappop(heap)
-            watched = slots[entry & _SLOT]
-            if watched is None or watched.at[ENTRY] != entry or not watched.active:
-                continue  # rescheduled, taken or unwatched since: a stale entry
-            sent = watched.at[SENT]
-            if now < sent + gap and watched.hinted <= sent:
+            slot = entry & _SLOT
+            if entries[slot] != entry:
+                continue  # rescheduled, taken or released since: a stale entry
+            watched = _handle((registry, slot, registry.gens[slot]))
+            sent = sents[slot]
+            if now < sent + gap and registry.hinted.get(slot, _NEVER) <= sent:
                 self._refuse(watched, now)  # (a hint since the last poll asked for this one)
                 continue
             governor = gate.governor
@@ -759,8 +923,10 @@ class Due:
             ) and not gate.may_send(now):
                 heapq.heappush(heap, entry)
                 return None
-            watched.at = (None, now, watched.at[FINGERPRINT])
-            watched.busy = True
+            slot = watched.slot  # (another probe's, maybe)
+            entries[slot] = _NONE
+            sents[slot] = now
+            registry.busy[slot] = True
             return watched
         return None
 
@@ -770,9 +936,11 @@ class Due:
         found = None
         while heap and heap[0] < bound:
             entry = heapq.heappop(heap)
-            watched = self._slots[entry & _SLOT]
-            if watched is None or watched.entry != entry or not watched.active:
+            slot = entry & _SLOT
+            registry = self._registry
+            if registry.entries[slot] != entry:
                 continue
+            watched = _handle((registry, slot, registry.gens[slot]))
             if watched.job.failing is None and now >= watched.sent + self._gap:
                 found = (entry, watched)
                 break

@@ -11,8 +11,8 @@ path. What the server says about its rate limit on the way goes to the rate gove
 A changed answer read whole comes back ``Unread``: the driver decodes it with ``finish`` later,
 together with other answers (``_driver._BATCH``), so that decoding runs several times in a row.
 What the reader remembers of a job's answers (its request, the last fingerprint, its result
-groups) is the reader's part of the job's record (``_jobs.Watched``), which only the reader
-changes.
+groups) is the reader's part of the job's row in the registry (``_jobs.Watched``), which only
+the reader changes.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from ..models import (
     JobStatus,
 )
 from ._decide import Answer
-from ._jobs import FINGERPRINT, GroupCounts
+from ._jobs import GroupCounts
 from ._tracker import Rows, keeper, step_moves
 
 if TYPE_CHECKING:
@@ -319,18 +319,19 @@ class Reader:
         return self._polls.job(scope, job_id, with_hosts=hosts, timeout=self._timeout)
 
     def poll_of(self, watched: Watched) -> Request:
-        """Return a job's poll request: the one its record keeps, or one made now.
+        """Return a job's poll request: the one its row keeps, or one made now.
 
-        Only the records of the first ``KEPT_REQUESTS`` slots keep theirs (``_jobs``): a
+        Only the jobs of the first ``KEPT_REQUESTS`` slots keep theirs (``_jobs``): a
         request and its query are two objects the cyclic garbage collector tracks, and one
         made at a send costs a few microseconds, less than the URL the transport derives for it
         then (``benchmarks/HISTORY.md``, "The 50,000-job watch in two tracked objects a job").
         """
-        request = watched.request
+        registry, slot = watched.registry, watched.slot  # (its row, read in place)
+        request = registry.requests[slot]
         if request is None:
-            request = self._polls.job(
-                watched.scope, watched.job_id, with_hosts=watched.hosts, timeout=self._timeout
-            )
+            hosts = registry.hosts[slot] == 1
+            scope, job_id = registry.scopes[slot], registry.ids[slot]
+            request = self._polls.job(scope, job_id, with_hosts=hosts, timeout=self._timeout)
         return request
 
     def redact(self, text: str) -> str:
@@ -377,16 +378,18 @@ class Reader:
         any other comes back decoded. Raise ``BkJobError`` for a failed poll (an HTTP error
         status at once; an error in a 200's envelope from ``finish``).
         """
-        if watched.groups is not None:
+        registry, slot = watched.registry, watched.slot  # (its row, read in place: see ``_jobs``)
+        if slot in registry.groups:
             return await self._read_in_groups(watched)
         self.requests += 1
-        request = self.poll_of(watched)
-        response = await self._send(request)
+        request = registry.requests[slot] or self.poll_of(watched)
+        response = await self._send(request)  # (a busy job's slot is its own until it is done)
         if response.status == 200:
-            fingerprint, cuts = body_fingerprint(response.body, watched.cuts)
-            if cuts != watched.cuts:  # (the same as a rule: keep the old tuple, let the new go
-                watched.cuts = cuts  # at once, not pile up in the collector's youngest generation)
-            if fingerprint == watched.at[FINGERPRINT] and not watched.needs_decode:
+            known = registry.cuts[slot]
+            fingerprint, cuts = body_fingerprint(response.body, known)
+            if cuts != known:  # (the same as a rule: keep the old tuple, let the new go at
+                watched.cuts = cuts  # once, not pile up in the collector's youngest generation)
+            if fingerprint == registry.prints[slot] and not registry.fresh[slot]:
                 self.unchanged += 1
                 return None
             return Unread(request, response, fingerprint)

@@ -221,8 +221,7 @@ class Tap:
         registry = self._registry
         seen = [
             _seen(w.job.scope, w.job.job_instance_id, w.job.state, True, w.job.census)
-            for w in registry.slots
-            if w is not None and w.active
+            for w in registry.jobs.values()
         ]
         polled = {(j.scope.type.value, j.scope.id, j.job_instance_id) for j in seen}
         for (kind, scope_id, job_id), state in registry.remembered():

@@ -10,20 +10,20 @@ import gc
 import anyio
 
 from bkjob_async import BkJobClient, JobTransition, Poller, PollPolicy, Scope
-from bkjob_async.polling._jobs import KEPT_REQUESTS, Watched
+from bkjob_async.polling._jobs import KEPT_REQUESTS
 from bkjob_async.testing import MockTransport, run_virtual
 
 from ..scripted import ScriptedServer, job_body
 
 SCOPE = Scope.biz(2)
 JOBS = 2000
-#: Per watched job, now: its record, and the poll request and query of the records in the first
-#: ``KEPT_REQUESTS`` slots (1,024 of the 2,000 here; any other's is made at each send). Its value
-#: and its times are plain tuples of plain values in the record, its hosts' ids and codes bytes,
-#: its steps' fields one plain tuple, the watch's fold of it a row of columns: none tracked.
-#: Nothing else of the engine's comes to 0.05 a job.
+#: Per watched job, now: the poll request and query of the jobs in the first ``KEPT_REQUESTS``
+#: slots (1,024 of the 2,000 here; any other's is made at each send). The job is a row of the
+#: registry's columns (``_jobs.Registry``): its value a plain tuple of plain values, its times and
+#: fingerprint numbers in arrays, its hosts' ids and codes bytes, its steps' fields one plain
+#: tuple, the watch's fold of it a row of columns: none tracked. Nothing else of the engine's
+#: comes to 0.05 a job.
 PER_JOB = {
-    "bkjob_async.polling._jobs.Watched": 1,
     "bkjob_async._protocol._request.Request": round(KEPT_REQUESTS / JOBS, 2),
     "bkjob_async.polling._reader.Query": round(KEPT_REQUESTS / JOBS, 2),
 }
@@ -65,11 +65,11 @@ def test_a_watched_job_holds_few_objects_the_collector_tracks() -> None:
             for _ in range(4):
                 gc.collect()
             grown = _tracked() - before
-            records = [o for o in gc.get_objects() if type(o) is Watched]
-            # (a record's value and its times: plain tuples the collector let go of)
-            still = [w for w in records if gc.is_tracked(w._job) or gc.is_tracked(w.at)]
-            assert len(records) == JOBS
-            assert not still, f"{len(still)} records hold tuples the collector still tracks"
+            values = poller._driver.registry.values
+            # (the jobs' values: plain tuples the collector let go of)
+            still = [v for v in values if gc.is_tracked(v)]
+            assert len(values) == JOBS
+            assert not still, f"{len(still)} jobs hold values the collector still tracks"
             await watch.aclose()
         return grown
 
@@ -78,4 +78,3 @@ def test_a_watched_job_holds_few_objects_the_collector_tracks() -> None:
     engine = {name: n for name, n in grown.items() if name.startswith(("bkjob_async.", "array."))}
     per_job = {name: round(n / JOBS, 2) for name, n in engine.items() if n / JOBS >= 0.05}
     assert per_job == PER_JOB
-    assert "wire" not in Watched.__slots__  # (the reader's part: slots of the record)

@@ -162,12 +162,75 @@ def test_a_released_jobs_slot_is_reused_and_its_old_entries_are_stale() -> None:
     second = _watched(registry, Scope.biz(2), 2)
     assert second.slot == first.slot  # the freed place
     due.push(second, 1.0)  # the same due as the released job's entry: still one poll
-    assert due.take(10.0) is second
+    assert due.take(10.0) == second
     assert due.take(10.0) is None
     second.busy = False
     due.push(second, 5.0)
     registry.close()
     assert due.take(10.0) is None  # closed: no job handed out
+
+
+def test_a_released_jobs_handle_reaches_no_other_job() -> None:
+    registry = Registry(10)
+    due = Due(0.0, _Gate(registry))  # type: ignore[arg-type]
+    first = _watched(registry, Scope.biz(2), 1)
+    due.push(first, 1.0)
+    assert due.take(10.0) == first  # its poll is in flight
+    first.subscribers = ()
+    registry.release_if_unwatched(first)
+    assert not first.active
+    # Its slot is not reused while the poll is in flight: the worker still holds the handle.
+    second = _watched(registry, Scope.biz(2), 2)
+    assert second.slot != first.slot
+    first.busy = False  # the poll came back: now the slot is free
+    third = _watched(registry, Scope.biz(2), 3)
+    assert third.slot == first.slot
+    assert third != first
+    assert not first.active
+    assert third.active
+    # Nothing written through the old handle reaches the job now in its slot.
+    first.job = first.job._replace(interval=99.0)
+    first.fingerprint = 5
+    first.hinted = 4.0
+    first.busy = True
+    first.subscribers = ()
+    due.push(first, 2.0)
+    assert (third.job.job_instance_id, third.job.interval) == (3, 0.0)
+    assert (third.fingerprint, third.hinted, third.busy, third.entry) == (
+        None,
+        -math.inf,
+        False,
+        None,
+    )
+    assert third.subscribers
+    assert third.needs_decode
+    assert due.take(10.0) is None  # the old handle's push went nowhere
+    first.busy = False  # (a second all-clear frees nothing: the slot is the new job's)
+    fourth = _watched(registry, Scope.biz(2), 4)
+    assert fourth.slot not in (second.slot, third.slot)
+    assert registry.count == 3
+
+
+def test_a_watched_job_is_a_row_of_columns_the_collector_does_not_walk() -> None:
+    registry = Registry(10)
+    one = _watched(registry, Scope.biz(2), 1)
+    sub = one.subscribers[0]
+    jobs = [registry.attach(sub, job_id, lambda: None)[0] for job_id in range(2, 2001)]  # type: ignore[arg-type, return-value]
+    for watched in jobs:
+        watched.job = watched.job._replace(interval=5.0)
+        watched.fingerprint = watched.job_id
+    del jobs, watched
+    gc.collect()
+    gc.collect()
+    # No object per job: numbers in arrays, plain tuples the collector let go of, and one
+    # watch's subscribers shared by all the jobs it alone holds.
+    assert not [
+        v for column in (registry.values, registry.cuts) for v in column if gc.is_tracked(v)
+    ]
+    assert len({id(s) for s in registry.subscribers}) == 1
+    assert all(type(c).__name__ in ("array", "bytearray") for c in (registry.ids, registry.busy))
+    assert len(registry.jobs.values()) == registry.count == 2000
+    assert registry.jobs.get(("biz", 2, 2000)).fingerprint == 2000  # type: ignore[union-attr]
 
 
 def test_a_hint_time_is_kept_until_the_job_is_released() -> None:

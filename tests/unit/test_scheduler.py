@@ -74,7 +74,7 @@ async def test_a_job_pushed_sooner_than_the_timer_wakes_the_scheduler_at_once() 
         with anyio.fail_after(10):
             watched = await due.park(Slot())
         tg.cancel_scope.cancel()
-    assert watched is sooner
+    assert watched == sooner
 
 
 async def test_a_bug_in_the_scheduler_is_raised_by_run() -> None:
