@@ -196,6 +196,12 @@ class GroupCounts:
         return [key for key, size in counts.items() if size > old.get(key, 0)]
 
 
+class _Column(Protocol):
+    """A column of the registry: an array, a list or a dict by slot."""
+
+    def __setitem__(self, slot: int, value: Any, /) -> None: ...
+
+
 #: Make a ``Watched`` of ``(registry, slot, gen)``, in C (a handle is made at every poll).
 _handle: Callable[[tuple[Registry, int, int]], Watched]
 
@@ -223,6 +229,13 @@ class Watched(NamedTuple):
     def __repr__(self) -> str:
         return f"Watched(slot={self.slot}, gen={self.gen}, job_id={self.job_id})"
 
+    def _write(self, column: _Column, value: Any) -> None:
+        """Write the job's ``value`` in ``column``, unless the job was released: a handle of
+        an older generation writes nowhere (every setter below goes through here but
+        ``busy``'s)."""
+        if self.registry.gens[self.slot] == self.gen:
+            column[self.slot] = value
+
     @property
     def active(self) -> bool:
         """Registered; false once its last watch left (``Registry.release_if_unwatched``)."""
@@ -245,9 +258,7 @@ class Watched(NamedTuple):
 
     @job.setter
     def job(self, job: PolledJob) -> None:
-        registry, slot = self.registry, self.slot
-        if registry.gens[slot] == self.gen:
-            registry.values[slot] = job[2:]  # (a job's scope and id never change)
+        self._write(self.registry.values, job[2:])  # (a job's scope and id never change)
 
     @property
     def subscribers(self) -> tuple[_Subscription, ...]:
@@ -257,9 +268,7 @@ class Watched(NamedTuple):
 
     @subscribers.setter
     def subscribers(self, subscribers: tuple[_Subscription, ...]) -> None:
-        registry, slot = self.registry, self.slot
-        if registry.gens[slot] == self.gen:
-            registry.subscribers[slot] = subscribers
+        self._write(self.registry.subscribers, subscribers)
 
     @property
     def busy(self) -> bool:
@@ -282,9 +291,7 @@ class Watched(NamedTuple):
 
     @entry.setter
     def entry(self, entry: int | None) -> None:
-        registry, slot = self.registry, self.slot
-        if registry.gens[slot] == self.gen:
-            registry.entries[slot] = _NONE if entry is None else entry
+        self._write(self.registry.entries, _NONE if entry is None else entry)
 
     @property
     def sent(self) -> float:
@@ -309,9 +316,7 @@ class Watched(NamedTuple):
 
     @fingerprint.setter
     def fingerprint(self, fingerprint: int | None) -> None:
-        registry, slot = self.registry, self.slot
-        if registry.gens[slot] == self.gen:
-            registry.prints[slot] = _NONE if fingerprint is None else fingerprint
+        self._write(self.registry.prints, _NONE if fingerprint is None else fingerprint)
 
     @property
     def request(self) -> Request | None:
@@ -321,9 +326,7 @@ class Watched(NamedTuple):
 
     @request.setter
     def request(self, request: Request | None) -> None:
-        registry, slot = self.registry, self.slot
-        if registry.gens[slot] == self.gen:
-            registry.requests[slot] = request
+        self._write(self.registry.requests, request)
 
     @property
     def hosts(self) -> bool:
@@ -332,9 +335,7 @@ class Watched(NamedTuple):
 
     @hosts.setter
     def hosts(self, hosts: bool) -> None:
-        registry, slot = self.registry, self.slot
-        if registry.gens[slot] == self.gen:
-            registry.hosts[slot] = hosts
+        self._write(self.registry.hosts, hosts)
 
     @property
     def cuts(self) -> tuple[int, ...]:
@@ -343,9 +344,7 @@ class Watched(NamedTuple):
 
     @cuts.setter
     def cuts(self, cuts: tuple[int, ...]) -> None:
-        registry, slot = self.registry, self.slot
-        if registry.gens[slot] == self.gen:
-            registry.cuts[slot] = cuts
+        self._write(self.registry.cuts, cuts)
 
     @property
     def needs_decode(self) -> bool:
@@ -354,9 +353,7 @@ class Watched(NamedTuple):
 
     @needs_decode.setter
     def needs_decode(self, needs: bool) -> None:
-        registry, slot = self.registry, self.slot
-        if registry.gens[slot] == self.gen:
-            registry.fresh[slot] = needs
+        self._write(self.registry.fresh, needs)
 
     @property
     def groups(self) -> dict[int, GroupCounts] | None:
@@ -365,13 +362,11 @@ class Watched(NamedTuple):
 
     @groups.setter
     def groups(self, groups: dict[int, GroupCounts] | None) -> None:
-        registry, slot = self.registry, self.slot
-        if registry.gens[slot] != self.gen:
-            return
         if groups is None:
-            registry.groups.pop(slot, None)
+            if self.active:
+                self.registry.groups.pop(self.slot, None)
         else:
-            registry.groups[slot] = groups
+            self._write(self.registry.groups, groups)
 
     @property
     def hinted(self) -> float:
@@ -380,9 +375,7 @@ class Watched(NamedTuple):
 
     @hinted.setter
     def hinted(self, at: float) -> None:
-        registry, slot = self.registry, self.slot
-        if registry.gens[slot] == self.gen:
-            registry.hinted[slot] = at
+        self._write(self.registry.hinted, at)
 
     def hangs(self) -> bool:
         """``hangs(self.job)``, without making the job (every poll asks)."""
