@@ -15,7 +15,9 @@ first 10 s, and the share later than 5 s. Schedules:
 - ``fixed 5 s``: the SDK's loop, polling each job every 5 s until its end (through a
   person's wait too); ``fixed 5 s, jitter 10%``: each gap shortened by up to 10%;
 - ``engine ...``: ``_decide.decide`` itself, with answers built from the timeline (an unchanged
-  body is ``UNCHANGED``), under a ``PollPolicy``; a job that waits for a person is parked on
+  body is ``UNCHANGED``), under a ``PollPolicy``; each job first polled when its watch takes it
+  on (``_decide.joined_at``: at once, as the driver does; the loop's first poll comes a phase of
+  its gap later); a job that waits for a person is parked on
   the job list (``_census``: one list request a round for the batch, while any job is parked;
   a row that moved has its job polled at once), as a watch of host events is;
 - ``oracle``: the engine's defaults, but a step in its quiet stretch (all hosts running, none
@@ -62,7 +64,7 @@ from bkjob_async.polling._decide import (
     Rules,
     census_round,
     decide,
-    first_delay,
+    joined_at,
 )
 from bkjob_async.polling._jobs import PolledJob
 
@@ -208,7 +210,8 @@ def engine(policy: PollPolicy, oracle: bool = False) -> Schedule:
         health = [Health.start(policy) for _ in batch]
         last: list[Any] = [None] * len(batch)
         out: list[list[float]] = [[] for _ in batch]
-        due = [(first_delay(policy, seed), i) for i, seed in enumerate(seeds)]
+        # A watch takes each job on at its launch and polls it as the driver does (at once).
+        due = [(joined_at(policy, seed, 0.0, -math.inf, None), i) for i, seed in enumerate(seeds)]
         heapq.heapify(due)
         reads: list[float] = []
         read_at = math.inf  # the job list's next read (none while no job is parked)

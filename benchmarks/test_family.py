@@ -31,6 +31,8 @@ from typing import Any
 
 import pytest
 
+from bkjob_async import PollPolicy
+
 from ._harness import report
 from ._peers_bench import MixServer, load, mix_server, run_contenders, scratch
 from ._peers_family import jobs_for, mix_jobs, shape
@@ -83,10 +85,13 @@ def _timeline_from_launch(server: MixServer, launch: list[float]) -> None:
         job["start"] = max(job["start"], server.epoch_ms + round(at * 1000))
 
 
-def model_ratios(server: MixServer, launch: list[float]) -> dict[str, float]:
-    """The engine's schedule against the fixed 5 s loop's on virtual time (``_peers_model``),
-    on the run's very jobs, each from its launch: requests per job, p50 and p99, as ratios.
-    What the schedule does alone, without the machine (no answer takes time there)."""
+def model_ratios(
+    server: MixServer, launch: list[float], policy: PollPolicy = DEFAULTS
+) -> dict[str, float]:
+    """The engine's schedule (``policy``) against the fixed 5 s loop's on virtual time
+    (``_peers_model``), on the run's very jobs, each from its launch: requests per job, p50 and
+    p99, as ratios. What the schedule does alone, without the machine (no answer takes time
+    there)."""
     jobs = []
     for job_id, at in zip(server.job_ids, launch, strict=True):
         job = server.timeline[str(job_id)]
@@ -106,7 +111,7 @@ def model_ratios(server: MixServer, launch: list[float]) -> dict[str, float]:
                 if start is not None and end is not None
             ]
         )
-    loop, ours = (measure([jobs], s) for s in (fixed(LOOP_INTERVAL), engine_schedule(DEFAULTS)))
+    loop, ours = (measure([jobs], s) for s in (fixed(LOOP_INTERVAL), engine_schedule(policy)))
     return {key: ours[key] / loop[key] for key in ("requests_per_job", "p50", "p99")}
 
 
