@@ -296,8 +296,8 @@ async def engine(
     """Watch every job with ``bkjob_async.Poller``; record host transitions and job ends.
 
     ``launch`` (seconds from the start, one per job): the jobs launched at one moment are
-    watched from then on, on a watch of their own (``watch_jobs`` once per launch, as a
-    program that launches a batch and watches it).
+    watched from then on, on a watch of their own (``watch_jobs(..., launched=True)`` once per
+    launch, as a program that launches a batch and watches it says so).
     """
     chosen = PollPolicy(**policy)
     client = _engine_client(url, chosen)
@@ -313,7 +313,7 @@ async def engine(
         try:
             for at, batch in sorted(batches.items()):
                 await asyncio.sleep(max(0.0, start + at - time.monotonic()))
-                watch = poller.watch_jobs(Scope.biz(2), batch)
+                watch = poller.watch_jobs(Scope.biz(2), batch, launched=True)
                 watches.append(asyncio.create_task(_record(watch, len(batch), counters)))
             await asyncio.gather(*watches)
         finally:

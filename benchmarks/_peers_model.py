@@ -16,8 +16,9 @@ first 10 s, and the share later than 5 s. Schedules:
   person's wait too); ``fixed 5 s, jitter 10%``: each gap shortened by up to 10%;
 - ``engine ...``: ``_decide.decide`` itself, with answers built from the timeline (an unchanged
   body is ``UNCHANGED``), under a ``PollPolicy``; each job first polled when its watch takes it
-  on (``_decide.joined_at``: at once, as the driver does; the loop's first poll comes a phase of
-  its gap later); a job that waits for a person is parked on
+  on (``_decide.joined_at``: at once, as the driver does, or ``soon`` after its launch when the
+  watch is told it was launched then; the loop's first poll comes a phase of its gap later); a
+  job that waits for a person is parked on
   the job list (``_census``: one list request a round for the batch, while any job is parked;
   a row that moved has its job polled at once), as a watch of host events is;
 - ``oracle``: the engine's defaults, but a step in its quiet stretch (all hosts running, none
@@ -195,9 +196,11 @@ def _known_quiet(job: Job, t: float) -> float | None:
     return None
 
 
-def engine(policy: PollPolicy, oracle: bool = False) -> Schedule:
+def engine(policy: PollPolicy, oracle: bool = False, launched: bool = False) -> Schedule:
     """Poll a batch by ``decide`` under ``policy``, as a watch of host events; return the
-    poll times and the job list's reads (``oracle``: see the module's docstring)."""
+    poll times and the job list's reads (``oracle``: see the module's docstring;
+    ``launched``: the watch is told its jobs were launched as it began, ``watch_jobs(...,
+    launched=True)``)."""
     wall = dt.datetime(2026, 11, 23, tzinfo=dt.timezone.utc)
     instance = JobInstance(job_instance_id=7, status=JobStatus.SUCCESS, name="job")
     done = JobInstanceStatus(finished=True, job=instance, steps=())
@@ -211,7 +214,8 @@ def engine(policy: PollPolicy, oracle: bool = False) -> Schedule:
         last: list[Any] = [None] * len(batch)
         out: list[list[float]] = [[] for _ in batch]
         # A watch takes each job on at its launch and polls it as the driver does (at once).
-        due = [(joined_at(policy, seed, 0.0, -math.inf, None), i) for i, seed in enumerate(seeds)]
+        since = 0.0 if launched else None
+        due = [(joined_at(policy, s, 0.0, -math.inf, None, since), i) for i, s in enumerate(seeds)]
         heapq.heapify(due)
         reads: list[float] = []
         read_at = math.inf  # the job list's next read (none while no job is parked)

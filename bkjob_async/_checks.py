@@ -41,6 +41,13 @@ def check_number(value: object, name: str, kind: str = "a number") -> int | floa
     return value
 
 
+def check_bool(value: object, name: str) -> bool:
+    """Return ``value`` if it is a bool; raise ``TypeError: <name> must be a bool, not <type>``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return value
+
+
 def check_many(values: Iterable[T], name: str) -> tuple[T, ...]:
     """Return ``values`` as a tuple; a lone ``str`` is refused, not split into characters."""
     if isinstance(values, (str, bytes)):

@@ -1868,9 +1868,10 @@ class Watch:
         """The name of a durable watch (``None``: not named)."""
         return self._watch.name
 
-    def add(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
-        """Watch more jobs too."""
-        self._poller._wait(self._watch.add, scope, job_instance_ids)
+    def add(self, scope: Scope, job_instance_ids: Iterable[int], *, launched: bool = False) -> None:
+        """Watch more jobs too (``launched``: as ``bkjob_async.Watch.add``)."""
+        add = functools.partial(self._watch.add, launched=launched)
+        self._poller._wait(add, scope, job_instance_ids)
 
     def remove(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
         """Stop watching these jobs."""
@@ -1932,9 +1933,10 @@ class Completed:
         """Jobs whose final status has not come yet."""
         return self._completed.unfinished
 
-    def add(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
-        """Wait for more jobs too."""
-        self._poller._wait(self._completed.add, scope, job_instance_ids)
+    def add(self, scope: Scope, job_instance_ids: Iterable[int], *, launched: bool = False) -> None:
+        """Wait for more jobs too (``launched``: as ``bkjob_async.Watch.add``)."""
+        add = functools.partial(self._completed.add, launched=launched)
+        self._poller._wait(add, scope, job_instance_ids)
 
     def close(self) -> None:
         """Stop watching the jobs that have not finished."""
@@ -1997,11 +1999,17 @@ class Poller:
         self._context.__exit__(None, None, None)
 
     def watch_job(
-        self, scope: Scope, job_instance_id: int, *, timeout: float | None = None
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        launched: bool = False,
+        timeout: float | None = None,
     ) -> Watch:
         """Watch one job until ``JobFinished`` (``bkjob_async.Poller.watch_job``); each event
         is waited for at most ``timeout`` seconds."""
-        watch = self._wait(self._poller.watch_job, scope, job_instance_id)
+        watch_job = functools.partial(self._poller.watch_job, launched=launched)
+        watch = self._wait(watch_job, scope, job_instance_id)
         return Watch(self, watch, timeout)
 
     def watch_jobs(
@@ -2011,12 +2019,13 @@ class Poller:
         *,
         events: Iterable[type[Event]] | None = None,
         name: str | None = None,
+        launched: bool = False,
         timeout: float | None = None,
     ) -> Watch:
         """Watch many jobs on one stream (``bkjob_async.Poller.watch_jobs``); each event is
         waited for at most ``timeout`` seconds."""
         watch = self._wait(
-            functools.partial(self._poller.watch_jobs, events=events, name=name),
+            functools.partial(self._poller.watch_jobs, events=events, name=name, launched=launched),
             scope,
             list(job_instance_ids),
         )
@@ -2056,10 +2065,16 @@ class Poller:
         return status
 
     def as_completed(
-        self, scope: Scope, job_instance_ids: Iterable[int], *, timeout: float | None = None
+        self,
+        scope: Scope,
+        job_instance_ids: Iterable[int],
+        *,
+        launched: bool = False,
+        timeout: float | None = None,
     ) -> Completed:
         """Each job's final status as it finishes (``bkjob_async.Poller.as_completed``)."""
-        completed = self._wait(self._poller.as_completed, scope, list(job_instance_ids))
+        as_completed = functools.partial(self._poller.as_completed, launched=launched)
+        completed = self._wait(as_completed, scope, list(job_instance_ids))
         return Completed(self, completed, timeout)
 
     def follow(self, scope: Scope, job_instance_id: int) -> None:

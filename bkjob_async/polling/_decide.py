@@ -282,7 +282,12 @@ def census_round(policy: PollPolicy) -> float:
 
 
 def joined_at(
-    policy: PollPolicy, job_id: int, now: float, sent: float, due: float | None
+    policy: PollPolicy,
+    job_id: int,
+    now: float,
+    sent: float,
+    due: float | None,
+    launched: float | None = None,
 ) -> float | None:
     """Return when to poll a job a watch just joined, or ``None`` to keep its schedule.
 
@@ -290,10 +295,19 @@ def joined_at(
     is polled at once (the rate limit and ``max_in_flight`` spread a burst; the jitter of
     the polls after it keeps thousands of jobs from polling in lockstep); never sooner than
     the smallest gap after its last poll.
+
+    A job launched a moment ago (``launched``: when, as its watch was told) is polled
+    ``soon`` after that, less a share of the jitter drawn from its id: its hosts take moments
+    to start, so a poll at once would see them waiting and be followed by a look ``soon``
+    after it anyway (half a poll a job against a loop that first sleeps).
     """
     if due is not None and due <= now + policy.interval:
         return None
-    return max(now, sent + min_gap(policy))
+    at = max(now, sent + min_gap(policy))
+    if launched is None:
+        return at
+    share = policy.jitter * first_delay(policy, job_id) / policy.interval
+    return max(at, launched + soon(policy) * (1.0 - share))
 
 
 def rejoined_at(policy: PollPolicy, job_id: int, now: float, sent: float) -> float:

@@ -821,8 +821,11 @@ class Driver:
         job_id: int,
         now: float,
         stored: JobState | None,
+        launched: float | None = None,
     ) -> None:
-        """Poll a job for ``sub``: from ``stored`` (or the journal's seed) if it is new here."""
+        """Poll a job for ``sub``: from ``stored`` (or the journal's seed) if it is new here;
+        ``launched`` (when the job was launched, as the watch was told) sets a new job's first
+        poll (``joined_at``)."""
         reader = self.reader
         watched, created = self.registry.attach(
             sub, job_id, lambda: reader.request(sub.scope, job_id), stored
@@ -835,8 +838,9 @@ class Driver:
         if created and watched.job.census:
             pass  # the job list reads it first (``_census``)
         elif created or not watched.busy:  # (a busy job is scheduled when its answer comes)
-            due = None if created else watched.due
-            at = joined_at(self.policy, job_id, now, watched.sent, due)
+            fresh = created and stored is None  # (a stored job was launched before)
+            due, since = (None, launched) if fresh else (None if created else watched.due, None)
+            at = joined_at(self.policy, job_id, now, watched.sent, due, since)
             if at is not None:
                 self.due.push(watched, at)
         job = watched.job

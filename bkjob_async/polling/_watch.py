@@ -17,6 +17,7 @@ import anyio.abc
 import anyio.lowlevel
 
 from .. import errors
+from .._checks import check_bool
 from ..config import MAX_ID, check_id
 from ._fold import Fold
 from .events import (
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
     Leave = Callable[[_Subscription, list[int]], Awaitable[None]]
     Snapshot = Callable[["Scope", int], Awaitable["JobInstanceStatus | None"]]
-    Join = Callable[[_Subscription, tuple[int, ...]], Awaitable[None]]
+    Join = Callable[[_Subscription, tuple[int, ...], bool], Awaitable[None]]
     CheckIds = Callable[[Iterable[int]], tuple[int, ...]]
 
 __all__ = ["Completed", "Snapshots", "Watch"]
@@ -113,11 +114,15 @@ class Watch(anyio.abc.AsyncResource):
             raise RuntimeError("the watch has ended")
         return self._check_ids(job_instance_ids)
 
-    async def add(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
+    async def add(
+        self, scope: Scope, job_instance_ids: Iterable[int], *, launched: bool = False
+    ) -> None:
         """Watch more jobs on this watch; their first events report ``previous=None`` unless
         the poller already knows them. Jobs it holds already are ignored. The watch's
-        ``deadline`` (from its start) applies to them too.
+        ``deadline`` (from its start) applies to them too. ``launched=True``: they were
+        launched a moment ago (``Poller.watch_jobs``).
         """
+        check_bool(launched, "launched")
         ids = self._checked(scope, job_instance_ids)
         new = self._sub.add(ids)
         if new and self._store is not None and self._sub.name is not None:
@@ -125,7 +130,7 @@ class Watch(anyio.abc.AsyncResource):
             ticket = self._store.add_jobs(self._sub.name, [(scope, i) for i in new])
             await self._store.wait_settled(ticket)
         if new and self._join is not None:
-            await self._join(self._sub, new)
+            await self._join(self._sub, new, launched)
 
     async def remove(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
         """Stop watching these jobs on this watch (events already received stay); polling of a
@@ -383,9 +388,12 @@ class Completed(anyio.abc.AsyncResource):
         """Jobs whose final status has not come yet."""
         return self._watch.unfinished
 
-    async def add(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
-        """Wait for more jobs too (a service that launches over time waits on one set)."""
-        await self._watch.add(scope, job_instance_ids)
+    async def add(
+        self, scope: Scope, job_instance_ids: Iterable[int], *, launched: bool = False
+    ) -> None:
+        """Wait for more jobs too (a service that launches over time waits on one set);
+        ``launched=True``: they were launched a moment ago (``Poller.watch_jobs``)."""
+        await self._watch.add(scope, job_instance_ids, launched=launched)
 
     async def aclose(self) -> None:
         """Stop watching the jobs that have not finished."""

@@ -10,6 +10,7 @@ the task group every task of the poller runs in.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -19,6 +20,7 @@ import anyio
 import attrs
 
 from .. import errors
+from .._checks import check_bool
 from .._transport import sender
 from ..config import ApiFlavor, Scope, check_id
 from ._codec import decode_event, from_data, open_jobs
@@ -224,22 +226,28 @@ class Attachments:
         #: Jobs polled for ``follow``, one subscription per scope.
         self._follows: dict[Scope, _Subscription] = {}
 
-    async def subscribe(self, sub: _Subscription, ids: Sequence[int]) -> None:
-        """Attach ``sub`` to jobs in slices; stop once it is closed."""
+    async def subscribe(
+        self, sub: _Subscription, ids: Sequence[int], launched: bool = False
+    ) -> None:
+        """Attach ``sub`` to jobs in slices; stop once it is closed. ``launched``: the jobs
+        were launched a moment ago (their first polls wait for their hosts to start)."""
+        since = self._driver.clock() if launched else None
 
         def attach(chunk: Sequence[int]) -> None:
             now, remaining = self._driver.clock(), sub.remaining
             for job_id in chunk:
                 if job_id in remaining:
-                    self._attach(sub, job_id, now)
+                    self._attach(sub, job_id, now, since)
 
         if not sub.closed and await self.pace.run(ids, attach, stop=lambda: sub.closed):
             sub.seeds = None
 
-    def _attach(self, sub: _Subscription, job_id: int, now: float) -> None:
+    def _attach(
+        self, sub: _Subscription, job_id: int, now: float, launched: float | None = None
+    ) -> None:
         seeds = sub.seeds
         stored = None if seeds is None else seeds.get(job_id)
-        self._driver.attach(sub, job_id, now, stored)
+        self._driver.attach(sub, job_id, now, stored, launched)
 
     async def unsubscribe(self, sub: _Subscription, job_ids: Sequence[int]) -> None:
         """Detach ``sub`` from ``job_ids`` in slices (a job no subscription holds is no longer
@@ -499,9 +507,13 @@ class Poller:
 
     # --- watching -----------------------------------------------------------------------------
 
-    def watch_job(self, scope: Scope, job_instance_id: int) -> Watch:
-        """Watch one job until ``JobFinished`` (or ``WatchTimedOut``); failures raise."""
-        return self._watch(scope, (check_id(job_instance_id, "job_instance_id"),), None, True)
+    def watch_job(self, scope: Scope, job_instance_id: int, *, launched: bool = False) -> Watch:
+        """Watch one job until ``JobFinished`` (or ``WatchTimedOut``); failures raise.
+
+        ``launched=True``: the job was launched a moment ago (see ``watch_jobs``).
+        """
+        job_id = check_id(job_instance_id, "job_instance_id")
+        return self._watch(scope, (job_id,), None, True, launched=check_bool(launched, "launched"))
 
     def watch_jobs(
         self,
@@ -510,6 +522,7 @@ class Poller:
         *,
         events: Iterable[type[Event]] | None = None,
         name: str | None = None,
+        launched: bool = False,
     ) -> Watch:
         """Watch many jobs on one stream; a job that cannot be watched yields ``WatchFailed``.
 
@@ -523,11 +536,20 @@ class Poller:
         their stored states, and its undelivered events come first. The store is read in the
         background before the first poll; a store that cannot be read raises its error from
         the watch's first ``__anext__``. See ``bkjob_async.polling`` for the delivery contract.
+
+        ``launched=True`` says the jobs were launched a moment ago (``execute_job_plan``, say,
+        has just returned them): each is first polled ``soon`` after this call (about 2 s at
+        the defaults, a little less by its id), once its hosts have had time to start, not at
+        once. A poll at once would find its hosts waiting, and a look ``soon`` after it would
+        follow anyway: the flag saves that request on every job, and sees nothing later. A job
+        the poller polls already (for another watch), or one with a stored state, keeps its
+        schedule.
         """
         ids, kinds = _ids(job_instance_ids), _kinds(events)
+        fresh = check_bool(launched, "launched")
         if name is None:
-            return self._watch(scope, ids, None, False, kinds)
-        return self._watch(scope, ids, None, False, kinds, self._named.claim(name))
+            return self._watch(scope, ids, None, False, kinds, launched=fresh)
+        return self._watch(scope, ids, None, False, kinds, self._named.claim(name), launched=fresh)
 
     async def resume(self, name: str, *, events: Iterable[type[Event]] | None = None) -> Watch:
         """Reopen the named watch ``name`` from the store, after a restart say.
@@ -551,7 +573,9 @@ class Poller:
         scope = next(iter(stored.jobs))[0]
         return self._watch(scope, (), None, False, kinds, claimed, stored)
 
-    def as_completed(self, scope: Scope, job_instance_ids: Iterable[int]) -> Completed:
+    def as_completed(
+        self, scope: Scope, job_instance_ids: Iterable[int], *, launched: bool = False
+    ) -> Completed:
         """Yield each job's final ``JobInstanceStatus`` as it finishes, in finishing order.
 
         Polls are shared with every other watch of the same jobs. A job that cannot be watched
@@ -562,7 +586,7 @@ class Poller:
                 async for status in finished:
                     ...
         """
-        watch = self.watch_jobs(scope, job_instance_ids, events=_FINAL_EVENTS)
+        watch = self.watch_jobs(scope, job_instance_ids, events=_FINAL_EVENTS, launched=launched)
         return Completed(watch)
 
     def watch_step(self, scope: Scope, job_instance_id: int, step_instance_id: int) -> Watch:
@@ -597,6 +621,8 @@ class Poller:
         kinds: frozenset[type] | None = None,
         name: str | None = None,
         stored: StoredWatch | None = None,
+        *,
+        launched: bool = False,
     ) -> Watch:
         try:
             _check_scope(scope).params(self._protocol.flavor)
@@ -608,8 +634,11 @@ class Poller:
         sub = _Subscription(
             scope, ids, step, self.policy.buffer_size, kinds, name, self._handed_out
         )
+        subscribe = self._attachments.subscribe
+        if launched:
+            subscribe = functools.partial(subscribe, launched=True)
         if name is None:
-            tg.start_soon(self._attachments.subscribe, sub, ids)
+            tg.start_soon(subscribe, sub, ids)
         elif stored is not None:
             try:
                 self._named.restore(sub, stored)
@@ -620,7 +649,7 @@ class Poller:
             tg.start_soon(self._attachments.subscribe, sub, sub.job_instance_ids)
         else:
             self._named.opened(name, sub)
-            tg.start_soon(self._named.open, sub, name, ids, self._attachments.subscribe)
+            tg.start_soon(self._named.open, sub, name, ids, subscribe)
         self._open.add(sub)
         return Watch(
             sub,

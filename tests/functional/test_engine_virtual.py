@@ -374,6 +374,42 @@ def test_a_hint_polls_the_job_at_once_and_a_flood_costs_one_poll_per_interval() 
     assert hinted == 2
 
 
+def test_jobs_launched_a_moment_ago_are_first_polled_once_their_hosts_have_started() -> None:
+    """``launched=True``: a job's first poll comes ``soon`` after the watch began (2 s at the
+    defaults, less a share of the jitter), not at once; one the poller polls already keeps its
+    schedule; ``Watch.add`` takes the flag too; anything but a bool is refused."""
+    server = VirtualBkJob(dict.fromkeys(range(1, 61), 1e9))
+    jobs = list(server.ids.values())
+    fresh, plain, added = jobs[:20], jobs[20:40], jobs[40:]
+
+    async def main() -> tuple[dict[int, list[int]], int]:
+        counts: dict[int, list[int]] = {job: [] for job in jobs}
+        async with server.client() as client, Poller(client) as poller:
+            for bad in (1, "yes", None):
+                with pytest.raises(TypeError, match="launched must be a bool"):
+                    poller.watch_jobs(SCOPE, fresh, launched=bad)  # type: ignore[arg-type]
+            one = poller.watch_jobs(SCOPE, fresh, launched=True)
+            async with one, poller.watch_jobs(SCOPE, plain):
+                await one.add(SCOPE, added, launched=True)
+                for at in (0.5, 1.75, 2.05):  # seconds after the watches began
+                    await anyio.sleep(at - now())
+                    for job in jobs:
+                        counts[job].append(server.polls[job])
+                # Watched again as launched, a job polled already keeps its schedule.
+                before = server.polls[plain[0]]
+                async with poller.watch_jobs(SCOPE, plain[:1], launched=True):
+                    await anyio.sleep(1.0)
+                again = server.polls[plain[0]] - before
+        return counts, again
+
+    counts, again = run_virtual(main)
+    for job in fresh + added:
+        assert counts[job] == [0, 0, 1], job  # first polled within (1.8 s, 2.0 s]
+    for job in plain:
+        assert counts[job][0] == 1, job  # at once
+    assert again == 0
+
+
 def test_the_first_answer_after_an_outage_resumes_every_watch_at_once() -> None:
     """A watch hears ``PollingResumed`` at bk-job's first answer, not after every job's poll."""
     server = VirtualBkJob(dict.fromkeys(range(1, 201), 1e9))

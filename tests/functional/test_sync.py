@@ -457,6 +457,22 @@ def test_every_method_answers_as_the_async_client_does(served: Served, flavor: A
     assert [kind for kind, _ in blocking] == [kind for kind, _ in awaited]
 
 
+def test_the_sync_poller_takes_jobs_launched_a_moment_ago(served: Served) -> None:
+    ids = [served.job([StepPlan(hosts=1)]) for _ in range(3)]
+    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client, policy=QUICK) as poller:
+        with pytest.raises(TypeError, match="launched must be a bool"):
+            poller.watch_job(SCOPE, ids[0], launched="yes")  # type: ignore[arg-type]
+        watch = poller.watch_jobs(SCOPE, ids[:1], launched=True, timeout=10)
+        watch.add(SCOPE, ids[1:2], launched=True)
+        events = list(watch)
+        assert {e.job_instance_id for e in events if isinstance(e, JobFinished)} == set(ids[:2])
+        one = list(poller.watch_job(SCOPE, ids[2], launched=True, timeout=10))
+        assert isinstance(one[-1], JobFinished)
+        completed = poller.as_completed(SCOPE, ids[:1], launched=True, timeout=10)
+        completed.add(SCOPE, ids[1:], launched=True)
+        assert sorted(status.job.job_instance_id for status in completed) == sorted(ids)
+
+
 def test_iteration_and_the_poller_through_plain_iterators(served: Served) -> None:
     ids = [served.job([StepPlan(hosts=2)]) for _ in range(3)]
     now = dt.datetime.now(dt.timezone.utc)

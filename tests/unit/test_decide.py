@@ -42,6 +42,7 @@ from bkjob_async.polling._decide import (
     joined_at,
     min_gap,
     rejoined_at,
+    soon,
 )
 from bkjob_async.polling._decide import decide as decide_tuple
 from bkjob_async.polling._jobs import PolledJob
@@ -424,6 +425,23 @@ def test_a_new_job_is_polled_at_once_and_never_sooner_than_the_gap() -> None:
 def test_a_job_joined_again_keeps_a_near_poll_and_pulls_in_a_far_one() -> None:
     assert joined_at(POLICY, 7, 100.0, sent=90.0, due=100.5) is None
     assert joined_at(POLICY, 7, 100.0, sent=90.0, due=114.0) == 100.0
+
+
+def test_a_job_launched_a_moment_ago_is_first_polled_soon_after_its_launch() -> None:
+    gap = soon(POLICY)
+    ats = [joined_at(POLICY, i, 100.0, sent=-1e9, due=None, launched=100.0) for i in range(1000)]
+    assert all(100.0 + gap * (1 - POLICY.jitter) <= at <= 100.0 + gap for at in ats)
+    assert len(set(ats)) > 990  # spread by the id: a burst of launches is not polled in step
+    assert ats == [joined_at(POLICY, i, 100.0, -1e9, None, 100.0) for i in range(1000)]
+    # Launched longer ago than that: at once, as any new job.
+    assert joined_at(POLICY, 7, 100.0, sent=-1e9, due=None, launched=90.0) == 100.0
+    # Never sooner than the smallest gap after its last poll; a near poll is kept.
+    late = joined_at(POLICY, 7, 100.0, sent=100.0, due=None, launched=90.0)
+    assert late == 100.0 + min_gap(POLICY)
+    assert joined_at(POLICY, 7, 100.0, sent=90.0, due=100.5, launched=100.0) is None
+    # Without a bound (latency=None) ``soon`` is the interval: the first poll one gap later.
+    unbound = PollPolicy(latency=None, interval=5.0, jitter=0.0)
+    assert joined_at(unbound, 7, 0.0, sent=-1e9, due=None, launched=0.0) == 5.0
 
 
 def test_after_an_outage_every_job_comes_back_within_one_interval() -> None:
