@@ -133,8 +133,9 @@ __all__ = [
 #   moment an answer takes to be read, as a hand-written loop polls every 5 s).
 #   A job a watch takes on is polled at once (a burst is spread by the rate limit and
 #   ``max_in_flight``, and the jitter of its first gap and of every gap after a turn keeps
-#   thousands from polling in lockstep); after an outage each job comes back at a phase derived
-#   from its id, spread over one interval.
+#   thousands from polling in lockstep), or ``soon`` after the watch began when it was told the
+#   job was launched a moment ago (``joined_at``); after an outage each job comes back at a
+#   phase derived from its id, spread over one interval.
 # - At a step's turn (``turning``: the running step has hosts waiting to start and none ended,
 #   or none running: a rolling step between two batches) a job is
 #   polled again ``soon`` (``SOON`` of the bound), the gap growing by ``growth`` back to the
