@@ -612,7 +612,7 @@ async def show_launched(
     if args.watch:
         title = f"bkjob-async {kind[1]}: watch job {job_id}"
         return await watch_jobs(
-            ctx, args, target, credentials, [job_id], mode, title, client=client
+            ctx, args, target, credentials, [job_id], mode, title, client=client, launched=True
         )
     return EXIT_INTERRUPTED if ctx.interrupted else EXIT_OK
 

@@ -284,6 +284,7 @@ async def watch_jobs(
     client: BkJobClient | None = None,
     durable: tuple[Store, str, bool] | None = None,
     seeds: Mapping[int, JobState] | None = None,
+    launched: bool = False,
 ) -> int:
     """Watch ``job_ids`` to their end, show them in ``mode``, summarize; return the status.
 
@@ -291,6 +292,7 @@ async def watch_jobs(
     already), the view starts connected. ``durable`` is ``(store, name, extend)``: the watch
     is the named watch of that open store, extended with ``job_ids`` or else resumed;
     ``seeds`` its jobs' stored states (ended ones included), so the summary counts them all.
+    ``launched``: the jobs were launched a moment ago (``Poller.watch_jobs``).
     """
     tally = Tally(job_ids)
     for job_id, state in (seeds or {}).items():
@@ -333,7 +335,7 @@ async def watch_jobs(
                 shown.observe = metrics.observe
             kinds = poller_kinds(args)
             if durable is None:
-                watch = poller.watch_jobs(target.scope, job_ids, events=kinds)
+                watch = poller.watch_jobs(target.scope, job_ids, events=kinds, launched=launched)
             elif durable[2]:
                 watch = poller.watch_jobs(target.scope, job_ids, name=durable[1], events=kinds)
             else:
