@@ -543,7 +543,8 @@ class Poller:
         once. A poll at once would find its hosts waiting, and a look ``soon`` after it would
         follow anyway: the flag saves that request on every job, and sees nothing later. A job
         the poller polls already (for another watch), or one with a stored state, keeps its
-        schedule.
+        schedule; one that the job list follows (a wait for ends only, on v3) is read by the
+        list, as without the flag.
         """
         ids, kinds = _ids(job_instance_ids), _kinds(events)
         fresh = check_bool(launched, "launched")
