@@ -175,9 +175,12 @@ def test_the_jobs_table_filters_sorts_and_pages_on_the_server(
     # Failed jobs only, sorted by id descending: every row failed, the total is a tenth.
     world.call(page.choose("#status", "failed"))
     world.call(page.choose("#order", "desc"))
+    # (the URL changes when a page is asked for, the rows when its answer comes: wait for the
+    # descending answer, not the ascending one asked for when the status was chosen)
     world.call(
         page.wait_for(
             "location.search.includes('status=failed') && location.search.includes('order=desc') && document.querySelectorAll('#rows tr.b-failed').length === 50"
+            " && Number(document.querySelector('#rows tr').dataset.job) > Number(document.querySelector('#rows tr:last-child').dataset.job)"
         )
     )
 
