@@ -838,8 +838,8 @@ class Driver:
         if created and watched.job.census:
             pass  # the job list reads it first (``_census``)
         elif created or not watched.busy:  # (a busy job is scheduled when its answer comes)
-            fresh = created and stored is None  # (a stored job was launched before)
-            due, since = (None, launched) if fresh else (None if created else watched.due, None)
+            due = None if created else watched.due
+            since = launched if created and stored is None else None  # (stored: launched before)
             at = joined_at(self.policy, job_id, now, watched.sent, due, since)
             if at is not None:
                 self.due.push(watched, at)
