@@ -448,12 +448,15 @@ async def test_a_stall_while_a_partition_still_loads_drops_the_loaded_ones_at_th
         monkeypatch.setattr(Cluster, "read_state", read_state)
         async with (
             client_for(sim) as client,
-            Worker(client, make_cluster(), policy=policy, worker_id="w1") as worker,
+            # Leases of 2 s, not the 0.3 s this policy's default: the round's 63 loads before
+            # the hung one must land within a lease, or the first jobs are dropped (rightly)
+            # before the stall. A make test at a load of 6 took longer than 0.3 s.
+            Worker(client, make_cluster(), policy=policy, worker_id="w1", lease_ttl=2.0) as worker,
         ):
             with anyio.fail_after(15):
                 await reading.wait()
             followed = len(worker.held.jobs)
-            time.sleep(0.6)  # the whole process stalls: its leases (0.3 s) lapse
+            time.sleep(2.6)  # the whole process stalls: its leases (2 s) lapse
             with anyio.fail_after(5):  # (before the fix: until the gate opened)
                 while worker.held.jobs:
                     await anyio.sleep(0.01)
