@@ -448,9 +448,9 @@ async def test_a_stall_while_a_partition_still_loads_drops_the_loaded_ones_at_th
         monkeypatch.setattr(Cluster, "read_state", read_state)
         async with (
             client_for(sim) as client,
-            # Leases of 2 s, not the 0.3 s this policy's default: the round's 63 loads before
+            # Leases of 2 s, not this policy's default of 0.3 s: the round's 63 loads before
             # the hung one must land within a lease, or the first jobs are dropped (rightly)
-            # before the stall. A make test at a load of 6 took longer than 0.3 s.
+            # before the stall. In a full make test (6 xdist workers on 2 cores) they took longer.
             Worker(client, make_cluster(), policy=policy, worker_id="w1", lease_ttl=2.0) as worker,
         ):
             with anyio.fail_after(15):
