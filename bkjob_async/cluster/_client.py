@@ -76,6 +76,23 @@ _UNAVAILABLE = (
 )
 
 
+def _closed_under(exc: BaseException) -> bool:
+    """Whether ``exc`` is redis-py's asyncio connection meeting its socket closed under a
+    command: a concurrent disconnect (a Redis Cluster client closes every connection, busy ones
+    too, when it reads the topology again in a failover) leaves ``_writer`` or ``_reader`` None,
+    and redis-py up to 8.1 lets the ``AttributeError`` or ``TypeError`` out (redis-py issues
+    3546, 4287). Only when redis-py's innermost frame is its connection's, so that a bug of
+    ours still surfaces as itself."""
+    if not isinstance(exc, AttributeError | TypeError) or "'NoneType'" not in str(exc):
+        return False
+    module, tb = "", exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_globals.get("__name__", "")
+        module = name if name.startswith("redis.") else module
+        tb = tb.tb_next
+    return module == "redis.asyncio.connection"
+
+
 def _said(exc: BaseException) -> str:
     """Return what ``exc`` says, short: a Sentinel's "no primary" names every sentinel's
     client in full (its options, passwords masked); keep what each one answered."""
@@ -162,6 +179,13 @@ class Cluster(AsyncResource):
         except _UNAVAILABLE as exc:
             raise ClusterUnavailableError(
                 f"Redis at {self.url} is unavailable ({type(exc).__name__}: {_said(exc)})"
+            ) from exc
+        except (AttributeError, TypeError) as exc:
+            if not _closed_under(exc):
+                raise
+            raise ClusterUnavailableError(
+                f"Redis at {self.url} is unavailable (its connection was closed during a "
+                f"command: {type(exc).__name__}: {exc})"
             ) from exc
         except rexc.RedisError as exc:
             raise ClusterError(f"Redis at {self.url} answered an error: {exc}") from exc

@@ -124,6 +124,7 @@ ON_A_REDIS_CLUSTER = [
     (test_cluster, "test_large_submits_are_split_and_all_land"),
     (test_cluster, "test_commit_writes_state_and_events_at_once"),
     (test_cluster, "test_a_different_partition_count_is_refused"),
+    (test_cluster, "test_a_connection_closed_under_a_command_is_unavailable_and_then_used_again"),
     (test_events, "test_every_group_sees_every_event"),
     (test_events, "test_a_dead_consumers_events_are_claimed_by_another"),
     (test_events, "test_many_events_are_acknowledged_in_one_call"),

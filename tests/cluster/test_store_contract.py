@@ -16,6 +16,7 @@ from tests.durable.conftest import BIZ
 from tests.durable.test_contract import *  # noqa: F403 - the shared contract, run here on Redis
 
 from .redis_server import sigcont, sigstop
+from .test_cluster import a_connection_closed_under_the_next_command
 
 
 @pytest.fixture
@@ -116,6 +117,24 @@ async def test_an_unreachable_redis_keeps_writes_queued_and_resumes(make_cluster
     reader = make_cluster()
     entries = await reader.redis.xrange(reader.keys.events("w"))
     assert {f["id"] for _, f in entries} == {"e1"}
+
+
+async def test_a_connection_closed_under_a_write_is_retried_and_the_writer_goes_on(
+    make_cluster, keeper
+):
+    async with RedisStore(make_cluster(), keeper.lease, max_retry_interval=0.2) as store:
+        store.add_jobs("w", [(BIZ, 1)])
+        await store.flush()
+        with a_connection_closed_under_the_next_command() as closed:
+            await store.wait_settled(store.commit("w", (BIZ, 1), {"n": 1}, [("e1", 1)]))
+            assert closed
+        with anyio.fail_after(10):
+            while not store.statistics().healthy:
+                await anyio.sleep(0.05)
+        store.commit("w", (BIZ, 1), {"n": 2}, [("e2", 2)])
+        loaded = await store.load("w")
+    assert loaded.jobs == {(BIZ, 1): {"n": 2}}
+    assert [e.event_id for e in loaded.pending] == ["e1", "e2"]
 
 
 async def test_a_worker_taking_over_loads_the_last_fenced_state_and_the_old_one_is_refused(
