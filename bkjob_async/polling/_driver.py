@@ -380,8 +380,10 @@ BUDGET = 0.002
 
 #: Seconds of the poller's work in one turn of the event loop, after which its tasks wait for
 #: the next turn: with the callbacks that read the answers' bytes (not counted), a turn stays
-#: well under what counts as a loop stall (``benchmarks/README.md``).
-TURN_BUDGET = 0.002
+#: well under what counts as a loop stall (``benchmarks/README.md``). A sleeper can wake two
+#: turns late when the poller is busy: 1 ms held a 50,000-job watch's lag p99 at 4.3 ms where
+#: 2 ms gave 6.0-7.0 (``benchmarks/HISTORY.md``, "A turn's budget of 1 ms").
+TURN_BUDGET = 0.001
 
 
 #: Items between two looks at the clock (a stride of joins or leaves stays well under ``BUDGET``).
