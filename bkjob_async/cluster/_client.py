@@ -79,10 +79,11 @@ _UNAVAILABLE = (
 def _closed_under(exc: BaseException) -> bool:
     """Whether ``exc`` is redis-py's asyncio connection meeting its socket closed under a
     command: a concurrent disconnect (a Redis Cluster client closes every connection, busy ones
-    too, when it reads the topology again in a failover) leaves ``_writer`` or ``_reader`` None,
-    and redis-py up to 8.1 lets the ``AttributeError`` or ``TypeError`` out (redis-py issues
-    3546, 4287). Only when redis-py's innermost frame is its connection's, so that a bug of
-    ours still surfaces as itself."""
+    too, when it reads the topology again in a failover) leaves its ``_writer`` None, and
+    redis-py up to 8.1 lets the ``AttributeError`` out (on Python 3.12 and later, a write to a
+    socket the peer closed may give a ``TypeError`` there too; redis-py issues 3546, 4287).
+    Only when redis-py's innermost frame is its connection's, so that a bug of ours still
+    surfaces as itself."""
     if not isinstance(exc, AttributeError | TypeError) or "'NoneType'" not in str(exc):
         return False
     module, tb = "", exc.__traceback__
