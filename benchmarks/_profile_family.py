@@ -3,7 +3,7 @@
 ``python benchmarks/_profile_family.py SEED [CONTENDER [OUT_DIR]]`` (CONTENDER ``engine``, the
 defaults, or ``naive``, the 5 s loop) serves the seed's mix as ``test_family.py`` does, at its
 full scale (``BENCH_FAMILY_SPEED`` to change the clock, 10 by default), runs the one contender
-with ``py-spy record --gil`` attached (250 samples a second of the thread holding the GIL: a
+with ``py-spy record --gil`` attached (250 samples a second of the thread holding the GIL, ``BENCH_SPY_RATE`` to change it: a
 loop waiting in ``epoll_wait`` has let go of it, so every sample is Python code running) and prints the functions that take the most of its samples, by their own
 time and with what they call, and the modules' shares. The raw stacks are kept in
 ``OUT_DIR/profile-SEED-CONTENDER.txt``. Needs ``py-spy`` (``pip install py-spy``; not in the
@@ -28,7 +28,7 @@ from benchmarks._peers_family import jobs_for, mix_jobs, shape
 from benchmarks.test_family import FULL, SPARE
 from benchmarks.test_peers import DEFAULTS, _contender, _engine_policy, _mix_figures
 
-RATE = 250
+RATE = int(os.environ.get("BENCH_SPY_RATE", "250"))
 
 
 def _frame(frame: str) -> tuple[str, str]:

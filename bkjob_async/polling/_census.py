@@ -11,7 +11,9 @@ when its row says it ended (for its final snapshot) or it has no row (outside th
 a per-job poll, never silence). A job whose watches need its transitions (host, step, job) is
 left to the list only while it waits for a person (not started, a confirmation, a rolling
 pause: ``_decide``'s ``parks``): a row whose status differs from the job's own has it polled
-at once, and per job again until it waits again. A job parked so has just been read by its
+at once, and per job again until it waits again. When every job the list follows in a scope
+is parked at one status, the list is read at that status only (``waiting_at``): a job that
+moved has no row, and is polled as a row at another status would have it. A job parked so has just been read by its
 own poll: the list reads it at its next round (a round after it parked if the list was idle),
 not at once, so parking costs no list read of its own.
 
@@ -185,8 +187,9 @@ class Census:
         if since is None or not until - _WINDOW <= since < until:  # (clocks that disagree)
             since = until - _WINDOW
         rows: dict[int, tuple[int, _Created]] | None = {}
+        waiting = waiting_at(jobs)
         try:
-            rows = await self._rows(scope, since, until)
+            rows = await self._rows(scope, since, until, waiting)
             self._outcome(None)
         except Exception as exc:  # (one nothing expects too: the jobs are polled themselves)
             self._outcome(exc)
@@ -203,7 +206,9 @@ class Census:
         if rows is not None:
             found = [rows[i][1] for i in wanted if i in rows]
             times = [t for t in found if t is not None]
-            if len(found) == len(wanted) and times:
+            if times and (len(found) == len(wanted) or waiting is not None):
+                # (a job a list of one status leaves out has moved, or is older than the
+                # window: polled now, it is followed again only by ``add``, which widens it)
                 self._since[scope] = _earliest(times) - _dt.timedelta(seconds=1)
             else:
                 self._since.pop(scope, None)
@@ -215,9 +220,10 @@ class Census:
             self._listed(watched, status)
 
     async def _rows(
-        self, scope: Scope, since: _dt.datetime, until: _dt.datetime
+        self, scope: Scope, since: _dt.datetime, until: _dt.datetime, status: int | None = None
     ) -> dict[int, tuple[int, _Created]]:
-        """Return ``{job id: (status, created)}`` of every job created in the window."""
+        """Return ``{job id: (status, created)}`` of every job created in the window (with
+        ``status``: of those at that status only)."""
         rows: dict[int, tuple[int, _Created]] = {}
         start = 0
         v4 = self._protocol.flavor is ApiFlavor.APIGW_V4
@@ -230,6 +236,7 @@ class Census:
                 scope,
                 created_from=since,
                 created_to=until,
+                status=status,
                 start=start,
                 length=length,
             )
@@ -253,6 +260,27 @@ class Census:
             start += count
             if not count or start >= total:
                 return rows
+
+
+def waiting_at(jobs: Sequence[Watched]) -> int | None:
+    """Return the status every one of ``jobs`` is parked at, if they share one, else ``None``.
+
+    Then the list is read at that status only: the jobs still waiting have their rows, any
+    other (it moved) has none and is polled, as a row at another status would have it. The
+    list's read costs the waiting jobs' rows, not those of every job the window holds (on a
+    busy scope, pages of them). A job that waits only for its end needs the rows of jobs at
+    any status: with one among ``jobs``, the whole window is read.
+    """
+    status = None
+    for watched in jobs:
+        job = watched.job
+        if not job.parks or job.status not in WAITS_FOR_A_PERSON:
+            return None
+        if status is None:
+            status = job.status
+        elif job.status != status:
+            return None
+    return status
 
 
 def _earliest(times: list[_dt.datetime | int]) -> _dt.datetime:

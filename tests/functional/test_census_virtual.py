@@ -6,12 +6,23 @@ import json
 import random
 import time
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 
-from bkjob_async import HostTransition, JobFinished, Poller, PollPolicy, Scope
+from bkjob_async import (
+    HostTransition,
+    JobFinished,
+    JobStatus,
+    JobTransition,
+    Poller,
+    PollPolicy,
+    Scope,
+)
+from bkjob_async.polling._census import waiting_at
 from bkjob_async.polling._decide import census_round
 from bkjob_async.testing import Fault, Request, Response
 
@@ -37,8 +48,11 @@ class Rows(VirtualBkJob):
         self.list_lag = 0.0
 
     async def _send(self, request: Request) -> Response:
+        if request.api != "get_job_instance_list":
+            return await super()._send(request)
+        request, asked = _unfiltered(request)  # (filtered here, on the statuses as edited)
         response = await super()._send(request)
-        if request.api != "get_job_instance_list" or response.status != 200:
+        if response.status != 200:
             return response
         body = json.loads(response.body)
         names = {job: name for name, job in self.ids.items()}
@@ -51,7 +65,8 @@ class Rows(VirtualBkJob):
                 row["create_time"] = self.created_ms
             if self.list_lag:
                 row["status"] = self._status(name, now() - self.list_lag)
-            rows.append(row)
+            if asked is None or row["status"] == asked:
+                rows.append(row)
         body["data"]["data"] = rows or None
         return Response(200, response.headers, json.dumps(body).encode())
 
@@ -59,6 +74,20 @@ class Rows(VirtualBkJob):
         if t >= self.finish_at[name]:
             return 3
         return 7 if t < self.wait_until.get(name, 0.0) else 2
+
+
+def _unfiltered(request: Request) -> tuple[Request, int | None]:
+    """Return ``request`` without its job list's ``status`` filter, and the status it asked."""
+    if request.query is not None and "status" in request.query:
+        query = dict(request.query)
+        asked = int(query.pop("status"))
+        return attrs.evolve(request, query=query), asked
+    if request.body is not None:
+        body = json.loads(request.body)
+        if "status" in body:
+            asked = int(body.pop("status"))
+            return attrs.evolve(request, body=json.dumps(body).encode()), asked
+    return request, None
 
 
 def long_deploys(count: int, seed: int = 1) -> dict[int, float]:
@@ -461,3 +490,100 @@ def test_the_lists_answer_ends_an_outage_and_its_failure_is_a_failed_probe() -> 
     assert 0.0 < next_probe_in < POLICY.poll_timeout  # type: ignore[operator]
     assert not down_after  # the list's answer ended the outage
     assert failures == 2
+
+
+class Asked(VirtualBkJob):
+    """The simulator, noting each job list read: the status it asked for, the rows it got."""
+
+    def __init__(self, finish_at: Mapping[int, float], **kwargs: Any) -> None:
+        super().__init__(finish_at, **kwargs)
+        self.asked: list[tuple[int | None, int]] = []
+
+    async def _send(self, request: Request) -> Response:
+        response = await super()._send(request)
+        if request.api == "get_job_instance_list" and response.status == 200:
+            rows = json.loads(response.body)["data"]["data"] or ()
+            self.asked.append((_unfiltered(request)[1], len(rows)))
+        return response
+
+
+def test_a_list_that_follows_parked_jobs_only_is_read_at_their_status() -> None:
+    # 40 jobs run for 200 s beside 5 that wait 100 s for a confirmation: each round's list
+    # is read at the confirmation's status, its rows the 5 waiting jobs', not the window's 45.
+    waits = dict.fromkeys(range(1, 6), 100.0)
+    server = Asked(dict.fromkeys(range(1, 46), 200.0), wait_until=waits)
+    jobs = list(server.ids.values())
+
+    async def main() -> tuple[dict[int, float], int]:
+        started: dict[int, float] = {}
+        ended = 0
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            for name in waits:
+                tg.start_soon(server.confirm, name)
+            async for event in poller.watch_jobs(SCOPE, jobs):
+                if isinstance(event, JobTransition) and event.previous == JobStatus.WAITING_USER:
+                    started[event.job_instance_id] = now()
+                ended += isinstance(event, JobFinished)
+        return started, ended
+
+    started, ended = run_virtual(main)
+    assert ended == 45
+    assert set(started) == {server.job(name) for name in waits}
+    assert all(100.0 <= at <= 100.0 + POLICY.latency + 0.5 for at in started.values())
+    assert server.asked  # the list was read while they waited, at their status only
+    assert {asked for asked, _ in server.asked} == {int(JobStatus.WAITING_USER)}
+    assert max(rows for _, rows in server.asked) == 5
+
+
+def test_a_list_that_follows_a_wait_for_the_end_is_read_whole() -> None:
+    # The same jobs, the running ones waited for by ``as_completed``: their rows count too.
+    waits = dict.fromkeys(range(1, 6), 100.0)
+    server = Asked(dict.fromkeys(range(1, 46), 200.0), wait_until=waits)
+    waiting = [server.job(name) for name in waits]
+    running = [server.job(name) for name in range(6, 46)]
+
+    async def watch(poller: Poller) -> None:
+        async for _ in poller.watch_jobs(SCOPE, waiting):
+            pass
+
+    async def main() -> int:
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            for name in waits:
+                tg.start_soon(server.confirm, name)
+            tg.start_soon(watch, poller)
+            async with poller.as_completed(SCOPE, running) as finished:
+                return len([status async for status in finished])
+
+    assert run_virtual(main) == 40
+    assert server.asked
+    assert {asked for asked, _ in server.asked} == {None}
+    assert max(rows for _, rows in server.asked) == 45
+
+
+def _parked(status: int, parks: bool = True) -> Any:
+    return SimpleNamespace(job=SimpleNamespace(status=status, parks=parks))
+
+
+@pytest.mark.parametrize(
+    ("jobs", "status"),
+    [
+        ([_parked(7), _parked(7)], 7),
+        ([_parked(1)], 1),
+        ([_parked(7), _parked(15)], None),  # two statuses: read whole, one request
+        ([_parked(7), _parked(2, parks=False)], None),  # a wait for the end only
+        ([_parked(7), _parked(2)], None),  # (moved, not yet let go of)
+        ([], None),
+    ],
+)
+def test_the_list_is_read_at_a_status_only_when_every_job_waits_at_it(
+    jobs: list[Any], status: int | None
+) -> None:
+    assert waiting_at(jobs) == status
