@@ -18,7 +18,8 @@ own poll: the list reads it at its next round (a round after it parked if the li
 not at once, so parking costs no list read of its own.
 
 The window starts 30 days back (bk-job's limit) until the jobs were found once; then at the
-oldest of them. Paging while jobs are created shifts rows to later pages: a row read twice is
+oldest of them. Jobs launched a moment ago (as their watch was told) need no month: their
+window starts a moment back. Paging while jobs are created shifts rows to later pages: a row read twice is
 read twice, none is lost. The census's requests go through the reader and wait for the rate
 governor and the outage as every poll does. A round that fails is a round in which no job has
 a row: each is polled itself. ESB v2 has no job list; there the poller polls every job itself.
@@ -123,13 +124,28 @@ class Census:
         #: A job waits to be read soon; the loop waits for its first job.
         self._soon = self._idle = False
 
-    def add(self, watched: Watched, soon: bool = True) -> None:
+    def add(self, watched: Watched, soon: bool = True, launched: bool = False) -> None:
         """Let the list follow a job; ``soon``: read it within moments (a job the list reads
-        first), else at the next round (a job parked just after its own poll read it)."""
+        first), else at the next round (a job parked just after its own poll read it).
+
+        A job added may be older than the window: the window goes back 30 days, unless the
+        job was ``launched`` a moment ago (as its watch was told). Its row is then among the
+        newest: the window need only reach back to now, less ``_AHEAD`` for clocks that
+        disagree, and a busy scope's month of rows is not read again for each batch launched.
+        A job the window misses all the same has no row: it is polled, and the next round's
+        window goes back 30 days.
+        """
         scope = watched.scope
         self._registry = watched.registry
-        self.jobs.setdefault(scope, {})[watched.slot] = watched.gen
-        self._since.pop(scope, None)  # a job added may be older than the window: widen it
+        jobs = self.jobs.setdefault(scope, {})
+        first = not jobs
+        jobs[watched.slot] = watched.gen
+        since = self._since.get(scope)
+        if not launched:
+            self._since.pop(scope, None)
+        elif since is not None or first:
+            recent = self._wall() - _AHEAD
+            self._since[scope] = recent if since is None or since > recent else since
         if soon:
             self._soon = True
         if soon or self._idle:
@@ -140,10 +156,13 @@ class Census:
         if jobs is not None and jobs.get(watched.slot) == watched.gen:
             del jobs[watched.slot]
 
-    def follow(self, watched: Watched, now: bool, soon: bool = True) -> None:
-        """Let the list stand for a job's polls (``now``; ``soon``: see ``add``), or stop."""
+    def follow(
+        self, watched: Watched, now: bool, soon: bool = True, launched: bool = False
+    ) -> None:
+        """Let the list stand for a job's polls (``now``; ``soon``, ``launched``: see
+        ``add``), or stop."""
         if now:
-            self.add(watched, soon)
+            self.add(watched, soon, launched)
         else:
             self.discard(watched)
 

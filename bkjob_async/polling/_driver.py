@@ -832,16 +832,17 @@ class Driver:
         watched, created = self.registry.attach(
             sub, job_id, lambda: reader.request(sub.scope, job_id), stored
         )
-        if created and stored is None:
+        fresh = created and stored is None
+        if fresh:
             seeded = self.delivery.journal.seed(sub.scope, job_id)
             if seeded is not None:
                 watched.job = watched.job._replace(held=held(seeded))
-        self.cover(watched, now)
+        self.cover(watched, now, launched=fresh and launched is not None)
         if created and watched.job.census:
             pass  # the job list reads it first (``_census``)
         elif created or not watched.busy:  # (a busy job is scheduled when its answer comes)
             due = None if created else watched.due
-            since = launched if created and stored is None else None  # (stored: launched before)
+            since = launched if fresh else None  # (stored: launched before)
             at = joined_at(self.policy, job_id, now, watched.sent, due, since)
             if at is not None:
                 self.due.push(watched, at)
@@ -853,10 +854,11 @@ class Driver:
         elif self.health.server.down and self.outage_error is not None:
             self._stall(watched, self.outage_error, self.rules.wall())  # joined in an outage
 
-    def cover(self, watched: Watched, now: float) -> None:
+    def cover(self, watched: Watched, now: float, launched: bool = False) -> None:
         """Let the job list follow a job: always when its watches all wait for its end only
         (read without host rows); while it waits for a person when they need its transitions
-        (``parks``); not at all when it has no watch."""
+        (``parks``); not at all when it has no watch. ``launched``: a new job launched a
+        moment ago (``Census.add``)."""
         census, job = self.census, watched.job
         if census is None:
             return
@@ -868,7 +870,7 @@ class Driver:
         watched.job = job._replace(census=covered, parks=parks)
         if covered is job.census:
             return
-        census.follow(watched, covered)
+        census.follow(watched, covered, launched=launched)
         if not covered and not watched.busy:  # taken off the list: poll it itself again
             job_id = job.job_instance_id
             self.due.push(watched, joined_at(self.policy, job_id, now, watched.sent, None) or now)

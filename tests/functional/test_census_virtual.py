@@ -587,3 +587,44 @@ def test_the_list_is_read_at_a_status_only_when_every_job_waits_at_it(
     jobs: list[Any], status: int | None
 ) -> None:
     assert waiting_at(jobs) == status
+
+
+class Windows(VirtualBkJob):
+    """The simulator, noting where each job list read's creation window starts (epoch ms)."""
+
+    def __init__(self, finish_at: Mapping[int, float], **kwargs: Any) -> None:
+        super().__init__(finish_at, **kwargs)
+        self.starts: list[int] = []
+
+    async def _send(self, request: Request) -> Response:
+        if request.api == "get_job_instance_list":
+            params = request.query if request.query is not None else json.loads(request.body or b"")
+            self.starts.append(int(params["create_time_start"]))
+        return await super()._send(request)
+
+
+@pytest.mark.parametrize("launched", [False, True])
+def test_jobs_launched_a_moment_ago_are_listed_from_a_moment_ago(launched: bool) -> None:
+    # The list's first read goes back 30 days for jobs of unknown age, to a moment ago for
+    # jobs launched then (a busy scope's month is not read for each batch); the rounds after
+    # it narrow to the jobs' rows either way.
+    server = Windows(long_deploys(20))
+    jobs = list(server.ids.values())
+    began = time.time() * 1000
+
+    async def main() -> int:
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            poller.as_completed(SCOPE, jobs, launched=launched) as finished,
+        ):
+            return len([status async for status in finished])
+
+    assert run_virtual(main) == 20
+    assert len(server.starts) >= 3
+    month = 29 * 86_400_000
+    if launched:
+        assert began - 125_000 <= server.starts[0]  # (a moment ago: two minutes for clocks)
+    else:
+        assert server.starts[0] <= began - month
+    assert all(start >= began - 125_000 for start in server.starts[1:])
