@@ -70,6 +70,9 @@ from bkjob_async.tuning import keep_receive_buffers_on_heap
 SCOPE_PARAMS = {"bk_scope_type": "biz", "bk_scope_id": 2}
 AUTH = {"bk_app_code": "bench", "bk_app_secret": "secret", "bk_username": "admin"}
 ESB_STATUS = "/api/c/compapi/v2/jobv3/get_job_instance_status/"
+#: Seconds between two samples of a contender's requests (a config's ``sample_every``): the
+#: rate plots of ``test_peers.py`` read them. The engine's sample is ``Poller.statistics()``,
+#: about 70 us, which a run that plots no rate need not pay four times a second.
 SAMPLE_EVERY = 0.25
 # ``aiohttp-alone``'s look for a job's end without decoding the body.
 _FINISHED = re.compile(rb'"finished":\s*true')
@@ -517,12 +520,14 @@ async def _window(
         _raise_if_failed(config, task)
         return {**cpu.figures(), "requests": sent, "wall": config["seconds"]}
     deadline = start + config["seconds"]
+    every = config.get("sample_every", SAMPLE_EVERY)
     while time.monotonic() < deadline and not task.done():
         sampler.sample()
         if mode == "memory" and sampler.read()[0] >= n:
             await asyncio.sleep(SETTLE)
             return {"rss_watching": _settled_rss()}
-        await asyncio.sleep(SAMPLE_EVERY)
+        # (until the next sample, or the contender's end: the window ends with it)
+        await asyncio.wait({task}, timeout=max(0.0, min(every, deadline - time.monotonic())))
     sampler.sample()
     figures, wall = cpu.figures(), time.monotonic() - start
     if profile is not None:

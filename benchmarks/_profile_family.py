@@ -125,6 +125,7 @@ def main(seed: int, contender: str, out: Path) -> None:
             "watch",
             seconds=seconds,
             launch=launch,
+            sample_every=5.0,  # (as ``test_family.py`` samples)
             **extra,
         )
         results = run_contenders([config], tmp, start=server.start_clock, spawned=attach)

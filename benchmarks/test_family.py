@@ -125,7 +125,8 @@ def _run_seed(seed: int, tmp: Path) -> dict[str, Any]:
     seconds = (max(job.horizon for job in drawn) + SPARE) / speed
     workload = ["--mix", str(jobs), "--family", str(seed)]
     with mix_server(jobs, speed=speed, tmp=tmp, workload=workload) as server:
-        common = {"seconds": seconds, "launch": [at / speed for at in launch]}
+        # (no rate is plotted here: a sample at the start, the end, and every 5 s)
+        common = {"seconds": seconds, "launch": [at / speed for at in launch], "sample_every": 5.0}
         engine = _contender(
             "engine",
             "engine",
