@@ -13,14 +13,14 @@ left to the list only while it waits for a person (not started, a confirmation, 
 pause: ``_decide``'s ``parks``): a row whose status differs from the job's own has it polled
 at once, and per job again until it waits again. When every job the list follows in a scope
 is parked at one status, the list is read at that status only (``waiting_at``): a job that
-moved has no row, and is polled as a row at another status would have it. A job parked so has just been read by its
-own poll: the list reads it at its next round (a round after it parked if the list was idle),
-not at once, so parking costs no list read of its own.
+moved has no row, and is polled as a row at another status would have it. A job parked so
+has just been read by its own poll: the list reads it at its next round (a round after it
+parked if the list was idle), not at once, so parking costs no list read of its own.
 
 The window starts 30 days back (bk-job's limit) until the jobs were found once; then at the
 oldest of them. Jobs launched a moment ago (as their watch was told) need no month: their
-window starts a moment back. Paging while jobs are created shifts rows to later pages: a row read twice is
-read twice, none is lost. The census's requests go through the reader and wait for the rate
+window starts a moment back. Paging while jobs are created shifts rows to later pages: a row
+read twice is read twice, none is lost. The census's requests go through the reader and wait for the rate
 governor and the outage as every poll does. A round that fails is a round in which no job has
 a row: each is polled itself. ESB v2 has no job list; there the poller polls every job itself.
 The gateway v4's list pages 200 rows at most, up to offset 10,000, and says no total: a full
