@@ -539,6 +539,35 @@ def test_a_list_that_follows_parked_jobs_only_is_read_at_their_status() -> None:
     assert max(rows for _, rows in server.asked) == 5
 
 
+def test_a_busy_scope_costs_its_parked_jobs_one_short_page_a_round() -> None:
+    # 10 watched jobs wait 100 s for a confirmation in a scope where 2,500 others run (nobody
+    # watches them): a round reads one page of the 10 waiting rows, where the whole window
+    # was three pages of 1,000, three requests a round.
+    waits = dict.fromkeys(range(1, 11), 100.0)
+    server = Asked(dict.fromkeys(range(1, 11), 150.0), wait_until=waits)
+    for name in range(11, 2_511):
+        server.add(name, 1_000.0)
+    watched = [server.job(name) for name in waits]
+
+    async def main() -> int:
+        ended = 0
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            for name in waits:
+                tg.start_soon(server.confirm, name)
+            async for event in poller.watch_jobs(SCOPE, watched):
+                ended += isinstance(event, JobFinished)
+        return ended
+
+    assert run_virtual(main) == 10
+    assert {asked for asked, _ in server.asked} == {int(JobStatus.WAITING_USER)}
+    assert max(rows for _, rows in server.asked) == 10
+    assert len(server.asked) <= 100.0 / census_round(POLICY) + 3  # one page a round
+
+
 def test_a_list_that_follows_a_wait_for_the_end_is_read_whole() -> None:
     # The same jobs, the running ones waited for by ``as_completed``: their rows count too.
     waits = dict.fromkeys(range(1, 6), 100.0)
