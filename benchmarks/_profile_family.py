@@ -3,9 +3,10 @@
 ``python benchmarks/_profile_family.py SEED [CONTENDER [OUT_DIR]]`` (CONTENDER ``engine``, the
 defaults, or ``naive``, the 5 s loop) serves the seed's mix as ``test_family.py`` does, at its
 full scale (``BENCH_FAMILY_SPEED`` to change the clock, 10 by default), runs the one contender
-with ``py-spy record --gil`` attached (250 samples a second of the thread holding the GIL, ``BENCH_SPY_RATE`` to change it: a
-loop waiting in ``epoll_wait`` has let go of it, so every sample is Python code running) and prints the functions that take the most of its samples, by their own
-time and with what they call, and the modules' shares. The raw stacks are kept in
+with ``py-spy record --gil`` attached (250 samples a second of the thread holding the GIL,
+``BENCH_SPY_RATE`` to change it: a loop waiting in ``epoll_wait`` has let go of it, so every
+sample is Python code running) and prints the functions that take the most of its samples, by
+their own time and with what they call, and the modules' shares. The raw stacks are kept in
 ``OUT_DIR/profile-SEED-CONTENDER.txt``. Needs ``py-spy`` (``pip install py-spy``; not in the
 dev extra: a profile is a look, not a benchmark) and the right to trace the process (root, or
 ``ptrace_scope`` 0).
