@@ -507,12 +507,11 @@ class Asked(VirtualBkJob):
         return response
 
 
-def test_a_list_that_follows_parked_jobs_only_is_read_at_their_status() -> None:
-    # 40 jobs run for 200 s beside 5 that wait 100 s for a confirmation: each round's list
-    # is read at the confirmation's status, its rows the 5 waiting jobs', not the window's 45.
-    waits = dict.fromkeys(range(1, 6), 100.0)
-    server = Asked(dict.fromkeys(range(1, 46), 200.0), wait_until=waits)
-    jobs = list(server.ids.values())
+def _watched_to_their_ends(
+    server: VirtualBkJob, waits: Mapping[int, float], jobs: list[int]
+) -> tuple[dict[int, float], int]:
+    """Watch ``jobs`` for every transition until they end, each wait confirmed in time: when
+    each job was seen to start after its confirmation, and how many ends were seen."""
 
     async def main() -> tuple[dict[int, float], int]:
         started: dict[int, float] = {}
@@ -530,7 +529,16 @@ def test_a_list_that_follows_parked_jobs_only_is_read_at_their_status() -> None:
                 ended += isinstance(event, JobFinished)
         return started, ended
 
-    started, ended = run_virtual(main)
+    return run_virtual(main)
+
+
+def test_a_list_that_follows_parked_jobs_only_is_read_at_their_status() -> None:
+    # 40 jobs run for 200 s beside 5 that wait 100 s for a confirmation: each round's list
+    # is read at the confirmation's status, its rows the 5 waiting jobs', not the window's 45.
+    waits = dict.fromkeys(range(1, 6), 100.0)
+    server = Asked(dict.fromkeys(range(1, 46), 200.0), wait_until=waits)
+
+    started, ended = _watched_to_their_ends(server, waits, list(server.ids.values()))
     assert ended == 45
     assert set(started) == {server.job(name) for name in waits}
     assert all(100.0 <= at <= 100.0 + POLICY.latency + 0.5 for at in started.values())
@@ -549,20 +557,8 @@ def test_a_busy_scope_costs_its_parked_jobs_one_short_page_a_round() -> None:
         server.add(name, 1_000.0)
     watched = [server.job(name) for name in waits]
 
-    async def main() -> int:
-        ended = 0
-        async with (
-            server.client() as client,
-            Poller(client, policy=POLICY) as poller,
-            anyio.create_task_group() as tg,
-        ):
-            for name in waits:
-                tg.start_soon(server.confirm, name)
-            async for event in poller.watch_jobs(SCOPE, watched):
-                ended += isinstance(event, JobFinished)
-        return ended
-
-    assert run_virtual(main) == 10
+    _, ended = _watched_to_their_ends(server, waits, watched)
+    assert ended == 10
     assert {asked for asked, _ in server.asked} == {int(JobStatus.WAITING_USER)}
     assert max(rows for _, rows in server.asked) == 10
     assert len(server.asked) <= 100.0 / census_round(POLICY) + 3  # one page a round
