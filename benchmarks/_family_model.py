@@ -93,12 +93,12 @@ def run_seed(seed: int, host_runs: int = 2000) -> dict[str, Any]:
     return out
 
 
-#: The engine as the loop: every 5 s from its first poll (about 2 s after the launch, as
-#: ``model_ratios`` watches with ``launched=True``), no quick look at a step's turn, no margin
-#: under the bound, no jitter. It makes at most the loop's requests on every seed, with p50
-#: about the loop's: where nobody waits for a person, what the defaults pay over the loop is
-#: the margin and the looks at a step's turn (``HISTORY.md``, "The family's requests and the
-#: 5 s bound").
+#: The engine as the loop: every 5 s from its first poll (5 s after the launch: watched with
+#: ``launched=True`` as ``model_ratios`` watches, and with no bound ``soon`` is ``interval``), no
+#: quick look at a step's turn, no margin under the bound, no jitter. It makes at most the loop's
+#: requests on every seed, with p50 about the loop's: where nobody waits for a person, what the
+#: defaults pay over the loop is the margin and the looks at a step's turn (``HISTORY.md``, "The
+#: family's requests and the 5 s bound").
 AS_THE_LOOP = PollPolicy(latency=None, interval=5.0, max_interval=5.0, growth=1.0, jitter=0.0)
 
 

@@ -168,9 +168,12 @@ def min_gap(policy: PollPolicy) -> float:
 
 
 #: The gap at a step's turn, as a share of the bound (``soon``): hosts start up to a few seconds
-#: after their step (0-2 s in bk-job's agents, in the mixes of ``benchmarks/``), so one poll 2 s
-#: after the one that saw them waiting sees most of them running.
-SOON = 0.4
+#: after their step (0-2 s in bk-job's agents, in the mixes of ``benchmarks/``), so one poll
+#: 2.5 s after the one that saw them waiting sees them running. (0.4, a look 2 s after, made
+#: 0.1-2.4% more requests on the family of mixes and 0.8-1.3% more on the two mixes, on virtual
+#: time, for a median better on some seeds, worse on others: ``benchmarks/HISTORY.md``, "The
+#: look at a step's turn: half the bound".)
+SOON = 0.5
 
 
 def soon(policy: PollPolicy) -> float:

@@ -51,7 +51,7 @@ class PollPolicy:
         (running) is polled at most ``latency`` apart (``None``: no bound, ``interval`` grows
         to ``max_interval`` as for a waiting job). At a step's turn (its hosts waiting to
         start, none ended; or a rolling step between two batches) the next poll comes after
-        0.4 of ``latency``, the gap growing back to it: changes come in bunches there.
+        half of ``latency``, the gap growing back to it: changes come in bunches there.
     :param interval: between polls of a job right after it changed, and the first gap of a
         job that waits for a person (an ``interval`` above ``latency`` wins: the job is polled
         every ``interval``).

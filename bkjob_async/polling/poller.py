@@ -538,8 +538,8 @@ class Poller:
         the watch's first ``__anext__``. See ``bkjob_async.polling`` for the delivery contract.
 
         ``launched=True`` says the jobs were launched a moment ago (``execute_job_plan``, say,
-        has just returned them): each is first polled ``soon`` after this call (about 2 s at
-        the defaults, a little less by its id), once its hosts have had time to start, not at
+        has just returned them): each is first polled ``soon`` after this call (about 2.5 s
+        at the defaults, a little less by its id), once its hosts have had time to start, not at
         once. A poll at once would find its hosts waiting, and a look ``soon`` after it would
         follow anyway: the flag saves that request on every job, and sees nothing later. A job
         the poller polls already (for another watch), or one with a stored state, keeps its

@@ -102,8 +102,8 @@ def test_turning_reads_codes_kept_as_tuples_too() -> None:
 @pytest.mark.parametrize(
     ("policy", "expected"),
     [
-        (PollPolicy(), 2.0),  # 0.4 of the 5 s bound
-        (PollPolicy(latency=10.0, interval=10.0, max_interval=30.0), 4.0),
+        (PollPolicy(), 2.5),  # half the 5 s bound
+        (PollPolicy(latency=10.0, interval=10.0, max_interval=30.0), 5.0),
         (PollPolicy(latency=60.0, interval=5.0, max_interval=60.0), 5.0),  # interval is less
         (PollPolicy(latency=1.0, interval=2.0), 2.0),  # an interval above the bound wins
         (PollPolicy(latency=None), 5.0),  # no bound: interval and growth alone
@@ -123,7 +123,7 @@ def test_after_a_turn_the_gap_grows_back_to_the_bound(growth: float) -> None:
     for _ in range(8):
         base, _ = next_interval(policy, base, 0.0, rng, top)
         bases.append(base)
-    assert bases[0] == 2.0
+    assert bases[0] == 2.5
     factor = max(growth, TURN_GROWTH)
     for before, after in itertools.pairwise(bases):
         assert after == min(before * factor, 5.0)  # never past the bound
@@ -300,13 +300,13 @@ def _gap_after(body: dict[str, Any], interval: float, seen: dict[str, Any] | Non
     return poll_at - 10.0
 
 
-#: A changed answer, by what came before it, and the gap after it (no jitter): ``soon`` (2 s)
+#: A changed answer, by what came before it, and the gap after it (no jitter): ``soon`` (2.5 s)
 #: at a turn, the bound less ``SEEN_MARGIN`` (4.9 s) elsewhere. ``interval`` 0: the job's first
 #: answer since a watch took it on (a turn too: a job just launched has its hosts start soon).
 FIRST_ANSWERS = [
-    ("first answer, hosts waiting", None, [WAIT, WAIT, RUN], 0.0, 2.0),
-    ("later answer, hosts waiting", [WAIT, WAIT, WAIT], [WAIT, WAIT, RUN], 5.0, 2.0),
-    ("later answer, between two batches", [OK, RUN, WAIT], [OK, OK, WAIT], 5.0, 2.0),
+    ("first answer, hosts waiting", None, [WAIT, WAIT, RUN], 0.0, 2.5),
+    ("later answer, hosts waiting", [WAIT, WAIT, WAIT], [WAIT, WAIT, RUN], 5.0, 2.5),
+    ("later answer, between two batches", [OK, RUN, WAIT], [OK, OK, WAIT], 5.0, 2.5),
     ("later answer, a batch at work", [RUN, RUN, WAIT], [OK, RUN, WAIT], 5.0, 4.9),
     ("first answer, all running", None, [RUN, RUN, RUN], 0.0, 4.9),
 ]
