@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from types import SimpleNamespace
 from typing import Any
 
 import anyio
 import attrs
 import pytest
+from anyio.abc import TaskGroup
 
 from bkjob_async import (
     HostTransition,
@@ -316,6 +318,22 @@ def test_jobs_created_outside_any_window_keep_the_census_running(created_days_ag
     assert server.lists >= 3
 
 
+@asynccontextmanager
+async def _confirming(
+    server: VirtualBkJob, waits: Mapping[int, float], policy: PollPolicy = POLICY
+) -> AsyncIterator[tuple[Poller, TaskGroup]]:
+    """A poller on ``server`` under ``policy``, each wait of ``waits`` confirmed in time beside
+    it (``server.confirm``): yields the poller and the task group that runs the confirmations."""
+    async with (
+        server.client() as client,
+        Poller(client, policy=policy) as poller,
+        anyio.create_task_group() as tg,
+    ):
+        for name in waits:
+            tg.start_soon(server.confirm, name)
+        yield poller, tg
+
+
 def _host_watch(census: bool) -> tuple[dict[tuple, float], VirtualBkJob, int]:
     """50 jobs that wait for a confirmation for 5 minutes, then run 100 s, watched for every
     transition: what was seen (and when), the server, and the poller's requests."""
@@ -325,14 +343,7 @@ def _host_watch(census: bool) -> tuple[dict[tuple, float], VirtualBkJob, int]:
 
     async def main() -> tuple[dict[tuple, float], int]:
         seen: dict[tuple, float] = {}
-        policy = PollPolicy(census=census)
-        async with (
-            server.client() as client,
-            Poller(client, policy=policy) as poller,
-            anyio.create_task_group() as tg,
-        ):
-            for name in waits:
-                tg.start_soon(server.confirm, name)
+        async with _confirming(server, waits, PollPolicy(census=census)) as (poller, _):
             async for event in poller.watch_jobs(SCOPE, jobs):
                 step = getattr(event, "step_instance_id", None)
                 what = (type(event).__name__, event.job_instance_id, step)
@@ -398,13 +409,8 @@ def test_parking_a_job_costs_no_list_read_of_its_own() -> None:
             pass
 
     async def main() -> None:
-        async with (
-            server.client() as client,
-            Poller(client, policy=POLICY) as poller,
-            anyio.create_task_group() as tg,
-        ):
+        async with _confirming(server, waits) as (poller, tg):
             for name in waits:
-                tg.start_soon(server.confirm, name)
                 tg.start_soon(watch, poller, name)
 
     run_virtual(main)
@@ -516,13 +522,7 @@ def _watched_to_their_ends(
     async def main() -> tuple[dict[int, float], int]:
         started: dict[int, float] = {}
         ended = 0
-        async with (
-            server.client() as client,
-            Poller(client, policy=POLICY) as poller,
-            anyio.create_task_group() as tg,
-        ):
-            for name in waits:
-                tg.start_soon(server.confirm, name)
+        async with _confirming(server, waits) as (poller, _):
             async for event in poller.watch_jobs(SCOPE, jobs):
                 if isinstance(event, JobTransition) and event.previous == JobStatus.WAITING_USER:
                     started[event.job_instance_id] = now()
@@ -576,13 +576,7 @@ def test_a_list_that_follows_a_wait_for_the_end_is_read_whole() -> None:
             pass
 
     async def main() -> int:
-        async with (
-            server.client() as client,
-            Poller(client, policy=POLICY) as poller,
-            anyio.create_task_group() as tg,
-        ):
-            for name in waits:
-                tg.start_soon(server.confirm, name)
+        async with _confirming(server, waits) as (poller, tg):
             tg.start_soon(watch, poller)
             async with poller.as_completed(SCOPE, running) as finished:
                 return len([status async for status in finished])
