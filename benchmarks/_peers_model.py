@@ -284,19 +284,29 @@ def fixed(gap: float, jitter: float = 0.0) -> Schedule:
     return polls
 
 
-def measure(batches: list[list[Job]], schedule: Schedule) -> dict[str, float]:
-    """Requests per job, p50/p99 latency and the share later than 5 s of ``schedule``."""
+def measure(
+    batches: list[list[Job]], schedule: Schedule, settle: list[float] | None = None
+) -> dict[str, float]:
+    """Requests per job, p50/p99 latency and the share later than 5 s of ``schedule``.
+
+    Changes before ``SETTLE`` are left out, on each job's own clock; ``settle`` (one a job, in
+    the order of the batches) says where each job's changes start to count instead: a family's
+    job launched at ``at`` s of its run has ``SETTLE - at``, as the real run counts changes
+    after the first ``SETTLE`` s of the run, not of each job (its hosts' starts at its launch
+    count).
+    """
     latencies, requests, count = [], 0, 0
     for b, batch in enumerate(batches):
         polls, reads = schedule(batch, b * len(batch))
         requests += len(reads)
         for times, job in zip(polls, batch, strict=True):
+            since = SETTLE if settle is None else settle[count]
             count += 1
             requests += len(times)
             changes = [step.end for step in job if step.confirm]
             changes += [when for step in job for host in step.hosts for when in host]
             for when in changes:
-                if when >= SETTLE:
+                if when >= since:
                     latencies.append(times[bisect.bisect_left(times, when)] - when)
     latencies.sort()
     seen = len(latencies)

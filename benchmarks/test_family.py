@@ -91,7 +91,8 @@ def model_ratios(
     """The engine's schedule (``policy``) against the fixed 5 s loop's on virtual time
     (``_peers_model``), on the run's very jobs, each from its launch: requests per job, p50 and
     p99, as ratios. What the schedule does alone, without the machine (no answer takes time
-    there)."""
+    there). Changes count from the run's first ``SETTLE`` s on, as in the real run: a job
+    launched at once has its hosts' starts left out, one launched later has them counted."""
     jobs = []
     for job_id, at in zip(server.job_ids, launch, strict=True):
         job = server.timeline[str(job_id)]
@@ -113,7 +114,8 @@ def model_ratios(
         )
     # (each job watched from its launch, the watch told so, as ``_peers.engine`` watches it)
     schedules = (fixed(LOOP_INTERVAL), engine_schedule(policy, launched=True))
-    loop, ours = (measure([jobs], s) for s in schedules)
+    settle = [SETTLE - at for at in launch]  # (on each job's clock, from its launch)
+    loop, ours = (measure([jobs], s, settle) for s in schedules)
     return {key: ours[key] / loop[key] for key in ("requests_per_job", "p50", "p99")}
 
 
