@@ -60,7 +60,7 @@ class PollPolicy:
     :param growth: gap factor per unchanged poll (1 keeps it fixed).
     :param jitter: a gap is shortened by a random share in ``[0, jitter)``; never
         lengthened, so ``latency`` holds. A gap repeated at ``latency`` is not jittered: a
-        job that stays at the bound is polled ``latency`` apart, less 2% for reading the
+        job that stays at the bound is polled ``latency`` apart, less 1% for reading the
         answer (its first gap and those after a turn are jittered, so jobs keep phases of
         their own).
     :param max_in_flight: requests at once; must not exceed the client's connection limit.
