@@ -280,7 +280,8 @@ def test_a_rolling_steps_later_batches_waiting_are_no_turn() -> None:
             starts[name] += latencies(timeline, seen, "start")
             assert max(latencies(timeline, seen, "end")) <= 5.0  # every end within the bound
     # As a 5 s loop but for the bound's margin (``SEEN_MARGIN``) and a poll ``soon`` per batch
-    # (1.06x here); ``soon`` on every change while batches wait made it 1.44x.
+    # (1.04x here, 1.06x with a 2% margin); ``soon`` on every change while batches wait made it
+    # 1.44x.
     assert polls["turn"] <= polls["fixed"] * 1.08
     median = sorted(starts["turn"])[len(starts["turn"]) // 2]
     assert median < sorted(starts["fixed"])[len(starts["fixed"]) // 2] * 0.8  # batches: sooner
