@@ -105,6 +105,8 @@ def _check_depth(data: bytes | bytearray | str) -> None:
     shallow enough. Else the strings go: first each two adjacent quotes (an empty string, or
     the end of one string and the start of the next: nothing between them either way, and the
     quotes after them still alternate), then the few strings left, those that held brackets.
+    When the first step would take every quote (no string held a bracket: the common case),
+    the quotes are dropped in one pass instead, to the same text.
     Last, innermost pairs of brackets are removed a round at a time: a valid text nested ``n``
     deep is empty after ``n`` rounds. A text that stops shrinking is not JSON: short, the
     parser says so (its recursion is bounded by what is left); long, it is refused as too deep.
@@ -115,9 +117,13 @@ def _check_depth(data: bytes | bytearray | str) -> None:
     if b"\\" in raw:
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
     left = raw.translate(None, _NOT_STRUCTURE)
-    if left.count(b"[") + left.count(b"{") <= MAX_DEPTH:
+    if len(left) - len(left.translate(None, b"[{")) <= MAX_DEPTH:  # (the opening brackets)
         return
-    left = _STRING.sub(b"", left.replace(b'""', b""))
+    bare = left.translate(None, b'"')
+    if left.count(b'""') * 2 == len(left) - len(bare):
+        left = bare  # (every quote is in a pair of adjacent ones: what the next line leaves)
+    else:
+        left = _STRING.sub(b"", left.replace(b'""', b""))
     for _ in range(MAX_DEPTH):
         size = len(left)
         left = left.replace(b"[]", b"").replace(b"{}", b"")
