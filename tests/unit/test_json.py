@@ -164,6 +164,36 @@ def test_odd_answers_read_as_the_standard_library_reads_them(
         assert _same(got[1], want[1])
 
 
+# Numbers of 1 to 24 digits (either side of 64 bits), at every offset modulo 3, some in strings.
+numbers = st.lists(
+    st.tuples(
+        st.integers(0, 2),
+        st.integers(1, 24).flatmap(lambda n: st.integers(10 ** (n - 1), 10**n - 1)),
+        st.sampled_from(["", "-", '"']),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(numbers)
+def test_a_number_past_64_bits_anywhere_is_read_as_json_reads_it(
+    layout: list[tuple[int, int, str]],
+) -> None:
+    # ``_may_hold_big_ints`` looks at every third byte first: a run of 19 digits must be found
+    # at any offset (a mutant that looks at every fourth byte, or for 7 in a row, fails here).
+    items = []
+    for pad, number, form in layout:
+        spelled = f'"{number}"' if form == '"' else f"{form}{number}"
+        items.append(" " * pad + spelled)
+    text = "[" + ",".join(items) + "]"
+    whole = bkjob_async._json._RUN in text.encode().translate(bkjob_async._json._DIGITS)
+    assert bkjob_async._json._may_hold_big_ints(text) is whole
+    got, want = _outcome(_FAST.loads, text.encode()), _outcome(json.loads, text)
+    assert got[0] == want[0]
+    assert _same(got[1], want[1])
+
+
 def test_a_text_nested_past_the_limit_is_refused_where_json_would_recurse(
     variant: ModuleType,
 ) -> None:
