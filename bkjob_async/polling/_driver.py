@@ -450,7 +450,7 @@ class Turn:
     runs none of the poller's work costs nothing.
     """
 
-    __slots__ = ("_open", "budget", "clock", "start", "turns")
+    __slots__ = ("budget", "clock", "counting", "start", "turns")
 
     def __init__(
         self, budget: float = TURN_BUDGET, clock: Callable[[], float] = time.perf_counter
@@ -461,20 +461,21 @@ class Turn:
         self.start = 0.0
         #: Turns that ran the poller's work so far (what the tests count).
         self.turns = 0
-        self._open = False
+        #: Whether the poller's work in this turn is being counted (a ``spent()`` came first).
+        self.counting = False
 
     def spent(self) -> bool:
         """Whether the poller's work has run ``budget`` seconds in this turn of the loop."""
-        if self._open:
+        if self.counting:
             return self.clock() - self.start >= self.budget
-        self._open = True
+        self.counting = True
         self.turns += 1
         self.start = self.clock()
         asyncio.get_running_loop().call_soon(self._close)
         return False
 
     def _close(self) -> None:
-        self._open = False
+        self.counting = False
 
 
 @types.coroutine
@@ -586,16 +587,24 @@ class Workers:
         slot = Slot()
         driver = self.driver
         read, apply, take, clock = driver.reader.read, driver.apply, driver.due.take, driver.clock
-        rounds, spent = self.rounds, driver.turn.spent
+        rounds, turn = self.rounds, driver.turn
+        spent = turn.spent
         # A job's row is read in place here (the registry's columns at its slot, while its
         # handle's generation is the slot's): ``Watched``'s properties are calls, every poll.
         gens, sents = driver.registry.gens, driver.registry.sents
         while True:
             if self._folding and len(self._held) >= _BATCH:
                 await self._room()  # (answers come faster than they are folded)
-            elif spent():  # (this turn has run the poller's budget: go on in the next)
+            elif turn.counting and spent():  # (this turn ran the poller's budget: the next)
                 await next_turn()
-            watched = take(clock()) or await self._wait(slot)
+            # A poll that goes counts this turn's work from here, if nothing counted it yet; a
+            # worker that finds none due parks, and schedules no end of a count (``Turn``): an
+            # unchanged answer at a quiet time costs one turn of the loop, not two.
+            watched = take(clock())
+            if watched is None:
+                watched = await self._wait(slot)
+            elif not turn.counting:
+                spent()
             failing = watched.hangs()  # (taken from the failing jobs' share: ``_jobs``)
             if not self._still_watched(watched):
                 watched.busy = False

@@ -17,6 +17,7 @@ import asyncio
 import functools
 import itertools
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import anyio
@@ -85,3 +86,30 @@ def test_turns_spent_now_and_then_move_work_never_events() -> None:
     spent = _watched(0.005, lambda: next(ticks) / 1000)  # sixth look)
     _same(spent, _extreme(None))
     assert _extreme(None)[1] < spent[1] < _extreme(0.0)[1]  # (spent now and then: between)
+
+
+def test_unchanged_answers_at_a_quiet_time_count_no_turn() -> None:
+    # Jobs that run for long and answer the same every poll, each at its own time: a worker
+    # that finds no poll due parks, and opens no count of the turn (whose end would cost the
+    # event loop a turn more for each such answer). Counting each answer's turn, as before,
+    # makes the turns as many as the polls.
+    server = VirtualBkJob(dict.fromkeys(range(4), 1000.0))
+    ids = [server.job(i) for i in range(4)]
+    counted = [0, 0]
+
+    async def main() -> None:
+        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+            turn = poller._driver.turn
+            async with AsyncExitStack() as stack:
+                for job_id in ids:  # (a watch each, a quarter of a second apart: out of step)
+                    await stack.enter_async_context(poller.watch_jobs(SCOPE, [job_id]))
+                    await anyio.sleep(0.25)
+                await anyio.sleep(5.0)  # (the jobs' first changes: started, running)
+                before, polls = turn.turns, sum(server.polls.values())
+                await anyio.sleep(60.0)  # (about 30 unchanged answers a job: every 2 s)
+                counted[:] = [turn.turns - before, sum(server.polls.values()) - polls]
+
+    run_virtual(main)
+    turns, polls = counted
+    assert polls >= 4 * 25
+    assert turns < polls / 10, (turns, polls)
