@@ -101,6 +101,16 @@ _STRING = re.compile(rb'"[^"]*"')
 _NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'[]{}"')))
 
 
+def _drop_strings(left: bytes | bytearray) -> bytes | bytearray:
+    """Return brackets and quotes (``left``) without their strings: each two adjacent quotes
+    go, then the strings left (``_check_depth``). When the pairs would take every quote, one
+    pass drops them all instead, to the same text."""
+    bare = left.translate(None, b'"')
+    if left.count(b'""') * 2 == len(left) - len(bare):
+        return bare
+    return _STRING.sub(b"", left.replace(b'""', b""))
+
+
 def _check_depth(data: bytes | bytearray | str) -> None:
     """Raise ``TooDeep`` if ``data`` nests deeper than ``MAX_DEPTH``; no recursion, no parse.
 
@@ -109,8 +119,7 @@ def _check_depth(data: bytes | bytearray | str) -> None:
     shallow enough. Else the strings go: first each two adjacent quotes (an empty string, or
     the end of one string and the start of the next: nothing between them either way, and the
     quotes after them still alternate), then the few strings left, those that held brackets.
-    When the first step would take every quote (no string held a bracket: the common case),
-    the quotes are dropped in one pass instead, to the same text.
+    (``_drop_strings``: in one pass when no string held a bracket, the common case.)
     Last, innermost pairs of brackets are removed a round at a time: a valid text nested ``n``
     deep is empty after ``n`` rounds. A text that stops shrinking is not JSON: short, the
     parser says so (its recursion is bounded by what is left); long, it is refused as too deep.
@@ -123,11 +132,7 @@ def _check_depth(data: bytes | bytearray | str) -> None:
     left = raw.translate(None, _NOT_STRUCTURE)
     if len(left) - len(left.translate(None, b"[{")) <= MAX_DEPTH:  # (the opening brackets)
         return
-    bare = left.translate(None, b'"')
-    if left.count(b'""') * 2 == len(left) - len(bare):
-        left = bare  # (every quote is in a pair of adjacent ones: what the next line leaves)
-    else:
-        left = _STRING.sub(b"", left.replace(b'""', b""))
+    left = _drop_strings(left)
     for _ in range(MAX_DEPTH):
         size = len(left)
         left = left.replace(b"[]", b"").replace(b"{}", b"")
