@@ -311,7 +311,11 @@ def draw_family(results: dict[str, Any], path: Path) -> Path:
     fig.suptitle(
         f"A family of mixes: {results['jobs'][0]}-{results['jobs'][1]} jobs a seed, clock"
         f" x{results['speed']:g},"
-        " side by side in one run per seed",
+        + (
+            " side by side in one run per seed"
+            if results.get("repeat", 1) == 1
+            else f" side by side, the median of {results['repeat']} runs per seed"
+        ),
         fontsize=11,
     )
     fig.savefig(path, dpi=110)
