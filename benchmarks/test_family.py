@@ -71,6 +71,8 @@ if os.environ.get("BENCH_FAMILY_SEEDS"):
 SCALE = _scale
 #: Side-by-side runs a seed (``BENCH_FAMILY_REPEAT``); with more than one, the medians count.
 REPEAT = int(os.environ.get("BENCH_FAMILY_REPEAT") or "1")
+if REPEAT < 1:
+    raise ValueError(f"BENCH_FAMILY_REPEAT must be at least 1, got {REPEAT}")
 
 
 def _out() -> Path:
@@ -267,7 +269,7 @@ def test_family_of_mixes() -> None:
             runs = []
             for _ in range(REPEAT):
                 runs.append(_run_seed(seed, tmp))
-                report(_table(runs[-1:])[2:3])  # (a line as each run ends, and the file so far)
+                report(_table(runs[-1:])[2:3])  # (a line as each run ends; the file a seed)
             seeds.append(_median_run(runs))
             (out / FAMILY_RESULTS.name).write_text(json.dumps(results, indent=1) + "\n")
     print(f"plot: {draw_family(results, out / 'family-ratios.png')}")
