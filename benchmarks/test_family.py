@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import statistics
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,7 @@ import pytest
 
 from bkjob_async import PollPolicy
 
-from ._harness import report
+from ._harness import median, report
 from ._peers_bench import MixServer, load, mix_server, run_contenders, scratch
 from ._peers_family import jobs_for, mix_jobs, shape
 from ._peers_model import CONFIRM, Step, fixed, measure
@@ -185,14 +184,14 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One seed's runs as one: each figure's median, each ratio's range, and every run kept."""
     if len(runs) == 1:
         return runs[0]
-    ratios = {key: statistics.median(run["ratios"][key] for run in runs) for key in FIGURES}
+    ratios = {key: median([run["ratios"][key] for run in runs]) for key in FIGURES}
     spread = {
         key: (min(run["ratios"][key] for run in runs), max(run["ratios"][key] for run in runs))
         for key in FIGURES
     }
     contenders = {
         name: {
-            key: statistics.median(run["contenders"][name][key] for run in runs)
+            key: median([run["contenders"][name][key] for run in runs])
             for key, value in row.items()
             if isinstance(value, (int, float))
         }
@@ -269,7 +268,7 @@ def test_family_of_mixes() -> None:
             runs = []
             for _ in range(REPEAT):
                 runs.append(_run_seed(seed, tmp))
-                report(_table(runs[-1:])[2:3])  # (a line as each run ends; the file a seed)
+                report(_table(runs[-1:])[2:3])  # (a line a run; the file after each seed)
             seeds.append(_median_run(runs))
             (out / FAMILY_RESULTS.name).write_text(json.dumps(results, indent=1) + "\n")
     print(f"plot: {draw_family(results, out / 'family-ratios.png')}")
