@@ -17,6 +17,12 @@ Changed polls are counted the same way, against simulators that move one host in
 host's transition per poll, and its baseline is ``raw-json`` (GET, read, ``json.loads``).
 Target (issue 10): <= 1.5x. The test checks from the engine's own statistics that every poll
 counted was a changed one.
+
+Both are counted again with the polls alone (``test_instructions_per_poll_alone``): 20 jobs,
+one poll every ``ALONE_GAP`` s, each job on a watch of its own, as on the family's mixes whose
+jobs are launched one by one (``test_family.py``). In bulk a turn of the event loop serves many
+answers; alone, each poll pays for the scheduler's timer, a worker's wake-up and the loop's
+turns by itself. The targets are the same.
 """
 
 from __future__ import annotations
@@ -40,20 +46,26 @@ def _printed(stdout: str) -> dict[str, int]:
     return json.loads(stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def _per_request(mode: str, few: tuple[int, str], many: tuple[int, str]) -> float:
-    """Instructions per request between the two runs of a loop.
+def _per_request(mode: str, few: tuple[int, str], many: tuple[int, str], sent: int = 1000) -> float:
+    """Instructions per request between the two runs of a loop (``sent`` requests apart).
 
     The raw loops send exactly what they are told; the engine's loop stops at the first check
-    after reaching it (every 10 ms), so its own count of requests sent is the divisor.
+    after reaching it, so its own count of requests sent is the divisor.
     """
-    sent = 1000
     if mode == "engine":
         sent = _printed(many[1])["requests"] - _printed(few[1])["requests"]
     return (many[0] - few[0]) / sent
 
 
-def _run(mode: str, url: str, ids_file: str, requests: int, out: Path) -> tuple[int, str]:
-    """Count one loop's instructions; return them and what the loop printed."""
+#: Seconds between two polls that come alone: more than a request takes under callgrind.
+ALONE_GAP = 0.1
+
+
+def _run(
+    mode: str, url: str, ids_file: str, requests: int, out: Path, gap: float = 0.0
+) -> tuple[int, str]:
+    """Count one loop's instructions (``gap``: its polls alone); return them and what it
+    printed."""
     done = subprocess.run(
         [
             "valgrind",
@@ -65,6 +77,7 @@ def _run(mode: str, url: str, ids_file: str, requests: int, out: Path) -> tuple[
             url,
             ids_file,
             str(requests),
+            str(gap),
         ],
         capture_output=True,
         text=True,
@@ -131,3 +144,40 @@ def test_instructions_per_changed_poll() -> None:
     assert polls["unchanged"] == 0
     assert polls["events"] >= polls["requests"] - 200
     assert ratio <= 1.5
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("changed", [False, True], ids=["unchanged", "changed"])
+def test_instructions_per_poll_alone(changed: bool) -> None:
+    """Polls that come one at a time, unchanged or changed: the targets of the bulk counts."""
+    baseline = "raw-json" if changed else "raw"
+    per_request, polls = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in (baseline, "engine"):
+            with simulator(20, steps=3, hosts=10, flip=changed) as sim:
+                ids_file = str(Path(tmp) / "ids.json")
+                Path(ids_file).write_text(json.dumps(sim.job_ids))
+                few = _run(mode, sim.url, ids_file, 100, Path(tmp) / f"{mode}.few", ALONE_GAP)
+                many = _run(mode, sim.url, ids_file, 400, Path(tmp) / f"{mode}.many", ALONE_GAP)
+            per_request[mode] = _per_request(mode, few, many, sent=300)
+            if mode == "engine":
+                polls = _printed(many[1])
+    ratio = per_request["engine"] / per_request[baseline]
+    target = 1.5 if changed else 1.1
+    kind = "changed" if changed else "unchanged"
+    report(
+        [
+            f"== instructions per request (callgrind; 3-step x 10-host jobs; {kind} polls, alone:"
+            f" one every {ALONE_GAP:g} s)",
+            f"{baseline:8} loop, a task a job            {per_request[baseline]:10,.0f}",
+            f"engine, a watch a job                {per_request['engine']:10,.0f}"
+            f"   ratio {ratio:.3f} (target <= {target})",
+            f"engine's polls: {polls['requests']} sent, {polls['unchanged']} unchanged, "
+            f"{polls['events']} events",
+        ]
+    )
+    if changed:
+        assert polls["unchanged"] == 0
+    else:  # (each job's first poll is decoded: the rest are unchanged)
+        assert polls["unchanged"] >= polls["requests"] - 20
+    assert ratio <= target

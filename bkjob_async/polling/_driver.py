@@ -50,6 +50,7 @@ from ._decide import (
     census_round,
     classify,
     decide,
+    early,
     failing_share,
     joined_at,
     min_gap,
@@ -772,7 +773,7 @@ class Driver:
         self.permits = permits
         self.registry = delivery.registry
         self.health = Health.start(policy)
-        self.due = Due(min_gap(policy), self, failing_share(policy))
+        self.due = Due(min_gap(policy), self, failing_share(policy), early(policy))
         #: The job list as the status of end-only waits (``None``: no such API, ESB v2).
         self.census = None if protocol is None else self._census(protocol)
         self._tg: TaskGroup | None = None

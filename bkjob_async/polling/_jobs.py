@@ -789,6 +789,7 @@ class Due:
 
     __slots__ = (
         "_clock",
+        "_early",
         "_failing",
         "_gap",
         "_gate",
@@ -804,8 +805,10 @@ class Due:
         "refused",
     )
 
-    def __init__(self, gap: float, gate: Gate, share: int = 1) -> None:
+    def __init__(self, gap: float, gate: Gate, share: int = 1, early: float = 0.0) -> None:
         self._gap = gap
+        #: How much sooner than due a job may go along with polls that go now (``_hand_out``).
+        self._early = early
         self._gate = gate
         #: ints: due time and slot (module docstring); the collector tracks none. The jobs
         #: failing alone have their own, and hold at most ``share`` polls in flight (taken,
@@ -889,11 +892,13 @@ class Due:
                         return watched
         return self._take(self._heap, now)
 
-    def _take(self, heap: list[int], now: float) -> Watched | None:
-        """Pop the earliest due job of ``heap`` (``take``)."""
+    def _take(self, heap: list[int], now: float, until: float | None = None) -> Watched | None:
+        """Pop the earliest due job of ``heap`` (``take``); with ``until``, the earliest due by
+        then, if it may go now (``_hand_out``)."""
         gap, gate, registry = self._gap, self._gate, self._registry
         entries, sents = registry.entries, registry.sents
-        bound = (int(now * 1e3) + 1) << SHIFT  # entries below are due: at most ``now``
+        # (entries below are due: at most ``now``, or ``until``)
+        bound = (int((now if until is None else until) * 1e3) + 1) << SHIFT
         while heap and heap[0] < bound:
             entry = heapq.heappop(heap)
             slot = entry & _SLOT
@@ -902,6 +907,9 @@ class Due:
             watched = _handle((registry, slot, registry.gens[slot]))
             sent = sents[slot]
             if now < sent + gap and registry.hinted.get(slot, _NEVER) <= sent:
+                if until is not None:  # not due yet, and too soon to go early: at its time
+                    heapq.heappush(heap, entry)
+                    return None
                 self._refuse(watched, now)  # (a hint since the last poll asked for this one)
                 continue
             governor = gate.governor
@@ -1013,17 +1021,32 @@ class Due:
             self._timer = loop.call_later(delay, self._tick)
 
     def _hand_out(self, now: float) -> float:
-        """Hand the jobs due at ``now`` to parked workers; return how long to sleep."""
+        """Hand the jobs due at ``now`` to parked workers, and those due within ``early`` along
+        with them; return how long to sleep."""
+        handed = False
         while self._idle and self._next() <= now:
             watched = self.take(now)
             if watched is None:
                 break
-            slot = self._idle.pop()
-            slot.watched = watched
-            _wake(slot.ready)
+            handed = True
+            self._hand(watched)
+        if handed and self._early and self._gate.health.server.down_since is None:
+            # Polls go now: the jobs due within ``early`` go with them (``_decide.early``).
+            heap, until = self._heap, now + self._early
+            while self._idle and heap:
+                watched = self._take(heap, now, until)
+                if watched is None:
+                    break
+                self._hand(watched)
         due = self._next()  # (stale ones popped)
         if due <= now:
             # Held back (rate, outage): wait until polls may go. Or no worker is free: the
             # first to park wakes us (busy ones take due jobs themselves).
             return max(self._gate.hold(now), _TICK) if self._idle else math.inf
         return max(due - now, _TICK) if due < math.inf else math.inf
+
+    def _hand(self, watched: Watched) -> None:
+        """Hand a job taken to a parked worker and wake it."""
+        slot = self._idle.pop()
+        slot.watched = watched
+        _wake(slot.ready)

@@ -101,3 +101,71 @@ async def test_cancelling_run_stops_its_timer_and_later_wake_ups() -> None:
     assert due._timer.cancelled()
     due.wake()  # no loop to call: nothing scheduled, nothing raised
     assert not due._soon
+
+
+class _DownGate(_Gate):
+    """Polls may go, but bk-job is down (an outage: each poll is a probe)."""
+
+    class health:
+        class server:
+            down_since = 0.0
+
+
+async def _handed_at(due: Due, times: list[float], workers: int = 3) -> list[list[int]]:
+    """Run the scheduler with ``workers`` parked workers on a clock that reads each of
+    ``times`` in turn; return the ids of the jobs it handed out at each (the timer never fires
+    in between: every due time is far off)."""
+    now, handed = [times[0]], [[] for _ in times]
+
+    async def worker() -> None:
+        slot = Slot()
+        while True:
+            watched = await due.park(slot)
+            if watched is not None:
+                handed[times.index(now[0])].append(watched.job.job_instance_id)
+                watched.busy = False
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(workers):
+            tg.start_soon(worker)
+        await anyio.sleep(0)  # (all parked)
+        tg.start_soon(due.run, lambda: now[0])
+        for at in times:
+            now[0] = at
+            due.wake()
+            await anyio.sleep(0.05)  # (a tick and the workers' turns, many times over)
+        tg.cancel_scope.cancel()
+    return [sorted(ids) for ids in handed]
+
+
+async def test_jobs_due_within_early_go_with_a_job_due_now_and_never_alone() -> None:
+    registry = Registry(10)
+    due = Due(0.0, _Gate(registry), early=0.5)  # type: ignore[arg-type]
+    first, second, third = (_watched(registry, Scope.biz(2), job_id) for job_id in (1, 2, 3))
+    due.push(first, 1000.0)
+    due.push(second, 1000.4)  # within 0.5 s of the first
+    due.push(third, 1000.6)  # not
+    # Nothing due at 999.9: none goes early by itself. Once the first is due (entries keep
+    # milliseconds, rounded up), the second goes with it.
+    assert await _handed_at(due, [999.9, 1000.01, 1000.61]) == [[], [1, 2], [3]]
+    assert registry.sents[second.slot] == 1000.01  # (its next gap counts from then)
+
+
+async def test_a_job_polled_a_moment_ago_waits_for_its_time_and_is_not_refused() -> None:
+    registry = Registry(10)
+    due = Due(1.0, _Gate(registry), early=0.5)  # type: ignore[arg-type]
+    first, second = (_watched(registry, Scope.biz(2), job_id) for job_id in (1, 2))
+    due.push(first, 1000.0)
+    due.push(second, 1000.4)
+    registry.sents[second.slot] = 999.3  # polled 0.7 s ago: the least gap is 1 s
+    assert await _handed_at(due, [1000.01, 1000.41]) == [[1], [2]]
+    assert due.refused == 0  # not a poll asked too soon: one not taken early
+
+
+async def test_no_job_goes_early_in_an_outage() -> None:
+    registry = Registry(10)
+    due = Due(0.0, _DownGate(registry), early=0.5)  # type: ignore[arg-type]
+    first, second = (_watched(registry, Scope.biz(2), job_id) for job_id in (1, 2))
+    due.push(first, 1000.0)
+    due.push(second, 1000.4)
+    assert await _handed_at(due, [1000.01, 1000.41]) == [[1], [2]]  # a probe goes alone
