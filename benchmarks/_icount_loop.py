@@ -8,10 +8,11 @@ of each body; ``engine`` is the poller watching the same jobs back to back: agai
 simulator every poll after a job's first is unchanged, against ``simulator(flip=True)`` every
 poll is a changed one (decoded, diffed, one host's transition delivered).
 
-With ``GAP`` (seconds), the polls come alone, as on a mix whose jobs are launched one by one:
-one every ``GAP`` s, each job in turn, on its own watch in the engine (a task of its own in the
-raw loops), and none sent while another is in flight (a request under callgrind takes a few
-tens of milliseconds: ``GAP`` must be more).
+With ``GAP`` (seconds), the polls fall due one at a time, as on a mix whose jobs are launched
+one by one: one every ``GAP`` s, each job in turn, on its own watch in the engine (a task of its
+own in the raw loops). A request under callgrind takes a few tens of milliseconds: ``GAP`` must
+be more, so that none is in flight when the next falls due. The raw loops send each alone; the
+engine sends those due within ``_decide.early`` of one another together.
 """
 
 from __future__ import annotations

@@ -18,11 +18,12 @@ host's transition per poll, and its baseline is ``raw-json`` (GET, read, ``json.
 Target (issue 10): <= 1.5x. The test checks from the engine's own statistics that every poll
 counted was a changed one.
 
-Both are counted again with the polls alone (``test_instructions_per_poll_alone``): 20 jobs,
-one poll every ``ALONE_GAP`` s, each job on a watch of its own, as on the family's mixes whose
-jobs are launched one by one (``test_family.py``). In bulk a turn of the event loop serves many
-answers; alone, each poll pays for the scheduler's timer, a worker's wake-up and the loop's
-turns by itself. The targets are the same.
+Both are counted again with polls that fall due one at a time (``test_instructions_per_poll_alone``):
+20 jobs, one due every ``ALONE_GAP`` s, each job on a watch of its own, as on the family's
+mixes whose jobs are launched one by one (``test_family.py``). In bulk a turn of the event loop
+serves many answers; a poll that goes alone pays for the scheduler's timer, a worker's wake-up
+and the loop's turns by itself. The raw loops send each alone; the engine sends those due
+within ``_decide.early`` together (``_jobs.Due``). The targets are the same.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def test_instructions_per_changed_poll() -> None:
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("changed", [False, True], ids=["unchanged", "changed"])
 def test_instructions_per_poll_alone(changed: bool) -> None:
-    """Polls that come one at a time, unchanged or changed: the targets of the bulk counts."""
+    """Polls that fall due one at a time, unchanged or changed: the bulk counts' targets."""
     baseline = "raw-json" if changed else "raw"
     per_request, polls = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -167,8 +168,8 @@ def test_instructions_per_poll_alone(changed: bool) -> None:
     kind = "changed" if changed else "unchanged"
     report(
         [
-            f"== instructions per request (callgrind; 3-step x 10-host jobs; {kind} polls, alone:"
-            f" one every {ALONE_GAP:g} s)",
+            f"== instructions per request (callgrind; 3-step x 10-host jobs; {kind} polls, due"
+            f" one at a time: one every {ALONE_GAP:g} s)",
             f"{baseline:8} loop, a task a job            {per_request[baseline]:10,.0f}",
             f"engine, a watch a job                {per_request['engine']:10,.0f}"
             f"   ratio {ratio:.3f} (target <= {target})",

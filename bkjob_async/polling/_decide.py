@@ -169,9 +169,9 @@ def min_gap(policy: PollPolicy) -> float:
 
 
 #: How much sooner than due a job is polled along with polls that go now, as a share of the
-#: bound (``early``). A tenth made 0.5-1.6% more requests on seeds of the family of mixes, for
-#: CPU a job-hour 0.74-0.99x the loop's where alone they were 1.05-1.14x (``benchmarks/HISTORY.md``,
-#: "Polls that come alone, and polls pulled early").
+#: shorter of ``latency`` and ``interval`` (``early``): on the family of mixes it made 0.3-1.8%
+#: more requests, for CPU a job-hour 0.58-0.73x a 5 s loop's (``benchmarks/HISTORY.md``, "Polls
+#: that fall due one at a time go together").
 EARLY = 0.1
 
 
@@ -184,7 +184,8 @@ def early(policy: PollPolicy) -> float:
     the gap after it is counted from then: the two stay together. The driver pulls none sooner
     than ``min_gap`` after the job's last poll, and none in an outage (``_jobs.Due``).
     """
-    return EARLY * cap(policy, False)
+    latency = policy.latency
+    return EARLY * (policy.interval if latency is None else min(latency, policy.interval))
 
 
 #: The gap at a step's turn, as a share of the bound (``soon``): hosts start up to a few seconds

@@ -62,7 +62,9 @@ class PollPolicy:
         lengthened, so ``latency`` holds. A gap repeated at ``latency`` is not jittered: a
         job that stays at the bound is polled ``latency`` apart, less 1% for reading the
         answer (its first gap and those after a turn are jittered, so jobs keep phases of
-        their own).
+        their own). A job due within a tenth of ``latency`` or ``interval``, the shorter
+        (0.5 s at the defaults), of a poll that goes now is polled with it, a moment early:
+        polls that go together cost the client less than polls that come alone.
     :param max_in_flight: requests at once; must not exceed the client's connection limit.
         It also bounds how many answers can land in one turn of the event loop: keep it near
         polls per second x request latency (the performance page's "Scale" has the loop lag
