@@ -169,9 +169,8 @@ def min_gap(policy: PollPolicy) -> float:
 
 
 #: How much sooner than due a job is polled along with polls that go now, as a share of the
-#: shorter of ``latency`` and ``interval`` (``early``): on the family of mixes it made 0.3-1.8%
-#: more requests, for CPU a job-hour 0.58-0.73x a 5 s loop's (``benchmarks/HISTORY.md``, "Polls
-#: that fall due one at a time go together").
+#: shorter of ``latency`` and ``interval`` (``early``). What it costs in requests and saves in
+#: CPU: ``benchmarks/HISTORY.md``, "Polls that fall due one at a time go together".
 EARLY = 0.1
 
 
@@ -181,8 +180,8 @@ def early(policy: PollPolicy) -> float:
     A poll that comes alone pays by itself for the scheduler's timer, a worker's wake-up and
     turns of the event loop, and runs cold; polls that go together share them. A job due within
     this of a poll that goes is polled with it, never later than due (``latency`` holds), and
-    the gap after it is counted from then: the two stay together. The driver pulls none sooner
-    than ``min_gap`` after the job's last poll, and none in an outage (``_jobs.Due``).
+    the gap after it is counted from then: the two stay together. The scheduler pulls none
+    sooner than ``min_gap`` after the job's last poll, and none in an outage (``_jobs.Due``).
     """
     latency = policy.latency
     return EARLY * (policy.interval if latency is None else min(latency, policy.interval))

@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from bkjob_async import Scope
-from bkjob_async.polling._jobs import Due, Registry, Slot
+from bkjob_async.polling._jobs import Due, Registry, Slot, Watched
 
 from .test_jobs_memory import _Gate, _watched
 
@@ -138,34 +138,33 @@ async def _handed_at(due: Due, times: list[float], workers: int = 3) -> list[lis
     return [sorted(ids) for ids in handed]
 
 
-async def test_jobs_due_within_early_go_with_a_job_due_now_and_never_alone() -> None:
+def _pair(gap: float = 0.0, gate_type: type[_Gate] = _Gate) -> tuple[Due, Registry, Watched]:
+    """A scheduler that lets jobs go up to 0.5 s early (``gap``: the least between two polls
+    of a job), job 1 due at 1000.0 and job 2 at 1000.4; return it, its registry and job 2."""
     registry = Registry(10)
-    due = Due(0.0, _Gate(registry), early=0.5)  # type: ignore[arg-type]
-    first, second, third = (_watched(registry, Scope.biz(2), job_id) for job_id in (1, 2, 3))
+    due = Due(gap, gate_type(registry), early=0.5)  # type: ignore[arg-type]
+    first, second = (_watched(registry, Scope.biz(2), job_id) for job_id in (1, 2))
     due.push(first, 1000.0)
-    due.push(second, 1000.4)  # within 0.5 s of the first
-    due.push(third, 1000.6)  # not
-    # Nothing due at 999.9: none goes early by itself. Once the first is due (entries keep
-    # milliseconds, rounded up), the second goes with it.
+    due.push(second, 1000.4)
+    return due, registry, second
+
+
+async def test_jobs_due_within_early_go_with_a_job_due_now_and_never_alone() -> None:
+    due, registry, second = _pair()
+    due.push(_watched(registry, Scope.biz(2), 3), 1000.6)  # not within 0.5 s of job 1
+    # Nothing due at 999.9: none goes early by itself. Once job 1 is due (entries keep
+    # milliseconds, rounded up), job 2 goes with it.
     assert await _handed_at(due, [999.9, 1000.01, 1000.61]) == [[], [1, 2], [3]]
     assert registry.sents[second.slot] == 1000.01  # (its next gap counts from then)
 
 
 async def test_a_job_polled_a_moment_ago_waits_for_its_time_and_is_not_refused() -> None:
-    registry = Registry(10)
-    due = Due(1.0, _Gate(registry), early=0.5)  # type: ignore[arg-type]
-    first, second = (_watched(registry, Scope.biz(2), job_id) for job_id in (1, 2))
-    due.push(first, 1000.0)
-    due.push(second, 1000.4)
+    due, registry, second = _pair(gap=1.0)
     registry.sents[second.slot] = 999.3  # polled 0.7 s ago: the least gap is 1 s
     assert await _handed_at(due, [1000.01, 1000.41]) == [[1], [2]]
     assert due.refused == 0  # not a poll asked too soon: one not taken early
 
 
 async def test_no_job_goes_early_in_an_outage() -> None:
-    registry = Registry(10)
-    due = Due(0.0, _DownGate(registry), early=0.5)  # type: ignore[arg-type]
-    first, second = (_watched(registry, Scope.biz(2), job_id) for job_id in (1, 2))
-    due.push(first, 1000.0)
-    due.push(second, 1000.4)
+    due, _, _ = _pair(gate_type=_DownGate)
     assert await _handed_at(due, [1000.01, 1000.41]) == [[1], [2]]  # a probe goes alone
