@@ -712,6 +712,10 @@ logger = logging.getLogger("bkjob_async.polling")
 
 # The scheduler never sleeps less than this: jobs due within a tick go out together.
 _TICK = 0.001
+#: The most polls handed out at once when jobs go early (``Due._hand_out``): a group shares
+#: the loop's turns. Among many jobs the next ones are due a moment later, and only those go
+#: early; a pull as far as ``early`` for each idle worker would run the whole schedule ahead.
+_GROUP = 16
 
 
 SHIFT = 24  # slots below 2**24 (``Watched.due`` reads an entry's due time)
@@ -1023,17 +1027,19 @@ class Due:
     def _hand_out(self, now: float) -> float:
         """Hand the jobs due at ``now`` to parked workers, and those due within ``early`` along
         with them; return how long to sleep."""
-        handed = False
+        handed = 0
         while self._idle and self._next() <= now:
             watched = self.take(now)
             if watched is None:
                 break
-            handed = True
+            handed += 1
             self._hand(watched)
         if handed and self._early and self._gate.health.server.down_since is None:
-            # Polls go now: the jobs due within ``early`` go with them (``_decide.early``).
+            # Polls go now: the jobs due within ``early`` go with them (``_decide.early``), up
+            # to a group.
             heap, until = self._heap, now + self._early
-            while self._idle and heap:
+            while self._idle and heap and handed < _GROUP:
+                handed += 1
                 watched = self._take(heap, now, until)
                 if watched is None:
                     break

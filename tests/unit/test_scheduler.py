@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from bkjob_async import Scope
-from bkjob_async.polling._jobs import Due, Registry, Slot, Watched
+from bkjob_async.polling._jobs import _GROUP, Due, Registry, Slot, Watched
 
 from .test_jobs_memory import _Gate, _watched
 
@@ -168,3 +168,12 @@ async def test_a_job_polled_a_moment_ago_waits_for_its_time_and_is_not_refused()
 async def test_no_job_goes_early_in_an_outage() -> None:
     due, _, _ = _pair(gate_type=_DownGate)
     assert await _handed_at(due, [1000.01, 1000.41]) == [[1], [2]]  # a probe goes alone
+
+
+async def test_at_most_a_group_goes_at_once_with_the_early_ones() -> None:
+    due, registry, _ = _pair()
+    for job_id in range(3, _GROUP + 6):  # more jobs due within 0.5 s than a group
+        due.push(_watched(registry, Scope.biz(2), job_id), 1000.5)
+    handed = await _handed_at(due, [1000.01, 1000.51], workers=_GROUP + 5)
+    assert handed[0] == list(range(1, _GROUP + 1))  # job 1, due, and the next ones early
+    assert handed[1] == list(range(_GROUP + 1, _GROUP + 6))  # the rest at their time
