@@ -45,7 +45,7 @@ class VirtualBkJob:
     """The simulator on the virtual loop's clock, and what its answers were and when.
 
     ``finish_at`` maps a name to when (virtual seconds from 0) a job of one script step on
-    one host succeeds; ``ids`` maps each name to the job's id. ``wait_until`` makes a job
+    ``hosts`` hosts (one by default) succeeds; ``ids`` maps each name to the job's id. ``wait_until`` makes a job
     begin with a confirmation that waits for a person until then (``confirm``). ``latency``
     is each answer's delay. A 429 carries no hint of when to come back (the gateway's
     ``X-Bkapi-RateLimit-*`` headers are dropped: the poller's own pacing is under test) unless
@@ -60,6 +60,7 @@ class VirtualBkJob:
         finish_at: Mapping[int, float] | None = None,
         *,
         latency: float = 0.002,
+        hosts: int = 1,
         rate_hints: bool = False,
         wait_until: Mapping[int, float] | None = None,
         **simulator: Any,
@@ -67,7 +68,7 @@ class VirtualBkJob:
         simulator.setdefault("host_start_delay", 0.0)
         simulator.setdefault("operation_lag", 0.0)
         self.sim = BkJobSimulator(virtual_clock=loop_time, **simulator)
-        self.latency, self.rate_hints = latency, rate_hints
+        self.latency, self.rate_hints, self.hosts = latency, rate_hints, hosts
         self.wait_until = dict(wait_until or {})
         self.ids: dict[int, int] = {}
         for name, at in (finish_at or {}).items():
@@ -81,10 +82,10 @@ class VirtualBkJob:
         self._inner = self.sim.transport()
 
     def add(self, name: int, finish_at: float) -> int:
-        """Create job ``name`` now: it succeeds ``finish_at`` (seconds from 0) on its one host."""
+        """Create job ``name`` now: it succeeds ``finish_at`` (seconds from 0) on its hosts."""
         wait = self.wait_until.get(name)
         start = wait if wait is not None else loop_time()
-        run = StepPlan(hosts=[HostPlan(duration=max(0.0, finish_at - start))])
+        run = StepPlan(hosts=[HostPlan(duration=max(0.0, finish_at - start))] * self.hosts)
         steps = [StepPlan(StepType.MANUAL_CONFIRM), run] if wait is not None else [run]
         self.ids[name] = self.sim.create_job(SCOPE, steps)
         return self.ids[name]

@@ -293,7 +293,7 @@ def waiting_at(jobs: Sequence[Watched]) -> int | None:
     status = None
     for watched in jobs:
         job = watched.job
-        if not job.parks or job.status not in WAITS_FOR_A_PERSON:
+        if not job.parks:  # (a parked job: it waits for a person, or its next change ends it)
             return None
         if status is None:
             status = job.status

@@ -863,9 +863,25 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
 
 def _park(job: PolledJob) -> PolledJob:
     """A job whose watches need its transitions: the job list stands for its polls while it
-    waits for a person (not started, a confirmation, a rolling pause), and only then."""
-    waits = job.status in WAITS_FOR_A_PERSON
+    waits for a person (not started, a confirmation, a rolling pause), or while its next
+    change can only come with its end (``ends_next``), and only then."""
+    waits = job.status in WAITS_FOR_A_PERSON or ends_next(job.state)
     return job if waits is job.census else job._replace(census=waits)
+
+
+def ends_next(state: JobState) -> bool:
+    """Whether a job's next change can only come with a change of its own status: it runs,
+    and of its steps only the last one it runs is not over, with one host at work, which runs.
+
+    bk-job lists every step of a job from its start (those to come as not started) and every
+    host of a step (a rolling step's later batches as waiting, from its first batch), so the
+    host's end is the step's, and the step's the job's: the job list, which reads the job's
+    status, sees it. A job whose steps or hosts are not all known yet is not such a job.
+    """
+    if state.status != STEP_RUNNING:
+        return False
+    codes = state.codes_of_only_open()
+    return codes is not None and HOST_WAITING not in codes and codes.count(HOST_RUNNING) == 1
 
 
 def _read_itself(listed: int | None) -> bool:

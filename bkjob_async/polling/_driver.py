@@ -904,7 +904,11 @@ class Driver:
 
     def census_read(self, error: BaseException | None) -> None:
         """Count a read of the job list in bk-job's health: an answer (``None``) ends an
-        outage, as a poll's does; a failure while down is a failed probe."""
+        outage, as a poll's does; a failure while down is a failed probe. A failure no retry
+        can fix (the list is not there, or not open to this app) ends the census instead."""
+        if isinstance(error, errors.BkJobError) and classify(error) is Kind.PERMANENT:
+            self._end_census(error)
+            return
         now, server = self.clock(), self.health.server
         if error is None:
             self.last_answer = now
@@ -917,6 +921,25 @@ class Driver:
                 now, self.last_answer, self.answers, self.rules.rng, silent=True, first=False
             )
             self.health = self.health._replace(server=server)
+
+    def _end_census(self, error: errors.BkJobError) -> None:
+        """Poll every job itself from now on: the job list cannot be read (``census_read``)."""
+        census, self.census = self.census, None
+        if census is None:
+            return
+        logger.warning(
+            "the job list cannot be read (%s: %s): every job is polled itself from now on",
+            type(error).__name__,
+            self.reader.redact(str(error)),
+        )
+        census.jobs.clear()
+        now = self.clock()
+        for watched in self.registry.jobs.values():
+            job = watched.job
+            if job.census or job.parks:
+                watched.job = job._replace(census=False, parks=False)
+                if job.census and not watched.busy:
+                    self.due.push(watched, now)
 
     def census_gate(self) -> float:
         """Return 0 if a census request may go now, else how long to wait first."""

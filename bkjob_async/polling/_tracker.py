@@ -36,6 +36,7 @@ from ._statuses import (
     HOST_ENDED,
     HOST_PASSED,
     HOST_RANK,
+    NOT_OVER,
     PASSES,
     STARTING,
     STEP_RUNNING,
@@ -209,6 +210,18 @@ class JobState(tuple[Any, ...]):
             if fields[i] == status:
                 return fields[i + _CODES - _STATUS]  # type: ignore[no-any-return]
         return None
+
+    def codes_of_only_open(self) -> Sequence[int] | None:
+        """Return the host codes of the one step not over (``_statuses.NOT_OVER``, or no status
+        yet), ``None`` if every step is over or more than one is not (read in place)."""
+        fields, found = self[_STEPS], None
+        for i in range(_STATUS, len(fields), _WIDTH):
+            status = fields[i]
+            if status is None or status in NOT_OVER:
+                if found is not None:
+                    return None
+                found = fields[i + _CODES - _STATUS]
+        return found
 
     def __getnewargs__(self) -> tuple[Any, ...]:  # (copy and pickle)
         return (self.status, self.finished, self.steps, self.seq, self.visits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -14,6 +15,7 @@ import anyio
 import attrs
 import pytest
 from anyio.abc import TaskGroup
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from bkjob_async import (
     HostTransition,
@@ -26,7 +28,7 @@ from bkjob_async import (
 )
 from bkjob_async.polling._census import waiting_at
 from bkjob_async.polling._decide import census_round
-from bkjob_async.testing import Fault, Request, Response
+from bkjob_async.testing import Fault, HostPlan, Request, Response, StepPlan
 
 from ..virtual import VirtualBkJob, now, run_virtual
 
@@ -191,7 +193,7 @@ def test_a_failing_list_falls_back_to_polling_each_job() -> None:
 
 
 def test_a_host_watch_of_a_job_the_list_follows_polls_it_until_it_leaves() -> None:
-    server = VirtualBkJob({1: 1e9})
+    server = VirtualBkJob({1: 1e9}, hosts=2)  # (one host running: ``test_a_last_host_...``)
     one = server.job(1)
 
     async def main() -> tuple[int, int, int]:
@@ -338,7 +340,7 @@ def _host_watch(census: bool) -> tuple[dict[tuple, float], VirtualBkJob, int]:
     """50 jobs that wait for a confirmation for 5 minutes, then run 100 s, watched for every
     transition: what was seen (and when), the server, and the poller's requests."""
     waits = {i: 300.0 + i for i in range(1, 51)}
-    server = VirtualBkJob({i: 400.0 + i for i in waits}, wait_until=waits)
+    server = VirtualBkJob({i: 400.0 + i for i in waits}, wait_until=waits, hosts=2)
     jobs = list(server.ids.values())
 
     async def main() -> tuple[dict[tuple, float], int]:
@@ -536,7 +538,7 @@ def test_a_list_that_follows_parked_jobs_only_is_read_at_their_status() -> None:
     # 40 jobs run for 200 s beside 5 that wait 100 s for a confirmation: each round's list
     # is read at the confirmation's status, its rows the 5 waiting jobs', not the window's 45.
     waits = dict.fromkeys(range(1, 6), 100.0)
-    server = Asked(dict.fromkeys(range(1, 46), 200.0), wait_until=waits)
+    server = Asked(dict.fromkeys(range(1, 46), 200.0), wait_until=waits, hosts=2)
 
     started, ended = _watched_to_their_ends(server, waits, list(server.ids.values()))
     assert ended == 45
@@ -552,7 +554,7 @@ def test_a_busy_scope_costs_its_parked_jobs_one_short_page_a_round() -> None:
     # watches them): a round reads one page of the 10 waiting rows, where the whole window
     # was three pages of 1,000, three requests a round.
     waits = dict.fromkeys(range(1, 11), 100.0)
-    server = Asked(dict.fromkeys(range(1, 11), 150.0), wait_until=waits)
+    server = Asked(dict.fromkeys(range(1, 11), 150.0), wait_until=waits, hosts=2)
     for name in range(11, 2_511):
         server.add(name, 1_000.0)
     watched = [server.job(name) for name in waits]
@@ -647,3 +649,102 @@ def test_jobs_launched_a_moment_ago_are_listed_from_a_moment_ago(launched: bool)
     else:
         assert server.starts[0] <= began - month
     assert all(start >= began - 125_000 for start in server.starts[1:])
+
+
+def _every_transition(server: VirtualBkJob, census: bool) -> tuple[dict[tuple, float], int]:
+    """Watch every job of ``server`` for every transition until they end: what was seen (and
+    when, each first time), and the poller's requests."""
+
+    async def main() -> tuple[dict[tuple, float], int]:
+        seen: dict[tuple, float] = {}
+        async with (
+            server.client() as client,
+            Poller(client, policy=PollPolicy(census=census)) as poller,
+        ):
+            async for event in poller.watch_jobs(SCOPE, list(server.ids.values())):
+                what = (
+                    type(event).__name__,
+                    event.job_instance_id,
+                    getattr(event, "step_instance_id", None),
+                    getattr(event, "previous", None),
+                    getattr(event, "current", None),
+                )
+                seen.setdefault(what, now())
+            return seen, poller.statistics().requests
+
+    return run_virtual(main)
+
+
+def test_a_last_host_at_work_is_left_to_the_list_and_its_end_seen_in_time() -> None:
+    # 20 jobs of one step on one host, running 100-195 s: once the host runs, its end can only
+    # come with the job's, which the list reads; each job is polled at its start and its end.
+    finish = {name: 95.0 + 5 * name for name in range(1, 21)}
+    server = VirtualBkJob(finish)
+    seen, requests = _every_transition(server, census=True)
+    alone_server = VirtualBkJob(finish)
+    alone, alone_requests = _every_transition(alone_server, census=False)
+
+    assert {key[0] for key in seen} >= {"HostTransition", "JobFinished"}
+    assert len(seen) == len(alone)  # every transition polling each job sees, and no other
+    for name, job in server.ids.items():
+        assert server.polls[job] <= 3  # its first read, the read the list's row asked for
+        assert alone_server.polls[alone_server.job(name)] >= 95 / POLICY.interval
+        ended = seen[("JobFinished", job, None, None, None)]
+        assert finish[name] <= ended <= finish[name] + POLICY.latency + 0.5
+    assert server.lists <= 200 / census_round(POLICY) + 3  # one page a round
+    assert requests < 0.25 * alone_requests
+
+
+def test_a_last_host_with_a_step_to_come_is_polled_itself() -> None:
+    # Two steps of one host each, 50 s apart: while the first runs, the second's start is a
+    # change the job list cannot see (the job runs throughout), so the job is polled itself.
+    server = VirtualBkJob()
+    steps = [StepPlan(hosts=[HostPlan(duration=50.0)]) for _ in range(2)]
+    job = server.ids[1] = server.sim.create_job(SCOPE, steps)
+    second = server.sim.job(job).steps[1].step_instance_id
+    seen, _ = _every_transition(server, census=True)
+
+    started = min(at for key, at in seen.items() if key[0] == "HostTransition" and key[2] == second)
+    assert 50.0 <= started <= 50.0 + POLICY.latency + 0.5
+    assert server.polls[job] >= 50 / POLICY.interval  # the first step: polled every 5 s
+    assert server.lists <= 50 / census_round(POLICY) + 3  # (the second step's last host only)
+
+
+class NoList(VirtualBkJob):
+    """The simulator behind a gateway that does not serve this app the job list (HTTP 404)."""
+
+    def __init__(self, finish_at: Mapping[int, float], **kwargs: Any) -> None:
+        super().__init__(finish_at, **kwargs)
+        self.refused_lists = 0
+
+    async def _send(self, request: Request) -> Response:
+        if request.api == "get_job_instance_list":
+            self.refused_lists += 1
+            return Response(404, CIMultiDictProxy(CIMultiDict()), b"not found")
+        return await super()._send(request)
+
+
+def test_a_list_that_cannot_be_read_ends_the_census_and_every_job_is_polled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Jobs whose last host runs are left to the list; its first read is refused for good (no
+    # retry fixes a 404): from then on every job is polled itself, and no end is seen late.
+    finish = {name: 25.0 + 5 * name for name in range(1, 11)}
+    server = NoList(finish)
+
+    async def main() -> tuple[dict[int, float], bool]:
+        ended: dict[int, float] = {}
+        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+            async for event in poller.watch_jobs(SCOPE, list(server.ids.values())):
+                if isinstance(event, JobFinished):
+                    ended[event.job_instance_id] = now()
+            return ended, poller.statistics().census
+
+    with caplog.at_level(logging.WARNING, logger="bkjob_async.polling"):
+        ended, census = run_virtual(main)
+    assert server.refused_lists == 1
+    assert not census
+    assert sum("cannot be read" in r.message for r in caplog.records) == 1
+    for name, job in server.ids.items():
+        assert finish[name] <= ended[job] <= finish[name] + POLICY.latency + 0.5
+        assert server.polls[job] >= finish[name] / POLICY.interval - 3

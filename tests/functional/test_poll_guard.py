@@ -27,7 +27,7 @@ def test_a_scheduling_bug_becomes_a_count_not_a_flood(
 ) -> None:
     # A schedule that asks for the next poll at once: the bug of issue 22, made on purpose.
     monkeypatch.setattr(_decide, "next_interval", lambda *_: (0.0, 0.0))
-    server = VirtualBkJob({1: 1e9, 2: 1e9})
+    server = VirtualBkJob({1: 1e9, 2: 1e9}, hosts=2)  # (polled: not parked)
     one, two = server.job(1), server.job(2)
 
     async def main() -> int:

@@ -93,7 +93,7 @@ def test_unchanged_answers_at_a_quiet_time_count_no_turn() -> None:
     # that finds no poll due parks, and opens no count of the turn (whose end would cost the
     # event loop a turn more for each such answer). Counting each answer's turn, as before,
     # makes the turns as many as the polls.
-    server = VirtualBkJob(dict.fromkeys(range(4), 1000.0))
+    server = VirtualBkJob(dict.fromkeys(range(4), 1000.0), hosts=2)  # (polled: not parked)
     ids = [server.job(i) for i in range(4)]
     counted = [0, 0]
 

@@ -53,7 +53,7 @@ def test_a_bad_events_filter_is_refused_before_anything_is_sent(events) -> None:
 
 
 def test_a_running_watch_takes_and_drops_jobs() -> None:
-    server = VirtualBkJob({1: 30.0, 2: 1e9, 3: 20.0, 4: 1e9})
+    server = VirtualBkJob({1: 30.0, 2: 1e9, 3: 20.0, 4: 1e9}, hosts=2)  # (polled: not parked)
     one, two, three, four = (server.job(i) for i in (1, 2, 3, 4))
     finished: list[tuple[float, int]] = []
     at_removal: dict[int, int] = {}

@@ -23,6 +23,7 @@ from bkjob_async.polling._decide import (
     cap,
     census_round,
     decide,
+    ends_next,
     min_gap,
     next_interval,
     soon,
@@ -94,6 +95,36 @@ def test_turning_reads_codes_kept_as_tuples_too() -> None:
     assert turning(state((RUNNING, [OK] * 28 + [WAIT, WAIT]), packed=False))
     assert not turning(state((RUNNING, [RUN] * 27 + [OK, WAIT, WAIT]), packed=False))
     assert not turning(state((RUNNING, [RUN] * 30), (NOT_STARTED, None), packed=False))
+
+
+# --- ends_next: a table -------------------------------------------------------------------------
+
+ENDS = [
+    ("one host, the only step", state((RUNNING, [RUN])), True),
+    ("the last host of the last step", state((DONE, [OK]), (RUNNING, [OK] * 9 + [RUN])), True),
+    ("the last host, others failed", state((RUNNING, [BAD] * 29 + [RUN])), True),
+    ("codes kept as a tuple", state((DONE, [OK]), (RUNNING, [OK, RUN]), packed=False), True),
+    # another change can come before the job's end
+    ("two hosts run", state((RUNNING, [OK, RUN, RUN])), False),
+    ("1 left, a step after", state((RUNNING, [OK, RUN]), (NOT_STARTED, None)), False),
+    ("a rolling step's later batch waits", state((RUNNING, [OK] * 4 + [RUN] + [WAIT] * 5)), False),
+    ("its host waits to start", state((RUNNING, [WAIT])), False),
+    ("no host listed yet", state((RUNNING, None)), False),
+    ("no step running", state((DONE, [OK]), (NOT_STARTED, None)), False),
+    ("a step of no status yet after it", state((RUNNING, [RUN]), (None, None)), False),
+    ("a job never seen", EMPTY, False),
+]
+
+
+@pytest.mark.parametrize(("job", "expected"), [t[1:] for t in ENDS], ids=[t[0] for t in ENDS])
+def test_ends_next(job: JobState, expected: bool) -> None:
+    assert ends_next(job) is expected
+
+
+def test_a_job_not_running_never_ends_next() -> None:
+    for status in (1, 3, 7, 10):  # not started, ended, waiting for a person, stopping
+        job = JobState(status, False, state((RUNNING, [RUN])).steps)
+        assert not ends_next(job)
 
 
 # --- soon and the gaps after it -----------------------------------------------------------------
