@@ -9,13 +9,16 @@ that has such jobs, the jobs created in the narrowest window that covers them (e
 newest first), and hands each job its row (``_decide.Listed``): a job is polled itself only
 when its row says it ended (for its final snapshot) or it has no row (outside the window:
 a per-job poll, never silence). A job whose watches need its transitions (host, step, job) is
-left to the list only while it waits for a person (not started, a confirmation, a rolling
-pause: ``_decide``'s ``parks``): a row whose status differs from the job's own has it polled
-at once, and per job again until it waits again. When every job the list follows in a scope
-is parked at one status, the list is read at that status only (``waiting_at``): a job that
-moved has no row, and is polled as a row at another status would have it. A job parked so
-has just been read by its own poll: the list reads it at its next round (a round after it
-parked if the list was idle), not at once, so parking costs no list read of its own.
+left to the list only while its next change must change its status (``_decide``'s ``parks``):
+while it waits for a person (not started, a confirmation, a rolling pause), or while it runs
+its last step with one host at work (``_decide.ends_next``). A row whose status differs from
+the job's own has it polled at once, and per job again until it parks again. When every job
+the list follows in a scope is parked at one status, the list is read at that status only
+(``waiting_at``): a job that moved has no row, and is polled as a row at another status would
+have it. A job parked so has just been read by its own poll: the list reads it at its next
+round (a round after it parked if the list was idle), not at once, so parking costs no list
+read of its own. A running job parked saves one poll a round: where a read costs more pages
+than it has jobs, such jobs are polled themselves for ``DEAR_ROUNDS`` rounds (``_read``).
 
 The window starts 30 days back (bk-job's limit) until the jobs were found once; then at the
 oldest of them. Jobs launched a moment ago (as their watch was told) need no month: their
@@ -39,7 +42,7 @@ from .._converter import read_epoch_ms
 from .._observe import observe_job_list
 from .._protocol.jobs import MAX_LENGTH_V4, MAX_OFFSET_V4
 from ..config import ApiFlavor
-from ..models import JobStatusPage
+from ..models import JobStatus, JobStatusPage
 from ._statuses import WAITS_FOR_A_PERSON
 from .events import (
     PERSON_WAITING,
@@ -73,6 +76,11 @@ _PAGE = 1000
 BURST = 0.05
 #: The events of a wait for a job's end only (with those that tell of the watch itself).
 _END = frozenset({JobFinished, WatchFailed, WatchTimedOut, PollingStalled, PollingResumed})
+#: How many rounds a scope's list is not read for its jobs whose last host runs, after a read
+#: that cost more pages than it had jobs (``_read``): they are polled themselves meanwhile.
+DEAR_ROUNDS = 10
+#: A job's status while it runs.
+_RUNNING = int(JobStatus.RUNNING)
 #: A job's creation time as the list read it: a ``datetime``, epoch milliseconds (the common
 #: form, ``observe_job_list``: made a ``datetime`` only where read), or ``None`` (none sent).
 _Created = _dt.datetime | int | None
@@ -84,8 +92,10 @@ def coverage(subscribers: Sequence[_Subscription], status: int | None) -> tuple[
     ``end_only``: every watch of it waits for its end only (no host, step or job transition;
     a watch with no filter wants them all), so the list stands for its polls always, and it
     is read without host rows. ``parks``: its watches need its transitions, so the list
-    stands for its polls only while it waits for a person (``status`` in ``_statuses.WAITS_FOR_A_PERSON``).
-    ``now``: the list stands for its polls now. A job with no watch has none of these.
+    stands for its polls only while its next change must change its status (``_decide``'s
+    ``_park``: here, while it waits for a person, ``status`` in
+    ``_statuses.WAITS_FOR_A_PERSON``; its first answer parks a running one). ``now``: the list
+    stands for its polls now. A job with no watch has none of these.
     """
     end_only = bool(subscribers) and all(
         sub.kinds and sub.kinds <= _END and sub.step_instance_id is None for sub in subscribers
@@ -120,6 +130,8 @@ class Census:
         #: Where each scope's window starts (``None``: 30 days back).
         self._since: dict[Scope, _dt.datetime] = {}
         self.rounds = self.pages = self.failures = 0
+        #: Rounds left in which a scope's list is not read for its jobs whose last host runs.
+        self._dear: dict[Scope, int] = {}
         self._woken = anyio.Event()
         #: A job waits to be read soon; the loop waits for its first job.
         self._soon = self._idle = False
@@ -199,7 +211,25 @@ class Census:
         await anyio.sleep(min(BURST, self.round))
 
     async def _read(self, scope: Scope, jobs: list[Watched]) -> None:
-        """Read one scope's window, every page; hand each job its row (``None``: none)."""
+        """Read one scope's window, every page; hand each job its row (``None``: none).
+
+        A job whose last host runs saves one poll a round: where the read cost more pages
+        than it had jobs (a busy scope's running rows), such jobs are handed no row for the
+        next ``DEAR_ROUNDS`` rounds (each is polled itself), and the list is read for the
+        others only, if any.
+        """
+        dear = self._dear.get(scope, 0)
+        if dear:
+            self._dear[scope] = dear - 1
+            kept = []
+            for watched in jobs:
+                if _ends_next(watched):
+                    self._listed(watched, None)
+                else:
+                    kept.append(watched)
+            if not kept:
+                return
+            jobs = kept
         wanted = {w.job.job_instance_id for w in jobs}
         until = self._wall() + _AHEAD
         since = self._since.get(scope)
@@ -207,9 +237,12 @@ class Census:
             since = until - _WINDOW
         rows: dict[int, tuple[int, _Created]] | None = {}
         waiting = waiting_at(jobs)
+        pages = self.pages
         try:
             rows = await self._rows(scope, since, until, waiting)
             self._outcome(None)
+            if self.pages - pages > len(jobs) and any(map(_ends_next, jobs)):
+                self._dear[scope] = DEAR_ROUNDS
         except Exception as exc:  # (one nothing expects too: the jobs are polled themselves)
             self._outcome(exc)
             self.failures += 1
@@ -279,6 +312,13 @@ class Census:
             start += count
             if not count or start >= total:
                 return rows
+
+
+def _ends_next(watched: Watched) -> bool:
+    """Whether the list follows a job whose watches need its transitions while it runs (its
+    next change can only come with its end: ``_decide.ends_next``)."""
+    job = watched.job
+    return job.parks and job.status == _RUNNING
 
 
 def waiting_at(jobs: Sequence[Watched]) -> int | None:

@@ -42,8 +42,9 @@ listed (job list)    poll the job itself when its row says it ended, or it has n
                      else nothing (a job the list follows, ``census``, has no next poll
                      after an answer either: its rows say when to read it). A job whose
                      watches need its transitions (``parks``) is followed by the list only
-                     while it waits for a person; a row whose status differs from the job's
-                     own, or no row, has it polled at once, and per job again
+                     while it waits for a person or its last host runs (``ends_next``); a
+                     row whose status differs from the job's own, or no row, has it polled
+                     at once, and per job again
 ===================  ======================================================================
 """
 
@@ -800,7 +801,7 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
     if outcome is HINT:
         return job, health, now, _NO_ACTIONS
     if isinstance(outcome, Listed):
-        if job.parks:  # parked while it waits: read it when its row says it moved
+        if job.parks:  # parked: read it when its row says it moved
             if outcome.status is not None and outcome.status == job.status:
                 return job, health, None, _NO_ACTIONS
             return job._replace(census=False), health, now, _NO_ACTIONS

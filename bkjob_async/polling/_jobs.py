@@ -111,8 +111,9 @@ class PolledJob(NamedTuple):
     #: Its status comes from the job list (``_census``) now: it is polled only when its row
     #: says so (``_decide.Listed``); never once a round.
     census: bool = False
-    #: Its watches need its transitions, so the list stands for its polls only while it waits
-    #: for a person (``_statuses.WAITS_FOR_A_PERSON``): ``census`` follows its status.
+    #: Its watches need its transitions, so the list stands for its polls only while its next
+    #: change must change its status (``_decide._park``: it waits for a person, or its last
+    #: host runs): ``census`` follows its state.
     parks: bool = False
     #: When its first failed read of the current spell was sent, on the wall clock, once its
     #: watches heard ``JobPollFailing`` (``None`` before); and on the driver's clock, for the

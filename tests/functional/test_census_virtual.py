@@ -26,7 +26,7 @@ from bkjob_async import (
     PollPolicy,
     Scope,
 )
-from bkjob_async.polling._census import waiting_at
+from bkjob_async.polling._census import DEAR_ROUNDS, waiting_at
 from bkjob_async.polling._decide import census_round
 from bkjob_async.testing import Fault, HostPlan, Request, Response, StepPlan
 
@@ -748,3 +748,33 @@ def test_a_list_that_cannot_be_read_ends_the_census_and_every_job_is_polled(
     for name, job in server.ids.items():
         assert finish[name] <= ended[job] <= finish[name] + POLICY.latency + 0.5
         assert server.polls[job] >= finish[name] / POLICY.interval - 3
+
+
+def test_a_busy_scope_leaves_its_running_jobs_to_their_own_polls() -> None:
+    # 3 watched jobs whose last host runs 100 s, in a v4 scope where 2,500 others run (200
+    # rows a page): a read at their status costs 13 pages where polling them costs 3 requests
+    # a round, so they are polled themselves, and the list is read again only now and then.
+    finish = dict.fromkeys(range(1, 4), 100.0)
+    server = VirtualBkJob(finish)
+    for name in range(4, 2_504):
+        server.add(name, 1_000.0)
+    watched = [server.job(name) for name in finish]
+
+    async def main() -> dict[int, float]:
+        ended: dict[int, float] = {}
+        async with (
+            server.client(flavor="apigw-v4") as client,
+            Poller(client, policy=POLICY) as poller,
+        ):
+            async for event in poller.watch_jobs(SCOPE, watched):
+                if isinstance(event, JobFinished):
+                    ended[event.job_instance_id] = now()
+        return ended
+
+    ended = run_virtual(main)
+    pages = -(-2_503 // 200)  # (every running row of the window, at 200 a page)
+    rounds = 100 / census_round(POLICY)
+    assert server.lists <= pages * (rounds / (DEAR_ROUNDS + 1) + 2)  # (was a read a round)
+    for job in watched:
+        assert 100.0 <= ended[job] <= 100.0 + POLICY.latency + 0.5
+        assert server.polls[job] >= 100 / census_round(POLICY) - 3  # polled itself meanwhile
