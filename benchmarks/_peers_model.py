@@ -222,6 +222,15 @@ def engine(policy: PollPolicy, oracle: bool = False, launched: bool = False) -> 
         while due or read_at < math.inf:
             if read_at < math.inf and (not due or read_at <= due[0][0]):
                 now, read_at = read_at, math.inf
+                # (a read is one page here: a lone job whose last host runs is polled itself
+                # from now on, as ``_census`` hands it back)
+                running = [i for i, j in enumerate(jobs) if j.census and j.parks and j.status == 2]
+                if len(running) == 1:
+                    i = running[0]
+                    jobs[i] = jobs[i]._replace(census=False, parks=False)
+                    heapq.heappush(due, (now, i))
+                    if not any(j.census for j in jobs):
+                        continue
                 reads.append(now)
                 for i, job in enumerate(batch):
                     if jobs[i].census:

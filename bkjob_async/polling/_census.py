@@ -17,8 +17,10 @@ the list follows in a scope is parked at one status, the list is read at that st
 (``waiting_at``): a job that moved has no row, and is polled as a row at another status would
 have it. A job parked so has just been read by its own poll: the list reads it at its next
 round (a round after it parked if the list was idle), not at once, so parking costs no list
-read of its own. A running job parked saves one poll a round: where a read costs more pages
-than it has jobs, such jobs are polled themselves for ``DEAR_ROUNDS`` rounds (``_read``).
+read of its own. A running job parked saves one poll a round, and the list's read costs its
+pages: a scope's running jobs are left to the list only while they are more than the pages
+its last read for them took (one before any), else each is polled itself from then on
+(``_read``).
 
 The window starts 30 days back (bk-job's limit) until the jobs were found once; then at the
 oldest of them. Jobs launched a moment ago (as their watch was told) need no month: their
@@ -76,9 +78,6 @@ _PAGE = 1000
 BURST = 0.05
 #: The events of a wait for a job's end only (with those that tell of the watch itself).
 _END = frozenset({JobFinished, WatchFailed, WatchTimedOut, PollingStalled, PollingResumed})
-#: How many rounds a scope's list is not read for its jobs whose last host runs, after a read
-#: that cost more pages than it had jobs (``_read``): they are polled themselves meanwhile.
-DEAR_ROUNDS = 10
 #: A job's status while it runs.
 _RUNNING = int(JobStatus.RUNNING)
 #: A job's creation time as the list read it: a ``datetime``, epoch milliseconds (the common
@@ -116,12 +115,14 @@ class Census:
         wall: Callable[[], _dt.datetime],
         round_: float,
         outcome: Callable[[BaseException | None], None] = lambda error: None,
+        unpark: Callable[[Watched], None] = lambda watched: None,
     ) -> None:
         """``outcome`` hears of each read of the list: ``None`` when bk-job answered it, else
-        the error (bk-job's health counts it, as a poll's)."""
+        the error (bk-job's health counts it, as a poll's). ``unpark`` has a job polled
+        itself from now on, the list no longer standing for it."""
         self._protocol, self._reader = protocol, reader
         self._listed, self._may_send, self._wall = listed, may_send, wall
-        self._outcome = outcome
+        self._outcome, self._unpark = outcome, unpark
         self.round = round_
         #: The jobs the list follows, by scope: each one's slot and generation in the
         #: registry (``_jobs.Watched``: plain ints, no object per job), and the registry.
@@ -130,8 +131,8 @@ class Census:
         #: Where each scope's window starts (``None``: 30 days back).
         self._since: dict[Scope, _dt.datetime] = {}
         self.rounds = self.pages = self.failures = 0
-        #: Rounds left in which a scope's list is not read for its jobs whose last host runs.
-        self._dear: dict[Scope, int] = {}
+        #: The pages of each scope's last read for jobs whose last host runs (``_read``).
+        self._cost: dict[Scope, int] = {}
         self._woken = anyio.Event()
         #: A job waits to be read soon; the loop waits for its first job.
         self._soon = self._idle = False
@@ -213,23 +214,22 @@ class Census:
     async def _read(self, scope: Scope, jobs: list[Watched]) -> None:
         """Read one scope's window, every page; hand each job its row (``None``: none).
 
-        A job whose last host runs saves one poll a round: where the read cost more pages
-        than it had jobs (a busy scope's running rows), such jobs are handed no row for the
-        next ``DEAR_ROUNDS`` rounds (each is polled itself), and the list is read for the
-        others only, if any.
+        A job whose last host runs saves one poll a round, where a read costs its pages (one
+        request for a lone job, every running row of a busy scope's window): when such jobs
+        are no more than the pages of the scope's last read for them (one before any), each
+        is polled itself from then on (``unpark``), and the list is read for the others only.
         """
-        dear = self._dear.get(scope, 0)
-        if dear:
-            self._dear[scope] = dear - 1
+        running = sum(map(_ends_next, jobs))
+        if running and running <= self._cost.get(scope, 1):
             kept = []
             for watched in jobs:
                 if _ends_next(watched):
-                    self._listed(watched, None)
+                    self._unpark(watched)
                 else:
                     kept.append(watched)
             if not kept:
                 return
-            jobs = kept
+            jobs, running = kept, 0
         wanted = {w.job.job_instance_id for w in jobs}
         until = self._wall() + _AHEAD
         since = self._since.get(scope)
@@ -241,8 +241,8 @@ class Census:
         try:
             rows = await self._rows(scope, since, until, waiting)
             self._outcome(None)
-            if self.pages - pages > len(jobs) and any(map(_ends_next, jobs)):
-                self._dear[scope] = DEAR_ROUNDS
+            if running:
+                self._cost[scope] = self.pages - pages
         except Exception as exc:  # (one nothing expects too: the jobs are polled themselves)
             self._outcome(exc)
             self.failures += 1

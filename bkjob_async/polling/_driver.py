@@ -807,6 +807,7 @@ class Driver:
             self.rules.wall,
             census_round(self.policy),
             self.census_read,
+            self.unpark,
         )
 
     def start(self, tg: TaskGroup) -> None:
@@ -921,6 +922,16 @@ class Driver:
                 now, self.last_answer, self.answers, self.rules.rng, silent=True, first=False
             )
             self.health = self.health._replace(server=server)
+
+    def unpark(self, watched: Watched) -> None:
+        """Poll a job itself from now on, not left to the list while it waits or its last host
+        runs (the list's read costs more than it saves: ``_census``), until its watches change."""
+        job = watched.job
+        watched.job = job._replace(census=False, parks=False)
+        if self.census is not None:
+            self.census.discard(watched)
+        if watched.active and not watched.busy:
+            self.due.push(watched, self.clock())
 
     def _end_census(self, error: errors.BkJobError) -> None:
         """Poll every job itself from now on: the job list cannot be read (``census_read``)."""

@@ -26,7 +26,7 @@ from bkjob_async import (
     PollPolicy,
     Scope,
 )
-from bkjob_async.polling._census import DEAR_ROUNDS, waiting_at
+from bkjob_async.polling._census import waiting_at
 from bkjob_async.polling._decide import census_round
 from bkjob_async.testing import Fault, HostPlan, Request, Response, StepPlan
 
@@ -753,7 +753,7 @@ def test_a_list_that_cannot_be_read_ends_the_census_and_every_job_is_polled(
 def test_a_busy_scope_leaves_its_running_jobs_to_their_own_polls() -> None:
     # 3 watched jobs whose last host runs 100 s, in a v4 scope where 2,500 others run (200
     # rows a page): a read at their status costs 13 pages where polling them costs 3 requests
-    # a round, so they are polled themselves, and the list is read again only now and then.
+    # a round, so after that one read they are polled themselves.
     finish = dict.fromkeys(range(1, 4), 100.0)
     server = VirtualBkJob(finish)
     for name in range(4, 2_504):
@@ -772,9 +772,19 @@ def test_a_busy_scope_leaves_its_running_jobs_to_their_own_polls() -> None:
         return ended
 
     ended = run_virtual(main)
-    pages = -(-2_503 // 200)  # (every running row of the window, at 200 a page)
-    rounds = 100 / census_round(POLICY)
-    assert server.lists <= pages * (rounds / (DEAR_ROUNDS + 1) + 2)  # (was a read a round)
+    assert server.lists == -(-2_503 // 200)  # one read (was one a round: 299 in all)
     for job in watched:
         assert 100.0 <= ended[job] <= 100.0 + POLICY.latency + 0.5
-        assert server.polls[job] >= 100 / census_round(POLICY) - 3  # polled itself meanwhile
+        assert server.polls[job] >= 100 / POLICY.latency - 3  # polled itself after it
+
+
+def test_a_lone_job_whose_last_host_runs_is_polled_itself() -> None:
+    # One job on one host, watched alone: a read of the list a round would cost what its own
+    # polls cost, so it is polled itself, at its own pace, and the list is never read.
+    server = VirtualBkJob({1: 100.0})
+    seen, requests = _every_transition(server, census=True)
+    alone_server = VirtualBkJob({1: 100.0})
+    alone, alone_requests = _every_transition(alone_server, census=False)
+    assert len(seen) == len(alone)
+    assert server.lists == 0
+    assert requests <= alone_requests + 1
