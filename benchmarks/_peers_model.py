@@ -66,6 +66,7 @@ from bkjob_async.polling._decide import (
     census_round,
     decide,
     joined_at,
+    unparked_at,
 )
 from bkjob_async.polling._jobs import PolledJob
 
@@ -227,8 +228,9 @@ def engine(policy: PollPolicy, oracle: bool = False, launched: bool = False) -> 
                 running = [i for i, j in enumerate(jobs) if j.census and j.parks and j.status == 2]
                 if len(running) == 1:
                     i = running[0]
+                    at = unparked_at(policy, jobs[i], now, out[i][-1])
                     jobs[i] = jobs[i]._replace(census=False, parks=False)
-                    heapq.heappush(due, (now, i))
+                    heapq.heappush(due, (at, i))
                     if not any(j.census for j in jobs):
                         continue
                 reads.append(now)

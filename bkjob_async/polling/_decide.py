@@ -118,6 +118,7 @@ __all__ = [
     "soon",
     "stall",
     "turning",
+    "unparked_at",
     "unreachable",
 ]
 
@@ -337,6 +338,16 @@ def joined_at(
         return at
     share = policy.jitter * first_delay(policy, job_id) / policy.interval
     return max(at, launched + soon(policy) * (1.0 - share))
+
+
+def unparked_at(policy: PollPolicy, job: PolledJob, now: float, sent: float) -> float:
+    """Return when to poll a job the job list stood for and no longer does (its read costs
+    more than it saves, or cannot be read): when its own schedule would have, counted from its
+    last poll (``sent``), at most the bound less ``SEEN_MARGIN`` after it, and never sooner than
+    the smallest gap after it."""
+    top = cap(policy, False)
+    gap = (job.interval if 0.0 < job.interval < top else top) * (1.0 - SEEN_MARGIN)
+    return max(now, sent + max(gap, min_gap(policy)))
 
 
 def rejoined_at(policy: PollPolicy, job_id: int, now: float, sent: float) -> float:

@@ -57,6 +57,7 @@ from ._decide import (
     rejoined_at,
     server_level,
     stall,
+    unparked_at,
 )
 from ._jobs import Due, PolledJob, Slot, hangs, held, key
 from ._reader import Unread
@@ -849,8 +850,8 @@ class Driver:
             if seeded is not None:
                 watched.job = watched.job._replace(held=held(seeded))
         self.cover(watched, now, launched=fresh and launched is not None)
-        if created and watched.job.census:
-            pass  # the job list reads it first (``_census``)
+        if watched.job.census:
+            pass  # the job list reads it (``_census``): first, if it is new here
         elif created or not watched.busy:  # (a busy job is scheduled when its answer comes)
             due = None if created else watched.due
             since = launched if fresh else None  # (stored: launched before)
@@ -874,6 +875,8 @@ class Driver:
         if census is None:
             return
         covered, parks, end_only = coverage(watched.subscribers, job.status)
+        if parks and job.parks and job.census:
+            covered = True  # (parked already, as its state has it: ``_decide._park``)
         if covered is job.census and parks is job.parks:
             return
         if end_only is not (job.census and not job.parks):
@@ -931,7 +934,7 @@ class Driver:
         if self.census is not None:
             self.census.discard(watched)
         if watched.active and not watched.busy:
-            self.due.push(watched, self.clock())
+            self.due.push(watched, unparked_at(self.policy, job, self.clock(), watched.sent))
 
     def _end_census(self, error: errors.BkJobError) -> None:
         """Poll every job itself from now on: the job list cannot be read (``census_read``)."""
@@ -950,7 +953,7 @@ class Driver:
             if job.census or job.parks:
                 watched.job = job._replace(census=False, parks=False)
                 if job.census and not watched.busy:
-                    self.due.push(watched, now)
+                    self.due.push(watched, unparked_at(self.policy, job, now, watched.sent))
 
     def census_gate(self) -> float:
         """Return 0 if a census request may go now, else how long to wait first."""

@@ -81,8 +81,10 @@ class PollPolicy:
         least recently released are forgotten first.
     :param census: on the v3 APIs, let bk-job's job list stand for the polls of waits for a
         job's end only (``as_completed``, ``wait_finished``, a watch of ``JobFinished``): one
-        list request a round per 1,000 jobs, and one read of each job's end (``False``: poll
-        each job every round, as for host events).
+        list request a round per 1,000 jobs, and one read of each job's end; and for those of
+        a watch of transitions while a job's next change must change its status (it waits for
+        a person, or its last host runs, where several such jobs share a read). ``False``:
+        poll each job every round.
     :param group_threshold: on the API gateway, a job with a step of more hosts than this is
         polled without host rows, plus each running step's result-group counts, plus the rows
         of only the groups that grew (``None``: always poll every host row).

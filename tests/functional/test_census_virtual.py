@@ -653,7 +653,7 @@ def test_jobs_launched_a_moment_ago_are_listed_from_a_moment_ago(launched: bool)
 
 def _every_transition(server: VirtualBkJob, census: bool) -> tuple[dict[tuple, float], int]:
     """Watch every job of ``server`` for every transition until they end: what was seen (and
-    when, each first time), and the poller's requests."""
+    when, each first time), and the poller's requests; no poll was refused as too soon."""
 
     async def main() -> tuple[dict[tuple, float], int]:
         seen: dict[tuple, float] = {}
@@ -670,6 +670,7 @@ def _every_transition(server: VirtualBkJob, census: bool) -> tuple[dict[tuple, f
                     getattr(event, "current", None),
                 )
                 seen.setdefault(what, now())
+            assert poller.statistics().refused_polls == 0  # (none put off as too soon)
             return seen, poller.statistics().requests
 
     return run_virtual(main)
@@ -769,6 +770,7 @@ def test_a_busy_scope_leaves_its_running_jobs_to_their_own_polls() -> None:
             async for event in poller.watch_jobs(SCOPE, watched):
                 if isinstance(event, JobFinished):
                     ended[event.job_instance_id] = now()
+            assert poller.statistics().refused_polls == 0  # (none put off as too soon)
         return ended
 
     ended = run_virtual(main)
@@ -788,3 +790,31 @@ def test_a_lone_job_whose_last_host_runs_is_polled_itself() -> None:
     assert len(seen) == len(alone)
     assert server.lists == 0
     assert requests <= alone_requests + 1
+
+
+def test_a_running_job_handed_back_keeps_its_own_schedule() -> None:
+    # The list reads a waiting job every round; ten jobs of one host each join one round apart,
+    # at phases that drift through the round, each parked at its first poll and handed back at
+    # the next round (alone, it does not pay a read): it is polled next when its own schedule
+    # says, never a moment after the poll that parked it.
+    server = VirtualBkJob({1: 1e9, **dict.fromkeys(range(2, 12), 150.0)}, wait_until={1: 1e9})
+    late = [server.job(name) for name in range(2, 12)]
+
+    async def main() -> tuple[int, dict[int, float]]:
+        ended: dict[int, float] = {}
+        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+
+            async def watch(job: int, at: float) -> None:
+                await anyio.sleep(at)
+                async for event in poller.watch_jobs(SCOPE, [job]):
+                    if isinstance(event, JobFinished):
+                        ended[job] = now()
+
+            async with poller.watch_jobs(SCOPE, [server.job(1)]), anyio.create_task_group() as tg:
+                for k, job in enumerate(late):
+                    tg.start_soon(watch, job, 5.0 + 4.95 * k)
+            return poller.statistics().refused_polls, ended
+
+    refused, ended = run_virtual(main)
+    assert refused == 0
+    assert all(150.0 <= ended[job] <= 150.0 + POLICY.latency + 0.5 for job in late)

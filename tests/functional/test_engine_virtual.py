@@ -83,7 +83,7 @@ def _per_second(stamps: list[float], start: float, end: float) -> float:
 
 def test_a_rate_limit_converges_near_it_and_never_collapses() -> None:
     """Demand of 4,000 polls/s against a window of 200/s with no hint: >= 0.85 R, <= 10% refused."""
-    server = VirtualBkJob(dict.fromkeys(range(1, 4001), 1000000000.0))
+    server = VirtualBkJob(dict.fromkeys(range(1, 4001), 1000000000.0), hosts=2)  # (polled)
     server.sim.set_rate_limit(200)
     jobs = list(server.ids.values())
 
