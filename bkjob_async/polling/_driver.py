@@ -850,8 +850,8 @@ class Driver:
             if seeded is not None:
                 watched.job = watched.job._replace(held=held(seeded))
         self.cover(watched, now, launched=fresh and launched is not None)
-        if watched.job.census:
-            pass  # the job list reads it (``_census``): first, if it is new here
+        if created and watched.job.census:
+            pass  # the job list reads it first (``_census``)
         elif created or not watched.busy:  # (a busy job is scheduled when its answer comes)
             due = None if created else watched.due
             since = launched if fresh else None  # (stored: launched before)
@@ -875,8 +875,6 @@ class Driver:
         if census is None:
             return
         covered, parks, end_only = coverage(watched.subscribers, job.status)
-        if parks and job.parks and job.census:
-            covered = True  # (parked already, as its state has it: ``_decide._park``)
         if covered is job.census and parks is job.parks:
             return
         if end_only is not (job.census and not job.parks):

@@ -378,7 +378,7 @@ def test_jobs_launched_a_moment_ago_are_first_polled_once_their_hosts_have_start
     """``launched=True``: a job's first poll comes ``soon`` after the watch began (2.5 s at the
     defaults, less a share of the jitter), not at once; one the poller polls already keeps its
     schedule; ``Watch.add`` takes the flag too; anything but a bool is refused."""
-    server = VirtualBkJob(dict.fromkeys(range(1, 61), 1e9))
+    server = VirtualBkJob(dict.fromkeys(range(1, 61), 1e9), hosts=2)  # (polled: not parked)
     jobs = list(server.ids.values())
     fresh, plain, added = jobs[:20], jobs[20:40], jobs[40:]
 
