@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio
 
 from ._tracing import answer_attributes, api_attributes, tracer
-from .errors import BkJobError, ConnectError, RateLimitedError, TransportError
+from .errors import (
+    BkJobError,
+    ConnectError,
+    QuotaExceededError,
+    RateLimitedError,
+    TransportError,
+)
 from .errors import TimeoutError as CallTimeoutError
 
 if TYPE_CHECKING:
@@ -91,9 +97,13 @@ def is_retryable(exc: BkJobError, idempotent: bool) -> bool:
     """Tell whether sending the request again is safe and may help.
 
     Reads retry any transient failure. Operations and launches retry only when the request
-    provably never reached bk-job: no connection was made, or a rate limiter (ESB, gateway or
-    Job's quota) turned it away before anything ran.
+    provably never reached bk-job: no connection was made, or a rate limiter (ESB or gateway)
+    turned it away before anything ran. Nothing retries a full running-job quota
+    (``QuotaExceededError``): a slot frees when a running job ends, not after a backoff, so
+    the caller decides when to launch again.
     """
+    if isinstance(exc, QuotaExceededError):
+        return False
     if idempotent:
         return bool(getattr(exc, "transient", False))
     return isinstance(exc, (ConnectError, RateLimitedError))

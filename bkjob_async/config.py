@@ -246,7 +246,8 @@ class RetryPolicy:
 
     The delay before retry ``n`` (1-based) is ``uniform(0, min(max_delay, base_delay * 2**(n-1)))``;
     a server's ``Retry-After`` raises it to at least that many seconds, clamped to ``max_retry_after``.
-    ``max_attempts`` counts the first try (1 to 1000): 1 disables retries.
+    ``max_attempts`` counts the first try (1 to 1000): 1 disables retries. A full running-job
+    quota (``QuotaExceededError``) is never retried: a slot frees when a job ends, not in time.
     """
 
     max_attempts: int = attrs.field(default=4)

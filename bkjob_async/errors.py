@@ -20,7 +20,9 @@ best-effort basis: ``bkjob_async._secrets`` states the contract.)
     │   │   │                       or a script's, or a dangerous-command rule (1244018, 1244019);
     │   │   │                       v4 FAILED_PRECONDITION
     │   │   └── ConflictError       HTTP 409: the resource exists already, or a concurrent change
-    │   ├── RateLimitedError        ESB 1306429, gateway 429, running-job quota 1244032-4; .retry_after
+    │   ├── RateLimitedError        ESB 1306429, gateway 429, v4 RATELIMIT_EXCEED; .retry_after
+    │   │   └── QuotaExceededError  bk-job's running-job quota is full (1244032 scope, 1244033 app,
+    │   │                           1244034 system; v4 RESOURCE_EXHAUSTED); .quota; never retried
     │   └── ServerError             5xx, gateway 502/504, Job 1240001/1240002, ESB 1306000/1306201/2
     ├── TransportError              no usable HTTP response
     │   ├── ConnectError            the connection was never made: the request cannot have arrived
@@ -56,6 +58,7 @@ __all__ = [
     "OperationNotAllowedError",
     "PermissionDeniedError",
     "PollingError",
+    "QuotaExceededError",
     "RateLimitedError",
     "ResponseFormatError",
     "ResponseRefusedError",
@@ -171,6 +174,30 @@ class RateLimitedError(ApiError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+#: bk-job's running-job quota codes (``ErrorCode.RUNNING_JOB_EXCEED_*_QUOTA_LIMIT``) by quota.
+QUOTA_CODES: dict[int, str] = {1244032: "scope", 1244033: "app", 1244034: "system"}
+
+
+class QuotaExceededError(RateLimitedError):
+    """bk-job refused a launch: its running-job quota is full. A slot frees only when a running
+    job ends, not with time, so no retry is made blind (``RetryPolicy``) and the poller's rate
+    governor ignores it (slower polls free no slot).
+
+    ``quota`` says which: ``"scope"`` (1244032, the business or business set), ``"app"``
+    (1244033, the calling app), ``"system"`` (1244034, all of bk-job); ``None`` when the answer
+    named none (a v4 ``RESOURCE_EXHAUSTED`` without bk-job's code in its details). ESB and
+    gateway v3 send it at HTTP 200, v4 as HTTP 429 ``RESOURCE_EXHAUSTED``. A subclass of
+    ``RateLimitedError``: ``except RateLimitedError`` still catches it.
+    """
+
+    transient = False
+
+    @property
+    def quota(self) -> str | None:
+        """Return the full quota: ``"scope"``, ``"app"``, ``"system"``, or ``None`` if unsaid."""
+        return QUOTA_CODES.get(self.code) if self.code is not None else None
 
 
 class ServerError(ApiError):

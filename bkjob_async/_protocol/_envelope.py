@@ -77,9 +77,11 @@ _CODE_CLASSES: dict[int, type[errors.ApiError]] = {
         errors.OperationNotAllowedError,
     ),
     **dict.fromkeys(
-        (1306429, 1642901, 1642902, 1642903, 1642904, 1244032, 1244033, 1244034),
+        (1306429, 1642901, 1642902, 1642903, 1642904),
         errors.RateLimitedError,
     ),
+    # bk-job's running-job quota, scope / app / system (HTTP 200): not a rate limit (§8.1)
+    **dict.fromkeys(errors.QUOTA_CODES, errors.QuotaExceededError),
     **dict.fromkeys(
         (1240001, 1240002, 1306000, 1306201, 1306202, 1650200, 1650201, 1650401),
         errors.ServerError,
@@ -117,7 +119,8 @@ _V4_CLASSES: dict[str, type[errors.ApiError]] = {
     "ALREADY_EXISTS": errors.ConflictError,
     "ABORTED": errors.ConflictError,
     "RATELIMIT_EXCEED": errors.RateLimitedError,
-    "RESOURCE_EXHAUSTED": errors.RateLimitedError,
+    # bk-job's running-job quota, its code (1244032...) in ``details`` (EsbV4RespError)
+    "RESOURCE_EXHAUSTED": errors.QuotaExceededError,
     "INTERNAL": errors.ServerError,
     "UNKNOWN": errors.ServerError,
     "NOT_IMPLEMENTED": errors.ServerError,
@@ -324,7 +327,7 @@ class Envelope:
             "api": request.api,
             "code_name": None if code_name is None else self.redactor(code_name[:100]),
         }
-        if cls is errors.RateLimitedError:
+        if issubclass(cls, errors.RateLimitedError):
             kwargs["retry_after"] = _retry_after(headers, now)
         message = self.redactor(message)
         if request.secrets:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ..config import Scope
-from ..errors import ApiError, BkJobError, RateLimitedError
+from ..errors import ApiError, BkJobError, QuotaExceededError, RateLimitedError
 from ..models import JobInstanceStatus, JobStatus
 from ..models import enums as _enums
 from ..polling import FailedHost, events
@@ -727,6 +727,8 @@ def error_to_dict(exc: BaseException) -> dict[str, Any]:
         )
     if isinstance(exc, RateLimitedError):
         out["retry_after"] = exc.retry_after
+    if isinstance(exc, QuotaExceededError):
+        out["quota"] = exc.quota
     return out
 
 

@@ -11,7 +11,7 @@
   ``share`` permits could come (at once if it finds the bucket not empty), so racing workers do
   not all ask for each. An acquirer cancelled while queued takes nothing; one cancelled after
   its grant hands the permit to the next (the Redis call is shielded).
-- ``throttled(permit)`` (a 429 or quota answer) cuts the shared rate by ``beta`` (not below
+- ``throttled(permit)`` (a rate-limit answer; never a full running-job quota) cuts the shared rate by ``beta`` (not below
   ``floor``) and pauses every worker for ``retry_after`` (1 s when unknown), only if that
   request was sent after the last cut (a burst of 429s in flight costs one cut); from a second
   after the pause the rate grows back by ``growth`` per quiet second up to ``limit``.

@@ -26,6 +26,9 @@ any answer           after failures: the job's failures reset (``JobPollRecovere
 hint (a callback)    poll now (asked for: the smallest gap does not apply)
 throttled            no failure counted; next poll after the governor's pause, plus up to
                      one ``interval`` of jitter, never sooner than the smallest gap
+quota                bk-job's running-job quota (``QuotaExceededError``): as throttled, but
+                     the rate governor and the shared rate budget ignore it (slower polls
+                     free no slot)
 permanent            give up: the job's watches end with ``WatchFailed``
 any other failure    counted in bk-job's window (``Server``), which may begin an
                      outage; then, unless bk-job is down, spends the job's budget: retried
@@ -497,6 +500,7 @@ class Kind(enum.Enum):
 
     PERMANENT = "permanent"
     THROTTLED = "throttled"
+    QUOTA = "quota"
     REFUSED = "refused"
     MALFORMED = "malformed"
     TRANSIENT = "transient"
@@ -504,6 +508,8 @@ class Kind(enum.Enum):
 
 def classify(exc: errors.BkJobError) -> Kind:
     """Return what ``exc`` means for a job's watch (the module's table)."""
+    if isinstance(exc, errors.QuotaExceededError):
+        return Kind.QUOTA
     if isinstance(exc, errors.RateLimitedError):
         return Kind.THROTTLED
     if isinstance(exc, _PERMANENT):
@@ -912,7 +918,7 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
     budget count (the failure policy)."""
     policy, rng, error = rules.policy, rules.rng, failed.error
     kind = classify(error)
-    if kind is Kind.THROTTLED or kind is Kind.PERMANENT:  # bk-job answered
+    if kind in (Kind.THROTTLED, Kind.QUOTA, Kind.PERMANENT):  # bk-job answered
         actions = _NO_ACTIONS
         if job.failing_since is not None or health.server.down_since is not None:
             job, health, actions = _recovered(rules, job, health)

@@ -995,7 +995,8 @@ class Driver:
 
     def failed(self, watched: Watched, exc: errors.BkJobError, sent_at: float, permit: Any) -> None:
         self.errors[type(exc).__name__] += 1
-        throttled = classify(exc) is Kind.THROTTLED
+        kind = classify(exc)
+        throttled = kind is Kind.THROTTLED  # (a full quota is not: no rate frees a slot)
         if throttled and permit is not None:
             retry_after = getattr(exc, "retry_after", None)
             assert self._tg is not None
@@ -1012,7 +1013,7 @@ class Driver:
         if _an_answer(exc):  # bk-job answered, with a failure of this job's
             self.replies += 1
             self.last_answer = now
-        if not throttled:
+        if not throttled and kind is not Kind.QUOTA:
             known = watched.job.interval > 0 or not self.answers
             if server_level(exc, sent_at, self.last_answer, known=known):
                 self.server_failures += 1

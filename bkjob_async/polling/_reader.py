@@ -33,7 +33,7 @@ from .._protocol import Batches, KeptQuery, Request, parse_retry_after
 from .._protocol._request import query_value, trace_fields
 from .._protocol.jobs import GET_JOB_INSTANCE_STATUS, GET_STEP_INSTANCE_STATUS
 from ..config import Scope
-from ..errors import RateLimitedError, ResponseFormatError
+from ..errors import QuotaExceededError, RateLimitedError, ResponseFormatError
 from ..models import (
     JobInstanceStatus,
     JobStatus,
@@ -346,6 +346,8 @@ class Reader:
             self._governor.hint(self._clock(), remaining, headers.get(_RESET), time.time())
         try:
             return self._decipher(request, response)
+        except QuotaExceededError:
+            raise  # a full running-job quota: no pause frees a slot
         except RateLimitedError:
             pause = parse_retry_after(headers.get("Retry-After"), time.time())
             if pause is not None:

@@ -19,6 +19,7 @@ from bkjob_async import (
     EndpointNotFoundError,
     NotFoundError,
     PermissionDeniedError,
+    QuotaExceededError,
     RateLimitedError,
     ResponseFormatError,
     RetryPolicy,
@@ -286,6 +287,9 @@ async def test_429_of_the_gateways_limit_and_of_bk_jobs_quota(
         "RESOURCE_EXHAUSTED",
         1244032,
     )
+    assert isinstance(quota.value, QuotaExceededError)
+    assert quota.value.quota == "scope"
+    assert not isinstance(limited.value, QuotaExceededError)
 
 
 # --- a body that is neither shape ----------------------------------------------------------------

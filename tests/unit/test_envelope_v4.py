@@ -50,7 +50,7 @@ ERRORS = [
     (409, "ALREADY_EXISTS", 1243002, errors.ConflictError),
     (409, "ABORTED", None, errors.ConflictError),
     (429, "RATELIMIT_EXCEED", None, errors.RateLimitedError),
-    (429, "RESOURCE_EXHAUSTED", 1244032, errors.RateLimitedError),
+    (429, "RESOURCE_EXHAUSTED", 1244032, errors.QuotaExceededError),
     (500, "INTERNAL", 1240002, errors.ServerError),
     (500, "UNKNOWN", None, errors.ServerError),
     (501, "NOT_IMPLEMENTED", None, errors.ServerError),

@@ -34,7 +34,7 @@ from bkjob_async.polling._decide import (
         (errors.AuthenticationError("who"), Kind.PERMANENT),
         (errors.CertificateError("ca"), Kind.PERMANENT),
         (errors.RateLimitedError("slow", code=1306429), Kind.THROTTLED),
-        (errors.RateLimitedError("quota", code=1244032), Kind.THROTTLED),
+        (errors.QuotaExceededError("quota", code=1244032), Kind.QUOTA),
         (errors.ServerError("503", http_status=503), Kind.TRANSIENT),
         (errors.ConnectError("refused"), Kind.TRANSIENT),
         (errors.TimeoutError("read"), Kind.TRANSIENT),

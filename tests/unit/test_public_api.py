@@ -96,6 +96,7 @@ PUBLIC = [
     "PollingError",
     "PollingResumed",
     "PollingStalled",
+    "QuotaExceededError",
     "RateLimitedError",
     "ResponseFormatError",
     "ResponseRefusedError",
