@@ -14,7 +14,7 @@ an hour of polling in a moment. Nothing here is imported by the client.
 
 from ._faults import Fault, FaultKind, FaultRule
 from ._mock import MockTransport, Request, Response, json_response
-from ._plan import HostPlan, PlanVar, RollingMode, Span, StepPlan
+from ._plan import HostPlan, PlanVar, RollingMode, RunningJobQuota, Span, StepPlan
 from ._serve import HandlerServer, ResetMidBody, serve
 from ._simulator import BkJobSimulator, SimulatorStats
 from ._views import HostView, JobView, StepView
@@ -35,6 +35,7 @@ __all__ = [
     "ResetMidBody",
     "Response",
     "RollingMode",
+    "RunningJobQuota",
     "SimulatorStats",
     "Span",
     "StepPlan",

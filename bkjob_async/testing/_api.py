@@ -445,6 +445,13 @@ _DEFAULT_NAMES = {
 }
 
 
+def check_quota(world: World, call: Call, scope: Scope) -> None:
+    """Refuse a launch while bk-job's running-job quota is full (1244034, 1244032, 1244033)."""
+    code = world.quota_refusal(scope, call.app_code)
+    if code is not None:
+        raise ApiFailure(code)
+
+
 def _launch(
     world: World,
     call: Call,
@@ -461,9 +468,14 @@ def _launch(
     name = params.text("task_name") or _default_name(world, _DEFAULT_NAMES[kind], call.english)
     size, mode = _rolling(params, len(hosts))
     step_type = StepType.SCRIPT if kind is TaskType.FAST_SCRIPT else StepType.FILE
-    plan = StepPlan(step_type, len(hosts), name, rolling_batch_size=size, rolling_mode=mode)
+    timeout = params.long("script_timeout" if call.flavor is ApiFlavor.ESB_V2 else "timeout")
+    plan = StepPlan(
+        step_type, len(hosts), name, rolling_batch_size=size, rolling_mode=mode, timeout=timeout
+    )
+    scope = scope_of(call.params)
+    check_quota(world, call, scope)
     job = world.create_job(
-        scope_of(call.params),
+        scope,
         [plan],
         name=name,
         start=call.params.flag("start_task", True),
@@ -567,6 +579,7 @@ def execute_job_plan(world: World, call: Call) -> object:
     plan = world.plans.get(plan_id)
     if plan is None or (plan.scope is not None and plan.scope != scope):
         raise ApiFailure(codes.PLAN_NOT_EXIST)
+    check_quota(world, call, scope)
     job = world.create_job(
         scope,
         plan.steps,
@@ -773,6 +786,13 @@ def get_job_instance_list(world: World, call: Call) -> object:
     return {"start": start, "length": length, "total": total, "data": data or None}
 
 
+def _like(name: str) -> re.Pattern[str]:
+    """``NAME LIKE '%name%'`` as bk-job sends it (§8.3): ``%`` any run of characters, ``_`` any
+    one character, nothing escaped, case ignored (MySQL's default collation)."""
+    parts = ("." if char == "_" else ".*" if char == "%" else re.escape(char) for char in name)
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
 def _history_filter(
     params: Params, task_type: int | None, settle: Callable[[Job, int], None]
 ) -> Callable[[Job, int], bool] | None:
@@ -783,13 +803,14 @@ def _history_filter(
     asked = (job_id, cron_id, launch_mode, task_type, status)
     if all(value is None for value in asked) and not (operator or name or ip):
         return None
+    like = _like(name) if name else None
 
     def match(job: Job, now: int) -> bool:
         if (
             (job_id is not None and job.id != job_id)
             or cron_id is not None  # the simulator runs no cron job
             or (operator and job.operator != operator)
-            or (name and name not in job.name)
+            or (like is not None and like.search(job.name) is None)
             or (launch_mode is not None and job.launch_mode != launch_mode)
             or (task_type is not None and job.task_type != task_type)
         ):

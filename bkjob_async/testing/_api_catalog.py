@@ -85,6 +85,7 @@ def push_config_file(world: World, call: Call) -> object:
         except (binascii.Error, ValueError):
             raise ApiFailure(codes.INTERNAL_ERROR) from None  # ConfigFileUtil fails to decode
     name = params.text("task_name") or f"API_PUSH_CONFIG_FILE_{world.now_ms()}"
+    _api.check_quota(world, call, scope)
     job = world.create_job(
         scope,
         [StepPlan(StepType.FILE, len(hosts), name)],

@@ -562,6 +562,7 @@ def fast_execute_sql(world: World, call: Call) -> object:
         raise ApiFailure(codes.ACCOUNT_NOT_EXIST, f"ID={db_id}")
     script = _sql_script(world, scope, params, v2)
     name = params.text("task_name") or _api._default_name(world, _SQL_NAMES, call.english)
+    _api.check_quota(world, call, scope)
     job = world.create_job(
         scope,
         [StepPlan(StepType.SQL, len(hosts), name)],

@@ -11,7 +11,8 @@ The transitions follow bk-job (``JobListener``, ``GseStepEventHandler``,
 ``ConfirmStepEventHandler``, ``TaskExecuteServiceImpl``):
 
 * job start: job 2, first step starts. A GSE step goes 2 and its hosts 5 -> 7 -> final; a
-  manual-confirm step (and the job) wait at 7.
+  manual-confirm step (and the job) wait at 7. A script or SQL host still running at the
+  step's ``timeout`` ends then with 102 (script timeout), a failure like any other.
 * round end: all hosts succeeded (9/3) -> step 3, else 4 (6 when errors are ignored); a rolling
   step waits at 15 between batches and starts the next one ``operation_lag`` later, or waits at
   7 in MANUAL mode. Step 3/5/6 -> next step or job 3; step 4/9/14 -> the job ends with that
@@ -237,6 +238,8 @@ _NEXT_STEP_WHEN = frozenset(
     {JobStatus.SUCCESS, JobStatus.SKIPPED, JobStatus.IGNORE_ERROR, JobStatus.ROLLING_WAITING}
 )
 _JOB_ENDS_WITH = frozenset({JobStatus.FAIL, JobStatus.ABNORMAL_STATE, JobStatus.ABANDONED})
+#: The steps whose hosts GSE ends at the step's ``timeout`` (102, ``ScriptResultHandleTask``).
+_TIMED = frozenset({StepType.SCRIPT, StepType.SQL})
 _ROUND_END, _RETRY, _STOP, _OPERATION, _TERMINATE, _NEXT_BATCH = 0, 1, 2, 3, 4, 5
 _ANY_GEN = -1  # an event that applies whatever happened to the step since (it re-checks)
 
@@ -481,7 +484,10 @@ class Engine:
         delay = _pick(own_delay, plan.start_delay, self.defaults.start_delay)
         duration = _pick(own_duration, plan.duration, self.defaults.duration)
         run = t + _sample_ms(rng, delay)
-        rnd.run[index], rnd.end[index] = run, run + _sample_ms(rng, duration)
+        took, limit = _sample_ms(rng, duration), plan.timeout
+        if limit is not None and plan.type in _TIMED and took > round(1000 * limit):
+            took, outcome = round(1000 * limit), int(HostStatus.SCRIPT_TIMEOUT)  # GSE ends it
+        rnd.run[index], rnd.end[index] = run, run + took
         rnd.final[index] = outcome
         rnd.exit[index] = _exit_code(outcome, host_plan)
         if host_plan is not None and host_plan.tag:

@@ -1,12 +1,14 @@
 """Scripted faults: what to break, for which API and flavor, how many times; no HTTP here.
 
 A ``Fault`` is a frozen description built by its factory methods. ``FaultRules`` holds the
-injected rules in order; each request takes the first rule that matches it and still has uses.
+injected rules in order; each request takes the first rule that matches it and still has uses
+(with a ``rate`` below 1, a matching request takes it with that chance, from a seeded draw).
 """
 
 from __future__ import annotations
 
 import enum
+import random
 from collections.abc import Mapping
 from typing import Any
 
@@ -89,7 +91,12 @@ class Fault:
 
     @classmethod
     def reset(cls) -> Fault:
-        """Process the request, send the headers and half the body, then close the connection."""
+        """Process the request, send the headers and half the body, then close the connection.
+
+        On a launch the job is created (and started, unless ``start_task=false``) and its
+        answer lost: the client sees a ``TransportError`` after bk-job acted, the outcome of
+        a launch it cannot know.
+        """
         return cls(FaultKind.RESET)
 
     @classmethod
@@ -120,6 +127,8 @@ class FaultRule:
     remaining: int | None = 1
     skip: int = 0
     hits: int = 0
+    #: The chance that a matching request takes the fault (1: every one).
+    rate: float = 1.0
 
     def matches(self, api: str, flavor: ApiFlavor) -> bool:
         """Tell whether this rule targets ``api`` under ``flavor``."""
@@ -135,8 +144,9 @@ class FaultRule:
 class FaultRules:
     """The injected rules, in order of injection."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int = 0) -> None:
         self.rules: list[FaultRule] = []
+        self.rng = random.Random(f"faults:{seed}")
 
     def add(self, rule: FaultRule) -> FaultRule:
         """Append ``rule`` and return it."""
@@ -152,6 +162,8 @@ class FaultRules:
                 continue
             if rule.skip > 0:
                 rule.skip -= 1
+                continue
+            if rule.rate < 1.0 and self.rng.random() >= rule.rate:
                 continue
             if rule.remaining is not None:
                 rule.remaining -= 1

@@ -23,6 +23,7 @@ __all__ = [
     "HostPlan",
     "PlanVar",
     "RollingMode",
+    "RunningJobQuota",
     "Span",
     "StepPlan",
     "launch_vars",
@@ -160,6 +161,10 @@ class StepPlan:
     confirm_roles: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     script_content: str | None = None
     script_param: str | None = None
+    #: Seconds a host of a script or SQL step may run (bk-job's step ``timeout``): a host still
+    #: running then is ended by GSE with 102 (script timeout), and so fails its step (4).
+    #: ``None``: no limit (a launch's ``timeout``, v2's ``script_timeout``, sets it).
+    timeout: float | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.rolling_batch_size is not None and self.rolling_batch_size < 1:
@@ -168,6 +173,8 @@ class StepPlan:
             raise ValueError("final_status must be a finished run status")
         if self.type is not StepType.MANUAL_CONFIRM and self.host_count == 0:
             raise ValueError("a script or file step needs at least one host")
+        if self.timeout is not None and not self.timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds or None, got {self.timeout!r}")
 
     @property
     def host_count(self) -> int:
@@ -180,6 +187,27 @@ class StepPlan:
     def is_rolling(self) -> bool:
         """Tell whether the step runs its hosts in batches."""
         return self.rolling_batch_size is not None and self.type is not StepType.MANUAL_CONFIRM
+
+
+def _limit(_: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{attribute.name} must be an int >= 1 or None, got {value!r}")
+
+
+@attrs.frozen
+class RunningJobQuota:
+    """bk-job's running-job quota (``resourceQuotaLimit.runningJob``): how many jobs may run at
+    once in each scope, for each app and in all of bk-job (``None``: no limit, bk-job's default).
+
+    A launch is refused while the count is at a limit: the system's first (1244034), then the
+    scope's (1244032), then the calling app's (1244033), at HTTP 200; v4 answers HTTP 429
+    ``RESOURCE_EXHAUSTED``. A job takes its slot when it is created (``start_task=false`` too)
+    and frees it when it ends, in any final status (``BkJobSimulator`` says more).
+    """
+
+    scope: int | None = attrs.field(default=None, validator=_limit)
+    app: int | None = attrs.field(default=None, validator=_limit)
+    system: int | None = attrs.field(default=None, validator=_limit)
 
 
 #: bk-job's ``TaskVariableTypeEnum``: 1 string, 2 namespace, 3 hosts, 4 password, 5/6 arrays.

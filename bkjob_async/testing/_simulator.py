@@ -27,7 +27,7 @@ from ._callbacks import CallbackSender
 from ._engine import Defaults
 from ._faults import Fault, FaultKind, FaultRule, FaultRules
 from ._mock import in_memory
-from ._plan import Span, StepPlan, to_span
+from ._plan import HostPlan, RunningJobQuota, Span, StepPlan, to_span
 from ._serve import HandlerServer
 from ._server import HttpLayer, RateWindow
 from ._setup import CatalogSetup
@@ -66,6 +66,8 @@ class SimulatorStats:
     callbacks_delivered: int = 0
     callbacks_failed: int = 0
     callbacks_dropped: int = 0
+    #: Launches refused for the running-job quota (1244032-1244034; v4 429).
+    quota_refused: int = 0
 
 
 class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
@@ -109,6 +111,13 @@ class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
     :param fail_rate: chance that a generated host fails, for steps whose plan does not say
     :param ssl: serve HTTPS with this server-side ``ssl.SSLContext`` (``url`` is then
         ``https://``): test internal CAs and mutual TLS (``verify_mode = CERT_REQUIRED``)
+    :param quota: bk-job's running-job quota (``RunningJobQuota(scope=50)``; ``None``: none,
+        bk-job's default). A job holds a slot of its scope, its app and the system from its
+        creation (``start_task=false`` too: bk-job counts it when it creates it, and START
+        checks nothing) until it ends, in any final status; a launch is refused while a count
+        is at its limit, with bk-job's code (1244034 system, 1244032 scope, 1244033 app, in
+        that order; HTTP 200) or v4's HTTP 429 ``RESOURCE_EXHAUSTED``. ``running_jobs`` and
+        ``peak_running`` count the slots held, quota or not.
     """
 
     def __init__(
@@ -127,6 +136,7 @@ class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
         fail_rate: float = 0.0,
         server_tz: _dt.tzinfo = DEFAULT_SERVER_TZ,
         ssl: SSLContext | None = None,
+        quota: RunningJobQuota | None = None,
     ) -> None:
         if not 0.0 <= fail_rate <= 1.0:
             raise ValueError("fail_rate must be within [0, 1]")
@@ -144,8 +154,9 @@ class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
             stop_delay_ms=round(stop_delay * 1000),
             server_tz=server_tz,
             operation_lag=to_span(operation_lag),
+            quota=quota,
         )
-        self._faults = FaultRules()
+        self._faults = FaultRules(seed)
         self._http = HttpLayer(
             self._world, self._faults, apps=dict(apps) if apps else None, seed=seed
         )
@@ -245,6 +256,35 @@ class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
         )
         return job.id
 
+    def plan_hosts(self, *plans: HostPlan) -> None:
+        """Script what every job launched from now on does on the hosts these plans name.
+
+        Each ``HostPlan`` names its host by ``bk_host_id`` (else ``ip``/``ipv6`` and
+        ``bk_cloud_id``) and says how it ends there (``outcome``, ``retry_outcomes``,
+        ``exit_code``, ``tag``) and when (``duration``, ``start_delay``): "host 7 fails with
+        104 after 30 s". A later plan for the same host replaces the earlier one; hosts with
+        none run as the simulator's defaults say. Jobs of ``create_job`` with a count of hosts
+        follow them too.
+        """
+        for plan in plans:
+            self._world.plan_host(plan)
+
+    def set_quota(self, quota: RunningJobQuota | None) -> None:
+        """Change the running-job quota (``None``: none); the jobs holding slots keep them."""
+        self._world.slots.quota = quota or RunningJobQuota()
+
+    def running_jobs(self, scope: Scope | int | None = None) -> int:
+        """Return how many jobs hold a running-job slot now: created, not ended (of ``scope``)."""
+        chosen = None if scope is None else scope if isinstance(scope, Scope) else Scope.biz(scope)
+        return self._world.running(chosen)
+
+    def peak_running(self, scope: Scope | int | None = None) -> int:
+        """Return the most jobs that held a running-job slot at once (in ``scope``, or in all)."""
+        slots = self._world.slots
+        if scope is None:
+            return slots.peak
+        return slots.peak_by_scope[scope if isinstance(scope, Scope) else Scope.biz(scope)]
+
     def job(self, job_id: int) -> JobView:
         """Return a snapshot of job ``job_id`` now, or raise ``KeyError``."""
         return job_view(self._world.job(job_id), self._world.now_ms())
@@ -284,12 +324,20 @@ class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
         flavor: ApiFlavor | str | None = None,
         times: int | None = 1,
         skip: int = 0,
+        rate: float = 1.0,
     ) -> FaultRule:
-        """Apply ``fault`` to the next ``times`` matching requests (``None``: all) after ``skip``."""
+        """Apply ``fault`` to the next ``times`` matching requests (``None``: all) after ``skip``.
+
+        With ``rate`` below 1 each matching request takes it with that chance (repeatably, from
+        ``seed``): ``inject(Fault.reset(), api="fast_execute_script", times=None, rate=0.05)``
+        loses 5% of the script launches' answers after bk-job created their jobs.
+        """
         if times is not None and times < 1:
             raise ValueError("times must be >= 1 or None")
+        if not 0.0 < rate <= 1.0:
+            raise ValueError("rate must be within (0, 1]")
         chosen = None if flavor is None else ApiFlavor.coerce(flavor)
-        return self._faults.add(FaultRule(fault, api, chosen, times, skip))
+        return self._faults.add(FaultRule(fault, api, chosen, times, skip, rate=rate))
 
     def clear_faults(self) -> None:
         """Forget every injected fault."""
@@ -348,4 +396,5 @@ class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
             callbacks_delivered=self._callbacks.delivered,
             callbacks_failed=self._callbacks.failed,
             callbacks_dropped=self._callbacks.dropped,
+            quota_refused=world.slots.refused,
         )

@@ -22,13 +22,12 @@ from ..config import Scope
 from ..models.enums import JobStatus, LaunchMode, StepType, TaskType
 from ._engine import Defaults, Engine, Job, Step
 from ._hosts import Inventory, SimHost
-from ._plan import PlanVar, StepPlan
+from ._plan import HostPlan, PlanVar, RunningJobQuota, StepPlan
+from ._quota import Slots
 from ._store import Store
 
 if TYPE_CHECKING:
     import datetime as _dt
-
-    from ._plan import HostPlan
 
 __all__ = ["VIRTUAL_EPOCH_MS", "Clock", "Plan", "World"]
 
@@ -112,6 +111,7 @@ class World:
         stop_delay_ms: int,
         server_tz: _dt.tzinfo,
         operation_lag: tuple[float, float] = (0.0, 0.0),
+        quota: RunningJobQuota | None = None,
     ) -> None:
         self.seed, self.clock, self.tz = seed, clock, server_tz
         self.engine = Engine(
@@ -127,6 +127,10 @@ class World:
         #: never goes back), so a creation window is two bisections.
         self.by_scope: dict[Scope, list[Job]] = {}
         self.plans: dict[int, Plan] = {}
+        #: The jobs holding a running-job slot, and the quota launches are checked against.
+        self.slots = Slots(quota)
+        #: What a launched job does on a host, by ``bk_host_id`` and by ``(bk_cloud_id, ip)``.
+        self.host_plans: dict[object, HostPlan] = {}
         #: Scripts, accounts, credentials, file sources, cron jobs, dangerous-command rules,
         #: account passwords and step launches (``_store``).
         self.store = Store()
@@ -200,8 +204,43 @@ class World:
 
     # -- callbacks ------------------------------------------------------------------------------
 
+    def quota_refusal(self, scope: Scope, app_code: str) -> int | None:
+        """Return bk-job's code refusing a launch now for the running-job quota, or ``None``."""
+        slots = self.slots
+        slots.refresh(self.engine, self.now_ms())
+        code = slots.refusal(scope, app_code)
+        slots.refused += code is not None
+        return code
+
+    def running(self, scope: Scope | None = None) -> int:
+        """Return how many jobs hold a running-job slot now (of ``scope``, or in all)."""
+        slots = self.slots
+        slots.refresh(self.engine, self.now_ms())
+        return len(slots.held) if scope is None else slots.by_scope[scope]
+
+    def plan_host(self, plan: HostPlan) -> None:
+        """Have every job launched from now on run ``plan`` on the host it names."""
+        if plan.bk_host_id is not None:
+            self.host_plans[plan.bk_host_id] = plan
+        elif plan.ip or plan.ipv6:
+            self.host_plans[(plan.bk_cloud_id, plan.ip or plan.ipv6)] = plan
+        else:
+            raise ValueError("a host's plan names its host: bk_host_id, or ip (and bk_cloud_id)")
+
+    def _planned(self, host: SimHost) -> HostPlan | None:
+        plans = self.host_plans
+        if not plans:
+            return None
+        found = plans.get(host.bk_host_id)
+        if found is None:
+            found = plans.get((host.bk_cloud_id, host.ip or host.ipv6))
+        return found
+
     def touched(self, job: Job) -> None:
         """Note that ``job`` may end at a new time (created, started, operated on)."""
+        now = self.now_ms()
+        self.slots.refresh(self.engine, now)
+        self.slots.touched(job, now)
         if not job.callback_url:
             return
         if job.status.is_finished and self._callback_sent.get(job.id) != _end_of(job):
@@ -275,15 +314,15 @@ class World:
         if plan.type is StepType.MANUAL_CONFIRM:
             hosts, rows = (), ()
         elif isinstance(plan.hosts, int):
-            rows = [None] * plan.host_count
             hosts = hosts or [self.inventory.host(base + i) for i in range(plan.host_count)]
+            rows = [self._planned(host) for host in hosts]
         else:
             rows = plan.hosts
             hosts = hosts or [
                 self._host_for(row, self.inventory.host(base + i)) for i, row in enumerate(rows)
             ]
         if len(rows) != len(hosts):
-            rows = [None] * len(hosts)
+            rows = [self._planned(host) for host in hosts]
         step_id = self._next_step_id
         self._next_step_id += 1
         return Step(

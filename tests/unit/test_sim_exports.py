@@ -21,6 +21,7 @@ PUBLIC = [
     "ResetMidBody",
     "Response",
     "RollingMode",
+    "RunningJobQuota",
     "SimulatorStats",
     "Span",
     "StepPlan",
