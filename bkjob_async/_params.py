@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._checks import check_int, is_int
 from .config import MAX_ID, check_id
 from .models import Host
-from .models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
+from .models.requests import (
+    STAGGERED,
+    Account,
+    FileSource,
+    GlobalVar,
+    RollingConfig,
+    Targets,
+    rolling_batches,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -442,7 +450,62 @@ def v2_global_var(var: GlobalVar) -> dict[str, Any]:
     return spelled
 
 
-def rolling(config: RollingConfig | None) -> dict[str, Any] | None:
+def _host_count(targets: Targets) -> int | None:
+    """Return how many hosts ``targets`` names, when that is known before sending."""
+    if targets.dynamic_group_ids or targets.topo_nodes or targets.containers:
+        return None
+    if targets.host_ids and targets.ips:
+        return None  # (v4) the same host may be named both ways
+    return len(set(targets.host_ids)) or len(set(targets.ips))
+
+
+def rolling(
+    config: RollingConfig | None,
+    targets: Targets,
+    sources: Sequence[FileSource] | None = None,
+) -> dict[str, Any] | None:
+    """Check and spell ``rolling_config`` (v3 and v4 alike: ``EsbRollingConfigDTO``).
+
+    ``sources`` is a transfer's file sources (``None`` for a script). The batch count is
+    checked as bk-job counts it when the targets' host count is known (hosts by id or by ip).
+    """
     if config is None:
         return None
-    return {"expression": check_text(config.expression, "rolling expression"), "mode": config.mode}
+    if config.file_source is not None:
+        if sources is None:
+            raise ValueError("rolling by source file is for file transfers, not scripts")
+        if any(source.file_type != 1 for source in sources):
+            raise ValueError(
+                "rolling by source file takes server files only (bk-job refuses other "
+                "sources with 1244035)"
+            )
+        limits = {
+            "max_execute_object_num_in_batch": config.file_source.max_hosts_in_batch,
+            "max_file_num_of_single_execute_object": config.file_source.max_files_per_host,
+        }
+        return {
+            "type": 2,
+            "mode": config.mode,
+            "file_source": {k: v for k, v in limits.items() if v is not None},
+        }
+    expression = check_text(config.expression, "rolling expression")
+    hosts = _host_count(targets)
+    if hosts is not None:
+        batches = len(rolling_batches(expression, hosts))
+        if batches > config.max_batches and config.execution_mode == STAGGERED:
+            raise ValueError(
+                f"rolling expression {expression!r} cuts {hosts} hosts into {batches} "
+                f"batches; staggered rolling takes at most {config.max_batches} (1241012)"
+            )
+    else:
+        rolling_batches(expression, 1)  # the expression parses
+    if config.execution_mode != STAGGERED:
+        return {"expression": expression, "mode": config.mode}
+    fixed, low, high = config.waits
+    return {
+        "expression": expression,
+        "execution_mode": STAGGERED,
+        "batch_start_wait_fixed_ms": fixed,
+        "batch_start_wait_random_min_ms": low,
+        "batch_start_wait_random_max_ms": high,
+    }

@@ -143,7 +143,7 @@ def _fast_script(
         timeout=timeout,
         **where,
         callback_url=callback_url,
-        rolling_config=rolling(rolling_config),
+        rolling_config=rolling(rolling_config, targets),
         start_task=bool(start_task),
     )
     if generation == "v4":
@@ -258,7 +258,7 @@ def _fast_transfer(
         target_server=v3_server(check_targets(targets)),
         transfer_mode=transfer_mode,
         callback_url=callback_url,
-        rolling_config=rolling(rolling_config),
+        rolling_config=rolling(rolling_config, targets, sources),
         start_task=bool(start_task),
     )
 

@@ -8,6 +8,7 @@ They carry no wire knowledge; ``bkjob_async._protocol`` spells them per API gene
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
@@ -22,6 +23,7 @@ __all__ = [
     "Account",
     "ConfigFile",
     "FileSource",
+    "FileSourceRolling",
     "GlobalVar",
     "KubeContainerFilter",
     "LabelSelector",
@@ -311,13 +313,197 @@ class GlobalVar:
             raise ValueError("a GlobalVar needs exactly one of value or server")
 
 
+#: bk-job's ``RollingModeEnum``: 1 pause when a batch fails, 2 ignore failures, 3 a person
+#: confirms every batch.
+ROLLING_MODES = frozenset({1, 2, 3})
+#: ``RollingExecutionModeEnum``: 1 serial (one batch after another), 2 staggered (every batch
+#: runs, each started a delay after the one before).
+SERIAL, STAGGERED = 1, 2
+#: The longest staggered wait bk-job takes (``EsbRollingConfigDTO``, ``@Max(3600000)``), in ms.
+MAX_BATCH_WAIT_MS = 3_600_000
+
+
+def _optional_positive(
+    _: object, attribute: attrs.Attribute[int | None], value: int | None
+) -> None:
+    if value is not None and (not is_int(value) or value < 1):
+        raise ValueError(f"{attribute.name} must be a positive int or None, got {value!r}")
+
+
+def _optional_wait(_: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+    if value is not None and (not is_int(value) or not 0 <= value <= MAX_BATCH_WAIT_MS):
+        raise ValueError(
+            f"{attribute.name} must be an int in 0..{MAX_BATCH_WAIT_MS} (ms), got {value!r}"
+        )
+
+
+@attrs.frozen
+class FileSourceRolling:
+    """Rolling by source file (bk-job ``rolling_config.file_source``): a batch sends the files of
+    at most ``max_hosts_in_batch`` source hosts (``max_execute_object_num_in_batch``) and at most
+    ``max_files_per_host`` files of one host (``max_file_num_of_single_execute_object``); ``None``
+    sets no limit."""
+
+    max_hosts_in_batch: int | None = attrs.field(default=None, validator=_optional_positive)
+    max_files_per_host: int | None = attrs.field(default=None, validator=_optional_positive)
+
+
 @attrs.frozen
 class RollingConfig:
-    """Rolling execution: ``expression`` such as ``"10%"`` or ``"5"``; ``mode`` 1 pause on failure,
-    2 ignore failures, 3 pause after every batch (bk-job ``rolling_config``)."""
+    """Rolling execution (bk-job ``rolling_config``), in one of three shapes:
 
-    expression: str
+    * serial rolling by target (the default): ``RollingConfig("10%", mode)``, ``expression``
+      such as ``"10%"``, ``"5"`` or ``"1 +2 *2 30%"`` and ``mode`` 1 pause on failure,
+      2 ignore failures, 3 pause after every batch;
+    * staggered: ``RollingConfig.staggered("5", fixed_ms=60_000, random_max_ms=5_000)``: every
+      batch runs, batch *k* starting ``batch_start_wait_fixed_ms`` plus a random
+      ``batch_start_wait_random_{min,max}_ms`` after batch *k-1* (``execution_mode`` 2;
+      ``mode`` is not sent); at most 200 batches;
+    * by source file, for file transfers: ``RollingConfig.by_source_file(max_hosts_in_batch=2)``
+      (``type`` 2 with ``file_source``), serial, files of server sources only.
+
+    Checked when built (bk-job's own checks: modes, wait ranges, the random maximum not below
+    the minimum, no staggered source-file rolling); the expression and the batch count
+    (at most 500 batches, 200 staggered) are checked when a launch is spelled, where the
+    targets are known.
+    """
+
+    expression: str | None = None
     mode: int = 1
+    execution_mode: int = SERIAL
+    batch_start_wait_fixed_ms: int | None = attrs.field(default=None, validator=_optional_wait)
+    batch_start_wait_random_min_ms: int | None = attrs.field(default=None, validator=_optional_wait)
+    batch_start_wait_random_max_ms: int | None = attrs.field(default=None, validator=_optional_wait)
+    file_source: FileSourceRolling | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.mode not in ROLLING_MODES or not is_int(self.mode):
+            raise ValueError(f"a rolling mode is 1, 2 or 3, got {self.mode!r}")
+        if self.execution_mode not in (SERIAL, STAGGERED) or not is_int(self.execution_mode):
+            raise ValueError(
+                f"a rolling execution_mode is 1 (serial) or 2 (staggered), "
+                f"got {self.execution_mode!r}"
+            )
+        if self.file_source is not None and not isinstance(self.file_source, FileSourceRolling):
+            raise TypeError("file_source must be a FileSourceRolling")
+        if self.file_source is not None and self.expression is not None:
+            raise ValueError(
+                "rolling by expression and by source file together: bk-job takes one or the other"
+            )
+        waits = self.waits
+        if self.execution_mode == STAGGERED:
+            if self.file_source is not None:
+                raise ValueError("rolling by source file cannot be staggered (bk-job refuses it)")
+            if self.mode != 1:
+                raise ValueError("staggered rolling has no mode: bk-job ignores it there")
+            if None in waits:
+                raise ValueError(
+                    "staggered rolling needs batch_start_wait_fixed_ms, "
+                    "batch_start_wait_random_min_ms and batch_start_wait_random_max_ms"
+                )
+            if waits[2] < waits[1]:  # type: ignore[operator]
+                raise ValueError(
+                    "batch_start_wait_random_max_ms must be >= batch_start_wait_random_min_ms"
+                )
+        elif waits != (None, None, None):
+            raise ValueError("batch start waits are for staggered rolling (execution_mode=2)")
+
+    @classmethod
+    def staggered(
+        cls, expression: str, *, fixed_ms: int, random_min_ms: int = 0, random_max_ms: int = 0
+    ) -> RollingConfig:
+        """Return staggered rolling: every batch of ``expression`` runs, each started
+        ``fixed_ms`` plus a random ``random_min_ms..random_max_ms`` after the one before."""
+        return cls(
+            expression,
+            execution_mode=STAGGERED,
+            batch_start_wait_fixed_ms=fixed_ms,
+            batch_start_wait_random_min_ms=random_min_ms,
+            batch_start_wait_random_max_ms=random_max_ms,
+        )
+
+    @classmethod
+    def by_source_file(
+        cls,
+        *,
+        max_hosts_in_batch: int | None = None,
+        max_files_per_host: int | None = None,
+        mode: int = 1,
+    ) -> RollingConfig:
+        """Return serial rolling by source file (file transfers from servers only)."""
+        return cls(mode=mode, file_source=FileSourceRolling(max_hosts_in_batch, max_files_per_host))
+
+    @property
+    def waits(self) -> tuple[int | None, int | None, int | None]:
+        """Return the fixed, random-minimum and random-maximum batch start waits (ms)."""
+        return (
+            self.batch_start_wait_fixed_ms,
+            self.batch_start_wait_random_min_ms,
+            self.batch_start_wait_random_max_ms,
+        )
+
+    @property
+    def type(self) -> int:
+        """Return bk-job's rolling ``type``: 1 by target, 2 by source file."""
+        return 1 if self.file_source is None else 2
+
+    @property
+    def max_batches(self) -> int:
+        """Return the most batches bk-job allows this shape (200 staggered, else 500)."""
+        return MAX_STAGGERED_BATCHES if self.execution_mode == STAGGERED else MAX_ROLLING_BATCHES
+
+
+#: ``RollingBatchExecuteObjectsResolver.MAX_ALLOWED_ROLLING_BATCH_SIZE`` (1244027). bk-job
+#: checks it before making each batch past the first, so 501 batches pass and 502 do not.
+MAX_ROLLING_BATCHES = 500
+#: ``job.execute.rolling.scatter.max-batch`` (default 200; 1241012 when over it).
+MAX_STAGGERED_BATCHES = 200
+_EXPRESSION_PART = re.compile(r"(\d+)%|(\d+)|\+(\d+)|\*(\d+)", re.ASCII)
+_JAVA_INT_MAX = 2**31 - 1
+_JAVA_TRIM = "".join(map(chr, range(33)))
+
+
+def rolling_batches(expression: str, hosts: int, *, limit: int = MAX_ROLLING_BATCHES) -> list[int]:
+    """Return the batch sizes of ``expression`` over ``hosts`` targets as bk-job cuts them
+    (``RollingExpr``, ``RollingBatchExecuteObjectsResolver``): parts split on single spaces, the
+    last part repeating; ``n%`` takes ceil(hosts * n / 100), ``n`` takes n, ``+n`` the previous
+    batch plus n, ``*n`` the previous batch times n (n for the first batch).
+
+    :raises ValueError: a part bk-job cannot parse, or more than ``limit + 1`` batches (bk-job's
+        serial check lets one batch past its limit; callers compare against their own cap).
+    """
+    parts: list[tuple[str, int]] = []
+    texts = expression.split(" ")
+    while texts and not texts[-1]:  # Java's split drops trailing empty strings
+        texts.pop()
+    for text in texts or [""]:
+        match = _EXPRESSION_PART.fullmatch(text.strip(_JAVA_TRIM))
+        if match is None:
+            raise ValueError(f"not a rolling expression bk-job parses: {expression!r}")
+        kind = "%=+*"[match.lastindex - 1]  # type: ignore[operator]
+        value = int(match.group(match.lastindex or 0))
+        if not 0 < value <= _JAVA_INT_MAX or (kind == "%" and value > 100):
+            raise ValueError(f"not a rolling expression bk-job parses: {expression!r}")
+        parts.append((kind, value))
+    sizes: list[int] = []
+    remaining = hosts
+    while remaining > 0:
+        if len(sizes) > limit:
+            raise ValueError(
+                f"rolling expression {expression!r} cuts {hosts} hosts into more than {limit} "
+                f"batches; bk-job refuses it (1244027)"
+            )
+        kind, value = parts[min(len(parts), len(sizes) + 1) - 1]
+        previous = sizes[-1] if sizes else None
+        if kind == "%":
+            size = -(-hosts * value // 100)
+        elif kind == "=" or previous is None:
+            size = value
+        else:
+            size = previous + value if kind == "+" else previous * value
+        sizes.append(min(size, remaining))
+        remaining -= sizes[-1]
+    return sizes
 
 
 #: The longest file name, in UTF-8 bytes (Linux's ``NAME_MAX``, and Windows' 255 characters).

@@ -46,6 +46,7 @@ PUBLIC = [
     "FileLogMode",
     "FileSource",
     "FileSourceDetail",
+    "FileSourceRolling",
     "FileSourceType",
     "FileStepDetail",
     "FileTaskStatus",
