@@ -15,7 +15,6 @@ import base64
 import binascii
 import datetime as _dt
 import ipaddress
-import math
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,7 @@ from ..models.enums import HostStatus, StepOperation, StepType, TaskType
 from . import _codes as codes
 from ._engine import Job, OpError, Step
 from ._fastwire import job_status_body
-from ._plan import RollingMode, StepPlan, launch_vars
+from ._plan import StepPlan, launch_vars
 from ._render import (
     StepQuery,
     file_logs,
@@ -38,6 +37,7 @@ from ._render import (
     step_status_v3,
     v2_time,
 )
+from ._rolling import RollingRefused, rolling_plan, source_groups
 from ._world import World
 
 if TYPE_CHECKING:
@@ -421,21 +421,14 @@ def _account(params: Params, *names: str) -> None:
     raise ApiFailure(codes.MISSING_PARAM_NAMED, "|".join(names))
 
 
-def _rolling(params: Params, host_count: int) -> tuple[int | None, RollingMode]:
-    config = params.raw("rolling_config")
-    if not isinstance(config, Mapping) or not config.get("expression"):
-        return None, RollingMode.PAUSE_IF_FAIL
-    expression = str(config["expression"]).strip()
+def _rolling(call: Call, host_count: int, kind: TaskType) -> dict[str, Any]:
+    """Read ``rolling_config`` as bk-job does (``_rolling``): the step plan's batches."""
+    sources = call.params.raw("file_source_list") if kind is TaskType.FAST_FILE else None
     try:
-        size = (
-            math.ceil(host_count * float(expression[:-1]) / 100)
-            if expression.endswith("%")
-            else int(expression)
-        )
-        mode = RollingMode(int(config.get("mode", 1)))
-    except ValueError:
-        raise ApiFailure(codes.BAD_REQUEST) from None  # a validation failure (§7.13)
-    return max(1, size), mode
+        groups = None if sources is None else source_groups(sources, "file_list", "server")
+        return rolling_plan(call.params.raw("rolling_config"), host_count, groups)
+    except RollingRefused as refused:
+        raise ApiFailure(refused.code, *refused.args[1:]) from None
 
 
 #: The name bk-job gives a fast launch without ``task_name``, in Chinese and in English.
@@ -466,12 +459,10 @@ def _launch(
     else:
         _account(params, "account_id", "account_alias")
     name = params.text("task_name") or _default_name(world, _DEFAULT_NAMES[kind], call.english)
-    size, mode = _rolling(params, len(hosts))
+    rolling = _rolling(call, len(hosts), kind)
     step_type = StepType.SCRIPT if kind is TaskType.FAST_SCRIPT else StepType.FILE
     timeout = params.long("script_timeout" if call.flavor is ApiFlavor.ESB_V2 else "timeout")
-    plan = StepPlan(
-        step_type, len(hosts), name, rolling_batch_size=size, rolling_mode=mode, timeout=timeout
-    )
+    plan = StepPlan(step_type, len(hosts), name, timeout=timeout, **rolling)
     scope = scope_of(call.params)
     check_quota(world, call, scope)
     job = world.create_job(

@@ -78,6 +78,7 @@ _MESSAGES: dict[int, tuple[str, str]] = {
     1244016: ("只有步骤的确认人可以操作", "Only the confirmer of the step can operate"),
     1244018: ("脚本状态[{0}]，不支持执行", "Script status [{0}], cannot be executed"),
     1244019: ("高危脚本，禁止执行", "Dangerous script, cannot be executed"),
+    1244027: ("滚动批次不能大于{0}", "Rolling batch can not be greater than {0}"),
     1244032: (
         "当前执行的作业总量超过业务配额限制",
         "The total number of jobs currently executed exceeds the resource scope quota limit",
@@ -89,6 +90,10 @@ _MESSAGES: dict[int, tuple[str, str]] = {
     1244034: (
         "当前执行的作业总量超过系统配额限制",
         "The total number of jobs currently executed exceeds the system quota limit",
+    ),
+    1244035: (
+        "按源文件滚动策略仅支持服务器文件",
+        "The file source rolling policy only support server file",
     ),
     1245001: ("定时任务不存在", "Cron job does not exist"),
     1245004: ("定时任务[{0}]已存在", "Cron job [{0}] already existed"),

@@ -319,6 +319,7 @@ class Step:
     rounds: dict[int, Round] = attrs.Factory(dict)
     #: The hosts a file step's files come from (none known: one generated source host).
     sources: tuple[SimHost, ...] = ()
+    _starts: tuple[int, ...] | None = attrs.field(default=None, init=False, repr=False)
 
     @property
     def type(self) -> StepType:
@@ -328,23 +329,34 @@ class Step:
     @property
     def batches(self) -> int:
         """Return how many rolling batches the step has (0 when it does not roll)."""
-        size = self.plan.rolling_batch_size
-        if size is None or not self.plan.is_rolling:
+        plan = self.plan
+        if not plan.is_rolling:
             return 0
-        return -(-len(self.hosts) // size)
+        return plan.rolling_repeats or len(self.starts) - 1
+
+    @property
+    def starts(self) -> tuple[int, ...]:
+        """Return the first host index of each batch, then the host count (rolling by target)."""
+        if self._starts is None:
+            self._starts = self.plan.batch_starts()
+        return self._starts
 
     def batch_of(self, index: int) -> int:
-        """Return the rolling batch (1-based) of host ``index``; 0 for a step that does not roll."""
-        size = self.plan.rolling_batch_size
-        return index // size + 1 if size is not None and self.plan.is_rolling else 0
+        """Return the rolling batch (1-based) of host ``index``; 0 for a step that does not roll.
+
+        Rolling by source file runs every host in every batch: a host is in the current one."""
+        if not self.plan.is_rolling:
+            return 0
+        return self.batch if self.plan.rolling_repeats else bisect_right(self.starts, index)
 
     def batch_range(self, batch: int | None = None) -> range:
-        """Return the host indices of ``batch`` (default: the current one; all if not rolling)."""
-        size = self.plan.rolling_batch_size
-        if size is None or not self.plan.is_rolling:
+        """Return the host indices of ``batch`` (default: the current one; all if not rolling,
+        staggered, or rolling by source file)."""
+        plan = self.plan
+        if not plan.is_rolling or plan.rolling_repeats or (batch is None and plan.stagger_ms):
             return range(len(self.hosts))
         batch = self.batch if batch is None else batch
-        return range((batch - 1) * size, min(batch * size, len(self.hosts)))
+        return range(self.starts[batch - 1], self.starts[batch])
 
     @property
     def current_round(self) -> Round | None:
@@ -459,7 +471,26 @@ class Engine:
         step.start = t if step.start is None else step.start
         rnd = step.rounds[step.execute_count] = Round(len(step.hosts))
         step.batch = 1 if step.batches else 0
+        if step.plan.stagger_ms is not None and step.batches:
+            self._run_staggered(job, step, rnd, t)
+            return
         self._run_hosts(job, step, rnd, step.batch_range(), t)
+
+    def _run_staggered(self, job: Job, step: Step, rnd: Round, t: int) -> None:
+        """Dispatch every batch, batch k a fixed plus random wait after batch k-1."""
+        fixed, low, high = step.plan.stagger_ms or (0, 0, 0)
+        finish = at = t
+        for batch in range(1, step.batches + 1):
+            if batch > 1:
+                at += fixed + job.rng.randint(low, high)
+            for index in step.batch_range(batch):
+                finish = max(finish, self._schedule_host(job, step, rnd, index, at))
+        step.batch = step.batches  # every batch is dispatched; none waits for a person
+        rnd.reindex()
+        if rnd not in job.live:
+            job.live.append(rnd)
+        step.gen += 1
+        self._schedule(job, finish, _ROUND_END, step)
 
     def _run_hosts(self, job: Job, step: Step, rnd: Round, indices: Sequence[int], t: int) -> None:
         finish = t

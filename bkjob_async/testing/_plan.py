@@ -135,7 +135,12 @@ class StepPlan:
     (bk-job lets anyone confirm when ``confirm_roles`` is empty, listed users or not; the role
     ``JOB_RESOURCE_TRIGGER_USER`` admits the job's operator; no other role has members here).
     ``final_status`` forces the step's end status (9 abnormal, 14
-    abandoned) whatever its hosts did. ``rolling_batch_size`` splits the hosts into batches.
+    abandoned) whatever its hosts did. ``rolling_batch_size`` splits the hosts into batches of
+    one size, ``rolling_sizes`` into batches of the sizes given (bk-job's cut of an expression);
+    ``stagger_ms`` (fixed, random minimum, random maximum) runs every batch, batch *k* started
+    that long after batch *k-1* (bk-job's staggered mode, no pause between batches);
+    ``rolling_repeats`` runs every host once per batch (bk-job's rolling by source file: each
+    batch sends a share of the files to every target).
     ``script_content`` and ``script_param`` are what a plan's script step says it runs (its
     detail, ``get_job_plan_detail``, and its jobs' ``get_step_instance_detail`` show them).
     """
@@ -156,6 +161,9 @@ class StepPlan:
     rolling_mode: RollingMode = attrs.field(
         default=RollingMode.PAUSE_IF_FAIL, converter=RollingMode
     )
+    rolling_sizes: tuple[int, ...] = attrs.field(default=(), converter=tuple)
+    stagger_ms: tuple[int, int, int] | None = None
+    rolling_repeats: int = 0
     final_status: JobStatus | None = attrs.field(default=None, converter=_optional_status)
     confirm_users: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     confirm_roles: tuple[str, ...] = attrs.field(default=(), converter=tuple)
@@ -169,6 +177,14 @@ class StepPlan:
     def __attrs_post_init__(self) -> None:
         if self.rolling_batch_size is not None and self.rolling_batch_size < 1:
             raise ValueError("rolling_batch_size must be >= 1 or None")
+        if self.rolling_sizes and (
+            min(self.rolling_sizes) < 1 or sum(self.rolling_sizes) != self.host_count
+        ):
+            raise ValueError("rolling_sizes must be positive and add up to the host count")
+        if self.rolling_repeats < 0 or (self.rolling_repeats and self.stagger_ms is not None):
+            raise ValueError("rolling_repeats must be >= 0, and source-file rolling is serial")
+        if self.stagger_ms is not None and not 0 <= self.stagger_ms[1] <= self.stagger_ms[2]:
+            raise ValueError("stagger_ms is (fixed, random minimum, random maximum), in ms")
         if self.final_status is not None and not self.final_status.is_finished:
             raise ValueError("final_status must be a finished run status")
         if self.type is not StepType.MANUAL_CONFIRM and self.host_count == 0:
@@ -186,7 +202,17 @@ class StepPlan:
     @property
     def is_rolling(self) -> bool:
         """Tell whether the step runs its hosts in batches."""
-        return self.rolling_batch_size is not None and self.type is not StepType.MANUAL_CONFIRM
+        rolls = self.rolling_batch_size is not None or self.rolling_sizes or self.rolling_repeats
+        return bool(rolls) and self.type is not StepType.MANUAL_CONFIRM
+
+    def batch_starts(self) -> tuple[int, ...]:
+        """Return the first host index of each batch then the host count (rolling by target)."""
+        hosts, size = self.host_count, self.rolling_batch_size
+        sizes = self.rolling_sizes or ([size] * -(-hosts // size) if size else [])
+        starts = [0]
+        for count in sizes:
+            starts.append(min(hosts, starts[-1] + count))
+        return tuple(starts)
 
 
 def _limit(_: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
