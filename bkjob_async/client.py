@@ -20,6 +20,7 @@ import inspect
 import random
 import typing
 import warnings
+import zoneinfo
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -220,6 +221,19 @@ def acting(
     )
 
 
+def _zone(name: object) -> _dt.tzinfo:
+    """Return the IANA zone ``name``, checked as bk-job checks the time-zone header."""
+    if not isinstance(name, str) or not name:
+        raise TypeError("user_timezone must be a non-empty str such as 'Asia/Shanghai'")
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ValueError(
+            f"user_timezone must be an IANA time zone such as 'Asia/Shanghai', got {name!r} "
+            "(bk-job refuses an unknown one with 1247005)"
+        ) from None
+
+
 def _identity_text(credentials: Credentials) -> str:
     """Say who ``credentials`` act as, their tokens masked."""
     parts = [] if credentials.username is None else [f"user {credentials.username!r}"]
@@ -275,6 +289,9 @@ class BkJobClient(anyio.abc.AsyncResource):
         the request never reached bk-job.
     :param server_tz: the zone of v2's offset-less time strings (default UTC+08:00).
     :param tenant_id: sent as ``X-Bk-Tenant-Id`` on multi-tenant installs.
+    :param user_timezone: an IANA zone name (``"Europe/Paris"``) sent as
+        ``X-Bk-Job-User-Timezone``: bk-job writes times in it (Asia/Shanghai without it); it
+        is then ``server_tz`` too unless that is given.
     :param language: the language of bk-job's messages and of the names it gives jobs:
         ``"en"`` (the default here and on the command line) or ``"zh-cn"``; ``None`` sends no
         ``Blueking-Language`` header, and bk-job answers in Chinese.
@@ -325,9 +342,12 @@ class BkJobClient(anyio.abc.AsyncResource):
         proxy: str | None = None,
         trust_env: bool = False,
         instruments: Iterable[Instrument] = (),
+        user_timezone: str | None = None,
     ) -> None:
         _check_arguments(timeouts, retry, connection_limit, max_body_size, transport, sleep, rng)
         credentials = Credentials(app_code, app_secret, username, bk_token, access_token)
+        if user_timezone is not None and server_tz is DEFAULT_SERVER_TZ:
+            server_tz = _zone(user_timezone)
         self.protocol = Protocol(
             base_url,
             flavor=flavor,
@@ -336,6 +356,7 @@ class BkJobClient(anyio.abc.AsyncResource):
             tenant_id=tenant_id,
             language=language,
             secrets=[proxy_password(proxy)] if isinstance(proxy, str) else (),
+            user_timezone=user_timezone,
         )
         if transport is not None and session is not None:
             raise ValueError("pass session= or transport=, not both")

@@ -52,6 +52,7 @@ class Protocol:
         tenant_id: str | None = None,
         language: str | None = None,
         secrets: Iterable[str] = (),
+        user_timezone: str | None = None,
     ) -> None:
         self.flavor = ApiFlavor.coerce(flavor)
         self.generation = Generation.V3 if self.flavor.is_v3 else Generation.V2
@@ -63,6 +64,11 @@ class Protocol:
         self.server_tz = server_tz
         self._base = check_base_url(base_url).rstrip("/")
         self._tenant = None if tenant_id is None else _header_text(tenant_id, "tenant_id")
+        #: The ``X-Bk-Job-User-Timezone`` sent (an IANA zone name; ``None``: none, bk-job then
+        #: writes times in Asia/Shanghai).
+        self.user_timezone = (
+            None if user_timezone is None else _header_text(user_timezone, "user_timezone")
+        )
         self._extra = tuple(s for s in secrets if s)
         self._set_identity(credentials, language)
         self._urls: dict[str, str] = {}
@@ -88,6 +94,14 @@ class Protocol:
         }
         if self._tenant is not None:
             headers["X-Bk-Tenant-Id"] = self._tenant
+        username = credentials.username
+        if username is not None and username.isascii() and username.isprintable():
+            # bk-job's gateway takes the user of an app-level (``/system/``) API from this
+            # header (``JobCommonHeaders.KEY_BK_USERNAME``); a user API ignores it.
+            headers["X-Bk-Username"] = username
+        if self.user_timezone is not None:
+            # the zone bk-job writes times in (``JobCommonInterceptor.addTimeZone``)
+            headers["X-Bk-Job-User-Timezone"] = self.user_timezone
         if self.language is not None:
             # bk-job localises messages by this header: "en", "zh-cn" (its default) or "all".
             headers["Blueking-Language"] = self.language
