@@ -11,6 +11,7 @@ import base64
 import datetime as _dt
 import ipaddress
 import re
+import urllib.parse
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -109,6 +110,38 @@ def check_text(value: object, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise TypeError(f"{name} must be a non-empty str")
     return value
+
+
+#: What ``java.net.URI`` refuses in a URL (``URISyntaxException``): spaces, controls and these.
+_NOT_IN_URI = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
+#: A host ``java.net.URI`` reads as a server (else ``getHost()`` is null): a name or an address.
+_URI_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]")
+
+
+def check_callback(url: object) -> str | None:
+    """Check a launch's ``callback_url`` as bk-job's ``@ValidCallbackUrl`` does before its
+    allowed list (``CallbackUrlValidateServiceImpl.isValid``): a URI, ``http``/``https``, a
+    host, no user info (1240003 otherwise). The allowed list is the server's to check."""
+    if url is None or url == "":
+        return None
+    text = check_text(url, "callback_url")
+    parts = urllib.parse.urlsplit(text) if not _NOT_IN_URI.search(text) else None
+    netloc = "" if parts is None else parts.netloc
+    end = netloc.find("]") + 1 if netloc.startswith("[") else netloc.find(":")
+    host, port = (netloc, "") if end <= 0 or end >= len(netloc) else (netloc[:end], netloc[end:])
+    if port and not re.fullmatch(r":\d*", port):
+        host = ""  # a registry authority: java.net.URI reads no host
+    if (
+        parts is None
+        or parts.scheme.lower() not in ("http", "https")
+        or "@" in netloc
+        or not _URI_HOST.fullmatch(host)
+    ):
+        raise ValueError(
+            f"callback_url must be an http:// or https:// URL with a host and no user info, "
+            f"got {text!r} (bk-job refuses it: ValidCallbackUrl)"
+        )
+    return text
 
 
 #: A global variable in a path (``${name}``): bk-job takes such a path whatever its form.

@@ -59,6 +59,11 @@ _CODE_CLASSES: dict[int, type[errors.ApiError]] = {
         errors.InvalidRequestError,
     ),
     **dict.fromkeys((1244036, 1244021, 1244022), errors.InvalidRequestError),
+    # bk-job 2026 (ErrorCode.java): over the rolling batch cap (EXCEED_MAX_ALLOWED_BATCH_SIZE),
+    # source-file rolling of a non-server file, an unknown X-Bk-Job-User-Timezone, a callback
+    # URL allowed-list base URL that is malformed; one listed already is a conflict
+    **dict.fromkeys((1244027, 1244035, 1247005, 1244038), errors.InvalidRequestError),
+    1244039: errors.ConflictError,
     # targets that name no host (SERVER_EMPTY, "Host is empty"): v3 ``host_id_list`` rows sent
     # as objects, a topology node or dynamic group with no host, a host variable left empty
     1244001: errors.InvalidRequestError,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .._params import (
     b64,
     b64_bytes,
+    check_callback,
     check_path,
     check_targets,
     check_text,
@@ -130,7 +131,7 @@ def _fast_script(
             script_type=int(language),
             script_timeout=timeout,
             account=v2_account(account),
-            bk_callback_url=callback_url,
+            bk_callback_url=check_callback(callback_url),
         )
         return with_secrets(params, secrets)
     params = v3_scoped(
@@ -142,7 +143,7 @@ def _fast_script(
         script_language=int(language),
         timeout=timeout,
         **where,
-        callback_url=callback_url,
+        callback_url=check_callback(callback_url),
         rolling_config=rolling(rolling_config, targets),
         start_task=bool(start_task),
     )
@@ -247,7 +248,7 @@ def _fast_transfer(
             **v2_targets(check_targets(targets)),
             file_source=[v2_file_source(s) for s in sources],
             account=v2_account(account),
-            bk_callback_url=callback_url,
+            bk_callback_url=check_callback(callback_url),
         )
     return v3_scoped(
         scope,
@@ -257,7 +258,7 @@ def _fast_transfer(
         file_target_name=file_target_name,
         target_server=v3_server(check_targets(targets)),
         transfer_mode=transfer_mode,
-        callback_url=callback_url,
+        callback_url=check_callback(callback_url),
         rolling_config=rolling(rolling_config, targets, sources),
         start_task=bool(start_task),
     )
@@ -313,14 +314,14 @@ def _plan(
             scope,
             bk_job_id=plan,
             global_vars=[v2_global_var(v) for v in variables] or None,
-            bk_callback_url=callback_url,
+            bk_callback_url=check_callback(callback_url),
         )
     else:
         params = v3_scoped(
             scope,
             job_plan_id=plan,
             global_var_list=[v3_global_var(v) for v in variables] or None,
-            callback_url=callback_url,
+            callback_url=check_callback(callback_url),
             start_task=bool(start_task),
         )
     return with_secrets(params, _secrets(variables))
@@ -387,7 +388,7 @@ def _config(
         **v3_account(account),
         target_server=v3_server(targets),
         file_list=file_list,
-        callback_url=callback_url,
+        callback_url=check_callback(callback_url),
     )
 
 

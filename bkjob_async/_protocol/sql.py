@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._params import (
+    check_callback,
     check_targets,
     check_text,
     check_timeout,
@@ -52,7 +53,7 @@ def _sql(
     task = None if task_name is None else check_text(task_name, "task_name")
     account = check_id(db_account_id, "db_account_id")
     timeout = check_timeout(script_timeout, "script_timeout")
-    callback = None if callback_url is None else check_text(callback_url, "callback_url")
+    callback = check_callback(callback_url)
     if not v2:
         return v3_scoped(
             scope,
