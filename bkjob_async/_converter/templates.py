@@ -25,6 +25,8 @@ from ..models.templates import (
     ScriptStepDetail,
     StepDetail,
     StepFileSource,
+    TemplateApproval,
+    TemplateStep,
     TransferMode,
 )
 from ._readers import (
@@ -47,7 +49,9 @@ if TYPE_CHECKING:
 
     import cattrs
 
-__all__ = ["plan_step_v2", "plan_step_v3", "register"]
+    from ..models.requests import Targets
+
+__all__ = ["plan_step_v2", "plan_step_v3", "register", "template_step_v4", "v4_targets"]
 
 
 def _flag(value: Any) -> bool:
@@ -141,6 +145,68 @@ def plan_step_v3(d: Mapping[str, Any]) -> PlanStep:
             script, content=_text_of(script.content), param=_text_of(script.param)
         )
     return PlanStep(step.id, step.name, step.type, script, step.file, step.approval_message)
+
+
+def v4_targets(d: Any) -> tuple[Targets | None, str | None]:
+    """Read a template's ``execute_target`` (``V4JobTemplateExecuteTargetDTO``): hosts by
+    ``bk_host_id`` or ``(bk_cloud_id, ip)``, dynamic groups, topology nodes, or a variable."""
+    if not isinstance(d, dict):
+        return None, None
+    legacy = {
+        "ip_list": [row for row in read_rows(d.get("host_list")) if isinstance(row, dict)],
+        "dynamic_group_list": d.get("dynamic_group_list"),
+        "topo_node_list": d.get("topo_node_list"),
+    }
+    return _targets(legacy), _text(d.get("variable"))
+
+
+def _v4_file_step(d: Mapping[str, Any]) -> FileStepDetail:
+    step, rows = _file_step(d), read_rows(d.get("file_source_list"))
+    sources = []
+    for source, row in zip(step.sources, rows, strict=True):
+        targets, variable = v4_targets(row.get("execute_target"))
+        sources.append(attrs.evolve(source, targets=targets, target_variable=variable))
+    destination = step.destination
+    if destination is not None:
+        targets, variable = v4_targets(d["file_destination"].get("execute_target"))
+        destination = attrs.evolve(destination, targets=targets, target_variable=variable)
+    return attrs.evolve(step, sources=tuple(sources), destination=destination)
+
+
+def _approval(d: Mapping[str, Any]) -> TemplateApproval:
+    user = d.get("approval_user")
+    who: Mapping[str, Any] = user if isinstance(user, dict) else {}
+    return TemplateApproval(
+        _number(d.get("approval_type")),
+        _texts(who.get("user_list")),
+        _texts(who.get("role_list")),
+        _text(d.get("approval_message")),
+        _texts(d.get("notify_channel")),
+    )
+
+
+def template_step_v4(d: Mapping[str, Any]) -> TemplateStep:
+    """Read a template's step (``V4JobTemplateStepDTO``) with its script, files or approval."""
+    kind = d.get("type")
+    script, files, approval = d.get("script_info"), d.get("file_info"), d.get("approval_info")
+    script_step = None
+    if isinstance(script, dict):
+        targets, variable = v4_targets(script.get("execute_target"))
+        script_step = attrs.evolve(
+            _script_step(script),
+            content=_text_of(_text(script.get("script_content"))),
+            param=_text_of(_text(script.get("script_param"))),
+            targets=targets,
+            target_variable=variable,
+        )
+    return TemplateStep(
+        read_int(d["id"]),
+        _text(d.get("name")),
+        None if kind is None else StepType.of(read_code(kind)),
+        script_step,
+        _v4_file_step(files) if isinstance(files, dict) else None,
+        _approval(approval) if isinstance(approval, dict) else None,
+    )
 
 
 def plan_step_v2(d: Mapping[str, Any]) -> PlanStep:

@@ -18,6 +18,7 @@ from .._converter import read_bool, read_code, read_int, read_rows
 from .._converter._readers import _epoch_time, _number
 from .._converter._v4 import CONTAINER, HOST
 from .._converter._v4 import read_container as container
+from .._converter.templates import template_step_v4, v4_targets
 from .._params import _no_ipv6, check_targets
 from ..config import Scope
 from ..errors import ResponseFormatError
@@ -37,10 +38,8 @@ from ..models import (
     JobInstanceSummary,
     JobTemplateDetail,
     LogType,
-    StepType,
     TaskContext,
     TaskContextField,
-    TemplateStep,
     TemplateVariable,
 )
 
@@ -258,17 +257,16 @@ def template_detail_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) ->
             _text(v.get("description")),
             bool(_number(v.get("required")) or 0),
             _text(v.get("value")),
+            *v4_targets(v.get("execute_target")),
         )
         for v in read_rows(data.get("global_var_list"))
     )
-    steps = tuple(
-        TemplateStep(
-            read_int(s["id"]),
-            _text(s.get("name")),
-            None if s.get("type") is None else StepType.of(read_code(s["type"])),
-        )
-        for s in read_rows(data.get("step_list"))
-    )
+    steps = tuple(template_step_v4(s) for s in read_rows(data.get("step_list")))
+    kind, scope_id = data.get("bk_scope_type"), data.get("bk_scope_id")
+    try:
+        scope = Scope.parse(f"{kind}:{scope_id}") if kind and scope_id is not None else None
+    except ValueError:
+        scope = None  # (an unknown scope type: the rest still reads)
     return JobTemplateDetail(
         read_int(data["id"]),
         _text(data.get("name")),
@@ -279,6 +277,7 @@ def template_detail_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) ->
         _epoch_time(data.get("last_modify_time")),
         variables,
         steps,
+        scope,
     )
 
 

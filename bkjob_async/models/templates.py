@@ -13,6 +13,7 @@ import datetime as _dt
 
 import attrs
 
+from ..config import Scope
 from ._masked import masked_repr
 from .enums import StepType, _OpenIntEnum
 from .requests import Targets
@@ -29,6 +30,7 @@ __all__ = [
     "ScriptStepDetail",
     "StepDetail",
     "StepFileSource",
+    "TemplateApproval",
     "TemplateStep",
     "TemplateVariable",
     "TransferMode",
@@ -111,6 +113,8 @@ class ScriptStepDetail:
     param_sensitive: bool = False
     ignore_error: bool = False
     windows_interpreter: str | None = None
+    #: The host variable a template's step targets (v4 ``execute_target.variable``).
+    target_variable: str | None = None
 
     __repr__ = _param_repr
 
@@ -126,6 +130,8 @@ class StepFileSource:
     account: AccountRef | None = None
     file_source_id: int | None = None
     file_source_code: str | None = None
+    #: The host variable a template's source reads from (v4 ``execute_target.variable``).
+    target_variable: str | None = None
 
 
 @attrs.frozen
@@ -135,6 +141,8 @@ class FileDestination:
     path: str | None = None
     account: AccountRef | None = None
     targets: Targets | None = None
+    #: The host variable a template's destination is (v4 ``execute_target.variable``).
+    target_variable: str | None = None
 
 
 @attrs.frozen
@@ -173,23 +181,44 @@ class TemplateVariable:
     description: str | None = None
     required: bool = False
     value: str | None = None
+    #: A host variable's hosts (``execute_target``); ``target_variable`` another it names.
+    targets: Targets | None = None
+    target_variable: str | None = None
+
+
+@attrs.frozen
+class TemplateApproval:
+    """A template's approval step (``V4JobTemplateApprovalStepDTO``): ``approval_type`` 1 one
+    approver suffices, 2 all must approve; who, the message and the notify channels."""
+
+    approval_type: int | None = None
+    users: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    message: str | None = None
+    notify_channels: tuple[str, ...] = ()
 
 
 @attrs.frozen
 class TemplateStep:
-    """A template's step as v4 reports it (``V4JobTemplateStepDTO``): its id, name and type."""
+    """A template's step as v4 reports it (``V4JobTemplateStepDTO``): its id, name and type,
+    and by type its script (texts decoded from base64), its files or its approval."""
 
     id: int
     name: str | None = None
     type: StepType | None = None
+    script: ScriptStepDetail | None = None
+    file: FileStepDetail | None = None
+    approval: TemplateApproval | None = None
 
 
 @attrs.frozen
 class JobTemplateDetail(JobTemplate):
-    """A job template with its steps and variables (v4 ``get_job_template_detail``)."""
+    """A job template with its steps and variables (v4 ``get_job_template_detail``), and the
+    scope bk-job says it belongs to (``bk_scope_type``/``bk_scope_id``)."""
 
     variables: tuple[TemplateVariable, ...] = ()
     steps: tuple[TemplateStep, ...] = ()
+    scope: Scope | None = None
 
 
 @attrs.frozen

@@ -47,6 +47,8 @@ V3_JOB_ESB = "get_job_instance_status.v3.esb-doc-en.json"
 V2_STEP = "get_step_instance_status.v2.esb-doc-en.json"
 V3_STEP = "get_step_instance_status.v3.apigw-doc.json"
 RATE_LIMIT = "error.apigw.http429.rate-limit.json"
+#: v4, read by its own reader, not the converter (``test_template_detail_v4``).
+TEMPLATE_V4 = "get_job_template_detail.v4.apigw-doc-en.json"
 
 #: What each sample is, and which flavor would have sent it.
 SAMPLE_KINDS: dict[str, tuple[str, type[Any]]] = {
@@ -67,7 +69,7 @@ def parse(value: Any, cls: type[Any], generation: Generation, tz: dt.tzinfo = DE
 
 
 def test_every_sample_is_classified() -> None:
-    assert set(sample_names()) == {*SAMPLE_KINDS, RATE_LIMIT}
+    assert set(sample_names()) == {*SAMPLE_KINDS, RATE_LIMIT, TEMPLATE_V4}
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLE_KINDS))

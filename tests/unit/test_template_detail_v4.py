@@ -1,0 +1,169 @@
+"""v4 ``get_job_template_detail`` keeps every value of bk-job's own example.
+
+``V4JobTemplateStepDTO`` and its parts declare a step's ``script_info``, ``file_info`` and
+``approval_info``, and ``V4JobTemplateGlobalVarDTO`` a host variable's ``execute_target``: the
+answer model carries them all, and a walk over bk-job's example finds each value it sends in
+the model read from it, so a field the reader drops fails here.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import enum
+from typing import Any
+
+import attrs
+
+from bkjob_async import Credentials, Scope, StepType, Targets
+from bkjob_async._protocol import Protocol
+from bkjob_async.models.templates import (
+    AccountRef,
+    FileDestination,
+    FileStepDetail,
+    ScriptSource,
+    ScriptStepDetail,
+    StepFileSource,
+    TemplateApproval,
+    TemplateStep,
+    TemplateVariable,
+    TransferMode,
+)
+from tests.conftest import APP_SECRET, load_sample
+
+UTC = _dt.timezone.utc
+SAMPLE = "get_job_template_detail.v4.apigw-doc-en.json"
+
+
+def read(data: Any) -> Any:
+    credentials = Credentials("app", APP_SECRET, username="admin")
+    proto = Protocol("https://bk.example.com/", flavor="apigw-v4", credentials=credentials)
+    return proto.answer("get_job_template_detail", data, {})
+
+
+def test_bk_jobs_example_is_read_whole() -> None:
+    detail = read(load_sample(SAMPLE)["data"])
+    assert detail.scope == Scope.biz(2)
+    assert (detail.id, detail.name, detail.description) == (
+        1000,
+        "demo-template",
+        "Sample template",
+    )
+    assert detail.create_time == _dt.datetime.fromtimestamp(1738220000, UTC)
+    assert detail.variables[1] == TemplateVariable(
+        "HOST_TARGET",
+        3,
+        "Execute target",
+        True,
+        None,
+        Targets(
+            host_ids=[10001],
+            ips=[(0, "127.0.0.1")],
+            dynamic_group_ids=["dg-001"],
+            topo_nodes=[("module", 2001)],
+        ),
+    )
+    assert detail.variables[2].value == "******"
+    assert detail.steps == (
+        TemplateStep(
+            101,
+            "Run script",
+            StepType.SCRIPT,
+            script=ScriptStepDetail(
+                ScriptSource.LOCAL,
+                "SOPS123",
+                10001,
+                "echo hello",
+                1,
+                "",
+                1000,
+                AccountRef(100),
+                Targets(ips=[(0, "127.0.0.2")]),
+                windows_interpreter=detail.steps[0].script.windows_interpreter,
+            ),
+        ),
+        TemplateStep(
+            102,
+            "Manual approval",
+            StepType.MANUAL_CONFIRM,
+            approval=TemplateApproval(1, ("admin",), (), "Please confirm to continue", ("mail",)),
+        ),
+    )
+
+
+def test_a_file_step_and_targets_by_variable_are_read() -> None:
+    file_info = {
+        "file_source_list": [
+            {
+                "file_list": ["/data/a.tgz"],
+                "file_type": 1,
+                "account": {"id": 3, "alias": "root"},
+                "execute_target": {"variable": "SRC"},
+            },
+            {"file_list": ["x"], "file_type": 3, "file_source_code": "cos", "account": {"id": 4}},
+        ],
+        "file_destination": {
+            "path": "/tmp/",
+            "account": {"id": 3},
+            "execute_target": {"host_list": [{"bk_host_id": 9}]},
+        },
+        "timeout": 600,
+        "transfer_mode": 2,
+        "source_speed_limit": 10,
+        "destination_speed_limit": 20,
+        "is_ignore_error": 1,
+    }
+    steps = [{"id": 1, "name": "copy", "type": 2, "file_info": file_info}]
+    detail = read({"id": 5, "step_list": steps, "global_var_list": []})
+    assert detail.steps[0].file == FileStepDetail(
+        (
+            StepFileSource(
+                1, ("/data/a.tgz",), None, AccountRef(3, None, "root"), target_variable="SRC"
+            ),
+            StepFileSource(3, ("x",), None, AccountRef(4), file_source_code="cos"),
+        ),
+        FileDestination("/tmp/", AccountRef(3), Targets(host_ids=[9])),
+        600,
+        10,
+        20,
+        TransferMode.FORCE,
+        True,
+    )
+
+
+def _leaves(value: Any) -> set[Any]:
+    """Return what a model holds, as the wire could spell it."""
+    if value is None:
+        return set()
+    if isinstance(value, _dt.datetime):
+        seconds = int(value.timestamp())
+        return {seconds, seconds * 1000}
+    if isinstance(value, bool):
+        return {int(value), value}
+    if isinstance(value, enum.Enum):
+        return {value.value}
+    if isinstance(value, str):
+        return {value, base64.b64encode(value.encode()).decode()}
+    if isinstance(value, (int, float)):
+        return {value, str(value)}
+    if attrs.has(type(value)):
+        return set().union(*(_leaves(getattr(value, f.name)) for f in attrs.fields(type(value))))
+    if isinstance(value, (tuple, list)):
+        return set().union(set(), *(_leaves(v) for v in value))
+    raise AssertionError(f"unexpected {type(value).__name__} in a model")
+
+
+def _sent(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """Return every non-empty scalar of a JSON answer with its path."""
+    if isinstance(value, dict):
+        return [row for key, v in value.items() for row in _sent(v, f"{path}.{key}")]
+    if isinstance(value, list):
+        return [row for i, v in enumerate(value) for row in _sent(v, f"{path}[{i}]")]
+    return [] if value in ("", None) else [(path, value)]
+
+
+def test_every_value_bk_job_sends_is_kept() -> None:
+    data = load_sample(SAMPLE)["data"]
+    kept = _leaves(read(data))
+    dropped = [(path, value) for path, value in _sent(data) if value not in kept]
+    assert dropped == []
