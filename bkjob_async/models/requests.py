@@ -443,13 +443,14 @@ class RollingConfig:
         )
 
     @property
-    def type(self) -> int:
+    def rolling_type(self) -> int:
         """Return bk-job's rolling ``type``: 1 by target, 2 by source file."""
         return 1 if self.file_source is None else 2
 
     @property
     def max_batches(self) -> int:
-        """Return the most batches bk-job allows this shape (200 staggered, else 500)."""
+        """Return bk-job's batch cap for this shape: 200 staggered, else 500 (whose check
+        lets a 501st batch through: ``rolling_batches``)."""
         return MAX_STAGGERED_BATCHES if self.execution_mode == STAGGERED else MAX_ROLLING_BATCHES
 
 

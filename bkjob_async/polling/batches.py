@@ -94,6 +94,7 @@ class BatchWaiting:
         return f"{self.job_instance_id}/{self.step_instance_id}/{self.execute_count}/b{self.batch}/wait"
 
 
+#: Any of the batch events ``BatchFollower`` and ``follow_batches`` add to a watch.
 BatchEvent = BatchStarted | BatchEnded | BatchWaiting
 _Round = tuple[int, int, int]  # (job, step, execute_count)
 

@@ -193,3 +193,10 @@ def test_the_other_shapes_bk_job_refuses() -> None:
         FileSourceRolling(max_hosts_in_batch=0)
     with pytest.raises(TypeError, match="non-empty str"):
         build("fast_execute_script", rolling_config=RollingConfig())
+
+
+def test_a_config_says_its_type_and_cap() -> None:
+    assert (RollingConfig("5").rolling_type, RollingConfig("5").max_batches) == (1, 500)
+    staggered = RollingConfig.staggered("5", fixed_ms=0)
+    assert (staggered.rolling_type, staggered.max_batches) == (1, 200)
+    assert RollingConfig.by_source_file().rolling_type == 2
