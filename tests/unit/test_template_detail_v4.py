@@ -11,6 +11,9 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import enum
+import itertools
+import json
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -167,3 +170,64 @@ def test_every_value_bk_job_sends_is_kept() -> None:
     kept = _leaves(read(data))
     dropped = [(path, value) for path, value in _sent(data) if value not in kept]
     assert dropped == []
+
+
+#: The Java classes' JSON keys, nested (``scripts/java_fields.py`` over bk-job 588f99bb).
+JAVA = json.loads((Path(__file__).parent / "samples" / "java_fields.v4-template.json").read_text())
+#: Keys the model leaves out on purpose: the deprecated ``bk_biz_id`` (the scope carries it)
+#: and containers, which a template's targets never hold (bk-job documents them with
+#: ``_generic_v4_execute_target_without_container_resp``).
+NOT_KEPT = {"bk_biz_id", "kube_container_filters"}
+
+
+def _fields(name: str) -> dict[str, list[str | None]]:
+    cls = JAVA[name]
+    inherited = _fields(cls["extends"]) if cls["extends"] else {}
+    return {**inherited, **cls["fields"]}
+
+
+def _answer(name: str, count: itertools.count[int]) -> dict[str, Any]:
+    """Return an answer of class ``name`` with every key it declares, each value distinct."""
+    out: dict[str, Any] = {}
+    for key, (java_type, nested) in _fields(name).items():
+        n = next(count)
+        if key in NOT_KEPT:
+            continue
+        if nested == "OpenApiV4HostDTO":  # a host by id or by (cloud, ip), never both
+            out[key] = [
+                {"bk_host_id": n},
+                {"bk_cloud_id": n, "ip": f"10.0.{n // 250}.{n % 250 + 1}"},
+            ]
+        elif nested is not None:
+            value = _answer(nested, count)
+            out[key] = [value] if java_type.startswith("List<") else value
+        elif key in ("bk_scope_type", "bk_scope_id"):
+            out[key] = {"bk_scope_type": "biz", "bk_scope_id": "2"}[key]
+        elif java_type == "List<String>":
+            out[key] = [f"s-{n}"]
+        elif java_type == "String":
+            out[key] = f"s-{n}"
+        elif key.startswith("is_") or key == "required":
+            out[key] = 1
+        elif key.endswith("_time"):
+            out[key] = 1738220000000 + 1000 * n
+        else:
+            assert java_type in ("Long", "Integer"), (name, key, java_type)
+            out[key] = n
+    return out
+
+
+def test_every_key_the_java_classes_declare_is_kept() -> None:
+    data = _answer("OpenApiV4JobTemplateDetailDTO", itertools.count(1))
+    steps = data["step_list"][0]
+    # one step of each kind, as bk-job sends them
+    data["step_list"] = [
+        {**steps, "type": 1, "file_info": None, "approval_info": None},
+        {**steps, "id": 9001, "type": 2, "script_info": None, "approval_info": None},
+        {**steps, "id": 9002, "type": 3, "script_info": None, "file_info": None},
+    ]
+    kept = _leaves(read(data))
+    dropped = [(path, value) for path, value in _sent(data) if value not in kept]
+    assert dropped == []
+    declared = {key for cls in JAVA.values() for key in cls["fields"]}
+    assert {"script_info", "file_info", "approval_info", "execute_target", "variable"} <= declared
