@@ -1,6 +1,6 @@
 """Derive the JSON keys bk-job's Java response classes declare, nested, from a bk-job checkout.
 
-Usage: ``python scripts/java_fields.py GIT_DIR CLASS... > tests/unit/samples/java_fields.json``
+Usage: ``python scripts/java_fields.py GIT_DIR CLASS... > tests/unit/java/NAME.json``
 (``GIT_DIR`` a bk-job clone's git directory; read at ``HEAD``). Each class is written as
 ``{"extends": ..., "fields": {json_key: [java_type, nested_class_or_null]}}``, with every class a field
 names (a ``List<X>`` names ``X``) that the checkout defines; a field's key is its

@@ -47,7 +47,7 @@ V3_JOB_ESB = "get_job_instance_status.v3.esb-doc-en.json"
 V2_STEP = "get_step_instance_status.v2.esb-doc-en.json"
 V3_STEP = "get_step_instance_status.v3.apigw-doc.json"
 RATE_LIMIT = "error.apigw.http429.rate-limit.json"
-#: v4, read by its own reader, not the converter (``test_template_detail_v4``).
+#: v4, read by its own reader, not the converter (``test_answer_fields``).
 TEMPLATE_V4 = "get_job_template_detail.v4.apigw-doc-en.json"
 
 #: What each sample is, and which flavor would have sent it.
