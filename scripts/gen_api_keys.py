@@ -109,6 +109,7 @@ def samples() -> dict[str, list[Any]]:
         "script_languages": [[ScriptLanguage.SHELL]],
         "access_params": [{"base_url": "http://repo.example.com"}],
         "base_url": ["http://repo.example.com"],
+        "callback_url": ["http://cb.example.com/"],
         "enable_steps": [[1]],
         "follow_template": [["v"]],
         "file_names": [["a"]],
