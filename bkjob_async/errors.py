@@ -33,6 +33,7 @@ best-effort basis: ``bkjob_async._secrets`` states the contract.)
     │   └── ResponseRefusedError    refused unread: over max_body_size, or nested too deep
     ├── UnsupportedOperationError   this API flavor has no such endpoint
     ├── PollingError                the poller could not watch an instance
+    │   └── JobFailedError          a wait's job ended outside the caller's ``success=``
     └── StoreError                  a state store is locked, unreadable, corrupt, too new or closed
 """
 
@@ -54,6 +55,7 @@ __all__ = [
     "ConnectTimeoutError",
     "EndpointNotFoundError",
     "InvalidRequestError",
+    "JobFailedError",
     "NotFoundError",
     "OperationNotAllowedError",
     "PermissionDeniedError",
@@ -271,6 +273,18 @@ class PollingError(BkJobError):
     bk-job itself (not found, no permission, ...) are raised as their own ``ApiError``
     subclasses instead.
     """
+
+
+class JobFailedError(PollingError):
+    """A job a wait was for ended in a status outside the caller's ``success=``.
+
+    ``.status`` is the job's final ``JobInstanceStatus`` (with its hosts when the wait read
+    them): what the wait would have returned.
+    """
+
+    def __init__(self, message: str, *, status: Any) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class StoreError(BkJobError):

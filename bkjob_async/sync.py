@@ -121,6 +121,7 @@ if TYPE_CHECKING:
     from .models.settings import NotifyPolicy, PasswordEncryption
     from .models.templates import JobTemplatePage, StepDetail
 # --- end of generated imports ---
+from .models.enums import DEFAULT_SUCCESS, JobStatus
 
 __all__ = [
     "BkJobClient",
@@ -2055,13 +2056,19 @@ class Poller:
         return Watch(self, watch, timeout)
 
     def wait_finished(
-        self, scope: Scope, job_instance_id: int, *, timeout: float | None = None
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        with_hosts: bool = False,
+        success: Iterable[int] | None = None,
+        timeout: float | None = None,
     ) -> JobInstanceStatus:
-        """Return the final status of a job once it finishes; ``TimeoutError`` after
-        ``timeout`` seconds (the job is no longer waited for)."""
-        status: JobInstanceStatus = self._wait(
-            self._poller.wait_finished, scope, job_instance_id, timeout=timeout
-        )
+        """Return the final status of a job once it finishes (``with_hosts`` and ``success`` as
+        ``bkjob_async.Poller.wait_finished``); ``TimeoutError`` after ``timeout`` seconds (the
+        job is no longer waited for)."""
+        wait = functools.partial(self._poller.wait_finished, with_hosts=with_hosts, success=success)
+        status: JobInstanceStatus = self._wait(wait, scope, job_instance_id, timeout=timeout)
         return status
 
     def as_completed(
@@ -2122,11 +2129,14 @@ def check_job(
     scope: Scope,
     job_instance_id: int,
     state: Mapping[str, Any] | None = None,
+    *,
+    success: frozenset[JobStatus] | set[int] = DEFAULT_SUCCESS,
 ) -> Check:
     """Read a job's status and ``check`` it against ``state`` (``bkjob_async.polling.check_job``,
     blocking): the events since the state stored last time, and the state to store."""
     portal, inner = client._loop()
-    found: Check = _wait(portal, _check_job, inner, scope, job_instance_id, state)
+    check = functools.partial(_check_job, success=success)
+    found: Check = _wait(portal, check, inner, scope, job_instance_id, state)
     return found
 
 

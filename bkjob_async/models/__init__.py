@@ -22,6 +22,9 @@ from .catalog import (
 )
 from .crons import CronJob, CronPage, CronStatus
 from .enums import (
+    BK_SOPS_SUCCESS,
+    DBM_SUCCESS,
+    DEFAULT_SUCCESS,
     FINISHED_JOB_STATUSES,
     HostStatus,
     JobOperation,
@@ -102,6 +105,9 @@ from .templates import (
 )
 
 __all__ = [
+    "BK_SOPS_SUCCESS",
+    "DBM_SUCCESS",
+    "DEFAULT_SUCCESS",
     "FINISHED_JOB_STATUSES",
     "KEEP_SECRET",
     "AccountCategory",

@@ -13,6 +13,9 @@ from typing import Any, TypeVar
 from .._checks import is_int
 
 __all__ = [
+    "BK_SOPS_SUCCESS",
+    "DBM_SUCCESS",
+    "DEFAULT_SUCCESS",
     "FINISHED_JOB_STATUSES",
     "HostStatus",
     "JobOperation",
@@ -84,6 +87,16 @@ class JobStatus(_OpenIntEnum):
         """Tell whether this status counts as a successful end (3 success, 5 skipped, 6 ignored)."""
         return self in _SUCCESSFUL_RUN_STATUSES
 
+    @property
+    def text_en(self) -> str:
+        """Return bk-job's English text for this status (its i18n ``message_en.properties``)."""
+        return _text(self, 1, "Unknown")
+
+    @property
+    def text_zh(self) -> str:
+        """Return bk-job's Chinese text for this status (its ``message_zh_CN.properties``)."""
+        return _text(self, 0, "未知")
+
 
 # Job and step statuses are one Java enum (RunStatusEnum); the two names read better at call sites.
 StepStatus = JobStatus
@@ -103,6 +116,42 @@ FINISHED_JOB_STATUSES: frozenset[JobStatus] = frozenset(
     }
 )
 _SUCCESSFUL_RUN_STATUSES = frozenset({JobStatus.SUCCESS, JobStatus.SKIPPED, JobStatus.IGNORE_ERROR})
+
+#: The job statuses this library counts as success (``JobStatus.is_success``): 3 success,
+#: 5 skipped, 6 error ignored. Pass another set as ``success=`` to count as an app does.
+DEFAULT_SUCCESS: frozenset[JobStatus] = _SUCCESSFUL_RUN_STATUSES
+#: bk-sops' success (``JOB_SUCCESS = {3}`` in its ``job/base.py``): only 3.
+BK_SOPS_SUCCESS: frozenset[JobStatus] = frozenset({JobStatus.SUCCESS})
+#: blueking-dbm's success (``SUCCESS_LIST`` in ``backend/flow/consts.py``): 3, 5, 6, 8
+#: terminated by hand, 11 force-terminated.
+DBM_SUCCESS: frozenset[JobStatus] = frozenset(
+    {
+        JobStatus.SUCCESS,
+        JobStatus.SKIPPED,
+        JobStatus.IGNORE_ERROR,
+        JobStatus.TERMINATED,
+        JobStatus.STOP_SUCCESS,
+    }
+)
+
+
+def check_success(value: object, name: str = "success") -> frozenset[JobStatus]:
+    """Return ``value``, a set of final job statuses (``JobStatus`` or their codes), as a
+    frozenset; raise ``TypeError``/``ValueError`` naming ``name`` and what it accepts."""
+    accepted = "a set of final job statuses (JobStatus members or their int codes)"
+    if isinstance(value, (str, bytes)) or not isinstance(value, (set, frozenset, list, tuple)):
+        raise TypeError(f"{name} must be {accepted}, not {type(value).__name__}")
+    statuses = set()
+    for code in value:
+        if not is_int(code):
+            raise TypeError(f"{name} must be {accepted}; {code!r} is not a status")
+        status = JobStatus.of(code)
+        if not status.is_finished:
+            raise ValueError(f"{name} must be {accepted}; {status!r} is not a final status")
+        statuses.add(status)
+    if not statuses:
+        raise ValueError(f"{name} must be {accepted}, not empty")
+    return frozenset(statuses)
 
 
 class HostStatus(_OpenIntEnum):
@@ -151,9 +200,80 @@ class HostStatus(_OpenIntEnum):
         """Tell whether the host succeeded: 9, or 3 (succeeded in an earlier round)."""
         return self in _SUCCESSFUL_HOST_STATUSES
 
+    @property
+    def text_en(self) -> str:
+        """Return bk-job's English text for this status (its i18n ``message_en.properties``)."""
+        return _text(self, 1, "Unknown")
+
+    @property
+    def text_zh(self) -> str:
+        """Return bk-job's Chinese text for this status (its ``message_zh_CN.properties``)."""
+        return _text(self, 0, "未知")
+
 
 _PENDING_HOST_STATUSES = frozenset({HostStatus.WAITING, HostStatus.RUNNING})
 _SUCCESSFUL_HOST_STATUSES = frozenset({HostStatus.SUCCESS, HostStatus.LAST_SUCCESS})
+
+
+def _text(status: _OpenIntEnum, language: int, unknown: str) -> str:
+    texts = _TEXTS.get(type(status), {}).get(status._value_)
+    return texts[language] if texts is not None else f"{unknown} ({status._value_})"
+
+
+# bk-job's texts (``task.run.status.*`` and ``agent.task.status.*`` in job-execute's
+# ``i18n/message_zh_CN.properties`` and ``message_en.properties``, 588f99bb), by code.
+_TEXTS: dict[type, dict[int, tuple[str, str]]] = {
+    JobStatus: {
+        1: ("等待执行", "Pending"),
+        2: ("正在执行", "Running"),
+        3: ("执行成功", "Success"),
+        4: ("执行失败", "Failed"),
+        5: ("跳过", "Skipped"),
+        6: ("忽略错误", "Ignore Error"),
+        7: ("等待确认", "Waiting"),
+        8: ("手动结束", "Terminated"),
+        9: ("状态异常", "Abnormal"),
+        10: ("强制终止中", "Terminating"),
+        11: ("强制终止成功", "Terminate Success"),
+        13: ("确认终止", "Termination Confirmed"),
+        14: ("被丢弃", "Abandoned"),
+        15: ("滚动等待", "Rolling Waiting"),
+    },
+    HostStatus: {
+        0: ("未知错误", "Unknown Error"),
+        1: ("Agent 异常", "Abnormal Agent"),
+        2: ("无效执行对象", "Invalid Execute Object"),
+        3: ("上次已成功", "Successful Last Time"),
+        5: ("等待执行", "Waiting"),
+        7: ("正在执行", "Running"),
+        9: ("执行成功", "Success"),
+        11: ("任务失败", "Failed"),
+        12: ("任务下发失败", "Task send failed"),
+        13: ("任务超时", "Task Timeout"),
+        15: ("任务日志错误", "Error in Log"),
+        16: ("脚本日志超时", "Script Log Timeout"),
+        17: ("文件日志超时", "File Log Timeout"),
+        18: ("Agent 未安装", "Agent not installed"),
+        101: ("脚本执行失败", "Script Execution Failed"),
+        102: ("脚本执行超时", "Script Execution Timeout"),
+        103: ("脚本执行被终止", "Script Execution Terminated"),
+        104: ("脚本返回码非零", "Non-zero Exit Code"),
+        202: ("文件传输失败", "File Transmission Failed"),
+        203: ("源文件不存在", "Source File Not Exists"),
+        301: ("文件任务未分类错误", "Unclassified File Failure"),
+        303: ("执行任务超时", "File Transmission Timeout"),
+        310: ("Agent 异常", "Abnormal Agent"),
+        311: ("用户名不存在", "User not exist"),
+        312: ("用户密码不正确", "User password incorrect"),
+        320: ("文件获取失败", "File pull failed"),
+        321: ("文件超出限制", "File size exceeds limit"),
+        329: ("文件传输错误", "File Transmission Error"),
+        399: ("任务执行出错", "Execution Error"),
+        403: ("任务强制终止成功", "Force Terminated"),
+        404: ("任务强制终止失败", "Force Terminate Failed"),
+        500: ("未知", "Unknown"),
+    },
+}
 
 
 class StepType(_OpenIntEnum):

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._observe import JobObservation, StepObservation
-from ..models import JobInstanceStatus, StepType
+from ..models import DEFAULT_SUCCESS, JobInstanceStatus, JobStatus, StepType
+from ..models.enums import check_success
 from ._codec import from_data, to_data
 from ._reader import _final_snapshot
 from ._tracker import EMPTY, observe, visit_of
@@ -48,11 +49,18 @@ class Check:
     state: dict[str, Any]
     #: The job's status as read on this visit.
     status: JobInstanceStatus
+    #: The final statuses that count as success (``success=``; ``DEFAULT_SUCCESS``: 3, 5, 6).
+    success: frozenset[JobStatus] = attrs.field(default=DEFAULT_SUCCESS, kw_only=True)
 
     @property
     def finished(self) -> bool:
         """Whether bk-job says the job has ended (``JobInstanceStatus.finished``)."""
         return self.status.finished
+
+    @property
+    def succeeded(self) -> bool | None:
+        """Whether the job ended in one of ``success``; ``None`` while it has not ended."""
+        return self.status.job.status in self.success if self.status.finished else None
 
 
 def check(
@@ -60,6 +68,7 @@ def check(
     status: JobInstanceStatus,
     *,
     observed_at: _dt.datetime | None = None,
+    success: frozenset[JobStatus] | set[int] = DEFAULT_SUCCESS,
 ) -> Check:
     """Fold a fresh ``status`` into the ``state`` stored last time; return what changed.
 
@@ -67,13 +76,16 @@ def check(
     host, step and the job then come with ``previous=None``, as a poller's first look). Read
     ``status`` with its hosts (``get_job_instance_status(..., with_hosts=True)``, the default).
     ``JobFinished`` comes on the visit that first sees the job finished. ``observed_at`` stamps
-    the events (default: now, in UTC). Pure: no request, no clock but that default.
+    the events (default: now, in UTC). ``success``: the final statuses ``Check.succeeded``
+    counts as success (``DEFAULT_SUCCESS``; bk-sops counts ``BK_SOPS_SUCCESS``, blueking-dbm
+    ``DBM_SUCCESS``). Pure: no request, no clock but that default.
 
     :raises ValueError: ``state`` is not a stored state, or is another job's.
     :raises ResponseFormatError: ``status`` says finished in a status that is not final.
     """
     if not isinstance(status, JobInstanceStatus):
         raise TypeError(f"status must be a JobInstanceStatus, not {type(status).__name__}")
+    success = check_success(success)
     job_id = status.job.job_instance_id
     old = EMPTY if state is None else _stored(state, job_id)
     at = observed_at or _dt.datetime.now(_dt.timezone.utc)
@@ -84,7 +96,7 @@ def check(
         visit = visit_of(new.visits, new.round, int(ended))
         events.append(JobFinished(job_id, at, ended, snapshot, round=new.round, visit=visit))
     stored = {"kind": _KIND, "job_instance_id": job_id, "tracker": to_data(new)}
-    return Check(tuple(events), stored, status)
+    return Check(tuple(events), stored, status, success=success)
 
 
 async def check_job(
@@ -92,13 +104,16 @@ async def check_job(
     scope: Scope,
     job_instance_id: int,
     state: Mapping[str, Any] | None = None,
+    *,
+    success: frozenset[JobStatus] | set[int] = DEFAULT_SUCCESS,
 ) -> Check:
     """Read a job's status (one ``get_job_instance_status`` with its hosts) and ``check`` it
-    against ``state``; return what changed and the state to store."""
+    against ``state``; return what changed and the state to store (``success`` as there)."""
+    success = check_success(success)
     status = await client.get_job_instance_status(scope, job_instance_id)
     if status.job.job_instance_id != job_instance_id:  # (the client refuses it; to be sure)
         raise ValueError(f"asked for job {job_instance_id}, read {status.job.job_instance_id}")
-    return check(state, status)
+    return check(state, status, success=success)
 
 
 def _stored(state: Mapping[str, Any], job_id: int) -> Any:

@@ -23,6 +23,7 @@ from .. import errors
 from .._checks import check_bool
 from .._transport import sender
 from ..config import ApiFlavor, Scope, check_id
+from ..models.enums import check_success
 from ._codec import decode_event, from_data, open_jobs
 from ._decide import Rules
 from ._delivery import Dispatcher, Journal, StoreJournal
@@ -33,7 +34,14 @@ from ._reader import Reader
 from ._subscription import HandedOut, _Subscription
 from ._tap import History, Tap, past
 from ._watch import _FINAL_EVENTS, Completed, Snapshots, Watch, _ids, _kinds
-from .events import Event, JobFinished, WatchTimedOut, now_utc
+from .events import (
+    ContainerTransition,
+    Event,
+    HostTransition,
+    JobFinished,
+    WatchTimedOut,
+    now_utc,
+)
 from .stores import Store, StoredWatch, StoreStatistics, UnknownWatchError, check_name
 from .stores.memory import MemoryStore
 
@@ -407,6 +415,10 @@ def _check(client: BkJobClient, policy: object, store: object, journal: object) 
         )
 
 
+#: What a wait ``with_hosts`` subscribes to besides its end: polls then read the host rows.
+_HOST_EVENTS = (HostTransition, ContainerTransition)
+
+
 class Poller:
     """Watch many bk-job jobs at once, sharing one poll per job among all its watches.
 
@@ -599,15 +611,40 @@ class Poller:
             True,
         )
 
-    async def wait_finished(self, scope: Scope, job_instance_id: int) -> JobInstanceStatus:
+    async def wait_finished(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        with_hosts: bool = False,
+        success: Iterable[int] | None = None,
+    ) -> JobInstanceStatus:
         """Return the final status of a job once it finishes; bound it with ``anyio.fail_after``.
 
-        Only the end is waited for: on the v3 APIs the job list stands for the job's polls.
+        Only the end is waited for: on the v3 APIs the job list stands for the job's polls, and
+        the status has no host rows. ``with_hosts=True``: the job is polled with its hosts, and
+        the status returned is the poll that saw the end, every host's final row in it (no
+        request beyond that poll). ``success``: the final statuses that count as success
+        (``DEFAULT_SUCCESS``, ``BK_SOPS_SUCCESS``, ``DBM_SUCCESS`` or your own); an end outside
+        them raises ``JobFailedError`` with the status; ``None`` (the default): any end returns.
+
+        :raises JobFailedError: the job ended outside ``success``.
+        :raises PollingError: the policy's deadline passed, or the poller closed first.
         """
         job_id = check_id(job_instance_id, "job_instance_id")
-        async with self._watch(scope, (job_id,), None, True, frozenset(_FINAL_EVENTS)) as watch:
+        kinds = frozenset(
+            _FINAL_EVENTS + (_HOST_EVENTS if check_bool(with_hosts, "with_hosts") else ())
+        )
+        wanted = None if success is None else check_success(success)
+        async with self._watch(scope, (job_id,), None, True, kinds) as watch:
             async for event in watch:
                 if isinstance(event, JobFinished):
+                    if wanted is not None and event.status not in wanted:
+                        raise errors.JobFailedError(
+                            f"job {job_id} ended {event.status.name} ({event.status.text_en}), "
+                            f"not in success={sorted(int(s) for s in wanted)}",
+                            status=event.snapshot,
+                        )
                     return event.snapshot
                 if isinstance(event, WatchTimedOut):
                     raise errors.PollingError(f"job {job_instance_id}: the watch deadline passed")

@@ -61,6 +61,7 @@ PUBLIC = [
     "HostStepLog",
     "HostTransition",
     "InvalidRequestError",
+    "JobFailedError",
     "JobFinished",
     "JobInstance",
     "JobInstancePage",
