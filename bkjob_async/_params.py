@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._checks import check_int, is_int
 from .config import MAX_ID, check_id
-from .models import Host
+from .models import Host, ScriptLanguage
 from .models.requests import (
     STAGGERED,
     Account,
@@ -104,6 +104,32 @@ def check_count(value: object, name: str, minimum: int = 0) -> int:
     if value > MAX_ID:
         raise ValueError(f"{name} must be <= 2**63-1 (a Java long), got {value}")
     return value
+
+
+#: ``ScriptTypeEnum``'s codes, for messages.
+_LANGUAGES = "1 shell, 2 bat, 3 perl, 4 python, 5 powershell, 6 sql"
+
+
+def check_language(value: object, name: str = "script_language") -> ScriptLanguage:
+    """Return ``value`` (a ``ScriptLanguage``, its int code, or that code as a str: bk-sops' forms
+    send ``"1"``) as a ``ScriptLanguage``; raise naming ``name`` and the codes it takes."""
+    code = int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else value
+    if not is_int(code):
+        raise TypeError(
+            f"{name} must be a ScriptLanguage, its code or that code as a str ({_LANGUAGES}), "
+            f"not {value!r}"
+        )
+    try:
+        return ScriptLanguage(code)
+    except ValueError:
+        raise ValueError(f"{name} must be one of {_LANGUAGES}, got {value!r}") from None
+
+
+def optional_param(value: object, name: str = "script_param") -> str | None:
+    """Return a parameter string, or ``None`` for none: ``None`` or ``""`` (nodeman's default)."""
+    if value is None or value == "":
+        return None
+    return check_text(value, name)
 
 
 def check_text(value: object, name: str) -> str:

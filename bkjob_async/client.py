@@ -611,7 +611,7 @@ class BkJobClient(anyio.abc.AsyncResource):
         script_content: str | None = None,
         script_id: str | None = None,
         script_version_id: int | None = None,
-        script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+        script_language: ScriptLanguage | int | str = ScriptLanguage.SHELL,
         script_param: str | None = None,
         is_param_sensitive: bool = False,
         script_timeout: int | None = None,

@@ -15,11 +15,13 @@ from .._params import (
     b64,
     b64_bytes,
     check_callback,
+    check_language,
     check_path,
     check_targets,
     check_text,
     check_timeout,
     optional_count,
+    optional_param,
     rolling,
     script_source,
     v2_account,
@@ -62,19 +64,18 @@ def _script(
 ) -> Params:
     """Check the script's source (exactly one) and spell what both generations share."""
     source = script_source(script_content, script_id, script_version_id)
+    param = optional_param(script_param)
     return {
         "task_name": task_name,
         "script_content": source["script_content"],
-        "script_param": None
-        if script_param is None
-        else b64(check_text(script_param, "script_param")),
+        "script_param": None if param is None else b64(param),
         "is_param_sensitive": 1 if is_param_sensitive else 0,
     }
 
 
-def _runnable(script_language: ScriptLanguage | int) -> ScriptLanguage:
+def _runnable(script_language: ScriptLanguage | int | str) -> ScriptLanguage:
     """Return the language of a script ``fast_execute_script`` runs (not SQL)."""
-    language = ScriptLanguage(script_language)
+    language = check_language(script_language)
     if language is ScriptLanguage.SQL:
         raise ValueError("fast_execute_script runs no SQL script: use fast_execute_sql")
     return language
@@ -95,7 +96,7 @@ def _fast_script(
     script_content: str | None = None,
     script_id: str | None = None,
     script_version_id: int | None = None,
-    script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+    script_language: ScriptLanguage | int | str = ScriptLanguage.SHELL,
     script_param: str | None = None,
     is_param_sensitive: bool = False,
     script_timeout: int | None = None,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .._params import b64, check_text, optional_text, paging
+from .._params import b64, check_language, check_text, optional_text, paging
 from ..config import Scope, check_id
 from ..models import (
     Script,
@@ -66,12 +66,10 @@ _VERSION_NAME = re.compile(r"[A-Za-z0-9_\-#@.]+")
 _MAX_NAME = 60
 
 
-def _language(value: ScriptLanguage | int | None, name: str = "script_language") -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a ScriptLanguage, not {type(value).__name__}")
-    return int(ScriptLanguage(value))
+def _language(
+    value: ScriptLanguage | int | str | None, name: str = "script_language"
+) -> int | None:
+    return None if value is None else int(check_language(value, name))
 
 
 def _name(name: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
@@ -34,8 +35,35 @@ __all__ = [
 T = TypeVar("T")
 
 
-def _ints(values: Iterable[int]) -> tuple[int, ...]:
-    return tuple(check_id(v, "host id") for v in check_many(values, "host_ids"))
+#: The forms a host id takes, for messages.
+_HOST_ID_FORMS = "an int, a numeric str ('101') or a host row ({'bk_host_id': 101})"
+#: The forms a ``Targets.ips`` entry takes, for messages.
+_IP_FORMS = (
+    "'cloud:ip', 'ip' (cloud 0), a (cloud_id, ip) pair or a host row "
+    "({'bk_cloud_id': 0, 'ip': '10.0.0.1'}, as bk-job and its SDK write it)"
+)
+
+
+def _number(value: object) -> object:
+    """Return a numeric str (bk-job's forms send ``"0"``) as an int; anything else as it is."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value
+
+
+def _ints(values: Iterable[int | str | Mapping[str, object]]) -> tuple[int, ...]:
+    ids = []
+    for n, given in enumerate(check_many(values, "host_ids")):
+        entry: object = given
+        if isinstance(entry, Mapping):
+            if "bk_host_id" not in entry:
+                raise ValueError(f"host_ids[{n}]: a host row needs 'bk_host_id'; {_HOST_ID_FORMS}")
+            entry = entry["bk_host_id"]
+        value = _number(entry)
+        if not is_int(value):
+            raise TypeError(f"host_ids[{n}] must be {_HOST_ID_FORMS}, got {value!r}")
+        ids.append(check_id(value, f"host_ids[{n}]"))
+    return tuple(ids)
 
 
 def _texts(values: Iterable[str]) -> tuple[str, ...]:
@@ -55,30 +83,47 @@ def _nodes(values: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
     return tuple(nodes)
 
 
-def _cloud_ip(cloud_id: object, ip: object) -> tuple[int, str]:
+def _cloud_ip(cloud_id: object, ip: object, where: str) -> tuple[int, str]:
+    cloud_id = _number(cloud_id)
     if not is_int(cloud_id) or not 0 <= cloud_id <= MAX_ID:
-        raise ValueError(f"a cloud area id must be an int in 0..2**63-1, got {cloud_id!r}")
+        raise ValueError(
+            f"{where}: a cloud area id (bk_cloud_id) must be an int or a numeric str in "
+            f"0..2**63-1, got {cloud_id!r}; an entry is {_IP_FORMS}"
+        )
     if not isinstance(ip, str) or not ip:
-        raise ValueError(f"an ip must be a non-empty str, got {ip!r}")
+        raise ValueError(
+            f"{where}: an ip must be a non-empty str, got {ip!r}; an entry is {_IP_FORMS}"
+        )
     try:
         ipaddress.ip_address(ip)
     except ValueError:
-        raise ValueError(f"not an IPv4 or IPv6 address: {ip!r}") from None
+        raise ValueError(f"{where}: not an IPv4 or IPv6 address: {ip!r}") from None
     return cloud_id, ip
 
 
-def _ips(values: Iterable[tuple[int, str] | str]) -> tuple[tuple[int, str], ...]:
-    """Accept ``(cloud_id, ip)`` pairs or ``"cloud:ip"`` / ``"ip"`` strings (cloud 0)."""
+def _ips(
+    values: Iterable[tuple[int, str] | str | Mapping[str, object]],
+) -> tuple[tuple[int, str], ...]:
+    """Accept ``(cloud_id, ip)`` pairs, ``"cloud:ip"`` / ``"ip"`` strings (cloud 0), or host
+    rows ``{"bk_cloud_id": 0, "ip": ...}`` (bk-job's ``ip_list`` rows, the SDK's dicts)."""
     pairs = []
-    for value in check_many(values, "ips"):
+    for n, value in enumerate(check_many(values, "ips")):
+        where = f"ips[{n}]"
         if isinstance(value, str):
             cloud, sep, ip = value.rpartition(":") if value.count(":") == 1 else ("", "", value)
             if sep and not (cloud.isascii() and cloud.isdigit()):
-                raise ValueError(f"invalid host {value!r}; expected 'cloud:ip' or 'ip'")
-            pairs.append(_cloud_ip(int(cloud) if sep else 0, ip))
+                raise ValueError(f"{where}: invalid host {value!r}; an entry is {_IP_FORMS}")
+            pairs.append(_cloud_ip(int(cloud) if sep else 0, ip, where))
+        elif isinstance(value, Mapping):
+            if "ip" not in value:
+                raise ValueError(
+                    f"{where}: a host row needs 'ip' (and 'bk_cloud_id'); an entry is {_IP_FORMS}"
+                )
+            pairs.append(_cloud_ip(value.get("bk_cloud_id", 0), value["ip"], where))
+        elif isinstance(value, (tuple, list)) and len(value) == 2:
+            pairs.append(_cloud_ip(value[0], value[1], where))
         else:
-            cloud_id, ip = value
-            pairs.append(_cloud_ip(cloud_id, ip))
+            raise TypeError(f"{where} must be {_IP_FORMS}, got {value!r}")
     return tuple(pairs)
 
 
@@ -203,7 +248,9 @@ class Targets:
     """Hosts to run on, by host id, ``(cloud, ip)``, CMDB dynamic group or topology node.
 
     ``Targets(host_ids=[101, 102])``, ``Targets(ips=["0:10.0.0.1"])``,
-    ``Targets(topo_nodes=[("module", 42)])``.
+    ``Targets(topo_nodes=[("module", 42)])``. BlueKing's own shapes are taken too: host rows
+    (``ips=[{"bk_cloud_id": 0, "ip": "10.0.0.1"}]``, ``host_ids=[{"bk_host_id": 101}]``) and
+    numeric strings where bk-job takes numbers (``"101"``, ``{"bk_cloud_id": "0", ...}``).
 
     What bk-job reads depends on the API flavor, and the client refuses (``ValueError``, before
     any request) what it would silently drop or fail on:

@@ -607,7 +607,6 @@ def script(flavor: str = "apigw-v3", **kwargs: Any) -> Request:
         {"script_content": None, "script_id": ""},
         {"script_content": None, "script_id": 17},
         {"script_language": 9},
-        {"script_param": ""},
         {"script_timeout": 0},
         {"script_timeout": 259201},
         {"script_timeout": True},
@@ -723,7 +722,7 @@ def test_global_vars_must_be_global_vars() -> None:
     [
         lambda: Targets(host_ids=[0]),
         lambda: Targets(host_ids=[True]),
-        lambda: Targets(host_ids=["101"]),
+        lambda: Targets(host_ids=["101.5"]),
         lambda: Targets(host_ids=101),
         lambda: Targets(ips="0:10.0.0.1"),
         lambda: Targets(ips=["x:10.0.0.1"]),
