@@ -22,13 +22,15 @@ import typing
 import warnings
 import zoneinfo
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 import anyio
 import anyio.abc
 import attrs
 
 from ._aiohttp import DEFAULT_MAX_BODY_SIZE, AiohttpTransport
+from ._checks import check_bool
+from ._params import MAX_LOG_HOSTS
 from ._protocol import (
     CREDENTIAL_PARAMS,
     TABLE,
@@ -65,6 +67,8 @@ from .config import (
     Timeouts,
     check_id,
 )
+from .models import DEFAULT_SUCCESS, HostLog, HostStatus, JobResult, LogType, StepType
+from .models.enums import check_success
 
 if TYPE_CHECKING:
     import datetime as _dt
@@ -81,7 +85,7 @@ if TYPE_CHECKING:
         CronPage,
         ExecuteObjectLog,
         ExecutionAccount,
-        HostLog,
+        Host,
         HostResult,
         JobInstancePage,
         JobInstanceStatus,
@@ -114,7 +118,6 @@ if TYPE_CHECKING:
         DangerousRuleAction,
         DangerousRuleState,
         FileLogMode,
-        HostStatus,
         JobLaunch,
         JobOperation,
         JobTemplateDetail,
@@ -1816,28 +1819,151 @@ class BkJobClient(anyio.abc.AsyncResource):
         job_instance_id: int,
         *,
         status: JobInstanceStatus | None = None,
+        running: bool = False,
+        at_once: int = 4,
     ) -> dict[int, tuple[HostLog, ...]]:
         """Return the logs of a job's failed hosts, by step id: what to read after a failure.
 
         A failed host is one that finished without success. ``status`` is the job's status
         with its hosts (a ``JobFinished.snapshot``, say); without it, or when it lacks the
         hosts of a step (``StepStatus.hosts is None``: a snapshot read from the job list,
-        which has no host rows), the job is read first. Each step's failed hosts are asked
-        500 at a time (``batch_get_job_instance_ip_log``); steps without failed hosts are left
-        out. ESB v2 has no log API: there this raises ``UnsupportedOperationError`` before any
-        request. A job's containers (gateway v4) are ``failed_container_logs``'s.
+        which has no host rows), the job is read first. ``running=True`` (a job stopped
+        waiting for at a deadline): hosts still running are read too; without it a job that
+        has not finished is refused, as its failed hosts are not known yet. Each step's hosts
+        are asked 500 at a time (``batch_get_job_instance_ip_log``), ``at_once`` requests at a
+        time; a host bk-job has no log for is listed with no content (never left out); steps
+        without failed hosts are left out. ESB v2 has no log API: there this raises
+        ``UnsupportedOperationError`` before any request. A job's containers (gateway v4) are
+        ``failed_container_logs``'s.
 
-        :raises ValueError: ``status`` is another job's.
+        :raises ValueError: ``status`` is another job's, or the job has not finished and
+            ``running`` is not set.
         """
         # Builds no request for no hosts, but checks the scope and that the flavor has the API.
         self.protocol.spell(logs.BATCH_GET_JOB_INSTANCE_IP_LOG, scope, job_instance_id, 1, ())
-        failed = await self._failed(scope, job_instance_id, status, lambda step: step.hosts)
-        return {
-            step: await self.batch_get_job_instance_ip_log(
-                scope, job_instance_id, step, [r.host for r in rows]
+        check_bool(running, "running")
+        status = await self._with_hosts(scope, job_instance_id, status)
+        if not status.finished and not running:
+            raise ValueError(
+                f"job {job_instance_id} has not finished ({status.job.status.name}): its failed "
+                "hosts are not known yet; pass running=True to read those that failed so far "
+                "and those still running"
             )
-            for step, rows in failed.items()
+
+        def failed(row: HostResult) -> bool:
+            ended = row.status.is_finished
+            return (ended and not row.status.is_success) or (running and not ended)
+
+        wanted = {
+            step.step_instance_id: [r.host for r in step.hosts or () if failed(r)]
+            for step in status.steps
         }
+        return await self._read_logs(scope, status, wanted, at_once)
+
+    async def host_logs(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        status: JobInstanceStatus | None = None,
+        steps: Literal["last", "all"] = "all",
+        running: bool = False,
+        at_once: int = 4,
+    ) -> dict[int, tuple[HostLog, ...]]:
+        """Return every host's log of a job's script (or file) steps, by step id, in step order.
+
+        Read once, for results (``bkjob_async.markers.extract`` reads them): every step, or
+        the ``last`` one. ``status`` is the job's status with its hosts (a wait's
+        ``with_hosts=True`` end, say: then no status is read); without it, or when it lacks a
+        step's hosts, the job is read first. Hosts that have not ended are read only with
+        ``running=True`` (a job stopped waiting for at a deadline); hosts no step ran have no
+        log and are left out. Each step's hosts are asked 500 at a time (bk-job's limit:
+        ``batch_get_job_instance_ip_log``), ``at_once`` requests at a time: a 2,000-host step
+        costs 4 requests. A host bk-job has no log for is listed with no content, never left
+        out. Steps that are neither script nor file steps are left out. ESB v2 has no log API:
+        there this raises ``UnsupportedOperationError`` before any request.
+
+        :raises ValueError: ``status`` is another job's.
+        """
+        self.protocol.spell(logs.BATCH_GET_JOB_INSTANCE_IP_LOG, scope, job_instance_id, 1, ())
+        if steps not in ("last", "all"):
+            raise ValueError(f"steps must be 'last' or 'all', not {steps!r}")
+        check_bool(running, "running")
+        status = await self._with_hosts(scope, job_instance_id, status)
+        chosen = [s for s in status.steps if s.type in (StepType.SCRIPT, StepType.FILE)]
+        if steps == "last":
+            chosen = chosen[-1:]
+
+        def read(row: HostResult) -> bool:
+            return row.status is not HostStatus.WAITING and (running or row.status.is_finished)
+
+        wanted = {s.step_instance_id: [r.host for r in s.hosts or () if read(r)] for s in chosen}
+        return await self._read_logs(scope, status, wanted, at_once)
+
+    async def job_result(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        status: JobInstanceStatus | None = None,
+        success: Iterable[int] = DEFAULT_SUCCESS,
+    ) -> JobResult:
+        """Return a job's result host by host (``JobResult``): from ``status`` when it has every
+        step's hosts (a wait's ``with_hosts=True`` end: no request), else from one status read.
+
+        :raises ValueError: ``status`` is another job's.
+        """
+        success = check_success(success)
+        return JobResult.of(await self._with_hosts(scope, job_instance_id, status), success=success)
+
+    async def _with_hosts(
+        self, scope: Scope, job_instance_id: int, status: JobInstanceStatus | None
+    ) -> JobInstanceStatus:
+        """Return ``status``, or the job's status read with its hosts when it is missing or a
+        step lacks its hosts; refuse another job's."""
+        if status is not None and status.job.job_instance_id != job_instance_id:
+            raise ValueError(
+                f"status is job {status.job.job_instance_id}'s, not job {job_instance_id}'s"
+            )
+        if status is None or any(step.hosts is None for step in status.steps):
+            status = await self.get_job_instance_status(scope, job_instance_id)
+        return status
+
+    async def _read_logs(
+        self,
+        scope: Scope,
+        status: JobInstanceStatus,
+        wanted: Mapping[int, Sequence[Host]],
+        at_once: int,
+    ) -> dict[int, tuple[HostLog, ...]]:
+        """Read ``wanted`` hosts' logs by step, 500 a request, ``at_once`` requests at a time;
+        a host the answer leaves out is listed with no content. Steps with no host left out."""
+        limiter = anyio.CapacityLimiter(check_id(at_once, "at_once"))
+        job_id = status.job.job_instance_id
+        found: dict[tuple[int, int], tuple[HostLog, ...]] = {}
+
+        async def read(step: int, n: int, hosts: Sequence[Host]) -> None:
+            async with limiter:
+                found[step, n] = await self.batch_get_job_instance_ip_log(
+                    scope, job_id, step, hosts
+                )
+
+        async with anyio.create_task_group() as tg:
+            for step, hosts in wanted.items():
+                for n in range(0, len(hosts), MAX_LOG_HOSTS):
+                    tg.start_soon(read, step, n, hosts[n : n + MAX_LOG_HOSTS])
+        out: dict[int, tuple[HostLog, ...]] = {}
+        kinds = {StepType.SCRIPT: LogType.SCRIPT, StepType.FILE: LogType.FILE}
+        for each in status.steps:
+            step_id = each.step_instance_id
+            hosts = wanted.get(step_id) or ()
+            if not hosts:
+                continue
+            chunks = range(0, len(hosts), MAX_LOG_HOSTS)
+            by_key = {log.host.key: log for n in chunks for log in found[step_id, n]}
+            kind = None if each.type is None else kinds.get(each.type)
+            out[step_id] = tuple(by_key.get(host.key) or HostLog(host, kind) for host in hosts)
+        return out
 
     async def failed_container_logs(
         self,

@@ -75,6 +75,7 @@ from .models.files import FileSourceType
 if TYPE_CHECKING:
     import datetime as _dt
     from collections.abc import Sequence
+    from typing import Literal
 
     from typing_extensions import Unpack
 
@@ -102,6 +103,7 @@ if TYPE_CHECKING:
         JobOperation,
         JobPlan,
         JobPlanPage,
+        JobResult,
         JobTemplate,
         JobTemplateDetail,
         JobVariables,
@@ -1698,22 +1700,90 @@ class BkJobClient:
         return self._pages(_client.BkJobClient.iter_crons, scope, page_size=page_size, **filters)
 
     def failed_host_logs(
-        self, scope: Scope, job_instance_id: int, *, status: JobInstanceStatus | None = None
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        status: JobInstanceStatus | None = None,
+        running: bool = False,
+        at_once: int = 4,
     ) -> dict[int, tuple[HostLog, ...]]:
         """Return the logs of a job's failed hosts, by step id: what to read after a failure.
 
         A failed host is one that finished without success. ``status`` is the job's status
         with its hosts (a ``JobFinished.snapshot``, say); without it, or when it lacks the
         hosts of a step (``StepStatus.hosts is None``: a snapshot read from the job list,
-        which has no host rows), the job is read first. Each step's failed hosts are asked
-        500 at a time (``batch_get_job_instance_ip_log``); steps without failed hosts are left
-        out. ESB v2 has no log API: there this raises ``UnsupportedOperationError`` before any
-        request. A job's containers (gateway v4) are ``failed_container_logs``'s.
+        which has no host rows), the job is read first. ``running=True`` (a job stopped
+        waiting for at a deadline): hosts still running are read too; without it a job that
+        has not finished is refused, as its failed hosts are not known yet. Each step's hosts
+        are asked 500 at a time (``batch_get_job_instance_ip_log``), ``at_once`` requests at a
+        time; a host bk-job has no log for is listed with no content (never left out); steps
+        without failed hosts are left out. ESB v2 has no log API: there this raises
+        ``UnsupportedOperationError`` before any request. A job's containers (gateway v4) are
+        ``failed_container_logs``'s.
+
+        :raises ValueError: ``status`` is another job's, or the job has not finished and
+            ``running`` is not set.
+        """
+        return self._blocking(
+            _client.BkJobClient.failed_host_logs,
+            scope,
+            job_instance_id,
+            status=status,
+            running=running,
+            at_once=at_once,
+        )
+
+    def host_logs(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        status: JobInstanceStatus | None = None,
+        steps: Literal["last", "all"] = "all",
+        running: bool = False,
+        at_once: int = 4,
+    ) -> dict[int, tuple[HostLog, ...]]:
+        """Return every host's log of a job's script (or file) steps, by step id, in step order.
+
+        Read once, for results (``bkjob_async.markers.extract`` reads them): every step, or
+        the ``last`` one. ``status`` is the job's status with its hosts (a wait's
+        ``with_hosts=True`` end, say: then no status is read); without it, or when it lacks a
+        step's hosts, the job is read first. Hosts that have not ended are read only with
+        ``running=True`` (a job stopped waiting for at a deadline); hosts no step ran have no
+        log and are left out. Each step's hosts are asked 500 at a time (bk-job's limit:
+        ``batch_get_job_instance_ip_log``), ``at_once`` requests at a time: a 2,000-host step
+        costs 4 requests. A host bk-job has no log for is listed with no content, never left
+        out. Steps that are neither script nor file steps are left out. ESB v2 has no log API:
+        there this raises ``UnsupportedOperationError`` before any request.
 
         :raises ValueError: ``status`` is another job's.
         """
         return self._blocking(
-            _client.BkJobClient.failed_host_logs, scope, job_instance_id, status=status
+            _client.BkJobClient.host_logs,
+            scope,
+            job_instance_id,
+            status=status,
+            steps=steps,
+            running=running,
+            at_once=at_once,
+        )
+
+    def job_result(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        status: JobInstanceStatus | None = None,
+        success: Iterable[int] = DEFAULT_SUCCESS,
+    ) -> JobResult:
+        """Return a job's result host by host (``JobResult``): from ``status`` when it has every
+        step's hosts (a wait's ``with_hosts=True`` end: no request), else from one status read.
+
+        :raises ValueError: ``status`` is another job's.
+        """
+        return self._blocking(
+            _client.BkJobClient.job_result, scope, job_instance_id, status=status, success=success
         )
 
     def failed_container_logs(

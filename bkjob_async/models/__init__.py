@@ -78,6 +78,7 @@ from .objects import (
     TaskContext,
     TaskContextField,
 )
+from .results import JobResult
 from .rules import DangerousRule, DangerousRuleAction, DangerousRuleState, DangerousRuleStatus
 from .scripts import ScriptCheckItem, ScriptCheckLevel, ScriptVersionPage, ScriptVersionState
 from .settings import (
@@ -155,6 +156,7 @@ __all__ = [
     "JobOperation",
     "JobPlan",
     "JobPlanPage",
+    "JobResult",
     "JobStatus",
     "JobStatusPage",
     "JobStatusRow",

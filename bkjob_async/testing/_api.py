@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 import attrs
 
 from ..config import ApiFlavor, Scope, ScopeType
+from ..models import Host
 from ..models.enums import HostStatus, StepOperation, StepType, TaskType
 from . import _codes as codes
-from ._engine import Job, OpError, Step
+from ._engine import Job, OpError, Round, Step
 from ._fastwire import job_status_body
 from ._plan import StepPlan, launch_vars
 from ._render import (
@@ -650,13 +651,29 @@ def get_job_instance_ip_log(world: World, call: Call) -> object:
     if step.type in (StepType.SCRIPT, StepType.SQL):
         data["log_type"] = 1
         if index is not None and rnd is not None:
-            data["log_content"] = log_text(step, rnd, index, now) or None  # blank is null
+            data["log_content"] = script_log(world, step, rnd, index, now) or None  # blank: null
     elif step.type is StepType.FILE:
         data["log_type"] = 2
         if index is not None and rnd is not None:
             # the target's downloads, then every source host's uploads (§7.15)
             data["file_logs"] = file_logs(step, rnd, index, now, uploads=True)
     return data
+
+
+def script_log(world: World, step: Step, rnd: Round, index: int, now: int) -> str:
+    """Return a host's script log: the simulator's lines, with what the script printed there
+    (``World.log_output``) once the host has ended."""
+    text = log_text(step, rnd, index, now)
+    output = world.log_output
+    if output is None or not text or not HostStatus.of(rnd.status(index, now)).is_finished:
+        return text
+    host = step.hosts[index]
+    row = Host(bk_host_id=host.bk_host_id, ip=host.ip, bk_cloud_id=host.bk_cloud_id, ipv6=host.ipv6)
+    printed = output(step.owner.id, step.id, row)
+    if not printed:
+        return text
+    started, _, ended = text.partition("\n")
+    return f"{started}\n{printed.rstrip(chr(10))}\n{ended}"
 
 
 def batch_get_job_instance_ip_log(world: World, call: Call) -> object:
@@ -693,7 +710,8 @@ def batch_get_job_instance_ip_log(world: World, call: Call) -> object:
                     "bk_cloud_id": host.bk_cloud_id,
                     "ip": host.ip,
                     "ipv6": host.ipv6,
-                    "log_content": (log_text(step, rnd, index, now) if rnd else "") or None,
+                    "log_content": (script_log(world, step, rnd, index, now) if rnd else "")
+                    or None,
                 }
             )
     has_logs = step.type is not StepType.MANUAL_CONFIRM

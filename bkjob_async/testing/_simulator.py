@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from ssl import SSLContext
 
+    from ..models import Host
     from ._mock import MockTransport
 
 __all__ = ["BkJobSimulator", "SimulatorStats"]
@@ -356,6 +357,18 @@ class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
             raise ValueError("rps must be > 0 or None")
         self._http.window = None if rps is None else RateWindow(rps, self._world.clock.seconds)
         self._http.retry_after = retry_after
+
+    # -- logs -----------------------------------------------------------------------------------
+
+    def set_log_output(self, output: Callable[[int, int, Host], str | None] | None) -> None:
+        """Print ``output(job_instance_id, step_instance_id, host)`` in each host's script log
+        once the host has ended (``None`` or ``""``: nothing), as a script's own output;
+        ``set_log_output(None)`` prints nothing more. Markers such as bk-sops'
+        ``<SOPS_VAR>key:value</SOPS_VAR>`` or dbm's ``<ctx>{...}</ctx>`` go here.
+        """
+        if output is not None and not callable(output):
+            raise TypeError("output must be a function (job id, step id, Host) -> str, or None")
+        self._world.log_output = output
 
     # -- callbacks ------------------------------------------------------------------------------
 

@@ -29,6 +29,8 @@ from ._store import Store
 if TYPE_CHECKING:
     import datetime as _dt
 
+    from ..models import Host
+
 __all__ = ["VIRTUAL_EPOCH_MS", "Clock", "Plan", "World"]
 
 #: Where a virtual clock starts: 2025-01-01 00:00:00 UTC.
@@ -146,6 +148,9 @@ class World:
         self._next_job_id = 10_001
         self._next_step_id = 20_001
         self.cache_hits = self.cache_misses = 0
+        #: What a script prints on a host (``BkJobSimulator.set_log_output``): its log handlers
+        #: add it to the host's log once the host has ended.
+        self.log_output: Callable[[int, int, Host], str | None] | None = None
 
     def now_ms(self) -> int:
         """Return the simulated time in epoch milliseconds."""

@@ -73,6 +73,7 @@ PUBLIC = [
     "JobPlanPage",
     "JobPollFailing",
     "JobPollRecovered",
+    "JobResult",
     "JobStatus",
     "JobStatusPage",
     "JobStatusRow",
