@@ -55,8 +55,9 @@ from .polling._fold import Fold
 from .polling._summary import FailedContainer, FailedHost, WatchSummary
 from .polling._summary import failed_containers as _failed_containers
 from .polling._summary import failed_hosts as _failed_hosts
-from .polling.checks import Check
+from .polling.checks import Check, JobChecks
 from .polling.checks import check_job as _check_job
+from .polling.checks import check_jobs as _check_jobs
 
 if TYPE_CHECKING:
     from ._protocol import Request
@@ -131,6 +132,7 @@ __all__ = [
     "Poller",
     "Watch",
     "check_job",
+    "check_jobs",
     "failed_containers",
     "failed_hosts",
 ]
@@ -2207,6 +2209,32 @@ def check_job(
     portal, inner = client._loop()
     check = functools.partial(_check_job, success=success)
     found: Check = _wait(portal, check, inner, scope, job_instance_id, state)
+    return found
+
+
+def check_jobs(
+    client: BkJobClient,
+    scope: Scope,
+    state: Mapping[str, Any] | Iterable[int],
+    *,
+    deadline: _dt.datetime | None = None,
+    success: Iterable[int] = DEFAULT_SUCCESS,
+    callback: Callback | None = None,
+    logs: bool = False,
+    now: _dt.datetime | None = None,
+) -> JobChecks:
+    """Check every job ``state`` holds (``bkjob_async.polling.check_jobs``, blocking): one
+    job-list read, then hosts (and logs) of the jobs that ended; the state to store."""
+    portal, inner = client._loop()
+    checks = functools.partial(
+        _check_jobs,
+        deadline=deadline,
+        success=success,
+        callback=callback,
+        logs=logs,
+        now=now,
+    )
+    found: JobChecks = _wait(portal, checks, inner, scope, state)
     return found
 
 

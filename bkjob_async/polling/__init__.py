@@ -53,7 +53,7 @@ from ._policy import PollPolicy
 from ._summary import FailedContainer, FailedHost, WatchSummary, failed_containers, failed_hosts
 from ._tap import JobSeen, StepSeen, Tap
 from .callbacks import Callback, CallbackBindError, CallbackReceiver, CallbackStatistics
-from .checks import Check, check, check_job
+from .checks import Check, EndedJob, JobChecks, add_jobs, check, check_job, check_jobs
 from .events import (
     PERSON_WAITING,
     ContainerTransition,
@@ -84,6 +84,7 @@ __all__ = [
     "Check",
     "Completed",
     "ContainerTransition",
+    "EndedJob",
     "Event",
     "FailedContainer",
     "FailedHost",
@@ -91,6 +92,7 @@ __all__ = [
     "FoldCounts",
     "FoldedJob",
     "HostTransition",
+    "JobChecks",
     "JobFinished",
     "JobPollFailing",
     "JobPollRecovered",
@@ -113,8 +115,10 @@ __all__ = [
     "WatchFailed",
     "WatchSummary",
     "WatchTimedOut",
+    "add_jobs",
     "check",
     "check_job",
+    "check_jobs",
     "failed_containers",
     "failed_hosts",
     "open_jobs",

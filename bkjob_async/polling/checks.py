@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._checks import check_bool
 from .._observe import JobObservation, StepObservation
-from ..models import DEFAULT_SUCCESS, JobInstanceStatus, JobStatus, StepType
+from ..config import Scope, check_id
+from ..models import DEFAULT_SUCCESS, HostLog, JobInstanceStatus, JobResult, JobStatus, StepType
 from ..models.enums import check_success
 from ._codec import from_data, to_data
 from ._reader import _final_snapshot
@@ -28,10 +30,12 @@ from ._tracker import EMPTY, observe, visit_of
 from .events import Event, JobFinished
 
 if TYPE_CHECKING:
-    from ..client import BkJobClient
-    from ..config import Scope
+    from collections.abc import Iterable
 
-__all__ = ["Check", "check", "check_job"]
+    from ..client import BkJobClient
+    from .callbacks import Callback
+
+__all__ = ["Check", "EndedJob", "JobChecks", "add_jobs", "check", "check_job", "check_jobs"]
 
 #: What a stored state says it is (``Check.state``), beside the tracker's form.
 _KIND = "bkjob-check"
@@ -151,3 +155,158 @@ def _observation(status: JobInstanceStatus) -> JobObservation:
 def _given(key: Any, code: int, result: Any) -> Any:
     """The result of a changed host: the model's, already structured."""
     return result
+
+
+# --- many jobs at once -----------------------------------------------------------------------
+
+#: What a stored state of ``check_jobs`` says it is.
+_JOBS_KIND = "bkjob-checks"
+#: The job list's window: bk-job's 30 days less a margin, and a little ahead of ``now``.
+_WINDOW = _dt.timedelta(days=30) - _dt.timedelta(hours=1)
+_AHEAD = _dt.timedelta(minutes=5)
+
+
+@attrs.frozen
+class EndedJob:
+    """A job ``check_jobs`` saw end (or give up on at the deadline), read with its hosts."""
+
+    #: The job's events from a first look, ``JobFinished`` last when it ended.
+    check: Check
+    #: Every host's final row, sorted (``JobResult``), with ``success`` applied.
+    result: JobResult
+    #: Every host's log of its script and file steps (``BkJobClient.host_logs``), when asked
+    #: (``logs=True``); a job given up at the deadline has its running hosts' logs too.
+    logs: dict[int, tuple[HostLog, ...]] | None = None
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether the deadline passed before the job ended."""
+        return not self.check.finished
+
+
+@attrs.frozen
+class JobChecks:
+    """What one ``check_jobs`` visit found: the jobs that ended since, and the state to store."""
+
+    #: The jobs that ended since the last visit, or that the deadline gave up on.
+    ended: tuple[EndedJob, ...]
+    #: The jobs still held (not ended, deadline not passed).
+    running: frozenset[int]
+    #: The state to store for the next visit: JSON-ready.
+    state: dict[str, Any]
+
+
+def add_jobs(
+    state: Mapping[str, Any] | None,
+    scope: Scope,
+    job_instance_ids: Iterable[int],
+    *,
+    deadline: _dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Return ``state`` (``JobChecks.state``, or ``None`` for a new one) holding these jobs too.
+
+    ``deadline`` (aware): when ``check_jobs`` gives up on the jobs still running; kept in the
+    state, so a caller that keeps no process keeps it too (a later one replaces it).
+    """
+    if not isinstance(scope, Scope):
+        raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
+    ids = [check_id(i, "job_instance_id") for i in job_instance_ids]
+    new: dict[str, Any] = {
+        "kind": _JOBS_KIND,
+        "scope": [scope.type.value, scope.id],
+        "jobs": {},
+        "since": None,
+    }
+    out = dict(new if state is None else _held(state, scope))
+    out["jobs"] = {**out["jobs"], **{str(i): {} for i in ids if str(i) not in out["jobs"]}}
+    if deadline is not None:
+        out["deadline"] = _aware(deadline, "deadline").timestamp()
+    return out
+
+
+async def check_jobs(
+    client: BkJobClient,
+    scope: Scope,
+    state: Mapping[str, Any] | Iterable[int],
+    *,
+    deadline: _dt.datetime | None = None,
+    success: Iterable[int] = DEFAULT_SUCCESS,
+    callback: Callback | None = None,
+    logs: bool = False,
+    now: _dt.datetime | None = None,
+) -> JobChecks:
+    """Check every job ``state`` holds: one job-list read, then hosts (and logs) of those ended.
+
+    For ``schedule()`` callers that keep no process (a bk-sops plugin, a Celery beat task):
+    ``state`` is ``JobChecks.state`` from the visit before, or job ids to start holding
+    (``add_jobs`` adds more). Each visit reads the job list of the scope's window once (its
+    pages: up to 1,000 jobs a page), whatever the number of jobs held; a job the list does not
+    show (older than its 30 days) is read itself. Each job that ended is read once with its
+    hosts (``JobResult``, with ``success``) and, with ``logs=True``, every host's log; then it
+    leaves the state. ``callback`` (``Callback.parse`` of bk-job's callback) has its job read
+    at once, list or not; a callback that never came costs nothing more: the next visit's
+    list read sees the end. ``deadline`` (aware; kept in the state) gives up on the jobs still
+    running once passed: each is read with its hosts (and, with ``logs``, its running hosts'
+    logs) and leaves the state (``EndedJob.timed_out``). ``now``: the time of the visit
+    (default: now, UTC; a simulator's clock in tests).
+
+    :raises ValueError: ``state`` is not a stored state, or another scope's.
+    """
+    success = check_success(success)
+    check_bool(logs, "logs")
+    if not isinstance(state, Mapping):
+        state = add_jobs(None, scope, state)
+    held = add_jobs(state, scope, (), deadline=deadline)
+    at = _aware(now, "now") if now is not None else _dt.datetime.now(_dt.timezone.utc)
+    jobs = {int(i) for i in held["jobs"]}
+    if not jobs:
+        return JobChecks((), frozenset(), held)
+    until = at + _AHEAD
+    since = held.get("since")
+    start = until - _WINDOW
+    if since is not None and start.timestamp() < since < until.timestamp():
+        start = _dt.datetime.fromtimestamp(since, _dt.timezone.utc)
+    listed: dict[int, JobStatus] = {}
+    created = []
+    async for row in client.iter_job_instances(scope, created_from=start, created_to=until):
+        if row.job_instance_id in jobs:
+            listed[row.job_instance_id] = row.status
+            if row.create_time is not None:
+                created.append(row.create_time)
+    ended_ids = {i for i, status in listed.items() if status.is_finished}
+    ended_ids |= jobs - set(listed)  # (not in the window: read itself)
+    if callback is not None and callback.job_instance_id in jobs:
+        ended_ids.add(callback.job_instance_id)
+    past = held.get("deadline") is not None and at.timestamp() >= held["deadline"]
+    found = []
+    for job_id in sorted(jobs if past else ended_ids):
+        status = await client.get_job_instance_status(scope, job_id)
+        if not status.finished and not past:
+            continue  # (a callback or a list ahead of the job's status: seen next visit)
+        read = None
+        if logs:
+            read = await client.host_logs(scope, job_id, status=status, running=past)
+        result = JobResult.of(status, success=success)
+        found.append(EndedJob(check(None, status, observed_at=at, success=success), result, read))
+    gone = {e.result.job_instance_id for e in found}
+    held["jobs"] = {k: v for k, v in held["jobs"].items() if int(k) not in gone}
+    if created and len(listed) == len(jobs):
+        held["since"] = min(created).timestamp() - 1
+    return JobChecks(tuple(found), frozenset(jobs - gone), held)
+
+
+def _held(state: Mapping[str, Any], scope: Scope) -> Mapping[str, Any]:
+    """Return a stored ``check_jobs`` state; refuse another scope's, or no such data."""
+    if not isinstance(state, Mapping) or state.get("kind") != _JOBS_KIND:
+        raise ValueError("state is not a stored check_jobs state (JobChecks.state, as stored)")
+    if state.get("scope") != [scope.type.value, scope.id]:
+        raise ValueError(f"state is scope {state.get('scope')!r}'s, not {scope}'s")
+    if not isinstance(state.get("jobs"), Mapping):
+        raise ValueError("state is not a stored check_jobs state: it holds no jobs")
+    return state
+
+
+def _aware(moment: object, name: str) -> _dt.datetime:
+    if not isinstance(moment, _dt.datetime) or moment.utcoffset() is None:
+        raise TypeError(f"{name} must be an aware datetime, not {moment!r}")
+    return moment
