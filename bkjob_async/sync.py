@@ -424,6 +424,22 @@ class BkJobClient:
         portal, client = self._loop()
         yield from _iterate(portal, method(client, *args, **kwargs))
 
+    def run(
+        self, func: Callable[[_client.BkJobClient], Awaitable[T]], *, timeout: float | None = None
+    ) -> T:
+        """Run ``func(client)`` on this client's loop and return what it returns.
+
+        ``client`` is the ``bkjob_async.BkJobClient`` this one drives (this view's identity
+        for an ``as_user`` view): one coroutine serves an async app and, through ``run``, a
+        blocking one (Django, Celery); pass its other arguments with ``functools.partial``.
+        ``TimeoutError`` after ``timeout`` seconds, the coroutine cancelled.
+        """
+        if not callable(func):
+            raise TypeError(f"func must be an async function, not {type(func).__name__}")
+        portal, inner = self._loop()
+        found: T = _wait(portal, func, inner, timeout=timeout)
+        return found
+
     # --- generated methods (scripts/gen_facades.py, `make facades`): do not edit ---
     def send(self, request: Request) -> Any:
         """Send a prepared request with this client's retries; return the envelope's ``data``."""

@@ -20,6 +20,7 @@ PAGES = [
     "howto/sdk-shaped-calls.md",
     "howto/json-models.md",
     "howto/one-shot-checks.md",
+    "howto/results-from-logs.md",
 ]
 BLOCK = re.compile(r"^```(?P<lang>[a-z]*)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import anyio
@@ -219,3 +220,19 @@ def test_hosts_still_running_at_a_deadline_are_read_when_asked() -> None:
     assert [len(rows) for rows in failed.values()] == [2]  # the failed one, the running one
     values = extract(every)
     assert sorted(v.get("done", "-") for v in values.values()) == ["-", "yes", "yes"]
+
+
+async def _summary(job: int, client: BkJobClient) -> tuple[str, int]:
+    """One coroutine for both kinds of app: the async one awaits it, the blocking one runs it."""
+    result = await client.job_result(SCOPE, job)
+    return result.status.text_en, len(result.hosts)
+
+
+def test_the_blocking_client_runs_the_apps_own_coroutine_on_its_loop() -> None:
+    sim = BkJobSimulator(virtual_clock=True)
+    job = sim.create_job(SCOPE, [StepPlan(hosts=[HostPlan(duration=2), HostPlan(duration=2)])])
+    sim.advance(30)
+    with SyncClient("http://bk-job.test", transport=sim.transport(), **CREDENTIALS) as client:
+        assert client.run(functools.partial(_summary, job)) == ("Success", 2)
+        with pytest.raises(TypeError, match="func must be an async function"):
+            client.run(None)  # type: ignore[arg-type]
