@@ -2165,10 +2165,13 @@ class Poller:
         job_instance_ids: Iterable[int],
         *,
         launched: bool = False,
+        with_hosts: bool = False,
         timeout: float | None = None,
     ) -> Completed:
         """Each job's final status as it finishes (``bkjob_async.Poller.as_completed``)."""
-        as_completed = functools.partial(self._poller.as_completed, launched=launched)
+        as_completed = functools.partial(
+            self._poller.as_completed, launched=launched, with_hosts=with_hosts
+        )
         completed = self._wait(as_completed, scope, list(job_instance_ids))
         return Completed(self, completed, timeout)
 

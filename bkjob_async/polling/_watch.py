@@ -21,7 +21,9 @@ from .._checks import check_bool
 from ..config import MAX_ID, check_id
 from ._fold import Fold
 from .events import (
+    ContainerTransition,
     Event,
+    HostTransition,
     JobFinished,
     JobTransition,
     WatchFailed,
@@ -376,6 +378,8 @@ class Completed(anyio.abc.AsyncResource):
 
     async def __anext__(self) -> JobInstanceStatus:
         event = await self._watch.__anext__()
+        while isinstance(event, (HostTransition, ContainerTransition)):  # (``with_hosts``)
+            event = await self._watch.__anext__()
         if isinstance(event, JobFinished):
             return event.snapshot
         await self._watch.aclose()

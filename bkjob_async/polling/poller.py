@@ -587,10 +587,17 @@ class Poller:
         return self._watch(scope, (), None, False, kinds, claimed, stored)
 
     def as_completed(
-        self, scope: Scope, job_instance_ids: Iterable[int], *, launched: bool = False
+        self,
+        scope: Scope,
+        job_instance_ids: Iterable[int],
+        *,
+        launched: bool = False,
+        with_hosts: bool = False,
     ) -> Completed:
         """Yield each job's final ``JobInstanceStatus`` as it finishes, in finishing order.
 
+        ``with_hosts=True``: the jobs are polled with their hosts, and each status yielded is
+        the poll that saw the end, every host's final row in it (as ``wait_finished``).
         Polls are shared with every other watch of the same jobs. A job that cannot be watched
         raises its error (``NotFoundError``, say) and ends the iteration; so does the policy's
         ``deadline`` (``PollingError``). Use ``watch_jobs`` to go on past failures::
@@ -599,8 +606,9 @@ class Poller:
                 async for status in finished:
                     ...
         """
-        watch = self.watch_jobs(scope, job_instance_ids, events=_FINAL_EVENTS, launched=launched)
-        return Completed(watch)
+        hosts = _HOST_EVENTS if check_bool(with_hosts, "with_hosts") else ()
+        events = _FINAL_EVENTS + hosts
+        return Completed(self.watch_jobs(scope, job_instance_ids, events=events, launched=launched))
 
     def watch_step(self, scope: Scope, job_instance_id: int, step_instance_id: int) -> Watch:
         """Watch one step's hosts until the step ends (or the job does); failures raise."""

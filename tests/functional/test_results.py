@@ -236,3 +236,22 @@ def test_the_blocking_client_runs_the_apps_own_coroutine_on_its_loop() -> None:
         assert client.run(functools.partial(_summary, job)) == ("Success", 2)
         with pytest.raises(TypeError, match="func must be an async function"):
             client.run(None)  # type: ignore[arg-type]
+
+
+def test_as_completed_with_hosts_yields_each_end_with_every_hosts_row() -> None:
+    async def main() -> tuple[list[JobInstanceStatus], int, int]:
+        sim = BkJobSimulator(virtual_clock=loop_time, seed=8)
+        jobs = [
+            sim.create_job(SCOPE, [StepPlan(hosts=[HostPlan(duration=d), HostPlan(duration=2)])])
+            for d in (9, 3)
+        ]
+        async with _client(sim) as client, Poller(client) as poller:
+            async with poller.as_completed(SCOPE, jobs, with_hosts=True) as finished:
+                ended = [status async for status in finished]
+            reads = sim.request_count("get_job_instance_status")
+            return ended, reads + sim.request_count("get_job_instance_list"), sim.request_count()
+
+    ended, polls, requests = run_virtual(main)
+    assert [len(s.steps[0].hosts or ()) for s in ended] == [2, 2]
+    assert ended[0].job.job_instance_id == 10002  # the quicker one first
+    assert polls == requests  # polls (and the engine's job-list reads) only: no read after an end
