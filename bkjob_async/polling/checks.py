@@ -21,7 +21,9 @@ import attrs
 
 from .._checks import check_bool
 from .._observe import JobObservation, StepObservation
+from .._protocol.jobs import GET_JOB_INSTANCE_LIST
 from ..config import Scope, check_id
+from ..errors import UnsupportedOperationError
 from ..models import DEFAULT_SUCCESS, HostLog, JobInstanceStatus, JobResult, JobStatus, StepType
 from ..models.enums import check_success
 from ._codec import from_data, to_data
@@ -241,7 +243,7 @@ async def check_jobs(
     ``state`` is ``JobChecks.state`` from the visit before, or job ids to start holding
     (``add_jobs`` adds more). Each visit reads the job list of the scope's window once (its
     pages: up to 1,000 jobs a page), whatever the number of jobs held; a job the list does not
-    show (older than its 30 days) is read itself. Each job that ended is read once with its
+    show (older than its 30 days) is read itself, and so is every job on ESB v2 (no list). Each job that ended is read once with its
     hosts (``JobResult``, with ``success``) and, with ``logs=True``, every host's log; then it
     leaves the state. ``callback`` (``Callback.parse`` of bk-job's callback) has its job read
     at once, list or not; a callback that never came costs nothing more: the next visit's
@@ -268,11 +270,12 @@ async def check_jobs(
         start = _dt.datetime.fromtimestamp(since, _dt.timezone.utc)
     listed: dict[int, JobStatus] = {}
     created = []
-    async for row in client.iter_job_instances(scope, created_from=start, created_to=until):
-        if row.job_instance_id in jobs:
-            listed[row.job_instance_id] = row.status
-            if row.create_time is not None:
-                created.append(row.create_time)
+    if _has_list(client):  # (ESB v2 has no list: each job is read)
+        async for row in client.iter_job_instances(scope, created_from=start, created_to=until):
+            if row.job_instance_id in jobs:
+                listed[row.job_instance_id] = row.status
+                if row.create_time is not None:
+                    created.append(row.create_time)
     ended_ids = {i for i, status in listed.items() if status.is_finished}
     ended_ids |= jobs - set(listed)  # (not in the window: read itself)
     if callback is not None and callback.job_instance_id in jobs:
@@ -293,6 +296,15 @@ async def check_jobs(
     if created and len(listed) == len(jobs):
         held["since"] = min(created).timestamp() - 1
     return JobChecks(tuple(found), frozenset(jobs - gone), held)
+
+
+def _has_list(client: BkJobClient) -> bool:
+    """Tell whether the client's flavor has the job list (ESB v2 has none)."""
+    try:
+        client.protocol.binding(GET_JOB_INSTANCE_LIST)
+    except UnsupportedOperationError:
+        return False
+    return True
 
 
 def _held(state: Mapping[str, Any], scope: Scope) -> Mapping[str, Any]:

@@ -129,3 +129,17 @@ def test_the_blocking_client_checks_jobs_too() -> None:
         done = check_jobs_blocking(client, SCOPE, _stored(found), now=_now(sim))
     assert found.ended == ()
     assert [e.result.job_instance_id for e in done.ended] == [job]
+
+
+async def test_on_esb_v2_each_job_is_read_as_there_is_no_list() -> None:
+    async with BkJobSimulator(virtual_clock=True) as sim:
+        jobs = [sim.create_job(SCOPE, [StepPlan(hosts=[HostPlan(duration=d)])]) for d in (5, 600)]
+        async with BkJobClient(
+            "http://bk-job.test", transport=sim.transport(), flavor="esb-v2", **CREDENTIALS
+        ) as client:
+            sim.advance(30)
+            found = await check_jobs(client, SCOPE, jobs, now=_now(sim))
+    assert [e.result.job_instance_id for e in found.ended] == jobs[:1]
+    assert found.running == {jobs[1]}
+    assert sim.request_count("get_job_instance_list") == 0
+    assert sim.request_count() == 2
