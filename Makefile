@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-durations coverage test-matrix lint typecheck unit bench check-live-view \
-	clean redis docs docs-serve docs-catalogs docs-review api-keys facades chromium cjk-fonts promtool
+.PHONY: demo test check stress test-slow test-durations coverage test-matrix lint typecheck unit \
+	quick bench check-live-view clean redis docs docs-serve docs-catalogs docs-review api-keys facades chromium cjk-fonts promtool
 
 # pip first: it installs the test tools' dependency group (pyproject's [dependency-groups]).
 $(BIN)/python:
@@ -21,6 +21,10 @@ demo: $(STAMP)
 
 test: $(STAMP) lint typecheck docs unit
 
+# The inner loop, in a minute or two: lint, types, and the tests of tests/unit and
+# tests/functional (no socket servers, Redis, browser or docs build), untraced.
+check: $(STAMP) lint typecheck quick
+
 lint: $(STAMP)
 	$(BIN)/ruff check bkjob_async tests benchmarks docs/conf.py docs/_ext scripts
 	$(BIN)/ruff format --check bkjob_async tests benchmarks docs/conf.py docs/_ext scripts
@@ -28,33 +32,52 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict bkjob_async
 
-# The suite but its `slow` tests, on PYTEST_WORKERS workers (a test file each, longest first by
-# .venv/test-durations.json, else tests/durations.json). ALONE="FILES" runs those files first,
-# on their own. Bytecode goes under .venv/pycache, written once before the workers start.
+# The suite but its `slow` tests, on PYTEST_WORKERS workers: one a core (`nproc`), as more
+# only share the same cores and stretch every test's wall time. A test file each, longest first
+# by .venv/test-durations.json, else tests/durations.json; the heaviest e2e files (a browser,
+# the docs' blocks: tests/conftest.py's APART) one after another on one worker, beside the
+# rest. ALONE="FILES" runs those files first, on their own. Bytecode goes under .venv/pycache,
+# written once before the workers start.
 # Two passes: the tests not marked `untraced` under branch coverage (pyproject's
 # [tool.coverage.*], its floor; the total on one line), then the `untraced` ones untraced.
 # `make coverage`: the same with the report by module; COVERAGE= turns the tracer off.
-PYTEST_WORKERS ?= 6
+# A test past its timeout fails with its stack; a hang its timeout cannot end (a fixture's
+# teardown, a worker's end) ends that worker with every thread's stack (tests/hangs.py).
+PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 ALONE ?=
 UNIT_ARGS := -q --hypothesis-profile=quick
 COVERAGE ?= --cov --cov-report=
+XDIST = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 coverage: COVERAGE := --cov --cov-report=term:skip-covered
 coverage: unit
 
-unit test-slow: export PYTHONDONTWRITEBYTECODE :=
-unit test-slow: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
-unit: export BKJOB_TEST_DURATIONS := $(abspath $(VENV))/test-durations.json
+unit quick test-slow: export PYTHONDONTWRITEBYTECODE :=
+unit quick test-slow: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
+unit quick: export BKJOB_TEST_DURATIONS := $(abspath $(VENV))/test-durations.json
 
 unit: $(STAMP) redis chromium promtool
 	@test -d $(VENV)/pycache || { echo "compiling the bytecode of the suite (first run)"; \
 	  $(BIN)/python -m compileall -q -j 0 bkjob_async >/dev/null; \
 	  $(BIN)/pytest -q --collect-only -p no:cacheprovider $(UNIT_ARGS) >/dev/null || true; }
 	$(if $(strip $(ALONE)),$(BIN)/pytest $(UNIT_ARGS) -m "not slow" $(ALONE))
-	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and not untraced" $(COVERAGE) -n $(PYTEST_WORKERS) \
-	  --dist loadfile --no-loadscope-reorder $(addprefix --ignore=,$(ALONE))
-	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and untraced" -n $(PYTEST_WORKERS) --dist loadfile \
-	  --no-loadscope-reorder $(addprefix --ignore=,$(ALONE))
+	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and not untraced" $(COVERAGE) $(XDIST) \
+	  $(addprefix --ignore=,$(ALONE))
+	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and untraced" $(XDIST) $(addprefix --ignore=,$(ALONE))
+
+# `make check`'s tests: tests/unit and tests/functional, untraced, on PYTEST_WORKERS workers.
+quick: $(STAMP)
+	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and not untraced" $(XDIST) tests/unit tests/functional
+
+# `make test` (STRESS_TARGET: any other target) beside a CPU hog, `yes > /dev/null` on one
+# core, stopped at the end whatever the result: a test that passes only on an idle machine
+# fails here.
+STRESS_TARGET ?= test
+
+stress: $(STAMP)
+	@yes >/dev/null & hog=$$!; trap 'kill $$hog 2>/dev/null' EXIT INT TERM; \
+	  echo "a CPU hog (yes, pid $$hog) runs beside make $(STRESS_TARGET)"; \
+	  $(MAKE) --no-print-directory $(STRESS_TARGET)
 
 # tests/durations.json, the seconds of every test file above one, from the last run.
 test-durations:
@@ -65,7 +88,8 @@ test-durations:
 # The long forms of the soak and crash loops, and every property test's full count of examples.
 test-slow: $(STAMP) redis
 	$(BIN)/pytest -q -m slow
-	$(BIN)/pytest -q -m "not slow" -k "hypothesis or pass_without_speedups" --hypothesis-profile=full
+	$(BIN)/pytest -q -m "not slow" -k "hypothesis or pass_without_speedups" --hypothesis-profile=full \
+	  $(XDIST)
 
 # The suite on every supported CPython found (on PATH and in pyenv's versions), by nox.
 PYENV_BINS := $(shell ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[0-9]*/bin 2>/dev/null | tr '\n' ':')

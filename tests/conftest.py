@@ -42,7 +42,7 @@ from bkjob_async import ApiError, BkJobClient, Poller, RetryPolicy
 from bkjob_async.testing import BkJobSimulator, MockTransport, Request, Response, serve
 from bkjob_async.testing._mock import Handler
 
-from . import properties
+from . import hangs, properties
 from .e2e import docs_build
 from .scripted import FAST, ScriptedServer
 
@@ -83,6 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "sim(**options): the BkJobSimulator options of the `sim` fixture (replacing its defaults)",
     )
+    hangs.configure(config)
     if not hasattr(config, "workerinput"):  # (the main process: once a run)
         # The docs site the browser checks read, built from now on when it is not fresh.
         config.stash[_DOCS_BUILD] = docs_build.start(config)
@@ -92,6 +93,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     build = config.stash.get(_DOCS_BUILD, None)
     if build is not None:
         docs_build.stop(build)
+    hangs.unconfigure(config)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Any:
+    """A hang the test's timeout cannot end ends the process with every stack (``hangs``)."""
+    hangs.arm(item)
+    try:
+        return (yield)
+    finally:
+        hangs.disarm(item)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_exception_interact(node: pytest.Item | pytest.Collector) -> None:
+    hangs.rearm(node)
 
 
 #: Wall and CPU seconds spent in each test file (setup, call and teardown of its tests), for
@@ -129,6 +146,34 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     seconds = _FILE_SECONDS.setdefault(report.nodeid.split("::", 1)[0], [0.0, 0.0])
     seconds[0] += report.duration
     seconds[1] += sum(v for k, v in report.user_properties if k == "cpu_seconds")
+
+
+#: The heaviest e2e files (a browser, the docs' blocks run as printed): on a 2-core machine two
+#: of them at once starve each other past their deadlines, so under ``--dist loadfile`` they run
+#: one after another on one worker while the others take the rest (``pytest_xdist_make_scheduler``).
+APART = frozenset(
+    {
+        "tests/e2e/test_dashboard_browser.py",
+        "tests/e2e/test_dashboard_containers_browser.py",
+        "tests/e2e/test_docs.py",
+        "tests/e2e/test_docs_shell.py",
+        "tests/e2e/test_docs_site.py",
+    }
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` with the ``APART`` files as one unit (any other mode: xdist's own)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Apart(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "APART" if path in APART else path
+
+    return Apart(config, log)
 
 
 #: Where ``make unit`` keeps each file's wall seconds from the runs before
