@@ -98,7 +98,10 @@ async def test_hung_jobs_hold_no_healthy_jobs_poll_and_end_alone() -> None:
     for job in range(1, 41):
         t, end = got[job]
         assert isinstance(end, JobFinished), end
-        assert t - server.ended(job) + server.started <= 1.5, (job, t)  # the issue: 6-12 s
+        # The issue: 6-12 s. On an idle machine an end is seen within 1.5 s (the property's
+        # bounds are held on virtual time: tests/functional/test_job_faults.py); here, on real
+        # sockets beside other work, the margin is twice that, still half the issue's least.
+        assert t - server.ended(job) + server.started <= 3.0, (job, t)
     for job in range(41, 53):
         _, end = got[job]
         assert isinstance(end, WatchFailed), end
