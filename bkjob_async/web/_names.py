@@ -54,7 +54,8 @@ class Namer:
         for row in rows:
             ended = row.bucket in ENDED
             k = (row.scope.type.value, row.scope.id, row.job_id, hosts, ended)
-            if k not in self._asked:
+            if k not in self._asked:  # (to the end: the rows shown now are asked first)
+                self._wanted.pop(k, None)
                 self._wanted[k] = row
         while len(self._wanted) > BACKLOG:
             self._wanted.pop(next(iter(self._wanted)))

@@ -23,6 +23,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from .. import load
+
+#: How many times its promise a ``Page.wait_for`` waits at most on a loaded machine.
+MAX_SCALE = 3.0
+
 __all__ = ["Browser", "Page", "chromium", "launched"]
 
 
@@ -171,8 +176,12 @@ class Page:
         )
 
     async def wait_for(self, expression: str, timeout: float = 10.0) -> Any:
-        """Return the expression's value once it is truthy; fail after ``timeout`` seconds."""
+        """Return the expression's value once it is truthy; fail after ``timeout`` seconds, a
+        promise on a machine with a core to spare: scaled by the machine's slowdown now (the
+        browser, the page's server and the test share its cores; ``tests/load.py``), up to
+        ``MAX_SCALE`` times."""
         loop = asyncio.get_running_loop()
+        timeout = min(MAX_SCALE * timeout, load.deadline(timeout, load.slowdown()))
         deadline = loop.time() + timeout
         while True:
             value = await self.evaluate(expression)

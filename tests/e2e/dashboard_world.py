@@ -118,7 +118,7 @@ class World:
         #: The jobs tests launched (``launch``), each watched on a watch of its own.
         self.launched: list[int] = []
 
-    def call(self, coro: Awaitable[T], timeout: float = 60) -> T:
+    def call(self, coro: Awaitable[T], timeout: float = 240) -> T:
         """Run a coroutine on the world's loop; return its result."""
         return asyncio.run_coroutine_threadsafe(_wrap(coro), self.loop).result(timeout)
 

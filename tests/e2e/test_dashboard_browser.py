@@ -214,7 +214,8 @@ def test_the_jobs_table_filters_sorts_and_pages_on_the_server(
     assert len(json.loads(body)["rows"]) == 200
     world.call(page.goto(f"{world.base}jobs?sort=updated&order=desc"))
     world.call(page.wait_for("document.querySelectorAll('#rows tr').length === 50"))
-    # The names of the rows shown are asked of bk-job (a few at a time): they come.
+    # The names of the rows shown are asked of bk-job (a few at a time, the rows shown now
+    # first): they come, in 30 s on an idle machine, later by its slowdown on a loaded one.
     world.call(
         page.wait_for(
             "[...document.querySelectorAll('#rows td.name')].every(td => td.textContent)",
