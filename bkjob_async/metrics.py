@@ -1,4 +1,4 @@
-"""Prometheus metrics for a service that embeds the poller: the top floor, imported by nothing.
+"""Prometheus metrics for a service that embeds the poller: a tool, imported by nothing but the CLI.
 
 Rule: this is the only module that imports ``prometheus_client`` (the ``prometheus`` extra:
 ``pip install 'bkjob-async[prometheus]'``); ``import bkjob_async`` never imports it. Figures

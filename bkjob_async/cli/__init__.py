@@ -1,4 +1,4 @@
-"""The ``bkjob-async`` command line: the top floor, which may import anything; nothing imports it.
+"""The ``bkjob-async`` command line: the top floor, above ``testing/``; nothing imports it.
 
 Rule: ``main`` parses, runs one command on the event loop, and returns an exit status; expected
 failures print a message a person can act on and never a traceback. Ctrl-C (or SIGTERM) cancels

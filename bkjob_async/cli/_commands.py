@@ -22,6 +22,7 @@ import anyio
 import attrs
 
 from .. import errors
+from .._numbers import ID
 from ..models import JobOperation, JobStatus, StepOperation
 from ..polling import Poller, SqliteStore, events, open_jobs
 from ..polling._codec import from_data
@@ -49,7 +50,6 @@ from ._format import (
     status_lines,
     to_json,
 )
-from ._numbers import ID
 from ._runtime import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,

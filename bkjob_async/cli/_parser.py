@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import attrs
 
+from .._numbers import ID, IDS, PER_SECOND, SECONDS, number
 from ..config import ApiFlavor
 from ..models.enums import HostStatus, JobStatus
 from ..models.requests import WORKLOAD_KINDS
@@ -22,7 +23,6 @@ from ._cluster import LEVELS
 from ._commands import JOB_OPERATIONS, STEP_OPERATIONS
 from ._connect import DEFAULT_TIMEOUT, ENV_VARS, LANGUAGES
 from ._dashboard import PASSWORD_ENV, TOKEN_ENV, USER_ENV
-from ._numbers import ID, IDS, PER_SECOND, SECONDS, number
 from ._runtime import EXIT_USAGE
 
 if TYPE_CHECKING:

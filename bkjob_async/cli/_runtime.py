@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import anyio
 
-from ._numbers import ID
+from .._numbers import ID
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence

@@ -1,11 +1,11 @@
-"""Rule: the simulator's command line imports only ``cli``'s number types, never a command.
+"""Rule: the simulator's command line imports nothing of ``cli/``, the floor above it.
 
 Run the simulator by hand: ``python -m bkjob_async.testing --port 9000 --jobs 50 --hosts 20``.
 
 ``main(argv)`` prints where the simulator listens, how to authenticate and which jobs and plans
 exist, then serves until interrupted (or for ``--run-for`` seconds). ``bkjob-async simulate``
-uses the same parser, ``serve`` and ``export_hint``; of ``cli/`` this imports only its
-argparse number types (``cli/_numbers.py``), never a command.
+uses the same parser, ``serve`` and ``export_hint``; the argparse number types both command
+lines take are a floor below both (``_numbers.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from ..cli._numbers import Number, number
+from .._numbers import Number, number
 from ..config import Scope
 from ..models.enums import HostStatus, JobStatus, StepType
 from ._plan import HostPlan, StepPlan

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bkjob_async.cli._numbers import ID, IDS, Number
+from bkjob_async._numbers import ID, IDS, Number
 from bkjob_async.cli._parser import build_parser
 
 from ..cli_run import make_env, run

@@ -2,8 +2,8 @@
 
 The command lines' numbers: one argparse ``type`` for every numeric argument, so a bad one is a
 usage error (one line, exit status 2) before anything is started or sent, never a traceback
-from deeper down. ``bkjob-async`` and ``python -m bkjob_async.testing`` (the simulator's
-command line, which imports this module) share it.
+from deeper down. ``bkjob-async`` (``cli/``) and ``python -m bkjob_async.testing`` (the
+simulator's command line, a floor below ``cli/``) share it, from the floor below both.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ..config import MAX_ID
+from .config import MAX_ID
 
 __all__ = ["ID", "IDS", "PER_SECOND", "SECONDS", "Number", "number"]
 
