@@ -710,6 +710,7 @@ def json_converter() -> cattrs.Converter:
     c.register_structure_hook(enum.IntEnum, _json_enum)
     c.register_structure_hook(enum.Enum, _json_enum)
     c.register_unstructure_hook_factory(_is_mapping, lambda t: _json_mapping(c, t))
+    c.register_structure_hook_factory(_has_int_keys, lambda t: _json_mapping_back(c, t))
     c.register_unstructure_hook_factory(_is_named_tuple, lambda t: _json_row(c, t))
     c.register_structure_hook_factory(_is_named_tuple, lambda t: _json_row_back(c, t))
     c.register_structure_hook_func(_is_enum_or_text, _json_enum_or_text)
@@ -759,7 +760,41 @@ def _json_mapping(c: cattrs.Converter, cls: Any) -> Callable[[Any], dict[str, An
     """Unstructure a mapping to an object: keys as ``str`` (an int key as its digits)."""
     args = typing.get_args(cls)
     value = c.get_unstructure_hook(args[1]) if len(args) == 2 else c.unstructure
-    return lambda m: {k if isinstance(k, str) else str(k): value(v) for k, v in m.items()}
+    return lambda m: {
+        k if isinstance(k, str) else str(int(k)) if isinstance(k, int) else str(k): value(v)
+        for k, v in m.items()
+    }
+
+
+def _has_int_keys(cls: Any) -> bool:
+    """Tell whether ``cls`` is a mapping keyed by ints or an int enum (``failed_hosts``)."""
+    args = typing.get_args(cls)
+    return (
+        _is_mapping(cls)
+        and len(args) == 2
+        and isinstance(args[0], type)
+        and issubclass(args[0], int)
+        and args[0] is not bool
+    )
+
+
+def _json_mapping_back(c: cattrs.Converter, cls: Any) -> Callable[[Any, Any], Any]:
+    """Structure an object keyed by an int's digits (what ``_json_mapping`` wrote) as a dict."""
+    key_type, value_type = typing.get_args(cls)
+
+    def structure(data: Any, _: object) -> Any:
+        if not isinstance(data, collections.abc.Mapping):
+            raise TypeError(f"a mapping is an object, not a {type(data).__name__}")
+        out = {}
+        for key, item in data.items():
+            if isinstance(key, str):
+                if not key.lstrip("-").isdigit():
+                    raise TypeError(f"expected the digits of a {key_type.__name__}, got {key!r}")
+                key = int(key)
+            out[c.structure(key, key_type)] = c.structure(item, value_type)
+        return out
+
+    return structure
 
 
 def _is_named_tuple(cls: Any) -> bool:

@@ -19,6 +19,7 @@ from bkjob_async import (
     JobOperation,
     NotFoundError,
     PermissionDeniedError,
+    QuotaExceededError,
     RateLimitedError,
     ResponseFormatError,
     RetryPolicy,
@@ -299,7 +300,6 @@ async def test_write_timeout_is_not_retried(
     [
         lambda s: s.reply(None, status=429, result=False, code=1642903),
         lambda s: s.reply(None, result=False, code=1306429),
-        lambda s: s.reply(None, result=False, code=1244032),
         lambda s: s.reply_raw(b"", status=429, headers={"Retry-After": "2"}),
     ],
 )
@@ -312,6 +312,21 @@ async def test_rate_limited_writes_are_retried(
         await write(client)
     assert len(server.requests) == 2
     assert len(fake_sleep.delays) == 1
+
+
+@pytest.mark.parametrize("write", WRITES)
+@pytest.mark.parametrize("code", [1244032, 1244033, 1244034])
+async def test_quota_refused_writes_are_not_retried(
+    make_client: Any, server: RecordingServer, fake_sleep: FakeSleep, write: Any, code: int
+) -> None:
+    # A running-job quota frees when a job ends, not with time: a blind resend is refused again.
+    server.reply(None, result=False, code=code)
+    server.reply({"job_instance_id": 1, "job_instance_name": "x", "step_instance_id": 2})
+    async with make_client(retry=POLICY) as client:
+        with pytest.raises(QuotaExceededError):
+            await write(client)
+    assert len(server.requests) == 1
+    assert fake_sleep.delays == []
 
 
 @pytest.mark.parametrize("write", WRITES)

@@ -185,6 +185,8 @@ def _calls(served: Served, flavor: ApiFlavor) -> list[tuple[str, tuple | Fresh, 
         ("get_job_instance_list", (SCOPE,), {**window, "length": 5}),
         ("iter_job_instances", (SCOPE,), {**window, "page_size": 2}),
         ("failed_host_logs", (SCOPE, job), {}),
+        ("host_logs", (SCOPE, job), {}),
+        ("job_result", (SCOPE, job), {}),
         ("failed_container_logs", (SCOPE, job), {}),
         ("operate_job_instance", (SCOPE, job, JobOperation.TERMINATE), {}),  # refused: ended
         ("operate_step_instance", Fresh(lambda _: failed_step()), {}),
@@ -440,7 +442,7 @@ def test_every_method_answers_as_the_async_client_does(served: Served, flavor: A
     # alone has the job log; ESB jobv3 has no step status), and the operation on an ended
     # job, refused on every flavor.
     not_on_v2 = {"get_job_instance_list", "iter_job_instances",
-                 "get_script_version_detail", "get_job_instance_ip_log", "failed_host_logs",
+                 "get_script_version_detail", "get_job_instance_ip_log", "failed_host_logs", "host_logs",
                  "batch_get_job_instance_ip_log",
                  "get_public_script_version_detail", "get_cron_detail"} | V3_LIBRARY | V3_MANAGE  # fmt: skip
     only_v2 = {"get_job_instance_log", "get_script_detail", "get_own_db_account_list"}
