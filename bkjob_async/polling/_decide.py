@@ -648,6 +648,7 @@ class Server:
         sent_at: float = -math.inf,
         known: bool = True,
         spare: bool = False,
+        fresh: bool | None = None,
     ) -> tuple[Server, bool]:
         """Record a failed poll; return the next value and whether it began an outage.
 
@@ -659,11 +660,13 @@ class Server:
         an outage at its first timeouts, not after three rounds of them); ``job`` the failed
         job's id, ``jobs`` how many are polled; ``sent_at`` when the failed poll was sent;
         ``known``: its job answered before; ``spare``: another polled job has not failed
-        (a canary can still be asked).
+        (a canary can still be asked); ``fresh``: its job began to fail only once nothing
+        answered (``first`` if not given).
 
         Grounds for an outage (nothing answers, or failures dominate) only make bk-job
         suspect (``suspect``). The outage begins when a canary fails too: a silent failure
-        of a job that had not failed, answered before or sent once the suspicion began,
+        of a job that had not failed before the silence (``fresh``), answered before or
+        sent once the suspicion began,
         while the grounds hold (an answer since clears them, and the suspicion). Timeouts of jobs that never answered,
         sent together before it, count against those jobs, whatever their place in the
         list. With no spare job left to ask, a whole timeout begins it, or a run of silent
@@ -693,7 +696,8 @@ class Server:
         if not (nothing or dominate):
             return value if value.suspect is None else attrs.evolve(value, suspect=None), False
         suspect = value.suspect  # (grounds that vanished with an answer cleared it, above)
-        canary = suspect is not None and silent and first and (known or sent_at >= suspect)
+        fresh = first if fresh is None else fresh
+        canary = suspect is not None and silent and fresh and (known or sent_at >= suspect)
         # With no job left to ask, a whole timeout is enough, or the failures' own retries
         # past the quick ones (a moment's 502s on the one job polled are that job's).
         alone = not spare and (waited or value.silent > QUICK_RETRIES)
@@ -975,6 +979,7 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
         sent_at=failed.sent_at,
         known=job.interval > 0,
         spare=failed.jobs - 1 > max(0, failed.failing - (job.failures > 0)),  # (others)
+        fresh=job.failing_since is None or job.failing_since >= failed.last_answer,
     )
     if began:
         actions_.append(OutageBegan(error, rules.wall()))
