@@ -7,8 +7,8 @@ sockets, or hand it to ``MockTransport`` on virtual time). Each job runs on the 
 the test ends, or on virtual time until ``timeout`` passes: then it raises the
 ``TimeoutError`` a client's read timeout would), malformed (a body nested deeper than the
 client reads, or one of the wrong shape), 502 or 429 on chosen reads. ``down`` makes every read
-fail at once with 502 (an outage of bk-job itself). It records when each job ended and each
-read it answered.
+fail at once with 502 (an outage of bk-job itself), ``frozen`` every read hang (one that
+accepts and never answers). It records when each job ended and each read it answered.
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ class FaultyBkJob:
         self.answered: dict[int, list[float]] = {}
         self.started = 0.0
         self.down = False
+        #: Every read hangs while set (bk-job accepts and answers nothing).
+        self.frozen = False
         #: Reads answered 502 after each job's end so far.
         self.failed_at_end: Counter[int] = Counter()
         #: Set at teardown: hung reads end then.
@@ -102,7 +104,7 @@ class FaultyBkJob:
             return Response(502, _TEXT, b"<html><body>502 Bad Gateway</body></html>")
         if self.reads[job_id] in faults.throttled:
             return Response(429, _TEXT, b"too many requests")
-        if faults.hung:
+        if faults.hung or self.frozen:
             if self.timeout is not None:  # (on virtual time: the client's read timeout)
                 await asyncio.sleep(self.timeout)
                 raise errors.TimeoutError(f"{request.api}: timed out")

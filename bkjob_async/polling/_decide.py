@@ -30,17 +30,17 @@ quota                bk-job's running-job quota (``QuotaExceededError``): as thr
                      the rate governor and the shared rate budget ignore it (slower polls
                      free no slot)
 permanent            give up: the job's watches end with ``WatchFailed``
-any other failure    counted in bk-job's window (``Server``), which may begin an
-                     outage; then, unless bk-job is down, spends the job's budget: retried
-                     after ``job_backoff`` (its cap when the process-wide retry budget is
-                     spent), ``JobPollFailing`` once ``FAILING_AFTER`` in a row have
-                     failed over ``OUTAGE_AFTER`` (sooner, an outage's start could not be
-                     told from it), give up
-                     when the budget is spent (``max_failures`` in a row over at least
+any other failure    counted in bk-job's window (``Server``), which may make bk-job
+                     suspect and, once a canary fails too, begin an outage; then, unless
+                     bk-job is down, spends the job's budget: retried after ``job_backoff``
+                     (a 5xx or a reset at its first step ``QUICK_RETRIES`` times; its cap
+                     when the process-wide retry budget is spent), ``JobPollFailing``
+                     once ``FAILING_AFTER`` in a row have failed over ``OUTAGE_AFTER``
+                     (sooner, an outage's start could not be told from it), give up when
+                     the budget is spent (``max_failures`` in a row over at least
                      ``max_failing_time``, the last not one saying bk-job is unreachable;
-                     or two refused bodies, or ``SAME_FORMAT_LIMIT``
-                     alike, in a row). While bk-job
-                     is down the job spends nothing and waits for the probes
+                     or two refused bodies, or ``SAME_FORMAT_LIMIT`` alike, in a row).
+                     While bk-job is down the job spends nothing and waits for the probes
 listed (job list)    poll the job itself when its row says it ended, or it has no row;
                      else nothing (a job the list follows, ``census``, has no next poll
                      after an answer either: its rows say when to read it). A job whose
@@ -83,6 +83,7 @@ __all__ = [
     "MIN_CALLS",
     "OUTAGE_AFTER",
     "OUTAGE_RATE",
+    "QUICK_RETRIES",
     "REFUSED_LIMIT",
     "SAME_FORMAT_LIMIT",
     "SERVER_FAILURES",
@@ -484,6 +485,10 @@ RETRY_FIRST = 0.1
 RETRY_CAP = 4.0
 
 
+#: A job's failed reads in a row that a 5xx or a reset retries at the first step (``_steps``).
+QUICK_RETRIES = 3
+
+
 _PERMANENT = (
     errors.AuthenticationError,
     errors.PermissionDeniedError,
@@ -598,6 +603,9 @@ class Server:
     silent: int = 0
     jobs: int = 0
     last_job: int = -1
+    #: When the failures last gave grounds for an outage, not yet confirmed by a canary
+    #: (``None``: no suspicion in force).
+    suspect: float | None = None
 
     @property
     def down(self) -> bool:
@@ -637,6 +645,10 @@ class Server:
         waited: bool = False,
         job: int = -1,
         jobs: int = 1,
+        sent_at: float = -math.inf,
+        known: bool = True,
+        spare: bool = False,
+        fresh: bool | None = None,
     ) -> tuple[Server, bool]:
         """Record a failed poll; return the next value and whether it began an outage.
 
@@ -646,7 +658,19 @@ class Server:
         ``waited``: it was a whole timeout with no answer meanwhile, which alone is
         ``SERVER_FAILURES`` failures' worth (a server that accepts and never answers begins
         an outage at its first timeouts, not after three rounds of them); ``job`` the failed
-        job's id, ``jobs`` how many are polled.
+        job's id, ``jobs`` how many are polled; ``sent_at`` when the failed poll was sent;
+        ``known``: its job answered before; ``spare``: another polled job has not failed
+        (a canary can still be asked); ``fresh``: its job began to fail only once nothing
+        answered (``first`` if not given).
+
+        Grounds for an outage (nothing answers, or failures dominate) only make bk-job
+        suspect (``suspect``). The outage begins when a canary fails too: a silent failure
+        of a job that had not failed before the silence (``fresh``), answered before or
+        sent once the suspicion began,
+        while the grounds hold (an answer since clears them, and the suspicion). Timeouts of jobs that never answered,
+        sent together before it, count against those jobs, whatever their place in the
+        list. With no spare job left to ask, a whole timeout begins it, or a run of silent
+        failures longer than a job's quick retries (``QUICK_RETRIES``).
         """
         decay = math.exp(-(now - self.at) / WINDOW) if now > self.at else 1.0
         bad = self.bad * decay + (1.0 if first else 0.0)
@@ -670,8 +694,18 @@ class Server:
         )
         dominate = bad + good >= MIN_CALLS and bad >= OUTAGE_RATE * (bad + good)
         if not (nothing or dominate):
-            return value, False
-        return attrs.evolve(value, down_since=now)._probe_later(now, rng), True
+            return value if value.suspect is None else attrs.evolve(value, suspect=None), False
+        suspect = value.suspect  # (grounds that vanished with an answer cleared it, above)
+        fresh = first if fresh is None else fresh
+        canary = suspect is not None and silent and fresh and (known or sent_at >= suspect)
+        # With no job left to ask, a whole timeout is enough, or the failures' own retries
+        # past the quick ones (a moment's 502s on the one job polled are that job's).
+        alone = not spare and (waited or value.silent > QUICK_RETRIES)
+        if canary or alone:
+            return attrs.evolve(value, down_since=now, suspect=None)._probe_later(now, rng), True
+        if suspect is None:
+            suspect = now
+        return (value if suspect == value.suspect else attrs.evolve(value, suspect=suspect)), False
 
     def _probe_later(self, now: float, rng: random.Random) -> Server:
         return attrs.evolve(
@@ -758,9 +792,11 @@ class Failed(NamedTuple):
     requests: int
     #: Until when the rate governor pauses polls (after a throttle answer).
     paused_until: float = 0.0
-    #: bk-job's good answers so far, to any poll; how many jobs are polled.
+    #: bk-job's good answers so far, to any poll; how many jobs are polled, and how many of
+    #: them fail alone (``failures`` above 0).
     answers: int = 0
     jobs: int = 1
+    failing: int = 0
 
 
 class _Hint:
@@ -940,6 +976,10 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
         waited=waited,
         job=job.job_instance_id,
         jobs=failed.jobs,
+        sent_at=failed.sent_at,
+        known=job.interval > 0,
+        spare=failed.jobs - 1 > max(0, failed.failing - (job.failures > 0)),  # (others)
+        fresh=job.failing_since is None or job.failing_since >= failed.last_answer,
     )
     if began:
         actions_.append(OutageBegan(error, rules.wall()))
@@ -977,8 +1017,17 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
     )
     if spent:
         return job, health, None, (*actions_, _give_up(rules, job, error))
-    delay = job_backoff(failures if quick else 64, policy, rng)
+    delay = job_backoff(_steps(failures, error) if quick else 64, policy, rng)
     return job, health, now + delay, tuple(actions_)
+
+
+def _steps(failures: int, error: errors.BkJobError) -> int:
+    """Return the step of a job's backoff after ``failures`` in a row: a 5xx or a reset
+    (``unreachable``) is retried at the first step ``QUICK_RETRIES`` times (a moment's fault
+    of one read, seen within the bound), then the backoff grows as for any failure."""
+    if failures > 1 and unreachable(error):
+        return max(1, failures - QUICK_RETRIES + 1)
+    return failures
 
 
 def _give_up(rules: Rules, job: PolledJob, error: errors.BkJobError) -> GiveUp:

@@ -1027,6 +1027,7 @@ class Driver:
             self.governor.paused_until,
             self.answers,
             self.registry.count,
+            self.registry.failing,
         )
         self.due.wake()
         self.apply(watched, failed, now)

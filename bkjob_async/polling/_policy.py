@@ -101,14 +101,17 @@ class PollPolicy:
 
     Failures are one job's or bk-job's. A job whose reads fail while bk-job answers others
     (its answer malformed, its read timing out, an error code) backs off alone, from a tenth
-    of its latency bound to four times it; jobs whose reads time out alone hold at most a
-    quarter of ``max_in_flight`` between them. Its watches hear ``JobPollFailing`` once two
+    of its latency bound to four times it (a 5xx or a reset is retried at the first step
+    three times before the gap grows); jobs whose reads time out hold at most a quarter of
+    ``max_in_flight`` between them, from their first timeout. Its watches hear ``JobPollFailing`` once two
     reads in a row have failed over two seconds, and ``JobPollRecovered`` when it answers
     again. A body refused unread twice in a row, or the same format error three times, spends
     its budget at once. Permanent errors (not
     found, permission, invalid request, authentication) end its watches at once; throttling
     never does. bk-job is taken as down only when nothing answers at all, or when most polls
-    fail across jobs: the watches hear ``PollingStalled``, the poller probes bk-job with one
+    fail across jobs, and then a read of a job that had not failed (a canary) fails too
+    (timeouts of jobs that never answered, sent together, are those jobs', wherever they
+    stand in the list): the watches hear ``PollingStalled``, the poller probes bk-job with one
     request at a time, at most every ``max_interval``, and polls every job again within
     ``max_interval * (1 + jitter)`` of its return (``PollingResumed``). ``max_retries`` is
     gone (passing it is a ``TypeError``): the budget above and ``deadline`` bound a watch.

@@ -23,8 +23,8 @@ from bkjob_async.models import (
 from bkjob_async.polling._decide import (
     FAILING_AFTER,
     OUTAGE_AFTER,
+    QUICK_RETRIES,
     SAME_FORMAT_LIMIT,
-    SERVER_FAILURES,
     UNCHANGED,
     Answer,
     Deliver,
@@ -358,7 +358,7 @@ def test_without_the_retry_budget_a_failed_job_waits_its_backoffs_cap() -> None:
 def test_failures_with_no_answer_begin_an_outage_and_an_answer_ends_it() -> None:
     r, h, job = rules(), health(), JOB._replace(interval=1.0)
     began = []
-    for i in range(SERVER_FAILURES + 1):
+    for i in range(QUICK_RETRIES + 2):  # the one job polled: no canary to ask
         now = OUTAGE_AFTER + 1.0 + i
         d = decide(r, job, h, failed(TRANSIENT, now=now, last_answer=0.0), now)
         began += [a for a in d.actions if isinstance(a, OutageBegan)]
@@ -366,7 +366,7 @@ def test_failures_with_no_answer_begin_an_outage_and_an_answer_ends_it() -> None
     assert len(began) == 1
     assert began[0].error is TRANSIENT
     assert h.server.down
-    assert job.failures < SERVER_FAILURES  # failures once bk-job is down spend no budget
+    assert job.failures == QUICK_RETRIES  # failures once bk-job is down spend no budget
     d = decide(r, job, h, UNCHANGED, 100.0)
     assert OutageEnded in kinds(d.actions)
     assert not d.health.server.down

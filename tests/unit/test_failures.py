@@ -11,6 +11,7 @@ from bkjob_async.polling._decide import (
     MIN_CALLS,
     OUTAGE_AFTER,
     OUTAGE_RATE,
+    QUICK_RETRIES,
     RETRY_CAP,
     SERVER_FAILURES,
     WINDOW,
@@ -106,20 +107,83 @@ def fail(
     silent: bool = True,
     first: bool = True,
     waited: bool = False,
+    spare: bool = True,
+    known: bool = True,
+    sent_at: float = -1e9,
 ) -> tuple[Server, bool]:
     return value.failed(
-        now, last_answer, answers, random.Random(1), silent=silent, first=first, waited=waited
+        now,
+        last_answer,
+        answers,
+        random.Random(1),
+        silent=silent,
+        first=first,
+        waited=waited,
+        spare=spare,
+        known=known,
+        sent_at=sent_at,
     )
 
 
-def test_failures_that_say_nothing_answers_begin_an_outage_after_a_run_of_them() -> None:
+def test_failures_that_say_nothing_answers_make_bk_job_suspect_and_a_canary_confirms() -> None:
     value = server()
-    for i in range(SERVER_FAILURES - 1):  # too few in a row, however long the silence
+    for i in range(SERVER_FAILURES):  # too few in a row, however long the silence
         value, began = fail(value, 100.0 + i)
         assert not began
-    value, began = fail(value, 100.0 + SERVER_FAILURES)
+    assert value.suspect == 100.0 + SERVER_FAILURES - 1  # grounds, not yet an outage
+    value, began = fail(value, 100.0 + SERVER_FAILURES)  # a known job that had not failed
     assert began
     assert value.down
+    assert value.suspect is None
+
+
+def test_a_canary_is_a_job_that_had_not_failed_answered_before_or_asked_after() -> None:
+    value = server()
+    for i in range(SERVER_FAILURES):
+        value, _ = fail(value, 100.0 + i)
+    suspect = value.suspect
+    assert suspect is not None
+    # A job failing again is no canary; nor one never answered, sent before the suspicion.
+    after, began = fail(value, 110.0, first=False)
+    assert (began, after.suspect) == (False, suspect)
+    after, began = fail(value, 110.0, known=False, sent_at=suspect - 0.5)
+    assert (began, after.suspect) == (False, suspect)
+    _, began = fail(value, 110.0, silent=False)  # the canary was answered (its fault)
+    assert not began
+    # A job never answered, asked once the suspicion began: a canary.
+    _, began = fail(value, 110.0, known=False, sent_at=suspect)
+    assert began
+
+
+def test_concurrent_timeouts_of_jobs_never_answered_are_no_outage_whatever_their_number() -> None:
+    value = server()
+    for i in range(8):  # eight fresh jobs, read together at 0, time out together at 2.5
+        value, began = fail(value, 2.5 + i * 1e-4, waited=True, known=False, sent_at=0.0)
+        assert not began
+    assert value.suspect == 2.5
+    value, began = fail(value, 5.0, waited=True, known=False, sent_at=2.6)  # asked after
+    assert began
+
+
+def test_an_answer_since_the_suspicion_clears_it() -> None:
+    value = server()
+    for i in range(SERVER_FAILURES):
+        value, _ = fail(value, 100.0 + i)
+    assert value.suspect is not None
+    value, began = fail(value, 104.0, last_answer=103.5)  # answered since: a run of one
+    assert not began
+    assert value.suspect is None
+
+
+def test_with_no_job_left_to_ask_a_whole_timeout_or_a_long_run_begins_it() -> None:
+    value, began = fail(server(), OUTAGE_AFTER + 0.5, waited=True, spare=False)
+    assert began
+    value = server()
+    for i in range(QUICK_RETRIES):  # a lone job's 502s, within its quick retries
+        value, began = fail(value, 100.0 + i, spare=False, first=i == 0)
+        assert not began
+    value, began = fail(value, 100.0 + QUICK_RETRIES, spare=False, first=False)
+    assert began
 
 
 def test_failures_within_outage_after_of_an_answer_are_no_outage() -> None:
@@ -130,8 +194,11 @@ def test_failures_within_outage_after_of_an_answer_are_no_outage() -> None:
     assert not value.down
 
 
-def test_a_whole_timeout_with_no_answer_is_an_outage_at_once() -> None:
-    _, began = fail(server(), OUTAGE_AFTER + 0.5, waited=True)
+def test_a_whole_timeout_with_no_answer_is_grounds_at_once() -> None:
+    value, began = fail(server(), OUTAGE_AFTER + 0.5, waited=True)
+    assert not began
+    assert value.suspect == OUTAGE_AFTER + 0.5
+    _, began = fail(value, OUTAGE_AFTER + 0.6, waited=True)  # another known job's: a canary
     assert began
 
 
@@ -164,27 +231,27 @@ def test_a_few_jobs_failing_again_and_again_never_dominate() -> None:
 
 def test_failures_that_dominate_across_jobs_begin_an_outage() -> None:
     value, answers, began_at = server(), 0, None
-    for i in range(100):  # every poll fails from t=0, each of another job; answers stopped
+    for i in range(100):  # polls fail from t=0, each of another job; answers stopped
         value, began = fail(value, i * 0.05, last_answer=-1.0, answers=answers, silent=False)
-        if began:
+        assert not began  # answers of bk-job's own (a body, a code): no canary's failure
+        if value.suspect is not None and began_at is None:
             began_at = i
-            break
     assert began_at is not None
     assert MIN_CALLS - 1 <= began_at <= MIN_CALLS + 2  # the least count (decaying), rate 1
+    value, began = fail(value, 5.0, last_answer=-1.0, silent=True)  # a canary says nothing
+    assert began
     assert value.down
 
 
 def test_the_window_forgets_old_answers() -> None:
     value = server()
     value, _ = fail(value, 0.0, answers=1000, silent=False)  # 1,000 answers, long ago
-    value, began = fail(value, 10 * WINDOW, answers=1000, silent=False)
+    value, _ = fail(value, 10 * WINDOW, answers=1000, silent=False)
     assert value.good < 1.0
     # Past the least count at the rate, with the old answers forgotten.
-    began_any = False
     for i in range(MIN_CALLS):
-        value, began = fail(value, 10 * WINDOW + i * 0.01, answers=1000, silent=False)
-        began_any |= began
-    assert began_any
+        value, _ = fail(value, 10 * WINDOW + i * 0.01, answers=1000, silent=False)
+    assert value.suspect is not None
     assert value.bad >= OUTAGE_RATE * (value.bad + value.good)
 
 
@@ -197,8 +264,8 @@ def test_a_server_value_is_never_changed_in_place() -> None:
 
 def _down(rng: random.Random) -> Server:
     value = server()
-    for i in range(SERVER_FAILURES):
-        value, _ = value.failed(10.0 + i, 0.0, 0, rng, silent=True, first=True)
+    for i in range(SERVER_FAILURES + 1):  # the grounds, then a canary
+        value, _ = value.failed(10.0 + i, 0.0, 0, rng, silent=True, first=True, spare=True)
     assert value.down
     return value
 

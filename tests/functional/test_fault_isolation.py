@@ -1,0 +1,187 @@
+"""One job's fault stays that job's wherever it stands in the list (issue 85), on virtual time.
+
+The issue's cases at its figures, each deterministic (``tests/faulty.py`` over
+``MockTransport``, the client's read timeout played by the handler on the loop's clock):
+
+- 12 hung jobs among 52 (``PollPolicy(interval=0.1, max_interval=0.3, max_in_flight=8)``, a
+  read timeout of 2 s; the 40 healthy jobs end 4-6 s in), listed first, last or interleaved,
+  five seeds each: every healthy end seen within 3 s, no ``PollingStalled``, each hung job
+  ended with its timeout once its budget (``max_failures`` over ``max_failing_time``) is spent;
+- three 502s on one job's reads that would see its end (its retries included), or on three
+  jobs, at ``latency=5.0``: no end seen more than 9 s after it happened;
+- bk-job itself frozen (every read hangs) or down (502s), mid-watch or from the first read:
+  one ``PollingStalled`` and one ``PollingResumed``, nothing lost.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import anyio
+import pytest
+
+from bkjob_async import (
+    BkJobClient,
+    JobFinished,
+    Poller,
+    PollingResumed,
+    PollingStalled,
+    PollPolicy,
+    Scope,
+    WatchFailed,
+)
+from bkjob_async import errors as bk_errors
+from bkjob_async.testing import MockTransport
+
+from ..faulty import FaultyBkJob, JobFaults
+from ..virtual import now, run_virtual
+
+SCOPE = Scope.biz(2)
+TIMEOUT = 2.0  # the client's read timeout, as the issue's Timeouts(read=2.0)
+HUNG_POLICY = PollPolicy(interval=0.1, max_interval=0.3, max_in_flight=8)
+
+
+def _order(kinds: list[bool], order: str, rng: random.Random) -> list[bool]:
+    """Place the faulty jobs (``True``) first, last or interleaved among the healthy ones."""
+    faulty, healthy = [k for k in kinds if k], [k for k in kinds if not k]
+    if order == "first":
+        return faulty + healthy
+    if order == "last":
+        return healthy + faulty
+    placed = list(kinds)
+    rng.shuffle(placed)
+    return placed
+
+
+def _watch(
+    server: FaultyBkJob,
+    policy: PollPolicy,
+    seed: int,
+    *,
+    frozen: tuple[float, float] | None = None,
+    down: tuple[float, float] | None = None,
+) -> tuple[list[tuple[float, Any]], Any]:
+    """Watch every job of ``server`` to its end; return ``(seconds after start, event)``."""
+    seen: list[tuple[float, Any]] = []
+
+    async def fault(at: tuple[float, float] | None, name: str) -> None:
+        if at is not None:
+            await anyio.sleep(at[0])
+            setattr(server, name, True)
+            await anyio.sleep(at[1] - at[0])
+            setattr(server, name, False)
+
+    async def main() -> Any:
+        client = BkJobClient(
+            "http://bkjob.invalid",
+            app_code="app",
+            app_secret="s3cret-virtual",
+            username="admin",
+            transport=MockTransport(server),
+            rng=random.Random(seed),
+        )
+        async with client, Poller(client, policy=policy, rng=random.Random(seed)) as poller:
+            server.start()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(fault, frozen, "frozen")
+                tg.start_soon(fault, down, "down")
+                with anyio.fail_after(1000):
+                    async for event in poller.watch_jobs(SCOPE, list(server.ends_at)):
+                        seen.append((now() - server.started, event))
+                tg.cancel_scope.cancel()
+            return poller.statistics()
+
+    stats = run_virtual(main)
+    return seen, stats
+
+
+def _ends(seen: list[tuple[float, Any]]) -> dict[int, tuple[float, Any]]:
+    return {e.job_instance_id: (t, e) for t, e in seen if isinstance(e, (JobFinished, WatchFailed))}
+
+
+def _said(seen: list[tuple[float, Any]], kind: type) -> list[float]:
+    return sorted({round(t, 3) for t, e in seen if isinstance(e, kind)})
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("order", ["first", "last", "interleaved"])
+def test_12_hung_jobs_among_52_anywhere_in_the_list(order: str, seed: int) -> None:
+    rng = random.Random(seed)
+    ends: dict[int, float] = {}
+    faults: dict[int, JobFaults] = {}
+    for job, hung in enumerate(_order([True] * 12 + [False] * 40, order, rng), 1):
+        ends[job] = 1e9 if hung else rng.uniform(4.0, 6.0)
+        if hung:
+            faults[job] = JobFaults(hung=True)
+    server = FaultyBkJob(ends, faults, timeout=TIMEOUT)
+    seen, stats = _watch(server, HUNG_POLICY, seed)
+    got = _ends(seen)
+    assert set(got) == set(ends)
+    for job, end in ends.items():
+        t, event = got[job]
+        if job not in faults:
+            assert isinstance(event, JobFinished), (job, event)
+            assert t - end <= 3.0, (order, seed, job, round(t - end, 2))  # the issue: 5.5 s
+            continue
+        assert isinstance(event, WatchFailed), (job, event)
+        assert isinstance(event.error, bk_errors.TimeoutError), event.error
+        # Its budget: ``max_failures`` reads (10), over ``max_failing_time`` (60 s) at least;
+        # its reads share a quarter of ``max_in_flight`` with the 11 others, 2 s each.
+        assert server.reads[job] == HUNG_POLICY.max_failures, (job, server.reads[job])
+        assert HUNG_POLICY.max_failing_time <= t <= 130.0, (job, t)  # type: ignore[operator]
+    assert not _said(seen, PollingStalled)
+    assert stats.job_failures + stats.server_failures == 12 * 10
+    # Only reads sent before anything answered could say bk-job hangs: the first ones.
+    assert stats.server_failures <= HUNG_POLICY.max_in_flight
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("where", ["one job", "three jobs"])
+def test_three_502s_on_the_reads_that_would_see_an_end(where: str, seed: int) -> None:
+    rng = random.Random(seed)
+    ends = {job: rng.uniform(5.0, 40.0) for job in range(1, 41)}
+    if where == "one job":  # its read at the end and its two retries
+        faults = {rng.choice(sorted(ends)): JobFaults(bad_gateway_at_end=3)}
+    else:
+        faults = {job: JobFaults(bad_gateway_at_end=1) for job in rng.sample(sorted(ends), 3)}
+    server = FaultyBkJob(ends, faults)
+    seen, _ = _watch(server, PollPolicy(latency=5.0), seed)
+    got = _ends(seen)
+    assert sum(server.failed_at_end.values()) == 3
+    for job, end in ends.items():
+        t, event = got[job]
+        assert isinstance(event, JobFinished), event
+        assert t - end <= 9.0, (where, seed, job, round(t - end, 2))  # the issue: 10.1 s
+    assert not _said(seen, PollingStalled)
+
+
+def test_the_502s_on_one_job_are_retried_at_a_fraction_of_the_bound() -> None:
+    rng = random.Random(3)
+    ends = {job: rng.uniform(5.0, 40.0) for job in range(1, 41)}
+    server = FaultyBkJob(ends, {7: JobFaults(bad_gateway_at_end=3)})
+    _watch(server, PollPolicy(latency=5.0), 3)
+    reads = server.read_at[7]
+    gaps = [b - a for a, b in zip(reads[-4:-1], reads[-3:], strict=True)]  # 502, 502, 502, ok
+    assert all(gap <= 0.25 * 5.0 + 0.01 for gap in gaps), gaps  # the smallest gap, no growth
+
+
+@pytest.mark.parametrize(
+    ("fault", "at"),
+    [("frozen", (10.0, 30.0)), ("down", (10.0, 30.0)), ("frozen", (0.0, 20.0))],
+    ids=["frozen mid-watch", "502s mid-watch", "frozen from the first read"],
+)
+def test_a_real_outage_is_one_stall_and_one_resume(fault: str, at: tuple[float, float]) -> None:
+    rng = random.Random(85)
+    ends = {job: rng.uniform(5.0, 60.0) for job in range(1, 41)}
+    server = FaultyBkJob(ends, timeout=TIMEOUT)
+    policy = PollPolicy(interval=1.0, max_interval=5.0, max_in_flight=8)
+    seen, _ = _watch(server, policy, 85, **{fault: at})
+    got = _ends(seen)
+    assert all(isinstance(got[job][1], JobFinished) for job in ends)  # no budget spent
+    stalled, resumed = _said(seen, PollingStalled), _said(seen, PollingResumed)
+    assert len(stalled) == len(resumed) == 1, (stalled, resumed)
+    # Told within two read timeouts of its start (the first ones, then a canary's), and its
+    # end within a probe's gap of bk-job's return.
+    assert at[0] <= stalled[0] <= at[0] + 2 * TIMEOUT + 1.0, stalled
+    assert at[1] <= resumed[0] <= at[1] + policy.max_interval + TIMEOUT, resumed
