@@ -18,6 +18,7 @@ engine sends those due within ``_decide.early`` of one another together.
 from __future__ import annotations
 
 import asyncio
+import cProfile
 import itertools
 import json
 import os
@@ -28,12 +29,91 @@ from typing import Any
 import aiohttp
 import anyio
 
+import bkjob_async
 from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
-from bkjob_async.polling._reader import PollRequests
 from bkjob_async.tuning import keep_receive_buffers_on_heap
+
+try:
+    from bkjob_async.polling._reader import PollRequests
+except ImportError:  # (a tree before it moved: 51c62ef, ``_icount_compare.py``'s base)
+    from bkjob_async.polling._query import PollRequests  # type: ignore[no-redef]
 
 mode, url, ids_file, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 GAP = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+#: ``BENCH_ICOUNT_MARKS=W,N,K`` (``_icount_compare.py``): after W requests (every job's first
+#: poll and more), print ``ready`` and wait for a line on stdin (the parent turns callgrind's
+#: instrumentation on meanwhile), then mark K + 1 times, N requests apart. A mark calls
+#: ``sys.getallocatedblocks()``, which nothing else here calls: callgrind's
+#: ``--dump-before=_Py_GetAllocatedBlocks`` writes the instructions counted since the last one.
+#: The loop then stops (``n`` is unused) and prints the answers read at each mark: the raw loops'
+#: own count; the engine's unchanged polls plus events, one a changed poll (every poll after a
+#: job's first is the one or the other: ``simulator(flip=...)``), not its requests sent, which
+#: run up to 32 ahead of its answers.
+MARKS = [int(m) for m in os.environ.get("BENCH_ICOUNT_MARKS", "").split(",") if m]
+if MARKS:
+    n = 1 << 62  # (the marks stop it)
+#: ``BENCH_ICOUNT_PROFILE=PATH`` (with the marks, and no callgrind): cProfile's statistics of the
+#: windows, into PATH: the calls a poll makes, function by function (``_icount_compare.py
+#: --calls``).
+PROFILE = (
+    (os.environ["BENCH_ICOUNT_PROFILE"], cProfile.Profile())
+    if os.environ.get("BENCH_ICOUNT_PROFILE")
+    else None
+)
+#: ``BENCH_ICOUNT_OPCODES=PATH`` (likewise): the bytecodes each function ran in the windows (its
+#: own, not its callees'), as JSON ``{"file:line:name": count}``; the interpreter's work, where
+#: callgrind sees only its loop (``_PyEval_EvalFrameDefault``).
+OPCODES: dict[Any, int] = {}
+
+
+def _opcode(frame: Any, event: str, arg: Any) -> Any:
+    if event == "call":
+        frame.f_trace_opcodes = True
+    elif event == "opcode":
+        code = frame.f_code
+        OPCODES[code] = OPCODES.get(code, 0) + 1
+    return _opcode
+
+
+def _opcodes_on(on: bool) -> None:
+    if not os.environ.get("BENCH_ICOUNT_OPCODES"):
+        return
+    sys.settrace(_opcode if on else None)
+    if not on:
+        named = {
+            f"{c.co_filename}:{c.co_firstlineno}:{c.co_qualname}": n for c, n in OPCODES.items()
+        }
+        Path(os.environ["BENCH_ICOUNT_OPCODES"]).write_text(json.dumps(named))
+
+
+async def _marks(sent: Any, answered: Any, stop: Any) -> None:
+    """Mark as ``MARKS`` says: wait by ``sent()`` (cheap), count by ``answered()``; ``stop()``."""
+    warm, every, windows = MARKS
+    while sent() < warm:
+        await anyio.sleep(0.01)
+    print("ready", Path(bkjob_async.__file__).parent, flush=True)  # (the tree counted)
+    await anyio.to_thread.run_sync(sys.stdin.readline)
+    at: list[int] = []
+    due = sent()
+    for _ in range(windows + 1):
+        while sent() < due:
+            await anyio.sleep(0.001)
+        due = sent() + every
+        count = answered()
+        sys.getallocatedblocks()
+        at.append(count)
+        if PROFILE and len(at) == 1:
+            PROFILE[1].enable()
+        if len(at) == 1:
+            _opcodes_on(True)
+    _opcodes_on(False)
+    if PROFILE:
+        PROFILE[1].disable()
+        PROFILE[1].dump_stats(PROFILE[0])
+    print(json.dumps({"marks": at}), flush=True)
+    stop()
+
+
 keep_receive_buffers_on_heap()  # the opt-in a program polling many jobs makes (README)
 ids = json.loads(Path(ids_file).read_text())
 SCOPE = Scope.biz(2)
@@ -47,6 +127,7 @@ async def raw(bare: bool, parse: bool):
         reqs = [polls.job(SCOPE, i, with_hosts=True) for i in ids]
     rot = itertools.cycle(reqs)
     left = [n]
+    answered = [0]
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=32)) as s:
 
         async def loop(mine: Any = None, phase: float = 0.0) -> None:
@@ -61,11 +142,13 @@ async def raw(bare: bool, parse: bool):
                         await resp.read()
                     finally:
                         resp.release()
+                    answered[0] += 1
                     continue
                 async with s.get(r.url, params=r.query, headers=r.headers) as resp:
                     body = await resp.read()
                 if parse:
                     json.loads(body)
+                answered[0] += 1
                 if GAP:
                     await asyncio.sleep(GAP * len(reqs))
 
@@ -76,6 +159,9 @@ async def raw(bare: bool, parse: bool):
             else:
                 for _ in range(32):
                     tg.start_soon(loop)
+            if MARKS:
+                count = lambda: answered[0]  # noqa: E731
+                tg.start_soon(_marks, count, count, tg.cancel_scope.cancel)
 
 
 async def engine():
@@ -99,6 +185,8 @@ async def engine():
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(drain)
+            if MARKS:
+                await _marks(lambda: p._requests, lambda: _answered(p), tg.cancel_scope.cancel)
             while p._requests < n:
                 await anyio.sleep(0.01)
             tg.cancel_scope.cancel()
@@ -127,6 +215,12 @@ async def alone(policy: PollPolicy) -> None:
             tg.cancel_scope.cancel()
         statistics = p.statistics()
     _print(p, statistics)
+
+
+def _answered(p: Poller) -> int:
+    """The engine's answers read after each job's first: unchanged, or one event each."""
+    statistics = p.statistics()
+    return statistics.unchanged_polls + statistics.events_observed
 
 
 def _print(p: Poller, statistics: Any) -> None:

@@ -18,7 +18,8 @@ started meanwhile miss nothing); ``--rate-limit R`` limits the server to R reque
 real time; ``--timeline PATH`` writes every job's transitions there when the parent closes
 stdin; ``--flip`` makes every answer of ``get_job_instance_status`` a changed one: the first
 host row's status alternates, answer after answer of each job, between its true status and
-success (9; or waiting, 5, if it is 9), so each poll sees one host move, as a real change does. The first line also carries ``epoch_ms``, ``origin`` (``time.monotonic()`` at clock
+success (9; or waiting, 5, if it is 9), so each poll sees one host move, as a real change does
+(on every flavor: the gateway's v4 flips its first execute object). The first line also carries ``epoch_ms``, ``origin`` (``time.monotonic()`` at clock
 start) and ``speed``, so a client in another process can read the simulator's clock as
 ``epoch_ms + (time.monotonic() - origin) * 1000 * speed``.
 
@@ -210,6 +211,8 @@ def _install_flip() -> None:
         answers[job] = count = answers.get(job, 0) + 1
         body = encoded.data
         row = body.find(b'"bk_host_id"')
+        if row < 0:  # (the ESB's v2 rows: ``ip`` and ``bk_cloud_id``, no host id)
+            row = body.find(b'"step_ip_status": [{')
         if row < 0 or count % 2 == 0:
             return encoded
         start = body.index(b'"status":', row) + len(b'"status":')
@@ -227,6 +230,37 @@ def _install_flip() -> None:
         table["get_job_instance_status"] = _api.Endpoint(
             flipped, table["get_job_instance_status"].gateway_method
         )
+    _install_flip_v4()
+
+
+def _install_flip_v4() -> None:
+    """The same flip on the gateway's v4 status, whose answer is a mapping, not encoded bytes."""
+    from bkjob_async.testing import _api, _api_catalog, _server
+
+    table = _api_catalog.V4_ENDPOINTS
+    if _server.V4_ENDPOINTS is not table:
+        raise RuntimeError("the simulator routes v4 by another table: update _install_flip_v4")
+    original = table["get_job_instance_status"].handler
+    answers: dict[object, int] = {}
+
+    def flipped(world: object, call: _api.Call) -> object:
+        data = original(world, call)  # type: ignore[arg-type]
+        job = call.params.ident("job_instance_id", 0)
+        answers[job] = count = answers.get(job, 0) + 1
+        rows = [
+            row
+            for step in data.get("step_instance_list") or ()  # type: ignore[attr-defined]
+            for row in step.get("step_execute_object_result_list") or ()
+        ]
+        if not rows or count % 2 == 0:
+            return data
+        first = rows[0]
+        first["status"] = 5 if first["status"] == int(_FLIPPED) else int(_FLIPPED)
+        return data
+
+    table["get_job_instance_status"] = _api.Endpoint(
+        flipped, table["get_job_instance_status"].gateway_method
+    )
 
 
 async def main(args: argparse.Namespace) -> None:

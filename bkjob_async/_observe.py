@@ -13,6 +13,8 @@ one host: the last wins. An answer about another job than expected is refused. E
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import compress, repeat
+from operator import itemgetter, ne
 from typing import Any, Protocol
 
 import attrs
@@ -136,29 +138,36 @@ def _hosts(rows: Any) -> list[HostRow] | None:
 def _moved(rows: Any, known: KnownHosts) -> list[int] | None:
     """Return the positions of the rows whose status is not ``known``'s, if ``rows`` list
     ``known``'s hosts in its order, each keyed by an int ``bk_host_id`` and with an int status
-    (the common form, which ``_hosts`` reads alike); else ``None``: ``_hosts`` reads them."""
+    (the common form, which ``_hosts`` reads alike); else ``None``: ``_hosts`` reads them.
+
+    Runs on every changed answer of a step of ``_FEW`` hosts or more, so its loops are C's
+    (``map``, ``compress``, list equality), not the interpreter's: the ids and statuses are
+    read whole, compared whole, and only the rows that moved are looked at one by one.
+    """
     keys, codes = known.keys, known.codes
     if type(rows) is not list or len(rows) != len(keys):
         return None
-    moved = []
-    small, negative = _SMALL, -_SMALL
-    j = -1
-    try:
-        for row, key, code in zip(rows, keys, codes, strict=True):
-            j += 1
-            got = row.get("bk_host_id")
-            if got != key or type(got) is not int:  # (a known key is a readable one)
-                return None
-            status = row["status"]
-            if type(status) is not int:
-                return None
-            if status != code:
-                if status > small or status < negative:
-                    return None
-                moved.append(j)
-    except (AttributeError, KeyError):  # (not a host row: ``_hosts`` refuses it)
+    try:  # (a row not a mapping with a status: ``_hosts`` refuses it)
+        ids = list(map(dict.get, rows, _HOST_ID))
+        statuses = list(map(_STATUS, rows))
+    except (TypeError, KeyError):
         return None
+    known_ids = keys.tolist() if type(keys) is memoryview else list(keys)
+    # (a known key is a readable one: a row keyed as it is, by an int, is read alike)
+    if ids != known_ids or not _INT.issuperset(map(type, ids)):
+        return None
+    if not _INT.issuperset(map(type, statuses)):
+        return None
+    moved = list(compress(range(len(statuses)), map(ne, statuses, codes)))
+    for j in moved:
+        if not -_SMALL <= statuses[j] <= _SMALL:
+            return None
     return moved
+
+
+_HOST_ID = repeat("bk_host_id")
+_STATUS = itemgetter("status")
+_INT = frozenset((int,))
 
 
 def _objects(rows: Any) -> list[HostRow]:

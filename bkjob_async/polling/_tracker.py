@@ -214,14 +214,11 @@ class JobState(tuple[Any, ...]):
     def codes_of_only_open(self) -> Sequence[int] | None:
         """Return the host codes of the one step not over (``_statuses.NOT_OVER``, or no status
         yet), ``None`` if every step is over or more than one is not (read in place)."""
-        fields, found = self[_STEPS], None
-        for i in range(_STATUS, len(fields), _WIDTH):
-            status = fields[i]
-            if status is None or status in NOT_OVER:
-                if found is not None:
-                    return None
-                found = fields[i + _CODES - _STATUS]
-        return found
+        fields = self[_STEPS]
+        opened = list(map(_OPEN.__contains__, fields[_STATUS::_WIDTH]))  # (C's loop: every poll)
+        if opened.count(True) != 1:
+            return None
+        return fields[opened.index(True) * _WIDTH + _CODES]  # type: ignore[no-any-return]
 
     def __getnewargs__(self) -> tuple[Any, ...]:  # (copy and pickle)
         return (self.status, self.finished, self.steps, self.seq, self.visits)
@@ -231,6 +228,10 @@ class JobState(tuple[Any, ...]):
             f"JobState(status={self.status!r}, finished={self.finished!r}, "
             f"steps={self.steps!r}, seq={self.seq!r}, visits={self.visits!r})"
         )
+
+
+#: A step's status while it is not over (``codes_of_only_open``): ``None`` is none yet.
+_OPEN = frozenset((*NOT_OVER, None))
 
 
 #: A job never seen.
@@ -559,6 +560,8 @@ def _observe_hosts(
     ):
         rows, places = step.every(), None  # (read against other hosts than these: read all)
     assert rows is not None
+    if not rows:  # (most steps of a changed answer: none of their hosts moved)
+        return None
     new_codes: list[int] | None = None  # copied on the first change
     new_keys: list[HostKey] | None = None  # copied when a host is added
     index: dict[HostKey, int] | None = None  # key -> position, once the order differs
