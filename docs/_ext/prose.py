@@ -7,7 +7,9 @@ page; ``msgstr``: its Chinese) and from ``README.zh-CN.md``:
 - no Chinese sentence over 120 characters, at most 3% of the site's over 80 (``ZH_LONG``,
   ``ZH_SHARE``); a sentence ends at 。！？, its length counted without spaces and markup;
 - no calque (``CALQUES``: 从不, 信封, 读作, 纪元毫秒, 每作业小时, 「少 N 倍」);
-- no half-width ``, ; : ! ?`` or sentence-ending ``.`` beside a Chinese character, outside code.
+- no half-width ``, ; : ! ?`` or sentence-ending ``.`` beside a Chinese character, outside code;
+- the glossary page in both columns: on a translated page, each term's first cell (our English
+  words, ``here`` in ``glossary.toml``) shows the Chinese words (the English goes second).
 
 ``python docs/_ext/prose.py`` reports every finding and the counts, page by page. The build
 (``setup``: the English build checks the English, the Chinese build the Chinese) warns of each
@@ -54,8 +56,24 @@ _HALF_WIDTH = re.compile(rf"{_HAN}[,;:!?]|[,;:!?]{_HAN}|{_HAN}\.(?=\s|$)")
 #: counted, in one line, and not warned of (a page another change adds, too). Add a page here
 #: once it passes (``python docs/_ext/prose.py`` lists its findings); ``README`` is
 #: ``README.zh-CN.md``.
-STRICT = frozenset({"reference/cli", "tutorial"})
-_MARKUP = re.compile(r"\*\*|(?<!\w)\*|\*(?!\w)|\\")
+STRICT = frozenset(
+    {
+        "README",
+        "explanation/api-generations",
+        "explanation/faults",
+        "explanation/polling",
+        "howto/census",
+        "howto/logging",
+        "howto/operations-and-retries",
+        "howto/per-user-calls",
+        "index",
+        "reference/cli",
+        "reference/glossary",
+        "reference/index",
+        "tutorial",
+    }
+)
+_MARKUP = re.compile(r"\*+|\\")
 
 
 def _plain(text: str) -> str:
@@ -137,6 +155,19 @@ def check_chinese(page: Page, text: str) -> None:
             page.long.append(sentence)
 
 
+GLOSSARY = "reference/glossary"
+
+
+def check_glossary(page: Page, translations: dict[str, str], language: str) -> None:
+    """Find each glossary term whose first cell the translated page leaves without Chinese."""
+    from glossary import load
+
+    for term in load(language):
+        cell = translations.get(term.here, "")
+        if not re.search(_HAN, cell):
+            page.findings.append(f"the glossary's first column is not Chinese: {term.here!r}")
+
+
 def catalogs(language: str) -> Iterator[tuple[str, pathlib.Path]]:
     folder = DOCS / "locale" / language / "LC_MESSAGES"
     for po in sorted(folder.rglob("*.po")):
@@ -150,14 +181,18 @@ def check(language: str) -> list[Page]:
     pages = []
     for name, po in catalogs("zh_CN" if language == "en" else language):
         page = Page(name)
+        translations = {}
         with po.open("rb") as f:
             for message in read_po(f):
                 if not message.id or message.fuzzy:
                     continue
+                translations[str(message.id)] = str(message.string)
                 if language == "en":
                     check_english(page, str(message.id))
                 elif message.string:
                     check_chinese(page, str(message.string))
+        if name == GLOSSARY and language != "en":
+            check_glossary(page, translations, language)
         pages.append(page)
     readme = ROOT / f"README.{language.replace('_', '-')}.md"
     if language != "en" and readme.exists():
