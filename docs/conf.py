@@ -11,6 +11,7 @@ own gettext machinery, with one catalog a page under ``locale/zh_CN/LC_MESSAGES/
 ``sphinx-intl`` (``make docs-catalogs``), and a language switch on every page
 (``_ext/languages.py``). Code blocks are not messages, their comments are
 (``_ext/codecomments.py``): both languages show the same code, commented in their language.
+How the pages read (sentence length, calques, Chinese punctuation) is ``_ext/prose.py``'s check.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ extensions = [
     "codecomments",
     "untranslated",
     "zhsearch",
+    "prose",
 ]
 
 source_suffix = {".md": "markdown"}

@@ -121,6 +121,12 @@ def load_all(language: str = "zh_CN") -> tuple[list[Section], list[Term]]:
     return sections, terms
 
 
+def search_words(language: str = "zh_CN") -> set[str]:
+    """Return the glossary's ``search`` words: compounds a reader types as one (失败主机)."""
+    data = tomllib.loads(glossary_file(language).read_text(encoding="utf-8"))
+    return set(data.get("search", []))
+
+
 def load(language: str = "zh_CN") -> list[Term]:
     """Return the glossary's terms."""
     return load_all(language)[1]

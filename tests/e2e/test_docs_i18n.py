@@ -7,7 +7,8 @@ opens the Chinese tutorial: its heading is Chinese, the page says ``lang="zh-CN"
 fonts the browser drew the heading with (DevTools' ``CSS.getPlatformFontsForNode``) include a
 CJK font installed on this machine, not a fallback that draws boxes. Then the switch: the English tutorial's "简体中文" link opens the Chinese
 tutorial, whose "English" link leads back. Code blocks are the same in both languages. And the
-Chinese site's search: 轮询, 定时任务 and 作业实例 each find every page whose Chinese says it. Without
+Chinese site's search: 轮询, 定时任务 and 作业实例 each find every page whose Chinese says it, and
+so does a compound query typed without spaces (失败主机, 轮询间隔) or spaced (失败 主机). Without
 Chromium, or without a CJK font (``make chromium`` installs both, as root), the tests skip
 (under ``CI=true`` they fail).
 """
@@ -221,3 +222,48 @@ async def test_a_search_on_the_chinese_site_finds_the_pages_that_use_a_word(
         assert not page.errors, page.errors  # (Sphinx 9.0.4: "ChineseStemmer is not defined")
     found = {path.removeprefix("/zh_CN/").removesuffix(".html") for path in links}
     assert expected <= found, (word, sorted(expected - found), status)
+
+
+#: Compound queries a Chinese reader types without spaces, and the same spaced as the index
+#: splits them (docs/_ext/zhsearch.py: split in the browser as the index was, issue 89).
+COMPOUNDS = {
+    "人工确认": "人工 确认",
+    "失败主机": "失败 主机",
+    "作业状态": "作业 状态",
+    "主机状态": "主机 状态",
+    "作业结束": "作业 结束",
+    "轮询间隔": "轮询 间隔",
+    "执行方案": "执行 方案",
+    "作业实例": "作业 实例",
+    "作业失败": "作业 失败",  # (not in the glossary: the browser's cut alone finds it)
+    "失败的主机": "失败 主机",
+}
+
+#: Sphinx's own search of the page, on a query (its split, its index, its AND of the words):
+#: the pages it returns, without showing them one by one (what takes a minute).
+_RESULTS = "((q) => [...new Set(Search._performSearch(...Search._parseQuery(q)).map((r) => r[0]))])"
+
+
+async def test_a_chinese_query_finds_its_pages_spaced_or_not(base: str, tmp_path) -> None:
+    async with launched(tmp_path / "profile") as browser:
+        page = await browser.new_page()
+        # One search as a reader makes it, from the search page's address to its list.
+        await page.goto(f"{base}/zh_CN/search.html?q={urllib.parse.quote('失败主机')}")
+        await page.wait_for(
+            "typeof Search !== 'undefined'"
+            " && Search.status !== undefined && /\\d/.test(Search.status.innerText)",
+            timeout=240,
+        )
+        status = await page.evaluate("Search.status.innerText")
+        assert int(re.search(r"\d+", status)[0]) >= len(_pages_that_say("失败主机")), status
+        # The query cut as the index was: a word of the index stays whole, the rest is cut
+        # into its words, a character no word covers (的) left out.
+        split = await page.evaluate("splitQuery('失败主机 失败的主机 poller轮询间隔')")
+        assert split == ["失败主机", "失败", "主机", "poller", "轮询间隔"], split
+        for compound, spaced in COMPOUNDS.items():
+            expected = _pages_that_say(compound)
+            assert expected, f"no page says {compound}"
+            for query in (compound, spaced):
+                found = set(await page.evaluate(f"{_RESULTS}({json.dumps(query)})"))
+                assert expected <= found, (query, sorted(expected - found))
+        assert not page.errors, page.errors

@@ -81,3 +81,21 @@ def test_the_dictionary_holds_the_glossarys_chinese_words_once(zhsearch, tmp_pat
     words = {w for t in zhsearch.load() for w in t.chinese_terms()}
     assert {"作业实例", "定时任务", "执行方案", "轮询"} <= words
     assert not any(" " in w for w in words)  # (jieba's dictionary: one word a line, no spaces)
+
+
+def test_a_page_holding_a_search_word_is_indexed_with_it_and_its_parts(zhsearch) -> None:
+    pytest.importorskip("jieba")
+    search = zhsearch.ChineseSearch.__new__(zhsearch.ChineseSearch)
+    search.latin_terms = set()
+    search.latin1_letters = zhsearch.ChineseSearch.latin1_letters
+    search.terms = ("失败主机", "轮询间隔")
+    words = search.split("统计失败主机数，再调大轮询间隔")
+    assert {"失败主机", "失败", "主机", "轮询间隔", "轮询", "间隔"} <= set(words)
+    assert {"人工确认", "失败主机", "轮询间隔"} <= zhsearch.search_words()
+
+
+def test_the_query_splitter_is_sphinxs_splitquery_for_the_chinese_site(zhsearch) -> None:
+    # (what it does in a browser: tests/e2e/test_docs_i18n.py)
+    assert zhsearch.ChineseSearch.js_splitter_code == zhsearch.SPLITTER
+    assert "var splitQuery = (query) =>" in zhsearch.SPLITTER
+    assert "\\p{Script=Han}" in zhsearch.SPLITTER
