@@ -49,6 +49,7 @@ not written.
 
 from ._codec import open_jobs
 from ._fold import Fold, FoldCounts, FoldedJob
+from ._launch import Launch
 from ._policy import PollPolicy
 from ._summary import FailedContainer, FailedHost, WatchSummary, failed_containers, failed_hosts
 from ._tap import JobSeen, StepSeen, Tap
@@ -96,6 +97,7 @@ __all__ = [
     "JobPollRecovered",
     "JobSeen",
     "JobTransition",
+    "Launch",
     "MemoryStore",
     "PollPolicy",
     "Poller",
