@@ -72,6 +72,14 @@ from .events import (
     waits_for_a_person,
 )
 from .poller import Completed, Poller, PollerStatistics, Watch
+from .rollouts import (
+    Launched,
+    LaunchFailed,
+    LaunchTimedOut,
+    Rollout,
+    RolloutDeadlineError,
+    RolloutStatistics,
+)
 from .stores import Store, StoreStatistics, UnknownWatchError
 from .stores.memory import MemoryStore
 from .stores.sqlite import SqliteStore
@@ -98,12 +106,18 @@ __all__ = [
     "JobSeen",
     "JobTransition",
     "Launch",
+    "LaunchFailed",
+    "LaunchTimedOut",
+    "Launched",
     "MemoryStore",
     "PollPolicy",
     "Poller",
     "PollerStatistics",
     "PollingResumed",
     "PollingStalled",
+    "Rollout",
+    "RolloutDeadlineError",
+    "RolloutStatistics",
     "SqliteStore",
     "StepSeen",
     "StepTransition",
