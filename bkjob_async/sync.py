@@ -57,6 +57,8 @@ from .polling._summary import failed_containers as _failed_containers
 from .polling._summary import failed_hosts as _failed_hosts
 from .polling.checks import Check
 from .polling.checks import check_job as _check_job
+from .polling.rollout_checks import RolloutCheck
+from .polling.rollout_checks import check_rollout as _check_rollout
 
 if TYPE_CHECKING:
     from ._protocol import Request
@@ -128,6 +130,7 @@ __all__ = [
     "Poller",
     "Watch",
     "check_job",
+    "check_rollout",
     "failed_containers",
     "failed_hosts",
 ]
@@ -2127,6 +2130,16 @@ def check_job(
     blocking): the events since the state stored last time, and the state to store."""
     portal, inner = client._loop()
     found: Check = _wait(portal, _check_job, inner, scope, job_instance_id, state)
+    return found
+
+
+def check_rollout(
+    client: BkJobClient, state: Mapping[str, Any], *, now: float | None = None
+) -> RolloutCheck:
+    """Visit a rollout kept as JSON ``state`` once (``bkjob_async.polling.check_rollout``,
+    blocking): one job-list read, the launches that fit; its events and the state to store."""
+    portal, inner = client._loop()
+    found: RolloutCheck = _wait(portal, functools.partial(_check_rollout, inner, state, now=now))
     return found
 
 

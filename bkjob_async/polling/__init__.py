@@ -72,6 +72,7 @@ from .events import (
     waits_for_a_person,
 )
 from .poller import Completed, Poller, PollerStatistics, Watch
+from .rollout_checks import LaunchEnded, RolloutCheck, check_rollout, rollout_state
 from .rollouts import (
     Launched,
     LaunchFailed,
@@ -106,6 +107,7 @@ __all__ = [
     "JobSeen",
     "JobTransition",
     "Launch",
+    "LaunchEnded",
     "LaunchFailed",
     "LaunchTimedOut",
     "Launched",
@@ -116,6 +118,7 @@ __all__ = [
     "PollingResumed",
     "PollingStalled",
     "Rollout",
+    "RolloutCheck",
     "RolloutDeadlineError",
     "RolloutStatistics",
     "SqliteStore",
@@ -131,8 +134,10 @@ __all__ = [
     "WatchTimedOut",
     "check",
     "check_job",
+    "check_rollout",
     "failed_containers",
     "failed_hosts",
     "open_jobs",
+    "rollout_state",
     "waits_for_a_person",
 ]
