@@ -215,7 +215,7 @@ class Gate:
     #: How long without a refusal before one more than ``learned`` is tried.
     probe_after: float = 60.0
     #: Creates sent and not yet answered, at most.
-    sending: int = 8
+    sending: int = 4
     #: One more than ``learned`` is being tried.
     probing: bool = False
 

@@ -674,6 +674,7 @@ class Poller:
         deadline: float | None = None,
         exactly_once: bool | None = None,
         on_deadline: Literal["terminate", "leave"] = "terminate",
+        events: Iterable[type[Event]] | None = None,
     ) -> Rollout:
         """Return a rollout of launches in ``scope`` (``bkjob_async.polling.rollouts``).
 
@@ -691,6 +692,7 @@ class Poller:
             deadline=deadline,
             exactly_once=exactly_once,
             on_deadline=on_deadline,
+            events=events,
         )
 
     # --- following ----------------------------------------------------------------------------

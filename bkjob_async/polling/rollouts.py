@@ -13,7 +13,9 @@ Rollouts: many launches kept under a cap and bk-job's running-job quota, each ex
 Iterating yields ``Launched(key, job_instance_id)`` once a key's job runs, ``LaunchFailed(key,
 error)`` for a key that never ran, the per-host transitions and ``JobFinished`` of its jobs (as
 ``poller.watch_jobs`` gives them), and ``LaunchTimedOut`` for a job stopped by a deadline; it
-ends once every key submitted so far has ended.
+ends once every key submitted so far has ended. ``events=(JobFinished,)`` keeps only the jobs'
+ends (and the rollout's own events): on the v3 APIs the job list then stands for the jobs'
+polls (the census), one read a round for all of them.
 
 **Slots.** At most ``max_running`` of the rollout's jobs are sent and not ended; a slot is
 refilled the moment the poller's own events end a job (no request more). A refusal by bk-job's
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
     from ..client import BkJobClient
     from ._driver import Driver
     from ._watch import Watch
+    from .events import Event
     from .stores import Store
 
 __all__ = [
@@ -102,7 +105,12 @@ class Poller(Protocol):
     _driver: Driver
 
     def watch_jobs(
-        self, scope: Scope, job_instance_ids: Iterable[int], *, launched: bool = False
+        self,
+        scope: Scope,
+        job_instance_ids: Iterable[int],
+        *,
+        events: Iterable[type[Event]] | None = None,
+        launched: bool = False,
     ) -> Watch: ...
 
 
@@ -184,6 +192,7 @@ class Rollout:
         deadline: float | None = None,
         exactly_once: bool | None = None,
         on_deadline: Literal["terminate", "leave"] = "terminate",
+        events: Iterable[type[Event]] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if not isinstance(scope, Scope):
@@ -207,6 +216,7 @@ class Rollout:
         self._on_deadline = on_deadline
         self._rollout_deadline = deadline
         self._rng = rng or random.Random()
+        self._events = None if events is None else tuple(events)
         self.ledger = Ledger()
         self.gate = Gate(limit=max_running)
         self._store_name = f"rollout:{key}"
@@ -530,7 +540,9 @@ class Rollout:
         outcome, snapshot = "finished", None
         scope = self._stopping[entry.key] = anyio.CancelScope()
         with scope:
-            watch = self.poller.watch_jobs(self.scope, [entry.job], launched=launched)
+            watch = self.poller.watch_jobs(
+                self.scope, [entry.job], events=self._events, launched=launched
+            )
             async with watch:
                 async for event in watch:
                     self._send.send_nowait(event)

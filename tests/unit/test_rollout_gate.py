@@ -60,7 +60,7 @@ def test_entry_slots_are_stable_and_positive() -> None:
 
 def test_a_refusal_with_our_jobs_running_holds_until_one_ends() -> None:
     gate, rng = Gate(), random.Random(1)
-    assert gate.room(0, 0, 0.0) == 8  # (creates unanswered at most)
+    assert gate.room(0, 0, 0.0) == 4  # (creates unanswered at most)
     gate.refused(5, 1.0, rng)
     assert gate.room(5, 0, 1.0) == 0
     gate.ended()
