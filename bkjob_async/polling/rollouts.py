@@ -87,8 +87,6 @@ __all__ = [
 
 logger = logging.getLogger("bkjob_async.polling")
 
-#: bk-job's running-job quota codes: per scope, per app, system-wide (``ErrorCode.java``).
-QUOTA_CODES = frozenset({1244032, 1244033, 1244034})
 #: How far around a create the job list is searched for it (clock skew between hosts).
 _WINDOW = _dt.timedelta(hours=1)
 #: How long after a lost answer the job list is read: a create still in flight lands first.
@@ -163,9 +161,7 @@ class RolloutStatistics:
 
 def is_quota(exc: BaseException) -> bool:
     """Tell whether ``exc`` is bk-job's running-job quota refusal (not a rate limit)."""
-    if not isinstance(exc, errors.RateLimitedError):
-        return False
-    return exc.code in QUOTA_CODES or exc.code_name == "RESOURCE_EXHAUSTED"
+    return isinstance(exc, errors.QuotaExceededError)
 
 
 def _ambiguous(exc: BaseException) -> bool:

@@ -194,12 +194,52 @@ def test_a_quota_refusal_with_none_of_ours_running_backs_off() -> None:
 
 
 def test_is_quota_tells_the_quota_from_a_rate_limit() -> None:
-    from bkjob_async import RateLimitedError
+    from bkjob_async import QuotaExceededError, RateLimitedError
 
-    assert is_quota(RateLimitedError("quota", code=1244033))
-    assert is_quota(RateLimitedError("v4", code_name="RESOURCE_EXHAUSTED", http_status=429))
+    assert is_quota(QuotaExceededError("quota", code=1244033))
+    assert is_quota(QuotaExceededError("v4", code_name="RESOURCE_EXHAUSTED", http_status=429))
     assert not is_quota(RateLimitedError("rate", code=1306429))
     assert not is_quota(RateLimitedError("rate", http_status=429))
+
+
+def test_on_the_simulators_quota_and_lost_answers_every_key_runs_once() -> None:
+    """bk-job's own quota (the simulator's, a slot from creation to end) and 5% of launch
+    answers lost after the job was created (``Fault.reset``)."""
+    from bkjob_async.testing import Fault, RunningJobQuota
+
+    server = VirtualBkJob(host_duration=(10, 60), seed=14, quota=RunningJobQuota(scope=10))
+    server.sim.inject(Fault.reset(), api="fast_execute_script", times=None, rate=0.05)
+    launches = {f"k{i}": script() for i in range(100)}
+    events, stats, _ = run_virtual(lambda: run(server, launches))
+    names_ = names(server)
+    assert len(names_) == 100
+    assert all(count == 1 for count in names_.values())
+    assert server.sim.peak_running(SCOPE) <= 10
+    assert server.sim.statistics().quota_refused == stats.quota_refusals
+    assert stats.quota_refusals <= 10
+    assert stats.lookups >= 1
+    assert sorted(e.key for e in events if isinstance(e, Launched)) == sorted(launches)
+    assert {server.sim.job(i).status for i in server.sim.job_ids()} == {JobStatus.SUCCESS}
+
+
+def test_the_v4_gateways_quota_holds_launches_too() -> None:
+    from bkjob_async.testing import RunningJobQuota
+
+    server = VirtualBkJob(host_duration=(10, 60), seed=15, quota=RunningJobQuota(scope=3))
+    client = server.client(flavor=ApiFlavor.APIGW_V4)
+
+    async def main() -> Any:
+        async with client, Poller(client) as poller, poller.rollout(SCOPE, key="r") as ro:
+            for i in range(12):
+                ro.submit(f"k{i}", script())
+            events = [e async for e in ro]
+            return events, ro.statistics()
+
+    events, stats = run_virtual(main)
+    assert by_kind(events)["Launched"] == 12
+    assert server.sim.peak_running(SCOPE) <= 3
+    assert 1 <= stats.quota_refusals <= 6
+    assert len(server.sim.job_ids()) == 12
 
 
 def test_lost_answers_launch_no_key_twice() -> None:
