@@ -9,6 +9,8 @@ run, each against its own simulator with the same seed:
 - ``rollout``: ``poller.rollout(scope, key=..., events=(JobFinished,))`` with every key
   submitted at once, no ``max_running``: the quota is learned from its refusals; exactly once
   (``start_task=false``, a task name carrying the key, START);
+- ``checks``: ``check_rollout`` every 5 s over JSON state (``json.dumps`` between visits), as
+  a ``schedule()`` caller that keeps no process would run it;
 - ``nodeman``: bk-nodeman's loop (``JobV3BaseService``) as a single process would run it, and
   kinder to itself than nodeman is: every 5 s a visit reads each running job's status
   (``get_job_instance_status``, one request a job) and launches queued keys in order until the
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import heapq
+import json
 import os
 import random
 from collections import Counter
@@ -38,7 +41,7 @@ import pytest
 from bkjob_async import JobFinished, Poller, QuotaExceededError
 from bkjob_async.models import JobOperation, JobStatus
 from bkjob_async.models.requests import Account, Targets
-from bkjob_async.polling import Launch
+from bkjob_async.polling import Launch, check_rollout, rollout_state
 from bkjob_async.testing import MockTransport, Request, Response, RunningJobQuota
 from tests.virtual import SCOPE, VirtualBkJob, now, run_virtual
 
@@ -172,6 +175,38 @@ def run_nodeman(n: int, quota: int) -> dict[str, Any]:
     return result | _figures(server, wire)
 
 
+def run_checks(n: int, quota: int) -> dict[str, Any]:
+    """``check_rollout`` every 5 s over JSON state, as a ``schedule()`` caller runs it."""
+    server = _server(quota)
+    wire = Counted(server)
+
+    def sim_now() -> float:
+        return server.sim._world.now_ms() / 1000
+
+    async def main() -> dict[str, Any]:
+        launches = {f"k{i}": launch(i) for i in range(n)}
+        stored = json.dumps(rollout_state(SCOPE, "bench", launches, now=sim_now()))
+        visits = most_lists = 0
+        start = now()
+        async with server.client(wire.transport) as client:
+            while True:
+                found = await check_rollout(client, json.loads(stored), now=sim_now())
+                stored = json.dumps(found.state)
+                visits += 1
+                most_lists = max(most_lists, found.requests.get("get_job_instance_list", 0))
+                if found.done:
+                    break
+                await anyio.sleep(LATENCY)
+        return {
+            "makespan": now() - start,
+            "visits": visits,
+            "most_lists": most_lists,
+            "state_bytes": len(stored),
+        }
+
+    return run_virtual(main) | _figures(server, wire)
+
+
 def _line(name: str, r: dict[str, Any], best: float) -> str:
     total = sum(r["requests"].values())
     status = r["requests"]["get_job_instance_status"]
@@ -188,6 +223,7 @@ def _line(name: str, r: dict[str, Any], best: float) -> str:
 def test_rollout_under_the_quota_against_nodemans_loop() -> None:
     rollout = run_rollout(LAUNCHES, QUOTA)
     nodeman = run_nodeman(LAUNCHES, QUOTA)
+    checks = run_checks(LAUNCHES, QUOTA)
     durations = [end - start for start, end in sorted(rollout["runs"])]
     best = ideal(durations, QUOTA, LATENCY)
     census = rollout["makespan"] / LATENCY
@@ -196,6 +232,11 @@ def test_rollout_under_the_quota_against_nodemans_loop() -> None:
     print(f"ideal    makespan {best:8.1f} s (greedy, each slot free {LATENCY:g} s after its end)")
     print(_line("rollout", rollout, best))
     print(_line("nodeman", nodeman, best))
+    print(_line("checks", checks, best))
+    print(
+        f"check_rollout: {checks['visits']} visits, at most {checks['most_lists']} job-list "
+        f"read a visit, the state {checks['state_bytes']:,} bytes of JSON at the end"
+    )
     status = rollout["requests"]["get_job_instance_status"]
     lists = rollout["requests"]["get_job_instance_list"]
     print(
@@ -221,6 +262,10 @@ def test_rollout_under_the_quota_against_nodemans_loop() -> None:
     assert rollout["unfinished"] == 0
     assert rollout["peak"] <= QUOTA
     assert rollout["stats"].launched == LAUNCHES
+    assert checks["duplicates"] == 0
+    assert checks["jobs"] == LAUNCHES
+    assert checks["peak"] <= QUOTA
+    assert checks["most_lists"] <= 1
 
 
 def test_the_ideal_is_a_greedy_schedule() -> None:

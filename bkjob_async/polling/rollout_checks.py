@@ -31,6 +31,7 @@ import contextlib
 import datetime as _dt
 import random
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -147,7 +148,16 @@ class _Visit:
         self.deadline: float | None = state.get("deadline")
         self.exactly_once: bool | None = state.get("exactly_once")
         self.on_deadline: str = state.get("on_deadline", "terminate")
-        self.ledger = Ledger(Entry.from_data(e) for e in state["entries"])
+        entries = state["entries"]
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ValueError("a rollout state's entries are a list of objects")
+        # Only the keys sent and not ended are read into entries: the rest stay as stored
+        # (a queued key is read when it is launched), so a visit costs what runs, not all.
+        self.ended = [e for e in entries if e.get("phase") == "ended"]
+        self.rest = deque(e for e in entries if e.get("phase") == "queued")
+        self.ledger = Ledger(
+            Entry.from_data(e) for e in entries if e.get("phase") not in ("ended", "queued")
+        )
         self.gate = Gate(**state["gate"])
         self.stopping: set[str] = set(state.get("stopping", ()))
         self.events: list[Any] = []
@@ -167,7 +177,11 @@ class _Visit:
             "exactly_once": self.exactly_once,
             "on_deadline": self.on_deadline,
             "gate": attrs.asdict(self.gate),
-            "entries": [e.to_data() for e in self.ledger.entries.values()],
+            "entries": [
+                *self.ended,
+                *(e.to_data() for e in self.ledger.entries.values()),
+                *self.rest,
+            ],
             "stopping": sorted(self.stopping),
         }
 
@@ -201,7 +215,7 @@ async def check_rollout(
     await _read(visit)
     await _deadlines(visit)
     await _launch(visit)
-    done = visit.ledger.open() == 0
+    done = visit.ledger.open() == 0 and not visit.rest
     return RolloutCheck(tuple(visit.events), visit.state(), done, visit.requests)
 
 
@@ -282,6 +296,12 @@ def _deadline_of(visit: _Visit, entry: Entry) -> float | None:
 
 
 async def _deadlines(visit: _Visit) -> None:
+    if visit.deadline is not None and visit.now >= visit.deadline:
+        while visit.rest:  # (queued keys never read: failed as they are stored)
+            raw = dict(visit.rest.popleft(), phase="ended", outcome="failed")
+            error = RolloutDeadlineError(f"key {raw['key']!r}: deadline passed")
+            visit.events.append(LaunchFailed(raw["key"], error))
+            visit.ended.append(raw)
     for entry in list(visit.ledger.in_phase("queued", "started")):
         due = _deadline_of(visit, entry)
         if due is None or visit.now < due or entry.key in visit.stopping:
@@ -310,6 +330,8 @@ async def _launch(visit: _Visit) -> None:
     ledger, gate = visit.ledger, visit.gate
     while True:
         room = gate.room(ledger.running(), ledger.sending(), visit.now)
+        while visit.rest and len(ledger.queue) < room:
+            ledger.submit(Entry.from_data(visit.rest.popleft()))
         batch = ledger.to_launch(room)
         if not batch:
             return
