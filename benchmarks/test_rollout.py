@@ -268,6 +268,56 @@ def test_rollout_under_the_quota_against_nodemans_loop() -> None:
     assert checks["most_lists"] <= 1
 
 
+SOCKET_LAUNCHES = int(os.environ.get("BENCH_ROLLOUT_SOCKET_LAUNCHES", "400"))
+SOCKET_QUOTA = 20
+
+
+@pytest.mark.timeout(900)
+def test_rollout_over_real_sockets() -> None:
+    """400 launches of 1-6 s jobs at quota 20, the simulator served over HTTP on 127.0.0.1
+    (in this process: the figures are counts and a makespan against the ideal, not CPU)."""
+    from bkjob_async import BkJobClient
+    from bkjob_async.testing import BkJobSimulator
+
+    async def main() -> dict[str, Any]:
+        quota = RunningJobQuota(scope=SOCKET_QUOTA)
+        async with BkJobSimulator(host_duration=(1, 6), seed=SEED, quota=quota) as sim:
+            client = BkJobClient(sim.url, app_code="a", app_secret="s3cret-bench", username="u")
+            async with client, Poller(client) as poller:
+                start = anyio.current_time()
+                rollout = poller.rollout(SCOPE, key="sockets", events=(JobFinished,))
+                async with rollout as ro:
+                    for i in range(SOCKET_LAUNCHES):
+                        ro.submit(f"k{i}", launch(i))
+                    async for _ in ro:
+                        pass
+                    stats = ro.statistics()
+                makespan = anyio.current_time() - start
+            views = [sim.job(j) for j in sim.job_ids()]
+            return {
+                "makespan": makespan,
+                "stats": stats,
+                "names": Counter(v.name for v in views),
+                "runs": [(v.start_time / 1000, v.end_time / 1000) for v in views if v.end_time],
+                "peak": sim.peak_running(SCOPE),
+                "refused": sim.statistics().quota_refused,
+                "requests": sim.statistics().requests,
+            }
+
+    r = anyio.run(main)
+    durations = [end - start for start, end in sorted(r["runs"])]
+    best = ideal(durations, SOCKET_QUOTA, LATENCY)
+    print()
+    print(
+        f"{SOCKET_LAUNCHES} launches of 1-6 s jobs at quota {SOCKET_QUOTA}, real sockets: "
+        f"makespan {r['makespan']:.1f} s ({r['makespan'] / best:.3f}x the ideal {best:.1f} s), "
+        f"requests {r['requests']}, refused {r['refused']}, peak {r['peak']}"
+    )
+    assert all(count == 1 for count in r["names"].values())
+    assert len(r["names"]) == SOCKET_LAUNCHES
+    assert r["peak"] <= SOCKET_QUOTA
+
+
 def test_the_ideal_is_a_greedy_schedule() -> None:
     assert ideal([10.0, 10.0, 10.0], 2, 5.0) == 25.0
     assert ideal([10.0], 3, 5.0) == 10.0
