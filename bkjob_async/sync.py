@@ -58,6 +58,8 @@ from .polling._summary import failed_hosts as _failed_hosts
 from .polling.checks import Check, JobChecks
 from .polling.checks import check_job as _check_job
 from .polling.checks import check_jobs as _check_jobs
+from .polling.rollout_checks import RolloutCheck
+from .polling.rollout_checks import check_rollout as _check_rollout
 
 if TYPE_CHECKING:
     from ._protocol import Request
@@ -133,6 +135,7 @@ __all__ = [
     "Watch",
     "check_job",
     "check_jobs",
+    "check_rollout",
     "failed_containers",
     "failed_hosts",
 ]
@@ -2254,6 +2257,16 @@ def check_jobs(
         now=now,
     )
     found: JobChecks = _wait(portal, checks, inner, scope, state)
+    return found
+
+
+def check_rollout(
+    client: BkJobClient, state: Mapping[str, Any], *, now: float | None = None
+) -> RolloutCheck:
+    """Visit a rollout kept as JSON ``state`` once (``bkjob_async.polling.check_rollout``,
+    blocking): one job-list read, the launches that fit; its events and the state to store."""
+    portal, inner = client._loop()
+    found: RolloutCheck = _wait(portal, functools.partial(_check_rollout, inner, state, now=now))
     return found
 
 

@@ -49,6 +49,7 @@ not written.
 
 from ._codec import open_jobs
 from ._fold import Fold, FoldCounts, FoldedJob
+from ._launch import Launch
 from ._policy import PollPolicy
 from ._summary import FailedContainer, FailedHost, WatchSummary, failed_containers, failed_hosts
 from ._tap import JobSeen, StepSeen, Tap
@@ -71,6 +72,15 @@ from .events import (
     waits_for_a_person,
 )
 from .poller import Completed, Poller, PollerStatistics, Watch
+from .rollout_checks import LaunchEnded, RolloutCheck, check_rollout, rollout_state
+from .rollouts import (
+    Launched,
+    LaunchFailed,
+    LaunchTimedOut,
+    Rollout,
+    RolloutDeadlineError,
+    RolloutStatistics,
+)
 from .stores import Store, StoreStatistics, UnknownWatchError
 from .stores.memory import MemoryStore
 from .stores.sqlite import SqliteStore
@@ -98,12 +108,21 @@ __all__ = [
     "JobPollRecovered",
     "JobSeen",
     "JobTransition",
+    "Launch",
+    "LaunchEnded",
+    "LaunchFailed",
+    "LaunchTimedOut",
+    "Launched",
     "MemoryStore",
     "PollPolicy",
     "Poller",
     "PollerStatistics",
     "PollingResumed",
     "PollingStalled",
+    "Rollout",
+    "RolloutCheck",
+    "RolloutDeadlineError",
+    "RolloutStatistics",
     "SqliteStore",
     "StepSeen",
     "StepTransition",
@@ -119,8 +138,10 @@ __all__ = [
     "check",
     "check_job",
     "check_jobs",
+    "check_rollout",
     "failed_containers",
     "failed_hosts",
     "open_jobs",
+    "rollout_state",
     "waits_for_a_person",
 ]

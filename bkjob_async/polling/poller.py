@@ -14,7 +14,7 @@ import functools
 import logging
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import attrs
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from ._driver import Permits
     from ._tap import Sink
     from .callbacks import Callback
+    from .rollouts import Rollout
     from .stores import StoredWatch
 
 __all__ = ["Completed", "Poller", "PollerStatistics", "Watch"]
@@ -707,6 +708,36 @@ class Poller:
             check_ids=None if single else _ids,
             store=self.store if name is not None else None,
             journal=self._journal if name is not None or self._outside else None,
+        )
+
+    def rollout(
+        self,
+        scope: Scope,
+        *,
+        key: str,
+        max_running: int | None = None,
+        deadline: float | None = None,
+        exactly_once: bool | None = None,
+        on_deadline: Literal["terminate", "leave"] = "terminate",
+        events: Iterable[type[Event]] | None = None,
+    ) -> Rollout:
+        """Return a rollout of launches in ``scope`` (``bkjob_async.polling.rollouts``).
+
+        ``async with poller.rollout(scope, key="deploy-42", max_running=50) as rollout:``
+        then ``rollout.submit(item, Launch.script(...))`` and ``async for event in rollout``.
+        ``key`` names it in the store: opened again after a crash, it goes on from there.
+        """
+        from .rollouts import Rollout
+
+        return Rollout(
+            self,
+            scope,
+            key=key,
+            max_running=max_running,
+            deadline=deadline,
+            exactly_once=exactly_once,
+            on_deadline=on_deadline,
+            events=events,
         )
 
     # --- following ----------------------------------------------------------------------------
