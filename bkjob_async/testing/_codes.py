@@ -6,6 +6,8 @@ The language is Chinese unless the request's ``Blueking-Language`` header starts
 
 from __future__ import annotations
 
+from ..models.enums import HostStatus
+
 __all__ = [
     "ACCOUNT_NOT_EXIST",
     "BAD_REQUEST",
@@ -141,41 +143,6 @@ VALIDATION: dict[str, tuple[str, str]] = {
     "Action": ("非法的处理动作", "Invalid handle action"),
 }
 
-_HOST_STATUS: dict[int, tuple[str, str]] = {
-    0: ("未知错误", "Unknown Error"),
-    1: ("Agent 异常", "Abnormal Agent"),
-    2: ("无效执行对象", "Invalid Execute Object"),
-    3: ("上次已成功", "Successful Last Time"),
-    5: ("等待执行", "Waiting"),
-    7: ("正在执行", "Running"),
-    9: ("执行成功", "Success"),
-    11: ("任务失败", "Failed"),
-    12: ("任务下发失败", "Task send failed"),
-    13: ("任务超时", "Task Timeout"),
-    15: ("任务日志错误", "Error in Log"),
-    16: ("脚本日志超时", "Script Log Timeout"),
-    17: ("文件日志超时", "File Log Timeout"),
-    18: ("Agent 未安装", "Agent not installed"),
-    101: ("脚本执行失败", "Script Execution Failed"),
-    102: ("脚本执行超时", "Script Execution Timeout"),
-    103: ("脚本执行被终止", "Script Execution Terminated"),
-    104: ("脚本返回码非零", "Non-zero Exit Code"),
-    202: ("文件传输失败", "File Transmission Failed"),
-    203: ("源文件不存在", "Source File Not Exists"),
-    301: ("文件任务未分类错误", "Unclassified File Failure"),
-    303: ("执行任务超时", "File Transmission Timeout"),
-    310: ("Agent 异常", "Abnormal Agent"),
-    311: ("用户名不存在", "User not exist"),
-    312: ("用户密码不正确", "User password incorrect"),
-    320: ("文件获取失败", "File pull failed"),
-    321: ("文件超出限制", "File size exceeds limit"),
-    329: ("文件传输错误", "File Transmission Error"),
-    399: ("任务执行出错", "Execution Error"),
-    403: ("任务强制终止成功", "Force Terminated"),
-    404: ("任务强制终止失败", "Force Terminate Failed"),
-    500: ("未知", "Unknown"),
-}
-
 
 def localized(texts: tuple[str, str], english: bool, *args: object) -> str:
     """Return the English or the Chinese of ``texts`` (zh, en) with ``{0}``-style arguments
@@ -193,6 +160,9 @@ def message(code: int, english: bool, *args: object) -> str:
 
 
 def host_status_text(status: int, english: bool) -> str:
-    """Return the localized name of a host status; unknown codes read as 0 (bk-job ``valOf``)."""
-    zh, en = _HOST_STATUS.get(status, _HOST_STATUS[0])
-    return en if english else zh
+    """Return the localized name of a host status, from the models' texts; unknown codes read
+    as 0 (bk-job ``valOf``)."""
+    known = HostStatus.of(status)
+    if not known.is_known:
+        known = HostStatus.UNKNOWN_ERROR
+    return known.text_en if english else known.text_zh
