@@ -46,6 +46,7 @@ from .stores import Store, StoredWatch, StoreStatistics, UnknownWatchError, chec
 from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
+    import datetime as _dt
     from collections.abc import Awaitable, Callable, Iterable, Sequence
     from types import TracebackType
 
@@ -185,6 +186,7 @@ def build(
     *,
     rng: random.Random | None,
     permits: Permits | None,
+    wall: Callable[[], _dt.datetime] = now_utc,
 ) -> Driver:
     """Return the driver of a poller of ``client`` recording in ``journal``, and its parts."""
     protocol = client.protocol
@@ -204,7 +206,7 @@ def build(
     )
     # The gateway v4 lists execute objects: hosts (read as v3's rows) and containers.
     rows = reader.rows.object if client.flavor is ApiFlavor.APIGW_V4 else reader.rows.host
-    rules = Rules.of(policy, rng or random.Random(), now_utc, rows)
+    rules = Rules.of(policy, rng or random.Random(), wall, rows)
     driver = Driver(
         rules, reader, governor, delivery, time.monotonic, protocol=protocol, permits=permits
     )
@@ -431,7 +433,10 @@ class Poller:
 
     A job the poller has never seen reports every host, step and the job with ``previous=None``
     first. The body's exception propagates as itself; a bug of the poller's own tasks, as an
-    ``ExceptionGroup``. ``clock``: the clock of the loop's timers (a virtual-time test loop's).
+    ``ExceptionGroup``. ``clock``: the clock of the loop's timers (a virtual-time test loop's);
+    ``wall``: what time it is in UTC, for the job list's windows and the times of the events
+    polls decide (the simulator's ``utcnow`` on virtual time, where the machine's clock stays
+    behind the simulator's).
     ``journal``: where a caller that keeps job states elsewhere (the cluster worker) records
     every change before it is handed out, and seeds new jobs from (``_delivery.Journal``); the
     default is the store's journal, for named watches. ``permits`` is an outside rate budget
@@ -445,6 +450,7 @@ class Poller:
         policy: PollPolicy = PollPolicy(),
         rng: random.Random | None = None,
         clock: Callable[[], float] | None = None,
+        wall: Callable[[], _dt.datetime] | None = None,
         store: Store | None = None,
         journal: Journal | None = None,
         permits: Permits | None = None,
@@ -463,7 +469,9 @@ class Poller:
         self._journal: Journal = StoreJournal(self.store) if journal is None else journal
         self._outside = journal is not None
         self._clock_arg = clock
-        self._driver = build(client, policy, self._journal, rng=rng, permits=permits)
+        self._driver = build(
+            client, policy, self._journal, rng=rng, permits=permits, wall=wall or now_utc
+        )
         self._attachments = Attachments(self._driver)
         self._tg: TaskGroup | None = None
         self._snapshots = Snapshots(client, policy.max_in_flight)

@@ -14,6 +14,7 @@ nesting of cancel scopes, as before.
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import logging
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,6 @@ from ._views import JobView, job_view
 from ._world import Clock, World
 
 if TYPE_CHECKING:
-    import datetime as _dt
     from collections.abc import Callable, Mapping, Sequence
     from ssl import SSLContext
 
@@ -304,6 +304,12 @@ class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
     def now_ms(self) -> int:
         """Return the simulator clock as the epoch milliseconds the v3 API reports."""
         return self._world.now_ms()
+
+    def utcnow(self) -> _dt.datetime:
+        """Return the simulator clock as an aware UTC time: a poller's ``wall`` on virtual time
+        (``Poller(client, wall=sim.utcnow)``), whose job-list windows must follow bk-job's
+        clock, not the machine's."""
+        return _dt.datetime.fromtimestamp(self._world.now_ms() / 1000, _dt.timezone.utc)
 
     def advance(self, seconds: float) -> None:
         """Move the virtual clock (or one that follows a source) forward; ``RuntimeError`` on a
