@@ -44,6 +44,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+import anyio
 from anyio import CancelScope
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
@@ -58,13 +59,15 @@ from .polling._summary import failed_hosts as _failed_hosts
 from .polling.checks import Check, JobChecks
 from .polling.checks import check_job as _check_job
 from .polling.checks import check_jobs as _check_jobs
+from .polling.logs import LogText
+from .polling.logs import follow_logs as _follow_logs
 from .polling.rollout_checks import RolloutCheck
 from .polling.rollout_checks import check_rollout as _check_rollout
 
 if TYPE_CHECKING:
     from ._protocol import Request
     from .config import ApiFlavor, Scope
-    from .models import JobInstanceStatus
+    from .models import Host, JobInstanceStatus
     from .polling._watch import Completed as AsyncCompleted
     from .polling._watch import Watch as AsyncWatch
     from .polling.callbacks import Callback
@@ -426,6 +429,33 @@ class BkJobClient:
         each page read in the loop when it is needed."""
         portal, client = self._loop()
         yield from _iterate(portal, method(client, *args, **kwargs))
+
+    def follow_logs(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        step_instance_id: int | None = None,
+        hosts: Iterable[Host] | None = None,
+        interval: float = 2.0,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
+    ) -> Iterator[LogText]:
+        """Yield each host's new script-log text as the job runs, until it ends
+        (``bkjob_async.polling.follow_logs``: a status read a turn, then the logs of the hosts
+        that moved or run; no read after the end). ``sleep``: an async function, run in the
+        loop, between turns (``anyio.sleep`` by default).
+        """
+        follow = functools.partial(
+            _follow_logs,
+            scope=scope,
+            job_instance_id=job_instance_id,
+            step_instance_id=step_instance_id,
+            hosts=None if hosts is None else list(hosts),
+            interval=interval,
+            sleep=anyio.sleep if sleep is None else sleep,
+        )
+        portal, client = self._loop()
+        return _iterate(portal, follow(client))
 
     def run(
         self, func: Callable[[_client.BkJobClient], Awaitable[T]], *, timeout: float | None = None

@@ -33,6 +33,7 @@ from ._policy import PollPolicy
 from ._reader import Reader
 from ._subscription import HandedOut, _Subscription
 from ._tap import History, Tap, past
+from .logs import LogText, follow_logs
 from ._watch import _FINAL_EVENTS, Completed, Snapshots, Watch, _ids, _kinds
 from .events import (
     ContainerTransition,
@@ -46,14 +47,14 @@ from .stores import Store, StoredWatch, StoreStatistics, UnknownWatchError, chec
 from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
     from types import TracebackType
 
     from anyio.abc import TaskGroup
 
     from .._protocol import Protocol
     from ..client import BkJobClient
-    from ..models import JobInstanceStatus
+    from ..models import Host, JobInstanceStatus
     from ._delivery import Journal
     from ._driver import Permits
     from ._tap import Sink
@@ -738,6 +739,25 @@ class Poller:
             exactly_once=exactly_once,
             on_deadline=on_deadline,
             events=events,
+        )
+
+    def follow_logs(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        step_instance_id: int | None = None,
+        hosts: Iterable[Host] | None = None,
+    ) -> AsyncIterator[LogText]:
+        """Yield each host's new script-log text as the job runs, until it ends
+        (``bkjob_async.polling.follow_logs``), a turn every ``policy.interval`` seconds."""
+        return follow_logs(
+            self.client,
+            scope,
+            job_instance_id,
+            step_instance_id=step_instance_id,
+            hosts=hosts,
+            interval=self.policy.interval,
         )
 
     # --- following ----------------------------------------------------------------------------
