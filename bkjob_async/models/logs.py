@@ -16,6 +16,7 @@ from .enums import JobStatus, LaunchMode, TaskType, _OpenIntEnum
 from .instances import Host
 
 __all__ = [
+    "MAX_LOG_BYTES",
     "FileLog",
     "FileLogMode",
     "FileTaskStatus",
@@ -25,7 +26,6 @@ __all__ = [
     "JobStatusPage",
     "JobStatusRow",
     "LogType",
-    "MAX_LOG_BYTES",
 ]
 
 #: The most a host's script log holds: GSE keeps the first 5 MB of a script's output on a host

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LogText", "follow_logs"]
 
+
 @attrs.frozen
 class LogText:
     """New text of one host's script log: what it printed since the last ``LogText`` of it."""
@@ -113,4 +114,3 @@ def _moved(
                 seen.setdefault(key, (row.status, ""))
                 out.setdefault(step.step_instance_id, []).append((row.host, row.status))
     return out
-

@@ -33,7 +33,6 @@ from ._policy import PollPolicy
 from ._reader import Reader
 from ._subscription import HandedOut, _Subscription
 from ._tap import History, Tap, past
-from .logs import LogText, follow_logs
 from ._watch import _FINAL_EVENTS, Completed, Snapshots, Watch, _ids, _kinds
 from .events import (
     ContainerTransition,
@@ -43,6 +42,7 @@ from .events import (
     WatchTimedOut,
     now_utc,
 )
+from .logs import LogText, follow_logs
 from .stores import Store, StoredWatch, StoreStatistics, UnknownWatchError, check_name
 from .stores.memory import MemoryStore
 

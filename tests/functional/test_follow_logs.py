@@ -36,9 +36,10 @@ def test_following_yields_each_hosts_log_once_in_pieces_and_stops_at_the_end() -
         sim.set_log_output(_printed)
         job = sim.create_job(SCOPE, _plan())
         asked: list[list[tuple[int, int]]] = []
-        async with BkJobClient(
-            "http://bk-job.test", transport=sim.transport(), **CREDENTIALS
-        ) as client, Poller(client, policy=PollPolicy(interval=1.0)) as poller:
+        async with (
+            BkJobClient("http://bk-job.test", transport=sim.transport(), **CREDENTIALS) as client,
+            Poller(client, policy=PollPolicy(interval=1.0)) as poller,
+        ):
             read = client.batch_get_job_instance_ip_log
 
             async def counted(scope: Scope, job_id: int, step: int, hosts: Any) -> Any:
@@ -58,7 +59,9 @@ def test_following_yields_each_hosts_log_once_in_pieces_and_stops_at_the_end() -
     assert after == ended_at + 1 + 2  # only the test's own reads (a status, two steps' logs)
     texts: dict[tuple[int, int], str] = {}
     for piece in pieces:
-        assert isinstance(piece, LogText) and piece.text and not piece.restarted
+        assert isinstance(piece, LogText)
+        assert piece.text
+        assert not piece.restarted
         key = (piece.step_instance_id, piece.host.bk_host_id)
         texts[key] = texts.get(key, "") + piece.text
     whole = {(s, log.host.bk_host_id): log.log_content for s, logs in final.items() for log in logs}

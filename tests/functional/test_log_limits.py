@@ -9,7 +9,7 @@ import pytest
 
 from bkjob_async import BkJobClient, Scope
 from bkjob_async.markers import LogTruncatedError, cut_marker, extract, tagged_json
-from bkjob_async.models import Host, HostLog, HostStatus, LogType
+from bkjob_async.models import Host, HostLog, LogType
 from bkjob_async.models.logs import MAX_LOG_BYTES
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan, loop_time, run_virtual
 
@@ -48,7 +48,7 @@ def _read(output: Any, hosts: list[HostPlan], at: float, running: bool = True) -
 
 
 def test_a_log_past_the_cap_is_cut_at_5_mb_and_its_markers_are_reported() -> None:
-    raw, logs = _read(_big, [HostPlan(duration=2) for _ in range(3)], 10)
+    _raw, logs = _read(_big, [HostPlan(duration=2) for _ in range(3)], 10)
     ((_, rows),) = logs.items()
     sizes = sorted(len((row.log_content or "").encode()) for row in rows)
     assert sizes[0] < 1000
