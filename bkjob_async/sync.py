@@ -315,6 +315,24 @@ class BkJobClient:
         self._async: _client.BkJobClient | None = None
         self._closed = False
         self._pollers: weakref.WeakSet[Poller] = weakref.WeakSet()
+        #: A loop of its own (``on_virtual_time``), else the process's shared one.
+        self._provider: BlockingPortalProvider | None = None
+
+    @classmethod
+    def on_virtual_time(cls, base_url: str, **kwargs: Any) -> BkJobClient:
+        """Return a client on a virtual-time loop of its own, in a thread of its own (tests).
+
+        The loop is ``bkjob_async.testing.VirtualTimeLoop``: whenever nothing in it is ready,
+        its clock jumps to the next timer, so a sync ``Poller``'s waits take no real time.
+        Give the simulator that clock (``BkJobSimulator(virtual_clock=loop_time)``) and talk
+        to it in memory (``transport=sim.transport()``). The clock runs ahead while the
+        calling thread does something else and the loop has timers (a poller's polls).
+        """
+        from .testing._virtual import VirtualTimeLoop  # (tests only: not at import)
+
+        client = cls(base_url, **kwargs)
+        client._provider = BlockingPortalProvider(backend_options={"loop_factory": VirtualTimeLoop})
+        return client
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -346,7 +364,7 @@ class BkJobClient:
             if self._pid != os.getpid():  # first use, or first in a child after a fork
                 if self._async is not None:  # (a parent's, on a loop not in this process)
                     _LOOP.keep(self._async)
-                portal = _LOOP.lease()
+                portal = _LOOP.lease() if self._provider is None else self._provider.__enter__()
                 base_url, kwargs = self._args
                 make = functools.partial(_client.BkJobClient, base_url, **kwargs)
                 self._async = portal.call(make)
@@ -404,7 +422,10 @@ class BkJobClient:
                 poller.close()
             portal.call(client.aclose)
         finally:
-            _LOOP.release()
+            if self._provider is None:
+                _LOOP.release()
+            else:
+                self._provider.__exit__(None, None, None)
 
     def _blocking(
         self,
