@@ -315,23 +315,27 @@ class BkJobClient:
         self._async: _client.BkJobClient | None = None
         self._closed = False
         self._pollers: weakref.WeakSet[Poller] = weakref.WeakSet()
-        #: A loop of its own (``on_virtual_time``), else the process's shared one.
+        #: A loop of its own (``on_loop``), else the process's shared one.
         self._provider: BlockingPortalProvider | None = None
 
     @classmethod
-    def on_virtual_time(cls, base_url: str, **kwargs: Any) -> BkJobClient:
-        """Return a client on a virtual-time loop of its own, in a thread of its own (tests).
+    def on_loop(
+        cls, loop_factory: Callable[[], asyncio.AbstractEventLoop], base_url: str, **kwargs: Any
+    ) -> BkJobClient:
+        """Return a client on a loop of its own, ``loop_factory()``, in a thread of its own.
 
-        The loop is ``bkjob_async.testing.VirtualTimeLoop``: whenever nothing in it is ready,
-        its clock jumps to the next timer, so a sync ``Poller``'s waits take no real time.
-        Give the simulator that clock (``BkJobSimulator(virtual_clock=loop_time)``) and talk
-        to it in memory (``transport=sim.transport()``). The clock runs ahead while the
-        calling thread does something else and the loop has timers (a poller's polls).
+        For tests: ``BkJobClient.on_loop(VirtualTimeLoop, ...)`` (``bkjob_async.testing``)
+        runs on virtual time; whenever nothing in the loop is ready, its clock jumps to the
+        next timer, so a sync ``Poller``'s waits take no real time. Give the simulator that
+        clock (``BkJobSimulator(virtual_clock=loop_time)``) and talk to it in memory
+        (``transport=sim.transport()``). The clock runs ahead while the calling thread does
+        something else and the loop has timers (a poller's polls). Other arguments are the
+        constructor's.
         """
-        from .testing._virtual import VirtualTimeLoop  # (tests only: not at import)
-
+        if not callable(loop_factory):
+            raise TypeError(f"loop_factory must make an event loop, not {loop_factory!r}")
         client = cls(base_url, **kwargs)
-        client._provider = BlockingPortalProvider(backend_options={"loop_factory": VirtualTimeLoop})
+        client._provider = BlockingPortalProvider(backend_options={"loop_factory": loop_factory})
         return client
 
     def __repr__(self) -> str:

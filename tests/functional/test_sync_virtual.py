@@ -1,5 +1,5 @@
 """The sync ``Poller`` on virtual time (issue 87): a blocking app tests its waits without
-sleeping, on a client made with ``BkJobClient.on_virtual_time``."""
+sleeping, on a client made with ``BkJobClient.on_loop(VirtualTimeLoop, ...)``."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from bkjob_async import BkJobClient, PollPolicy, Scope
 from bkjob_async.models import HostStatus, JobStatus
 from bkjob_async.sync import BkJobClient as SyncClient
 from bkjob_async.sync import Poller as SyncPoller
-from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan, loop_time
+from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan, VirtualTimeLoop, loop_time
 
 SCOPE = Scope.biz(2)
 CREDENTIALS = {"app_code": "a", "app_secret": "s", "username": "admin"}
+URL = "http://bk-job.test"
 
 
 async def _now(client: BkJobClient) -> float:
@@ -27,8 +28,8 @@ def test_a_sync_poller_waits_an_hour_of_virtual_time() -> None:
     job = sim.create_job(SCOPE, [StepPlan(hosts=hosts)])
     started = time.monotonic()
     with (
-        SyncClient.on_virtual_time(
-            "http://bk-job.test", transport=sim.transport(), **CREDENTIALS
+        SyncClient.on_loop(
+            VirtualTimeLoop, URL, transport=sim.transport(), **CREDENTIALS
         ) as client,
         SyncPoller(client, clock=loop_time) as poller,
     ):
@@ -51,8 +52,8 @@ def test_a_sync_client_on_virtual_time_keeps_its_own_loop() -> None:
     sim = BkJobSimulator(virtual_clock=loop_time)
     job = sim.create_job(SCOPE, [StepPlan(hosts=[HostPlan(duration=600)])])
     with (
-        SyncClient.on_virtual_time(
-            "http://bk-job.test", transport=sim.transport(), **CREDENTIALS
+        SyncClient.on_loop(
+            VirtualTimeLoop, URL, transport=sim.transport(), **CREDENTIALS
         ) as virtual,
         SyncPoller(virtual) as poller,
     ):
@@ -65,3 +66,8 @@ def test_a_sync_client_on_virtual_time_keeps_its_own_loop() -> None:
 
 def client_loop_time(client: SyncClient) -> float:
     return client.run(_now)
+
+
+def test_a_loop_factory_is_checked_first() -> None:
+    with pytest.raises(TypeError, match="loop_factory must make an event loop"):
+        SyncClient.on_loop(None, URL, **CREDENTIALS)  # type: ignore[arg-type]
