@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import anyio
 import attrs
 
+from .._protocol import logs
 from ..config import check_id
 from ..models.enums import HostStatus, StepType
 from ..models.instances import Host, HostKey
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from ..models import JobInstanceStatus
 
 __all__ = ["LogText", "follow_logs"]
+
+#: The steps whose hosts write a script log (a SQL step's is one too).
+_SCRIPTS = (StepType.SCRIPT, StepType.SQL)
 
 
 @attrs.frozen
@@ -55,16 +59,19 @@ async def follow_logs(
 ) -> AsyncIterator[LogText]:
     """Yield each host's new script-log text as the job runs, until it ends.
 
-    Every script step, or ``step_instance_id``'s only; every host, or ``hosts`` only. Each turn
+    Every script (or SQL) step, or ``step_instance_id``'s only; every host, or ``hosts`` only. Each turn
     costs one status read and ``ceil(n / 500)`` log reads for its ``n`` hosts that moved or
     run; turns are ``interval`` seconds apart (``sleep``); the turn that sees the end reads
-    the hosts that ended in it and stops. Bound it with ``anyio.fail_after``.
+    the hosts that ended in it and stops. Bound it with ``anyio.fail_after``. ESB v2 has no
+    batch log API: there this raises ``UnsupportedOperationError`` before any request.
     """
     job_id = check_id(job_instance_id, "job_instance_id")
     step_id = None if step_instance_id is None else check_id(step_instance_id, "step_instance_id")
     keys = None if hosts is None else {_host(h).key for h in hosts}
     if not interval > 0 or interval == float("inf"):
         raise ValueError(f"interval must be a finite number of seconds > 0, not {interval!r}")
+    # (checks the scope, and that the flavor reads logs: ESB v2 cannot, before any request)
+    client.protocol.spell(logs.BATCH_GET_JOB_INSTANCE_IP_LOG, scope, job_id, 1, ())
     seen: dict[tuple[int, HostKey], tuple[HostStatus, str]] = {}
     while True:
         status = await client.get_job_instance_status(scope, job_id)
@@ -103,7 +110,7 @@ def _moved(
     those still running; record the new statuses (the texts are recorded as they are read)."""
     out: dict[int, list[tuple[Host, HostStatus]]] = {}
     for step in status.steps:
-        if step.type is not StepType.SCRIPT or step_id not in (None, step.step_instance_id):
+        if step.type not in _SCRIPTS or step_id not in (None, step.step_instance_id):
             continue
         for row in step.hosts or ():
             if row.status is HostStatus.WAITING or (keys is not None and row.host.key not in keys):

@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 
-from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
+from bkjob_async import BkJobClient, Poller, PollPolicy, Scope, UnsupportedOperationError
 from bkjob_async.models import Host, HostStatus
 from bkjob_async.polling import LogText, follow_logs
 from bkjob_async.sync import BkJobClient as SyncClient
@@ -115,3 +115,26 @@ def test_the_blocking_client_follows_logs_on_virtual_time() -> None:
         pieces = list(client.follow_logs(SCOPE, job, interval=1.0, sleep=jump))
     assert sim.job(job).status.is_finished
     assert len({(p.step_instance_id, p.host.key) for p in pieces}) == 4
+
+
+def test_bad_input_and_esb_v2_are_refused_before_any_request() -> None:
+    async def main() -> list[str]:
+        sim = BkJobSimulator(virtual_clock=loop_time)
+        job = sim.create_job(SCOPE, _plan())
+        errors = []
+        async with (
+            BkJobClient(
+                "http://bk-job.test", transport=sim.transport(), flavor="esb-v2", **CREDENTIALS
+            ) as v2,
+            BkJobClient("http://bk-job.test", transport=sim.transport(), **CREDENTIALS) as v3,
+        ):
+            for client, kwargs in [(v2, {}), (v3, {"interval": 0}), (v3, {"hosts": [1]})]:
+                try:
+                    async for _ in follow_logs(client, SCOPE, job, **kwargs):
+                        pass
+                except (UnsupportedOperationError, ValueError, TypeError) as exc:
+                    errors.append(type(exc).__name__)
+        assert sim.request_count() == 0
+        return errors
+
+    assert run_virtual(main) == ["UnsupportedOperationError", "ValueError", "TypeError"]
