@@ -4,13 +4,15 @@ Three readers of one log text: ``sops_vars`` (bk-sops' ``<SOPS_VAR>key:value</SO
 as bk-sops reads it), ``tagged_json`` (a JSON value between tags on one line, blueking-dbm's
 ``<ctx>{...}</ctx>``) and ``findall`` (a caller's regular expression). ``extract`` applies one
 reader to each host of a job's logs, the last step's only or every step's, as the caller says.
+A log cut at bk-job's 5 MB cap (``HostLog.truncated``) may have lost markers: ``extract``
+reports it (``LogTruncatedError``) rather than return a silent partial answer.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,7 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SOPS_VAR_PATTERN",
+    "LogTruncatedError",
     "MarkerError",
+    "cut_marker",
     "extract",
     "findall",
     "host_texts",
@@ -41,6 +45,42 @@ class MarkerError(ValueError):
     def __init__(self, message: str, host: Host | None = None) -> None:
         super().__init__(message if host is None else f"{host}: {message}")
         self.host = host
+
+
+class LogTruncatedError(MarkerError, Generic[T]):
+    """Hosts' logs reached bk-job's cap (``MAX_LOG_BYTES``): markers printed past it are lost.
+
+    ``values`` holds what every host's log gave all the same, ``hosts`` the cut ones and
+    ``cut`` the marker each cut log ends inside (``cut_marker``), if any.
+    """
+
+    def __init__(self, values: dict[Host, T], cut: dict[Host, str | None]) -> None:
+        named = ", ".join(
+            f"{host}" + (f" (inside {tag})" if tag else "") for host, tag in cut.items()
+        )
+        super().__init__(
+            f"{len(cut)} host log(s) cut at bk-job's 5 MB cap, markers past it lost: {named}"
+        )
+        self.values, self.cut, self.hosts = values, cut, tuple(cut)
+
+
+_TAG = re.compile(r"(?:<|&lt;)(/?)([A-Za-z_][\w.-]*)(?:>|&gt;)")
+
+
+def cut_marker(text: str | None) -> str | None:
+    """Return the opening tag a log ends inside (``<SOPS_VAR>``, say), or ``None``.
+
+    The last tag opened and not closed after it: what a cut at the end of the log split.
+    """
+    tags = list(_TAG.finditer(text or ""))
+    closed: set[str] = set()
+    for match in reversed(tags):
+        name = match.group(2)
+        if match.group(1):
+            closed.add(name)
+        elif name not in closed:
+            return match.group(0)
+    return None
 
 
 def sops_vars(
@@ -123,18 +163,33 @@ def extract(
     reader: Callable[[str], T] = sops_vars,  # type: ignore[assignment]
     *,
     steps: Literal["last", "all"] = "last",
+    truncated: Literal["raise", "keep"] = "raise",
 ) -> dict[Host, T]:
     """Return ``reader(text)`` for each host of ``logs`` (by step id, as ``host_texts`` reads it).
 
     ``reader`` is ``sops_vars`` by default, or ``tagged_json``, or any function of one text
-    (``functools.partial(findall, pattern=...)``, say).
+    (``functools.partial(findall, pattern=...)``, say). A log read cut at bk-job's cap
+    (``HostLog.truncated``) raises ``LogTruncatedError`` once every host is read, carrying
+    every host's values; ``truncated="keep"`` returns them instead.
 
     :raises MarkerError: the reader's, naming the host.
+    :raises LogTruncatedError: a log read was cut, and ``truncated`` is ``"raise"``.
     """
+    if truncated not in ("raise", "keep"):
+        raise ValueError(f"truncated must be 'raise' or 'keep', not {truncated!r}")
+    chosen = list(logs.values())
+    if steps == "last":
+        chosen = chosen[-1:]
+    cut = {log.host.key: log for rows in chosen for log in rows if log.truncated}
     values: dict[Host, T] = {}
     for host, text in host_texts(logs, steps=steps).values():
         try:
             values[host] = reader(text)
         except MarkerError as exc:
-            raise MarkerError(str(exc), host) from None
+            if host.key not in cut:
+                raise MarkerError(str(exc), host) from None
+    if cut and truncated == "raise":
+        raise LogTruncatedError(
+            values, {log.host: cut_marker(log.log_content) for log in cut.values()}
+        )
     return values

@@ -44,6 +44,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+import anyio
 from anyio import CancelScope
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
@@ -58,13 +59,15 @@ from .polling._summary import failed_hosts as _failed_hosts
 from .polling.checks import Check, JobChecks
 from .polling.checks import check_job as _check_job
 from .polling.checks import check_jobs as _check_jobs
+from .polling.logs import LogText
+from .polling.logs import follow_logs as _follow_logs
 from .polling.rollout_checks import RolloutCheck
 from .polling.rollout_checks import check_rollout as _check_rollout
 
 if TYPE_CHECKING:
     from ._protocol import Request
     from .config import ApiFlavor, Scope
-    from .models import JobInstanceStatus
+    from .models import Host, JobInstanceStatus
     from .polling._watch import Completed as AsyncCompleted
     from .polling._watch import Watch as AsyncWatch
     from .polling.callbacks import Callback
@@ -312,6 +315,28 @@ class BkJobClient:
         self._async: _client.BkJobClient | None = None
         self._closed = False
         self._pollers: weakref.WeakSet[Poller] = weakref.WeakSet()
+        #: A loop of its own (``on_loop``), else the process's shared one.
+        self._provider: BlockingPortalProvider | None = None
+
+    @classmethod
+    def on_loop(
+        cls, loop_factory: Callable[[], asyncio.AbstractEventLoop], base_url: str, **kwargs: Any
+    ) -> BkJobClient:
+        """Return a client on a loop of its own, ``loop_factory()``, in a thread of its own.
+
+        For tests: ``BkJobClient.on_loop(VirtualTimeLoop, ...)`` (``bkjob_async.testing``)
+        runs on virtual time; whenever nothing in the loop is ready, its clock jumps to the
+        next timer, so a sync ``Poller``'s waits take no real time. Give the simulator that
+        clock (``BkJobSimulator(virtual_clock=loop_time)``) and talk to it in memory
+        (``transport=sim.transport()``). The clock runs ahead while the calling thread does
+        something else and the loop has timers (a poller's polls). Other arguments are the
+        constructor's.
+        """
+        if not callable(loop_factory):
+            raise TypeError(f"loop_factory must make an event loop, not {loop_factory!r}")
+        client = cls(base_url, **kwargs)
+        client._provider = BlockingPortalProvider(backend_options={"loop_factory": loop_factory})
+        return client
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -343,7 +368,7 @@ class BkJobClient:
             if self._pid != os.getpid():  # first use, or first in a child after a fork
                 if self._async is not None:  # (a parent's, on a loop not in this process)
                     _LOOP.keep(self._async)
-                portal = _LOOP.lease()
+                portal = _LOOP.lease() if self._provider is None else self._provider.__enter__()
                 base_url, kwargs = self._args
                 make = functools.partial(_client.BkJobClient, base_url, **kwargs)
                 self._async = portal.call(make)
@@ -401,7 +426,10 @@ class BkJobClient:
                 poller.close()
             portal.call(client.aclose)
         finally:
-            _LOOP.release()
+            if self._provider is None:
+                _LOOP.release()
+            else:
+                self._provider.__exit__(None, None, None)
 
     def _blocking(
         self,
@@ -426,6 +454,33 @@ class BkJobClient:
         each page read in the loop when it is needed."""
         portal, client = self._loop()
         yield from _iterate(portal, method(client, *args, **kwargs))
+
+    def follow_logs(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        step_instance_id: int | None = None,
+        hosts: Iterable[Host] | None = None,
+        interval: float = 2.0,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
+    ) -> Iterator[LogText]:
+        """Yield each host's new script-log text as the job runs, until it ends
+        (``bkjob_async.polling.follow_logs``: a status read a turn, then the logs of the hosts
+        that moved or run; no read after the end). ``sleep``: an async function, run in the
+        loop, between turns (``anyio.sleep`` by default).
+        """
+        follow = functools.partial(
+            _follow_logs,
+            scope=scope,
+            job_instance_id=job_instance_id,
+            step_instance_id=step_instance_id,
+            hosts=None if hosts is None else list(hosts),
+            interval=interval,
+            sleep=anyio.sleep if sleep is None else sleep,
+        )
+        portal, client = self._loop()
+        return _iterate(portal, follow(client))
 
     def run(
         self, func: Callable[[_client.BkJobClient], Awaitable[T]], *, timeout: float | None = None

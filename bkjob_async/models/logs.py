@@ -16,6 +16,7 @@ from .enums import JobStatus, LaunchMode, TaskType, _OpenIntEnum
 from .instances import Host
 
 __all__ = [
+    "MAX_LOG_BYTES",
     "FileLog",
     "FileLogMode",
     "FileTaskStatus",
@@ -26,6 +27,11 @@ __all__ = [
     "JobStatusRow",
     "LogType",
 ]
+
+#: The most a host's script log holds: GSE keeps the first 5 MB of a script's output on a host
+#: and bk-job stores what GSE hands it (``MAX_GSE_ATOMIC_TASK_CONTENT_BYTES`` in bk-job's
+#: ``ScriptResultHandleTask``). What the script prints past it is never returned.
+MAX_LOG_BYTES = 5 * 1024 * 1024
 
 
 class LogType(_OpenIntEnum):
@@ -87,6 +93,17 @@ class HostLog:
     log_type: LogType | None
     log_content: str | None = None
     file_logs: tuple[FileLog, ...] | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the script log reached bk-job's cap (``MAX_LOG_BYTES``): text past it is lost.
+
+        bk-job sends no flag: a log this long (less a cut character's bytes) was cut.
+        """
+        text = self.log_content
+        if text is None or len(text) * 4 < MAX_LOG_BYTES - 3:  # (4 bytes a character at most)
+            return False
+        return len(text.encode("utf-8", "surrogatepass")) >= MAX_LOG_BYTES - 3
 
 
 @attrs.frozen

@@ -71,6 +71,7 @@ from .events import (
     WatchTimedOut,
     waits_for_a_person,
 )
+from .logs import LogText, follow_logs
 from .poller import Completed, Poller, PollerStatistics, Watch
 from .rollout_checks import LaunchEnded, RolloutCheck, check_rollout, rollout_state
 from .rollouts import (
@@ -113,6 +114,7 @@ __all__ = [
     "LaunchFailed",
     "LaunchTimedOut",
     "Launched",
+    "LogText",
     "MemoryStore",
     "PollPolicy",
     "Poller",
@@ -141,6 +143,7 @@ __all__ = [
     "check_rollout",
     "failed_containers",
     "failed_hosts",
+    "follow_logs",
     "open_jobs",
     "rollout_state",
     "waits_for_a_person",

@@ -42,19 +42,20 @@ from .events import (
     WatchTimedOut,
     now_utc,
 )
+from .logs import LogText, follow_logs
 from .stores import Store, StoredWatch, StoreStatistics, UnknownWatchError, check_name
 from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import Awaitable, Callable, Iterable, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
     from types import TracebackType
 
     from anyio.abc import TaskGroup
 
     from .._protocol import Protocol
     from ..client import BkJobClient
-    from ..models import JobInstanceStatus
+    from ..models import Host, JobInstanceStatus
     from ._delivery import Journal
     from ._driver import Permits
     from ._tap import Sink
@@ -746,6 +747,25 @@ class Poller:
             exactly_once=exactly_once,
             on_deadline=on_deadline,
             events=events,
+        )
+
+    def follow_logs(
+        self,
+        scope: Scope,
+        job_instance_id: int,
+        *,
+        step_instance_id: int | None = None,
+        hosts: Iterable[Host] | None = None,
+    ) -> AsyncIterator[LogText]:
+        """Yield each host's new script-log text as the job runs, until it ends
+        (``bkjob_async.polling.follow_logs``), a turn every ``policy.interval`` seconds."""
+        return follow_logs(
+            self.client,
+            scope,
+            job_instance_id,
+            step_instance_id=step_instance_id,
+            hosts=hosts,
+            interval=self.policy.interval,
         )
 
     # --- following ----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import attrs
 from ..config import ApiFlavor, Scope, ScopeType
 from ..models import Host
 from ..models.enums import HostStatus, StepOperation, StepType, TaskType
+from ..models.logs import MAX_LOG_BYTES
 from . import _codes as codes
 from ._engine import Job, OpError, Round, Step
 from ._fastwire import job_status_body
@@ -661,19 +662,36 @@ def get_job_instance_ip_log(world: World, call: Call) -> object:
 
 
 def script_log(world: World, step: Step, rnd: Round, index: int, now: int) -> str:
-    """Return a host's script log: the simulator's lines, with what the script printed there
-    (``World.log_output``) once the host has ended."""
+    """Return a host's script log as bk-job stores it by ``now``: the simulator's lines, with what
+    the script printed there (``World.log_output``), capped at ``MAX_LOG_BYTES``.
+
+    bk-job pulls a running host's output from GSE as it grows: here a running host has printed
+    the share of its output's lines that its elapsed time is of its duration, all of it once it
+    has ended. GSE keeps the first 5 MB of a host's output and nothing past it
+    (``ScriptResultHandleTask``): the text is cut there, at a character's edge.
+    """
     text = log_text(step, rnd, index, now)
     output = world.log_output
-    if output is None or not text or not HostStatus.of(rnd.status(index, now)).is_finished:
-        return text
+    if output is None or not text:
+        return _capped(text)
     host = step.hosts[index]
     row = Host(bk_host_id=host.bk_host_id, ip=host.ip, bk_cloud_id=host.bk_cloud_id, ipv6=host.ipv6)
-    printed = output(step.owner.id, step.id, row)
+    printed = (output(step.owner.id, step.id, row) or "").rstrip("\n")
+    if printed and not HostStatus.of(rnd.status(index, now)).is_finished:
+        lines = printed.split("\n")
+        run, end = rnd.run[index], rnd.end[index]
+        share = (now - run) / (end - run) if end > run else 0.0
+        printed = "\n".join(lines[: int(len(lines) * min(max(share, 0.0), 1.0))])
     if not printed:
-        return text
+        return _capped(text)
     started, _, ended = text.partition("\n")
-    return f"{started}\n{printed.rstrip(chr(10))}\n{ended}"
+    return _capped(f"{started}\n{printed}\n{ended}")
+
+
+def _capped(text: str) -> str:
+    if len(text) * 4 <= MAX_LOG_BYTES:
+        return text
+    return text.encode("utf-8", "surrogatepass")[:MAX_LOG_BYTES].decode("utf-8", "ignore")
 
 
 def batch_get_job_instance_ip_log(world: World, call: Call) -> object:
@@ -703,6 +721,9 @@ def batch_get_job_instance_ip_log(world: World, call: Call) -> object:
                 }
             )
         else:
+            content = script_log(world, step, rnd, index, now) if rnd else ""
+            if not content:
+                continue  # no log stored for it yet (waiting, or nothing printed): left out
             script_logs.append(
                 {
                     "host_id": host.bk_host_id,
@@ -710,16 +731,17 @@ def batch_get_job_instance_ip_log(world: World, call: Call) -> object:
                     "bk_cloud_id": host.bk_cloud_id,
                     "ip": host.ip,
                     "ipv6": host.ipv6,
-                    "log_content": (script_log(world, step, rnd, index, now) if rnd else "")
-                    or None,
+                    "log_content": content,
                 }
             )
     has_logs = step.type is not StepType.MANUAL_CONFIRM
+    # bk-job answers the hosts logsvr has a log for, and no list at all when it has none
+    # (``EsbBatchGetJobInstanceIpLogV3ResourceImpl.buildScriptLogs``).
     return {
         "job_instance_id": step.owner.id,
         "step_instance_id": step.id,
         "log_type": (2 if is_file else 1) if has_logs else None,
-        "script_task_logs": script_logs if has_logs and not is_file else None,
+        "script_task_logs": (script_logs or None) if has_logs and not is_file else None,
         "file_task_logs": transfer_logs if is_file else None,
     }
 

@@ -229,10 +229,10 @@ def batch_get_job_instance_execute_object_log(world: World, call: Call) -> objec
     answer = _data(_v3_logs(world, _v3(call, values)))
     out = {k: answer.get(k) for k in ("job_instance_id", "step_instance_id", "log_type")}
     scripts = answer.get("script_task_logs")
-    if scripts is not None:
+    if scripts is not None or answer.get("log_type") == 1:  # (v4 lists none as [], not null)
         out["script_step_execute_object_logs"] = [
             {"execute_object": _object(row, world), "log_content": row.get("log_content")}
-            for row in scripts
+            for row in scripts or ()
         ]
     files = answer.get("file_task_logs")
     if files is not None:

@@ -368,7 +368,9 @@ class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
 
     def set_log_output(self, output: Callable[[int, int, Host], str | None] | None) -> None:
         """Print ``output(job_instance_id, step_instance_id, host)`` in each host's script log
-        once the host has ended (``None`` or ``""``: nothing), as a script's own output;
+        (``None`` or ``""``: nothing), as a script's own output: line by line while the host
+        runs (its share of the lines is its share of its duration), all of it once it has
+        ended, the first ``MAX_LOG_BYTES`` only, as bk-job keeps them;
         ``set_log_output(None)`` prints nothing more. Markers such as bk-sops'
         ``<SOPS_VAR>key:value</SOPS_VAR>`` or dbm's ``<ctx>{...}</ctx>`` go here.
         """

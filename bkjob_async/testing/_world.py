@@ -149,7 +149,7 @@ class World:
         self._next_step_id = 20_001
         self.cache_hits = self.cache_misses = 0
         #: What a script prints on a host (``BkJobSimulator.set_log_output``): its log handlers
-        #: add it to the host's log once the host has ended.
+        #: add it to the host's log as the host runs, all of it once the host has ended.
         self.log_output: Callable[[int, int, Host], str | None] | None = None
 
     def now_ms(self) -> int:

@@ -458,12 +458,15 @@ async def test_a_blank_script_log_is_null(sim, wire, flavor):
         {**ids, "host_id_list": [h.bk_host_id for h in step.hosts]},
     )
     assert one["log_content"] is None
-    assert [row["log_content"] for row in batch["script_task_logs"]] == [None, None]
+    # hosts logsvr has no log for are left out, and no list at all when none has one
+    # (EsbBatchGetJobInstanceIpLogV3ResourceImpl.buildScriptLogs)
+    assert batch["script_task_logs"] is None
 
 
 @pytest.mark.parametrize("flavor", V3_FLAVORS)
 async def test_a_batch_log_takes_ipv4_addresses_only_by_cloud_and_ip(sim, wire, flavor):
     job_id = sim.create_job(SCOPE, [StepPlan(hosts=[HostPlan(ip="10.0.0.7", ipv6="fe80::7")])])
+    sim.advance(60)  # (a host with no log yet is left out of the answer)
     step = sim.job(job_id).steps[0]
     ids = {"job_instance_id": job_id, "step_instance_id": step.step_instance_id}
     by_ipv4 = [{"bk_cloud_id": 0, "ip": "10.0.0.7"}]
