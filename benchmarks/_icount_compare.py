@@ -1,7 +1,7 @@
 """Instructions per poll, this tree beside an earlier commit's and raw aiohttp's, by callgrind.
 
 ``python benchmarks/_icount_compare.py [--base 51c62ef] [--flavors apigw-v3,...] [--kinds
-unchanged,changed] [--jobs 50] [--every 100] [--windows 2] [--keep DIR] [--parallel 2]``
+unchanged,changed] [--jobs 50] [--every 500] [--windows 3] [--keep DIR] [--parallel 2]``
 
 For each API generation's status read (``--flavors``: ``apigw-v3``, ``apigw-v4``,
 ``esb-jobv3``, ``esb-v2``) and each kind of poll (``unchanged``: the plain simulator;
@@ -19,9 +19,12 @@ poll are never counted, and run several times faster); after its warm-up the dri
 driver marks ``--windows`` + 1 times, ``--every`` answers apart; callgrind writes the
 instructions of each window (``--dump-before=_Py_GetAllocatedBlocks``). A window's
 instructions over the answers it read is a poll's cost; the figure is the median window's, the
-spread is the others'. Instructions do not move with the load of a shared machine; what moves
-them a little is the number of answers one turn of the event loop serves, which the windows'
-spread shows. ``--keep DIR`` keeps callgrind's files, for ``callgrind_annotate`` (one poll's
+spread is the others'. Instructions do not move with the load of a shared machine. What moves
+a window's figure is what is in flight at its marks: up to 32 polls sent and not answered, and
+up to 16 changed answers read and not yet folded, whose work falls on one side of a mark and
+whose answer on the other. Windows of 100 answers moved by a fifth for that (one commit's
+unchanged polls read 353-531k in one run); windows of 500 (the default) by 3% or less, and
+a run of the whole table takes about five minutes. ``--keep DIR`` keeps callgrind's files, for ``callgrind_annotate`` (one poll's
 cost function by function, ``--inclusive=yes``) and ``--diff`` between two of them.
 """
 
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, object]]:
     parser.add_argument("--flavors", default=",".join(FLAVORS))
     parser.add_argument("--kinds", default="unchanged,changed")
     parser.add_argument("--jobs", type=int, default=50)
-    parser.add_argument("--every", type=int, default=100, help="answers in a window")
+    parser.add_argument("--every", type=int, default=500, help="answers in a window")
     parser.add_argument("--windows", type=int, default=3)
     parser.add_argument("--parallel", type=int, default=2, help="contenders counted at once")
     parser.add_argument("--keep", type=Path, help="keep callgrind's files here")
