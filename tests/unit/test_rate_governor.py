@@ -306,7 +306,8 @@ def test_a_throttle_right_after_an_outage_cuts_nothing() -> None:
     settled = now + 5.0
     governor.succeeded(settled)
     rate = governor.rate
-    assert rate is not None and rate > 50.0
+    assert rate is not None
+    assert rate > 50.0
     back = settled + 20.0  # down meanwhile: nothing sampled
     governor.resumed(back, sent + 20, sent)
     assert not governor.throttled(back + 0.05, back + 0.01, sent + 3, requests=sent + 40)
@@ -314,7 +315,8 @@ def test_a_throttle_right_after_an_outage_cuts_nothing() -> None:
     # Once a sample after the outage says what bk-job admits, a throttle cuts as ever.
     governor.sample(back + 0.6, sent + 60, sent + 50)
     assert governor.throttled(back + 0.7, back + 0.65, sent + 55, requests=sent + 70)
-    assert governor.rate is not None and governor.rate < rate
+    assert governor.rate is not None
+    assert governor.rate < rate
 
 
 def test_without_the_resume_the_outage_would_halve_the_rate() -> None:
@@ -329,4 +331,5 @@ def test_without_the_resume_the_outage_would_halve_the_rate() -> None:
     back = now + 25.0
     governor.sample(back, sent + 20, sent + 1)
     assert governor.throttled(back + 0.05, back + 0.01, sent + 3, requests=sent + 40)
-    assert governor.rate is not None and governor.rate <= rate / 2
+    assert governor.rate is not None
+    assert governor.rate <= rate / 2
