@@ -191,3 +191,19 @@ def test_a_real_outage_is_one_stall_and_one_resume(fault: str, at: tuple[float, 
     # end within a probe's gap of bk-job's return.
     assert at[0] <= stalled[0] <= at[0] + 2 * TIMEOUT + 1.0, stalled
     assert at[1] <= resumed[0] <= at[1] + policy.max_interval + TIMEOUT, resumed
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("up", [14.0, 17.3, 20.0, 23.7, 31.1])
+def test_bk_jobs_return_is_seen_within_the_latency_bound(up: float, seed: int) -> None:
+    # Issue 85: the probes drew half to all of a gap doubling to ``max_interval`` (15 s), so
+    # the resume came 0-15 s after bk-job's return (8.6 s over real sockets). They double to
+    # the latency bound (5 s), jitter taking a tenth off at most.
+    server = FaultyBkJob({job: 40.0 + job * 0.1 for job in range(1, 21)}, timeout=TIMEOUT)
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_in_flight=8)
+    seen, _ = _watch(server, policy, seed, down=(3.0, up))
+    stalled, resumed = _said(seen, PollingStalled), _said(seen, PollingResumed)
+    assert len(stalled) == len(resumed) == 1, (stalled, resumed)
+    assert policy.latency is not None
+    assert up <= resumed[0] <= up + policy.latency, (up, resumed)
+    assert all(isinstance(e, JobFinished) for _, e in _ends(seen).values())
