@@ -39,7 +39,9 @@ any other failure    counted in bk-job's window (``Server``), which may make bk-
                      (sooner, an outage's start could not be told from it), give up when
                      the budget is spent (``max_failures`` in a row over at least
                      ``max_failing_time``, the last not one saying bk-job is unreachable;
-                     or two refused bodies, or ``SAME_FORMAT_LIMIT`` alike, in a row).
+                     with a time set, reads its backoff had time for count as made, and a
+                     read falls when the time is spent: ``_counted``; or two refused
+                     bodies, or ``SAME_FORMAT_LIMIT`` alike, in a row).
                      While bk-job is down the job spends nothing and waits for the probes
 listed (job list)    poll the job itself when its row says it ended, or it has no row;
                      else nothing (a job the list follows, ``census``, has no next poll
@@ -83,6 +85,7 @@ __all__ = [
     "MIN_CALLS",
     "OUTAGE_AFTER",
     "OUTAGE_RATE",
+    "PROBE_JITTER",
     "QUICK_RETRIES",
     "REFUSED_LIMIT",
     "SAME_FORMAT_LIMIT",
@@ -474,8 +477,14 @@ WINDOW = 10.0
 MIN_CALLS = 20
 
 
-#: The first probe's delay in an outage; it doubles per failed probe up to ``max_interval``.
+#: The first probe's delay in an outage; it doubles per failed probe up to the latency bound
+#: (``cap``: ``max_interval`` without a bound), so bk-job's return is seen within it.
 FIRST_PROBE = 1.0
+
+
+#: The share of a probe's delay jitter may take off (never adds): bk-job's return is seen
+#: within the probe's cap, and pollers in many processes do not probe in lockstep.
+PROBE_JITTER = 0.1
 
 
 #: A job's first retry after a share of its latency bound, and its cap as a multiple of it.
@@ -711,7 +720,7 @@ class Server:
         return attrs.evolve(
             self,
             probing=False,
-            probe_at=now + self.delay * rng.uniform(0.5, 1.0),
+            probe_at=now + self.delay * (1.0 - PROBE_JITTER * rng.random()),
             delay=min(max(self.cap, FIRST_PROBE), self.delay * 2.0),
         )
 
@@ -759,7 +768,7 @@ class Health(NamedTuple):
     @classmethod
     def start(cls, policy: PollPolicy) -> Health:
         hold = (policy.poll_timeout or 30.0) + 1.0
-        return cls(Server(policy.max_interval, hold), RetryBudget(policy.retry_budget))
+        return cls(Server(cap(policy, False), hold), RetryBudget(policy.retry_budget))
 
 
 class _Unchanged:
@@ -1000,7 +1009,7 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
         or malformed >= SAME_FORMAT_LIMIT
         or (
             (count is not None or time is not None)
-            and (count is None or failures >= count)
+            and (count is None or failures >= count or _counted(policy, count, time, now - since))
             and (time is None or now - since >= time)
             # (a failure saying bk-job is unreachable never ends a job: it may be an
             # outage's first, not yet told as one; the job's next failure of its own does)
@@ -1018,7 +1027,30 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
     if spent:
         return job, health, None, (*actions_, _give_up(rules, job, error))
     delay = job_backoff(_steps(failures, error) if quick else 64, policy, rng)
+    if time is not None and now + delay > since + time:  # a read when its budget is spent
+        delay = max(since + time - now, rules.gap)
     return job, health, now + delay, tuple(actions_)
+
+
+def _counted(policy: PollPolicy, count: int, time: float | None, elapsed: float) -> bool:
+    """Whether a job failing for ``elapsed`` seconds has had time for ``count`` reads: its
+    backoff at its shortest (the lower half of ``job_backoff``'s range) fits them in.
+
+    With ``max_failing_time`` set, the budget is time: reads a job did not make because
+    its backoff drew long, its reads hung for a whole timeout, or the jobs failing beside
+    it held the failing share (``failing_share``), count as made. Else each read counts.
+    """
+    if time is None:
+        return False
+    bound = cap(policy, False)
+    gap = min_gap(policy)
+    first = max(gap, RETRY_FIRST * bound)
+    at = 0.0
+    for read in range(1, count):
+        at += max(gap, min(RETRY_CAP * bound, first * 2.0 ** min(read - 1, 30)) / 2.0)
+        if at > elapsed:
+            return False
+    return True
 
 
 def _steps(failures: int, error: errors.BkJobError) -> int:

@@ -34,6 +34,7 @@ from .._protocol import parse_retry_after  # (the one reader of Retry-After, for
 from .._tracing import poll_rounds
 from ._census import Census, coverage
 from ._decide import (
+    FIRST_PROBE,
     HINT,
     UNCHANGED,
     Deliver,
@@ -109,6 +110,9 @@ __all__ = [
 #   stays: the rest of a spent window refusing round after round does not compound the cut,
 #   while a server that goes on refusing makes the goodput, and so the rate, fall sample by
 #   sample (to ``MIN_RATE`` at least).
+# - Back from an outage (``resumed``), the outage is left out of the samples, and a throttle
+#   before the first sample after it cuts nothing: bk-job answered nothing while down, which
+#   says nothing of what it admits, and the polls that catch up are not a rate we chose.
 # - Then the rate grows back on a cubic curve: to the rate it was cut from in ``RECOVER``
 #   seconds (concave, quick at first), then beyond it (convex, probing slowly at first). Growth is
 #   capped at twice the measured send rate, so an idle poller does not build up a rate it never
@@ -163,6 +167,7 @@ class RateGovernor:
         "_mark",
         "_marks",
         "_sent",
+        "_settling",
         "_start",
         "_tokens",
         "cuts",
@@ -193,6 +198,7 @@ class RateGovernor:
         self._marks = (0, 0)
         self._sent = -1.0  # no full sample yet
         self._good = 0.0
+        self._settling = False  # back from an outage, not yet measured
 
     def start(self, now: float) -> None:
         """Begin measuring at ``now`` (the driver's clock starts when it enters its loop)."""
@@ -201,11 +207,24 @@ class RateGovernor:
 
     # --- measuring ----------------------------------------------------------------------------
 
+    def resumed(self, now: float, sent: int, good: int) -> None:
+        """bk-job answers again after an outage (the driver's totals so far): measure afresh.
+
+        What it answered while down (nothing) says nothing of what it admits, so the outage is
+        left out of the samples, and until the first sample after it a throttle pauses
+        (``Retry-After``) but cuts nothing: the rate stays where it was, as does the target.
+        """
+        self._mark, self._marks = now, (sent, good)
+        self._sent = -1.0
+        self.sample_due = now + _SAMPLE
+        self._settling = True
+
     def sample(self, now: float, sent: int, good: int) -> None:
         """Take the driver's totals of requests sent and of answers that were not throttles."""
         elapsed = now - self._mark
         if elapsed <= 0.0:
             return
+        self._settling = False
         sent_rate = (sent - self._marks[0]) / elapsed
         good_rate = (good - self._marks[1]) / elapsed
         if self._sent < 0.0:
@@ -286,8 +305,10 @@ class RateGovernor:
         """
         if retry_after is not None:
             self.pause(now, retry_after)
-        if sent_at <= self._last_cut:
-            return False  # sent before the last cut: part of the burst that caused it
+        if sent_at <= self._last_cut or self._settling:
+            # Sent before the last cut: part of the burst that caused it. Or back from an
+            # outage with nothing measured yet: no sign that we overload bk-job.
+            return False
         # The curve aims back at what the server admitted (goodput), not at what was sent, so
         # a spent window that keeps refusing for many round trips cannot drag the target down.
         good = self._good
@@ -1135,7 +1156,7 @@ class Driver:
             "bk-job cannot be reached (%s: %s); probing it every %g s at most",
             type(error).__name__,
             self.reader.redact(str(error)),
-            self.policy.max_interval,
+            max(self.health.server.cap, FIRST_PROBE),
         )
         self.outage_error = error
         self.down_since = self.clock()
@@ -1157,6 +1178,7 @@ class Driver:
         logger.info("bk-job answers again; polling every job again")
         at, now = self.rules.wall(), self.clock()
         lasted = max(0.0, now - self.down_since)
+        self.governor.resumed(now, self.reader.requests, self.answers)
         for watched in self.registry.jobs.values():
             job = watched.job
             since = job.stalled

@@ -6,7 +6,8 @@ The issue's cases at its figures, each deterministic (``tests/faulty.py`` over
 - 12 hung jobs among 52 (``PollPolicy(interval=0.1, max_interval=0.3, max_in_flight=8)``, a
   read timeout of 2 s; the 40 healthy jobs end 4-6 s in), listed first, last or interleaved,
   five seeds each: every healthy end seen within 3 s, no ``PollingStalled``, each hung job
-  ended with its timeout once its budget (``max_failures`` over ``max_failing_time``) is spent;
+  ended with its timeout once its budget (``max_failures`` over ``max_failing_time``) is spent,
+  within 16 s of ``max_failing_time`` whatever the number of hung jobs;
 - three 502s on one job's reads that would see its end (its retries included), or on three
   jobs, at ``latency=5.0``: no end seen more than 9 s after it happened;
 - bk-job itself frozen (every read hangs) or down (502s), mid-watch or from the first read:
@@ -126,12 +127,17 @@ def test_12_hung_jobs_among_52_anywhere_in_the_list(order: str, seed: int) -> No
             continue
         assert isinstance(event, WatchFailed), (job, event)
         assert isinstance(event.error, bk_errors.TimeoutError), event.error
-        # Its budget: ``max_failures`` reads (10), over ``max_failing_time`` (60 s) at least;
-        # its reads share a quarter of ``max_in_flight`` with the 11 others, 2 s each.
-        assert server.reads[job] == HUNG_POLICY.max_failures, (job, server.reads[job])
-        assert HUNG_POLICY.max_failing_time <= t <= 130.0, (job, t)  # type: ignore[operator]
+        # Its budget is ``max_failing_time`` (60 s) since its first failed read (sent at once,
+        # within the first 2 s of timeouts; ``max_failures``, 10, fit in it at the backoff's
+        # shortest): the share of ``max_in_flight`` it holds with the 11 others, 2 s a read,
+        # does not stretch it (it did: 10 reads each, the last ~100 s in). The read at the
+        # budget's end waits at most its turn among the 12: 12 / 2 slots x 2 s.
+        assert 2 <= server.reads[job] < HUNG_POLICY.max_failures, (job, server.reads[job])
+        budget = HUNG_POLICY.max_failing_time
+        assert budget is not None
+        assert budget <= t <= budget + 2.0 * TIMEOUT + 12 / 2 * TIMEOUT, (job, t)
     assert not _said(seen, PollingStalled)
-    assert stats.job_failures + stats.server_failures == 12 * 10
+    assert stats.job_failures + stats.server_failures == sum(server.reads[j] for j in faults)
     # Only reads sent before anything answered could say bk-job hangs: the first ones.
     assert stats.server_failures <= HUNG_POLICY.max_in_flight
 
@@ -185,3 +191,19 @@ def test_a_real_outage_is_one_stall_and_one_resume(fault: str, at: tuple[float, 
     # end within a probe's gap of bk-job's return.
     assert at[0] <= stalled[0] <= at[0] + 2 * TIMEOUT + 1.0, stalled
     assert at[1] <= resumed[0] <= at[1] + policy.max_interval + TIMEOUT, resumed
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("up", [14.0, 17.3, 20.0, 23.7, 31.1])
+def test_bk_jobs_return_is_seen_within_the_latency_bound(up: float, seed: int) -> None:
+    # Issue 85: the probes drew half to all of a gap doubling to ``max_interval`` (15 s), so
+    # the resume came 0-15 s after bk-job's return (8.6 s over real sockets). They double to
+    # the latency bound (5 s), jitter taking a tenth off at most.
+    server = FaultyBkJob({job: 40.0 + job * 0.1 for job in range(1, 21)}, timeout=TIMEOUT)
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_in_flight=8)
+    seen, _ = _watch(server, policy, seed, down=(3.0, up))
+    stalled, resumed = _said(seen, PollingStalled), _said(seen, PollingResumed)
+    assert len(stalled) == len(resumed) == 1, (stalled, resumed)
+    assert policy.latency is not None
+    assert up <= resumed[0] <= up + policy.latency, (up, resumed)
+    assert all(isinstance(e, JobFinished) for _, e in _ends(seen).values())

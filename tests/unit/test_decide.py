@@ -271,6 +271,37 @@ def test_the_budget_needs_both_its_count_and_its_time() -> None:
     assert ended[0] == 7  # three reads failed by 12.0, but 6.5 s without an answer at 17.0
 
 
+def test_a_budget_with_a_time_is_spent_in_that_time_whatever_the_reads() -> None:
+    # A read that hangs for 2 s, and 15 s between reads (the failing share held by other
+    # hung jobs): 5 reads by 60 s, where 10 fit at the backoff's shortest. The time is the
+    # budget, and a read falls when it is spent (issue 85: 12 hung jobs ended after their
+    # 10th read, ~100 s in).
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=10, max_failing_time=60.0)
+    r, h, job = rules(1, policy=policy), health(policy=policy), JOB._replace(interval=1.0)
+    sent, end = 0.0, None
+    for i in range(10):
+        now = sent + 2.0
+        outcome = failed(TIMEOUT, now=now, last_answer=now - 0.01, answers=1000 + 50 * i)
+        d = decide(r, job, h, outcome, now)
+        job, h = d.job, d.health
+        if GiveUp in kinds(d.actions):
+            end = now
+            break
+        assert d.poll_at is not None
+        assert d.poll_at <= 1.9 + 60.0 + 1e-9  # (its first read was sent at 1.9)
+        sent = max(d.poll_at, sent + 15.0)  # held back
+    assert end is not None
+    assert 61.9 <= end <= 62.0 + 1e-9
+    assert job.failures == 5
+
+
+def test_a_budget_of_reads_alone_still_counts_reads() -> None:
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=4, max_failing_time=None)
+    decisions = run_failures(TIMEOUT, 40, policy=policy)
+    ended = [i for i, d in enumerate(decisions) if GiveUp in kinds(d.actions)]
+    assert ended[0] == 3
+
+
 def test_a_gateway_error_never_spends_the_last_of_a_budget() -> None:
     # The first failures of an outage look like this before it is told: the job's next
     # failure of its own ends it.

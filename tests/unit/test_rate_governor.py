@@ -294,3 +294,42 @@ def test_refused_from_the_start_it_aims_back_at_what_it_sent() -> None:
         governor.succeeded(t)
     assert governor.rate is not None
     assert governor.rate >= 1000.0  # back near the 2,000/s it was sending, within 2 s
+
+
+def test_a_throttle_right_after_an_outage_cuts_nothing() -> None:
+    # Issue 85: 100/s answered, then bk-job down 20 s (nothing answers, nothing sampled but
+    # the failures' throttle-free zero), then back: the catch-up's first 429 is no sign
+    # that we overload it.
+    governor = RateGovernor(None)
+    now, sent = _steady(governor, 100.0, 3.0)
+    governor.throttled(now, now - 0.05, sent, requests=sent)  # on, near 70/s
+    settled = now + 5.0
+    governor.succeeded(settled)
+    rate = governor.rate
+    assert rate is not None
+    assert rate > 50.0
+    back = settled + 20.0  # down meanwhile: nothing sampled
+    governor.resumed(back, sent + 20, sent)
+    assert not governor.throttled(back + 0.05, back + 0.01, sent + 3, requests=sent + 40)
+    assert governor.rate == rate
+    # Once a sample after the outage says what bk-job admits, a throttle cuts as ever.
+    governor.sample(back + 0.6, sent + 60, sent + 50)
+    assert governor.throttled(back + 0.7, back + 0.65, sent + 55, requests=sent + 70)
+    assert governor.rate is not None
+    assert governor.rate < rate
+
+
+def test_without_the_resume_the_outage_would_halve_the_rate() -> None:
+    # The same without ``resumed``: the first sample after it spans the outage (goodput near
+    # 0), and the 429 cuts to the floor; what ``resumed`` prevents.
+    governor = RateGovernor(None)
+    now, sent = _steady(governor, 100.0, 3.0)
+    governor.throttled(now, now - 0.05, sent, requests=sent)
+    governor.succeeded(now + 5.0)
+    rate = governor.rate
+    assert rate is not None
+    back = now + 25.0
+    governor.sample(back, sent + 20, sent + 1)
+    assert governor.throttled(back + 0.05, back + 0.01, sent + 3, requests=sent + 40)
+    assert governor.rate is not None
+    assert governor.rate <= rate / 2
