@@ -53,7 +53,6 @@ from ._protocol import (
     templates,
 )
 from ._protocol._table import V2_NAMES
-from ._protocol.jobs import MAX_LENGTH_V4
 from ._tls import proxy_password
 from ._transport import Instrument, Sleep, Transport, call, wrapped
 from .compat import Compat
@@ -75,9 +74,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
     import aiohttp
-    from typing_extensions import Unpack
 
-    from ._protocol import CronFilters, HistoryFilters, PlanFilters
     from ._tls import ClientCert, SslOption
     from .models import (
         ContainerResult,
@@ -120,14 +117,17 @@ if TYPE_CHECKING:
         FileLogMode,
         JobLaunch,
         JobOperation,
+        JobStatus,
         JobTemplateDetail,
         JobVariables,
+        LaunchMode,
         ScriptCheckItem,
         ScriptVersionState,
         StepInstanceStatus,
         StepLog,
         StepOperation,
         TaskContext,
+        TaskType,
     )
     from .models.files import CredentialDetail, CredentialSecret, FileSourceDetail, UploadUrls
     from .models.requests import Account, ConfigFile, FileSource, GlobalVar, RollingConfig, Targets
@@ -594,6 +594,91 @@ class BkJobClient(anyio.abc.AsyncResource):
         """Terminate a running job, or start one created with ``start_task=False``."""
         return await self._run(jobs.OPERATE_JOB_INSTANCE, scope, job_instance_id, operation)
 
+    async def get_job_instance_list(
+        self,
+        scope: Scope,
+        *,
+        created_from: _dt.datetime,
+        created_to: _dt.datetime,
+        job_instance_id: int | None = None,
+        job_cron_id: int | None = None,
+        operator: str | None = None,
+        name: str | None = None,
+        launch_mode: LaunchMode | int | None = None,
+        type: TaskType | int | None = None,
+        status: JobStatus | int | None = None,
+        ip: str | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> JobInstancePage:
+        """Return one page of the jobs created in an aware window of up to 30 days (v3 only).
+
+        The filters ``job_instance_id``, ``job_cron_id``, ``operator``, ``name``,
+        ``launch_mode``, ``type``, ``status`` and ``ip`` narrow it; ``length`` is 1..1000.
+        """
+        return await self._run(
+            jobs.GET_JOB_INSTANCE_LIST,
+            scope,
+            created_from=created_from,
+            created_to=created_to,
+            job_instance_id=job_instance_id,
+            job_cron_id=job_cron_id,
+            operator=operator,
+            name=name,
+            launch_mode=launch_mode,
+            type=type,
+            status=status,
+            ip=ip,
+            start=start,
+            length=length,
+        )
+
+    async def iter_job_instances(
+        self,
+        scope: Scope,
+        *,
+        created_from: _dt.datetime,
+        created_to: _dt.datetime,
+        job_instance_id: int | None = None,
+        job_cron_id: int | None = None,
+        operator: str | None = None,
+        name: str | None = None,
+        launch_mode: LaunchMode | int | None = None,
+        type: TaskType | int | None = None,
+        status: JobStatus | int | None = None,
+        ip: str | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[JobInstanceSummary]:
+        """Yield every job the history list matches, a page at a time, until ``total`` is reached.
+
+        On ``apigw-v4`` a page is 200 jobs at most (bk-job's cap there), whatever ``page_size``.
+        The filters are those of ``get_job_instance_list`` (``status``, ``operator``,
+        ``name``, ...). A job created while paging shifts the pages; one already yielded is not
+        yielded again. Some installs cap ``start`` (``startLimitEnabled``, 1000 by default):
+        past it the server answers ``InvalidRequestError``.
+        """
+        if self.flavor is ApiFlavor.APIGW_V4 and isinstance(page_size, int):
+            page_size = min(page_size, 200)  # v4's cap on a page
+        async for item in _paged(
+            lambda start: self.get_job_instance_list(
+                scope,
+                created_from=created_from,
+                created_to=created_to,
+                job_instance_id=job_instance_id,
+                job_cron_id=job_cron_id,
+                operator=operator,
+                name=name,
+                launch_mode=launch_mode,
+                type=type,
+                status=status,
+                ip=ip,
+                start=start,
+                length=page_size,
+            ),
+            lambda item: item.job_instance_id,
+        ):
+            yield item
+
     async def get_job_instance_global_var_value(
         self, scope: Scope, job_instance_id: int
     ) -> JobVariables:
@@ -830,6 +915,58 @@ class BkJobClient(anyio.abc.AsyncResource):
 
     # --- catalog ----------------------------------------------------------------------------------
 
+    async def get_job_plan_list(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        creator: str | None = None,
+        last_modify_user: str | None = None,
+        job_template_id: int | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> JobPlanPage:
+        """Return one page of a scope's job plans, newest changed first.
+
+        The filters: ``name`` (a part of it), ``creator``, ``last_modify_user``,
+        ``job_template_id`` (v3 only). On ESB v2 (``get_job_list``) the page has no ``total``.
+        """
+        return await self._run(
+            catalog.GET_JOB_PLAN_LIST,
+            scope,
+            name=name,
+            creator=creator,
+            last_modify_user=last_modify_user,
+            job_template_id=job_template_id,
+            start=start,
+            length=length,
+        )
+
+    async def iter_job_plans(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        creator: str | None = None,
+        last_modify_user: str | None = None,
+        job_template_id: int | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[JobPlan]:
+        """Yield every plan ``get_job_plan_list`` matches, a page at a time."""
+        async for item in _paged(
+            lambda start: self.get_job_plan_list(
+                scope,
+                name=name,
+                creator=creator,
+                last_modify_user=last_modify_user,
+                job_template_id=job_template_id,
+                start=start,
+                length=page_size,
+            ),
+            lambda item: item.job_plan_id,
+        ):
+            yield item
+
     async def get_job_plan_detail(self, scope: Scope, job_plan_id: int) -> JobPlan:
         """Return a plan with its enabled steps and its global variables (their defaults).
 
@@ -862,7 +999,79 @@ class BkJobClient(anyio.abc.AsyncResource):
             length=length,
         )
 
+    async def iter_accounts(
+        self,
+        scope: Scope,
+        *,
+        category: AccountCategory | int | None = None,
+        account: str | None = None,
+        alias: str | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[ExecutionAccount]:
+        """Yield every account of a scope (of one ``category``), a page at a time."""
+        async for item in _paged(
+            lambda start: self.get_account_list(
+                scope,
+                category=category,
+                account=account,
+                alias=alias,
+                start=start,
+                length=page_size,
+            ),
+            lambda item: item.id,
+        ):
+            yield item
+
     # --- scripts ----------------------------------------------------------------------------------
+
+    async def get_script_list(
+        self,
+        scope: Scope | None,
+        *,
+        name: str | None = None,
+        script_language: ScriptLanguage | int | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> ScriptPage:
+        """Return one page of a scope's scripts that have an online version.
+
+        ``scope=None`` lists the public scripts (``get_public_script_list``). ESB v2 lists a
+        script by its online version: ``script_id`` is ``None`` there, ``version`` and
+        ``online_script_version_id`` are the online version's.
+        """
+        if scope is None:
+            return await self._run(
+                scripts.GET_PUBLIC_SCRIPT_LIST,
+                name=name,
+                script_language=script_language,
+                start=start,
+                length=length,
+            )
+        return await self._run(
+            scripts.GET_SCRIPT_LIST,
+            scope,
+            name=name,
+            script_language=script_language,
+            start=start,
+            length=length,
+        )
+
+    async def iter_scripts(
+        self,
+        scope: Scope | None,
+        *,
+        name: str | None = None,
+        script_language: ScriptLanguage | int | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[Script]:
+        """Yield every script ``get_script_list`` matches (``scope=None``: the public ones)."""
+        async for item in _paged(
+            lambda start: self.get_script_list(
+                scope, name=name, script_language=script_language, start=start, length=page_size
+            ),
+            lambda item: item.script_id or item.online_script_version_id,
+        ):
+            yield item
 
     async def get_public_script_list(
         self,
@@ -883,7 +1092,7 @@ class BkJobClient(anyio.abc.AsyncResource):
 
     async def get_script_version_list(
         self,
-        scope: Scope,
+        scope: Scope | None,
         script_id: str,
         *,
         return_script_content: bool = False,
@@ -892,8 +1101,17 @@ class BkJobClient(anyio.abc.AsyncResource):
     ) -> ScriptVersionPage:
         """Return one page of a script's versions, last changed first (v3 only).
 
-        Their text (``content``) comes only with ``return_script_content``.
+        Their text (``content``) comes only with ``return_script_content``; ``scope=None`` reads a
+        public script's (``get_public_script_version_list``).
         """
+        if scope is None:
+            return await self._run(
+                scripts.GET_PUBLIC_SCRIPT_VERSION_LIST,
+                script_id,
+                return_script_content=return_script_content,
+                start=start,
+                length=length,
+            )
         return await self._run(
             scripts.GET_SCRIPT_VERSION_LIST,
             scope,
@@ -902,6 +1120,27 @@ class BkJobClient(anyio.abc.AsyncResource):
             start=start,
             length=length,
         )
+
+    async def iter_script_versions(
+        self,
+        scope: Scope | None,
+        script_id: str,
+        *,
+        return_script_content: bool = False,
+        page_size: int = 1000,
+    ) -> AsyncIterator[ScriptVersion]:
+        """Yield every version of a script (``scope=None``: a public one), a page at a time."""
+        async for item in _paged(
+            lambda start: self.get_script_version_list(
+                scope,
+                script_id,
+                return_script_content=return_script_content,
+                start=start,
+                length=page_size,
+            ),
+            lambda item: item.script_version_id,
+        ):
+            yield item
 
     async def get_public_script_version_list(
         self,
@@ -918,6 +1157,35 @@ class BkJobClient(anyio.abc.AsyncResource):
             return_script_content=return_script_content,
             start=start,
             length=length,
+        )
+
+    async def get_script_version_detail(
+        self,
+        scope: Scope | None,
+        *,
+        script_version_id: int | None = None,
+        script_id: str | None = None,
+        version: str | None = None,
+    ) -> ScriptVersion | None:
+        """Return one script version with its text (v3 only; v2: ``get_script_detail``).
+
+        Name it by ``script_version_id``, or by ``script_id`` and ``version``; ``scope=None``
+        reads the public library (``get_public_script_version_detail``). A version bk-job
+        lacks is a ``NotFoundError`` (bk-job 3.8 on; before, ``None``).
+        """
+        if scope is None:
+            return await self._run(
+                scripts.GET_PUBLIC_SCRIPT_VERSION_DETAIL,
+                script_version_id=script_version_id,
+                script_id=script_id,
+                version=version,
+            )
+        return await self._run(
+            scripts.GET_SCRIPT_VERSION_DETAIL,
+            scope,
+            script_version_id=script_version_id,
+            script_id=script_id,
+            version=version,
         )
 
     async def get_public_script_version_detail(
@@ -1229,6 +1497,29 @@ class BkJobClient(anyio.abc.AsyncResource):
             length=length,
         )
 
+    async def iter_job_templates(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        creator: str | None = None,
+        last_modify_user: str | None = None,
+        page_size: int = 100,
+    ) -> AsyncIterator[JobTemplate]:
+        """Yield every job template ``get_job_template_list`` matches, a page at a time."""
+        async for item in _paged(
+            lambda start: self.get_job_template_list(
+                scope,
+                name=name,
+                creator=creator,
+                last_modify_user=last_modify_user,
+                start=start,
+                length=page_size,
+            ),
+            lambda item: item.id,
+        ):
+            yield item
+
     async def get_step_instance_detail(
         self, scope: Scope, job_instance_id: int, step_instance_id: int
     ) -> StepDetail:
@@ -1454,6 +1745,86 @@ class BkJobClient(anyio.abc.AsyncResource):
 
     # --- crons ------------------------------------------------------------------------------------
 
+    async def get_cron_list(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        cron_id: int | None = None,
+        status: CronStatus | int | None = None,
+        creator: str | None = None,
+        created_from: _dt.datetime | None = None,
+        created_to: _dt.datetime | None = None,
+        last_modify_user: str | None = None,
+        modified_from: _dt.datetime | None = None,
+        modified_to: _dt.datetime | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> CronPage:
+        """Return one page of a scope's cron jobs: running ones first, then paused ones, each
+        last changed first (bk-job's order, ``CronJobDAOImpl``).
+
+        The filters: ``name`` (a part of it), ``cron_id`` (then the others are ignored),
+        ``status`` (``CronStatus``), ``creator``, ``last_modify_user``, and the windows
+        ``created_from``/``created_to`` and ``modified_from``/``modified_to`` (aware
+        ``datetime``; both ends or neither; not on ESB v2). **bk-job ignores the two windows** (at
+        588f99bb it reads them and never applies them): the page holds crons of any time; filter
+        on ``create_time``/``last_modify_time`` yourself. A ``cron_id`` the scope lacks: an empty
+        page on ESB v2 (bk-job answers ``[null]``); on v3 bk-job fails inside (``ServerError``,
+        1240002): ask ``get_cron_detail``, which answers ``None``. On ESB v2 the page has no
+        ``total``.
+        """
+        return await self._run(
+            crons.GET_CRON_LIST,
+            scope,
+            name=name,
+            cron_id=cron_id,
+            status=status,
+            creator=creator,
+            created_from=created_from,
+            created_to=created_to,
+            last_modify_user=last_modify_user,
+            modified_from=modified_from,
+            modified_to=modified_to,
+            start=start,
+            length=length,
+        )
+
+    async def iter_crons(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        cron_id: int | None = None,
+        status: CronStatus | int | None = None,
+        creator: str | None = None,
+        created_from: _dt.datetime | None = None,
+        created_to: _dt.datetime | None = None,
+        last_modify_user: str | None = None,
+        modified_from: _dt.datetime | None = None,
+        modified_to: _dt.datetime | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[CronJob]:
+        """Yield every cron job ``get_cron_list`` matches, a page at a time."""
+        async for item in _paged(
+            lambda start: self.get_cron_list(
+                scope,
+                name=name,
+                cron_id=cron_id,
+                status=status,
+                creator=creator,
+                created_from=created_from,
+                created_to=created_to,
+                last_modify_user=last_modify_user,
+                modified_from=modified_from,
+                modified_to=modified_to,
+                start=start,
+                length=page_size,
+            ),
+            lambda item: item.id,
+        ):
+            yield item
+
     async def get_cron_detail(self, scope: Scope, cron_id: int) -> CronJob | None:
         """Return a cron job with its variable values, ``None`` if the scope has none (v3 only)."""
         return await self._run(crons.GET_CRON_DETAIL, scope, cron_id)
@@ -1565,253 +1936,7 @@ class BkJobClient(anyio.abc.AsyncResource):
 
     # --- end of generated methods ---
 
-    # --- by hand: methods that page, take filters, or read several APIs ---
-
-    async def get_job_instance_list(
-        self,
-        scope: Scope,
-        *,
-        created_from: _dt.datetime,
-        created_to: _dt.datetime,
-        start: int = 0,
-        length: int = 20,
-        **filters: Unpack[HistoryFilters],
-    ) -> JobInstancePage:
-        """Return one page of the jobs created in an aware window of up to 30 days (v3 only).
-
-        ``filters`` (``HistoryFilters``): ``job_instance_id``, ``job_cron_id``, ``operator``,
-        ``name``, ``launch_mode``, ``type``, ``status``, ``ip``; ``length`` is 1..1000.
-        """
-        window = {"created_from": created_from, "created_to": created_to}
-        return await self._run(
-            jobs.GET_JOB_INSTANCE_LIST, scope, **window, start=start, length=length, **filters
-        )
-
-    async def iter_job_instances(
-        self,
-        scope: Scope,
-        *,
-        created_from: _dt.datetime,
-        created_to: _dt.datetime,
-        page_size: int = 1000,
-        **filters: Unpack[HistoryFilters],
-    ) -> AsyncIterator[JobInstanceSummary]:
-        """Yield every job the history list matches, a page at a time, until ``total`` is reached.
-
-        On ``apigw-v4`` a page is 200 jobs at most (bk-job's cap there), whatever ``page_size``.
-        ``filters`` are those of ``get_job_instance_list`` (``HistoryFilters``: ``status``,
-        ``operator``, ``name``, ...). A job created while paging shifts the pages; one already
-        yielded is not yielded again. Some installs cap ``start`` (``startLimitEnabled``, 1000
-        by default): past it the server answers ``InvalidRequestError``.
-        """
-        if self.flavor is ApiFlavor.APIGW_V4 and isinstance(page_size, int):
-            page_size = min(page_size, MAX_LENGTH_V4)  # v4's pages are 200 at most
-        async for job in _paged(
-            lambda start: self.get_job_instance_list(
-                scope,
-                created_from=created_from,
-                created_to=created_to,
-                start=start,
-                length=page_size,
-                **filters,
-            ),
-            lambda job: job.job_instance_id,
-        ):
-            yield job
-
-    async def get_job_plan_list(
-        self, scope: Scope, *, start: int = 0, length: int = 20, **filters: Unpack[PlanFilters]
-    ) -> JobPlanPage:
-        """Return one page of a scope's job plans, newest changed first.
-
-        ``filters``: ``name`` (a part of it), ``creator``, ``last_modify_user``,
-        ``job_template_id`` (v3 only). On ESB v2 (``get_job_list``) the page has no ``total``.
-        """
-        return await self._run(
-            catalog.GET_JOB_PLAN_LIST, scope, start=start, length=length, **filters
-        )
-
-    async def iter_job_plans(
-        self, scope: Scope, *, page_size: int = 1000, **filters: Unpack[PlanFilters]
-    ) -> AsyncIterator[JobPlan]:
-        """Yield every plan ``get_job_plan_list`` matches, a page at a time."""
-        async for plan in _paged(
-            lambda start: self.get_job_plan_list(scope, start=start, length=page_size, **filters),
-            lambda plan: plan.job_plan_id,
-        ):
-            yield plan
-
-    async def get_script_list(
-        self,
-        scope: Scope | None,
-        *,
-        name: str | None = None,
-        script_language: ScriptLanguage | int | None = None,
-        start: int = 0,
-        length: int = 20,
-    ) -> ScriptPage:
-        """Return one page of a scope's scripts that have an online version.
-
-        ``scope=None`` lists the public scripts (``get_public_script_list``). ESB v2 lists a
-        script by its online version: ``script_id`` is ``None`` there, ``version`` and
-        ``online_script_version_id`` are the online version's.
-        """
-        if scope is None:
-            return await self.get_public_script_list(
-                name=name, script_language=script_language, start=start, length=length
-            )
-        return await self._run(
-            scripts.GET_SCRIPT_LIST,
-            scope,
-            name=name,
-            script_language=script_language,
-            start=start,
-            length=length,
-        )
-
-    async def iter_scripts(
-        self,
-        scope: Scope | None,
-        *,
-        name: str | None = None,
-        script_language: ScriptLanguage | int | None = None,
-        page_size: int = 1000,
-    ) -> AsyncIterator[Script]:
-        """Yield every script ``get_script_list`` matches (``scope=None``: the public ones)."""
-        async for script in _paged(
-            lambda start: self.get_script_list(
-                scope, name=name, script_language=script_language, start=start, length=page_size
-            ),
-            lambda script: script.script_id or script.online_script_version_id,
-        ):
-            yield script
-
-    async def get_script_version_detail(
-        self,
-        scope: Scope | None,
-        *,
-        script_version_id: int | None = None,
-        script_id: str | None = None,
-        version: str | None = None,
-    ) -> ScriptVersion | None:
-        """Return one script version with its text (v3 only; v2: ``get_script_detail``).
-
-        Name it by ``script_version_id``, or by ``script_id`` and ``version``; ``scope=None``
-        reads the public library (``get_public_script_version_detail``). A version bk-job
-        lacks is a ``NotFoundError`` (bk-job 3.8 on; before, ``None``).
-        """
-        if scope is None:
-            return await self.get_public_script_version_detail(
-                script_version_id=script_version_id, script_id=script_id, version=version
-            )
-        return await self._run(
-            scripts.GET_SCRIPT_VERSION_DETAIL,
-            scope,
-            script_version_id=script_version_id,
-            script_id=script_id,
-            version=version,
-        )
-
-    async def iter_script_versions(
-        self,
-        scope: Scope | None,
-        script_id: str,
-        *,
-        return_script_content: bool = False,
-        page_size: int = 1000,
-    ) -> AsyncIterator[ScriptVersion]:
-        """Yield every version of a script (``scope=None``: a public one), a page at a time."""
-
-        def page(start: int) -> Awaitable[ScriptVersionPage]:
-            if scope is None:
-                return self.get_public_script_version_list(
-                    script_id,
-                    return_script_content=return_script_content,
-                    start=start,
-                    length=page_size,
-                )
-            return self.get_script_version_list(
-                scope,
-                script_id,
-                return_script_content=return_script_content,
-                start=start,
-                length=page_size,
-            )
-
-        async for version in _paged(page, lambda version: version.script_version_id):
-            yield version
-
-    async def iter_accounts(
-        self,
-        scope: Scope,
-        *,
-        category: AccountCategory | int | None = None,
-        page_size: int = 1000,
-    ) -> AsyncIterator[ExecutionAccount]:
-        """Yield every account of a scope (of one ``category``), a page at a time."""
-        async for account in _paged(
-            lambda start: self.get_account_list(
-                scope, category=category, start=start, length=page_size
-            ),
-            lambda account: account.id,
-        ):
-            yield account
-
-    async def iter_job_templates(
-        self,
-        scope: Scope,
-        *,
-        name: str | None = None,
-        creator: str | None = None,
-        last_modify_user: str | None = None,
-        page_size: int = 100,
-    ) -> AsyncIterator[JobTemplate]:
-        """Yield every job template ``get_job_template_list`` matches, a page at a time."""
-        async for template in _paged(
-            lambda start: self.get_job_template_list(
-                scope,
-                name=name,
-                creator=creator,
-                last_modify_user=last_modify_user,
-                start=start,
-                length=page_size,
-            ),
-            lambda template: template.id,
-        ):
-            yield template
-
-    async def get_cron_list(
-        self,
-        scope: Scope,
-        *,
-        start: int = 0,
-        length: int = 20,
-        **filters: Unpack[CronFilters],
-    ) -> CronPage:
-        """Return one page of a scope's cron jobs: running ones first, then paused ones, each
-        last changed first (bk-job's order, ``CronJobDAOImpl``).
-
-        ``filters`` (``CronFilters``): ``name`` (a part of it), ``cron_id`` (then the others are
-        ignored), ``status`` (``CronStatus``), ``creator``, ``last_modify_user``, and the
-        windows ``created_from``/``created_to`` and ``modified_from``/``modified_to`` (aware
-        ``datetime``; both ends or neither; not on ESB v2). **bk-job ignores the two windows**
-        (at 588f99bb it reads them and never applies them): the page holds crons of any time;
-        filter on ``create_time``/``last_modify_time`` yourself. A ``cron_id`` the scope lacks:
-        an empty page on ESB v2 (bk-job answers ``[null]``); on v3 bk-job fails inside
-        (``ServerError``, 1240002): ask ``get_cron_detail``, which answers ``None``. On ESB v2
-        the page has no ``total``.
-        """
-        return await self._run(crons.GET_CRON_LIST, scope, start=start, length=length, **filters)
-
-    async def iter_crons(
-        self, scope: Scope, *, page_size: int = 1000, **filters: Unpack[CronFilters]
-    ) -> AsyncIterator[CronJob]:
-        """Yield every cron job ``get_cron_list`` matches, a page at a time."""
-        async for cron in _paged(
-            lambda start: self.get_cron_list(scope, start=start, length=page_size, **filters),
-            lambda cron: cron.id,
-        ):
-            yield cron
+    # --- by hand: methods that read several APIs ---
 
     async def failed_host_logs(
         self,

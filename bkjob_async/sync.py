@@ -83,10 +83,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Literal
 
-    from typing_extensions import Unpack
-
     from ._params import HostRef
-    from ._protocol import CronFilters, HistoryFilters, PlanFilters
     from .models import (
         AccountPage,
         AccountType,
@@ -113,6 +110,7 @@ if TYPE_CHECKING:
         JobTemplate,
         JobTemplateDetail,
         JobVariables,
+        LaunchMode,
         Script,
         ScriptCheckItem,
         ScriptPage,
@@ -123,6 +121,7 @@ if TYPE_CHECKING:
         StepLog,
         StepOperation,
         TaskContext,
+        TaskType,
     )
     from .models.files import CredentialDetail, CredentialSecret, FileSourceDetail, UploadUrls
     from .models.requests import Account, ConfigFile, FileSource, GlobalVar, RollingConfig, Targets
@@ -599,6 +598,85 @@ class BkJobClient:
             _client.BkJobClient.operate_job_instance, scope, job_instance_id, operation
         )
 
+    def get_job_instance_list(
+        self,
+        scope: Scope,
+        *,
+        created_from: _dt.datetime,
+        created_to: _dt.datetime,
+        job_instance_id: int | None = None,
+        job_cron_id: int | None = None,
+        operator: str | None = None,
+        name: str | None = None,
+        launch_mode: LaunchMode | int | None = None,
+        type: TaskType | int | None = None,
+        status: JobStatus | int | None = None,
+        ip: str | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> JobInstancePage:
+        """Return one page of the jobs created in an aware window of up to 30 days (v3 only).
+
+        The filters ``job_instance_id``, ``job_cron_id``, ``operator``, ``name``,
+        ``launch_mode``, ``type``, ``status`` and ``ip`` narrow it; ``length`` is 1..1000.
+        """
+        return self._blocking(
+            _client.BkJobClient.get_job_instance_list,
+            scope,
+            created_from=created_from,
+            created_to=created_to,
+            job_instance_id=job_instance_id,
+            job_cron_id=job_cron_id,
+            operator=operator,
+            name=name,
+            launch_mode=launch_mode,
+            type=type,
+            status=status,
+            ip=ip,
+            start=start,
+            length=length,
+        )
+
+    def iter_job_instances(
+        self,
+        scope: Scope,
+        *,
+        created_from: _dt.datetime,
+        created_to: _dt.datetime,
+        job_instance_id: int | None = None,
+        job_cron_id: int | None = None,
+        operator: str | None = None,
+        name: str | None = None,
+        launch_mode: LaunchMode | int | None = None,
+        type: TaskType | int | None = None,
+        status: JobStatus | int | None = None,
+        ip: str | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[JobInstanceSummary]:
+        """Yield every job the history list matches, a page at a time, until ``total`` is reached.
+
+        On ``apigw-v4`` a page is 200 jobs at most (bk-job's cap there), whatever ``page_size``.
+        The filters are those of ``get_job_instance_list`` (``status``, ``operator``,
+        ``name``, ...). A job created while paging shifts the pages; one already yielded is not
+        yielded again. Some installs cap ``start`` (``startLimitEnabled``, 1000 by default):
+        past it the server answers ``InvalidRequestError``.
+        """
+        return self._pages(
+            _client.BkJobClient.iter_job_instances,
+            scope,
+            created_from=created_from,
+            created_to=created_to,
+            job_instance_id=job_instance_id,
+            job_cron_id=job_cron_id,
+            operator=operator,
+            name=name,
+            launch_mode=launch_mode,
+            type=type,
+            status=status,
+            ip=ip,
+            page_size=page_size,
+        )
+
     def get_job_instance_global_var_value(self, scope: Scope, job_instance_id: int) -> JobVariables:
         """Return the values a job's string variables held after each step (its outputs).
 
@@ -835,6 +913,54 @@ class BkJobClient:
         """
         return self._blocking(_client.BkJobClient.get_job_instance_log, scope, job_instance_id)
 
+    def get_job_plan_list(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        creator: str | None = None,
+        last_modify_user: str | None = None,
+        job_template_id: int | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> JobPlanPage:
+        """Return one page of a scope's job plans, newest changed first.
+
+        The filters: ``name`` (a part of it), ``creator``, ``last_modify_user``,
+        ``job_template_id`` (v3 only). On ESB v2 (``get_job_list``) the page has no ``total``.
+        """
+        return self._blocking(
+            _client.BkJobClient.get_job_plan_list,
+            scope,
+            name=name,
+            creator=creator,
+            last_modify_user=last_modify_user,
+            job_template_id=job_template_id,
+            start=start,
+            length=length,
+        )
+
+    def iter_job_plans(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        creator: str | None = None,
+        last_modify_user: str | None = None,
+        job_template_id: int | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[JobPlan]:
+        """Yield every plan ``get_job_plan_list`` matches, a page at a time."""
+        return self._pages(
+            _client.BkJobClient.iter_job_plans,
+            scope,
+            name=name,
+            creator=creator,
+            last_modify_user=last_modify_user,
+            job_template_id=job_template_id,
+            page_size=page_size,
+        )
+
     def get_job_plan_detail(self, scope: Scope, job_plan_id: int) -> JobPlan:
         """Return a plan with its enabled steps and its global variables (their defaults).
 
@@ -867,6 +993,66 @@ class BkJobClient:
             length=length,
         )
 
+    def iter_accounts(
+        self,
+        scope: Scope,
+        *,
+        category: AccountCategory | int | None = None,
+        account: str | None = None,
+        alias: str | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[ExecutionAccount]:
+        """Yield every account of a scope (of one ``category``), a page at a time."""
+        return self._pages(
+            _client.BkJobClient.iter_accounts,
+            scope,
+            category=category,
+            account=account,
+            alias=alias,
+            page_size=page_size,
+        )
+
+    def get_script_list(
+        self,
+        scope: Scope | None,
+        *,
+        name: str | None = None,
+        script_language: ScriptLanguage | int | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> ScriptPage:
+        """Return one page of a scope's scripts that have an online version.
+
+        ``scope=None`` lists the public scripts (``get_public_script_list``). ESB v2 lists a
+        script by its online version: ``script_id`` is ``None`` there, ``version`` and
+        ``online_script_version_id`` are the online version's.
+        """
+        return self._blocking(
+            _client.BkJobClient.get_script_list,
+            scope,
+            name=name,
+            script_language=script_language,
+            start=start,
+            length=length,
+        )
+
+    def iter_scripts(
+        self,
+        scope: Scope | None,
+        *,
+        name: str | None = None,
+        script_language: ScriptLanguage | int | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[Script]:
+        """Yield every script ``get_script_list`` matches (``scope=None``: the public ones)."""
+        return self._pages(
+            _client.BkJobClient.iter_scripts,
+            scope,
+            name=name,
+            script_language=script_language,
+            page_size=page_size,
+        )
+
     def get_public_script_list(
         self,
         *,
@@ -886,7 +1072,7 @@ class BkJobClient:
 
     def get_script_version_list(
         self,
-        scope: Scope,
+        scope: Scope | None,
         script_id: str,
         *,
         return_script_content: bool = False,
@@ -895,7 +1081,8 @@ class BkJobClient:
     ) -> ScriptVersionPage:
         """Return one page of a script's versions, last changed first (v3 only).
 
-        Their text (``content``) comes only with ``return_script_content``.
+        Their text (``content``) comes only with ``return_script_content``; ``scope=None`` reads a
+        public script's (``get_public_script_version_list``).
         """
         return self._blocking(
             _client.BkJobClient.get_script_version_list,
@@ -904,6 +1091,23 @@ class BkJobClient:
             return_script_content=return_script_content,
             start=start,
             length=length,
+        )
+
+    def iter_script_versions(
+        self,
+        scope: Scope | None,
+        script_id: str,
+        *,
+        return_script_content: bool = False,
+        page_size: int = 1000,
+    ) -> Iterator[ScriptVersion]:
+        """Yield every version of a script (``scope=None``: a public one), a page at a time."""
+        return self._pages(
+            _client.BkJobClient.iter_script_versions,
+            scope,
+            script_id,
+            return_script_content=return_script_content,
+            page_size=page_size,
         )
 
     def get_public_script_version_list(
@@ -921,6 +1125,28 @@ class BkJobClient:
             return_script_content=return_script_content,
             start=start,
             length=length,
+        )
+
+    def get_script_version_detail(
+        self,
+        scope: Scope | None,
+        *,
+        script_version_id: int | None = None,
+        script_id: str | None = None,
+        version: str | None = None,
+    ) -> ScriptVersion | None:
+        """Return one script version with its text (v3 only; v2: ``get_script_detail``).
+
+        Name it by ``script_version_id``, or by ``script_id`` and ``version``; ``scope=None``
+        reads the public library (``get_public_script_version_detail``). A version bk-job
+        lacks is a ``NotFoundError`` (bk-job 3.8 on; before, ``None``).
+        """
+        return self._blocking(
+            _client.BkJobClient.get_script_version_detail,
+            scope,
+            script_version_id=script_version_id,
+            script_id=script_id,
+            version=version,
         )
 
     def get_public_script_version_detail(
@@ -1247,6 +1473,25 @@ class BkJobClient:
             length=length,
         )
 
+    def iter_job_templates(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        creator: str | None = None,
+        last_modify_user: str | None = None,
+        page_size: int = 100,
+    ) -> Iterator[JobTemplate]:
+        """Yield every job template ``get_job_template_list`` matches, a page at a time."""
+        return self._pages(
+            _client.BkJobClient.iter_job_templates,
+            scope,
+            name=name,
+            creator=creator,
+            last_modify_user=last_modify_user,
+            page_size=page_size,
+        )
+
     def get_step_instance_detail(
         self, scope: Scope, job_instance_id: int, step_instance_id: int
     ) -> StepDetail:
@@ -1466,6 +1711,82 @@ class BkJobClient:
             _client.BkJobClient.get_user_authorized_scopes, start=start, length=length
         )
 
+    def get_cron_list(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        cron_id: int | None = None,
+        status: CronStatus | int | None = None,
+        creator: str | None = None,
+        created_from: _dt.datetime | None = None,
+        created_to: _dt.datetime | None = None,
+        last_modify_user: str | None = None,
+        modified_from: _dt.datetime | None = None,
+        modified_to: _dt.datetime | None = None,
+        start: int = 0,
+        length: int = 20,
+    ) -> CronPage:
+        """Return one page of a scope's cron jobs: running ones first, then paused ones, each
+        last changed first (bk-job's order, ``CronJobDAOImpl``).
+
+        The filters: ``name`` (a part of it), ``cron_id`` (then the others are ignored),
+        ``status`` (``CronStatus``), ``creator``, ``last_modify_user``, and the windows
+        ``created_from``/``created_to`` and ``modified_from``/``modified_to`` (aware
+        ``datetime``; both ends or neither; not on ESB v2). **bk-job ignores the two windows** (at
+        588f99bb it reads them and never applies them): the page holds crons of any time; filter
+        on ``create_time``/``last_modify_time`` yourself. A ``cron_id`` the scope lacks: an empty
+        page on ESB v2 (bk-job answers ``[null]``); on v3 bk-job fails inside (``ServerError``,
+        1240002): ask ``get_cron_detail``, which answers ``None``. On ESB v2 the page has no
+        ``total``.
+        """
+        return self._blocking(
+            _client.BkJobClient.get_cron_list,
+            scope,
+            name=name,
+            cron_id=cron_id,
+            status=status,
+            creator=creator,
+            created_from=created_from,
+            created_to=created_to,
+            last_modify_user=last_modify_user,
+            modified_from=modified_from,
+            modified_to=modified_to,
+            start=start,
+            length=length,
+        )
+
+    def iter_crons(
+        self,
+        scope: Scope,
+        *,
+        name: str | None = None,
+        cron_id: int | None = None,
+        status: CronStatus | int | None = None,
+        creator: str | None = None,
+        created_from: _dt.datetime | None = None,
+        created_to: _dt.datetime | None = None,
+        last_modify_user: str | None = None,
+        modified_from: _dt.datetime | None = None,
+        modified_to: _dt.datetime | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[CronJob]:
+        """Yield every cron job ``get_cron_list`` matches, a page at a time."""
+        return self._pages(
+            _client.BkJobClient.iter_crons,
+            scope,
+            name=name,
+            cron_id=cron_id,
+            status=status,
+            creator=creator,
+            created_from=created_from,
+            created_to=created_to,
+            last_modify_user=last_modify_user,
+            modified_from=modified_from,
+            modified_to=modified_to,
+            page_size=page_size,
+        )
+
     def get_cron_detail(self, scope: Scope, cron_id: int) -> CronJob | None:
         """Return a cron job with its variable values, ``None`` if the scope has none (v3 only)."""
         return self._blocking(_client.BkJobClient.get_cron_detail, scope, cron_id)
@@ -1570,210 +1891,6 @@ class BkJobClient:
             container_id=container_id,
             batch=batch,
         )
-
-    def get_job_instance_list(
-        self,
-        scope: Scope,
-        *,
-        created_from: _dt.datetime,
-        created_to: _dt.datetime,
-        start: int = 0,
-        length: int = 20,
-        **filters: Unpack[HistoryFilters],
-    ) -> JobInstancePage:
-        """Return one page of the jobs created in an aware window of up to 30 days (v3 only).
-
-        ``filters`` (``HistoryFilters``): ``job_instance_id``, ``job_cron_id``, ``operator``,
-        ``name``, ``launch_mode``, ``type``, ``status``, ``ip``; ``length`` is 1..1000.
-        """
-        return self._blocking(
-            _client.BkJobClient.get_job_instance_list,
-            scope,
-            created_from=created_from,
-            created_to=created_to,
-            start=start,
-            length=length,
-            **filters,
-        )
-
-    def iter_job_instances(
-        self,
-        scope: Scope,
-        *,
-        created_from: _dt.datetime,
-        created_to: _dt.datetime,
-        page_size: int = 1000,
-        **filters: Unpack[HistoryFilters],
-    ) -> Iterator[JobInstanceSummary]:
-        """Yield every job the history list matches, a page at a time, until ``total`` is reached.
-
-        On ``apigw-v4`` a page is 200 jobs at most (bk-job's cap there), whatever ``page_size``.
-        ``filters`` are those of ``get_job_instance_list`` (``HistoryFilters``: ``status``,
-        ``operator``, ``name``, ...). A job created while paging shifts the pages; one already
-        yielded is not yielded again. Some installs cap ``start`` (``startLimitEnabled``, 1000
-        by default): past it the server answers ``InvalidRequestError``.
-        """
-        return self._pages(
-            _client.BkJobClient.iter_job_instances,
-            scope,
-            created_from=created_from,
-            created_to=created_to,
-            page_size=page_size,
-            **filters,
-        )
-
-    def get_job_plan_list(
-        self, scope: Scope, *, start: int = 0, length: int = 20, **filters: Unpack[PlanFilters]
-    ) -> JobPlanPage:
-        """Return one page of a scope's job plans, newest changed first.
-
-        ``filters``: ``name`` (a part of it), ``creator``, ``last_modify_user``,
-        ``job_template_id`` (v3 only). On ESB v2 (``get_job_list``) the page has no ``total``.
-        """
-        return self._blocking(
-            _client.BkJobClient.get_job_plan_list, scope, start=start, length=length, **filters
-        )
-
-    def iter_job_plans(
-        self, scope: Scope, *, page_size: int = 1000, **filters: Unpack[PlanFilters]
-    ) -> Iterator[JobPlan]:
-        """Yield every plan ``get_job_plan_list`` matches, a page at a time."""
-        return self._pages(
-            _client.BkJobClient.iter_job_plans, scope, page_size=page_size, **filters
-        )
-
-    def get_script_list(
-        self,
-        scope: Scope | None,
-        *,
-        name: str | None = None,
-        script_language: ScriptLanguage | int | None = None,
-        start: int = 0,
-        length: int = 20,
-    ) -> ScriptPage:
-        """Return one page of a scope's scripts that have an online version.
-
-        ``scope=None`` lists the public scripts (``get_public_script_list``). ESB v2 lists a
-        script by its online version: ``script_id`` is ``None`` there, ``version`` and
-        ``online_script_version_id`` are the online version's.
-        """
-        return self._blocking(
-            _client.BkJobClient.get_script_list,
-            scope,
-            name=name,
-            script_language=script_language,
-            start=start,
-            length=length,
-        )
-
-    def iter_scripts(
-        self,
-        scope: Scope | None,
-        *,
-        name: str | None = None,
-        script_language: ScriptLanguage | int | None = None,
-        page_size: int = 1000,
-    ) -> Iterator[Script]:
-        """Yield every script ``get_script_list`` matches (``scope=None``: the public ones)."""
-        return self._pages(
-            _client.BkJobClient.iter_scripts,
-            scope,
-            name=name,
-            script_language=script_language,
-            page_size=page_size,
-        )
-
-    def get_script_version_detail(
-        self,
-        scope: Scope | None,
-        *,
-        script_version_id: int | None = None,
-        script_id: str | None = None,
-        version: str | None = None,
-    ) -> ScriptVersion | None:
-        """Return one script version with its text (v3 only; v2: ``get_script_detail``).
-
-        Name it by ``script_version_id``, or by ``script_id`` and ``version``; ``scope=None``
-        reads the public library (``get_public_script_version_detail``). A version bk-job
-        lacks is a ``NotFoundError`` (bk-job 3.8 on; before, ``None``).
-        """
-        return self._blocking(
-            _client.BkJobClient.get_script_version_detail,
-            scope,
-            script_version_id=script_version_id,
-            script_id=script_id,
-            version=version,
-        )
-
-    def iter_script_versions(
-        self,
-        scope: Scope | None,
-        script_id: str,
-        *,
-        return_script_content: bool = False,
-        page_size: int = 1000,
-    ) -> Iterator[ScriptVersion]:
-        """Yield every version of a script (``scope=None``: a public one), a page at a time."""
-        return self._pages(
-            _client.BkJobClient.iter_script_versions,
-            scope,
-            script_id,
-            return_script_content=return_script_content,
-            page_size=page_size,
-        )
-
-    def iter_accounts(
-        self, scope: Scope, *, category: AccountCategory | int | None = None, page_size: int = 1000
-    ) -> Iterator[ExecutionAccount]:
-        """Yield every account of a scope (of one ``category``), a page at a time."""
-        return self._pages(
-            _client.BkJobClient.iter_accounts, scope, category=category, page_size=page_size
-        )
-
-    def iter_job_templates(
-        self,
-        scope: Scope,
-        *,
-        name: str | None = None,
-        creator: str | None = None,
-        last_modify_user: str | None = None,
-        page_size: int = 100,
-    ) -> Iterator[JobTemplate]:
-        """Yield every job template ``get_job_template_list`` matches, a page at a time."""
-        return self._pages(
-            _client.BkJobClient.iter_job_templates,
-            scope,
-            name=name,
-            creator=creator,
-            last_modify_user=last_modify_user,
-            page_size=page_size,
-        )
-
-    def get_cron_list(
-        self, scope: Scope, *, start: int = 0, length: int = 20, **filters: Unpack[CronFilters]
-    ) -> CronPage:
-        """Return one page of a scope's cron jobs: running ones first, then paused ones, each
-        last changed first (bk-job's order, ``CronJobDAOImpl``).
-
-        ``filters`` (``CronFilters``): ``name`` (a part of it), ``cron_id`` (then the others are
-        ignored), ``status`` (``CronStatus``), ``creator``, ``last_modify_user``, and the
-        windows ``created_from``/``created_to`` and ``modified_from``/``modified_to`` (aware
-        ``datetime``; both ends or neither; not on ESB v2). **bk-job ignores the two windows**
-        (at 588f99bb it reads them and never applies them): the page holds crons of any time;
-        filter on ``create_time``/``last_modify_time`` yourself. A ``cron_id`` the scope lacks:
-        an empty page on ESB v2 (bk-job answers ``[null]``); on v3 bk-job fails inside
-        (``ServerError``, 1240002): ask ``get_cron_detail``, which answers ``None``. On ESB v2
-        the page has no ``total``.
-        """
-        return self._blocking(
-            _client.BkJobClient.get_cron_list, scope, start=start, length=length, **filters
-        )
-
-    def iter_crons(
-        self, scope: Scope, *, page_size: int = 1000, **filters: Unpack[CronFilters]
-    ) -> Iterator[CronJob]:
-        """Yield every cron job ``get_cron_list`` matches, a page at a time."""
-        return self._pages(_client.BkJobClient.iter_crons, scope, page_size=page_size, **filters)
 
     def failed_host_logs(
         self,

@@ -6,8 +6,10 @@ and leaves every other line as it is (the hand-written methods: lifecycle, ``cal
 
 - in ``client.py``, one ``async def`` for each row of the endpoint table
   (``bkjob_async._protocol``) whose method the class does not write by hand: its parameters
-  those of the row's spellings (names, annotations, defaults), its return what the row's reader
-  answers, its docstring the row's ``doc``; it sends the row (``BkJobClient._run``);
+  those of the row's spellings (names, annotations, defaults; every filter a keyword of its
+  own), its return what the row's reader answers, its docstring the row's ``doc``; it sends
+  the row (``BkJobClient._run``), or for ``scope=None`` the row's ``public`` one; and for a
+  row with a ``pager``, its paging iterator (``iter_crons``, ...);
 - in ``sync.py``, the blocking twin of every public ``async def`` of ``client.BkJobClient``
   (generated or not, ``aclose`` aside): the same parameters and docstring, the same return (a
   paging method's items as a plain ``Iterator``);
@@ -209,45 +211,108 @@ def _docstring(doc: str, indent: str) -> str:
     return f'"""{lines[0]}{rest}\n{indent}"""'
 
 
-def _row_method(family: Any, const: str, api: Any, needed: set[str], runtime: set[str]) -> str:
-    """Return the client's ``async def`` for the row ``family.const``."""
-    if not api.doc:
-        raise SystemExit(f"{api.name}: its row has no doc= (the method's docstring)")
-    spell = api.signature
-    parameters = inspect.signature(spell).parameters.values()
-    read = next(iter(api.bindings.values())).read
-    returns = inspect.signature(read).return_annotation
-    if not isinstance(returns, str):
-        raise SystemExit(f"{api.name}: its reader's return annotation is not a string")
-    needed |= _names(returns)
-    params, args, star = ["self"], [], False
+def _parameters(api: Any, needed: set[str], runtime: set[str]) -> list[tuple[str, str, Any]]:
+    """Return the parameters of the method for the row ``api``, each as source (``name:
+    annotation = default``), as an argument passing it on, and its kind; ``*`` and ``/``
+    markers as ``("*", "", None)``. A row with a ``public`` row takes ``scope=None`` for it."""
+    parameters = list(inspect.signature(api.signature).parameters.values())
+    out: list[tuple[str, str, Any]] = []
+    star = False
     for p in parameters:
         if not isinstance(p.annotation, str):
             raise SystemExit(f"{api.name}: the parameter {p.name} has no annotation")
-        needed |= _names(p.annotation)
-        text = f"{p.name}: {p.annotation}"
+        annotation = p.annotation
+        if api.public and p.name == "scope":
+            annotation = f"{annotation} | None"
+        needed |= _names(annotation)
+        text = f"{p.name}: {annotation}"
         if p.default is not p.empty:
             text += f" = {_default(p.default, runtime)}"
         if p.kind is p.KEYWORD_ONLY and not star:
-            params.append("*")
+            out.append(("*", "", None))
             star = True
         if p.kind is p.VAR_POSITIONAL:
             text, star = "*" + text, True
         elif p.kind is p.VAR_KEYWORD:
             text = "**" + text
-        params.append(text)
-        args.append(
-            {p.KEYWORD_ONLY: f"{p.name}={p.name}", p.VAR_POSITIONAL: f"*{p.name}"}.get(
-                p.kind, f"**{p.name}" if p.kind is p.VAR_KEYWORD else p.name
-            )
+        arg = {p.KEYWORD_ONLY: f"{p.name}={p.name}", p.VAR_POSITIONAL: f"*{p.name}"}.get(
+            p.kind, f"**{p.name}" if p.kind is p.VAR_KEYWORD else p.name
         )
-        if p.kind is p.POSITIONAL_ONLY and p is list(parameters)[-1]:
-            params.append("/")
-    row = f"{family.__name__.rsplit('.', 1)[1]}.{const}"
-    return (
+        out.append((text, arg, p.kind))
+        if p.kind is p.POSITIONAL_ONLY and p is parameters[-1]:
+            out.append(("/", "", None))
+    return out
+
+
+def _const(family: Any, name: str) -> str:
+    """Return the constant of ``family`` that holds the row named ``name``."""
+    from bkjob_async._protocol import Api
+
+    for const, value in vars(family).items():
+        if isinstance(value, Api) and value.name == name and not const.startswith("_"):
+            return const
+    raise SystemExit(f"{family.__name__} has no row {name}")
+
+
+def _row_method(family: Any, const: str, api: Any, needed: set[str], runtime: set[str]) -> str:
+    """Return the client's ``async def`` for the row ``family.const`` (and its pager's)."""
+    if not api.doc:
+        raise SystemExit(f"{api.name}: its row has no doc= (the method's docstring)")
+    read = next(iter(api.bindings.values())).read
+    returns = inspect.signature(read).return_annotation
+    if not isinstance(returns, str):
+        raise SystemExit(f"{api.name}: its reader's return annotation is not a string")
+    needed |= _names(returns)
+    parameters = _parameters(api, needed, runtime)
+    params = ["self", *(text for text, _, _ in parameters)]
+    args = [arg for _, arg, _ in parameters if arg]
+    short = family.__name__.rsplit(".", 1)[1]
+    body = f"        return await self._run({', '.join([f'{short}.{const}', *args])})\n"
+    if api.public:
+        public = f"{short}.{_const(family, api.public)}"
+        body = (
+            "        if scope is None:\n"
+            f"            return await self._run({', '.join([public, *args[1:]])})\n{body}"
+        )
+    method = (
         f"    async def {api.name}({', '.join(params)}) -> {returns}:\n"
-        f"        {_docstring(api.doc, '        ')}\n"
-        f"        return await self._run({', '.join([row, *args])})\n"
+        f"        {_docstring(api.doc, '        ')}\n{body}"
+    )
+    if api.pager is None:
+        return method
+    return method + "\n" + _pager(api, parameters, needed, runtime)
+
+
+def _pager(
+    api: Any, parameters: list[tuple[str, str, Any]], needed: set[str], runtime: set[str]
+) -> str:
+    """Return the client's paging iterator for the row ``api`` (its ``pager``): the row's
+    parameters, ``page_size`` in place of ``start`` and ``length``."""
+    pager = api.pager
+    kept = [entry for entry in parameters if entry[1] not in ("start=start", "length=length")]
+    if len(kept) != len(parameters) - 2:
+        raise SystemExit(f"{api.name}: a pager's row takes start= and length=")
+    params = ["self", *(t for t, _, _ in kept), f"page_size: int = {pager.page_size}"]
+    args = [a for _, a, _ in kept if a] + ["start=start", "length=page_size"]
+    item = pager.item.__name__
+    needed |= {"AsyncIterator", item}
+    runtime |= {"_paged"}
+    key = " or ".join(f"item.{name}" for name in pager.key)
+    cap = ""
+    if pager.v4_cap is not None:
+        runtime.add("ApiFlavor")
+        cap = (
+            "        if self.flavor is ApiFlavor.APIGW_V4 and isinstance(page_size, int):\n"
+            f"            page_size = min(page_size, {pager.v4_cap})  # v4's cap on a page\n"
+        )
+    return (
+        f"    async def {pager.method}({', '.join(params)}) -> AsyncIterator[{item}]:\n"
+        f"        {_docstring(pager.doc, '        ')}\n{cap}"
+        f"        async for item in _paged(\n"
+        f"            lambda start: self.{api.name}({', '.join(args)}),\n"
+        f"            lambda item: {key},\n"
+        "        ):\n"
+        "            yield item\n"
     )
 
 
@@ -267,6 +332,7 @@ def render_client(text: str) -> str:
     hand = _hand_written(text, "imports", "methods")
     tree = ast.parse(hand)
     written = _methods(_class(tree))
+    defined = _defined(tree)
     methods: list[str] = []
     imports: dict[str, tuple[str, str, bool]] = {}
     family_name = None
@@ -286,8 +352,10 @@ def render_client(text: str) -> str:
             family.__name__,
             getattr(spell, "func", spell).__module__,
             next(iter(api.bindings.values())).read.__module__,
+            *([api.pager.item.__module__] if api.pager else []),
+            f"{PACKAGE}.client",
         ]
-        for name in needed | runtime:
+        for name in (needed | runtime) - defined:
             if name in imports and (imports[name][2] or name not in runtime):
                 continue
             where = _where(name, places)

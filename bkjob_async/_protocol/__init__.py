@@ -16,9 +16,6 @@ from ._core import CREDENTIAL_PARAMS, Protocol
 from ._envelope import parse_retry_after
 from ._request import KeptQuery, Request, Response
 from ._table import FAMILIES, TABLE
-from .catalog import PlanFilters
-from .crons import CronFilters
-from .jobs import HistoryFilters
 
 __all__ = [
     "CREDENTIAL_PARAMS",
@@ -28,12 +25,9 @@ __all__ = [
     "Api",
     "Batches",
     "Binding",
-    "CronFilters",
-    "HistoryFilters",
     "HostRef",
     "KeptQuery",
     "Params",
-    "PlanFilters",
     "Protocol",
     "Request",
     "Response",

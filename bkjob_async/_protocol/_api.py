@@ -37,6 +37,7 @@ __all__ = [
     "Api",
     "Batches",
     "Binding",
+    "Pager",
     "Params",
     "Parse",
     "Scoped",
@@ -120,6 +121,27 @@ class Binding(Generic[T]):
 
 
 @attrs.frozen
+class Pager:
+    """A row's paging iterator: ``BkJobClient.<method>`` yields every item of the row's pages.
+
+    Its parameters are the row's, ``page_size`` (``length``) in place of ``start`` and
+    ``length``; an item seen on an earlier page is not yielded again.
+    """
+
+    #: The iterator's name (``iter_crons``).
+    method: str
+    #: What an item is (its class), and the attributes that tell one from another (the first
+    #: one set).
+    item: type
+    key: tuple[str, ...]
+    #: The iterator's docstring.
+    doc: str
+    page_size: int = 1000
+    #: The most a page holds on ``apigw-v4``, whatever ``page_size`` (``None``: no cap).
+    v4_cap: int | None = None
+
+
+@attrs.frozen
 class Api(Generic[P, T]):
     """One bk-job API: a row of the endpoint table (see the module docstring).
 
@@ -139,6 +161,10 @@ class Api(Generic[P, T]):
     doc: str = attrs.field(default="", repr=False)
     #: bk-job's Java resources that serve it (the reference's table of every typed API).
     resource: str = attrs.field(default="", repr=False)
+    #: The row that answers for the public library: the method takes ``scope=None`` for it.
+    public: str = attrs.field(default="", repr=False)
+    #: Its paging iterator (``None``: the row has none).
+    pager: Pager | None = attrs.field(default=None, repr=False)
 
     def names(self) -> dict[ApiFlavor, str]:
         """Return its name on each flavor that serves it."""
@@ -167,6 +193,8 @@ def row(
     idempotent: bool | None = None,
     doc: str = "",
     resource: str = "",
+    public: str = "",
+    pager: Pager | None = None,
 ) -> Api[P, T]:
     """Return a row: ``v3`` spells it on the gateway (``gateway``) and the ESB's jobv3
     (``esb``), ``v2`` on the ESB v2 (named ``v2_name`` there, ``name`` by default), ``v4`` on
@@ -176,7 +204,9 @@ def row(
     forwards either as POST with JSON (legacy-bk-paas ``esb/common/base_utils.py``
     ``get_request_params``, ``esb/components/component.py`` ``ConfComponent``); a status
     read sent again and again goes as GET, as the ESB v2 component suggests. ``doc`` is the client
-    method's docstring, ``resource`` bk-job's Java resources that serve the API."""
+    method's docstring, ``resource`` bk-job's Java resources that serve the API, ``public``
+    the row the method sends for ``scope=None`` (the public library's), ``pager`` its paging
+    iterator."""
     bindings: dict[ApiFlavor, Binding[T]] = {}
     if v3 is not None and gateway:
         bindings[ApiFlavor.APIGW_V3] = Binding(name, method, v3, read)
@@ -187,7 +217,8 @@ def row(
     if v4 is not None:
         bindings[ApiFlavor.APIGW_V4] = Binding(name, method, v4, v4_read or read, v4=True)
     read_only = method == GET if idempotent is None else idempotent
-    return Api(name, method, read_only, bindings, inspect.cleandoc(doc), resource)
+    cleaned = pager if pager is None else attrs.evolve(pager, doc=inspect.cleandoc(pager.doc))
+    return Api(name, method, read_only, bindings, inspect.cleandoc(doc), resource, public, cleaned)
 
 
 def bound(spell: Callable[Concatenate[A, P], X], how: A, /) -> Callable[P, X]:

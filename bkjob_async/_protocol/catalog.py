@@ -8,7 +8,7 @@ no paging or total: their readers make the bare list a page.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from .._params import known_code, optional_id, paging, texts, v2_only_scalars
 from ..config import Scope, check_id
@@ -19,7 +19,7 @@ from ..models import (
     JobPlan,
     JobPlanPage,
 )
-from ._api import GET, Params, Parse, bound, checked, model, row, v2_scoped, v3_scoped
+from ._api import GET, Pager, Params, Parse, bound, checked, model, row, v2_scoped, v3_scoped
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -28,18 +28,7 @@ __all__ = [
     "GET_ACCOUNT_LIST",
     "GET_JOB_PLAN_DETAIL",
     "GET_JOB_PLAN_LIST",
-    "PlanFilters",
 ]
-
-
-class PlanFilters(TypedDict, total=False):
-    """The optional filters of the plan list (``get_job_plan_list``), for the callers that pass
-    them on (``BkJobClient.iter_job_plans``); every one is ``None`` by default."""
-
-    name: str | None
-    creator: str | None
-    last_modify_user: str | None
-    job_template_id: int | None
 
 
 # --- plans ---------------------------------------------------------------------------------------
@@ -81,7 +70,18 @@ GET_JOB_PLAN_LIST = row(
     v2=bound(_plan_list, True),
     v2_name="get_job_list",
     v2_read=plan_page_v2,
+    doc="""Return one page of a scope's job plans, newest changed first.
+
+    The filters: ``name`` (a part of it), ``creator``, ``last_modify_user``,
+    ``job_template_id`` (v3 only). On ESB v2 (``get_job_list``) the page has no ``total``.
+    """,
     resource="`EsbPlanV3Resource`; v2 `EsbGetJobListResource`",
+    pager=Pager(
+        "iter_job_plans",
+        JobPlan,
+        ("job_plan_id",),
+        """Yield every plan ``get_job_plan_list`` matches, a page at a time.""",
+    ),
 )
 
 
@@ -158,4 +158,10 @@ GET_ACCOUNT_LIST = row(
     On ESB v2 (``get_os_account``) every system account comes in one page.
     """,
     resource="`EsbAccountV3Resource`; v2 `EsbGetOSAccountResource`",
+    pager=Pager(
+        "iter_accounts",
+        ExecutionAccount,
+        ("id",),
+        """Yield every account of a scope (of one ``category``), a page at a time.""",
+    ),
 )

@@ -9,9 +9,9 @@ names, a bare list, no detail and no delete); ``docs/reference/endpoints.md`` ha
 
 from __future__ import annotations
 
-import datetime as _dt  # noqa: TC003 - read at run time (CronFilters' type hints)
+import datetime as _dt  # noqa: TC003 - read at run time (_cron_list's hints)
 import re
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from .._params import (
     check_count,
@@ -29,6 +29,7 @@ from ..models.requests import GlobalVar
 from ._api import (
     GET,
     POST,
+    Pager,
     Params,
     Parse,
     bound,
@@ -50,33 +51,12 @@ __all__ = [
     "GET_CRON_LIST",
     "SAVE_CRON",
     "UPDATE_CRON_STATUS",
-    "CronFilters",
     "check_expression",
 ]
 
 #: The longest name bk-job takes (``EsbSaveCronV3Request``: ``@Length(max = 60)``).
 MAX_CRON_NAME = 60
 _FIELD = re.compile(r"[0-9A-Za-z*,/\-#L]+")
-
-
-class CronFilters(TypedDict, total=False):
-    """The optional filters of the cron list (``get_cron_list``), for the callers that pass
-    them on (``BkJobClient.iter_crons``); every one is ``None`` by default.
-
-    bk-job ignores the time windows (``created_*``, ``modified_*``): ``CronJobDAOImpl``'s
-    ``buildConditionList`` never reads them (checked at 588f99bb); they are sent as bk-job's
-    API documents them, and filter nothing.
-    """
-
-    name: str | None
-    cron_id: int | None
-    status: CronStatus | int | None
-    creator: str | None
-    created_from: _dt.datetime | None
-    created_to: _dt.datetime | None
-    last_modify_user: str | None
-    modified_from: _dt.datetime | None
-    modified_to: _dt.datetime | None
 
 
 def check_expression(expression: object) -> str:
@@ -193,7 +173,26 @@ GET_CRON_LIST = row(
     v3=bound(_cron_list, False),
     v2=bound(_cron_list, True),
     v2_read=cron_page_v2,
+    doc="""Return one page of a scope's cron jobs: running ones first, then paused ones, each
+    last changed first (bk-job's order, ``CronJobDAOImpl``).
+
+    The filters: ``name`` (a part of it), ``cron_id`` (then the others are ignored),
+    ``status`` (``CronStatus``), ``creator``, ``last_modify_user``, and the windows
+    ``created_from``/``created_to`` and ``modified_from``/``modified_to`` (aware
+    ``datetime``; both ends or neither; not on ESB v2). **bk-job ignores the two windows** (at
+    588f99bb it reads them and never applies them): the page holds crons of any time; filter
+    on ``create_time``/``last_modify_time`` yourself. A ``cron_id`` the scope lacks: an empty
+    page on ESB v2 (bk-job answers ``[null]``); on v3 bk-job fails inside (``ServerError``,
+    1240002): ask ``get_cron_detail``, which answers ``None``. On ESB v2 the page has no
+    ``total``.
+    """,
     resource="`EsbCronJobV3Resource`; v2 `EsbCronJobResource`",
+    pager=Pager(
+        "iter_crons",
+        CronJob,
+        ("id",),
+        """Yield every cron job ``get_cron_list`` matches, a page at a time.""",
+    ),
 )
 
 # --- get_cron_detail (v3) ------------------------------------------------------------------------

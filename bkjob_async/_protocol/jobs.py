@@ -7,9 +7,8 @@ Rows of the endpoint table (``_api.Api``) with their spellings; pure, no I/O.
 
 from __future__ import annotations
 
-import datetime as _dt  # noqa: TC003 - read at run time (HistoryFilters' type hints)
+import datetime as _dt  # noqa: TC003 - read at run time (_job_list's hints)
 from collections.abc import Callable  # noqa: TC003 - read at run time (_job_list's hints)
-from typing import TypedDict
 
 from .._params import (
     check_batch,
@@ -26,6 +25,7 @@ from ..models import (
     HostStatus,
     JobInstancePage,
     JobInstanceStatus,
+    JobInstanceSummary,
     JobOperation,
     JobStatus,
     JobVariables,
@@ -38,6 +38,7 @@ from . import _v4
 from ._api import (
     GET,
     POST,
+    Pager,
     Params,
     Scoped,
     bound,
@@ -56,22 +57,7 @@ __all__ = [
     "GET_STEP_INSTANCE_STATUS",
     "OPERATE_JOB_INSTANCE",
     "OPERATE_STEP_INSTANCE",
-    "HistoryFilters",
 ]
-
-
-class HistoryFilters(TypedDict, total=False):
-    """The optional filters of the history list (``get_job_instance_list``), for the callers
-    that pass them on (``BkJobClient.iter_job_instances``); every one is ``None`` by default."""
-
-    job_instance_id: int | None
-    job_cron_id: int | None
-    operator: str | None
-    name: str | None
-    launch_mode: LaunchMode | int | None
-    type: TaskType | int | None
-    status: JobStatus | int | None
-    ip: str | None
 
 
 # --- get_job_instance_status ---------------------------------------------------------------------
@@ -303,7 +289,26 @@ GET_JOB_INSTANCE_LIST = row(
     v3=job_list_v3,
     v4=job_list_v4,
     v4_read=_v4.job_page_v4,
+    doc="""Return one page of the jobs created in an aware window of up to 30 days (v3 only).
+
+    The filters ``job_instance_id``, ``job_cron_id``, ``operator``, ``name``,
+    ``launch_mode``, ``type``, ``status`` and ``ip`` narrow it; ``length`` is 1..1000.
+    """,
     resource="`EsbGetJobInstanceListV3Resource`; v4 `EsbGetJobInstanceListV4Resource`",
+    pager=Pager(
+        "iter_job_instances",
+        JobInstanceSummary,
+        ("job_instance_id",),
+        """Yield every job the history list matches, a page at a time, until ``total`` is reached.
+
+        On ``apigw-v4`` a page is 200 jobs at most (bk-job's cap there), whatever ``page_size``.
+        The filters are those of ``get_job_instance_list`` (``status``, ``operator``,
+        ``name``, ...). A job created while paging shifts the pages; one already yielded is not
+        yielded again. Some installs cap ``start`` (``startLimitEnabled``, 1000 by default):
+        past it the server answers ``InvalidRequestError``.
+        """,
+        v4_cap=MAX_LENGTH_V4,
+    ),
 )
 
 # --- get_job_instance_global_var_value -----------------------------------------------------------

@@ -28,7 +28,19 @@ from ..models import (
     ScriptVersionPage,
     ScriptVersionState,
 )
-from ._api import GET, POST, Params, checked, model, nothing, optional, row, v2_scoped, v3_scoped
+from ._api import (
+    GET,
+    POST,
+    Pager,
+    Params,
+    checked,
+    model,
+    nothing,
+    optional,
+    row,
+    v2_scoped,
+    v3_scoped,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -171,7 +183,20 @@ GET_SCRIPT_LIST = row(
     model(ScriptPage),
     v3=script_list_v3,
     v2=script_list_v2,
+    doc="""Return one page of a scope's scripts that have an online version.
+
+    ``scope=None`` lists the public scripts (``get_public_script_list``). ESB v2 lists a
+    script by its online version: ``script_id`` is ``None`` there, ``version`` and
+    ``online_script_version_id`` are the online version's.
+    """,
     resource="`EsbScriptV3Resource`; v2 `EsbGetScriptListResource`",
+    public="get_public_script_list",
+    pager=Pager(
+        "iter_scripts",
+        Script,
+        ("script_id", "online_script_version_id"),
+        """Yield every script ``get_script_list`` matches (``scope=None``: the public ones).""",
+    ),
 )
 GET_PUBLIC_SCRIPT_LIST = row(
     "get_public_script_list",
@@ -218,9 +243,17 @@ GET_SCRIPT_VERSION_LIST = row(
     v3=version_list_v3,
     doc="""Return one page of a script's versions, last changed first (v3 only).
 
-    Their text (``content``) comes only with ``return_script_content``.
+    Their text (``content``) comes only with ``return_script_content``; ``scope=None`` reads a
+    public script's (``get_public_script_version_list``).
     """,
     resource="`EsbScriptV3Resource`",
+    public="get_public_script_version_list",
+    pager=Pager(
+        "iter_script_versions",
+        ScriptVersion,
+        ("script_version_id",),
+        """Yield every version of a script (``scope=None``: a public one), a page at a time.""",
+    ),
 )
 GET_PUBLIC_SCRIPT_VERSION_LIST = row(
     "get_public_script_version_list",
@@ -275,7 +308,14 @@ GET_SCRIPT_VERSION_DETAIL = row(
     GET,
     optional(ScriptVersion),
     v3=script_version_v3,
+    doc="""Return one script version with its text (v3 only; v2: ``get_script_detail``).
+
+    Name it by ``script_version_id``, or by ``script_id`` and ``version``; ``scope=None``
+    reads the public library (``get_public_script_version_detail``). A version bk-job
+    lacks is a ``NotFoundError`` (bk-job 3.8 on; before, ``None``).
+    """,
     resource="`EsbScriptV3Resource`",
+    public="get_public_script_version_detail",
 )
 GET_PUBLIC_SCRIPT_VERSION_DETAIL = row(
     "get_public_script_version_detail",

@@ -14,9 +14,9 @@ from .._checks import check_many
 from .._params import check_count, check_text, step_ids, texts
 from ..config import check_id
 from ..models.requests import GlobalVar
-from ..models.templates import JobTemplatePage, StepDetail
+from ..models.templates import JobTemplate, JobTemplatePage, StepDetail
 from . import _v4
-from ._api import GET, POST, Params, checked, model, row, v3_scoped, with_secrets
+from ._api import GET, POST, Pager, Params, checked, model, row, v3_scoped, with_secrets
 from ._v4 import execute_target
 
 if TYPE_CHECKING:
@@ -58,6 +58,13 @@ GET_JOB_TEMPLATE_LIST = row(
     v3=template_list_v3,
     doc="""Return one page of a scope's job templates, last changed first (``name``: a part).""",
     resource="`EsbTemplateV3Resource`",
+    pager=Pager(
+        "iter_job_templates",
+        JobTemplate,
+        ("id",),
+        """Yield every job template ``get_job_template_list`` matches, a page at a time.""",
+        page_size=100,
+    ),
 )
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
-import typing
 from typing import Any
 
 import pytest
@@ -19,8 +17,7 @@ from bkjob_async import (
     TaskType,
     UnsupportedOperationError,
 )
-from bkjob_async._protocol import MAX_LOG_HOSTS, HistoryFilters, Protocol, Request
-from bkjob_async._protocol.jobs import job_list_v3
+from bkjob_async._protocol import MAX_LOG_HOSTS, Protocol, Request
 from bkjob_async._protocol.logs import batch_log_v3
 from tests.conftest import APP_SECRET
 
@@ -257,19 +254,6 @@ def test_history_times_in_any_zone_and_below_a_millisecond() -> None:
     )
     assert params["create_time_start"] == NEW_YEAR_MS
     assert params["create_time_end"] == NEW_YEAR_MS + 1001
-
-
-def test_history_filters_are_the_builders_optional_keywords() -> None:
-    # BkJobClient.iter_job_instances passes HistoryFilters on to the builder: same names, types.
-    builder = inspect.signature(job_list_v3).parameters
-    types = typing.get_type_hints(job_list_v3.func)  # (the spelling, its page bound)
-    optional = {
-        name: types[name]
-        for name, param in builder.items()
-        if param.kind is param.KEYWORD_ONLY and param.default is None
-    }
-    assert typing.get_type_hints(HistoryFilters) == optional
-    assert not HistoryFilters.__required_keys__
 
 
 def test_history_window_of_exactly_30_days_is_allowed() -> None:
