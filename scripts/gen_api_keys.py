@@ -39,8 +39,24 @@ from __future__ import annotations
 
 __all__ = ["SPELLED"]
 
+#: One line per API and flavor: bk-job's (v3) name, the ``ApiFlavor`` value, the keys spelled.
+_LINES = """
+'''
+
+FOOTER = '''"""
+
+
+def _read(lines: str) -> dict[str, dict[str, frozenset[str]]]:
+    spelled: dict[str, dict[str, frozenset[str]]] = {}
+    for line in lines.split("\\n"):
+        if line:
+            name, flavor, *keys = line.split()
+            spelled.setdefault(name, {})[flavor] = frozenset(keys)
+    return spelled
+
+
 #: By API (bk-job's v3 name), by flavor (``ApiFlavor`` value): the keys spelled.
-SPELLED: dict[str, dict[str, frozenset[str]]] = {
+SPELLED: dict[str, dict[str, frozenset[str]]] = _read(_LINES)
 '''
 
 
@@ -221,19 +237,13 @@ def table() -> dict[str, dict[str, frozenset[str]]]:
 
 
 def render() -> str:
-    """Return the generated module's text, as ``ruff format`` leaves it."""
+    """Return the generated module's text (``ruff format`` leaves it as it is)."""
     lines = [HEADER]
     for name, flavors in table().items():
-        lines.append(f'    "{name}": {{\n')
-        for flavor, keys in flavors.items():
-            if not keys:
-                lines.append(f'        "{flavor}": frozenset(),\n')
-                continue
-            lines.append(f'        "{flavor}": frozenset(\n            {{\n')
-            lines += [f'                "{key}",\n' for key in sorted(keys)]
-            lines.append("            }\n        ),\n")
-        lines.append("    },\n")
-    lines.append("}\n")
+        lines += [
+            " ".join([name, flavor, *sorted(keys)]) + "\n" for flavor, keys in flavors.items()
+        ]
+    lines.append(FOOTER)
     return "".join(lines)
 
 
