@@ -16,6 +16,7 @@ the rollout stores it to launch it again after a crash. ``repr`` shows none of i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from inspect import signature
 from json import dumps
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -46,41 +47,11 @@ _TYPES: dict[str, Any] = {
     "global_vars": tuple[GlobalVar, ...],
     "rolling_config": RollingConfig,
 }
-#: The arguments a launch's JSON may hold, by API (the client's keywords, ``start_task`` aside).
+#: The arguments a launch's JSON may hold, by API: its row's parameters (the client's
+#: keywords), but the scope and ``start_task``, which the rollout owns.
 _KEYWORDS = {
-    "fast_execute_script": frozenset(
-        {
-            "targets",
-            "account",
-            "script_content",
-            "script_id",
-            "script_version_id",
-            "script_language",
-            "script_param",
-            "is_param_sensitive",
-            "script_timeout",
-            "task_name",
-            "callback_url",
-            "rolling_config",
-        }
-    ),
-    "fast_transfer_file": frozenset(
-        {
-            "targets",
-            "account",
-            "file_target_path",
-            "file_sources",
-            "file_target_name",
-            "task_name",
-            "transfer_timeout",
-            "transfer_mode",
-            "download_speed_limit",
-            "upload_speed_limit",
-            "callback_url",
-            "rolling_config",
-        }
-    ),
-    "execute_job_plan": frozenset({"job_plan_id", "global_vars", "callback_url"}),
+    name: frozenset(signature(row.signature).parameters) - {"scope", "start_task"}
+    for name, row in _ROWS.items()
 }
 #: The scope a launch is checked with when built (the flavor's own scope check comes at spell).
 _ANY_SCOPE = Scope.biz(1)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from typing import Any
 
 import pytest
 
-from bkjob_async import ApiFlavor, Scope, UnsupportedOperationError
+from bkjob_async import ApiFlavor, BkJobClient, Scope, UnsupportedOperationError
 from bkjob_async.models.requests import Account, FileSource, GlobalVar, RollingConfig, Targets
 from bkjob_async.polling import Launch
 
@@ -150,3 +152,21 @@ def test_the_repr_shows_no_argument_value() -> None:
     assert "secret-value" not in text
     assert "'pw'" not in text
     assert "fast_execute_script" in text
+
+
+@pytest.mark.parametrize(
+    ("constructor", "api"),
+    [
+        (Launch.script, "fast_execute_script"),
+        (Launch.file_transfer, "fast_transfer_file"),
+        (Launch.job_plan, "execute_job_plan"),
+    ],
+)
+def test_a_constructor_takes_its_rows_keywords_and_defaults(constructor: Any, api: str) -> None:
+    # The client's method (the row's parameters) but the scope and start_task, the rollout's.
+    method = inspect.signature(getattr(BkJobClient, api)).parameters
+    theirs = {n: p.default for n, p in method.items() if n not in ("self", "scope", "start_task")}
+    ours = {n: p.default for n, p in inspect.signature(constructor).parameters.items()}
+    assert ours == theirs
+    with pytest.raises(TypeError, match="start_task"):
+        Launch(api, {"start_task": False})
