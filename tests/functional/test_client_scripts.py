@@ -10,6 +10,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import attrs
 import pytest
 
 from bkjob_async import (
@@ -217,6 +218,18 @@ async def test_a_public_script_through_its_lifecycle(recorder, flavor):
         detail = await c.get_public_script_version_detail(script_id=sid, version="1")
         assert detail is not None
         assert detail.script_version_id == vid
+        # scope=None: the scope's methods send the public library's APIs (the row's public=).
+        assert await c.get_script_list(None, name="dis") == listed
+        went(recorder, flavor, "get_public_script_list", "GET")
+        assert await c.get_script_version_list(None, sid, return_script_content=True) == page
+        went(recorder, flavor, "get_public_script_version_list", "GET")
+        assert await c.get_script_version_detail(None, script_id=sid, version="1") == detail
+        went(recorder, flavor, "get_public_script_version_detail", "GET")
+        assert [s async for s in c.iter_scripts(None, page_size=1)] == list(listed.items)
+        assert [v async for v in c.iter_script_versions(None, sid, page_size=1)] == [
+            attrs.evolve(v, content=None) for v in page.items
+        ]
+        went(recorder, flavor, "get_public_script_version_list", "GET")
         disabled = await c.disable_public_script_version(sid, vid)
         went(recorder, flavor, "disable_public_script_version", "POST")
         assert disabled.status is ScriptVersionStatus.DISABLED
