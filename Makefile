@@ -38,23 +38,18 @@ typecheck: $(STAMP)
 # the docs' blocks: tests/conftest.py's APART) one after another on one worker, beside the
 # rest. ALONE="FILES" runs those files first, on their own. Bytecode goes under .venv/pycache,
 # written once before the workers start.
-# Two passes, both under branch coverage (pyproject's [tool.coverage.*]): the tests not marked
-# `untraced`, then the `untraced` ones (timing- or CPU-sensitive: traced, each test has 180 s,
-# not 60). Each pass appends to .coverage (erased first); the last prints the combined total on
-# one line and holds pyproject's floor against it. `make coverage`: the same with the report by module;
-# COVERAGE= turns the tracer off.
+# Two passes: the tests not marked `untraced` under branch coverage (pyproject's
+# [tool.coverage.*], its floor; the total on one line), then the `untraced` ones untraced.
+# `make coverage`: the same with the report by module; COVERAGE= turns the tracer off.
 # A test past its timeout fails with its stack; a hang its timeout cannot end (a fixture's
 # teardown, a worker's end) ends that worker with every thread's stack (tests/hangs.py).
 PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 ALONE ?=
 UNIT_ARGS := -q --hypothesis-profile=quick
-COVERAGE ?= --cov
-COVERAGE_REPORT ?= --cov-report=
+COVERAGE ?= --cov --cov-report=
 XDIST = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
-# A pass that is not the last: traced (appended), no report, no floor.
-TRACED = $(if $(strip $(COVERAGE)),$(COVERAGE) --cov-append --cov-report= --cov-fail-under=0)
 
-coverage: COVERAGE_REPORT := --cov-report=term:skip-covered
+coverage: COVERAGE := --cov --cov-report=term:skip-covered
 coverage: unit
 
 unit quick test-slow: export PYTHONDONTWRITEBYTECODE :=
@@ -65,13 +60,10 @@ unit: $(STAMP) redis chromium promtool
 	@test -d $(VENV)/pycache || { echo "compiling the bytecode of the suite (first run)"; \
 	  $(BIN)/python -m compileall -q -j 0 bkjob_async >/dev/null; \
 	  $(BIN)/pytest -q --collect-only -p no:cacheprovider $(UNIT_ARGS) >/dev/null || true; }
-	$(if $(strip $(COVERAGE)),$(BIN)/coverage erase)
-	$(if $(strip $(ALONE)),$(BIN)/pytest $(UNIT_ARGS) -m "not slow" $(TRACED) $(ALONE))
-	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and not untraced" $(TRACED) $(XDIST) \
+	$(if $(strip $(ALONE)),$(BIN)/pytest $(UNIT_ARGS) -m "not slow" $(ALONE))
+	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and not untraced" $(COVERAGE) $(XDIST) \
 	  $(addprefix --ignore=,$(ALONE))
-	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and untraced" \
-	  $(if $(strip $(COVERAGE)),$(COVERAGE) --cov-append $(COVERAGE_REPORT) --timeout=180) $(XDIST) \
-	  $(addprefix --ignore=,$(ALONE))
+	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and untraced" $(XDIST) $(addprefix --ignore=,$(ALONE))
 
 # `make check`'s tests: tests/unit and tests/functional, untraced, on PYTEST_WORKERS workers.
 quick: $(STAMP)
