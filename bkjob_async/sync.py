@@ -68,11 +68,11 @@ if TYPE_CHECKING:
     from ._protocol import Request
     from .config import ApiFlavor, Scope
     from .models import Host, JobInstanceStatus
+    from .polling._launch import Launch
     from .polling._watch import Completed as AsyncCompleted
     from .polling._watch import Watch as AsyncWatch
     from .polling.callbacks import Callback
     from .polling.events import Event, JobFinished
-    from .polling._launch import Launch
     from .polling.poller import PollerStatistics
     from .polling.rollouts import Rollout as AsyncRollout
     from .polling.rollouts import RolloutStatistics
@@ -2305,7 +2305,9 @@ class Rollout:
             self._context.__exit__(None, None, None)
 
 
-async def _rollout_ready(rollout: AsyncRollout, most: int) -> tuple[list[Any], BaseException | None]:
+async def _rollout_ready(
+    rollout: AsyncRollout, most: int
+) -> tuple[list[Any], BaseException | None]:
     """Wait for ``rollout``'s next event, then take up to ``most`` in all of those received
     already; return them and what stopped the taking early (the end)."""
     events = [await rollout.__anext__()]

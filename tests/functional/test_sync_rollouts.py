@@ -74,13 +74,16 @@ def quota() -> Iterator[Served]:
 
 def test_a_sync_rollout_keeps_its_cap_and_launches_each_key_once(served: Served) -> None:
     keys = [f"host-{i}" for i in range(8)]
-    with BkJobClient(served.url, **CREDENTIALS) as client, Poller(client, policy=QUICK) as poller:
-        with poller.rollout(SCOPE, key="deploy", max_running=3, timeout=30) as rollout:
-            assert isinstance(rollout, Rollout)
-            assert all(rollout.submit(key, LAUNCH) for key in keys)
-            assert rollout.submit(keys[0], LAUNCH) is False  # a key is never held twice
-            events = list(rollout)
-            stats = rollout.statistics()
+    with (
+        BkJobClient(served.url, **CREDENTIALS) as client,
+        Poller(client, policy=QUICK) as poller,
+        poller.rollout(SCOPE, key="deploy", max_running=3, timeout=30) as rollout,
+    ):
+        assert isinstance(rollout, Rollout)
+        assert all(rollout.submit(key, LAUNCH) for key in keys)
+        assert rollout.submit(keys[0], LAUNCH) is False  # a key is never held twice
+        events = list(rollout)
+        stats = rollout.statistics()
     launched = {e.key: e.job_instance_id for e in events if isinstance(e, Launched)}
     assert sorted(launched) == keys
     finished = {e.job_instance_id for e in events if isinstance(e, JobFinished)}
@@ -95,12 +98,15 @@ def test_a_sync_rollout_keeps_its_cap_and_launches_each_key_once(served: Served)
 
 def test_a_quota_refusal_holds_launches_until_a_job_ends(quota: Served) -> None:
     keys = [f"k{i}" for i in range(6)]
-    with BkJobClient(quota.url, **CREDENTIALS) as client, Poller(client, policy=QUICK) as poller:
-        with poller.rollout(SCOPE, key="q", timeout=30) as rollout:
-            for key in keys:
-                rollout.submit(key, LAUNCH)
-            events = list(rollout)
-            stats = rollout.statistics()
+    with (
+        BkJobClient(quota.url, **CREDENTIALS) as client,
+        Poller(client, policy=QUICK) as poller,
+        poller.rollout(SCOPE, key="q", timeout=30) as rollout,
+    ):
+        for key in keys:
+            rollout.submit(key, LAUNCH)
+        events = list(rollout)
+        stats = rollout.statistics()
     assert sorted(e.key for e in events if isinstance(e, Launched)) == keys
     assert not [e for e in events if isinstance(e, LaunchFailed)]
     assert stats.quota_refusals >= 1  # (no cap of its own: bk-job's quota of 2 refused some)
@@ -114,7 +120,7 @@ def test_bad_arguments_are_refused_in_the_calling_thread(served: Served) -> None
         with pytest.raises(ValueError, match="max_running"):
             poller.rollout(SCOPE, key="r", max_running=0)
         rollout = poller.rollout(SCOPE, key="r", timeout=0.05)
-        with pytest.raises(RuntimeError, match="inside 'with poller.rollout"):
+        with pytest.raises(RuntimeError, match=r"inside 'with poller\.rollout"):
             rollout.submit("a", LAUNCH)
         with rollout:
             with pytest.raises(TypeError, match="must be a Launch"):
@@ -166,24 +172,28 @@ def test_exactly_once_on_a_sqlite_store_across_a_lost_answer_and_a_restart(
     served.portal.call(lambda: served.sim.inject(Fault.reset(), api="fast_execute_script"))
     told: Counter[str] = Counter()
     with BkJobClient(served.url, **CREDENTIALS) as client:
-        with Poller(client, policy=QUICK, store=SqliteStore(path)) as poller:
-            with poller.rollout(SCOPE, key="deploy", max_running=2, timeout=30) as rollout:
-                for key in keys:
-                    rollout.submit(key, LAUNCH)
-                for event in rollout:  # stopped after two launches: the rest waits in the file
-                    if isinstance(event, Launched):
-                        told[event.key] += 1
-                        if sum(told.values()) == 2:
-                            break
-                first = rollout.statistics()
-        with Poller(client, policy=QUICK, store=SqliteStore(path)) as poller:
-            with poller.rollout(SCOPE, key="deploy", max_running=2, timeout=30) as rollout:
-                for key in keys:  # submitted again, as a restarted task does
-                    rollout.submit(key, LAUNCH)
-                for event in rollout:
-                    if isinstance(event, Launched):
-                        told[event.key] += 1
-                second = rollout.statistics()
+        with (
+            Poller(client, policy=QUICK, store=SqliteStore(path)) as poller,
+            poller.rollout(SCOPE, key="deploy", max_running=2, timeout=30) as rollout,
+        ):
+            for key in keys:
+                rollout.submit(key, LAUNCH)
+            for event in rollout:  # stopped after two launches: the rest waits in the file
+                if isinstance(event, Launched):
+                    told[event.key] += 1
+                    if sum(told.values()) == 2:
+                        break
+            first = rollout.statistics()
+        with (
+            Poller(client, policy=QUICK, store=SqliteStore(path)) as poller,
+            poller.rollout(SCOPE, key="deploy", max_running=2, timeout=30) as rollout,
+        ):
+            for key in keys:  # submitted again, as a restarted task does
+                rollout.submit(key, LAUNCH)
+            for event in rollout:
+                if isinstance(event, Launched):
+                    told[event.key] += 1
+            second = rollout.statistics()
     # The lost answer was looked up by name (after the restart, if the stop came first).
     assert first.lookups + second.lookups >= 1
     names = served.names()
