@@ -1,5 +1,6 @@
-"""Rule: every line of the targets is read and checked before the first request; a key's own
-failure fails that key (exit status 1), a whole-run error ends the command (exit status 2).
+"""Rule: every target line is checked before the first request; a key fails alone (exit 1).
+
+A whole-run error (credentials, URL, a bad target line) ends the command with exit status 2.
 
 ``bkjob-async rollout``: launch many jobs under ``--max-running`` and bk-job's running-job
 quota, each key once (``Poller.rollout``), and show them as they run.
