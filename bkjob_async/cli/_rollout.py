@@ -29,9 +29,19 @@ from ..models.requests import Account, Targets
 from ..polling import Launch, Poller, SqliteStore, events
 from ..polling.rollouts import Launched, LaunchFailed, LaunchTimedOut
 from ._catalog import parse_host
+from ._commands import first_read
 from ._connect import connection, explain, open_client, policy_from
 from ._follow import Mode, choose_mode, showing
-from ._format import Tally, code_name, counted, dumps, duration, error_to_dict, event_to_dict
+from ._format import (
+    EVENT_NAMES,
+    Tally,
+    code_name,
+    counted,
+    dumps,
+    duration,
+    error_to_dict,
+    event_to_dict,
+)
 from ._runtime import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError, Context
 
 if TYPE_CHECKING:
@@ -229,6 +239,10 @@ async def _roll(
             contextlib.AsyncExitStack() as stack,
         ):
             client = await stack.enter_async_context(open_client(target, credentials))
+            # (A whole-run error, a wrong URL or secret, ends it here with exit status 2: the
+            # rollout itself would wait for bk-job and send its launches again.)
+            await first_read(client, target, 1, hosts=False)
+            shown.connected()
             policy = _policy(args, client.connection_limit)
             poller = await stack.enter_async_context(Poller(client, policy=policy, store=store))
             pollers.append(poller)
@@ -264,7 +278,6 @@ def _show(ctx: Context, shown: Shown, tally: Tally, keys: Keys, event: Any, targ
     if isinstance(event, Launched):
         keys.launched += 1
         keys.by_job[event.job_instance_id] = event.key
-        shown.connected()
         line = f"launched {event.key}: job {event.job_instance_id}"
         obj = {"event": "launched", "key": event.key, "job_instance_id": event.job_instance_id}
     elif isinstance(event, LaunchFailed):
@@ -283,7 +296,7 @@ def _show(ctx: Context, shown: Shown, tally: Tally, keys: Keys, event: Any, targ
             "job_instance_id": event.job_instance_id,
             "terminated": event.terminated,
         }
-    else:
+    elif type(event) in EVENT_NAMES:
         tally.feed(event)
         key = keys.by_job.get(getattr(event, "job_instance_id", -1))
         if isinstance(event, events.JobFinished) and key is not None:

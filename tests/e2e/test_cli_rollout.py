@@ -133,3 +133,10 @@ async def test_the_live_view_on_a_terminal(sim: BkJobSimulator, env) -> None:
     assert result.status == 0, result.err
     assert "rollout tty: 2/2 keys ended, 2 launched, 2 succeeded" in result.text
     assert "Latest transitions" in result.text
+
+
+async def test_an_unreachable_bk_job_ends_it_with_status_2(env) -> None:
+    bad = {**env, "BKJOB_URL": "http://127.0.0.1:1"}
+    result = await run(["rollout", "-", "--content", "echo", "--timeout", "2"], bad, stdin="1\n")
+    assert result.status == 2
+    assert "cannot connect to http://127.0.0.1:1" in result.err
