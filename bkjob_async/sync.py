@@ -45,7 +45,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
-from anyio import CancelScope
+from anyio import CancelScope, WouldBlock
 from anyio.from_thread import BlockingPortal, BlockingPortalProvider
 
 from . import client as _client
@@ -68,11 +68,14 @@ if TYPE_CHECKING:
     from ._protocol import Request
     from .config import ApiFlavor, Scope
     from .models import Host, JobInstanceStatus
+    from .polling._launch import Launch
     from .polling._watch import Completed as AsyncCompleted
     from .polling._watch import Watch as AsyncWatch
     from .polling.callbacks import Callback
     from .polling.events import Event, JobFinished
     from .polling.poller import PollerStatistics
+    from .polling.rollouts import Rollout as AsyncRollout
+    from .polling.rollouts import RolloutStatistics
 
 # --- generated imports (scripts/gen_facades.py, `make facades`): do not edit ---
 from .models import AccountCategory, ScriptLanguage
@@ -134,6 +137,7 @@ __all__ = [
     "BkJobClient",
     "Completed",
     "Poller",
+    "Rollout",
     "Watch",
     "check_job",
     "check_jobs",
@@ -2208,12 +2212,123 @@ class Completed:
             self._poller._wait(self._completed.aclose)
 
 
+class Rollout:
+    """A blocking ``bkjob_async.polling.Rollout`` (``Poller.rollout``): ``with`` it, ``submit``
+    keys from the calling thread, then ``for event in rollout:``.
+
+    Its events are the async rollout's (``Launched``, ``LaunchFailed``, ``LaunchTimedOut``, the
+    jobs' transitions and ``JobFinished``), each waited for at most ``timeout`` seconds
+    (``TimeoutError``: the rollout goes on, iterate again to wait more). The rollout runs in the
+    loop thread from ``with`` to its end; leaving ``with`` early, ``close()`` or closing the
+    poller stops it (its jobs run on in bk-job; a durable store keeps where it was).
+    """
+
+    def __init__(self, poller: Poller, rollout: AsyncRollout, timeout: float | None) -> None:
+        self._poller, self._rollout, self.timeout = poller, rollout, timeout
+        self._context = poller._portal.wrap_async_context_manager(rollout)
+        self._state = "new"
+        #: Events read in one trip to the loop and not handed out yet, and what ended the trip.
+        self._read: deque[Any] = deque()
+        self._then: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"<sync Rollout {self._rollout.key!r} {self._state}>"
+
+    def __enter__(self) -> Rollout:
+        if self._state != "new":
+            raise RuntimeError("a Rollout can be entered only once")
+        self._poller._wait(lambda: None)  # (refused here: a closed poller, a loop, a fork)
+        self._context.__enter__()
+        self._state = "open"
+        self._poller._rollouts.add(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def key(self) -> str:
+        """The rollout's key (its name in the poller's store)."""
+        return self._rollout.key
+
+    def _open(self) -> AsyncRollout:
+        if self._state != "open":
+            raise RuntimeError(
+                "use the rollout inside 'with poller.rollout(...)'"
+                if self._state == "new"
+                else "this rollout is closed"
+            )
+        return self._rollout
+
+    def submit(self, key: str, launch: Launch, *, deadline: float | None = None) -> bool:
+        """Queue ``launch`` under ``key`` (``bkjob_async.polling.Rollout.submit``); ``False`` if
+        the key is held already. Bad arguments raise here, before any request."""
+        submit = functools.partial(self._open().submit, deadline=deadline)
+        done: bool = self._poller._wait(submit, key, launch)
+        return done
+
+    def __iter__(self) -> Rollout:
+        return self
+
+    def __next__(self) -> Any:
+        rollout = self._open()
+        if not self._read and self._then is None:
+            try:
+                read, self._then = self._poller._wait(
+                    _rollout_ready, rollout, _BATCH, timeout=self.timeout
+                )
+            except StopAsyncIteration:
+                raise StopIteration from None
+            self._read += read
+        if self._read:
+            return self._read.popleft()
+        then, self._then = self._then, None
+        if isinstance(then, StopAsyncIteration):
+            raise StopIteration from None
+        assert then is not None
+        raise then
+
+    def statistics(self) -> RolloutStatistics:
+        """What the rollout has done so far (``bkjob_async.polling.Rollout.statistics``)."""
+        stats: RolloutStatistics = self._poller._wait(self._open().statistics)
+        return stats
+
+    def close(self) -> None:
+        """Stop the rollout: what it has not launched is not launched (a durable store keeps it
+        for the next ``rollout`` with this key); its jobs run on in bk-job."""
+        if self._state != "open":
+            self._state = "closed"
+            return
+        self._state = "closed"
+        self._poller._rollouts.discard(self)
+        if os.getpid() == self._poller._pid:
+            self._context.__exit__(None, None, None)
+
+
+async def _rollout_ready(
+    rollout: AsyncRollout, most: int
+) -> tuple[list[Any], BaseException | None]:
+    """Wait for ``rollout``'s next event, then take up to ``most`` in all of those received
+    already; return them and what stopped the taking early (the end)."""
+    events = [await rollout.__anext__()]
+    try:
+        while len(events) < most:
+            events.append(rollout.receive_nowait())
+    except WouldBlock:
+        pass
+    except StopAsyncIteration as exc:  # (said after the events before it)
+        return events, exc
+    return events, None
+
+
 class Poller:
     """A blocking ``bkjob_async.Poller`` on a sync ``BkJobClient``: the same arguments
     (``policy``, ``store``, ...) and methods; watches are plain iterators.
 
     Use it as ``with Poller(client) as poller:`` (or ``close()`` it); it polls in the loop
-    thread, in the background, from the moment it is made until it is closed.
+    thread, in the background, from the moment it is made until it is closed. A ``store``
+    (``SqliteStore(path)``, not opened: sync code has no loop to open it in) is opened in the
+    loop thread with the poller and closed with it.
     """
 
     def __init__(self, client: BkJobClient, **kwargs: Any) -> None:
@@ -2224,9 +2339,19 @@ class Poller:
         portal, inner = client._loop()
         self._client, self._portal, self._pid = client, portal, os.getpid()
         made = portal.call(functools.partial(_poller.Poller, inner, **kwargs))
+        self._store = kwargs.get("store")
+        if self._store is not None:
+            portal.call(self._store.open)
         self._context = portal.wrap_async_context_manager(made)
-        self._poller: _poller.Poller = self._context.__enter__()
+        try:
+            self._poller: _poller.Poller = self._context.__enter__()
+        except BaseException:
+            if self._store is not None:
+                portal.call(self._store.aclose)
+            raise
         self._closed = False
+        #: Rollouts open on this poller: stopped before it closes (each holds a loop task).
+        self._rollouts: set[Rollout] = set()
         client._pollers.add(self)
         _LOOP.pollers.add(self)
 
@@ -2258,9 +2383,15 @@ class Poller:
         """Stop polling; every watch of this poller ends."""
         if self._closed or os.getpid() != self._pid:
             return
+        for rollout in list(self._rollouts):
+            rollout.close()
         self._closed = True
         _LOOP.pollers.discard(self)
-        self._context.__exit__(None, None, None)
+        try:
+            self._context.__exit__(None, None, None)
+        finally:
+            if self._store is not None:
+                self._portal.call(self._store.aclose)
 
     def watch_job(
         self,
@@ -2349,6 +2480,33 @@ class Poller:
         )
         completed = self._wait(as_completed, scope, list(job_instance_ids))
         return Completed(self, completed, timeout)
+
+    def rollout(
+        self,
+        scope: Scope,
+        *,
+        key: str,
+        max_running: int | None = None,
+        deadline: float | None = None,
+        exactly_once: bool | None = None,
+        on_deadline: Literal["terminate", "leave"] = "terminate",
+        events: Iterable[type[Event]] | None = None,
+        timeout: float | None = None,
+    ) -> Rollout:
+        """Return a rollout of launches in ``scope`` (``bkjob_async.Poller.rollout``): ``with
+        poller.rollout(scope, key="deploy-42", max_running=50) as rollout:``, then
+        ``rollout.submit(item, Launch.script(...))`` and ``for event in rollout``; each event is
+        waited for at most ``timeout`` seconds."""
+        made = functools.partial(
+            self._poller.rollout,
+            key=key,
+            max_running=max_running,
+            deadline=deadline,
+            exactly_once=exactly_once,
+            on_deadline=on_deadline,
+            events=events,
+        )
+        return Rollout(self, self._wait(made, scope), timeout)
 
     def follow(self, scope: Scope, job_instance_id: int) -> None:
         """Poll a job with no watch (``bkjob_async.Poller.follow``)."""

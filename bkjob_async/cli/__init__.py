@@ -163,6 +163,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("._catalog", "run_logs"),
     "list": ("._catalog", "run_list"),
     "launch": ("._catalog", "run_launch"),
+    "rollout": ("._rollout", "run_rollout"),
     "plans": ("._catalog", "run_plans"),
     "vars": ("._catalog", "run_vars"),
     "call": ("._catalog", "run_call"),

@@ -584,6 +584,58 @@ COMMANDS: list[tuple[str, str, str, str, dict[str, Any], Sequence[Row | Group]]]
          "bkjob-async launch script --flavor apigw-v4 --cluster BCS-K8S-00001 "
          "--namespace prod --workload deployment/api --container app --content 'uptime'",
      ), {}, []),
+    ("rollout", "launch many jobs under a cap and bk-job's quota, each key once",
+     "Launch the targets' jobs, at most --max-running at once and within bk-job's\n"
+     "running-job quota (a refused launch waits for a slot), each key exactly once,\n"
+     "and watch them: a live view on a terminal, a line per key when piped, JSON\n"
+     "lines with --json. TARGETS (a file, or - for stdin) holds one JSON object a\n"
+     'line, {"key": "web-1", "api": "fast_execute_script", "arguments": {...}}, or,\n'
+     "with --content/--file, hosts (ids, CLOUD:IP or IP) run in batches of\n"
+     "--batch-size, one key a batch. With --store FILE, run the same command again\n"
+     "after a crash or Ctrl-C: it goes on, and no key is launched twice.",
+     _examples(
+         "bkjob-async rollout hosts.txt --content 'systemctl restart app' --batch-size 20 "
+         "--max-running 5",
+         "bkjob-async rollout launches.jsonl --max-running 50 --deadline 3600 --store r.db "
+         "--key deploy-42",
+         "cat hosts.txt | bkjob-async rollout - --file deploy.sh --json | "
+         "jq -c 'select(.event==\"launch_failed\")'",
+     ) + _EXIT_STATUS + "0 every key's job succeeded; 1 a key failed, timed out or its job\n"
+     "  failed; 2 usage, a bad target line, credentials or connection error; 130 interrupted",
+     {}, [
+        _CONNECTION,
+        arg("targets", "a file of targets, - for stdin", metavar="TARGETS"),
+        Group("rollout", [
+            arg("--key", "the rollout's name (its entries in --store) (rollout)",
+                default="rollout"),
+            arg("--max-running", "at most this many of its jobs at once (default: bk-job's "
+                "quota alone)", type=number(int, 1, 100_000), metavar="N"),
+            arg("--deadline", "seconds: keys not launched by then fail, running jobs are "
+                "terminated", type=SECONDS, metavar="SECONDS"),
+            flag("--leave-running", "at --deadline, leave running jobs running"),
+            arg("--store", "keep the rollout in this SQLite file: run again with it to go on",
+                metavar="FILE"),
+        ]),
+        Group("a script on hosts (the targets are hosts)", [
+            arg("--content", "the script text"),
+            arg("--file", "a file holding the script"),
+            arg("--batch-size", "hosts a job (10)", type=number(int, 1, 100_000), default=10),
+            arg("--account", "execution account alias (root)", default="root"),
+            arg("--script-language", "(shell)",
+                choices=["shell", "bat", "perl", "python", "powershell"], default="shell"),
+            arg("--params", "the script's parameters"),
+            arg("--script-timeout", "seconds bk-job lets the script run", type=_SCRIPT_TIMEOUT),
+            arg("--name", "the jobs' name"),
+        ]),
+        Group("polling", [
+            arg("--interval", "seconds between polls of a changing job (1)", type=SECONDS,
+                default=1.0),
+            arg("--max-interval", "longest wait between polls of a quiet job (15)",
+                type=SECONDS, default=None),
+            arg("--max-in-flight", "requests at once (32)", type=_IN_FLIGHT, default=32),
+        ]),
+        _JSON,
+    ]),
     ("plans", "list the scope's job plans, or show one with its variables",
      "Without PLAN_ID, list the scope's job plans (newest changed first). With it, show\n"
      "the plan's steps and global variables; a password's value prints as ******.",

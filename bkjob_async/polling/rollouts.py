@@ -323,11 +323,22 @@ class Rollout:
         """Return the next event; stop once every key submitted so far has ended."""
         while True:
             try:
+                return self.receive_nowait()
+            except anyio.WouldBlock:
+                event = await self._receive.receive()
+            if event is not None:
+                return event
+
+    def receive_nowait(self) -> Any:
+        """Return the next event received already; raise ``anyio.WouldBlock`` if there is none
+        yet, ``StopAsyncIteration`` once every key submitted so far has ended."""
+        while True:
+            try:
                 event = self._receive.receive_nowait()
             except anyio.WouldBlock:
                 if self.ledger.open() == 0:
                     raise StopAsyncIteration from None
-                event = await self._receive.receive()
+                raise
             if event is not None:
                 return event
 
