@@ -63,6 +63,7 @@ STRICT = frozenset(
         "explanation/faults",
         "explanation/polling",
         "howto/census",
+        "howto/dashboard",
         "howto/logging",
         "howto/operations-and-retries",
         "howto/per-user-calls",
