@@ -64,6 +64,7 @@ STRICT = frozenset(
         "explanation/polling",
         "howto/census",
         "howto/dashboard",
+        "howto/launch-and-watch",
         "howto/logging",
         "howto/operations-and-retries",
         "howto/per-user-calls",
