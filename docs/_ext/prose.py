@@ -63,6 +63,8 @@ STRICT = frozenset(
         "explanation/faults",
         "explanation/polling",
         "howto/census",
+        "howto/dashboard",
+        "howto/launch-and-watch",
         "howto/logging",
         "howto/operations-and-retries",
         "howto/per-user-calls",
