@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test check stress test-slow test-durations coverage test-matrix lint typecheck unit \
-	quick bench check-live-view clean redis docs docs-serve docs-catalogs docs-review api-keys facades chromium cjk-fonts promtool
+	quick bench check-live-view clean tools redis docs docs-serve docs-catalogs docs-review api-keys facades chromium cjk-fonts promtool
 
 # pip first: it installs the test tools' dependency group (pyproject's [dependency-groups]).
 $(BIN)/python:
@@ -19,10 +19,16 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/bkjob-async demo
 
-test: $(STAMP) lint typecheck docs unit
+# lint, types, the docs' strict build and the system tools side by side (mypy and each
+# language's Sphinx use one core each: one after another they left a core idle), then the suite.
+test: $(STAMP)
+	@$(MAKE) --no-print-directory -j4 --output-sync=target lint typecheck docs tools
+	@$(MAKE) --no-print-directory unit
 
-# The inner loop, in a minute or two: lint, types, and the tests of tests/unit and
-# tests/functional (no socket servers, Redis, browser or docs build), untraced.
+# The inner loop, under two minutes: lint, types, and the tests of tests/unit and
+# tests/functional (no socket servers, Redis, browser or docs build), untraced, but for the
+# files over QUICK_FILE_SECONDS in tests/durations.json (`make test` runs them): 8 of 109
+# files, three quarters of those directories' seconds.
 check: $(STAMP) lint typecheck quick
 
 lint: $(STAMP)
@@ -56,7 +62,7 @@ unit quick test-slow: export PYTHONDONTWRITEBYTECODE :=
 unit quick test-slow: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
 unit quick: export BKJOB_TEST_DURATIONS := $(abspath $(VENV))/test-durations.json
 
-unit: $(STAMP) redis chromium promtool
+unit: $(STAMP) tools
 	@test -d $(VENV)/pycache || { echo "compiling the bytecode of the suite (first run)"; \
 	  $(BIN)/python -m compileall -q -j 0 bkjob_async >/dev/null; \
 	  $(BIN)/pytest -q --collect-only -p no:cacheprovider $(UNIT_ARGS) >/dev/null || true; }
@@ -65,7 +71,10 @@ unit: $(STAMP) redis chromium promtool
 	  $(addprefix --ignore=,$(ALONE))
 	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and untraced" $(XDIST) $(addprefix --ignore=,$(ALONE))
 
-# `make check`'s tests: tests/unit and tests/functional, untraced, on PYTEST_WORKERS workers.
+# `make check`'s tests: tests/unit and tests/functional, untraced, on PYTEST_WORKERS workers,
+# the files over QUICK_FILE_SECONDS left out (QUICK_FILE_SECONDS=: none).
+QUICK_FILE_SECONDS ?= 15
+quick: export BKJOB_TEST_FILE_LIMIT := $(QUICK_FILE_SECONDS)
 quick: $(STAMP)
 	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and not untraced" $(XDIST) tests/unit tests/functional
 
@@ -85,9 +94,12 @@ test-durations:
 	  print(json.dumps({k: round(v) for k, v in sorted(known.items()) if v >= 1}, indent=0))' \
 	  $(VENV)/test-durations.json > tests/durations.json
 
-# The long forms of the soak and crash loops, and every property test's full count of examples.
+# The long forms of the soak and crash loops, and every property test's full count of examples,
+# both on PYTEST_WORKERS workers (the loops ran on one, the other core idle, for most of CI's
+# slow step; a test each, not a file each: four of the 16 loops are test_deployment_faults',
+# each with its own deployments): a loop that holds only on an idle machine is a finding.
 test-slow: $(STAMP) redis
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -m slow -n $(PYTEST_WORKERS) --dist load
 	$(BIN)/pytest -q -m "not slow" -k "hypothesis or pass_without_speedups" --hypothesis-profile=full \
 	  $(XDIST)
 
@@ -98,27 +110,39 @@ test-matrix: $(STAMP) redis
 	PATH="$(PYENV_BINS)$$PATH" $(BIN)/nox -s tests oldest_redis
 
 # The system tools some tests use, installed with apt-get when missing and we are root; anyone
-# else is told what to install, and those tests skip (or fail, with CI=true).
+# else is told what to install, and those tests skip (or fail, with CI=true). `make tools` (what
+# `make unit` needs) checks them all and installs the missing ones in one apt-get call: on a
+# fresh machine one `apt-get update`, not one a tool (each took 10-30 s).
 APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+# Each tool, ` ~ ` between: the check that it is there, its Debian package (`lean:`: without
+# its recommends), what it is.
+TOOL_redis := command -v redis-server ~ redis-server ~ redis-server (Redis 6.2+)
+TOOL_promtool := command -v promtool ~ lean:prometheus ~ promtool
+TOOL_chromium := command -v chromium || command -v chromium-browser ~ chromium ~ chromium
+TOOL_cjk-fonts := fc-list :lang=zh | grep -q . ~ fonts-noto-cjk ~ a CJK font
 
 define needs
-@{ $(1); } >/dev/null 2>&1 || { \
-  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-    echo "installing $(2) (apt-get)"; apt-get update -qq && $(APT) $(2) >/dev/null; \
-  else echo "$(3) is missing: install $(2) (apt-get, brew...); until then the tests that need it skip"; fi; }
+@missing=""; for tool in $(foreach t,$(1),'$(TOOL_$(t))'); do \
+  check=$${tool%% ~ *}; rest=$${tool#* ~ }; package=$${rest%% ~ *}; what=$${rest#* ~ }; \
+  { eval "$$check"; } >/dev/null 2>&1 && continue; \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then missing="$$missing $$package"; \
+  else echo "$$what is missing: install $${package#lean:} (apt-get, brew...); until then the tests that need it skip"; fi; \
+done; \
+if [ -n "$$missing" ]; then echo "installing$$(echo $$missing | sed "s/lean://g") (apt-get)"; apt-get update -qq && \
+  full=$$(printf '%s\n' $$missing | grep -v '^lean:' || true); \
+  lean=$$(printf '%s\n' $$missing | sed -n 's/^lean://p'); \
+  { [ -z "$$full" ] || $(APT) $$full >/dev/null; } && \
+  { [ -z "$$lean" ] || $(APT) --no-install-recommends $$lean >/dev/null; }; fi
 endef
 
-redis:
-	$(call needs,command -v redis-server,redis-server,redis-server (Redis 6.2+))
+tools:
+	$(call needs,redis promtool chromium cjk-fonts)
 
-promtool:
-	$(call needs,command -v promtool,prometheus --no-install-recommends,promtool)
+redis promtool cjk-fonts:
+	$(call needs,$@)
 
-chromium: cjk-fonts
-	$(call needs,command -v chromium || command -v chromium-browser,chromium,chromium)
-
-cjk-fonts:
-	$(call needs,fc-list :lang=zh | grep -q .,fonts-noto-cjk,a CJK font)
+chromium:
+	$(call needs,chromium cjk-fonts)
 
 # The docs site in English and Chinese, strictly (every warning an error, every reference
 # resolved), then the Chinese catalogs' count and the glossary, strictly too (DOCS_I18N=: report).
@@ -129,9 +153,14 @@ DOCS_I18N := --strict
 docs: $(STAMP)
 	find docs/locale -name '*.mo' -delete
 	rm -rf docs/_build/html
-	$(BIN)/sphinx-build -E -W --keep-going -n -q -b html docs docs/_build/html
-	$(foreach lang,$(DOCS_LANGUAGES),$(BIN)/sphinx-build -E -W --keep-going -n -q -b html \
-	  -D language=$(lang) docs docs/_build/html/$(lang) &&) true
+	@# every language at once, each its own Sphinx on one core (they write apart: the API
+	@# pages atomically, the .mo files by the Chinese build only); any failure fails the step
+	@pids=""; for lang in en $(DOCS_LANGUAGES); do \
+	  if [ $$lang = en ]; then extra=""; out=docs/_build/html; \
+	  else extra="-D language=$$lang"; out=docs/_build/html/$$lang; fi; \
+	  echo "sphinx-build -E -W --keep-going -n -q -b html $$extra docs $$out"; \
+	  $(BIN)/sphinx-build -E -W --keep-going -n -q -b html $$extra docs $$out & pids="$$pids $$!"; \
+	done; failed=0; for pid in $$pids; do wait $$pid || failed=1; done; exit $$failed
 	$(foreach lang,$(DOCS_LANGUAGES),$(BIN)/python docs/_ext/catalogs.py --quiet \
 	  --language $(lang) $(DOCS_I18N) &&) true
 	$(foreach lang,$(DOCS_LANGUAGES),$(BIN)/python docs/_ext/glossary.py \

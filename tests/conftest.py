@@ -207,13 +207,25 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.add_marker(pytest.mark.untraced)
 
 
+#: ``make check``'s budget: the files that took longer than this many seconds in
+#: ``tests/durations.json`` are deselected (``BKJOB_TEST_FILE_LIMIT``; unset: every file runs).
+_FILE_LIMIT = float(os.environ.get("BKJOB_TEST_FILE_LIMIT", "0") or 0)
+
+
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The longest files first, by the seconds they took before: xdist hands files to its
     workers in this order (`make unit` passes ``--no-loadscope-reorder``, or xdist would hand
     out the files with the most tests first), so that a long one does not start last and
     finish alone. (A stable sort: each file's tests stay together and in their order; files
     not timed yet keep theirs, after the rest.)"""
+    if _FILE_LIMIT:  # (``make check``: the files known to take longer left to ``make test``)
+        seed = json.loads(_SEED.read_text())  # (not this machine's last run: a fixed subset)
+        over = {path for path, took in seed.items() if float(took) > _FILE_LIMIT}
+        dropped = [item for item in items if item.nodeid.split("::", 1)[0] in over]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [item for item in items if item.nodeid.split("::", 1)[0] not in over]
     seconds = _file_seconds() if _DURATIONS else {}
     if seconds:
         items.sort(key=lambda item: -float(seconds.get(item.nodeid.split("::", 1)[0], 0.0)))
