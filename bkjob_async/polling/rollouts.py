@@ -31,7 +31,8 @@ A create whose answer is lost is looked up by that name in the job list (bk-job'
 filter is SQL ``LIKE``: the answer is matched exactly) before it is sent again; a job created
 and never started is started. The rollout's entries live in the poller's store (under
 ``rollout:<key>``): on a durable store a rollout opened again with the same ``key`` after a
-crash goes on from them. ``exactly_once=True`` refuses (``LaunchFailed`` with
+crash goes on from them (a key whose job ran before the crash is told ``Launched`` again: at
+least once, its job once). ``exactly_once=True`` refuses (``LaunchFailed`` with
 ``UnsupportedOperationError``, nothing sent) what cannot be: a job plan (``execute_job_plan``
 takes no task name) and every launch on ESB v2 (no job list). By default those are sent once
 and a lost answer fails their key (``LaunchFailed`` with the transport's error).
@@ -527,17 +528,16 @@ class Rollout:
                 await self._find(entry)
         elif entry.phase == "created":
             await self._start(entry)
-        else:
-            self._running(entry, launched=False, told=False)
+        else:  # told again: the run that crashed may have died before its reader heard it
+            self._running(entry, launched=False)
 
     # --- running jobs ---------------------------------------------------------------------------
 
-    def _running(self, entry: Entry, *, launched: bool, told: bool = True) -> None:
+    def _running(self, entry: Entry, *, launched: bool) -> None:
         assert self._tg is not None
         assert entry.job is not None
         self._counts["launched"] += 1
-        if told:
-            self._send.send_nowait(Launched(entry.key, entry.job))
+        self._send.send_nowait(Launched(entry.key, entry.job))
         self._tg.start_soon(self._follow, entry, launched)
         self._poke()  # (a deadline may be due)
 

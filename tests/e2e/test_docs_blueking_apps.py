@@ -24,6 +24,7 @@ PAGES = [
     "howto/json-models.md",
     "howto/one-shot-checks.md",
     "howto/results-from-logs.md",
+    "howto/rollouts.md",
 ]
 BLOCK = re.compile(r"^```(?P<lang>[a-z]*)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 
