@@ -286,8 +286,7 @@ def one_seed(seed: int) -> dict[str, Any]:
             called["requests"]["get_job_instance_status"],
         )
         <= LAUNCHES,
-        "fewer requests than nodeman": max(total["rollout"], total["callbacks"])
-        < total["nodeman"],
+        "fewer requests than nodeman": max(total["rollout"], total["callbacks"]) < total["nodeman"],
         "shorter makespan than nodeman": max(rollout["makespan"], called["makespan"])
         < nodeman["makespan"],
         "check_rollout: one job-list read a visit": checks["most_lists"] <= 1,

@@ -112,7 +112,9 @@ def test_two_hundred_restarts(tmp_path: Path) -> None:
     keys = [f"host-{i}" for i in range(150)]
     server, launched, runs, dropped = restarts(tmp_path / "state.db", 86, 1000, keys, most=2.0)
     check(server, launched, keys)
-    print(f"\n{len(keys)} keys: {runs} runs killed, {dropped} launch answers dropped, "
-          f"{len(server.sim.job_ids())} jobs, each key once")
+    print(
+        f"\n{len(keys)} keys: {runs} runs killed, {dropped} launch answers dropped, "
+        f"{len(server.sim.job_ids())} jobs, each key once"
+    )
     assert runs >= 200
     assert dropped >= 1
