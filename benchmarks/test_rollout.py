@@ -35,7 +35,6 @@ the spread in ``docs/performance.md``) the simulator's seeds: a table of every s
 
 from __future__ import annotations
 
-import datetime as _dt
 import heapq
 import json
 import os
@@ -75,21 +74,6 @@ class Counted:
     async def _send(self, request: Request) -> Response:
         self.requests[request.api] += 1
         return await self.server.transport.send(request)
-
-
-def on_the_simulators_clock(poller: Poller, server: VirtualBkJob) -> Poller:
-    """Give the poller the simulator's wall clock (the census's window is read on it): on
-    virtual time the machine's clock stays behind the simulator's, which a real bk-job and
-    its callers' clocks never are."""
-
-    def wall() -> _dt.datetime:
-        return _dt.datetime.fromtimestamp(server.sim._world.now_ms() / 1000, _dt.timezone.utc)
-
-    driver = poller._driver
-    driver.rules = driver.rules._replace(wall=wall)
-    if driver.census is not None:
-        driver.census._wall = wall
-    return poller
 
 
 def launch(i: int, callback_url: str | None = None) -> Launch:
@@ -162,7 +146,7 @@ def run_rollout(
 
     async def main() -> dict[str, Any]:
         client = server.client(wire.transport)
-        poller = on_the_simulators_clock(Poller(client), server)
+        poller = Poller(client, wall=server.sim.utcnow)  # (the census reads its window on it)
         async with client, poller, anyio.create_task_group() as tg:
             if callbacks:
                 tg.start_soon(deliver_callbacks, server, poller)
