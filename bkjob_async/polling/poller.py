@@ -404,10 +404,14 @@ def _check_scope(scope: object) -> Scope:
     return scope
 
 
-def _check(client: BkJobClient, policy: object, store: object, journal: object) -> None:
+def _check(
+    client: BkJobClient, policy: object, store: object, journal: object, wall: object = None
+) -> None:
     """Raise ``TypeError``/``ValueError`` for a poller that could not work, before anything runs."""
     if not isinstance(policy, PollPolicy):
         raise TypeError("policy must be a PollPolicy")
+    if wall is not None and not callable(wall):
+        raise TypeError(f"wall must be a callable returning a UTC datetime, not {wall!r}")
     if store is not None and not isinstance(store, Store):
         raise TypeError(f"store must be a Store, not {type(store).__name__}")
     if store is not None and journal is not None:
@@ -456,7 +460,7 @@ class Poller:
         journal: Journal | None = None,
         permits: Permits | None = None,
     ) -> None:
-        _check(client, policy, store, journal)
+        _check(client, policy, store, journal, wall)
         self.client = client
         self.policy = policy
         self._protocol = client.protocol

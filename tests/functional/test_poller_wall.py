@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import pytest
 
 from bkjob_async import Account, BkJobClient, Poller, Scope, Targets
 from bkjob_async.testing import BkJobSimulator, loop_time, run_virtual
@@ -56,3 +57,11 @@ def test_a_wall_clock_behind_bk_jobs_misses_the_new_jobs_in_the_list() -> None:
     _, _, statuses = launches_after_a_while(wall=False)
     _, _, given = launches_after_a_while(wall=True)
     assert statuses > given
+
+
+def test_a_wall_that_is_not_callable_is_refused_at_once() -> None:
+    client = BkJobClient(
+        "http://bk-job.invalid", app_code="a", app_secret="s3cret-wall", username="u"
+    )
+    with pytest.raises(TypeError, match="wall must be a callable"):
+        Poller(client, wall="2026-11-28")  # type: ignore[arg-type]
