@@ -90,6 +90,7 @@ async def amain(
         env=os.environ if env is None else env,
         interrupt=interrupt,
         stdin=sys.stdin if stdin is None and stdout is None else stdin,
+        argv=argv,
     )
     from ._parser import ParserExit, build_parser
 

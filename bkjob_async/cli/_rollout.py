@@ -203,12 +203,19 @@ async def run_rollout(ctx: Context, args: argparse.Namespace) -> int:
     _summary(ctx, args, keys, mode, time.monotonic() - started, stats)
     if ctx.interrupted:
         if args.store is not None:
-            again = f"bkjob-async rollout {shlex.quote(args.targets)} --store "
-            ctx.err(f"resume it with: {again}{shlex.quote(args.store)} --key {args.key} ...")
+            ctx.err(f"resume it with: {_again(ctx, args)}")
         else:
             ctx.err("not resumable: run it with --store FILE to make a rollout you can resume")
         return EXIT_INTERRUPTED
     return EXIT_FAILED if keys.failed or keys.timed_out else EXIT_OK
+
+
+def _again(ctx: Context, args: argparse.Namespace) -> str:
+    """Return the command that resumes this rollout: the same arguments (no flag holds a secret)."""
+    again = shlex.join(["bkjob-async", *ctx.argv])
+    if args.targets == "-":
+        again += "  (the same targets on stdin)"
+    return again
 
 
 async def _roll(

@@ -67,12 +67,15 @@ class Context:
         env: Mapping[str, str],
         interrupt: anyio.Event | None = None,
         stdin: TextIO | None = None,
+        argv: Sequence[str] = (),
     ) -> None:
         self.stdout = stdout
         self.stderr = stderr
         #: Where ``-`` among the job ids reads more ids (``read_ids``).
         self.stdin = stdin
         self.env = env
+        #: The command's arguments as given (what a resume hint repeats).
+        self.argv = tuple(argv)
         self.interrupt = interrupt or anyio.Event()
         self._scopes: list[anyio.CancelScope] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import anyio
@@ -111,9 +112,12 @@ async def test_a_store_resumes_without_launching_a_key_twice(
         tg.start_soon(stop_after_two)
         first = await run(argv, env, stdin=stdin, interrupt=interrupt)
     assert first.status == 130
-    assert f"--store {store}" in first.err
     assert 2 <= len(sim.job_ids()) < 6
-    again = await run(argv, env, stdin=stdin)
+    hint = first.err.split("resume it with: ", 1)[1].splitlines()[0]
+    command, note = hint.split("  ", 1)
+    assert note == "(the same targets on stdin)"
+    assert shlex.split(command) == ["bkjob-async", *argv]  # the script flags too: runnable as is
+    again = await run(shlex.split(command)[1:], env, stdin=stdin)
     assert again.status == 0, again.err
     assert names(sim) == sorted(f"rollout [rollout r/batch-{i}]" for i in range(1, 7))
     assert "held already" in again.out
