@@ -139,7 +139,9 @@ class Census:
 
     def add(self, watched: Watched, soon: bool = True, launched: bool = False) -> None:
         """Let the list follow a job; ``soon``: read it within moments (a job the list reads
-        first), else at the next round (a job parked just after its own poll read it).
+        first), else at the next round (a job parked just after its own poll read it, or one
+        ``launched`` a moment ago: its row would only say it runs, and a rollout that refills
+        its slots one launch at a time would have the list read at every launch).
 
         A job added may be older than the window: the window goes back 30 days, unless the
         job was ``launched`` a moment ago (as its watch was told). Its row is then among the
@@ -159,6 +161,7 @@ class Census:
         elif since is not None or first:
             recent = self._wall() - _AHEAD
             self._since[scope] = recent if since is None or since > recent else since
+        soon = soon and not launched
         if soon:
             self._soon = True
         if soon or self._idle:

@@ -14,11 +14,13 @@ from bkjob_async import (
     JobFinished,
     JobStatus,
     Poller,
+    PollPolicy,
     TransportError,
     UnsupportedOperationError,
 )
 from bkjob_async.models.requests import Account, FileSource, Targets
 from bkjob_async.polling import Launch
+from bkjob_async.polling._decide import census_round
 from bkjob_async.polling.rollouts import (
     Launched,
     LaunchFailed,
@@ -390,3 +392,17 @@ def test_a_rollout_of_ends_only_leaves_its_jobs_to_the_job_list() -> None:
     # one status read a job (its final snapshot); the list follows them while they run
     assert server.sim.request_count("get_job_instance_status") <= 10
     assert server.sim.request_count("get_job_instance_list") >= 1
+
+
+def test_refills_read_the_job_list_once_a_round_not_once_a_launch() -> None:
+    # Each refill launches a job whose row would only say that it runs: the census reads it
+    # at its next round, with the others, not soon after each launch (about twice a round).
+    server = VirtualBkJob(host_duration=(5, 20), seed=21)
+    launches = {f"k{i}": script() for i in range(40)}
+    events, _, ended = run_virtual(
+        lambda: run(server, launches, max_running=5, events=(JobFinished,))
+    )
+    assert by_kind(events) == {"Launched": 40, "JobFinished": 40}
+    rounds = ended / census_round(PollPolicy())
+    assert rounds > 10
+    assert server.sim.request_count("get_job_instance_list") <= rounds + 2
