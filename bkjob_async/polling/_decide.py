@@ -92,6 +92,7 @@ __all__ = [
     "SERVER_FAILURES",
     "UNCHANGED",
     "WINDOW",
+    "YOUNG",
     "Action",
     "Answer",
     "Decision",
@@ -478,8 +479,17 @@ MIN_CALLS = 20
 
 
 #: The first probe's delay in an outage; it doubles per failed probe up to the latency bound
-#: (``cap``: ``max_interval`` without a bound), so bk-job's return is seen within it.
+#: (``cap``: ``max_interval`` without a bound), so bk-job's return is seen within it while the
+#: outage is young (``YOUNG``).
 FIRST_PROBE = 1.0
+
+
+#: How long an outage is young, in seconds: its probes go at most the latency bound apart
+#: (most outages are over by then, and their end is seen within the bound). An older one is
+#: probed at most the bound per ``YOUNG`` seconds of its age apart (a 2-minute outage every
+#: 10 s at a 5 s bound), up to ``max_interval``: its return is seen within about a twelfth of
+#: its length, and a long one costs a probe per ``max_interval``, not per bound.
+YOUNG = 60.0
 
 
 #: The share of a probe's delay jitter may take off (never adds): bk-job's return is seen
@@ -590,10 +600,14 @@ class Server:
     is reported, or ``hold`` seconds pass (a probe whose job was released reports nothing).
     """
 
-    #: The most a probe waits for the next (at least ``FIRST_PROBE``).
+    #: The most a probe waits for the next while the outage is young (at least
+    #: ``FIRST_PROBE``; ``YOUNG``).
     cap: float
     #: How long a granted probe holds the others back.
     hold: float
+    #: The most a probe waits for the next in an old outage (``max_interval``; below ``cap``:
+    #: ``cap``).
+    top: float = 0.0
     #: When the outage began (engine clock), or ``None`` while bk-job answers.
     down_since: float | None = None
     #: When the next probe may go; its delay; whether a granted probe has not reported yet.
@@ -640,7 +654,7 @@ class Server:
         next value and whether it ended one."""
         if self.down_since is None:
             return self, False
-        return Server(self.cap, self.hold, seen=self.seen), True
+        return Server(self.cap, self.hold, self.top, seen=self.seen), True
 
     def failed(
         self,
@@ -716,12 +730,21 @@ class Server:
             suspect = now
         return (value if suspect == value.suspect else attrs.evolve(value, suspect=suspect)), False
 
+    def probe_cap(self, now: float) -> float:
+        """Return the most the next probe waits: the bound (``cap``) while the outage is
+        young, then the bound per ``YOUNG`` seconds of its age, up to ``top``."""
+        bound = max(self.cap, FIRST_PROBE)
+        if self.down_since is None or self.top <= bound:
+            return bound
+        return min(self.top, max(bound, bound * (now - self.down_since) / YOUNG))
+
     def _probe_later(self, now: float, rng: random.Random) -> Server:
+        gap = min(self.delay, self.probe_cap(now))
         return attrs.evolve(
             self,
             probing=False,
-            probe_at=now + self.delay * (1.0 - PROBE_JITTER * rng.random()),
-            delay=min(max(self.cap, FIRST_PROBE), self.delay * 2.0),
+            probe_at=now + gap * (1.0 - PROBE_JITTER * rng.random()),
+            delay=gap * 2.0,
         )
 
 
@@ -768,7 +791,8 @@ class Health(NamedTuple):
     @classmethod
     def start(cls, policy: PollPolicy) -> Health:
         hold = (policy.poll_timeout or 30.0) + 1.0
-        return cls(Server(cap(policy, False), hold), RetryBudget(policy.retry_budget))
+        server = Server(cap(policy, False), hold, policy.max_interval)
+        return cls(server, RetryBudget(policy.retry_budget))
 
 
 class _Unchanged:

@@ -1153,10 +1153,12 @@ class Driver:
     def _outage_began(self, began: OutageBegan) -> None:
         error = began.error
         logger.warning(
-            "bk-job cannot be reached (%s: %s); probing it every %g s at most",
+            "bk-job cannot be reached (%s: %s); probing it every %g s at most for a minute, "
+            "then less often as the outage lasts (every %g s at most)",
             type(error).__name__,
             self.reader.redact(str(error)),
             max(self.health.server.cap, FIRST_PROBE),
+            max(self.health.server.cap, self.health.server.top, FIRST_PROBE),
         )
         self.outage_error = error
         self.down_since = self.clock()
