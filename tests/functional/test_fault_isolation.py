@@ -6,8 +6,8 @@ The issue's cases at its figures, each deterministic (``tests/faulty.py`` over
 - 12 hung jobs among 52 (``PollPolicy(interval=0.1, max_interval=0.3, max_in_flight=8)``, a
   read timeout of 2 s; the 40 healthy jobs end 4-6 s in), listed first, last or interleaved,
   five seeds each: every healthy end seen within 3 s, no ``PollingStalled``, each hung job
-  ended with its timeout once its budget (``max_failures`` over ``max_failing_time``) is spent,
-  within 16 s of ``max_failing_time`` whatever the number of hung jobs;
+  ended with its timeout when its budget (``max_failures`` over ``max_failing_time``) is spent,
+  within 0.5 s of its end (no read needed then), whatever the number of hung jobs;
 - three 502s on one job's reads that would see its end (its retries included), or on three
   jobs, at ``latency=5.0``: no end seen more than 9 s after it happened;
 - bk-job itself frozen (every read hangs) or down (502s), mid-watch or from the first read:
@@ -127,17 +127,19 @@ def test_12_hung_jobs_among_52_anywhere_in_the_list(order: str, seed: int) -> No
             continue
         assert isinstance(event, WatchFailed), (job, event)
         assert isinstance(event.error, bk_errors.TimeoutError), event.error
-        # Its budget is ``max_failing_time`` (60 s) since its first failed read (sent at once,
-        # within the first 2 s of timeouts; ``max_failures``, 10, fit in it at the backoff's
-        # shortest): the share of ``max_in_flight`` it holds with the 11 others, 2 s a read,
-        # does not stretch it (it did: 10 reads each, the last ~100 s in). The read at the
-        # budget's end waits at most its turn among the 12: 12 / 2 slots x 2 s.
+        # Its budget is ``max_failing_time`` (60 s) since its first failed read was sent
+        # (``max_failures``, 10, fit in it at the backoff's shortest): the share of
+        # ``max_in_flight`` it holds with the 11 others, 2 s a read, does not stretch it (it
+        # did: 10 reads each, the last ~100 s in), nor does a last read waiting its turn among
+        # the 12 (it did: up to 12 / 2 slots x 2 s late). It ends at its budget's end.
         assert 2 <= server.reads[job] < HUNG_POLICY.max_failures, (job, server.reads[job])
-        budget = HUNG_POLICY.max_failing_time
-        assert budget is not None
-        assert budget <= t <= budget + 2.0 * TIMEOUT + 12 / 2 * TIMEOUT, (job, t)
+        assert HUNG_POLICY.max_failing_time is not None
+        budget = server.read_at[job][0] - server.started + HUNG_POLICY.max_failing_time
+        assert abs(t - budget) <= 0.5, (order, seed, job, round(t - budget, 2))
     assert not _said(seen, PollingStalled)
-    assert stats.job_failures + stats.server_failures == sum(server.reads[j] for j in faults)
+    # Every failed read is counted, but a read still hanging when its job ended (one a job).
+    reads = sum(server.reads[j] for j in faults)
+    assert reads - len(faults) <= stats.job_failures + stats.server_failures <= reads
     # Only reads sent before anything answered could say bk-job hangs: the first ones.
     assert stats.server_failures <= HUNG_POLICY.max_in_flight
 
