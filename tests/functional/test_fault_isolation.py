@@ -16,6 +16,7 @@ The issue's cases at its figures, each deterministic (``tests/faulty.py`` over
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -208,4 +209,22 @@ def test_bk_jobs_return_is_seen_within_the_latency_bound(up: float, seed: int) -
     assert len(stalled) == len(resumed) == 1, (stalled, resumed)
     assert policy.latency is not None
     assert up <= resumed[0] <= up + policy.latency, (up, resumed)
+    assert all(isinstance(e, JobFinished) for _, e in _ends(seen).values())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_long_outage_is_probed_less_often_and_its_end_still_seen(seed: int) -> None:
+    # Issue 85: a probe every latency bound (5 s) for a whole outage cost 0.21 requests/s,
+    # against 0.1 when the probes grew to ``max_interval``. After a minute, the gap grows
+    # with the outage's age (the bound per minute of it) up to ``max_interval``.
+    server = FaultyBkJob({job: 330.0 + job * 0.1 for job in range(1, 21)}, timeout=TIMEOUT)
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_in_flight=8)
+    seen, _ = _watch(server, policy, seed, down=(10.0, 310.0))
+    sent = sorted(t - server.started for reads in server.read_at.values() for t in reads)
+    after_a_minute = [t for t in sent if 10.0 + 60.0 <= t < 310.0]
+    assert len(after_a_minute) / 240.0 <= 0.1, len(after_a_minute)
+    assert all(b - a <= policy.max_interval for a, b in itertools.pairwise(after_a_minute))
+    stalled, resumed = _said(seen, PollingStalled), _said(seen, PollingResumed)
+    assert len(stalled) == len(resumed) == 1, (stalled, resumed)
+    assert 310.0 <= resumed[0] <= 310.0 + policy.max_interval, resumed
     assert all(isinstance(e, JobFinished) for _, e in _ends(seen).values())
