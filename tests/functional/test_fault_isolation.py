@@ -37,7 +37,7 @@ from bkjob_async import errors as bk_errors
 from bkjob_async.testing import MockTransport
 
 from ..faulty import FaultyBkJob, JobFaults
-from ..virtual import now, run_virtual
+from ..virtual import VirtualBkJob, now, run_virtual
 
 SCOPE = Scope.biz(2)
 TIMEOUT = 2.0  # the client's read timeout, as the issue's Timeouts(read=2.0)
@@ -228,3 +228,35 @@ def test_a_long_outage_is_probed_less_often_and_its_end_still_seen(seed: int) ->
     assert len(stalled) == len(resumed) == 1, (stalled, resumed)
     assert 310.0 <= resumed[0] <= 310.0 + policy.max_interval, resumed
     assert all(isinstance(e, JobFinished) for _, e in _ends(seen).values())
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_429_right_after_an_outage_leaves_the_rate_where_bk_job_puts_it(seed: int) -> None:
+    # Issue 85: bk-job down when the watch begins, then back behind a limit of 100 requests/s.
+    # The first goodput sample after the outage spanned it (nothing answered), so the catch-
+    # up's first 429 cut the rate to the 1/s floor, where it stayed: 12% of the limit
+    # admitted in the 10 s after the resume. ``RateGovernor.resumed`` measures afresh.
+    server = VirtualBkJob({job: 60.0 + job * 0.01 for job in range(1, 1001)})
+    server.sim.set_rate_limit(100.0)
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_in_flight=32, census=False)
+    resumed: list[float] = []
+
+    async def main() -> None:
+        async with (
+            server.client() as client,
+            Poller(client, policy=policy, rng=random.Random(seed)) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(server.outage, 0.0, 40.0)
+            with anyio.fail_after(1000):
+                async for event in poller.watch_jobs(SCOPE, list(server.ids.values())):
+                    if isinstance(event, PollingResumed):
+                        resumed.append(now())
+            tg.cancel_scope.cancel()
+
+    run_virtual(main)
+    assert len(resumed) == 1
+    back = resumed[0]
+    assert any(back <= t < back + 10.0 for t in server.refused)  # (the catch-up hit the limit)
+    admitted = [t for t in server.answered if back <= t < back + 10.0]
+    assert len(admitted) >= 0.7 * 100.0 * 10.0, len(admitted)
