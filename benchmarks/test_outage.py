@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import os
+import random
+import statistics
 import time
 
 import anyio
@@ -87,6 +89,45 @@ def test_ten_minutes_down_on_virtual_time() -> None:
     assert not failed
     assert len(sent_down) / 600 <= 3.0
     assert caught_up <= 17.5
+
+
+def _resumed_after(outage: float, seed: int) -> float:
+    """Return how long after bk-job's return a watch of 20 jobs heard ``PollingResumed``."""
+    rng = random.Random(seed)
+    down = (20.0 + rng.uniform(0.0, 5.0), 0.0)
+    down = (down[0], down[0] + outage)
+    server = VirtualBkJob({job: down[1] + 30.0 + job for job in range(1, 21)})
+    resumed: list[float] = []
+
+    async def main() -> None:
+        async with (
+            server.client() as client,
+            Poller(client, policy=POLICY, rng=random.Random(seed)) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(server.outage, *down)
+            with anyio.fail_after(3000):
+                async for event in poller.watch_jobs(SCOPE, list(server.ids.values())):
+                    if isinstance(event, PollingResumed) and not resumed:
+                        resumed.append(now())
+
+    run_virtual(main)
+    return resumed[0] - down[1]
+
+
+def test_how_soon_bk_jobs_return_is_seen_on_virtual_time() -> None:
+    lines = ["== bk-job's return seen (PollingResumed) after outages, 25 runs each, virtual time"]
+    worst: dict[float, float] = {}
+    for outage in (20.0, 120.0, 600.0):
+        delays = [_resumed_after(outage, seed) for seed in range(25)]
+        worst[outage] = max(delays)
+        lines.append(
+            f"{outage:.0f} s down: resumed {statistics.mean(delays):.2f} s after the return on "
+            f"average, median {statistics.median(delays):.2f} s, worst {max(delays):.2f} s"
+        )
+    report(lines)
+    assert POLICY.latency is not None
+    assert worst[20.0] <= POLICY.latency
 
 
 async def _real(outage: float) -> dict[str, object]:

@@ -39,10 +39,13 @@ any other failure    counted in bk-job's window (``Server``), which may make bk-
                      (sooner, an outage's start could not be told from it), give up when
                      the budget is spent (``max_failures`` in a row over at least
                      ``max_failing_time``, the last not one saying bk-job is unreachable;
-                     with a time set, reads its backoff had time for count as made, and a
-                     read falls when the time is spent: ``_counted``; or two refused
+                     with a time set, reads its backoff had time for count as made, and
+                     it ends when the time is spent, read or not: ``budget_end``,
+                     ``Expires``; or two refused
                      bodies, or ``SAME_FORMAT_LIMIT`` alike, in a row).
                      While bk-job is down the job spends nothing and waits for the probes
+expired (a timer)    the time of a failing job's budget ran out (``Expires``): it ends as
+                     a failure would end it, with its last error; nothing else changes
 listed (job list)    poll the job itself when its row says it ended, or it has no row;
                      else nothing (a job the list follows, ``census``, has no next poll
                      after an answer either: its rows say when to read it). A job whose
@@ -80,6 +83,7 @@ if TYPE_CHECKING:
     from .events import Event
 
 __all__ = [
+    "EXPIRED",
     "FAILING_AFTER",
     "HINT",
     "MIN_CALLS",
@@ -92,10 +96,12 @@ __all__ = [
     "SERVER_FAILURES",
     "UNCHANGED",
     "WINDOW",
+    "YOUNG",
     "Action",
     "Answer",
     "Decision",
     "Deliver",
+    "Expires",
     "Failed",
     "Failing",
     "GiveUp",
@@ -109,6 +115,7 @@ __all__ = [
     "RetryBudget",
     "Rules",
     "Server",
+    "budget_end",
     "cap",
     "census_round",
     "classify",
@@ -444,8 +451,16 @@ class Retried(NamedTuple):
     """A failed poll will be retried (counted in ``statistics().retries``)."""
 
 
+class Expires(NamedTuple):
+    """The failing job's time budget runs out ``at`` (engine clock): the driver decides
+    ``EXPIRED`` for it then, read or not (its last read may wait or hang past it). One timer
+    a job: a later ``Expires`` replaces it."""
+
+    at: float
+
+
 #: What the driver applies.
-Action = Deliver | Failing | Recovered | GiveUp | OutageBegan | OutageEnded | Retried
+Action = Deliver | Failing | Recovered | GiveUp | OutageBegan | OutageEnded | Retried | Expires
 
 
 #: Failed reads of one job in a row after which its watches hear ``JobPollFailing``.
@@ -478,8 +493,17 @@ MIN_CALLS = 20
 
 
 #: The first probe's delay in an outage; it doubles per failed probe up to the latency bound
-#: (``cap``: ``max_interval`` without a bound), so bk-job's return is seen within it.
+#: (``cap``: ``max_interval`` without a bound), so bk-job's return is seen within it while the
+#: outage is young (``YOUNG``).
 FIRST_PROBE = 1.0
+
+
+#: How long an outage is young, in seconds: its probes go at most the latency bound apart
+#: (most outages are over by then, and their end is seen within the bound). An older one is
+#: probed at most the bound per ``YOUNG`` seconds of its age apart (a 2-minute outage every
+#: 10 s at a 5 s bound), up to ``max_interval``: its return is seen within about a twelfth of
+#: its length, and a long one costs a probe per ``max_interval``, not per bound.
+YOUNG = 60.0
 
 
 #: The share of a probe's delay jitter may take off (never adds): bk-job's return is seen
@@ -590,10 +614,14 @@ class Server:
     is reported, or ``hold`` seconds pass (a probe whose job was released reports nothing).
     """
 
-    #: The most a probe waits for the next (at least ``FIRST_PROBE``).
+    #: The most a probe waits for the next while the outage is young (at least
+    #: ``FIRST_PROBE``; ``YOUNG``).
     cap: float
     #: How long a granted probe holds the others back.
     hold: float
+    #: The most a probe waits for the next in an old outage (``max_interval``; below ``cap``:
+    #: ``cap``).
+    top: float = 0.0
     #: When the outage began (engine clock), or ``None`` while bk-job answers.
     down_since: float | None = None
     #: When the next probe may go; its delay; whether a granted probe has not reported yet.
@@ -640,7 +668,7 @@ class Server:
         next value and whether it ended one."""
         if self.down_since is None:
             return self, False
-        return Server(self.cap, self.hold, seen=self.seen), True
+        return Server(self.cap, self.hold, self.top, seen=self.seen), True
 
     def failed(
         self,
@@ -716,12 +744,21 @@ class Server:
             suspect = now
         return (value if suspect == value.suspect else attrs.evolve(value, suspect=suspect)), False
 
+    def probe_cap(self, now: float) -> float:
+        """Return the most the next probe waits: the bound (``cap``) while the outage is
+        young, then the bound per ``YOUNG`` seconds of its age, up to ``top``."""
+        bound = max(self.cap, FIRST_PROBE)
+        if self.down_since is None or self.top <= bound:
+            return bound
+        return min(self.top, max(bound, bound * (now - self.down_since) / YOUNG))
+
     def _probe_later(self, now: float, rng: random.Random) -> Server:
+        gap = min(self.delay, self.probe_cap(now))
         return attrs.evolve(
             self,
             probing=False,
-            probe_at=now + self.delay * (1.0 - PROBE_JITTER * rng.random()),
-            delay=min(max(self.cap, FIRST_PROBE), self.delay * 2.0),
+            probe_at=now + gap * (1.0 - PROBE_JITTER * rng.random()),
+            delay=gap * 2.0,
         )
 
 
@@ -768,7 +805,8 @@ class Health(NamedTuple):
     @classmethod
     def start(cls, policy: PollPolicy) -> Health:
         hold = (policy.poll_timeout or 30.0) + 1.0
-        return cls(Server(cap(policy, False), hold), RetryBudget(policy.retry_budget))
+        server = Server(cap(policy, False), hold, policy.max_interval)
+        return cls(server, RetryBudget(policy.retry_budget))
 
 
 class _Unchanged:
@@ -826,8 +864,19 @@ class Listed(NamedTuple):
     status: int | None
 
 
-#: What a poll, a hint or the job list came back with.
-Outcome = _Unchanged | Answer | Failed | _Hint | Listed
+class _Expired:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EXPIRED"
+
+
+#: A failing job's time budget ran out (``Expires``): it ends now if its budget is spent.
+EXPIRED = _Expired()
+
+
+#: What a poll, a hint, the job list or a job's budget timer came back with.
+Outcome = _Unchanged | Answer | Failed | _Hint | Listed | _Expired
 
 
 _NO_ACTIONS: tuple[Any, ...] = ()
@@ -862,6 +911,8 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
         return _answered(rules, job, health, outcome, now)
     if outcome is HINT:
         return job, health, now, _NO_ACTIONS
+    if outcome is EXPIRED:
+        return _expired(rules, job, health, now)
     if isinstance(outcome, Listed):
         if job.parks:  # parked: read it when its row says it moved
             if outcome.status is not None and outcome.status == job.status:
@@ -1003,14 +1054,12 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
     if kind is Kind.MALFORMED:
         alike = isinstance(job.error, errors.ResponseFormatError) and str(job.error) == str(error)
         malformed = job.malformed + 1 if alike else 1
-    count, time = policy.max_failures, policy.max_failing_time
+    count, end = policy.max_failures, budget_end(policy, failures, since)
     spent = (
         (kind is Kind.REFUSED and isinstance(job.error, errors.ResponseRefusedError))
         or malformed >= SAME_FORMAT_LIMIT
         or (
-            (count is not None or time is not None)
-            and (count is None or failures >= count or _counted(policy, count, time, now - since))
-            and (time is None or now - since >= time)
+            (now >= end if end is not None else count is not None and failures >= count)
             # (a failure saying bk-job is unreachable never ends a job: it may be an
             # outage's first, not yet told as one; the job's next failure of its own does)
             and not unreachable(error)
@@ -1026,31 +1075,51 @@ def _failed(rules: Rules, job: PolledJob, health: Health, failed: Failed, now: f
     )
     if spent:
         return job, health, None, (*actions_, _give_up(rules, job, error))
+    if end is not None:  # it ends then, read or not (``_expired``)
+        actions_.append(Expires(end))
     delay = job_backoff(_steps(failures, error) if quick else 64, policy, rng)
-    if time is not None and now + delay > since + time:  # a read when its budget is spent
-        delay = max(since + time - now, rules.gap)
     return job, health, now + delay, tuple(actions_)
 
 
-def _counted(policy: PollPolicy, count: int, time: float | None, elapsed: float) -> bool:
-    """Whether a job failing for ``elapsed`` seconds has had time for ``count`` reads: its
-    backoff at its shortest (the lower half of ``job_backoff``'s range) fits them in.
+def budget_end(policy: PollPolicy, failures: int, since: float) -> float | None:
+    """Return when the budget of a job failing ``failures`` reads in a row since ``since``
+    is spent, with ``max_failing_time`` set (``None``: no time, reads alone count).
 
-    With ``max_failing_time`` set, the budget is time: reads a job did not make because
-    its backoff drew long, its reads hung for a whole timeout, or the jobs failing beside
-    it held the failing share (``failing_share``), count as made. Else each read counts.
+    The time is the budget: ``max_failing_time`` after ``since``, or later if the job's
+    backoff at its shortest (the lower half of ``job_backoff``'s range) needs longer for
+    ``max_failures`` reads. Reads a job did not make because its backoff drew long, its reads
+    hung for a whole timeout, or the jobs failing beside it held the failing share
+    (``failing_share``), count as made: the job ends at this time, read or not (``Expires``).
     """
+    count, time = policy.max_failures, policy.max_failing_time
     if time is None:
-        return False
+        return None
+    if count is None or failures >= count:
+        return since + time
     bound = cap(policy, False)
     gap = min_gap(policy)
     first = max(gap, RETRY_FIRST * bound)
-    at = 0.0
-    for read in range(1, count):
-        at += max(gap, min(RETRY_CAP * bound, first * 2.0 ** min(read - 1, 30)) / 2.0)
-        if at > elapsed:
-            return False
-    return True
+    fit = sum(
+        max(gap, min(RETRY_CAP * bound, first * 2.0 ** min(read - 1, 30)) / 2.0)
+        for read in range(1, count)
+    )
+    return since + max(time, fit)
+
+
+def _expired(rules: Rules, job: PolledJob, health: Health, now: float) -> Decision:
+    """A failing job's time budget ran out (``Expires``): end it with its last error if its
+    budget is spent (as a failure would: not while bk-job is down, nor after a failure saying
+    bk-job is unreachable), or set the timer again if the budget moved on (an outage in its
+    spell gave the time back); its schedule stays as it is."""
+    since, error = job.failing_since, job.error
+    if since is None or error is None or health.server.down_since is not None:
+        return job, health, None, _NO_ACTIONS
+    end = budget_end(rules.policy, job.failures, since)
+    if end is None or unreachable(error):
+        return job, health, None, _NO_ACTIONS
+    if now < end:
+        return job, health, None, (Expires(end),)
+    return job, health, None, (_give_up(rules, job, error),)
 
 
 def _steps(failures: int, error: errors.BkJobError) -> int:

@@ -34,10 +34,12 @@ from .._protocol import parse_retry_after  # (the one reader of Retry-After, for
 from .._tracing import poll_rounds
 from ._census import Census, coverage
 from ._decide import (
+    EXPIRED,
     FIRST_PROBE,
     HINT,
     UNCHANGED,
     Deliver,
+    Expires,
     Failed,
     Failing,
     GiveUp,
@@ -813,6 +815,9 @@ class Driver:
         self.outage_error: errors.BkJobError | None = None
         self.down_since = 0.0
         self.errors: Counter[str] = Counter()
+        #: The timer of each failing job's budget (``Expires``), by slot: (generation, when,
+        #: timer).
+        self._expiry: dict[int, tuple[int, float, asyncio.TimerHandle]] = {}
 
     def _census(self, protocol: Protocol) -> Census | None:
         """The job list standing for the polls of end-only waits, where the API has one."""
@@ -845,6 +850,9 @@ class Driver:
 
     def close(self) -> None:
         """Let go of every job (the poller is leaving)."""
+        for _, _, timer in self._expiry.values():
+            timer.cancel()
+        self._expiry.clear()
         self.registry.close()
         self.due.clear()
 
@@ -1133,10 +1141,29 @@ class Driver:
                     self.reader.redact(str(error)),
                 )
                 delivery.give_up(watched, action.failed)
+            elif isinstance(action, Expires):
+                self._expire_at(watched, action.at)
             elif isinstance(action, OutageBegan):
                 self._outage_began(action)
             else:
                 self._outage_ended()
+
+    def _expire_at(self, watched: Watched, at: float) -> None:
+        """Have ``decide`` take ``EXPIRED`` for the job at ``at`` (one timer a job)."""
+        old = self._expiry.get(watched.slot)
+        if old is not None:
+            if old[:2] == (watched.gen, at):  # (set already: every failure says it)
+                return
+            old[2].cancel()
+        delay = max(0.0, at - self.clock())
+        timer = asyncio.get_running_loop().call_later(delay, self._expired, watched, at)
+        self._expiry[watched.slot] = (watched.gen, at, timer)
+
+    def _expired(self, watched: Watched, at: float) -> None:
+        if self._expiry.get(watched.slot, (None,))[0] == watched.gen:
+            del self._expiry[watched.slot]
+        if watched.active:
+            self.apply(watched, EXPIRED, max(self.clock(), at))
 
     def _stall(self, watched: Watched, error: errors.BkJobError, since: Any) -> None:
         watched.job = stall(watched.job, since)
@@ -1153,10 +1180,12 @@ class Driver:
     def _outage_began(self, began: OutageBegan) -> None:
         error = began.error
         logger.warning(
-            "bk-job cannot be reached (%s: %s); probing it every %g s at most",
+            "bk-job cannot be reached (%s: %s); probing it every %g s at most for a minute, "
+            "then less often as the outage lasts (every %g s at most)",
             type(error).__name__,
             self.reader.redact(str(error)),
             max(self.health.server.cap, FIRST_PROBE),
+            max(self.health.server.cap, self.health.server.top, FIRST_PROBE),
         )
         self.outage_error = error
         self.down_since = self.clock()

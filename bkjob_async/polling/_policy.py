@@ -98,7 +98,8 @@ class PollPolicy:
         end with ``WatchFailed`` and the last error; the rest of the watch goes on. ``None``
         for both: never. An outage of bk-job itself spends none of it. With a time, the time
         is the budget: reads the job's backoff had time for count as made (a hung read, or
-        the share hung jobs hold, does not stretch it), and a read falls when it is spent.
+        the share hung jobs hold, does not stretch it), and the job ends when it is spent, read
+        or not.
     :param max_failing_time: see ``max_failures``.
 
     Failures are one job's or bk-job's. A job whose reads fail while bk-job answers others
@@ -114,9 +115,10 @@ class PollPolicy:
     fail across jobs, and then a read of a job that had not failed (a canary) fails too
     (timeouts of jobs that never answered, sent together, are those jobs', wherever they
     stand in the list): the watches hear ``PollingStalled``, the poller probes bk-job with one
-    request at a time, at most ``latency`` apart (``max_interval`` without a bound), so its
-    return is seen within that (``PollingResumed``), and polls every job again within one
-    ``interval`` after it. ``max_retries`` is gone (passing it is a ``TypeError``): the budget above and ``deadline`` bound a watch.
+    request at a time, at most ``latency`` apart (``max_interval`` without a bound) for the
+    outage's first minute, so a short outage's end is seen within that (``PollingResumed``),
+    then further apart as it lasts (the bound per minute of its age, up to ``max_interval``),
+    and polls every job again within one ``interval`` after it. ``max_retries`` is gone (passing it is a ``TypeError``): the budget above and ``deadline`` bound a watch.
     """
 
     latency: float | None = attrs.field(default=5.0, validator=_positive, kw_only=True)

@@ -6,8 +6,8 @@ The issue's cases at its figures, each deterministic (``tests/faulty.py`` over
 - 12 hung jobs among 52 (``PollPolicy(interval=0.1, max_interval=0.3, max_in_flight=8)``, a
   read timeout of 2 s; the 40 healthy jobs end 4-6 s in), listed first, last or interleaved,
   five seeds each: every healthy end seen within 3 s, no ``PollingStalled``, each hung job
-  ended with its timeout once its budget (``max_failures`` over ``max_failing_time``) is spent,
-  within 16 s of ``max_failing_time`` whatever the number of hung jobs;
+  ended with its timeout when its budget (``max_failures`` over ``max_failing_time``) is spent,
+  within 0.5 s of its end (no read needed then), whatever the number of hung jobs;
 - three 502s on one job's reads that would see its end (its retries included), or on three
   jobs, at ``latency=5.0``: no end seen more than 9 s after it happened;
 - bk-job itself frozen (every read hangs) or down (502s), mid-watch or from the first read:
@@ -16,6 +16,7 @@ The issue's cases at its figures, each deterministic (``tests/faulty.py`` over
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -36,7 +37,7 @@ from bkjob_async import errors as bk_errors
 from bkjob_async.testing import MockTransport
 
 from ..faulty import FaultyBkJob, JobFaults
-from ..virtual import now, run_virtual
+from ..virtual import VirtualBkJob, now, run_virtual
 
 SCOPE = Scope.biz(2)
 TIMEOUT = 2.0  # the client's read timeout, as the issue's Timeouts(read=2.0)
@@ -127,17 +128,19 @@ def test_12_hung_jobs_among_52_anywhere_in_the_list(order: str, seed: int) -> No
             continue
         assert isinstance(event, WatchFailed), (job, event)
         assert isinstance(event.error, bk_errors.TimeoutError), event.error
-        # Its budget is ``max_failing_time`` (60 s) since its first failed read (sent at once,
-        # within the first 2 s of timeouts; ``max_failures``, 10, fit in it at the backoff's
-        # shortest): the share of ``max_in_flight`` it holds with the 11 others, 2 s a read,
-        # does not stretch it (it did: 10 reads each, the last ~100 s in). The read at the
-        # budget's end waits at most its turn among the 12: 12 / 2 slots x 2 s.
+        # Its budget is ``max_failing_time`` (60 s) since its first failed read was sent
+        # (``max_failures``, 10, fit in it at the backoff's shortest): the share of
+        # ``max_in_flight`` it holds with the 11 others, 2 s a read, does not stretch it (it
+        # did: 10 reads each, the last ~100 s in), nor does a last read waiting its turn among
+        # the 12 (it did: up to 12 / 2 slots x 2 s late). It ends at its budget's end.
         assert 2 <= server.reads[job] < HUNG_POLICY.max_failures, (job, server.reads[job])
-        budget = HUNG_POLICY.max_failing_time
-        assert budget is not None
-        assert budget <= t <= budget + 2.0 * TIMEOUT + 12 / 2 * TIMEOUT, (job, t)
+        assert HUNG_POLICY.max_failing_time is not None
+        budget = server.read_at[job][0] - server.started + HUNG_POLICY.max_failing_time
+        assert abs(t - budget) <= 0.5, (order, seed, job, round(t - budget, 2))
     assert not _said(seen, PollingStalled)
-    assert stats.job_failures + stats.server_failures == sum(server.reads[j] for j in faults)
+    # Every failed read is counted, but a read still hanging when its job ended (one a job).
+    reads = sum(server.reads[j] for j in faults)
+    assert reads - len(faults) <= stats.job_failures + stats.server_failures <= reads
     # Only reads sent before anything answered could say bk-job hangs: the first ones.
     assert stats.server_failures <= HUNG_POLICY.max_in_flight
 
@@ -207,3 +210,53 @@ def test_bk_jobs_return_is_seen_within_the_latency_bound(up: float, seed: int) -
     assert policy.latency is not None
     assert up <= resumed[0] <= up + policy.latency, (up, resumed)
     assert all(isinstance(e, JobFinished) for _, e in _ends(seen).values())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_long_outage_is_probed_less_often_and_its_end_still_seen(seed: int) -> None:
+    # Issue 85: a probe every latency bound (5 s) for a whole outage cost 0.21 requests/s,
+    # against 0.1 when the probes grew to ``max_interval``. After a minute, the gap grows
+    # with the outage's age (the bound per minute of it) up to ``max_interval``.
+    server = FaultyBkJob({job: 330.0 + job * 0.1 for job in range(1, 21)}, timeout=TIMEOUT)
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_in_flight=8)
+    seen, _ = _watch(server, policy, seed, down=(10.0, 310.0))
+    sent = sorted(t - server.started for reads in server.read_at.values() for t in reads)
+    after_a_minute = [t for t in sent if 10.0 + 60.0 <= t < 310.0]
+    assert len(after_a_minute) / 240.0 <= 0.1, len(after_a_minute)
+    assert all(b - a <= policy.max_interval for a, b in itertools.pairwise(after_a_minute))
+    stalled, resumed = _said(seen, PollingStalled), _said(seen, PollingResumed)
+    assert len(stalled) == len(resumed) == 1, (stalled, resumed)
+    assert 310.0 <= resumed[0] <= 310.0 + policy.max_interval, resumed
+    assert all(isinstance(e, JobFinished) for _, e in _ends(seen).values())
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_429_right_after_an_outage_leaves_the_rate_where_bk_job_puts_it(seed: int) -> None:
+    # Issue 85: bk-job down when the watch begins, then back behind a limit of 100 requests/s.
+    # The first goodput sample after the outage spanned it (nothing answered), so the catch-
+    # up's first 429 cut the rate to the 1/s floor, where it stayed: 12% of the limit
+    # admitted in the 10 s after the resume. ``RateGovernor.resumed`` measures afresh.
+    server = VirtualBkJob({job: 60.0 + job * 0.01 for job in range(1, 1001)})
+    server.sim.set_rate_limit(100.0)
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_in_flight=32, census=False)
+    resumed: list[float] = []
+
+    async def main() -> None:
+        async with (
+            server.client() as client,
+            Poller(client, policy=policy, rng=random.Random(seed)) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(server.outage, 0.0, 40.0)
+            with anyio.fail_after(1000):
+                async for event in poller.watch_jobs(SCOPE, list(server.ids.values())):
+                    if isinstance(event, PollingResumed):
+                        resumed.append(now())
+            tg.cancel_scope.cancel()
+
+    run_virtual(main)
+    assert len(resumed) == 1
+    back = resumed[0]
+    assert any(back <= t < back + 10.0 for t in server.refused)  # (the catch-up hit the limit)
+    admitted = [t for t in server.answered if back <= t < back + 10.0]
+    assert len(admitted) >= 0.7 * 100.0 * 10.0, len(admitted)

@@ -21,6 +21,7 @@ from bkjob_async.models import (
     JobStatus,
 )
 from bkjob_async.polling._decide import (
+    EXPIRED,
     FAILING_AFTER,
     OUTAGE_AFTER,
     QUICK_RETRIES,
@@ -28,6 +29,7 @@ from bkjob_async.polling._decide import (
     UNCHANGED,
     Answer,
     Deliver,
+    Expires,
     Failed,
     Failing,
     GiveUp,
@@ -38,6 +40,7 @@ from bkjob_async.polling._decide import (
     Recovered,
     Retried,
     Rules,
+    budget_end,
     job_backoff,
     joined_at,
     min_gap,
@@ -211,7 +214,7 @@ def test_a_job_failing_alone_backs_off_alone_and_says_so_once() -> None:
     # Once: the first failure in a row past the second, OUTAGE_AFTER after the first (sooner
     # an outage's start could not be told from it).
     assert failing == [2]
-    notice = decisions[2].actions[-1]
+    notice = next(a for a in decisions[2].actions if isinstance(a, Failing))
     first_sent = WALL - dt.timedelta(seconds=12.0 - 9.9)  # (the wall clock here stands still)
     assert (notice.since, notice.error, notice.failures) == (first_sent, TRANSIENT, 3)
     last = decisions[-1]
@@ -240,7 +243,7 @@ def test_an_answer_after_failing_says_it_recovered_and_resets() -> None:
 
 def test_one_failure_and_an_answer_say_nothing() -> None:
     blip = run_failures(TRANSIENT, 1)[-1]
-    assert kinds(blip.actions) == [Retried]
+    assert kinds(blip.actions) == [Retried, Expires]  # (its budget's end: 60 s on)
     d = decide(rules(), blip.job, blip.health, UNCHANGED, 20.0)
     assert d.actions == ()
     assert d.job.failures == 0
@@ -271,28 +274,61 @@ def test_the_budget_needs_both_its_count_and_its_time() -> None:
     assert ended[0] == 7  # three reads failed by 12.0, but 6.5 s without an answer at 17.0
 
 
-def test_a_budget_with_a_time_is_spent_in_that_time_whatever_the_reads() -> None:
-    # A read that hangs for 2 s, and 15 s between reads (the failing share held by other
-    # hung jobs): 5 reads by 60 s, where 10 fit at the backoff's shortest. The time is the
-    # budget, and a read falls when it is spent (issue 85: 12 hung jobs ended after their
-    # 10th read, ~100 s in).
-    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=10, max_failing_time=60.0)
+def _hung(policy: PollPolicy, reads: int) -> Decided:
+    """``reads`` reads of a job that hang 2 s each, 15 s apart (the failing share held by
+    other hung jobs), the first sent at 1.9: the last decision."""
     r, h, job = rules(1, policy=policy), health(policy=policy), JOB._replace(interval=1.0)
-    sent, end = 0.0, None
-    for i in range(10):
+    sent = 0.0
+    for i in range(reads):
         now = sent + 2.0
         outcome = failed(TIMEOUT, now=now, last_answer=now - 0.01, answers=1000 + 50 * i)
         d = decide(r, job, h, outcome, now)
         job, h = d.job, d.health
-        if GiveUp in kinds(d.actions):
-            end = now
-            break
+        assert GiveUp not in kinds(d.actions)
         assert d.poll_at is not None
-        assert d.poll_at <= 1.9 + 60.0 + 1e-9  # (its first read was sent at 1.9)
         sent = max(d.poll_at, sent + 15.0)  # held back
-    assert end is not None
-    assert 61.9 <= end <= 62.0 + 1e-9
-    assert job.failures == 5
+    return d
+
+
+def test_a_budget_with_a_time_ends_at_that_time_read_or_not() -> None:
+    # 4 reads by 60 s, where 10 fit at the backoff's shortest. The time is the budget: the
+    # job ends at its end, with no read then (issue 85: 12 hung jobs ended after their 10th
+    # read, ~100 s in; then up to 12 s late, their last read waiting for the failing share).
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=10, max_failing_time=60.0)
+    d = _hung(policy, 4)
+    assert [a for a in d.actions if isinstance(a, Expires)] == [Expires(1.9 + 60.0)]
+    r, h = rules(1, policy=policy), d.health
+    early = decide(r, d.job, h, EXPIRED, 61.0)  # (a timer set before the budget moved on)
+    assert (early.job, early.poll_at, early.actions) == (d.job, None, (Expires(61.9),))
+    end = decide(r, d.job, h, EXPIRED, 61.9)
+    assert kinds(end.actions) == [GiveUp]
+    assert end.actions[0].failed.error is TIMEOUT
+    assert end.poll_at is None
+
+
+def test_a_budget_whose_reads_need_longer_than_its_time_ends_when_they_fit() -> None:
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=10, max_failing_time=5.0)
+    fit = budget_end(policy, 1, 0.0)
+    assert fit is not None
+    assert fit > 5.0  # (nine gaps of at least half a backoff)
+    assert budget_end(policy, 10, 0.0) == 5.0  # its reads made: the time alone
+    assert budget_end(attrs.evolve(policy, max_failing_time=None), 1, 0.0) is None
+    assert budget_end(attrs.evolve(policy, max_failing_time=fit + 1), 1, 0.0) == fit + 1
+
+
+@pytest.mark.parametrize("case", ["answered since", "bk-job down", "a 502 last"])
+def test_an_expired_budget_ends_nothing_a_failure_would_not_end(case: str) -> None:
+    policy = PollPolicy(interval=1.0, max_interval=15.0, max_failures=10, max_failing_time=60.0)
+    d = _hung(policy, 4)
+    job, h = d.job, d.health
+    if case == "answered since":
+        job = decide(rules(policy=policy), job, h, UNCHANGED, 50.0).job
+    elif case == "bk-job down":
+        h = h._replace(server=attrs.evolve(h.server, down_since=55.0))
+    else:
+        job = job._replace(error=TRANSIENT)  # (its next failure of its own ends it)
+    end = decide(rules(policy=policy), job, h, EXPIRED, 70.0)
+    assert (end.job, end.poll_at, end.actions) == (job, None, ())
 
 
 def test_a_budget_of_reads_alone_still_counts_reads() -> None:
@@ -320,7 +356,7 @@ def test_no_budget_means_retried_for_as_long_as_the_watch_lasts() -> None:
 
 def test_a_body_refused_twice_in_a_row_ends_the_job_at_once() -> None:
     decisions = run_failures(REFUSED, 2)
-    assert kinds(decisions[0].actions) == [Retried]
+    assert kinds(decisions[0].actions) == [Retried, Expires]
     assert kinds(decisions[1].actions)[-1] is GiveUp
     assert decisions[1].actions[-1].failed.error is REFUSED
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import attrs
 import pytest
 
 from bkjob_async import PollPolicy, errors
@@ -17,6 +18,7 @@ from bkjob_async.polling._decide import (
     RETRY_CAP,
     SERVER_FAILURES,
     WINDOW,
+    YOUNG,
     Health,
     Kind,
     Server,
@@ -294,6 +296,29 @@ def test_an_outage_lets_one_probe_through_at_a_time_with_capped_backoff() -> Non
     want = [min(15.0, FIRST_PROBE * 2.0**i) for i in range(12)]
     assert all((1.0 - PROBE_JITTER) * w - 0.011 <= g <= w for g, w in zip(gaps, want, strict=True))
     assert gaps[-1] >= 15.0 * (1.0 - PROBE_JITTER)
+
+
+def test_an_old_outage_is_probed_less_often_up_to_max_interval() -> None:
+    # Issue 85: probes every bound (5 s) for a whole outage cost 0.21 requests/s where a gap
+    # growing to ``max_interval`` cost 0.1. Young (a minute), the bound; then the bound per
+    # minute of age (10 s at two minutes), up to ``max_interval``.
+    rng = random.Random(3)
+    value = attrs.evolve(_down(rng), cap=5.0, top=15.0)
+    began = value.down_since
+    assert began is not None
+    now, gaps = began, []
+    while now < began + 600.0:
+        wait = value.wait(now)
+        now += wait
+        value, allowed = value.allows(now)
+        assert allowed
+        gaps.append((now - began, wait))
+        value, _ = value.failed(now, 0.0, 0, rng, silent=True, first=False)
+    assert all(gap <= 5.0 for age, gap in gaps if age <= YOUNG + 5.0)
+    assert all(gap <= max(5.0, 5.0 * (age - gap) / YOUNG) + 1e-9 for age, gap in gaps)
+    assert any(gap > 9.0 for age, gap in gaps if age <= 130.0)  # it grows past the bound
+    assert all(15.0 * (1.0 - PROBE_JITTER) <= gap <= 15.0 for age, gap in gaps if age > 200.0)
+    assert len([age for age, _ in gaps if age > 60.0]) / 540.0 <= 0.1  # a second, after a minute
 
 
 @pytest.mark.parametrize(
