@@ -292,27 +292,28 @@ class BkJobClient(anyio.abc.AsyncResource):
         the request never reached bk-job.
     :param server_tz: the zone of v2's offset-less time strings (default UTC+08:00).
     :param tenant_id: sent as ``X-Bk-Tenant-Id`` on multi-tenant installs.
-    :param user_timezone: an IANA zone name (``"Europe/Paris"``) sent as
-        ``X-Bk-Job-User-Timezone``: bk-job writes times in it (Asia/Shanghai without it); it
-        is then ``server_tz`` too unless that is given.
+    :param user_timezone: an IANA zone name (``"Europe/Paris"``), sent as
+        ``X-Bk-Job-User-Timezone``. bk-job writes times in this zone (Asia/Shanghai without
+        it). It is also ``server_tz`` unless that is given.
     :param language: the language of bk-job's messages and of the names it gives jobs:
-        ``"en"`` (the default here and on the command line) or ``"zh-cn"``; ``None`` sends no
-        ``Blueking-Language`` header, and bk-job answers in Chinese.
+        ``"en"`` (the default, here and on the command line) or ``"zh-cn"``. ``None`` sends
+        no ``Blueking-Language`` header, and bk-job answers in Chinese.
     :param connection_limit: the most connections open at once (an ``int`` >= 1).
     :param max_body_size: the largest response body read, in bytes (64 MiB by default); a
         larger one is refused with ``ResponseFormatError`` before it is read (built-in transport).
-    :param ssl: how the server's certificate is verified, as aiohttp's ``ssl=``: ``True`` (the
-        system's CAs), an ``ssl.SSLContext``, the path of a CA bundle (an internal CA), or
-        ``False`` (no verification: only when asked for by name). A certificate that fails
-        raises ``CertificateError``, never retried.
+    :param ssl: how the server's certificate is verified, as aiohttp's ``ssl=`` takes it.
+        ``True`` trusts the system's CAs. A CA bundle's path or an ``ssl.SSLContext`` trusts an
+        internal CA. ``False`` turns verification off, so it must be asked for by name. A
+        certificate that fails raises ``CertificateError``, never retried.
     :param client_cert: a client certificate for mutual TLS: a PEM file with the key, or a
         ``(certificate, key)`` pair of paths.
     :param proxy: an ``http://`` proxy for every request (HTTPS tunnels through it).
-    :param trust_env: take proxies from ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY`` and the CA
-        bundle from ``REQUESTS_CA_BUNDLE``, as requests does (off by default).
-    :param instruments: what counts or times every request this client sends, each wrapping
-        its transport now, for the client's life and every ``Poller`` of it:
-        ``bkjob_async.metrics.PollerMetrics``, or any object with ``wrap(transport)``.
+    :param trust_env: read the environment as requests does (off by default). Proxies come
+        from ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``, the CA bundle from
+        ``REQUESTS_CA_BUNDLE``.
+    :param instruments: what counts or times every request this client sends:
+        ``bkjob_async.metrics.PollerMetrics``, or any object with ``wrap(transport)``. Each
+        wraps the transport now, for the client's life and every ``Poller`` of it.
 
     Every argument is checked here, before anything is sent: a wrong type or an out-of-range
     value raises ``TypeError`` or ``ValueError`` naming it. Secrets are masked in every error,

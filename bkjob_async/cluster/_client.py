@@ -107,13 +107,14 @@ def _said(exc: BaseException) -> str:
 class Cluster(AsyncResource):
     """The shared watch set and event log of cluster ``name`` in the Redis at ``redis_url``.
 
-    :param redis_url: one Redis: ``redis://[user:password@]host:port/db``, ``rediss://`` (TLS)
-        or ``unix://``; Sentinel: ``redis+sentinel://[user:password@]host:port[,host:port…]/
-        SERVICE[/db]``; Redis Cluster: ``redis+cluster://[user:password@]host:port[,…]``
-        (``rediss+…`` for TLS; see ``_connect``). Its passwords are never shown.
+    :param redis_url: where the Redis is (see ``_connect``). One Redis:
+        ``redis://[user:password@]host:port/db``, ``rediss://`` (TLS) or ``unix://``.
+        Sentinel: ``redis+sentinel://[user:password@]host:port[,host:port…]/ SERVICE[/db]``.
+        Redis Cluster: ``redis+cluster://[user:password@]host:port[,…]`` (``rediss+…`` for
+        TLS). Its passwords are never shown.
     :param name: the cluster's name; several clusters can share one Redis.
-    :param partitions: 64-256, fixed for the life of the cluster's data (a process that
-        disagrees with the cluster gets ``ClusterConfigError``); more partitions spread load
+    :param partitions: 64-256, fixed for the life of the cluster's data. A process that
+        disagrees with the cluster gets ``ClusterConfigError``. More partitions spread load
         finer across workers and cost a little more per lease round.
     :param stream_maxlen: about how many events each watch's stream keeps (``MAXLEN ~``);
         a consumer group further behind than this loses the oldest events.

@@ -99,13 +99,14 @@ class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
     never more; ``set_callback_whitelist`` drops some, as bk-job's egress whitelist does.
 
     :param retry_lag: seconds between a retry's ``execute_count`` bump and the step/host reset
-    :param operation_lag: seconds (a number, or a ``(min, max)`` range sampled repeatably from
-        ``seed``) bk-job's message queue takes to apply the other operations. As in bk-job, the
-        answer to ``operate_step_instance`` changes only the job's status (to 2, for codes 3,
-        6, 11 and 13) and ``execute_count``; ignore-error, confirm-continue/terminate/restart,
-        next-step, skip and rolling-continue change the step this much later, and terminate
-        sets the job to 10 this much later. Wait for the change, as a real caller must. The
-        same lag separates two rolling batches (the step reports 15 in between).
+    :param operation_lag: seconds bk-job's message queue takes to apply the other operations:
+        a number, or a ``(min, max)`` range sampled repeatably from ``seed``. As in bk-job, the
+        answer to ``operate_step_instance`` changes only the job's status and
+        ``execute_count`` (the status to 2, for codes 3, 6, 11 and 13). The other operations
+        change the step this much later: ignore-error, confirm-continue/terminate/restart,
+        next-step, skip and rolling-continue. Terminate sets the job to 10 this much later.
+        Wait for the change, as a real caller must. The same lag separates two rolling
+        batches (the step reports 15 in between).
     :param stop_delay: seconds GSE takes to confirm a force-termination
     :param host_duration: seconds a host runs, for hosts whose plan does not say
     :param host_start_delay: seconds a host waits (status 5) before it runs
@@ -114,11 +115,12 @@ class BkJobSimulator(CatalogSetup, anyio.abc.AsyncResource):
         ``https://``): test internal CAs and mutual TLS (``verify_mode = CERT_REQUIRED``)
     :param quota: bk-job's running-job quota (``RunningJobQuota(scope=50)``; ``None``: none,
         bk-job's default). A job holds a slot of its scope, its app and the system from its
-        creation (``start_task=false`` too: bk-job counts it when it creates it, and START
-        checks nothing) until it ends, in any final status; a launch is refused while a count
-        is at its limit, with bk-job's code (1244034 system, 1244032 scope, 1244033 app, in
-        that order; HTTP 200) or v4's HTTP 429 ``RESOURCE_EXHAUSTED``. ``running_jobs`` and
-        ``peak_running`` count the slots held, quota or not.
+        creation until it ends, in any final status. ``start_task=false`` holds one too:
+        bk-job counts a job when it creates it, and START checks nothing. A launch is refused
+        while a count is at its limit. v3 answers HTTP 200 with bk-job's code: 1244034 system,
+        1244032 scope, 1244033 app, checked in that order. v4 answers HTTP 429
+        ``RESOURCE_EXHAUSTED``. ``running_jobs`` and ``peak_running`` count the slots held,
+        quota or not.
     """
 
     def __init__(

@@ -208,7 +208,8 @@ class DefaultsDirective(SphinxDirective):
     """``bkjob-defaults PATH``: a table of a configuration object's arguments and defaults.
 
     PATH is an attrs class (its fields) or any class or function (its arguments). Each row
-    says what the docstring's ``:param name:`` says, or else the argument's type.
+    says what the docstring's ``:param name:`` says (up to the next field or blank line: a
+    paragraph after it is the class's, not the row's), or else the argument's type.
     """
 
     required_arguments = 1
@@ -222,7 +223,7 @@ class DefaultsDirective(SphinxDirective):
         described = {
             name: " ".join(text.split())
             for name, text in re.findall(
-                r":param (\w+):(.*?)(?=\n\s*:\w|\Z)", inspect.getdoc(value) or "", re.DOTALL
+                r":param (\w+):(.*?)(?=\n\s*:\w|\n\s*\n|\Z)", inspect.getdoc(value) or "", re.DOTALL
             )
         }
         for name, default, annotation in _arguments(value):

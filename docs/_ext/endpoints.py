@@ -37,7 +37,7 @@ WORDS: dict[str, dict[str, str]] = {
         "read or write": "读或写",
         "bk-job's resource": "bk-job 的资源",
         READ: "读（会重试）",
-        WRITE: "写（从不重试）",
+        WRITE: "写（不重试）",
     }
 }
 
