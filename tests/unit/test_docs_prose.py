@@ -99,6 +99,8 @@ def test_the_pages_rewritten_pass_and_are_listed_in_one_place(prose) -> None:
     names = {name for name, _ in prose.catalogs("zh_CN")} | {"README"}
     assert names >= prose.STRICT, sorted(prose.STRICT - names)  # (no stale name)
     assert {"explanation/faults", "explanation/api-generations", "README"} <= prose.STRICT
+    reference = {"bkjob-api", "bkjob-api-list", "cli", "configuration", "endpoints", "glossary"}
+    assert {f"reference/{name}" for name in reference} <= prose.STRICT
     for language in ("en", "zh_CN"):
         failing, _ = prose.findings(language)
         assert failing == [], (language, failing)
