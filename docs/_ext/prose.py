@@ -60,6 +60,7 @@ STRICT = frozenset(
     {
         "README",
         "explanation/api-generations",
+        "explanation/architecture",
         "explanation/faults",
         "explanation/polling",
         "howto/census",
