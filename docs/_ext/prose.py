@@ -60,8 +60,10 @@ STRICT = frozenset(
     {
         "README",
         "explanation/api-generations",
+        "explanation/delivery",
         "explanation/architecture",
         "explanation/event-ids",
+        "explanation/execute-objects",
         "explanation/faults",
         "explanation/polling",
         "explanation/safety",
