@@ -60,8 +60,8 @@ STRICT = frozenset(
     {
         "README",
         "explanation/api-generations",
-        "explanation/delivery",
         "explanation/architecture",
+        "explanation/delivery",
         "explanation/event-ids",
         "explanation/execute-objects",
         "explanation/faults",
