@@ -27,7 +27,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import attrs
 
-from ..config import ApiFlavor, Scope, check_scope
+from ..config import ApiFlavor, Scope, check_id, check_scope
 from ..errors import ResponseFormatError
 
 __all__ = [
@@ -46,12 +46,15 @@ __all__ = [
     "answering",
     "bound",
     "checked",
+    "ids",
     "model",
     "nothing",
     "optional",
+    "renamed",
     "row",
     "v2_scoped",
     "v3_scoped",
+    "with_scope",
     "with_secrets",
 ]
 
@@ -225,6 +228,70 @@ def bound(spell: Callable[Concatenate[A, P], X], how: A, /) -> Callable[P, X]:
     """Return ``spell`` with its first argument, ``how`` it spells (a generation, a scope
     spelling...), given: a spelling of the row's parameters."""
     return functools.partial(spell, how)
+
+
+# --- one spelling for every generation: the key sets say what differs ---------------------------
+
+
+def renamed(spell: Callable[P, Params], keys: str, /) -> Callable[P, Params]:
+    """Return ``spell`` with the keys it sends renamed as ``keys`` says: one line of
+    ``old=new`` (``old=``: not sent on this generation), each key kept in its place."""
+    names = dict(pair.split("=") for pair in keys.split())
+
+    def spelling(*args: P.args, **kwargs: P.kwargs) -> Params:
+        params = spell(*args, **kwargs)
+        return with_secrets(
+            {names.get(k, k): v for k, v in params.items() if names.get(k, k)},
+            getattr(params, "secrets", ()),
+        )
+
+    return _like(spelling, spell, inspect.signature(spell))
+
+
+def with_scope(
+    spell: Callable[P, Params], scoped: Scoped, keys: str = "", /
+) -> Callable[Concatenate[Scope, P], Params]:
+    """Return ``spell`` (the public library's, or fields without a scope) with a first
+    argument, ``scope``, spelled by ``scoped`` (``v3_scoped``, ``v2_scoped``) before its keys,
+    which are ``renamed`` as ``keys`` says: the spellings of one row that differ in their
+    scope and key names only are one function and a line per generation."""
+    inner = renamed(spell, keys) if keys else spell
+
+    def spelling(scope: Scope, *args: P.args, **kwargs: P.kwargs) -> Params:
+        fields = inner(*args, **kwargs)
+        return with_secrets(scoped(scope, **fields), getattr(fields, "secrets", ()))
+
+    signature = inspect.signature(spell)
+    first = inspect.Parameter("scope", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="Scope")
+    spelled = signature.replace(parameters=[first, *signature.parameters.values()])
+    # (``scope`` may come by name, as the method's signature allows: not positional-only)
+    return typing.cast("Callable[Concatenate[Scope, P], Params]", _like(spelling, spell, spelled))
+
+
+def ids(scoped: Scoped | None, /, **keys: str) -> Spelling:
+    """Return the spelling of ids alone: ``key="argument"`` sends each ``int`` argument (checked
+    by ``check_id``, in this order) as its key, after the scope ``scoped`` spells (``None``:
+    no scope argument)."""
+    parameter = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    signature = inspect.Signature(
+        [inspect.Parameter(name, parameter, annotation="int") for name in keys.values()],
+        return_annotation="Params",
+    )
+
+    def spelling(*args: Any, **kwargs: Any) -> Params:
+        given = signature.bind(*args, **kwargs).arguments
+        return {key: check_id(given[name], name) for key, name in keys.items()}
+
+    spelling.__signature__ = signature  # type: ignore[attr-defined]
+    spelling.__doc__ = f"Spell the ids {', '.join(keys.values())}." if keys else "Spell nothing."
+    return spelling if scoped is None else with_scope(spelling, scoped)
+
+
+def _like(spelling: F, spell: Callable[..., Any], signature: inspect.Signature) -> F:
+    spelling.__signature__ = signature  # type: ignore[attr-defined]
+    spelling.__doc__ = spell.__doc__
+    spelling.__module__ = spell.__module__
+    return spelling
 
 
 def v3_scoped(scope: Scope, **params: Any) -> Params:

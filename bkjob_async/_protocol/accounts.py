@@ -17,7 +17,7 @@ from .._params import check_text
 from ..config import Scope, check_id
 from ..models import AccountCategory, AccountType, ExecutionAccount
 from ..models.settings import PasswordEncryption
-from ._api import GET, POST, Params, Parse, model, row, v2_scoped, v3_scoped, with_secrets
+from ._api import GET, POST, Params, Parse, ids, model, row, v2_scoped, v3_scoped, with_secrets
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -98,11 +98,6 @@ def update_account_v3(
     return with_secrets(params, (password,) if password else ())
 
 
-def delete_account_v3(scope: Scope, account_id: int) -> Params:
-    """Spell ``delete_account``."""
-    return v3_scoped(scope, id=check_id(account_id, "account_id"))
-
-
 def _account(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> ExecutionAccount:
     return parse(data, ExecutionAccount)  # type: ignore[no-any-return]
 
@@ -132,33 +127,23 @@ DELETE_ACCOUNT = row(
     "delete_account",
     POST,
     _account,
-    v3=delete_account_v3,
+    v3=ids(v3_scoped, id="account_id"),
     doc="""Delete an account; return it as it was.""",
     resource="`EsbAccountV3Resource`",
 )
-
-
-def encryption_v3() -> Params:
-    """Spell ``get_account_password_encryption_metadata``: no parameters, no scope."""
-    return {}
 
 
 GET_ACCOUNT_PASSWORD_ENCRYPTION_METADATA = row(
     "get_account_password_encryption_metadata",
     GET,
     model(PasswordEncryption),
-    v3=encryption_v3,
+    v3=ids(None),
     esb=False,
     doc="""Return the public key and algorithm bk-job wants passwords encrypted with (gateway
     only).
     """,
     resource="`EsbAccountV3Resource`",
 )
-
-
-def own_db_accounts_v2(scope: Scope) -> Params:
-    """Spell v2's ``get_own_db_account_list`` (bk-job reads no paging: every one at once)."""
-    return v2_scoped(scope)
 
 
 def own_db_accounts(
@@ -172,7 +157,7 @@ GET_OWN_DB_ACCOUNT_LIST = row(
     "get_own_db_account_list",
     POST,
     own_db_accounts,
-    v2=own_db_accounts_v2,
+    v2=ids(v2_scoped),
     idempotent=True,
     doc="""Return the DB accounts of a scope the caller may use (ESB v2 only).""",
     resource="v2 `EsbGetDBAccountListResource`",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._params import known_code, optional_id, paging, texts, v2_only_scalars
-from ..config import Scope, check_id
 from ..models import (
     AccountCategory,
     AccountPage,
@@ -19,10 +18,24 @@ from ..models import (
     JobPlan,
     JobPlanPage,
 )
-from ._api import GET, Pager, Params, Parse, bound, checked, model, row, v2_scoped, v3_scoped
+from ._api import (
+    GET,
+    Pager,
+    Params,
+    Parse,
+    bound,
+    checked,
+    ids,
+    model,
+    row,
+    v2_scoped,
+    v3_scoped,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from ..config import Scope
 
 __all__ = [
     "GET_ACCOUNT_LIST",
@@ -85,22 +98,12 @@ GET_JOB_PLAN_LIST = row(
 )
 
 
-def plan_detail_v3(scope: Scope, job_plan_id: int) -> Params:
-    """Spell ``get_job_plan_detail``."""
-    return v3_scoped(scope, job_plan_id=check_id(job_plan_id, "job_plan_id"))
-
-
-def plan_detail_v2(scope: Scope, job_plan_id: int) -> Params:
-    """Spell v2's ``get_job_detail`` (the plan is ``bk_job_id``)."""
-    return v2_scoped(scope, bk_job_id=check_id(job_plan_id, "job_plan_id"))
-
-
 GET_JOB_PLAN_DETAIL = row(
     "get_job_plan_detail",
     GET,
     checked(JobPlan, "plan", "job_plan_id", lambda a: a.job_plan_id),
-    v3=plan_detail_v3,
-    v2=plan_detail_v2,
+    v3=ids(v3_scoped, job_plan_id="job_plan_id"),
+    v2=ids(v2_scoped, bk_job_id="job_plan_id"),  # (v2's get_job_detail: bk_job_id)
     v2_name="get_job_detail",
     v2_read=checked(JobPlan, "plan", "bk_job_id", lambda a: a.job_plan_id),
     doc="""Return a plan with its enabled steps and its global variables (their defaults).

@@ -33,12 +33,14 @@ from ._api import (
     Params,
     Parse,
     bound,
+    ids,
     model,
     nothing,
     optional,
     row,
     v2_scoped,
     v3_scoped,
+    with_scope,
     with_secrets,
 )
 
@@ -198,16 +200,11 @@ GET_CRON_LIST = row(
 # --- get_cron_detail (v3) ------------------------------------------------------------------------
 
 
-def cron_detail_v3(scope: Scope, cron_id: int) -> Params:
-    """Spell ``get_cron_detail``: a cron bk-job does not have is ``null`` data, not an error."""
-    return v3_scoped(scope, id=check_id(cron_id, "cron_id"))
-
-
 GET_CRON_DETAIL = row(
     "get_cron_detail",
     GET,
     optional(CronJob),
-    v3=cron_detail_v3,
+    v3=ids(v3_scoped, id="cron_id"),
     doc="""Return a cron job with its variable values, ``None`` if the scope has none (v3 only).""",
     resource="`EsbCronJobV3Resource`",
 )
@@ -332,24 +329,17 @@ def _checked_status(status: CronStatus | int) -> int:
     return int(found)
 
 
-def cron_status_v3(scope: Scope, cron_id: int, status: CronStatus | int) -> Params:
+def cron_status(cron_id: int, status: CronStatus | int) -> Params:
     """Spell ``update_cron_status``: 1 starts the schedule, 2 pauses it."""
-    return v3_scoped(scope, id=check_id(cron_id, "cron_id"), status=_checked_status(status))
-
-
-def cron_status_v2(scope: Scope, cron_id: int, status: CronStatus | int) -> Params:
-    """Spell v2's ``update_cron_status`` (``cron_id``, ``cron_status``)."""
-    return v2_scoped(
-        scope, cron_id=check_id(cron_id, "cron_id"), cron_status=_checked_status(status)
-    )
+    return {"id": check_id(cron_id, "cron_id"), "status": _checked_status(status)}
 
 
 UPDATE_CRON_STATUS = row(
     "update_cron_status",
     POST,
     nothing,
-    v3=cron_status_v3,
-    v2=cron_status_v2,
+    v3=with_scope(cron_status, v3_scoped),
+    v2=with_scope(cron_status, v2_scoped, "id=cron_id status=cron_status"),
     doc="""Start (``CronStatus.RUNNING``) or pause (``CronStatus.PAUSED``) a cron job.
 
     A one-off cron job whose time has passed cannot start (``OperationNotAllowedError``).
@@ -360,16 +350,11 @@ UPDATE_CRON_STATUS = row(
 # --- delete_cron (v3) ---------------------------------------------------------------------------
 
 
-def delete_cron_v3(scope: Scope, cron_id: int) -> Params:
-    """Spell ``delete_cron``."""
-    return v3_scoped(scope, id=check_id(cron_id, "cron_id"))
-
-
 DELETE_CRON = row(
     "delete_cron",
     POST,
     nothing,
-    v3=delete_cron_v3,
+    v3=ids(v3_scoped, id="cron_id"),
     doc="""Delete a cron job (v3 only); ``NotFoundError`` if the scope has none.""",
     resource="`EsbCronJobV3Resource`",
 )

@@ -43,11 +43,13 @@ from ._api import (
     Scoped,
     bound,
     checked,
+    ids,
     model,
     nothing,
     row,
     v2_scoped,
     v3_scoped,
+    with_scope,
 )
 
 __all__ = [
@@ -63,31 +65,20 @@ __all__ = [
 # --- get_job_instance_status ---------------------------------------------------------------------
 
 
-def job_status_v3(scope: Scope, job_instance_id: int, *, with_hosts: bool = True) -> Params:
-    """Spell ``get_job_instance_status``: ``return_ip_result`` asks for the host rows."""
+def job_status(job_instance_id: int, *, with_hosts: bool = True) -> Params:
+    """Spell ``get_job_instance_status``: ``return_ip_result`` asks for the host rows (v2
+    sends them always; v4 names it ``return_execute_object_result``: hosts and containers)."""
     job_id = check_id(job_instance_id, "job_instance_id")
-    return v3_scoped(scope, job_instance_id=job_id, return_ip_result=bool(with_hosts))
-
-
-def job_status_v2(scope: Scope, job_instance_id: int, *, with_hosts: bool = True) -> Params:
-    """Spell v2's ``get_job_instance_status``: host statuses always come with it."""
-    return v2_scoped(scope, job_instance_id=check_id(job_instance_id, "job_instance_id"))
-
-
-def job_status_v4(scope: Scope, job_instance_id: int, *, with_hosts: bool = True) -> Params:
-    """Spell v4's ``get_job_instance_status``: ``return_execute_object_result`` asks for the
-    rows of every execute object, host or container."""
-    job_id = check_id(job_instance_id, "job_instance_id")
-    return v3_scoped(scope, job_instance_id=job_id, return_execute_object_result=bool(with_hosts))
+    return {"job_instance_id": job_id, "return_ip_result": bool(with_hosts)}
 
 
 GET_JOB_INSTANCE_STATUS = row(
     "get_job_instance_status",
     GET,
     checked(JobInstanceStatus, "job", "job_instance_id", lambda a: a.job.job_instance_id),
-    v3=job_status_v3,
-    v2=job_status_v2,
-    v4=job_status_v4,
+    v3=with_scope(job_status, v3_scoped),
+    v2=with_scope(job_status, v2_scoped, "return_ip_result="),
+    v4=with_scope(job_status, v3_scoped, "return_ip_result=return_execute_object_result"),
     v4_read=_v4.job_status_v4,
     esb_method=GET,  # a poll: a query string, as ESB v2 suggests (spec §1.1)
     doc="""Return a job's status, its steps and (``with_hosts``) each host of the current round.""",
@@ -314,16 +305,12 @@ GET_JOB_INSTANCE_LIST = row(
 # --- get_job_instance_global_var_value -----------------------------------------------------------
 
 
-def _var_values(scoped: Scoped, /, scope: Scope, job_instance_id: int) -> Params:
-    return scoped(scope, job_instance_id=check_id(job_instance_id, "job_instance_id"))
-
-
 GET_JOB_INSTANCE_GLOBAL_VAR_VALUE = row(
     "get_job_instance_global_var_value",
     GET,
     checked(JobVariables, "job", "job_instance_id", lambda a: a.job_instance_id),
-    v3=bound(_var_values, v3_scoped),
-    v2=bound(_var_values, v2_scoped),
+    v3=ids(v3_scoped, job_instance_id="job_instance_id"),
+    v2=ids(v2_scoped, job_instance_id="job_instance_id"),
     doc="""Return the values a job's string variables held after each step (its outputs).
 
     bk-job reports string variables only; ``JobVariables.values()`` gives the latest.

@@ -14,7 +14,7 @@ from .._params import MAX_LOG_HOSTS, HostRef, host_ref, host_refs, step_ids
 from ..config import Scope, check_id
 from ..models import HostLog, StepLog
 from . import _v4
-from ._api import GET, POST, Batches, Params, Parse, model, row, v2_scoped, v3_scoped
+from ._api import GET, POST, Batches, Params, Parse, ids, model, row, v2_scoped, v3_scoped
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -187,11 +187,6 @@ BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG = row(
 )
 
 
-def job_log_v2(scope: Scope, job_instance_id: int) -> Params:
-    """Spell v2's ``get_job_instance_log``: every step of a job with each host's log."""
-    return v2_scoped(scope, job_instance_id=check_id(job_instance_id, "job_instance_id"))
-
-
 def _step_logs(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> tuple[StepLog, ...]:
     return parse(data, tuple[StepLog, ...])  # type: ignore[no-any-return]
 
@@ -200,7 +195,7 @@ GET_JOB_INSTANCE_LOG = row(
     "get_job_instance_log",
     GET,
     _step_logs,
-    v2=job_log_v2,
+    v2=ids(v2_scoped, job_instance_id="job_instance_id"),
     doc="""Return every step of a job with each host's status and log (ESB v2 only).
 
     The v3 flavors have no such API (use ``batch_get_job_instance_ip_log``): there this

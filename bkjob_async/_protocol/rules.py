@@ -23,7 +23,7 @@ from ..models import (
     DangerousRuleState,
     ScriptLanguage,
 )
-from ._api import POST, Params, checked, model, nothing, row
+from ._api import POST, Params, checked, ids, model, nothing, row
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -179,17 +179,12 @@ UPDATE_DANGEROUS_RULE = row(
 )
 
 
-def rule_v3(rule_id: int) -> Params:
-    """Spell a rule's operation (delete, enable, disable)."""
-    return {"id": check_id(rule_id, "rule_id")}
-
-
 _STATE = checked(DangerousRuleState, "rule", "id", lambda a: a.id)
 DELETE_DANGEROUS_RULE = row(
     "delete_dangerous_rule",
     POST,
     nothing,
-    v3=rule_v3,
+    v3=ids(None, id="rule_id"),
     doc="""Delete a rule (v3 only); bk-job answers success for a rule it does not have.""",
     resource="`EsbDangerousRuleV3Resource`",
 )
@@ -197,7 +192,7 @@ ENABLE_DANGEROUS_RULE = row(
     "enable_dangerous_rule",
     POST,
     _STATE,
-    v3=rule_v3,
+    v3=ids(None, id="rule_id"),
     doc="""Enable a rule (v3 only).""",
     resource="`EsbDangerousRuleV3Resource`",
 )
@@ -205,7 +200,7 @@ DISABLE_DANGEROUS_RULE = row(
     "disable_dangerous_rule",
     POST,
     _STATE,
-    v3=rule_v3,
+    v3=ids(None, id="rule_id"),
     doc="""Disable a rule (v3 only).""",
     resource="`EsbDangerousRuleV3Resource`",
 )

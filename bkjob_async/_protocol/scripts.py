@@ -37,9 +37,11 @@ from ._api import (
     model,
     nothing,
     optional,
+    renamed,
     row,
     v2_scoped,
     v3_scoped,
+    with_scope,
 )
 
 if TYPE_CHECKING:
@@ -127,62 +129,29 @@ def _filters(
     return text, _language(script_language), paging(start, length)
 
 
-def script_list_v3(
-    scope: Scope,
+def script_list(
     *,
     name: str | None = None,
     script_language: ScriptLanguage | int | None = None,
     start: int = 0,
     length: int = 20,
 ) -> Params:
-    """Spell ``get_script_list``: a scope's scripts that have an online version."""
-    text, language, page = _filters(name, script_language, start, length)
-    return v3_scoped(scope, name=text, script_language=language, **page)
-
-
-def script_list_v2(
-    scope: Scope,
-    *,
-    name: str | None = None,
-    script_language: ScriptLanguage | int | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell v2's ``get_script_list`` (``script_name``, ``script_type``)."""
-    text, language, page = _filters(name, script_language, start, length)
-    return v2_scoped(scope, script_name=text, script_type=language, **page)
-
-
-def public_script_list_v3(
-    *,
-    name: str | None = None,
-    script_language: ScriptLanguage | int | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell ``get_public_script_list``: the public library's scripts with an online version."""
+    """Spell ``get_public_script_list`` (scoped: ``get_script_list``): the scripts with an
+    online version."""
     text, language, page = _filters(name, script_language, start, length)
     return {"name": text, "script_language": language, **page}
 
 
-def public_script_list_v2(
-    *,
-    name: str | None = None,
-    script_language: ScriptLanguage | int | None = None,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell v2's ``get_public_script_list`` (``script_name``, ``script_type``)."""
-    text, language, page = _filters(name, script_language, start, length)
-    return {"script_name": text, "script_type": language, **page}
+#: v2's names for the list's filters.
+_V2_FILTERS = "name=script_name script_language=script_type"
 
 
 GET_SCRIPT_LIST = row(
     "get_script_list",
     GET,
     model(ScriptPage),
-    v3=script_list_v3,
-    v2=script_list_v2,
+    v3=with_scope(script_list, v3_scoped),
+    v2=with_scope(script_list, v2_scoped, _V2_FILTERS),
     doc="""Return one page of a scope's scripts that have an online version.
 
     ``scope=None`` lists the public scripts (``get_public_script_list``). ESB v2 lists a
@@ -202,33 +171,18 @@ GET_PUBLIC_SCRIPT_LIST = row(
     "get_public_script_list",
     GET,
     model(ScriptPage),
-    v3=public_script_list_v3,
-    v2=public_script_list_v2,
+    v3=script_list,
+    v2=renamed(script_list, _V2_FILTERS),
     doc="""Return one page of the public library's scripts that have an online version.""",
     resource="`EsbPublicScriptV3Resource`; v2 `EsbGetPublicScriptListResource`",
 )
 
 
-def version_list_v3(
-    scope: Scope,
-    script_id: str,
-    *,
-    return_script_content: bool = False,
-    start: int = 0,
-    length: int = 20,
-) -> Params:
-    """Spell ``get_script_version_list``: a script's versions, text only if asked for."""
-    return v3_scoped(scope, **_version_list(script_id, return_script_content, start, length))
-
-
-def public_version_list_v3(
+def version_list(
     script_id: str, *, return_script_content: bool = False, start: int = 0, length: int = 20
 ) -> Params:
-    """Spell ``get_public_script_version_list``."""
-    return _version_list(script_id, return_script_content, start, length)
-
-
-def _version_list(script_id: str, content: bool, start: int, length: int) -> Params:
+    """Spell ``get_public_script_version_list`` (scoped: ``get_script_version_list``)."""
+    content = return_script_content
     if not isinstance(content, bool):
         raise TypeError(f"return_script_content must be a bool, not {type(content).__name__}")
     return {"script_id": _script_id(script_id), "return_script_content": content} | paging(
@@ -240,7 +194,7 @@ GET_SCRIPT_VERSION_LIST = row(
     "get_script_version_list",
     GET,
     model(ScriptVersionPage),
-    v3=version_list_v3,
+    v3=with_scope(version_list, v3_scoped),
     doc="""Return one page of a script's versions, last changed first (v3 only).
 
     Their text (``content``) comes only with ``return_script_content``; ``scope=None`` reads a
@@ -259,7 +213,7 @@ GET_PUBLIC_SCRIPT_VERSION_LIST = row(
     "get_public_script_version_list",
     GET,
     model(ScriptVersionPage),
-    v3=public_version_list_v3,
+    v3=version_list,
     doc="""Return one page of a public script's versions, last changed first (v3 only).""",
     resource="`EsbPublicScriptV3Resource`",
 )
@@ -267,9 +221,15 @@ GET_PUBLIC_SCRIPT_VERSION_LIST = row(
 # --- one version ---------------------------------------------------------------------------------
 
 
-def _version(script_version_id: int | None, script_id: str | None, version: str | None) -> Params:
-    """Name a version by ``id``, or by ``script_id`` and ``version`` (bk-job ignores the pair
-    when the id is given, so both are refused)."""
+def version_detail(
+    *,
+    script_version_id: int | None = None,
+    script_id: str | None = None,
+    version: str | None = None,
+) -> Params:
+    """Spell ``get_public_script_version_detail`` (scoped: ``get_script_version_detail``): a
+    version by ``id``, or by ``script_id`` and ``version`` (bk-job ignores the pair when the id
+    is given, so both are refused)."""
     if script_version_id is not None:
         if script_id is not None or version is not None:
             raise ValueError(
@@ -282,32 +242,11 @@ def _version(script_version_id: int | None, script_id: str | None, version: str 
     return {"script_id": _script_id(script_id), "version": check_text(version, "version")}
 
 
-def script_version_v3(
-    scope: Scope,
-    *,
-    script_version_id: int | None = None,
-    script_id: str | None = None,
-    version: str | None = None,
-) -> Params:
-    """Spell ``get_script_version_detail``."""
-    return v3_scoped(scope, **_version(script_version_id, script_id, version))
-
-
-def public_script_version_v3(
-    *,
-    script_version_id: int | None = None,
-    script_id: str | None = None,
-    version: str | None = None,
-) -> Params:
-    """Spell ``get_public_script_version_detail``."""
-    return _version(script_version_id, script_id, version)
-
-
 GET_SCRIPT_VERSION_DETAIL = row(
     "get_script_version_detail",
     GET,
     optional(ScriptVersion),
-    v3=script_version_v3,
+    v3=with_scope(version_detail, v3_scoped),
     doc="""Return one script version with its text (v3 only; v2: ``get_script_detail``).
 
     Name it by ``script_version_id``, or by ``script_id`` and ``version``; ``scope=None``
@@ -321,7 +260,7 @@ GET_PUBLIC_SCRIPT_VERSION_DETAIL = row(
     "get_public_script_version_detail",
     GET,
     optional(ScriptVersion),
-    v3=public_script_version_v3,
+    v3=version_detail,
     doc="""Return one public script version with its text (v3 only; as
     ``get_script_version_detail``).
     """,
@@ -349,14 +288,16 @@ GET_SCRIPT_DETAIL = row(
 # --- writes --------------------------------------------------------------------------------------
 
 
-def _new_script(
+def new_script(
+    *,
     name: str,
     content: str,
     version: str,
-    script_language: ScriptLanguage | int,
-    description: str | None,
-    version_desc: str | None,
+    script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
+    description: str | None = None,
+    version_desc: str | None = None,
 ) -> Params:
+    """Spell ``create_public_script`` (scoped: ``create_script``)."""
     return {
         "name": _name(name),
         "description": optional_text(description, "description"),
@@ -367,39 +308,11 @@ def _new_script(
     }
 
 
-def create_script_v3(
-    scope: Scope,
-    *,
-    name: str,
-    content: str,
-    version: str,
-    script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
-    description: str | None = None,
-    version_desc: str | None = None,
-) -> Params:
-    """Spell ``create_script``: a script with its first version, a draft."""
-    fields = _new_script(name, content, version, script_language, description, version_desc)
-    return v3_scoped(scope, **fields)
-
-
-def create_public_script_v3(
-    *,
-    name: str,
-    content: str,
-    version: str,
-    script_language: ScriptLanguage | int = ScriptLanguage.SHELL,
-    description: str | None = None,
-    version_desc: str | None = None,
-) -> Params:
-    """Spell ``create_public_script``."""
-    return _new_script(name, content, version, script_language, description, version_desc)
-
-
 CREATE_SCRIPT = row(
     "create_script",
     POST,
     model(ScriptVersion),
-    v3=create_script_v3,
+    v3=with_scope(new_script, v3_scoped),
     doc="""Create a script in a scope's library with its first version, a draft (v3 only).
 
     ``content`` is the text (the client base64-encodes it). ``name`` is at most 60
@@ -413,13 +326,16 @@ CREATE_PUBLIC_SCRIPT = row(
     "create_public_script",
     POST,
     model(ScriptVersion),
-    v3=create_public_script_v3,
+    v3=new_script,
     doc="""Create a script in the public library, as ``create_script`` does (v3 only).""",
     resource="`EsbPublicScriptV3Resource`",
 )
 
 
-def _new_version(script_id: str, content: str, version: str, version_desc: str | None) -> Params:
+def new_version(
+    script_id: str, *, content: str, version: str, version_desc: str | None = None
+) -> Params:
+    """Spell ``create_public_script_version`` (scoped: ``create_script_version``)."""
     return {
         "script_id": _script_id(script_id),
         "content": _content(content),
@@ -428,25 +344,11 @@ def _new_version(script_id: str, content: str, version: str, version_desc: str |
     }
 
 
-def create_version_v3(
-    scope: Scope, script_id: str, *, content: str, version: str, version_desc: str | None = None
-) -> Params:
-    """Spell ``create_script_version``: a new draft version of a script."""
-    return v3_scoped(scope, **_new_version(script_id, content, version, version_desc))
-
-
-def create_public_version_v3(
-    script_id: str, *, content: str, version: str, version_desc: str | None = None
-) -> Params:
-    """Spell ``create_public_script_version``."""
-    return _new_version(script_id, content, version, version_desc)
-
-
 CREATE_SCRIPT_VERSION = row(
     "create_script_version",
     POST,
     model(ScriptVersion),
-    v3=create_version_v3,
+    v3=with_scope(new_version, v3_scoped),
     doc="""Add a draft version to a script (v3 only); a version name it has is refused.""",
     resource="`EsbScriptV3Resource`",
 )
@@ -454,13 +356,14 @@ CREATE_PUBLIC_SCRIPT_VERSION = row(
     "create_public_script_version",
     POST,
     model(ScriptVersion),
-    v3=create_public_version_v3,
+    v3=new_version,
     doc="""Add a draft version to a public script (v3 only).""",
     resource="`EsbPublicScriptV3Resource`",
 )
 
 
-def _basic(script_id: str, name: str, description: str | None) -> Params:
+def basic(script_id: str, *, name: str, description: str | None = None) -> Params:
+    """Spell ``update_public_script_basic`` (scoped: ``update_script_basic``)."""
     return {
         "script_id": _script_id(script_id),
         "name": _name(name),
@@ -468,23 +371,11 @@ def _basic(script_id: str, name: str, description: str | None) -> Params:
     }
 
 
-def update_basic_v3(
-    scope: Scope, script_id: str, *, name: str, description: str | None = None
-) -> Params:
-    """Spell ``update_script_basic``: rename (and describe) a script."""
-    return v3_scoped(scope, **_basic(script_id, name, description))
-
-
-def update_public_basic_v3(script_id: str, *, name: str, description: str | None = None) -> Params:
-    """Spell ``update_public_script_basic``."""
-    return _basic(script_id, name, description)
-
-
 UPDATE_SCRIPT_BASIC = row(
     "update_script_basic",
     POST,
     model(Script),
-    v3=update_basic_v3,
+    v3=with_scope(basic, v3_scoped),
     doc="""Rename a script and (if given) describe it anew (v3 only).
 
     bk-job answers the script's row without its online version
@@ -496,53 +387,36 @@ UPDATE_PUBLIC_SCRIPT_BASIC = row(
     "update_public_script_basic",
     POST,
     model(Script),
-    v3=update_public_basic_v3,
+    v3=basic,
     doc="""Rename a public script and (if given) describe it anew (v3 only).""",
     resource="`EsbPublicScriptV3Resource`",
 )
 
 
-def _ids(script_id: str, script_version_id: int) -> Params:
+def version_ids(script_id: str, script_version_id: int) -> Params:
+    """Spell a version's operation (publish, disable, delete; scoped or public)."""
     return {
         "script_id": _script_id(script_id),
         "script_version_id": check_id(script_version_id, "script_version_id"),
     }
 
 
-def _new_text(
-    script_id: str, script_version_id: int, content: str, version_desc: str | None
+def new_text(
+    script_id: str, script_version_id: int, *, content: str, version_desc: str | None = None
 ) -> Params:
+    """Spell ``update_public_script_version`` (scoped: ``update_script_version``)."""
     return {
-        **_ids(script_id, script_version_id),
+        **version_ids(script_id, script_version_id),
         "content": _content(content),
         "version_desc": optional_text(version_desc, "version_desc"),
     }
-
-
-def update_version_v3(
-    scope: Scope,
-    script_id: str,
-    script_version_id: int,
-    *,
-    content: str,
-    version_desc: str | None = None,
-) -> Params:
-    """Spell ``update_script_version``: a draft's new text."""
-    return v3_scoped(scope, **_new_text(script_id, script_version_id, content, version_desc))
-
-
-def update_public_version_v3(
-    script_id: str, script_version_id: int, *, content: str, version_desc: str | None = None
-) -> Params:
-    """Spell ``update_public_script_version``."""
-    return _new_text(script_id, script_version_id, content, version_desc)
 
 
 UPDATE_SCRIPT_VERSION = row(
     "update_script_version",
     POST,
     checked(ScriptVersion, "script version", "script_version_id", lambda a: a.script_version_id),
-    v3=update_version_v3,
+    v3=with_scope(new_text, v3_scoped),
     doc="""Replace a draft version's text (v3 only); any other version is refused (1241003).""",
     resource="`EsbScriptV3Resource`",
 )
@@ -550,20 +424,10 @@ UPDATE_PUBLIC_SCRIPT_VERSION = row(
     "update_public_script_version",
     POST,
     checked(ScriptVersion, "script version", "script_version_id", lambda a: a.script_version_id),
-    v3=update_public_version_v3,
+    v3=new_text,
     doc="""Replace a public draft version's text (v3 only).""",
     resource="`EsbPublicScriptV3Resource`",
 )
-
-
-def version_v3(scope: Scope, script_id: str, script_version_id: int) -> Params:
-    """Spell a scope's version operation (publish, disable, delete)."""
-    return v3_scoped(scope, **_ids(script_id, script_version_id))
-
-
-def public_version_v3(script_id: str, script_version_id: int) -> Params:
-    """Spell a public version's operation (publish, disable, delete)."""
-    return _ids(script_id, script_version_id)
 
 
 _STATE = checked(
@@ -573,7 +437,7 @@ PUBLISH_SCRIPT_VERSION = row(
     "publish_script_version",
     POST,
     _STATE,
-    v3=version_v3,
+    v3=with_scope(version_ids, v3_scoped),
     doc="""Put a version online; the script's online one goes offline (v3 only).
 
     A disabled version cannot be published (1241003).
@@ -584,7 +448,7 @@ PUBLISH_PUBLIC_SCRIPT_VERSION = row(
     "publish_public_script_version",
     POST,
     _STATE,
-    v3=public_version_v3,
+    v3=version_ids,
     doc="""Put a public script's version online (v3 only).""",
     resource="`EsbPublicScriptV3Resource`",
 )
@@ -592,7 +456,7 @@ DISABLE_SCRIPT_VERSION = row(
     "disable_script_version",
     POST,
     _STATE,
-    v3=version_v3,
+    v3=with_scope(version_ids, v3_scoped),
     doc="""Disable an online or offline version: it never runs again (v3 only).""",
     resource="`EsbScriptV3Resource`",
 )
@@ -600,7 +464,7 @@ DISABLE_PUBLIC_SCRIPT_VERSION = row(
     "disable_public_script_version",
     POST,
     _STATE,
-    v3=public_version_v3,
+    v3=version_ids,
     doc="""Disable a public script's version (v3 only).""",
     resource="`EsbPublicScriptV3Resource`",
 )
@@ -608,7 +472,7 @@ DELETE_SCRIPT_VERSION = row(
     "delete_script_version",
     POST,
     nothing,
-    v3=version_v3,
+    v3=with_scope(version_ids, v3_scoped),
     doc="""Delete one version; the script goes with its last (v3 only).""",
     resource="`EsbScriptV3Resource`",
 )
@@ -616,19 +480,14 @@ DELETE_PUBLIC_SCRIPT_VERSION = row(
     "delete_public_script_version",
     POST,
     nothing,
-    v3=public_version_v3,
+    v3=version_ids,
     doc="""Delete one version of a public script (v3 only).""",
     resource="`EsbPublicScriptV3Resource`",
 )
 
 
-def delete_v3(scope: Scope, script_id: str) -> Params:
-    """Spell ``delete_script``: the script and every version of it."""
-    return v3_scoped(scope, script_id=_script_id(script_id))
-
-
-def delete_public_v3(script_id: str) -> Params:
-    """Spell ``delete_public_script``."""
+def delete(script_id: str) -> Params:
+    """Spell ``delete_public_script`` (scoped: ``delete_script``)."""
     return {"script_id": _script_id(script_id)}
 
 
@@ -636,7 +495,7 @@ DELETE_SCRIPT = row(
     "delete_script",
     POST,
     nothing,
-    v3=delete_v3,
+    v3=with_scope(delete, v3_scoped),
     doc="""Delete a script and every version of it (v3 only).""",
     resource="`EsbScriptV3Resource`",
 )
@@ -644,7 +503,7 @@ DELETE_PUBLIC_SCRIPT = row(
     "delete_public_script",
     POST,
     nothing,
-    v3=delete_public_v3,
+    v3=delete,
     doc="""Delete a public script and every version of it (v3 only).""",
     resource="`EsbPublicScriptV3Resource`",
 )

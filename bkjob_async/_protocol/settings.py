@@ -16,19 +16,13 @@ from .._params import check_count, check_length
 from ..errors import ResponseFormatError
 from ..models.settings import NotifyPolicy
 from . import _v4
-from ._api import GET, POST, Params, Parse, row, v3_scoped
+from ._api import GET, POST, Params, Parse, ids, row, v3_scoped
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ..config import Scope
 
 __all__ = ["GET_LATEST_SERVICE_VERSION", "GET_NOTIFY_CONFIG", "GET_USER_AUTHORIZED_SCOPES"]
-
-
-def notify_config_v3(scope: Scope) -> Params:
-    """Spell ``get_notify_config`` (gateway only)."""
-    return v3_scoped(scope)
 
 
 def policies(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> tuple[NotifyPolicy, ...]:
@@ -40,18 +34,13 @@ GET_NOTIFY_CONFIG = row(
     "get_notify_config",
     GET,
     policies,
-    v3=notify_config_v3,
+    v3=ids(v3_scoped),
     esb=False,
     doc="""Return a scope's default notification policies, one per way of starting jobs
     (gateway only).
     """,
     resource="`EsbNotifyConfigV3Resource`",
 )
-
-
-def service_version_v3() -> Params:
-    """Spell ``get_latest_service_version`` (ESB only): no parameters, no scope."""
-    return {}
 
 
 def version(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> str | None:
@@ -66,7 +55,7 @@ GET_LATEST_SERVICE_VERSION = row(
     "get_latest_service_version",
     POST,
     version,
-    v3=service_version_v3,
+    v3=ids(None),
     gateway=False,
     idempotent=True,
     doc="""Return the newest version any bk-job service runs (ESB jobv3 only).""",

@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._checks import check_many
-from .._params import check_count, check_text, step_ids, texts
+from .._params import check_count, check_text, texts
 from ..config import check_id
 from ..models.requests import GlobalVar
 from ..models.templates import JobTemplate, JobTemplatePage, StepDetail
 from . import _v4
-from ._api import GET, POST, Pager, Params, checked, model, row, v3_scoped, with_secrets
+from ._api import GET, POST, Pager, Params, checked, ids, model, row, v3_scoped, with_secrets
 from ._v4 import execute_target
 
 if TYPE_CHECKING:
@@ -68,16 +68,11 @@ GET_JOB_TEMPLATE_LIST = row(
 )
 
 
-def step_detail_v3(scope: Scope, job_instance_id: int, step_instance_id: int) -> Params:
-    """Spell ``get_step_instance_detail`` (gateway only)."""
-    return v3_scoped(scope, **step_ids(job_instance_id, step_instance_id))
-
-
 GET_STEP_INSTANCE_DETAIL = row(
     "get_step_instance_detail",
     GET,
     checked(StepDetail, "step", "step_instance_id", lambda a: a.id),
-    v3=step_detail_v3,
+    v3=ids(v3_scoped, job_instance_id="job_instance_id", step_instance_id="step_instance_id"),
     esb=False,
     doc="""Return what a step of a job was told to do: script, files or approval (gateway only).""",
     resource="`EsbGetStepInstanceDetailV3Resource`",
@@ -87,16 +82,11 @@ GET_STEP_INSTANCE_DETAIL = row(
 # --- the gateway v4: a template's detail, a plan made from a template ----------------------------
 
 
-def template_detail_v4(scope: Scope, job_template_id: int) -> Params:
-    """Spell v4's ``get_job_template_detail`` (``OpenApiJobTemplateV4Resource``: ``id``)."""
-    return v3_scoped(scope, id=check_id(job_template_id, "job_template_id"))
-
-
 GET_JOB_TEMPLATE_DETAIL = row(
     "get_job_template_detail",
     GET,
     _v4.template_detail_v4,
-    v4=template_detail_v4,
+    v4=ids(v3_scoped, id="job_template_id"),
     doc="""Return a job template with its steps and variables (gateway v4 only).""",
     resource="v4 `OpenApiJobTemplateV4Resource` (`OpenApiV4JobTemplateDetailDTO`)",
 )
