@@ -1,6 +1,8 @@
 """Derive the JSON keys bk-job's Java response classes declare, nested, from a bk-job checkout.
 
-Usage: ``python scripts/java_fields.py GIT_DIR CLASS... > tests/unit/java/NAME.json``
+Usage: ``python scripts/java_fields.py GIT_DIR CLASS... > tests/unit/java/NAME.json``, or
+``python scripts/java_fields.py --requests GIT_DIR > bkjob_async/testing/_fields.py`` for the
+request fields every API reads (``requests``).
 (``GIT_DIR`` a bk-job clone's git directory; read at ``HEAD``). Each class is written as
 ``{"extends": ..., "fields": {json_key: [java_type, nested_class_or_null]}}``, with every class a field
 names (a ``List<X>`` names ``X``) that the checkout defines; a field's key is its
@@ -74,6 +76,113 @@ def derive(git_dir: str, roots: list[str]) -> dict[str, dict[str, object]]:
     return dict(sorted(out.items()))
 
 
+_PREFIX = re.compile(r'@RequestMapping\(\s*(?:value\s*=\s*)?"/(?:esb|open)/api/(v\d)"')
+_MAPPING = re.compile(r'@(?:Get|Post)Mapping\(\s*(?:value\s*=\s*)?"/(\w+)"')
+_PARAM = re.compile(r'@RequestParam\(\s*(?:value\s*=\s*)?"(\w+)"[^)]*\)')
+_BODY = re.compile(r"@RequestBody\b")
+_ANNOTATED = re.compile(
+    r"\s*(?:@\w+(?:\((?:[^()]|\([^()]*\))*\))?\s*)*([\w.]+(?:<[\w<>, ?]*>)?)\s+\w+"
+)
+
+
+def _after(text: str, end: int) -> str:
+    """Return the Java type of the parameter declared after ``end`` (annotations skipped)."""
+    found = _ANNOTATED.match(text, end)
+    return re.sub(r"\s+", "", found.group(1)) if found else "?"
+
+
+def _flat(classes: dict[str, dict[str, object]], name: str) -> dict[str, str]:
+    """Return a request class's top-level JSON keys and Java types, its parents' first."""
+    spec = classes.get(name)
+    if spec is None:
+        return {}
+    parent = spec["extends"]
+    fields = _flat(classes, parent) if isinstance(parent, str) else {}
+    for key, (java_type, _) in spec["fields"].items():  # type: ignore[attr-defined]
+        fields[key] = java_type
+    return fields
+
+
+def requests(git_dir: str) -> dict[str, dict[str, dict[str, str]]]:
+    """Return, by generation (``v2``, ``v3``, ``v4``) and API, the keys bk-job reads and their
+    Java types: a resource method's ``@RequestParam`` names, or its ``@RequestBody`` class's
+    fields (with its parents'); a GET and a POST of one API together."""
+    files, found = _files(git_dir), {}
+    for name, path in sorted(files.items()):
+        if not (name.endswith("Resource") and re.search(r"/api/(?:esb|open)", path)):
+            continue
+        text = _source(git_dir, path)
+        prefix = _PREFIX.search(text)
+        if prefix is None:
+            continue
+        marks = list(_MAPPING.finditer(text))
+        for mark, following in zip(marks, [*marks[1:], None], strict=True):
+            chunk = text[mark.end() : following.start() if following else len(text)]
+            keys = found.setdefault(prefix.group(1), {}).setdefault(mark.group(1), {})
+            for param in _PARAM.finditer(chunk):
+                keys[param.group(1)] = _after(chunk, param.end())
+            body = _BODY.search(chunk)
+            if body:
+                cls = _after(chunk, body.end())
+                keys.update(_flat(derive(git_dir, [cls]), cls))
+    return found
+
+
+def render_requests(git_dir: str) -> str:
+    """Return ``bkjob_async/testing/_fields.py``: one line per generation and API."""
+    commit = subprocess.run(
+        ["git", "-C", git_dir, "rev-parse", "--short=8", "HEAD"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    lines = [
+        " ".join([generation, api, *(f"{k}:{t}" for k, t in sorted(keys.items()))])
+        for generation, apis in sorted(requests(git_dir).items())
+        for api, keys in sorted(apis.items())
+    ]
+    return _FIELDS_MODULE.format(commit=commit, lines="\n".join(lines))
+
+
+_FIELDS_MODULE = '''"""Rule: the request fields bk-job reads, per generation and API; generated, never edited.
+
+Written by ``python scripts/java_fields.py --requests GIT_DIR`` from bk-job {commit}'s
+resource interfaces: each API's ``@RequestParam`` names or its ``@RequestBody`` class's fields
+(its parents' too), with their Java types. bk-job ignores any other key, so the simulator
+reads only these (``FIELDS``), and ``tests/unit/test_request_fields.py`` holds the client's
+spellings to them.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FIELDS"]
+
+#: One line per generation and API: the generation, the API, then ``key:JavaType`` each.
+_LINES = """
+{lines}
+"""
+
+
+def _read(lines: str) -> dict[str, dict[str, dict[str, str]]]:
+    fields: dict[str, dict[str, dict[str, str]]] = {{}}
+    for line in lines.split("\\n"):
+        if line:
+            generation, api, *keys = line.split()
+            read = fields.setdefault(generation, {{}}).setdefault(api, {{}})
+            for key in keys:
+                name, java_type = key.split(":", 1)
+                read[name] = java_type
+    return fields
+
+
+#: By generation (``v2``, ``v3``, ``v4``), by API (its name there): each key and Java type.
+FIELDS: dict[str, dict[str, dict[str, str]]] = _read(_LINES)
+'''
+
+
 if __name__ == "__main__":
-    json.dump(derive(sys.argv[1], sys.argv[2:]), sys.stdout, indent=1, sort_keys=True)
-    sys.stdout.write("\n")
+    if sys.argv[1] == "--requests":
+        sys.stdout.write(render_requests(sys.argv[2]))
+    else:
+        json.dump(derive(sys.argv[1], sys.argv[2:]), sys.stdout, indent=1, sort_keys=True)
+        sys.stdout.write("\n")

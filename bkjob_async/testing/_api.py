@@ -131,6 +131,21 @@ class Params:
         value = self.values.get(name)
         return None if value is None else str(value)
 
+    def read_as(self, fields: Mapping[str, str]) -> Params:
+        """Return the parameters as bk-job's request reads them (``_fields``: key and Java
+        type): a key it has no field for is dropped, as Jackson drops it, and a number that
+        does not convert is a bad request before any check of the resource."""
+        kept = {k: v for k, v in self.values.items() if k in fields}
+        read = Params(kept, strict=self.strict)
+        for key in kept:
+            if fields[key] in _NUMBERS:
+                read.long(key)
+        return read
+
+
+#: The Java types Jackson reads a number into (a value that does not convert: 1240003).
+_NUMBERS = frozenset({"Long", "Integer", "long", "int"})
+
 
 @attrs.define
 class Call:

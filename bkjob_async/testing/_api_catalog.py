@@ -18,12 +18,15 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from .._protocol import TABLE
 from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
 from . import _api, _api_crons, _api_manage, _api_v4, _rules, _scripts
 from . import _codes as codes
 from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
+from ._fields import FIELDS
 from ._plan import MASK, StepPlan
 from ._render import v2_time
 from ._store import dto, scope_fields
@@ -367,8 +370,26 @@ def _routes(flavor: ApiFlavor, *modules: Any) -> dict[str, Endpoint]:
         handler = wire and (handlers.get(wire.name) or handlers.get(name))
         if wire is not None and callable(handler):
             method = None if flavor is ApiFlavor.ESB_V2 else getattr(gateway, "method", None)
-            routes[wire.name] = Endpoint(handler, method, ApiFlavor.ESB_JOBV3 in row.bindings)
+            fields = FIELDS[_GENERATION[flavor]][wire.name]
+            routes[wire.name] = Endpoint(
+                _reading(handler, fields), method, ApiFlavor.ESB_JOBV3 in row.bindings
+            )
     return routes
+
+
+_GENERATION = {ApiFlavor.ESB_JOBV3: "v3", ApiFlavor.ESB_V2: "v2", ApiFlavor.APIGW_V4: "v4"}
+
+
+def _reading(handler: Any, fields: Mapping[str, str]) -> Any:
+    """Return ``handler`` given the parameters as bk-job's request reads them
+    (``Params.read_as``): never a key bk-job ignores, so a key the client misspells is missed
+    here as it is there."""
+
+    def handle(world: World, call: Call) -> object:
+        return handler(world, attrs.evolve(call, params=call.params.read_as(fields)))
+
+    handle.__name__ = getattr(handler, "__name__", "handle")
+    return handle
 
 
 _V3 = (_api, _api_manage, _api_crons, _scripts.HANDLERS, _rules, sys.modules[__name__])
