@@ -4,7 +4,7 @@ A ``FaultyBkJob`` served on 127.0.0.1 (``tests/faulty.py``): jobs whose status r
 the client's read timeout, whose answers are nested too deep or of the wrong shape, whose reads
 that would see their end get a 502; and bk-job down for a few seconds. The healthy jobs' ends
 are seen on time, each faulty job ends alone with its typed cause, and only bk-job's own
-outage is said to be one. (The issue's exact figures: ``benchmarks/test_job_faults.py``.)
+outage is said to be one. (The issue's exact figures: ``benchmarks/test_job_faults_figures.py``.)
 """
 
 from __future__ import annotations

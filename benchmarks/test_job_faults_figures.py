@@ -18,7 +18,7 @@ transport, each case as the issue measured it:
 4. bk-job down 60 s in a 40-job watch: one ``PollingStalled``, one ``PollingResumed``, probes
    meanwhile, every job finished (the long form: ``BENCH_OUTAGE=60``; 20 s by default).
 
-Run: ``pytest -q -s benchmarks/test_job_faults.py -o testpaths=benchmarks``.
+Run: ``pytest -q -s benchmarks/test_job_faults_figures.py -o testpaths=benchmarks``.
 """
 
 from __future__ import annotations
