@@ -31,9 +31,7 @@ import anyio
 import pytest
 
 from bkjob_async import (
-    BkJobClient,
     JobFinished,
-    Poller,
     PollingResumed,
     PollingStalled,
     PollPolicy,
@@ -43,55 +41,16 @@ from bkjob_async import (
     WatchFailed,
 )
 from bkjob_async import errors as bk_errors
-from bkjob_async.testing import serve
-from tests.faulty import DEEP, FaultyBkJob, JobFaults
+from tests.faulty import DEEP, FaultyBkJob, JobFaults, ends_of, three_502s, watch_served
 
 from ._harness import report
 
 SCOPE = Scope.biz(2)
 
 
-async def _watch(
-    server: FaultyBkJob,
-    policy: PollPolicy,
-    timeouts: Timeouts,
-    outage: tuple[float, float] | None = None,
-) -> tuple[list[tuple[float, Any]], Any]:
-    seen: list[tuple[float, Any]] = []
-    async with (
-        serve(server, shutdown_timeout=0.1) as http,
-        BkJobClient(
-            http.url,
-            app_code="bench",
-            app_secret="s3cret-bench",
-            username="u",
-            timeouts=timeouts,
-        ) as client,
-        Poller(client, policy=policy) as poller,
-        anyio.create_task_group() as tg,
-    ):
-
-        async def down() -> None:
-            if outage is not None:
-                await anyio.sleep(outage[0])
-                server.down = True
-                await anyio.sleep(outage[1] - outage[0])
-                server.down = False
-
-        server.start()
-        tg.start_soon(down)
-        try:
-            with anyio.fail_after(600):
-                async for event in poller.watch_jobs(SCOPE, list(server.ends_at)):
-                    seen.append((anyio.current_time() - server.started, event))
-        finally:
-            server.released.set()
-        stats = poller.statistics()
-    return seen, stats
-
-
-def _ends(seen: list[tuple[float, Any]]) -> dict[int, tuple[float, Any]]:
-    return {e.job_instance_id: (t, e) for t, e in seen if isinstance(e, (JobFinished, WatchFailed))}
+async def _watch_long(*args: Any) -> Any:
+    """``watch_served`` with the benchmark's ten minutes."""
+    return await watch_served(*args, limit=600)
 
 
 def _late(server: FaultyBkJob, got: dict[int, tuple[float, Any]], jobs: Any) -> list[float]:
@@ -114,8 +73,8 @@ def test_12_hung_jobs_among_52(order: str) -> None:
     server = FaultyBkJob(ends, {job: JobFaults(hung=True) for job in hung})
     policy = PollPolicy(interval=0.1, max_interval=0.3, max_in_flight=8)
     timeouts = Timeouts(connect=1.0, read=2.0, total=3.0)
-    seen, stats = anyio.run(_watch, server, policy, timeouts)
-    got = _ends(seen)
+    seen, stats = anyio.run(_watch_long, server, policy, timeouts)
+    got = ends_of(seen)
     late = _late(server, got, healthy)
     hung_end = [got[j][0] for j in hung]
     reads = sorted(server.reads[j] for j in hung)
@@ -151,8 +110,8 @@ def test_2_of_20_jobs_answering_600_deep() -> None:
     rng = random.Random(62)
     ends = {job: rng.uniform(4.0, 6.0) for job in range(1, 21)}
     server = FaultyBkJob(ends, {19: JobFaults(body=DEEP), 20: JobFaults(body=DEEP)})
-    seen, _ = anyio.run(_watch, server, PollPolicy(), Timeouts())
-    got = _ends(seen)
+    seen, _ = anyio.run(_watch_long, server, PollPolicy(), Timeouts())
+    got = ends_of(seen)
     after = [got[j][0] - (server.read_at[j][1] - server.started) for j in (19, 20)]
     report(
         [
@@ -171,15 +130,10 @@ def test_2_of_20_jobs_answering_600_deep() -> None:
 @pytest.mark.parametrize("where", ["three jobs", "one job"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_three_502s_on_the_reads_that_would_see_an_end(seed: int, where: str) -> None:
-    rng = random.Random(seed)
-    ends = {job: rng.uniform(5.0, 40.0) for job in range(1, 41)}
-    if where == "one job":  # its read at the end and its two retries
-        faults = {rng.choice(sorted(ends)): JobFaults(bad_gateway_at_end=3)}
-    else:
-        faults = {job: JobFaults(bad_gateway_at_end=1) for job in rng.sample(sorted(ends), 3)}
-    server = FaultyBkJob(ends, faults)
-    seen, stats = anyio.run(_watch, server, PollPolicy(latency=5.0), Timeouts())
-    got = _ends(seen)
+    server = three_502s(seed, where)
+    ends, faults = server.ends_at, server.faults
+    seen, stats = anyio.run(_watch_long, server, PollPolicy(latency=5.0), Timeouts())
+    got = ends_of(seen)
     late = _late(server, got, ends)
     hit = _late(server, got, faults)
     report(
@@ -203,8 +157,8 @@ def test_an_outage_of_bk_job() -> None:
     ends = {job: rng.uniform(5.0, 10.0 + length) for job in range(1, 41)}
     server = FaultyBkJob(ends)
     outage = (5.0, 5.0 + length)
-    seen, _stats = anyio.run(_watch, server, PollPolicy(), Timeouts(), outage)
-    got = _ends(seen)
+    seen, _stats = anyio.run(_watch_long, server, PollPolicy(), Timeouts(), outage)
+    got = ends_of(seen)
     stalled = [t for t, e in seen if isinstance(e, PollingStalled)]
     resumed = [t for t, e in seen if isinstance(e, PollingResumed)]
     during = sum(

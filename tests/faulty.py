@@ -15,15 +15,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from bkjob_async import errors
-from bkjob_async.testing import Request, Response
+from bkjob_async import (
+    BkJobClient,
+    JobFinished,
+    Poller,
+    PollPolicy,
+    Scope,
+    Timeouts,
+    WatchFailed,
+    errors,
+)
+from bkjob_async.testing import Request, Response, serve
 
 from .scripted import job_body
 
@@ -117,3 +128,69 @@ class FaultyBkJob:
         body = job_body(job_id, status, [(job_id * 10, status, 0, [3 if done else 7])])
         envelope: dict[str, Any] = {"result": True, "code": 0, "data": body}
         return Response(200, _JSON, json.dumps(envelope).encode())
+
+
+async def watch_served(
+    server: FaultyBkJob,
+    policy: PollPolicy,
+    timeouts: Timeouts,
+    outage: tuple[float, float] | None = None,
+    *,
+    limit: float = 100,
+) -> tuple[list[tuple[float, Any]], Any]:
+    """Serve ``server`` on 127.0.0.1 and watch every job of it to its end (bk-job down from
+    ``outage[0]`` to ``outage[1]`` seconds in); return the ``(seconds after start, event)``
+    pairs and the poller's statistics."""
+    seen: list[tuple[float, Any]] = []
+    async with serve(server, shutdown_timeout=0.1) as http:
+        server.url = http.url
+        async with (
+            BkJobClient(
+                http.url,
+                app_code="app",
+                app_secret="s3cret-faulty",
+                username="u",
+                timeouts=timeouts,
+            ) as client,
+            Poller(client, policy=policy) as poller,
+            anyio.create_task_group() as tg,
+        ):
+
+            async def down() -> None:
+                if outage is not None:
+                    await anyio.sleep(outage[0])
+                    server.down = True
+                    await anyio.sleep(outage[1] - outage[0])
+                    server.down = False
+
+            server.start()
+            tg.start_soon(down)
+            try:
+                with anyio.fail_after(limit):
+                    async for event in poller.watch_jobs(_SCOPE, list(server.ends_at)):
+                        seen.append((anyio.current_time() - server.started, event))
+            finally:
+                server.released.set()
+            stats = poller.statistics()
+    return seen, stats
+
+
+def ends_of(seen: list[tuple[float, Any]]) -> dict[int, tuple[float, Any]]:
+    """Return each job's end (``JobFinished`` or ``WatchFailed``) and when it came, by job."""
+    return {e.job_instance_id: (t, e) for t, e in seen if isinstance(e, (JobFinished, WatchFailed))}
+
+
+def three_502s(seed: int, where: str) -> FaultyBkJob:
+    """Return 40 jobs ending 5-40 s in whose reads that would see an end get three 502s in
+    all: ``where`` is ``"one job"`` (its read at the end and its two retries) or ``"three
+    jobs"`` (one each)."""
+    rng = random.Random(seed)
+    ends = {job: rng.uniform(5.0, 40.0) for job in range(1, 41)}
+    if where == "one job":
+        faults = {rng.choice(sorted(ends)): JobFaults(bad_gateway_at_end=3)}
+    else:
+        faults = {job: JobFaults(bad_gateway_at_end=1) for job in rng.sample(sorted(ends), 3)}
+    return FaultyBkJob(ends, faults)
+
+
+_SCOPE = Scope.biz(2)

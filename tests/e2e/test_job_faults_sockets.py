@@ -10,16 +10,12 @@ outage is said to be one. (The issue's exact figures: ``benchmarks/test_job_faul
 from __future__ import annotations
 
 import random
-from typing import Any
 
-import anyio
 import pytest
 
 from bkjob_async import (
-    BkJobClient,
     JobFinished,
     JobPollFailing,
-    Poller,
     PollingResumed,
     PollingStalled,
     PollPolicy,
@@ -30,57 +26,10 @@ from bkjob_async import (
     WatchFailed,
 )
 from bkjob_async import errors as bk_errors
-from bkjob_async.testing import serve
 
-from ..faulty import DEEP, WRONG_SHAPE, FaultyBkJob, JobFaults
+from ..faulty import DEEP, WRONG_SHAPE, FaultyBkJob, JobFaults, ends_of, watch_served
 
 SCOPE = Scope.biz(2)
-
-
-async def _watch(
-    server: FaultyBkJob,
-    policy: PollPolicy,
-    timeouts: Timeouts,
-    *,
-    outage: tuple[float, float] | None = None,
-) -> tuple[list[tuple[float, Any]], Any]:
-    """Watch every job of ``server`` to its end; return ``(seconds after start, event)`` pairs."""
-    seen: list[tuple[float, Any]] = []
-    async with serve(server, shutdown_timeout=0.1) as http:
-        server.url = http.url
-        async with (
-            BkJobClient(
-                http.url,
-                app_code="app",
-                app_secret="s3cret-faulty",
-                username="u",
-                timeouts=timeouts,
-            ) as client,
-            Poller(client, policy=policy) as poller,
-            anyio.create_task_group() as tg,
-        ):
-
-            async def down() -> None:
-                if outage is not None:
-                    await anyio.sleep(outage[0])
-                    server.down = True
-                    await anyio.sleep(outage[1] - outage[0])
-                    server.down = False
-
-            server.start()
-            tg.start_soon(down)
-            try:
-                with anyio.fail_after(100):
-                    async for event in poller.watch_jobs(SCOPE, list(server.ends_at)):
-                        seen.append((anyio.current_time() - server.started, event))
-            finally:
-                server.released.set()
-            stats = poller.statistics()
-    return seen, stats
-
-
-def _ends(seen: list[tuple[float, Any]]) -> dict[int, tuple[float, Any]]:
-    return {e.job_instance_id: (t, e) for t, e in seen if isinstance(e, (JobFinished, WatchFailed))}
 
 
 @pytest.mark.timeout(120)
@@ -100,8 +49,8 @@ async def test_hung_jobs_hold_no_healthy_jobs_poll_and_end_alone(order: str) -> 
     policy = PollPolicy(
         interval=0.1, max_interval=0.3, max_in_flight=8, max_failures=2, max_failing_time=None
     )
-    seen, stats = await _watch(server, policy, Timeouts(connect=1.0, read=1.0, total=1.5))
-    got = _ends(seen)
+    seen, stats = await watch_served(server, policy, Timeouts(connect=1.0, read=1.0, total=1.5))
+    got = ends_of(seen)
     for job in ends:
         t, end = got[job]
         if job in faulty:
@@ -125,8 +74,8 @@ async def test_malformed_answers_end_their_jobs_within_seconds() -> None:
     rng = random.Random(62)
     ends = {job: rng.uniform(1.0, 2.0) for job in range(1, 21)}
     faults = {19: JobFaults(body=DEEP), 20: JobFaults(body=DEEP), 18: JobFaults(body=WRONG_SHAPE)}
-    seen, _ = await _watch(server := FaultyBkJob(ends, faults), PollPolicy(), Timeouts())
-    got = _ends(seen)
+    seen, _ = await watch_served(server := FaultyBkJob(ends, faults), PollPolicy(), Timeouts())
+    got = ends_of(seen)
     for job in (19, 20):
         t, end = got[job]
         assert isinstance(end.error, ResponseRefusedError), end
@@ -151,8 +100,8 @@ async def test_502s_on_the_reads_that_would_see_an_end_cost_quick_retries(where:
         faults = {job: JobFaults(bad_gateway_at_end=1) for job in rng.sample(sorted(ends), 3)}
     server = FaultyBkJob(ends, faults)
     policy = PollPolicy(latency=2.0, interval=1.0)
-    seen, stats = await _watch(server, policy, Timeouts())
-    got = _ends(seen)
+    seen, stats = await watch_served(server, policy, Timeouts())
+    got = ends_of(seen)
     for job in ends:
         t, end = got[job]
         assert isinstance(end, JobFinished), end
@@ -170,8 +119,8 @@ async def test_an_outage_of_bk_job_is_one_stall_and_one_resume_and_loses_nothing
     ends = {job: rng.uniform(1.0, 9.0) for job in range(1, 21)}
     server = FaultyBkJob(ends)
     policy = PollPolicy(interval=0.2, max_interval=1.0, max_failures=2, max_failing_time=None)
-    seen, _ = await _watch(server, policy, Timeouts(), outage=(2.0, 6.0))
-    got = _ends(seen)
+    seen, _ = await watch_served(server, policy, Timeouts(), outage=(2.0, 6.0))
+    got = ends_of(seen)
     assert all(isinstance(got[job][1], JobFinished) for job in ends)  # no budget spent
     stalled = [t for t, e in seen if isinstance(e, PollingStalled)]
     resumed = [t for t, e in seen if isinstance(e, PollingResumed)]

@@ -36,7 +36,7 @@ from bkjob_async import (
 from bkjob_async import errors as bk_errors
 from bkjob_async.testing import MockTransport
 
-from ..faulty import FaultyBkJob, JobFaults
+from ..faulty import FaultyBkJob, JobFaults, three_502s
 from ..virtual import VirtualBkJob, now, run_virtual
 
 SCOPE = Scope.biz(2)
@@ -148,13 +148,8 @@ def test_12_hung_jobs_among_52_anywhere_in_the_list(order: str, seed: int) -> No
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("where", ["one job", "three jobs"])
 def test_three_502s_on_the_reads_that_would_see_an_end(where: str, seed: int) -> None:
-    rng = random.Random(seed)
-    ends = {job: rng.uniform(5.0, 40.0) for job in range(1, 41)}
-    if where == "one job":  # its read at the end and its two retries
-        faults = {rng.choice(sorted(ends)): JobFaults(bad_gateway_at_end=3)}
-    else:
-        faults = {job: JobFaults(bad_gateway_at_end=1) for job in rng.sample(sorted(ends), 3)}
-    server = FaultyBkJob(ends, faults)
+    server = three_502s(seed, where)
+    ends = server.ends_at
     seen, _ = _watch(server, PollPolicy(latency=5.0), seed)
     got = _ends(seen)
     assert sum(server.failed_at_end.values()) == 3
