@@ -1,4 +1,4 @@
-"""Write ``bkjob_async/_protocol/_keys.py``: the parameters each API reads, on each flavor.
+"""Write the lines of ``bkjob_async/_protocol/_keys.py``: the parameters each API reads, on each flavor.
 
 ``python scripts/gen_api_keys.py`` (``make api-keys``) probes every spelling of the endpoint
 table: it calls each row's spelling on each flavor with sample arguments, once with the
@@ -25,39 +25,6 @@ if TYPE_CHECKING:
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / "bkjob_async" / "_protocol" / "_keys.py"
-
-HEADER = '''"""The parameters each API of the endpoint table spells, on each flavor; generated, never edited.
-
-Written by ``scripts/gen_api_keys.py`` (``make api-keys``) from the table's spellings, and
-checked current by ``tests/unit/test_api_keys.py``. ``SPELLED[api][flavor]`` is every
-top-level parameter the client's spelling of ``api`` may send on ``flavor`` (its wire name
-there). The SDK-shaped calls (``bkjob_async.compat``) read it to say which keys bk-job does not
-read.
-"""
-
-from __future__ import annotations
-
-__all__ = ["SPELLED"]
-
-#: One line per API and flavor: bk-job's (v3) name, the ``ApiFlavor`` value, the keys spelled.
-_LINES = """
-'''
-
-FOOTER = '''"""
-
-
-def _read(lines: str) -> dict[str, dict[str, frozenset[str]]]:
-    spelled: dict[str, dict[str, frozenset[str]]] = {}
-    for line in lines.split("\\n"):
-        if line:
-            name, flavor, *keys = line.split()
-            spelled.setdefault(name, {})[flavor] = frozenset(keys)
-    return spelled
-
-
-#: By API (bk-job's v3 name), by flavor (``ApiFlavor`` value): the keys spelled.
-SPELLED: dict[str, dict[str, frozenset[str]]] = _read(_LINES)
-'''
 
 
 def samples() -> dict[str, list[Any]]:
@@ -237,14 +204,15 @@ def table() -> dict[str, dict[str, frozenset[str]]]:
 
 
 def render() -> str:
-    """Return the generated module's text (``ruff format`` leaves it as it is)."""
-    lines = [HEADER]
-    for name, flavors in table().items():
-        lines += [
-            " ".join([name, flavor, *sorted(keys)]) + "\n" for flavor, keys in flavors.items()
-        ]
-    lines.append(FOOTER)
-    return "".join(lines)
+    """Return the module's text: its head and tail as written, the lines of ``_LINES`` anew
+    (``ruff format`` leaves it as it is)."""
+    head, mark, rest = OUT.read_text(encoding="utf-8").partition('_LINES = """\n')
+    lines = [
+        " ".join([name, flavor, *sorted(keys)]) + "\n"
+        for name, flavors in table().items()
+        for flavor, keys in flavors.items()
+    ]
+    return head + mark + "".join(lines) + rest[rest.index('"""\n') :]
 
 
 def main() -> None:

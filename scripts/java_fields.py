@@ -1,8 +1,8 @@
 """Derive the JSON keys bk-job's Java response classes declare, nested, from a bk-job checkout.
 
 Usage: ``python scripts/java_fields.py GIT_DIR CLASS... > tests/unit/java/NAME.json``, or
-``python scripts/java_fields.py --requests GIT_DIR > bkjob_async/testing/_fields.py`` for the
-request fields every API reads (``requests``).
+``python scripts/java_fields.py --requests GIT_DIR < _fields.py > new`` to write the request
+fields every API reads (``requests``) into ``bkjob_async/testing/_fields.py``.
 (``GIT_DIR`` a bk-job clone's git directory; read at ``HEAD``). Each class is written as
 ``{"extends": ..., "fields": {json_key: [java_type, nested_class_or_null]}}``, with every class a field
 names (a ``List<X>`` names ``X``) that the checkout defines; a field's key is its
@@ -128,8 +128,9 @@ def requests(git_dir: str) -> dict[str, dict[str, dict[str, str]]]:
     return found
 
 
-def render_requests(git_dir: str) -> str:
-    """Return ``bkjob_async/testing/_fields.py``: one line per generation and API."""
+def render_requests(git_dir: str, current: str) -> str:
+    """Return ``current`` (``bkjob_async/testing/_fields.py``) with its ``COMMIT`` and the
+    lines of its ``_LINES`` anew: one line per generation and API."""
     commit = subprocess.run(
         ["git", "-C", git_dir, "rev-parse", "--short=8", "HEAD"],
         check=True,
@@ -137,52 +138,18 @@ def render_requests(git_dir: str) -> str:
         text=True,
     ).stdout.strip()
     lines = [
-        " ".join([generation, api, *(f"{k}:{t}" for k, t in sorted(keys.items()))])
+        " ".join([generation, api, *(f"{k}:{t}" for k, t in sorted(keys.items()))]) + "\n"
         for generation, apis in sorted(requests(git_dir).items())
         for api, keys in sorted(apis.items())
     ]
-    return _FIELDS_MODULE.format(commit=commit, lines="\n".join(lines))
-
-
-_FIELDS_MODULE = '''"""Rule: the request fields bk-job reads, per generation and API; generated, never edited.
-
-Written by ``python scripts/java_fields.py --requests GIT_DIR`` from bk-job {commit}'s
-resource interfaces: each API's ``@RequestParam`` names or its ``@RequestBody`` class's fields
-(its parents' too), with their Java types. bk-job ignores any other key, so the simulator
-reads only these (``FIELDS``), and ``tests/unit/test_request_fields.py`` holds the client's
-spellings to them.
-"""
-
-from __future__ import annotations
-
-__all__ = ["FIELDS"]
-
-#: One line per generation and API: the generation, the API, then ``key:JavaType`` each.
-_LINES = """
-{lines}
-"""
-
-
-def _read(lines: str) -> dict[str, dict[str, dict[str, str]]]:
-    fields: dict[str, dict[str, dict[str, str]]] = {{}}
-    for line in lines.split("\\n"):
-        if line:
-            generation, api, *keys = line.split()
-            read = fields.setdefault(generation, {{}}).setdefault(api, {{}})
-            for key in keys:
-                name, java_type = key.split(":", 1)
-                read[name] = java_type
-    return fields
-
-
-#: By generation (``v2``, ``v3``, ``v4``), by API (its name there): each key and Java type.
-FIELDS: dict[str, dict[str, dict[str, str]]] = _read(_LINES)
-'''
+    head, _, rest = current.partition("COMMIT = ")
+    tail = rest[rest.index('\n"""\n') + 1 :]
+    return f'{head}COMMIT = "{commit}"\n_LINES = """\n{"".join(lines)}{tail}'
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "--requests":
-        sys.stdout.write(render_requests(sys.argv[2]))
+        sys.stdout.write(render_requests(sys.argv[2], sys.stdin.read()))
     else:
         json.dump(derive(sys.argv[1], sys.argv[2:]), sys.stdout, indent=1, sort_keys=True)
         sys.stdout.write("\n")

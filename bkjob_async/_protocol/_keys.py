@@ -1,7 +1,7 @@
-"""The parameters each API of the endpoint table spells, on each flavor; generated, never edited.
+"""The parameters each API of the endpoint table spells, on each flavor; its lines generated.
 
-Written by ``scripts/gen_api_keys.py`` (``make api-keys``) from the table's spellings, and
-checked current by ``tests/unit/test_api_keys.py``. ``SPELLED[api][flavor]`` is every
+Its ``_LINES`` are written by ``scripts/gen_api_keys.py`` (``make api-keys``) from the
+table's spellings, and checked current by ``tests/unit/test_api_keys.py``. ``SPELLED[api][flavor]`` is every
 top-level parameter the client's spelling of ``api`` may send on ``flavor`` (its wire name
 there). The SDK-shaped calls (``bkjob_async.compat``) read it to say which keys bk-job does not
 read.

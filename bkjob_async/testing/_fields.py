@@ -1,17 +1,19 @@
-"""Rule: the request fields bk-job reads, per generation and API; generated, never edited.
+"""Rule: the request fields bk-job reads, per generation and API; the lines generated.
 
-Written by ``python scripts/java_fields.py --requests GIT_DIR`` from bk-job 588f99bb's
+``COMMIT`` and ``_LINES`` are written by ``scripts/java_fields.py --requests`` from bk-job's
 resource interfaces: each API's ``@RequestParam`` names or its ``@RequestBody`` class's fields
-(its parents' too), with their Java types. bk-job ignores any other key, so the simulator
-reads only these (``FIELDS``), and ``tests/unit/test_request_fields.py`` holds the client's
-spellings to them.
+(its parents' too), with their Java types. bk-job ignores any other key, so the simulator's
+handlers see only these (``_api_catalog``), and ``tests/unit/test_request_fields.py`` holds
+the client's spellings to them.
 """
 
 from __future__ import annotations
 
-__all__ = ["FIELDS"]
+__all__ = ["COMMIT", "FIELDS"]
 
-#: One line per generation and API: the generation, the API, then ``key:JavaType`` each.
+#: The bk-job commit read, and one line per generation and API: the generation, the API, then
+#: ``key:JavaType`` each.
+COMMIT = "588f99bb"
 _LINES = """
 v2 execute_job bk_biz_id:Long bk_callback_url:String bk_job_id:Long bk_scope_id:String bk_scope_type:String bk_supplier_account:String global_vars:List<EsbGlobalVarDTO> length:Integer start:Integer
 v2 fast_execute_script account:String bk_biz_id:Long bk_callback_url:String bk_scope_id:String bk_scope_type:String bk_supplier_account:String custom_query_id:List<String> ip_list:List<EsbIpDTO> is_param_sensitive:Integer length:Integer script_content:String script_id:Long script_param:String script_timeout:Integer script_type:Integer start:Integer target_server:EsbServerDTO task_name:String
