@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
+from typing import Any
 
 import pytest
 
@@ -18,15 +19,18 @@ from bkjob_async._protocol._keys import SPELLED
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def generator():
-    spec = importlib.util.spec_from_file_location(
-        "gen_api_keys", ROOT / "scripts" / "gen_api_keys.py"
-    )
+def script(name: str) -> Any:
+    """Return ``scripts/<name>.py`` as a module (``scripts/`` is no package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def generator() -> Any:
+    return script("gen_api_keys")
 
 
 @pytest.mark.untraced  # (CPU-bound: tracing the generator overruns the 60 s timeout)

@@ -10,7 +10,6 @@ docstring.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import pathlib
 from collections.abc import Iterable
@@ -23,18 +22,13 @@ from bkjob_async import BkJobClient
 from bkjob_async import sync as sync_client
 from bkjob_async._protocol import TABLE, crons
 
+from .test_api_keys import script
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def generator():
-    spec = importlib.util.spec_from_file_location(
-        "gen_facades", ROOT / "scripts" / "gen_facades.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script("gen_facades")
 
 
 def test_the_generated_facades_are_current() -> None:
