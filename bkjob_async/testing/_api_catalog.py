@@ -370,7 +370,12 @@ def _routes(flavor: ApiFlavor, *modules: Any) -> dict[str, Endpoint]:
         handler = wire and (handlers.get(wire.name) or handlers.get(name))
         if wire is not None and callable(handler):
             method = None if flavor is ApiFlavor.ESB_V2 else getattr(gateway, "method", None)
-            fields = FIELDS[_GENERATION[flavor]][wire.name]
+            fields = FIELDS[_GENERATION[flavor]].get(wire.name)
+            if fields is None:
+                raise RuntimeError(
+                    f"testing/_fields.py has no {wire.name} on {_GENERATION[flavor]}: "
+                    "run scripts/java_fields.py --requests over a bk-job checkout"
+                )
             routes[wire.name] = Endpoint(
                 _reading(handler, fields), method, ApiFlavor.ESB_JOBV3 in row.bindings
             )
