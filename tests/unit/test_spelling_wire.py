@@ -4,7 +4,7 @@ For each row of the endpoint table and each flavor that serves it, the argument 
 ``scripts/gen_api_keys.py`` probes (each required argument's samples, with each optional one
 and each pair of them) are spelled, and what comes out is written down: the parameters in
 their order (a request's JSON body is this dict as it is), the secrets it marks, the batches,
-or the error's type and message. ``samples/spellings.json`` holds a digest of that per row
+or the error's type and message. ``spelling_digests.json`` holds a digest of that per row
 and flavor; a spelling that sends one byte differently, or refuses differently, fails here.
 Record again (``RECORD_SPELLINGS=1``) only when a request is meant to change.
 """
@@ -27,7 +27,7 @@ from bkjob_async._protocol._api import Secrets
 
 from .test_api_keys import generator
 
-SAMPLES = pathlib.Path(__file__).parent / "samples" / "spellings.json"
+SAMPLES = pathlib.Path(__file__).parent / "spelling_digests.json"
 
 
 def _plain(value: Any) -> Any:
