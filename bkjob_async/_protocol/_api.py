@@ -284,13 +284,16 @@ def ids(scoped: Scoped | None, /, **keys: str) -> Spelling:
 
     spelling.__signature__ = signature  # type: ignore[attr-defined]
     spelling.__doc__ = f"Spell the ids {', '.join(keys.values())}." if keys else "Spell nothing."
+    spelling.__name__ = spelling.__qualname__ = (
+        f"ids({', '.join(f'{k}={v}' for k, v in keys.items())})"
+    )
     return spelling if scoped is None else with_scope(spelling, scoped)
 
 
 def _like(spelling: F, spell: Callable[..., Any], signature: inspect.Signature) -> F:
     spelling.__signature__ = signature  # type: ignore[attr-defined]
-    spelling.__doc__ = spell.__doc__
-    spelling.__module__ = spell.__module__
+    for name in ("__doc__", "__module__", "__name__", "__qualname__"):
+        setattr(spelling, name, getattr(spell, name))
     return spelling
 
 
