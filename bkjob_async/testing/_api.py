@@ -45,7 +45,7 @@ from ._world import World
 if TYPE_CHECKING:
     from ._hosts import SimHost
 
-__all__ = ["ApiFailure", "Call", "Encoded", "Endpoint", "Params"]
+__all__ = ["NUMBERS", "ApiFailure", "Call", "Encoded", "Endpoint", "Params"]
 
 _BIZ_SET_IDS = range(8_000_000, 10_000_000)
 _MAX_HISTORY_MS = 30 * 24 * 3600 * 1000
@@ -131,20 +131,21 @@ class Params:
         value = self.values.get(name)
         return None if value is None else str(value)
 
-    def read_as(self, fields: Mapping[str, str]) -> Params:
+    def read_as(self, fields: Mapping[str, str], numbers: frozenset[str]) -> Params:
         """Return the parameters as bk-job's request reads them (``_fields``: key and Java
-        type): a key it has no field for is dropped, as Jackson drops it, and a number that
-        does not convert is a bad request before any check of the resource."""
+        type; ``numbers`` those it reads as a number): a key it has no field for is dropped, as
+        Jackson drops it, and a number that does not convert is a bad request before any check
+        of the resource."""
         kept = {k: v for k, v in self.values.items() if k in fields}
-        read = Params(kept, strict=self.strict)
-        for key in kept:
-            if fields[key] in _NUMBERS:
-                read.long(key)
-        return read
+        for key in numbers.intersection(kept):
+            value = kept[key]
+            if type(value) is not int and not (type(value) is str and value.isdigit()):
+                self.long(key)
+        return self if len(kept) == len(self.values) else Params(kept, strict=self.strict)
 
 
 #: The Java types Jackson reads a number into (a value that does not convert: 1240003).
-_NUMBERS = frozenset({"Long", "Integer", "long", "int"})
+NUMBERS = frozenset({"Long", "Integer", "long", "int"})
 
 
 @attrs.define

@@ -18,14 +18,12 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from .._protocol import TABLE
 from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
 from . import _api, _api_crons, _api_manage, _api_v4, _rules, _scripts
 from . import _codes as codes
-from ._api import ApiFailure, Call, Endpoint, Params, paged, scope_of
+from ._api import NUMBERS, ApiFailure, Call, Endpoint, Params, paged, scope_of
 from ._fields import FIELDS
 from ._plan import MASK, StepPlan
 from ._render import v2_time
@@ -390,8 +388,11 @@ def _reading(handler: Any, fields: Mapping[str, str]) -> Any:
     (``Params.read_as``): never a key bk-job ignores, so a key the client misspells is missed
     here as it is there."""
 
+    numbers = frozenset(k for k, java_type in fields.items() if java_type in NUMBERS)
+
     def handle(world: World, call: Call) -> object:
-        return handler(world, attrs.evolve(call, params=call.params.read_as(fields)))
+        call.params = call.params.read_as(fields, numbers)  # (the call is this request's alone)
+        return handler(world, call)
 
     handle.__name__ = getattr(handler, "__name__", "handle")
     return handle
