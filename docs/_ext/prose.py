@@ -75,6 +75,7 @@ STRICT = frozenset(
         "howto/operations-and-retries",
         "howto/per-user-calls",
         "index",
+        "performance",
         "reference/bkjob-api",
         "reference/bkjob-api-list",
         "reference/cli",
