@@ -72,6 +72,7 @@ STRICT = frozenset(
         "howto/dashboard",
         "howto/launch-and-watch",
         "howto/logging",
+        "howto/migrate-from-the-official-sdk",
         "howto/operations-and-retries",
         "howto/per-user-calls",
         "index",

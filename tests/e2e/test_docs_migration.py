@@ -102,13 +102,26 @@ def test_the_sdk_s_names_are_its_own() -> None:
 
 # --- the key-by-key table ------------------------------------------------------------------------
 
+#: A row of the key table: an API's first row names it, the rows below it leave that cell empty.
 KEY_ROW = re.compile(
-    r"^\| `(?P<api>\w+)`[^|]*\| (?P<keys>[^|]*) \| (?P<answer>.*) \|$", re.MULTILINE
+    r"^\| (?:`(?P<api>\w+)`[^|]*)?\| *(?P<keys>[^|]*?) *\| *(?P<answer>.*?) *\|$", re.MULTILINE
 )
 ARROW = re.compile(r"`[\w.\[\]{}, ]+` (?:\([^)]*\) )?→ `(?P<target>[\w.\[\]()]+)")
-KEY_ROWS = {
-    m["api"]: (m["keys"], m["answer"]) for m in KEY_ROW.finditer(section("Keys, API by API"))
-}
+
+
+def _key_rows() -> dict[str, tuple[str, str]]:
+    """Return each API's keys and answers, its rows joined."""
+    rows: dict[str, tuple[str, str]] = {}
+    api = ""
+    for m in KEY_ROW.finditer(section("Keys, API by API")):
+        api = m["api"] or api
+        assert api, m[0]  # (a row under the header names its API)
+        keys, answer = rows.get(api, ("", ""))
+        rows[api] = (f"{keys}; {m['keys']}".strip("; "), f"{answer}; {m['answer']}".strip("; "))
+    return rows
+
+
+KEY_ROWS = _key_rows()
 FILTERS = {
     name: set(typing.get_type_hints(cls))
     for module in (_protocol.catalog, _protocol.crons, _protocol.jobs)
