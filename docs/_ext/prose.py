@@ -72,6 +72,8 @@ STRICT = frozenset(
         "howto/census",
         "howto/cluster",
         "howto/cluster-operations",
+        "howto/command-line",
+        "howto/containers",
         "howto/dashboard",
         "howto/launch-and-watch",
         "howto/logging",
