@@ -76,6 +76,7 @@ STRICT = frozenset(
         "howto/command-line",
         "howto/containers",
         "howto/dashboard",
+        "howto/develop",
         "howto/django",
         "howto/durable-watches",
         "howto/launch-and-watch",
