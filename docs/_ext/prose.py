@@ -90,6 +90,7 @@ STRICT = frozenset(
         "howto/per-user-calls",
         "howto/redis-deployments",
         "howto/results-from-logs",
+        "howto/rollouts",
         "howto/scripts-and-rules",
         "howto/sdk-shaped-calls",
         "howto/testing",
