@@ -258,6 +258,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = [item for item in items if item.nodeid.split("::", 1)[0] not in over]
+    # pytest-cov starts coverage again after a ``no_cover`` test's call: under ``untraced``
+    # (every coverage stopped, ``_pause``) that traced the rest of the worker's tests.
+    both = [
+        i.nodeid
+        for i in items
+        if i.get_closest_marker("untraced") and i.get_closest_marker("no_cover")
+    ]
+    if both:
+        raise pytest.UsageError(f"untraced already stops coverage: drop no_cover from {both}")
     # The files with a traced test before the others (``make unit``'s one pass): on each
     # worker the tracer sees the module bodies and one-time paths as a traced pass did.
     seconds = _file_seconds() if _DURATIONS else {}
