@@ -99,6 +99,9 @@ test-durations:
 # both on PYTEST_WORKERS workers (the loops ran on one, the other core idle, for most of CI's
 # slow step; a test each, not a file each: four of the 16 loops are test_deployment_faults',
 # each with its own deployments): a loop that holds only on an idle machine is a finding.
+# Each loop's count is sized to what it finds, its reason beside it (`RUNS` in
+# tests/cluster/test_rollback.py and test_deployment_faults.py: five runs of each fault, 40
+# of the 80 fault runs that took two thirds of the step's test seconds).
 test-slow: $(STAMP) redis
 	$(BIN)/pytest -q -m slow -n $(PYTEST_WORKERS) --dist load
 	$(BIN)/pytest -q -m "not slow" -k "hypothesis or pass_without_speedups" --hypothesis-profile=full \
