@@ -27,7 +27,7 @@ def zhsearch():
 #: (350,000 words) is seconds of CPU to load and, on a fresh machine with no cache of it, a
 #: minute of a loaded one's: past the test's timeout (the build of the site uses it, and
 #: ``tests/e2e/test_docs_i18n.py`` searches that).
-WORDS = "读取 作业 实例 列表 定时 任务 统计 失败 主机 调大 轮询 间隔".split()
+WORDS = "读取 作业 实例 列表 定时 任务 统计 失败 主机 调大 轮询 间隔"
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def jieba(zhsearch, monkeypatch, tmp_path):
     import sphinx.search.zh
 
     dictionary = tmp_path / "words.txt"
-    dictionary.write_text("".join(f"{word} 1000\n" for word in WORDS), encoding="utf-8")
+    dictionary.write_text("".join(f"{word} 1000\n" for word in WORDS.split()), encoding="utf-8")
     tokenizer = jieba.Tokenizer(str(dictionary))
     tokenizer.tmp_dir = str(tmp_path)  # (its cache)
     monkeypatch.setattr(sphinx.search.zh, "cut_for_search", tokenizer.cut_for_search)
