@@ -44,8 +44,11 @@ typecheck: $(STAMP)
 # the docs' blocks: tests/conftest.py's APART) one after another on one worker, beside the
 # rest. ALONE="FILES" runs those files first, on their own. Bytecode goes under .venv/pycache,
 # written once before the workers start.
-# Two passes: the tests not marked `untraced` under branch coverage (pyproject's
-# [tool.coverage.*], its floor; the total on one line), then the `untraced` ones untraced.
+# One pass, under branch coverage (pyproject's [tool.coverage.*], its floor; the total on one
+# line) but for the tests marked `untraced`, which run with the tracer paused, their fixtures
+# too, in the files after those with traced tests (tests/conftest.py): as two passes did
+# (traced, then untraced), without the second pass's start (a collection of the whole suite
+# on every worker) and its own idle tail.
 # `make coverage`: the same with the report by module; COVERAGE= turns the tracer off.
 # A test past its timeout fails with its stack; a hang its timeout cannot end (a fixture's
 # teardown, a worker's end) ends that worker with every thread's stack (tests/hangs.py).
@@ -67,9 +70,7 @@ unit: $(STAMP) tools
 	  $(BIN)/python -m compileall -q -j 0 bkjob_async >/dev/null; \
 	  $(BIN)/pytest -q --collect-only -p no:cacheprovider $(UNIT_ARGS) >/dev/null || true; }
 	$(if $(strip $(ALONE)),$(BIN)/pytest $(UNIT_ARGS) -m "not slow" $(ALONE))
-	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and not untraced" $(COVERAGE) $(XDIST) \
-	  $(addprefix --ignore=,$(ALONE))
-	$(BIN)/pytest $(UNIT_ARGS) -m "not slow and untraced" $(XDIST) $(addprefix --ignore=,$(ALONE))
+	$(BIN)/pytest $(UNIT_ARGS) -m "not slow" $(COVERAGE) $(XDIST) $(addprefix --ignore=,$(ALONE))
 
 # `make check`'s tests: tests/unit and tests/functional, untraced, on PYTEST_WORKERS workers,
 # the files over QUICK_FILE_SECONDS left out (QUICK_FILE_SECONDS=: none).
@@ -98,6 +99,9 @@ test-durations:
 # both on PYTEST_WORKERS workers (the loops ran on one, the other core idle, for most of CI's
 # slow step; a test each, not a file each: four of the 16 loops are test_deployment_faults',
 # each with its own deployments): a loop that holds only on an idle machine is a finding.
+# Each loop's count is sized to what it finds, its reason beside it (`RUNS` in
+# tests/cluster/test_rollback.py and test_deployment_faults.py: five runs of each fault, 40
+# of the 80 fault runs that took two thirds of the step's test seconds).
 test-slow: $(STAMP) redis
 	$(BIN)/pytest -q -m slow -n $(PYTEST_WORKERS) --dist load
 	$(BIN)/pytest -q -m "not slow" -k "hypothesis or pass_without_speedups" --hypothesis-profile=full \

@@ -98,12 +98,43 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Any:
-    """A hang the test's timeout cannot end ends the process with every stack (``hangs``)."""
+    """A hang the test's timeout cannot end ends the process with every stack (``hangs``); an
+    ``untraced`` test runs, fixtures and all, with coverage's tracing paused (``_pause``)."""
     hangs.arm(item)
+    resume = _pause(item) if item.get_closest_marker("untraced") else None
     try:
         return (yield)
     finally:
+        if resume is not None:
+            resume()
         hangs.disarm(item)
+
+
+def _pause(item: pytest.Item) -> Callable[[], None] | None:
+    """Stop every coverage measurement of this process (``--cov``; else do nothing) and return
+    what starts them again. One pass runs the suite: what ``untraced`` marks (timing- or
+    CPU-bound, real servers) runs beside the rest as an untraced run did, and only the rest
+    counts toward the floor. (pytest-cov's ``pause()`` alone is not enough: an xdist worker
+    holds a second ``Coverage``, started as the plugin loaded, under its own, and stopping the
+    top one resumes the one below: the test would run traced all the same.)"""
+    plugin = item.config.pluginmanager.get_plugin("_cov")
+    controller = getattr(plugin, "cov_controller", None)
+    if not getattr(controller, "started", False):
+        return None
+    import coverage
+
+    controller.pause()
+    below: list[coverage.Coverage] = []
+    while (cov := coverage.Coverage.current()) is not None:
+        cov.stop()
+        below.append(cov)
+
+    def resume() -> None:
+        for cov in reversed(below):
+            cov.start()
+        controller.resume()
+
+    return resume
 
 
 @pytest.hookimpl(trylast=True)
@@ -214,11 +245,12 @@ _FILE_LIMIT = float(os.environ.get("BKJOB_TEST_FILE_LIMIT", "0") or 0)
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The longest files first, by the seconds they took before: xdist hands files to its
-    workers in this order (`make unit` passes ``--no-loadscope-reorder``, or xdist would hand
-    out the files with the most tests first), so that a long one does not start last and
-    finish alone. (A stable sort: each file's tests stay together and in their order; files
-    not timed yet keep theirs, after the rest.)"""
+    """The files with traced tests first, then the others, each the longest first by the
+    seconds it took before: xdist hands files to its workers in this order (`make unit`
+    passes ``--no-loadscope-reorder``, or xdist would hand out the files with the most tests
+    first), so that a long one does not start last and finish alone. (A stable sort: each
+    file's tests stay together and in their order; files not timed yet keep theirs, after
+    the rest of their kind.)"""
     if _FILE_LIMIT:  # (``make check``: the files known to take longer left to ``make test``)
         seed = json.loads(_SEED.read_text())  # (not this machine's last run: a fixed subset)
         over = {path for path, took in seed.items() if float(took) > _FILE_LIMIT}
@@ -226,9 +258,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = [item for item in items if item.nodeid.split("::", 1)[0] not in over]
+    # pytest-cov starts coverage again after a ``no_cover`` test's call: under ``untraced``
+    # (every coverage stopped, ``_pause``) that traced the rest of the worker's tests.
+    both = [
+        i.nodeid
+        for i in items
+        if i.get_closest_marker("untraced") and i.get_closest_marker("no_cover")
+    ]
+    if both:
+        raise pytest.UsageError(f"untraced already stops coverage: drop no_cover from {both}")
+    # The files with a traced test before the others (``make unit``'s one pass): on each
+    # worker the tracer sees the module bodies and one-time paths as a traced pass did.
     seconds = _file_seconds() if _DURATIONS else {}
-    if seconds:
-        items.sort(key=lambda item: -float(seconds.get(item.nodeid.split("::", 1)[0], 0.0)))
+    traced = {_file(item) for item in items if item.get_closest_marker("untraced") is None}
+    items.sort(key=lambda item: (_file(item) not in traced, -float(seconds.get(_file(item), 0))))
+
+
+def _file(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

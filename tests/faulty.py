@@ -130,6 +130,19 @@ class FaultyBkJob:
         return Response(200, _JSON, json.dumps(envelope).encode())
 
 
+class LoopLag:
+    """The event loop's lateness on this machine now: the most a 10 ms sleep overran."""
+
+    def __init__(self) -> None:
+        self.most = 0.0
+
+    async def measure(self) -> None:
+        while True:
+            start = anyio.current_time()
+            await anyio.sleep(0.01)
+            self.most = max(self.most, anyio.current_time() - start - 0.01)
+
+
 async def watch_served(
     server: FaultyBkJob,
     policy: PollPolicy,
@@ -137,10 +150,11 @@ async def watch_served(
     outage: tuple[float, float] | None = None,
     *,
     limit: float = 100,
+    lag: LoopLag | None = None,
 ) -> tuple[list[tuple[float, Any]], Any]:
     """Serve ``server`` on 127.0.0.1 and watch every job of it to its end (bk-job down from
     ``outage[0]`` to ``outage[1]`` seconds in); return the ``(seconds after start, event)``
-    pairs and the poller's statistics."""
+    pairs and the poller's statistics. ``lag``: measured beside the watch."""
     seen: list[tuple[float, Any]] = []
     async with serve(server, shutdown_timeout=0.1) as http:
         server.url = http.url
@@ -165,6 +179,8 @@ async def watch_served(
 
             server.start()
             tg.start_soon(down)
+            if lag is not None:
+                tg.start_soon(lag.measure)
             try:
                 with anyio.fail_after(limit):
                     async for event in poller.watch_jobs(_SCOPE, list(server.ends_at)):
@@ -172,6 +188,8 @@ async def watch_served(
             finally:
                 server.released.set()
             stats = poller.statistics()
+            if lag is not None:
+                tg.cancel_scope.cancel()
     return seen, stats
 
 

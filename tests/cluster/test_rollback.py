@@ -12,7 +12,7 @@ passed before), one ``JobFinished`` per job and every host's true final status
 
 The simulator's clock is virtual and driven by the test (``SimClock``): jobs stand where the
 test needs them when Redis goes back, however slow the machine is. ``make test`` runs each
-fault once; ``make test-slow`` runs the snapshot rollback ten times at three snapshot points.
+fault once; ``make test-slow`` runs the snapshot rollback ``RUNS`` times at three snapshot points.
 """
 
 from __future__ import annotations
@@ -166,11 +166,18 @@ async def test_jobs_that_ended_submitted_again_repeat_nothing_under_a_new_id(
     assert figures["dropped"] > 0
 
 
+#: The snapshot rollbacks ``make test-slow`` runs at each point (each another seed): a fault
+#: of these loops showed in 3 runs of 10 or more (0888934: 3 in 10); five runs find one 83
+#: times in 100 (1 - 0.7 ** 5), and one that any point shows, 99.5 in 100 over the fifteen.
+#: Ten a point took half the slow step; ``make test`` runs one more of each fault every time.
+RUNS = 5
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("ahead", [0.5, 2.5, 5.0])
-async def test_ten_rollbacks_at_each_snapshot_point(make_cluster, redis_server, ahead):
-    for run in range(10):
+async def test_rollbacks_at_each_snapshot_point(make_cluster, redis_server, ahead):
+    for run in range(RUNS):
         redis_server.reset()
         await rollback_run(
             make_cluster, redis_server, fault="snapshot", seed=100 + run, ahead=ahead

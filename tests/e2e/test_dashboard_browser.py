@@ -215,10 +215,21 @@ def test_the_jobs_table_filters_sorts_and_pages_on_the_server(
     world.call(page.goto(f"{world.base}jobs?sort=updated&order=desc"))
     world.call(page.wait_for("document.querySelectorAll('#rows tr').length === 50"))
     # The names of the rows shown are asked of bk-job (a few at a time, the rows shown now
-    # first): they come, in 30 s on an idle machine, later by its slowdown on a loaded one.
+    # first, at most 10 a second: 5 s for a page). The rows of a page sorted by the latest
+    # change come and go as jobs end, so the names are awaited for the rows shown at one time
+    # (all of them came in 30 s on an idle machine while the rows churned, not on a loaded
+    # one), then the page shows each name on its own (it redraws every 2 s).
+    shown = world.call(
+        page.evaluate("[...document.querySelectorAll('#rows tr')].map(r => r.dataset.job)")
+    )
+    keys = [(SCOPE.type.value, SCOPE.id, int(job)) for job in shown]
+    poll_until(lambda: all(key in world.board.names for key in keys), timeout=120)
+    named = json.dumps(shown)
     world.call(
         page.wait_for(
-            "[...document.querySelectorAll('#rows td.name')].every(td => td.textContent)",
+            "[...document.querySelectorAll('#rows tr')]"
+            f".filter(r => {named}.includes(r.dataset.job))"
+            ".every(r => r.querySelector('td.name').textContent)",
             timeout=30,
         )
     )

@@ -27,7 +27,7 @@ from bkjob_async import (
 )
 from bkjob_async import errors as bk_errors
 
-from ..faulty import DEEP, WRONG_SHAPE, FaultyBkJob, JobFaults, ends_of, watch_served
+from ..faulty import DEEP, WRONG_SHAPE, FaultyBkJob, JobFaults, LoopLag, ends_of, watch_served
 
 SCOPE = Scope.biz(2)
 
@@ -49,7 +49,9 @@ async def test_hung_jobs_hold_no_healthy_jobs_poll_and_end_alone(order: str) -> 
     policy = PollPolicy(
         interval=0.1, max_interval=0.3, max_in_flight=8, max_failures=2, max_failing_time=None
     )
-    seen, stats = await watch_served(server, policy, Timeouts(connect=1.0, read=1.0, total=1.5))
+    lag = LoopLag()
+    timeouts = Timeouts(connect=1.0, read=1.0, total=1.5)
+    seen, stats = await watch_served(server, policy, timeouts, lag=lag)
     got = ends_of(seen)
     for job in ends:
         t, end = got[job]
@@ -60,10 +62,11 @@ async def test_hung_jobs_hold_no_healthy_jobs_poll_and_end_alone(order: str) -> 
             continue
         assert isinstance(end, JobFinished), end
         # The issue: 6-12 s (hung last), 5.5 s (hung first). On an idle machine an end is
-        # seen within 1.5 s (the bounds are held on virtual time: tests/functional/
-        # test_fault_isolation.py); here, on real sockets beside other work, twice that.
+        # seen within 1.5 s (the exact bounds are held on virtual time: tests/functional/
+        # test_fault_isolation.py); on a busy one, later by the loop's lag, measured beside
+        # the watch, at each of three turns: the poll's timer, its answer, the delivery.
         late = t - server.ended(job) + server.started
-        assert late <= 3.0, (order, job, late)
+        assert late <= 1.5 + 3 * lag.most, (order, job, late, lag.most)
     assert not [e for _, e in seen if isinstance(e, PollingStalled)]  # bk-job answered
     assert not stats.stalled
     assert stats.job_failures + stats.server_failures == 24
@@ -74,13 +77,15 @@ async def test_malformed_answers_end_their_jobs_within_seconds() -> None:
     rng = random.Random(62)
     ends = {job: rng.uniform(1.0, 2.0) for job in range(1, 21)}
     faults = {19: JobFaults(body=DEEP), 20: JobFaults(body=DEEP), 18: JobFaults(body=WRONG_SHAPE)}
-    seen, _ = await watch_served(server := FaultyBkJob(ends, faults), PollPolicy(), Timeouts())
+    server, lag = FaultyBkJob(ends, faults), LoopLag()
+    seen, _ = await watch_served(server, PollPolicy(), Timeouts(), lag=lag)
     got = ends_of(seen)
     for job in (19, 20):
         t, end = got[job]
         assert isinstance(end.error, ResponseRefusedError), end
         second = server.read_at[job][1] - server.started
-        assert t <= second + 1.0, (t, second)  # at the second refused answer, not minutes on
+        # at the second refused answer, not minutes on (a second, and the loop's lag)
+        assert t <= second + 1.0 + 3 * lag.most, (t, second, lag.most)
     t, end = got[18]
     assert isinstance(end.error, ResponseFormatError), end
     assert server.reads[18] == 3  # the same format error three times
@@ -100,15 +105,17 @@ async def test_502s_on_the_reads_that_would_see_an_end_cost_quick_retries(where:
         faults = {job: JobFaults(bad_gateway_at_end=1) for job in rng.sample(sorted(ends), 3)}
     server = FaultyBkJob(ends, faults)
     policy = PollPolicy(latency=2.0, interval=1.0)
-    seen, stats = await watch_served(server, policy, Timeouts())
+    lag = LoopLag()
+    seen, stats = await watch_served(server, policy, Timeouts(), lag=lag)
     got = ends_of(seen)
     for job in ends:
         t, end = got[job]
         assert isinstance(end, JobFinished), end
         late = t - (server.ended(job) - server.started)
-        # The bound, plus a retry each at the smallest gap (0.5 s here), and a second's margin.
+        # The bound, plus a retry each at the smallest gap (0.5 s here), a second's margin,
+        # and the loop's lag at each of three turns (as above).
         retries = 3 if where == "one job" else 1
-        assert late <= 2.0 + retries * 0.5 + 1.0, (job, late)
+        assert late <= 2.0 + retries * 0.5 + 1.0 + 3 * lag.most, (job, late, lag.most)
     assert sum(server.failed_at_end.values()) == 3
     assert not stats.stalled
     assert not [e for _, e in seen if isinstance(e, (PollingStalled, JobPollFailing))]
@@ -119,15 +126,17 @@ async def test_an_outage_of_bk_job_is_one_stall_and_one_resume_and_loses_nothing
     ends = {job: rng.uniform(1.0, 9.0) for job in range(1, 21)}
     server = FaultyBkJob(ends)
     policy = PollPolicy(interval=0.2, max_interval=1.0, max_failures=2, max_failing_time=None)
-    seen, _ = await watch_served(server, policy, Timeouts(), outage=(2.0, 6.0))
+    lag = LoopLag()
+    seen, _ = await watch_served(server, policy, Timeouts(), outage=(2.0, 6.0), lag=lag)
     got = ends_of(seen)
+    slack = 3 * lag.most  # (the loop's lag at each of three turns, as above)
     assert all(isinstance(got[job][1], JobFinished) for job in ends)  # no budget spent
     stalled = [t for t, e in seen if isinstance(e, PollingStalled)]
     resumed = [t for t, e in seen if isinstance(e, PollingResumed)]
     assert len(stalled) == len(resumed) == 1
-    assert 2.0 <= stalled[0] <= 2.0 + 3.0
-    assert 6.0 <= resumed[0] <= 6.0 + 1.0 + 0.5
+    assert 2.0 <= stalled[0] <= 2.0 + 3.0 + slack
+    assert 6.0 <= resumed[0] <= 6.0 + 1.0 + 0.5 + slack
     for job in ends:  # an end in the outage is seen within an interval of its return
         t, _ = got[job]
         ended = server.ended(job) - server.started
-        assert t <= max(ended, resumed[0]) + 2.0 + 0.5, (job, t, ended)
+        assert t <= max(ended, resumed[0]) + 2.0 + 0.5 + slack, (job, t, ended)

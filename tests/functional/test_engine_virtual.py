@@ -106,7 +106,6 @@ def test_a_rate_limit_converges_near_it_and_never_collapses() -> None:
     assert worst >= 100  # the old halving fell to 1.4/s and stayed there for seconds
 
 
-@pytest.mark.no_cover  # (a throughput ratio: coverage's tracing skews it)
 @pytest.mark.parametrize(
     "jobs",
     # 1,000 jobs ask for 2,000 polls/s, 2,000 for 4,000 (8.7 s of CPU: the long form); the

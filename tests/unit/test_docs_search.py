@@ -23,6 +23,31 @@ def zhsearch():
         sys.path.remove(str(EXT))
 
 
+#: The words of jieba's dictionary in these tests: the words their sentences hold. jieba's own
+#: (350,000 words) is seconds of CPU to load and, on a fresh machine with no cache of it, a
+#: minute of a loaded one's: past the test's timeout (the build of the site uses it, and
+#: ``tests/e2e/test_docs_i18n.py`` searches that).
+WORDS = "读取 作业 实例 列表 定时 任务 统计 失败 主机 调大 轮询 间隔"
+
+
+@pytest.fixture
+def jieba(zhsearch, monkeypatch, tmp_path):
+    """Return a jieba tokenizer on ``WORDS`` alone, the one Sphinx's Chinese search and
+    ``zhsearch`` cut with during the test (jieba's own is left as it was)."""
+    jieba = pytest.importorskip("jieba")
+    import sphinx.search.zh
+
+    dictionary = tmp_path / "words.txt"
+    dictionary.write_text("".join(f"{word} 1000\n" for word in WORDS.split()), encoding="utf-8")
+    tokenizer = jieba.Tokenizer(str(dictionary))
+    tokenizer.tmp_dir = str(tmp_path)  # (its cache)
+    monkeypatch.setattr(sphinx.search.zh, "cut_for_search", tokenizer.cut_for_search)
+    monkeypatch.setattr(zhsearch, "cut_for_search", tokenizer.cut_for_search)
+    zhsearch._parts.cache_clear()
+    yield tokenizer
+    zhsearch._parts.cache_clear()
+
+
 def test_the_stemmer_line_names_the_class_its_script_defines(zhsearch) -> None:
     broken = "var BaseStemmer=function(){};\nvar EnglishStemmer=function(){};\n"
     fixed = zhsearch._fixed(broken + "window.Stemmer = ChineseStemmer;")
@@ -58,8 +83,7 @@ def test_the_search_sphinx_gets_defines_the_stemmer_it_hands_the_page(zhsearch) 
     assert f"var {assigned}=" in code.replace(" = ", "=")
 
 
-def test_a_term_inside_a_longer_word_is_indexed_too(zhsearch) -> None:
-    jieba = pytest.importorskip("jieba")
+def test_a_term_inside_a_longer_word_is_indexed_too(zhsearch, jieba) -> None:
     terms = ("作业实例", "作业实例列表", "定时任务")
     for term in terms:  # (what the build's dictionary does: html_search_options["dict"])
         jieba.add_word(term, 100000)
@@ -83,8 +107,7 @@ def test_the_dictionary_holds_the_glossarys_chinese_words_once(zhsearch, tmp_pat
     assert not any(" " in w for w in words)  # (jieba's dictionary: one word a line, no spaces)
 
 
-def test_a_page_holding_a_search_word_is_indexed_with_it_and_its_parts(zhsearch) -> None:
-    pytest.importorskip("jieba")
+def test_a_page_holding_a_search_word_is_indexed_with_it_and_its_parts(zhsearch, jieba) -> None:
     search = zhsearch.ChineseSearch.__new__(zhsearch.ChineseSearch)
     search.latin_terms = set()
     search.latin1_letters = zhsearch.ChineseSearch.latin1_letters
