@@ -18,7 +18,9 @@ engine sends those due within ``_decide.early`` of one another together.
 from __future__ import annotations
 
 import asyncio
+import collections
 import cProfile
+import gc
 import itertools
 import json
 import os
@@ -64,6 +66,12 @@ PROFILE = (
 #: own, not its callees'), as JSON ``{"file:line:name": count}``; the interpreter's work, where
 #: callgrind sees only its loop (``_PyEval_EvalFrameDefault``).
 OPCODES: dict[Any, int] = {}
+#: ``BENCH_ICOUNT_GC=PATH`` (likewise): the collector's passes in the windows, as JSON
+#: ``{"passes": [per generation], "young": {type: n}, "alive": [n, ...]}``: at the start of each
+#: pass of the youngest generation, the objects it holds by type (summed over the passes) and
+#: how many they are (a pass comes when allocations of tracked objects outnumber their frees by
+#: 700 since the last one; ``alive`` far under it says the frees went uncounted).
+YOUNG: dict[str, Any] = {"passes": [0, 0, 0], "young": collections.Counter(), "alive": []}
 
 
 def _opcode(frame: Any, event: str, arg: Any) -> Any:
@@ -86,6 +94,29 @@ def _opcodes_on(on: bool) -> None:
         Path(os.environ["BENCH_ICOUNT_OPCODES"]).write_text(json.dumps(named))
 
 
+def _young(phase: str, info: dict[str, int]) -> None:
+    generation = info["generation"]
+    if phase != "start":
+        return
+    YOUNG["passes"][generation] += 1
+    if generation == 0:
+        young = gc.get_objects(0)
+        YOUNG["alive"].append(len(young))
+        YOUNG["young"].update(f"{type(o).__module__}.{type(o).__qualname__}" for o in young)
+        del young
+
+
+def _young_on(on: bool) -> None:
+    if not os.environ.get("BENCH_ICOUNT_GC"):
+        return
+    if on:
+        gc.callbacks.append(_young)
+        return
+    gc.callbacks.remove(_young)
+    YOUNG["young"] = dict(YOUNG["young"].most_common())
+    Path(os.environ["BENCH_ICOUNT_GC"]).write_text(json.dumps(YOUNG))
+
+
 async def _marks(sent: Any, answered: Any, stop: Any) -> None:
     """Mark as ``MARKS`` says: wait by ``sent()`` (cheap), count by ``answered()``; ``stop()``."""
     warm, every, windows = MARKS
@@ -106,7 +137,9 @@ async def _marks(sent: Any, answered: Any, stop: Any) -> None:
             PROFILE[1].enable()
         if len(at) == 1:
             _opcodes_on(True)
+            _young_on(True)
     _opcodes_on(False)
+    _young_on(False)
     if PROFILE:
         PROFILE[1].disable()
         PROFILE[1].dump_stats(PROFILE[0])

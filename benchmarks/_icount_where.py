@@ -1,7 +1,7 @@
 """Where a poll's work went: bytecodes per poll, function by function, this tree beside another's.
 
 ``python benchmarks/_icount_where.py [--base 51c62ef] [--flavor apigw-v3] [--kind changed]
-[--every 500] [--top 30]``
+[--every 500] [--top 30] [--gc]``
 
 ``_icount_compare.py`` says how many instructions a poll costs; this says in which functions
 the difference lies. Each tree's engine runs the same driver (``_icount_loop.py``) against a
@@ -11,7 +11,8 @@ callees'). Those over the answers read are a poll's bytecodes, deterministic wit
 cent. Functions are matched by qualified name, since modules move between commits
 (``_heap.Due.take`` became ``_jobs.Due.take``). Bytecodes are the interpreter's work only: what
 C does for them (allocations, the collector, aiohttp's parser, the JSON decoder) shows in
-callgrind's count, not here.
+callgrind's count, not here. ``--gc`` counts the collector's passes per 1,000 answers instead,
+and the objects each young pass found by type: what filled the youngest generation.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import collections
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,11 +36,14 @@ from benchmarks._harness import simulator  # noqa: E402
 from benchmarks._icount_compare import _describe, base_tree  # noqa: E402
 
 
-def bytecodes(tree: Path, flavor: str, changed: bool, every: int, out: Path) -> dict[str, float]:
-    """Bytecodes per answer, by ``module-group:qualified name``, of ``tree``'s engine."""
+def _traced(tree: Path, flavor: str, changed: bool, every: int, trace: dict[str, str]) -> int:
+    """Run ``tree``'s engine with the driver's ``trace`` variables; return the answers traced."""
     jobs = 50
-    with simulator(jobs, steps=3, hosts=10, flip=changed) as sim:
-        ids = out.with_suffix(".ids.json")
+    with (
+        simulator(jobs, steps=3, hosts=10, flip=changed) as sim,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        ids = Path(tmp) / "ids.json"
         ids.write_text(json.dumps(sim.job_ids))
         env = dict(
             os.environ,
@@ -46,7 +51,7 @@ def bytecodes(tree: Path, flavor: str, changed: bool, every: int, out: Path) -> 
             PYTHONHASHSEED="0",
             BENCH_ICOUNT_FLAVOR=flavor,
             BENCH_ICOUNT_MARKS=f"{3 * jobs},{every},1",
-            BENCH_ICOUNT_OPCODES=str(out),
+            **trace,
         )
         proc = subprocess.Popen(
             [sys.executable, str(HERE / "_icount_loop.py"), "engine", sim.url, str(ids), "0"],
@@ -67,12 +72,28 @@ def bytecodes(tree: Path, flavor: str, changed: bool, every: int, out: Path) -> 
     if not line.startswith('{"marks"'):
         raise RuntimeError(f"the engine on {tree} failed: {line!r}")
     marks = json.loads(line)["marks"]
-    answers = marks[-1] - marks[0]
+    return int(marks[-1] - marks[0])
+
+
+def bytecodes(tree: Path, flavor: str, changed: bool, every: int, out: Path) -> dict[str, float]:
+    """Bytecodes per answer, by ``module-group:qualified name``, of ``tree``'s engine."""
+    answers = _traced(tree, flavor, changed, every, {"BENCH_ICOUNT_OPCODES": str(out)})
     per: collections.Counter[str] = collections.Counter()
     for where, count in json.loads(out.read_text()).items():
         filename, _, name = where.rsplit(":", 2)
         per[f"{_group(filename)}:{name}"] += count / answers
     return dict(per)
+
+
+def young(tree: Path, flavor: str, changed: bool, every: int, out: Path) -> dict[str, float]:
+    """The collector's passes per 1,000 answers of ``tree``'s engine (``gen0``, ``gen1``,
+    ``gen2``), the objects a young pass found, on average (``alive``), and by type per answer."""
+    answers = _traced(tree, flavor, changed, every, {"BENCH_ICOUNT_GC": str(out)})
+    seen = json.loads(out.read_text())
+    figures = {f"gen{g}": n * 1000 / answers for g, n in enumerate(seen["passes"])}
+    figures["alive"] = statistics.mean(seen["alive"]) if seen["alive"] else 0.0
+    figures.update({k: n / answers for k, n in seen["young"].items()})
+    return figures
 
 
 def _group(filename: str) -> str:
@@ -92,8 +113,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kind", default="changed", choices=("unchanged", "changed"))
     parser.add_argument("--every", type=int, default=500, help="answers traced")
     parser.add_argument("--top", type=int, default=30, help="functions shown")
+    parser.add_argument(
+        "--gc", action="store_true", help="the collector's young passes instead of bytecodes"
+    )
     args = parser.parse_args(argv)
     changed = args.kind == "changed"
+    if args.gc:
+        _young_passes(args, changed)
+        return
     with ExitStack() as stack:
         base = base_tree(args.base, stack)
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -112,6 +139,24 @@ def main(argv: list[str] | None = None) -> None:
     for k in keys[: args.top]:
         a, b = old.get(k, 0.0), new.get(k, 0.0)
         print(f"{k[-60:]:60} {a:7.1f} -> {b:7.1f}  {b - a:+7.1f}")
+
+
+def _young_passes(args: argparse.Namespace, changed: bool) -> None:
+    """``--gc``: passes of the collector per 1,000 answers, and what the young ones found."""
+    with ExitStack() as stack:
+        base = base_tree(args.base, stack)
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        old = young(base, args.flavor, changed, args.every, tmp / "base.json")
+        new = young(TREE, args.flavor, changed, args.every, tmp / "today.json")
+    names = (_describe(args.base) or args.base, f"today {_describe('HEAD')}")
+    print(
+        f"== the collector's passes per 1,000 {args.kind} polls, {args.flavor} ({names[0]} -> "
+        f"{names[1]}); the objects a young pass found, on average and by type per poll"
+    )
+    keys = ["gen0", "gen1", "gen2", "alive"]
+    keys += sorted({*old, *new} - set(keys), key=lambda k: -max(old.get(k, 0), new.get(k, 0)))
+    for k in keys[: args.top]:
+        print(f"{k[-60:]:60} {old.get(k, 0.0):8.2f} -> {new.get(k, 0.0):8.2f}")
 
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ __all__ = [
     "BETA",
     "MIN_RATE",
     "RECOVER",
+    "TURN_WORK",
     "Driver",
     "Pace",
     "Permits",
@@ -91,6 +92,7 @@ __all__ = [
     "Turn",
     "Workers",
     "fail_alone",
+    "fold_work",
     "isolated",
     "loop_clock",
     "parse_retry_after",
@@ -403,12 +405,14 @@ T = TypeVar("T")
 BUDGET = 0.002
 
 
-#: Seconds of the poller's work in one turn of the event loop, after which its tasks wait for
-#: the next turn: with the callbacks that read the answers' bytes (not counted), a turn stays
-#: well under what counts as a loop stall (``benchmarks/README.md``). A sleeper can wake two
-#: turns late when the poller is busy: 1 ms held a 50,000-job watch's lag p99 at 4.3 ms where
-#: 2 ms gave 6.0-7.0 (``benchmarks/HISTORY.md``, "A turn's budget of 1 ms").
-TURN_BUDGET = 0.001
+#: The poller's work in one turn of the event loop, counted in polls: each poll sent counts one,
+#: each answer folded one and one more for every 4 KiB of its body (``fold_work``), each stride
+#: of joins or leaves one for every 16 items (``Pace``). Once a turn holds this much, the
+#: poller's tasks wait for the next one. Counted, not timed: the work a turn holds does not
+#: depend on how fast the machine runs at the moment, nor on a profiler slowing it
+#: (``benchmarks/HISTORY.md``, "A turn's budget in work"). 8 polls are about 1 ms of the loop's
+#: time, which held a 50,000-job watch's lag p99 under 5 ms.
+TURN_WORK = 8
 
 
 #: Items between two looks at the clock (a stride of joins or leaves stays well under ``BUDGET``).
@@ -428,7 +432,8 @@ class Pace:
         turn: Turn | None = None,
     ) -> None:
         """``turn``: the loop's turn shared with other tasks; a slice then ends once the turn
-        is ``spent`` (its budget, not this one's, and the other tasks' work counted too)."""
+        is ``spent`` (its budget, not this one's, and the other tasks' work counted too; a
+        stride counts a poll for every 16 items: ``TURN_WORK``)."""
         if stride < 1:
             raise ValueError(f"stride must be at least 1, got {stride!r}")
         self.budget = budget
@@ -451,56 +456,64 @@ class Pace:
         checkpoint, with the items after it not handed out: a caller that must finish shields.
         """
         clock, budget, stride, turn = self.clock, self.budget, self.stride, self.turn
+        weight = max(1, stride >> 4)  # (a stride's work in polls, on the turn)
         start = clock()
         if turn is not None:
-            turn.spent()  # (counts this turn's work from here, if none counted it yet)
+            turn.spent(weight)  # (counts this turn's work from here, if none counted it yet)
         for first in range(0, len(items), stride):
-            if first and (clock() - start >= budget if turn is None else turn.spent()):
+            if first and (clock() - start >= budget if turn is None else turn.spent(weight)):
                 self.slices += 1
                 await anyio.lowlevel.checkpoint()
                 if stop is not None and stop():
                     return False
                 start = clock()
                 if turn is not None:
-                    turn.spent()  # (counts this turn's work from here)
+                    turn.spent(weight)  # (counts this turn's work from here)
             work(items[first : first + stride])
         return True
 
 
 class Turn:
-    """How long the poller's work has held the event loop's current turn.
+    """How much of the poller's work the event loop's current turn has run.
 
-    The first ``spent()`` of a turn notes the time and schedules a callback for the next turn
-    (``call_soon``), which marks that turn new; each later ``spent()`` compares. A turn that
-    runs none of the poller's work costs nothing.
+    The first ``spent()`` of a turn opens its count and schedules a callback for the next turn
+    (``call_soon``), which closes it; each ``spent()`` while it is open adds the caller's work
+    and says whether the turn was full before it. A turn that runs none of the poller's work
+    costs nothing.
     """
 
-    __slots__ = ("budget", "clock", "counting", "start", "turns")
+    __slots__ = ("budget", "counting", "turns", "work")
 
-    def __init__(
-        self, budget: float = TURN_BUDGET, clock: Callable[[], float] = time.perf_counter
-    ) -> None:
+    def __init__(self, budget: int = TURN_WORK) -> None:
         self.budget = budget
-        self.clock = clock
-        #: When the poller's work in this turn began (on ``clock``).
-        self.start = 0.0
+        #: The work counted in this turn so far (polls: ``TURN_WORK``).
+        self.work = 0
         #: Turns that ran the poller's work so far (what the tests count).
         self.turns = 0
         #: Whether the poller's work in this turn is being counted (a ``spent()`` came first).
         self.counting = False
 
-    def spent(self) -> bool:
-        """Whether the poller's work has run ``budget`` seconds in this turn of the loop."""
+    def spent(self, work: int = 1) -> bool:
+        """Whether this turn of the loop holds its ``budget`` of the poller's work already
+        (the caller then waits for the next turn); if not, count ``work`` more in it."""
         if self.counting:
-            return self.clock() - self.start >= self.budget
+            if self.work >= self.budget:
+                return True
+            self.work += work
+            return False
         self.counting = True
         self.turns += 1
-        self.start = self.clock()
+        self.work = work
         asyncio.get_running_loop().call_soon(self._close)
         return False
 
     def _close(self) -> None:
         self.counting = False
+
+
+def fold_work(unread: Unread) -> int:
+    """The work of folding ``unread``, in polls (``TURN_WORK``): one, and one a 4 KiB of body."""
+    return 1 + (len(unread.response.body) >> 12)
 
 
 @types.coroutine
@@ -695,11 +708,11 @@ class Workers:
         held, spent, fold = self._held, self.driver.turn.spent, self._fold_one
         try:
             while held:
-                if spent():
+                if spent(fold_work(held[0][1])):
                     await next_turn()
-                    spent()  # (counts this turn's work from here)
                     if not held:  # (folded at once meanwhile: a failure, an outage)
                         break
+                    spent(fold_work(held[0][1]))  # (counts this turn's work from here)
                 fold(*held.popleft())
                 if self._waiting and len(held) < _BATCH:
                     self._let_send()

@@ -1,22 +1,19 @@
-"""The poller's tasks share one turn's budget of the event loop; virtual time.
+"""The poller's tasks share one turn's budget of work of the event loop; virtual time.
 
-Spent at every look (a budget of 0 s), each folded answer and each poll waits for a turn of
-its own, and the workers wait for room while a batch is held: the watch must see what it sees
-when no turn is ever spent, event for event (the budget moves work between turns, never drops
-or reorders a job's events), and so must a watch whose turns are spent now and then; each
-makes the same polls. Nothing here depends on chance: the policy has no jitter (its draws come
-from an unseeded generator, in the order jobs are decided, which the budget changes) and the
-turn's clock is the loop's virtual one or a counter (a budget of real time is spent or not as
-the machine's load has it); before both, a loaded CI run once saw one poll more on one side.
-What a turn costs is timed in ``benchmarks/test_scale.py``.
+Spent at every look (a budget of 0), each folded answer and each poll waits for a turn of its
+own, and the workers wait for room while a batch is held: the watch must see what it sees when
+no turn is ever spent, event for event (the budget moves work between turns, never drops or
+reorders a job's events), and so must a watch whose turns are spent now and then; each makes
+the same polls. Nothing here depends on chance: the policy has no jitter (its draws come from
+an unseeded generator, in the order jobs are decided, which the budget changes) and the budget
+counts work, not time (a budget of real time is spent or not as the machine's load has it;
+before, a loaded CI run once saw one poll more on one side). What a turn costs is timed in
+``benchmarks/test_scale.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import itertools
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -31,12 +28,14 @@ POLICY = PollPolicy(interval=1.0, max_interval=2.0, max_in_flight=32, jitter=0.0
 JOBS = 120
 
 
-def _watched(
-    budget: float | None, clock: Callable[[], float] | None = None
-) -> tuple[list[tuple[int, str]], int, int]:
-    """Watch ``JOBS`` jobs that end at different times; return each event as (job, kind) in
-    the order delivered, the turns that ran the poller's work, and the polls answered. The
-    turn's clock is ``clock``, or the loop's (virtual: no time passes within a turn)."""
+#: A budget no turn ever reaches.
+NEVER = 1 << 60
+
+
+def _watched(budget: int) -> tuple[list[tuple[int, str]], int, int]:
+    """Watch ``JOBS`` jobs that end at different times, with turns of ``budget`` polls' work;
+    return each event as (job, kind) in the order delivered, the turns that ran the poller's
+    work, and the polls answered."""
     server = VirtualBkJob({i: 3.0 + i % 7 for i in range(JOBS)})
     ids = [server.job(i) for i in range(JOBS)]
     seen: list[tuple[int, str]] = []
@@ -45,9 +44,7 @@ def _watched(
     async def main() -> None:
         async with server.client() as client, Poller(client, policy=POLICY) as poller:
             turn = poller._driver.turn
-            turn.clock = clock or asyncio.get_running_loop().time
-            if budget is not None:
-                turn.budget = budget
+            turn.budget = budget
             with anyio.fail_after(300):
                 async with poller.watch_jobs(SCOPE, ids) as watch:
                     async for event in watch:
@@ -59,8 +56,8 @@ def _watched(
 
 
 @functools.cache
-def _extreme(budget: float | None) -> tuple[list[tuple[int, str]], int, int]:
-    """``_watched`` with no turn ever spent (``None``) or every one (``0.0``), run once each."""
+def _extreme(budget: int) -> tuple[list[tuple[int, str]], int, int]:
+    """``_watched`` with no turn ever spent (``NEVER``) or every one (0), run once each."""
     return _watched(budget)
 
 
@@ -75,17 +72,16 @@ def _same(watched: tuple[list[tuple[int, str]], int, int], never: tuple[Any, ...
 
 
 def test_every_event_comes_as_it_does_when_every_turn_is_spent() -> None:
-    never, spent = _extreme(None), _extreme(0.0)
+    never, spent = _extreme(NEVER), _extreme(0)
     assert len({job for job, _ in never[0]}) == JOBS
     _same(spent, never)
     assert spent[1] > never[1]  # (the budget was felt: the work spread over more turns)
 
 
 def test_turns_spent_now_and_then_move_work_never_events() -> None:
-    ticks = itertools.count()  # (a clock that moves 1 ms at each look: a turn is spent at its
-    spent = _watched(0.005, lambda: next(ticks) / 1000)  # sixth look)
-    _same(spent, _extreme(None))
-    assert _extreme(None)[1] < spent[1] < _extreme(0.0)[1]  # (spent now and then: between)
+    spent = _watched(5)  # (a turn is spent at its sixth poll or folded answer)
+    _same(spent, _extreme(NEVER))
+    assert _extreme(NEVER)[1] < spent[1] < _extreme(0)[1]  # (spent now and then: between)
 
 
 def test_unchanged_answers_at_a_quiet_time_count_no_turn() -> None:

@@ -1,14 +1,17 @@
 """``_slices.Pace``: work in strides, a checkpoint once a slice has run its budget; ``Turn``:
-the budget one turn of the event loop shares among tasks. Fake clocks."""
+the budget of work one turn of the event loop shares among tasks. Fake clocks."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import anyio
 import pytest
 
-from bkjob_async.polling._driver import Pace, Turn
+from bkjob_async._protocol import Response
+from bkjob_async.polling._driver import Pace, Turn, fold_work
+from bkjob_async.polling._reader import Unread
 
 
 class Ticks:
@@ -105,28 +108,37 @@ def test_a_stride_below_one_is_refused() -> None:
 
 @pytest.mark.anyio
 async def test_a_turn_is_spent_at_its_budget_and_the_next_turn_starts_afresh() -> None:
-    turn = Turn(budget=2.5, clock=Ticks(1.0))  # each read of the clock moves it 1 s
-    # Opened at 1 s; then 1, 2 and 3 s after it.
+    turn = Turn(budget=3)
+    # Opened with a poll; two more fit; the fourth finds the turn full, and counts nothing.
     assert [turn.spent() for _ in range(4)] == [False, False, False, True]
-    assert turn.turns == 1
+    assert (turn.work, turn.turns) == (3, 1)
     await anyio.lowlevel.checkpoint()  # the event loop's next turn
-    assert turn.spent() is False
-    assert turn.turns == 2
+    assert turn.spent(2) is False
+    assert (turn.work, turn.turns) == (2, 2)
+    assert turn.spent(5) is False  # (a turn not full takes work that overfills it)
+    assert turn.spent() is True
     await anyio.lowlevel.checkpoint()
     await anyio.lowlevel.checkpoint()  # (a turn with none of the poller's work counts none)
     assert turn.spent() is False
     assert turn.turns == 3
 
 
+def test_an_answer_folded_counts_a_poll_and_one_more_a_4_kib_of_body() -> None:
+    def unread(size: int) -> Unread:
+        return Unread(cast("Any", None), Response(200, {}, b"x" * size), None)
+
+    assert [fold_work(unread(n)) for n in (0, 4095, 4096, 40_000)] == [1, 1, 2, 10]
+
+
 @pytest.mark.anyio
 async def test_a_pace_on_a_shared_turn_ends_its_slice_once_the_turn_is_spent() -> None:
-    # The turn's clock moves 1 s a read, its budget 1.5 s: two strides a turn, whatever the
-    # pace's own budget (the turn's is shared with the poller's other tasks).
-    turn = Turn(budget=1.5, clock=Ticks(1.0))
-    pace = Pace(budget=1000.0, stride=4, clock=Ticks(0.0), turn=turn)
-    finished, strides, seen = await _run(pace, list(range(20)))
-    assert [len(s) for s in strides] == [4] * 5
+    # A stride of 32 counts two polls on the turn, whose budget is 4: two strides a turn,
+    # whatever the pace's own budget (the turn's is shared with the poller's other tasks).
+    turn = Turn(budget=4)
+    pace = Pace(budget=1000.0, stride=32, clock=Ticks(0.0), turn=turn)
+    finished, strides, seen = await _run(pace, list(range(160)))
+    assert [len(s) for s in strides] == [32] * 5
     assert finished
     assert pace.slices == 2
-    assert [n for n in seen if 0 < n < 20] == [8, 16]
+    assert [n for n in seen if 0 < n < 160] == [64, 128]
     assert turn.turns == 3
