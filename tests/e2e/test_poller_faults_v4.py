@@ -65,7 +65,9 @@ async def _watch_through_an_outage(sim: BkJobSimulator, client: BkJobClient, job
 
 
 async def test_a_host_watch_on_v4_rides_an_outage(sim: BkJobSimulator) -> None:
-    job = sim.create_job(SCOPE, [StepPlan(hosts=3)])
+    # Its hosts run 4 s: the first read, the one the fault lets through, finds it running
+    # however slow the set-up (at 0.05-0.2 s a loaded machine's first read saw it ended).
+    job = sim.create_job(SCOPE, [StepPlan(hosts=3, duration=(4.0, 4.0))])
     async with _client(sim) as client:
         seen = await _watch_through_an_outage(sim, client, job)
     kinds = [type(e) for e in seen]
