@@ -640,9 +640,6 @@ class Server:
     silent: int = 0
     jobs: int = 0
     last_job: int = -1
-    #: When the run's first failed poll was sent: silence counts from it, as no poll sent
-    #: before it waited for an answer (several 502s come back together after an idle gap).
-    run_sent: float = -math.inf
     #: When the failures last gave grounds for an outage, not yet confirmed by a canary
     #: (``None``: no suspicion in force).
     suspect: float | None = None
@@ -703,10 +700,7 @@ class Server:
         (a canary can still be asked); ``fresh``: its job began to fail only once nothing
         answered (``first`` if not given).
 
-        Nothing answers when the run's failures span ``OUTAGE_AFTER`` from the later of the
-        last answer and the run's first send: polls that all went out after an idle gap and
-        failed at once waited for nothing. Grounds for an outage (nothing answers, or failures
-        dominate) only make bk-job
+        Grounds for an outage (nothing answers, or failures dominate) only make bk-job
         suspect (``suspect``). The outage begins when a canary fails too: a silent failure
         of a job that had not failed before the silence (``fresh``), answered before or
         sent once the suspicion began,
@@ -721,18 +715,10 @@ class Server:
         value = attrs.evolve(self, bad=bad, good=good, at=max(now, self.at), seen=answers)
         if silent:
             if last_answer != self.since:  # answered since: a new run
-                run, seen_jobs, run_sent = 1, 1, sent_at
+                run, seen_jobs = 1, 1
             else:
                 run, seen_jobs = self.silent + 1, self.jobs + (job != self.last_job)
-                run_sent = min(self.run_sent, sent_at)
-            value = attrs.evolve(
-                value,
-                since=last_answer,
-                silent=run,
-                jobs=seen_jobs,
-                last_job=job,
-                run_sent=run_sent,
-            )
+            value = attrs.evolve(value, since=last_answer, silent=run, jobs=seen_jobs, last_job=job)
         if value.down_since is not None:
             if value.probing:  # the probe failed (or a poll sent before the outage began)
                 return value._probe_later(now, rng), False
@@ -741,7 +727,7 @@ class Server:
             silent
             and (value.silent >= SERVER_FAILURES or waited)
             and value.jobs >= min(SERVER_FAILURES, jobs)
-            and now - max(last_answer, value.run_sent) >= OUTAGE_AFTER
+            and now - last_answer >= OUTAGE_AFTER
         )
         dominate = bad + good >= MIN_CALLS and bad >= OUTAGE_RATE * (bad + good)
         if not (nothing or dominate):

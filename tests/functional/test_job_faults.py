@@ -255,11 +255,6 @@ def _check(mix: Mix) -> None:
 @example(
     Mix(seed=5, hung=5, deep=0, shape=1, flaky=5, throttled=3, outage=(8.0, 5.0), order="last")
 )
-# Flaky jobs first: their 502s, sent with every other job's poll after an idle gap, come back
-# first; they are no silence (found by the quick profile: PollingStalled with no outage).
-@example(
-    Mix(seed=79302364, hung=0, deep=0, shape=0, flaky=4, throttled=0, outage=None, order="first")
-)
 def test_hypothesis_one_jobs_fault_stays_that_jobs(mix: Mix) -> None:
     _check(mix)
 

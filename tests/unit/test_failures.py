@@ -142,21 +142,6 @@ def test_failures_that_say_nothing_answers_make_bk_job_suspect_and_a_canary_conf
     assert value.suspect is None
 
 
-def test_502s_sent_together_after_an_idle_gap_are_no_silence() -> None:
-    # Every job was answered at 0 and polled again at 4.5 s: the first-listed jobs' 502s come
-    # back before the others' answers. Nothing waited for an answer meanwhile: no grounds.
-    value = server()
-    for _ in range(2 * SERVER_FAILURES):
-        value, began = fail(value, 4.5, sent_at=4.5)
-        assert not began
-    assert value.suspect is None
-    # The same failures, still coming OUTAGE_AFTER after the first was sent: grounds, and
-    # a canary confirms them.
-    for i in range(SERVER_FAILURES):
-        value, began = fail(value, 4.5 + OUTAGE_AFTER + i, sent_at=4.5 + OUTAGE_AFTER + i)
-    assert value.down
-
-
 def test_a_canary_is_a_job_that_had_not_failed_answered_before_or_asked_after() -> None:
     value = server()
     for i in range(SERVER_FAILURES):
