@@ -30,7 +30,7 @@ WALK = [
 
 #: What the driver asks of ``_decide``'s health before it sends, when the rate governor or an
 #: outage acts (``Driver.may_send``): a gate on the way, not a step of the poll's walk.
-_GATE = frozenset({"Server.allows", "Server.wait"})
+_GATE = frozenset({"Server.allows", "Server.wait", "allows", "wait"})  # (3.10: no qualname)
 
 
 def _walk() -> list[str]:
@@ -40,7 +40,8 @@ def _walk() -> list[str]:
     def profile(frame: FrameType, event: str, arg: Any) -> None:
         if event == "call":
             name = frame.f_globals.get("__name__", "")
-            if name.endswith("._decide") and frame.f_code.co_qualname in _GATE:
+            code = frame.f_code
+            if name.endswith("._decide") and getattr(code, "co_qualname", code.co_name) in _GATE:
                 return  # (the send gate, asked before the read when a rate or outage acts)
             if name.startswith("bkjob_async.polling.") and (not entered or entered[-1] != name):
                 entered.append(name.removeprefix("bkjob_async.polling."))
