@@ -701,7 +701,8 @@ class Server:
         answered (``first`` if not given).
 
         Grounds for an outage (nothing answers, or failures dominate) only make bk-job
-        suspect (``suspect``). The outage begins when a canary fails too: a silent failure
+        suspect (``suspect``). The outage begins when a canary fails too, after the
+        suspicion's instant (answers that land together are no evidence of each other): a silent failure
         of a job that had not failed before the silence (``fresh``), answered before or
         sent once the suspicion began,
         while the grounds hold (an answer since clears them, and the suspicion). Timeouts of jobs that never answered,
@@ -734,7 +735,13 @@ class Server:
             return value if value.suspect is None else attrs.evolve(value, suspect=None), False
         suspect = value.suspect  # (grounds that vanished with an answer cleared it, above)
         fresh = first if fresh is None else fresh
-        canary = suspect is not None and silent and fresh and (known or sent_at >= suspect)
+        canary = (
+            suspect is not None
+            and now > suspect
+            and silent
+            and fresh
+            and (known or sent_at >= suspect)
+        )
         # With no job left to ask, a whole timeout is enough, or the failures' own retries
         # past the quick ones (a moment's 502s on the one job polled are that job's).
         alone = not spare and (waited or value.silent > QUICK_RETRIES)

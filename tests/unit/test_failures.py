@@ -142,6 +142,18 @@ def test_failures_that_say_nothing_answers_make_bk_job_suspect_and_a_canary_conf
     assert value.suspect is None
 
 
+def test_a_canary_fails_after_the_suspicion_not_in_its_instant() -> None:
+    # Every job polled together after an idle gap: the first-listed jobs' 502s come back in
+    # one instant, before the others' answers. The grounds are there; no canary yet.
+    value = server()
+    for _ in range(2 * SERVER_FAILURES):
+        value, began = fail(value, 4.5)
+        assert not began
+    assert value.suspect == 4.5
+    _, began = fail(value, 4.6)  # a later failure of a job that had not failed: a canary
+    assert began
+
+
 def test_a_canary_is_a_job_that_had_not_failed_answered_before_or_asked_after() -> None:
     value = server()
     for i in range(SERVER_FAILURES):
