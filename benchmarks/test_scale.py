@@ -373,6 +373,7 @@ async def test_a_large_watch_never_stalls_the_loop(variant: str) -> None:
         f"lag p99 {_ms(watch['cpu_p99'])} ms": watch["cpu_p99"] <= LAG_P99,
         f"CPU per poll {ratio:.3f}x raw aiohttp's": ratio <= CPU_RATIO,
         "a left watch let go of its jobs": result["leave_took"] is not None,
+        f"no request failed (errors {result['errors']})": not result["errors"],
     }
     missed = [goal for goal, met in goals.items() if not met]
     assert not missed, "not met: " + "; ".join(missed)
