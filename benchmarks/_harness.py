@@ -42,15 +42,19 @@ def simulator(
     duration: tuple[float, float] | None = None,
     *,
     flip: bool = False,
+    status_only: bool = False,
 ) -> Iterator[Simulator]:
     """Start the simulator in a child process; yield its URL and job ids.
 
     With ``flip``, every answer of a job's status differs from its last one in one host's
-    status (``_simserver.py --flip``): every poll is a changed poll.
+    status (``_simserver.py --flip``): every poll is a changed poll. With ``status_only``, it
+    serves the status read alone and every other API is a 404 (``--status-only``).
     """
     core = ["--core", str(SERVER_CORE)] if (os.cpu_count() or 1) > 1 else []
     if flip:
         core.append("--flip")
+    if status_only:
+        core.append("--status-only")
     if duration is not None:
         core += ["--duration", str(duration[0]), str(duration[1])]
     proc = subprocess.Popen(

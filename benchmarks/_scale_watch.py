@@ -1,6 +1,11 @@
 """One large watch's life in its own process: loop stalls while it registers, runs, ends.
 
-``python benchmarks/_scale_watch.py URL IDS_FILE WINDOW``; one JSON line out.
+``python benchmarks/_scale_watch.py URL IDS_FILE WINDOW [POLICY]``; one JSON line out.
+
+``POLICY`` (``POLICIES``): ``unbounded``, the benchmark's own (``latency=None``, the interval
+fixed), or ``fixed``, a fixed interval with the latency bound left at its 5 s
+(``PollPolicy(interval=I, max_interval=I, growth=1.0)``, as issue 90 wrote it); ``I`` is the
+jobs over ``RATE``.
 
 At the defaults (issue 64): no ``gc.freeze()``, no tuning call (not even
 ``keep_receive_buffers_on_heap``), Python's collector as it comes. A probe task sleeps 1 ms
@@ -22,6 +27,11 @@ own process on the same core, and each counts its CPU per request over the same 
 two together ask the simulator for twice ``RATE``: where it serves less, both get about the
 same share, and the ratio compares them at that rate. One after the other, the simulator's
 pace moved between the windows by more than the figure compared.)
+
+``reference``: over the watch's phases, ``python _scale_watch.py --reference`` runs the same
+1 ms probe alone in a loop of its own on the same core, until its stdin closes. Its wall-clock
+lateness is what the machine's load alone does to a loop that runs nothing: the watch's wall
+figures less that part are the watch's own (its CPU-clock figures leave the load out already).
 """
 
 from __future__ import annotations
@@ -51,6 +61,35 @@ RATE = 2250.0
 WATCH_PHASES = ("register", "first polls", "steady")
 #: The types of tracked objects the result lists (the most per job first).
 TYPES_SHOWN = 10
+
+
+def policies(interval: float) -> dict[str, PollPolicy]:
+    """The policies a run may take, by name, for one poll of each job every ``interval``."""
+    return {
+        "unbounded": PollPolicy(latency=None, interval=interval, max_interval=interval, growth=1.0),
+        "fixed": PollPolicy(interval=interval, max_interval=interval, growth=1.0),
+    }
+
+
+async def reference() -> None:
+    """The probe alone until stdin closes; print its figures (the phase ``alone``)."""
+    probe = StallProbe()
+    probe.phase("alone")
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(probe.run)
+        await anyio.to_thread.run_sync(sys.stdin.read)
+        tg.cancel_scope.cancel()
+    print(json.dumps(probe.figures()["alone"]), flush=True)
+
+
+def _start_reference() -> subprocess.Popen[str]:
+    args = [sys.executable, __file__, "--reference"]
+    return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def _stop_reference(proc: subprocess.Popen[str]) -> dict[str, float]:
+    out, _ = proc.communicate(timeout=60)
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 async def _until(check, limit: float) -> None:  # type: ignore[no-untyped-def]
@@ -92,12 +131,12 @@ def _tracked() -> collections.Counter[str]:
     )
 
 
-async def main(url: str, ids_file: str, window: float) -> dict[str, object]:
+async def main(url: str, ids_file: str, window: float, policy_name: str) -> dict[str, object]:
     every = json.loads(Path(ids_file).read_text())
     ids, spare = every[:-1], every[-1:]  # (the last job is first watched to leave at once)
     jobs = len(ids)
     interval = jobs / RATE
-    policy = PollPolicy(latency=None, interval=interval, max_interval=interval, growth=1.0)
+    policy = policies(interval)[policy_name]
     gc.collect()
     rss0, objects0 = rss_bytes(), _tracked()
     probe = StallProbe()
@@ -124,6 +163,7 @@ async def main(url: str, ids_file: str, window: float) -> dict[str, object]:
             await anyio.sleep(0.2)
 
             # 1. register, run, close.
+            alone = _start_reference()
             probe.phase("register")
             watch = poller.watch_jobs(SCOPE, ids)
             events = [0]
@@ -142,9 +182,11 @@ async def main(url: str, ids_file: str, window: float) -> dict[str, object]:
             await anyio.sleep(window)
             steady_rate = (stats().requests - n0) / (time.perf_counter() - w0)
             probe.phase(None)  # (a full pass forced here holds the loop: not the watch's)
+            lone = _stop_reference(alone)
             gc.collect()
             rss1, objects1 = rss_bytes(), _tracked()
-            requests = stats().requests
+            steady = stats()
+            requests = steady.requests
             probing.cancel()
             beside = await _beside_raw(url, ids_file, window, lambda: stats().requests)
             probing = anyio.CancelScope()
@@ -215,7 +257,11 @@ async def main(url: str, ids_file: str, window: float) -> dict[str, object]:
         "beside_raw": beside,
         "steady_rate": steady_rate,
         "watch": probe.together(WATCH_PHASES),
+        "reference": lone,
+        "policy": policy_name,
         "requests": requests,
+        "errors": steady.errors,
+        "census_requests": steady.census_requests,
         "events": events[0],
         "close_took": close_took,
         "leave_took": leave_took,
@@ -225,5 +271,9 @@ async def main(url: str, ids_file: str, window: float) -> dict[str, object]:
 
 if __name__ == "__main__":
     pin_client()  # (no tuning call: the defaults)
+    if sys.argv[1:] == ["--reference"]:
+        anyio.run(reference, backend="asyncio")
+        raise SystemExit
     url, ids_file, window = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    print(json.dumps(anyio.run(main, url, ids_file, window, backend="asyncio")))
+    name = sys.argv[4] if len(sys.argv) > 4 else "unbounded"
+    print(json.dumps(anyio.run(main, url, ids_file, window, name, backend="asyncio")))

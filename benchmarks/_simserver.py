@@ -30,6 +30,10 @@ K/N others); the first line lists only the N as ``job_ids``, and the timeline ho
 ends. On a scaled clock the simulator's callback sender would sleep ``speed`` times too long
 (it waits simulator seconds as real ones), so a ticker wakes it every 0.1 s of simulator time.
 
+``--status-only`` serves the status read (``get_job_instance_status``) alone: every other
+API, the job list included, answers its flavor's 404 (the gateway's ``API_NOT_FOUND``, the
+ESB's page), as a gateway that publishes one resource does. The poller has no census there.
+
 ``--counts PATH`` writes the requests served, by API, there when the parent closes stdin.
 
 ``--stepped`` (with ``--duration``) keeps the virtual clock: it moves only when the parent
@@ -263,6 +267,26 @@ def _install_flip_v4() -> None:
     )
 
 
+#: The one API ``--status-only`` serves.
+STATUS_API = "get_job_instance_status"
+
+
+def _install_status_only() -> None:
+    """Take every API but ``STATUS_API`` out of the routing tables (internals: fail loudly
+    if they move), so the server answers each the 404 it gives an API it does not know."""
+    from bkjob_async.testing import _api_catalog, _server
+
+    tables = (_api_catalog.V3_ENDPOINTS, _api_catalog.V2_ENDPOINTS, _api_catalog.V4_ENDPOINTS)
+    routed = (_server.V3_ENDPOINTS, _server.V2_ENDPOINTS, _server.V4_ENDPOINTS)
+    if any(a is not b for a, b in zip(tables, routed, strict=True)):
+        raise RuntimeError("the simulator routes by other tables: update _install_status_only")
+    for table in tables:
+        if STATUS_API not in table:
+            raise RuntimeError(f"no {STATUS_API} route: update _install_status_only")
+        for api in [name for name in table if name != STATUS_API]:
+            del table[api]
+
+
 async def main(args: argparse.Namespace) -> None:
     real = (args.duration is not None and not args.stepped) or args.speed is not None
     timing = {}
@@ -270,6 +294,8 @@ async def main(args: argparse.Namespace) -> None:
         timing = {"host_duration": tuple(args.duration), "host_start_delay": (0.0, 1.0)}
     if args.flip:
         _install_flip()
+    if args.status_only:
+        _install_status_only()
     async with BkJobSimulator(virtual_clock=not real, seed=1, **timing) as sim:
         clock = _install_clock(sim, args.speed) if args.speed is not None else None
         if args.rate_limit is not None:
@@ -324,6 +350,7 @@ if __name__ == "__main__":
     parser.add_argument("--others", type=int, default=0)
     parser.add_argument("--callback-url", default=None)
     parser.add_argument("--counts", default=None)
+    parser.add_argument("--status-only", action="store_true")
     arguments = parser.parse_args()
     if arguments.core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {arguments.core})
