@@ -473,8 +473,8 @@ def observe(
 
     Events come hosts first, then steps, then the job. ``observed_at`` is called only if
     something changed; ``host_result`` structures the raw row of a host whose status changed
-    when its event's ``host`` or ``result`` is first read (``HostTransition.of_row``); a
-    container's (gateway v4; its key ``("container", id)``) at once (``ContainerTransition``). Steps
+    into its event's ``host`` and ``result`` (``HostTransition.of_row``), a container's (gateway
+    v4; its key ``("container", id)``) into its ``ContainerTransition``'s. Steps
     and hosts are matched by position first (the server lists them in the same order poll
     after poll), by key when the order differs.
     """
@@ -761,13 +761,13 @@ def step_moves(state: JobState, step: StepObservation) -> bool:
     return not JobStatus.of(step.status).is_finished
 
 
-# --- a changed host's row, structured on first read ----------------------------------------------
+# --- a changed host's row, structured ------------------------------------------------------------
 
 
 class Rows:
-    """Structure a changed host's row (a v4 container's) into its typed result, when a
-    transition's ``host`` or ``result`` is first read (``events.HostRow``); the client's
-    converter hooks of its API generation."""
+    """Structure a changed host's row (a v4 container's) into its typed result, as its
+    transition is made (``events.HostRow``); the client's converter hooks of its API
+    generation."""
 
     __slots__ = ("_container", "_host")
 
