@@ -21,7 +21,6 @@ import datetime as _dt
 import logging
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
 from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -139,9 +138,8 @@ _WIDTH = len(StepState._fields)
 _STATUS, _EXECUTE_COUNT, _CODES = map(StepState._fields.index, ("status", "execute_count", "codes"))
 
 
-#: Return one step's five fields, read from a ``JobState``, as a ``StepState``: in C
-#: (``StepState(*fields)`` is a Python call, at twice the cost).
-_step: Callable[[Iterable[Any]], StepState] = partial(tuple.__new__, StepState)
+#: Return one step's five fields, read from a ``JobState``, as a ``StepState``.
+_step: Callable[[Iterable[Any]], StepState] = StepState._make
 
 
 class JobState(tuple[Any, ...]):
@@ -182,7 +180,7 @@ class JobState(tuple[Any, ...]):
         seq: int = 0,
         visits: Visits = (),
     ) -> JobState:
-        return tuple.__new__(cls, (status, finished, seq, visits, (*chain.from_iterable(steps),)))
+        return super().__new__(cls, (status, finished, seq, visits, (*chain.from_iterable(steps),)))
 
     @property
     def steps(self) -> tuple[StepState, ...]:
@@ -215,7 +213,7 @@ class JobState(tuple[Any, ...]):
         """Return the host codes of the one step not over (``_statuses.NOT_OVER``, or no status
         yet), ``None`` if every step is over or more than one is not (read in place)."""
         fields = self[_STEPS]
-        opened = list(map(_OPEN.__contains__, fields[_STATUS::_WIDTH]))  # (C's loop: every poll)
+        opened = list(map(_OPEN.__contains__, fields[_STATUS::_WIDTH]))
         if opened.count(True) != 1:
             return None
         return fields[opened.index(True) * _WIDTH + _CODES]  # type: ignore[no-any-return]
