@@ -21,7 +21,7 @@ import datetime as _dt
 import logging
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from itertools import chain
+from itertools import chain, starmap
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -138,10 +138,6 @@ _WIDTH = len(StepState._fields)
 _STATUS, _EXECUTE_COUNT, _CODES = map(StepState._fields.index, ("status", "execute_count", "codes"))
 
 
-#: Return one step's five fields, read from a ``JobState``, as a ``StepState``.
-_step: Callable[[Iterable[Any]], StepState] = StepState._make
-
-
 class JobState(tuple[Any, ...]):
     """One job as last seen: a value; ``steps`` (in the order first seen) is never changed.
 
@@ -185,7 +181,7 @@ class JobState(tuple[Any, ...]):
     @property
     def steps(self) -> tuple[StepState, ...]:
         """Every step seen, in the order first seen."""
-        return tuple(map(_step, zip(*[iter(self[_STEPS])] * _WIDTH, strict=True)))
+        return tuple(starmap(StepState, zip(*[iter(self[_STEPS])] * _WIDTH, strict=True)))
 
     @property
     def round(self) -> int:
@@ -197,7 +193,7 @@ class JobState(tuple[Any, ...]):
         fields = self[_STEPS]
         for i in range(0, len(fields), _WIDTH):
             if fields[i] == step_instance_id:
-                return _step(fields[i : i + _WIDTH])
+                return StepState(*fields[i : i + _WIDTH])
         return None
 
     def codes_of_first(self, status: int) -> Sequence[int] | None:
