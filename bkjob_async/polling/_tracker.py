@@ -43,7 +43,6 @@ from ._statuses import (
 from .events import (
     ContainerTransition,
     Event,
-    HostRow,
     HostTransition,
     JobTransition,
     StepTransition,
@@ -467,7 +466,7 @@ def observe(
 
     Events come hosts first, then steps, then the job. ``observed_at`` is called only if
     something changed; ``host_result`` structures the raw row of a host whose status changed
-    into its event's ``host`` and ``result`` (``HostTransition.of_row``), a container's (gateway
+    into its event's ``host`` and ``result`` (``HostTransition``), a container's (gateway
     v4; its key ``("container", id)``) into its ``ContainerTransition``'s. Steps
     and hosts are matched by position first (the server lists them in the same order poll
     after poll), by key when the order differs.
@@ -589,7 +588,7 @@ def _observe_hosts(
             new_codes.append(code)
         else:
             new_codes[pos] = code
-        changes.host(step, HostRow(key, code, row, changes.host_result), previous, same_round)
+        changes.host(step, key, code, row, previous, same_round)
     if new_codes is None:
         return None
     return (packed if new_keys is None else pack_keys(new_keys)), pack_codes(new_codes)
@@ -656,18 +655,28 @@ class _Changes:
         counts, and take its next move as a first arrival (``arrival``)."""
         self.visits = forget_job_round(self.visits, round_)
 
-    def host(self, step: StepObservation, row: HostRow, was: int | None, same: bool) -> None:
-        """Record a host's change (``was``: its old status code, ``None`` if not seen before)."""
+    def host(
+        self,
+        step: StepObservation,
+        key: HostKey,
+        code: int,
+        row: dict[str, Any],
+        was: int | None,
+        same: bool,
+    ) -> None:
+        """Record a host's change to ``code`` that its ``row`` reports (``was``: its old status
+        code, ``None`` if not seen before)."""
         visit, self.visits = arrival(
             self.visits,
-            (step.step_instance_id, row.key),
+            (step.step_instance_id, key),
             step.execute_count,
             was,
             same,
-            row.code,
+            code,
             host=True,
         )
-        key = row.key
+        result = self.host_result(key, code, row)
+        previous = None if was is None else HostStatus.of(was)
         if type(key) is tuple and is_container(key):  # (v4's: an event of their own)
             self.hosts.append(
                 ContainerTransition.of_result(
@@ -675,22 +684,26 @@ class _Changes:
                     self.now(),
                     step.step_instance_id,
                     step.execute_count,
-                    row.code,
-                    row.structure(row.key, row.code, row.row),  # (a container's key)
-                    None if was is None else HostStatus.of(was),
+                    code,
+                    result,
+                    previous,
                     visit,
                 )
             )
             return
+        if not isinstance(result, HostResult):
+            raise TypeError(f"a host's row read as {type(result).__name__}")
         self.hosts.append(
-            HostTransition.of_row(
+            HostTransition(
                 self.job_instance_id,
                 self.now(),
                 step.step_instance_id,
                 step.execute_count,
-                row,
-                None if was is None else HostStatus.of(was),
-                visit,
+                result.host,
+                previous,
+                HostStatus.of(code),
+                result,
+                visit=visit,
             )
         )
 
@@ -760,7 +773,7 @@ def step_moves(state: JobState, step: StepObservation) -> bool:
 
 class Rows:
     """Structure a changed host's row (a v4 container's) into its typed result, as its
-    transition is made (``events.HostRow``); the client's converter hooks of its API
+    transition is made (``_Changes.host``); the client's converter hooks of its API
     generation."""
 
     __slots__ = ("_container", "_host")

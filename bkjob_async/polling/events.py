@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import warnings
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 import attrs
 
@@ -50,8 +50,6 @@ from ..models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from ..models.instances import ContainerKey
 
 __all__ = [
@@ -318,16 +316,6 @@ def _recovered_id(event: JobPollRecovered) -> str:
     return f"{event.job_instance_id}/pollrecovered/{event.since.isoformat()}"
 
 
-class HostRow(NamedTuple):
-    """A host's changed row as the tracker reads it: structured into its transition's
-    ``host`` and ``result`` by ``structure`` (``HostTransition.of_row``)."""
-
-    key: HostKey
-    code: int
-    row: dict[str, Any]
-    structure: Callable[[HostKey, int, dict[str, Any]], HostResult | ContainerResult]
-
-
 @occurrence_is_visit
 @attrs.frozen
 class HostTransition:
@@ -349,34 +337,6 @@ class HostTransition:
     visit: int = attrs.field(default=1, kw_only=True)
     #: The id it was first handed out with, when read from an older stored format (``_codec``).
     _id: str | None = attrs.field(default=None, kw_only=True, eq=False, repr=False, alias="_id")
-
-    @classmethod
-    def of_row(
-        cls,
-        job_instance_id: int,
-        observed_at: _dt.datetime,
-        step_instance_id: int,
-        execute_count: int,
-        row: HostRow,
-        previous: HostStatus | None,
-        visit: int,
-    ) -> HostTransition:
-        """Return the transition to status ``row.code`` that a host's row reports, its
-        ``host`` and ``result`` structured from the row."""
-        result = row.structure(row.key, row.code, row.row)
-        if not isinstance(result, HostResult):
-            raise TypeError(f"a host's row read as {type(result).__name__}")
-        return cls(
-            job_instance_id,
-            observed_at,
-            step_instance_id,
-            execute_count,
-            result.host,
-            previous,
-            HostStatus.of(row.code),
-            result,
-            visit=visit,
-        )
 
     @property
     def host_key(self) -> HostKey:

@@ -13,7 +13,7 @@ from bkjob_async._observe import observe_job
 from bkjob_async.cli._format import to_json
 from bkjob_async.models import Container, ContainerResult, Host, HostResult, HostStatus
 from bkjob_async.polling._tracker import EMPTY, observe
-from bkjob_async.polling.events import HostRow, HostTransition
+from bkjob_async.polling.events import HostTransition
 
 from ..scripted import job_body
 
@@ -98,10 +98,13 @@ def test_pickle_evolve_and_json_see_the_host() -> None:
     assert not any(name.startswith("_") for name in data)
 
 
-def test_a_row_read_as_a_container_is_refused() -> None:
-    row = HostRow(1, 9, {}, lambda key, code, row: ContainerResult(Container(1), HostStatus(code)))
+def test_a_host_row_read_as_a_container_is_refused() -> None:
+    def container(key, code, row):
+        return ContainerResult(Container(1), HostStatus(code))
+
+    observation = observe_job(job_body(1, 2, [(10, 2, 0, [5])]), Generation.V3)
     with pytest.raises(TypeError, match="ContainerResult"):
-        HostTransition.of_row(1, NOW, 10, 0, row, None, 1)
+        observe(EMPTY, 1, observation, lambda: NOW, container)
 
 
 def test_an_older_formats_id_is_kept_through_evolve() -> None:
