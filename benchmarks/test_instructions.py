@@ -23,7 +23,7 @@ Both are counted again with polls that fall due one at a time (``test_instructio
 mixes whose jobs are launched one by one (``test_family.py``). In bulk a turn of the event loop
 serves many answers; a poll that goes alone pays for the scheduler's timer, a worker's wake-up
 and the loop's turns by itself. The raw loops send each alone; the engine sends those due
-within ``_decide.early`` together (``_jobs.Due``). The targets are the same.
+within ``_decide.early`` together (``_due.Due``). The targets are the same.
 """
 
 from __future__ import annotations

@@ -187,7 +187,7 @@ def _decode(data: dict[str, Any], parse: Callable[[Any, type[Any]], Any]) -> Eve
             int(job), at, _error(str(data["e"]), str(data["m"])), occurrence=int(data["o"])
         )
     old = data.get("v", 1) == 1  # (its id counted observations: ``occurrence``)
-    marks: dict[str, Any] = {} if old else {"visit": _count(data["n"])}
+    marks: dict[str, Any] = {"_id": _format1_id(data)} if old else {"visit": _count(data["n"])}
     if kind in ("j", "f") and not old:
         marks["round"] = _int(data["rd"])
     event: Event
@@ -214,8 +214,6 @@ def _decode(data: dict[str, Any], parse: Callable[[Any, type[Any]], Any]) -> Eve
         event = JobFinished(job, at, JobStatus(data["c"]), snapshot, **marks)
     else:
         raise ValueError(f"unknown event kind {kind!r}")
-    if old:
-        object.__setattr__(event, "_id", _format1_id(data))
     return event
 
 

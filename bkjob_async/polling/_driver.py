@@ -62,7 +62,8 @@ from ._decide import (
     stall,
     unparked_at,
 )
-from ._jobs import Due, PolledJob, Slot, hangs, held, key
+from ._due import Due, Slot
+from ._jobs import PolledJob, hangs, key
 from ._reader import Unread
 from .events import WatchFailed
 
@@ -890,7 +891,7 @@ class Driver:
         if fresh:
             seeded = self.delivery.journal.seed(sub.scope, job_id)
             if seeded is not None:
-                watched.job = watched.job._replace(held=held(seeded))
+                watched.job = watched.job._replace(state=seeded)
         self.cover(watched, now, launched=fresh and launched is not None)
         if created and watched.job.census:
             pass  # the job list reads it first (``_census``)

@@ -1,29 +1,28 @@
-"""Rule: a polled job is a value in a row of columns, due at a time in a heap of plain ints.
+"""Rule: the job table: the one module that knows how a watched job is kept, as a row of
+columns by slot, and its due heap's entries as packed ints.
 
-Here are the polled job (``PolledJob``), the registry of watched jobs (``Registry``, handles
-``Watched``) and the heap of when each is due (``Due``), which parked workers wait on.
-
-A ``PolledJob`` is what the policy knows of one job (its tracker state, its interval, its
-failures, whether it is stalled). It is never changed in place: ``_decide.decide`` returns a
-new one and the driver puts it in the job's row of the registry, the one place it lives (as a
-plain tuple, which the collector stops tracking: ``Watched.job`` makes the value when read).
+``PolledJob`` is what the policy knows of one job (its tracker state, its interval, its
+failures, whether it is stalled): a value, never changed in place. ``_decide.decide`` returns a
+new one and the driver puts it in the job's row of the registry (``Registry``), the one place it
+lives. The rest of ``polling/`` reads and writes a job through a ``Watched`` handle (``job``
+gets and puts its ``PolledJob``; the reader's and the driver's parts by name) and keeps the due
+heap's entries as opaque ints that ``Registry.schedule`` makes and ``Registry.pop_due`` reads
+(``_due.Due``). How a row is laid out and how an entry packs a due time and a slot is said here
+only; ``benchmarks/test_scale.py`` and ``benchmarks/test_instructions.py`` measure it.
 
 A job's row holds the job value, the watches that hold it (the registry's), the job's place
 in the schedule (the driver's) and what the reader remembers of its last answer (its poll
 request, fingerprint and result groups: the reader's). Each part has one owner. The row is
-columns by slot, not an object per job: every object a watched job holds that the cyclic
-garbage collector tracks is one more for each full collection to walk, and a column of
-numbers is none (``benchmarks/HISTORY.md``, "The registry's columns"). Code names a job by a
-``Watched`` handle, made when needed. A job is polled while a subscription holds it; when the
-last one lets go, its state moves to a bounded memory (``remember``), so watching it again
-reports only what changed since.
+columns by slot, not an object per job: numbers in arrays, flags in byte arrays, plain
+tuples of plain values in lists, which the collector stops tracking after their first pass
+(``benchmarks/HISTORY.md``, "The registry's columns"). A job is polled while a subscription
+holds it; when the last one lets go, its state moves to a bounded memory (``remember``), so
+watching it again reports only what changed since.
 """
 
 from __future__ import annotations
 
-import asyncio
 import heapq
-import logging
 import math
 from array import array
 from collections import OrderedDict
@@ -45,16 +44,13 @@ if TYPE_CHECKING:
 __all__ = [
     "KEPT_REQUESTS",
     "SHIFT",
-    "Due",
     "GroupCounts",
     "Jobs",
     "Key",
     "PolledJob",
     "Registry",
-    "Slot",
     "Watched",
     "hangs",
-    "held",
     "key",
     "moved",
 ]
@@ -66,28 +62,9 @@ __all__ = [
 Key = tuple[str, int, int]
 
 
-#: The jobs in the first slots that keep their poll request (``Watched.request``): as
-#: many as the transport keeps URLs for (``_aiohttp.DEFAULT_KEPT_URLS``).
-KEPT_REQUESTS = 1024
-
-
-_NEVER = -math.inf  # (one float for every job: ``-math.inf`` makes a new one each time)
-
-#: ``Registry.entries`` of a job with no live entry in the due heap, and ``Registry.prints``
-#: of one whose next answer is decoded whatever it is (fingerprints keep 60 bits: never < 0).
-_NONE: Final = -1
-
-#: ``Registry.scopes`` of a slot no job ever held (a free slot's scope is never read).
-_NO_SCOPE: Final = cast("Scope", None)
-
-
 def key(scope: Scope, job_id: int) -> Key:
-    """A job's key in the poller's tables: plain values, so hashing it costs no Python call."""
+    """A job's key in the poller's tables: plain values."""
     return (scope.type.value, scope.id, job_id)
-
-
-#: A job not seen yet (``EMPTY``), as a ``PolledJob`` holds it (``held``).
-_UNSEEN: tuple[Any, ...] = tuple(EMPTY)
 
 
 class PolledJob(NamedTuple):
@@ -95,10 +72,8 @@ class PolledJob(NamedTuple):
 
     scope: Scope
     job_instance_id: int
-    #: The tracker's state (``state``) as a plain tuple: a ``JobState`` is a tuple subclass,
-    #: which the cyclic garbage collector tracks for as long as it lives, while a plain tuple
-    #: of plain values it stops tracking after its first pass (``held``).
-    held: tuple[Any, ...] = _UNSEEN
+    #: The tracker's state: every status seen, and the job's event sequence.
+    state: JobState = EMPTY
     #: The schedule's base interval (0: not polled since it was attached).
     interval: float = 0.0
     #: Failed reads in a row that spent its failure budget (``_decide``), and the latest.
@@ -122,47 +97,18 @@ class PolledJob(NamedTuple):
     failing_since: float | None = None
 
     @property
-    def state(self) -> JobState:
-        """The tracker's state: every status seen, and the job's event sequence (made anew at
-        each read, from ``held``)."""
-        return _as_state(self.held)
-
-    @property
     def status(self) -> int | None:
-        """The job's status code as last seen (``state.status``, read in place: no ``JobState``
-        made on the path every poll takes)."""
-        return self.held[0]  # type: ignore[no-any-return]
-
-
-#: Where ``Watched._job`` (a ``PolledJob`` without its scope and id) keeps these fields.
-_FAILURES = PolledJob._fields.index("failures") - 2
-_ERROR = PolledJob._fields.index("error") - 2
-
-
-#: Return a state held as a plain tuple as a ``JobState``, in C.
-_as_state: Callable[[Iterable[Any]], JobState] = partial(tuple.__new__, JobState)
-
-
-#: Return a ``PolledJob`` of a plain tuple of its fields, in C (``Watched.job``).
-_as_job: Callable[[Iterable[Any]], PolledJob] = partial(tuple.__new__, PolledJob)
-
-
-def held(state: JobState) -> tuple[Any, ...]:
-    """Return ``state`` as a ``PolledJob`` holds it: a plain tuple."""
-    return tuple(state)
+        """The job's status code as last seen (``state.status``)."""
+        return self.state.status
 
 
 def moved(job: PolledJob, state: JobState | None, interval: float) -> PolledJob:
     """Return ``job`` with a new tracker state (``None``: the same) and interval: what every
-    changed poll makes.
-
-    The constructor, field by field: ``job._replace`` costs twice as much (``_make`` and a
-    ``map``), on the path every changed answer takes (``benchmarks/test_instructions.py``).
-    """
+    changed poll makes."""
     return PolledJob(
         job.scope,
         job.job_instance_id,
-        job.held if state is None else tuple(state),
+        job.state if state is None else state,
         interval,
         job.failures,
         job.error,
@@ -197,13 +143,64 @@ class GroupCounts:
         return [key for key, size in counts.items() if size > old.get(key, 0)]
 
 
+def hangs(job: PolledJob) -> bool:
+    """Whether a job fails alone with timeouts: each of its polls holds a request for a whole
+    read timeout, so the failing jobs' share of the requests in flight bounds them (below).
+    A job that fails fast (a 502, a malformed body) holds one no longer than a healthy one."""
+    return job.failures > 0 and isinstance(job.error, TimeoutError)
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+
+#: The jobs in the first slots that keep their poll request (``Watched.request``): as
+#: many as the transport keeps URLs for (``_aiohttp.DEFAULT_KEPT_URLS``).
+KEPT_REQUESTS = 1024
+
+
+_NEVER = -math.inf  # (one float for every job: ``-math.inf`` makes a new one each time)
+
+#: ``Registry.entries`` of a job with no live entry in the due heap, and ``Registry.prints``
+#: of one whose next answer is decoded whatever it is (fingerprints keep 60 bits: never < 0).
+_NONE: Final = -1
+
+#: ``Registry.scopes`` of a slot no job ever held (a free slot's scope is never read).
+_NO_SCOPE: Final = cast("Scope", None)
+
+#: A job not seen yet (``EMPTY``), as a row keeps its state: a plain tuple.
+_UNSEEN: tuple[Any, ...] = tuple(EMPTY)
+
+#: A new job's value past its scope, id and state (``PolledJob``'s defaults).
+_FRESH: tuple[Any, ...] = PolledJob(_NO_SCOPE, 0)[3:]
+
+#: Where ``Registry.values`` (a ``PolledJob`` past its scope, id and state) keeps these.
+_FAILURES = PolledJob._fields.index("failures") - 3
+_ERROR = PolledJob._fields.index("error") - 3
+
+# A heap entry (``Registry.schedule``) is a plain int, which the collector never tracks: the due
+# time in whole milliseconds (rounded up, so a job is never handed out early; the scheduler's
+# tick is a millisecond too), shifted left ``SHIFT`` bits, or-ed with the job's slot (below
+# 2**24). Entries order as their due times. An entry is stale unless it is its job's ``entry``
+# (the job was rescheduled, taken, released, or the slot holds another job); ``pop_due`` drops
+# stale ones. Why ints and not tuples: ``benchmarks/HISTORY.md``, "Scale without pauses".
+SHIFT = 24
+
+_SLOT = (1 << SHIFT) - 1
+
+
+#: A row's state (a plain tuple) as a ``JobState``, and a row as a ``PolledJob``: the tuple
+#: subclasses made of a plain tuple of their fields, as ``tuple.__new__`` makes them.
+_as_state: Callable[[Iterable[Any]], JobState] = partial(tuple.__new__, JobState)
+_as_job: Callable[[Iterable[Any]], PolledJob] = partial(tuple.__new__, PolledJob)
+
+
 class _Column(Protocol):
     """A column of the registry: an array, a list or a dict by slot."""
 
     def __setitem__(self, slot: int, value: Any, /) -> None: ...
 
 
-#: Make a ``Watched`` of ``(registry, slot, gen)``, in C (a handle is made at every poll).
+#: Make a ``Watched`` of ``(registry, slot, gen)``.
 _handle: Callable[[tuple[Registry, int, int]], Watched]
 
 
@@ -255,11 +252,15 @@ class Watched(NamedTuple):
         """The job's value (``PolledJob``), made when read: never changed in place. Replaced
         by the driver after each decision."""
         registry, slot = self.registry, self.slot
-        return _as_job((registry.scopes[slot], registry.ids[slot]) + registry.values[slot])
+        state = _as_state(registry.states[slot])
+        return _as_job((registry.scopes[slot], registry.ids[slot], state) + registry.values[slot])
 
     @job.setter
     def job(self, job: PolledJob) -> None:
-        self._write(self.registry.values, job[2:])  # (a job's scope and id never change)
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] == self.gen:  # (a job's scope and id never change)
+            registry.states[slot] = tuple(job.state)
+            registry.values[slot] = job[3:]
 
     @property
     def subscribers(self) -> tuple[_Subscription, ...]:
@@ -289,10 +290,6 @@ class Watched(NamedTuple):
         """Its live entry in the due heap, ``None`` when it has none (``Due``)."""
         entry = self.registry.entries[self.slot]
         return None if entry == _NONE else entry
-
-    @entry.setter
-    def entry(self, entry: int | None) -> None:
-        self._write(self.registry.entries, _NONE if entry is None else entry)
 
     @property
     def sent(self) -> float:
@@ -379,7 +376,7 @@ class Watched(NamedTuple):
         self._write(self.registry.hinted, at)
 
     def hangs(self) -> bool:
-        """``hangs(self.job)``, without making the job (every poll asks)."""
+        """``_jobs.hangs(self.job)``, read in its row."""
         rest = self.registry.values[self.slot]
         return rest[_FAILURES] > 0 and isinstance(rest[_ERROR], TimeoutError)
 
@@ -397,7 +394,7 @@ class Watched(NamedTuple):
         return key(self.scope, self.job_id)
 
 
-_handle = partial(tuple.__new__, Watched)
+_handle = partial(tuple.__new__, Watched)  # (``Watched._make`` without its length check)
 
 
 class Jobs:
@@ -463,6 +460,7 @@ class Registry:
         "scopes",
         "sents",
         "stalled",
+        "states",
         "subscribers",
         "values",
     )
@@ -478,7 +476,9 @@ class Registry:
         self.gens = array("q")
         self.scopes: list[Scope] = []
         self.ids = array("q")
-        #: The job's value (``PolledJob``) without its scope and id: a plain tuple.
+        #: The job's tracker state (``PolledJob.state``) as a plain tuple, and the rest of its
+        #: value past its state: a plain tuple.
+        self.states: list[tuple[Any, ...]] = []
         self.values: list[tuple[Any, ...]] = []
         self.entries = array("q")
         self.sents = array("d")
@@ -501,7 +501,7 @@ class Registry:
         #: The slots of jobs released while a poll of theirs was in flight, and the generation
         #: they had: free once it is done (``drained``).
         self._draining: dict[int, int] = {}
-        #: Released jobs' states, as plain tuples (``PolledJob.held``): the collector stops
+        #: Released jobs' states, as plain tuples (as ``states``): the collector stops
         #: tracking them after their first pass.
         self._known: OrderedDict[Key, tuple[Any, ...]] = OrderedDict()
         self.remember = remember
@@ -551,12 +551,12 @@ class Registry:
             watched.needs_decode = True
             return watched, False
         known = self._known.pop(k, _UNSEEN) if self._known else _UNSEEN
-        job = PolledJob(sub.scope, job_id, known if state is None else held(state))
         slot = self._slot()
         self.gens[slot] += 1  # (odd: held)
         self.scopes[slot] = sub.scope
         self.ids[slot] = job_id
-        self.values[slot] = job[2:]
+        self.states[slot] = known if state is None else tuple(state)
+        self.values[slot] = _FRESH
         self.requests[slot] = request() if slot < KEPT_REQUESTS else None
         alone = self._alone
         if alone is None or alone[0] is not sub:
@@ -587,7 +587,8 @@ class Registry:
         self.gens.append(0)
         self.scopes.append(_NO_SCOPE)
         self.ids.append(0)
-        self.values.append(())
+        self.states.append(_UNSEEN)
+        self.values.append(_FRESH)
         self.entries.append(_NONE)
         self.sents.append(_NEVER)
         self.prints.append(_NONE)
@@ -611,7 +612,7 @@ class Registry:
         """Stop polling a job if no open subscription holds it; remember its state."""
         subscribers = watched.subscribers
         for sub in subscribers:
-            if sub.closed:  # a dropped watch: rebuild (rare; every poll comes through here)
+            if sub.closed:  # a dropped watch: rebuild
                 subscribers = watched.subscribers = tuple(s for s in subscribers if not s.closed)
                 break
         if subscribers or not watched.active:
@@ -629,11 +630,11 @@ class Registry:
         else:
             del self.by_id[job.job_instance_id]
         if job.stalled is not None:  # (it leaves the stalled jobs too)
-            self.values[slot] = job._replace(stalled=None)[2:]
+            self.values[slot] = job._replace(stalled=None)[3:]
             self.stalled -= 1
         if job.failures:  # (and the failing ones)
             self.failing -= 1
-        self._known[watched.key] = job.held
+        self._known[watched.key] = self.states[slot]
         while len(self._known) > self.remember:
             self._known.popitem(last=False)
         self._vacate(slot)
@@ -658,6 +659,51 @@ class Registry:
             self.busy[slot] = 0
             self._free.append(slot)
 
+    # The due heap's entries (``_jobs.Due`` keeps them in its heaps; only these read them).
+
+    def schedule(self, watched: Watched, due: float) -> int | None:
+        """Make the job's next poll due at ``due``: return its heap entry, ``None`` if the job
+        was released. Its entry until it is taken or scheduled again; any other is stale."""
+        slot = watched.slot
+        if self.gens[slot] != watched.gen:
+            return None
+        entry = ((int(due * 1e3) + 1) << SHIFT) | slot
+        self.entries[slot] = entry
+        return entry
+
+    @staticmethod
+    def bound(at: float) -> int:
+        """Return the first entry not due by ``at``: every entry below it is."""
+        return (int(at * 1e3) + 1) << SHIFT
+
+    @staticmethod
+    def next_due(heap: list[int]) -> float:
+        """Return when the earliest entry of ``heap`` is due (``inf`` if it is empty)."""
+        return (heap[0] >> SHIFT) / 1e3 if heap else math.inf
+
+    def pop_due(self, heap: list[int], bound: int) -> Watched | None:
+        """Pop the earliest live entry of ``heap`` below ``bound``, dropping stale ones; return
+        a handle on its job (``None``: none is due). Its ``entry`` stays set until ``taken``,
+        so the caller may push it back."""
+        entries, gens = self.entries, self.gens
+        while heap and heap[0] < bound:
+            entry = heapq.heappop(heap)
+            slot = entry & _SLOT
+            if entries[slot] == entry:
+                return _handle((self, slot, gens[slot]))
+        return None
+
+    def requeue(self, heap: list[int], watched: Watched) -> None:
+        """Push back the live entry ``pop_due`` popped (its job not ``taken``)."""
+        heapq.heappush(heap, self.entries[watched.slot])
+
+    def taken(self, watched: Watched, now: float) -> None:
+        """Mark a job handed out at ``now``: no entry in the heap, its poll in flight."""
+        slot = watched.slot
+        self.entries[slot] = _NONE
+        self.sents[slot] = now
+        self.busy[slot] = True
+
     def close(self) -> None:
         """Let go of every job and close every subscription (the poller is leaving)."""
         for watched in self.jobs.values():
@@ -670,390 +716,3 @@ class Registry:
         self._draining.clear()
         self.busy[:] = bytes(len(self.busy))
         self._free[:] = range(len(self.gens) - 1, -1, -1)
-
-
-# --- heap ----------------------------------------------------------------------------------------
-#
-# The due jobs: heaps of due times, the guard against polls too soon, and parked workers.
-#
-# No task exists per job: a job is an entry in a heap of due times. Workers take due jobs
-# themselves (``take``) and park when none is due; the scheduler (``_tick``, a timer callback
-# while ``run`` runs) only wakes a parked worker when a job falls due, and sets its timer for the
-# next due time. A job is never handed out
-# sooner than the policy's smallest gap after its last poll unless asked (a callback's hint
-# since): such a poll is a scheduling bug, so it is put off, counted and logged once, never sent.
-#
-# Every poll pushes one entry that lives for the job's interval. Entries are plain ints, which
-# the cyclic garbage collector never tracks: the due time in whole milliseconds (rounded up, so a
-# job is never handed out early; the scheduler's tick is a millisecond too), shifted left 24 bits,
-# or-ed with the job's ``slot`` (its place in ``Registry.slots``, below 2**24). Such an int stays
-# below 2**60 for 795 days of the monotonic clock, so it takes 32 bytes, not the 48 of a larger
-# one: every watched job has one. A tuple per entry would be tracked: ``(due, seq, job)``
-# entries were promoted to the oldest generation and, at a high poll rate, made frequent full
-# collections walking every job's state; even tuples of numbers only (untracked at their
-# first pass) piled up in the youngest generation between passes, one per job polled, and made
-# its pass walk them all (``benchmarks/HISTORY.md``, "Scale without pauses"). An entry is stale
-# unless it is its job's ``entry`` (the job was rescheduled, taken, released, or the slot holds
-# another job).
-#
-# Jobs whose reads time out alone (``_jobs.hangs``) wait in a heap of their own and hold at most
-# ``share`` of the requests in flight (``_decide.failing_share``): a hung job never holds a
-# healthy job's poll. In an outage the probe is a job failing alone only when no other is due.
-#
-# The scheduler is an asyncio timer and parked workers wait on bare asyncio futures (the client
-# runs on asyncio only, as aiohttp does), not anyio Events and cancel scopes: at a few polls a
-# second per worker nearly every poll came with a scheduler sleep that ran to its deadline (a
-# cancel scope's timeout: a cancellation delivered, raised and caught), then a turn of the
-# scheduler's task before the worker's (``benchmarks/HISTORY.md``, "CPU per job-hour"). Now a
-# timer hands the job to the worker directly. Cancelling ``run``'s task stops the scheduler.
-
-
-logger = logging.getLogger("bkjob_async.polling")
-
-
-# The scheduler never sleeps less than this: jobs due within a tick go out together.
-_TICK = 0.001
-#: The most polls handed out at once when jobs go early (``Due._hand_out``): a group shares
-#: the loop's turns. Among many jobs the next ones are due a moment later, and only those go
-#: early; a pull as far as ``early`` for each idle worker would run the whole schedule ahead.
-_GROUP = 16
-
-
-SHIFT = 24  # slots below 2**24 (``Watched.due`` reads an entry's due time)
-
-
-_SLOT = (1 << SHIFT) - 1
-
-
-def _entry(due: float, slot: int) -> int:
-    """The heap entry of a poll of the job in ``slot`` at ``due`` (module docstring).
-
-    ``int(due * 1e3) + 1``: up to a millisecond late, never early (``push`` spells it inline).
-    """
-    return ((int(due * 1e3) + 1) << SHIFT) | slot
-
-
-def hangs(job: PolledJob) -> bool:
-    """Whether a job fails alone with timeouts: each of its polls holds a request for a whole
-    read timeout, so the failing jobs' share of the requests in flight bounds them (below).
-    A job that fails fast (a 502, a malformed body) holds one no longer than a healthy one."""
-    return job.failures > 0 and isinstance(job.error, TimeoutError)
-
-
-class _Server(Protocol):
-    @property
-    def down_since(self) -> float | None: ...
-
-
-class _Governor(Protocol):
-    @property
-    def rate(self) -> float | None: ...
-
-    @property
-    def paused_until(self) -> float: ...
-
-
-class _Health(Protocol):
-    @property
-    def server(self) -> _Server: ...
-
-
-class Gate(Protocol):
-    """What may hold due polls back: the rate governor and an outage (the driver)."""
-
-    registry: Registry
-
-    @property
-    def governor(self) -> _Governor: ...
-
-    @property
-    def health(self) -> _Health: ...
-
-    def may_send(self, now: float) -> bool: ...
-
-    def hold(self, now: float) -> float: ...
-
-
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-class Slot:
-    """A parked worker: the scheduler puts a job in ``watched`` and wakes ``ready``."""
-
-    __slots__ = ("ready", "watched")
-
-    def __init__(self) -> None:
-        self.watched: Watched | None = None
-        self.ready: asyncio.Future[None]  # (``park`` sets it)
-
-
-class Due:
-    """Jobs by due time; ``take`` hands out the earliest due one when polls may go."""
-
-    __slots__ = (
-        "_clock",
-        "_early",
-        "_failing",
-        "_gap",
-        "_gate",
-        "_heap",
-        "_idle",
-        "_loop",
-        "_registry",
-        "_running",
-        "_share",
-        "_soon",
-        "_timer",
-        "failing_out",
-        "refused",
-    )
-
-    def __init__(self, gap: float, gate: Gate, share: int = 1, early: float = 0.0) -> None:
-        self._gap = gap
-        #: How much sooner than due a job may go along with polls that go now (``_hand_out``).
-        self._early = early
-        self._gate = gate
-        #: ints: due time and slot (module docstring); the collector tracks none. The jobs
-        #: failing alone have their own, and hold at most ``share`` polls in flight (taken,
-        #: not yet ``done``: ``failing_out``).
-        self._heap: list[int] = []
-        self._failing: list[int] = []
-        self._share = share
-        self.failing_out = 0
-        #: The registry, whose columns the entries name a job's row of by slot.
-        self._registry = gate.registry
-        #: While ``run`` runs: its task's future (``_tick`` fails it on a bug), the loop and
-        #: the clock; the timer for the next due time, and whether a tick is scheduled soon.
-        self._running: asyncio.Future[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._clock: Callable[[], float] = lambda: 0.0
-        self._timer: asyncio.TimerHandle | None = None
-        self._soon = False
-        self._idle: list[Slot] = []
-        #: Polls put off because they came sooner than the smallest gap (``_refuse``).
-        self.refused = 0
-
-    def push(self, watched: Watched, due: float) -> None:
-        """(Re)schedule a job's next poll at ``due``."""
-        registry, slot = self._registry, watched.slot
-        if registry.gens[slot] != watched.gen:
-            return  # (released)
-        entry = ((int(due * 1e3) + 1) << SHIFT) | slot  # (_entry)
-        registry.entries[slot] = entry
-        rest = registry.values[slot]  # (``Watched.hangs``, in place: every poll comes here)
-        hung = rest[_FAILURES] > 0 and isinstance(rest[_ERROR], TimeoutError)
-        heap = self._failing if hung else self._heap
-        heapq.heappush(heap, entry)
-        if heap[0] == entry:
-            self.wake()
-
-    def replace(self, due: list[tuple[float, Watched]]) -> None:
-        """Reschedule every job at once (after an outage): ``(due, job)`` pairs."""
-        heap: list[int] = []
-        failing: list[int] = []
-        for at, watched in due:
-            watched.entry = entry = _entry(at, watched.slot)
-            (failing if watched.hangs() else heap).append(entry)
-        heapq.heapify(heap)
-        heapq.heapify(failing)
-        self._heap[:] = heap
-        self._failing[:] = failing
-        self.wake()
-
-    def clear(self) -> None:
-        self._heap.clear()
-        self._failing.clear()
-
-    def done(self) -> None:
-        """A failing job's poll came back: its share of the requests in flight is free."""
-        self.failing_out -= 1
-        if self._failing:
-            self.wake()
-
-    def wake(self) -> None:
-        """Have the scheduler look again soon (polls may go again, say)."""
-        if self._loop is not None and not self._soon:
-            self._soon = True
-            self._loop.call_soon(self._tick)
-
-    def take(self, now: float) -> Watched | None:
-        """Pop the earliest due job, if one is due and polls may go now; mark it sent.
-
-        A failing job goes when it is due first and the failing jobs' share of the requests
-        in flight has room; in an outage, only when no healthy job is due (module docstring).
-        """
-        failing = self._failing
-        if failing and self.failing_out < self._share:
-            bound = (int(now * 1e3) + 1) << SHIFT
-            if failing[0] < bound:
-                top = self._heap[0] if self._heap else bound
-                down = self._gate.health.server.down_since is not None
-                if top >= bound or (failing[0] < top and not down):
-                    watched = self._take(failing, now)
-                    if watched is not None:
-                        self.failing_out += 1
-                        return watched
-        return self._take(self._heap, now)
-
-    def _take(self, heap: list[int], now: float, until: float | None = None) -> Watched | None:
-        """Pop the earliest due job of ``heap`` (``take``); with ``until``, the earliest due by
-        then, if it may go now (``_hand_out``)."""
-        gap, gate, registry = self._gap, self._gate, self._registry
-        entries, sents = registry.entries, registry.sents
-        # (entries below are due: at most ``now``, or ``until``)
-        bound = (int((now if until is None else until) * 1e3) + 1) << SHIFT
-        while heap and heap[0] < bound:
-            entry = heapq.heappop(heap)
-            slot = entry & _SLOT
-            if entries[slot] != entry:
-                continue  # rescheduled, taken or released since: a stale entry
-            watched = _handle((registry, slot, registry.gens[slot]))
-            sent = sents[slot]
-            if now < sent + gap and registry.hinted.get(slot, _NEVER) <= sent:
-                if until is not None:  # not due yet, and too soon to go early: at its time
-                    heapq.heappush(heap, entry)
-                    return None
-                self._refuse(watched, now)  # (a hint since the last poll asked for this one)
-                continue
-            governor = gate.governor
-            down = gate.health.server.down_since is not None
-            if down and watched.job.failing is not None:  # a probe: not a job failing alone
-                other = self._other_probe(heap, bound, now)
-                if other is not None:
-                    heapq.heappush(heap, entry)
-                    entry, watched = other
-            if (
-                governor.rate is not None or now < governor.paused_until or down
-            ) and not gate.may_send(now):
-                heapq.heappush(heap, entry)
-                return None
-            slot = watched.slot  # (another probe's, maybe)
-            entries[slot] = _NONE
-            sents[slot] = now
-            registry.busy[slot] = True
-            return watched
-        return None
-
-    def _other_probe(self, heap: list[int], bound: int, now: float) -> tuple[int, Watched] | None:
-        """Pop the earliest due entry of a job not failing alone, if any (an outage's probe)."""
-        held: list[int] = []
-        found = None
-        while heap and heap[0] < bound:
-            entry = heapq.heappop(heap)
-            slot = entry & _SLOT
-            registry = self._registry
-            if registry.entries[slot] != entry:
-                continue
-            watched = _handle((registry, slot, registry.gens[slot]))
-            if watched.job.failing is None and now >= watched.sent + self._gap:
-                found = (entry, watched)
-                break
-            held.append(entry)
-        for entry in held:
-            heapq.heappush(heap, entry)
-        return found
-
-    def _next(self) -> float:
-        """When the next poll that may go is due: the earliest entry, of a failing job only
-        while their share has room (``inf``: none)."""
-        heap, failing = self._heap, self._failing
-        due = (heap[0] >> SHIFT) / 1e3 if heap else math.inf  # (the entry's due)
-        if failing and self.failing_out < self._share:
-            return min(due, (failing[0] >> SHIFT) / 1e3)
-        return due
-
-    def _refuse(self, watched: Watched, now: float) -> None:
-        """Put off a poll that came too soon after the job's last one, and count it.
-
-        The schedule never asks for one (``min_gap``): whatever asks is a bug, and this keeps
-        it from becoming a flood of requests against bk-job.
-        """
-        self.refused += 1
-        if self.refused == 1:
-            logger.warning(
-                "job %s: a poll was due %.3f s after the last one, sooner than the policy allows "
-                "(%.3f s); putting it off (counted in statistics().refused_polls)",
-                watched.job.job_instance_id,
-                now - watched.sent,
-                self._gap,
-            )
-        self.push(watched, watched.sent + self._gap)
-
-    async def park(self, slot: Slot) -> Watched | None:
-        """Park a worker until the scheduler hands it a job (``None``: look again)."""
-        slot.ready = ready = asyncio.get_running_loop().create_future()
-        self._idle.append(slot)
-        if len(self._idle) == 1:
-            self.wake()  # the scheduler may be waiting for a free worker
-        await ready
-        watched, slot.watched = slot.watched, None
-        return watched
-
-    async def run(self, clock: Callable[[], float]) -> None:
-        """Run the scheduler until cancelled: hand due jobs to parked workers as they fall due.
-
-        Busy workers take due jobs themselves, so under load nothing passes through here; the
-        timer fires at most once per ``_TICK``. A bug in it is raised here.
-        """
-        self._loop = loop = asyncio.get_running_loop()
-        self._clock = clock
-        self._running = running = loop.create_future()
-        self._tick()
-        try:
-            await running
-        finally:
-            self._loop = self._running = None
-            if self._timer is not None:
-                self._timer.cancel()
-
-    def _tick(self) -> None:
-        """Hand due jobs to parked workers; set the timer for when to look again."""
-        self._soon = False
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        running, loop = self._running, self._loop
-        if running is None or loop is None or running.done():
-            return  # (a tick scheduled before ``run`` ended, or after a bug ended it)
-        try:
-            delay = self._hand_out(self._clock())
-        except Exception as exc:
-            running.set_exception(exc)
-            return
-        if delay < math.inf:
-            self._timer = loop.call_later(delay, self._tick)
-
-    def _hand_out(self, now: float) -> float:
-        """Hand the jobs due at ``now`` to parked workers, and those due within ``early`` along
-        with them; return how long to sleep."""
-        handed = 0
-        while self._idle and self._next() <= now:
-            watched = self.take(now)
-            if watched is None:
-                break
-            handed += 1
-            self._hand(watched)
-        if handed and self._early and self._gate.health.server.down_since is None:
-            # Polls go now: the jobs due within ``early`` go with them (``_decide.early``), up
-            # to a group.
-            heap, until = self._heap, now + self._early
-            while self._idle and heap and handed < _GROUP:
-                handed += 1
-                watched = self._take(heap, now, until)
-                if watched is None:
-                    break
-                self._hand(watched)
-        due = self._next()  # (stale ones popped)
-        if due <= now:
-            # Held back (rate, outage): wait until polls may go. Or no worker is free: the
-            # first to park wakes us (busy ones take due jobs themselves).
-            return max(self._gate.hold(now), _TICK) if self._idle else math.inf
-        return max(due - now, _TICK) if due < math.inf else math.inf
-
-    def _hand(self, watched: Watched) -> None:
-        """Hand a job taken to a parked worker and wake it."""
-        slot = self._idle.pop()
-        slot.watched = watched
-        _wake(slot.ready)

@@ -300,7 +300,7 @@ class Reader:
         self._polls = PollRequests(protocol)
         self._generation = protocol.generation
         #: A changed host's row into its ``HostResult`` (on the gateway v4, a container's into
-        #: its ``ContainerResult``), on first read of its transition's ``host``/``result``.
+        #: its ``ContainerResult``), as its transition is made.
         self.rows = Rows(converter(protocol.generation, protocol.server_tz))
         self._governor = governor
         self._clock = clock

@@ -21,8 +21,7 @@ import datetime as _dt
 import logging
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
-from itertools import chain
+from itertools import chain, starmap
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -44,7 +43,6 @@ from ._statuses import (
 from .events import (
     ContainerTransition,
     Event,
-    HostRow,
     HostTransition,
     JobTransition,
     StepTransition,
@@ -139,11 +137,6 @@ _WIDTH = len(StepState._fields)
 _STATUS, _EXECUTE_COUNT, _CODES = map(StepState._fields.index, ("status", "execute_count", "codes"))
 
 
-#: Return one step's five fields, read from a ``JobState``, as a ``StepState``: in C
-#: (``StepState(*fields)`` is a Python call, at twice the cost).
-_step: Callable[[Iterable[Any]], StepState] = partial(tuple.__new__, StepState)
-
-
 class JobState(tuple[Any, ...]):
     """One job as last seen: a value; ``steps`` (in the order first seen) is never changed.
 
@@ -182,12 +175,12 @@ class JobState(tuple[Any, ...]):
         seq: int = 0,
         visits: Visits = (),
     ) -> JobState:
-        return tuple.__new__(cls, (status, finished, seq, visits, (*chain.from_iterable(steps),)))
+        return super().__new__(cls, (status, finished, seq, visits, (*chain.from_iterable(steps),)))
 
     @property
     def steps(self) -> tuple[StepState, ...]:
         """Every step seen, in the order first seen."""
-        return tuple(map(_step, zip(*[iter(self[_STEPS])] * _WIDTH, strict=True)))
+        return tuple(starmap(StepState, zip(*[iter(self[_STEPS])] * _WIDTH, strict=True)))
 
     @property
     def round(self) -> int:
@@ -199,7 +192,7 @@ class JobState(tuple[Any, ...]):
         fields = self[_STEPS]
         for i in range(0, len(fields), _WIDTH):
             if fields[i] == step_instance_id:
-                return _step(fields[i : i + _WIDTH])
+                return StepState(*fields[i : i + _WIDTH])
         return None
 
     def codes_of_first(self, status: int) -> Sequence[int] | None:
@@ -215,7 +208,7 @@ class JobState(tuple[Any, ...]):
         """Return the host codes of the one step not over (``_statuses.NOT_OVER``, or no status
         yet), ``None`` if every step is over or more than one is not (read in place)."""
         fields = self[_STEPS]
-        opened = list(map(_OPEN.__contains__, fields[_STATUS::_WIDTH]))  # (C's loop: every poll)
+        opened = list(map(_OPEN.__contains__, fields[_STATUS::_WIDTH]))
         if opened.count(True) != 1:
             return None
         return fields[opened.index(True) * _WIDTH + _CODES]  # type: ignore[no-any-return]
@@ -473,8 +466,8 @@ def observe(
 
     Events come hosts first, then steps, then the job. ``observed_at`` is called only if
     something changed; ``host_result`` structures the raw row of a host whose status changed
-    when its event's ``host`` or ``result`` is first read (``HostTransition.of_row``); a
-    container's (gateway v4; its key ``("container", id)``) at once (``ContainerTransition``). Steps
+    into its event's ``host`` and ``result`` (``HostTransition``), a container's (gateway
+    v4; its key ``("container", id)``) into its ``ContainerTransition``'s. Steps
     and hosts are matched by position first (the server lists them in the same order poll
     after poll), by key when the order differs.
     """
@@ -595,7 +588,7 @@ def _observe_hosts(
             new_codes.append(code)
         else:
             new_codes[pos] = code
-        changes.host(step, HostRow(key, code, row, changes.host_result), previous, same_round)
+        changes.host(step, key, code, row, previous, same_round)
     if new_codes is None:
         return None
     return (packed if new_keys is None else pack_keys(new_keys)), pack_codes(new_codes)
@@ -662,18 +655,28 @@ class _Changes:
         counts, and take its next move as a first arrival (``arrival``)."""
         self.visits = forget_job_round(self.visits, round_)
 
-    def host(self, step: StepObservation, row: HostRow, was: int | None, same: bool) -> None:
-        """Record a host's change (``was``: its old status code, ``None`` if not seen before)."""
+    def host(
+        self,
+        step: StepObservation,
+        key: HostKey,
+        code: int,
+        row: dict[str, Any],
+        was: int | None,
+        same: bool,
+    ) -> None:
+        """Record a host's change to ``code`` that its ``row`` reports (``was``: its old status
+        code, ``None`` if not seen before)."""
         visit, self.visits = arrival(
             self.visits,
-            (step.step_instance_id, row.key),
+            (step.step_instance_id, key),
             step.execute_count,
             was,
             same,
-            row.code,
+            code,
             host=True,
         )
-        key = row.key
+        result = self.host_result(key, code, row)
+        previous = None if was is None else HostStatus.of(was)
         if type(key) is tuple and is_container(key):  # (v4's: an event of their own)
             self.hosts.append(
                 ContainerTransition.of_result(
@@ -681,22 +684,26 @@ class _Changes:
                     self.now(),
                     step.step_instance_id,
                     step.execute_count,
-                    row.code,
-                    row.structure(row.key, row.code, row.row),  # (a container's key)
-                    None if was is None else HostStatus.of(was),
+                    code,
+                    result,
+                    previous,
                     visit,
                 )
             )
             return
+        if not isinstance(result, HostResult):
+            raise TypeError(f"a host's row read as {type(result).__name__}")
         self.hosts.append(
-            HostTransition.of_row(
+            HostTransition(
                 self.job_instance_id,
                 self.now(),
                 step.step_instance_id,
                 step.execute_count,
-                row,
-                None if was is None else HostStatus.of(was),
-                visit,
+                result.host,
+                previous,
+                HostStatus.of(code),
+                result,
+                visit=visit,
             )
         )
 
@@ -761,13 +768,13 @@ def step_moves(state: JobState, step: StepObservation) -> bool:
     return not JobStatus.of(step.status).is_finished
 
 
-# --- a changed host's row, structured on first read ----------------------------------------------
+# --- a changed host's row, structured ------------------------------------------------------------
 
 
 class Rows:
-    """Structure a changed host's row (a v4 container's) into its typed result, when a
-    transition's ``host`` or ``result`` is first read (``events.HostRow``); the client's
-    converter hooks of its API generation."""
+    """Structure a changed host's row (a v4 container's) into its typed result, as its
+    transition is made (``_Changes.host``); the client's converter hooks of its API
+    generation."""
 
     __slots__ = ("_container", "_host")
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import warnings
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 import attrs
 
@@ -50,8 +50,6 @@ from ..models import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from ..models.instances import ContainerKey
 
 __all__ = [
@@ -250,15 +248,6 @@ def _host_place(key: HostKey) -> str:
     return "|".join("" if part is None else str(part) for part in key)
 
 
-def _host_id(event: HostTransition) -> str:
-    # Built for every host transition: plain attribute reads and one f-string (written out,
-    # not a call of ``host_event_id``: the same text, one call less on the poller's path).
-    return (
-        f"{event.job_instance_id}/{event.step_instance_id}/{event.execute_count}"
-        f"/h{_host_place(event.host_key)}/{int(event.current)}{_visit(event.visit)}"
-    )
-
-
 def host_event_id(
     job_instance_id: int,
     step_instance_id: int,
@@ -272,6 +261,17 @@ def host_event_id(
     return (
         f"{job_instance_id}/{step_instance_id}/{execute_count}"
         f"/h{_host_place(key)}/{status}{_visit(visit)}"
+    )
+
+
+def _host_id(event: HostTransition) -> str:
+    return host_event_id(
+        event.job_instance_id,
+        event.step_instance_id,
+        event.execute_count,
+        event.host_key,
+        int(event.current),
+        event.visit,
     )
 
 
@@ -316,25 +316,13 @@ def _recovered_id(event: JobPollRecovered) -> str:
     return f"{event.job_instance_id}/pollrecovered/{event.since.isoformat()}"
 
 
-class HostRow(NamedTuple):
-    """A host's row, kept until its ``HostTransition``'s ``host`` or ``result`` is first read."""
-
-    key: HostKey
-    code: int
-    row: dict[str, Any]
-    structure: Callable[[HostKey, int, dict[str, Any]], HostResult | ContainerResult]
-
-
 @occurrence_is_visit
 @attrs.frozen
 class HostTransition:
     """A host's status changed; ``previous`` is ``None`` the first time the poller sees it.
 
     ``previous`` is the host's last status in that step in any round, so a retried host reads
-    ``11 -> 5 -> 7 -> 9`` with the new ``execute_count``. The poller structures ``host`` and
-    ``result`` from the host's row when one of them is first read (``of_row``), so a consumer
-    that reads only statuses, ``host_key`` or ``event_id`` never pays for it; the event is the
-    same value either way (equal, hashed, printed, pickled alike).
+    ``11 -> 5 -> 7 -> 9`` with the new ``execute_count``.
     """
 
     job_instance_id: int
@@ -347,59 +335,13 @@ class HostTransition:
     result: HostResult
     #: Which arrival of the host at ``current`` in this round this is: 1, 2, ... (module doc).
     visit: int = attrs.field(default=1, kw_only=True)
-    #: The id it was first handed out with, when read from an older stored format.
-    _id: str | None = attrs.field(default=None, init=False, eq=False, repr=False)
-    #: The row ``host`` and ``result`` come from until they are read (``of_row``), then None.
-    _row: HostRow | None = attrs.field(default=None, init=False, eq=False, repr=False)
-
-    @classmethod
-    def of_row(
-        cls,
-        job_instance_id: int,
-        observed_at: _dt.datetime,
-        step_instance_id: int,
-        execute_count: int,
-        row: HostRow,
-        previous: HostStatus | None,
-        visit: int,
-    ) -> HostTransition:
-        """Return the transition of a host whose ``host``/``result`` are built on first read.
-
-        The instance is made with those two slots empty (``object.__new__``, then each set
-        field written as attrs' own ``__init__`` writes a frozen class's); ``__getattr__``,
-        which Python calls only for an empty slot, fills both from ``row`` at once.
-        """
-        event = object.__new__(cls)
-        put = object.__setattr__
-        put(event, "job_instance_id", job_instance_id)
-        put(event, "observed_at", observed_at)
-        put(event, "step_instance_id", step_instance_id)
-        put(event, "execute_count", execute_count)
-        put(event, "previous", previous)
-        put(event, "current", HostStatus.of(row.code))
-        put(event, "visit", visit)
-        put(event, "_id", None)
-        put(event, "_row", row)
-        return event
-
-    if not TYPE_CHECKING:  # (hidden from type checkers: every other name stays checked)
-
-        def __getattr__(self, name: str) -> Any:
-            if name not in ("host", "result"):
-                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            row = object.__getattribute__(self, "_row")
-            if row is not None:  # (None: another thread built them meanwhile)
-                result = row.structure(row.key, row.code, row.row)
-                object.__setattr__(self, "host", result.host)
-                object.__setattr__(self, "result", result)
-                object.__setattr__(self, "_row", None)
-            return object.__getattribute__(self, name)
+    #: The id it was first handed out with, when read from an older stored format (``_codec``).
+    _id: str | None = attrs.field(default=None, kw_only=True, eq=False, repr=False, alias="_id")
 
     @property
     def host_key(self) -> HostKey:
-        """The host's identity (``Host.key``), read without structuring the host."""
-        row = self._row
-        return self.host.key if row is None else row.key
+        """The host's identity (``Host.key``)."""
+        return self.host.key
 
     @property
     def event_id(self) -> str:
@@ -420,8 +362,8 @@ class StepTransition:
     current: StepStatus
     #: Which arrival of the step at ``current`` in this round this is (module doc).
     visit: int = attrs.field(default=1, kw_only=True)
-    #: The id it was first handed out with, when read from an older stored format.
-    _id: str | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    #: The id it was first handed out with, when read from an older stored format (``_codec``).
+    _id: str | None = attrs.field(default=None, kw_only=True, eq=False, repr=False, alias="_id")
 
     @property
     def event_id(self) -> str:
@@ -442,8 +384,8 @@ class JobTransition:
     round: int = attrs.field(default=0, kw_only=True)
     #: Which arrival of the job at ``current`` in this round this is (module doc).
     visit: int = attrs.field(default=1, kw_only=True)
-    #: The id it was first handed out with, when read from an older stored format.
-    _id: str | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    #: The id it was first handed out with, when read from an older stored format (``_codec``).
+    _id: str | None = attrs.field(default=None, kw_only=True, eq=False, repr=False, alias="_id")
 
     @property
     def event_id(self) -> str:
@@ -467,8 +409,8 @@ class JobFinished:
     round: int = attrs.field(default=0, kw_only=True)
     #: Which arrival of the job at ``status`` in this round this is (module doc).
     visit: int = attrs.field(default=1, kw_only=True)
-    #: The id it was first handed out with, when read from an older stored format.
-    _id: str | None = attrs.field(default=None, init=False, eq=False, repr=False)
+    #: The id it was first handed out with, when read from an older stored format (``_codec``).
+    _id: str | None = attrs.field(default=None, kw_only=True, eq=False, repr=False, alias="_id")
 
     @property
     def event_id(self) -> str:

@@ -16,6 +16,7 @@ from ..scripted import ScriptedServer, job_body
 SCOPE = Scope.biz(2)
 #: The path, in order of first visit (``docs/explanation/architecture.md`` says it).
 WALK = [
+    "_due",
     "_jobs",
     "_driver",
     "_reader",
@@ -85,12 +86,12 @@ def _walk() -> list[str]:
 
 def test_a_changed_poll_visits_ten_modules_in_a_line() -> None:
     entered = _walk()
-    entered = entered[entered.index("_jobs") :]  # (from the heap: the consumer waited before)
+    entered = entered[entered.index("_due") :]  # (from the heap: the consumer waited before)
     first_visits = list(dict.fromkeys(entered))
     # The rate governor's module is the driver's: a poll that samples the rate stays there.
     assert set(first_visits) <= set(WALK), first_visits
     assert len(first_visits) <= 10
-    assert first_visits[:5] == WALK[:5], first_visits  # heap, worker, read, decide, track
+    assert first_visits[:6] == WALK[:6], first_visits  # heap, table, worker, read, decide, track
     # Once decided, no module before the decision is entered again but the heap's and the
     # driver's, which apply it (the reader is not called back, an event reads no reader).
     decided = entered.index("_decide")

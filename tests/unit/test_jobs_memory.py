@@ -11,7 +11,8 @@ from bkjob_async._converter import Generation
 from bkjob_async._observe import observe_job
 from bkjob_async.models import Host, HostResult, HostStatus
 from bkjob_async.polling._codec import from_data, to_data
-from bkjob_async.polling._jobs import Due, PolledJob, Registry, Watched
+from bkjob_async.polling._due import Due
+from bkjob_async.polling._jobs import PolledJob, Registry, Watched
 from bkjob_async.polling._tracker import (
     EMPTY,
     JobState,
@@ -225,7 +226,10 @@ def test_a_watched_job_is_a_row_of_columns_the_collector_does_not_walk() -> None
     # No object per job: numbers in arrays, plain tuples the collector let go of, and one
     # watch's subscribers shared by all the jobs it alone holds.
     assert not [
-        v for column in (registry.values, registry.cuts) for v in column if gc.is_tracked(v)
+        v
+        for column in (registry.states, registry.values, registry.cuts)
+        for v in column
+        if gc.is_tracked(v)
     ]
     assert len({id(s) for s in registry.subscribers}) == 1
     assert all(type(c).__name__ in ("array", "bytearray") for c in (registry.ids, registry.busy))

@@ -1,4 +1,4 @@
-"""The scheduler of due jobs (``polling._jobs.Due``): a timer that hands jobs to parked workers."""
+"""The scheduler of due jobs (``polling._due.Due``): a timer that hands jobs to parked workers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import anyio
 import pytest
 
 from bkjob_async import Scope
-from bkjob_async.polling._jobs import _GROUP, Due, Registry, Slot, Watched
+from bkjob_async.polling._due import _GROUP, Due, Slot
+from bkjob_async.polling._jobs import Registry, Watched
 
 from .test_jobs_memory import _Gate, _watched
 
