@@ -161,7 +161,7 @@ __all__ = [
 # - Failures: quick retries are paid from a process-wide ``RetryBudget`` (a share of recent
 #   requests plus a floor); without budget a failed job waits its backoff's cap. How a job backs
 #   off, which failures end a watch, and how outages are waited out, is ``_decide``'s failure policy;
-#   throttling is the rate governor's (``_driver.RateGovernor``).
+#   throttling is the rate governor's (``_rate.RateGovernor``).
 
 
 def first_delay(policy: PollPolicy, job_instance_id: int) -> float:
