@@ -45,14 +45,8 @@ from .._observe import observe_job_list
 from .._protocol.jobs import MAX_LENGTH_V4, MAX_OFFSET_V4
 from ..config import ApiFlavor
 from ..models import JobStatus, JobStatusPage
-from ._statuses import WAITS_FOR_A_PERSON
 from .events import (
     PERSON_WAITING,
-    JobFinished,
-    PollingResumed,
-    PollingStalled,
-    WatchFailed,
-    WatchTimedOut,
 )
 
 if TYPE_CHECKING:
@@ -62,9 +56,8 @@ if TYPE_CHECKING:
     from ..config import Scope
     from ._jobs import Registry, Watched
     from ._reader import Reader
-    from ._subscription import _Subscription
 
-__all__ = ["BURST", "Census", "Owner", "coverage"]
+__all__ = ["BURST", "Census", "Owner"]
 
 logger = logging.getLogger("bkjob_async.polling")
 
@@ -76,31 +69,11 @@ _PAGE = 1000
 #: Jobs are often added in a burst: a job to be read soon is read this many seconds after it
 #: was added, with those added meanwhile (at most a round).
 BURST = 0.05
-#: The events of a wait for a job's end only (with those that tell of the watch itself).
-_END = frozenset({JobFinished, WatchFailed, WatchTimedOut, PollingStalled, PollingResumed})
 #: A job's status while it runs.
 _RUNNING = int(JobStatus.RUNNING)
 #: A job's creation time as the list read it: a ``datetime``, epoch milliseconds (the common
 #: form, ``observe_job_list``: made a ``datetime`` only where read), or ``None`` (none sent).
 _Created = _dt.datetime | int | None
-
-
-def coverage(subscribers: Sequence[_Subscription], status: int | None) -> tuple[bool, bool, bool]:
-    """Return how the job list can stand for a job's polls: ``(now, parks, end_only)``.
-
-    ``end_only``: every watch of it waits for its end only (no host, step or job transition;
-    a watch with no filter wants them all), so the list stands for its polls always, and it
-    is read without host rows. ``parks``: its watches need its transitions, so the list
-    stands for its polls only while its next change must change its status (``_decide``'s
-    ``_park``: here, while it waits for a person, ``status`` in
-    ``_statuses.WAITS_FOR_A_PERSON``; its first answer parks a running one). ``now``: the list
-    stands for its polls now. A job with no watch has none of these.
-    """
-    end_only = bool(subscribers) and all(
-        sub.kinds and sub.kinds <= _END and sub.step_instance_id is None for sub in subscribers
-    )
-    parks = not end_only and bool(subscribers)
-    return end_only or (parks and status in WAITS_FOR_A_PERSON), parks, end_only
 
 
 class Owner(Protocol):

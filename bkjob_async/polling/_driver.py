@@ -30,11 +30,10 @@ import anyio.lowlevel
 
 from .. import errors
 from .._tracing import poll_rounds
-from ._census import Census, coverage
+from ._census import Census
 from ._decide import (
     EXPIRED,
     FIRST_PROBE,
-    HINT,
     UNCHANGED,
     Deliver,
     Expires,
@@ -42,23 +41,28 @@ from ._decide import (
     Failing,
     GiveUp,
     Health,
-    Kind,
     Listed,
+    ListRead,
     OutageBegan,
     Recovered,
     Retried,
     Rules,
+    blame,
     census_round,
-    classify,
+    cover,
     decide,
     early,
     failing_share,
+    hinted,
     joined_at,
+    list_read,
     min_gap,
+    outage_began,
+    outage_ended,
     rejoined_at,
-    server_level,
     stall,
-    unparked_at,
+    unlisted,
+    unparked,
 )
 from ._due import Due, Slot
 from ._jobs import PolledJob, hangs, key
@@ -600,25 +604,21 @@ class Driver:
             self._stall(watched, self.outage_error, self.rules.wall())  # joined in an outage
 
     def cover(self, watched: Watched, now: float, launched: bool = False) -> None:
-        """Let the job list follow a job: always when its watches all wait for its end only
-        (read without host rows); while it waits for a person when they need its transitions
-        (``parks``); not at all when it has no watch. ``launched``: a new job launched a
-        moment ago (``Census.add``)."""
-        census, job = self.census, watched.job
+        """Apply ``_decide.cover``: whether the job list follows a job now its watches changed;
+        ``launched``: a new job launched a moment ago (``Census.add``)."""
+        census = self.census
         if census is None:
             return
-        covered, parks, end_only = coverage(watched.subscribers, job.status)
-        if covered is job.census and parks is job.parks:
+        change = cover(self.policy, watched.job, watched.subscribers, now, watched.sent)
+        if change is None:
             return
-        if end_only is not (job.census and not job.parks):
-            self.reader.with_hosts(watched, not end_only)
-        watched.job = job._replace(census=covered, parks=parks)
-        if covered is job.census:
-            return
-        census.follow(watched, covered, launched=launched)
-        if not covered and not watched.busy:  # taken off the list: poll it itself again
-            job_id = job.job_instance_id
-            self.due.push(watched, joined_at(self.policy, job_id, now, watched.sent, None) or now)
+        if change.hosts is not None:
+            self.reader.with_hosts(watched, change.hosts)
+        watched.job = change.job
+        if change.follow is not None:
+            census.follow(watched, change.follow, launched=launched)
+        if change.poll_at is not None and not watched.busy:  # (busy: when its answer comes)
+            self.due.push(watched, change.poll_at)
 
     def detach(self, sub: _Subscription, job_ids: Sequence[int]) -> None:
         """Take ``sub`` off these jobs; stop polling those no watch holds."""
@@ -634,38 +634,34 @@ class Driver:
 
     def listed(self, watched: Watched, status: int | None) -> None:
         """Apply a job's row in the job list (``None``: it has none)."""
-        if watched.active and not watched.busy and watched.job.census:
+        if watched.active and not watched.busy:  # (a poll in flight reads it anyway)
             self.apply(watched, Listed(status), self.clock())
 
     def census_read(self, error: BaseException | None) -> None:
-        """Count a read of the job list in bk-job's health: an answer (``None``) ends an
-        outage, as a poll's does; a failure while down is a failed probe. A failure no retry
-        can fix (the list is not there, or not open to this app) ends the census instead."""
-        if isinstance(error, errors.BkJobError) and classify(error) is Kind.PERMANENT:
+        """Apply a read of the job list to bk-job's health (``_decide.list_read``)."""
+        now = self.clock()
+        health, read = list_read(
+            self.rules, self.health, error, now, self.last_answer, self.answers
+        )
+        self.health = health
+        if read is ListRead.GONE:
+            assert isinstance(error, errors.BkJobError)
             self._end_census(error)
-            return
-        now, server = self.clock(), self.health.server
-        if error is None:
-            self.last_answer = now
-            if server.down_since is not None:
-                self.health = self.health._replace(server=server.answered()[0])
-                self._outage_ended()
-        elif server.down_since is not None and isinstance(error, errors.BkJobError):
+        elif read is ListRead.FAILED:
             self.server_failures += 1
-            server, _ = server.failed(
-                now, self.last_answer, self.answers, self.rules.rng, silent=True, first=False
-            )
-            self.health = self.health._replace(server=server)
+        elif read is not ListRead.NOTHING:
+            self.last_answer = now
+            if read is ListRead.ENDED:
+                self._outage_ended()
 
     def unpark(self, watched: Watched) -> None:
         """Poll a job itself from now on, not left to the list while it waits or its last host
         runs (the list's read costs more than it saves: ``_census``), until its watches change."""
-        job = watched.job
-        watched.job = job._replace(census=False, parks=False)
+        watched.job, at = unparked(self.policy, watched.job, self.clock(), watched.sent)
         if self.census is not None:
             self.census.discard(watched)
         if watched.active and not watched.busy:
-            self.due.push(watched, unparked_at(self.policy, job, self.clock(), watched.sent))
+            self.due.push(watched, at)
 
     def _end_census(self, error: errors.BkJobError) -> None:
         """Poll every job itself from now on: the job list cannot be read (``census_read``)."""
@@ -680,11 +676,12 @@ class Driver:
         census.jobs.clear()
         now = self.clock()
         for watched in self.registry.jobs.values():
-            job = watched.job
-            if job.census or job.parks:
-                watched.job = job._replace(census=False, parks=False)
-                if job.census and not watched.busy:
-                    self.due.push(watched, unparked_at(self.policy, job, now, watched.sent))
+            old = watched.job
+            job, at = unlisted(self.policy, old, now, watched.sent)
+            if job is not old:
+                watched.job = job
+            if at is not None and not watched.busy:
+                self.due.push(watched, at)
 
     def wall(self) -> _dt.datetime:
         """Return the wall clock now, aware (``Rules.wall``)."""
@@ -696,19 +693,16 @@ class Driver:
         return 0.0 if self.may_send(now) else max(self.hold(now), 0.01)
 
     def hint(self, job_id: int, now: float) -> int:
-        """Poll the watched jobs of this id soon (a callback said it ended); return how many.
-
-        At most one hint per job per ``interval`` brings its poll forward; a job whose poll is
-        in flight or due sooner anyway is left as it is.
-        """
+        """Poll the watched jobs of this id when ``_decide.hinted`` says (a callback said it
+        ended); return how many were moved. A job whose poll is in flight is left as it is."""
         moved = 0
         for watched in self.registry.with_id(job_id):
-            if watched.busy or now - watched.hinted < self.policy.interval:
+            if watched.busy:
                 continue
-            _, _, poll_at, _ = decide(self.rules, watched.job, self.health, HINT, now)
-            if poll_at is not None and poll_at < watched.due:
+            at = hinted(self.rules, watched.job, self.health, now, watched.hinted, watched.due)
+            if at is not None:
                 watched.hinted = now
-                self.due.push(watched, poll_at)
+                self.due.push(watched, at)
                 moved += 1
         self.hints += moved
         return moved
@@ -731,31 +725,30 @@ class Driver:
         return max(self.governor.wait(now), self.health.server.wait(now))
 
     def failed(self, watched: Watched, exc: errors.BkJobError, sent_at: float, permit: Any) -> None:
+        """Apply a failed poll: count it as ``_decide.blame`` says, then ``decide`` it."""
         self.errors[type(exc).__name__] += 1
-        kind = classify(exc)
-        throttled = kind is Kind.THROTTLED  # (a full quota is not: no rate frees a slot)
-        if throttled and permit is not None:
+        now = self.clock()
+        known = watched.job.interval > 0 or not self.answers
+        who = blame(exc, sent_at, self.last_answer, now, known)
+        if who.throttled and permit is not None:
             retry_after = getattr(exc, "retry_after", None)
             assert self._tg is not None
             self._tg.start_soon(self._throttled, permit, retry_after)
         if not watched.active:
             return
-        now = self.clock()
         requests = self.reader.requests
-        if throttled:  # bk-job (or its gateway) answered: a signal to slow down
+        if who.throttled:  # bk-job (or its gateway) answered: a signal to slow down
             governor = self.governor
             if now >= governor.sample_due:
                 governor.sample(now, requests, self.answers)
             governor.throttled(now, sent_at, self.answers, requests=requests)
-        if _an_answer(exc):  # bk-job answered, with a failure of this job's
+        if who.answered:
             self.replies += 1
             self.last_answer = now
-        if not throttled and kind is not Kind.QUOTA:
-            known = watched.job.interval > 0 or not self.answers
-            if server_level(exc, sent_at, self.last_answer, known=known):
-                self.server_failures += 1
-            else:
-                self.job_failures += 1
+        if who.server:
+            self.server_failures += 1
+        elif who.server is not None:
+            self.job_failures += 1
         failed = Failed(
             exc,
             sent_at,
@@ -898,34 +891,29 @@ class Driver:
         self.outage_error = error
         self.down_since = self.clock()
         for other in self.registry.jobs.values():
-            job = other.job
-            if job.failures and job.failing is None:  # not yet known to fail alone: the outage
-                self.registry.failing -= 1  # explains its failures, which it gives back
-                other.job = job._replace(failures=0, malformed=0)
-                if other.entry is not None and hangs(job):  # (to the others' heap)
+            old = other.job
+            job, gave_back, stalls = outage_began(old, began.at)
+            other.job = job
+            if gave_back:
+                self.registry.failing -= 1
+                if other.entry is not None and hangs(old):  # (to the others' heap)
                     self.due.push(other, other.due)
-            if other.job.stalled is None:
-                self._stall(other, error, began.at)
+            if stalls:
+                self.registry.stalled += 1
+                self.delivery.stall(other, began.at, error)
 
     def _outage_ended(self) -> None:
-        """bk-job answers again: every stalled job resumes now (its watches hear
-        ``PollingResumed``), the time a failing job's budget counts leaves the outage out, and
-        every job is polled again within one interval."""
+        """bk-job answers again: apply ``_decide.outage_ended`` to every job (a stalled one's
+        watches hear ``PollingResumed``), and poll every job again within one interval."""
         self.outage_error = None
         logger.info("bk-job answers again; polling every job again")
         at, now = self.rules.wall(), self.clock()
         lasted = max(0.0, now - self.down_since)
         self.governor.resumed(now, self.reader.requests, self.answers)
         for watched in self.registry.jobs.values():
-            job = watched.job
-            since = job.stalled
-            if job.failing_since is not None:
-                job = job._replace(failing_since=job.failing_since + lasted)
+            watched.job, since = outage_ended(watched.job, lasted)
             if since is not None:
-                job = job._replace(stalled=None)
                 self.registry.stalled -= 1
-            watched.job = job
-            if since is not None:
                 self.delivery.resume(watched, since, at)
         self._rephase(now)
 
@@ -939,10 +927,3 @@ class Driver:
                 if not w.busy
             ]
         )
-
-
-def _an_answer(exc: errors.BkJobError) -> bool:
-    """Whether a failed poll was answered by bk-job (a body it sent, a code it chose)."""
-    if isinstance(exc, errors.ResponseFormatError):
-        return True
-    return isinstance(exc, errors.ApiError) and not isinstance(exc, errors.ServerError)
