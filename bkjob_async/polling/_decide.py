@@ -1188,17 +1188,24 @@ class Blame(NamedTuple):
 
 
 def blame(
-    exc: errors.BkJobError, sent_at: float, last_answer: float, now: float, known: bool
+    exc: errors.BkJobError,
+    job: PolledJob,
+    sent_at: float,
+    last_answer: float,
+    answers: int,
+    now: float,
 ) -> Blame:
-    """Return who a failed poll sent at ``sent_at`` is counted against; ``last_answer``: bk-job's
-    last answer to any poll before it; ``known``: its job was answered before, or no poll ever
-    was (``server_level``)."""
+    """Return who a failed poll of ``job`` sent at ``sent_at`` is counted against;
+    ``last_answer``: bk-job's last answer to any poll before it, ``answers``: its good answers
+    so far (a timeout is bk-job's only for a job answered before, or when none ever was:
+    ``server_level``)."""
     kind = classify(exc)
     throttled = kind is Kind.THROTTLED  # (a full quota is not: no rate frees a slot)
     answered = _an_answer(exc)
     if throttled or kind is Kind.QUOTA:
         return Blame(throttled, answered, None)
     last = now if answered else last_answer
+    known = job.interval > 0 or not answers
     return Blame(throttled, answered, server_level(exc, sent_at, last, known=known))
 
 

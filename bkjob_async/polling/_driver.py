@@ -728,8 +728,7 @@ class Driver:
         """Apply a failed poll: count it as ``_decide.blame`` says, then ``decide`` it."""
         self.errors[type(exc).__name__] += 1
         now = self.clock()
-        known = watched.job.interval > 0 or not self.answers
-        who = blame(exc, sent_at, self.last_answer, now, known)
+        who = blame(exc, watched.job, sent_at, self.last_answer, self.answers, now)
         if who.throttled and permit is not None:
             retry_after = getattr(exc, "retry_after", None)
             assert self._tg is not None

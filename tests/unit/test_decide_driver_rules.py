@@ -75,7 +75,13 @@ def rules() -> Rules:
 def test_blame(
     exc: errors.BkJobError, sent_at: float, last_answer: float, known: bool, expected: Blame
 ) -> None:
-    assert blame(exc, sent_at, last_answer, 12.0, known) == expected
+    # known: answered before; not: never answered while others were (``server_level``)
+    job = JOB._replace(interval=1.0) if known else JOB
+    assert blame(exc, job, sent_at, last_answer, 5, 12.0) == expected
+    if not known:  # no poll ever answered: a timeout with nothing answered is bk-job's
+        assert blame(exc, job, sent_at, last_answer, 0, 12.0).server is (
+            expected.server or (isinstance(exc, errors.TimeoutError) and last_answer <= sent_at)
+        )
 
 
 class Began(NamedTuple):
