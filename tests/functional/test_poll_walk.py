@@ -8,8 +8,6 @@ import sys
 from types import FrameType
 from typing import Any
 
-import pytest
-
 from bkjob_async import BkJobClient, HostTransition, Poller, PollPolicy, Scope
 from bkjob_async.testing import MockTransport, run_virtual
 
@@ -134,11 +132,6 @@ def _circles(edges: set[tuple[str, str]]) -> list[tuple[str, ...]]:
     return sorted(found)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one circle is left: events.HostTransition calls _tracker's Rows.host back "
-    "(the host row structured as the transition is made); issue 92 item 2",
-)
 def test_a_changed_poll_calls_no_module_back() -> None:
     """One direction: along the walk no module calls back a module that called it, directly or
     around a circle (the driver hands the poll on; nothing hands it back up)."""
