@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
@@ -45,26 +45,19 @@ from .._observe import observe_job_list
 from .._protocol.jobs import MAX_LENGTH_V4, MAX_OFFSET_V4
 from ..config import ApiFlavor
 from ..models import JobStatus, JobStatusPage
-from ._statuses import WAITS_FOR_A_PERSON
 from .events import (
     PERSON_WAITING,
-    JobFinished,
-    PollingResumed,
-    PollingStalled,
-    WatchFailed,
-    WatchTimedOut,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
-    from .._protocol import Protocol
+    from .._protocol import Protocol as ApiProtocol
     from ..config import Scope
     from ._jobs import Registry, Watched
     from ._reader import Reader
-    from ._subscription import _Subscription
 
-__all__ = ["BURST", "Census", "coverage"]
+__all__ = ["BURST", "Census", "Owner"]
 
 logger = logging.getLogger("bkjob_async.polling")
 
@@ -76,8 +69,6 @@ _PAGE = 1000
 #: Jobs are often added in a burst: a job to be read soon is read this many seconds after it
 #: was added, with those added meanwhile (at most a round).
 BURST = 0.05
-#: The events of a wait for a job's end only (with those that tell of the watch itself).
-_END = frozenset({JobFinished, WatchFailed, WatchTimedOut, PollingStalled, PollingResumed})
 #: A job's status while it runs.
 _RUNNING = int(JobStatus.RUNNING)
 #: A job's creation time as the list read it: a ``datetime``, epoch milliseconds (the common
@@ -85,44 +76,32 @@ _RUNNING = int(JobStatus.RUNNING)
 _Created = _dt.datetime | int | None
 
 
-def coverage(subscribers: Sequence[_Subscription], status: int | None) -> tuple[bool, bool, bool]:
-    """Return how the job list can stand for a job's polls: ``(now, parks, end_only)``.
+class Owner(Protocol):
+    """What the census asks of the poller that owns it (the driver)."""
 
-    ``end_only``: every watch of it waits for its end only (no host, step or job transition;
-    a watch with no filter wants them all), so the list stands for its polls always, and it
-    is read without host rows. ``parks``: its watches need its transitions, so the list
-    stands for its polls only while its next change must change its status (``_decide``'s
-    ``_park``: here, while it waits for a person, ``status`` in
-    ``_statuses.WAITS_FOR_A_PERSON``; its first answer parks a running one). ``now``: the list
-    stands for its polls now. A job with no watch has none of these.
-    """
-    end_only = bool(subscribers) and all(
-        sub.kinds and sub.kinds <= _END and sub.step_instance_id is None for sub in subscribers
-    )
-    parks = not end_only and bool(subscribers)
-    return end_only or (parks and status in WAITS_FOR_A_PERSON), parks, end_only
+    def census_gate(self) -> float:
+        """Return 0 if a request for the list may go now, else how long to wait first."""
+
+    def census_read(self, error: BaseException | None) -> None:
+        """Hear of a read of the list: ``None`` when bk-job answered it, else the error (bk-job's
+        health counts it, as a poll's)."""
+
+    def listed(self, watched: Watched, status: int | None) -> None:
+        """Take a job's row (``None``: it has none)."""
+
+    def unpark(self, watched: Watched) -> None:
+        """Have a job polled itself from now on, the list no longer standing for it."""
+
+    def wall(self) -> _dt.datetime:
+        """Return the wall clock now, aware (the window's ends)."""
 
 
 class Census:
     """Per scope, the jobs the job list follows; ``run`` reads the list once a round."""
 
-    def __init__(
-        self,
-        protocol: Protocol,
-        reader: Reader,
-        listed: Callable[[Watched, int | None], None],
-        may_send: Callable[[], float],
-        wall: Callable[[], _dt.datetime],
-        round_: float,
-        outcome: Callable[[BaseException | None], None] = lambda error: None,
-        unpark: Callable[[Watched], None] = lambda watched: None,
-    ) -> None:
-        """``outcome`` hears of each read of the list: ``None`` when bk-job answered it, else
-        the error (bk-job's health counts it, as a poll's). ``unpark`` has a job polled
-        itself from now on, the list no longer standing for it."""
-        self._protocol, self._reader = protocol, reader
-        self._listed, self._may_send, self._wall = listed, may_send, wall
-        self._outcome, self._unpark = outcome, unpark
+    def __init__(self, protocol: ApiProtocol, reader: Reader, round_: float, owner: Owner) -> None:
+        """``owner`` gates the list's requests and takes what they read (``Owner``)."""
+        self._protocol, self._reader, self._owner = protocol, reader, owner
         self.round = round_
         #: The jobs the list follows, by scope: each one's slot and generation in the
         #: registry (``_jobs.Watched``: plain ints, no object per job), and the registry.
@@ -159,7 +138,7 @@ class Census:
         if not launched:
             self._since.pop(scope, None)
         elif since is not None or first:
-            recent = self._wall() - _AHEAD
+            recent = self._owner.wall() - _AHEAD
             self._since[scope] = recent if since is None or since > recent else since
         soon = soon and not launched
         if soon:
@@ -227,14 +206,14 @@ class Census:
             kept = []
             for watched in jobs:
                 if _ends_next(watched):
-                    self._unpark(watched)
+                    self._owner.unpark(watched)
                 else:
                     kept.append(watched)
             if not kept:
                 return
             jobs, running = kept, 0
         wanted = {w.job.job_instance_id for w in jobs}
-        until = self._wall() + _AHEAD
+        until = self._owner.wall() + _AHEAD
         since = self._since.get(scope)
         if since is None or not until - _WINDOW <= since < until:  # (clocks that disagree)
             since = until - _WINDOW
@@ -243,11 +222,11 @@ class Census:
         pages = self.pages
         try:
             rows = await self._rows(scope, since, until, waiting)
-            self._outcome(None)
+            self._owner.census_read(None)
             if running:
                 self._cost[scope] = self.pages - pages
         except Exception as exc:  # (one nothing expects too: the jobs are polled themselves)
-            self._outcome(exc)
+            self._owner.census_read(exc)
             self.failures += 1
             if self.failures == 1 or self.failures % 100 == 0:
                 logger.warning(
@@ -272,7 +251,7 @@ class Census:
             status = None if row is None else row[0]
             if status in PERSON_WAITING and status != watched.job.status:
                 status = None  # it now waits for a person: read once, so every watch hears it
-            self._listed(watched, status)
+            self._owner.listed(watched, status)
 
     async def _rows(
         self, scope: Scope, since: _dt.datetime, until: _dt.datetime, status: int | None = None
@@ -296,7 +275,7 @@ class Census:
                 length=length,
             )
             while True:  # wait for the rate governor and the outage, as every poll does
-                wait = self._may_send()
+                wait = self._owner.census_gate()
                 if not wait:
                     break
                 await anyio.sleep(wait)

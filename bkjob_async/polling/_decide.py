@@ -47,7 +47,7 @@ any other failure    counted in bk-job's window (``Server``), which may make bk-
 expired (a timer)    the time of a failing job's budget ran out (``Expires``): it ends as
                      a failure would end it, with its last error; nothing else changes
 listed (job list)    poll the job itself when its row says it ended, or it has no row;
-                     else nothing (a job the list follows, ``census``, has no next poll
+                     else nothing; a row of a job the list no longer follows, nothing (a job the list follows, ``census``, has no next poll
                      after an answer either: its rows say when to read it). A job whose
                      watches need its transitions (``parks``) is followed by the list only
                      while it waits for a person or its last host runs (``ends_next``); a
@@ -61,7 +61,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import math
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import attrs
 
@@ -70,11 +70,17 @@ from ._jobs import PolledJob, moved
 from ._policy import PollPolicy
 from ._statuses import HOST_RUNNING, HOST_WAITING, NOT_OVER, STEP_RUNNING, WAITS_FOR_A_PERSON
 from ._tracker import observe, visit_of
-from .events import JobFinished, WatchFailed
+from .events import (
+    JobFinished,
+    PollingResumed,
+    PollingStalled,
+    WatchFailed,
+    WatchTimedOut,
+)
 
 if TYPE_CHECKING:
     import random
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from .._observe import JobObservation
     from ..models import ContainerResult, HostKey, HostResult, JobInstanceStatus
@@ -99,6 +105,8 @@ __all__ = [
     "YOUNG",
     "Action",
     "Answer",
+    "Blame",
+    "Cover",
     "Decision",
     "Deliver",
     "Expires",
@@ -107,6 +115,7 @@ __all__ = [
     "GiveUp",
     "Health",
     "Kind",
+    "ListRead",
     "Listed",
     "OutageBegan",
     "OutageEnded",
@@ -115,23 +124,32 @@ __all__ = [
     "RetryBudget",
     "Rules",
     "Server",
+    "blame",
     "budget_end",
     "cap",
     "census_round",
     "classify",
+    "cover",
+    "coverage",
     "decide",
     "early",
     "failing_share",
     "first_delay",
+    "hinted",
     "job_backoff",
     "joined_at",
+    "list_read",
     "min_gap",
     "next_interval",
+    "outage_began",
+    "outage_ended",
     "rejoined_at",
     "server_level",
     "soon",
     "stall",
     "turning",
+    "unlisted",
+    "unparked",
     "unparked_at",
     "unreachable",
 ]
@@ -161,7 +179,7 @@ __all__ = [
 # - Failures: quick retries are paid from a process-wide ``RetryBudget`` (a share of recent
 #   requests plus a floor); without budget a failed job waits its backoff's cap. How a job backs
 #   off, which failures end a watch, and how outages are waited out, is ``_decide``'s failure policy;
-#   throttling is the rate governor's (``_driver.RateGovernor``).
+#   throttling is the rate governor's (``_rate.RateGovernor``).
 
 
 def first_delay(policy: PollPolicy, job_instance_id: int) -> float:
@@ -921,6 +939,8 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
     if outcome is EXPIRED:
         return _expired(rules, job, health, now)
     if isinstance(outcome, Listed):
+        if not job.census:  # (no longer followed by the list: its own polls read it)
+            return job, health, None, _NO_ACTIONS
         if job.parks:  # parked: read it when its row says it moved
             if outcome.status is not None and outcome.status == job.status:
                 return job, health, None, _NO_ACTIONS
@@ -1145,3 +1165,215 @@ def _give_up(rules: Rules, job: PolledJob, error: errors.BkJobError) -> GiveUp:
 def stall(job: PolledJob, since: _dt.datetime) -> PolledJob:
     """Return ``job`` stalled since ``since`` (an outage stalls every job)."""
     return job._replace(stalled=since)
+
+
+# --- the rules the driver asks besides a poll's ------------------------------------------------
+#
+# Who a failure is blamed on, what an outage's start and end do to each job, whether a hint moves
+# a poll, whether the job list follows a job, and what a read of the list means for bk-job's
+# health: values in, values out. The driver applies what they return (counts, the heap, the
+# census's set, deliveries).
+
+
+class Blame(NamedTuple):
+    """Who a failed poll is counted against (``blame``)."""
+
+    #: A throttle: the rate governor cuts, an outside rate budget hears of it.
+    throttled: bool
+    #: bk-job answered it (a body it sent, a code it chose): its last answer is now.
+    answered: bool
+    #: ``True``: bk-job's failure; ``False``: the job's; ``None``: neither (a throttle, a full
+    #: quota: no failure at all).
+    server: bool | None
+
+
+def blame(
+    exc: errors.BkJobError,
+    job: PolledJob,
+    sent_at: float,
+    last_answer: float,
+    answers: int,
+    now: float,
+) -> Blame:
+    """Return who a failed poll of ``job`` sent at ``sent_at`` is counted against;
+    ``last_answer``: bk-job's last answer to any poll before it, ``answers``: its good answers
+    so far (a timeout is bk-job's only for a job answered before, or when none ever was:
+    ``server_level``)."""
+    kind = classify(exc)
+    throttled = kind is Kind.THROTTLED  # (a full quota is not: no rate frees a slot)
+    answered = _an_answer(exc)
+    if throttled or kind is Kind.QUOTA:
+        return Blame(throttled, answered, None)
+    last = now if answered else last_answer
+    known = job.interval > 0 or not answers
+    return Blame(throttled, answered, server_level(exc, sent_at, last, known=known))
+
+
+def _an_answer(exc: errors.BkJobError) -> bool:
+    """Whether a failed poll was answered by bk-job (a body it sent, a code it chose)."""
+    if isinstance(exc, errors.ResponseFormatError):
+        return True
+    return isinstance(exc, errors.ApiError) and not isinstance(exc, errors.ServerError)
+
+
+def outage_began(job: PolledJob, at: _dt.datetime) -> tuple[PolledJob, bool, bool]:
+    """Return ``(job, gave_back, stalls)`` as an outage begins at ``at``: a job not yet known
+    to fail alone gives its failures back (the outage explains them: ``gave_back``), and every
+    job not stalled yet stalls (its watches hear ``PollingStalled``: ``stalls``)."""
+    gave_back = job.failures > 0 and job.failing is None
+    if gave_back:
+        job = job._replace(failures=0, malformed=0)
+    stalls = job.stalled is None
+    if stalls:
+        job = stall(job, at)
+    return job, gave_back, stalls
+
+
+def outage_ended(job: PolledJob, lasted: float) -> tuple[PolledJob, _dt.datetime | None]:
+    """Return ``(job, since)`` as an outage of ``lasted`` seconds ends: the time a failing job's
+    budget counts leaves the outage out; a stalled job resumes (``since``: when it stalled, for
+    ``PollingResumed``; ``None``: it was not)."""
+    since = job.stalled
+    if job.failing_since is not None:
+        job = job._replace(failing_since=job.failing_since + lasted)
+    if since is not None:
+        job = job._replace(stalled=None)
+    return job, since
+
+
+def hinted(
+    rules: Rules, job: PolledJob, health: Health, now: float, last: float, due: float
+) -> float | None:
+    """Return when to poll a job a callback said ended (``None``: leave it as it is).
+
+    At most one hint per job per ``interval`` (``last``: when one last moved it) brings its
+    poll forward, to when ``decide`` puts ``HINT``; a job due sooner anyway is left as it is.
+    """
+    if now - last < rules.policy.interval:
+        return None
+    _, _, at, _ = decide(rules, job, health, HINT, now)
+    return at if at is not None and at < due else None
+
+
+class _Watcher(Protocol):
+    """What ``coverage`` reads of a job's watch (``_subscription._Subscription``)."""
+
+    @property
+    def kinds(self) -> frozenset[type] | None: ...
+
+    @property
+    def step_instance_id(self) -> int | None: ...
+
+
+#: The events of a wait for a job's end only (with those that tell of the watch itself).
+_END = frozenset({JobFinished, WatchFailed, WatchTimedOut, PollingStalled, PollingResumed})
+
+
+def coverage(subscribers: Sequence[_Watcher], status: int | None) -> tuple[bool, bool, bool]:
+    """Return how the job list can stand for a job's polls: ``(now, parks, end_only)``.
+
+    ``end_only``: every watch of it waits for its end only (no host, step or job transition;
+    a watch with no filter wants them all), so the list stands for its polls always, and it
+    is read without host rows. ``parks``: its watches need its transitions, so the list
+    stands for its polls only while its next change must change its status (``_park``: here,
+    while it waits for a person, ``status`` in ``_statuses.WAITS_FOR_A_PERSON``; its first
+    answer parks a running one). ``now``: the list stands for its polls now. A job with no
+    watch has none of these.
+    """
+    end_only = bool(subscribers) and all(
+        sub.kinds and sub.kinds <= _END and sub.step_instance_id is None for sub in subscribers
+    )
+    parks = not end_only and bool(subscribers)
+    return end_only or (parks and status in WAITS_FOR_A_PERSON), parks, end_only
+
+
+class Cover(NamedTuple):
+    """What changes when a job's watches change (``cover``)."""
+
+    #: The job, with ``census`` and ``parks`` as its watches want.
+    job: PolledJob
+    #: Read it with host rows (``True``), without (``False``), or as before (``None``).
+    hosts: bool | None
+    #: The job list begins (``True``) or stops (``False``) following it, or as before (``None``).
+    follow: bool | None
+    #: When to poll it itself, the list no longer following it (``None``: as scheduled).
+    poll_at: float | None
+
+
+def cover(
+    policy: PollPolicy,
+    job: PolledJob,
+    subscribers: Sequence[_Watcher],
+    now: float,
+    sent: float,
+) -> Cover | None:
+    """Return whether the job list follows a job now its watches changed (``None``: nothing
+    changes): always when its watches all wait for its end only (read without host rows);
+    while it waits for a person when they need its transitions (``parks``); not at all with no
+    watch. A job taken off the list is polled itself again (``joined_at``)."""
+    covered, parks, end_only = coverage(subscribers, job.status)
+    if covered is job.census and parks is job.parks:
+        return None
+    hosts = None if end_only is (job.census and not job.parks) else not end_only
+    new = job._replace(census=covered, parks=parks)
+    if covered is job.census:
+        return Cover(new, hosts, None, None)
+    at = None if covered else joined_at(policy, job.job_instance_id, now, sent, None) or now
+    return Cover(new, hosts, covered, at)
+
+
+def unparked(
+    policy: PollPolicy, job: PolledJob, now: float, sent: float
+) -> tuple[PolledJob, float]:
+    """Return a job the list no longer stands for (its read costs more than it saves), polled
+    itself from now on until its watches change, and when to poll it (``unparked_at``)."""
+    return job._replace(census=False, parks=False), unparked_at(policy, job, now, sent)
+
+
+def unlisted(
+    policy: PollPolicy, job: PolledJob, now: float, sent: float
+) -> tuple[PolledJob, float | None]:
+    """Return a job as the job list ends for good (it cannot be read), and when to poll it
+    (``None``: as scheduled: the list did not stand for its polls)."""
+    if not (job.census or job.parks):
+        return job, None
+    at = unparked_at(policy, job, now, sent) if job.census else None
+    return job._replace(census=False, parks=False), at
+
+
+class ListRead(enum.Enum):
+    """What a read of the job list means for bk-job's health (``list_read``)."""
+
+    #: No retry can fix it (the list is not there, or not open to this app): no census.
+    GONE = "gone"
+    #: bk-job answered; ``ENDED``: and so an outage ends.
+    ANSWERED = "answered"
+    ENDED = "ended"
+    #: A failed probe of an outage (bk-job's failure).
+    FAILED = "failed"
+    #: A failure while bk-job answers: the jobs are polled themselves this round, no more.
+    NOTHING = "nothing"
+
+
+def list_read(
+    rules: Rules,
+    health: Health,
+    error: BaseException | None,
+    now: float,
+    last_answer: float,
+    answers: int,
+) -> tuple[Health, ListRead]:
+    """Return bk-job's health after a read of the job list (``error``: ``None`` if answered),
+    and what the read means: an answer ends an outage, as a poll's does; a failure while down
+    is a failed probe; a failure no retry can fix ends the census."""
+    if isinstance(error, errors.BkJobError) and classify(error) is Kind.PERMANENT:
+        return health, ListRead.GONE
+    server = health.server
+    if error is None:
+        if server.down_since is None:
+            return health, ListRead.ANSWERED
+        return health._replace(server=server.answered()[0]), ListRead.ENDED
+    if server.down_since is not None and isinstance(error, errors.BkJobError):
+        server, _ = server.failed(now, last_answer, answers, rules.rng, silent=True, first=False)
+        return health._replace(server=server), ListRead.FAILED
+    return health, ListRead.NOTHING

@@ -9,8 +9,8 @@ job's row of the registry, the next poll in the heap (``_jobs``), and hands each
 delivery (``_delivery``) or applies it to every job (an outage begins or ends). Joining (``attach``,
 ``detach``) asks ``_decide`` when to poll, and whether the job list follows the job.
 
-It also owns rate control: the local ``RateGovernor``, an outside budget through
-``Permits``, and the outage's probe gate (``may_send``). Time is read from one injected clock,
+It also applies rate control: the local ``_rate.RateGovernor`` (pure: the driver feeds it its
+counts), an outside budget through ``Permits``, and the outage's probe gate (``may_send``). Time is read from one injected clock,
 the clock of the event loop's timers: on a virtual-time test loop the driver runs on virtual
 time.
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import time
 import types
 import typing
@@ -30,13 +29,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import anyio.lowlevel
 
 from .. import errors
-from .._protocol import parse_retry_after  # (the one reader of Retry-After, for the engine)
 from .._tracing import poll_rounds
-from ._census import Census, coverage
+from ._census import Census
 from ._decide import (
     EXPIRED,
     FIRST_PROBE,
-    HINT,
     UNCHANGED,
     Deliver,
     Expires,
@@ -44,23 +41,28 @@ from ._decide import (
     Failing,
     GiveUp,
     Health,
-    Kind,
     Listed,
+    ListRead,
     OutageBegan,
     Recovered,
     Retried,
     Rules,
+    blame,
     census_round,
-    classify,
+    cover,
     decide,
     early,
     failing_share,
+    hinted,
     joined_at,
+    list_read,
     min_gap,
+    outage_began,
+    outage_ended,
     rejoined_at,
-    server_level,
     stall,
-    unparked_at,
+    unlisted,
+    unparked,
 )
 from ._due import Due, Slot
 from ._jobs import PolledJob, hangs, key
@@ -68,6 +70,7 @@ from ._reader import Unread
 from .events import WatchFailed
 
 if TYPE_CHECKING:
+    import datetime as _dt
     from collections.abc import Callable, Generator, Sequence
 
     from anyio.abc import TaskGroup
@@ -77,323 +80,23 @@ if TYPE_CHECKING:
     from ._decide import Action, Outcome
     from ._delivery import Dispatcher
     from ._jobs import Watched
+    from ._rate import RateGovernor
     from ._reader import Reader
     from ._subscription import _Subscription
     from ._tracker import JobState
 
 __all__ = [
-    "BETA",
-    "MIN_RATE",
-    "RECOVER",
     "TURN_WORK",
     "Driver",
     "Pace",
     "Permits",
-    "RateGovernor",
     "Turn",
     "Workers",
     "fail_alone",
     "fold_work",
     "isolated",
     "loop_clock",
-    "parse_retry_after",
 ]
-
-
-# --- rate ----------------------------------------------------------------------------------------
-#
-# Rate control that converges: a paced token bucket cut on throttling and probed back up; pure.
-#
-# Every method takes ``now``; nothing here reads a clock or sleeps, so tests drive it on any
-# timeline. The rules, from TCP (RFC 5681, RFC 9002 §7.3.2, RFC 9438) and botocore's adaptive mode:
-#
-# - Off until the first throttle (or on from the start at ``PollPolicy.rate_limit``).
-# - A throttle (HTTP 429, ESB 1306429, Job's quota) cuts the rate to ``BETA`` (0.7) of the
-#   goodput (answers that were not throttles, per second, measured over the last second or so),
-#   **at most once per round trip**: a 429 cuts only if its request was sent after the last cut,
-#   so a burst of 429s from requests already in flight is one signal. A rate already below that
-#   stays: the rest of a spent window refusing round after round does not compound the cut,
-#   while a server that goes on refusing makes the goodput, and so the rate, fall sample by
-#   sample (to ``MIN_RATE`` at least).
-# - Back from an outage (``resumed``), the outage is left out of the samples, and a throttle
-#   before the first sample after it cuts nothing: bk-job answered nothing while down, which
-#   says nothing of what it admits, and the polls that catch up are not a rate we chose.
-# - Then the rate grows back on a cubic curve: to the rate it was cut from in ``RECOVER``
-#   seconds (concave, quick at first), then beyond it (convex, probing slowly at first). Growth is
-#   capped at twice the measured send rate, so an idle poller does not build up a rate it never
-#   used, and by ``rate_limit``.
-# - Server hints: ``Retry-After`` pauses every request until it passes. ``X-Bkapi-RateLimit-
-#   Remaining``/``-Reset`` cap the rate at what the window still admits. The gateway rounds
-#   ``Reset`` up to whole seconds, so the window ends somewhere in ``(Reset - 1, Reset]``: the cap
-#   is ``Remaining / (Reset - 1)`` while that window lasts, and a ``Reset`` of 1 caps nothing.
-#   ``-Limit`` says nothing about the rate without the window's length, which is not sent.
-
-
-#: The factor of each cut (CUBIC's beta).
-BETA = 0.7
-
-
-#: Seconds for the rate to grow back to where it was cut from.
-RECOVER = 2.0
-
-
-#: The lowest rate a cut leads to, in requests per second.
-MIN_RATE = 1.0
-
-
-#: Length of one sample of the measured send rate.
-_SAMPLE = 0.5
-
-
-#: Longest pause a ``Retry-After`` can impose.
-MAX_PAUSE = 60.0
-
-
-_EPOCH_LIKE = 1e9  # a Reset this large is a Unix time, not a number of seconds
-
-
-class RateGovernor:
-    """Decide when the next request may go: a token bucket at ``rate`` (``None``: no limit).
-
-    The driver counts requests and answers itself and hands the totals to ``sample`` once per
-    ``sample_due`` (so each poll pays one comparison); ``take`` spends the allowance of one
-    request; ``throttled``, ``succeeded`` and ``hint`` feed back what the server said.
-    """
-
-    __slots__ = (
-        "_answered",
-        "_ceiling",
-        "_ceiling_until",
-        "_cut_from",
-        "_epoch",
-        "_good",
-        "_last",
-        "_last_cut",
-        "_mark",
-        "_marks",
-        "_sent",
-        "_settling",
-        "_start",
-        "_tokens",
-        "cuts",
-        "limit",
-        "paused_until",
-        "rate",
-        "sample_due",
-    )
-
-    def __init__(self, limit: float | None, now: float = 0.0) -> None:
-        self.limit = limit
-        self.rate = limit
-        self.paused_until = -math.inf
-        #: How many times the rate was cut.
-        self.cuts = 0
-        #: When ``sample`` next wants the totals.
-        self.sample_due = now + _SAMPLE
-        self._tokens = 1.0
-        self._answered = False
-        self._last: float | None = None
-        self._last_cut = -math.inf
-        self._cut_from = 0.0
-        self._start = 0.0
-        self._epoch = -math.inf
-        self._ceiling = math.inf
-        self._ceiling_until = -math.inf
-        self._mark = now
-        self._marks = (0, 0)
-        self._sent = -1.0  # no full sample yet
-        self._good = 0.0
-        self._settling = False  # back from an outage, not yet measured
-
-    def start(self, now: float) -> None:
-        """Begin measuring at ``now`` (the driver's clock starts when it enters its loop)."""
-        self._mark = now
-        self.sample_due = now + _SAMPLE
-
-    # --- measuring ----------------------------------------------------------------------------
-
-    def resumed(self, now: float, sent: int, good: int) -> None:
-        """bk-job answers again after an outage (the driver's totals so far): measure afresh.
-
-        What it answered while down (nothing) says nothing of what it admits, so the outage is
-        left out of the samples, and until the first sample after it a throttle pauses
-        (``Retry-After``) but cuts nothing: the rate stays where it was, as does the target.
-        """
-        self._mark, self._marks = now, (sent, good)
-        self._sent = -1.0
-        self.sample_due = now + _SAMPLE
-        self._settling = True
-
-    def sample(self, now: float, sent: int, good: int) -> None:
-        """Take the driver's totals of requests sent and of answers that were not throttles."""
-        elapsed = now - self._mark
-        if elapsed <= 0.0:
-            return
-        self._settling = False
-        sent_rate = (sent - self._marks[0]) / elapsed
-        good_rate = (good - self._marks[1]) / elapsed
-        if self._sent < 0.0:
-            self._sent, self._good = sent_rate, good_rate
-        else:  # half-weight smoothing: two samples (a second) follow a change
-            self._sent = 0.5 * (self._sent + sent_rate)
-            self._good = 0.5 * (self._good + good_rate)
-        self._mark, self._marks = now, (sent, good)
-        self.sample_due = now + _SAMPLE
-
-    def _sent_rate(self, now: float, requests: int | None) -> float:
-        if self._sent >= 0.0:
-            return self._sent
-        if requests is None or now <= self._mark:
-            return 0.0
-        return (requests - self._marks[0]) / (now - self._mark)
-
-    def measured(self) -> float:
-        """Return the measured send rate (requests per second; 0 before the first sample)."""
-        return max(self._sent, 0.0)
-
-    def goodput(self) -> float:
-        """Return the measured rate of answers that were not throttles."""
-        return self._good
-
-    # --- pacing -------------------------------------------------------------------------------
-
-    def _refill(self, now: float) -> None:
-        rate = self.rate
-        if self._last is not None and rate is not None and now > self._last:
-            burst = max(1.0, rate / 20.0)
-            self._tokens = min(burst, self._tokens + (now - self._last) * rate)
-        if self._last is None or now > self._last:
-            self._last = now
-
-    def wait(self, now: float) -> float:
-        """Return how long until one request may be sent (0: now)."""
-        if now < self.paused_until:
-            return self.paused_until - now
-        if self.rate is None:
-            return 0.0
-        self._refill(now)
-        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
-
-    def take(self, now: float) -> bool:
-        """Spend the allowance of one request if it may be sent now."""
-        if now < self.paused_until:
-            return False
-        if self.rate is None:
-            return True
-        self._refill(now)
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
-
-    # --- feedback -----------------------------------------------------------------------------
-
-    def pause(self, now: float, seconds: float) -> None:
-        """Hold every request for ``seconds`` (a ``Retry-After``; at most ``MAX_PAUSE``)."""
-        if seconds > 0:
-            self.paused_until = max(self.paused_until, now + min(seconds, MAX_PAUSE))
-
-    def throttled(
-        self,
-        now: float,
-        sent_at: float,
-        answers: int,
-        retry_after: float | None = None,
-        *,
-        requests: int | None = None,
-    ) -> bool:
-        """Record a throttle of a request sent at ``sent_at``; return whether it cut the rate.
-
-        ``answers`` and ``requests`` are the driver's totals of answers that were not throttles
-        and of requests sent (read when no sample was taken yet); ``retry_after`` (the server's
-        ``Retry-After``) pauses every request until it passes.
-        """
-        if retry_after is not None:
-            self.pause(now, retry_after)
-        if sent_at <= self._last_cut or self._settling:
-            # Sent before the last cut: part of the burst that caused it. Or back from an
-            # outage with nothing measured yet: no sign that we overload bk-job.
-            return False
-        # The curve aims back at what the server admitted (goodput), not at what was sent, so
-        # a spent window that keeps refusing for many round trips cannot drag the target down.
-        good = self._good
-        if self._sent < 0.0 and now > self._mark:  # throttled within the first sample
-            good = (answers - self._marks[1]) / (now - self._mark)
-        current = self._current(now)
-        # Cut to BETA of the goodput, or keep a rate already below that: further refusals from
-        # the same spent window do not compound; a server that keeps refusing makes the goodput,
-        # and so the rate, fall sample by sample.
-        start = BETA * good if current is None else min(current, BETA * good)
-        # The target (CUBIC's W_max) falls by BETA per cut at most, and only if something got
-        # through since the last cut (the rate it reached was still too high). Refusals and
-        # nothing else since the last cut (a window spent, a burst of throttling) lower the
-        # rate, not the target: once they stop, the rate is back at the target in RECOVER s.
-        if self._epoch == -math.inf and good <= 0.0:
-            # Refused before anything got through: nothing says what the server admits, so aim
-            # back at what was being sent (the first answers will cut it if it is too much).
-            target = self._sent_rate(now, requests)
-        elif self._answered or self._epoch == -math.inf:
-            target = max(good, BETA * self._cut_from)
-        else:
-            target = max(good, self._cut_from)
-        self._cut_from = max(MIN_RATE, target)
-        self._answered = False
-        self._start = max(MIN_RATE, start)
-        self._epoch = self._last_cut = now
-        self.rate = self._start
-        self.cuts += 1
-        self._tokens = min(self._tokens, 1.0)
-        self._last = max(now, self.paused_until)
-        return True
-
-    def succeeded(self, now: float) -> None:
-        """Record an answer that was not a throttle: let the rate grow along its curve."""
-        self._answered = True
-        rate = self._current(now)
-        if rate != self.rate:
-            self._refill(now)
-            self.rate = rate
-
-    def _current(self, now: float) -> float | None:
-        """Return the rate the curve, the caps and the server's ceiling allow at ``now``."""
-        if self._epoch == -math.inf:
-            rate = self.limit
-        else:
-            # Cubic around W_max (``_cut_from``): concave from the cut up to W_max at RECOVER,
-            # then convex beyond it, as fast as the concave part at the same distance.
-            t = (now - self._epoch) / RECOVER - 1.0
-            top = self._cut_from
-            if t < 0.0:
-                rate = top + (top - self._start) * t**3
-            else:
-                rate = top * (1.0 + (1.0 - BETA) * t**3)
-            rate = min(rate, max(2.0 * self._sent, BETA * self._cut_from))
-            if self.limit is not None:
-                rate = min(rate, self.limit)
-            rate = max(rate, MIN_RATE)
-        if now < self._ceiling_until:
-            rate = self._ceiling if rate is None else min(rate, self._ceiling)
-        return rate
-
-    def hint(self, now: float, remaining: str | None, reset: str | None, wall: float) -> None:
-        """Apply ``X-Bkapi-RateLimit-Remaining``/``-Reset`` as a ceiling (see the module doc).
-
-        ``wall`` is the Unix time now, for a ``Reset`` sent as an epoch time.
-        """
-        try:
-            left, seconds = float(remaining or ""), float(reset or "")
-        except ValueError:
-            return
-        if seconds > _EPOCH_LIKE:
-            seconds -= wall
-        if not (math.isfinite(left) and math.isfinite(seconds)) or seconds <= 1.0 or left < 0:
-            return
-        window = seconds - 1.0
-        self._ceiling = max(MIN_RATE, left / window)
-        self._ceiling_until = now + window
-        if self.rate is None or self.rate > self._ceiling:
-            self._refill(now)
-            self.rate = self._ceiling
 
 
 # --- driver --------------------------------------------------------------------------------------
@@ -840,16 +543,7 @@ class Driver:
             return None
         if self.delivery.journal.keeps_all or not self.policy.census:
             return None  # turned off, or its journal keeps every change of every job (the cluster)
-        return Census(
-            protocol,
-            self.reader,
-            self.listed,
-            self.census_gate,
-            self.rules.wall,
-            census_round(self.policy),
-            self.census_read,
-            self.unpark,
-        )
+        return Census(protocol, self.reader, census_round(self.policy), self)
 
     def start(self, tg: TaskGroup) -> None:
         """Start the scheduler and the workers in ``tg``."""
@@ -910,25 +604,21 @@ class Driver:
             self._stall(watched, self.outage_error, self.rules.wall())  # joined in an outage
 
     def cover(self, watched: Watched, now: float, launched: bool = False) -> None:
-        """Let the job list follow a job: always when its watches all wait for its end only
-        (read without host rows); while it waits for a person when they need its transitions
-        (``parks``); not at all when it has no watch. ``launched``: a new job launched a
-        moment ago (``Census.add``)."""
-        census, job = self.census, watched.job
+        """Apply ``_decide.cover``: whether the job list follows a job now its watches changed;
+        ``launched``: a new job launched a moment ago (``Census.add``)."""
+        census = self.census
         if census is None:
             return
-        covered, parks, end_only = coverage(watched.subscribers, job.status)
-        if covered is job.census and parks is job.parks:
+        change = cover(self.policy, watched.job, watched.subscribers, now, watched.sent)
+        if change is None:
             return
-        if end_only is not (job.census and not job.parks):
-            self.reader.with_hosts(watched, not end_only)
-        watched.job = job._replace(census=covered, parks=parks)
-        if covered is job.census:
-            return
-        census.follow(watched, covered, launched=launched)
-        if not covered and not watched.busy:  # taken off the list: poll it itself again
-            job_id = job.job_instance_id
-            self.due.push(watched, joined_at(self.policy, job_id, now, watched.sent, None) or now)
+        if change.hosts is not None:
+            self.reader.with_hosts(watched, change.hosts)
+        watched.job = change.job
+        if change.follow is not None:
+            census.follow(watched, change.follow, launched=launched)
+        if change.poll_at is not None and not watched.busy:  # (busy: when its answer comes)
+            self.due.push(watched, change.poll_at)
 
     def detach(self, sub: _Subscription, job_ids: Sequence[int]) -> None:
         """Take ``sub`` off these jobs; stop polling those no watch holds."""
@@ -944,38 +634,34 @@ class Driver:
 
     def listed(self, watched: Watched, status: int | None) -> None:
         """Apply a job's row in the job list (``None``: it has none)."""
-        if watched.active and not watched.busy and watched.job.census:
+        if watched.active and not watched.busy:  # (a poll in flight reads it anyway)
             self.apply(watched, Listed(status), self.clock())
 
     def census_read(self, error: BaseException | None) -> None:
-        """Count a read of the job list in bk-job's health: an answer (``None``) ends an
-        outage, as a poll's does; a failure while down is a failed probe. A failure no retry
-        can fix (the list is not there, or not open to this app) ends the census instead."""
-        if isinstance(error, errors.BkJobError) and classify(error) is Kind.PERMANENT:
+        """Apply a read of the job list to bk-job's health (``_decide.list_read``)."""
+        now = self.clock()
+        health, read = list_read(
+            self.rules, self.health, error, now, self.last_answer, self.answers
+        )
+        self.health = health
+        if read is ListRead.GONE:
+            assert isinstance(error, errors.BkJobError)
             self._end_census(error)
-            return
-        now, server = self.clock(), self.health.server
-        if error is None:
-            self.last_answer = now
-            if server.down_since is not None:
-                self.health = self.health._replace(server=server.answered()[0])
-                self._outage_ended()
-        elif server.down_since is not None and isinstance(error, errors.BkJobError):
+        elif read is ListRead.FAILED:
             self.server_failures += 1
-            server, _ = server.failed(
-                now, self.last_answer, self.answers, self.rules.rng, silent=True, first=False
-            )
-            self.health = self.health._replace(server=server)
+        elif read is not ListRead.NOTHING:
+            self.last_answer = now
+            if read is ListRead.ENDED:
+                self._outage_ended()
 
     def unpark(self, watched: Watched) -> None:
         """Poll a job itself from now on, not left to the list while it waits or its last host
         runs (the list's read costs more than it saves: ``_census``), until its watches change."""
-        job = watched.job
-        watched.job = job._replace(census=False, parks=False)
+        watched.job, at = unparked(self.policy, watched.job, self.clock(), watched.sent)
         if self.census is not None:
             self.census.discard(watched)
         if watched.active and not watched.busy:
-            self.due.push(watched, unparked_at(self.policy, job, self.clock(), watched.sent))
+            self.due.push(watched, at)
 
     def _end_census(self, error: errors.BkJobError) -> None:
         """Poll every job itself from now on: the job list cannot be read (``census_read``)."""
@@ -990,11 +676,16 @@ class Driver:
         census.jobs.clear()
         now = self.clock()
         for watched in self.registry.jobs.values():
-            job = watched.job
-            if job.census or job.parks:
-                watched.job = job._replace(census=False, parks=False)
-                if job.census and not watched.busy:
-                    self.due.push(watched, unparked_at(self.policy, job, now, watched.sent))
+            old = watched.job
+            job, at = unlisted(self.policy, old, now, watched.sent)
+            if job is not old:
+                watched.job = job
+            if at is not None and not watched.busy:
+                self.due.push(watched, at)
+
+    def wall(self) -> _dt.datetime:
+        """Return the wall clock now, aware (``Rules.wall``)."""
+        return self.rules.wall()
 
     def census_gate(self) -> float:
         """Return 0 if a census request may go now, else how long to wait first."""
@@ -1002,19 +693,16 @@ class Driver:
         return 0.0 if self.may_send(now) else max(self.hold(now), 0.01)
 
     def hint(self, job_id: int, now: float) -> int:
-        """Poll the watched jobs of this id soon (a callback said it ended); return how many.
-
-        At most one hint per job per ``interval`` brings its poll forward; a job whose poll is
-        in flight or due sooner anyway is left as it is.
-        """
+        """Poll the watched jobs of this id when ``_decide.hinted`` says (a callback said it
+        ended); return how many were moved. A job whose poll is in flight is left as it is."""
         moved = 0
         for watched in self.registry.with_id(job_id):
-            if watched.busy or now - watched.hinted < self.policy.interval:
+            if watched.busy:
                 continue
-            _, _, poll_at, _ = decide(self.rules, watched.job, self.health, HINT, now)
-            if poll_at is not None and poll_at < watched.due:
+            at = hinted(self.rules, watched.job, self.health, now, watched.hinted, watched.due)
+            if at is not None:
                 watched.hinted = now
-                self.due.push(watched, poll_at)
+                self.due.push(watched, at)
                 moved += 1
         self.hints += moved
         return moved
@@ -1037,31 +725,29 @@ class Driver:
         return max(self.governor.wait(now), self.health.server.wait(now))
 
     def failed(self, watched: Watched, exc: errors.BkJobError, sent_at: float, permit: Any) -> None:
+        """Apply a failed poll: count it as ``_decide.blame`` says, then ``decide`` it."""
         self.errors[type(exc).__name__] += 1
-        kind = classify(exc)
-        throttled = kind is Kind.THROTTLED  # (a full quota is not: no rate frees a slot)
-        if throttled and permit is not None:
+        now = self.clock()
+        who = blame(exc, watched.job, sent_at, self.last_answer, self.answers, now)
+        if who.throttled and permit is not None:
             retry_after = getattr(exc, "retry_after", None)
             assert self._tg is not None
             self._tg.start_soon(self._throttled, permit, retry_after)
         if not watched.active:
             return
-        now = self.clock()
         requests = self.reader.requests
-        if throttled:  # bk-job (or its gateway) answered: a signal to slow down
+        if who.throttled:  # bk-job (or its gateway) answered: a signal to slow down
             governor = self.governor
             if now >= governor.sample_due:
                 governor.sample(now, requests, self.answers)
             governor.throttled(now, sent_at, self.answers, requests=requests)
-        if _an_answer(exc):  # bk-job answered, with a failure of this job's
+        if who.answered:
             self.replies += 1
             self.last_answer = now
-        if not throttled and kind is not Kind.QUOTA:
-            known = watched.job.interval > 0 or not self.answers
-            if server_level(exc, sent_at, self.last_answer, known=known):
-                self.server_failures += 1
-            else:
-                self.job_failures += 1
+        if who.server:
+            self.server_failures += 1
+        elif who.server is not None:
+            self.job_failures += 1
         failed = Failed(
             exc,
             sent_at,
@@ -1204,34 +890,29 @@ class Driver:
         self.outage_error = error
         self.down_since = self.clock()
         for other in self.registry.jobs.values():
-            job = other.job
-            if job.failures and job.failing is None:  # not yet known to fail alone: the outage
-                self.registry.failing -= 1  # explains its failures, which it gives back
-                other.job = job._replace(failures=0, malformed=0)
-                if other.entry is not None and hangs(job):  # (to the others' heap)
+            old = other.job
+            job, gave_back, stalls = outage_began(old, began.at)
+            other.job = job
+            if gave_back:
+                self.registry.failing -= 1
+                if other.entry is not None and hangs(old):  # (to the others' heap)
                     self.due.push(other, other.due)
-            if other.job.stalled is None:
-                self._stall(other, error, began.at)
+            if stalls:
+                self.registry.stalled += 1
+                self.delivery.stall(other, began.at, error)
 
     def _outage_ended(self) -> None:
-        """bk-job answers again: every stalled job resumes now (its watches hear
-        ``PollingResumed``), the time a failing job's budget counts leaves the outage out, and
-        every job is polled again within one interval."""
+        """bk-job answers again: apply ``_decide.outage_ended`` to every job (a stalled one's
+        watches hear ``PollingResumed``), and poll every job again within one interval."""
         self.outage_error = None
         logger.info("bk-job answers again; polling every job again")
         at, now = self.rules.wall(), self.clock()
         lasted = max(0.0, now - self.down_since)
         self.governor.resumed(now, self.reader.requests, self.answers)
         for watched in self.registry.jobs.values():
-            job = watched.job
-            since = job.stalled
-            if job.failing_since is not None:
-                job = job._replace(failing_since=job.failing_since + lasted)
+            watched.job, since = outage_ended(watched.job, lasted)
             if since is not None:
-                job = job._replace(stalled=None)
                 self.registry.stalled -= 1
-            watched.job = job
-            if since is not None:
                 self.delivery.resume(watched, since, at)
         self._rephase(now)
 
@@ -1245,10 +926,3 @@ class Driver:
                 if not w.busy
             ]
         )
-
-
-def _an_answer(exc: errors.BkJobError) -> bool:
-    """Whether a failed poll was answered by bk-job (a body it sent, a code it chose)."""
-    if isinstance(exc, errors.ResponseFormatError):
-        return True
-    return isinstance(exc, errors.ApiError) and not isinstance(exc, errors.ServerError)

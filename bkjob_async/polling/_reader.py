@@ -256,7 +256,7 @@ class Unread(NamedTuple):
 
 
 class _Governor(typing.Protocol):
-    """What the reader tells the rate governor (``_driver.RateGovernor``) of a rate limit."""
+    """What the reader tells the rate governor (``_rate.RateGovernor``) of a rate limit."""
 
     def hint(self, now: float, remaining: Any, reset: Any, wall: float) -> None: ...
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import typing
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 import anyio.abc
@@ -32,7 +32,7 @@ from .events import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable
+    from collections.abc import Iterable, Sequence
 
     from ..client import BkJobClient
     from ..config import Scope
@@ -42,12 +42,7 @@ if TYPE_CHECKING:
     from ._summary import WatchSummary
     from .stores import Store
 
-    Leave = Callable[[_Subscription, list[int]], Awaitable[None]]
-    Snapshot = Callable[["Scope", int], Awaitable["JobInstanceStatus | None"]]
-    Join = Callable[[_Subscription, tuple[int, ...], bool], Awaitable[None]]
-    CheckIds = Callable[[Iterable[int]], tuple[int, ...]]
-
-__all__ = ["Completed", "Snapshots", "Watch"]
+__all__ = ["Completed", "Jobs", "Snapshots", "Watch"]
 
 
 # --- watch ---------------------------------------------------------------------------------------
@@ -55,6 +50,22 @@ __all__ = ["Completed", "Snapshots", "Watch"]
 
 #: The events a summary is made of (host and step transitions are not).
 _TOLD = frozenset({JobTransition, JobFinished, WatchFailed, WatchTimedOut})
+
+
+class Jobs(Protocol):
+    """What a watch asks of its poller (``poller.Attachments``): to poll its jobs or stop, and a
+    job's whole status now."""
+
+    async def subscribe(
+        self, sub: _Subscription, ids: Sequence[int], launched: bool = False
+    ) -> None:
+        """Poll ``ids`` for ``sub`` (``launched``: launched a moment ago)."""
+
+    async def unsubscribe(self, sub: _Subscription, job_ids: Sequence[int]) -> None:
+        """Stop polling ``job_ids`` for ``sub``, to the end even when cancelled."""
+
+    async def snapshot(self, scope: Scope, job_id: int) -> JobInstanceStatus | None:
+        """Return a job's whole status now (``None``: it could not be read)."""
 
 
 class Watch(anyio.abc.AsyncResource):
@@ -70,17 +81,17 @@ class Watch(anyio.abc.AsyncResource):
     def __init__(
         self,
         subscription: _Subscription,
+        jobs: Jobs,
         *,
         single: bool,
         deadline: float | None,
-        leave: Leave,
-        snapshot: Snapshot,
-        join: Join | None = None,
-        check_ids: CheckIds | None = None,
         store: Store | None = None,
         journal: Journal | None = None,
     ) -> None:
+        """``jobs`` polls the watch's jobs (``Jobs``); ``single``: a watch of one job, which
+        takes no more and raises a ``WatchFailed``'s error."""
         self._sub = subscription
+        self._jobs = jobs
         #: A named watch's store (``None``: the watch is not named).
         self._store = store if subscription.name is not None else None
         #: The journal whose tickets the watch waits for (``None``: it waits for nothing).
@@ -91,10 +102,6 @@ class Watch(anyio.abc.AsyncResource):
         self._durable_head = 0
         self._single = single
         self._deadline = math.inf if deadline is None else anyio.current_time() + deadline
-        self._leave = leave
-        self._snapshot = snapshot
-        self._join = join
-        self._check_ids = check_ids
         #: What the watch handed out, per job (``summary``).
         self._told = Fold(objects=False)
 
@@ -108,13 +115,13 @@ class Watch(anyio.abc.AsyncResource):
         return self._sub.job_instance_ids
 
     def _checked(self, scope: Scope, job_instance_ids: Iterable[int]) -> tuple[int, ...]:
-        if self._join is None or self._check_ids is None:
+        if self._single:
             raise TypeError("only a watch of many jobs (watch_jobs) can take or drop jobs")
         if scope != self._sub.scope:
             raise ValueError(f"this watch holds jobs of {self._sub.scope}, not of {scope}")
         if self._sub.closed:
             raise RuntimeError("the watch has ended")
-        return self._check_ids(job_instance_ids)
+        return _ids(job_instance_ids)
 
     async def add(
         self, scope: Scope, job_instance_ids: Iterable[int], *, launched: bool = False
@@ -131,15 +138,15 @@ class Watch(anyio.abc.AsyncResource):
             # The job set is durable before the new jobs are polled.
             ticket = self._store.add_jobs(self._sub.name, [(scope, i) for i in new])
             await self._store.wait_settled(ticket)
-        if new and self._join is not None:
-            await self._join(self._sub, new, launched)
+        if new:
+            await self._jobs.subscribe(self._sub, new, launched)
 
     async def remove(self, scope: Scope, job_instance_ids: Iterable[int]) -> None:
         """Stop watching these jobs on this watch (events already received stay); polling of a
         job stops when its last watch lets go. A watch with no job left ends.
         """
         ids = self._checked(scope, job_instance_ids)
-        await self._leave(self._sub, self._sub.remove(ids))
+        await self._jobs.unsubscribe(self._sub, self._sub.remove(ids))
         if self._store is not None and self._sub.name is not None:
             self._store.remove_jobs(self._sub.name, [(scope, i) for i in ids])
         await anyio.lowlevel.checkpoint()
@@ -278,11 +285,11 @@ class Watch(anyio.abc.AsyncResource):
     async def _time_out(self) -> None:
         """End every unfinished job of this watch with ``WatchTimedOut`` and a fresh snapshot."""
         jobs = sorted(self._sub.remaining)
-        await self._leave(self._sub, jobs)
+        await self._jobs.unsubscribe(self._sub, jobs)
         snapshots: dict[int, JobInstanceStatus | None] = {}
 
         async def fetch(job_id: int) -> None:
-            snapshots[job_id] = await self._snapshot(self._sub.scope, job_id)
+            snapshots[job_id] = await self._jobs.snapshot(self._sub.scope, job_id)
 
         async with anyio.create_task_group() as tg:
             for job_id in jobs:
@@ -299,7 +306,7 @@ class Watch(anyio.abc.AsyncResource):
         sub.remaining.clear()
         sub.close()
         if left:
-            await self._leave(sub, left)
+            await self._jobs.unsubscribe(sub, left)
 
     async def aclose(self) -> None:
         """Stop watching; polling of a job stops when its last watch leaves.

@@ -27,9 +27,10 @@ from ..models.enums import check_success
 from ._codec import decode_event, from_data, open_jobs
 from ._decide import Rules
 from ._delivery import Dispatcher, Journal, StoreJournal
-from ._driver import Driver, Pace, Permits, RateGovernor, loop_clock
+from ._driver import Driver, Pace, Permits, loop_clock
 from ._jobs import Registry
 from ._policy import PollPolicy
+from ._rate import RateGovernor
 from ._reader import Reader
 from ._subscription import HandedOut, _Subscription
 from ._tap import History, Tap, past
@@ -229,10 +230,12 @@ def build(
 class Attachments:
     """Attach subscriptions to the driver's jobs, and detach them."""
 
-    __slots__ = ("_driver", "_follows", "pace")
+    __slots__ = ("_driver", "_follows", "_snapshots", "pace")
 
-    def __init__(self, driver: Driver, pace: Pace | None = None) -> None:
+    def __init__(self, driver: Driver, snapshots: Snapshots, pace: Pace | None = None) -> None:
+        """``snapshots`` reads a job's whole status for a watch that timed out."""
         self._driver = driver
+        self._snapshots = snapshots
         #: How long a slice of attaching or detaching may hold the event loop.
         self.pace = Pace(turn=driver.turn) if pace is None else pace
         #: Jobs polled for ``follow``, one subscription per scope.
@@ -266,6 +269,10 @@ class Attachments:
         polled); shielded: cancelled, it still detaches every one before the caller hears it."""
         with anyio.CancelScope(shield=True):
             await self.pace.run(job_ids, lambda chunk: self._driver.detach(sub, chunk))
+
+    async def snapshot(self, scope: Scope, job_id: int) -> JobInstanceStatus | None:
+        """Return a job's whole status now (``None``: it could not be read)."""
+        return await self._snapshots(scope, job_id)
 
     def follow(self, scope: Scope, job_instance_id: int) -> None:
         """Poll a job for its scope's follow subscription (twice is once)."""
@@ -477,9 +484,8 @@ class Poller:
         self._driver = build(
             client, policy, self._journal, rng=rng, permits=permits, wall=wall or now_utc
         )
-        self._attachments = Attachments(self._driver)
+        self._attachments = Attachments(self._driver, Snapshots(client, policy.max_in_flight))
         self._tg: TaskGroup | None = None
-        self._snapshots = Snapshots(client, policy.max_in_flight)
         self._open: set[_Subscription] = set()
         self._handed_out = HandedOut()
         self._rate = RateMeter()
@@ -713,12 +719,9 @@ class Poller:
         self._open.add(sub)
         return Watch(
             sub,
+            self._attachments,
             single=single,
             deadline=self.policy.deadline,
-            leave=self._attachments.unsubscribe,
-            snapshot=self._snapshots,
-            join=None if single else self._attachments.subscribe,
-            check_ids=None if single else _ids,
             store=self.store if name is not None else None,
             journal=self._journal if name is not None or self._outside else None,
         )

@@ -32,20 +32,36 @@ WALK = [
 #: What the driver asks of ``_decide``'s health before it sends, when the rate governor or an
 #: outage acts (``Driver.may_send``): a gate on the way, not a step of the poll's walk.
 _GATE = frozenset({"Server.allows", "Server.wait", "allows", "wait"})  # (3.10: no qualname)
+#: The driver's rate governor (``_rate``, pure) hears of an answer when its sample is due: the
+#: driver's counting, beside the walk.
+_BESIDE = frozenset({"_rate"})
+_POLLING = "bkjob_async.polling."
 
 
-def _walk() -> list[str]:
-    """Return the modules of ``polling/`` entered, in order, during the second changed poll."""
+def _module(frame: FrameType | None) -> str:
+    name = "" if frame is None else frame.f_globals.get("__name__", "")
+    return name.removeprefix(_POLLING) if name.startswith(_POLLING) else ""
+
+
+def _walk(crossings: list[tuple[str, str]] | None = None) -> list[str]:
+    """Return the modules of ``polling/`` entered, in order, during the second changed poll
+    (a module entered again right after itself once); ``crossings`` gets each call from one
+    module of ``polling/`` into another, as ``(caller, callee)``."""
     entered: list[str] = []
 
     def profile(frame: FrameType, event: str, arg: Any) -> None:
         if event == "call":
-            name = frame.f_globals.get("__name__", "")
+            name = _module(frame)
             code = frame.f_code
-            if name.endswith("._decide") and getattr(code, "co_qualname", code.co_name) in _GATE:
+            if name == "_decide" and getattr(code, "co_qualname", code.co_name) in _GATE:
                 return  # (the send gate, asked before the read when a rate or outage acts)
-            if name.startswith("bkjob_async.polling.") and (not entered or entered[-1] != name):
-                entered.append(name.removeprefix("bkjob_async.polling."))
+            if not name or name in _BESIDE:
+                return
+            caller = _module(frame.f_back)
+            if crossings is not None and caller and caller != name:
+                crossings.append((caller, name))
+            if not entered or entered[-1] != name:
+                entered.append(name)
 
     async def main() -> None:
         server = ScriptedServer()
@@ -88,7 +104,6 @@ def test_a_changed_poll_visits_ten_modules_in_a_line() -> None:
     entered = _walk()
     entered = entered[entered.index("_due") :]  # (from the heap: the consumer waited before)
     first_visits = list(dict.fromkeys(entered))
-    # The rate governor's module is the driver's: a poll that samples the rate stays there.
     assert set(first_visits) <= set(WALK), first_visits
     assert len(first_visits) <= 10
     assert first_visits[:6] == WALK[:6], first_visits  # heap, table, worker, read, decide, track
@@ -96,3 +111,30 @@ def test_a_changed_poll_visits_ten_modules_in_a_line() -> None:
     # driver's, which apply it (the reader is not called back, an event reads no reader).
     decided = entered.index("_decide")
     assert "_reader" not in entered[decided:], entered
+
+
+def _circles(edges: set[tuple[str, str]]) -> list[tuple[str, ...]]:
+    """Return the circles of calls among modules (``a -> b -> ... -> a``), each once."""
+    found: set[tuple[str, ...]] = set()
+
+    def visit(path: tuple[str, ...]) -> None:
+        for caller, callee in edges:
+            if caller != path[-1]:
+                continue
+            if callee == path[0]:
+                start = path.index(min(path))
+                found.add(path[start:] + path[:start])
+            elif callee not in path:
+                visit((*path, callee))
+
+    for module in {m for edge in edges for m in edge}:
+        visit((module,))
+    return sorted(found)
+
+
+def test_a_changed_poll_calls_no_module_back() -> None:
+    """One direction: along the walk no module calls back a module that called it, directly or
+    around a circle (the driver hands the poll on; nothing hands it back up)."""
+    crossings: list[tuple[str, str]] = []
+    _walk(crossings)
+    assert _circles(set(crossings)) == []

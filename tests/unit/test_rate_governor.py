@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from bkjob_async.polling._driver import BETA, MIN_RATE, RateGovernor, parse_retry_after
+from bkjob_async.polling._rate import BETA, MIN_RATE, RateGovernor, parse_retry_after
 
 
 def test_without_limit_it_never_waits() -> None:
