@@ -1,5 +1,6 @@
-"""Rule: the job table: the one module that knows how a watched job is kept, as a row of
-columns by slot, and its due heap's entries as packed ints.
+"""Rule: the job table is the one module that knows how a watched job is stored and packed.
+
+Each watched job is a row of columns by slot, and its due heap's entries are packed ints.
 
 ``PolledJob`` is what the policy knows of one job (its tracker state, its interval, its
 failures, whether it is stalled): a value, never changed in place. ``_decide.decide`` returns a
