@@ -84,6 +84,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "sim(**options): the BkJobSimulator options of the `sim` fixture (replacing its defaults)",
     )
     hangs.configure(config)
+    if _TRACE_ALL and (hasattr(config, "workerinput") or not config.getoption("numprocesses", 0)):
+        _trace_children()  # (not in xdist's main process: its workers would trace themselves)
     if not hasattr(config, "workerinput"):  # (the main process: once a run)
         # The docs site the browser checks read, built from now on when it is not fresh.
         config.stash[_DOCS_BUILD] = docs_build.start(config)
@@ -101,13 +103,30 @@ def pytest_runtest_protocol(item: pytest.Item) -> Any:
     """A hang the test's timeout cannot end ends the process with every stack (``hangs``); an
     ``untraced`` test runs, fixtures and all, with coverage's tracing paused (``_pause``)."""
     hangs.arm(item)
-    resume = _pause(item) if item.get_closest_marker("untraced") else None
+    untraced = item.get_closest_marker("untraced") and not _TRACE_ALL
+    resume = _pause(item) if untraced else None
     try:
         return (yield)
     finally:
         if resume is not None:
             resume()
         hangs.disarm(item)
+
+
+#: ``make coverage``: every test traced, the ``untraced`` ones too (``BKJOB_TEST_TRACE_ALL``).
+_TRACE_ALL = bool(os.environ.get("BKJOB_TEST_TRACE_ALL"))
+
+
+def _trace_children() -> None:
+    """Trace the Python processes the tests start (a CLI, a worker, a server) as this one is:
+    coverage's own start-up hook (its ``.pth`` file) reads ``COVERAGE_PROCESS_CONFIG``, and
+    each child writes a data file of its own beside this process's, combined at the end."""
+    import coverage
+
+    cov = coverage.Coverage.current()
+    if cov is not None:
+        cov.config.parallel = True  # (a data file a process: serialized with the config)
+        os.environ["COVERAGE_PROCESS_CONFIG"] = cov.config.serialize()
 
 
 def _pause(item: pytest.Item) -> Callable[[], None] | None:

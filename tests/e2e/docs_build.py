@@ -1,7 +1,8 @@
 """The documentation site as ``make docs`` lays it out, built once for the whole suite.
 
-English at the root, Chinese under ``zh_CN/``. ``make test`` runs ``make docs`` before the
-tests, and that build (``docs/_build/html``, made afresh each time) is the site when it is
+English at the root, Chinese under ``zh_CN/``. ``make test`` runs ``make docs`` beside the
+tests (it holds ``LOCK`` while it builds: the site waits for it, and no second build starts),
+and that build (``docs/_build/html``, made afresh each time) is the site when it is
 newer than everything it is built from: every file and folder of ``docs/`` (a page deleted
 changes its folder) and of the package (the reference is its docstrings). Otherwise the site
 is the suite's own build (not strictly: what a reader gets; the strict build is ``make
@@ -34,6 +35,8 @@ MADE = DOCS / "_build" / "html"
 #: Where the suite builds the site when ``make docs``'s is not fresh (kept for the next run).
 OWN = DOCS / "_build" / "suite-html"
 LANGUAGES = ("zh_CN",)
+#: Held by ``make docs`` while it builds ``MADE`` (``flock``, where the system has it).
+LOCK = DOCS / "_build" / "make-docs.lock"
 #: What a build writes under ``docs/`` itself: not a source.
 _OUTPUTS = ("docs/_build", "docs/reference/api")
 
@@ -91,10 +94,22 @@ def _build(out: pathlib.Path) -> None:
             build.wait()
 
 
+def _made_after(block: bool = True) -> bool:
+    """Wait for a ``make docs`` building ``MADE`` now, if any (``block=False``: say whether
+    none is)."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | (0 if block else fcntl.LOCK_NB))
+        except BlockingIOError:
+            return False
+    return True
+
+
 def site() -> pathlib.Path:
     """Return the built site: ``make docs``'s if fresh, else the suite's (built if not fresh)."""
     pytest.importorskip("sphinx")
-    if fresh(MADE):
+    if _made_after() and fresh(MADE):
         return MADE
     OWN.parent.mkdir(parents=True, exist_ok=True)
     with open(OWN.parent / "suite-html.lock", "w") as lock:
@@ -119,6 +134,8 @@ def start(config: pytest.Config) -> subprocess.Popen[bytes] | None:
     if not any(check.is_relative_to(path) for check in checks for path in paths):
         return None
     if importlib.util.find_spec("sphinx") is None or fresh(MADE) or fresh(OWN):
+        return None
+    if not _made_after(block=False):  # (``make docs`` is building it: the site will be that)
         return None
     return subprocess.Popen(
         [sys.executable, "-m", "tests.e2e.docs_build"],

@@ -8,6 +8,7 @@ so a reader sees some jobs twice and none lost. The window (<= 30 days), ``start
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 import time
 
 import pytest
@@ -53,7 +54,13 @@ def client(big: BkJobSimulator, make_client: Clients) -> BkJobClient:
     return make_client(transport=big.transport(), **CREDENTIALS)
 
 
-@pytest.mark.untraced  # (a wall-clock budget: coverage's tracing doubles the CPU)
+def traced_slower() -> float:
+    """How many times slower this code runs now: 3 under coverage's tracer (``make coverage``
+    traces the ``untraced`` tests too: 14 s for 10 s's work at a load of 10), else 1."""
+    return 3.0 if sys.gettrace() is not None else 1.0
+
+
+@pytest.mark.untraced  # (a wall-clock budget: coverage's tracing triples the CPU)
 async def test_paging_30000_jobs_reads_each_once_newest_first_and_fast(
     big: BkJobSimulator, client: BkJobClient
 ) -> None:
@@ -73,7 +80,7 @@ async def test_paging_30000_jobs_reads_each_once_newest_first_and_fast(
     assert totals == {JOBS}
     assert seen == sorted(ids, reverse=True)
     # 30 pages: their cost is their own length (no scan of the scope per page).
-    assert elapsed < 10.0, elapsed
+    assert elapsed < 10.0 * traced_slower(), elapsed
 
 
 async def test_a_status_filter_scans_the_window_within_budget(

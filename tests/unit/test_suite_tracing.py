@@ -2,14 +2,20 @@
 
 ``tests/conftest.py`` pauses pytest-cov's tracer around an ``untraced`` test, fixtures and all,
 and resumes it after: the timing- and CPU-bound tests run at full speed beside the traced ones.
-Without ``--cov`` (``make check``, a run by hand) there is no tracer to see: both skip.
+``make coverage`` (``BKJOB_TEST_TRACE_ALL``) traces them too, and the Python processes the tests
+start. Without ``--cov`` (``make check``, a run by hand) there is no tracer to see: all skip.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 
 import pytest
+
+#: ``make coverage``: every test traced, and every child process.
+TRACE_ALL = bool(os.environ.get("BKJOB_TEST_TRACE_ALL"))
 
 
 @pytest.fixture
@@ -27,8 +33,15 @@ def test_a_traced_test_runs_under_coverage(tracer: object) -> None:
 
 @pytest.mark.untraced
 def test_an_untraced_test_runs_with_the_tracer_paused(tracer: object) -> None:
-    assert tracer is None
+    assert (tracer is not None) is TRACE_ALL
 
 
 def test_the_tracer_resumes_after_an_untraced_test(tracer: object) -> None:
     assert tracer is not None
+
+
+@pytest.mark.untraced
+def test_a_child_python_is_traced_when_every_test_is(tracer: object) -> None:
+    probe = "import coverage; print(coverage.Coverage.current() is not None)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == str(TRACE_ALL)
