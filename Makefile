@@ -63,7 +63,7 @@ ALONE ?=
 UNIT_ARGS := -q --hypothesis-profile=quick
 COVERAGE ?= --cov --cov-report=
 # `make coverage`'s floor: the whole suite's branch coverage, 94.15% on 2026-11-28.
-COMBINED_FLOOR ?= 94
+COMBINED_FLOOR ?= 92
 TRACED_TIMEOUT ?= 180
 XDIST = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
