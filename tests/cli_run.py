@@ -91,9 +91,12 @@ async def run(
     tty: bool = False,
     interrupt: anyio.Event | None = None,
     stdin: str | None = None,
+    out: io.StringIO | None = None,
 ) -> Result:
-    """Run one command in-process and capture its output (``stdin``: what it may read)."""
-    out: io.StringIO = TerminalIO() if tty else io.StringIO()
+    """Run one command in-process and capture its output (``stdin``: what it may read;
+    ``out``: where its standard output goes, for a test to read while it runs)."""
+    if out is None:
+        out = TerminalIO() if tty else io.StringIO()
     err = io.StringIO()
     given = None if stdin is None else io.StringIO(stdin)
     with anyio.fail_after(45):

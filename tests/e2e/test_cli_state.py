@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import sys
@@ -165,11 +166,11 @@ async def test_a_resumed_watch_polls_at_the_policy_pace(
     quick = sim.create_job(SCOPE, [StepPlan(hosts=2, duration=(0.1, 0.2))])
     slow = [sim.create_job(SCOPE, [StepPlan(hosts=2, duration=(60, 60))]) for _ in range(2)]
     db = str(tmp_path / "watch.db")
-    interrupt = anyio.Event()
+    interrupt, out = anyio.Event(), io.StringIO()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_interrupt_when_done, sim, quick, interrupt)
+        tg.start_soon(_interrupt_when_done, out, quick, interrupt)
         first = await run(
-            ["watch", str(quick), *map(str, slow), "--state", db], env, interrupt=interrupt
+            ["watch", str(quick), *map(str, slow), "--state", db], env, interrupt=interrupt, out=out
         )
     assert first.status == 130, first.err
     assert [e["job_instance_id"] for e in first.lines if e["event"] == "job_finished"] == [quick]
@@ -180,14 +181,24 @@ async def test_a_resumed_watch_polls_at_the_policy_pace(
     assert sim.request_count("get_job_instance_status") - before <= 1 + 2 * (3 + 1)
 
 
-async def _interrupt_when_done(
-    sim: BkJobSimulator, job: int, event: anyio.Event, after: float = 2.5
-) -> None:
-    from bkjob_async import JobStatus
+def _printed(out: io.StringIO) -> list[dict[str, object]]:
+    """Return the whole JSON lines ``out`` holds so far."""
+    text = out.getvalue()
+    return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines() if line.strip()]
 
-    while sim.job(job).status is not JobStatus.SUCCESS:
+
+async def _interrupt_when_done(
+    out: io.StringIO, job: int, event: anyio.Event, after: float = 2.5
+) -> None:
+    """Interrupt the watch writing to ``out`` ``after`` seconds after it printed ``job``'s
+    end (the others polled meanwhile): not after the simulator ended it, which a loaded
+    machine's watch may not have read yet."""
+    while not any(
+        line.get("event") == "job_finished" and line.get("job_instance_id") == job
+        for line in _printed(out)
+    ):
         await anyio.sleep(0.01)
-    await anyio.sleep(after)  # its end is polled and shown, and the others polled meanwhile
+    await anyio.sleep(after)
     event.set()
 
 
@@ -196,13 +207,16 @@ async def test_a_resumed_summary_counts_every_job_of_the_watch(
 ) -> None:
     """Issue 28: after a resume the summary counted only what the second run saw."""
     quick = sim.create_job(SCOPE, [StepPlan(hosts=2, duration=(0.05, 0.1))])
-    slow = sim.create_job(SCOPE, [StepPlan(hosts=3, duration=(1.5, 2.0))])
+    slow = sim.create_job(SCOPE, [StepPlan(hosts=3, duration=(3.0, 3.5))])
     db = str(tmp_path / "watch.db")
-    interrupt = anyio.Event()
+    interrupt, out = anyio.Event(), io.StringIO()
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_interrupt_when_done, sim, quick, interrupt, 0.5)
+        tg.start_soon(_interrupt_when_done, out, quick, interrupt, 0.5)
         first = await run(
-            ["watch", str(quick), str(slow), "--state", db, *FAST], env, interrupt=interrupt
+            ["watch", str(quick), str(slow), "--state", db, *FAST],
+            env,
+            interrupt=interrupt,
+            out=out,
         )
     assert first.status == 130, first.err
     assert [e["job_instance_id"] for e in first.lines if e["event"] == "job_finished"] == [quick]
