@@ -23,7 +23,7 @@ demo: $(STAMP)
 # Sphinx use one core each, and the suite's workers wait on sockets and child processes for
 # two thirds of their time (1,047 s of tests, 381 s of CPU): before it, they left a core idle
 # for a minute and more. The docs' browser checks wait for the build (tests/e2e/docs_build.py).
-# SUITE=coverage (CI): the suite traced whole, held to COMBINED_FLOOR (`make coverage`).
+# SUITE=coverage: the suite traced whole, held to COMBINED_FLOOR (`make coverage`).
 SUITE ?= unit
 
 test: $(STAMP)
