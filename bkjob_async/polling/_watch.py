@@ -19,7 +19,7 @@ import anyio.lowlevel
 from .. import errors
 from .._checks import check_bool
 from ..config import MAX_ID, check_id
-from ._fold import Fold
+from ._summary import Told
 from .events import (
     ContainerTransition,
     Event,
@@ -96,7 +96,7 @@ class Watch(anyio.abc.AsyncResource):
         self._join = join
         self._check_ids = check_ids
         #: What the watch handed out, per job (``summary``).
-        self._told = Fold(objects=False)
+        self._told = Told()
 
     def __len__(self) -> int:
         """How many jobs the watch holds (``jobs``)."""
