@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from bkjob_async import Fold
 from bkjob_async.config import Scope
 from bkjob_async.models import (
     Container,
@@ -19,7 +20,6 @@ from bkjob_async.models import (
     JobInstanceStatus,
     JobStatus,
 )
-from bkjob_async.polling import Fold
 from bkjob_async.polling._delivery import Dispatcher, StoreJournal
 from bkjob_async.polling._jobs import Registry
 from bkjob_async.polling._tap import JobSeen, StepSeen, Tap
