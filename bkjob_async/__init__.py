@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ._converter import from_json, to_json
+    from ._fold import Fold, FoldCounts, FoldedJob
     from .client import BkJobClient
     from .config import ApiFlavor, Credentials, RetryPolicy, Scope, ScopeType, Timeouts
     from .errors import (
@@ -186,9 +187,6 @@ if TYPE_CHECKING:
         ContainerTransition,
         FailedContainer,
         FailedHost,
-        Fold,
-        FoldCounts,
-        FoldedJob,
         HostTransition,
         JobFinished,
         JobPollFailing,

@@ -52,8 +52,7 @@ from . import client as _client
 from . import compat as _compat
 from .compat import Compat
 from .polling import poller as _poller
-from .polling._fold import Fold
-from .polling._summary import FailedContainer, FailedHost, WatchSummary
+from .polling._summary import FailedContainer, FailedHost, Told, WatchSummary
 from .polling._summary import failed_containers as _failed_containers
 from .polling._summary import failed_hosts as _failed_hosts
 from .polling.checks import Check, JobChecks
@@ -2081,7 +2080,7 @@ class Watch:
         self._read: deque[Event] = deque()
         self._then: BaseException | None = None
         #: What this watch handed out, per job (``summary``).
-        self._told = Fold(objects=False)
+        self._told = Told()
 
     def __repr__(self) -> str:
         return f"<sync Watch of {len(self._watch.jobs)} job(s)>"

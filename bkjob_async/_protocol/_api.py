@@ -47,6 +47,7 @@ __all__ = [
     "bound",
     "checked",
     "ids",
+    "listed",
     "model",
     "nothing",
     "optional",
@@ -346,6 +347,30 @@ def checked(cls: type[T], kind: str, key: str, answered: Callable[[T], int]) -> 
         return answer
 
     return answering(read, cls.__name__)
+
+
+def listed(
+    page: Callable[..., T],
+    item: type,
+    length: int | None,
+    /,
+    *,
+    nulls: bool = False,
+) -> AnswerReader[T]:
+    """Read v2's bare list as a ``page`` of ``item``: with the ``start`` and ``length`` sent
+    (``length`` when none was) and no total, or (``length=None``) as the whole list, one page.
+    ``nulls``: ``null`` data is no item, and so is a ``null`` row (a lookup of a missing id)."""
+
+    def read(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> T:
+        if nulls:
+            data = data or []
+            data = [row for row in data if row is not None] if isinstance(data, list) else data
+        items: tuple[Any, ...] = parse(data, tuple[item, ...])  # type: ignore[valid-type]
+        if length is None:
+            return page(0, len(items), len(items), items)
+        return page(int(sent.get("start", 0)), int(sent.get("length", length)), None, items)
+
+    return answering(read, getattr(page, "__name__", "page"))
 
 
 def answering(read: F, answer: str) -> F:

@@ -47,15 +47,15 @@ if TYPE_CHECKING:
     from ._api import AnswerReader, Parse
 
 __all__ = [
-    "created_plan_v4",
+    "created_plan",
     "execute_target",
-    "job_page_v4",
-    "job_status_v4",
-    "object_logs_v4",
+    "job_page",
+    "job_status",
+    "object_logs",
     "read_object",
-    "scope_page_v4",
-    "task_context_v4",
-    "template_detail_v4",
+    "scope_page",
+    "task_context",
+    "template_detail",
 ]
 
 T = TypeVar("T")
@@ -72,7 +72,7 @@ def _fits(read: Callable[[Parse[Any], Any, Mapping[str, Any]], T]) -> AnswerRead
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ResponseFormatError(
-                f"the server sent data that is not a v4 {read.__name__.removesuffix('_v4')} "
+                f"the server sent data that is not a v4 {read.__name__} "
                 f"({type(exc).__name__}: {exc})"
             ) from exc
 
@@ -117,7 +117,7 @@ def read_object(d: Mapping[str, Any] | None) -> ExecuteObject | None:
 
 
 @_fits
-def job_status_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> JobInstanceStatus:
+def job_status(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> JobInstanceStatus:
     """Read v4's job status: hosts as v3 reads them, containers beside them (the converter
     reads both: ``_converter._v4``)."""
     status: JobInstanceStatus = parse(data, JobInstanceStatus)
@@ -133,7 +133,7 @@ def job_status_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> JobI
 
 
 @_fits
-def job_page_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> JobInstancePage:
+def job_page(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> JobInstancePage:
     """Read v4's history page: rows as v3's, and no ``total`` (v4 does not count)."""
     rows = parse(list(read_rows(data.get("job_instance_list"))), tuple[JobInstanceSummary, ...])
     return JobInstancePage(int(sent.get("offset", 0)), int(sent.get("length", 10)), None, rows)
@@ -159,7 +159,7 @@ def _file_log(row: Mapping[str, Any]) -> ExecuteObjectFileLog:
 
 
 @_fits
-def object_logs_v4(
+def object_logs(
     parse: Parse[Any], data: Any, sent: Mapping[str, Any]
 ) -> tuple[ExecuteObjectLog, ...]:
     """Read v4's batch of execute object logs, script or file rows."""
@@ -248,7 +248,7 @@ def _flag(value: Any) -> bool | None:
 
 
 @_fits
-def template_detail_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> JobTemplateDetail:
+def template_detail(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> JobTemplateDetail:
     """Read v4's template detail (``OpenApiV4JobTemplateDetailDTO``): steps and variables."""
     variables = tuple(
         TemplateVariable(
@@ -282,7 +282,7 @@ def template_detail_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) ->
 
 
 @_fits
-def created_plan_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> CreatedJobPlan:
+def created_plan(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> CreatedJobPlan:
     """Read the plan ``create_job_plan`` made (``OpenApiV4JobPlanDTO``)."""
     return CreatedJobPlan(
         read_int(data["job_plan_id"]),
@@ -295,7 +295,7 @@ def created_plan_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> Cr
 
 
 @_fits
-def scope_page_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> AuthorizedScopePage:
+def scope_page(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> AuthorizedScopePage:
     """Read a page of the user's scopes (``V4GetUserAuthorizedScopesResult``)."""
     items = tuple(
         AuthorizedScope(
@@ -316,7 +316,7 @@ def scope_page_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> Auth
 
 
 @_fits
-def task_context_v4(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> TaskContext:
+def task_context(parse: Parse[Any], data: Any, sent: Mapping[str, Any]) -> TaskContext:
     """Read a task's context (``TaskContextForSingleExecuteObjectDTO``)."""
     return TaskContext(
         tuple(

@@ -44,7 +44,7 @@ def _optional(value: str | None, name: str, limit: int) -> str | None:
     return text
 
 
-def create_account_v3(
+def create_account(
     scope: Scope,
     *,
     account: str,
@@ -78,7 +78,7 @@ def create_account_v3(
     return with_secrets(params, (password,) if password else ())
 
 
-def update_account_v3(
+def update_account(
     scope: Scope,
     account_id: int,
     *,
@@ -106,7 +106,7 @@ CREATE_ACCOUNT = row(
     "create_account",
     POST,
     _account,
-    v3=create_account_v3,
+    v3=create_account,
     doc="""Create a system execution account (a Windows one with its ``password``) and return
     it; ``alias`` defaults to the account name.
     """,
@@ -116,7 +116,7 @@ UPDATE_ACCOUNT = row(
     "update_account",
     POST,
     _account,
-    v3=update_account_v3,
+    v3=update_account,
     esb=False,
     doc="""Change an account's alias, password or description (``None`` keeps it); return it
     (gateway only).

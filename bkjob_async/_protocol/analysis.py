@@ -56,7 +56,7 @@ def _common(
     )
 
 
-def script_context_v4(
+def script_context(
     scope: Scope,
     job_instance_id: int,
     step_instance_id: int,
@@ -75,7 +75,7 @@ def script_context_v4(
     return {**params, "content": None if content is None else check_text(content, "content")}
 
 
-def file_context_v4(
+def file_context(
     scope: Scope,
     job_instance_id: int,
     step_instance_id: int,
@@ -98,8 +98,8 @@ def file_context_v4(
 GET_SCRIPT_TASK_CONTEXT = row(
     "get_script_task_context",
     POST,
-    _v4.task_context_v4,
-    v4=script_context_v4,
+    _v4.task_context,
+    v4=script_context,
     idempotent=True,
     doc="""Return what bk-job gathers of one host's or container's script task for analysis:
     script, parameters, error log (gateway v4 only). Give ``host_id`` or ``container_id``.
@@ -109,8 +109,8 @@ GET_SCRIPT_TASK_CONTEXT = row(
 GET_FILE_TASK_CONTEXT = row(
     "get_file_task_context",
     POST,
-    _v4.task_context_v4,
-    v4=file_context_v4,
+    _v4.task_context,
+    v4=file_context,
     idempotent=True,
     doc="""Return what bk-job gathers of one host's or container's file task for analysis, its
     upload (``mode`` 0) or download (1) side (gateway v4 only).

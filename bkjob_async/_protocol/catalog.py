@@ -8,7 +8,7 @@ no paging or total: their readers make the bare list a page.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._params import known_code, optional_id, paging, texts, v2_only_scalars
 from ..models import (
@@ -22,10 +22,10 @@ from ._api import (
     GET,
     Pager,
     Params,
-    Parse,
     bound,
     checked,
     ids,
+    listed,
     model,
     row,
     v2_scoped,
@@ -33,8 +33,6 @@ from ._api import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from ..config import Scope
 
 __all__ = [
@@ -69,12 +67,6 @@ def _plan_list(
     return v3_scoped(scope, **filters, job_template_id=template, **paging(start, length))
 
 
-def plan_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> JobPlanPage:
-    """Read v2's bare plan list as a page (no total) with the ``start`` and ``length`` sent."""
-    items = parse(data, tuple[JobPlan, ...])
-    return JobPlanPage(int(sent.get("start", 0)), int(sent.get("length", 20)), None, items)
-
-
 GET_JOB_PLAN_LIST = row(
     "get_job_plan_list",
     GET,
@@ -82,7 +74,7 @@ GET_JOB_PLAN_LIST = row(
     v3=bound(_plan_list, False),
     v2=bound(_plan_list, True),
     v2_name="get_job_list",
-    v2_read=plan_page_v2,
+    v2_read=listed(JobPlanPage, JobPlan, 20),
     doc="""Return one page of a scope's job plans, newest changed first.
 
     The filters: ``name`` (a part of it), ``creator``, ``last_modify_user``,
@@ -142,12 +134,6 @@ def _account_list(
     return v3_scoped(scope, **filters, **page)
 
 
-def account_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> AccountPage:
-    """Read v2's bare account list as one page."""
-    items = parse(data, tuple[ExecutionAccount, ...])
-    return AccountPage(0, len(items), len(items), items)
-
-
 GET_ACCOUNT_LIST = row(
     "get_account_list",
     GET,
@@ -155,7 +141,7 @@ GET_ACCOUNT_LIST = row(
     v3=bound(_account_list, False),
     v2=bound(_account_list, True),
     v2_name="get_os_account",
-    v2_read=account_page_v2,
+    v2_read=listed(AccountPage, ExecutionAccount, None),
     doc="""Return one page of a scope's execution accounts (``ExecutionAccount.ref`` launches).
 
     On ESB v2 (``get_os_account``) every system account comes in one page.

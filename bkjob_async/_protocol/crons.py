@@ -31,9 +31,9 @@ from ._api import (
     POST,
     Pager,
     Params,
-    Parse,
     bound,
     ids,
+    listed,
     model,
     nothing,
     optional,
@@ -45,7 +45,7 @@ from ._api import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
 __all__ = [
     "DELETE_CRON",
@@ -155,26 +155,13 @@ def _cron_list(
     )
 
 
-def cron_page_v2(parse: Parse[Any], data: Any, sent: Mapping[str, Any], /) -> CronPage:
-    """Read v2's bare list as a page (no total) with the ``start`` and ``length`` sent.
-
-    A ``cron_id`` the scope lacks is ``[null]`` (``EsbCronJobResourceImpl`` lists the missing
-    cron it looked up): no cron, an empty page.
-    """
-    rows = data or []
-    if isinstance(rows, list):
-        rows = [row for row in rows if row is not None]
-    items = parse(rows, tuple[CronJob, ...])
-    return CronPage(int(sent.get("start", 0)), int(sent.get("length", 10)), None, items)
-
-
 GET_CRON_LIST = row(
     "get_cron_list",
     GET,
     model(CronPage),
     v3=bound(_cron_list, False),
     v2=bound(_cron_list, True),
-    v2_read=cron_page_v2,
+    v2_read=listed(CronPage, CronJob, 10, nulls=True),  # (a missing cron_id: [null])
     doc="""Return one page of a scope's cron jobs: running ones first, then paused ones, each
     last changed first (bk-job's order, ``CronJobDAOImpl``).
 

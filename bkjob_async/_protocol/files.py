@@ -82,7 +82,7 @@ def id_of(kind: type[T]) -> AnswerReader[T]:
 # --- file sources --------------------------------------------------------------------------------
 
 
-def file_source_v3(
+def file_source(
     scope: Scope,
     *,
     code: str,
@@ -129,7 +129,7 @@ def file_source_v3(
     )
 
 
-def file_source_detail_v3(scope: Scope, code: str) -> Params:
+def file_source_detail(scope: Scope, code: str) -> Params:
     """Spell ``get_file_source_detail``."""
     return v3_scoped(scope, code=plain(code, "code"))
 
@@ -138,7 +138,7 @@ CREATE_FILE_SOURCE = row(
     "create_file_source",
     POST,
     id_of(int),
-    v3=file_source_v3,
+    v3=file_source,
     doc="""Create a file source (a bk-repo by default, at ``base_url``) and return its id.
 
     ``code`` names it for good (a transfer's ``FileSource(file_source_code=...)``);
@@ -151,7 +151,7 @@ UPDATE_FILE_SOURCE = row(
     "update_file_source",
     POST,
     id_of(int),
-    v3=file_source_v3,
+    v3=file_source,
     doc="""Replace the file source ``code`` (every field, as ``create_file_source`` takes them);
     return its id.
     """,
@@ -161,7 +161,7 @@ GET_FILE_SOURCE_DETAIL = row(
     "get_file_source_detail",
     GET,
     model(FileSourceDetail),
-    v3=file_source_detail_v3,
+    v3=file_source_detail,
     esb=False,
     doc="""Return the file source ``code`` of a scope (gateway only).""",
     resource="`EsbFileSourceV3Resource`",
@@ -185,7 +185,7 @@ def _secret(secret: CredentialSecret) -> Params:
     }
 
 
-def create_credential_v3(
+def create_credential(
     scope: Scope, *, name: str, secret: CredentialSecret, description: str | None = None
 ) -> Params:
     """Spell ``create_credential``: the secret's values are secrets of the request."""
@@ -198,7 +198,7 @@ def create_credential_v3(
     return with_secrets(params, secret.secrets())
 
 
-def update_credential_v3(
+def update_credential(
     scope: Scope,
     credential_id: str,
     *,
@@ -208,12 +208,12 @@ def update_credential_v3(
 ) -> Params:
     """Spell ``update_credential``: bk-job replaces name, type, description and values (a value
     of ``KEEP_SECRET`` keeps the stored one)."""
-    params = create_credential_v3(scope, name=name, secret=secret, description=description)
+    params = create_credential(scope, name=name, secret=secret, description=description)
     params["id"] = check_text(credential_id, "credential_id")
     return params
 
 
-def credential_detail_v3(scope: Scope, credential_id: str) -> Params:
+def credential_detail(scope: Scope, credential_id: str) -> Params:
     """Spell ``get_credential_detail``."""
     return v3_scoped(scope, id=check_text(credential_id, "credential_id"))
 
@@ -222,7 +222,7 @@ CREATE_CREDENTIAL = row(
     "create_credential",
     POST,
     id_of(str),
-    v3=create_credential_v3,
+    v3=create_credential,
     doc="""Store a credential (``CredentialSecret.for_username_password(...)``, ...) and return
     its id; the secret is masked in every error and never comes back.
     """,
@@ -232,7 +232,7 @@ UPDATE_CREDENTIAL = row(
     "update_credential",
     POST,
     id_of(str),
-    v3=update_credential_v3,
+    v3=update_credential,
     doc="""Replace a credential's name, secret and description (a secret value of
     ``KEEP_SECRET`` keeps the stored one); return its id.
     """,
@@ -242,7 +242,7 @@ GET_CREDENTIAL_DETAIL = row(
     "get_credential_detail",
     GET,
     model(CredentialDetail),
-    v3=credential_detail_v3,
+    v3=credential_detail,
     esb=False,
     doc="""Return a credential's name, type and history, never its secret (gateway only).""",
     resource="`EsbCredentialV3Resource`",
@@ -251,7 +251,7 @@ GET_CREDENTIAL_DETAIL = row(
 # --- local files ---------------------------------------------------------------------------------
 
 
-def upload_url_v3(scope: Scope, file_names: Sequence[str]) -> Params:
+def upload_url(scope: Scope, file_names: Sequence[str]) -> Params:
     """Spell ``generate_local_file_upload_url`` (ESB only): one or more file names."""
     if isinstance(file_names, str) or not file_names:
         raise TypeError("file_names must be a non-empty sequence of file names (not one str)")
@@ -273,7 +273,7 @@ GENERATE_LOCAL_FILE_UPLOAD_URL = row(
     "generate_local_file_upload_url",
     POST,
     upload_urls,
-    v3=upload_url_v3,
+    v3=upload_url,
     gateway=False,
     idempotent=True,
     doc="""Return where to upload each local file, and the path a transfer then names (ESB only).""",

@@ -79,7 +79,7 @@ GET_JOB_INSTANCE_STATUS = row(
     v3=with_scope(job_status, v3_scoped),
     v2=with_scope(job_status, v2_scoped, "return_ip_result="),
     v4=with_scope(job_status, v3_scoped, "return_ip_result=return_execute_object_result"),
-    v4_read=_v4.job_status_v4,
+    v4_read=_v4.job_status,
     esb_method=GET,  # a poll: a query string, as ESB v2 suggests (spec §1.1)
     doc="""Return a job's status, its steps and (``with_hosts``) each host of the current round.""",
     resource="`EsbGetJobInstanceStatusV3Resource`; v2 `EsbGetJobInstanceStatusResource`; v4 `OpenApiGetJobInstanceStatusV4Resource`",
@@ -222,11 +222,11 @@ OPERATE_JOB_INSTANCE = row(
 MAX_OFFSET_V4, MAX_LENGTH_V4 = 10000, 200
 
 
-def _page_v3(start: int, length: int) -> Params:
+def _page(start: int, length: int) -> Params:
     return {"start": check_count(start, "start"), "length": check_length(length, 1000)}
 
 
-def _page_v4(start: int, length: int) -> Params:
+def _offset_page(start: int, length: int) -> Params:
     """v4 sends ``start`` as ``offset`` (0..10000) and takes ``length`` 1..200."""
     offset = check_count(start, "start")
     if offset > MAX_OFFSET_V4:
@@ -269,17 +269,13 @@ def _job_list(
     return v3_scoped(scope, create_time_start=begin, create_time_end=end, **filters, **paged)
 
 
-job_list_v3 = bound(_job_list, _page_v3)
-job_list_v4 = bound(_job_list, _page_v4)
-
-
 GET_JOB_INSTANCE_LIST = row(
     "get_job_instance_list",
     GET,
     model(JobInstancePage),
-    v3=job_list_v3,
-    v4=job_list_v4,
-    v4_read=_v4.job_page_v4,
+    v3=bound(_job_list, _page),
+    v4=bound(_job_list, _offset_page),
+    v4_read=_v4.job_page,
     doc="""Return one page of the jobs created in an aware window of up to 30 days (v3 only).
 
     The filters ``job_instance_id``, ``job_cron_id``, ``operator``, ``name``,

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-def ip_log_v3(scope: Scope, job_instance_id: int, step_instance_id: int, host: HostRef) -> Params:
+def ip_log(scope: Scope, job_instance_id: int, step_instance_id: int, host: HostRef) -> Params:
     """Spell ``get_job_instance_ip_log`` for one host of a step's current round."""
     return v3_scoped(scope, **step_ids(job_instance_id, step_instance_id), **host_ref(host))
 
@@ -36,7 +36,7 @@ GET_JOB_INSTANCE_IP_LOG = row(
     "get_job_instance_ip_log",
     GET,
     model(HostLog),
-    v3=ip_log_v3,
+    v3=ip_log,
     doc="""Return one host's log in a step's current round (v3 only).
 
     ``host`` is a ``bk_host_id``, a ``Host`` or a ``(bk_cloud_id, ip)`` pair; bk-job
@@ -46,7 +46,7 @@ GET_JOB_INSTANCE_IP_LOG = row(
 )
 
 
-def batch_log_v3(
+def batch_log(
     scope: Scope, job_instance_id: int, step_instance_id: int, hosts: Sequence[HostRef]
 ) -> Params:
     """Spell ``batch_get_job_instance_ip_log`` for 1 to 500 hosts.
@@ -78,14 +78,14 @@ def _ipv4_only(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def batch_logs_v3(
+def batch_logs(
     scope: Scope, job_instance_id: int, step_instance_id: int, hosts: Sequence[HostRef]
 ) -> Batches:
     """Spell one ``batch_get_job_instance_ip_log`` per 500 hosts, in order; none for none."""
     refs = host_refs(hosts)
     v3_scoped(scope, **step_ids(job_instance_id, step_instance_id))
     return Batches(
-        batch_log_v3(scope, job_instance_id, step_instance_id, refs[i : i + MAX_LOG_HOSTS])
+        batch_log(scope, job_instance_id, step_instance_id, refs[i : i + MAX_LOG_HOSTS])
         for i in range(0, len(refs), MAX_LOG_HOSTS)
     )
 
@@ -98,7 +98,7 @@ BATCH_GET_JOB_INSTANCE_IP_LOG = row(
     "batch_get_job_instance_ip_log",
     POST,
     _logs,
-    v3=batch_logs_v3,
+    v3=batch_logs,
     idempotent=True,
     doc="""Return the logs of any number of hosts, asked 500 at a time (bk-job's limit).
 
@@ -150,7 +150,7 @@ def _object_log(
     return v3_scoped(scope, **step, **lists)
 
 
-def object_logs_v4(
+def object_logs(
     scope: Scope,
     job_instance_id: int,
     step_instance_id: int,
@@ -174,8 +174,8 @@ def object_logs_v4(
 BATCH_GET_JOB_INSTANCE_EXECUTE_OBJECT_LOG = row(
     "batch_get_job_instance_execute_object_log",
     POST,
-    _v4.object_logs_v4,
-    v4=object_logs_v4,
+    _v4.object_logs,
+    v4=object_logs,
     idempotent=True,
     doc="""Return the logs of hosts or containers of a step, asked 50 at a time (gateway v4).
 

@@ -95,7 +95,7 @@ def _rule(
     }
 
 
-def rule_list_v3(
+def rule_list(
     *,
     expression: str | None = None,
     script_languages: Iterable[ScriptLanguage | int] | None = None,
@@ -121,7 +121,7 @@ GET_DANGEROUS_RULE_LIST = row(
     "get_dangerous_rule_list",
     POST,
     _rules,
-    v3=rule_list_v3,
+    v3=rule_list,
     idempotent=True,
     doc="""Return the dangerous-command rules by priority, or those that match (v3 only):
     ``expression`` and ``description`` as substrings, any of ``script_languages``.
@@ -130,7 +130,7 @@ GET_DANGEROUS_RULE_LIST = row(
 )
 
 
-def create_rule_v3(
+def create_rule(
     *,
     expression: str,
     script_languages: Iterable[ScriptLanguage | int],
@@ -145,7 +145,7 @@ CREATE_DANGEROUS_RULE = row(
     "create_dangerous_rule",
     POST,
     model(DangerousRule),
-    v3=create_rule_v3,
+    v3=create_rule,
     doc="""Add a rule (v3 only): a regular expression (Java's dialect, at most 250 characters)
     checked on each line of scripts in ``script_languages``. It starts disabled
     (``enable_dangerous_rule``); ``INTERCEPT`` then refuses to launch a matching script.
@@ -154,7 +154,7 @@ CREATE_DANGEROUS_RULE = row(
 )
 
 
-def update_rule_v3(
+def update_rule(
     rule_id: int,
     *,
     expression: str,
@@ -173,7 +173,7 @@ UPDATE_DANGEROUS_RULE = row(
     "update_dangerous_rule",
     POST,
     checked(DangerousRule, "rule", "id", lambda a: a.id),
-    v3=update_rule_v3,
+    v3=update_rule,
     doc="""Replace a rule's fields; whether it is enabled stays (v3 only).""",
     resource="`EsbDangerousRuleV3Resource`",
 )

@@ -268,7 +268,7 @@ GET_PUBLIC_SCRIPT_VERSION_DETAIL = row(
 )
 
 
-def script_detail_v2(scope: Scope | None, script_version_id: int) -> Params:
+def script_detail(scope: Scope | None, script_version_id: int) -> Params:
     """Spell v2's ``get_script_detail``: a version by id (``scope=None``: a public one)."""
     version = {"id": check_id(script_version_id, "script_version_id")}
     return version if scope is None else v2_scoped(scope, **version)
@@ -278,7 +278,7 @@ GET_SCRIPT_DETAIL = row(
     "get_script_detail",
     GET,
     checked(ScriptVersion, "script version", "id", lambda a: a.script_version_id),
-    v2=script_detail_v2,
+    v2=script_detail,
     doc="""Return one script version by id, without its text (ESB v2 only; on v3 use
     ``get_script_version_detail``). ``scope=None`` reads a public script's version.
     """,
@@ -511,7 +511,7 @@ DELETE_PUBLIC_SCRIPT = row(
 # --- check_script --------------------------------------------------------------------------------
 
 
-def check_script_v3(
+def check_script(
     content: str, *, script_language: ScriptLanguage | int = ScriptLanguage.SHELL
 ) -> Params:
     """Spell ``check_script``: the text's dangerous lines (no scope: the rules are global)."""
@@ -527,7 +527,7 @@ CHECK_SCRIPT = row(
     "check_script",
     POST,
     _findings,
-    v3=check_script_v3,
+    v3=check_script,
     idempotent=True,
     doc="""Check a script's text against the enabled dangerous-command rules (v3 only).
 

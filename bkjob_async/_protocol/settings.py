@@ -69,7 +69,7 @@ GET_LATEST_SERVICE_VERSION = row(
 MAX_SCOPES_LENGTH = 200
 
 
-def scopes_v4(*, start: int = 0, length: int = 10) -> Params:
+def scopes(*, start: int = 0, length: int = 10) -> Params:
     """Spell v4's ``get_user_authorized_scopes``: the user's scopes, ``start`` sent as ``offset``."""
     return {
         "offset": check_count(start, "start"),
@@ -80,8 +80,8 @@ def scopes_v4(*, start: int = 0, length: int = 10) -> Params:
 GET_USER_AUTHORIZED_SCOPES = row(
     "get_user_authorized_scopes",
     GET,
-    _v4.scope_page_v4,
-    v4=scopes_v4,
+    _v4.scope_page,
+    v4=scopes,
     doc="""Return a page of the scopes the user may use (gateway v4 only; ``length`` 1..200).""",
     resource="v4 `OpenApiUserScopeV4Resource` (`V4GetUserAuthorizedScopesResult`)",
 )

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-def template_list_v3(
+def template_list(
     scope: Scope,
     *,
     name: str | None = None,
@@ -55,7 +55,7 @@ GET_JOB_TEMPLATE_LIST = row(
     "get_job_template_list",
     GET,
     model(JobTemplatePage),
-    v3=template_list_v3,
+    v3=template_list,
     doc="""Return one page of a scope's job templates, last changed first (``name``: a part).""",
     resource="`EsbTemplateV3Resource`",
     pager=Pager(
@@ -85,7 +85,7 @@ GET_STEP_INSTANCE_DETAIL = row(
 GET_JOB_TEMPLATE_DETAIL = row(
     "get_job_template_detail",
     GET,
-    _v4.template_detail_v4,
+    _v4.template_detail,
     v4=ids(v3_scoped, id="job_template_id"),
     doc="""Return a job template with its steps and variables (gateway v4 only).""",
     resource="v4 `OpenApiJobTemplateV4Resource` (`OpenApiV4JobTemplateDetailDTO`)",
@@ -95,7 +95,7 @@ GET_JOB_TEMPLATE_DETAIL = row(
 MAX_PLAN_NAME = 60
 
 
-def create_plan_v4(
+def create_plan(
     scope: Scope,
     job_template_id: int,
     name: str,
@@ -145,8 +145,8 @@ def create_plan_v4(
 CREATE_JOB_PLAN = row(
     "create_job_plan",
     POST,
-    _v4.created_plan_v4,
-    v4=create_plan_v4,
+    _v4.created_plan,
+    v4=create_plan,
     doc="""Create a plan from a template (gateway v4 only): ``name`` 1 to 60 characters, the
     template's steps ``enable_steps`` (all if ``None``), ``variables`` by name (a text
     ``value`` or hosts as ``server``; a ``GlobalVar.password`` stays out of errors), and the

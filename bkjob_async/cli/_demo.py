@@ -30,7 +30,7 @@ from ..client import BkJobClient
 from ..config import Scope
 from ..models import JobStatus, StepOperation, StepType
 from ..models.requests import Account, Targets
-from ..polling import FoldedJob, Poller, PollerStatistics, PollPolicy
+from ..polling import Poller, PollerStatistics, PollPolicy
 from ..polling.events import Event, HostTransition, JobFinished
 from ._commands import wait_for_effect
 from ._follow import Mode, Shown, choose_mode, show_summary, showing, statistics_since
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import AsyncIterator, Callable, Iterator
 
+    from .._fold import FoldedJob
     from ..cluster import Cluster
     from ..testing import BkJobSimulator
     from ._format import Summary

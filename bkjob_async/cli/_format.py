@@ -24,20 +24,21 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._fold import TIMED_OUT, UNREACHABLE, Fold, FoldedJob, percentile
 from ..config import Scope
 from ..errors import ApiError, BkJobError, QuotaExceededError, RateLimitedError
 from ..models import JobInstanceStatus, JobStatus
 from ..models import enums as _enums
 from ..polling import FailedHost, events
-from ..polling._fold import TIMED_OUT, UNREACHABLE, Fold, FoldedJob, percentile
 from ..polling._tap import _seen
 from ._runtime import printable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from .._fold import FoldCounts
     from ..models import HostStatus, StepInstance
-    from ..polling import FoldCounts, JobSeen, PollerStatistics
+    from ..polling import JobSeen, PollerStatistics
     from ..polling._tracker import JobState
 
 __all__ = [

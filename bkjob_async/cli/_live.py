@@ -52,8 +52,9 @@ if TYPE_CHECKING:
 
     from rich.console import RenderableType
 
+    from .._fold import FoldCounts, FoldedJob
     from ..models import JobInstanceStatus
-    from ..polling import FoldCounts, FoldedJob, PollerStatistics
+    from ..polling import PollerStatistics
     from ..polling.events import Event
     from ._format import Summary, Tally, Workers
 

@@ -48,7 +48,6 @@ not written.
 """
 
 from ._codec import open_jobs
-from ._fold import Fold, FoldCounts, FoldedJob
 from ._launch import Launch
 from ._policy import PollPolicy
 from ._summary import FailedContainer, FailedHost, WatchSummary, failed_containers, failed_hosts
@@ -99,9 +98,6 @@ __all__ = [
     "Event",
     "FailedContainer",
     "FailedHost",
-    "Fold",
-    "FoldCounts",
-    "FoldedJob",
     "HostTransition",
     "JobChecks",
     "JobFinished",

@@ -2,7 +2,7 @@
 
 A watch's summary from the events it handed out: jobs by status, failed hosts, waiting jobs.
 
-A ``Fold`` (``_fold``) is fed the events a watch hands out (``Watch.summary()`` keeps one);
+A ``Told`` is fed the job-level events a watch hands out (``Watch.summary()`` keeps one);
 ``WatchSummary`` is its frozen snapshot, JSON-ready with ``to_dict()``. A wait for ends only
 polls its jobs without host rows (the job list, or job-level polls), so the snapshot of a job
 that ended may have none: such a job is listed in ``hosts_unread``, never counted as a job
@@ -14,17 +14,18 @@ A job in Kubernetes containers (the gateway v4) has its failed containers listed
 from __future__ import annotations
 
 import datetime as _dt
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
 
-from ..models import Container, Host, HostStatus, JobInstanceStatus
-from .events import JobFinished
+from ..models import Container, Host, HostStatus, JobInstanceStatus, JobStatus
+from .events import PERSON_WAITING, JobFinished, JobTransition, WatchFailed, WatchTimedOut
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from ..client import BkJobClient
     from ..config import Scope
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FailedContainer",
     "FailedHost",
+    "Told",
     "WatchSummary",
     "failed_containers",
     "failed_hosts",
@@ -149,13 +151,92 @@ def _failed_in(snapshot: JobInstanceStatus) -> list[Failed] | None:
         step_id = step.step_instance_id
         for row in step.hosts:
             if row.status.is_finished and not row.status.is_success:
-                found.append(FailedHost(job, step_id, row.host, row.status, row.exit_code))
+                code = row.error_code
+                found.append(
+                    FailedHost(job, step_id, row.host, row.status, row.exit_code, error_code=code)
+                )
         for one in step.containers or ():
             if one.status.is_finished and not one.status.is_success:
                 found.append(
                     FailedContainer(job, step_id, one.container, one.status, one.exit_code)
                 )
     return found
+
+
+def summarize(
+    job_ids: Iterable[int],
+    status: Callable[[int], JobStatus | None],
+    unwatched: Callable[[int], str | None],
+    rows: Callable[[int], list[Failed] | tuple[Failed, ...] | None],
+) -> WatchSummary:
+    """Return the ``WatchSummary`` of ``job_ids`` from each job's last status, why its watch was
+    given up (``None``: it was not) and its failed rows (``None``: its snapshot had none)."""
+    ids = tuple(job_ids)
+    known = {i: st for i in ids for st in (status(i),) if st}
+    counts = Counter(known[i].name if i in known else UNSEEN for i in ids)
+    finished = tuple(i for i in ids if i in known and known[i].is_finished)
+    failed = tuple(i for i in finished if not known[i].is_success)
+    found = {i: rows(i) for i in failed}
+    listed = [row for i in failed for row in found[i] or ()]
+    return WatchSummary(
+        jobs=len(ids),
+        statuses=dict(sorted(counts.items())),
+        finished=finished,
+        failed=failed,
+        failed_hosts=tuple(row for row in listed if isinstance(row, FailedHost)),
+        hosts_unread=tuple(i for i in failed if found[i] is None),
+        waiting=tuple(i for i in ids if known.get(i) in PERSON_WAITING),
+        unwatched={i: why for i in ids for why in (unwatched(i),) if why is not None},
+        failed_containers=tuple(row for row in listed if isinstance(row, FailedContainer)),
+    )
+
+
+class Told:
+    """What a watch handed out, per job: its last status, why its watch was given up, the failed
+    rows of its final snapshot; ``summary`` reads it (the dashboard's ``Fold`` counts hosts too).
+
+    Fed the job-level events (``JobTransition``, ``JobFinished``, ``WatchFailed``,
+    ``WatchTimedOut``); any other is ignored.
+    """
+
+    __slots__ = ("_rows", "_status", "_unwatched")
+
+    def __init__(self) -> None:
+        self._status: dict[int, JobStatus] = {}
+        #: The jobs given up on: the error's text, or ``"timed out"``.
+        self._unwatched: dict[int, str] = {}
+        #: The failed rows of each job's final snapshot (``None``: it had no host rows).
+        self._rows: dict[int, list[Failed] | None] = {}
+
+    def feed(self, event: object) -> None:
+        """Fold one event in."""
+        kind = type(event)
+        if kind is JobTransition:
+            assert isinstance(event, JobTransition)
+            self._status[event.job_instance_id] = event.current
+            self._unwatched.pop(event.job_instance_id, None)
+        elif kind is JobFinished:
+            assert isinstance(event, JobFinished)
+            job = event.job_instance_id
+            self._status[job] = event.status
+            self._unwatched.pop(job, None)
+            self._rows[job] = [] if event.status.is_success else _failed_in(event.snapshot)
+        elif kind is WatchFailed:
+            assert isinstance(event, WatchFailed)
+            error = event.error
+            self._unwatched[event.job_instance_id] = f"{type(error).__name__}: {error}"
+        elif kind is WatchTimedOut:
+            assert isinstance(event, WatchTimedOut)
+            if event.snapshot is not None:
+                self._status[event.job_instance_id] = event.snapshot.job.status
+            self._unwatched[event.job_instance_id] = "timed out"
+
+    def summary(self, job_ids: Iterable[int]) -> WatchSummary:
+        """Return the ``WatchSummary`` of ``job_ids`` (a watch's jobs now)."""
+        return summarize(job_ids, self._status.get, self._unwatched.get, self._rows_of)
+
+    def _rows_of(self, job: int) -> list[Failed] | None:
+        return self._rows.get(job, [])
 
 
 async def failed_hosts(

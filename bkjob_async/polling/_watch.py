@@ -19,7 +19,7 @@ import anyio.lowlevel
 from .. import errors
 from .._checks import check_bool
 from ..config import MAX_ID, check_id
-from ._fold import Fold
+from ._summary import Told
 from .events import (
     ContainerTransition,
     Event,
@@ -103,7 +103,7 @@ class Watch(anyio.abc.AsyncResource):
         self._single = single
         self._deadline = math.inf if deadline is None else anyio.current_time() + deadline
         #: What the watch handed out, per job (``summary``).
-        self._told = Fold(objects=False)
+        self._told = Told()
 
     def __len__(self) -> int:
         """How many jobs the watch holds (``jobs``)."""

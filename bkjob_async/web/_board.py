@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .. import _json
+from .._fold import Fold, percentile
 from ..models import HostStatus
-from ..polling import FailedHost, Fold
-from ..polling._fold import percentile
+from ..polling import FailedHost
 from ..polling.events import (
     ContainerTransition,
     HostTransition,

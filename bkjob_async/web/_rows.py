@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..polling import FoldedJob
+from .._fold import FoldedJob
 from ._feed import job_text
 
 if TYPE_CHECKING:
+    from .._fold import Fold
     from ..config import Scope
     from ..models import JobStatus
-    from ..polling import Fold
 
 __all__ = ["BUCKETS", "JobRow", "bucket_of"]
 

@@ -1,6 +1,7 @@
 """One poll, one straight line (issue 63, point 2): the modules of ``polling/`` a changed poll
 visits, from the due heap handing its job to a worker to the consumer reading the transition's
-``host`` and ``result``, are at most ten, and always the same ten."""
+``host`` and ``result``, are at most nine, and always the same nine (the dashboards' fold of
+events is not one of them: it is ``bkjob_async._fold``, outside the engine)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ WALK = [
     "_delivery",
     "_subscription",
     "_watch",
-    "_fold",
 ]
 
 #: What the driver asks of ``_decide``'s health before it sends, when the rate governor or an
@@ -105,7 +105,7 @@ def test_a_changed_poll_visits_ten_modules_in_a_line() -> None:
     entered = entered[entered.index("_due") :]  # (from the heap: the consumer waited before)
     first_visits = list(dict.fromkeys(entered))
     assert set(first_visits) <= set(WALK), first_visits
-    assert len(first_visits) <= 10
+    assert len(first_visits) <= len(WALK)
     assert first_visits[:6] == WALK[:6], first_visits  # heap, table, worker, read, decide, track
     # Once decided, no module before the decision is entered again but the heap's and the
     # driver's, which apply it (the reader is not called back, an event reads no reader).

@@ -1,13 +1,13 @@
-"""The dashboard's feed and the poller's tap, as values: numbering, resumption, bounds."""
+"""The dashboard's feed as values: numbering, resumption, bounds (the poller's tap: ``test_tap``)."""
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Sequence
 
 import pytest
 
+from bkjob_async import Fold
 from bkjob_async.config import Scope
 from bkjob_async.models import (
     Container,
@@ -19,20 +19,15 @@ from bkjob_async.models import (
     JobInstanceStatus,
     JobStatus,
 )
-from bkjob_async.polling import Fold
-from bkjob_async.polling._delivery import Dispatcher, StoreJournal
-from bkjob_async.polling._jobs import Registry
-from bkjob_async.polling._tap import JobSeen, StepSeen, Tap
+from bkjob_async.polling._tap import JobSeen, StepSeen
 from bkjob_async.polling.events import (
     ContainerTransition,
-    Event,
     HostTransition,
     JobFinished,
     JobTransition,
     WatchTimedOut,
     host_event_id,
 )
-from bkjob_async.polling.stores.memory import MemoryStore
 from bkjob_async.web._board import SAMPLES, Board, bucket_of
 from bkjob_async.web._feed import (
     Feed,
@@ -232,51 +227,6 @@ def test_buckets() -> None:
     ]:
         fold.feed(event)
         assert bucket_of(fold.job(1), listed=True) == bucket  # type: ignore[arg-type]
-
-
-def test_a_tap_is_attached_only_while_open_and_bounded() -> None:
-    registry = Registry(10)
-    delivery = Dispatcher(StoreJournal(MemoryStore()), registry)
-    tap = Tap(delivery, registry, limit=5)
-    assert delivery.taps == ()
-    with tap:
-        assert delivery.taps == (tap,)
-        events = [JobTransition(1, AT, None, JobStatus.RUNNING)] * 2
-        for _ in range(4):
-            tap.offer(SCOPE, events, None)
-        # 8 events past a limit of 5: the oldest batches went (4 kept), and are counted.
-        assert tap.dropped == 4
-        assert [len(e) for _, e, _ in tap.take()] == [2, 2]
-        assert tap.take() == []
-        with pytest.raises(RuntimeError):
-            tap.__enter__()
-    assert delivery.taps == ()
-    assert tap.jobs() == []
-    with pytest.raises(ValueError, match="limit"):
-        Tap(delivery, Registry(10), limit=0)
-
-
-def test_a_tap_with_a_sink_hands_each_delivery_over_at_once_and_survives_a_failing_one(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    registry = Registry(10)
-    delivery = Dispatcher(StoreJournal(MemoryStore()), registry)
-    got: list[tuple[int, bool]] = []
-
-    def sink(scope: Scope, events: Sequence[Event], last: Event | None) -> None:
-        if len(events) == 3:
-            raise RuntimeError("a bug in the reader")
-        got.append((len(events), last is not None))
-
-    events = [JobTransition(1, AT, None, JobStatus.RUNNING)]
-    with Tap(delivery, registry, limit=5, sink=sink) as tap:
-        tap.offer(SCOPE, events * 2, None)
-        tap.offer(SCOPE, events * 3, _job(1))  # the sink raises: lost, counted, logged
-        tap.offer(SCOPE, (), _job(2))
-        assert got == [(2, False), (0, True)]
-        assert tap.dropped == 4
-        assert tap.take() == []  # nothing is kept when a sink takes the deliveries
-    assert "a tap's sink failed" in caplog.text
 
 
 def test_the_transitions_rate_is_right_from_the_first_second_and_the_run_has_an_end() -> None:

@@ -25,6 +25,7 @@ from bkjob_async import (
     JobPlan,
     JobVariables,
     NotFoundError,
+    ResponseFormatError,
     Scope,
     ScriptSource,
     ScriptStepDetail,
@@ -334,6 +335,25 @@ def test_v2_reads_scripts_by_their_own_names_and_no_more():
         p.build("create_script", BIZ, name="n", content="c", version="1")
     with pytest.raises(UnsupportedOperationError):
         protocol("esb-jobv3").build("get_script_detail", BIZ, 9)
+
+
+def test_v2_reads_its_bare_lists_as_pages():
+    p = protocol("esb-v2")
+
+    def answer(api: str, data: Any, *args: Any, **kwargs: Any) -> Any:
+        return p.answer(api, data, p.spell(api, BIZ, *args, **kwargs))  # type: ignore[arg-type]
+
+    plans = answer("get_job_plan_list", [{"bk_job_id": 7, "name": "p"}], start=40, length=5)
+    assert (plans.start, plans.length, plans.total) == (40, 5, None)
+    assert [plan.job_plan_id for plan in plans.items] == [7]
+    assert answer("get_job_plan_list", []).length == 20  # (the length sent by default)
+    accounts = answer("get_account_list", [{"id": 3, "account": "root", "os_type": 1}] * 2)
+    assert (accounts.start, accounts.length, accounts.total) == (0, 2, 2)  # every one, one page
+    crons = answer("get_cron_list", [None], cron_id=9)  # (a cron_id the scope lacks)
+    assert (crons.start, crons.length, crons.total, crons.items) == (0, 20, None, ())
+    assert answer("get_cron_list", None).items == ()
+    with pytest.raises(ResponseFormatError):
+        answer("get_job_plan_list", [None])  # (only the cron list names a missing id so)
 
 
 # --- secrets ---------------------------------------------------------------------------------

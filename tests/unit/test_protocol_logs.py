@@ -18,7 +18,7 @@ from bkjob_async import (
     UnsupportedOperationError,
 )
 from bkjob_async._protocol import MAX_LOG_HOSTS, Protocol, Request
-from bkjob_async._protocol.logs import batch_log_v3
+from bkjob_async._protocol.logs import batch_log
 from tests.conftest import APP_SECRET
 
 BASE = "https://bk.example.com/prefix/"
@@ -156,11 +156,11 @@ def test_batch_takes_exactly_up_to_500_hosts() -> None:
         )
         == 500
     )
-    # One request of the batches is spelled by logs.batch_log_v3 (the table splits a call).
+    # One request of the batches is spelled by logs.batch_log (the table splits a call).
     with pytest.raises(ValueError, match="1 to 500 hosts"):
-        batch_log_v3(BIZ, 1, 2, [*hosts, 501])
+        batch_log(BIZ, 1, 2, [*hosts, 501])
     with pytest.raises(ValueError, match="not 0"):
-        batch_log_v3(BIZ, 1, 2, [])
+        batch_log(BIZ, 1, 2, [])
 
 
 def test_batch_ip_logs_splits_in_order() -> None:

@@ -1,4 +1,5 @@
-"""The batch follower on hand-made polls: batches read from host and step transitions alone."""
+"""``polling.batches``: the batch follower on hand-made polls, batches read from host and step
+transitions alone."""
 
 from __future__ import annotations
 

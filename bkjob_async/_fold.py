@@ -1,10 +1,10 @@
-"""One fold of a watch's events: jobs by status, hosts by status, failed hosts, latencies.
+"""Rule: the dashboards' fold of events counts as it is fed, so that reading never scans the jobs.
 
-Rule: ``feed`` (and ``seed``) is the only writer, and every count is kept up to date there,
-so reading never scans the jobs; what goes out is frozen: ``FoldedJob`` per job,
+Jobs by status, hosts by status, failed hosts, latencies. ``feed`` (and ``seed``) is the only
+writer, and every count is kept up to date there; what goes out is frozen: ``FoldedJob`` per job,
 ``FoldCounts`` for all, the failed hosts and containers as ``FailedHost``/``FailedContainer``,
-a ``WatchSummary``. A watch's summary (``Watch.summary()``), the command line and the web
-dashboard each keep one.
+a ``WatchSummary``. The web dashboard and the command line's views each keep one; the engine
+does not (a watch's own summary is ``polling._summary.Told``'s, which counts no host).
 
 A host (or a Kubernetes container, the gateway v4's, counted apart) is known by its job, step
 and key. With ``objects=True`` the fold keeps each one's last status, so a transition seen
@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
-from ..errors import ApiError, BkJobError, TransportError
-from ..models import Container, Host, HostStatus, JobInstanceStatus, JobStatus
-from ._summary import UNSEEN, FailedContainer, FailedHost, WatchSummary
-from ._tap import JobSeen
-from .events import (
-    PERSON_WAITING,
+from .errors import ApiError, BkJobError, TransportError
+from .models import Container, Host, HostStatus, JobInstanceStatus, JobStatus
+from .polling._summary import FailedContainer, FailedHost, WatchSummary, summarize
+from .polling._tap import JobSeen
+from .polling.events import (
     ContainerTransition,
     HostTransition,
     JobFinished,
@@ -46,8 +45,8 @@ from .events import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from ..models import ContainerResult, HostKey, HostResult, StepInstance
-    from .events import Event
+    from .models import ContainerResult, HostKey, HostResult, StepInstance
+    from .polling.events import Event
 
     Failed = FailedHost | FailedContainer
 
@@ -602,36 +601,25 @@ class Fold:
 
     def summary(self, job_ids: Iterable[int]) -> WatchSummary:
         """Return the ``WatchSummary`` of ``job_ids`` (a watch's jobs now)."""
-        ids = tuple(job_ids)
-        jobs = self._jobs
-        where = jobs.row
-        records = {i: where[i] for i in ids if i in where}
-        status = {i: st for i, r in records.items() for st in (jobs.status[r],) if st}
-        counts = Counter(status[i].name if i in status else UNSEEN for i in ids)
-        finished = tuple(i for i in ids if i in status and status[i].is_finished)
-        failed = tuple(i for i in finished if not status[i].is_success)
+        jobs, where = self._jobs, self._jobs.row
         by_job: dict[int, list[Failed]] = {}
         for (job, _, _), row in self._failed.items():
             by_job.setdefault(job, []).append(row)
-        unread = jobs.unread
-        rows = [row for i in failed if not unread[where[i]] for row in by_job.get(i, ())]
-        unwatched = {
-            i: (f"{type(error).__name__}: {error}" if error else "timed out")
-            for i, r in records.items()
-            if jobs.outcome[r] in (TIMED_OUT, UNREACHABLE, WATCH_FAILED)
-            for error in (jobs.error[r],)
-        }
-        return WatchSummary(
-            jobs=len(ids),
-            statuses=dict(sorted(counts.items())),
-            finished=finished,
-            failed=failed,
-            failed_hosts=tuple(row for row in rows if isinstance(row, FailedHost)),
-            hosts_unread=tuple(i for i in failed if unread[where[i]]),
-            waiting=tuple(i for i in ids if status.get(i) in PERSON_WAITING),
-            unwatched=unwatched,
-            failed_containers=tuple(row for row in rows if isinstance(row, FailedContainer)),
-        )
+
+        def status(job: int) -> JobStatus | None:
+            return jobs.status[where[job]] if job in where else None
+
+        def unwatched(job: int) -> str | None:
+            record = where.get(job)
+            if record is None or jobs.outcome[record] not in _BY_OUTCOME:
+                return None
+            error = jobs.error[record]
+            return f"{type(error).__name__}: {error}" if error else "timed out"
+
+        def rows(job: int) -> list[Failed] | None:
+            return None if jobs.unread[where[job]] else by_job.get(job, [])
+
+        return summarize(job_ids, status, unwatched, rows)
 
 
 def _key(event: HostTransition | ContainerTransition | None) -> Any:

@@ -1,4 +1,5 @@
-"""A launch as a value: one constructor per launch API, checked when built, JSON both ways."""
+"""``polling._launch``: a launch as a value, one constructor per launch API, checked when built,
+JSON both ways."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A watch's mailbox: exact up to its limit, then coalescing per host, step and job, in order."""
+"""``polling._subscription``: a watch's mailbox, exact up to its limit, then coalescing per host,
+step and job, in order."""
 
 from __future__ import annotations
 
