@@ -43,12 +43,17 @@ async def _interrupt_after(sim: BkJobSimulator, requests: int, event: anyio.Even
 async def test_interrupted_then_run_again_without_ids_it_resumes(
     sim: BkJobSimulator, env, tmp_path: Path
 ) -> None:
-    ids = [sim.create_job(SCOPE, PLAN) for _ in range(3)]
+    # One job of three 1-1.5 s steps: the first run cannot see every end before its eighth
+    # read, however slow a loaded machine starts it (all three jobs of PLAN alone could end
+    # before it, in fewer reads: the interrupt never came and the test hung).
+    slow = [StepPlan(hosts=3, duration=(1.0, 1.5)) for _ in range(3)]
+    ids = [sim.create_job(SCOPE, PLAN) for _ in range(2)] + [sim.create_job(SCOPE, slow)]
     db = str(tmp_path / "watch.db")
     interrupt = anyio.Event()
     async with anyio.create_task_group() as tg:
         tg.start_soon(_interrupt_after, sim, 8, interrupt)
         first = await run(["watch", *map(str, ids), "--state", db, *FAST], env, interrupt=interrupt)
+        tg.cancel_scope.cancel()  # (a run that ended by itself fails below, not hangs here)
     assert first.status == 130, first.err
     assert f"resume it with: bkjob-async watch --state {db}\n" in first.err
     assert len([e for e in first.lines if e["event"] == "job_finished"]) < 3
