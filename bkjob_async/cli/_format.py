@@ -686,9 +686,9 @@ class Workers:
     #: Job id -> the worker polling it.
     holders: Mapping[int, str] = attrs.field(init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
-        by_job = {job: worker for worker, jobs in self.held.items() for job in jobs}
-        object.__setattr__(self, "holders", by_job)
+    @holders.default
+    def _holders(self) -> Mapping[int, str]:
+        return {job: worker for worker, jobs in self.held.items() for job in jobs}
 
 
 def json_time(value: _dt.datetime) -> str:

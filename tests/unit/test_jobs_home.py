@@ -1,9 +1,9 @@
-"""Speed has one home in ``polling/``: the job table (``_jobs.py``).
+"""Speed has one home in the package: the job table (``polling/_jobs.py``).
 
-No other module of the package builds a tuple subclass or an object behind its constructor's
-back (``tuple.__new__``, ``object.__new__``), writes a frozen value's slot
-(``object.__setattr__``), or packs or reads a heap entry (``SHIFT``, ``_SLOT``): they read and
-write plain values, and the table alone knows how a job is kept.
+No other module of the package, in ``polling/`` or on any other floor, builds a tuple subclass
+or an object behind its constructor's back (``tuple.__new__``, ``object.__new__``), writes a
+frozen value's slot (``object.__setattr__``), or packs or reads a heap entry (``SHIFT``,
+``_SLOT``): they read and write plain values, and the table alone knows how a job is kept.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import bkjob_async.polling
+import bkjob_async
 
-POLLING = Path(bkjob_async.polling.__file__).parent
-HOME = POLLING / "_jobs.py"
+PACKAGE = Path(bkjob_async.__file__).parent
+HOME = PACKAGE / "polling" / "_jobs.py"
 
 #: ``owner.name`` attributes that build or change a value behind its class's back.
 TRICKS = {("tuple", "__new__"), ("object", "__new__"), ("object", "__setattr__")}
@@ -43,8 +43,8 @@ def tricks_in(source: str) -> list[str]:
 
 def test_only_the_table_uses_tuple_new_setattr_or_packed_keys() -> None:
     found = {
-        str(path.relative_to(POLLING)): tricks
-        for path in sorted(POLLING.rglob("*.py"))
+        str(path.relative_to(PACKAGE)): tricks
+        for path in sorted(PACKAGE.rglob("*.py"))
         if path != HOME and (tricks := tricks_in(path.read_text(encoding="utf-8")))
     }
     assert found == {}
