@@ -424,10 +424,8 @@ def get_step_instance_detail(world: World, call: Call) -> object:
     stores (shell, 7200 s, the scope's first account)."""
     params = call.params
     scope = scope_of(params)
-    job_id = params.ident("job_instance_id", codes.ILLEGAL_PARAM_NAMED)
-    step = _api._step(
-        world, job_id, params.ident("step_instance_id", codes.ILLEGAL_PARAM_NAMED), scope
-    )
+    job_id, step_id = call.checked()
+    step = _api._step(world, job_id, step_id, scope)
     planned = StepLaunch(content=step.plan.script_content, param=step.plan.script_param)
     launch = world.store.launches.get(step.id, planned)
     kind = {StepType.FILE: 2, StepType.MANUAL_CONFIRM: 3}.get(step.type, 1)
