@@ -70,6 +70,14 @@ class ApiFailure(Exception):
         """Return the message bk-job would send."""
         return self.message or codes.message(self.code, english, *self.args_)
 
+    @classmethod
+    def invalid(cls, key: str, english: bool, *args: object) -> ApiFailure:
+        """Return a failed bean validation: 1240003 with the text of ``key``
+        (``codes.VALIDATION``)."""
+        return cls(
+            codes.BAD_REQUEST, message=codes.localized(codes.VALIDATION[key], english, *args)
+        )
+
 
 class Encoded:
     """``data`` already encoded for the caller's flavor (the cached job status)."""
@@ -171,6 +179,8 @@ class Call:
             value = params.long(check.field)
             if value is None and check.bound and params.strict:
                 raise ApiFailure(codes.BAD_REQUEST)
+            if check.validation and value is None:
+                raise ApiFailure.invalid(check.validation, self.english)
             if value is None or not check.takes(value):
                 raise ApiFailure(check.code, *check.args)
             values.append(value)

@@ -24,17 +24,23 @@ def _positive(value: int) -> bool:
     return value >= 1
 
 
+def _given(value: int) -> bool:
+    return True
+
+
 @attrs.frozen
 class Check:
     """One field: the values it takes (``None`` never does), the code and message arguments
     for any other; ``bound``: a gateway GET binds it with ``@RequestParam``, so a missing one is
-    1240003 first (Spring's, before the resource's check)."""
+    1240003 first (Spring's, before the resource's check); ``validation``: the refusal is a
+    failed bean validation, 1240003 with the text of this key (``_codes.VALIDATION``)."""
 
     field: str
     code: int
     takes: Callable[[int], bool] = _positive
     args: tuple[object, ...] = ()
     bound: bool = False
+    validation: str | None = None
 
 
 def _named(field: str, code: int) -> Check:
@@ -42,10 +48,17 @@ def _named(field: str, code: int) -> Check:
     return Check(field, code, args=(field,), bound=True)
 
 
+def _required(field: str, key: str) -> Check:
+    """A field ``@NotNull`` on the request: any number, but one (1240003 with ``key``'s text)."""
+    return Check(field, codes.BAD_REQUEST, _given, validation=key)
+
+
 def _one_of(field: str, code: int, values: Iterable[int]) -> Check:
     return Check(field, code, frozenset(int(v) for v in values).__contains__)
 
 
+_RULE = (_required("id", "Id_empty"),)
+_VERSION = (_required("script_version_id", "ScriptVersionId_empty"),)
 _JOB = _named("job_instance_id", codes.MISSING_OR_ILLEGAL_NAMED)
 _STEP = _named("step_instance_id", codes.MISSING_OR_ILLEGAL_NAMED)
 _OPERATE_JOB = (
@@ -92,6 +105,20 @@ CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
         Check("id", codes.ILLEGAL_PARAM_REASON, args=("id", "id must be a positive integer")),
         Check("status", codes.ILLEGAL_PARAM_REASON, (0).__le__, ("status", "status must >= 0")),
     ),
+    ("v3", "update_dangerous_rule"): _RULE,
+    ("v3", "delete_dangerous_rule"): _RULE,
+    ("v3", "enable_dangerous_rule"): _RULE,
+    ("v3", "disable_dangerous_rule"): _RULE,
+    ("v3", "update_script_version"): _VERSION,
+    ("v3", "update_public_script_version"): (
+        _required("script_version_id", "ScriptVersion_empty"),
+    ),
+    ("v3", "publish_script_version"): _VERSION,
+    ("v3", "publish_public_script_version"): _VERSION,
+    ("v3", "disable_script_version"): _VERSION,
+    ("v3", "disable_public_script_version"): _VERSION,
+    ("v3", "delete_script_version"): _VERSION,
+    ("v3", "delete_public_script_version"): _VERSION,
 }
 
 

@@ -35,24 +35,46 @@ PROBED = [
     ("v3", "operate_job_instance", ("job_instance_id", "operation_code")),
     ("v3", "operate_step_instance", ("job_instance_id", "step_instance_id", "operation_code")),
     ("v3", "update_cron_status", ("id", "status")),
+    ("v3", "update_dangerous_rule", ("id",)),
+    ("v3", "delete_dangerous_rule", ("id",)),
+    ("v3", "enable_dangerous_rule", ("id",)),
+    ("v3", "disable_dangerous_rule", ("id",)),
+    ("v3", "update_script_version", ("script_id", "script_version_id")),
+    ("v3", "update_public_script_version", ("script_id", "script_version_id")),
+    ("v3", "publish_script_version", ("script_id", "script_version_id")),
+    ("v3", "publish_public_script_version", ("script_id", "script_version_id")),
+    ("v3", "disable_script_version", ("script_id", "script_version_id")),
+    ("v3", "disable_public_script_version", ("script_id", "script_version_id")),
+    ("v3", "delete_script_version", ("script_id", "script_version_id")),
+    ("v3", "delete_public_script_version", ("script_id", "script_version_id")),
 ]
-#: What main answered at f122b52, before the table: each answer's count, and all of them.
+#: What main answered at f122b52, before the table (code, arguments, English text): each
+#: answer's count, and all of them.
 COUNTS = {
-    "[1241002]": 120,
-    "[1244006]": 74,
-    "[1240003]": 67,
-    '[1241007, "job_instance_id"]': 40,
-    "[1245001]": 30,
-    '[1241007, "step_instance_id"]': 15,
-    "[1243009]": 12,
-    "[1244007]": 12,
-    '"ok"': 6,
-    '[1241010, "id", "id must be a positive integer"]': 6,
-    '[1241007, "bk_job_id"]': 5,
-    '[1241007, "job_plan_id"]': 5,
-    '[1241010, "status", "status must >= 0"]': 4,
+    '[1241002, "Invalid request parameters"]': 120,
+    '[1243001, "Script not exist"]': 120,
+    '[1244006, "Task instance does not exist"]': 74,
+    '[1240003, "Bad Request"]': 43,
+    '[1241007, "job_instance_id", "Missing or invalid request parameter [job_instance_id]"]': 40,
+    '[1240003, "Script content cannot be empty"]': 40,
+    '[1245001, "Cron job does not exist"]': 30,
+    '[1240003, "Invalid bk_scope_type"]': 24,
+    '[1240002, "Internal Server Error"]': 20,
+    '"ok"': 16,
+    '[1240003, "Script id cannot be empty"]': 16,
+    '[1241007, "step_instance_id", "Missing or invalid request parameter [step_instance_id]"]': 15,
+    '[1240003, "Script version id cannot be empty"]': 14,
+    '[1243009, "Job plan does not exist"]': 12,
+    '[1244007, "Task step instance does not exist"]': 12,
+    '[1240003, "High-risk statement regex can not be empty"]': 10,
+    '[1240003, "High-risk statement rule id can not be empty"]': 8,
+    '[1241010, "id", "id must be a positive integer", "Invalid request parameter [id], reason: id must be a positive integer"]': 6,
+    '[1241007, "bk_job_id", "Missing or invalid request parameter [bk_job_id]"]': 5,
+    '[1241007, "job_plan_id", "Missing or invalid request parameter [job_plan_id]"]': 5,
+    '[1241010, "status", "status must >= 0", "Invalid request parameter [status], reason: status must >= 0"]': 4,
+    '[1240003, "Script version cannot be empty"]': 2,
 }
-DIGEST = "6d55cdc15fd5e8c05d182485a6d8c40c92296edb8030afc7f80f76f5984f561e"
+DIGEST = "f9f286449629adaab6ff0a961528b851fe125993d3f62d4ff723a992bfe18bfa"
 FLAVORS = {"v2": (ApiFlavor.ESB_V2, V2_ENDPOINTS), "v3": (ApiFlavor.ESB_JOBV3, V3_ENDPOINTS)}
 
 
@@ -72,14 +94,14 @@ def answers() -> dict[str, object]:
                         routes[api].handler(world, call)
                         got: object = "ok"
                     except ApiFailure as failure:
-                        got = [failure.code, *map(str, failure.args_)]
+                        got = [failure.code, *map(str, failure.args_), failure.text(True)]
                     found[f"{generation} {api} {field}={value} strict={strict}"] = got
     return found
 
 
 def test_every_probe_is_answered_as_before_the_table() -> None:
     found = answers()
-    counts = collections.Counter(json.dumps(got) for got in found.values())
+    counts = collections.Counter(json.dumps(got, ensure_ascii=False) for got in found.values())
     assert dict(counts) == COUNTS
     text = json.dumps(found, sort_keys=True, indent=0)
     assert hashlib.sha256(text.encode()).hexdigest() == DIGEST
