@@ -58,6 +58,7 @@ def _one_of(field: str, code: int, values: Iterable[int]) -> Check:
 
 
 _RULE = (_required("id", "Id_empty"),)
+_ACCOUNT = (Check("id", codes.BAD_REQUEST, _given),)  # @NotNull
 _VERSION = (_required("script_version_id", "ScriptVersionId_empty"),)
 _JOB = _named("job_instance_id", codes.MISSING_OR_ILLEGAL_NAMED)
 _STEP = _named("step_instance_id", codes.MISSING_OR_ILLEGAL_NAMED)
@@ -105,6 +106,8 @@ CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
         Check("id", codes.ILLEGAL_PARAM_REASON, args=("id", "id must be a positive integer")),
         Check("status", codes.ILLEGAL_PARAM_REASON, (0).__le__, ("status", "status must >= 0")),
     ),
+    ("v3", "update_account"): _ACCOUNT,
+    ("v3", "delete_account"): _ACCOUNT,
     ("v3", "update_dangerous_rule"): _RULE,
     ("v3", "delete_dangerous_rule"): _RULE,
     ("v3", "enable_dangerous_rule"): _RULE,

@@ -35,6 +35,8 @@ PROBED = [
     ("v3", "operate_job_instance", ("job_instance_id", "operation_code")),
     ("v3", "operate_step_instance", ("job_instance_id", "step_instance_id", "operation_code")),
     ("v3", "update_cron_status", ("id", "status")),
+    ("v3", "update_account", ("id",)),
+    ("v3", "delete_account", ("id",)),
     ("v3", "update_dangerous_rule", ("id",)),
     ("v3", "delete_dangerous_rule", ("id",)),
     ("v3", "enable_dangerous_rule", ("id",)),
@@ -54,7 +56,7 @@ COUNTS = {
     '[1241002, "Invalid request parameters"]': 120,
     '[1243001, "Script not exist"]': 120,
     '[1244006, "Task instance does not exist"]': 74,
-    '[1240003, "Bad Request"]': 43,
+    '[1240003, "Bad Request"]': 47,
     '[1241007, "job_instance_id", "Missing or invalid request parameter [job_instance_id]"]': 40,
     '[1240003, "Script content cannot be empty"]': 40,
     '[1245001, "Cron job does not exist"]': 30,
@@ -72,9 +74,14 @@ COUNTS = {
     '[1241007, "bk_job_id", "Missing or invalid request parameter [bk_job_id]"]': 5,
     '[1241007, "job_plan_id", "Missing or invalid request parameter [job_plan_id]"]': 5,
     '[1241010, "status", "status must >= 0", "Invalid request parameter [status], reason: status must >= 0"]': 4,
+    '[1244003, "0", "Account [0] does not exist"]': 4,
+    '[1244003, "-1", "Account [-1] does not exist"]': 4,
+    '[1244003, "1", "Account [1] does not exist"]': 4,
+    '[1244003, "3", "Account [3] does not exist"]': 4,
+    '[1244003, "10000", "Account [10000] does not exist"]': 4,
     '[1240003, "Script version cannot be empty"]': 2,
 }
-DIGEST = "f9f286449629adaab6ff0a961528b851fe125993d3f62d4ff723a992bfe18bfa"
+DIGEST = "0288cd28e4a9f00228b34079d9f5b5d1c842a2e3fd3379db8f841fea4e99682a"
 FLAVORS = {"v2": (ApiFlavor.ESB_V2, V2_ENDPOINTS), "v3": (ApiFlavor.ESB_JOBV3, V3_ENDPOINTS)}
 
 
