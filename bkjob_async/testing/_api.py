@@ -114,15 +114,6 @@ class Params:
         except ValueError:
             raise ApiFailure(codes.BAD_REQUEST) from None
 
-    def ident(self, name: str, code: int) -> int:
-        """Return a required id >= 1, or raise ``code`` (named) like the resource checks."""
-        value = self.long(name)
-        if value is None and self.strict:
-            raise ApiFailure(codes.BAD_REQUEST)
-        if value is None or value < 1:
-            raise ApiFailure(code, name)
-        return value
-
     def flag(self, name: str, default: bool = False) -> bool:
         """Return a boolean parameter."""
         value = self.values.get(name)
@@ -604,10 +595,7 @@ def execute_job_plan(world: World, call: Call) -> object:
     """Instantiate a registered plan (v3 ``job_plan_id``, v2 ``execute_job`` ``bk_job_id``)."""
     params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
     scope = scope_of(params)
-    name = "bk_job_id" if v2 else "job_plan_id"
-    plan_id = params.ident(
-        name, codes.MISSING_OR_ILLEGAL_NAMED if v2 else codes.ILLEGAL_PARAM_NAMED
-    )
+    (plan_id,) = call.checked()
     _check_launch(call, timeout=None)
     plan = world.plans.get(plan_id)
     if plan is None or (plan.scope is not None and plan.scope != scope):
@@ -814,8 +802,7 @@ def get_job_instance_list(world: World, call: Call) -> object:
     """
     params = call.params
     scope = scope_of(params)
-    start_ms = params.ident("create_time_start", codes.MISSING_OR_ILLEGAL_NAMED)
-    end_ms = params.ident("create_time_end", codes.MISSING_OR_ILLEGAL_NAMED)
+    start_ms, end_ms = call.checked("get_job_instance_list")
     if end_ms - start_ms <= 0:
         raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "create_time_start|create_time_end")
     if end_ms - start_ms > _MAX_HISTORY_MS:

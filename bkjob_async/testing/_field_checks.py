@@ -1,7 +1,7 @@
 """Rule: a handler's checks of the ids and codes it is sent are rows here, named as bk-job names them.
 
 What a resource's ``checkRequest`` (or its bean validation) asks of the numeric fields it reads,
-as a table: per generation and API, each field in the order bk-job checks it, the values it
+as a table: per generation (v2, v3, v4) and API, each field in the order bk-job checks it, the values it
 takes and the code it refuses others with. Every field is one of that API's request fields in
 ``_fields`` (bk-job's request types, checked at import), never the client's spelling, so a key
 the client misspells is missing here as it is at bk-job. ``Call.checked`` reads a row.
@@ -53,10 +53,15 @@ def _required(field: str, key: str) -> Check:
     return Check(field, codes.BAD_REQUEST, _given, validation=key)
 
 
-def _one_of(field: str, code: int, values: Iterable[int]) -> Check:
-    return Check(field, code, frozenset(int(v) for v in values).__contains__)
+def _one_of(field: str, code: int, values: Iterable[int], *args: object) -> Check:
+    return Check(field, code, frozenset(int(v) for v in values).__contains__, args)
 
 
+_CONTEXT = (  # v4's job-analysis: which round of which execute object
+    Check("execute_count", codes.MISSING_OR_ILLEGAL_NAMED, _given, ("execute_count",)),
+    _one_of("execute_object_type", codes.MISSING_OR_ILLEGAL_NAMED, (1, 2), "execute_object_type"),
+    _named("execute_object_resource_id", codes.MISSING_OR_ILLEGAL_NAMED),
+)
 _RULE = (_required("id", "Id_empty"),)
 _ACCOUNT = (Check("id", codes.BAD_REQUEST, _given),)  # @NotNull
 _VERSION = (_required("script_version_id", "ScriptVersionId_empty"),)
@@ -94,6 +99,12 @@ CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
         _named("job_instance_id", codes.ILLEGAL_PARAM_NAMED),
         _named("step_instance_id", codes.ILLEGAL_PARAM_NAMED),
     ),
+    ("v2", "execute_job"): (_named("bk_job_id", codes.MISSING_OR_ILLEGAL_NAMED),),
+    ("v3", "execute_job_plan"): (_named("job_plan_id", codes.ILLEGAL_PARAM_NAMED),),
+    ("v3", "get_job_instance_list"): (
+        _named("create_time_start", codes.MISSING_OR_ILLEGAL_NAMED),
+        _named("create_time_end", codes.MISSING_OR_ILLEGAL_NAMED),
+    ),
     ("v2", "get_job_detail"): (_named("bk_job_id", codes.MISSING_OR_ILLEGAL_NAMED),),
     ("v3", "get_job_plan_detail"): (_named("job_plan_id", codes.MISSING_OR_ILLEGAL_NAMED),),
     ("v3", "get_cron_detail"): (Check("id", codes.ILLEGAL_PARAM),),
@@ -106,6 +117,10 @@ CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
         Check("id", codes.ILLEGAL_PARAM_REASON, args=("id", "id must be a positive integer")),
         Check("status", codes.ILLEGAL_PARAM_REASON, (0).__le__, ("status", "status must >= 0")),
     ),
+    ("v4", "get_job_template_detail"): (_named("id", codes.MISSING_OR_ILLEGAL_NAMED),),
+    ("v4", "create_job_plan"): (_named("job_template_id", codes.MISSING_OR_ILLEGAL_NAMED),),
+    ("v4", "get_file_task_context"): _CONTEXT,
+    ("v4", "get_script_task_context"): _CONTEXT,
     ("v3", "update_account"): _ACCOUNT,
     ("v3", "delete_account"): _ACCOUNT,
     ("v3", "update_dangerous_rule"): _RULE,

@@ -11,7 +11,7 @@ import json
 from bkjob_async.config import ApiFlavor
 from bkjob_async.testing import BkJobSimulator
 from bkjob_async.testing._api import ApiFailure, Call, Params
-from bkjob_async.testing._api_catalog import V2_ENDPOINTS, V3_ENDPOINTS
+from bkjob_async.testing._api_catalog import V2_ENDPOINTS, V3_ENDPOINTS, V4_ENDPOINTS
 
 #: Each API and the fields probed (bk-job's names), as the handlers read them before the table.
 PROBED = [
@@ -35,6 +35,21 @@ PROBED = [
     ("v3", "operate_job_instance", ("job_instance_id", "operation_code")),
     ("v3", "operate_step_instance", ("job_instance_id", "step_instance_id", "operation_code")),
     ("v3", "update_cron_status", ("id", "status")),
+    ("v2", "execute_job", ("bk_job_id",)),
+    ("v3", "execute_job_plan", ("job_plan_id",)),
+    ("v3", "get_job_instance_list", ("create_time_start", "create_time_end")),
+    ("v4", "get_job_template_detail", ("id",)),
+    ("v4", "create_job_plan", ("job_template_id",)),
+    (
+        "v4",
+        "get_file_task_context",
+        ("execute_count", "execute_object_type", "execute_object_resource_id"),
+    ),
+    (
+        "v4",
+        "get_script_task_context",
+        ("execute_count", "execute_object_type", "execute_object_resource_id"),
+    ),
     ("v3", "update_account", ("id",)),
     ("v3", "delete_account", ("id",)),
     ("v3", "update_dangerous_rule", ("id",)),
@@ -56,24 +71,35 @@ COUNTS = {
     '[1241002, "Invalid request parameters"]': 120,
     '[1243001, "Script not exist"]': 120,
     '[1244006, "Task instance does not exist"]': 74,
-    '[1240003, "Bad Request"]': 47,
+    '[1240003, "Bad Request"]': 54,
+    '[1240003, "Invalid bk_scope_type"]': 54,
     '[1241007, "job_instance_id", "Missing or invalid request parameter [job_instance_id]"]': 40,
     '[1240003, "Script content cannot be empty"]': 40,
     '[1245001, "Cron job does not exist"]': 30,
-    '[1240003, "Invalid bk_scope_type"]': 24,
+    '"ok"': 20,
+    '[1241007, "execute_object_type", "Missing or invalid request parameter [execute_object_type]"]': 20,
     '[1240002, "Internal Server Error"]': 20,
-    '"ok"': 16,
+    '[1241007, "mode", "Missing or invalid request parameter [mode]"]': 18,
     '[1240003, "Script id cannot be empty"]': 16,
     '[1241007, "step_instance_id", "Missing or invalid request parameter [step_instance_id]"]': 15,
     '[1240003, "Script version id cannot be empty"]': 14,
     '[1243009, "Job plan does not exist"]': 12,
     '[1244007, "Task step instance does not exist"]': 12,
+    '[1244012, "Job plan does not exist"]': 12,
+    '[1241007, "bk_job_id", "Missing or invalid request parameter [bk_job_id]"]': 10,
+    '[1241007, "execute_object_resource_id", "Missing or invalid request parameter [execute_object_resource_id]"]': 10,
     '[1240003, "High-risk statement regex can not be empty"]': 10,
+    '[1241007, "create_time_start|create_time_end", "Missing or invalid request parameter [create_time_start|create_time_end]"]': 8,
     '[1240003, "High-risk statement rule id can not be empty"]': 8,
     '[1241010, "id", "id must be a positive integer", "Invalid request parameter [id], reason: id must be a positive integer"]': 6,
-    '[1241007, "bk_job_id", "Missing or invalid request parameter [bk_job_id]"]': 5,
+    '[1243026, "Job template does not exist"]': 6,
     '[1241007, "job_plan_id", "Missing or invalid request parameter [job_plan_id]"]': 5,
+    '[1241005, "job_plan_id", "Invalid request parameter [job_plan_id]"]': 5,
+    '[1241007, "create_time_start", "Missing or invalid request parameter [create_time_start]"]': 5,
+    '[1241007, "create_time_end", "Missing or invalid request parameter [create_time_end]"]': 5,
+    '[1241007, "job_template_id", "Missing or invalid request parameter [job_template_id]"]': 5,
     '[1241010, "status", "status must >= 0", "Invalid request parameter [status], reason: status must >= 0"]': 4,
+    '[1241007, "execute_count", "Missing or invalid request parameter [execute_count]"]': 4,
     '[1244003, "0", "Account [0] does not exist"]': 4,
     '[1244003, "-1", "Account [-1] does not exist"]': 4,
     '[1244003, "1", "Account [1] does not exist"]': 4,
@@ -81,8 +107,12 @@ COUNTS = {
     '[1244003, "10000", "Account [10000] does not exist"]': 4,
     '[1240003, "Script version cannot be empty"]': 2,
 }
-DIGEST = "0288cd28e4a9f00228b34079d9f5b5d1c842a2e3fd3379db8f841fea4e99682a"
-FLAVORS = {"v2": (ApiFlavor.ESB_V2, V2_ENDPOINTS), "v3": (ApiFlavor.ESB_JOBV3, V3_ENDPOINTS)}
+DIGEST = "6f0cd827e181563264df1c33923aa6dee2001d6cd6bebb3b1ebf9acd332402b5"
+FLAVORS = {
+    "v2": (ApiFlavor.ESB_V2, V2_ENDPOINTS),
+    "v3": (ApiFlavor.ESB_JOBV3, V3_ENDPOINTS),
+    "v4": (ApiFlavor.APIGW_V4, V4_ENDPOINTS),
+}
 
 
 def answers() -> dict[str, object]:

@@ -10,10 +10,10 @@ import pytest
 from bkjob_async.config import ApiFlavor
 from bkjob_async.testing import _codes as codes
 from bkjob_async.testing._api import ApiFailure, Call, Params
-from bkjob_async.testing._api_catalog import V2_ENDPOINTS, V3_ENDPOINTS
+from bkjob_async.testing._api_catalog import V2_ENDPOINTS, V3_ENDPOINTS, V4_ENDPOINTS
 from bkjob_async.testing._field_checks import CHECKS, Check, unknown_fields
 
-FLAVORS = {"v2": ApiFlavor.ESB_V2, "v3": ApiFlavor.ESB_JOBV3}
+FLAVORS = {"v2": ApiFlavor.ESB_V2, "v3": ApiFlavor.ESB_JOBV3, "v4": ApiFlavor.APIGW_V4}
 
 
 def call(generation: str, api: str, values: dict[str, Any], *, strict: bool = False) -> Call:
@@ -42,7 +42,7 @@ def test_every_field_is_one_bk_jobs_request_of_that_generation_has() -> None:
 
 
 def test_every_row_is_an_api_the_simulator_serves() -> None:
-    served = {"v2": V2_ENDPOINTS, "v3": V3_ENDPOINTS}
+    served = {"v2": V2_ENDPOINTS, "v3": V3_ENDPOINTS, "v4": V4_ENDPOINTS}
     assert [key for key in CHECKS if key[1] not in served[key[0]]] == []
 
 
