@@ -1,10 +1,10 @@
 """Rule: a handler's checks of the ids and codes it is sent are rows here, named as bk-job names them.
 
 What a resource's ``checkRequest`` (or its bean validation) asks of the numeric fields it reads,
-as a table: per generation (v2, v3, v4) and API, each field in the order bk-job checks it, the values it
-takes and the code it refuses others with. Every field is one of that API's request fields in
-``_fields`` (bk-job's request types, checked at import), never the client's spelling, so a key
-the client misspells is missing here as it is at bk-job. ``Call.checked`` reads a row.
+as a table: per generation (v2, v3, v4) and API, each field in the order bk-job checks it, the
+values it takes and the code it refuses others with. Every field is one of that API's request
+fields in ``_fields`` (bk-job's request types, checked at import), never the client's spelling,
+so a key the client misspells is missing here as it is at bk-job. ``Call.checked`` reads a row.
 """
 
 from __future__ import annotations
