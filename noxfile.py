@@ -41,5 +41,5 @@ def oldest_redis(session: nox.Session) -> None:
     session.install("-e", ".[cli]", *DEV)
     session.install(OLDEST_REDIS)
     session.run("python", "-c", "import redis; assert redis.__version__ == '5.0.1'")
-    suites = ["tests/cluster/test_redis_tls.py", "tests/cluster/test_cluster.py"]
+    suites = ["tests/cluster/test_redis_tls.py", "tests/cluster/test_cluster_watch_set.py"]
     session.run("pytest", "-q", "-m", "not slow", *suites, *session.posargs)

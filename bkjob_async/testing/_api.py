@@ -29,6 +29,7 @@ from ..models.logs import MAX_LOG_BYTES
 from . import _codes as codes
 from ._engine import Job, OpError, Round, Step
 from ._fastwire import job_status_body
+from ._field_checks import CHECKS
 from ._plan import StepPlan, launch_vars
 from ._render import (
     StepQuery,
@@ -45,7 +46,7 @@ from ._world import World
 if TYPE_CHECKING:
     from ._hosts import SimHost
 
-__all__ = ["NUMBERS", "ApiFailure", "Call", "Encoded", "Endpoint", "Params"]
+__all__ = ["GENERATION", "NUMBERS", "ApiFailure", "Call", "Encoded", "Endpoint", "Params"]
 
 _BIZ_SET_IDS = range(8_000_000, 10_000_000)
 _MAX_HISTORY_MS = 30 * 24 * 3600 * 1000
@@ -68,6 +69,14 @@ class ApiFailure(Exception):
     def text(self, english: bool) -> str:
         """Return the message bk-job would send."""
         return self.message or codes.message(self.code, english, *self.args_)
+
+    @classmethod
+    def invalid(cls, key: str, english: bool, *args: object) -> ApiFailure:
+        """Return a failed bean validation: 1240003 with the text of ``key``
+        (``codes.VALIDATION``)."""
+        return cls(
+            codes.BAD_REQUEST, message=codes.localized(codes.VALIDATION[key], english, *args)
+        )
 
 
 class Encoded:
@@ -104,15 +113,6 @@ class Params:
             return int(str(value).strip())
         except ValueError:
             raise ApiFailure(codes.BAD_REQUEST) from None
-
-    def ident(self, name: str, code: int) -> int:
-        """Return a required id >= 1, or raise ``code`` (named) like the resource checks."""
-        value = self.long(name)
-        if value is None and self.strict:
-            raise ApiFailure(codes.BAD_REQUEST)
-        if value is None or value < 1:
-            raise ApiFailure(code, name)
-        return value
 
     def flag(self, name: str, default: bool = False) -> bool:
         """Return a boolean parameter."""
@@ -161,6 +161,30 @@ class Call:
     #: The gateway v4 runs this v3 handler: a container is an execute object it reads, not a
     #: host that bk-job's v2/v3 views cannot read (``in_containers``).
     objects: bool = False
+
+    def checked(self, api: str | None = None) -> tuple[int, ...]:
+        """Return the fields ``_field_checks`` has for ``api`` (this call's by default) in
+        its order, each checked as bk-job checks it; the first it refuses raises its code."""
+        params, values = self.params, []
+        for check in CHECKS[GENERATION[self.flavor], api or self.api]:
+            value = params.long(check.field)
+            if value is None and check.bound and params.strict:
+                raise ApiFailure(codes.BAD_REQUEST)
+            if check.validation and value is None:
+                raise ApiFailure.invalid(check.validation, self.english)
+            if value is None or not check.takes(value):
+                raise ApiFailure(check.code, *check.args)
+            values.append(value)
+        return tuple(values)
+
+
+#: The generation of ``_fields`` and ``_field_checks`` each flavor speaks.
+GENERATION = {
+    ApiFlavor.ESB_V2: "v2",
+    ApiFlavor.ESB_JOBV3: "v3",
+    ApiFlavor.APIGW_V3: "v3",
+    ApiFlavor.APIGW_V4: "v4",
+}
 
 
 @attrs.frozen
@@ -221,7 +245,7 @@ def get_job_instance_status(world: World, call: Call) -> object:
     """Answer from the per-job cache while the job's reported state is unchanged."""
     params = call.params
     scope = scope_of(params)
-    job_id = params.ident("job_instance_id", codes.MISSING_OR_ILLEGAL_NAMED)
+    (job_id,) = call.checked("get_job_instance_status")
     job = _job(world, job_id, scope)
     v2 = call.flavor is ApiFlavor.ESB_V2
     with_hosts = v2 or params.flag("return_ip_result")
@@ -246,9 +270,8 @@ def get_step_instance_status(world: World, call: Call) -> object:
     if not v2 and not (params.text("bk_scope_type") and params.text("bk_scope_id")):
         raise ApiFailure(codes.BAD_REQUEST)  # §7.12: the v3 resource binds the scope only
     scope = scope_of(params)
-    code = codes.MISSING_OR_ILLEGAL_NAMED if v2 else codes.BAD_REQUEST
-    job_id = params.ident("job_instance_id", code)
-    step = _step(world, job_id, params.ident("step_instance_id", code), scope)
+    job_id, step_id = call.checked()
+    step = _step(world, job_id, step_id, scope)
     if step.type is StepType.MANUAL_CONFIRM:
         raise ApiFailure(1241003)
     if not call.objects and in_containers(world, step):
@@ -273,13 +296,8 @@ def get_step_instance_status(world: World, call: Call) -> object:
 
 def operate_step_instance(world: World, call: Call) -> object:
     """Apply a step operation; unknown codes and bad ids are 1241002 (``checkRequest``)."""
-    params = call.params
-    scope = scope_of(params)
-    job_id, step_id = params.long("job_instance_id"), params.long("step_instance_id")
-    code = params.long("operation_code")
-    valid_codes = {int(op) for op in StepOperation}
-    if not job_id or job_id < 1 or not step_id or step_id < 1 or code not in valid_codes:
-        raise ApiFailure(codes.ILLEGAL_PARAM)
+    scope = scope_of(call.params)
+    job_id, step_id, code = call.checked()
     job = _job(world, job_id, scope)
     step = job.step(step_id)
     if step is None:
@@ -294,11 +312,8 @@ def operate_step_instance(world: World, call: Call) -> object:
 
 def operate_job_instance(world: World, call: Call) -> object:
     """Terminate (1, on jobs at 2 or 7) or start (2, on jobs at 1) a job."""
-    params = call.params
-    scope = scope_of(params)
-    job_id, code = params.long("job_instance_id"), params.long("operation_code")
-    if not job_id or job_id < 1 or code not in (1, 2):
-        raise ApiFailure(codes.ILLEGAL_PARAM)
+    scope = scope_of(call.params)
+    job_id, code = call.checked()
     job = _job(world, job_id, scope)
     try:
         if code == 1:
@@ -580,10 +595,7 @@ def execute_job_plan(world: World, call: Call) -> object:
     """Instantiate a registered plan (v3 ``job_plan_id``, v2 ``execute_job`` ``bk_job_id``)."""
     params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
     scope = scope_of(params)
-    name = "bk_job_id" if v2 else "job_plan_id"
-    plan_id = params.ident(
-        name, codes.MISSING_OR_ILLEGAL_NAMED if v2 else codes.ILLEGAL_PARAM_NAMED
-    )
+    (plan_id,) = call.checked()
     _check_launch(call, timeout=None)
     plan = world.plans.get(plan_id)
     if plan is None or (plan.scope is not None and plan.scope != scope):
@@ -607,15 +619,14 @@ def execute_job_plan(world: World, call: Call) -> object:
 # -- logs and history ---------------------------------------------------------------------------
 
 
-def _gse_step(world: World, params: Params) -> tuple[Step, int]:
+def _gse_step(world: World, call: Call, api: str) -> tuple[Step, int]:
     """Return the step of an ip-log request and its current round.
 
     The ip-log APIs have no ``execute_count`` parameter (§7.12): it is ignored. An unknown step
     is answered like an unknown job, 1244006 (§7.13).
     """
-    scope = scope_of(params)
-    job_id = params.ident("job_instance_id", codes.MISSING_OR_ILLEGAL_NAMED)
-    step_id = params.ident("step_instance_id", codes.MISSING_OR_ILLEGAL_NAMED)
+    scope = scope_of(call.params)
+    job_id, step_id = call.checked(api)
     try:
         step = _step(world, job_id, step_id, scope)
     except ApiFailure:
@@ -645,7 +656,7 @@ def _host_index(step: Step, host_id: int | None, cloud: int | None, ip: str | No
 def get_job_instance_ip_log(world: World, call: Call) -> object:
     """Return one host's log in one round (script text, or ``file_logs`` for file steps)."""
     params = call.params
-    step, count = _gse_step(world, params)
+    step, count = _gse_step(world, call, "get_job_instance_ip_log")
     host_id, cloud, ip = params.long("bk_host_id"), params.long("bk_cloud_id"), params.text("ip")
     if host_id is None and (cloud is None or not ip):
         raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "host_id/(bk_cloud_id+ip)")
@@ -713,7 +724,7 @@ def _capped(text: str) -> str:
 def batch_get_job_instance_ip_log(world: World, call: Call) -> object:
     """Return the logs of up to 500 hosts of one step round."""
     params = call.params
-    step, count = _gse_step(world, params)
+    step, count = _gse_step(world, call, "batch_get_job_instance_ip_log")
     wanted = _wanted_hosts(step, params)
     if not call.objects and in_containers(world, step):
         wanted = []
@@ -791,8 +802,7 @@ def get_job_instance_list(world: World, call: Call) -> object:
     """
     params = call.params
     scope = scope_of(params)
-    start_ms = params.ident("create_time_start", codes.MISSING_OR_ILLEGAL_NAMED)
-    end_ms = params.ident("create_time_end", codes.MISSING_OR_ILLEGAL_NAMED)
+    start_ms, end_ms = call.checked("get_job_instance_list")
     if end_ms - start_ms <= 0:
         raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "create_time_start|create_time_end")
     if end_ms - start_ms > _MAX_HISTORY_MS:
@@ -874,10 +884,8 @@ def _history_filter(
 
 def get_job_instance_log(world: World, call: Call) -> object:
     """v2: every step's hosts grouped by status and tag, with their logs."""
-    params = call.params
-    job = _job(
-        world, params.ident("job_instance_id", codes.MISSING_OR_ILLEGAL_NAMED), scope_of(params)
-    )
+    (job_id,) = call.checked()
+    job = _job(world, job_id, scope_of(call.params))
     if any(in_containers(world, step) for step in job.steps):
         raise ApiFailure(codes.INTERNAL_ERROR)  # a container's host is null (getHost())
     now, steps = world.now_ms(), []

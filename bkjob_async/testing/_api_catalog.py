@@ -23,7 +23,7 @@ from ..config import ApiFlavor, Scope
 from ..models.enums import StepType, TaskType
 from . import _api, _api_crons, _api_manage, _api_v4, _rules, _scripts
 from . import _codes as codes
-from ._api import NUMBERS, ApiFailure, Call, Endpoint, Params, paged, scope_of
+from ._api import GENERATION, NUMBERS, ApiFailure, Call, Endpoint, Params, paged, scope_of
 from ._fields import FIELDS
 from ._plan import MASK, StepPlan
 from ._render import v2_time
@@ -134,9 +134,8 @@ def get_job_instance_global_var_value(world: World, call: Call) -> object:
     values as launched, then what each ended step set; string variables only (v3 resource).
     v2 renames the lists and ``type`` to ``category`` (``EsbGetJobInstanceGlobalVarValueResourceImpl``)."""
     params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
-    job = _api._job(
-        world, params.ident("job_instance_id", codes.MISSING_OR_ILLEGAL_NAMED), scope_of(params)
-    )
+    (job_id,) = call.checked()
+    job = _api._job(world, job_id, scope_of(params))
     current = dict(world.job_vars.get(job.id, {}))
     plan = world.plans.get(job.plan_id)
     script_steps = [s for s in job.steps if s.type in (StepType.SCRIPT, StepType.SQL)]
@@ -320,7 +319,7 @@ def get_job_plan_detail(world: World, call: Call) -> object:
     1243009 for a plan the scope does not have (``TaskPlanService.getTaskPlan``)."""
     params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
     scope = scope_of(params)
-    plan_id = params.ident("bk_job_id" if v2 else "job_plan_id", codes.MISSING_OR_ILLEGAL_NAMED)
+    (plan_id,) = call.checked()
     plan = world.plans.get(plan_id)
     if plan is None or plan.scope not in (None, scope):
         raise ApiFailure(codes.TASK_PLAN_NOT_EXIST)
@@ -368,19 +367,16 @@ def _routes(flavor: ApiFlavor, *modules: Any) -> dict[str, Endpoint]:
         handler = wire and (handlers.get(wire.name) or handlers.get(name))
         if wire is not None and callable(handler):
             method = None if flavor is ApiFlavor.ESB_V2 else getattr(gateway, "method", None)
-            fields = FIELDS[_GENERATION[flavor]].get(wire.name)
+            fields = FIELDS[GENERATION[flavor]].get(wire.name)
             if fields is None:
                 raise RuntimeError(
-                    f"testing/_fields.py has no {wire.name} on {_GENERATION[flavor]}: "
+                    f"testing/_fields.py has no {wire.name} on {GENERATION[flavor]}: "
                     "run scripts/java_fields.py --requests over a bk-job checkout"
                 )
             routes[wire.name] = Endpoint(
                 _reading(handler, fields), method, ApiFlavor.ESB_JOBV3 in row.bindings
             )
     return routes
-
-
-_GENERATION = {ApiFlavor.ESB_JOBV3: "v3", ApiFlavor.ESB_V2: "v2", ApiFlavor.APIGW_V4: "v4"}
 
 
 def _reading(handler: Any, fields: Mapping[str, str]) -> Any:

@@ -129,11 +129,8 @@ def _matches(cron: SimCron, params: Params, prefix: str, v2: bool) -> bool:
 def get_cron_detail(world: World, call: Call) -> object:
     """One cron job with its variables; ``null`` data for one the scope lacks; 1241002 for no
     id (``EsbGetCronDetailV3Request.validate``)."""
-    params = call.params
-    scope = scope_of(params)
-    cron_id = params.long("id")
-    if cron_id is None or cron_id <= 0:
-        raise ApiFailure(codes.ILLEGAL_PARAM)
+    scope = scope_of(call.params)
+    (cron_id,) = call.checked()
     found = world.store.crons.get_in(scope, cron_id)
     return None if found is None else _row_v3(found, saved=False, with_vars=True)
 
@@ -281,17 +278,8 @@ def update_cron_status(world: World, call: Call) -> object:
     """Start (1) or pause (anything else) a cron job. v3: 1241010 for an id below 1 or a status
     below 0; v2: 1241002 unless ``cron_status`` is 0, 1 or 2. A one-off cron whose time has
     passed cannot start (1245006). Answers the id."""
-    params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
-    scope = scope_of(params)
-    cron_id = params.long("cron_id" if v2 else "id")
-    status = params.long("cron_status" if v2 else "status")
-    if v2:
-        if cron_id is None or cron_id <= 0 or status not in (0, 1, 2):
-            raise ApiFailure(codes.ILLEGAL_PARAM)
-    elif cron_id is None or cron_id <= 0:
-        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "id", "id must be a positive integer")
-    elif status is None or status < 0:
-        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "status", "status must >= 0")
+    scope = scope_of(call.params)
+    cron_id, status = call.checked()
     cron = world.store.crons.get_in(scope, cron_id)
     if cron is None:
         raise ApiFailure(CRON_JOB_NOT_EXIST)
@@ -300,16 +288,13 @@ def update_cron_status(world: World, call: Call) -> object:
     if start and not cron.expression and (cron.execute_time or 0) < now:
         raise ApiFailure(CRON_JOB_TIME_PASSED)
     cron.enabled, cron.modifier, cron.modify_s = start, call.username, now
-    return {"cron_id": cron_id} if v2 else {"id": cron_id}
+    return {"cron_id" if call.flavor is ApiFlavor.ESB_V2 else "id": cron_id}
 
 
 def delete_cron(world: World, call: Call) -> object:
     """Delete a cron job: 1240003 for no id (``@NotNull``), 1245001 for one the scope lacks."""
-    params = call.params
-    scope = scope_of(params)
-    cron_id = params.long("id")
-    if cron_id is None or cron_id < 1:
-        raise ApiFailure(codes.BAD_REQUEST)
+    scope = scope_of(call.params)
+    (cron_id,) = call.checked()
     if world.store.crons.get_in(scope, cron_id) is None:
         raise ApiFailure(CRON_JOB_NOT_EXIST)
     del world.store.crons[cron_id]

@@ -133,9 +133,7 @@ def update_account(world: World, call: Call) -> object:
     ``AccountDAOImpl.updateAccount``, the update clears ``db_system_account_id``."""
     params, now = call.params, world.now_ms()
     scope = scope_of(params)
-    account_id = params.long("id")
-    if account_id is None:
-        raise _bad()
+    (account_id,) = call.checked()
     _too_long(params, password=255, alias=255, description=1024)
     row = _account(world, scope, account_id)
     alias = params.text("alias") or row.alias
@@ -152,9 +150,7 @@ def delete_account(world: World, call: Call) -> object:
     a DB account runs as is 1243014."""
     params, store = call.params, world.store
     scope = scope_of(params)
-    account_id = params.long("id")
-    if account_id is None:
-        raise _bad()
+    (account_id,) = call.checked()
     old = _account(world, scope, account_id)
     if any(a.db_system_account_id == old.id for a in store.accounts.of(scope)):
         raise ApiFailure(DELETE_REF_ACCOUNT_FORBIDDEN)
@@ -424,10 +420,8 @@ def get_step_instance_detail(world: World, call: Call) -> object:
     stores (shell, 7200 s, the scope's first account)."""
     params = call.params
     scope = scope_of(params)
-    job_id = params.ident("job_instance_id", codes.ILLEGAL_PARAM_NAMED)
-    step = _api._step(
-        world, job_id, params.ident("step_instance_id", codes.ILLEGAL_PARAM_NAMED), scope
-    )
+    job_id, step_id = call.checked()
+    step = _api._step(world, job_id, step_id, scope)
     planned = StepLaunch(content=step.plan.script_content, param=step.plan.script_param)
     launch = world.store.launches.get(step.id, planned)
     kind = {StepType.FILE: 2, StepType.MANUAL_CONFIRM: 3}.get(step.type, 1)

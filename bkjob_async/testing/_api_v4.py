@@ -269,10 +269,10 @@ _MAX_PLAN_NAME = 60
 _PLAN_NAME_EXIST = 1243042
 
 
-def _template(world: World, params: Params, key: str) -> Any:
-    """The plan of the template ``params[key]`` names (every simulated plan has its own)."""
-    scope = scope_of(params)
-    template_id = params.ident(key, codes.MISSING_OR_ILLEGAL_NAMED)
+def _template(world: World, call: Call) -> Any:
+    """The plan of the template the call names (every simulated plan has its own)."""
+    scope = scope_of(call.params)
+    (template_id,) = call.checked()
     for plan in world.plans.values():
         if plan.template_id == template_id and plan.scope in (None, scope):
             return scope, plan
@@ -281,7 +281,7 @@ def _template(world: World, params: Params, key: str) -> Any:
 
 def get_job_template_detail(world: World, call: Call) -> object:
     """A template's detail (``OpenApiV4JobTemplateDetailDTO``); times in epoch seconds."""
-    scope, plan = _template(world, call.params, "id")
+    scope, plan = _template(world, call)
     variables = [
         {
             "name": v.name,
@@ -310,7 +310,7 @@ def get_job_template_detail(world: World, call: Call) -> object:
 def create_job_plan(world: World, call: Call) -> object:
     """A new plan of a template's steps (``V4CreateJobPlanRequest``: a name of 1 to 60)."""
     params = call.params
-    scope, template = _template(world, params, "job_template_id")
+    scope, template = _template(world, call)
     name = params.text("name")
     if not name or not name.strip() or len(name) > _MAX_PLAN_NAME:
         raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "name")
@@ -371,14 +371,7 @@ def _context_target(call: Call) -> dict[str, Any]:
         k: params.raw(k)
         for k in ("bk_scope_type", "bk_scope_id", "job_instance_id", "step_instance_id")
     }
-    if params.long("execute_count") is None:
-        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "execute_count")
-    kind = params.long("execute_object_type")
-    if kind not in (1, 2):
-        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "execute_object_type")
-    values["bk_host_id"] = params.ident(
-        "execute_object_resource_id", codes.MISSING_OR_ILLEGAL_NAMED
-    )
+    _count, _kind, values["bk_host_id"] = call.checked()
     return values
 
 

@@ -87,13 +87,6 @@ def _unique(world: World, call: Call, rule_id: int | None, expression: str, mask
             raise fail(call, DANGEROUS_RULE_EXIST, expression)
 
 
-def _rule_id(call: Call) -> int:
-    rule_id = call.params.long("id")
-    if rule_id is None:
-        raise fail(call, "Id_empty")
-    return rule_id
-
-
 def _existing(world: World, rule_id: int) -> SimRule:
     rule = world.store.rules.get(rule_id)
     if rule is None:  # bk-job dereferences the missing rule: its catch-all answers 1240002
@@ -129,7 +122,7 @@ def create_dangerous_rule(world: World, call: Call) -> object:
 
 def update_dangerous_rule(world: World, call: Call) -> object:
     """Replace a rule's expression, languages, description and action; status is kept."""
-    rule_id = _rule_id(call)
+    (rule_id,) = call.checked()
     expression, mask, description, action = _check_rule(call, call.params)
     rule = _existing(world, rule_id)
     _unique(world, call, rule_id, expression, mask)
@@ -145,12 +138,12 @@ def update_dangerous_rule(world: World, call: Call) -> object:
 
 def delete_dangerous_rule(world: World, call: Call) -> object:
     """Delete a rule (a missing one too: bk-job answers success)."""
-    world.store.remove_rule(_rule_id(call))
+    world.store.remove_rule(*call.checked())
     return None
 
 
 def _set_status(world: World, call: Call, status: int) -> object:
-    rule = _existing(world, _rule_id(call))
+    rule = _existing(world, *call.checked())
     rule.status, rule.modifier, rule.modify_ms = status, call.username, world.now_ms()
     return {"id": rule.id, "status": rule.status}
 

@@ -52,8 +52,7 @@ def fail(call: Call, key: int | str, *args: object) -> ApiFailure:
     1240003 with the text of its key (``codes.VALIDATION``)."""
     if isinstance(key, int):
         return ApiFailure(key, *args)
-    text = codes.localized(codes.VALIDATION[key], call.english, *args)
-    return ApiFailure(codes.BAD_REQUEST, message=text)
+    return ApiFailure.invalid(key, call.english, *args)
 
 
 def decode(value: str | None) -> str | None:
@@ -121,13 +120,6 @@ def _check_content(call: Call, params: Params) -> str:
     if not content:
         raise fail(call, "ScriptContent_empty")
     return decode(content) or ""
-
-
-def _required_id(call: Call, params: Params, key: str = "ScriptVersionId_empty") -> int:
-    value = params.long("script_version_id")
-    if value is None:
-        raise fail(call, key)
-    return value
 
 
 def _required_script_id(call: Call, params: Params) -> str:
@@ -277,9 +269,7 @@ def _update_version(world: World, call: Call, public: bool) -> object:
     """``updateScriptVersion``: only a draft's content and description (1241003 otherwise)."""
     params, scope = call.params, _scope(call, public)
     _required_script_id(call, params)
-    version_id = _required_id(
-        call, params, "ScriptVersion_empty" if public else "ScriptVersionId_empty"
-    )
+    (version_id,) = call.checked()
     content = _check_content(call, params)
     row = find_version(world, call, scope, version_id)
     if row.status != DRAFT:
@@ -294,7 +284,7 @@ def _managed(world: World, call: Call, public: bool) -> SimScriptVersion:
     belong to ``script_id`` (1243001 otherwise)."""
     params, scope = call.params, _scope(call, public)
     script_id = _required_script_id(call, params)
-    version_id = _required_id(call, params)
+    (version_id,) = call.checked()
     row = find_version(world, call, scope, version_id)
     if row.script.id != script_id:
         raise fail(call, codes.SCRIPT_NOT_EXIST)
@@ -338,7 +328,7 @@ def _delete_version(world: World, call: Call, public: bool) -> object:
     """Delete one version; the script goes with its last (``deleteScriptVersion``)."""
     params = call.params
     _required_script_id(call, params)
-    version_id = _required_id(call, params)
+    (version_id,) = call.checked()
     world.store.drop_version(find_version(world, call, _scope(call, public), version_id))
     return None
 

@@ -20,7 +20,7 @@ from bkjob_async import Scope
 from bkjob_async.cli import amain
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from .test_events import a_lease, publish, take
+from .test_cluster_events import a_lease, publish, take
 
 SCOPE = Scope.biz(2)
 ENV = {"BKJOB_APP_CODE": "app", "BKJOB_APP_SECRET": "s", "BKJOB_USERNAME": "admin"}

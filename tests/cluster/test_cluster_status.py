@@ -12,7 +12,7 @@ from bkjob_async import Scope
 from bkjob_async.cli import amain
 from bkjob_async.cluster import ClusterReader, LeaseKeeper, delete_group, replay_dead_letters
 
-from .test_events import a_lease, made, publish, take
+from .test_cluster_events import a_lease, made, publish, take
 
 SCOPE = Scope.biz(2)
 

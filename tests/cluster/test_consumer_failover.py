@@ -23,7 +23,7 @@ from bkjob_async.cli import amain
 from bkjob_async.cluster import ClusterError, LeaseKeeper
 from bkjob_async.cluster._entries import encode_entry
 
-from .test_events import made
+from .test_cluster_events import made
 
 #: Events the publisher appends: before, through and after the failover.
 EVENTS = 200

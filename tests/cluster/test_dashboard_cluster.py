@@ -25,8 +25,8 @@ from bkjob_async.testing import BkJobSimulator
 from bkjob_async.web import dashboard_app
 from tests.e2e.browser import chromium, launched
 
+from .test_cluster_events import a_lease, made, publish, take
 from .test_cluster_status import snapshot, two_workers_and_a_lagging_group
-from .test_events import a_lease, made, publish, take
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

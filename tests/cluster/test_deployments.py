@@ -14,11 +14,11 @@ from bkjob_async.cluster import Cluster, ClusterError, ClusterUnavailableError, 
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from . import (
-    test_cluster,
-    test_events,
+    test_cluster_events,
+    test_cluster_rate,
+    test_cluster_watch_set,
     test_fencing,
     test_leases,
-    test_rate,
     test_store_contract,
     test_worker,
 )
@@ -120,19 +120,22 @@ async def test_workers_on_a_redis_cluster_keep_every_key_in_one_slot(make_cluste
 #: those whose leases of 0.3 s leave no room for a cluster client's first read of the slot map
 #: on a loaded machine (the fault tests hold fencing to account on the Redis Cluster).
 ON_A_REDIS_CLUSTER = [
-    (test_cluster, "test_submit_and_cancel_keep_the_watch_set"),
-    (test_cluster, "test_large_submits_are_split_and_all_land"),
-    (test_cluster, "test_commit_writes_state_and_events_at_once"),
-    (test_cluster, "test_a_different_partition_count_is_refused"),
-    (test_cluster, "test_a_connection_closed_under_a_command_is_unavailable_and_then_used_again"),
-    (test_events, "test_every_group_sees_every_event"),
-    (test_events, "test_a_dead_consumers_events_are_claimed_by_another"),
-    (test_events, "test_many_events_are_acknowledged_in_one_call"),
-    (test_events, "test_an_event_delivered_too_often_goes_to_the_dead_letters"),
+    (test_cluster_watch_set, "test_submit_and_cancel_keep_the_watch_set"),
+    (test_cluster_watch_set, "test_large_submits_are_split_and_all_land"),
+    (test_cluster_watch_set, "test_commit_writes_state_and_events_at_once"),
+    (test_cluster_watch_set, "test_a_different_partition_count_is_refused"),
+    (
+        test_cluster_watch_set,
+        "test_a_connection_closed_under_a_command_is_unavailable_and_then_used_again",
+    ),
+    (test_cluster_events, "test_every_group_sees_every_event"),
+    (test_cluster_events, "test_a_dead_consumers_events_are_claimed_by_another"),
+    (test_cluster_events, "test_many_events_are_acknowledged_in_one_call"),
+    (test_cluster_events, "test_an_event_delivered_too_often_goes_to_the_dead_letters"),
     (test_fencing, "test_a_fencing_counter_gone_back_is_set_up_reported_and_outgrown"),
     (test_leases, "test_a_joining_worker_gets_its_share_and_tokens_grow"),
     (test_leases, "test_holders_names_the_live_workers_and_who_holds_each_partition"),
-    (test_rate, "test_a_binding_budget_serves_concurrent_acquirers_a_batch_a_round_trip"),
+    (test_cluster_rate, "test_a_binding_budget_serves_concurrent_acquirers_a_batch_a_round_trip"),
     (
         test_store_contract,
         "test_a_worker_taking_over_loads_the_last_fenced_state_and_the_old_one_is_refused",

@@ -16,7 +16,7 @@ from tests.durable.conftest import BIZ
 from tests.durable.test_contract import *  # noqa: F403 - the shared contract, run here on Redis
 
 from .redis_server import sigcont, sigstop
-from .test_cluster import a_connection_closed_under_the_next_command
+from .test_cluster_watch_set import a_connection_closed_under_the_next_command
 
 
 @pytest.fixture

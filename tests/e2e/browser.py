@@ -28,7 +28,7 @@ from .. import load
 #: How many times its promise a ``Page.wait_for`` waits at most on a loaded machine.
 MAX_SCALE = 3.0
 
-__all__ = ["Browser", "Page", "chromium", "launched"]
+__all__ = ["HEADLESS", "Browser", "Page", "chromium", "launched"]
 
 
 def chromium() -> str:
@@ -197,22 +197,29 @@ class Page:
         path.write_bytes(base64.b64decode(shot["data"]))
 
 
+#: Headless Chromium on loopback only: no sandbox (the suite may run as root), no GPU, no
+#: first-run pages, no background traffic, no proxy.
+HEADLESS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--metrics-recording-only",
+    "--no-proxy-server",
+)
+
+
 @contextlib.asynccontextmanager
 async def launched(profile: pathlib.Path) -> AsyncIterator[Browser]:
     """Start headless Chromium and yield a DevTools connection to it; end it after."""
     argv = [
         chromium(),
-        "--headless",
-        "--no-sandbox",  # the suite may run as root
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--metrics-recording-only",
-        "--no-proxy-server",
+        *HEADLESS,
         "--remote-debugging-address=127.0.0.1",
         "--remote-debugging-port=0",
         f"--user-data-dir={profile}",

@@ -21,7 +21,7 @@ from bkjob_async import (
 )
 from bkjob_async.testing import Request, Response
 from tests.conftest import RecordingServer, envelope, json_answer
-from tests.e2e.test_client import BIZ, assert_auth, client_for, path
+from tests.e2e.test_client_wire import BIZ, assert_auth, client_for, path
 
 V3_FLAVORS = ["apigw-v3", "esb-jobv3"]
 SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}

@@ -18,10 +18,8 @@ from __future__ import annotations
 import functools
 import html.parser
 import http.server
-import os
 import pathlib
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -30,6 +28,7 @@ import urllib.parse
 import pytest
 
 from . import docs_build
+from .browser import HEADLESS, chromium
 
 pytestmark = pytest.mark.timeout(400)  # two builds (unless make docs ran), then a browser
 
@@ -68,32 +67,11 @@ def server(site: pathlib.Path):
         thread.join(5)
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    reason = "chromium is not installed: `make chromium` installs Debian's package (root)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 def _open(url: str, profile: pathlib.Path, *extra: str) -> str:
     """Load ``url`` in headless Chromium (loopback only, no background traffic); return the DOM."""
     argv = [
-        _chromium(),
-        "--headless",
-        "--no-sandbox",  # the suite may run as root
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-default-apps",
-        "--disable-extensions",
-        "--metrics-recording-only",
-        "--no-proxy-server",
+        chromium(),
+        *HEADLESS,
         f"--user-data-dir={profile}",
         "--virtual-time-budget=3000",
         *extra,

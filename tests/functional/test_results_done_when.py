@@ -9,7 +9,6 @@ jobs: one job-list read a visit while none ended) and
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import anyio
@@ -27,32 +26,10 @@ from bkjob_async.testing import (
     run_virtual,
 )
 
+from ..peer_readings import bk_sops
+
 SCOPE = Scope.biz(2)
 CREDENTIALS = {"app_code": "a", "app_secret": "s", "username": "admin"}
-
-#: bk-sops' own configuration and extraction, as its source has them (bk-sops 1c5e18d1,
-#: ``pipeline_plugins/components/collections/sites/open/job/base.py``), logging left out.
-LOG_VAR_SEARCH_CONFIGS = [{"re": r"<SOPS_VAR>(.+?)</SOPS_VAR>", "kv_sep": ":"}]
-
-
-def get_sops_var_dict_from_log_text(log_text: str) -> dict[str, str]:
-    sops_var_dict: dict[str, str] = {}
-    for var_search_config in LOG_VAR_SEARCH_CONFIGS:
-        reg = var_search_config["re"]
-        excape_reg = reg.replace("<", "&lt;").replace(">", "&gt;")
-        kv_sep = var_search_config["kv_sep"]
-        sops_key_val_list = re.findall(reg, log_text, re.DOTALL)
-        sops_key_val_list.extend(re.findall(excape_reg, log_text, re.DOTALL))
-        if len(sops_key_val_list) == 0:
-            continue
-        for sops_key_val in sops_key_val_list:
-            if kv_sep not in sops_key_val:
-                continue
-            sops_key, sops_val = sops_key_val.split(kv_sep, 1)
-            if len(sops_key) == 0:
-                continue
-            sops_var_dict.update({sops_key: sops_val})
-    return sops_var_dict
 
 
 def _printed(job: int, step: int, host: Host) -> str:
@@ -96,7 +73,7 @@ def test_a_2000_host_job_every_log_at_a_deadline_in_4_requests_plus_retries() ->
     assert len({row.host.key for row in rows}) == 2000  # the running hosts included
     values = extract(logs)
     for row in rows:
-        assert values[row.host] == get_sops_var_dict_from_log_text(row.log_content or "")
+        assert values[row.host] == bk_sops(row.log_content or "")
         done = row.host.key not in running
         assert ("last" in values[row.host]) is done  # a running host's log is its text so far
     assert {v["id"] for v in values.values()} >= {"escaped"}

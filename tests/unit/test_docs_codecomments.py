@@ -5,13 +5,12 @@ shows the code of the English page commented in Chinese, warning of a comment le
 from __future__ import annotations
 
 import importlib
-import pathlib
 import subprocess
 import sys
 
 import pytest
 
-EXT = pathlib.Path(__file__).resolve().parents[2] / "docs" / "_ext"
+from ..docs_ext import EXT, extensions_importable
 
 CODE = """\
 import os  # noqa: F401
@@ -25,11 +24,8 @@ print(url)  # 127.0.0.1:8000
 
 @pytest.fixture(scope="module")
 def codecomments():
-    sys.path.insert(0, str(EXT))
-    try:
+    with extensions_importable():
         yield importlib.import_module("codecomments")
-    finally:
-        sys.path.remove(str(EXT))
 
 
 def test_only_comments_of_words_are_messages(codecomments) -> None:

@@ -7,21 +7,16 @@ from __future__ import annotations
 import importlib
 import pathlib
 import subprocess
-import sys
 
 import pytest
 
-DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
-EXT = DOCS / "_ext"
+from ..docs_ext import extensions_importable
 
 
 @pytest.fixture(scope="module")
 def ext():
-    sys.path.insert(0, str(EXT))
-    try:
+    with extensions_importable():
         yield importlib.import_module("glossary"), importlib.import_module("catalogs")
-    finally:
-        sys.path.remove(str(EXT))
 
 
 def _terms(glossary):

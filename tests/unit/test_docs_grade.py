@@ -4,22 +4,17 @@ row, and the table's total over every page."""
 from __future__ import annotations
 
 import importlib
-import pathlib
-import sys
 
 import pytest
 
-EXT = pathlib.Path(__file__).resolve().parents[2] / "docs" / "_ext"
+from ..docs_ext import extensions_importable
 
 
 @pytest.fixture(scope="module")
 def grade():
     pytest.importorskip("babel")
-    sys.path.insert(0, str(EXT))
-    try:
+    with extensions_importable():
         yield importlib.import_module("grade")
-    finally:
-        sys.path.remove(str(EXT))
 
 
 def test_a_message_counts_its_long_sentences_marks_and_calques(grade) -> None:

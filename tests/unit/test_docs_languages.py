@@ -13,17 +13,13 @@ from collections import Counter
 
 import pytest
 
-DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
-EXT = DOCS / "_ext"
+from ..docs_ext import DOCS, EXT, extensions_importable
 
 
 @pytest.fixture(scope="module")
 def ext():
-    sys.path.insert(0, str(EXT))
-    try:
+    with extensions_importable():
         yield importlib.import_module("catalogs"), importlib.import_module("languages")
-    finally:
-        sys.path.remove(str(EXT))
 
 
 PO = """\

@@ -5,23 +5,17 @@ rewritten passes, and those pages are listed in one place."""
 from __future__ import annotations
 
 import importlib
-import pathlib
-import sys
 
 import pytest
 
-DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
-EXT = DOCS / "_ext"
+from ..docs_ext import extensions_importable
 
 
 @pytest.fixture(scope="module")
 def prose():
     pytest.importorskip("babel")
-    sys.path.insert(0, str(EXT))
-    try:
+    with extensions_importable():
         yield importlib.import_module("prose")
-    finally:
-        sys.path.remove(str(EXT))
 
 
 def test_a_chinese_sentence_ends_at_a_full_stop_and_counts_without_markup(prose) -> None:

@@ -5,22 +5,17 @@
 from __future__ import annotations
 
 import importlib
-import pathlib
-import sys
 
 import pytest
 
-EXT = pathlib.Path(__file__).resolve().parents[2] / "docs" / "_ext"
+from ..docs_ext import extensions_importable
 
 
 @pytest.fixture(scope="module")
 def zhsearch():
     pytest.importorskip("sphinx")
-    sys.path.insert(0, str(EXT))
-    try:
+    with extensions_importable():
         yield importlib.import_module("zhsearch")
-    finally:
-        sys.path.remove(str(EXT))
 
 
 #: The words of jieba's dictionary in these tests: the words their sentences hold. jieba's own

@@ -21,29 +21,9 @@ from bkjob_async.markers import (
 )
 from bkjob_async.models import Host, HostLog, LogType
 
+from ..peer_readings import bk_sops
+
 _CONFIGS = [{"re": SOPS_VAR_PATTERN, "kv_sep": ":"}]
-
-
-def bk_sops(log_text: str, configs: list[dict[str, str]] = _CONFIGS) -> dict[str, str]:
-    """bk-sops' ``get_sops_var_dict_from_log_text`` (bk-sops 1c5e18d1), re-expressed step by step
-    from its source without its logging: the reference our port must equal."""
-    sops_var_dict: dict[str, str] = {}
-    for var_search_config in configs:
-        reg = var_search_config["re"]
-        excape_reg = reg.replace("<", "&lt;").replace(">", "&gt;")
-        kv_sep = var_search_config["kv_sep"]
-        sops_key_val_list = re.findall(reg, log_text, re.DOTALL)
-        sops_key_val_list.extend(re.findall(excape_reg, log_text, re.DOTALL))
-        if len(sops_key_val_list) == 0:
-            continue
-        for sops_key_val in sops_key_val_list:
-            if kv_sep not in sops_key_val:
-                continue
-            sops_key, sops_val = sops_key_val.split(kv_sep, 1)
-            if len(sops_key) == 0:
-                continue
-            sops_var_dict.update({sops_key: sops_val})
-    return sops_var_dict
 
 
 def dbm(log_content: str) -> object:

@@ -301,44 +301,6 @@ async def test_commit_writes_state_and_events_at_once(make_cluster):
     assert await cluster.read_state(lease.partition) == {"job:1": "running"}
 
 
-def test_the_cluster_exports_are_pinned():
-    import bkjob_async.cluster as cluster
-
-    assert sorted(cluster.__all__) == [
-        "Cluster",
-        "ClusterConfigError",
-        "ClusterError",
-        "ClusterReader",
-        "ClusterStatus",
-        "ClusterUnavailableError",
-        "DeadLetter",
-        "Delivery",
-        "EventStream",
-        "GroupStatus",
-        "Holders",
-        "JobGoneError",
-        "JobRef",
-        "Lease",
-        "LeaseKeeper",
-        "LeaseLostError",
-        "MemberStatus",
-        "NewEvent",
-        "Permit",
-        "RateBudget",
-        "RedisStore",
-        "StreamFormatError",
-        "TickResult",
-        "WatchStatus",
-        "Worker",
-        "WorkerStatistics",
-        "delete_group",
-        "drop_dead_letters",
-        "partition_of",
-        "read_history",
-        "replay_dead_letters",
-    ]
-
-
 def test_the_core_never_imports_redis_or_the_cluster():
     import subprocess
     import sys

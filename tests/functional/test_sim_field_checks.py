@@ -1,0 +1,144 @@
+"""The simulator refuses bad ids, operation codes and statuses as it did before its checks
+became a table (``testing/_field_checks.py``): every field of the APIs the table covers,
+missing, 0, -1, 1, 3 and 10,000, on a gateway GET and not, each answer pinned."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+
+from bkjob_async.config import ApiFlavor
+from bkjob_async.testing import BkJobSimulator
+from bkjob_async.testing._api import ApiFailure, Call, Params
+from bkjob_async.testing._api_catalog import V2_ENDPOINTS, V3_ENDPOINTS, V4_ENDPOINTS
+
+#: Each API and the fields probed (bk-job's names), as the handlers read them before the table.
+PROBED = [
+    ("v2", "get_job_detail", ("bk_job_id",)),
+    ("v2", "get_job_instance_global_var_value", ("job_instance_id",)),
+    ("v2", "get_job_instance_log", ("job_instance_id",)),
+    ("v2", "get_job_instance_status", ("job_instance_id",)),
+    ("v2", "get_step_instance_status", ("job_instance_id", "step_instance_id")),
+    ("v2", "operate_job_instance", ("job_instance_id", "operation_code")),
+    ("v2", "operate_step_instance", ("job_instance_id", "step_instance_id", "operation_code")),
+    ("v2", "update_cron_status", ("cron_id", "cron_status")),
+    ("v3", "batch_get_job_instance_ip_log", ("job_instance_id", "step_instance_id")),
+    ("v3", "delete_cron", ("id",)),
+    ("v3", "get_cron_detail", ("id",)),
+    ("v3", "get_job_instance_global_var_value", ("job_instance_id",)),
+    ("v3", "get_job_instance_ip_log", ("job_instance_id", "step_instance_id")),
+    ("v3", "get_job_instance_status", ("job_instance_id",)),
+    ("v3", "get_job_plan_detail", ("job_plan_id",)),
+    ("v3", "get_step_instance_detail", ("job_instance_id", "step_instance_id")),
+    ("v3", "get_step_instance_status", ("job_instance_id", "step_instance_id")),
+    ("v3", "operate_job_instance", ("job_instance_id", "operation_code")),
+    ("v3", "operate_step_instance", ("job_instance_id", "step_instance_id", "operation_code")),
+    ("v3", "update_cron_status", ("id", "status")),
+    ("v2", "execute_job", ("bk_job_id",)),
+    ("v3", "execute_job_plan", ("job_plan_id",)),
+    ("v3", "get_job_instance_list", ("create_time_start", "create_time_end")),
+    ("v4", "get_job_template_detail", ("id",)),
+    ("v4", "create_job_plan", ("job_template_id",)),
+    (
+        "v4",
+        "get_file_task_context",
+        ("execute_count", "execute_object_type", "execute_object_resource_id"),
+    ),
+    (
+        "v4",
+        "get_script_task_context",
+        ("execute_count", "execute_object_type", "execute_object_resource_id"),
+    ),
+    ("v3", "update_account", ("id",)),
+    ("v3", "delete_account", ("id",)),
+    ("v3", "update_dangerous_rule", ("id",)),
+    ("v3", "delete_dangerous_rule", ("id",)),
+    ("v3", "enable_dangerous_rule", ("id",)),
+    ("v3", "disable_dangerous_rule", ("id",)),
+    ("v3", "update_script_version", ("script_id", "script_version_id")),
+    ("v3", "update_public_script_version", ("script_id", "script_version_id")),
+    ("v3", "publish_script_version", ("script_id", "script_version_id")),
+    ("v3", "publish_public_script_version", ("script_id", "script_version_id")),
+    ("v3", "disable_script_version", ("script_id", "script_version_id")),
+    ("v3", "disable_public_script_version", ("script_id", "script_version_id")),
+    ("v3", "delete_script_version", ("script_id", "script_version_id")),
+    ("v3", "delete_public_script_version", ("script_id", "script_version_id")),
+]
+#: What main answered at f122b52, before the table (code, arguments, English text): each
+#: answer's count, and all of them.
+COUNTS = {
+    '[1241002, "Invalid request parameters"]': 120,
+    '[1243001, "Script not exist"]': 120,
+    '[1244006, "Task instance does not exist"]': 74,
+    '[1240003, "Bad Request"]': 54,
+    '[1240003, "Invalid bk_scope_type"]': 54,
+    '[1241007, "job_instance_id", "Missing or invalid request parameter [job_instance_id]"]': 40,
+    '[1240003, "Script content cannot be empty"]': 40,
+    '[1245001, "Cron job does not exist"]': 30,
+    '"ok"': 20,
+    '[1241007, "execute_object_type", "Missing or invalid request parameter [execute_object_type]"]': 20,
+    '[1240002, "Internal Server Error"]': 20,
+    '[1241007, "mode", "Missing or invalid request parameter [mode]"]': 18,
+    '[1240003, "Script id cannot be empty"]': 16,
+    '[1241007, "step_instance_id", "Missing or invalid request parameter [step_instance_id]"]': 15,
+    '[1240003, "Script version id cannot be empty"]': 14,
+    '[1243009, "Job plan does not exist"]': 12,
+    '[1244007, "Task step instance does not exist"]': 12,
+    '[1244012, "Job plan does not exist"]': 12,
+    '[1241007, "bk_job_id", "Missing or invalid request parameter [bk_job_id]"]': 10,
+    '[1241007, "execute_object_resource_id", "Missing or invalid request parameter [execute_object_resource_id]"]': 10,
+    '[1240003, "High-risk statement regex can not be empty"]': 10,
+    '[1241007, "create_time_start|create_time_end", "Missing or invalid request parameter [create_time_start|create_time_end]"]': 8,
+    '[1240003, "High-risk statement rule id can not be empty"]': 8,
+    '[1241010, "id", "id must be a positive integer", "Invalid request parameter [id], reason: id must be a positive integer"]': 6,
+    '[1243026, "Job template does not exist"]': 6,
+    '[1241007, "job_plan_id", "Missing or invalid request parameter [job_plan_id]"]': 5,
+    '[1241005, "job_plan_id", "Invalid request parameter [job_plan_id]"]': 5,
+    '[1241007, "create_time_start", "Missing or invalid request parameter [create_time_start]"]': 5,
+    '[1241007, "create_time_end", "Missing or invalid request parameter [create_time_end]"]': 5,
+    '[1241007, "job_template_id", "Missing or invalid request parameter [job_template_id]"]': 5,
+    '[1241010, "status", "status must >= 0", "Invalid request parameter [status], reason: status must >= 0"]': 4,
+    '[1241007, "execute_count", "Missing or invalid request parameter [execute_count]"]': 4,
+    '[1244003, "0", "Account [0] does not exist"]': 4,
+    '[1244003, "-1", "Account [-1] does not exist"]': 4,
+    '[1244003, "1", "Account [1] does not exist"]': 4,
+    '[1244003, "3", "Account [3] does not exist"]': 4,
+    '[1244003, "10000", "Account [10000] does not exist"]': 4,
+    '[1240003, "Script version cannot be empty"]': 2,
+}
+DIGEST = "6f0cd827e181563264df1c33923aa6dee2001d6cd6bebb3b1ebf9acd332402b5"
+FLAVORS = {
+    "v2": (ApiFlavor.ESB_V2, V2_ENDPOINTS),
+    "v3": (ApiFlavor.ESB_JOBV3, V3_ENDPOINTS),
+    "v4": (ApiFlavor.APIGW_V4, V4_ENDPOINTS),
+}
+
+
+def answers() -> dict[str, object]:
+    world = BkJobSimulator(virtual_clock=True)._world
+    found: dict[str, object] = {}
+    for generation, api, fields in PROBED:
+        flavor, routes = FLAVORS[generation]
+        for strict in (False, True):
+            for field in fields:
+                for value in (None, 0, -1, 1, 3, 10_000):
+                    values = {"bk_biz_id": 2, **dict.fromkeys(fields, 1), field: value}
+                    if value is None:
+                        del values[field]
+                    call = Call(flavor, api, Params(values, strict=strict), True, "admin")
+                    try:
+                        routes[api].handler(world, call)
+                        got: object = "ok"
+                    except ApiFailure as failure:
+                        got = [failure.code, *map(str, failure.args_), failure.text(True)]
+                    found[f"{generation} {api} {field}={value} strict={strict}"] = got
+    return found
+
+
+def test_every_probe_is_answered_as_before_the_table() -> None:
+    found = answers()
+    counts = collections.Counter(json.dumps(got, ensure_ascii=False) for got in found.values())
+    assert dict(counts) == COUNTS
+    text = json.dumps(found, sort_keys=True, indent=0)
+    assert hashlib.sha256(text.encode()).hexdigest() == DIGEST
