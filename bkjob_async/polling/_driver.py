@@ -344,7 +344,8 @@ class Workers:
         spent = turn.spent
         # A job's row is read in place here (the registry's columns at its slot, while its
         # handle's generation is the slot's): ``Watched``'s properties are calls, every poll.
-        gens, sents, due = driver.registry.gens, driver.registry.sents, driver.due
+        registry, due = driver.registry, driver.due
+        gens, sents, busy = registry.gens, registry.sents, registry.busy
         while True:
             if self._folding and len(self._held) >= _BATCH:
                 await self._room()  # (answers come faster than they are folded)
@@ -398,8 +399,10 @@ class Workers:
                 self.in_flight -= 1
                 if failing:
                     driver.due.done()
-                if not held:
-                    self._done(watched)
+                # Its poll is over: clear ``busy``, unless scheduling its next poll did
+                # (``_jobs``), and free its slot if it was released in flight.
+                if not held and (gens[watched.slot] != watched.gen or busy[watched.slot]):
+                    watched.busy = False
             if held:
                 if driver.health.server.down_since is not None:
                     self._fold_all()  # (during an outage every answer counts at once: it may end it)

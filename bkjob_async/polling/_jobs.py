@@ -5,10 +5,10 @@ Each watched job is a row of columns by slot, and its due heap's entries are pac
 ``PolledJob`` is what the policy knows of one job (its tracker state, its interval, its
 failures, whether it is stalled): a value, never changed in place. ``_decide.decide`` returns a
 new one and the driver puts it in the job's row of the registry (``Registry``), the one place it
-lives. The rest of ``polling/`` reads and writes a job through a ``Watched`` handle (``job``
-gets and puts its ``PolledJob``; the reader's and the driver's parts by name) and keeps the due
-heap's entries as opaque ints that ``Registry.schedule`` makes and ``Registry.pop_due`` reads
-(``_due.Due``). How a row is laid out and how an entry packs a due time and a slot is said here
+lives. The rest of ``polling/`` names a job by a ``Watched`` handle. A poll's answer is
+applied with one read of the job's row (``Watched.row``: a ``Row`` of plain values) and one
+write of what its decision changed (``Watched.put``); the due heap keeps its entries as opaque
+ints that ``Registry.schedule`` makes and ``Registry.pop_due`` reads (``_due.Due``). How a row is laid out and how an entry packs a due time and a slot is said here
 only; ``benchmarks/test_scale.py`` and ``benchmarks/test_instructions.py`` measure it.
 
 A job's row holds the job value, the watches that hold it (the registry's), the job's place
@@ -110,9 +110,8 @@ class Row(NamedTuple):
     job: PolledJob
     #: The watches holding it (``Watched.subscribers``).
     subscribers: tuple[_Subscription, ...]
-    #: When its poll was taken (the driver's clock), and whether it is read by result groups.
+    #: When its poll was taken (the driver's clock).
     sent: float
-    grouped: bool
 
 
 #: ``Watched.put``'s ``fingerprint`` when no answer was decoded: the last one stays.
@@ -381,9 +380,7 @@ class Watched(NamedTuple):
             return None
         state = _as_state(registry.states[slot])
         job = _as_job((registry.scopes[slot], registry.ids[slot], state) + registry.values[slot])
-        return _as_row(
-            (job, registry.subscribers[slot], registry.sents[slot], slot in registry.groups)
-        )
+        return _as_row((job, registry.subscribers[slot], registry.sents[slot]))
 
     def put(
         self, job: PolledJob | None, changed: bool | None = None, fingerprint: Any = KEEP

@@ -411,7 +411,8 @@ class Reader:
         row = watched.row()
         if row is None:
             return None
-        return self._decoded(watched, row.job, row.grouped, unread), row
+        grouped = watched.slot in watched.registry.groups  # (its row, read in place)
+        return self._decoded(watched, row.job, grouped, unread), row
 
     def _decoded(self, watched: Watched, job: PolledJob, grouped: bool, unread: Unread) -> Answer:
         data = self.decode(unread.request, unread.response)
