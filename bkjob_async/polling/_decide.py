@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import attrs
 
 from .. import errors
-from ._jobs import PolledJob, moved
+from ._jobs import PolledJob
 from ._policy import PollPolicy
 from ._statuses import HOST_RUNNING, HOST_WAITING, NOT_OVER, STEP_RUNNING, WAITS_FOR_A_PERSON
 from ._tracker import observe, visit_of
@@ -140,6 +140,7 @@ __all__ = [
     "joined_at",
     "list_read",
     "min_gap",
+    "moved",
     "next_interval",
     "outage_began",
     "outage_ended",
@@ -925,7 +926,7 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
         actions = _NO_ACTIONS
         if job.failing_since is not None or health.server.down_since is not None:
             job, health, actions = _recovered(rules, job, health)
-        top = rules.waiting_cap if job.status in WAITS_FOR_A_PERSON else rules.running_cap
+        top = rules.waiting_cap if job.state.status in WAITS_FOR_A_PERSON else rules.running_cap
         base, delay = next_interval(rules.policy, job.interval, 0.0, rules.rng, top)
         if base != job.interval:
             job = job._replace(interval=base)
@@ -1002,11 +1003,30 @@ def _answered(rules: Rules, job: PolledJob, health: Health, answer: Answer, now:
     return job, health, None if job.census else now + delay, (*actions, deliver)
 
 
+def moved(job: PolledJob, state: JobState | None, interval: float) -> PolledJob:
+    """Return ``job`` with a new tracker state (``None``: the same) and interval: what every
+    changed poll makes."""
+    return PolledJob(
+        job.scope,
+        job.job_instance_id,
+        job.state if state is None else state,
+        interval,
+        job.failures,
+        job.error,
+        job.malformed,
+        job.stalled,
+        job.census,
+        job.parks,
+        job.failing,
+        job.failing_since,
+    )
+
+
 def _park(job: PolledJob) -> PolledJob:
     """A job whose watches need its transitions: the job list stands for its polls while it
     waits for a person (not started, a confirmation, a rolling pause), or while its next
     change can only come with its end (``ends_next``), and only then."""
-    waits = job.status in WAITS_FOR_A_PERSON or ends_next(job.state)
+    waits = job.state.status in WAITS_FOR_A_PERSON or ends_next(job.state)
     return job if waits is job.census else job._replace(census=waits)
 
 

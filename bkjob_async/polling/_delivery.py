@@ -3,11 +3,12 @@
 The dispatcher: a polled job's events to the watches that hold it, after the journal has them.
 
 The driver calls it with what ``decide`` said (``Deliver``, ``Failing``, ``Recovered``,
-``GiveUp``) and with an outage's stalls and resumes. It decides nothing about polling; it knows which watch wants which event (a
-watch's filter, its step), which watches a job's end ends, and that a change is recorded in
-the poller's journal (``Journal``, below) first: each watch it reaches holds the journal's ticket,
-and hands nothing out before that ticket is settled. A job no open watch holds any more
-leaves the registry here.
+``GiveUp``) and with an outage's stalls and resumes, each with plain values: the job's value
+and its watches, as the driver read them. It decides nothing about polling and reads no job
+table; it knows which watch wants which event (a watch's filter, its step), which watches a
+job's end ends (``deliver`` returns those left, for the driver to keep), and that a change is
+recorded in the poller's journal (``Journal``, below) first: each watch it reaches holds the
+journal's ticket, and hands nothing out before that ticket is settled.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
     from ..config import Scope
     from ._decide import Deliver, Failing
-    from ._jobs import PolledJob, Registry, Watched
+    from ._jobs import PolledJob, Registry
     from ._subscription import _Subscription
     from ._tap import Tap
     from ._tracker import JobState
@@ -148,32 +149,34 @@ class Dispatcher:
 
     def __init__(self, journal: Journal, registry: Registry) -> None:
         self.journal = journal
-        #: The jobs polled (a job no open watch holds leaves it here).
+        #: The jobs polled (the driver's: it keeps the watches ``deliver`` leaves a job).
         self.registry = registry
         #: Events observed, before each watch's filter (``statistics().events_observed``).
         self.events = 0
         #: The open taps (``Poller.tap``): empty unless someone reads every event.
         self.taps: tuple[Tap, ...] = ()
 
-    def deliver(self, watched: Watched, what: Deliver) -> None:
-        """Hand ``what.events`` to the job's watches; ``what.finished``: the job has ended so."""
+    def deliver(
+        self, job: PolledJob, subscribers: tuple[_Subscription, ...], what: Deliver
+    ) -> tuple[_Subscription, ...]:
+        """Hand ``what.events`` of ``job`` (its new value) to ``subscribers``, its watches;
+        ``what.finished``: the job has ended so. Return the watches that still hold it."""
         events, finished = what.events, what.finished
-        job_id = watched.job.job_instance_id
-        subscribers = watched.subscribers  # (closed ones are skipped below)
+        job_id = job.job_instance_id
         self.events += len(events)
         if self.taps:
             for tap in self.taps:
-                tap.offer(watched.job.scope, events, finished)
+                tap.offer(job.scope, events, finished)
         ticket = 0
         if what.changed or finished is not None:
-            ticket = self.journal.record(watched.job, events, finished, subscribers, what.data)
-        for sub in subscribers:
+            ticket = self.journal.record(job, events, finished, subscribers, what.data)
+        for sub in subscribers:  # (closed ones are skipped)
             if sub.closed:
                 continue
             if ticket:
                 sub.ticket = ticket
             sub.offer(job_id, events)
-        state = watched.job.state
+        state, held = job.state, subscribers
         for sub in subscribers:
             if sub.closed:
                 continue
@@ -184,44 +187,56 @@ class Dispatcher:
                 sub.end_job(job_id, None)
             else:
                 continue
-            watched.subscribers = tuple(s for s in watched.subscribers if s is not sub)
-        self._release(watched)
+            held = tuple(s for s in held if s is not sub)
+        return held
 
-    def stall(self, watched: Watched, since: _dt.datetime, error: errors.BkJobError) -> None:
+    def stall(
+        self,
+        job_id: int,
+        subscribers: Sequence[_Subscription],
+        since: _dt.datetime,
+        error: errors.BkJobError,
+    ) -> None:
         """Tell the job's watches bk-job cannot be reached (an outage)."""
-        for sub in watched.subscribers:
-            sub.stall(watched.job.job_instance_id, since, error)
+        for sub in subscribers:
+            sub.stall(job_id, since, error)
 
-    def resume(self, watched: Watched, since: _dt.datetime, at: _dt.datetime) -> None:
+    def resume(
+        self,
+        job_id: int,
+        subscribers: Sequence[_Subscription],
+        since: _dt.datetime,
+        at: _dt.datetime,
+    ) -> None:
         """Tell the job's watches bk-job answers again."""
-        for sub in watched.subscribers:
-            sub.resume(watched.job.job_instance_id, at, since)
+        for sub in subscribers:
+            sub.resume(job_id, at, since)
 
-    def failing(self, watched: Watched, failing: Failing) -> None:
+    def failing(self, job_id: int, subscribers: Sequence[_Subscription], failing: Failing) -> None:
         """Tell the job's watches its reads fail alone (``JobPollFailing``)."""
-        event = JobPollFailing(
-            watched.job.job_instance_id, now_utc(), failing.since, failing.error, failing.failures
-        )
-        for sub in watched.subscribers:
+        event = JobPollFailing(job_id, now_utc(), failing.since, failing.error, failing.failures)
+        for sub in subscribers:
             sub.notice(event)
 
-    def recovered(self, watched: Watched, since: _dt.datetime, at: _dt.datetime) -> None:
+    def recovered(
+        self,
+        job_id: int,
+        subscribers: Sequence[_Subscription],
+        since: _dt.datetime,
+        at: _dt.datetime,
+    ) -> None:
         """Tell the job's watches it answers again (``JobPollRecovered``)."""
-        event = JobPollRecovered(watched.job.job_instance_id, at, since)
-        for sub in watched.subscribers:
+        event = JobPollRecovered(job_id, at, since)
+        for sub in subscribers:
             sub.notice(event)
 
-    def give_up(self, watched: Watched, failed: WatchFailed) -> None:
-        """End the job on every watch with ``failed``, and stop polling it."""
-        job = watched.job
+    def give_up(
+        self, job: PolledJob, subscribers: Sequence[_Subscription], failed: WatchFailed
+    ) -> None:
+        """End the job on every watch with ``failed`` (the caller then stops polling it)."""
         if self.taps:
             for tap in self.taps:
                 tap.offer(job.scope, (), failed)
-        self.journal.record(job, [], failed, watched.subscribers, None)
-        for sub in watched.subscribers:
+        self.journal.record(job, [], failed, subscribers, None)
+        for sub in subscribers:
             sub.end_job(job.job_instance_id, failed)
-        watched.subscribers = ()
-        self._release(watched)
-
-    def _release(self, watched: Watched) -> None:
-        self.registry.release_if_unwatched(watched)

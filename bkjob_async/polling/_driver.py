@@ -35,6 +35,7 @@ from ._decide import (
     EXPIRED,
     FIRST_PROBE,
     UNCHANGED,
+    Answer,
     Deliver,
     Expires,
     Failed,
@@ -65,7 +66,7 @@ from ._decide import (
     unparked,
 )
 from ._due import Due, Slot
-from ._jobs import PolledJob, hangs, key
+from ._jobs import KEEP, PolledJob, hangs, key
 from ._reader import Unread
 from .events import WatchFailed
 
@@ -79,7 +80,7 @@ if TYPE_CHECKING:
     from .._tracing import PollRounds
     from ._decide import Action, Outcome
     from ._delivery import Dispatcher
-    from ._jobs import Watched
+    from ._jobs import Row, Watched
     from ._rate import RateGovernor
     from ._reader import Reader
     from ._subscription import _Subscription
@@ -243,10 +244,15 @@ def isolated(apply: F) -> F:
 
     @functools.wraps(apply)
     def guarded(
-        driver: Driver, watched: Watched, outcome: Outcome, now: float | None = None
+        driver: Driver,
+        watched: Watched,
+        outcome: Outcome,
+        now: float | None = None,
+        row: Row | None = None,
+        fingerprint: Any = KEEP,
     ) -> None:
         try:
-            apply(driver, watched, outcome, now)
+            apply(driver, watched, outcome, now, row, fingerprint)
         except Exception as exc:
             fail_alone(driver, watched, exc)
 
@@ -272,9 +278,11 @@ def fail_alone(driver: Driver, watched: Watched, exc: Exception) -> None:
         type(exc).__name__,
         exc_info=exc if masked == text else None,
     )
-    if watched.active and watched.subscribers:
+    subscribers = watched.subscribers
+    if watched.active and subscribers:
         failed = WatchFailed(job_id, driver.rules.wall(), error, occurrence=job.state.seq)
-        driver.delivery.give_up(watched, failed)
+        driver.delivery.give_up(job, subscribers, failed)
+        driver.registry.let_go(watched, ())
 
 
 #: Changed answers held back at most, to be folded together (``Workers._fold``).
@@ -304,25 +312,28 @@ class Workers:
         for _ in range(self.driver.policy.max_in_flight):
             tg.start_soon(self._worker)
 
-    async def _wait(self, slot: Slot) -> Watched:
-        """Return the next due job once there is one: fold the held answers first (nothing is
-        due, so none waits for more to come), then park until the scheduler hands one over."""
+    async def _wait(self, slot: Slot) -> tuple[Watched, bool]:
+        """Return the next due job once there is one, and whether it was taken from the jobs
+        failing alone (``Due.take``): fold the held answers first (nothing is due, so none
+        waits for more to come), then park until the scheduler hands one over."""
         driver = self.driver
+        due = driver.due
         if self._held:
             await self._fold()
-            watched = driver.due.take(driver.clock())
+            watched = due.take(driver.clock())
             if watched is not None:
-                return watched
+                return watched, due.failing_taken
         if self.rounds is not None:  # nothing due: the round is over
             self.rounds.end()
         while True:
-            watched = await driver.due.park(slot)
-            if watched is None and self._held:
-                await self._fold()
-            if watched is None:
-                watched = driver.due.take(driver.clock())
+            watched = await due.park(slot)
             if watched is not None:
-                return watched
+                return watched, slot.failing
+            if self._held:
+                await self._fold()
+            watched = due.take(driver.clock())
+            if watched is not None:
+                return watched, due.failing_taken
 
     async def _worker(self) -> None:
         """Poll due jobs back to back; park when none is due, for the scheduler to wake."""
@@ -333,7 +344,8 @@ class Workers:
         spent = turn.spent
         # A job's row is read in place here (the registry's columns at its slot, while its
         # handle's generation is the slot's): ``Watched``'s properties are calls, every poll.
-        gens, sents = driver.registry.gens, driver.registry.sents
+        registry, due = driver.registry, driver.due
+        gens, sents, busy = registry.gens, registry.sents, registry.busy
         while True:
             if self._folding and len(self._held) >= _BATCH:
                 await self._room()  # (answers come faster than they are folded)
@@ -344,10 +356,11 @@ class Workers:
             # unchanged answer at a quiet time costs one turn of the loop, not two.
             watched = take(clock())
             if watched is None:
-                watched = await self._wait(slot)
-            elif not turn.counting:
-                spent()
-            failing = watched.hangs()  # (taken from the failing jobs' share: ``_jobs``)
+                watched, failing = await self._wait(slot)
+            else:
+                failing = due.failing_taken  # (taken from the failing jobs' share: ``_due``)
+                if not turn.counting:
+                    spent()
             if not self._still_watched(watched):
                 watched.busy = False
                 if failing:
@@ -386,7 +399,9 @@ class Workers:
                 self.in_flight -= 1
                 if failing:
                     driver.due.done()
-                if not held:
+                # Its poll is over: clear ``busy``, unless scheduling its next poll did
+                # (``_jobs``), and free its slot if it was released in flight.
+                if not held and (gens[watched.slot] != watched.gen or busy[watched.slot]):
                     watched.busy = False
             if held:
                 if driver.health.server.down_since is not None:
@@ -446,18 +461,25 @@ class Workers:
     def _fold_one(self, watched: Watched, unread: Unread, sent_at: float, permit: Any) -> None:
         driver = self.driver
         try:
-            if not watched.active:  # released while held
-                return
             try:
-                answer = driver.reader.finish(watched, unread)
+                found = driver.reader.finish(watched, unread)  # (``None``: released while held)
             except errors.BkJobError as exc:
                 driver.failed(watched, exc, sent_at, permit)
                 return
             except Exception as exc:  # nothing expects it: this job fails, not the poller
                 fail_alone(driver, watched, exc)
                 return
-            driver.apply(watched, answer)
+            if found is not None:
+                answer, row = found
+                driver.apply(watched, answer, None, row, unread.fingerprint)
         finally:
+            self._done(watched)
+
+    def _done(self, watched: Watched) -> None:
+        """Its poll is over: clear ``busy``, unless scheduling its next poll did (``_jobs``),
+        and free its slot if it was released in flight (read in place: every poll)."""
+        registry = self.driver.registry
+        if registry.gens[watched.slot] != watched.gen or registry.busy[watched.slot]:
             watched.busy = False
 
     def _still_watched(self, watched: Watched) -> bool:
@@ -783,42 +805,62 @@ class Driver:
         return now
 
     @isolated  # what nothing expects fails this job alone, never the poller (``fail_alone``)
-    def apply(self, watched: Watched, outcome: Outcome, now: float | None = None) -> None:
+    def apply(
+        self,
+        watched: Watched,
+        outcome: Outcome,
+        now: float | None = None,
+        row: Row | None = None,
+        fingerprint: Any = KEEP,
+    ) -> None:
         """Decide what follows ``outcome`` and apply it (every poll comes here).
 
         An answer (``now`` not given) is decided as of when its poll was sent: the gap the
         schedule gives runs from send to send, as ``latency`` promises, however long the
-        answer took to come and be read.
+        answer took to come and be read. ``row``: the job's row as read with a decoded answer
+        (``Reader.finish``), whose ``fingerprint`` the job's row keeps; else it is read here.
+        The row is read once and written once (``Watched.put``); the actions get its values.
         """
+        if row is None:
+            row = watched.row()
+            if row is None:
+                return  # (released)
         if now is None:
             self._answered()
-            now = watched.registry.sents[watched.slot]  # (``watched.sent``, in place)
-        old = watched.job
+            now = row.sent
+        old = row.job
         job, health, poll_at, actions = decide(self.rules, old, self.health, outcome, now)
-        if job is not old:  # (an unchanged poll's decision mostly keeps the job)
-            watched.job = job
+        # (a decoded answer's last action is its ``Deliver``: ``_decide._answered``)
+        changed = None
+        if type(outcome) is Answer:
+            deliver = actions[-1]
+            assert isinstance(deliver, Deliver)
+            changed = deliver.changed
+        if job is not old or changed is not None:  # (an unchanged poll mostly keeps the job)
+            watched.put(None if job is old else job, changed, fingerprint)
         if job.failures != old.failures:
             self._count_failure(old, job)
         if health is not self.health:
             self.health = health
         if actions:
-            self._act(watched, actions)
+            self._act(watched, row, job, actions)
         if job.census is not old.census and self.census is not None:  # (parked, or not)
             self.census.follow(watched, job.census, soon=False)  # (just read: a round later)
         if poll_at is not None:  # (not if it was released: ``push`` checks)
             self.due.push(watched, poll_at)
 
-    def _act(self, watched: Watched, actions: tuple[Action, ...]) -> None:
-        """Apply a decision's actions, in order."""
-        delivery = self.delivery
+    def _act(self, watched: Watched, row: Row, job: PolledJob, actions: tuple[Action, ...]) -> None:
+        """Apply a decision's actions, in order, to ``job`` (its new value) and the watches
+        ``row`` read."""
+        delivery, subscribers = self.delivery, row.subscribers
+        job_id = job.job_instance_id
         for action in actions:
             if isinstance(action, Deliver):
-                watched.decoded(action.changed)
-                delivery.deliver(watched, action)
+                held = delivery.deliver(job, subscribers, action)
+                self._keep(watched, subscribers, held)
             elif isinstance(action, Retried):
                 self.retries += 1
             elif isinstance(action, Failing):
-                job_id = watched.job.job_instance_id
                 error = action.error
                 logger.info(
                     "job %s: %d reads in a row failed (%s: %s) while bk-job answers others; "
@@ -828,25 +870,42 @@ class Driver:
                     type(error).__name__,
                     self.reader.redact(str(error)),
                 )
-                delivery.failing(watched, action)
+                delivery.failing(job_id, subscribers, action)
             elif isinstance(action, Recovered):
-                delivery.recovered(watched, action.since, action.at)
+                delivery.recovered(job_id, subscribers, action.since, action.at)
             elif isinstance(action, GiveUp):
                 error = action.failed.error
-                job_id = watched.job.job_instance_id
                 logger.warning(
                     "job %s: giving up (%s: %s)",
                     job_id,
                     type(error).__name__,
                     self.reader.redact(str(error)),
                 )
-                delivery.give_up(watched, action.failed)
+                delivery.give_up(job, subscribers, action.failed)
+                self.registry.let_go(watched, ())
             elif isinstance(action, Expires):
                 self._expire_at(watched, action.at)
             elif isinstance(action, OutageBegan):
                 self._outage_began(action)
             else:
                 self._outage_ended()
+
+    def _keep(
+        self,
+        watched: Watched,
+        subscribers: tuple[_Subscription, ...],
+        held: tuple[_Subscription, ...],
+    ) -> None:
+        """Keep the watches a delivery left a job (``held``, of ``subscribers``); stop
+        polling it if none is open (``Registry.let_go``)."""
+        if held is subscribers:
+            for sub in held:
+                if sub.closed:
+                    break
+            else:
+                if held:
+                    return  # (every watch still holds it: nothing to write)
+        self.registry.let_go(watched, held)
 
     def _expire_at(self, watched: Watched, at: float) -> None:
         """Have ``decide`` take ``EXPIRED`` for the job at ``at`` (one timer a job)."""
@@ -868,7 +927,7 @@ class Driver:
     def _stall(self, watched: Watched, error: errors.BkJobError, since: Any) -> None:
         watched.job = stall(watched.job, since)
         self.registry.stalled += 1
-        self.delivery.stall(watched, since, error)
+        self.delivery.stall(watched.job_id, watched.subscribers, since, error)
 
     def _count_failure(self, old: PolledJob, job: PolledJob) -> None:
         """Keep the count of jobs failing alone (``statistics().failing_jobs``)."""
@@ -899,7 +958,7 @@ class Driver:
                     self.due.push(other, other.due)
             if stalls:
                 self.registry.stalled += 1
-                self.delivery.stall(other, began.at, error)
+                self.delivery.stall(other.job_id, other.subscribers, began.at, error)
 
     def _outage_ended(self) -> None:
         """bk-job answers again: apply ``_decide.outage_ended`` to every job (a stalled one's
@@ -913,7 +972,7 @@ class Driver:
             watched.job, since = outage_ended(watched.job, lasted)
             if since is not None:
                 self.registry.stalled -= 1
-                self.delivery.resume(watched, since, at)
+                self.delivery.resume(watched.job_id, watched.subscribers, since, at)
         self._rephase(now)
 
     def _rephase(self, now: float) -> None:

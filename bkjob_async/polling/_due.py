@@ -97,12 +97,14 @@ def _wake(future: asyncio.Future[None]) -> None:
 
 
 class Slot:
-    """A parked worker: the scheduler puts a job in ``watched`` and wakes ``ready``."""
+    """A parked worker: the scheduler puts a job in ``watched`` (``failing``: taken from the
+    jobs failing alone) and wakes ``ready``."""
 
-    __slots__ = ("ready", "watched")
+    __slots__ = ("failing", "ready", "watched")
 
     def __init__(self) -> None:
         self.watched: Watched | None = None
+        self.failing = False
         self.ready: asyncio.Future[None]  # (``park`` sets it)
 
 
@@ -124,6 +126,7 @@ class Due:
         "_soon",
         "_timer",
         "failing_out",
+        "failing_taken",
         "refused",
     )
 
@@ -139,6 +142,9 @@ class Due:
         self._failing: list[int] = []
         self._share = share
         self.failing_out = 0
+        #: Whether the job ``take`` returned last came from the jobs failing alone (its poll
+        #: then holds their share until ``done``).
+        self.failing_taken = False
         #: The registry, whose columns the entries name a job's row of by slot.
         self._registry = gate.registry
         #: While ``run`` runs: its task's future (``_tick`` fails it on a bug), the loop and
@@ -208,7 +214,9 @@ class Due:
                     watched = self._take(failing, now)
                     if watched is not None:
                         self.failing_out += 1
+                        self.failing_taken = True
                         return watched
+        self.failing_taken = False
         return self._take(self._heap, now)
 
     def _take(self, heap: list[int], now: float, until: float | None = None) -> Watched | None:
@@ -334,7 +342,7 @@ class Due:
             if watched is None:
                 break
             handed += 1
-            self._hand(watched)
+            self._hand(watched, self.failing_taken)
         if handed and self._early and self._gate.health.server.down_since is None:
             # Polls go now: the jobs due within ``early`` go with them (``_decide.early``), up
             # to a group.
@@ -344,7 +352,7 @@ class Due:
                 watched = self._take(heap, now, until)
                 if watched is None:
                     break
-                self._hand(watched)
+                self._hand(watched, False)
         due = self._next()  # (stale ones popped)
         if due <= now:
             # Held back (rate, outage): wait until polls may go. Or no worker is free: the
@@ -352,8 +360,8 @@ class Due:
             return max(self._gate.hold(now), _TICK) if self._idle else math.inf
         return max(due - now, _TICK) if due < math.inf else math.inf
 
-    def _hand(self, watched: Watched) -> None:
+    def _hand(self, watched: Watched, failing: bool) -> None:
         """Hand a job taken to a parked worker and wake it."""
         slot = self._idle.pop()
-        slot.watched = watched
+        slot.watched, slot.failing = watched, failing
         _wake(slot.ready)

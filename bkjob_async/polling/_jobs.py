@@ -5,10 +5,10 @@ Each watched job is a row of columns by slot, and its due heap's entries are pac
 ``PolledJob`` is what the policy knows of one job (its tracker state, its interval, its
 failures, whether it is stalled): a value, never changed in place. ``_decide.decide`` returns a
 new one and the driver puts it in the job's row of the registry (``Registry``), the one place it
-lives. The rest of ``polling/`` reads and writes a job through a ``Watched`` handle (``job``
-gets and puts its ``PolledJob``; the reader's and the driver's parts by name) and keeps the due
-heap's entries as opaque ints that ``Registry.schedule`` makes and ``Registry.pop_due`` reads
-(``_due.Due``). How a row is laid out and how an entry packs a due time and a slot is said here
+lives. The rest of ``polling/`` names a job by a ``Watched`` handle. A poll's answer is
+applied with one read of the job's row (``Watched.row``: a ``Row`` of plain values) and one
+write of what its decision changed (``Watched.put``); the due heap keeps its entries as opaque
+ints that ``Registry.schedule`` makes and ``Registry.pop_due`` reads (``_due.Due``). How a row is laid out and how an entry packs a due time and a slot is said here
 only; ``benchmarks/test_scale.py`` and ``benchmarks/test_instructions.py`` measure it.
 
 A job's row holds the job value, the watches that hold it (the registry's), the job's place
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from ._subscription import _Subscription
 
 __all__ = [
+    "KEEP",
     "KEPT_REQUESTS",
     "SHIFT",
     "GroupCounts",
@@ -50,10 +51,10 @@ __all__ = [
     "Key",
     "PolledJob",
     "Registry",
+    "Row",
     "Watched",
     "hangs",
     "key",
-    "moved",
 ]
 
 
@@ -103,23 +104,18 @@ class PolledJob(NamedTuple):
         return self.state.status
 
 
-def moved(job: PolledJob, state: JobState | None, interval: float) -> PolledJob:
-    """Return ``job`` with a new tracker state (``None``: the same) and interval: what every
-    changed poll makes."""
-    return PolledJob(
-        job.scope,
-        job.job_instance_id,
-        job.state if state is None else state,
-        interval,
-        job.failures,
-        job.error,
-        job.malformed,
-        job.stalled,
-        job.census,
-        job.parks,
-        job.failing,
-        job.failing_since,
-    )
+class Row(NamedTuple):
+    """What applying a poll's answer reads of its job, in one read (``Watched.row``)."""
+
+    job: PolledJob
+    #: The watches holding it (``Watched.subscribers``).
+    subscribers: tuple[_Subscription, ...]
+    #: When its poll was taken (the driver's clock).
+    sent: float
+
+
+#: ``Watched.put``'s ``fingerprint`` when no answer was decoded: the last one stays.
+KEEP: Final[Any] = object()
 
 
 class GroupCounts:
@@ -376,6 +372,35 @@ class Watched(NamedTuple):
     def hinted(self, at: float) -> None:
         self._write(self.registry.hinted, at)
 
+    def row(self) -> Row | None:
+        """Return what applying its poll's answer reads of the job, ``None`` if it was
+        released: one read of its row."""
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] != self.gen:
+            return None
+        state = _as_state(registry.states[slot])
+        job = _as_job((registry.scopes[slot], registry.ids[slot], state) + registry.values[slot])
+        return _as_row((job, registry.subscribers[slot], registry.sents[slot]))
+
+    def put(
+        self, job: PolledJob | None, changed: bool | None = None, fingerprint: Any = KEEP
+    ) -> None:
+        """Write what a decision changed, in one write: the job's new value (``None``: the
+        same), and, for a decoded answer (``changed``: it moved the state), its fingerprint
+        (``KEEP``: the last stays) and that it was decoded (``decoded``)."""
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] != self.gen:
+            return
+        if job is not None:
+            registry.states[slot] = tuple(job.state)
+            registry.values[slot] = job[3:]
+        if fingerprint is not KEEP:
+            registry.prints[slot] = _NONE if fingerprint is None else fingerprint
+        if changed is not None:
+            registry.fresh[slot] = False
+            if not changed:  # (``decoded``)
+                registry.cuts[slot] = ()
+
     def hangs(self) -> bool:
         """``_jobs.hangs(self.job)``, read in its row."""
         rest = self.registry.values[self.slot]
@@ -396,6 +421,7 @@ class Watched(NamedTuple):
 
 
 _handle = partial(tuple.__new__, Watched)  # (``Watched._make`` without its length check)
+_as_row: Callable[[Iterable[Any]], Row] = partial(tuple.__new__, Row)
 
 
 class Jobs:
@@ -609,6 +635,13 @@ class Registry:
                 watched.subscribers = tuple(s for s in watched.subscribers if s is not sub)
                 self.release_if_unwatched(watched)
 
+    def let_go(self, watched: Watched, subscribers: tuple[_Subscription, ...]) -> None:
+        """Keep ``subscribers`` as the job's watches (those a delivery left it), and stop
+        polling it if no open one holds it (``release_if_unwatched``)."""
+        if subscribers is not self.subscribers[watched.slot]:
+            watched.subscribers = subscribers
+        self.release_if_unwatched(watched)
+
     def release_if_unwatched(self, watched: Watched) -> None:
         """Stop polling a job if no open subscription holds it; remember its state."""
         subscribers = watched.subscribers
@@ -670,6 +703,7 @@ class Registry:
             return None
         entry = ((int(due * 1e3) + 1) << SHIFT) | slot
         self.entries[slot] = entry
+        self.busy[slot] = False  # (scheduled: no poll of it in flight)
         return entry
 
     @staticmethod

@@ -11,8 +11,9 @@ path. What the server says about its rate limit on the way goes to the rate gove
 A changed answer read whole comes back ``Unread``: the driver decodes it with ``finish`` later,
 together with other answers (``_driver._BATCH``), so that decoding runs several times in a row.
 What the reader remembers of a job's answers (its request, the last fingerprint, its result
-groups) is the reader's part of the job's row in the registry (``_jobs.Watched``), which only
-the reader changes.
+groups) is the reader's part of the job's row in the registry (``_jobs.Watched``): ``read``
+reads it, and ``finish`` reads the job's row once (``_jobs.Row``) and hands it to the driver
+with the answer, which keeps the answer's fingerprint in its one write (``Watched.put``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
     from .._protocol import Protocol, Response
     from ..config import Scope
-    from ._jobs import Watched
+    from ._jobs import PolledJob, Row, Watched
     from ._policy import PollPolicy
 
 __all__ = ["PollRequests", "Query", "Reader", "Unread", "body_fingerprint"]
@@ -395,20 +396,33 @@ class Reader:
                 self.unchanged += 1
                 return None
             return Unread(request, response, fingerprint)
-        return self.finish(watched, Unread(request, response, None))  # an error, at once
+        # An error, at once (a decoded one too: its fingerprint is none).
+        answer = self._decoded(watched, watched.job, False, Unread(request, response, None))
+        watched.fingerprint = None
+        return answer
 
-    def finish(self, watched: Watched, unread: Unread) -> Answer:
-        """Decode an answer ``read`` returned ``Unread``; raise ``BkJobError`` as ``read``."""
+    def finish(self, watched: Watched, unread: Unread) -> tuple[Answer, Row] | None:
+        """Decode an answer ``read`` returned ``Unread``; raise ``BkJobError`` as ``read``.
+
+        Return it with the job's row, read once as it is decoded (``_jobs.Row``: the driver
+        applies the answer to that), or ``None`` if the job was released meanwhile. The
+        answer's fingerprint is the driver's to keep (``Watched.put``) once it is applied.
+        """
+        row = watched.row()
+        if row is None:
+            return None
+        grouped = watched.slot in watched.registry.groups  # (its row, read in place)
+        return self._decoded(watched, row.job, grouped, unread), row
+
+    def _decoded(self, watched: Watched, job: PolledJob, grouped: bool, unread: Unread) -> Answer:
         data = self.decode(unread.request, unread.response)
-        job = watched.job
         observation = observe_job(
             data,
             self._generation,
             expected_job_instance_id=job.job_instance_id,
             known=job.state.step,
         )
-        watched.fingerprint = unread.fingerprint
-        if self.grouping and watched.groups is None:
+        if self.grouping and not grouped:
             self._maybe_group(watched, observation)
         if not observation.finished:  # (most answers: no snapshot to read)
             return Answer(data, observation, None)

@@ -130,6 +130,12 @@ class _Mailbox:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    async def next(self) -> Event | None:
+        """Wait as ``wait`` does, then return the next event (``None``: woken with none): a
+        consumer waiting here is handed the event it was woken for."""
+        await self.wait()
+        return self.get_nowait()
+
     async def wait(self) -> None:
         """Return once an event was put or ``wake`` was called (at once if one is pending)."""
         if not len(self):

@@ -216,8 +216,8 @@ class Watch(anyio.abc.AsyncResource):
                 self._told.feed(told)
             return told
         sub = self._sub
+        event = sub.mailbox.get_nowait()
         while True:
-            event = sub.mailbox.get_nowait()
             if event is not None:
                 if self._single and isinstance(event, WatchFailed):
                     await self._end()
@@ -229,7 +229,7 @@ class Watch(anyio.abc.AsyncResource):
             if sub.closed or not sub.remaining:
                 await self._end()
                 raise StopAsyncIteration
-            await self._wait(sub)
+            event = await self._next(sub)
 
     async def _next_durable(self, journal: Journal) -> Event:
         """``__anext__`` through a journal: hand out only settled events; on a named watch, ack
@@ -269,6 +269,19 @@ class Watch(anyio.abc.AsyncResource):
                 await self._end()
                 raise StopAsyncIteration
             await self._wait(sub)
+
+    async def _next(self, sub: _Subscription) -> Event | None:
+        """Wait for the mailbox and return its next event (``None``: none came), or end the
+        watch's jobs when its deadline passes (``_wait``)."""
+        if self._deadline == math.inf:  # no deadline: no cancel scope (every wait comes here)
+            return await sub.mailbox.next()
+        remaining = self._deadline - anyio.current_time()
+        if remaining <= 0:
+            await self._time_out()
+            return sub.mailbox.get_nowait()
+        with anyio.move_on_after(remaining):
+            return await sub.mailbox.next()
+        return sub.mailbox.get_nowait()
 
     async def _wait(self, sub: _Subscription) -> None:
         """Wait for the mailbox, or end the watch's jobs when its deadline passes."""

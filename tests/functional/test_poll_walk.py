@@ -1,12 +1,23 @@
-"""One poll, one straight line (issue 63, point 2): the modules of ``polling/`` a changed poll
-visits, from the due heap handing its job to a worker to the consumer reading the transition's
-``host`` and ``result``, are at most nine, and always the same nine (the dashboards' fold of
-events is not one of them: it is ``bkjob_async._fold``, outside the engine)."""
+"""One poll, one line (issue 92, item 2): a changed poll's walk through ``polling/``, from the
+due heap handing its job to a worker to the consumer reading the transition's ``host`` and
+``result``, enters each module once, in one direction; the job table (``_jobs``) is the one
+module entered more than once, and each of its entries is named below (``LINE``).
+
+A *visit* is a call into a module of ``polling/`` from another one. Calls that cross from one
+visit into the same module again with nothing else in between (the heap's several looks at its
+entries in one tick; ``decide`` running the tracker's ``observe``, then reading the state it
+returned) are one visit; a coroutine resumed after an await goes on with its visit; a module
+entered from outside ``polling/`` (the event loop's timer, the transport, the consumer's task)
+starts a walk of its own, not a visit from another module. The dashboards' fold of events is
+not on the walk: it is ``bkjob_async._fold``, outside the engine.
+"""
 
 from __future__ import annotations
 
+import dis
+import inspect
 import sys
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 from bkjob_async import BkJobClient, HostTransition, Poller, PollPolicy, Scope
@@ -15,19 +26,30 @@ from bkjob_async.testing import MockTransport, run_virtual
 from ..scripted import ScriptedServer, job_body
 
 SCOPE = Scope.biz(2)
-#: The path, in order of first visit (``docs/explanation/architecture.md`` says it).
-WALK = [
-    "_due",
-    "_jobs",
-    "_driver",
-    "_reader",
-    "_decide",
-    "_tracker",
-    "events",
-    "_delivery",
-    "_subscription",
-    "_watch",
+#: The walk, visit by visit: ``(from, into)``. The job table is entered four times, each for one
+#: read or write that no other visit can make: the heap takes the due job (its entry, when it
+#: was last sent: one tick); the reader reads the job's row once, as it decodes the answer
+#: (a watch may change the job while its poll is in flight, so it is read then, not when the
+#: heap handed it out); the driver writes what the decision changed, once, before its actions
+#: (an outage's actions read every job's value); the heap makes the next poll's entry after
+#: them (an outage that ends re-phases every job not in flight), and the worker looks there for
+#: its next job. Every other module is entered once.
+LINE = [
+    ("_due", "_jobs"),
+    ("_driver", "_reader"),  # the read; after its answer was held back, its decode
+    ("_reader", "_jobs"),
+    ("_driver", "_decide"),
+    ("_decide", "_tracker"),  # ``observe``, then the new state's reads (``ends_next``)
+    ("_tracker", "events"),
+    ("_driver", "_jobs"),
+    ("_driver", "_delivery"),
+    ("_delivery", "_subscription"),  # where the consumer waits: it is handed the event there
+    ("_driver", "_due"),
+    ("_due", "_jobs"),
 ]
+#: The modules of the walk, in order of first visit (``docs/explanation/architecture.md``).
+WALK = ["_due", "_jobs", "_driver", "_reader", "_decide", "_tracker", "events"]
+WALK += ["_delivery", "_subscription", "_watch"]
 
 #: What the driver asks of ``_decide``'s health before it sends, when the rate governor or an
 #: outage acts (``Driver.may_send``): a gate on the way, not a step of the poll's walk.
@@ -43,11 +65,53 @@ def _module(frame: FrameType | None) -> str:
     return name.removeprefix(_POLLING) if name.startswith(_POLLING) else ""
 
 
-def _walk(crossings: list[tuple[str, str]] | None = None) -> list[str]:
-    """Return the modules of ``polling/`` entered, in order, during the second changed poll
-    (a module entered again right after itself once); ``crossings`` gets each call from one
-    module of ``polling/`` into another, as ``(caller, callee)``."""
-    entered: list[str] = []
+_LAZY = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+_STARTS: dict[CodeType, int] = {}
+
+
+def _resumed(frame: FrameType) -> bool:
+    """Whether a ``call`` event resumes a coroutine or generator (not a new call)."""
+    code = frame.f_code
+    if not code.co_flags & _LAZY:
+        return False
+    start = _STARTS.get(code)
+    if start is None:  # (3.11+: the first ``RESUME``; 3.10: -1 before the first instruction)
+        offsets = [i.offset for i in dis.get_instructions(code) if i.opname == "RESUME"]
+        start = _STARTS[code] = offsets[0] if offsets else -1
+    return frame.f_lasti > start
+
+
+def _walk(crossings: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """Return the visits of the second changed poll's walk (module docstring), from the heap's
+    tick that hands its job out, as ``(from, into)``; ``crossings`` gets each call from one
+    module of ``polling/`` into another, as ``(caller, callee)``, resumptions left out."""
+    visit_of: dict[FrameType, int] = {}  # (frames kept alive: their ids are not reused)
+    last_child: dict[int, tuple[str, int]] = {}
+    seen: list[tuple[str, str]] = []  # ("", module): a walk of its own; else a visit
+
+    def visit(frame: FrameType, name: str) -> int:
+        """Return the visit ``frame`` of module ``name`` belongs to, making it if new."""
+        known = visit_of.get(frame)
+        if known is not None:
+            return known
+        back = frame.f_back
+        caller = _module(back)
+        if back is not None and caller == name:
+            found = visit(back, name)
+        elif back is not None and caller:
+            parent = visit(back, caller)
+            last = last_child.get(parent)
+            if last is not None and last[0] == name:
+                found = last[1]  # (into the same module again, nothing between: one visit)
+            else:
+                found = len(seen)
+                seen.append((caller, name))
+                last_child[parent] = (name, found)
+        else:
+            found = len(seen)
+            seen.append(("", name))
+        visit_of[frame] = found
+        return found
 
     def profile(frame: FrameType, event: str, arg: Any) -> None:
         if event == "call":
@@ -57,11 +121,14 @@ def _walk(crossings: list[tuple[str, str]] | None = None) -> list[str]:
                 return  # (the send gate, asked before the read when a rate or outage acts)
             if not name or name in _BESIDE:
                 return
+            if _resumed(frame):  # a coroutine going on with its visit (one of its own if it
+                if frame not in visit_of:  # began before the trace)
+                    visit_of[frame] = -len(visit_of) - 1  # (not listed: not a new visit)
+                return
             caller = _module(frame.f_back)
             if crossings is not None and caller and caller != name:
                 crossings.append((caller, name))
-            if not entered or entered[-1] != name:
-                entered.append(name)
+            visit(frame, name)
 
     async def main() -> None:
         server = ScriptedServer()
@@ -97,20 +164,17 @@ def _walk(crossings: list[tuple[str, str]] | None = None) -> list[str]:
         run_virtual(main)
     finally:
         sys.setprofile(None)
-    return entered
+    read = seen.index(("_driver", "_reader"))
+    tick = max(i for i, v in enumerate(seen[:read]) if v == ("", "_due"))
+    return [v for v in seen[tick:] if v[0]]  # (from the tick that hands the job out)
 
 
-def test_a_changed_poll_visits_ten_modules_in_a_line() -> None:
-    entered = _walk()
-    entered = entered[entered.index("_due") :]  # (from the heap: the consumer waited before)
-    first_visits = list(dict.fromkeys(entered))
-    assert set(first_visits) <= set(WALK), first_visits
-    assert len(first_visits) <= len(WALK)
-    assert first_visits[:6] == WALK[:6], first_visits  # heap, table, worker, read, decide, track
-    # Once decided, no module before the decision is entered again but the heap's and the
-    # driver's, which apply it (the reader is not called back, an event reads no reader).
-    decided = entered.index("_decide")
-    assert "_reader" not in entered[decided:], entered
+def test_a_changed_poll_walks_one_line() -> None:
+    walk = _walk()
+    assert walk == LINE, walk
+    into = [module for _, module in walk]
+    assert [m for m in dict.fromkeys(into) if into.count(m) > 1] == ["_jobs"], into
+    assert list(dict.fromkeys(m for v in walk for m in v)) == WALK[:-1]
 
 
 def _circles(edges: set[tuple[str, str]]) -> list[tuple[str, ...]]:

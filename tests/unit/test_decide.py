@@ -573,7 +573,7 @@ def test_a_parked_job_is_read_when_its_row_differs_from_its_own_status(
 
 
 def test_moved_keeps_every_field_but_the_state_and_interval() -> None:
-    from bkjob_async.polling._jobs import moved
+    from bkjob_async.polling._decide import moved
 
     job = PolledJob(SCOPE, 7, JOB.state, 1.0, 2, TRANSIENT, 3, WALL, True, True, WALL, 4.0)
     assert all(getattr(job, f) != getattr(JOB, f) for f in PolledJob._fields[2:] if f != "state")
