@@ -12,7 +12,7 @@ import re
 import anyio
 import pytest
 
-from bkjob_async import JobStatus
+from bkjob_async import JobStatus, StepType
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from ..cli_run import FAST, SCOPE, SIM, run
@@ -39,9 +39,24 @@ async def test_latency_is_not_measured_for_jobs_that_had_already_finished(
 
 
 async def test_latency_is_measured_for_transitions_the_watch_saw(sim: BkJobSimulator, env) -> None:
-    job = sim.create_job(SCOPE, [StepPlan(hosts=5, duration=(0.5, 0.8))])
-    result = await run(["watch", str(job), *FAST], env)
-    assert result.status == 0
+    # The hosts start when the watch has read the job (held at a confirmation till then): at a
+    # load of 10, the watch's start took longer than the hosts' 0.5-0.8 s, and it saw none end.
+    gate = StepPlan(StepType.MANUAL_CONFIRM)
+    job = sim.create_job(SCOPE, [gate, StepPlan(hosts=5, duration=(0.5, 0.8))])
+    results = []
+
+    async def watch() -> None:
+        results.append(await run(["watch", str(job), *FAST], env))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        with anyio.fail_after(30):
+            while not sim.request_count("get_job_instance_status"):
+                await anyio.sleep(0.02)
+        step = sim.job(job).steps[0].step_instance_id
+        assert (await run(["operate", str(job), str(step), "confirm"], env)).status == 0
+    (result,) = results
+    assert result.status == 0, result.err
     samples = int(re.search(r"transition latency p50 \(n=(\d+)\)", result.err).group(1))
     assert samples == 5
     p99 = re.search(r"transition latency p99\s+([\d,]+) ms", result.err).group(1)
