@@ -211,7 +211,7 @@ def _install_flip() -> None:
         encoded = original(world, call)  # type: ignore[arg-type]
         if not isinstance(encoded, _api.Encoded):
             raise RuntimeError("the simulator's job status changed shape: update _install_flip")
-        job = call.params.ident("job_instance_id", 0)
+        job = call.params.long("job_instance_id")  # (the handler checked it)
         answers[job] = count = answers.get(job, 0) + 1
         body = encoded.data
         row = body.find(b'"bk_host_id"')
@@ -249,7 +249,7 @@ def _install_flip_v4() -> None:
 
     def flipped(world: object, call: _api.Call) -> object:
         data = original(world, call)  # type: ignore[arg-type]
-        job = call.params.ident("job_instance_id", 0)
+        job = call.params.long("job_instance_id")  # (the handler checked it)
         answers[job] = count = answers.get(job, 0) + 1
         rows = [
             row
