@@ -250,10 +250,21 @@ def _file_seconds() -> dict[str, float]:
 _UNTRACED_DIRS = frozenset({"e2e", "cluster", "durable"})
 
 
+#: The files of those directories traced all the same (in-process only): cheap, and the only
+#: tests of much of the package (``tests/traced.txt``, with its measurement).
+_TRACED_FILES = frozenset(
+    line
+    for line in (pathlib.Path(__file__).parent / "traced.txt").read_text().splitlines()
+    if line and not line.startswith("#")
+)
+
+
 def pytest_itemcollected(item: pytest.Item) -> None:
-    """Mark every test of an ``_UNTRACED_DIRS`` directory ``untraced`` (before ``-m`` selects)."""
-    parts = pathlib.PurePosixPath(item.nodeid.split("::", 1)[0]).parts
-    if len(parts) > 2 and parts[1] in _UNTRACED_DIRS:
+    """Mark every test of an ``_UNTRACED_DIRS`` directory ``untraced`` (before ``-m`` selects),
+    but those of ``_TRACED_FILES``."""
+    path = item.nodeid.split("::", 1)[0]
+    parts = pathlib.PurePosixPath(path).parts
+    if len(parts) > 2 and parts[1] in _UNTRACED_DIRS and path not in _TRACED_FILES:
         item.add_marker(pytest.mark.untraced)
 
 
