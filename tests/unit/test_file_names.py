@@ -51,3 +51,12 @@ def test_no_test_file_is_named_after_a_module_name_two_modules_share() -> None:
         if path.stem.removeprefix("test_") in twice
     }
     assert not named, f"test files named after a name two modules share: {named}"
+
+
+def test_each_file_traced_by_name_exists() -> None:
+    """``tests/traced.txt`` names files a rename would leave behind, untraced without a word."""
+    root = pathlib.Path(__file__).parents[2]
+    listed = (root / "tests" / "traced.txt").read_text(encoding="utf-8").splitlines()
+    named = [line for line in listed if line and not line.startswith("#")]
+    assert named
+    assert [name for name in named if not (root / name).is_file()] == []
