@@ -79,14 +79,20 @@ def recorded(real):
 os.register_at_fork, atexit.register = at_fork, at_exit
 warnings.filterwarnings = recorded(warnings.filterwarnings)
 warnings.simplefilter = recorded(warnings.simplefilter)
-before = {
-    "threads": threading.active_count(),
-    "signals": {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)},
-    "handlers": list(logging.getLogger().handlers),
-    "gc": gc.get_threshold(),
-    "recursion": sys.getrecursionlimit(),
-    "frozen": gc.get_freeze_count(),
-}
+
+
+def process_state():
+    return {
+        "threads": threading.active_count(),
+        "signals": {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)},
+        "handlers": list(logging.getLogger().handlers),
+        "gc": gc.get_threshold(),
+        "recursion": sys.getrecursionlimit(),
+        "frozen": gc.get_freeze_count(),
+    }
+
+
+before = process_state()
 
 import bkjob_async
 
@@ -105,14 +111,7 @@ for info in pkgutil.walk_packages(bkjob_async.__path__, "bkjob_async."):
 for name in bkjob_async.__all__:
     getattr(bkjob_async, name)
 
-after = {
-    "threads": threading.active_count(),
-    "signals": {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)},
-    "handlers": list(logging.getLogger().handlers),
-    "gc": gc.get_threshold(),
-    "recursion": sys.getrecursionlimit(),
-    "frozen": gc.get_freeze_count(),
-}
+after = process_state()
 seen["changed"] = sorted(k for k in before if before[k] != after[k])
 seen["imported"] = len(names)
 seen["at_import"] = {k: list(seen[k]) for k in ("env", "at_fork", "atexit", "filters")}
