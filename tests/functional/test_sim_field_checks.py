@@ -1,6 +1,10 @@
 """The simulator refuses bad ids, operation codes and statuses as it did before its checks
 became a table (``testing/_field_checks.py``): every field of the APIs the table covers,
-missing, 0, -1, 1, 3 and 10,000, on a gateway GET and not, each answer pinned."""
+missing, 0, -1, 1, 3 and 10,000, on a gateway GET and not, each answer pinned.
+
+The text, length and paging checks that moved into the table later are probed the same way
+(``TEXT_PROBED``: each field missing, empty, blank, at and past its length, of an illegal
+pattern, or not a number), their answers pinned as the handlers gave them before the move."""
 
 from __future__ import annotations
 
@@ -134,6 +138,66 @@ def answers() -> dict[str, object]:
                         got = [failure.code, *map(str, failure.args_), failure.text(True)]
                     found[f"{generation} {api} {field}={value} strict={strict}"] = got
     return found
+
+
+#: Each API and the fields probed with ``TEXT_VALUES`` (the other fields at ``VALID``), as
+#: the handlers read them before their text and paging checks joined the table.
+TEXT_PROBED = [
+    (f"{verb}_{public}{thing}", fields)
+    for public in ("", "public_")
+    for verb, thing, fields in (
+        ("get", "script_list", ("script_language", "name", "start", "length")),
+        ("get", "script_version_list", ("script_id", "start", "length")),
+        ("create", "script", ("name", "script_language", "content", "version")),
+        ("create", "script_version", ("script_id", "content", "version")),
+        ("update", "script_basic", ("script_id", "name")),
+        ("update", "script_version", ("script_id", "script_version_id", "content")),
+        ("publish", "script_version", ("script_id", "script_version_id")),
+        ("disable", "script_version", ("script_id", "script_version_id")),
+        ("delete", "script", ("script_id",)),
+        ("delete", "script_version", ("script_id", "script_version_id")),
+    )
+]
+#: A valid value of each probed field.
+VALID: dict[str, object] = {
+    "name": "n",
+    "version": "v1",
+    "content": "ZWNobyAx",
+    "script_id": "s1",
+    "script_language": 1,
+    "script_version_id": 1,
+    "start": 0,
+    "length": 10,
+}
+TEXT_VALUES = (None, "", "  ", "a", "a" * 60, "a" * 61, "a/b", "v1.0#@_-", "ZWNobyAx", "x", 0)
+NUMBER_VALUES = (None, "", "x", -1, 0, 1, 6, 7, 1_000, 1_001, 10_000)
+TEXT_DIGEST = "ce1d7b19c926f0aaa00c5735a2ec22e361b3ce0851f4d7e358ebb5d1923a5188"
+
+
+def text_answers() -> dict[str, object]:
+    world = BkJobSimulator(virtual_clock=True)._world
+    found: dict[str, object] = {}
+    for api, fields in TEXT_PROBED:
+        for strict in (False, True):
+            for field in fields:
+                numeric = isinstance(VALID[field], int)
+                for value in NUMBER_VALUES if numeric else TEXT_VALUES:
+                    values = {"bk_biz_id": 2, **{f: VALID[f] for f in fields}, field: value}
+                    if value is None:
+                        del values[field]
+                    call = Call(ApiFlavor.ESB_JOBV3, api, Params(values, strict=strict), True, "u")
+                    try:
+                        V3_ENDPOINTS[api].handler(world, call)
+                        got: object = "ok"
+                    except ApiFailure as failure:
+                        got = [failure.code, *map(str, failure.args_), failure.text(True)]
+                    found[f"v3 {api} {field}={value!r} strict={strict}"] = got
+    return found
+
+
+def test_every_text_probe_is_answered_as_before_its_checks_joined_the_table() -> None:
+    text = json.dumps(text_answers(), sort_keys=True, indent=0, ensure_ascii=False)
+    assert hashlib.sha256(text.encode()).hexdigest() == TEXT_DIGEST
 
 
 def test_every_probe_is_answered_as_before_the_table() -> None:
