@@ -29,7 +29,7 @@ from ..models.logs import MAX_LOG_BYTES
 from . import _codes as codes
 from ._engine import Job, OpError, Round, Step
 from ._fastwire import job_status_body
-from ._field_checks import CHECKS
+from ._field_checks import CHECKS, Check, Page, Refusal, Text
 from ._plan import StepPlan, launch_vars
 from ._render import (
     StepQuery,
@@ -162,20 +162,56 @@ class Call:
     #: host that bk-job's v2/v3 views cannot read (``in_containers``).
     objects: bool = False
 
-    def checked(self, api: str | None = None) -> tuple[int, ...]:
+    def checked(self, api: str | None = None) -> tuple[Any, ...]:
         """Return the fields ``_field_checks`` has for ``api`` (this call's by default) in
-        its order, each checked as bk-job checks it; the first it refuses raises its code."""
-        params, values = self.params, []
+        its order, each checked as bk-job checks it (a page: its start and length); the first
+        it refuses raises its refusal."""
+        values: list[Any] = []
         for check in CHECKS[GENERATION[self.flavor], api or self.api]:
-            value = params.long(check.field)
-            if value is None and check.bound and params.strict:
-                raise ApiFailure(codes.BAD_REQUEST)
-            if check.validation and value is None:
-                raise ApiFailure.invalid(check.validation, self.english)
-            if value is None or not check.takes(value):
-                raise ApiFailure(check.code, *check.args)
-            values.append(value)
+            if isinstance(check, Page):
+                values += self._page(check)
+            elif isinstance(check, Text):
+                values.append(self._text(check))
+            else:
+                values.append(self._number(check))
         return tuple(values)
+
+    def refusal(self, refusal: Refusal, *args: object) -> ApiFailure:
+        """Return the failure of ``refusal``: its code with ``args``, or a failed bean
+        validation, 1240003 with the text of its key (``codes.VALIDATION``)."""
+        if isinstance(refusal, str):
+            return ApiFailure.invalid(refusal, self.english, *args)
+        return ApiFailure(refusal, *args)
+
+    def _number(self, check: Check) -> int | None:
+        value = self.params.long(check.field)
+        if value is None and check.bound and self.params.strict:
+            raise ApiFailure(codes.BAD_REQUEST)
+        if check.validation and value is None:
+            raise ApiFailure.invalid(check.validation, self.english)
+        if value is None and check.optional:
+            return None
+        if value is None or not check.takes(value):
+            raise self.refusal(check.code, *check.args)
+        return value
+
+    def _text(self, check: Text) -> str:
+        value = self.params.text(check.field)
+        if value is None and check.bound and self.params.strict:
+            raise ApiFailure(codes.BAD_REQUEST)
+        if value is None or not (value.strip() if check.blank else value):
+            raise self.refusal(check.empty, *check.args)
+        if check.most is not None and check.long is not None and len(value) > check.most:
+            raise self.refusal(check.long, *check.args)
+        if check.pattern and check.illegal is not None and not check.pattern.match(value):
+            raise self.refusal(check.illegal, *check.args)
+        return value
+
+    def _page(self, page: Page) -> tuple[int, int]:
+        start, length = self.params.long("start"), self.params.long("length")
+        start = 0 if start is None or start < 0 else start
+        length = page.default if length is None or length <= 0 else length
+        return start, length if page.most is None else min(length, page.most)
 
 
 #: The generation of ``_fields`` and ``_field_checks`` each flavor speaks.

@@ -1,14 +1,19 @@
-"""Rule: a handler's checks of the ids and codes it is sent are rows here, named as bk-job names them.
+"""Rule: a handler's checks of the fields it is sent are rows here, named as bk-job names them.
 
-What a resource's ``checkRequest`` (or its bean validation) asks of the numeric fields it reads,
-as a table: per generation (v2, v3, v4) and API, each field in the order bk-job checks it, the
-values it takes and the code it refuses others with. Every field is one of that API's request
-fields in ``_fields`` (bk-job's request types, checked at import), never the client's spelling,
-so a key the client misspells is missing here as it is at bk-job. ``Call.checked`` reads a row.
+What a resource's ``checkRequest`` (or its bean validation) asks of the fields it reads, as a
+table: per generation (v2, v3, v4) and API, each field in the order bk-job checks it: a number
+(``Check``: the values it takes and the refusal of others), a text (``Text``: not empty, at
+most so many characters, of a pattern) or a page (``Page``: ``start`` and ``length`` as the
+resource reads them). A refusal is a code (its message arguments beside it) or the key of a
+failed bean validation (1240003 with that key's text, ``_codes.VALIDATION``). Every field is
+one of that API's request fields in ``_fields`` (bk-job's request types, checked at import),
+never the client's spelling, so a key the client misspells is missing here as it is at bk-job.
+``Call.checked`` reads a row.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 
 import attrs
@@ -17,7 +22,7 @@ from ..models.enums import StepOperation
 from . import _codes as codes
 from ._fields import FIELDS
 
-__all__ = ["CHECKS", "Check", "unknown_fields"]
+__all__ = ["CHECKS", "LANGUAGES", "Check", "Page", "Text", "unknown_fields"]
 
 
 def _positive(value: int) -> bool:
@@ -28,19 +33,67 @@ def _given(value: int) -> bool:
     return True
 
 
+#: A refusal: a code (with the check's message arguments), or a bean validation's key.
+Refusal = int | str
+
+
 @attrs.frozen
 class Check:
-    """One field: the values it takes (``None`` never does), the code and message arguments
-    for any other; ``bound``: a gateway GET binds it with ``@RequestParam``, so a missing one is
-    1240003 first (Spring's, before the resource's check); ``validation``: the refusal is a
-    failed bean validation, 1240003 with the text of this key (``_codes.VALIDATION``)."""
+    """One number: the values it takes (``None`` never does, but with ``optional``), the
+    refusal (``code``) and message arguments for any other; ``bound``: a gateway GET binds it
+    with ``@RequestParam``, so a missing one is 1240003 first (Spring's, before the resource's
+    check); ``validation``: a missing one is a failed bean validation, 1240003 with the text of
+    this key (``_codes.VALIDATION``)."""
 
     field: str
-    code: int
+    code: Refusal
     takes: Callable[[int], bool] = _positive
     args: tuple[object, ...] = ()
     bound: bool = False
     validation: str | None = None
+    optional: bool = False
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (self.field,)
+
+
+@attrs.frozen
+class Text:
+    """One text: refused with ``empty`` when missing or empty (or blank, with ``blank``),
+    with ``long`` past ``most`` characters, with ``illegal`` where ``pattern`` does not match
+    it; ``args``: the refusals' message arguments; ``bound``: as ``Check``'s."""
+
+    field: str
+    empty: Refusal
+    most: int | None = None
+    long: Refusal | None = None
+    pattern: re.Pattern[str] | None = None
+    illegal: Refusal | None = None
+    args: tuple[object, ...] = ()
+    blank: bool = False
+    bound: bool = False
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (self.field,)
+
+
+@attrs.frozen
+class Page:
+    """A page's ``start`` and ``length`` as a list reads them: ``start`` missing or below 0 is
+    0; ``length`` missing or below 1 is ``default``, and at most ``most`` (no cap: ``None``)."""
+
+    default: int
+    most: int | None = None
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return ("start", "length")
+
+
+#: What a row holds, field by field.
+Field = Check | Text | Page
 
 
 def _named(field: str, code: int) -> Check:
@@ -55,6 +108,28 @@ def _required(field: str, key: str) -> Check:
 
 def _one_of(field: str, code: int, values: Iterable[int], *args: object) -> Check:
     return Check(field, code, frozenset(int(v) for v in values).__contains__, args)
+
+
+#: ``ScriptTypeEnum``: 1 shell ... 6 SQL.
+LANGUAGES = range(1, 7)
+_SCRIPT_ID = Text("script_id", "ScriptId_empty")
+_CONTENT = Text("content", "ScriptContent_empty")
+_VERSION_NAME = Text(
+    "version",
+    "ScriptVersion_empty",
+    60,
+    "ScriptVersion_outOfLength",
+    re.compile(r"^[A-Za-z0-9_\-#@.]+$"),
+    "ScriptVersion_illegal",
+)
+
+
+def _script_name(pattern: bool) -> Text:
+    """The script's name: bk-job checks its pattern when it creates a script only."""
+    legal = re.compile(r'^[^\\|/:*<>"?]+$') if pattern else None
+    return Text(
+        "name", "ScriptName_empty", 60, "ScriptName_outOfLength", legal, "ScriptName_illegal"
+    )
 
 
 _CONTEXT = (  # v4's job-analysis: which round of which execute object
@@ -78,7 +153,7 @@ _OPERATE_STEP = (
 )
 
 #: By generation and API (as that generation names it): the fields checked, in bk-job's order.
-CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
+CHECKS: dict[tuple[str, str], tuple[Field, ...]] = {
     ("v2", "get_job_instance_status"): (_JOB,),
     ("v3", "get_job_instance_status"): (_JOB,),
     ("v2", "get_step_instance_status"): (_JOB, _STEP),
@@ -127,24 +202,72 @@ CHECKS: dict[tuple[str, str], tuple[Check, ...]] = {
     ("v3", "delete_dangerous_rule"): _RULE,
     ("v3", "enable_dangerous_rule"): _RULE,
     ("v3", "disable_dangerous_rule"): _RULE,
-    ("v3", "update_script_version"): _VERSION,
+    ("v3", "update_script_version"): (_SCRIPT_ID, *_VERSION, _CONTENT),
     ("v3", "update_public_script_version"): (
+        _SCRIPT_ID,
         _required("script_version_id", "ScriptVersion_empty"),
+        _CONTENT,
     ),
-    ("v3", "publish_script_version"): _VERSION,
-    ("v3", "publish_public_script_version"): _VERSION,
-    ("v3", "disable_script_version"): _VERSION,
-    ("v3", "disable_public_script_version"): _VERSION,
-    ("v3", "delete_script_version"): _VERSION,
-    ("v3", "delete_public_script_version"): _VERSION,
+    **{
+        ("v3", api.format(public)): row
+        for public in ("", "public_")
+        for api, row in (
+            (
+                "get_{}script_list",
+                (
+                    Check(
+                        "script_language",
+                        codes.ILLEGAL_PARAM_NAMED,
+                        lambda language: language <= 0 or language in LANGUAGES,
+                        ("type",),
+                        optional=True,
+                    ),
+                    Page(20, 1000),
+                ),
+            ),
+            (
+                "get_{}script_version_list",
+                (
+                    Text(
+                        "script_id",
+                        codes.ILLEGAL_PARAM_NAMED,
+                        args=("script_id",),
+                        blank=True,
+                        bound=True,
+                    ),
+                    Page(10),
+                ),
+            ),
+            (
+                "create_{}script",
+                (
+                    _script_name(pattern=True),
+                    Check(
+                        "script_language",
+                        "ScriptType_illegal",
+                        LANGUAGES.__contains__,
+                        validation="ScriptType_empty",
+                    ),
+                    _CONTENT,
+                    _VERSION_NAME,
+                ),
+            ),
+            ("create_{}script_version", (_SCRIPT_ID, _CONTENT, _VERSION_NAME)),
+            ("update_{}script_basic", (_SCRIPT_ID, _script_name(pattern=False))),
+            ("publish_{}script_version", (_SCRIPT_ID, *_VERSION)),
+            ("disable_{}script_version", (_SCRIPT_ID, *_VERSION)),
+            ("delete_{}script", (_SCRIPT_ID,)),
+            ("delete_{}script_version", (_SCRIPT_ID, *_VERSION)),
+        )
+    },
 }
 
 
-def unknown_fields(checks: Mapping[tuple[str, str], tuple[Check, ...]]) -> dict[str, list[str]]:
+def unknown_fields(checks: Mapping[tuple[str, str], tuple[Field, ...]]) -> dict[str, list[str]]:
     """Return, per generation and API, the fields ``checks`` names that its request lacks."""
     unknown = {
         f"{generation} {api}": sorted(
-            {c.field for c in row} - FIELDS[generation].get(api, {}).keys()
+            {f for c in row for f in c.fields} - FIELDS[generation].get(api, {}).keys()
         )
         for (generation, api), row in checks.items()
     }

@@ -25,7 +25,8 @@ from ..config import ApiFlavor
 from . import _api
 from . import _codes as codes
 from ._api import ApiFailure, Call, Params, scope_of
-from ._scripts import DISABLED, DRAFT, LANGUAGES, decode, fail
+from ._field_checks import LANGUAGES
+from ._scripts import DISABLED, DRAFT, decode, fail
 from ._store import SimRule, matches
 
 if TYPE_CHECKING:
