@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 
 from bkjob_async.config import ApiFlavor
@@ -142,10 +143,23 @@ def answers() -> dict[str, object]:
     return found
 
 
-#: Each API and the fields probed with ``TEXT_VALUES`` (the other fields at ``VALID``), as
-#: the handlers read them before their text and paging checks joined the table.
-TEXT_PROBED = [
-    (f"{verb}_{public}{thing}", fields)
+#: A valid value of each probed field of the script library.
+VALID: dict[str, object] = {
+    "name": "n",
+    "version": "v1",
+    "content": "ZWNobyAx",
+    "script_id": "s1",
+    "script_language": 1,
+    "script_version_id": 1,
+    "start": 0,
+    "length": 10,
+}
+#: Each API (generation, name, a label) and its probed fields at a valid value: each is
+#: probed with ``TEXT_VALUES`` or ``NUMBER_VALUES`` (by its valid value's kind), as the
+#: handlers read them before their text and paging checks joined the table.
+Probed = tuple[str, str, str, dict[str, object]]
+SCRIPTS_PROBED: list[Probed] = [
+    ("v3", f"{verb}_{public}{thing}", "", {f: VALID[f] for f in fields})
     for public in ("", "public_")
     for verb, thing, fields in (
         ("get", "script_list", ("script_language", "name", "start", "length")),
@@ -160,52 +174,90 @@ TEXT_PROBED = [
         ("delete", "script_version", ("script_id", "script_version_id")),
     )
 ]
-#: A valid value of each probed field.
-VALID: dict[str, object] = {
-    "name": "n",
-    "version": "v1",
-    "content": "ZWNobyAx",
-    "script_id": "s1",
-    "script_language": 1,
-    "script_version_id": 1,
-    "start": 0,
-    "length": 10,
-}
+_SOURCE = {"code": "fs1", "alias": "a", "type": "TENCENT_CLOUD_COS", "credential_id": "c1"}
+_CRON = {"job_plan_id": 1, "name": "n", "expression": "* * * * *", "execute_time": 0}
+_V2_CRON = {"bk_job_id": 1, "cron_name": "n", "cron_expression": "* * * * *"}
+MANAGE_PROBED: list[Probed] = [
+    (
+        "v3",
+        "create_account",
+        "",
+        {
+            "account": "root",
+            "type": 1,
+            "category": 1,
+            "password": "p",
+            "alias": "a",
+            "description": "d",
+        },
+    ),
+    ("v3", "create_credential", "", {"name": "c", "type": "PASSWORD", "credential_password": "p"}),
+    ("v3", "update_credential", "", {"id": "c1", "type": "PASSWORD", "name": "c"}),
+    ("v3", "get_credential_detail", "", {"id": "c1"}),
+    ("v3", "create_file_source", "", _SOURCE),
+    ("v3", "update_file_source", "", _SOURCE),
+    ("v3", "get_file_source_detail", "", {"code": "fs1"}),
+    ("v3", "get_cron_list", "", {"start": 0, "length": 10, "id": 0}),
+    ("v2", "get_cron_list", "", {"start": 0, "length": 10, "cron_id": 0}),
+    ("v3", "save_cron", "new", {"id": -1, **_CRON}),
+    ("v3", "save_cron", "change", {"id": 1, **_CRON}),
+    ("v2", "save_cron", "new", _V2_CRON),
+    ("v2", "save_cron", "change", {"cron_id": 1, **_V2_CRON}),
+]
 TEXT_VALUES = (None, "", "  ", "a", "a" * 60, "a" * 61, "a/b", "v1.0#@_-", "ZWNobyAx", "x", 0)
 NUMBER_VALUES = (None, "", "x", -1, 0, 1, 6, 7, 1_000, 1_001, 10_000)
+#: The management APIs' texts: ``TEXT_VALUES`` and each side of their limits too.
+LONG_VALUES = (*TEXT_VALUES, *("a" * n for n in (117, 118, 255, 256, 1_024, 1_025)))
 TEXT_DIGEST = "5ec538fce0f3fba57459587474b36eb7862abc237404e67efbbd421d8bf63d52"
+MANAGE_DIGEST = "6be229c136b4dad2b82dcbdc3c9bf0b02b0b66a048faf73477880f1f4226ae72"
+GENERATIONS = {"v2": (ApiFlavor.ESB_V2, V2_ENDPOINTS), "v3": (ApiFlavor.ESB_JOBV3, V3_ENDPOINTS)}
 
 
-def _probes(fields: tuple[str, ...]) -> Iterator[tuple[str, dict[str, object]]]:
+def _probes(
+    valid: dict[str, object], texts: tuple[object, ...]
+) -> Iterator[tuple[str, dict[str, object]]]:
     """Each field at each of its values, the others valid; then every field at once at the
     n-th value of its kind (which check comes first)."""
-    kinds = {f: NUMBER_VALUES if isinstance(VALID[f], int) else TEXT_VALUES for f in fields}
-    for field in fields:
+    kinds = {f: NUMBER_VALUES if isinstance(v, int) else texts for f, v in valid.items()}
+    for field in valid:
         for value in kinds[field]:
-            yield f"{field}={value!r}", {**{f: VALID[f] for f in fields}, field: value}
-    for n in range(max(len(TEXT_VALUES), len(NUMBER_VALUES))):
+            yield f"{field}={value!r}", {**valid, field: value}
+    for n in range(max(len(texts), len(NUMBER_VALUES))):
         yield f"all#{n}", {f: values[n % len(values)] for f, values in kinds.items()}
 
 
-def text_answers() -> dict[str, object]:
+def text_answers(probed: list[Probed], texts: tuple[object, ...]) -> dict[str, object]:
     world = BkJobSimulator(virtual_clock=True)._world
     found: dict[str, object] = {}
-    for api, fields in TEXT_PROBED:
+    for generation, api, label, valid in probed:
+        flavor, routes = GENERATIONS[generation]
         for strict in (False, True):
-            for probe, given in _probes(fields):
+            for probe, given in _probes(valid, texts):
                 values = {"bk_biz_id": 2, **{k: v for k, v in given.items() if v is not None}}
-                call = Call(ApiFlavor.ESB_JOBV3, api, Params(values, strict=strict), True, "u")
+                call = Call(flavor, api, Params(values, strict=strict), True, "u")
                 try:
-                    got: object = ["ok", V3_ENDPOINTS[api].handler(world, call)]
+                    got: object = ["ok", routes[api].handler(world, call)]
                 except ApiFailure as failure:
                     got = [failure.code, *map(str, failure.args_), failure.text(True)]
-                found[f"v3 {api} {probe} strict={strict}"] = got
+                found[f"{generation} {api}{label and ' ' + label} {probe} strict={strict}"] = got
     return found
 
 
-def test_every_text_probe_is_answered_as_before_its_checks_joined_the_table() -> None:
-    text = json.dumps(text_answers(), sort_keys=True, indent=0, ensure_ascii=False, default=str)
-    assert hashlib.sha256(text.encode()).hexdigest() == TEXT_DIGEST
+def _digest(found: dict[str, object], *, random_ids: bool = False) -> str:
+    """The answers' digest; ``random_ids``: a credential's random id (a UUID's hex) masked."""
+    text = json.dumps(found, sort_keys=True, indent=0, ensure_ascii=False, default=str)
+    if random_ids:
+        text = re.sub(r'"[0-9a-f]{32}"', '"<uuid>"', text)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_every_script_probe_is_answered_as_before_its_checks_joined_the_table() -> None:
+    assert _digest(text_answers(SCRIPTS_PROBED, TEXT_VALUES)) == TEXT_DIGEST
+
+
+def test_every_account_credential_source_and_cron_probe_is_answered_as_before() -> None:
+    found = text_answers(MANAGE_PROBED, LONG_VALUES)
+    assert _digest(found, random_ids=True) == MANAGE_DIGEST
 
 
 def test_every_probe_is_answered_as_before_the_table() -> None:
