@@ -191,6 +191,7 @@ MANAGE_PROBED: list[Probed] = [
             "description": "d",
         },
     ),
+    ("v3", "update_account", "", {"id": 1, "password": "p", "alias": "a", "description": "d"}),
     ("v3", "create_credential", "", {"name": "c", "type": "PASSWORD", "credential_password": "p"}),
     ("v3", "update_credential", "", {"id": "c1", "type": "PASSWORD", "name": "c"}),
     ("v3", "get_credential_detail", "", {"id": "c1"}),
@@ -209,7 +210,7 @@ NUMBER_VALUES = (None, "", "x", -1, 0, 1, 6, 7, 1_000, 1_001, 10_000)
 #: The management APIs' texts: ``TEXT_VALUES`` and each side of their limits too.
 LONG_VALUES = (*TEXT_VALUES, *("a" * n for n in (117, 118, 255, 256, 1_024, 1_025)))
 TEXT_DIGEST = "5ec538fce0f3fba57459587474b36eb7862abc237404e67efbbd421d8bf63d52"
-MANAGE_DIGEST = "6be229c136b4dad2b82dcbdc3c9bf0b02b0b66a048faf73477880f1f4226ae72"
+MANAGE_DIGEST = "96cfc90823a9801902103635bbe05812765b0e6ac4036e612c488fe941522f57"
 GENERATIONS = {"v2": (ApiFlavor.ESB_V2, V2_ENDPOINTS), "v3": (ApiFlavor.ESB_JOBV3, V3_ENDPOINTS)}
 
 
