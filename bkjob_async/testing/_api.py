@@ -195,10 +195,14 @@ class Call:
             raise self.refusal(check.code, *check.args)
         return value
 
-    def _text(self, check: Text) -> str:
+    def _text(self, check: Text) -> str | None:
         value = self.params.text(check.field)
+        if check.strip:
+            value = (value or "").strip() or None
         if value is None and check.bound and self.params.strict:
             raise ApiFailure(codes.BAD_REQUEST)
+        if check.optional and not value:
+            return value
         if value is None or not (value.strip() if check.blank else value):
             raise self.refusal(check.empty, *check.args)
         if check.most is not None and check.long is not None and len(value) > check.most:
@@ -210,7 +214,7 @@ class Call:
     def _page(self, page: Page) -> tuple[int, int]:
         start, length = self.params.long("start"), self.params.long("length")
         start = 0 if start is None or start < 0 else start
-        length = page.default if length is None or length <= 0 else length
+        length = page.default if length is None or length < page.least else length
         return start, length if page.most is None else min(length, page.most)
 
 

@@ -62,7 +62,9 @@ class Check:
 class Text:
     """One text: refused with ``empty`` when missing or empty (or blank, with ``blank``),
     with ``long`` past ``most`` characters, with ``illegal`` where ``pattern`` does not match
-    it; ``args``: the refusals' message arguments; ``bound``: as ``Check``'s."""
+    it; ``args``: the refusals' message arguments; ``bound``: as ``Check``'s. ``optional``: a
+    missing or empty one is not refused (it reads as ``None``); ``strip``: it is read without
+    its outer blanks (a blank one reads as ``None``)."""
 
     field: str
     empty: Refusal
@@ -73,6 +75,8 @@ class Text:
     args: tuple[object, ...] = ()
     blank: bool = False
     bound: bool = False
+    optional: bool = False
+    strip: bool = False
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -82,10 +86,12 @@ class Text:
 @attrs.frozen
 class Page:
     """A page's ``start`` and ``length`` as a list reads them: ``start`` missing or below 0 is
-    0; ``length`` missing or below 1 is ``default``, and at most ``most`` (no cap: ``None``)."""
+    0; ``length`` missing or below ``least`` is ``default``, and at most ``most`` (no cap:
+    ``None``)."""
 
     default: int
     most: int | None = None
+    least: int = 1
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -131,6 +137,58 @@ def _script_name(pattern: bool) -> Text:
         "name", "ScriptName_empty", 60, "ScriptName_outOfLength", legal, "ScriptName_illegal"
     )
 
+
+#: ``IllegalCharChecker.DEFAULT_PATTERN``'s characters, none of them.
+_NO_SPECIAL_CHAR = re.compile(r'^[^\\|/:*<>"?]*$')
+
+
+def _plain(field: str) -> Text:
+    """``@NotBlankField`` and ``@NotContainSpecialChar``: 1240003 for either."""
+    return Text(
+        field, codes.BAD_REQUEST, blank=True, pattern=_NO_SPECIAL_CHAR, illegal=codes.BAD_REQUEST
+    )
+
+
+def _at_most(field: str, most: int) -> Text:
+    """``@Length(max=most)``: any text up to ``most`` characters, or none."""
+    return Text(field, codes.BAD_REQUEST, most, codes.BAD_REQUEST, optional=True)
+
+
+def _not_blank(field: str) -> Text:
+    """A text the resource's ``validate`` wants (1241010 naming it)."""
+    reason = f"{field} cannot be null or blank"
+    return Text(field, codes.ILLEGAL_PARAM_REASON, args=(field, reason), blank=True)
+
+
+def _any(field: str) -> Check:
+    """A number read as given (or ``None``): the handler decides what it needs of it."""
+    return Check(field, codes.BAD_REQUEST, _given, optional=True)
+
+
+def _save_cron(v2: bool) -> tuple[Field, ...]:
+    """``save_cron``'s fields as read, then its id's check (every number is read before it):
+    v3 takes -1 as a new cron's id."""
+    keys = ("cron_id", "bk_job_id", "cron_name", "cron_expression") if v2 else (
+        "id", "job_plan_id", "name", "expression"
+    )  # fmt: skip
+    refusal = codes.ILLEGAL_PARAM_REASON if v2 else codes.BAD_REQUEST
+    return (
+        _any(keys[1]),
+        Text(keys[2], codes.BAD_REQUEST, optional=True, strip=True),
+        Text(keys[3], codes.BAD_REQUEST, optional=True, strip=True),
+        *(() if v2 else (_any("execute_time"),)),
+        Check(
+            keys[0],
+            refusal,
+            (0).__lt__ if v2 else lambda cron_id: cron_id > 0 or cron_id == -1,
+            (keys[0], "must be positive"),
+            optional=True,
+        ),
+    )
+
+
+#: ``AccountTypeEnum`` (1 Linux, 2 Windows, 9-11 databases) and ``AccountCategoryEnum``.
+ACCOUNT_TYPES, ACCOUNT_CATEGORIES = (1, 2, 9, 10, 11), (1, 2)
 
 _CONTEXT = (  # v4's job-analysis: which round of which execute object
     Check("execute_count", codes.MISSING_OR_ILLEGAL_NAMED, _given, ("execute_count",)),
@@ -196,12 +254,36 @@ CHECKS: dict[tuple[str, str], tuple[Field, ...]] = {
     ("v4", "create_job_plan"): (_named("job_template_id", codes.MISSING_OR_ILLEGAL_NAMED),),
     ("v4", "get_file_task_context"): _CONTEXT,
     ("v4", "get_script_task_context"): _CONTEXT,
-    ("v3", "update_account"): _ACCOUNT,
+    ("v3", "update_account"): (
+        *_ACCOUNT,
+        _at_most("password", 255),
+        _at_most("alias", 255),
+        _at_most("description", 1024),
+    ),
     ("v3", "delete_account"): _ACCOUNT,
     ("v3", "update_dangerous_rule"): _RULE,
     ("v3", "delete_dangerous_rule"): _RULE,
     ("v3", "enable_dangerous_rule"): _RULE,
     ("v3", "disable_dangerous_rule"): _RULE,
+    ("v3", "create_account"): (
+        Text("account", codes.BAD_REQUEST),
+        Check("type", codes.BAD_REQUEST, ACCOUNT_TYPES.__contains__, optional=True),
+        Check("category", codes.BAD_REQUEST, ACCOUNT_CATEGORIES.__contains__, optional=True),
+        _at_most("password", 117),
+        _at_most("alias", 255),
+        _at_most("description", 1024),
+    ),
+    ("v3", "create_credential"): (_not_blank("name"), _not_blank("type")),
+    # (a type that is not one fails in CredentialTypeEnum.valueOf: 1240002)
+    ("v3", "update_credential"): (_not_blank("id"), Text("type", codes.INTERNAL_ERROR)),
+    ("v3", "get_credential_detail"): (Text("id", codes.BAD_REQUEST),),  # @NotBlankField
+    ("v3", "create_file_source"): tuple(map(_plain, ("code", "alias", "type", "credential_id"))),
+    ("v3", "update_file_source"): tuple(map(_plain, ("code", "alias", "type", "credential_id"))),
+    ("v3", "get_file_source_detail"): (_plain("code"),),
+    ("v2", "get_cron_list"): (Page(10, least=0),),
+    ("v3", "get_cron_list"): (Page(20, least=0),),
+    ("v2", "save_cron"): _save_cron(v2=True),
+    ("v3", "save_cron"): _save_cron(v2=False),
     ("v3", "update_script_version"): (_SCRIPT_ID, *_VERSION, _CONTENT),
     ("v3", "update_public_script_version"): (
         _SCRIPT_ID,
