@@ -1,5 +1,5 @@
 """The simulator's table of field checks: bk-job's field names only, each row served, each
-refusal the code its row says."""
+refusal the code (or the bean validation's text) its row says, a page read as its row says."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bkjob_async.config import ApiFlavor
 from bkjob_async.testing import _codes as codes
 from bkjob_async.testing._api import ApiFailure, Call, Params
 from bkjob_async.testing._api_catalog import V2_ENDPOINTS, V3_ENDPOINTS, V4_ENDPOINTS
-from bkjob_async.testing._field_checks import CHECKS, Check, unknown_fields
+from bkjob_async.testing._field_checks import CHECKS, Check, Field, Page, Text, unknown_fields
 
 FLAVORS = {"v2": ApiFlavor.ESB_V2, "v3": ApiFlavor.ESB_JOBV3, "v4": ApiFlavor.APIGW_V4}
 
@@ -46,19 +46,100 @@ def test_every_row_is_an_api_the_simulator_serves() -> None:
     assert [key for key in CHECKS if key[1] not in served[key[0]]] == []
 
 
-@pytest.mark.parametrize(("generation", "api"), sorted(CHECKS))
-def test_each_field_refuses_what_its_row_refuses(generation: str, api: str) -> None:
+def _good(check: Field) -> dict[str, Any]:
+    """A value of each of ``check``'s fields that it takes."""
+    if isinstance(check, Page):
+        return {"start": 0, "length": check.default}
+    if isinstance(check, Text):
+        return {check.field: "a"}
+    return {check.field: next(v for v in range(1, 99) if check.takes(v))}
+
+
+def _answer(failure: ApiFailure) -> tuple[int, tuple[object, ...], str]:
+    return failure.code, failure.args_, failure.text(True)
+
+
+def _refused(refusal: int | str, args: tuple[object, ...]) -> tuple[int, tuple[object, ...], str]:
+    """What a refusal answers: its code with ``args``, or 1240003 with its key's text."""
+    if isinstance(refusal, str):
+        return _answer(ApiFailure.invalid(refusal, True, *args))
+    return _answer(ApiFailure(refusal, *args))
+
+
+ROWS = sorted(CHECKS)
+NUMBERS = [(g, a, c) for g, a in ROWS for c in CHECKS[g, a] if isinstance(c, Check)]
+TEXTS = [(g, a, c) for g, a in ROWS for c in CHECKS[g, a] if isinstance(c, Text)]
+PAGES = [(g, a, c) for g, a in ROWS for c in CHECKS[g, a] if isinstance(c, Page)]
+
+
+@pytest.mark.parametrize(("generation", "api"), ROWS)
+def test_a_row_takes_a_good_value_of_each_field(generation: str, api: str) -> None:
     row = CHECKS[generation, api]
-    good = {check.field: next(v for v in range(1, 99) if check.takes(v)) for check in row}
+    good = {k: v for check in row for k, v in _good(check).items()}
     assert call(generation, api, good).checked() == tuple(good.values())
-    for check in row:
-        for value in (None, 0, -1, 10_000):
-            sent = {**good, check.field: value}
-            if value is not None and check.takes(value):  # (a status of 0 is a status)
-                assert value in call(generation, api, sent).checked()
-                continue
+
+
+@pytest.mark.parametrize(("generation", "api", "check"), NUMBERS)
+def test_each_number_refuses_what_its_row_refuses(generation: str, api: str, check: Check) -> None:
+    good = {k: v for c in CHECKS[generation, api] for k, v in _good(c).items()}
+    for value in (None, 0, -1, 10_000):
+        sent = {**good, check.field: value}
+        taken = check.optional if value is None else check.takes(value)
+        if taken:  # (a status of 0 is a status)
+            assert value in call(generation, api, sent).checked()
+        elif value is None and check.validation:
             failure = refusal(generation, api, sent)
-            assert (failure.code, failure.args_) == (check.code, check.args)
+            assert _answer(failure) == _refused(check.validation, ())
+        else:
+            assert _answer(refusal(generation, api, sent)) == _refused(check.code, check.args)
+
+
+@pytest.mark.parametrize(("generation", "api", "check"), TEXTS)
+def test_each_text_refuses_what_its_row_refuses(generation: str, api: str, check: Text) -> None:
+    good = {k: v for c in CHECKS[generation, api] for k, v in _good(c).items()}
+    at = list(good).index(check.field)
+
+    def answer(value: str | None) -> object:
+        """The value read (``("read", value)``), or the refusal's answer."""
+        sent = {k: v for k, v in {**good, check.field: value}.items() if v is not None}
+        try:
+            return ("read", call(generation, api, sent).checked()[at])
+        except ApiFailure as failure:
+            return _answer(failure)
+
+    empty = _refused(check.empty, check.args)
+    if check.optional:
+        assert answer(None) == ("read", None)
+        assert answer("") == ("read", None if check.strip else "")
+    else:
+        assert answer(None) == answer("") == empty
+    if check.blank:
+        assert answer("  ") == empty
+    elif check.strip:
+        assert answer("  ") == ("read", None)
+        assert answer(" a ") == ("read", "a")
+    if check.most is not None and check.long is not None:
+        assert answer("a" * check.most) == ("read", "a" * check.most)
+        assert answer("a" * (check.most + 1)) == _refused(check.long, check.args)
+    if check.pattern is not None and check.illegal is not None:
+        assert answer("a/b") == _refused(check.illegal, check.args)
+
+
+@pytest.mark.parametrize(("generation", "api", "page"), PAGES)
+def test_a_page_is_read_as_its_row_says(generation: str, api: str, page: Page) -> None:
+    good = {k: v for c in CHECKS[generation, api] for k, v in _good(c).items()}
+
+    def read(start: object, length: object) -> tuple[Any, ...]:
+        sent = {**good, "start": start, "length": length}
+        return call(generation, api, {k: v for k, v in sent.items() if v is not None}).checked()
+
+    assert read(None, None)[-2:] == (0, page.default)
+    assert read(-1, page.least - 1)[-2:] == (0, page.default)
+    assert read(3, page.least)[-2:] == (3, page.least)
+    assert read(0, 10_000)[-2:] == (0, 10_000 if page.most is None else page.most)
+    for start, length in (("x", 1), (1, "x")):
+        sent = {**good, "start": start, "length": length}
+        assert _answer(refusal(generation, api, sent))[:2] == (codes.BAD_REQUEST, ())
 
 
 def test_a_bound_field_missing_on_a_gateway_get_is_springs_1240003() -> None:
