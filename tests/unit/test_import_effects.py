@@ -128,16 +128,21 @@ print(json.dumps(seen))
 """
 
 
-def _probe() -> dict[str, object]:
+def _python(code: str, timeout: float) -> list[str]:
+    """Run ``code`` in a fresh interpreter; return the lines it printed (it must exit 0)."""
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_PROBE)],
+        [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    seen: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return done.stdout.splitlines()
+
+
+def _probe() -> dict[str, object]:
+    seen: dict[str, object] = json.loads(_python(_PROBE, 120)[-1])
     return seen
 
 
@@ -163,15 +168,7 @@ def test_the_speedups_switch_is_read_at_first_use_not_at_import() -> None:
         print(j.speedups(), j.loads(b'{"a": [1, null]}'), j.dumps({"a": None}))
         print(j.choose(speedups=False), j.speedups())
     """
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["False {'a': [1, None]} {\"a\":null}", "False False"]
+    assert _python(code, 60) == ["False {'a': [1, None]} {\"a\":null}", "False False"]
 
 
 def test_the_sync_client_takes_the_async_clients_arguments_by_name() -> None:
