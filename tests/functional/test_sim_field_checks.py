@@ -205,35 +205,59 @@ MANAGE_PROBED: list[Probed] = [
     ("v2", "save_cron", "new", _V2_CRON),
     ("v2", "save_cron", "change", {"cron_id": 1, **_V2_CRON}),
 ]
+_RULE = {"expression": "rm", "script_language_list": [1], "description": "d", "action": 1}
+RULES_PROBED: list[Probed] = [
+    ("v3", "create_dangerous_rule", "", _RULE),
+    ("v3", "update_dangerous_rule", "", {"id": 1, **_RULE}),
+    ("v3", "check_script", "", {"script_language": 1, "content": "ZWNobyAx"}),
+    ("v3", "get_account_list", "", {"category": 1, "start": 0, "length": 10}),
+    ("v4", "get_job_instance_list", "", {"offset": 0, "length": 10}),
+    ("v4", "get_user_authorized_scopes", "", {"offset": 0, "length": 10}),
+]
 TEXT_VALUES = (None, "", "  ", "a", "a" * 60, "a" * 61, "a/b", "v1.0#@_-", "ZWNobyAx", "x", 0)
 NUMBER_VALUES = (None, "", "x", -1, 0, 1, 6, 7, 1_000, 1_001, 10_000)
 #: The management APIs' texts: ``TEXT_VALUES`` and each side of their limits too.
 LONG_VALUES = (*TEXT_VALUES, *("a" * n for n in (117, 118, 255, 256, 1_024, 1_025)))
+#: The rules' texts (their limits, a regular expression that does not compile) and numbers
+#: (v4's offset and length limits), and the values of a list.
+RULE_TEXTS = (*LONG_VALUES, *("a" * n for n in (250, 251, 1_000, 1_001)), "(", "a[")
+RULE_NUMBERS = (*NUMBER_VALUES, 2, 3, 200, 201, 9_999, 10_001)
+LIST_VALUES = (None, [], [1], [1, 9], [0], ["x"], "1", 0)
 TEXT_DIGEST = "5ec538fce0f3fba57459587474b36eb7862abc237404e67efbbd421d8bf63d52"
+RULES_DIGEST = "170e79bd29e0e763026651217a09fda253c5c98383f5dff24e9fa84f96b0a834"
 MANAGE_DIGEST = "96cfc90823a9801902103635bbe05812765b0e6ac4036e612c488fe941522f57"
-GENERATIONS = {"v2": (ApiFlavor.ESB_V2, V2_ENDPOINTS), "v3": (ApiFlavor.ESB_JOBV3, V3_ENDPOINTS)}
+GENERATIONS = {
+    "v2": (ApiFlavor.ESB_V2, V2_ENDPOINTS),
+    "v3": (ApiFlavor.ESB_JOBV3, V3_ENDPOINTS),
+    "v4": (ApiFlavor.APIGW_V4, V4_ENDPOINTS),
+}
 
 
 def _probes(
-    valid: dict[str, object], texts: tuple[object, ...]
+    valid: dict[str, object], texts: tuple[object, ...], numbers: tuple[object, ...]
 ) -> Iterator[tuple[str, dict[str, object]]]:
     """Each field at each of its values, the others valid; then every field at once at the
     n-th value of its kind (which check comes first)."""
-    kinds = {f: NUMBER_VALUES if isinstance(v, int) else texts for f, v in valid.items()}
+    kinds = {
+        f: numbers if isinstance(v, int) else LIST_VALUES if isinstance(v, list) else texts
+        for f, v in valid.items()
+    }
     for field in valid:
         for value in kinds[field]:
             yield f"{field}={value!r}", {**valid, field: value}
-    for n in range(max(len(texts), len(NUMBER_VALUES))):
+    for n in range(max(len(texts), len(numbers))):
         yield f"all#{n}", {f: values[n % len(values)] for f, values in kinds.items()}
 
 
-def text_answers(probed: list[Probed], texts: tuple[object, ...]) -> dict[str, object]:
+def text_answers(
+    probed: list[Probed], texts: tuple[object, ...], numbers: tuple[object, ...] = NUMBER_VALUES
+) -> dict[str, object]:
     world = BkJobSimulator(virtual_clock=True)._world
     found: dict[str, object] = {}
     for generation, api, label, valid in probed:
         flavor, routes = GENERATIONS[generation]
         for strict in (False, True):
-            for probe, given in _probes(valid, texts):
+            for probe, given in _probes(valid, texts, numbers):
                 values = {"bk_biz_id": 2, **{k: v for k, v in given.items() if v is not None}}
                 call = Call(flavor, api, Params(values, strict=strict), True, "u")
                 try:
@@ -254,6 +278,10 @@ def _digest(found: dict[str, object], *, random_ids: bool = False) -> str:
 
 def test_every_script_probe_is_answered_as_before_its_checks_joined_the_table() -> None:
     assert _digest(text_answers(SCRIPTS_PROBED, TEXT_VALUES)) == TEXT_DIGEST
+
+
+def test_every_rule_check_script_and_page_probe_is_answered_as_before() -> None:
+    assert _digest(text_answers(RULES_PROBED, RULE_TEXTS, RULE_NUMBERS)) == RULES_DIGEST
 
 
 def test_every_account_credential_source_and_cron_probe_is_answered_as_before() -> None:
