@@ -29,7 +29,7 @@ from ..models.logs import MAX_LOG_BYTES
 from . import _codes as codes
 from ._engine import Job, OpError, Round, Step
 from ._fastwire import job_status_body
-from ._field_checks import CHECKS, Check, Page, Refusal, Text
+from ._field_checks import CHECKS, Check, Items, Page, Refusal, Text
 from ._plan import StepPlan, launch_vars
 from ._render import (
     StepQuery,
@@ -172,6 +172,8 @@ class Call:
                 values += self._page(check)
             elif isinstance(check, Text):
                 values.append(self._text(check))
+            elif isinstance(check, Items):
+                values.append(self._items(check))
             else:
                 values.append(self._number(check))
         return tuple(values)
@@ -207,15 +209,29 @@ class Call:
             raise self.refusal(check.empty, *check.args)
         if check.most is not None and check.long is not None and len(value) > check.most:
             raise self.refusal(check.long, *check.args)
-        if check.pattern and check.illegal is not None and not check.pattern.match(value):
+        if check.takes and check.illegal is not None and not check.takes(value):
             raise self.refusal(check.illegal, *check.args)
         return value
 
+    def _items(self, check: Items) -> list[Any]:
+        value = self.params.raw(check.field)
+        if not isinstance(value, list) or not value:
+            raise self.refusal(check.empty)
+        return value
+
     def _page(self, page: Page) -> tuple[int, int]:
-        start, length = self.params.long("start"), self.params.long("length")
-        start = 0 if start is None or start < 0 else start
-        length = page.default if length is None or length < page.least else length
-        return start, length if page.most is None else min(length, page.most)
+        start, length = self.params.long(page.start), self.params.long("length")
+        if page.refusal is None:
+            start = 0 if start is None or start < 0 else start
+            length = page.default if length is None or length < page.least else length
+            return start, length if page.most is None else min(length, page.most)
+        start = 0 if start is None else start
+        length = page.default if length is None else length
+        if start < 0 or (page.max_start is not None and start > page.max_start):
+            raise ApiFailure(page.refusal, page.start)
+        if length < page.least or (page.most is not None and length > page.most):
+            raise ApiFailure(page.refusal, "length")
+        return start, length
 
 
 #: The generation of ``_fields`` and ``_field_checks`` each flavor speaks.

@@ -3,8 +3,8 @@
 What a resource's ``checkRequest`` (or its bean validation) asks of the fields it reads, as a
 table: per generation (v2, v3, v4) and API, each field in the order bk-job checks it: a number
 (``Check``: the values it takes and the refusal of others), a text (``Text``: not empty, at
-most so many characters, of a pattern) or a page (``Page``: ``start`` and ``length`` as the
-resource reads them). A refusal is a code (its message arguments beside it) or the key of a
+most so many characters, of a pattern), a list (``Items``: not empty) or a page (``Page``:
+``start`` and ``length`` as the resource reads them). A refusal is a code (its message arguments beside it) or the key of a
 failed bean validation (1240003 with that key's text, ``_codes.VALIDATION``). Every field is
 one of that API's request fields in ``_fields`` (bk-job's request types, checked at import),
 never the client's spelling, so a key the client misspells is missing here as it is at bk-job.
@@ -61,8 +61,8 @@ class Check:
 @attrs.frozen
 class Text:
     """One text: refused with ``empty`` when missing or empty (or blank, with ``blank``),
-    with ``long`` past ``most`` characters, with ``illegal`` where ``pattern`` does not match
-    it; ``args``: the refusals' message arguments; ``bound``: as ``Check``'s. ``optional``: a
+    with ``long`` past ``most`` characters, with ``illegal`` where ``takes`` does not take it
+    (a pattern's ``match``, say); ``args``: the refusals' message arguments; ``bound``: as ``Check``'s. ``optional``: a
     missing or empty one is not refused (it reads as ``None``); ``strip``: it is read without
     its outer blanks (a blank one reads as ``None``)."""
 
@@ -70,7 +70,7 @@ class Text:
     empty: Refusal
     most: int | None = None
     long: Refusal | None = None
-    pattern: re.Pattern[str] | None = None
+    takes: Callable[[str], object] | None = None
     illegal: Refusal | None = None
     args: tuple[object, ...] = ()
     blank: bool = False
@@ -84,22 +84,40 @@ class Text:
 
 
 @attrs.frozen
+class Items:
+    """A list: refused with ``empty`` when missing, not a list, or empty."""
+
+    field: str
+    empty: Refusal
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (self.field,)
+
+
+@attrs.frozen
 class Page:
-    """A page's ``start`` and ``length`` as a list reads them: ``start`` missing or below 0 is
-    0; ``length`` missing or below ``least`` is ``default``, and at most ``most`` (no cap:
-    ``None``)."""
+    """A page's ``start`` (or ``offset``: ``start``) and ``length`` as a list reads them, both
+    read before either is checked. Without ``refusal``: ``start`` missing or below 0 is 0;
+    ``length`` missing or below ``least`` is ``default``, and at most ``most`` (no cap:
+    ``None``). With ``refusal``: a missing ``start`` is 0 and a missing ``length`` is
+    ``default``; a ``start`` below 0 or past ``max_start``, or a ``length`` off ``least`` to
+    ``most``, is refused naming it."""
 
     default: int
     most: int | None = None
     least: int = 1
+    start: str = "start"
+    max_start: int | None = None
+    refusal: int | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
-        return ("start", "length")
+        return (self.start, "length")
 
 
 #: What a row holds, field by field.
-Field = Check | Text | Page
+Field = Check | Text | Items | Page
 
 
 def _named(field: str, code: int) -> Check:
@@ -118,6 +136,9 @@ def _one_of(field: str, code: int, values: Iterable[int], *args: object) -> Chec
 
 #: ``ScriptTypeEnum``: 1 shell ... 6 SQL.
 LANGUAGES = range(1, 7)
+_LANGUAGE = Check(
+    "script_language", "ScriptType_illegal", LANGUAGES.__contains__, validation="ScriptType_empty"
+)
 _SCRIPT_ID = Text("script_id", "ScriptId_empty")
 _CONTENT = Text("content", "ScriptContent_empty")
 _VERSION_NAME = Text(
@@ -125,14 +146,14 @@ _VERSION_NAME = Text(
     "ScriptVersion_empty",
     60,
     "ScriptVersion_outOfLength",
-    re.compile(r"^[A-Za-z0-9_\-#@.]+$"),
+    re.compile(r"^[A-Za-z0-9_\-#@.]+$").match,
     "ScriptVersion_illegal",
 )
 
 
 def _script_name(pattern: bool) -> Text:
     """The script's name: bk-job checks its pattern when it creates a script only."""
-    legal = re.compile(r'^[^\\|/:*<>"?]+$') if pattern else None
+    legal = re.compile(r'^[^\\|/:*<>"?]+$').match if pattern else None
     return Text(
         "name", "ScriptName_empty", 60, "ScriptName_outOfLength", legal, "ScriptName_illegal"
     )
@@ -145,7 +166,11 @@ _NO_SPECIAL_CHAR = re.compile(r'^[^\\|/:*<>"?]*$')
 def _plain(field: str) -> Text:
     """``@NotBlankField`` and ``@NotContainSpecialChar``: 1240003 for either."""
     return Text(
-        field, codes.BAD_REQUEST, blank=True, pattern=_NO_SPECIAL_CHAR, illegal=codes.BAD_REQUEST
+        field,
+        codes.BAD_REQUEST,
+        blank=True,
+        takes=_NO_SPECIAL_CHAR.match,
+        illegal=codes.BAD_REQUEST,
     )
 
 
@@ -185,6 +210,29 @@ def _save_cron(v2: bool) -> tuple[Field, ...]:
             optional=True,
         ),
     )
+
+
+def _compiles(expression: str) -> bool:
+    try:
+        re.compile(expression)
+    except re.error:
+        return False
+    return True
+
+
+#: ``EsbCreateDangerousRuleV3Req``'s fields (the update's too): 1240003 with their texts.
+_RULE_FIELDS = (
+    Text("expression", "Regex_empty", 250, "Regex_outOfLength", _compiles, "Regex_wrongExpr"),
+    Items("script_language_list", "ScriptTypeList_empty"),
+    Text("description", codes.BAD_REQUEST, 1000, "Description_outOfLength", optional=True),
+    Check("action", "Action", (1, 2).__contains__),  # scan, intercept
+)
+
+
+def _v4_page(max_offset: int | None) -> Page:
+    """v4's offset pages: ``length`` 1 to 200, 10 by default; refused naming the field
+    (``EsbGetJobInstanceListV4Resource``: ``offset`` at most 10,000)."""
+    return Page(10, 200, start="offset", max_start=max_offset, refusal=codes.ILLEGAL_PARAM_NAMED)
 
 
 #: ``AccountTypeEnum`` (1 Linux, 2 Windows, 9-11 databases) and ``AccountCategoryEnum``.
@@ -261,7 +309,15 @@ CHECKS: dict[tuple[str, str], tuple[Field, ...]] = {
         _at_most("description", 1024),
     ),
     ("v3", "delete_account"): _ACCOUNT,
-    ("v3", "update_dangerous_rule"): _RULE,
+    ("v3", "create_dangerous_rule"): _RULE_FIELDS,
+    ("v3", "update_dangerous_rule"): (*_RULE, *_RULE_FIELDS),
+    ("v3", "check_script"): (_LANGUAGE, _CONTENT),
+    ("v3", "get_account_list"): (
+        Check("category", codes.BAD_REQUEST, ACCOUNT_CATEGORIES.__contains__, optional=True),
+        Page(20, 1000),  # EsbJobReq.adjustPageParam
+    ),
+    ("v4", "get_job_instance_list"): (_v4_page(10_000),),
+    ("v4", "get_user_authorized_scopes"): (_v4_page(None),),
     ("v3", "delete_dangerous_rule"): _RULE,
     ("v3", "enable_dangerous_rule"): _RULE,
     ("v3", "disable_dangerous_rule"): _RULE,
@@ -324,12 +380,7 @@ CHECKS: dict[tuple[str, str], tuple[Field, ...]] = {
                 "create_{}script",
                 (
                     _script_name(pattern=True),
-                    Check(
-                        "script_language",
-                        "ScriptType_illegal",
-                        LANGUAGES.__contains__,
-                        validation="ScriptType_empty",
-                    ),
+                    _LANGUAGE,
                     _CONTENT,
                     _VERSION_NAME,
                 ),

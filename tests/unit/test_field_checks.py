@@ -11,7 +11,15 @@ from bkjob_async.config import ApiFlavor
 from bkjob_async.testing import _codes as codes
 from bkjob_async.testing._api import ApiFailure, Call, Params
 from bkjob_async.testing._api_catalog import V2_ENDPOINTS, V3_ENDPOINTS, V4_ENDPOINTS
-from bkjob_async.testing._field_checks import CHECKS, Check, Field, Page, Text, unknown_fields
+from bkjob_async.testing._field_checks import (
+    CHECKS,
+    Check,
+    Field,
+    Items,
+    Page,
+    Text,
+    unknown_fields,
+)
 
 FLAVORS = {"v2": ApiFlavor.ESB_V2, "v3": ApiFlavor.ESB_JOBV3, "v4": ApiFlavor.APIGW_V4}
 
@@ -49,9 +57,11 @@ def test_every_row_is_an_api_the_simulator_serves() -> None:
 def _good(check: Field) -> dict[str, Any]:
     """A value of each of ``check``'s fields that it takes."""
     if isinstance(check, Page):
-        return {"start": 0, "length": check.default}
+        return {check.start: 0, "length": check.default}
     if isinstance(check, Text):
         return {check.field: "a"}
+    if isinstance(check, Items):
+        return {check.field: [1]}
     return {check.field: next(v for v in range(1, 99) if check.takes(v))}
 
 
@@ -70,6 +80,7 @@ ROWS = sorted(CHECKS)
 NUMBERS = [(g, a, c) for g, a in ROWS for c in CHECKS[g, a] if isinstance(c, Check)]
 TEXTS = [(g, a, c) for g, a in ROWS for c in CHECKS[g, a] if isinstance(c, Text)]
 PAGES = [(g, a, c) for g, a in ROWS for c in CHECKS[g, a] if isinstance(c, Page)]
+LISTS = [(g, a, c) for g, a in ROWS for c in CHECKS[g, a] if isinstance(c, Items)]
 
 
 @pytest.mark.parametrize(("generation", "api"), ROWS)
@@ -121,25 +132,53 @@ def test_each_text_refuses_what_its_row_refuses(generation: str, api: str, check
     if check.most is not None and check.long is not None:
         assert answer("a" * check.most) == ("read", "a" * check.most)
         assert answer("a" * (check.most + 1)) == _refused(check.long, check.args)
-    if check.pattern is not None and check.illegal is not None:
-        assert answer("a/b") == _refused(check.illegal, check.args)
+    if check.takes is not None and check.illegal is not None:
+        # (a name with a slash, a version with a space, a regular expression left open)
+        illegal = next(v for v in ("a/b", "a b", "(") if not check.takes(v))
+        assert answer(illegal) == _refused(check.illegal, check.args)
+
+
+@pytest.mark.parametrize(("generation", "api", "check"), LISTS)
+def test_each_list_refuses_what_its_row_refuses(generation: str, api: str, check: Items) -> None:
+    good = {k: v for c in CHECKS[generation, api] for k, v in _good(c).items()}
+    at = list(good).index(check.field)
+    assert call(generation, api, good).checked()[at] == [1]
+    for value in (None, [], "1", 1):
+        sent = {k: v for k, v in {**good, check.field: value}.items() if v is not None}
+        assert _answer(refusal(generation, api, sent)) == _refused(check.empty, ())
 
 
 @pytest.mark.parametrize(("generation", "api", "page"), PAGES)
 def test_a_page_is_read_as_its_row_says(generation: str, api: str, page: Page) -> None:
     good = {k: v for c in CHECKS[generation, api] for k, v in _good(c).items()}
 
-    def read(start: object, length: object) -> tuple[Any, ...]:
-        sent = {**good, "start": start, "length": length}
-        return call(generation, api, {k: v for k, v in sent.items() if v is not None}).checked()
+    def read(start: object, length: object) -> object:
+        """The start and length read, or the refusal's answer."""
+        sent = {**good, page.start: start, "length": length}
+        try:
+            return call(
+                generation, api, {k: v for k, v in sent.items() if v is not None}
+            ).checked()[-2:]
+        except ApiFailure as failure:
+            return _answer(failure)
 
-    assert read(None, None)[-2:] == (0, page.default)
-    assert read(-1, page.least - 1)[-2:] == (0, page.default)
-    assert read(3, page.least)[-2:] == (3, page.least)
-    assert read(0, 10_000)[-2:] == (0, 10_000 if page.most is None else page.most)
+    assert read(None, None) == (0, page.default)
+    assert read(3, page.least) == (3, page.least)
+    if page.most is not None:
+        assert read(0, page.most) == (0, page.most)
     for start, length in (("x", 1), (1, "x")):
-        sent = {**good, "start": start, "length": length}
-        assert _answer(refusal(generation, api, sent))[:2] == (codes.BAD_REQUEST, ())
+        assert read(start, length)[:2] == (codes.BAD_REQUEST, ())
+    if page.refusal is None:
+        assert read(-1, page.least - 1) == (0, page.default)
+        assert read(0, 10_000) == (0, 10_000 if page.most is None else page.most)
+        return
+    assert read(-1, 1) == _answer(ApiFailure(page.refusal, page.start))
+    if page.max_start is not None:
+        assert read(page.max_start, 1) == (page.max_start, 1)
+        assert read(page.max_start + 1, 1) == _answer(ApiFailure(page.refusal, page.start))
+    assert read(0, page.least - 1) == _answer(ApiFailure(page.refusal, "length"))
+    if page.most is not None:
+        assert read(0, page.most + 1) == _answer(ApiFailure(page.refusal, "length"))
 
 
 def test_a_bound_field_missing_on_a_gateway_get_is_springs_1240003() -> None:
