@@ -214,6 +214,19 @@ RULES_PROBED: list[Probed] = [
     ("v4", "get_job_instance_list", "", {"offset": 0, "length": 10}),
     ("v4", "get_user_authorized_scopes", "", {"offset": 0, "length": 10}),
 ]
+_SOURCES = [
+    {"file_list": ["/tmp/a"], "server": {"ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.1"}]}}
+]
+_V2_SOURCES = [{"files": ["/tmp/a"], "ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.1"}]}]
+_CONTENT = {"script_content": "ZWNobyAx", "script_param": "YQ=="}
+LAUNCH_PROBED: list[Probed] = [
+    ("v3", "fast_execute_script", "content", {**_CONTENT, "script_language": 1, "timeout": 60}),
+    ("v3", "fast_execute_script", "ids", {"script_version_id": 1, "script_id": "s1"}),
+    ("v2", "fast_execute_script", "content", {**_CONTENT, "script_type": 1}),
+    ("v2", "fast_execute_script", "ids", {"script_id": 1}),
+    ("v3", "fast_transfer_file", "", {"file_target_path": "/tmp", "file_source_list": _SOURCES}),
+    ("v2", "fast_push_file", "", {"file_target_path": "/tmp", "file_source": _V2_SOURCES}),
+]
 TEXT_VALUES = (None, "", "  ", "a", "a" * 60, "a" * 61, "a/b", "v1.0#@_-", "ZWNobyAx", "x", 0)
 NUMBER_VALUES = (None, "", "x", -1, 0, 1, 6, 7, 1_000, 1_001, 10_000)
 #: The management APIs' texts: ``TEXT_VALUES`` and each side of their limits too.
@@ -224,6 +237,7 @@ RULE_TEXTS = (*LONG_VALUES, *("a" * n for n in (250, 251, 1_000, 1_001)), "(", "
 RULE_NUMBERS = (*NUMBER_VALUES, 2, 3, 200, 201, 9_999, 10_001)
 LIST_VALUES = (None, [], [1], [1, 9], [0], ["x"], "1", 0)
 TEXT_DIGEST = "5ec538fce0f3fba57459587474b36eb7862abc237404e67efbbd421d8bf63d52"
+LAUNCH_DIGEST = "c15f61c6ddfa83b381f4d74f239ce8f8c4492a1fe79a2ea9f21cc5a645cab176"
 RULES_DIGEST = "170e79bd29e0e763026651217a09fda253c5c98383f5dff24e9fa84f96b0a834"
 MANAGE_DIGEST = "96cfc90823a9801902103635bbe05812765b0e6ac4036e612c488fe941522f57"
 GENERATIONS = {
@@ -278,6 +292,10 @@ def _digest(found: dict[str, object], *, random_ids: bool = False) -> str:
 
 def test_every_script_probe_is_answered_as_before_its_checks_joined_the_table() -> None:
     assert _digest(text_answers(SCRIPTS_PROBED, TEXT_VALUES)) == TEXT_DIGEST
+
+
+def test_every_launch_probe_is_answered_as_before() -> None:
+    assert _digest(text_answers(LAUNCH_PROBED, TEXT_VALUES)) == LAUNCH_DIGEST
 
 
 def test_every_rule_check_script_and_page_probe_is_answered_as_before() -> None:
