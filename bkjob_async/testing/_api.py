@@ -29,7 +29,7 @@ from ..models.logs import MAX_LOG_BYTES
 from . import _codes as codes
 from ._engine import Job, OpError, Round, Step
 from ._fastwire import job_status_body
-from ._field_checks import CHECKS, Check, Items, Page, Refusal, Text
+from ._field_checks import CHECKS, Check, Items, OneOf, Page, Refusal, Text
 from ._plan import StepPlan, launch_vars
 from ._render import (
     StepQuery,
@@ -174,6 +174,8 @@ class Call:
                 values.append(self._text(check))
             elif isinstance(check, Items):
                 values.append(self._items(check))
+            elif isinstance(check, OneOf):
+                self._one_of(check)
             else:
                 values.append(self._number(check))
         return tuple(values)
@@ -191,8 +193,8 @@ class Call:
             raise ApiFailure(codes.BAD_REQUEST)
         if check.validation and value is None:
             raise ApiFailure.invalid(check.validation, self.english)
-        if value is None and check.optional:
-            return None
+        if (value is None and check.optional) or (check.when and not self.params.text(check.when)):
+            return value
         if value is None or not check.takes(value):
             raise self.refusal(check.code, *check.args)
         return value
@@ -216,8 +218,12 @@ class Call:
     def _items(self, check: Items) -> list[Any]:
         value = self.params.raw(check.field)
         if not isinstance(value, list) or not value:
-            raise self.refusal(check.empty)
+            raise self.refusal(check.empty, *check.args)
         return value
+
+    def _one_of(self, check: OneOf) -> None:
+        if all(self.params.raw(f) is None or str(self.params.raw(f)) == "" for f in check.fields):
+            raise self.refusal(check.refusal, *check.args)
 
     def _page(self, page: Page) -> tuple[int, int]:
         start, length = self.params.long(page.start), self.params.long("length")
@@ -583,22 +589,9 @@ def _check_base64(params: Params, name: str) -> None:
 
 def fast_execute_script(world: World, call: Call) -> object:
     """Create a one-step script job (v3 ``fast_execute_script``; v2 spellings accepted)."""
-    params = call.params
+    params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
     scope_of(params)
-    version_id, script_id = params.long("script_version_id"), params.text("script_id")
-    content = params.text("script_content")
-    if version_id is None and not script_id and not content:
-        raise ApiFailure(codes.MISSING_PARAM_NAMED, "script_version_id|script_id|script_content")
-    if version_id is not None and version_id < 1:
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_version_id")
-    v2 = call.flavor is ApiFlavor.ESB_V2
-    language = params.long("script_type" if v2 else "script_language")
-    if v2 and language is None:
-        language = 1  # v2's script_type defaults to shell; v3 requires script_language (§7.12)
-    if content and language not in range(1, 6):
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_language")
-    _check_base64(params, "script_content")
-    _check_base64(params, "script_param")
+    call.checked()  # (v2's script_type defaults to shell; v3 requires script_language, §7.12)
     _check_launch(call, timeout=params.long("script_timeout" if v2 else "timeout"))
     return _launch(world, call, _targets(world, call), TaskType.FAST_SCRIPT)
 
@@ -607,14 +600,7 @@ def fast_transfer_file(world: World, call: Call) -> object:
     """Create a one-step file job (v3 ``fast_transfer_file``, v2 ``fast_push_file``)."""
     params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
     scope_of(params)
-    target_path = params.text("file_target_path")
-    if not target_path:
-        missing = codes.MISSING_PARAM_NAMED if v2 else codes.MISSING_OR_ILLEGAL_NAMED
-        raise ApiFailure(missing, "file_target_path")
-    sources_key = "file_source" if v2 else "file_source_list"
-    sources = params.raw(sources_key)
-    if not isinstance(sources, list) or not sources:
-        raise ApiFailure(codes.MISSING_PARAM_NAMED, sources_key)
+    target_path, sources = call.checked()
     _check_launch(call, timeout=params.long("timeout"))
     # FilePathValidateUtil: absolute paths only, each refusal naming its field
     # (EsbFastTransferFileV3ResourceImpl, v2 EsbFastPushFileResourceImpl)

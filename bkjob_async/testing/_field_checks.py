@@ -13,6 +13,8 @@ never the client's spelling, so a key the client misspells is missing here as it
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable, Iterable, Mapping
 
@@ -22,7 +24,7 @@ from ..models.enums import StepOperation
 from . import _codes as codes
 from ._fields import FIELDS
 
-__all__ = ["CHECKS", "LANGUAGES", "Check", "Page", "Text", "unknown_fields"]
+__all__ = ["CHECKS", "LANGUAGES", "Check", "Items", "OneOf", "Page", "Text", "unknown_fields"]
 
 
 def _positive(value: int) -> bool:
@@ -43,7 +45,8 @@ class Check:
     refusal (``code``) and message arguments for any other; ``bound``: a gateway GET binds it
     with ``@RequestParam``, so a missing one is 1240003 first (Spring's, before the resource's
     check); ``validation``: a missing one is a failed bean validation, 1240003 with the text of
-    this key (``_codes.VALIDATION``)."""
+    this key (``_codes.VALIDATION``); ``when``: checked only when that text is given (not
+    empty)."""
 
     field: str
     code: Refusal
@@ -52,6 +55,7 @@ class Check:
     bound: bool = False
     validation: str | None = None
     optional: bool = False
+    when: str | None = None
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -85,14 +89,25 @@ class Text:
 
 @attrs.frozen
 class Items:
-    """A list: refused with ``empty`` when missing, not a list, or empty."""
+    """A list: refused with ``empty`` (and ``args``) when missing, not a list, or empty."""
 
     field: str
     empty: Refusal
+    args: tuple[object, ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:
         return (self.field,)
+
+
+@attrs.frozen
+class OneOf:
+    """At least one of ``fields`` given (not missing, not empty), else ``refusal`` with
+    ``args``; it reads as nothing."""
+
+    fields: tuple[str, ...]
+    refusal: Refusal
+    args: tuple[object, ...] = ()
 
 
 @attrs.frozen
@@ -117,7 +132,7 @@ class Page:
 
 
 #: What a row holds, field by field.
-Field = Check | Text | Items | Page
+Field = Check | Text | Items | OneOf | Page
 
 
 def _named(field: str, code: int) -> Check:
@@ -235,6 +250,54 @@ def _v4_page(max_offset: int | None) -> Page:
     return Page(10, 200, start="offset", max_start=max_offset, refusal=codes.ILLEGAL_PARAM_NAMED)
 
 
+def _base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _encoded(field: str) -> Text:
+    """A base64 text, when given (1241005 naming it otherwise)."""
+    return Text(
+        field, codes.BAD_REQUEST, optional=True, takes=_base64,
+        illegal=codes.ILLEGAL_PARAM_NAMED, args=(field,),
+    )  # fmt: skip
+
+
+def _fast_script(v2: bool) -> tuple[Field, ...]:
+    """``fast_execute_script``'s script: by version id (v3), script id or content (1241004
+    naming the three), a version id from 1, a language 1-5 for content (v2's ``script_type``
+    defaults to shell), the content and its parameter base64."""
+    language = "script_type" if v2 else "script_language"
+    return (
+        *(() if v2 else (Check("script_version_id", codes.ILLEGAL_PARAM_NAMED, _positive,
+                               ("script_version_id",), optional=True),)),
+        OneOf(
+            ("script_id", "script_content") if v2 else
+            ("script_version_id", "script_id", "script_content"),
+            codes.MISSING_PARAM_NAMED,
+            ("script_version_id|script_id|script_content",),  # (v2 too)
+        ),
+        Check(language, codes.ILLEGAL_PARAM_NAMED, range(1, 6).__contains__,
+              ("script_language",), optional=v2, when="script_content"),
+        _encoded("script_content"),
+        _encoded("script_param"),
+    )  # fmt: skip
+
+
+def _fast_transfer(v2: bool) -> tuple[Field, ...]:
+    """A file transfer's target path (named as missing on v2, missing or illegal on v3) and
+    its sources (v2's ``file_source``)."""
+    missing = codes.MISSING_PARAM_NAMED if v2 else codes.MISSING_OR_ILLEGAL_NAMED
+    sources = "file_source" if v2 else "file_source_list"
+    return (
+        Text("file_target_path", missing, args=("file_target_path",)),
+        Items(sources, codes.MISSING_PARAM_NAMED, (sources,)),
+    )
+
+
 #: ``AccountTypeEnum`` (1 Linux, 2 Windows, 9-11 databases) and ``AccountCategoryEnum``.
 ACCOUNT_TYPES, ACCOUNT_CATEGORIES = (1, 2, 9, 10, 11), (1, 2)
 
@@ -309,6 +372,10 @@ CHECKS: dict[tuple[str, str], tuple[Field, ...]] = {
         _at_most("description", 1024),
     ),
     ("v3", "delete_account"): _ACCOUNT,
+    ("v2", "fast_execute_script"): _fast_script(v2=True),
+    ("v3", "fast_execute_script"): _fast_script(v2=False),
+    ("v2", "fast_push_file"): _fast_transfer(v2=True),
+    ("v3", "fast_transfer_file"): _fast_transfer(v2=False),
     ("v3", "create_dangerous_rule"): _RULE_FIELDS,
     ("v3", "update_dangerous_rule"): (*_RULE, *_RULE_FIELDS),
     ("v3", "check_script"): (_LANGUAGE, _CONTENT),

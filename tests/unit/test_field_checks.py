@@ -16,6 +16,7 @@ from bkjob_async.testing._field_checks import (
     Check,
     Field,
     Items,
+    OneOf,
     Page,
     Text,
     unknown_fields,
@@ -58,11 +59,29 @@ def _good(check: Field) -> dict[str, Any]:
     """A value of each of ``check``'s fields that it takes."""
     if isinstance(check, Page):
         return {check.start: 0, "length": check.default}
-    if isinstance(check, Text):
-        return {check.field: "a"}
+    if isinstance(check, Text):  # ("YQ==": base64 too)
+        return {check.field: next(v for v in ("a", "YQ==") if not check.takes or check.takes(v))}
     if isinstance(check, Items):
         return {check.field: [1]}
+    if isinstance(check, OneOf):
+        return {check.fields[0]: 1}
     return {check.field: next(v for v in range(1, 99) if check.takes(v))}
+
+
+def _sent(row: tuple[Field, ...]) -> dict[str, Any]:
+    """A good value of each field of ``row`` (a one-of's first field, unless a check has it)."""
+    ones = [c for c in row if isinstance(c, OneOf)]
+    return {k: v for c in (*ones, *(c for c in row if c not in ones)) for k, v in _good(c).items()}
+
+
+def _read(row: tuple[Field, ...]) -> list[str]:
+    """The field each value ``checked()`` returns for ``row`` comes from, in order."""
+    return [
+        f
+        for c in row
+        if not isinstance(c, OneOf)
+        for f in (c.fields if isinstance(c, Page) else (c.field,))
+    ]
 
 
 def _answer(failure: ApiFailure) -> tuple[int, tuple[object, ...], str]:
@@ -86,16 +105,19 @@ LISTS = [(g, a, c) for g, a in ROWS for c in CHECKS[g, a] if isinstance(c, Items
 @pytest.mark.parametrize(("generation", "api"), ROWS)
 def test_a_row_takes_a_good_value_of_each_field(generation: str, api: str) -> None:
     row = CHECKS[generation, api]
-    good = {k: v for check in row for k, v in _good(check).items()}
-    assert call(generation, api, good).checked() == tuple(good.values())
+    good = _sent(row)
+    assert call(generation, api, good).checked() == tuple(good[f] for f in _read(row))
 
 
 @pytest.mark.parametrize(("generation", "api", "check"), NUMBERS)
 def test_each_number_refuses_what_its_row_refuses(generation: str, api: str, check: Check) -> None:
-    good = {k: v for c in CHECKS[generation, api] for k, v in _good(c).items()}
+    good = _sent(CHECKS[generation, api])
     for value in (None, 0, -1, 10_000):
         sent = {**good, check.field: value}
         taken = check.optional if value is None else check.takes(value)
+        if check.when is not None and not taken:  # (checked only beside its text)
+            alone = {k: v for k, v in sent.items() if k != check.when}
+            assert value in call(generation, api, alone).checked()
         if taken:  # (a status of 0 is a status)
             assert value in call(generation, api, sent).checked()
         elif value is None and check.validation:
@@ -107,8 +129,8 @@ def test_each_number_refuses_what_its_row_refuses(generation: str, api: str, che
 
 @pytest.mark.parametrize(("generation", "api", "check"), TEXTS)
 def test_each_text_refuses_what_its_row_refuses(generation: str, api: str, check: Text) -> None:
-    good = {k: v for c in CHECKS[generation, api] for k, v in _good(c).items()}
-    at = list(good).index(check.field)
+    good = _sent(CHECKS[generation, api])
+    at = _read(CHECKS[generation, api]).index(check.field)
 
     def answer(value: str | None) -> object:
         """The value read (``("read", value)``), or the refusal's answer."""
@@ -140,17 +162,33 @@ def test_each_text_refuses_what_its_row_refuses(generation: str, api: str, check
 
 @pytest.mark.parametrize(("generation", "api", "check"), LISTS)
 def test_each_list_refuses_what_its_row_refuses(generation: str, api: str, check: Items) -> None:
-    good = {k: v for c in CHECKS[generation, api] for k, v in _good(c).items()}
-    at = list(good).index(check.field)
+    good = _sent(CHECKS[generation, api])
+    at = _read(CHECKS[generation, api]).index(check.field)
     assert call(generation, api, good).checked()[at] == [1]
     for value in (None, [], "1", 1):
         sent = {k: v for k, v in {**good, check.field: value}.items() if v is not None}
-        assert _answer(refusal(generation, api, sent)) == _refused(check.empty, ())
+        assert _answer(refusal(generation, api, sent)) == _refused(check.empty, check.args)
+
+
+ONE_OF = [(g, a, c) for g, a in ROWS for c in CHECKS[g, a] if isinstance(c, OneOf)]
+
+
+@pytest.mark.parametrize(("generation", "api", "check"), ONE_OF)
+def test_one_of_its_fields_is_enough_and_none_is_refused(
+    generation: str, api: str, check: OneOf
+) -> None:
+    good = _sent(CHECKS[generation, api])
+    rest = {k: v for k, v in good.items() if k not in check.fields}
+    for absent in ({}, dict.fromkeys(check.fields, "")):
+        failure = refusal(generation, api, {**rest, **absent})
+        assert _answer(failure) == _refused(check.refusal, check.args)
+    for field in check.fields:
+        call(generation, api, {**rest, field: good.get(field, 1)}).checked()
 
 
 @pytest.mark.parametrize(("generation", "api", "page"), PAGES)
 def test_a_page_is_read_as_its_row_says(generation: str, api: str, page: Page) -> None:
-    good = {k: v for c in CHECKS[generation, api] for k, v in _good(c).items()}
+    good = _sent(CHECKS[generation, api])
 
     def read(start: object, length: object) -> object:
         """The start and length read, or the refusal's answer."""
