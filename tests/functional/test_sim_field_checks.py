@@ -226,6 +226,12 @@ LAUNCH_PROBED: list[Probed] = [
     ("v2", "fast_execute_script", "ids", {"script_id": 1}),
     ("v3", "fast_transfer_file", "", {"file_target_path": "/tmp", "file_source_list": _SOURCES}),
     ("v2", "fast_push_file", "", {"file_target_path": "/tmp", "file_source": _V2_SOURCES}),
+    (
+        "v4",
+        "get_file_task_context",
+        "",
+        {"execute_count": 0, "execute_object_type": 1, "execute_object_resource_id": 1, "mode": 0},
+    ),
 ]
 TEXT_VALUES = (None, "", "  ", "a", "a" * 60, "a" * 61, "a/b", "v1.0#@_-", "ZWNobyAx", "x", 0)
 NUMBER_VALUES = (None, "", "x", -1, 0, 1, 6, 7, 1_000, 1_001, 10_000)
@@ -237,7 +243,7 @@ RULE_TEXTS = (*LONG_VALUES, *("a" * n for n in (250, 251, 1_000, 1_001)), "(", "
 RULE_NUMBERS = (*NUMBER_VALUES, 2, 3, 200, 201, 9_999, 10_001)
 LIST_VALUES = (None, [], [1], [1, 9], [0], ["x"], "1", 0)
 TEXT_DIGEST = "5ec538fce0f3fba57459587474b36eb7862abc237404e67efbbd421d8bf63d52"
-LAUNCH_DIGEST = "c15f61c6ddfa83b381f4d74f239ce8f8c4492a1fe79a2ea9f21cc5a645cab176"
+LAUNCH_DIGEST = "a91b82d5609635865cda84360bf0e323904d5626b05f4cf01c7182ca47db00f9"
 RULES_DIGEST = "170e79bd29e0e763026651217a09fda253c5c98383f5dff24e9fa84f96b0a834"
 MANAGE_DIGEST = "96cfc90823a9801902103635bbe05812765b0e6ac4036e612c488fe941522f57"
 GENERATIONS = {
