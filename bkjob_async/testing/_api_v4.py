@@ -356,7 +356,7 @@ def _context_target(call: Call) -> dict[str, Any]:
         k: params.raw(k)
         for k in ("bk_scope_type", "bk_scope_id", "job_instance_id", "step_instance_id")
     }
-    _count, _kind, values["bk_host_id"] = call.checked()
+    _count, _kind, values["bk_host_id"], *_mode = call.checked()
     return values
 
 
@@ -375,9 +375,7 @@ def get_script_task_context(world: World, call: Call) -> object:
 
 def get_file_task_context(world: World, call: Call) -> object:
     """A file task's context: which side failed, and each side's error data."""
-    values = _context_target(call)
-    if call.params.long("mode") not in (0, 1):
-        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "mode")
+    values = _context_target(call)  # (and its mode: upload or download)
     _v3_ip_log(world, _v3(call, values))  # the step and host must exist
     fields = [("errorSource", ""), ("uploadFileErrorData", ""), ("downloadFileErrorData", "")]
     return {"field_list": [{"name": n, "value": v, "description": n} for n, v in fields]}

@@ -363,7 +363,10 @@ CHECKS: dict[tuple[str, str], tuple[Field, ...]] = {
     ),
     ("v4", "get_job_template_detail"): (_named("id", codes.MISSING_OR_ILLEGAL_NAMED),),
     ("v4", "create_job_plan"): (_named("job_template_id", codes.MISSING_OR_ILLEGAL_NAMED),),
-    ("v4", "get_file_task_context"): _CONTEXT,
+    ("v4", "get_file_task_context"): (
+        *_CONTEXT,
+        _one_of("mode", codes.MISSING_OR_ILLEGAL_NAMED, (0, 1), "mode"),  # upload, download
+    ),
     ("v4", "get_script_task_context"): _CONTEXT,
     ("v3", "update_account"): (
         *_ACCOUNT,
