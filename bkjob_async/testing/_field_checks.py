@@ -2,13 +2,15 @@
 
 What a resource's ``checkRequest`` (or its bean validation) asks of the fields it reads, as a
 table: per generation (v2, v3, v4) and API, each field in the order bk-job checks it: a number
-(``Check``: the values it takes and the refusal of others), a text (``Text``: not empty, at
-most so many characters, of a pattern), a list (``Items``: not empty) or a page (``Page``:
-``start`` and ``length`` as the resource reads them). A refusal is a code (its message arguments beside it) or the key of a
+(``Check``: the values it takes and the refusal of others, perhaps only beside a given text),
+a text (``Text``: not empty, at most so many characters, of a pattern), a list (``Items``: not
+empty), one of several fields (``OneOf``) or a page (``Page``: ``start`` and ``length`` as the
+resource reads them). A refusal is a code (its message arguments beside it) or the key of a
 failed bean validation (1240003 with that key's text, ``_codes.VALIDATION``). Every field is
 one of that API's request fields in ``_fields`` (bk-job's request types, checked at import),
 never the client's spelling, so a key the client misspells is missing here as it is at bk-job.
-``Call.checked`` reads a row.
+``Call.checked`` reads a row. What depends on the world (a script that exists, a name taken)
+or on nested rows (hosts, file lists) stays in the handler, after its row.
 """
 
 from __future__ import annotations
@@ -260,31 +262,33 @@ def _base64(text: str) -> bool:
 
 def _encoded(field: str) -> Text:
     """A base64 text, when given (1241005 naming it otherwise)."""
+    refusal = codes.ILLEGAL_PARAM_NAMED
     return Text(
-        field, codes.BAD_REQUEST, optional=True, takes=_base64,
-        illegal=codes.ILLEGAL_PARAM_NAMED, args=(field,),
-    )  # fmt: skip
+        field, codes.BAD_REQUEST, optional=True, takes=_base64, illegal=refusal, args=(field,)
+    )
 
 
 def _fast_script(v2: bool) -> tuple[Field, ...]:
     """``fast_execute_script``'s script: by version id (v3), script id or content (1241004
     naming the three), a version id from 1, a language 1-5 for content (v2's ``script_type``
     defaults to shell), the content and its parameter base64."""
-    language = "script_type" if v2 else "script_language"
+    illegal, named = codes.ILLEGAL_PARAM_NAMED, ("script_version_id", "script_id")
+    version = Check(named[0], illegal, _positive, (named[0],), optional=True)
+    given = ("script_id", "script_content") if v2 else (*named, "script_content")
     return (
-        *(() if v2 else (Check("script_version_id", codes.ILLEGAL_PARAM_NAMED, _positive,
-                               ("script_version_id",), optional=True),)),
-        OneOf(
-            ("script_id", "script_content") if v2 else
-            ("script_version_id", "script_id", "script_content"),
-            codes.MISSING_PARAM_NAMED,
-            ("script_version_id|script_id|script_content",),  # (v2 too)
+        *(() if v2 else (version,)),
+        OneOf(given, codes.MISSING_PARAM_NAMED, ("script_version_id|script_id|script_content",)),
+        Check(
+            "script_type" if v2 else "script_language",
+            illegal,
+            range(1, 6).__contains__,
+            ("script_language",),  # (v2 too, as the one-of's names)
+            optional=v2,
+            when="script_content",
         ),
-        Check(language, codes.ILLEGAL_PARAM_NAMED, range(1, 6).__contains__,
-              ("script_language",), optional=v2, when="script_content"),
         _encoded("script_content"),
         _encoded("script_param"),
-    )  # fmt: skip
+    )
 
 
 def _fast_transfer(v2: bool) -> tuple[Field, ...]:
