@@ -151,9 +151,10 @@ class JobState(tuple[Any, ...]):
     to it), and, being a tuple of plain values (numbers, ``bytes``, ``None``), one the cyclic
     garbage collector stops tracking after its first pass: a full collection walks five fields
     of a state, not five a step (``benchmarks/HISTORY.md``, "The 50,000-job watch in two
-    tracked objects a job"). ``steps`` makes the ``StepState``s anew at each read (a changed
-    poll reads them once); a changed state is a new ``JobState``, never a copy with fields
-    replaced.
+    tracked objects a job"). ``steps`` makes the ``StepState``s anew at each read (``observe``
+    reads an answer of the known steps in their order in the fields themselves, and makes a
+    ``StepState`` only for a step it folds whole); a changed state is a new ``JobState``
+    (``of_fields``), never a copy with fields replaced.
     """
 
     __slots__ = ()
