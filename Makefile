@@ -31,8 +31,8 @@ test: $(STAMP)
 
 # The inner loop, under two minutes: lint, types, and the tests of tests/unit and
 # tests/functional (no socket servers, Redis, browser or docs build), untraced, but for the
-# files over QUICK_FILE_SECONDS in tests/durations.json (`make test` runs them): 8 of 109
-# files, three quarters of those directories' seconds.
+# files over QUICK_FILE_SECONDS in tests/durations.json (`make test` runs them): 15 of 129
+# files, two thirds of those directories' seconds.
 check: $(STAMP) lint typecheck quick
 
 lint: $(STAMP)
@@ -127,8 +127,11 @@ test-matrix: $(STAMP) redis
 # The system tools some tests use, installed with apt-get when missing and we are root; anyone
 # else is told what to install, and those tests skip (or fail, with CI=true). `make tools` (what
 # `make unit` needs) checks them all and installs the missing ones in one apt-get call: on a
-# fresh machine one `apt-get update`, not one a tool (each took 10-30 s).
-APT := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+# fresh machine one `apt-get update`, not one a tool (each took 10-30 s). Each apt-get call
+# waits its turn: two makes at once on a fresh machine (a clone's `make test` beside another
+# checkout's) failed on apt's lock, which `apt-get update` does not wait for (apt 2.6).
+APT_GET := flock /var/lock/bkjob-async-apt apt-get -o DPkg::Lock::Timeout=600
+APT := DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq
 # Each tool, ` ~ ` between: the check that it is there, its Debian package (`lean:`: without
 # its recommends), what it is.
 TOOL_redis := command -v redis-server ~ redis-server ~ redis-server (Redis 6.2+)
@@ -143,7 +146,7 @@ define needs
   if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then missing="$$missing $$package"; \
   else echo "$$what is missing: install $${package#lean:} (apt-get, brew...); until then the tests that need it skip"; fi; \
 done; \
-if [ -n "$$missing" ]; then echo "installing$$(echo $$missing | sed "s/lean://g") (apt-get)"; apt-get update -qq && \
+if [ -n "$$missing" ]; then echo "installing$$(echo $$missing | sed "s/lean://g") (apt-get)"; $(APT_GET) update -qq && \
   full=$$(printf '%s\n' $$missing | grep -v '^lean:' || true); \
   lean=$$(printf '%s\n' $$missing | sed -n 's/^lean://p'); \
   { [ -z "$$full" ] || $(APT) $$full >/dev/null; } && \

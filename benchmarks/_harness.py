@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -32,6 +33,28 @@ def pin_client() -> None:
     """Keep the measured client on one core, the simulator on the other (2-core machine)."""
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {CLIENT_CORE})
+
+
+def first_line(proc: subprocess.Popen[str]) -> Any:
+    """Return the JSON a simulator child prints first (its address and jobs), once it has."""
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError("the simulator process did not start")
+    return json.loads(line)
+
+
+def stop_child(proc: subprocess.Popen[str], timeout: float) -> None:
+    """Stop a simulator child: close its input (its signal to end), wait ``timeout`` s, then kill."""
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.close()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
 
 
 @contextmanager
@@ -74,22 +97,10 @@ def simulator(
         text=True,
     )
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the simulator process did not start")
-        info = json.loads(line)
+        info = first_line(proc)
         yield Simulator(info["url"], info["job_ids"])
     finally:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+        stop_child(proc, timeout=10)
 
 
 class LoopLag:
@@ -298,22 +309,10 @@ def steered_simulator(
         text=True,
     )
     try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the simulator process did not start")
-        info = json.loads(line)
+        info = first_line(proc)
         yield SteeredSimulator(proc, info["url"], info["job_ids"])
     finally:
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+        stop_child(proc, timeout=10)
 
 
 class GcPauses:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from ._harness import HERE, SERVER_CORE, report
+from ._harness import HERE, SERVER_CORE, first_line, report, stop_child
 
 THREADS = 32
 JOBS = int(os.environ.get("BENCH_SYNC_JOBS", "4"))
@@ -51,23 +51,7 @@ def _start_simulator(tmp: Path, name: str) -> tuple[subprocess.Popen[str], str]:
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if not line:
-        raise RuntimeError("the simulator process did not start")
-    return proc, json.loads(line)["url"]
-
-
-def _stop_simulator(proc: subprocess.Popen[str]) -> None:
-    assert proc.stdin is not None
-    assert proc.stdout is not None
-    proc.stdin.close()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stdout.close()
+    return proc, first_line(proc)["url"]
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -138,7 +122,7 @@ def test_32_threads_launch_and_wait_against_the_sdk_loop() -> None:
                 results[name] = json.loads(out.splitlines()[-1])
         finally:
             for proc, _ in sims.values():
-                _stop_simulator(proc)
+                stop_child(proc, timeout=30)
         rows = {
             name: _figures(
                 results[name],

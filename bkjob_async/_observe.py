@@ -214,28 +214,42 @@ Known = Callable[[int], "KnownHosts | None"]
 def _step(
     step: Any, counts: tuple[str, ...], rows: str, typed: bool, known: Known | None
 ) -> StepObservation:
-    """Read one step row: its round is the first of ``counts`` it has, its hosts are ``rows``."""
-    step_id, status = _int(step["step_instance_id"]), _code(step["status"])
-    count = None
-    for key in counts:
-        if key in step:
-            count = step[key]
-            break
+    """Read one step row: its round is the first of ``counts`` it has, its hosts are ``rows``.
+
+    The ids and codes in their common form (``_SMALL``) are read here; the others as the
+    converter reads them (``read_int``, ``read_code``), in the same order as the fields.
+    """
+    small, negative = _SMALL, -_SMALL
+    step_id = step["step_instance_id"]
+    if type(step_id) is not int or step_id > small or step_id < negative:
+        step_id = read_int(step_id)
+    status = step["status"]
+    if type(status) is not int or status > small or status < negative:
+        status = read_code(status)
+    first = counts[0]  # (v2: ``retry_count`` when there is no ``execute_count``)
+    count = step.get(first) if len(counts) == 1 or first in step else step.get(counts[1])
     manual = typed and step.get("type") == _MANUAL_CONFIRM
     listed = step.get(rows)
-    if listed is None and OBJECT_ROWS in step:  # (the gateway v4: execute objects)
-        hosts = None if step[OBJECT_ROWS] is None else _objects(step[OBJECT_ROWS])
-    else:
-        few = type(listed) is not list or len(listed) < _FEW
-        against = None if known is None or few else known(step_id)
+    if type(listed) is list and len(listed) >= _FEW and known is not None:
+        against = known(step_id)
         moved = None if against is None else _moved(listed, against)
         if moved is not None:  # (only the rows that moved are read: the others are known)
-            hosts = [_row(listed[j]) for j in moved]
+            hosts: list[HostRow] | None = [_row(listed[j]) for j in moved]
             return StepObservation(
                 step_id, status, _count(count), hosts, manual, against, moved, listed
             )
         hosts = _hosts(listed)
-    return StepObservation(step_id, status, _count(count), hosts, manual)
+    elif listed is None and OBJECT_ROWS in step:  # (the gateway v4: execute objects)
+        hosts = None if step[OBJECT_ROWS] is None else _objects(step[OBJECT_ROWS])
+    elif type(listed) is list and not listed:  # (a step not started: no rows yet)
+        hosts = []
+    else:
+        hosts = _hosts(listed)
+    if count is None:
+        count = 0
+    elif type(count) is not int or count > small or count < negative:
+        count = read_int(count)
+    return StepObservation(step_id, status, count, hosts, manual)
 
 
 def _row(row: dict[str, Any]) -> HostRow:

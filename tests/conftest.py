@@ -46,6 +46,12 @@ from . import hangs, properties
 from .e2e import docs_build
 from .scripted import FAST, ScriptedServer
 
+#: The package's pytest plugin (its fixtures), loaded here and not from its ``pytest11`` entry point
+#: (``-p no:bkjob_async`` in pyproject's ``addopts``): pytest loads entry points before pytest-cov
+#: starts tracing, and the package's modules the plugin imports would count as never run
+#: (``tests/__init__.py``).
+pytest_plugins = ["bkjob_async.testing.pytest_plugin"]
+
 SAMPLES = pathlib.Path(__file__).parent / "unit" / "samples"
 
 #: Secrets used by every client the tests build; nothing may ever show them.

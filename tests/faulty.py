@@ -34,7 +34,7 @@ from bkjob_async import (
     WatchFailed,
     errors,
 )
-from bkjob_async.testing import Request, Response, serve
+from bkjob_async.testing import MockTransport, Request, Response, serve
 
 from .scripted import job_body
 
@@ -143,6 +143,19 @@ class LoopLag:
             start = anyio.current_time()
             await anyio.sleep(0.01)
             self.most = max(self.most, anyio.current_time() - start - 0.01)
+
+
+def virtual_client(server: FaultyBkJob, seed: int) -> BkJobClient:
+    """Return a client of ``server`` in this process (``MockTransport``: virtual time), its
+    retry jitter drawn from ``seed``."""
+    return BkJobClient(
+        "http://bkjob.invalid",
+        app_code="app",
+        app_secret="s3cret-virtual",
+        username="admin",
+        transport=MockTransport(server),
+        rng=random.Random(seed),
+    )
 
 
 async def watch_served(

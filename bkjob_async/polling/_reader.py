@@ -449,7 +449,8 @@ class Reader:
     def _maybe_group(self, watched: Watched, observation: JobObservation) -> None:
         threshold = self._threshold
         for step in observation.steps:  # (a loop: every changed poll comes here)
-            if step.listed() > threshold:
+            listed = step.hosts if step.rows is None else step.rows  # (what ``listed()`` counts)
+            if listed is not None and len(listed) > threshold:
                 break
         else:
             return

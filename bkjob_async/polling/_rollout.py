@@ -20,13 +20,28 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ..config import Scope
 from ._launch import Launch
 
 if TYPE_CHECKING:
     import random
     from collections.abc import Iterable, Iterator
 
-__all__ = ["Entry", "Gate", "Ledger", "entry_slot", "task_name"]
+__all__ = ["Entry", "Gate", "Ledger", "entry_slot", "refuse_bad_rollout", "task_name"]
+
+
+def refuse_bad_rollout(scope: object, key: object, max_running: object) -> None:
+    """Refuse a rollout's ``scope`` (``TypeError``), ``key`` or ``max_running`` (``ValueError``)
+    that is not what ``Rollout`` and ``rollout_state`` take."""
+    if not isinstance(scope, Scope):
+        raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
+    if not isinstance(key, str) or not key or len(key) > 100 or not key.isprintable():
+        raise ValueError("a rollout's key is 1-100 printable characters")
+    if max_running is not None and (
+        not isinstance(max_running, int) or isinstance(max_running, bool) or max_running < 1
+    ):
+        raise ValueError(f"max_running must be a positive int or None, not {max_running!r}")
+
 
 #: The phases of a key, in order.
 PHASES = ("queued", "intent", "created", "started", "ended")

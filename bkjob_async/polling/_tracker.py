@@ -22,7 +22,7 @@ import logging
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, starmap
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import attrs
@@ -134,7 +134,9 @@ _STEPS = 4
 _WIDTH = len(StepState._fields)
 
 
-_STATUS, _EXECUTE_COUNT, _CODES = map(StepState._fields.index, ("status", "execute_count", "codes"))
+_STATUS, _EXECUTE_COUNT, _KEYS, _CODES = map(
+    StepState._fields.index, ("status", "execute_count", "packed_keys", "codes")
+)
 
 
 class JobState(tuple[Any, ...]):
@@ -149,9 +151,10 @@ class JobState(tuple[Any, ...]):
     to it), and, being a tuple of plain values (numbers, ``bytes``, ``None``), one the cyclic
     garbage collector stops tracking after its first pass: a full collection walks five fields
     of a state, not five a step (``benchmarks/HISTORY.md``, "The 50,000-job watch in two
-    tracked objects a job"). ``steps`` makes the ``StepState``s anew at each read (a changed
-    poll reads them once); a changed state is a new ``JobState``, never a copy with fields
-    replaced.
+    tracked objects a job"). ``steps`` makes the ``StepState``s anew at each read (``observe``
+    reads an answer of the known steps in their order in the fields themselves, and makes a
+    ``StepState`` only for a step it folds whole); a changed state is a new ``JobState``
+    (``of_fields``), never a copy with fields replaced.
     """
 
     __slots__ = ()
@@ -176,6 +179,14 @@ class JobState(tuple[Any, ...]):
         visits: Visits = (),
     ) -> JobState:
         return super().__new__(cls, (status, finished, seq, visits, (*chain.from_iterable(steps),)))
+
+    @classmethod
+    def of_fields(
+        cls, status: int | None, finished: bool, fields: tuple[Any, ...], seq: int, visits: Visits
+    ) -> JobState:
+        """Return the state of these steps' ``fields``, five a step in ``StepState``'s order,
+        one after the other (as a state keeps them)."""
+        return super().__new__(cls, (status, finished, seq, visits, fields))
 
     @property
     def steps(self) -> tuple[StepState, ...]:
@@ -471,6 +482,52 @@ def observe(
     and hosts are matched by position first (the server lists them in the same order poll
     after poll), by key when the order differs.
     """
+    seen = observation.steps
+    fields = state[_STEPS]
+    if tuple(map(_STEP_ID, seen)) != fields[::_WIDTH]:  # (not the steps known, in their order)
+        return _observe_placed(state, job_instance_id, observation, observed_at, host_result)
+    changes = _Changes(job_instance_id, state.visits, observed_at, host_result)
+    steps: list[Any] | None = None  # the steps' fields, copied on the first change
+    at = 0
+    for step in seen:
+        same = (
+            step.status == fields[at + _STATUS]
+            and step.execute_count == fields[at + _EXECUTE_COUNT]
+        )
+        hosts, against = step.hosts, step.against
+        if same and not hosts and (hosts is None or against is None):
+            at += _WIDTH  # (its status, round and hosts did not move: most steps of an answer)
+            continue
+        codes = fields[at + _CODES]
+        if (
+            same
+            and type(against) is StepState
+            and against.packed_keys is fields[at + _KEYS]
+            and against.codes is codes
+        ):  # (read against these hosts: its rows are those that moved, in their places)
+            if hosts:
+                if steps is None:
+                    steps = list(fields)
+                steps[at + _CODES] = _moved_hosts(codes, step, changes)
+        else:
+            new = _observe_step(StepState(*fields[at : at + _WIDTH]), step, changes)
+            if new is not None:
+                if steps is None:
+                    steps = list(fields)
+                steps[at : at + _WIDTH] = new
+        at += _WIDTH
+    return _folded(state, observation, steps, changes)
+
+
+def _observe_placed(
+    state: JobState,
+    job_instance_id: int,
+    observation: JobObservation,
+    observed_at: Callable[[], _dt.datetime],
+    host_result: Callable[[HostKey, int, dict[str, Any]], HostResult | ContainerResult],
+) -> tuple[JobState, list[Event]]:
+    """``observe`` an answer whose steps are not the known ones in their order: a step is
+    matched by its place first, by its id when the order differs (new ones added last)."""
     old_steps = state.steps
     places = _places(old_steps, observation.steps)
     if places is None:  # a step listed twice: fold the answer without repeats
@@ -489,13 +546,25 @@ def observe(
             steps.append(new)
         else:
             steps[place] = new
+    flat = None if steps is None else list(chain.from_iterable(steps))
+    return _folded(state, observation, flat, changes)
+
+
+_STEP_ID = attrgetter("step_instance_id")
+
+
+def _folded(
+    state: JobState, observation: JobObservation, steps: list[Any] | None, changes: _Changes
+) -> tuple[JobState, list[Event]]:
+    """The state after ``observation`` (``steps``: the new steps' fields, as ``JobState``
+    keeps them, ``None`` if none changed), the job's own change told, and every event."""
     was_round = state.round
-    now_round = was_round if steps is None else sum(s.execute_count for s in steps)
+    now_round = was_round if steps is None else sum(steps[_EXECUTE_COUNT::_WIDTH])
     if state.status != observation.status:
         changes.job(state.status, observation.status, now_round, was_round == now_round)
     elif now_round != was_round and state.status is not None:
         changes.new_job_round(now_round)
-    return _next_state(state, old_steps, observation, steps, changes), changes.events()
+    return _next_state(state, steps, observation, changes), changes.events()
 
 
 def _places(old_steps: tuple[StepState, ...], seen: list[StepObservation]) -> list[int] | None:
@@ -514,6 +583,20 @@ def _places(old_steps: tuple[StepState, ...], seen: list[StepObservation]) -> li
             where = {s.step_instance_id: p for p, s in enumerate(old_steps)}
         places.append(where.get(step.step_instance_id, -1))
     return places
+
+
+def _moved_hosts(known: _Codes, step: StepObservation, changes: _Changes) -> _Codes:
+    """Fold the rows of a step that moved (``StepObservation.against``: each has a known key
+    and a new status, in its place) into its hosts' codes, in the same status and round;
+    return the new codes."""
+    hosts, places = step.hosts, step.places
+    assert hosts is not None
+    assert places is not None
+    codes = list(known)
+    for (key, code, row), at in zip(hosts, places, strict=True):
+        changes.host(step, key, code, row, codes[at], True)
+        codes[at] = code
+    return pack_codes(codes)
 
 
 def _observe_step(
@@ -596,13 +679,11 @@ def _observe_hosts(
 
 def _next_state(
     state: JobState,
-    old_steps: tuple[StepState, ...],
+    steps: list[Any] | None,
     observation: JobObservation,
-    steps: list[StepState] | None,
     changes: _Changes,
 ) -> JobState:
-    """Return the state after ``observation``: ``state`` itself if nothing changed
-    (``old_steps``: its steps, read once)."""
+    """Return the state after ``observation``: ``state`` itself if nothing changed."""
     changed = bool(changes.hosts or changes.others)  # (a job whose status changed has one)
     if (
         steps is None
@@ -611,10 +692,10 @@ def _next_state(
         and changes.visits is state.visits
     ):
         return state
-    return JobState(
+    return JobState.of_fields(
         observation.status,
         observation.finished,
-        old_steps if steps is None else steps,
+        state[_STEPS] if steps is None else tuple(steps),
         state.seq + 1 if changed else state.seq,
         changes.visits,
     )

@@ -42,7 +42,7 @@ from .. import errors
 from ..config import ApiFlavor, Scope
 from ..models import JobOperation, JobStatus
 from ._launch import Launch
-from ._rollout import Entry, Gate, Ledger, task_name
+from ._rollout import Entry, Gate, Ledger, refuse_bad_rollout, task_name
 from .rollouts import (
     Launched,
     LaunchFailed,
@@ -102,14 +102,7 @@ def rollout_state(
     ``deadline``: seconds from ``now`` (epoch seconds, the machine's clock by default). A key
     given twice is held once (the first). Nothing is sent.
     """
-    if not isinstance(scope, Scope):
-        raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
-    if not isinstance(key, str) or not key or len(key) > 100 or not key.isprintable():
-        raise ValueError("a rollout's key is 1-100 printable characters")
-    if max_running is not None and (
-        not isinstance(max_running, int) or isinstance(max_running, bool) or max_running < 1
-    ):
-        raise ValueError(f"max_running must be a positive int or None, not {max_running!r}")
+    refuse_bad_rollout(scope, key, max_running)
     if on_deadline not in ("terminate", "leave"):
         raise ValueError("on_deadline is 'terminate' or 'leave'")
     if exactly_once not in (None, True, False):

@@ -60,7 +60,7 @@ from .. import errors
 from ..config import ApiFlavor, Scope
 from ..models import JobInstanceStatus, JobOperation, JobStatus
 from ._launch import Launch
-from ._rollout import Entry, Gate, Ledger, entry_slot, task_name
+from ._rollout import Entry, Gate, Ledger, entry_slot, refuse_bad_rollout, task_name
 from .events import JobFinished, WatchFailed, WatchTimedOut
 
 if TYPE_CHECKING:
@@ -192,14 +192,7 @@ class Rollout:
         events: Iterable[type[Event]] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        if not isinstance(scope, Scope):
-            raise TypeError(f"scope must be a Scope, not {type(scope).__name__}")
-        if not isinstance(key, str) or not key or len(key) > 100 or not key.isprintable():
-            raise ValueError("a rollout's key is 1-100 printable characters")
-        if max_running is not None and (
-            not isinstance(max_running, int) or isinstance(max_running, bool) or max_running < 1
-        ):
-            raise ValueError(f"max_running must be a positive int or None, not {max_running!r}")
+        refuse_bad_rollout(scope, key, max_running)
         if deadline is not None and not (isinstance(deadline, (int, float)) and deadline > 0):
             raise ValueError(f"deadline must be positive seconds or None, not {deadline!r}")
         if exactly_once not in (None, True, False):

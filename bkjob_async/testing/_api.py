@@ -29,7 +29,7 @@ from ..models.logs import MAX_LOG_BYTES
 from . import _codes as codes
 from ._engine import Job, OpError, Round, Step
 from ._fastwire import job_status_body
-from ._field_checks import CHECKS
+from ._field_checks import CHECKS, Check, Items, OneOf, Page, Refusal, Text
 from ._plan import StepPlan, launch_vars
 from ._render import (
     StepQuery,
@@ -162,20 +162,82 @@ class Call:
     #: host that bk-job's v2/v3 views cannot read (``in_containers``).
     objects: bool = False
 
-    def checked(self, api: str | None = None) -> tuple[int, ...]:
+    def checked(self, api: str | None = None) -> tuple[Any, ...]:
         """Return the fields ``_field_checks`` has for ``api`` (this call's by default) in
-        its order, each checked as bk-job checks it; the first it refuses raises its code."""
-        params, values = self.params, []
+        its order, each checked as bk-job checks it (a page: its start and length); the first
+        it refuses raises its refusal."""
+        values: list[Any] = []
         for check in CHECKS[GENERATION[self.flavor], api or self.api]:
-            value = params.long(check.field)
-            if value is None and check.bound and params.strict:
-                raise ApiFailure(codes.BAD_REQUEST)
-            if check.validation and value is None:
-                raise ApiFailure.invalid(check.validation, self.english)
-            if value is None or not check.takes(value):
-                raise ApiFailure(check.code, *check.args)
-            values.append(value)
+            if isinstance(check, Page):
+                values += self._page(check)
+            elif isinstance(check, Text):
+                values.append(self._text(check))
+            elif isinstance(check, Items):
+                values.append(self._items(check))
+            elif isinstance(check, OneOf):
+                self._one_of(check)
+            else:
+                values.append(self._number(check))
         return tuple(values)
+
+    def refusal(self, refusal: Refusal, *args: object) -> ApiFailure:
+        """Return the failure of ``refusal``: its code with ``args``, or a failed bean
+        validation, 1240003 with the text of its key (``codes.VALIDATION``)."""
+        if isinstance(refusal, str):
+            return ApiFailure.invalid(refusal, self.english, *args)
+        return ApiFailure(refusal, *args)
+
+    def _number(self, check: Check) -> int | None:
+        value = self.params.long(check.field)
+        if value is None and check.bound and self.params.strict:
+            raise ApiFailure(codes.BAD_REQUEST)
+        if check.validation and value is None:
+            raise ApiFailure.invalid(check.validation, self.english)
+        if (value is None and check.optional) or (check.when and not self.params.text(check.when)):
+            return value
+        if value is None or not check.takes(value):
+            raise self.refusal(check.code, *check.args)
+        return value
+
+    def _text(self, check: Text) -> str | None:
+        value = self.params.text(check.field)
+        if check.strip:
+            value = (value or "").strip() or None
+        if value is None and check.bound and self.params.strict:
+            raise ApiFailure(codes.BAD_REQUEST)
+        if check.optional and not value:
+            return value
+        if value is None or not (value.strip() if check.blank else value):
+            raise self.refusal(check.empty, *check.args)
+        if check.most is not None and check.long is not None and len(value) > check.most:
+            raise self.refusal(check.long, *check.args)
+        if check.takes and check.illegal is not None and not check.takes(value):
+            raise self.refusal(check.illegal, *check.args)
+        return value
+
+    def _items(self, check: Items) -> list[Any]:
+        value = self.params.raw(check.field)
+        if not isinstance(value, list) or not value:
+            raise self.refusal(check.empty, *check.args)
+        return value
+
+    def _one_of(self, check: OneOf) -> None:
+        if all(self.params.raw(f) is None or str(self.params.raw(f)) == "" for f in check.fields):
+            raise self.refusal(check.refusal, *check.args)
+
+    def _page(self, page: Page) -> tuple[int, int]:
+        start, length = self.params.long(page.start), self.params.long("length")
+        if page.refusal is None:
+            start = 0 if start is None or start < 0 else start
+            length = page.default if length is None or length < page.least else length
+            return start, length if page.most is None else min(length, page.most)
+        start = 0 if start is None else start
+        length = page.default if length is None else length
+        if start < 0 or (page.max_start is not None and start > page.max_start):
+            raise ApiFailure(page.refusal, page.start)
+        if length < page.least or (page.most is not None and length > page.most):
+            raise ApiFailure(page.refusal, "length")
+        return start, length
 
 
 #: The generation of ``_fields`` and ``_field_checks`` each flavor speaks.
@@ -527,22 +589,9 @@ def _check_base64(params: Params, name: str) -> None:
 
 def fast_execute_script(world: World, call: Call) -> object:
     """Create a one-step script job (v3 ``fast_execute_script``; v2 spellings accepted)."""
-    params = call.params
+    params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
     scope_of(params)
-    version_id, script_id = params.long("script_version_id"), params.text("script_id")
-    content = params.text("script_content")
-    if version_id is None and not script_id and not content:
-        raise ApiFailure(codes.MISSING_PARAM_NAMED, "script_version_id|script_id|script_content")
-    if version_id is not None and version_id < 1:
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_version_id")
-    v2 = call.flavor is ApiFlavor.ESB_V2
-    language = params.long("script_type" if v2 else "script_language")
-    if v2 and language is None:
-        language = 1  # v2's script_type defaults to shell; v3 requires script_language (§7.12)
-    if content and language not in range(1, 6):
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_language")
-    _check_base64(params, "script_content")
-    _check_base64(params, "script_param")
+    call.checked()  # (v2's script_type defaults to shell; v3 requires script_language, §7.12)
     _check_launch(call, timeout=params.long("script_timeout" if v2 else "timeout"))
     return _launch(world, call, _targets(world, call), TaskType.FAST_SCRIPT)
 
@@ -551,14 +600,7 @@ def fast_transfer_file(world: World, call: Call) -> object:
     """Create a one-step file job (v3 ``fast_transfer_file``, v2 ``fast_push_file``)."""
     params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
     scope_of(params)
-    target_path = params.text("file_target_path")
-    if not target_path:
-        missing = codes.MISSING_PARAM_NAMED if v2 else codes.MISSING_OR_ILLEGAL_NAMED
-        raise ApiFailure(missing, "file_target_path")
-    sources_key = "file_source" if v2 else "file_source_list"
-    sources = params.raw(sources_key)
-    if not isinstance(sources, list) or not sources:
-        raise ApiFailure(codes.MISSING_PARAM_NAMED, sources_key)
+    target_path, sources = call.checked()
     _check_launch(call, timeout=params.long("timeout"))
     # FilePathValidateUtil: absolute paths only, each refusal naming its field
     # (EsbFastTransferFileV3ResourceImpl, v2 EsbFastPushFileResourceImpl)

@@ -35,16 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["V2_ENDPOINTS", "V3_ENDPOINTS", "V4_ENDPOINTS"]
 
 _STRING, _HOSTS, _PASSWORD = 1, 3, 4
-#: ``EsbJobReq.DEFAULT_PAGE_LENGTH`` and its limit.
-_PAGE, _MAX_PAGE = 20, 1000
-
-
-def _page(params: Params, *, cap: bool) -> tuple[int, int]:
-    """Return ``(start, length)`` as ``EsbJobReq.adjustPageParam`` does (``cap``: at most 1000)."""
-    start, length = params.long("start"), params.long("length")
-    start = 0 if start is None or start < 0 else start
-    length = _PAGE if length is None or length <= 0 else length
-    return start, min(length, _MAX_PAGE) if cap else length
+#: ``EsbJobReq.DEFAULT_PAGE_LENGTH``.
+_PAGE = 20
 
 
 # -- push_config_file ---------------------------------------------------------------------------
@@ -338,9 +330,7 @@ def get_account_list(world: World, call: Call) -> object:
     accounts = world.store.accounts_of(scope, world.now_ms())
     if call.flavor is ApiFlavor.ESB_V2:
         return [a.render_v2() for a in accounts if a.category == 1]
-    category = params.long("category")
-    if category is not None and category not in (1, 2):
-        raise ApiFailure(codes.BAD_REQUEST)  # @CheckEnum: a validation failure
+    category, start, length = call.checked()  # (category: @CheckEnum, a validation failure)
     name, alias = params.text("account"), params.text("alias")
     rows = [
         a.render()
@@ -349,7 +339,6 @@ def get_account_list(world: World, call: Call) -> object:
         and (not name or a.account == name)
         and (not alias or a.alias == alias)
     ]
-    start, length = _page(params, cap=True)
     return paged(rows, start, length)
 
 

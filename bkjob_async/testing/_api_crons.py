@@ -89,9 +89,7 @@ def get_cron_list(world: World, call: Call) -> object:
     params, v2 = call.params, call.flavor is ApiFlavor.ESB_V2
     scope = scope_of(params)
     prefix = "cron_" if v2 else ""
-    start = max(params.long("start") or 0, 0)
-    length = params.long("length")
-    length = (10 if v2 else 20) if length is None or length < 0 else length
+    start, length = call.checked()
     cron_id = params.long(f"{prefix}id")
     if cron_id is not None and cron_id > 0:
         found = world.store.crons.get_in(scope, cron_id)
@@ -149,14 +147,8 @@ def save_cron(world: World, call: Call) -> object:
     keys = ("cron_id", "bk_job_id", "cron_name", "cron_expression") if v2 else (
         "id", "job_plan_id", "name", "expression"
     )  # fmt: skip
-    cron_id, plan_id = params.long(keys[0]), params.long(keys[1])
-    name = (params.text(keys[2]) or "").strip() or None
-    expression = (params.text(keys[3]) or "").strip() or None
-    execute_time = None if v2 else params.long("execute_time")
-    if cron_id is not None and cron_id <= 0 and not (not v2 and cron_id == -1):
-        raise ApiFailure(
-            codes.ILLEGAL_PARAM_REASON if v2 else codes.BAD_REQUEST, keys[0], "must be positive"
-        )
+    *read, cron_id = call.checked()
+    plan_id, name, expression, execute_time = (*read, None) if v2 else read
     creating = cron_id is None or cron_id == -1
     if creating:
         if not v2 and expression is None and not (execute_time and execute_time > 0):

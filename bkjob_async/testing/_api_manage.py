@@ -47,8 +47,6 @@ CREDENTIAL_NAME_EXIST = 1243060
 FAIL_TO_FIND_FILE_SOURCE_BY_CODE = 1260012
 FILE_SOURCE_CODE_ALREADY_EXISTS = 1260015
 
-#: ``AccountTypeEnum`` and ``AccountCategoryEnum`` codes.
-_ACCOUNT_TYPES, _ACCOUNT_CATEGORIES = (1, 2, 9, 10, 11), (1, 2)
 #: ``CredentialTypeEnum`` names, and which request fields fill ``value1``/``value2``.
 _CREDENTIAL_VALUES = {
     "APP_ID_SECRET_KEY": ("credential_access_key", "credential_secret_key"),
@@ -60,22 +58,12 @@ _CREDENTIAL_VALUES = {
 _KEEP = "******"
 #: File source types the simulated file gateway has registered.
 _FILE_SOURCE_TYPES = ("BLUEKING_ARTIFACTORY", "TENCENT_CLOUD_COS")
-#: ``IllegalCharChecker.DEFAULT_PATTERN``.
-_ILLEGAL_CHARS = frozenset('\\|/:*<>"?')
 _SQL_NAMES = ("快速执行SQL", "SQL Script")
 _SQL_LANGUAGE = 6
 
 
 def _bad() -> ApiFailure:
     return ApiFailure(codes.BAD_REQUEST)
-
-
-def _too_long(params: Params, **limits: int) -> None:
-    """``@Length(max=...)``: a longer value fails validation."""
-    for name, limit in limits.items():
-        value = params.text(name)
-        if value is not None and len(value) > limit:
-            raise _bad()
 
 
 # -- accounts ----------------------------------------------------------------------------------
@@ -105,13 +93,7 @@ def create_account(world: World, call: Call) -> object:
     account is 1243008 (the ESB request has no ``db_system_account_id`` to tie it to)."""
     params, now = call.params, world.now_ms()
     scope = scope_of(params)
-    name = params.text("account")
-    kind, category = params.long("type"), params.long("category")
-    if not name or (kind is not None and kind not in _ACCOUNT_TYPES):
-        raise _bad()
-    if category is not None and category not in _ACCOUNT_CATEGORIES:
-        raise _bad()
-    _too_long(params, password=117, alias=255, description=1024)
+    name, kind, category, *_ = call.checked()
     if kind is None or category is None:
         raise ApiFailure(codes.INTERNAL_ERROR)  # AccountTypeEnum.valueOf(null)
     alias = params.text("alias")
@@ -133,8 +115,7 @@ def update_account(world: World, call: Call) -> object:
     ``AccountDAOImpl.updateAccount``, the update clears ``db_system_account_id``."""
     params, now = call.params, world.now_ms()
     scope = scope_of(params)
-    (account_id,) = call.checked()
-    _too_long(params, password=255, alias=255, description=1024)
+    account_id, *_ = call.checked()
     row = _account(world, scope, account_id)
     alias = params.text("alias") or row.alias
     others = world.store.accounts_of(scope, now)
@@ -202,18 +183,14 @@ def create_credential(world: World, call: Call) -> object:
     and name (``EsbCredentialSimpleInfoV3DTO``)."""
     params, store = call.params, world.store
     scope = scope_of(params)
-    name, kind = params.text("name"), params.text("type")
-    if not (name or "").strip():
-        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "name", "name cannot be null or blank")
-    if not (kind or "").strip():
-        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "type", "type cannot be null or blank")
-    values = _credential_values(params, str(kind))
-    if store.credentials.find(scope, name=str(name)) is not None:
+    name, kind = call.checked()
+    values = _credential_values(params, kind)
+    if store.credentials.find(scope, name=name) is not None:
         raise ApiFailure(CREDENTIAL_NAME_EXIST, name)
     row = store.add_credential(
         scope,
-        str(name),
-        str(kind),
+        name,
+        kind,
         params.text("description"),
         values,
         user=call.username,
@@ -228,18 +205,13 @@ def update_credential(world: World, call: Call) -> object:
     1243048."""
     params, credentials = call.params, world.store.credentials
     scope = scope_of(params)
-    credential_id = params.text("id")
-    if not (credential_id or "").strip():
-        raise ApiFailure(codes.ILLEGAL_PARAM_REASON, "id", "id cannot be null or blank")
-    kind = params.text("type")
-    if kind is None:
-        raise ApiFailure(codes.INTERNAL_ERROR)  # CredentialTypeEnum.valueOf(null)
+    credential_id, kind = call.checked()
     values = _credential_values(params, kind)
     name = params.text("name")
     taken = credentials.find(scope, name=name) if name else None
     if not (name or "").strip() or (taken is not None and taken.id != credential_id):
         raise ApiFailure(CREDENTIAL_NAME_EXIST, name)
-    row = credentials.get_in(scope, str(credential_id))
+    row = credentials.get_in(scope, credential_id)
     if row is None:
         raise ApiFailure(CREDENTIAL_NOT_EXIST)
     row.values = (
@@ -253,11 +225,8 @@ def update_credential(world: World, call: Call) -> object:
 
 def get_credential_detail(world: World, call: Call) -> object:
     """One credential of the scope, without its secret; 1243048 if the scope has none."""
-    params = call.params
-    scope = scope_of(params)
-    credential_id = params.text("id")
-    if not credential_id:
-        raise _bad()  # @NotBlankField
+    scope = scope_of(call.params)
+    (credential_id,) = call.checked()
     row = world.store.credentials.get_in(scope, credential_id)
     if row is None:
         raise ApiFailure(CREDENTIAL_NOT_EXIST)
@@ -267,16 +236,11 @@ def get_credential_detail(world: World, call: Call) -> object:
 # -- file sources ------------------------------------------------------------------------------
 
 
-def _plain(value: str | None) -> bool:
-    """``@NotBlankField`` and ``@NotContainSpecialChar``."""
-    return bool(value and value.strip()) and not (_ILLEGAL_CHARS & set(str(value)))
-
-
-def _check_file_source(params: Params) -> Mapping[str, Any]:
+def _check_file_source(call: Call) -> Mapping[str, Any]:
     """The request's bean validation (``EsbCreateOrUpdateFileSourceV3Req``); 1240003 if it
     fails. ``access_params`` needs an http(s) ``base_url`` when given (``ValidFileSourceInfo``)."""
-    if not all(_plain(params.text(n)) for n in ("code", "alias", "type", "credential_id")):
-        raise _bad()
+    params = call.params
+    call.checked()
     access = params.raw("access_params")
     if access is None:
         return {}
@@ -312,7 +276,7 @@ def create_file_source(world: World, call: Call) -> object:
     an unknown type is 1241005, a code the scope has 1260015."""
     params, store, now = call.params, world.store, world.now_ms()
     scope = scope_of(params)
-    access = _check_file_source(params)
+    access = _check_file_source(call)
     _check_type(params, access)
     code = str(params.text("code"))
     if store.file_sources.find(scope, code=code) is not None:
@@ -334,7 +298,7 @@ def update_file_source(world: World, call: Call) -> object:
     not read); a code the scope lacks is 1260012."""
     params = call.params
     scope = scope_of(params)
-    access = _check_file_source(params)
+    access = _check_file_source(call)
     code = str(params.text("code"))
     row = world.store.file_sources.find(scope, code=code)
     if row is None:
@@ -348,12 +312,9 @@ def update_file_source(world: World, call: Call) -> object:
 
 def get_file_source_detail(world: World, call: Call) -> object:
     """One file source of the scope by ``code``; 1260012 if it has none."""
-    params = call.params
-    scope = scope_of(params)
-    code = params.text("code")
-    if not _plain(code):
-        raise _bad()
-    row = world.store.file_sources.find(scope, code=str(code))
+    scope = scope_of(call.params)
+    (code,) = call.checked()
+    row = world.store.file_sources.find(scope, code=code)
     if row is None:
         raise ApiFailure(FAIL_TO_FIND_FILE_SOURCE_BY_CODE, code)
     return row.render()

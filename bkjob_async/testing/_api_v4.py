@@ -35,8 +35,6 @@ __all__ = ["v4_status"]
 
 #: ``V4BatchGetJobInstanceExecuteObjectLogRequest``: 1 to 50 execute objects a request.
 _MAX_LOG_OBJECTS = 50
-#: ``EsbGetJobInstanceListV4Resource``: ``offset`` 0..10000, ``length`` 1..200 (default 10).
-_MAX_OFFSET, _MAX_LENGTH = 10000, 200
 
 # bk-job's code -> the exception class it is thrown as, and so the v4 status and code name.
 _NOT_FOUND = frozenset({1244006, 1244007, 1244012, 1243009, 1243026, 1243051, 1245001})
@@ -120,14 +118,7 @@ def get_job_instance_status(world: World, call: Call) -> object:
 def get_job_instance_list(world: World, call: Call) -> object:
     """v4's history: ``offset``/``length`` bounds, ``{job_instance_list}`` with no total."""
     params = call.params
-    offset = params.long("offset")
-    length = params.long("length")
-    offset = 0 if offset is None else offset
-    length = 10 if length is None else length
-    if not 0 <= offset <= _MAX_OFFSET:
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "offset")
-    if not 1 <= length <= _MAX_LENGTH:
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "length")
+    offset, length = call.checked()
     values = {k: v for k, v in params.values.items() if k != "offset"}
     values |= {"start": offset, "length": length}
     page = _data(_v3_list(world, _v3(call, values)))
@@ -338,13 +329,7 @@ def create_job_plan(world: World, call: Call) -> object:
 def get_user_authorized_scopes(world: World, call: Call) -> object:
     """Every scope the simulator knows of (its jobs' and plans'), by type and id; the user
     may use them all (``OpenApiUserScopeV4Resource``: ``length`` 1..200, default 10)."""
-    params = call.params
-    offset, length = params.long("offset"), params.long("length")
-    offset, length = (offset or 0), (10 if length is None else length)
-    if offset < 0:
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "offset")
-    if not 1 <= length <= _MAX_LENGTH:
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "length")
+    offset, length = call.checked()
     found = {job.scope for job in world.jobs.values()}
     found |= {plan.scope for plan in world.plans.values() if plan.scope is not None}
     ordered = sorted(found, key=lambda s: (s.type.value, s.id))
@@ -371,7 +356,7 @@ def _context_target(call: Call) -> dict[str, Any]:
         k: params.raw(k)
         for k in ("bk_scope_type", "bk_scope_id", "job_instance_id", "step_instance_id")
     }
-    _count, _kind, values["bk_host_id"] = call.checked()
+    _count, _kind, values["bk_host_id"], *_mode = call.checked()
     return values
 
 
@@ -390,9 +375,7 @@ def get_script_task_context(world: World, call: Call) -> object:
 
 def get_file_task_context(world: World, call: Call) -> object:
     """A file task's context: which side failed, and each side's error data."""
-    values = _context_target(call)
-    if call.params.long("mode") not in (0, 1):
-        raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "mode")
+    values = _context_target(call)  # (and its mode: upload or download)
     _v3_ip_log(world, _v3(call, values))  # the step and host must exist
     fields = [("errorSource", ""), ("uploadFileErrorData", ""), ("downloadFileErrorData", "")]
     return {"field_list": [{"name": n, "value": v, "description": n} for n, v in fields]}

@@ -18,17 +18,18 @@ by id must exist in the scope or the public library (1243001) and be online or o
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import ApiFlavor
 from . import _api
 from . import _codes as codes
-from ._api import ApiFailure, Call, Params, scope_of
-from ._scripts import DISABLED, DRAFT, LANGUAGES, decode, fail
+from ._api import ApiFailure, Call, scope_of
+from ._scripts import DISABLED, DRAFT, decode, fail
 from ._store import SimRule, matches
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ._world import World
 
 __all__ = ["check_script", "fast_execute_script"]  # and the rules' handlers, routed by name
@@ -58,27 +59,11 @@ def _mask(languages: object) -> int:
 # -- rules -------------------------------------------------------------------------------------
 
 
-def _check_rule(call: Call, params: Params) -> tuple[str, int, str, int]:
-    """Validate ``EsbCreateDangerousRuleV3Req`` (and the update's same fields)."""
-    expression = params.text("expression")
-    if not expression:
-        raise fail(call, "Regex_empty")
-    if len(expression) > 250:
-        raise fail(call, "Regex_outOfLength")
-    try:
-        re.compile(expression)
-    except re.error:
-        raise fail(call, "Regex_wrongExpr") from None
-    languages = params.raw("script_language_list")
-    if not isinstance(languages, list) or not languages:
-        raise fail(call, "ScriptTypeList_empty")
-    description = params.text("description") or ""
-    if len(description) > 1000:
-        raise fail(call, "Description_outOfLength")
-    action = params.long("action")
-    if action not in (SCAN, INTERCEPT):
-        raise fail(call, "Action")
-    return expression, _mask(languages), description, action
+def _rule(fields: Sequence[Any]) -> tuple[str, int, str, int]:
+    """``EsbCreateDangerousRuleV3Req``'s fields as its row checked them (the update's too,
+    after its id): the expression, its languages' mask, the description and the action."""
+    expression, languages, description, action = fields
+    return expression, _mask(languages), description or "", action
 
 
 def _unique(world: World, call: Call, rule_id: int | None, expression: str, mask: int) -> None:
@@ -114,7 +99,7 @@ def get_dangerous_rule_list(world: World, call: Call) -> object:
 
 def create_dangerous_rule(world: World, call: Call) -> object:
     """Add a disabled rule."""
-    expression, mask, description, action = _check_rule(call, call.params)
+    expression, mask, description, action = _rule(call.checked())
     _unique(world, call, None, expression, mask)
     now = world.now_ms()
     return world.store.add_rule(expression, mask, description, action, call.username, now).render()
@@ -122,8 +107,8 @@ def create_dangerous_rule(world: World, call: Call) -> object:
 
 def update_dangerous_rule(world: World, call: Call) -> object:
     """Replace a rule's expression, languages, description and action; status is kept."""
-    (rule_id,) = call.checked()
-    expression, mask, description, action = _check_rule(call, call.params)
+    rule_id, *fields = call.checked()
+    expression, mask, description, action = _rule(fields)
     rule = _existing(world, rule_id)
     _unique(world, call, rule_id, expression, mask)
     rule.expression, rule.languages, rule.description, rule.action = (
@@ -163,15 +148,7 @@ def disable_dangerous_rule(world: World, call: Call) -> object:
 
 def check_script(world: World, call: Call) -> object:
     """Check base64 ``content`` of ``script_language`` against the enabled rules."""
-    params = call.params
-    language = params.long("script_language")
-    if language is None:
-        raise fail(call, "ScriptType_empty")
-    if language not in LANGUAGES:
-        raise fail(call, "ScriptType_illegal")
-    content = params.text("content")
-    if not content:
-        raise fail(call, "ScriptContent_empty")
+    language, content = call.checked()
     text = decode(content) or ""
     if not text.strip():
         return []

@@ -23,7 +23,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from . import _codes as codes
-from ._api import ApiFailure, Call, Params, paged, scope_of
+from ._api import ApiFailure, Call, paged, scope_of
+from ._field_checks import LANGUAGES
 from ._render import v2_time
 from ._store import dto
 
@@ -41,10 +42,6 @@ SCRIPT_NOT_IN_APP = 1243004
 SCRIPT_VERSION_NAME_EXIST = 1243036
 UNSUPPORTED_OPERATION = 1241003
 DRAFT, ONLINE, OFFLINE, DISABLED = 0, 1, 2, 3
-#: ``ScriptTypeEnum``: 1 shell ... 6 SQL.
-LANGUAGES = range(1, 7)
-_NAME = re.compile(r'^[^\\|/:*<>"?]+$')
-_VERSION = re.compile(r"^[A-Za-z0-9_\-#@.]+$")
 
 
 def fail(call: Call, key: int | str, *args: object) -> ApiFailure:
@@ -95,40 +92,6 @@ def _script(world: World, call: Call, scope: Scope | None, script_id: str | None
     return script
 
 
-def _check_name(call: Call, name: str | None, *, pattern: bool) -> str:
-    if not name:
-        raise fail(call, "ScriptName_empty")
-    if len(name) > 60:
-        raise fail(call, "ScriptName_outOfLength")
-    if pattern and not _NAME.match(name):
-        raise fail(call, "ScriptName_illegal")
-    return name
-
-
-def _check_version_name(call: Call, version: str | None) -> str:
-    if not version:
-        raise fail(call, "ScriptVersion_empty")
-    if len(version) > 60:
-        raise fail(call, "ScriptVersion_outOfLength")
-    if not _VERSION.match(version):
-        raise fail(call, "ScriptVersion_illegal")
-    return version
-
-
-def _check_content(call: Call, params: Params) -> str:
-    content = params.text("content")
-    if not content:
-        raise fail(call, "ScriptContent_empty")
-    return decode(content) or ""
-
-
-def _required_script_id(call: Call, params: Params) -> str:
-    script_id = params.text("script_id")
-    if not script_id:
-        raise fail(call, "ScriptId_empty")
-    return script_id
-
-
 def _touch(world: World, call: Call, script: SimScript) -> None:
     script.modifier, script.modify_ms = call.username, world.now_ms()
 
@@ -139,13 +102,8 @@ def _touch(world: World, call: Call, script: SimScript) -> None:
 def _list(world: World, call: Call, public: bool) -> object:
     """Online scripts (``get_script_list``): ``start`` below 0 is 0, ``length`` 1..1000 (20 by
     default); a ``script_language`` past 6 is 1241005 ``type``, 0 means every language."""
-    params, scope = call.params, _scope(call, public)
-    language, name = params.long("script_language"), params.text("name")
-    if language is not None and language > 0 and language not in LANGUAGES:
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "type")
-    start, length = params.long("start"), params.long("length")
-    start = 0 if start is None or start < 0 else start
-    length = 20 if length is None or length <= 0 else min(length, 1000)
+    scope, name = _scope(call, public), call.params.text("name")
+    language, start, length = call.checked()
     rows = [
         s.render()
         for s in sorted(world.store.scripts_of(scope), key=newest_first, reverse=True)
@@ -164,17 +122,10 @@ def _version_list(world: World, call: Call, public: bool) -> object:
     that is not the scope's lists nothing. The gateway's GET requires ``script_id``
     (``@RequestParam``): without it, 1240003."""
     params, scope = call.params, _scope(call, public)
-    script_id = params.text("script_id")
-    if script_id is None and params.strict:
-        raise ApiFailure(codes.BAD_REQUEST)
-    if not (script_id or "").strip():
-        raise ApiFailure(codes.ILLEGAL_PARAM_NAMED, "script_id")
-    script = world.store.scripts.get(str(script_id))
+    script_id, start, length = call.checked()
+    script = world.store.scripts.get(script_id)
     rows = [] if script is None or script.scope != scope else list(script.versions)
     rows.sort(key=lambda v: (v.modify_ms, v.id), reverse=True)
-    start, length = params.long("start"), params.long("length")
-    start = 0 if start is None or start < 0 else start
-    length = 10 if length is None or length <= 0 else length
     content = params.flag("return_script_content")
     data = []
     for row in rows[start : start + length]:
@@ -210,14 +161,8 @@ def _version_detail(world: World, call: Call, public: bool) -> object:
 def _create(world: World, call: Call, public: bool) -> object:
     """``createScript``: validate, refuse a name the library has (1243002), store a draft."""
     params, scope = call.params, _scope(call, public)
-    name = _check_name(call, params.text("name"), pattern=True)
-    language = params.long("script_language")
-    if language is None:
-        raise fail(call, "ScriptType_empty")
-    if language not in LANGUAGES:
-        raise fail(call, "ScriptType_illegal")
-    content = _check_content(call, params)
-    version = _check_version_name(call, params.text("version"))
+    name, language, content, version = call.checked()
+    content = decode(content) or ""
     if world.store.scripts.find(scope, name=name) is not None:
         raise fail(call, SCRIPT_NAME_DUPLICATE)
     now = world.now_ms()
@@ -232,9 +177,8 @@ def _create(world: World, call: Call, public: bool) -> object:
 def _create_version(world: World, call: Call, public: bool) -> object:
     """``createScriptVersion``: a new draft; a version name the script has is 1243036."""
     params, scope = call.params, _scope(call, public)
-    script_id = _required_script_id(call, params)
-    content = _check_content(call, params)
-    version = _check_version_name(call, params.text("version"))
+    script_id, content, version = call.checked()
+    content = decode(content) or ""
     script = _script(world, call, scope, script_id)
     if any(v.version == version for v in script.versions):
         raise fail(call, SCRIPT_VERSION_NAME_EXIST)
@@ -251,8 +195,7 @@ def _update_basic(world: World, call: Call, public: bool) -> object:
     row without its online version (bk-job reads the script table only). The name's pattern
     is not checked here (bk-job validates it for creation only)."""
     params, scope = call.params, _scope(call, public)
-    script_id = _required_script_id(call, params)
-    name = _check_name(call, params.text("name"), pattern=False)
+    script_id, name = call.checked()
     script = _script(world, call, scope, script_id)
     if name != script.name:
         if world.store.scripts.find(script.scope, name=name) is not None:
@@ -268,9 +211,8 @@ def _update_basic(world: World, call: Call, public: bool) -> object:
 def _update_version(world: World, call: Call, public: bool) -> object:
     """``updateScriptVersion``: only a draft's content and description (1241003 otherwise)."""
     params, scope = call.params, _scope(call, public)
-    _required_script_id(call, params)
-    (version_id,) = call.checked()
-    content = _check_content(call, params)
+    _, version_id, content = call.checked()
+    content = decode(content) or ""
     row = find_version(world, call, scope, version_id)
     if row.status != DRAFT:
         raise fail(call, UNSUPPORTED_OPERATION)
@@ -282,10 +224,8 @@ def _update_version(world: World, call: Call, public: bool) -> object:
 def _managed(world: World, call: Call, public: bool) -> SimScriptVersion:
     """The version ``publishScript``/``disableScript`` act on: it must exist in the scope and
     belong to ``script_id`` (1243001 otherwise)."""
-    params, scope = call.params, _scope(call, public)
-    script_id = _required_script_id(call, params)
-    (version_id,) = call.checked()
-    row = find_version(world, call, scope, version_id)
+    script_id, version_id = call.checked()
+    row = find_version(world, call, _scope(call, public), version_id)
     if row.script.id != script_id:
         raise fail(call, codes.SCRIPT_NOT_EXIST)
     return row
@@ -319,16 +259,14 @@ def _disable(world: World, call: Call, public: bool) -> object:
 
 def _delete(world: World, call: Call, public: bool) -> object:
     """Delete a script and its versions (``deleteScript``)."""
-    script_id = _required_script_id(call, call.params)
+    (script_id,) = call.checked()
     world.store.drop_script(_script(world, call, _scope(call, public), script_id))
     return None
 
 
 def _delete_version(world: World, call: Call, public: bool) -> object:
     """Delete one version; the script goes with its last (``deleteScriptVersion``)."""
-    params = call.params
-    _required_script_id(call, params)
-    (version_id,) = call.checked()
+    _, version_id = call.checked()
     world.store.drop_version(find_version(world, call, _scope(call, public), version_id))
     return None
 

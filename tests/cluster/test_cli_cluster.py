@@ -84,29 +84,36 @@ async def test_watch_redis_prints_each_event_once_as_json_lines(make_cluster, re
     assert lines[1]["current_name"] == "SUCCESS"
 
 
+async def _work_until_ended(cluster, argv, ids) -> io.StringIO:
+    """Run ``bkjob worker`` (``argv``) until the stream ``deploys`` holds the ends of ``ids``,
+    then interrupt it (it exits 0); return what it logged."""
+    err, interrupt = io.StringIO(), anyio.Event()
+    async with anyio.create_task_group() as tg:
+
+        async def work():
+            assert await amain(argv, stderr=err, interrupt=interrupt, env=ENV) == 0
+
+        tg.start_soon(work)
+
+        async def finished():
+            return set(finished_jobs(await stream_events(cluster, "deploys"))) == set(ids)
+
+        with anyio.fail_after(20):
+            while not await finished():
+                await anyio.sleep(0.1)
+        interrupt.set()
+    return err
+
+
 async def test_worker_polls_submitted_jobs_until_interrupted(make_cluster, redis_server):
     cluster = cli_cluster(make_cluster)
     async with BkJobSimulator(seed=2, host_duration=(0.2, 0.8)) as sim:
         ids = [sim.create_job(SCOPE, [StepPlan(hosts=2)]) for _ in range(5)]
         await cluster.submit(SCOPE, ids, watch="deploys")
-        err, interrupt = io.StringIO(), anyio.Event()
         argv = ["worker", "--redis", redis_server.url, "--cluster", "cli", "--url", sim.url]
         # (a status line every 0.1 s: one comes before the jobs end)
         argv += ["--interval", "0.2", "--rate-limit", "50", "--report-every", "0.1"]
-        async with anyio.create_task_group() as tg:
-
-            async def work():
-                assert await amain(argv, stderr=err, interrupt=interrupt, env=ENV) == 0
-
-            tg.start_soon(work)
-
-            async def finished():
-                return set(finished_jobs(await stream_events(cluster, "deploys"))) == set(ids)
-
-            with anyio.fail_after(20):
-                while not await finished():
-                    await anyio.sleep(0.1)
-            interrupt.set()
+        err = await _work_until_ended(cluster, argv, ids)
     assert "joined cluster 'cli'" in err.getvalue()
     # Its status lines (a count is what it held then: its leases, 0.3 s at this interval, may
     # lapse for a moment on a busy machine; how workers share partitions is test_leases'). Each
@@ -126,7 +133,6 @@ async def test_worker_and_submit_take_a_sentinel_or_cluster_url(make_cluster, re
         base = ["--redis", url, "--cluster", "cli"]
         argv = ["submit", *map(str, ids), *base, "--watch", "deploys", "--scope", "biz:2"]
         assert await amain(argv, env={}) == 0
-        err, interrupt = io.StringIO(), anyio.Event()
         argv = [
             "worker",
             *base,
@@ -137,20 +143,7 @@ async def test_worker_and_submit_take_a_sentinel_or_cluster_url(make_cluster, re
             "--report-every",
             "0.1",
         ]  # (before the jobs end)
-        async with anyio.create_task_group() as tg:
-
-            async def work():
-                assert await amain(argv, stderr=err, interrupt=interrupt, env=ENV) == 0
-
-            tg.start_soon(work)
-
-            async def finished():
-                return set(finished_jobs(await stream_events(cluster, "deploys"))) == set(ids)
-
-            with anyio.fail_after(20):
-                while not await finished():
-                    await anyio.sleep(0.1)
-            interrupt.set()
+        err = await _work_until_ended(cluster, argv, ids)
     assert f"joined cluster 'cli' at {url}" in err.getvalue()
 
 

@@ -112,17 +112,7 @@ async def test_lag_is_counted_when_redis_cannot_say_it(make_cluster):
 
 
 async def test_dead_letters_are_listed_by_group(make_cluster):
-    cluster = make_cluster()
-    lease = await a_lease(cluster)
-    await publish(cluster, lease, 2)
-    first = cluster.events("deploys", consumer="c1", group="g", block=0.1)
-    one, two = await take(first, 2)
-    await first.ack(two)
-    heir = make_cluster().events(
-        "deploys", consumer="c2", group="g", claim_idle=0.1, block=0.1, max_deliveries=1
-    )
-    with anyio.move_on_after(1.0):
-        await heir.__anext__()  # claimed a second time: moved to the dead letters instead
+    cluster, one, first = await a_dead_letter(make_cluster)
     reader = ClusterReader(cluster)
     (dead,) = await reader.dead_letters("deploys")
     assert (dead.group, dead.event, dead.event_id, dead.deliveries) == ("g", one, one.event_id, 2)
@@ -204,7 +194,7 @@ async def test_status_reads_a_redis_cluster_too(make_cluster, redis_cluster):
 
 async def a_dead_letter(make_cluster):
     """Publish 2 events; group ``g`` gives event 0 up (delivered twice, max 1): return the
-    cluster and that event."""
+    cluster, that event and the first consumer's stream."""
     cluster = make_cluster()
     lease = await a_lease(cluster)
     await publish(cluster, lease, 2)
@@ -215,12 +205,12 @@ async def a_dead_letter(make_cluster):
         "deploys", consumer="c2", group="g", claim_idle=0.1, block=0.1, max_deliveries=1
     )
     with anyio.move_on_after(1.0):
-        await heir.__anext__()
-    return cluster, one
+        await heir.__anext__()  # claimed a second time: moved to the dead letters instead
+    return cluster, one, first
 
 
 async def test_a_replayed_dead_letter_is_given_to_the_group_again(make_cluster, redis_server):
-    cluster, one = await a_dead_letter(make_cluster)
+    cluster, one, _ = await a_dead_letter(make_cluster)
     (dead,) = await ClusterReader(cluster).dead_letters("deploys")
     status, _, err = await cli(
         "cluster", "dead-letters", "--watch", "deploys", "--replay", redis_server=redis_server
@@ -235,7 +225,7 @@ async def test_a_replayed_dead_letter_is_given_to_the_group_again(make_cluster, 
 
 
 async def test_dead_letters_dropped_by_id_and_a_wrong_id_refused(make_cluster, redis_server):
-    cluster, _ = await a_dead_letter(make_cluster)
+    cluster, _, _ = await a_dead_letter(make_cluster)
     (dead,) = await ClusterReader(cluster).dead_letters("deploys")
     base = ("cluster", "dead-letters", "--watch", "deploys", "--drop")
     status, _, err = await cli(*base, "--id", "1-1", redis_server=redis_server)
@@ -249,7 +239,7 @@ async def test_dead_letters_dropped_by_id_and_a_wrong_id_refused(make_cluster, r
 
 
 async def test_a_group_is_deleted(make_cluster, redis_server):
-    cluster, _ = await a_dead_letter(make_cluster)
+    cluster, _, _ = await a_dead_letter(make_cluster)
     base = ("cluster", "groups", "--watch", "deploys", "--delete")
     status, _, err = await cli(*base, "g", redis_server=redis_server)
     assert (status, await ClusterReader(cluster).groups("deploys")) == (0, ())

@@ -14,8 +14,8 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from aiohttp import web
@@ -29,6 +29,13 @@ from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 from bkjob_async.web import dashboard_app
 from bkjob_async.web._board import BOARD, Board
 from bkjob_async.web._feed import held_entry
+
+from .browser import chromium, launched
+
+if TYPE_CHECKING:
+    import pathlib
+
+    from .browser import Browser
 
 T = TypeVar("T")
 
@@ -292,3 +299,27 @@ def poll_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def served(*args: Any, **kwargs: Any) -> Iterator[World]:
+    """Start ``World(*args, **kwargs)`` for a module's browser tests and stop it after; skip
+    first where no browser is, before building a world none will see."""
+    chromium()
+    world = World(*args, **kwargs)
+    world.start()
+    try:
+        yield world
+    finally:
+        world.stop()
+
+
+@contextlib.contextmanager
+def browsing(world: World, profile: pathlib.Path) -> Iterator[Browser]:
+    """Open a browser on ``world``'s loop, its profile in ``profile``, and close it after."""
+    stack = contextlib.AsyncExitStack()
+    opened: Browser = world.call(stack.enter_async_context(launched(profile)))
+    try:
+        yield opened
+    finally:
+        world.call(stack.aclose())

@@ -1,4 +1,9 @@
-"""``bkjob-async demo`` and ``simulate`` in-process; ``--help`` of every command."""
+"""``bkjob-async demo`` and ``simulate`` in-process; ``--help`` of every command.
+
+The demo gives its plan job's confirmation 0.2 s after the job starts to wait, not the 2 s a
+person watching it gets (``CONFIRM_AFTER``): no test here reads that pause, and four demos each
+waited it out.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,21 @@ import argparse
 import io
 import re
 import socket
+import subprocess
 
 import anyio
 import pytest
 
-from bkjob_async.cli import amain
+from bkjob_async.cli import _demo, amain
 
 from ..cli_run import run
 
 QUICK = ["--host-duration", "0.05", "0.2"]
+
+
+@pytest.fixture(autouse=True)
+def _quick_confirmation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_demo, "CONFIRM_AFTER", 0.2)
 
 
 async def test_demo_plain_in_a_pipe() -> None:
@@ -263,21 +274,28 @@ async def test_top_level_help_and_version() -> None:
     assert "COMMAND" in result.err
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
+async def test_simulate_input_errors_as_a_program() -> None:
+    """Three programs at once (each its own interpreter, nothing shared)."""
+    import sys
+
+    argvs = [
         ["-m", "bkjob_async.cli", "simulate", "--fail-rate", "2"],
         ["-m", "bkjob_async.cli", "simulate", "--duration", "5", "1"],
         ["-m", "bkjob_async.testing", "--jobs", "-1"],
-    ],
-)
-async def test_simulate_input_errors_as_a_program(argv: list[str]) -> None:
-    import sys
+    ]
+    done: dict[int, subprocess.CompletedProcess[bytes]] = {}
 
-    with anyio.fail_after(30):
-        done = await anyio.run_process([sys.executable, *argv], check=False)
-    assert done.returncode == 2
-    err = done.stderr.decode()
-    assert "error:" in err
-    assert "Traceback" not in err
-    assert b"export BKJOB_URL" not in done.stdout
+    async def one(index: int) -> None:
+        argv = [sys.executable, *argvs[index]]
+        done[index] = await anyio.run_process(argv, check=False)
+
+    with anyio.fail_after(45):  # (a hang; each once had 30 s alone)
+        async with anyio.create_task_group() as tg:
+            for index in range(len(argvs)):
+                tg.start_soon(one, index)
+    for index, argv in enumerate(argvs):
+        assert done[index].returncode == 2, argv
+        err = done[index].stderr.decode()
+        assert "error:" in err, argv
+        assert "Traceback" not in err, argv
+        assert b"export BKJOB_URL" not in done[index].stdout, argv

@@ -18,7 +18,6 @@ to be drawn pages.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as _dt
 import io
 import json
@@ -35,8 +34,8 @@ from bkjob_async.models import HostStatus
 from bkjob_async.testing import HostPlan, StepPlan
 
 from ..load import deadline, slowdown
-from .browser import Browser, Page, chromium, launched
-from .dashboard_world import PREFIX, SCOPE, SECRET, TOKEN, XSS, World, poll_until
+from .browser import Browser, Page
+from .dashboard_world import PREFIX, SCOPE, SECRET, TOKEN, XSS, World, browsing, poll_until, served
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -46,24 +45,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def world():
-    chromium()  # skip before building a world no browser will see
-    world = World(BULK)
-    world.start()
-    try:
+    with served(BULK) as world:
         yield world
-    finally:
-        world.stop()
 
 
 @pytest.fixture(scope="module")
 def browser(world: World, tmp_path_factory: pytest.TempPathFactory):
-    stack = contextlib.AsyncExitStack()
-    profile = tmp_path_factory.mktemp("chromium")
-    opened: Browser = world.call(stack.enter_async_context(launched(profile)))
-    try:
+    with browsing(world, tmp_path_factory.mktemp("chromium")) as opened:
         yield opened
-    finally:
-        world.call(stack.aclose())
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ error is raised. The host pages are checked in ``test_dashboard_browser.py``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 
 import pytest
@@ -19,8 +18,8 @@ from bkjob_async import HostStatus, KubeContainerFilter
 from bkjob_async.testing import HostPlan, StepPlan
 
 from ..load import deadline, slowdown
-from .browser import Browser, Page, chromium, launched
-from .dashboard_world import SCOPE, World, poll_until
+from .browser import Page
+from .dashboard_world import SCOPE, World, browsing, poll_until, served
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -29,24 +28,15 @@ PODS = KubeContainerFilter(cluster_uids=["BCS-K8S-00001"], container_names=["app
 
 @pytest.fixture(scope="module")
 def world():
-    chromium()  # skip before building a world no browser will see
-    world = World(5, flavor="apigw-v4")
-    world.start()
-    try:
+    with served(5, flavor="apigw-v4") as world:
         yield world
-    finally:
-        world.stop()
 
 
 @pytest.fixture(scope="module")
 def page(world: World, tmp_path_factory: pytest.TempPathFactory):
-    stack = contextlib.AsyncExitStack()
-    browser: Browser = world.call(stack.enter_async_context(launched(tmp_path_factory.mktemp("c"))))
-    opened: Page = world.call(browser.new_page())
-    try:
+    with browsing(world, tmp_path_factory.mktemp("c")) as browser:
+        opened: Page = world.call(browser.new_page())
         yield opened
-    finally:
-        world.call(stack.aclose())
 
 
 def _pod_job(world: World, first: float) -> tuple[int, list[int]]:

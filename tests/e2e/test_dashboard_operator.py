@@ -16,7 +16,6 @@ browser's heap bounded.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as _dt
 import json
 import random
@@ -32,8 +31,8 @@ from bkjob_async.testing import HostPlan, StepPlan
 from bkjob_async.web import dashboard_app
 from bkjob_async.web._board import BOARD
 
-from .browser import Browser, Page, chromium, launched
-from .dashboard_world import SCOPE, TOKEN, World, poll_until
+from .browser import Browser, Page
+from .dashboard_world import SCOPE, TOKEN, World, browsing, poll_until, served
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -60,23 +59,14 @@ def _plans(n: int) -> list[StepPlan]:
 
 @pytest.fixture(scope="module")
 def world():
-    chromium()  # skip before building a world no browser will see
-    world = World(JOBS, plans=_plans, every_event=True)
-    world.start()
-    try:
+    with served(JOBS, plans=_plans, every_event=True) as world:
         yield world
-    finally:
-        world.stop()
 
 
 @pytest.fixture(scope="module")
 def browser(world: World, tmp_path_factory: pytest.TempPathFactory):
-    stack = contextlib.AsyncExitStack()
-    opened: Browser = world.call(stack.enter_async_context(launched(tmp_path_factory.mktemp("o"))))
-    try:
+    with browsing(world, tmp_path_factory.mktemp("o")) as opened:
         yield opened
-    finally:
-        world.call(stack.aclose())
 
 
 def _page(world: World, browser: Browser) -> Page:

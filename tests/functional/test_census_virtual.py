@@ -39,6 +39,19 @@ SCOPE = Scope.biz(2)
 POLICY = PollPolicy()  # latency 5 s: a census round every 5 s
 
 
+async def _ends_in_order(server: VirtualBkJob, jobs: list[int]) -> list[int]:
+    """Wait for ``jobs`` with ``as_completed`` at the default policy; return their ids as they end."""
+    ended: list[int] = []
+    async with (
+        server.client() as client,
+        Poller(client, policy=POLICY) as poller,
+        poller.as_completed(SCOPE, jobs) as finished,
+    ):
+        async for status in finished:
+            ended.append(status.job.job_instance_id)
+    return ended
+
+
 class Rows(VirtualBkJob):
     """The simulator, its job list's rows edited as no bk-job the simulator plays writes them
     (a scripted answer): rows of ``unlisted`` jobs (names) left out, every row created at
@@ -141,18 +154,7 @@ def test_a_job_missing_from_the_list_is_polled_itself_never_silence() -> None:
     server.unlisted = {2}  # outside the list's window, or deleted
     jobs = list(server.ids.values())
 
-    async def main() -> list[int]:
-        ended = []
-        async with (
-            server.client() as client,
-            Poller(client, policy=POLICY) as poller,
-            poller.as_completed(SCOPE, jobs) as finished,
-        ):
-            async for status in finished:
-                ended.append(status.job.job_instance_id)
-        return ended
-
-    assert run_virtual(main) == jobs
+    assert run_virtual(_ends_in_order, server, jobs) == jobs
     assert server.polls[jobs[0]] == 1
     assert 40.0 / POLICY.latency - 1 <= server.polls[jobs[1]] <= 45.0 / POLICY.interval + 2
 
@@ -311,18 +313,7 @@ def test_jobs_created_outside_any_window_keep_the_census_running(created_days_ag
     server.created_ms = int((time.time() - created_days_ago * 86_400) * 1000)
     jobs = list(server.ids.values())
 
-    async def main() -> list[int]:
-        ended: list[int] = []
-        async with (
-            server.client() as client,
-            Poller(client, policy=POLICY) as poller,
-            poller.as_completed(SCOPE, jobs) as finished,
-        ):
-            async for status in finished:
-                ended.append(status.job.job_instance_id)
-        return ended
-
-    assert run_virtual(main) == jobs
+    assert run_virtual(_ends_in_order, server, jobs) == jobs
     assert server.lists >= 3
 
 

@@ -25,7 +25,6 @@ import anyio
 import pytest
 
 from bkjob_async import (
-    BkJobClient,
     JobFinished,
     Poller,
     PollingResumed,
@@ -35,9 +34,8 @@ from bkjob_async import (
     WatchFailed,
 )
 from bkjob_async import errors as bk_errors
-from bkjob_async.testing import MockTransport
 
-from ..faulty import FaultyBkJob, JobFaults, three_502s
+from ..faulty import FaultyBkJob, JobFaults, three_502s, virtual_client
 from ..virtual import VirtualBkJob, now, run_virtual
 
 SCOPE = Scope.biz(2)
@@ -76,14 +74,7 @@ def _watch(
             setattr(server, name, False)
 
     async def main() -> Any:
-        client = BkJobClient(
-            "http://bkjob.invalid",
-            app_code="app",
-            app_secret="s3cret-virtual",
-            username="admin",
-            transport=MockTransport(server),
-            rng=random.Random(seed),
-        )
+        client = virtual_client(server, seed)
         async with client, Poller(client, policy=policy, rng=random.Random(seed)) as poller:
             server.start()
             async with anyio.create_task_group() as tg:

@@ -38,9 +38,8 @@ from bkjob_async import (
     WatchFailed,
 )
 from bkjob_async import errors as bk_errors
-from bkjob_async.testing import MockTransport
 
-from ..faulty import DEEP, WRONG_SHAPE, FaultyBkJob, JobFaults
+from ..faulty import DEEP, WRONG_SHAPE, FaultyBkJob, JobFaults, virtual_client
 from ..properties import examples
 from ..virtual import now, run_virtual
 
@@ -143,7 +142,7 @@ def _watch(mix: Mix) -> tuple[FaultyBkJob, dict[int, str], list[tuple[float, Any
             server.down = False
 
     async def main() -> Any:
-        client_ = _client(server, mix.seed)
+        client_ = virtual_client(server, mix.seed)
         async with client_, Poller(client_, policy=POLICY, rng=random.Random(mix.seed)) as poller:
             server.start()
             async with anyio.create_task_group() as tg:
@@ -156,19 +155,6 @@ def _watch(mix: Mix) -> tuple[FaultyBkJob, dict[int, str], list[tuple[float, Any
 
     stats = run_virtual(main)
     return server, kinds, seen, stats
-
-
-def _client(server: FaultyBkJob, seed: int) -> Any:
-    from bkjob_async import BkJobClient
-
-    return BkJobClient(
-        "http://bkjob.invalid",
-        app_code="app",
-        app_secret="s3cret-virtual",
-        username="admin",
-        transport=MockTransport(server),
-        rng=random.Random(seed),
-    )
 
 
 def _check(mix: Mix) -> None:

@@ -1,8 +1,16 @@
 """The pytest plugin (``bkjob_async.testing.pytest_plugin``), as a user's project sees it.
 
-Each test writes a user's test file and runs pytest on it in a subprocess (``pytester``), with
-nothing but what the package installs: the plugin comes from the ``pytest11`` entry point, the
-async tests run under anyio's plugin, on asyncio and on trio.
+Each test writes a user's test file and runs pytest on it (``pytester``), with nothing but what
+the package installs: the plugin comes from the ``pytest11`` entry point, the async tests run
+under anyio's plugin, on asyncio and on trio.
+
+Most runs are in this process (``runpytest_inprocess``: a new session and plugin manager, the
+entry points loaded again, the modules it imported dropped after): the plugin keeps no state of
+the process, and a child's start (an interpreter, pytest and every installed plugin: about 2 s of
+CPU) showed nothing more. Two runs stay in a child process, for what only a fresh interpreter
+shows: the entry point's listing (the plugin imported by pytest alone, nothing of ours imported
+before it), and the how-to's examples, whose Django one configures Django's settings, which a
+process can do once.
 """
 
 from __future__ import annotations
@@ -19,10 +27,14 @@ HAS_TRIO = importlib.util.find_spec("trio") is not None
 DOCS = Path(__file__).parents[2] / "docs" / "howto" / "testing-with-the-plugin.md"
 
 
-def _run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+def _run(
+    pytester: pytest.Pytester, source: str, *args: str, fresh: bool = False
+) -> pytest.RunResult:
+    """Run pytest on ``source`` as a user's test file (``fresh``: in a child process)."""
     pytester.makepyfile(test_user=textwrap.dedent(source))
     # No ini of the project: a user's own. -p no:randomly etc. are not needed.
-    return pytester.runpytest_subprocess("-q", "-W", "error", "-p", "no:cacheprovider", *args)
+    runpytest = pytester.runpytest_subprocess if fresh else pytester.runpytest_inprocess
+    return runpytest("-q", "-W", "error", "-p", "no:cacheprovider", *args)
 
 
 def test_the_entry_point_gives_the_fixtures_and_the_marker(pytester: pytest.Pytester) -> None:
@@ -37,11 +49,12 @@ def test_the_entry_point_gives_the_fixtures_and_the_marker(pytester: pytest.Pyte
                        for _, plugin in names if plugin is not None)
         """,
         "--fixtures",
+        fresh=True,
     )
     out = result.stdout.str()
     for name in ("bkjob_simulator", "bkjob_server", "bkjob_client", "bkjob_scope"):
         assert name in out
-    markers = pytester.runpytest_subprocess("--markers").stdout.str()
+    markers = pytester.runpytest_inprocess("--markers").stdout.str()
     assert "@pytest.mark.bkjob(jobs=0, hosts=2, faults=()" in markers
 
 

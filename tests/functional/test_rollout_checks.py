@@ -21,8 +21,6 @@ from bkjob_async.polling.rollouts import Launched, LaunchFailed, LaunchTimedOut
 from ..virtual import SCOPE, VirtualBkJob, run_virtual
 from .test_rollouts import Quota, script
 
-pytestmark = pytest.mark.untraced
-
 
 def visits(
     server: VirtualBkJob, state: dict[str, Any], transport: Any = None, every: float = 5.0

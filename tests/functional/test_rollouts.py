@@ -7,7 +7,6 @@ from collections import Counter
 from typing import Any
 
 import anyio
-import pytest
 
 from bkjob_async import (
     ApiFlavor,
@@ -31,8 +30,6 @@ from bkjob_async.polling.rollouts import (
 from bkjob_async.testing import MockTransport, Request, Response, json_response
 
 from ..virtual import SCOPE, VirtualBkJob, now, run_virtual
-
-pytestmark = pytest.mark.untraced
 
 LAUNCHES = ("fast_execute_script", "fast_transfer_file", "execute_job_plan")
 RUNNING = (JobStatus.BLANK, JobStatus.RUNNING)

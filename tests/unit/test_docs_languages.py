@@ -5,11 +5,13 @@ it shows in English (docs/_ext/untranslated.py), and where the language switch
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pathlib
 import subprocess
 import sys
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -157,13 +159,20 @@ def test_the_chinese_site_leaves_no_message_in_english(ext) -> None:
     assert sum(counts.values(), catalogs.Counts()).translated > 2000
 
 
+@functools.cache
+def _commonmark() -> Any:
+    """One CommonMark parser for every message (building one is most of a short parse's cost;
+    a parse keeps nothing in it)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark")
+
+
 def _markup(text: str) -> Counter[str]:
     """Count the bold, emphasis, code and links of a message, as MyST's parser reads them,
     and each code span's text and each link's target."""
-    from markdown_it import MarkdownIt
-
     found: Counter[str] = Counter()
-    for block in MarkdownIt("commonmark").parseInline(text):
+    for block in _commonmark().parseInline(text):
         for token in block.children or []:
             if token.type in ("strong_open", "em_open", "code_inline", "link_open"):
                 found[token.type] += 1
@@ -211,10 +220,9 @@ msgstr "运行它。"
 {watch}"""
 
 
-def _build_in_chinese(tmp_path: pathlib.Path, start: str, watch: str) -> str:
-    """Build a one-page site in zh_CN with the check of ``_ext/untranslated.py``; its warnings."""
-    pytest.importorskip("myst_parser")
-
+def _build_in_chinese(tmp_path: pathlib.Path, start: str, watch: str) -> subprocess.Popen[str]:
+    """Start building a one-page site in zh_CN with the check of ``_ext/untranslated.py``; its
+    warnings are what ``_warnings`` reads of the process."""
     src = tmp_path / "src"
     (src / "locale" / "zh_CN" / "LC_MESSAGES").mkdir(parents=True, exist_ok=True)
     (src / "conf.py").write_text(
@@ -230,25 +238,39 @@ def _build_in_chinese(tmp_path: pathlib.Path, start: str, watch: str) -> str:
         mo.unlink()
     # A process of its own: Sphinx keeps the catalogs it loaded for the rest of a process.
     argv = [sys.executable, "-m", "sphinx", "-q", "-E", "-b", "html", "-D", "language=zh_CN"]
-    done = subprocess.run(
+    return subprocess.Popen(
         [*argv, str(src), str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=120, check=False,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stderr
+
+
+def _warnings(build: subprocess.Popen[str]) -> str:
+    """Wait for a build (120 s at most) and return its warnings."""
+    try:
+        _, err = build.communicate(timeout=120)
+    finally:
+        build.kill()
+    assert build.returncode == 0, err
+    return err
 
 
 @pytest.mark.timeout(300)  # two Sphinx builds, processes of their own: 120 s each at most
 def test_the_chinese_build_warns_of_a_message_it_shows_in_english(ext, tmp_path) -> None:
+    pytest.importorskip("myst_parser")
     # "Watch it." is new on the English page (no entry yet); "1. 开始" parses as a list, not
     # a title, so Sphinx drops it and shows the English heading.
-    warned = _build_in_chinese(tmp_path / "a", start="1. 开始", watch="")
+    first = _build_in_chinese(tmp_path / "a", start="1. 开始", watch="")
+    # Escaped, the heading is a title; with its entry the new message is translated too.
+    # (The two builds run at once: they share nothing.)
+    second = _build_in_chinese(
+        tmp_path / "b", start="1\\\\. 开始", watch='\nmsgid "Watch it."\nmsgstr "监视它。"\n'
+    )
+    try:
+        warned = _warnings(first)
+    finally:
+        done = _warnings(second)
     assert "'1. Start'" in warned
     assert "'Watch it.'" in warned
     assert "Run it" not in warned
     assert "Install" not in warned
-    # Escaped, the heading is a title; with its entry the new message is translated too.
-    done = _build_in_chinese(
-        tmp_path / "b", start="1\\\\. 开始", watch='\nmsgid "Watch it."\nmsgstr "监视它。"\n'
-    )
     assert "untranslated" not in done, done

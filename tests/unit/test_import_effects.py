@@ -79,14 +79,20 @@ def recorded(real):
 os.register_at_fork, atexit.register = at_fork, at_exit
 warnings.filterwarnings = recorded(warnings.filterwarnings)
 warnings.simplefilter = recorded(warnings.simplefilter)
-before = {
-    "threads": threading.active_count(),
-    "signals": {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)},
-    "handlers": list(logging.getLogger().handlers),
-    "gc": gc.get_threshold(),
-    "recursion": sys.getrecursionlimit(),
-    "frozen": gc.get_freeze_count(),
-}
+
+
+def process_state():
+    return {
+        "threads": threading.active_count(),
+        "signals": {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)},
+        "handlers": list(logging.getLogger().handlers),
+        "gc": gc.get_threshold(),
+        "recursion": sys.getrecursionlimit(),
+        "frozen": gc.get_freeze_count(),
+    }
+
+
+before = process_state()
 
 import bkjob_async
 
@@ -105,14 +111,7 @@ for info in pkgutil.walk_packages(bkjob_async.__path__, "bkjob_async."):
 for name in bkjob_async.__all__:
     getattr(bkjob_async, name)
 
-after = {
-    "threads": threading.active_count(),
-    "signals": {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)},
-    "handlers": list(logging.getLogger().handlers),
-    "gc": gc.get_threshold(),
-    "recursion": sys.getrecursionlimit(),
-    "frozen": gc.get_freeze_count(),
-}
+after = process_state()
 seen["changed"] = sorted(k for k in before if before[k] != after[k])
 seen["imported"] = len(names)
 seen["at_import"] = {k: list(seen[k]) for k in ("env", "at_fork", "atexit", "filters")}
@@ -129,16 +128,21 @@ print(json.dumps(seen))
 """
 
 
-def _probe() -> dict[str, object]:
+def _python(code: str, timeout: float) -> list[str]:
+    """Run ``code`` in a fresh interpreter; return the lines it printed (it must exit 0)."""
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(_PROBE)],
+        [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    seen: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return done.stdout.splitlines()
+
+
+def _probe() -> dict[str, object]:
+    seen: dict[str, object] = json.loads(_python(_PROBE, 120)[-1])
     return seen
 
 
@@ -164,15 +168,7 @@ def test_the_speedups_switch_is_read_at_first_use_not_at_import() -> None:
         print(j.speedups(), j.loads(b'{"a": [1, null]}'), j.dumps({"a": None}))
         print(j.choose(speedups=False), j.speedups())
     """
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["False {'a': [1, None]} {\"a\":null}", "False False"]
+    assert _python(code, 60) == ["False {'a': [1, None]} {\"a\":null}", "False False"]
 
 
 def test_the_sync_client_takes_the_async_clients_arguments_by_name() -> None:

@@ -11,6 +11,18 @@ import pytest
 from bkjob_async.polling._rate import BETA, MIN_RATE, RateGovernor, parse_retry_after
 
 
+def _answered(governor: RateGovernor, t: float, sent: int, answers: int) -> tuple[int, int]:
+    """At ``t``, send what the governor lets go, every request answered, and sample when due;
+    return the counts of sent requests and answers after it."""
+    if governor.take(t):
+        sent += 1
+        answers += 1
+        governor.succeeded(t)
+    if t >= governor.sample_due:
+        governor.sample(t, sent, answers)
+    return sent, answers
+
+
 def test_without_limit_it_never_waits() -> None:
     governor = RateGovernor(None)
     assert all(governor.take(t / 1000) for t in range(1000))
@@ -243,12 +255,7 @@ def test_a_spell_of_refusals_is_climbed_out_of_within_seconds() -> None:
     back = None
     while t < now + 10.0:
         t += 0.001
-        if governor.take(t):
-            sent += 1
-            answers += 1
-            governor.succeeded(t)
-        if t >= governor.sample_due:
-            governor.sample(t, sent, answers)
+        sent, answers = _answered(governor, t, sent, answers)
         if back is None and governor.rate >= 900:
             back = t - (now + 1.0)
     assert back is not None
@@ -271,12 +278,7 @@ def test_a_burst_of_refusals_early_on_does_not_leave_a_crawl() -> None:
     sent = answers + 12
     while t < 3.0:
         t += 0.001
-        if governor.take(t):
-            sent += 1
-            answers += 1
-            governor.succeeded(t)
-        if t >= governor.sample_due:
-            governor.sample(t, sent, answers)
+        sent, answers = _answered(governor, t, sent, answers)
     assert governor.rate >= 100.0 > low  # the target (150/s seen at first) is kept
 
 

@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+from tests import PREIMPORTED
+
 #: ``make coverage``: every test traced, and every child process.
 TRACE_ALL = bool(os.environ.get("BKJOB_TEST_TRACE_ALL"))
 
@@ -45,3 +47,13 @@ def test_a_child_python_is_traced_when_every_test_is(tracer: object) -> None:
     probe = "import coverage; print(coverage.Coverage.current() is not None)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == str(TRACE_ALL)
+
+
+def test_no_module_of_the_package_is_imported_before_the_tracer_starts(
+    pytestconfig: pytest.Config,
+) -> None:
+    # pytest imports its ``pytest11`` entry points before pytest-cov starts: the plugin's
+    # imports (most of the package) ran untraced, and their modules' bodies counted as missed.
+    assert PREIMPORTED == ()
+    assert pytestconfig.pluginmanager.get_plugin("bkjob_async") is None  # (the entry point)
+    assert pytestconfig.pluginmanager.has_plugin("bkjob_async.testing.pytest_plugin")
