@@ -51,12 +51,14 @@ WRONG_SHAPE = json.dumps(
 
 @attrs.frozen
 class JobFaults:
-    """What one job's reads get: ``hung``, ``body`` (a malformed body for every read), or
-    502 on the reads numbered in ``bad_gateway`` (1 is the first read), and on the first
-    ``bad_gateway_at_end`` reads after it ended (the reads that would have seen its end), 429
-    on the reads numbered in ``throttled``."""
+    """What one job's reads get: ``hung`` (every read, or the reads numbered in
+    ``hung_reads``: 1 is the first read), ``body`` (a malformed body for every read), or 502
+    on the reads numbered in ``bad_gateway``, and on the first ``bad_gateway_at_end`` reads
+    after it ended (the reads that would have seen its end), 429 on the reads numbered in
+    ``throttled``."""
 
     hung: bool = False
+    hung_reads: frozenset[int] = frozenset()
     body: bytes | None = None
     bad_gateway: frozenset[int] = frozenset()
     bad_gateway_at_end: int = 0
@@ -115,7 +117,7 @@ class FaultyBkJob:
             return Response(502, _TEXT, b"<html><body>502 Bad Gateway</body></html>")
         if self.reads[job_id] in faults.throttled:
             return Response(429, _TEXT, b"too many requests")
-        if faults.hung or self.frozen:
+        if faults.hung or self.frozen or self.reads[job_id] in faults.hung_reads:
             if self.timeout is not None:  # (on virtual time: the client's read timeout)
                 await asyncio.sleep(self.timeout)
                 raise errors.TimeoutError(f"{request.api}: timed out")

@@ -743,10 +743,12 @@ class Server:
             if value.probing:  # the probe failed (or a poll sent before the outage began)
                 return value._probe_later(now, rng), False
             return value, False
+        # Silence from several jobs, or from the one left to ask: the others all fail already
+        # (jobs never answered that hang count against themselves, so they never add to it).
         nothing = (
             silent
             and (value.silent >= SERVER_FAILURES or waited)
-            and value.jobs >= min(SERVER_FAILURES, jobs)
+            and (value.jobs >= min(SERVER_FAILURES, jobs) or not spare)
             and now - last_answer >= OUTAGE_AFTER
         )
         dominate = bad + good >= MIN_CALLS and bad >= OUTAGE_RATE * (bad + good)

@@ -8,8 +8,11 @@ connection error or a traceback. The command-line tour runs in order with the ex
 and a line of output checked for each command, and the tutorial runs from top to bottom
 against one ``simulate``, as a newcomer follows it. A block that cannot run is preceded by
 ``<!-- readme-test: skip (reason) -->``. The shell blocks, the tour and the tutorial are in
-``test_docs_shell.py`` (a file of their own: xdist runs each file on one worker, and the two
-halves take about as long).
+``test_docs_shell.py``.
+
+The Python blocks run at once, ``AT_ONCE`` at a time, each against its own simulator
+(``at_once``): one after another they held a worker for 100 s at a load of 10, mostly waiting
+on the poller's schedule. Each block is still a test of its own, failing with its own message.
 """
 
 from __future__ import annotations
@@ -19,15 +22,8 @@ import sys
 
 import pytest
 
-from tests.e2e.test_readme import (
-    ROOT,
-    Block,
-    blocks,
-    check_output,
-    is_tour,
-    run,
-    sim,  # noqa: F401  (the fixture the Python blocks run against)
-)
+from tests.e2e.at_once import at_once, outcome, selected
+from tests.e2e.test_readme import ROOT, Block, blocks, check_output, is_tour, run, simulator
 
 DOCS = ROOT / "docs"
 TUTORIAL = DOCS / "tutorial.md"
@@ -68,9 +64,31 @@ def test_every_block_is_tagged_and_says_why_it_is_skipped() -> None:
     assert len([b for b in runnable("sh") if is_tour(b)]) == 1
 
 
-@pytest.mark.parametrize("block", runnable("python"), ids=str)
-async def test_python_block_runs_as_printed(block: Block, sim) -> None:  # noqa: F811
-    status, out, err = await run([sys.executable, "-c", block.body], sim.url)
+#: Blocks running at once: each is a Python process (about 0.7 s of CPU, its imports) that
+#: waits on its simulator for 1-7 s.
+AT_ONCE = 6
+
+
+async def runs_as_printed(block: Block) -> None:
+    """Run ``block`` as a program against a simulator of its own, and check what it printed."""
+    async with simulator() as sim:
+        status, out, err = await run([sys.executable, "-c", block.body], sim.url)
     assert status == 0, f"{block} failed:\n{err}"
     assert "Traceback" not in err
     check_output(block, out)
+
+
+@pytest.fixture(scope="module")
+async def python_blocks(request: pytest.FixtureRequest) -> dict[Block, BaseException | None]:
+    """What each selected Python block's run raised, all run at once (``AT_ONCE``)."""
+    # (each block has run()'s 40 s; the whole run at most its waves' worth)
+    return await at_once(selected(request), runs_as_printed, limit=AT_ONCE, within=240)
+
+
+# (the first test waits for every block's run: the run's own bound, not pytest's 60 s)
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("block", runnable("python"), ids=str)
+async def test_python_block_runs_as_printed(
+    block: Block, python_blocks: dict[Block, BaseException | None]
+) -> None:
+    outcome(python_blocks, block)

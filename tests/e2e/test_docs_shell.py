@@ -7,6 +7,10 @@ line may exit 0 or 1 (1: a job it shows has failed, as documented), never with a
 connection error or a traceback. The command-line tour runs in order with the exit status and
 a line of output checked for each command, and the tutorial runs from top to bottom against
 one ``simulate``, as a newcomer follows it.
+
+All of them run at once (``at_once``), each against its own ``simulate``: one after another
+they held a worker for 114 s at a load of 10, mostly waiting on the commands' schedules. Each
+is still a test of its own, failing with its own message.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from contextlib import asynccontextmanager
 import anyio
 import pytest
 
+from tests.e2e.at_once import at_once, outcome, selected
 from tests.e2e.test_docs import TUTORIAL, runnable
 from tests.e2e.test_readme import TOUR, Block, blocks, commands, environment, is_tour
 
@@ -57,8 +62,7 @@ async def bash(line: str, env: dict[str, str]) -> tuple[int, str]:
 SHELL = [b for b in runnable("sh") if not is_tour(b)]
 
 
-@pytest.mark.parametrize("block", SHELL, ids=str)
-async def test_shell_block_runs_against_simulate(block: Block) -> None:
+async def shell_block_runs_against_simulate(block: Block) -> None:
     async with simulate() as env:
         for line in commands(block):
             status, output = await bash(line, env)
@@ -67,10 +71,7 @@ async def test_shell_block_runs_against_simulate(block: Block) -> None:
             assert "usage:" not in output, output
 
 
-# The tour and the tutorial are a dozen commands each, in one test: 16 s on a quiet machine, past
-# pytest's 60 s at a load of 9 (each command has its own 60 s limit, so none hangs unseen).
-@pytest.mark.timeout(240)
-async def test_the_command_line_tour_runs_in_order_against_simulate() -> None:
+async def the_command_line_tour_runs_in_order() -> None:
     """The tour, as a new user runs it: ``bkjob-async simulate`` with its defaults, the
     ``export`` lines it prints, then each command of the page in order."""
     (tour,) = [b for b in runnable("sh") if is_tour(b)]
@@ -85,8 +86,7 @@ async def test_the_command_line_tour_runs_in_order_against_simulate() -> None:
             assert "Traceback" not in output
 
 
-@pytest.mark.timeout(240)
-async def test_the_tutorial_works_as_printed() -> None:
+async def the_tutorial_works_as_printed() -> None:
     """Every runnable block of the tutorial, top to bottom, against one ``simulate``."""
     steps = [b for b in blocks(TUTORIAL) if b.skip is None and b.lang in ("sh", "python")]
     assert [b.lang for b in steps] == ["sh", "python", "sh"]
@@ -111,3 +111,52 @@ async def test_the_tutorial_works_as_printed() -> None:
             assert re.match(r"launched \[\d+, \d+, \d+\]\n", out), out
             assert len(re.findall(r"^job \d+ finished: SUCCESS$", out, re.MULTILINE)) == 3
             assert re.search(r"^job \d+ .*\(host 1001\): RUNNING$", out, re.MULTILINE), out
+
+
+TOUR_TEST = "test_the_command_line_tour_runs_in_order_against_simulate"
+TUTORIAL_TEST = "test_the_tutorial_works_as_printed"
+WHOLE = {
+    TOUR_TEST: the_command_line_tour_runs_in_order,
+    TUTORIAL_TEST: the_tutorial_works_as_printed,
+}
+
+
+async def _body(case: Block | str) -> None:
+    if isinstance(case, Block):
+        await shell_block_runs_against_simulate(case)
+    else:
+        await WHOLE[case]()
+
+
+@pytest.fixture(scope="module")
+async def ran(request: pytest.FixtureRequest) -> dict[Block | str, BaseException | None]:
+    """What each selected case raised, all run at once, each with its own ``simulate``."""
+    # The tour and the tutorial are a dozen commands each: 16 s on a quiet machine, past 60 s
+    # at a load of 9 (each command has its own 60 s limit, so none hangs unseen).
+    cases = selected(request, tests=WHOLE)
+    return await at_once(cases, _body, limit=len(cases) or 1, within=240)
+
+
+# (the first test waits for every case's run: the run's own bound, not pytest's 60 s)
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("block", SHELL, ids=str)
+async def test_shell_block_runs_against_simulate(
+    block: Block, ran: dict[Block | str, BaseException | None]
+) -> None:
+    outcome(ran, block)
+
+
+@pytest.mark.timeout(300)
+async def test_the_command_line_tour_runs_in_order_against_simulate(
+    ran: dict[Block | str, BaseException | None],
+) -> None:
+    """``the_command_line_tour_runs_in_order``."""
+    outcome(ran, TOUR_TEST)
+
+
+@pytest.mark.timeout(300)
+async def test_the_tutorial_works_as_printed(
+    ran: dict[Block | str, BaseException | None],
+) -> None:
+    """``the_tutorial_works_as_printed``."""
+    outcome(ran, TUTORIAL_TEST)

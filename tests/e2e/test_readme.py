@@ -9,10 +9,12 @@ blocks of ``docs/`` with this module's machinery (``blocks``, ``sim``, ``run``, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import re
 import sys
+from collections.abc import AsyncIterator
 
 import anyio
 import attrs
@@ -71,17 +73,24 @@ def test_every_block_is_tagged_and_few_are_skipped() -> None:
     assert runnable("sh") == []
 
 
-@pytest.fixture
-async def sim():
+@contextlib.asynccontextmanager
+async def simulator() -> AsyncIterator[BkJobSimulator]:
     """A simulator holding jobs 10001 (succeeds), 10002 (a host fails), 10003 (waits)."""
     async with BkJobSimulator(
         seed=5, host_duration=(0.05, 0.2), host_start_delay=0.0, retry_lag=0.05, fail_rate=0.3
-    ) as simulator:
+    ) as started:
         bad = HostPlan(outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, exit_code=1)
-        simulator.create_job(SCOPE, [StepPlan(hosts=3)])
-        simulator.create_job(SCOPE, [StepPlan(hosts=[HostPlan(), bad])])
-        simulator.create_job(SCOPE, [StepPlan(hosts=1), StepPlan(StepType.MANUAL_CONFIRM)])
-        yield simulator
+        started.create_job(SCOPE, [StepPlan(hosts=3)])
+        started.create_job(SCOPE, [StepPlan(hosts=[HostPlan(), bad])])
+        started.create_job(SCOPE, [StepPlan(hosts=1), StepPlan(StepType.MANUAL_CONFIRM)])
+        yield started
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[BkJobSimulator]:
+    """``simulator()``, a test's own."""
+    async with simulator() as started:
+        yield started
 
 
 def environment(url: str) -> dict[str, str]:

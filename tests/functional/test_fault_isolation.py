@@ -11,7 +11,8 @@ The issue's cases at its figures, each deterministic (``tests/faulty.py`` over
 - three 502s on one job's reads that would see its end (its retries included), or on three
   jobs, at ``latency=5.0``: no end seen more than 9 s after it happened;
 - bk-job itself frozen (every read hangs) or down (502s), mid-watch or from the first read:
-  one ``PollingStalled`` and one ``PollingResumed``, nothing lost.
+  one ``PollingStalled`` and one ``PollingResumed``, nothing lost; frozen too when it had
+  answered one job of three only (issue 91), told at that job's first whole timeout.
 """
 
 from __future__ import annotations
@@ -179,6 +180,32 @@ def test_a_real_outage_is_one_stall_and_one_resume(fault: str, at: tuple[float, 
     # Told within two read timeouts of its start (the first ones, then a canary's), and its
     # end within a probe's gap of bk-job's return.
     assert at[0] <= stalled[0] <= at[0] + 2 * TIMEOUT + 1.0, stalled
+    assert at[1] <= resumed[0] <= at[1] + policy.max_interval + TIMEOUT, resumed
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_bk_job_frozen_before_answering_all_but_one_job_is_an_outage(seed: int) -> None:
+    # Issue 91: bk-job answered the first read of one job of three, then froze while the
+    # others' first reads were in flight (a loaded machine's e2e watch met it). Those two
+    # never answered, so their timeouts are theirs (a job that hangs alone); the one job that
+    # answered then timed out with nothing answering, and no job was left to ask. No outage
+    # was told: three jobs failing alone, each to its budget's end.
+    hung_first = JobFaults(hung_reads=frozenset({1}))
+    server = FaultyBkJob(
+        {1: 30.0, 2: 31.0, 3: 32.0}, {2: hung_first, 3: hung_first}, timeout=TIMEOUT
+    )
+    policy = PollPolicy(interval=1.0, max_interval=5.0, max_in_flight=8)
+    at = (0.5, 20.0)
+    seen, _ = _watch(server, policy, seed, frozen=at)
+    assert server.answered[1][0] < at[0] <= at[1] <= min(server.answered[2] + server.answered[3])
+    got = _ends(seen)
+    assert all(isinstance(got[job][1], JobFinished) for job in (1, 2, 3)), got
+    stalled, resumed = _said(seen, PollingStalled), _said(seen, PollingResumed)
+    assert len(stalled) == len(resumed) == 1, (stalled, resumed)
+    # Told when the answered job's first read once frozen times out (nothing answered for
+    # longer than ``OUTAGE_AFTER`` by then), not a read later.
+    canary = min(t for t in server.read_at[1] if t >= at[0]) - server.started
+    assert stalled[0] <= canary + TIMEOUT + 1e-3, (stalled, canary)
     assert at[1] <= resumed[0] <= at[1] + policy.max_interval + TIMEOUT, resumed
 
 

@@ -146,7 +146,7 @@ def test_a_plain_sync_test_calls_bkjob_server_with_a_blocking_client(
     import time
 
     import pytest
-    from bkjob_async import NotFoundError, sync
+    from bkjob_async import NotFoundError, PollPolicy, sync
     from bkjob_async.testing import Fault
 
     @pytest.mark.bkjob(jobs=2, hosts=3, faults=[Fault.http_status(503)])
@@ -160,11 +160,14 @@ def test_a_plain_sync_test_calls_bkjob_server_with_a_blocking_client(
         assert time.monotonic() - started < 10.0
         assert bkjob_server.statistics().requests >= 4
 
-    @pytest.mark.bkjob(jobs=1)
+    # (hosts of 50-200 ms and a quick policy: the job's end read in 0.5 s, not the 1-3 s
+    # hosts and the 5 s latency bound the defaults would wait for)
+    @pytest.mark.bkjob(jobs=1, host_duration=(0.05, 0.2))
     def test_own_client_and_poller(bkjob_server, bkjob_scope):
         (job_id,) = bkjob_server.job_ids()
+        quick = PollPolicy(interval=0.1, max_interval=0.5)
         with sync.BkJobClient(bkjob_server.url, app_code="a", app_secret="s", username="u") as c:
-            with sync.Poller(c) as poller:
+            with sync.Poller(c, policy=quick) as poller:
                 final = poller.wait_finished(bkjob_scope, job_id, timeout=30)
         assert final.job.status.is_finished
         assert threading.current_thread() is threading.main_thread()

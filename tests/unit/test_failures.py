@@ -115,6 +115,7 @@ def fail(
     spare: bool = True,
     known: bool = True,
     sent_at: float = -1e9,
+    jobs: int = 1,
 ) -> tuple[Server, bool]:
     return value.failed(
         now,
@@ -127,6 +128,7 @@ def fail(
         spare=spare,
         known=known,
         sent_at=sent_at,
+        jobs=jobs,
     )
 
 
@@ -201,6 +203,19 @@ def test_with_no_job_left_to_ask_a_whole_timeout_or_a_long_run_begins_it() -> No
         assert not began
     value, began = fail(value, 100.0 + QUICK_RETRIES, spare=False, first=False)
     assert began
+
+
+def test_the_one_job_left_to_ask_is_enough_among_jobs_failing_alone() -> None:
+    # Issue 91: three jobs; two never answered and hang (their timeouts are theirs, never
+    # silent), the third answered before and now times out with nothing answering. Its
+    # silence is the only kind there can be: no other job will add to the run.
+    value, began = fail(server(), 1.0, waited=True, spare=False, jobs=3)
+    assert not began  # within ``OUTAGE_AFTER`` of the last answer
+    value, began = fail(value, OUTAGE_AFTER + 0.5, waited=True, spare=False, jobs=3, first=False)
+    assert began
+    # With a job still to ask, its silence must be heard too (the run spans jobs).
+    _, began = fail(server(), OUTAGE_AFTER + 0.5, waited=True, spare=True, jobs=3)
+    assert not began
 
 
 def test_failures_within_outage_after_of_an_answer_are_no_outage() -> None:

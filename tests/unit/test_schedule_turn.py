@@ -247,6 +247,11 @@ def latencies(timeline: Timeline, polls: list[float], kind: str) -> list[float]:
     return out
 
 
+# Pure computation (800 watches of one job: 2.4 s of CPU, 5.9 s traced, idle): 60 s ran out
+# traced at a load of 16 on 2 cores (issue 91: a stressed run of make test beside four other
+# suites). The timeout is only a hang guard (no I/O, no clock here): a loop that never ends
+# still fails, at 240 s.
+@pytest.mark.timeout(240)
 def test_the_next_steps_hosts_are_seen_starting_soon_and_every_change_within_the_bound() -> None:
     turn = PollPolicy()
     fixed = PollPolicy(growth=1.0, jitter=0.1, latency=None, interval=5.0, max_interval=5.0)
