@@ -713,8 +713,19 @@ class Registry:
 
     @staticmethod
     def next_due(heap: list[int]) -> float:
-        """Return when the earliest entry of ``heap`` is due (``inf`` if it is empty)."""
-        return (heap[0] >> SHIFT) / 1e3 if heap else math.inf
+        """Return when the earliest entry of ``heap`` is due (``inf`` if it is empty): a time
+        ``bound`` counts it due at, so the scheduler woken then finds it due in ``pop_due``.
+
+        Its milliseconds over 1e3 alone are not always one: for about one in 170 (1,001 ms is
+        one), ``int(ms / 1e3 * 1e3)`` is ``ms - 1``, and a tick at that time found the job due
+        by this and not by ``bound``: it asked the gate how long polls are held back (nothing
+        held them) and looked again a tick later. The next float up is such a time.
+        """
+        if not heap:
+            return math.inf
+        ms = heap[0] >> SHIFT
+        at = ms / 1e3
+        return at if int(at * 1e3) >= ms else math.nextafter(at, math.inf)
 
     def pop_due(self, heap: list[int], bound: int) -> Watched | None:
         """Pop the earliest live entry of ``heap`` below ``bound``, dropping stale ones; return

@@ -8,13 +8,16 @@ visit into the same module again with nothing else in between (the heap's severa
 entries in one tick; ``decide`` running the tracker's ``observe``, then reading the state it
 returned) are one visit; a coroutine resumed after an await goes on with its visit; a module
 entered from outside ``polling/`` (the event loop's timer, the transport, the consumer's task)
-starts a walk of its own, not a visit from another module. The dashboards' fold of events is
-not on the walk: it is ``bkjob_async._fold``, outside the engine.
+starts a walk of its own, not a visit from another module; so does a finalizer the cyclic
+collector runs (a dropped ``Watch``'s ``__del__``, garbage of an earlier run): its frame's
+``f_back`` is whatever frame the collection interrupted, which did not call it. The
+dashboards' fold of events is not on the walk: it is ``bkjob_async._fold``, outside the engine.
 """
 
 from __future__ import annotations
 
 import dis
+import gc
 import inspect
 import sys
 from types import CodeType, FrameType
@@ -88,13 +91,31 @@ def _walk(crossings: list[tuple[str, str]] | None = None) -> list[tuple[str, str
     visit_of: dict[FrameType, int] = {}  # (frames kept alive: their ids are not reused)
     last_child: dict[int, tuple[str, int]] = {}
     seen: list[tuple[str, str]] = []  # ("", module): a walk of its own; else a visit
+    #: While the cyclic collector runs, the frame it interrupted (``None``: none), which calls
+    #: nothing until it ends: a frame entered with it as ``f_back`` meanwhile (a finalizer, a
+    #: weak reference's callback) was called by the collector.
+    interrupted: list[FrameType | None] = []
+
+    def collector(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            try:
+                interrupted.append(sys._getframe(1))
+            except ValueError:  # (a collection with no Python frame running)
+                interrupted.append(None)
+        else:
+            interrupted.clear()
+
+    def called_from(frame: FrameType) -> FrameType | None:
+        """Return the frame that called ``frame`` (``None``: the collector, or none)."""
+        back = frame.f_back
+        return None if interrupted and back is interrupted[0] else back
 
     def visit(frame: FrameType, name: str) -> int:
         """Return the visit ``frame`` of module ``name`` belongs to, making it if new."""
         known = visit_of.get(frame)
         if known is not None:
             return known
-        back = frame.f_back
+        back = called_from(frame)
         caller = _module(back)
         if back is not None and caller == name:
             found = visit(back, name)
@@ -125,7 +146,7 @@ def _walk(crossings: list[tuple[str, str]] | None = None) -> list[tuple[str, str
                 if frame not in visit_of:  # began before the trace)
                     visit_of[frame] = -len(visit_of) - 1  # (not listed: not a new visit)
                 return
-            caller = _module(frame.f_back)
+            caller = _module(called_from(frame))
             if crossings is not None and caller and caller != name:
                 crossings.append((caller, name))
             visit(frame, name)
@@ -160,10 +181,12 @@ def _walk(crossings: list[tuple[str, str]] | None = None) -> list[tuple[str, str
                         sys.setprofile(None)
                         break
 
+    gc.callbacks.append(collector)
     try:
         run_virtual(main)
     finally:
         sys.setprofile(None)
+        gc.callbacks.remove(collector)
     read = seen.index(("_driver", "_reader"))
     tick = max(i for i, v in enumerate(seen[:read]) if v == ("", "_due"))
     return [v for v in seen[tick:] if v[0]]  # (from the tick that hands the job out)

@@ -10,7 +10,7 @@ import pytest
 
 from bkjob_async import Scope
 from bkjob_async.polling._due import _GROUP, Due, Slot
-from bkjob_async.polling._jobs import Registry, Watched
+from bkjob_async.polling._jobs import SHIFT, Registry, Watched
 
 from .test_jobs_memory import _Gate, _watched
 
@@ -178,3 +178,29 @@ async def test_at_most_a_group_goes_at_once_with_the_early_ones() -> None:
     handed = await _handed_at(due, [1000.01, 1000.51], workers=_GROUP + 5)
     assert handed[0] == list(range(1, _GROUP + 1))  # job 1, due, and the next ones early
     assert handed[1] == list(range(_GROUP + 1, _GROUP + 6))  # the rest at their time
+
+
+def test_the_time_the_heap_gives_for_an_entry_is_one_its_bound_counts_it_due_at() -> None:
+    # (an entry's time is whole milliseconds: for about one in 170, 1,001 ms among them,
+    # ``ms / 1e3 * 1e3`` falls short of ``ms``)
+    entries = [(ms << SHIFT) | 7 for ms in range(1, 200_000)]
+    late = [e >> SHIFT for e in entries if Registry.bound(Registry.next_due([e])) <= e]
+    assert late == []
+
+
+class _UnaskedGate(_Gate):
+    """No rate and no outage act: the scheduler has nothing to ask how long polls are held."""
+
+    def hold(self, now: float) -> float:
+        raise AssertionError(f"asked how long polls are held at {now!r}: nothing holds them")
+
+
+async def test_a_tick_at_the_time_the_heap_gives_hands_the_job_out() -> None:
+    # A job due at 1.0005 s has the entry 1,001 ms; the scheduler's timer wakes it at the time
+    # the heap gives for that entry, and the job goes then, without asking the gate.
+    registry = Registry(10)
+    due = Due(0.0, _UnaskedGate(registry))  # type: ignore[arg-type]
+    due.push(_watched(registry, Scope.biz(2), 1), 1.0005)
+    at = registry.next_due(due._heap)
+    assert 1.001 <= at < 1.0011
+    assert await _handed_at(due, [at]) == [[1]]
