@@ -190,9 +190,11 @@ async def test_poll_rounds_are_short_spans_with_counts(spans: InMemorySpanExport
     polls = sum(int((s.attributes or {})["bkjob.polls"]) for s in rounds)
     changed = sum(int((s.attributes or {})["bkjob.changed"]) for s in rounds)
     failed = sum(int((s.attributes or {})["bkjob.failed"]) for s in rounds)
-    assert polls >= len(ids) * 2
-    assert 0 < changed <= polls
     assert failed == 2
+    # Each job's end is one poll of its own, and a failed poll is a poll too: a loaded machine
+    # may read a job first when its hosts (0.05-0.3 s) are already done (six, not eight).
+    assert polls >= len(ids) + failed
+    assert 0 < changed <= polls
     for span in rounds:
         assert span.end_time is not None
         assert span.start_time is not None
