@@ -10,6 +10,7 @@ stream holds the board open (``Board.viewing``) while it is connected.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -23,6 +24,9 @@ __all__ = ["stream"]
 
 #: Seconds between two comments on a quiet stream (proxies drop idle connections).
 KEEPALIVE = 15.0
+#: Seconds a quiet stream waits before it looks again whether its viewer is still connected:
+#: a viewer who left lets the board's ``grace`` begin within this, not at the next keepalive.
+LOOK = 1.0
 #: Entries written at once, at most.
 CHUNK = 500
 #: Milliseconds a browser waits before it reconnects.
@@ -73,6 +77,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     await response.write(f"retry: {RETRY_MS}\n\n".encode())
+    wrote = time.monotonic()
     async with board.viewing():
         number = _start(board, request)
         generation = board.feed.generation
@@ -80,6 +85,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
             feed = board.feed
             if number is None or feed.generation != generation or number < feed.start:
                 await response.write(b"event: reset\ndata: {}\n\n")
+                wrote = time.monotonic()
                 generation, number = feed.generation, feed.end
             if newest is not None:
                 number = max(number, feed.end - newest)
@@ -95,11 +101,14 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 )
                 if text:
                     await response.write(text.encode())
+                    wrote = time.monotonic()
                 continue
-            await board.changed(KEEPALIVE)
+            await board.changed(LOOK)
             transport = request.transport
             if board.stopping or transport is None or transport.is_closing():
                 break
-            if number == feed.end and feed.generation == generation:
+            quiet = number == feed.end and feed.generation == generation
+            if quiet and time.monotonic() - wrote >= KEEPALIVE:
                 await response.write(b": keepalive\n\n")
+                wrote = time.monotonic()
     return response

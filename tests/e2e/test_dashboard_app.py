@@ -2,7 +2,8 @@
 
 A simulator on 127.0.0.1, a poller, and the dashboard mounted under a prefix of a user's own
 aiohttp app served on 127.0.0.1 (port 0). Checked here: the tap is attached only while someone
-looks (and closed ``grace`` after the last viewer); the feed resumes from ``Last-Event-ID``
+looks (and closed ``grace`` after the last viewer, one who left a quiet stream too; a quiet stream
+says it is alive each ``KEEPALIVE``); the feed resumes from ``Last-Event-ID``
 with nothing lost or repeated, and says ``reset`` for an id it does not hold; paging is capped;
 headers, the read-only default, the token, CSRF and secrets. The browser checks are in
 ``test_dashboard_browser.py``. The mounting example of ``docs/howto/dashboard.md`` runs here
@@ -28,9 +29,10 @@ from bkjob_async.config import Scope
 from bkjob_async.polling import Poller, PollPolicy
 from bkjob_async.polling.events import ContainerTransition, HostTransition
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
-from bkjob_async.web import dashboard_app
+from bkjob_async.web import _stream, dashboard_app
 from bkjob_async.web._board import BOARD
 from bkjob_async.web._feed import held_entry, held_id
+from bkjob_async.web._stream import KEEPALIVE
 
 from .test_readme import blocks
 
@@ -122,6 +124,43 @@ async def test_the_tap_is_open_only_while_someone_looks(sim: BkJobSimulator) -> 
             # The feed kept its entries, then a gap: nobody looked for a while.
             gap = json.loads(held_entry(board.feed.read(kept, 1)[0])[2])
             assert (gap["kind"], gap["to"] >= gap["from"]) == ("gap", True)
+
+
+@pytest.mark.sim(apps={"dash": SECRET})
+async def test_a_viewer_who_leaves_a_quiet_stream_lets_the_board_close(sim: BkJobSimulator) -> None:
+    # Nothing changes after the viewer leaves: the stream finds it gone within ``LOOK`` (1 s),
+    # not at its next keepalive (15 s), and the board closes ``grace`` later.
+    async with dashboard(sim, grace=0.2) as (url, _, sub), aiohttp.ClientSession() as http:
+        board = sub[BOARD]
+        async with http.get(url + "api/stream") as stream:
+            assert await stream.content.readline() == b"retry: 1000\n"
+            assert board.open
+        left = anyio.current_time()
+        with anyio.fail_after(10):
+            while board.open:
+                await anyio.sleep(0.05)
+        assert anyio.current_time() - left < KEEPALIVE
+
+
+@pytest.mark.sim(apps={"dash": SECRET})
+async def test_a_quiet_stream_says_it_is_alive_each_keepalive(
+    sim: BkJobSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_stream, "KEEPALIVE", 0.5)
+    monkeypatch.setattr(_stream, "LOOK", 0.1)
+    async with (
+        dashboard(sim) as (url, _, _),
+        aiohttp.ClientSession() as http,
+        http.get(url + "api/stream") as stream,
+    ):
+        assert await stream.content.readline() == b"retry: 1000\n"
+        assert await stream.content.readline() == b"\n"
+        began = anyio.current_time()
+        with anyio.fail_after(10):
+            lines = [await stream.content.readline() for _ in range(4)]
+        took = anyio.current_time() - began
+    assert lines == [b": keepalive\n", b"\n"] * 2
+    assert took >= 2 * 0.5  # one a keepalive, not one a look
 
 
 @pytest.mark.sim(host_duration=(0.2, 4.0), apps={"dash": SECRET})
