@@ -133,16 +133,33 @@ class FaultyBkJob:
 
 
 class LoopLag:
-    """The event loop's lateness on this machine now: the most a 10 ms sleep overran."""
+    """The event loop's lateness on this machine now: the most a 10 ms sleep overran, and
+    when it stalled (a sleep overran by more than ``STALL``: the process did not run)."""
+
+    #: An overrun past this is a stall: on an idle machine, or beside one CPU hog, none is.
+    STALL = 0.1
 
     def __init__(self) -> None:
         self.most = 0.0
+        self.stalls: list[tuple[float, float]] = []  # (when the sleep ended, its overrun)
 
     async def measure(self) -> None:
         while True:
             start = anyio.current_time()
             await anyio.sleep(0.01)
-            self.most = max(self.most, anyio.current_time() - start - 0.01)
+            now = anyio.current_time()
+            over = now - start - 0.01
+            self.most = max(self.most, over)
+            if over > self.STALL:
+                self.stalls.append((now, over))
+
+    def slack(self, start: float, end: float) -> float:
+        """Return how late an answer due at ``start`` (loop time) and seen at ``end`` may be
+        for the loop's sake: its lag at each of three turns (the poll's timer, its answer, the
+        delivery), and on a starved machine (load 10 and more on 2 cores) every second the
+        process did not run between the two, which no engine can make up."""
+        stalled = sum(over for at, over in self.stalls if start < at <= end + self.most)
+        return 3 * self.most + stalled
 
 
 def virtual_client(server: FaultyBkJob, seed: int) -> BkJobClient:
