@@ -41,6 +41,7 @@ from bkjob_async import (
     UploadUrls,
 )
 from bkjob_async.testing import BkJobSimulator, MockTransport, StepPlan, json_response
+from tests.conftest import local_client
 
 SCOPE = Scope.biz(2)
 GATEWAY, JOBV3, V2 = "apigw-v3", "esb-jobv3", "esb-v2"
@@ -86,14 +87,8 @@ async def clients(recorder: Recorder):
     made: list[BkJobClient] = []
 
     def make(flavor: str) -> BkJobClient:
-        client = BkJobClient(
-            "http://bkjob.test",
-            app_code="my-app",
-            app_secret="my-app-secret-0123456789",
-            username="alice",
-            flavor=flavor,
-            transport=MockTransport(recorder),
-        )
+        transport = MockTransport(recorder)
+        client = local_client(transport, "http://bkjob.test", username="alice", flavor=flavor)
         made.append(client)
         return client
 
