@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ..docs_ext import DOCS, EXT, extensions_importable
+from ..docs_ext import DOCS, extensions_importable, one_page_site
 
 
 @pytest.fixture(scope="module")
@@ -229,15 +229,7 @@ def _build_in_chinese(tmp_path: pathlib.Path, start: str, watch: str) -> subproc
     """Start building a one-page site in zh_CN with the check of ``_ext/untranslated.py``; its
     warnings are what ``_warnings`` reads of the process."""
     src = tmp_path / "src"
-    (src / "locale" / "zh_CN" / "LC_MESSAGES").mkdir(parents=True, exist_ok=True)
-    (src / "conf.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(EXT)!r})\n"
-        "extensions = ['myst_parser', 'untranslated']\n"
-        "locale_dirs = ['locale/']\ngettext_compact = False\n",
-        encoding="utf-8",
-    )
-    (src / "index.md").write_text(PAGE, encoding="utf-8")
-    po = src / "locale" / "zh_CN" / "LC_MESSAGES" / "index.po"
+    po = one_page_site(src, PAGE, ["untranslated"]) / "index.po"
     po.write_text(TRANSLATION.format(start=start, watch=watch), encoding="utf-8")
     for mo in po.parent.glob("*.mo"):
         mo.unlink()
