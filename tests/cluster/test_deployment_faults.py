@@ -272,21 +272,28 @@ async def test_a_redis_cluster_failover_repeats_nothing_under_a_new_id(
     assert figures["failover_s"] > 1.0  # the slot had no primary until the replica took over
 
 
+async def _runs(make_cluster, deployment, fault, seed: int, label: str) -> None:
+    """``RUNS`` fault runs, each on a deployment of its own (``deployment(run)``, started for it
+    and stopped after) with ``fault(deployment)`` and seed ``seed + run``; print their figures."""
+    for run in range(RUNS):
+        made = deployment(run)
+        try:
+            made.start()
+            figures = await fault_run(make_cluster, made, fault=fault(made), seed=seed + run)
+        finally:
+            made.stop()
+        print(f"\n{label} {run}: {figures}")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 async def test_sentinel_failovers(make_cluster, tmp_path):
     from .redis_server import SentinelSet, find_redis_server
 
-    for run in range(RUNS):
-        deployment = SentinelSet(find_redis_server(), tmp_path / f"run{run}")
-        try:
-            deployment.start()
-            figures = await fault_run(
-                make_cluster, deployment, fault=sentinel_failover(deployment), seed=200 + run
-            )
-        finally:
-            deployment.stop()
-        print(f"\nsentinel failover {run}: {figures}")
+    def deployment(run: int) -> SentinelSet:
+        return SentinelSet(find_redis_server(), tmp_path / f"run{run}")
+
+    await _runs(make_cluster, deployment, sentinel_failover, 200, "sentinel failover")
 
 
 @pytest.mark.slow
@@ -294,18 +301,12 @@ async def test_sentinel_failovers(make_cluster, tmp_path):
 async def test_failovers_to_a_replica_that_lagged(make_cluster, tmp_path):
     from .redis_server import SentinelSet, find_redis_server
 
-    for run in range(RUNS):
-        deployment = SentinelSet(
-            find_redis_server(), tmp_path / f"run{run}", password="pw-1", sentinel_password="s-2"
-        )
-        try:
-            deployment.start()
-            figures = await fault_run(
-                make_cluster, deployment, fault=lagged_failover(deployment), seed=500 + run
-            )
-        finally:
-            deployment.stop()
-        print(f"\nfailover to a replica 2 s behind {run}: {figures}")
+    def deployment(run: int) -> SentinelSet:
+        folder = tmp_path / f"run{run}"
+        return SentinelSet(find_redis_server(), folder, password="pw-1", sentinel_password="s-2")
+
+    label = "failover to a replica 2 s behind"
+    await _runs(make_cluster, deployment, lagged_failover, 500, label)
 
 
 @pytest.mark.slow
@@ -313,16 +314,10 @@ async def test_failovers_to_a_replica_that_lagged(make_cluster, tmp_path):
 async def test_redis_cluster_failovers(make_cluster, tmp_path):
     from .redis_server import ClusterNodes, find_redis_server
 
-    for run in range(RUNS):
-        nodes = ClusterNodes(find_redis_server(), tmp_path / f"run{run}", size=6, replicas=1)
-        try:
-            nodes.start()
-            figures = await fault_run(
-                make_cluster, nodes, fault=cluster_failover(nodes), seed=600 + run
-            )
-        finally:
-            nodes.stop()
-        print(f"\nRedis Cluster failover {run}: {figures}")
+    def deployment(run: int) -> ClusterNodes:
+        return ClusterNodes(find_redis_server(), tmp_path / f"run{run}", size=6, replicas=1)
+
+    await _runs(make_cluster, deployment, cluster_failover, 600, "Redis Cluster failover")
 
 
 @pytest.mark.slow
