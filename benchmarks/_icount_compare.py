@@ -74,6 +74,19 @@ def _totals(path: Path) -> int:
     raise RuntimeError(f"callgrind wrote no totals in {path}")
 
 
+def loop_env(tree: Path, flavor: str, warmup: int, every: int, windows: int) -> dict[str, str]:
+    """The environment ``_icount_loop.py`` runs ``tree``'s engine in: on ``flavor``, its marks
+    after ``warmup`` requests and then every ``every`` for ``windows`` windows
+    (``BENCH_ICOUNT_MARKS``), the hash seed fixed."""
+    return dict(
+        os.environ,
+        PYTHONPATH=str(tree),
+        PYTHONHASHSEED="0",
+        BENCH_ICOUNT_FLAVOR=flavor,
+        BENCH_ICOUNT_MARKS=f"{warmup},{every},{windows}",
+    )
+
+
 def count(
     mode: str, tree: Path, flavor: str, changed: bool, args: argparse.Namespace, out: Path
 ) -> Count:
@@ -81,13 +94,7 @@ def count(
     with simulator(args.jobs, steps=3, hosts=10, flip=changed) as sim:
         ids = out.with_suffix(".ids.json")
         ids.write_text(json.dumps(sim.job_ids))
-        env = dict(
-            os.environ,
-            PYTHONPATH=str(tree),
-            PYTHONHASHSEED="0",
-            BENCH_ICOUNT_FLAVOR=flavor,
-            BENCH_ICOUNT_MARKS=f"{3 * args.jobs},{args.every},{args.windows}",
-        )
+        env = loop_env(tree, flavor, 3 * args.jobs, args.every, args.windows)
         proc = subprocess.Popen(
             [
                 "valgrind",
