@@ -21,7 +21,6 @@ import argparse
 import collections
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -33,7 +32,13 @@ TREE = HERE.parent
 sys.path.insert(0, str(TREE))
 
 from benchmarks._harness import simulator  # noqa: E402
-from benchmarks._icount_compare import _describe, base_tree, loop_env  # noqa: E402
+from benchmarks._icount_compare import (  # noqa: E402
+    _describe,
+    base_tree,
+    go,
+    loop_env,
+    start_loop,
+)
 
 
 def _traced(tree: Path, flavor: str, changed: bool, every: int, trace: dict[str, str]) -> int:
@@ -46,22 +51,8 @@ def _traced(tree: Path, flavor: str, changed: bool, every: int, trace: dict[str,
         ids = Path(tmp) / "ids.json"
         ids.write_text(json.dumps(sim.job_ids))
         env = loop_env(tree, flavor, 3 * jobs, every, 1) | trace
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE / "_icount_loop.py"), "engine", sim.url, str(ids), "0"],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        proc.stdout.readline()  # ready
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-        line = proc.stdout.readline()
-        proc.kill()
-        proc.communicate()
+        proc, _ = start_loop("engine", sim.url, ids, env)
+        line, _ = go(proc)
     if not line.startswith('{"marks"'):
         raise RuntimeError(f"the engine on {tree} failed: {line!r}")
     marks = json.loads(line)["marks"]
