@@ -32,11 +32,9 @@ import pytest
 import redis
 
 from bkjob_async.cluster import ClusterError
-from bkjob_async.testing import BkJobSimulator
 
-from ..sim_clock import sim_clock
 from .chains import consumer_view
-from .test_rollback import SCOPE, Consumer, make_jobs, until
+from .test_rollback import Consumer, on_three_workers, until
 from .workers import WorkerProc
 
 #: The runs of each fault in ``make test-slow`` (each another seed and deployment): as
@@ -105,18 +103,11 @@ async def fault_run(make_cluster, deployment, *, fault, seed: int, jobs: int = 3
     consumer = Recording(cluster, "deploys")
     procs: list[WorkerProc] = []
     try:
-        sim = BkJobSimulator(seed=seed, host_duration=(1.0, 4.0), virtual_clock=True)
-        async with sim, sim_clock(sim, speed=2.0) as clock, anyio.create_task_group() as tg:
-            ids = make_jobs(sim, jobs, seed)
-            await cluster.submit(SCOPE, ids, watch="deploys")
-            tg.start_soon(consumer.run)
-            procs = [WorkerProc(sim, deployment, f"w{i}") for i in range(3)]
-
-            async def polling():
-                return all(p.stats is not None and p.stats[1] > 0 for p in procs)
-
-            await until(polling, 30)
-            await clock.advance_by(1.5)  # hosts run, some steps end
+        async with on_three_workers(cluster, consumer, deployment, procs, seed, jobs) as (
+            sim,
+            clock,
+            ids,
+        ):
             assert sum(not sim.job(i).status.is_finished for i in ids) >= 10
             clock.running = True  # the jobs go on through the fault
             down = time.monotonic()
@@ -140,7 +131,6 @@ async def fault_run(make_cluster, deployment, *, fault, seed: int, jobs: int = 3
             await until(all_ended, 90)
             to_end = time.monotonic() - down
             await anyio.sleep(1.0)  # any late duplicate would land now
-            tg.cancel_scope.cancel()
         figures = consumer_view(consumer.events, sim, ids)
         figures["dropped"] += consumer.repeats  # (those the stream dropped before the view)
         figures["new_tokens"] = fenced_in_order(consumer.deliveries)
