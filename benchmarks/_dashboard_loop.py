@@ -23,7 +23,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _harness import HERE, pin_client
+from _harness import HERE, pin_client, warmed_up
 
 from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
 from bkjob_async.tuning import keep_receive_buffers_on_heap
@@ -61,25 +61,18 @@ async def main(mode: str, url: str, ids: list[int], seconds: float) -> dict:
             async for _ in watch:
                 pass
 
+        def counts() -> tuple[int, int, float, int]:
+            """Requests sent, events observed, this process's CPU time, the feed's entries."""
+            events = poller.statistics().events_observed
+            return poller._requests, events, time.process_time(), app[BOARD].feed.end
+
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(drain)
-                while poller._requests < len(ids):  # every job's first poll is done
-                    await anyio.sleep(0.05)
-                await anyio.sleep(WARMUP)
-                n0, e0, c0 = (
-                    poller._requests,
-                    poller.statistics().events_observed,
-                    time.process_time(),
-                )
-                f0 = app[BOARD].feed.end
+                await warmed_up(poller, len(ids), WARMUP)
+                n0, e0, c0, f0 = counts()
                 await anyio.sleep(seconds)
-                n1, e1, c1 = (
-                    poller._requests,
-                    poller.statistics().events_observed,
-                    time.process_time(),
-                )
-                f1 = app[BOARD].feed.end
+                n1, e1, c1, f1 = counts()
                 tg.cancel_scope.cancel()
         finally:
             if viewer is not None:

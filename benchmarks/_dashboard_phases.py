@@ -36,7 +36,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _harness import HERE, pin_client
+from _harness import HERE, pin_client, warmed_up
 
 from bkjob_async import BkJobClient, Poller, PollPolicy, Scope
 from bkjob_async.tuning import keep_receive_buffers_on_heap
@@ -165,9 +165,7 @@ async def main(url: str, ids: list[int], pages: list[str], pairs: int, seconds: 
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(drain)
-                while poller._requests < len(ids):  # every job's first poll is done
-                    await anyio.sleep(0.05)
-                await anyio.sleep(WARMUP)
+                await warmed_up(poller, len(ids), WARMUP)
                 for n in range(pairs):
                     for seen in (False, True) if n % 2 == 0 else (True, False):
                         await phase(seen)

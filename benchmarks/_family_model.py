@@ -25,9 +25,9 @@ import anyio
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _peers_family import jobs_for, mix_jobs
-from _peers_mix import timeline
+from _peers_mix import confirm_due, people, timeline
 
-from bkjob_async import BkJobClient, JobStatus, PollPolicy, Scope, StepOperation, StepType
+from bkjob_async import PollPolicy, Scope
 from bkjob_async.testing import BkJobSimulator
 
 #: Simulator seconds between two looks of the people (and steps of the clock).
@@ -41,33 +41,13 @@ async def _run(seed: int, jobs: int) -> dict[str, Any]:
         epoch = sim.now_ms()
         ids = [sim.create_job(Scope.biz(2), job.plan) for job in drawn]
         waits = {i: job.person for i, job in zip(ids, drawn, strict=True) if job.person}
-        client = BkJobClient(
-            "http://bkjob.invalid",
-            app_code="people",
-            app_secret="people-secret",
-            username="admin",
-            transport=sim.transport(),
-        )
         horizon = max(job.horizon for job in drawn) + 60.0
-        async with client:
+        async with people(sim) as client:
             ticks = 0
             while sim.now() < horizon:
                 sim.advance(TICK)
                 ticks += 1
-                now = sim.now_ms()
-                for job_id, wait in list(waits.items()):
-                    view = sim.job(job_id)
-                    step = next(s for s in view.steps if s.type is StepType.MANUAL_CONFIRM)
-                    if step.status != JobStatus.WAITING_USER or step.start_time is None:
-                        continue
-                    if now >= step.start_time + wait.seconds * 1000:
-                        del waits[job_id]
-                        await client.operate_step_instance(
-                            view.scope,
-                            job_id,
-                            step.step_instance_id,
-                            StepOperation.CONFIRM_CONTINUE,
-                        )
+                await confirm_due(sim, client, waits, sim.now_ms())
                 done = ticks % 100 == 0 and not waits  # (every 10 s: a view costs its hosts)
                 if done and all(sim.job(i).end_time is not None for i in ids):
                     break

@@ -255,6 +255,14 @@ def take_turns(procs: list[subprocess.Popen[str]], turn: float = 0.1) -> None:
                 os.kill(proc.pid, signal.SIGCONT)
 
 
+async def warmed_up(poller: Any, jobs: int, warmup: float) -> None:
+    """Return once ``poller`` has sent every one of ``jobs`` jobs its first poll, and
+    ``warmup`` s more have passed."""
+    while poller._requests < jobs:
+        await anyio.sleep(0.05)
+    await anyio.sleep(warmup)
+
+
 def rss_bytes() -> int:
     """Resident set size of this process."""
     with open("/proc/self/statm") as statm:

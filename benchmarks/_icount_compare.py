@@ -74,6 +74,52 @@ def _totals(path: Path) -> int:
     raise RuntimeError(f"callgrind wrote no totals in {path}")
 
 
+def loop_env(tree: Path, flavor: str, warmup: int, every: int, windows: int) -> dict[str, str]:
+    """The environment ``_icount_loop.py`` runs ``tree``'s engine in: on ``flavor``, its marks
+    after ``warmup`` requests and then every ``every`` for ``windows`` windows
+    (``BENCH_ICOUNT_MARKS``), the hash seed fixed."""
+    return dict(
+        os.environ,
+        PYTHONPATH=str(tree),
+        PYTHONHASHSEED="0",
+        BENCH_ICOUNT_FLAVOR=flavor,
+        BENCH_ICOUNT_MARKS=f"{warmup},{every},{windows}",
+    )
+
+
+def start_loop(
+    mode: str, url: str, ids: Path, env: dict[str, str], wrapper: list[str] | None = None
+) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start ``_icount_loop.py`` (run by ``wrapper``, such as callgrind) on the simulator at
+    ``url`` and the jobs listed in ``ids``; return it and the words of its first line (it says
+    ``ready`` and the package it imported, then waits for ``go``)."""
+    proc = subprocess.Popen(
+        [*(wrapper or []), sys.executable, str(HERE / "_icount_loop.py"), mode, url, str(ids), "0"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().split()
+
+
+def go(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Let a loop ``start_loop`` started go; return the line of its marks and its stderr.
+
+    The last window is written before the driver prints its marks: what is left (the loop's
+    close, the interpreter's exit) is not counted, and costs minutes; not waited for.
+    """
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    proc.kill()
+    return line, proc.communicate()[1]
+
+
 def count(
     mode: str, tree: Path, flavor: str, changed: bool, args: argparse.Namespace, out: Path
 ) -> Count:
@@ -81,49 +127,22 @@ def count(
     with simulator(args.jobs, steps=3, hosts=10, flip=changed) as sim:
         ids = out.with_suffix(".ids.json")
         ids.write_text(json.dumps(sim.job_ids))
-        env = dict(
-            os.environ,
-            PYTHONPATH=str(tree),
-            PYTHONHASHSEED="0",
-            BENCH_ICOUNT_FLAVOR=flavor,
-            BENCH_ICOUNT_MARKS=f"{3 * args.jobs},{args.every},{args.windows}",
-        )
-        proc = subprocess.Popen(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                "--dump-before=_Py_GetAllocatedBlocks",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                str(HERE / "_icount_loop.py"),
-                mode,
-                sim.url,
-                str(ids),
-                "0",
-            ],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        ready = proc.stdout.readline().split()
+        env = loop_env(tree, flavor, 3 * args.jobs, args.every, args.windows)
+        callgrind = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            "--dump-before=_Py_GetAllocatedBlocks",
+            f"--callgrind-out-file={out}",
+        ]
+        proc, ready = start_loop(mode, sim.url, ids, env, callgrind)
         if ready[:1] != ["ready"] or Path(ready[1]).resolve() != (tree / "bkjob_async").resolve():
             proc.kill()
             raise RuntimeError(f"{mode} on {tree}: the driver ran {ready!r}")
         subprocess.run(
             ["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True
         )
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-        line = proc.stdout.readline()
-        # The last window is written before the driver prints its marks: what is left (the
-        # loop's close, the interpreter's exit) is not counted, and costs minutes; not waited for.
-        proc.kill()
-        stderr = proc.communicate()[1]
+        line, stderr = go(proc)
         if not line.startswith('{"marks"'):
             raise RuntimeError(f"{mode} on {tree} failed: {line!r} {stderr[-2000:]}")
     marks = json.loads(line)["marks"]

@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -33,7 +32,13 @@ TREE = HERE.parent
 sys.path.insert(0, str(TREE))
 
 from benchmarks._harness import simulator  # noqa: E402
-from benchmarks._icount_compare import _describe, base_tree  # noqa: E402
+from benchmarks._icount_compare import (  # noqa: E402
+    _describe,
+    base_tree,
+    go,
+    loop_env,
+    start_loop,
+)
 
 
 def _traced(tree: Path, flavor: str, changed: bool, every: int, trace: dict[str, str]) -> int:
@@ -45,30 +50,9 @@ def _traced(tree: Path, flavor: str, changed: bool, every: int, trace: dict[str,
     ):
         ids = Path(tmp) / "ids.json"
         ids.write_text(json.dumps(sim.job_ids))
-        env = dict(
-            os.environ,
-            PYTHONPATH=str(tree),
-            PYTHONHASHSEED="0",
-            BENCH_ICOUNT_FLAVOR=flavor,
-            BENCH_ICOUNT_MARKS=f"{3 * jobs},{every},1",
-            **trace,
-        )
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE / "_icount_loop.py"), "engine", sim.url, str(ids), "0"],
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdin is not None
-        assert proc.stdout is not None
-        proc.stdout.readline()  # ready
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-        line = proc.stdout.readline()
-        proc.kill()
-        proc.communicate()
+        env = loop_env(tree, flavor, 3 * jobs, every, 1) | trace
+        proc, _ = start_loop("engine", sim.url, ids, env)
+        line, _ = go(proc)
     if not line.startswith('{"marks"'):
         raise RuntimeError(f"the engine on {tree} failed: {line!r}")
     marks = json.loads(line)["marks"]
@@ -121,12 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.gc:
         _young_passes(args, changed)
         return
-    with ExitStack() as stack:
-        base = base_tree(args.base, stack)
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        old = bytecodes(base, args.flavor, changed, args.every, tmp / "base.json")
-        new = bytecodes(TREE, args.flavor, changed, args.every, tmp / "today.json")
-    names = (_describe(args.base) or args.base, f"today {_describe('HEAD')}")
+    old, new, names = _base_and_today(args, changed, bytecodes)
     print(f"== bytecodes per {args.kind} poll, {args.flavor} ({names[0]} -> {names[1]})")
     groups = sorted({k.split(":", 1)[0] for k in (*old, *new)})
     for group in groups:
@@ -141,14 +120,22 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{k[-60:]:60} {a:7.1f} -> {b:7.1f}  {b - a:+7.1f}")
 
 
-def _young_passes(args: argparse.Namespace, changed: bool) -> None:
-    """``--gc``: passes of the collector per 1,000 answers, and what the young ones found."""
+def _base_and_today(
+    args: argparse.Namespace, changed: bool, measure: Callable[..., dict[str, float]]
+) -> tuple[dict[str, float], dict[str, float], tuple[str, str]]:
+    """``measure`` (``bytecodes`` or ``young``) on ``--base``'s tree and on today's; the two
+    figures and the two trees' names."""
     with ExitStack() as stack:
         base = base_tree(args.base, stack)
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        old = young(base, args.flavor, changed, args.every, tmp / "base.json")
-        new = young(TREE, args.flavor, changed, args.every, tmp / "today.json")
-    names = (_describe(args.base) or args.base, f"today {_describe('HEAD')}")
+        old = measure(base, args.flavor, changed, args.every, tmp / "base.json")
+        new = measure(TREE, args.flavor, changed, args.every, tmp / "today.json")
+    return old, new, (_describe(args.base) or args.base, f"today {_describe('HEAD')}")
+
+
+def _young_passes(args: argparse.Namespace, changed: bool) -> None:
+    """``--gc``: passes of the collector per 1,000 answers, and what the young ones found."""
+    old, new, names = _base_and_today(args, changed, young)
     print(
         f"== the collector's passes per 1,000 {args.kind} polls, {args.flavor} ({names[0]} -> "
         f"{names[1]}); the objects a young pass found, on average and by type per poll"

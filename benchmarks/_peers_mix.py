@@ -21,8 +21,9 @@ until a person confirms, ``PERSON_SECONDS`` later (log-uniform, 30 s to 10 min;
 sample drawn by the seed, not a coin per job: the peer benchmarks watch 18 jobs, where coins
 made 1 person of 18 on one mix and 4 on the other). Who waits and for how long is drawn apart
 from the rest of the job, so a job's script steps are the same with or without people, and
-the jobs with people at 10% are among those at 20%. The simulator does not confirm by itself: the benchmark's server process
-confirms each (``_simserver``).
+the jobs with people at 10% are among those at 20%. The simulator does not confirm by itself: whoever runs it confirms each, as
+``people`` with ``confirm_due`` (the benchmark's server process, ``_simserver``, and the
+family's model on virtual time, ``_family_model``).
 
 The census benchmark (issue 27) serves long deploys instead (``deploy_plan``): one script step
 on 10 hosts, launched within a minute (the job's hosts start 0-60 s after its creation), each
@@ -35,7 +36,7 @@ import math
 import random
 from typing import Any, NamedTuple
 
-from bkjob_async import HostStatus, StepType
+from bkjob_async import BkJobClient, HostStatus, JobStatus, StepOperation, StepType
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
 FAILING_SHARE = 0.03
@@ -156,6 +157,35 @@ def deploy_plan(seed: int, index: int) -> list[StepPlan]:
         for n in range(DEPLOY_HOSTS)
     )
     return [StepPlan(StepType.SCRIPT, hosts=rows)]
+
+
+def people(sim: BkJobSimulator) -> BkJobClient:
+    """Return the client the people confirm with: the simulator's API in memory, so their
+    operations are no requests a contender's server counts."""
+    return BkJobClient(
+        "http://bkjob.invalid",
+        app_code="people",
+        app_secret="people-secret",
+        username="admin",
+        transport=sim.transport(),
+    )
+
+
+async def confirm_due(
+    sim: BkJobSimulator, client: BkJobClient, waits: dict[int, PersonWait], now_ms: float
+) -> None:
+    """Confirm the step of each job in ``waits`` that has waited its person's seconds by
+    ``now_ms`` (the simulator's clock), and take it out of ``waits``."""
+    for job_id, wait in list(waits.items()):
+        view = sim.job(job_id)
+        step = next(s for s in view.steps if s.type is StepType.MANUAL_CONFIRM)
+        if step.status != JobStatus.WAITING_USER or step.start_time is None:
+            continue
+        if now_ms >= step.start_time + wait.seconds * 1000:
+            del waits[job_id]
+            await client.operate_step_instance(
+                view.scope, job_id, step.step_instance_id, StepOperation.CONFIRM_CONTINUE
+            )
 
 
 def timeline(sim: BkJobSimulator, job_ids: list[int] | None = None) -> dict[str, Any]:

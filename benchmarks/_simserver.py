@@ -52,14 +52,23 @@ from pathlib import Path
 
 import anyio
 
-from bkjob_async import BkJobClient, JobStatus, Scope, StepOperation, StepType
+from bkjob_async import Scope, StepType
 from bkjob_async.testing import BkJobSimulator, StepPlan
 from bkjob_async.tuning import keep_receive_buffers_on_heap
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _peers_family import mix_jobs
-from _peers_mix import PersonWait, burst_plan, deploy_plan, job_plan, person_wait, timeline
+from _peers_mix import (
+    PersonWait,
+    burst_plan,
+    confirm_due,
+    deploy_plan,
+    job_plan,
+    people,
+    person_wait,
+    timeline,
+)
 
 #: Simulator seconds between two wake-ups of the callback sender on a scaled clock.
 CALLBACK_TICK = 0.1
@@ -166,27 +175,10 @@ async def _confirm(sim: BkJobSimulator, clock: ScaledClock, waits: dict[int, Per
     """Be the people: confirm each waiting job's step its wait's seconds after it began,
     looking every ``CALLBACK_TICK`` of the clock (the operation goes through the simulator's
     API in memory, so it is no request the contenders' server counts)."""
-    client = BkJobClient(
-        "http://bkjob.invalid",
-        app_code="people",
-        app_secret="people-secret",
-        username="admin",
-        transport=sim.transport(),
-    )
-    async with client:
+    async with people(sim) as client:
         while waits:
             await anyio.sleep(CALLBACK_TICK / clock.speed)
-            now = clock.now_ms()
-            for job_id, wait in list(waits.items()):
-                view = sim.job(job_id)
-                step = next(s for s in view.steps if s.type is StepType.MANUAL_CONFIRM)
-                if step.status != JobStatus.WAITING_USER or step.start_time is None:
-                    continue
-                if now >= step.start_time + wait.seconds * 1000:
-                    del waits[job_id]
-                    await client.operate_step_instance(
-                        view.scope, job_id, step.step_instance_id, StepOperation.CONFIRM_CONTINUE
-                    )
+            await confirm_due(sim, client, waits, clock.now_ms())
 
 
 #: The status the first host of a job reports on every other answer with ``--flip``.

@@ -27,6 +27,7 @@ The simulator runs in another process on the other core.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -60,11 +62,12 @@ def _client(url: str, limit: int) -> BkJobClient:
     )
 
 
-async def _watch_and_measure(
-    url: str, ids: list[int], policy: PollPolicy, settle: float, window: float
-):
-    """Watch ``ids``; after ``settle`` seconds measure lag, CPU and polls for ``window`` seconds."""
-    lag = LoopLag()
+@contextlib.asynccontextmanager
+async def _watching(
+    url: str, ids: list[int], policy: PollPolicy, lag: LoopLag
+) -> AsyncIterator[tuple[Poller, list[int]]]:
+    """Watch ``ids`` by a poller of ``policy``, its events counted (``events[0]``), and ``lag``
+    sampling the loop beside it; yield the poller and the count; stop both when the block ends."""
     async with (
         _client(url, policy.max_in_flight) as client,
         Poller(client, policy=policy) as poller,
@@ -79,14 +82,23 @@ async def _watch_and_measure(
         async with anyio.create_task_group() as tg:
             tg.start_soon(drain)
             tg.start_soon(lag.run)
-            await anyio.sleep(settle)
-            lag.samples.clear()
-            n0, c0, w0 = poller.statistics().requests, time.process_time(), time.perf_counter()
-            await anyio.sleep(window)
-            stats = poller.statistics()
-            n1, c1, w1 = stats.requests, time.process_time(), time.perf_counter()
-            rss = rss_bytes()
+            yield poller, events
             tg.cancel_scope.cancel()
+
+
+async def _watch_and_measure(
+    url: str, ids: list[int], policy: PollPolicy, settle: float, window: float
+):
+    """Watch ``ids``; after ``settle`` seconds measure lag, CPU and polls for ``window`` seconds."""
+    lag = LoopLag()
+    async with _watching(url, ids, policy, lag) as (poller, events):
+        await anyio.sleep(settle)
+        lag.samples.clear()
+        n0, c0, w0 = poller.statistics().requests, time.process_time(), time.perf_counter()
+        await anyio.sleep(window)
+        stats = poller.statistics()
+        n1, c1, w1 = stats.requests, time.process_time(), time.perf_counter()
+        rss = rss_bytes()
     return lag, (n1 - n0) / (w1 - w0), (c1 - c0) / (w1 - w0), stats, events[0], rss
 
 
@@ -192,48 +204,34 @@ async def test_unchanged_jobs_watched_without_pauses(jobs: int) -> None:
         objects0 = tracked_objects()
         rss0 = rss_bytes()
         lag = LoopLag()
-        async with (
-            _client(sim.url, policy.max_in_flight) as client,
-            Poller(client, policy=policy) as poller,
-        ):
-            events = [0]
-            watch = poller.watch_jobs(SCOPE, sim.job_ids)
-
-            async def drain() -> None:
-                async for _ in watch:
-                    events[0] += 1
-
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(drain)
-                tg.start_soon(lag.run)
-                while poller.statistics().unchanged_polls < jobs:  # every job seen, then again
-                    await anyio.sleep(0.5)
-                rss1 = rss_bytes()
-                objects1 = tracked_objects()
-                await anyio.sleep(0.1)  # (the probe's sample across the count lands first)
-                with GcPauses() as pauses:
-                    lag.samples.clear()
-                    n0, c0, w0 = (
-                        poller.statistics().requests,
-                        time.process_time(),
-                        time.perf_counter(),
-                    )
-                    g0 = gc.get_stats()[0]["collections"]
-                    await anyio.sleep(SCALE_WINDOW)
-                    stats = poller.statistics()
-                    n1, c1, w1 = stats.requests, time.process_time(), time.perf_counter()
-                    g1 = gc.get_stats()[0]["collections"]
-                    window = LoopLag()
-                    window.samples = list(lag.samples)  # (not the passes forced below)
-                # What a full pass costs when one comes, and after gc.freeze() (tuning.py).
-                full, frozen = _timed_collect(), 0.0
-                gc.freeze()
-                try:
-                    frozen = _timed_collect()
-                finally:
-                    gc.unfreeze()
-                left = await _left_per_poll(poller)
-                tg.cancel_scope.cancel()
+        async with _watching(sim.url, sim.job_ids, policy, lag) as (poller, events):
+            while poller.statistics().unchanged_polls < jobs:  # every job seen, then again
+                await anyio.sleep(0.5)
+            rss1 = rss_bytes()
+            objects1 = tracked_objects()
+            await anyio.sleep(0.1)  # (the probe's sample across the count lands first)
+            with GcPauses() as pauses:
+                lag.samples.clear()
+                n0, c0, w0 = (
+                    poller.statistics().requests,
+                    time.process_time(),
+                    time.perf_counter(),
+                )
+                g0 = gc.get_stats()[0]["collections"]
+                await anyio.sleep(SCALE_WINDOW)
+                stats = poller.statistics()
+                n1, c1, w1 = stats.requests, time.process_time(), time.perf_counter()
+                g1 = gc.get_stats()[0]["collections"]
+                window = LoopLag()
+                window.samples = list(lag.samples)  # (not the passes forced below)
+            # What a full pass costs when one comes, and after gc.freeze() (tuning.py).
+            full, frozen = _timed_collect(), 0.0
+            gc.freeze()
+            try:
+                frozen = _timed_collect()
+            finally:
+                gc.unfreeze()
+            left = await _left_per_poll(poller)
     polls = n1 - n0
     rss_per_job = (rss1 - rss0) / jobs
     report(

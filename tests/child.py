@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -173,3 +174,15 @@ class Child:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def run_python(code: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` (dedented) in a fresh interpreter in this one's environment and wait for
+    its end; return what it printed and its exit status (not checked)."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

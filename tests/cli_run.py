@@ -8,12 +8,13 @@ so the live view and tables render as they would for a person. ``cli_command()``
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import anyio
@@ -106,6 +107,43 @@ async def run(
     result = Result(status, out.getvalue(), err.getvalue())
     result.assert_no_secret()
     return result
+
+
+@attrs.define
+class Served:
+    """A command serving pages in-process (``serving``): its address, its output, and its exit
+    status once it has ended."""
+
+    url: str
+    out: io.StringIO
+    err: io.StringIO
+    status: int | None = None
+
+
+@contextlib.asynccontextmanager
+async def serving(argv: list[str], env: Mapping[str, str]) -> AsyncIterator[Served]:
+    """Run a command that serves pages (``dashboard``) in-process; yield it once it has told its
+    address on 127.0.0.1 (within 20 s); interrupt it when the block ends and wait for its end."""
+    out, err = io.StringIO(), io.StringIO()
+    interrupt = anyio.Event()
+    ended: list[int] = []
+    async with anyio.create_task_group() as tg:
+
+        async def main() -> None:
+            ended.append(await amain(argv, stdout=out, stderr=err, env=env, interrupt=interrupt))
+
+        tg.start_soon(main)
+        with anyio.fail_after(20):
+            while "http://" not in err.getvalue():
+                await anyio.sleep(0.05)
+        url = re.search(r"http://127\.0\.0\.1:\d+/", err.getvalue())
+        assert url, err.getvalue()
+        command = Served(url[0], out, err)
+        try:
+            yield command
+        finally:
+            interrupt.set()
+    command.status = ended[0]
 
 
 def subprocess_env(url: str, **extra: str) -> dict[str, str]:

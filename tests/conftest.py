@@ -482,6 +482,16 @@ class RecordingServer:
         return len(self._queue)
 
 
+def local_client(
+    transport: Any, base_url: str = "http://bkjob.invalid", **options: Any
+) -> BkJobClient:
+    """Return a client that sends through ``transport`` (a ``MockTransport``, a simulator's) in
+    the process, as app ``app`` (``APP_SECRET``) of user ``u``; ``options`` are the client's
+    (``flavor``, ``retry``, ``username``, ...)."""
+    identity = {"app_code": "app", "app_secret": APP_SECRET, "username": "u"}
+    return BkJobClient(base_url, transport=transport, **(identity | options))
+
+
 def json_answer(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """Return ``payload`` as JSON the way ``aiohttp.web.json_response`` sends it."""
     all_headers = CIMultiDict({"Content-Type": "application/json; charset=utf-8"})

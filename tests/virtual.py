@@ -11,14 +11,15 @@ with a record of what the client was sent back and when (a transport that only w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 import anyio
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from bkjob_async import BkJobClient, Scope, StepOperation, StepType, TransportError
+from bkjob_async import BkJobClient, Poller, Scope, StepOperation, StepType, TransportError
 from bkjob_async.testing import (
     BkJobSimulator,
     Fault,
@@ -140,6 +141,20 @@ class VirtualBkJob:
             await operator.operate_step_instance(
                 SCOPE, job.job_instance_id, step, StepOperation.CONFIRM_CONTINUE
             )
+
+    @contextlib.asynccontextmanager
+    async def outage_beside(
+        self, start: float, end: float, fault: Fault | None = None, **options: Any
+    ) -> AsyncIterator[Poller]:
+        """Yield a poller of this server (``options``: the ``Poller``'s) with an ``outage`` from
+        ``start`` to ``end`` running beside the block; leaving the block waits for its end."""
+        async with (
+            self.client() as client,
+            Poller(client, **options) as poller,
+            anyio.create_task_group() as tg,
+        ):
+            tg.start_soon(self.outage, start, end, fault)
+            yield poller
 
     async def outage(self, start: float, end: float, fault: Fault | None = None) -> None:
         """From ``start`` to ``end`` (virtual seconds) every request fails with ``fault``

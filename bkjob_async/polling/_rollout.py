@@ -20,14 +20,25 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..config import Scope
+from .. import errors
+from ..config import ApiFlavor, Scope
 from ._launch import Launch
 
 if TYPE_CHECKING:
     import random
     from collections.abc import Iterable, Iterator
 
-__all__ = ["Entry", "Gate", "Ledger", "entry_slot", "refuse_bad_rollout", "task_name"]
+__all__ = [
+    "EXACT_FLAVORS",
+    "Entry",
+    "Gate",
+    "Ledger",
+    "entry_slot",
+    "goes_exactly_once",
+    "refuse_bad_rollout",
+    "task_name",
+    "to_send",
+]
 
 
 def refuse_bad_rollout(scope: object, key: object, max_running: object) -> None:
@@ -41,6 +52,40 @@ def refuse_bad_rollout(scope: object, key: object, max_running: object) -> None:
         not isinstance(max_running, int) or isinstance(max_running, bool) or max_running < 1
     ):
         raise ValueError(f"max_running must be a positive int or None, not {max_running!r}")
+
+
+#: The flavors with a job list to find a job by its task name: a launch there can go exactly once.
+EXACT_FLAVORS = frozenset({ApiFlavor.APIGW_V3, ApiFlavor.ESB_JOBV3, ApiFlavor.APIGW_V4})
+
+
+def goes_exactly_once(launch: Launch, flavor: ApiFlavor, exactly_once: bool | None) -> bool:
+    """Tell whether ``launch`` goes exactly once on ``flavor`` (created unstarted, found again by
+    its task name): ``exactly_once`` True, always; False, never; None, where it can.
+
+    :raises UnsupportedOperationError: ``exactly_once`` is True and ``launch`` cannot.
+    """
+    can = flavor in EXACT_FLAVORS and launch.api != "execute_job_plan"
+    if exactly_once and not can:
+        why = (
+            "execute_job_plan takes no task name to find the job by"
+            if launch.api == "execute_job_plan"
+            else f"{flavor.value} has no job list to find a job by name"
+        )
+        raise errors.UnsupportedOperationError(f"no exactly-once launch here: {why}")
+    return can and exactly_once is not False
+
+
+def to_send(
+    entry: Entry, rollout: str, flavor: ApiFlavor, exactly_once: bool | None
+) -> tuple[Launch, bool]:
+    """Return what to send for ``entry`` of ``rollout``, and whether it goes exactly once: then
+    named for the key (``entry.name``), to be found again (``goes_exactly_once``)."""
+    launch = entry.launch
+    exact = goes_exactly_once(launch, flavor, exactly_once)
+    if exact:
+        entry.name = task_name(launch.task_name, rollout, entry.key)
+        launch = launch.with_arguments(task_name=entry.name)
+    return launch, exact
 
 
 #: The phases of a key, in order.

@@ -39,10 +39,10 @@ import anyio
 import attrs
 
 from .. import errors
-from ..config import ApiFlavor, Scope
+from ..config import Scope
 from ..models import JobOperation, JobStatus
 from ._launch import Launch
-from ._rollout import Entry, Gate, Ledger, refuse_bad_rollout, task_name
+from ._rollout import Entry, Gate, Ledger, refuse_bad_rollout, to_send
 from .rollouts import (
     Launched,
     LaunchFailed,
@@ -63,7 +63,6 @@ _KIND = "bkjob-rollout"
 _WINDOW = 3600.0
 #: A create whose answer was lost is sent again once the list has not shown it this long.
 _SETTLE = 10.0
-_EXACT = frozenset({ApiFlavor.APIGW_V3, ApiFlavor.ESB_JOBV3, ApiFlavor.APIGW_V4})
 
 
 @attrs.frozen
@@ -177,19 +176,6 @@ class _Visit:
             ],
             "stopping": sorted(self.stopping),
         }
-
-    def exact(self, launch: Launch) -> bool:
-        can = self.client.flavor in _EXACT and launch.api != "execute_job_plan"
-        if self.exactly_once and not can:
-            raise errors.UnsupportedOperationError(
-                "no exactly-once launch here: "
-                + (
-                    "execute_job_plan takes no task name to find the job by"
-                    if launch.api == "execute_job_plan"
-                    else f"{self.client.flavor.value} has no job list to find a job by name"
-                )
-            )
-        return can and self.exactly_once is not False
 
     def fail(self, entry: Entry, exc: BaseException) -> None:
         self.events.append(LaunchFailed(entry.key, exc))
@@ -336,13 +322,9 @@ async def _launch(visit: _Visit) -> None:
 
 
 async def _one(visit: _Visit, entry: Entry) -> None:
-    launch = entry.launch
     try:
-        launch.spell(visit.client.protocol, visit.scope)
-        exact = visit.exact(launch)
-        if exact:
-            entry.name = task_name(launch.task_name, visit.key, entry.key)
-            launch = launch.with_arguments(task_name=entry.name)
+        entry.launch.spell(visit.client.protocol, visit.scope)
+        launch, exact = to_send(entry, visit.key, visit.client.flavor, visit.exactly_once)
     except (errors.BkJobError, ValueError, TypeError) as exc:
         visit.fail(entry, exc)
         return

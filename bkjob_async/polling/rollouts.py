@@ -57,10 +57,18 @@ import anyio
 import attrs
 
 from .. import errors
-from ..config import ApiFlavor, Scope
 from ..models import JobInstanceStatus, JobOperation, JobStatus
 from ._launch import Launch
-from ._rollout import Entry, Gate, Ledger, entry_slot, refuse_bad_rollout, task_name
+from ._rollout import (
+    Entry,
+    Gate,
+    Ledger,
+    entry_slot,
+    goes_exactly_once,
+    refuse_bad_rollout,
+    task_name,
+    to_send,
+)
 from .events import JobFinished, WatchFailed, WatchTimedOut
 
 if TYPE_CHECKING:
@@ -70,6 +78,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup
 
     from ..client import BkJobClient
+    from ..config import Scope
     from ._driver import Driver
     from ._watch import Watch
     from .events import Event
@@ -173,7 +182,6 @@ def _ambiguous(exc: BaseException) -> bool:
 
 
 #: The flavors whose job list can find a job by name.
-_EXACT_FLAVORS = frozenset({ApiFlavor.APIGW_V3, ApiFlavor.ESB_JOBV3, ApiFlavor.APIGW_V4})
 
 
 class Rollout:
@@ -285,7 +293,7 @@ class Rollout:
             return False
         try:
             launch.spell(self.client.protocol, self.scope)
-            if self._exact(launch):
+            if goes_exactly_once(launch, self._flavor, self._exactly_once):
                 task_name(launch.task_name, self.key, key)
         except (errors.BkJobError, ValueError, TypeError) as exc:
             self._fail(entry, exc)
@@ -295,18 +303,6 @@ class Rollout:
         self._save(entry)
         self._poke()
         return True
-
-    def _exact(self, launch: Launch) -> bool:
-        """Whether ``launch`` goes exactly once; raise if it must and cannot."""
-        can = self._flavor in _EXACT_FLAVORS and launch.api != "execute_job_plan"
-        if self._exactly_once and not can:
-            why = (
-                "execute_job_plan takes no task name to find the job by"
-                if launch.api == "execute_job_plan"
-                else f"{self._flavor.value} has no job list to find a job by name"
-            )
-            raise errors.UnsupportedOperationError(f"no exactly-once launch here: {why}")
-        return can and self._exactly_once is not False
 
     # --- iterating ------------------------------------------------------------------------------
 
@@ -378,12 +374,8 @@ class Rollout:
 
     async def _launch(self, entry: Entry) -> None:
         """Create (and start) one key's job; requeue it on a quota refusal."""
-        launch, exact = entry.launch, False
         try:
-            exact = self._exact(launch)
-            if exact:
-                entry.name = task_name(launch.task_name, self.key, entry.key)
-                launch = launch.with_arguments(task_name=entry.name)
+            launch, exact = to_send(entry, self.key, self._flavor, self._exactly_once)
         except (errors.BkJobError, ValueError, TypeError) as exc:
             self._fail(entry, exc)
             return

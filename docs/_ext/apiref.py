@@ -199,9 +199,7 @@ class ModuleDirective(SphinxDirective):
                 *elsewhere,
                 "",
             ]
-        container = nodes.container()
-        nested_parse_with_titles(self.state, StringList(lines, source=module_name), container)
-        return container.children
+        return _parsed(self, lines, module_name)
 
 
 class DefaultsDirective(SphinxDirective):
@@ -237,9 +235,14 @@ class DefaultsDirective(SphinxDirective):
             *rows,
             "",
         ]
-        container = nodes.container()
-        nested_parse_with_titles(self.state, StringList(lines, source=path), container)
-        return container.children
+        return _parsed(self, lines, path)
+
+
+def _parsed(directive: SphinxDirective, lines: list[str], source: str) -> list[nodes.Node]:
+    """Parse reStructuredText ``lines`` (sections allowed) in ``directive``'s place."""
+    container = nodes.container()
+    nested_parse_with_titles(directive.state, StringList(lines, source=source), container)
+    return container.children
 
 
 def _arguments(value: Any) -> list[tuple[str, Any, str]]:

@@ -9,23 +9,29 @@ flushed (a test that froze, stopped or reconfigured it is undone first). Without
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from ..child import Child
 from .redis_server import ClusterNodes, RedisServer, SentinelSet, find_redis_server
 
+_D = TypeVar("_D", RedisServer, SentinelSet, ClusterNodes)
+
+
+def _running(deployment: _D) -> Iterator[_D]:
+    """Start ``deployment``, yield it, and stop it after (also when it failed to start)."""
+    try:
+        deployment.start()
+        yield deployment
+    finally:
+        deployment.stop()
+
 
 @pytest.fixture(scope="session")
 def _redis_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One ``redis-server`` for the session (starting one costs more than most tests here)."""
-    server = RedisServer(find_redis_server(), tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(RedisServer(find_redis_server(), tmp_path_factory.mktemp("redis")))
 
 
 @pytest.fixture
@@ -43,12 +49,7 @@ def redis_server(_redis_session: RedisServer) -> Iterator[RedisServer]:
 def sentinel_set(tmp_path: Any) -> Iterator[SentinelSet]:
     """Return a running Sentinel deployment (a primary, a replica, three sentinels) of its
     own: a test may fail it over."""
-    deployment = SentinelSet(find_redis_server(), tmp_path / "sentinel")
-    try:
-        deployment.start()
-        yield deployment
-    finally:
-        deployment.stop()
+    yield from _running(SentinelSet(find_redis_server(), tmp_path / "sentinel"))
 
 
 @pytest.fixture
@@ -61,33 +62,21 @@ def sentinel_set_with_passwords(tmp_path: Any) -> Iterator[SentinelSet]:
         password="primary-pw-1234",
         sentinel_password="sentinel-pw-5678",
     )
-    try:
-        deployment.start()
-        yield deployment
-    finally:
-        deployment.stop()
+    yield from _running(deployment)
 
 
 @pytest.fixture(scope="session")
 def _cluster_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterNodes]:
-    nodes = ClusterNodes(find_redis_server(), tmp_path_factory.mktemp("redis-cluster"))
-    try:
-        nodes.start()
-        yield nodes
-    finally:
-        nodes.stop()
+    yield from _running(ClusterNodes(find_redis_server(), tmp_path_factory.mktemp("redis-cluster")))
 
 
 @pytest.fixture
 def replicated_cluster(tmp_path: Any) -> Iterator[ClusterNodes]:
     """Return a Redis Cluster of its own, three primaries with a replica each: a test may kill
     a primary (``fail_over``)."""
-    nodes = ClusterNodes(find_redis_server(), tmp_path / "redis-cluster", size=6, replicas=1)
-    try:
-        nodes.start()
-        yield nodes
-    finally:
-        nodes.stop()
+    yield from _running(
+        ClusterNodes(find_redis_server(), tmp_path / "redis-cluster", size=6, replicas=1)
+    )
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ nothing; Redis gone is said without its URL. ``BKJOB_SCREENSHOTS=1`` writes the 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import pathlib
-import re
 import socket
 from collections.abc import AsyncIterator
 
@@ -19,10 +17,10 @@ import pytest
 from aiohttp import web
 
 from bkjob_async import BkJobClient, Poller
-from bkjob_async.cli import amain
 from bkjob_async.cluster import ClusterReader
 from bkjob_async.testing import BkJobSimulator
 from bkjob_async.web import dashboard_app
+from tests.cli_run import serving
 from tests.e2e.browser import chromium, launched
 
 from .test_cluster_events import a_lease, made, publish, take
@@ -170,27 +168,13 @@ async def test_the_cluster_page_in_chromium(make_cluster, tmp_path):
 
 async def test_the_command_serves_a_clusters_page_until_interrupted(make_cluster, redis_server):
     await two_workers_and_a_lagging_group(make_cluster)
-    out, err = io.StringIO(), io.StringIO()
-    interrupt = anyio.Event()
     argv = ["dashboard", "--redis", redis_server.url, "--cluster", "test", "--port", "0"]
-    status: list[int] = []
-    async with anyio.create_task_group() as tg:
-
-        async def main() -> None:
-            status.append(await amain(argv, stdout=out, stderr=err, env={}, interrupt=interrupt))
-
-        tg.start_soon(main)
-        with anyio.fail_after(20):
-            while "http://" not in err.getvalue():
-                await anyio.sleep(0.05)
-        url = re.search(r"http://127\.0\.0\.1:\d+/", err.getvalue())
-        assert url, err.getvalue()
-        assert "cluster 'test'" in err.getvalue()
+    async with serving(argv, {}) as dashboard:
+        assert "cluster 'test'" in dashboard.err.getvalue()
         async with aiohttp.ClientSession() as http:
-            code, body = await get(http, url[0] + "api/cluster")
-        interrupt.set()
+            code, body = await get(http, dashboard.url + "api/cluster")
     assert (code, [m["worker"] for m in body["members"]]) == (200, ["w0", "w1"])
-    assert status == [0]
+    assert dashboard.status == 0
 
 
 @pytest.mark.timeout(120)

@@ -32,11 +32,9 @@ import pytest
 import redis
 
 from bkjob_async.cluster import ClusterError
-from bkjob_async.testing import BkJobSimulator
 
-from ..sim_clock import sim_clock
 from .chains import consumer_view
-from .test_rollback import SCOPE, Consumer, make_jobs, until
+from .test_rollback import Consumer, on_three_workers, until
 from .workers import WorkerProc
 
 #: The runs of each fault in ``make test-slow`` (each another seed and deployment): as
@@ -105,18 +103,11 @@ async def fault_run(make_cluster, deployment, *, fault, seed: int, jobs: int = 3
     consumer = Recording(cluster, "deploys")
     procs: list[WorkerProc] = []
     try:
-        sim = BkJobSimulator(seed=seed, host_duration=(1.0, 4.0), virtual_clock=True)
-        async with sim, sim_clock(sim, speed=2.0) as clock, anyio.create_task_group() as tg:
-            ids = make_jobs(sim, jobs, seed)
-            await cluster.submit(SCOPE, ids, watch="deploys")
-            tg.start_soon(consumer.run)
-            procs = [WorkerProc(sim, deployment, f"w{i}") for i in range(3)]
-
-            async def polling():
-                return all(p.stats is not None and p.stats[1] > 0 for p in procs)
-
-            await until(polling, 30)
-            await clock.advance_by(1.5)  # hosts run, some steps end
+        async with on_three_workers(cluster, consumer, deployment, procs, seed, jobs) as (
+            sim,
+            clock,
+            ids,
+        ):
             assert sum(not sim.job(i).status.is_finished for i in ids) >= 10
             clock.running = True  # the jobs go on through the fault
             down = time.monotonic()
@@ -140,7 +131,6 @@ async def fault_run(make_cluster, deployment, *, fault, seed: int, jobs: int = 3
             await until(all_ended, 90)
             to_end = time.monotonic() - down
             await anyio.sleep(1.0)  # any late duplicate would land now
-            tg.cancel_scope.cancel()
         figures = consumer_view(consumer.events, sim, ids)
         figures["dropped"] += consumer.repeats  # (those the stream dropped before the view)
         figures["new_tokens"] = fenced_in_order(consumer.deliveries)
@@ -272,21 +262,28 @@ async def test_a_redis_cluster_failover_repeats_nothing_under_a_new_id(
     assert figures["failover_s"] > 1.0  # the slot had no primary until the replica took over
 
 
+async def _runs(make_cluster, deployment, fault, seed: int, label: str) -> None:
+    """``RUNS`` fault runs, each on a deployment of its own (``deployment(run)``, started for it
+    and stopped after) with ``fault(deployment)`` and seed ``seed + run``; print their figures."""
+    for run in range(RUNS):
+        made = deployment(run)
+        try:
+            made.start()
+            figures = await fault_run(make_cluster, made, fault=fault(made), seed=seed + run)
+        finally:
+            made.stop()
+        print(f"\n{label} {run}: {figures}")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 async def test_sentinel_failovers(make_cluster, tmp_path):
     from .redis_server import SentinelSet, find_redis_server
 
-    for run in range(RUNS):
-        deployment = SentinelSet(find_redis_server(), tmp_path / f"run{run}")
-        try:
-            deployment.start()
-            figures = await fault_run(
-                make_cluster, deployment, fault=sentinel_failover(deployment), seed=200 + run
-            )
-        finally:
-            deployment.stop()
-        print(f"\nsentinel failover {run}: {figures}")
+    def deployment(run: int) -> SentinelSet:
+        return SentinelSet(find_redis_server(), tmp_path / f"run{run}")
+
+    await _runs(make_cluster, deployment, sentinel_failover, 200, "sentinel failover")
 
 
 @pytest.mark.slow
@@ -294,18 +291,12 @@ async def test_sentinel_failovers(make_cluster, tmp_path):
 async def test_failovers_to_a_replica_that_lagged(make_cluster, tmp_path):
     from .redis_server import SentinelSet, find_redis_server
 
-    for run in range(RUNS):
-        deployment = SentinelSet(
-            find_redis_server(), tmp_path / f"run{run}", password="pw-1", sentinel_password="s-2"
-        )
-        try:
-            deployment.start()
-            figures = await fault_run(
-                make_cluster, deployment, fault=lagged_failover(deployment), seed=500 + run
-            )
-        finally:
-            deployment.stop()
-        print(f"\nfailover to a replica 2 s behind {run}: {figures}")
+    def deployment(run: int) -> SentinelSet:
+        folder = tmp_path / f"run{run}"
+        return SentinelSet(find_redis_server(), folder, password="pw-1", sentinel_password="s-2")
+
+    label = "failover to a replica 2 s behind"
+    await _runs(make_cluster, deployment, lagged_failover, 500, label)
 
 
 @pytest.mark.slow
@@ -313,16 +304,10 @@ async def test_failovers_to_a_replica_that_lagged(make_cluster, tmp_path):
 async def test_redis_cluster_failovers(make_cluster, tmp_path):
     from .redis_server import ClusterNodes, find_redis_server
 
-    for run in range(RUNS):
-        nodes = ClusterNodes(find_redis_server(), tmp_path / f"run{run}", size=6, replicas=1)
-        try:
-            nodes.start()
-            figures = await fault_run(
-                make_cluster, nodes, fault=cluster_failover(nodes), seed=600 + run
-            )
-        finally:
-            nodes.stop()
-        print(f"\nRedis Cluster failover {run}: {figures}")
+    def deployment(run: int) -> ClusterNodes:
+        return ClusterNodes(find_redis_server(), tmp_path / f"run{run}", size=6, replicas=1)
+
+    await _runs(make_cluster, deployment, cluster_failover, 600, "Redis Cluster failover")
 
 
 @pytest.mark.slow

@@ -17,8 +17,11 @@ fault once; ``make test-slow`` runs the snapshot rollback ``RUNS`` times at thre
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 import pytest
@@ -77,26 +80,48 @@ async def until(predicate, timeout: float) -> None:
             await anyio.sleep(0.05)
 
 
+@contextlib.asynccontextmanager
+async def on_three_workers(
+    cluster: Any,
+    consumer: Consumer,
+    deployment: Any,
+    procs: list[WorkerProc],
+    seed: int,
+    jobs: int,
+) -> AsyncIterator[tuple[BkJobSimulator, Any, list[int]]]:
+    """Run ``jobs`` jobs of ``seed`` on a simulator (its clock at twice real time), submitted to
+    ``cluster`` and read by ``consumer``, polled by three worker processes on ``deployment``
+    (put in ``procs``, for the caller to stop); yield the simulator, its clock and the job ids
+    once every worker polls and 1.5 s (simulated) have passed; stop the reading after."""
+    sim = BkJobSimulator(seed=seed, host_duration=(1.0, 4.0), virtual_clock=True)
+    async with sim, sim_clock(sim, speed=2.0) as clock, anyio.create_task_group() as tg:
+        ids = make_jobs(sim, jobs, seed)
+        await cluster.submit(SCOPE, ids, watch="deploys")
+        tg.start_soon(consumer.run)
+        procs += [WorkerProc(sim, deployment, f"w{i}") for i in range(3)]
+
+        async def polling():
+            return all(p.stats is not None and p.stats[1] > 0 for p in procs)
+
+        await until(polling, 30)
+        await clock.advance_by(1.5)  # hosts run, some steps end
+        yield sim, clock, ids
+        tg.cancel_scope.cancel()
+
+
 async def rollback_run(make_cluster, redis_server, *, fault: str, seed: int, ahead: float):
     """Run 60 jobs on three workers; at ``ahead`` s of simulated time past a ``SAVE``, lose
     what Redis wrote since (``fault="snapshot"``), or all of it (``"empty"``), or nothing but
     submit jobs that ended again (``"resubmit"``). Return the consumer's figures."""
     cluster = make_cluster()
     consumer = Consumer(cluster, "deploys")
-    procs = []
+    procs: list[WorkerProc] = []
     try:
-        sim = BkJobSimulator(seed=seed, host_duration=(1.0, 4.0), virtual_clock=True)
-        async with sim, sim_clock(sim, speed=2.0) as clock, anyio.create_task_group() as tg:
-            ids = make_jobs(sim, 60, seed)
-            await cluster.submit(SCOPE, ids, watch="deploys")
-            tg.start_soon(consumer.run)
-            procs = [WorkerProc(sim, redis_server, f"w{i}") for i in range(3)]
-
-            async def polling():
-                return all(p.stats is not None and p.stats[1] > 0 for p in procs)
-
-            await until(polling, 30)
-            await clock.advance_by(1.5)  # hosts run, some steps end
+        async with on_three_workers(cluster, consumer, redis_server, procs, seed, 60) as (
+            sim,
+            clock,
+            ids,
+        ):
             snapshot = redis_server.snapshot()
             await clock.advance_by(ahead)  # what Redis will lose: polled, written, read
             before = len(consumer.events)
@@ -125,7 +150,6 @@ async def rollback_run(make_cluster, redis_server, *, fault: str, seed: int, ahe
                 # Derived again, every one of them: read, or dropped by the stream as repeats.
                 assert len(consumer.events) + consumer.repeats > ended
             await anyio.sleep(1.0)  # any late duplicate would land now
-            tg.cancel_scope.cancel()
         figures = consumer_view(consumer.events, sim, ids)
         figures["dropped"] += consumer.repeats  # (those the stream dropped before the view)
     finally:

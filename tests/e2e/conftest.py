@@ -12,10 +12,11 @@ returns the status, headers, raw body and parsed JSON.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
+import anyio
 import attrs
 import pytest
 
@@ -33,6 +34,40 @@ LAG = SIM_LAG
 APP = {"bk_app_code": "sim-app", "bk_app_secret": "sim-secret", "bk_username": "alice"}
 GATEWAY, JOBV3, V2 = ApiFlavor.APIGW_V3, ApiFlavor.ESB_JOBV3, ApiFlavor.ESB_V2
 ALL_FLAVORS = (GATEWAY, JOBV3, V2)
+
+
+def ticking(sim: BkJobSimulator, tick: float) -> Callable[[], Awaitable[None]]:
+    """Return a clock that moves ``sim``'s virtual time ``tick`` s every 10 ms, forever."""
+
+    async def clock() -> None:
+        while True:
+            await anyio.sleep(0.01)
+            sim.advance(tick)
+
+    return clock
+
+
+async def read_to_end(
+    watch: AsyncIterator[Any],
+    clock: Callable[[], Awaitable[None]],
+    react: Callable[[Any], Any] | None = None,
+    *,
+    within: float = 45.0,
+) -> list[Any]:
+    """Read ``watch`` to its end while ``clock`` runs beside it; ``react`` to each event (and
+    await what it returns, when it is awaitable). A watch still open after ``within`` s fails."""
+    events: list[Any] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(clock)
+        with anyio.fail_after(within):
+            async for event in watch:
+                events.append(event)
+                if react is not None:
+                    result = react(event)
+                    if hasattr(result, "__await__"):
+                        await result
+        tg.cancel_scope.cancel()
+    return events
 
 
 def scope_params(flavor: ApiFlavor, scope: Scope = SCOPE) -> dict[str, Any]:

@@ -19,13 +19,18 @@ def _plan(sim: BkJobSimulator) -> None:
     sim.add_plan(7, [StepPlan()], name="deploy", variables=[PlanVar("pw", SECRET, type=4)])
 
 
+def _saving(sim: BkJobSimulator, flavor: str) -> tuple[dict[str, str], tuple[str, str, str]]:
+    """Add plan 7; return the CLI's environment for ``flavor`` and ``save_cron``'s three names
+    there (the plan's id, the cron's name, its expression)."""
+    _plan(sim)
+    if flavor == "esb-v2":
+        return make_env(sim.url, BKJOB_FLAVOR=flavor), ("bk_job_id", "cron_name", "cron_expression")
+    return make_env(sim.url, BKJOB_FLAVOR=flavor), ("job_plan_id", "name", "expression")
+
+
 @pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3", "esb-v2"])
 async def test_call_sends_bk_jobs_names_and_prints_the_typed_answer(sim, flavor) -> None:
-    _plan(sim)
-    env = make_env(sim.url, BKJOB_FLAVOR=flavor)
-    names = ("bk_job_id", "cron_name", "cron_expression") if flavor == "esb-v2" else (
-        "job_plan_id", "name", "expression"
-    )  # fmt: skip
+    env, names = _saving(sim, flavor)
     pairs = [f"{names[0]}=7", f"{names[1]}=nightly", f"{names[2]}=0 2 * * *"]
     saved = await run(["call", "save_cron", *pairs], env)
     assert saved.status == 0, saved.err
@@ -74,11 +79,7 @@ async def test_bad_input_is_one_line_and_status_2_before_any_request(sim, env, a
 
 @pytest.mark.parametrize("flavor", ["apigw-v3", "esb-v2"])
 async def test_crons_lists_pauses_and_resumes(sim, flavor) -> None:
-    _plan(sim)
-    env = make_env(sim.url, BKJOB_FLAVOR=flavor)
-    names = ("bk_job_id", "cron_name", "cron_expression") if flavor == "esb-v2" else (
-        "job_plan_id", "name", "expression"
-    )  # fmt: skip
+    env, names = _saving(sim, flavor)
     for name in ("nightly", "hourly"):
         made = await run(["call", "save_cron", f"{names[0]}=7", f"{names[1]}={name}",
                           f"{names[2]}=0 * * * *"], env)  # fmt: skip

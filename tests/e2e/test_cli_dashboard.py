@@ -6,18 +6,14 @@ job ids with ``--allow-operations`` and the token from ``$BKJOB_DASHBOARD_TOKEN`
 
 from __future__ import annotations
 
-import io
-import re
-
 import aiohttp
 import anyio
 import pytest
 
-from bkjob_async.cli import amain
 from bkjob_async.config import Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from ..cli_run import APP_SECRET, make_env, run
+from ..cli_run import APP_SECRET, make_env, run, serving
 
 
 @pytest.mark.parametrize(
@@ -42,36 +38,21 @@ async def test_it_serves_a_watch_of_real_jobs_until_interrupted(sim: BkJobSimula
     ids = [sim.create_job(Scope.biz(2), [StepPlan(hosts=3)], name=f"job {n}") for n in range(4)]
     token = "t" * 20
     env = make_env(sim.url, BKJOB_DASHBOARD_TOKEN=token)
-    out, err = io.StringIO(), io.StringIO()
-    interrupt = anyio.Event()
     argv = ["dashboard", *map(str, ids), "--port", "0", "--allow-operations"]
-    status: list[int] = []
-    async with anyio.create_task_group() as tg:
-
-        async def main() -> None:
-            status.append(await amain(argv, stdout=out, stderr=err, env=env, interrupt=interrupt))
-
-        tg.start_soon(main)
+    async with serving(argv, env) as dashboard, aiohttp.ClientSession() as http:
         with anyio.fail_after(20):
-            while "http://" not in err.getvalue():
-                await anyio.sleep(0.05)
-        url = re.search(r"http://127\.0\.0\.1:\d+/", err.getvalue())
-        assert url, err.getvalue()
-        async with aiohttp.ClientSession() as http:
-            with anyio.fail_after(20):
-                while True:
-                    async with http.get(url[0] + "api/overview") as answer:
-                        body = await answer.json()
-                    if body["jobs"]["running"] == 4:
-                        break
-                    await anyio.sleep(0.1)
-            async with http.get(url[0] + f"job/biz:2/{ids[0]}") as answer:
-                page = await answer.text()
-            assert 'data-operations="on"' in page
-        interrupt.set()
-    assert status == [0]
+            while True:
+                async with http.get(dashboard.url + "api/overview") as answer:
+                    body = await answer.json()
+                if body["jobs"]["running"] == 4:
+                    break
+                await anyio.sleep(0.1)
+        async with http.get(dashboard.url + f"job/biz:2/{ids[0]}") as answer:
+            page = await answer.text()
+        assert 'data-operations="on"' in page
+    assert dashboard.status == 0
     for secret in (APP_SECRET, token):
-        assert secret not in out.getvalue() + err.getvalue() + page
+        assert secret not in dashboard.out.getvalue() + dashboard.err.getvalue() + page
 
 
 def test_a_second_signal_ends_it_without_a_traceback() -> None:

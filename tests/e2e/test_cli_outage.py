@@ -8,11 +8,14 @@ that emits them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
 import re
 import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import anyio
 from rich.console import Console
@@ -38,6 +41,9 @@ from bkjob_async.config import ApiFlavor, Scope
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from ..cli_run import SCOPE, cli_command, make_env, subprocess_env
+
+if TYPE_CHECKING:
+    from .unplug import Unpluggable
 
 NOW = dt.datetime.now(dt.timezone.utc)
 TARGET = Target("http://127.0.0.1:9", ApiFlavor.APIGW_V3, Scope.biz(2))
@@ -264,6 +270,33 @@ async def test_json_lines_pair_each_stalled_with_a_resumed() -> None:
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 
 
+@contextlib.asynccontextmanager
+async def _watch_through_proxy(
+    out: io.StringIO, err: io.StringIO, *options: str
+) -> AsyncIterator[Unpluggable]:
+    """``watch`` 3 long jobs (and ``options``) through a proxy to a simulator; yield the proxy.
+
+    The watch is interrupted when the block ends.
+    """
+    from .unplug import Unpluggable
+
+    async with BkJobSimulator(seed=5, host_duration=(120.0, 200.0), host_start_delay=0.0) as sim:
+        ids = [sim.create_job(SCOPE, [StepPlan(hosts=2)]) for _ in range(3)]
+        argv = ["watch", *map(str, ids), "--interval", "0.1", "--max-interval", "0.4", *options]
+        interrupt = anyio.Event()
+        async with Unpluggable(sim.url) as proxy, anyio.create_task_group() as tg:
+
+            async def watch() -> None:
+                env = make_env(proxy.url)
+                await amain(argv, stdout=out, stderr=err, env=env, interrupt=interrupt)
+
+            tg.start_soon(watch)
+            try:
+                yield proxy
+            finally:
+                interrupt.set()
+
+
 async def _outage_watch(
     out: io.StringIO, err: io.StringIO, outages: int, *, expect: str, down: str = ""
 ) -> list[float]:
@@ -273,38 +306,25 @@ async def _outage_watch(
     expression, formatted with the URL) shows in ``out`` after it. bk-job is back once ``out``
     says it is unreachable (and shows ``down``).
     """
-    from .unplug import Unpluggable
-
     delays = []
-    async with BkJobSimulator(seed=5, host_duration=(120.0, 200.0), host_start_delay=0.0) as sim:
-        ids = [sim.create_job(SCOPE, [StepPlan(hosts=2)]) for _ in range(3)]
-        argv = ["watch", *map(str, ids), "--interval", "0.1", "--max-interval", "0.4"]
-        interrupt = anyio.Event()
-        async with Unpluggable(sim.url) as proxy, anyio.create_task_group() as tg:
-
-            async def watch() -> None:
-                env = make_env(proxy.url)
-                await amain(argv, stdout=out, stderr=err, env=env, interrupt=interrupt)
-
-            tg.start_soon(watch)
-            with anyio.move_on_after(40) as waited:
-                while "RUNNING" not in out.getvalue():
+    async with _watch_through_proxy(out, err) as proxy:
+        with anyio.move_on_after(40) as waited:
+            while "RUNNING" not in out.getvalue():
+                await anyio.sleep(0.05)
+            for _ in range(outages):
+                await proxy.unplug()
+                while out.getvalue().count("unreachable since") <= len(delays) or (
+                    down not in out.getvalue()
+                ):
                     await anyio.sleep(0.05)
-                for _ in range(outages):
-                    await proxy.unplug()
-                    while out.getvalue().count("unreachable since") <= len(delays) or (
-                        down not in out.getvalue()
-                    ):
-                        await anyio.sleep(0.05)
-                    await anyio.sleep(0.5)
-                    mark = len(out.getvalue())
-                    await proxy.plug()
-                    plugged = time.monotonic()
-                    pattern = re.compile(expect.format(url=re.escape(proxy.url)))
-                    while not pattern.search(_SGR.sub("", out.getvalue()[mark:])):
-                        await anyio.sleep(0.02)
-                    delays.append(time.monotonic() - plugged)
-            interrupt.set()
+                await anyio.sleep(0.5)
+                mark = len(out.getvalue())
+                await proxy.plug()
+                plugged = time.monotonic()
+                pattern = re.compile(expect.format(url=re.escape(proxy.url)))
+                while not pattern.search(_SGR.sub("", out.getvalue()[mark:])):
+                    await anyio.sleep(0.02)
+                delays.append(time.monotonic() - plugged)
     assert not waited.cancelled_caught, (
         f"{len(delays)} outages ended; it printed:\n{out.getvalue()}"
     )
@@ -340,33 +360,19 @@ async def test_the_live_view_through_an_outage() -> None:
 async def test_a_frozen_bk_job_is_one_outage_told_once_each_way() -> None:
     """bk-job accepts connections and answers nothing (SIGSTOP, a hung gateway) mid-watch:
     one ``polling_stalled`` line when the polls time out, one ``polling_resumed`` after."""
-    from .unplug import Unpluggable
-
     out, err = io.StringIO(), io.StringIO()
-    async with BkJobSimulator(seed=5, host_duration=(120.0, 200.0), host_start_delay=0.0) as sim:
-        ids = [sim.create_job(SCOPE, [StepPlan(hosts=2)]) for _ in range(3)]
-        argv = ["watch", *map(str, ids), "--interval", "0.1", "--max-interval", "0.4"]
-        argv += ["--timeout", "0.5"]
-        interrupt = anyio.Event()
-        async with Unpluggable(sim.url) as proxy, anyio.create_task_group() as tg:
-
-            async def watch() -> None:
-                env = make_env(proxy.url)
-                await amain(argv, stdout=out, stderr=err, env=env, interrupt=interrupt)
-
-            tg.start_soon(watch)
-            with anyio.move_on_after(30) as waited:
-                while "host_transition" not in out.getvalue():
-                    await anyio.sleep(0.05)
-                proxy.freeze()
-                while "polling_stalled" not in out.getvalue():
-                    await anyio.sleep(0.05)
-                await anyio.sleep(2.0)  # frozen on: still one line
-                proxy.thaw()
-                while "polling_resumed" not in out.getvalue():
-                    await anyio.sleep(0.05)
-                await anyio.sleep(0.5)
-            interrupt.set()
+    async with _watch_through_proxy(out, err, "--timeout", "0.5") as proxy:
+        with anyio.move_on_after(30) as waited:
+            while "host_transition" not in out.getvalue():
+                await anyio.sleep(0.05)
+            proxy.freeze()
+            while "polling_stalled" not in out.getvalue():
+                await anyio.sleep(0.05)
+            await anyio.sleep(2.0)  # frozen on: still one line
+            proxy.thaw()
+            while "polling_resumed" not in out.getvalue():
+                await anyio.sleep(0.05)
+            await anyio.sleep(0.5)
     # (a wait that ran out says what the watch printed. Beside a CPU hog the simulator may
     # answer one job only before the freeze: the other two never answered, so their timeouts
     # were their own, and the outage was never told (issue 91; the engine's rule is fixed, and

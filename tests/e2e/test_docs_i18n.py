@@ -189,6 +189,25 @@ def _pages_that_say(word: str) -> set[str]:
     return found
 
 
+async def _searched(page: Page, base: str, query: str) -> str:
+    """Open the Chinese site's search page on ``query``, wait for its search to end and return
+    its summary.
+
+    The search ends with a summary (Sphinx's "found N pages", set by its _finishSearch alone)
+    once every result is shown, each with a summary read from its page, one after another: on
+    two loaded cores (Sphinx builds beside it) that took more than a minute. (Not
+    ``Search._pulse_status === -1``: a pulse timer pending when the search stops starts the
+    dots again from -1, so it can stay >= 0 after the end: 1 load in 12.)
+    """
+    await page.goto(f"{base}/zh_CN/search.html?q={urllib.parse.quote(query)}")
+    await page.wait_for(
+        "typeof Search !== 'undefined'"
+        " && Search.status !== undefined && /\\d/.test(Search.status.innerText)",
+        timeout=240,
+    )
+    return str(await page.evaluate("Search.status.innerText"))
+
+
 @pytest.mark.parametrize("word", ["轮询", "定时任务", "作业实例"])
 async def test_a_search_on_the_chinese_site_finds_the_pages_that_use_a_word(
     base: str, word: str, tmp_path
@@ -199,18 +218,7 @@ async def test_a_search_on_the_chinese_site_finds_the_pages_that_use_a_word(
     assert expected, f"no page says {word}"
     async with launched(tmp_path / "profile") as browser:
         page = await browser.new_page()
-        await page.goto(f"{base}/zh_CN/search.html?q={urllib.parse.quote(word)}")
-        # The search ends with a summary (Sphinx's "found N pages", set by its _finishSearch
-        # alone) once every result is shown, each with a summary read from its page, one after
-        # another: on two loaded cores (Sphinx builds beside it) that took more than a minute.
-        # (Not ``Search._pulse_status === -1``: a pulse timer pending when the search stops
-        # starts the dots again from -1, so it can stay >= 0 after the end: 1 load in 12.)
-        await page.wait_for(
-            "typeof Search !== 'undefined'"
-            " && Search.status !== undefined && /\\d/.test(Search.status.innerText)",
-            timeout=240,
-        )
-        status = await page.evaluate("Search.status.innerText")
+        status = await _searched(page, base, word)
         shown = int(re.search(r"\d+", status)[0])
         await page.wait_for(
             f"document.querySelectorAll('#search-results ul.search > li').length >= {shown}"
@@ -248,13 +256,7 @@ async def test_a_chinese_query_finds_its_pages_spaced_or_not(base: str, tmp_path
     async with launched(tmp_path / "profile") as browser:
         page = await browser.new_page()
         # One search as a reader makes it, from the search page's address to its list.
-        await page.goto(f"{base}/zh_CN/search.html?q={urllib.parse.quote('失败主机')}")
-        await page.wait_for(
-            "typeof Search !== 'undefined'"
-            " && Search.status !== undefined && /\\d/.test(Search.status.innerText)",
-            timeout=240,
-        )
-        status = await page.evaluate("Search.status.innerText")
+        status = await _searched(page, base, "失败主机")
         assert int(re.search(r"\d+", status)[0]) >= len(_pages_that_say("失败主机")), status
         # The query cut as the index was: a word of the index stays whole, the rest is cut
         # into its words, a character no word covers (的) left out.

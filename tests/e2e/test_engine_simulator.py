@@ -31,6 +31,7 @@ from bkjob_async import (
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, RollingMode, StepPlan
 
 from ..scripted import describe
+from .conftest import read_to_end, ticking
 
 SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=0.005, max_interval=0.02, max_in_flight=16, poll_timeout=5.0)
@@ -68,26 +69,10 @@ async def follow(
     tick: float = 0.25,
 ) -> list:
     """Read ``watch`` to its end while the virtual clock moves ``tick`` s per 10 ms."""
-    events: list = []
-    async with anyio.create_task_group() as tg:
-
-        async def clock() -> None:
-            while True:
-                await anyio.sleep(0.01)
-                sim.advance(tick)
-
-        tg.start_soon(clock)
-        # A net for a hung watch, not a speed check: a thousand jobs take 8 s alone, and
-        # more than 20 on a machine loaded 15-fold (virtual time moves by wall-clock ticks).
-        with anyio.fail_after(45):  # (under the per-test timeout, 60 s)
-            async for event in watch:
-                events.append(event)
-                if react is not None:
-                    result = react(event)
-                    if hasattr(result, "__await__"):
-                        await result
-        tg.cancel_scope.cancel()
-    return events
+    # A net for a hung watch, not a speed check: a thousand jobs take 8 s alone, and more than
+    # 20 on a machine loaded 15-fold (virtual time moves by wall-clock ticks). 45 s is under the
+    # per-test timeout, 60 s.
+    return await read_to_end(watch, ticking(sim, tick), react, within=45)
 
 
 def statuses(events: list) -> list[tuple]:
@@ -387,26 +372,15 @@ async def lockstep(sim: BkJobSimulator, watch, react=None, tick: float = 0.25) -
     Every state the simulator passes through is then observed exactly once, so the whole
     sequence of events is deterministic.
     """
-    events: list = []
-    async with anyio.create_task_group() as tg:
 
-        async def clock() -> None:
-            while True:
-                seen = sim.request_count(api="get_job_instance_status")
-                while sim.request_count(api="get_job_instance_status") < seen + 2:
-                    await anyio.sleep(0.001)
-                sim.advance(tick)
+    async def clock() -> None:
+        while True:
+            seen = sim.request_count(api="get_job_instance_status")
+            while sim.request_count(api="get_job_instance_status") < seen + 2:
+                await anyio.sleep(0.001)
+            sim.advance(tick)
 
-        tg.start_soon(clock)
-        # A net for a hung watch, not a speed check: a thousand jobs take 8 s alone, and
-        # more than 20 on a machine loaded 15-fold (virtual time moves by wall-clock ticks).
-        with anyio.fail_after(45):  # (under the per-test timeout, 60 s)
-            async for event in watch:
-                events.append(event)
-                if react is not None:
-                    await react(event)
-        tg.cancel_scope.cancel()
-    return events
+    return await read_to_end(watch, clock, react, within=45)  # (a net for a hung watch, as above)
 
 
 def exact(events: list, first_steps: list[int]) -> list[tuple]:

@@ -253,6 +253,17 @@ async def run_plan(client: Any) -> None:
 WRITES = [operate, launch, operate_step, run_plan]
 
 
+async def _sent_once(
+    client: Any, server: RecordingServer, fake_sleep: FakeSleep, write: Any, error: type[Exception]
+) -> None:
+    """``write`` through ``client`` fails with ``error`` after one request, never resent."""
+    async with client:
+        with pytest.raises(error):
+            await write(client)
+    assert len(server.requests) == 1
+    assert fake_sleep.delays == []
+
+
 @pytest.mark.parametrize("write", WRITES)
 @pytest.mark.parametrize(
     ("program", "error"),
@@ -274,11 +285,7 @@ async def test_writes_that_may_have_arrived_are_not_retried(
 ) -> None:
     program(server)
     server.reply({"job_instance_id": 1})
-    async with make_client(retry=POLICY) as client:
-        with pytest.raises(error):
-            await write(client)
-    assert len(server.requests) == 1
-    assert fake_sleep.delays == []
+    await _sent_once(make_client(retry=POLICY), server, fake_sleep, write, error)
 
 
 @pytest.mark.parametrize("write", WRITES)
@@ -287,11 +294,8 @@ async def test_write_timeout_is_not_retried(
 ) -> None:
     server.reply_with(slow)
     timeouts = Timeouts(connect=5, read=0.2, total=None)
-    async with make_client(retry=POLICY, timeouts=timeouts) as client:
-        with pytest.raises(BkTimeoutError):
-            await write(client)
-    assert len(server.requests) == 1
-    assert fake_sleep.delays == []
+    client = make_client(retry=POLICY, timeouts=timeouts)
+    await _sent_once(client, server, fake_sleep, write, BkTimeoutError)
 
 
 @pytest.mark.parametrize("write", WRITES)
@@ -322,11 +326,7 @@ async def test_quota_refused_writes_are_not_retried(
     # A running-job quota frees when a job ends, not with time: a blind resend is refused again.
     server.reply(None, result=False, code=code)
     server.reply({"job_instance_id": 1, "job_instance_name": "x", "step_instance_id": 2})
-    async with make_client(retry=POLICY) as client:
-        with pytest.raises(QuotaExceededError):
-            await write(client)
-    assert len(server.requests) == 1
-    assert fake_sleep.delays == []
+    await _sent_once(make_client(retry=POLICY), server, fake_sleep, write, QuotaExceededError)
 
 
 @pytest.mark.parametrize("write", WRITES)

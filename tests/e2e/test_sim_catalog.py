@@ -4,7 +4,7 @@ real client against ``BkJobSimulator`` over HTTP, on every flavor bk-job serves 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from bkjob_async import (
     ConfigFile,
     GlobalVar,
     HostStatus,
+    JobLaunch,
     JobStatus,
     NotFoundError,
     ScriptVersionStatus,
@@ -51,18 +52,27 @@ def client_for(sim: BkJobSimulator, make_client: Any) -> MakeClient:
 # --- push_config_file ------------------------------------------------------------------------
 
 
+async def _push(
+    client: BkJobClient,
+    targets: Targets,
+    path: str = "/tmp",
+    files: Sequence[ConfigFile] = (ConfigFile("a", "x"),),
+    *,
+    account: str = "root",
+    task_name: str | None = None,
+) -> JobLaunch:
+    """Push ``files`` (one small file unless told) into ``path`` on ``targets`` as ``account``."""
+    return await client.push_config_file(
+        SCOPE, targets=targets, account=Account(alias=account), file_target_path=path,
+        files=files, task_name=task_name,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("flavor", ALL)
 async def test_push_config_file_runs_a_file_step_on_the_hosts(sim, client_for, flavor):
     files = [ConfigFile("app.conf", "port = 80\n"), ConfigFile("blob.bin", b"\x00\xff")]
     async with client_for(flavor) as client:
-        launched = await client.push_config_file(
-            SCOPE,
-            targets=IPS,
-            account=Account(alias="root"),
-            file_target_path="/etc/app",
-            files=files,
-            task_name="push app.conf",
-        )
+        launched = await _push(client, IPS, "/etc/app", files, task_name="push app.conf")
         sim.advance(30)
         status = await client.get_job_instance_status(SCOPE, launched.job_instance_id)
     assert launched.job_instance_name == "push app.conf"
@@ -78,26 +88,14 @@ async def test_push_config_file_runs_a_file_step_on_the_hosts(sim, client_for, f
 async def test_push_config_file_default_name_and_host_ids(sim, client_for, flavor):
     targets = IPS if flavor == "esb-v2" else Targets(host_ids=[101, 102])
     async with client_for(flavor) as client:
-        launched = await client.push_config_file(
-            SCOPE,
-            targets=targets,
-            account=Account(alias="root"),
-            file_target_path="/tmp",
-            files=[ConfigFile("a", "x")],
-        )
+        launched = await _push(client, targets)
     assert (launched.job_instance_name or "").startswith("API_PUSH_CONFIG_FILE_")
 
 
 async def test_v2_push_config_file_to_an_unknown_account_is_not_found(sim, client_for):
     async with client_for("esb-v2") as client:
         with pytest.raises(NotFoundError) as caught:
-            await client.push_config_file(
-                SCOPE,
-                targets=IPS,
-                account=Account(alias="nobody"),
-                file_target_path="/tmp",
-                files=[ConfigFile("a", "x")],
-            )
+            await _push(client, IPS, account="nobody")
     assert caught.value.code == 1244003
 
 

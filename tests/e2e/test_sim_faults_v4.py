@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from bkjob_async import (
+    ApiError,
     AuthenticationError,
     BkJobClient,
     ConflictError,
@@ -77,6 +78,11 @@ async def _raw(sim: BkJobSimulator, api: str, query: dict[str, str]) -> tuple[in
             return response.status, json.loads(await response.read())
 
 
+def _told(error: ApiError) -> tuple[int | None, str | None, int | None]:
+    """An error's HTTP status, v4 code name and bk-job code."""
+    return error.http_status, error.code_name, error.code
+
+
 def _assert_clean(text: str) -> None:
     for secret in SECRETS:
         assert secret not in text
@@ -120,11 +126,7 @@ async def test_the_backends_internal_error_is_v4s_500_and_retried(
     async with _v4(make_client) as client:
         with pytest.raises(ServerError) as failed:
             await client.get_job_instance_status(SCOPE, job)
-    assert (failed.value.http_status, failed.value.code_name, failed.value.code) == (
-        500,
-        "INTERNAL",
-        1240002,
-    )
+    assert _told(failed.value) == (500, "INTERNAL", 1240002)
 
 
 # --- 401 -----------------------------------------------------------------------------------------
@@ -214,11 +216,7 @@ async def test_404_is_missing_data_from_bk_job_and_a_missing_api_from_the_gatewa
         with pytest.raises(EndpointNotFoundError):
             await client.get_job_instance_status(SCOPE, _job(sim))
     assert not isinstance(missing.value, EndpointNotFoundError)
-    assert (missing.value.http_status, missing.value.code_name, missing.value.code) == (
-        404,
-        "NOT_FOUND",
-        1244006,
-    )
+    assert _told(missing.value) == (404, "NOT_FOUND", 1244006)
     assert sim.request_count(STATUS, V4) == 2
 
 
@@ -233,11 +231,7 @@ async def test_409_a_plan_name_taken_and_injected_conflicts(
         await client.create_job_plan(SCOPE, 100011, "mine")
         with pytest.raises(ConflictError) as taken:
             await client.create_job_plan(SCOPE, 100011, " mine ")
-        assert (taken.value.http_status, taken.value.code_name, taken.value.code) == (
-            409,
-            "ALREADY_EXISTS",
-            1243042,
-        )
+        assert _told(taken.value) == (409, "ALREADY_EXISTS", 1243042)
         sim.inject(Fault.business_error(1243002, "Script name exists"), flavor=V4)
         sim.inject(Fault.http_status(409), flavor=V4)
         for _ in range(2):
@@ -282,11 +276,7 @@ async def test_429_of_the_gateways_limit_and_of_bk_jobs_quota(
         sim.inject(Fault.business_error(1244032, "Too many running jobs"), flavor=V4)
         with pytest.raises(RateLimitedError) as quota:
             await client.get_job_instance_status(SCOPE, job)
-    assert (quota.value.http_status, quota.value.code_name, quota.value.code) == (
-        429,
-        "RESOURCE_EXHAUSTED",
-        1244032,
-    )
+    assert _told(quota.value) == (429, "RESOURCE_EXHAUSTED", 1244032)
     assert isinstance(quota.value, QuotaExceededError)
     assert quota.value.quota == "scope"
     assert not isinstance(limited.value, QuotaExceededError)

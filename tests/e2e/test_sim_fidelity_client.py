@@ -326,29 +326,32 @@ async def test_a_rate_limit_is_waited_out_on_every_flavor(sim, make_client, flav
 # -- point 12: validations, confirm users, logs -----------------------------------------------
 
 
+async def _transfer_refused(
+    client: BkJobClient, match: str, path: str, callback_url: str | None = None
+) -> None:
+    """A transfer from and to 10.0.0.1 into ``path`` is refused by a ``ValueError`` that says
+    ``match``."""
+    targets = Targets(ips=["10.0.0.1"])
+    sources = [FileSource(["/a"], server=targets)]
+    with pytest.raises(ValueError, match=match):
+        await client.fast_transfer_file(
+            SCOPE, targets=targets, account=ROOT, file_target_path=path, file_sources=sources,
+            callback_url=callback_url,
+        )  # fmt: skip
+
+
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_a_callback_with_user_info_is_refused_before_sending(sim, make_client, flavor):
-    targets = Targets(ips=["10.0.0.1"])
     async with make_client(flavor=flavor) as client:
-        with pytest.raises(ValueError, match="no user info"):
-            await client.fast_transfer_file(
-                SCOPE, targets=targets, account=ROOT, file_target_path="/tmp/",
-                file_sources=[FileSource(["/a"], server=targets)],
-                callback_url="https://u:p@cb.example.com/",
-            )  # fmt: skip
+        await _transfer_refused(client, "no user info", "/tmp/", "https://u:p@cb.example.com/")
     assert sim.request_count() == 0  # the simulator refuses it too (test_sim_fidelity_wire)
     assert sim.job_ids() == []
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_a_relative_path_is_refused_before_it_is_sent(sim, make_client, flavor):
-    targets = Targets(ips=["10.0.0.1"])
     async with make_client(flavor=flavor) as client:
-        with pytest.raises(ValueError, match="file_target_path must be an absolute path"):
-            await client.fast_transfer_file(
-                SCOPE, targets=targets, account=ROOT, file_target_path="tmp/",
-                file_sources=[FileSource(["/a"], server=targets)],
-            )  # fmt: skip
+        await _transfer_refused(client, "file_target_path must be an absolute path", "tmp/")
         # (bk-job's own refusal names the field too: 1241007 file_target_path)
         params = {**SCOPE.params(client.flavor), "file_target_path": "tmp/"}
         with pytest.raises(InvalidRequestError, match=r"file_target_path") as caught:

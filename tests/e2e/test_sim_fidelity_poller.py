@@ -22,7 +22,7 @@ from bkjob_async import (
 from bkjob_async.models.enums import HostStatus, JobStatus, StepType
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from .conftest import ALL_FLAVORS, GATEWAY, SCOPE, V2
+from .conftest import ALL_FLAVORS, GATEWAY, SCOPE, V2, read_to_end, ticking
 
 pytestmark = pytest.mark.sim(virtual_clock=True, seed=3, host_duration=1.0, host_start_delay=0.0)
 POLICY = PollPolicy(interval=0.005, max_interval=0.02, group_threshold=3, max_in_flight=4)
@@ -30,20 +30,7 @@ POLICY = PollPolicy(interval=0.005, max_interval=0.02, group_threshold=3, max_in
 
 async def follow(sim: BkJobSimulator, watch, *, tick: float = 0.1) -> list:
     """Read ``watch`` to its end while the virtual clock moves ``tick`` s every 10 ms."""
-    events: list = []
-    async with anyio.create_task_group() as tg:
-
-        async def clock() -> None:
-            while True:
-                await anyio.sleep(0.01)
-                sim.advance(tick)
-
-        tg.start_soon(clock)
-        with anyio.fail_after(20):
-            async for event in watch:
-                events.append(event)
-        tg.cancel_scope.cancel()
-    return events
+    return await read_to_end(watch, ticking(sim, tick), within=20)
 
 
 @pytest.mark.parametrize("flavor", ALL_FLAVORS)

@@ -209,6 +209,12 @@ async def test_ignore_error_on_an_abnormal_step_leaves_the_job_running_like_bk_j
     assert job.steps[0].status is JobStatus.ABNORMAL_STATE
 
 
+def _job_and_first_step(sim: BkJobSimulator, job_id: int) -> tuple[JobStatus, JobStatus]:
+    """A simulated job's status and its first step's."""
+    job = sim.job(job_id)
+    return job.status, job.steps[0].status
+
+
 async def test_confirm_continue_terminate_and_restart(sim, wire):
     job_id, step_id = await make(sim, wire, "confirming")
     (await wire.operate(GATEWAY, job_id, step_id, 9)).ok()
@@ -226,13 +232,10 @@ async def test_confirm_continue_terminate_and_restart(sim, wire):
     job = sim.job(job_id)
     assert (job.status, job.steps[0].status) == (JobStatus.WAITING_USER,) * 2
     (await wire.operate(GATEWAY, job_id, step_id, 6)).ok()
-    job = sim.job(job_id)
-    assert (job.status, job.steps[0].status) == (JobStatus.RUNNING, JobStatus.WAITING_USER)
+    assert _job_and_first_step(sim, job_id) == (JobStatus.RUNNING, JobStatus.WAITING_USER)
     sim.advance(LAG)
-    job = sim.job(job_id)
-    assert job.steps[0].status is JobStatus.SUCCESS
-    assert job.status is JobStatus.RUNNING
-    assert job.steps[1].status is JobStatus.RUNNING
+    assert _job_and_first_step(sim, job_id) == (JobStatus.RUNNING, JobStatus.SUCCESS)
+    assert sim.job(job_id).steps[1].status is JobStatus.RUNNING
 
 
 async def test_only_listed_confirmers_may_confirm_when_roles_are_set(sim, wire):
@@ -274,12 +277,9 @@ async def test_terminate_a_job_waiting_for_confirmation(sim, wire):
 async def test_next_step_after_a_terminate_skips_the_stopped_step(sim, wire):
     job_id, step_id = await make(sim, wire, "stopped")
     (await wire.operate(GATEWAY, job_id, step_id, 11)).ok()
-    job = sim.job(job_id)
-    assert (job.status, job.steps[0].status) == (JobStatus.RUNNING, JobStatus.STOP_SUCCESS)
+    assert _job_and_first_step(sim, job_id) == (JobStatus.RUNNING, JobStatus.STOP_SUCCESS)
     sim.advance(LAG)
-    job = sim.job(job_id)
-    assert job.steps[0].status is JobStatus.SKIPPED
-    assert job.status is JobStatus.RUNNING
+    assert _job_and_first_step(sim, job_id) == (JobStatus.RUNNING, JobStatus.SKIPPED)
     sim.advance(10)
     assert sim.job(job_id).status is JobStatus.SUCCESS
 

@@ -17,13 +17,23 @@ from .conftest import GATEWAY, JOBV3, SCOPE
 
 H = HostStatus
 SCRIPT = base64.b64encode(b"echo hello").decode()
-STAGGER_BY_ONE = {
-    "expression": "1",
-    "execution_mode": 2,
-    "batch_start_wait_fixed_ms": 0,
-    "batch_start_wait_random_min_ms": 0,
-    "batch_start_wait_random_max_ms": 0,
-}
+
+
+def staggered(
+    expression: str, fixed_ms: int, random_ms: tuple[int, int] = (0, 0)
+) -> dict[str, Any]:
+    """A staggered rolling config (execution mode 2): batches by ``expression``, each started
+    ``fixed_ms`` plus a random wait within ``random_ms`` after the one before."""
+    return {
+        "expression": expression,
+        "execution_mode": 2,
+        "batch_start_wait_fixed_ms": fixed_ms,
+        "batch_start_wait_random_min_ms": random_ms[0],
+        "batch_start_wait_random_max_ms": random_ms[1],
+    }
+
+
+STAGGER_BY_ONE = staggered("1", 0)
 
 
 def script(hosts: int, rolling: dict[str, Any]) -> dict[str, Any]:
@@ -63,14 +73,7 @@ async def test_an_expression_is_cut_into_batches_as_bk_job_cuts_it(sim, wire, fl
 
 @pytest.mark.sim(virtual_clock=True, host_duration=5.0, host_start_delay=0.0, seed=3)
 async def test_a_staggered_step_starts_each_batch_a_wait_after_the_last_without_pausing(sim, wire):
-    config = {
-        "expression": "2",
-        "execution_mode": 2,
-        "batch_start_wait_fixed_ms": 1000,
-        "batch_start_wait_random_min_ms": 0,
-        "batch_start_wait_random_max_ms": 0,
-    }
-    data = await wire.data(GATEWAY, "fast_execute_script", script(6, config))
+    data = await wire.data(GATEWAY, "fast_execute_script", script(6, staggered("2", 1000)))
     seen = []
     for _ in range(9):
         step = sim.job(data["job_instance_id"]).steps[0]
@@ -92,13 +95,7 @@ async def test_a_staggered_step_starts_each_batch_a_wait_after_the_last_without_
 
 @pytest.mark.sim(virtual_clock=True, host_duration=1.0, host_start_delay=0.0, seed=3)
 async def test_a_staggered_random_wait_stays_within_its_bounds(sim, wire):
-    config = {
-        "expression": "1",
-        "execution_mode": 2,
-        "batch_start_wait_fixed_ms": 1000,
-        "batch_start_wait_random_min_ms": 200,
-        "batch_start_wait_random_max_ms": 700,
-    }
+    config = staggered("1", 1000, (200, 700))
     data = await wire.data(GATEWAY, "fast_execute_script", script(5, config))
     sim.advance(30)
     hosts = sim.job(data["job_instance_id"]).steps[0].hosts or ()
@@ -121,19 +118,7 @@ async def test_a_staggered_random_wait_stays_within_its_bounds(sim, wire):
             },
             1244035,
         ),
-        (
-            script(
-                3,
-                {
-                    "expression": "5",
-                    "execution_mode": 2,
-                    "batch_start_wait_fixed_ms": 0,
-                    "batch_start_wait_random_min_ms": 9,
-                    "batch_start_wait_random_max_ms": 8,
-                },
-            ),
-            1241012,
-        ),
+        (script(3, staggered("5", 0, (9, 8))), 1241012),  # a random wait's bounds reversed
         (script(3, {"expression": "5", "execution_mode": 2}), 1240003),
         (script(3, {"expression": "0%"}), 1240003),
     ],

@@ -429,27 +429,13 @@ async def test_configured_apps_must_match():
     sim = BkJobSimulator(virtual_clock=True, apps={"good": "secret"})
     async with sim, __import__("aiohttp").ClientSession() as session:
         wire = Wire(sim, session)
+        wrong_secret = {"bk_app_code": "good", "bk_app_secret": "nope", "bk_username": "u"}
+        unknown_app = {"bk_app_code": "evil", "bk_app_secret": "x", "bk_username": "u"}
         for auth, flavor, text in [
-            (
-                {"bk_app_code": "good", "bk_app_secret": "nope", "bk_username": "u"},
-                GATEWAY,
-                "incorrect",
-            ),
-            (
-                {"bk_app_code": "evil", "bk_app_secret": "x", "bk_username": "u"},
-                GATEWAY,
-                "app not found",
-            ),
-            (
-                {"bk_app_code": "good", "bk_app_secret": "nope", "bk_username": "u"},
-                JOBV3,
-                "verification failed",
-            ),
-            (
-                {"bk_app_code": "evil", "bk_app_secret": "x", "bk_username": "u"},
-                V2,
-                "Invalid APP Code",
-            ),
+            (wrong_secret, GATEWAY, "incorrect"),
+            (unknown_app, GATEWAY, "app not found"),
+            (wrong_secret, JOBV3, "verification failed"),
+            (unknown_app, V2, "Invalid APP Code"),
         ]:
             reply = await wire.call(
                 flavor, "get_job_instance_status", {"job_instance_id": 1}, auth=auth

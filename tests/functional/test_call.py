@@ -30,6 +30,7 @@ from bkjob_async.testing import (
     StepPlan,
     json_response,
 )
+from tests.conftest import local_client
 
 pytestmark = pytest.mark.anyio
 
@@ -42,16 +43,8 @@ async def _no_sleep(_: float) -> None:
 
 
 def _client(handler: Any, flavor: ApiFlavor = ApiFlavor.APIGW_V3, **kwargs: Any) -> BkJobClient:
-    return BkJobClient(
-        "http://bkjob.test",
-        app_code="a",
-        app_secret="s3cret-s3cret",
-        username="admin",
-        flavor=flavor,
-        transport=MockTransport(handler),
-        sleep=_no_sleep,
-        **kwargs,
-    )
+    transport = MockTransport(handler)
+    return local_client(transport, "http://bkjob.test", flavor=flavor, sleep=_no_sleep, **kwargs)
 
 
 def _sent(request: Request) -> dict[str, Any]:
@@ -66,14 +59,7 @@ async def test_a_known_api_answers_what_its_typed_method_answers(flavor: ApiFlav
         sim.add_plan(11, [StepPlan(hosts=1)], name="p")
         job = sim.create_job(SCOPE, [StepPlan(hosts=2)])
         sim.advance(60)
-        async with BkJobClient(
-            "http://bkjob.test",
-            app_code="a",
-            app_secret="s",
-            username="u",
-            flavor=flavor,
-            transport=sim.transport(),
-        ) as client:
+        async with local_client(sim.transport(), flavor=flavor) as client:
             params = {**SCOPE.params(flavor), "job_instance_id": job}
             if flavor is ApiFlavor.APIGW_V4:  # bk-job's v4 name (its /api/v4/ API)
                 params["return_execute_object_result"] = True

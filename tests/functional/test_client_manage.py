@@ -41,12 +41,15 @@ from bkjob_async import (
     UploadUrls,
 )
 from bkjob_async.testing import BkJobSimulator, MockTransport, StepPlan, json_response
+from tests.conftest import local_client
 
 SCOPE = Scope.biz(2)
 GATEWAY, JOBV3, V2 = "apigw-v3", "esb-jobv3", "esb-v2"
 ALL = [GATEWAY, JOBV3, V2]
 V3 = [GATEWAY, JOBV3]
 SECRET = "Pa55-w0rd-secret"
+CREDENTIAL = "06644309e10e4068b3c7b32799668210"
+REPO_URL = "https://bkrepo.example.com"
 
 
 class Recorder:
@@ -84,14 +87,8 @@ async def clients(recorder: Recorder):
     made: list[BkJobClient] = []
 
     def make(flavor: str) -> BkJobClient:
-        client = BkJobClient(
-            "http://bkjob.test",
-            app_code="my-app",
-            app_secret="my-app-secret-0123456789",
-            username="alice",
-            flavor=flavor,
-            transport=MockTransport(recorder),
-        )
+        transport = MockTransport(recorder)
+        client = local_client(transport, "http://bkjob.test", username="alice", flavor=flavor)
         made.append(client)
         return client
 
@@ -129,11 +126,7 @@ async def unsupported(recorder: Recorder, call: Any) -> None:
 async def test_file_sources_are_created_updated_and_read(clients, recorder, flavor):
     client = clients(flavor)
     made = await client.create_file_source(
-        SCOPE,
-        code="sops_repo",
-        alias="SOPS repo",
-        credential_id="06644309e10e4068b3c7b32799668210",
-        base_url="https://bkrepo.example.com",
+        SCOPE, code="sops_repo", alias="SOPS repo", credential_id=CREDENTIAL, base_url=REPO_URL
     )
     assert made == 1
     expected = scoped(
@@ -141,16 +134,16 @@ async def test_file_sources_are_created_updated_and_read(clients, recorder, flav
         code="sops_repo",
         alias="SOPS repo",
         type="BLUEKING_ARTIFACTORY",
-        access_params={"base_url": "https://bkrepo.example.com"},
-        credential_id="06644309e10e4068b3c7b32799668210",
+        access_params={"base_url": REPO_URL},
+        credential_id=CREDENTIAL,
     )
     assert recorder.last() == ("POST", path(flavor, "create_file_source"), expected)
     updated = await client.update_file_source(
         SCOPE,
         code="sops_repo",
         alias="renamed",
-        credential_id="06644309e10e4068b3c7b32799668210",
-        base_url="https://bkrepo.example.com",
+        credential_id=CREDENTIAL,
+        base_url=REPO_URL,
         file_prefix="${UUID}",
     )
     assert updated == 1

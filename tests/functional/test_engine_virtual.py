@@ -147,12 +147,7 @@ def test_a_ten_minute_outage_ends_no_watch_and_costs_few_requests() -> None:
 
     async def main() -> None:
         policy = PollPolicy(interval=1.0, max_interval=15.0, max_in_flight=32)
-        async with (
-            server.client() as client,
-            Poller(client, policy=policy) as poller,
-            anyio.create_task_group() as tg,
-        ):
-            tg.start_soon(server.outage, 30.0, 630.0)
+        async with server.outage_beside(30.0, 630.0, policy=policy) as poller:
             with anyio.fail_after(2000):
                 async for event in poller.watch_jobs(SCOPE, jobs):
                     events.append((now(), event))
@@ -249,12 +244,7 @@ def test_a_watch_made_during_an_outage_hears_of_it() -> None:
 
     async def main() -> None:
         policy = PollPolicy(interval=1.0, max_interval=5.0, max_in_flight=4)
-        async with (
-            server.client() as client,
-            Poller(client, policy=policy) as poller,
-            anyio.create_task_group() as tg,
-        ):
-            tg.start_soon(server.outage, 10.0, 60.0)
+        async with server.outage_beside(10.0, 60.0, policy=policy) as poller:
             first = poller.watch_jobs(SCOPE, [one])
             await anyio.sleep(30)  # bk-job has been down for 20 s
             assert poller.statistics().stalled
@@ -285,12 +275,7 @@ def test_answers_that_end_jobs_let_the_rate_grow_again() -> None:
 
     async def main() -> None:
         policy = PollPolicy(interval=0.05, max_interval=0.1, max_in_flight=8)
-        async with (
-            server.client() as client,
-            Poller(client, policy=policy) as poller,
-            anyio.create_task_group() as tg,
-        ):
-            tg.start_soon(server.outage, 0.0, 1.0, Fault.rate_limited())
+        async with server.outage_beside(0.0, 1.0, Fault.rate_limited(), policy=policy) as poller:
             with anyio.fail_after(60):
                 async for event in poller.watch_jobs(SCOPE, jobs):
                     if isinstance(event, JobFinished):
@@ -417,12 +402,7 @@ def test_the_first_answer_after_an_outage_resumes_every_watch_at_once() -> None:
 
     async def main() -> None:
         policy = PollPolicy(interval=5.0, max_interval=15.0)
-        async with (
-            server.client() as client,
-            Poller(client, policy=policy) as poller,
-            anyio.create_task_group() as tg,
-        ):
-            tg.start_soon(server.outage, 10.0, 60.0)
+        async with server.outage_beside(10.0, 60.0, policy=policy) as poller:
             with anyio.move_on_after(120):
                 async for event in poller.watch_jobs(SCOPE, jobs, events=[PollingResumed]):
                     events.append((now(), event))

@@ -7,9 +7,10 @@ import asyncio
 
 import anyio
 
-from bkjob_async import BkJobClient, JobTransition, Poller, PollPolicy, Scope
+from bkjob_async import JobTransition, Poller, PollPolicy, Scope
 from bkjob_async._protocol import Request, Response
 from bkjob_async.testing import MockTransport, run_virtual
+from tests.conftest import local_client
 
 from ..scripted import ScriptedServer, job_body
 
@@ -30,13 +31,7 @@ def test_a_lone_changed_answer_is_folded_while_the_workers_stay_busy() -> None:
             await asyncio.sleep(0.05)  # (virtual time) every answer takes 50 ms
             return await server(request)
 
-        client = BkJobClient(
-            "http://bkjob.invalid",
-            app_code="app",
-            app_secret="s3cret-held",
-            username="u",
-            transport=MockTransport(slow),
-        )
+        client = local_client(MockTransport(slow))
         # 96 jobs every 0.1 s ask 960 polls a second; 32 workers at 50 ms a poll serve 640:
         # every worker is always busy, nearly all of their polls unchanged.
         policy = PollPolicy(interval=0.1, max_interval=0.1, growth=1.0, latency=None)

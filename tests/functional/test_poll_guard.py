@@ -52,11 +52,7 @@ def test_a_correct_schedule_is_never_refused() -> None:
     server = VirtualBkJob({1: 3.0, 2: 1e9, 3: 12.0})
 
     async def main() -> int:
-        async with (
-            Poller(server.client(), policy=POLICY) as poller,
-            anyio.create_task_group() as tg,
-        ):
-            tg.start_soon(server.outage, 5.0, 9.0)
+        async with server.outage_beside(5.0, 9.0, policy=POLICY) as poller:
             with anyio.move_on_after(30.0):
                 async for _ in poller.watch_jobs(SCOPE, list(server.ids.values())):
                     pass
@@ -90,11 +86,7 @@ def test_throttled_polls_wait_the_gap_too() -> None:
     server = VirtualBkJob({1: 5.0, 2: 5.0})
 
     async def main() -> tuple[int, bool]:
-        async with (
-            Poller(server.client(), policy=POLICY) as poller,
-            anyio.create_task_group() as tg,
-        ):
-            tg.start_soon(server.outage, 0.0, 3.0, Fault.rate_limited())
+        async with server.outage_beside(0.0, 3.0, Fault.rate_limited(), policy=POLICY) as poller:
             ended = 0
             with anyio.fail_after(60):
                 async for event in poller.watch_jobs(SCOPE, list(server.ids.values())):

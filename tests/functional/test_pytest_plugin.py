@@ -58,10 +58,13 @@ def test_the_entry_point_gives_the_fixtures_and_the_marker(pytester: pytest.Pyte
     assert "@pytest.mark.bkjob(jobs=0, hosts=2, faults=()" in markers
 
 
-BACKENDS = """
+#: The head of a test module run on every anyio backend there is (trio when installed).
+ON_EVERY_BACKEND = f"""
     import pytest
 
-    @pytest.fixture(params=["asyncio", "trio"] if {trio} else ["asyncio"])
+    pytestmark = pytest.mark.anyio
+
+    @pytest.fixture(params=["asyncio", "trio"] if {HAS_TRIO} else ["asyncio"])
     def anyio_backend(request):
         return request.param
 """
@@ -70,12 +73,10 @@ BACKENDS = """
 def test_jobs_hosts_and_faults_from_the_marker_in_memory(pytester: pytest.Pytester) -> None:
     result = _run(
         pytester,
-        BACKENDS.format(trio=HAS_TRIO)
+        ON_EVERY_BACKEND
         + """
     from bkjob_async import ApiError, RetryPolicy
     from bkjob_async.testing import Fault
-
-    pytestmark = pytest.mark.anyio
 
     @pytest.mark.bkjob(jobs=3, hosts=4)
     async def test_three_jobs(bkjob_simulator, bkjob_client, bkjob_scope, anyio_backend):
@@ -114,10 +115,8 @@ def test_jobs_hosts_and_faults_from_the_marker_in_memory(pytester: pytest.Pytest
 def test_bkjob_server_is_http_on_loopback_and_skips_on_trio(pytester: pytest.Pytester) -> None:
     result = _run(
         pytester,
-        BACKENDS.format(trio=HAS_TRIO)
+        ON_EVERY_BACKEND
         + """
-    pytestmark = pytest.mark.anyio
-
     @pytest.mark.bkjob(jobs=2, hosts=1)
     async def test_over_http(bkjob_server, bkjob_client, bkjob_scope):
         assert bkjob_server.url.startswith("http://127.0.0.1:")

@@ -9,8 +9,6 @@ can be set once per process): the package asks for it on every call, as it does 
 from __future__ import annotations
 
 import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +36,7 @@ from bkjob_async import (
     _tracing,
 )
 from bkjob_async.testing import BkJobSimulator, Fault, MockTransport, PlanVar, StepPlan
+from tests.child import run_python
 
 SCOPE = Scope.biz(2)
 APP_SECRET = "app-Secret-8c1f0e2d"
@@ -245,13 +244,7 @@ async def test_no_secret_in_any_span(spans: InMemorySpanExporter, flavor: str) -
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_python(code, timeout=120)
 
 
 def test_no_provider_set_means_no_tracer() -> None:

@@ -9,9 +9,10 @@ import gc
 
 import anyio
 
-from bkjob_async import BkJobClient, JobTransition, Poller, PollPolicy, Scope
+from bkjob_async import JobTransition, Poller, PollPolicy, Scope
 from bkjob_async.polling._jobs import KEPT_REQUESTS
 from bkjob_async.testing import MockTransport, run_virtual
+from tests.conftest import local_client
 
 from ..scripted import ScriptedServer, job_body
 
@@ -40,13 +41,7 @@ def test_a_watched_job_holds_few_objects_the_collector_tracks() -> None:
         server = ScriptedServer()
         for job_id in range(1, JOBS + 1):
             server.script(job_id, job_body(job_id, 2, [(10, 2, 0, [3, 2, 1])]))
-        client = BkJobClient(
-            "http://bkjob.invalid",
-            app_code="app",
-            app_secret="s3cret-census",
-            username="u",
-            transport=MockTransport(server),
-        )
+        client = local_client(MockTransport(server))
         policy = PollPolicy(interval=1.0, max_interval=1.0, growth=1.0, latency=None)
         async with client, Poller(client, policy=policy) as poller:
             gc.collect()

@@ -13,7 +13,6 @@ from bkjob_async import (
     HostStatus,
     HostTransition,
     JobFinished,
-    JobInstance,
     JobInstanceStatus,
     JobStatus,
     JobTransition,
@@ -32,6 +31,7 @@ from bkjob_async.cli._format import (
     percentile,
     to_json,
 )
+from tests.made import one_step
 
 T0 = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
 HOST = Host(bk_host_id=1001, ip="10.0.0.1", bk_cloud_id=0)
@@ -45,9 +45,7 @@ def host_event(job: int, status: HostStatus, previous: HostStatus | None, *, hos
 
 
 def snapshot(job: int, status: JobStatus, hosts: list[HostStatus]) -> JobInstanceStatus:
-    rows = tuple(HostResult(Host(bk_host_id=1000 + i), s) for i, s in enumerate(hosts))
-    step = StepInstance(20, status, execute_count=0, hosts=rows)
-    return JobInstanceStatus(status.is_finished, JobInstance(job, status), (step,))
+    return one_step(job, status, hosts)
 
 
 def test_host_transition_has_every_field() -> None:

@@ -20,19 +20,17 @@ from bkjob_async import (
     HostStatus,
     HostTransition,
     JobFinished,
-    JobInstance,
-    JobInstanceStatus,
     JobStatus,
     JobTransition,
     PollerStatistics,
     PollingResumed,
     PollingStalled,
-    StepInstance,
     StepTransition,
     WatchTimedOut,
 )
 from bkjob_async.cli._format import Tally
 from bkjob_async.cli._live import LiveView, print_status
+from tests.made import one_step
 
 T0 = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
 URL = "https://bkapi.example.com/api/bk-job/prod (biz:2, apigw-v3)"
@@ -65,8 +63,7 @@ def busy_tally(jobs: int = 20) -> Tally:
             tally.feed(
                 HostTransition(job, T0, step, 0, host, HostStatus.RUNNING, HostStatus.SUCCESS, done)
             )
-    step = StepInstance(20001, JobStatus.FAIL, execute_count=0, hosts=())
-    final = JobInstanceStatus(True, JobInstance(10001, JobStatus.FAIL), (step,))
+    final = one_step(10001, JobStatus.FAIL, (), step=20001)
     tally.feed(JobFinished(10001, T0, JobStatus.FAIL, final))
     tally.feed(JobFinished(10002, T0, JobStatus.SUCCESS, final))
     for job in (10003, 10004):
@@ -155,8 +152,7 @@ def test_status_never_cuts_the_status_name_at_80_columns() -> None:
         ),
         HostResult(host, HostStatus.SUCCESS, exit_code=0, total_time=dt.timedelta(seconds=1)),
     )
-    step = StepInstance(20001, JobStatus.FAIL, execute_count=0, hosts=rows, name="deploy")
-    status = JobInstanceStatus(True, JobInstance(10001, JobStatus.FAIL, name="n"), (step,))
+    status = one_step(10001, JobStatus.FAIL, rows, step=20001, step_name="deploy", job_name="n")
     console = Console(file=io.StringIO(), width=80, color_system=None)
     print_status(console, status)
     out = console.file.getvalue()

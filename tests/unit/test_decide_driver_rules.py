@@ -146,15 +146,15 @@ ALL = Sub(None)
 HOSTS = Sub(frozenset({HostTransition, JobFinished}))
 
 
+def _flags(change: Any) -> tuple[bool, bool, bool, bool]:
+    """A membership change's job on the list, parked, its hosts followed, the list following it."""
+    return change.job.census, change.job.parks, change.hosts, change.follow
+
+
 def test_the_list_follows_a_job_whose_watches_wait_for_its_end_only() -> None:
     change = cover(POLICY, JOB, [END_ONLY], 10.0, 0.0)
     assert change is not None
-    assert (change.job.census, change.job.parks, change.hosts, change.follow) == (
-        True,
-        False,
-        False,
-        True,
-    )
+    assert _flags(change) == (True, False, False, True)
     assert change.poll_at is None
     # the same watches again: nothing changes
     assert cover(POLICY, change.job, [END_ONLY], 11.0, 0.0) is None
@@ -164,12 +164,7 @@ def test_a_watch_that_needs_transitions_takes_the_job_off_the_list() -> None:
     listed = JOB._replace(census=True)
     change = cover(POLICY, listed, [END_ONLY, HOSTS], 10.0, 9.0)
     assert change is not None
-    assert (change.job.census, change.job.parks, change.hosts, change.follow) == (
-        False,
-        True,
-        True,
-        False,
-    )
+    assert _flags(change) == (False, True, True, False)
     assert change.poll_at == joined_at(POLICY, 7, 10.0, 9.0, None)
     # a step's watch is no wait for the end either; no watch at all: nothing follows it
     assert cover(POLICY, listed, [Sub(END_ONLY.kinds, 3)], 10.0, 9.0) is not None

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from ..docs_ext import EXT, extensions_importable
+from ..docs_ext import extensions_importable, one_page_site
 
 CODE = """\
 import os  # noqa: F401
@@ -80,15 +80,8 @@ msgstr "一，如示例所说"
 def test_a_chinese_build_comments_the_same_code_in_chinese(tmp_path) -> None:
     pytest.importorskip("myst_parser")
     src = tmp_path / "src"
-    (src / "locale" / "zh_CN" / "LC_MESSAGES").mkdir(parents=True)
-    (src / "conf.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(EXT)!r})\n"
-        "extensions = ['myst_parser', 'codecomments', 'untranslated']\n"
-        "locale_dirs = ['locale/']\ngettext_compact = False\n",
-        encoding="utf-8",
-    )
-    (src / "index.md").write_text(PAGE, encoding="utf-8")
-    (src / "locale" / "zh_CN" / "LC_MESSAGES" / "index.po").write_text(CATALOG, encoding="utf-8")
+    catalogs = one_page_site(src, PAGE, ["codecomments", "untranslated"])
+    (catalogs / "index.po").write_text(CATALOG, encoding="utf-8")
     argv = [sys.executable, "-m", "sphinx", "-q", "-E"]
     gettext = subprocess.run(
         [*argv, "-b", "gettext", str(src), str(tmp_path / "pot")],

@@ -15,13 +15,20 @@ from typing import Any
 
 import pytest
 
-from ..docs_ext import DOCS, EXT, extensions_importable
+from ..docs_ext import DOCS, extensions_importable, one_page_site
 
 
 @pytest.fixture(scope="module")
 def ext():
     with extensions_importable():
         yield importlib.import_module("catalogs"), importlib.import_module("languages")
+
+
+def _counted(catalogs: Any, folder: pathlib.Path, text: str) -> Any:
+    """The counts of a page's catalog whose text is ``text``, written in ``folder``."""
+    po = folder / "page.po"
+    po.write_text(text, encoding="utf-8")
+    return catalogs.count(po)
 
 
 PO = """\
@@ -51,11 +58,10 @@ msgstr ""
 
 def test_the_counter_tells_translated_fuzzy_and_untranslated_apart(ext, tmp_path) -> None:
     catalogs, _ = ext
-    po = tmp_path / "page.po"
-    po.write_text(PO, encoding="utf-8")
+    counts = _counted(catalogs, tmp_path, PO)
     # The header is no message, and neither is an obsolete entry.
-    assert catalogs.count(po) == catalogs.Counts(translated=1, fuzzy=1, untranslated=2)
-    assert catalogs.count(po).left == 3
+    assert counts == catalogs.Counts(translated=1, fuzzy=1, untranslated=2)
+    assert counts.left == 3
 
 
 def test_the_counter_reports_a_page_without_a_catalog_and_fails_only_when_strict(
@@ -132,13 +138,12 @@ msgstr "Redis Cluster"
 
 def test_a_translation_that_is_still_english_prose_is_not_translated(ext, tmp_path) -> None:
     catalogs, _ = ext
-    po = tmp_path / "page.po"
-    po.write_text(STILL_ENGLISH, encoding="utf-8")
+    counts = _counted(catalogs, tmp_path, STILL_ENGLISH)
     # A copy of English prose, or English rewritten, is not a translation; identifiers, names,
     # paths, types, units and a command of the command line read the same in Chinese; a
     # translator comment keeps a name in English on purpose (and is counted as such).
-    assert catalogs.count(po) == catalogs.Counts(translated=7, english=3, kept=1)
-    assert catalogs.count(po).left == 3
+    assert counts == catalogs.Counts(translated=7, english=3, kept=1)
+    assert counts.left == 3
     assert catalogs.prose("`BkJobClient.call` (a `str`) in ``x`` or :py:obj:`y`") == ["in", "or"]
     assert catalogs.prose("[the list](bkjob-api-list.md), https://bk.example/a b") == [
         "the",
@@ -224,15 +229,7 @@ def _build_in_chinese(tmp_path: pathlib.Path, start: str, watch: str) -> subproc
     """Start building a one-page site in zh_CN with the check of ``_ext/untranslated.py``; its
     warnings are what ``_warnings`` reads of the process."""
     src = tmp_path / "src"
-    (src / "locale" / "zh_CN" / "LC_MESSAGES").mkdir(parents=True, exist_ok=True)
-    (src / "conf.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(EXT)!r})\n"
-        "extensions = ['myst_parser', 'untranslated']\n"
-        "locale_dirs = ['locale/']\ngettext_compact = False\n",
-        encoding="utf-8",
-    )
-    (src / "index.md").write_text(PAGE, encoding="utf-8")
-    po = src / "locale" / "zh_CN" / "LC_MESSAGES" / "index.po"
+    po = one_page_site(src, PAGE, ["untranslated"]) / "index.po"
     po.write_text(TRANSLATION.format(start=start, watch=watch), encoding="utf-8")
     for mo in po.parent.glob("*.mo"):
         mo.unlink()

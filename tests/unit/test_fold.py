@@ -17,7 +17,6 @@ from bkjob_async import (
     HostStatus,
     HostTransition,
     JobFinished,
-    JobInstance,
     JobInstanceStatus,
     JobPollFailing,
     JobPollRecovered,
@@ -27,13 +26,13 @@ from bkjob_async import (
     PollingResumed,
     PollingStalled,
     Scope,
-    StepInstance,
     StepTransition,
     WatchFailed,
     WatchTimedOut,
 )
 from bkjob_async.models import Container, ContainerResult
 from bkjob_async.polling import JobSeen, StepSeen
+from tests.made import one_step
 
 T0 = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
 LATER = T0 + dt.timedelta(seconds=3)
@@ -48,14 +47,12 @@ def host(
 
 
 def final(job: int, status: JobStatus, hosts: list[HostStatus] | None) -> JobInstanceStatus:
-    rows = None
-    if hosts is not None:
-        rows = tuple(
-            HostResult(Host(bk_host_id=1000 + n, ip=f"10.0.0.{n}", bk_cloud_id=0), s, exit_code=n)
-            for n, s in enumerate(hosts)
+    def row(n: int, host_status: HostStatus) -> HostResult:
+        return HostResult(
+            Host(bk_host_id=1000 + n, ip=f"10.0.0.{n}", bk_cloud_id=0), host_status, exit_code=n
         )
-    step = StepInstance(20, status, execute_count=0, hosts=rows)
-    return JobInstanceStatus(status.is_finished, JobInstance(job, status), (step,))
+
+    return one_step(job, status, hosts, row=row)
 
 
 def test_jobs_move_between_buckets_and_end_with_their_last_event() -> None:

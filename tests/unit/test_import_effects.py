@@ -8,9 +8,8 @@ imported cannot hide an effect.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
+
+from tests.child import run_python
 
 # Records every effect made from a frame in the package while every module of it is imported,
 # then makes a sync client (two), and prints what it saw as JSON.
@@ -130,13 +129,7 @@ print(json.dumps(seen))
 
 def _python(code: str, timeout: float) -> list[str]:
     """Run ``code`` in a fresh interpreter; return the lines it printed (it must exit 0)."""
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    done = run_python(code, timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.splitlines()
 

@@ -6,28 +6,16 @@ imported cannot hide an import.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
-
-def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.child import run_python
 
 
 def test_the_simulator_and_its_command_line_load_nothing_of_the_cli() -> None:
     """The simulator's command line takes its numbers' argparse types from ``_numbers.py``, a
     floor below both command lines (issue 92): it loads nothing of ``cli/``, the floor above
     ``testing/`` that imports it."""
-    done = _run(
+    done = run_python(
         """
         import contextlib, importlib, io, pkgutil, sys
         import bkjob_async.testing as testing
@@ -52,7 +40,7 @@ def test_the_simulator_and_its_command_line_load_nothing_of_the_cli() -> None:
 def test_import_bkjob_async_loads_what_a_name_needs_when_it_is_used() -> None:
     """``import bkjob_async`` loads no aiohttp; each public name imports its module on first
     use; ``bkjob-async --version`` builds no command."""
-    done = _run(
+    done = run_python(
         """
         import sys
         import bkjob_async

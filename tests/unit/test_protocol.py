@@ -40,6 +40,8 @@ from tests.conftest import ACCESS_TOKEN, APP_SECRET, BK_TOKEN, load_sample
 
 BASE = "https://bk.example.com/prefix/"
 BIZ = Scope.biz(2)
+#: How a v3 request spells ``BIZ``.
+V3_SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}
 
 
 def protocol(flavor: str = "apigw-v3", **kwargs: Any) -> Protocol:
@@ -100,8 +102,7 @@ def test_apigw_job_status_is_get_with_query_and_no_body() -> None:
     assert request.method == "GET"
     assert request.body is None
     assert request.query == {
-        "bk_scope_type": "biz",
-        "bk_scope_id": "2",
+        **V3_SCOPE,
         "job_instance_id": "100",
         "return_ip_result": "true",
     }
@@ -170,8 +171,7 @@ def test_apigw_step_status_query_with_filters() -> None:
     assert request.method == "GET"
     assert request.url == BASE + "api/v3/get_step_instance_status"
     assert request.query == {
-        "bk_scope_type": "biz",
-        "bk_scope_id": "2",
+        **V3_SCOPE,
         "job_instance_id": "1",
         "step_instance_id": "2",
         "execute_count": "0",
@@ -202,8 +202,7 @@ def test_v2_step_status_has_no_filters() -> None:
 @pytest.mark.parametrize("flavor", ["apigw-v3", "esb-jobv3", "esb-v2"])
 def test_operations_are_post_and_not_idempotent(flavor: str) -> None:
     proto = protocol(flavor)
-    v3 = {"bk_scope_type": "biz", "bk_scope_id": "2"}
-    scope = v3 if proto.flavor.is_v3 else {"bk_biz_id": 2}
+    scope = V3_SCOPE if proto.flavor.is_v3 else {"bk_biz_id": 2}
     step = proto.build("operate_step_instance", BIZ, 10, 20, StepOperation.RETRY_FAILED)
     job = proto.build("operate_job_instance", BIZ, 10, JobOperation.TERMINATE)
     for request in (step, job):
@@ -255,8 +254,7 @@ def test_v3_fast_execute_script() -> None:
     assert request.url == BASE + "api/v3/fast_execute_script"
     assert not request.idempotent
     assert body(request) == {
-        "bk_scope_type": "biz",
-        "bk_scope_id": "2",
+        **V3_SCOPE,
         "task_name": "t",
         "script_content": base64.b64encode("echo 你好".encode()).decode(),
         "script_param": base64.b64encode(b"a 'b c'").decode(),
@@ -373,8 +371,7 @@ def test_v3_fast_transfer_file() -> None:
     assert request.url == BASE + "api/v3/fast_transfer_file"
     assert not request.idempotent
     assert body(request) == {
-        "bk_scope_type": "biz",
-        "bk_scope_id": "2",
+        **V3_SCOPE,
         "file_target_path": "/tmp/",
         "timeout": 100,
         "download_speed_limit": 10,
@@ -436,8 +433,7 @@ def test_v3_execute_job_plan() -> None:
     )
     assert request.url == BASE + "api/c/compapi/v2/jobv3/execute_job_plan/"
     assert body(request) == {
-        "bk_scope_type": "biz",
-        "bk_scope_id": "2",
+        **V3_SCOPE,
         "job_plan_id": 1000,
         "global_var_list": [
             {"name": "a", "value": "1"},

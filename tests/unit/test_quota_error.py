@@ -16,7 +16,6 @@ import pytest
 from bkjob_async import (
     Account,
     ApiFlavor,
-    BkJobClient,
     Credentials,
     JobFinished,
     Poller,
@@ -32,6 +31,7 @@ from bkjob_async._protocol import Protocol, Response
 from bkjob_async._transport import is_retryable
 from bkjob_async.polling._decide import Kind, classify
 from bkjob_async.testing import BkJobSimulator, Fault, loop_time, run_virtual
+from tests.conftest import local_client
 
 from ..virtual import VirtualBkJob
 
@@ -111,15 +111,7 @@ def test_old_except_clauses_still_catch_it_and_nothing_retries_it() -> None:
 
 async def _launch(sim: BkJobSimulator, flavor: str) -> BaseException:
     v2 = flavor == "esb-v2"
-    client = BkJobClient(
-        "http://bk.test",
-        app_code="app",
-        app_secret="s3cr3t-app-secret-value",
-        username="admin",
-        flavor=flavor,
-        transport=sim.transport(),
-        retry=RetryPolicy(max_attempts=4),
-    )
+    client = local_client(sim.transport(), flavor=flavor, retry=RetryPolicy(max_attempts=4))
     async with client:
         try:
             await client.fast_execute_script(

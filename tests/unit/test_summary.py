@@ -18,29 +18,24 @@ from bkjob_async import (
     HostResult,
     HostStatus,
     JobFinished,
-    JobInstance,
     JobInstanceStatus,
     JobStatus,
     JobTransition,
     PermissionDeniedError,
-    StepInstance,
     WatchFailed,
     WatchTimedOut,
 )
 from bkjob_async.polling._summary import Told
+from tests.made import one_step
 
 T0 = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
 
 
 def final(job: int, status: JobStatus, hosts: list[HostStatus] | None) -> JobInstanceStatus:
-    rows = None
-    if hosts is not None:
-        rows = tuple(
-            HostResult(Host(bk_host_id=1000 + n), s, exit_code=n, error_code=9)
-            for n, s in enumerate(hosts)
-        )
-    step = StepInstance(20, status, execute_count=0, hosts=rows)
-    return JobInstanceStatus(status.is_finished, JobInstance(job, status), (step,))
+    def row(n: int, host_status: HostStatus) -> HostResult:
+        return HostResult(Host(bk_host_id=1000 + n), host_status, exit_code=n, error_code=9)
+
+    return one_step(job, status, hosts, row=row)
 
 
 def test_a_summary_lists_ends_failed_hosts_unread_jobs_waits_and_the_given_up() -> None:

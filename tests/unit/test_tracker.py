@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -90,23 +91,20 @@ def test_finished_follows_the_server_flag() -> None:
     assert not tracker.finished
 
 
-def test_v2_rows_key_by_cloud_and_ip() -> None:
-    data = {
-        "is_finished": False,
-        "job_instance": {"job_instance_id": 1, "status": 2},
-        "blocks": [
-            {
-                "step_instances": [
-                    {
-                        "step_instance_id": 10,
-                        "status": 2,
-                        "retry_count": 0,
-                        "step_ip_status": [{"ip": "10.0.0.1", "bk_cloud_id": 0, "status": 7}],
-                    }
-                ]
-            }
-        ],
+def _v2_body(step_instance_id: int) -> dict[str, Any]:
+    """A v2 answer: job 1 running, its one step running on host 10.0.0.1 (cloud 0)."""
+    row = {
+        "step_instance_id": step_instance_id,
+        "status": 2,
+        "retry_count": 0,
+        "step_ip_status": [{"ip": "10.0.0.1", "bk_cloud_id": 0, "status": 7}],
     }
+    job = {"job_instance_id": 1, "status": 2}
+    return {"is_finished": False, "job_instance": job, "blocks": [{"step_instances": [row]}]}
+
+
+def test_v2_rows_key_by_cloud_and_ip() -> None:
+    data = _v2_body(10)
     tracker = Tracker()
     _, structured = step(tracker, data, Generation.V2)
     assert structured == [(0, "10.0.0.1", None)]
@@ -144,22 +142,7 @@ def test_state_round_trips_through_plain_json() -> None:
 
     tracker = Tracker()
     step(tracker, job_body(1, 4, [(10, 4, 2, [9, 11]), (11, 1, 0, None)]))
-    v2 = {
-        "is_finished": False,
-        "job_instance": {"job_instance_id": 1, "status": 2},
-        "blocks": [
-            {
-                "step_instances": [
-                    {
-                        "step_instance_id": 12,
-                        "status": 2,
-                        "retry_count": 0,
-                        "step_ip_status": [{"ip": "10.0.0.1", "bk_cloud_id": 0, "status": 7}],
-                    }
-                ]
-            }
-        ],
-    }
+    v2 = _v2_body(12)
     step(tracker, v2, Generation.V2)
     text = json.dumps(to_data(tracker.state))
     restored = from_data(json.loads(text))
