@@ -65,10 +65,14 @@ class Consumer:
         while True:
             try:
                 async for event in stream:
-                    self.events.append(event)
+                    self.read(stream, event)
                     await stream.ack(event)
-            except ClusterError:  # Redis down, or restarting: read on when it is back
-                await anyio.sleep(0.05)
+            except ClusterError:  # Redis down, restarting, paused or failing over: read on
+                await anyio.sleep(0.05)  # when it is back
+
+    def read(self, stream: Any, event: Any) -> None:
+        """Keep an event read from ``stream`` (before it is acknowledged)."""
+        self.events.append(event)
 
     def finished(self) -> set[int]:
         return {e.job_instance_id for e in self.events if type(e).__name__ == "JobFinished"}
