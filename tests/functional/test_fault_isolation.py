@@ -254,6 +254,10 @@ def test_a_429_right_after_an_outage_leaves_the_rate_where_bk_job_puts_it(seed: 
     policy = PollPolicy(interval=1.0, max_interval=15.0, max_in_flight=32, census=False)
     resumed: list[float] = []
 
+    async def stop_after_the_window(scope: anyio.CancelScope) -> None:
+        await anyio.sleep(11.0)  # (the 10 s measured, not the jobs' ends 60-70 s in)
+        scope.cancel()
+
     async def main() -> None:
         async with (
             server.client() as client,
@@ -265,6 +269,7 @@ def test_a_429_right_after_an_outage_leaves_the_rate_where_bk_job_puts_it(seed: 
                 async for event in poller.watch_jobs(SCOPE, list(server.ids.values())):
                     if isinstance(event, PollingResumed):
                         resumed.append(now())
+                        tg.start_soon(stop_after_the_window, tg.cancel_scope)
             tg.cancel_scope.cancel()
 
     run_virtual(main)
