@@ -8,8 +8,10 @@ Each prints results as lines on stdout, so the test can SIGSTOP, SIGCONT or SIGK
   Redis (as if paused between that check and the send); print both outcomes.
 - ``consume URL N``: read N events of watch ``deploys`` as consumer ``doomed``, acknowledge
   none, print ``read ID,ID,...`` and wait to be killed.
-- ``rate URL LIMIT SECONDS``: take permits for SECONDS; print the grant times (Redis clock, us)
-  as one JSON list.
+- ``rate URL LIMIT SECONDS``: take permits for SECONDS; print one JSON object: ``grants``, the
+  grant times (Redis clock, us), ``asks``, its round trips to Redis for permits, and ``free``,
+  the seconds it was not told to wait by the budget (the run's, less the waits the budget asked
+  for: time a loaded machine takes beyond them counts as free).
 """
 
 from __future__ import annotations
@@ -71,15 +73,33 @@ async def rate(url: str, limit: float, seconds: float) -> None:
     # Redis's 10 s, as the tests' own clusters (conftest's make_cluster): at 1 s a loaded
     # machine's slow round trip fell back to the local bucket, whose permit has no Redis time.
     async with Cluster(url, "test", partitions=64, timeout=10.0) as cluster:
-        budget = RateBudget(cluster, limit=limit)
+        told = 0.0  # the waits the budget asked for
+
+        async def sleep(delay: float) -> None:
+            nonlocal told
+            told += delay
+            await asyncio.sleep(delay)
+
+        budget = RateBudget(cluster, limit=limit, sleep=sleep)
+        asks = 0
+        script = cluster.script
+
+        async def counted(name: str, keys: list[str], args: list[object]) -> object:
+            nonlocal asks
+            asks += name == "PERMIT"
+            return await script(name, keys, args)
+
+        cluster.script = counted  # type: ignore[method-assign]
         grants = []
-        end = time.monotonic() + seconds
+        began = time.monotonic()
+        end = began + seconds
         while time.monotonic() < end:
             permit = await budget.acquire()
             if permit.sent_at is None:
                 raise SystemExit("a permit came from the local bucket: Redis did not answer")
             grants.append(permit.sent_at)
-        print(json.dumps(grants), flush=True)
+        free = time.monotonic() - began - told
+        print(json.dumps({"grants": grants, "asks": asks, "free": free}), flush=True)
 
 
 def main() -> None:

