@@ -30,14 +30,12 @@ from bkjob_async import (
     PollingResumed,
     PollingStalled,
     PollPolicy,
-    Scope,
     WatchFailed,
 )
-from tests.virtual import VirtualBkJob, now, run_virtual
+from tests.virtual import SCOPE, VirtualBkJob, now, run_virtual
 
 from ._harness import pin_client, report, steered_simulator
 
-SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=1.0, max_interval=15.0, max_in_flight=32)
 
 

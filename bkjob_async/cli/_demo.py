@@ -394,14 +394,9 @@ async def _holders(cluster: Cluster) -> dict[int, str]:
 async def _events(cluster: Cluster) -> list[Event]:
     """Return the watch's events in stream order, deduplicated by ``event_id``."""
     from ..cluster import read_history
+    from ..cluster._events import unique_events
 
-    seen: set[str] = set()
-    found = []
-    for delivery in await read_history(cluster, WATCH):
-        if delivery.event.event_id not in seen:
-            seen.add(delivery.event.event_id)
-            found.append(delivery.event)
-    return found
+    return unique_events(delivery.event for delivery in await read_history(cluster, WATCH))
 
 
 async def _missing(cluster: Cluster, ids: list[int]) -> list[str]:

@@ -46,10 +46,12 @@ from ._health import LAG_WARNING, StreamHealth
 from ._keys import check_name, check_watch
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from ..polling.events import Event
     from ._connect import Plumbing
 
-__all__ = ["LAG_WARNING", "EventStream", "read_history"]
+__all__ = ["LAG_WARNING", "EventStream", "read_history", "unique_events"]
 
 log = logging.getLogger("bkjob_async.cluster")
 
@@ -333,6 +335,18 @@ async def read_history(cluster: Plumbing, watch: str) -> list[Delivery]:
     async with cluster.guard():
         entries = await cluster.redis.xrange(key)
     return [decode_entry(watch, key, stream_id, fields) for stream_id, fields in _rows(entries)]
+
+
+def unique_events(events: Iterable[Event]) -> list[Event]:
+    """Return ``events`` in order, each ``event_id`` once (its first): what a consumer that
+    dedupes by ``event_id`` keeps of a stream read at least once."""
+    seen: set[str] = set()
+    kept = []
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            kept.append(event)
+    return kept
 
 
 def _rows(entries: Any) -> list[tuple[str, dict[str, str]]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from bkjob_async.cluster import read_history
+from bkjob_async.cluster._events import unique_events
 from bkjob_async.polling.events import (
     ContainerTransition,
     HostTransition,
@@ -29,13 +30,7 @@ def object_id(event):
 async def stream_events(cluster, watch):
     """Return the watch's events (typed) in stream order, deduplicated by ``event_id`` (first
     kept)."""
-    seen: set[str] = set()
-    events = []
-    for delivery in await read_history(cluster, watch):
-        if delivery.event.event_id not in seen:
-            seen.add(delivery.event.event_id)
-            events.append(delivery.event)
-    return events
+    return unique_events(delivery.event for delivery in await read_history(cluster, watch))
 
 
 def finished_jobs(events):
@@ -79,12 +74,7 @@ def consumer_view(events, simulator, job_ids):
     one ``JobFinished`` per job, every host ending in its true status. Return the figures:
     events read, repeats dropped by dedupe, merges; raise ``AssertionError`` with every
     violation otherwise."""
-    seen: set[str] = set()
-    kept = []
-    for event in events:
-        if event.event_id not in seen:
-            seen.add(event.event_id)
-            kept.append(event)
+    kept = unique_events(events)
     last: dict[tuple, int] = {}
     reached: dict[tuple, set[int]] = {}
     merges, problems = 0, []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
@@ -21,6 +23,9 @@ from bkjob_async import (
 from bkjob_async.polling import UnknownWatchError
 from bkjob_async.polling.stores.sqlite import _file as _sqlite
 from tests.scripted import FAST, SCOPE, ScriptedServer, job_body
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 pytestmark = pytest.mark.anyio
 
@@ -51,14 +56,23 @@ async def take(watch, n: int) -> list:
     return got
 
 
+@contextlib.asynccontextmanager
+async def watching_one(
+    scripted: ScriptedServer, client: BkJobClient, store: MemoryStore, name: str
+) -> AsyncIterator[tuple[Any, list]]:
+    """Watch job 1 (running on host 7) on ``store`` under ``name``: yield the watch and its
+    first three events (host None -> 7, step, job), the poller still running."""
+    scripted.script(1, running(1, 7))
+    async with Poller(client, policy=FAST, store=store) as poller:
+        watch = poller.watch_jobs(SCOPE, [1], name=name)
+        yield watch, await take(watch, 3)
+
+
 async def test_resume_continues_each_host_from_its_stored_status(
     scripted: ScriptedServer, client: BkJobClient
 ) -> None:
     store = MemoryStore()
-    scripted.script(1, running(1, 7))
-    async with Poller(client, policy=FAST, store=store) as poller:
-        watch = poller.watch_jobs(SCOPE, [1], name="deploys")
-        first = await take(watch, 3)  # host None -> 7, step, job
+    async with watching_one(scripted, client, store, "deploys") as (watch, first):
         await watch.ack(first[-1])  # all three delivered
         for event in first[:-1]:
             await watch.ack(event)
@@ -100,10 +114,7 @@ async def test_an_explicit_ack_is_not_redelivered(
     scripted: ScriptedServer, client: BkJobClient
 ) -> None:
     store = MemoryStore()
-    scripted.script(1, running(1, 7))
-    async with Poller(client, policy=FAST, store=store) as poller:
-        watch = poller.watch_jobs(SCOPE, [1], name="w")
-        got = await take(watch, 3)
+    async with watching_one(scripted, client, store, "w") as (watch, got):
         await watch.ack(got[-1])
     stored = await store.load("w")
     assert stored is not None
@@ -112,10 +123,7 @@ async def test_an_explicit_ack_is_not_redelivered(
 
 async def test_unchanged_polls_write_nothing(scripted: ScriptedServer, client: BkJobClient) -> None:
     store = MemoryStore()
-    scripted.script(1, running(1, 7))
-    async with Poller(client, policy=FAST, store=store) as poller:
-        watch = poller.watch_jobs(SCOPE, [1], name="w")
-        await take(watch, 3)
+    async with watching_one(scripted, client, store, "w"):
         writes = store.statistics().writes
         polls = scripted.polls[1]
         # Polled on, unchanged, six times (however long a loaded machine takes for them).
@@ -196,11 +204,9 @@ async def test_extending_a_stored_watch_keeps_its_jobs(
     scripted: ScriptedServer, client: BkJobClient
 ) -> None:
     store = MemoryStore()
-    scripted.script(1, running(1, 7))
     scripted.script(2, running(2, 7))
-    async with Poller(client, policy=FAST, store=store) as poller:
-        watch = poller.watch_jobs(SCOPE, [1], name="w")
-        await take(watch, 3)
+    async with watching_one(scripted, client, store, "w"):
+        pass
     async with Poller(client, policy=FAST, store=store) as poller:
         watch = poller.watch_jobs(SCOPE, [2], name="w")
         got = await take(watch, 4)  # the last event of job 1 again, then job 2's first three

@@ -34,6 +34,7 @@ LAG = SIM_LAG
 APP = {"bk_app_code": "sim-app", "bk_app_secret": "sim-secret", "bk_username": "alice"}
 GATEWAY, JOBV3, V2 = ApiFlavor.APIGW_V3, ApiFlavor.ESB_JOBV3, ApiFlavor.ESB_V2
 ALL_FLAVORS = (GATEWAY, JOBV3, V2)
+V3_FLAVORS = (GATEWAY, JOBV3)
 
 
 def ticking(sim: BkJobSimulator, tick: float) -> Callable[[], Awaitable[None]]:

@@ -21,7 +21,6 @@ import anyio
 from aiohttp import web
 
 from bkjob_async import BkJobClient, KubeContainerFilter
-from bkjob_async.config import Scope
 from bkjob_async.models import HostStatus
 from bkjob_async.polling import Poller, PollPolicy
 from bkjob_async.polling.events import JobFinished
@@ -31,6 +30,7 @@ from bkjob_async.web._board import BOARD, Board
 from bkjob_async.web._feed import held_entry
 
 from .browser import chromium, launched
+from .conftest import SCOPE
 
 if TYPE_CHECKING:
     import pathlib
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-SCOPE = Scope.biz(2)
 XSS = "<img src=x onerror=alert(1)>"
 PREFIX = "/ops/bk-job/"
 SECRET = "sim-secret-never-shown"

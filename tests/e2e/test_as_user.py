@@ -17,12 +17,13 @@ import aiohttp
 import anyio
 import pytest
 
-from bkjob_async import JobFinished, NotFoundError, Poller, PollPolicy, Scope
+from bkjob_async import JobFinished, NotFoundError, Poller, PollPolicy
 from bkjob_async.sync import BkJobClient as SyncClient
 from bkjob_async.testing import Request, Response
 from tests.conftest import APP_SECRET, BK_TOKEN, RecordingServer, envelope, json_answer
 
-SCOPE = Scope.biz(2)
+from .conftest import SCOPE
+
 STATUS = {
     "finished": True,
     "job_instance": {"job_instance_id": 1, "status": 3, "name": "j", "create_time": 1},

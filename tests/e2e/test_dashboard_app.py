@@ -25,7 +25,6 @@ import pytest
 from aiohttp import web
 
 from bkjob_async import BkJobClient, HostStatus, KubeContainerFilter
-from bkjob_async.config import Scope
 from bkjob_async.polling import Poller, PollPolicy
 from bkjob_async.polling.events import ContainerTransition, HostTransition
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
@@ -34,9 +33,9 @@ from bkjob_async.web._board import BOARD
 from bkjob_async.web._feed import held_entry, held_id
 from bkjob_async.web._stream import KEEPALIVE
 
+from .conftest import SCOPE
 from .test_readme import blocks
 
-SCOPE = Scope.biz(2)
 SECRET = "sim-secret-never-shown"
 TOKEN = "0123456789abcdef-token"
 PREFIX = "/tools/dash/"

@@ -23,17 +23,16 @@ from pathlib import Path
 import pytest
 from anyio.from_thread import start_blocking_portal
 
-from bkjob_async import Scope
 from bkjob_async.models.enums import HostStatus
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
 from ..child import Child
+from .conftest import SCOPE
 
 pytest.importorskip("django")
 pytest.importorskip("celery")
 
 ROOT = Path(__file__).resolve().parents[2]
-SCOPE = Scope.biz(2)
 BLOCK = re.compile(r"^```python\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 HEADER = re.compile(r"# (?P<add>add to )?(?P<path>[\w/]+\.py)\n")
 ENV = {

@@ -22,7 +22,6 @@ from bkjob_async import (
     JobTransition,
     Poller,
     PollPolicy,
-    Scope,
     StepOperation,
     StepTransition,
     StepType,
@@ -30,10 +29,9 @@ from bkjob_async import (
 )
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, RollingMode, StepPlan
 
-from ..scripted import describe
+from ..scripted import SCOPE, describe
 from .conftest import read_to_end, ticking
 
-SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=0.005, max_interval=0.02, max_in_flight=16, poll_timeout=5.0)
 
 

@@ -20,14 +20,13 @@ from bkjob_async import (
     PollingResumed,
     PollingStalled,
     PollPolicy,
-    Scope,
     TimeoutError,
 )
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
+from .conftest import SCOPE
 from .unplug import Unpluggable
 
-SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=0.1, max_interval=0.3, poll_timeout=0.6)  # (below OUTAGE_AFTER)
 
 

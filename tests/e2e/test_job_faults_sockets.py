@@ -23,15 +23,12 @@ from bkjob_async import (
     PollPolicy,
     ResponseFormatError,
     ResponseRefusedError,
-    Scope,
     Timeouts,
     WatchFailed,
 )
 from bkjob_async import errors as bk_errors
 
 from ..faulty import DEEP, WRONG_SHAPE, FaultyBkJob, JobFaults, LoopLag, ends_of, watch_served
-
-SCOPE = Scope.biz(2)
 
 
 @pytest.mark.timeout(120)

@@ -23,7 +23,6 @@ from bkjob_async import (
     PollingStalled,
     PollPolicy,
     RetryPolicy,
-    Scope,
     Targets,
     WatchFailed,
 )
@@ -31,10 +30,10 @@ from bkjob_async.testing import BkJobSimulator, Fault, StepPlan
 
 from ..cli_run import SIM
 from ..conftest import APP_SECRET, BK_TOKEN, SECRETS
+from .conftest import SCOPE
 
 pytestmark = pytest.mark.sim(**SIM)
 
-SCOPE = Scope.biz(2)
 V4 = "apigw-v4"
 STATUS = "get_job_instance_status"
 FAST = PollPolicy(interval=0.02, max_interval=0.1, latency=None)

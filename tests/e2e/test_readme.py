@@ -20,8 +20,10 @@ import anyio
 import attrs
 import pytest
 
-from bkjob_async import HostStatus, Scope, StepType
+from bkjob_async import HostStatus, StepType
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
+
+from .conftest import SCOPE
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -30,7 +32,6 @@ FENCE = re.compile(
     r"^```(?P<lang>\{[\w-]+\}|[a-z]*)\n(?P<body>.*?)^```$",
     re.MULTILINE | re.DOTALL,
 )
-SCOPE = Scope.biz(2)
 
 
 @attrs.frozen

@@ -41,10 +41,10 @@ from bkjob_async.config import Credentials, Timeouts
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
 from ..cli_run import make_env, run
+from .conftest import SCOPE
 from .test_readme import ROOT, blocks, environment
 
 SECRET = "app-secret-0123456789"
-SCOPE = Scope.biz(2)
 PROXY_PASSWORD = "proxy-pass-0123456789"
 
 

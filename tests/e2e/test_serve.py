@@ -14,7 +14,7 @@ import logging
 import aiohttp
 import pytest
 
-from bkjob_async import ApiFlavor, BkJobClient, JobOperation, RetryPolicy, Scope, TransportError
+from bkjob_async import ApiFlavor, BkJobClient, JobOperation, RetryPolicy, TransportError
 from bkjob_async.testing import (
     HandlerServer,
     MockTransport,
@@ -25,9 +25,8 @@ from bkjob_async.testing import (
     serve,
 )
 
-from ..scripted import job_body
+from ..scripted import SCOPE, job_body
 
-SCOPE = Scope.biz(2)
 NO_RETRY = RetryPolicy(max_attempts=1)
 
 

@@ -22,15 +22,14 @@ from bkjob_async import (
     CallbackReceiver,
     JobOperation,
     JobStatus,
-    Scope,
     StepOperation,
     Targets,
 )
 from bkjob_async.testing import BkJobSimulator, HostPlan, Request, Response, StepPlan, serve
 
 from ..conftest import Clients
+from .conftest import SCOPE
 
-SCOPE = Scope.biz(2)
 pytestmark = pytest.mark.sim(seed=1, host_duration=(0.05, 0.1), host_start_delay=0.0)
 
 

@@ -13,15 +13,14 @@ from bkjob_async import (
     KubeContainerFilter,
     Poller,
     PollPolicy,
-    Scope,
     Targets,
 )
 from bkjob_async.testing import BkJobSimulator
 
 from ..conftest import Clients
 from ..objects import OBJECTS, flavor
+from .conftest import SCOPE
 
-SCOPE = Scope.biz(2)
 PODS = KubeContainerFilter(cluster_uids=["BCS-K8S-00001"], container_names=["app"])
 
 

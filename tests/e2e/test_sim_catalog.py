@@ -28,11 +28,9 @@ from bkjob_async import (
 )
 from bkjob_async.testing import BkJobSimulator, HostPlan, PlanVar, StepPlan
 
-from .conftest import SCOPE
+from .conftest import ALL_FLAVORS, SCOPE, V3_FLAVORS
 
 pytestmark = pytest.mark.sim(seed=5, virtual_clock=True, host_duration=2.0)
-ALL = ["apigw-v3", "esb-jobv3", "esb-v2"]
-V3 = ["apigw-v3", "esb-jobv3"]
 IPS = Targets(ips=["0:10.0.0.1", "0:10.0.0.2"])
 VARIABLES = [
     PlanVar("version", "1.0", required=True, description="what to deploy"),
@@ -68,7 +66,7 @@ async def _push(
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("flavor", ALL)
+@pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_push_config_file_runs_a_file_step_on_the_hosts(sim, client_for, flavor):
     files = [ConfigFile("app.conf", "port = 80\n"), ConfigFile("blob.bin", b"\x00\xff")]
     async with client_for(flavor) as client:
@@ -84,7 +82,7 @@ async def test_push_config_file_runs_a_file_step_on_the_hosts(sim, client_for, f
     assert sim.job(launched.job_instance_id).name == "push app.conf"
 
 
-@pytest.mark.parametrize("flavor", ALL)
+@pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_push_config_file_default_name_and_host_ids(sim, client_for, flavor):
     targets = IPS if flavor == "esb-v2" else Targets(host_ids=[101, 102])
     async with client_for(flavor) as client:
@@ -102,7 +100,7 @@ async def test_v2_push_config_file_to_an_unknown_account_is_not_found(sim, clien
 # --- plans and their variables ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flavor", ALL)
+@pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_plan_list_and_detail(sim, client_for, flavor):
     steps = [StepPlan(script_content="echo $1", script_param="v1 --fast"), StepPlan(StepType.FILE)]
     sim.add_plan(7, steps, name="deploy", variables=VARIABLES)
@@ -145,7 +143,7 @@ async def test_plan_list_and_detail(sim, client_for, flavor):
     assert names["targets"].server == Targets(ips=["0:10.0.0.9"])
 
 
-@pytest.mark.parametrize("flavor", ALL)
+@pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_output_variables_after_a_plan_job_ends(sim, client_for, flavor):
     steps = [StepPlan(hosts=[HostPlan(ip="10.0.0.1")]), StepPlan(hosts=[HostPlan(ip="10.0.0.1")])]
     sim.add_plan(7, steps, name="build", variables=VARIABLES, outputs={"build": "b-42"})
@@ -173,7 +171,7 @@ async def test_output_variables_after_a_plan_job_ends(sim, client_for, flavor):
 # --- scripts (v3) ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flavor", V3)
+@pytest.mark.parametrize("flavor", V3_FLAVORS)
 async def test_scripts_and_their_versions(sim, client_for, flavor):
     script_id, (old, new) = sim.add_script(
         SCOPE, "cleanup", [("1.0", "echo one"), ("2.0", "echo two")], language=1
@@ -237,7 +235,7 @@ async def test_v2_reads_scripts_by_their_online_version_only(sim, client_for):
 # --- accounts --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("flavor", ALL)
+@pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_accounts(sim, client_for, flavor):
     extra = sim.add_account(SCOPE, "deploy", account="deployer")
     async with client_for(flavor) as client:
@@ -282,7 +280,7 @@ async def test_v2_job_instance_log(sim, client_for):
     assert bad.start_time is not None
 
 
-@pytest.mark.parametrize("flavor", V3)
+@pytest.mark.parametrize("flavor", V3_FLAVORS)
 async def test_job_instance_log_is_v2_only(sim, client_for, flavor):
     async with client_for(flavor) as client:
         with pytest.raises(UnsupportedOperationError):

@@ -28,7 +28,8 @@ from bkjob_async import (
 )
 from bkjob_async.testing import BkJobSimulator, HostPlan, StepPlan
 
-SCOPE = Scope.biz(2)
+from .conftest import SCOPE
+
 pytestmark = pytest.mark.sim(seed=11, virtual_clock=True, host_duration=2.0)
 V3_FLAVORS = ["apigw-v3", "esb-jobv3"]
 FAILS = HostPlan(outcome=HostStatus.SCRIPT_NOT_ZERO_EXIT_CODE, exit_code=3)

@@ -24,11 +24,9 @@ from bkjob_async import (
 )
 from bkjob_async.testing import BkJobSimulator, PlanVar, StepPlan
 
-from .conftest import SCOPE
+from .conftest import ALL_FLAVORS, SCOPE, V3_FLAVORS
 
 pytestmark = pytest.mark.sim(seed=5, virtual_clock=True, host_duration=2.0)
-ALL = ["apigw-v3", "esb-jobv3", "esb-v2"]
-V3 = ["apigw-v3", "esb-jobv3"]
 PLAN = 42
 
 MakeClient = Callable[[str], BkJobClient]
@@ -46,7 +44,7 @@ def client_for(sim: BkJobSimulator, make_client: Any) -> MakeClient:
     return lambda flavor: make_client(base_url=sim.url, flavor=flavor, username="dave")
 
 
-@pytest.mark.parametrize("flavor", ALL)
+@pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_a_cron_job_is_stored_listed_started_paused_and_changed(client_for, flavor):
     async with client_for(flavor) as client:
         saved = await client.save_cron(
@@ -89,7 +87,7 @@ async def test_a_cron_job_is_stored_listed_started_paused_and_changed(client_for
         assert again.items[0].status is CronStatus.PAUSED
 
 
-@pytest.mark.parametrize("flavor", V3)
+@pytest.mark.parametrize("flavor", V3_FLAVORS)
 async def test_the_detail_has_the_variables_and_a_deleted_cron_is_gone(client_for, flavor):
     async with client_for(flavor) as client:
         saved = await client.save_cron(
@@ -117,7 +115,7 @@ async def test_the_detail_has_the_variables_and_a_deleted_cron_is_gone(client_fo
             await client.delete_cron(SCOPE, saved.id)
 
 
-@pytest.mark.parametrize("flavor", ALL)
+@pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_bk_job_refuses_what_it_refuses(client_for, flavor, sim):
     async with client_for(flavor) as client:
         await client.save_cron(SCOPE, job_plan_id=PLAN, name="taken", expression="0 1 * * *")
@@ -189,7 +187,7 @@ async def test_v2_lacks_the_detail_delete_and_the_v3_only_fields(client_for, sim
     assert sim.request_count() == before
 
 
-@pytest.mark.parametrize("flavor", ALL)
+@pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_call_answers_a_cron_list_as_get_cron_list_does(client_for, flavor):
     async with client_for(flavor) as client:
         await client.save_cron(SCOPE, job_plan_id=PLAN, name="c", expression="0 3 * * *")
@@ -201,7 +199,7 @@ async def test_call_answers_a_cron_list_as_get_cron_list_does(client_for, flavor
         assert running.items == ()
 
 
-@pytest.mark.parametrize("flavor", ALL)
+@pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_the_list_puts_running_crons_first_and_ignores_the_time_windows(
     client_for, sim, flavor
 ):
@@ -228,7 +226,7 @@ async def test_the_list_puts_running_crons_first_and_ignores_the_time_windows(
         assert both.total == 3
 
 
-@pytest.mark.parametrize("flavor", ALL)
+@pytest.mark.parametrize("flavor", ALL_FLAVORS)
 async def test_a_cron_id_the_scope_lacks(client_for, flavor):
     async with client_for(flavor) as client:
         if flavor == "esb-v2":  # bk-job answers [null]: no cron
@@ -241,7 +239,7 @@ async def test_a_cron_id_the_scope_lacks(client_for, flavor):
         assert await client.get_cron_detail(SCOPE, 9_999_999) is None
 
 
-@pytest.mark.parametrize("flavor", V3)
+@pytest.mark.parametrize("flavor", V3_FLAVORS)
 async def test_changed_variables_name_their_plan_again(client_for, sim, flavor):
     async with client_for(flavor) as client:
         saved = await client.save_cron(SCOPE, job_plan_id=PLAN, name="vars", expression="0 4 * * *")

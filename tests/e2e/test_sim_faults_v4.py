@@ -24,16 +24,16 @@ from bkjob_async import (
     RateLimitedError,
     ResponseFormatError,
     RetryPolicy,
-    Scope,
     ServerError,
     TransportError,
 )
 from bkjob_async.testing import BkJobSimulator, Fault, StepPlan
 from tests.conftest import APP_SECRET, BK_TOKEN, SECRETS, FakeSleep
 
+from .conftest import SCOPE
+
 MakeClient = Callable[..., BkJobClient]
 
-SCOPE = Scope.biz(2)
 V4 = "apigw-v4"
 STATUS = "get_job_instance_status"
 #: What bk-job's v4 puts in a 403's ``error.data`` (``v4_response_protocol.md``), with a

@@ -31,10 +31,9 @@ from bkjob_async import (
 from bkjob_async.models.enums import HostStatus, JobStatus, StepType
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, StepPlan
 
-from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, SCOPE, V2
+from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, SCOPE, V2, V3_FLAVORS
 
 H = HostStatus
-V3_FLAVORS = (GATEWAY, JOBV3)
 ROOT = Account(alias="root")
 T = TypeVar("T")
 #: The only app the strict simulators accept.

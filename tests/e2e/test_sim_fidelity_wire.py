@@ -15,11 +15,10 @@ import pytest
 from bkjob_async.models.enums import HostStatus, StepType
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, StepPlan
 
-from .conftest import ALL_FLAVORS, APP, GATEWAY, JOBV3, LAG, SCOPE, V2, Wire
+from .conftest import ALL_FLAVORS, APP, GATEWAY, JOBV3, LAG, SCOPE, V2, V3_FLAVORS, Wire
 
 H = HostStatus
 SCRIPT = base64.b64encode(b"echo hi").decode()
-V3_FLAVORS = (GATEWAY, JOBV3)
 
 
 def _script(flavor, targets: dict[str, Any], **extra: Any) -> dict[str, Any]:

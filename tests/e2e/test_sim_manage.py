@@ -14,10 +14,9 @@ import pytest
 from bkjob_async import BkJobClient, JobStatus, Poller, StepType
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, SCOPE, V2, Wire
+from .conftest import ALL_FLAVORS, GATEWAY, JOBV3, SCOPE, V2, V3_FLAVORS, Wire
 
 pytestmark = pytest.mark.sim(seed=3, virtual_clock=True, host_duration=2.0)
-V3_FLAVORS = (GATEWAY, JOBV3)
 
 
 def code_of(reply: Any) -> int:

@@ -25,17 +25,16 @@ from bkjob_async import (
     PermissionDeniedError,
     Poller,
     PollPolicy,
-    Scope,
     StepOperation,
     Targets,
 )
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, StepPlan
 
 from ..cli_run import SIM
+from .conftest import SCOPE
 
 pytestmark = pytest.mark.sim(**SIM)
 
-SCOPE = Scope.biz(2)
 STATUS = "get_job_instance_status"
 PERMISSION = {"system_id": "bk_job", "actions": [{"id": "view_history", "name": "view history"}]}
 

@@ -24,18 +24,16 @@ from bkjob_async import (
     JobTransition,
     Poller,
     PollPolicy,
-    Scope,
 )
 from bkjob_async.polling._census import waiting_at
 from bkjob_async.polling._decide import census_round
 from bkjob_async.testing import Fault, HostPlan, Request, Response, StepPlan
 
-from ..virtual import VirtualBkJob, now, run_virtual
+from ..virtual import SCOPE, VirtualBkJob, now, run_virtual
 
 #: Virtual time: CPU-bound polls under a 60 s timeout, too slow under coverage's tracer.
 pytestmark = pytest.mark.untraced
 
-SCOPE = Scope.biz(2)
 POLICY = PollPolicy()  # latency 5 s: a census round every 5 s
 
 

@@ -19,18 +19,15 @@ from bkjob_async import (
     PollingResumed,
     PollingStalled,
     PollPolicy,
-    Scope,
     WatchFailed,
 )
 from bkjob_async.polling._decide import SEEN_MARGIN
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, MockTransport, StepPlan
 
-from ..virtual import VirtualBkJob, now, run_virtual
+from ..virtual import SCOPE, VirtualBkJob, now, run_virtual
 
 #: Virtual time: CPU-bound polls under a 60 s timeout, too slow under coverage's tracer.
 pytestmark = pytest.mark.untraced
-
-SCOPE = Scope.biz(2)
 
 
 def test_the_virtual_clock_skips_waits() -> None:

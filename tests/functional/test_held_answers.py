@@ -7,14 +7,13 @@ import asyncio
 
 import anyio
 
-from bkjob_async import JobTransition, Poller, PollPolicy, Scope
+from bkjob_async import JobTransition, Poller, PollPolicy
 from bkjob_async._protocol import Request, Response
 from bkjob_async.testing import MockTransport, run_virtual
 from tests.conftest import local_client
 
-from ..scripted import ScriptedServer, job_body
+from ..scripted import SCOPE, ScriptedServer, job_body
 
-SCOPE = Scope.biz(2)
 #: Jobs that stay running: enough, answered slowly enough, to keep every worker busy.
 BUSY = 96
 NEW = 1000

@@ -10,9 +10,8 @@ import pytest
 from bkjob_async import HostTransition, JobFinished, MemoryStore, Poller, PollPolicy, Scope
 from bkjob_async.polling._tracker import JobState
 
-from ..virtual import VirtualBkJob, run_virtual
+from ..virtual import SCOPE, VirtualBkJob, run_virtual
 
-SCOPE = Scope.biz(2)
 POLICY = PollPolicy(latency=1.0, interval=1.0, max_interval=1.0, jitter=0.0)
 
 

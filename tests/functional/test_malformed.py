@@ -21,7 +21,6 @@ from bkjob_async import (
     Poller,
     PollPolicy,
     ResponseFormatError,
-    Scope,
     WatchFailed,
 )
 from bkjob_async._aiohttp import AiohttpTransport
@@ -30,13 +29,12 @@ from bkjob_async.config import Timeouts
 from bkjob_async.polling._decide import SAME_FORMAT_LIMIT
 from bkjob_async.testing import BkJobSimulator, StepPlan
 
-from ..virtual import VirtualBkJob, run_virtual
+from ..virtual import SCOPE, VirtualBkJob, run_virtual
 
 #: Virtual time and a fifth of answers mutated: CPU-bound under a 60 s timeout, too slow
 #: under coverage's tracer.
 pytestmark = pytest.mark.untraced
 
-SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=1.0, max_interval=4.0)
 
 

@@ -12,13 +12,12 @@ import logging
 import anyio
 import pytest
 
-from bkjob_async import JobFinished, Poller, PollPolicy, Scope
+from bkjob_async import JobFinished, Poller, PollPolicy
 from bkjob_async.polling import _decide
 from bkjob_async.testing import Fault
 
-from ..virtual import VirtualBkJob, run_virtual
+from ..virtual import SCOPE, VirtualBkJob, run_virtual
 
-SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=1.0, max_interval=15.0, jitter=0.1)
 
 

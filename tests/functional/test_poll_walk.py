@@ -23,12 +23,11 @@ import sys
 from types import CodeType, FrameType
 from typing import Any
 
-from bkjob_async import BkJobClient, HostTransition, Poller, PollPolicy, Scope
+from bkjob_async import BkJobClient, HostTransition, Poller, PollPolicy
 from bkjob_async.testing import MockTransport, run_virtual
 
-from ..scripted import ScriptedServer, job_body
+from ..scripted import SCOPE, ScriptedServer, job_body
 
-SCOPE = Scope.biz(2)
 #: The walk, visit by visit: ``(from, into)``. The job table is entered four times, each for one
 #: read or write that no other visit can make: the heap takes the due job (its entry, when it
 #: was last sent: one tick); the reader reads the job's row once, as it decodes the answer

@@ -18,14 +18,12 @@ from bkjob_async import (
     KubeContainerFilter,
     Poller,
     PollPolicy,
-    Scope,
     failed_containers,
 )
 from bkjob_async.testing import HostPlan, StepPlan
 
-from ..virtual import VirtualBkJob, run_virtual
+from ..virtual import SCOPE, VirtualBkJob, run_virtual
 
-SCOPE = Scope.biz(2)
 POLICY = PollPolicy(latency=1.0, interval=1.0, max_interval=1.0, jitter=0.0)
 PODS = KubeContainerFilter(
     cluster_uids=["BCS-K8S-00001"], namespaces=["bkjob"], container_names=["execute", "sidecar"]

@@ -9,14 +9,13 @@ import gc
 
 import anyio
 
-from bkjob_async import JobTransition, Poller, PollPolicy, Scope
+from bkjob_async import JobTransition, Poller, PollPolicy
 from bkjob_async.polling._jobs import KEPT_REQUESTS
 from bkjob_async.testing import MockTransport, run_virtual
 from tests.conftest import local_client
 
-from ..scripted import ScriptedServer, job_body
+from ..scripted import SCOPE, ScriptedServer, job_body
 
-SCOPE = Scope.biz(2)
 JOBS = 2000
 #: Per watched job, now: the poll request and query of the jobs in the first ``KEPT_REQUESTS``
 #: slots (1,024 of the 2,000 here; any other's is made at each send). The job is a row of the

@@ -19,11 +19,10 @@ from typing import Any
 
 import anyio
 
-from bkjob_async import Poller, PollPolicy, Scope
+from bkjob_async import Poller, PollPolicy
 
-from ..virtual import VirtualBkJob, run_virtual
+from ..virtual import SCOPE, VirtualBkJob, run_virtual
 
-SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=1.0, max_interval=2.0, max_in_flight=32, jitter=0.0)
 JOBS = 120
 

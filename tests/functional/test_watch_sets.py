@@ -17,9 +17,8 @@ from bkjob_async import (
     StepTransition,
 )
 
-from ..virtual import VirtualBkJob, now, run_virtual
+from ..virtual import SCOPE, VirtualBkJob, now, run_virtual
 
-SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=1.0, max_interval=2.0, max_in_flight=4)
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from bkjob_async import Poller, PollPolicy, Scope
+from bkjob_async import Poller, PollPolicy
 from bkjob_async.polling._driver import Pace
 
-from ..virtual import VirtualBkJob, run_virtual
+from ..virtual import SCOPE, VirtualBkJob, run_virtual
 
-SCOPE = Scope.biz(2)
 POLICY = PollPolicy(interval=1.0, max_interval=2.0, max_in_flight=4)
 JOBS = 300
 STRIDE = 25

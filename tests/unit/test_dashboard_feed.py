@@ -8,15 +8,12 @@ import json
 import pytest
 
 from bkjob_async import Fold
-from bkjob_async.config import Scope
 from bkjob_async.models import (
     Container,
     ContainerResult,
     Host,
     HostResult,
     HostStatus,
-    JobInstance,
-    JobInstanceStatus,
     JobStatus,
 )
 from bkjob_async.polling._tap import JobSeen, StepSeen
@@ -39,17 +36,15 @@ from bkjob_async.web._feed import (
     job_text,
 )
 
-SCOPE = Scope.biz(2)
+from ..made import ended
+from ..scripted import SCOPE
+
 AT = _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 def _job(n: int) -> JobTransition:
     """A job's transition with its own id (the job id tells them apart)."""
     return JobTransition(n, AT, None, JobStatus.RUNNING)
-
-
-def _status(n: int, status: JobStatus) -> JobInstanceStatus:
-    return JobInstanceStatus(True, JobInstance(n, status), ())
 
 
 def _id(n: int) -> str:
@@ -220,9 +215,9 @@ def test_buckets() -> None:
     for event, bucket in [
         (JobTransition(1, AT, None, JobStatus.RUNNING), "running"),
         (JobTransition(1, AT, JobStatus.RUNNING, JobStatus.WAITING_USER), "waiting"),
-        (JobFinished(1, AT, JobStatus.SUCCESS, _status(1, JobStatus.SUCCESS)), "succeeded"),
+        (JobFinished(1, AT, JobStatus.SUCCESS, ended(1, JobStatus.SUCCESS)), "succeeded"),
         (JobTransition(1, AT, JobStatus.SUCCESS, JobStatus.RUNNING), "running"),
-        (JobFinished(1, AT, JobStatus.FAIL, _status(1, JobStatus.FAIL)), "failed"),
+        (JobFinished(1, AT, JobStatus.FAIL, ended(1, JobStatus.FAIL)), "failed"),
         (WatchTimedOut(1, AT, None), "ended"),
     ]:
         fold.feed(event)

@@ -12,14 +12,7 @@ import pytest
 from bkjob_async import PollPolicy, errors
 from bkjob_async._converter import Generation
 from bkjob_async._observe import observe_job
-from bkjob_async.models import (
-    Host,
-    HostResult,
-    HostStatus,
-    JobInstance,
-    JobInstanceStatus,
-    JobStatus,
-)
+from bkjob_async.models import HostStatus, JobStatus
 from bkjob_async.polling._decide import (
     EXPIRED,
     FAILING_AFTER,
@@ -51,6 +44,7 @@ from bkjob_async.polling._decide import decide as decide_tuple
 from bkjob_async.polling._jobs import PolledJob
 from bkjob_async.polling.events import JobFinished, WatchFailed
 
+from ..made import ended, host_read
 from ..scripted import SCOPE, job_body
 
 POLICY = PollPolicy(interval=1.0, max_interval=15.0, growth=2.0)
@@ -59,10 +53,7 @@ JOB = PolledJob(SCOPE, 7)
 
 
 def rules(seed: int = 1, policy: Any = POLICY) -> Rules:
-    def host(key: Any, code: int, row: dict[str, Any]) -> HostResult:
-        return HostResult(Host(bk_host_id=key), HostStatus(code))
-
-    return Rules.of(policy, random.Random(seed), lambda: WALL, host)
+    return Rules.of(policy, random.Random(seed), lambda: WALL, host_read)
 
 
 class Decided(NamedTuple):
@@ -87,8 +78,7 @@ def answer(job_status: int, hosts: list[int] | None = None) -> Answer:
     observation = observe_job(data, Generation.V3, expected_job_instance_id=7)
     snapshot = None
     if observation.finished:
-        job = JobInstance(job_instance_id=7, status=JobStatus(job_status), name="job 7")
-        snapshot = JobInstanceStatus(finished=True, job=job, steps=())
+        snapshot = ended(7, JobStatus(job_status), "job 7")
     return Answer(data, observation, snapshot)
 
 

@@ -37,24 +37,7 @@ from bkjob_async import (
 )
 from bkjob_async._protocol import Protocol, Request, Response
 from tests.conftest import ACCESS_TOKEN, APP_SECRET, BK_TOKEN, load_sample
-
-BASE = "https://bk.example.com/prefix/"
-BIZ = Scope.biz(2)
-#: How a v3 request spells ``BIZ``.
-V3_SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}
-
-
-def protocol(flavor: str = "apigw-v3", **kwargs: Any) -> Protocol:
-    credentials = kwargs.pop("credentials", None) or Credentials(
-        "my-app", APP_SECRET, username="admin"
-    )
-    return Protocol(BASE, flavor=flavor, credentials=credentials, **kwargs)
-
-
-def body(request: Request) -> dict[str, Any]:
-    assert request.body is not None
-    data: dict[str, Any] = json.loads(request.body)
-    return data
+from tests.protocols import BASE, BIZ, V3_SCOPE, body, protocol
 
 
 def response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

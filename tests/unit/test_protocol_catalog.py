@@ -16,7 +16,6 @@ from bkjob_async import (
     AccountCategory,
     AccountRef,
     ConfigFile,
-    Credentials,
     CronJob,
     FileDestination,
     GlobalVar,
@@ -26,7 +25,6 @@ from bkjob_async import (
     JobVariables,
     NotFoundError,
     ResponseFormatError,
-    Scope,
     ScriptSource,
     ScriptStepDetail,
     ScriptVersion,
@@ -38,37 +36,25 @@ from bkjob_async import (
     UnsupportedOperationError,
     VariableType,
 )
-from bkjob_async._protocol import Protocol, Request, Response
-from tests.conftest import APP_SECRET
+from bkjob_async._protocol import Protocol, Response
+from tests.protocols import BASE, BIZ, V3_SCOPE, sent
+from tests.protocols import protocol as on_base
 
-BASE = "https://bk.example.com/prefix"
-BIZ = Scope.biz(2)
-V3_SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}
 CST = dt.timezone(dt.timedelta(hours=8))
 UTC = dt.timezone.utc
 IPS = Targets(ips=["0:10.0.0.1"])
 
 
 def protocol(flavor: str = "apigw-v3") -> Protocol:
-    return Protocol(
-        BASE, flavor=flavor, credentials=Credentials("my-app", APP_SECRET, "admin"), server_tz=CST
-    )
-
-
-def sent(request: Request) -> dict[str, Any]:
-    if request.method == "GET":
-        return dict(request.query or {})
-    assert request.body is not None
-    data: dict[str, Any] = json.loads(request.body)
-    return data
+    return on_base(flavor, server_tz=CST)
 
 
 def where(flavor: str, gateway: str, v2: str | None = None) -> str:
     if flavor == "apigw-v3":
-        return f"{BASE}/api/v3/{gateway}"
+        return f"{BASE}api/v3/{gateway}"
     if flavor == "esb-jobv3":
-        return f"{BASE}/api/c/compapi/v2/jobv3/{gateway}/"
-    return f"{BASE}/api/c/compapi/v2/job/{v2 or gateway}/"
+        return f"{BASE}api/c/compapi/v2/jobv3/{gateway}/"
+    return f"{BASE}api/c/compapi/v2/job/{v2 or gateway}/"
 
 
 # --- methods and paths (SF/resources.yaml; jobv3-confapis/job.yaml; Esb*Resource mappings) ---

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import pytest
 
 from bkjob_async import (
-    Credentials,
     Host,
     JobStatus,
     LaunchMode,
@@ -17,34 +15,16 @@ from bkjob_async import (
     TaskType,
     UnsupportedOperationError,
 )
-from bkjob_async._protocol import MAX_LOG_HOSTS, Protocol, Request
+from bkjob_async._protocol import MAX_LOG_HOSTS
 from bkjob_async._protocol.logs import batch_log
-from tests.conftest import APP_SECRET
+from tests.protocols import BASE, BIZ, V3_SCOPE, body, protocol, sent
 
-BASE = "https://bk.example.com/prefix/"
-BIZ = Scope.biz(2)
-V3_SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}
 UTC = dt.timezone.utc
 CST = dt.timezone(dt.timedelta(hours=8))
 #: 2024-01-01 00:00:00 UTC in epoch ms.
 NEW_YEAR_MS = 1704067200000
 NEW_YEAR = dt.datetime(2024, 1, 1, tzinfo=UTC)
 WINDOW = {"created_from": NEW_YEAR, "created_to": NEW_YEAR + dt.timedelta(days=1)}
-
-
-def protocol(flavor: str = "apigw-v3") -> Protocol:
-    return Protocol(BASE, flavor=flavor, credentials=Credentials("my-app", APP_SECRET, "admin"))
-
-
-def body(request: Request) -> dict[str, Any]:
-    assert request.body is not None
-    data: dict[str, Any] = json.loads(request.body)
-    return data
-
-
-def sent(request: Request) -> dict[str, Any]:
-    """Return the parameters wherever the flavor puts them (query strings stay strings)."""
-    return dict(request.query) if request.method == "GET" else body(request)
 
 
 # --- methods, paths and where parameters travel --------------------------------------------

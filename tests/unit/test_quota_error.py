@@ -23,7 +23,6 @@ from bkjob_async import (
     QuotaExceededError,
     RateLimitedError,
     RetryPolicy,
-    Scope,
     Targets,
     errors,
 )
@@ -33,9 +32,8 @@ from bkjob_async.polling._decide import Kind, classify
 from bkjob_async.testing import BkJobSimulator, Fault, loop_time, run_virtual
 from tests.conftest import local_client
 
-from ..virtual import VirtualBkJob
+from ..virtual import SCOPE, VirtualBkJob
 
-SCOPE = Scope.biz(2)
 QUOTAS = [(1244032, "scope"), (1244033, "app"), (1244034, "system")]
 
 
