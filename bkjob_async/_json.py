@@ -157,7 +157,7 @@ def _with_orjson(orjson: ModuleType) -> tuple[_Loads, _Dumps, _Dumps]:
         shape = raw.translate(_SHAPE)
         if shape.count(b"(") > MAX_DEPTH:  # (a "(" of the text counts too: never too few)
             _check_depth(raw)
-        if _RUN not in shape:
+        if not shape.partition(_RUN)[1]:  # (no run of 19 digits)
             try:
                 return o_loads(data)
             except o_error:  # NaN, 1e400, a lone surrogate, a BOM, UTF-16...: json reads them
