@@ -181,9 +181,6 @@ def _ambiguous(exc: BaseException) -> bool:
     return isinstance(exc, (errors.TransportError, errors.ServerError, errors.ResponseFormatError))
 
 
-#: The flavors whose job list can find a job by name.
-
-
 class Rollout:
     """Launch keys under a cap and bk-job's quota, each once; see the module docstring."""
 
