@@ -238,7 +238,11 @@ def engine(policy: PollPolicy, oracle: bool = False, launched: bool = False) -> 
                     if jobs[i].census:
                         status = body(job, now)["job_instance"]["status"]
                         jobs[i], health[i], at, _ = decide(
-                            rules[i], jobs[i], health[i], Listed(status), now
+                            rules[i],
+                            jobs[i],
+                            health[i],
+                            Listed(status, out[i][-1] if out[i] else -math.inf),
+                            now,
                         )
                         if at is not None:
                             heapq.heappush(due, (at, i))

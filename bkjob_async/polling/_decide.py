@@ -887,9 +887,12 @@ HINT = _Hint()
 
 
 class Listed(NamedTuple):
-    """The job's row in bk-job's job list (``_census``): its status, ``None`` if it is not there."""
+    """The job's row in bk-job's job list (``_census``): its status, ``None`` if it is not there;
+    and when the job's own last poll was sent (its row's), which the poll a row asks for keeps
+    the smallest gap after (``min_gap``)."""
 
     status: int | None
+    sent: float
 
 
 class _Expired:
@@ -944,11 +947,13 @@ def decide(rules: Rules, job: PolledJob, health: Health, outcome: Outcome, now: 
     if isinstance(outcome, Listed):
         if not job.census:  # (no longer followed by the list: its own polls read it)
             return job, health, None, _NO_ACTIONS
+        # (a round of the list may come a moment after the job's own poll)
+        at = max(now, outcome.sent + min_gap(rules.policy))
         if job.parks:  # parked: read it when its row says it moved
             if outcome.status is not None and outcome.status == job.status:
                 return job, health, None, _NO_ACTIONS
-            return job._replace(census=False), health, now, _NO_ACTIONS
-        return job, health, now if _read_itself(outcome.status) else None, _NO_ACTIONS
+            return job._replace(census=False), health, at, _NO_ACTIONS
+        return job, health, at if _read_itself(outcome.status) else None, _NO_ACTIONS
     assert isinstance(outcome, Failed)
     return _failed(rules, job, health, outcome, now)
 

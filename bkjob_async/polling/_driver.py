@@ -657,7 +657,7 @@ class Driver:
     def listed(self, watched: Watched, status: int | None) -> None:
         """Apply a job's row in the job list (``None``: it has none)."""
         if watched.active and not watched.busy:  # (a poll in flight reads it anyway)
-            self.apply(watched, Listed(status), self.clock())
+            self.apply(watched, Listed(status, watched.sent), self.clock())
 
     def census_read(self, error: BaseException | None) -> None:
         """Apply a read of the job list to bk-job's health (``_decide.list_read``)."""

@@ -26,7 +26,8 @@ from bkjob_async import (
     PollPolicy,
 )
 from bkjob_async.polling._census import waiting_at
-from bkjob_async.polling._decide import census_round
+from bkjob_async.polling._decide import census_round, min_gap
+from bkjob_async.polling._jobs import key
 from bkjob_async.testing import Fault, HostPlan, Request, Response, StepPlan
 
 from ..virtual import SCOPE, VirtualBkJob, now, run_virtual
@@ -813,3 +814,31 @@ def test_a_running_job_handed_back_keeps_its_own_schedule() -> None:
     refused, ended = run_virtual(main)
     assert refused == 0
     assert all(150.0 <= ended[job] <= 150.0 + POLICY.latency + 0.5 for job in late)
+
+
+def test_a_row_that_moved_a_moment_after_the_jobs_own_poll_waits_the_smallest_gap() -> None:
+    # A job waits for a person, so the list stands for it from its first poll; a moment after
+    # that poll, its row says it runs (a round of the list that came right after it): the job
+    # is read itself, but never sooner than the policy's smallest gap after its last poll (a
+    # poll sooner is a scheduling bug the heap refuses, counts and logs).
+    server = VirtualBkJob({1: 200.0}, wait_until={1: 100.0})
+    job = server.job(1)
+
+    async def main() -> tuple[int, float, list[float]]:
+        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+            driver = poller._driver
+            async for _ in poller.watch_jobs(SCOPE, [job]):
+                await anyio.sleep(0.01)  # (its poll over: the job is not busy)
+                watched = driver.registry.jobs.get(key(SCOPE, job))
+                assert watched is not None
+                assert watched.job.census  # (parked: the list reads it)
+                sent = watched.sent
+                driver.listed(watched, JobStatus.RUNNING)
+                await anyio.sleep(3 * min_gap(POLICY))
+                return poller.statistics().refused_polls, sent, list(server.sent)
+        raise AssertionError("no event")
+
+    refused, sent, polls = run_virtual(main)
+    assert refused == 0
+    assert polls[1] >= sent + min_gap(POLICY)  # (the second poll: read after the row moved)
+    assert len(polls) == 2

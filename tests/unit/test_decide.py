@@ -518,10 +518,19 @@ def test_a_row_of_the_job_list_reads_the_job_only_when_it_ended_or_is_missing(
     status: int | None, polled: bool
 ) -> None:
     job = JOB._replace(census=True)
-    d = decide(rules(), job, health(), Listed(status), 40.0)
+    d = decide(rules(), job, health(), Listed(status, sent=30.0), 40.0)
     assert d.poll_at == (40.0 if polled else None)
     assert d.actions == ()
     assert d.job is job
+
+
+@pytest.mark.parametrize("parks", [False, True])
+def test_a_row_read_a_moment_after_the_jobs_own_poll_keeps_the_smallest_gap(parks: bool) -> None:
+    job = JOB._replace(census=True, parks=parks)
+    gap = min_gap(rules().policy)
+    d = decide(rules(), job, health(), Listed(3, sent=39.9), 40.0)  # (it ended: read it)
+    assert d.poll_at == 39.9 + gap
+    assert decide(rules(), job, health(), Listed(3, sent=40.0 - gap), 40.0).poll_at == 40.0
 
 
 def test_a_job_the_list_follows_has_no_next_poll_after_an_answer() -> None:
@@ -556,7 +565,7 @@ def test_a_parked_job_is_read_when_its_row_differs_from_its_own_status(
 ) -> None:
     parked = decide(rules(), JOB._replace(parks=True), health(), answer(7, [5]), 1.0).job
     assert parked.census
-    d = decide(rules(), parked, health(), Listed(row), 40.0)
+    d = decide(rules(), parked, health(), Listed(row, sent=1.0), 40.0)
     assert d.poll_at == (40.0 if polled else None)
     assert d.job.census is not polled  # read: back to its own polls until it waits again
     assert d.actions == ()
