@@ -40,9 +40,8 @@ __all__ = [
 
 
 @attrs.frozen
-class BatchStarted:
-    """Rolling batch ``batch`` (from 1) of a step round started: ``hosts`` are those seen
-    starting in that poll (a host of the batch that starts a poll later is in its end only)."""
+class _Batch:
+    """What every batch event tells: the step round, its batch and the hosts of the event."""
 
     job_instance_id: int
     observed_at: _dt.datetime
@@ -50,48 +49,44 @@ class BatchStarted:
     execute_count: int
     batch: int
     hosts: tuple[HostKey, ...]
+
+
+def _event_id(event: _Batch, tail: str) -> str:
+    """A batch event's identity: job, step, round and batch, then what it tells (``tail``)."""
+    return f"{event.job_instance_id}/{event.step_instance_id}/{event.execute_count}/b{event.batch}{tail}"
+
+
+@attrs.frozen
+class BatchStarted(_Batch):
+    """Rolling batch ``batch`` (from 1) of a step round started: ``hosts`` are those seen
+    starting in that poll (a host of the batch that starts a poll later is in its end only)."""
 
     @property
     def event_id(self) -> str:
         """Stable identity: job, step, round and batch."""
-        return f"{self.job_instance_id}/{self.step_instance_id}/{self.execute_count}/b{self.batch}"
+        return _event_id(self, "")
 
 
 @attrs.frozen
-class BatchEnded:
+class BatchEnded(_Batch):
     """Every host of batch ``batch`` finished; ``failed`` are those that did not succeed."""
 
-    job_instance_id: int
-    observed_at: _dt.datetime
-    step_instance_id: int
-    execute_count: int
-    batch: int
-    hosts: tuple[HostKey, ...]
     failed: tuple[HostKey, ...] = ()
 
     @property
     def event_id(self) -> str:
         """Stable identity: job, step, round and batch."""
-        return (
-            f"{self.job_instance_id}/{self.step_instance_id}/{self.execute_count}/b{self.batch}/end"
-        )
+        return _event_id(self, "/end")
 
 
 @attrs.frozen
-class BatchWaiting:
+class BatchWaiting(_Batch):
     """After batch ``batch - 1`` ended, ``hosts`` wait (at 5) for batch ``batch``."""
-
-    job_instance_id: int
-    observed_at: _dt.datetime
-    step_instance_id: int
-    execute_count: int
-    batch: int
-    hosts: tuple[HostKey, ...]
 
     @property
     def event_id(self) -> str:
         """Stable identity: job, step, round and the batch waited for."""
-        return f"{self.job_instance_id}/{self.step_instance_id}/{self.execute_count}/b{self.batch}/wait"
+        return _event_id(self, "/wait")
 
 
 #: Any of the batch events ``BatchFollower`` and ``follow_batches`` add to a watch.

@@ -369,10 +369,23 @@ def evaluate_type_checking_imports() -> None:
                     module.__dict__.setdefault(name, value)
 
 
+def shown_bases(app: Sphinx, name: str, obj: Any, options: Any, bases: list[Any]) -> None:
+    """Show a private attrs base of a class as what it derives from: it only holds fields,
+    which the class's signature lists, and has no page of its own to link to."""
+    bases[:] = [
+        shown
+        for base in bases
+        for shown in (
+            base.__bases__ if attrs.has(base) and base.__name__.startswith("_") else (base,)
+        )
+    ]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     evaluate_type_checking_imports()
     app.connect("builder-inited", write_pages)
     app.connect("missing-reference", resolve_anywhere)
+    app.connect("autodoc-process-bases", shown_bases)
     app.add_directive("bkjob-module", ModuleDirective)
     app.add_directive("bkjob-defaults", DefaultsDirective)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

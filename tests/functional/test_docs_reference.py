@@ -48,3 +48,15 @@ def test_each_object_is_documented_once_under_its_most_specific_module() -> None
     assert where[id(bkjob_async.Poller)] == "bkjob_async.polling.Poller"
     assert where[id(bkjob_async.Timeouts)] == "bkjob_async.config.Timeouts"
     assert where[id(BkJobSimulator)] == "bkjob_async.testing.BkJobSimulator"
+
+
+def test_a_private_attrs_base_is_shown_as_what_it_derives_from() -> None:
+    from bkjob_async.models import JobStatus
+    from bkjob_async.polling.batches import BatchEnded
+
+    bases = list(BatchEnded.__bases__)  # the private base that holds the batch events' fields
+    apiref.shown_bases(None, "bkjob_async.polling.batches.BatchEnded", BatchEnded, {}, bases)
+    assert bases == [object]
+    kept = list(JobStatus.__bases__)  # a private base with behaviour of its own stays
+    apiref.shown_bases(None, "bkjob_async.models.JobStatus", JobStatus, {}, kept)
+    assert kept == list(JobStatus.__bases__)
