@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["delete_cron", "get_cron_detail", "get_cron_list", "save_cron", "update_cron_status"]
 
-CRON_JOB_NOT_EXIST = 1245001
-CRON_JOB_ALREADY_EXIST = 1245004
-CRON_JOB_TIME_PASSED = 1245006
 _MAX_NAME = 60
 _FIELD = re.compile(r"[0-9A-Za-z*,/\-#L]+")
 _PASSWORD = 4
@@ -197,9 +194,9 @@ def _stored(
     crons = world.store.crons
     old = None if cron_id is None else crons.get_in(scope, cron_id)
     if cron_id is not None and old is None:
-        raise ApiFailure(CRON_JOB_NOT_EXIST)
+        raise ApiFailure(codes.CRON_JOB_NOT_EXIST)
     if name is not None and any(c.name == name and c.id != cron_id for c in crons.of(scope)):
-        raise ApiFailure(CRON_JOB_ALREADY_EXIST, name)  # (checkCronJobName)
+        raise ApiFailure(codes.CRON_JOB_ALREADY_EXIST, name)  # (checkCronJobName)
     plan_id = plan_id or (old.plan_id if old else None)
     plan = None if plan_id is None else world.plans.get(plan_id)
     if plan is None or plan.scope not in (None, scope):
@@ -274,11 +271,11 @@ def update_cron_status(world: World, call: Call) -> object:
     cron_id, status = call.checked()
     cron = world.store.crons.get_in(scope, cron_id)
     if cron is None:
-        raise ApiFailure(CRON_JOB_NOT_EXIST)
+        raise ApiFailure(codes.CRON_JOB_NOT_EXIST)
     start = status == 1
     now = world.now_ms() // 1000
     if start and not cron.expression and (cron.execute_time or 0) < now:
-        raise ApiFailure(CRON_JOB_TIME_PASSED)
+        raise ApiFailure(codes.CRON_JOB_TIME_PASSED)
     cron.enabled, cron.modifier, cron.modify_s = start, call.username, now
     return {"cron_id" if call.flavor is ApiFlavor.ESB_V2 else "id": cron_id}
 
@@ -288,6 +285,6 @@ def delete_cron(world: World, call: Call) -> object:
     scope = scope_of(call.params)
     (cron_id,) = call.checked()
     if world.store.crons.get_in(scope, cron_id) is None:
-        raise ApiFailure(CRON_JOB_NOT_EXIST)
+        raise ApiFailure(codes.CRON_JOB_NOT_EXIST)
     del world.store.crons[cron_id]
     return None

@@ -38,14 +38,6 @@ __all__ = ["SERVICE_VERSION", "recording"]  # and the handlers, routed by name
 
 #: What ``get_latest_service_version`` answers.
 SERVICE_VERSION = "3.11.4"
-#: ``ErrorCode`` values these APIs refuse with (their texts are in ``_codes``).
-ACCOUNT_ALIAS_EXIST = 1243007
-DB_SYSTEM_ACCOUNT_IS_INVALID = 1243008
-DELETE_REF_ACCOUNT_FORBIDDEN = 1243014
-CREDENTIAL_NOT_EXIST = 1243048
-CREDENTIAL_NAME_EXIST = 1243060
-FAIL_TO_FIND_FILE_SOURCE_BY_CODE = 1260012
-FILE_SOURCE_CODE_ALREADY_EXISTS = 1260015
 
 #: ``CredentialTypeEnum`` names, and which request fields fill ``value1``/``value2``.
 _CREDENTIAL_VALUES = {
@@ -100,9 +92,9 @@ def create_account(world: World, call: Call) -> object:
     alias = alias if alias and alias.strip() else name
     accounts = world.store.accounts_of(scope, now)
     if any(a.category == category and a.alias == alias for a in accounts):
-        raise ApiFailure(ACCOUNT_ALIAS_EXIST)
+        raise ApiFailure(codes.ACCOUNT_ALIAS_EXIST)
     if category == 2:
-        raise ApiFailure(DB_SYSTEM_ACCOUNT_IS_INVALID)
+        raise ApiFailure(codes.DB_SYSTEM_ACCOUNT_IS_INVALID)
     os = "Windows" if kind == 2 else "Linux"
     row = world.store.add_account(scope, alias, name, category, kind, os, now)
     row.creator, row.description = call.username, params.text("description") or ""
@@ -120,7 +112,7 @@ def update_account(world: World, call: Call) -> object:
     alias = params.text("alias") or row.alias
     others = world.store.accounts_of(scope, now)
     if any(a.category == row.category and a.alias == alias and a.id != row.id for a in others):
-        raise ApiFailure(ACCOUNT_ALIAS_EXIST)
+        raise ApiFailure(codes.ACCOUNT_ALIAS_EXIST)
     row.alias, row.description = alias, params.text("description") or row.description
     row.db_system_account_id, row.modifier, row.modify_ms = None, call.username, now
     return _saved(world, call, row)
@@ -134,7 +126,7 @@ def delete_account(world: World, call: Call) -> object:
     (account_id,) = call.checked()
     old = _account(world, scope, account_id)
     if any(a.db_system_account_id == old.id for a in store.accounts.of(scope)):
-        raise ApiFailure(DELETE_REF_ACCOUNT_FORBIDDEN)
+        raise ApiFailure(codes.DELETE_REF_ACCOUNT_FORBIDDEN)
     del store.accounts[old.id]
     store.passwords.pop(old.id, None)
     return old.render()
@@ -186,7 +178,7 @@ def create_credential(world: World, call: Call) -> object:
     name, kind = call.checked()
     values = _credential_values(params, kind)
     if store.credentials.find(scope, name=name) is not None:
-        raise ApiFailure(CREDENTIAL_NAME_EXIST, name)
+        raise ApiFailure(codes.CREDENTIAL_NAME_EXIST, name)
     row = store.add_credential(
         scope,
         name,
@@ -210,10 +202,10 @@ def update_credential(world: World, call: Call) -> object:
     name = params.text("name")
     taken = credentials.find(scope, name=name) if name else None
     if not (name or "").strip() or (taken is not None and taken.id != credential_id):
-        raise ApiFailure(CREDENTIAL_NAME_EXIST, name)
+        raise ApiFailure(codes.CREDENTIAL_NAME_EXIST, name)
     row = credentials.get_in(scope, credential_id)
     if row is None:
-        raise ApiFailure(CREDENTIAL_NOT_EXIST)
+        raise ApiFailure(codes.CREDENTIAL_NOT_EXIST)
     row.values = (
         row.values[0] if values[0] == _KEEP else values[0],
         row.values[1] if values[1] == _KEEP else values[1],
@@ -229,7 +221,7 @@ def get_credential_detail(world: World, call: Call) -> object:
     (credential_id,) = call.checked()
     row = world.store.credentials.get_in(scope, credential_id)
     if row is None:
-        raise ApiFailure(CREDENTIAL_NOT_EXIST)
+        raise ApiFailure(codes.CREDENTIAL_NOT_EXIST)
     return row.render()
 
 
@@ -280,7 +272,7 @@ def create_file_source(world: World, call: Call) -> object:
     _check_type(params, access)
     code = str(params.text("code"))
     if store.file_sources.find(scope, code=code) is not None:
-        raise ApiFailure(FILE_SOURCE_CODE_ALREADY_EXISTS, code)
+        raise ApiFailure(codes.FILE_SOURCE_CODE_ALREADY_EXISTS, code)
     row = store.add_file_source(
         scope,
         code=code,
@@ -302,7 +294,7 @@ def update_file_source(world: World, call: Call) -> object:
     code = str(params.text("code"))
     row = world.store.file_sources.find(scope, code=code)
     if row is None:
-        raise ApiFailure(FAIL_TO_FIND_FILE_SOURCE_BY_CODE, code)
+        raise ApiFailure(codes.FAIL_TO_FIND_FILE_SOURCE_BY_CODE, code)
     _check_type(params, access)
     for name, value in _source_fields(params, access).items():
         setattr(row, name, value)
@@ -316,7 +308,7 @@ def get_file_source_detail(world: World, call: Call) -> object:
     (code,) = call.checked()
     row = world.store.file_sources.find(scope, code=code)
     if row is None:
-        raise ApiFailure(FAIL_TO_FIND_FILE_SOURCE_BY_CODE, code)
+        raise ApiFailure(codes.FAIL_TO_FIND_FILE_SOURCE_BY_CODE, code)
     return row.render()
 
 

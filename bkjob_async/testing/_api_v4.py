@@ -253,11 +253,7 @@ def _file_row(row: Mapping[str, Any], world: World) -> dict[str, Any]:
 
 # -- job-manage: a template's detail, a plan from a template, the user's scopes ---------------
 
-#: ``ErrorCode.TEMPLATE_NOT_EXIST``, thrown as a ``NotFoundException`` (404).
-_TEMPLATE_NOT_EXIST = 1243026
 _MAX_PLAN_NAME = 60
-#: ``ErrorCode.PLAN_NAME_EXIST``: the template has a plan of this name (409 ``ALREADY_EXISTS``).
-_PLAN_NAME_EXIST = 1243042
 
 
 def _template(world: World, call: Call) -> Any:
@@ -267,7 +263,8 @@ def _template(world: World, call: Call) -> Any:
     for plan in world.plans.values():
         if plan.template_id == template_id and plan.scope in (None, scope):
             return scope, plan
-    raise ApiFailure(_TEMPLATE_NOT_EXIST, message="Job template does not exist")
+    # (thrown as a ``NotFoundException``: 404)
+    raise ApiFailure(codes.TEMPLATE_NOT_EXIST, message="Job template does not exist")
 
 
 def get_job_template_detail(world: World, call: Call) -> object:
@@ -307,7 +304,7 @@ def create_job_plan(world: World, call: Call) -> object:
         raise ApiFailure(codes.MISSING_OR_ILLEGAL_NAMED, "name")
     name = name.strip()
     if any(p.template_id == template.template_id and p.name == name for p in world.plans.values()):
-        raise ApiFailure(_PLAN_NAME_EXIST, message="Plan name already exists")
+        raise ApiFailure(codes.PLAN_NAME_EXIST, message="Plan name already exists")  # (409)
     enabled = params.raw("enable_steps")
     steps = template.steps
     if enabled is not None:

@@ -44,6 +44,7 @@ import attrs
 
 from ..config import Scope
 from ..models.enums import HostStatus, JobStatus, StepOperation, StepType
+from . import _codes as codes
 from ._hosts import SimHost
 from ._plan import HostPlan, RollingMode, StepPlan
 
@@ -52,13 +53,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INF",
-    "NOT_A_CONFIRMER",
     "NO_EXIT",
     "OPERATIONS",
-    "REPEAT_START",
     "RETRYABLE",
     "TRIGGER_ROLE",
-    "UNSUPPORTED",
     "Defaults",
     "Engine",
     "Job",
@@ -81,9 +79,6 @@ __all__ = [
 # bk-job's step event handlers re-check the status (``TaskExecuteServiceImpl``,
 # ``GseStepEventHandler``, ``ConfirmStepEventHandler``).
 
-UNSUPPORTED = 1241003
-NOT_A_CONFIRMER = 1244016
-REPEAT_START = 1241015
 #: The step statuses a retry (failed hosts or all) is allowed from.
 RETRYABLE = frozenset({JobStatus.FAIL, JobStatus.ABNORMAL_STATE, JobStatus.STOP_SUCCESS})
 #: The confirm role that lets the user who launched the job confirm (``JobRoleEnum``).
@@ -110,7 +105,7 @@ class Operation(NamedTuple):
 
 def _require(allowed: bool) -> None:
     if not allowed:
-        raise OpError(UNSUPPORTED)
+        raise OpError(codes.UNSUPPORTED_OPERATION)
 
 
 def _revive(job: Job) -> None:
@@ -124,7 +119,7 @@ def _check_confirmer(job: Job, step: Step, operator: str) -> None:
         return
     if TRIGGER_ROLE in step.plan.confirm_roles and operator == job.operator:
         return
-    raise OpError(NOT_A_CONFIRMER)  # the simulator knows no CMDB role members
+    raise OpError(codes.NOT_A_CONFIRMER)  # the simulator knows no CMDB role members
 
 
 def _confirming(job: Job, step: Step, operator: str) -> None:
@@ -640,7 +635,7 @@ class Engine:
         """Answer ``operate_job_instance`` code 1 at ``t`` (jobs at 2 or 7); it stops later."""
         self.settle(job, t)
         if job.status not in (JobStatus.RUNNING, JobStatus.WAITING_USER):
-            raise OpError(UNSUPPORTED)
+            raise OpError(codes.UNSUPPORTED_OPERATION)
         step = job.steps[job.current]
         self._schedule(job, t + self.lag_ms(job), _TERMINATE, step, any_gen=True)
         job.version += 1
@@ -668,7 +663,7 @@ class Engine:
         """Apply ``operate_job_instance`` code 2 at ``t`` (allowed on jobs at 1 only)."""
         self.settle(job, t)
         if job.status is not JobStatus.BLANK:
-            raise OpError(REPEAT_START, job.id)
+            raise OpError(codes.REPEAT_START, job.id)
         self.start_job(job, t)
 
     def retry(self, job: Job, step: Step, t: int, *, retry_all: bool) -> None:

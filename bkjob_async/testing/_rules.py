@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["check_script", "fast_execute_script"]  # and the rules' handlers, routed by name
 
-DANGEROUS_RULE_EXIST = 1243056
-DANGEROUS_SCRIPT_FORBIDDEN = 1244019
-SCRIPT_NOT_EXECUTABLE = 1244018
 SCAN, INTERCEPT = 1, 2
 
 #: ``JobResourceStatusEnum``'s names, as 1244018 shows a status.
@@ -69,7 +66,7 @@ def _rule(fields: Sequence[Any]) -> tuple[str, int, str, int]:
 def _unique(world: World, call: Call, rule_id: int | None, expression: str, mask: int) -> None:
     for rule in world.store.rules.values():
         if rule.id != rule_id and rule.expression == expression and rule.languages == mask:
-            raise fail(call, DANGEROUS_RULE_EXIST, expression)
+            raise fail(call, codes.DANGEROUS_RULE_EXIST, expression)
 
 
 def _existing(world: World, rule_id: int) -> SimRule:
@@ -176,7 +173,7 @@ def _launched_script(world: World, call: Call) -> tuple[int, str]:
         raise fail(call, codes.SCRIPT_NOT_EXIST)
     if found.status in (DRAFT, DISABLED):
         zh, en = _STATUS_NAMES[found.status]
-        raise fail(call, SCRIPT_NOT_EXECUTABLE, en if call.english else zh)
+        raise fail(call, codes.SCRIPT_NOT_EXECUTABLE, en if call.english else zh)
     return found.script.language, found.content
 
 
@@ -185,5 +182,5 @@ def fast_execute_script(world: World, call: Call) -> object:
     language, text = _launched_script(world, call)
     found = matches(world.store.rules_for(language), language, text)
     if any(row["action"] == INTERCEPT for row in found):
-        raise fail(call, DANGEROUS_SCRIPT_FORBIDDEN)
+        raise fail(call, codes.DANGEROUS_SCRIPT_FORBIDDEN)
     return _api.fast_execute_script(world, call)

@@ -37,10 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["HANDLERS", "V2_HANDLERS", "decode", "fail", "find_version"]
 
-SCRIPT_NAME_DUPLICATE = 1243002
-SCRIPT_NOT_IN_APP = 1243004
-SCRIPT_VERSION_NAME_EXIST = 1243036
-UNSUPPORTED_OPERATION = 1241003
 DRAFT, ONLINE, OFFLINE, DISABLED = 0, 1, 2, 3
 
 
@@ -79,7 +75,7 @@ def find_version(
     if found is None:
         raise fail(call, codes.SCRIPT_NOT_EXIST)
     if not _visible(found.script, scope):
-        raise fail(call, SCRIPT_NOT_IN_APP)
+        raise fail(call, codes.SCRIPT_NOT_IN_APP)
     return found
 
 
@@ -88,7 +84,7 @@ def _script(world: World, call: Call, scope: Scope | None, script_id: str | None
     if script is None:
         raise fail(call, codes.SCRIPT_NOT_EXIST)
     if not _visible(script, scope):
-        raise fail(call, SCRIPT_NOT_IN_APP)
+        raise fail(call, codes.SCRIPT_NOT_IN_APP)
     return script
 
 
@@ -164,7 +160,7 @@ def _create(world: World, call: Call, public: bool) -> object:
     name, language, content, version = call.checked()
     content = decode(content) or ""
     if world.store.scripts.find(scope, name=name) is not None:
-        raise fail(call, SCRIPT_NAME_DUPLICATE)
+        raise fail(call, codes.SCRIPT_NAME_DUPLICATE)
     now = world.now_ms()
     script = world.store.new_script(scope, name, language, call.username, now)
     script.description = params.text("description") or ""
@@ -181,7 +177,7 @@ def _create_version(world: World, call: Call, public: bool) -> object:
     content = decode(content) or ""
     script = _script(world, call, scope, script_id)
     if any(v.version == version for v in script.versions):
-        raise fail(call, SCRIPT_VERSION_NAME_EXIST)
+        raise fail(call, codes.SCRIPT_VERSION_NAME_EXIST)
     now = world.now_ms()
     row = world.store.add_version(
         script, version, content, DRAFT, params.text("version_desc"), now, call.username
@@ -199,7 +195,7 @@ def _update_basic(world: World, call: Call, public: bool) -> object:
     script = _script(world, call, scope, script_id)
     if name != script.name:
         if world.store.scripts.find(script.scope, name=name) is not None:
-            raise fail(call, SCRIPT_NAME_DUPLICATE)
+            raise fail(call, codes.SCRIPT_NAME_DUPLICATE)
         script.name = name
     description = params.text("description")
     if description:
@@ -215,7 +211,7 @@ def _update_version(world: World, call: Call, public: bool) -> object:
     content = decode(content) or ""
     row = find_version(world, call, scope, version_id)
     if row.status != DRAFT:
-        raise fail(call, UNSUPPORTED_OPERATION)
+        raise fail(call, codes.UNSUPPORTED_OPERATION)
     row.content, row.desc = content, params.text("version_desc")
     row.modifier, row.modify_ms = call.username, world.now_ms()
     return row.render()
@@ -240,7 +236,7 @@ def _publish(world: World, call: Call, public: bool) -> object:
     status changes (``ScriptDAOImpl.updateScriptVersionStatus``)."""
     row = _managed(world, call, public)
     if row.status == DISABLED:
-        raise fail(call, UNSUPPORTED_OPERATION)
+        raise fail(call, codes.UNSUPPORTED_OPERATION)
     for other in row.script.versions:
         if other.status == ONLINE and other is not row:
             other.status = OFFLINE
@@ -252,7 +248,7 @@ def _disable(world: World, call: Call, public: bool) -> object:
     """Disable an online or offline version (1241003 for a draft or a disabled one)."""
     row = _managed(world, call, public)
     if row.status not in (ONLINE, OFFLINE):
-        raise fail(call, UNSUPPORTED_OPERATION)
+        raise fail(call, codes.UNSUPPORTED_OPERATION)
     row.status = DISABLED
     return _state(row)
 
