@@ -139,9 +139,6 @@ class StoreJournal:
 # --- delivery ------------------------------------------------------------------------------------
 
 
-logger = logging.getLogger("bkjob_async.polling")
-
-
 class Dispatcher:
     """Hand a job's events to its watches, once the journal has recorded them."""
 
