@@ -4,9 +4,11 @@ Here are the driver, its workers (which poll due jobs back to back), the isolati
 job's unexpected exception, and the budget of the event loop's turns its tasks share. Every
 outcome (a poll's answer or failure from the workers, below; a row of the job
 list, ``_census``; a callback's hint) goes through ``apply``: ``decide`` returns the job's
-new value, the new health, its next poll and its actions; the driver puts the value in the
-job's row of the registry, the next poll in the heap (``_jobs``), and hands each action to the
-delivery (``_delivery``) or applies it to every job (an outage begins or ends). Joining (``attach``,
+new value, the new health, its next poll and its actions; the driver puts the value and the
+next poll's entry in the job's row of the registry in one write (``_jobs.Watched.put``), hands
+each action to the delivery (``_delivery``) or applies it to every job (an outage begins or
+ends), then the entry to the heap (``_due``). A poll's row is the one the heap handed out with
+its job (``_jobs.Row``), carried through the read. Joining (``attach``,
 ``detach``) asks ``_decide`` when to poll, and whether the job list follows the job.
 
 It also applies rate control: the local ``_rate.RateGovernor`` (pure: the driver feeds it its
@@ -66,7 +68,7 @@ from ._decide import (
     unparked,
 )
 from ._due import Due, Slot
-from ._jobs import KEEP, PolledJob, hangs, key
+from ._jobs import KEEP, STALE, PolledJob, hangs, key
 from ._reader import Unread
 from .events import WatchFailed
 
@@ -250,9 +252,10 @@ def isolated(apply: F) -> F:
         now: float | None = None,
         row: Row | None = None,
         fingerprint: Any = KEEP,
+        cuts: tuple[int, ...] | None = None,
     ) -> None:
         try:
-            apply(driver, watched, outcome, now, row, fingerprint)
+            apply(driver, watched, outcome, now, row, fingerprint, cuts)
         except Exception as exc:
             fail_alone(driver, watched, exc)
 
@@ -296,8 +299,8 @@ class Workers:
         self.driver = driver
         #: The poll rounds' spans (``_tracing``), or ``None``: spans off (checked at start).
         self.rounds: PollRounds | None = None
-        #: Answers held back to be folded together: (job, answer, sent at, permit).
-        self._held: deque[tuple[Watched, Unread, float, Any]] = deque()
+        #: Answers held back to be folded together: (job's row, answer, sent at, permit).
+        self._held: deque[tuple[Row, Unread, float, Any]] = deque()
         #: A worker folds the held answers now (over several turns of the loop).
         self._folding = False
         #: Workers waiting for the held answers to fall under a batch (``_room``).
@@ -312,28 +315,28 @@ class Workers:
         for _ in range(self.driver.policy.max_in_flight):
             tg.start_soon(self._worker)
 
-    async def _wait(self, slot: Slot) -> tuple[Watched, bool]:
-        """Return the next due job once there is one, and whether it was taken from the jobs
-        failing alone (``Due.take``): fold the held answers first (nothing is due, so none
+    async def _wait(self, slot: Slot) -> tuple[Row, bool]:
+        """Return the next due job's row once there is one, and whether it was taken from the
+        jobs failing alone (``Due.take``): fold the held answers first (nothing is due, so none
         waits for more to come), then park until the scheduler hands one over."""
         driver = self.driver
         due = driver.due
         if self._held:
             await self._fold()
-            watched = due.take(driver.clock())
-            if watched is not None:
-                return watched, due.failing_taken
+            row = due.take(driver.clock())
+            if row is not None:
+                return row, due.failing_taken
         if self.rounds is not None:  # nothing due: the round is over
             self.rounds.end()
         while True:
-            watched = await due.park(slot)
-            if watched is not None:
-                return watched, slot.failing
+            row = await due.park(slot)
+            if row is not None:
+                return row, slot.failing
             if self._held:
                 await self._fold()
-            watched = due.take(driver.clock())
-            if watched is not None:
-                return watched, due.failing_taken
+            row = due.take(driver.clock())
+            if row is not None:
+                return row, due.failing_taken
 
     async def _worker(self) -> None:
         """Poll due jobs back to back; park when none is due, for the scheduler to wake."""
@@ -345,7 +348,7 @@ class Workers:
         # A job's row is read in place here (the registry's columns at its slot, while its
         # handle's generation is the slot's): ``Watched``'s properties are calls, every poll.
         registry, due = driver.registry, driver.due
-        gens, sents, busy = registry.gens, registry.sents, registry.busy
+        gens, busy = registry.gens, registry.busy
         while True:
             if self._folding and len(self._held) >= _BATCH:
                 await self._room()  # (answers come faster than they are folded)
@@ -354,20 +357,21 @@ class Workers:
             # A poll that goes counts this turn's work from here, if nothing counted it yet; a
             # worker that finds none due parks, and schedules no end of a count (``Turn``): an
             # unchanged answer at a quiet time costs one turn of the loop, not two.
-            watched = take(clock())
-            if watched is None:
-                watched, failing = await self._wait(slot)
+            row = take(clock())  # (the job's row: its poll's one read of the job table)
+            if row is None:
+                row, failing = await self._wait(slot)
             else:
                 failing = due.failing_taken  # (taken from the failing jobs' share: ``_due``)
                 if not turn.counting:
                     spent()
+            watched = row.watched
             if not self._still_watched(watched):
                 watched.busy = False
                 if failing:
                     driver.due.done()
                 await anyio.lowlevel.checkpoint()  # (a large watch closed: let others run)
                 continue
-            sent_at = sents[watched.slot]  # (when the heap handed it out)
+            sent_at = row.sent  # (when the heap handed it out)
             permit = None
             if driver.permits is not None:
                 permit = await driver.permits.acquire()
@@ -389,12 +393,12 @@ class Workers:
                     rounds.note(changed=result is not None)
                 if gens[watched.slot] == watched.gen:  # (``watched.active``)
                     if result is None:
-                        apply(watched, UNCHANGED)
+                        apply(watched, UNCHANGED, None, row)
                     elif isinstance(result, Unread):  # held back, the job busy until folded
-                        self._held.append((watched, result, sent_at, permit))
+                        self._held.append((row, result, sent_at, permit))
                         held = True
                     else:  # read by result groups: decoded already
-                        apply(watched, result)
+                        apply(watched, result, None, row)
             finally:
                 self.in_flight -= 1
                 if failing:
@@ -458,20 +462,22 @@ class Workers:
         while held:
             fold(*held.popleft())
 
-    def _fold_one(self, watched: Watched, unread: Unread, sent_at: float, permit: Any) -> None:
+    def _fold_one(self, row: Row, unread: Unread, sent_at: float, permit: Any) -> None:
         driver = self.driver
+        watched = row.watched
+        if driver.registry.gens[watched.slot] != watched.gen:  # (released while held)
+            self._done(watched)
+            return
         try:
             try:
-                found = driver.reader.finish(watched, unread)  # (``None``: released while held)
+                answer = driver.reader.finish(row, unread)
             except errors.BkJobError as exc:
                 driver.failed(watched, exc, sent_at, permit)
                 return
             except Exception as exc:  # nothing expects it: this job fails, not the poller
                 fail_alone(driver, watched, exc)
                 return
-            if found is not None:
-                answer, row = found
-                driver.apply(watched, answer, None, row, unread.fingerprint)
+            driver.apply(watched, answer, None, row, unread.fingerprint, unread.cuts)
         finally:
             self._done(watched)
 
@@ -812,14 +818,18 @@ class Driver:
         now: float | None = None,
         row: Row | None = None,
         fingerprint: Any = KEEP,
+        cuts: tuple[int, ...] | None = None,
     ) -> None:
         """Decide what follows ``outcome`` and apply it (every poll comes here).
 
         An answer (``now`` not given) is decided as of when its poll was sent: the gap the
         schedule gives runs from send to send, as ``latency`` promises, however long the
-        answer took to come and be read. ``row``: the job's row as read with a decoded answer
-        (``Reader.finish``), whose ``fingerprint`` the job's row keeps; else it is read here.
-        The row is read once and written once (``Watched.put``); the actions get its values.
+        answer took to come and be read. ``row``: the job's row as the heap handed it out
+        with its poll (``Due.take``); a decoded answer's ``fingerprint`` and ``cuts`` its row
+        keeps. Else the row is read here. The decision's changes and its next poll's entry are
+        written once (``Watched.put``), the actions get the row's values, and the entry goes
+        to the heap after them. A watch that changed the job while its poll was in flight
+        makes the put write nothing: the outcome is decided again on the job's row now.
         """
         if row is None:
             row = watched.row()
@@ -828,32 +838,42 @@ class Driver:
         if now is None:
             self._answered()
             now = row.sent
-        old = row.job
-        job, health, poll_at, actions = decide(self.rules, old, self.health, outcome, now)
-        # (a decoded answer's last action is its ``Deliver``: ``_decide._answered``)
-        changed = None
-        if type(outcome) is Answer:
-            deliver = actions[-1]
-            assert isinstance(deliver, Deliver)
-            changed = deliver.changed
-        if job is not old or changed is not None:  # (an unchanged poll mostly keeps the job)
-            watched.put(None if job is old else job, changed, fingerprint)
+        while True:
+            old = row.job
+            job, health, poll_at, actions = decide(self.rules, old, self.health, outcome, now)
+            # (a decoded answer's last action is its ``Deliver``: ``_decide._answered``)
+            changed = None
+            if type(outcome) is Answer:
+                deliver = actions[-1]
+                assert isinstance(deliver, Deliver)
+                changed = deliver.changed
+            entry = watched.put(
+                row, None if job is old else job, changed, fingerprint, cuts, poll_at
+            )
+            if entry is not STALE:
+                break
+            row = watched.row()  # (a watch changed it in flight, or released it: rare)
+            if row is None:
+                return
         if job.failures != old.failures:
             self._count_failure(old, job)
         if health is not self.health:
             self.health = health
-        if actions:
-            self._act(watched, row, job, actions)
+        outage = self._act(watched, row, job, actions) if actions else False
         if job.census is not old.census and self.census is not None:  # (parked, or not)
             self.census.follow(watched, job.census, soon=False)  # (just read: a round later)
-        if poll_at is not None:  # (not if it was released: ``push`` checks)
-            self.due.push(watched, poll_at)
+        if poll_at is not None:
+            if outage:  # every job was read and written again: its next poll, made again
+                self.due.push(watched, poll_at)
+            elif entry is not None:  # (released by an action: stale, dropped when popped)
+                self.due.enter(entry[0], entry[1])
 
-    def _act(self, watched: Watched, row: Row, job: PolledJob, actions: tuple[Action, ...]) -> None:
+    def _act(self, watched: Watched, row: Row, job: PolledJob, actions: tuple[Action, ...]) -> bool:
         """Apply a decision's actions, in order, to ``job`` (its new value) and the watches
-        ``row`` read."""
+        ``row`` read; return whether an outage began or ended (every job read and written)."""
         delivery, subscribers = self.delivery, row.subscribers
         job_id = job.job_instance_id
+        outage = False
         for action in actions:
             if isinstance(action, Deliver):
                 held = delivery.deliver(job, subscribers, action)
@@ -887,8 +907,11 @@ class Driver:
                 self._expire_at(watched, action.at)
             elif isinstance(action, OutageBegan):
                 self._outage_began(action)
+                outage = True
             else:
                 self._outage_ended()
+                outage = True
+        return outage
 
     def _keep(
         self,

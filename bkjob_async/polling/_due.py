@@ -1,7 +1,9 @@
 """Rule: the due heap hands each job out when its poll may go; no policy of its own but the gap.
 
 The heap of when each job is due (``Due``), which parked workers (``Slot``) wait on. Its heaps
-hold the registry's opaque entries (``_jobs.Registry.schedule``): it never reads one itself.
+hold the registry's opaque entries (``_jobs.Registry.schedule``, ``_jobs.Watched.put``): it
+never reads one itself. A job it hands out comes with its row, read as it is taken
+(``_jobs.Row``): the poll's one read of the job table.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._jobs import Registry, Watched
+    from ._jobs import Registry, Row, Watched
 
 __all__ = ["Due", "Gate", "Slot"]
 
@@ -33,9 +35,9 @@ logger = logging.getLogger("bkjob_async.polling")
 # since): such a poll is a scheduling bug, so it is put off, counted and logged once, never sent.
 #
 # Every poll pushes one entry that lives for the job's interval: an opaque int that the
-# registry makes (``Registry.schedule``) and reads (``pop_due``, ``next_due``); entries order as
-# their due times, and a stale one (the job rescheduled, taken or released) is dropped when
-# popped.
+# registry makes (``Registry.schedule``; a poll's decision's, ``Watched.put``, which the driver
+# hands to ``enter``) and reads (``pop_due``, ``next_due``); entries order as their due times,
+# and a stale one (the job rescheduled, taken or released) is dropped when popped.
 #
 # Jobs whose reads time out alone (``_jobs.hangs``) wait in a heap of their own and hold at most
 # ``share`` of the requests in flight (``_decide.failing_share``): a hung job never holds a
@@ -97,13 +99,13 @@ def _wake(future: asyncio.Future[None]) -> None:
 
 
 class Slot:
-    """A parked worker: the scheduler puts a job in ``watched`` (``failing``: taken from the
+    """A parked worker: the scheduler puts a job's row in ``row`` (``failing``: taken from the
     jobs failing alone) and wakes ``ready``."""
 
-    __slots__ = ("failing", "ready", "watched")
+    __slots__ = ("failing", "ready", "row")
 
     def __init__(self) -> None:
-        self.watched: Watched | None = None
+        self.row: Row | None = None
         self.failing = False
         self.ready: asyncio.Future[None]  # (``park`` sets it)
 
@@ -163,7 +165,12 @@ class Due:
         entry = self._registry.schedule(watched, due)
         if entry is None:
             return  # (released)
-        heap = self._failing if watched.hangs() else self._heap
+        self.enter(entry, watched.hangs())
+
+    def enter(self, entry: int, failing: bool) -> None:
+        """Push an entry the registry made (``push``; ``Watched.put``, a poll's next): to the
+        heap of the jobs failing alone if ``failing``."""
+        heap = self._failing if failing else self._heap
         heapq.heappush(heap, entry)
         if heap[0] == entry:
             self.wake()
@@ -198,8 +205,9 @@ class Due:
             self._soon = True
             self._loop.call_soon(self._tick)
 
-    def take(self, now: float) -> Watched | None:
-        """Pop the earliest due job, if one is due and polls may go now; mark it sent.
+    def take(self, now: float) -> Row | None:
+        """Pop the earliest due job, if one is due and polls may go now; mark it sent and
+        return its row (``Registry.taken``).
 
         A failing job goes when it is due first and the failing jobs' share of the requests
         in flight has room; in an outage, only when no healthy job is due (module docstring).
@@ -211,15 +219,15 @@ class Due:
                 top = self._heap[0] if self._heap else bound
                 down = self._gate.health.server.down_since is not None
                 if top >= bound or (failing[0] < top and not down):
-                    watched = self._take(failing, now)
-                    if watched is not None:
+                    row = self._take(failing, now)
+                    if row is not None:
                         self.failing_out += 1
                         self.failing_taken = True
-                        return watched
+                        return row
         self.failing_taken = False
         return self._take(self._heap, now)
 
-    def _take(self, heap: list[int], now: float, until: float | None = None) -> Watched | None:
+    def _take(self, heap: list[int], now: float, until: float | None = None) -> Row | None:
         """Pop the earliest due job of ``heap`` (``take``); with ``until``, the earliest due by
         then, if it may go now (``_hand_out``)."""
         gap, gate, registry = self._gap, self._gate, self._registry
@@ -245,8 +253,7 @@ class Due:
             ) and not gate.may_send(now):
                 registry.requeue(heap, watched)
                 return None
-            registry.taken(watched, now)
-            return watched
+            return registry.taken(watched, now)
         return None
 
     def _other_probe(self, heap: list[int], bound: int, now: float) -> Watched | None:
@@ -289,15 +296,15 @@ class Due:
             )
         self.push(watched, watched.sent + self._gap)
 
-    async def park(self, slot: Slot) -> Watched | None:
-        """Park a worker until the scheduler hands it a job (``None``: look again)."""
+    async def park(self, slot: Slot) -> Row | None:
+        """Park a worker until the scheduler hands it a job's row (``None``: look again)."""
         slot.ready = ready = asyncio.get_running_loop().create_future()
         self._idle.append(slot)
         if len(self._idle) == 1:
             self.wake()  # the scheduler may be waiting for a free worker
         await ready
-        watched, slot.watched = slot.watched, None
-        return watched
+        row, slot.row = slot.row, None
+        return row
 
     async def run(self, clock: Callable[[], float]) -> None:
         """Run the scheduler until cancelled: hand due jobs to parked workers as they fall due.
@@ -338,21 +345,21 @@ class Due:
         with them; return how long to sleep."""
         handed = 0
         while self._idle and self._next() <= now:
-            watched = self.take(now)
-            if watched is None:
+            row = self.take(now)
+            if row is None:
                 break
             handed += 1
-            self._hand(watched, self.failing_taken)
+            self._hand(row, self.failing_taken)
         if handed and self._early and self._gate.health.server.down_since is None:
             # Polls go now: the jobs due within ``early`` go with them (``_decide.early``), up
             # to a group.
             heap, until = self._heap, now + self._early
             while self._idle and heap and handed < _GROUP:
                 handed += 1
-                watched = self._take(heap, now, until)
-                if watched is None:
+                row = self._take(heap, now, until)
+                if row is None:
                     break
-                self._hand(watched, False)
+                self._hand(row, False)
         due = self._next()  # (stale ones popped)
         if due <= now:
             # Held back (rate, outage): wait until polls may go. Or no worker is free: the
@@ -360,8 +367,8 @@ class Due:
             return max(self._gate.hold(now), _TICK) if self._idle else math.inf
         return max(due - now, _TICK) if due < math.inf else math.inf
 
-    def _hand(self, watched: Watched, failing: bool) -> None:
-        """Hand a job taken to a parked worker and wake it."""
+    def _hand(self, row: Row, failing: bool) -> None:
+        """Hand a job taken (its row) to a parked worker and wake it."""
         slot = self._idle.pop()
-        slot.watched, slot.failing = watched, failing
+        slot.row, slot.failing = row, failing
         _wake(slot.ready)

@@ -5,11 +5,16 @@ Each watched job is a row of columns by slot, and its due heap's entries are pac
 ``PolledJob`` is what the policy knows of one job (its tracker state, its interval, its
 failures, whether it is stalled): a value, never changed in place. ``_decide.decide`` returns a
 new one and the driver puts it in the job's row of the registry (``Registry``), the one place it
-lives. The rest of ``polling/`` names a job by a ``Watched`` handle. A poll's answer is
-applied with one read of the job's row (``Watched.row``: a ``Row`` of plain values) and one
-write of what its decision changed (``Watched.put``); the due heap keeps its entries as opaque
-ints that ``Registry.schedule`` makes and ``Registry.pop_due`` reads (``_due.Due``). How a row is laid out and how an entry packs a due time and a slot is said here
-only; ``benchmarks/test_scale.py`` and ``benchmarks/test_instructions.py`` measure it.
+lives. The rest of ``polling/`` names a job by a ``Watched`` handle. A poll enters the table
+twice: one read, as the due heap hands the job out (``Registry.taken``: a ``Row`` of plain
+values, carried through the read to the decision), and one write of what its decision changed
+together with the next poll's entry (``Watched.put``). A watch that changes the job while its
+poll is in flight counts a change in its row (``Row.change``), so the put of a decision made on
+the older row writes nothing and the driver decides again on the row as it is now. The due
+heap keeps its entries as opaque ints that ``Registry.schedule`` and ``Watched.put`` make and
+``Registry.pop_due`` reads (``_due.Due``). How a row is laid out and how an entry packs a due
+time and a slot is said here only; ``benchmarks/test_scale.py`` and
+``benchmarks/test_instructions.py`` measure it.
 
 A job's row holds the job value, the watches that hold it (the registry's), the job's place
 in the schedule (the driver's) and what the reader remembers of its last answer (its poll
@@ -46,6 +51,7 @@ __all__ = [
     "KEEP",
     "KEPT_REQUESTS",
     "SHIFT",
+    "STALE",
     "GroupCounts",
     "Jobs",
     "Key",
@@ -105,17 +111,26 @@ class PolledJob(NamedTuple):
 
 
 class Row(NamedTuple):
-    """What applying a poll's answer reads of its job, in one read (``Watched.row``)."""
+    """What applying a poll's answer reads of its job, in one read: as the due heap hands the
+    job out (``Registry.taken``), or when an outcome comes from elsewhere (``Watched.row``)."""
 
+    #: The handle on the job (``Watched.put`` writes through it).
+    watched: Watched
     job: PolledJob
     #: The watches holding it (``Watched.subscribers``).
     subscribers: tuple[_Subscription, ...]
     #: When its poll was taken (the driver's clock).
     sent: float
+    #: How many times its watches had changed the job when it was read (``Watched.put``).
+    change: int
 
 
 #: ``Watched.put``'s ``fingerprint`` when no answer was decoded: the last one stays.
 KEEP: Final[Any] = object()
+
+#: What ``Watched.put`` returns when the row its decision was made on is not the job's row any
+#: more (a watch changed the job, or it was released): nothing was written.
+STALE: Final[tuple[int, bool]] = (-1, False)
 
 
 class GroupCounts:
@@ -224,12 +239,16 @@ class Watched(NamedTuple):
     def __repr__(self) -> str:
         return f"Watched(slot={self.slot}, gen={self.gen}, job_id={self.job_id})"
 
-    def _write(self, column: _Column, value: Any) -> None:
+    def _write(self, column: _Column, value: Any, change: bool = True) -> None:
         """Write the job's ``value`` in ``column``, unless the job was released: a handle of
         an older generation writes nowhere (every setter below goes through here but
-        ``busy``'s)."""
-        if self.registry.gens[self.slot] == self.gen:
-            column[self.slot] = value
+        ``busy``'s and ``job``'s). A ``change`` (a watch's: not the reader's own part, nor a
+        hint) is counted in the row, for a poll in flight to see (``put``)."""
+        registry, slot = self.registry, self.slot
+        if registry.gens[slot] == self.gen:
+            column[slot] = value
+            if change:
+                registry.changes[slot] += 1
 
     @property
     def active(self) -> bool:
@@ -258,6 +277,7 @@ class Watched(NamedTuple):
         if registry.gens[slot] == self.gen:  # (a job's scope and id never change)
             registry.states[slot] = tuple(job.state)
             registry.values[slot] = job[3:]
+            registry.changes[slot] += 1
 
     @property
     def subscribers(self) -> tuple[_Subscription, ...]:
@@ -311,7 +331,7 @@ class Watched(NamedTuple):
 
     @fingerprint.setter
     def fingerprint(self, fingerprint: int | None) -> None:
-        self._write(self.registry.prints, _NONE if fingerprint is None else fingerprint)
+        self._write(self.registry.prints, _NONE if fingerprint is None else fingerprint, False)
 
     @property
     def request(self) -> Request | None:
@@ -339,7 +359,7 @@ class Watched(NamedTuple):
 
     @cuts.setter
     def cuts(self, cuts: tuple[int, ...]) -> None:
-        self._write(self.registry.cuts, cuts)
+        self._write(self.registry.cuts, cuts, False)
 
     @property
     def needs_decode(self) -> bool:
@@ -361,7 +381,7 @@ class Watched(NamedTuple):
             if self.active:
                 self.registry.groups.pop(self.slot, None)
         else:
-            self._write(self.registry.groups, groups)
+            self._write(self.registry.groups, groups, False)
 
     @property
     def hinted(self) -> float:
@@ -370,36 +390,57 @@ class Watched(NamedTuple):
 
     @hinted.setter
     def hinted(self, at: float) -> None:
-        self._write(self.registry.hinted, at)
+        self._write(self.registry.hinted, at, False)
 
     def row(self) -> Row | None:
-        """Return what applying its poll's answer reads of the job, ``None`` if it was
-        released: one read of its row."""
+        """Return what applying an outcome reads of the job, ``None`` if it was released: one
+        read of its row (a poll's row is read as the heap hands it out: ``Registry.taken``)."""
         registry, slot = self.registry, self.slot
         if registry.gens[slot] != self.gen:
             return None
-        state = _as_state(registry.states[slot])
-        job = _as_job((registry.scopes[slot], registry.ids[slot], state) + registry.values[slot])
-        return _as_row((job, registry.subscribers[slot], registry.sents[slot]))
+        return registry.row(self, slot, registry.sents[slot])
 
     def put(
-        self, job: PolledJob | None, changed: bool | None = None, fingerprint: Any = KEEP
-    ) -> None:
-        """Write what a decision changed, in one write: the job's new value (``None``: the
-        same), and, for a decoded answer (``changed``: it moved the state), its fingerprint
-        (``KEEP``: the last stays) and that it was decoded (``decoded``)."""
+        self,
+        row: Row,
+        job: PolledJob | None,
+        changed: bool | None = None,
+        fingerprint: Any = KEEP,
+        cuts: tuple[int, ...] | None = None,
+        due: float | None = None,
+    ) -> tuple[int, bool] | None:
+        """Write what a decision made on ``row`` changed, in one write, and make the job's next
+        poll's entry: the job's new value (``None``: the same); for a decoded answer
+        (``changed``: it moved the state) its fingerprint (``KEEP``: the last stays), where its
+        request ids were (``cuts``, ``None``: where they were) and that it was decoded
+        (``decoded``); and its next poll at ``due`` (``None``: none), as ``schedule`` does.
+
+        Return the entry for the due heap and whether it goes to the jobs failing alone
+        (``hangs``), ``None`` without a next poll; or ``STALE``, writing nothing, when the job
+        is not as ``row`` read it (a watch changed it, or it was released, since): decide again
+        on its row now.
+        """
         registry, slot = self.registry, self.slot
-        if registry.gens[slot] != self.gen:
-            return
+        if registry.gens[slot] != self.gen or registry.changes[slot] != row.change:
+            return STALE
         if job is not None:
             registry.states[slot] = tuple(job.state)
             registry.values[slot] = job[3:]
+            registry.changes[slot] += 1  # (a poll in flight decided on the value before)
         if fingerprint is not KEEP:
             registry.prints[slot] = _NONE if fingerprint is None else fingerprint
         if changed is not None:
+            if cuts is not None:
+                registry.cuts[slot] = cuts
             registry.fresh[slot] = False
             if not changed:  # (``decoded``)
                 registry.cuts[slot] = ()
+        if due is None:
+            return None
+        entry = registry.entries[slot] = ((int(due * 1e3) + 1) << SHIFT) | slot
+        registry.busy[slot] = False  # (scheduled: no poll of it in flight)
+        rest = registry.values[slot]
+        return entry, rest[_FAILURES] > 0 and isinstance(rest[_ERROR], TimeoutError)
 
     def hangs(self) -> bool:
         """``_jobs.hangs(self.job)``, read in its row."""
@@ -470,6 +511,7 @@ class Registry:
         "_known",
         "busy",
         "by_id",
+        "changes",
         "count",
         "cuts",
         "entries",
@@ -509,6 +551,8 @@ class Registry:
         self.values: list[tuple[Any, ...]] = []
         self.entries = array("q")
         self.sents = array("d")
+        #: How many times its watches changed each job (``Watched.put`` compares: ``Row``).
+        self.changes = array("q")
         self.prints = array("q")
         self.busy = bytearray()
         self.hosts = bytearray()
@@ -618,6 +662,7 @@ class Registry:
         self.values.append(_FRESH)
         self.entries.append(_NONE)
         self.sents.append(_NEVER)
+        self.changes.append(0)
         self.prints.append(_NONE)
         self.busy.append(0)
         self.hosts.append(1)
@@ -743,12 +788,22 @@ class Registry:
         """Push back the live entry ``pop_due`` popped (its job not ``taken``)."""
         heapq.heappush(heap, self.entries[watched.slot])
 
-    def taken(self, watched: Watched, now: float) -> None:
-        """Mark a job handed out at ``now``: no entry in the heap, its poll in flight."""
+    def taken(self, watched: Watched, now: float) -> Row:
+        """Mark a job handed out at ``now``: no entry in the heap, its poll in flight. Return
+        its row, which its poll carries to its decision's one write (``Watched.put``)."""
         slot = watched.slot
         self.entries[slot] = _NONE
         self.sents[slot] = now
         self.busy[slot] = True
+        state = _as_state(self.states[slot])  # (``row``, spelled here: every poll)
+        job = _as_job((self.scopes[slot], self.ids[slot], state) + self.values[slot])
+        return _as_row((watched, job, self.subscribers[slot], now, self.changes[slot]))
+
+    def row(self, watched: Watched, slot: int, sent: float) -> Row:
+        """Return the row of the job held at ``slot`` (``Row``)."""
+        state = _as_state(self.states[slot])
+        job = _as_job((self.scopes[slot], self.ids[slot], state) + self.values[slot])
+        return _as_row((watched, job, self.subscribers[slot], sent, self.changes[slot]))
 
     def close(self) -> None:
         """Let go of every job and close every subscription (the poller is leaving)."""

@@ -12,8 +12,9 @@ A changed answer read whole comes back ``Unread``: the driver decodes it with ``
 together with other answers (``_driver._BATCH``), so that decoding runs several times in a row.
 What the reader remembers of a job's answers (its request, the last fingerprint, its result
 groups) is the reader's part of the job's row in the registry (``_jobs.Watched``): ``read``
-reads it, and ``finish`` reads the job's row once (``_jobs.Row``) and hands it to the driver
-with the answer, which keeps the answer's fingerprint in its one write (``Watched.put``).
+reads it; ``finish`` decodes with the job's row as the due heap handed it out (``_jobs.Row``)
+and writes nothing: the answer's fingerprint and where its request ids were go back to the
+driver with the answer (``Unread``), for the decision's one write (``Watched.put``).
 """
 
 from __future__ import annotations
@@ -254,6 +255,8 @@ class Unread(NamedTuple):
     request: Request
     response: Response
     fingerprint: int | None
+    #: Where its request ids were (``body_fingerprint``), if not where the job's row says.
+    cuts: tuple[int, ...] | None = None
 
 
 class _Governor(typing.Protocol):
@@ -390,29 +393,28 @@ class Reader:
         if response.status == 200:
             known = registry.cuts[slot]
             fingerprint, cuts = body_fingerprint(response.body, known)
-            if cuts != known:  # (the same as a rule: keep the old tuple, let the new go at
-                watched.cuts = cuts  # once, not pile up in the collector's youngest generation)
+            # (``cuts`` the same as a rule: keep the old tuple, let the new go at once, not pile
+            # up in the collector's youngest generation)
             if fingerprint == registry.prints[slot] and not registry.fresh[slot]:
+                if cuts != known:  # (an unchanged answer writes nothing else: kept here)
+                    watched.cuts = cuts
                 self.unchanged += 1
                 return None
-            return Unread(request, response, fingerprint)
+            return Unread(request, response, fingerprint, None if cuts == known else cuts)
         # An error, at once (a decoded one too: its fingerprint is none).
         answer = self._decoded(watched, watched.job, False, Unread(request, response, None))
         watched.fingerprint = None
         return answer
 
-    def finish(self, watched: Watched, unread: Unread) -> tuple[Answer, Row] | None:
+    def finish(self, row: Row, unread: Unread) -> Answer:
         """Decode an answer ``read`` returned ``Unread``; raise ``BkJobError`` as ``read``.
 
-        Return it with the job's row, read once as it is decoded (``_jobs.Row``: the driver
-        applies the answer to that), or ``None`` if the job was released meanwhile. The
-        answer's fingerprint is the driver's to keep (``Watched.put``) once it is applied.
+        ``row``: the job's row as the due heap handed it out (``_jobs.Row``), which the driver
+        applies the answer to. The answer's fingerprint and cuts are the driver's to keep
+        (``Watched.put``) once it is applied. The job was read whole, not by result groups
+        (``read`` returns those decoded), and nothing else polls it meanwhile.
         """
-        row = watched.row()
-        if row is None:
-            return None
-        grouped = watched.slot in watched.registry.groups  # (its row, read in place)
-        return self._decoded(watched, row.job, grouped, unread), row
+        return self._decoded(row.watched, row.job, False, unread)
 
     def _decoded(self, watched: Watched, job: PolledJob, grouped: bool, unread: Unread) -> Answer:
         data = self.decode(unread.request, unread.response)

@@ -120,6 +120,12 @@ def _watched(registry: Registry, scope: Scope, job_id: int) -> Watched:
     return watched
 
 
+def _handed(due: Due) -> Watched | None:
+    """Return the job ``due`` hands out at 10.0 (``None``: none)."""
+    row = due.take(10.0)
+    return None if row is None else row.watched
+
+
 def test_heap_entries_hold_numbers_only_and_hand_out_jobs_in_due_order() -> None:
     registry = Registry(10)
     due = Due(0.0, _Gate(registry))  # type: ignore[arg-type]
@@ -130,8 +136,8 @@ def test_heap_entries_hold_numbers_only_and_hand_out_jobs_in_due_order() -> None
     gc.collect()
     assert not any(gc.is_tracked(entry) for entry in due._heap)  # nothing for the collector
     taken = []
-    while (watched := due.take(10.0)) is not None:
-        taken.append(watched.job.job_instance_id)
+    while (row := due.take(10.0)) is not None:
+        taken.append(row.job.job_instance_id)
     assert taken == [1, 2, 3]
     assert due.take(10.0) is None
 
@@ -163,7 +169,7 @@ def test_a_released_jobs_slot_is_reused_and_its_old_entries_are_stale() -> None:
     second = _watched(registry, Scope.biz(2), 2)
     assert second.slot == first.slot  # the freed place
     due.push(second, 1.0)  # the same due as the released job's entry: still one poll
-    assert due.take(10.0) == second
+    assert _handed(due) == second
     assert due.take(10.0) is None
     second.busy = False
     due.push(second, 5.0)
@@ -176,7 +182,7 @@ def test_a_released_jobs_handle_reaches_no_other_job() -> None:
     due = Due(0.0, _Gate(registry))  # type: ignore[arg-type]
     first = _watched(registry, Scope.biz(2), 1)
     due.push(first, 1.0)
-    assert due.take(10.0) == first  # its poll is in flight
+    assert _handed(due) == first  # its poll is in flight
     first.subscribers = ()
     registry.release_if_unwatched(first)
     assert not first.active

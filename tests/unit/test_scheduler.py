@@ -45,10 +45,10 @@ async def test_a_parked_worker_is_handed_each_job_when_it_falls_due() -> None:
     async def worker() -> None:
         slot = Slot()
         while len(handed) < 2:
-            watched = await due.park(slot)
-            if watched is not None:
-                handed.append((watched.job.job_instance_id, loop.time()))
-                watched.busy = False
+            row = await due.park(slot)
+            if row is not None:
+                handed.append((row.job.job_instance_id, loop.time()))
+                row.watched.busy = False
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(due.run, loop.time)
@@ -73,9 +73,10 @@ async def test_a_job_pushed_sooner_than_the_timer_wakes_the_scheduler_at_once() 
         await anyio.sleep(0)
         due.push(sooner, loop.time())  # due now: the timer must not be what wakes it
         with anyio.fail_after(10):
-            watched = await due.park(Slot())
+            row = await due.park(Slot())
         tg.cancel_scope.cancel()
-    assert watched == sooner
+    assert row is not None
+    assert row.watched == sooner
 
 
 async def test_a_bug_in_the_scheduler_is_raised_by_run() -> None:
@@ -121,10 +122,10 @@ async def _handed_at(due: Due, times: list[float], workers: int = 3) -> list[lis
     async def worker() -> None:
         slot = Slot()
         while True:
-            watched = await due.park(slot)
-            if watched is not None:
-                handed[times.index(now[0])].append(watched.job.job_instance_id)
-                watched.busy = False
+            row = await due.park(slot)
+            if row is not None:
+                handed[times.index(now[0])].append(row.job.job_instance_id)
+                row.watched.busy = False
 
     async with anyio.create_task_group() as tg:
         for _ in range(workers):
