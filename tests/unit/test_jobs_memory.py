@@ -12,7 +12,7 @@ from bkjob_async._observe import observe_job
 from bkjob_async.models import Host, HostResult, HostStatus
 from bkjob_async.polling._codec import from_data, to_data
 from bkjob_async.polling._due import Due
-from bkjob_async.polling._jobs import PolledJob, Registry, Watched
+from bkjob_async.polling._jobs import STALE, PolledJob, Registry, Watched
 from bkjob_async.polling._tracker import (
     EMPTY,
     JobState,
@@ -140,6 +140,39 @@ def test_heap_entries_hold_numbers_only_and_hand_out_jobs_in_due_order() -> None
         taken.append(row.job.job_instance_id)
     assert taken == [1, 2, 3]
     assert due.take(10.0) is None
+
+
+def test_a_polls_write_finds_a_change_made_while_it_was_in_flight() -> None:
+    """A poll's row is read as the heap hands its job out; a watch that changes the job (or
+    releases it) before the decision is written makes the write write nothing (``STALE``), and
+    a write on the row read again goes through, with the next poll's entry."""
+    registry = Registry(10)
+    due = Due(0.0, _Gate(registry))  # type: ignore[arg-type]
+    watched = _watched(registry, Scope.biz(2), 1)
+    due.push(watched, 1.0)
+    row = due.take(10.0)
+    assert row is not None
+    assert row.watched == watched
+    watched.subscribers += watched.subscribers  # a watch joins while the poll is in flight
+    later = row.job._replace(interval=7.0)
+    assert watched.put(row, later, due=20.0) is STALE
+    assert (watched.job.interval, watched.entry, watched.busy) == (0.0, None, True)
+    again = watched.row()
+    assert again is not None
+    assert again.subscribers == watched.subscribers
+    entry = watched.put(again, later, due=20.0)
+    assert entry is not None
+    assert entry is not STALE
+    assert (watched.job.interval, watched.entry, watched.busy) == (7.0, entry[0], False)
+    assert watched.put(again, None) is STALE  # (its own write counts: the row is older now)
+    due.enter(*entry)
+    row = due.take(30.0)
+    assert row is not None
+    assert row.job.interval == 7.0
+    watched.subscribers = ()
+    registry.release_if_unwatched(watched)  # released while in flight
+    assert watched.put(row, None, due=40.0) is STALE
+    assert due.take(50.0) is None
 
 
 def test_an_id_in_two_scopes_is_found_in_both() -> None:
