@@ -847,10 +847,10 @@ class Driver:
                 deliver = actions[-1]
                 assert isinstance(deliver, Deliver)
                 changed = deliver.changed
-            entry = watched.put(
+            written = watched.put(
                 row, None if job is old else job, changed, fingerprint, cuts, poll_at
             )
-            if entry is not STALE:
+            if written is not STALE:
                 break
             row = watched.row()  # (a watch changed it in flight, or released it: rare)
             if row is None:
@@ -865,8 +865,9 @@ class Driver:
         if poll_at is not None:
             if outage:  # every job was read and written again: its next poll, made again
                 self.due.push(watched, poll_at)
-            elif entry is not None:  # (released by an action: stale, dropped when popped)
-                self.due.enter(entry[0], entry[1])
+            elif written is not None:  # (an action that released the job left it stale: dropped)
+                entry, failing = written  # (the next poll's, for the heap to keep unread)
+                self.due.enter(entry, failing)
 
     def _act(self, watched: Watched, row: Row, job: PolledJob, actions: tuple[Action, ...]) -> bool:
         """Apply a decision's actions, in order, to ``job`` (its new value) and the watches

@@ -795,9 +795,7 @@ class Registry:
         self.entries[slot] = _NONE
         self.sents[slot] = now
         self.busy[slot] = True
-        state = _as_state(self.states[slot])  # (``row``, spelled here: every poll)
-        job = _as_job((self.scopes[slot], self.ids[slot], state) + self.values[slot])
-        return _as_row((watched, job, self.subscribers[slot], now, self.changes[slot]))
+        return self.row(watched, slot, now)
 
     def row(self, watched: Watched, slot: int, sent: float) -> Row:
         """Return the row of the job held at ``slot`` (``Row``)."""
