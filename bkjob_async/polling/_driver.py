@@ -365,7 +365,7 @@ class Workers:
                 if not turn.counting:
                     spent()
             watched = row.watched
-            if not self._still_watched(watched):
+            if not self._still_watched(row):
                 watched.busy = False
                 if failing:
                     driver.due.done()
@@ -488,11 +488,13 @@ class Workers:
         if registry.gens[watched.slot] != watched.gen or registry.busy[watched.slot]:
             watched.busy = False
 
-    def _still_watched(self, watched: Watched) -> bool:
-        registry, slot = watched.registry, watched.slot  # (its row in place: ``_worker``)
-        if registry.gens[slot] != watched.gen:  # released while a parked worker was waking up
-            return False
-        for sub in registry.subscribers[slot]:
+    def _still_watched(self, row: Row) -> bool:
+        """Whether the job of ``row`` (as the heap handed it out) is still watched: not released
+        since, and no watch of it dropped (one that was, is let go of first)."""
+        watched = row.watched
+        if watched.registry.gens[watched.slot] != watched.gen:  # released while a parked
+            return False  # worker was waking up (its row in place: ``_worker``)
+        for sub in row.subscribers:  # (a watch closed since is closed in the row's tuple too)
             if sub.closed:  # a watch was dropped: let go of it first (and of the job, if last)
                 self.driver.registry.release_if_unwatched(watched)
                 return watched.active
