@@ -200,6 +200,12 @@ SHIFT = 24
 _SLOT = (1 << SHIFT) - 1
 
 
+def _entry(due: float, slot: int) -> int:
+    """Return the heap entry of the job at ``slot`` due at ``due`` (``slot`` 0: the first entry
+    not due by ``due``)."""
+    return ((int(due * 1e3) + 1) << SHIFT) | slot
+
+
 #: A row's state (a plain tuple) as a ``JobState``, and a row as a ``PolledJob``: the tuple
 #: subclasses made of a plain tuple of their fields, as ``tuple.__new__`` makes them.
 _as_state: Callable[[Iterable[Any]], JobState] = partial(tuple.__new__, JobState)
@@ -437,7 +443,7 @@ class Watched(NamedTuple):
                 registry.cuts[slot] = ()
         if due is None:
             return None
-        entry = registry.entries[slot] = ((int(due * 1e3) + 1) << SHIFT) | slot
+        entry = registry.entries[slot] = _entry(due, slot)
         registry.busy[slot] = False  # (scheduled: no poll of it in flight)
         rest = registry.values[slot]
         return entry, rest[_FAILURES] > 0 and isinstance(rest[_ERROR], TimeoutError)
@@ -746,15 +752,14 @@ class Registry:
         slot = watched.slot
         if self.gens[slot] != watched.gen:
             return None
-        entry = ((int(due * 1e3) + 1) << SHIFT) | slot
-        self.entries[slot] = entry
+        entry = self.entries[slot] = _entry(due, slot)
         self.busy[slot] = False  # (scheduled: no poll of it in flight)
         return entry
 
     @staticmethod
     def bound(at: float) -> int:
         """Return the first entry not due by ``at``: every entry below it is."""
-        return (int(at * 1e3) + 1) << SHIFT
+        return _entry(at, 0)
 
     @staticmethod
     def next_due(heap: list[int]) -> float:
