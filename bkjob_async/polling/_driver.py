@@ -1,20 +1,22 @@
 """Rule: the driver applies what ``_decide.decide`` returns, and holds no policy.
 
-Here are the driver, its workers (which poll due jobs back to back), the isolation of one
-job's unexpected exception, and the budget of the event loop's turns its tasks share. Every
-outcome (a poll's answer or failure from the workers, below; a row of the job
+Every outcome (a poll's answer or failure from the workers, ``_workers``; a row of the job
 list, ``_census``; a callback's hint) goes through ``apply``: ``decide`` returns the job's
 new value, the new health, its next poll and its actions; the driver puts the value and the
 next poll's entry in the job's row of the registry in one write (``_jobs.Watched.put``), hands
 each action to the delivery (``_delivery``) or applies it to every job (an outage begins or
 ends), then the entry to the heap (``_due``). A poll's row is the one the heap handed out with
 its job (``_jobs.Row``), carried through the read. Joining (``attach``,
-``detach``) asks ``_decide`` when to poll, and whether the job list follows the job.
+``detach``) asks ``_decide`` when to poll, and whether the job list follows the job. An
+exception nothing expects while a job is read or decided fails that job alone, never the
+poller (``isolated``, ``Driver.fail_alone``): the guard wraps ``apply`` here, so a poll's walk
+goes from the worker to the driver with nothing between.
 
 It also applies rate control: the local ``_rate.RateGovernor`` (pure: the driver feeds it its
-counts), an outside budget through ``Permits``, and the outage's probe gate (``may_send``). Time is read from one injected clock,
-the clock of the event loop's timers: on a virtual-time test loop the driver runs on virtual
-time.
+counts), an outside budget (``_workers.Permits``), and the outage's probe gate (``may_send``).
+Time is read from one injected clock, the clock of the event loop's timers (``loop_clock``):
+on a virtual-time test loop the driver runs on virtual time. The workers that poll due jobs
+are ``_workers``; the budget of the event loop's turns the poller's tasks share is ``_turn``.
 """
 
 from __future__ import annotations
@@ -23,20 +25,14 @@ import asyncio
 import functools
 import logging
 import time
-import types
-import typing
-from collections import Counter, deque
+from collections import Counter
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import anyio.lowlevel
-
 from .. import errors
-from .._tracing import poll_rounds
 from ._census import Census
 from ._decide import (
     EXPIRED,
     FIRST_PROBE,
-    UNCHANGED,
     Answer,
     Deliver,
     Expires,
@@ -67,19 +63,19 @@ from ._decide import (
     unlisted,
     unparked,
 )
-from ._due import Due, Slot
+from ._due import Due
 from ._jobs import KEEP, STALE, PolledJob, hangs, key
-from ._reader import Unread
+from ._turn import Turn
+from ._workers import Workers
 from .events import WatchFailed
 
 if TYPE_CHECKING:
     import datetime as _dt
-    from collections.abc import Callable, Generator, Sequence
+    from collections.abc import Callable, Sequence
 
     from anyio.abc import TaskGroup
 
     from .._protocol import Protocol
-    from .._tracing import PollRounds
     from ._decide import Action, Outcome
     from ._delivery import Dispatcher
     from ._jobs import Row, Watched
@@ -87,152 +83,9 @@ if TYPE_CHECKING:
     from ._reader import Reader
     from ._subscription import _Subscription
     from ._tracker import JobState
+    from ._workers import Permits
 
-__all__ = [
-    "TURN_WORK",
-    "Driver",
-    "Pace",
-    "Permits",
-    "Turn",
-    "Workers",
-    "fail_alone",
-    "fold_work",
-    "isolated",
-    "loop_clock",
-]
-
-
-# --- driver --------------------------------------------------------------------------------------
-
-
-T = TypeVar("T")
-
-
-#: Seconds a slice runs before the next checkpoint: well below what counts as a loop stall.
-BUDGET = 0.002
-
-
-#: The poller's work in one turn of the event loop, counted in polls: each poll sent counts one,
-#: each answer folded one and one more for every 4 KiB of its body (``fold_work``), each stride
-#: of joins or leaves one for every 16 items (``Pace``). Once a turn holds this much, the
-#: poller's tasks wait for the next one. Counted, not timed: the work a turn holds does not
-#: depend on how fast the machine runs at the moment, nor on a profiler slowing it
-#: (``benchmarks/HISTORY.md``, "A turn's budget in work"). 8 polls are about 1 ms of the loop's
-#: time, which held a 50,000-job watch's lag p99 under 5 ms.
-TURN_WORK = 8
-
-
-#: Items between two looks at the clock (a stride of joins or leaves stays well under ``BUDGET``).
-STRIDE = 16
-
-
-class Pace:
-    """How long a slice of work may hold the event loop, and how often the clock is read."""
-
-    __slots__ = ("budget", "clock", "slices", "stride", "turn")
-
-    def __init__(
-        self,
-        budget: float = BUDGET,
-        stride: int = STRIDE,
-        clock: Callable[[], float] = time.perf_counter,
-        turn: Turn | None = None,
-    ) -> None:
-        """``turn``: the loop's turn shared with other tasks; a slice then ends once the turn
-        is ``spent`` (its budget, not this one's, and the other tasks' work counted too; a
-        stride counts a poll for every 16 items: ``TURN_WORK``)."""
-        if stride < 1:
-            raise ValueError(f"stride must be at least 1, got {stride!r}")
-        self.budget = budget
-        self.stride = stride
-        self.clock = clock
-        self.turn = turn
-        #: Checkpoints taken between slices so far (what the tests count).
-        self.slices = 0
-
-    async def run(
-        self,
-        items: Sequence[T],
-        work: Callable[[Sequence[T]], object],
-        stop: Callable[[], bool] | None = None,
-    ) -> bool:
-        """Call ``work`` on ``items``, ``stride`` at a time, with a checkpoint whenever a slice
-        has run ``budget`` seconds; ``stop`` is asked after each checkpoint (true: stop there).
-
-        Return whether every item was handed to ``work``. Cancellation reaches the caller at a
-        checkpoint, with the items after it not handed out: a caller that must finish shields.
-        """
-        clock, budget, stride, turn = self.clock, self.budget, self.stride, self.turn
-        weight = max(1, stride >> 4)  # (a stride's work in polls, on the turn)
-        start = clock()
-        if turn is not None:
-            turn.spent(weight)  # (counts this turn's work from here, if none counted it yet)
-        for first in range(0, len(items), stride):
-            if first and (clock() - start >= budget if turn is None else turn.spent(weight)):
-                self.slices += 1
-                await anyio.lowlevel.checkpoint()
-                if stop is not None and stop():
-                    return False
-                start = clock()
-                if turn is not None:
-                    turn.spent(weight)  # (counts this turn's work from here)
-            work(items[first : first + stride])
-        return True
-
-
-class Turn:
-    """How much of the poller's work the event loop's current turn has run.
-
-    The first ``spent()`` of a turn opens its count and schedules a callback for the next turn
-    (``call_soon``), which closes it; each ``spent()`` while it is open adds the caller's work
-    and says whether the turn was full before it. A turn that runs none of the poller's work
-    costs nothing.
-    """
-
-    __slots__ = ("budget", "counting", "turns", "work")
-
-    def __init__(self, budget: int = TURN_WORK) -> None:
-        self.budget = budget
-        #: The work counted in this turn so far (polls: ``TURN_WORK``).
-        self.work = 0
-        #: Turns that ran the poller's work so far (what the tests count).
-        self.turns = 0
-        #: Whether the poller's work in this turn is being counted (a ``spent()`` came first).
-        self.counting = False
-
-    def spent(self, work: int = 1) -> bool:
-        """Whether this turn of the loop holds its ``budget`` of the poller's work already
-        (the caller then waits for the next turn); if not, count ``work`` more in it."""
-        if self.counting:
-            if self.work >= self.budget:
-                return True
-            self.work += work
-            return False
-        self.counting = True
-        self.turns += 1
-        self.work = work
-        asyncio.get_running_loop().call_soon(self._close)
-        return False
-
-    def _close(self) -> None:
-        self.counting = False
-
-
-def fold_work(unread: Unread) -> int:
-    """The work of folding ``unread``, in polls (``TURN_WORK``): one, and one a 4 KiB of body."""
-    return 1 + (len(unread.response.body) >> 12)
-
-
-@types.coroutine
-def next_turn() -> Generator[None, None, None]:
-    """Let the event loop's other callbacks run, then go on in its next turn.
-
-    ``asyncio.sleep(0)`` without its two coroutines, and without anyio's lookup of its
-    backend: a worker whose turn is spent waits here before its next poll, under load once
-    in a few polls (the poller runs on asyncio only, as aiohttp does). A cancellation is
-    delivered here as at any checkpoint.
-    """
-    yield
+__all__ = ["Driver", "isolated", "loop_clock"]
 
 
 F = TypeVar("F", bound="Callable[..., None]")
@@ -257,258 +110,9 @@ def isolated(apply: F) -> F:
         try:
             apply(driver, watched, outcome, now, row, fingerprint, cuts)
         except Exception as exc:
-            fail_alone(driver, watched, exc)
+            driver.fail_alone(watched, exc)
 
     return cast("F", guarded)
-
-
-def fail_alone(driver: Driver, watched: Watched, exc: Exception) -> None:
-    """End ``watched``'s watches with ``WatchFailed`` for ``exc``; log it (module docstring)."""
-    if isinstance(exc, errors.StoreError):
-        raise exc
-    driver.errors[type(exc).__name__] += 1
-    job = watched.job
-    job_id = job.job_instance_id
-    text = f"{type(exc).__name__}: {exc}"
-    masked = driver.reader.redact(text)
-    error = errors.PollingError(
-        f"job {job_id}: the poller could not process it ({masked}); its watches end here"
-    )
-    error.__cause__ = exc if masked == text else None
-    logger.error(
-        "job %s: unexpected %s while processing it; its watches fail",
-        job_id,
-        type(exc).__name__,
-        exc_info=exc if masked == text else None,
-    )
-    subscribers = watched.subscribers
-    if watched.active and subscribers:
-        failed = WatchFailed(job_id, driver.rules.wall(), error, occurrence=job.state.seq)
-        driver.delivery.give_up(job, subscribers, failed)
-        driver.registry.let_go(watched, ())
-
-
-#: Changed answers held back at most, to be folded together (``Workers._fold``).
-_BATCH = 16
-
-
-class Workers:
-    """The driver's workers, and the changed answers they hold back."""
-
-    def __init__(self, driver: Driver) -> None:
-        self.driver = driver
-        #: The poll rounds' spans (``_tracing``), or ``None``: spans off (checked at start).
-        self.rounds: PollRounds | None = None
-        #: Answers held back to be folded together: (job's row, answer, sent at, permit).
-        self._held: deque[tuple[Row, Unread, float, Any]] = deque()
-        #: A worker folds the held answers now (over several turns of the loop).
-        self._folding = False
-        #: Workers waiting for the held answers to fall under a batch (``_room``).
-        self._waiting: list[asyncio.Future[None]] = []
-        #: Polls that came back, none of them held, since the held answers were last folded.
-        self._passed = 0
-        #: Requests in flight now.
-        self.in_flight = 0
-
-    def start(self, tg: TaskGroup) -> None:
-        self.rounds = poll_rounds()
-        for _ in range(self.driver.policy.max_in_flight):
-            tg.start_soon(self._worker)
-
-    async def _wait(self, slot: Slot) -> tuple[Row, bool]:
-        """Return the next due job's row once there is one, and whether it was taken from the
-        jobs failing alone (``Due.take``): fold the held answers first (nothing is due, so none
-        waits for more to come), then park until the scheduler hands one over."""
-        driver = self.driver
-        due = driver.due
-        if self._held:
-            await self._fold()
-            row = due.take(driver.clock())
-            if row is not None:
-                return row, due.failing_taken
-        if self.rounds is not None:  # nothing due: the round is over
-            self.rounds.end()
-        while True:
-            row = await due.park(slot)
-            if row is not None:
-                return row, slot.failing
-            if self._held:
-                await self._fold()
-            row = due.take(driver.clock())
-            if row is not None:
-                return row, due.failing_taken
-
-    async def _worker(self) -> None:
-        """Poll due jobs back to back; park when none is due, for the scheduler to wake."""
-        slot = Slot()
-        driver = self.driver
-        read, apply, take, clock = driver.reader.read, driver.apply, driver.due.take, driver.clock
-        rounds, turn = self.rounds, driver.turn
-        spent = turn.spent
-        # A job's row is read in place here (the registry's columns at its slot, while its
-        # handle's generation is the slot's): ``Watched``'s properties are calls, every poll.
-        registry, due = driver.registry, driver.due
-        gens, busy = registry.gens, registry.busy
-        while True:
-            if self._folding and len(self._held) >= _BATCH:
-                await self._room()  # (answers come faster than they are folded)
-            elif turn.counting and spent():  # (this turn ran the poller's budget: the next)
-                await next_turn()
-            # A poll that goes counts this turn's work from here, if nothing counted it yet; a
-            # worker that finds none due parks, and schedules no end of a count (``Turn``): an
-            # unchanged answer at a quiet time costs one turn of the loop, not two.
-            row = take(clock())  # (the job's row: its poll's one read of the job table)
-            if row is None:
-                row, failing = await self._wait(slot)
-            else:
-                failing = due.failing_taken  # (taken from the failing jobs' share: ``_due``)
-                if not turn.counting:
-                    spent()
-            watched = row.watched
-            if not self._still_watched(row):
-                watched.busy = False
-                if failing:
-                    driver.due.done()
-                await anyio.lowlevel.checkpoint()  # (a large watch closed: let others run)
-                continue
-            sent_at = row.sent  # (when the heap handed it out)
-            permit = None
-            if driver.permits is not None:
-                permit = await driver.permits.acquire()
-                sent_at = driver.clock()
-            self.in_flight += 1
-            held = False
-            try:
-                result = await read(watched)
-            except errors.BkJobError as exc:
-                if self._held:  # answers that came before this failure count first
-                    self._fold_all()
-                driver.failed(watched, exc, sent_at, permit)
-                if rounds is not None:
-                    rounds.note(failed=True)
-            except Exception as exc:  # nothing expects it: this job fails, not the poller
-                fail_alone(driver, watched, exc)
-            else:
-                if rounds is not None:
-                    rounds.note(changed=result is not None)
-                if gens[watched.slot] == watched.gen:  # (``watched.active``)
-                    if result is None:
-                        apply(watched, UNCHANGED, None, row)
-                    elif isinstance(result, Unread):  # held back, the job busy until folded
-                        self._held.append((row, result, sent_at, permit))
-                        held = True
-                    else:  # read by result groups: decoded already
-                        apply(watched, result, None, row)
-            finally:
-                self.in_flight -= 1
-                if failing:
-                    driver.due.done()
-                # Its poll is over: clear ``busy``, unless scheduling its next poll did
-                # (``_jobs``), and free its slot if it was released in flight.
-                if not held and (gens[watched.slot] != watched.gen or busy[watched.slot]):
-                    watched.busy = False
-            if held:
-                if driver.health.server.down_since is not None:
-                    self._fold_all()  # (during an outage every answer counts at once: it may end it)
-                elif len(self._held) >= _BATCH or self.in_flight < _BATCH:
-                    await self._fold()
-            elif self._held and not self._folding:
-                # Answers held while every worker stays busy with unchanged polls: fold them
-                # once a batch of polls came back since, or none ever would (no batch fills,
-                # no worker goes idle) and their watches would hear nothing.
-                self._passed += 1
-                if self._passed >= _BATCH:
-                    await self._fold()
-
-    async def _fold(self) -> None:
-        """Decode and track the held answers in the order they came, a turn's budget at a
-        time; answers held meanwhile are folded too. One worker folds at a time: another
-        finds it folding and goes on."""
-        if self._folding:
-            return
-        self._folding = True
-        self._passed = 0
-        held, spent, fold = self._held, self.driver.turn.spent, self._fold_one
-        try:
-            while held:
-                if spent(fold_work(held[0][1])):
-                    await next_turn()
-                    if not held:  # (folded at once meanwhile: a failure, an outage)
-                        break
-                    spent(fold_work(held[0][1]))  # (counts this turn's work from here)
-                fold(*held.popleft())
-                if self._waiting and len(held) < _BATCH:
-                    self._let_send()
-        finally:
-            self._folding = False
-            self._let_send()
-
-    async def _room(self) -> None:
-        """Wait until the folding worker has folded all but less than a batch."""
-        ready = asyncio.get_running_loop().create_future()
-        self._waiting.append(ready)
-        await ready
-
-    def _let_send(self) -> None:
-        """Wake the workers waiting in ``_room``."""
-        waiting, self._waiting = self._waiting, []
-        for ready in waiting:
-            if not ready.done():  # (a cancelled worker's is)
-                ready.set_result(None)
-
-    def _fold_all(self) -> None:
-        """Fold every held answer now, in the order they came (before a failure counts)."""
-        held, fold = self._held, self._fold_one
-        while held:
-            fold(*held.popleft())
-
-    def _fold_one(self, row: Row, unread: Unread, sent_at: float, permit: Any) -> None:
-        driver = self.driver
-        watched = row.watched
-        if driver.registry.gens[watched.slot] != watched.gen:  # (released while held)
-            self._done(watched)
-            return
-        try:
-            try:
-                answer = driver.reader.finish(row, unread)
-            except errors.BkJobError as exc:
-                driver.failed(watched, exc, sent_at, permit)
-                return
-            except Exception as exc:  # nothing expects it: this job fails, not the poller
-                fail_alone(driver, watched, exc)
-                return
-            driver.apply(watched, answer, None, row, unread.fingerprint, unread.cuts)
-        finally:
-            self._done(watched)
-
-    def _done(self, watched: Watched) -> None:
-        """Its poll is over: clear ``busy``, unless scheduling its next poll did (``_jobs``),
-        and free its slot if it was released in flight (read in place: every poll)."""
-        registry = self.driver.registry
-        if registry.gens[watched.slot] != watched.gen or registry.busy[watched.slot]:
-            watched.busy = False
-
-    def _still_watched(self, row: Row) -> bool:
-        """Whether the job of ``row`` (as the heap handed it out) is still watched: not released
-        since, and no watch of it dropped (one that was, is let go of first)."""
-        watched = row.watched
-        if watched.registry.gens[watched.slot] != watched.gen:  # released while a parked
-            return False  # worker was waking up (its row in place: ``_worker``)
-        for sub in row.subscribers:  # (a watch closed since is closed in the row's tuple too)
-            if sub.closed:  # a watch was dropped: let go of it first (and of the job, if last)
-                self.driver.registry.release_if_unwatched(watched)
-                return watched.active
-        return True
-
-
-class Permits(typing.Protocol):
-    """An outside rate budget the poller asks before each poll (``Poller(permits=...)``)."""
-
-    async def acquire(self) -> Any:
-        """Wait until one request may go; return its permit."""
-
-    async def throttled(self, permit: Any, retry_after: float | None = None) -> Any:
-        """Report that the request of ``permit`` got a throttle answer."""
 
 
 def loop_clock() -> Callable[[], float]:
@@ -797,6 +401,33 @@ class Driver:
                 await self.permits.throttled(permit, retry_after)
             except Exception as exc:  # the budget's own outage: the local governor still acts
                 logger.warning("could not report a throttle answer to the rate budget: %s", exc)
+
+    def fail_alone(self, watched: Watched, exc: Exception) -> None:
+        """End ``watched``'s watches with ``WatchFailed`` for ``exc``, an exception nothing
+        expected while its job was read or decided (``isolated``); log it. A store's error is
+        not the job's: it is raised again."""
+        if isinstance(exc, errors.StoreError):
+            raise exc
+        self.errors[type(exc).__name__] += 1
+        job = watched.job
+        job_id = job.job_instance_id
+        text = f"{type(exc).__name__}: {exc}"
+        masked = self.reader.redact(text)
+        error = errors.PollingError(
+            f"job {job_id}: the poller could not process it ({masked}); its watches end here"
+        )
+        error.__cause__ = exc if masked == text else None
+        logger.error(
+            "job %s: unexpected %s while processing it; its watches fail",
+            job_id,
+            type(exc).__name__,
+            exc_info=exc if masked == text else None,
+        )
+        subscribers = watched.subscribers
+        if watched.active and subscribers:
+            failed = WatchFailed(job_id, self.rules.wall(), error, occurrence=job.state.seq)
+            self.delivery.give_up(job, subscribers, failed)
+            self.registry.let_go(watched, ())
 
     # --- applying decisions -------------------------------------------------------------------
 

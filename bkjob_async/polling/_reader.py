@@ -9,7 +9,7 @@ request goes through ``send`` and every answer through ``decode``: the engine's 
 path. What the server says about its rate limit on the way goes to the rate governor.
 
 A changed answer read whole comes back ``Unread``: the driver decodes it with ``finish`` later,
-together with other answers (``_driver._BATCH``), so that decoding runs several times in a row.
+together with other answers (``_workers._BATCH``), so that decoding runs several times in a row.
 What the reader remembers of a job's answers (its request, the last fingerprint, its result
 groups) is the reader's part of the job's row in the registry (``_jobs.Watched``): ``read``
 reads it; ``finish`` decodes with the job's row as the due heap handed it out (``_jobs.Row``)

@@ -27,14 +27,16 @@ from ..models.enums import check_success
 from ._codec import decode_event, from_data, open_jobs
 from ._decide import Rules
 from ._delivery import Dispatcher, Journal, StoreJournal
-from ._driver import Driver, Pace, Permits, loop_clock
+from ._driver import Driver, loop_clock
 from ._jobs import Registry
 from ._policy import PollPolicy
 from ._rate import RateGovernor
 from ._reader import Reader
 from ._subscription import HandedOut, _Subscription
 from ._tap import History, Tap, past
+from ._turn import Pace
 from ._watch import _FINAL_EVENTS, Completed, Snapshots, Watch, _ids, _kinds
+from ._workers import Permits
 from .events import (
     ContainerTransition,
     Event,
@@ -58,8 +60,8 @@ if TYPE_CHECKING:
     from ..client import BkJobClient
     from ..models import Host, JobInstanceStatus
     from ._delivery import Journal
-    from ._driver import Permits
     from ._tap import Sink
+    from ._workers import Permits
     from .callbacks import Callback
     from .rollouts import Rollout
     from .stores import StoredWatch

@@ -1,5 +1,5 @@
 """A changed answer held back to be folded with others is folded even while every worker stays
-busy with unchanged polls: its watch hears it (``_driver.Workers``; issue 64's third watch)."""
+busy with unchanged polls: its watch hears it (``_workers.Workers``; issue 64's third watch)."""
 
 from __future__ import annotations
 

@@ -47,7 +47,8 @@ from ..scripted import SCOPE, ScriptedServer, job_body
 #: is entered once.
 LINE = [
     ("_due", "_jobs"),  # the read: the job handed out with its row
-    ("_driver", "_reader"),  # the read; after its answer was held back, its decode
+    ("_workers", "_reader"),  # the read; after its answer was held back, its decode
+    ("_workers", "_driver"),  # the decoded answer, to be decided and applied
     ("_driver", "_decide"),
     ("_decide", "_tracker"),  # ``observe``, then the new state's reads (``ends_next``)
     ("_tracker", "events"),
@@ -59,17 +60,19 @@ LINE = [
 #: The job table's two entries on the walk: its read, then its write.
 JOBS = [("_due", "_jobs"), ("_driver", "_jobs")]
 #: The modules of the walk, in order of first visit (``docs/explanation/architecture.md``).
-WALK = ["_due", "_jobs", "_driver", "_reader", "_decide", "_tracker", "events"]
+WALK = ["_due", "_jobs", "_workers", "_reader", "_driver", "_decide", "_tracker", "events"]
 WALK += ["_delivery", "_subscription", "_watch"]
 
 #: What the driver asks of ``_decide``'s health before it sends, when the rate governor or an
 #: outage acts (``Driver.may_send``): a gate on the way, not a step of the poll's walk.
 _GATE = frozenset({"Server.allows", "Server.wait", "allows", "wait"})  # (3.10: no qualname)
-#: A worker looking for its next job (``Due.take`` called from ``_driver``): the next walk.
+#: A worker looking for its next job (``Due.take`` called from ``_workers``): the next walk.
 _NEXT = frozenset({"Due.take", "take"})  # (3.10: no qualname)
-#: The driver's rate governor (``_rate``, pure) hears of an answer when its sample is due: the
-#: driver's counting, beside the walk.
-_BESIDE = frozenset({"_rate"})
+#: The driver's rate governor (``_rate``, pure) hears of an answer when its sample is due; the
+#: loop's turn (``_turn``) counts the work a worker does (a poll sent, an answer folded) and
+#: says when to wait for the next turn of the event loop. Neither sees the job or its answer:
+#: the poller's counting, beside the walk.
+_BESIDE = frozenset({"_rate", "_turn"})
 _POLLING = "bkjob_async.polling."
 
 
@@ -161,7 +164,7 @@ def _walk(crossings: list[tuple[str, str]] | None = None) -> list[tuple[str, str
             caller = _module(called_from(frame))
             if crossings is not None and caller and caller != name:
                 crossings.append((caller, name))
-            if caller == "_driver" and getattr(code, "co_qualname", code.co_name) in _NEXT:
+            if caller == "_workers" and getattr(code, "co_qualname", code.co_name) in _NEXT:
                 visit_of[frame] = len(seen)  # (the next poll's walk: one of its own)
                 nexts.append(len(seen))
                 seen.append(("", name))
@@ -204,7 +207,7 @@ def _walk(crossings: list[tuple[str, str]] | None = None) -> list[tuple[str, str
     finally:
         sys.setprofile(None)
         gc.callbacks.remove(collector)
-    read = seen.index(("_driver", "_reader"))
+    read = seen.index(("_workers", "_reader"))
     tick = max(i for i, v in enumerate(seen[:read]) if v == ("", "_due"))
     end = min((i for i in nexts if i > read), default=len(seen))
     return [v for v in seen[tick:end] if v[0]]  # (from the tick that hands the job out)

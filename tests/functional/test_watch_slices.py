@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from bkjob_async import Poller, PollPolicy
-from bkjob_async.polling._driver import Pace
+from bkjob_async.polling._turn import Pace
 
 from ..virtual import SCOPE, VirtualBkJob, run_virtual
 

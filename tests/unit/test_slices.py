@@ -1,4 +1,4 @@
-"""``_slices.Pace``: work in strides, a checkpoint once a slice has run its budget; ``Turn``:
+"""``_turn.Pace``: work in strides, a checkpoint once a slice has run its budget; ``Turn``:
 the budget of work one turn of the event loop shares among tasks. Fake clocks."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import anyio
 import pytest
 
 from bkjob_async._protocol import Response
-from bkjob_async.polling._driver import Pace, Turn, fold_work
 from bkjob_async.polling._reader import Unread
+from bkjob_async.polling._turn import Pace, Turn, fold_work
 
 
 class Ticks:
