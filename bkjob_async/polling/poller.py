@@ -222,7 +222,7 @@ def build(
 # Subscriptions onto the driver's jobs: a watch's jobs in slices, a followed job one at a time.
 #
 # A watch attaches and detaches its jobs in slices of a time budget with a checkpoint between
-# two (``_driver``), so a watch of a hundred thousand jobs never stalls the event loop, and a
+# two (``_turn.Pace``), so a watch of a hundred thousand jobs never stalls the event loop, and a
 # detach runs to its end even when cancelled (a closed watch leaves no job polled for it);
 # ``follow`` attaches one job to
 # the scope's follow subscription (a subscription that hands out nothing: the journal and other
