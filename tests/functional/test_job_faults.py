@@ -239,7 +239,8 @@ def _check(mix: Mix) -> None:
 
 
 # Untraced: the suite's CPU (the file took 4.4 s of CPU traced, 1.8 s untraced), and the
-# other tests run what it runs but 2 branches of polling/_driver.py (coverage by test context).
+# other tests run what it runs but 2 branches of the driver (`polling/_driver.py` before it was split;
+# coverage by test context).
 @pytest.mark.untraced
 @pytest.mark.timeout(600)  # (the full count: about half a second of CPU an example)
 @settings(
