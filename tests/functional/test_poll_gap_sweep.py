@@ -263,6 +263,7 @@ def test_no_poll_is_refused_on_a_seed_of_the_family(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)  # (the longest, seed 4 on the gateway v4: about 11 s of CPU)
 @pytest.mark.parametrize("seed", SWEEP)
 def test_no_poll_is_refused_on_the_family_sweep(
     seed: int, caplog: pytest.LogCaptureFixture
