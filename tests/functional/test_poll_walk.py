@@ -74,6 +74,19 @@ _NEXT = frozenset({"Due.take", "take"})  # (3.10: no qualname)
 #: the poller's counting, beside the walk.
 _BESIDE = frozenset({"_rate", "_turn"})
 _POLLING = "bkjob_async.polling."
+#: The walk's poller's policy: a poll a second, its changes seen within two.
+POLICY = PollPolicy(interval=1.0, max_interval=2.0, latency=2.0)
+
+
+def _client(answer: Any) -> BkJobClient:
+    """Return a client whose requests ``answer`` answers (a scripted server, or a handler)."""
+    return BkJobClient(
+        "http://bkjob.invalid",
+        app_code="app",
+        app_secret="s3cret-walk",
+        username="u",
+        transport=MockTransport(answer),
+    )
 
 
 def _module(frame: FrameType | None) -> str:
@@ -180,15 +193,8 @@ def _walk(crossings: list[tuple[str, str]] | None = None) -> list[tuple[str, str
             job_body(1, 2, [(10, 2, 0, [7]), (11, 1, 0, None)]),
             job_body(1, 3, [(10, 3, 0, [9]), (11, 3, 0, None)]),
         )
-        client = BkJobClient(
-            "http://bkjob.invalid",
-            app_code="app",
-            app_secret="s3cret-walk",
-            username="u",
-            transport=MockTransport(server),
-        )
-        policy = PollPolicy(interval=1.0, max_interval=2.0, latency=2.0)
-        async with client, Poller(client, policy=policy) as poller:
+        client = _client(server)
+        async with client, Poller(client, policy=POLICY) as poller:
             transitions = 0
             async for event in poller.watch_jobs(SCOPE, [1]):
                 if isinstance(event, HostTransition):
@@ -271,21 +277,14 @@ def _in_flight() -> tuple[list[tuple[int, int | None]], list[tuple[int, int | No
                 await go.wait()
             return await server(request)
 
-        client = BkJobClient(
-            "http://bkjob.invalid",
-            app_code="app",
-            app_secret="s3cret-walk",
-            username="u",
-            transport=MockTransport(handler),
-        )
-        policy = PollPolicy(interval=1.0, max_interval=2.0, latency=2.0)
+        client = _client(handler)
 
         async def hear(watch: Any, into: list[tuple[int, int | None]]) -> None:
             async for event in watch:
                 if isinstance(event, HostTransition):
                     into.append((event.host.bk_host_id, event.result.status))
 
-        async with client, Poller(client, policy=policy) as poller, anyio.create_task_group() as tg:
+        async with client, Poller(client, policy=POLICY) as poller, anyio.create_task_group() as tg:
             tg.start_soon(hear, poller.watch_jobs(SCOPE, [1]), heard[0])
             await flying.wait()
             tg.start_soon(hear, poller.watch_jobs(SCOPE, [1]), heard[1])
