@@ -62,7 +62,8 @@ class StepObservation:
 
     When the server listed exactly the hosts ``against`` knew, in its order (``observe_job``'s
     ``known``), ``hosts`` holds only the rows whose status differs from ``against``'s and
-    ``places`` their positions there; ``rows`` are every row listed, which ``every`` reads.
+    ``places`` their positions there; ``rows`` are every row listed, which ``every`` reads
+    (``objects``: the gateway v4's execute objects).
     """
 
     step_instance_id: int
@@ -73,10 +74,13 @@ class StepObservation:
     against: KnownHosts | None = None
     places: list[int] | None = None
     rows: list[dict[str, Any]] | None = None
+    objects: bool = False
 
     def every(self) -> list[HostRow] | None:
         """Return every host row listed: ``hosts``, or all of ``rows`` if it holds the moved."""
-        return self.hosts if self.against is None else _hosts(self.rows)
+        if self.against is None:
+            return self.hosts
+        return _objects(self.rows) if self.objects else _hosts(self.rows)
 
     def listed(self) -> int:
         """Return how many hosts the server listed."""
@@ -135,10 +139,12 @@ def _hosts(rows: Any) -> list[HostRow] | None:
     return list(hosts.values())
 
 
-def _moved(rows: Any, known: KnownHosts) -> list[int] | None:
+def _moved(rows: Any, known: KnownHosts, objects: bool = False) -> list[int] | None:
     """Return the positions of the rows whose status is not ``known``'s, if ``rows`` list
     ``known``'s hosts in its order, each keyed by an int ``bk_host_id`` and with an int status
     (the common form, which ``_hosts`` reads alike); else ``None``: ``_hosts`` reads them.
+    ``objects``: the rows are the gateway v4's execute objects, each a host (its ``type`` the
+    int ``HOST``, its ``host`` a mapping), read alike by ``_objects``.
 
     Runs on every changed answer of a step of ``_FEW`` hosts or more, so its loops are C's
     (``map``, ``compress``, list equality), not the interpreter's: the ids and statuses are
@@ -147,8 +153,15 @@ def _moved(rows: Any, known: KnownHosts) -> list[int] | None:
     keys, codes = known.keys, known.codes
     if type(rows) is not list or len(rows) != len(keys):
         return None
-    try:  # (a row not a mapping with a status: ``_hosts`` refuses it)
-        ids = list(map(dict.get, rows, _HOST_ID))
+    try:  # (a row not a mapping with a status: ``_hosts`` or ``_objects`` refuses it)
+        if objects:
+            targets = list(map(_TARGET, rows))
+            kinds = list(map(_TYPE, targets))
+            if kinds.count(HOST) != len(kinds) or not _INT.issuperset(map(type, kinds)):
+                return None
+            ids = list(map(dict.get, map(_HOST, targets), _HOST_ID))
+        else:
+            ids = list(map(dict.get, rows, _HOST_ID))
         statuses = list(map(_STATUS, rows))
     except (TypeError, KeyError):
         return None
@@ -167,6 +180,7 @@ def _moved(rows: Any, known: KnownHosts) -> list[int] | None:
 
 _HOST_ID = repeat("bk_host_id")
 _STATUS = itemgetter("status")
+_TARGET, _TYPE, _HOST = itemgetter("execute_object"), itemgetter("type"), itemgetter("host")
 _INT = frozenset((int,))
 
 
@@ -230,17 +244,21 @@ def _step(
     count = step.get(first) if len(counts) == 1 or first in step else step.get(counts[1])
     manual = typed and step.get("type") == _MANUAL_CONFIRM
     listed = step.get(rows)
+    objects = listed is None and OBJECT_ROWS in step  # (the gateway v4: execute objects)
+    if objects:
+        listed = step[OBJECT_ROWS]
     if type(listed) is list and len(listed) >= _FEW and known is not None:
         against = known(step_id)
-        moved = None if against is None else _moved(listed, against)
+        moved = None if against is None else _moved(listed, against, objects)
         if moved is not None:  # (only the rows that moved are read: the others are known)
-            hosts: list[HostRow] | None = [_row(listed[j]) for j in moved]
+            read = _object_row if objects else _row
+            hosts: list[HostRow] | None = [read(listed[j]) for j in moved]
             return StepObservation(
-                step_id, status, _count(count), hosts, manual, against, moved, listed
+                step_id, status, _count(count), hosts, manual, against, moved, listed, objects
             )
-        hosts = _hosts(listed)
-    elif listed is None and OBJECT_ROWS in step:  # (the gateway v4: execute objects)
-        hosts = None if step[OBJECT_ROWS] is None else _objects(step[OBJECT_ROWS])
+        hosts = _objects(listed) if objects else _hosts(listed)
+    elif objects:
+        hosts = None if listed is None else _objects(listed)
     elif type(listed) is list and not listed:  # (a step not started: no rows yet)
         hosts = []
     else:
@@ -254,6 +272,10 @@ def _step(
 
 def _row(row: dict[str, Any]) -> HostRow:
     return row["bk_host_id"], row["status"], row
+
+
+def _object_row(row: dict[str, Any]) -> HostRow:
+    return row["execute_object"]["host"]["bk_host_id"], row["status"], row
 
 
 def _v3(data: dict[str, Any], expected: int | None, known: Known | None) -> JobObservation:
