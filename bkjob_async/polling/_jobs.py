@@ -445,8 +445,7 @@ class Watched(NamedTuple):
             return None
         entry = registry.entries[slot] = _entry(due, slot)
         registry.busy[slot] = False  # (scheduled: no poll of it in flight)
-        rest = registry.values[slot]
-        return entry, rest[_FAILURES] > 0 and isinstance(rest[_ERROR], TimeoutError)
+        return entry, self.hangs()
 
     def hangs(self) -> bool:
         """``_jobs.hangs(self.job)``, read in its row."""
