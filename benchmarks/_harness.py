@@ -11,13 +11,17 @@ import subprocess
 import sys
 import time
 from array import array
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 HERE = Path(__file__).parent
 CLIENT_CORE, SERVER_CORE = 0, 1
@@ -129,6 +133,43 @@ class LoopLag:
         )
 
 
+class StallSampler:
+    """Where the loop's thread was in its long stalls: a ``SIGPROF`` each ``every`` seconds of
+    the process's CPU time files the Python stack it interrupts (the innermost ``depth``
+    frames) with the thread's CPU clock, in a ring of the last ``keep``; ``between`` gives the
+    stacks of a span of that clock. A signal that comes during one long call in C (a free of
+    many objects, a pass of the collector) is handled when it returns: the stack is where
+    Python went on, the sample's time when it did (so a stall shows as one late sample, at the
+    line after the call that held it). Started by ``StallProbe`` with ``BENCH_STALL_SAMPLE``
+    (milliseconds: the CPU lateness from which a stall's stacks are kept).
+    """
+
+    def __init__(self, every: float = 0.0005, depth: int = 8, keep: int = 8192) -> None:
+        self.every, self.depth = every, depth
+        self.ring: deque[tuple[float, tuple[str, ...]]] = deque(maxlen=keep)
+
+    def _sample(self, signum: int, frame: FrameType | None) -> None:
+        stack = []
+        while frame is not None and len(stack) < self.depth:
+            code = frame.f_code
+            stack.append(f"{code.co_qualname} ({Path(code.co_filename).name}:{frame.f_lineno})")
+            frame = frame.f_back
+        self.ring.append((time.thread_time(), tuple(stack)))
+
+    def start(self) -> None:
+        signal.signal(signal.SIGPROF, self._sample)
+        signal.setitimer(signal.ITIMER_PROF, self.every, self.every)
+
+    def stop(self) -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0.0, 0.0)
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)
+
+    def between(self, start: float, end: float) -> list[tuple[float, tuple[str, ...]]]:
+        """The samples taken while the thread's CPU clock ran from ``start`` to ``end``
+        (their time as an offset from ``start``)."""
+        return [(t - start, stack) for t, stack in self.ring if start <= t <= end]
+
+
 class StallProbe:
     """Loop stalls, per phase: a task sleeps ``period`` (1 ms) over and over and records how
     late it wakes, on the wall clock and on the loop thread's CPU clock.
@@ -151,8 +192,17 @@ class StallProbe:
         self._current: tuple[array[float], array[float], array[float], list[float]] | None = None
         self._started = 0.0
         self._full = False
+        #: ``BENCH_STALL_SAMPLE`` (ms): each stall of at least that much CPU lateness, with the
+        #: stacks ``StallSampler`` took in it and the collector's passes in it (``stalls``).
+        threshold = os.environ.get("BENCH_STALL_SAMPLE")
+        self.threshold = float(threshold) / 1000 if threshold else None
+        self.sampler = StallSampler() if threshold else None
+        self.stalls: list[dict[str, Any]] = []
+        self._passes: list[tuple[int, float]] = []
+        self._name: str | None = None
 
     def phase(self, name: str | None) -> None:
+        self._name = name
         if name is None:
             self._current = None
         else:
@@ -166,16 +216,22 @@ class StallProbe:
             return
         generation = info["generation"]
         self._full = self._full or generation == 2
+        took = time.thread_time() - self._started
+        if self.sampler is not None:
+            self._passes.append((generation, took))
         if self._current is not None:
             passes = self._current[3]
-            passes[generation] = max(passes[generation], time.thread_time() - self._started)
+            passes[generation] = max(passes[generation], took)
 
     async def run(self) -> None:
         period, wall, cpu = self.period, time.perf_counter, time.thread_time
         gc.callbacks.append(self)
+        if self.sampler is not None:
+            self.sampler.start()
         try:
             while True:
                 start, start_cpu, self._full = wall(), cpu(), False
+                self._passes.clear()
                 await anyio.sleep(period)
                 if self._current is not None:
                     late, late_cpu, work, _ = self._current
@@ -183,8 +239,24 @@ class StallProbe:
                     late_cpu.append(max(0.0, cpu() - start_cpu - period))
                     if not self._full:
                         work.append(late_cpu[-1])
+                    if self.threshold is not None and late_cpu[-1] >= self.threshold:
+                        self._keep_stall(start_cpu, late_cpu[-1])
         finally:
             gc.callbacks.remove(self)
+            if self.sampler is not None:
+                self.sampler.stop()
+
+    def _keep_stall(self, start_cpu: float, late: float) -> None:
+        assert self.sampler is not None
+        samples = self.sampler.between(start_cpu, time.thread_time())
+        self.stalls.append(
+            {
+                "phase": self._name,
+                "cpu_late_ms": late * 1000,
+                "gc_passes_ms": [(g, took * 1000) for g, took in self._passes],
+                "samples": [(round(t * 1000, 2), list(stack)) for t, stack in samples],
+            }
+        )
 
     def figures(self) -> dict[str, dict[str, float]]:
         """Per phase: ``max``/``p99`` (wall), ``cpu_max``/``cpu_p99``, ``work_max`` (CPU,

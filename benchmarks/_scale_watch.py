@@ -266,6 +266,7 @@ async def main(url: str, ids_file: str, window: float, policy_name: str) -> dict
         "close_took": close_took,
         "leave_took": leave_took,
         "phases": probe.figures(),
+        "stalls": probe.stalls,
     }
 
 

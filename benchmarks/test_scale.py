@@ -315,6 +315,13 @@ async def test_a_large_watch_never_stalls_the_loop(variant: str) -> None:
         )
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
+    if result.get("stalls"):  # (``BENCH_STALL_SAMPLE``: the stacks of each long stall)
+        kept = (
+            Path(os.environ.get("BENCH_STALL_OUT", tempfile.gettempdir()))
+            / f"stalls-{variant}.json"
+        )
+        kept.write_text(json.dumps(result["stalls"], indent=1) + "\n")
+        print(f"{len(result['stalls'])} stalls sampled: {kept}")
     phases = result["phases"]
     server = "the status read alone, every other API 404" if status_only else "every API"
     lines = [

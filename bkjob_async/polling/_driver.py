@@ -88,7 +88,7 @@ if TYPE_CHECKING:
 __all__ = ["Driver", "isolated", "loop_clock"]
 
 
-F = TypeVar("F", bound="Callable[..., None]")
+F = TypeVar("F", bound="Callable[..., int]")
 
 
 logger = logging.getLogger("bkjob_async.polling")
@@ -106,11 +106,12 @@ def isolated(apply: F) -> F:
         row: Row | None = None,
         fingerprint: Any = KEEP,
         cuts: tuple[int, ...] | None = None,
-    ) -> None:
+    ) -> int:
         try:
-            apply(driver, watched, outcome, now, row, fingerprint, cuts)
+            return apply(driver, watched, outcome, now, row, fingerprint, cuts)
         except Exception as exc:
             driver.fail_alone(watched, exc)
+            return 0
 
     return cast("F", guarded)
 
@@ -452,8 +453,9 @@ class Driver:
         row: Row | None = None,
         fingerprint: Any = KEEP,
         cuts: tuple[int, ...] | None = None,
-    ) -> None:
-        """Decide what follows ``outcome`` and apply it (every poll comes here).
+    ) -> int:
+        """Decide what follows ``outcome`` and apply it (every poll comes here); return how
+        many events it handed to the job's watches (the work ``Turn`` counts a fold's).
 
         An answer (``now`` not given) is decided as of when its poll was sent: the gap the
         schedule gives runs from send to send, as ``latency`` promises, however long the
@@ -467,7 +469,7 @@ class Driver:
         if row is None:
             row = watched.row()
             if row is None:
-                return  # (released)
+                return 0  # (released)
         if now is None:
             self._answered()
             now = row.sent
@@ -475,11 +477,11 @@ class Driver:
             old = row.job
             job, health, poll_at, actions = decide(self.rules, old, self.health, outcome, now)
             # (a decoded answer's last action is its ``Deliver``: ``_decide._answered``)
-            changed = None
+            changed, events = None, 0
             if type(outcome) is Answer:
                 deliver = actions[-1]
                 assert isinstance(deliver, Deliver)
-                changed = deliver.changed
+                changed, events = deliver.changed, len(deliver.events)
             written = watched.put(
                 row, None if job is old else job, changed, fingerprint, cuts, poll_at
             )
@@ -487,7 +489,7 @@ class Driver:
                 break
             row = watched.row()  # (a watch changed it in flight, or released it: rare)
             if row is None:
-                return
+                return 0
         if job.failures != old.failures:
             self._count_failure(old, job)
         if health is not self.health:
@@ -501,6 +503,7 @@ class Driver:
             elif written is not None:  # (an action that released the job left it stale: dropped)
                 entry, failing = written  # (the next poll's, for the heap to keep unread)
                 self.due.enter(entry, failing)
+        return events
 
     def _act(self, watched: Watched, row: Row, job: PolledJob, actions: tuple[Action, ...]) -> bool:
         """Apply a decision's actions, in order, to ``job`` (its new value) and the watches

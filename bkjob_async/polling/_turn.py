@@ -21,7 +21,17 @@ if TYPE_CHECKING:
 
     from ._reader import Unread
 
-__all__ = ["BUDGET", "STRIDE", "TURN_WORK", "Pace", "Turn", "fold_work", "next_turn"]
+__all__ = [
+    "BUDGET",
+    "EVENTS_A_POLL",
+    "STRIDE",
+    "TURN_WORK",
+    "Pace",
+    "Turn",
+    "event_work",
+    "fold_work",
+    "next_turn",
+]
 
 
 T = TypeVar("T")
@@ -31,13 +41,20 @@ BUDGET = 0.002
 
 
 #: The poller's work in one turn of the event loop, counted in polls: each poll sent counts one,
-#: each answer folded one and one more for every 4 KiB of its body (``fold_work``), each stride
-#: of joins or leaves one for every 16 items (``Pace``). Once a turn holds this much, the
+#: each answer folded one and one more for every 4 KiB of its body (``fold_work``) and for
+#: every ``EVENTS_A_POLL`` events it made (``event_work``), each stride of joins or leaves one
+#: for every 16 items (``Pace``). Once a turn holds this much, the
 #: poller's tasks wait for the next one. Counted, not timed: the work a turn holds does not
 #: depend on how fast the machine runs at the moment, nor on a profiler slowing it
 #: (``benchmarks/HISTORY.md``, "A turn's budget in work"). 8 polls are about 1 ms of the loop's
 #: time, which held a 50,000-job watch's lag p99 under 5 ms.
 TURN_WORK = 8
+
+
+#: Events that weigh one poll in a turn: a moved host's row, its result and its transition
+#: cost about what an eighth of an unchanged poll does, so an answer where 30 hosts moved (a
+#: job's first) weighs five polls, not one (``benchmarks/HISTORY.md``, "Events in a turn").
+EVENTS_A_POLL = 8
 
 
 #: Items between two looks at the clock (a stride of joins or leaves stays well under ``BUDGET``).
@@ -132,6 +149,12 @@ class Turn:
         asyncio.get_running_loop().call_soon(self._close)
         return False
 
+    def add(self, work: int) -> None:
+        """Count ``work`` more in this turn, if its count is open (a fold that turned out to
+        weigh more than its body said: ``event_work``)."""
+        if self.counting:
+            self.work += work
+
     def _close(self) -> None:
         self.counting = False
 
@@ -139,6 +162,11 @@ class Turn:
 def fold_work(unread: Unread) -> int:
     """The work of folding ``unread``, in polls (``TURN_WORK``): one, and one a 4 KiB of body."""
     return 1 + (len(unread.response.body) >> 12)
+
+
+def event_work(events: int) -> int:
+    """The work of the events an answer made, in polls (``EVENTS_A_POLL``), beyond its fold's."""
+    return events // EVENTS_A_POLL
 
 
 @types.coroutine

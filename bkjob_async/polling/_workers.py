@@ -23,7 +23,7 @@ from .._tracing import poll_rounds
 from ._decide import UNCHANGED
 from ._due import Slot
 from ._reader import Unread
-from ._turn import fold_work, next_turn
+from ._turn import EVENTS_A_POLL, event_work, fold_work, next_turn
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -73,8 +73,9 @@ class Owner(typing.Protocol):
         row: Row | None = None,
         fingerprint: Any = ...,
         cuts: tuple[int, ...] | None = None,
-    ) -> None:
-        """Decide what follows ``outcome`` for the job and apply it."""
+    ) -> int:
+        """Decide what follows ``outcome`` for the job and apply it; return how many events
+        it handed to the job's watches."""
 
     def failed(self, watched: Watched, exc: errors.BkJobError, sent_at: float, permit: Any) -> None:
         """Apply a failed poll of the job."""
@@ -223,7 +224,8 @@ class Workers:
             return
         self._folding = True
         self._passed = 0
-        held, spent, fold = self._held, self.driver.turn.spent, self._fold_one
+        turn, held, fold = self.driver.turn, self._held, self._fold_one
+        spent = turn.spent
         try:
             while held:
                 if spent(fold_work(held[0][1])):
@@ -231,7 +233,9 @@ class Workers:
                     if not held:  # (folded at once meanwhile: a failure, an outage)
                         break
                     spent(fold_work(held[0][1]))  # (counts this turn's work from here)
-                fold(*held.popleft())
+                events = fold(*held.popleft())
+                if events >= EVENTS_A_POLL:  # (many hosts moved: a first answer, an end)
+                    turn.add(event_work(events))
                 if self._waiting and len(held) < _BATCH:
                     self._let_send()
         finally:
@@ -257,22 +261,23 @@ class Workers:
         while held:
             fold(*held.popleft())
 
-    def _fold_one(self, row: Row, unread: Unread, sent_at: float, permit: Any) -> None:
+    def _fold_one(self, row: Row, unread: Unread, sent_at: float, permit: Any) -> int:
+        """Decode and apply one held answer; return how many events it made."""
         driver = self.driver
         watched = row.watched
         if driver.registry.gens[watched.slot] != watched.gen:  # (released while held)
             self._done(watched)
-            return
+            return 0
         try:
             try:
                 answer = driver.reader.finish(row, unread)
             except errors.BkJobError as exc:
                 driver.failed(watched, exc, sent_at, permit)
-                return
+                return 0
             except Exception as exc:  # nothing expects it: this job fails, not the poller
                 driver.fail_alone(watched, exc)
-                return
-            driver.apply(watched, answer, None, row, unread.fingerprint, unread.cuts)
+                return 0
+            return driver.apply(watched, answer, None, row, unread.fingerprint, unread.cuts)
         finally:
             self._done(watched)
 

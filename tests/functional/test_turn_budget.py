@@ -108,3 +108,37 @@ def test_unchanged_answers_at_a_quiet_time_count_no_turn() -> None:
     turns, polls = counted
     assert polls >= 4 * 25
     assert turns < polls / 10, (turns, polls)
+
+
+def _first_answers(monkeypatch: Any, weigh_events: bool) -> tuple[list[tuple[int, str]], int]:
+    """Watch 40 jobs of 32 hosts each from their start (every first answer: 32 hosts moved);
+    return the events and the turns that ran the poller's work."""
+    if not weigh_events:
+        monkeypatch.setattr("bkjob_async.polling._workers.EVENTS_A_POLL", NEVER)
+    server = VirtualBkJob(dict.fromkeys(range(40), 5.0), hosts=32)
+    ids = [server.job(i) for i in range(40)]
+    seen: list[tuple[int, str]] = []
+    turns = [0]
+
+    async def main() -> None:
+        async with server.client() as client, Poller(client, policy=POLICY) as poller:
+            with anyio.fail_after(300):
+                async with poller.watch_jobs(SCOPE, ids) as watch:
+                    async for event in watch:
+                        seen.append((event.job_instance_id, type(event).__name__))
+            turns[0] = poller._driver.turn.turns
+
+    run_virtual(main)
+    return seen, turns[0]
+
+
+def test_an_answer_that_moved_many_hosts_weighs_more_in_its_turn(monkeypatch: Any) -> None:
+    # A job's first answer moves each of its hosts: 32 host transitions (a row structured and
+    # an event each) weigh four polls more than the answer's fold alone, so the same answers
+    # spread over more turns of the loop, each holding less; what is seen is the same.
+    weighed, unweighed = _first_answers(monkeypatch, True), None
+    with monkeypatch.context() as patched:
+        unweighed = _first_answers(patched, False)
+    assert sorted(weighed[0]) == sorted(unweighed[0])
+    assert sum(kind == "HostTransition" for _, kind in weighed[0]) >= 40 * 32
+    assert weighed[1] > unweighed[1], (weighed[1], unweighed[1])

@@ -11,7 +11,7 @@ import pytest
 
 from bkjob_async._protocol import Response
 from bkjob_async.polling._reader import Unread
-from bkjob_async.polling._turn import Pace, Turn, fold_work
+from bkjob_async.polling._turn import EVENTS_A_POLL, Pace, Turn, event_work, fold_work
 
 
 class Ticks:
@@ -142,3 +142,22 @@ async def test_a_pace_on_a_shared_turn_ends_its_slice_once_the_turn_is_spent() -
     assert pace.slices == 2
     assert [n for n in seen if 0 < n < 160] == [64, 128]
     assert turn.turns == 3
+
+
+@pytest.mark.anyio
+async def test_work_added_after_the_fact_fills_the_open_turn_only() -> None:
+    turn = Turn(budget=4)
+    turn.add(3)  # (no count open: nothing to add to)
+    assert (turn.work, turn.turns) == (0, 0)
+    assert turn.spent() is False
+    turn.add(event_work(32))  # (an answer that moved 32 hosts: four polls more)
+    assert turn.work == 5
+    assert turn.spent() is True
+    await anyio.lowlevel.checkpoint()
+    assert turn.spent() is False
+    assert turn.work == 1
+
+
+def test_events_weigh_a_poll_each_eight() -> None:
+    assert [event_work(n) for n in (0, 7, 8, 31, 32)] == [0, 0, 1, 3, 4]
+    assert event_work(EVENTS_A_POLL) == 1
