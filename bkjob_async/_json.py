@@ -12,8 +12,8 @@ to what ``json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan
 reads back to, and raises where it raises. Where ``orjson`` would differ, the standard library
 does the work instead:
 
-- integers past 64 bits: ``orjson.loads`` reads them as floats (silently), so a text with a run
-  of 20 digits (or 19 after a minus sign) is read by ``json.loads``; ``orjson.dumps`` raises on
+- integers past 64 bits: ``orjson.loads`` reads them as floats (silently), so a text with a
+  number of 20 digits (or 19 after a minus sign, or in its fraction) is read by ``json.loads``; ``orjson.dumps`` raises on
   them, and ``json`` encodes them;
 - ``NaN``, ``Infinity``, ``1e400``, lone surrogates, a BOM, UTF-16 or UTF-32 text: ``orjson``
   refuses them, ``json.loads`` reads them;
@@ -80,17 +80,25 @@ def _orjson_if(wanted: bool | None) -> ModuleType | None:
     return orjson  # type: ignore[no-any-return,unused-ignore]
 
 
-# A number orjson would read as a float has 20 digits, or 19 after a minus sign (-2**63 - 1):
-# a text with a run of 19 digits goes to the standard library. Found by mapping every digit to
-# "0" and looking for 19 zeros (C passes; cheaper than a regular expression), in the same pass
-# that deletes the opening brackets, whose number is then the length it took off, for the depth
+# A number orjson would read as a float has 20 digits, or 19 after a minus sign (-2**63 - 1);
+# and a mantissa of 19 digits or more may round otherwise than ``float()`` does. A text with
+# such a number goes to the standard library. A number's digits follow, in JSON, the start of
+# the text, ``[``, ``:``, ``,`` or whitespace, or its own ``-``, ``.`` or exponent sign: the one
+# pass maps every digit to "0" and each of those separators to ":", and the text is looked at
+# for 19 zeros, then for ":" and 19 zeros (or 19 zeros at the start): C passes, cheaper than a
+# regular expression. A run of digits
+# in a string (a GSE agent id such as ``0200000000525400c6046216975306648243``) follows a quote
+# or a letter and no longer sends the whole answer to the slower parser; one after a space, a
+# comma or a dash in a string still does (only a text read the slow way, alike). The same pass
+# deletes the opening brackets, whose number is then the length it took off, for the depth
 # (``_SHAPE``, ``_OPENING``: about thirteen instructions a byte, where mapping them and counting
-# them after cost fifteen). A bracket deleted between two digits (in a string: JSON puts none
-# there elsewhere) joins their runs: a run too many only sends a text to the standard library,
-# which reads it alike; no run is ever cut short.
-_SHAPE = bytes.maketrans(b"123456789", b"000000000")
+# them after cost fifteen). A number after ``[`` keeps the separator before the bracket (``[``
+# only follows another one, ``:``, ``,``, whitespace or the start), so none is missed; a bracket
+# deleted in a string may join two runs there, which only sends a text to the standard library.
+_SHAPE = bytes.maketrans(b"123456789,-.+ \t\n\r", b"000000000::::::::")
 _OPENING = b"[{"
-_RUN = b"0" * 19
+_DIGITS = b"0" * 19
+_NUMBER = b":" + _DIGITS
 
 
 # A string (its escaped quotes gone) once all but brackets and quotes are dropped.
@@ -161,12 +169,16 @@ def _with_orjson(orjson: ModuleType) -> tuple[_Loads, _Dumps, _Dumps]:
         shape = raw.translate(_SHAPE, _OPENING)
         if len(raw) - len(shape) > MAX_DEPTH:  # (those in strings count too: never too few)
             _check_depth(raw)
-        if not shape.partition(_RUN)[1]:  # (no run of 19 digits)
-            try:
-                return o_loads(data)
-            except o_error:  # NaN, 1e400, a lone surrogate, a BOM, UTF-16...: json reads them
-                pass
-        return _std_loads(data)
+        # (a run of 19 digits anywhere first: a quick pass, found in few texts; then one that
+        # starts a number, a slower pass, as ":" and "0" are both common in the shape)
+        if shape.partition(_DIGITS)[1] and (
+            shape.startswith(_DIGITS) or shape.partition(_NUMBER)[1]
+        ):
+            return _std_loads(data)
+        try:
+            return o_loads(data)
+        except o_error:  # NaN, 1e400, a lone surrogate, a BOM, UTF-16...: json reads them
+            return _std_loads(data)
 
     def dumps(value: Any) -> str:
         try:

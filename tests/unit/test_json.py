@@ -192,6 +192,63 @@ def test_a_number_past_64_bits_anywhere_is_read_as_json_reads_it(
     assert _same(got[1], want[1])
 
 
+# A number of 17 to 24 digits in each place JSON puts one: after each separator and whitespace,
+# in an object, deep in arrays, alone as the text, with a fraction or an exponent of as many.
+_PLACES = [
+    "{n}",
+    " {n}",
+    "\n\t{n}\r",
+    "[{n}]",
+    "[[[ {n}]]]",
+    '{{"k":{n}}}',
+    '{{"k" :\n-{n}}}',
+    "[1,{n}]",
+    "[1 , -{n}]",
+    "0.{n}",
+    "1.5e-{n}",
+    "1.5E+{n}",
+    "-1.{n}e3",
+    '[{{"a":[{{"b":{n}}}]}}]',
+]
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    st.sampled_from(_PLACES),
+    st.integers(17, 24).flatmap(lambda n: st.integers(10 ** (n - 1), 10**n - 1)),
+)
+def test_a_long_number_in_any_place_is_read_as_json_reads_it(place: str, number: int) -> None:
+    # The digit guard looks for 19 digits after a separator (``_SHAPE``): a mutant that forgets
+    # one of the places a number starts (the text's start, a minus, a fraction) fails here.
+    text = place.format(n=number)
+    got, want = _outcome(_FAST.loads, text.encode()), _outcome(json.loads, text)
+    assert got[0] == want[0]
+    assert _same(got[1], want[1])
+
+
+@pytest.mark.skipif(not _has_orjson(), reason="orjson is not installed")
+def test_long_digit_runs_in_strings_keep_the_fast_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A GSE agent id holds runs of 19 digits and more: an answer of such rows is read by orjson,
+    # not sent whole to the standard library; a long number anywhere still is.
+    fast = _variant(True)
+    slow: list[object] = []
+    real = fast._std_loads
+    monkeypatch.setattr(fast, "_std_loads", lambda data: slow.append(data) or real(data))
+    row = '{"bk_host_id":%d,"bk_agent_id":"0200000000525400c6046216975306648243","ip":"10.0.0.%d"}'
+    rows = "[" + ",".join(row % (i, i) for i in range(1, 60)) + "]"
+    assert fast.loads(rows.encode()) == json.loads(rows)
+    assert fast.loads('{"id":"x12345678901234567890"}') == {"id": "x12345678901234567890"}
+    assert slow == []
+    # (a mantissa of 19 digits after the point too: ``float()`` rounds it, whatever orjson does)
+    for text in (
+        rows[:-1] + ",12345678901234567890]",
+        '{"t":-1234567890123456789}',
+        '{"f":0.1234567890123456789}',
+    ):
+        assert _same(fast.loads(text), json.loads(text))
+    assert len(slow) == 3
+
+
 def test_a_text_nested_past_the_limit_is_refused_where_json_would_recurse(
     variant: ModuleType,
 ) -> None:
