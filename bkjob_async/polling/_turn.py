@@ -51,10 +51,11 @@ BUDGET = 0.002
 TURN_WORK = 8
 
 
-#: Events that weigh one poll in a turn: a moved host's row, its result and its transition
-#: cost about what an eighth of an unchanged poll does, so an answer where 30 hosts moved (a
-#: job's first) weighs five polls, not one (``benchmarks/HISTORY.md``, "Events in a turn").
-EVENTS_A_POLL = 8
+#: Events that weigh one poll in a turn: a moved host's row, its result, its transition and the
+#: watch's reader taking it cost about a quarter of an unchanged poll, so an answer where 30
+#: hosts moved (a job's first) weighs nine polls, not one: a turn of the loop holds one or two
+#: such answers (``benchmarks/HISTORY.md``, "Events in a turn").
+EVENTS_A_POLL = 4
 
 
 #: Items between two looks at the clock (a stride of joins or leaves stays well under ``BUDGET``).

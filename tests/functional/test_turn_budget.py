@@ -134,7 +134,7 @@ def _first_answers(monkeypatch: Any, weigh_events: bool) -> tuple[list[tuple[int
 
 def test_an_answer_that_moved_many_hosts_weighs_more_in_its_turn(monkeypatch: Any) -> None:
     # A job's first answer moves each of its hosts: 32 host transitions (a row structured and
-    # an event each) weigh four polls more than the answer's fold alone, so the same answers
+    # an event each) weigh eight polls more than the answer's fold alone, so the same answers
     # spread over more turns of the loop, each holding less; what is seen is the same.
     weighed, unweighed = _first_answers(monkeypatch, True), None
     with monkeypatch.context() as patched:

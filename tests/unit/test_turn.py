@@ -150,14 +150,14 @@ async def test_work_added_after_the_fact_fills_the_open_turn_only() -> None:
     turn.add(3)  # (no count open: nothing to add to)
     assert (turn.work, turn.turns) == (0, 0)
     assert turn.spent() is False
-    turn.add(event_work(32))  # (an answer that moved 32 hosts: four polls more)
-    assert turn.work == 5
+    turn.add(event_work(32))  # (an answer that moved 32 hosts: eight polls more)
+    assert turn.work == 9
     assert turn.spent() is True
     await anyio.lowlevel.checkpoint()
     assert turn.spent() is False
     assert turn.work == 1
 
 
-def test_events_weigh_a_poll_each_eight() -> None:
-    assert [event_work(n) for n in (0, 7, 8, 31, 32)] == [0, 0, 1, 3, 4]
+def test_events_weigh_a_poll_each_four() -> None:
+    assert [event_work(n) for n in (0, 3, 4, 31, 32)] == [0, 0, 1, 7, 8]
     assert event_work(EVENTS_A_POLL) == 1
