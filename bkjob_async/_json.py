@@ -13,8 +13,8 @@ reads back to, and raises where it raises. Where ``orjson`` would differ, the st
 does the work instead:
 
 - integers past 64 bits: ``orjson.loads`` reads them as floats (silently), so a text with a
-  number of 20 digits (or 19 after a minus sign, or in its fraction) is read by ``json.loads``; ``orjson.dumps`` raises on
-  them, and ``json`` encodes them;
+  number of 20 digits (or 19 after a minus sign, or in its fraction) is read by ``json.loads``;
+  ``orjson.dumps`` raises on them, and ``json`` encodes them;
 - ``NaN``, ``Infinity``, ``1e400``, lone surrogates, a BOM, UTF-16 or UTF-32 text: ``orjson``
   refuses them, ``json.loads`` reads them;
 - keys that are not strings, subclasses of ``str``/``int``/``dict``/``list``, dataclasses,
@@ -86,13 +86,12 @@ def _orjson_if(wanted: bool | None) -> ModuleType | None:
 # the text, ``[``, ``:``, ``,`` or whitespace, or its own ``-``, ``.`` or exponent sign: the one
 # pass maps every digit to "0" and each of those separators to ":", and the text is looked at
 # for 19 zeros, then for ":" and 19 zeros (or 19 zeros at the start): C passes, cheaper than a
-# regular expression. A run of digits
-# in a string (a GSE agent id such as ``0200000000525400c6046216975306648243``) follows a quote
-# or a letter and no longer sends the whole answer to the slower parser; one after a space, a
-# comma or a dash in a string still does (only a text read the slow way, alike). The same pass
-# deletes the opening brackets, whose number is then the length it took off, for the depth
-# (``_SHAPE``, ``_OPENING``: about thirteen instructions a byte, where mapping them and counting
-# them after cost fifteen). A number after ``[`` keeps the separator before the bracket (``[``
+# regular expression. A run of digits in a string (a GSE agent id such as
+# ``0200000000525400c6046216975306648243``) follows a quote or a letter and does not send the
+# whole answer to the slower parser; one after a space, a comma or a dash in a string does
+# (only a text read the slow way, alike). The same pass deletes the opening brackets, whose
+# number is then the length it took off, for the depth (``_SHAPE``, ``_OPENING``: about thirteen
+# instructions a byte, where mapping them and counting them after cost fifteen). A number after ``[`` keeps the separator before the bracket (``[``
 # only follows another one, ``:``, ``,``, whitespace or the start), so none is missed; a bracket
 # deleted in a string may join two runs there, which only sends a text to the standard library.
 _SHAPE = bytes.maketrans(b"123456789,-.+ \t\n\r", b"000000000::::::::")

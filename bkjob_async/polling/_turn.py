@@ -43,8 +43,8 @@ BUDGET = 0.002
 #: The poller's work in one turn of the event loop, counted in polls: each poll sent counts one,
 #: each answer folded one and one more for every 4 KiB of its body (``fold_work``) and for
 #: every ``EVENTS_A_POLL`` events it made (``event_work``), each stride of joins or leaves one
-#: for every 16 items (``Pace``). Once a turn holds this much, the
-#: poller's tasks wait for the next one. Counted, not timed: the work a turn holds does not
+#: for every 16 items (``Pace``). Once a turn holds this much, the poller's tasks wait for the
+#: next one. Counted, not timed: the work a turn holds does not
 #: depend on how fast the machine runs at the moment, nor on a profiler slowing it
 #: (``benchmarks/HISTORY.md``, "A turn's budget in work"). 8 polls are about 1 ms of the loop's
 #: time, which held a 50,000-job watch's lag p99 under 5 ms.

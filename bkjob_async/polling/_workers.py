@@ -193,8 +193,10 @@ class Workers:
                     elif isinstance(result, Unread):  # held back, the job busy until folded
                         self._held.append((row, result, sent_at, permit))
                         held = True
-                    else:  # read by result groups: decoded already
-                        apply(watched, result, None, row)
+                    else:  # read by result groups: decoded already (a large step's)
+                        events = apply(watched, result, None, row)
+                        if events >= EVENTS_A_POLL:
+                            turn.add(event_work(events))
             finally:
                 self.in_flight -= 1
                 if failing:

@@ -7,6 +7,7 @@ real time, so every history is exact and quick.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 
@@ -27,6 +28,7 @@ from bkjob_async import (
     StepType,
     WatchFailed,
 )
+from bkjob_async.polling._turn import Turn
 from bkjob_async.testing import BkJobSimulator, Fault, HostPlan, RollingMode, StepPlan
 
 from ..scripted import SCOPE, describe
@@ -339,6 +341,31 @@ async def test_large_steps_are_followed_by_result_groups(sim: BkJobSimulator) ->
     assert all(
         step == step_one or count == 0 for (step, _), path in retried.items() for count, _ in path
     )
+
+
+async def test_a_grouped_answer_that_moved_many_hosts_weighs_more_in_its_turn(
+    sim: BkJobSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large step read by result groups is decoded in the worker, not held for the fold: the
+    # events it made count in the turn's work there too (``_turn.event_work``).
+    job = sim.create_job(SCOPE, [StepPlan(StepType.SCRIPT, hosts=64, duration=(0.5, 0.5))])
+    policy = PollPolicy(interval=0.01, max_interval=0.05, max_in_flight=4, group_threshold=30)
+    added: list[tuple[str, int]] = []
+    async with (
+        BkJobClient(sim.url, app_code="app", app_secret="s", username="admin") as client,
+        Poller(client, policy=policy) as poller,
+    ):
+        add = Turn.add
+
+        def spy(turn: Turn, work: int) -> None:
+            added.append((sys._getframe(1).f_code.co_name, work))
+            add(turn, work)
+
+        monkeypatch.setattr(Turn, "add", spy)
+        events = await follow(sim, poller.watch_job(SCOPE, job), tick=0.05)
+    assert isinstance(events[-1], JobFinished)
+    assert sim.request_count(api="get_step_instance_status") > 0
+    assert any(caller == "_worker" and work >= 1 for caller, work in added), added
 
 
 async def test_grouped_polling_sees_every_transition_on_a_big_step(sim: BkJobSimulator) -> None:
