@@ -10,7 +10,7 @@ import pytest
 
 from bkjob_async import Scope
 from bkjob_async.polling._due import _GROUP, Due, Slot
-from bkjob_async.polling._jobs import SHIFT, Registry, Watched
+from bkjob_async.polling._jobs import SHIFT, STALE_DROPS, Registry, Watched
 
 from .test_jobs_memory import _Gate, _watched
 
@@ -205,3 +205,38 @@ async def test_a_tick_at_the_time_the_heap_gives_hands_the_job_out() -> None:
     at = registry.next_due(due._heap)
     assert 1.001 <= at < 1.0011
     assert await _handed_at(due, [at]) == [[1]]
+
+
+def _behind(count: int) -> tuple[Due, Registry, Watched]:
+    """``count`` jobs due at 1.0 and let go of before they went (a watch ended behind its
+    schedule: their entries stale and due), and one job still watched, due at 2.0 behind them;
+    return the scheduler, its registry and the job still watched."""
+    registry = Registry(10)
+    due = Due(0.0, _Gate(registry))  # type: ignore[arg-type]
+    for job_id in range(1, count + 1):
+        watched = _watched(registry, Scope.biz(2), job_id)
+        due.push(watched, 1.0)
+        registry.detach(watched.subscribers[0], [job_id])
+    live = _watched(registry, Scope.biz(2), count + 1)
+    due.push(live, 2.0)
+    return due, registry, live
+
+
+def test_a_take_drops_a_bounded_number_of_stale_entries_and_the_next_goes_on() -> None:
+    due, _, live = _behind(2 * STALE_DROPS + 10)
+    heap = due._heap
+    assert due.take(10.0) is None  # (the loop's turn ends; the scheduler's next tick goes on)
+    assert len(heap) == STALE_DROPS + 11
+    assert due.take(10.0) is None
+    assert len(heap) == 11
+    row = due.take(10.0)
+    assert row is not None
+    assert row.watched == live
+    assert heap == []
+
+
+async def test_a_parked_worker_gets_the_job_behind_many_stale_entries() -> None:
+    due, _, live = _behind(3 * STALE_DROPS)
+    handed = await _handed_at(due, [10.0])
+    assert handed == [[live.job.job_instance_id]]
+    assert due._heap == []
