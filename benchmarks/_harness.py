@@ -166,8 +166,14 @@ class StallSampler:
 
     def between(self, start: float, end: float) -> list[tuple[float, tuple[str, ...]]]:
         """The samples taken while the thread's CPU clock ran from ``start`` to ``end``
-        (their time as an offset from ``start``)."""
-        return [(t - start, stack) for t, stack in self.ring if start <= t <= end]
+        (their time as an offset from ``start``). The timer's signal is held meanwhile: a
+        sample taken while the ring is read would change it under the loop reading it."""
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPROF})
+        try:
+            ring = list(self.ring)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        return [(t - start, stack) for t, stack in ring if start <= t <= end]
 
 
 class StallProbe:
