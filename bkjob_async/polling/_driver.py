@@ -149,7 +149,10 @@ class Driver:
         self.permits = permits
         self.registry = delivery.registry
         self.health = Health.start(policy)
-        self.due = Due(min_gap(policy), self, failing_share(policy), early(policy))
+        #: How long the poller's work has held the event loop's current turn (shared by the
+        #: workers, the attach slices and the due heap's stale entries).
+        self.turn = Turn()
+        self.due = Due(min_gap(policy), self, failing_share(policy), early(policy), self.turn)
         #: The job list as the status of end-only waits (``None``: no such API, ESB v2).
         self.census = None if protocol is None else self._census(protocol)
         self._tg: TaskGroup | None = None
@@ -158,9 +161,6 @@ class Driver:
         #: ``answers`` counts the good ones), and the failed polls that were one job's or
         #: bk-job's (``statistics()``).
         self.replies = self.job_failures = self.server_failures = 0
-        #: How long the poller's work has held the event loop's current turn (shared by the
-        #: workers and the attach slices).
-        self.turn = Turn()
         self.workers = Workers(self)
         self.last_answer = 0.0
         #: The error that began the outage in force (``None``: bk-job answers), and when.

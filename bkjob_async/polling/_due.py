@@ -14,10 +14,13 @@ import logging
 import math
 from typing import TYPE_CHECKING, Protocol
 
+from ._jobs import STALE_DROPS
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._jobs import Registry, Row, Watched
+    from ._turn import Turn
 
 __all__ = ["Due", "Gate", "Slot"]
 
@@ -127,13 +130,23 @@ class Due:
         "_share",
         "_soon",
         "_timer",
+        "_turn",
         "failing_out",
         "failing_taken",
         "refused",
     )
 
-    def __init__(self, gap: float, gate: Gate, share: int = 1, early: float = 0.0) -> None:
+    def __init__(
+        self,
+        gap: float,
+        gate: Gate,
+        share: int = 1,
+        early: float = 0.0,
+        turn: Turn | None = None,
+    ) -> None:
         self._gap = gap
+        #: The loop's turn the poller's tasks share: stale entries dropped count in it (``_take``).
+        self._turn = turn
         #: How much sooner than due a job may go along with polls that go now (``_hand_out``).
         self._early = early
         self._gate = gate
@@ -230,10 +243,15 @@ class Due:
     def _take(self, heap: list[int], now: float, until: float | None = None) -> Row | None:
         """Pop the earliest due job of ``heap`` (``take``); with ``until``, the earliest due by
         then, if it may go now (``_hand_out``)."""
-        gap, gate, registry = self._gap, self._gate, self._registry
+        gap, gate, registry, turn = self._gap, self._gate, self._registry, self._turn
         # (entries below are due: at most ``now``, or ``until``)
         bound = registry.bound(now if until is None else until)
-        while (watched := registry.pop_due(heap, bound)) is not None:
+        # Stale entries (jobs let go of, or scheduled again) are dropped as they come due, and
+        # a watch that ends behind its schedule leaves thousands due at once: a call drops at
+        # most ``STALE_DROPS``, counted as a poll in the loop's turn, and none once the turn is
+        # full; the rest go in later turns (the scheduler looks again a tick later).
+        drops = 0 if turn is not None and turn.full() else STALE_DROPS
+        while (watched := registry.pop_due(heap, bound, drops)) is not None:
             sent = watched.sent
             if now < sent + gap and watched.hinted <= sent:
                 if until is not None:  # not due yet, and too soon to go early: at its time
@@ -254,6 +272,8 @@ class Due:
                 registry.requeue(heap, watched)
                 return None
             return registry.taken(watched, now)
+        if registry.dropped and turn is not None:
+            turn.spent()
         return None
 
     def _other_probe(self, heap: list[int], bound: int, now: float) -> Watched | None:

@@ -199,10 +199,11 @@ SHIFT = 24
 
 _SLOT = (1 << SHIFT) - 1
 
-#: The most stale entries one ``pop_due`` drops. A watch of 50,000 jobs behind their schedule
-#: (held to a rate) leaves 50,000 entries already due when it ends: dropped in one call they held
-#: the loop 25-35 ms (about 0.5 us each); so a call drops this many, and the next call the next.
-STALE_DROPS = 1024
+#: The most stale entries one ``pop_due`` drops by default, about the work of one poll: a watch
+#: that ends while its jobs are behind their schedule leaves them all due at once, and the due
+#: heap counts each call that drops some in the loop's turn (``_due.Due._take``;
+#: ``benchmarks/HISTORY.md``, "The stall on cancel").
+STALE_DROPS = 256
 
 
 def _entry(due: float, slot: int) -> int:
@@ -524,6 +525,7 @@ class Registry:
         "changes",
         "count",
         "cuts",
+        "dropped",
         "entries",
         "failing",
         "fresh",
@@ -578,6 +580,8 @@ class Registry:
         self.count = 0
         self.stalled = 0
         self.failing = 0
+        #: Stale heap entries the last ``pop_due`` dropped.
+        self.dropped = 0
         self._free: list[int] = []
         #: The slots of jobs released while a poll of theirs was in flight, and the generation
         #: they had: free once it is done (``drained``).
@@ -781,20 +785,24 @@ class Registry:
         at = ms / 1e3
         return at if int(at * 1e3) >= ms else math.nextafter(at, math.inf)
 
-    def pop_due(self, heap: list[int], bound: int) -> Watched | None:
-        """Pop the earliest live entry of ``heap`` below ``bound``, dropping stale ones; return
-        a handle on its job (``None``: none is due, or ``STALE_DROPS`` stale ones were dropped
-        and the rest wait for the next call: the scheduler's next tick). Its ``entry`` stays
-        set until ``taken``, so the caller may push it back."""
+    def pop_due(self, heap: list[int], bound: int, drops: int = STALE_DROPS) -> Watched | None:
+        """Pop the earliest live entry of ``heap`` below ``bound``, dropping at most ``drops``
+        stale ones before it (``dropped`` says how many); return a handle on its job (``None``:
+        none is due, or the stale ones left wait for a later call). Its ``entry`` stays set
+        until ``taken``, so the caller may push it back."""
         entries, gens, dropped = self.entries, self.gens, 0
         while heap and heap[0] < bound:
-            entry = heapq.heappop(heap)
+            entry = heap[0]
             slot = entry & _SLOT
             if entries[slot] == entry:
+                heapq.heappop(heap)
+                self.dropped = dropped
                 return _handle((self, slot, gens[slot]))
+            if dropped == drops:
+                break
+            heapq.heappop(heap)
             dropped += 1
-            if dropped == STALE_DROPS:
-                return None
+        self.dropped = dropped
         return None
 
     def requeue(self, heap: list[int], watched: Watched) -> None:

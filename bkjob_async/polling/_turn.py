@@ -150,6 +150,10 @@ class Turn:
         asyncio.get_running_loop().call_soon(self._close)
         return False
 
+    def full(self) -> bool:
+        """Whether this turn of the loop holds its ``budget`` of the poller's work already."""
+        return self.counting and self.work >= self.budget
+
     def add(self, work: int) -> None:
         """Count ``work`` more in this turn, if its count is open (a fold that turned out to
         weigh more than its body said: ``event_work``)."""

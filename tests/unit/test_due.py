@@ -11,6 +11,7 @@ import pytest
 from bkjob_async import Scope
 from bkjob_async.polling._due import _GROUP, Due, Slot
 from bkjob_async.polling._jobs import SHIFT, STALE_DROPS, Registry, Watched
+from bkjob_async.polling._turn import Turn
 
 from .test_jobs_memory import _Gate, _watched
 
@@ -207,12 +208,12 @@ async def test_a_tick_at_the_time_the_heap_gives_hands_the_job_out() -> None:
     assert await _handed_at(due, [at]) == [[1]]
 
 
-def _behind(count: int) -> tuple[Due, Registry, Watched]:
+def _behind(count: int, turn: Turn | None = None) -> tuple[Due, Registry, Watched]:
     """``count`` jobs due at 1.0 and let go of before they went (a watch ended behind its
     schedule: their entries stale and due), and one job still watched, due at 2.0 behind them;
-    return the scheduler, its registry and the job still watched."""
+    return the scheduler (sharing ``turn``), its registry and the job still watched."""
     registry = Registry(10)
-    due = Due(0.0, _Gate(registry))  # type: ignore[arg-type]
+    due = Due(0.0, _Gate(registry), turn=turn)  # type: ignore[arg-type]
     for job_id in range(1, count + 1):
         watched = _watched(registry, Scope.biz(2), job_id)
         due.push(watched, 1.0)
@@ -240,3 +241,25 @@ async def test_a_parked_worker_gets_the_job_behind_many_stale_entries() -> None:
     handed = await _handed_at(due, [10.0])
     assert handed == [[live.job.job_instance_id]]
     assert due._heap == []
+
+
+async def test_stale_entries_dropped_count_in_the_loops_turn_and_none_go_once_it_is_full() -> None:
+    turn = Turn(budget=2)
+    due, _, live = _behind(5 * STALE_DROPS, turn)
+    heap = due._heap
+    assert due.take(10.0) is None  # (dropping counts a poll's work in the turn)
+    assert due.take(10.0) is None
+    assert len(heap) == 3 * STALE_DROPS + 1
+    assert turn.full()
+    assert due.take(10.0) is None  # the turn holds its budget: nothing more is dropped in it
+    assert len(heap) == 3 * STALE_DROPS + 1
+    await anyio.sleep(0)  # (the next turn of the loop)
+    assert not turn.full()
+    assert due.take(10.0) is None
+    assert len(heap) == 2 * STALE_DROPS + 1
+    await anyio.sleep(0)
+    assert due.take(10.0) is None
+    row = due.take(10.0)  # (the last stale ones dropped, the live job is next: it goes)
+    assert row is not None
+    assert row.watched == live
+    assert heap == []
