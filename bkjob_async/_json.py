@@ -91,9 +91,10 @@ def _orjson_if(wanted: bool | None) -> ModuleType | None:
 # whole answer to the slower parser; one after a space, a comma or a dash in a string does
 # (only a text read the slow way, alike). The same pass deletes the opening brackets, whose
 # number is then the length it took off, for the depth (``_SHAPE``, ``_OPENING``: about thirteen
-# instructions a byte, where mapping them and counting them after cost fifteen). A number after ``[`` keeps the separator before the bracket (``[``
-# only follows another one, ``:``, ``,``, whitespace or the start), so none is missed; a bracket
-# deleted in a string may join two runs there, which only sends a text to the standard library.
+# instructions a byte, where mapping them and counting them after cost fifteen). A number after
+# ``[`` keeps the separator before the bracket (``[`` only follows another one, ``:``, ``,``,
+# whitespace or the start), so none is missed; a bracket deleted in a string may join two runs
+# there, which only sends a text to the standard library.
 _SHAPE = bytes.maketrans(b"123456789,-.+ \t\n\r", b"000000000::::::::")
 _OPENING = b"[{"
 _DIGITS = b"0" * 19
